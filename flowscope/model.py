@@ -1,0 +1,434 @@
+"""The unified model: one Arrow schema per table, and the enums their columns take.
+
+This module is the contract between collectors, store, analyses and surfaces. Every other
+module imports column names (`C.*`), enums and schemas from here instead of retyping
+strings, so a renamed column breaks loudly at import, not silently in a query.
+See docs/model.md for what each column means and how each cloud maps onto it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import pyarrow as pa
+
+UTC = dt.timezone.utc
+TIMESTAMP = pa.timestamp("us", tz="UTC")
+MAX_TEXT_CHARS = 1024
+"""Error messages and causes are kept, truncated to this many characters."""
+MAX_DEFINITION_CHARS = 2_000_000
+"""Workflow definitions are kept whole up to this size (the largest ASL allowed is 1 MiB)."""
+AWS_HISTORY_EVENT_LIMIT = 25_000
+
+
+class Cloud(StrEnum):
+    AWS = "aws"
+    AZURE = "azure"
+    GCP = "gcp"
+
+
+class Kind(StrEnum):
+    SFN_STANDARD = "sfn-standard"
+    SFN_EXPRESS = "sfn-express"
+    LOGICAPP_CONSUMPTION = "logicapp-consumption"
+    LOGICAPP_STANDARD = "logicapp-standard"
+    GCP_WORKFLOWS = "gcp-workflows"
+
+
+class Status(StrEnum):
+    """Normalised status of an execution, step or attempt.
+
+    CAUGHT: the step failed but a Catch / runAfter / except handled it, so the run went on.
+    """
+
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+    CAUGHT = "CAUGHT"
+    TIMED_OUT = "TIMED_OUT"
+    ABORTED = "ABORTED"
+    SKIPPED = "SKIPPED"
+
+
+TERMINAL_STATUSES = frozenset(s for s in Status if s is not Status.RUNNING)
+FAILURE_STATUSES = frozenset({Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED})
+
+
+class StepType(StrEnum):
+    """What a step does, across clouds; the cloud's own word stays in `native_type`."""
+
+    TASK = "task"          # does work: SFN Task/Activity, Logic Apps Http/ApiConnection/Function, GCP call
+    TRIGGER = "trigger"    # Logic Apps trigger
+    CHOICE = "choice"      # SFN Choice, Logic Apps If/Switch, GCP switch
+    WAIT = "wait"          # SFN Wait, Logic Apps Wait/Delay, GCP sys.sleep
+    PASS = "pass"          # SFN Pass, Logic Apps Compose/variables, GCP assign
+    PARALLEL = "parallel"  # SFN Parallel, GCP parallel branches
+    MAP = "map"            # SFN Map (inline or distributed), GCP parallel for
+    LOOP = "loop"          # Logic Apps ForEach/Until, GCP for
+    SCOPE = "scope"        # Logic Apps Scope, GCP try block
+    SUCCEED = "succeed"
+    FAIL = "fail"          # SFN Fail, Logic Apps Terminate(Failed), GCP raise
+    RETURN = "return"      # GCP return, Logic Apps Response
+    OTHER = "other"
+
+
+WORK_STEP_TYPES = frozenset({StepType.TASK, StepType.TRIGGER})
+"""Steps whose tries are recorded in `attempts`."""
+
+
+class Meter(StrEnum):
+    """Billing meters. Collectors count quantities; analysis/pricing.py turns them into money."""
+
+    AWS_SFN_STATE_TRANSITION = "aws.sfn.state_transition"
+    AWS_SFN_EXPRESS_REQUEST = "aws.sfn.express_request"
+    AWS_SFN_EXPRESS_GB_SECOND = "aws.sfn.express_gb_second"
+    AZURE_LOGIC_BUILTIN_ACTION = "azure.logic.builtin_action"
+    AZURE_LOGIC_BUILTIN_TRIGGER = "azure.logic.builtin_trigger"
+    AZURE_LOGIC_STANDARD_CONNECTOR = "azure.logic.standard_connector"
+    AZURE_LOGIC_ENTERPRISE_CONNECTOR = "azure.logic.enterprise_connector"
+    AZURE_LOGIC_UNCLASSIFIED_ACTION = "azure.logic.unclassified_action"
+    AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR = "azure.logic.standard_plan_vcpu_hour"
+    AZURE_LOGIC_STANDARD_PLAN_GB_HOUR = "azure.logic.standard_plan_gb_hour"
+    GCP_WORKFLOWS_INTERNAL_STEP = "gcp.workflows.internal_step"
+    GCP_WORKFLOWS_EXTERNAL_STEP = "gcp.workflows.external_step"
+
+
+class Source(StrEnum):
+    """How a row reached the store (kept on executions for provenance)."""
+
+    API = "api"
+    LOGS = "logs"
+    IMPORT = "import"
+    SIMULATE = "simulate"
+
+
+class RunStatus(StrEnum):
+    """Status of a collection run (one sync of one scope)."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"    # finished, but some records could not be collected (see error/details)
+    FAILED = "failed"
+
+
+class C:
+    """Column names. Import these; never retype a column name as a string literal."""
+
+    cloud = "cloud"
+    account = "account"
+    region = "region"
+    workflow_id = "workflow_id"
+    workflow_name = "workflow_name"
+    name = "name"
+    kind = "kind"
+    revision = "revision"
+    definition = "definition"
+    definition_format = "definition_format"
+    attributes = "attributes"
+    seen_at = "seen_at"
+    execution_id = "execution_id"
+    status = "status"
+    native_status = "native_status"
+    started_at = "started_at"
+    ended_at = "ended_at"
+    duration_ms = "duration_ms"
+    error = "error"
+    cause = "cause"
+    redrive_count = "redrive_count"
+    parent_execution_id = "parent_execution_id"
+    billed_duration_ms = "billed_duration_ms"
+    billed_memory_mb = "billed_memory_mb"
+    input_bytes = "input_bytes"
+    output_bytes = "output_bytes"
+    input_sha256 = "input_sha256"
+    event_count = "event_count"
+    source = "source"
+    collected_at = "collected_at"
+    start_date = "start_date"
+    step_key = "step_key"
+    previous_step_key = "previous_step_key"
+    parent_step_key = "parent_step_key"
+    iteration = "iteration"
+    type = "type"
+    native_type = "native_type"
+    resource = "resource"
+    attempts = "attempts"
+    attempt = "attempt"
+    meter = "meter"
+    quantity = "quantity"
+    resource_id = "resource_id"
+    metric = "metric"
+    statistic = "statistic"
+    timestamp = "timestamp"
+    value = "value"
+    unit = "unit"
+    run_id = "run_id"
+    scope = "scope"
+    watermark = "watermark"
+    counts = "counts"
+    details = "details"
+
+
+def _f(name: str, typ: pa.DataType, nullable: bool = True) -> pa.Field:
+    return pa.field(name, typ, nullable=nullable)
+
+
+WORKFLOWS = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.account, pa.string()),
+    _f(C.region, pa.string()),
+    _f(C.workflow_id, pa.string(), False),
+    _f(C.name, pa.string(), False),
+    _f(C.kind, pa.string(), False),
+    _f(C.revision, pa.string(), False),
+    _f(C.definition, pa.string()),
+    _f(C.definition_format, pa.string()),  # asl-json | logicapp-json | gcp-yaml
+    _f(C.attributes, pa.string()),          # JSON: logging level, versions/aliases, plan, ...
+    _f(C.seen_at, TIMESTAMP, False),
+])
+
+EXECUTIONS = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.account, pa.string()),
+    _f(C.region, pa.string()),
+    _f(C.workflow_id, pa.string(), False),
+    _f(C.workflow_name, pa.string(), False),
+    _f(C.kind, pa.string()),
+    _f(C.revision, pa.string()),
+    _f(C.execution_id, pa.string(), False),
+    _f(C.name, pa.string()),
+    _f(C.status, pa.string(), False),
+    _f(C.native_status, pa.string()),
+    _f(C.started_at, TIMESTAMP, False),
+    _f(C.ended_at, TIMESTAMP),
+    _f(C.duration_ms, pa.int64()),
+    _f(C.error, pa.string()),
+    _f(C.cause, pa.string()),
+    _f(C.redrive_count, pa.int32()),
+    _f(C.parent_execution_id, pa.string()),
+    _f(C.billed_duration_ms, pa.int64()),
+    _f(C.billed_memory_mb, pa.int64()),
+    _f(C.input_bytes, pa.int64()),
+    _f(C.output_bytes, pa.int64()),
+    _f(C.input_sha256, pa.string()),
+    _f(C.event_count, pa.int32()),
+    _f(C.attributes, pa.string()),
+    _f(C.source, pa.string()),
+    _f(C.collected_at, TIMESTAMP),
+    _f(C.start_date, pa.date32(), False),
+])
+
+STEPS = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.workflow_id, pa.string(), False),
+    _f(C.execution_id, pa.string(), False),
+    _f(C.step_key, pa.string(), False),
+    _f(C.previous_step_key, pa.string()),
+    _f(C.parent_step_key, pa.string()),
+    _f(C.iteration, pa.int32()),
+    _f(C.name, pa.string(), False),
+    _f(C.type, pa.string(), False),
+    _f(C.native_type, pa.string()),
+    _f(C.resource, pa.string()),
+    _f(C.status, pa.string(), False),
+    _f(C.started_at, TIMESTAMP),
+    _f(C.ended_at, TIMESTAMP),
+    _f(C.duration_ms, pa.int64()),
+    _f(C.attempts, pa.int32(), False),
+    _f(C.error, pa.string()),
+    _f(C.cause, pa.string()),
+    _f(C.start_date, pa.date32(), False),
+])
+
+ATTEMPTS = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.workflow_id, pa.string(), False),
+    _f(C.execution_id, pa.string(), False),
+    _f(C.step_key, pa.string(), False),
+    _f(C.attempt, pa.int32(), False),
+    _f(C.started_at, TIMESTAMP),
+    _f(C.ended_at, TIMESTAMP),
+    _f(C.duration_ms, pa.int64()),
+    _f(C.status, pa.string(), False),
+    _f(C.error, pa.string()),
+    _f(C.cause, pa.string()),
+    _f(C.start_date, pa.date32(), False),
+])
+
+USAGE = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.region, pa.string()),
+    _f(C.workflow_id, pa.string(), False),
+    _f(C.execution_id, pa.string(), False),
+    _f(C.step_key, pa.string()),
+    _f(C.meter, pa.string(), False),
+    _f(C.quantity, pa.float64(), False),
+    _f(C.started_at, TIMESTAMP, False),
+    _f(C.start_date, pa.date32(), False),
+])
+
+METRICS = pa.schema([
+    _f(C.cloud, pa.string(), False),
+    _f(C.account, pa.string()),
+    _f(C.region, pa.string()),
+    _f(C.resource_id, pa.string(), False),
+    _f(C.metric, pa.string(), False),
+    _f(C.statistic, pa.string(), False),
+    _f(C.timestamp, TIMESTAMP, False),
+    _f(C.value, pa.float64()),
+    _f(C.unit, pa.string()),
+    _f(C.start_date, pa.date32(), False),
+])
+
+COLLECTION_RUNS = pa.schema([
+    _f(C.run_id, pa.string(), False),
+    _f(C.cloud, pa.string(), False),
+    _f(C.scope, pa.string(), False),
+    _f(C.started_at, TIMESTAMP, False),
+    _f(C.ended_at, TIMESTAMP),
+    _f(C.status, pa.string(), False),
+    _f(C.watermark, TIMESTAMP),
+    _f(C.counts, pa.string()),   # JSON object: table -> rows written, plus skips
+    _f(C.error, pa.string()),
+    _f(C.details, pa.string()),  # JSON object: path used, logging level, warnings
+])
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A model table: its schema, the key that identifies a row, and its Delta partitioning.
+
+    `replace_key` is what a write replaces: rows of the table whose replace_key values appear
+    in the incoming batch are deleted in the same commit as the new rows are added.
+    """
+
+    name: str
+    schema: pa.Schema
+    key: tuple[str, ...]
+    replace_key: tuple[str, ...]
+    partition_by: tuple[str, ...]
+
+
+TABLES: dict[str, TableSpec] = {
+    "workflows": TableSpec("workflows", WORKFLOWS, (C.cloud, C.workflow_id, C.revision),
+                           (C.cloud, C.workflow_id, C.revision), (C.cloud,)),
+    "executions": TableSpec("executions", EXECUTIONS, (C.cloud, C.execution_id),
+                            (C.cloud, C.execution_id), (C.cloud, C.start_date)),
+    "steps": TableSpec("steps", STEPS, (C.cloud, C.execution_id, C.step_key),
+                       (C.cloud, C.execution_id), (C.cloud, C.start_date)),
+    "attempts": TableSpec("attempts", ATTEMPTS, (C.cloud, C.execution_id, C.step_key, C.attempt),
+                          (C.cloud, C.execution_id), (C.cloud, C.start_date)),
+    "usage": TableSpec("usage", USAGE, (C.cloud, C.execution_id, C.step_key, C.meter),
+                       (C.cloud, C.execution_id), (C.cloud, C.start_date)),
+    "metrics": TableSpec("metrics", METRICS,
+                         (C.cloud, C.resource_id, C.metric, C.statistic, C.timestamp),
+                         (C.cloud, C.resource_id, C.metric, C.statistic, C.timestamp),
+                         (C.cloud, C.start_date)),
+    "collection_runs": TableSpec("collection_runs", COLLECTION_RUNS, (C.run_id,), (C.run_id,), ()),
+}
+EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
+"""Tables whose rows belong to one execution and are replaced together with it."""
+
+
+# ---------------------------------------------------------------- helpers for transforms
+
+def utc(value: dt.datetime | str | int | float | None) -> dt.datetime | None:
+    """Parse a timestamp (datetime, ISO 8601 string with any fraction, epoch ms) as aware UTC."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, (int, float)):
+        return dt.datetime.fromtimestamp(value / 1000.0, tz=UTC)
+    text = value.strip()
+    if text.isdigit():
+        return dt.datetime.fromtimestamp(int(text) / 1000.0, tz=UTC)
+    if text.endswith("Z"):
+        text = text[:-1] + "+00:00"
+    # Azure and GCP send 7 or 9 fractional digits; Python takes at most 6.
+    dot = text.find(".")
+    if dot != -1:
+        end = dot + 1
+        while end < len(text) and text[end].isdigit():
+            end += 1
+        if end - dot - 1 > 6:
+            text = text[: dot + 7] + text[end:]
+    parsed = dt.datetime.fromisoformat(text)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def duration_ms(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return (end - start) // dt.timedelta(milliseconds=1)
+
+
+def truncate(text: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """Error messages and causes are kept, but never unbounded."""
+    if text is None:
+        return None
+    text = text if isinstance(text, str) else str(text)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def payload_size_and_hash(payload: Any) -> tuple[int | None, str | None]:
+    """Payloads are not stored: only their size in bytes and a SHA-256."""
+    if payload is None:
+        return None, None
+    data = payload if isinstance(payload, bytes) else str(payload).encode()
+    return len(data), hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- batches
+
+@dataclass
+class Skip:
+    """A record that could not be used, counted and reported instead of dropped silently."""
+
+    source: str          # file name, API call or log stream
+    location: str        # line number, event id, page
+    reason: str
+
+
+@dataclass
+class Batch:
+    """Rows for the model tables, as produced by a transform (plain dicts keyed by `C.*`)."""
+
+    workflows: list[dict[str, Any]] = field(default_factory=list)
+    executions: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    usage: list[dict[str, Any]] = field(default_factory=list)
+    metrics: list[dict[str, Any]] = field(default_factory=list)
+    collection_runs: list[dict[str, Any]] = field(default_factory=list)
+    skips: list[Skip] = field(default_factory=list)
+    unknown_event_types: dict[str, int] = field(default_factory=dict)
+
+    def extend(self, other: "Batch") -> "Batch":
+        for name in TABLES:
+            getattr(self, name).extend(getattr(other, name))
+        self.skips.extend(other.skips)
+        for key, count in other.unknown_event_types.items():
+            self.unknown_event_types[key] = self.unknown_event_types.get(key, 0) + count
+        return self
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        return getattr(self, table)
+
+    def counts(self) -> dict[str, int]:
+        return {name: len(getattr(self, name)) for name in TABLES if getattr(self, name)}
+
+
+def to_arrow(table: str, rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts) to an Arrow table with the model's schema; missing columns become null."""
+    schema = TABLES[table].schema
+    return pa.Table.from_pylist(list(rows), schema=schema)
+
+
+def empty(table: str) -> pa.Table:
+    return TABLES[table].schema.empty_table()

@@ -426,8 +426,19 @@ class Batch:
 
 def to_arrow(table: str, rows: Sequence[Mapping[str, Any]] | Iterable[Mapping[str, Any]]) -> pa.Table:
     """Rows (dicts) to an Arrow table with the model's schema; missing columns become null."""
-    schema = TABLES[table].schema
-    return pa.Table.from_pylist(list(rows), schema=schema)
+    spec = TABLES.get(table)
+    if spec is None:
+        raise ValueError(f"unknown table {table!r}; tables: {', '.join(TABLES)}")
+    try:
+        arrow = pa.Table.from_pylist(list(rows), schema=spec.schema)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, OverflowError) as exc:
+        raise ValueError(f"table {table}: a value does not fit the model's schema: {exc}") from None
+    for fld in spec.schema:
+        column = arrow.column(fld.name)
+        if not fld.nullable and column.null_count:
+            first = column.is_null().to_pylist().index(True)
+            raise ValueError(f"table {table}: column {fld.name} is required but missing in row {first}")
+    return arrow
 
 
 def empty(table: str) -> pa.Table:

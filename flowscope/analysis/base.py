@@ -1,0 +1,409 @@
+"""What every analysis shares: findings, severities, thresholds, the analysis context and helpers.
+
+An analysis is a pure function ``run(ctx: Context) -> list[Finding]``. It builds Ibis
+expressions over ``ctx``'s tables (already filtered to the clouds and workflows asked for),
+lets the engine aggregate, and brings only small aggregated results to pandas.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import math
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from flowscope.model import TABLES, UTC, C, Status, StepType, empty
+
+# ---------------------------------------------------------------- kinds and severities
+
+
+class FindingKind(StrEnum):
+    FAILING_STEP = "failing_step"
+    RETRY_STORM = "retry_storm"
+    SYNCHRONIZED_RETRIES = "synchronized_retries"
+    COSTLY_STEP = "costly_step"
+    POLLING_LOOP = "polling_loop"
+    EXPRESS_CANDIDATE = "express_candidate"
+    PLAN_WHAT_IF = "plan_what_if"
+    SLOW_STEP = "slow_step"
+    LATENCY_DRIFT = "latency_drift"
+    STUCK_EXECUTION = "stuck_execution"
+    HISTORY_LIMIT_RISK = "history_limit_risk"
+    MAP_FAILURE_BUDGET = "map_failure_budget"
+    COLLECTION_GAP = "collection_gap"
+
+
+# Kinds that describe an episode (a storm, a slowdown): their id includes the episode's start
+# bucket, so two storms on the same step are two findings. Every other kind describes a standing
+# condition of a workflow or step and keeps one id across runs and windows.
+EPISODIC_KINDS = frozenset({FindingKind.RETRY_STORM, FindingKind.SLOW_STEP})
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3, Severity.INFO: 4}
+
+FAILED_VALUES = [str(s) for s in (Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED)]
+UNCAUGHT_FAILED_VALUES = [str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED)]
+TERMINAL_VALUES = [str(s) for s in Status if s is not Status.RUNNING]
+CONTAINER_TYPES = [str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)]
+
+THROTTLING_PATTERN = re.compile(
+    r"throttl|toomanyrequests|too many requests|\b429\b|rate ?exceeded|ratelimit|rate limit|"
+    r"resource_exhausted|quota",
+    re.IGNORECASE,
+)
+
+
+def is_throttling(text: str | None) -> bool:
+    return bool(text) and bool(THROTTLING_PATTERN.search(text))
+
+
+# ---------------------------------------------------------------- thresholds
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Every knob of every analysis, with its default. Set them in flowscope.toml's [thresholds]."""
+
+    # failing_step
+    failure_rate: float = 0.05              # failures / visits in the window
+    failure_min_count: int = 5              # and at least this many failed visits
+    # retry_storm
+    retry_bucket_minutes: int = 15
+    retry_baseline_days: float = 7.0        # trailing window of the median/MAD baseline
+    retry_storm_z: float = 6.0              # bucket > median + z * 1.4826 * MAD (MAD floored at 1)
+    retry_storm_min_retries: int = 10       # per bucket
+    retry_storm_merge_gap_buckets: int = 1  # anomalous buckets this close merge into one storm
+    # synchronized_retries
+    sync_retry_max_cv: float = 0.1          # std/mean of retry delays below this: no jitter
+    sync_retry_min_samples: int = 20
+    sync_retry_min_executions: int = 5
+    # cost
+    costly_step_share: float = 0.5          # step's share of its workflow's cost
+    costly_step_min_visits_per_execution: float = 5.0
+    costly_step_min_monthly_usd: float = 1.0
+    polling_min_visits: int = 5             # same step visited this often in one execution
+    polling_min_executions: int = 3
+    express_max_duration_ms: int = 300_000  # Express runs at most 5 minutes
+    express_memory_mb: int = 64             # assumed billed memory when the data has none
+    express_min_monthly_executions: int = 10_000
+    express_min_monthly_saving_usd: float = 5.0
+    plan_what_if_margin: float = 0.2        # the other plan must be this much cheaper
+    plan_what_if_min_monthly_saving_usd: float = 10.0
+    logicapp_standard_plan_vcpu: float = 1.0   # WS1
+    logicapp_standard_plan_memory_gb: float = 3.5
+    # latency
+    latency_bucket_hours: float = 6.0
+    slow_step_ratio: float = 2.0            # bucket p95 / baseline p95
+    slow_step_min_delta_ms: int = 1_000
+    slow_step_min_visits: int = 10          # per bucket
+    latency_drift_ratio: float = 1.5        # window p95 / previous window p95
+    latency_drift_min_executions: int = 20
+    # stuck
+    stuck_p99_multiple: float = 3.0
+    stuck_min_age_minutes: float = 15.0
+    stuck_no_baseline_hours: float = 24.0   # age that counts as stuck when a workflow has no history
+    history_limit_ratio: float = 0.8        # of the 25,000-event limit
+    map_failure_budget_ratio: float = 0.8   # of the tolerated failure percentage
+    # reporting
+    monthly_days: float = 30.0
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any] | None) -> "Thresholds":
+        """Thresholds from the config file's [thresholds] table; unknown keys are an error."""
+        if not values:
+            return cls()
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(
+                f"unknown threshold(s) {', '.join(unknown)}; known thresholds: {', '.join(sorted(known))}"
+            )
+        converted: dict[str, Any] = {}
+        for key, value in values.items():
+            default = getattr(cls, key)
+            try:
+                if isinstance(default, bool) or isinstance(value, bool):
+                    raise TypeError
+                converted[key] = int(value) if isinstance(default, int) and float(value).is_integer() \
+                    else float(value)
+                if isinstance(default, int) and not float(value).is_integer():
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"threshold {key} must be a {'whole number' if isinstance(default, int) else 'number'},"
+                    f" got {value!r}"
+                ) from None
+            if converted[key] < 0:
+                raise ValueError(f"threshold {key} must not be negative, got {value!r}")
+        return cls(**converted)
+
+
+# ---------------------------------------------------------------- findings
+
+FINDING_COLUMNS = [
+    "id", "kind", "severity", "cloud", "workflow", "workflow_id", "step", "window_start", "window_end",
+    "title", "evidence", "recommendation", "monthly_usd", "executions_affected", "sample_execution_ids",
+]
+
+
+@dataclass
+class Finding:
+    kind: FindingKind
+    severity: Severity
+    cloud: str
+    workflow: str | None
+    workflow_id: str | None
+    step: str | None
+    window_start: dt.datetime | None
+    window_end: dt.datetime | None
+    title: str
+    evidence: dict[str, Any]
+    recommendation: str
+    monthly_usd: float = 0.0
+    executions_affected: int = 0
+    sample_execution_ids: list[str] = field(default_factory=list)
+    id_bucket: dt.datetime | None = None   # episode start for EPISODIC_KINDS
+
+    @property
+    def id(self) -> str:
+        bucket = ""
+        if self.kind in EPISODIC_KINDS and self.id_bucket is not None:
+            bucket = to_utc(self.id_bucket).isoformat()
+        key = "|".join([str(self.kind), self.cloud or "", self.workflow_id or "", self.step or "", bucket])
+        return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": str(self.kind),
+            "severity": str(self.severity),
+            "cloud": self.cloud,
+            "workflow": self.workflow,
+            "workflow_id": self.workflow_id,
+            "step": self.step,
+            "window_start": to_utc(self.window_start),
+            "window_end": to_utc(self.window_end),
+            "title": self.title,
+            "evidence": {k: clean_number(v) for k, v in self.evidence.items()},
+            "recommendation": self.recommendation,
+            "monthly_usd": round(float(self.monthly_usd or 0.0), 4),
+            "executions_affected": int(self.executions_affected or 0),
+            "sample_execution_ids": [str(x) for x in list(self.sample_execution_ids)[:5]],
+        }
+
+
+def clean_number(value: Any) -> Any:
+    """Evidence values as plain JSON-able Python: numpy scalars unwrapped, NaN to None, floats rounded."""
+    if hasattr(value, "item") and not isinstance(value, (list, dict, str)):
+        try:
+            value = value.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else round(value, 6)
+    if isinstance(value, (pd.Timestamp, dt.datetime)):
+        return to_utc(value).isoformat()
+    if isinstance(value, dict):
+        return {str(k): clean_number(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean_number(v) for v in value]
+    return value
+
+
+def to_utc(value: Any) -> dt.datetime | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    if isinstance(value, pd.Timestamp):
+        if pd.isna(value):
+            return None
+        value = value.to_pydatetime()
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return value
+
+
+def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
+    """Findings as the documented DataFrame: most severe first, then most expensive."""
+    rows = [f.row() for f in findings]
+    if not rows:
+        frame = pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
+        frame["window_start"] = pd.Series(dtype="datetime64[us, UTC]")
+        frame["window_end"] = pd.Series(dtype="datetime64[us, UTC]")
+        frame["monthly_usd"] = pd.Series(dtype="float64")
+        frame["executions_affected"] = pd.Series(dtype="int64")
+        return frame
+    # One finding per id: the analyses never repeat one, but guard the contract anyway.
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(row["id"], row)
+    rows = list(seen.values())
+    rows.sort(key=lambda r: (Severity(r["severity"]).rank, -r["monthly_usd"], r["kind"], r["cloud"] or "",
+                             r["workflow"] or "", r["step"] or "", r["id"]))
+    frame = pd.DataFrame(rows, columns=FINDING_COLUMNS)
+    for col in ("window_start", "window_end"):
+        frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[us, UTC]")
+    frame["monthly_usd"] = frame["monthly_usd"].astype("float64")
+    frame["executions_affected"] = frame["executions_affected"].astype("int64")
+    return frame.reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- the analysis context
+
+
+@dataclass
+class Context:
+    """The tables and window an analysis runs over.
+
+    ``tables`` hold the model tables, already narrowed to the clouds and workflows asked for.
+    The window is [since, until); the previous window is the span of the same length before it.
+    """
+
+    tables: dict[str, ir.Table]
+    since: dt.datetime
+    until: dt.datetime
+    now: dt.datetime
+    thresholds: Thresholds
+    workflows: pd.DataFrame                  # cloud, workflow_id, workflow_name, kind, region
+    memo: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prev_since(self) -> dt.datetime:
+        return self.since - (self.until - self.since)
+
+    @property
+    def window_days(self) -> float:
+        return max((self.until - self.since).total_seconds() / 86400.0, 1.0 / 24.0)
+
+    @property
+    def monthly_factor(self) -> float:
+        """Multiply a quantity observed over the window by this to project it over a month."""
+        return self.thresholds.monthly_days / self.window_days
+
+    def table(self, name: str) -> ir.Table:
+        return self.tables[name]
+
+    def cached(self, key: str, compute: Callable[[], Any]) -> Any:
+        if key not in self.memo:
+            self.memo[key] = compute()
+        return self.memo[key]
+
+    def in_window(self, t: ir.Table, column: str = C.started_at, *, previous: bool = False,
+                  both: bool = False) -> ir.Table:
+        start = self.prev_since if (previous or both) else self.since
+        end = self.since if previous else self.until
+        return t.filter((t[column] >= lit_ts(start)) & (t[column] < lit_ts(end)))
+
+    def workflow_name(self, cloud: str, workflow_id: str) -> str:
+        names = self.cached("wf_names", lambda: {
+            (r[C.cloud], r[C.workflow_id]): r[C.workflow_name] for r in self.workflows.to_dict("records")
+        })
+        return names.get((cloud, workflow_id), workflow_id)
+
+    def workflow_kind(self, cloud: str, workflow_id: str) -> str | None:
+        kinds = self.cached("wf_kinds", lambda: {
+            (r[C.cloud], r[C.workflow_id]): r[C.kind] for r in self.workflows.to_dict("records")
+        })
+        return kinds.get((cloud, workflow_id))
+
+
+def lit_ts(value: dt.datetime) -> ir.Value:
+    return ibis.literal(to_utc(value), type="timestamp('UTC')")
+
+
+def ensure_tables(tables: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
+    """Every model table, an empty one standing in for any not given."""
+    out: dict[str, ir.Table] = {}
+    for name in TABLES:
+        t = tables.get(name)
+        out[name] = t if t is not None else ibis.memtable(empty(name))
+    return out
+
+
+def execute(expr: ir.Table) -> pd.DataFrame:
+    """Run an expression on its backend; only ever called on small, aggregated results."""
+    return expr.execute()
+
+
+def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n: int = 5,
+               id_col: str = C.execution_id) -> dict[tuple, list[str]]:
+    """Up to n execution ids per group, picked in the engine (latest first by `order_by`)."""
+    t = t.select(*keys, id_col, _order=t[order_by] if isinstance(order_by, str) else order_by)
+    w = ibis.window(group_by=[t[k] for k in keys], order_by=[ibis.desc(t["_order"]), t[id_col]])
+    ranked = t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x["_rn"] < n * 3)
+    df = execute(ranked.select(*keys, id_col, "_rn"))
+    out: dict[tuple, list[str]] = {}
+    for row in df.sort_values("_rn").itertuples(index=False):
+        key = tuple(getattr(row, k) for k in keys)
+        ids = out.setdefault(key, [])
+        value = getattr(row, id_col)
+        if value not in ids and len(ids) < n:
+            ids.append(value)
+    return out
+
+
+def fmt_usd(value: float) -> str:
+    if value >= 100:
+        return f"${value:,.0f}"
+    if value >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}"
+
+
+def fmt_ms(ms: float | None) -> str:
+    if ms is None or (isinstance(ms, float) and math.isnan(ms)):
+        return "n/a"
+    if ms >= 3_600_000:
+        return f"{ms / 3_600_000:.1f} h"
+    if ms >= 60_000:
+        return f"{ms / 60_000:.1f} min"
+    if ms >= 1_000:
+        return f"{ms / 1_000:.1f} s"
+    return f"{ms:.0f} ms"
+
+
+_MASKS = [
+    (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
+    (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<ts>"),
+    (r"arn:[A-Za-z0-9-]+:[A-Za-z0-9-]+:[A-Za-z0-9-]*:\d*:[^\s\"',]+", "<arn>"),
+    (r"\b(0x)?[0-9a-fA-F]*\d[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\b|\b(0x)?[0-9a-fA-F]*[a-fA-F][0-9a-fA-F]*\d[0-9a-fA-F]*\b",
+     "<hex>"),
+    (r"\d+(\.\d+)?", "<n>"),
+]
+
+
+def error_template(col: ir.StringValue) -> ir.StringValue:
+    """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine."""
+    out = col
+    for pattern, repl in _MASKS:
+        out = out.re_replace(pattern, repl)
+    return out.substr(0, 200)
+
+
+def mask_text(text: str | None) -> str | None:
+    """The same masking as `error_template`, in Python (for tests and small results)."""
+    if text is None:
+        return None
+    for pattern, repl in _MASKS:
+        text = re.sub(pattern, repl, text)
+    return text[:200]

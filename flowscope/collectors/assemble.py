@@ -1,0 +1,146 @@
+"""Bring together everything known about each execution, then let its cloud finish the rows.
+
+Records of one execution may arrive in pieces (Azure run, actions and repetitions in separate
+files; GCP step entries across pages; the workflow definition last). The store replaces an
+execution's rows as a whole, so before writing we merge the incoming rows with the rows already
+stored for the same executions, and call the cloud's pure `assemble` on the union. When a
+workflow is seen for the first time, the executions stored before it arrived are assembled again,
+so their step types and billing meters follow its definition.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from collections.abc import Iterable
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from flowscope.model import Batch, C, Cloud
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
+
+Row = dict[str, Any]
+ExecKey = tuple[str, str]
+
+
+def transforms_for(cloud: str) -> ModuleType:
+    """The pure transform module of a cloud (imported on first use, not at start-up)."""
+    return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}.transform")
+
+
+def _key(row: Row) -> ExecKey:
+    return row[C.cloud], row[C.execution_id]
+
+
+def _merge_by(old: Iterable[Row], new: Iterable[Row], key: tuple[str, ...]) -> list[Row]:
+    """Union of two row lists by key; the newer row wins."""
+    merged: dict[tuple[Any, ...], Row] = {}
+    for row in old:
+        merged[tuple(row.get(k) for k in key)] = row
+    for row in new:
+        merged[tuple(row.get(k) for k in key)] = row
+    return list(merged.values())
+
+
+def _latest_workflows(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
+    """Per (cloud, workflow_id), the most recently seen revision."""
+    latest: dict[tuple[str, str], Row] = {}
+    for row in rows:
+        key = (row[C.cloud], row[C.workflow_id])
+        current = latest.get(key)
+        if current is None or row[C.seen_at] >= current[C.seen_at]:
+            latest[key] = row
+    return latest
+
+
+def _workflow_for(execution: Row | None, steps: list[Row], workflows: dict[tuple[str, str], Row],
+                  revisions: dict[tuple[str, str, str], Row]) -> Row | None:
+    sample = execution or (steps[0] if steps else None)
+    if sample is None:
+        return None
+    cloud, workflow_id = sample[C.cloud], sample[C.workflow_id]
+    revision = execution.get(C.revision) if execution else None
+    if revision and (cloud, workflow_id, revision) in revisions:
+        return revisions[(cloud, workflow_id, revision)]
+    return workflows.get((cloud, workflow_id))
+
+
+def assemble_batch(batch: Batch, store: "Store | None" = None) -> Batch:
+    """Complete the execution rows of `batch` (merged with `store`) for a replace-by-execution write."""
+    out = Batch(workflows=list(batch.workflows), metrics=list(batch.metrics),
+                collection_runs=list(batch.collection_runs), skips=list(batch.skips),
+                unknown_event_types=dict(batch.unknown_event_types))
+
+    executions: dict[ExecKey, Row] = {}
+    steps: dict[ExecKey, list[Row]] = defaultdict(list)
+    attempts: dict[ExecKey, list[Row]] = defaultdict(list)
+    for row in batch.executions:
+        executions[_key(row)] = row
+    for row in batch.steps:
+        steps[_key(row)].append(row)
+    for row in batch.attempts:
+        attempts[_key(row)].append(row)
+    keys: set[ExecKey] = set(executions) | set(steps) | set(attempts)
+
+    stored_workflows: list[Row] = []
+    if store is not None:
+        stored_workflows = store.read_rows("workflows")
+        known = {(w[C.cloud], w[C.workflow_id]) for w in stored_workflows}
+        first_seen = {(w[C.cloud], w[C.workflow_id]) for w in batch.workflows} - known
+        keys |= _stored_executions_of(store, first_seen)
+        _merge_stored(store, keys, executions, steps, attempts)
+
+    all_workflows = stored_workflows + list(batch.workflows)
+    workflows = _latest_workflows(all_workflows)
+    revisions = {(w[C.cloud], w[C.workflow_id], w[C.revision]): w for w in all_workflows}
+
+    for key in sorted(keys):
+        execution = executions.get(key)
+        step_rows, attempt_rows = steps.get(key, []), attempts.get(key, [])
+        workflow = _workflow_for(execution, step_rows, workflows, revisions)
+        module = transforms_for(key[0])
+        final_steps, final_attempts, usage = module.assemble(execution, step_rows, attempt_rows, workflow)
+        if execution is not None:
+            out.executions.append(execution)
+        out.steps.extend(final_steps)
+        out.attempts.extend(final_attempts)
+        out.usage.extend(usage)
+    return out
+
+
+def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> set[ExecKey]:
+    """Executions already stored for workflows whose definition arrives only now."""
+    keys: set[ExecKey] = set()
+    for cloud, workflow_id in sorted(workflows):
+        quoted = workflow_id.replace("'", "''")
+        for table in ("executions", "steps"):
+            found = store.sql(f"SELECT DISTINCT {C.execution_id} FROM {table} "
+                              f"WHERE {C.cloud} = '{cloud}' AND {C.workflow_id} = '{quoted}'")
+            keys.update((cloud, execution_id) for execution_id in found[C.execution_id])
+    return keys
+
+
+def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, Row],
+                  steps: dict[ExecKey, list[Row]], attempts: dict[ExecKey, list[Row]]) -> None:
+    """Fold the stored rows of the same executions under the incoming ones (incoming wins)."""
+    by_cloud: dict[str, list[str]] = defaultdict(list)
+    for cloud, execution_id in keys:
+        by_cloud[cloud].append(execution_id)
+    for cloud, ids in by_cloud.items():
+        stored = store.read_execution_rows(cloud, ids)
+        if not (stored.executions or stored.steps or stored.attempts):
+            continue
+        old_steps: dict[ExecKey, list[Row]] = defaultdict(list)
+        old_attempts: dict[ExecKey, list[Row]] = defaultdict(list)
+        for row in stored.executions:
+            executions.setdefault(_key(row), row)
+        for row in stored.steps:
+            old_steps[_key(row)].append(row)
+        for row in stored.attempts:
+            old_attempts[_key(row)].append(row)
+        for key, rows in old_steps.items():
+            steps[key] = _merge_by(rows, steps.get(key, []), (C.step_key,))
+        for key, rows in old_attempts.items():
+            attempts[key] = _merge_by(rows, attempts.get(key, []), (C.step_key, C.attempt))

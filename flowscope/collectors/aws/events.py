@@ -1,0 +1,231 @@
+"""Step Functions history events: the event-type table, timestamps, ARNs, and log-record conversion.
+
+Pure helpers shared by `transform.py` (and usable by the live collectors). Two native shapes
+carry the same events:
+
+- the API shape (`GetExecutionHistory`): camelCase, ``id``/``previousEventId`` as numbers,
+  ``timestamp`` as a datetime (boto3), an ISO string (`aws` CLI) or epoch seconds (raw JSON
+  API), details under ``<lowerType>EventDetails`` (``stateEnteredEventDetails`` for every
+  ``*StateEntered``);
+- the CloudWatch Logs shape (Standard/Express log records): snake_case, ids as strings,
+  ``event_timestamp`` as epoch milliseconds in a string, details under ``details``.
+
+`log_record_to_event` turns the second into the first, so ONE history transform serves both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+from flowscope.model import UTC, utc
+
+# ------------------------------------------------------------------ event kinds
+
+# Kind codes used by the transform's dispatch (ints: cheap to compare in the hot loop).
+K_ENTERED = 1
+K_EXITED = 2
+K_ABORTED_STATE = 3          # <Type>StateAborted (a branch was cancelled)
+K_TRY_SCHEDULED = 4          # a new try of a Task begins
+K_TRY_STARTED = 5
+K_TRY_SUBMITTED = 6          # callback / .sync task handed over, still running
+K_TRY_SUCCEEDED = 7
+K_TRY_FAILED = 8
+K_TRY_TIMED_OUT = 9
+K_TRY_START_FAILED = 10      # failed before starting (ScheduleFailed / StartFailed / SubmitFailed)
+K_PARALLEL_STARTED = 11
+K_MAP_STARTED = 12
+K_CONTAINER_SUCCEEDED = 13
+K_CONTAINER_FAILED = 14
+K_CONTAINER_ABORTED = 15
+K_ITERATION_STARTED = 16
+K_ITERATION_ENDED = 17
+K_MAP_RUN_STARTED = 18
+K_MAP_RUN_ENDED = 19
+K_MAP_RUN_FAILED = 20
+K_EXEC_STARTED = 21
+K_EXEC_SUCCEEDED = 22
+K_EXEC_FAILED = 23
+K_EXEC_TIMED_OUT = 24
+K_EXEC_ABORTED = 25
+K_EXEC_REDRIVEN = 26
+K_EVALUATION_FAILED = 27     # JSONata / variables evaluation error inside a state
+
+STATE_TYPES = ("Task", "Choice", "Wait", "Pass", "Parallel", "Map", "Succeed", "Fail")
+
+_KINDS: dict[str, int] = {
+    "ExecutionStarted": K_EXEC_STARTED,
+    "ExecutionSucceeded": K_EXEC_SUCCEEDED,
+    "ExecutionFailed": K_EXEC_FAILED,
+    "ExecutionTimedOut": K_EXEC_TIMED_OUT,
+    "ExecutionAborted": K_EXEC_ABORTED,
+    "ExecutionRedriven": K_EXEC_REDRIVEN,
+    "ParallelStateStarted": K_PARALLEL_STARTED,
+    "ParallelStateSucceeded": K_CONTAINER_SUCCEEDED,
+    "ParallelStateFailed": K_CONTAINER_FAILED,
+    "MapStateStarted": K_MAP_STARTED,
+    "MapStateSucceeded": K_CONTAINER_SUCCEEDED,
+    "MapStateFailed": K_CONTAINER_FAILED,
+    "MapIterationStarted": K_ITERATION_STARTED,
+    "MapIterationSucceeded": K_ITERATION_ENDED,
+    "MapIterationFailed": K_ITERATION_ENDED,
+    "MapIterationAborted": K_ITERATION_ENDED,
+    "MapRunStarted": K_MAP_RUN_STARTED,
+    "MapRunSucceeded": K_MAP_RUN_ENDED,
+    "MapRunRedriven": K_MAP_RUN_ENDED,
+    "MapRunFailed": K_MAP_RUN_FAILED,
+    "MapRunAborted": K_MAP_RUN_FAILED,
+    "EvaluationFailed": K_EVALUATION_FAILED,
+}
+for _st in STATE_TYPES:
+    _KINDS[_st + "StateEntered"] = K_ENTERED
+    if _st != "Fail":                      # a Fail state never exits
+        _KINDS[_st + "StateExited"] = K_EXITED
+for _st in ("Task", "Wait", "Parallel", "Map", "Choice", "Pass"):
+    _KINDS[_st + "StateAborted"] = K_ABORTED_STATE
+# ParallelStateAborted / MapStateAborted end the container, like Failed.
+_KINDS["ParallelStateAborted"] = K_CONTAINER_ABORTED
+_KINDS["MapStateAborted"] = K_CONTAINER_ABORTED
+for _p in ("LambdaFunction", "Task", "Activity"):
+    _KINDS[_p + "Scheduled"] = K_TRY_SCHEDULED
+    _KINDS[_p + "Started"] = K_TRY_STARTED
+    _KINDS[_p + "Succeeded"] = K_TRY_SUCCEEDED
+    _KINDS[_p + "Failed"] = K_TRY_FAILED
+    _KINDS[_p + "TimedOut"] = K_TRY_TIMED_OUT
+    _KINDS[_p + "ScheduleFailed"] = K_TRY_START_FAILED
+    _KINDS[_p + "StartFailed"] = K_TRY_START_FAILED
+_KINDS["TaskSubmitted"] = K_TRY_SUBMITTED
+_KINDS["TaskSubmitFailed"] = K_TRY_START_FAILED
+
+
+def _details_key(event_type: str) -> str:
+    if event_type.endswith("StateEntered"):
+        return "stateEnteredEventDetails"
+    if event_type.endswith("StateExited"):
+        return "stateExitedEventDetails"
+    return event_type[0].lower() + event_type[1:] + "EventDetails"
+
+
+# type -> (kind code, API details key). Unknown types are absent and get counted, not dropped.
+EVENT_TYPES: dict[str, tuple[int, str]] = {t: (k, _details_key(t)) for t, k in _KINDS.items()}
+
+
+def event_info(event_type: str) -> tuple[int, str] | None:
+    return EVENT_TYPES.get(event_type)
+
+
+# ------------------------------------------------------------------ timestamps
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def parse_timestamp(value: Any) -> dt.datetime | None:
+    """Event timestamps in any shape AWS prints, as aware UTC datetimes.
+
+    Numbers are epoch SECONDS in the API shape (the raw JSON API and the `aws` CLI with
+    numeric timestamps); a number too large for seconds (> 1e11) is taken as milliseconds,
+    which is what log records carry. `model.utc` is the fallback for unusual ISO forms.
+    """
+    if value.__class__ is str:
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            if value.isdigit():
+                return _EPOCH + dt.timedelta(milliseconds=int(value))
+            return utc(value)
+        if parsed.tzinfo is None:
+            return parsed.replace(tzinfo=UTC)
+        return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
+    if isinstance(value, dt.datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        seconds = value / 1000.0 if value > 1e11 else value
+        return _EPOCH + dt.timedelta(microseconds=round(seconds * 1_000_000))
+    if value is None:
+        return None
+    raise ValueError(f"unreadable timestamp {value!r}")
+
+
+# ------------------------------------------------------------------ ARNs
+
+_ARN = re.compile(r"^arn:(?P<partition>[^:]+):states:(?P<region>[^:]*):(?P<account>[^:]*):"
+                  r"(?P<kind>execution|express|stateMachine|mapRun):(?P<rest>.+)$")
+
+
+def parse_arn(arn: str) -> dict[str, str] | None:
+    """Split a Step Functions ARN into partition, region, account, resource kind and the rest."""
+    m = _ARN.match(arn) if isinstance(arn, str) else None
+    return m.groupdict() if m else None
+
+
+def state_machine_arn(execution_arn: str) -> str | None:
+    """The state machine an execution belongs to, derived from the execution ARN.
+
+    ``arn:aws:states:R:A:execution:SM:name`` and ``arn:aws:states:R:A:express:SM:name:uuid``
+    give ``arn:aws:states:R:A:stateMachine:SM``. A Distributed Map child execution
+    (``...:execution:SM/mapRunLabel:uuid``) belongs to the parent state machine ``SM``:
+    its transitions are billed to it and its steps are the Map's item processor.
+    A version / alias suffix (``SM:3``) never appears in execution ARNs.
+    """
+    parts = parse_arn(execution_arn)
+    if parts is None:
+        return None
+    if parts["kind"] == "stateMachine":
+        sm = parts["rest"].split(":", 1)[0]
+    elif parts["kind"] == "mapRun":
+        sm = parts["rest"].split("/", 1)[0]
+    else:
+        sm = parts["rest"].split(":", 1)[0].split("/", 1)[0]
+    return f"arn:{parts['partition']}:states:{parts['region']}:{parts['account']}:stateMachine:{sm}"
+
+
+def execution_name(execution_arn: str) -> str | None:
+    parts = parse_arn(execution_arn)
+    if parts is None or parts["kind"] not in ("execution", "express"):
+        return None
+    bits = parts["rest"].split(":")
+    return bits[1] if len(bits) > 1 else None
+
+
+def is_express_arn(arn: str) -> bool:
+    """Express executions are the only ones whose ARN has the ``:express:`` resource type."""
+    return ":express:" in arn
+
+
+# ------------------------------------------------------------------ log records
+
+LOG_RECORD_KEYS = ("id", "type", "execution_arn", "event_timestamp")
+
+
+def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
+    """One CloudWatch Logs record of an execution -> one API-shape history event.
+
+    Raises ValueError (caller turns it into a `Skip`) when a required field is missing or
+    unreadable. ``event_timestamp`` (epoch ms string) becomes epoch seconds, so the history
+    transform reads it exactly as it reads the raw API's numeric timestamps.
+    """
+    event_type = record["type"]
+    if not isinstance(event_type, str) or not event_type:
+        raise ValueError("record has no event type")
+    ms = record["event_timestamp"]
+    if ms.__class__ is str:
+        if not ms.isdigit():
+            raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
+        seconds = int(ms) / 1000.0
+    elif isinstance(ms, (int, float)) and not isinstance(ms, bool):
+        seconds = ms / 1000.0
+    else:
+        raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
+    prev = record.get("previous_event_id")
+    info = EVENT_TYPES.get(event_type)
+    event = {
+        "id": int(record["id"]),
+        "previousEventId": int(prev) if prev not in (None, "") else 0,
+        "timestamp": seconds,
+        "type": event_type,
+    }
+    details = record.get("details")
+    if details:
+        event[info[1] if info else _details_key(event_type)] = details
+    return event

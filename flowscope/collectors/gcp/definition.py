@@ -1,0 +1,228 @@
+"""Parse Google Cloud Workflows source (YAML or JSON) into what billing and typing need.
+
+A workflow source is either a list of steps (the `main` routine alone) or a mapping of
+routine name -> ``{params, steps}``. Steps nest: ``switch`` conditions, ``for`` loops,
+``parallel`` branches / parallel for, ``try`` / ``retry`` / ``except`` blocks and plain
+``steps`` groups all carry inner step lists. Every named step of every routine is flattened
+into one `StepDef` so a step entry (routine + step name) can be looked up directly.
+
+Classification follows https://cloud.google.com/workflows/pricing:
+
+- internal: requests to ``*.googleapis.com``, ``*.cloud.goog``, ``*.appspot.com``, Cloud Run
+  (``*.run.app``) and Cloud Run functions / Cloud Functions (``*.cloudfunctions.net``) hosts,
+  assignments, conditions, calls to subworkflows and to built-in functions (standard library
+  and ``googleapis.*`` connectors, ``sys.sleep``).
+- external: HTTP requests to any other host (custom domains in front of Google Cloud
+  included) and steps waiting for a callback (``events.await_callback``).
+
+An ``http.*`` call whose URL is an expression with no literal ``https://host`` in it cannot
+be placed; it is counted external (the dearer meter: an upper bound, never an undercount).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+INTERNAL_HOST_SUFFIXES = (
+    "googleapis.com",
+    "cloud.goog",
+    "appspot.com",
+    "run.app",
+    "cloudfunctions.net",
+)
+EXTERNAL_CALLS = frozenset({"events.await_callback"})
+WAIT_CALLS = frozenset({"sys.sleep", "sys.sleep_until", "events.await_callback"})
+UNRESOLVED_HOST = "?"
+_URL_RE = re.compile(r"https?://([A-Za-z0-9.\-]+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class StepDef:
+    """One named step of a workflow source, as far as typing and billing care."""
+
+    routine: str
+    name: str
+    kind: str                 # assign | call | switch | for | parallel | try | return | raise | steps | next | other
+    call: str | None = None   # call target (`http.get`, `googleapis.bigquery.v2.jobs.query`, a subworkflow, ...)
+    resource: str | None = None   # what the model stores in steps.resource
+    external: bool = False    # billed as an external step
+    assignments: int = 0      # number of variable assignments (billing counts each one)
+    has_retry: bool = False
+    has_except: bool = False
+
+
+@dataclass(frozen=True)
+class Definition:
+    routines: tuple[str, ...]
+    steps: dict[tuple[str, str], StepDef]   # (routine, step name) -> StepDef
+
+    def find(self, routine: str | None, name: str) -> StepDef | None:
+        if routine is not None:
+            found = self.steps.get((routine, name))
+            if found is not None:
+                return found
+        for r in self.routines:                    # routine unknown (call logs): first match
+            found = self.steps.get((r, name))
+            if found is not None:
+                return found
+        return None
+
+
+def is_google_host(host: str | None) -> bool:
+    if not host or host == UNRESOLVED_HOST:
+        return False
+    host = host.lower().rstrip(".")
+    return any(host == s or host.endswith("." + s) for s in INTERNAL_HOST_SUFFIXES)
+
+
+def url_host(url: Any) -> str | None:
+    """Host of a literal URL, or of the first literal ``https://host`` inside an expression."""
+    if not isinstance(url, str):
+        return None
+    text = url.strip()
+    if not text.startswith("${"):
+        try:
+            host = urlsplit(text).hostname
+        except ValueError:
+            host = None
+        if host:
+            return host
+    match = _URL_RE.search(text)
+    return match.group(1).lower() if match else None
+
+
+def call_resource(call: str, url: Any = None) -> str:
+    """`steps.resource` for a call: the target, plus ``scheme://host`` for HTTP requests."""
+    if call.startswith("http.") and call not in ("http.default_retry_predicate",):
+        host = url_host(url) or UNRESOLVED_HOST
+        return f"{call} https://{host}" if host != UNRESOLVED_HOST else f"{call} {UNRESOLVED_HOST}"
+    return call
+
+
+def resource_is_external(resource: str | None) -> bool:
+    """Whether a step with this resource is billed external (see module docstring)."""
+    if not resource:
+        return False
+    target, _, rest = resource.partition(" ")
+    if target in EXTERNAL_CALLS:
+        return True
+    if target.startswith("http."):
+        host = rest.split("://", 1)[-1] if rest else UNRESOLVED_HOST
+        return not is_google_host(host)
+    return False
+
+
+def resource_is_wait(resource: str | None) -> bool:
+    return bool(resource) and resource.partition(" ")[0] in WAIT_CALLS
+
+
+# ---------------------------------------------------------------- parsing
+
+class DefinitionError(ValueError):
+    pass
+
+
+@lru_cache(maxsize=256)
+def parse_definition(source: str) -> Definition:
+    """Parse workflow source (YAML, or JSON which YAML reads too). Cached: sources repeat."""
+    try:
+        doc = yaml.safe_load(source)
+    except yaml.YAMLError as exc:
+        try:
+            doc = json.loads(source)
+        except ValueError:
+            raise DefinitionError(f"not YAML or JSON: {exc}") from None
+    routines: dict[str, list[Any]] = {}
+    if isinstance(doc, list):
+        routines["main"] = doc
+    elif isinstance(doc, dict):
+        for rname, body in doc.items():
+            if isinstance(body, dict) and isinstance(body.get("steps"), list):
+                routines[str(rname)] = body["steps"]
+        if not routines:
+            raise DefinitionError("no routine with a `steps` list")
+    else:
+        raise DefinitionError("source is neither a list of steps nor a mapping of routines")
+    steps: dict[tuple[str, str], StepDef] = {}
+    for rname, body in routines.items():
+        _walk(rname, body, steps, frozenset(routines))
+    return Definition(tuple(routines), steps)
+
+
+def _walk(routine: str, items: Any, out: dict[tuple[str, str], StepDef], subworkflows: frozenset[str]) -> None:
+    if not isinstance(items, list):
+        return
+    for item in items:
+        if not isinstance(item, dict) or len(item) != 1:
+            continue
+        (name, body), = item.items()
+        if not isinstance(body, dict):
+            continue
+        out.setdefault((routine, str(name)), _step_def(routine, str(name), body, subworkflows))
+        _walk_children(routine, body, out, subworkflows)
+
+
+def _walk_children(routine: str, body: dict[str, Any], out: dict, subworkflows: frozenset[str]) -> None:
+    _walk(routine, body.get("steps"), out, subworkflows)
+    for cond in body.get("switch") or []:
+        if isinstance(cond, dict):
+            _walk(routine, cond.get("steps"), out, subworkflows)
+    loop = body.get("for")
+    if isinstance(loop, dict):
+        _walk(routine, loop.get("steps"), out, subworkflows)
+    par = body.get("parallel")
+    if isinstance(par, dict):
+        if isinstance(par.get("for"), dict):
+            _walk(routine, par["for"].get("steps"), out, subworkflows)
+        branches = par.get("branches")
+        if isinstance(branches, list):          # branches are named steps with their own `steps`
+            _walk(routine, branches, out, subworkflows)
+    tried = body.get("try")
+    if isinstance(tried, dict):
+        _walk_children(routine, tried, out, subworkflows)
+    exc = body.get("except")
+    if isinstance(exc, dict):
+        _walk(routine, exc.get("steps"), out, subworkflows)
+
+
+def _step_def(routine: str, name: str, body: dict[str, Any], subworkflows: frozenset[str]) -> StepDef:
+    has_retry = "retry" in body
+    has_except = "except" in body
+    inner = body.get("try") if isinstance(body.get("try"), dict) else body
+    kind = "other"
+    call = resource = None
+    external = False
+    assignments = 0
+    if "call" in inner:
+        kind = "call"
+        call = str(inner["call"])
+        args = inner.get("args") if isinstance(inner.get("args"), dict) else {}
+        resource = call_resource(call, args.get("url")) if call not in subworkflows else call
+        external = resource_is_external(resource)
+    elif "assign" in inner:
+        kind = "assign"
+        assignments = len(inner["assign"]) if isinstance(inner["assign"], list) else 1
+    elif "switch" in inner:
+        kind = "switch"
+    elif "for" in inner:
+        kind = "for"
+    elif "parallel" in inner:
+        kind = "parallel"
+    elif "return" in inner:
+        kind = "return"
+    elif "raise" in inner:
+        kind = "raise"
+    elif "steps" in inner:
+        kind = "steps" if inner is body else "try"
+    elif "next" in inner:
+        kind = "next"
+    if inner is not body and kind == "other":
+        kind = "try"
+    return StepDef(routine, name, kind, call, resource, external, assignments, has_retry, has_except)

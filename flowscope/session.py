@@ -1,0 +1,119 @@
+"""The notebook API: one object over a store, returning pandas DataFrames with the model's columns."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from flowscope.model import C, TABLES
+from flowscope.timewindow import parse_since
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pandas as pd
+
+    from flowscope.store import Store
+
+TIME_COLUMN = {"executions": C.started_at, "steps": C.started_at, "attempts": C.started_at,
+               "usage": C.started_at, "metrics": C.timestamp, "collection_runs": C.started_at,
+               "workflows": C.seen_at}
+"""The column that `since`/`until` filter on, per table."""
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [value] if isinstance(value, str) else list(value)
+
+
+class Session:
+    """`flowscope.open(path)`: read the store as pandas (filters run in DuckDB, not in pandas)."""
+
+    def __init__(self, store: "Store") -> None:
+        self.store = store
+
+    def __repr__(self) -> str:
+        return f"flowscope.Session({self.store.path!r})"
+
+    def table(self, name: str) -> "ir.Table":
+        """An Ibis table, for expressions that should run in the engine."""
+        self._check(name)
+        return self.store.table(name)
+
+    def sql(self, query: str) -> "pd.DataFrame":
+        """DuckDB SQL over views named like the model tables."""
+        return self.store.sql(query)
+
+    def _check(self, name: str) -> None:
+        if name not in TABLES:
+            raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
+
+    def _select(self, name: str, *, since: Any = None, until: Any = None, cloud: Any = None,
+                workflow: Any = None, status: Any = None, execution_id: Any = None,
+                limit: int | None = None) -> "pd.DataFrame":
+        self._check(name)
+        expr = self.store.table(name)
+        columns = set(TABLES[name].schema.names)
+        time_column = TIME_COLUMN[name]
+        start, end = parse_since(since), parse_since(until)
+        if start is not None:
+            expr = expr.filter(expr[time_column] >= start)
+        if end is not None:
+            expr = expr.filter(expr[time_column] < end)
+        for column, wanted in ((C.cloud, cloud), (C.status, status), (C.execution_id, execution_id)):
+            values = _as_list(wanted)
+            if values is not None and column in columns:
+                expr = expr.filter(expr[column].isin(values))
+        workflows = _as_list(workflow)
+        if workflows is not None:
+            expr = expr.filter(expr[C.workflow_id].isin(self._workflow_ids(workflows)))
+        if time_column in columns:
+            expr = expr.order_by(expr[time_column])
+        if limit is not None:
+            expr = expr.limit(limit)
+        frame = expr.to_pandas()
+        return frame[list(TABLES[name].schema.names)]
+
+    def _workflow_ids(self, names_or_ids: list[str]) -> list[str]:
+        """Workflow ids matching names or ids, from executions and workflow definitions."""
+        found: set[str] = set()
+        for table, name_column in (("executions", C.workflow_name), ("workflows", C.name)):
+            expr = self.store.table(table)
+            expr = expr.filter(expr[name_column].isin(names_or_ids) | expr[C.workflow_id].isin(names_or_ids))
+            found.update(expr[C.workflow_id].distinct().to_pandas()[C.workflow_id])
+        return sorted(found)
+
+    def workflows(self, **filters: Any) -> "pd.DataFrame":
+        return self._select("workflows", **filters)
+
+    def executions(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        """Executions started since `since` ('7d', '2026-11-01', a datetime)."""
+        return self._select("executions", since=since, **filters)
+
+    def steps(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        return self._select("steps", since=since, **filters)
+
+    def attempts(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        return self._select("attempts", since=since, **filters)
+
+    def usage(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        return self._select("usage", since=since, **filters)
+
+    def metrics(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        return self._select("metrics", since=since, **filters)
+
+    def collection_runs(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
+        return self._select("collection_runs", since=since, **filters)
+
+
+def open_store(path: str | None = None) -> Session:
+    """Open a store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope)."""
+    from flowscope.settings import load_settings
+    from flowscope.store import Store
+
+    return Session(Store(path or load_settings().store_path))
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)

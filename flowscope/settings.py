@@ -1,0 +1,75 @@
+"""Settings: CLI flags over environment over the config file (flowscope.toml) over defaults."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_STORE = "~/.flowscope"
+CONFIG_ENV = "FLOWSCOPE_CONFIG"
+STORE_ENV = "FLOWSCOPE_STORE"
+KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "dashboard", "report"}
+
+
+class ConfigError(ValueError):
+    """The config file is missing, unreadable or has keys we do not know."""
+
+
+@dataclass
+class Settings:
+    store: str = DEFAULT_STORE
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    thresholds: dict[str, Any] = field(default_factory=dict)
+    auth: dict[str, Any] = field(default_factory=dict)
+    dashboard: dict[str, Any] = field(default_factory=dict)
+    report: dict[str, Any] = field(default_factory=dict)
+    config_path: Path | None = None
+
+    @property
+    def store_path(self) -> str:
+        """Local paths are expanded; URLs (s3://, az://, gs://) are kept as they are."""
+        return self.store if "://" in self.store else str(Path(self.store).expanduser())
+
+
+def read_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: {exc}") from None
+    unknown = sorted(set(data) - KNOWN_KEYS)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}; "
+                          f"known: {', '.join(sorted(KNOWN_KEYS))}")
+    return data
+
+
+def load_settings(config: str | Path | None = None, store: str | None = None) -> Settings:
+    """Resolve settings; an explicitly named config file must exist, ./flowscope.toml is optional."""
+    path: Path | None = None
+    if config:
+        path = Path(config).expanduser()
+    elif os.environ.get(CONFIG_ENV):
+        path = Path(os.environ[CONFIG_ENV]).expanduser()
+    elif Path("flowscope.toml").is_file():
+        path = Path("flowscope.toml")
+    data = read_config(path) if path else {}
+    settings = Settings(
+        store=data.get("store", DEFAULT_STORE),
+        sources=list(data.get("sources", [])),
+        thresholds=dict(data.get("thresholds", {})),
+        auth=dict(data.get("auth", {})),
+        dashboard=dict(data.get("dashboard", {})),
+        report=dict(data.get("report", {})),
+        config_path=path,
+    )
+    if os.environ.get(STORE_ENV):
+        settings.store = os.environ[STORE_ENV]
+    if store:
+        settings.store = store
+    return settings

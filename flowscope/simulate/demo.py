@@ -1,0 +1,142 @@
+"""The demo store: three simulated clouds taken through the same path live data takes.
+
+native documents (simulate/<cloud>.py) -> transforms -> assemble -> store, then compaction.
+The ground truth is saved beside the data so a user can check what the analyses find.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flowscope.collectors.assemble import assemble_batch
+from flowscope.collectors.importer import transform_documents
+from flowscope.collectors.native import ImportContext
+from flowscope.model import UTC, Batch, C, Cloud, RunStatus, Source
+from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
+
+SHARES = {Cloud.AWS: 0.5, Cloud.AZURE: 0.25, Cloud.GCP: 0.25}
+"""How the demo's executions split across clouds."""
+
+FAILED_SCOPE = "gcp:projects/analytics-sandbox/locations/europe-west1"
+"""A scope whose simulated collection failed: the demo shows that a gap is never '0 failures'."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class DemoResult:
+    written: dict[str, int] = field(default_factory=dict)
+    truth: list[Anomaly] = field(default_factory=list)
+    healthy_workflows: dict[str, list[str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+def demo_end(now: dt.datetime | None = None) -> dt.datetime:
+    """The demo ends at the last whole hour, so 'since 7d' filters show recent data."""
+    now = now or dt.datetime.now(UTC)
+    return now.replace(minute=0, second=0, microsecond=0)
+
+
+def simulate_cloud(cloud: Cloud, spec: SimSpec) -> SimulatedCloud:
+    module = importlib.import_module(f"flowscope.simulate.{cloud.value}")
+    return module.simulate(spec)
+
+
+def simulate_all(start: dt.datetime, end: dt.datetime, executions: int, seed: int = 7,
+                 clouds: tuple[Cloud, ...] = tuple(SHARES)) -> list[SimulatedCloud]:
+    share_total = sum(SHARES[c] for c in clouds)
+    return [simulate_cloud(cloud, SimSpec(start=start, end=end, seed=seed + index,
+                                          executions=max(1, round(executions * SHARES[cloud] / share_total))))
+            for index, cloud in enumerate(clouds)]
+
+
+def transform_simulated(sim: SimulatedCloud, seen_at: dt.datetime) -> Batch:
+    ctx = ImportContext(source_name=f"simulate:{sim.cloud.value}", seen_at=seen_at, source=Source.SIMULATE)
+    return transform_documents((fmt, doc, ctx) for fmt, doc in sim.documents)
+
+
+def collection_rows(batch: Batch, end: dt.datetime) -> list[dict]:
+    """A succeeded run per simulated scope, and one failed scope."""
+    scopes: dict[tuple[str, str], dict[str, int]] = {}
+    for row in batch.executions:
+        scope = f"{row[C.cloud]}:{row.get(C.account) or '-'}/{row.get(C.region) or '-'}"
+        counts = scopes.setdefault((row[C.cloud], scope), {"executions": 0})
+        counts["executions"] += 1
+    rows = [{C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, scope)}", C.cloud: cloud, C.scope: scope,
+             C.started_at: end - dt.timedelta(minutes=5), C.ended_at: end - dt.timedelta(minutes=4),
+             C.status: RunStatus.SUCCEEDED.value, C.watermark: end, C.counts: json.dumps(counts),
+             C.error: None, C.details: json.dumps({"path": "simulate"})}
+            for (cloud, scope), counts in sorted(scopes.items())]
+    rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, FAILED_SCOPE)}", C.cloud: Cloud.GCP.value,
+                 C.scope: FAILED_SCOPE, C.started_at: end - dt.timedelta(minutes=5),
+                 C.ended_at: end - dt.timedelta(minutes=5) + dt.timedelta(seconds=2),
+                 C.status: RunStatus.FAILED.value, C.watermark: None, C.counts: json.dumps({}),
+                 C.error: "PermissionDenied: 403 Permission 'workflows.executions.list' denied on "
+                          "'projects/analytics-sandbox/locations/europe-west1/workflows/-'",
+                 C.details: json.dumps({"path": "simulate"})})
+    return rows
+
+
+def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed: int = 7,
+               end: dt.datetime | None = None, progress: Progress | None = None) -> DemoResult:
+    """Fill `store` with a realistic multi-cloud workload and return what was injected."""
+    import time
+
+    say = progress or (lambda _message: None)
+    end = end or demo_end()
+    start = end - dt.timedelta(days=days)
+    result = DemoResult()
+    combined = Batch()
+    for index, cloud in enumerate(SHARES):
+        began = time.perf_counter()
+        say(f"simulating {cloud.value}")
+        spec = SimSpec(start=start, end=end, seed=seed + index,
+                       executions=max(1, round(executions * SHARES[cloud])))
+        sim = simulate_cloud(cloud, spec)
+        say(f"transforming {cloud.value} ({len(sim.documents)} documents)")
+        batch = transform_simulated(sim, seen_at=end)
+        combined.extend(assemble_batch(batch, None))
+        result.truth.extend(sim.truth)
+        result.healthy_workflows[cloud.value] = list(sim.healthy_workflows)
+        result.seconds[cloud.value] = time.perf_counter() - began
+    result.truth.append(Anomaly(kind="collection_gap", cloud=Cloud.GCP, workflow="", step=None,
+                                window_start=end - dt.timedelta(minutes=5), window_end=end,
+                                detail={"scope": FAILED_SCOPE}))
+    combined.collection_runs.extend(collection_rows(combined, end))
+    began = time.perf_counter()
+    say(f"writing {len(combined.executions)} executions, {len(combined.steps)} steps")
+    result.written = store.write(combined)
+    result.seconds["write"] = time.perf_counter() - began
+    began = time.perf_counter()
+    say("compacting")
+    store.compact()
+    result.seconds["compact"] = time.perf_counter() - began
+    save_truth(store, result)
+    return result
+
+
+def truth_path(store: "Store") -> Path:
+    return Path(store.path) / "_flowscope" / "demo_truth.json"
+
+
+def save_truth(store: "Store", result: DemoResult) -> None:
+    path = truth_path(store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"anomalies": [{**asdict(a), "cloud": a.cloud.value,
+                              "window_start": a.window_start.isoformat(),
+                              "window_end": a.window_end.isoformat()} for a in result.truth],
+               "healthy_workflows": result.healthy_workflows}
+    path.write_text(json.dumps(payload, indent=1))
+
+
+__all__ = ["AnomalyKind", "DemoResult", "build_demo", "simulate_all", "demo_end"]

@@ -1,0 +1,52 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from flowscope.model import UTC
+from flowscope.settings import ConfigError, load_settings
+from flowscope.timewindow import parse_since
+
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("7d", NOW - dt.timedelta(days=7)),
+    ("24h", NOW - dt.timedelta(hours=24)),
+    ("30m", NOW - dt.timedelta(minutes=30)),
+    ("2w", NOW - dt.timedelta(weeks=2)),
+    ("2026-11-01", dt.datetime(2026, 11, 1, tzinfo=UTC)),
+    ("2026-11-01T10:00:00+02:00", dt.datetime(2026, 11, 1, 8, tzinfo=UTC)),
+    (None, None),
+])
+def test_parse_since(text, expected):
+    assert parse_since(text, now=NOW) == expected
+
+
+def test_parse_since_rejects_garbage_with_a_hint():
+    with pytest.raises(ValueError, match="7d"):
+        parse_since("last tuesday", now=NOW)
+
+
+def test_settings_precedence(tmp_path: Path, monkeypatch):
+    config = tmp_path / "flowscope.toml"
+    config.write_text('store = "/from/config"\n[thresholds]\nfailure_rate = 0.2\n')
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    assert load_settings(config).store_path == "/from/config"
+    assert load_settings(config).thresholds == {"failure_rate": 0.2}
+    monkeypatch.setenv("FLOWSCOPE_STORE", "/from/env")
+    assert load_settings(config).store_path == "/from/env"
+    assert load_settings(config, store="/from/flag").store_path == "/from/flag"
+
+
+def test_settings_errors_name_the_problem(tmp_path: Path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_settings(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("stroe = 1\n")
+    with pytest.raises(ConfigError, match="unknown key.*stroe"):
+        load_settings(bad)
+    broken = tmp_path / "broken.toml"
+    broken.write_text("store = \n")
+    with pytest.raises(ConfigError, match="broken.toml"):
+        load_settings(broken)

@@ -124,7 +124,7 @@ class Definition:
         return out
 
 
-_CONN_EXPR = re.compile(r"\$connections'\]\['([^']+)'\]")
+_CONN_EXPR = re.compile(r"\$connections'\)\['([^']+)'\]")
 _SUFFIX = re.compile(r"_\d+$")
 
 

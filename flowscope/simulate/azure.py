@@ -1,0 +1,358 @@
+"""Simulated Azure Logic Apps: management-API documents for four workflows, with ground truth.
+
+Deterministic from `spec.seed`. Documents are exactly what `collectors/azure/transform.py`
+reads (`{"value": [...]}` pages and single resources, ARM ids consistent across them):
+
+- `invoice-sync` (Consumption, healthy): Request trigger, Http, a Condition (If) with an
+  ApiConnection to `sql` / a Compose, Response.
+- `crm-export` (Consumption): Recurrence; a For_each over 20-50 contacts with a `salesforce`
+  ApiConnection per item (costly_step), then `Post_summary` (Http) failing often (failing_step).
+- `order-router` (Consumption, high volume, mostly built-in actions: plan_what_if) with a
+  window of 429s on `Call_fulfilment` retried by a fixed-interval policy (retry_storm,
+  synchronized_retries: retries land exactly 20 s apart, no jitter).
+- `ledger-standard` (Standard, stateful): Recurrence, ServiceProvider actions; a slow_step
+  window on `Write_ledger` and two runs stuck in Running (stuck_execution).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from typing import Any
+
+from flowscope.model import Cloud
+from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+
+SUBSCRIPTION = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
+RESOURCE_GROUP = "flowscope-sim"
+LOCATION = "westeurope"
+SITE = "ledger-app"
+PAGE = 250
+_LINK = f"https://prod-00.{LOCATION}.logic.azure.com:443/workflows/0/contents/"
+_HOURLY = [1, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 11, 12, 12, 10, 8, 6, 4, 3, 2, 2, 1]
+_SHARES = {"order-router": 0.58, "invoice-sync": 0.25, "ledger-standard": 0.12, "crm-export": 0.05}
+STORM_ACTION = "Call_fulfilment"
+STORM_INTERVAL_S = 20
+
+
+def _wf_id(name: str) -> str:
+    base = f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers"
+    if name == "ledger-standard":
+        return f"{base}/Microsoft.Web/sites/{SITE}/workflows/{name}"
+    return f"{base}/Microsoft.Logic/workflows/{name}"
+
+
+def _run_base(name: str) -> str:
+    """Where a workflow's runs live: Standard runs come from the site's hostruntime API."""
+    if name == "ledger-standard":
+        return (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Web/"
+                f"sites/{SITE}/hostruntime/runtime/webhooks/workflow/api/management/workflows/{name}")
+    return _wf_id(name)
+
+
+def _conn(key: str) -> dict[str, Any]:
+    return {"host": {"connection": {"name": f"@parameters('$connections')['{key}']['connectionId']"}},
+            "method": "post", "path": "/items"}
+
+
+def _definitions() -> dict[str, dict[str, Any]]:
+    schema = "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#"
+    http = {"method": "GET", "uri": "https://api.contoso.example/v1/items"}
+    return {
+        "invoice-sync": {"$schema": schema, "contentVersion": "1.0.0.0",
+            "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {}}},
+            "actions": {
+                "Get_invoice": {"type": "Http", "inputs": http, "runAfter": {}},
+                "Is_paid": {"type": "If", "expression": {"and": []}, "runAfter": {"Get_invoice": ["Succeeded"]},
+                            "actions": {"Upsert_row": {"type": "ApiConnection", "inputs": _conn("sql"), "runAfter": {}}},
+                            "else": {"actions": {"Compose_reminder": {"type": "Compose", "inputs": "x", "runAfter": {}}}}},
+                "Response": {"type": "Response", "inputs": {"statusCode": 200}, "runAfter": {"Is_paid": ["Succeeded"]}},
+            }},
+        "crm-export": {"$schema": schema, "contentVersion": "1.0.0.0",
+            "triggers": {"Recurrence": {"type": "Recurrence", "recurrence": {"frequency": "Hour", "interval": 1}}},
+            "actions": {
+                "List_contacts": {"type": "Http", "inputs": http, "runAfter": {}},
+                "For_each_contact": {"type": "Foreach", "foreach": "@body('List_contacts')",
+                                     "runAfter": {"List_contacts": ["Succeeded"]},
+                                     "actions": {"Upsert_contact": {"type": "ApiConnection",
+                                                                    "inputs": _conn("salesforce"), "runAfter": {}}}},
+                "Post_summary": {"type": "Http", "inputs": {"method": "POST", "uri": "https://hooks.contoso.example/summary"},
+                                 "runAfter": {"For_each_contact": ["Succeeded"]}},
+            }},
+        "order-router": {"$schema": schema, "contentVersion": "1.0.0.0",
+            "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {}}},
+            "actions": {
+                "Parse_order": {"type": "ParseJson", "inputs": {}, "runAfter": {}},
+                "Init_total": {"type": "InitializeVariable", "inputs": {}, "runAfter": {"Parse_order": ["Succeeded"]}},
+                "Route": {"type": "Switch", "expression": "@body('Parse_order')?['region']",
+                          "runAfter": {"Init_total": ["Succeeded"]},
+                          "cases": {"eu": {"case": "eu", "actions": {"Compose_eu": {"type": "Compose", "inputs": "eu", "runAfter": {}}}},
+                                    "us": {"case": "us", "actions": {"Compose_us": {"type": "Compose", "inputs": "us", "runAfter": {}}}}},
+                          "default": {"actions": {"Compose_other": {"type": "Compose", "inputs": "other", "runAfter": {}}}}},
+                "Set_total": {"type": "SetVariable", "inputs": {}, "runAfter": {"Route": ["Succeeded"]}},
+                STORM_ACTION: {"type": "Http", "runAfter": {"Set_total": ["Succeeded"]},
+                               "inputs": {"method": "POST", "uri": "https://fulfilment.contoso.example/orders",
+                                          "retryPolicy": {"type": "fixed", "count": 4, "interval": f"PT{STORM_INTERVAL_S}S"}}},
+                "Response": {"type": "Response", "inputs": {"statusCode": 202}, "runAfter": {STORM_ACTION: ["Succeeded"]}},
+            }},
+        "ledger-standard": {"$schema": schema, "contentVersion": "1.0.0.0",
+            "triggers": {"Recurrence": {"type": "Recurrence", "recurrence": {"frequency": "Minute", "interval": 15}}},
+            "actions": {
+                "Read_ledger": {"type": "ServiceProvider", "runAfter": {},
+                                "inputs": {"serviceProviderConfiguration": {"connectionName": "sql", "operationId": "executeQuery",
+                                                                            "serviceProviderId": "/serviceProviders/sql"}}},
+                "Transform": {"type": "Compose", "inputs": "@body('Read_ledger')", "runAfter": {"Read_ledger": ["Succeeded"]}},
+                "Write_ledger": {"type": "ServiceProvider", "runAfter": {"Transform": ["Succeeded"]},
+                                 "inputs": {"serviceProviderConfiguration": {"connectionName": "serviceBus", "operationId": "sendMessage",
+                                                                             "serviceProviderId": "/serviceProviders/serviceBus"}}},
+            }},
+    }
+
+
+def _iso(t: dt.datetime) -> str:
+    return t.replace(tzinfo=None).isoformat(timespec="microseconds") + "0Z"   # 7 fractional digits, like the API
+
+
+class _Gen:
+    def __init__(self, spec: SimSpec) -> None:
+        self.spec = spec
+        self.rng = random.Random(spec.seed)
+        self.docs: list[tuple[str, Any]] = []
+        self.seq = 0
+
+    def run_name(self) -> str:
+        self.seq += 1
+        return f"08584{self.seq:022d}CU{self.seq % 97:02d}"
+
+    def link(self, base: str, what: str) -> dict[str, Any]:
+        return {"uri": _LINK + what + "?api-version=2016-10-01&sp=%2Fread&sv=1.0&sig=SIMULATEDsecret" + base[-12:],
+                "contentVersion": "x==", "contentSize": 120 + self.seq % 50,
+                "contentHash": {"algorithm": "md5", "value": "x=="}}
+
+    def action(self, run_id: str, name: str, start: dt.datetime, ms: float, status: str = "Succeeded",
+               code: str = "OK", error: dict | None = None, retries: list | None = None,
+               sub: str = "", indexes: list | None = None, kind: str = "actions") -> dict[str, Any]:
+        end = start + dt.timedelta(milliseconds=ms)
+        rid = f"{run_id}/actions/{name}" + sub
+        props: dict[str, Any] = {"startTime": _iso(start), "endTime": _iso(end), "status": status, "code": code,
+                                 "correlation": {"actionTrackingId": f"t-{self.seq}"}}
+        if kind != "scopeRepetitions" and status != "Skipped":
+            props["outputsLink"] = self.link(rid, "ActionOutputs")
+        if error:
+            props["error"] = error
+        if retries:
+            props["retryHistory"] = retries
+        if indexes is not None:
+            props["repetitionIndexes"] = indexes
+        rtype = {"actions": "Microsoft.Logic/workflows/runs/actions",
+                 "repetitions": "Microsoft.Logic/workflows/runs/actions/repetitions",
+                 "scopeRepetitions": "Microsoft.Logic/workflows/runs/actions/scopeRepetitions"}[kind]
+        return {"properties": props, "id": rid, "name": rid.rsplit("/", 1)[-1], "type": rtype}
+
+
+def simulate(spec: SimSpec) -> SimulatedCloud:
+    """Native Logic Apps documents for spec.start..spec.end (about spec.executions runs) and truth."""
+    g = _Gen(spec)
+    rng = g.rng
+    defs = _definitions()
+    span = (spec.end - spec.start).total_seconds()
+    truth: list[Anomaly] = []
+
+    # anomaly windows (fractions of the range, deterministic)
+    def window(a: float, b: float) -> tuple[dt.datetime, dt.datetime]:
+        return spec.start + dt.timedelta(seconds=span * a), spec.start + dt.timedelta(seconds=span * b)
+
+    storm = window(0.40, 0.46)
+    slow = window(0.65, 0.75)
+
+    # workflow documents
+    for name, definition in defs.items():
+        if name == "ledger-standard":
+            doc = {"id": _wf_id(name), "name": f"{SITE}/{name}", "type": "Microsoft.Web/sites/workflows",
+                   "kind": "Stateful", "location": "West Europe",
+                   "properties": {"flowState": "Enabled", "health": {"state": "Healthy"},
+                                  "files": {"workflow.json": {"definition": definition, "kind": "Stateful"}}}}
+        else:
+            conns = {}
+            for key in ("sql", "salesforce"):
+                conns[key] = {"connectionId": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Web/connections/{key}",
+                              "connectionName": key,
+                              "id": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/locations/{LOCATION}/managedApis/{key}"}
+            doc = {"id": _wf_id(name), "name": name, "type": "Microsoft.Logic/workflows", "location": LOCATION,
+                   "properties": {"provisioningState": "Succeeded", "state": "Enabled",
+                                  "version": f"0858600000000000{len(name):04d}",
+                                  "createdTime": _iso(spec.start - dt.timedelta(days=30)),
+                                  "changedTime": _iso(spec.start - dt.timedelta(days=1)),
+                                  "definition": definition,
+                                  "parameters": {"$connections": {"value": conns}}}}
+        g.docs.append(("azure.workflow", doc))
+
+    # start times: day-of-range uniform, hour of day by a business-hours curve
+    hours = max(int(span // 3600), 1)
+    hour_weights = [_HOURLY[(spec.start + dt.timedelta(hours=h)).hour] for h in range(hours)]
+    for name, share in _SHARES.items():
+        n = max(int(round(spec.executions * share)), 3)
+        picks = sorted(rng.choices(range(hours), weights=hour_weights, k=n))
+        starts = [spec.start + dt.timedelta(hours=h, seconds=rng.random() * 3599) for h in picks]
+        starts = [s for s in starts if s < spec.end]
+        _emit_workflow(g, name, starts, storm, slow, defs[name])
+
+    truth += [
+        Anomaly(AnomalyKind.COSTLY_STEP, Cloud.AZURE, "crm-export", "Upsert_contact", spec.start, spec.end,
+                {"connector": "salesforce", "items_per_run": [20, 50]}),
+        Anomaly(AnomalyKind.FAILING_STEP, Cloud.AZURE, "crm-export", "Post_summary", spec.start, spec.end,
+                {"failure_rate": 0.35}),
+        Anomaly(AnomalyKind.PLAN_WHAT_IF, Cloud.AZURE, "order-router", None, spec.start, spec.end,
+                {"recommendation": "logicapp-standard", "builtin_share": "most actions are built-in"}),
+        Anomaly(AnomalyKind.RETRY_STORM, Cloud.AZURE, "order-router", STORM_ACTION, storm[0], storm[1],
+                {"status_code": 429, "retry_policy": "fixed"}),
+        Anomaly(AnomalyKind.SYNCHRONIZED_RETRIES, Cloud.AZURE, "order-router", STORM_ACTION, storm[0], storm[1],
+                {"interval_s": STORM_INTERVAL_S, "jitter": False}),
+        Anomaly(AnomalyKind.SLOW_STEP, Cloud.AZURE, "ledger-standard", "Write_ledger", slow[0], slow[1],
+                {"slowdown": 10}),
+        Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.AZURE, "ledger-standard", None,
+                spec.start + dt.timedelta(seconds=span * 0.2), spec.end, {"runs": 2}),
+    ]
+    names = list(defs)
+    return SimulatedCloud(Cloud.AZURE, g.docs, truth, names, ["invoice-sync"])
+
+
+def _emit_workflow(g: _Gen, name: str, starts: list[dt.datetime], storm: tuple, slow: tuple,
+                   definition: dict[str, Any]) -> None:
+    rng = g.rng
+    base = _run_base(name)
+    version = f"0858600000000000{len(name):04d}"
+    runs: list[dict[str, Any]] = []
+    trig_hist: list[dict[str, Any]] = []
+    trigger = next(iter(definition["triggers"]))
+    stuck_left = 2 if name == "ledger-standard" else 0
+    stuck_after = starts[len(starts) // 5] if starts else None
+    for start in starts:
+        run = g.run_name()
+        run_id = f"{base}/runs/{run}"
+        t = start + dt.timedelta(milliseconds=5)
+        acts: list[dict[str, Any]] = []
+        extra: list[tuple[str, dict[str, Any]]] = []
+        status = "Succeeded"
+        error = None
+        stuck = False
+        if name == "invoice-sync":
+            acts.append(g.action(run_id, "Get_invoice", t, rng.uniform(80, 300)))
+            t += dt.timedelta(milliseconds=320)
+            paid = rng.random() < 0.7
+            acts.append(g.action(run_id, "Is_paid", t, 400))
+            acts.append(g.action(run_id, "Upsert_row", t, rng.uniform(100, 350), "Succeeded" if paid else "Skipped",
+                                 "OK" if paid else "ActionConditionFailed"))
+            acts.append(g.action(run_id, "Compose_reminder", t, 2, "Skipped" if paid else "Succeeded",
+                                 "ActionConditionFailed" if paid else "OK"))
+            t += dt.timedelta(milliseconds=410)
+            acts.append(g.action(run_id, "Response", t, 3))
+            t += dt.timedelta(milliseconds=5)
+        elif name == "crm-export":
+            acts.append(g.action(run_id, "List_contacts", t, rng.uniform(200, 600)))
+            t += dt.timedelta(milliseconds=620)
+            items = rng.randint(20, 50)
+            loop_start = t
+            reps, scopes = [], []
+            for i in range(items):
+                ms = rng.uniform(150, 500)
+                idx = [{"scopeName": "For_each_contact", "itemIndex": i}]
+                sub = f"/repetitions/{i:06d}"
+                reps.append(g.action(run_id, "Upsert_contact", t, ms, sub=sub, indexes=idx, kind="repetitions"))
+                scopes.append(g.action(run_id, "For_each_contact", t, ms + 2, sub=f"/scopeRepetitions/{i:06d}",
+                                       indexes=idx, kind="scopeRepetitions"))
+                t += dt.timedelta(milliseconds=ms + 3)
+            acts.append(g.action(run_id, "For_each_contact", loop_start, (t - loop_start).total_seconds() * 1000))
+            acts.append(g.action(run_id, "Upsert_contact", loop_start, (t - loop_start).total_seconds() * 1000))
+            extra.append(("azure.action_repetitions", {"value": reps}))
+            extra.append(("azure.scope_repetitions", {"value": scopes}))
+            fails = rng.random() < 0.35
+            err = {"code": "BadGateway", "message": "summary endpoint returned 502"} if fails else None
+            acts.append(g.action(run_id, "Post_summary", t, rng.uniform(100, 400), "Failed" if fails else "Succeeded",
+                                 "BadGateway" if fails else "OK", err))
+            t += dt.timedelta(milliseconds=410)
+            if fails:
+                status, error = "Failed", {"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."}
+        elif name == "order-router":
+            for act, ms in (("Parse_order", 4), ("Init_total", 2)):
+                acts.append(g.action(run_id, act, t, ms))
+                t += dt.timedelta(milliseconds=ms + 1)
+            region = rng.choice(["eu", "us", "other"])
+            acts.append(g.action(run_id, "Route", t, 6))
+            for case in ("eu", "us", "other"):
+                ran = case == region
+                acts.append(g.action(run_id, f"Compose_{case}", t, 1, "Succeeded" if ran else "Skipped",
+                                     "OK" if ran else "ActionBranchingConditionNotSatisfied"))
+            t += dt.timedelta(milliseconds=8)
+            acts.append(g.action(run_id, "Set_total", t, 2))
+            t += dt.timedelta(milliseconds=3)
+            retries = None
+            if storm[0] <= start < storm[1] and rng.random() < 0.8:
+                retries = []
+                n = rng.randint(2, 4)
+                for _ in range(n):
+                    end = t + dt.timedelta(milliseconds=60)
+                    retries.append({"startTime": _iso(t), "endTime": _iso(end), "code": "TooManyRequests",
+                                    "clientRequestId": f"c-{g.seq}", "serviceRequestId": f"s-{g.seq}",
+                                    "error": {"code": "TooManyRequests", "message": "Rate limit is exceeded. Try again in 20 seconds."}})
+                    t = t + dt.timedelta(seconds=STORM_INTERVAL_S)
+                first = dt.datetime.fromisoformat(retries[0]["startTime"][:26] + "+00:00")
+                rec = g.action(run_id, STORM_ACTION, first, (t - first).total_seconds() * 1000 + 90, retries=retries)
+                acts.append(rec)
+                history = []
+                for k, r in enumerate(retries + [{"startTime": _iso(t), "endTime": _iso(t + dt.timedelta(milliseconds=90))}]):
+                    code = 429 if k < len(retries) else 200
+                    history.append({"id": f"{run_id}/actions/{STORM_ACTION}/requestHistories/0858{k:016d}",
+                                    "name": f"0858{k:016d}", "type": "Microsoft.Logic/workflows/runs/actions/requestHistories",
+                                    "properties": {"startTime": r["startTime"], "endTime": r["endTime"],
+                                                   "request": {"uri": "https://fulfilment.contoso.example/orders", "method": "POST"},
+                                                   "response": {"statusCode": code}}})
+                extra.append(("azure.request_histories", {"value": history}))
+                t += dt.timedelta(milliseconds=95)
+            else:
+                acts.append(g.action(run_id, STORM_ACTION, t, rng.uniform(40, 120)))
+                t += dt.timedelta(milliseconds=125)
+            acts.append(g.action(run_id, "Response", t, 2))
+            t += dt.timedelta(milliseconds=3)
+        else:   # ledger-standard
+            acts.append(g.action(run_id, "Read_ledger", t, rng.uniform(50, 150)))
+            t += dt.timedelta(milliseconds=160)
+            acts.append(g.action(run_id, "Transform", t, 2))
+            t += dt.timedelta(milliseconds=3)
+            ms = rng.uniform(80, 200) * (10 if slow[0] <= start < slow[1] else 1)
+            if stuck_left and stuck_after is not None and start >= stuck_after:
+                stuck_left -= 1
+                stuck = True
+                rec = g.action(run_id, "Write_ledger", t, 0, "Running", "NotSpecified")
+                del rec["properties"]["endTime"]
+                acts.append(rec)
+            else:
+                acts.append(g.action(run_id, "Write_ledger", t, ms))
+                t += dt.timedelta(milliseconds=ms + 1)
+        trig = {"name": trigger, "startTime": _iso(start), "endTime": _iso(start + dt.timedelta(milliseconds=3)),
+                "correlation": {"clientTrackingId": run}, "code": "OK", "status": "Succeeded",
+                "outputsLink": g.link(run_id, "TriggerOutputs")}
+        props: dict[str, Any] = {"waitEndTime": _iso(start), "startTime": _iso(start),
+                                 "status": "Running" if stuck else status,
+                                 "correlation": {"clientTrackingId": run},
+                                 "workflow": {"id": f"{_wf_id(name)}/versions/{version}", "name": version,
+                                              "type": "Microsoft.Logic/workflows/versions"},
+                                 "trigger": trig, "outputs": {}}
+        if not stuck:
+            props["endTime"] = _iso(t)
+        if error:
+            props["error"] = error
+        runs.append({"properties": props, "id": run_id, "name": run, "type": "Microsoft.Logic/workflows/runs"})
+        if trigger == "Recurrence":
+            trig_hist.append({"properties": {"startTime": trig["startTime"], "endTime": trig["endTime"],
+                                             "scheduledTime": trig["startTime"], "status": "Succeeded", "code": "OK",
+                                             "fired": True, "run": {"name": run, "id": run_id,
+                                                                    "type": "Microsoft.Logic/workflows/runs"}},
+                              "id": f"{base}/triggers/{trigger}/histories/{run}", "name": run,
+                              "type": "Microsoft.Logic/workflows/triggers/histories"})
+        g.docs.append(("azure.run_actions", {"value": acts}))
+        g.docs.extend(extra)
+    for i in range(0, len(runs), PAGE):
+        g.docs.append(("azure.runs", {"value": runs[i:i + PAGE]}))
+    for i in range(0, len(trig_hist), PAGE):
+        g.docs.append(("azure.trigger_histories", {"value": trig_hist[i:i + PAGE]}))

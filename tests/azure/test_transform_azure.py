@@ -1,0 +1,349 @@
+"""Azure Logic Apps transforms against the real REST examples in shared/samples/azure."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.azure import transform as t
+from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.model import C, Meter, Status, to_arrow
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "samples" / "azure"
+if not SAMPLES.exists():
+    SAMPLES = Path("/work/shared/samples/azure")
+UTC = dt.timezone.utc
+SUB = "34adfa4f-cedf-4dc0-ba29-b6d1a69ab345"
+WF1 = f"/subscriptions/{SUB}/resourcegroups/test-resource-group/providers/microsoft.logic/workflows/test-workflow"
+RUN1 = WF1 + "/runs/08586676746934337772206998657cu22"
+WF2 = f"/subscriptions/{SUB}/resourcegroups/testresourcegroup/providers/microsoft.logic/workflows/testflow"
+RUN2 = WF2 + "/runs/08586776228332053161046300351"
+CTX = ImportContext(source_name="sample.json")
+
+
+def body(name: str):
+    return json.loads((SAMPLES / f"{name}.json").read_text())["responses"]["200"]["body"]
+
+
+def run(name: str):
+    doc = body(name)
+    fmt = t.detect(doc)
+    batch = t.FORMATS[fmt](doc, CTX)
+    assert not batch.skips and not batch.unknown_event_types
+    return fmt, batch
+
+
+def ts(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def step(execution, key, name, started, ended, dur, **kw):
+    row = {C.cloud: "azure", C.workflow_id: execution.rsplit("/runs/", 1)[0], C.execution_id: execution,
+           C.step_key: key, C.previous_step_key: None, C.parent_step_key: None, C.iteration: None,
+           C.name: name, C.type: "task", C.native_type: None, C.resource: None, C.status: "SUCCEEDED",
+           C.started_at: ts(started), C.ended_at: ts(ended), C.duration_ms: dur, C.attempts: 1,
+           C.error: None, C.cause: None, C.start_date: ts(started).date()}
+    row.update(kw)
+    return row
+
+
+def test_runs_whole_row():
+    for name in ("WorkflowRuns_Get", "WorkflowRuns_List"):
+        fmt, b = run(name)
+        assert fmt == "azure.runs"
+        assert b.executions == [{
+            C.cloud: "azure", C.account: SUB, C.region: None, C.workflow_id: WF1, C.workflow_name: "test-workflow",
+            C.kind: "logicapp-consumption", C.revision: "08586676754160363885", C.execution_id: RUN1,
+            C.name: "08586676746934337772206998657CU22", C.status: "SUCCEEDED", C.native_status: "Succeeded",
+            C.started_at: ts("2018-08-10T20:16:32.044238"), C.ended_at: ts("2018-08-10T20:16:32.577999"),
+            C.duration_ms: 533, C.error: None, C.cause: None, C.redrive_count: None, C.parent_execution_id: None,
+            C.billed_duration_ms: None, C.billed_memory_mb: None, C.input_bytes: None, C.output_bytes: None,
+            C.input_sha256: None, C.event_count: None,
+            C.attributes: json.dumps({"client_tracking_id": "08586676746934337772206998657CU22",
+                                      "scheduled_time": "2018-08-10T20:16:31.6344174Z", "trigger": "Recurrence",
+                                      "wait_end_time": "2018-08-10T20:16:32.044238Z"}, sort_keys=True),
+            C.source: "import", C.collected_at: None, C.start_date: dt.date(2018, 8, 10)}]
+        assert b.steps == [step(RUN1, "@recurrence", "Recurrence", "2018-08-10T20:16:32.038792",
+                                "2018-08-10T20:16:32.038792", 0, **{C.type: "trigger"})]
+        to_arrow("executions", b.executions)
+        to_arrow("steps", b.steps)
+
+
+def test_actions_whole_row():
+    for name in ("WorkflowRunActions_Get", "WorkflowRunActions_List"):
+        fmt, b = run(name)
+        assert fmt == "azure.run_actions"
+        expected = step(RUN1, "http", "HTTP", "2018-08-10T20:16:32.305236", "2018-08-10T20:16:32.545062", 239)
+        assert b.steps == [expected]
+        assert b.attempts == [{C.cloud: "azure", C.workflow_id: WF1, C.execution_id: RUN1, C.step_key: "http",
+                               C.attempt: 1, C.started_at: expected[C.started_at], C.ended_at: expected[C.ended_at],
+                               C.duration_ms: 239, C.status: "SUCCEEDED", C.error: None, C.cause: None,
+                               C.start_date: dt.date(2018, 8, 10)}]
+
+
+def test_action_repetitions_whole_rows():
+    fmt, b = run("WorkflowRunActionRepetitions_List")
+    assert fmt == "azure.action_repetitions"
+    assert b.steps == [
+        step(RUN2, "testaction#for_each:0", "testAction", "2018-04-18T17:05:57.217991",
+             "2018-04-18T17:05:57.226483", 8, **{C.parent_step_key: "for_each", C.iteration: 0}),
+        step(RUN2, "testaction#for_each:1", "testAction", "2018-04-18T17:05:57.092991",
+             "2018-04-18T17:05:57.101542", 8, **{C.parent_step_key: "for_each", C.iteration: 1}),
+    ]
+    # the Get example's id has an `api/management/` prefix: same canonical ids
+    _, got = run("WorkflowRunActionRepetitions_Get")
+    assert got.steps == [b.steps[1]]
+
+
+def test_scope_repetitions_whole_rows():
+    fmt, b = run("WorkflowRunActionScopeRepetitions_List")
+    assert fmt == "azure.scope_repetitions"
+    common = {C.type: "scope", C.native_type: "ScopeRepetition", C.parent_step_key: "for_each"}
+    assert b.steps == [
+        step(RUN2, "for_each#for_each:0", "for_each", "2018-04-18T17:05:57.209588",
+             "2018-04-18T17:05:57.624096", 414, **common, **{C.iteration: 0}),
+        step(RUN2, "for_each#for_each:1", "for_each", "2018-04-18T17:05:57.068680",
+             "2018-04-18T17:05:57.227279", 158, **common, **{C.iteration: 1}),
+    ]
+    assert b.attempts == []
+
+
+def test_request_histories_whole_row():
+    fmt, b = run("WorkflowRunActionRequestHistories_List")
+    assert fmt == "azure.request_histories"
+    run_id = (f"/subscriptions/{SUB}/resourcegroups/test-resource-group/providers/microsoft.logic/workflows/"
+              "test-workflow/runs/08586611142736787787412824395cu21")
+    assert b.attempts == [{C.cloud: "azure", C.workflow_id: WF1, C.execution_id: run_id,
+                           C.step_key: "http_webhook", C.attempt: 1,
+                           C.started_at: ts("2018-10-25T18:36:51.920673"), C.ended_at: ts("2018-10-25T18:36:52.186303"),
+                           C.duration_ms: 265, C.status: "SUCCEEDED", C.error: None, C.cause: None,
+                           C.start_date: dt.date(2018, 10, 25)}]
+
+
+def test_trigger_history_links_to_its_run():
+    fmt, b = run("WorkflowTriggerHistories_List")
+    assert fmt == "azure.trigger_histories"
+    assert b.steps[0][C.execution_id].endswith("/workflows/testworkflowname/runs/08586676746934337772206998657cu22")
+    assert b.steps[0][C.step_key] == "@testtriggername"
+
+
+def test_no_sas_signature_reaches_any_row():
+    for path in SAMPLES.glob("*.json"):
+        doc = json.loads(path.read_text())["responses"]["200"]["body"]
+        b = t.FORMATS[t.detect(doc)](doc, CTX)
+        for table in ("workflows", "executions", "steps", "attempts", "usage"):
+            assert "sig=" not in repr(b.rows(table))
+    assert "sig=" in (SAMPLES / "WorkflowRunActionRepetitions_List.json").read_text()
+
+
+# ---------------------------------------------------------------- a hand-written definition
+
+BASE = "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Logic/workflows/Orders"
+RUN = BASE + "/runs/R1"
+T0 = dt.datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
+
+
+def conn(key):
+    return {"host": {"connection": {"name": f"@parameters('$connections')['{key}']['connectionId']"}}}
+
+
+DEFINITION = {
+    "triggers": {"manual": {"type": "Request", "kind": "Http"}},
+    "actions": {
+        "For_each": {"type": "Foreach", "foreach": "@x", "runAfter": {}, "actions": {
+            "Call_api": {"type": "Http", "inputs": {"method": "GET", "uri": "https://api.example/x?sig=SECRET"}},
+            "Send_mail": {"type": "ApiConnection", "inputs": conn("office365_1"), "runAfter": {"Call_api": ["Succeeded"]}},
+            "Post_sap": {"type": "ApiConnection", "inputs": conn("sap"), "runAfter": {"Send_mail": ["Succeeded"]}},
+        }},
+        "Until_done": {"type": "Until", "expression": "@true", "runAfter": {"For_each": ["Succeeded"]},
+                       "actions": {"Poll": {"type": "Http", "inputs": {"method": "GET", "uri": "https://p.example"}}}},
+        "Try": {"type": "Scope", "runAfter": {"Until_done": ["Succeeded"]}, "actions": {
+            "Risky": {"type": "Http", "inputs": {"method": "GET", "uri": "https://r.example"}},
+        }},
+        "Handle": {"type": "Scope", "runAfter": {"Try": ["Failed"]}, "actions": {
+            "Log": {"type": "Compose", "inputs": "x"}}},
+        "Done": {"type": "Response", "runAfter": {"Handle": ["Succeeded", "Skipped"]}},
+    },
+}
+WORKFLOW_DOC = {"id": BASE, "name": "Orders", "type": "Microsoft.Logic/workflows", "location": "West Europe",
+                "properties": {"version": "V1", "state": "Enabled", "sku": {"name": "Standard"},
+                               "definition": DEFINITION, "parameters": {"$connections": {"value": {
+                                   "office365_1": {"id": "/subscriptions/s1/providers/Microsoft.Web/locations/westeurope/managedApis/office365"},
+                                   "sap": {"id": "/subscriptions/s1/providers/Microsoft.Web/locations/westeurope/managedApis/sap"}}}}}}
+
+
+def iso(seconds: float) -> str:
+    return (T0 + dt.timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def act(name, s, e, status="Succeeded", idx=None, rep=None, scope=False, **props):
+    kind = "scopeRepetitions" if scope else "repetitions"
+    rid = f"{RUN}/actions/{name}" + (f"/{kind}/{rep:06d}" if rep is not None else "")
+    p = {"startTime": iso(s), "endTime": iso(e), "status": status, "code": "OK",
+         "outputsLink": {"uri": "https://x.example/out?sig=SECRET", "contentSize": 5}, **props}
+    if idx is not None:
+        p["repetitionIndexes"] = idx
+    typ = "Microsoft.Logic/workflows/runs/actions" + (f"/{kind}" if rep is not None else "")
+    return {"id": rid, "name": rid.rsplit("/", 1)[-1], "type": typ, "properties": p}
+
+
+def documents(items=10, risky_retries=2):
+    runs = {"value": [{"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs", "properties": {
+        "startTime": iso(0), "endTime": iso(100), "status": "Succeeded",
+        "workflow": {"name": "V1"}, "trigger": {"name": "manual", "startTime": iso(0), "endTime": iso(0),
+                                                 "status": "Succeeded", "outputsLink": {"contentSize": 42, "uri": "https://h?sig=S"}}}}]}
+    actions = [act("For_each", 1, 20), act("Call_api", 1, 20), act("Send_mail", 1, 20), act("Post_sap", 1, 20),
+               act("Until_done", 21, 30), act("Poll", 21, 30),
+               act("Try", 31, 40, "Failed"),
+               act("Risky", 31, 40, "Failed", error={"code": "BadRequest", "message": "boom"},
+                   retryHistory=[{"startTime": iso(31 + k), "endTime": iso(31.5 + k), "code": "TooManyRequests",
+                                  "error": {"code": "TooManyRequests", "message": "429"}} for k in range(risky_retries)]),
+               act("Handle", 41, 42), act("Log", 41, 42), act("Done", 43, 44)]
+    reps = []
+    for name in ("Call_api", "Send_mail", "Post_sap"):
+        reps.append({"value": [act(name, 1 + i, 1.5 + i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i)
+                               for i in range(items)]})
+    reps.append({"value": [act("Poll", 21 + i, 22 + i, idx=[{"scopeName": "Until_done", "itemIndex": i}], rep=i)
+                           for i in range(3)]})
+    scopes = {"value": [act("For_each", 1 + i, 2 + i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i, scope=True)
+                        for i in range(items)]}
+    return [WORKFLOW_DOC, runs, {"value": actions}, *reps, scopes]
+
+
+def load(docs):
+    from flowscope.model import Batch
+    batch = Batch()
+    for doc in docs:
+        batch.extend(t.FORMATS[t.detect(doc)](doc, CTX))
+    assert not batch.skips
+    return batch
+
+
+def assembled(batch, with_workflow=True):
+    wf = batch.workflows[0] if (with_workflow and batch.workflows) else None
+    ex = batch.executions[0]
+    return t.assemble(ex, [s for s in batch.steps if s[C.execution_id] == ex[C.execution_id]],
+                      [a for a in batch.attempts if a[C.execution_id] == ex[C.execution_id]], wf)
+
+
+def test_definition_classifies_and_bills():
+    steps, attempts, usage = assembled(load(documents()))
+    by = {s[C.step_key]: s for s in steps}
+    assert "call_api" not in by and "send_mail" not in by          # aggregates dropped for repetitions
+    assert "for_each" in by and by["for_each"][C.type] == "loop"
+    assert by["call_api#for_each:3"][C.parent_step_key] == "for_each"
+    assert by["call_api#for_each:3"][C.iteration] == 3
+    assert by["send_mail#for_each:3"][C.previous_step_key] == "call_api#for_each:3"
+    assert (by["send_mail#for_each:0"][C.resource], by["post_sap#for_each:0"][C.resource]) == ("office365", "sap")
+    assert by["call_api#for_each:0"][C.resource] == "api.example"
+    assert by["risky"][C.parent_step_key] == "try" and by["log"][C.parent_step_key] == "handle"
+    assert by["try"][C.status] == Status.CAUGHT and by["risky"][C.status] == Status.CAUGHT
+    assert by["for_each"][C.previous_step_key] == "@manual"
+    meters = {u[C.step_key]: (u[C.meter], u[C.quantity]) for u in usage}
+    assert meters["send_mail#for_each:0"] == (Meter.AZURE_LOGIC_STANDARD_CONNECTOR, 1.0)
+    assert meters["post_sap#for_each:0"] == (Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR, 1.0)
+    assert meters["@manual"] == (Meter.AZURE_LOGIC_BUILTIN_TRIGGER, 1.0)
+    assert meters["risky"] == (Meter.AZURE_LOGIC_BUILTIN_ACTION, 3.0)  # 2 retries + final try
+    assert not any("#for_each:" in k and k.startswith("for_each#") for k in meters)  # iterations free
+    assert all(u[C.region] == "westeurope" for u in usage)
+    assert "sig=" not in repr((steps, attempts, usage))
+
+
+def test_ten_item_loop_is_eleven_action_executions():
+    definition = {"triggers": {"manual": {"type": "Request"}},
+                  "actions": {"For_each": {"type": "Foreach", "runAfter": {}, "actions": {"Compose": {"type": "Compose"}}}}}
+    wf_doc = {"id": BASE, "type": "Microsoft.Logic/workflows", "properties": {"definition": definition}}
+    runs = {"value": [{"id": RUN, "type": "Microsoft.Logic/workflows/runs",
+                       "properties": {"startTime": iso(0), "endTime": iso(9), "status": "Succeeded"}}]}
+    docs = [wf_doc, runs, {"value": [act("For_each", 0, 9), act("Compose", 0, 9)]},
+            {"value": [act("Compose", i, i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i) for i in range(10)]}]
+    _, _, usage = assembled(load(docs))
+    assert sum(u[C.quantity] for u in usage if u[C.meter] == Meter.AZURE_LOGIC_BUILTIN_ACTION) == 11
+
+
+def test_retries_are_attempts():
+    steps, attempts, usage = assembled(load(documents(risky_retries=3)))
+    risky = [a for a in attempts if a[C.step_key] == "risky"]
+    assert [a[C.attempt] for a in risky] == [1, 2, 3, 4]
+    assert [a[C.status] for a in risky] == ["FAILED"] * 4
+    assert risky[0][C.error] == "TooManyRequests" and risky[-1][C.error] == "BadRequest"
+    assert {s[C.step_key]: s for s in steps}["risky"][C.attempts] == 4
+    assert not any(a[C.step_key] in ("log", "try", "for_each") for a in attempts)  # containers, Compose
+
+
+def test_actions_before_workflow_then_reclassified():
+    batch = load(documents()[1:])
+    steps, _, usage = assembled(batch, with_workflow=False)
+    assert {u[C.meter] for u in usage} == {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION}
+    assert {s[C.step_key]: s for s in steps}["for_each"][C.type] == "loop"      # inferred from repetitions
+    wf = load([WORKFLOW_DOC]).workflows[0]
+    steps2, attempts2, usage2 = t.assemble(batch.executions[0], steps, _, wf)
+    full = assembled(load(documents()))
+    assert (steps2, attempts2, usage2) == full
+
+
+def test_assemble_is_idempotent_and_order_free():
+    batch = load(documents())
+    once = assembled(batch)
+    twice = t.assemble(batch.executions[0], once[0], once[1], batch.workflows[0])
+    assert twice == once
+    reversed_docs = load(list(reversed(documents())))
+    assert assembled(reversed_docs) == once
+
+
+def test_workflow_row():
+    b = load([WORKFLOW_DOC])
+    row = b.workflows[0]
+    assert row[C.workflow_id] == "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/orders"
+    assert (row[C.name], row[C.kind], row[C.revision], row[C.region]) == ("Orders", "logicapp-consumption", "V1", "westeurope")
+    assert json.loads(row[C.definition]) == DEFINITION
+    assert json.loads(row[C.attributes])["connections"] == {"office365_1": "office365", "sap": "sap"}
+    std = {"id": "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Web/sites/App/workflows/Ledger",
+           "name": "App/Ledger", "type": "Microsoft.Web/sites/workflows", "kind": "Stateful",
+           "properties": {"files": {"workflow.json": {"definition": DEFINITION}}}}
+    row = load([std]).workflows[0]
+    assert (row[C.kind], row[C.name]) == ("logicapp-standard", "Ledger")
+    assert row[C.workflow_id] == "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/app/workflows/ledger"
+    assert len(row[C.revision]) == 20                     # a definition hash when there is no version
+
+
+def test_bad_inputs():
+    with pytest.raises(NativeFormatError, match="sample.json"):
+        t.transform({"hello": "world"}, CTX)
+    with pytest.raises(NativeFormatError):
+        t.transform("nope", CTX)
+    assert t.detect({"hello": 1}) is None and t.detect([1, 2]) is None
+    good = body("WorkflowRunActions_List")["value"][0]
+    doc = {"value": [good, {"id": RUN + "/actions/X", "type": "Microsoft.Logic/workflows/runs/actions",
+                            "properties": {"startTime": "garbage"}},
+                     {"id": "x", "type": "Microsoft.Logic/workflows/somethingNew"}]}
+    b = t.transform(doc, CTX)
+    assert len(b.steps) == 1
+    assert len(b.skips) == 1 and b.skips[0].source == "sample.json" and b.skips[0].location.startswith("value[1]")
+    assert b.unknown_event_types == {"Microsoft.Logic/workflows/somethingNew": 1}
+
+
+def test_skipped_free_and_unfired_poll_billed():
+    hist = {"value": [{"id": BASE + "/triggers/Poll/histories/H1", "type": "Microsoft.Logic/workflows/triggers/histories",
+                       "properties": {"startTime": iso(0), "endTime": iso(1), "status": "Skipped", "fired": False}}]}
+    b = load([hist])
+    steps, _, usage = t.assemble(None, b.steps, b.attempts, None)
+    assert steps[0][C.status] == "SKIPPED" and usage[0][C.quantity] == 1.0
+    assert usage[0][C.execution_id].endswith("/triggers/poll/histories/h1")
+    skipped = load([{"value": [act("Done", 1, 1, "Skipped")]}])
+    steps, attempts, usage = t.assemble(None, skipped.steps, skipped.attempts, None)
+    assert steps[0][C.attempts] == 0 and attempts == [] and usage == []
+
+
+def test_request_histories_merge_with_retry_history():
+    docs = documents(risky_retries=1)
+    hist = {"value": [{"id": f"{RUN}/actions/Risky/requestHistories/{n}", "type":
+                       "Microsoft.Logic/workflows/runs/actions/requestHistories",
+                       "properties": {"startTime": iso(s), "endTime": iso(s + 0.5), "response": {"statusCode": c}}}
+                      for n, s, c in (("b", 35, 400), ("a", 31, 429))]}
+    steps, attempts, _ = assembled(load(docs + [hist]))
+    risky = [a for a in attempts if a[C.step_key] == "risky"]
+    assert len(risky) == 2 and risky[1][C.started_at] == T0 + dt.timedelta(seconds=35)

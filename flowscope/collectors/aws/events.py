@@ -118,6 +118,7 @@ def event_info(event_type: str) -> tuple[int, str] | None:
 # ------------------------------------------------------------------ timestamps
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+_timedelta = dt.timedelta
 
 
 def parse_timestamp(value: Any) -> dt.datetime | None:
@@ -127,6 +128,8 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
     numeric timestamps); a number too large for seconds (> 1e11) is taken as milliseconds,
     which is what log records carry. `model.utc` is the fallback for unusual ISO forms.
     """
+    if value.__class__ is dt.datetime and value.tzinfo is UTC:
+        return value
     if value.__class__ is str:
         try:
             parsed = dt.datetime.fromisoformat(value)
@@ -202,8 +205,7 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     """One CloudWatch Logs record of an execution -> one API-shape history event.
 
     Raises ValueError (caller turns it into a `Skip`) when a required field is missing or
-    unreadable. ``event_timestamp`` (epoch ms string) becomes epoch seconds, so the history
-    transform reads it exactly as it reads the raw API's numeric timestamps.
+    unreadable. ``event_timestamp`` (epoch ms string) becomes an aware UTC datetime, the shape boto3 gives.
     """
     event_type = record["type"]
     if not isinstance(event_type, str) or not event_type:
@@ -212,9 +214,9 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     if ms.__class__ is str:
         if not ms.isdigit():
             raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
-        seconds = int(ms) / 1000.0
+        timestamp = _EPOCH + _timedelta(milliseconds=int(ms))
     elif isinstance(ms, (int, float)) and not isinstance(ms, bool):
-        seconds = ms / 1000.0
+        timestamp = _EPOCH + _timedelta(milliseconds=ms)
     else:
         raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
     prev = record.get("previous_event_id")
@@ -222,7 +224,7 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     event = {
         "id": int(record["id"]),
         "previousEventId": int(prev) if prev not in (None, "") else 0,
-        "timestamp": seconds,
+        "timestamp": timestamp,
         "type": event_type,
     }
     details = record.get("details")

@@ -1,0 +1,1157 @@
+"""Pure transforms: AWS Step Functions native records -> unified model rows.
+
+Fulfils the contract of `flowscope.collectors.native`: ``FORMATS``, ``detect`` and
+``assemble``. No I/O: the live collectors (GetExecutionHistory, CloudWatch Logs) and the
+importer (files the user saved with the `aws` CLI) both call these functions.
+
+Formats
+-------
+``aws.history``       ``aws stepfunctions get-execution-history`` output (``{"events": [...]}``);
+                      the execution ARN comes from ``ctx.execution_id`` (``--execution-arn``).
+``aws.log_records``   CloudWatch Logs records of executions (Standard or Express, any level),
+                      as a list of records or as ``aws logs filter-log-events`` output.
+``aws.state_machine`` ``describe-state-machine`` output -> one workflows row.
+``aws.execution``     ``describe-execution`` / ``list-executions`` output -> executions rows
+                      without steps (what is known before, or instead of, the history).
+
+How a history becomes rows (see `_HistoryBuilder`)
+--------------------------------------------------
+- One step row per state visit: ``<Type>StateEntered`` opens it, ``<Type>StateExited`` closes
+  it. ``step_key`` is the id of the Entered event as a string: ids are assigned by Step
+  Functions and never change, so re-collecting an execution replaces the same keys.
+- Which branch / iteration a visit belongs to is read from ``previousEventId``: the first
+  state of a Map iteration points at ``MapIterationStarted`` (which carries ``index``), the
+  first state of a Parallel branch at ``ParallelStateStarted``, and any later state at the
+  exit of the state before it in the same branch. Branches run concurrently, so their
+  events interleave in id order: following that chain, not the order, is what keeps them
+  apart. Where the chain is missing (log levels that drop events) the state is put under the
+  innermost open Parallel/Map, and `assemble` settles the branch from the definition.
+- Tasks: each ``*Scheduled`` (Lambda, service integration, activity) starts a try; the
+  try ends with ``*Succeeded`` / ``*Failed`` / ``*TimedOut`` / ``*StartFailed``. Parallel and
+  Map retries show up as a repeated ``*StateStarted`` inside one visit: they count as tries
+  of that step too (billing counts each retry as a transition), without attempts rows.
+- A failed visit is CAUGHT when the state still exited (a Catch moved on), FAILED / TIMED_OUT
+  when the failure ended the execution.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable
+from typing import Any
+
+from flowscope.collectors.aws import events as E
+from flowscope.collectors.native import ImportContext, NativeFormatError, Row
+from flowscope.model import (
+    Batch,
+    C,
+    Cloud,
+    Kind,
+    MAX_DEFINITION_CHARS,
+    Meter,
+    Skip,
+    Source,
+    Status,
+    StepType,
+    payload_size_and_hash,
+    truncate,
+)
+
+CLOUD = Cloud.AWS.value
+
+HISTORY = "aws.history"
+LOG_RECORDS = "aws.log_records"
+STATE_MACHINE = "aws.state_machine"
+EXECUTION = "aws.execution"
+
+STEP_TYPES: dict[str, str] = {
+    "Task": StepType.TASK.value,
+    "Choice": StepType.CHOICE.value,
+    "Wait": StepType.WAIT.value,
+    "Pass": StepType.PASS.value,
+    "Parallel": StepType.PARALLEL.value,
+    "Map": StepType.MAP.value,
+    "Succeed": StepType.SUCCEED.value,
+    "Fail": StepType.FAIL.value,
+}
+
+NATIVE_STATUS: dict[str, str] = {
+    "RUNNING": Status.RUNNING.value,
+    "SUCCEEDED": Status.SUCCEEDED.value,
+    "FAILED": Status.FAILED.value,
+    "TIMED_OUT": Status.TIMED_OUT.value,
+    "ABORTED": Status.ABORTED.value,
+    "PENDING_REDRIVE": Status.RUNNING.value,   # a redrive was accepted and has not started yet
+}
+
+EXPRESS_BILLING_INCREMENT_MS = 100
+EXPRESS_MEMORY_CHUNK_MB = 64
+
+_S_RUNNING = Status.RUNNING.value
+_S_SUCCEEDED = Status.SUCCEEDED.value
+_S_FAILED = Status.FAILED.value
+_S_CAUGHT = Status.CAUGHT.value
+_S_TIMED_OUT = Status.TIMED_OUT.value
+_S_ABORTED = Status.ABORTED.value
+_FAILURES = frozenset({_S_FAILED, _S_TIMED_OUT, _S_ABORTED})
+_MS = dt.timedelta(milliseconds=1)
+
+
+# ====================================================================== small helpers
+
+def _payload(value: Any) -> tuple[int | None, str | None]:
+    """Size and hash of a payload. The API sends JSON strings; already-parsed values (as in
+    normalised recordings) are re-serialised compactly so the size is close to the wire size."""
+    if value is None or isinstance(value, (str, bytes)):
+        return payload_size_and_hash(value)
+    return payload_size_and_hash(json.dumps(value, separators=(",", ":"), sort_keys=True))
+
+
+def _text(value: Any) -> str | None:
+    """Error / cause text, truncated. Causes are JSON strings in the API; keep them as text."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = json.dumps(value, separators=(",", ":"), sort_keys=True)
+    return truncate(value)
+
+
+def _error_from_output(output: Any) -> tuple[Any, Any]:
+    """A Catch passes ``{"Error": ..., "Cause": ...}`` on as the state's output (with the default
+    ResultPath); it is the only place where a caught Parallel / Map failure names its error."""
+    if isinstance(output, str):
+        if '"Error"' not in output:
+            return None, None
+        try:
+            output = json.loads(output)
+        except ValueError:
+            return None, None
+    if isinstance(output, dict) and "Error" in output:
+        return output.get("Error"), output.get("Cause")
+    return None, None
+
+
+def _duration(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return (end - start) // _MS
+
+
+def parse_json(text: str | bytes, source_name: str = "<memory>") -> Any:
+    """Parse a document's text; a broken (e.g. truncated) file raises NativeFormatError with the
+    line and column where parsing stopped, instead of a bare JSONDecodeError."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise NativeFormatError(source_name, f"line {exc.lineno} column {exc.colno}",
+                                f"not valid JSON: {exc.msg}") from None
+
+
+def _as_doc(doc: Any, ctx: ImportContext) -> Any:
+    return parse_json(doc, ctx.source_name) if isinstance(doc, (str, bytes)) else doc
+
+
+_KIND_STANDARD = Kind.SFN_STANDARD.value
+_KIND_EXPRESS = Kind.SFN_EXPRESS.value
+_STEP_OTHER = StepType.OTHER.value
+_METER_TRANSITION = Meter.AWS_SFN_STATE_TRANSITION.value
+_METER_REQUEST = Meter.AWS_SFN_EXPRESS_REQUEST.value
+_METER_GB_SECOND = Meter.AWS_SFN_EXPRESS_GB_SECOND.value
+
+
+def _identity(execution_arn: str) -> dict[str, Any]:
+    """Account, region, state machine (workflow_id / workflow_name) and kind from the ARN alone."""
+    sm_arn = E.state_machine_arn(execution_arn)
+    parts = execution_arn.split(":")
+    return {
+        C.account: (parts[4] or None) if len(parts) > 4 else None,
+        C.region: (parts[3] or None) if len(parts) > 3 else None,
+        C.workflow_id: sm_arn or execution_arn,
+        C.workflow_name: sm_arn.rsplit(":", 1)[-1] if sm_arn else execution_arn,
+        C.kind: _KIND_EXPRESS if E.is_express_arn(execution_arn) else _KIND_STANDARD,
+    }
+
+
+# ====================================================================== history -> rows
+
+class _Scope:
+    """A branch of execution: the root, one Parallel branch, or one Map iteration."""
+
+    __slots__ = ("parent", "iteration", "last")
+
+    def __init__(self, parent: "_Step | None", iteration: int | None) -> None:
+        self.parent = parent
+        self.iteration = iteration
+        self.last: _Step | None = None
+
+
+class _Fork:
+    """Anchor left by ``ParallelStateStarted``: each state entered from it opens a new branch."""
+
+    __slots__ = ("step",)
+
+    def __init__(self, step: "_Step") -> None:
+        self.step = step
+
+
+class _Step:
+    __slots__ = ("key", "name", "ntype", "scope", "prev_key", "entered", "exited", "closed",
+                 "fail", "error", "cause", "resource", "tries", "starts", "branches",
+                 "exit_output", "aborted", "aborted_at")
+
+    def __init__(self, key: str, name: str, ntype: str, scope: _Scope, prev_key: str | None,
+                 entered: dt.datetime | None) -> None:
+        self.key = key
+        self.name = name
+        self.ntype = ntype
+        self.scope = scope
+        self.prev_key = prev_key
+        self.entered = entered
+        self.exited: dt.datetime | None = None
+        self.closed = False          # container finished (Succeeded/Failed/Aborted)
+        self.fail: str | None = None  # status of the latest failure, cleared by a later success
+        self.error: Any = None
+        self.cause: Any = None
+        self.resource: str | None = None
+        self.tries: list[list[Any]] = []   # [start, end, status, error, cause]
+        self.starts = 0              # Parallel / Map (re)starts
+        self.branches = 0
+        self.exit_output: Any = None
+        self.aborted = False
+        self.aborted_at: dt.datetime | None = None
+
+
+def _container_of(anchor: Any, ntype: str, name: str | None = None) -> _Step | None:
+    """The open Parallel/Map (``ntype``) an event belongs to, walking up from its previous event.
+
+    A container's own events chain from its Entered event (anchor = the step itself); a retry's
+    ``*StateStarted`` and the closing events chain from the last event inside a branch (anchor =
+    an inner step or scope), so walk up through enclosing scopes to the first open container.
+    """
+    if anchor.__class__ is _Fork:
+        anchor = anchor.step
+    while anchor is not None:
+        if anchor.__class__ is _Step:
+            if anchor.ntype == ntype and not anchor.closed and (name is None or anchor.name == name):
+                return anchor
+            anchor = anchor.scope.parent
+        else:  # _Scope
+            anchor = anchor.parent
+    return None
+
+
+class _HistoryBuilder:
+    """Consumes one execution's events (API shape, sorted by id) and produces its rows."""
+
+    def __init__(self, execution_arn: str, source_name: str) -> None:
+        self.arn = execution_arn
+        self.source_name = source_name
+        self.root = _Scope(None, None)
+        self.steps: list[_Step] = []
+        self.owner: dict[int, Any] = {}
+        self.open_by_name: dict[str, list[_Step]] = {}
+        self.containers: list[_Step] = []
+        self.unknown: dict[str, int] = {}
+        self.skips: list[Skip] = []
+        self.orphans = 0
+        self.started_at: dt.datetime | None = None
+        self.first_ts: dt.datetime | None = None
+        self.ended_at: dt.datetime | None = None
+        self.native_status = "RUNNING"
+        self.error: Any = None
+        self.cause: Any = None
+        self.input: Any = None
+        self.output: Any = None
+        self.has_started_event = False
+        self.redrive_count = 0
+        self.event_count = 0
+        self.map_runs: list[str] = []
+        self.culprit: Any = None     # what the execution-failure event points back to
+
+    # ------------------------------------------------------------------ helpers
+    def _step_of(self, prev: int) -> _Step | None:
+        anchor = self.owner.get(prev)
+        if anchor.__class__ is _Step:
+            return anchor
+        # Chain broken (filtered log level): the most recently entered open Task.
+        for step in reversed(self.steps):
+            if step.ntype == "Task" and step.exited is None:
+                return step
+        return None
+
+    def _fallback_scope(self) -> _Scope:
+        """Scope for a state whose previous event is unknown: under the innermost open container."""
+        if self.containers:
+            box = self.containers[-1]
+            return _Scope(box, None)
+        return self.root
+
+    # ------------------------------------------------------------------ the hot loop
+    def feed(self, events: Iterable[dict[str, Any]]) -> None:
+        owner = self.owner
+        open_by_name = self.open_by_name
+        steps = self.steps
+        event_types = E.EVENT_TYPES
+        parse_ts = E.parse_timestamp
+        ts_cache: dict[Any, dt.datetime | None] = {}
+        unknown = self.unknown
+        count = 0
+        for ev in events:
+            try:
+                eid = ev["id"]
+                etype = ev["type"]
+                if eid.__class__ is not int:
+                    eid = int(eid)
+                prev = ev.get("previousEventId") or 0
+                if prev.__class__ is not int:
+                    prev = int(prev)
+                raw_ts = ev.get("timestamp")
+                ts = ts_cache.get(raw_ts) if raw_ts.__class__ is not dict else None
+                if ts is None and raw_ts is not None:
+                    ts = parse_ts(raw_ts)
+                    ts_cache[raw_ts] = ts
+            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+                self.skips.append(Skip(self.source_name, f"{self.arn} event {ev.get('id') if isinstance(ev, dict) else '?'}",
+                                       f"malformed history event: {exc!r}"))
+                continue
+            count += 1
+            if self.first_ts is None:
+                self.first_ts = ts
+            info = event_types.get(etype)
+            if info is None:
+                unknown[etype] = unknown.get(etype, 0) + 1
+                owner[eid] = owner.get(prev)
+                continue
+            kind, dkey = info
+            details = ev.get(dkey) or {}
+
+            if kind == 1:  # K_ENTERED
+                anchor = owner.get(prev)
+                prev_step = None
+                if anchor.__class__ is _Step:
+                    scope = anchor.scope
+                    prev_step = anchor
+                elif anchor.__class__ is _Scope:
+                    scope = anchor
+                    prev_step = scope.last
+                elif anchor.__class__ is _Fork:
+                    box = anchor.step
+                    scope = _Scope(box, box.branches)
+                    box.branches += 1
+                elif prev == 0 and not self.containers:
+                    scope = self.root
+                    prev_step = scope.last
+                else:
+                    scope = self._fallback_scope()
+                    prev_step = None
+                ntype = etype[:-12]
+                name = details.get("name") or ""
+                step = _Step(str(eid), name, ntype, scope,
+                             prev_step.key if prev_step is not None else None, ts)
+                scope.last = step
+                steps.append(step)
+                owner[eid] = step
+                if ntype == "Fail":
+                    step.fail = _S_FAILED
+                    step.exited = None
+                else:
+                    lst = open_by_name.get(name)
+                    if lst is None:
+                        open_by_name[name] = [step]
+                    else:
+                        lst.append(step)
+                    if ntype == "Parallel" or ntype == "Map":
+                        self.containers.append(step)
+            elif kind == 2:  # K_EXITED
+                name = details.get("name") or ""
+                anchor = owner.get(prev)
+                if anchor.__class__ is _Step and anchor.name == name and anchor.exited is None:
+                    step = anchor
+                else:
+                    lst = open_by_name.get(name)
+                    step = lst[-1] if lst else None
+                if step is None:
+                    self.orphans += 1
+                    continue
+                lst = open_by_name.get(name)
+                if lst:
+                    if lst[-1] is step:
+                        lst.pop()
+                    else:
+                        try:
+                            lst.remove(step)
+                        except ValueError:
+                            pass
+                step.exited = ts
+                if step.fail is not None:
+                    step.exit_output = details.get("output")
+                if step.ntype == "Parallel" or step.ntype == "Map":
+                    step.closed = True
+                    if step in self.containers:
+                        self.containers.remove(step)
+                owner[eid] = step
+            elif kind <= 10:  # task tries and state aborts
+                if kind == 3:
+                    step = self._aborted_step(etype[:-12], owner.get(prev))
+                else:
+                    step = self._step_of(prev)
+                if step is None:
+                    self.orphans += 1
+                    continue
+                owner[eid] = step
+                tries = step.tries
+                if kind == 4:  # K_TRY_SCHEDULED
+                    tries.append([ts, None, None, None, None])
+                    if step.resource is None:
+                        res = details.get("resource")
+                        rtype = details.get("resourceType")
+                        if rtype and res and not res.startswith("arn:"):
+                            res = f"arn:aws:states:::{rtype}:{res}"
+                        step.resource = res
+                elif kind == 5 or kind == 6:  # started / submitted
+                    if not tries or tries[-1][2] is not None:
+                        tries.append([ts, None, None, None, None])
+                    if step.resource is None and details.get("resource"):
+                        res = details["resource"]
+                        rtype = details.get("resourceType")
+                        step.resource = f"arn:aws:states:::{rtype}:{res}" if rtype and not res.startswith("arn:") else res
+                elif kind == 3:  # K_ABORTED_STATE
+                    step.aborted = True
+                    step.exited = None
+                    step.aborted_at = ts
+                    if tries and tries[-1][2] is None:
+                        tries[-1][1] = ts
+                        tries[-1][2] = _S_ABORTED
+                else:
+                    if not tries or tries[-1][2] is not None:
+                        tries.append([ts, None, None, None, None])
+                    t = tries[-1]
+                    t[1] = ts
+                    if kind == 7:
+                        t[2] = _S_SUCCEEDED
+                        step.fail = None
+                    else:
+                        status = _S_TIMED_OUT if kind == 9 else _S_FAILED
+                        t[2] = status
+                        t[3] = details.get("error")
+                        t[4] = details.get("cause")
+                        step.fail = status
+                        step.error = t[3]
+                        step.cause = t[4]
+            elif kind == 11 or kind == 12:  # Parallel / Map (re)started
+                box = _container_of(owner.get(prev), "Parallel" if kind == 11 else "Map")
+                if box is None:
+                    box = self._innermost("Parallel" if kind == 11 else "Map")
+                if box is None:
+                    self.orphans += 1
+                    continue
+                box.starts += 1
+                box.branches = 0
+                box.fail = None
+                owner[eid] = _Fork(box) if kind == 11 else box
+            elif kind == 16:  # K_ITERATION_STARTED
+                box = _container_of(owner.get(prev), "Map", details.get("name"))
+                if box is None:
+                    box = self._innermost("Map")
+                if box is None:
+                    self.orphans += 1
+                    continue
+                idx = details.get("index")
+                owner[eid] = _Scope(box, int(idx) if idx is not None else None)
+            elif kind == 17:  # K_ITERATION_ENDED
+                box = _container_of(owner.get(prev), "Map", details.get("name")) or self._innermost("Map")
+                owner[eid] = box
+            elif kind <= 20 or kind == 13 or kind == 14 or kind == 15:
+                # container ended (13-15), map run started / ended / failed (18-20)
+                anchor = owner.get(prev)
+                if kind in (13, 14, 15):
+                    box = (_container_of(anchor, "Parallel") if etype.startswith("Parallel")
+                           else _container_of(anchor, "Map"))
+                    if box is None:
+                        box = self._innermost("Parallel" if etype.startswith("Parallel") else "Map")
+                else:
+                    box = _container_of(anchor, "Map") or self._innermost("Map")
+                if box is None:
+                    self.orphans += 1
+                    continue
+                owner[eid] = box
+                if kind == 13:
+                    box.closed = True
+                    box.fail = None
+                elif kind == 14 or kind == 15:
+                    box.closed = True
+                    box.fail = _S_ABORTED if kind == 15 else _S_FAILED
+                    if kind == 15:
+                        box.aborted = True
+                        box.aborted_at = ts
+                        box.fail = None
+                elif kind == 18:
+                    arn = details.get("mapRunArn")
+                    if arn:
+                        box.resource = arn
+                        self.map_runs.append(arn)
+                elif kind == 20:
+                    box.fail = _S_ABORTED if etype.endswith("Aborted") else _S_FAILED
+                    box.error = details.get("error", box.error)
+                    box.cause = details.get("cause", box.cause)
+            elif kind == 21:  # K_EXEC_STARTED
+                self.has_started_event = True
+                self.started_at = ts
+                self.input = details.get("input")
+                owner[eid] = self.root
+            elif kind == 26:  # K_EXEC_REDRIVEN
+                self.native_status = "RUNNING"
+                self.ended_at = None
+                self.error = self.cause = None
+                rc = details.get("redriveCount")
+                if rc is not None:
+                    self.redrive_count = max(self.redrive_count, int(rc))
+                owner[eid] = self.root
+            elif kind == 27:  # K_EVALUATION_FAILED
+                step = self._step_of(prev) if details.get("state") is None else (
+                    (open_by_name.get(details["state"]) or [None])[-1] or self._step_of(prev))
+                if step is not None:
+                    step.fail = _S_FAILED
+                    step.error = details.get("error")
+                    step.cause = details.get("cause")
+                    owner[eid] = step
+            else:  # execution ended (22-25)
+                self.ended_at = ts
+                self.native_status = ("SUCCEEDED" if kind == 22 else "FAILED" if kind == 23
+                                      else "TIMED_OUT" if kind == 24 else "ABORTED")
+                self.error = details.get("error")
+                self.cause = details.get("cause")
+                if kind == 22:
+                    self.output = details.get("output")
+                else:
+                    self.culprit = owner.get(prev)
+                owner[eid] = self.root
+        self.event_count += count
+
+    def _aborted_step(self, ntype: str, anchor: Any) -> _Step | None:
+        """The state a ``<Type>StateAborted`` cancels. Its previousEventId names the event that
+        caused the abort (e.g. a sibling iteration's failure), not the state, so take the anchor
+        if it is an open state of that type, else the earliest open, not yet aborted one."""
+        if anchor.__class__ is _Step and anchor.ntype == ntype and not anchor.aborted \
+                and anchor.exited is None:
+            return anchor
+        for step in self.steps:
+            if step.ntype == ntype and not step.aborted and step.exited is None:
+                return step
+        return None
+
+    def _innermost(self, ntype: str) -> _Step | None:
+        for box in reversed(self.containers):
+            if box.ntype == ntype:
+                return box
+        return None
+
+    # ------------------------------------------------------------------ rows
+    def rows(self, ctx: ImportContext, describe: dict[str, Any] | None,
+             redrive_count: int | None = None) -> tuple[Row | None, list[Row], list[Row]]:
+        ident = _identity(self.arn)
+        describe = describe or {}
+        started_at = self.started_at or E.parse_timestamp(describe.get("startDate")) or self.first_ts
+        if started_at is None:
+            self.skips.append(Skip(self.source_name, self.arn, "execution has no timestamped event"))
+            return None, [], []
+        native = self.native_status
+        ended_at = self.ended_at
+        error, cause = self.error, self.cause
+        if native == "RUNNING" and describe.get("status") and describe["status"] != "RUNNING":
+            native = describe["status"]
+            ended_at = E.parse_timestamp(describe.get("stopDate"))
+            error, cause = describe.get("error"), describe.get("cause")
+        status = NATIVE_STATUS.get(native, _S_RUNNING)
+        start_date = started_at.date()
+        in_bytes, in_hash = _payload(self.input if self.input is not None else describe.get("input"))
+        out_bytes, _ = _payload(self.output if self.output is not None else describe.get("output"))
+        billing = describe.get("billingDetails") or {}
+        attributes: dict[str, Any] = {}
+        if not self.has_started_event:
+            attributes["partial_history"] = True     # log level ERROR/FATAL: no ExecutionStarted
+        if self.orphans:
+            attributes["orphan_events"] = self.orphans
+        if self.map_runs:
+            attributes["map_run_arns"] = self.map_runs
+        for key in ("stateMachineVersionArn", "stateMachineAliasArn", "mapRunArn", "redriveStatus"):
+            if describe.get(key):
+                attributes[key] = describe[key]
+        rc = max(self.redrive_count, int(redrive_count or 0), int(describe.get("redriveCount") or 0))
+        execution = {
+            C.cloud: CLOUD,
+            C.account: ident[C.account],
+            C.region: ident[C.region],
+            C.workflow_id: ident[C.workflow_id],
+            C.workflow_name: ident[C.workflow_name],
+            C.kind: ident[C.kind],
+            C.revision: None,
+            C.execution_id: self.arn,
+            C.name: E.execution_name(self.arn) or describe.get("name"),
+            C.status: status,
+            C.native_status: native,
+            C.started_at: started_at,
+            C.ended_at: ended_at,
+            C.duration_ms: _duration(started_at, ended_at),
+            C.error: _text(error),
+            C.cause: _text(cause),
+            C.redrive_count: rc,
+            C.parent_execution_id: describe.get("mapRunArn"),
+            C.billed_duration_ms: billing.get("billedDurationInMilliseconds"),
+            C.billed_memory_mb: billing.get("billedMemoryUsedInMB"),
+            C.input_bytes: in_bytes,
+            C.output_bytes: out_bytes,
+            C.input_sha256: in_hash,
+            C.event_count: self.event_count,
+            C.attributes: json.dumps(attributes, sort_keys=True) if attributes else None,
+            C.source: str(ctx.source),
+            C.collected_at: ctx.seen_at,
+            C.start_date: start_date,
+        }
+
+        wf = ident[C.workflow_id]
+        arn = self.arn
+        exec_failed = status in _FAILURES
+        if native == "FAILED" and self.culprit.__class__ is _Step:
+            # The state the ExecutionFailed event points back to failed the execution, even when
+            # it recorded no failure of its own (e.g. States.Runtime on a path): FAILED, and so
+            # are the open Parallel / Map states around it.
+            node = self.culprit
+            while node is not None:
+                if node.exited is None and node.fail is None and not node.aborted and node.ntype != "Fail":
+                    node.fail = _S_FAILED
+                node = node.scope.parent
+        step_rows: list[Row] = []
+        attempt_rows: list[Row] = []
+        for s in self.steps:
+            ntype = s.ntype
+            error, cause = s.error, s.cause
+            end = s.exited
+            if ntype == "Fail":
+                st = _S_FAILED
+                end = s.entered
+            elif end is not None:
+                if s.fail is not None:
+                    st = _S_CAUGHT
+                    if error is None:
+                        error, cause = _error_from_output(s.exit_output)
+                else:
+                    st = _S_SUCCEEDED
+            elif s.fail is not None:
+                st = s.fail
+                end = s.tries[-1][1] if s.tries and s.tries[-1][1] is not None else (s.aborted_at or ended_at)
+            elif s.aborted:
+                st = _S_ABORTED
+                end = s.aborted_at
+            elif status == _S_RUNNING:
+                st = _S_RUNNING
+            elif exec_failed:
+                # Still open when the execution stopped: cut short (a sibling branch failed, the
+                # execution was stopped or timed out).
+                st = _S_TIMED_OUT if status == _S_TIMED_OUT else _S_ABORTED
+                end = ended_at
+            else:
+                st = _S_SUCCEEDED
+            if st in _FAILURES and error is None and exec_failed and st != _S_ABORTED:
+                error, cause = self.error, self.cause
+            if ntype == "Task":
+                attempts = len(s.tries) or 1
+            elif ntype == "Parallel" or ntype == "Map":
+                attempts = s.starts or 1
+            else:
+                attempts = 1
+            step_rows.append({
+                C.cloud: CLOUD,
+                C.workflow_id: wf,
+                C.execution_id: arn,
+                C.step_key: s.key,
+                C.previous_step_key: s.prev_key,
+                C.parent_step_key: s.scope.parent.key if s.scope.parent is not None else None,
+                C.iteration: s.scope.iteration,
+                C.name: s.name,
+                C.type: STEP_TYPES.get(ntype, _STEP_OTHER),
+                C.native_type: ntype,
+                C.resource: s.resource,
+                C.status: st,
+                C.started_at: s.entered,
+                C.ended_at: end,
+                C.duration_ms: _duration(s.entered, end),
+                C.attempts: attempts,
+                C.error: _text(error),
+                C.cause: _text(cause),
+                C.start_date: start_date,
+            })
+            if ntype == "Task":
+                n = 0
+                for t in s.tries:
+                    n += 1
+                    t_status = t[2]
+                    t_end = t[1]
+                    if t_status is None:
+                        t_status = st if st in (_S_RUNNING, _S_TIMED_OUT, _S_ABORTED) else _S_ABORTED
+                        if t_status != _S_RUNNING:
+                            t_end = end
+                    attempt_rows.append({
+                        C.cloud: CLOUD,
+                        C.workflow_id: wf,
+                        C.execution_id: arn,
+                        C.step_key: s.key,
+                        C.attempt: n,
+                        C.started_at: t[0],
+                        C.ended_at: t_end,
+                        C.duration_ms: _duration(t[0], t_end),
+                        C.status: t_status,
+                        C.error: _text(t[3]),
+                        C.cause: _text(t[4]),
+                        C.start_date: start_date,
+                    })
+        return execution, step_rows, attempt_rows
+
+
+def _history_batch(events: list[dict[str, Any]], execution_arn: str, ctx: ImportContext,
+                   describe: dict[str, Any] | None = None, redrive_count: int | None = None,
+                   skips: list[Skip] | None = None) -> Batch:
+    builder = _HistoryBuilder(execution_arn, ctx.source_name)
+    builder.feed(events)
+    execution, steps, attempts = builder.rows(ctx, describe, redrive_count)
+    batch = Batch(skips=list(skips or []) + builder.skips)
+    batch.unknown_event_types = builder.unknown
+    if execution is None:
+        return batch
+    steps, attempts, usage = assemble(execution, steps, attempts, None)
+    batch.executions.append(execution)
+    batch.steps.extend(steps)
+    batch.attempts.extend(attempts)
+    batch.usage.extend(usage)
+    return batch
+
+
+def _sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[list[dict], list[Skip]]:
+    """Events sorted by id with duplicates removed; unusable entries become Skips."""
+    good: dict[int, dict] = {}
+    skips: list[Skip] = []
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict) or "type" not in ev or "id" not in ev:
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", "not a history event (no id / type)"))
+            continue
+        eid = ev["id"]
+        try:
+            eid = eid if eid.__class__ is int else int(eid)
+        except (TypeError, ValueError):
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid!r} is not a number"))
+            continue
+        if eid not in good:
+            good[eid] = ev
+    if not good:
+        return [], skips
+    # Histories arrive in id order (or reversed with reverseOrder=true): avoid a sort when sorted.
+    ids = list(good)
+    if all(ids[i] < ids[i + 1] for i in range(len(ids) - 1)):
+        return list(good.values()), skips
+    return [good[k] for k in sorted(ids)], skips
+
+
+# ====================================================================== format handlers
+
+def transform_history(doc: Any, ctx: ImportContext) -> Batch:
+    """`get-execution-history` output -> the execution, its steps, attempts and usage.
+
+    The history does not name its execution: the ARN comes from ``ctx.execution_id``
+    (``--execution-arn``) or from ``ctx.options["describe_execution"]["executionArn"]``.
+    ``describe_execution`` also fills what the history lacks (billing details, Map Run parent,
+    version / alias, status of a history fetched before the end).
+    """
+    doc = _as_doc(doc, ctx)
+    if isinstance(doc, list):
+        doc = {"events": doc}
+    if not isinstance(doc, dict) or not isinstance(doc.get("events"), list):
+        raise NativeFormatError(ctx.source_name, "$", "not a get-execution-history document "
+                                "(expected an object with an 'events' list)")
+    describe = ctx.options.get("describe_execution") or None
+    arn = ctx.execution_id or (describe or {}).get("executionArn")
+    if not arn:
+        raise NativeFormatError(ctx.source_name, "$", "get-execution-history output does not name "
+                                "its execution: pass the execution ARN (--execution-arn)")
+    if E.parse_arn(arn) is None:
+        raise NativeFormatError(ctx.source_name, "execution_id",
+                                f"{arn!r} is not a Step Functions execution ARN")
+    events, skips = _sorted_events(doc["events"], ctx, "events")
+    return _history_batch(events, arn, ctx, describe, skips=skips)
+
+
+def _log_records_of(doc: Any, ctx: ImportContext) -> tuple[list[Any], str, list[Skip]]:
+    """The records of a log-records document (filter-log-events messages parsed), the prefix of
+    their locations in error messages, and Skips for unreadable messages."""
+    skips: list[Skip] = []
+    if isinstance(doc, list):
+        return doc, "", skips
+    if isinstance(doc, dict) and isinstance(doc.get("events"), list):
+        out = []
+        loads = json.loads
+        for i, ev in enumerate(doc["events"]):
+            msg = ev.get("message") if isinstance(ev, dict) else None
+            if isinstance(msg, str):
+                try:
+                    out.append(loads(msg))
+                except ValueError as exc:
+                    skips.append(Skip(ctx.source_name, f"events[{i}].message", f"log message is not JSON: {exc}"))
+                    out.append(None)
+            elif isinstance(msg, dict):
+                out.append(msg)
+            else:
+                skips.append(Skip(ctx.source_name, f"events[{i}]", "log event has no message"))
+                out.append(None)
+        return out, "events", skips
+    raise NativeFormatError(ctx.source_name, "$", "not Step Functions log records (expected a list of "
+                            "records or filter-log-events output with an 'events' list)")
+
+
+def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
+    """CloudWatch Logs records (Standard or Express, level ALL / ERROR / FATAL) -> rows.
+
+    Records are grouped by ``execution_arn``, sorted by id (CloudWatch returns them by ingestion
+    time, not id) and deduplicated on (execution_arn, id) (overlapping queries return the same
+    record twice), converted to API-shape events by `events.log_record_to_event` and run through
+    the same history transform as GetExecutionHistory output.
+    """
+    doc = _as_doc(doc, ctx)
+    records, where, skips = _log_records_of(doc, ctx)
+    sample = [r for r in records[:50] if r is not None]
+    if sample and not any(isinstance(r, dict) and "execution_arn" in r for r in sample):
+        raise NativeFormatError(ctx.source_name, f"{where}[0]", "records have no 'execution_arn': "
+                                "not Step Functions execution log records")
+    groups: dict[str, dict[int, dict]] = {}
+    redrives: dict[str, int] = {}
+    convert = E.log_record_to_event
+    for i, rec in enumerate(records):
+        if rec is None:
+            continue    # already a Skip (unreadable message)
+        try:
+            arn = rec["execution_arn"]
+            event = convert(rec)
+            bucket = groups.get(arn)
+            if bucket is None:
+                if not isinstance(arn, str) or E.parse_arn(arn) is None:
+                    raise ValueError(f"execution_arn {arn!r} is not an execution ARN")
+                bucket = groups[arn] = {}
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"malformed log record: {reason}"))
+            continue
+        eid = event["id"]
+        if eid not in bucket:
+            bucket[eid] = event
+        rc = rec.get("redrive_count")
+        if rc is not None and rc != "0" and rc != 0 and rc != "":
+            try:
+                redrives[arn] = max(redrives.get(arn, 0), int(rc))
+            except (TypeError, ValueError):
+                pass
+    batch = Batch(skips=skips)
+    for arn, bucket in groups.items():
+        ids = list(bucket)
+        if any(ids[i] > ids[i + 1] for i in range(len(ids) - 1)):
+            events = [bucket[k] for k in sorted(ids)]
+        else:
+            events = list(bucket.values())
+        batch.extend(_history_batch(events, arn, ctx, None, redrives.get(arn)))
+    return batch
+
+
+def _definition_text(definition: Any) -> str | None:
+    if definition is None:
+        return None
+    if not isinstance(definition, str):
+        definition = json.dumps(definition, indent=2, sort_keys=False)
+    return definition[:MAX_DEFINITION_CHARS]
+
+
+def _definition_obj(definition: Any) -> dict | None:
+    if isinstance(definition, dict):
+        return definition
+    if isinstance(definition, str):
+        try:
+            obj = json.loads(definition)
+        except ValueError:
+            return None
+        return obj if isinstance(obj, dict) else None
+    return None
+
+
+def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
+    """`describe-state-machine` output -> one workflows row.
+
+    ``revision`` is the ``revisionId`` when Step Functions gives one (it does after an update or
+    for a version), else the first 16 hex digits of the definition's SHA-256: a definition that
+    did not change keeps its revision, so re-describing it does not add a row.
+    """
+    doc = _as_doc(doc, ctx)
+    if not isinstance(doc, dict) or "stateMachineArn" not in doc or "definition" not in doc:
+        raise NativeFormatError(ctx.source_name, "$", "not a describe-state-machine document "
+                                "(expected 'stateMachineArn' and 'definition')")
+    arn = doc["stateMachineArn"]
+    parts = E.parse_arn(arn)
+    if parts is None:
+        raise NativeFormatError(ctx.source_name, "stateMachineArn", f"{arn!r} is not a state machine ARN")
+    definition = _definition_text(doc.get("definition"))
+    revision = doc.get("revisionId") or hashlib.sha256((definition or "").encode()).hexdigest()[:16]
+    sm_type = (doc.get("type") or "STANDARD").upper()
+    logging_cfg = doc.get("loggingConfiguration") or {}
+    groups = [d.get("cloudWatchLogsLogGroup", {}).get("logGroupArn")
+              for d in logging_cfg.get("destinations") or [] if isinstance(d, dict)]
+    attributes: dict[str, Any] = {
+        "logging_level": logging_cfg.get("level"),
+        "include_execution_data": logging_cfg.get("includeExecutionData"),
+        "log_group_arns": [g for g in groups if g],
+        "status": doc.get("status"),
+        "tracing_enabled": (doc.get("tracingConfiguration") or {}).get("enabled"),
+    }
+    for key, out in (("versionDescription", "version_description"), ("description", "description"),
+                     ("label", "label"), ("stateMachineVersionArn", "version_arn"),
+                     ("stateMachineAliasArn", "alias_arn"), ("routingConfiguration", "routing"),
+                     ("versions", "versions"), ("aliases", "aliases")):
+        if doc.get(key):
+            attributes[out] = doc[key]
+    # describe-state-machine of a version: the ARN ends in ':<version number>'
+    sm_arn = E.state_machine_arn(arn) or arn
+    if sm_arn != arn:
+        attributes["version_arn"] = arn
+    seen = ctx.seen_at or E.parse_timestamp(doc.get("updateDate") or doc.get("creationDate"))
+    if seen is None:
+        seen = dt.datetime.now(dt.timezone.utc)
+    row = {
+        C.cloud: CLOUD,
+        C.account: parts["account"] or None,
+        C.region: parts["region"] or None,
+        C.workflow_id: sm_arn,
+        C.name: doc.get("name") or sm_arn.rsplit(":", 1)[-1],
+        C.kind: (Kind.SFN_EXPRESS if sm_type == "EXPRESS" else Kind.SFN_STANDARD).value,
+        C.revision: revision,
+        C.definition: definition,
+        C.definition_format: "asl-json",
+        C.attributes: json.dumps(attributes, sort_keys=True, default=str),
+        C.seen_at: seen,
+    }
+    return Batch(workflows=[row])
+
+
+def transform_execution(doc: Any, ctx: ImportContext) -> Batch:
+    """describe-execution / list-executions / start-sync-execution output -> executions rows
+    (no steps). ``mapRunArn`` (a Distributed Map child) becomes ``parent_execution_id``: the
+    parent's Map step carries the same Map Run ARN as its ``resource``."""
+    doc = _as_doc(doc, ctx)
+    if isinstance(doc, dict) and isinstance(doc.get("executions"), list):
+        items, where = doc["executions"], "executions"
+    elif isinstance(doc, dict) and "executionArn" in doc:
+        items, where = [doc], "$"
+    elif isinstance(doc, list):
+        items, where = doc, ""
+    else:
+        raise NativeFormatError(ctx.source_name, "$", "not describe-execution / list-executions output")
+    batch = Batch()
+    for i, item in enumerate(items):
+        loc = f"{where}[{i}]" if where != "$" else "$"
+        if not isinstance(item, dict) or E.parse_arn(item.get("executionArn") or "") is None \
+                or not item.get("startDate"):
+            batch.skips.append(Skip(ctx.source_name, loc, "execution item without executionArn / startDate"))
+            continue
+        try:
+            builder = _HistoryBuilder(item["executionArn"], ctx.source_name)
+            builder.has_started_event = True
+            builder.event_count = 0
+            execution, _, _ = builder.rows(ctx, item)
+        except (TypeError, ValueError) as exc:
+            batch.skips.append(Skip(ctx.source_name, loc, f"unreadable execution item: {exc}"))
+            continue
+        if execution is None:
+            continue
+        execution[C.event_count] = None   # not known without the history
+        if item.get("stateMachineArn") and "stateMachineArn" in item and ":express:" not in item["executionArn"]:
+            execution[C.workflow_id] = E.state_machine_arn(item["stateMachineArn"]) or execution[C.workflow_id]
+        batch.executions.append(execution)
+        steps, attempts, usage = assemble(execution, [], [], None)
+        batch.usage.extend(usage)
+    return batch
+
+
+FORMATS = {
+    HISTORY: transform_history,
+    LOG_RECORDS: transform_log_records,
+    STATE_MACHINE: transform_state_machine,
+    EXECUTION: transform_execution,
+}
+
+
+def detect(doc: Any) -> str | None:
+    """The AWS format of a parsed document, or None when it is not a Step Functions document."""
+    first: Any = None
+    if isinstance(doc, list):
+        first = doc[0] if doc else None
+        if isinstance(first, dict):
+            if "execution_arn" in first and "event_timestamp" in first:
+                return LOG_RECORDS
+            if "executionArn" in first and "stateMachineArn" in first:
+                return EXECUTION
+            if "previousEventId" in first and "type" in first and "id" in first:
+                return HISTORY
+        return None
+    if not isinstance(doc, dict):
+        return None
+    events = doc.get("events")
+    if isinstance(events, list):
+        first = events[0] if events else None
+        if isinstance(first, dict):
+            if "message" in first:
+                msg = first["message"]
+                if isinstance(msg, str) and '"execution_arn"' in msg and '"event_timestamp"' in msg:
+                    return LOG_RECORDS
+                if isinstance(msg, dict) and "execution_arn" in msg:
+                    return LOG_RECORDS
+                return None
+            if "type" in first and "id" in first and ("previousEventId" in first or "timestamp" in first):
+                return HISTORY
+        return None
+    if "stateMachineArn" in doc and "definition" in doc:
+        return STATE_MACHINE
+    if "executionArn" in doc and "stateMachineArn" in doc and "status" in doc:
+        return EXECUTION
+    if isinstance(doc.get("executions"), list) and all(
+            isinstance(x, dict) and "executionArn" in x for x in doc["executions"][:5]):
+        return EXECUTION
+    return None
+
+
+# ====================================================================== assemble
+
+def _branch_index(definition: dict | None) -> dict[tuple[str, str], int]:
+    """(parallel state name, inner state name) -> branch index, from an ASL definition."""
+    out: dict[tuple[str, str], int] = {}
+
+    def walk(states: dict) -> None:
+        for name, state in (states or {}).items():
+            if not isinstance(state, dict):
+                continue
+            if state.get("Type") == "Parallel":
+                for i, branch in enumerate(state.get("Branches") or []):
+                    for inner in (branch.get("States") or {}):
+                        out[(name, inner)] = i
+                    walk(branch.get("States") or {})
+            elif state.get("Type") == "Map":
+                proc = state.get("ItemProcessor") or state.get("Iterator") or {}
+                walk(proc.get("States") or {})
+    if definition:
+        walk(definition.get("States") or {})
+    return out
+
+
+def _task_resources(definition: dict | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+
+    def walk(states: dict) -> None:
+        for name, state in (states or {}).items():
+            if not isinstance(state, dict):
+                continue
+            if state.get("Type") == "Task" and isinstance(state.get("Resource"), str):
+                out.setdefault(name, state["Resource"])
+            for branch in state.get("Branches") or []:
+                walk(branch.get("States") or {})
+            proc = state.get("ItemProcessor") or state.get("Iterator") or {}
+            walk(proc.get("States") or {})
+    if definition:
+        walk(definition.get("States") or {})
+    return out
+
+
+def express_gb_seconds(duration_ms: int, memory_mb: int | None = None) -> float:
+    """Express duration charge in GB-seconds.
+
+    AWS: duration "rounded up to the nearest 100ms" and memory "billed in 64-MB chunks".
+    When Step Functions reports billing details (StartSyncExecution ``billingDetails``, carried
+    as billed_duration_ms / billed_memory_mb) they are used as given; otherwise the duration is
+    rounded up here and memory is ASSUMED to be one 64 MB chunk, which holds for workflows with
+    small definitions and payloads (memory = 50 MB + definition + payload x Parallel/Map steps).
+    """
+    billed_ms = math.ceil(max(duration_ms, 0) / EXPRESS_BILLING_INCREMENT_MS) * EXPRESS_BILLING_INCREMENT_MS
+    billed_ms = max(billed_ms, EXPRESS_BILLING_INCREMENT_MS)
+    mem = memory_mb or EXPRESS_MEMORY_CHUNK_MB
+    mem = math.ceil(mem / EXPRESS_MEMORY_CHUNK_MB) * EXPRESS_MEMORY_CHUNK_MB
+    return (billed_ms / 1000.0) * (mem / 1024.0)
+
+
+def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
+             workflow: Row | None) -> tuple[list[Row], list[Row], list[Row]]:
+    """Finish one execution's rows: settle branches and resources from the definition, count usage.
+
+    - With the workflow's definition: a Parallel branch whose index could not be read from the
+      history (broken ``previousEventId`` chain) gets it from the definition, and a Task with
+      no recorded resource (log level ERROR drops the Scheduled events) gets the definition's.
+    - Usage, by Step Functions billing rules. Standard: one ``aws.sfn.state_transition`` per
+      state entered, plus one per retry ("each retry will be charged as an additional state
+      transition"), so per step ``attempts`` (Task tries, Parallel/Map restarts; 1 otherwise).
+      Express: one ``aws.sfn.express_request`` per execution and ``aws.sfn.express_gb_second``
+      from the billed (or rounded-up) duration and memory; see `express_gb_seconds`.
+      Usage rows carry the execution's ``started_at`` / ``start_date`` so they are replaced with it.
+
+    Pure and idempotent: inputs are not mutated and assembling the output again gives the same rows.
+    """
+    definition = _definition_obj(workflow.get(C.definition)) if workflow else None
+    branches = _branch_index(definition) if definition else {}
+    resources = _task_resources(definition) if definition else {}
+    if branches or resources:
+        by_key = {s[C.step_key]: s for s in steps}
+        new_steps = []
+        for s in steps:
+            changed = None
+            if s[C.iteration] is None and s[C.parent_step_key] is not None and branches:
+                parent = by_key.get(s[C.parent_step_key])
+                if parent is not None and parent[C.native_type] == "Parallel":
+                    idx = branches.get((parent[C.name], s[C.name]))
+                    if idx is not None:
+                        changed = dict(s)
+                        changed[C.iteration] = idx
+            if s[C.resource] is None and s[C.native_type] == "Task" and s[C.name] in resources:
+                changed = changed or dict(s)
+                changed[C.resource] = resources[s[C.name]]
+            new_steps.append(changed if changed is not None else s)
+        steps = new_steps
+
+    usage: list[Row] = []
+    if execution is None:
+        return steps, attempts, usage
+    kind = execution.get(C.kind) or (workflow or {}).get(C.kind) or _KIND_STANDARD
+    base = {
+        C.cloud: CLOUD,
+        C.region: execution.get(C.region),
+        C.workflow_id: execution[C.workflow_id],
+        C.execution_id: execution[C.execution_id],
+        C.started_at: execution[C.started_at],
+        C.start_date: execution[C.start_date],
+    }
+    if kind == _KIND_EXPRESS:
+        row = dict(base)
+        row[C.step_key] = None
+        row[C.meter] = _METER_REQUEST
+        row[C.quantity] = 1.0
+        usage.append(row)
+        billed = execution.get(C.billed_duration_ms)
+        dur = billed if billed is not None else execution.get(C.duration_ms)
+        if dur is not None:
+            row = dict(base)
+            row[C.step_key] = None
+            row[C.meter] = _METER_GB_SECOND
+            row[C.quantity] = express_gb_seconds(dur, execution.get(C.billed_memory_mb))
+            usage.append(row)
+    else:
+        meter = _METER_TRANSITION
+        for s in steps:
+            row = dict(base)
+            row[C.step_key] = s[C.step_key]
+            row[C.meter] = meter
+            row[C.quantity] = float(s[C.attempts] or 1)
+            usage.append(row)
+    return steps, attempts, usage

@@ -1,0 +1,501 @@
+"""AWS transform tests against the REAL recordings in shared/samples/aws.
+
+The LocalStack snapshots were recorded against real AWS but normalised (timestamps are the string
+"timestamp", ARNs have placeholders, parallel-branch event ids are "[0]"). `history()` and
+`log_records()` undo that: increasing timestamps (1 s apart from BASE), a realistic ARN, and ids
+renumbered by position where they were normalised away.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.aws import transform as T
+from flowscope.collectors.aws.events import state_machine_arn
+from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.model import C, Meter, Source, Status, StepType
+
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "aws"
+if not SAMPLES.exists():  # running from another checkout
+    SAMPLES = Path("/work/shared/samples/aws")
+SNAP = SAMPLES / "localstack_snapshots"
+UTC = dt.timezone.utc
+BASE = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+SEEN = dt.datetime(2024, 5, 2, tzinfo=UTC)
+ARN = "arn:aws:states:eu-west-1:111111111111:execution:OrderFlow:run-0001"
+SM_ARN = "arn:aws:states:eu-west-1:111111111111:stateMachine:OrderFlow"
+EXPRESS_ARN = "arn:aws:states:eu-west-1:111111111111:express:OrderFlow:run-0001:5c1c8a0e-1d0a-4b0e-9a43-2f0b0c5d9e11"
+LAMBDA = "arn:aws:lambda:eu-west-1:111111111111:function:order-fn"
+
+
+def _entry(file: str, test: str) -> dict:
+    data = json.loads((SNAP / file).read_text())
+    for key, value in data.items():
+        if key.split("::")[-1] == test:
+            return value["recorded-content"]
+    raise KeyError(test)
+
+
+def _fix(value):
+    """Placeholders -> realistic values, recursively (lambda ARNs in details and causes)."""
+    if isinstance(value, str):
+        return (value.replace("arn:<partition>:lambda:<region>:111111111111:function:<lambda_function_1_name>", LAMBDA)
+                .replace("<region>", "eu-west-1").replace("<partition>", "aws"))
+    if isinstance(value, dict):
+        return {k: _fix(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fix(v) for v in value]
+    return value
+
+
+def history(file: str, test: str, key: str = "get_execution_history") -> dict:
+    events = copy.deepcopy(_entry(file, test)[key]["events"])
+    out = []
+    for i, ev in enumerate(events):
+        ev = _fix(ev)
+        if not isinstance(ev["id"], int):
+            ev["id"], ev["previousEventId"] = i + 1, 0
+        ev["timestamp"] = (BASE + dt.timedelta(seconds=i)).isoformat()
+        out.append(ev)
+    return {"events": out}
+
+
+def log_records(file: str, test: str, arn: str = ARN, key: str = "logged_execution_events") -> list[dict]:
+    recs = copy.deepcopy(_entry(file, test)[key])
+    by_arn: dict[str, str] = {}
+    out = []
+    for rec in recs:
+        placeholder = rec["execution_arn"]
+        if placeholder not in by_arn:
+            by_arn[placeholder] = arn if not by_arn else arn + f"-{len(by_arn)}"
+        rec = _fix(rec)
+        rec["execution_arn"] = by_arn[placeholder]
+        rec["event_timestamp"] = str(int((BASE + dt.timedelta(seconds=int(rec["id"]) - 1)).timestamp() * 1000))
+        out.append(rec)
+    return out
+
+
+def ctx(execution_id: str | None = ARN, **options) -> ImportContext:
+    return ImportContext(source_name="sample.json", seen_at=SEEN, source=Source.IMPORT,
+                         execution_id=execution_id, options=options)
+
+
+def at(seconds: int) -> dt.datetime:
+    return BASE + dt.timedelta(seconds=seconds)
+
+
+def run_history(file: str, test: str, **kw):
+    return T.FORMATS["aws.history"](history(file, test, **kw), ctx())
+
+
+# ---------------------------------------------------------------------- whole rows
+
+CAUSE_4 = json.dumps({"errorMessage": "Some exception was raised.", "errorType": "Exception",
+                      "requestId": "<uuid:4>", "stackTrace": [
+                          "  File \"/var/task/handler.py\", line 2, in handler\n    raise Exception(\"Some exception was raised.\")\n"]},
+                     separators=(",", ":"), sort_keys=True)
+
+
+def test_lambda_invoke_with_retry_base_whole_rows():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_lambda_invoke_with_retry_base")
+    assert not b.skips and not b.unknown_event_types
+    inp = json.dumps({"Value1": "HelloWorld!", "Value2": None}, separators=(",", ":"), sort_keys=True).encode()
+    import hashlib
+    out = b.executions[0][C.output_bytes]
+    assert b.executions == [{
+        C.cloud: "aws", C.account: "111111111111", C.region: "eu-west-1",
+        C.workflow_id: SM_ARN, C.workflow_name: "OrderFlow", C.kind: "sfn-standard", C.revision: None,
+        C.execution_id: ARN, C.name: "run-0001", C.status: "SUCCEEDED", C.native_status: "SUCCEEDED",
+        C.started_at: at(0), C.ended_at: at(17), C.duration_ms: 17_000, C.error: None, C.cause: None,
+        C.redrive_count: 0, C.parent_execution_id: None, C.billed_duration_ms: None, C.billed_memory_mb: None,
+        C.input_bytes: len(inp), C.output_bytes: out, C.input_sha256: hashlib.sha256(inp).hexdigest(),
+        C.event_count: 18, C.attributes: None, C.source: "import", C.collected_at: SEEN,
+        C.start_date: dt.date(2024, 5, 1),
+    }]
+    assert out and out > 0
+    d = dt.date(2024, 5, 1)
+    common = {C.cloud: "aws", C.workflow_id: SM_ARN, C.execution_id: ARN, C.start_date: d}
+    assert b.steps == [
+        {**common, C.step_key: "2", C.previous_step_key: None, C.parent_step_key: None, C.iteration: None,
+         C.name: "InvokeLambdaWithRetry", C.type: StepType.TASK, C.native_type: "Task", C.resource: LAMBDA,
+         C.status: Status.CAUGHT, C.started_at: at(1), C.ended_at: at(14), C.duration_ms: 13_000,
+         C.attempts: 4, C.error: "Exception", C.cause: CAUSE_4},
+        {**common, C.step_key: "16", C.previous_step_key: "2", C.parent_step_key: None, C.iteration: None,
+         C.name: "HandleError", C.type: StepType.PASS, C.native_type: "Pass", C.resource: None,
+         C.status: Status.SUCCEEDED, C.started_at: at(15), C.ended_at: at(16), C.duration_ms: 1_000,
+         C.attempts: 1, C.error: None, C.cause: None},
+    ]
+    assert len(b.attempts) == 4
+    for n, row in enumerate(b.attempts, start=1):
+        first = 2 + 3 * (n - 1)          # LambdaFunctionScheduled at position first (0-based)
+        cause = CAUSE_4.replace("<uuid:4>", f"<uuid:{n}>")
+        assert row == {**common, C.step_key: "2", C.attempt: n, C.started_at: at(first),
+                       C.ended_at: at(first + 2), C.duration_ms: 2_000, C.status: Status.FAILED,
+                       C.error: "Exception", C.cause: cause}
+    # Standard billing: 4 tries of the task + 1 Pass = 5 state transitions.
+    assert [(u[C.step_key], u[C.meter], u[C.quantity]) for u in b.usage] == [
+        ("2", Meter.AWS_SFN_STATE_TRANSITION, 4.0), ("16", Meter.AWS_SFN_STATE_TRANSITION, 1.0)]
+    assert all(u[C.started_at] == at(0) and u[C.region] == "eu-west-1" and u[C.workflow_id] == SM_ARN
+               and u[C.start_date] == d for u in b.usage)
+
+
+def _moralesl_records() -> list[dict]:
+    """Parse the `sam logs` output: '<stream> <ingest time> {' then the JSON message."""
+    text = (SAMPLES / "express_cloudwatch_log_records_moralesl_readme.txt").read_text()
+    recs, buf = [], None
+    for line in text.splitlines():
+        if line.startswith("#"):
+            continue
+        m = re.match(r"^\S+ \S+ (\{)$", line)
+        if m:
+            buf = ["{"]
+        elif buf is not None:
+            buf.append(line)
+            if line == "}":
+                recs.append(json.loads("\n".join(buf)))
+                buf = None
+    return recs
+
+
+def test_moralesl_express_log_records_whole_rows():
+    recs = _moralesl_records()
+    assert len(recs) == 4
+    doc = {"events": [{"logStreamName": "s", "timestamp": 1, "message": json.dumps(r)} for r in recs]}
+    assert T.detect(recs) == "aws.log_records" and T.detect(doc) == "aws.log_records"
+    b1 = T.FORMATS["aws.log_records"](recs, ctx(None))
+    b2 = T.FORMATS["aws.log_records"](doc, ctx(None))
+    assert b1.executions == b2.executions and b1.steps == b2.steps
+    arn = recs[0]["execution_arn"]
+    start = dt.datetime(2024, 4, 24, 11, 54, 30, 672000, tzinfo=UTC)
+    end = dt.datetime(2024, 4, 24, 11, 54, 30, 680000, tzinfo=UTC)
+    inp = recs[0]["details"]["input"].encode()
+    import hashlib
+    assert b1.executions == [{
+        C.cloud: "aws", C.account: "123456789012", C.region: "eu-central-1",
+        C.workflow_id: "arn:aws:states:eu-central-1:123456789012:stateMachine:LoggingAndMaskingWorkflow",
+        C.workflow_name: "LoggingAndMaskingWorkflow", C.kind: "sfn-express", C.revision: None,
+        C.execution_id: arn, C.name: "cli-test-run", C.status: "SUCCEEDED", C.native_status: "SUCCEEDED",
+        C.started_at: start, C.ended_at: end, C.duration_ms: 8, C.error: None, C.cause: None,
+        C.redrive_count: 0, C.parent_execution_id: None, C.billed_duration_ms: None, C.billed_memory_mb: None,
+        C.input_bytes: len(inp), C.output_bytes: len(recs[3]["details"]["output"].encode()),
+        C.input_sha256: hashlib.sha256(inp).hexdigest(), C.event_count: 4, C.attributes: None,
+        C.source: "import", C.collected_at: SEEN, C.start_date: dt.date(2024, 4, 24),
+    }]
+    assert b1.steps == [{
+        C.cloud: "aws", C.workflow_id: b1.executions[0][C.workflow_id], C.execution_id: arn,
+        C.step_key: "2", C.previous_step_key: None, C.parent_step_key: None, C.iteration: None,
+        C.name: "LogInput", C.type: "pass", C.native_type: "Pass", C.resource: None, C.status: "SUCCEEDED",
+        C.started_at: end, C.ended_at: end, C.duration_ms: 0, C.attempts: 1, C.error: None, C.cause: None,
+        C.start_date: dt.date(2024, 4, 24)}]
+    # Express: one request, and 8 ms -> 100 ms x 64 MB = 0.1 s x 0.0625 GB = 0.00625 GB-s.
+    assert [(u[C.step_key], u[C.meter], u[C.quantity]) for u in b1.usage] == [
+        (None, "aws.sfn.express_request", 1.0), (None, "aws.sfn.express_gb_second", pytest.approx(0.00625))]
+
+
+# ---------------------------------------------------------------------- structure
+
+def test_parallel_retry_counts_restarts_and_branches():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_parallel_state_retry")
+    par, *branches = b.steps
+    assert (par[C.name], par[C.type], par[C.status], par[C.attempts], par[C.error], par[C.cause]) == (
+        "ParallelState", "parallel", "FAILED", 3, "FailureType", "Cause description")
+    assert [(s[C.name], s[C.status], s[C.parent_step_key], s[C.iteration]) for s in branches] == [
+        ("Branch1", "FAILED", "2", 0)] * 3
+    assert b.executions[0][C.status] == "FAILED"
+    assert sum(u[C.quantity] for u in b.usage) == 3 + 3
+
+
+def test_parallel_catch_is_caught_with_error_from_output():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_parallel_state_catch")
+    par = b.steps[0]
+    assert (par[C.status], par[C.error], par[C.cause]) == ("CAUGHT", "FailureType", "Cause description")
+    assert b.steps[1][C.parent_step_key] == "2" and b.steps[1][C.iteration] == 0
+    assert b.steps[2][C.previous_step_key] == "2" and b.steps[2][C.parent_step_key] is None
+
+
+def test_map_iterations_parents_and_previous():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_map_state")
+    items = [s for s in b.steps if s[C.name] == "HandleItem"]
+    assert [s[C.iteration] for s in items] == list(range(8))
+    assert {s[C.parent_step_key] for s in items} == {"4"}
+    assert all(s[C.previous_step_key] is None for s in items)   # first state of its iteration
+    final = [s for s in b.steps if s[C.name] == "Final"][0]
+    assert final[C.previous_step_key] == "4" and final[C.parent_step_key] is None
+
+
+def test_map_nested_parents():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_map_state_nested")
+    rows = [(s[C.step_key], s[C.name], s[C.parent_step_key], s[C.iteration]) for s in b.steps]
+    assert rows[:3] == [("2", "MapL1", None, None), ("5", "MapL2", "2", 0), ("8", "MapL2Pass", "5", 0)]
+    assert ("23", "MapL2", "2", 1) in rows and ("34", "MapL2Pass", "23", 2) in rows
+
+
+def test_map_retry_and_catch():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_map_state_retry")
+    m = b.steps[1]
+    assert (m[C.name], m[C.attempts], m[C.status], m[C.error]) == ("MapState", 3, "FAILED", "HandleItemFailError")
+    assert [s[C.iteration] for s in b.steps[2:]] == [0, 0, 0]
+    c = run_history("scenarios_test_base_scenarios.snapshot.json", "test_map_state_catch")
+    assert [(s[C.name], s[C.status]) for s in c.steps] == [
+        ("StartState", "SUCCEEDED"), ("MapState", "CAUGHT"), ("HandleItemFail", "FAILED"), ("FinalCaught", "SUCCEEDED")]
+    assert c.steps[1][C.error] == "HandleItemFailError"
+
+
+def test_distributed_map_run_becomes_map_resource():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_map_state_config_distributed_parameters")
+    m = b.steps[0]
+    assert m[C.native_type] == "Map" and m[C.status] == "SUCCEEDED"
+    assert m[C.resource].startswith("arn:aws:states:eu-west-1:111111111111:mapRun:")
+    assert json.loads(b.executions[0][C.attributes])["map_run_arns"] == [m[C.resource]]
+
+
+def test_callback_wait_for_task_token():
+    b = run_history("callback_test_callback.snapshot.json", "test_sqs_wait_for_task_token")
+    s = b.steps[0]
+    assert (s[C.resource], s[C.status], s[C.attempts]) == (
+        "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "SUCCEEDED", 1)
+    assert [(a[C.attempt], a[C.status], a[C.started_at], a[C.ended_at]) for a in b.attempts] == [
+        (1, "SUCCEEDED", at(2), at(5))]
+    f = run_history("callback_test_callback.snapshot.json", "test_sqs_failure_in_wait_for_task_token")
+    assert f.steps[0][C.status] == "FAILED" and f.attempts[0][C.status] == "FAILED"
+
+
+@pytest.mark.parametrize("test,kind", [("test_fixed_timeout_lambda", "lambda"),
+                                       ("test_fixed_timeout_service_lambda", "task")])
+def test_timeouts(test, kind):
+    b = run_history("timeouts_test_timeouts.snapshot.json", test)
+    e, s, a = b.executions[0], b.steps[0], b.attempts
+    assert (e[C.status], e[C.error]) == ("FAILED", "States.Timeout")
+    assert (s[C.status], s[C.error]) == ("TIMED_OUT", "States.Timeout")
+    assert [x[C.status] for x in a] == ["TIMED_OUT"]
+
+
+def test_map_timeout_with_aborted_siblings():
+    b = run_history("timeouts_test_timeouts.snapshot.json", "test_service_lambda_map_timeout")
+    inner = [s for s in b.steps if s[C.name] == "LambdaInvoke"]
+    assert [s[C.iteration] for s in inner] == [0, 1, 2, 3]
+    assert {s[C.status] for s in inner} == {"TIMED_OUT"}
+    assert b.steps[0][C.status] == "FAILED"
+
+
+def test_heartbeat_timeout():
+    b = run_history("timeouts_test_heartbeats.snapshot.json", "test_heartbeat_timeout")
+    assert b.steps[0][C.status] == "TIMED_OUT" and b.attempts[0][C.status] == "TIMED_OUT"
+
+
+def test_states_errors():
+    b = run_history("error_handling_test_states_errors.snapshot.json",
+                    "test_task_lambda_catch_state_all_data_limit_exceeded_on_large_utf8_response")
+    assert b.steps[0][C.status] == "CAUGHT" and b.steps[0][C.error] == "States.DataLimitExceeded"
+    assert b.attempts[0][C.status] == "FAILED" and b.attempts[0][C.error] == "States.DataLimitExceeded"
+    f = run_history("error_handling_test_states_errors.snapshot.json", "test_start_large_input")
+    assert f.executions[0][C.error] == "States.DataLimitExceeded"
+    assert (f.steps[0][C.status], f.steps[0][C.error]) == ("FAILED", "States.DataLimitExceeded")
+
+
+def test_activity_and_stopped_execution():
+    b = run_history("activities_test_activities.snapshot.json", "test_activity_task")
+    assert b.steps[0][C.resource] == "activity_arn"   # the recording normalised the activity ARN
+    assert [(a[C.attempt], a[C.status]) for a in b.attempts] == [(1, "SUCCEEDED")]
+    s = T.FORMATS["aws.history"](history("test_sfn_api.snapshot.json", "test_stop_execution", key="exec_hist_resp"), ctx())
+    assert s.executions[0][C.status] == "ABORTED" and s.steps[0][C.status] == "ABORTED"
+
+
+def test_every_snapshot_history_transforms_without_skips_or_unknown_types():
+    n = 0
+    for path in sorted(SNAP.glob("*.json")):
+        for key, value in json.loads(path.read_text()).items():
+            for step, content in value["recorded-content"].items():
+                if isinstance(content, dict) and content.get("events") and "type" in content["events"][0]:
+                    b = T.FORMATS["aws.history"](history(path.name, key.split("::")[-1], key=step), ctx())
+                    assert not b.skips and not b.unknown_event_types, (key, step)
+                    assert len(b.executions) == 1
+                    n += 1
+    assert n > 200
+
+
+# ---------------------------------------------------------------------- log records
+
+def test_log_records_all_level_matches_history():
+    recs = log_records("logs_test_logs.snapshot.json", "test_base[raise_failure.json5_ALL_True]")
+    b = T.FORMATS["aws.log_records"](recs, ctx(None))
+    e = b.executions[0]
+    assert (e[C.status], e[C.error], e[C.event_count], e[C.kind]) == ("FAILED", "SomeFailure", 3, "sfn-standard")
+    assert [(s[C.name], s[C.status]) for s in b.steps] == [("FailState", "FAILED")]
+
+
+@pytest.mark.parametrize("arn,kind", [(ARN, "sfn-standard"), (EXPRESS_ARN, "sfn-express")])
+def test_log_records_error_level_partial(arn, kind):
+    recs = log_records("logs_test_logs.snapshot.json", "test_partial_log_levels[raise_failure.json5_ERROR_True]", arn)
+    b = T.FORMATS["aws.log_records"](recs, ctx(None))
+    e = b.executions[0]
+    assert e[C.kind] == kind and e[C.status] == "FAILED" and e[C.started_at] == at(1)
+    assert json.loads(e[C.attributes]) == {"partial_history": True}
+    assert [u[C.meter] for u in b.usage] == (["aws.sfn.state_transition"] if kind == "sfn-standard"
+                                             else ["aws.sfn.express_request", "aws.sfn.express_gb_second"])
+
+
+def test_log_group_with_multiple_runs_groups_by_execution():
+    recs = log_records("logs_test_logs.snapshot.json", "test_log_group_with_multiple_runs")
+    b = T.FORMATS["aws.log_records"](recs, ctx(None))
+    assert len(b.executions) == 3 and len({e[C.execution_id] for e in b.executions}) == 3
+    assert all(e[C.status] == "SUCCEEDED" for e in b.executions)
+
+
+def test_duplicate_and_out_of_order_records_give_identical_rows():
+    recs = log_records("logs_test_logs.snapshot.json", "test_log_group_with_multiple_runs")
+    base = T.FORMATS["aws.log_records"](recs, ctx(None))
+    shuffled = list(reversed(recs)) + recs[:5]
+    again = T.FORMATS["aws.log_records"](shuffled, ctx(None))
+    key = lambda r: (r[C.execution_id], r.get(C.step_key) or "")  # noqa: E731
+    for table in ("executions", "steps", "attempts", "usage"):
+        assert sorted(base.rows(table), key=key) == sorted(again.rows(table), key=key)
+
+
+# ---------------------------------------------------------------------- errors
+
+def test_unknown_event_type_is_counted_not_fatal():
+    doc = history("scenarios_test_base_scenarios.snapshot.json", "test_lambda_invoke_with_retry_base")
+    doc["events"].insert(3, {"id": 100, "previousEventId": 3, "timestamp": at(2).isoformat(), "type": "BrandNewEvent"})
+    b = T.FORMATS["aws.history"](doc, ctx())
+    assert b.unknown_event_types == {"BrandNewEvent": 1}
+    assert b.steps[0][C.status] == "CAUGHT" and b.executions[0][C.event_count] == 19
+
+
+def test_malformed_record_becomes_skip():
+    recs = log_records("logs_test_logs.snapshot.json", "test_base[raise_failure.json5_ALL_True]")
+    recs.insert(1, {"id": "7", "type": "PassStateEntered", "execution_arn": ARN, "event_timestamp": "yesterday"})
+    recs.append({"type": "PassStateEntered"})
+    b = T.FORMATS["aws.log_records"](recs, ctx(None))
+    assert [(s.source, s.location) for s in b.skips] == [("sample.json", "[1]"), ("sample.json", "[4]")]
+    assert "event_timestamp" in b.skips[0].reason and "execution_arn" in b.skips[1].reason
+    assert b.executions[0][C.status] == "FAILED"
+    doc = {"events": [{"message": json.dumps(recs[0])}, {"message": '{"id": "2", "ty'}]}
+    b = T.FORMATS["aws.log_records"](doc, ctx(None))
+    assert [s.location for s in b.skips] == ["events[1].message"]
+
+
+def test_truncated_json_raises_with_location():
+    text = json.dumps(history("scenarios_test_base_scenarios.snapshot.json", "test_map_state"), indent=1)
+    with pytest.raises(NativeFormatError) as info:
+        T.FORMATS["aws.history"](text[: len(text) // 2], ctx())
+    assert info.value.source_name == "sample.json" and info.value.location.startswith("line ")
+    with pytest.raises(NativeFormatError):
+        T.FORMATS["aws.history"]({"not": "a history"}, ctx())
+    with pytest.raises(NativeFormatError, match="execution ARN"):
+        T.FORMATS["aws.history"](history("scenarios_test_base_scenarios.snapshot.json", "test_map_state"), ctx(None))
+    with pytest.raises(NativeFormatError):
+        T.FORMATS["aws.log_records"]([{"foo": 1}], ctx(None))
+
+
+def test_detect():
+    assert T.detect(history("scenarios_test_base_scenarios.snapshot.json", "test_map_state")) == "aws.history"
+    sm = _fix(_entry("test_sfn_api_logs.snapshot.json", "test_logging_configuration[ALL-True]")["describe_resp"])
+    assert T.detect(sm) == "aws.state_machine"
+    assert T.detect({"executions": [{"executionArn": ARN, "stateMachineArn": SM_ARN}]}) == "aws.execution"
+    assert T.detect({"value": []}) is None and T.detect([1, 2]) is None
+
+
+# ---------------------------------------------------------------------- workflows / executions
+
+def test_state_machine_row():
+    doc = _fix(_entry("test_sfn_api_logs.snapshot.json", "test_logging_configuration[ALL-True]")["describe_resp"])
+    doc["stateMachineArn"] = SM_ARN
+    doc["name"] = "OrderFlow"
+    b = T.FORMATS["aws.state_machine"](doc, ctx(None))
+    row = b.workflows[0]
+    attrs = json.loads(row[C.attributes])
+    assert (row[C.workflow_id], row[C.name], row[C.kind], row[C.definition_format], row[C.seen_at]) == (
+        SM_ARN, "OrderFlow", "sfn-standard", "asl-json", SEEN)
+    assert json.loads(row[C.definition])["StartAt"] == "State_1"
+    assert attrs["logging_level"] == "ALL" and attrs["include_execution_data"] is True
+    assert attrs["log_group_arns"] == ["arn:aws:logs:eu-west-1:111111111111:log-group:log_group_name:*"]
+    assert len(row[C.revision]) == 16 and T.FORMATS["aws.state_machine"](doc, ctx(None)).workflows[0][C.revision] == row[C.revision]
+    v = _fix(_entry("test_sfn_api_versioning.snapshot.json",
+                    "test_describe_state_machine_for_execution_of_version_with_revision")["describe_resp"])
+    v["stateMachineArn"] = SM_ARN
+    assert T.FORMATS["aws.state_machine"](v, ctx(None)).workflows[0][C.revision] == "<uuid:1>"
+
+
+def test_execution_rows_with_billing_details():
+    resp = _fix(_entry("express_test_express_sync.snapshot.json", "test_retry")["start_execution_sync_response"])
+    resp.update(executionArn=EXPRESS_ARN, stateMachineArn=SM_ARN, startDate=at(0).isoformat(),
+                stopDate=at(7).isoformat())
+    b = T.FORMATS["aws.execution"](resp, ctx(None))
+    e = b.executions[0]
+    assert (e[C.status], e[C.kind], e[C.billed_duration_ms], e[C.billed_memory_mb], e[C.duration_ms]) == (
+        "SUCCEEDED", "sfn-express", 7600, 64, 7000)
+    # billed 7600 ms x 64 MB = 7.6 s x 0.0625 GB = 0.475 GB-s
+    assert [u[C.quantity] for u in b.usage] == [1.0, pytest.approx(0.475)]
+    items = {"executions": [{"executionArn": ARN.replace("OrderFlow:", "OrderFlow/lbl:"), "stateMachineArn": SM_ARN,
+                             "status": "RUNNING", "startDate": at(0).isoformat(),
+                             "mapRunArn": "arn:aws:states:eu-west-1:111111111111:mapRun:OrderFlow/lbl:abc"}, {"bad": 1}]}
+    b = T.FORMATS["aws.execution"](items, ctx(None))
+    assert b.executions[0][C.workflow_id] == SM_ARN and b.executions[0][C.status] == "RUNNING"
+    assert b.executions[0][C.parent_execution_id].endswith("mapRun:OrderFlow/lbl:abc")
+    assert [s.location for s in b.skips] == ["executions[1]"]
+
+
+def test_history_with_describe_execution_enrichment():
+    describe = {"executionArn": EXPRESS_ARN, "billingDetails": {"billedDurationInMilliseconds": 300,
+                                                                "billedMemoryUsedInMB": 128}}
+    doc = history("scenarios_test_base_scenarios.snapshot.json", "test_lambda_invoke_with_retry_base")
+    b = T.FORMATS["aws.history"](doc, ctx(None, describe_execution=describe))
+    e = b.executions[0]
+    assert e[C.execution_id] == EXPRESS_ARN and e[C.billed_memory_mb] == 128
+    assert [u[C.quantity] for u in b.usage] == [1.0, pytest.approx(0.3 * 0.125)]
+
+
+def test_state_machine_arn_derivation():
+    assert state_machine_arn("arn:aws:states:us-east-1:1:execution:SM:name") == "arn:aws:states:us-east-1:1:stateMachine:SM"
+    assert state_machine_arn("arn:aws:states:us-east-1:1:express:SM:n:u") == "arn:aws:states:us-east-1:1:stateMachine:SM"
+    assert state_machine_arn("arn:aws:states:us-east-1:1:execution:SM/lbl:uuid") == "arn:aws:states:us-east-1:1:stateMachine:SM"
+    assert state_machine_arn("arn:aws-cn:states:cn-north-1:1:execution:SM:x") == "arn:aws-cn:states:cn-north-1:1:stateMachine:SM"
+
+
+# ---------------------------------------------------------------------- assemble
+
+def test_assemble_idempotent_and_settles_branches_from_definition():
+    b = run_history("scenarios_test_base_scenarios.snapshot.json", "test_parallel_state",)
+    ex = b.executions[0]
+    branches = [s for s in b.steps if s[C.parent_step_key] is not None]
+    assert {s[C.iteration] for s in branches} == {None}   # recording lost previousEventId of branch events
+    definition = {"StartAt": "LoadInput", "States": {
+        "LoadInput": {"Type": "Pass", "Next": "ParallelState"},
+        "ParallelState": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Branch1", "States": {"Branch1": {"Type": "Pass", "End": True}}},
+            {"StartAt": "Branch21", "States": {"Branch21": {"Type": "Pass", "Next": "Branch22"},
+                                               "Branch22": {"Type": "Pass", "End": True}}},
+            {"StartAt": "Branch31", "States": {"Branch31": {"Type": "Pass", "Next": "Branch32"},
+                                               "Branch32": {"Type": "Pass", "Next": "Branch33"},
+                                               "Branch33": {"Type": "Pass", "End": True}}}]}}}
+    wf = {C.definition: json.dumps(definition), C.kind: "sfn-standard"}
+    before = copy.deepcopy(b.steps)
+    steps, attempts, usage = T.assemble(ex, b.steps, b.attempts, wf)
+    assert b.steps == before                                # inputs untouched
+    assert [(s[C.name], s[C.iteration]) for s in steps if s[C.parent_step_key]] == [
+        ("Branch1", 0), ("Branch21", 1), ("Branch22", 1), ("Branch31", 2), ("Branch32", 2), ("Branch33", 2)]
+    again = T.assemble(ex, steps, attempts, wf)
+    assert again == (steps, attempts, usage)
+    assert T.assemble(ex, b.steps, b.attempts, None) == T.assemble(ex, b.steps, b.attempts, None)
+
+
+def test_usage_hand_computed():
+    ex = {C.execution_id: ARN, C.workflow_id: SM_ARN, C.region: "eu-west-1", C.kind: "sfn-standard",
+          C.started_at: at(0), C.start_date: dt.date(2024, 5, 1), C.duration_ms: 1234,
+          C.billed_duration_ms: None, C.billed_memory_mb: None}
+    steps = [{C.step_key: "2", C.attempts: 3}, {C.step_key: "9", C.attempts: 1}, {C.step_key: "11", C.attempts: 1}]
+    _, _, usage = T.assemble(ex, steps, [], None)
+    assert sum(u[C.quantity] for u in usage) == 5.0 and all(u[C.meter] == "aws.sfn.state_transition" for u in usage)
+    _, _, usage = T.assemble({**ex, C.kind: "sfn-express"}, steps, [], None)
+    # 1234 ms -> 1300 ms; 64 MB -> 1.3 s x 0.0625 GB = 0.08125 GB-s
+    assert [(u[C.meter], u[C.quantity], u[C.step_key]) for u in usage] == [
+        ("aws.sfn.express_request", 1.0, None), ("aws.sfn.express_gb_second", pytest.approx(0.08125), None)]
+    assert T.express_gb_seconds(100, 65) == pytest.approx(0.1 * 0.125)
+    assert T.express_gb_seconds(0) == pytest.approx(0.1 * 0.0625)

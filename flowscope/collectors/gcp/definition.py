@@ -106,6 +106,7 @@ def call_resource(call: str, url: Any = None) -> str:
     return call
 
 
+@lru_cache(maxsize=4096)
 def resource_is_external(resource: str | None) -> bool:
     """Whether a step with this resource is billed external (see module docstring)."""
     if not resource:
@@ -119,6 +120,7 @@ def resource_is_external(resource: str | None) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
 def resource_is_wait(resource: str | None) -> bool:
     return bool(resource) and resource.partition(" ")[0] in WAIT_CALLS
 

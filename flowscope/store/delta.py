@@ -1,0 +1,136 @@
+"""Delta operations on one table, all through delta-rs: create, append, replace-by-key
+(one merge commit), compact, vacuum. No hand-written Delta log handling.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+
+from flowscope.model import EXECUTION_TABLES, TABLES
+from flowscope.store.layout import delta_schema, partition_columns, with_partition_columns
+from flowscope.store.sqlutil import file_list, ident, literal
+
+WRITER_PROPERTIES = WriterProperties(compression="ZSTD")
+_DELETE_FLAG = "_flowscope_delete"
+
+
+@dataclass
+class TableWrite:
+    """What one table commit did."""
+
+    version: int
+    rows_added: int
+    partitions_rewritten: int
+
+
+def open_or_create(uri: str, table: str, storage_options: dict[str, str] | None) -> DeltaTable:
+    if DeltaTable.is_deltatable(uri, storage_options=storage_options):
+        return DeltaTable(uri, storage_options=storage_options)
+    return DeltaTable.create(uri, schema=delta_schema(table), partition_by=partition_columns(table) or None,
+                             mode="ignore", name=table, storage_options=storage_options)
+
+
+def replace_keys(table: str, data: pa.Table | None, executions: pa.Table | None) -> pa.Table:
+    """Distinct replace-key values a write of `data` replaces.
+
+    For execution tables: the batch's executions plus the executions named in the table's own
+    rows (so a RUNNING execution re-written as terminal loses its old steps even when the new
+    batch carries fewer). For the others: the table key of each incoming row.
+    """
+    key = list(TABLES[table].replace_key)
+    parts = [data.select(key)] if data is not None and data.num_rows else []
+    if table in EXECUTION_TABLES and table != "executions" and executions is not None and executions.num_rows:
+        parts.append(executions.select(key))
+    if not parts:
+        return pa.table({k: pa.array([], TABLES[table].schema.field(k).type) for k in key})
+    keys = pa.concat_tables(parts)
+    return keys.group_by(key, use_threads=False).aggregate([]).select(key)
+
+
+def existing_partitions(dt: DeltaTable, table: str, keys: pa.Table) -> list[tuple]:
+    """Partitions (values of TableSpec.partition_by) holding rows whose key is in `keys`, read
+    from the current version with a DuckDB semi-join. Empty: nothing to replace, plain append.
+    The model columns are inside the files, so this is exact, not a guess from the batch."""
+    files = dt.file_uris()
+    if not files or not keys.num_rows:
+        return []
+    cols = ", ".join(ident(k) for k in keys.column_names)
+    parts = ", ".join(ident(p) for p in TABLES[table].partition_by) or "1"
+    con = duckdb.connect()
+    try:
+        con.register("incoming", keys)
+        sql = (f"SELECT DISTINCT {parts} FROM read_parquet({file_list(files)}, hive_partitioning=false) "
+               f"SEMI JOIN incoming USING ({cols})")
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def write_table(dt: DeltaTable, table: str, data: pa.Table | None, keys: pa.Table, write_id: str,
+                storage_options: dict[str, str] | None) -> TableWrite:
+    """Replace every row whose replace key is in `keys` by `data`, in ONE commit.
+
+    When no key exists yet this is a plain append (the fast path for fresh executions);
+    otherwise a merge whose source is the new rows plus one delete marker per existing key.
+    """
+    props = CommitProperties(custom_metadata={"flowscope.write_id": write_id})
+    rows = data.num_rows if data is not None else 0
+    present = existing_partitions(dt, table, keys)
+    if not present:
+        if rows:
+            write_deltalake(dt, with_partition_columns(table, data), mode="append",
+                            partition_by=partition_columns(table) or None, writer_properties=WRITER_PROPERTIES,
+                            commit_properties=props, storage_options=storage_options)
+            dt.update_incremental()
+        return TableWrite(dt.version(), rows, 0)
+    _merge(dt, table, data, keys, present, props)
+    dt.update_incremental()
+    return TableWrite(dt.version(), rows, len(present))
+
+
+def _merge(dt: DeltaTable, table: str, data: pa.Table | None, keys: pa.Table, partitions: list[tuple],
+           props: CommitProperties) -> None:
+    schema = delta_schema(table)
+    loose = pa.schema([f.with_nullable(True) for f in schema])
+    n_keys = keys.num_rows
+    markers = pa.table({f.name: (keys.column(f.name) if f.name in keys.column_names
+                                 else pa.nulls(n_keys, f.type)) for f in loose}).cast(loose)
+    parts = [markers.append_column(_DELETE_FLAG, pa.repeat(pa.scalar(True), n_keys))]
+    if data is not None and data.num_rows:
+        rows = with_partition_columns(table, data).cast(loose)
+        parts.append(rows.append_column(_DELETE_FLAG, pa.repeat(pa.scalar(False), rows.num_rows)))
+    source = pa.concat_tables(parts)
+    on = [f"s.{_DELETE_FLAG}"]
+    for k in keys.column_names:
+        target = f"_p_{k}" if f"_p_{k}" in schema.names else k  # partition copy lets delta-rs prune
+        on.append(f"t.{ident(target)} = s.{ident(k)}")
+    # only the partitions holding old rows are scanned and rewritten (the rest is pruned)
+    for i, col in enumerate(TABLES[table].partition_by):
+        values = sorted({str(p[i]) for p in partitions})
+        on.append(f"t.{ident('_p_' + col)} IN ({', '.join(literal(v) for v in values)})")
+    insert = {ident(f.name): f"s.{ident(f.name)}" for f in schema}
+    (dt.merge(source, predicate=" AND ".join(on), source_alias="s", target_alias="t",
+              writer_properties=WRITER_PROPERTIES, commit_properties=props)
+       .when_matched_delete()
+       .when_not_matched_insert(insert, predicate=f"NOT s.{_DELETE_FLAG}")
+       .execute())
+
+
+def compact(dt: DeltaTable) -> dict[str, int]:
+    """Merge small files (optimize.compact); returns files before/after."""
+    before = len(dt.file_uris())
+    if before > 1:
+        dt.optimize.compact(writer_properties=WRITER_PROPERTIES)
+        dt.update_incremental()
+    return {"files_before": before, "files_after": len(dt.file_uris()), "version": dt.version()}
+
+
+def vacuum(dt: DeltaTable, keep_versions: list[int]) -> int:
+    """Delete files no kept version references (and orphans of killed writers)."""
+    removed = dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False,
+                        full=True, keep_versions=sorted(set(keep_versions)) or None)
+    return len(removed)

@@ -1,0 +1,17 @@
+"""Store exceptions: callers catch these instead of delta-rs / DuckDB / OS errors."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """A write or read the store refuses (bad batch, unsupported location, broken state)."""
+
+
+class StoreLockedError(StoreError):
+    """Another writer holds the store's lock; names the store and the holder's pid."""
+
+    def __init__(self, store: str, holder_pid: int | None, waited_s: float) -> None:
+        self.store = store
+        self.holder_pid = holder_pid
+        who = f"pid {holder_pid}" if holder_pid is not None else "an unknown process"
+        super().__init__(f"store {store} is locked by {who} (waited {waited_s:.1f}s)")

@@ -1,0 +1,101 @@
+"""The store manifest: which Delta version of each table forms the last complete write.
+
+Delta commits are per table; a write touches several. The manifest `<n>.json` is written
+(atomically, os.replace) only after every table of a write committed, and readers read each
+table at the manifest's version, so they never see half a write. Numbered files, never
+overwritten, keep old snapshots nameable (vacuum keeps their files for the retention window).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_SUFFIX = ".json"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    number: int
+    versions: dict[str, int] = field(default_factory=dict)
+    written_at: dt.datetime | None = None
+
+
+def _numbers(directory: Path) -> list[int]:
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(int(n[: -len(_SUFFIX)]) for n in names
+                  if n.endswith(_SUFFIX) and n[: -len(_SUFFIX)].isdigit())
+
+
+def _load(directory: Path, number: int) -> Manifest:
+    doc = json.loads((directory / f"{number:020d}{_SUFFIX}").read_text())
+    return Manifest(number, {k: int(v) for k, v in doc["versions"].items()},
+                    dt.datetime.fromisoformat(doc["written_at"]))
+
+
+def latest(directory: Path) -> Manifest:
+    """The newest manifest, or an empty one (number 0) for a store never written."""
+    for number in reversed(_numbers(directory)):
+        try:
+            return _load(directory, number)
+        except FileNotFoundError:  # pruned between listing and reading: try the next one
+            continue
+    return Manifest(0)
+
+
+def all_manifests(directory: Path) -> list[Manifest]:
+    out = []
+    for number in _numbers(directory):
+        try:
+            out.append(_load(directory, number))
+        except FileNotFoundError:
+            continue
+    return out
+
+
+def write_next(directory: Path, versions: dict[str, int]) -> Manifest:
+    """Write manifest n+1 atomically (temp file, fsync, os.replace). Caller holds the lock."""
+    directory.mkdir(parents=True, exist_ok=True)
+    number = latest(directory).number + 1
+    now = dt.datetime.now(dt.timezone.utc)
+    doc = {"versions": dict(sorted(versions.items())), "written_at": now.isoformat(), "pid": os.getpid()}
+    atomic_write(directory / f"{number:020d}{_SUFFIX}", json.dumps(doc, indent=1))
+    return Manifest(number, dict(versions), now)
+
+
+def protected(directory: Path, retention: dt.timedelta) -> list[Manifest]:
+    """Manifests a reader may still be using: the latest, and any superseded less than
+    `retention` ago. Their table versions' files must survive vacuum."""
+    manifests = all_manifests(directory)
+    if not manifests:
+        return []
+    cutoff = dt.datetime.now(dt.timezone.utc) - retention
+    keep = [m for m, nxt in zip(manifests, manifests[1:])
+            if nxt.written_at is not None and nxt.written_at > cutoff]
+    return keep + [manifests[-1]]
+
+
+def prune(directory: Path, retention: dt.timedelta) -> int:
+    """Delete manifests no reader can still be using; returns how many were deleted."""
+    keep = {m.number for m in protected(directory, retention)}
+    gone = 0
+    for number in _numbers(directory):
+        if number not in keep:
+            (directory / f"{number:020d}{_SUFFIX}").unlink(missing_ok=True)
+            gone += 1
+    return gone
+
+
+def atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)

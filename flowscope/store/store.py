@@ -1,0 +1,261 @@
+"""The Store facade: the one object collectors, analyses and surfaces use to touch data.
+
+Writes: validate -> lock -> (replay a killed writer's batch) -> stage -> one Delta commit per
+table -> manifest. Reads: a fresh in-memory DuckDB over the manifest's snapshot.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from flowscope.model import EXECUTION_TABLES, TABLES, Batch, C, RunStatus
+from flowscope.store import delta, manifest, reader, staging
+from flowscope.store.errors import StoreError
+from flowscope.store.faults import crash_point
+from flowscope.store.layout import Layout
+from flowscope.store.lock import WriterLock
+from flowscope.store.sqlutil import ident
+from flowscope.store.validate import validate_batch
+
+DEFAULT_LOCK_TIMEOUT_S = 10.0
+DEFAULT_VACUUM_RETENTION = dt.timedelta(minutes=15)
+
+
+class Store:
+    """A folder of Delta tables (one per model table) with a consistent multi-table snapshot.
+
+    `vacuum_retention`: how long files of a superseded snapshot survive `compact()`, so a
+    reader that opened that snapshot can finish its queries.
+    """
+
+    def __init__(self, path: str | Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
+                 vacuum_retention: dt.timedelta = DEFAULT_VACUUM_RETENTION,
+                 storage_options: dict[str, str] | None = None) -> None:
+        text = str(path)
+        if "://" in text and not text.startswith("file://"):
+            raise StoreError(f"{text}: only local stores are supported for now "
+                             "(the lock and manifest need a local file system)")
+        root = Path(text.removeprefix("file://")).expanduser().absolute()
+        root.mkdir(parents=True, exist_ok=True)
+        self.path = root
+        self.lock_timeout = lock_timeout
+        self.vacuum_retention = vacuum_retention
+        self.storage_options = storage_options
+        self._layout = Layout(root)
+        self._lock = WriterLock(self._layout.lock_file, str(root))
+        self._cache_guard = threading.Lock()
+        self._cache: tuple[int, duckdb.DuckDBPyConnection, Any] | None = None
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # ------------------------------------------------------------------ writing
+
+    @contextmanager
+    def writer(self, timeout: float | None = None) -> Iterator["Store"]:
+        """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
+        outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        try:
+            if outermost:
+                self._recover()
+            yield self
+        finally:
+            self._lock.release()
+
+    def write(self, batch: Batch | Mapping[str, Any]) -> dict[str, int]:
+        """Write a batch: execution tables replace by (cloud, execution_id), others upsert by key.
+
+        All-or-nothing for readers (the manifest moves once every table committed). Returns rows
+        written per table.
+        """
+        tables = validate_batch(batch)
+        if not tables:
+            return {}
+        with self.writer():
+            write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
+            counts = self._apply(tables, write_id)
+            staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
+        return counts
+
+    def replace_executions(self, batch: Batch | Mapping[str, Any]) -> dict[str, int]:
+        """Same as write(): named for callers re-collecting executions (RUNNING -> terminal)."""
+        return self.write(batch)
+
+    def compact(self) -> dict[str, Any]:
+        """Merge small files of every table, then vacuum files no protected snapshot uses."""
+        with self.writer():
+            current = manifest.latest(self._layout.manifest_dir)
+            versions = dict(current.versions)
+            tables: dict[str, dict[str, int]] = {}
+            handles = {}
+            for name in TABLES:
+                if not self._layout.table_exists(name):
+                    continue
+                dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
+                tables[name] = delta.compact(dtable)
+                versions[name] = tables[name]["version"]
+                handles[name] = dtable
+            if tables:
+                manifest.write_next(self._layout.manifest_dir, versions)
+            keep = manifest.protected(self._layout.manifest_dir, self.vacuum_retention)
+            for name, dtable in handles.items():
+                kept = [m.versions[name] for m in keep if name in m.versions]
+                tables[name]["files_vacuumed"] = delta.vacuum(dtable, kept)
+            manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
+        return {
+            "tables": tables,
+            "files_before": sum(t["files_before"] for t in tables.values()),
+            "files_after": sum(t["files_after"] for t in tables.values()),
+            "files_vacuumed": sum(t["files_vacuumed"] for t in tables.values()),
+        }
+
+    def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
+        """Commit every table of a staged batch, then the manifest. Idempotent (replay-safe)."""
+        executions = tables.get("executions")
+        versions = dict(manifest.latest(self._layout.manifest_dir).versions)
+        counts: dict[str, int] = {}
+        for name in TABLES:
+            data = tables.get(name)
+            implied = name in EXECUTION_TABLES and executions is not None
+            if data is None and not (implied and self._layout.table_exists(name)):
+                continue
+            keys = delta.replace_keys(name, data, executions)
+            if not keys.num_rows:
+                continue
+            dtable = delta.open_or_create(self._layout.table_uri(name), name, self.storage_options)
+            result = delta.write_table(dtable, name, data, keys, write_id, self.storage_options)
+            versions[name] = result.version
+            if data is not None:
+                counts[name] = result.rows_added
+            crash_point(f"commit:{name}")
+        manifest.write_next(self._layout.manifest_dir, versions)
+        crash_point("manifest")
+        manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
+        return counts
+
+    def _recover(self) -> None:
+        """Replay the batch of a writer killed after staging it; drop half-staged leftovers."""
+        try:
+            found = staging.pending(self._layout.staging_dir, self._layout.intent_file)
+        except (OSError, pa.ArrowInvalid, ValueError, KeyError) as exc:
+            raise StoreError(f"store {self.path}: cannot read the staged batch of an interrupted "
+                             f"write ({exc}); inspect {self._layout.staging_dir}") from exc
+        if found is not None:
+            write_id, tables = found
+            self._apply(tables, write_id)
+            staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
+        elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):
+            staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
+
+    # ------------------------------------------------------------------ reading
+
+    def version(self) -> dict[str, int]:
+        """Delta version of each table in the current snapshot (tables never written are absent)."""
+        return dict(manifest.latest(self._layout.manifest_dir).versions)
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
+        snap = manifest.latest(self._layout.manifest_dir)
+        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options))
+
+    def ibis(self) -> Any:
+        """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
+
+        For multi-table expressions take it once: `con = s.ibis(); con.table(...)`.
+        """
+        return self._ibis_backend()
+
+    def table(self, name: str) -> Any:
+        self._check_table(name)
+        return self.ibis().table(name)
+
+    def sql(self, query: str, params: list[Any] | None = None) -> Any:
+        """Run SQL over the current snapshot; returns a pandas DataFrame."""
+        return self._cursor().sql(query, params=params).df()
+
+    def df(self, table: str) -> Any:
+        self._check_table(table)
+        return self.sql(f"SELECT * FROM {ident(table)}")
+
+    def read_rows(self, table: str, filter_sql: str | None = None) -> list[dict[str, Any]]:
+        """Rows of a (small) table as dicts, optionally filtered by a SQL boolean expression."""
+        self._check_table(table)
+        query = f"SELECT * FROM {ident(table)}" + (f" WHERE {filter_sql}" if filter_sql else "")
+        return self._cursor().sql(query).to_arrow_table().to_pylist()
+
+    def existing_execution_ids(self, cloud: str, ids: Iterable[str]) -> dict[str, str]:
+        """execution_id -> status for the ids already stored (collectors skip terminal ones)."""
+        wanted = _id_table(ids)
+        if not wanted.num_rows:
+            return {}
+        cur = self._cursor()
+        cur.register("wanted_ids", wanted)
+        rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status} FROM executions e "
+                           f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?",
+                           [cloud]).fetchall()
+        return dict(rows)
+
+    def read_execution_rows(self, cloud: str, ids: Iterable[str]) -> Batch:
+        """Executions, steps, attempts and usage rows of those executions, from one snapshot."""
+        wanted = _id_table(ids)
+        batch = Batch()
+        if not wanted.num_rows:
+            return batch
+        cur = self._cursor()
+        cur.register("wanted_ids", wanted)
+        for name in EXECUTION_TABLES:
+            rows = cur.sql(f"SELECT t.* FROM {ident(name)} t SEMI JOIN wanted_ids w "
+                           f"ON t.{C.execution_id} = w.id WHERE t.{C.cloud} = ?",
+                           params=[cloud]).to_arrow_table().to_pylist()
+            getattr(batch, name).extend(rows)
+        return batch
+
+    def last_watermark(self, scope: str) -> dt.datetime | None:
+        """Latest (max) watermark of a succeeded or partial collection run of that scope."""
+        row = self._cursor().execute(
+            f"SELECT max({C.watermark}) FROM collection_runs WHERE {C.scope} = ? AND {C.status} IN (?, ?)",
+            [scope, RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value]).fetchone()
+        value = row[0] if row else None
+        return value.astimezone(dt.timezone.utc) if value is not None else None
+
+    def _check_table(self, name: str) -> None:
+        if name not in TABLES:
+            raise StoreError(f"unknown table {name!r} (model tables: {', '.join(TABLES)})")
+
+    def _snapshot(self) -> tuple[int, duckdb.DuckDBPyConnection, Any]:
+        """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
+        the manifest moves."""
+        number = manifest.latest(self._layout.manifest_dir).number
+        with self._cache_guard:
+            if self._cache is None or self._cache[0] != number:
+                self._cache = (number, self.connect(), None)
+            return self._cache
+
+    def _ibis_backend(self) -> Any:
+        number, con, backend = self._snapshot()
+        if backend is None:
+            import ibis  # heavy import: only when a caller asks for Ibis
+
+            backend = ibis.duckdb.from_connection(con)
+            with self._cache_guard:
+                if self._cache is not None and self._cache[1] is con:
+                    self._cache = (number, con, backend)
+        return backend
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cur = self._snapshot()[1].cursor()
+        cur.execute("SET TimeZone = 'UTC'")
+        return cur
+
+
+def _id_table(ids: Iterable[str]) -> pa.Table:
+    unique = sorted({i for i in ids if i is not None})
+    return pa.table({"id": pa.array(unique, pa.string())})

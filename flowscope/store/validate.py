@@ -1,0 +1,185 @@
+"""Turn a Batch into one Arrow table per model table, or refuse it before anything is written.
+
+Rows may be plain dicts (the Batch contract) or, for bulk producers, a pyarrow Table /
+RecordBatch / pandas DataFrame in the same field: the Arrow path skips the per-row Python
+conversion, which is what makes million-row appends fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from flowscope.model import (
+    EXECUTION_TABLES, TABLES, Batch, Cloud, Kind, Meter, RunStatus, Status,
+)
+from flowscope.store.errors import StoreError
+
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
+                      TypeError, ValueError, OverflowError)
+
+# Enum-valued columns checked on write: a typo here would silently split groups downstream.
+_ENUMS: dict[tuple[str, str], frozenset[str]] = {
+    **{(t, "cloud"): frozenset(Cloud) for t in TABLES if "cloud" in TABLES[t].schema.names},
+    **{(t, "status"): frozenset(Status) for t in ("executions", "steps", "attempts")},
+    ("collection_runs", "status"): frozenset(RunStatus),
+    ("usage", "meter"): frozenset(Meter),
+    ("workflows", "kind"): frozenset(Kind),
+    ("executions", "kind"): frozenset(Kind),
+}
+
+
+def batch_tables(batch: Batch | Mapping[str, Any]) -> dict[str, Any]:
+    """The non-empty row collections of a Batch (or a {table: rows} mapping), by table name."""
+    if isinstance(batch, Batch):
+        items: Iterable[tuple[str, Any]] = ((name, getattr(batch, name)) for name in TABLES)
+    elif isinstance(batch, Mapping):
+        items = batch.items()
+    else:
+        raise StoreError(f"expected a Batch or a mapping of table -> rows, got {type(batch).__name__}")
+    out: dict[str, Any] = {}
+    for name, rows in items:
+        if name not in TABLES:
+            raise StoreError(f"unknown table {name!r} (model tables: {', '.join(TABLES)})")
+        if rows is None or len(rows) == 0:
+            continue
+        out[name] = rows
+    return out
+
+
+def validate_batch(batch: Batch | Mapping[str, Any]) -> dict[str, pa.Table]:
+    """Validated Arrow tables with the exact model schema, deduplicated where the key allows."""
+    return {name: validate_rows(name, rows) for name, rows in batch_tables(batch).items()}
+
+
+def validate_rows(table: str, rows: Any) -> pa.Table:
+    """One table's rows -> Arrow with the model schema; StoreError names table, column, row."""
+    schema = TABLES[table].schema
+    loose = pa.schema([f.with_nullable(True) for f in schema])
+    if isinstance(rows, (pa.Table, pa.RecordBatch)) or hasattr(rows, "to_numpy"):
+        data = _from_arrow(table, rows, loose)
+    else:
+        data = _from_dicts(table, rows, loose)
+    for f in schema:
+        col = data.column(f.name)
+        if not f.nullable and col.null_count:
+            row = pc.index(pc.is_null(col), True).as_py()
+            raise StoreError(f"{table}: column {f.name!r} must not be null (first offending row {row})")
+        allowed = _ENUMS.get((table, f.name))
+        if allowed is not None:
+            bad = pc.invert(pc.is_in(col, value_set=pa.array(sorted(allowed)), skip_nulls=True))
+            bad = pc.and_kleene(bad, pc.is_valid(col))
+            if pc.any(bad).as_py():
+                row = pc.index(bad, True).as_py()
+                raise StoreError(f"{table}: column {f.name!r} has {col[row].as_py()!r}, not one of "
+                                 f"{sorted(allowed)} (first offending row {row})")
+    data = data.cast(schema)
+    if table == "executions" or table not in EXECUTION_TABLES:
+        data = dedupe_last(data, TABLES[table].key)
+    return data
+
+
+def dedupe_last(data: pa.Table, key: tuple[str, ...]) -> pa.Table:
+    """Keep the last row per key: a batch that repeats a row means 'the later one wins'."""
+    if data.num_rows < 2:
+        return data
+    keyed = data.select(list(key)).append_column("_i", pa.array(range(data.num_rows), pa.int64()))
+    last = keyed.group_by(list(key), use_threads=False).aggregate([("_i", "max")])
+    if last.num_rows == data.num_rows:
+        return data
+    return data.take(pc.sort_indices(last["_i_max"]))
+
+
+def _from_arrow(table: str, rows: Any, loose: pa.Schema) -> pa.Table:
+    data = pa.Table.from_pandas(rows, preserve_index=False) if hasattr(rows, "to_numpy") else rows
+    if isinstance(data, pa.RecordBatch):
+        data = pa.Table.from_batches([data])
+    unknown = [n for n in data.column_names if n not in loose.names]
+    if unknown:
+        raise StoreError(f"{table}: unknown column {unknown[0]!r} (row 0)")
+    columns = []
+    for f in loose:
+        if f.name not in data.column_names:
+            columns.append(pa.nulls(data.num_rows, f.type))
+            continue
+        col = data.column(f.name)
+        if not _compatible(col.type, f.type):
+            raise StoreError(f"{table}: column {f.name!r} expects {f.type}, got {col.type} (row 0)")
+        try:
+            columns.append(col if col.type == f.type else pc.cast(col, f.type))
+        except _CONVERSION_ERRORS as exc:
+            row = _first_bad_arrow_value(col, f.type)
+            raise StoreError(f"{table}: column {f.name!r} expects {f.type}, got {col.type} "
+                             f"(first offending row {row}: {exc})") from exc
+    return pa.Table.from_arrays(columns, schema=loose)
+
+
+def _from_dicts(table: str, rows: Any, loose: pa.Schema) -> pa.Table:
+    rows = rows if isinstance(rows, list) else list(rows)
+    names = set(loose.names)
+    seen: set[str] = set()
+    try:
+        for r in rows:
+            seen.update(r)
+    except TypeError:
+        row = next(i for i, r in enumerate(rows) if not isinstance(r, Mapping))
+        raise StoreError(f"{table}: row {row} is a {type(rows[row]).__name__}, not a mapping") from None
+    unknown = seen - names
+    if unknown:
+        col = sorted(unknown)[0]
+        row = next(i for i, r in enumerate(rows) if col in r)
+        raise StoreError(f"{table}: unknown column {col!r} (first offending row {row})")
+    try:
+        return pa.Table.from_pylist(rows, schema=loose)
+    except _CONVERSION_ERRORS as exc:
+        for f in loose:
+            try:
+                pa.array([r.get(f.name) for r in rows], type=f.type)
+            except _CONVERSION_ERRORS:
+                for i, r in enumerate(rows):
+                    try:
+                        pa.array([r.get(f.name)], type=f.type)
+                    except _CONVERSION_ERRORS as inner:
+                        value = r.get(f.name)
+                        raise StoreError(f"{table}: column {f.name!r} expects {f.type}, got "
+                                         f"{type(value).__name__} {value!r:.80} (first offending "
+                                         f"row {i}: {inner})") from inner
+        raise StoreError(f"{table}: rows do not match the model schema: {exc}") from exc
+
+
+def _kind(typ: pa.DataType) -> str:
+    if pa.types.is_null(typ):
+        return "null"
+    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
+        return "string"
+    if pa.types.is_integer(typ):
+        return "integer"
+    if pa.types.is_floating(typ):
+        return "float"
+    if pa.types.is_timestamp(typ):
+        return "timestamp"
+    if pa.types.is_date(typ):
+        return "date"
+    if pa.types.is_dictionary(typ):
+        return _kind(typ.value_type)
+    return str(typ)
+
+
+def _compatible(src: pa.DataType, dst: pa.DataType) -> bool:
+    """Arrow casts that cannot change meaning (int32 -> int64, string views, timestamp units);
+    refuses e.g. int -> string, which pyarrow would happily do."""
+    a, b = _kind(src), _kind(dst)
+    return a == b or a == "null" or (a, b) == ("integer", "float")
+
+
+def _first_bad_arrow_value(col: pa.ChunkedArray, typ: pa.DataType) -> int | None:
+    flat = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    for i in range(len(flat)):
+        try:
+            pc.cast(flat.slice(i, 1), typ)
+        except _CONVERSION_ERRORS:
+            return i
+    return None

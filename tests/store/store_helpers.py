@@ -1,0 +1,70 @@
+"""Synthetic model rows for the store tests (and the subprocess worker)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+
+from flowscope.model import Batch, C
+
+T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
+REPO = Path(__file__).resolve().parents[2]
+WORKER = Path(__file__).with_name("store_worker.py")
+STEPS_BY_STATUS = {"RUNNING": 2, "SUCCEEDED": 3}
+
+
+def eid(i: int) -> str:
+    return f"arn:aws:states:us-east-1:123456789012:execution:wf:run-{i:06d}"
+
+
+def execution(i: int, status: str = "SUCCEEDED", cloud: str = "aws", day: int = 0) -> dict:
+    start = T0 + dt.timedelta(days=day, minutes=i)
+    return {C.cloud: cloud, C.workflow_id: "wf", C.workflow_name: "wf", C.execution_id: eid(i),
+            C.status: status, C.started_at: start, C.start_date: start.date(),
+            C.ended_at: None if status == "RUNNING" else start + dt.timedelta(seconds=5)}
+
+
+def steps(i: int, n: int, status: str = "SUCCEEDED", cloud: str = "aws", day: int = 0) -> list[dict]:
+    start = T0 + dt.timedelta(days=day, minutes=i)
+    return [{C.cloud: cloud, C.workflow_id: "wf", C.execution_id: eid(i), C.step_key: str(k),
+             C.name: f"S{k}", C.type: "task", C.status: status, C.attempts: 1,
+             C.started_at: start + dt.timedelta(seconds=k), C.start_date: start.date()}
+            for k in range(n)]
+
+
+def attempts(i: int, n: int, cloud: str = "aws", day: int = 0) -> list[dict]:
+    start = T0 + dt.timedelta(days=day, minutes=i)
+    return [{C.cloud: cloud, C.workflow_id: "wf", C.execution_id: eid(i), C.step_key: str(k),
+             C.attempt: 1, C.status: "SUCCEEDED", C.start_date: start.date()} for k in range(n)]
+
+
+def usage(i: int, n: int, cloud: str = "aws", day: int = 0) -> list[dict]:
+    start = T0 + dt.timedelta(days=day, minutes=i)
+    return [{C.cloud: cloud, C.workflow_id: "wf", C.execution_id: eid(i), C.step_key: None,
+             C.meter: "aws.sfn.state_transition", C.quantity: float(n), C.started_at: start,
+             C.start_date: start.date()}]
+
+
+def batch(ids: range | list[int], status: str = "SUCCEEDED", cloud: str = "aws") -> Batch:
+    """Executions with STEPS_BY_STATUS[status] steps (and attempts), one usage row each."""
+    b = Batch()
+    n = STEPS_BY_STATUS[status]
+    for i in ids:
+        day = i % 3
+        b.executions.append(execution(i, status, cloud, day))
+        b.steps.extend(steps(i, n, status, cloud, day))
+        b.attempts.extend(attempts(i, n, cloud, day))
+        b.usage.extend(usage(i, n, cloud, day))
+    return b
+
+
+def env() -> dict[str, str]:
+    e = dict(os.environ)
+    e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return e
+
+
+def worker_cmd(*args: object) -> list[str]:
+    return [sys.executable, str(WORKER), *map(str, args)]

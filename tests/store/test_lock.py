@@ -1,0 +1,70 @@
+"""One writer per store, across processes; a killed holder's lock is released by the OS."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+from store_helpers import batch, env, worker_cmd
+
+from flowscope.store import Store, StoreLockedError
+
+
+def start_holder(path, seconds: float = 30) -> subprocess.Popen:
+    proc = subprocess.Popen(worker_cmd("hold-lock", path, seconds), stdout=subprocess.PIPE, env=env(), text=True)
+    assert proc.stdout.readline().strip() == "locked"
+    return proc
+
+
+def test_second_process_is_refused_with_holder_pid(tmp_path):
+    path = tmp_path / "store"
+    holder = start_holder(path)
+    try:
+        s = Store(path, lock_timeout=0.3)
+        t = time.monotonic()
+        with pytest.raises(StoreLockedError) as info:
+            s.write(batch([1]))
+        assert time.monotonic() - t >= 0.3
+        assert str(holder.pid) in str(info.value) and str(path) in str(info.value)
+        assert info.value.holder_pid == holder.pid
+        with pytest.raises(StoreLockedError):
+            s.compact()
+        assert s.version() == {}
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_killed_holder_releases_the_lock(tmp_path):
+    path = tmp_path / "store"
+    holder = start_holder(path)
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    s = Store(path, lock_timeout=2)
+    assert s.write(batch([1]))["executions"] == 1
+
+
+def test_waiting_writer_gets_the_lock_when_released(tmp_path):
+    path = tmp_path / "store"
+    holder = start_holder(path, seconds=0.5)
+    try:
+        assert Store(path, lock_timeout=15).write(batch([1]))["executions"] == 1
+    finally:
+        holder.wait()
+
+
+def test_lock_is_reentrant_for_the_same_store_but_not_for_another(tmp_path):
+    s = Store(tmp_path / "store", lock_timeout=0.1)
+    other = Store(tmp_path / "store", lock_timeout=0.1)
+    with s.writer():
+        s.write(batch([1]))
+        with s.writer():
+            s.write(batch([2]))
+        with pytest.raises(StoreLockedError) as info:
+            other.write(batch([3]))
+        assert info.value.holder_pid == os.getpid()
+    other.write(batch([3]))
+    assert len(s.read_rows("executions")) == 3

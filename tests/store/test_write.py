@@ -1,0 +1,163 @@
+"""Replace-by-key, idempotence, RUNNING -> terminal, partitions, upserts, reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+import pytest
+from store_helpers import T0, batch, eid, execution, steps
+
+from flowscope.model import TABLES, Batch, C, to_arrow
+from flowscope.store import Store
+
+
+@pytest.fixture
+def store(tmp_path):
+    return Store(tmp_path / "store", vacuum_retention=dt.timedelta(0))
+
+
+def counts(s: Store) -> dict[str, int]:
+    return {t: s.sql(f"SELECT count(*) AS n FROM {t}")["n"][0] for t in ("executions", "steps", "attempts", "usage")}
+
+
+def test_empty_store_has_every_view_with_model_columns(store):
+    con = store.connect()
+    for name, spec in TABLES.items():
+        cols = [r[0] for r in con.execute(f"DESCRIBE {name}").fetchall()]
+        assert cols == spec.schema.names
+        assert con.execute(f"SELECT count(*) FROM {name}").fetchone() == (0,)
+    assert con.execute("SELECT current_setting('TimeZone')").fetchone()[0] == "UTC"
+    assert store.version() == {}
+    assert store.last_watermark("aws/123/us-east-1") is None
+
+
+def test_same_batch_twice_changes_nothing(store):
+    b = batch(range(5))
+    assert store.write(b) == {"executions": 5, "steps": 15, "attempts": 15, "usage": 5}
+    first = {t: store.sql(f"SELECT * FROM {t} ORDER BY ALL") for t in ("executions", "steps", "attempts", "usage")}
+    store.write(b)
+    assert counts(store) == {"executions": 5, "steps": 15, "attempts": 15, "usage": 5}
+    for t, df in first.items():
+        assert store.sql(f"SELECT * FROM {t} ORDER BY ALL").equals(df)
+
+
+def test_running_rewritten_as_succeeded_replaces_its_rows(store):
+    store.write(batch(range(3), "RUNNING"))
+    assert counts(store)["steps"] == 6
+    store.write(batch([1], "SUCCEEDED"))
+    got = dict(store.sql("SELECT execution_id, status FROM executions").values.tolist())
+    assert got == {eid(0): "RUNNING", eid(1): "SUCCEEDED", eid(2): "RUNNING"}
+    per = dict(store.sql("SELECT execution_id, count(*) FROM steps GROUP BY 1").values.tolist())
+    assert per == {eid(0): 2, eid(1): 3, eid(2): 2}
+    statuses = store.sql(f"SELECT DISTINCT status FROM steps WHERE execution_id = '{eid(1)}'")
+    assert statuses["status"].tolist() == ["SUCCEEDED"]
+    assert store.existing_execution_ids("aws", [eid(1), eid(2), eid(99)]) == {eid(1): "SUCCEEDED", eid(2): "RUNNING"}
+
+
+def test_execution_without_steps_in_batch_drops_old_steps(store):
+    store.write(batch([7], "RUNNING"))
+    store.write(Batch(executions=[execution(7, "ABORTED")]))
+    assert counts(store) == {"executions": 1, "steps": 0, "attempts": 0, "usage": 0}
+
+
+def test_steps_alone_replace_only_their_executions(store):
+    store.write(batch(range(2)))
+    store.write(Batch(steps=steps(0, 5)))  # execution 0 absent from batch.executions
+    per = dict(store.sql("SELECT execution_id, count(*) FROM steps GROUP BY 1").values.tolist())
+    assert per == {eid(0): 5, eid(1): 3}
+    assert counts(store)["attempts"] == 6
+
+
+def test_same_execution_id_in_two_clouds_is_two_executions(store):
+    store.write(batch([1], cloud="aws"))
+    store.write(batch([1], "RUNNING", cloud="gcp"))
+    assert sorted(store.sql("SELECT cloud, status FROM executions").values.tolist()) == [
+        ["aws", "SUCCEEDED"], ["gcp", "RUNNING"]]
+    assert counts(store)["steps"] == 5
+
+
+def test_partition_columns_survive_the_read(store):
+    b = batch(range(6)) .extend(batch(range(6), cloud="azure"))
+    store.write(b)
+    rows = store.read_rows("executions", f"execution_id = '{eid(4)}'")
+    assert {(r[C.cloud], r[C.start_date]) for r in rows} == {
+        ("aws", (T0 + dt.timedelta(days=1)).date()), ("azure", (T0 + dt.timedelta(days=1)).date())}
+    for t in ("executions", "steps", "attempts", "usage"):
+        df = store.sql(f"SELECT cloud, start_date, count(*) n FROM {t} GROUP BY ALL")
+        assert df["cloud"].notna().all() and df["start_date"].notna().all()
+        assert set(df["cloud"]) == {"aws", "azure"} and len(df) == 6
+    assert "_p_cloud" not in store.df("steps").columns
+    parts = {p.name for p in (store.path / "steps").iterdir() if p.name.startswith("_p_")}
+    assert parts == {"_p_cloud=aws", "_p_cloud=azure"}
+    # every model column lives inside the Parquet files themselves
+    import pyarrow.parquet as pq
+    some_file = next((store.path / "steps").rglob("*.parquet"))
+    assert set(TABLES["steps"].schema.names) <= set(pq.read_schema(some_file).names)
+
+
+def test_timestamps_are_utc(store):
+    store.write(batch([3]))
+    row = store.read_rows("executions")[0]
+    assert row[C.started_at] == T0 + dt.timedelta(minutes=3)
+    assert row[C.started_at].utcoffset() == dt.timedelta(0)
+    df = store.df("executions")
+    assert str(df[C.started_at].dt.tz) == "UTC"
+
+
+def test_upsert_tables_by_key_and_watermark(store):
+    wf = {C.cloud: "aws", C.workflow_id: "wf", C.name: "wf", C.kind: "sfn-standard", C.revision: "1",
+          C.seen_at: T0}
+    store.write(Batch(workflows=[wf, {**wf, C.revision: "2"}]))
+    store.write(Batch(workflows=[{**wf, C.definition: "{}", C.seen_at: T0 + dt.timedelta(hours=1)}]))
+    rows = sorted(store.read_rows("workflows"), key=lambda r: r[C.revision])
+    assert [(r[C.revision], r[C.definition]) for r in rows] == [("1", "{}"), ("2", None)]
+
+    def run(rid, status, wm):
+        return {C.run_id: rid, C.cloud: "aws", C.scope: "aws/1/us-east-1", C.started_at: T0,
+                C.status: status, C.watermark: wm}
+    store.write(Batch(collection_runs=[run("a", "succeeded", T0), run("b", "failed", T0 + dt.timedelta(days=9))]))
+    store.write(Batch(collection_runs=[run("c", "running", T0 + dt.timedelta(days=1))]))
+    assert store.last_watermark("aws/1/us-east-1") == T0
+    store.write(Batch(collection_runs=[run("c", "partial", T0 + dt.timedelta(days=1))]))
+    assert store.last_watermark("aws/1/us-east-1") == T0 + dt.timedelta(days=1)
+    assert len(store.read_rows("collection_runs")) == 3
+    assert store.last_watermark("gcp/other") is None
+
+    metric = {C.cloud: "aws", C.resource_id: "wf", C.metric: "ExecutionsStarted", C.statistic: "Sum",
+              C.timestamp: T0, C.value: 1.0, C.start_date: T0.date()}
+    store.write(Batch(metrics=[metric, {**metric, C.value: 2.0}]))  # repeated key in one batch: last wins
+    store.write(Batch(metrics=[{**metric, C.value: 3.0}, {**metric, C.timestamp: T0 + dt.timedelta(minutes=1)}]))
+    assert sorted(r[C.value] for r in store.read_rows("metrics")) == [1.0, 3.0]
+
+
+def test_arrow_input_and_reads(store):
+    b = batch(range(4))
+    arrow = Batch(executions=to_arrow("executions", b.executions), steps=to_arrow("steps", b.steps).select(
+        [C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name, C.type, C.status, C.attempts, C.start_date]))
+    assert store.write(arrow) == {"executions": 4, "steps": 12}
+    got = store.read_execution_rows("aws", [eid(1), eid(2)])
+    assert {r[C.execution_id] for r in got.executions} == {eid(1), eid(2)}
+    assert len(got.steps) == 6 and got.attempts == [] and got.usage == []
+    assert store.table("steps").count().execute() == 12
+    assert store.ibis().table("executions").filter(lambda t: t.status == "SUCCEEDED").count().execute() == 4
+    v = store.version()
+    assert set(v) == {"executions", "steps"} and all(isinstance(x, int) for x in v.values())
+    assert store.connect() is not store.connect()
+
+
+def test_mapping_batch_and_replace_executions_alias(store):
+    b = batch([1], "RUNNING")
+    store.write({"executions": b.executions, "steps": b.steps})
+    assert store.replace_executions(batch([1])) == {"executions": 1, "steps": 3, "attempts": 3, "usage": 1}
+    assert counts(store) == {"executions": 1, "steps": 3, "attempts": 3, "usage": 1}
+
+
+def test_many_executions_in_a_large_table_replace_exactly(store):
+    store.write(batch(range(300), "RUNNING"))
+    store.write(batch(range(100, 200)))  # a third of them finish
+    df = store.sql("SELECT status, count(*) n FROM executions GROUP BY 1 ORDER BY 1")
+    assert df.values.tolist() == [["RUNNING", 200], ["SUCCEEDED", 100]]
+    assert counts(store)["steps"] == 200 * 2 + 100 * 3
+    assert pa.Table.from_pandas(store.sql("SELECT count(DISTINCT (execution_id, step_key)) d, count(*) n FROM steps")
+                                ).to_pylist() == [{"d": 700, "n": 700}]

@@ -81,7 +81,7 @@ class Session:
         for table, name_column in (("executions", C.workflow_name), ("workflows", C.name)):
             expr = self.store.table(table)
             expr = expr.filter(expr[name_column].isin(names_or_ids) | expr[C.workflow_id].isin(names_or_ids))
-            found.update(expr[C.workflow_id].distinct().to_pandas()[C.workflow_id])
+            found.update(expr.select(C.workflow_id).distinct().to_pandas()[C.workflow_id])
         return sorted(found)
 
     def workflows(self, **filters: Any) -> "pd.DataFrame":

@@ -34,16 +34,6 @@ def _key(row: Row) -> ExecKey:
     return row[C.cloud], row[C.execution_id]
 
 
-def _merge_by(old: Iterable[Row], new: Iterable[Row], key: tuple[str, ...]) -> list[Row]:
-    """Union of two row lists by key; the newer row wins."""
-    merged: dict[tuple[Any, ...], Row] = {}
-    for row in old:
-        merged[tuple(row.get(k) for k in key)] = row
-    for row in new:
-        merged[tuple(row.get(k) for k in key)] = row
-    return list(merged.values())
-
-
 def _latest_workflows(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
     """Per (cloud, workflow_id), the most recently seen revision."""
     latest: dict[tuple[str, str], Row] = {}
@@ -124,7 +114,12 @@ def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> se
 
 def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, Row],
                   steps: dict[ExecKey, list[Row]], attempts: dict[ExecKey, list[Row]]) -> None:
-    """Fold the stored rows of the same executions under the incoming ones (incoming wins)."""
+    """Put the stored rows of the same executions before the incoming ones.
+
+    Rows under the same key are left for the cloud's `assemble` to settle: pieces of one
+    Azure attempt (retryHistory, request history) complete each other, while a re-read AWS
+    history supersedes the stored one.
+    """
     by_cloud: dict[str, list[str]] = defaultdict(list)
     for cloud, execution_id in keys:
         by_cloud[cloud].append(execution_id)
@@ -141,6 +136,6 @@ def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, 
         for row in stored.attempts:
             old_attempts[_key(row)].append(row)
         for key, rows in old_steps.items():
-            steps[key] = _merge_by(rows, steps.get(key, []), (C.step_key,))
+            steps[key] = rows + steps.get(key, [])
         for key, rows in old_attempts.items():
-            attempts[key] = _merge_by(rows, attempts.get(key, []), (C.step_key, C.attempt))
+            attempts[key] = rows + attempts.get(key, [])

@@ -11,6 +11,8 @@ A transform module exposes:
   order and across several imports): link steps to the workflow definition (types, connectors,
   internal vs external calls), settle parents and iterations, and count billable usage by the
   cloud's rules. Pure and idempotent: assembling its own output again gives the same rows.
+  Steps and attempts may repeat a key (stored rows first, then the incoming ones): `assemble`
+  settles them deterministically.
 
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """

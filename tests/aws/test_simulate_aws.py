@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import statistics
-import time
 from collections import Counter, defaultdict
 
 import pytest
@@ -127,11 +126,3 @@ def test_healthy_workflows_have_no_failures(sim, batch):
     usage = Counter(u[C.meter] for u in batch.usage)
     assert usage["aws.sfn.express_request"] == sum(
         1 for e in batch.executions if e[C.workflow_name] == "clickstream-express")
-
-
-@pytest.mark.slow
-def test_twenty_thousand_executions_fast():
-    t0 = time.perf_counter()
-    out = simulate(SimSpec(SPEC.start, SPEC.end, 20_000, seed=1))
-    assert time.perf_counter() - t0 < 10
-    assert sum(1 for f, _ in out.documents if f == "aws.log_records") > 0

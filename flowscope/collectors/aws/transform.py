@@ -53,7 +53,6 @@ from flowscope.model import (
     MAX_DEFINITION_CHARS,
     Meter,
     Skip,
-    Source,
     Status,
     StepType,
     payload_size_and_hash,
@@ -1097,8 +1096,13 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
       from the billed (or rounded-up) duration and memory; see `express_gb_seconds`.
       Usage rows carry the execution's ``started_at`` / ``start_date`` so they are replaced with it.
 
+    Rows repeated under the same key (stored rows followed by a re-collected history) keep the
+    last one: a history is always re-read whole, so the newer rows are the complete ones.
+
     Pure and idempotent: inputs are not mutated and assembling the output again gives the same rows.
     """
+    steps = list({s[C.step_key]: s for s in steps}.values())
+    attempts = list({(a[C.step_key], a[C.attempt]): a for a in attempts}.values())
     definition = _definition_obj(workflow.get(C.definition)) if workflow else None
     branches = _branch_index(definition) if definition else {}
     resources = _task_resources(definition) if definition else {}

@@ -789,7 +789,6 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
 
     # 4. definition: names, types, resources, parents, previous steps
     loops_seen = {s.lower() for _, idx in parsed.values() for s, _ in idx}
-    trigger_keys = sorted(k for k in rows if k.startswith("@"))
     meters: dict[str, Meter] = {}
     for key, row in rows.items():
         base, idx = parsed[key]
@@ -872,13 +871,16 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
     for att in attempts:
         grouped.setdefault((att[C.step_key], att[C.attempt]), []).append(att)
     per_step: dict[str, list[Row]] = {}
+    out_attempts: list[Row] = []
     for (key, number), group in grouped.items():
         row = rows.get(key)
-        if row is None or row[C.type] not in {t.value for t in WORK_STEP_TYPES} \
-                or row[C.status] == Status.SKIPPED.value:
+        if row is None:
+            # A request history read before its action: kept, so it merges once the action arrives.
+            out_attempts.append(_merge_attempts(group))
+            continue
+        if row[C.type] not in {t.value for t in WORK_STEP_TYPES} or row[C.status] == Status.SKIPPED.value:
             continue
         per_step.setdefault(key, []).append(_merge_attempts(group))
-    out_attempts: list[Row] = []
     for key, row in rows.items():
         work = row[C.type] in {t.value for t in WORK_STEP_TYPES}
         if row[C.status] == Status.SKIPPED.value:

@@ -1,0 +1,249 @@
+"""boto3 clients for one (profile, role, account, region) scope: read-only, retried, rate limited.
+
+- Credentials come from boto3's default chain (or a named profile); with `role_arn` the role is
+  assumed with refreshable credentials (a long sync outlives one STS session). Nothing
+  credential-like is stored or logged.
+- `botocore_config`: adaptive retry mode (exponential backoff with full jitter on
+  ThrottlingException, 5xx and timeouts, plus botocore's client-side rate adaptation),
+  bounded attempts and timeouts.
+- Every client created here refuses any operation outside `READ_ONLY_OPERATIONS` (a
+  `before-call` hook raises `ReadOnlyViolation` before anything is sent), and takes a token from
+  the (account, region, API) bucket before every HTTP attempt (`before-send`), retries included.
+- `docs/iam-policy.json` is the same allow-list as an IAM policy; a test keeps them equal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowscope.collectors.base import Quota, RateLimiters
+
+try:  # boto3 is the `aws` extra: importing flowscope must not need it
+    import boto3
+    from botocore.config import Config
+    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+except ImportError:  # pragma: no cover - exercised only without the extra
+    boto3 = None  # type: ignore[assignment]
+
+# ---------------------------------------------------------------- the read-only allow-list
+
+READ_ONLY_OPERATIONS: dict[str, frozenset[str]] = {
+    # endpoint prefix -> operations the collector may call
+    "states": frozenset({
+        "ListStateMachines", "DescribeStateMachine", "ListStateMachineVersions",
+        "ListStateMachineAliases", "DescribeStateMachineAlias", "ListExecutions",
+        "DescribeExecution", "GetExecutionHistory", "ListMapRuns", "DescribeMapRun",
+    }),
+    "logs": frozenset({"FilterLogEvents"}),
+    "monitoring": frozenset({"GetMetricData"}),
+    "sts": frozenset({"GetCallerIdentity", "AssumeRole"}),
+}
+IAM_SERVICE_PREFIX = {"states": "states", "logs": "logs", "monitoring": "cloudwatch", "sts": "sts"}
+CALLER_SIDE_ACTIONS = frozenset({"sts:GetCallerIdentity", "sts:AssumeRole"})
+"""Not in the read-only role's policy: GetCallerIdentity needs no permission, and AssumeRole is
+granted to the caller (and by the role's trust policy), not by the role itself."""
+
+
+def iam_actions() -> set[str]:
+    """The allow-list as IAM actions (`states:GetExecutionHistory`, ...)."""
+    return {f"{IAM_SERVICE_PREFIX[prefix]}:{op}" for prefix, ops in READ_ONLY_OPERATIONS.items() for op in ops}
+
+
+def policy_actions() -> set[str]:
+    """The actions docs/iam-policy.json must grant: the allow-list minus caller-side ones."""
+    return iam_actions() - CALLER_SIDE_ACTIONS
+
+
+class ReadOnlyViolation(RuntimeError):
+    """An operation outside the read-only allow-list was about to be called."""
+
+
+def _check_read_only(model: Any = None, **_: Any) -> None:
+    prefix = model.service_model.endpoint_prefix
+    if model.name not in READ_ONLY_OPERATIONS.get(prefix, frozenset()):
+        raise ReadOnlyViolation(f"{prefix}:{model.name} is not a read-only operation flowscope may call")
+
+
+# ---------------------------------------------------------------- documented quotas
+
+# Step Functions API throttling (token bucket per account and Region): bucket size, refill/s.
+# Documented defaults for us-east-1, us-west-2 and eu-west-1; other Regions are lower where
+# they differ (ListExecutions refills 2/s there). Overridable per source (`quotas = {...}`).
+SFN_QUOTAS_LARGE: dict[str, Quota] = {
+    "ListStateMachines": Quota(100, 5),
+    "DescribeStateMachine": Quota(200, 20),
+    "ListStateMachineVersions": Quota(100, 1),
+    "ListStateMachineAliases": Quota(100, 1),
+    "DescribeStateMachineAlias": Quota(200, 1),
+    "ListExecutions": Quota(100, 5),
+    "DescribeExecution": Quota(250, 15),
+    "GetExecutionHistory": Quota(400, 20),
+    "ListMapRuns": Quota(100, 1),
+    "DescribeMapRun": Quota(100, 1),
+}
+SFN_QUOTAS_OTHER: dict[str, Quota] = {**SFN_QUOTAS_LARGE, "ListExecutions": Quota(100, 2),
+                                      "ListStateMachines": Quota(100, 1)}
+LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
+OTHER_QUOTAS: dict[str, Quota] = {
+    "FilterLogEvents": Quota(5, 5),     # CloudWatch Logs: 5 TPS per account and Region
+    "GetMetricData": Quota(50, 50),     # CloudWatch: 50 TPS
+}
+
+
+def default_quota(region: str, api: str, overrides: dict[str, Quota] | None = None) -> Quota | None:
+    if overrides and api in overrides:
+        return overrides[api]
+    table = SFN_QUOTAS_LARGE if region in LARGE_REGIONS else SFN_QUOTAS_OTHER
+    return table.get(api) or OTHER_QUOTAS.get(api)
+
+
+def botocore_config(*, max_attempts: int = 8, connect_timeout: float = 5, read_timeout: float = 30,
+                    pool: int = 16) -> "Config":
+    """Adaptive retries (backoff with jitter on throttling, 5xx, timeouts), bounded attempts."""
+    return Config(
+        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
+        max_pool_connections=pool,
+        user_agent_extra="flowscope-collector",
+    )
+
+
+# ---------------------------------------------------------------- hooks for tests and benches
+
+_CLIENT_HOOKS: list[Callable[[Any], None]] = []
+_HOOKS_LOCK = threading.Lock()
+
+
+@contextmanager
+def client_hook(fn: Callable[[Any], None]) -> Iterator[None]:
+    """Call `fn(client)` on every client created while the context is open (tests count calls)."""
+    with _HOOKS_LOCK:
+        _CLIENT_HOOKS.append(fn)
+    try:
+        yield
+    finally:
+        with _HOOKS_LOCK:
+            _CLIENT_HOOKS.remove(fn)
+
+
+# ---------------------------------------------------------------- sessions and clients
+
+@dataclass
+class AwsScopeClients:
+    """The clients of one (account, region) scope, shared by the scope's worker threads."""
+
+    region: str
+    account: str
+    sfn: Any
+    logs: Any
+    cloudwatch: Any
+    limiters: RateLimiters
+    endpoint_url: str | None = None
+    calls: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] = self.calls.get(operation, 0) + 1
+
+
+def make_session(*, region: str, profile: str | None = None, role_arn: str | None = None,
+                 endpoint_url: str | None = None, external_id: str | None = None,
+                 config: "Config | None" = None) -> "boto3.Session":
+    """A boto3 session for one region: default chain or `profile`, then `role_arn` assumed."""
+    if boto3 is None:  # pragma: no cover
+        raise RuntimeError("the AWS collector needs boto3: pip install 'flowscope[aws]'")
+    base = boto3.Session(profile_name=profile, region_name=region)
+    if not role_arn:
+        return base
+    source = base.get_credentials()
+    if source is None:
+        raise RuntimeError("no AWS credentials found to assume the role with")
+    extra: dict[str, Any] = {"RoleSessionName": "flowscope-readonly"}
+    if external_id:
+        extra["ExternalId"] = external_id
+
+    def sts_creator(service: str, **kwargs: Any) -> Any:
+        client = base.client(service, region_name=region, endpoint_url=endpoint_url,
+                             config=config or botocore_config(), **kwargs)
+        _install_guards(client, None)
+        return client
+
+    fetcher = AssumeRoleCredentialFetcher(client_creator=sts_creator, source_credentials=source,
+                                          role_arn=role_arn, extra_args=extra)
+    credentials = DeferredRefreshableCredentials(refresh_using=fetcher.fetch_credentials,
+                                                 method="assume-role")
+    botocore_session = base._session  # noqa: SLF001 - the documented way to plug credentials in
+    botocore_session._credentials = credentials  # noqa: SLF001
+    return boto3.Session(botocore_session=botocore_session, region_name=region)
+
+
+def _install_guards(client: Any, on_send: Callable[[str], None] | None) -> None:
+    events = client.meta.events
+    # provide-client-params fires first (before parameter validation); before-call guards again
+    events.register("provide-client-params", _check_read_only, unique_id="flowscope-read-only-params")
+    events.register("before-call", _check_read_only, unique_id="flowscope-read-only")
+    if on_send is not None:
+        def before_send(event_name: str = "", **_: Any) -> None:
+            on_send(event_name.rsplit(".", 1)[-1])
+            return None
+        events.register("before-send", before_send, unique_id="flowscope-rate-limit")
+    with _HOOKS_LOCK:
+        hooks = list(_CLIENT_HOOKS)
+    for hook in hooks:
+        hook(client)
+
+
+def resolve_account(session: "boto3.Session", *, region: str, role_arn: str | None,
+                    endpoint_url: str | None, config: "Config") -> str:
+    """The account id: from the role ARN when given, else STS GetCallerIdentity."""
+    if role_arn:
+        parts = role_arn.split(":")
+        if len(parts) > 4 and parts[4].isdigit():
+            return parts[4]
+    sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=config)
+    _install_guards(sts, None)
+    return str(sts.get_caller_identity()["Account"])
+
+
+def scope_clients(*, region: str, profile: str | None = None, role_arn: str | None = None,
+                  endpoint_url: str | None = None, account: str | None = None,
+                  external_id: str | None = None, limiters: RateLimiters | None = None,
+                  quota_overrides: dict[str, Quota] | None = None, max_attempts: int = 8,
+                  concurrency: int = 8, read_timeout: float = 30) -> AwsScopeClients:
+    """Clients for one scope, every one read-only guarded and rate limited per (account, region, API)."""
+    config = botocore_config(max_attempts=max_attempts, pool=concurrency + 4, read_timeout=read_timeout)
+    session = make_session(region=region, profile=profile, role_arn=role_arn, endpoint_url=endpoint_url,
+                           external_id=external_id, config=config)
+    account = account or resolve_account(session, region=region, role_arn=role_arn,
+                                         endpoint_url=endpoint_url, config=config)
+    limiters = limiters or RateLimiters(lambda r, api: default_quota(r, api, quota_overrides))
+    holder: dict[str, AwsScopeClients] = {}
+
+    def on_send(operation: str) -> None:
+        limiters.acquire(account, region, operation)
+        holder["clients"].count(operation)
+
+    def make(service: str) -> Any:
+        client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        _install_guards(client, on_send)
+        return client
+
+    clients = AwsScopeClients(region=region, account=account, sfn=make("stepfunctions"),
+                              logs=make("logs"), cloudwatch=make("cloudwatch"),
+                              limiters=limiters, endpoint_url=endpoint_url)
+    holder["clients"] = clients
+    return clients
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a botocore ClientError (None for other exceptions)."""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        return response.get("Error", {}).get("Code")
+    return None

@@ -1,0 +1,402 @@
+"""Step Functions Standard workflows through the API: state machines, executions, histories, Map Runs.
+
+I/O only: every native document goes to the pure transforms (`transform.FORMATS`) unchanged.
+
+- State machines: ListStateMachines, DescribeStateMachine, ListStateMachineVersions,
+  ListStateMachineAliases (+ DescribeStateMachineAlias for the routing); versions and aliases
+  are added to the workflow row's `attributes`.
+- Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
+  minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
+  paginated to the end however long the history (25,000 events and more), only for executions
+  not already stored as terminal. DescribeExecution only to revisit a stored RUNNING execution
+  that the listing did not return again.
+- Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
+  child executions via ListExecutions(mapRunArn), linked to their parent.
+- Expired pagination tokens restart the listing (seen ARNs are skipped, so nothing doubles).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowscope.collectors.aws.clients import AwsScopeClients, error_code
+from flowscope.collectors.base import CollectionError, CollectWindow, ScopeResult, StoreSink, bounded_map
+from flowscope.collectors.native import ImportContext
+from flowscope.model import TERMINAL_STATUSES, UTC, Batch, C, Cloud, Source, utc
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
+
+HISTORY_PAGE = 1000          # the API's maximum page size
+LIST_PAGE = 1000
+MAX_TOKEN_RESTARTS = 3
+TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+GONE_CODES = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound"})
+TOKEN_CODES = frozenset({"InvalidToken"})
+UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented",
+                               "UnknownOperation", "NotImplementedException"})
+
+
+@dataclass
+class ScopeContext:
+    """Everything one scope's collection shares across its worker threads."""
+
+    clients: AwsScopeClients
+    store: "Store"
+    sink: StoreSink
+    result: ScopeResult
+    window: CollectWindow
+    formats: dict[str, Callable[[Any, ImportContext], Batch]]
+    now: dt.datetime
+    concurrency: int = 8
+    stored: dict[str, str | None] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    gaps: list[dt.datetime | None] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ctx(self, source_name: str, source: Source = Source.API, **kwargs: Any) -> ImportContext:
+        return ImportContext(source_name=source_name, seen_at=self.now, source=source, **kwargs)
+
+    def gap(self, start: dt.datetime | None) -> None:
+        """Something from `start` on (None: anything) was not collected; hold the watermark there."""
+        with self.lock:
+            self.gaps.append(start)
+
+    def mark_seen(self, arns: list[str]) -> None:
+        with self.lock:
+            self.seen.update(arns)
+
+    def load_stored(self, arns: list[str]) -> dict[str, str | None]:
+        """Stored status of each ARN (absent: not stored); cached for the scope."""
+        missing = [a for a in arns if a not in self.stored]
+        if missing:
+            found = self.store.existing_execution_ids(Cloud.AWS.value, missing) or {}
+            with self.lock:
+                for arn in missing:
+                    self.stored[arn] = found.get(arn)
+        return {a: self.stored.get(a) for a in arns}
+
+    def is_terminal_stored(self, arn: str) -> bool:
+        return self.stored.get(arn) in TERMINAL
+
+
+def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
+    if isinstance(exc, CollectionError):
+        return exc
+    code = error_code(exc)
+    message = f"{operation} failed: {code or type(exc).__name__}"
+    detail = getattr(exc, "response", {}).get("Error", {}).get("Message") if code else str(exc)
+    if detail:
+        message += f": {str(detail)[:200]}"
+    return CollectionError(message, operation=operation, code=code or type(exc).__name__, target=target)
+
+
+# ---------------------------------------------------------------- state machines
+
+def list_state_machines(sfn: Any, globs: list[str] | None = None) -> list[dict[str, Any]]:
+    """Every state machine of the scope (name globs applied); raises on failure, never []."""
+    machines: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"maxResults": LIST_PAGE}
+        if token:
+            kwargs["nextToken"] = token
+        page = sfn.list_state_machines(**kwargs)
+        machines.extend(page.get("stateMachines", []))
+        token = page.get("nextToken")
+        if not token:
+            break
+    if globs:
+        machines = [m for m in machines if any(fnmatch.fnmatchcase(m["name"], g) for g in globs)]
+    return machines
+
+
+def _paginate(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    token: str | None = None
+    while True:
+        page = call(**kwargs, **({"nextToken": token} if token else {}))
+        items.extend(page.get(key, []))
+        token = page.get("nextToken")
+        if not token:
+            return items
+
+
+def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
+                         unsupported: set[str] | None = None) -> dict[str, Any]:
+    """Published versions and aliases (with routing) of a state machine, for its attributes.
+
+    Metadata only: a failure is a warning in the run's details (the machine and its executions
+    are still collected), and an operation the endpoint lacks is not tried again this scope.
+    """
+    unsupported = unsupported if unsupported is not None else set()
+    out: dict[str, Any] = {}
+    if "ListStateMachineVersions" not in unsupported:
+        try:
+            versions = _paginate(sfn.list_state_machine_versions, "stateMachineVersions",
+                                 stateMachineArn=arn, maxResults=LIST_PAGE)
+            out["versions"] = [{"arn": v.get("stateMachineVersionArn"),
+                                "created": _iso(v.get("creationDate"))} for v in versions]
+        except Exception as exc:  # noqa: BLE001
+            _metadata_failure(exc, "ListStateMachineVersions", arn, result, unsupported)
+    if "ListStateMachineAliases" not in unsupported:
+        try:
+            aliases = _paginate(sfn.list_state_machine_aliases, "stateMachineAliases",
+                                stateMachineArn=arn, maxResults=LIST_PAGE)
+            described = []
+            for alias in aliases:
+                alias_arn = alias.get("stateMachineAliasArn")
+                info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
+                described.append({"arn": alias_arn, "name": info.get("name"),
+                                  "routing": info.get("routingConfiguration", [])})
+            out["aliases"] = described
+        except Exception as exc:  # noqa: BLE001
+            _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
+    return out
+
+
+def _metadata_failure(exc: BaseException, operation: str, arn: str, result: ScopeResult,
+                      unsupported: set[str]) -> None:
+    code = error_code(exc) or type(exc).__name__
+    status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+    if code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
+        unsupported.add(operation)     # the endpoint lacks it (moto, LocalStack): stop asking
+        result.warn(f"{operation} failed ({code}); versions/aliases not recorded in this scope")
+    else:
+        result.warn(f"{operation} failed for {arn} ({code}); its versions/aliases not recorded")
+
+
+def _iso(value: Any) -> str | None:
+    parsed = utc(value) if value is not None else None
+    return parsed.isoformat() if parsed else None
+
+
+def merge_attributes(row: dict[str, Any], extra: dict[str, Any]) -> None:
+    """Add keys to a row's `attributes` JSON object (created if absent)."""
+    if not extra:
+        return
+    try:
+        current = json.loads(row.get(C.attributes) or "{}")
+        if not isinstance(current, dict):
+            current = {"value": current}
+    except (TypeError, ValueError):
+        current = {"raw": row.get(C.attributes)}
+    current.update(extra)
+    row[C.attributes] = json.dumps(current, sort_keys=True, default=str)
+
+
+# ---------------------------------------------------------------- executions
+
+def iter_executions(sfn: Any, *, lower_bound: dt.datetime | None, state_machine_arn: str | None = None,
+                    map_run_arn: str | None = None) -> Iterator[dict[str, Any]]:
+    """ListExecutions newest first, stopping at the first execution older than `lower_bound`.
+
+    An expired or invalid pagination token restarts the listing from the newest; executions
+    already yielded are skipped, so the caller sees each one once.
+    """
+    seen: set[str] = set()
+    restarts = 0
+    token: str | None = None
+    while True:
+        kwargs: dict[str, Any] = {"maxResults": LIST_PAGE}
+        if map_run_arn:
+            kwargs["mapRunArn"] = map_run_arn
+        else:
+            kwargs["stateMachineArn"] = state_machine_arn
+        if token:
+            kwargs["nextToken"] = token
+        try:
+            page = sfn.list_executions(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) in TOKEN_CODES and token and restarts < MAX_TOKEN_RESTARTS:
+                restarts += 1
+                token = None
+                continue
+            raise
+        for item in page.get("executions", []):
+            started = utc(item.get("startDate"))
+            if lower_bound is not None and started is not None and started < lower_bound:
+                return
+            arn = item["executionArn"]
+            if arn not in seen:
+                seen.add(arn)
+                yield item
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def get_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The whole history of one execution, page after page, without payloads."""
+    events: list[dict[str, Any]] = []
+    token: str | None = None
+    restarts = 0
+    while True:
+        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": HISTORY_PAGE,
+                                  "includeExecutionData": False, "reverseOrder": False}
+        if token:
+            kwargs["nextToken"] = token
+        try:
+            page = sfn.get_execution_history(**kwargs)
+        except Exception as exc:  # noqa: BLE001
+            if error_code(exc) in TOKEN_CODES and token and restarts < MAX_TOKEN_RESTARTS:
+                restarts += 1          # start over: a history is immutable up to its end
+                events, token = [], None
+                continue
+            raise
+        events.extend(page.get("events", []))
+        token = page.get("nextToken")
+        if not token:
+            return events
+
+
+def describe_execution(sfn: Any, execution_arn: str) -> dict[str, Any]:
+    """DescribeExecution without payloads (input/output are dropped if the endpoint sends them)."""
+    try:
+        info = sfn.describe_execution(executionArn=execution_arn, includedData="METADATA_ONLY")
+    except Exception as exc:  # noqa: BLE001 - old endpoints do not know includedData
+        if error_code(exc) not in ("ValidationException", "InvalidParameterValue", "UnrecognizedClientException"):
+            raise
+        info = sfn.describe_execution(executionArn=execution_arn)
+    return strip_payloads(info)
+
+
+def strip_payloads(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k not in ("input", "output", "ResponseMetadata")}
+
+
+def history_has_map_run(events: list[dict[str, Any]]) -> bool:
+    return any(e.get("type") == "MapRunStarted" for e in events)
+
+
+def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | None = None) -> int:
+    """Fetch one execution's history, transform it, queue its rows; returns events read.
+
+    Distributed Map children are collected right after their parent.
+    """
+    arn = item["executionArn"]
+    sfn = sc.clients.sfn
+    events = get_history(sfn, arn)
+    describe = strip_payloads(item)
+    batch = sc.formats["aws.history"](
+        {"events": events},
+        sc.ctx(f"GetExecutionHistory {arn}", execution_id=arn, options={"describe_execution": describe}),
+    )
+    if parent:
+        for row in batch.executions:
+            if not row.get(C.parent_execution_id):
+                row[C.parent_execution_id] = parent
+    if history_has_map_run(events):
+        map_runs = collect_map_runs(sc, arn)
+        for row in batch.executions:
+            if row.get(C.execution_id) == arn:
+                merge_attributes(row, {"map_runs": map_runs})
+    sc.sink.add(batch)
+    sc.result.count("history_events", len(events))
+    return len(events)
+
+
+def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any]]:
+    """ListMapRuns + DescribeMapRun, and each Map Run's child executions (linked to the parent)."""
+    sfn = sc.clients.sfn
+    summaries: list[dict[str, Any]] = []
+    runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)
+    for run in runs:
+        run_arn = run["mapRunArn"]
+        info = sfn.describe_map_run(mapRunArn=run_arn)
+        summaries.append({
+            "map_run_arn": run_arn, "status": info.get("status"),
+            "start": _iso(info.get("startDate")), "stop": _iso(info.get("stopDate")),
+            "max_concurrency": info.get("maxConcurrency"),
+            "tolerated_failure_percentage": info.get("toleratedFailurePercentage"),
+            "tolerated_failure_count": info.get("toleratedFailureCount"),
+            "item_counts": info.get("itemCounts"), "execution_counts": info.get("executionCounts"),
+            "redrive_count": info.get("redriveCount"),
+        })
+        children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
+        sc.result.count("map_run_children_listed", len(children))
+        sc.mark_seen([c["executionArn"] for c in children])
+        stored = sc.load_stored([c["executionArn"] for c in children])
+        todo = [c for c in children if stored.get(c["executionArn"]) not in TERMINAL]
+        sc.result.count("executions_skipped_terminal", len(children) - len(todo))
+        run_history_fetches(sc, todo, parent=execution_arn)
+    return summaries
+
+
+def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> None:
+    """GetExecutionHistory for many executions with bounded concurrency; failures recorded."""
+    outcomes = bounded_map(lambda it: collect_execution(sc, it, parent=parent), items,
+                           sc.concurrency, thread_name_prefix="flowscope-history")
+    for outcome in outcomes:
+        item = outcome.item
+        if outcome.ok:
+            sc.result.count("executions_fetched")
+            continue
+        err = as_collection_error(outcome.error, "GetExecutionHistory", item["executionArn"])
+        sc.result.record_error(err)
+        if err.code in GONE_CODES:
+            sc.result.count("executions_gone")
+        else:
+            sc.gap(utc(item.get("startDate")))   # a re-run must list it again
+
+
+def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[dict[str, Any]]:
+    """The executions of one Standard machine that need a history fetch (new or not yet terminal)."""
+    arn = machine["stateMachineArn"]
+    try:
+        items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
+                                     state_machine_arn=arn))
+    except Exception as exc:  # noqa: BLE001
+        sc.result.record_error(as_collection_error(exc, "ListExecutions", arn))
+        sc.gap(None)
+        return []
+    arns = [it["executionArn"] for it in items]
+    sc.mark_seen(arns)
+    stored = sc.load_stored(arns)
+    todo = [it for it in items if stored.get(it["executionArn"]) not in TERMINAL]
+    sc.result.count("executions_listed", len(items))
+    sc.result.count("executions_skipped_terminal", len(items) - len(todo))
+    return todo
+
+
+def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
+    """Stored RUNNING executions of Standard machines that the listing did not return: revisit."""
+    account, region = sc.clients.account, sc.clients.region
+    filter_sql = (f"{C.cloud} = 'aws' AND {C.status} = 'RUNNING' AND {C.region} = '{region}'"
+                  f" AND {C.account} = '{account}'")
+    try:
+        rows = sc.store.read_rows("executions", filter_sql)
+    except Exception as exc:  # noqa: BLE001
+        sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",
+                                               operation="store.read_rows"))
+        return
+    rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows or [])
+    todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines]
+    if not todo:
+        return
+    sc.result.count("running_revisited", len(todo))
+
+    def describe(row: dict[str, Any]) -> dict[str, Any]:
+        return describe_execution(sc.clients.sfn, row[C.execution_id])
+
+    outcomes = bounded_map(describe, todo, sc.concurrency, thread_name_prefix="flowscope-describe")
+    items = []
+    for outcome in outcomes:
+        if outcome.ok:
+            items.append(outcome.result)
+        else:
+            err = as_collection_error(outcome.error, "DescribeExecution", outcome.item[C.execution_id])
+            sc.result.record_error(err)
+            if err.code not in GONE_CODES:
+                sc.gap(utc(outcome.item.get(C.started_at)))
+    run_history_fetches(sc, items)
+
+
+def now_utc() -> dt.datetime:
+    return dt.datetime.now(UTC)

@@ -1,0 +1,379 @@
+"""What every live collector shares: the protocol, the collection window, errors, rate limits.
+
+A live collector (one per cloud) turns one *scope* (an AWS account+region, an Azure
+subscription, a GCP project+location) into rows in the store and ONE `collection_runs` row
+describing how that went. Scopes are independent: one failing scope never stops the others.
+
+- `CollectWindow`: which start times a sync must look at (watermark minus a lag window, for
+  late and still-running runs; `--since` bounds the first sync).
+- `CollectionError`: an API failure that must be recorded, never swallowed into an empty list.
+- `TokenBucket` / `RateLimiters`: client-side token buckets per (account, region, API), sized to
+  the cloud's documented quotas, so we stay under the server's throttling instead of bouncing
+  off it.
+- `bounded_map`: run a function over items with at most N threads; exceptions are returned per
+  item, never raised out of the pool, so one failure cannot cancel the rest.
+- `ScopeResult`: the outcome of one scope, convertible to its `collection_runs` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+
+from flowscope.model import UTC, C, RunStatus, truncate
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+DEFAULT_LAG = dt.timedelta(minutes=15)
+"""Runs that started up to this long before the last watermark are listed again: listings are
+eventually consistent, and a run listed as RUNNING last time must be seen again."""
+
+MAX_ERRORS_KEPT = 50
+"""At most this many per-item errors are kept in a collection_runs row (the total is counted)."""
+
+
+class CollectionError(RuntimeError):
+    """An API call (or a whole scope) that could not be completed.
+
+    `code` is the cloud's error code (ThrottlingException, ExecutionDoesNotExist, ...),
+    `operation` the API operation, `target` what it was about (an ARN). Messages never carry
+    payloads or credentials.
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None, code: str | None = None,
+                 target: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+        self.target = target
+        self.retryable = retryable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"operation": self.operation, "code": self.code, "target": self.target,
+                "message": truncate(str(self), 300)}
+
+
+@dataclass(frozen=True)
+class CollectWindow:
+    """The start times one sync of one scope collects.
+
+    `lower_bound` is where a newest-first listing may stop: the last watermark minus `lag`,
+    or `since` on a first sync, or None (everything the cloud still keeps).
+    """
+
+    end: dt.datetime
+    watermark: dt.datetime | None = None
+    since: dt.datetime | None = None
+    lag: dt.timedelta = DEFAULT_LAG
+
+    @property
+    def lower_bound(self) -> dt.datetime | None:
+        if self.watermark is not None:
+            bound = self.watermark - self.lag
+            # --since can only widen an incremental sync's window, never narrow it.
+            return min(bound, self.since) if self.since is not None else bound
+        return self.since
+
+    @property
+    def first_sync(self) -> bool:
+        return self.watermark is None
+
+    def contains(self, start: dt.datetime | None) -> bool:
+        bound = self.lower_bound
+        return start is None or bound is None or start >= bound
+
+
+# ---------------------------------------------------------------- rate limiting
+
+class TokenBucket:
+    """A thread-safe token bucket: `capacity` tokens, refilled at `rate` per second.
+
+    `acquire()` blocks until a token is available (sleeping outside the lock), so N threads
+    sharing a bucket together never exceed the documented sustained rate after the burst.
+    """
+
+    def __init__(self, capacity: float, rate: float, *, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep, initial: float | None = None) -> None:
+        if capacity <= 0 or rate <= 0:
+            raise ValueError("token bucket capacity and rate must be positive")
+        self.capacity = float(capacity)
+        self.rate = float(rate)
+        self._clock = clock
+        self._sleep = sleep
+        self._tokens = float(capacity if initial is None else initial)
+        self._stamp = clock()
+        self._lock = threading.Lock()
+        self.acquired = 0
+        self.waited_s = 0.0
+
+    def _refill(self, now: float) -> None:
+        self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def try_acquire(self, tokens: float = 1.0) -> float:
+        """Take tokens if available (returns 0.0), else return the seconds to wait."""
+        with self._lock:
+            self._refill(self._clock())
+            if self._tokens >= tokens:
+                self._tokens -= tokens
+                self.acquired += 1
+                return 0.0
+            return (tokens - self._tokens) / self.rate
+
+    def acquire(self, tokens: float = 1.0) -> float:
+        """Block until `tokens` are taken; returns the seconds spent waiting."""
+        waited = 0.0
+        while True:
+            wait = self.try_acquire(tokens)
+            if wait <= 0.0:
+                if waited:
+                    with self._lock:
+                        self.waited_s += waited
+                return waited
+            self._sleep(wait)
+            waited += wait
+
+
+@dataclass(frozen=True)
+class Quota:
+    """A documented token bucket: burst size and sustained refill per second."""
+
+    capacity: float
+    rate: float
+
+
+class RateLimiters:
+    """One `TokenBucket` per (account, region, API), created on first use from a quota table."""
+
+    def __init__(self, quotas: Callable[[str, str], Quota | None]) -> None:
+        self._quotas = quotas
+        self._buckets: dict[tuple[str, str, str], TokenBucket | None] = {}
+        self._lock = threading.Lock()
+
+    def bucket(self, account: str, region: str, api: str) -> TokenBucket | None:
+        key = (account, region, api)
+        with self._lock:
+            if key not in self._buckets:
+                quota = self._quotas(region, api)
+                self._buckets[key] = TokenBucket(quota.capacity, quota.rate) if quota else None
+            return self._buckets[key]
+
+    def acquire(self, account: str, region: str, api: str) -> float:
+        bucket = self.bucket(account, region, api)
+        return bucket.acquire() if bucket is not None else 0.0
+
+    def stats(self) -> dict[str, dict[str, float]]:
+        with self._lock:
+            return {"/".join(key): {"calls": b.acquired, "waited_s": round(b.waited_s, 3)}
+                    for key, b in self._buckets.items() if b is not None and b.acquired}
+
+
+# ---------------------------------------------------------------- bounded concurrency
+
+@dataclass
+class Outcome(Generic[T, R]):
+    item: T
+    result: R | None = None
+    error: BaseException | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def bounded_map(fn: Callable[[T], R], items: Iterable[T], max_workers: int,
+                *, thread_name_prefix: str = "flowscope") -> list[Outcome[T, R]]:
+    """`fn` over `items` with at most `max_workers` threads, results in input order.
+
+    Exceptions are captured per item (`Outcome.error`), so one failing item never stops the
+    others. KeyboardInterrupt / SystemExit are not captured.
+    """
+    items = list(items)
+    if not items:
+        return []
+
+    def run(item: T) -> Outcome[T, R]:
+        try:
+            return Outcome(item, fn(item))
+        except Exception as exc:  # noqa: BLE001 - recorded per item by the caller
+            return Outcome(item, error=exc)
+
+    if max_workers <= 1 or len(items) == 1:
+        return [run(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(max_workers, len(items)),
+                            thread_name_prefix=thread_name_prefix) as pool:
+        return list(pool.map(run, items))
+
+
+# ---------------------------------------------------------------- results
+
+@dataclass
+class ScopeResult:
+    """The outcome of syncing one scope; `row()` is its collection_runs row."""
+
+    cloud: str
+    scope: str
+    started_at: dt.datetime
+    run_id: str = field(default_factory=lambda: f"sync-{uuid.uuid4()}")
+    ended_at: dt.datetime | None = None
+    status: RunStatus = RunStatus.RUNNING
+    watermark: dt.datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def count(self, key: str, n: int = 1) -> None:
+        self.counts[key] = self.counts.get(key, 0) + n
+
+    def add_counts(self, counts: Mapping[str, int]) -> None:
+        for key, n in counts.items():
+            self.count(key, n)
+
+    def record_error(self, error: BaseException | Mapping[str, Any]) -> None:
+        """Something could not be collected: keep its description (bounded), count it."""
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            if isinstance(error, CollectionError):
+                self.errors.append(error.as_dict())
+            elif isinstance(error, BaseException):
+                self.errors.append({"code": type(error).__name__, "message": truncate(str(error), 300)})
+            else:
+                self.errors.append(dict(error))
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def finish(self, ended_at: dt.datetime | None = None, *, failed: BaseException | None = None) -> "ScopeResult":
+        self.ended_at = ended_at or dt.datetime.now(UTC)
+        if failed is not None:
+            self.status = RunStatus.FAILED
+            self.error = truncate(f"{type(failed).__name__}: {failed}")
+        elif self.error_count:
+            self.status = RunStatus.PARTIAL
+            first = self.errors[0] if self.errors else {}
+            self.error = truncate(f"{self.error_count} item(s) not collected; first: "
+                                  f"{first.get('code')}: {first.get('message')}")
+        else:
+            self.status = RunStatus.SUCCEEDED
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+
+    def row(self) -> dict[str, Any]:
+        details = dict(self.details)
+        if self.warnings:
+            details["warnings"] = self.warnings
+        if self.errors:
+            details["errors"] = self.errors
+            details["error_count"] = self.error_count
+        return {
+            C.run_id: self.run_id, C.cloud: self.cloud, C.scope: self.scope,
+            C.started_at: self.started_at, C.ended_at: self.ended_at,
+            C.status: RunStatus(self.status).value, C.watermark: self.watermark,
+            C.counts: json.dumps(self.counts, sort_keys=True),
+            C.error: self.error,
+            C.details: json.dumps(details, sort_keys=True, default=str),
+        }
+
+
+class Collector(Protocol):
+    """A cloud's live collector: configured sources -> scopes -> one ScopeResult each."""
+
+    cloud: str
+
+    def validate(self, source_config: Mapping[str, Any]) -> None:
+        """Raise `flowscope.settings.ConfigError` naming any unknown or ill-typed key."""
+
+    def scopes(self, source_config: Mapping[str, Any]) -> Sequence[Any]:
+        """The independent units of collection of one `[[sources]]` entry."""
+
+    def collect_scope(self, scope: Any, store: "Store", *, since: dt.datetime | None,
+                      now: dt.datetime) -> ScopeResult:
+        """Collect one scope into `store`; never raises for an API failure, records it."""
+
+
+# ---------------------------------------------------------------- writing
+
+_WRITE_LOCK = threading.RLock()
+"""Assembling (which reads the store) and writing happen one at a time in this process."""
+
+
+class StoreSink:
+    """Collects transformed batches and writes them in chunks of whole executions.
+
+    Each flush assembles the chunk with what the store already holds (`assemble_batch`) and
+    writes it in one commit, so a killed sync leaves only complete executions behind and a
+    re-run replaces them by key: no duplicates, no half executions.
+    """
+
+    def __init__(self, store: "Store", result: ScopeResult, *, flush_every: int = 250) -> None:
+        self.store = store
+        self.result = result
+        self.flush_every = flush_every
+        self._pending = None
+        self._pending_executions = 0
+        self._lock = threading.Lock()
+        self.skips_kept: list[dict[str, str]] = []
+
+    def add(self, batch: Any) -> None:
+        from flowscope.model import Batch
+
+        with self._lock:
+            if self._pending is None:
+                self._pending = Batch()
+            self._pending.extend(batch)
+            self._pending_executions += len(batch.executions)
+            for skip in batch.skips:
+                if len(self.skips_kept) < 20:
+                    self.skips_kept.append({"source": skip.source[:200], "location": str(skip.location)[:100],
+                                            "reason": str(skip.reason)[:200]})
+            due = self._pending_executions >= self.flush_every
+        if due:
+            self.flush()
+
+    def flush(self) -> None:
+        from flowscope.collectors.assemble import assemble_batch
+
+        with self._lock:
+            batch, self._pending, self._pending_executions = self._pending, None, 0
+        if batch is None:
+            return
+        if batch.skips:
+            self.result.count("skipped_records", len(batch.skips))
+        for event_type, n in batch.unknown_event_types.items():
+            self.result.details.setdefault("unknown_event_types", {})
+            self.result.details["unknown_event_types"][event_type] = (
+                self.result.details["unknown_event_types"].get(event_type, 0) + n)
+        if not any(batch.rows(t) for t in ("workflows", "executions", "steps", "attempts", "usage",
+                                           "metrics", "collection_runs")):
+            return
+        with _WRITE_LOCK:
+            complete = assemble_batch(batch, self.store)
+            written = self.store.write(complete) or {}
+        self.result.add_counts({f"written_{k}": int(v) for k, v in written.items()
+                                if isinstance(v, (int, float))})
+
+
+def write_run_row(store: "Store", result: ScopeResult) -> None:
+    """Write (replace by run_id) the scope's collection_runs row."""
+    from flowscope.model import Batch
+
+    with _WRITE_LOCK:
+        store.write(Batch(collection_runs=[result.row()]))

@@ -1,0 +1,128 @@
+"""`flowscope import` end to end: native files in, store rows out, whatever the order."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.assemble import assemble_batch
+from flowscope.collectors.importer import import_files
+from flowscope.collectors.native import NativeFormatError
+from flowscope.model import C, Cloud, EXECUTION_TABLES, Meter
+from flowscope.simulate.demo import transform_simulated
+from flowscope.store import Store
+
+from .conftest import END, table_rows, write_documents
+
+
+def reference_store(tmp_path: Path, sim) -> Store:
+    """The in-memory path the demo takes: documents -> transforms -> assemble -> store."""
+    store = Store(tmp_path / "reference")
+    store.write(assemble_batch(transform_simulated(sim, seen_at=END), None))
+    return store
+
+
+@pytest.mark.parametrize("cloud", list(Cloud))
+def test_files_in_any_order_over_several_imports_equal_the_direct_path(tmp_path, sims, cloud):
+    sim = sims[cloud]
+    paths = write_documents(tmp_path / "files", sim.documents)
+    random.Random(11).shuffle(paths)
+    store = Store(tmp_path / "store")
+    for chunk in (paths[: len(paths) // 3], paths[len(paths) // 3: 2 * len(paths) // 3], paths[2 * len(paths) // 3:]):
+        if chunk:
+            import_files(store, chunk)
+    expected = reference_store(tmp_path, sim)
+    for table in ("workflows", *EXECUTION_TABLES):
+        if table == "workflows":
+            got = {(r[C.cloud], r[C.workflow_id], r[C.revision]) for r in store.read_rows(table)}
+            want = {(r[C.cloud], r[C.workflow_id], r[C.revision]) for r in expected.read_rows(table)}
+            assert got == want
+            continue
+        assert table_rows(store, table) == table_rows(expected, table), table
+
+
+def test_importing_the_same_files_twice_changes_nothing(tmp_path, sims):
+    paths = write_documents(tmp_path / "files", sims[Cloud.AWS].documents)
+    store = Store(tmp_path / "store")
+    import_files(store, paths)
+    before = {t: table_rows(store, t) for t in EXECUTION_TABLES}
+    import_files(store, paths)
+    assert {t: table_rows(store, t) for t in EXECUTION_TABLES} == before
+
+
+def test_azure_actions_before_their_workflow_are_reclassified_when_it_arrives(tmp_path, sims):
+    sim = sims[Cloud.AZURE]
+    workflow_docs = [d for d in sim.documents if d[0] == "azure.workflow"]
+    run_docs = [d for d in sim.documents if d[0] != "azure.workflow"]
+    store = Store(tmp_path / "store")
+    import_files(store, write_documents(tmp_path / "runs", run_docs))
+    meters = set(store.sql("SELECT DISTINCT meter FROM usage")[C.meter])
+    assert meters == {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} | (meters & {Meter.AZURE_LOGIC_BUILTIN_TRIGGER.value})
+    import_files(store, write_documents(tmp_path / "workflows", workflow_docs))
+    meters = set(store.sql("SELECT DISTINCT meter FROM usage")[C.meter])
+    assert Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value not in meters
+    assert Meter.AZURE_LOGIC_BUILTIN_ACTION.value in meters
+    assert table_rows(store, "usage") == table_rows(reference_store(tmp_path, sim), "usage")
+
+
+def test_a_bad_file_stops_the_import_and_writes_nothing(tmp_path, sims):
+    good = write_documents(tmp_path / "files", sims[Cloud.GCP].documents[:3])
+    store = Store(tmp_path / "store")
+    import_files(store, good[:1])
+    before = store.version()
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text(good[1].read_text()[:-40])
+    with pytest.raises(NativeFormatError, match=r"truncated.json: line 1 column \d+"):
+        import_files(store, [good[2], truncated])
+    assert store.version() == before
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps({"hello": "world"}))
+    with pytest.raises(NativeFormatError, match="unknown.json: document: unknown format"):
+        import_files(store, [unknown])
+    with pytest.raises(NativeFormatError, match="no such file"):
+        import_files(store, [tmp_path / "missing.json"])
+    assert store.version() == before
+
+
+def test_one_bad_record_in_a_good_file_is_skipped_and_reported(tmp_path, sims):
+    docs = [d for d in sims[Cloud.AWS].documents if d[0] == "aws.log_records"][:1]
+    path = write_documents(tmp_path / "files", docs)[0]
+    lines = path.read_text().splitlines()
+    record = json.loads(lines[1])
+    del record["type"]
+    lines[1] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n")
+    store = Store(tmp_path / "store")
+    result = import_files(store, [path])
+    assert len(result.skips) == 1 and path.name in result.skips[0].source
+    assert result.written["executions"] >= 1
+    runs = store.sql("SELECT status, counts FROM collection_runs")
+    assert list(runs["status"]) == ["partial"]
+    assert json.loads(runs["counts"][0])["skipped_records"] == 1
+
+
+def test_bare_history_needs_its_execution_arn(tmp_path):
+    history = {"events": [
+        {"id": 1, "previousEventId": 0, "timestamp": "2026-11-20T10:00:00.000Z", "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"input": "{}", "roleArn": "arn:aws:iam::111111111111:role/r"}},
+        {"id": 2, "previousEventId": 1, "timestamp": "2026-11-20T10:00:00.100Z", "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "Hello", "input": "{}"}},
+        {"id": 3, "previousEventId": 2, "timestamp": "2026-11-20T10:00:00.200Z", "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "Hello", "output": "{}"}},
+        {"id": 4, "previousEventId": 3, "timestamp": "2026-11-20T10:00:00.300Z", "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {"output": "{}"}},
+    ]}
+    path = tmp_path / "history.json"
+    path.write_text(json.dumps(history))
+    store = Store(tmp_path / "store")
+    with pytest.raises(NativeFormatError, match="history.json"):
+        import_files(store, [path])
+    arn = "arn:aws:states:eu-west-1:111111111111:execution:hello:run-1"
+    import_files(store, [path], execution_id=arn)
+    rows = store.read_rows("executions")
+    assert [(r[C.execution_id], r[C.status], r[C.workflow_name], r[C.duration_ms]) for r in rows] == [
+        (arn, "SUCCEEDED", "hello", 300)]
+    assert store.sql("SELECT sum(quantity) AS q FROM usage")["q"][0] == 1.0

@@ -56,7 +56,8 @@ def demo(
     config: ConfigOpt = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history to simulate.")] = 30,
     executions: Annotated[int, typer.Option(min=10, help="Executions across the three clouds.")] = 30_000,
-    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same workload.")] = 7,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed and end give the same workload.")] = 7,
+    end: Annotated[Optional[str], typer.Option(help="End of the simulated window (ISO time; default: this hour).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
 ) -> None:
@@ -64,11 +65,17 @@ def demo(
     from flowscope.simulate.demo import build_demo
     from flowscope.store import Store, StoreError
 
+    from flowscope.timewindow import parse_since
+
     settings = _settings(config, store or DEMO_STORE)
+    try:
+        end_at = parse_since(end)
+    except ValueError as exc:
+        raise fail(f"--end: {exc}") from None
     try:
         target = Store(settings.store_path)
         with status("simulating") as say:
-            result = build_demo(target, days=days, executions=executions, seed=seed, progress=say)
+            result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
     except StoreError as exc:
         raise fail(str(exc)) from None
     written = ", ".join(f"{n:,} {t}" for t, n in result.written.items())

@@ -21,6 +21,7 @@ class AnomalyKind:
     EXPRESS_CANDIDATE = "express_candidate"
     PLAN_WHAT_IF = "plan_what_if"
     COSTLY_STEP = "costly_step"
+    COLLECTION_GAP = "collection_gap"
 
 
 @dataclass(frozen=True)

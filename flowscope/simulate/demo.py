@@ -9,7 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import importlib
 import json
+import multiprocessing
+import os
+import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +22,9 @@ from typing import TYPE_CHECKING
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import transform_documents
 from flowscope.collectors.native import ImportContext
-from flowscope.model import UTC, Batch, C, Cloud, RunStatus, Source
+import pyarrow as pa
+
+from flowscope.model import EXECUTION_TABLES, UTC, Batch, C, Cloud, RunStatus, Source, to_arrow
 from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
 
 if TYPE_CHECKING:
@@ -65,18 +71,18 @@ def transform_simulated(sim: SimulatedCloud, seen_at: dt.datetime) -> Batch:
     return transform_documents((fmt, doc, ctx) for fmt, doc in sim.documents)
 
 
-def collection_rows(batch: Batch, end: dt.datetime) -> list[dict]:
-    """A succeeded run per simulated scope, and one failed scope."""
-    scopes: dict[tuple[str, str], dict[str, int]] = {}
-    for row in batch.executions:
-        scope = f"{row[C.cloud]}:{row.get(C.account) or '-'}/{row.get(C.region) or '-'}"
-        counts = scopes.setdefault((row[C.cloud], scope), {"executions": 0})
-        counts["executions"] += 1
-    rows = [{C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, scope)}", C.cloud: cloud, C.scope: scope,
-             C.started_at: end - dt.timedelta(minutes=5), C.ended_at: end - dt.timedelta(minutes=4),
-             C.status: RunStatus.SUCCEEDED.value, C.watermark: end, C.counts: json.dumps(counts),
-             C.error: None, C.details: json.dumps({"path": "simulate"})}
-            for (cloud, scope), counts in sorted(scopes.items())]
+def collection_rows(executions: pa.Table, end: dt.datetime) -> list[dict]:
+    """A succeeded run per simulated scope (cloud, account, region), and one failed scope."""
+    counts = executions.group_by([C.cloud, C.account, C.region]).aggregate([([], "count_all")])
+    rows = []
+    for row in sorted(counts.to_pylist(), key=lambda r: (r[C.cloud], str(r[C.account]), str(r[C.region]))):
+        cloud = row[C.cloud]
+        scope = f"{cloud}:{row[C.account] or '-'}/{row[C.region] or '-'}"
+        rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, scope)}", C.cloud: cloud, C.scope: scope,
+                     C.started_at: end - dt.timedelta(minutes=5), C.ended_at: end - dt.timedelta(minutes=4),
+                     C.status: RunStatus.SUCCEEDED.value, C.watermark: end,
+                     C.counts: json.dumps({"executions": row["count_all"]}),
+                     C.error: None, C.details: json.dumps({"path": "simulate"})})
     rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, FAILED_SCOPE)}", C.cloud: Cloud.GCP.value,
                  C.scope: FAILED_SCOPE, C.started_at: end - dt.timedelta(minutes=5),
                  C.ended_at: end - dt.timedelta(minutes=5) + dt.timedelta(seconds=2),
@@ -87,35 +93,63 @@ def collection_rows(batch: Batch, end: dt.datetime) -> list[dict]:
     return rows
 
 
-def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed: int = 7,
-               end: dt.datetime | None = None, progress: Progress | None = None) -> DemoResult:
-    """Fill `store` with a realistic multi-cloud workload and return what was injected."""
-    import time
+@dataclass
+class CloudPart:
+    """One cloud's share of the demo, as Arrow tables (cheap to send between processes)."""
 
+    cloud: Cloud
+    tables: dict[str, pa.Table]
+    truth: list[Anomaly]
+    healthy: list[str]
+    seconds: float
+
+
+def build_cloud(cloud: Cloud, spec: SimSpec, seen_at: dt.datetime) -> CloudPart:
+    """simulate -> transform -> assemble -> Arrow, for one cloud (runs in a worker process)."""
+    began = time.perf_counter()
+    sim = simulate_cloud(cloud, spec)
+    complete = assemble_batch(transform_simulated(sim, seen_at=seen_at), None)
+    tables = {name: to_arrow(name, complete.rows(name)) for name in ("workflows", *EXECUTION_TABLES)}
+    return CloudPart(cloud, tables, list(sim.truth), list(sim.healthy_workflows), time.perf_counter() - began)
+
+
+def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed: int = 7,
+               end: dt.datetime | None = None, progress: Progress | None = None,
+               workers: int | None = None) -> DemoResult:
+    """Fill `store` with a realistic multi-cloud workload and return what was injected.
+
+    The clouds are built in parallel worker processes (one per core, at most one per cloud);
+    the store is written once, by this process.
+    """
     say = progress or (lambda _message: None)
     end = end or demo_end()
     start = end - dt.timedelta(days=days)
+    specs = {cloud: SimSpec(start=start, end=end, seed=seed + index,
+                            executions=max(1, round(executions * SHARES[cloud])))
+             for index, cloud in enumerate(SHARES)}
+    workers = workers if workers is not None else min(len(specs), os.cpu_count() or 1)
+    say(f"simulating {executions:,} executions on {workers} worker(s)")
+    if workers > 1:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            parts = list(pool.map(build_cloud, specs, specs.values(), [end] * len(specs)))
+    else:
+        parts = [build_cloud(cloud, spec, end) for cloud, spec in specs.items()]
     result = DemoResult()
-    combined = Batch()
-    for index, cloud in enumerate(SHARES):
-        began = time.perf_counter()
-        say(f"simulating {cloud.value}")
-        spec = SimSpec(start=start, end=end, seed=seed + index,
-                       executions=max(1, round(executions * SHARES[cloud])))
-        sim = simulate_cloud(cloud, spec)
-        say(f"transforming {cloud.value} ({len(sim.documents)} documents)")
-        batch = transform_simulated(sim, seen_at=end)
-        combined.extend(assemble_batch(batch, None))
-        result.truth.extend(sim.truth)
-        result.healthy_workflows[cloud.value] = list(sim.healthy_workflows)
-        result.seconds[cloud.value] = time.perf_counter() - began
-    result.truth.append(Anomaly(kind="collection_gap", cloud=Cloud.GCP, workflow="", step=None,
+    tables: dict[str, pa.Table] = {}
+    for name in ("workflows", *EXECUTION_TABLES):
+        tables[name] = pa.concat_tables([part.tables[name] for part in parts])
+    for part in parts:
+        result.truth.extend(part.truth)
+        result.healthy_workflows[part.cloud.value] = part.healthy
+        result.seconds[part.cloud.value] = part.seconds
+    result.truth.append(Anomaly(kind=AnomalyKind.COLLECTION_GAP, cloud=Cloud.GCP, workflow="", step=None,
                                 window_start=end - dt.timedelta(minutes=5), window_end=end,
                                 detail={"scope": FAILED_SCOPE}))
-    combined.collection_runs.extend(collection_rows(combined, end))
+    batch = Batch(**tables, collection_runs=collection_rows(tables["executions"], end))
     began = time.perf_counter()
-    say(f"writing {len(combined.executions)} executions, {len(combined.steps)} steps")
-    result.written = store.write(combined)
+    say(f"writing {tables['executions'].num_rows:,} executions, {tables['steps'].num_rows:,} steps")
+    result.written = store.write(batch)
     result.seconds["write"] = time.perf_counter() - began
     began = time.perf_counter()
     say("compacting")

@@ -44,7 +44,7 @@ def test_demo_fills_three_clouds_with_ground_truth(demo_store):
 
 
 def test_demo_is_deterministic_for_a_seed(tmp_path):
-    args = ["demo", "--no-serve", "--executions", "200", "--days", "2", "--seed", "5"]
+    args = ["demo", "--no-serve", "--executions", "200", "--days", "2", "--seed", "5", "--end", "2026-11-01"]
     for name in ("a", "b"):
         assert runner.invoke(app, [*args, "--store", str(tmp_path / name)]).exit_code == 0
     query = "SELECT execution_id, status, duration_ms FROM executions ORDER BY execution_id"

@@ -782,8 +782,9 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
     #    not an iteration of x itself)
     repeated = {base for k, (base, idx) in parsed.items()
                 if idx and not (rows[k][C.native_type] == ITERATION_NATIVE_TYPE)}
-    for key in [k for k, (base, idx) in parsed.items()
-                if not idx and base in repeated and not k.startswith("@")]:
+    aggregates = {k for k, (base, idx) in parsed.items()
+                  if not idx and base in repeated and not k.startswith("@")}
+    for key in aggregates:
         del rows[key]
         del parsed[key]
 
@@ -875,8 +876,10 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
     for (key, number), group in grouped.items():
         row = rows.get(key)
         if row is None:
-            # A request history read before its action: kept, so it merges once the action arrives.
-            out_attempts.append(_merge_attempts(group))
+            # A request history read before its action is kept, so it merges once the action
+            # arrives; the tries of a repeated action's aggregate record are its repetitions'.
+            if key not in aggregates:
+                out_attempts.append(_merge_attempts(group))
             continue
         if row[C.type] not in {t.value for t in WORK_STEP_TYPES} or row[C.status] == Status.SKIPPED.value:
             continue

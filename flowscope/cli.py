@@ -5,14 +5,18 @@ Each command is a thin shell over library calls; errors print one clear line and
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
@@ -130,6 +134,75 @@ def import_(
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
         err.print(f"[yellow]kept but not understood:[/] {kinds}", highlight=False)
+
+
+SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
+
+
+@app.command()
+def analyze(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
+    until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
+    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable).")] = None,
+    workflow: Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+) -> None:
+    """Print findings, most severe and most expensive first."""
+    from flowscope.analysis import Thresholds, findings_to_json
+    from flowscope.analysis.run import analyze_store
+    from flowscope.store import Store, StoreError
+
+    if format not in {"table", "json", "csv"}:
+        raise fail(f"--format must be table, json or csv, not {format!r}")
+    if fail_on is not None and fail_on not in SEVERITY_RANK:
+        raise fail(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+    settings = _settings(config, store)
+    try:
+        thresholds = Thresholds.from_mapping(settings.thresholds)
+        with status("analysing"):
+            findings = analyze_store(Store(settings.store_path), since=since, until=until,
+                                     clouds=cloud, workflows=workflow, thresholds=thresholds)
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    if format == "json":
+        typer.echo(findings_to_json(findings))
+    elif format == "csv":
+        from flowscope.analysis import findings_to_records
+
+        frame = findings.copy()
+        frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
+        frame["sample_execution_ids"] = [" ".join(ids) for ids in frame["sample_execution_ids"]]
+        typer.echo(frame.to_csv(index=False), nl=False)
+    else:
+        _print_findings(findings)
+    if fail_on is not None and any(SEVERITY_RANK[s] >= SEVERITY_RANK[fail_on] for s in findings["severity"]):
+        raise typer.Exit(1)
+
+
+def _text(value: object) -> str:
+    """Cell text; None and NaN (pandas' missing) print as empty."""
+    return "" if value is None or value != value else str(value)
+
+
+def _print_findings(findings: "pd.DataFrame") -> None:
+    from rich.table import Table
+
+    if findings.empty:
+        out.print("no findings in this window")
+        return
+    table = Table(show_lines=False)
+    for column in ("severity", "kind", "cloud", "workflow", "step"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("title", overflow="fold", min_width=40)
+    table.add_column("monthly $", justify="right", no_wrap=True)
+    for row in findings.itertuples(index=False):
+        table.add_row(*(_text(v) for v in (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)),
+                      f"{row.monthly_usd:,.2f}" if row.monthly_usd == row.monthly_usd else "")
+    console = out if out.is_terminal else Console(width=200)
+    console.print(table)
 
 
 def main() -> None:  # pragma: no cover - console entry point

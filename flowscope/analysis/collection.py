@@ -1,0 +1,149 @@
+"""Collection gaps: a failed collection never reads as zero failures.
+
+`collection_gap` findings for
+- a scope whose latest collection run failed (critical) or was partial (high);
+- an Express state machine that logs at a level below ALL (high), named either in the latest
+  run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
+  reconstructed from logs, so its failures and steps are under-counted.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pandas as pd
+
+from flowscope.analysis.base import Context, Finding, FindingKind, Severity, execute, to_utc
+from flowscope.model import C, Cloud, Kind, RunStatus
+
+LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
+FULL_LEVEL = "ALL"
+NAME_KEYS = ("state_machine_arn", "stateMachineArn", "arn", "workflow_id", "workflow", "name", "resource")
+
+
+def run(ctx: Context) -> list[Finding]:
+    return failed_runs(ctx) + logging_gaps(ctx)
+
+
+def _latest_runs(ctx: Context) -> pd.DataFrame:
+    cr = ctx.table("collection_runs")
+    df = execute(cr.select(C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.status, C.error, C.details))
+    if df.empty:
+        return df
+    df = df.sort_values([C.cloud, C.scope, C.started_at])
+    return df.groupby([C.cloud, C.scope], as_index=False).tail(1)
+
+
+def failed_runs(ctx: Context) -> list[Finding]:
+    latest = _latest_runs(ctx)
+    out = []
+    for r in latest.itertuples(index=False):
+        if r.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+            continue
+        failed = r.status == RunStatus.FAILED
+        details = _json(r.details)
+        warnings = details.get("warnings") if isinstance(details, dict) else None
+        out.append(Finding(
+            kind=FindingKind.COLLECTION_GAP, severity=Severity.CRITICAL if failed else Severity.HIGH,
+            cloud=r.cloud, workflow=None, workflow_id=r.scope, step=None,
+            window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
+            title=(f"Last collection of {r.scope} {'failed' if failed else 'was partial'}"
+                   + (f": {str(r.error)[:120]}" if r.error else "")
+                   + " - its findings may be missing, not absent"),
+            evidence={"run_id": r.run_id, "status": r.status, "error": r.error,
+                      "warnings": warnings if isinstance(warnings, list) else None},
+            recommendation=_rerun_recommendation(r.cloud),
+        ))
+    return out
+
+
+def _rerun_recommendation(cloud: str) -> str:
+    perms = {
+        Cloud.AWS: "states:ListStateMachines, states:ListExecutions, states:GetExecutionHistory, "
+                   "states:DescribeStateMachine, logs:FilterLogEvents, cloudwatch:GetMetricData",
+        Cloud.AZURE: "Logic App Operator (or Reader) on the resource group, and Log Analytics Reader for "
+                     "the workspace",
+        Cloud.GCP: "roles/workflows.viewer and roles/logging.viewer",
+    }.get(cloud, "read access")
+    return (f"Fix the error and run `flowscope sync` again; check the credentials and the read permissions "
+            f"({perms}). Until it succeeds, treat this scope's numbers as incomplete.")
+
+
+def logging_gaps(ctx: Context) -> list[Finding]:
+    gaps: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in _latest_runs(ctx).itertuples(index=False):
+        for name, level in _levels(_json(r.details)):
+            gaps.setdefault((r.cloud, name), {"level": level, "source": "collection_run", "run_id": r.run_id})
+    w = ctx.table("workflows")
+    w = w.filter(w[C.kind] == str(Kind.SFN_EXPRESS))
+    latest = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(
+        attrs=w[C.attributes].argmax(w[C.seen_at]), name=w[C.name].argmax(w[C.seen_at])))
+    for r in latest.itertuples(index=False):
+        for _, level in _levels(_json(r.attrs), default_name=r.workflow_id):
+            gaps.setdefault((r.cloud, r.workflow_id), {"level": level, "source": "workflow_attributes"})
+    by_name = {(c, str(n)): w_id for (c, w_id), n in
+               ((k, ctx.workflow_name(*k)) for k in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id]))}
+    out = []
+    for (cloud, ref), info in gaps.items():
+        wf_id = ref if ctx.workflow_kind(cloud, ref) is not None else by_name.get((cloud, ref), ref)
+        wf_name = ctx.workflow_name(cloud, wf_id)
+        out.append(Finding(
+            kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=cloud, workflow=wf_name,
+            workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until,
+            title=(f"Express state machine {wf_name} logs at {info['level']}, not ALL: its executions and "
+                   "failures are only partly visible"),
+            evidence=info,
+            recommendation=("Set the state machine's logging configuration to level ALL with "
+                            "includeExecutionData true (UpdateStateMachine loggingConfiguration) so every "
+                            "execution's steps reach CloudWatch Logs; Express has no execution history API."),
+        ))
+    return out
+
+
+def _json(text: Any) -> Any:
+    if text is None or (isinstance(text, float) and pd.isna(text)):
+        return {}
+    if isinstance(text, (dict, list)):
+        return text
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+
+
+def _levels(doc: Any, default_name: str | None = None) -> list[tuple[str, str]]:
+    """(machine, level) for every logging level below ALL found in a JSON document.
+
+    Reads objects that carry a level key (level, logging_level, loggingLevel, ...) beside a name
+    (arn, name, workflow_id, ...) or inside an object that has one, and maps keyed by machine
+    under a key containing "logging" ({"express_logging": {"arn:...": "ERROR"}}).
+    """
+    found: list[tuple[str, str]] = []
+
+    def walk(node: Any, name: str | None, under_logging: bool) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item, name, under_logging)
+            return
+        if not isinstance(node, dict):
+            return
+        here = next((str(node[k]) for k in NAME_KEYS if isinstance(node.get(k), str)), name)
+        for key, value in node.items():
+            if isinstance(value, str):
+                if key.lower().replace("-", "_") in LEVEL_KEYS and here:
+                    level = value.upper()
+                elif under_logging and key.lower() not in {k.lower() for k in NAME_KEYS}:
+                    here_key, level = key, value.upper()
+                    if level != FULL_LEVEL and level in {"OFF", "ERROR", "FATAL"}:
+                        found.append((here_key, level))
+                    continue
+                else:
+                    continue
+                if level != FULL_LEVEL:
+                    found.append((here, level))
+            else:
+                walk(value, here, under_logging or "logging" in key.lower())
+
+    walk(doc, default_name, False)
+    return found

@@ -1,0 +1,381 @@
+"""Costly transitions: cost per execution, step and edge; polling loops; what-ifs.
+
+Findings: `costly_step`, `polling_loop`, `express_candidate`, `plan_what_if`.
+Money comes from usage quantities priced by `pricing.py` at marginal list prices and is
+projected to a month from the window (x 30 days / window days).
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from flowscope.analysis import pricing
+from flowscope.analysis.base import (
+    CONTAINER_TYPES,
+    Context,
+    Finding,
+    FindingKind,
+    Severity,
+    execute,
+    fmt_ms,
+    fmt_usd,
+    lit_ts,
+    sample_ids,
+)
+from flowscope.model import C, Cloud, Kind, Meter, StepType
+
+EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
+
+
+# ---------------------------------------------------------------- shared cost tables
+
+
+def kinds_table(ctx: Context) -> ir.Table:
+    wf = ctx.workflows
+    return ibis.memtable(pd.DataFrame({
+        C.cloud: wf[C.cloud].astype(str).tolist(),
+        C.workflow_id: wf[C.workflow_id].astype(str).tolist(),
+        C.kind: [None if k is None else str(k) for k in wf[C.kind].tolist()],
+    }), schema={C.cloud: "string", C.workflow_id: "string", C.kind: "string"})
+
+
+def window_usage(ctx: Context) -> ir.Table:
+    """Usage of executions started in the window, with `usd`."""
+    return pricing.priced_usage(ctx.in_window(ctx.table("usage")), kinds_table(ctx), on=ctx.until.date())
+
+
+def execution_costs(ctx: Context) -> ir.Table:
+    """cloud, workflow_id, execution_id, usd (an expression; one row per execution with usage)."""
+    u = window_usage(ctx)
+    return u.group_by([C.cloud, C.workflow_id, C.execution_id]).aggregate(usd=u.usd.sum())
+
+
+def workflow_costs(ctx: Context) -> pd.DataFrame:
+    """Per workflow over the window: usd and quantity per meter (cloud, workflow_id, meter, quantity, usd)."""
+    def compute() -> pd.DataFrame:
+        u = window_usage(ctx)
+        return execute(u.group_by([C.cloud, C.workflow_id, C.meter]).aggregate(
+            quantity=u[C.quantity].sum(), usd=u.usd.sum()))
+    return ctx.cached("workflow_costs", compute)
+
+
+def step_costs(ctx: Context) -> pd.DataFrame:
+    """Per workflow and step name over the window: usd, quantity (usage joined to steps for names)."""
+    def compute() -> pd.DataFrame:
+        u = window_usage(ctx)
+        s = ctx.table("steps")
+        s = s.select(s_cloud=s[C.cloud], s_exec=s[C.execution_id], s_key=s[C.step_key], s_name=s[C.name])
+        j = u.left_join(s, (u[C.cloud] == s.s_cloud) & (u[C.execution_id] == s.s_exec)
+                        & (u[C.step_key] == s.s_key))
+        name = ibis.coalesce(j.s_name, ibis.literal(EXECUTION_STEP))
+        j = j.mutate(step=name)
+        return execute(j.group_by([C.cloud, C.workflow_id, "step"]).aggregate(
+            usd=j.usd.sum(), quantity=j[C.quantity].sum()))
+    return ctx.cached("step_costs", compute)
+
+
+def step_stats(ctx: Context) -> pd.DataFrame:
+    """Per workflow and step name in the window: type, visits, attempts, executions, in_loop."""
+    def compute() -> pd.DataFrame:
+        s = ctx.in_window(ctx.table("steps"))
+        return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+            type=s[C.type].max(),
+            visits=s.count(),
+            attempts=s[C.attempts].sum(),
+            executions=s[C.execution_id].nunique(),
+            in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
+        ))
+    return ctx.cached("step_stats", compute)
+
+
+def workflow_executions(ctx: Context) -> pd.DataFrame:
+    """Per workflow in the window: executions, terminal executions, duration quantiles, Express GB-s."""
+    def compute() -> pd.DataFrame:
+        e = ctx.in_window(ctx.table("executions"))
+        dur = e[C.duration_ms].cast("float64")
+        done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0))
+        d = done[C.duration_ms].cast("float64")
+        mem = ibis.coalesce(done[C.billed_memory_mb].cast("float64"),
+                            ibis.literal(float(ctx.thresholds.express_memory_mb)))
+        chunks = (mem / 64.0).ceil().clip(lower=1) * 64.0
+        gb_s = ((d / 100.0).ceil() * 100.0 / 1000.0) * (chunks / 1024.0)
+        agg_all = e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(),
+                                                                mean_ms=dur.mean())
+        agg_done = done.group_by([C.cloud, C.workflow_id]).aggregate(
+            done=done.count(), p50_ms=d.quantile(0.5), p95_ms=d.quantile(0.95), p99_ms=d.quantile(0.99),
+            max_ms=d.max(), gb_seconds=gb_s.sum())
+        a, b = execute(agg_all), execute(agg_done)
+        return a.merge(b, on=[C.cloud, C.workflow_id], how="left")
+    return ctx.cached("workflow_executions", compute)
+
+
+# ---------------------------------------------------------------- the analysis
+
+
+def run(ctx: Context) -> list[Finding]:
+    out: list[Finding] = []
+    polling = polling_loops(ctx)
+    out.extend(polling)
+    polled = {(f.cloud, f.workflow_id, n) for f in polling for n in f.evidence.get("cycle", [])}
+    out.extend(costly_steps(ctx, exclude=polled))
+    out.extend(express_candidates(ctx))
+    out.extend(plan_what_ifs(ctx))
+    return out
+
+
+def costly_steps(ctx: Context, exclude: set[tuple] = frozenset()) -> list[Finding]:
+    th = ctx.thresholds
+    sc = step_costs(ctx)
+    if sc.empty:
+        return []
+    wf_total = sc.groupby([C.cloud, C.workflow_id])["usd"].sum().rename("wf_usd").reset_index()
+    stats = step_stats(ctx).rename(columns={C.name: "step"})
+    wfe = workflow_executions(ctx)[[C.cloud, C.workflow_id, "executions"]].rename(
+        columns={"executions": "wf_executions"})
+    df = sc.merge(wf_total, on=[C.cloud, C.workflow_id]).merge(stats, on=[C.cloud, C.workflow_id, "step"],
+                                                              how="left")
+    df = df.merge(wfe, on=[C.cloud, C.workflow_id], how="left")
+    df = df[df["wf_usd"] > 0]
+    df["share"] = df["usd"] / df["wf_usd"]
+    df["visits_per_execution"] = df["visits"] / df["wf_executions"].clip(lower=1)
+    df["monthly"] = df["usd"] * ctx.monthly_factor
+    hits = df[(df["share"] >= th.costly_step_share)
+              & (df["visits_per_execution"] >= th.costly_step_min_visits_per_execution)
+              & (df["monthly"] >= th.costly_step_min_monthly_usd)
+              & (df["step"] != "(execution)")]
+    out = []
+    for r in hits.itertuples(index=False):
+        key = (r.cloud, r.workflow_id, r.step)
+        if key in exclude:
+            continue
+        kind = ctx.workflow_kind(r.cloud, r.workflow_id)
+        loop = bool(r.in_loop == 1)
+        rec = _costly_recommendation(r.cloud, kind, loop)
+        sev = Severity.HIGH if r.monthly >= 1000 or r.share >= 0.8 else Severity.MEDIUM
+        out.append(Finding(
+            kind=FindingKind.COSTLY_STEP, severity=sev, cloud=r.cloud,
+            workflow=ctx.workflow_name(r.cloud, r.workflow_id), workflow_id=r.workflow_id, step=r.step,
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"{r.step} is {r.share:.0%} of {ctx.workflow_name(r.cloud, r.workflow_id)}'s cost "
+                   f"({r.visits_per_execution:.1f} visits per execution, {fmt_usd(r.monthly)}/month)"),
+            evidence={"step_usd": r.usd, "workflow_usd": r.wf_usd, "share": r.share, "visits": r.visits,
+                      "executions": r.wf_executions, "visits_per_execution": r.visits_per_execution,
+                      "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days},
+            recommendation=rec, monthly_usd=r.monthly, executions_affected=int(r.executions or 0),
+        ))
+    return out
+
+
+def _costly_recommendation(cloud: str, kind: str | None, loop: bool) -> str:
+    if cloud == Cloud.AZURE:
+        return ("Per-item connector actions inside a For_each are billed once per item: batch the items "
+                "(one connector call with an array, e.g. a bulk/batch API or a stored procedure), move the "
+                "per-item work into a single Azure Function or an inline Compose/Select (built-in, cheaper), "
+                "or run the workflow on a Logic Apps Standard plan where built-in operations are not billed "
+                "per execution." if loop else
+                "Replace the managed connector action with a built-in operation (HTTP, Compose, Functions) "
+                "where one exists, or cut how often it runs.")
+    if cloud == Cloud.AWS:
+        if kind == Kind.SFN_STANDARD:
+            return ("Each Map iteration's states are billed as state transitions: move the per-item work "
+                    "into an Express child workflow (Map with ExecutionType EXPRESS / a nested "
+                    "StartExecution.sync of an Express machine), or batch items (ItemBatcher in a "
+                    "Distributed Map) so one Task handles many items." if loop else
+                    "Fold chains of Pass/Choice states into one Task (or use JSONata/intrinsic functions) "
+                    "to cut state transitions, or nest the hot part as an Express workflow.")
+        return "Batch the items the step handles (ItemBatcher) and trim per-item states."
+    return ("Each iteration's steps are billed: batch the items into one call, move the loop body into a "
+            "Cloud Run / Cloud Function that handles the whole list, or use a parallel for with fewer, "
+            "larger branches; prefer internal (*.googleapis.com, *.run.app) endpoints over external ones "
+            "(external steps cost 2.5x)." if loop else
+            "Merge consecutive assign steps and reduce external HTTP calls; external steps cost 2.5x "
+            "internal ones.")
+
+
+def polling_loops(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    s = ctx.in_window(ctx.table("steps"))
+    # A polling loop has a Wait visited again and again in one execution: find those executions
+    # first (few rows), then count every step's visits in them only.
+    w = s.filter(s[C.type] == str(StepType.WAIT))
+    w = w.group_by([C.cloud, C.execution_id, C.name]).aggregate(n=w.count())
+    w = w.filter(w.n >= th.polling_min_visits).select(C.cloud, C.execution_id).distinct()
+    s = s.semi_join(w, [s[C.cloud] == w[C.cloud], s[C.execution_id] == w[C.execution_id]])
+    per_exec = s.group_by([C.cloud, C.workflow_id, C.execution_id, C.name]).aggregate(
+        visits=s.count(), type=s[C.type].max(), first=s[C.started_at].min())
+    heavy = per_exec.filter(per_exec.visits >= th.polling_min_visits)
+    agg = execute(heavy.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        type=heavy.type.max(), executions=heavy.count(), visits=heavy.visits.sum(),
+        max_visits=heavy.visits.max()))
+    if agg.empty:
+        return []
+    sc = step_costs(ctx)
+    costs = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}
+    stats = step_stats(ctx)
+    visits_total = {(r.cloud, r.workflow_id, getattr(r, C.name)): r.visits for r in stats.itertuples(index=False)}
+    waits = heavy.filter(heavy.type == str(StepType.WAIT))
+    samples = sample_ids(waits, [C.cloud, C.workflow_id], order_by="visits")
+    out = []
+    for (cloud, wf_id), g in agg.groupby([C.cloud, C.workflow_id]):
+        g = g[g["executions"] >= th.polling_min_executions]
+        wait_rows = g[g["type"] == str(StepType.WAIT)]
+        if wait_rows.empty:
+            continue
+        cycle = g[~g["type"].isin(CONTAINER_TYPES)]
+        tasks = cycle[cycle["type"] == str(StepType.TASK)]
+        poll = (tasks if not tasks.empty else cycle[cycle["type"] != str(StepType.WAIT)])
+        poll = poll if not poll.empty else wait_rows
+        poll_step = poll.sort_values(["visits", C.name], ascending=[False, True]).iloc[0]
+        names = sorted(cycle[C.name].tolist())
+        execs = int(wait_rows["executions"].max())
+        usd = sum(costs.get((cloud, wf_id, n), 0.0) * (cycle.loc[cycle[C.name] == n, "visits"].iloc[0]
+                                                       / max(visits_total.get((cloud, wf_id, n), 1), 1))
+                  for n in names)
+        monthly = usd * ctx.monthly_factor
+        kind = ctx.workflow_kind(cloud, wf_id)
+        avg = float(poll_step["visits"]) / max(int(poll_step["executions"]), 1)
+        wf_name = ctx.workflow_name(cloud, wf_id)
+        out.append(Finding(
+            kind=FindingKind.POLLING_LOOP,
+            severity=Severity.HIGH if monthly >= 100 else Severity.MEDIUM,
+            cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=str(poll_step[C.name]),
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"Polling loop in {wf_name}: {poll_step[C.name]} runs {avg:.0f} times per execution "
+                   f"with {', '.join(wait_rows[C.name])} in the cycle"),
+            evidence={"cycle": names, "wait_steps": sorted(wait_rows[C.name].tolist()),
+                      "executions_polling": execs, "avg_polls_per_execution": avg,
+                      "max_polls_per_execution": int(poll_step["max_visits"]), "loop_usd": usd,
+                      "window_days": ctx.window_days},
+            recommendation=_polling_recommendation(cloud, kind),
+            monthly_usd=monthly, executions_affected=execs,
+            sample_execution_ids=samples.get((cloud, wf_id), []),
+        ))
+    return out
+
+
+def _polling_recommendation(cloud: str, kind: str | None) -> str:
+    if cloud == Cloud.AWS:
+        return ("Replace the Wait -> check -> Choice polling loop with a callback: call the service with "
+                "the .waitForTaskToken integration pattern (pass $$.Task.Token, the worker calls "
+                "SendTaskSuccess/SendTaskFailure, set HeartbeatSeconds/TimeoutSeconds), or a .sync "
+                "integration where the service has one. Each loop turn costs state transitions.")
+    if cloud == Cloud.AZURE:
+        return ("Replace the Until + Delay + HTTP polling loop with the HTTP Webhook action (or an "
+                "HTTP action using the asynchronous 202 + Location pattern, which the engine polls "
+                "without billed actions); each loop iteration bills every action inside it.")
+    return ("Replace the sys.sleep + http.get polling loop with a callback: "
+            "events.create_callback_endpoint then events.await_callback (with a timeout), or a "
+            "connector that waits for the long-running operation; each poll and sleep is a billed step.")
+
+
+def express_candidates(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    wfe = workflow_executions(ctx)
+    if wfe.empty:
+        return []
+    std_ids = [w for (c, w) in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id])
+               if c == Cloud.AWS and ctx.workflow_kind(c, w) == Kind.SFN_STANDARD]
+    if not std_ids:
+        return []
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(std_ids))
+    resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
+    blocked = {r.workflow_id for r in resources.itertuples(index=False)
+               if any(m in r.resource for m in (".waitForTaskToken", ".sync", ":activity:"))}
+    wc = workflow_costs(ctx)
+    out = []
+    for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
+        if r.workflow_id in blocked or pd.isna(r.p99_ms) or not r.done:
+            continue
+        if r.p99_ms > th.express_max_duration_ms:
+            continue
+        mine = wc[(wc[C.cloud] == r.cloud) & (wc[C.workflow_id] == r.workflow_id)]
+        transitions = float(mine.loc[mine[C.meter] == str(Meter.AWS_SFN_STATE_TRANSITION), "quantity"].sum())
+        standard_usd = float(mine["usd"].sum())
+        factor = ctx.monthly_factor
+        monthly_execs = r.executions * factor
+        std_monthly = standard_usd * factor
+        gb_s_per_exec = r.gb_seconds / max(r.done, 1)
+        exp_monthly = pricing.express_cost(monthly_execs, gb_s_per_exec * monthly_execs, on=ctx.until.date())
+        saving = std_monthly - exp_monthly
+        if monthly_execs < th.express_min_monthly_executions or saving < th.express_min_monthly_saving_usd:
+            continue
+        wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
+        out.append(Finding(
+            kind=FindingKind.EXPRESS_CANDIDATE,
+            severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
+                   f" ({monthly_execs:,.0f} runs/month, p99 {fmt_ms(r.p99_ms)})"),
+            evidence={"standard_monthly_usd": std_monthly, "express_monthly_usd": exp_monthly,
+                      "monthly_executions": monthly_execs,
+                      "transitions_per_execution": transitions / max(r.executions, 1),
+                      "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
+                      "express_gb_seconds_per_execution": gb_s_per_exec,
+                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days},
+            recommendation=("Run it as an Express workflow (type EXPRESS, or nest it as an Express child "
+                            "started with StartExecution.sync:2 from a Standard parent): runs are short "
+                            "(p99 under 5 minutes) and use no .waitForTaskToken / .sync / activities. Express "
+                            "is at-least-once, so make the tasks idempotent, and turn on CloudWatch Logs "
+                            "with level ALL and includeExecutionData to keep the run history."),
+            monthly_usd=saving, executions_affected=int(r.executions),
+        ))
+    return out
+
+
+def plan_what_ifs(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    wc = workflow_costs(ctx)
+    if wc.empty:
+        return []
+    plan_monthly = pricing.standard_plan_monthly(th.logicapp_standard_plan_vcpu, th.logicapp_standard_plan_memory_gb,
+                                                 on=ctx.until.date())
+    factor = ctx.monthly_factor
+    day = ctx.until.date()
+    out = []
+    az = wc[wc[C.cloud] == str(Cloud.AZURE)]
+    for wf_id, g in az.groupby(C.workflow_id):
+        kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
+        q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
+        connectors = sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
+                         if m in (Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR))
+        builtin = sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
+                      if m in pricing.STANDARD_PLAN_FREE_METERS)
+        plan_meters = {Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR}
+        observed_plan = sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in plan_meters)
+        if kind == Kind.LOGICAPP_CONSUMPTION:
+            current, other, target = builtin + connectors, plan_monthly + connectors, "Standard"
+        elif kind == Kind.LOGICAPP_STANDARD:
+            current = (observed_plan or plan_monthly) + connectors
+            other, target = builtin + connectors, "Consumption"
+        else:
+            continue
+        saving = current - other
+        if saving < th.plan_what_if_min_monthly_saving_usd or saving < th.plan_what_if_margin * current:
+            continue
+        wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
+        if target == "Standard":
+            rec = (f"Move {wf_name} to a Logic Apps Standard plan (WS1: {th.logicapp_standard_plan_vcpu:g} vCPU, "
+                   f"{th.logicapp_standard_plan_memory_gb:g} GB, about {fmt_usd(plan_monthly)}/month): built-in "
+                   "operations are then not billed per execution. Share the plan with other busy workflows "
+                   "to split its cost; managed connector calls stay billed per call.")
+        else:
+            rec = (f"{wf_name} runs too few operations to fill a Standard plan: as a Consumption logic app it "
+                   "would pay per execution instead. Alternatively consolidate more workflows onto this plan.")
+        out.append(Finding(
+            kind=FindingKind.PLAN_WHAT_IF, severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
+            window_start=ctx.since, window_end=ctx.until,
+            title=f"{wf_name} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}",
+            evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
+                      "what_if_monthly_usd": other, "standard_plan_monthly_usd": plan_monthly,
+                      "builtin_operations_monthly": sum(v for m, v in q.items()
+                                                        if m in pricing.STANDARD_PLAN_FREE_METERS),
+                      "connector_monthly_usd": connectors, "window_days": ctx.window_days},
+            recommendation=rec, monthly_usd=saving,
+            executions_affected=0,
+        ))
+    return out

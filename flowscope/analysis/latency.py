@@ -1,0 +1,204 @@
+"""Latency: p50/p95/p99 per workflow and step, slow steps, drift vs the previous window.
+
+- `slow_step`: a step's p95 in a time bucket (default 6 h) far above its baseline (the median of
+  its bucket p95s over the window and the previous window); consecutive slow buckets merge.
+- `latency_drift`: a workflow's end-to-end p95 in the window vs the previous window, with the
+  steps whose time grew the most.
+
+Exact quantiles (DuckDB quantile_cont); backends without them compile Ibis' quantile to their
+approximate percentile.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+
+from flowscope.analysis.base import (
+    CONTAINER_TYPES,
+    Context,
+    Finding,
+    FindingKind,
+    Severity,
+    execute,
+    fmt_ms,
+    lit_ts,
+    sample_ids,
+)
+from flowscope.model import UTC, C, Cloud, StepType
+
+EXCLUDED_TYPES = [*CONTAINER_TYPES, str(StepType.WAIT)]   # waiting and containers are slow by design
+
+
+def run(ctx: Context) -> list[Finding]:
+    return slow_steps(ctx) + latency_drift(ctx)
+
+
+def step_percentiles(ctx: Context) -> pd.DataFrame:
+    """p50/p95/p99 and visits per workflow and step over the window (for the dashboard and reports)."""
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter(s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0))
+    d = s[C.duration_ms].cast("float64")
+    return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        visits=s.count(), p50_ms=d.quantile(0.5), p95_ms=d.quantile(0.95), p99_ms=d.quantile(0.99),
+        total_ms=d.sum()))
+
+
+def slow_steps(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    width = int(th.latency_bucket_hours * 3600)
+    s = ctx.in_window(ctx.table("steps"), both=True)
+    s = s.filter(s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0) & ~s[C.type].isin(EXCLUDED_TYPES))
+    s = s.mutate(bucket=(s[C.started_at].epoch_seconds() // width).cast("int64"))
+    d = s[C.duration_ms].cast("float64")
+    keys = [C.cloud, C.workflow_id, C.name]
+    df = execute(s.group_by([*keys, "bucket"]).aggregate(n=s.count(), p95=d.quantile(0.95), p50=d.quantile(0.5)))
+    if df.empty:
+        return []
+    df = df[df["n"] >= th.slow_step_min_visits]
+    grouped = df.groupby(keys)
+    df = df.assign(buckets=grouped["n"].transform("size"), base50=grouped["p50"].transform("median"),
+                   base95=grouped["p95"].transform("median"))
+    # A slow bucket: its median visit is `ratio` times the usual median (robust with few visits),
+    # its p95 is above the usual p95, and the slowdown is large in absolute terms.
+    bad = df[(df["buckets"] >= 4) & (df["bucket"] >= int(ctx.since.timestamp()) // width)
+             & (df["p50"] >= th.slow_step_ratio * df["base50"]) & (df["p95"] >= th.slow_step_ratio * df["base95"])
+             & (df["p50"] - df["base50"] >= th.slow_step_min_delta_ms)]
+    found = []
+    for key, g in bad.sort_values("bucket").groupby(keys):
+        if len(g) > int(g["buckets"].iloc[0]) / 2:
+            continue                              # slow most of the time: that is its baseline
+        runs: list[list] = []
+        for r in g.itertuples(index=False):
+            if runs and r.bucket - runs[-1][-1].bucket <= 2:
+                runs[-1].append(r)
+            else:
+                runs.append([r])
+        for run_ in runs:
+            found.append({"cloud": key[0], "workflow_id": key[1], "step": key[2],
+                          "start": dt.datetime.fromtimestamp(run_[0].bucket * width, UTC),
+                          "end": dt.datetime.fromtimestamp((run_[-1].bucket + 1) * width, UTC),
+                          "p95": max(r.p95 for r in run_), "p50": max(r.p50 for r in run_),
+                          "visits": sum(r.n for r in run_), "baseline_p95": run_[0].base95,
+                          "baseline_p50": run_[0].base50, "buckets": len(run_)})
+    if not found:
+        return []
+    fd = pd.DataFrame(found)
+    fd["sid"] = range(len(fd))
+    details = _slow_details(ctx, fd, th.slow_step_ratio)
+    out = []
+    for f in fd.to_dict("records"):
+        n_slow, ids = details.get(f["sid"], (0, []))
+        ratio = f["p95"] / f["baseline_p95"] if f["baseline_p95"] else None
+        wf_name = ctx.workflow_name(f["cloud"], f["workflow_id"])
+        out.append(Finding(
+            kind=FindingKind.SLOW_STEP,
+            severity=Severity.HIGH if (ratio or 0) >= 5 else Severity.MEDIUM,
+            cloud=f["cloud"], workflow=wf_name, workflow_id=f["workflow_id"], step=f["step"],
+            window_start=f["start"], window_end=f["end"],
+            title=(f"{f['step']} in {wf_name} slowed down: p95 {fmt_ms(f['p95'])} vs baseline "
+                   f"{fmt_ms(f['baseline_p95'])}" + (f" ({ratio:.1f}x)" if ratio else "")),
+            evidence={"p95_ms": f["p95"], "p50_ms": f["p50"], "baseline_p95_ms": f["baseline_p95"],
+                      "baseline_p50_ms": f["baseline_p50"], "ratio": ratio, "visits": f["visits"],
+                      "bucket_hours": th.latency_bucket_hours, "slow_buckets": f["buckets"]},
+            recommendation=_slow_recommendation(f["cloud"]),
+            monthly_usd=0.0, executions_affected=n_slow, sample_execution_ids=ids, id_bucket=f["start"],
+        ))
+    return out
+
+
+def _slow_details(ctx: Context, fd: pd.DataFrame, ratio: float) -> dict[int, tuple[int, list[str]]]:
+    """Per slow episode: executions with a visit slower than ratio x baseline p50, and samples."""
+    m = ibis.memtable(pd.DataFrame({
+        "sid": fd["sid"].astype("int64"), "m_cloud": fd["cloud"].astype(str), "m_wf": fd["workflow_id"].astype(str),
+        "m_step": fd["step"].astype(str), "m_start": pd.to_datetime(fd["start"], utc=True),
+        "m_end": pd.to_datetime(fd["end"], utc=True), "m_limit": (fd["baseline_p50"] * ratio).astype("float64"),
+    }))
+    s = ctx.in_window(ctx.table("steps"))
+    j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
+                     & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end)
+                     & (s[C.duration_ms] >= m.m_limit))
+    counts = execute(j.group_by("sid").aggregate(n=j[C.execution_id].nunique()))
+    samples = sample_ids(j, ["sid"], order_by=C.duration_ms)
+    return {int(r.sid): (int(r.n), samples.get((r.sid,), [])) for r in counts.itertuples(index=False)}
+
+
+def latency_drift(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    e = ctx.in_window(ctx.table("executions"), both=True)
+    e = e.filter(e[C.duration_ms].notnull() & (e[C.duration_ms] >= 0) & e[C.ended_at].notnull())
+    current = (e[C.started_at] >= lit_ts(ctx.since)).name("current")
+    d = e[C.duration_ms].cast("float64")
+    df = execute(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
+        n=e.count(), p50=d.quantile(0.5), p95=d.quantile(0.95), p99=d.quantile(0.99)))
+    if df.empty:
+        return []
+    cur = df[df["current"]].drop(columns="current")
+    prev = df[~df["current"]].drop(columns="current")
+    m = cur.merge(prev, on=[C.cloud, C.workflow_id], suffixes=("", "_prev"))
+    m = m[(m["n"] >= th.latency_drift_min_executions) & (m["n_prev"] >= th.latency_drift_min_executions)
+          & (m["p95_prev"] > 0)]
+    m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio) & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)]
+    if m.empty:
+        return []
+    dominant = _dominant_steps(ctx, m[[C.cloud, C.workflow_id]])
+    out = []
+    for r in m.itertuples(index=False):
+        wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
+        ratio = r.p95 / r.p95_prev
+        dom = dominant.get((r.cloud, r.workflow_id), [])
+        out.append(Finding(
+            kind=FindingKind.LATENCY_DRIFT, severity=Severity.MEDIUM if ratio >= 2 else Severity.LOW,
+            cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=dom[0]["step"] if dom else None,
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"{wf_name} got slower: p95 {fmt_ms(r.p95)} vs {fmt_ms(r.p95_prev)} in the previous window"
+                   + (f", mostly in {dom[0]['step']}" if dom else "")),
+            evidence={"p50_ms": r.p50, "p95_ms": r.p95, "p99_ms": r.p99, "previous_p50_ms": r.p50_prev,
+                      "previous_p95_ms": r.p95_prev, "previous_p99_ms": r.p99_prev, "ratio": ratio,
+                      "executions": int(r.n), "previous_executions": int(r.n_prev), "dominant_steps": dom},
+            recommendation=_slow_recommendation(r.cloud),
+            monthly_usd=0.0, executions_affected=int(r.n),
+        ))
+    return out
+
+
+def _dominant_steps(ctx: Context, wfs: pd.DataFrame) -> dict[tuple, list[dict]]:
+    """Steps whose mean time per execution grew most between the windows (top 3 per workflow)."""
+    ids = wfs[C.workflow_id].tolist()
+    s = ctx.in_window(ctx.table("steps"), both=True)
+    s = s.filter(s[C.workflow_id].isin(ids) & s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0)
+                 & ~s[C.type].isin(CONTAINER_TYPES))
+    current = (s[C.started_at] >= lit_ts(ctx.since)).name("current")
+    df = execute(s.group_by([C.cloud, C.workflow_id, C.name, current]).aggregate(
+        total=s[C.duration_ms].sum(), execs=s[C.execution_id].nunique()))
+    out: dict[tuple, list[dict]] = {}
+    if df.empty:
+        return out
+    df["per_exec"] = df["total"] / df["execs"].clip(lower=1)
+    piv = df.pivot_table(index=[C.cloud, C.workflow_id, C.name], columns="current", values="per_exec",
+                         aggfunc="sum").fillna(0.0)
+    piv.columns = ["prev" if not c else "cur" for c in piv.columns]
+    for col in ("prev", "cur"):
+        if col not in piv:
+            piv[col] = 0.0
+    piv["growth"] = piv["cur"] - piv["prev"]
+    for (cloud, wf, name), r in piv.sort_values("growth", ascending=False).iterrows():
+        lst = out.setdefault((cloud, wf), [])
+        if len(lst) < 3 and r["growth"] > 0:
+            lst.append({"step": name, "ms_per_execution": r["cur"], "previous_ms_per_execution": r["prev"]})
+    return out
+
+
+def _slow_recommendation(cloud: str) -> str:
+    if cloud == Cloud.AWS:
+        return ("Look at the task's downstream (Lambda duration and cold starts, throttling, the called "
+                "service's latency); set TimeoutSeconds and HeartbeatSeconds on the Task so slow calls fail "
+                "fast and retry, and check the CloudWatch metrics of the resource for the same window.")
+    if cloud == Cloud.AZURE:
+        return ("Check the connector's or endpoint's latency and throttling in the run history; set the "
+                "action's timeout (limit.timeout) and an exponential retry policy, and for long work use the "
+                "asynchronous 202 pattern or a webhook action.")
+    return ("Check the called service's latency for the window; set a timeout on the http call and a retry "
+            "with backoff, and for long work use a callback (events.await_callback) instead of a blocking call.")

@@ -1,0 +1,198 @@
+"""Prices: dated tables per billing meter (and region where prices differ), with free tiers.
+
+The only place in flowscope that knows a price. Collectors count quantities per `Meter`;
+this module turns them into US dollars. Every figure names its source and the date it was read.
+
+Two ways in:
+
+- ``price(meter, quantity, region=..., kind=..., on=...)``: dollars for a monthly quantity,
+  tiers and the monthly free tier applied (what a bill would say for that meter alone).
+- ``price_table(on)`` / ``priced_usage(usage, workflows, on)``: marginal unit prices as an Ibis
+  memtable joined on meter in the engine, for costing millions of usage rows. Free tiers are
+  account-wide and monthly, so per-step and per-workflow figures use marginal (list) prices.
+
+Sources (read 2026; prices in USD):
+
+- [AWS-SFN] https://aws.amazon.com/step-functions/pricing/ : Standard "$0.025 per 1,000 state
+  transitions", "4,000 free state transitions per month", "each retry will be charged as an
+  additional state transition"; regional table (US West N. California $0.0279, Sao Paulo $0.0375,
+  GovCloud $0.0300, Paris $0.0297, Seoul $0.0271, Mumbai $0.0285 per 1,000; others $0.0250).
+  Express: "$1.00 per million" requests (AWS Compute Blog, "Building cost-effective AWS Step
+  Functions workflows"); duration "rounded up to the nearest 100ms" and memory "billed in 64-MB
+  chunks"; $0.00001667 per GB-second for the first 1,000 GB-hours, $0.00000833 for the next
+  4,000 GB-hours, $0.00000456 beyond (tier table as quoted from the pricing page in public notes;
+  the AWS workshop's "$0.0000001042 per 100 ms" at 64 MB equals $0.00001667 per GB-second).
+- [AZ-LA] https://azure.microsoft.com/pricing/details/logic-apps/ and
+  https://learn.microsoft.com/azure/logic-apps/logic-apps-pricing : Consumption plan: "an initial
+  number of free built-in operations, per Azure subscription" (4,000 per month), built-in actions
+  and triggers $0.000025 per execution, standard connector $0.000125, enterprise connector $0.001
+  per call; Standard plan (single-tenant, Workflow Standard WS1 = 1 vCPU, 3.5 GB) billed per hour:
+  $0.192 per vCPU-hour and $0.0137 per GB-hour, built-in operations included (no per-action charge).
+  The Azure per-unit figures are the public East US list prices as widely quoted; the stored
+  copies of the pages did not include the rate table, so re-check them against the page.
+- [GCP-WF] https://cloud.google.com/workflows/pricing : "Each retry attempt counts as a step
+  execution"; monthly free usage "Internal steps 5,000", "External steps 2,000"; internal steps
+  $0.01 per 1,000, external steps $0.025 per 1,000 ("charges for increments of 1,000").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from flowscope.model import C, Kind, Meter
+
+
+@dataclass(frozen=True)
+class Price:
+    meter: Meter
+    effective: dt.date                  # first day this price applies
+    unit_usd: float                     # per unit of the meter's quantity (marginal, first paid tier)
+    region: str | None = None           # None: every region without its own row
+    free_per_month: float = 0.0
+    tiers: tuple[tuple[float, float], ...] = ()   # (units up to, unit price) after the free tier
+    source: str = ""
+
+
+_D = dt.date(2020, 1, 1)
+
+PRICES: tuple[Price, ...] = (
+    # [AWS-SFN] Standard: per state transition ($ per 1,000 / 1,000), 4,000 free per month.
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.025 / 1000, free_per_month=4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0279 / 1000, "us-west-1", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0375 / 1000, "sa-east-1", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0300 / 1000, "us-gov-east-1", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0300 / 1000, "us-gov-west-1", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0297 / 1000, "eu-west-3", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0271 / 1000, "ap-northeast-2", 4000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_STATE_TRANSITION, _D, 0.0285 / 1000, "ap-south-1", 4000, source="AWS-SFN"),
+    # [AWS-SFN] Express: $1.00 per million requests; GB-seconds tiered by GB-hours per month.
+    Price(Meter.AWS_SFN_EXPRESS_REQUEST, _D, 1.00 / 1_000_000, source="AWS-SFN"),
+    Price(Meter.AWS_SFN_EXPRESS_GB_SECOND, _D, 0.00001667,
+          tiers=((1000 * 3600.0, 0.00001667), (5000 * 3600.0, 0.00000833), (math.inf, 0.00000456)),
+          source="AWS-SFN"),
+    # [AZ-LA] Consumption: per operation execution; 4,000 free built-in operations per month.
+    Price(Meter.AZURE_LOGIC_BUILTIN_ACTION, _D, 0.000025, free_per_month=4000, source="AZ-LA"),
+    Price(Meter.AZURE_LOGIC_BUILTIN_TRIGGER, _D, 0.000025, source="AZ-LA"),
+    Price(Meter.AZURE_LOGIC_STANDARD_CONNECTOR, _D, 0.000125, source="AZ-LA"),
+    Price(Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR, _D, 0.001, source="AZ-LA"),
+    # Definition unknown: priced as a built-in action (the cheapest), so costs are never overstated.
+    Price(Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION, _D, 0.000025, source="AZ-LA"),
+    # [AZ-LA] Standard plan: per vCPU-hour and per GB-hour of the hosting plan.
+    Price(Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, _D, 0.192, source="AZ-LA"),
+    Price(Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, _D, 0.0137, source="AZ-LA"),
+    # [GCP-WF] per step; free 5,000 internal and 2,000 external steps per month.
+    Price(Meter.GCP_WORKFLOWS_INTERNAL_STEP, _D, 0.01 / 1000, free_per_month=5000, source="GCP-WF"),
+    Price(Meter.GCP_WORKFLOWS_EXTERNAL_STEP, _D, 0.025 / 1000, free_per_month=2000, source="GCP-WF"),
+)
+
+# Logic Apps Standard (single-tenant) bills the plan per hour; its built-in operations cost nothing
+# per execution [AZ-LA]. Managed (standard/enterprise) connector calls are still billed per call.
+STANDARD_PLAN_FREE_METERS = frozenset({
+    Meter.AZURE_LOGIC_BUILTIN_ACTION, Meter.AZURE_LOGIC_BUILTIN_TRIGGER, Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION,
+})
+
+HOURS_PER_MONTH = 730.0  # Azure's convention for monthly figures
+
+
+def _lookup(meter: Meter | str, region: str | None, on: dt.date | None) -> Price:
+    meter = Meter(meter)
+    day = on or dt.date.today()
+    rows = [p for p in PRICES if p.meter == meter and p.effective <= day]
+    if not rows:
+        raise KeyError(f"no price for meter {meter} on {day}")
+    regional = [p for p in rows if region is not None and p.region == region]
+    pool = regional or [p for p in rows if p.region is None]
+    return max(pool, key=lambda p: p.effective)
+
+
+def unit_price(meter: Meter | str, *, region: str | None = None, kind: str | None = None,
+               on: dt.date | None = None) -> float:
+    """Marginal price of one unit (first paid tier), as the per-step and per-workflow figures use."""
+    if kind == Kind.LOGICAPP_STANDARD and Meter(meter) in STANDARD_PLAN_FREE_METERS:
+        return 0.0
+    return _lookup(meter, region, on).unit_usd
+
+
+def price(meter: Meter | str, quantity: float, *, region: str | None = None, kind: str | None = None,
+          on: dt.date | None = None, free_tier: bool = True) -> float:
+    """Dollars for `quantity` units of `meter` used in one month: free tier, then tiers."""
+    if quantity <= 0:
+        return 0.0
+    if kind == Kind.LOGICAPP_STANDARD and Meter(meter) in STANDARD_PLAN_FREE_METERS:
+        return 0.0
+    p = _lookup(meter, region, on)
+    billable = max(0.0, quantity - (p.free_per_month if free_tier else 0.0))
+    if not p.tiers:
+        return billable * p.unit_usd
+    total, floor = 0.0, 0.0
+    for upto, usd in p.tiers:
+        take = min(billable, upto) - floor
+        if take <= 0:
+            break
+        total += take * usd
+        floor = upto
+    return total
+
+
+def express_billed_gb_seconds(duration_ms: float, memory_mb: float) -> float:
+    """Express duration billing: duration rounded up to 100 ms, memory in 64 MB chunks [AWS-SFN]."""
+    billed_ms = math.ceil(max(duration_ms, 0) / 100.0) * 100.0
+    billed_mb = max(1, math.ceil(max(memory_mb, 1) / 64.0)) * 64.0
+    return billed_ms / 1000.0 * billed_mb / 1024.0
+
+
+def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = None,
+                 free_tier: bool = False) -> float:
+    """What `executions` Express requests and their GB-seconds cost in a month."""
+    return (price(Meter.AWS_SFN_EXPRESS_REQUEST, executions, on=on, free_tier=free_tier)
+            + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, on=on, free_tier=free_tier))
+
+
+def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None = None) -> float:
+    """A Logic Apps Standard plan instance for a month (730 hours)."""
+    return (unit_price(Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, on=on) * vcpu
+            + unit_price(Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, on=on) * memory_gb) * HOURS_PER_MONTH
+
+
+# ---------------------------------------------------------------- in the engine
+
+def price_table(on: dt.date | None = None) -> ir.Table:
+    """Marginal unit prices as a table: meter, region ('' for the default row), unit_usd, free_std.
+
+    `free_std` is 1 where a Logic Apps Standard workflow pays nothing per unit of the meter.
+    """
+    day = on or dt.date.today()
+    rows: dict[tuple[str, str], float] = {}
+    for p in sorted(PRICES, key=lambda p: p.effective):
+        if p.effective <= day:
+            rows[(str(p.meter), p.region or "")] = p.unit_usd
+    return ibis.memtable({
+        "p_meter": [m for m, _ in rows],
+        "p_region": [r for _, r in rows],
+        "unit_usd": list(rows.values()),
+        "free_std": [1 if m in {str(x) for x in STANDARD_PLAN_FREE_METERS} else 0 for m, _ in rows],
+    })
+
+
+def priced_usage(usage: ir.Table, kinds: ir.Table, on: dt.date | None = None) -> ir.Table:
+    """Usage rows with `usd` (marginal price x quantity), priced in the engine.
+
+    `kinds` maps (cloud, workflow_id) to the workflow's kind (a small table).
+    """
+    pt = price_table(on)
+    default = pt.filter(pt.p_region == "").select(d_meter=pt.p_meter, d_usd=pt.unit_usd, d_free=pt.free_std)
+    regional = pt.filter(pt.p_region != "").select(r_meter=pt.p_meter, r_region=pt.p_region, r_usd=pt.unit_usd)
+    k = kinds.select(k_cloud=kinds[C.cloud], k_wf=kinds[C.workflow_id], k_kind=kinds[C.kind])
+    u = usage.left_join(default, usage[C.meter] == default.d_meter)
+    u = u.left_join(regional, (u[C.meter] == regional.r_meter) & (u[C.region] == regional.r_region))
+    u = u.left_join(k, (u[C.cloud] == k.k_cloud) & (u[C.workflow_id] == k.k_wf))
+    unit = ibis.coalesce(u.r_usd, u.d_usd, 0.0)
+    free = (u.k_kind == str(Kind.LOGICAPP_STANDARD)) & (u.d_free == 1)
+    usd = ibis.ifelse(free.fill_null(False), 0.0, unit * u[C.quantity])
+    return u.mutate(usd=usd).drop("d_meter", "d_usd", "d_free", "r_meter", "r_region", "r_usd",
+                                  "k_cloud", "k_wf")

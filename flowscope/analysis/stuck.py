@@ -1,0 +1,234 @@
+"""Stuck and at-risk executions.
+
+- `stuck_execution`: RUNNING executions older than k x their workflow's p99 duration (and a
+  minimum age); a workflow without finished runs uses a fixed age instead. Age is measured to the
+  store's clock: the latest start or end seen for the cloud, capped by `now`, so a store that
+  was last synced a week ago does not make every run look a week older.
+- `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
+  Standard (model.AWS_HISTORY_EVENT_LIMIT).
+- `map_failure_budget`: Map states whose share of failed items nears their
+  ToleratedFailurePercentage (read from the ASL definition). Needs the definition in `workflows`
+  and Map item steps linked through parent_step_key/iteration; Distributed Map child executions
+  (parent_execution_id) are not counted yet.
+"""
+
+from __future__ import annotations
+
+import json
+
+import ibis
+import pandas as pd
+
+from flowscope.analysis.base import (
+    Context,
+    Finding,
+    FindingKind,
+    Severity,
+    UNCAUGHT_FAILED_VALUES,
+    execute,
+    fmt_ms,
+    lit_ts,
+    sample_ids,
+    to_utc,
+)
+from flowscope.model import AWS_HISTORY_EVENT_LIMIT, UTC, C, Cloud, Status, StepType
+
+
+def run(ctx: Context) -> list[Finding]:
+    return stuck_executions(ctx) + history_limit_risks(ctx) + map_failure_budgets(ctx)
+
+
+def store_clock(ctx: Context) -> dict[str, object]:
+    """Per cloud: the latest start or end seen, capped by now."""
+    e = ctx.table("executions")
+    df = execute(e.group_by(C.cloud).aggregate(s=e[C.started_at].max(), en=e[C.ended_at].max()))
+    out = {}
+    for r in df.itertuples(index=False):
+        latest = max([t for t in (to_utc(r.s), to_utc(r.en)) if t is not None], default=ctx.now)
+        out[r.cloud] = min(latest, ctx.now)
+    return out
+
+
+def stuck_executions(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    e = ctx.table("executions")
+    e = e.filter(e[C.started_at] < lit_ts(ctx.until))
+    running = e.filter(e[C.status] == str(Status.RUNNING))
+    if execute(running.aggregate(n=running.count()))["n"].iloc[0] == 0:
+        return []
+    clock = store_clock(ctx)
+    clocks = ibis.memtable(pd.DataFrame({"k_cloud": list(clock), "as_of": pd.to_datetime(list(clock.values()), utc=True)}))
+    done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0)
+                    & (e[C.status] != str(Status.RUNNING)))
+    base = done.group_by([C.cloud, C.workflow_id]).aggregate(
+        p99=done[C.duration_ms].cast("float64").quantile(0.99), finished=done.count())
+    base = base.select(b_cloud=C.cloud, b_wf=C.workflow_id, p99="p99", finished="finished")
+    r = running.inner_join(clocks, running[C.cloud] == clocks.k_cloud)
+    r = r.left_join(base, (r[C.cloud] == base.b_cloud) & (r[C.workflow_id] == base.b_wf))
+    r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
+    min_age = th.stuck_min_age_minutes * 60_000
+    limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
+                        ibis.greatest(r.p99 * th.stuck_p99_multiple, min_age))
+    stuck = r.filter(r.age_ms >= limit)
+    agg = execute(stuck.group_by([C.cloud, C.workflow_id]).aggregate(
+        n=stuck.count(), max_age=stuck.age_ms.max(), min_age=stuck.age_ms.min(), p99=stuck.p99.max(),
+        finished=stuck.finished.max(), oldest=stuck[C.started_at].min(), newest=stuck[C.started_at].max(),
+        as_of=stuck.as_of.max()))
+    if agg.empty:
+        return []
+    samples = sample_ids(stuck, [C.cloud, C.workflow_id], order_by="age_ms")
+    steps = ctx.table("steps").filter(ibis._[C.status] == str(Status.RUNNING))
+    ids = stuck.select(x_cloud=C.cloud, x_id=C.execution_id)
+    at = steps.inner_join(ids, (steps[C.cloud] == ids.x_cloud) & (steps[C.execution_id] == ids.x_id))
+    at = at.filter(~at[C.type].isin([str(StepType.MAP), str(StepType.PARALLEL), str(StepType.LOOP),
+                                     str(StepType.SCOPE)]))
+    where = execute(at.group_by([C.cloud, C.workflow_id]).aggregate(step=at[C.name].mode()))
+    where = {(w.cloud, w.workflow_id): w.step for w in where.itertuples(index=False)}
+    out = []
+    for a in agg.itertuples(index=False):
+        wf_name = ctx.workflow_name(a.cloud, a.workflow_id)
+        step = where.get((a.cloud, a.workflow_id))
+        has_base = not pd.isna(a.p99)
+        out.append(Finding(
+            kind=FindingKind.STUCK_EXECUTION,
+            severity=Severity.CRITICAL if a.n >= 10 else Severity.HIGH,
+            cloud=a.cloud, workflow=wf_name, workflow_id=a.workflow_id, step=step,
+            window_start=to_utc(a.oldest), window_end=to_utc(a.as_of),
+            title=(f"{int(a.n)} execution(s) of {wf_name} running for up to {fmt_ms(a.max_age)}"
+                   + (f" (p99 {fmt_ms(a.p99)})" if has_base else " (no finished runs to compare)")
+                   + (f", waiting in {step}" if step else "")),
+            evidence={"stuck": int(a.n), "max_age_ms": a.max_age, "min_age_ms": a.min_age,
+                      "p99_ms": None if not has_base else a.p99, "multiple": th.stuck_p99_multiple,
+                      "finished_executions": None if pd.isna(a.finished) else int(a.finished),
+                      "as_of": to_utc(a.as_of), "current_step": step},
+            recommendation=_stuck_recommendation(a.cloud),
+            monthly_usd=0.0, executions_affected=int(a.n),
+            sample_execution_ids=samples.get((a.cloud, a.workflow_id), []),
+        ))
+    return out
+
+
+def _stuck_recommendation(cloud: str) -> str:
+    if cloud == Cloud.AWS:
+        return ("Set TimeoutSeconds on the state machine and on every Task (and HeartbeatSeconds on "
+                ".waitForTaskToken tasks) so a lost callback fails instead of waiting up to a year; "
+                "stop the stuck executions (StopExecution) after checking the task they wait on.")
+    if cloud == Cloud.AZURE:
+        return ("Set a timeout on the waiting actions (limit.timeout, Until count/timeout, webhook "
+                "timeout) and the run duration limit; cancel the stuck runs after checking what they wait on.")
+    return ("Give events.await_callback and long http calls a timeout, bound loops, and cancel the stuck "
+            "executions (executions.cancel) after checking what they wait on.")
+
+
+def history_limit_risks(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    e = ctx.in_window(ctx.table("executions"))
+    floor = int(AWS_HISTORY_EVENT_LIMIT * th.history_limit_ratio)
+    risky = e.filter((e[C.cloud] == str(Cloud.AWS)) & (e[C.event_count] >= floor))
+    agg = execute(risky.group_by([C.cloud, C.workflow_id]).aggregate(
+        n=risky.count(), max_events=risky[C.event_count].max(), mean_events=risky[C.event_count].mean(),
+        first=risky[C.started_at].min(), last=risky[C.started_at].max()))
+    if agg.empty:
+        return []
+    samples = sample_ids(risky, [C.cloud, C.workflow_id], order_by=C.event_count)
+    out = []
+    for a in agg.itertuples(index=False):
+        wf_name = ctx.workflow_name(a.cloud, a.workflow_id)
+        share = a.max_events / AWS_HISTORY_EVENT_LIMIT
+        out.append(Finding(
+            kind=FindingKind.HISTORY_LIMIT_RISK,
+            severity=Severity.CRITICAL if share >= 0.95 else Severity.HIGH,
+            cloud=a.cloud, workflow=wf_name, workflow_id=a.workflow_id, step=None,
+            window_start=to_utc(a.first), window_end=to_utc(a.last),
+            title=(f"{int(a.n)} execution(s) of {wf_name} reach {int(a.max_events):,} history events "
+                   f"({share:.0%} of the {AWS_HISTORY_EVENT_LIMIT:,} limit)"),
+            evidence={"executions": int(a.n), "max_events": int(a.max_events), "mean_events": a.mean_events,
+                      "limit": AWS_HISTORY_EVENT_LIMIT, "threshold_events": floor},
+            recommendation=("An execution that reaches 25,000 events fails. Move the loop or Map body "
+                            "into child executions (Distributed Map, or StartExecution of a child workflow, "
+                            "Express for short bodies), or continue as a new execution (start a fresh "
+                            "execution with the state so far) before the limit."),
+            monthly_usd=0.0, executions_affected=int(a.n),
+            sample_execution_ids=samples.get((a.cloud, a.workflow_id), []),
+        ))
+    return out
+
+
+def _tolerances(definition: str | None) -> dict[str, float]:
+    """Map state name -> tolerated failure percentage, from an ASL definition."""
+    try:
+        doc = json.loads(definition or "")
+    except (ValueError, TypeError):
+        return {}
+    out: dict[str, float] = {}
+
+    def walk(states: dict) -> None:
+        for name, st in (states or {}).items():
+            if not isinstance(st, dict):
+                continue
+            if st.get("Type") == "Map" and "ToleratedFailurePercentage" in st:
+                try:
+                    out[name] = float(st["ToleratedFailurePercentage"])
+                except (TypeError, ValueError):
+                    pass
+            for sub in ("ItemProcessor", "Iterator"):
+                if isinstance(st.get(sub), dict):
+                    walk(st[sub].get("States", {}))
+            for branch in st.get("Branches", []) or []:
+                if isinstance(branch, dict):
+                    walk(branch.get("States", {}))
+
+    if isinstance(doc, dict):
+        walk(doc.get("States", {}))
+    return out
+
+
+def map_failure_budgets(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    w = ctx.table("workflows")
+    w = w.filter(w[C.cloud] == str(Cloud.AWS))
+    defs = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(d=w[C.definition].argmax(w[C.seen_at])))
+    budgets = [(r.cloud, r.workflow_id, name, pct) for r in defs.itertuples(index=False)
+               for name, pct in _tolerances(r.d).items() if pct > 0]
+    if not budgets:
+        return []
+    b = ibis.memtable(pd.DataFrame(budgets, columns=["b_cloud", "b_wf", "b_name", "tolerated"]))
+    s = ctx.in_window(ctx.table("steps"))
+    maps = s.filter(s[C.type] == str(StepType.MAP))
+    maps = maps.inner_join(b, (maps[C.cloud] == b.b_cloud) & (maps[C.workflow_id] == b.b_wf)
+                           & (maps[C.name] == b.b_name))
+    maps = maps.select(m_cloud=C.cloud, m_wf=C.workflow_id, m_exec=C.execution_id, m_key=C.step_key,
+                       m_name=C.name, tolerated="tolerated")
+    kids = s.filter(s[C.parent_step_key].notnull())
+    j = kids.inner_join(maps, (kids[C.cloud] == maps.m_cloud) & (kids[C.execution_id] == maps.m_exec)
+                        & (kids[C.parent_step_key] == maps.m_key))
+    item = ibis.coalesce(j[C.iteration].cast("string"), j[C.step_key])
+    per_visit = j.group_by(["m_cloud", "m_wf", "m_name", "m_exec", "m_key", "tolerated"]).aggregate(
+        items=item.nunique(), failed=item.nunique(where=j[C.status].isin(UNCAUGHT_FAILED_VALUES)))
+    per_visit = per_visit.mutate(pct=per_visit.failed * 100.0 / per_visit["items"])
+    near = per_visit.filter(per_visit.pct >= per_visit.tolerated * th.map_failure_budget_ratio)
+    agg = execute(near.group_by(["m_cloud", "m_wf", "m_name"]).aggregate(
+        n=near.count(), max_pct=near.pct.max(), tolerated=near.tolerated.max(),
+        over=(near.pct > near.tolerated).cast("int64").sum()))
+    if agg.empty:
+        return []
+    samples = sample_ids(near.rename(execution_id="m_exec"), ["m_cloud", "m_wf", "m_name"], order_by="pct")
+    out = []
+    for a in agg.itertuples(index=False):
+        wf_name = ctx.workflow_name(a.m_cloud, a.m_wf)
+        out.append(Finding(
+            kind=FindingKind.MAP_FAILURE_BUDGET,
+            severity=Severity.HIGH if a.over else Severity.MEDIUM,
+            cloud=a.m_cloud, workflow=wf_name, workflow_id=a.m_wf, step=a.m_name,
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"Map {a.m_name} in {wf_name}: up to {a.max_pct:.0f}% of items failed "
+                   f"(tolerated {a.tolerated:g}%) in {int(a.n)} run(s)"),
+            evidence={"map_runs_near_budget": int(a.n), "map_runs_over_budget": int(a.over),
+                      "max_failed_percent": a.max_pct, "tolerated_percent": a.tolerated},
+            recommendation=("Fix the failing item processor or add Retry/Catch inside the ItemProcessor; "
+                            "if failures are expected, raise ToleratedFailurePercentage deliberately and "
+                            "send failed items to a dead-letter destination (ResultWriter)."),
+            monthly_usd=0.0, executions_affected=int(a.n),
+            sample_execution_ids=samples.get((a.m_cloud, a.m_wf, a.m_name), []),
+        ))
+    return out

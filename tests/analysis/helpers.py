@@ -1,0 +1,108 @@
+"""Build tiny model tables for the analysis tests: rows as dicts in, Ibis tables on DuckDB out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import ibis
+
+from flowscope.model import TABLES, UTC, C, Kind, Meter, Status, StepType, to_arrow
+
+T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
+
+
+def at(minutes: float = 0, days: float = 0, hours: float = 0, seconds: float = 0) -> dt.datetime:
+    return T0 + dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+class World:
+    """Rows for every model table, with the required columns filled in."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, list[dict[str, Any]]] = {name: [] for name in TABLES}
+        self._n = 0
+
+    def workflow(self, name: str, *, cloud: str = "aws", kind: str = Kind.SFN_STANDARD, wf_id: str | None = None,
+                 definition: str | None = None, attributes: str | None = None, region: str = "us-east-1") -> str:
+        wf_id = wf_id or (ARN + name if cloud == "aws" else f"{cloud}/{name}")
+        self.rows["workflows"].append({C.cloud: cloud, C.workflow_id: wf_id, C.name: name, C.kind: str(kind),
+                                       C.revision: "1", C.definition: definition, C.attributes: attributes,
+                                       C.region: region, C.seen_at: T0})
+        return wf_id
+
+    def execution(self, wf_id: str, start: dt.datetime, *, duration_ms: int | None = 1000, cloud: str = "aws",
+                  status: str = Status.SUCCEEDED, kind: str | None = None, name: str | None = None,
+                  event_count: int | None = None, ended_at: dt.datetime | None = None,
+                  region: str = "us-east-1", revision: str = "1") -> dict[str, Any]:
+        self._n += 1
+        wf = next((w for w in self.rows["workflows"] if w[C.workflow_id] == wf_id), None)
+        end = ended_at if ended_at is not None else (
+            None if duration_ms is None or status == Status.RUNNING else start + dt.timedelta(milliseconds=duration_ms))
+        row = {C.cloud: cloud, C.workflow_id: wf_id, C.workflow_name: name or (wf[C.name] if wf else wf_id),
+               C.kind: kind or (wf[C.kind] if wf else None), C.execution_id: f"{wf_id}:e{self._n}",
+               C.status: str(status), C.started_at: start, C.ended_at: end,
+               C.duration_ms: None if status == Status.RUNNING else duration_ms, C.event_count: event_count,
+               C.region: region, C.revision: revision, C.start_date: start.date()}
+        self.rows["executions"].append(row)
+        return row
+
+    def step(self, ex: dict[str, Any], name: str, start: dt.datetime, *, duration_ms: int | None = 100,
+             type: str = StepType.TASK, status: str = Status.SUCCEEDED, attempts: int = 1,
+             error: str | None = None, cause: str | None = None, key: str | None = None,
+             iteration: int | None = None, parent: str | None = None, resource: str | None = None,
+             meter: str | None = None, quantity: float = 1.0) -> dict[str, Any]:
+        key = key or f"{name}#{sum(1 for s in self.rows['steps'] if s[C.execution_id] == ex[C.execution_id])}"
+        row = {C.cloud: ex[C.cloud], C.workflow_id: ex[C.workflow_id], C.execution_id: ex[C.execution_id],
+               C.step_key: key, C.name: name, C.type: str(type), C.status: str(status), C.started_at: start,
+               C.ended_at: None if duration_ms is None else start + dt.timedelta(milliseconds=duration_ms),
+               C.duration_ms: duration_ms, C.attempts: attempts, C.error: error, C.cause: cause,
+               C.iteration: iteration, C.parent_step_key: parent, C.resource: resource,
+               C.start_date: start.date()}
+        self.rows["steps"].append(row)
+        if meter:
+            self.usage(ex, key, meter, quantity)
+        return row
+
+    def attempt(self, step: dict[str, Any], n: int, start: dt.datetime, *, duration_ms: int = 50,
+                status: str = Status.FAILED, error: str | None = None) -> None:
+        self.rows["attempts"].append({
+            C.cloud: step[C.cloud], C.workflow_id: step[C.workflow_id], C.execution_id: step[C.execution_id],
+            C.step_key: step[C.step_key], C.attempt: n, C.started_at: start,
+            C.ended_at: start + dt.timedelta(milliseconds=duration_ms), C.duration_ms: duration_ms,
+            C.status: str(status), C.error: error, C.start_date: start.date()})
+
+    def usage(self, ex: dict[str, Any], step_key: str | None, meter: str, quantity: float) -> None:
+        self.rows["usage"].append({C.cloud: ex[C.cloud], C.region: ex.get(C.region), C.workflow_id: ex[C.workflow_id],
+                                   C.execution_id: ex[C.execution_id], C.step_key: step_key, C.meter: str(meter),
+                                   C.quantity: float(quantity), C.started_at: ex[C.started_at],
+                                   C.start_date: ex[C.started_at].date()})
+
+    def collection_run(self, scope: str, start: dt.datetime, status: str, *, cloud: str = "aws",
+                       error: str | None = None, details: str | None = None) -> None:
+        self.rows["collection_runs"].append({C.run_id: f"run-{len(self.rows['collection_runs'])}", C.cloud: cloud,
+                                             C.scope: scope, C.started_at: start,
+                                             C.ended_at: start + dt.timedelta(minutes=1), C.status: status,
+                                             C.error: error, C.details: details})
+
+    def tables(self) -> dict[str, ibis.Table]:
+        return tables_from_rows(self.rows)
+
+
+def tables_from_rows(rows: dict[str, list[dict[str, Any]]]) -> dict[str, ibis.Table]:
+    """One DuckDB connection holding each model table built from its rows with `model.to_arrow`.
+
+    (ibis 12's `create_table(name, pyarrow_table)` emits a DROP VIEW statement that DuckDB 2.0
+    rejects, so the Arrow tables are registered on the raw connection instead.)
+    """
+    con = ibis.duckdb.connect()
+    out = {}
+    for name in TABLES:
+        con.con.register(name, to_arrow(name, rows.get(name, [])))
+        out[name] = con.table(name)
+    return out
+
+
+def transitions(world: World, ex: dict[str, Any], n: int) -> None:
+    world.usage(ex, None, Meter.AWS_SFN_STATE_TRANSITION, n)

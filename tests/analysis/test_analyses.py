@@ -1,0 +1,406 @@
+"""Tiny worlds in, verdicts out: one scenario per analysis and edge."""
+
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from flowscope.analysis import FINDING_COLUMNS, Thresholds, analyze, findings_to_json
+from flowscope.model import C, Kind, Meter, RunStatus, Status, StepType
+
+from .helpers import T0, World, at, transitions
+
+DAY = dt.timedelta(days=1)
+
+
+def run(world: World, since=T0, until=None, **kw) -> pd.DataFrame:
+    return analyze(world.tables(), since=since, until=until or T0 + 2 * DAY, now=until or T0 + 2 * DAY, **kw)
+
+
+def kinds(df: pd.DataFrame) -> list[tuple]:
+    return sorted((r.kind, r.workflow, r.step) for r in df.itertuples())
+
+
+def of(df, kind):
+    return df[df["kind"] == kind]
+
+
+# ---------------------------------------------------------------- edges
+
+def test_no_data_gives_no_findings_and_the_documented_columns():
+    df = run(World())
+    assert df.empty and list(df.columns) == FINDING_COLUMNS
+    assert json.loads(findings_to_json(df)) == []
+
+
+def test_one_healthy_execution_gives_nothing():
+    w = World()
+    wf = w.workflow("orders")
+    ex = w.execution(wf, at(minutes=1))
+    w.step(ex, "Charge", at(minutes=1), meter=Meter.AWS_SFN_STATE_TRANSITION)
+    assert run(w).empty
+
+
+def failing_world(n=40, fail_every=2, status=Status.FAILED, start=T0):
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(n):
+        t = start + dt.timedelta(minutes=10 * i)
+        bad = i % fail_every == 0
+        ex = w.execution(wf, t, status=Status.FAILED if bad and status == Status.FAILED else Status.SUCCEEDED)
+        w.step(ex, "Validate", t, meter=Meter.AWS_SFN_STATE_TRANSITION)
+        w.step(ex, "Charge", t + dt.timedelta(seconds=1), status=status if bad else Status.SUCCEEDED,
+               error="PaymentDeclined" if bad else None,
+               cause=f"card {1000 + i} declined for order 3f2a9c1e-1111-2222-3333-44445555{i:04d}" if bad else None,
+               meter=Meter.AWS_SFN_STATE_TRANSITION)
+    return w
+
+
+def test_failing_step_found_with_templates_and_samples():
+    df = run(failing_world())
+    f = of(df, "failing_step")
+    assert len(f) == 1
+    row = f.iloc[0]
+    assert (row.workflow, row.step, row.severity) == ("orders", "Charge", "critical")
+    ev = row.evidence
+    assert ev["failures"] == 20 and ev["visits"] == 40 and ev["uncaught"] == 20
+    assert ev["top_errors"][0]["template"] == "card <n> declined for order <uuid>"
+    assert ev["top_errors"][0]["count"] == 20
+    assert row.executions_affected == 20 and 1 <= len(row.sample_execution_ids) <= 5
+    assert "Retry" in row.recommendation and "Catch" in row.recommendation
+
+
+def test_all_failing():
+    df = run(failing_world(fail_every=1))
+    f = of(df, "failing_step").iloc[0]
+    assert f.evidence["failure_rate"] == 1.0 and f.severity == "critical"
+
+
+def test_caught_failures_are_low_severity():
+    f = of(run(failing_world(status=Status.CAUGHT)), "failing_step").iloc[0]
+    assert f.severity == "low" and f.evidence["caught"] == 20 and f.evidence["uncaught"] == 0
+
+
+def test_below_thresholds_is_not_a_finding():
+    assert of(run(failing_world(fail_every=40)), "failing_step").empty     # 1 of 40
+    df = run(failing_world(), thresholds={"failure_min_count": 50})
+    assert of(df, "failing_step").empty
+
+
+def test_window_filtering():
+    w = failing_world(start=T0 - 5 * DAY)           # all of it before the window
+    assert of(run(w), "failing_step").empty
+    assert not of(run(w, since=T0 - 6 * DAY), "failing_step").empty
+
+
+def test_workflow_and_cloud_filters():
+    w = failing_world()
+    assert not of(run(w, workflows=["orders"]), "failing_step").empty
+    assert of(run(w, workflows=["other"]), "failing_step").empty
+    assert of(run(w, clouds=["gcp"]), "failing_step").empty
+
+
+def test_clock_skew_is_ignored_not_fatal():
+    w = World()
+    wf = w.workflow("skewed")
+    for i in range(30):
+        t = at(minutes=i)
+        ex = w.execution(wf, t, duration_ms=-5000, ended_at=t - dt.timedelta(seconds=5))
+        w.step(ex, "A", t, duration_ms=-100)
+    df = run(w)
+    assert of(df, "slow_step").empty and of(df, "latency_drift").empty and of(df, "stuck_execution").empty
+
+
+def test_ids_are_stable_across_runs_and_windows():
+    w = failing_world()
+    a = run(w)
+    b = analyze(w.tables(), since=T0 - DAY, until=T0 + 3 * DAY, now=T0 + 3 * DAY)
+    assert set(of(a, "failing_step")["id"]) == set(of(b, "failing_step")["id"])
+    assert a["id"].is_unique
+
+
+def test_json_shape():
+    df = run(failing_world())
+    data = json.loads(findings_to_json(df))
+    assert data and set(data[0]) == set(FINDING_COLUMNS)
+    rec = data[0]
+    assert rec["window_start"].endswith("Z") and isinstance(rec["evidence"], dict)
+    assert isinstance(rec["sample_execution_ids"], list) and isinstance(rec["monthly_usd"], float)
+    dt.datetime.fromisoformat(rec["window_start"].replace("Z", "+00:00"))
+
+
+def test_sorted_most_severe_then_most_expensive():
+    w = failing_world()
+    wf2 = w.workflow("cheap")
+    for i in range(20):
+        ex = w.execution(wf2, at(minutes=i), status=Status.SUCCEEDED)
+        w.step(ex, "X", at(minutes=i), status=Status.CAUGHT, error="E")
+    df = run(w)
+    ranks = df["severity"].map({"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}).tolist()
+    assert ranks == sorted(ranks)
+
+
+# ---------------------------------------------------------------- retries
+
+def storm_world(storm=True, jitter=True):
+    """Steady background retries every hour for 2 days; a burst on day 2 at 10:00."""
+    w = World()
+    wf = w.workflow("ingest")
+    import random
+    rnd = random.Random(1)
+    for i in range(48 * 4):                        # one execution every 15 min
+        t = at(minutes=15 * i)
+        burst = storm and dt.timedelta(days=1, hours=10) <= t - T0 < dt.timedelta(days=1, hours=11)
+        for k in range(30 if burst else 1):
+            ex = w.execution(wf, t + dt.timedelta(seconds=k))
+            tries = 4 if burst else (2 if i % 4 == 0 else 1)
+            st = w.step(ex, "CallApi", t + dt.timedelta(seconds=k), attempts=tries,
+                        meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=tries)
+            start = t + dt.timedelta(seconds=k)
+            for n in range(1, tries + 1):
+                w.attempt(st, n, start, status=Status.FAILED if n < tries else Status.SUCCEEDED,
+                          error="ThrottlingException" if n < tries else None)
+                delay = 2000 * (rnd.uniform(0.2, 1.8) if jitter else 1.0)
+                start = start + dt.timedelta(milliseconds=50 + delay)
+    return w
+
+
+def test_retry_storm_found_and_windowed():
+    df = run(storm_world())
+    s = of(df, "retry_storm")
+    assert len(s) == 1
+    row = s.iloc[0]
+    assert row.step == "CallApi" and row.evidence["throttling"] is True
+    assert row.window_start >= pd.Timestamp(T0 + DAY + dt.timedelta(hours=9, minutes=45))
+    assert row.window_end <= pd.Timestamp(T0 + DAY + dt.timedelta(hours=11, minutes=15))
+    assert row.evidence["amplification"] > 1 and row.monthly_usd > 0
+    assert "JitterStrategy FULL" in row.recommendation
+
+
+def test_no_storm_on_steady_retries():
+    assert of(run(storm_world(storm=False)), "retry_storm").empty
+
+
+def test_synchronized_retries_without_jitter():
+    df = run(storm_world(storm=False, jitter=False))
+    s = of(df, "synchronized_retries")
+    assert len(s) == 1 and s.iloc[0].step == "CallApi"
+    assert s.iloc[0].evidence["min_cv"] < 0.1
+    assert of(run(storm_world(storm=False, jitter=True)), "synchronized_retries").empty
+
+
+# ---------------------------------------------------------------- cost
+
+def polling_world(polls=8, wait=True):
+    w = World()
+    wf = w.workflow("export")
+    for i in range(10):
+        t = at(hours=i)
+        ex = w.execution(wf, t, duration_ms=600_000)
+        w.step(ex, "Start", t, meter=Meter.AWS_SFN_STATE_TRANSITION)
+        for p in range(polls):
+            tp = t + dt.timedelta(minutes=p + 1)
+            if wait:
+                w.step(ex, "WaitABit", tp, type=StepType.WAIT, duration_ms=30_000,
+                       meter=Meter.AWS_SFN_STATE_TRANSITION)
+            w.step(ex, "CheckStatus", tp + dt.timedelta(seconds=30), meter=Meter.AWS_SFN_STATE_TRANSITION)
+            w.step(ex, "IsDone", tp + dt.timedelta(seconds=31), type=StepType.CHOICE,
+                   meter=Meter.AWS_SFN_STATE_TRANSITION)
+    return w
+
+
+def test_polling_loop():
+    df = run(polling_world())
+    p = of(df, "polling_loop")
+    assert len(p) == 1 and p.iloc[0].step == "CheckStatus"
+    assert set(p.iloc[0].evidence["cycle"]) == {"WaitABit", "CheckStatus", "IsDone"}
+    assert ".waitForTaskToken" in p.iloc[0].recommendation
+    assert of(df, "costly_step").empty          # the loop is not also reported as a costly step
+
+
+def test_no_polling_without_wait_or_few_visits():
+    assert of(run(polling_world(wait=False)), "polling_loop").empty
+    assert of(run(polling_world(polls=2)), "polling_loop").empty
+
+
+def foreach_world(items=20):
+    w = World()
+    wf = w.workflow("sync-crm", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(200):
+        t = at(minutes=5 * i)
+        ex = w.execution(wf, t, cloud="azure")
+        w.step(ex, "manual", t, type=StepType.TRIGGER, meter=Meter.AZURE_LOGIC_BUILTIN_TRIGGER)
+        loop = w.step(ex, "For_each", t, type=StepType.LOOP, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION)
+        for k in range(items):
+            w.step(ex, "Update_record", t, iteration=k, parent=loop[C.step_key],
+                   meter=Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR)
+    return w
+
+
+def test_costly_step_in_a_loop():
+    df = run(foreach_world())
+    c = of(df, "costly_step")
+    assert len(c) == 1 and c.iloc[0].step == "Update_record" and c.iloc[0].cloud == "azure"
+    # 200 runs x 20 items x $0.001 over 2 days -> x15 for a month
+    assert c.iloc[0].monthly_usd == pytest.approx(200 * 20 * 0.001 * 15, rel=1e-6)
+    assert "For_each" in c.iloc[0].recommendation
+
+
+def test_plan_what_if_for_busy_consumption_app():
+    w = World()
+    wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(100):
+        ex = w.execution(wf, at(minutes=i), cloud="azure")
+        w.step(ex, "Compose", at(minutes=i), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
+               quantity=20_000)
+    df = run(w)
+    p = of(df, "plan_what_if")
+    assert len(p) == 1 and p.iloc[0].evidence["what_if_plan"] == "Standard"
+    # 2,000,000 built-in actions in 2 days -> 30M/month -> $750; Standard WS1 ~ $175.
+    assert p.iloc[0].evidence["current_monthly_usd"] == pytest.approx(750.0)
+    assert p.iloc[0].monthly_usd == pytest.approx(750.0 - (0.192 + 3.5 * 0.0137) * 730)
+
+
+def express_world(n=2000, duration_ms=2000, resource=None):
+    w = World()
+    wf = w.workflow("thumbs")
+    for i in range(n):
+        t = at(seconds=60 * i)
+        ex = w.execution(wf, t, duration_ms=duration_ms)
+        w.step(ex, "Resize", t, resource=resource)
+        transitions(w, ex, 20)
+    return w
+
+
+def test_express_candidate():
+    df = run(express_world(), thresholds={"express_min_monthly_executions": 1000,
+                                          "express_min_monthly_saving_usd": 0.5})
+    e = of(df, "express_candidate")
+    assert len(e) == 1
+    ev = e.iloc[0].evidence
+    # 2000 runs x 20 transitions x $0.000025 over 2 days, x15: $15/month Standard
+    assert ev["standard_monthly_usd"] == pytest.approx(15.0)
+    assert ev["express_monthly_usd"] == pytest.approx(30_000 * (1e-6 + 2.0 * 0.0625 * 0.00001667), rel=1e-4)
+    assert e.iloc[0].monthly_usd == pytest.approx(ev["standard_monthly_usd"] - ev["express_monthly_usd"], rel=1e-4)
+
+
+def test_no_express_candidate_when_long_or_callback():
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    assert of(run(express_world(duration_ms=400_000), thresholds=th), "express_candidate").empty
+    assert of(run(express_world(resource="arn:aws:states:::sqs:sendMessage.waitForTaskToken"), thresholds=th),
+              "express_candidate").empty
+
+
+# ---------------------------------------------------------------- latency
+
+def latency_world(slow=True):
+    w = World()
+    wf = w.workflow("api", cloud="gcp", kind=Kind.GCP_WORKFLOWS)
+    for i in range(48 * 6):                     # every 10 minutes for 2 days
+        t = at(minutes=10 * i)
+        in_slow = slow and dt.timedelta(days=1, hours=6) <= t - T0 < dt.timedelta(days=1, hours=12)
+        ms = 9000 if in_slow else 800 + (i % 7) * 30
+        ex = w.execution(wf, t, cloud="gcp", duration_ms=ms + 100)
+        w.step(ex, "callBackend", t, duration_ms=ms, meter=Meter.GCP_WORKFLOWS_EXTERNAL_STEP)
+    return w
+
+
+def test_slow_step_found_in_its_window():
+    df = run(latency_world())
+    s = of(df, "slow_step")
+    assert len(s) == 1
+    row = s.iloc[0]
+    assert row.step == "callBackend" and row.evidence["ratio"] > 5
+    assert row.window_start == pd.Timestamp(T0 + DAY + dt.timedelta(hours=6))
+    assert row.window_end == pd.Timestamp(T0 + DAY + dt.timedelta(hours=12))
+    assert of(run(latency_world(slow=False)), "slow_step").empty
+
+
+def test_latency_drift_vs_previous_window():
+    w = latency_world(slow=False)
+    wf = "gcp/api"
+    for i in range(40):
+        t = T0 + 2 * DAY + dt.timedelta(minutes=30 * i)
+        ex = w.execution(wf, t, cloud="gcp", duration_ms=5000)
+        w.step(ex, "callBackend", t, duration_ms=4900)
+    df = analyze(w.tables(), since=T0 + 2 * DAY, until=T0 + 4 * DAY, now=T0 + 4 * DAY)
+    d = of(df, "latency_drift")
+    assert len(d) == 1 and d.iloc[0].evidence["dominant_steps"][0]["step"] == "callBackend"
+
+
+# ---------------------------------------------------------------- stuck and at-risk
+
+def test_stuck_execution_vs_p99_and_running_ones_not_flagged_early():
+    w = World()
+    wf = w.workflow("approve")
+    for i in range(50):
+        w.execution(wf, at(minutes=10 * i), duration_ms=60_000)
+    stuck = w.execution(wf, at(hours=2), status=Status.RUNNING)
+    w.step(stuck, "WaitForHuman", at(hours=2), duration_ms=None, status=Status.RUNNING)
+    fresh = w.execution(wf, at(hours=9, minutes=10), status=Status.RUNNING)   # 1 minute before the clock
+    w.execution(wf, at(hours=9, minutes=11), duration_ms=1)                   # the store's clock
+    df = run(w)
+    s = of(df, "stuck_execution")
+    assert len(s) == 1
+    assert s.iloc[0].sample_execution_ids == [stuck[C.execution_id]]
+    assert s.iloc[0].step == "WaitForHuman" and fresh[C.execution_id] not in s.iloc[0].sample_execution_ids
+
+
+def test_history_limit_risk():
+    w = World()
+    wf = w.workflow("big")
+    w.execution(wf, at(minutes=1), event_count=24_000)
+    w.execution(wf, at(minutes=2), event_count=1_000)
+    h = of(run(w), "history_limit_risk")
+    assert len(h) == 1 and h.iloc[0].severity == "critical" and h.iloc[0].executions_affected == 1
+
+
+def test_map_failure_budget():
+    asl = json.dumps({"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailurePercentage": 10,
+                                                       "ItemProcessor": {"StartAt": "P", "States": {
+                                                           "P": {"Type": "Task", "End": True}}}, "End": True}}})
+    w = World()
+    wf = w.workflow("batch", definition=asl)
+    ex = w.execution(wf, at(minutes=1))
+    m = w.step(ex, "M", at(minutes=1), type=StepType.MAP)
+    for k in range(10):
+        w.step(ex, "P", at(minutes=1), iteration=k, parent=m[C.step_key],
+               status=Status.FAILED if k < 1 else Status.SUCCEEDED)
+    f = of(run(w), "map_failure_budget")
+    assert len(f) == 1 and f.iloc[0].step == "M" and f.iloc[0].evidence["max_failed_percent"] == 10
+
+
+# ---------------------------------------------------------------- collection
+
+def test_collection_gap_on_failed_and_partial_latest_runs():
+    w = World()
+    w.collection_run("aws:123:us-east-1", at(minutes=1), RunStatus.FAILED, error="AccessDenied")
+    w.collection_run("aws:123:us-east-1", at(minutes=30), RunStatus.FAILED, error="AccessDenied")
+    w.collection_run("gcp:proj", at(minutes=1), RunStatus.FAILED, cloud="gcp")
+    w.collection_run("gcp:proj", at(minutes=30), RunStatus.SUCCEEDED, cloud="gcp")
+    w.collection_run("azure:sub", at(minutes=30), RunStatus.PARTIAL, cloud="azure")
+    g = of(run(w), "collection_gap")
+    assert sorted(zip(g["workflow_id"], g["severity"])) == [("aws:123:us-east-1", "critical"),
+                                                            ("azure:sub", "high")]
+
+
+def test_collection_gap_for_express_without_all_logging():
+    w = World()
+    w.workflow("events", kind=Kind.SFN_EXPRESS, attributes=json.dumps({"logging_level": "ERROR"}))
+    w.workflow("fine", kind=Kind.SFN_EXPRESS, attributes=json.dumps({"logging_level": "ALL"}))
+    g = of(run(w), "collection_gap")
+    assert g["workflow"].tolist() == ["events"] and g.iloc[0].severity == "high"
+
+
+# ---------------------------------------------------------------- thresholds
+
+def test_thresholds_from_mapping():
+    th = Thresholds.from_mapping({"failure_rate": 0.1, "failure_min_count": 3})
+    assert th.failure_rate == 0.1 and th.failure_min_count == 3
+    with pytest.raises(ValueError, match="unknown threshold.*nope"):
+        Thresholds.from_mapping({"nope": 1})
+    with pytest.raises(ValueError, match="failure_min_count"):
+        Thresholds.from_mapping({"failure_min_count": 2.5})
+    with pytest.raises(ValueError, match="number"):
+        Thresholds.from_mapping({"failure_rate": "high"})

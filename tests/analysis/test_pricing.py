@@ -1,0 +1,93 @@
+import datetime as dt
+
+import pytest
+
+from flowscope.analysis import pricing
+from flowscope.analysis.pricing import express_billed_gb_seconds, express_cost, price, unit_price
+from flowscope.model import Kind, Meter
+
+ON = dt.date(2026, 3, 1)
+
+
+@pytest.mark.parametrize("transitions, usd", [
+    (3_000, 0.0),                       # inside the 4,000 free transitions
+    (4_000, 0.0),
+    (104_000, 2.50),                    # 100,000 billable x $0.025 / 1,000
+    (1_004_000, 25.00),
+])
+def test_standard_transitions_with_free_tier(transitions, usd):
+    assert price(Meter.AWS_SFN_STATE_TRANSITION, transitions, on=ON) == pytest.approx(usd)
+
+
+def test_standard_regional_price():
+    assert price(Meter.AWS_SFN_STATE_TRANSITION, 1000, region="sa-east-1", free_tier=False, on=ON) \
+        == pytest.approx(0.0375)
+    assert unit_price(Meter.AWS_SFN_STATE_TRANSITION, region="eu-west-1", on=ON) == pytest.approx(0.000025)
+
+
+def test_express_duration_and_memory():
+    # 1,000,000 runs of 1,250 ms at 100 MB: 1,300 ms billed x 128 MB (two 64 MB chunks).
+    gb_s = express_billed_gb_seconds(1250, 100)
+    assert gb_s == pytest.approx(1.3 * 0.125)
+    total_gb_s = gb_s * 1_000_000                # 162,500 GB-s, inside the first 1,000 GB-hours tier
+    usd = express_cost(1_000_000, total_gb_s, on=ON)
+    assert usd == pytest.approx(1.00 + 162_500 * 0.00001667)
+
+
+def test_express_gb_second_tiers():
+    first = 1000 * 3600.0
+    usd = price(Meter.AWS_SFN_EXPRESS_GB_SECOND, first + 3600.0, on=ON)
+    assert usd == pytest.approx(first * 0.00001667 + 3600 * 0.00000833)
+
+
+def test_logic_apps_loop_of_ten_items_is_eleven_executions():
+    # A For_each over 10 items with one built-in action inside: 1 loop action + 10 inner = 11 executions.
+    executions = 1 + 10
+    assert price(Meter.AZURE_LOGIC_BUILTIN_ACTION, executions, free_tier=False, on=ON) \
+        == pytest.approx(11 * 0.000025)
+    # The same with a standard connector inside: 1 built-in (loop) + 10 connector calls.
+    usd = (price(Meter.AZURE_LOGIC_BUILTIN_ACTION, 1, free_tier=False, on=ON)
+           + price(Meter.AZURE_LOGIC_STANDARD_CONNECTOR, 10, on=ON))
+    assert usd == pytest.approx(0.000025 + 10 * 0.000125)
+    assert price(Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR, 10, on=ON) == pytest.approx(0.01)
+
+
+def test_logic_apps_free_builtin_and_standard_plan():
+    assert price(Meter.AZURE_LOGIC_BUILTIN_ACTION, 4_000, on=ON) == 0.0
+    assert price(Meter.AZURE_LOGIC_BUILTIN_ACTION, 5_000, on=ON) == pytest.approx(1000 * 0.000025)
+    # Standard-kind built-in actions cost nothing per action: the plan is billed per hour.
+    assert price(Meter.AZURE_LOGIC_BUILTIN_ACTION, 1_000_000, kind=Kind.LOGICAPP_STANDARD, on=ON) == 0.0
+    assert pricing.standard_plan_monthly(1, 3.5, on=ON) == pytest.approx((0.192 + 3.5 * 0.0137) * 730)
+
+
+@pytest.mark.parametrize("meter, qty, usd", [
+    (Meter.GCP_WORKFLOWS_INTERNAL_STEP, 5_000, 0.0),
+    (Meter.GCP_WORKFLOWS_INTERNAL_STEP, 105_000, 1.00),
+    (Meter.GCP_WORKFLOWS_EXTERNAL_STEP, 2_000, 0.0),
+    (Meter.GCP_WORKFLOWS_EXTERNAL_STEP, 102_000, 2.50),
+])
+def test_gcp_steps(meter, qty, usd):
+    assert price(meter, qty, on=ON) == pytest.approx(usd)
+
+
+def test_every_meter_has_a_price():
+    for meter in Meter:
+        assert unit_price(meter, on=ON) >= 0
+
+
+def test_priced_usage_in_the_engine():
+    import ibis
+    import pandas as pd
+
+    from flowscope.model import C
+    usage = ibis.memtable(pd.DataFrame({
+        C.cloud: ["aws", "aws", "azure", "azure"], C.region: ["us-east-1", "sa-east-1", None, None],
+        C.workflow_id: ["a", "a", "la-c", "la-s"], C.execution_id: ["1", "2", "3", "4"],
+        C.meter: [Meter.AWS_SFN_STATE_TRANSITION, Meter.AWS_SFN_STATE_TRANSITION,
+                  Meter.AZURE_LOGIC_BUILTIN_ACTION, Meter.AZURE_LOGIC_BUILTIN_ACTION],
+        C.quantity: [1000.0, 1000.0, 10.0, 10.0]}))
+    kinds = ibis.memtable(pd.DataFrame({C.cloud: ["aws", "azure", "azure"], C.workflow_id: ["a", "la-c", "la-s"],
+                                        C.kind: [Kind.SFN_STANDARD, Kind.LOGICAPP_CONSUMPTION,
+                                                 Kind.LOGICAPP_STANDARD]}))
+    df = pricing.priced_usage(usage, kinds, on=ON).execute().sort_values(C.execution_id)
+    assert df["usd"].round(8).tolist() == [0.025, 0.0375, 0.00025, 0.0]

@@ -266,6 +266,7 @@ USAGE = pa.schema([
     _f(C.workflow_id, pa.string(), False),
     _f(C.execution_id, pa.string(), False),
     _f(C.step_key, pa.string()),
+    _f(C.name, pa.string()),                # the step's name, so cost per step needs no join
     _f(C.meter, pa.string(), False),
     _f(C.quantity, pa.float64(), False),
     _f(C.started_at, TIMESTAMP, False),

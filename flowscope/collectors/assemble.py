@@ -94,6 +94,9 @@ def assemble_batch(batch: Batch, store: "Store | None" = None) -> Batch:
         final_steps, final_attempts, usage = module.assemble(execution, step_rows, attempt_rows, workflow)
         if execution is not None:
             out.executions.append(execution)
+        names = {step[C.step_key]: step[C.name] for step in final_steps}
+        for row in usage:
+            row[C.name] = names.get(row[C.step_key])
         out.steps.extend(final_steps)
         out.attempts.extend(final_attempts)
         out.usage.extend(usage)

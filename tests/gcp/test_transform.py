@@ -15,7 +15,9 @@ from flowscope.collectors.gcp import transform as t
 from flowscope.collectors.native import ImportContext, NativeFormatError
 from flowscope.model import C, Meter, Status, to_arrow
 
-SAMPLES = Path("/work/shared/samples/gcp")
+SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "gcp"
+if not SAMPLES.is_dir():  # a checkout elsewhere than beside shared/
+    SAMPLES = Path("/work/shared/samples/gcp")
 UTC = dt.timezone.utc
 P, L, W = "acme-prod", "europe-west1", "orders"
 WF = f"projects/{P}/locations/{L}/workflows/{W}"

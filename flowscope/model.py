@@ -364,9 +364,17 @@ def utc(value: dt.datetime | str | int | float | None) -> dt.datetime | None:
 
 
 def duration_ms(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
+    """Milliseconds from start to end; null while running.
+
+    Clocks of a cloud's hosts disagree by a few milliseconds, so an end may precede its start:
+    timestamps are kept as recorded and the duration is clamped at 0, never negative.
+    """
     if start is None or end is None:
         return None
-    return (end - start) // dt.timedelta(milliseconds=1)
+    return max(0, (end - start) // _MS)
+
+
+_MS = dt.timedelta(milliseconds=1)
 
 
 def truncate(text: Any, limit: int = MAX_TEXT_CHARS) -> str | None:

@@ -126,3 +126,25 @@ def test_bare_history_needs_its_execution_arn(tmp_path):
     assert [(r[C.execution_id], r[C.status], r[C.workflow_name], r[C.duration_ms]) for r in rows] == [
         (arn, "SUCCEEDED", "hello", 300)]
     assert store.sql("SELECT sum(quantity) AS q FROM usage")["q"][0] == 1.0
+
+
+def test_clock_skew_and_out_of_order_events_keep_timestamps_and_never_go_negative(tmp_path):
+    events = [
+        {"id": 3, "previousEventId": 2, "timestamp": "2026-11-20T10:00:00.150Z", "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "Hello", "output": "{}"}},
+        {"id": 1, "previousEventId": 0, "timestamp": "2026-11-20T10:00:00.200Z", "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"input": "{}", "roleArn": "arn:aws:iam::111111111111:role/r"}},
+        {"id": 4, "previousEventId": 3, "timestamp": "2026-11-20T10:00:00.190Z", "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {"output": "{}"}},
+        {"id": 2, "previousEventId": 1, "timestamp": "2026-11-20T10:00:00.180Z", "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "Hello", "input": "{}"}},
+    ]
+    path = tmp_path / "skewed.json"
+    path.write_text(json.dumps({"events": events}))
+    store = Store(tmp_path / "store")
+    import_files(store, [path], execution_id="arn:aws:states:eu-west-1:111111111111:execution:hello:skew")
+    execution = store.read_rows("executions")[0]
+    assert execution[C.status] == "SUCCEEDED" and execution[C.duration_ms] == 0
+    assert execution[C.ended_at] < execution[C.started_at]          # kept as the cloud recorded them
+    steps = store.read_rows("steps")
+    assert [(s[C.name], s[C.duration_ms]) for s in steps] == [("Hello", 0)]

@@ -49,6 +49,7 @@ from flowscope.model import (
     Batch,
     C,
     Cloud,
+    duration_ms,
     Kind,
     MAX_DEFINITION_CHARS,
     Meter,
@@ -133,10 +134,7 @@ def _error_from_output(output: Any) -> tuple[Any, Any]:
     return None, None
 
 
-def _duration(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
-    if start is None or end is None:
-        return None
-    return (end - start) // _MS
+_duration = duration_ms
 
 
 def parse_json(text: str | bytes, source_name: str = "<memory>") -> Any:

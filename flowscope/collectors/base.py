@@ -125,11 +125,11 @@ class TokenBucket:
         """Take tokens if available (returns 0.0), else return the seconds to wait."""
         with self._lock:
             self._refill(self._clock())
-            if self._tokens >= tokens:
+            if self._tokens >= tokens - 1e-9:      # float dust must not stall a waiter
                 self._tokens -= tokens
                 self.acquired += 1
                 return 0.0
-            return (tokens - self._tokens) / self.rate
+            return max((tokens - self._tokens) / self.rate, 1e-6)
 
     def acquire(self, tokens: float = 1.0) -> float:
         """Block until `tokens` are taken; returns the seconds spent waiting."""

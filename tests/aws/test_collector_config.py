@@ -1,0 +1,124 @@
+"""Pure parts of the collector: IAM policy vs allow-list, config validation, windows, token buckets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors import aws
+from flowscope.collectors.aws.clients import (
+    CALLER_SIDE_ACTIONS,
+    READ_ONLY_OPERATIONS,
+    default_quota,
+    iam_actions,
+    policy_actions,
+)
+from flowscope.collectors.aws.logs import choose_path, log_group_name, logging_info
+from flowscope.collectors.base import CollectWindow, ScopeResult, TokenBucket, bounded_map
+from flowscope.collectors.sync import run_sync, validate_sources
+from flowscope.model import UTC, RunStatus
+from flowscope.settings import ConfigError, Settings
+
+POLICY = Path(__file__).resolve().parents[2] / "docs" / "iam-policy.json"
+
+
+def test_iam_policy_grants_exactly_the_allow_list_and_only_reads():
+    doc = json.loads(POLICY.read_text())
+    granted = set()
+    for statement in doc["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = statement["Action"]
+        granted.update([actions] if isinstance(actions, str) else actions)
+    assert granted == policy_actions()
+    assert iam_actions() - granted == CALLER_SIDE_ACTIONS
+    verbs = ("List", "Get", "Describe", "Filter")
+    for prefix, ops in READ_ONLY_OPERATIONS.items():
+        for op in ops:
+            assert op.startswith(verbs) or op == "AssumeRole", f"{prefix}:{op} is not a read"
+    assert not any("*" in a for a in granted)
+
+
+def test_unknown_keys_and_clouds_are_named():
+    with pytest.raises(ValueError, match="unknown key.*regoins"):
+        aws.validate({"cloud": "aws", "regoins": ["us-east-1"]})
+    with pytest.raises(ValueError, match="regions must be a non-empty list"):
+        aws.validate({"cloud": "aws", "regions": "us-east-1"})
+    with pytest.raises(ValueError, match="standard_path"):
+        aws.validate({"cloud": "aws", "regions": ["x"], "standard_path": "fast"})
+    with pytest.raises(ConfigError, match=r"sources\[1\]: unknown cloud 'oracle'"):
+        validate_sources([{"cloud": "oracle"}])
+    with pytest.raises(ConfigError, match=r"sources\[2\].*unknown key"):
+        validate_sources([{"cloud": "aws", "regions": ["us-east-1"]}, {"cloud": "aws", "regions": ["x"], "bad": 1}])
+    with pytest.raises(ConfigError, match="no \\[\\[sources\\]\\]"):
+        run_sync(Settings(store="/nonexistent/never-created", sources=[]))
+
+
+def test_scopes_are_regions_times_roles():
+    scopes = aws.scopes({"cloud": "aws", "regions": ["us-east-1", "eu-west-1"],
+                         "role_arn": ["arn:aws:iam::111111111111:role/r", "arn:aws:iam::222222222222:role/r"],
+                         "lag": "10m", "state_machines": ["orders-*"]})
+    assert len(scopes) == 4
+    ids = {s.scope_id(None) for s in scopes}
+    assert len(ids) == 4 and all(i.startswith(("aws:111111111111:", "aws:222222222222:")) for i in ids)
+    assert scopes[0].lag == dt.timedelta(minutes=10)
+
+
+def test_window_lower_bound():
+    now = dt.datetime(2026, 5, 1, tzinfo=UTC)
+    assert CollectWindow(end=now).lower_bound is None
+    since = now - dt.timedelta(days=30)
+    assert CollectWindow(end=now, since=since).lower_bound == since
+    wm = now - dt.timedelta(hours=1)
+    lag = dt.timedelta(minutes=15)
+    assert CollectWindow(end=now, watermark=wm, lag=lag).lower_bound == wm - lag
+    assert CollectWindow(end=now, watermark=wm, since=since, lag=lag).lower_bound == since
+
+
+def test_token_bucket_holds_the_sustained_rate_across_threads():
+    clock = [0.0]
+    lock = threading.Lock()
+
+    def sleep(s: float) -> None:
+        with lock:
+            clock[0] += s
+
+    bucket = TokenBucket(10, 20, clock=lambda: clock[0], sleep=sleep)
+    bounded_map(lambda _: bucket.acquire(), range(110), 4)
+    # 10 from the burst, then 100 at 20/s: at least 5 s of (virtual) time
+    assert clock[0] >= 5.0 - 1e-6
+    assert bucket.acquired == 110
+
+
+def test_documented_quotas():
+    assert default_quota("us-east-1", "GetExecutionHistory").rate == 20
+    assert default_quota("us-east-1", "ListExecutions").rate == 5
+    assert default_quota("ap-south-2", "ListExecutions").rate == 2
+    assert default_quota("eu-west-1", "FilterLogEvents").rate == 5
+
+
+def test_path_choice_per_machine():
+    logged = {"loggingConfiguration": {"level": "ALL", "destinations": [
+        {"cloudWatchLogsLogGroup": {"logGroupArn": "arn:aws:logs:us-east-1:1:log-group:/g/x:*"}}]}}
+    assert logging_info(logged).log_group == "/g/x"
+    assert log_group_name("/plain") == "/plain"
+    assert choose_path(logged, 500, 40)[0] == "logs"
+    assert choose_path(logged, 0, 40)[0] == "history"
+    path, why = choose_path({"loggingConfiguration": {"level": "ERROR"}}, 500, 40)
+    assert path == "history" and "ERROR" in why["reason"]
+    assert choose_path(logged, 500, 40, preference="history")[0] == "history"
+
+
+def test_scope_result_row_is_a_collection_runs_row():
+    from flowscope.model import COLLECTION_RUNS, to_arrow
+
+    result = ScopeResult(cloud="aws", scope="aws:1:us-east-1", started_at=dt.datetime.now(UTC))
+    result.record_error({"code": "ThrottlingException", "message": "x"})
+    result.finish()
+    assert result.status == RunStatus.PARTIAL
+    table = to_arrow("collection_runs", [result.row()])
+    assert table.schema == COLLECTION_RUNS
+    assert json.loads(result.row()["details"])["error_count"] == 1

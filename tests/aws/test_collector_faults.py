@@ -1,0 +1,310 @@
+"""Faults: throttling storms and 5xx (a loopback proxy in front of moto), deleted executions,
+expired pagination tokens, 25,000+ event histories, a failing scope, and SIGKILL mid-sync."""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from flowscope.collectors import aws
+from flowscope.collectors.aws.clients import client_hook
+from flowscope.collectors.aws.stepfunctions import get_history, iter_executions
+from flowscope.collectors.sync import sync_store
+from flowscope.model import RunStatus
+
+from botocore.exceptions import ClientError
+
+
+# ------------------------------------------------------------------ a faulty loopback proxy
+
+class FaultProxy:
+    """Forwards to moto; every `throttle_every`-th request gets a ThrottlingException (400),
+    every `fail_every`-th a 503. Only 127.0.0.1."""
+
+    def __init__(self, upstream: str, throttle_every: int = 4, fail_every: int = 9) -> None:
+        self.upstream = upstream.removeprefix("http://")
+        self.n = 0
+        self.faults = 0
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if self.headers.get("X-Amz-Target", "").endswith("ListStateMachineVersions"):
+                    # moto lacks it (HTTP 500): answer as AWS would for a machine without versions
+                    proxy._reply(self, 200, {"stateMachineVersions": []}, fault=False)
+                    return
+                with proxy.lock:
+                    proxy.n += 1
+                    n = proxy.n
+                if n % throttle_every == 0:
+                    proxy._reply(self, 400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+                    return
+                if n % fail_every == 0:
+                    proxy._reply(self, 503, {"__type": "ServiceUnavailable", "message": "try later"})
+                    return
+                conn = http.client.HTTPConnection(proxy.upstream, timeout=10)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request("POST", self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _reply(self, handler: Any, status: int, body: dict, fault: bool = True) -> None:
+        with self.lock:
+            self.faults += fault
+        data = json.dumps(body).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/x-amz-json-1.0")
+        if "__type" in body:
+            handler.send_header("x-amzn-ErrorType", body["__type"])
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _snapshot(store) -> dict[str, list]:
+    """Model rows, minus the columns that say *when* they were collected, sorted."""
+    out = {}
+    for table, drop in (("workflows", {"seen_at"}), ("executions", {"collected_at"}), ("steps", set()),
+                        ("attempts", set()), ("usage", set())):
+        try:
+            rows = store.read_rows(table)
+        except Exception:  # noqa: BLE001 - table never written
+            rows = []
+        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True, default=str)
+                            for r in rows)
+    return out
+
+
+def test_throttling_storm_and_5xx_are_retried_to_the_same_rows(moto, store, tmp_path, defs):
+    from flowscope.store import Store
+
+    arn = moto.machine("storm", defs.PASS_CHOICE)
+    runs = [moto.run(arn) for _ in range(6)]
+    moto.wait(runs)
+    clean = Store(tmp_path / "clean")
+    assert aws.sync(moto.source(metrics=False), clean)[0].status == RunStatus.SUCCEEDED
+    proxy = FaultProxy(moto.endpoint)
+    try:
+        [result] = aws.sync({**moto.source(metrics=False), "endpoint_url": proxy.endpoint, "max_attempts": 8}, store)
+    finally:
+        proxy.close()
+    assert proxy.faults >= 3
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert _snapshot(store) == _snapshot(clean)
+
+
+def _inject(fault_for: dict[str, str]):
+    """A client hook that answers GetExecutionHistory of chosen ARNs with an error (no retry)."""
+    def hook(client: Any) -> None:
+        def before_call(model: Any = None, params: Any = None, **_: Any) -> Any:
+            if model.name != "GetExecutionHistory":
+                return None
+            body = params.get("body")
+            arn = json.loads(body)["executionArn"] if body else None
+            code = fault_for.get(arn)
+            if code is None:
+                return None
+
+            class Http:
+                status_code = 400
+                headers: dict = {}
+            return Http(), {"Error": {"Code": code, "Message": f"{code} (injected)"},
+                            "ResponseMetadata": {"HTTPStatusCode": 400}}
+        client.meta.events.register("before-call", before_call)
+    return hook
+
+
+def test_deleted_and_failing_executions_make_a_partial_run_that_a_rerun_completes(moto, store, defs):
+    arn = moto.machine("flaky", defs.PASS_CHOICE)
+    runs = [moto.run(arn) for _ in range(4)]
+    moto.wait(runs)
+    faults = {runs[0]: "ExecutionDoesNotExist", runs[1]: "InternalServerError"}
+    with client_hook(_inject(faults)):
+        [first] = aws.sync(moto.source(metrics=False), store)
+    assert first.status == RunStatus.PARTIAL
+    row = first.row()
+    details = json.loads(row["details"])
+    assert {e["code"] for e in details["errors"]} == {"ExecutionDoesNotExist", "InternalServerError"}
+    assert "2 item(s) not collected" in row["error"]
+    assert first.counts["executions_gone"] == 1
+    stored = {e["execution_id"] for e in store.read_rows("executions")}
+    assert stored == set(runs[2:])
+    assert first.watermark is not None and first.watermark <= first.started_at  # held at the gap
+
+    [second] = aws.sync(moto.source(metrics=False), store)       # faults gone: fills the gaps
+    assert second.status == RunStatus.SUCCEEDED
+    ids = [e["execution_id"] for e in store.read_rows("executions")]
+    assert sorted(ids) == sorted(runs)                                          # no duplicates
+
+
+def test_one_failing_scope_never_stops_the_others(moto, store, defs):
+    arn = moto.machine("fine", defs.PASS_CHOICE)
+    moto.wait([moto.run(arn)])
+    with socket_closed_port() as dead:
+        bad = {"cloud": "aws", "regions": ["eu-west-1"], "endpoint_url": dead, "max_attempts": 1,
+               "read_timeout": 2}
+        report = sync_store(store, [bad, moto.source(metrics=False)])
+    by_status = {r.status for r in report.results}
+    assert by_status == {RunStatus.FAILED, RunStatus.SUCCEEDED}
+    assert report.exit_code == 1
+    runs = store.read_rows("collection_runs")
+    assert {r["status"] for r in runs} == {"failed", "succeeded"}
+    failed = [r for r in runs if r["status"] == "failed"][0]
+    assert "Connect" in failed["error"] or "connect" in failed["error"]
+    assert len(store.read_rows("executions")) == 1
+
+
+class socket_closed_port:  # noqa: N801 - a context manager used like a function
+    def __enter__(self) -> str:
+        import socket
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        return f"http://127.0.0.1:{self.port}"
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+
+# ------------------------------------------------------------------ pagination (fake client)
+
+def _client_error(code: str, op: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, op)
+
+
+class PagedSfn:
+    """A fake SFN client with paginated histories and listings (expiring a token once)."""
+
+    def __init__(self, events: int, page: int = 1000, expire_at: int | None = None) -> None:
+        self.events = [{"id": i + 1, "type": "PassStateEntered", "previousEventId": i,
+                        "timestamp": 1_700_000_000 + i} for i in range(events)]
+        self.page = page
+        self.expire_at = expire_at
+        self.calls = 0
+
+    def get_execution_history(self, executionArn: str, maxResults: int, includeExecutionData: bool,  # noqa: N803
+                              reverseOrder: bool, nextToken: str | None = None) -> dict:  # noqa: N803
+        assert includeExecutionData is False
+        self.calls += 1
+        start = int(nextToken) if nextToken else 0
+        if nextToken and self.expire_at is not None and start >= self.expire_at:
+            self.expire_at = None
+            raise _client_error("InvalidToken", "GetExecutionHistory")
+        end = start + min(maxResults, self.page)
+        out = {"events": self.events[start:end]}
+        if end < len(self.events):
+            out["nextToken"] = str(end)
+        return out
+
+    def list_executions(self, maxResults: int, stateMachineArn: str | None = None, mapRunArn: str | None = None,  # noqa: N803
+                        nextToken: str | None = None) -> dict:  # noqa: N803
+        import datetime as dt
+        start = int(nextToken) if nextToken else 0
+        if nextToken and self.expire_at is not None and start >= self.expire_at:
+            self.expire_at = None
+            raise _client_error("InvalidToken", "ListExecutions")
+        base = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc)
+        items = [{"executionArn": f"arn:aws:states:us-east-1:1:execution:sm:e{i}", "status": "SUCCEEDED",
+                  "startDate": base - dt.timedelta(minutes=i)} for i in range(start, min(start + 3, 10))]
+        out = {"executions": items}
+        if start + 3 < 10:
+            out["nextToken"] = str(start + 3)
+        return out
+
+
+def test_history_over_25000_events_is_read_to_the_end_even_when_a_token_expires():
+    fake = PagedSfn(30_123, expire_at=12_000)
+    events = get_history(fake, "arn:aws:states:us-east-1:1:execution:sm:big")
+    assert len(events) == 30_123
+    assert [e["id"] for e in events] == list(range(1, 30_124))
+    assert fake.calls == 31 + 13          # 31 pages, 12 re-read after the restart, 1 refused
+
+
+def test_listing_stops_at_the_lower_bound_and_survives_an_expired_token():
+    import datetime as dt
+    fake = PagedSfn(0, expire_at=6)
+    bound = dt.datetime(2026, 1, 10, tzinfo=dt.timezone.utc) - dt.timedelta(minutes=7, seconds=30)
+    items = list(iter_executions(fake, lower_bound=bound, state_machine_arn="sm"))
+    assert [i["executionArn"].rsplit(":", 1)[1] for i in items] == [f"e{i}" for i in range(8)]
+
+
+# ------------------------------------------------------------------ SIGKILL mid-sync
+
+KILL_SCRIPT = textwrap.dedent("""
+    import sys, os
+    from flowscope.collectors import aws
+    from flowscope.store import Store
+    source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": sys.argv[2], "metrics": False,
+              "write_every": 2, "concurrency": 2, "quotas": {"GetExecutionHistory": [1, 8]}}
+    print("start", flush=True)
+    aws.sync(source, Store(sys.argv[1]))
+    print("done", flush=True)
+""")
+
+
+def test_sigkill_mid_sync_then_rerun_equals_an_uninterrupted_sync(moto, store, tmp_path, defs):
+    from flowscope.store import Store
+
+    arn = moto.machine("killme", defs.PASS_CHOICE)
+    runs = [moto.run(arn) for _ in range(24)]
+    moto.wait(runs, timeout=60)
+    killed_path = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), moto.endpoint],
+                            stdout=subprocess.PIPE, env=env)
+    assert proc.stdout.readline().strip() == b"start"
+    killed = Store(killed_path)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:         # wait until some executions are committed
+        try:
+            if len(killed.read_rows("executions")) >= 4:
+                break
+        except Exception:  # noqa: BLE001 - nothing written yet
+            pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    partial = len(Store(killed_path).read_rows("executions"))
+    assert 0 < partial < 24
+
+    again = Store(killed_path)
+    [rerun] = aws.sync(moto.source(metrics=False), again)
+    assert rerun.status == RunStatus.SUCCEEDED
+    assert aws.sync(moto.source(metrics=False), store)[0].status == RunStatus.SUCCEEDED
+    assert _snapshot(again) == _snapshot(store)
+    runs_rows = again.read_rows("collection_runs")
+    assert any(r["status"] == "running" for r in runs_rows)    # the killed run left its trace

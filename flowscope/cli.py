@@ -136,6 +136,32 @@ def import_(
         err.print(f"[yellow]kept but not understood:[/] {kinds}", highlight=False)
 
 
+@app.command()
+def sync(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
+    cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.")] = None,
+) -> None:
+    """Collect every configured source into the store; a second run collects only what is new.
+
+    Exit code 1 when any scope failed (its error is recorded in collection_runs and shown).
+    """
+    from flowscope.collectors.sync import run_sync
+    from flowscope.settings import ConfigError
+    from flowscope.store import StoreError
+
+    settings = _settings(config, store)
+    try:
+        with status("syncing"):
+            report = run_sync(settings, since=since, clouds=[cloud] if cloud else None)
+    except (ConfigError, StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    for line in report.summary_lines():
+        err.print(line, highlight=False, soft_wrap=True)
+    raise typer.Exit(report.exit_code)
+
+
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 

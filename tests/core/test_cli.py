@@ -81,3 +81,30 @@ def test_config_file_errors_are_reported(tmp_path):
     config.write_text("stroe = '/x'\n")
     result = runner.invoke(app, ["import", "--config", str(config), str(config)])
     assert result.exit_code == 2 and "stroe" in result.output
+
+
+def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkeypatch):
+    """An unreachable scope: exit 1, recorded in collection_runs, and analyze reports the gap."""
+    import socket
+
+    with socket.socket() as sock:          # a loopback port with nothing listening
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    store_path = tmp_path / "store"
+    config = tmp_path / "flowscope.toml"
+    config.write_text(f'store = "{store_path}"\n[[sources]]\ncloud = "aws"\nregions = ["eu-west-1"]\n'
+                      f'endpoint_url = "http://127.0.0.1:{port}"\nmax_attempts = 1\n')
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "failed" in result.output and "eu-west-1" in result.output
+    runs = Store(store_path).sql("SELECT cloud, scope, status, error FROM collection_runs")
+    assert list(runs["status"]) == ["failed"] and runs["error"][0]
+    result = runner.invoke(app, ["analyze", "--config", str(config), "--format", "json", "--fail-on", "high"])
+    assert result.exit_code == 1
+    findings = json.loads(result.stdout)
+    assert [f["kind"] for f in findings] == ["collection_gap"]
+    assert "eu-west-1" in findings[0]["title"]

@@ -162,6 +162,47 @@ def sync(
     raise typer.Exit(report.exit_code)
 
 
+EXTRAS = {"aws": "boto3", "azure": "azure.mgmt.logic", "gcp": "google.cloud.logging",
+          "dashboard": "streamlit", "spark": "pyspark"}
+
+
+@app.command()
+def doctor(store: StoreOpt = None, config: ConfigOpt = None) -> None:
+    """Check the configuration, the store and which optional parts are installed."""
+    from importlib.util import find_spec
+
+    from flowscope import __version__
+    from flowscope.store import Store, StoreError
+
+    settings = _settings(config, store)
+    out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
+              f"sources: {len(settings.sources)}", highlight=False)
+    for extra, module in EXTRAS.items():
+        try:
+            present = find_spec(module) is not None
+        except ModuleNotFoundError:
+            present = False
+        out.print(f"  {extra:<9} {'installed' if present else 'missing: pip install flowscope[' + extra + ']'}",
+                  highlight=False, markup=False)
+    try:
+        target = Store(settings.store_path)
+        counts = target.sql("SELECT 'executions' AS t, count(*) AS n FROM executions UNION ALL "
+                            "SELECT 'steps', count(*) FROM steps UNION ALL "
+                            "SELECT 'workflows', count(*) FROM workflows")
+        runs = target.sql("SELECT scope, status, ended_at, error FROM collection_runs "
+                          "QUALIFY row_number() OVER (PARTITION BY scope ORDER BY started_at DESC) = 1 "
+                          "ORDER BY scope")
+    except (StoreError, OSError) as exc:
+        raise fail(f"store {settings.store_path}: {exc}", code=1) from None
+    summary = ", ".join(f"{n:,} {t}" for t, n in counts.itertuples(index=False))
+    out.print(f"store {settings.store_path}: {summary}", highlight=False)
+    for row in runs.itertuples(index=False):
+        out.print(f"  last sync of {row.scope}: {row.status} at {row.ended_at}"
+                  + (f" - {row.error}" if isinstance(row.error, str) else ""), highlight=False)
+    if (runs["status"] == "failed").any():
+        raise typer.Exit(1)
+
+
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
 
 from flowscope.model import EXECUTION_TABLES, TABLES
 from flowscope.store.layout import delta_schema, partition_columns, with_partition_columns
@@ -29,9 +29,22 @@ class TableWrite:
 
 def open_or_create(uri: str, table: str, storage_options: dict[str, str] | None) -> DeltaTable:
     if DeltaTable.is_deltatable(uri, storage_options=storage_options):
-        return DeltaTable(uri, storage_options=storage_options)
+        return add_new_columns(DeltaTable(uri, storage_options=storage_options), table)
     return DeltaTable.create(uri, schema=delta_schema(table), partition_by=partition_columns(table) or None,
                              mode="ignore", name=table, storage_options=storage_options)
+
+
+def add_new_columns(dt: DeltaTable, table: str) -> DeltaTable:
+    """Evolve a table written by an older flowscope: add model columns it lacks (as nullable).
+
+    Delta records the change in its log; rows written before read those columns as null.
+    """
+    have = {f.name for f in dt.schema().fields}
+    missing = [f.with_nullable(True) for f in delta_schema(table) if f.name not in have]
+    if missing:
+        dt.alter.add_columns(list(Schema.from_arrow(pa.schema(missing)).fields))
+        dt.update_incremental()
+    return dt
 
 
 def replace_keys(table: str, data: pa.Table | None, executions: pa.Table | None) -> pa.Table:

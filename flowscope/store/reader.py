@@ -8,6 +8,8 @@ any Delta writer quirks stay invisible; a table never written is an empty view o
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
@@ -34,34 +36,46 @@ def duck_type(typ: pa.DataType) -> str:
         raise TypeError(f"no DuckDB type mapped for Arrow {typ}") from None
 
 
+@dataclass(frozen=True)
+class TableFiles:
+    """A table's Parquet files at one version, and the columns that version's schema has."""
+
+    files: list[str]
+    columns: frozenset[str]
+
+
 def snapshot_files(layout: Layout, manifest: Manifest,
-                   storage_options: dict[str, str] | None) -> dict[str, list[str]]:
-    """Parquet files of each table at the manifest's version (empty list: no data)."""
-    files: dict[str, list[str]] = {}
+                   storage_options: dict[str, str] | None) -> dict[str, TableFiles]:
+    """Parquet files of each table at the manifest's version (no files: no data)."""
+    files: dict[str, TableFiles] = {}
     for table in TABLES:
         version = manifest.versions.get(table)
         if version is None:
-            files[table] = []
+            files[table] = TableFiles([], frozenset())
             continue
         dt = DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options)
-        files[table] = dt.file_uris()
+        files[table] = TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
     return files
 
 
-def view_sql(table: str, files: list[str]) -> str:
+def view_sql(table: str, snapshot: TableFiles) -> str:
+    """Model columns in schema order; a column the stored version lacks (written by an older
+    flowscope, before the model gained it) reads as null, and files are unioned by name."""
     schema = TABLES[table].schema
-    if not files:
+    if not snapshot.files:
         cols = ", ".join(f"CAST(NULL AS {duck_type(f.type)}) AS {ident(f.name)}" for f in schema)
         return f"CREATE VIEW {ident(table)} AS SELECT {cols} LIMIT 0"
-    cols = ", ".join(f"CAST({ident(f.name)} AS {duck_type(f.type)}) AS {ident(f.name)}" for f in schema)
+    cols = ", ".join(
+        f"CAST({ident(f.name) if f.name in snapshot.columns else 'NULL'} AS {duck_type(f.type)}) AS {ident(f.name)}"
+        for f in schema)
     return (f"CREATE VIEW {ident(table)} AS SELECT {cols} FROM "
-            f"read_parquet({file_list(files)}, hive_partitioning=false)")
+            f"read_parquet({file_list(snapshot.files)}, hive_partitioning=false, union_by_name=true)")
 
 
-def connect(files: dict[str, list[str]]) -> duckdb.DuckDBPyConnection:
+def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB (UTC) with one view per model table."""
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     for table in TABLES:
-        con.execute(view_sql(table, files.get(table, [])))
+        con.execute(view_sql(table, files.get(table, TableFiles([], frozenset()))))
     return con

@@ -1,0 +1,328 @@
+"""Chart builders: pure functions from small DataFrames to plotly figures.
+
+No Streamlit here (unit-tested without it). Every builder accepts an empty frame and returns a
+figure that says so, rather than raising.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from flowscope.model import C, Status, StepType
+
+CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
+STATUS_COLORS = {
+    Status.SUCCEEDED.value: "#2e9d5b", Status.FAILED.value: "#d62728", Status.CAUGHT.value: "#ff9f1c",
+    Status.TIMED_OUT.value: "#9b1d20", Status.ABORTED.value: "#7f7f7f", Status.RUNNING.value: "#1f77b4",
+    Status.SKIPPED.value: "#c7c7c7",
+}
+SEVERITY_COLORS = {"critical": "#9b1d20", "high": "#d62728", "medium": "#ff9f1c", "low": "#1f77b4", "info": "#7f7f7f"}
+PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
+           "#9D755D", "#BAB0AC", "#1f77b4", "#8c564b"]
+HEIGHT = 320
+
+
+def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
+    fig = go.Figure()
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1), template="plotly_white",
+                      hovermode="x unified")
+    return fig
+
+
+def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:
+    fig = _base(title, height=200)
+    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+                       font=dict(size=14, color="#777"))
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return fig
+
+
+def color_for(key: str, index: int) -> str:
+    return CLOUD_COLORS.get(str(key), PALETTE[index % len(PALETTE)])
+
+
+def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
+          y_title: str | None = None, kind: str = "line", money: bool = False,
+          percent: bool = False) -> go.Figure:
+    """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar."""
+    if frame is None or frame.empty:
+        return empty_figure(title=title)
+    fig = _base(title)
+    groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
+    for index, (key, part) in enumerate(groups):
+        part = part.sort_values(x)
+        name = str(key[0] if isinstance(key, tuple) else key)
+        col = color_for(name, index)
+        if kind == "bar":
+            fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col))
+        else:
+            fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
+                                     stackgroup="one" if kind == "area" else None))
+    if kind == "bar":
+        fig.update_layout(barmode="stack")
+    fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
+                     tickformat=".0%" if percent else None)
+    return fig
+
+
+def kpi_trends(trend: pd.DataFrame) -> dict[str, go.Figure]:
+    """The Overview's trend charts from `queries.trend`: executions, failure rate, retries, cost."""
+    if trend is None or trend.empty:
+        return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
+                                                      ("retries", "Retries"), ("cost", "Cost"))}
+    frame = trend.copy()
+    frame["failure_rate"] = frame["failed"] / frame["executions"].where(frame["executions"] > 0)
+    return {
+        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar"),
+        "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
+                              percent=True),
+        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar"),
+        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True),
+    }
+
+
+def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,
+         money: bool = False, text: str | None = None, limit: int = 15) -> go.Figure:
+    """Horizontal bars, largest on top (top drivers, amplification, failing steps)."""
+    if frame is None or frame.empty:
+        return empty_figure(title=title)
+    part = frame.nlargest(limit, x).iloc[::-1]
+    colors = [color_for(v, i) for i, v in enumerate(part[color])] if color else PALETTE[0]
+    fig = _base(title, height=max(HEIGHT, 28 * len(part) + 60))
+    labels = None
+    if text:
+        labels = [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in part[text]]
+    fig.add_trace(go.Bar(x=part[x], y=part[y].astype(str), orientation="h", marker_color=colors,
+                         text=labels, textposition="auto"))
+    fig.update_layout(hovermode="closest", showlegend=False)
+    fig.update_xaxes(tickprefix="$" if money else None)
+    return fig
+
+
+def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Overlapping or touching storm windows merged into one shaded span (labels joined)."""
+    spans = sorted((s for s in storms if s.get("window_start") is not None and s.get("window_end") is not None
+                    and not pd.isna(s["window_start"]) and not pd.isna(s["window_end"])),
+                   key=lambda s: pd.Timestamp(s["window_start"]))
+    out: list[dict[str, Any]] = []
+    for s in spans:
+        start, end = pd.Timestamp(s["window_start"]), pd.Timestamp(s["window_end"])
+        label = str(s.get("label", "storm"))
+        if out and start <= out[-1]["window_end"]:
+            out[-1]["window_end"] = max(out[-1]["window_end"], end)
+            if label not in out[-1]["labels"]:
+                out[-1]["labels"].append(label)
+        else:
+            out.append({"window_start": start, "window_end": end, "labels": [label]})
+    return out
+
+
+def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
+                   title: str = "Retries over time (storm windows shaded)") -> go.Figure:
+    """Retries over time by cloud, with each storm window shaded (labelled when there are few)."""
+    if retries is None or retries.empty:
+        return empty_figure("No retries in this window", title=title)
+    fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar")
+    spans = merge_windows(storms)
+    for span in spans:
+        label = ", ".join(span["labels"])
+        fig.add_vrect(x0=span["window_start"], x1=span["window_end"], fillcolor="#d62728", opacity=0.18,
+                      line_width=0, annotation_text=label[:40] if len(spans) <= 4 else None,
+                      annotation_position="top left", annotation_font_size=10)
+    fig.update_layout(bargap=0)
+    return fig
+
+
+def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40) -> go.Figure:
+    if values is None or len(values) == 0:
+        return empty_figure(title=title)
+    fig = _base(title)
+    fig.add_trace(go.Histogram(x=values, nbinsx=bins, marker_color=PALETTE[0]))
+    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
+    fig.update_xaxes(title=x_title)
+    fig.update_yaxes(title="retries")
+    return fig
+
+
+def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration percentiles",
+                    limit: int = 15) -> go.Figure:
+    """p50 / p95 / p99 per step (or workflow), grouped bars, log scale when spread is wide."""
+    if frame is None or frame.empty:
+        return empty_figure(title=title)
+    part = frame.nlargest(limit, "p95_ms").iloc[::-1]
+    fig = _base(title, height=max(HEIGHT, 30 * len(part) + 80))
+    for i, col in enumerate(("p50_ms", "p95_ms", "p99_ms")):
+        if col in part:
+            fig.add_trace(go.Bar(y=part[label].astype(str), x=part[col], name=col.removesuffix("_ms"),
+                                 orientation="h", marker_color=PALETTE[i]))
+    fig.update_layout(barmode="group", hovermode="closest")
+    spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
+    fig.update_xaxes(title="milliseconds", type="log" if spread > 100 else "linear")
+    return fig
+
+
+def severity_counts(findings: pd.DataFrame) -> go.Figure:
+    if findings is None or findings.empty:
+        return empty_figure("No findings", title="Findings by severity")
+    counts = findings.groupby("severity").size()
+    order = [s for s in SEVERITY_COLORS if s in counts.index]
+    fig = _base("Findings by severity", height=220)
+    fig.add_trace(go.Bar(x=order, y=[counts[s] for s in order], marker_color=[SEVERITY_COLORS[s] for s in order]))
+    fig.update_layout(hovermode="closest", showlegend=False)
+    return fig
+
+
+RUN_STATUS_COLORS = {"succeeded": "#2e9d5b", "partial": "#ff9f1c", "failed": "#d62728", "running": "#1f77b4"}
+
+
+def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by scope") -> go.Figure:
+    """One row per scope, a marker per run coloured by its status (failed runs stand out)."""
+    if runs is None or runs.empty:
+        return empty_figure("No collection runs recorded", title=title)
+    fig = _base(title, height=max(220, 40 * runs[C.scope].nunique() + 100))
+    for status, part in runs.groupby(C.status):
+        fig.add_trace(go.Scatter(
+            x=part[C.started_at], y=part[C.scope], mode="markers", name=str(status),
+            marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
+                        symbol="x" if status == "failed" else "circle"),
+            hovertext=[f"{s}: {e or ''}"[:200] for s, e in zip(part[C.status], part[C.error])], hoverinfo="text+x"))
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+# ---------------------------------------------------------------- one execution's timeline
+
+def _tree_order(steps: pd.DataFrame) -> list[tuple[int, Any]]:
+    """Steps in display order (depth-first under their container), with their depth."""
+    keys = set(steps[C.step_key])
+    children: dict[Any, list[Any]] = {}
+    for row in steps.itertuples(index=False):
+        parent = getattr(row, C.parent_step_key)
+        parent = parent if isinstance(parent, str) and parent in keys else None
+        children.setdefault(parent, []).append(row)
+
+    def start_of(row: Any) -> tuple:
+        value = getattr(row, C.started_at)
+        iteration = getattr(row, C.iteration)
+        return (0 if iteration is None or pd.isna(iteration) else int(iteration),
+                pd.Timestamp.max.tz_localize("UTC") if value is None or pd.isna(value) else pd.Timestamp(value),
+                getattr(row, C.step_key))
+
+    out: list[tuple[int, Any]] = []
+    stack = [(0, r) for r in sorted(children.get(None, []), key=start_of, reverse=True)]
+    while stack:
+        depth, row = stack.pop()
+        out.append((depth, row))
+        for child in sorted(children.get(getattr(row, C.step_key), []), key=start_of, reverse=True):
+            stack.append((depth + 1, child))
+    return out
+
+
+def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame | None = None, *,
+          max_rows: int = 400, now: dt.datetime | None = None) -> go.Figure:
+    """One execution: a bar per step visit (nested under Map/Parallel/loop containers), a thinner
+    bar per try of retried steps, waits hatched, status colours; the run itself on top."""
+    if steps is None or steps.empty:
+        return empty_figure("No step details were collected for this execution", title="Timeline")
+    now = now or dt.datetime.now(dt.timezone.utc)
+    tries: dict[str, pd.DataFrame] = {}
+    if attempts is not None and not attempts.empty:
+        for key, part in attempts.groupby(C.step_key):
+            if len(part) > 1:
+                tries[str(key)] = part.sort_values(C.attempt)
+    rows: list[dict[str, Any]] = []
+    run_start = execution.get(C.started_at)
+    run_end = execution.get(C.ended_at)
+    if run_start is not None and not pd.isna(run_start):
+        rows.append({"label": f"▶ {execution.get(C.workflow_name) or 'execution'}", "start": run_start,
+                     "end": run_end if run_end is not None and not pd.isna(run_end) else now,
+                     "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id)})
+    for depth, row in _tree_order(steps):
+        start, end = getattr(row, C.started_at), getattr(row, C.ended_at)
+        if start is None or pd.isna(start):
+            continue
+        if end is None or pd.isna(end):
+            end = now if getattr(row, C.status) == Status.RUNNING.value else start
+        iteration = getattr(row, C.iteration)
+        suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
+        name = f"{'   ' * depth}{'└ ' if depth else ''}{getattr(row, C.name)}{suffix}"
+        step_type = getattr(row, C.type)
+        attempts_n = int(getattr(row, C.attempts) or 1)
+        hover = (f"{getattr(row, C.name)} ({step_type})<br>status {getattr(row, C.status)}"
+                 f"<br>{_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+        if getattr(row, C.error):
+            hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
+        rows.append({"label": name, "start": start, "end": end, "status": getattr(row, C.status),
+                     "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover})
+        for t in tries.get(str(getattr(row, C.step_key)), pd.DataFrame()).itertuples(index=False):
+            t_start, t_end = getattr(t, C.started_at), getattr(t, C.ended_at)
+            if t_start is None or pd.isna(t_start):
+                continue
+            t_end = t_start if t_end is None or pd.isna(t_end) else t_end
+            rows.append({"label": f"{'   ' * (depth + 1)}· try {getattr(t, C.attempt)}", "start": t_start,
+                         "end": t_end, "status": getattr(t, C.status), "kind": "try",
+                         "hover": f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}"})
+        if len(rows) >= max_rows:
+            break
+    frame = pd.DataFrame(rows)
+    frame["start"] = pd.to_datetime(frame["start"], utc=True)
+    frame["end"] = pd.to_datetime(frame["end"], utc=True)
+    frame["ms"] = ((frame["end"] - frame["start"]).dt.total_seconds() * 1000).clip(lower=1)
+    frame["y"] = range(len(frame))
+    height = max(260, min(22 * len(frame) + 90, 2400))
+    title = "Timeline" + (f" (first {max_rows} rows)" if len(rows) >= max_rows else "")
+    fig = _base(title, height=height)
+    for kind, width, pattern in (("run", 0.8, ""), ("step", 0.7, ""), ("wait", 0.7, "/"), ("try", 0.4, "")):
+        part = frame[frame["kind"] == kind]
+        if part.empty:
+            continue
+        fig.add_trace(go.Bar(
+            y=part["y"], x=part["ms"], base=part["start"], orientation="h", width=width,
+            marker=dict(color=[STATUS_COLORS.get(s, "#999") for s in part["status"]],
+                        pattern=dict(shape=pattern), line=dict(width=0)),
+            opacity=0.55 if kind == "run" else 1.0, name=kind, hovertext=part["hover"], hoverinfo="text",
+            showlegend=False))
+    fig.update_yaxes(tickvals=frame["y"], ticktext=frame["label"], autorange="reversed", tickfont=dict(size=11,
+                                                                                                      family="monospace"))
+    fig.update_xaxes(type="date")
+    fig.update_layout(hovermode="closest", bargap=0.2)
+    for status, colour in STATUS_COLORS.items():
+        if status in set(frame["status"]):
+            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=status,
+                                     marker=dict(color=colour, size=10, symbol="square")))
+    return fig
+
+
+def _ms(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    value = float(value)
+    if value >= 3_600_000:
+        return f"{value / 3_600_000:.1f} h"
+    if value >= 60_000:
+        return f"{value / 60_000:.1f} min"
+    if value >= 1000:
+        return f"{value / 1000:.1f} s"
+    return f"{value:.0f} ms"
+
+
+def fmt_ms(value: Any) -> str:
+    return _ms(value)
+
+
+def fmt_usd(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    value = float(value)
+    if abs(value) >= 100:
+        return f"${value:,.0f}"
+    if abs(value) >= 1:
+        return f"${value:,.2f}"
+    return f"${value:.4f}" if value else "$0"

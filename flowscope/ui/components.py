@@ -1,0 +1,184 @@
+"""Shared page pieces: the page guard (helpful states instead of tracebacks), CSV-downloadable
+tables, KPI rows and links between pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlencode
+
+import pandas as pd
+import streamlit as st
+
+from flowscope.model import C
+from flowscope.ui import data, filters
+from flowscope.ui.charts import fmt_usd
+from flowscope.ui.queries import Filters
+
+PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
+         "retries": "Retries", "cost": "Cost", "latency": "Latency", "collection_health": "Collection health"}
+PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+
+
+class Context:
+    """What a page needs: the filters and the store's summary."""
+
+    def __init__(self, f: Filters, summary: dict[str, Any]) -> None:
+        self.filters = f
+        self.summary = summary
+
+
+def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Context:
+    """Header, then a helpful state (and st.stop) when the store is unreadable, empty or the
+    window holds nothing; returns the page's Context otherwise."""
+    f = filters.render()
+    st.title(title)
+    try:
+        summary = data.summary()
+    except data.StoreUnavailable as exc:
+        st.error(f"**The store cannot be read.** {exc}")
+        st.info("Point the dashboard at a store with `flowscope dashboard --store DIR`, the `FLOWSCOPE_STORE` "
+                "environment variable or `store = \"...\"` in flowscope.toml. `flowscope demo` builds one.")
+        st.stop()
+    except Exception as exc:  # noqa: BLE001 - a store being written may briefly fail a read
+        st.warning(f"**The store is being updated; reading it failed this time** ({type(exc).__name__}: "
+                   f"{str(exc)[:300]}). Reload the page in a few seconds.")
+        st.stop()
+    st.caption(f"Store `{data.store_path()}` · {filters.describe(f)}")
+    ctx = Context(f, summary)
+    if need_data and summary["executions"] == 0:
+        st.info("**No executions in this store yet.** Run `flowscope demo` for a simulated three-cloud store, "
+                "`flowscope sync` to collect from your clouds, or `flowscope import FILE...` for exported "
+                "histories. A sync that is running will show up here as soon as it commits.")
+        if summary["collection_runs"]:
+            st.page_link("pages/collection_health.py", label="See collection health", icon=":material/monitor_heart:")
+        st.stop()
+    if need_data and need_window and data.execution_count(f) == 0:
+        last = summary.get("last")
+        hint = f" The newest execution in the store started {last:%Y-%m-%d %H:%M} UTC." if last else ""
+        st.warning(f"**No executions match the filters in this window.**{hint} Widen the time window, tick "
+                   "*End at the latest data*, or clear the cloud and workflow filters in the sidebar.")
+        st.stop()
+    return ctx
+
+
+def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | None = None,
+          height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
+    """A dataframe with a CSV download of exactly what it shows (hidden id columns included)."""
+    if frame is None or frame.empty:
+        st.caption("Nothing to show.")
+        return
+    shown = frame.drop(columns=[c for c in hide if c in frame.columns])
+    kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
+    if height:
+        kwargs["height"] = height
+    st.dataframe(shown, column_config=column_config or {}, **kwargs)
+    st.download_button(f"Download {name}.csv", csv_bytes(frame), file_name=f"flowscope-{name}.csv",
+                       mime="text/csv", key=key or f"dl-{name}", icon=":material/download:")
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, (dict, list))).any():
+            import json
+
+            out[col] = out[col].map(lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
+    return out.to_csv(index=False).encode()
+
+
+def plot(fig: Any, key: str | None = None) -> None:
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+
+
+def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
+    """A relative URL to a page with the global filters and page parameters in the query string."""
+    query: list[tuple[str, str]] = []
+    if f is not None:
+        span = next((k for k, v in filters.WINDOWS.items() if abs(v - f.days) < 1e-6), filters.DEFAULT_WINDOW)
+        query.append((filters.PARAM_WINDOW, span))
+        query += [(filters.PARAM_CLOUD, c) for c in f.clouds]
+        query += [(filters.PARAM_WF, w) for w in f.workflows]
+    query += [(k, str(v)) for k, v in params.items() if v is not None and v != ""]
+    return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
+
+
+def failed_scopes_banner(health: pd.DataFrame) -> None:
+    """Scopes whose latest collection failed: impossible to miss."""
+    if health is None or health.empty:
+        return
+    bad = health[health[C.status].isin(["failed", "partial"])]
+    if bad.empty:
+        return
+    lines = "\n".join(f"- **{r.scope}** ({r.status}): {str(r.error or 'see details')[:200]}"
+                      for r in bad.itertuples(index=False))
+    st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
+             f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
+    st.page_link("pages/collection_health.py", label="Open collection health", icon=":material/monitor_heart:")
+
+
+def metric_row(items: Sequence[tuple]) -> None:
+    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad."""
+    cols = st.columns(len(items))
+    for col, item in zip(cols, items):
+        label, value, delta = item[:3]
+        col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+
+
+def usd(value: Any) -> str:
+    return fmt_usd(value)
+
+
+def pct(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "n/a"
+    return f"{float(value):.1%}"
+
+
+def ago(ts: Any, now: dt.datetime | None = None) -> str:
+    if ts is None or pd.isna(ts):
+        return "never"
+    now = now or dt.datetime.now(dt.timezone.utc)
+    minutes = (now - pd.Timestamp(ts).to_pydatetime()).total_seconds() / 60
+    if minutes < 1:
+        return "just now"
+    if minutes < 120:
+        return f"{minutes:.0f} min ago"
+    if minutes < 48 * 60:
+        return f"{minutes / 60:.0f} h ago"
+    return f"{minutes / 1440:.0f} days ago"
+
+
+def findings_of(f: Filters, kinds: Sequence[str] | None = None) -> pd.DataFrame:
+    """Findings (optionally of some kinds). While the analyses still run, a note says so and the
+    page re-runs itself when they finish; an analysis failure shows as a warning, not a traceback."""
+    frame, error = data.findings(f)
+    if frame is None:
+        _wait_for_findings(f)
+        return pd.DataFrame()
+    if error:
+        st.warning(f"The analyses could not run on this window ({error[:300]}); raw numbers are still shown.")
+    if frame.empty:
+        return pd.DataFrame()
+    if kinds:
+        frame = frame[frame["kind"].isin(list(kinds))]
+    return frame.reset_index(drop=True)
+
+
+def _wait_for_findings(f: Filters) -> None:
+    run = st.session_state.get(filters.STATE_RUN)
+    if run is not None and st.session_state.get("_fs_waiting_run") == run:
+        return   # one note (and one poller) per page run
+    st.session_state["_fs_waiting_run"] = run
+
+    @st.fragment(run_every=2)
+    def poll() -> None:
+        frame, _error = data.findings(f, wait_s=0)
+        if frame is None:
+            st.info("The analyses are still running on this window; findings appear here when they finish "
+                    "(the numbers above do not wait for them).", icon=":material/hourglass_top:")
+        else:
+            st.rerun(scope="app")
+
+    poll()

@@ -1,0 +1,667 @@
+"""The dashboard's queries: pure functions of a DuckDB connection and the global filters.
+
+Every function aggregates in DuckDB and returns a small pandas DataFrame; none loads every row
+of a table. No Streamlit here: `flowscope.ui.data` wraps these with caching, and the tests and
+the benchmark call them directly.
+
+SQL templates name columns through `{placeholders}` filled from `flowscope.model.C`, so a
+renamed model column fails loudly (KeyError) the first time a query is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from flowscope.model import TABLES, UTC, C, Kind, Status, StepType
+
+COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
+
+EXEC_FAILED = [str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED)]
+"""Execution statuses that count as a failed run."""
+STEP_FAILED = [str(s) for s in (Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED)]
+"""Step statuses that count as a failed visit (caught failures included)."""
+TERMINAL = [str(s) for s in Status if s is not Status.RUNNING]
+WORK_TYPES = [str(StepType.TASK), str(StepType.TRIGGER)]
+MONTH_DAYS = 30.0
+
+
+def q(template: str, **extra: Any) -> str:
+    """A SQL template with `{column}` placeholders taken from the model's `C`."""
+    return template.format(**COLS, **extra)
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The global filters: [since, until), clouds and workflow ids (empty: all)."""
+
+    since: dt.datetime
+    until: dt.datetime
+    clouds: tuple[str, ...] = ()
+    workflows: tuple[str, ...] = ()     # workflow ids
+
+    @property
+    def days(self) -> float:
+        return max((self.until - self.since).total_seconds() / 86400.0, 1.0 / 24.0)
+
+    @property
+    def monthly_factor(self) -> float:
+        return MONTH_DAYS / self.days
+
+    def params(self) -> dict[str, Any]:
+        return {"since": self.since, "until": self.until,
+                "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date()}
+
+    def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True) -> str:
+        """SQL conditions for this filter (named parameters $since, $until, ...)."""
+        p = f"{alias}." if alias else ""
+        parts = [f"{p}{time_column} >= $since", f"{p}{time_column} < $until"]
+        if dated:
+            parts.append(f"{p}{C.start_date} BETWEEN $since_date AND $until_date")
+        if self.clouds:
+            parts.append(f"{p}{C.cloud} IN ({', '.join(_lit(c) for c in self.clouds)})")
+        if self.workflows:
+            parts.append(f"{p}{C.workflow_id} IN ({', '.join(_lit(w) for w in self.workflows)})")
+        return " AND ".join(parts)
+
+    def previous(self) -> "Filters":
+        span = self.until - self.since
+        return Filters(self.since - span, self.since, self.clouds, self.workflows)
+
+
+def _lit(value: str) -> str:
+    """A SQL string literal (values come from the URL: quote them, never paste them)."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def bucket_seconds(f: Filters) -> int:
+    """Trend granularity for a window: hourly up to 2 days, 6-hourly up to 10, else daily."""
+    if f.days <= 2:
+        return 3600
+    if f.days <= 10:
+        return 6 * 3600
+    return 86400
+
+
+def _bucket(column: str, seconds: int) -> str:
+    return f"to_timestamp(floor(epoch({column}) / {seconds}) * {seconds})"
+
+
+def run(con: Any, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    """Execute on a DuckDB connection; timestamps come back as UTC."""
+    used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    frame = con.execute(sql, used).df() if used else con.execute(sql).df()
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_convert(UTC)
+    return frame
+
+
+# ---------------------------------------------------------------- pricing in the engine
+
+def price_frame(on: dt.date | None = None) -> pd.DataFrame:
+    """Marginal unit prices per (meter, region) from analysis/pricing.py ('' = default region)."""
+    from flowscope.analysis import pricing
+
+    day = on or dt.date.today()
+    rows: dict[tuple[str, str], float] = {}
+    for p in sorted(pricing.PRICES, key=lambda p: p.effective):
+        if p.effective <= day:
+            rows[(str(p.meter), p.region or "")] = p.unit_usd
+    free = {str(m) for m in pricing.STANDARD_PLAN_FREE_METERS}
+    return pd.DataFrame({
+        "p_meter": [m for m, _ in rows], "p_region": [r for _, r in rows],
+        "unit_usd": list(rows.values()), "free_std": [m in free for m, _ in rows],
+    })
+
+
+def prepare(con: Any) -> Any:
+    """Per-cursor set-up: UTC session time zone and the price table."""
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("fs_prices", price_frame())
+    return con
+
+
+def priced_usage_sql(f: Filters, extra: str = "") -> str:
+    """Usage rows in the window with `usd` (marginal price x quantity)."""
+    return q("""
+        SELECT u.*, CASE WHEN k.kind = '{std}' AND d.free_std THEN 0.0
+                    ELSE coalesce(r.unit_usd, d.unit_usd, 0.0) * u.{quantity} END AS usd
+        FROM (SELECT * FROM usage WHERE {where} {extra}) u
+        LEFT JOIN fs_prices d ON d.p_meter = u.{meter} AND d.p_region = ''
+        LEFT JOIN fs_prices r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
+        LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
+               ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
+    """, where=f.where(), extra=extra, std=str(Kind.LOGICAPP_STANDARD))
+
+
+# ---------------------------------------------------------------- store-wide
+
+def store_summary(con: Any) -> dict[str, Any]:
+    """Row counts and the time span of the store (for empty / stale states)."""
+    e = run(con, q("SELECT count(*) AS n, min({started_at}) AS first, max({started_at}) AS last, "
+                   "list(DISTINCT {cloud} ORDER BY {cloud}) AS clouds FROM executions"))
+    runs = run(con, "SELECT count(*) AS n FROM collection_runs")
+    row = e.iloc[0]
+    return {"executions": int(row["n"]), "first": _ts(row["first"]), "last": _ts(row["last"]),
+            "clouds": [] if not isinstance(row["clouds"], (list, tuple)) and pd.isna(row["clouds"]) is True
+            else list(row["clouds"]),
+            "collection_runs": int(runs.iloc[0]["n"]),
+            "running": int(run(con, q("SELECT count(*) AS n FROM executions WHERE {status} = 'RUNNING'"))
+                           .iloc[0]["n"])}
+
+
+def _ts(value: Any) -> dt.datetime | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        return None
+    return pd.Timestamp(value).tz_convert(UTC).to_pydatetime() if pd.Timestamp(value).tzinfo else \
+        pd.Timestamp(value).tz_localize(UTC).to_pydatetime()
+
+
+def workflow_options(con: Any) -> pd.DataFrame:
+    """Every workflow seen (executions or definitions): cloud, workflow_id, workflow_name, kind."""
+    return run(con, q("""
+        SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name},
+               any_value({kind}) AS {kind}, count(*) AS executions
+        FROM executions GROUP BY ALL
+        UNION ALL
+        SELECT w.{cloud}, w.{workflow_id}, any_value(w.{name}), any_value(w.{kind}), 0
+        FROM workflows w
+        WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.{cloud} = w.{cloud}
+                          AND e.{workflow_id} = w.{workflow_id})
+        GROUP BY ALL
+        ORDER BY 1, 3
+    """))
+
+
+# ---------------------------------------------------------------- overview
+
+def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
+    """Per cloud: executions, failed, running, failure rate, retries, cost in window and per month."""
+    p = f.params()
+    ex = run(con, q("""
+        SELECT {cloud}, count(*) AS executions,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
+               count(*) FILTER (WHERE {status} = 'RUNNING') AS running,
+               count(*) FILTER (WHERE {status} IN ({terminal})) AS finished
+        FROM executions WHERE {where} GROUP BY ALL
+    """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where()), p)
+    rt = run(con, q("""
+        SELECT {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
+        FROM steps WHERE {where} GROUP BY ALL
+    """, where=f.where()), p)
+    co = run(con, f"SELECT {C.cloud}, sum(usd) AS cost_usd FROM ({priced_usage_sql(f)}) GROUP BY ALL", p)
+    out = ex.merge(rt, on=C.cloud, how="outer").merge(co, on=C.cloud, how="outer")
+    for col in ("executions", "failed", "running", "finished", "retries"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["cost_usd"] = out["cost_usd"].fillna(0.0).astype(float)
+    out = out.sort_values(C.cloud).reset_index(drop=True)
+    total = {C.cloud: "total", **{c: out[c].sum() for c in
+                                  ("executions", "failed", "running", "finished", "retries", "cost_usd")}}
+    out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
+    out["failure_rate"] = [r.failed / r.finished if r.finished else 0.0 for r in out.itertuples()]
+    out["monthly_usd"] = out["cost_usd"] * f.monthly_factor
+    return out
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join(_lit(v) for v in values)
+
+
+def trend(con: Any, f: Filters) -> pd.DataFrame:
+    """Per bucket and cloud: executions, failed, retries, cost."""
+    p, b = f.params(), bucket_seconds(f)
+    ex = run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, count(*) AS executions,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failed
+        FROM executions WHERE {where} GROUP BY ALL
+    """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
+    rt = run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
+        FROM steps WHERE {where} GROUP BY ALL
+    """, bucket=_bucket(C.started_at, b), where=f.where()), p)
+    co = run(con, f"SELECT {_bucket(C.started_at, b)} AS bucket, {C.cloud}, sum(usd) AS cost_usd "
+                  f"FROM ({priced_usage_sql(f)}) GROUP BY ALL", p)
+    out = ex.merge(rt, on=["bucket", C.cloud], how="outer").merge(co, on=["bucket", C.cloud], how="outer")
+    for col in ("executions", "failed", "retries"):
+        out[col] = out[col].fillna(0).astype("int64")
+    out["cost_usd"] = out["cost_usd"].fillna(0.0).astype(float)
+    return out.sort_values(["bucket", C.cloud]).reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- collection health
+
+def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
+    """Every scope's latest run: status, last sync, lag behind now, error; failures in the last day."""
+    now = now or dt.datetime.now(UTC)
+    frame = run(con, q("""
+        WITH ranked AS (
+            SELECT *, row_number() OVER (PARTITION BY {cloud}, {scope}
+                                         ORDER BY {started_at} DESC, {run_id} DESC) AS rn
+            FROM collection_runs)
+        SELECT r.{cloud}, r.{scope}, r.{status}, r.{started_at} AS last_sync_started,
+               r.{ended_at} AS last_sync_ended, r.{watermark}, r.{error}, r.{counts},
+               (SELECT max(x.{ended_at}) FROM collection_runs x WHERE x.{cloud} = r.{cloud}
+                   AND x.{scope} = r.{scope} AND x.{status} IN ('succeeded', 'partial')) AS last_success,
+               (SELECT count(*) FROM collection_runs x WHERE x.{cloud} = r.{cloud} AND x.{scope} = r.{scope}
+                   AND x.{status} = 'failed' AND x.{started_at} >= $day_ago) AS failures_24h,
+               (SELECT count(*) FROM collection_runs x WHERE x.{cloud} = r.{cloud}
+                   AND x.{scope} = r.{scope}) AS runs
+        FROM ranked r WHERE rn = 1
+        ORDER BY CASE r.{status} WHEN 'failed' THEN 0 WHEN 'partial' THEN 1 WHEN 'running' THEN 2 ELSE 3 END,
+                 r.{cloud}, r.{scope}
+    """), {"day_ago": now - dt.timedelta(days=1)})
+    lag = []
+    for row in frame.itertuples():
+        ref = row.watermark if not pd.isna(row.watermark) else row.last_success
+        lag.append((now - pd.Timestamp(ref).to_pydatetime()).total_seconds() / 60.0 if not pd.isna(ref) else None)
+    frame["lag_minutes"] = pd.Series(lag, dtype="float64")
+    return frame
+
+
+# ---------------------------------------------------------------- workflows
+
+def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
+    """One row per workflow: runs, failure %, p50/p95 duration, cost, monthly cost, daily runs."""
+    p = f.params()
+    ex = run(con, q("""
+        SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS workflow, any_value({kind}) AS {kind},
+               count(*) AS runs, count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
+               count(*) FILTER (WHERE {status} IN ({terminal})) AS finished,
+               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms,
+               max({started_at}) AS last_run
+        FROM executions WHERE {where} GROUP BY ALL
+    """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where()), p)
+    co = run(con, f"SELECT {C.cloud}, {C.workflow_id}, sum(usd) AS cost_usd FROM ({priced_usage_sql(f)}) "
+                  f"GROUP BY ALL", p)
+    spark = run(con, q("""
+        SELECT {cloud}, {workflow_id}, {bucket} AS bucket, count(*) AS n
+        FROM executions WHERE {where} GROUP BY ALL
+    """, bucket=_bucket(C.started_at, 86400 if f.days > 3 else 3600), where=f.where()), p)
+    out = ex.merge(co, on=[C.cloud, C.workflow_id], how="left")
+    out["cost_usd"] = out["cost_usd"].fillna(0.0)
+    out["monthly_usd"] = out["cost_usd"] * f.monthly_factor
+    out["failure_pct"] = [100.0 * r.failed / r.finished if r.finished else 0.0 for r in out.itertuples()]
+    buckets = _buckets(f, 86400 if f.days > 3 else 3600)
+    series: dict[tuple[str, str], dict[Any, int]] = {}
+    for r in spark.itertuples(index=False):
+        series.setdefault((getattr(r, C.cloud), getattr(r, C.workflow_id)), {})[pd.Timestamp(r.bucket)] = int(r.n)
+    out["trend"] = [[series.get((getattr(r, C.cloud), getattr(r, C.workflow_id)), {}).get(b, 0) for b in buckets]
+                    for r in out.itertuples(index=False)]
+    return out.sort_values(["cost_usd", "runs"], ascending=False).reset_index(drop=True)
+
+
+def _buckets(f: Filters, seconds: int) -> list[pd.Timestamp]:
+    start = math.floor(f.since.timestamp() / seconds) * seconds
+    end = f.until.timestamp()
+    out, t = [], start
+    while t < end and len(out) < 2000:
+        out.append(pd.Timestamp(t, unit="s", tz=UTC))
+        t += seconds
+    return out
+
+
+def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any] | None:
+    """The latest stored definition of a workflow (None when none was collected)."""
+    frame = run(con, q("""
+        SELECT {name}, {kind}, {revision}, {definition}, {definition_format}, {seen_at}
+        FROM workflows WHERE {cloud} = $cloud AND {workflow_id} = $wf AND {definition} IS NOT NULL
+        ORDER BY {seen_at} DESC LIMIT 1
+    """), {"cloud": cloud, "wf": workflow_id})
+    return None if frame.empty else frame.iloc[0].to_dict()
+
+
+def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
+    """Per step name of one workflow: visits, failures, retries, duration percentiles, cost."""
+    one = Filters(f.since, f.until, (cloud,), (workflow_id,))
+    p = one.params()
+    st = run(con, q("""
+        SELECT {name} AS step, any_value({type}) AS {type}, count(*) AS visits,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
+               sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
+               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms
+        FROM steps WHERE {where} GROUP BY ALL
+    """, failed=_in(STEP_FAILED), where=one.where()), p)
+    co = run(con, q("""
+        SELECT s.{name} AS step, sum(u.usd) AS cost_usd
+        FROM ({priced}) u JOIN steps s ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
+             AND s.{step_key} = u.{step_key} AND {swhere}
+        GROUP BY ALL
+    """, priced=priced_usage_sql(one, f"AND {C.step_key} IS NOT NULL"), swhere=one.where("s")), p)
+    out = st.merge(co, on="step", how="left")
+    out["cost_usd"] = out["cost_usd"].fillna(0.0)
+    out["failure_rate"] = out["failures"] / out["visits"].clip(lower=1)
+    return out.sort_values("visits", ascending=False).reset_index(drop=True)
+
+
+def edge_counts(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
+    """Transitions observed between steps of one workflow: source, target, count.
+
+    A step with no previous step inside a container (the first state of a Map item or a branch)
+    counts as a transition from its container.
+    """
+    one = Filters(f.since, f.until, (cloud,), (workflow_id,))
+    return run(con, q("""
+        WITH s AS (SELECT {execution_id}, {step_key}, {previous_step_key}, {parent_step_key}, {name}
+                   FROM steps WHERE {where})
+        SELECT coalesce(p.{name}, c.{name}, '') AS source, s.{name} AS target, count(*) AS transitions
+        FROM s
+        LEFT JOIN s p ON p.{execution_id} = s.{execution_id} AND p.{step_key} = s.{previous_step_key}
+        LEFT JOIN s c ON s.{previous_step_key} IS NULL AND c.{execution_id} = s.{execution_id}
+                     AND c.{step_key} = s.{parent_step_key}
+        GROUP BY ALL ORDER BY transitions DESC
+    """, where=one.where()), one.params())
+
+
+def collection_runs(con: Any, limit: int = 2000) -> pd.DataFrame:
+    """The latest collection runs (all scopes), newest first."""
+    return run(con, q("""
+        SELECT {cloud}, {scope}, {status}, {started_at}, {ended_at}, {error}
+        FROM collection_runs ORDER BY {started_at} DESC LIMIT {limit}
+    """, limit=int(limit)))
+
+
+# ---------------------------------------------------------------- executions
+
+def executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), error_text: str = "",
+               execution_id: str = "", limit: int = 500) -> pd.DataFrame:
+    """Matching executions, newest first (at most `limit`)."""
+    cond = [f.where()]
+    params = f.params()
+    if statuses:
+        cond.append(f"{C.status} IN ({_in(list(statuses))})")
+    if error_text:
+        cond.append(q("(coalesce({error}, '') || ' ' || coalesce({cause}, '')) ILIKE $err"))
+        params["err"] = f"%{error_text}%"
+    if execution_id:
+        cond.append(q("({execution_id} ILIKE $eid OR coalesce({name}, '') ILIKE $eid)"))
+        params["eid"] = f"%{execution_id}%"
+    return run(con, q("""
+        SELECT {cloud}, {workflow_name} AS workflow, {execution_id}, {status}, {started_at}, {ended_at},
+               {duration_ms}, {error}, {cause}, {redrive_count}, {workflow_id}, {kind}
+        FROM executions WHERE {cond} ORDER BY {started_at} DESC LIMIT {limit}
+    """, cond=" AND ".join(cond), limit=int(limit)), params)
+
+
+def execution_count(con: Any, f: Filters) -> int:
+    return int(run(con, f"SELECT count(*) AS n FROM executions WHERE {f.where()}", f.params()).iloc[0]["n"])
+
+
+def execution_detail(con: Any, cloud: str, execution_id: str) -> dict[str, pd.DataFrame] | None:
+    """One execution: its row, steps, attempts and priced usage (None when not stored)."""
+    params = {"cloud": cloud, "eid": execution_id}
+    key = q("{cloud} = $cloud AND {execution_id} = $eid")
+    ex = run(con, f"SELECT * FROM executions WHERE {key}", params)
+    if ex.empty:
+        return None
+    steps = run(con, f"SELECT * FROM steps WHERE {key} ORDER BY {C.started_at} NULLS LAST, {C.step_key}", params)
+    attempts = run(con, f"SELECT * FROM attempts WHERE {key} ORDER BY {C.step_key}, {C.attempt}", params)
+    since = pd.Timestamp(ex.iloc[0][C.started_at]).to_pydatetime()
+    window = Filters(since - dt.timedelta(days=1), since + dt.timedelta(days=400), (cloud,))
+    usage = run(con, f"SELECT * FROM ({priced_usage_sql(window, q('AND {execution_id} = $eid'))}) "
+                     f"ORDER BY {C.step_key}", {**window.params(), **params})
+    return {"execution": ex, "steps": steps, "attempts": attempts, "usage": usage}
+
+
+def find_execution(con: Any, execution_id: str) -> tuple[str, str] | None:
+    """(cloud, execution_id) of an exact execution id, whatever the window."""
+    frame = run(con, q("SELECT {cloud}, {execution_id} FROM executions WHERE {execution_id} = $eid LIMIT 1"),
+                {"eid": execution_id})
+    return None if frame.empty else (frame.iloc[0][C.cloud], frame.iloc[0][C.execution_id])
+
+
+# ---------------------------------------------------------------- failures
+
+def failures_over_time(con: Any, f: Filters) -> pd.DataFrame:
+    p, b = f.params(), bucket_seconds(f)
+    return run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, {workflow_name} AS workflow,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failed, count(*) AS executions
+        FROM executions WHERE {where} GROUP BY ALL ORDER BY bucket
+    """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
+
+
+def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
+    """Failed step visits grouped by (workflow, step, error), with a sample execution."""
+    p = f.params()
+    out = run(con, q("""
+        SELECT s.{cloud}, s.{workflow_id}, s.{name} AS step, coalesce(s.{error}, '(no error name)') AS {error},
+               count(*) AS failures, count(*) FILTER (WHERE s.{status} = 'CAUGHT') AS caught,
+               count(DISTINCT s.{execution_id}) AS executions, max(s.{started_at}) AS last_seen,
+               arg_max(s.{execution_id}, s.{started_at}) AS sample_execution_id,
+               arg_max(s.{cause}, s.{started_at}) AS sample_cause
+        FROM steps s WHERE {where} AND s.{status} IN ({failed}) AND s.{type} NOT IN ({containers})
+        GROUP BY ALL ORDER BY failures DESC LIMIT {limit}
+    """, where=f.where("s"), failed=_in(STEP_FAILED), limit=int(limit),
+        containers=_in([str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)])), p)
+    return _with_names(con, out)
+
+
+def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
+    """Steps by failed visits: visits, failed (uncaught), caught, failure rate."""
+    out = run(con, q("""
+        SELECT {cloud}, {workflow_id}, {name} AS step, count(*) AS visits,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
+               count(*) FILTER (WHERE {status} = 'CAUGHT') AS caught
+        FROM steps WHERE {where} GROUP BY ALL HAVING failures > 0
+        ORDER BY failures DESC LIMIT {limit}
+    """, where=f.where(), failed=_in(STEP_FAILED), limit=int(limit)), f.params())
+    out["failure_rate"] = out["failures"] / out["visits"].clip(lower=1)
+    return _with_names(con, out)
+
+
+def _with_names(con: Any, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the workflow name (small lookup) after the cloud column."""
+    if frame.empty:
+        frame.insert(1, "workflow", pd.Series(dtype="object"))
+        return frame
+    names = workflow_options(con)[[C.cloud, C.workflow_id, C.workflow_name]].drop_duplicates([C.cloud, C.workflow_id])
+    out = frame.merge(names, on=[C.cloud, C.workflow_id], how="left")
+    out.insert(1, "workflow", out.pop(C.workflow_name).fillna(out[C.workflow_id]))
+    return out
+
+
+# ---------------------------------------------------------------- retries
+
+def retries_over_time(con: Any, f: Filters, seconds: int | None = None) -> pd.DataFrame:
+    """Retries (tries after the first) per bucket and cloud, from the attempts table.
+
+    Buckets: 15 minutes (the storm analysis' bucket) up to 3 days, hourly up to 14, else 3-hourly.
+    """
+    seconds = seconds or (900 if f.days <= 3 else 3600 if f.days <= 14 else 3 * 3600)
+    return run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, count(*) FILTER (WHERE {attempt} > 1) AS retries,
+               count(*) AS tries
+        FROM attempts WHERE {where} GROUP BY ALL ORDER BY bucket
+    """, bucket=_bucket(C.started_at, seconds), where=f.where()), f.params())
+
+
+def amplification(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
+    """Per work step: visits, tries, retries, amplification (tries per visit), throttled share."""
+    out = run(con, q("""
+        SELECT {cloud}, {workflow_id}, {name} AS step, count(*) AS visits, sum({attempts})::BIGINT AS tries,
+               sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
+               count(*) FILTER (WHERE {attempts} > 1) AS retried_visits,
+               max({attempts}) AS max_attempts
+        FROM steps WHERE {where} AND {type} IN ({work}) GROUP BY ALL HAVING retries > 0
+        ORDER BY retries DESC LIMIT {limit}
+    """, where=f.where(), work=_in(WORK_TYPES), limit=int(limit)), f.params())
+    out["amplification"] = out["tries"] / out["visits"].clip(lower=1)
+    return _with_names(con, out)
+
+
+def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
+    """Per step: retry delays (gap between one try's end and the next try's start) and their spread.
+
+    A coefficient of variation near zero across many executions means retries fire in lockstep:
+    the retry policy has no jitter (synchronized retries).
+    """
+    out = run(con, q("""
+        WITH d AS (
+            SELECT {cloud}, {workflow_id}, {execution_id}, {step_key},
+                   epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
+                       PARTITION BY {cloud}, {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
+            FROM attempts WHERE {where}),
+        n AS (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {where} AND {attempts} > 1)
+        SELECT d.{cloud}, d.{workflow_id}, n.{name} AS step,
+               count(*) AS samples, count(DISTINCT d.{execution_id}) AS executions,
+               avg(delay_ms) AS mean_delay_ms, stddev_samp(delay_ms) AS std_delay_ms,
+               min(delay_ms) AS min_delay_ms, max(delay_ms) AS max_delay_ms
+        FROM d JOIN n ON n.{cloud} = d.{cloud} AND n.{execution_id} = d.{execution_id}
+                     AND n.{step_key} = d.{step_key}
+        WHERE delay_ms IS NOT NULL GROUP BY ALL HAVING count(*) >= 2
+        ORDER BY samples DESC LIMIT {limit}
+    """, where=f.where(), limit=int(limit)), f.params())
+    out["cv"] = out["std_delay_ms"] / out["mean_delay_ms"].where(out["mean_delay_ms"] > 0)
+    return _with_names(con, out)
+
+
+def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: str,
+                      limit: int = 5000) -> pd.DataFrame:
+    """Retry delays of one step (by step name), one row per retry: for the histogram."""
+    one = Filters(f.since, f.until, (cloud,), (workflow_id,))
+    return run(con, q("""
+        WITH names AS (SELECT {execution_id}, {step_key} FROM steps WHERE {where} AND {name} = $step),
+        a AS (SELECT a.* FROM attempts a JOIN names n USING ({execution_id}, {step_key}) WHERE {awhere})
+        SELECT {execution_id}, {attempt}, {started_at},
+               epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
+                   PARTITION BY {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
+        FROM a QUALIFY delay_ms IS NOT NULL ORDER BY {started_at} DESC LIMIT {limit}
+    """, where=one.where(), awhere=one.where("a"), limit=int(limit)), {**one.params(), "step": step})
+
+
+# ---------------------------------------------------------------- cost
+
+COST_DIMENSIONS = {"cloud": [C.cloud], "workflow": [C.cloud, C.workflow_id], "meter": [C.meter]}
+
+
+def cost_over_time(con: Any, f: Filters, by: str = "cloud") -> pd.DataFrame:
+    """Cost per bucket by cloud, workflow, meter or step (top steps; the rest as 'other')."""
+    b = bucket_seconds(f)
+    if by == "step":
+        frame = run(con, q("""
+            SELECT {bucket} AS bucket, u.{cloud}, u.{workflow_id}, coalesce(s.{name}, '(per execution)') AS step,
+                   sum(u.usd) AS cost_usd
+            FROM ({priced}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps
+                                         WHERE {swhere}) s
+                 ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
+            GROUP BY ALL
+        """, bucket=_bucket("u." + C.started_at, b), priced=priced_usage_sql(f), swhere=f.where()), f.params())
+        frame = _with_names(con, frame)
+        frame["key"] = frame["workflow"] + " / " + frame["step"]
+        top = frame.groupby("key")["cost_usd"].sum().nlargest(10).index
+        frame.loc[~frame["key"].isin(top), "key"] = "other"
+        return frame.groupby(["bucket", "key"], as_index=False)["cost_usd"].sum()
+    dims = COST_DIMENSIONS[by]
+    frame = run(con, f"SELECT {_bucket(C.started_at, b)} AS bucket, {', '.join(dims)}, sum(usd) AS cost_usd "
+                     f"FROM ({priced_usage_sql(f)}) GROUP BY ALL ORDER BY bucket", f.params())
+    if by == "workflow":
+        frame = _with_names(con, frame)
+        frame["key"] = frame["workflow"]
+    else:
+        frame["key"] = frame[dims[0]]
+    return frame[["bucket", "key", "cost_usd"]]
+
+
+def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
+    """The most expensive (workflow, step, meter) in the window, with share and monthly projection."""
+    frame = run(con, q("""
+        SELECT u.{cloud}, u.{workflow_id}, coalesce(s.{name}, '(per execution)') AS step, u.{meter},
+               sum(u.{quantity}) AS quantity, sum(u.usd) AS cost_usd,
+               approx_count_distinct(u.{execution_id}) AS executions,
+               sum(CASE WHEN s.{attempts} > 1 THEN u.usd * (s.{attempts} - 1) / s.{attempts} ELSE 0 END)
+                   AS retry_usd
+        FROM ({priced}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name}, {attempts} FROM steps
+                                     WHERE {swhere}) s
+             ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
+        GROUP BY ALL ORDER BY cost_usd DESC
+    """, priced=priced_usage_sql(f), swhere=f.where()), f.params())
+    total = frame["cost_usd"].sum()
+    frame["share"] = frame["cost_usd"] / total if total else 0.0
+    frame["monthly_usd"] = frame["cost_usd"] * f.monthly_factor
+    return _with_names(con, frame.head(limit).reset_index(drop=True))
+
+
+def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
+    """Cost per transition edge (previous step -> step): what entering a step costs, by where it came from."""
+    frame = run(con, q("""
+        WITH s AS (SELECT {cloud}, {workflow_id}, {execution_id}, {step_key}, {previous_step_key}, {name}
+                   FROM steps WHERE {swhere})
+        SELECT s.{cloud}, s.{workflow_id}, coalesce(p.{name}, '(start)') AS source, s.{name} AS target,
+               count(*) AS transitions, sum(u.usd) AS cost_usd
+        FROM ({priced}) u JOIN s ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
+                                 AND s.{step_key} = u.{step_key}
+        LEFT JOIN s p ON p.{cloud} = s.{cloud} AND p.{execution_id} = s.{execution_id}
+                      AND p.{step_key} = s.{previous_step_key}
+        GROUP BY ALL ORDER BY cost_usd DESC LIMIT {limit}
+    """, priced=priced_usage_sql(f, f"AND {C.step_key} IS NOT NULL"), swhere=f.where(), limit=int(limit)),
+        f.params())
+    frame["monthly_usd"] = frame["cost_usd"] * f.monthly_factor
+    return _with_names(con, frame)
+
+
+# ---------------------------------------------------------------- latency
+
+def latency_by_step(con: Any, f: Filters, limit: int = 200) -> pd.DataFrame:
+    """Per step: p50/p95/p99 now, p95 in the previous window of equal length, and the drift ratio."""
+    prev = f.previous()
+    template = """
+        SELECT {cloud}, {workflow_id}, {name} AS step, any_value({type}) AS {type}, count(*) AS visits,
+               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms,
+               quantile_cont({duration_ms}, 0.99) AS p99_ms
+        FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
+    """
+    now = run(con, q(template, where=f.where()), f.params())
+    before = run(con, q(template, where=prev.where()), prev.params())
+    keys = [C.cloud, C.workflow_id, "step"]
+    out = now.merge(before[keys + ["p95_ms", "visits"]].rename(columns={"p95_ms": "prev_p95_ms",
+                                                                        "visits": "prev_visits"}),
+                    on=keys, how="left")
+    out["drift"] = out["p95_ms"] / out["prev_p95_ms"].where(out["prev_p95_ms"] > 0)
+    out = out.sort_values("visits", ascending=False).head(limit).reset_index(drop=True)
+    return _with_names(con, out)
+
+
+def latency_over_time(con: Any, f: Filters, steps: list[tuple[str, str, str]]) -> pd.DataFrame:
+    """p50/p95 per bucket of the given (cloud, workflow_id, step name) triples."""
+    if not steps:
+        return pd.DataFrame(columns=["bucket", C.cloud, C.workflow_id, "step", "p50_ms", "p95_ms", "visits"])
+    b = bucket_seconds(f)
+    pick = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND {name} = {s})",
+                         c=_lit(c), w=_lit(w), s=_lit(s)) for c, w, s in steps)
+    return run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, {workflow_id}, {name} AS step, count(*) AS visits,
+               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms
+        FROM steps WHERE {where} AND ({pick}) AND {duration_ms} IS NOT NULL GROUP BY ALL ORDER BY bucket
+    """, bucket=_bucket(C.started_at, b), where=f.where(), pick=pick), f.params())
+
+
+def execution_latency(con: Any, f: Filters) -> pd.DataFrame:
+    """Per workflow: execution duration percentiles."""
+    out = run(con, q("""
+        SELECT {cloud}, {workflow_id}, count(*) AS runs, quantile_cont({duration_ms}, 0.5) AS p50_ms,
+               quantile_cont({duration_ms}, 0.95) AS p95_ms, quantile_cont({duration_ms}, 0.99) AS p99_ms,
+               max({duration_ms}) AS max_ms
+        FROM executions WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL ORDER BY p95_ms DESC
+    """, where=f.where()), f.params())
+    return _with_names(con, out)
+
+
+def table_names() -> list[str]:
+    return list(TABLES)
+
+
+def parse_json(text: Any) -> dict[str, Any]:
+    if not text or (isinstance(text, float) and math.isnan(text)):
+        return {}
+    try:
+        value = json.loads(text)
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+

@@ -1,0 +1,31 @@
+"""Collection health: every scope's last sync, status, lag and errors."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Collection health", need_data=False, need_window=False)
+health = data.collection_health()
+if health.empty:
+    st.info("No collection runs recorded yet. `flowscope sync` records one per scope (account/region, "
+            "subscription, project) each time it runs; imports and the demo record theirs too.")
+    st.stop()
+ui.failed_scopes_banner(health)
+counts = health["status"].value_counts()
+ui.metric_row([("Scopes", f"{len(health):,}", None),
+               ("Healthy", f"{int(counts.get('succeeded', 0)):,}", None),
+               ("Failed", f"{int(counts.get('failed', 0)):,}", None),
+               ("Partial", f"{int(counts.get('partial', 0)):,}", None),
+               ("Max lag", f"{health['lag_minutes'].max():,.0f} min" if health['lag_minutes'].notna().any()
+                else "n/a", None)])
+ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
+view = health.copy()
+view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
+view["status"] = view["status"].map(lambda s: {"failed": "🔴 failed", "partial": "🟠 partial",
+                                               "running": "🔵 running"}.get(s, "🟢 " + str(s)))
+ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
+               "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",
+         column_config={"lag_minutes": st.column_config.NumberColumn("lag (min)", format="%.0f"),
+                        "error": st.column_config.TextColumn(width="large")})
+st.caption("Lag: minutes between now and the scope's watermark (how far collection has caught up).")

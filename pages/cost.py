@@ -1,0 +1,53 @@
+"""Cost: by cloud, workflow, step and edge over time; top drivers; what-if savings."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Cost")
+f = ctx.filters
+total = data.overview(f).iloc[-1]
+drivers = data.cost_drivers(f)
+retry_usd = float(drivers["retry_usd"].sum()) if not drivers.empty else 0.0
+ui.metric_row([("Cost in window", ui.usd(total["cost_usd"]), None),
+               ("Projected per month", ui.usd(total["monthly_usd"]), None),
+               ("Spent on retries", ui.usd(retry_usd), None),
+               ("Cost per execution", ui.usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
+st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
+           "and not subtracted here.")
+by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
+ui.plot(charts.lines(data.cost_over_time(f, by), x="bucket", y="cost_usd", color="key",
+                     title=f"Cost by {by}", kind="area", money=True), key="cost-time")
+
+st.subheader("Top drivers", divider="gray")
+if not drivers.empty:
+    drivers["label"] = drivers["workflow"] + " / " + drivers["step"]
+left, right = st.columns([1, 1])
+with left:
+    ui.plot(charts.hbar(drivers, x="monthly_usd", y="label", title="Projected $/month by step", money=True)
+            if not drivers.empty else charts.empty_figure(), key="drivers")
+with right:
+    edges = data.edge_cost(f)
+    if not edges.empty:
+        edges["label"] = edges["workflow"] + ": " + edges["source"] + " → " + edges["target"]
+    ui.plot(charts.hbar(edges, x="monthly_usd", y="label", title="Projected $/month by transition", money=True)
+            if not edges.empty else charts.empty_figure(), key="edges")
+ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id"], column_config={
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+    "retry_usd": st.column_config.NumberColumn("of which retries", format="$%.4f"),
+    "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+    "share": st.column_config.NumberColumn(format="percent")})
+ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
+
+st.subheader("What if", divider="gray")
+cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
+st.metric("Monthly saving from fewer retries", ui.usd(retry_usd * f.monthly_factor * cut / 100))
+found = ui.findings_of(f, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])
+if found.empty:
+    st.caption("The cost analyses found no saving above their thresholds in this window.")
+else:
+    st.metric("Savings the analyses found", f"{ui.usd(found['monthly_usd'].sum())}/month")
+    ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
+                    "evidence"]], "cost-what-if", column_config={
+        "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f")})

@@ -1,0 +1,37 @@
+"""Failures: failed runs over time, top errors and failing steps."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Failures")
+f = ctx.filters
+total = data.overview(f).iloc[-1]
+errors = data.top_errors(f)
+ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
+               ("Failure rate", ui.pct(total["failure_rate"]), None),
+               ("Caught step failures", f"{int(errors['caught'].sum()) if not errors.empty else 0:,}", None),
+               ("Distinct errors", f"{len(errors):,}", None)])
+over = data.failures_over_time(f)
+ui.plot(charts.lines(over[over["failed"] > 0], x="bucket", y="failed", color="workflow",
+                     title="Failed executions by workflow", kind="bar"), key="fail-time")
+st.subheader("Top errors", divider="gray")
+if not errors.empty:
+    errors["sample"] = [ui.link("executions", f, exec=e) for e in errors["sample_execution_id"]]
+ui.table(errors, "top-errors", hide=["workflow_id", "sample_execution_id"], column_config={
+    "sample": st.column_config.LinkColumn("sample run", display_text="open"),
+    "sample_cause": st.column_config.TextColumn("cause", width="large")})
+st.subheader("Failing steps", divider="gray")
+steps = data.failing_steps(f)
+if not steps.empty:
+    steps["label"] = steps["workflow"] + " / " + steps["step"]
+ui.plot(charts.hbar(steps, x="failures", y="label", title="Failed visits by step") if not steps.empty
+        else charts.empty_figure("No failed steps"), key="fail-steps")
+ui.table(steps.drop(columns=["label"], errors="ignore"), "failing-steps", hide=["workflow_id"],
+         column_config={"failure_rate": st.column_config.NumberColumn("failure rate", format="percent")})
+found = ui.findings_of(f, ["failing_step", "map_failure_budget"])
+if not found.empty:
+    st.subheader("Findings", divider="gray")
+    ui.table(found[["severity", "cloud", "workflow", "step", "title", "recommendation", "executions_affected"]],
+             "failure-findings")

@@ -1,0 +1,43 @@
+"""Latency: percentiles and drift per step, p95 over time."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Latency")
+f = ctx.filters
+steps = data.latency_by_step(f)
+runs = data.execution_latency(f)
+if not steps.empty:
+    steps["label"] = steps["workflow"] + " / " + steps["step"]
+drifting = steps[steps["drift"] >= 1.5] if not steps.empty else steps
+ui.metric_row([("Steps measured", f"{len(steps):,}", None),
+               ("Steps slower than last window (≥1.5× p95)", f"{len(drifting):,}", None),
+               ("Slowest workflow p95", charts.fmt_ms(runs["p95_ms"].max()) if not runs.empty else "n/a", None)])
+left, right = st.columns(2)
+with left:
+    ui.plot(charts.percentile_bars(runs, label="workflow", title="Execution duration by workflow"), key="lat-wf")
+with right:
+    ui.plot(charts.percentile_bars(steps, label="label", title="Step duration (slowest p95)"), key="lat-steps")
+st.subheader("Drift per step", divider="gray")
+st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length.")
+ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step", hide=["workflow_id"], column_config={
+    "drift": st.column_config.NumberColumn(format="%.2f×"),
+    **{c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.0f")
+       for c in ("p50_ms", "p95_ms", "p99_ms", "prev_p95_ms")}})
+if not steps.empty:
+    ranked = steps.sort_values("drift", ascending=False, na_position="last")
+    default = list(ranked["label"].head(3))
+    picked = st.multiselect("p95 over time for", list(steps["label"]), default=default, key="lat-pick")
+    chosen = tuple((r.cloud, r.workflow_id, r.step) for r in steps[steps["label"].isin(picked)].itertuples())
+    over = data.latency_over_time(f, chosen)
+    if not over.empty:
+        names = dict(zip(zip(steps["cloud"], steps["workflow_id"], steps["step"]), steps["label"]))
+        over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"])]
+    ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step (ms)"), key="lat-time")
+found = ui.findings_of(f, ["slow_step", "latency_drift", "stuck_execution"])
+if not found.empty:
+    ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "recommendation"]],
+             "latency-findings")
+ui.table(runs, "execution-latency", hide=["workflow_id"])

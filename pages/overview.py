@@ -1,0 +1,76 @@
+"""Overview: per cloud and in total, executions, failure rate, retries, cost; trends; top findings."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Overview")
+f = ctx.filters
+ui.failed_scopes_banner(data.collection_health())
+
+now, before = data.overview(f), data.overview(f.previous())
+prev = {r.cloud: r for r in before.itertuples(index=False)}
+for row in now.itertuples(index=False):
+    p = prev.get(row.cloud)
+    label = "All clouds" if row.cloud == "total" else ui.filters.CLOUD_LABELS.get(row.cloud, row.cloud)
+    st.subheader(label, divider="gray" if row.cloud != "total" else "blue")
+    ui.metric_row([
+        ("Executions", f"{row.executions:,}", f"{row.executions - p.executions:+,}" if p else None),
+        ("Failure rate", ui.pct(row.failure_rate),
+         f"{(row.failure_rate - p.failure_rate) * 100:+.1f} pt" if p else None, "inverse"),
+        ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
+        ("Cost in window", ui.usd(row.cost_usd), None),
+        ("Projected per month", ui.usd(row.monthly_usd),
+         f"{(row.monthly_usd - p.monthly_usd):+,.2f} $" if p else None, "inverse"),
+    ])
+    if row.cloud == "total" and len(now) == 2:
+        st.caption(f"Only {now.iloc[0]['cloud']} data in this view.")
+
+st.subheader("Trends", divider="gray")
+figs = charts.kpi_trends(data.trend(f))
+left, right = st.columns(2)
+with left:
+    ui.plot(figs["executions"], key="t-exec")
+    ui.plot(figs["retries"], key="t-retries")
+with right:
+    ui.plot(figs["failure_rate"], key="t-fail")
+    ui.plot(figs["cost"], key="t-cost")
+
+st.subheader("Top findings", divider="gray")
+found = ui.findings_of(f)
+if found.empty:
+    st.success("No findings in this window.")
+else:
+    pages = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
+             "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
+             "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
+             "history_limit_risk": "executions", "map_failure_budget": "failures",
+             "collection_gap": "collection_health"}
+    shown = found.head(20).copy()
+    shown["evidence_link"] = [
+        ui.link("executions", f, exec=(ids[0] if len(ids) else None)) if pages.get(k) == "executions"
+        else ui.link(pages.get(k, "overview"), f, focus=wid or "")
+        for k, wid, ids in zip(shown["kind"], shown["workflow_id"], shown["sample_execution_ids"])]
+    c1, c2 = st.columns([1, 3])
+    with c1:
+        ui.plot(charts.severity_counts(found), key="sev")
+        st.metric("Findings", f"{len(found):,}")
+        st.metric("Monthly dollars at stake", ui.usd(found["monthly_usd"].sum()))
+    with c2:
+        ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
+                        "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],
+                 "findings", hide=["evidence", "id"], column_config={
+                     "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+                     "evidence_link": st.column_config.LinkColumn("evidence", display_text="open"),
+                     "title": st.column_config.TextColumn(width="large"),
+                 })
+    pick = st.selectbox("Evidence of finding", shown.index, format_func=lambda i: shown.loc[i, "title"][:120])
+    chosen = shown.loc[pick]
+    st.markdown(f"**{chosen['title']}** — {chosen['recommendation']}")
+    st.json(chosen["evidence"], expanded=False)
+    for eid in list(chosen["sample_execution_ids"])[:5]:
+        st.markdown(f"- [{eid}]({ui.link('executions', f, exec=eid)})")
+
+with st.expander("Per-cloud numbers"):
+    ui.table(now, "overview-by-cloud")

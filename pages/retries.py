@@ -1,0 +1,58 @@
+"""Retries: storm timeline (storm windows shaded), amplification, synchronized-retry evidence."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data
+from flowscope.ui import components as ui
+
+ctx = ui.page("Retries")
+f = ctx.filters
+over = data.retries_over_time(f)
+amp = data.amplification(f)
+delays = data.retry_delays(f)
+storms = ui.findings_of(f, ["retry_storm"])
+sync = ui.findings_of(f, ["synchronized_retries"])
+total_tries = int(over["tries"].sum()) if not over.empty else 0
+total_retries = int(over["retries"].sum()) if not over.empty else 0
+ui.metric_row([("Retries", f"{total_retries:,}", None),
+               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
+               ("Retry storms", f"{len(storms):,}", None),
+               ("Steps retrying in lockstep", f"{len(sync):,}", None)])
+windows = [{"window_start": r.window_start, "window_end": r.window_end,
+            "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
+ui.plot(charts.storm_timeline(over, windows), key="storms")
+if not storms.empty:
+    ui.table(storms[["severity", "cloud", "workflow", "step", "window_start", "window_end", "title",
+                     "recommendation", "executions_affected"]], "retry-storms")
+
+st.subheader("Amplification by step", divider="gray")
+st.caption("Tries per visit: 2.0× means every visit ran twice on average (each retry is billed by every cloud).")
+if not amp.empty:
+    amp["label"] = amp["workflow"] + " / " + amp["step"]
+ui.plot(charts.hbar(amp, x="retries", y="label", title="Retries by step", text="amplification")
+        if not amp.empty else charts.empty_figure("No retries"), key="amp")
+ui.table(amp.drop(columns=["label"], errors="ignore"), "retry-amplification", hide=["workflow_id"],
+         column_config={"amplification": st.column_config.NumberColumn(format="%.2f×")})
+
+st.subheader("Synchronized retries (no jitter)", divider="gray")
+st.caption("Delay between one try's end and the next try's start. A coefficient of variation (cv) near 0 across "
+           "many executions means every client retries at the same instant: add jitter (JitterStrategy FULL, "
+           "randomised intervals).")
+if not delays.empty:
+    delays["lockstep"] = (delays["cv"].fillna(1.0) < 0.1) & (delays["samples"] >= 5)
+ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
+    "cv": st.column_config.NumberColumn(format="%.3f"),
+    "mean_delay_ms": st.column_config.NumberColumn("mean delay (ms)", format="%.0f"),
+    "std_delay_ms": st.column_config.NumberColumn("std (ms)", format="%.0f")})
+if not delays.empty:
+    options = list(delays.index)
+    pick = st.selectbox("Retry delays of step", options,
+                        format_func=lambda i: f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}")
+    row = delays.loc[pick]
+    values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"])
+    ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
+                             title=f"Retry delays of {row['step']} (cv {row['cv']:.3f})", x_title="delay (ms)"),
+            key="delay-hist")
+if not sync.empty:
+    ui.table(sync[["severity", "cloud", "workflow", "step", "title", "recommendation", "evidence"]],
+             "synchronized-retry-findings")

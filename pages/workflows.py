@@ -1,0 +1,56 @@
+"""Workflows: one row per workflow; the selected workflow's state graph with metrics painted."""
+
+import streamlit as st
+
+from flowscope.ui import charts, data, graph
+from flowscope.ui import components as ui
+
+ctx = ui.page("Workflows")
+f = ctx.filters
+table = data.workflow_table(f)
+ui.metric_row([("Workflows", f"{len(table):,}", None), ("Runs", f"{int(table['runs'].sum()):,}", None),
+               ("Workflows with failures", f"{int((table['failed'] > 0).sum()):,}", None),
+               ("Cost in window", ui.usd(table["cost_usd"].sum()), None)])
+ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "cost_usd", "monthly_usd", "trend",
+                "last_run", "workflow_id"]], "workflows", column_config={
+    "failure_pct": st.column_config.NumberColumn("failure %", format="%.1f%%"),
+    "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+    "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+    "trend": st.column_config.LineChartColumn("runs trend", y_min=0),
+})
+
+st.subheader("State graph", divider="gray")
+keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
+labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False))}
+focus = st.query_params.get("focus")
+default = next((i for i, k in enumerate(keys) if k[1] == focus), 0)
+left, right = st.columns([2, 1])
+chosen = left.selectbox("Workflow", keys, index=default, format_func=lambda k: labels[k], key="wf-graph")
+metric = right.radio("Paint", list(graph.METRICS), format_func=lambda m: graph.METRICS[m][0], horizontal=True,
+                     key="wf-metric")
+cloud, workflow_id = chosen
+steps = data.step_metrics(f, cloud, workflow_id)
+edges = data.edge_counts(f, cloud, workflow_id)
+definition = data.workflow_definition(cloud, workflow_id)
+try:
+    if definition is None:
+        raise graph.DefinitionError("no definition was collected for this workflow")
+    g = graph.parse(definition["definition"], definition.get("definition_format"))
+    source = f"definition revision {definition.get('revision')}"
+except graph.DefinitionError as exc:
+    st.info(f"Drawing from observed transitions only: {exc}.")
+    g = graph.Graph()
+    source = "observed transitions"
+g = graph.with_observed(g, edges)
+if not g.nodes:
+    st.info("No steps were recorded for this workflow in the window.")
+else:
+    ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{labels[chosen]} — {source}"), key="graph")
+    st.caption("Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "
+               "Failed, except); purple: transitions seen in executions but not in the definition; grey: never "
+               "taken in the window.")
+ui.table(steps, "workflow-steps", column_config={
+    "failure_rate": st.column_config.NumberColumn("failure rate", format="percent"),
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+ui.plot(charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")

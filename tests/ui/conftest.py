@@ -1,0 +1,50 @@
+"""Stores for the dashboard tests: three clouds, one cloud, empty, first sync still running."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+from ui_synth import build
+
+from flowscope.model import UTC, Batch, C, Cloud, RunStatus
+from flowscope.store import Store
+
+os.environ.setdefault("FLOWSCOPE_UI_ANALYSES_WAIT", "120")   # findings before the page renders
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+N = 300
+
+
+@pytest.fixture(scope="session")
+def three_cloud_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("ui-three")
+    Store(path).write(build(N, days=6))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def one_cloud_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("ui-one")
+    Store(path).write(build(90, days=6, clouds=(Cloud.AWS,), failed_scope=False))
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("ui-empty")
+    Store(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def syncing_store(tmp_path_factory) -> str:
+    """A first sync that has started (its collection run is RUNNING) and written no execution yet."""
+    path = tmp_path_factory.mktemp("ui-syncing")
+    now = dt.datetime.now(UTC)
+    Store(path).write(Batch(collection_runs=[{
+        C.run_id: "r1", C.cloud: Cloud.AWS.value, C.scope: "aws:111/us-east-1", C.started_at: now,
+        C.ended_at: None, C.status: RunStatus.RUNNING.value, C.watermark: None, C.counts: "{}", C.error: None,
+        C.details: "{}"}]))
+    return str(path)

@@ -1,0 +1,229 @@
+"""Pure pieces of the dashboard, without Streamlit: chart builders, the state graph, the queries."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import plotly.graph_objects as go
+import pytest
+from ui_synth import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
+
+from flowscope.model import UTC, C, Cloud
+from flowscope.store import Store
+from flowscope.ui import charts, graph, queries
+
+T0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def con(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ui-pure")
+    Store(path).write(build(300, end=T0 + dt.timedelta(days=6), days=6))
+    cursor = queries.prepare(Store(path).connect().cursor())
+    yield cursor
+    cursor.close()
+
+
+@pytest.fixture()
+def window():
+    return queries.Filters(T0, T0 + dt.timedelta(days=7))
+
+
+# ---------------------------------------------------------------- queries
+
+def test_overview_counts_and_cost(con, window):
+    frame = queries.overview_by_cloud(con, window).set_index(C.cloud)
+    assert list(frame.index) == ["aws", "azure", "gcp", "total"]
+    assert frame.loc["total", "executions"] == 300
+    assert frame.loc["aws", "executions"] == 100
+    assert frame.loc["total", "cost_usd"] == pytest.approx(frame.loc[["aws", "azure", "gcp"], "cost_usd"].sum())
+    assert frame.loc["total", "monthly_usd"] == pytest.approx(frame.loc["total", "cost_usd"] * 30 / 7)
+    assert 0 < frame.loc["aws", "failure_rate"] < 0.3
+
+
+def test_filters_narrow_every_query(con, window):
+    aws = queries.Filters(window.since, window.until, clouds=("aws",))
+    assert queries.overview_by_cloud(con, aws)[C.cloud].tolist() == ["aws", "total"]
+    assert set(queries.workflow_table(con, aws)[C.cloud]) == {"aws"}
+    assert set(queries.cost_drivers(con, aws)[C.cloud]) == {"aws"}
+    wf = queries.Filters(window.since, window.until, workflows=(WORKFLOWS[1].workflow_id,))
+    assert queries.execution_count(con, wf) == 100
+
+
+def test_filter_values_are_quoted_not_pasted(con, window):
+    hostile = queries.Filters(window.since, window.until, clouds=("aws' OR '1'='1",))
+    assert queries.execution_count(con, hostile) == 0
+
+
+def test_cost_uses_the_price_table(con, window):
+    drivers = queries.cost_drivers(con, window)
+    row = drivers[(drivers["step"] == "Get_invoice")].iloc[0]
+    assert row["meter"] == "azure.logic.standard_connector"
+    assert row["cost_usd"] == pytest.approx(row["quantity"] * 0.000125)
+
+
+def test_edges_steps_and_retry_delays(con, window):
+    aws = WORKFLOWS[0]
+    edges = queries.edge_counts(con, window, aws.cloud.value, aws.workflow_id)
+    pairs = {(r.source, r.target): r.transitions for r in edges.itertuples()}
+    assert pairs[("ValidateOrder", "ChargeCard")] == 100
+    assert pairs[("ReserveItems", "ReserveItem")] > 0          # Map items come from their container
+    steps = queries.step_metrics(con, window, aws.cloud.value, aws.workflow_id).set_index("step")
+    assert steps.loc["ChargeCard", "failures"] > 0 and steps.loc["ChargeCard", "retries"] > 0
+    delays = queries.retry_delays(con, window).set_index("step")
+    assert delays.loc["ChargeCard", "cv"] == pytest.approx(0.0)
+    assert delays.loc["Get_invoice", "cv"] > 0.1
+
+
+def test_execution_detail_and_search(con, window):
+    failed = queries.executions(con, window, error_text="DECLINED")
+    assert len(failed) and set(failed[C.status]) == {"FAILED"}
+    detail = queries.execution_detail(con, "aws", failed.iloc[0][C.execution_id])
+    assert set(detail) == {"execution", "steps", "attempts", "usage"}
+    assert detail["usage"]["usd"].sum() > 0
+    assert queries.execution_detail(con, "aws", "nope") is None
+
+
+def test_collection_health_puts_failures_first(con):
+    health = queries.collection_health(con, now=T0 + dt.timedelta(days=6))
+    assert health.iloc[0][C.status] == "failed" and "PermissionDenied" in health.iloc[0][C.error]
+    assert health["lag_minutes"].iloc[1:].notna().all()
+
+
+def test_latency_drift_against_previous_window(con):
+    f = queries.Filters(T0 + dt.timedelta(days=3), T0 + dt.timedelta(days=6))
+    frame = queries.latency_by_step(con, f)
+    assert {"p50_ms", "p95_ms", "p99_ms", "prev_p95_ms", "drift"} <= set(frame.columns)
+    assert frame["drift"].notna().any()
+
+
+def test_every_query_on_an_empty_store(tmp_path, window):
+    cursor = queries.prepare(Store(tmp_path).connect().cursor())
+    assert queries.store_summary(cursor)["executions"] == 0
+    for name in ("overview_by_cloud", "trend", "workflow_table", "failures_over_time", "top_errors",
+                 "failing_steps", "retries_over_time", "amplification", "retry_delays", "cost_drivers",
+                 "edge_cost", "latency_by_step", "execution_latency"):
+        getattr(queries, name)(cursor, window)
+    assert queries.collection_health(cursor).empty
+
+
+# ---------------------------------------------------------------- charts
+
+def test_every_builder_accepts_empty_frames():
+    empty = pd.DataFrame()
+    figs = [charts.lines(empty, x="a", y="b"), charts.hbar(empty, x="a", y="b"), charts.storm_timeline(empty),
+            charts.histogram(pd.Series([], dtype=float), title="t", x_title="x"),
+            charts.percentile_bars(empty, label="x"), charts.severity_counts(empty),
+            charts.collection_timeline(empty), charts.gantt({}, empty), *charts.kpi_trends(empty).values()]
+    assert all(isinstance(f, go.Figure) for f in figs)
+
+
+def test_trend_charts_colour_clouds(con, window):
+    figs = charts.kpi_trends(queries.trend(con, window))
+    colours = {t.name: t.marker.color for t in figs["executions"].data}
+    assert colours == {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853"}
+    assert figs["failure_rate"].layout.yaxis.tickformat == ".0%"
+
+
+def test_storm_windows_are_shaded_and_merged():
+    retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=8, freq="15min"), C.cloud: "aws",
+                            "retries": [0, 1, 40, 50, 2, 0, 30, 1]})
+    storms = [{"window_start": T0 + dt.timedelta(minutes=30), "window_end": T0 + dt.timedelta(minutes=60),
+               "label": "orders / Charge"},
+              {"window_start": T0 + dt.timedelta(minutes=45), "window_end": T0 + dt.timedelta(minutes=75),
+               "label": "orders / Charge"},
+              {"window_start": T0 + dt.timedelta(minutes=90), "window_end": T0 + dt.timedelta(minutes=105),
+               "label": "etl / fetch"}]
+    fig = charts.storm_timeline(retries, storms)
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    assert len(rects) == 2
+
+
+def test_gantt_nests_map_items_and_shows_tries(con, window):
+    runs = queries.executions(con, queries.Filters(window.since, window.until, clouds=("aws",)), limit=500)
+    for run in runs.itertuples():
+        detail = queries.execution_detail(con, "aws", run.execution_id)
+        if detail["steps"]["attempts"].max() > 1 and (detail["steps"]["parent_step_key"].notna()).any():
+            break
+    else:
+        pytest.fail("no retried Map execution in the fixture")
+    fig = charts.gantt(detail["execution"].iloc[0].to_dict(), detail["steps"], detail["attempts"])
+    labels = list(fig.layout.yaxis.ticktext)
+    assert labels[0].startswith("▶")
+    assert any("└ ReserveItem [2]" in label for label in labels)
+    assert any("· try 2" in label for label in labels)
+    assert fig.layout.xaxis.type == "date"
+
+
+# ---------------------------------------------------------------- state graph
+
+@pytest.mark.parametrize("text,fmt,start,edge", [
+    (json.dumps(ASL), "asl-json", "ValidateOrder", ("ChargeCard", "PaymentFailed", "catch")),
+    (json.dumps(LOGICAPP), "logicapp-json", "manual", ("Get_invoice", "Notify_failure", "catch")),
+    (GCP_YAML, "gcp-yaml", "init", ("check", "load", "choice")),
+])
+def test_definitions_parse_into_graphs(text, fmt, start, edge):
+    g = graph.parse(text, fmt)
+    assert g.starts[0] == start
+    assert any((e.source, e.target, e.kind) == edge for e in g.edges)
+    pos = graph.layout(g)
+    assert set(pos) == set(g.nodes)
+    assert pos[start][1] == max(y for _, y in pos.values())      # the start is on top
+
+
+def test_asl_nested_map_and_logicapp_nested_actions():
+    g = graph.parse(json.dumps(ASL))
+    assert g.nodes["ReserveItem"].parent == "ReserveItems"
+    la = graph.parse({"properties": {"definition": LOGICAPP}})
+    assert la.nodes["Request_approval"].parent == "Check_amount"
+    assert la.nodes["Auto_approve"].parent == "Check_amount"
+
+
+def test_gcp_list_form_loops_and_parallel():
+    source = """
+- init:
+    assign: [{i: 0}]
+- loop:
+    for:
+      value: x
+      in: [1, 2]
+      steps:
+        - work:
+            call: http.get
+- fan:
+    parallel:
+      branches:
+        - b1:
+            steps:
+              - one: {call: sys.log}
+- back:
+    next: init
+"""
+    g = graph.parse(source, "gcp-yaml")
+    assert g.nodes["work"].parent == "loop" and g.nodes["one"].parent == "b1"
+    assert any(e.source == "back" and e.target == "init" for e in g.edges)
+    graph.layout(g)   # a loop back to the start does not break the layout
+
+
+def test_graph_figure_paints_metrics_and_counts():
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [100, 100], "failures": [8, 0],
+                          "failure_rate": [0.08, 0.0], "retries": [30, 0], "p95_ms": [900.0, 50.0],
+                          "cost_usd": [0.1, 0.01]})
+    edges = pd.DataFrame({"source": ["ValidateOrder", "", "Nowhere"], "target": ["ChargeCard", "ValidateOrder",
+                                                                              "Done"], "transitions": [100, 100, 3]})
+    g = graph.with_observed(g, edges)
+    assert any(e.kind == "observed" and e.source == "Nowhere" for e in g.edges)
+    fig = graph.figure(g, steps, edges, metric="failure_rate")
+    node = fig.data[-1]
+    assert max(node.marker.color) == pytest.approx(0.08)
+    assert any(a.text == "100" for a in fig.layout.annotations)
+
+
+def test_bad_definitions_raise_a_clear_error():
+    with pytest.raises(graph.DefinitionError):
+        graph.parse(None)
+    with pytest.raises(graph.DefinitionError):
+        graph.parse('{"States": 3}', "asl-json")

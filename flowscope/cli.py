@@ -89,15 +89,29 @@ def demo(
         _serve(settings.store_path, port)
 
 
-def _serve(store_path: str, port: int) -> None:
+def _serve(store_path: str, port: int, address: str = "127.0.0.1") -> None:
     from importlib.util import find_spec
 
-    if find_spec("flowscope.ui.server") is None:
-        raise fail("the dashboard is not part of this version yet; the store is ready for "
-                   "`flowscope.open(...)` and `flowscope analyze`", code=1)
+    if find_spec("streamlit") is None:
+        raise fail("the dashboard needs Streamlit: pip install 'flowscope[ui]'", code=1)
     from flowscope.ui.server import serve
 
-    serve(store_path, port=port)
+    try:
+        serve(store_path, port=port, address=address)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command()
+def dashboard(
+    store: StoreOpt = None,
+    config: ConfigOpt = None,
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    address: Annotated[str, typer.Option(help="Address to bind; other than loopback only with [auth] configured.")] = "127.0.0.1",
+) -> None:
+    """Serve the dashboard (Streamlit) on localhost."""
+    settings = _settings(config, store)
+    _serve(settings.store_path, port, address)
 
 
 @app.command("import")

@@ -60,7 +60,7 @@ class Fake:
                             "startDate": (base + dt.timedelta(seconds=i)).timestamp(),
                             "stopDate": (base + dt.timedelta(seconds=i, milliseconds=30)).timestamp()}
                            for i in range(executions)][::-1]   # newest first
-        self.buckets = {"GetExecutionHistory": Bucket(400, 20), "ListExecutions": Bucket(100, 5),
+        self.buckets = {"GetExecutionHistory": Bucket(400, 20), "ListExecutions": Bucket(200, 5),
                         "FilterLogEvents": Bucket(5, 5), "DescribeStateMachine": Bucket(200, 20)}
         self.calls: dict[str, int] = {}
         self.throttled: dict[str, int] = {}

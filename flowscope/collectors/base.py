@@ -18,12 +18,15 @@ describing how that went. Scopes are independent: one failing scope never stops 
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import json
+import queue
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
@@ -216,6 +219,83 @@ def bounded_map(fn: Callable[[T], R], items: Iterable[T], max_workers: int,
         return list(pool.map(run, items))
 
 
+# ---------------------------------------------------------------- bulk work
+
+_GC_LOCK = threading.Lock()
+_GC_DEPTH = 0
+_GC_WAS_ENABLED = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector around a bulk transform (nested and thread-safe).
+
+    Building hundreds of thousands of small dicts triggers collections that rescan every live
+    object again and again (~15 % of the log path's CPU); nothing here relies on a collection
+    running meanwhile, and the collector is restored (and catches up) when the last user leaves.
+    """
+    global _GC_DEPTH, _GC_WAS_ENABLED
+    with _GC_LOCK:
+        if _GC_DEPTH == 0:
+            _GC_WAS_ENABLED = gc.isenabled()
+            gc.disable()
+        _GC_DEPTH += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_DEPTH -= 1
+            if _GC_DEPTH == 0 and _GC_WAS_ENABLED:
+                gc.enable()
+
+
+_DONE = object()
+
+
+def prefetched(pages: Iterator[T], depth: int = 4, *, name: str = "flowscope-prefetch") -> Iterator[T]:
+    """Iterate `pages` (an API paginator) in a helper thread, `depth` pages ahead.
+
+    The caller's work on one page then overlaps the next page's HTTP round trip and its wait
+    for a rate-limit token. An exception in the paginator is re-raised to the caller at the
+    point it happened; a caller that stops early releases the helper (it never blocks forever).
+    """
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for page in pages:
+                if not put((True, page)):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            put((False, exc))
+            return
+        put((True, _DONE))
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            ok, item = q.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
 # ---------------------------------------------------------------- results
 
 @dataclass
@@ -365,7 +445,9 @@ class StoreSink:
                                            "metrics", "collection_runs")):
             return
         with _WRITE_LOCK:
-            complete = assemble_batch(batch, self.store)
+            with gc_paused():
+                complete = assemble_batch(batch, self.store)
+            del batch
             written = self.store.write(complete) or {}
         self.result.add_counts({f"written_{k}": int(v) for k, v in written.items()
                                 if isinstance(v, (int, float))})

@@ -50,7 +50,12 @@ def moto_endpoint(_aws_env: None) -> Iterator[str]:
     port = free_port()
     server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
+    # moto's state machine interpreter calls the services a Task integrates with (sqs, dynamodb,
+    # ...) at http://localhost:$MOTO_PORT (default 5000): point it at this server.
+    mp = pytest.MonkeyPatch()
+    mp.setenv("MOTO_PORT", str(port))
     yield f"http://127.0.0.1:{port}"
+    mp.undo()
     server.stop()
 
 

@@ -94,9 +94,22 @@ def test_token_bucket_holds_the_sustained_rate_across_threads():
 
 
 def test_documented_quotas():
-    assert default_quota("us-east-1", "GetExecutionHistory").rate == 20
-    assert default_quota("us-east-1", "ListExecutions").rate == 5
-    assert default_quota("ap-south-2", "ListExecutions").rate == 2
+    # AWS Step Functions Developer Guide, "Step Functions service quotas", API action throttling
+    # (bucket size, refill per second): us-east-1 / us-west-2 / eu-west-1 vs all other Regions.
+    def q(region, api):
+        quota = default_quota(region, api)
+        return quota.capacity, quota.rate
+
+    assert q("us-east-1", "GetExecutionHistory") == q("ap-south-2", "GetExecutionHistory") == (400, 20)
+    assert q("us-east-1", "ListExecutions") == (200, 5)
+    assert q("ap-south-2", "ListExecutions") == (100, 2)
+    assert q("us-west-2", "DescribeExecution") == (300, 15)
+    assert q("ap-south-2", "DescribeExecution") == (250, 10)
+    assert q("eu-west-1", "ListStateMachines") == q("ap-south-2", "ListStateMachines") == (100, 5)
+    assert q("us-east-1", "DescribeStateMachine") == (200, 20)
+    assert q("us-east-1", "ListMapRuns") == (100, 1)
+    assert q("us-east-1", "DescribeMapRun") == (200, 1)
+    assert q("us-east-1", "DescribeStateMachineAlias") == (200, 1)
     assert default_quota("eu-west-1", "FilterLogEvents").rate == 5
 
 

@@ -268,7 +268,7 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
         describe_doc = standard[arn]
         per_exec = _events_per_execution(store, arn, describe_doc)
         path, why = aws_logs.choose_path(describe_doc, len(todo), per_exec, preference=scope.standard_path)
-        paths[arn] = {"kind": "standard", "path": path, "decision": why}
+        paths[arn] = {"state_machine_arn": arn, "kind": "standard", "path": path, "decision": why}
         info = aws_logs.logging_info(describe_doc)
         if path == "logs" and info.log_group:
             log_groups[info.log_group][arn] = describe_doc
@@ -281,8 +281,10 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
     for arn, doc in express.items():
         info = aws_logs.logging_info(doc)
         warning = aws_logs.logging_warning(doc)
-        entry = {"kind": "express", "path": "logs", "logging_level": info.level, "log_group": info.log_group,
-                 "complete": info.complete}
+        # `details.machines[arn]` = {"state_machine_arn", "name", "logging_level", ...}: the analysis
+        # (`analysis.collection.logging_gaps`) reads a level below ALL next to the ARN as a gap.
+        entry = {"state_machine_arn": arn, "name": doc.get("name"), "kind": "express", "path": "logs",
+                 "logging_level": info.level, "log_group": info.log_group, "complete": info.complete}
         if warning:
             result.warn(warning)
             entry["warning"] = warning

@@ -70,27 +70,33 @@ def _check_read_only(model: Any = None, **_: Any) -> None:
 
 # ---------------------------------------------------------------- documented quotas
 
-# Step Functions API throttling (token bucket per account and Region): bucket size, refill/s.
-# Documented defaults for us-east-1, us-west-2 and eu-west-1; other Regions are lower where
-# they differ (ListExecutions refills 2/s there). Overridable per source (`quotas = {...}`).
+# Step Functions API throttling: one token bucket per API, account and Region (bucket size, refill
+# per second). Source: AWS Step Functions Developer Guide, "Step Functions service quotas", section
+# "Quotas related to API action throttling" (https://docs.aws.amazon.com/step-functions/latest/dg/
+# service-quotas.html; awsdocs/aws-step-functions-developer-guide, checked 2026-11). Two columns:
+# us-east-1, us-west-2 and eu-west-1 vs all other Regions. Soft quotas (an account may have more);
+# overridable per source (`quotas = {...}`).
 SFN_QUOTAS_LARGE: dict[str, Quota] = {
     "ListStateMachines": Quota(100, 5),
     "DescribeStateMachine": Quota(200, 20),
     "ListStateMachineVersions": Quota(100, 1),
     "ListStateMachineAliases": Quota(100, 1),
     "DescribeStateMachineAlias": Quota(200, 1),
-    "ListExecutions": Quota(100, 5),
-    "DescribeExecution": Quota(250, 15),
+    "ListExecutions": Quota(200, 5),
+    "DescribeExecution": Quota(300, 15),
     "GetExecutionHistory": Quota(400, 20),
     "ListMapRuns": Quota(100, 1),
-    "DescribeMapRun": Quota(100, 1),
+    "DescribeMapRun": Quota(200, 1),
 }
 SFN_QUOTAS_OTHER: dict[str, Quota] = {**SFN_QUOTAS_LARGE, "ListExecutions": Quota(100, 2),
-                                      "ListStateMachines": Quota(100, 1)}
+                                      "DescribeExecution": Quota(250, 10)}
 LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 OTHER_QUOTAS: dict[str, Quota] = {
-    "FilterLogEvents": Quota(5, 5),     # CloudWatch Logs: 5 TPS per account and Region
-    "GetMetricData": Quota(50, 50),     # CloudWatch: 50 TPS
+    # Not re-checked against the CloudWatch quotas pages in this change (the docs corpus did not
+    # return them): CloudWatch Logs FilterLogEvents 5 TPS per account and Region, CloudWatch
+    # GetMetricData 50 TPS. Overridable per source like the rest.
+    "FilterLogEvents": Quota(5, 5),
+    "GetMetricData": Quota(50, 50),
 }
 
 

@@ -34,6 +34,7 @@ from flowscope.collectors.aws.stepfunctions import (
     as_collection_error,
     run_history_fetches,
 )
+from flowscope.collectors.base import gc_paused, prefetched
 from flowscope.model import Skip, Source, utc
 
 EXPRESS_MAX_DURATION = dt.timedelta(minutes=5)
@@ -207,9 +208,12 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     machine_of: dict[str, str | None] = {}
     pages = records = 0
     try:
-        for events in filter_log_events(sc.clients.logs, group, start_ms, end_ms):
-            pages += 1
-            records += parse_records(events, group, wanted, by_machine, skips, machine_of)
+        # pages are fetched one ahead of parsing: the parse overlaps the next round trip and its
+        # wait for a FilterLogEvents token
+        with gc_paused():
+            for events in prefetched(filter_log_events(sc.clients.logs, group, start_ms, end_ms)):
+                pages += 1
+                records += parse_records(events, group, wanted, by_machine, skips, machine_of)
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
         sc.gap(None)
@@ -224,10 +228,12 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
 
     fallback: list[dict[str, Any]] = []
     for arn, describe in machines.items():
-        kept = select_records(sc, by_machine.get(arn, []), express=describe.get("type") == "EXPRESS",
+        kept = select_records(sc, by_machine.pop(arn, []), express=describe.get("type") == "EXPRESS",
                               listed=listed.get(arn))
         if kept:
-            batch = sc.formats["aws.log_records"](kept, sc.ctx(f"FilterLogEvents {group}", Source.LOGS))
+            with gc_paused():
+                batch = sc.formats["aws.log_records"](kept, sc.ctx(f"FilterLogEvents {group}", Source.LOGS))
+            del kept
             sc.sink.add(batch)
             sc.result.count("executions_from_logs", len(batch.executions))
         if listed.get(arn):

@@ -289,11 +289,18 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
         sc.ctx(f"GetExecutionHistory {arn}", execution_id=arn, options={"describe_execution": describe}),
     )
     if parent:
+        # The parent EXECUTION's ARN (the transform alone only knows the Map Run ARN, which stays
+        # in the child's attributes as `mapRunArn`).
         for row in batch.executions:
-            if not row.get(C.parent_execution_id):
-                row[C.parent_execution_id] = parent
+            row[C.parent_execution_id] = parent
     if history_has_map_run(events):
         map_runs = collect_map_runs(sc, arn)
+        map_steps = {s[C.resource]: s for s in batch.steps
+                     if s.get(C.native_type) == "Map" and s.get(C.resource)}
+        for summary in map_runs:
+            step = map_steps.get(summary["map_run_arn"])
+            summary["state_name"] = step[C.name] if step else None
+            summary["step_key"] = step[C.step_key] if step else None
         for row in batch.executions:
             if row.get(C.execution_id) == arn:
                 merge_attributes(row, {"map_runs": map_runs})
@@ -303,7 +310,16 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
 
 
 def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any]]:
-    """ListMapRuns + DescribeMapRun, and each Map Run's child executions (linked to the parent)."""
+    """ListMapRuns + DescribeMapRun, and each Map Run's child executions (linked to the parent).
+
+    Returns one summary per Map Run, stored in the parent execution's `attributes` JSON under
+    `map_runs` (a list): `map_run_arn`, `status`, `start`, `stop` (ISO), `max_concurrency`,
+    `tolerated_failure_percentage`, `tolerated_failure_count`, `item_counts` and
+    `execution_counts` (DescribeMapRun's objects as given: `total`, `succeeded`, `failed`,
+    `timedOut`, `aborted`, `pending`, `running`, `resultsWritten`), `redrive_count`, and
+    `state_name` / `step_key` of the parent's Map step whose `resource` is that Map Run ARN.
+    Children get `parent_execution_id` = the parent execution's ARN.
+    """
     sfn = sc.clients.sfn
     summaries: list[dict[str, Any]] = []
     runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)

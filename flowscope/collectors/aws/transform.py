@@ -161,17 +161,48 @@ _METER_REQUEST = Meter.AWS_SFN_EXPRESS_REQUEST.value
 _METER_GB_SECOND = Meter.AWS_SFN_EXPRESS_GB_SECOND.value
 
 
+_IDENTITIES: dict[str, dict[str, Any]] = {}
+_IDENTITIES_MAX = 4096
+
+
 def _identity(execution_arn: str) -> dict[str, Any]:
-    """Account, region, state machine (workflow_id / workflow_name) and kind from the ARN alone."""
-    sm_arn = E.state_machine_arn(execution_arn)
-    parts = execution_arn.split(":")
-    return {
-        C.account: (parts[4] or None) if len(parts) > 4 else None,
-        C.region: (parts[3] or None) if len(parts) > 3 else None,
-        C.workflow_id: sm_arn or execution_arn,
-        C.workflow_name: sm_arn.rsplit(":", 1)[-1] if sm_arn else execution_arn,
-        C.kind: _KIND_EXPRESS if E.is_express_arn(execution_arn) else _KIND_STANDARD,
-    }
+    """Account, region, state machine (workflow_id / workflow_name) and kind from the ARN alone.
+
+    They depend only on the ARN up to the state machine (``arn:P:states:R:A:execution:SM``), so
+    they are computed once per machine (a bounded cache), not once per execution.
+    """
+    cut = execution_arn.split(":", 7)
+    key = ":".join(cut[:7]) if len(cut) == 8 else None
+    ident = _IDENTITIES.get(key) if key is not None else None
+    if ident is None:
+        sm_arn = E.state_machine_arn(execution_arn)
+        parts = execution_arn.split(":")
+        ident = {
+            C.account: (parts[4] or None) if len(parts) > 4 else None,
+            C.region: (parts[3] or None) if len(parts) > 3 else None,
+            C.workflow_id: sm_arn or execution_arn,
+            C.workflow_name: sm_arn.rsplit(":", 1)[-1] if sm_arn else execution_arn,
+            C.kind: _KIND_EXPRESS if E.is_express_arn(execution_arn) else _KIND_STANDARD,
+        }
+        if key is not None and sm_arn is not None and len(_IDENTITIES) < _IDENTITIES_MAX:
+            _IDENTITIES[key] = ident
+    return ident
+
+
+def _execution_name(execution_arn: str) -> str | None:
+    cut = execution_arn.split(":", 7)
+    if len(cut) == 8 and ":".join(cut[:7]) in _IDENTITIES and cut[5] in ("execution", "express"):
+        return cut[7].split(":", 1)[0]
+    return E.execution_name(execution_arn)
+
+
+def _is_execution_arn(arn: Any) -> bool:
+    if not isinstance(arn, str):
+        return False
+    cut = arn.split(":", 7)
+    if len(cut) == 8 and ":".join(cut[:7]) in _IDENTITIES:
+        return True
+    return E.parse_arn(arn) is not None
 
 
 # ====================================================================== history -> rows
@@ -290,14 +321,13 @@ class _HistoryBuilder:
 
     # ------------------------------------------------------------------ the hot loop
     def feed(self, events: Iterable[dict[str, Any]]) -> None:
-        owner = self.owner
-        open_by_name = self.open_by_name
-        steps = self.steps
+        """Consume API-shape events (dicts)."""
+        self.feed_fields(self._api_fields(events))
+
+    def _api_fields(self, events: Iterable[dict[str, Any]]) -> Iterable[tuple[int, int, Any, str, Any]]:
         event_types = E.EVENT_TYPES
         parse_ts = E.parse_timestamp
         ts_cache: dict[Any, dt.datetime | None] = {}
-        unknown = self.unknown
-        count = 0
         for ev in events:
             try:
                 eid = ev["id"]
@@ -316,6 +346,19 @@ class _HistoryBuilder:
                 self.skips.append(Skip(self.source_name, f"{self.arn} event {ev.get('id') if isinstance(ev, dict) else '?'}",
                                        f"malformed history event: {exc!r}"))
                 continue
+            info = event_types.get(etype)
+            yield eid, prev, ts, etype, (ev.get(info[1]) if info is not None else None)
+
+    def feed_fields(self, items: Iterable[tuple[int, int, Any, str, Any]]) -> None:
+        """Consume events already split into ``(id, previous id, timestamp, type, details)``,
+        sorted by id: the log path builds these straight from log records (`events.log_record_fields`)."""
+        owner = self.owner
+        open_by_name = self.open_by_name
+        steps = self.steps
+        event_types = E.EVENT_TYPES
+        unknown = self.unknown
+        count = 0
+        for eid, prev, ts, etype, details in items:
             count += 1
             if self.first_ts is None:
                 self.first_ts = ts
@@ -324,8 +367,9 @@ class _HistoryBuilder:
                 unknown[etype] = unknown.get(etype, 0) + 1
                 owner[eid] = owner.get(prev)
                 continue
-            kind, dkey = info
-            details = ev.get(dkey) or {}
+            kind = info[0]
+            if not details:
+                details = {}
 
             if kind == 1:  # K_ENTERED
                 anchor = owner.get(prev)
@@ -589,7 +633,7 @@ class _HistoryBuilder:
             C.kind: ident[C.kind],
             C.revision: None,
             C.execution_id: self.arn,
-            C.name: E.execution_name(self.arn) or describe.get("name"),
+            C.name: _execution_name(self.arn) or describe.get("name"),
             C.status: status,
             C.native_status: native,
             C.started_at: started_at,
@@ -710,22 +754,37 @@ class _HistoryBuilder:
         return execution, step_rows, attempt_rows
 
 
-def _history_batch(events: list[dict[str, Any]], execution_arn: str, ctx: ImportContext,
+def _history_batch(events: list[Any], execution_arn: str, ctx: ImportContext,
                    describe: dict[str, Any] | None = None, redrive_count: int | None = None,
-                   skips: list[Skip] | None = None) -> Batch:
+                   skips: list[Skip] | None = None, fields: bool = False) -> Batch:
+    batch = Batch(skips=list(skips or []))
+    _add_history(batch, events, execution_arn, ctx, describe, redrive_count, fields)
+    return batch
+
+
+def _add_history(batch: Batch, events: list[Any], execution_arn: str, ctx: ImportContext,
+                 describe: dict[str, Any] | None = None, redrive_count: int | None = None,
+                 fields: bool = False) -> None:
+    """One execution's history -> its rows, appended to `batch` (no per-execution Batch)."""
     builder = _HistoryBuilder(execution_arn, ctx.source_name)
-    builder.feed(events)
+    if fields:
+        builder.feed_fields(events)
+    else:
+        builder.feed(events)
     execution, steps, attempts = builder.rows(ctx, describe, redrive_count)
-    batch = Batch(skips=list(skips or []) + builder.skips)
-    batch.unknown_event_types = builder.unknown
+    if builder.skips:
+        batch.skips.extend(builder.skips)
+    if builder.unknown:
+        unknown = batch.unknown_event_types
+        for key, n in builder.unknown.items():
+            unknown[key] = unknown.get(key, 0) + n
     if execution is None:
-        return batch
+        return
     steps, attempts, usage = assemble(execution, steps, attempts, None)
     batch.executions.append(execution)
     batch.steps.extend(steps)
     batch.attempts.extend(attempts)
     batch.usage.extend(usage)
-    return batch
 
 
 def _sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[list[dict], list[Skip]]:
@@ -813,8 +872,8 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
 
     Records are grouped by ``execution_arn``, sorted by id (CloudWatch returns them by ingestion
     time, not id) and deduplicated on (execution_arn, id) (overlapping queries return the same
-    record twice), converted to API-shape events by `events.log_record_to_event` and run through
-    the same history transform as GetExecutionHistory output.
+    record twice), split into event fields by `events.log_record_fields` (what `log_record_to_event` gives,
+    without the dict) and run through the same history transform as GetExecutionHistory output.
     """
     doc = _as_doc(doc, ctx)
     records, where, skips = _log_records_of(doc, ctx)
@@ -822,27 +881,27 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
     if sample and not any(isinstance(r, dict) and "execution_arn" in r for r in sample):
         raise NativeFormatError(ctx.source_name, f"{where}[0]", "records have no 'execution_arn': "
                                 "not Step Functions execution log records")
-    groups: dict[str, dict[int, dict]] = {}
+    groups: dict[str, dict[int, tuple]] = {}
     redrives: dict[str, int] = {}
-    convert = E.log_record_to_event
+    split = E.log_record_fields
     for i, rec in enumerate(records):
         if rec is None:
             continue    # already a Skip (unreadable message)
         try:
             arn = rec["execution_arn"]
-            event = convert(rec)
+            fields = split(rec)
             bucket = groups.get(arn)
             if bucket is None:
-                if not isinstance(arn, str) or E.parse_arn(arn) is None:
+                if not _is_execution_arn(arn):
                     raise ValueError(f"execution_arn {arn!r} is not an execution ARN")
                 bucket = groups[arn] = {}
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             reason = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
             skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"malformed log record: {reason}"))
             continue
-        eid = event["id"]
+        eid = fields[0]
         if eid not in bucket:
-            bucket[eid] = event
+            bucket[eid] = fields
         rc = rec.get("redrive_count")
         if rc is not None and rc != "0" and rc != 0 and rc != "":
             try:
@@ -851,13 +910,19 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
                 pass
     batch = Batch(skips=skips)
     for arn, bucket in groups.items():
-        ids = list(bucket)
-        if any(ids[i] > ids[i + 1] for i in range(len(ids) - 1)):
-            events = [bucket[k] for k in sorted(ids)]
-        else:
-            events = list(bucket.values())
-        batch.extend(_history_batch(events, arn, ctx, None, redrives.get(arn)))
+        events = list(bucket.values())
+        prev = -1
+        for eid in bucket:
+            if eid < prev:
+                events.sort(key=_first)
+                break
+            prev = eid
+        _add_history(batch, events, arn, ctx, None, redrives.get(arn), fields=True)
     return batch
+
+
+def _first(item: tuple) -> Any:
+    return item[0]
 
 
 def _definition_text(definition: Any) -> str | None:
@@ -1064,6 +1129,27 @@ def _task_resources(definition: dict | None) -> dict[str, str]:
     return out
 
 
+_DEFINITION_INDEXES: dict[str, tuple[dict[tuple[str, str], int], dict[str, str]]] = {}
+
+
+def _definition_indexes(definition: Any) -> tuple[dict[tuple[str, str], int], dict[str, str]]:
+    """(branch index, task resources) of a definition; parsed once per definition text (one
+    workflow's thousands of executions share it). Callers must not mutate the result."""
+    if definition is None:
+        return {}, {}
+    if not isinstance(definition, str):
+        obj = _definition_obj(definition)
+        return (_branch_index(obj), _task_resources(obj)) if obj else ({}, {})
+    cached = _DEFINITION_INDEXES.get(definition)
+    if cached is None:
+        obj = _definition_obj(definition)
+        cached = (_branch_index(obj), _task_resources(obj)) if obj else ({}, {})
+        if len(_DEFINITION_INDEXES) >= 256:
+            _DEFINITION_INDEXES.clear()
+        _DEFINITION_INDEXES[definition] = cached
+    return cached
+
+
 def express_gb_seconds(duration_ms: int, memory_mb: int | None = None) -> float:
     """Express duration charge in GB-seconds.
 
@@ -1101,9 +1187,7 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
     """
     steps = list({s[C.step_key]: s for s in steps}.values())
     attempts = list({(a[C.step_key], a[C.attempt]): a for a in attempts}.values())
-    definition = _definition_obj(workflow.get(C.definition)) if workflow else None
-    branches = _branch_index(definition) if definition else {}
-    resources = _task_resources(definition) if definition else {}
+    branches, resources = _definition_indexes(workflow.get(C.definition) if workflow else None)
     if branches or resources:
         by_key = {s[C.step_key]: s for s in steps}
         new_steps = []

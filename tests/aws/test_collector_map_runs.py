@@ -1,0 +1,153 @@
+"""Distributed Map Runs: ListMapRuns, DescribeMapRun, children via ListExecutions(mapRunArn).
+
+moto cannot list executions by mapRunArn nor answer ListMapRuns / DescribeMapRun, so these run
+against a loopback fake (tests/aws/sfn_fake.py) that answers with the response shapes recorded
+from AWS in shared/samples/aws/localstack_snapshots/test_sfn_api_map_run.snapshot.json
+(`list_map_runs`, `describe_map_run`).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sfn_fake import ACCOUNT, FakeSfn
+
+from flowscope.collectors import aws
+from flowscope.model import RunStatus
+
+REGION = "us-east-1"
+SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-map"
+PARENT = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:orders-map:run-1"
+MAP_RUN = f"arn:aws:states:{REGION}:{ACCOUNT}:mapRun:orders-map/Fan:0c3a6d3e-3c4c-3e55-9a6b-2f1f6d3c2a10"
+CHILD_SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-map/Fan"
+T0 = 1_700_000_000.0
+DEFINITION = {"StartAt": "Fan", "States": {"Fan": {
+    "Type": "Map", "Label": "Fan", "ToleratedFailurePercentage": 25, "End": True,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}}}}}
+CHILDREN = [f"arn:aws:states:{REGION}:{ACCOUNT}:execution:orders-map/Fan:{i:08d}-0000-0000-0000-000000000000"
+            for i in range(4)]
+FAILED_CHILD = CHILDREN[3]
+
+
+def _ev(i: int, prev: int, typ: str, t: float, **details: dict) -> dict:
+    event = {"id": i, "previousEventId": prev, "timestamp": T0 + t, "type": typ}
+    event.update(details)
+    return event
+
+
+def _parent_history() -> list[dict]:
+    return [
+        _ev(1, 0, "ExecutionStarted", 0, executionStartedEventDetails={"roleArn": "r"}),
+        _ev(2, 0, "MapStateEntered", 0.1, stateEnteredEventDetails={"name": "Fan"}),
+        _ev(3, 2, "MapStateStarted", 0.2, mapStateStartedEventDetails={"length": 0}),
+        _ev(4, 3, "MapRunStarted", 0.3, mapRunStartedEventDetails={"mapRunArn": MAP_RUN}),
+        _ev(5, 4, "MapRunSucceeded", 9.0),
+        _ev(6, 5, "MapStateSucceeded", 9.1),
+        _ev(7, 6, "MapStateExited", 9.2, stateExitedEventDetails={"name": "Fan"}),
+        _ev(8, 7, "ExecutionSucceeded", 9.3, executionSucceededEventDetails={}),
+    ]
+
+
+def _child_history(arn: str) -> list[dict]:
+    k = CHILDREN.index(arn)
+    start = _ev(1, 0, "ExecutionStarted", 1 + k, executionStartedEventDetails={"roleArn": "r"})
+    if arn == FAILED_CHILD:
+        return [start, _ev(2, 1, "ExecutionFailed", 2 + k,
+                           executionFailedEventDetails={"error": "Item.Bad", "cause": "bad item"})]
+    return [start,
+            _ev(2, 0, "PassStateEntered", 1.1 + k, stateEnteredEventDetails={"name": "Item"}),
+            _ev(3, 2, "PassStateExited", 1.2 + k, stateExitedEventDetails={"name": "Item"}),
+            _ev(4, 3, "ExecutionSucceeded", 1.3 + k, executionSucceededEventDetails={})]
+
+
+# DescribeMapRun as recorded (test_sfn_api_map_run.snapshot.json `describe_map_run`), with one
+# of four items failed under a 25 % tolerance.
+COUNTS = {"aborted": 0, "failed": 1, "pending": 0, "resultsWritten": 4, "running": 0, "succeeded": 3,
+          "timedOut": 0, "total": 4}
+DESCRIBE_MAP_RUN = {"executionArn": PARENT, "executionCounts": COUNTS, "itemCounts": COUNTS,
+                    "mapRunArn": MAP_RUN, "maxConcurrency": 2, "startDate": T0 + 0.3, "status": "SUCCEEDED",
+                    "stopDate": T0 + 9.0, "toleratedFailureCount": 0, "toleratedFailurePercentage": 25.0}
+
+
+def _handlers() -> dict:
+    def list_executions(body: dict) -> dict:
+        if body.get("mapRunArn") == MAP_RUN:
+            return {"executions": [
+                {"executionArn": arn, "mapRunArn": MAP_RUN, "name": arn.rsplit(":", 1)[1],
+                 "stateMachineArn": CHILD_SM, "startDate": T0 + 1 + k,
+                 "status": "FAILED" if arn == FAILED_CHILD else "SUCCEEDED", "stopDate": T0 + 2 + k}
+                for k, arn in reversed(list(enumerate(CHILDREN)))]}
+        assert body.get("stateMachineArn") == SM, body
+        return {"executions": [{"executionArn": PARENT, "name": "run-1", "stateMachineArn": SM,
+                                "startDate": T0, "status": "SUCCEEDED", "stopDate": T0 + 9.3}]}
+
+    def history(body: dict) -> dict:
+        assert body.get("includeExecutionData") is False
+        arn = body["executionArn"]
+        return {"events": _parent_history() if arn == PARENT else _child_history(arn)}
+
+    return {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": SM, "name": "orders-map", "type": "STANDARD", "creationDate": T0 - 60}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": SM, "name": "orders-map", "definition": json.dumps(DEFINITION), "roleArn": "r",
+            "type": "STANDARD", "creationDate": T0 - 60, "loggingConfiguration": {"level": "OFF"}},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": list_executions,
+        "GetExecutionHistory": history,
+        # ListMapRuns as recorded (`list_map_runs`)
+        "ListMapRuns": lambda b: {"mapRuns": [
+            {"executionArn": PARENT, "mapRunArn": MAP_RUN, "startDate": T0 + 0.3,
+             "stateMachineArn": CHILD_SM, "stopDate": T0 + 9.0}]} if b["executionArn"] == PARENT else {"mapRuns": []},
+        "DescribeMapRun": lambda b: DESCRIBE_MAP_RUN,
+    }
+
+
+@pytest.fixture
+def fake(_aws_env):
+    with FakeSfn(_handlers()) as server:
+        yield server
+
+
+def test_map_run_children_linked_to_parent_and_counts_stored(fake, store):
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *CHILDREN}
+    for arn in CHILDREN:
+        child = executions[arn]
+        assert child["parent_execution_id"] == PARENT
+        assert child["workflow_id"] == SM                       # billed to the parent machine
+        assert json.loads(child["attributes"])["mapRunArn"] == MAP_RUN
+    assert executions[FAILED_CHILD]["status"] == "FAILED" and executions[FAILED_CHILD]["error"] == "Item.Bad"
+    assert executions[PARENT]["parent_execution_id"] is None
+
+    attributes = json.loads(executions[PARENT]["attributes"])
+    assert attributes["map_run_arns"] == [MAP_RUN]
+    [summary] = attributes["map_runs"]
+    assert summary["map_run_arn"] == MAP_RUN and summary["status"] == "SUCCEEDED"
+    assert summary["item_counts"] == COUNTS and summary["execution_counts"] == COUNTS
+    assert summary["tolerated_failure_percentage"] == 25.0 and summary["tolerated_failure_count"] == 0
+    assert summary["max_concurrency"] == 2
+    assert summary["state_name"] == "Fan"
+    [map_step] = [s for s in store.read_rows("steps") if s["execution_id"] == PARENT and s["name"] == "Fan"]
+    assert summary["step_key"] == map_step["step_key"] and map_step["resource"] == MAP_RUN
+
+    assert fake.count("ListMapRuns", executionArn=PARENT) == 1
+    assert fake.count("DescribeMapRun", mapRunArn=MAP_RUN) == 1
+    assert fake.count("ListExecutions", mapRunArn=MAP_RUN) == 1
+    assert fake.count("GetExecutionHistory") == 1 + len(CHILDREN)
+    assert result.counts["map_run_children_listed"] == len(CHILDREN)
+
+    # re-sync: nothing new, no history fetched again, no duplicates
+    before = fake.count("GetExecutionHistory")
+    [again] = aws.sync(source, store)
+    assert again.status == RunStatus.SUCCEEDED
+    assert fake.count("GetExecutionHistory") == before
+    assert len(store.read_rows("executions")) == 1 + len(CHILDREN)

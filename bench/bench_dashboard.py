@@ -164,37 +164,48 @@ def build_store(path: Path, executions: int, days: int = 30, chunk: int = 250_00
     print(f"  compacted in {time.perf_counter() - t0:.1f}s", flush=True)
 
 
-def measure(store: Path, window: str) -> None:
-    """Run in a fresh process: render each page cold and warm, print times and peak RSS."""
+def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3, analyses: bool = True) -> None:
+    """Run in a fresh process: render each page cold and warm `repeat` times, print the median
+    times (and the spread) and the peak RSS."""
     import logging
+    import statistics
 
     logging.getLogger("streamlit").setLevel(logging.ERROR)
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
+    from flowscope.ui.app_main import page_file
+
     os.environ["FLOWSCOPE_STORE"] = str(store)
     os.environ["FLOWSCOPE_UI_ANALYSES"] = "off"   # pages never wait for them; timed separately below
-    print(f"{'page':<20}{'cold s':>9}{'warm s':>9}  notes")
+    print(f"{'page':<20}{'cold s':>9}{'warm s':>9}  median of {repeat}; cold min-max; notes")
     worst_cold = worst_warm = 0.0
-    for page in PAGES:
-        st.cache_data.clear()
-        st.cache_resource.clear()
-        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
-        at.query_params["window"] = window
-        t0 = time.perf_counter()
-        if page != "overview":
-            at.switch_page(f"pages/{page}.py")
-        at.run()
-        cold = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        at.run()
-        warm = time.perf_counter() - t0
-        notes = "EXCEPTION " + at.exception[0].value[:80] if at.exception else ""
+    for page in pages:
+        colds, warms, notes = [], [], ""
+        for _ in range(repeat):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=300)
+            at.query_params["window"] = window
+            t0 = time.perf_counter()
+            if page != "overview":
+                at.switch_page(str(page_file(page)))
+            at.run()
+            colds.append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            at.run()
+            warms.append(time.perf_counter() - t0)
+            notes = notes or ("EXCEPTION " + at.exception[0].value[:80] if at.exception else "")
+        cold, warm = statistics.median(colds), statistics.median(warms)
         worst_cold, worst_warm = max(worst_cold, cold), max(worst_warm, warm)
-        print(f"{page:<20}{cold:>9.2f}{warm:>9.2f}  {notes}", flush=True)
+        print(f"{page:<20}{cold:>9.2f}{warm:>9.2f}  {min(colds):.2f}-{max(colds):.2f}  {notes}", flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"{'worst':<20}{worst_cold:>9.2f}{worst_warm:>9.2f}")
     print(f"peak RSS while rendering pages: {peak_mb:,.0f} MB")
+    if not analyses:
+        print("targets (cold <= 5 s, warm <= 2 s, peak <= 2 GB):",
+              "met" if worst_cold <= 5 and worst_warm <= 2 and peak_mb <= 2048 else "NOT met")
+        return
     from flowscope.analysis import analyze
     from flowscope.store import Store
     from flowscope.ui.filters import WINDOWS
@@ -216,11 +227,14 @@ def main() -> None:
     ap.add_argument("--executions", type=int, default=1_000_000)
     ap.add_argument("--window", default="7d", choices=["24h", "3d", "7d", "14d", "30d", "90d"])
     ap.add_argument("--store", type=Path, default=None, help="store folder (default bench/out/dashboard-N)")
+    ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages (default: all)")
+    ap.add_argument("--repeat", type=int, default=3, help="cold+warm renders per page; medians are printed")
+    ap.add_argument("--no-analyses", action="store_true", help="skip timing the analyses after the pages")
     ap.add_argument("--measure-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"
     if args.measure_only:
-        measure(store, args.window)
+        measure(store, args.window, args.pages.split(","), args.repeat, not args.no_analyses)
         return
     if not (store / "executions").exists():
         print(f"building {store} with {args.executions:,} executions over 30 days", flush=True)
@@ -229,7 +243,8 @@ def main() -> None:
         print(f"built in {time.perf_counter() - t0:.0f}s", flush=True)
     print(f"store {store}: {args.executions:,} executions; window {args.window}", flush=True)
     subprocess.run([sys.executable, __file__, "--store", str(store), "--executions", str(args.executions),
-                    "--window", args.window, "--measure-only"], check=True)
+                    "--window", args.window, "--pages", args.pages, "--repeat", str(args.repeat), "--measure-only"]
+                   + (["--no-analyses"] if args.no_analyses else []), check=True)
 
 
 if __name__ == "__main__":

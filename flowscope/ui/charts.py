@@ -133,9 +133,11 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
     spans = merge_windows(storms)
     for span in spans:
         label = ", ".join(span["labels"])
+        # Only pass annotation_* when labelling: plotly adds a "new text" annotation for any of them.
+        note = ({"annotation_text": label[:40], "annotation_position": "top left", "annotation_font_size": 10}
+                if len(spans) <= 4 and label else {})
         fig.add_vrect(x0=span["window_start"], x1=span["window_end"], fillcolor="#d62728", opacity=0.18,
-                      line_width=0, annotation_text=label[:40] if len(spans) <= 4 else None,
-                      annotation_position="top left", annotation_font_size=10)
+                      line_width=0, **note)
     fig.update_layout(bargap=0)
     return fig
 

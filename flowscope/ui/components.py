@@ -13,6 +13,7 @@ import streamlit as st
 
 from flowscope.model import C
 from flowscope.ui import data, filters
+from flowscope.ui.app_main import page_file
 from flowscope.ui.charts import fmt_usd
 from flowscope.ui.queries import Filters
 
@@ -52,7 +53,7 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Con
                 "`flowscope sync` to collect from your clouds, or `flowscope import FILE...` for exported "
                 "histories. A sync that is running will show up here as soon as it commits.")
         if summary["collection_runs"]:
-            st.page_link("pages/collection_health.py", label="See collection health", icon=":material/monitor_heart:")
+            st.page_link(str(page_file("collection_health")), label="See collection health", icon=":material/monitor_heart:")
         st.stop()
     if need_data and need_window and data.execution_count(f) == 0:
         last = summary.get("last")
@@ -115,7 +116,7 @@ def failed_scopes_banner(health: pd.DataFrame) -> None:
                       for r in bad.itertuples(index=False))
     st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
              f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
-    st.page_link("pages/collection_health.py", label="Open collection health", icon=":material/monitor_heart:")
+    st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")
 
 
 def metric_row(items: Sequence[tuple]) -> None:

@@ -57,10 +57,13 @@ class Filters:
         return {"since": self.since, "until": self.until,
                 "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date()}
 
-    def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True) -> str:
-        """SQL conditions for this filter (named parameters $since, $until, ...)."""
+    def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True,
+              timed: bool = True) -> str:
+        """SQL conditions for this filter (named parameters $since, $until, ...). timed=False keeps
+        the partition dates (execution start) but not the time column: the steps of executions
+        that started in the window, including those before `since` (a transition's source)."""
         p = f"{alias}." if alias else ""
-        parts = [f"{p}{time_column} >= $since", f"{p}{time_column} < $until"]
+        parts = [f"{p}{time_column} >= $since", f"{p}{time_column} < $until"] if timed else []
         if dated:
             parts.append(f"{p}{C.start_date} BETWEEN $since_date AND $until_date")
         if self.clouds:
@@ -127,17 +130,73 @@ def prepare(con: Any) -> Any:
     return con
 
 
-def priced_usage_sql(f: Filters, extra: str = "") -> str:
-    """Usage rows in the window with `usd` (marginal price x quantity)."""
+def _priced(source: str) -> str:
+    """Rows of `source` (cloud, workflow_id, meter, region, quantity, ...) with `unit_usd`, the
+    marginal unit price. `source` may be raw usage rows or usage already summed per (cloud,
+    workflow_id, meter, region, ...): the price is linear in the quantity, so pricing the sums
+    gives the same dollars as summing priced rows, with three small joins instead of three per row."""
     return q("""
         SELECT u.*, CASE WHEN k.kind = '{std}' AND d.free_std THEN 0.0
-                    ELSE coalesce(r.unit_usd, d.unit_usd, 0.0) * u.{quantity} END AS usd
-        FROM (SELECT * FROM usage WHERE {where} {extra}) u
+                    ELSE coalesce(r.unit_usd, d.unit_usd, 0.0) END AS unit_usd
+        FROM ({rows}) u
         LEFT JOIN fs_prices d ON d.p_meter = u.{meter} AND d.p_region = ''
         LEFT JOIN fs_prices r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
         LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
                ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
-    """, where=f.where(), extra=extra, std=str(Kind.LOGICAPP_STANDARD))
+    """, rows=source, std=str(Kind.LOGICAPP_STANDARD))
+
+
+def priced_usage_sql(f: Filters, extra: str = "") -> str:
+    """Usage rows in the window with `usd` (marginal price x quantity), one per usage row.
+
+    For totals prefer `usage_cost_sql`, which sums quantities before pricing them."""
+    return f"SELECT * EXCLUDE (unit_usd), unit_usd * {C.quantity} AS usd " \
+           f"FROM ({_priced(q('SELECT * FROM usage WHERE {where} {extra}', where=f.where(), extra=extra))})"
+
+
+def usage_names_missing(con: Any, f: Filters) -> bool:
+    """Whether usage rows of a step in the window lack the step's `name`: stores written before
+    usage had the column read it as null, and their cost per step needs the join to steps."""
+    return not run(con, q("SELECT 1 AS x FROM usage WHERE {where} AND {name} IS NULL AND {step_key} IS NOT NULL "
+                          "LIMIT 1", where=f.where()), f.params()).empty
+
+
+def usage_sql(con: Any, f: Filters, extra: str = "") -> str:
+    """Usage rows in the window with `step`: the step's name, '(per execution)' for per-execution
+    meters. A group-by on usage alone, except on stores written before usage had `name`."""
+    rows = _usage_rows(f, extra)
+    if not usage_names_missing(con, f):
+        return f"SELECT *, coalesce({C.name}, '(per execution)') AS step FROM ({rows})"
+    return q("""
+        SELECT u.*, coalesce(u.{name}, s.{name}, '(per execution)') AS step
+        FROM ({rows}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {where}) s
+             ON u.{name} IS NULL AND s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
+                AND s.{step_key} = u.{step_key}
+    """, rows=rows, where=f.where())
+
+
+def _usage_rows(f: Filters, extra: str = "") -> str:
+    return q("SELECT * FROM usage WHERE {where} {extra}", where=f.where(), extra=extra)
+
+
+PRICE_KEYS = (C.cloud, C.workflow_id, C.meter, C.region)
+
+
+def usage_cost_sql(source: str, dims: list[str], sums: tuple[str, ...] = (C.quantity,),
+                   counts: dict[str, str] | None = None) -> str:
+    """Cost by `dims` (columns of `source`), all in the engine: quantities are summed per dims and
+    price key, priced, then summed per dims into `cost_usd`; each of `sums` comes back summed
+    (`quantity`) with its dollars (`<column>_usd` for any other, e.g. a retry share of the quantity).
+    `counts` (alias -> aggregate) are taken per dims and region and summed: an execution's usage
+    has one region, so distinct counts of executions add up."""
+    keys = list(dict.fromkeys([*dims, *PRICE_KEYS]))
+    counts = counts or {}
+    first = ", ".join([*keys, *(f"sum({c}) AS {c}" for c in sums), *(f"{e} AS {a}" for a, e in counts.items())])
+    second = ", ".join([*dims, f"sum(unit_usd * {C.quantity}) AS cost_usd",
+                        *(f"sum({c}) AS {c}" for c in sums),
+                        *(f"sum(unit_usd * {c}) AS {c}_usd" for c in sums if c != C.quantity),
+                        *(f"sum({a})::BIGINT AS {a}" for a in counts)])
+    return f"SELECT {second} FROM ({_priced(f'SELECT {first} FROM ({source}) GROUP BY ALL')}) GROUP BY ALL"
 
 
 # ---------------------------------------------------------------- store-wide
@@ -163,20 +222,22 @@ def _ts(value: Any) -> dt.datetime | None:
         pd.Timestamp(value).tz_localize(UTC).to_pydatetime()
 
 
+WORKFLOW_OPTIONS_SQL = q("""
+    SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name},
+           any_value({kind}) AS {kind}, count(*) AS executions
+    FROM executions GROUP BY ALL
+    UNION ALL
+    SELECT w.{cloud}, w.{workflow_id}, any_value(w.{name}), any_value(w.{kind}), 0
+    FROM workflows w
+    WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.{cloud} = w.{cloud}
+                      AND e.{workflow_id} = w.{workflow_id})
+    GROUP BY ALL
+""")
+
+
 def workflow_options(con: Any) -> pd.DataFrame:
     """Every workflow seen (executions or definitions): cloud, workflow_id, workflow_name, kind."""
-    return run(con, q("""
-        SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name},
-               any_value({kind}) AS {kind}, count(*) AS executions
-        FROM executions GROUP BY ALL
-        UNION ALL
-        SELECT w.{cloud}, w.{workflow_id}, any_value(w.{name}), any_value(w.{kind}), 0
-        FROM workflows w
-        WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.{cloud} = w.{cloud}
-                          AND e.{workflow_id} = w.{workflow_id})
-        GROUP BY ALL
-        ORDER BY 1, 3
-    """))
+    return run(con, WORKFLOW_OPTIONS_SQL + " ORDER BY 1, 3")
 
 
 # ---------------------------------------------------------------- overview
@@ -195,7 +256,7 @@ def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
         SELECT {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
         FROM steps WHERE {where} GROUP BY ALL
     """, where=f.where()), p)
-    co = run(con, f"SELECT {C.cloud}, sum(usd) AS cost_usd FROM ({priced_usage_sql(f)}) GROUP BY ALL", p)
+    co = run(con, usage_cost_sql(_usage_rows(f), [C.cloud]), p)
     out = ex.merge(rt, on=C.cloud, how="outer").merge(co, on=C.cloud, how="outer")
     for col in ("executions", "failed", "running", "finished", "retries"):
         out[col] = out[col].fillna(0).astype("int64")
@@ -225,8 +286,8 @@ def trend(con: Any, f: Filters) -> pd.DataFrame:
         SELECT {bucket} AS bucket, {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
         FROM steps WHERE {where} GROUP BY ALL
     """, bucket=_bucket(C.started_at, b), where=f.where()), p)
-    co = run(con, f"SELECT {_bucket(C.started_at, b)} AS bucket, {C.cloud}, sum(usd) AS cost_usd "
-                  f"FROM ({priced_usage_sql(f)}) GROUP BY ALL", p)
+    co = run(con, usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({_usage_rows(f)})",
+                                 ["bucket", C.cloud]), p)
     out = ex.merge(rt, on=["bucket", C.cloud], how="outer").merge(co, on=["bucket", C.cloud], how="outer")
     for col in ("executions", "failed", "retries"):
         out[col] = out[col].fillna(0).astype("int64")
@@ -277,8 +338,7 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
                max({started_at}) AS last_run
         FROM executions WHERE {where} GROUP BY ALL
     """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where()), p)
-    co = run(con, f"SELECT {C.cloud}, {C.workflow_id}, sum(usd) AS cost_usd FROM ({priced_usage_sql(f)}) "
-                  f"GROUP BY ALL", p)
+    co = run(con, usage_cost_sql(_usage_rows(f), [C.cloud, C.workflow_id]), p)
     spark = run(con, q("""
         SELECT {cloud}, {workflow_id}, {bucket} AS bucket, count(*) AS n
         FROM executions WHERE {where} GROUP BY ALL
@@ -327,12 +387,7 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
                quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms
         FROM steps WHERE {where} GROUP BY ALL
     """, failed=_in(STEP_FAILED), where=one.where()), p)
-    co = run(con, q("""
-        SELECT s.{name} AS step, sum(u.usd) AS cost_usd
-        FROM ({priced}) u JOIN steps s ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
-             AND s.{step_key} = u.{step_key} AND {swhere}
-        GROUP BY ALL
-    """, priced=priced_usage_sql(one, f"AND {C.step_key} IS NOT NULL"), swhere=one.where("s")), p)
+    co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
     out["failure_rate"] = out["failures"] / out["visits"].clip(lower=1)
@@ -495,6 +550,26 @@ def amplification(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     return _with_names(con, out)
 
 
+def _retry_delays_sql(f: Filters, step_filter: str = "") -> str:
+    """One row per retry (a try after the first) with the delay since the previous try ended, and
+    the step's name.
+
+    Only tries that can take part in a retry are read: later tries, and first tries that did not
+    succeed (a try is retried only after it failed). The window function runs on those (a small
+    part of attempts), then the retries are named by a join to the retried visits (attempts > 1)."""
+    return q("""
+        SELECT d.*, r.{name} AS step
+        FROM (SELECT {cloud}, {workflow_id}, {execution_id}, {step_key}, {attempt}, {started_at},
+                     epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
+                         PARTITION BY {cloud}, {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
+              FROM attempts WHERE {where} AND ({attempt} > 1 OR {status} <> '{ok}')
+              QUALIFY delay_ms IS NOT NULL) d
+        JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps
+              WHERE {where} AND {attempts} > 1 {step_filter}) r
+          ON r.{cloud} = d.{cloud} AND r.{execution_id} = d.{execution_id} AND r.{step_key} = d.{step_key}
+    """, where=f.where(), step_filter=step_filter, ok=str(Status.SUCCEEDED))
+
+
 def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     """Per step: retry delays (gap between one try's end and the next try's start) and their spread.
 
@@ -502,21 +577,12 @@ def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     the retry policy has no jitter (synchronized retries).
     """
     out = run(con, q("""
-        WITH d AS (
-            SELECT {cloud}, {workflow_id}, {execution_id}, {step_key},
-                   epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
-                       PARTITION BY {cloud}, {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
-            FROM attempts WHERE {where}),
-        n AS (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {where} AND {attempts} > 1)
-        SELECT d.{cloud}, d.{workflow_id}, n.{name} AS step,
-               count(*) AS samples, count(DISTINCT d.{execution_id}) AS executions,
+        SELECT {cloud}, {workflow_id}, step, count(*) AS samples, count(DISTINCT {execution_id}) AS executions,
                avg(delay_ms) AS mean_delay_ms, stddev_samp(delay_ms) AS std_delay_ms,
                min(delay_ms) AS min_delay_ms, max(delay_ms) AS max_delay_ms
-        FROM d JOIN n ON n.{cloud} = d.{cloud} AND n.{execution_id} = d.{execution_id}
-                     AND n.{step_key} = d.{step_key}
-        WHERE delay_ms IS NOT NULL GROUP BY ALL HAVING count(*) >= 2
-        ORDER BY samples DESC LIMIT {limit}
-    """, where=f.where(), limit=int(limit)), f.params())
+        FROM ({delays}) WHERE delay_ms IS NOT NULL GROUP BY ALL HAVING count(*) >= 2
+        ORDER BY samples DESC, {cloud}, {workflow_id}, step LIMIT {limit}
+    """, delays=_retry_delays_sql(f), limit=int(limit)), f.params())
     out["cv"] = out["std_delay_ms"] / out["mean_delay_ms"].where(out["mean_delay_ms"] > 0)
     return _with_names(con, out)
 
@@ -526,13 +592,9 @@ def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: 
     """Retry delays of one step (by step name), one row per retry: for the histogram."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
     return run(con, q("""
-        WITH names AS (SELECT {execution_id}, {step_key} FROM steps WHERE {where} AND {name} = $step),
-        a AS (SELECT a.* FROM attempts a JOIN names n USING ({execution_id}, {step_key}) WHERE {awhere})
-        SELECT {execution_id}, {attempt}, {started_at},
-               epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
-                   PARTITION BY {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
-        FROM a QUALIFY delay_ms IS NOT NULL ORDER BY {started_at} DESC LIMIT {limit}
-    """, where=one.where(), awhere=one.where("a"), limit=int(limit)), {**one.params(), "step": step})
+        SELECT {execution_id}, {attempt}, {started_at}, delay_ms FROM ({delays})
+        WHERE delay_ms IS NOT NULL ORDER BY {started_at} DESC LIMIT {limit}
+    """, delays=_retry_delays_sql(one, q("AND {name} = $step")), limit=int(limit)), {**one.params(), "step": step})
 
 
 # ---------------------------------------------------------------- cost
@@ -540,26 +602,26 @@ def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: 
 COST_DIMENSIONS = {"cloud": [C.cloud], "workflow": [C.cloud, C.workflow_id], "meter": [C.meter]}
 
 
-def cost_over_time(con: Any, f: Filters, by: str = "cloud") -> pd.DataFrame:
-    """Cost per bucket by cloud, workflow, meter or step (top steps; the rest as 'other')."""
+def cost_over_time(con: Any, f: Filters, by: str = "cloud", top: int = 10) -> pd.DataFrame:
+    """Cost per bucket by cloud, workflow, meter or step (the `top` steps; the rest as 'other')."""
     b = bucket_seconds(f)
     if by == "step":
-        frame = run(con, q("""
-            SELECT {bucket} AS bucket, u.{cloud}, u.{workflow_id}, coalesce(s.{name}, '(per execution)') AS step,
-                   sum(u.usd) AS cost_usd
-            FROM ({priced}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps
-                                         WHERE {swhere}) s
-                 ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
-            GROUP BY ALL
-        """, bucket=_bucket("u." + C.started_at, b), priced=priced_usage_sql(f), swhere=f.where()), f.params())
-        frame = _with_names(con, frame)
-        frame["key"] = frame["workflow"] + " / " + frame["step"]
-        top = frame.groupby("key")["cost_usd"].sum().nlargest(10).index
-        frame.loc[~frame["key"].isin(top), "key"] = "other"
-        return frame.groupby(["bucket", "key"], as_index=False)["cost_usd"].sum()
+        per_step = usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({usage_sql(con, f)})",
+                                  ["bucket", C.cloud, C.workflow_id, "step"])
+        return run(con, q("""
+            WITH k AS (
+                SELECT c.bucket, coalesce(n.{workflow_name}, c.{workflow_id}) || ' / ' || c.step AS key, c.cost_usd
+                FROM ({per_step}) c
+                LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name}
+                           FROM ({names}) GROUP BY ALL) n USING ({cloud}, {workflow_id})),
+            t AS (SELECT key FROM k GROUP BY key ORDER BY sum(cost_usd) DESC, key LIMIT {top})
+            SELECT bucket, CASE WHEN key IN (SELECT key FROM t) THEN key ELSE 'other' END AS key,
+                   sum(cost_usd) AS cost_usd
+            FROM k GROUP BY ALL ORDER BY bucket, key
+        """, per_step=per_step, names=WORKFLOW_OPTIONS_SQL, top=int(top)), f.params())
     dims = COST_DIMENSIONS[by]
-    frame = run(con, f"SELECT {_bucket(C.started_at, b)} AS bucket, {', '.join(dims)}, sum(usd) AS cost_usd "
-                     f"FROM ({priced_usage_sql(f)}) GROUP BY ALL ORDER BY bucket", f.params())
+    frame = run(con, usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({_usage_rows(f)})",
+                                    ["bucket", *dims]) + " ORDER BY bucket", f.params())
     if by == "workflow":
         frame = _with_names(con, frame)
         frame["key"] = frame["workflow"]
@@ -569,38 +631,78 @@ def cost_over_time(con: Any, f: Filters, by: str = "cloud") -> pd.DataFrame:
 
 
 def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
-    """The most expensive (workflow, step, meter) in the window, with share and monthly projection."""
+    """The most expensive (workflow, step, meter) in the window, with share and monthly projection;
+    `total_retry_usd` (the same on every row) is spent on retries by all of them, not only these.
+
+    Usage is grouped by its step name (no join); only the retried visits (attempts > 1, a small
+    part of steps) are joined, for the share of each visit's cost spent on retries."""
+    source = q("""
+        SELECT u.*, CASE WHEN r.{attempts} > 1 THEN u.{quantity} * (r.{attempts} - 1) / r.{attempts}
+                         ELSE 0.0 END AS retry_quantity
+        FROM ({usage}) u
+        LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {attempts} FROM steps
+                   WHERE {where} AND {attempts} > 1) r
+               ON r.{cloud} = u.{cloud} AND r.{execution_id} = u.{execution_id} AND r.{step_key} = u.{step_key}
+    """, usage=usage_sql(con, f), where=f.where())
     frame = run(con, q("""
-        SELECT u.{cloud}, u.{workflow_id}, coalesce(s.{name}, '(per execution)') AS step, u.{meter},
-               sum(u.{quantity}) AS quantity, sum(u.usd) AS cost_usd,
-               approx_count_distinct(u.{execution_id}) AS executions,
-               sum(CASE WHEN s.{attempts} > 1 THEN u.usd * (s.{attempts} - 1) / s.{attempts} ELSE 0 END)
-                   AS retry_usd
-        FROM ({priced}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name}, {attempts} FROM steps
-                                     WHERE {swhere}) s
-             ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
-        GROUP BY ALL ORDER BY cost_usd DESC
-    """, priced=priced_usage_sql(f), swhere=f.where()), f.params())
-    total = frame["cost_usd"].sum()
-    frame["share"] = frame["cost_usd"] / total if total else 0.0
+        SELECT *, cost_usd / nullif(sum(cost_usd) OVER (), 0) AS share,
+               sum(retry_quantity_usd) OVER () AS total_retry_usd FROM ({cost})
+        ORDER BY cost_usd DESC, {cloud}, {workflow_id}, step, {meter} LIMIT {limit}
+    """, cost=usage_cost_sql(source, [C.cloud, C.workflow_id, "step", C.meter], (C.quantity, "retry_quantity"),
+                             {"executions": q("approx_count_distinct({execution_id})")}), limit=int(limit)),
+        f.params())
+    frame = frame.rename(columns={"retry_quantity_usd": "retry_usd"})
+    frame["share"] = frame["share"].fillna(0.0)
     frame["monthly_usd"] = frame["cost_usd"] * f.monthly_factor
-    return _with_names(con, frame.head(limit).reset_index(drop=True))
+    frame = frame[[C.cloud, C.workflow_id, "step", C.meter, C.quantity, "cost_usd", "executions", "retry_usd",
+                   "share", "monthly_usd", "total_retry_usd"]]
+    return _with_names(con, frame.reset_index(drop=True))
 
 
 def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
-    """Cost per transition edge (previous step -> step): what entering a step costs, by where it came from."""
-    frame = run(con, q("""
-        WITH s AS (SELECT {cloud}, {workflow_id}, {execution_id}, {step_key}, {previous_step_key}, {name}
-                   FROM steps WHERE {swhere})
+    """Cost per transition edge (previous step -> step): what entering a step costs, by where it came from.
+
+    Transitions come from the steps table alone. A step entered from one place only (most steps)
+    costs the same on its one edge as in total, a group-by of usage by name; only steps entered
+    from several places are costed visit by visit (their usage joined to their visits)."""
+    p = f.params()
+    edges = run(con, q("""
         SELECT s.{cloud}, s.{workflow_id}, coalesce(p.{name}, '(start)') AS source, s.{name} AS target,
-               count(*) AS transitions, sum(u.usd) AS cost_usd
-        FROM ({priced}) u JOIN s ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
-                                 AND s.{step_key} = u.{step_key}
-        LEFT JOIN s p ON p.{cloud} = s.{cloud} AND p.{execution_id} = s.{execution_id}
-                      AND p.{step_key} = s.{previous_step_key}
-        GROUP BY ALL ORDER BY cost_usd DESC LIMIT {limit}
-    """, priced=priced_usage_sql(f, f"AND {C.step_key} IS NOT NULL"), swhere=f.where(), limit=int(limit)),
-        f.params())
+               count(*) AS transitions
+        FROM (SELECT {cloud}, {workflow_id}, {execution_id}, {previous_step_key}, {name} FROM steps WHERE {where}) s
+        LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {dated}) p
+               ON p.{cloud} = s.{cloud} AND p.{execution_id} = s.{execution_id}
+                  AND p.{step_key} = s.{previous_step_key}
+        GROUP BY ALL
+    """, where=f.where(), dated=f.where(timed=False)), p)
+    columns = [C.cloud, C.workflow_id, "source", "target", "transitions", "cost_usd"]
+    if edges.empty:
+        return _with_names(con, pd.DataFrame(columns=columns + ["monthly_usd"]))
+    target = [C.cloud, C.workflow_id, "target"]
+    sources = edges.groupby(target)["source"].transform("size")
+    usage = usage_sql(con, f, f"AND {C.step_key} IS NOT NULL")
+    single = run(con, usage_cost_sql(usage, [C.cloud, C.workflow_id, "step"]), p).rename(columns={"step": "target"})
+    parts = [edges[sources == 1].merge(single, on=target)]
+    multi = edges[sources > 1][target].drop_duplicates()
+    if not multi.empty:
+        pick = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND {name} = {n})", c=_lit(c), w=_lit(w),
+                             n=_lit(n)) for c, w, n in multi.itertuples(index=False))
+        visits = q("""
+            SELECT u.*, coalesce(pv.{name}, '(start)') AS source
+            FROM (SELECT * FROM ({usage}) WHERE ({upick})) u
+            JOIN (SELECT {cloud}, {execution_id}, {step_key}, {previous_step_key} FROM steps
+                  WHERE {where} AND ({pick})) s
+              ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
+            LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {dated}) pv
+              ON pv.{cloud} = s.{cloud} AND pv.{execution_id} = s.{execution_id}
+                 AND pv.{step_key} = s.{previous_step_key}
+        """, usage=usage, where=f.where(), dated=f.where(timed=False), pick=pick,
+            upick=pick.replace(f"{C.name} =", "step ="))
+        by_edge = run(con, usage_cost_sql(visits, [C.cloud, C.workflow_id, "source", "step"]), p)
+        parts.append(edges.merge(by_edge.rename(columns={"step": "target"}), on=target + ["source"]))
+    frame = pd.concat(parts, ignore_index=True)[columns]
+    frame = frame.sort_values(["cost_usd", C.cloud, C.workflow_id, "source", "target"],
+                              ascending=[False, True, True, True, True]).head(limit).reset_index(drop=True)
     frame["monthly_usd"] = frame["cost_usd"] * f.monthly_factor
     return _with_names(con, frame)
 

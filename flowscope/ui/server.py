@@ -1,4 +1,5 @@
-"""Serve the dashboard: `streamlit run app.py` with FLOWSCOPE_STORE set, on localhost by default."""
+"""Serve the dashboard: `streamlit run` of the package's app script with FLOWSCOPE_STORE set (and
+FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 
 from __future__ import annotations
 
@@ -13,8 +14,8 @@ LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 
 
 def app_path() -> Path:
-    """app.py beside the flowscope package (the repository root of a source checkout)."""
-    return Path(__file__).resolve().parents[2] / "app.py"
+    """The Streamlit script inside the package (installed wheel or source checkout alike)."""
+    return Path(__file__).resolve().parent / "entry" / "streamlit_app.py"
 
 
 def _toml_value(value: Any) -> str:
@@ -50,15 +51,19 @@ def command(store_path: str, port: int = 8501, address: str = "127.0.0.1",
     return cmd
 
 
-def serve(store_path: str, port: int = 8501, address: str = "127.0.0.1", *, wait: bool = True) -> Any:
+def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
+          config: str | Path | None = None, wait: bool = True) -> Any:
     """Run the dashboard for `store_path`; binds to loopback unless [auth] is configured.
 
+    `config` names the flowscope.toml to read ([auth], thresholds, and the store when
+    `store_path` is None); without it, FLOWSCOPE_CONFIG or ./flowscope.toml as usual. The app
+    process gets the same file through FLOWSCOPE_CONFIG, so what it reads matches what was checked here.
     wait=True blocks until the server exits and returns its exit code; wait=False returns the
     `subprocess.Popen` (tests use that).
     """
-    from flowscope.settings import load_settings
+    from flowscope.settings import CONFIG_ENV, load_settings
 
-    settings = load_settings(store=store_path)
+    settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
     if address not in LOOPBACK and not auth:
         raise ValueError(f"refusing to serve on {address} without sign-in: add an [auth] section to flowscope.toml "
@@ -70,13 +75,18 @@ def serve(store_path: str, port: int = 8501, address: str = "127.0.0.1", *, wait
             handle.write(secrets_toml(auth))
         os.chmod(handle.name, 0o600)
         secrets_file = handle.name
-    env = dict(os.environ, FLOWSCOPE_STORE=settings.store_path)
-    cmd = command(settings.store_path, port, address, secrets_file)
+    store = settings.store_path
+    if "://" not in store:
+        store = str(Path(store).resolve())     # the app process may not share our working directory
+    env = dict(os.environ, FLOWSCOPE_STORE=store)
+    if settings.config_path is not None:
+        env[CONFIG_ENV] = str(Path(settings.config_path).expanduser().resolve())
+    cmd = command(store, port, address, secrets_file)
     if not wait:
-        return subprocess.Popen(cmd, env=env, cwd=str(app_path().parent))
+        return subprocess.Popen(cmd, env=env)
     print(f"flowscope dashboard on http://{address}:{port} (store {settings.store_path})", file=sys.stderr)
     try:
-        return subprocess.call(cmd, env=env, cwd=str(app_path().parent))
+        return subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         return 0
     finally:

@@ -139,6 +139,17 @@ def test_storm_windows_are_shaded_and_merged():
     fig = charts.storm_timeline(retries, storms)
     rects = [s for s in fig.layout.shapes if s.type == "rect"]
     assert len(rects) == 2
+    assert sorted(a.text for a in fig.layout.annotations) == ["etl / fetch", "orders / Charge"]
+
+
+def test_many_storm_windows_are_shaded_without_placeholder_labels():
+    """Past four windows the labels are left off, and plotly must not draw its "new text" placeholder."""
+    retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=40, freq="15min"), C.cloud: "gcp", "retries": 5})
+    storms = [{"window_start": T0 + dt.timedelta(hours=2 * i), "window_end": T0 + dt.timedelta(hours=2 * i, minutes=30),
+               "label": f"wf / step{i}"} for i in range(5)]
+    fig = charts.storm_timeline(retries, storms)
+    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 5
+    assert not [a.text for a in fig.layout.annotations if a.text != fig.layout.title.text]
 
 
 def test_gantt_nests_map_items_and_shows_tries(con, window):

@@ -12,6 +12,7 @@ from ui_synth import build
 
 from flowscope.model import Cloud
 from flowscope.store import Store
+from flowscope.ui.app_main import page_file
 
 PAGES = ["overview", "workflows", "executions", "failures", "retries", "cost", "latency", "collection_health"]
 WINDOWED = [p for p in PAGES if p != "collection_health"]
@@ -27,7 +28,7 @@ def app(store: str, monkeypatch, **params: str) -> AppTest:
 
 def open_page(at: AppTest, page: str) -> AppTest:
     if page != "overview":
-        at.switch_page(f"pages/{page}.py")
+        at.switch_page(str(page_file(page)))
     at.run()
     return at
 
@@ -127,6 +128,19 @@ def test_executions_search_by_error_and_id(three_cloud_store, monkeypatch):
     at.text_input(key="ex-id").set_value("exec-000004")
     at.run()
     assert at.dataframe[0].value["execution_id"].str.endswith("exec-000004").all()
+
+
+def test_cost_page_edges_on_demand(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "cost")
+    no_exception(at)
+    assert not any("source" in df.value.columns for df in at.dataframe), "edges wait for the toggle"
+    spent = next(m.value for m in at.metric if m.label == "Spent on retries")
+    assert spent not in ("$0", "$0.00", "$0.0000")
+    at.toggle(key="cost-edges").set_value(True)
+    at.run()
+    no_exception(at)
+    edges = next(df.value for df in at.dataframe if "source" in df.value.columns)
+    assert len(edges) > 0 and (edges["cost_usd"] > 0).all()
 
 
 def test_retries_page_shows_lockstep_evidence(three_cloud_store, monkeypatch):

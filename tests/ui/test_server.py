@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -31,3 +33,112 @@ def test_auth_settings_become_streamlit_secrets():
     parsed = tomllib.loads(text)
     assert parsed["auth"]["cookie_secret"] == 'x"y'
     assert parsed["auth"]["google"]["client_id"] == "id"
+
+
+class _Popen:
+    """Stands in for subprocess.Popen: records the command and environment."""
+
+    calls: ClassVar[list[_Popen]] = []
+
+    def __init__(self, cmd, env=None, **kwargs):
+        self.cmd, self.env, self.kwargs = cmd, env, kwargs
+        _Popen.calls.append(self)
+
+
+def _config(path, store, auth=True):
+    text = f'store = "{store}"\n'
+    if auth:
+        text += ('[auth]\nredirect_uri = "http://example.com/oauth2callback"\ncookie_secret = "s"\n'
+                 '[auth.google]\nclient_id = "id"\nclient_secret = "x"\n'
+                 'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')
+    path.write_text(text)
+    return path
+
+
+def test_serve_reads_the_named_config(tmp_path, monkeypatch):
+    """--config: [auth] and the store come from the named file, not ./flowscope.toml, and the app
+    process is pointed at the same file."""
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "flowscope.toml").write_text('store = "elsewhere"\n')      # no [auth]: must not be used
+    config = _config(tmp_path / "team.toml", tmp_path / "team-store")
+    monkeypatch.setattr(server.subprocess, "Popen", _Popen)
+    _Popen.calls.clear()
+    server.serve(address="0.0.0.0", config=config, wait=False)         # allowed: [auth] is configured
+    call = _Popen.calls[-1]
+    assert call.env["FLOWSCOPE_CONFIG"] == str(config.resolve())
+    assert call.env["FLOWSCOPE_STORE"] == str((tmp_path / "team-store").resolve())
+    secrets = tomllib.loads(Path(call.cmd[call.cmd.index("--secrets.files") + 1]).read_text())
+    assert secrets["auth"]["google"]["client_id"] == "id"
+    assert call.cmd[call.cmd.index("--server.address") + 1] == "0.0.0.0"
+
+    server.serve(str(tmp_path / "explicit"), config=config, wait=False)   # --store wins over the file's
+    assert _Popen.calls[-1].env["FLOWSCOPE_STORE"] == str((tmp_path / "explicit").resolve())
+
+
+def test_serve_without_auth_in_the_named_config_refuses_public(tmp_path, monkeypatch):
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    _config(tmp_path / "flowscope.toml", tmp_path / "s")                 # [auth] here, but not in the named file
+    config = _config(tmp_path / "bare.toml", tmp_path / "s", auth=False)
+    monkeypatch.setattr(server.subprocess, "Popen", _Popen)
+    with pytest.raises(ValueError, match="without sign-in"):
+        server.serve(address="0.0.0.0", config=config, wait=False)
+
+
+def test_serve_reports_a_missing_named_config(tmp_path, monkeypatch):
+    monkeypatch.setattr(server.subprocess, "Popen", _Popen)
+    with pytest.raises(Exception):   # noqa: B017 - settings' own error for a missing file
+        server.serve(str(tmp_path), config=tmp_path / "missing.toml", wait=False)
+
+
+def test_app_script_and_pages_ship_in_the_package():
+    """`flowscope dashboard` runs a script inside the package, so it works from a wheel."""
+    from flowscope.ui import app_main
+
+    assert server.app_path().is_file()
+    assert server.app_path().is_relative_to(Path(server.__file__).resolve().parent)
+    for name, _title, _icon in app_main.PAGES:
+        assert app_main.page_file(name).is_file(), name
+
+
+@pytest.mark.slow
+def test_wheel_contains_the_app_and_its_pages(tmp_path):
+    """Build the wheel, install it (no dependencies) into a fresh venv: the app script and every
+    page are files there."""
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+
+    root = Path(__file__).resolve().parents[2]
+    source = tmp_path / "src"                  # a copy: setuptools writes build/ beside the sources
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(root / name, source / name)
+    shutil.copytree(root / "flowscope", source / "flowscope", ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "-w", str(tmp_path / "whl"),
+                            "--no-deps", "-q"], capture_output=True, text=True, check=False)
+    if built.returncode != 0:
+        pytest.skip(f"cannot build a wheel here: {built.stderr[-300:]}")
+    wheel = next((tmp_path / "whl").glob("flowscope-*.whl"))
+    names = set(zipfile.ZipFile(wheel).namelist())
+    from flowscope.ui import app_main
+
+    assert "flowscope/ui/entry/streamlit_app.py" in names and "flowscope/ui/app_main.py" in names
+    assert {f"flowscope/ui/pages/{n}.py" for n, _t, _i in app_main.PAGES} <= names
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next(venv.glob("lib/python*/site-packages"))
+    with zipfile.ZipFile(wheel) as z:   # what `pip install --no-deps` puts in site-packages
+        z.extractall(site)
+    probe = ("import flowscope.ui.server as s, flowscope.ui.app_main as m; "  # noqa: UP031
+             "assert s.app_path().is_file(), s.app_path(); assert str(s.app_path()).startswith(%r); "
+             "assert all(m.page_file(n).is_file() for n, _t, _i in m.PAGES); print(s.app_path())" % str(site))
+    deps = [p for p in sys.path if p.endswith("site-packages")]
+    env = {"PYTHONPATH": ":".join(deps), "PATH": "/usr/bin:/bin"}
+    out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=env,
+                         cwd=str(tmp_path), check=False)
+    assert out.returncode == 0, out.stderr

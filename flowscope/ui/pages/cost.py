@@ -9,7 +9,7 @@ ctx = ui.page("Cost")
 f = ctx.filters
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
-retry_usd = float(drivers["retry_usd"].sum()) if not drivers.empty else 0.0
+retry_usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
 ui.metric_row([("Cost in window", ui.usd(total["cost_usd"]), None),
                ("Projected per month", ui.usd(total["monthly_usd"]), None),
                ("Spent on retries", ui.usd(retry_usd), None),
@@ -28,17 +28,32 @@ with left:
     ui.plot(charts.hbar(drivers, x="monthly_usd", y="label", title="Projected $/month by step", money=True)
             if not drivers.empty else charts.empty_figure(), key="drivers")
 with right:
-    edges = data.edge_cost(f)
-    if not edges.empty:
+    # Transitions need each visit's previous step (a join of steps with itself): computed on demand.
+    by_edge = st.toggle("By transition (previous step → step)", key="cost-edges",
+                        help="Cost of entering each step, by the step it came from. Computed when switched on "
+                             "(it joins every step visit to the one before it, slower on large stores).")
+    edges = data.edge_cost(f) if by_edge else None
+    if edges is not None and not edges.empty:
         edges["label"] = edges["workflow"] + ": " + edges["source"] + " → " + edges["target"]
-    ui.plot(charts.hbar(edges, x="monthly_usd", y="label", title="Projected $/month by transition", money=True)
-            if not edges.empty else charts.empty_figure(), key="edges")
-ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id"], column_config={
+    if edges is not None:
+        ui.plot(charts.hbar(edges, x="monthly_usd", y="label", title="Projected $/month by transition", money=True)
+                if not edges.empty else charts.empty_figure(), key="edges")
+    else:
+        retried = drivers[drivers["retry_usd"] > 0] if not drivers.empty else drivers
+        ui.plot(charts.hbar(retried.groupby("label", as_index=False)["retry_usd"].sum()
+                            .assign(monthly_usd=lambda d: d["retry_usd"] * f.monthly_factor),
+                            x="monthly_usd", y="label", title="Projected $/month spent on retries (top drivers)",
+                            money=True)
+                if not retried.empty else charts.empty_figure("No retries among the top drivers"),
+                key="retry-drivers")
+ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
+         column_config={
     "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
     "retry_usd": st.column_config.NumberColumn("of which retries", format="$%.4f"),
     "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
     "share": st.column_config.NumberColumn(format="percent")})
-ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
+if edges is not None:
+    ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
 
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")

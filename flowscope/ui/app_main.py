@@ -1,0 +1,42 @@
+"""The dashboard's router: sign-in, then st.navigation over the page scripts in flowscope/ui/pages/.
+
+Both entry points call `main()`: `app.py` at the repository root (`streamlit run app.py`) and
+`flowscope/ui/entry/streamlit_app.py`, the script `flowscope dashboard` runs (it is inside the package,
+so it works from an installed wheel as well as from a source checkout).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from flowscope.ui import auth
+
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
+
+PAGES: list[tuple[str, str, str]] = [
+    ("overview", "Overview", ":material/home:"),
+    ("workflows", "Workflows", ":material/account_tree:"),
+    ("executions", "Executions", ":material/play_circle:"),
+    ("failures", "Failures", ":material/error:"),
+    ("retries", "Retries", ":material/replay:"),
+    ("cost", "Cost", ":material/payments:"),
+    ("latency", "Latency", ":material/timer:"),
+    ("collection_health", "Collection health", ":material/monitor_heart:"),
+]
+"""(url path = script name in pages/, title, icon); the first is the default page."""
+
+
+def page_file(name: str) -> Path:
+    """The script of a page (absolute: st.Page, st.page_link and AppTest.switch_page accept it
+    whichever script is the app's main one)."""
+    return PAGES_DIR / f"{name}.py"
+
+
+def main() -> None:
+    st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
+    auth.require_login()
+    pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
+             for i, (name, title, icon) in enumerate(PAGES)]
+    st.navigation(pages).run()

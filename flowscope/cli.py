@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +32,7 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -86,10 +87,10 @@ def demo(
     err.print(f"demo store {settings.store_path}: {written}; "
               f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False)
     if serve:
-        _serve(settings.store_path, port)
+        _serve(settings.store_path, port, config=config)
 
 
-def _serve(store_path: str, port: int, address: str = "127.0.0.1") -> None:
+def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path | None = None) -> None:
     from importlib.util import find_spec
 
     if find_spec("streamlit") is None:
@@ -97,7 +98,7 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1") -> None:
     from flowscope.ui.server import serve
 
     try:
-        serve(store_path, port=port, address=address)
+        serve(store_path, port=port, address=address, config=config)
     except ValueError as exc:
         raise fail(str(exc)) from None
 
@@ -111,7 +112,7 @@ def dashboard(
 ) -> None:
     """Serve the dashboard (Streamlit) on localhost."""
     settings = _settings(config, store)
-    _serve(settings.store_path, port, address)
+    _serve(settings.store_path, port, address, config)
 
 
 @app.command("import")
@@ -142,7 +143,7 @@ def import_(
     formats = ", ".join(f"{n} {f}" for f, n in sorted(result.formats.items()))
     err.print(f"imported {result.files} file(s) ({formats}) into {settings.store_path}: {written}", highlight=False)
     for skip in result.skips[:20]:
-        err.print(f"[yellow]skipped[/] {skip.source}: {skip.location}: {skip.reason}", highlight=False)
+        err.print(f"[yellow]skipped[/] {escape(f'{skip.source}: {skip.location}: {skip.reason}')}", highlight=False)
     if len(result.skips) > 20:
         err.print(f"[yellow]skipped[/] {len(result.skips) - 20} more record(s)")
     if result.unknown_event_types:

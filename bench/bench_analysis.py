@@ -1,106 +1,268 @@
-"""Time the full analysis over a generated workload: `python bench/bench_analysis.py [executions]`.
+"""Time the full analysis on a generated store, against the same analyses in plain pandas.
 
-Generates columnar model tables directly (numpy -> Arrow, no per-row Python), registers them on an
-in-memory DuckDB and runs `flowscope.analysis.analyze` a few times; prints the median wall time and
-the peak RSS. Default: 100,000 executions x 20 steps (the issue's figure is 1,000,000).
+    python bench/bench_analysis.py [--executions 1000000] [--store DIR] [--runs 3] [--no-pandas]
+
+Generates columnar model tables (numpy -> Arrow, no per-row Python; 20 steps per execution, so
+1,000,000 executions are 20 million step rows) and writes them into a `Store` in chunks. Then, each
+in a fresh process so peak memory is its own: `flowscope.analysis.run.analyze_store` over the
+store (DuckDB through Ibis) `--runs` times, and `pandas_analyze` (the same analyses written
+plainly in pandas over the same Parquet files) as many times. Prints the median wall time and the
+peak RSS of each, and the speed-up. Targets at 1,000,000 executions on 2 cores: <= 20 s, <= 4 GB,
+>= 5x faster than pandas.
 """
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import json
+import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
-import ibis
 import numpy as np
 import pyarrow as pa
 
-from flowscope.analysis import analyze
-from flowscope.model import TABLES, UTC, C, Meter, Status, StepType
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from flowscope.model import TABLES, UTC, Batch, C, Meter, Status, StepType
+
+T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
+DAYS = 30
+STEPS = 20
+WORKFLOWS = 50
+WAIT_STEPS = (5, 6)          # Wait + Check visited as a polling pair in some workflows
 
 
-def generate(n_exec: int, steps_per: int = 20, workflows: int = 50, seed: int = 7) -> dict[str, pa.Table]:
-    rng = np.random.default_rng(seed)
-    t0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
-    t0_us = int(t0.timestamp() * 1e6)
-    span_us = 30 * 86400 * 10**6
-    wf = rng.integers(0, workflows, n_exec)
-    wf_ids = np.array([f"arn:aws:states:us-east-1:1:stateMachine:wf{i}" for i in range(workflows)], dtype=object)
-    ex_ids = np.array([f"e{i}" for i in range(n_exec)], dtype=object)
-    start = t0_us + rng.integers(0, span_us, n_exec)
+def generate(first: int, n_exec: int, *, total: int, seed: int = 7) -> dict[str, pa.Table]:
+    """Executions first..first+n_exec of a workload of `total` executions over DAYS days."""
+    rng = np.random.default_rng(seed + first)
+    t0_us = int(T0.timestamp() * 1e6)
+    span_us = DAYS * 86400 * 10**6
+    ids = np.arange(first, first + n_exec)
+    wf = ids % WORKFLOWS
+    wf_ids = np.array([f"arn:aws:states:us-east-1:123456789012:stateMachine:wf{i}" for i in range(WORKFLOWS)],
+                      dtype=object)
+    ex_ids = np.char.add("arn:aws:states:us-east-1:123456789012:execution:x:", ids.astype(str)).astype(object)
+    start = t0_us + (ids * (span_us // max(total, 1))) + rng.integers(0, 60_000_000, n_exec)
     dur = rng.lognormal(7, 1, n_exec).astype(np.int64)
     failed = rng.random(n_exec) < 0.02
-    ts = lambda a: pa.array(a, pa.timestamp("us", tz="UTC"))  # noqa: E731
-    dates = lambda a: pa.array((a // (86400 * 10**6)).astype(np.int32), pa.date32())  # noqa: E731
-    schema = TABLES["executions"].schema
-    ex = {C.cloud: pa.array(["aws"] * n_exec), C.workflow_id: pa.array(wf_ids[wf]),
+    ts = lambda a: pa.array(a, pa.timestamp("us", tz="UTC"))
+    dates = lambda a: pa.array((a // (86400 * 10**6)).astype(np.int32), pa.date32())
+
+    def table(name: str, cols: dict, n: int) -> pa.Table:
+        schema = TABLES[name].schema
+        return pa.table({f.name: cols.get(f.name, pa.nulls(n, f.type)) for f in schema}, schema=schema)
+
+    ex = {C.cloud: pa.array(["aws"] * n_exec), C.region: pa.array(["us-east-1"] * n_exec),
+          C.workflow_id: pa.array(wf_ids[wf]),
           C.workflow_name: pa.array(np.char.add("wf", wf.astype(str)).astype(object)),
           C.kind: pa.array(["sfn-standard"] * n_exec), C.execution_id: pa.array(ex_ids),
           C.status: pa.array(np.where(failed, str(Status.FAILED), str(Status.SUCCEEDED)).astype(object)),
           C.started_at: ts(start), C.ended_at: ts(start + dur * 1000), C.duration_ms: pa.array(dur),
-          C.start_date: dates(start)}
-    executions = pa.table({f.name: ex.get(f.name, pa.nulls(n_exec, f.type)) for f in schema}, schema=schema)
-    n = n_exec * steps_per
-    idx = np.repeat(np.arange(n_exec), steps_per)
-    k = np.tile(np.arange(steps_per), n_exec)
+          C.event_count: pa.array((STEPS * 3 + 5) * np.ones(n_exec, np.int32)), C.start_date: dates(start)}
+    n = n_exec * STEPS
+    idx = np.repeat(np.arange(n_exec), STEPS)
+    k = np.tile(np.arange(STEPS), n_exec)
     s_start = start[idx] + k * 1000
     s_dur = rng.lognormal(5, 1, n).astype(np.int64)
-    s_fail = failed[idx] & (k == steps_per - 1)
-    names = np.array([f"S{i}" for i in range(steps_per)], dtype=object)
+    # One workflow in ten polls: its steps 5 and 6 are a Wait and the check it waits for.
+    polling = (wf[idx] % 10 == 0) & np.isin(k, WAIT_STEPS)
+    s_type = np.where(polling & (k == WAIT_STEPS[0]), str(StepType.WAIT), str(StepType.TASK)).astype(object)
+    s_fail = failed[idx] & (k == STEPS - 1)
+    names = np.array([f"S{i}" for i in range(STEPS)], dtype=object)
+    keys = np.array([f"{i}" for i in range(STEPS)], dtype=object)
+    prev = np.array([None] + [f"{i}" for i in range(STEPS - 1)], dtype=object)
     attempts = np.where(rng.random(n) < 0.01, 2, 1).astype(np.int32)
+    # A retry storm: workflow 3, step S2, day 20 from 10:00 to 12:00 - most visits retried 3 times.
+    day20 = t0_us + 20 * 86400 * 10**6
+    storm = (wf[idx] == 3) & (k == 2) & (s_start >= day20 + 10 * 3600 * 10**6) & (s_start < day20 + 12 * 3600 * 10**6)
+    attempts = np.where(storm & (rng.random(n) < 0.8), 4, attempts).astype(np.int32)
     st = {C.cloud: pa.array(["aws"] * n), C.workflow_id: pa.array(wf_ids[wf[idx]]),
-          C.execution_id: pa.array(ex_ids[idx]), C.step_key: pa.array(names[k]), C.name: pa.array(names[k]),
-          C.type: pa.array([str(StepType.TASK)] * n),
+          C.execution_id: pa.array(ex_ids[idx]), C.step_key: pa.array(keys[k]),
+          C.previous_step_key: pa.array(prev[k]), C.name: pa.array(names[k]), C.type: pa.array(s_type),
           C.status: pa.array(np.where(s_fail, str(Status.FAILED), str(Status.SUCCEEDED)).astype(object)),
           C.started_at: ts(s_start), C.ended_at: ts(s_start + s_dur * 1000), C.duration_ms: pa.array(s_dur),
           C.attempts: pa.array(attempts), C.start_date: dates(s_start)}
-    steps = pa.table({f.name: st.get(f.name, pa.nulls(n, f.type)) for f in TABLES["steps"].schema},
-                     schema=TABLES["steps"].schema)
     r = np.nonzero(attempts > 1)[0]
-    m = len(r)
-    a_idx = np.concatenate([r, r])
-    a_n = np.concatenate([np.ones(m, np.int32), np.full(m, 2, np.int32)])
+    reps = attempts[r]
+    a_idx = np.repeat(r, reps)
+    a_n = (np.arange(a_idx.size) - np.repeat(np.cumsum(reps) - reps, reps) + 1).astype(np.int32)
     a_start = s_start[a_idx] + (a_n - 1) * 1_000_000
-    at = {C.cloud: pa.array(["aws"] * 2 * m), C.workflow_id: pa.array(wf_ids[wf[idx[a_idx]]]),
-          C.execution_id: pa.array(ex_ids[idx[a_idx]]), C.step_key: pa.array(names[k[a_idx]]),
+    m = a_idx.size
+    at = {C.cloud: pa.array(["aws"] * m), C.workflow_id: pa.array(wf_ids[wf[idx[a_idx]]]),
+          C.execution_id: pa.array(ex_ids[idx[a_idx]]), C.step_key: pa.array(keys[k[a_idx]]),
           C.attempt: pa.array(a_n), C.started_at: ts(a_start), C.ended_at: ts(a_start + 500_000),
-          C.status: pa.array(np.where(a_n == 1, str(Status.FAILED), str(Status.SUCCEEDED)).astype(object)),
-          C.error: pa.array(np.where(a_n == 1, "States.TaskFailed", None).astype(object)),
+          C.duration_ms: pa.array(np.full(m, 500, np.int64)),
+          C.status: pa.array(np.where(a_n < attempts[a_idx], str(Status.FAILED), str(Status.SUCCEEDED)).astype(object)),
+          C.error: pa.array(np.where(a_n < attempts[a_idx], "Lambda.TooManyRequestsException", None).astype(object)),
           C.start_date: dates(a_start)}
-    attempts_t = pa.table({f.name: at.get(f.name, pa.nulls(2 * m, f.type)) for f in TABLES["attempts"].schema},
-                          schema=TABLES["attempts"].schema)
     us = {C.cloud: st[C.cloud], C.region: pa.array(["us-east-1"] * n), C.workflow_id: st[C.workflow_id],
-          C.execution_id: st[C.execution_id], C.step_key: st[C.step_key],
+          C.execution_id: st[C.execution_id], C.step_key: st[C.step_key], C.name: st[C.name],
           C.meter: pa.array([str(Meter.AWS_SFN_STATE_TRANSITION)] * n),
           C.quantity: pa.array(attempts.astype(np.float64)), C.started_at: ts(start[idx]),
           C.start_date: dates(start[idx])}
-    usage = pa.table({f.name: us.get(f.name, pa.nulls(n, f.type)) for f in TABLES["usage"].schema},
-                     schema=TABLES["usage"].schema)
-    return {"executions": executions, "steps": steps, "attempts": attempts_t, "usage": usage}
+    return {"executions": table("executions", ex, n_exec), "steps": table("steps", st, n),
+            "attempts": table("attempts", at, m), "usage": table("usage", us, n)}
+
+
+def build_store(path: Path, total: int, chunk: int = 100_000) -> dict[str, int]:
+    from flowscope.store import Store
+
+    store = Store(path)
+    rows: dict[str, int] = {}
+    wf_rows = [{C.cloud: "aws", C.workflow_id: f"arn:aws:states:us-east-1:123456789012:stateMachine:wf{i}",
+                C.name: f"wf{i}", C.kind: "sfn-standard", C.revision: "1", C.region: "us-east-1", C.seen_at: T0}
+               for i in range(WORKFLOWS)]
+    for first in range(0, total, chunk):
+        data = generate(first, min(chunk, total - first), total=total)
+        written = store.write(Batch(**data, workflows=wf_rows if first == 0 else []))
+        for name, count in written.items():
+            rows[name] = rows.get(name, 0) + count
+    store.compact()
+    return rows
+
+
+# ---------------------------------------------------------------- the same analyses in plain pandas
+
+PRICE_PER_TRANSITION = 0.000025
+
+
+def pandas_analyze(path: Path) -> int:
+    """failing steps, retry storms, cost per step, polling loops, slow steps, latency percentiles,
+    stuck executions: the same questions as flowscope.analysis, written plainly with pandas over
+    the same snapshot's Parquet files. Returns a count of 'findings' (for a sanity print)."""
+    import pandas as pd
+
+    from flowscope.store import Store
+
+    store = Store(path)
+    con = store.connect()
+    def read(table: str, columns: list[str]) -> pd.DataFrame:   # the same files, the columns used
+        return con.sql(f"SELECT {', '.join(columns)} FROM {table}").df()
+
+    ex = read("executions", ["cloud", "workflow_id", "execution_id", "status", "started_at", "ended_at",
+                             "duration_ms"])
+    steps = read("steps", ["cloud", "workflow_id", "execution_id", "step_key", "name", "type", "status",
+                           "started_at", "duration_ms", "attempts"])
+    att = read("attempts", ["cloud", "workflow_id", "execution_id", "step_key", "status", "error", "started_at"])
+    usage = read("usage", ["cloud", "workflow_id", "execution_id", "name", "quantity"])
+    since, until = pd.Timestamp(T0), pd.Timestamp(T0 + dt.timedelta(days=DAYS))
+    steps = steps[(steps["started_at"] >= since) & (steps["started_at"] < until)]
+    found = 0
+    # failing steps
+    g = steps.assign(failed=steps["status"].isin(["FAILED", "CAUGHT", "TIMED_OUT", "ABORTED"])).groupby(
+        ["cloud", "workflow_id", "name"])
+    fs = g.agg(visits=("failed", "size"), failures=("failed", "sum"))
+    found += int(((fs["failures"] >= 5) & (fs["failures"] / fs["visits"] >= 0.05)).sum())
+    # retry storms: failed attempts per 15 min with the step name, vs a rolling median
+    named = att[att["status"] != "SUCCEEDED"].merge(
+        steps[steps["attempts"] > 1][["cloud", "execution_id", "step_key", "name"]],
+        on=["cloud", "execution_id", "step_key"])
+    named["bucket"] = named["started_at"].dt.floor("15min")
+    counts = named.groupby(["cloud", "workflow_id", "name", "error", "bucket"]).size().rename("n").reset_index()
+    for _, series in counts.groupby(["cloud", "workflow_id", "name", "error"]):
+        s = series.set_index("bucket")["n"].asfreq("15min", fill_value=0)
+        med = s.rolling(672, min_periods=4).median().shift()
+        found += int(((s >= 10) & (s > med.fillna(0) + 6)).sum() > 0)
+    # cost per step and execution
+    usage = usage.assign(usd=usage["quantity"] * PRICE_PER_TRANSITION)
+    per_step = usage.groupby(["cloud", "workflow_id", "name"])["usd"].sum()
+    per_exec = usage.groupby(["cloud", "workflow_id", "execution_id"])["usd"].sum()
+    share = per_step / per_step.groupby(level=[0, 1]).transform("sum")
+    found += int((share >= 0.5).sum()) + int(per_exec.size > 0)
+    # polling loops: a Wait visited 5+ times in one execution
+    waits = steps[steps["type"] == "wait"].groupby(["cloud", "workflow_id", "execution_id", "name"]).size()
+    found += int((waits >= 5).groupby(level=[0, 1]).sum().gt(3).sum())
+    # slow steps: p50/p95 per step and 6 h bucket vs the median bucket
+    ok = steps[steps["duration_ms"].notna() & (steps["attempts"] <= 1)]
+    ok = ok.assign(bucket=ok["started_at"].dt.floor("6h"))
+    q = ok.groupby(["cloud", "workflow_id", "name", "bucket"])["duration_ms"].quantile([0.5, 0.95]).unstack()
+    base = q.groupby(level=[0, 1, 2]).transform("median")
+    found += int(((q[0.95] >= 2 * base[0.95]) & (q[0.95] - base[0.5] >= 1000)).sum())
+    # latency percentiles per workflow and step
+    pct = steps.groupby(["cloud", "workflow_id", "name"])["duration_ms"].quantile([0.5, 0.95, 0.99]).unstack()
+    found += int(len(pct) > 0)
+    # stuck executions vs the workflow's p99
+    done = ex[ex["ended_at"].notna()]
+    p99 = done.groupby(["cloud", "workflow_id"])["duration_ms"].quantile(0.99)
+    running = ex[ex["status"] == "RUNNING"].merge(p99.rename("p99").reset_index(), on=["cloud", "workflow_id"])
+    found += int(((until - running["started_at"]).dt.total_seconds() * 1000 > 3 * running["p99"]).sum())
+    # latency drift per workflow
+    e = ex[(ex["started_at"] >= since) & ex["ended_at"].notna()]
+    found += int(e.groupby(["cloud", "workflow_id"])["duration_ms"].quantile(0.95).size > 0)
+    return found
+
+
+def ours(path: Path) -> int:
+    from flowscope.analysis.run import analyze_store
+    from flowscope.store import Store
+
+    df = analyze_store(Store(path), since=T0, until=T0 + dt.timedelta(days=DAYS), now=T0 + dt.timedelta(days=DAYS))
+    return len(df)
+
+
+def measure(which: str, path: Path, runs: int) -> None:
+    """In this (child) process: run `which` `runs` times; print JSON times and peak RSS."""
+    fn = ours if which == "ours" else pandas_analyze
+    times, found = [], 0
+    for _ in range(runs):
+        began = time.perf_counter()
+        found = fn(path)
+        times.append(time.perf_counter() - began)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"times": times, "peak_mb": peak_mb, "found": found}))
+
+
+def child(which: str, path: Path, runs: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--measure", which, "--store", str(path), "--runs", str(runs)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    t = time.perf_counter()
-    data = generate(n)
-    print(f"generated {n:,} executions, {data['steps'].num_rows:,} steps in {time.perf_counter() - t:.1f} s")
-    con = ibis.duckdb.connect()
-    tables = {}
-    for name in TABLES:
-        con.con.register(name, data.get(name) or TABLES[name].schema.empty_table())
-        tables[name] = con.table(name)
-    since = dt.datetime(2026, 3, 1, tzinfo=UTC)
-    until = since + dt.timedelta(days=30)
-    times = []
-    for _ in range(3):
-        t = time.perf_counter()
-        df = analyze(tables, since=since, until=until, now=until)
-        times.append(time.perf_counter() - t)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"analyze: median {statistics.median(times):.2f} s over {len(times)} runs "
-          f"({', '.join(f'{x:.2f}' for x in times)}); {len(df)} findings; peak RSS {peak:.0f} MB")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--executions", type=int, default=1_000_000)
+    parser.add_argument("--store", type=Path, help="reuse (or create) the generated store here")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
+    parser.add_argument("--measure", choices=["ours", "pandas"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args.measure, args.store, args.runs)
+        return
+    tmp = None
+    path = args.store
+    if path is None:
+        tmp = tempfile.mkdtemp(prefix="flowscope-bench-")
+        path = Path(tmp) / "store"
+    try:
+        if not (path / "_flowscope").exists():
+            began = time.perf_counter()
+            rows = build_store(path, args.executions)
+            print(f"generated and stored {rows.get('executions', 0):,} executions, {rows.get('steps', 0):,} steps, "
+                  f"{rows.get('attempts', 0):,} attempts, {rows.get('usage', 0):,} usage rows "
+                  f"in {time.perf_counter() - began:.0f} s ({os.cpu_count()} cores)")
+        res = child("ours", path, args.runs)
+        med = statistics.median(res["times"])
+        print(f"flowscope analyze (DuckDB via Ibis): median {med:.2f} s over {len(res['times'])} runs "
+              f"({', '.join(f'{t:.2f}' for t in res['times'])}); peak RSS {res['peak_mb']:,.0f} MB; "
+              f"{res['found']} findings")
+        if not args.no_pandas:
+            pd_res = child("pandas", path, args.runs)
+            pd_med = statistics.median(pd_res["times"])
+            print(f"plain pandas, same analyses:        median {pd_med:.2f} s over {len(pd_res['times'])} runs "
+                  f"({', '.join(f'{t:.2f}' for t in pd_res['times'])}); peak RSS {pd_res['peak_mb']:,.0f} MB")
+            print(f"speed-up: {pd_med / med:.1f}x")
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

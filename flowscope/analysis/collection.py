@@ -14,7 +14,14 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.analysis.base import Context, Finding, FindingKind, Severity, execute, to_utc
+from flowscope.analysis.base import (
+    Context,
+    Finding,
+    FindingKind,
+    Severity,
+    execute,
+    to_utc,
+)
 from flowscope.model import C, Cloud, Kind, RunStatus
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}

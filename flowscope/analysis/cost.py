@@ -21,7 +21,6 @@ from flowscope.analysis.base import (
     execute,
     fmt_ms,
     fmt_usd,
-    lit_ts,
     sample_ids,
 )
 from flowscope.model import C, Cloud, Kind, Meter, StepType
@@ -62,17 +61,15 @@ def workflow_costs(ctx: Context) -> pd.DataFrame:
 
 
 def step_costs(ctx: Context) -> pd.DataFrame:
-    """Per workflow and step name over the window: usd, quantity (usage joined to steps for names)."""
+    """Per workflow and step name over the window: usd, quantity (`usage.name` carries the step's
+    name, so no join with steps; usage of a whole execution is under EXECUTION_STEP)."""
     def compute() -> pd.DataFrame:
         u = window_usage(ctx)
-        s = ctx.table("steps")
-        s = s.select(s_cloud=s[C.cloud], s_exec=s[C.execution_id], s_key=s[C.step_key], s_name=s[C.name])
-        j = u.left_join(s, (u[C.cloud] == s.s_cloud) & (u[C.execution_id] == s.s_exec)
-                        & (u[C.step_key] == s.s_key))
-        name = ibis.coalesce(j.s_name, ibis.literal(EXECUTION_STEP))
-        j = j.mutate(step=name)
-        return execute(j.group_by([C.cloud, C.workflow_id, "step"]).aggregate(
-            usd=j.usd.sum(), quantity=j[C.quantity].sum()))
+        step = ibis.ifelse(u[C.step_key].isnull(), ibis.literal(EXECUTION_STEP),
+                           ibis.coalesce(u[C.name], u[C.step_key]))
+        u = u.mutate(step=step)
+        return execute(u.group_by([C.cloud, C.workflow_id, "step"]).aggregate(
+            usd=u.usd.sum(), quantity=u[C.quantity].sum()))
     return ctx.cached("step_costs", compute)
 
 
@@ -84,7 +81,7 @@ def step_stats(ctx: Context) -> pd.DataFrame:
             type=s[C.type].max(),
             visits=s.count(),
             attempts=s[C.attempts].sum(),
-            executions=s[C.execution_id].nunique(),
+            executions=s[C.execution_id].approx_nunique(),   # for display: approximate is enough
             in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
         ))
     return ctx.cached("step_stats", compute)
@@ -153,7 +150,8 @@ def costly_steps(ctx: Context, exclude: set[tuple] = frozenset()) -> list[Findin
         kind = ctx.workflow_kind(r.cloud, r.workflow_id)
         loop = bool(r.in_loop == 1)
         rec = _costly_recommendation(r.cloud, kind, loop)
-        sev = Severity.HIGH if r.monthly >= 1000 or r.share >= 0.8 else Severity.MEDIUM
+        sev = (Severity.HIGH if r.monthly >= 1000 or (r.share >= 0.8 and r.monthly >= 100)
+               else Severity.LOW if r.monthly < 10 else Severity.MEDIUM)
         out.append(Finding(
             kind=FindingKind.COSTLY_STEP, severity=sev, cloud=r.cloud,
             workflow=ctx.workflow_name(r.cloud, r.workflow_id), workflow_id=r.workflow_id, step=r.step,

@@ -6,7 +6,11 @@ Finding: `failing_step` when the failure rate and count in the window pass the t
 
 from __future__ import annotations
 
+import datetime as dt
+
 import ibis
+import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from flowscope.analysis.base import (
@@ -17,6 +21,9 @@ from flowscope.analysis.base import (
     Finding,
     FindingKind,
     Severity,
+    bernoulli_scan,
+    bucket_expr,
+    bucket_index,
     error_template,
     execute,
     is_throttling,
@@ -25,7 +32,7 @@ from flowscope.analysis.base import (
     to_utc,
 )
 from flowscope.analysis.cost import execution_costs
-from flowscope.model import C, Cloud, StepType
+from flowscope.model import UTC, C, Cloud, StepType
 
 TOP_ERRORS = 3
 
@@ -53,7 +60,9 @@ def run(ctx: Context) -> list[Finding]:
     df = cur.merge(prev[[*keys, "prev_visits", "prev_failures", "prev_uncaught"]], on=keys, how="left")
     df["rate"] = df["failures"] / df["visits"].clip(lower=1)
     df["prev_rate"] = df["prev_failures"] / df["prev_visits"]
-    hits = df[(df["failures"] >= th.failure_min_count) & (df["rate"] >= th.failure_rate)]
+    standing = (df["failures"] >= th.failure_min_count) & (df["rate"] >= th.failure_rate)
+    episodes = _episodes(ctx, s.filter(current), df[~standing & (df["failures"] >= th.failure_min_count)][keys])
+    hits = df[standing | df.set_index(keys).index.isin(list(episodes))]
     if hits.empty:
         return []
 
@@ -101,10 +110,18 @@ def run(ctx: Context) -> list[Finding]:
         title = (f"{key[2]} in {wf_name} fails {r.rate:.0%} of {int(r.visits):,} visits"
                  f" ({int(r.uncaught):,} uncaught){f': {top_error}' if top_error else ''}")
         usd = 0.0 if pd.isna(r.usd) else float(r.usd)
+        ep = episodes.get(key)
+        window_start = to_utc(r.first_seen) or ctx.since
+        window_end = to_utc(r.last_seen) or ctx.until
+        if ep is not None:
+            window_start, window_end = ep["start"], ep["end"]
+            title = (f"{key[2]} in {wf_name} failed {ep['rate']:.0%} of {int(ep['visits']):,} visits from "
+                     f"{ep['start']:%Y-%m-%d %H:%M} to {ep['end']:%Y-%m-%d %H:%M} UTC (otherwise "
+                     f"{ep['baseline_rate']:.1%}){f': {top_error}' if top_error else ''}")
         out.append(Finding(
             kind=FindingKind.FAILING_STEP, severity=sev, cloud=r.cloud, workflow=wf_name,
             workflow_id=r.workflow_id, step=key[2],
-            window_start=to_utc(r.first_seen) or ctx.since, window_end=to_utc(r.last_seen) or ctx.until,
+            window_start=window_start, window_end=window_end,
             title=title,
             evidence={"visits": int(r.visits), "failures": int(r.failures), "failure_rate": r.rate,
                       "uncaught": int(r.uncaught), "caught": int(r.failures - r.uncaught),
@@ -112,12 +129,48 @@ def run(ctx: Context) -> list[Finding]:
                       "previous_failure_rate": None if pd.isna(r.prev_rate) else r.prev_rate,
                       "rate_change": change, "first_seen": to_utc(r.first_seen), "last_seen": to_utc(r.last_seen),
                       "first_revision": None if pd.isna(r.first_revision) else r.first_revision,
-                      "top_errors": top, "throttling": throttled, "wasted_usd": usd},
+                      "top_errors": top, "throttling": throttled, "wasted_usd": usd, "episode": ep},
             recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0),
             monthly_usd=usd * ctx.monthly_factor,
             executions_affected=int(0 if pd.isna(r.executions) else r.executions),
             sample_execution_ids=samples.get(key, []),
         ))
+    return out
+
+
+def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple, dict]:
+    """Steps whose failures cluster in time: a burst of failures (a bad deploy, an outage) that the
+    whole window's rate dilutes. Bernoulli scan over failure buckets (see base.bernoulli_scan)."""
+    th = ctx.thresholds
+    if candidates.empty:
+        return {}
+    keys = [C.cloud, C.workflow_id, C.name]
+    width = int(th.failure_bucket_hours * 3600)
+    flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", C.name: "f_name"}))
+    j = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
+                    & (s[C.name] == flagged.f_name))
+    j = j.mutate(bucket=bucket_expr(j, C.started_at, width))
+    df = execute(j.group_by([*keys, "bucket"]).aggregate(
+        visits=j.count(), failures=j[C.status].isin(FAILED_VALUES).cast("int64").sum()))
+    df["bucket"] = bucket_index(df["bucket"], width)
+    first = int(ctx.since.timestamp()) // width
+    size = (int(ctx.until.timestamp()) - 1) // width - first + 1
+    out: dict[tuple, dict] = {}
+    for key, g in df.groupby(keys):
+        n, k = np.zeros(size), np.zeros(size)
+        idx = g["bucket"].to_numpy(dtype=np.int64) - first
+        ok = (idx >= 0) & (idx < size)
+        np.add.at(n, idx[ok], g["visits"].to_numpy(dtype=float)[ok])
+        np.add.at(k, idx[ok], g["failures"].to_numpy(dtype=float)[ok])
+        eps = bernoulli_scan(n, k, min_hits=th.failure_min_count, min_rate=th.failure_rate,
+                             min_llr=th.episode_min_llr, max_episodes=1)
+        if not eps:
+            continue
+        e = eps[0]
+        out[tuple(key)] = {"start": dt.datetime.fromtimestamp((first + e.first) * width, UTC),
+                           "end": dt.datetime.fromtimestamp((first + e.last + 1) * width, UTC),
+                           "failures": e.hits, "visits": e.trials, "rate": e.rate,
+                           "baseline_rate": e.out_rate, "log_likelihood_ratio": e.llr}
     return out
 
 

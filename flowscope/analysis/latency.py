@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from flowscope.analysis.base import (
@@ -22,6 +23,9 @@ from flowscope.analysis.base import (
     Finding,
     FindingKind,
     Severity,
+    bernoulli_scan,
+    bucket_expr,
+    bucket_index,
     execute,
     fmt_ms,
     lit_ts,
@@ -47,47 +51,83 @@ def step_percentiles(ctx: Context) -> pd.DataFrame:
 
 
 def slow_steps(ctx: Context) -> list[Finding]:
+    """Episodes where a step's visits are often far slower than usual.
+
+    A visit is slow when it takes at least `slow_step_ratio` x the step's usual p95 and
+    `slow_step_min_delta_ms` more than its usual median (usual: the median over time buckets of
+    each bucket's p95 / p50, robust to the episode itself). Slow visits per bucket then go through
+    the same scan as failure bursts (base.bernoulli_scan): an episode is a run of buckets where the
+    share of slow visits is far above the rest of the series. A slowdown that hits a third of the
+    visits is found even though the median never moves.
+
+    Only visits that succeeded at the first attempt count: a retried visit's time is mostly retry
+    delays, which `retry_storm` reports.
+    """
     th = ctx.thresholds
     width = int(th.latency_bucket_hours * 3600)
     s = ctx.in_window(ctx.table("steps"), both=True)
-    s = s.filter(s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0) & ~s[C.type].isin(EXCLUDED_TYPES))
-    s = s.mutate(bucket=(s[C.started_at].epoch_seconds() // width).cast("int64"))
+    s = s.filter(s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0) & ~s[C.type].isin(EXCLUDED_TYPES)
+                 & (s[C.attempts] <= 1))
+    s = s.mutate(bucket=bucket_expr(s, C.started_at, width))
     d = s[C.duration_ms].cast("float64")
     keys = [C.cloud, C.workflow_id, C.name]
-    df = execute(s.group_by([*keys, "bucket"]).aggregate(n=s.count(), p95=d.quantile(0.95), p50=d.quantile(0.5)))
+    df = execute(s.group_by([*keys, "bucket"]).aggregate(
+        n=s.count(), p95=d.quantile(0.95), p50=d.quantile(0.5),
+        top=d.quantile(1.0 - th.slow_step_min_share)))
     if df.empty:
         return []
-    df = df[df["n"] >= th.slow_step_min_visits]
+    df["bucket"] = bucket_index(df["bucket"], width)
     grouped = df.groupby(keys)
     df = df.assign(buckets=grouped["n"].transform("size"), base50=grouped["p50"].transform("median"),
                    base95=grouped["p95"].transform("median"))
-    # A slow bucket: its median visit is `ratio` times the usual median (robust with few visits),
-    # its p95 is above the usual p95, and the slowdown is large in absolute terms.
-    bad = df[(df["buckets"] >= 4) & (df["bucket"] >= int(ctx.since.timestamp()) // width)
-             & (df["p50"] >= th.slow_step_ratio * df["base50"]) & (df["p95"] >= th.slow_step_ratio * df["base95"])
-             & (df["p50"] - df["base50"] >= th.slow_step_min_delta_ms)]
+    df["limit"] = np.maximum(th.slow_step_ratio * df["base95"], df["base50"] + th.slow_step_min_delta_ms)
+    # An episode needs a bucket where at least `slow_step_min_share` of the visits are slow, i.e.
+    # whose (1 - share) quantile passes the limit: only those steps go to pass 2.
+    over = (df["top"] >= df["limit"]).groupby([df[k] for k in keys]).transform("any")
+    cand = df[(df["buckets"] >= 4) & over]
+    if cand.empty:
+        return []
+    limits = cand.groupby(keys, as_index=False)[["limit", "base50", "base95", "buckets"]].first()
+    lt = ibis.memtable(limits.rename(columns={C.cloud: "l_cloud", C.workflow_id: "l_wf", C.name: "l_name"}))
+    j = s.inner_join(lt, (s[C.cloud] == lt.l_cloud) & (s[C.workflow_id] == lt.l_wf) & (s[C.name] == lt.l_name))
+    slow = execute(j.group_by([*keys, "bucket"]).aggregate(
+        n=j.count(), slow=(j[C.duration_ms] >= j["limit"]).cast("int64").sum()))
+    slow["bucket"] = bucket_index(slow["bucket"], width)
+    first = int(ctx.prev_since.timestamp()) // width
+    win_first = int(ctx.since.timestamp()) // width - first
+    size = (int(ctx.until.timestamp()) - 1) // width - first + 1
+    p95s = {k: g.set_index("bucket")["p95"] for k, g in cand.groupby(keys)}
+    lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
     found = []
-    for key, g in bad.sort_values("bucket").groupby(keys):
-        if len(g) > int(g["buckets"].iloc[0]) / 2:
-            continue                              # slow most of the time: that is its baseline
-        runs: list[list] = []
-        for r in g.itertuples(index=False):
-            if runs and r.bucket - runs[-1][-1].bucket <= 2:
-                runs[-1].append(r)
-            else:
-                runs.append([r])
-        for run_ in runs:
+    for key, g in slow.groupby(keys):
+        key = tuple(key)
+        n, k = np.zeros(size), np.zeros(size)
+        idx = g["bucket"].to_numpy(dtype=np.int64) - first
+        ok = (idx >= 0) & (idx < size)
+        np.add.at(n, idx[ok], g["n"].to_numpy(dtype=float)[ok])
+        np.add.at(k, idx[ok], g["slow"].to_numpy(dtype=float)[ok])
+        if not ((k > 0) & (k >= th.slow_step_min_share * n)).any() or k.sum() < th.slow_step_min_slow_visits:
+            continue                                  # no bucket is slow often enough to start an episode
+        limit, base50, base95, buckets = lim[key]
+        for e in bernoulli_scan(n, k, min_hits=th.slow_step_min_slow_visits, min_rate=th.slow_step_min_share,
+                                min_llr=th.episode_min_llr):
+            if e.last < win_first or (e.last - e.first + 1) > buckets / 2:
+                continue                              # before the window, or slow most of the time
+            lo = max(e.first, win_first)
+            b0, b1 = first + lo, first + e.last
+            bp = p95s[key]
+            p95 = float(bp[(bp.index >= b0) & (bp.index <= b1)].max()) if len(bp) else float("nan")
             found.append({"cloud": key[0], "workflow_id": key[1], "step": key[2],
-                          "start": dt.datetime.fromtimestamp(run_[0].bucket * width, UTC),
-                          "end": dt.datetime.fromtimestamp((run_[-1].bucket + 1) * width, UTC),
-                          "p95": max(r.p95 for r in run_), "p50": max(r.p50 for r in run_),
-                          "visits": sum(r.n for r in run_), "baseline_p95": run_[0].base95,
-                          "baseline_p50": run_[0].base50, "buckets": len(run_)})
+                          "start": dt.datetime.fromtimestamp(b0 * width, UTC),
+                          "end": dt.datetime.fromtimestamp((b1 + 1) * width, UTC),
+                          "p95": p95, "visits": e.trials, "slow_visits": e.hits, "slow_share": e.rate,
+                          "baseline_slow_share": e.out_rate, "baseline_p95": base95, "baseline_p50": base50,
+                          "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr})
     if not found:
         return []
     fd = pd.DataFrame(found)
     fd["sid"] = range(len(fd))
-    details = _slow_details(ctx, fd, th.slow_step_ratio)
+    details = _slow_details(ctx, fd)
     out = []
     for f in fd.to_dict("records"):
         n_slow, ids = details.get(f["sid"], (0, []))
@@ -95,13 +135,16 @@ def slow_steps(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(f["cloud"], f["workflow_id"])
         out.append(Finding(
             kind=FindingKind.SLOW_STEP,
-            severity=Severity.HIGH if (ratio or 0) >= 5 else Severity.MEDIUM,
+            severity=Severity.HIGH if (ratio or 0) >= 5 and f["slow_share"] >= 0.5 else Severity.MEDIUM,
             cloud=f["cloud"], workflow=wf_name, workflow_id=f["workflow_id"], step=f["step"],
             window_start=f["start"], window_end=f["end"],
-            title=(f"{f['step']} in {wf_name} slowed down: p95 {fmt_ms(f['p95'])} vs baseline "
-                   f"{fmt_ms(f['baseline_p95'])}" + (f" ({ratio:.1f}x)" if ratio else "")),
-            evidence={"p95_ms": f["p95"], "p50_ms": f["p50"], "baseline_p95_ms": f["baseline_p95"],
-                      "baseline_p50_ms": f["baseline_p50"], "ratio": ratio, "visits": f["visits"],
+            title=(f"{f['step']} in {wf_name} slowed down: {f['slow_share']:.0%} of visits took over "
+                   f"{fmt_ms(f['limit'])} (usually {f['baseline_slow_share']:.1%}); p95 {fmt_ms(f['p95'])} vs "
+                   f"baseline {fmt_ms(f['baseline_p95'])}" + (f" ({ratio:.1f}x)" if ratio else "")),
+            evidence={"p95_ms": f["p95"], "baseline_p95_ms": f["baseline_p95"],
+                      "baseline_p50_ms": f["baseline_p50"], "ratio": ratio, "slow_limit_ms": f["limit"],
+                      "visits": f["visits"], "slow_visits": f["slow_visits"], "slow_share": f["slow_share"],
+                      "baseline_slow_share": f["baseline_slow_share"], "log_likelihood_ratio": f["llr"],
                       "bucket_hours": th.latency_bucket_hours, "slow_buckets": f["buckets"]},
             recommendation=_slow_recommendation(f["cloud"]),
             monthly_usd=0.0, executions_affected=n_slow, sample_execution_ids=ids, id_bucket=f["start"],
@@ -109,12 +152,12 @@ def slow_steps(ctx: Context) -> list[Finding]:
     return out
 
 
-def _slow_details(ctx: Context, fd: pd.DataFrame, ratio: float) -> dict[int, tuple[int, list[str]]]:
-    """Per slow episode: executions with a visit slower than ratio x baseline p50, and samples."""
+def _slow_details(ctx: Context, fd: pd.DataFrame) -> dict[int, tuple[int, list[str]]]:
+    """Per slow episode: executions with a slow visit, and samples."""
     m = ibis.memtable(pd.DataFrame({
         "sid": fd["sid"].astype("int64"), "m_cloud": fd["cloud"].astype(str), "m_wf": fd["workflow_id"].astype(str),
         "m_step": fd["step"].astype(str), "m_start": pd.to_datetime(fd["start"], utc=True),
-        "m_end": pd.to_datetime(fd["end"], utc=True), "m_limit": (fd["baseline_p50"] * ratio).astype("float64"),
+        "m_end": pd.to_datetime(fd["end"], utc=True), "m_limit": fd["limit"].astype("float64"),
     }))
     s = ctx.in_window(ctx.table("steps"))
     j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)

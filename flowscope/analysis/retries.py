@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 
 import ibis
 import ibis.expr.types as ir
@@ -25,9 +24,10 @@ from flowscope.analysis.base import (
     Finding,
     FindingKind,
     Severity,
+    bucket_expr,
+    bucket_index,
     execute,
     fmt_ms,
-    fmt_usd,
     is_throttling,
     lit_ts,
     sample_ids,
@@ -39,7 +39,8 @@ NO_ERROR = "(no error)"
 
 
 def run(ctx: Context) -> list[Finding]:
-    return storms(ctx) + synchronized(ctx)
+    found = storms(ctx)
+    return found + synchronized(ctx, found)
 
 
 def _failed_attempts_with_names(ctx: Context, start: dt.datetime) -> ir.Table:
@@ -60,16 +61,18 @@ def storms(ctx: Context) -> list[Finding]:
     start = min(ctx.since, ctx.prev_since, ctx.since - dt.timedelta(days=th.retry_baseline_days))
     j = _failed_attempts_with_names(ctx, start)
     j = j.mutate(error=ibis.coalesce(j[C.error], ibis.literal(NO_ERROR)),
-                 bucket=(j[C.started_at].epoch_seconds() // width).cast("int64"))
+                 bucket=bucket_expr(j, C.started_at, width))
     keys = [C.cloud, C.workflow_id, "s_name", "error"]
-    counts = j.group_by([*keys, "bucket"]).aggregate(retries=j.count())
-    # Only series that ever reach the minimum can storm: keep the transfer small.
-    peaks = counts.group_by(keys).aggregate(peak=counts.retries.max())
-    peaks = peaks.filter(peaks.peak >= th.retry_storm_min_retries)
-    counts = counts.semi_join(peaks, [counts[k] == peaks[k] for k in keys])
-    df = execute(counts)
+    counts = j.group_by([*keys, "bucket"]).aggregate(
+        retries=j.count(), in_win=(j[C.started_at] >= lit_ts(ctx.since)).cast("int64").sum())
+    # Only series with enough retries in the window to storm at any scale: keep the transfer small.
+    totals = counts.group_by(keys).aggregate(total=counts.in_win.sum())
+    totals = totals.filter(totals.total >= th.retry_storm_min_retries)
+    counts = counts.semi_join(totals, [counts[k] == totals[k] for k in keys])
+    df = execute(counts.drop("in_win"))
     if df.empty:
         return []
+    df["bucket"] = bucket_index(df["bucket"], width)
     first = int(start.timestamp()) // width
     win_first = int(ctx.since.timestamp()) // width
     last = (int(ctx.until.timestamp()) - 1) // width
@@ -79,29 +82,19 @@ def storms(ctx: Context) -> list[Finding]:
         dense = np.zeros(last - first + 1)
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         ok = (idx >= 0) & (idx < dense.size)
-        dense[idx[ok]] = g["retries"].to_numpy()[ok]
-        flags = []
-        for i in np.nonzero(dense >= th.retry_storm_min_retries)[0]:
-            if i + first < win_first:
-                continue
-            hist = dense[max(0, i - trailing):i]
-            if hist.size < 4:
-                hist = np.delete(dense, i)
-            med = float(np.median(hist)) if hist.size else 0.0
-            mad = float(np.median(np.abs(hist - med))) if hist.size else 0.0
-            limit = med + th.retry_storm_z * max(1.4826 * mad, 1.0)
-            if dense[i] > limit:
-                flags.append((i, med, mad))
-        for run_ in _merge(flags, th.retry_storm_merge_gap_buckets):
-            i0, i1 = run_[0][0], run_[-1][0]
+        np.add.at(dense, idx[ok], g["retries"].to_numpy(dtype=float)[ok])
+        widest = STORM_SCALES[-1]
+        if np.convolve(dense[max(0, win_first - first - widest):], np.ones(widest)).max() < th.retry_storm_min_retries:
+            continue                                  # never enough retries close together to storm
+        for i0, i1, med, mad in storm_segments(dense, win_first - first, trailing, th):
             seg = dense[i0:i1 + 1]
             found.append({
                 "cloud": key[0], "workflow_id": key[1], "step": key[2], "error": key[3],
                 "start": dt.datetime.fromtimestamp((i0 + first) * width, UTC),
                 "end": dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC),
                 "retries": float(seg.sum()), "peak": float(seg.max()),
-                "baseline_median": run_[0][1], "baseline_mad": run_[0][2],
-                "anomalous_buckets": len(run_),
+                "baseline_median": med, "baseline_mad": mad,
+                "anomalous_buckets": int((seg > 0).sum()),
             })
     if not found:
         return []
@@ -132,6 +125,7 @@ def storms(ctx: Context) -> list[Finding]:
                       "peak_retries_per_minute": r.peak / th.retry_bucket_minutes,
                       "bucket_minutes": th.retry_bucket_minutes, "duration_minutes": minutes,
                       "baseline_median": r.baseline_median, "baseline_mad": r.baseline_mad,
+                      "buckets_with_retries": r.anomalous_buckets,
                       "visits": visits, "attempts": attempts, "amplification": amp,
                       "throttling": throttled, "billable_retries": r.retries, "retry_usd": cost,
                       "usd_per_attempt": per_attempt},
@@ -144,14 +138,91 @@ def storms(ctx: Context) -> list[Finding]:
     return out
 
 
-def _merge(flags: list[tuple], gap: int) -> list[list[tuple]]:
-    runs: list[list[tuple]] = []
-    for f in flags:
-        if runs and f[0] - runs[-1][-1][0] <= gap + 1:
-            runs[-1].append(f)
+STORM_SCALES = (1, 4, 16)
+"""Bucket multiples a storm is looked for at (15 min, 1 h, 4 h by default): a storm in a
+low-volume workflow has too few retries per 15 minutes to stand out, but not per 4 hours."""
+
+
+def _trailing_baseline(series: np.ndarray, trailing: int) -> tuple[np.ndarray, np.ndarray]:
+    """Median and MAD of the `trailing` buckets before each bucket (empty buckets count as zero).
+
+    Computed every `stride` buckets and held in between (the baseline moves slowly), vectorized;
+    where less than a quarter of the trailing span exists, the whole series stands in.
+    """
+    size = series.size
+    g_med = float(np.median(series))
+    g_mad = float(np.median(np.abs(series - g_med)))
+    med = np.full(size, g_med)
+    mad = np.full(size, g_mad)
+    if not series.any():
+        return med, mad
+    stride = max(1, trailing // 28)
+    points = np.arange(0, size, stride)
+    points = points[points >= max(4, trailing // 4)]
+    if points.size:
+        padded = np.concatenate([np.full(trailing, np.nan), series])
+        # window ending just before bucket i: padded[i : i + trailing]
+        windows = np.lib.stride_tricks.sliding_window_view(padded, trailing)[points]
+        m = np.nanmedian(windows, axis=1)
+        d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
+        for p, mv, dv in zip(points, m, d):
+            med[p:p + stride] = mv
+            mad[p:p + stride] = dv
+    return med, mad
+
+
+def storm_segments(dense: np.ndarray, win_first: int, trailing: int, th) -> list[tuple[int, int, float, float]]:
+    """(first bucket, last bucket, baseline median, baseline MAD) of each storm in a dense series.
+
+    1. Cores: at each scale (a rolling sum of 1, 4 or 16 buckets), a window whose retries reach
+       the minimum and exceed median + z * max(1.4826 * MAD, 1) of the trailing windows.
+    2. Extent: a CUSUM of the excess over the baseline (median + one robust sigma, at least one
+       retry per bucket) at the finest scale: a storm runs from where the sum leaves zero to where
+       it peaks, so bursts separated by quiet buckets stay one storm while the retries keep coming
+       faster than the baseline, and it ends with the last burst.
+    3. A segment is a storm when it holds a core inside the analysis window; segments closer than
+       the merge gap join.
+    """
+    size = dense.size
+    core = np.zeros(size, dtype=bool)
+    z, floor = th.retry_storm_z, th.retry_storm_min_retries
+    med1, mad1 = _trailing_baseline(dense, trailing)
+    ref = med1 + np.maximum(1.4826 * mad1, 1.0)
+    elevated = dense > ref
+    for m in STORM_SCALES:
+        if m > 1 and m * 4 > size:
+            continue
+        c = np.convolve(dense, np.ones(m), mode="full")[:size] if m > 1 else dense
+        med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing)
+        limit = med + z * np.maximum(1.4826 * mad, 1.0)
+        for i in np.nonzero((c >= floor) & (c > limit))[0]:
+            if i < win_first:
+                continue
+            lo = max(0, i - m + 1)
+            core[lo:i + 1] |= elevated[lo:i + 1]     # the buckets of the window that are above baseline
+    if not core.any():
+        return []
+    segments: list[list[int]] = []
+    s, seg_start, best, best_i = 0.0, None, 0.0, -1
+    for i in range(size):
+        s = max(0.0, s + dense[i] - ref[i])
+        if s > 0 and seg_start is None:
+            seg_start, best, best_i = i, s, i
+        if seg_start is not None and s > best:
+            best, best_i = s, i
+        if seg_start is not None and (s == 0 or i == size - 1):
+            cores = np.nonzero(core[seg_start:i + 1])[0]
+            end = max(best_i, seg_start + int(cores[-1])) if cores.size else best_i
+            segments.append([seg_start, end])
+            seg_start = None
+    storms = [seg for seg in segments if core[seg[0]:seg[1] + 1].any() and seg[1] >= win_first]
+    merged: list[list[int]] = []
+    for seg in storms:
+        if merged and seg[0] - merged[-1][1] <= th.retry_storm_merge_gap_buckets + 1:
+            merged[-1][1] = seg[1]
         else:
-            runs.append([f])
-    return runs
+            merged.append(list(seg))
+    return [(max(a, win_first), b, float(med1[a]), float(mad1[a])) for a, b in merged]
 
 
 def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
@@ -185,10 +256,25 @@ def _unit_cost_per_attempt(ctx: Context) -> dict[tuple, float]:
     return out
 
 
-def synchronized(ctx: Context) -> list[Finding]:
+def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> list[Finding]:
+    """Retries in lockstep during retry storms: missing jitter matters when many executions fail
+    at once (a throttled or failing dependency), because they all come back at the same instant.
+    Sporadic, independent retries with a fixed delay never coincide, so they are not flagged."""
     th = ctx.thresholds
+    if storms_found is None:
+        storms_found = storms(ctx)
+    if not storms_found:
+        return []
+    windows = pd.DataFrame({
+        "w_cloud": [f.cloud for f in storms_found], "w_wf": [f.workflow_id for f in storms_found],
+        "w_step": [f.step for f in storms_found],
+        "w_start": pd.to_datetime([f.window_start for f in storms_found], utc=True),
+        "w_end": pd.to_datetime([f.window_end for f in storms_found], utc=True),
+    })
+    span = windows.groupby(["w_cloud", "w_wf", "w_step"]).agg(first=("w_start", "min"), last=("w_end", "max"))
     a = ctx.table("attempts")
-    a = ctx.in_window(a)
+    a = a.filter((a[C.started_at] >= lit_ts(windows["w_start"].min().to_pydatetime()))
+                 & (a[C.started_at] < lit_ts(windows["w_end"].max().to_pydatetime())))
     nxt = a.filter(a[C.attempt] >= 2).select(n_cloud=C.cloud, n_exec=C.execution_id, n_key=C.step_key,
                                              n_attempt=C.attempt, n_start=C.started_at)
     prev = a.filter(a[C.status].isin(FAILED_VALUES) & a[C.ended_at].notnull())
@@ -199,11 +285,14 @@ def synchronized(ctx: Context) -> list[Finding]:
     s = s.filter(s[C.attempts] > 1).select(s_cloud=C.cloud, s_exec=C.execution_id, s_key=C.step_key,
                                            s_name=C.name)
     j = j.inner_join(s, (j[C.cloud] == s.s_cloud) & (j[C.execution_id] == s.s_exec) & (j[C.step_key] == s.s_key))
+    w = ibis.memtable(windows)
+    j = j.inner_join(w, (j[C.cloud] == w.w_cloud) & (j[C.workflow_id] == w.w_wf) & (j.s_name == w.w_step)
+                     & (j.n_start >= w.w_start) & (j.n_start < w.w_end))
     keys = [C.cloud, C.workflow_id, "s_name"]
     agg = execute(j.group_by([*keys, "n_attempt"]).aggregate(
         samples=j.count(), executions=j[C.execution_id].nunique(), mean_ms=j.delay_ms.mean(),
         std_ms=j.delay_ms.std(how="pop"), min_ms=j.delay_ms.min(), max_ms=j.delay_ms.max(),
-        error=j[C.error].mode()))
+        error=j[C.error].max()))   # the retried error (one per storm step in practice)
     if agg.empty:
         return []
     agg = agg[(agg["samples"] >= th.sync_retry_min_samples) & (agg["executions"] >= th.sync_retry_min_executions)
@@ -215,9 +304,10 @@ def synchronized(ctx: Context) -> list[Finding]:
     if hits.empty:
         return []
     unit = _unit_cost_per_attempt(ctx)
-    stats = step_stats(ctx)
-    retries_by_step = {(r.cloud, r.workflow_id, getattr(r, C.name)): (r.attempts or 0) - (r.visits or 0)
-                       for r in stats.itertuples(index=False)}
+    retries_by_step: dict[tuple, float] = {}
+    for f in storms_found:
+        k = (f.cloud, f.workflow_id, f.step)
+        retries_by_step[k] = retries_by_step.get(k, 0.0) + float(f.evidence.get("retries") or 0.0)
     samples = sample_ids(j.filter(j.n_attempt == 2), keys, order_by="n_start")
     out = []
     for key, g in hits.groupby(keys):
@@ -234,7 +324,7 @@ def synchronized(ctx: Context) -> list[Finding]:
             kind=FindingKind.SYNCHRONIZED_RETRIES,
             severity=Severity.HIGH if throttled else Severity.MEDIUM,
             cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=step,
-            window_start=ctx.since, window_end=ctx.until,
+            window_start=span.loc[key, "first"].to_pydatetime(), window_end=span.loc[key, "last"].to_pydatetime(),
             title=(f"Retries of {step} in {wf_name} fire in lockstep: delay {fmt_ms(worst.mean_ms)} with "
                    f"{worst.cv:.1%} spread across {execs} executions (no jitter)"
                    + (" - throttling" if throttled else "")),

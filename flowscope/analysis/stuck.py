@@ -20,18 +20,18 @@ import ibis
 import pandas as pd
 
 from flowscope.analysis.base import (
+    UNCAUGHT_FAILED_VALUES,
     Context,
     Finding,
     FindingKind,
     Severity,
-    UNCAUGHT_FAILED_VALUES,
     execute,
     fmt_ms,
     lit_ts,
     sample_ids,
     to_utc,
 )
-from flowscope.model import AWS_HISTORY_EVENT_LIMIT, UTC, C, Cloud, Status, StepType
+from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Status, StepType
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -82,8 +82,10 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     at = steps.inner_join(ids, (steps[C.cloud] == ids.x_cloud) & (steps[C.execution_id] == ids.x_id))
     at = at.filter(~at[C.type].isin([str(StepType.MAP), str(StepType.PARALLEL), str(StepType.LOOP),
                                      str(StepType.SCOPE)]))
-    where = execute(at.group_by([C.cloud, C.workflow_id]).aggregate(step=at[C.name].mode()))
-    where = {(w.cloud, w.workflow_id): w.step for w in where.itertuples(index=False)}
+    # The step most stuck runs wait in (a portable mode: counts per step, the top one in pandas).
+    counts = execute(at.group_by([C.cloud, C.workflow_id, C.name]).aggregate(n=at.count()))
+    counts = counts.sort_values(["n", C.name], ascending=[False, True]).drop_duplicates([C.cloud, C.workflow_id])
+    where = {(w.cloud, w.workflow_id): getattr(w, C.name) for w in counts.itertuples(index=False)}
     out = []
     for a in agg.itertuples(index=False):
         wf_name = ctx.workflow_name(a.cloud, a.workflow_id)

@@ -62,7 +62,7 @@ class World:
                C.start_date: start.date()}
         self.rows["steps"].append(row)
         if meter:
-            self.usage(ex, key, meter, quantity)
+            self.usage(ex, key, meter, quantity, name=name)
         return row
 
     def attempt(self, step: dict[str, Any], n: int, start: dt.datetime, *, duration_ms: int = 50,
@@ -73,9 +73,11 @@ class World:
             C.ended_at: start + dt.timedelta(milliseconds=duration_ms), C.duration_ms: duration_ms,
             C.status: str(status), C.error: error, C.start_date: start.date()})
 
-    def usage(self, ex: dict[str, Any], step_key: str | None, meter: str, quantity: float) -> None:
+    def usage(self, ex: dict[str, Any], step_key: str | None, meter: str, quantity: float,
+              name: str | None = None) -> None:
         self.rows["usage"].append({C.cloud: ex[C.cloud], C.region: ex.get(C.region), C.workflow_id: ex[C.workflow_id],
-                                   C.execution_id: ex[C.execution_id], C.step_key: step_key, C.meter: str(meter),
+                                   C.execution_id: ex[C.execution_id], C.step_key: step_key, C.name: name,
+                                   C.meter: str(meter),
                                    C.quantity: float(quantity), C.started_at: ex[C.started_at],
                                    C.start_date: ex[C.started_at].date()})
 

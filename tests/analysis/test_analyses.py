@@ -183,11 +183,18 @@ def test_no_storm_on_steady_retries():
 
 
 def test_synchronized_retries_without_jitter():
-    df = run(storm_world(storm=False, jitter=False))
+    df = run(storm_world(storm=True, jitter=False))
     s = of(df, "synchronized_retries")
     assert len(s) == 1 and s.iloc[0].step == "CallApi"
     assert s.iloc[0].evidence["min_cv"] < 0.1
-    assert of(run(storm_world(storm=False, jitter=True)), "synchronized_retries").empty
+    storm = of(df, "retry_storm").iloc[0]
+    assert (s.iloc[0].window_start, s.iloc[0].window_end) == (storm.window_start, storm.window_end)
+    assert of(run(storm_world(storm=True, jitter=True)), "synchronized_retries").empty
+
+
+def test_sporadic_retries_without_jitter_are_not_synchronized():
+    # Fixed delays, but the failures are independent and never coincide: nothing retries in lockstep.
+    assert of(run(storm_world(storm=False, jitter=False)), "synchronized_retries").empty
 
 
 # ---------------------------------------------------------------- cost
@@ -404,3 +411,33 @@ def test_thresholds_from_mapping():
         Thresholds.from_mapping({"failure_min_count": 2.5})
     with pytest.raises(ValueError, match="number"):
         Thresholds.from_mapping({"failure_rate": "high"})
+
+
+# ---------------------------------------------------------------- episodes (scan statistic, storm extent)
+
+def test_bernoulli_scan_finds_a_burst_and_ignores_steady_rates():
+    from flowscope.analysis.base import bernoulli_scan
+
+    n = [20] * 40
+    k = [0] * 40
+    for i in range(10, 16):
+        k[i] = 4                                      # 20% failures for six buckets, none elsewhere
+    eps = bernoulli_scan(n, k, min_hits=5, min_rate=0.05, min_llr=12)
+    assert [(e.first, e.last) for e in eps] == [(10, 15)] and eps[0].rate == 0.2
+    steady = [1 if i % 5 == 0 else 0 for i in range(40)]
+    assert bernoulli_scan(n, steady, min_hits=5, min_rate=0.05, min_llr=12) == []
+
+
+def test_sparse_storm_is_one_segment():
+    import numpy as np
+
+    from flowscope.analysis.base import Thresholds
+    from flowscope.analysis.retries import storm_segments
+
+    dense = np.zeros(96 * 14)                         # two weeks of 15-min buckets
+    start = 96 * 10
+    for i in range(start, start + 96, 7):             # a day of bursts separated by quiet buckets
+        dense[i] = 12
+    dense[::200] += 1                                 # sporadic background
+    segs = storm_segments(dense, 96 * 7, 96 * 7, Thresholds())
+    assert len(segs) == 1 and segs[0][0] == start and segs[0][1] >= start + 90

@@ -3,7 +3,12 @@ import datetime as dt
 import pytest
 
 from flowscope.analysis import pricing
-from flowscope.analysis.pricing import express_billed_gb_seconds, express_cost, price, unit_price
+from flowscope.analysis.pricing import (
+    express_billed_gb_seconds,
+    express_cost,
+    price,
+    unit_price,
+)
 from flowscope.model import Kind, Meter
 
 ON = dt.date(2026, 3, 1)

@@ -1,0 +1,95 @@
+"""Engines the analyses run on: the same Ibis expressions, another backend.
+
+- DuckDB (default): `Store.table(name)`, an in-memory DuckDB over the snapshot's Parquet files.
+- PySpark (`pip install flowscope[spark]`, Java 17): `spark_tables(store)` reads the same
+  snapshot's Parquet files (the file list of each Delta table at the version the store's
+  manifest names) into a local SparkSession and returns Ibis tables over them.
+
+    from flowscope.analysis import analyze
+    from flowscope.analysis.engines import spark_tables
+    df = analyze(spark_tables(Store(path)), since=...)
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flowscope.model import TABLES, TIMESTAMP
+
+_SPARK_TYPES = {
+    "string": "string",
+    "int64": "bigint",
+    "int32": "int",
+    "double": "double",
+    "date32[day]": "date",
+    str(TIMESTAMP): "timestamp",
+}
+
+
+def spark_session(master: str = "local[2]", app_name: str = "flowscope") -> Any:
+    """A local SparkSession in UTC (SPARK_LOCAL_IP=127.0.0.1 unless set), reused if one is active."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    from pyspark.sql import SparkSession
+
+    session = (SparkSession.builder.master(master).appName(app_name)
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.driver.host", "127.0.0.1")
+            .config("spark.ui.enabled", "false")
+            .config("spark.ui.showConsoleProgress", "false")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate())
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def snapshot_files(store: Any) -> dict[str, list[str]]:
+    """Parquet files of each model table at the store's current snapshot (manifest versions)."""
+    from flowscope.store import manifest, reader
+    from flowscope.store.layout import Layout
+
+    layout = Layout(store.path)
+    snap = manifest.latest(layout.manifest_dir)
+    return reader.snapshot_files(layout, snap, getattr(store, "storage_options", None))
+
+
+def _spark_schema(name: str) -> str:
+    return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in TABLES[name].schema)
+
+
+def spark_tables(store: Any, session: Any = None) -> dict[str, Any]:
+    """Ibis tables (PySpark backend) of every model table of the store's current snapshot.
+
+    Each table reads exactly the model columns from its Parquet files (the Delta partition
+    columns are kept inside the files, so nothing comes from the log); a table never written is
+    an empty frame of its schema.
+    """
+    import ibis
+
+    session = session or spark_session()
+    con = ibis.pyspark.connect(session)
+    files = snapshot_files(store)
+    out = {}
+    from pyspark.sql import functions as F
+
+    for name in TABLES:
+        schema = _spark_schema(name)
+        snap = files.get(name)
+        paths = list(getattr(snap, "files", snap) or [])
+        stored = getattr(snap, "columns", None)       # columns of the stored version, when known
+        if paths:
+            frame = session.read.schema(schema).parquet(*paths)
+        else:
+            frame = session.createDataFrame([], schema)
+        cols = []
+        for f in TABLES[name].schema:
+            if paths and stored is not None and f.name not in stored:   # written before the model had it
+                cols.append(F.lit(None).cast(_SPARK_TYPES[str(f.type)]).alias(f.name))
+            else:
+                cols.append(F.col(f"`{f.name}`"))
+        frame = frame.select(*cols)
+        view = f"flowscope_{name}"
+        frame.createOrReplaceTempView(view)
+        out[name] = con.table(view)
+    return out

@@ -1,0 +1,82 @@
+"""The analysis suite on DuckDB and on local PySpark over the same small store: same findings.
+
+Needs pyspark and Java (17): `pip install flowscope[spark]`. Skipped, with the reason, only when
+pyspark cannot be imported or no Java runtime is found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+
+import pandas as pd
+import pytest
+
+pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'flowscope[spark]')")
+if shutil.which("java") is None:
+    pytest.skip("no Java runtime on PATH: PySpark needs Java 17", allow_module_level=True)
+
+from flowscope.analysis import analyze
+from flowscope.analysis.engines import spark_session, spark_tables
+from flowscope.model import TABLES, UTC
+from flowscope.simulate.demo import build_demo
+from flowscope.store import Store
+
+END = dt.datetime(2026, 3, 31, tzinfo=UTC)
+DAYS = 30
+EXECUTIONS = 3_000
+KEY = ["kind", "cloud", "workflow", "step", "window_start"]
+REL_TOL = 0.05          # approximate distinct counts (HyperLogLog) differ between engines
+pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    store = Store(tmp_path_factory.mktemp("parity") / "store")
+    build_demo(store, days=DAYS, executions=EXECUTIONS, seed=11, end=END)
+    window = {"since": END - dt.timedelta(days=DAYS), "until": END, "now": END}
+    duck = analyze({name: store.table(name) for name in TABLES}, **window)
+    session = spark_session()
+    try:
+        spark = analyze(spark_tables(store, session), **window)
+    finally:
+        session.stop()
+    return duck, spark
+
+
+def _key(df: pd.DataFrame) -> set[tuple]:
+    return {tuple(None if (isinstance(v, float) and math.isnan(v)) else v for v in row)
+            for row in df[KEY].astype(object).itertuples(index=False)}
+
+
+def _close(a, b) -> bool:
+    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+        return True
+    return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=1e-6)
+
+
+def test_same_findings_on_duckdb_and_spark(both):
+    duck, spark = both
+    assert len(duck) > 10, "the store should give the engines something to agree on"
+    assert _key(duck) == _key(spark), (
+        f"only DuckDB: {sorted(_key(duck) - _key(spark), key=str)}\nonly Spark: {sorted(_key(spark) - _key(duck), key=str)}")
+    assert sorted(duck["id"]) == sorted(spark["id"])
+
+
+def test_same_numbers_within_tolerance(both):
+    duck, spark = both
+    s_by_id = {r["id"]: r for r in spark.to_dict("records")}
+    problems = []
+    for d in duck.to_dict("records"):
+        s = s_by_id[d["id"]]
+        for col in ("window_end", "severity"):
+            if d[col] != s[col] and not (pd.isna(d[col]) and pd.isna(s[col])):
+                problems.append((d["kind"], d["workflow"], col, d[col], s[col]))
+        for col in ("monthly_usd", "executions_affected"):
+            if not _close(d[col], s[col]):
+                problems.append((d["kind"], d["workflow"], col, d[col], s[col]))
+        for name, value in (d["evidence"] or {}).items():
+            if not _close(value, (s["evidence"] or {}).get(name)):
+                problems.append((d["kind"], d["workflow"], f"evidence.{name}", value, s["evidence"].get(name)))
+    assert not problems, "\n".join(map(str, problems))

@@ -108,8 +108,8 @@ class Thresholds:
     polling_min_executions: int = 3
     express_max_duration_ms: int = 300_000  # Express runs at most 5 minutes
     express_memory_mb: int = 64             # assumed billed memory when the data has none
-    express_min_monthly_executions: int = 10_000
-    express_min_monthly_saving_usd: float = 5.0
+    express_min_monthly_executions: int = 1_000
+    express_min_monthly_saving_usd: float = 1.0
     plan_what_if_margin: float = 0.2        # the other plan must be this much cheaper
     plan_what_if_min_monthly_saving_usd: float = 10.0
     logicapp_standard_plan_vcpu: float = 1.0   # WS1

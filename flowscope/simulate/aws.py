@@ -7,13 +7,15 @@ plus the ground truth of the anomalies injected into them:
 =========================  ========  ==========================================================
 state machine              type      behaviour
 =========================  ========  ==========================================================
-orders-standard            STANDARD  healthy: Lambda tasks with Retry, a Choice, an inline Map
+orders-standard            STANDARD  healthy: Lambda tasks with Retry, a Choice, an inline Map,
+                                     a .waitForTaskToken callback from the warehouse (~40 min)
 payments-standard          STANDARD  failing_step (ChargeCard fails ~15% in a window) and a
                                      retry storm: Authorize throttled for a few hours, retried
                                      with NO jitter (identical delays: synchronized_retries)
 report-poller-standard     STANDARD  polling_loop (Wait/Choice loop), slow_step (FetchReport
                                      p95 far above normal in a window), stuck_execution
-events-ingest-standard     STANDARD  express_candidate: short (< 5 s), high volume
+events-ingest-standard     STANDARD  express_candidate: short (< 5 s), high volume, an inline Map
+                                     over 20-60 records: many transitions per run (costly_step)
 clickstream-express        EXPRESS   healthy
 =========================  ========  ==========================================================
 
@@ -108,7 +110,12 @@ DEFINITIONS: dict[str, dict] = {
                                                "States": {"ReserveItem": _task("orders-reserve-item", None,
                                                                                [_LAMBDA_RETRY])}},
                              "Next": "ConfirmOrder"},
-            "ConfirmOrder": _task("orders-confirm", "Done", [_LAMBDA_RETRY]),
+            "ConfirmOrder": _task("orders-confirm", "AwaitWarehouse", [_LAMBDA_RETRY]),
+            # A callback: the warehouse answers with SendTaskSuccess (not possible on Express).
+            "AwaitWarehouse": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                               "Parameters": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/123456789012/picking",
+                                              "MessageBody": {"TaskToken.$": "$$.Task.Token"}},
+                               "HeartbeatSeconds": 3600, "Next": "Done"},
             "RejectOrder": {"Type": "Pass", "Next": "Done"},
             "Done": {"Type": "Succeed"},
         },
@@ -140,10 +147,15 @@ DEFINITIONS: dict[str, dict] = {
         },
     },
     INGEST: {
-        "Comment": "Transform and store one event batch.",
+        "Comment": "Transform an event batch, normalise each record, store the batch.",
         "StartAt": "TransformEvent",
         "States": {
-            "TransformEvent": _task("ingest-transform", "StoreEvent", [_LAMBDA_RETRY]),
+            "TransformEvent": _task("ingest-transform", "NormalizeRecords", [_LAMBDA_RETRY]),
+            "NormalizeRecords": {"Type": "Map", "ItemsPath": "$.records",
+                                 "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+                                                   "StartAt": "NormalizeRecord",
+                                                   "States": {"NormalizeRecord": {"Type": "Pass", "End": True}}},
+                                 "Next": "StoreEvent"},
             "StoreEvent": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
                            "Parameters": {"TableName": "events", "Item.$": "$.item"},
                            "Retry": [_LAMBDA_RETRY | {"ErrorEquals": ["DynamoDB.ProvisionedThroughputExceededException"]}],
@@ -274,6 +286,7 @@ def _orders(run: _Run, rng: random.Random, ctx: dict) -> None:
         done = run.ev("MapStateSucceeded", prev, {}, 3)
         last = run.ev("MapStateExited", done - 1, {"name": "ReserveItems"}, 2)
         last, _ = run.task(last, "ConfirmOrder", "orders-confirm", rng, _lognormal(rng, 150, 0.3))
+        last = _callback(run, last, "AwaitWarehouse", rng, _lognormal(rng, 40 * 60_000, 0.5))
     last = run.simple(last, "Succeed", "Done", rng)
     run.ev("ExecutionSucceeded", last, {}, 5)
     del start
@@ -322,9 +335,31 @@ def _poller(run: _Run, rng: random.Random, ctx: dict) -> None:
     run.ev("ExecutionSucceeded", last, {}, 5)
 
 
+def _callback(run: _Run, prev: int, name: str, rng: random.Random, wait_ms: float) -> int:
+    """A `.waitForTaskToken` task: the message is sent, then the callback arrives much later."""
+    details = {"resource": "sendMessage.waitForTaskToken", "resourceType": "sqs"}
+    entered = run.ev("TaskStateEntered", prev, {"name": name}, rng.randint(3, 12))
+    scheduled = run.ev("TaskScheduled", entered, {**details, "region": REGION, "parameters": "{}"}, 5)
+    started = run.ev("TaskStarted", scheduled, details, 8)
+    submitted = run.ev("TaskSubmitted", started, {**details, "output": "{}"}, rng.randint(20, 60))
+    done = run.ev("TaskSucceeded", submitted, {**details, "output": "{}"}, int(wait_ms) + 1)
+    return run.ev("TaskStateExited", done, {"name": name}, 4)
+
+
 def _ingest(run: _Run, rng: random.Random, ctx: dict) -> None:
     run.ev("ExecutionStarted", 0, {"roleArn": ROLE})
     last, _ = run.task(0, "TransformEvent", "ingest-transform", rng, _lognormal(rng, 220, 0.35))
+    # An inline Map over the batch's records: many transitions per short run (Express pays per run).
+    entered = run.ev("MapStateEntered", last, {"name": "NormalizeRecords"}, rng.randint(3, 8))
+    items = rng.randint(20, 60)
+    prev = run.ev("MapStateStarted", entered, {"length": items}, 3)
+    for i in range(items):
+        it = run.ev("MapIterationStarted", prev, {"index": i, "name": "NormalizeRecords"}, 1)
+        inner = run.simple(it, "Pass", "NormalizeRecord", rng)
+        run.ev("MapIterationSucceeded", inner, {"index": i, "name": "NormalizeRecords"}, 1)
+        prev = inner
+    done = run.ev("MapStateSucceeded", prev, {}, 2)
+    last = run.ev("MapStateExited", done - 1, {"name": "NormalizeRecords"}, 2)
     # Service integration (DynamoDB putItem): Task* events, not LambdaFunction*.
     e = run.ev("TaskStateEntered", last, {"name": "StoreEvent"}, rng.randint(3, 12))
     s = run.ev("TaskScheduled", e, {"resource": "putItem", "resourceType": "dynamodb", "region": REGION,
@@ -420,6 +455,8 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
                 {"normal_median_ms": 1500, "slow_ms": [25000, 70000], "slow_share": 0.35}),
         Anomaly(AnomalyKind.EXPRESS_CANDIDATE, Cloud.AWS, INGEST, None, start, end,
                 {"max_duration_s": 5}),
+        Anomaly(AnomalyKind.COSTLY_STEP, Cloud.AWS, INGEST, "NormalizeRecord", start, end,
+                {"items_per_run": [20, 60], "why": "one state transition per record"}),
     ]
 
     per_day: dict[tuple[str, str], list[dict]] = {}

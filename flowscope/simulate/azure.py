@@ -7,11 +7,12 @@ reads (`{"value": [...]}` pages and single resources, ARM ids consistent across 
   ApiConnection to `sql` / a Compose, Response.
 - `crm-export` (Consumption): Recurrence; a For_each over 20-50 contacts with a `salesforce`
   ApiConnection per item (costly_step), then `Post_summary` (Http) failing often (failing_step).
-- `order-router` (Consumption, high volume, mostly built-in actions: plan_what_if) with a
+- `order-router` (Consumption, the busiest, mostly built-in actions) with a
   window of 429s on `Call_fulfilment` retried by a fixed-interval policy (retry_storm,
   synchronized_retries: retries land exactly 20 s apart, no jitter).
 - `ledger-standard` (Standard, stateful): Recurrence, ServiceProvider actions; a slow_step
-  window on `Write_ledger` and two runs stuck in Running (stuck_execution).
+  window on `Write_ledger` and two runs stuck in Running (stuck_execution). Its few hundred
+  runs a month pay for a whole WS1 plan: Consumption would be far cheaper (plan_what_if).
 """
 
 from __future__ import annotations
@@ -202,8 +203,9 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
                 {"connector": "salesforce", "items_per_run": [20, 50]}),
         Anomaly(AnomalyKind.FAILING_STEP, Cloud.AZURE, "crm-export", "Post_summary", spec.start, spec.end,
                 {"failure_rate": 0.35}),
-        Anomaly(AnomalyKind.PLAN_WHAT_IF, Cloud.AZURE, "order-router", None, spec.start, spec.end,
-                {"recommendation": "logicapp-standard", "builtin_share": "most actions are built-in"}),
+        Anomaly(AnomalyKind.PLAN_WHAT_IF, Cloud.AZURE, "ledger-standard", None, spec.start, spec.end,
+                {"recommendation": "logicapp-consumption",
+                 "reason": "a whole Standard plan for a few hundred runs a month"}),
         Anomaly(AnomalyKind.RETRY_STORM, Cloud.AZURE, "order-router", STORM_ACTION, storm[0], storm[1],
                 {"status_code": 429, "retry_policy": "fixed"}),
         Anomaly(AnomalyKind.SYNCHRONIZED_RETRIES, Cloud.AZURE, "order-router", STORM_ACTION, storm[0], storm[1],

@@ -231,6 +231,7 @@ def analyze(
     workflow: Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+    engine: Annotated[str, typer.Option(help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
 ) -> None:
     """Print findings, most severe and most expensive first."""
     from flowscope.analysis import Thresholds, findings_to_json
@@ -241,11 +242,16 @@ def analyze(
         raise fail(f"--format must be table, json or csv, not {format!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
         raise fail(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+    if engine not in {"duckdb", "spark"}:
+        raise fail(f"--engine must be duckdb or spark, not {engine!r}")
     settings = _settings(config, store)
     try:
         thresholds = Thresholds.from_mapping(settings.thresholds)
+        target = Store(settings.store_path)
+        if engine == "spark":
+            target = _spark_tables(target)
         with status("analysing"):
-            findings = analyze_store(Store(settings.store_path), since=since, until=until,
+            findings = analyze_store(target, since=since, until=until,
                                      clouds=cloud, workflows=workflow, thresholds=thresholds)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
@@ -262,6 +268,26 @@ def analyze(
         _print_findings(findings)
     if fail_on is not None and any(SEVERITY_RANK[s] >= SEVERITY_RANK[fail_on] for s in findings["severity"]):
         raise typer.Exit(1)
+
+
+class _TableSource:
+    """Tables of another engine, behind the `.table(name)` that analyze_store reads."""
+
+    def __init__(self, tables: dict) -> None:
+        self.tables = tables
+
+    def table(self, name: str):  # noqa: ANN201 - an Ibis table of the chosen backend
+        return self.tables[name]
+
+
+def _spark_tables(store: "object") -> _TableSource:
+    from importlib.util import find_spec
+
+    if find_spec("pyspark") is None:
+        raise fail("--engine spark needs PySpark: pip install 'flowscope[spark]' (and a Java runtime)")
+    from flowscope.analysis.engines import spark_tables
+
+    return _TableSource(spark_tables(store))
 
 
 def _text(value: object) -> str:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import ibis
 import pandas as pd
@@ -35,7 +36,8 @@ from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Status, StepType
 
 
 def run(ctx: Context) -> list[Finding]:
-    return stuck_executions(ctx) + history_limit_risks(ctx) + map_failure_budgets(ctx)
+    return (stuck_executions(ctx) + history_limit_risks(ctx) + map_failure_budgets(ctx)
+            + distributed_map_budgets(ctx))
 
 
 def store_clock(ctx: Context) -> dict[str, object]:
@@ -232,5 +234,73 @@ def map_failure_budgets(ctx: Context) -> list[Finding]:
                             "send failed items to a dead-letter destination (ResultWriter)."),
             monthly_usd=0.0, executions_affected=int(a.n),
             sample_execution_ids=samples.get((a.m_cloud, a.m_wf, a.m_name), []),
+        ))
+    return out
+
+
+MAP_RUN_FAILED_COUNTS = ("failed", "timedOut", "aborted")
+
+
+def map_run_budget(run: dict[str, Any]) -> tuple[int, float] | None:
+    """(failed items, allowed failures) of one Distributed Map Run, or None without a tolerance.
+
+    Step Functions fails a Map Run when failed items exceed ToleratedFailurePercentage of the
+    items or ToleratedFailureCount, whichever is reached first; with neither set, the first
+    failure fails it (a failing step, not a budget).
+    """
+    counts = run.get("item_counts") or {}
+    total = int(counts.get("total") or 0)
+    failed = sum(int(counts.get(k) or 0) for k in MAP_RUN_FAILED_COUNTS)
+    limits = []
+    if run.get("tolerated_failure_percentage"):
+        limits.append(float(run["tolerated_failure_percentage"]) / 100.0 * total)
+    if run.get("tolerated_failure_count"):
+        limits.append(float(run["tolerated_failure_count"]))
+    if not limits or total == 0:
+        return None
+    return failed, min(limits)
+
+
+def distributed_map_budgets(ctx: Context) -> list[Finding]:
+    """Distributed Map Runs near their tolerated failures, from the counts DescribeMapRun gave the
+    collector (`executions.attributes.map_runs`); only parents of map runs are read."""
+    th = ctx.thresholds
+    e = ctx.in_window(ctx.table("executions"))
+    e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.attributes].contains('"map_runs"'))
+    parents = execute(e.select(C.cloud, C.workflow_id, C.execution_id, C.attributes))
+    groups: dict[tuple[str, str, str], list[tuple[str, int, float]]] = {}
+    for row in parents.itertuples(index=False):
+        try:
+            runs = json.loads(row.attributes).get("map_runs") or []
+        except (TypeError, ValueError, AttributeError):
+            continue
+        for run in runs:
+            budget = map_run_budget(run) if isinstance(run, dict) else None
+            if budget is None:
+                continue
+            failed, allowed = budget
+            if failed and failed >= allowed * th.map_failure_budget_ratio:
+                key = (row.cloud, row.workflow_id, str(run.get("state_name") or "Map"))
+                groups.setdefault(key, []).append((row.execution_id, failed, allowed))
+    out = []
+    for (cloud, wf_id, state), hits in sorted(groups.items()):
+        wf_name = ctx.workflow_name(cloud, wf_id)
+        over = sum(1 for _, failed, allowed in hits if failed > allowed)
+        worst = max(hits, key=lambda h: h[1] / max(h[2], 1e-9))
+        out.append(Finding(
+            kind=FindingKind.MAP_FAILURE_BUDGET,
+            severity=Severity.HIGH if over else Severity.MEDIUM,
+            cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=state,
+            window_start=ctx.since, window_end=ctx.until,
+            title=(f"Distributed Map {state} in {wf_name}: {len(hits)} map run(s) used "
+                   f"{worst[1]} of {worst[2]:g} tolerated item failures"
+                   + (f", {over} exceeded it" if over else "")),
+            evidence={"map_runs_near_budget": len(hits), "map_runs_over_budget": over,
+                      "worst_failed_items": worst[1], "worst_allowed_failures": worst[2]},
+            recommendation=("Fix the failing item processor or add Retry/Catch inside the ItemProcessor; "
+                            "if failures are expected, raise ToleratedFailurePercentage/Count deliberately "
+                            "and send failed items to a dead-letter destination (ResultWriter)."),
+            monthly_usd=0.0, executions_affected=len(hits),
+            sample_execution_ids=[h[0] for h in sorted(hits, key=lambda h: -h[1])[:5]],
         ))
     return out

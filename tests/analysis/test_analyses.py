@@ -378,6 +378,29 @@ def test_map_failure_budget():
     assert len(f) == 1 and f.iloc[0].step == "M" and f.iloc[0].evidence["max_failed_percent"] == 10
 
 
+@pytest.mark.parametrize(("failed", "percentage", "count", "verdict"), [
+    (9, 10, 0, "medium"),     # 9 of 100 items, 10% tolerated: near the budget
+    (12, 10, 0, "high"),      # over it
+    (17, 0, 20, "medium"),    # count budget of 20: near
+    (3, 10, 0, None),         # far below
+    (5, 0, 0, None),          # no tolerance set: a failing step, not a budget
+])
+def test_distributed_map_run_budget(failed, percentage, count, verdict):
+    w = World()
+    wf = w.workflow("fanout")
+    ex = w.execution(wf, at(minutes=1))
+    ex[C.attributes] = json.dumps({"map_runs": [{
+        "map_run_arn": "arn:aws:states:us-east-1:1:mapRun:fanout/Fan:1", "state_name": "Fan",
+        "tolerated_failure_percentage": percentage, "tolerated_failure_count": count,
+        "item_counts": {"total": 100, "succeeded": 100 - failed, "failed": failed, "timedOut": 0, "aborted": 0}}]})
+    f = of(run(w), "map_failure_budget")
+    if verdict is None:
+        assert f.empty
+    else:
+        assert list(f["severity"]) == [verdict] and f.iloc[0].step == "Fan"
+        assert f.iloc[0].sample_execution_ids == [ex[C.execution_id]]
+
+
 # ---------------------------------------------------------------- collection
 
 def test_collection_gap_on_failed_and_partial_latest_runs():

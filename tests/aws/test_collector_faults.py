@@ -15,7 +15,6 @@ import threading
 import time
 from typing import Any
 
-import pytest
 
 from flowscope.collectors import aws
 from flowscope.collectors.aws.clients import client_hook

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import pytest
 from ui_synth import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
 
-from flowscope.model import UTC, C, Cloud
+from flowscope.model import UTC, C
 from flowscope.store import Store
 from flowscope.ui import charts, graph, queries
 

@@ -217,6 +217,30 @@ def test_standard_at_all_uses_the_logs_path_when_cheaper(moto, store, api_calls,
     assert sorted(e["execution_id"] for e in _rows(store, "executions")) == sorted(runs)
 
 
+def test_standard_at_all_takes_what_the_logs_complete_and_the_rest_from_history(moto, store, api_calls, defs):
+    group = "/aws/vendedlogs/states/std-mixed"
+    stream = "states/std-mixed/2026/00000000"
+    moto.logs.create_log_group(logGroupName=group)
+    moto.logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    group_arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"
+    arn = moto.machine("std-mixed", defs.PASS_CHOICE, loggingConfiguration=_log_config(group_arn))
+    runs = [moto.run(arn) for _ in range(3)]
+    moto.wait(runs)
+    t0 = int(time.time() * 1000) - 30_000
+    records = [r for i, run in enumerate(runs[:2]) for r in _express_records(run, t0 + i * 100)]
+    moto.logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=sorted(
+        ({"timestamp": int(r["event_timestamp"]), "message": json.dumps(r)} for r in records),
+        key=lambda e: e["timestamp"]))
+    [result] = aws.sync(moto.source(standard_path="logs"), store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["executions_from_logs"] == 2
+    assert result.counts["log_path_history_fallback"] == 1
+    assert api_calls.count("GetExecutionHistory") == 1
+    executions = {e["execution_id"]: e for e in _rows(store, "executions")}
+    assert set(executions) == set(runs)
+    assert {executions[r]["source"] for r in runs[:2]} == {"logs"} and executions[runs[2]]["source"] == "api"
+
+
 def test_metrics_rows_from_get_metric_data(moto, store):
     arn = moto.machine("metered", {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
     now = time.time()

@@ -230,6 +230,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     for arn, describe in machines.items():
         kept = select_records(sc, by_machine.pop(arn, []), express=describe.get("type") == "EXPRESS",
                               listed=listed.get(arn))
+        complete = _complete_executions(kept) if listed.get(arn) else set()
         if kept:
             with gc_paused():
                 batch = sc.formats["aws.log_records"](kept, sc.ctx(f"FilterLogEvents {group}", Source.LOGS))
@@ -237,7 +238,6 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
             sc.sink.add(batch)
             sc.result.count("executions_from_logs", len(batch.executions))
         if listed.get(arn):
-            complete = _complete_executions(kept)
             for exec_arn, item in listed[arn].items():
                 if item.get("status") in TERMINAL and exec_arn not in complete:
                     fallback.append(item)     # logs late or incomplete: take the history

@@ -110,6 +110,7 @@ class Thresholds:
     express_memory_mb: int = 64             # assumed billed memory when the data has none
     express_min_monthly_executions: int = 1_000
     express_min_monthly_saving_usd: float = 1.0
+    retry_share_title_min: float = 0.1      # retries' share of billable units a title mentions
     plan_what_if_margin: float = 0.2        # the other plan must be this much cheaper
     plan_what_if_min_monthly_saving_usd: float = 10.0
     logicapp_standard_plan_vcpu: float = 1.0   # WS1
@@ -121,6 +122,7 @@ class Thresholds:
     slow_step_min_visits: int = 10          # (unused since slow episodes are scanned; kept for configs)
     slow_step_min_slow_visits: int = 3      # slow visits an episode needs
     slow_step_min_share: float = 0.2        # share of an episode's visits that are slow
+    slow_callback_ratio: float = 4.0        # a callback wait is slow beyond this x its usual p95
     latency_drift_ratio: float = 1.5        # window p95 / previous window p95
     latency_drift_min_executions: int = 20
     # stuck

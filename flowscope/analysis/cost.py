@@ -3,6 +3,11 @@
 Findings: `costly_step`, `polling_loop`, `express_candidate`, `plan_what_if`.
 Money comes from usage quantities priced by `pricing.py` at marginal list prices and is
 projected to a month from the window (x 30 days / window days).
+
+Evidence added to findings: `edges` (costly_step, polling_loop: the top transition edges into the
+step or the loop's cycle, with transitions and dollars a month) and `retry_share` (every cost
+finding, and retries.py's: retries' share of the workflow's billable units; in the title from
+`retry_share_title_min`).
 """
 
 from __future__ import annotations
@@ -83,6 +88,7 @@ def step_stats(ctx: Context) -> pd.DataFrame:
             attempts=s[C.attempts].sum(),
             executions=s[C.execution_id].approx_nunique(),   # for display: approximate is enough
             in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
+            retries=(s[C.attempts] - 1).clip(lower=0).sum(),
         ))
     return ctx.cached("step_stats", compute)
 
@@ -116,10 +122,120 @@ def run(ctx: Context) -> list[Finding]:
     polling = polling_loops(ctx)
     out.extend(polling)
     polled = {(f.cloud, f.workflow_id, n) for f in polling for n in f.evidence.get("cycle", [])}
-    out.extend(costly_steps(ctx, exclude=polled))
+    costly = costly_steps(ctx, exclude=polled)
+    out.extend(costly)
+    add_edges(ctx, polling + costly)
     out.extend(express_candidates(ctx))
     out.extend(plan_what_ifs(ctx))
+    add_retry_share(ctx, out)
     return out
+
+
+# ---------------------------------------------------------------- evidence: edges and retries' share
+
+START_EDGE = "(start)"   # `from` of an edge into a step with no previous step (an execution's first)
+TOP_EDGES = 5
+
+
+def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
+    """Transitions and dollars per edge (previous step name -> step name) of the given workflows.
+
+    A step's source is its previous step in the same branch; the first step of a Map item or
+    branch comes from its container (previous_step_key null, parent_step_key set); the first
+    step of an execution from START_EDGE. Dollars are the usage of the step's visits entered
+    through the edge (retries included). The self-join of steps only covers these workflows.
+    Returns cloud, workflow_id, from, to, transitions, usd.
+    """
+    cols = [C.cloud, C.workflow_id, "from", "to", "transitions", "usd"]
+    if not workflows:
+        return pd.DataFrame(columns=cols)
+    ids = sorted({w for _, w in workflows})
+    clouds = sorted({c for c, _ in workflows})
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter(s[C.workflow_id].isin(ids) & s[C.cloud].isin(clouds))
+    s = s.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
+                 src=ibis.coalesce(s[C.previous_step_key], s[C.parent_step_key]))
+    p = s.select(p_cloud=C.cloud, p_exec=C.execution_id, p_key=C.step_key, p_name=C.name)
+    u = window_usage(ctx)
+    u = u.filter(u[C.workflow_id].isin(ids) & u[C.cloud].isin(clouds) & u[C.step_key].notnull())
+    u = u.group_by([C.cloud, C.execution_id, C.step_key]).aggregate(usd=u.usd.sum())
+    u = u.select(u_cloud=C.cloud, u_exec=C.execution_id, u_key=C.step_key, u_usd="usd")
+    j = s.left_join(p, (s[C.cloud] == p.p_cloud) & (s[C.execution_id] == p.p_exec) & (s.src == p.p_key))
+    j = j.left_join(u, (j[C.cloud] == u.u_cloud) & (j[C.execution_id] == u.u_exec) & (j[C.step_key] == u.u_key))
+    j = j.mutate(src_name=ibis.coalesce(j.p_name, ibis.literal(START_EDGE)))
+    df = execute(j.group_by([C.cloud, C.workflow_id, "src_name", C.name]).aggregate(
+        transitions=j.count(), usd=j.u_usd.sum()))
+    df = df.rename(columns={"src_name": "from", C.name: "to"})
+    df["usd"] = df["usd"].fillna(0.0).astype(float)
+    return df[cols]
+
+
+def add_edges(ctx: Context, findings: list[Finding]) -> None:
+    """`evidence["edges"]`: the top edges into the flagged step (costly_step) or the loop's cycle
+    (polling_loop), as {from, to, transitions, usd_month}, most expensive first."""
+    if not findings:
+        return
+    edges = edge_costs(ctx, [(f.cloud, f.workflow_id) for f in findings])
+    by_wf = {k: g for k, g in edges.groupby([C.cloud, C.workflow_id])} if not edges.empty else {}
+    factor = ctx.monthly_factor
+    for f in findings:
+        g = by_wf.get((f.cloud, f.workflow_id))
+        targets = set(f.evidence.get("cycle") or []) or {f.step}
+        if g is None:
+            f.evidence["edges"] = []
+            continue
+        g = g[g["to"].isin(targets)].sort_values(["usd", "transitions", "from", "to"],
+                                                 ascending=[False, False, True, True]).head(TOP_EDGES)
+        f.evidence["edges"] = [{"from": r["from"], "to": r["to"], "transitions": int(r["transitions"]),
+                                "usd_month": float(r["usd"]) * factor} for r in g.to_dict("records")]
+
+
+def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
+    """Per workflow: billable units spent on retries (attempts beyond the first x the cloud's units
+    per attempt, `pricing.retry_units_per_attempt`), their share of the workflow's per-operation
+    billable units, and their dollars (each step's retries at its own price per attempt)."""
+    def compute() -> dict[tuple[str, str], dict]:
+        stats = step_stats(ctx)
+        if stats.empty:
+            return {}
+        wc = workflow_costs(ctx)
+        ops = wc[wc[C.meter].isin([str(m) for m in pricing.OPERATION_METERS])]
+        units = ops.groupby([C.cloud, C.workflow_id])["quantity"].sum().to_dict()
+        sc = step_costs(ctx)
+        usd = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}
+        out: dict[tuple[str, str], dict] = {}
+        for r in stats.itertuples(index=False):
+            key = (r.cloud, r.workflow_id)
+            retries = float(r.retries or 0)
+            per = pricing.retry_units_per_attempt(ctx.workflow_kind(*key), r.cloud)
+            entry = out.setdefault(key, {"retry_units": 0.0, "retry_usd": 0.0})
+            entry["retry_units"] += retries * per
+            attempts = float(r.attempts or 0)
+            if retries and attempts and per:
+                entry["retry_usd"] += retries * usd.get((r.cloud, r.workflow_id, getattr(r, C.name)), 0.0) / attempts
+        for key, entry in out.items():
+            total = float(units.get(key, 0.0))
+            entry["billable_units"] = total
+            entry["share"] = min(entry["retry_units"] / total, 1.0) if total > 0 else 0.0
+        return out
+    return ctx.cached("retry_shares", compute)
+
+
+def add_retry_share(ctx: Context, findings: list[Finding]) -> None:
+    """`evidence["retry_share"]` (and the units and dollars behind it) on each finding's workflow;
+    the title says so when retries are at least `retry_share_title_min` of the billable units."""
+    if not findings:
+        return
+    shares = retry_shares(ctx)
+    for f in findings:
+        entry = shares.get((f.cloud, f.workflow_id))
+        if entry is None or "retry_share" in f.evidence:
+            continue
+        f.evidence["retry_share"] = entry["share"]
+        f.evidence["retry_units"] = entry["retry_units"]
+        f.evidence["retry_monthly_usd"] = entry["retry_usd"] * ctx.monthly_factor
+        if entry["share"] >= ctx.thresholds.retry_share_title_min and entry["retry_units"] > 0:
+            f.title += f"; retries are {entry['share']:.0%} of its billable units"
 
 
 def costly_steps(ctx: Context, exclude: set[tuple] = frozenset()) -> list[Finding]:

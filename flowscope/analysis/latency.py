@@ -5,6 +5,14 @@
 - `latency_drift`: a workflow's end-to-end p95 in the window vs the previous window, with the
   steps whose time grew the most.
 
+Both carry `evidence["dominant_steps"]`: the steps that dominate the workflow's end-to-end time,
+as shares of the summed duration on the critical path (top-level steps in sequence; inside a
+Parallel or Map visit only its slowest branch counts; loop and scope bodies run in sequence), and
+`evidence["callback_waits"]`: callbacks waiting on people or systems (`.waitForTaskToken` tasks,
+Logic Apps webhook actions, GCP await_callback), reported apart so a 40-minute human approval
+is not called a slow step. A callback's own slow_step limit allows for its wide normal spread
+(`slow_callback_ratio` x its usual p95).
+
 Exact quantiles (DuckDB quantile_cont); backends without them compile Ibis' quantile to their
 approximate percentile.
 """
@@ -31,9 +39,24 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
 )
+from flowscope.analysis.cost import workflow_executions
 from flowscope.model import UTC, C, Cloud, StepType
 
 EXCLUDED_TYPES = [*CONTAINER_TYPES, str(StepType.WAIT)]   # waiting and containers are slow by design
+CALLBACK_NATIVE_TYPES = ["ApiConnectionWebhook", "HttpWebhook"]        # Logic Apps webhook actions
+CALLBACK_RESOURCE_MARKERS = ("waitForTaskToken", "events.await_callback")
+ITERATION_MARKERS = ["ScopeRepetition"]   # Logic Apps per-iteration rows: their time is their actions'
+SEQUENTIAL_CONTAINERS = [str(StepType.LOOP), str(StepType.SCOPE)]     # children run one after another
+TOP_DOMINANT = 3
+
+
+def is_callback(t: ibis.Table) -> ibis.Value:
+    """A step that waits for a callback from a person or another system (in the engine)."""
+    res = t[C.resource]
+    hit = t[C.native_type].isin(CALLBACK_NATIVE_TYPES).fill_null(False)
+    for marker in CALLBACK_RESOURCE_MARKERS:
+        hit = hit | res.contains(marker).fill_null(False)
+    return hit
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -73,14 +96,18 @@ def slow_steps(ctx: Context) -> list[Finding]:
     keys = [C.cloud, C.workflow_id, C.name]
     df = execute(s.group_by([*keys, "bucket"]).aggregate(
         n=s.count(), p95=d.quantile(0.95), p50=d.quantile(0.5),
-        top=d.quantile(1.0 - th.slow_step_min_share)))
+        top=d.quantile(1.0 - th.slow_step_min_share), cb=is_callback(s).cast("int8").max()))
     if df.empty:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
     grouped = df.groupby(keys)
     df = df.assign(buckets=grouped["n"].transform("size"), base50=grouped["p50"].transform("median"),
-                   base95=grouped["p95"].transform("median"))
+                   base95=grouped["p95"].transform("median"), callback=grouped["cb"].transform("max") > 0)
     df["limit"] = np.maximum(th.slow_step_ratio * df["base95"], df["base50"] + th.slow_step_min_delta_ms)
+    # A callback's time is someone else's response time, with a wide normal spread: only a wait far
+    # beyond its usual p95 is slow.
+    df["limit"] = np.where(df["callback"], np.maximum(df["limit"], th.slow_callback_ratio * df["base95"]),
+                           df["limit"])
     # An episode needs a bucket where at least `slow_step_min_share` of the visits are slow, i.e.
     # whose (1 - share) quantile passes the limit: only those steps go to pass 2.
     over = (df["top"] >= df["limit"]).groupby([df[k] for k in keys]).transform("any")
@@ -98,6 +125,7 @@ def slow_steps(ctx: Context) -> list[Finding]:
     size = (int(ctx.until.timestamp()) - 1) // width - first + 1
     p95s = {k: g.set_index("bucket")["p95"] for k, g in cand.groupby(keys)}
     lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
+    callbacks = {tuple(k): bool(v) for k, v in cand.groupby(keys)["callback"].max().items()}
     found = []
     for key, g in slow.groupby(keys):
         key = tuple(key)
@@ -122,14 +150,17 @@ def slow_steps(ctx: Context) -> list[Finding]:
                           "end": dt.datetime.fromtimestamp((b1 + 1) * width, UTC),
                           "p95": p95, "visits": e.trials, "slow_visits": e.hits, "slow_share": e.rate,
                           "baseline_slow_share": e.out_rate, "baseline_p95": base95, "baseline_p50": base50,
-                          "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr})
+                          "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr,
+                          "callback": bool(callbacks.get(key, False))})
     if not found:
         return []
     fd = pd.DataFrame(found)
     fd["sid"] = range(len(fd))
     details = _slow_details(ctx, fd)
+    paths = critical_path(ctx, list(zip(fd["cloud"], fd["workflow_id"])))
     out = []
     for f in fd.to_dict("records"):
+        path = paths.get((f["cloud"], f["workflow_id"]), {})
         n_slow, ids = details.get(f["sid"], (0, []))
         ratio = f["p95"] / f["baseline_p95"] if f["baseline_p95"] else None
         wf_name = ctx.workflow_name(f["cloud"], f["workflow_id"])
@@ -145,7 +176,9 @@ def slow_steps(ctx: Context) -> list[Finding]:
                       "baseline_p50_ms": f["baseline_p50"], "ratio": ratio, "slow_limit_ms": f["limit"],
                       "visits": f["visits"], "slow_visits": f["slow_visits"], "slow_share": f["slow_share"],
                       "baseline_slow_share": f["baseline_slow_share"], "log_likelihood_ratio": f["llr"],
-                      "bucket_hours": th.latency_bucket_hours, "slow_buckets": f["buckets"]},
+                      "bucket_hours": th.latency_bucket_hours, "slow_buckets": f["buckets"],
+                      "callback": f["callback"], "dominant_steps": path.get("dominant_steps", []),
+                      "callback_waits": path.get("callback_waits", [])},
             recommendation=_slow_recommendation(f["cloud"]),
             monthly_usd=0.0, executions_affected=n_slow, sample_execution_ids=ids, id_bucket=f["start"],
         ))
@@ -186,12 +219,14 @@ def latency_drift(ctx: Context) -> list[Finding]:
     m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio) & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)]
     if m.empty:
         return []
-    dominant = _dominant_steps(ctx, m[[C.cloud, C.workflow_id]])
+    grown = _grown_steps(ctx, m[[C.cloud, C.workflow_id]])
+    paths = critical_path(ctx, list(zip(m[C.cloud], m[C.workflow_id])))
     out = []
     for r in m.itertuples(index=False):
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         ratio = r.p95 / r.p95_prev
-        dom = dominant.get((r.cloud, r.workflow_id), [])
+        dom = grown.get((r.cloud, r.workflow_id), [])
+        path = paths.get((r.cloud, r.workflow_id), {})
         out.append(Finding(
             kind=FindingKind.LATENCY_DRIFT, severity=Severity.MEDIUM if ratio >= 2 else Severity.LOW,
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=dom[0]["step"] if dom else None,
@@ -200,14 +235,89 @@ def latency_drift(ctx: Context) -> list[Finding]:
                    + (f", mostly in {dom[0]['step']}" if dom else "")),
             evidence={"p50_ms": r.p50, "p95_ms": r.p95, "p99_ms": r.p99, "previous_p50_ms": r.p50_prev,
                       "previous_p95_ms": r.p95_prev, "previous_p99_ms": r.p99_prev, "ratio": ratio,
-                      "executions": int(r.n), "previous_executions": int(r.n_prev), "dominant_steps": dom},
+                      "executions": int(r.n), "previous_executions": int(r.n_prev), "grown_steps": dom,
+                      "dominant_steps": path.get("dominant_steps", []),
+                      "callback_waits": path.get("callback_waits", [])},
             recommendation=_slow_recommendation(r.cloud),
             monthly_usd=0.0, executions_affected=int(r.n),
         ))
     return out
 
 
-def _dominant_steps(ctx: Context, wfs: pd.DataFrame) -> dict[tuple, list[dict]]:
+def critical_path(ctx: Context, workflows: list[tuple[str, str]]) -> dict[tuple, dict[str, list[dict]]]:
+    """Per workflow: the steps that dominate end-to-end time over the window, on the critical path.
+
+    Each execution's critical path is its top-level steps in sequence; inside a Parallel or Map
+    visit only the slowest branch (iteration) counts, inside a loop or scope every child does (they
+    run one after another). A container's time is its children's; a container with no recorded
+    children counts its own. Each step's share is its time on the path over the workflow's summed
+    path time. Branches are chosen one level at a time: inside a nested container, the slowest
+    inner branch counts even when its outer branch was not the slowest (an overestimate for
+    nested Parallel/Map only).
+
+    Returns {(cloud, workflow_id): {"dominant_steps": [...], "callback_waits": [...]}}, each a
+    list of {step, share, ms_per_execution}; dominant_steps excludes callbacks (top 3 by share).
+    """
+    workflows = sorted(set(workflows))
+    if not workflows:
+        return {}
+    ids = sorted({w for _, w in workflows})
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter(s[C.workflow_id].isin(ids) & s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0)
+                 & ~s[C.native_type].isin(ITERATION_MARKERS).fill_null(False))
+    s = s.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.parent_step_key, C.name, C.type,
+                 branch=ibis.coalesce(s[C.iteration].cast("int64"), ibis.literal(-1, "int64")),
+                 ms=s[C.duration_ms].cast("float64"), cb=is_callback(s))
+    kids = s.filter(s[C.parent_step_key].notnull())
+    br = kids.group_by([C.cloud, C.execution_id, C.parent_step_key, "branch"]).aggregate(ms=kids.ms.sum())
+    win = ibis.window(group_by=[br[C.cloud], br[C.execution_id], br[C.parent_step_key]],
+                      order_by=[ibis.desc(br.ms), br.branch])
+    br = br.mutate(rn=ibis.row_number().over(win))
+    cont = s.filter(s[C.type].isin(CONTAINER_TYPES)).select(
+        c_cloud=C.cloud, c_exec=C.execution_id, c_key=C.step_key, c_type=C.type)
+    br = br.left_join(cont, (br[C.cloud] == cont.c_cloud) & (br[C.execution_id] == cont.c_exec)
+                      & (br[C.parent_step_key] == cont.c_key))
+    keep = br.filter((br.rn == 0) | br.c_type.isin(SEQUENTIAL_CONTAINERS).fill_null(False)).select(
+        k_cloud=C.cloud, k_exec=C.execution_id, k_parent=C.parent_step_key, k_branch="branch")
+    parents = kids.select(p_cloud=C.cloud, p_exec=C.execution_id, p_key=C.parent_step_key).distinct()
+    j = s.left_join(keep, (s[C.cloud] == keep.k_cloud) & (s[C.execution_id] == keep.k_exec)
+                    & (s[C.parent_step_key] == keep.k_parent) & (s.branch == keep.k_branch))
+    j = j.left_join(parents, (j[C.cloud] == parents.p_cloud) & (j[C.execution_id] == parents.p_exec)
+                    & (j[C.step_key] == parents.p_key))
+    on_path = j[C.parent_step_key].isnull() | j.k_exec.notnull()
+    leaf = ~j[C.type].isin(CONTAINER_TYPES) | j.p_exec.isnull()
+    j = j.filter(on_path & leaf)
+    df = execute(j.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        ms=j.ms.sum(), callback=j.cb.cast("int8").max()))
+    if df.empty:
+        return {}
+    wfe = workflow_executions_in_window(ctx)
+    out: dict[tuple, dict[str, list[dict]]] = {}
+    wanted = set(workflows)
+    for (cloud, wf), g in df.groupby([C.cloud, C.workflow_id]):
+        if (cloud, wf) not in wanted:
+            continue
+        total = float(g["ms"].sum())
+        execs = max(int(wfe.get((cloud, wf), 0)), 1)
+        g = g.sort_values(["ms", C.name], ascending=[False, True])
+        rows = [{"step": r[C.name], "share": (float(r["ms"]) / total) if total > 0 else 0.0,
+                 "ms_per_execution": float(r["ms"]) / execs, "callback": bool(r["callback"])}
+                for r in g.to_dict("records")]
+        out[(cloud, wf)] = {
+            "dominant_steps": [{k: v for k, v in r.items() if k != "callback"}
+                               for r in rows if not r["callback"]][:TOP_DOMINANT],
+            "callback_waits": [{k: v for k, v in r.items() if k != "callback"} for r in rows if r["callback"]],
+        }
+    return out
+
+
+def workflow_executions_in_window(ctx: Context) -> dict[tuple, int]:
+    """Executions per workflow started in the window (from cost's cached per-workflow table)."""
+    wfe = workflow_executions(ctx)
+    return {(r.cloud, r.workflow_id): int(r.executions) for r in wfe.itertuples(index=False)}
+
+
+def _grown_steps(ctx: Context, wfs: pd.DataFrame) -> dict[tuple, list[dict]]:
     """Steps whose mean time per execution grew most between the windows (top 3 per workflow)."""
     ids = wfs[C.workflow_id].tolist()
     s = ctx.in_window(ctx.table("steps"), both=True)

@@ -96,6 +96,31 @@ STANDARD_PLAN_FREE_METERS = frozenset({
     Meter.AZURE_LOGIC_BUILTIN_ACTION, Meter.AZURE_LOGIC_BUILTIN_TRIGGER, Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION,
 })
 
+# Meters billed per operation (a transition, an action or connector call, a step): the units
+# retries add to. Express requests/GB-seconds and plan hours are not per operation.
+OPERATION_METERS = frozenset({
+    Meter.AWS_SFN_STATE_TRANSITION, Meter.AZURE_LOGIC_BUILTIN_ACTION, Meter.AZURE_LOGIC_BUILTIN_TRIGGER,
+    Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR,
+    Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION, Meter.GCP_WORKFLOWS_INTERNAL_STEP, Meter.GCP_WORKFLOWS_EXTERNAL_STEP,
+})
+
+
+def retry_units_per_attempt(kind: str | None, cloud: str | None = None) -> float:
+    """Billable units one retry attempt adds, per workflow kind.
+
+    Step Functions Standard: one state transition ("each retry will be charged as an additional
+    state transition" [AWS-SFN]). Express: none (billed per request and duration; a retry only
+    adds duration). Logic Apps: one operation execution per try (how the Azure transform meters
+    actions, quantity = attempts; re-check against [AZ-LA]). GCP Workflows: one step ("each retry attempt counts as a step execution"
+    [GCP-WF]). Unknown kind: one unit, unless the cloud is unknown too.
+    """
+    if kind == Kind.SFN_EXPRESS:
+        return 0.0
+    if kind in (Kind.SFN_STANDARD, Kind.LOGICAPP_CONSUMPTION, Kind.LOGICAPP_STANDARD, Kind.GCP_WORKFLOWS):
+        return 1.0
+    return 1.0 if cloud else 0.0
+
+
 HOURS_PER_MONTH = 730.0  # Azure's convention for monthly figures
 
 

@@ -32,7 +32,7 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
 )
-from flowscope.analysis.cost import step_costs, step_stats
+from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
 from flowscope.model import UTC, C, Cloud
 
 NO_ERROR = "(no error)"
@@ -40,7 +40,9 @@ NO_ERROR = "(no error)"
 
 def run(ctx: Context) -> list[Finding]:
     found = storms(ctx)
-    return found + synchronized(ctx, found)
+    out = found + synchronized(ctx, found)
+    add_retry_share(ctx, out)
+    return out
 
 
 def _failed_attempts_with_names(ctx: Context, start: dt.datetime) -> ir.Table:

@@ -52,14 +52,15 @@ class World:
              type: str = StepType.TASK, status: str = Status.SUCCEEDED, attempts: int = 1,
              error: str | None = None, cause: str | None = None, key: str | None = None,
              iteration: int | None = None, parent: str | None = None, resource: str | None = None,
-             meter: str | None = None, quantity: float = 1.0) -> dict[str, Any]:
+             meter: str | None = None, quantity: float = 1.0, prev: str | None = None,
+             native_type: str | None = None) -> dict[str, Any]:
         key = key or f"{name}#{sum(1 for s in self.rows['steps'] if s[C.execution_id] == ex[C.execution_id])}"
         row = {C.cloud: ex[C.cloud], C.workflow_id: ex[C.workflow_id], C.execution_id: ex[C.execution_id],
                C.step_key: key, C.name: name, C.type: str(type), C.status: str(status), C.started_at: start,
                C.ended_at: None if duration_ms is None else start + dt.timedelta(milliseconds=duration_ms),
                C.duration_ms: duration_ms, C.attempts: attempts, C.error: error, C.cause: cause,
                C.iteration: iteration, C.parent_step_key: parent, C.resource: resource,
-               C.start_date: start.date()}
+               C.previous_step_key: prev, C.native_type: native_type, C.start_date: start.date()}
         self.rows["steps"].append(row)
         if meter:
             self.usage(ex, key, meter, quantity, name=name)

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from flowscope.analysis.base import fmt_ms as _plain_ms
 from flowscope.model import C, Status, StepType
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
@@ -258,7 +259,7 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
         step_type = getattr(row, C.type)
         attempts_n = int(getattr(row, C.attempts) or 1)
         hover = (f"{getattr(row, C.name)} ({step_type})<br>status {getattr(row, C.status)}"
-                 f"<br>{_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+                 f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
         if getattr(row, C.error):
             hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
         rows.append({"label": name, "start": start, "end": end, "status": getattr(row, C.status),
@@ -302,21 +303,9 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
     return fig
 
 
-def _ms(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    value = float(value)
-    if value >= 3_600_000:
-        return f"{value / 3_600_000:.1f} h"
-    if value >= 60_000:
-        return f"{value / 60_000:.1f} min"
-    if value >= 1000:
-        return f"{value / 1000:.1f} s"
-    return f"{value:.0f} ms"
-
-
 def fmt_ms(value: Any) -> str:
-    return _ms(value)
+    """Milliseconds for people; pandas' missing values (NA, NaT) read as n/a."""
+    return "n/a" if value is None or pd.isna(value) else _plain_ms(float(value))
 
 
 def fmt_usd(value: Any) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
-
 import yaml
+
+from flowscope.analysis.base import fmt_ms
 
 
 @dataclass
@@ -339,19 +340,11 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
 METRICS = {
     "failure_rate": ("Failure rate", "Reds", lambda v: f"{v:.0%}"),
     "retries": ("Retries", "Oranges", lambda v: f"{v:,.0f}"),
-    "p95_ms": ("p95 latency", "Blues", lambda v: _ms(v)),
+    "p95_ms": ("p95 latency", "Blues", fmt_ms),
     "cost_usd": ("Cost", "Greens", lambda v: f"${v:,.4f}" if v < 1 else f"${v:,.2f}"),
 }
 EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#aaa", "catch": "#d62728",
                "observed": "#9467bd"}
-
-
-def _ms(value: float) -> str:
-    if value >= 60_000:
-        return f"{value / 60_000:.1f} min"
-    if value >= 1000:
-        return f"{value / 1000:.1f} s"
-    return f"{value:.0f} ms"
 
 
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,
@@ -389,7 +382,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         if s:
             hover.append(f"<b>{n}</b> ({node.type})<br>visits {int(s.get('visits') or 0):,}"
                          f"<br>failures {int(s.get('failures') or 0):,} ({float(s.get('failure_rate') or 0):.1%})"
-                         f"<br>retries {int(s.get('retries') or 0):,}<br>p95 {_ms(float(s.get('p95_ms') or 0))}"
+                         f"<br>retries {int(s.get('retries') or 0):,}<br>p95 {fmt_ms(float(s.get('p95_ms') or 0))}"
                          f"<br>cost ${float(s.get('cost_usd') or 0):,.4f}")
         else:
             hover.append(f"<b>{n}</b> ({node.type})<br>not visited in this window")

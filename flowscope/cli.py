@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
@@ -46,7 +46,7 @@ def _settings(config: Path | None, store: str | None):  # noqa: ANN202 - Setting
 
 
 @contextmanager
-def status(message: str) -> Iterator[callable]:
+def status(message: str) -> Iterator[Callable[[str], None]]:
     """A spinner on a terminal; silence when output goes to a file or cron."""
     if not sys.stderr.isatty():
         yield lambda _text: None
@@ -69,7 +69,6 @@ def demo(
     """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard."""
     from flowscope.simulate.demo import build_demo
     from flowscope.store import Store, StoreError
-
     from flowscope.timewindow import parse_since
 
     settings = _settings(config, store or DEMO_STORE)

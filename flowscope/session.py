@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import C, TABLES
+from flowscope.model import TABLES, C
 from flowscope.timewindow import parse_since
 
 if TYPE_CHECKING:
@@ -114,6 +113,3 @@ def open_store(path: str | None = None) -> Session:
 
     return Session(Store(path or load_settings().store_path))
 
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)

@@ -104,10 +104,6 @@ def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
         raise ValueError(f"unknown format {fmt!r}") from None
 
 
-def known_formats() -> list[str]:
-    return sorted(name for cloud in CLOUD_ORDER for name in transforms_for(cloud).FORMATS)
-
-
 def transform_documents(
     documents: Iterable[tuple[str, Any, ImportContext]], result: ImportResult | None = None
 ) -> Batch:

@@ -13,18 +13,27 @@ import multiprocessing
 import os
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
+
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import transform_documents
 from flowscope.collectors.native import ImportContext
-import pyarrow as pa
-
-from flowscope.model import EXECUTION_TABLES, UTC, Batch, C, Cloud, RunStatus, Source, to_arrow
+from flowscope.model import (
+    EXECUTION_TABLES,
+    UTC,
+    Batch,
+    C,
+    Cloud,
+    RunStatus,
+    Source,
+    to_arrow,
+)
 from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
 
 if TYPE_CHECKING:
@@ -56,14 +65,6 @@ def demo_end(now: dt.datetime | None = None) -> dt.datetime:
 def simulate_cloud(cloud: Cloud, spec: SimSpec) -> SimulatedCloud:
     module = importlib.import_module(f"flowscope.simulate.{cloud.value}")
     return module.simulate(spec)
-
-
-def simulate_all(start: dt.datetime, end: dt.datetime, executions: int, seed: int = 7,
-                 clouds: tuple[Cloud, ...] = tuple(SHARES)) -> list[SimulatedCloud]:
-    share_total = sum(SHARES[c] for c in clouds)
-    return [simulate_cloud(cloud, SimSpec(start=start, end=end, seed=seed + index,
-                                          executions=max(1, round(executions * SHARES[cloud] / share_total))))
-            for index, cloud in enumerate(clouds)]
 
 
 def transform_simulated(sim: SimulatedCloud, seen_at: dt.datetime) -> Batch:
@@ -173,4 +174,4 @@ def save_truth(store: "Store", result: DemoResult) -> None:
     path.write_text(json.dumps(payload, indent=1))
 
 
-__all__ = ["AnomalyKind", "DemoResult", "build_demo", "simulate_all", "demo_end"]
+__all__ = ["DemoResult", "build_demo", "demo_end"]

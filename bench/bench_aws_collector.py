@@ -1,16 +1,19 @@
 """Bench of the AWS collector against a local fake that enforces the documented token buckets.
 
-    .venv/bin/python bench/bench_aws_collector.py [--executions 700] [--log-records 100000]
+    .venv/bin/python bench/bench_aws_collector.py [--executions 700] [--log-records 100000] [--runs 3]
 
 Prints:
 - the achieved GetExecutionHistory rate against the quota-bound rate (bucket 400, refill 20/s:
   N calls need at least (N - 400) / 20 s) and the throttles the fake answered;
 - GetExecutionHistory calls of a re-sync of the unchanged account (must be 0);
 - the log path's records per second (FilterLogEvents pages of 10,000 records, 5 TPS bucket):
-  fetch + parse, and end to end (transform and store write included).
+  the quota-bound floor, fetch + parse alone, and end to end (transform and store write
+  included) in-process and with the worker processes, as medians of --runs runs and as a share
+  of the fetch-only rate (the figure that does not depend on how fast this machine is today).
 
-The fake is an HTTP server on 127.0.0.1 speaking the JSON protocols of Step Functions and
-CloudWatch Logs (and STS GetCallerIdentity); nothing leaves the machine.
+The fake is an HTTP server on 127.0.0.1, in its own process as the cloud would be, speaking the
+JSON protocols of Step Functions and CloudWatch Logs (and STS GetCallerIdentity); nothing
+leaves the machine.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import datetime as dt
 import http.server
 import json
 import os
+import statistics
 import sys
 import tempfile
 import threading
@@ -151,6 +155,16 @@ def serve(fake: Fake) -> tuple[http.server.ThreadingHTTPServer, str]:
         def log_message(self, *args: Any) -> None:
             pass
 
+        def do_GET(self) -> None:  # noqa: N802 - the bench reads the fake's counters here
+            with fake.lock:
+                data = json.dumps({"calls": fake.calls, "throttled": fake.throttled,
+                                   "history_times": fake.history_times}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
         def do_POST(self) -> None:  # noqa: N802
             raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             target = self.headers.get("X-Amz-Target")
@@ -174,11 +188,43 @@ def serve(fake: Fake) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
 
+def _serve_in_child(executions: int, log_records: int, port: Any) -> None:
+    fake = Fake(executions, log_records)
+    server, _ = serve(fake)
+    port.value = server.server_address[1]
+    threading.Event().wait()
+
+
+class RemoteFake:
+    """The fake in its own process (as the cloud is): its CPU does not compete with the collector's."""
+
+    def __init__(self, executions: int, log_records: int) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        port = context.Value("i", 0)
+        self.process = context.Process(target=_serve_in_child, args=(executions, log_records, port), daemon=True)
+        self.process.start()
+        while not port.value:
+            time.sleep(0.05)
+        self.endpoint = f"http://127.0.0.1:{port.value}"
+
+    def stats(self) -> dict[str, Any]:
+        import urllib.request
+
+        with urllib.request.urlopen(self.endpoint + "/stats") as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    def close(self) -> None:
+        self.process.terminate()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--executions", type=int, default=700)
     parser.add_argument("--log-records", type=int, default=100_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     for key, value in {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
                        "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
@@ -187,11 +233,11 @@ def main() -> None:
     os.environ.pop("AWS_PROFILE", None)
 
     from flowscope.collectors import aws
-    from flowscope.collectors.aws.logs import filter_log_events, parse_records
+    from flowscope.collectors.aws.logs import LogRecordStream, filter_log_events
     from flowscope.store import Store
 
-    fake = Fake(args.executions, args.log_records)
-    server, endpoint = serve(fake)
+    fake = RemoteFake(args.executions, args.log_records)
+    endpoint = fake.endpoint
     store = Store(Path(tempfile.mkdtemp(prefix="flowscope-bench-")) / "store")
     source = {"cloud": "aws", "regions": [REGION], "endpoint_url": endpoint, "metrics": False,
               "concurrency": args.concurrency, "state_machines": ["bench-standard"]}
@@ -200,47 +246,63 @@ def main() -> None:
     t0 = time.monotonic()
     [first] = aws.sync(source, store)
     wall = time.monotonic() - t0
-    n = fake.calls.get("GetExecutionHistory", 0) - fake.throttled.get("GetExecutionHistory", 0)
-    times = sorted(fake.history_times)
+    stats = fake.stats()
+    n = stats["calls"].get("GetExecutionHistory", 0) - stats["throttled"].get("GetExecutionHistory", 0)
+    times = sorted(stats["history_times"])
     span = times[-1] - times[0] if len(times) > 1 else 0.0
     bound = max(0.0, (n - 400) / 20.0)
     print(f"standard sync: status {first.status.value}, {n} histories in {wall:.1f}s wall "
           f"(history phase {span:.1f}s)")
     print(f"  GetExecutionHistory: {n / span if span else float('inf'):.1f}/s achieved; quota-bound "
           f"(bucket 400 + 20/s) needs >= {bound:.1f}s -> {100 * bound / span if span else 100:.1f}% of "
-          f"the quota-bound rate; throttled by the fake: {fake.throttled.get('GetExecutionHistory', 0)}")
+          f"the quota-bound rate; throttled by the fake: {stats['throttled'].get('GetExecutionHistory', 0)}")
 
     # 2. re-sync of the unchanged account
-    before = fake.calls.get("GetExecutionHistory", 0)
+    before = fake.stats()["calls"].get("GetExecutionHistory", 0)
     [second] = aws.sync(source, store)
     print(f"re-sync unchanged: status {second.status.value}, GetExecutionHistory calls: "
-          f"{fake.calls.get('GetExecutionHistory', 0) - before}")
+          f"{fake.stats()['calls'].get('GetExecutionHistory', 0) - before}")
 
-    # 3. the log path: fetch + parse, then end to end
-    from botocore.config import Config
-    import boto3
+    # 3. the log path: the fetch alone (quota-bound), then end to end, in-process and with workers
+    from flowscope.collectors.aws.clients import scope_clients
+    from flowscope.collectors.aws.log_worker import spare_cores
 
-    logs = boto3.client("logs", region_name=REGION, endpoint_url=endpoint,
-                        config=Config(retries={"mode": "adaptive", "max_attempts": 8}))
-    time.sleep(1.2)                              # let the 5 TPS bucket refill
-    from collections import defaultdict
-    t0 = time.monotonic()
-    by_machine: dict[str, list] = defaultdict(list)
-    parsed = 0
-    for events in filter_log_events(logs, GROUP, None, int(time.time() * 1000)):
-        parsed += parse_records(events, GROUP, {XSM}, by_machine, [], {})
-    fetch_s = time.monotonic() - t0
-    print(f"log path fetch+parse: {parsed} records in {fetch_s:.2f}s = {parsed / fetch_s:,.0f} records/s "
-          f"(FilterLogEvents quota alone caps a sustained 50,000/s)")
-    time.sleep(1.2)
-    t0 = time.monotonic()
-    [express] = aws.sync({**source, "state_machines": ["bench-express"]}, store)
-    e2e = time.monotonic() - t0
-    records = express.counts.get("log_records", 0)
-    print(f"log path end to end (transform + store write): status {express.status.value}, {records} records, "
-          f"{express.counts.get('executions_from_logs', 0)} executions in {e2e:.2f}s = {records / e2e:,.0f} records/s")
-    server.shutdown()
-
+    pages = -(-args.log_records // 10_000)
+    floor = max(0.0, (pages - 4) / 5.0)          # the client keeps 4 of the 5 burst tokens, then 5/s
+    print(f"log path: {args.log_records:,} records in {pages} pages; the quota alone needs >= {floor:.1f}s "
+          f"(then {args.log_records / max(floor, 1e-9):,.0f} records/s at most)")
+    fetch_runs = []
+    for _ in range(args.runs):
+        clients = scope_clients(region=REGION, endpoint_url=endpoint)
+        time.sleep(1.2)                          # let the fake's 5 TPS bucket refill
+        t0 = time.monotonic()
+        stream = LogRecordStream(GROUP, {XSM})
+        parsed = 0
+        for events in filter_log_events(clients.logs, GROUP, None, int(time.time() * 1000)):
+            parsed += stream.add(events)
+        fetch_runs.append(time.monotonic() - t0)
+    fetch_s = statistics.median(fetch_runs)
+    print(f"  fetch + parse: {parsed / fetch_s:,.0f} records/s (median of {args.runs})")
+    for workers in (0, min(2, spare_cores())):
+        walls, cpus, counts = [], [], {}
+        for _ in range(args.runs):
+            run_store = Store(Path(tempfile.mkdtemp(prefix="flowscope-bench-")) / "store")
+            time.sleep(1.2)
+            t0, c0 = time.monotonic(), time.process_time()
+            [express] = aws.sync({**source, "state_machines": ["bench-express"], "log_workers": workers}, run_store)
+            walls.append(time.monotonic() - t0)
+            cpus.append(time.process_time() - c0)
+            counts = express.counts
+            if express.status.value != "succeeded":
+                print(f"  FAILED: {express.row()}")
+        wall = statistics.median(walls)
+        records = counts.get("log_records", 0)
+        print(f"  end to end, {workers} worker process(es): {records / wall:,.0f} records/s (median of "
+              f"{args.runs}: {', '.join(f'{w:.2f}' for w in walls)} s; this process's CPU "
+              f"{statistics.median(cpus):.2f} s); {counts.get('executions_from_logs', 0)} executions, "
+              f"{counts.get('log_chunks_in_workers', 0)} chunks in workers; "
+              f"{100 * fetch_s / wall:.0f}% of the fetch-only rate")
+    fake.close()
 
 if __name__ == "__main__":
     main()

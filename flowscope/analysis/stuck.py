@@ -75,7 +75,9 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     agg = execute(stuck.group_by([C.cloud, C.workflow_id]).aggregate(
         n=stuck.count(), max_age=stuck.age_ms.max(), min_age=stuck.age_ms.min(), p99=stuck.p99.max(),
         finished=stuck.finished.max(), oldest=stuck[C.started_at].min(), newest=stuck[C.started_at].max(),
-        as_of=stuck.as_of.max()))
+        as_of=stuck.as_of.max(),
+        # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
+        gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64").sum()))
     if agg.empty:
         return []
     samples = sample_ids(stuck, [C.cloud, C.workflow_id], order_by="age_ms")
@@ -104,7 +106,8 @@ def stuck_executions(ctx: Context) -> list[Finding]:
             evidence={"stuck": int(a.n), "max_age_ms": a.max_age, "min_age_ms": a.min_age,
                       "p99_ms": None if not has_base else a.p99, "multiple": th.stuck_p99_multiple,
                       "finished_executions": None if pd.isna(a.finished) else int(a.finished),
-                      "as_of": to_utc(a.as_of), "current_step": step},
+                      "as_of": to_utc(a.as_of), "current_step": step,
+                      "gone_from_cloud": int(a.gone or 0)},
             recommendation=_stuck_recommendation(a.cloud),
             monthly_usd=0.0, executions_affected=int(a.n),
             sample_execution_ids=samples.get((a.cloud, a.workflow_id), []),

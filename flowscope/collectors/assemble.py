@@ -10,9 +10,10 @@ so their step types and billing meters follow its definition.
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ Row = dict[str, Any]
 ExecKey = tuple[str, str]
 
 
+@functools.cache
 def transforms_for(cloud: str) -> ModuleType:
     """The pure transform module of a cloud (imported on first use, not at start-up)."""
     return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}.transform")
@@ -57,8 +59,13 @@ def _workflow_for(execution: Row | None, steps: list[Row], workflows: dict[tuple
     return workflows.get((cloud, workflow_id))
 
 
-def assemble_batch(batch: Batch, store: "Store | None" = None) -> Batch:
-    """Complete the execution rows of `batch` (merged with `store`) for a replace-by-execution write."""
+def assemble_batch(batch: Batch, store: "Store | None" = None, *,
+                   absent: Collection[ExecKey] = ()) -> Batch:
+    """Complete the execution rows of `batch` (merged with `store`) for a replace-by-execution write.
+
+    `absent`: executions the caller has just found missing from the store (a collector's
+    existence check); their stored rows are not looked up again.
+    """
     out = Batch(workflows=list(batch.workflows), metrics=list(batch.metrics),
                 collection_runs=list(batch.collection_runs), skips=list(batch.skips),
                 unknown_event_types=dict(batch.unknown_event_types))
@@ -80,7 +87,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None) -> Batch:
         known = {(w[C.cloud], w[C.workflow_id]) for w in stored_workflows}
         first_seen = {(w[C.cloud], w[C.workflow_id]) for w in batch.workflows} - known
         keys |= _stored_executions_of(store, first_seen)
-        _merge_stored(store, keys, executions, steps, attempts)
+        _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts)
 
     all_workflows = stored_workflows + list(batch.workflows)
     workflows = _latest_workflows(all_workflows)

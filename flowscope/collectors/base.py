@@ -25,7 +25,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
@@ -156,6 +156,21 @@ class Quota:
     rate: float
 
 
+LATENCY_SLACK_S = 0.2
+"""Seconds of refill the client-side bucket keeps in hand below the documented burst.
+
+The server's bucket counts a call when it arrives, ours when it leaves: running exactly at the
+documented rate, a call that travels faster than the one before reaches an empty server bucket
+and is throttled (then backed off for far longer than it saved). Holding back this much of the
+burst absorbs that jitter; the sustained rate stays the documented one."""
+
+
+def client_bucket(quota: Quota) -> "TokenBucket":
+    """The client-side bucket for a documented quota: same refill, burst less `LATENCY_SLACK_S`."""
+    slack = min(quota.capacity / 2, max(1.0, quota.rate * LATENCY_SLACK_S))
+    return TokenBucket(max(1.0, quota.capacity - slack), quota.rate)
+
+
 class RateLimiters:
     """One `TokenBucket` per (account, region, API), created on first use from a quota table."""
 
@@ -169,7 +184,7 @@ class RateLimiters:
         with self._lock:
             if key not in self._buckets:
                 quota = self._quotas(region, api)
-                self._buckets[key] = TokenBucket(quota.capacity, quota.rate) if quota else None
+                self._buckets[key] = client_bucket(quota) if quota else None
             return self._buckets[key]
 
     def acquire(self, account: str, region: str, api: str) -> float:
@@ -316,8 +331,11 @@ class ScopeResult:
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
     def count(self, key: str, n: int = 1) -> None:
-        self.counts[key] = self.counts.get(key, 0) + n
+        with self._lock:       # worker threads and the sink's writer count concurrently
+            self.counts[key] = self.counts.get(key, 0) + n
 
     def add_counts(self, counts: Mapping[str, int]) -> None:
         for key, n in counts.items():
@@ -395,12 +413,21 @@ _WRITE_LOCK = threading.RLock()
 """Assembling (which reads the store) and writing happen one at a time in this process."""
 
 
+TABLES_PER_COMMIT = 5_000
+"""Executions of pre-assembled Arrow tables gathered into one commit."""
+
+
 class StoreSink:
     """Collects transformed batches and writes them in chunks of whole executions.
 
     Each flush assembles the chunk with what the store already holds (`assemble_batch`) and
     writes it in one commit, so a killed sync leaves only complete executions behind and a
     re-run replaces them by key: no duplicates, no half executions.
+
+    Writes happen behind the caller, in one writer thread with at most one chunk in flight:
+    the Delta and DuckDB work releases the GIL, so it runs on another core while the caller
+    transforms the next chunk, and a caller faster than the store waits (memory stays bounded).
+    A failed write is raised to the caller at its next `add` or `flush`.
     """
 
     def __init__(self, store: "Store", result: ScopeResult, *, flush_every: int = 250) -> None:
@@ -408,17 +435,24 @@ class StoreSink:
         self.result = result
         self.flush_every = flush_every
         self._pending = None
+        self._pending_absent: set[tuple[str, str]] = set()
         self._pending_executions = 0
+        self._pending_tables: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
+        self._submit_lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+        self._inflight: Future[None] | None = None
         self.skips_kept: list[dict[str, str]] = []
 
-    def add(self, batch: Any) -> None:
+    def add(self, batch: Any, *, absent: Iterable[tuple[str, str]] = ()) -> None:
+        """Queue `batch`; `absent`: its (cloud, execution_id)s just found missing from the store."""
         from flowscope.model import Batch
 
         with self._lock:
             if self._pending is None:
                 self._pending = Batch()
             self._pending.extend(batch)
+            self._pending_absent.update(absent)
             self._pending_executions += len(batch.executions)
             for skip in batch.skips:
                 if len(self.skips_kept) < 20:
@@ -426,29 +460,83 @@ class StoreSink:
                                             "reason": str(skip.reason)[:200]})
             due = self._pending_executions >= self.flush_every
         if due:
-            self.flush()
+            self._submit(wait=False)
 
     def flush(self) -> None:
+        """Write what is pending and wait until every chunk is committed (raises a failed write)."""
+        self._submit(wait=True)
+
+    def close(self) -> None:
+        """Stop the writer thread (after `flush`); the sink can still be used afterwards."""
+        with self._submit_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            writer.shutdown(wait=True)
+
+    def add_tables(self, tables: Mapping[str, Any]) -> None:
+        """Queue Arrow model tables already assembled (whole executions not stored yet); they are
+        committed together once `TABLES_PER_COMMIT` executions are pending (each commit costs
+        ~0.1 s whatever its size), or at `flush`."""
+        with self._lock:
+            for name, table in tables.items():
+                if len(table):
+                    self._pending_tables.setdefault(name, []).append(table)
+            pending = sum(len(t) for t in self._pending_tables.get("executions", []))
+        if pending >= TABLES_PER_COMMIT:
+            self._submit(wait=False)
+
+    def _submit(self, *, wait: bool) -> None:
+        import pyarrow as pa
+
+        with self._submit_lock:
+            with self._lock:
+                batch, self._pending, self._pending_executions = self._pending, None, 0
+                absent, self._pending_absent = self._pending_absent, set()
+                parts, self._pending_tables = self._pending_tables, {}
+            jobs: list[Callable[[], None]] = []
+            if batch is not None:
+                jobs.append(lambda: self._write(batch, absent))
+            if parts:
+                tables = {name: pa.concat_tables(tables) for name, tables in parts.items()}
+                jobs.append(lambda: self._write_tables(tables))
+
+            for job in jobs:
+                previous, self._inflight = self._inflight, None
+                if previous is not None:
+                    previous.result()             # one chunk in flight; re-raises its failure
+                if self._writer is None:
+                    self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowscope-writer")
+                self._inflight = self._writer.submit(job)
+            if wait and self._inflight is not None:
+                done, self._inflight = self._inflight, None
+                done.result()
+
+    def _write_tables(self, tables: Mapping[str, Any]) -> None:
+        with _WRITE_LOCK:
+            written = self.store.write(dict(tables)) or {}
+        self._count_written(written)
+
+    def _write(self, batch: Any, absent: set[tuple[str, str]]) -> None:
         from flowscope.collectors.assemble import assemble_batch
 
-        with self._lock:
-            batch, self._pending, self._pending_executions = self._pending, None, 0
-        if batch is None:
-            return
         if batch.skips:
             self.result.count("skipped_records", len(batch.skips))
-        for event_type, n in batch.unknown_event_types.items():
-            self.result.details.setdefault("unknown_event_types", {})
-            self.result.details["unknown_event_types"][event_type] = (
-                self.result.details["unknown_event_types"].get(event_type, 0) + n)
+        if batch.unknown_event_types:
+            with self._lock:
+                unknown = self.result.details.setdefault("unknown_event_types", {})
+                for event_type, n in batch.unknown_event_types.items():
+                    unknown[event_type] = unknown.get(event_type, 0) + n
         if not any(batch.rows(t) for t in ("workflows", "executions", "steps", "attempts", "usage",
                                            "metrics", "collection_runs")):
             return
         with _WRITE_LOCK:
             with gc_paused():
-                complete = assemble_batch(batch, self.store)
+                complete = assemble_batch(batch, self.store, absent=absent)
             del batch
             written = self.store.write(complete) or {}
+        self._count_written(written)
+
+    def _count_written(self, written: Mapping[str, Any]) -> None:
         self.result.add_counts({f"written_{k}": int(v) for k, v in written.items()
                                 if isinstance(v, (int, float))})
 

@@ -8,6 +8,7 @@ any Delta writer quirks stay invisible; a table never written is an empty view o
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -44,18 +45,51 @@ class TableFiles:
     columns: frozenset[str]
 
 
-def snapshot_files(layout: Layout, manifest: Manifest,
-                   storage_options: dict[str, str] | None) -> dict[str, TableFiles]:
+class FileListCache:
+    """(table, version) -> TableFiles. A Delta version's file list never changes, so a snapshot
+    that moved only some tables re-reads only their logs, and a writer hands over the lists of
+    what it just committed. Keeps the newest few versions per table."""
+
+    def __init__(self, per_table: int = 4) -> None:
+        self.per_table = per_table
+        self._lists: dict[tuple[str, int], TableFiles] = {}
+        self._lock = threading.Lock()
+
+    def get(self, table: str, version: int) -> TableFiles | None:
+        with self._lock:
+            return self._lists.get((table, version))
+
+    def put(self, table: str, version: int, files: TableFiles) -> None:
+        with self._lock:
+            self._lists[(table, version)] = files
+            versions = sorted(v for t, v in self._lists if t == table)
+            for old in versions[:-self.per_table]:
+                del self._lists[(table, old)]
+
+    def remember(self, table: str, version: int, dt: DeltaTable) -> None:
+        """Record the files of `dt`, which is at `version`."""
+        self.put(table, version, TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields)))
+
+
+def snapshot_files(layout: Layout, manifest: Manifest, storage_options: dict[str, str] | None,
+                   cache: FileListCache | None = None) -> dict[str, TableFiles]:
     """Parquet files of each table at the manifest's version (no files: no data)."""
-    files: dict[str, TableFiles] = {}
-    for table in TABLES:
-        version = manifest.versions.get(table)
-        if version is None:
-            files[table] = TableFiles([], frozenset())
-            continue
+    return {table: snapshot_table_files(layout, manifest, table, storage_options, cache) for table in TABLES}
+
+
+def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage_options: dict[str, str] | None,
+                         cache: FileListCache | None = None) -> TableFiles:
+    """Parquet files of one table at the manifest's version."""
+    version = manifest.versions.get(table)
+    if version is None:
+        return TableFiles([], frozenset())
+    known = cache.get(table, version) if cache is not None else None
+    if known is None:
         dt = DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options)
-        files[table] = TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
-    return files
+        known = TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
+        if cache is not None:
+            cache.put(table, version, known)
+    return known
 
 
 def view_sql(table: str, snapshot: TableFiles) -> str:

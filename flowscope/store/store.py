@@ -22,7 +22,7 @@ from flowscope.store.errors import StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.layout import Layout
 from flowscope.store.lock import WriterLock
-from flowscope.store.sqlutil import ident
+from flowscope.store.sqlutil import file_list, ident
 from flowscope.store.validate import validate_batch
 
 DEFAULT_LOCK_TIMEOUT_S = 10.0
@@ -53,6 +53,8 @@ class Store:
         self._lock = WriterLock(self._layout.lock_file, str(root))
         self._cache_guard = threading.Lock()
         self._cache: tuple[int, duckdb.DuckDBPyConnection, Any] | None = None
+        self._tables: dict[str, delta.DeltaTable] = {}     # the writer's open tables (under the lock)
+        self._files = reader.FileListCache()               # (table, version) -> files, immutable
 
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
@@ -130,9 +132,10 @@ class Store:
             keys = delta.replace_keys(name, data, executions)
             if not keys.num_rows:
                 continue
-            dtable = delta.open_or_create(self._layout.table_uri(name), name, self.storage_options)
+            dtable = self._open_for_write(name)
             result = delta.write_table(dtable, name, data, keys, write_id, self.storage_options)
             versions[name] = result.version
+            self._files.remember(name, result.version, dtable)
             if data is not None:
                 counts[name] = result.rows_added
             crash_point(f"commit:{name}")
@@ -140,6 +143,17 @@ class Store:
         crash_point("manifest")
         manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
         return counts
+
+    def _open_for_write(self, name: str) -> delta.DeltaTable:
+        """The table, opened once per Store and brought up to date (another process may have
+        committed since): re-opening costs a full log read on every commit."""
+        dtable = self._tables.get(name)
+        if dtable is None or not self._layout.table_exists(name):
+            dtable = self._tables[name] = delta.open_or_create(self._layout.table_uri(name), name,
+                                                               self.storage_options)
+        else:
+            dtable.update_incremental()
+        return dtable
 
     def _recover(self) -> None:
         """Replay the batch of a writer killed after staging it; drop half-staged leftovers."""
@@ -164,7 +178,7 @@ class Store:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
         snap = manifest.latest(self._layout.manifest_dir)
-        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options))
+        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files))
 
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
@@ -196,11 +210,22 @@ class Store:
         wanted = _id_table(ids)
         if not wanted.num_rows:
             return {}
-        cur = self._cursor()
-        cur.register("wanted_ids", wanted)
-        rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status} FROM executions e "
-                           f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?",
-                           [cloud]).fetchall()
+        # Straight off the executions table's files at the current snapshot, in a reused DuckDB:
+        # a collector asks this once per chunk, right after its previous chunk moved the
+        # snapshot, and rebuilding the full snapshot connection each time cost ~50 ms.
+        snap = manifest.latest(self._layout.manifest_dir)
+        files = reader.snapshot_table_files(self._layout, snap, "executions", self.storage_options, self._files)
+        if not files.files:
+            return {}
+        cur = delta.scratch().cursor()
+        try:
+            cur.register("wanted_ids", wanted)
+            rows = cur.execute(
+                f"SELECT e.{C.execution_id}, e.{C.status} FROM read_parquet({file_list(files.files)}, "
+                f"hive_partitioning=false, union_by_name=true) e "
+                f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?", [cloud]).fetchall()
+        finally:
+            cur.close()
         return dict(rows)
 
     def read_execution_rows(self, cloud: str, ids: Iterable[str]) -> Batch:

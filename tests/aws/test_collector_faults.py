@@ -124,11 +124,11 @@ def test_throttling_storm_and_5xx_are_retried_to_the_same_rows(moto, store, tmp_
     assert _snapshot(store) == _snapshot(clean)
 
 
-def _inject(fault_for: dict[str, str]):
-    """A client hook that answers GetExecutionHistory of chosen ARNs with an error (no retry)."""
+def _inject(fault_for: dict[str, str], operations: tuple[str, ...] = ("GetExecutionHistory",)):
+    """A client hook that answers chosen operations on chosen ARNs with an error (no retry)."""
     def hook(client: Any) -> None:
         def before_call(model: Any = None, params: Any = None, **_: Any) -> Any:
-            if model.name != "GetExecutionHistory":
+            if model.name not in operations:
                 return None
             body = params.get("body")
             arn = json.loads(body)["executionArn"] if body else None
@@ -166,6 +166,36 @@ def test_deleted_and_failing_executions_make_a_partial_run_that_a_rerun_complete
     assert second.status == RunStatus.SUCCEEDED
     ids = [e["execution_id"] for e in store.read_rows("executions")]
     assert sorted(ids) == sorted(runs)                                          # no duplicates
+
+
+def test_running_execution_gone_from_aws_is_kept_marked_and_not_retried(moto, store, api_calls):
+    definition = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
+                                                "Done": {"Type": "Succeed"}}}
+    arn = moto.machine("vanishing", definition)
+    run = moto.run(arn)
+    time.sleep(1.3)
+    source = moto.source(lag="1s", metrics=False)
+    assert aws.sync(source, store)[0].status == RunStatus.SUCCEEDED
+    [before] = store.read_rows("executions")
+    steps_before = store.read_rows("steps")
+    assert before["status"] == "RUNNING" and steps_before
+    moto.wait([run])
+
+    # the state machine was deleted meanwhile: DescribeExecution says ExecutionDoesNotExist
+    with client_hook(_inject({run: "ExecutionDoesNotExist"}, ("DescribeExecution", "GetExecutionHistory"))):
+        second = aws.sync(source, store)[0]
+    assert second.status == RunStatus.SUCCEEDED, second.row()      # said, not failed
+    assert second.counts["running_gone"] == 1
+    assert any("no longer exist" in w and run in w for w in second.warnings)
+    [after] = store.read_rows("executions")
+    assert after["status"] == "RUNNING"                               # nothing says how it ended
+    assert json.loads(after["attributes"])["gone"]["code"] == "ExecutionDoesNotExist"
+    assert store.read_rows("steps") == steps_before                  # its steps are kept
+
+    api_calls.reset()
+    third = aws.sync(source, store)[0]                                # not asked about again
+    assert third.status == RunStatus.SUCCEEDED and "running_revisited" not in third.counts
+    assert api_calls.count("DescribeExecution") == 0 and api_calls.count("GetExecutionHistory") == 0
 
 
 def test_one_failing_scope_never_stops_the_others(moto, store, defs):

@@ -205,6 +205,43 @@ def _install_guards(client: Any, on_send: Callable[[str], None] | None) -> None:
         hook(client)
 
 
+# ---------------------------------------------------------------- a faster parse of big pages
+
+FAST_PARSED_OPERATIONS = ("FilterLogEvents",)
+"""Operations whose successful responses are decoded by orjson instead of botocore's shape walk.
+
+A FilterLogEvents page holds up to 10,000 events; botocore walks the output shape member by
+member (~8 µs per event), five times the cost of decoding the JSON. The output of these
+operations is plain JSON whose modeled types are strings, integers, lists and structures, so the
+decoded document equals botocore's parse (tests/aws/test_fast_json.py compares the two)."""
+
+
+def install_fast_json(client: Any, operations: tuple[str, ...]) -> None:
+    """Decode the 2xx bodies of `operations` with orjson; errors still go through botocore."""
+    import orjson
+
+    service_id = client.meta.service_model.service_id.hyphenize()
+
+    def before_parse(response_dict: dict[str, Any] | None = None,
+                     customized_response_dict: dict[str, Any] | None = None, **_: Any) -> None:
+        if response_dict is None or customized_response_dict is None:
+            return
+        body = response_dict.get("body")
+        if response_dict.get("status_code") != 200 or not body:
+            return
+        try:
+            decoded = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return                          # let botocore report it as it always does
+        if isinstance(decoded, dict):
+            customized_response_dict.update(decoded)
+            response_dict["body"] = b"{}"     # botocore now parses nothing; its dict is updated with ours
+
+    for operation in operations:
+        client.meta.events.register(f"before-parse.{service_id}.{operation}", before_parse,
+                                    unique_id=f"flowscope-fast-json-{operation}")
+
+
 def resolve_account(session: "boto3.Session", *, region: str, role_arn: str | None,
                     endpoint_url: str | None, config: "Config") -> str:
     """The account id: from the role ARN when given, else STS GetCallerIdentity."""
@@ -240,8 +277,11 @@ def scope_clients(*, region: str, profile: str | None = None, role_arn: str | No
         _install_guards(client, on_send)
         return client
 
+    logs = make("logs")
+    install_fast_json(logs, FAST_PARSED_OPERATIONS)
+
     clients = AwsScopeClients(region=region, account=account, sfn=make("stepfunctions"),
-                              logs=make("logs"), cloudwatch=make("cloudwatch"),
+                              logs=logs, cloudwatch=make("cloudwatch"),
                               limiters=limiters, endpoint_url=endpoint_url)
     holder["clients"] = clients
     return clients

@@ -31,6 +31,7 @@ from flowscope.collectors.native import ImportContext
 from flowscope.model import TERMINAL_STATUSES, UTC, Batch, C, Cloud, Source, utc
 
 if TYPE_CHECKING:
+    from flowscope.collectors.aws.log_worker import LogChunkPool
     from flowscope.store import Store
 
 HISTORY_PAGE = 1000          # the API's maximum page size
@@ -58,10 +59,32 @@ class ScopeContext:
     stored: dict[str, str | None] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     gaps: list[dt.datetime | None] = field(default_factory=list)
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)   # state machine ARN -> row
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _log_pool: "LogChunkPool | None" = field(default=None, repr=False)
 
     def ctx(self, source_name: str, source: Source = Source.API, **kwargs: Any) -> ImportContext:
         return ImportContext(source_name=source_name, seen_at=self.now, source=source, **kwargs)
+
+    def log_pool(self, workers: int) -> "LogChunkPool | None":
+        """The scope's log worker processes (started on first use), or None for in-process."""
+        if workers <= 0:
+            return None
+        with self.lock:
+            if self._log_pool is None:
+                from flowscope.collectors.aws.log_worker import LogChunkPool
+
+                self._log_pool = LogChunkPool(workers)
+            pool = self._log_pool
+        pool.start()
+        return pool
+
+    def close(self) -> None:
+        """Stop the scope's worker processes."""
+        with self.lock:
+            pool, self._log_pool = self._log_pool, None
+        if pool is not None:
+            pool.close()
 
     def gap(self, start: dt.datetime | None) -> None:
         """Something from `start` on (None: anything) was not collected; hold the watermark there."""
@@ -383,6 +406,8 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
 
 def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
     """Stored RUNNING executions of Standard machines that the listing did not return: revisit."""
+    if not standard_machines:
+        return                      # Express executions are never revisited: logs are all there is
     account, region = sc.clients.account, sc.clients.region
     filter_sql = (f"{C.cloud} = 'aws' AND {C.status} = 'RUNNING' AND {C.region} = '{region}'"
                   f" AND {C.account} = '{account}'")
@@ -393,7 +418,8 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
                                                operation="store.read_rows"))
         return
     rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows or [])
-    todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines]
+    todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines
+            and not gone_attribute(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
@@ -403,15 +429,48 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
 
     outcomes = bounded_map(describe, todo, sc.concurrency, thread_name_prefix="flowscope-describe")
     items = []
+    gone: list[tuple[dict[str, Any], str]] = []
     for outcome in outcomes:
         if outcome.ok:
             items.append(outcome.result)
+            continue
+        err = as_collection_error(outcome.error, "DescribeExecution", outcome.item[C.execution_id])
+        if err.code in GONE_CODES:
+            gone.append((outcome.item, err.code))
         else:
-            err = as_collection_error(outcome.error, "DescribeExecution", outcome.item[C.execution_id])
             sc.result.record_error(err)
-            if err.code not in GONE_CODES:
-                sc.gap(utc(outcome.item.get(C.started_at)))
+            sc.gap(utc(outcome.item.get(C.started_at)))
+    if gone:
+        mark_gone(sc, gone)
     run_history_fetches(sc, items)
+
+
+def gone_attribute(row: dict[str, Any]) -> dict[str, Any] | None:
+    """The `gone` mark of a stored execution (see `mark_gone`), if any."""
+    try:
+        attributes = json.loads(row.get(C.attributes) or "{}")
+    except (TypeError, ValueError):
+        return None
+    return attributes.get("gone") if isinstance(attributes, dict) else None
+
+
+def mark_gone(sc: ScopeContext, gone: list[tuple[dict[str, Any], str]]) -> None:
+    """Stored RUNNING executions AWS no longer knows (state machine deleted, history expired).
+
+    They keep what was collected, status included (nothing says how they ended), with
+    `attributes.gone = {"code", "noticed_at"}`; they are not revisited again, so every later
+    sync does not fail on them. Said once, as a warning of this run.
+    """
+    rows = []
+    for row, code in gone:
+        attributes = json.loads(row.get(C.attributes) or "{}") if row.get(C.attributes) else {}
+        attributes["gone"] = {"code": code, "noticed_at": sc.now.isoformat()}
+        rows.append({**row, C.attributes: json.dumps(attributes, sort_keys=True), C.collected_at: sc.now})
+    sc.sink.add(Batch(executions=rows))     # the sink merges their stored steps back in
+    sc.result.count("running_gone", len(rows))
+    codes = ", ".join(sorted({code for _, code in gone}))
+    sc.result.warn(f"{len(rows)} stored RUNNING execution(s) no longer exist in AWS ({codes}); kept as last "
+                   f"collected and no longer revisited, e.g. {gone[0][0][C.execution_id]}")
 
 
 def now_utc() -> dt.datetime:

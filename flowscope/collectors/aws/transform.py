@@ -60,6 +60,10 @@ from flowscope.model import (
     truncate,
 )
 
+DEFER_ASSEMBLE = "defer_assemble"
+"""ImportContext option: leave `assemble` (usage, definition fixes) to the caller's
+`assemble_batch`, which the live collector's writer runs on every chunk: assembling twice costs
+a fifth of the log path's CPU."""
 CLOUD = Cloud.AWS.value
 
 HISTORY = "aws.history"
@@ -780,7 +784,10 @@ def _add_history(batch: Batch, events: list[Any], execution_arn: str, ctx: Impor
             unknown[key] = unknown.get(key, 0) + n
     if execution is None:
         return
-    steps, attempts, usage = assemble(execution, steps, attempts, None)
+    if ctx.options.get(DEFER_ASSEMBLE):
+        usage: list[Row] = []        # the writer's assemble_batch assembles every execution anyway
+    else:
+        steps, attempts, usage = assemble(execution, steps, attempts, None)
     batch.executions.append(execution)
     batch.steps.extend(steps)
     batch.attempts.extend(attempts)

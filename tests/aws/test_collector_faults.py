@@ -22,6 +22,8 @@ from flowscope.collectors.aws.stepfunctions import get_history, iter_executions
 from flowscope.collectors.sync import sync_store
 from flowscope.model import RunStatus
 
+from aws_helpers import stored_running
+
 from botocore.exceptions import ClientError
 
 
@@ -169,13 +171,7 @@ def test_deleted_and_failing_executions_make_a_partial_run_that_a_rerun_complete
 
 
 def test_running_execution_gone_from_aws_is_kept_marked_and_not_retried(moto, store, api_calls):
-    definition = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
-                                                "Done": {"Type": "Succeed"}}}
-    arn = moto.machine("vanishing", definition)
-    run = moto.run(arn)
-    time.sleep(1.3)
-    source = moto.source(lag="1s", metrics=False)
-    assert aws.sync(source, store)[0].status == RunStatus.SUCCEEDED
+    run, source = stored_running(moto, store, "vanishing", metrics=False)
     [before] = store.read_rows("executions")
     steps_before = store.read_rows("steps")
     assert before["status"] == "RUNNING" and steps_before

@@ -11,6 +11,8 @@ from flowscope.collectors import aws
 from flowscope.collectors.aws.clients import READ_ONLY_OPERATIONS, ReadOnlyViolation, scope_clients
 from flowscope.model import RunStatus
 
+from aws_helpers import stored_running
+
 
 def _rows(store, table, where="1=1"):
     return store.read_rows(table, where)
@@ -97,13 +99,7 @@ def test_second_sync_collects_only_new_and_unchanged_resync_makes_no_history_cal
 
 
 def test_running_execution_is_revisited_until_terminal(moto, store, api_calls):
-    definition = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
-                                                "Done": {"Type": "Succeed"}}}
-    arn = moto.machine("slow", definition)
-    run = moto.run(arn)
-    time.sleep(1.3)
-    source = moto.source(lag="1s")
-    assert aws.sync(source, store)[0].status == RunStatus.SUCCEEDED
+    run, source = stored_running(moto, store, "slow")
     [row] = _rows(store, "executions")
     assert row["status"] == "RUNNING"
 

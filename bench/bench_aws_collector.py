@@ -8,8 +8,8 @@ Prints:
 - GetExecutionHistory calls of a re-sync of the unchanged account (must be 0);
 - the log path's records per second (FilterLogEvents pages of 10,000 records, 5 TPS bucket):
   the quota-bound floor, fetch + parse alone, and end to end (transform and store write
-  included) in-process and with the worker processes, as medians of --runs runs and as a share
-  of the fetch-only rate (the figure that does not depend on how fast this machine is today).
+  included), as medians of --runs runs and as a share of the fetch-only rate (the figure that
+  depends least on how busy this shared machine is).
 
 The fake is an HTTP server on 127.0.0.1, in its own process as the cloud would be, speaking the
 JSON protocols of Step Functions and CloudWatch Logs (and STS GetCallerIdentity); nothing
@@ -23,6 +23,7 @@ import datetime as dt
 import http.server
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -64,8 +65,9 @@ class Fake:
                             "startDate": (base + dt.timedelta(seconds=i)).timestamp(),
                             "stopDate": (base + dt.timedelta(seconds=i, milliseconds=30)).timestamp()}
                            for i in range(executions)][::-1]   # newest first
-        self.buckets = {"GetExecutionHistory": Bucket(400, 20), "ListExecutions": Bucket(200, 5),
-                        "FilterLogEvents": Bucket(5, 5), "DescribeStateMachine": Bucket(200, 20)}
+        self.quotas = {"GetExecutionHistory": (400, 20), "ListExecutions": (200, 5),
+                       "FilterLogEvents": (5, 5), "DescribeStateMachine": (200, 20)}
+        self.buckets: dict[tuple[str, str], Bucket] = {}     # per (region, API), as AWS keeps them
         self.calls: dict[str, int] = {}
         self.throttled: dict[str, int] = {}
         self.history_times: list[float] = []
@@ -95,10 +97,21 @@ class Fake:
             pages.append(json.dumps(body).encode())
         return pages or [b'{"events": []}']
 
-    def handle(self, op: str, body: dict[str, Any]) -> tuple[int, bytes]:
+    def handle(self, op: str, body: dict[str, Any], region: str = REGION) -> tuple[int, bytes]:
+        """Answer as the `region` endpoint would: its own buckets, its own ARNs."""
+        if region != REGION:
+            body = json.loads(json.dumps(body).replace(f":{region}:", f":{REGION}:"))
+        status, data = self._handle(op, body, region)
+        if region != REGION:
+            data = data.replace(f":{REGION}:".encode(), f":{region}:".encode())
+        return status, data
+
+    def _handle(self, op: str, body: dict[str, Any], region: str) -> tuple[int, bytes]:
         with self.lock:
             self.calls[op] = self.calls.get(op, 0) + 1
-        bucket = self.buckets.get(op)
+            bucket = None
+            if op in self.quotas:
+                bucket = self.buckets.setdefault((region, op), Bucket(*self.quotas[op]))
         if bucket is not None and not bucket.take():
             with self.lock:
                 self.throttled[op] = self.throttled.get(op, 0) + 1
@@ -174,7 +187,9 @@ def serve(fake: Fake) -> tuple[http.server.ThreadingHTTPServer, str]:
                         "</GetCallerIdentityResult></GetCallerIdentityResponse>").encode()
                 status, ctype = 200, "text/xml"
             else:
-                status, data = fake.handle(target.rsplit(".", 1)[1], json.loads(raw or b"{}"))
+                scope = re.search(r"Credential=[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
+                status, data = fake.handle(target.rsplit(".", 1)[1], json.loads(raw or b"{}"),
+                                           scope.group(1) if scope else REGION)
                 ctype = "application/x-amz-json-1.0"
             self.send_response(status)
             self.send_header("Content-Type", ctype)
@@ -263,14 +278,13 @@ def main() -> None:
     print(f"re-sync unchanged: status {second.status.value}, GetExecutionHistory calls: "
           f"{fake.stats()['calls'].get('GetExecutionHistory', 0) - before}")
 
-    # 3. the log path: the fetch alone (quota-bound), then end to end, in-process and with workers
+    # 3. the log path: the fetch alone (quota-bound), then end to end
     from flowscope.collectors.aws.clients import scope_clients
-    from flowscope.collectors.aws.log_worker import spare_cores
 
     pages = -(-args.log_records // 10_000)
     floor = max(0.0, (pages - 4) / 5.0)          # the client keeps 4 of the 5 burst tokens, then 5/s
     print(f"log path: {args.log_records:,} records in {pages} pages; the quota alone needs >= {floor:.1f}s "
-          f"(then {args.log_records / max(floor, 1e-9):,.0f} records/s at most)")
+          f"after the first call (so at most {args.log_records / max(floor, 1e-9):,.0f} records/s)")
     fetch_runs = []
     for _ in range(args.runs):
         clients = scope_clients(region=REGION, endpoint_url=endpoint)
@@ -283,25 +297,22 @@ def main() -> None:
         fetch_runs.append(time.monotonic() - t0)
     fetch_s = statistics.median(fetch_runs)
     print(f"  fetch + parse: {parsed / fetch_s:,.0f} records/s (median of {args.runs})")
-    for workers in (0, min(2, spare_cores())):
-        walls, cpus, counts = [], [], {}
-        for _ in range(args.runs):
-            run_store = Store(Path(tempfile.mkdtemp(prefix="flowscope-bench-")) / "store")
-            time.sleep(1.2)
-            t0, c0 = time.monotonic(), time.process_time()
-            [express] = aws.sync({**source, "state_machines": ["bench-express"], "log_workers": workers}, run_store)
-            walls.append(time.monotonic() - t0)
-            cpus.append(time.process_time() - c0)
-            counts = express.counts
-            if express.status.value != "succeeded":
-                print(f"  FAILED: {express.row()}")
-        wall = statistics.median(walls)
-        records = counts.get("log_records", 0)
-        print(f"  end to end, {workers} worker process(es): {records / wall:,.0f} records/s (median of "
-              f"{args.runs}: {', '.join(f'{w:.2f}' for w in walls)} s; this process's CPU "
-              f"{statistics.median(cpus):.2f} s); {counts.get('executions_from_logs', 0)} executions, "
-              f"{counts.get('log_chunks_in_workers', 0)} chunks in workers; "
-              f"{100 * fetch_s / wall:.0f}% of the fetch-only rate")
+    walls, cpus, counts = [], [], {}
+    for _ in range(args.runs):
+        run_store = Store(Path(tempfile.mkdtemp(prefix="flowscope-bench-")) / "store")
+        time.sleep(1.2)
+        t0, c0 = time.monotonic(), time.process_time()
+        [express] = aws.sync({**source, "state_machines": ["bench-express"]}, run_store)
+        walls.append(time.monotonic() - t0)
+        cpus.append(time.process_time() - c0)
+        counts = express.counts
+        if express.status.value != "succeeded":
+            print(f"  FAILED: {express.row()}")
+    wall = statistics.median(walls)
+    records = counts.get("log_records", 0)
+    print(f"  end to end (whole sync: describe, read, transform, store write): {records / wall:,.0f} records/s "
+          f"(median of {args.runs}: {', '.join(f'{w:.2f}' for w in walls)} s; CPU {statistics.median(cpus):.2f} s); "
+          f"{counts.get('executions_from_logs', 0)} executions; {100 * fetch_s / wall:.0f}% of the fetch-only rate")
     fake.close()
 
 if __name__ == "__main__":

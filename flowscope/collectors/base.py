@@ -413,10 +413,6 @@ _WRITE_LOCK = threading.RLock()
 """Assembling (which reads the store) and writing happen one at a time in this process."""
 
 
-TABLES_PER_COMMIT = 5_000
-"""Executions of pre-assembled Arrow tables gathered into one commit."""
-
-
 class StoreSink:
     """Collects transformed batches and writes them in chunks of whole executions.
 
@@ -437,7 +433,6 @@ class StoreSink:
         self._pending = None
         self._pending_absent: set[tuple[str, str]] = set()
         self._pending_executions = 0
-        self._pending_tables: dict[str, list[Any]] = {}
         self._lock = threading.Lock()
         self._submit_lock = threading.Lock()
         self._writer: ThreadPoolExecutor | None = None
@@ -473,48 +468,21 @@ class StoreSink:
         if writer is not None:
             writer.shutdown(wait=True)
 
-    def add_tables(self, tables: Mapping[str, Any]) -> None:
-        """Queue Arrow model tables already assembled (whole executions not stored yet); they are
-        committed together once `TABLES_PER_COMMIT` executions are pending (each commit costs
-        ~0.1 s whatever its size), or at `flush`."""
-        with self._lock:
-            for name, table in tables.items():
-                if len(table):
-                    self._pending_tables.setdefault(name, []).append(table)
-            pending = sum(len(t) for t in self._pending_tables.get("executions", []))
-        if pending >= TABLES_PER_COMMIT:
-            self._submit(wait=False)
-
     def _submit(self, *, wait: bool) -> None:
-        import pyarrow as pa
-
         with self._submit_lock:
             with self._lock:
                 batch, self._pending, self._pending_executions = self._pending, None, 0
                 absent, self._pending_absent = self._pending_absent, set()
-                parts, self._pending_tables = self._pending_tables, {}
-            jobs: list[Callable[[], None]] = []
             if batch is not None:
-                jobs.append(lambda: self._write(batch, absent))
-            if parts:
-                tables = {name: pa.concat_tables(tables) for name, tables in parts.items()}
-                jobs.append(lambda: self._write_tables(tables))
-
-            for job in jobs:
                 previous, self._inflight = self._inflight, None
                 if previous is not None:
                     previous.result()             # one chunk in flight; re-raises its failure
                 if self._writer is None:
                     self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowscope-writer")
-                self._inflight = self._writer.submit(job)
+                self._inflight = self._writer.submit(self._write, batch, absent)
             if wait and self._inflight is not None:
                 done, self._inflight = self._inflight, None
                 done.result()
-
-    def _write_tables(self, tables: Mapping[str, Any]) -> None:
-        with _WRITE_LOCK:
-            written = self.store.write(dict(tables)) or {}
-        self._count_written(written)
 
     def _write(self, batch: Any, absent: set[tuple[str, str]]) -> None:
         from flowscope.collectors.assemble import assemble_batch
@@ -534,9 +502,6 @@ class StoreSink:
                 complete = assemble_batch(batch, self.store, absent=absent)
             del batch
             written = self.store.write(complete) or {}
-        self._count_written(written)
-
-    def _count_written(self, written: Mapping[str, Any]) -> None:
         self.result.add_counts({f"written_{k}": int(v) for k, v in written.items()
                                 if isinstance(v, (int, float))})
 

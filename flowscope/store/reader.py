@@ -93,16 +93,21 @@ def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage
 
 
 def view_sql(table: str, snapshot: TableFiles) -> str:
+    """The view of one table: `select_sql` under the table's name."""
+    return f"CREATE VIEW {ident(table)} AS {select_sql(table, snapshot)}"
+
+
+def select_sql(table: str, snapshot: TableFiles) -> str:
     """Model columns in schema order; a column the stored version lacks (written by an older
     flowscope, before the model gained it) reads as null, and files are unioned by name."""
     schema = TABLES[table].schema
     if not snapshot.files:
         cols = ", ".join(f"CAST(NULL AS {duck_type(f.type)}) AS {ident(f.name)}" for f in schema)
-        return f"CREATE VIEW {ident(table)} AS SELECT {cols} LIMIT 0"
+        return f"SELECT {cols} LIMIT 0"
     cols = ", ".join(
         f"CAST({ident(f.name) if f.name in snapshot.columns else 'NULL'} AS {duck_type(f.type)}) AS {ident(f.name)}"
         for f in schema)
-    return (f"CREATE VIEW {ident(table)} AS SELECT {cols} FROM "
+    return (f"SELECT {cols} FROM "
             f"read_parquet({file_list(snapshot.files)}, hive_partitioning=false, union_by_name=true)")
 
 

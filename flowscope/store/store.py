@@ -22,7 +22,7 @@ from flowscope.store.errors import StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.layout import Layout
 from flowscope.store.lock import WriterLock
-from flowscope.store.sqlutil import file_list, ident
+from flowscope.store.sqlutil import ident
 from flowscope.store.validate import validate_batch
 
 DEFAULT_LOCK_TIMEOUT_S = 10.0
@@ -202,30 +202,20 @@ class Store:
     def read_rows(self, table: str, filter_sql: str | None = None) -> list[dict[str, Any]]:
         """Rows of a (small) table as dicts, optionally filtered by a SQL boolean expression."""
         self._check_table(table)
-        query = f"SELECT * FROM {ident(table)}" + (f" WHERE {filter_sql}" if filter_sql else "")
-        return self._cursor().sql(query).to_arrow_table().to_pylist()
+        with self._lookup(table) as (cur, src):
+            query = f"SELECT * FROM {src[table]} t" + (f" WHERE {filter_sql}" if filter_sql else "")
+            return cur.sql(query).to_arrow_table().to_pylist()
 
     def existing_execution_ids(self, cloud: str, ids: Iterable[str]) -> dict[str, str]:
         """execution_id -> status for the ids already stored (collectors skip terminal ones)."""
         wanted = _id_table(ids)
         if not wanted.num_rows:
             return {}
-        # Straight off the executions table's files at the current snapshot, in a reused DuckDB:
-        # a collector asks this once per chunk, right after its previous chunk moved the
-        # snapshot, and rebuilding the full snapshot connection each time cost ~50 ms.
-        snap = manifest.latest(self._layout.manifest_dir)
-        files = reader.snapshot_table_files(self._layout, snap, "executions", self.storage_options, self._files)
-        if not files.files:
-            return {}
-        cur = delta.scratch().cursor()
-        try:
+        with self._lookup("executions") as (cur, src):
             cur.register("wanted_ids", wanted)
-            rows = cur.execute(
-                f"SELECT e.{C.execution_id}, e.{C.status} FROM read_parquet({file_list(files.files)}, "
-                f"hive_partitioning=false, union_by_name=true) e "
-                f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?", [cloud]).fetchall()
-        finally:
-            cur.close()
+            rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status} FROM {src['executions']} e "
+                               f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?",
+                               [cloud]).fetchall()
         return dict(rows)
 
     def read_execution_rows(self, cloud: str, ids: Iterable[str]) -> Batch:
@@ -234,22 +224,41 @@ class Store:
         batch = Batch()
         if not wanted.num_rows:
             return batch
-        cur = self._cursor()
-        cur.register("wanted_ids", wanted)
-        for name in EXECUTION_TABLES:
-            rows = cur.sql(f"SELECT t.* FROM {ident(name)} t SEMI JOIN wanted_ids w "
-                           f"ON t.{C.execution_id} = w.id WHERE t.{C.cloud} = ?",
-                           params=[cloud]).to_arrow_table().to_pylist()
-            getattr(batch, name).extend(rows)
+        with self._lookup(*EXECUTION_TABLES) as (cur, src):
+            cur.register("wanted_ids", wanted)
+            for name in EXECUTION_TABLES:
+                rows = cur.sql(f"SELECT t.* FROM {src[name]} t SEMI JOIN wanted_ids w "
+                               f"ON t.{C.execution_id} = w.id WHERE t.{C.cloud} = ?",
+                               params=[cloud]).to_arrow_table().to_pylist()
+                getattr(batch, name).extend(rows)
         return batch
 
     def last_watermark(self, scope: str) -> dt.datetime | None:
         """Latest (max) watermark of a succeeded or partial collection run of that scope."""
-        row = self._cursor().execute(
-            f"SELECT max({C.watermark}) FROM collection_runs WHERE {C.scope} = ? AND {C.status} IN (?, ?)",
-            [scope, RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value]).fetchone()
+        with self._lookup("collection_runs") as (cur, src):
+            row = cur.execute(
+                f"SELECT max({C.watermark}) FROM {src['collection_runs']} t WHERE {C.scope} = ? "
+                f"AND {C.status} IN (?, ?)", [scope, RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value]).fetchone()
         value = row[0] if row else None
         return value.astimezone(dt.timezone.utc) if value is not None else None
+
+    @contextmanager
+    def _lookup(self, *tables: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, str]]]:
+        """A cursor of this thread's reused DuckDB and, per table, a parenthesised SELECT over its
+        files at the current snapshot (all from one manifest).
+
+        For the point reads collectors make after each of their commits: the snapshot connection
+        (`_cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
+        """
+        snap = manifest.latest(self._layout.manifest_dir)
+        sources = {t: "(" + reader.select_sql(t, reader.snapshot_table_files(
+            self._layout, snap, t, self.storage_options, self._files)) + ")" for t in tables}
+        cur = delta.scratch().cursor()
+        try:
+            cur.execute("SET TimeZone = 'UTC'")
+            yield cur, sources
+        finally:
+            cur.close()
 
     def _check_table(self, name: str) -> None:
         if name not in TABLES:

@@ -1,4 +1,4 @@
-"""The streamed log path: whole executions handed on early, worker processes, the fast page parse."""
+"""The streamed log path: whole executions handed on early, the write-behind sink, the fast page parse."""
 
 from __future__ import annotations
 
@@ -6,19 +6,16 @@ import datetime as dt
 import json
 import time
 
-import pyarrow as pa
 import pytest
 
 from flowscope.collectors import aws
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.aws import logs
 from flowscope.collectors.aws import transform as T
-from flowscope.collectors.aws.log_worker import transform_chunk
 from flowscope.collectors.native import ImportContext
 from flowscope.model import TABLES, C, RunStatus, Source
 from flowscope.simulate.aws import simulate
 from flowscope.simulate.base import SimSpec
-from flowscope.store.validate import validate_batch
 
 UTC = dt.timezone.utc
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
@@ -81,37 +78,11 @@ def test_a_hole_in_the_ids_keeps_the_execution_open_until_the_end():
     assert _arn(1) in stream.take_all()[SM]
 
 
-# ---------------------------------------------------------------- the worker's transform
+# ---------------------------------------------------------------- deferred assembly
 
 @pytest.fixture(scope="module")
 def sim():
     return simulate(SimSpec(dt.datetime(2024, 5, 1, tzinfo=UTC), dt.datetime(2024, 5, 4, tzinfo=UTC), 600, seed=5))
-
-
-def _sorted(table: pa.Table, name: str) -> list[dict]:
-    keys = [k for k in TABLES[name].key]
-    return sorted(table.to_pylist(), key=lambda r: tuple(str(r[k]) for k in keys))
-
-
-def test_worker_chunk_gives_exactly_the_rows_of_the_in_process_path(sim):
-    seen = dt.datetime(2024, 5, 4, tzinfo=UTC)
-    records = [r for fmt, doc in sim.documents if fmt == T.LOG_RECORDS for r in doc]
-    workflows = [w for fmt, doc in sim.documents if fmt == T.STATE_MACHINE
-                 for w in T.transform_state_machine(doc, ImportContext(seen_at=seen)).workflows]
-    assert len(records) > 1000 and workflows
-
-    ctx = ImportContext(source_name="FilterLogEvents g", seen_at=seen, source=Source.LOGS,
-                        options={T.DEFER_ASSEMBLE: True})
-    batch = T.transform_log_records(records, ctx)
-    batch.workflows = workflows
-    local = validate_batch(assemble_batch(batch, None))
-
-    chunk = transform_chunk([json.dumps(r) for r in records], "FilterLogEvents g", seen, workflows)
-    assert chunk.executions == len(local["executions"].to_pylist()) > 100
-    assert "workflows" not in chunk.tables                       # used for assembly, not written again
-    for name in ("executions", "steps", "attempts", "usage"):
-        assert _sorted(chunk.tables[name], name) == _sorted(local[name], name), name
-    assert sum(chunk.tables["usage"].column(C.quantity).to_pylist()) > 0
 
 
 def test_deferred_assembly_gives_the_same_rows_as_the_transform_alone(sim):
@@ -139,7 +110,7 @@ def _table(store, name):
     return sorted(store.read_rows(name), key=lambda r: tuple(str(r[k]) for k in TABLES[name].key))
 
 
-def test_sync_with_worker_processes_stores_what_the_in_process_path_stores(moto, tmp_path, monkeypatch):
+def test_streamed_sync_in_many_pages_and_chunks_stores_what_one_chunk_stores(moto, tmp_path, monkeypatch):
     from flowscope.store import Store
 
     group = "/aws/vendedlogs/states/busy"
@@ -151,40 +122,31 @@ def test_sync_with_worker_processes_stores_what_the_in_process_path_stores(moto,
         "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"}}]})
     t0 = int(time.time() * 1000) - 600_000
     arns = [_arn(i, "busy") for i in range(600)]
-    records = [r for i, a in enumerate(arns) for r in _records(a, t0 + 50 * i, end="ExecutionFailed" if i % 7 == 0 else "ExecutionSucceeded")]
+    records = [r for i, a in enumerate(arns)
+               for r in _records(a, t0 + 50 * i, end="ExecutionFailed" if i % 7 == 0 else "ExecutionSucceeded")]
     _put(moto, group, "s", records)
-    # small pages and chunks, so a few hundred executions make many of both
-    monkeypatch.setattr(logs, "FILTER_PAGE_LIMIT", 250)
-    monkeypatch.setattr(logs, "LOG_CHUNK_RECORDS", 300)
-    monkeypatch.setattr(logs, "WORKERS_FROM_RECORDS", 0)
+    monkeypatch.setattr(logs, "FILTER_PAGE_LIMIT", 250)      # many pages
     now = dt.datetime.now(UTC)
 
-    stores = {}
-    results = {}
-    for workers in (1, 0):
-        stores[workers] = Store(tmp_path / f"store-{workers}")
-        [results[workers]] = aws.sync(moto.source(metrics=False, log_workers=workers), stores[workers], now=now)
-        assert results[workers].status == RunStatus.SUCCEEDED, results[workers].row()
-        assert results[workers].counts["executions_from_logs"] == 600
-    assert results[1].counts.get("log_chunks_in_workers", 0) >= 1
-    assert "log_chunks_in_workers" not in results[0].counts
-    assert results[1].counts["log_pages"] == results[0].counts["log_pages"] >= 10
+    stores, results = {}, {}
+    for chunk in (300, 10**9):                                # many chunks while reading / one at the end
+        monkeypatch.setattr(logs, "LOG_CHUNK_RECORDS", chunk)
+        stores[chunk] = Store(tmp_path / f"store-{chunk}")
+        [results[chunk]] = aws.sync(moto.source(metrics=False), stores[chunk], now=now)
+        assert results[chunk].status == RunStatus.SUCCEEDED, results[chunk].row()
+        assert results[chunk].counts["executions_from_logs"] == 600
+    streamed, whole = stores[300], stores[10**9]
+    assert results[300].counts["log_pages"] == results[10**9].counts["log_pages"] >= 10
+    assert results[300].counts["written_executions"] == 600
     for name in ("executions", "steps", "usage"):
-        assert _table(stores[1], name) == _table(stores[0], name), name
-    executions = stores[1].read_rows("executions")
+        assert _table(streamed, name) == _table(whole, name), name
+    executions = streamed.read_rows("executions")
     assert len(executions) == 600 and {e[C.workflow_id] for e in executions} == {sm}
     assert sum(e[C.status] == "FAILED" for e in executions) == len(range(0, 600, 7))
 
-    again = aws.sync(moto.source(metrics=False, log_workers=1), stores[1], now=now + dt.timedelta(minutes=1))[0]
+    again = aws.sync(moto.source(metrics=False), streamed, now=now + dt.timedelta(minutes=1))[0]
     assert again.counts.get("executions_skipped_terminal") == 600
-    assert len(stores[1].read_rows("executions")) == 600
-
-
-def test_log_workers_config_is_checked():
-    with pytest.raises(aws.SourceConfigError, match="log_workers"):
-        aws.validate({"cloud": "aws", "regions": ["us-east-1"], "log_workers": -1})
-    [scope] = aws.scopes({"cloud": "aws", "regions": ["us-east-1"], "log_workers": 0})
-    assert scope.log_workers == 0
+    assert len(streamed.read_rows("executions")) == 600
 
 
 # ---------------------------------------------------------------- the page parse and the buckets
@@ -251,30 +213,3 @@ def test_sink_raises_a_failed_background_write_at_flush(tmp_path):
         sink.flush()
     sink.close()
     assert not any(k.startswith("written_") for k in result.counts)
-
-
-def test_sink_gathers_arrow_chunks_into_one_commit(tmp_path, monkeypatch):
-    from flowscope.collectors import base
-    from flowscope.collectors.base import ScopeResult, StoreSink
-    from flowscope.store import Store
-
-    commits: list[int] = []
-
-    class Counting(Store):
-        def write(self, batch):  # noqa: ANN001
-            commits.append(len(batch["executions"]))
-            return super().write(batch)
-
-    monkeypatch.setattr(base, "TABLES_PER_COMMIT", 3)
-    store = Counting(tmp_path / "s")
-    result = ScopeResult(cloud="aws", scope="s", started_at=dt.datetime.now(UTC))
-    sink = StoreSink(store, result)
-    seen = dt.datetime.now(UTC)
-    for i in range(4):
-        chunk = transform_chunk([json.dumps(r) for r in _records(_arn(i))], "g", seen, [])
-        sink.add_tables(chunk.tables)
-    sink.flush()
-    sink.close()
-    assert commits == [3, 1]                            # 3 gathered in one commit, then the rest at flush
-    assert len(store.read_rows("executions")) == 4
-    assert result.counts["written_executions"] == 4

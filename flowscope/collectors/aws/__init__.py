@@ -32,6 +32,7 @@ from flowscope.collectors.base import (
 from flowscope.model import UTC, Batch, C, Cloud, RunStatus
 
 if TYPE_CHECKING:
+    from flowscope.collectors.aws.stepfunctions import ScopeContext
     from flowscope.store import Store
 
 CLOUD = Cloud.AWS.value
@@ -51,8 +52,6 @@ SOURCE_KEYS = {
     "metrics": "collect CloudWatch metrics (optional, default true)",
     "standard_path": "'auto' | 'history' | 'logs' for Standard machines (optional, default auto)",
     "write_every": "executions per store commit (optional, default 250)",
-    "log_workers": "processes transforming log records (optional; default one per spare core, "
-                   "at most 2; 0 = in-process)",
     "quotas": "per-API token buckets, e.g. {GetExecutionHistory = [400, 20]} (optional)",
 }
 DEFAULT_CONCURRENCY = 8
@@ -102,9 +101,6 @@ def validate(source: Mapping[str, Any]) -> None:
     globs = source.get("state_machines")
     if globs is not None and (not isinstance(globs, list) or not all(isinstance(g, str) for g in globs)):
         raise SourceConfigError("aws source: state_machines must be a list of name globs")
-    workers = source.get("log_workers", 0)
-    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 0:
-        raise SourceConfigError("aws source: log_workers must be a whole number >= 0 (0: transform in-process)")
     for key in ("concurrency", "max_attempts", "write_every"):
         if key in source and (not isinstance(source[key], int) or isinstance(source[key], bool) or source[key] < 1):
             raise SourceConfigError(f"aws source: {key} must be a positive integer")
@@ -150,7 +146,6 @@ class AwsScope:
     metrics: bool = True
     standard_path: str = "auto"
     write_every: int = 250
-    log_workers: int = 0
     quotas: tuple[tuple[str, Quota], ...] = field(default_factory=tuple)
 
     def scope_id(self, account: str | None) -> str:
@@ -159,14 +154,6 @@ class AwsScope:
         if self.globs:
             suffix = "#" + hashlib.sha256("\n".join(sorted(self.globs)).encode()).hexdigest()[:8]
         return f"aws:{who}:{self.region}{suffix}"
-
-
-def default_log_workers() -> int:
-    """Worker processes for the log path: one per spare core, at most two (the reading thread
-    feeds about two)."""
-    from flowscope.collectors.aws.log_worker import spare_cores
-
-    return min(2, spare_cores())
 
 
 def scopes(source: Mapping[str, Any]) -> list[AwsScope]:
@@ -181,7 +168,6 @@ def scopes(source: Mapping[str, Any]) -> list[AwsScope]:
         max_attempts=int(source.get("max_attempts", 8)), read_timeout=float(source.get("read_timeout", 30)),
         metrics=bool(source.get("metrics", True)), standard_path=source.get("standard_path", "auto"),
         write_every=int(source.get("write_every", 250)),
-        log_workers=int(source["log_workers"]) if "log_workers" in source else default_log_workers(),
         quotas=tuple(sorted(_quotas(source.get("quotas")).items())),
     )
     return [AwsScope(region=region, role_arn=role, **common) for role in role_list for region in source["regions"]]
@@ -234,28 +220,18 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
 def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime) -> None:
     from flowscope.collectors.assemble import transforms_for
+    from flowscope.collectors.aws import stepfunctions as sfn_mod
 
-    formats = transforms_for(CLOUD).FORMATS
     sink = StoreSink(store, result, flush_every=scope.write_every)
+    sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
+                              formats=transforms_for(CLOUD).FORMATS, now=now, concurrency=scope.concurrency)
     try:
-        _collect_into(scope, clients, store, result, window, now, formats, sink)
+        _collect_machines(scope, sc)
     finally:
         sink.close()
 
 
-def _collect_into(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
-                  window: CollectWindow, now: dt.datetime, formats: dict[str, Any], sink: StoreSink) -> None:
-    from flowscope.collectors.aws import stepfunctions as sfn_mod
-
-    sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
-                              formats=formats, now=now, concurrency=scope.concurrency)
-    try:
-        _collect_machines(scope, sc)
-    finally:
-        sc.close()
-
-
-def _collect_machines(scope: AwsScope, sc: Any) -> None:
+def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
     from flowscope.collectors.aws import logs as aws_logs
     from flowscope.collectors.aws import stepfunctions as sfn_mod
     from flowscope.collectors.aws.metrics import DEFAULT_LOOKBACK, get_metric_rows
@@ -285,7 +261,6 @@ def _collect_machines(scope: AwsScope, sc: Any) -> None:
     workflows = Batch()
     for doc in described.values():
         workflows.extend(formats["aws.state_machine"](doc, sc.ctx(f"DescribeStateMachine {doc['stateMachineArn']}")))
-    sc.workflows.update({row[C.workflow_id]: row for row in workflows.workflows})
     sink.add(workflows)
 
     standard = {a: d for a, d in described.items() if (d.get("type") or "STANDARD").upper() != "EXPRESS"}
@@ -328,7 +303,7 @@ def _collect_machines(scope: AwsScope, sc: Any) -> None:
         if info.log_group:
             log_groups[info.log_group][arn] = doc
     for group, members in sorted(log_groups.items()):
-        aws_logs.collect_log_group(sc, group, members, log_listed, workers=scope.log_workers)
+        aws_logs.collect_log_group(sc, group, members, log_listed)
 
     # 4. stored RUNNING Standard executions the listings did not return again
     sfn_mod.revisit_running(sc, set(standard))

@@ -92,9 +92,11 @@ SFN_QUOTAS_OTHER: dict[str, Quota] = {**SFN_QUOTAS_LARGE, "ListExecutions": Quot
                                       "DescribeExecution": Quota(250, 10)}
 LARGE_REGIONS = frozenset({"us-east-1", "us-west-2", "eu-west-1"})
 OTHER_QUOTAS: dict[str, Quota] = {
-    # Not re-checked against the CloudWatch quotas pages in this change (the docs corpus did not
-    # return them): CloudWatch Logs FilterLogEvents 5 TPS per account and Region, CloudWatch
-    # GetMetricData 50 TPS. Overridable per source like the rest.
+    # FilterLogEvents: 5 TPS per account and Region, a hard limit (AWS Knowledge Center, "How do I
+    # determine throttling in my CloudWatch logs?", repost.aws/knowledge-center/cloudwatch-logs-
+    # throttling, checked 2026-11). GetMetricData: 50 TPS per Region, from the CloudWatch service
+    # quotas page as remembered; the stored copy read here was cut before that row, so it is
+    # unconfirmed. Both overridable per source like the rest.
     "FilterLogEvents": Quota(5, 5),
     "GetMetricData": Quota(50, 50),
 }

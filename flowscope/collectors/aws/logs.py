@@ -15,10 +15,8 @@ execution); `choose_path` picks the cheaper path per machine and says why.
 - Logging OFF (nothing to read), or ERROR / FATAL (only failures are logged) is said plainly in
   the collection_runs row: those executions are missing or partial.
 - Streaming: pages are fetched ahead in a thread; an execution is handed on as soon as all its
-  records are in (`LogRecordStream`), so transforming and writing overlap the waits for
-  FilterLogEvents tokens and memory holds only open executions. In a big group, whole executions
-  not stored yet are transformed in worker processes (`log_worker`) on the spare cores; the
-  collector's own thread takes a chunk whenever every worker is busy.
+  records are in (`LogRecordStream`), so transforming and writing (the sink's writer thread)
+  overlap the waits for FilterLogEvents tokens, and memory holds only the open executions.
 """
 
 from __future__ import annotations
@@ -27,9 +25,8 @@ import datetime as dt
 import functools
 import json
 import math
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Iterator
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +41,6 @@ from flowscope.collectors.aws.stepfunctions import (
     run_history_fetches,
 )
 from flowscope.collectors.base import gc_paused, prefetched
-from flowscope.collectors.aws.log_worker import ChunkTables, LogChunkPool
 from flowscope.collectors.aws.transform import DEFER_ASSEMBLE
 from flowscope.model import Batch, Cloud, Skip, Source, utc
 
@@ -56,8 +52,6 @@ STARTED = "ExecutionStarted"
 ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
 FULL_LEVELS = frozenset({"ALL"})
 LOG_CHUNK_RECORDS = 12_500   # whole executions' records transformed and written together
-WORKERS_FROM_RECORDS = 5_000   # a group this big starts the worker processes (their start: ~0.3 s)
-MAX_CHUNKS_IN_WORKERS = 3     # per worker process; with all busy, a chunk is done in-process
 PREFETCH_PAGES = 4           # pages fetched ahead of the parse (<= 40,000 events in memory)
 
 
@@ -181,11 +175,10 @@ def filter_log_events(logs: Any, group: str, start_ms: int | None, end_ms: int) 
 
 @dataclass
 class _Open:
-    """The records of one execution read so far (parsed, and the messages they came from)."""
+    """The records of one execution read so far."""
 
     machine: str
     records: list[dict[str, Any]]
-    messages: list[str]
     end_id: int = 0               # id of its terminal record, once seen
 
 
@@ -246,9 +239,8 @@ class LogRecordStream:
                 if machine not in wanted:
                     machine_of[arn] = machine      # other machines' records recur: remember them
                     continue
-                entry = open_[arn] = _Open(machine, [], [])
+                entry = open_[arn] = _Open(machine, [])
             entry.records.append(record)
-            entry.messages.append(message)
             parsed += 1
             if end_id:
                 entry.end_id = end_id
@@ -299,9 +291,9 @@ def _whole(entry: _Open) -> bool:
 
 
 def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]],
-                      listed: dict[str, dict[str, dict[str, Any]]], *, workers: int = 0) -> None:
+                      listed: dict[str, dict[str, dict[str, Any]]]) -> None:
     """Read one log group for the machines that log to it; transform per machine as executions
-    become whole (in up to `workers` processes), the rest at the end.
+    become whole, the rest at the end.
 
     `listed` holds, for Standard machines on the logs path, the executions ListExecutions
     returned that still need collecting: any the logs do not complete fall back to history.
@@ -311,7 +303,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     start_ms = int(start.timestamp() * 1000) if start else None
     end_ms = int(window.end.timestamp() * 1000)
     stream = LogRecordStream(group, set(machines))
-    chunks = _Chunks(sc, group, machines, listed, workers)
+    chunks = _Chunks(sc, group, machines, listed)
     pages = records = 0
     failed = False
     # pages are fetched ahead in a helper thread: parsing, transforming and writing overlap
@@ -331,17 +323,13 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                     break
                 pages += 1
                 records += stream.add(events)
-                if records >= WORKERS_FROM_RECORDS:
-                    chunks.start_workers()
                 if stream.closed_records >= LOG_CHUNK_RECORDS:
-                    chunks.process(stream.take_closed(), offload=True)
+                    chunks.process(stream.take_closed())
             # whole executions are written even when the read failed part way: they are
             # complete, and the re-run (the watermark stays put) skips them as stored terminal
-            chunks.process(stream.take_closed() if failed else stream.take_all(), offload=False)
-            chunks.finish()
+            chunks.process(stream.take_closed() if failed else stream.take_all())
     finally:
         fetched.close()
-        chunks.close()
         sc.result.count("log_pages", pages)
         sc.result.count("log_records", records)
     if stream.skips:
@@ -362,24 +350,15 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
 
 
 class _Chunks:
-    """Selects and transforms groups of executions: whole, unstored ones of a chunk read mid-way
-    go to the worker processes (when there are any), everything else is done here."""
+    """Selects and transforms groups of executions; the sink's writer assembles and writes them."""
 
     def __init__(self, sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]],
-                 listed: dict[str, dict[str, dict[str, Any]]], workers: int) -> None:
+                 listed: dict[str, dict[str, dict[str, Any]]]) -> None:
         self.sc, self.group, self.machines, self.listed = sc, group, machines, listed
         self.source_name = f"FilterLogEvents {group}"
         self.complete: dict[str, set[str]] = defaultdict(set)
-        self.workers = workers
-        self.pool: LogChunkPool | None = None
-        self.inflight: deque[tuple[Future[ChunkTables], dict[str, _Open]]] = deque()
 
-    def start_workers(self) -> None:
-        """Start the worker processes (once the group proves big enough to be worth their start)."""
-        if self.pool is None and self.workers > 0:
-            self.pool = self.sc.log_pool(self.workers)
-
-    def process(self, groups: Groups, *, offload: bool) -> None:
+    def process(self, groups: Groups) -> None:
         sc = self.sc
         for arn, describe in self.machines.items():
             kept, absent = select_records(sc, groups.pop(arn, {}), express=describe.get("type") == "EXPRESS")
@@ -387,61 +366,13 @@ class _Chunks:
                 continue
             if self.listed.get(arn):
                 self.complete[arn] |= _complete_executions(kept)
-            if offload and absent and self._worker_free():
-                fresh = {a: kept.pop(a) for a in absent}
-                self._submit(arn, fresh)
-            if kept:
-                self._here(kept, absent)
-
-    def _submit(self, machine: str, fresh: dict[str, _Open]) -> None:
-        assert self.pool is not None
-        workflow = self.sc.workflows.get(machine)
-        messages = [m for entry in fresh.values() for m in entry.messages]
-        future = self.pool.submit(messages, self.source_name, self.sc.now, [workflow] if workflow else [])
-        self.inflight.append((future, fresh))
-
-    def _here(self, kept: dict[str, _Open], absent: list[str]) -> None:
-        """Transform in this thread; the sink's writer assembles and writes."""
-        sc = self.sc
-        records = [r for entry in kept.values() for r in entry.records]
-        with gc_paused():
-            batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
-                                                                  options={DEFER_ASSEMBLE: True}))
-        del records
-        sc.result.count("executions_from_logs", len(batch.executions))
-        sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
-
-    def _worker_free(self) -> bool:
-        """Whether a worker can take a chunk now (finished chunks are delivered first). When
-        all are busy the chunk is done here instead: this thread would otherwise only wait."""
-        if self.pool is None:
-            return False
-        while self.inflight and self.inflight[0][0].done():
-            self._deliver(self.inflight.popleft()[0].result())
-        return len(self.inflight) < MAX_CHUNKS_IN_WORKERS * self.pool.workers
-
-    def _deliver(self, chunk: ChunkTables) -> None:
-        self.sc.result.count("executions_from_logs", chunk.executions)
-        self.sc.result.count("log_chunks_in_workers")
-        if chunk.skips or chunk.unknown_event_types:
-            self.sc.sink.add(Batch(skips=chunk.skips, unknown_event_types=chunk.unknown_event_types))
-        self.sc.sink.add_tables(chunk.tables)
-
-    def finish(self) -> None:
-        """Deliver every chunk of the workers (raises a chunk's failure). Chunks no worker has
-        started yet are taken back and done here, alongside the ones still running."""
-        for future, fresh in reversed(self.inflight):
-            if future.cancel():
-                self._here(fresh, list(fresh))
-        while self.inflight:
-            future, _ = self.inflight.popleft()
-            if not future.cancelled():
-                self._deliver(future.result())
-
-    def close(self) -> None:
-        for future, _ in self.inflight:
-            future.cancel()
-        self.inflight.clear()
+            records = [r for entry in kept.values() for r in entry.records]
+            with gc_paused():
+                batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
+                                                                      options={DEFER_ASSEMBLE: True}))
+            del records
+            sc.result.count("executions_from_logs", len(batch.executions))
+            sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
 
 
 def _complete_executions(groups: dict[str, _Open]) -> set[str]:

@@ -31,7 +31,6 @@ from flowscope.collectors.native import ImportContext
 from flowscope.model import TERMINAL_STATUSES, UTC, Batch, C, Cloud, Source, utc
 
 if TYPE_CHECKING:
-    from flowscope.collectors.aws.log_worker import LogChunkPool
     from flowscope.store import Store
 
 HISTORY_PAGE = 1000          # the API's maximum page size
@@ -59,32 +58,10 @@ class ScopeContext:
     stored: dict[str, str | None] = field(default_factory=dict)
     seen: set[str] = field(default_factory=set)
     gaps: list[dt.datetime | None] = field(default_factory=list)
-    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)   # state machine ARN -> row
     lock: threading.Lock = field(default_factory=threading.Lock)
-    _log_pool: "LogChunkPool | None" = field(default=None, repr=False)
 
     def ctx(self, source_name: str, source: Source = Source.API, **kwargs: Any) -> ImportContext:
         return ImportContext(source_name=source_name, seen_at=self.now, source=source, **kwargs)
-
-    def log_pool(self, workers: int) -> "LogChunkPool | None":
-        """The scope's log worker processes (started on first use), or None for in-process."""
-        if workers <= 0:
-            return None
-        with self.lock:
-            if self._log_pool is None:
-                from flowscope.collectors.aws.log_worker import LogChunkPool
-
-                self._log_pool = LogChunkPool(workers)
-            pool = self._log_pool
-        pool.start()
-        return pool
-
-    def close(self) -> None:
-        """Stop the scope's worker processes."""
-        with self.lock:
-            pool, self._log_pool = self._log_pool, None
-        if pool is not None:
-            pool.close()
 
     def gap(self, start: dt.datetime | None) -> None:
         """Something from `start` on (None: anything) was not collected; hold the watermark there."""

@@ -70,6 +70,13 @@ def test_stream_skips_malformed_records_and_other_machines():
     assert stream.open == {}
 
 
+def test_malformed_ids_never_close_an_execution():
+    stream = logs.LogRecordStream("g", {SM})
+    a = _records(_arn(1))
+    stream.add(_events([a[0], a[1] | {"id": ["2"]}, a[2], a[3]]))   # an unhashable id
+    assert stream.closed == [] and _arn(1) in stream.open
+
+
 def test_a_hole_in_the_ids_keeps_the_execution_open_until_the_end():
     stream = logs.LogRecordStream("g", {SM})
     a = _records(_arn(1))

@@ -440,9 +440,9 @@ def mark_gone(sc: ScopeContext, gone: list[tuple[dict[str, Any], str]]) -> None:
     """
     rows = []
     for row, code in gone:
-        attributes = json.loads(row.get(C.attributes) or "{}") if row.get(C.attributes) else {}
-        attributes["gone"] = {"code": code, "noticed_at": sc.now.isoformat()}
-        rows.append({**row, C.attributes: json.dumps(attributes, sort_keys=True), C.collected_at: sc.now})
+        marked = {**row, C.collected_at: sc.now}
+        merge_attributes(marked, {"gone": {"code": code, "noticed_at": sc.now.isoformat()}})
+        rows.append(marked)
     sc.sink.add(Batch(executions=rows))     # the sink merges their stored steps back in
     sc.result.count("running_gone", len(rows))
     codes = ", ".join(sorted({code for _, code in gone}))

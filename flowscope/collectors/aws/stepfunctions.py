@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from flowscope.collectors.aws.clients import AwsScopeClients, error_code
 from flowscope.collectors.base import CollectionError, CollectWindow, ScopeResult, StoreSink, bounded_map
 from flowscope.collectors.native import ImportContext
-from flowscope.model import TERMINAL_STATUSES, UTC, Batch, C, Cloud, Source, utc
+from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, Source, utc
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -448,7 +448,3 @@ def mark_gone(sc: ScopeContext, gone: list[tuple[dict[str, Any], str]]) -> None:
     codes = ", ".join(sorted({code for _, code in gone}))
     sc.result.warn(f"{len(rows)} stored RUNNING execution(s) no longer exist in AWS ({codes}); kept as last "
                    f"collected and no longer revisited, e.g. {gone[0][0][C.execution_id]}")
-
-
-def now_utc() -> dt.datetime:
-    return dt.datetime.now(UTC)

@@ -220,3 +220,37 @@ def test_sink_raises_a_failed_background_write_at_flush(tmp_path):
         sink.flush()
     sink.close()
     assert not any(k.startswith("written_") for k in result.counts)
+
+
+def test_an_expired_log_token_restarts_the_read_and_no_event_doubles():
+    from botocore.exceptions import ClientError
+
+    events = [{"eventId": str(i), "logStreamName": "s", "message": "{}"} for i in range(5)]
+
+    class Logs:
+        calls = 0
+        failed = False
+
+        def filter_log_events(self, **kw):  # noqa: ANN003
+            self.calls += 1
+            start = int(kw.get("nextToken") or 0)
+            if start == 4 and not self.failed:
+                self.failed = True
+                raise ClientError({"Error": {"Code": "InvalidParameterException",
+                                             "Message": "The specified nextToken is invalid."}}, "FilterLogEvents")
+            page = {"events": events[start:start + 2]}
+            if start + 2 < len(events):
+                page["nextToken"] = str(start + 2)
+            return page
+
+    client = Logs()
+    pages = list(logs.filter_log_events(client, "g", None, 1))
+    assert [e["eventId"] for page in pages for e in page] == ["0", "1", "2", "3", "4"]
+    assert client.calls == 6                  # 2 pages, the refusal, then 3 from the start
+
+    class Broken(Logs):
+        def filter_log_events(self, **kw):  # noqa: ANN003
+            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "FilterLogEvents")
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        list(logs.filter_log_events(Broken(), "g", None, 1))

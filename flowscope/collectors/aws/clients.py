@@ -289,6 +289,34 @@ def scope_clients(*, region: str, profile: str | None = None, role_arn: str | No
     return clients
 
 
+def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any], *,
+                     expired: Callable[[BaseException], bool], max_restarts: int = 3,
+                     ) -> Iterator[tuple[dict[str, Any], bool]]:
+    """Pages of a `nextToken`-paginated call, each with whether it is the first after a restart.
+
+    A token the service calls expired or invalid (`expired(exc)`) restarts from the first page,
+    at most `max_restarts` times; the caller drops what it already had (or what it already saw).
+    Any other failure is raised.
+    """
+    token: str | None = None
+    restarts = 0
+    restarted = False
+    while True:
+        try:
+            page = call(**params, **({"nextToken": token} if token else {}))
+        except Exception as exc:  # noqa: BLE001 - only an expired token is handled here
+            if token and restarts < max_restarts and expired(exc):
+                restarts += 1
+                token, restarted = None, True
+                continue
+            raise
+        yield page, restarted
+        restarted = False
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
 def error_code(exc: BaseException) -> str | None:
     """The AWS error code of a botocore ClientError (None for other exceptions)."""
     response = getattr(exc, "response", None)

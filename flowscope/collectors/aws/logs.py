@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from flowscope.collectors.aws.clients import error_code
+from flowscope.collectors.aws.clients import error_code, restarting_pages
 from flowscope.collectors.aws.events import LOG_RECORD_KEYS, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
     TERMINAL,
@@ -141,36 +141,24 @@ def _count_states(node: Any) -> tuple[int, int]:
 def filter_log_events(logs: Any, group: str, start_ms: int | None, end_ms: int) -> Iterator[list[dict[str, Any]]]:
     """Pages of events of one log group in [start_ms, end_ms], each event once."""
     seen: set[str] = set()
-    restarts = 0
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"logGroupName": group, "endTime": end_ms, "limit": FILTER_PAGE_LIMIT}
-        if start_ms is not None:
-            kwargs["startTime"] = start_ms
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = logs.filter_log_events(**kwargs)
-        except Exception as exc:  # noqa: BLE001
-            message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
-            if (token and restarts < 3 and (error_code(exc) == "InvalidToken"
-                                             or (error_code(exc) == "InvalidParameterException" and "token" in message))):
-                restarts += 1
-                token = None
-                continue
-            raise
-        events = page.get("events", [])
+    params: dict[str, Any] = {"logGroupName": group, "endTime": end_ms, "limit": FILTER_PAGE_LIMIT}
+    if start_ms is not None:
+        params["startTime"] = start_ms
+    for page, _ in restarting_pages(logs.filter_log_events, params, expired=_log_token_expired):
         fresh = []
-        for event in events:
+        for event in page.get("events", []):
             event_id = event.get("eventId")
             if event_id is None or event_id not in seen:
                 if event_id is not None:
                     seen.add(event_id)
                 fresh.append(event)
         yield fresh
-        token = page.get("nextToken")
-        if not token:
-            return
+
+
+def _log_token_expired(exc: BaseException) -> bool:
+    message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")).lower()
+    code = error_code(exc)
+    return code == "InvalidToken" or (code == "InvalidParameterException" and "token" in message)
 
 
 @dataclass

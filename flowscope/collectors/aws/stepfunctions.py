@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.aws.clients import AwsScopeClients, error_code
+from flowscope.collectors.aws.clients import AwsScopeClients, error_code, restarting_pages
 from flowscope.collectors.base import CollectionError, CollectWindow, ScopeResult, StoreSink, bounded_map
 from flowscope.collectors.native import ImportContext
 from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, Source, utc
@@ -201,24 +201,13 @@ def iter_executions(sfn: Any, *, lower_bound: dt.datetime | None, state_machine_
     already yielded are skipped, so the caller sees each one once.
     """
     seen: set[str] = set()
-    restarts = 0
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"maxResults": LIST_PAGE}
-        if map_run_arn:
-            kwargs["mapRunArn"] = map_run_arn
-        else:
-            kwargs["stateMachineArn"] = state_machine_arn
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = sfn.list_executions(**kwargs)
-        except Exception as exc:  # noqa: BLE001
-            if error_code(exc) in TOKEN_CODES and token and restarts < MAX_TOKEN_RESTARTS:
-                restarts += 1
-                token = None
-                continue
-            raise
+    params: dict[str, Any] = {"maxResults": LIST_PAGE}
+    if map_run_arn:
+        params["mapRunArn"] = map_run_arn
+    else:
+        params["stateMachineArn"] = state_machine_arn
+    for page, _ in restarting_pages(sfn.list_executions, params, expired=_token_expired,
+                                    max_restarts=MAX_TOKEN_RESTARTS):
         for item in page.get("executions", []):
             started = utc(item.get("startDate"))
             if lower_bound is not None and started is not None and started < lower_bound:
@@ -227,33 +216,23 @@ def iter_executions(sfn: Any, *, lower_bound: dt.datetime | None, state_machine_
             if arn not in seen:
                 seen.add(arn)
                 yield item
-        token = page.get("nextToken")
-        if not token:
-            return
 
 
 def get_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     """The whole history of one execution, page after page, without payloads."""
     events: list[dict[str, Any]] = []
-    token: str | None = None
-    restarts = 0
-    while True:
-        kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": HISTORY_PAGE,
-                                  "includeExecutionData": False, "reverseOrder": False}
-        if token:
-            kwargs["nextToken"] = token
-        try:
-            page = sfn.get_execution_history(**kwargs)
-        except Exception as exc:  # noqa: BLE001
-            if error_code(exc) in TOKEN_CODES and token and restarts < MAX_TOKEN_RESTARTS:
-                restarts += 1          # start over: a history is immutable up to its end
-                events, token = [], None
-                continue
-            raise
+    params = {"executionArn": execution_arn, "maxResults": HISTORY_PAGE, "includeExecutionData": False,
+              "reverseOrder": False}
+    for page, restarted in restarting_pages(sfn.get_execution_history, params, expired=_token_expired,
+                                            max_restarts=MAX_TOKEN_RESTARTS):
+        if restarted:
+            events = []            # start over: a history is immutable up to its end
         events.extend(page.get("events", []))
-        token = page.get("nextToken")
-        if not token:
-            return events
+    return events
+
+
+def _token_expired(exc: BaseException) -> bool:
+    return error_code(exc) in TOKEN_CODES
 
 
 def describe_execution(sfn: Any, execution_arn: str) -> dict[str, Any]:

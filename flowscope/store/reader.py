@@ -68,7 +68,12 @@ class FileListCache:
 
     def remember(self, table: str, version: int, dt: DeltaTable) -> None:
         """Record the files of `dt`, which is at `version`."""
-        self.put(table, version, TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields)))
+        self.put(table, version, table_files(dt))
+
+
+def table_files(dt: DeltaTable) -> TableFiles:
+    """The files and columns of a Delta table at the version it is loaded at."""
+    return TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
 
 
 def snapshot_files(layout: Layout, manifest: Manifest, storage_options: dict[str, str] | None,
@@ -85,8 +90,7 @@ def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage
         return TableFiles([], frozenset())
     known = cache.get(table, version) if cache is not None else None
     if known is None:
-        dt = DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options)
-        known = TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
+        known = table_files(DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options))
         if cache is not None:
             cache.put(table, version, known)
     return known

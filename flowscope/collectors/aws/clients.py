@@ -215,7 +215,7 @@ FAST_PARSED_OPERATIONS = ("FilterLogEvents",)
 A FilterLogEvents page holds up to 10,000 events; botocore walks the output shape member by
 member (~8 µs per event), five times the cost of decoding the JSON. The output of these
 operations is plain JSON whose modeled types are strings, integers, lists and structures, so the
-decoded document equals botocore's parse (tests/aws/test_fast_json.py compares the two)."""
+decoded document equals botocore's parse (tests/aws/test_log_path.py compares the two)."""
 
 
 def install_fast_json(client: Any, operations: tuple[str, ...]) -> None:

@@ -15,3 +15,12 @@ class StoreLockedError(StoreError):
         self.holder_pid = holder_pid
         who = f"pid {holder_pid}" if holder_pid is not None else "an unknown process"
         super().__init__(f"store {store} is locked by {who} (waited {waited_s:.1f}s)")
+
+
+class NotAStoreError(StoreError):
+    """A reader was pointed at a path that holds no flowscope store (readers never create one)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"{path} is not a flowscope store ({reason}); a store is created by "
+                         "`flowscope demo`, `flowscope import` or `flowscope sync`, or pass --store")

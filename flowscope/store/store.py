@@ -7,6 +7,7 @@ table -> manifest. Reads: a fresh in-memory DuckDB over the manifest's snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -18,15 +19,32 @@ import pyarrow as pa
 
 from flowscope.model import EXECUTION_TABLES, TABLES, Batch, C, RunStatus
 from flowscope.store import delta, manifest, reader, staging
-from flowscope.store.errors import StoreError
+from flowscope.store.errors import NotAStoreError, StoreError
 from flowscope.store.faults import crash_point
-from flowscope.store.layout import Layout
+from flowscope.store.layout import META_DIR, Layout
 from flowscope.store.lock import WriterLock
 from flowscope.store.sqlutil import ident
 from flowscope.store.validate import validate_batch
 
 DEFAULT_LOCK_TIMEOUT_S = 10.0
 DEFAULT_VACUUM_RETENTION = dt.timedelta(minutes=15)
+MODE_ENV = "FLOWSCOPE_STORE_MODE"
+DEFAULT_MODE = 0o700
+"""New stores are private to the user: folders 0700, files 0600 (overridable, e.g. 0750 for a group)."""
+
+
+def store_mode(value: str | int | None = None) -> int:
+    """The permission bits for a new store's folders: argument, then FLOWSCOPE_STORE_MODE, then 0700."""
+    raw = value if value is not None else os.environ.get(MODE_ENV)
+    if raw is None or raw == "":
+        return DEFAULT_MODE
+    try:
+        mode = raw if isinstance(raw, int) else int(str(raw), 8)
+    except ValueError:
+        raise StoreError(f"{MODE_ENV}: {raw!r} is not an octal mode like 0700 or 0750") from None
+    if not 0 <= mode <= 0o777 or not mode & 0o700 == 0o700:
+        raise StoreError(f"{MODE_ENV}: {oct(mode)} must keep the owner's rwx (0700 to 0777)")
+    return mode
 
 
 class Store:
@@ -34,17 +52,29 @@ class Store:
 
     `vacuum_retention`: how long files of a superseded snapshot survive `compact()`, so a
     reader that opened that snapshot can finish its queries.
+
+    `Store(path)` is the writers' door (demo, import, sync): it creates the folder, private to the
+    user (`mode`, default 0700 or FLOWSCOPE_STORE_MODE), with files written under umask 077.
+    Readers use `Store.open(path)`, which never creates anything and names a path that is not a
+    store.
     """
 
     def __init__(self, path: str | Path, *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT_S,
                  vacuum_retention: dt.timedelta = DEFAULT_VACUUM_RETENTION,
-                 storage_options: dict[str, str] | None = None) -> None:
+                 storage_options: dict[str, str] | None = None, create: bool = True,
+                 mode: str | int | None = None) -> None:
         text = str(path)
         if "://" in text and not text.startswith("file://"):
             raise StoreError(f"{text}: only local stores are supported for now "
                              "(the lock and manifest need a local file system)")
         root = Path(text.removeprefix("file://")).expanduser().absolute()
-        root.mkdir(parents=True, exist_ok=True)
+        self.mode = store_mode(mode)
+        if create:
+            _make_private_dirs(root / META_DIR, root, self.mode)
+        elif not root.is_dir():
+            raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder")
+        elif not (root / META_DIR).is_dir():
+            raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it")
         self.path = root
         self.lock_timeout = lock_timeout
         self.vacuum_retention = vacuum_retention
@@ -56,8 +86,17 @@ class Store:
         self._tables: dict[str, delta.DeltaTable] = {}     # the writer's open tables (under the lock)
         self._files = reader.FileListCache()               # (table, version) -> files, immutable
 
+    @classmethod
+    def open(cls, path: str | Path, **options: Any) -> "Store":
+        """An existing store, for readers: raises NotAStoreError instead of creating one."""
+        return cls(path, create=False, **options)
+
     def __repr__(self) -> str:
         return f"Store({str(self.path)!r})"
+
+    def has_data(self) -> bool:
+        """True once any table has been written (a created store may still be empty)."""
+        return bool(self.version())
 
     # ------------------------------------------------------------------ writing
 
@@ -65,11 +104,14 @@ class Store:
     def writer(self, timeout: float | None = None) -> Iterator["Store"]:
         """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
         outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        previous_umask = os.umask(0o777 & ~self.mode) if outermost else None
         try:
             if outermost:
                 self._recover()
             yield self
         finally:
+            if previous_umask is not None:
+                os.umask(previous_umask)
             self._lock.release()
 
     def write(self, batch: Batch | Mapping[str, Any]) -> dict[str, int]:
@@ -288,6 +330,14 @@ class Store:
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:
+    """Create the store folder and its bookkeeping folder with `mode`; existing folders are kept."""
+    for folder in (root, meta):
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+            os.chmod(folder, mode)
 
 
 def _id_table(ids: Iterable[str]) -> pa.Table:

@@ -1,0 +1,29 @@
+"""Process exit codes of every `flowscope` command, defined once (cron, CI and systemd read them).
+
+| code | meaning |
+|---|---|
+| 0 | healthy: the command did what it was asked and found nothing at or above `--fail-on` |
+| 1 | findings at or above `--fail-on` |
+| 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store, bad input |
+| 3 | no data: the store or the window holds nothing, an import read nothing usable, or the last
+|   | collection failed ("no data" is not healthy) |
+
+A failed delivery (a report or notification that could not be sent) never hides the findings:
+the code still says what was found.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FINDINGS = 1
+    USAGE = 2
+    NO_DATA = 3
+
+
+def exit_code_table() -> str:
+    """The documented table, for `--help` texts."""
+    return "0 healthy; 1 findings at or above --fail-on; 2 usage or configuration error; 3 no data or collection failed"

@@ -1,0 +1,62 @@
+"""Untrusted text from the clouds made safe for each place it is shown.
+
+Workflow, step and error names, causes and ids come from other people's accounts. Shown as they
+are, they can run as a spreadsheet formula (`=HYPERLINK(...)` in a CSV opened in Excel), move the
+cursor or retitle a terminal (ANSI / OSC escapes), or be read as Rich markup (`[bold]`). Every
+surface goes through these functions; HTML escaping belongs to the HTML writers (Jinja autoescape,
+`html.escape`), Markdown to the Markdown writer.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+"""Cell starts that spreadsheets evaluate (OWASP CSV injection), tab and carriage return included."""
+
+_ESCAPES = re.compile(
+    r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"      # OSC ... BEL or ST (titles, hyperlinks)
+    r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"          # DCS / PM / APC / SOS strings
+    r"|\x1b\[[0-?]*[ -/]*[@-~]"                 # CSI sequences (colours, cursor moves)
+    r"|\x1b[@-Z\\-_]"                           # two-character escapes
+    r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
+)
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def neutralise_formula(value: Any) -> Any:
+    """A text cell a spreadsheet would evaluate gets a leading apostrophe; other values pass."""
+    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+def csv_safe_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """A copy whose text cells (and column names) cannot run as formulas in Excel, Sheets or Calc.
+
+    Numbers stay numbers: only str cells are touched, so a negative dollar figure is not quoted.
+    """
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or str(out[column].dtype).startswith(("string", "str")):
+            out[column] = out[column].map(neutralise_formula).astype(object)
+    out.columns = [neutralise_formula(str(c)) for c in out.columns]
+    return out
+
+
+def terminal_text(value: Any) -> str:
+    """Text safe to print on a terminal: escape sequences and control characters removed.
+
+    Newlines and tabs become spaces (a name never spans lines in a table). Returned as plain text:
+    callers print it with markup off (or as a `rich.text.Text`), so `[bold]` stays literal.
+    """
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    text = _ESCAPES.sub("", text)
+    text = text.replace("\n", " ").replace("\t", " ")
+    return _CONTROLS.sub("", text)

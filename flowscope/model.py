@@ -417,11 +417,15 @@ class Batch:
     collection_runs: list[dict[str, Any]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    """Things the rows were built around that a user must hear of (an unparsable definition,
+    conflicting duplicates); surfaces print them, collection_runs keep them."""
 
     def extend(self, other: "Batch") -> "Batch":
         for name in TABLES:
             getattr(self, name).extend(getattr(other, name))
         self.skips.extend(other.skips)
+        self.warnings.extend(w for w in other.warnings if w not in self.warnings)
         for key, count in other.unknown_event_types.items():
             self.unknown_event_types[key] = self.unknown_event_types.get(key, 0) + count
         return self

@@ -42,7 +42,7 @@ class WriterLock:
             raise StoreLockedError(self._store_name, os.getpid(), time.monotonic() - start)
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)   # private: the store may be shared read-only
             while True:
                 try:
                     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -36,6 +36,7 @@ def page_file(name: str) -> Path:
 
 def main() -> None:
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
+    auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
     auth.require_login()
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
              for i, (name, title, icon) in enumerate(PAGES)]

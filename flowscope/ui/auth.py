@@ -1,8 +1,8 @@
 """Optional sign-in with Streamlit's OIDC login (`st.login`), when flowscope.toml has [auth].
 
 `flowscope dashboard` hands the [auth] table to Streamlit as its secrets (see server.py); with
-`streamlit run app.py`, put the same table in `.streamlit/secrets.toml`. Without [auth] the
-dashboard has no login and binds to 127.0.0.1 only.
+`streamlit run app.py`, put the same table in `.streamlit/secrets.toml` (either place makes sign-in
+required). Without sign-in the dashboard serves data only when bound to loopback, however started.
 """
 
 from __future__ import annotations
@@ -21,6 +21,44 @@ def auth_settings() -> dict[str, Any]:
         return {}
 
 
+def secrets_auth() -> dict[str, Any]:
+    """The [auth] table of Streamlit's own secrets (.streamlit/secrets.toml or --secrets.files), if any."""
+    try:
+        if st.secrets.load_if_toml_exists():
+            return dict(st.secrets.get("auth") or {})
+    except Exception:  # noqa: BLE001 - unreadable secrets are the same as none here
+        pass
+    return {}
+
+
+def sign_in_settings() -> dict[str, Any]:
+    """What sign-in is configured with: flowscope.toml's [auth], else Streamlit's [auth] secrets.
+    Either one makes sign-in required (require_login enforces it)."""
+    return auth_settings() or secrets_auth()
+
+
+def require_private_or_sign_in() -> None:
+    """Stop the run before any page when the server is reachable beyond this machine and nobody must sign in.
+
+    `flowscope dashboard` already refuses such a bind; this holds the same rule for `streamlit run app.py`
+    with any --server.address (or none: Streamlit then listens on every interface).
+    """
+    from flowscope.ui.server import is_loopback
+
+    address = st.get_option("server.address")
+    if is_loopback(address) or sign_in_settings():
+        return
+    where = f"`{address}`" if address else "every network interface (no server.address set)"
+    st.error(f"**This dashboard is served on {where} without sign-in, so it shows no data.** "
+             "Serve it on this machine only with `flowscope dashboard` (binds 127.0.0.1), or with "
+             "`streamlit run app.py --server.address 127.0.0.1` (the repository's .streamlit/config.toml sets "
+             "this when started from the repository folder). To share it, configure sign-in: add an [auth] "
+             "section to flowscope.toml (OIDC, see the README's Dashboard section) and start it with "
+             "`flowscope dashboard --address 0.0.0.0`, or put the [auth] table in .streamlit/secrets.toml.",
+             icon=":material/lock:")
+    st.stop()
+
+
 def _provider(cfg: dict[str, Any]) -> str | None:
     """The named provider ([auth.NAME] sub-table) to log in with; None for the default one."""
     named = [k for k, v in cfg.items() if isinstance(v, dict)]
@@ -28,8 +66,8 @@ def _provider(cfg: dict[str, Any]) -> str | None:
 
 
 def require_login() -> None:
-    """Stop the run with a login button until the user is signed in (no-op without [auth])."""
-    cfg = auth_settings()
+    """Stop the run with a login button until the user is signed in (no-op when no sign-in is configured)."""
+    cfg = sign_in_settings()
     if not cfg:
         return
     try:

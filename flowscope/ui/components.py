@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.model import C
+from flowscope.textsafety import csv_safe_frame
 from flowscope.ui import data, filters
 from flowscope.ui.app_main import page_file
 from flowscope.ui.charts import fmt_usd
@@ -80,13 +81,15 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
+    """The CSV a download writes: nested values as JSON, and every text cell defused, since workflow,
+    step and error names come from other people's clouds and a spreadsheet would run `=...` as a formula."""
     out = frame.copy()
     for col in out.columns:
         if out[col].map(lambda v: isinstance(v, (dict, list))).any():
             import json
 
             out[col] = out[col].map(lambda v: json.dumps(v, default=str) if isinstance(v, (dict, list)) else v)
-    return out.to_csv(index=False).encode()
+    return csv_safe_frame(out).to_csv(index=False).encode()
 
 
 def plot(fig: Any, key: str | None = None) -> None:

@@ -42,9 +42,10 @@ def store_path() -> str:
 
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Any:
+    """The store, opened as a reader: a path that holds none raises NotAStoreError (never created)."""
     from flowscope.store import Store
 
-    return Store(path)
+    return Store.open(path)
 
 
 @st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
@@ -66,9 +67,13 @@ def _connection(path: str, version: str) -> Any:
 
 def version() -> str:
     """The store's current snapshot version (a cache key); raises StoreUnavailable."""
+    from flowscope.store import NotAStoreError
+
     path = store_path()
     try:
         return _version(path)
+    except NotAStoreError as exc:     # its message names the path and how a store is made
+        raise StoreUnavailable(str(exc)) from exc
     except Exception as exc:  # noqa: BLE001 - any failure to open becomes a readable state
         raise StoreUnavailable(f"cannot open the store at {path}: {exc}") from exc
 

@@ -3,14 +3,31 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
-LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+def is_loopback(address: str | None) -> bool:
+    """True when a bind address reaches this machine only. Unset or empty means every interface
+    (Streamlit's default), and a host name other than localhost may resolve anywhere."""
+    if not address:
+        return False
+    text = address.strip().strip("[]")
+    if text.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(text).is_loopback
+    except ValueError:
+        return False
 
 
 def app_path() -> Path:
@@ -51,44 +68,122 @@ def command(store_path: str, port: int = 8501, address: str = "127.0.0.1",
     return cmd
 
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+"""What stops `flowscope dashboard` / `demo`: systemd, Docker and Kubernetes send SIGTERM, a terminal
+SIGINT (Ctrl-C) or SIGHUP (closed)."""
+STOP_GRACE_S = 10.0
+"""How long the Streamlit server gets to exit after SIGTERM before its process group is killed."""
+
+
+def write_secrets(auth: dict[str, Any]) -> Path:
+    """Streamlit's secrets file for [auth], in a fresh private temporary folder (0700, file 0600):
+    the caller removes the folder (serve() does, however it stops)."""
+    folder = Path(tempfile.mkdtemp(prefix="flowscope-secrets-"))
+    path = folder / "secrets.toml"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets_toml(auth))
+    return path
+
+
+class _Stopper:
+    """Stop signals, while installed: the first is remembered and the server's process group is told
+    to stop (SIGTERM); a second one kills it at once."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.at: float | None = None
+        self.child: subprocess.Popen | None = None
+        self._previous: dict[int, Any] = {}
+
+    def __enter__(self) -> "_Stopper":
+        if threading.current_thread() is threading.main_thread():   # signal handlers live there only
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        again = self.signum is not None
+        if not again:
+            self.signum, self.at = signum, time.monotonic()
+        self.signal_child(signal.SIGKILL if again else signal.SIGTERM)
+
+    def signal_child(self, sig: int) -> None:
+        """Signal the server's whole process group (it leads its own session), unless already reaped."""
+        child = self.child
+        if child is None or child.returncode is not None:
+            return
+        try:
+            os.killpg(child.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def _wait(stopper: _Stopper, proc: subprocess.Popen, grace_s: float) -> int:
+    """The server's exit code; 0 once a stop signal ended it (SIGKILL after `grace_s`)."""
+    while True:
+        try:
+            code = proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            if stopper.at is not None and time.monotonic() - stopper.at > grace_s:
+                stopper.signal_child(signal.SIGKILL)
+                proc.wait()
+                return 0
+            continue
+        return 0 if stopper.signum is not None else code
+
+
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
-          config: str | Path | None = None, wait: bool = True) -> Any:
+          config: str | Path | None = None, wait: bool = True, grace_s: float = STOP_GRACE_S) -> Any:
     """Run the dashboard for `store_path`; binds to loopback unless [auth] is configured.
 
     `config` names the flowscope.toml to read ([auth], thresholds, and the store when
     `store_path` is None); without it, FLOWSCOPE_CONFIG or ./flowscope.toml as usual. The app
     process gets the same file through FLOWSCOPE_CONFIG, so what it reads matches what was checked here.
-    wait=True blocks until the server exits and returns its exit code; wait=False returns the
-    `subprocess.Popen` (tests use that).
+    wait=True blocks until the server exits and returns its exit code (0 when stopped by SIGTERM, SIGINT
+    or SIGHUP, which are passed on to the server's process group; it is killed if it has not exited
+    `grace_s` seconds later); the secrets written for [auth] are removed however it ends.
+    wait=False returns the `subprocess.Popen` (tests use that): the caller stops it and removes
+    its `secrets_dir` attribute's folder when set.
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
-    if address not in LOOPBACK and not auth:
+    if not is_loopback(address) and not auth:
         raise ValueError(f"refusing to serve on {address} without sign-in: add an [auth] section to flowscope.toml "
                          "(OIDC, see the README) or keep the default 127.0.0.1")
-    secrets_file = None
-    if auth:
-        handle = tempfile.NamedTemporaryFile("w", prefix="flowscope-secrets-", suffix=".toml", delete=False)
-        with handle:
-            handle.write(secrets_toml(auth))
-        os.chmod(handle.name, 0o600)
-        secrets_file = handle.name
     store = settings.store_path
     if "://" not in store:
         store = str(Path(store).resolve())     # the app process may not share our working directory
     env = dict(os.environ, FLOWSCOPE_STORE=store)
     if settings.config_path is not None:
         env[CONFIG_ENV] = str(Path(settings.config_path).expanduser().resolve())
-    cmd = command(store, port, address, secrets_file)
     if not wait:
-        return subprocess.Popen(cmd, env=env)
+        secrets = write_secrets(auth) if auth else None
+        proc = subprocess.Popen(command(store, port, address, str(secrets) if secrets else None), env=env)
+        proc.secrets_dir = secrets.parent if secrets else None  # type: ignore[attr-defined]
+        return proc
     print(f"flowscope dashboard on http://{address}:{port} (store {settings.store_path})", file=sys.stderr)
-    try:
-        return subprocess.call(cmd, env=env)
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        if secrets_file:
-            Path(secrets_file).unlink(missing_ok=True)
+    secrets_dir: Path | None = None
+    with _Stopper() as stopper:
+        try:
+            secrets = write_secrets(auth) if auth else None
+            secrets_dir = secrets.parent if secrets else None
+            if stopper.signum is not None:
+                return 0
+            stopper.child = subprocess.Popen(command(store, port, address, str(secrets) if secrets else None),
+                                             env=env, start_new_session=True)
+            if stopper.signum is not None:          # stopped while it was starting
+                stopper.signal_child(signal.SIGTERM)
+            return _wait(stopper, stopper.child, grace_s)
+        finally:
+            if stopper.child is not None and stopper.child.poll() is None:   # an error above: leave nothing
+                stopper.signal_child(signal.SIGKILL)
+                stopper.child.wait()
+            if secrets_dir is not None:
+                shutil.rmtree(secrets_dir, ignore_errors=True)

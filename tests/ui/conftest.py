@@ -17,6 +17,18 @@ APP = str(Path(__file__).resolve().parents[2] / "app.py")
 N = 300
 
 
+@pytest.fixture(scope="session", autouse=True)
+def loopback_bind():
+    """The page tests run as `flowscope dashboard` serves: bound to 127.0.0.1 (whatever the working
+    directory's .streamlit/config.toml says); test_bind_guard.py changes it per test."""
+    from streamlit import config as st_config
+
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    yield
+    st_config.set_option("server.address", before)
+
+
 @pytest.fixture(scope="session")
 def three_cloud_store(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("ui-three")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import stat
 import tomllib
 from pathlib import Path
 from typing import ClassVar
@@ -69,8 +71,13 @@ def test_serve_reads_the_named_config(tmp_path, monkeypatch):
     call = _Popen.calls[-1]
     assert call.env["FLOWSCOPE_CONFIG"] == str(config.resolve())
     assert call.env["FLOWSCOPE_STORE"] == str((tmp_path / "team-store").resolve())
-    secrets = tomllib.loads(Path(call.cmd[call.cmd.index("--secrets.files") + 1]).read_text())
+    secrets_file = Path(call.cmd[call.cmd.index("--secrets.files") + 1])
+    secrets = tomllib.loads(secrets_file.read_text())
     assert secrets["auth"]["google"]["client_id"] == "id"
+    assert stat.S_IMODE(secrets_file.stat().st_mode) == 0o600           # private file, private folder
+    assert stat.S_IMODE(secrets_file.parent.stat().st_mode) == 0o700
+    assert call.secrets_dir == secrets_file.parent                      # the caller of wait=False removes it
+    shutil.rmtree(call.secrets_dir)
     assert call.cmd[call.cmd.index("--server.address") + 1] == "0.0.0.0"
 
     server.serve(str(tmp_path / "explicit"), config=config, wait=False)   # --store wins over the file's

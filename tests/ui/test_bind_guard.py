@@ -1,0 +1,108 @@
+"""The loopback-only rule holds however the dashboard is started: an app bound beyond loopback with no
+sign-in configured shows a refusal, and no data, before any page renders."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from conftest import APP
+from streamlit import config as st_config
+from streamlit.testing.v1 import AppTest
+
+from flowscope.ui import server
+
+REPO = Path(APP).parent
+
+
+@pytest.fixture
+def bound(monkeypatch):
+    """Set Streamlit's server.address for one test (as `--server.address` would), then restore it."""
+    before = st_config.get_option("server.address")
+
+    def bind(address: str | None) -> None:
+        st_config.set_option("server.address", address)
+
+    yield bind
+    st_config.set_option("server.address", before)
+
+
+def run(store: str, monkeypatch, tmp_path) -> AppTest:
+    monkeypatch.setenv("FLOWSCOPE_STORE", store)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)                          # no flowscope.toml, no .streamlit/secrets.toml
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::", "192.0.2.10", "flowscope.example.com", None, ""])
+def test_a_public_bind_without_sign_in_shows_a_refusal_and_no_data(address, bound, three_cloud_store,
+                                                                  monkeypatch, tmp_path):
+    bound(address)
+    at = run(three_cloud_store, monkeypatch, tmp_path)
+    text = " ".join(e.value for e in at.error)
+    assert "without sign-in" in text and "[auth]" in text and "127.0.0.1" in text, text
+    assert not at.metric and not at.dataframe and not at.title   # no page rendered
+
+
+@pytest.mark.parametrize("address", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_a_loopback_bind_serves_the_pages(address, bound, one_cloud_store, monkeypatch, tmp_path):
+    bound(address)
+    at = run(one_cloud_store, monkeypatch, tmp_path)
+    assert not at.error, [e.value for e in at.error]
+    assert at.metric                                            # the overview's numbers
+
+
+def test_a_public_bind_with_sign_in_configured_asks_to_sign_in(bound, one_cloud_store, monkeypatch, tmp_path):
+    """[auth] in flowscope.toml and Streamlit's secrets: the sign-in page, not the refusal, not data."""
+    bound("0.0.0.0")
+    auth = ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+            'client_id = "id"\nclient_secret = "x"\n'
+            'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')
+    (tmp_path / "flowscope.toml").write_text(auth)
+    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = tomllib.loads(auth)["auth"]
+    at.user = {"is_logged_in": False}                    # what a real session reads before login
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and not at.dataframe
+
+
+def test_sign_in_in_streamlit_secrets_alone_is_enforced(bound, one_cloud_store, monkeypatch, tmp_path):
+    """`streamlit run app.py` with [auth] only in .streamlit/secrets.toml: sign-in is required, so the
+    public bind is allowed and shows the sign-in page."""
+    bound("0.0.0.0")
+    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
+                          "client_id": "id", "client_secret": "x",
+                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert [b.label for b in at.button] == ["Sign in"]
+    assert not at.metric and not at.dataframe
+
+
+def test_the_repository_streamlit_config_binds_loopback():
+    """`streamlit run app.py` from the repository reads .streamlit/config.toml: 127.0.0.1, not every interface."""
+    cfg = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
+    assert server.is_loopback(cfg["server"]["address"])
+
+
+@pytest.mark.parametrize(("address", "expected"), [("127.0.0.1", True), ("127.9.9.9", True), ("::1", True),
+                                                   ("[::1]", True), ("localhost", True), ("LOCALHOST", True),
+                                                   ("0.0.0.0", False), ("::", False), ("", False), (None, False),
+                                                   ("10.0.0.1", False), ("localhost.example.com", False)])
+def test_is_loopback(address, expected):
+    assert server.is_loopback(address) is expected

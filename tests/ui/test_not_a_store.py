@@ -1,0 +1,26 @@
+"""The dashboard is a reader: a path that holds no store is named in a clear message, never created."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import APP
+from streamlit.testing.v1 import AppTest
+
+
+@pytest.mark.parametrize("kind", ["missing", "empty folder"])
+def test_a_path_that_is_not_a_store_gets_a_clear_message(kind, tmp_path, monkeypatch):
+    path = tmp_path / "no-such-store"
+    if kind == "empty folder":
+        path.mkdir()
+    monkeypatch.setenv("FLOWSCOPE_STORE", str(path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "not a flowscope store" in errors and str(path) in errors, errors
+    assert "flowscope demo" in " ".join(i.value for i in at.info)        # the next step is named
+    assert not at.metric and not at.dataframe                              # and nothing else renders
+    if kind == "missing":
+        assert not path.exists()                                          # a reader never creates a store
+    else:
+        assert list(path.iterdir()) == []

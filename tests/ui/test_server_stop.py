@@ -1,0 +1,189 @@
+"""Stopping `flowscope dashboard` stops everything it started and removes what it wrote: systemd, Docker
+and Kubernetes stop a service with SIGTERM to its main process, a terminal with SIGINT or SIGHUP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+AUTH = ('[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\ncookie_secret = "not-a-real-secret"\n'
+        'client_id = "id"\nclient_secret = "x"\n'
+        'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped has stopped: it holds no port and runs nothing)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state != "Z"
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def cmdline(pid: int) -> list[str]:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory) -> str:
+    from flowscope.simulate.demo import build_demo
+    from flowscope.store import Store
+
+    path = tmp_path_factory.mktemp("stop-demo")
+    build_demo(Store(path), days=2, executions=120, seed=3, workers=1)
+    return str(path)
+
+
+@pytest.mark.parametrize(("sig", "with_auth"), [(signal.SIGTERM, False), (signal.SIGTERM, True),
+                                                (signal.SIGHUP, True), (signal.SIGINT, False)],
+                         ids=["SIGTERM", "SIGTERM-auth", "SIGHUP-auth", "SIGINT"])
+def test_a_stop_signal_stops_the_server_and_removes_the_secrets(sig, with_auth, demo_store, tmp_path):
+    import subprocess
+
+    port = free_port()
+    tmp = tmp_path / "tmp"                         # the process's temporary folder, to see what it leaves
+    tmp.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWSCOPE_CONFIG", "FLOWSCOPE_STORE")}
+    env["TMPDIR"] = str(tmp)
+    args = [sys.executable, "-c", "from flowscope.cli import app; app()", "dashboard", "--store", demo_store,
+            "--port", str(port)]
+    if with_auth:
+        config = tmp_path / "flowscope.toml"
+        config.write_text(AUTH.format(port=port))
+        args += ["--config", str(config)]
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    servers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.3)
+        servers = children(proc.pid)
+        assert servers, "no server process under flowscope"
+        secrets_dirs = list(tmp.glob("flowscope-secrets-*"))
+        if with_auth:
+            cmd = cmdline(servers[0])
+            secrets = Path(cmd[cmd.index("--secrets.files") + 1])
+            assert secrets.is_file() and secrets.is_relative_to(tmp) and secrets_dirs
+            assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
+        else:
+            assert secrets_dirs == []
+
+        os.kill(proc.pid, sig)                     # the flowscope process only, as a service manager does
+        proc.wait(timeout=20)
+        deadline = time.monotonic() + 5
+        while (port_open(port) or any(alive(p) for p in servers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not port_open(port), f"port {port} still served after {signal.Signals(sig).name}"
+        assert not [p for p in servers if alive(p)], "the Streamlit server outlived flowscope"
+        assert list(tmp.iterdir()) == [], "files left in the temporary folder"
+        assert proc.returncode == 0, proc.stderr.read().decode()[-2000:]
+    finally:
+        for pid in [proc.pid, *servers]:          # never leave a server behind, whatever failed
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
+def _auth_config(tmp_path: Path) -> Path:
+    config = tmp_path / "flowscope.toml"
+    config.write_text(f'store = "{tmp_path / "store"}"\n' + AUTH.format(port=8501))
+    return config
+
+
+def test_a_server_that_ignores_sigterm_is_killed_after_the_grace(tmp_path, monkeypatch):
+    """serve() in this process: SIGTERM reaches the server's group; one that ignores it is killed after
+    `grace_s`, serve returns 0, the secrets folder is gone and the previous handler is back."""
+    import threading
+
+    from flowscope.ui import server
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(server.tempfile, "tempdir", None)       # re-read TMPDIR
+    stubborn = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                "open('ready', 'w').close(); time.sleep(120)"]
+    monkeypatch.setattr(server, "command", lambda *a, **k: stubborn)
+    monkeypatch.chdir(tmp_path)
+    started: list[int] = []
+    real_popen = server.subprocess.Popen
+
+    def popen(*args, **kwargs):
+        child = real_popen(*args, **kwargs)
+        started.append(child.pid)
+        return child
+
+    monkeypatch.setattr(server.subprocess, "Popen", popen)
+
+    def stop_when_ready() -> None:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "ready").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    threading.Thread(target=stop_when_ready, daemon=True).start()
+    t0 = time.monotonic()
+    try:
+        code = server.serve(config=_auth_config(tmp_path), wait=True, grace_s=1.0)
+        took = time.monotonic() - t0
+    finally:
+        for pid in started:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert code == 0
+    assert started and not alive(started[0])
+    assert 1.0 <= took < 15
+    assert not list(tmp_path.glob("flowscope-secrets-*"))
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+def test_the_secrets_are_removed_when_the_server_cannot_start(tmp_path, monkeypatch):
+    from flowscope.ui import server
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(server.tempfile, "tempdir", None)
+    monkeypatch.setattr(server, "command", lambda *a, **k: [str(tmp_path / "no-such-program")])
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(FileNotFoundError):
+        server.serve(config=_auth_config(tmp_path), wait=True)
+    assert not list(tmp_path.glob("flowscope-secrets-*"))

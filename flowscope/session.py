@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,7 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
+        self._check_filters(cloud, workflow)
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
@@ -73,6 +75,16 @@ class Session:
             expr = expr.limit(limit)
         frame = expr.to_pandas()
         return frame[list(TABLES[name].schema.names)]
+
+    def _check_filters(self, cloud: Any, workflow: Any) -> None:
+        """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""
+        clouds, workflows = _as_list(cloud), _as_list(workflow)
+        if not clouds and not workflows:
+            return
+        from flowscope.analysis.run import check_filters
+
+        check_filters({name: self.store.table(name) for name in ("executions", "workflows")},
+                      clouds=clouds, workflows=workflows)
 
     def _workflow_ids(self, names_or_ids: list[str]) -> list[str]:
         """Workflow ids matching names or ids, from executions and workflow definitions."""
@@ -100,16 +112,24 @@ class Session:
         return self._select("usage", since=since, **filters)
 
     def metrics(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        return self._select("metrics", since=since, **filters)
+        """Metric datapoints. Only `flowscope sync` of live sources collects them: warns when there are none."""
+        frame = self._select("metrics", since=since, **filters)
+        if frame.empty and self.store.table("metrics").count().to_pyarrow().as_py() == 0:
+            warnings.warn("the store holds no metrics: metrics come only from `flowscope sync` of live "
+                          "sources (the demo and imported files carry none)", UserWarning, stacklevel=2)
+        return frame
 
     def collection_runs(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
         return self._select("collection_runs", since=since, **filters)
 
 
 def open_store(path: str | None = None) -> Session:
-    """Open a store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope)."""
+    """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
+
+    A reader never creates a store: a path that holds none raises NotAStoreError naming it.
+    """
     from flowscope.settings import load_settings
     from flowscope.store import Store
 
-    return Session(Store(path or load_settings().store_path))
+    return Session(Store.open(path or load_settings().store_path))
 

@@ -43,7 +43,7 @@ ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
 
 __all__ = [
     "ANALYSES", "FINDING_COLUMNS", "Context", "Finding", "FindingKind", "Severity", "Thresholds",
-    "analyze", "build_context", "findings_frame", "findings_to_json", "findings_to_records",
+    "analyze", "analyze_context", "build_context", "known_workflows", "findings_frame", "findings_to_json", "findings_to_records",
 ]
 
 
@@ -65,6 +65,11 @@ def analyze(
     """
     ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
                         thresholds=thresholds)
+    return analyze_context(ctx)
+
+
+def analyze_context(ctx: Context) -> pd.DataFrame:
+    """Every analysis over an already built context (callers that also need its coverage)."""
     found: list[Finding] = []
     for analysis in ANALYSES:
         found.extend(analysis(ctx))
@@ -107,6 +112,11 @@ def build_context(
     if since >= until:
         raise ValueError(f"the window is empty: since {since.isoformat()} is not before until {until.isoformat()}")
     return Context(tables=t, since=since, until=until, now=now, thresholds=thresholds, workflows=wf)
+
+
+def known_workflows(tables: Mapping[str, ir.Table]) -> pd.DataFrame:
+    """cloud, workflow_id, workflow_name, kind, region of every workflow in the tables (runs and definitions)."""
+    return _workflow_dim(ensure_tables(tables))
 
 
 def _workflow_dim(t: Mapping[str, ir.Table]) -> pd.DataFrame:

@@ -7,7 +7,7 @@
 
     from flowscope.analysis import analyze
     from flowscope.analysis.engines import spark_tables
-    df = analyze(spark_tables(Store(path)), since=...)
+    df = analyze(spark_tables(Store.open(path)), since=...)
 """
 
 from __future__ import annotations

@@ -1,16 +1,40 @@
-"""Run the analyses over a store: the glue behind `flowscope analyze` and `flowscope.analyze()`."""
+"""Run the analyses over a store: the glue behind `flowscope analyze` and `flowscope.analyze()`.
+
+Besides the findings, it says what the findings stand on (`Coverage`): the window, the filters,
+how many executions and workflows it holds, the store's data range for the same filters and which
+in-scope collections last failed. "No findings" over nothing is not "healthy", and every surface
+(CLI, JSON, dashboard, reports) tells the two apart from this one definition.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import difflib
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import Thresholds, analyze
-from flowscope.model import TABLES
+from flowscope.analysis import (
+    Thresholds,
+    _json_default,
+    analyze_context,
+    build_context,
+    findings_to_records,
+    known_workflows,
+)
+from flowscope.analysis.base import execute, lit_ts, to_utc
+from flowscope.model import TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import parse_since
+
+NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
+"""What to do with a store that holds nothing yet (analyze, doctor and the notebook say the same)."""
+MAX_NAMES_SHOWN = 10
 
 
 def analyze_store(
@@ -23,7 +47,213 @@ def analyze_store(
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Findings over a store (anything with `.table(name) -> ibis.Table`); since/until may be '7d' or ISO."""
+    """Findings over a store (anything with `.table(name) -> ibis.Table`); since/until may be '7d' or ISO.
+
+    Raises ValueError naming what exists for an unknown cloud or workflow (a typo is not "no findings").
+    """
+    return analyze_report(store, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
+                          thresholds=thresholds).findings
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a window of the store holds, for the same filters the findings used."""
+
+    since: dt.datetime
+    until: dt.datetime
+    now: dt.datetime
+    clouds: list[str] | None
+    workflow_filter: list[str] | None
+    executions: int                      # started in [since, until)
+    workflows: int                       # distinct workflows with an execution in the window
+    first: dt.datetime | None            # first and last execution start for the filters, any time
+    last: dt.datetime | None
+    store_executions: int                # the whole store, no filter
+    store_clouds: list[str]              # clouds the store holds executions of
+    until_given: bool = False
+    failed_collections: list[dict[str, Any]] = field(default_factory=list)
+    """scope, cloud, ended_at, error of each in-scope scope whose last collection (before `until`) failed."""
+
+    @property
+    def status(self) -> str:
+        """'no_data' (nothing ran in the window), 'collection_failed' or 'ok'."""
+        if self.executions == 0:
+            return "no_data"
+        return "collection_failed" if self.failed_collections else "ok"
+
+    def _filter_text(self) -> str:
+        parts = []
+        if self.clouds:
+            parts.append("--cloud " + ", ".join(self.clouds))
+        if self.workflow_filter:
+            parts.append("--workflow " + ", ".join(self.workflow_filter))
+        return " for " + " and ".join(parts) if parts else ""
+
+    def message(self) -> str | None:
+        """Why the window holds nothing, and what to type instead; None when it holds executions."""
+        if self.executions:
+            return None
+        if self.store_executions == 0:
+            return f"the store holds no executions yet: {NEXT_STEP}"
+        if self.first is None or self.last is None:
+            return (f"no executions{self._filter_text()} in the store (it holds executions of "
+                    f"{', '.join(self.store_clouds)})")
+        flag = f"--since {self.first.date()}"
+        if self.until_given or self.last >= self.until:
+            flag += f" --until {(self.last + dt.timedelta(days=1)).date()}"
+        else:
+            days = math.ceil((self.now - self.first) / dt.timedelta(days=1))
+            flag += f" (or --since {days}d)"
+        return (f"the window {_iso(self.since)} .. {_iso(self.until)} is empty: no executions"
+                f"{self._filter_text()}; the store's executions run from {_iso(self.first)} to "
+                f"{_iso(self.last)}: use {flag}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""
+        return {
+            "window": {"since": _iso(self.since), "until": _iso(self.until)},
+            "filters": {"clouds": self.clouds, "workflows": self.workflow_filter},
+            "counts": {"executions": self.executions, "workflows": self.workflows,
+                       "store_executions": self.store_executions},
+            "data_range": {"first": _iso(self.first), "last": _iso(self.last)},
+            "failed_collections": [{**f, "ended_at": _iso(f["ended_at"])} for f in self.failed_collections],
+            "status": self.status,
+            "message": self.message(),
+        }
+
+
+@dataclass(frozen=True)
+class AnalysisReport:
+    findings: pd.DataFrame
+    coverage: Coverage
+
+    def to_json(self, *, indent: int | None = 2) -> str:
+        """The documented `flowscope analyze --format json` object: the coverage, then the findings."""
+        doc = self.coverage.to_dict()
+        doc["counts"]["findings"] = len(self.findings)
+        doc["findings"] = findings_to_records(self.findings)
+        return json.dumps(doc, indent=indent, default=_json_default)
+
+
+def analyze_report(
+    store: Any,
+    *,
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    clouds: list[str] | None = None,
+    workflows: list[str] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> AnalysisReport:
+    """Findings and the coverage they stand on, from one context (the same window and filters)."""
     tables = {name: store.table(name) for name in TABLES}
-    return analyze(tables, since=parse_since(since, now), until=parse_since(until, now), now=now,
-                   clouds=clouds, workflows=workflows, thresholds=thresholds)
+    ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
+                   thresholds=thresholds)
+    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
+
+
+def window_coverage(
+    store: Any,
+    *,
+    since: str | dt.datetime | None = None,
+    until: str | dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    clouds: list[str] | None = None,
+    workflows: list[str] | None = None,
+) -> Coverage:
+    """The coverage alone (no analysis run): for a dashboard banner or a report header."""
+    tables = {name: store.table(name) for name in TABLES}
+    ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows, thresholds=None)
+    return _coverage(ctx, tables, clouds, workflows, until is not None)
+
+
+def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.datetime | None,
+             clouds: list[str] | None, workflows: list[str] | None, thresholds: Any) -> Any:
+    since_at, until_at = parse_since(since, now), parse_since(until, now)
+    check_filters(tables, clouds=clouds, workflows=workflows)
+    return build_context(tables, since=since_at, until=until_at, now=now, clouds=clouds, workflows=workflows,
+                         thresholds=thresholds)
+
+
+def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | None = None,
+                  workflows: Sequence[str] | None = None) -> None:
+    """Raise ValueError naming what exists for a cloud that is not one, or a workflow the store never saw.
+
+    A valid cloud without data is not a typo (the caller reports "no data"); a workflow matches by
+    name or id. `tables` needs only executions and workflows.
+    """
+    known_clouds = [c.value for c in Cloud]
+    for cloud in clouds or []:
+        if str(cloud) not in known_clouds:
+            raise ValueError(f"unknown cloud {cloud!r}; clouds: {', '.join(known_clouds)}")
+    if not workflows:
+        return
+    dim = known_workflows({name: tables[name] for name in ("executions", "workflows") if name in tables})
+    names = sorted({str(n) for n in dim[C.workflow_name].dropna()})
+    ids = {str(i) for i in dim[C.workflow_id].dropna()}
+    for wanted in workflows:
+        if str(wanted) not in names and str(wanted) not in ids:
+            raise ValueError(unknown_workflow_message(str(wanted), names))
+
+
+def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
+    """'unknown workflow X; workflows in the store: closest first ...'."""
+    if not names:
+        return f"unknown workflow {wanted!r}; the store holds no workflows yet"
+    ranked = difflib.get_close_matches(wanted, list(names), n=len(names), cutoff=0.0)
+    shown = ", ".join(ranked[:MAX_NAMES_SHOWN])
+    more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
+    return f"unknown workflow {wanted!r}; workflows in the store (closest first): {shown}{more}"
+
+
+def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,
+              workflows: list[str] | None, until_given: bool) -> Coverage:
+    ex = ctx.tables["executions"]
+    in_window = (ex[C.started_at] >= lit_ts(ctx.since)) & (ex[C.started_at] < lit_ts(ctx.until))
+    stats = execute(ex.aggregate(
+        executions=in_window.cast("int64").sum(),
+        workflows=ex[C.workflow_id].nunique(where=in_window),
+        first=ex[C.started_at].min(),
+        last=ex[C.started_at].max(),
+    )).iloc[0]
+    everything = tables["executions"]
+    per_cloud = execute(everything.group_by(C.cloud).aggregate(n=everything.count()))
+    return Coverage(
+        since=ctx.since, until=ctx.until, now=ctx.now,
+        clouds=[str(c) for c in clouds] if clouds else None,
+        workflow_filter=[str(w) for w in workflows] if workflows else None,
+        executions=_int(stats["executions"]), workflows=_int(stats["workflows"]),
+        first=_ts(stats["first"]), last=_ts(stats["last"]),
+        store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
+        store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
+        until_given=until_given,
+        failed_collections=_failed_collections(ctx.tables["collection_runs"], ctx.until),
+    )
+
+
+def _failed_collections(runs: ir.Table, until: dt.datetime) -> list[dict[str, Any]]:
+    """Scopes whose last collection started before `until` failed (runs already narrowed to the clouds)."""
+    runs = runs.filter(runs[C.started_at] < lit_ts(until))
+    order = ibis.window(group_by=runs[C.scope], order_by=[ibis.desc(runs[C.started_at])])
+    latest = runs.mutate(_rn=ibis.row_number().over(order)).filter(lambda t: t["_rn"] == 0)
+    failed = execute(latest.filter(latest[C.status] == RunStatus.FAILED.value)
+                     .select(C.scope, C.cloud, C.ended_at, C.error).order_by(C.scope))
+    return [{"scope": str(r[C.scope]), "cloud": str(r[C.cloud]), "ended_at": _ts(r[C.ended_at]),
+             "error": None if _missing(r[C.error]) else str(r[C.error])}
+            for r in failed.to_dict("records")]
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
+
+
+def _int(value: Any) -> int:
+    return 0 if _missing(value) else int(value)
+
+
+def _ts(value: Any) -> dt.datetime | None:
+    return None if _missing(value) else to_utc(value)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")

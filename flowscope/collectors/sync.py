@@ -4,7 +4,7 @@
 key or cloud stops the sync before any call, with a message naming it), then collects every
 scope with bounded concurrency. Each scope writes its own collection_runs row; a failing scope is
 recorded and never stops the others. The CLI turns `SyncReport.exit_code` into the process exit
-code (non-zero when any scope failed).
+code (ExitCode.NO_DATA when any scope failed: its collection is missing, not absent).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.base import ScopeResult, bounded_map
+from flowscope.exitcodes import ExitCode
 from flowscope.model import UTC, Cloud, RunStatus
 from flowscope.settings import ConfigError
 
@@ -46,15 +47,20 @@ class SyncReport:
         return not self.failed
 
     @property
-    def exit_code(self) -> int:
-        """0: every scope succeeded or was partial (details recorded); 1: a scope failed."""
-        return 1 if self.failed else 0
+    def exit_code(self) -> ExitCode:
+        """OK: every scope succeeded or was partial (details recorded); NO_DATA: a scope failed."""
+        return ExitCode.NO_DATA if self.failed else ExitCode.OK
 
     def summary_lines(self) -> list[str]:
+        """One line per scope: status, rows written ("3 executions, 12 steps"), error; then its warnings.
+
+        Plain text holding cloud-originated errors: the printer makes it terminal-safe.
+        """
         lines = []
         for r in self.results:
-            written = {k.removeprefix("written_"): v for k, v in r.counts.items() if k.startswith("written_")}
-            line = f"{r.scope}: {RunStatus(r.status).value} {written}"
+            written = ", ".join(f"{v:,} {k.removeprefix('written_')}" for k, v in r.counts.items()
+                                if k.startswith("written_") and v)
+            line = f"{r.scope}: {RunStatus(r.status).value}" + (f", wrote {written}" if written else "")
             if r.error:
                 line += f" - {r.error}"
             lines.append(line)
@@ -65,6 +71,21 @@ class SyncReport:
 def collector_for(cloud: str) -> ModuleType:
     """The live collector package of a cloud (`flowscope.collectors.<cloud>`) with `sync`/`scopes`."""
     return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}")
+
+
+def _is_live(module: ModuleType) -> bool:
+    return hasattr(module, "scopes") and hasattr(module, "collect_scope")
+
+
+def live_collection_available(cloud: str) -> bool:
+    """Whether this version can collect `cloud` live (the one rule `sync` and `doctor` share)."""
+    return _is_live(collector_for(cloud))
+
+
+def unavailable_reason(cloud: str) -> str:
+    """What `sync` records and `doctor` prints for a cloud without live collection."""
+    return (f"live collection of cloud {Cloud(cloud).value!r} is not available in this version "
+            "(use `flowscope import` with exported files)")
 
 
 def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str] | None = None
@@ -86,7 +107,7 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
         if wanted is not None and cloud not in wanted:
             continue
         module = collector_for(cloud)
-        if not hasattr(module, "scopes") or not hasattr(module, "collect_scope"):
+        if not _is_live(module):
             out.append((index, source, None, []))   # recorded as a failed scope, others go on
             continue
         try:
@@ -109,9 +130,7 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
         if module is None:
             missing = ScopeResult(cloud=str(source["cloud"]), scope=f"{source['cloud']}:sources[{index}]",
                                   started_at=now)
-            missing.finish(failed=NotImplementedError(
-                f"live collection of cloud {source['cloud']!r} is not available in this version "
-                "(use `flowscope import` with exported files)"))
+            missing.finish(failed=NotImplementedError(unavailable_reason(str(source["cloud"]))))
             store.write(_run_batch(missing))
             report.results.append(missing)
 

@@ -203,7 +203,7 @@ def test_one_failing_scope_never_stops_the_others(moto, store, defs):
         report = sync_store(store, [bad, moto.source(metrics=False)])
     by_status = {r.status for r in report.results}
     assert by_status == {RunStatus.FAILED, RunStatus.SUCCEEDED}
-    assert report.exit_code == 1
+    assert report.exit_code == 3      # ExitCode.NO_DATA: a failed scope is a failed collection
     runs = store.read_rows("collection_runs")
     assert {r["status"] for r in runs} == {"failed", "succeeded"}
     failed = [r for r in runs if r["status"] == "failed"][0]

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
 from flowscope.model import Cloud
 from flowscope.store import Store
 
@@ -84,7 +85,7 @@ def test_config_file_errors_are_reported(tmp_path):
 
 
 def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkeypatch):
-    """An unreachable scope: exit 1, recorded in collection_runs, and analyze reports the gap."""
+    """An unreachable scope: exit 3 (collection failed), recorded in collection_runs, and analyze reports the gap."""
     import socket
 
     with socket.socket() as sock:          # a loopback port with nothing listening
@@ -99,12 +100,17 @@ def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkey
     config.write_text(f'store = "{store_path}"\n[[sources]]\ncloud = "aws"\nregions = ["eu-west-1"]\n'
                       f'endpoint_url = "http://127.0.0.1:{port}"\nmax_attempts = 1\n')
     result = runner.invoke(app, ["sync", "--config", str(config)])
-    assert result.exit_code == 1, result.output
-    assert "failed" in result.output and "eu-west-1" in result.output
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "failed" in result.output and "eu-west-1" in result.output and "{}" not in result.output
     runs = Store(store_path).sql("SELECT cloud, scope, status, error FROM collection_runs")
     assert list(runs["status"]) == ["failed"] and runs["error"][0]
     result = runner.invoke(app, ["analyze", "--config", str(config), "--format", "json", "--fail-on", "high"])
-    assert result.exit_code == 1
-    findings = json.loads(result.stdout)
+    assert result.exit_code == ExitCode.FINDINGS          # a finding at --fail-on wins over "no data"
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "no_data" and doc["counts"]["executions"] == 0
+    assert [f["scope"] for f in doc["failed_collections"]] == [runs["scope"][0]]
+    findings = doc["findings"]
     assert [f["kind"] for f in findings] == ["collection_gap"]
     assert "eu-west-1" in findings[0]["title"]
+    result = runner.invoke(app, ["analyze", "--config", str(config)])
+    assert result.exit_code == ExitCode.NO_DATA and "no executions yet" in result.stderr

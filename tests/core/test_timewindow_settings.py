@@ -50,3 +50,15 @@ def test_settings_errors_name_the_problem(tmp_path: Path):
     broken.write_text("store = \n")
     with pytest.raises(ConfigError, match="broken.toml"):
         load_settings(broken)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31", "1000-01-01", "1969-12-31", "2200-01-01T00:00:01", "99999999999d", "100000d",
+                                  dt.datetime(9999, 12, 31, tzinfo=UTC)])
+def test_parse_since_refuses_times_the_engines_cannot_hold(text):
+    with pytest.raises(ValueError, match="out of range"):
+        parse_since(text, now=NOW)
+
+
+def test_parse_since_accepts_the_far_past():
+    assert parse_since("2000-01-01", now=NOW) == dt.datetime(2000, 1, 1, tzinfo=UTC)
+    assert parse_since("9000d", now=NOW) == NOW - dt.timedelta(days=9000)

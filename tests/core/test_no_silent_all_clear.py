@@ -1,0 +1,305 @@
+"""Issue 9, reading surfaces: no silent all-clear, readers never create a store, exit codes,
+typo'd filters, empty windows, times out of range, terminal and CSV injection."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import flowscope
+from flowscope.cli import app
+from flowscope.collectors.base import ScopeResult
+from flowscope.collectors.sync import SyncReport
+from flowscope.exitcodes import ExitCode
+from flowscope.model import UTC, Batch, C, RunStatus
+from flowscope.store import NotAStoreError, Store
+
+runner = CliRunner()
+T0 = dt.datetime(2026, 11, 10, tzinfo=UTC)
+WINDOW = ["--since", "2026-11-09", "--until", "2026-11-13"]
+NASTY = "\x1b]0;pwned\x07[bold]x[/bold]\x1b[31mred"
+
+
+def rows(name: str, *, cloud: str = "aws", runs: int = 20, failing: bool = True,
+         start: dt.datetime = T0) -> Batch:
+    """A workflow with `runs` executions over two days; every run's one step fails when `failing`."""
+    wf_id = f"{cloud}/{name}"
+    batch = Batch(workflows=[{C.cloud: cloud, C.account: "acct", C.region: "r1", C.workflow_id: wf_id,
+                              C.name: name, C.kind: "sfn-standard" if cloud == "aws" else "gcp-workflows",
+                              C.revision: "1", C.seen_at: start}])
+    for i in range(runs):
+        at = start + dt.timedelta(hours=2 * i)
+        status = "FAILED" if failing else "SUCCEEDED"
+        ex_id = f"{wf_id}:e{i}"
+        batch.executions.append({C.cloud: cloud, C.workflow_id: wf_id, C.workflow_name: name,
+                                 C.kind: batch.workflows[0][C.kind], C.execution_id: ex_id,
+                                 C.status: status, C.started_at: at, C.ended_at: at + dt.timedelta(seconds=2),
+                                 C.duration_ms: 2000, C.region: "r1", C.revision: "1",
+                                 C.start_date: at.date()})
+        batch.steps.append({C.cloud: cloud, C.workflow_id: wf_id, C.execution_id: ex_id, C.step_key: "s#0",
+                            C.name: name, C.type: "task", C.status: status, C.started_at: at,
+                            C.ended_at: at + dt.timedelta(seconds=1), C.duration_ms: 1000, C.attempts: 1,
+                            C.error: "States.TaskFailed" if failing else None,
+                            C.start_date: at.date()})
+    return batch
+
+
+def run_row(scope: str, status: str, *, error: str | None = None, at: dt.datetime = T0,
+            cloud: str = "aws") -> dict:
+    return {C.run_id: f"{scope}-{at.isoformat()}", C.cloud: cloud, C.scope: scope, C.started_at: at,
+            C.ended_at: at + dt.timedelta(minutes=1), C.status: status, C.watermark: None, C.counts: "{}",
+            C.error: error, C.details: "{}"}
+
+
+def make_store(path: Path, *batches: Batch) -> str:
+    store = Store(path)
+    for batch in batches:
+        store.write(batch)
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def payments(tmp_path_factory) -> str:
+    """Two aws workflows, one failing, in 2026-11-10 .. 2026-11-12."""
+    path = tmp_path_factory.mktemp("pay") / "store"
+    return make_store(path, rows("payments-standard"), rows("orders-express", failing=False))
+
+
+@pytest.fixture(autouse=True)
+def _no_env_store(monkeypatch):
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+
+
+# 1. readers never create a store -------------------------------------------------------------
+
+def test_readers_name_a_missing_store_and_never_create_it(tmp_path, monkeypatch):
+    missing = tmp_path / "no" / "such" / "dir"
+    for args in (["analyze", "--fail-on", "high"], ["doctor"], ["dashboard"]):
+        served = []
+        monkeypatch.setattr("flowscope.ui.server.serve", lambda *a, **k: served.append(a))
+        result = runner.invoke(app, [*args, "--store", str(missing)])
+        assert result.exit_code == ExitCode.USAGE, (args, result.output)
+        assert "not a flowscope store" in result.output and str(missing) in result.output.replace("\n", "")
+        assert "Traceback" not in result.output and not served
+        assert not missing.exists() and not missing.parent.exists()
+
+
+def test_bare_analyze_does_not_create_the_default_store(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["analyze"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert ".flowscope" in result.output and not (tmp_path / ".flowscope").exists()
+
+
+def test_notebook_open_and_analyze_raise_not_a_store(tmp_path):
+    missing = tmp_path / "nope"
+    with pytest.raises(NotAStoreError, match="not a flowscope store"):
+        flowscope.open(str(missing))
+    with pytest.raises(NotAStoreError, match=str(missing)):
+        flowscope.analyze(str(missing))
+    assert not missing.exists()
+
+
+# 2. typo'd filters ---------------------------------------------------------------------------
+
+def test_typod_cloud_and_workflow_name_what_exists(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--cloud", "amazon"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "amazon" in result.output and "aws, azure, gcp" in result.output
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--workflow", "paymnts-standard"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    text = result.output
+    assert "paymnts-standard" in text and "payments-standard" in text and "orders-express" in text
+    assert text.index("payments-standard") < text.index("orders-express")   # closest first
+
+
+def test_notebook_typos_are_value_errors_with_the_same_text(payments):
+    s = flowscope.open(payments)
+    with pytest.raises(ValueError, match="payments-standard"):
+        flowscope.analyze(s, workflows=["paymnts-standard"], since="2026-11-09", until="2026-11-13")
+    with pytest.raises(ValueError, match="aws, azure, gcp"):
+        s.executions(cloud="amazon")
+    with pytest.raises(ValueError, match="nope.*payments-standard|payments-standard.*nope"):
+        s.executions(workflow="nope")
+    assert len(s.executions(workflow="payments-standard")) == 20
+
+
+def test_a_valid_cloud_without_data_is_no_data_not_a_typo(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--cloud", "azure"])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "no executions" in result.output and "azure" in result.output
+
+
+# 3. empty windows and empty stores -----------------------------------------------------------
+
+def test_an_empty_window_gives_the_data_range_and_the_flag(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-15", "--until", "2026-11-18"])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "no findings" not in result.output
+    assert "empty" in result.output and "2026-11-10" in result.output and "--since 2026-11-10" in result.output
+
+
+def test_json_is_an_object_telling_nothing_ran_from_healthy(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-15", "--until", "2026-11-18",
+                                 "--format", "json"])
+    assert result.exit_code == ExitCode.NO_DATA
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "no_data" and doc["findings"] == []
+    assert doc["counts"]["executions"] == 0 and doc["counts"]["workflows"] == 0
+    assert doc["window"]["since"].startswith("2026-11-15") and doc["window"]["until"].startswith("2026-11-18")
+    assert doc["data_range"]["first"].startswith("2026-11-10") and doc["data_range"]["last"].startswith("2026-11-11")
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--format", "json",
+                                 "--workflow", "payments-standard"])
+    doc = json.loads(result.stdout)
+    assert doc["status"] == "ok" and doc["counts"] == {**doc["counts"], "executions": 20, "workflows": 1}
+    assert doc["filters"]["workflows"] == ["payments-standard"]
+    assert {f["kind"] for f in doc["findings"]} >= {"failing_step"}
+
+
+def test_csv_without_data_writes_nothing_to_stdout(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-15", "--until", "2026-11-18",
+                                 "--format", "csv"])
+    assert result.exit_code == ExitCode.NO_DATA
+    assert result.stdout == "" and "empty" in result.stderr
+
+
+def test_an_empty_store_holds_no_executions_yet(tmp_path):
+    Store(tmp_path / "s")
+    for fmt in ("table", "json", "csv"):
+        result = runner.invoke(app, ["analyze", "--store", str(tmp_path / "s"), "--format", fmt])
+        assert result.exit_code == ExitCode.NO_DATA, result.output
+        assert "no executions yet" in result.stderr
+        assert "no findings" not in result.output
+
+
+def test_coverage_is_one_analysis_layer_function(payments):
+    from flowscope.analysis.run import window_coverage
+
+    cov = window_coverage(Store.open(payments), since="2026-11-09", until="2026-11-13", clouds=["aws"])
+    assert (cov.executions, cov.workflows, cov.status) == (40, 2, "ok")
+    assert cov.first == T0 and cov.last == T0 + dt.timedelta(hours=38)
+    empty = window_coverage(Store.open(payments), since="2026-11-15", until="2026-11-18")
+    assert (empty.executions, empty.status) == (0, "no_data") and "--since 2026-11-10" in empty.message()
+
+
+# 4. exit codes -------------------------------------------------------------------------------
+
+def test_analyze_exit_codes(tmp_path, payments):
+    healthy = make_store(tmp_path / "ok", rows("orders-express", failing=False))
+    assert runner.invoke(app, ["analyze", "--store", healthy, *WINDOW, "--fail-on", "low"]).exit_code == ExitCode.OK
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--fail-on", "high"])
+    assert result.exit_code == ExitCode.FINDINGS
+    failed = make_store(tmp_path / "failed", rows("orders-express", failing=False),
+                        Batch(collection_runs=[run_row("aws:1/r1", "succeeded", at=T0),
+                                               run_row("aws:1/r1", "failed", error="boom", at=T0 + dt.timedelta(days=1))]))
+    result = runner.invoke(app, ["analyze", "--store", failed, *WINDOW])
+    assert result.exit_code == ExitCode.NO_DATA, result.output   # a failed last collection is never 0
+    assert "aws:1/r1" in result.output and "boom" in result.output
+    result = runner.invoke(app, ["analyze", "--store", failed, *WINDOW, "--cloud", "gcp"])
+    assert result.exit_code == ExitCode.NO_DATA      # gcp: no data; the aws failure is out of scope
+    assert "boom" not in result.output
+    help_text = runner.invoke(app, ["analyze", "--help"]).output
+    assert "3" in help_text and "no data" in help_text
+
+
+def test_doctor_exit_codes_and_next_step(tmp_path):
+    empty = tmp_path / "empty"
+    Store(empty)
+    result = runner.invoke(app, ["doctor", "--store", str(empty)])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "no data yet" in result.output and "flowscope demo --no-serve" in result.output
+    failed = make_store(tmp_path / "failed", Batch(collection_runs=[run_row("aws:1/r1", "failed", error=NASTY)]))
+    result = runner.invoke(app, ["doctor", "--store", failed])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "\x1b" not in result.output and "[bold]x[/bold]" in result.output
+
+
+def test_doctor_and_sync_agree_on_live_collection(tmp_path):
+    from flowscope.collectors.sync import live_collection_available, unavailable_reason
+
+    result = runner.invoke(app, ["doctor", "--store", make_store(tmp_path / "s", rows("a", failing=False))])
+    assert "pip install flowscope[azure]" not in result.output and "pip install flowscope[gcp]" not in result.output
+    for cloud in ("azure", "gcp"):
+        assert not live_collection_available(cloud)
+        line = next(l for l in result.output.splitlines() if l.strip().startswith(cloud))
+        assert "not available in this version" in line and "flowscope import" in line
+        assert unavailable_reason(cloud) in result.output.replace("\n", " ")
+    assert live_collection_available("aws")
+
+
+def _report(error: str | None, status: RunStatus, counts: dict | None = None) -> SyncReport:
+    result = ScopeResult(cloud="aws", scope="aws:1/eu-west-1", started_at=T0)
+    result.counts.update(counts or {})
+    result.status = status.value
+    result.error = error
+    return SyncReport(results=[result])
+
+
+def test_sync_summary_has_no_stray_braces_and_fails_with_3(tmp_path, monkeypatch):
+    report = _report(NASTY, RunStatus.FAILED)
+    assert report.exit_code == ExitCode.NO_DATA
+    assert "{}" not in report.summary_lines()[0]
+    assert "3 executions" in _report(None, RunStatus.SUCCEEDED, {"written_executions": 3}).summary_lines()[0]
+    monkeypatch.setattr("flowscope.collectors.sync.run_sync", lambda *a, **k: report)
+    config = tmp_path / "flowscope.toml"
+    config.write_text(f'store = "{tmp_path / "s"}"\n')
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == ExitCode.NO_DATA
+    assert "\x1b" not in result.output and "[bold]x[/bold]" in result.output and "{}" not in result.output
+
+
+# 5. times out of range -----------------------------------------------------------------------
+
+def test_times_pandas_cannot_hold_are_refused_and_the_far_past_is_legal(payments):
+    result = runner.invoke(app, ["analyze", "--store", payments, "--until", "9999-12-31"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "9999-12-31" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "99999999999d"])
+    assert result.exit_code == ExitCode.USAGE and "Traceback" not in result.output
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "2000-01-01", "--until", "2026-11-13"])
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+# 6. terminal injection -----------------------------------------------------------------------
+
+def test_table_shows_names_as_text(tmp_path):
+    store = make_store(tmp_path / "s", rows(NASTY))
+    result = runner.invoke(app, ["analyze", "--store", store, *WINDOW])
+    assert "failing_step" in result.stdout
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "[bold]x[/bold]red" in result.stdout and "]0;" not in result.stdout   # the OSC title is gone whole
+
+
+# 7. CSV formula injection --------------------------------------------------------------------
+
+def test_csv_neutralises_formulas(tmp_path):
+    names = ['=HYPERLINK("http://x")', "+1", "-2", "@SUM(A1)"]
+    store = make_store(tmp_path / "s", *(rows(n) for n in names))
+    result = runner.invoke(app, ["analyze", "--store", store, *WINDOW, "--format", "csv"])
+    records = list(csv.DictReader(io.StringIO(result.stdout)))
+    failing = [r for r in records if r["kind"] == "failing_step"]
+    assert {r["workflow"] for r in failing} == {"'" + n for n in names}
+    assert {r["step"] for r in failing} == {"'" + n for n in names}
+    for r in records:
+        float(r["monthly_usd"])                   # numbers stay numbers
+        assert not r["title"].startswith(("=", "+", "-", "@"))
+
+
+# 8. metrics --------------------------------------------------------------------------------
+
+def test_empty_metrics_say_why(payments):
+    s = flowscope.open(payments)
+    with pytest.warns(UserWarning, match="flowscope sync"):
+        assert s.metrics().empty
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        s.executions()

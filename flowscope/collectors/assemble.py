@@ -6,6 +6,10 @@ execution's rows as a whole, so before writing we merge the incoming rows with t
 stored for the same executions, and call the cloud's pure `assemble` on the union. When a
 workflow is seen for the first time, the executions stored before it arrived are assembled again,
 so their step types and billing meters follow its definition.
+
+Two records of the same execution (or step, or attempt) are settled by ONE rule, `merge_rows`,
+used here and by the clouds' `assemble`: a terminal status never goes back to RUNNING, so files
+may come in any order and a stale snapshot never undoes a finished one.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from collections.abc import Collection, Iterable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import Batch, C, Cloud
+from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -30,6 +34,72 @@ ExecKey = tuple[str, str]
 def transforms_for(cloud: str) -> ModuleType:
     """The pure transform module of a cloud (imported on first use, not at start-up)."""
     return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}.transform")
+
+
+STATE_COLUMNS = frozenset({
+    C.status, C.native_status, C.ended_at, C.duration_ms, C.error, C.cause, C.billed_duration_ms,
+    C.output_bytes, C.event_count, C.attributes, C.attempts,
+})
+"""Columns that describe a record's state at the time it was read: taken from the losing row of
+`merge_rows` only when both rows are in the same state (both running or both finished)."""
+DISPLAY_COLUMNS = (C.workflow_name, C.name)
+"""Names shown to people. Ids may be normalised (Azure ARM ids are lower-cased), names are not:
+of two spellings that differ only in case, the one carrying upper-case letters is the original."""
+_FRESHNESS = (C.collected_at, C.ended_at, C.duration_ms)
+
+
+def _life(row: Row) -> tuple[int, bool]:
+    """(redrive count, finished): a redrive starts a later life of the same execution."""
+    return int(row.get(C.redrive_count) or 0), row.get(C.status) in TERMINAL_STATUSES
+
+
+def is_newer(old: Row, new: Row) -> bool:
+    """Whether `new` is the better record of the same execution, step or attempt than `old`.
+
+    A finished record beats a running one (unless the running one is a later redrive); between
+    two in the same state, the later snapshot wins (collected later, ended later, ran longer),
+    then the more complete one, and on a full tie the incoming `new` one, as a re-collection
+    replaces what was stored.
+    """
+    old_life, new_life = _life(old), _life(new)
+    if old_life != new_life:
+        return new_life > old_life
+    for column in _FRESHNESS:
+        a, b = old.get(column), new.get(column)
+        if a is not None and b is not None and a != b:
+            return bool(b > a)
+    filled_old, filled_new = _filled(old), _filled(new)
+    return filled_new >= filled_old
+
+
+def _filled(row: Row) -> int:
+    return sum(value is not None for value in row.values())
+
+
+def _display(winner: Any, loser: Any) -> Any:
+    if isinstance(winner, str) and isinstance(loser, str) and winner != loser \
+            and winner.lower() == loser.lower() and winner == winner.lower():
+        return loser
+    return winner
+
+
+def merge_rows(old: Row, new: Row) -> Row:
+    """Two records of the same key as one row: the newer one (`is_newer`), completed by the other.
+
+    Columns the winner lacks are taken from the other row, state columns (`STATE_COLUMNS`) only
+    when both rows are in the same state, so a finished row never takes a running one's elapsed
+    time; display names keep their original case (`DISPLAY_COLUMNS`).
+    """
+    winner, loser = (new, old) if is_newer(old, new) else (old, new)
+    same_state = _life(winner)[1] == _life(loser)[1]
+    merged = dict(winner)
+    for column, value in loser.items():
+        if value is not None and merged.get(column) is None and (same_state or column not in STATE_COLUMNS):
+            merged[column] = value
+    for column in DISPLAY_COLUMNS:
+        if column in merged:
+            merged[column] = _display(merged[column], loser.get(column))
+    return merged
 
 
 def _key(row: Row) -> ExecKey:
@@ -66,15 +136,16 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *,
     `absent`: executions the caller has just found missing from the store (a collector's
     existence check); their stored rows are not looked up again.
     """
-    out = Batch(workflows=list(batch.workflows), metrics=list(batch.metrics),
+    out = Batch(workflows=[dict(w) for w in batch.workflows], metrics=list(batch.metrics),
                 collection_runs=list(batch.collection_runs), skips=list(batch.skips),
-                unknown_event_types=dict(batch.unknown_event_types))
+                unknown_event_types=dict(batch.unknown_event_types), warnings=list(batch.warnings))
 
     executions: dict[ExecKey, Row] = {}
     steps: dict[ExecKey, list[Row]] = defaultdict(list)
     attempts: dict[ExecKey, list[Row]] = defaultdict(list)
     for row in batch.executions:
-        executions[_key(row)] = row
+        key = _key(row)
+        executions[key] = merge_rows(executions[key], row) if key in executions else row
     for row in batch.steps:
         steps[_key(row)].append(row)
     for row in batch.attempts:
@@ -89,7 +160,8 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *,
         keys |= _stored_executions_of(store, first_seen)
         _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts)
 
-    all_workflows = stored_workflows + list(batch.workflows)
+    _keep_workflow_names(out.workflows, stored_workflows)
+    all_workflows = stored_workflows + out.workflows
     workflows = _latest_workflows(all_workflows)
     revisions = {(w[C.cloud], w[C.workflow_id], w[C.revision]): w for w in all_workflows}
 
@@ -110,6 +182,16 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *,
     return out
 
 
+def _keep_workflow_names(incoming: list[Row], stored: list[Row]) -> None:
+    """A workflow re-read under a lower-cased id keeps the name as first written (`_display`)."""
+    names: dict[tuple[str, str], str] = {}
+    for row in stored + incoming:
+        key = (row[C.cloud], row[C.workflow_id])
+        names[key] = _display(row[C.name], names[key]) if key in names else row[C.name]
+    for row in incoming:
+        row[C.name] = _display(row[C.name], names[(row[C.cloud], row[C.workflow_id])])
+
+
 def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> set[ExecKey]:
     """Executions already stored for workflows whose definition arrives only now."""
     keys: set[ExecKey] = set()
@@ -124,7 +206,8 @@ def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> se
 
 def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, Row],
                   steps: dict[ExecKey, list[Row]], attempts: dict[ExecKey, list[Row]]) -> None:
-    """Put the stored rows of the same executions before the incoming ones.
+    """Merge the stored execution rows with the incoming ones (`merge_rows`: a stored finished
+    run stays finished) and put the stored step and attempt rows before the incoming ones.
 
     Rows under the same key are left for the cloud's `assemble` to settle: pieces of one
     Azure attempt (retryHistory, request history) complete each other, while a re-read AWS
@@ -140,7 +223,8 @@ def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, 
         old_steps: dict[ExecKey, list[Row]] = defaultdict(list)
         old_attempts: dict[ExecKey, list[Row]] = defaultdict(list)
         for row in stored.executions:
-            executions.setdefault(_key(row), row)
+            key = _key(row)
+            executions[key] = merge_rows(row, executions[key]) if key in executions else row
         for row in stored.steps:
             old_steps[_key(row)].append(row)
         for row in stored.attempts:

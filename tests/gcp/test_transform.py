@@ -445,7 +445,13 @@ def test_step_entries_before_the_workflow_then_reclassified():
     by_key = {s[C.step_key]: s for s in steps}
     assert by_key["15"][C.resource] == t.UNKNOWN_RESOURCE and by_key["15"][C.type] == "task"
     assert by_key["15"][C.attempts] == 3
-    assert {u[C.meter] for u in use} == {IN.value}
+    # calls with no known target are billed external (an upper bound, definition.call_is_external),
+    # connector and subworkflow calls internal by their step type, everything else internal
+    native = {s[C.step_key]: s[C.native_type] for s in steps}
+    assert {u[C.step_key]: u[C.meter] for u in use} == {
+        u[C.step_key]: (OUT if native[u[C.step_key]] in ("STEP_STD_LIB_CALL", "STEP_CALL") else IN).value
+        for u in use}
+    assert {u[C.step_key] for u in use if u[C.meter] == OUT.value} >= {"10", "11", "15", "17", "22"}
     assert [u[C.quantity] for u in use if u[C.step_key] == "1"] == [1.0]      # assignments unknown
     assert _assemble_again(steps, attempts, batch) == (EXPECTED_STEPS, EXPECTED_ATTEMPTS, EXPECTED_USAGE)
 

@@ -279,6 +279,34 @@ def parse_definition(definition: Any, connections: dict[str, str] | None = None)
     return Definition(actions, triggers, handlers)
 
 
+def definition_problem(definition: Any) -> str | None:
+    """Why a definition cannot be read whole (one line, for a warning), or None when it can.
+
+    `parse_definition` skips what it cannot read; its actions are then metered
+    `azure.logic.unclassified_action`, so the user must hear which workflow that happened to.
+    """
+    if isinstance(definition, str):
+        try:
+            definition = json.loads(definition)
+        except ValueError as exc:
+            return f"not JSON: {exc}"
+    if not isinstance(definition, dict):
+        return f"not a JSON object but {type(definition).__name__}"
+    stack: list[tuple[str, Any]] = [("triggers", definition.get("triggers")), ("actions", definition.get("actions"))]
+    while stack:
+        where, level = stack.pop()
+        if level is None:
+            continue
+        if not isinstance(level, dict):
+            return f"`{where}` is not an object"
+        for name, body in level.items():
+            if not isinstance(body, dict):
+                return f"{where} `{name}` is not an object"
+            if where != "triggers":
+                stack.extend((f"actions of `{name}`", child) for child in _children(body))
+    return None
+
+
 @functools.lru_cache(maxsize=256)
 def cached_definition(definition_json: str, connections_json: str = "{}") -> Definition:
     """`parse_definition` memoised on the stored JSON text (assemble runs once per execution)."""

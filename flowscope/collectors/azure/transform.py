@@ -15,7 +15,10 @@ Identity rules (ARM ids are case-insensitive, so one canonical form is used wher
 - execution_id: `<workflow_id>/runs/<run name>`;
 - step_key: the lower-cased action name, plus `#<scope>:<itemIndex>/<scope>:<itemIndex>...` from
   `repetitionIndexes` (outermost loop first) for a visit inside loops; the trigger is `@<name>`;
-- workflow_name and step names keep their spelling (the definition's, once it is known).
+- display names keep their spelling: workflow_name, the run's `name` and step names (the
+  definition's, once it is known) are never lower-cased; of two spellings of one name that differ
+  only in case (a lower-cased re-export), the one with upper-case letters is kept
+  (`assemble.merge_rows`), so the portal can be searched by what flowscope shows.
 
 Records of one run can arrive in any order, in separate documents and imports: every row is
 keyed from the ids the record carries alone, and `assemble` settles what needs the whole run
@@ -35,7 +38,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flowscope.collectors.azure.definition import Definition, cached_definition
+from flowscope.collectors.assemble import merge_rows
+from flowscope.collectors.azure.definition import Definition, cached_definition, definition_problem
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import (
     MAX_DEFINITION_CHARS,
@@ -110,7 +114,7 @@ _COLLECTIONS = {"subscriptions", "resourcegroups", "providers", "sites", "workfl
 class ArmId:
     """The parts of a Logic Apps ARM id. `canonical` ids are lower-case (see module docstring)."""
 
-    __slots__ = ("sub", "rg", "site", "workflow", "workflow_name", "run", "action", "action_name",
+    __slots__ = ("sub", "rg", "site", "workflow", "workflow_name", "run", "run_name", "action", "action_name",
                  "repetition", "scope_repetition", "request_history", "trigger", "trigger_name",
                  "history", "version", "shape")
 
@@ -133,7 +137,7 @@ class ArmId:
         if start == -1:
             raise ValueError(f"not an ARM id: {raw!r}")
         segs = text[start:].strip("/").split("/")
-        self.sub = self.rg = self.site = self.workflow = self.workflow_name = self.run = None
+        self.sub = self.rg = self.site = self.workflow = self.workflow_name = self.run = self.run_name = None
         self.action = self.action_name = self.repetition = self.scope_repetition = None
         self.request_history = self.trigger = self.trigger_name = self.history = self.version = None
         self._walk(segs, [])
@@ -167,6 +171,7 @@ class ArmId:
                 self.workflow_name = value
                 self.workflow = value.lower()
             elif seg == "runs":
+                self.run_name = value
                 self.run = value.lower()
             elif seg == "actions":
                 self.action_name = value
@@ -375,8 +380,21 @@ def _workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     if definition is None and isinstance(props.get("files"), dict):      # Microsoft.Web/sites/workflows
         wf_file = props["files"].get("workflow.json")
         definition = wf_file.get("definition") if isinstance(wf_file, dict) else None
-    if not isinstance(definition, dict):
+    if definition is None:
         raise ValueError("workflow without properties.definition")
+    problem = definition_problem(definition)
+    if problem:
+        batch.warnings.append(
+            f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition could not be "
+            f"read whole ({problem}); the actions it does not describe are metered "
+            f"{Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} until a readable definition is imported")
+    if isinstance(definition, str):
+        try:
+            definition = json.loads(definition)
+        except ValueError:
+            definition = {}
+    if not isinstance(definition, dict):
+        definition = {}
     kind_word = rec.get("kind") or props.get("kind")
     standard = bool(ids.site) or rtype.startswith("microsoft.web/") or \
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))
@@ -450,7 +468,7 @@ def _run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
         C.workflow_id: ids.workflow_id, C.workflow_name: ids.workflow_name,
         C.kind: (Kind.LOGICAPP_STANDARD if ids.site else Kind.LOGICAPP_CONSUMPTION).value,
         C.revision: wf.get("name"),
-        C.execution_id: ids.execution_id, C.name: rec.get("name") or ids.run,
+        C.execution_id: ids.execution_id, C.name: rec.get("name") or ids.run_name,
         C.status: status.value, C.native_status: props.get("status"),
         C.started_at: started, C.ended_at: ended, C.duration_ms: duration_ms(started, ended),
         C.error: error, C.cause: cause, C.redrive_count: None, C.parent_execution_id: None,
@@ -718,22 +736,14 @@ def _definition_of(workflow: Row | None) -> Definition | None:
     return cached_definition(workflow[C.definition], connections)
 
 
-def _score(row: Row) -> tuple:
-    """Which of two rows for the same step is the better record of it."""
-    status = row.get(C.status)
-    return (status != Status.RUNNING.value, row.get(C.ended_at) is not None,
-            sum(v is not None for v in row.values()), row.get(C.ended_at) or dt.datetime.min.replace(tzinfo=dt.timezone.utc),
-            str(row.get(C.status)), str(row.get(C.native_type)))
-
-
 def _merge_attempts(rows: list[Row]) -> Row:
+    """Pieces of one try (retryHistory entry, request history, the action's final try) as one
+    row, by the shared rule (`assemble.merge_rows`: a finished piece wins, the others complete it)."""
+    # the same pieces in any order merge alike: the preferred piece comes last (ties go to `new`)
     rows = sorted(rows, key=lambda r: (r.get(C.started_at) is None, r.get(C.ended_at) is None,
-                                       -sum(v is not None for v in r.values()), str(r.get(C.error))))
-    merged = dict(rows[0])
-    for other in rows[1:]:
-        for col, val in other.items():
-            if merged.get(col) is None and val is not None:
-                merged[col] = val
+                                       -sum(v is not None for v in r.values()), str(r.get(C.error))),
+                  reverse=True)
+    merged = functools.reduce(merge_rows, rows)
     merged[C.duration_ms] = duration_ms(merged.get(C.started_at), merged.get(C.ended_at))
     return merged
 
@@ -771,8 +781,7 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
     by_key: dict[str, Row] = {}
     for row in steps:
         key = row[C.step_key]
-        if key not in by_key or _score(row) > _score(by_key[key]):
-            by_key[key] = row
+        by_key[key] = merge_rows(by_key[key], row) if key in by_key else row
     rows = {k: dict(v) for k, v in by_key.items()}
 
     # 2. structure of each key

@@ -15,8 +15,13 @@ Classification follows https://cloud.google.com/workflows/pricing:
 - external: HTTP requests to any other host (custom domains in front of Google Cloud
   included) and steps waiting for a callback (``events.await_callback``).
 
-An ``http.*`` call whose URL is an expression with no literal ``https://host`` in it cannot
-be placed; it is counted external (the dearer meter: an upper bound, never an undercount).
+Calls whose target is unknown follow ONE rule (`call_is_external`): they are billed external,
+the dearer meter, so spend is an upper bound and never an undercount. That covers an ``http.*``
+call whose URL is an expression with no literal ``https://host`` in it, and every call step of
+an execution whose workflow source is not known (not imported yet, or unparsable: the import
+then warns, naming the workflow). Connector calls (``STEP_CONNECTOR_CALL``, always
+``googleapis.*``) and subworkflow calls (``STEP_SUBWORKFLOW_CALL``) are internal by their step
+type alone. A later assemble with a readable source reclassifies every call by its target.
 """
 
 from __future__ import annotations
@@ -120,6 +125,20 @@ def resource_is_external(resource: str | None) -> bool:
     return False
 
 
+UNKNOWN_RESOURCE = "unknown"
+"""`steps.resource` of a call whose target is not known (no readable definition, no call log)."""
+INTERNAL_CALL_TYPES = frozenset({"STEP_CONNECTOR_CALL", "STEP_SUBWORKFLOW_CALL"})
+"""Step entry types that are Google-internal calls whatever their target."""
+
+
+def call_is_external(resource: str | None, native_type: str | None) -> bool:
+    """The meter rule of the module docstring: unknown targets are external unless the step
+    type alone says internal; known targets by `resource_is_external`."""
+    if resource == UNKNOWN_RESOURCE:
+        return native_type not in INTERNAL_CALL_TYPES
+    return resource_is_external(resource)
+
+
 @lru_cache(maxsize=4096)
 def resource_is_wait(resource: str | None) -> bool:
     return bool(resource) and resource.partition(" ")[0] in WAIT_CALLS
@@ -156,6 +175,16 @@ def parse_definition(source: str) -> Definition:
     for rname, body in routines.items():
         _walk(rname, body, steps, frozenset(routines))
     return Definition(tuple(routines), steps)
+
+
+def definition_problem(source: str) -> str | None:
+    """Why a workflow source cannot be used (one line, for a warning), or None when it parses."""
+    try:
+        parse_definition(source)
+    except (DefinitionError, RecursionError, ValueError, TypeError) as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        return text if len(text) <= 300 else text[:299] + "…"
+    return None
 
 
 def _walk(routine: str, items: Any, out: dict[tuple[str, str], StepDef], subworkflows: frozenset[str]) -> None:

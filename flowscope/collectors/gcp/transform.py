@@ -30,13 +30,16 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
+from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.gcp.definition import (
+    UNKNOWN_RESOURCE,
     UNRESOLVED_HOST,
     Definition,
     DefinitionError,
+    call_is_external,
     call_resource,
+    definition_problem,
     parse_definition,
-    resource_is_external,
     resource_is_wait,
 )
 from flowscope.collectors.native import FormatHandler, ImportContext, NativeFormatError, Row
@@ -61,8 +64,6 @@ from flowscope.model import (
 CLOUD = Cloud.GCP.value
 KIND = Kind.GCP_WORKFLOWS.value
 DEFINITION_FORMAT = "gcp-yaml"
-UNKNOWN_RESOURCE = "unknown"
-"""`steps.resource` of a call whose target is not known yet (no definition, no call log)."""
 CALL_LOG_NATIVE_TYPE = "call_log"
 """`steps.native_type` of call steps rebuilt from EngineCallLog records (they carry no step type)."""
 WORKFLOW_RESOURCE_TYPE = "workflows.googleapis.com/Workflow"
@@ -236,6 +237,12 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
             continue
         source = wf.get("sourceContents")
         too_big = isinstance(source, str) and len(source) > MAX_DEFINITION_CHARS
+        problem = definition_problem(source) if isinstance(source, str) and not too_big else None
+        if problem:
+            batch.warnings.append(
+                f"{ctx.source_name}: workflow {parts['w']} ({wf.get('name')}, revision {revision}): "
+                f"its source could not be parsed ({problem}); its call steps are billed as external "
+                "steps (an upper bound) until a readable revision is imported")
         seen = ctx.seen_at or utc(wf.get("revisionCreateTime")) or utc(wf.get("updateTime")) or utc(wf.get("createTime"))
         if seen is None:
             batch.skips.append(Skip(ctx.source_name, loc, "no time to date the revision (seen_at)"))
@@ -731,8 +738,8 @@ def _definition(workflow: Row | None) -> Definition | None:
         return None
     try:
         return parse_definition(workflow[C.definition])
-    except DefinitionError:
-        return None
+    except (DefinitionError, RecursionError, ValueError, TypeError):
+        return None      # reported when the workflow was read (`transform_workflows`)
 
 
 def _specific(resource: str | None) -> int:
@@ -742,14 +749,12 @@ def _specific(resource: str | None) -> int:
 
 
 def _merge_rows(old: Row, new: Row) -> Row:
-    """Two rows for the same key (re-imported, or halves of one call): keep the most complete."""
-    old_done = old.get(C.status) in TERMINAL_STATUSES
-    new_done = new.get(C.status) in TERMINAL_STATUSES
-    first, second = (old, new) if old_done and not new_done else (new, old)
-    merged = dict(second)
-    merged.update({k: v for k, v in first.items() if v is not None})
-    if C.resource in merged and _specific(second.get(C.resource)) > _specific(first.get(C.resource)):
-        merged[C.resource] = second[C.resource]
+    """Two rows for the same key (re-imported, or halves of one call): the shared rule
+    (`assemble.merge_rows`, a finished row wins), keeping the most specific call target."""
+    merged = merge_rows(old, new)
+    for other in (old, new):
+        if C.resource in merged and _specific(other.get(C.resource)) > _specific(merged[C.resource]):
+            merged[C.resource] = other[C.resource]
     return merged
 
 
@@ -765,12 +770,14 @@ def assemble(
        the next step names as ``previous``; steps.attempts = number of attempts; its times
        span the attempts and its status is the last attempt's.
     3. Types and resources come from the workflow definition when given (call targets, HTTP
-       hosts, `sys.sleep` as a wait); without it, from the step type alone, with calls' resource
-       "unknown" (billed internal) until a later assemble with the definition reclassifies.
+       hosts, `sys.sleep` as a wait); without it (or with an unparsable one), from the step type
+       alone, with calls' resource "unknown" until a later assemble with the definition
+       reclassifies; unknown calls are metered by `definition.call_is_external` (external,
+       except connector and subworkflow calls).
     4. Iterations: a step with none takes its nearest ancestor's (parent_step_key chain).
     5. A FAILED step under a try block whose ``except`` ran later is CAUGHT.
     6. Usage: one row per billed step visit (see `BILLED_NATIVE_TYPES`), meter
-       internal/external from the resource, quantity = attempts for calls, variables assigned
+       internal/external by `definition.call_is_external`, quantity = attempts for calls, variables assigned
        for an assign (1 without definition), else 1.
     7. All rows take the execution's start_date (one partition per execution).
     Pure and idempotent.
@@ -911,7 +918,7 @@ def assemble(
         started = row.get(C.started_at) or exec_start
         if started is None:
             continue
-        meter = Meter.GCP_WORKFLOWS_EXTERNAL_STEP if resource_is_external(row.get(C.resource)) \
+        meter = Meter.GCP_WORKFLOWS_EXTERNAL_STEP if call_is_external(row.get(C.resource), native) \
             else Meter.GCP_WORKFLOWS_INTERNAL_STEP
         usage.append({
             C.cloud: CLOUD,

@@ -1,0 +1,42 @@
+"""An Azure workflow definition that cannot be read is reported, naming the workflow and the
+error; its actions stay `azure.logic.unclassified_action` (docs/model.md) until a readable one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flowscope.collectors.azure import transform as t
+from flowscope.collectors.native import ImportContext
+from flowscope.model import UTC
+
+WF_ID = ("/subscriptions/34adfa4f-cedf-4dc0-ba29-b6d1a69ab345/resourceGroups/test-resource-group/"
+         "providers/Microsoft.Logic/workflows/Order-Router")
+CTX = ImportContext(source_name="workflow.json", seen_at=dt.datetime(2026, 11, 2, tzinfo=UTC))
+
+
+def _workflow(definition) -> dict:
+    return {"id": WF_ID, "name": "Order-Router", "type": "Microsoft.Logic/workflows",
+            "properties": {"version": "1", "definition": definition}}
+
+
+@pytest.mark.parametrize("definition, words", [
+    ('{"actions": {"HTTP": ', "not JSON"),                           # JSON text, truncated
+    ({"actions": ["HTTP"], "triggers": {}}, "actions"),              # actions not an object
+    ({"actions": {"HTTP": "Http"}, "triggers": {}}, "HTTP"),         # an action not an object
+])
+def test_an_unreadable_definition_is_reported_naming_the_workflow(definition, words):
+    batch = t.transform(_workflow(definition), CTX)
+    assert len(batch.workflows) == 1 and not batch.skips
+    (warning,) = batch.warnings
+    assert "Order-Router" in warning and words in warning and "unclassified" in warning
+
+
+def test_a_definition_given_as_json_text_is_read():
+    batch = t.transform(_workflow('{"actions": {"HTTP": {"type": "Http"}}, "triggers": {}}'), CTX)
+    assert batch.warnings == [] and '"Http"' in batch.workflows[0]["definition"]
+
+
+def test_a_readable_definition_gives_no_warning():
+    assert t.transform(_workflow({"actions": {"HTTP": {"type": "Http"}}, "triggers": {}}), CTX).warnings == []

@@ -1,0 +1,79 @@
+"""A workflow source that cannot be parsed is reported, and its calls follow the one documented
+rule for calls whose target is unknown: billed external (the dearer meter, never an undercount),
+except connector and subworkflow calls, which are Google-internal by their step type alone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flowscope.collectors.assemble import assemble_batch
+from flowscope.collectors.gcp import transform as t
+from flowscope.collectors.importer import import_files
+from flowscope.collectors.native import ImportContext
+from flowscope.model import UTC, C, Meter
+from flowscope.store import Store
+
+WF = "projects/acme/locations/europe-west1/workflows/orders"
+EX = f"{WF}/executions/0b5e3c1a-7d0e-4f5a-9b1c-000000000002"
+CTX = ImportContext(source_name="workflow.json", seen_at=dt.datetime(2026, 11, 2, tzinfo=UTC))
+BROKEN = "main:\n  steps:\n    - charge:\n        call: http.post\n        args: {url: [unclosed\n"
+IN, OUT = Meter.GCP_WORKFLOWS_INTERNAL_STEP.value, Meter.GCP_WORKFLOWS_EXTERNAL_STEP.value
+
+
+def _workflow(source: str) -> dict:
+    return {"name": WF, "revisionId": "000002-bad", "sourceContents": source,
+            "revisionCreateTime": "2026-11-01T09:00:00Z"}
+
+
+def _entry(n: int, step: str, step_type: str) -> dict:
+    stamp = f"2026-11-01T10:00:{n:02d}.000000Z"
+    return {"name": f"{EX}/stepEntries/{n}", "entryId": str(n), "step": step, "routine": "main",
+            "stepType": step_type, "state": "STATE_SUCCEEDED", "createTime": stamp, "updateTime": stamp}
+
+
+ENTRIES = {"stepEntries": [_entry(1, "init", "STEP_ASSIGN"), _entry(2, "charge", "STEP_STD_LIB_CALL"),
+                           _entry(3, "save", "STEP_CONNECTOR_CALL"), _entry(4, "audit", "STEP_SUBWORKFLOW_CALL"),
+                           _entry(5, "ping", "STEP_CALL")]}
+EXECUTION = {"name": EX, "state": "SUCCEEDED", "startTime": "2026-11-01T10:00:00.000000Z",
+             "endTime": "2026-11-01T10:00:06.000000Z", "workflowRevisionId": "000002-bad"}
+
+
+def test_an_unparsable_source_is_reported_naming_the_workflow_and_the_error():
+    batch = t.transform_workflows(_workflow(BROKEN), CTX)
+    assert len(batch.workflows) == 1                       # the revision is still recorded
+    (warning,) = batch.warnings
+    assert WF in warning and "could not be parsed" in warning
+    assert "line" in warning                               # the parser's own words, with where
+    assert "external" in warning                           # and what that means for the bill
+    assert assemble_batch(batch).warnings == batch.warnings   # and it reaches the importer
+
+
+def test_a_source_without_routines_is_reported_too():
+    (warning,) = t.transform_workflows(_workflow("just: a mapping\n"), CTX).warnings
+    assert WF in warning and "no routine" in warning
+
+
+def test_a_good_source_gives_no_warning():
+    assert t.transform_workflows(_workflow("- done:\n    return: 1\n"), CTX).warnings == []
+
+
+def test_calls_of_a_workflow_whose_source_cannot_be_parsed_follow_the_documented_meter(tmp_path):
+    files = []
+    for name, doc in (("workflow", _workflow(BROKEN)), ("execution", EXECUTION), ("entries", ENTRIES)):
+        files.append(tmp_path / f"{name}.json")
+        files[-1].write_text(json.dumps(doc))
+    store = Store(tmp_path / "store")
+    result = import_files(store, files)
+    assert [w for w in result.warnings if WF in w and "could not be parsed" in w]
+    meters = {row[C.step_key]: row[C.meter] for row in store.read_rows("usage")}
+    assert meters == {"1": IN, "2": OUT, "3": IN, "4": IN, "5": OUT}
+
+
+def test_without_any_definition_unknown_calls_are_external_until_it_arrives():
+    batch = t.transform_executions(EXECUTION, CTX).extend(t.transform_step_entries(ENTRIES, CTX))
+    _, _, usage = t.assemble(batch.executions[0], batch.steps, batch.attempts, None)
+    assert {u[C.step_key]: u[C.meter] for u in usage} == {"1": IN, "2": OUT, "3": IN, "4": IN, "5": OUT}
+    good = t.transform_workflows(_workflow("- charge:\n    call: sys.log\n- ping:\n    call: sys.sleep\n"), CTX)
+    _, _, usage = t.assemble(batch.executions[0], batch.steps, batch.attempts, good.workflows[0])
+    assert {u[C.step_key]: u[C.meter] for u in usage} == {"1": IN, "2": IN, "3": IN, "4": IN, "5": IN}

@@ -16,8 +16,13 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowscope.exitcodes import ExitCode, exit_code_table
+from flowscope.textsafety import terminal_text
+
 if TYPE_CHECKING:
     import pandas as pd
+
+    from flowscope.analysis.run import Coverage
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
@@ -26,14 +31,32 @@ err = Console(stderr=True)
 out = Console()
 
 StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store folder (default: config, FLOWSCOPE_STORE, ~/.flowscope).")]
+ReadStoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", help="Store folder to read (default: config, FLOWSCOPE_STORE, ~/.flowscope); it must exist: "
+                    "only demo, import and sync create a store.")]
 DEMO_STORE = "~/.flowscope-demo"
 """The demo never writes into the real store unless --store says so."""
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
 
 
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def note(message: str, *, console: Console | None = None) -> None:
+    """One line of text that may hold cloud-originated names: escapes stripped, no markup."""
+    (console or err).print(terminal_text(message), markup=False, highlight=False, soft_wrap=True)
+
+
+def _open_store(path: str):  # noqa: ANN202 - Store, imported lazily
+    """The store a reader reads: never created here; not a store -> one line naming the path, exit 2."""
+    from flowscope.store import Store, StoreError
+
+    try:
+        return Store.open(path)
+    except StoreError as exc:
+        raise fail(str(exc)) from None
 
 
 def _settings(config: Path | None, store: str | None):  # noqa: ANN202 - Settings, imported lazily
@@ -93,7 +116,7 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
     from importlib.util import find_spec
 
     if find_spec("streamlit") is None:
-        raise fail("the dashboard needs Streamlit: pip install 'flowscope[ui]'", code=1)
+        raise fail("the dashboard needs Streamlit: pip install 'flowscope[ui]'", code=ExitCode.USAGE)
     from flowscope.ui.server import serve
 
     try:
@@ -104,13 +127,14 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
 
 @app.command()
 def dashboard(
-    store: StoreOpt = None,
+    store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     address: Annotated[str, typer.Option(help="Address to bind; other than loopback only with [auth] configured.")] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost."""
+    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist."""
     settings = _settings(config, store)
+    _open_store(settings.store_path)
     _serve(settings.store_path, port, address, config)
 
 
@@ -124,30 +148,54 @@ def import_(
     execution_arn: Annotated[Optional[str], typer.Option(help="Execution ARN of a bare get-execution-history file.")] = None,
 ) -> None:
     """Load histories exported from the clouds, in their native formats (detected from content)."""
-    from flowscope.collectors.importer import import_files
+    from flowscope.collectors.importer import NothingImportedError, import_files
     from flowscope.collectors.native import NativeFormatError
+    from flowscope.exitcodes import ExitCode
     from flowscope.model import Cloud
-    from flowscope.store import Store, StoreError
+    from flowscope.store import StoreError
+    from flowscope.textsafety import terminal_text
+
+    def print_skips(skips: list) -> None:
+        for skip in skips[:20]:
+            line = terminal_text(f"{skip.source}: {skip.location}: {skip.reason}")
+            err.print(f"[yellow]skipped[/] {escape(line)}", highlight=False, soft_wrap=True)
+        if len(skips) > 20:
+            err.print(f"[yellow]skipped[/] {len(skips) - 20} more record(s)")
 
     if cloud is not None and cloud not in {c.value for c in Cloud}:
         raise fail(f"--cloud must be one of aws, azure, gcp, not {cloud!r}")
     settings = _settings(config, store)
     try:
         with status(f"importing {len(files)} file(s)"):
-            result = import_files(Store(settings.store_path), list(files), cloud=cloud, fmt=format,
+            # the path, not Store(path): the store is created only once every file has been read
+            result = import_files(settings.store_path, list(files), cloud=cloud, fmt=format,
                                   execution_id=execution_arn)
+    except NothingImportedError as exc:
+        print_skips(exc.skips)
+        raise fail(f"{exc} (nothing was written)", ExitCode.NO_DATA) from None
     except (NativeFormatError, StoreError, ValueError) as exc:
-        raise fail(f"{exc} (nothing was written)") from None
+        raise fail(terminal_text(f"{exc} (nothing was written)")) from None
+    except OSError as exc:   # the store path cannot be created (a file there, no permission)
+        raise fail(terminal_text(f"{settings.store_path}: cannot write a store there: "
+                                 f"{exc.strerror or exc} (nothing was written)")) from None
     written = ", ".join(f"{n:,} {t}" for t, n in result.written.items() if t != "collection_runs") or "nothing"
     formats = ", ".join(f"{n} {f}" for f, n in sorted(result.formats.items()))
-    err.print(f"imported {result.files} file(s) ({formats}) into {settings.store_path}: {written}", highlight=False)
-    for skip in result.skips[:20]:
-        err.print(f"[yellow]skipped[/] {escape(f'{skip.source}: {skip.location}: {skip.reason}')}", highlight=False)
-    if len(result.skips) > 20:
-        err.print(f"[yellow]skipped[/] {len(result.skips) - 20} more record(s)")
+    fresh = result.new_executions + result.changed_executions
+    if result.unchanged_executions and not fresh:
+        summary = f"nothing new: {result.unchanged_executions} execution(s) already stored unchanged"
+    else:
+        summary = (f"{result.new_executions} new, {result.changed_executions} changed, "
+                   f"{result.unchanged_executions} unchanged execution(s); rows written: {written}")
+    err.print(f"imported {result.files} file(s) ({formats}) into {escape(str(settings.store_path))}: {summary}",
+              highlight=False, soft_wrap=True)
+    print_skips(result.skips)
+    if result.skips:
+        err.print(f"{len(result.skips)} record(s) skipped", highlight=False)
+    for warning in result.warnings:
+        err.print(f"[yellow]warning:[/] {escape(terminal_text(warning))}", highlight=False, soft_wrap=True)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
-        err.print(f"[yellow]kept but not understood:[/] {kinds}", highlight=False)
+        err.print(f"[yellow]kept but not understood:[/] {escape(terminal_text(kinds))}", highlight=False)
 
 
 @app.command()
@@ -159,7 +207,8 @@ def sync(
 ) -> None:
     """Collect every configured source into the store; a second run collects only what is new.
 
-    Exit code 1 when any scope failed (its error is recorded in collection_runs and shown).
+    Exit codes: 0 every scope collected; 2 configuration error; 3 a scope failed (its error is
+    recorded in collection_runs and shown).
     """
     from flowscope.collectors.sync import run_sync
     from flowscope.settings import ConfigError
@@ -172,7 +221,7 @@ def sync(
     except (ConfigError, StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     for line in report.summary_lines():
-        err.print(line, highlight=False, soft_wrap=True)
+        note(line)
     raise typer.Exit(report.exit_code)
 
 
@@ -180,26 +229,43 @@ EXTRAS = {"aws": "boto3", "azure": "azure.mgmt.logic", "gcp": "google.cloud.logg
           "dashboard": "streamlit", "spark": "pyspark"}
 
 
-@app.command()
-def doctor(store: StoreOpt = None, config: ConfigOpt = None) -> None:
-    """Check the configuration, the store and which optional parts are installed."""
+def _extra_lines() -> list[str]:
+    """One line per optional part; a cloud without live collection says so, as `sync` does."""
     from importlib.util import find_spec
 
-    from flowscope import __version__
-    from flowscope.store import Store, StoreError
+    from flowscope.collectors.sync import live_collection_available, unavailable_reason
+    from flowscope.model import Cloud
 
-    settings = _settings(config, store)
-    out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
-              f"sources: {len(settings.sources)}", highlight=False)
+    lines = []
     for extra, module in EXTRAS.items():
+        if extra in {c.value for c in Cloud} and not live_collection_available(extra):
+            lines.append(f"  {extra:<9} {unavailable_reason(extra)}")
+            continue
         try:
             present = find_spec(module) is not None
         except ModuleNotFoundError:
             present = False
-        out.print(f"  {extra:<9} {'installed' if present else 'missing: pip install flowscope[' + extra + ']'}",
-                  highlight=False, markup=False)
+        lines.append(f"  {extra:<9} {'installed' if present else 'missing: pip install flowscope[' + extra + ']'}")
+    return lines
+
+
+@app.command()
+def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
+    """Check the configuration, the store, the last sync of every scope and the installed extras.
+
+    Exit codes: 0 healthy; 2 configuration error or not a store; 3 no executions yet or a failed last sync.
+    """
+    from flowscope import __version__
+    from flowscope.analysis.run import NEXT_STEP
+    from flowscope.store import StoreError
+
+    settings = _settings(config, store)
+    out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
+              f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
+    for line in _extra_lines():
+        out.print(line, highlight=False, markup=False, soft_wrap=True)
+    target = _open_store(settings.store_path)
     try:
-        target = Store(settings.store_path)
         counts = target.sql("SELECT 'executions' AS t, count(*) AS n FROM executions UNION ALL "
                             "SELECT 'steps', count(*) FROM steps UNION ALL "
                             "SELECT 'workflows', count(*) FROM workflows")
@@ -207,35 +273,49 @@ def doctor(store: StoreOpt = None, config: ConfigOpt = None) -> None:
                           "QUALIFY row_number() OVER (PARTITION BY scope ORDER BY started_at DESC) = 1 "
                           "ORDER BY scope")
     except (StoreError, OSError) as exc:
-        raise fail(f"store {settings.store_path}: {exc}", code=1) from None
+        raise fail(f"store {settings.store_path}: {exc}") from None
     summary = ", ".join(f"{n:,} {t}" for t, n in counts.itertuples(index=False))
-    out.print(f"store {settings.store_path}: {summary}", highlight=False)
+    note(f"store {settings.store_path}: {summary}", console=out)
     for row in runs.itertuples(index=False):
-        out.print(f"  last sync of {row.scope}: {row.status} at {row.ended_at}"
-                  + (f" - {row.error}" if isinstance(row.error, str) else ""), highlight=False)
-    if (runs["status"] == "failed").any():
-        raise typer.Exit(1)
+        note(f"  last sync of {row.scope}: {row.status} at {row.ended_at}"
+             + (f" - {row.error}" if isinstance(row.error, str) else ""), console=out)
+    executions = int(dict(counts.itertuples(index=False)).get("executions", 0))
+    if not executions:
+        note(f"no data yet: {NEXT_STEP}", console=out)
+    if not executions or (runs["status"] == "failed").any():
+        raise typer.Exit(ExitCode.NO_DATA)
 
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}
 
 
-@app.command()
+ANALYZE_HELP = (
+    "Print findings, most severe and most expensive first.\n\n"
+    f"Exit codes ({exit_code_table()}): 1 when a finding is at or above --fail-on (this wins: the "
+    "findings are real whatever else); otherwise 3 when the store or the window holds no executions "
+    "for the filters, or the last collection (before the window's end) of a scope in the selected "
+    "clouds failed; 2 for a bad flag, a typo'd --cloud or --workflow, a time out of range or a path "
+    "that is not a store; 0 otherwise.\n\n"
+    "Messages go to stderr; --format json always prints one object: window, filters, counts, "
+    "data_range, failed_collections, status (ok, no_data, collection_failed), message, findings."
+)
+
+
+@app.command(help=ANALYZE_HELP)
 def analyze(
-    store: StoreOpt = None,
+    store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
     until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
-    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable).")] = None,
+    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")] = None,
     workflow: Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
     engine: Annotated[str, typer.Option(help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
 ) -> None:
-    """Print findings, most severe and most expensive first."""
-    from flowscope.analysis import Thresholds, findings_to_json
-    from flowscope.analysis.run import analyze_store
-    from flowscope.store import Store, StoreError
+    from flowscope.analysis import Thresholds
+    from flowscope.analysis.run import analyze_report
+    from flowscope.store import StoreError
 
     if format not in {"table", "json", "csv"}:
         raise fail(f"--format must be table, json or csv, not {format!r}")
@@ -246,27 +326,46 @@ def analyze(
     settings = _settings(config, store)
     try:
         thresholds = Thresholds.from_mapping(settings.thresholds)
-        target = Store(settings.store_path)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    target = _open_store(settings.store_path)
+    try:
         if engine == "spark":
             target = _spark_tables(target)
         with status("analysing"):
-            findings = analyze_store(target, since=since, until=until,
-                                     clouds=cloud, workflows=workflow, thresholds=thresholds)
+            report = analyze_report(target, since=since, until=until,
+                                    clouds=cloud, workflows=workflow, thresholds=thresholds)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
+    findings, coverage = report.findings, report.coverage
     if format == "json":
-        typer.echo(findings_to_json(findings))
+        typer.echo(report.to_json())
     elif format == "csv":
-        from flowscope.analysis import findings_to_records
-
-        frame = findings.copy()
-        frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
-        frame["sample_execution_ids"] = [" ".join(ids) for ids in frame["sample_execution_ids"]]
-        typer.echo(frame.to_csv(index=False), nl=False)
+        _print_csv(findings)
     else:
-        _print_findings(findings)
+        _print_findings(findings, coverage)
+    message = coverage.message()
+    if message:
+        note(message)
+    for failed in coverage.failed_collections:
+        note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: {failed['error'] or 'no error recorded'}")
     if fail_on is not None and any(SEVERITY_RANK[s] >= SEVERITY_RANK[fail_on] for s in findings["severity"]):
-        raise typer.Exit(1)
+        raise typer.Exit(ExitCode.FINDINGS)
+    if coverage.status != "ok":
+        raise typer.Exit(ExitCode.NO_DATA)
+
+
+def _print_csv(findings: "pd.DataFrame") -> None:
+    """Findings as CSV, cells a spreadsheet would run neutralised; nothing at all when there are none."""
+    from flowscope.analysis import findings_to_records
+    from flowscope.textsafety import csv_safe_frame
+
+    if findings.empty:
+        return
+    frame = findings.copy()
+    frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
+    frame["sample_execution_ids"] = [" ".join(ids) for ids in frame["sample_execution_ids"]]
+    typer.echo(csv_safe_frame(frame).to_csv(index=False), nl=False)
 
 
 class _TableSource:
@@ -294,11 +393,16 @@ def _text(value: object) -> str:
     return "" if value is None or value != value else str(value)
 
 
-def _print_findings(findings: "pd.DataFrame") -> None:
+def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
+    """A Rich table whose cells are plain Text: names from the clouds are never markup or escapes."""
     from rich.table import Table
+    from rich.text import Text
 
     if findings.empty:
-        out.print("no findings in this window")
+        if coverage.status != "no_data":
+            note(f"no findings in this window ({coverage.executions:,} executions of {coverage.workflows:,} "
+                 f"workflow(s) from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC)",
+                 console=out)
         return
     table = Table(show_lines=False)
     for column in ("severity", "kind", "cloud", "workflow", "step"):
@@ -306,7 +410,8 @@ def _print_findings(findings: "pd.DataFrame") -> None:
     table.add_column("title", overflow="fold", min_width=40)
     table.add_column("monthly $", justify="right", no_wrap=True)
     for row in findings.itertuples(index=False):
-        table.add_row(*(_text(v) for v in (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)),
+        cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
+        table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
                       f"{row.monthly_usd:,.2f}" if row.monthly_usd == row.monthly_usd else "")
     console = out if out.is_terminal else Console(width=200)
     console.print(table)

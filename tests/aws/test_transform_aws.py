@@ -499,3 +499,56 @@ def test_usage_hand_computed():
         ("aws.sfn.express_request", 1.0, None), ("aws.sfn.express_gb_second", pytest.approx(0.08125), None)]
     assert T.express_gb_seconds(100, 65) == pytest.approx(0.1 * 0.125)
     assert T.express_gb_seconds(0) == pytest.approx(0.1 * 0.0625)
+
+
+# ---------------------------------------------------------------------- States.Runtime (issue 9)
+
+def _runtime_history(before_failure: list[dict], state: str, entered: int, detail: str) -> dict:
+    """A history shaped like the real States.Runtime failures: ExecutionFailed with previousEventId 0
+    naming the state only in its cause (the samples' 'test_catch_states_runtime' form, with the
+    chain cut as AWS records it)."""
+    events = [{"id": 1, "previousEventId": 0, "type": "ExecutionStarted",
+               "executionStartedEventDetails": {"input": "{}", "roleArn": "arn:aws:iam::111111111111:role/r"}}]
+    events += before_failure
+    events.append({"id": len(events) + 1, "previousEventId": 0, "type": "ExecutionFailed",
+                   "executionFailedEventDetails": {
+                       "error": "States.Runtime",
+                       "cause": f"An error occurred while executing the state '{state}' "
+                                f"(entered at the event id #{entered}). {detail}"}})
+    for i, ev in enumerate(events):
+        ev["timestamp"] = (BASE + dt.timedelta(seconds=i)).isoformat()
+    return {"events": events}
+
+
+def test_states_runtime_glue_failure_names_the_failed_step():
+    doc = _runtime_history([
+        {"id": 2, "previousEventId": 1, "type": "PassStateEntered", "stateEnteredEventDetails": {"name": "Prepare"}},
+        {"id": 3, "previousEventId": 2, "type": "PassStateExited", "stateExitedEventDetails": {"name": "Prepare"}},
+        {"id": 4, "previousEventId": 3, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "RunGlueJob"}},
+        {"id": 5, "previousEventId": 4, "type": "TaskScheduled", "taskScheduledEventDetails": {
+            "resource": "startJobRun.sync", "resourceType": "glue", "region": "eu-west-1", "parameters": "{}"}},
+        {"id": 6, "previousEventId": 5, "type": "TaskStarted", "taskStartedEventDetails": {
+            "resource": "startJobRun.sync", "resourceType": "glue"}},
+        {"id": 7, "previousEventId": 6, "type": "TaskSubmitted", "taskSubmittedEventDetails": {
+            "resource": "startJobRun.sync", "resourceType": "glue", "output": "{}"}},
+    ], "RunGlueJob", 4, "Glue job run failed: JobRunState FAILED")
+    b = T.FORMATS["aws.history"](doc, ctx())
+    assert not b.skips
+    steps = {s[C.name]: s for s in b.steps}
+    glue = steps["RunGlueJob"]
+    assert (glue[C.status], glue[C.error]) == (Status.FAILED, "States.Runtime")
+    assert "RunGlueJob" in glue[C.cause] and glue[C.ended_at] == at(7)
+    assert steps["Prepare"][C.status] == Status.SUCCEEDED
+    assert [(a[C.status], a[C.error]) for a in b.attempts] == [(Status.FAILED, "States.Runtime")]
+
+
+def test_states_runtime_bad_parameters_path_is_the_failed_step_not_aborted():
+    doc = _runtime_history([
+        {"id": 2, "previousEventId": 1, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "CallLambda"}},
+    ], "CallLambda", 2, "The JSONPath '$.missing' specified for the field 'FunctionName.$' could not be found "
+                        "in the input '{}'")
+    b = T.FORMATS["aws.history"](doc, ctx())
+    [step] = b.steps
+    assert (step[C.status], step[C.error]) == (Status.FAILED, "States.Runtime")
+    assert "$.missing" in step[C.cause]
+    assert b.executions[0][C.status] == Status.FAILED

@@ -46,3 +46,21 @@ def test_gzip_and_non_utf8(tmp_path: Path):
     binary.write_bytes(b"\xff\xfe\x00garbage")
     with pytest.raises(NativeFormatError, match="not UTF-8"):
         _open_text(binary)
+
+
+def test_yaml_documents_and_streams_read_like_json():
+    assert parse_document("name: a\nstartTime: 2026-11-01T10:00:00Z\n", "d.yaml") == {
+        "name": "a", "startTime": "2026-11-01T10:00:00+00:00"}
+    assert parse_document("a: 1\n---\na: 2\n", "l.yaml") == [{"a": 1}, {"a": 2}]
+    with pytest.raises(NativeFormatError, match=r"t.yaml: line 1: not a JSON or YAML document"):
+        parse_document("just words", "t.yaml")
+
+
+def test_record_lines_of_a_json_array_document():
+    from flowscope.collectors.importer import parse_documents
+
+    text = '{"other": [1, 2],\n "events": [\n  {"id": 1},\n\n  {"id": 2,\n   "x": "]"}, {"id": 3}]}'
+    [parsed] = parse_documents(text, "f.json")
+    assert [parsed.line_of("events", i) for i in range(4)] == [3, 5, 6, None]
+    [lines] = parse_documents('\n{"id": 1}\n\n{"id": 2}\n', "f.jsonl")
+    assert [lines.line_of("", 0), lines.line_of("", 1)] == [2, 4]

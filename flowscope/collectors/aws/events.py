@@ -134,9 +134,12 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         try:
             parsed = dt.datetime.fromisoformat(value)
         except ValueError:
-            if value.isdigit():
-                return _EPOCH + dt.timedelta(milliseconds=int(value))
-            return utc(value)
+            try:
+                if value.isdigit():
+                    return _EPOCH + dt.timedelta(milliseconds=int(value))
+                return utc(value)
+            except (OverflowError, OSError) as exc:
+                raise ValueError(f"timestamp {value!r} out of range") from exc
         if parsed.tzinfo is None:
             return parsed.replace(tzinfo=UTC)
         return parsed if parsed.tzinfo is UTC else parsed.astimezone(UTC)
@@ -144,7 +147,10 @@ def parse_timestamp(value: Any) -> dt.datetime | None:
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         seconds = value / 1000.0 if value > 1e11 else value
-        return _EPOCH + dt.timedelta(microseconds=round(seconds * 1_000_000))
+        try:
+            return _EPOCH + dt.timedelta(microseconds=round(seconds * 1_000_000))
+        except (OverflowError, ValueError) as exc:    # out of datetime's range, inf, nan
+            raise ValueError(f"timestamp {value!r} out of range") from exc
     if value is None:
         return None
     raise ValueError(f"unreadable timestamp {value!r}")
@@ -211,14 +217,17 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(event_type, str) or not event_type:
         raise ValueError("record has no event type")
     ms = record["event_timestamp"]
-    if ms.__class__ is str:
-        if not ms.isdigit():
+    try:
+        if ms.__class__ is str:
+            if not ms.isdigit():
+                raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
+            timestamp = _EPOCH + _timedelta(milliseconds=int(ms))
+        elif isinstance(ms, (int, float)) and not isinstance(ms, bool):
+            timestamp = _EPOCH + _timedelta(milliseconds=ms)
+        else:
             raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
-        timestamp = _EPOCH + _timedelta(milliseconds=int(ms))
-    elif isinstance(ms, (int, float)) and not isinstance(ms, bool):
-        timestamp = _EPOCH + _timedelta(milliseconds=ms)
-    else:
-        raise ValueError(f"event_timestamp {ms!r} is not epoch milliseconds")
+    except OverflowError as exc:
+        raise ValueError(f"event_timestamp {ms!r} out of range") from exc
     prev = record.get("previous_event_id")
     info = EVENT_TYPES.get(event_type)
     event = {
@@ -228,6 +237,8 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
         "type": event_type,
     }
     details = record.get("details")
+    if details is not None and not isinstance(details, dict):
+        raise ValueError(f"details is a {type(details).__name__}, not an object")
     if details:
         event[info[1] if info else _details_key(event_type)] = details
     return event

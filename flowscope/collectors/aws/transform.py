@@ -40,9 +40,11 @@ import datetime as dt
 import hashlib
 import json
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
+from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import (
@@ -211,6 +213,9 @@ def _is_execution_arn(arn: Any) -> bool:
 
 # ====================================================================== history -> rows
 
+_CAUSE_STATE = re.compile(r"while executing the state '(?P<name>.+)' \(entered at the event id #(?P<id>\d+)\)")
+
+
 class _Scope:
     """A branch of execution: the root, one Parallel branch, or one Map iteration."""
 
@@ -346,7 +351,7 @@ class _HistoryBuilder:
                 if ts is None and raw_ts is not None:
                     ts = parse_ts(raw_ts)
                     ts_cache[raw_ts] = ts
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
                 self.skips.append(Skip(self.source_name, f"{self.arn} event {ev.get('id') if isinstance(ev, dict) else '?'}",
                                        f"malformed history event: {exc!r}"))
                 continue
@@ -372,8 +377,8 @@ class _HistoryBuilder:
                 owner[eid] = owner.get(prev)
                 continue
             kind = info[0]
-            if not details:
-                details = {}
+            if not details or details.__class__ is not dict:
+                details = {}   # the file readers skip (and report) events whose details are not objects
 
             if kind == 1:  # K_ENTERED
                 anchor = owner.get(prev)
@@ -396,6 +401,8 @@ class _HistoryBuilder:
                     prev_step = None
                 ntype = etype[:-12]
                 name = details.get("name") or ""
+                if name.__class__ is not str:
+                    name = str(name)
                 step = _Step(str(eid), name, ntype, scope,
                              prev_step.key if prev_step is not None else None, ts)
                 scope.last = step
@@ -414,6 +421,8 @@ class _HistoryBuilder:
                         self.containers.append(step)
             elif kind == 2:  # K_EXITED
                 name = details.get("name") or ""
+                if name.__class__ is not str:
+                    name = str(name)
                 anchor = owner.get(prev)
                 if anchor.__class__ is _Step and anchor.name == name and anchor.exited is None:
                     step = anchor
@@ -558,7 +567,7 @@ class _HistoryBuilder:
                     self.redrive_count = max(self.redrive_count, int(rc))
                 owner[eid] = self.root
             elif kind == 27:  # K_EVALUATION_FAILED
-                step = self._step_of(prev) if details.get("state") is None else (
+                step = self._step_of(prev) if not isinstance(details.get("state"), str) else (
                     (open_by_name.get(details["state"]) or [None])[-1] or self._step_of(prev))
                 if step is not None:
                     step.fail = _S_FAILED
@@ -574,7 +583,9 @@ class _HistoryBuilder:
                 if kind == 22:
                     self.output = details.get("output")
                 else:
-                    self.culprit = owner.get(prev)
+                    self.culprit = owner.get(prev) if prev else None
+                    if self.culprit.__class__ is not _Step:
+                        self.culprit = self._named_in_cause(self.cause) or self.culprit
                 owner[eid] = self.root
         self.event_count += count
 
@@ -589,6 +600,18 @@ class _HistoryBuilder:
             if step.ntype == ntype and not step.aborted and step.exited is None:
                 return step
         return None
+
+    def _named_in_cause(self, cause: Any) -> _Step | None:
+        """The state a ``States.Runtime`` failure names only in its cause ("... while executing the
+        state 'X' (entered at the event id #8)"): its ExecutionFailed has previousEventId 0."""
+        found = _CAUSE_STATE.search(cause) if isinstance(cause, str) else None
+        if found is None:
+            return None
+        name, entered = found.group("name"), int(found.group("id"))
+        step = self.owner.get(entered)
+        if step.__class__ is _Step and step.key == str(entered) and step.name == name:
+            return step
+        return next((s for s in reversed(self.steps) if s.name == name), None)
 
     def _innermost(self, ntype: str) -> _Step | None:
         for box in reversed(self.containers):
@@ -737,10 +760,17 @@ class _HistoryBuilder:
                     n += 1
                     t_status = t[2]
                     t_end = t[1]
+                    t_error, t_cause = t[3], t[4]
                     if t_status is None:
-                        t_status = st if st in (_S_RUNNING, _S_TIMED_OUT, _S_ABORTED) else _S_ABORTED
+                        # an open try ends with its step; one that failed the execution (e.g. a
+                        # States.Runtime of a .sync job) failed with the step's error
+                        t_status = st if st in (_S_RUNNING, _S_TIMED_OUT, _S_ABORTED, _S_FAILED) else _S_ABORTED
                         if t_status != _S_RUNNING:
                             t_end = end
+                        if t_status == _S_FAILED and n == len(s.tries):
+                            t_error, t_cause = error, cause
+                        elif t_status == _S_FAILED:
+                            t_status = _S_ABORTED
                     attempt_rows.append({
                         C.cloud: CLOUD,
                         C.workflow_id: wf,
@@ -751,8 +781,8 @@ class _HistoryBuilder:
                         C.ended_at: t_end,
                         C.duration_ms: _duration(t[0], t_end),
                         C.status: t_status,
-                        C.error: _text(t[3]),
-                        C.cause: _text(t[4]),
+                        C.error: _text(t_error),
+                        C.cause: _text(t_cause),
                         C.start_date: start_date,
                     })
         return execution, step_rows, attempt_rows
@@ -794,8 +824,24 @@ def _add_history(batch: Batch, events: list[Any], execution_arn: str, ctx: Impor
     batch.usage.extend(usage)
 
 
+def _event_problem(ev: dict) -> str | None:
+    """Why a history event cannot be used (checked here, where its place in the file is known)."""
+    info = E.EVENT_TYPES.get(ev["type"]) if ev["type"].__class__ is str else None
+    if ev["type"].__class__ is not str:
+        return f"event type {ev['type']!r} is not a string"
+    if info is not None and ev.get(info[1]) is not None and ev[info[1]].__class__ is not dict:
+        return f"{info[1]} is a {type(ev[info[1]]).__name__}, not an object"
+    try:
+        int(ev.get("previousEventId") or 0)
+        E.parse_timestamp(ev.get("timestamp"))
+    except (TypeError, ValueError, OverflowError) as exc:
+        return f"unreadable previousEventId or timestamp: {exc}"
+    return None
+
+
 def _sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[list[dict], list[Skip]]:
-    """Events sorted by id with duplicates removed; unusable entries become Skips."""
+    """Events sorted by id with identical duplicates removed; unusable entries, and a second event
+    under an id already seen with different content (the first is kept), become Skips."""
     good: dict[int, dict] = {}
     skips: list[Skip] = []
     for i, ev in enumerate(events):
@@ -808,8 +854,16 @@ def _sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[l
         except (TypeError, ValueError):
             skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid!r} is not a number"))
             continue
-        if eid not in good:
+        problem = _event_problem(ev)
+        if problem is not None:
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid}: {problem}"))
+            continue
+        first = good.get(eid)
+        if first is None:
             good[eid] = ev
+        elif first != ev:
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid} appears again with "
+                                                                "different content (the first is kept)"))
     if not good:
         return [], skips
     # Histories arrive in id order (or reversed with reverseOrder=true): avoid a sort when sorted.
@@ -897,6 +951,8 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
         try:
             arn = rec["execution_arn"]
             fields = split(rec)
+            if fields[4] is not None and fields[4].__class__ is not dict:
+                raise ValueError(f"details is a {type(fields[4]).__name__}, not an object")
             bucket = groups.get(arn)
             if bucket is None:
                 if not _is_execution_arn(arn):
@@ -907,8 +963,12 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
             skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"malformed log record: {reason}"))
             continue
         eid = fields[0]
-        if eid not in bucket:
+        first = bucket.get(eid)
+        if first is None:
             bucket[eid] = fields
+        elif first != fields:
+            skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid} of {arn} appears again "
+                                                                "with different content (the first is kept)"))
         rc = rec.get("redrive_count")
         if rc is not None and rc != "0" and rc != 0 and rc != "":
             try:
@@ -946,9 +1006,45 @@ def _definition_obj(definition: Any) -> dict | None:
     if isinstance(definition, str):
         try:
             obj = json.loads(definition)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         return obj if isinstance(obj, dict) else None
+    return None
+
+
+def definition_problem(definition: Any) -> str | None:
+    """Why an ASL definition cannot be read whole (one line, for a warning), or None when it can.
+
+    An unreadable definition is still stored, but `assemble` cannot settle branches or Task
+    resources from it and the dashboard cannot draw it: the user must hear which state machine.
+    """
+    if isinstance(definition, str):
+        try:
+            definition = json.loads(definition)
+        except ValueError as exc:
+            return f"not JSON: {exc}"
+        except RecursionError:
+            return "nested too deeply to read"
+    if not isinstance(definition, dict):
+        return f"not a JSON object but {type(definition).__name__}"
+    stack: list[tuple[str, Any]] = [("the definition", definition)]
+    while stack:
+        where, machine = stack.pop()
+        if not isinstance(machine, dict):
+            return f"{where} is not an object"
+        states = machine.get("States")
+        if not isinstance(states, dict):
+            return f"States of {where} is " + ("missing" if states is None else "not an object")
+        for name, state in states.items():
+            if not isinstance(state, dict):
+                return f"state `{name}` is not an object"
+            branches = state.get("Branches")
+            if branches is not None and not isinstance(branches, list):
+                return f"Branches of `{name}` is not a list"
+            stack.extend((f"branch {i} of `{name}`", b) for i, b in enumerate(branches or []))
+            for key in ("ItemProcessor", "Iterator"):
+                if state.get(key) is not None:
+                    stack.append((f"{key} of `{name}`", state[key]))
     return None
 
 
@@ -1006,7 +1102,15 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
         C.attributes: json.dumps(attributes, sort_keys=True, default=str),
         C.seen_at: seen,
     }
-    return Batch(workflows=[row])
+    batch = Batch(workflows=[row])
+    problem = definition_problem(doc.get("definition"))
+    if problem:
+        batch.warnings.append(
+            f"{ctx.source_name}: state machine {row[C.name]} ({sm_arn}, revision {revision}): its definition "
+            f"could not be read ({problem}); Parallel branches and Task resources missing from its "
+            "histories are not filled from it, and its graph cannot be drawn, until a readable "
+            "definition is imported")
+    return batch
 
 
 def transform_execution(doc: Any, ctx: ImportContext) -> Batch:
@@ -1046,6 +1150,65 @@ def transform_execution(doc: Any, ctx: ImportContext) -> Batch:
         steps, attempts, usage = assemble(execution, [], [], None)
         batch.usage.extend(usage)
     return batch
+
+
+def _history_start(doc: Any) -> dt.datetime | None:
+    """When a get-execution-history document's execution started (its ExecutionStarted event)."""
+    events = doc.get("events") if isinstance(doc, dict) else doc
+    for ev in events if isinstance(events, list) else []:
+        if isinstance(ev, dict) and ev.get("type") == "ExecutionStarted":
+            try:
+                return E.parse_timestamp(ev.get("timestamp"))
+            except (TypeError, ValueError):
+                return None
+    return None
+
+
+def _describe_start(doc: dict) -> dt.datetime | None:
+    try:
+        return E.parse_timestamp(doc.get("startDate"))
+    except (TypeError, ValueError):
+        return None
+
+
+def is_describe_execution(doc: Any) -> bool:
+    """One describe-execution document (not a list-executions page)."""
+    return isinstance(doc, dict) and isinstance(doc.get("executionArn"), str) and "executions" not in doc
+
+
+def pair_histories(histories: list[tuple[str, Any]], describes: list[tuple[str, dict]]) -> dict[str, dict]:
+    """Bare get-execution-history documents ``(source, doc)`` -> the describe-execution each belongs to.
+
+    `get-execution-history` does not name its execution, `describe-execution` does: a history
+    pairs with the describe whose ``startDate`` is its ExecutionStarted time; one history and
+    one describe left over pair when their times do not contradict. Anything else is ambiguous
+    and raises NativeFormatError saying what to do (guessing would file steps under the wrong run).
+    """
+    free = list(describes)
+    pairs: dict[str, dict] = {}
+    waiting: list[tuple[str, dt.datetime | None]] = []
+    for source, doc in histories:
+        start = _history_start(doc)
+        same = [d for d in free if start is not None and _describe_start(d[1]) == start]
+        if len(same) == 1:
+            pairs[source] = same[0][1]
+            free.remove(same[0])
+        else:
+            waiting.append((source, start))
+    if len(waiting) == 1 and len(free) == 1:
+        source, start = waiting[0]
+        other = _describe_start(free[0][1])
+        if start is None or other is None or start == other:
+            pairs[source] = free[0][1]
+            waiting = []
+    if waiting:
+        names = ", ".join(source for source, _ in waiting)
+        offered = f" {len(free)} describe-execution file(s) ({', '.join(s for s, _ in free)}) did not match " \
+                  "them by start time;" if free else ""
+        raise NativeFormatError(waiting[0][0], "$", f"get-execution-history output does not name its execution "
+                                f"({names});{offered} import each history with --execution-arn ARN, or pass them "
+                                "one pair at a time (the describe-execution JSON with its history)")
+    return pairs
 
 
 FORMATS = {
@@ -1097,24 +1260,38 @@ def detect(doc: Any) -> str | None:
 
 # ====================================================================== assemble
 
+def _states(machine: Any) -> dict:
+    """The States of a (nested) state machine; {} where the definition is malformed (reported by
+    `definition_problem` when the state machine is imported)."""
+    states = machine.get("States") if isinstance(machine, dict) else None
+    return states if isinstance(states, dict) else {}
+
+
+def _nested(state: dict) -> list[tuple[int | None, Any]]:
+    """(branch index, machine) of each state machine inside a state: Parallel branches, the Map's
+    processor (branch index None)."""
+    branches = state.get("Branches")
+    out: list[tuple[int | None, Any]] = list(enumerate(branches)) if isinstance(branches, list) else []
+    proc = state.get("ItemProcessor") or state.get("Iterator")
+    if proc is not None:
+        out.append((None, proc))
+    return out
+
+
 def _branch_index(definition: dict | None) -> dict[tuple[str, str], int]:
     """(parallel state name, inner state name) -> branch index, from an ASL definition."""
     out: dict[tuple[str, str], int] = {}
 
     def walk(states: dict) -> None:
-        for name, state in (states or {}).items():
-            if not isinstance(state, dict):
+        for name, state in states.items():
+            if not isinstance(state, dict) or state.get("Type") not in ("Parallel", "Map"):
                 continue
-            if state.get("Type") == "Parallel":
-                for i, branch in enumerate(state.get("Branches") or []):
-                    for inner in (branch.get("States") or {}):
+            for i, machine in _nested(state):
+                if state.get("Type") == "Parallel" and i is not None:
+                    for inner in _states(machine):
                         out[(name, inner)] = i
-                    walk(branch.get("States") or {})
-            elif state.get("Type") == "Map":
-                proc = state.get("ItemProcessor") or state.get("Iterator") or {}
-                walk(proc.get("States") or {})
-    if definition:
-        walk(definition.get("States") or {})
+                walk(_states(machine))
+    walk(_states(definition))
     return out
 
 
@@ -1122,17 +1299,14 @@ def _task_resources(definition: dict | None) -> dict[str, str]:
     out: dict[str, str] = {}
 
     def walk(states: dict) -> None:
-        for name, state in (states or {}).items():
+        for name, state in states.items():
             if not isinstance(state, dict):
                 continue
             if state.get("Type") == "Task" and isinstance(state.get("Resource"), str):
                 out.setdefault(name, state["Resource"])
-            for branch in state.get("Branches") or []:
-                walk(branch.get("States") or {})
-            proc = state.get("ItemProcessor") or state.get("Iterator") or {}
-            walk(proc.get("States") or {})
-    if definition:
-        walk(definition.get("States") or {})
+            for _, machine in _nested(state):
+                walk(_states(machine))
+    walk(_states(definition))
     return out
 
 
@@ -1173,6 +1347,15 @@ def express_gb_seconds(duration_ms: int, memory_mb: int | None = None) -> float:
     return (billed_ms / 1000.0) * (mem / 1024.0)
 
 
+def _merged(rows: list[Row], key: Callable[[Row], Hashable]) -> list[Row]:
+    """One row per key, in first-seen order, by `merge_rows` (rows later in the list are newer)."""
+    by_key: dict[Hashable, Row] = {}
+    for row in rows:
+        k = key(row)
+        by_key[k] = merge_rows(by_key[k], row) if k in by_key else row
+    return list(by_key.values())
+
+
 def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
              workflow: Row | None) -> tuple[list[Row], list[Row], list[Row]]:
     """Finish one execution's rows: settle branches and resources from the definition, count usage.
@@ -1187,13 +1370,16 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
       from the billed (or rounded-up) duration and memory; see `express_gb_seconds`.
       Usage rows carry the execution's ``started_at`` / ``start_date`` so they are replaced with it.
 
-    Rows repeated under the same key (stored rows followed by a re-collected history) keep the
-    last one: a history is always re-read whole, so the newer rows are the complete ones.
+    Rows repeated under the same key (stored rows followed by a re-collected history, or two
+    histories of one run read at different times, in any order) are settled by the shared rule
+    (`assemble.merge_rows`): a finished step or attempt never goes back to RUNNING, and between
+    two in the same state the later one wins, so a partial history of a running execution never
+    undoes the finished one, and the usage counted from the steps follows.
 
     Pure and idempotent: inputs are not mutated and assembling the output again gives the same rows.
     """
-    steps = list({s[C.step_key]: s for s in steps}.values())
-    attempts = list({(a[C.step_key], a[C.attempt]): a for a in attempts}.values())
+    steps = _merged(steps, lambda s: s[C.step_key])
+    attempts = _merged(attempts, lambda a: (a[C.step_key], a[C.attempt]))
     branches, resources = _definition_indexes(workflow.get(C.definition) if workflow else None)
     if branches or resources:
         by_key = {s[C.step_key]: s for s in steps}

@@ -1,0 +1,390 @@
+"""`flowscope import` on hostile and malformed files, through the real command (issue 9).
+
+Each case: the exit code, a message naming the file (and the line when one record is at fault),
+no traceback, and the store unchanged whenever the import is refused.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.model import C
+from flowscope.store import Store
+
+runner = CliRunner(env={"COLUMNS": "400"})
+
+ARN = "arn:aws:states:eu-west-1:111111111111:execution:hello:run-1"
+ARN2 = "arn:aws:states:eu-west-1:111111111111:execution:hello:run-2"
+START = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.timezone.utc)
+
+
+def _ts(ms: int) -> str:
+    return (START + dt.timedelta(milliseconds=ms)).isoformat().replace("+00:00", "Z")
+
+
+def history_events(cause: str = "boom", name: str = "Hello") -> list[dict]:
+    """A small real-shaped get-execution-history: one Pass state, then a failure."""
+    return [
+        {"id": 1, "previousEventId": 0, "timestamp": _ts(0), "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"input": "{}", "roleArn": "arn:aws:iam::111111111111:role/r"}},
+        {"id": 2, "previousEventId": 1, "timestamp": _ts(100), "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": name, "input": "{}"}},
+        {"id": 3, "previousEventId": 2, "timestamp": _ts(200), "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": name, "output": "{}"}},
+        {"id": 4, "previousEventId": 3, "timestamp": _ts(300), "type": "ExecutionFailed",
+         "executionFailedEventDetails": {"error": "States.TaskFailed", "cause": cause}},
+    ]
+
+
+def log_records(arn: str = ARN) -> list[dict]:
+    """The same execution as CloudWatch Logs records (level ALL), one per JSON Lines line."""
+    base = int(START.timestamp() * 1000)
+    out = []
+    for ev in history_events():
+        details = next((v for k, v in ev.items() if k.endswith("EventDetails")), None)
+        out.append({"id": str(ev["id"]), "previous_event_id": str(ev["previousEventId"]), "type": ev["type"],
+                    "details": details, "execution_arn": arn,
+                    "event_timestamp": str(base + 100 * (ev["id"] - 1)), "redrive_count": "0"})
+    return out
+
+
+def write_history(path: Path, events: list[dict]) -> Path:
+    path.write_text(json.dumps({"events": events}, indent=2))
+    return path
+
+
+def write_jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def run_import(store: Path, *args: str):
+    result = runner.invoke(app, ["import", "--store", str(store), *args])
+    text = " ".join(result.output.split())
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result, text
+
+
+def line_of(path: Path, needle: str) -> int:
+    """1-based line of the first line containing `needle`."""
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(needle)
+
+
+@pytest.fixture
+def store_with_data(tmp_path: Path) -> Path:
+    store = tmp_path / "store"
+    good = write_history(tmp_path / "seed.json", history_events())
+    result, _ = run_import(store, "--execution-arn", ARN2, str(good))
+    assert result.exit_code == 0, result.output
+    return store
+
+
+# ---------------------------------------------------------------- fatal: file-level errors
+
+def _deep(path: Path) -> Path:
+    path.write_text('{"events": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    return path
+
+
+def _truncated_gz(path: Path) -> Path:
+    data = gzip.compress(json.dumps({"events": history_events()}).encode())
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+@pytest.mark.parametrize("name, make", [
+    ("deep.json", _deep),                       # (c) RecursionError
+    ("cut.json.gz", _truncated_gz),             # (e) truncated .gz: was "Aborted." with no name
+])
+def test_a_fatal_file_names_itself_and_leaves_the_store_as_it_was(tmp_path, store_with_data, name, make):
+    bad = make(tmp_path / name)
+    good = write_history(tmp_path / "good.json", history_events())
+    before = Store(store_with_data).version()
+    result, text = run_import(store_with_data, "--execution-arn", ARN, str(good), str(bad))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert name in text and "nothing was written" in text
+    assert Store(store_with_data).version() == before
+
+
+# ---------------------------------------------------------------- one bad record: skipped, by line
+
+def test_log_record_whose_details_is_a_string_is_skipped_by_line(tmp_path):
+    records = log_records()
+    records[1]["details"] = "not an object"           # (a) the StateEntered record, line 2
+    path = write_jsonl(tmp_path / "logs.jsonl", records)
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line 2" in text and "details" in text
+    assert "1 record(s) skipped" in text or "skipped" in text
+
+
+@pytest.mark.parametrize("bad", ["a string", ["a", "list"], 42])
+def test_history_event_whose_details_is_not_an_object_is_skipped_by_line(tmp_path, bad):
+    events = history_events()
+    events[1]["stateEnteredEventDetails"] = bad        # (b)
+    path = write_history(tmp_path / "history.json", events)
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    line = line_of(path, '"id": 2,')
+    assert f"{path}: line {line - 1}" in text or f"{path}: line {line}" in text
+    assert "stateEnteredEventDetails" in text
+
+
+def test_out_of_range_epoch_timestamps_are_skipped_by_line(tmp_path):
+    events = history_events()
+    events[2]["timestamp"] = 1e20                      # (d) OverflowError in the API shape
+    history = write_history(tmp_path / "history.json", events)
+    records = log_records()
+    records[2]["event_timestamp"] = "9" * 25           # (d) in a log record
+    logs = write_jsonl(tmp_path / "logs.jsonl", records)
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(history))
+    assert result.exit_code == 0, result.output
+    assert f"{history}: line {line_of(history, '1e+20') - 3}" in text
+    result, text = run_import(tmp_path / "store2", str(logs))
+    assert result.exit_code == 0, result.output
+    assert f"{logs}: line 3" in text
+
+
+def test_a_lone_surrogate_is_replaced_and_every_good_file_imports(tmp_path):
+    bad = write_history(tmp_path / "surrogate.json", history_events(cause="bad \ud800 cause", name="Step\udc00"))
+    assert "\\ud800" in bad.read_text()                # (f) escaped in JSON, as exporters write it
+    good = write_jsonl(tmp_path / "good.jsonl", log_records(ARN2))
+    store = tmp_path / "store"
+    result, text = run_import(store, "--execution-arn", ARN, str(bad), str(good))
+    assert result.exit_code == 0, result.output
+    rows = {r[C.execution_id]: r for r in Store.open(store).read_rows("executions")}
+    assert set(rows) == {ARN, ARN2}
+    assert rows[ARN][C.cause] == "bad \ufffd cause"
+    assert [s[C.name] for s in Store.open(store).read_rows("steps", f"execution_id = '{ARN}'")] == ["Step\ufffd"]
+    assert "surrogate.json" in text and "U+FFFD" in text
+
+
+# ---------------------------------------------------------------- item 2: lines of array documents
+
+def test_skips_in_a_json_array_document_name_the_line_where_the_record_starts(tmp_path):
+    events = history_events()
+    events.insert(2, {"id": "seven", "type": "PassStateExited", "previousEventId": 2, "timestamp": _ts(150)})
+    path = write_history(tmp_path / "history.json", events)
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    start = line_of(path, '"id": "seven"') - 1          # the record's "{" is on the line before
+    assert f"{path}: line {start}" in text
+    assert "events[2]" not in text.replace(f"line {start} (events[2])", "")
+
+
+# ---------------------------------------------------------------- item 3: nothing usable -> fail
+
+def test_importing_only_skipped_records_fails_with_no_data_and_writes_nothing(tmp_path, store_with_data):
+    records = log_records()
+    for record in records:
+        del record["type"]
+    path = write_jsonl(tmp_path / "logs.jsonl", records)
+    before = Store(store_with_data).version()
+    result, text = run_import(store_with_data, str(path))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert f"nothing imported: {len(records)} record(s) skipped" in text
+    assert f"{path}: line 1" in text and f"{path}: line {len(records)}" in text
+    assert Store(store_with_data).version() == before
+
+
+# ---------------------------------------------------------------- item 4: conflicting duplicate ids
+
+def test_a_conflicting_duplicate_event_id_is_reported_with_file_line_and_id(tmp_path):
+    events = history_events()
+    clash = dict(events[2], timestamp=_ts(250))       # id 3 again, different content
+    path = write_history(tmp_path / "history.json", [*events, clash, dict(events[1])])  # + an identical dup
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    lines = path.read_text().splitlines()
+    starts = [n for n, line in enumerate(lines, start=1) if line == "    {"]
+    assert f"{path}: line {starts[4]}" in text and "event id 3" in text
+    assert f"line {starts[5]}" not in text             # an identical duplicate is fine
+    logs = log_records()
+    logs.append(dict(logs[1], details={"name": "Other", "input": "{}"}))
+    path = write_jsonl(tmp_path / "logs.jsonl", logs)
+    result, text = run_import(tmp_path / "store2", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line {len(logs)}" in text and "event id 2" in text
+
+
+# ---------------------------------------------------------------- item 6: describe + history
+
+def _describe(arn: str, start_ms: int = 0, status: str = "FAILED") -> dict:
+    return {"executionArn": arn, "stateMachineArn": "arn:aws:states:eu-west-1:111111111111:stateMachine:hello",
+            "name": arn.rsplit(":", 1)[-1], "status": status, "startDate": _ts(start_ms),
+            "stopDate": _ts(start_ms + 300), "input": "{}"}
+
+
+def test_describe_execution_and_its_history_are_paired_without_execution_arn(tmp_path):
+    history = write_history(tmp_path / "history.json", history_events())
+    describe = tmp_path / "describe.json"
+    describe.write_text(json.dumps(_describe(ARN)))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(describe), str(history))
+    assert result.exit_code == 0, result.output
+    rows = Store.open(store).read_rows("executions")
+    assert [(r[C.execution_id], r[C.status], r[C.event_count]) for r in rows] == [(ARN, "FAILED", 4)]
+    assert len(Store.open(store).read_rows("steps")) == 1
+
+
+def test_describes_and_histories_are_paired_by_start_time(tmp_path):
+    later = [dict(ev, timestamp=_ts(60_000 + i * 100)) for i, ev in enumerate(history_events())]
+    paths = [write_history(tmp_path / "h1.json", history_events()), write_history(tmp_path / "h2.json", later)]
+    for name, arn, start in (("d2.json", ARN2, 60_000), ("d1.json", ARN, 0)):
+        (tmp_path / name).write_text(json.dumps(_describe(arn, start)))
+        paths.append(tmp_path / name)
+    store = tmp_path / "store"
+    result, _ = run_import(store, *map(str, paths))
+    assert result.exit_code == 0, result.output
+    rows = Store.open(store).read_rows("executions")
+    assert sorted((r[C.execution_id], r[C.started_at], r[C.event_count]) for r in rows) == [
+        (ARN, START, 4), (ARN2, START + dt.timedelta(minutes=1), 4)]
+
+
+def test_ambiguous_describes_and_histories_explain_what_to_do(tmp_path):
+    paths = [write_history(tmp_path / "h1.json", history_events()),
+             write_history(tmp_path / "h2.json", history_events())]
+    for name, arn in (("d1.json", ARN), ("d2.json", ARN2)):
+        (tmp_path / name).write_text(json.dumps(_describe(arn, 5_000)))
+        paths.append(tmp_path / name)
+    result, text = run_import(tmp_path / "store", *map(str, paths))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "h1.json" in text and "--execution-arn" in text and "one pair at a time" in text
+
+
+# ---------------------------------------------------------------- item 7: gcloud YAML
+
+GCP_EXEC = "projects/demo-project/locations/us-central1/workflows/orders/executions/{}"
+
+DESCRIBE_YAML = """\
+argument: '{{}}'
+createTime: '2026-11-01T10:00:00.123456789Z'
+duration: 2.500s
+endTime: {end}
+name: {name}
+result: '"ok"'
+startTime: '2026-11-01T10:00:00.123456789Z'
+state: SUCCEEDED
+status:
+  currentSteps:
+  - routine: main
+    step: done
+workflowRevisionId: 000001-abc
+"""
+
+
+def test_gcloud_yaml_describe_and_list_are_read_like_json(tmp_path):
+    one = tmp_path / "describe.yaml"
+    # quoted (gcloud's own) and unquoted (YAML parses it into a datetime) timestamps
+    one.write_text(DESCRIBE_YAML.format(end="'2026-11-01T10:00:02.623456789Z'", name=GCP_EXEC.format("e-1")))
+    stream = tmp_path / "list.yaml"
+    stream.write_text("---\n".join(DESCRIBE_YAML.format(end="2026-11-01T10:00:02.623456Z", name=GCP_EXEC.format(f"e-{n}"))
+                                   for n in (2, 3)))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(one), str(stream))
+    assert result.exit_code == 0, result.output
+    rows = sorted(Store.open(store).read_rows("executions"), key=lambda r: r[C.execution_id])
+    assert [r[C.execution_id].rsplit("/", 1)[-1] for r in rows] == ["e-1", "e-2", "e-3"]
+    assert all(r[C.status] == "SUCCEEDED" and r[C.duration_ms] == 2500 for r in rows)
+
+
+def test_yaml_that_is_broken_names_file_and_line(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nstate: [unclosed\n")
+    result, text = run_import(tmp_path / "store", str(bad))
+    assert result.exit_code == ExitCode.USAGE
+    assert "bad.yaml: line" in text
+
+
+# ---------------------------------------------------------------- item 8: re-import
+
+def test_reimporting_unchanged_files_says_nothing_new_and_rewrites_nothing(tmp_path):
+    one = write_history(tmp_path / "one.json", history_events())
+    store = tmp_path / "store"
+    result, text = run_import(store, "--execution-arn", ARN, str(one))
+    assert result.exit_code == 0 and "1 new" in text
+    versions = {t: v for t, v in Store(store).version().items() if t != "collection_runs"}
+    result, text = run_import(store, "--execution-arn", ARN, str(one))
+    assert result.exit_code == 0, result.output
+    assert "nothing new: 1 execution(s) already stored unchanged" in text
+    assert {t: v for t, v in Store(store).version().items() if t != "collection_runs"} == versions
+    changed = write_history(tmp_path / "changed.json", history_events(cause="another cause"))
+    result, text = run_import(store, "--execution-arn", ARN, str(changed))
+    assert result.exit_code == 0 and "1 changed" in text
+    assert Store.open(store).read_rows("executions")[0][C.cause] == "another cause"
+
+
+# ---------------------------------------------------------------- a refused import creates no store
+
+def _only_skipped(path: Path) -> Path:
+    records = log_records()
+    for record in records:
+        del record["type"]
+    return write_jsonl(path, records)
+
+
+@pytest.mark.parametrize("make, code", [
+    (lambda path: (path.write_text('{"events": [{"id": 1,'), path)[1], ExitCode.USAGE),   # not JSON
+    (lambda path: (path.write_text('{"hello": "world"}'), path)[1], ExitCode.USAGE),      # unknown format
+    (_only_skipped, ExitCode.NO_DATA),                                                   # nothing usable
+])
+def test_a_refused_import_into_a_new_path_leaves_no_folder_behind(tmp_path, make, code):
+    bad = make(tmp_path / "bad.json")
+    new = tmp_path / "new"
+    result, text = run_import(new, str(bad))
+    assert result.exit_code == code, result.output
+    assert "bad.json" in text or "nothing imported" in text
+    assert not new.exists()
+    deeper = tmp_path / "a" / "b" / "new"
+    result, _ = run_import(deeper, str(bad))
+    assert result.exit_code == code and not (tmp_path / "a").exists()
+
+
+def test_a_good_import_into_a_new_path_creates_the_store(tmp_path):
+    good = write_history(tmp_path / "good.json", history_events())
+    new = tmp_path / "a" / "new"
+    result, _ = run_import(new, "--execution-arn", ARN, str(good))
+    assert result.exit_code == 0, result.output
+    assert [r[C.execution_id] for r in Store.open(new).read_rows("executions")] == [ARN]
+
+
+def test_import_files_takes_a_path_and_creates_the_store_only_to_write(tmp_path):
+    from flowscope.collectors.importer import NothingImportedError, import_files
+
+    bad = _only_skipped(tmp_path / "bad.jsonl")
+    with pytest.raises(NothingImportedError):
+        import_files(tmp_path / "lib", [bad])
+    assert not (tmp_path / "lib").exists()
+    opened: list[Path] = []
+
+    def factory() -> Store:
+        opened.append(tmp_path / "lib")
+        return Store(tmp_path / "lib")
+    with pytest.raises(NothingImportedError):
+        import_files(factory, [bad])
+    assert opened == [] and not (tmp_path / "lib").exists()
+    good = write_history(tmp_path / "good.json", history_events())
+    result = import_files(tmp_path / "lib", [good], execution_id=ARN)
+    assert result.written["executions"] == 1 and Store.open(tmp_path / "lib").has_data()
+
+
+def test_a_store_path_that_is_a_file_is_an_error_naming_it(tmp_path):
+    good = write_history(tmp_path / "good.json", history_events())
+    taken = tmp_path / "taken"
+    taken.write_text("not a store")
+    result, text = run_import(taken, "--execution-arn", ARN, str(good))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert str(taken) in text and "nothing was written" in text
+    assert taken.read_text() == "not a store"

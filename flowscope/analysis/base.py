@@ -276,6 +276,8 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- the analysis context
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
+
 
 @dataclass
 class Context:
@@ -295,7 +297,11 @@ class Context:
 
     @property
     def prev_since(self) -> dt.datetime:
-        return self.since - (self.until - self.since)
+        """Start of the previous window: as long as the window, but never before the Unix epoch
+        (no workflow ran before 1970, and a window reaching year 9999 must not underflow year 1)."""
+        if self.since <= EPOCH:
+            return self.since
+        return self.since - min(self.until - self.since, self.since - EPOCH)
 
     @property
     def window_days(self) -> float:
@@ -472,50 +478,128 @@ def _xlogy(x: Any, y: Any) -> Any:
         return np.where(x > 0, x * np.log(np.where(y > 0, y, 1.0)), 0.0)
 
 
+SCAN_EXACT_POINTS = 2048
+"""Buckets with hits a scan compares exactly, every pair (start, end). A longer series is first
+scanned on coarser buckets (whole multiples of the bucket, time-aligned) and the best coarse
+interval's edges are then refined on the original buckets: time and memory stay bounded whatever
+the window, where the all-pairs matrix of the original scan grew with the square of the buckets."""
+
+SCAN_BLOCK_ROWS = 64
+"""Interval starts evaluated at once (memory per block: rows x candidate ends)."""
+
+
 def bernoulli_scan(trials: Sequence[float], hits: Sequence[float], *, min_hits: float, min_rate: float,
-                   min_llr: float, max_episodes: int = 3) -> list[Episode]:
+                   min_llr: float, max_episodes: int = 3, index: Sequence[int] | None = None) -> list[Episode]:
     """Episodes of a binomial series by the Kulldorff scan statistic.
 
     For every interval of consecutive buckets, the log-likelihood ratio of "one rate inside, another
     outside" against "one rate everywhere" (only intervals whose rate is higher inside count). The
     best interval is an episode when it has at least `min_hits` hits, a rate of at least
     `min_rate` and a ratio of at least `min_llr`; its buckets are then set aside and the scan repeats.
-    O(buckets^2) per series, done with numpy on a few hundred buckets.
+
+    `index` (optional) gives the bucket number of each value, so a caller passes only the buckets
+    that hold data (a window of centuries costs nothing); episodes' first/last are then bucket
+    numbers. Without it the values are consecutive buckets 0..n-1.
+
+    Memory is linear in the buckets given: the best interval always starts and ends on a bucket
+    with hits (moving a bucket without hits out of an interval whose rate is higher raises the
+    ratio), so only those are compared, a block of starts at a time; past `SCAN_EXACT_POINTS` of
+    them the scan runs on coarser buckets first (see there).
     """
     import numpy as np
 
-    n = np.asarray(trials, dtype=float).copy()
-    k = np.asarray(hits, dtype=float).copy()
+    n = np.asarray(trials, dtype=float).ravel()
+    k = np.asarray(hits, dtype=float).ravel()
+    idx = np.arange(n.size, dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64).ravel()
+    if not (n.size == k.size == idx.size):
+        raise ValueError("bernoulli_scan: trials, hits and index must have the same length")
     found: list[Episode] = []
-    size = n.size
-    if size == 0:
+    if n.size == 0:
         return found
+    if index is not None:
+        order = np.argsort(idx, kind="stable")
+        idx, n, k = idx[order], n[order], k[order]
+        idx, first_pos = np.unique(idx, return_index=True)
+        n, k = np.add.reduceat(n, first_pos), np.add.reduceat(k, first_pos)
+    keep = (n != 0) | (k != 0)                       # empty buckets change no interval's counts
+    idx, n, k = idx[keep], n[keep], k[keep]
     for _ in range(max_episodes):
-        N, K = n.sum(), k.sum()
+        N, K = float(n.sum()), float(k.sum())
         if K < min_hits or N <= 0:
             break
-        cn = np.concatenate([[0.0], np.cumsum(n)])
-        ck = np.concatenate([[0.0], np.cumsum(k)])
-        n1 = cn[None, 1:] - cn[:-1, None]            # [a, b] for a <= b (upper triangle)
-        k1 = ck[None, 1:] - ck[:-1, None]
-        n0, k0 = N - n1, K - k1
-        with np.errstate(divide="ignore", invalid="ignore"):
-            p1 = np.where(n1 > 0, k1 / n1, 0.0)
-            p0 = np.where(n0 > 0, k0 / n0, 0.0)
-        p = K / N
-        llr = (_xlogy(k1, p1) + _xlogy(n1 - k1, 1 - p1) + _xlogy(k0, p0) + _xlogy(n0 - k0, 1 - p0)
-               - (_xlogy(K, p) + _xlogy(N - K, 1 - p)))
-        ok = (np.triu(np.ones((size, size), dtype=bool)) & (p1 > p0) & (k1 >= min_hits) & (p1 >= min_rate))
-        llr = np.where(ok, llr, -np.inf)
-        best = int(np.argmax(llr))
-        a, b = divmod(best, size)
-        if not np.isfinite(llr[a, b]) or llr[a, b] < min_llr:
+        best = _best_interval(idx, n, k, N, K, min_hits, min_rate)
+        if best is None or best[2] < min_llr:
             break
-        # Trim empty buckets at the edges so the episode spans its hits.
-        nz = np.nonzero(k[a:b + 1])[0]
-        a, b = a + int(nz[0]), a + int(nz[-1])
-        found.append(Episode(a, b, float(k[a:b + 1].sum()), float(n[a:b + 1].sum()),
-                             float(K - k[a:b + 1].sum()), float(N - n[a:b + 1].sum()), float(llr.flat[best])))
-        n[a:b + 1] = 0.0
-        k[a:b + 1] = 0.0
+        a, b, llr = best
+        inside_k, inside_n = float(k[a:b + 1].sum()), float(n[a:b + 1].sum())
+        found.append(Episode(int(idx[a]), int(idx[b]), inside_k, inside_n, K - inside_k, N - inside_n, llr))
+        idx, n, k = np.delete(idx, np.s_[a:b + 1]), np.delete(n, np.s_[a:b + 1]), np.delete(k, np.s_[a:b + 1])
     return found
+
+
+def _interval_llr(n1: Any, k1: Any, N: float, K: float, min_hits: float, min_rate: float) -> Any:
+    """The scan's log-likelihood ratio of intervals with n1 trials and k1 hits (-inf where not allowed)."""
+    import numpy as np
+
+    n0, k0 = N - n1, K - k1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p1 = np.where(n1 > 0, k1 / np.where(n1 > 0, n1, 1.0), 0.0)
+        p0 = np.where(n0 > 0, k0 / np.where(n0 > 0, n0, 1.0), 0.0)
+    p = K / N
+    llr = (_xlogy(k1, p1) + _xlogy(n1 - k1, 1 - p1) + _xlogy(k0, p0) + _xlogy(n0 - k0, 1 - p0)
+           - (_xlogy(K, p) + _xlogy(N - K, 1 - p)))
+    return np.where((p1 > p0) & (k1 >= min_hits) & (p1 >= min_rate), llr, -np.inf)
+
+
+def _scan_pairs(starts: Any, ends: Any, cn: Any, ck: Any, N: float, K: float, min_hits: float,
+                min_rate: float) -> tuple[int, int, float] | None:
+    """Best (start, end, llr) over positions starts x ends with start <= end, a block of starts at a
+    time; ties go to the earliest start, then the earliest end (the order of the all-pairs scan)."""
+    import numpy as np
+
+    best: tuple[int, int, float] | None = None
+    lo_n, lo_k = cn[starts], ck[starts]
+    hi_n, hi_k = cn[ends + 1], ck[ends + 1]
+    for r0 in range(0, starts.size, SCAN_BLOCK_ROWS):
+        rows = slice(r0, r0 + SCAN_BLOCK_ROWS)
+        llr = _interval_llr(hi_n[None, :] - lo_n[rows, None], hi_k[None, :] - lo_k[rows, None], N, K,
+                            min_hits, min_rate)
+        llr = np.where(ends[None, :] >= starts[rows, None], llr, -np.inf)
+        flat = int(np.argmax(llr))
+        i, j = divmod(flat, ends.size)
+        value = float(llr[i, j])
+        if np.isfinite(value) and (best is None or value > best[2]):
+            best = (int(starts[r0 + i]), int(ends[j]), value)
+    return best
+
+
+def _best_interval(idx: Any, n: Any, k: Any, N: float, K: float, min_hits: float,
+                   min_rate: float) -> tuple[int, int, float] | None:
+    """(first, last, llr) of the best interval, as positions in the arrays given."""
+    import numpy as np
+
+    cn = np.concatenate([[0.0], np.cumsum(n)])
+    ck = np.concatenate([[0.0], np.cumsum(k)])
+    h = np.nonzero(k > 0)[0]                         # the only starts and ends worth trying
+    if h.size == 0:
+        return None
+    if h.size <= SCAN_EXACT_POINTS:
+        return _scan_pairs(h, h, cn, ck, N, K, min_hits, min_rate)
+    # Coarser, time-aligned buckets until few enough hold hits; scan those exactly, then refine
+    # the best coarse interval's edges on the original buckets.
+    factor = 2
+    while np.unique(idx[h] // factor).size > SCAN_EXACT_POINTS:
+        factor *= 2
+    group = idx // factor
+    cuts = np.concatenate([[0], np.nonzero(np.diff(group))[0] + 1])
+    cn_c = np.concatenate([[0.0], np.cumsum(np.add.reduceat(n, cuts))])
+    ck_c = np.concatenate([[0.0], np.cumsum(np.add.reduceat(k, cuts))])
+    hc = np.nonzero(np.diff(ck_c) > 0)[0]
+    coarse = _scan_pairs(hc, hc, cn_c, ck_c, N, K, min_hits, min_rate)
+    if coarse is None:
+        return None
+    g_first, g_last = group[cuts[coarse[0]]], group[cuts[coarse[1]]]
+    hg = group[h]
+    starts = h[(hg >= g_first - 1) & (hg <= g_first)]
+    ends = h[(hg >= g_last) & (hg <= g_last + 1)]
+    return _scan_pairs(starts, ends, cn, ck, N, K, min_hits, min_rate)

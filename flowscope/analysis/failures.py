@@ -157,12 +157,11 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
     size = (int(ctx.until.timestamp()) - 1) // width - first + 1
     out: dict[tuple, dict] = {}
     for key, g in df.groupby(keys):
-        n, k = np.zeros(size), np.zeros(size)
+        # Only the buckets that hold visits: the scan's memory follows the data, not the window.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         ok = (idx >= 0) & (idx < size)
-        np.add.at(n, idx[ok], g["visits"].to_numpy(dtype=float)[ok])
-        np.add.at(k, idx[ok], g["failures"].to_numpy(dtype=float)[ok])
-        eps = bernoulli_scan(n, k, min_hits=th.failure_min_count, min_rate=th.failure_rate,
+        eps = bernoulli_scan(g["visits"].to_numpy(dtype=float)[ok], g["failures"].to_numpy(dtype=float)[ok],
+                             index=idx[ok], min_hits=th.failure_min_count, min_rate=th.failure_rate,
                              min_llr=th.episode_min_llr, max_episodes=1)
         if not eps:
             continue

@@ -129,16 +129,15 @@ def slow_steps(ctx: Context) -> list[Finding]:
     found = []
     for key, g in slow.groupby(keys):
         key = tuple(key)
-        n, k = np.zeros(size), np.zeros(size)
+        # Only the buckets that hold visits: the scan's memory follows the data, not the window.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         ok = (idx >= 0) & (idx < size)
-        np.add.at(n, idx[ok], g["n"].to_numpy(dtype=float)[ok])
-        np.add.at(k, idx[ok], g["slow"].to_numpy(dtype=float)[ok])
+        idx, n, k = idx[ok], g["n"].to_numpy(dtype=float)[ok], g["slow"].to_numpy(dtype=float)[ok]
         if not ((k > 0) & (k >= th.slow_step_min_share * n)).any() or k.sum() < th.slow_step_min_slow_visits:
             continue                                  # no bucket is slow often enough to start an episode
         limit, base50, base95, buckets = lim[key]
-        for e in bernoulli_scan(n, k, min_hits=th.slow_step_min_slow_visits, min_rate=th.slow_step_min_share,
-                                min_llr=th.episode_min_llr):
+        for e in bernoulli_scan(n, k, index=idx, min_hits=th.slow_step_min_slow_visits,
+                                min_rate=th.slow_step_min_share, min_llr=th.episode_min_llr):
             if e.last < win_first or (e.last - e.first + 1) > buckets / 2:
                 continue                              # before the window, or slow most of the time
             lo = max(e.first, win_first)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -80,16 +81,21 @@ def storms(ctx: Context) -> list[Finding]:
     last = (int(ctx.until.timestamp()) - 1) // width
     trailing = max(int(th.retry_baseline_days * 86400 // width), 4)
     found: list[dict] = []
+    size = last - first + 1
+    widest = STORM_SCALES[-1]
     for key, g in df.groupby(keys):
-        dense = np.zeros(last - first + 1)
+        # The series as its non-empty buckets only: a window of centuries costs what its data costs.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
-        ok = (idx >= 0) & (idx < dense.size)
-        np.add.at(dense, idx[ok], g["retries"].to_numpy(dtype=float)[ok])
-        widest = STORM_SCALES[-1]
-        if np.convolve(dense[max(0, win_first - first - widest):], np.ones(widest)).max() < th.retry_storm_min_retries:
+        counts_ = g["retries"].to_numpy(dtype=float)
+        ok = (idx >= 0) & (idx < size)
+        idx, counts_ = idx[ok], counts_[ok]
+        order = np.argsort(idx, kind="stable")
+        idx, counts_ = idx[order], counts_[order]
+        if _max_rolling_sum(idx, counts_, widest, win_first - first - widest) < th.retry_storm_min_retries:
             continue                                  # never enough retries close together to storm
-        for i0, i1, med, mad in storm_segments(dense, win_first - first, trailing, th):
-            seg = dense[i0:i1 + 1]
+        for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
+            inside = (idx >= i0) & (idx <= i1)
+            seg = counts_[inside] if inside.any() else np.zeros(1)
             found.append({
                 "cloud": key[0], "workflow_id": key[1], "step": key[2], "error": key[3],
                 "start": dt.datetime.fromtimestamp((i0 + first) * width, UTC),
@@ -145,36 +151,103 @@ STORM_SCALES = (1, 4, 16)
 low-volume workflow has too few retries per 15 minutes to stand out, but not per 4 hours."""
 
 
-def _trailing_baseline(series: np.ndarray, trailing: int) -> tuple[np.ndarray, np.ndarray]:
+def _max_rolling_sum(idx: np.ndarray, values: np.ndarray, width: int, start: int) -> float:
+    """Largest sum of `values` over `width` consecutive buckets ending at or after bucket `start`
+    (a sparse series: sorted bucket numbers and their values)."""
+    if idx.size == 0:
+        return 0.0
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    ends = idx[idx >= start - width + 1] if start > 0 else idx
+    if ends.size == 0:
+        return 0.0
+    hi = np.searchsorted(idx, ends + width - 1, side="right")
+    lo = np.searchsorted(idx, ends, side="left")
+    return float((cum[hi] - cum[lo]).max())
+
+
+def _kth(sorted_values: np.ndarray, const: float, count: int, q: int) -> float:
+    """The q-th smallest of `sorted_values` merged with `count` copies of `const`."""
+    p = int(np.searchsorted(sorted_values, const, side="left"))
+    if q < p:
+        return float(sorted_values[q])
+    if q < p + count:
+        return float(const)
+    return float(sorted_values[q - count])
+
+
+def _median_mad(values: np.ndarray, size: int) -> tuple[float, float]:
+    """np.median and the MAD of a series of `size` buckets given by its non-empty values (the rest 0)."""
+    zeros = size - values.size
+    total = size
+    if total <= 0:
+        return float("nan"), float("nan")
+    v = np.sort(values)
+    mid = ((total - 1) // 2, total // 2)
+    med = (_kth(v, 0.0, zeros, mid[0]) + _kth(v, 0.0, zeros, mid[1])) / 2
+    d = np.sort(np.abs(values - med))
+    mad = (_kth(d, abs(med), zeros, mid[0]) + _kth(d, abs(med), zeros, mid[1])) / 2
+    return med, mad
+
+
+def _rolling_sums(idx: np.ndarray, values: np.ndarray, m: int, size: int) -> np.ndarray:
+    """Non-empty values of the rolling sum over m buckets (ending at each bucket) of a sparse series."""
+    pos = np.unique((idx[:, None] + np.arange(m)[None, :]).ravel())
+    pos = pos[pos < size]
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    sums = cum[np.searchsorted(idx, pos, side="right")] - cum[np.searchsorted(idx, pos - m, side="right")]
+    return sums[sums != 0]
+
+
+def _trailing_baseline(series: np.ndarray, trailing: int, *, offset: int = 0,
+                       whole: tuple[float, float] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Median and MAD of the `trailing` buckets before each bucket (empty buckets count as zero).
 
-    Computed every `stride` buckets and held in between (the baseline moves slowly), vectorized;
-    where less than a quarter of the trailing span exists, the whole series stands in.
+    Computed every `stride` buckets and held in between (the baseline moves slowly), vectorized
+    a block of points at a time; where less than a quarter of the trailing span exists, the whole
+    series stands in. `series` may be a span of a longer series starting at bucket `offset` (a
+    multiple of the stride, with only empty buckets in the `trailing` before it); `whole` is then
+    the whole series' (median, MAD).
     """
     size = series.size
-    g_med = float(np.median(series))
-    g_mad = float(np.median(np.abs(series - g_med)))
+    g_med, g_mad = whole if whole is not None else _median_mad(series[series != 0], size)
     med = np.full(size, g_med)
     mad = np.full(size, g_mad)
     if not series.any():
         return med, mad
     stride = max(1, trailing // 28)
     points = np.arange(0, size, stride)
-    points = points[points >= max(4, trailing // 4)]
+    points = points[points + offset >= max(4, trailing // 4)]
     if points.size:
-        padded = np.concatenate([np.full(trailing, np.nan), series])
+        before = np.arange(offset - trailing, offset)
+        padded = np.concatenate([np.where(before < 0, np.nan, 0.0), series])
         # window ending just before bucket i: padded[i : i + trailing]
-        windows = np.lib.stride_tricks.sliding_window_view(padded, trailing)[points]
-        m = np.nanmedian(windows, axis=1)
-        d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
-        for p, mv, dv in zip(points, m, d):
-            med[p:p + stride] = mv
-            mad[p:p + stride] = dv
+        view = np.lib.stride_tricks.sliding_window_view(padded, trailing)
+        for b0 in range(0, points.size, BASELINE_BLOCK):
+            block = points[b0:b0 + BASELINE_BLOCK]
+            windows = view[block]
+            m = np.nanmedian(windows, axis=1)
+            d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
+            for p, mv, dv in zip(block, m, d):
+                med[p:p + stride] = mv
+                mad[p:p + stride] = dv
     return med, mad
 
 
+BASELINE_BLOCK = 1024
+"""Trailing windows materialised at once by `_trailing_baseline` (1024 x 672 buckets: 5.5 MB)."""
+
+
 def storm_segments(dense: np.ndarray, win_first: int, trailing: int, th) -> list[tuple[int, int, float, float]]:
-    """(first bucket, last bucket, baseline median, baseline MAD) of each storm in a dense series.
+    """`sparse_storm_segments` of a dense series (every bucket given)."""
+    dense = np.asarray(dense, dtype=float)
+    idx = np.nonzero(dense)[0]
+    return sparse_storm_segments(idx, dense[idx], dense.size, win_first, trailing, th)
+
+
+def sparse_storm_segments(idx: np.ndarray, values: np.ndarray, size: int, win_first: int, trailing: int,
+                          th) -> list[tuple[int, int, float, float]]:
+    """(first bucket, last bucket, baseline median, baseline MAD) of each storm in a series of `size`
+    buckets given by its non-empty buckets (`idx` sorted bucket numbers, `values` their retries).
 
     1. Cores: at each scale (a rolling sum of 1, 4 or 16 buckets), a window whose retries reach
        the minimum and exceed median + z * max(1.4826 * MAD, 1) of the trailing windows.
@@ -184,47 +257,98 @@ def storm_segments(dense: np.ndarray, win_first: int, trailing: int, th) -> list
        faster than the baseline, and it ends with the last burst.
     3. A segment is a storm when it holds a core inside the analysis window; segments closer than
        the merge gap join.
+
+    Memory and time follow the data, not the window: dense arrays are built only over active spans
+    (buckets with retries, split where so many buckets are empty that the trailing baseline, the
+    rolling sums and the CUSUM all return to rest in between; a span whose CUSUM could still be
+    running when the next begins is joined to it), so the result is the one the dense scan over
+    the whole series gives.
     """
-    size = dense.size
-    core = np.zeros(size, dtype=bool)
-    z, floor = th.retry_storm_z, th.retry_storm_min_retries
-    med1, mad1 = _trailing_baseline(dense, trailing)
-    ref = med1 + np.maximum(1.4826 * mad1, 1.0)
-    elevated = dense > ref
-    for m in STORM_SCALES:
-        if m > 1 and m * 4 > size:
-            continue
-        c = np.convolve(dense, np.ones(m), mode="full")[:size] if m > 1 else dense
-        med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing)
-        limit = med + z * np.maximum(1.4826 * mad, 1.0)
-        for i in np.nonzero((c >= floor) & (c > limit))[0]:
-            if i < win_first:
-                continue
-            lo = max(0, i - m + 1)
-            core[lo:i + 1] |= elevated[lo:i + 1]     # the buckets of the window that are above baseline
-    if not core.any():
+    idx = np.asarray(idx, dtype=np.int64)
+    values = np.asarray(values, dtype=float)
+    keep = values != 0
+    idx, values = idx[keep], values[keep]
+    if idx.size == 0 or size <= 0:
         return []
-    segments: list[list[int]] = []
-    s, seg_start, best, best_i = 0.0, None, 0.0, -1
-    for i in range(size):
-        s = max(0.0, s + dense[i] - ref[i])
-        if s > 0 and seg_start is None:
-            seg_start, best, best_i = i, s, i
-        if seg_start is not None and s > best:
-            best, best_i = s, i
-        if seg_start is not None and (s == 0 or i == size - 1):
-            cores = np.nonzero(core[seg_start:i + 1])[0]
-            end = max(best_i, seg_start + int(cores[-1])) if cores.size else best_i
-            segments.append([seg_start, end])
-            seg_start = None
-    storms = [seg for seg in segments if core[seg[0]:seg[1] + 1].any() and seg[1] >= win_first]
-    merged: list[list[int]] = []
+    stride = max(1, trailing // 28)
+    widest = max(STORM_SCALES)
+    pre = stride + widest
+    post = widest
+    rest = trailing + pre + post + stride + widest       # empty buckets after which everything is at rest
+    whole = {1: _median_mad(values, size)}
+    for m in STORM_SCALES:
+        if m > 1 and m * 4 <= size:
+            whole[m] = _median_mad(_rolling_sums(idx, values, m, size), size)
+    breaks = list(np.nonzero(np.diff(idx) > rest)[0] + 1)
+    parts = np.split(np.arange(idx.size), breaks)
+    storms: list[list[Any]] = []
+    i = 0
+    while i < len(parts):
+        part = parts[i]
+        while True:
+            lo = max(0, int(idx[part[0]]) - pre)
+            lo -= lo % stride
+            hi = min(size, int(idx[part[-1]]) + post + 1)
+            dense = np.zeros(hi - lo)
+            dense[idx[part] - lo] = values[part]
+            segs, cusum = _span_segments(dense, lo, size, win_first, trailing, th, whole)
+            # The CUSUM falls by at least one per empty bucket: join the next span if it may not be at rest.
+            if i + 1 < len(parts) and cusum > (int(idx[parts[i + 1][0]]) - pre - hi):
+                i += 1
+                part = np.concatenate([part, parts[i]])
+                continue
+            break
+        storms.extend(segs)
+        i += 1
+    merged: list[list[Any]] = []
     for seg in storms:
         if merged and seg[0] - merged[-1][1] <= th.retry_storm_merge_gap_buckets + 1:
             merged[-1][1] = seg[1]
         else:
             merged.append(list(seg))
-    return [(max(a, win_first), b, float(med1[a]), float(mad1[a])) for a, b in merged]
+    return [(max(a, win_first), b, med, mad) for a, b, med, mad in merged]
+
+
+def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, trailing: int, th,
+                   whole: dict[int, tuple[float, float]]) -> tuple[list[list[Any]], float]:
+    """Storm segments [first, last, median, MAD] (bucket numbers of the whole series) of one active
+    span starting at bucket `offset`, and the CUSUM left at its end."""
+    n = dense.size
+    first_in_window = win_first - offset
+    core = np.zeros(n, dtype=bool)
+    z, floor = th.retry_storm_z, th.retry_storm_min_retries
+    med1, mad1 = _trailing_baseline(dense, trailing, offset=offset, whole=whole[1])
+    ref = med1 + np.maximum(1.4826 * mad1, 1.0)
+    elevated = dense > ref
+    for m in STORM_SCALES:
+        if m > 1 and m * 4 > size:
+            continue
+        c = np.convolve(dense, np.ones(m), mode="full")[:n] if m > 1 else dense
+        med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing, offset=offset, whole=whole[m])
+        limit = med + z * np.maximum(1.4826 * mad, 1.0)
+        for i in np.nonzero((c >= floor) & (c > limit))[0]:
+            if i < first_in_window:
+                continue
+            lo = max(0, i - m + 1)
+            core[lo:i + 1] |= elevated[lo:i + 1]     # the buckets of the window that are above baseline
+    segments: list[list[int]] = []
+    s, seg_start, best, best_i = 0.0, None, 0.0, -1
+    for i in range(n):
+        s = max(0.0, s + dense[i] - ref[i])
+        if s > 0 and seg_start is None:
+            seg_start, best, best_i = i, s, i
+        if seg_start is not None and s > best:
+            best, best_i = s, i
+        if seg_start is not None and (s == 0 or i == n - 1):
+            cores = np.nonzero(core[seg_start:i + 1])[0]
+            end = max(best_i, seg_start + int(cores[-1])) if cores.size else best_i
+            segments.append([seg_start, end])
+            seg_start = None
+    if not core.any():
+        return [], s
+    out = [[a + offset, b + offset, float(med1[a]), float(mad1[a])] for a, b in segments
+           if core[a:b + 1].any() and b >= first_in_window]
+    return out, s
 
 
 def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:

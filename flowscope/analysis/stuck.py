@@ -1,9 +1,12 @@
 """Stuck and at-risk executions.
 
 - `stuck_execution`: RUNNING executions older than k x their workflow's p99 duration (and a
-  minimum age); a workflow without finished runs uses a fixed age instead. Age is measured to the
-  store's clock: the latest start or end seen for the cloud, capped by `now`, so a store that
-  was last synced a week ago does not make every run look a week older.
+  minimum age); a workflow without finished runs uses a fixed age instead. Age is measured to when
+  the run was last seen running: its row's `collected_at` (the sync or import that wrote it),
+  capped by `now` and the window's end, so neither a store last synced a week ago nor another
+  workflow's newer runs make it look older. A run known only from an imported snapshot
+  (`source` import) is said to have been RUNNING in that snapshot, with its age then, not to be
+  running now. Rows without `collected_at` fall back to their own workflow's latest start or end.
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
   Standard (model.AWS_HISTORY_EVENT_LIMIT).
 - `map_failure_budget`: Map states whose share of failed items nears their
@@ -14,6 +17,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -32,23 +36,12 @@ from flowscope.analysis.base import (
     sample_ids,
     to_utc,
 )
-from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Status, StepType
+from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Source, Status, StepType
 
 
 def run(ctx: Context) -> list[Finding]:
     return (stuck_executions(ctx) + history_limit_risks(ctx) + map_failure_budgets(ctx)
             + distributed_map_budgets(ctx))
-
-
-def store_clock(ctx: Context) -> dict[str, object]:
-    """Per cloud: the latest start or end seen, capped by now."""
-    e = ctx.table("executions")
-    df = execute(e.group_by(C.cloud).aggregate(s=e[C.started_at].max(), en=e[C.ended_at].max()))
-    out = {}
-    for r in df.itertuples(index=False):
-        latest = max([t for t in (to_utc(r.s), to_utc(r.en)) if t is not None], default=ctx.now)
-        out[r.cloud] = min(latest, ctx.now)
-    return out
 
 
 def stuck_executions(ctx: Context) -> list[Finding]:
@@ -58,15 +51,22 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     running = e.filter(e[C.status] == str(Status.RUNNING))
     if execute(running.aggregate(n=running.count()))["n"].iloc[0] == 0:
         return []
-    clock = store_clock(ctx)
-    clocks = ibis.memtable(pd.DataFrame({"k_cloud": list(clock), "as_of": pd.to_datetime(list(clock.values()), utc=True)}))
+    # Rows without collected_at (written before it existed): their own workflow's latest start or end.
+    latest = e.group_by([C.cloud, C.workflow_id]).aggregate(s=e[C.started_at].max(), en=e[C.ended_at].max())
+    latest = latest.select(k_cloud=C.cloud, k_wf=C.workflow_id,
+                           wf_latest=ibis.greatest(latest.s, latest.en.fill_null(latest.s)))
     done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0)
                     & (e[C.status] != str(Status.RUNNING)))
     base = done.group_by([C.cloud, C.workflow_id]).aggregate(
         p99=done[C.duration_ms].cast("float64").quantile(0.99), finished=done.count())
     base = base.select(b_cloud=C.cloud, b_wf=C.workflow_id, p99="p99", finished="finished")
-    r = running.inner_join(clocks, running[C.cloud] == clocks.k_cloud)
+    r = running.inner_join(latest, (running[C.cloud] == latest.k_cloud) & (running[C.workflow_id] == latest.k_wf))
     r = r.left_join(base, (r[C.cloud] == base.b_cloud) & (r[C.workflow_id] == base.b_wf))
+    # Age when last seen running: at the sync or import that wrote the row, never later than now/until.
+    seen = ibis.coalesce(r[C.collected_at], r.wf_latest)
+    r = r.mutate(as_of=ibis.least(seen, lit_ts(min(ctx.now, ctx.until))),
+                 snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
+                 no_collected=r[C.collected_at].isnull().cast("int64"))
     r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
     min_age = th.stuck_min_age_minutes * 60_000
     limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
@@ -75,7 +75,9 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     agg = execute(stuck.group_by([C.cloud, C.workflow_id]).aggregate(
         n=stuck.count(), max_age=stuck.age_ms.max(), min_age=stuck.age_ms.min(), p99=stuck.p99.max(),
         finished=stuck.finished.max(), oldest=stuck[C.started_at].min(), newest=stuck[C.started_at].max(),
-        as_of=stuck.as_of.max(),
+        as_of=stuck.as_of.max(), snapshots=stuck.snapshot.sum(), no_collected=stuck.no_collected.sum(),
+        imported_at=stuck.as_of.max(where=stuck.snapshot == 1),
+        snapshot_max_age=stuck.age_ms.max(where=stuck.snapshot == 1),
         # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
         gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64").sum()))
     if agg.empty:
@@ -95,24 +97,45 @@ def stuck_executions(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(a.cloud, a.workflow_id)
         step = where.get((a.cloud, a.workflow_id))
         has_base = not pd.isna(a.p99)
+        n, snapshots = int(a.n), int(a.snapshots or 0)
+        imported_at = to_utc(a.imported_at)
         out.append(Finding(
             kind=FindingKind.STUCK_EXECUTION,
-            severity=Severity.CRITICAL if a.n >= 10 else Severity.HIGH,
+            # A snapshot says the run was stuck when imported, not that it still is: not a page.
+            severity=Severity.MEDIUM if snapshots == n else Severity.CRITICAL if n >= 10 else Severity.HIGH,
             cloud=a.cloud, workflow=wf_name, workflow_id=a.workflow_id, step=step,
             window_start=to_utc(a.oldest), window_end=to_utc(a.as_of),
-            title=(f"{int(a.n)} execution(s) of {wf_name} running for up to {fmt_ms(a.max_age)}"
-                   + (f" (p99 {fmt_ms(a.p99)})" if has_base else " (no finished runs to compare)")
-                   + (f", waiting in {step}" if step else "")),
-            evidence={"stuck": int(a.n), "max_age_ms": a.max_age, "min_age_ms": a.min_age,
+            title=_stuck_title(n, snapshots, wf_name, a.max_age, a.snapshot_max_age, imported_at,
+                               a.p99 if has_base else None, step),
+            evidence={"stuck": n, "max_age_ms": a.max_age, "min_age_ms": a.min_age,
                       "p99_ms": None if not has_base else a.p99, "multiple": th.stuck_p99_multiple,
                       "finished_executions": None if pd.isna(a.finished) else int(a.finished),
                       "as_of": to_utc(a.as_of), "current_step": step,
+                      "snapshot": snapshots == n, "from_snapshots": snapshots, "imported_at": imported_at,
+                      "age_measured_to": "collected_at" if not a.no_collected else "workflow_latest_timestamp",
                       "gone_from_cloud": int(a.gone or 0)},
             recommendation=_stuck_recommendation(a.cloud),
-            monthly_usd=0.0, executions_affected=int(a.n),
+            monthly_usd=0.0, executions_affected=n,
             sample_execution_ids=samples.get((a.cloud, a.workflow_id), []),
         ))
     return out
+
+
+def _stuck_title(n: int, snapshots: int, wf_name: str, max_age: float, snapshot_max_age: float | None,
+                 imported_at: dt.datetime | None, p99: float | None, step: str | None) -> str:
+    """A live run is said to be running; a run known only from an imported snapshot is said to have
+    been RUNNING in that snapshot, with its age at that time (it may have finished since)."""
+    base = f" (p99 {fmt_ms(p99)})" if p99 is not None else " (no finished runs to compare)"
+    where = f", waiting in {step}" if step else ""
+    when = f"{imported_at:%Y-%m-%d %H:%M} UTC" if imported_at is not None else "an unknown time"
+    if snapshots == n:
+        return (f"{n} execution(s) of {wf_name} RUNNING in a snapshot imported at {when}; age at that time "
+                f"{'up to ' if n > 1 else ''}{fmt_ms(max_age)}{base}{where}")
+    text = f"{n} execution(s) of {wf_name} running for up to {fmt_ms(max_age)} when last collected{base}{where}"
+    if snapshots:
+        text += (f"; {snapshots} of them only seen RUNNING in a snapshot imported at {when} "
+                 f"(age then up to {fmt_ms(snapshot_max_age)})")
+    return text
 
 
 def _stuck_recommendation(cloud: str) -> str:

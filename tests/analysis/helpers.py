@@ -35,7 +35,8 @@ class World:
     def execution(self, wf_id: str, start: dt.datetime, *, duration_ms: int | None = 1000, cloud: str = "aws",
                   status: str = Status.SUCCEEDED, kind: str | None = None, name: str | None = None,
                   event_count: int | None = None, ended_at: dt.datetime | None = None,
-                  region: str = "us-east-1", revision: str = "1") -> dict[str, Any]:
+                  region: str = "us-east-1", revision: str = "1", collected_at: dt.datetime | None = None,
+                  source: str | None = None) -> dict[str, Any]:
         self._n += 1
         wf = next((w for w in self.rows["workflows"] if w[C.workflow_id] == wf_id), None)
         end = ended_at if ended_at is not None else (
@@ -44,7 +45,8 @@ class World:
                C.kind: kind or (wf[C.kind] if wf else None), C.execution_id: f"{wf_id}:e{self._n}",
                C.status: str(status), C.started_at: start, C.ended_at: end,
                C.duration_ms: None if status == Status.RUNNING else duration_ms, C.event_count: event_count,
-               C.region: region, C.revision: revision, C.start_date: start.date()}
+               C.region: region, C.revision: revision, C.start_date: start.date(),
+               C.collected_at: collected_at, C.source: source}
         self.rows["executions"].append(row)
         return row
 

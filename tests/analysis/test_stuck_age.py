@@ -1,0 +1,79 @@
+"""Issue 9: a running execution's age is measured from when it was last seen running (its row's
+collected_at: the sync or import that wrote it), never from another workflow's newer timestamps; an
+imported snapshot is said to be one."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flowscope.analysis import analyze
+from flowscope.model import C, Source, Status
+
+from .helpers import World, at
+
+NOW = at(days=14)
+H = 3_600_000
+
+
+def world(*, collected_hours: float | None, source: str | None, other_days: float | None) -> tuple[World, dict]:
+    """`approve` finishes in a minute (50 runs); one run started at +2 h is RUNNING when collected.
+    Optionally another workflow ran much later (`other_days`)."""
+    w = World()
+    wf = w.workflow("approve")
+    for i in range(50):
+        w.execution(wf, at(minutes=10 * i), duration_ms=60_000)
+    running = w.execution(wf, at(hours=2), status=Status.RUNNING, source=source,
+                          collected_at=None if collected_hours is None else at(hours=collected_hours))
+    w.step(running, "WaitForHuman", at(hours=2), duration_ms=None, status=Status.RUNNING)
+    if other_days is not None:
+        other = w.workflow("nightly")
+        for d in range(int(other_days)):
+            w.execution(other, at(days=d + 1), duration_ms=1000)
+    return w, running
+
+
+CASES = [
+    # (name, collected at (hours), source, other workflow until day, expected: None or (age h, snapshot))
+    ("live run collected 8 h after its start", 10, str(Source.API), None, (8.0, False)),
+    ("imported snapshot", 10, str(Source.IMPORT), None, (8.0, True)),
+    ("other workflow's newer timestamps do not age it", 10, str(Source.API), 13, (8.0, False)),
+    ("other workflow's newer timestamps do not age a snapshot", 10, str(Source.IMPORT), 13, (8.0, True)),
+    ("seen running 2 min after start: not stuck, whatever else ran later", 2 + 2 / 60, str(Source.API), 13, None),
+    ("snapshot taken 2 min after start: not stuck", 2 + 2 / 60, str(Source.IMPORT), 13, None),
+]
+
+
+@pytest.mark.parametrize("name,collected,source,other,expected", CASES, ids=[c[0] for c in CASES])
+def test_stuck_age_is_measured_at_collection(name, collected, source, other, expected):
+    w, running = world(collected_hours=collected, source=source, other_days=other)
+    df = analyze(w.tables(), since=at(), until=NOW, now=NOW)
+    s = df[df["kind"] == "stuck_execution"]
+    if expected is None:
+        assert s.empty
+        return
+    age_h, snapshot = expected
+    assert len(s) == 1
+    row = s.iloc[0]
+    assert row.sample_execution_ids == [running[C.execution_id]]
+    assert row.evidence["max_age_ms"] == pytest.approx(age_h * H)
+    assert row.evidence["as_of"] == at(hours=collected).isoformat()
+    assert row.evidence["snapshot"] is snapshot
+    if snapshot:
+        assert "RUNNING in a snapshot imported at 2026-03-01 10:00 UTC; age at that time 8.0 h" in row.title
+        assert "running for" not in row.title
+    else:
+        assert "running for up to 8.0 h" in row.title and "snapshot" not in row.title
+
+
+def test_without_collected_at_the_age_runs_to_its_own_workflows_latest_timestamp():
+    # Rows written before collected_at existed: the workflow's own latest start or end stands in,
+    # never another workflow's.
+    w, running = world(collected_hours=None, source=None, other_days=13)
+    df = analyze(w.tables(), since=at(), until=NOW, now=NOW)
+    row = df[df["kind"] == "stuck_execution"].iloc[0]
+    assert row.sample_execution_ids == [running[C.execution_id]]
+    own_latest = at(minutes=10 * 49) + dt.timedelta(minutes=1)
+    assert row.evidence["max_age_ms"] == pytest.approx((own_latest - at(hours=2)).total_seconds() * 1000)
+    assert row.evidence["snapshot"] is False and row.evidence["age_measured_to"] == "workflow_latest_timestamp"

@@ -232,15 +232,19 @@ def _children(body: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_definition(definition: Any, connections: dict[str, str] | None = None) -> Definition:
-    """Index a definition (dict or JSON text). Malformed parts are ignored, never raised."""
+def definition_object(definition: Any) -> dict[str, Any]:
+    """A definition given as a dict or JSON text, as a dict; anything unreadable is empty."""
     if isinstance(definition, str):
         try:
             definition = json.loads(definition)
         except ValueError:
-            definition = {}
-    if not isinstance(definition, dict):
-        definition = {}
+            return {}
+    return definition if isinstance(definition, dict) else {}
+
+
+def parse_definition(definition: Any, connections: dict[str, str] | None = None) -> Definition:
+    """Index a definition (dict or JSON text). Malformed parts are ignored, never raised."""
+    definition = definition_object(definition)
     connections = {k.lower(): v.lower() for k, v in (connections or {}).items()}
     actions: dict[str, ActionInfo] = {}
     triggers: dict[str, ActionInfo] = {}

@@ -39,7 +39,12 @@ from collections.abc import Callable
 from typing import Any
 
 from flowscope.collectors.assemble import merge_rows
-from flowscope.collectors.azure.definition import Definition, cached_definition, definition_problem
+from flowscope.collectors.azure.definition import (
+    Definition,
+    cached_definition,
+    definition_object,
+    definition_problem,
+)
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import (
     MAX_DEFINITION_CHARS,
@@ -388,13 +393,7 @@ def _workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
             f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition could not be "
             f"read whole ({problem}); the actions it does not describe are metered "
             f"{Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} until a readable definition is imported")
-    if isinstance(definition, str):
-        try:
-            definition = json.loads(definition)
-        except ValueError:
-            definition = {}
-    if not isinstance(definition, dict):
-        definition = {}
+    definition = definition_object(definition)
     kind_word = rec.get("kind") or props.get("kind")
     standard = bool(ids.site) or rtype.startswith("microsoft.web/") or \
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))

@@ -32,7 +32,18 @@ import yaml
 
 from flowscope.collectors.assemble import assemble_batch, transforms_for
 from flowscope.collectors.native import ImportContext, NativeFormatError
-from flowscope.model import EXECUTION_TABLES, TABLES, UTC, Batch, C, Cloud, RunStatus, Skip, Source, to_arrow
+from flowscope.model import (
+    EXECUTION_TABLES,
+    TABLES,
+    UTC,
+    Batch,
+    C,
+    Cloud,
+    RunStatus,
+    Skip,
+    Source,
+    to_arrow,
+)
 
 if TYPE_CHECKING:
     from flowscope.store import Store

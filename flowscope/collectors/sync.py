@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.base import ScopeResult, bounded_map
+from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
 from flowscope.model import UTC, Cloud, RunStatus
 from flowscope.settings import ConfigError

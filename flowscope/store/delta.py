@@ -9,10 +9,20 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
-from deltalake import CommitProperties, DeltaTable, Schema, WriterProperties, write_deltalake
+from deltalake import (
+    CommitProperties,
+    DeltaTable,
+    Schema,
+    WriterProperties,
+    write_deltalake,
+)
 
 from flowscope.model import EXECUTION_TABLES, TABLES
-from flowscope.store.layout import delta_schema, partition_columns, with_partition_columns
+from flowscope.store.layout import (
+    delta_schema,
+    partition_columns,
+    with_partition_columns,
+)
 from flowscope.store.sqlutil import file_list, ident, literal
 
 WRITER_PROPERTIES = WriterProperties(compression="ZSTD")

@@ -14,7 +14,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from flowscope.model import (
-    EXECUTION_TABLES, TABLES, Batch, Cloud, Kind, Meter, RunStatus, Status,
+    EXECUTION_TABLES,
+    TABLES,
+    Batch,
+    Cloud,
+    Kind,
+    Meter,
+    RunStatus,
+    Status,
 )
 from flowscope.store.errors import StoreError
 

@@ -20,7 +20,6 @@ from typing import Any
 
 import pytest
 
-
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/sfn-role"
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 
-
 from flowscope.collectors import aws
 from flowscope.model import RunStatus
 

@@ -18,8 +18,9 @@ from flowscope.collectors.aws.clients import (
     policy_actions,
 )
 from flowscope.collectors.aws.logs import choose_path, log_group_name, logging_info
-from flowscope.collectors.base import CollectWindow, ScopeResult, TokenBucket, bounded_map
 from flowscope.collectors.sync import run_sync, validate_sources
+from flowscope.collectors.throttle import TokenBucket, bounded_map
+from flowscope.collectors.window import CollectWindow, ScopeResult
 from flowscope.model import UTC, RunStatus
 from flowscope.settings import ConfigError, Settings
 

@@ -15,17 +15,14 @@ import threading
 import time
 from typing import Any
 
+from aws_helpers import stored_running
+from botocore.exceptions import ClientError
 
 from flowscope.collectors import aws
 from flowscope.collectors.aws.clients import client_hook
 from flowscope.collectors.aws.stepfunctions import get_history, iter_executions
 from flowscope.collectors.sync import sync_store
 from flowscope.model import RunStatus
-
-from aws_helpers import stored_running
-
-from botocore.exceptions import ClientError
-
 
 # ------------------------------------------------------------------ a faulty loopback proxy
 

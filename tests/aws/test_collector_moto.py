@@ -6,12 +6,15 @@ import json
 import time
 
 import pytest
+from aws_helpers import stored_running
 
 from flowscope.collectors import aws
-from flowscope.collectors.aws.clients import READ_ONLY_OPERATIONS, ReadOnlyViolation, scope_clients
+from flowscope.collectors.aws.clients import (
+    READ_ONLY_OPERATIONS,
+    ReadOnlyViolation,
+    scope_clients,
+)
 from flowscope.model import RunStatus
-
-from aws_helpers import stored_running
 
 
 def _rows(store, table, where="1=1"):

@@ -195,7 +195,7 @@ def test_fast_page_parse_equals_botocore_parse():
 
 
 def test_client_buckets_keep_latency_slack_below_the_documented_burst():
-    from flowscope.collectors.base import Quota, client_bucket
+    from flowscope.collectors.throttle import Quota, client_bucket
 
     history = client_bucket(Quota(400, 20))
     assert history.rate == 20 and history.capacity == 396             # 0.2 s of refill held back
@@ -205,7 +205,8 @@ def test_client_buckets_keep_latency_slack_below_the_documented_burst():
 
 
 def test_sink_raises_a_failed_background_write_at_flush(tmp_path):
-    from flowscope.collectors.base import ScopeResult, StoreSink
+    from flowscope.collectors.sink import StoreSink
+    from flowscope.collectors.window import ScopeResult
     from flowscope.store import Store
 
     class Broken(Store):

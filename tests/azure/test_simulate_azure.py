@@ -9,7 +9,7 @@ import pytest
 
 from flowscope.collectors.azure import transform as t
 from flowscope.collectors.native import ImportContext
-from flowscope.model import C, Batch, Meter, Status
+from flowscope.model import Batch, C, Meter, Status
 from flowscope.simulate.azure import simulate
 from flowscope.simulate.base import AnomalyKind, SimSpec
 

@@ -9,10 +9,9 @@ from typing import Any
 
 import pytest
 
-from flowscope.model import UTC, C, TABLES
+from flowscope.model import TABLES, UTC, C, Cloud
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.demo import simulate_cloud
-from flowscope.model import Cloud
 
 END = dt.datetime(2026, 11, 20, tzinfo=UTC)
 IGNORED = {C.source, C.collected_at}

@@ -11,7 +11,7 @@ import pytest
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import import_files
 from flowscope.collectors.native import NativeFormatError
-from flowscope.model import C, Cloud, EXECUTION_TABLES, Meter
+from flowscope.model import EXECUTION_TABLES, C, Cloud, Meter
 from flowscope.simulate.demo import transform_simulated
 from flowscope.store import Store
 

@@ -4,7 +4,7 @@ import pyarrow as pa
 import pytest
 
 from flowscope import model
-from flowscope.model import C, TABLES, utc
+from flowscope.model import TABLES, C, utc
 
 
 def test_every_schema_column_has_a_constant():

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 import flowscope
 from flowscope.cli import app
-from flowscope.collectors.base import ScopeResult
 from flowscope.collectors.sync import SyncReport
+from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
 from flowscope.model import UTC, Batch, C, RunStatus
 from flowscope.store import NotAStoreError, Store

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 import flowscope
-from flowscope.model import C, TABLES, UTC
+from flowscope.model import TABLES, UTC, C
 from flowscope.simulate.demo import build_demo
 from flowscope.store import Store
 

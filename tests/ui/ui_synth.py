@@ -14,7 +14,17 @@ import json
 import random
 from dataclasses import dataclass
 
-from flowscope.model import UTC, Batch, C, Cloud, Kind, Meter, RunStatus, Status, StepType
+from flowscope.model import (
+    UTC,
+    Batch,
+    C,
+    Cloud,
+    Kind,
+    Meter,
+    RunStatus,
+    Status,
+    StepType,
+)
 
 ASL = {
     "Comment": "orders",

@@ -20,15 +20,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.base import (
-    DEFAULT_LAG,
-    CollectWindow,
-    Quota,
-    ScopeResult,
-    StoreSink,
-    bounded_map,
-    write_run_row,
-)
+from flowscope.collectors.sink import StoreSink, write_run_row
+from flowscope.collectors.throttle import Quota, bounded_map
+from flowscope.collectors.window import DEFAULT_LAG, CollectWindow, ScopeResult
 from flowscope.model import UTC, Batch, C, Cloud, RunStatus
 
 if TYPE_CHECKING:

@@ -20,12 +20,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from flowscope.collectors.base import Quota, RateLimiters
+from flowscope.collectors.throttle import Quota, RateLimiters
 
 try:  # boto3 is the `aws` extra: importing flowscope must not need it
     import boto3
     from botocore.config import Config
-    from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+    from botocore.credentials import (
+        AssumeRoleCredentialFetcher,
+        DeferredRefreshableCredentials,
+    )
 except ImportError:  # pragma: no cover - exercised only without the extra
     boto3 = None  # type: ignore[assignment]
 

@@ -40,8 +40,9 @@ from flowscope.collectors.aws.stepfunctions import (
     as_collection_error,
     run_history_fetches,
 )
-from flowscope.collectors.base import gc_paused, prefetched
 from flowscope.collectors.aws.transform import DEFER_ASSEMBLE
+from flowscope.collectors.sink import gc_paused
+from flowscope.collectors.throttle import prefetched
 from flowscope.model import Batch, Cloud, Skip, Source, utc
 
 EXPRESS_MAX_DURATION = dt.timedelta(minutes=5)

@@ -25,9 +25,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.aws.clients import AwsScopeClients, error_code, restarting_pages
-from flowscope.collectors.base import CollectionError, CollectWindow, ScopeResult, StoreSink, bounded_map
+from flowscope.collectors.aws.clients import (
+    AwsScopeClients,
+    error_code,
+    restarting_pages,
+)
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.sink import StoreSink
+from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.window import CollectionError, CollectWindow, ScopeResult
 from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, Source, utc
 
 if TYPE_CHECKING:

@@ -48,16 +48,16 @@ from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import (
+    MAX_DEFINITION_CHARS,
     Batch,
     C,
     Cloud,
-    duration_ms,
     Kind,
-    MAX_DEFINITION_CHARS,
     Meter,
     Skip,
     Status,
     StepType,
+    duration_ms,
     payload_size_and_hash,
     truncate,
 )

@@ -42,7 +42,12 @@ from flowscope.collectors.gcp.definition import (
     parse_definition,
     resource_is_wait,
 )
-from flowscope.collectors.native import FormatHandler, ImportContext, NativeFormatError, Row
+from flowscope.collectors.native import (
+    FormatHandler,
+    ImportContext,
+    NativeFormatError,
+    Row,
+)
 from flowscope.model import (
     MAX_DEFINITION_CHARS,
     TERMINAL_STATUSES,

@@ -1,0 +1,159 @@
+"""The window and the result of one sync of one scope: what every live collector shares.
+
+A live collector (one per cloud) turns one *scope* (an AWS account+region, an Azure
+subscription, a GCP project+location) into rows in the store and ONE `collection_runs` row
+describing how that went. Scopes are independent: one failing scope never stops the others.
+
+- `CollectWindow`: which start times a sync must look at (watermark minus a lag window, for
+  late and still-running runs; `--since` bounds the first sync).
+- `CollectionError`: an API failure that must be recorded, never swallowed into an empty list.
+- `ScopeResult`: the outcome of one scope, convertible to its `collection_runs` row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowscope.model import UTC, C, RunStatus, truncate
+
+DEFAULT_LAG = dt.timedelta(minutes=15)
+"""Runs that started up to this long before the last watermark are listed again: listings are
+eventually consistent, and a run listed as RUNNING last time must be seen again."""
+
+MAX_ERRORS_KEPT = 50
+"""At most this many per-item errors are kept in a collection_runs row (the total is counted)."""
+
+
+class CollectionError(RuntimeError):
+    """An API call (or a whole scope) that could not be completed.
+
+    `code` is the cloud's error code (ThrottlingException, ExecutionDoesNotExist, ...),
+    `operation` the API operation, `target` what it was about (an ARN). Messages never carry
+    payloads or credentials.
+    """
+
+    def __init__(self, message: str, *, operation: str | None = None, code: str | None = None,
+                 target: str | None = None, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.operation = operation
+        self.code = code
+        self.target = target
+        self.retryable = retryable
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"operation": self.operation, "code": self.code, "target": self.target,
+                "message": truncate(str(self), 300)}
+
+
+@dataclass(frozen=True)
+class CollectWindow:
+    """The start times one sync of one scope collects.
+
+    `lower_bound` is where a newest-first listing may stop: the last watermark minus `lag`,
+    or `since` on a first sync, or None (everything the cloud still keeps).
+    """
+
+    end: dt.datetime
+    watermark: dt.datetime | None = None
+    since: dt.datetime | None = None
+    lag: dt.timedelta = DEFAULT_LAG
+
+    @property
+    def lower_bound(self) -> dt.datetime | None:
+        if self.watermark is not None:
+            bound = self.watermark - self.lag
+            # --since can only widen an incremental sync's window, never narrow it.
+            return min(bound, self.since) if self.since is not None else bound
+        return self.since
+
+    @property
+    def first_sync(self) -> bool:
+        return self.watermark is None
+
+    def contains(self, start: dt.datetime | None) -> bool:
+        bound = self.lower_bound
+        return start is None or bound is None or start >= bound
+
+
+@dataclass
+class ScopeResult:
+    """The outcome of syncing one scope; `row()` is its collection_runs row."""
+
+    cloud: str
+    scope: str
+    started_at: dt.datetime
+    run_id: str = field(default_factory=lambda: f"sync-{uuid.uuid4()}")
+    ended_at: dt.datetime | None = None
+    status: RunStatus = RunStatus.RUNNING
+    watermark: dt.datetime | None = None
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    error_count: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    def count(self, key: str, n: int = 1) -> None:
+        with self._lock:       # worker threads and the sink's writer count concurrently
+            self.counts[key] = self.counts.get(key, 0) + n
+
+    def add_counts(self, counts: Mapping[str, int]) -> None:
+        for key, n in counts.items():
+            self.count(key, n)
+
+    def record_error(self, error: BaseException | Mapping[str, Any]) -> None:
+        """Something could not be collected: keep its description (bounded), count it."""
+        self.error_count += 1
+        if len(self.errors) < MAX_ERRORS_KEPT:
+            if isinstance(error, CollectionError):
+                self.errors.append(error.as_dict())
+            elif isinstance(error, BaseException):
+                self.errors.append({"code": type(error).__name__, "message": truncate(str(error), 300)})
+            else:
+                self.errors.append(dict(error))
+
+    def warn(self, message: str) -> None:
+        if message not in self.warnings:
+            self.warnings.append(message)
+
+    def finish(self, ended_at: dt.datetime | None = None, *, failed: BaseException | None = None) -> "ScopeResult":
+        self.ended_at = ended_at or dt.datetime.now(UTC)
+        if failed is not None:
+            self.status = RunStatus.FAILED
+            self.error = truncate(f"{type(failed).__name__}: {failed}")
+        elif self.error_count:
+            self.status = RunStatus.PARTIAL
+            first = self.errors[0] if self.errors else {}
+            self.error = truncate(f"{self.error_count} item(s) not collected; first: "
+                                  f"{first.get('code')}: {first.get('message')}")
+        else:
+            self.status = RunStatus.SUCCEEDED
+        return self
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+
+    def row(self) -> dict[str, Any]:
+        details = dict(self.details)
+        if self.warnings:
+            details["warnings"] = self.warnings
+        if self.errors:
+            details["errors"] = self.errors
+            details["error_count"] = self.error_count
+        return {
+            C.run_id: self.run_id, C.cloud: self.cloud, C.scope: self.scope,
+            C.started_at: self.started_at, C.ended_at: self.ended_at,
+            C.status: RunStatus(self.status).value, C.watermark: self.watermark,
+            C.counts: json.dumps(self.counts, sort_keys=True),
+            C.error: self.error,
+            C.details: json.dumps(details, sort_keys=True, default=str),
+        }

@@ -284,6 +284,62 @@ class Store:
         value = row[0] if row else None
         return value.astimezone(dt.timezone.utc) if value is not None else None
 
+    def running_executions(self, cloud: str, *, account: str | None = None,
+                           region: str | None = None) -> list[dict[str, Any]]:
+        """Stored RUNNING executions of a cloud (optionally one account and region): the runs a
+        collector revisits until they end."""
+        conditions = [f"{C.cloud} = ?", f"{C.status} = ?"]
+        params: list[Any] = [cloud, "RUNNING"]
+        for column, value in ((C.account, account), (C.region, region)):
+            if value is not None:
+                conditions.append(f"{column} = ?")
+                params.append(value)
+        with self._lookup("executions") as (cur, src):
+            return cur.sql(f"SELECT * FROM {src['executions']} t WHERE {' AND '.join(conditions)}",
+                           params=params).to_arrow_table().to_pylist()
+
+    def mean_event_count(self, cloud: str, workflow_id: str) -> float | None:
+        """Average history length of a workflow's stored executions (None when none is known)."""
+        with self._lookup("executions") as (cur, src):
+            row = cur.execute(f"SELECT avg({C.event_count}) FROM {src['executions']} t "
+                              f"WHERE {C.cloud} = ? AND {C.workflow_id} = ? AND {C.event_count} IS NOT NULL",
+                              [cloud, workflow_id]).fetchone()
+        value = row[0] if row else None
+        return float(value) if value is not None else None
+
+    def execution_ids_of_workflow(self, cloud: str, workflow_id: str) -> set[str]:
+        """Ids of executions stored for a workflow, from its executions and its steps (steps can
+        arrive before their execution row)."""
+        found: set[str] = set()
+        with self._lookup("executions", "steps") as (cur, src):
+            for table in ("executions", "steps"):
+                rows = cur.execute(f"SELECT DISTINCT {C.execution_id} FROM {src[table]} t "
+                                   f"WHERE {C.cloud} = ? AND {C.workflow_id} = ?", [cloud, workflow_id]).fetchall()
+                found.update(r[0] for r in rows)
+        return found
+
+    def row_counts(self, tables: Iterable[str] = TABLES) -> dict[str, int]:
+        """Rows per table at the current snapshot."""
+        names = list(tables)
+        for name in names:
+            self._check_table(name)
+        with self._lookup(*names) as (cur, src):
+            return {name: int(cur.execute(f"SELECT count(*) FROM {src[name]} t").fetchone()[0]) for name in names}
+
+    def latest_collection_runs(self) -> list[dict[str, Any]]:
+        """The newest collection_runs row of every scope, ordered by scope."""
+        with self._lookup("collection_runs") as (cur, src):
+            return cur.sql(
+                f"SELECT * FROM {src['collection_runs']} t QUALIFY row_number() OVER "
+                f"(PARTITION BY {C.scope} ORDER BY {C.started_at} DESC) = 1 ORDER BY {C.scope}"
+            ).to_arrow_table().to_pylist()
+
+    def snapshot_files(self) -> dict[str, reader.TableFiles]:
+        """Parquet files (and columns) of each model table at the current snapshot, for other
+        engines (Spark) that read the files themselves."""
+        snap = manifest.latest(self._layout.manifest_dir)
+        return reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
+
     @contextmanager
     def _lookup(self, *tables: str) -> Iterator[tuple[duckdb.DuckDBPyConnection, dict[str, str]]]:
         """A cursor of this thread's reused DuckDB and, per table, a parenthesised SELECT over its

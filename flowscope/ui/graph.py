@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -18,41 +17,7 @@ import plotly.graph_objects as go
 import yaml
 
 from flowscope.analysis.base import fmt_ms
-
-
-@dataclass
-class Node:
-    name: str
-    type: str = "other"
-    parent: str | None = None
-
-
-@dataclass
-class Edge:
-    source: str
-    target: str
-    kind: str = "next"        # next | choice | default | catch | branch | observed
-
-
-@dataclass
-class Graph:
-    nodes: dict[str, Node] = field(default_factory=dict)
-    edges: list[Edge] = field(default_factory=list)
-    starts: list[str] = field(default_factory=list)
-
-    def add(self, name: str, type_: str = "other", parent: str | None = None) -> None:
-        if name not in self.nodes:
-            self.nodes[name] = Node(name, type_, parent)
-
-    def link(self, source: str | None, target: str | None, kind: str = "next") -> None:
-        if not source or not target or source == target and kind != "observed":
-            return
-        if not any(e.source == source and e.target == target for e in self.edges):
-            self.edges.append(Edge(source, target, kind))
-
-
-class DefinitionError(ValueError):
-    """The stored definition cannot be read as the format it claims."""
+from flowscope.collectors.graph import DefinitionError, Graph
 
 
 def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:

@@ -138,7 +138,8 @@ class Fake:
             doc = {"stateMachineArn": arn, "name": arn.rsplit(":", 1)[1], "definition": DEFINITION,
                    "roleArn": "r", "type": "EXPRESS" if arn == XSM else "STANDARD", "creationDate": 1.7e9,
                    "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
-                       {"cloudWatchLogsLogGroup": {"logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}:*"}}]}
+                       {"cloudWatchLogsLogGroup": {
+                           "logGroupArn": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{GROUP}:*"}}]}
                    if arn == XSM else {"level": "OFF"}}
             return 200, json.dumps(doc).encode()
         if op == "ListStateMachineVersions":
@@ -247,7 +248,7 @@ def main() -> None:
         os.environ[key] = value
     os.environ.pop("AWS_PROFILE", None)
 
-    from flowscope.collectors import aws
+    from flowscope.collectors.aws import collector as aws
     from flowscope.collectors.aws.logs import LogRecordStream, filter_log_events
     from flowscope.store import Store
 

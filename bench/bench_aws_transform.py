@@ -64,7 +64,7 @@ def main() -> None:
     ctxs = [ImportContext(source_name="bench", execution_id=arn) for arn, _ in histories]
 
     def run_history() -> None:
-        for ctx, (_, doc) in zip(ctxs, histories):
+        for ctx, (_, doc) in zip(ctxs, histories, strict=True):
             handler(doc, ctx)
 
     def run_logs() -> None:

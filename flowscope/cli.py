@@ -17,12 +17,14 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowscope.exitcodes import ExitCode, exit_code_table
+from flowscope.format import fmt_count, fmt_usd, is_missing
 from flowscope.textsafety import terminal_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from flowscope.analysis.run import Coverage
+    from flowscope.store import Store
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
@@ -30,7 +32,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 err = Console(stderr=True)
 out = Console()
 
-StoreOpt = Annotated[Optional[str], typer.Option("--store", help="Store folder (default: config, FLOWSCOPE_STORE, ~/.flowscope).")]
+StoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", help="Store folder (default: config, FLOWSCOPE_STORE, ~/.flowscope).")]
 ReadStoreOpt = Annotated[Optional[str], typer.Option(
     "--store", help="Store folder to read (default: config, FLOWSCOPE_STORE, ~/.flowscope); it must exist: "
                     "only demo, import and sync create a store.")]
@@ -85,7 +88,8 @@ def demo(
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history to simulate.")] = 30,
     executions: Annotated[int, typer.Option(min=10, help="Executions across the three clouds.")] = 30_000,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and end give the same workload.")] = 7,
-    end: Annotated[Optional[str], typer.Option(help="End of the simulated window (ISO time; default: this hour).")] = None,
+    end: Annotated[Optional[str], typer.Option(
+        help="End of the simulated window (ISO time; default: this hour).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
 ) -> None:
@@ -105,7 +109,7 @@ def demo(
             result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
     except StoreError as exc:
         raise fail(str(exc)) from None
-    written = ", ".join(f"{n:,} {t}" for t, n in result.written.items())
+    written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items())
     err.print(f"demo store {settings.store_path}: {written}; "
               f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False)
     if serve:
@@ -130,7 +134,8 @@ def dashboard(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-    address: Annotated[str, typer.Option(help="Address to bind; other than loopback only with [auth] configured.")] = "127.0.0.1",
+    address: Annotated[str, typer.Option(
+        help="Address to bind; other than loopback only with [auth] configured.")] = "127.0.0.1",
 ) -> None:
     """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist."""
     settings = _settings(config, store)
@@ -145,7 +150,8 @@ def import_(
     config: ConfigOpt = None,
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.")] = None,
     format: Annotated[Optional[str], typer.Option("--format", help="Force the format, e.g. aws.history.")] = None,
-    execution_arn: Annotated[Optional[str], typer.Option(help="Execution ARN of a bare get-execution-history file.")] = None,
+    execution_arn: Annotated[Optional[str], typer.Option(
+        help="Execution ARN of a bare get-execution-history file.")] = None,
 ) -> None:
     """Load histories exported from the clouds, in their native formats (detected from content)."""
     from flowscope.collectors.importer import NothingImportedError, import_files
@@ -178,7 +184,7 @@ def import_(
     except OSError as exc:   # the store path cannot be created (a file there, no permission)
         raise fail(terminal_text(f"{settings.store_path}: cannot write a store there: "
                                  f"{exc.strerror or exc} (nothing was written)")) from None
-    written = ", ".join(f"{n:,} {t}" for t, n in result.written.items() if t != "collection_runs") or "nothing"
+    written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items() if t != "collection_runs") or "nothing"
     formats = ", ".join(f"{n} {f}" for f, n in sorted(result.formats.items()))
     fresh = result.new_executions + result.changed_executions
     if result.unchanged_executions and not fresh:
@@ -257,6 +263,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     """
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
+    from flowscope.model import C
     from flowscope.store import StoreError
 
     settings = _settings(config, store)
@@ -266,23 +273,19 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     target = _open_store(settings.store_path)
     try:
-        counts = target.sql("SELECT 'executions' AS t, count(*) AS n FROM executions UNION ALL "
-                            "SELECT 'steps', count(*) FROM steps UNION ALL "
-                            "SELECT 'workflows', count(*) FROM workflows")
-        runs = target.sql("SELECT scope, status, ended_at, error FROM collection_runs "
-                          "QUALIFY row_number() OVER (PARTITION BY scope ORDER BY started_at DESC) = 1 "
-                          "ORDER BY scope")
+        counts = target.row_counts(("executions", "steps", "workflows"))
+        runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
         raise fail(f"store {settings.store_path}: {exc}") from None
-    summary = ", ".join(f"{n:,} {t}" for t, n in counts.itertuples(index=False))
+    summary = ", ".join(f"{fmt_count(n)} {table}" for table, n in counts.items())
     note(f"store {settings.store_path}: {summary}", console=out)
-    for row in runs.itertuples(index=False):
-        note(f"  last sync of {row.scope}: {row.status} at {row.ended_at}"
-             + (f" - {row.error}" if isinstance(row.error, str) else ""), console=out)
-    executions = int(dict(counts.itertuples(index=False)).get("executions", 0))
+    for run in runs:
+        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {run[C.ended_at]}"
+             + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)
+    executions = counts.get("executions", 0)
     if not executions:
         note(f"no data yet: {NEXT_STEP}", console=out)
-    if not executions or (runs["status"] == "failed").any():
+    if not executions or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
 
 
@@ -308,10 +311,13 @@ def analyze(
     since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
     until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
     cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")] = None,
-    workflow: Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")] = None,
+    workflow: Annotated[Optional[list[str]], typer.Option(
+        help="Only these workflows, by name or id (repeatable).")] = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
-    fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
-    engine: Annotated[str, typer.Option(help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
+    fail_on: Annotated[Optional[str], typer.Option(
+        help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+    engine: Annotated[str, typer.Option(
+        help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
 ) -> None:
     from flowscope.analysis import Thresholds
     from flowscope.analysis.run import analyze_report
@@ -348,7 +354,8 @@ def analyze(
     if message:
         note(message)
     for failed in coverage.failed_collections:
-        note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: {failed['error'] or 'no error recorded'}")
+        note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: "
+             f"{failed['error'] or 'no error recorded'}")
     if fail_on is not None and any(SEVERITY_RANK[s] >= SEVERITY_RANK[fail_on] for s in findings["severity"]):
         raise typer.Exit(ExitCode.FINDINGS)
     if coverage.status != "ok":
@@ -378,7 +385,7 @@ class _TableSource:
         return self.tables[name]
 
 
-def _spark_tables(store: "object") -> _TableSource:
+def _spark_tables(store: "Store") -> _TableSource:
     from importlib.util import find_spec
 
     if find_spec("pyspark") is None:
@@ -400,8 +407,9 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
 
     if findings.empty:
         if coverage.status != "no_data":
-            note(f"no findings in this window ({coverage.executions:,} executions of {coverage.workflows:,} "
-                 f"workflow(s) from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC)",
+            note(f"no findings in this window ({fmt_count(coverage.executions)} executions of "
+                 f"{fmt_count(coverage.workflows)} workflow(s) from {coverage.since:%Y-%m-%d %H:%M} to "
+                 f"{coverage.until:%Y-%m-%d %H:%M} UTC)",
                  console=out)
         return
     table = Table(show_lines=False)
@@ -412,7 +420,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     for row in findings.itertuples(index=False):
         cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
         table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
-                      f"{row.monthly_usd:,.2f}" if row.monthly_usd == row.monthly_usd else "")
+                      "" if is_missing(row.monthly_usd) else fmt_usd(row.monthly_usd))
     console = out if out.is_terminal else Console(width=200)
     console.print(table)
 

@@ -400,26 +400,6 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
     return out
 
 
-def fmt_usd(value: float) -> str:
-    if value >= 100:
-        return f"${value:,.0f}"
-    if value >= 1:
-        return f"${value:,.2f}"
-    return f"${value:.4f}"
-
-
-def fmt_ms(ms: float | None) -> str:
-    if ms is None or (isinstance(ms, float) and math.isnan(ms)):
-        return "n/a"
-    if ms >= 3_600_000:
-        return f"{ms / 3_600_000:.1f} h"
-    if ms >= 60_000:
-        return f"{ms / 60_000:.1f} min"
-    if ms >= 1_000:
-        return f"{ms / 1_000:.1f} s"
-    return f"{ms:.0f} ms"
-
-
 _MASKS = [
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
     (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<ts>"),

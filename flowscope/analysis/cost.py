@@ -12,6 +12,8 @@ finding, and retries.py's: retries' share of the workflow's billable units; in t
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
@@ -24,10 +26,9 @@ from flowscope.analysis.base import (
     FindingKind,
     Severity,
     execute,
-    fmt_ms,
-    fmt_usd,
     sample_ids,
 )
+from flowscope.format import fmt_ms, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, StepType
 
 EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
@@ -102,8 +103,7 @@ def workflow_executions(ctx: Context) -> pd.DataFrame:
         d = done[C.duration_ms].cast("float64")
         mem = ibis.coalesce(done[C.billed_memory_mb].cast("float64"),
                             ibis.literal(float(ctx.thresholds.express_memory_mb)))
-        chunks = (mem / 64.0).ceil().clip(lower=1) * 64.0
-        gb_s = ((d / 100.0).ceil() * 100.0 / 1000.0) * (chunks / 1024.0)
+        gb_s = pricing.express_billed_gb_seconds_expr(d, mem)
         agg_all = e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(),
                                                                 mean_ms=dur.mean())
         agg_done = done.group_by([C.cloud, C.workflow_id]).aggregate(
@@ -175,7 +175,7 @@ def add_edges(ctx: Context, findings: list[Finding]) -> None:
     (polling_loop), as {from, to, transitions, usd_month}, most expensive first."""
     if not findings:
         return
-    edges = edge_costs(ctx, [(f.cloud, f.workflow_id) for f in findings])
+    edges = edge_costs(ctx, [(f.cloud, f.workflow_id) for f in findings if f.workflow_id is not None])
     by_wf = {k: g for k, g in edges.groupby([C.cloud, C.workflow_id])} if not edges.empty else {}
     factor = ctx.monthly_factor
     for f in findings:
@@ -228,7 +228,7 @@ def add_retry_share(ctx: Context, findings: list[Finding]) -> None:
         return
     shares = retry_shares(ctx)
     for f in findings:
-        entry = shares.get((f.cloud, f.workflow_id))
+        entry = shares.get((f.cloud, f.workflow_id)) if f.workflow_id is not None else None
         if entry is None or "retry_share" in f.evidence:
             continue
         f.evidence["retry_share"] = entry["share"]
@@ -238,7 +238,7 @@ def add_retry_share(ctx: Context, findings: list[Finding]) -> None:
             f.title += f"; retries are {entry['share']:.0%} of its billable units"
 
 
-def costly_steps(ctx: Context, exclude: set[tuple] = frozenset()) -> list[Finding]:
+def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> list[Finding]:
     th = ctx.thresholds
     sc = step_costs(ctx)
     if sc.empty:
@@ -389,7 +389,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
     wfe = workflow_executions(ctx)
     if wfe.empty:
         return []
-    std_ids = [w for (c, w) in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id])
+    std_ids = [w for (c, w) in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
                if c == Cloud.AWS and ctx.workflow_kind(c, w) == Kind.SFN_STANDARD]
     if not std_ids:
         return []

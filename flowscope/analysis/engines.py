@@ -2,8 +2,8 @@
 
 - DuckDB (default): `Store.table(name)`, an in-memory DuckDB over the snapshot's Parquet files.
 - PySpark (`pip install flowscope[spark]`, Java 17): `spark_tables(store)` reads the same
-  snapshot's Parquet files (the file list of each Delta table at the version the store's
-  manifest names) into a local SparkSession and returns Ibis tables over them.
+  snapshot's Parquet files (`Store.snapshot_files()`: the file list of each Delta table at the
+  version the store's manifest names) into a local SparkSession and returns Ibis tables over them.
 
     from flowscope.analysis import analyze
     from flowscope.analysis.engines import spark_tables
@@ -13,9 +13,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowscope.model import TABLES, TIMESTAMP
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
 
 _SPARK_TYPES = {
     "string": "string",
@@ -44,21 +47,11 @@ def spark_session(master: str = "local[2]", app_name: str = "flowscope") -> Any:
     return session
 
 
-def snapshot_files(store: Any) -> dict[str, list[str]]:
-    """Parquet files of each model table at the store's current snapshot (manifest versions)."""
-    from flowscope.store import manifest, reader
-    from flowscope.store.layout import Layout
-
-    layout = Layout(store.path)
-    snap = manifest.latest(layout.manifest_dir)
-    return reader.snapshot_files(layout, snap, getattr(store, "storage_options", None))
-
-
 def _spark_schema(name: str) -> str:
     return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in TABLES[name].schema)
 
 
-def spark_tables(store: Any, session: Any = None) -> dict[str, Any]:
+def spark_tables(store: "Store", session: Any = None) -> dict[str, Any]:
     """Ibis tables (PySpark backend) of every model table of the store's current snapshot.
 
     Each table reads exactly the model columns from its Parquet files (the Delta partition
@@ -69,15 +62,15 @@ def spark_tables(store: Any, session: Any = None) -> dict[str, Any]:
 
     session = session or spark_session()
     con = ibis.pyspark.connect(session)
-    files = snapshot_files(store)
+    files = store.snapshot_files()
     out = {}
     from pyspark.sql import functions as F
 
     for name in TABLES:
         schema = _spark_schema(name)
         snap = files.get(name)
-        paths = list(getattr(snap, "files", snap) or [])
-        stored = getattr(snap, "columns", None)       # columns of the stored version, when known
+        paths = list(snap.files) if snap is not None else []
+        stored = snap.columns if snap is not None else None   # columns of the stored version
         if paths:
             frame = session.read.schema(schema).parquet(*paths)
         else:

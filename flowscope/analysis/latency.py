@@ -35,11 +35,11 @@ from flowscope.analysis.base import (
     bucket_expr,
     bucket_index,
     execute,
-    fmt_ms,
     lit_ts,
     sample_ids,
 )
 from flowscope.analysis.cost import workflow_executions
+from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud, StepType
 
 EXCLUDED_TYPES = [*CONTAINER_TYPES, str(StepType.WAIT)]   # waiting and containers are slow by design

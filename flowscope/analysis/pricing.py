@@ -111,8 +111,8 @@ def retry_units_per_attempt(kind: str | None, cloud: str | None = None) -> float
     Step Functions Standard: one state transition ("each retry will be charged as an additional
     state transition" [AWS-SFN]). Express: none (billed per request and duration; a retry only
     adds duration). Logic Apps: one operation execution per try (how the Azure transform meters
-    actions, quantity = attempts; re-check against [AZ-LA]). GCP Workflows: one step ("each retry attempt counts as a step execution"
-    [GCP-WF]). Unknown kind: one unit, unless the cloud is unknown too.
+    actions, quantity = attempts; re-check against [AZ-LA]). GCP Workflows: one step ("each retry
+    attempt counts as a step execution" [GCP-WF]). Unknown kind: one unit, unless the cloud is unknown too.
     """
     if kind == Kind.SFN_EXPRESS:
         return 0.0
@@ -164,11 +164,31 @@ def price(meter: Meter | str, quantity: float, *, region: str | None = None, kin
     return total
 
 
-def express_billed_gb_seconds(duration_ms: float, memory_mb: float) -> float:
-    """Express duration billing: duration rounded up to 100 ms, memory in 64 MB chunks [AWS-SFN]."""
-    billed_ms = math.ceil(max(duration_ms, 0) / 100.0) * 100.0
-    billed_mb = max(1, math.ceil(max(memory_mb, 1) / 64.0)) * 64.0
-    return billed_ms / 1000.0 * billed_mb / 1024.0
+EXPRESS_BILLING_INCREMENT_MS = 100
+"""Express duration is "rounded up to the nearest 100ms" [AWS-SFN]; a run is billed one increment at least."""
+EXPRESS_MEMORY_CHUNK_MB = 64
+"""Express memory is "billed in 64-MB chunks" [AWS-SFN]; a run uses one chunk at least."""
+
+
+def express_billed_gb_seconds(duration_ms: float, memory_mb: float | None = None) -> float:
+    """GB-seconds one Express run is billed: duration rounded up to 100 ms (100 ms at least),
+    memory rounded up to 64 MB chunks (one chunk at least) [AWS-SFN].
+
+    `memory_mb` None: unknown, assumed one 64 MB chunk, which holds for workflows with small
+    definitions and payloads (memory = 50 MB + definition + payload x Parallel/Map steps). The one
+    rule: the AWS transform meters usage with it, `express_billed_gb_seconds_expr` is its engine twin.
+    """
+    increments = max(1, math.ceil(max(duration_ms, 0) / EXPRESS_BILLING_INCREMENT_MS))
+    chunks = max(1, math.ceil((memory_mb or 0) / EXPRESS_MEMORY_CHUNK_MB))
+    return (increments * EXPRESS_BILLING_INCREMENT_MS / 1000.0) * (chunks * EXPRESS_MEMORY_CHUNK_MB / 1024.0)
+
+
+def express_billed_gb_seconds_expr(duration_ms: ir.NumericValue, memory_mb: ir.NumericValue) -> ir.FloatingValue:
+    """`express_billed_gb_seconds` as an engine expression over duration and memory columns
+    (a null memory counts as one chunk)."""
+    increments = (duration_ms.cast("float64").clip(lower=0) / EXPRESS_BILLING_INCREMENT_MS).ceil().clip(lower=1)
+    chunks = (memory_mb.cast("float64").fill_null(0.0) / EXPRESS_MEMORY_CHUNK_MB).ceil().clip(lower=1)
+    return (increments * EXPRESS_BILLING_INCREMENT_MS / 1000.0) * (chunks * EXPRESS_MEMORY_CHUNK_MB / 1024.0)
 
 
 def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = None,

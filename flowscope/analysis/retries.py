@@ -28,12 +28,12 @@ from flowscope.analysis.base import (
     bucket_expr,
     bucket_index,
     execute,
-    fmt_ms,
     is_throttling,
     lit_ts,
     sample_ids,
 )
 from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
+from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud
 
 NO_ERROR = "(no error)"

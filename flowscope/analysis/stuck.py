@@ -31,11 +31,11 @@ from flowscope.analysis.base import (
     FindingKind,
     Severity,
     execute,
-    fmt_ms,
     lit_ts,
     sample_ids,
     to_utc,
 )
+from flowscope.format import fmt_ms
 from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Source, Status, StepType
 
 

@@ -14,26 +14,18 @@ may come in any order and a stale snapshot never undoes a finished one.
 
 from __future__ import annotations
 
-import functools
-import importlib
 from collections import defaultdict
 from collections.abc import Collection, Iterable
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud
+from flowscope.collectors.registry import transforms_for
+from flowscope.model import TERMINAL_STATUSES, Batch, C
 
 if TYPE_CHECKING:
     from flowscope.store import Store
 
 Row = dict[str, Any]
 ExecKey = tuple[str, str]
-
-
-@functools.cache
-def transforms_for(cloud: str) -> ModuleType:
-    """The pure transform module of a cloud (imported on first use, not at start-up)."""
-    return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}.transform")
 
 
 STATE_COLUMNS = frozenset({
@@ -196,11 +188,7 @@ def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> se
     """Executions already stored for workflows whose definition arrives only now."""
     keys: set[ExecKey] = set()
     for cloud, workflow_id in sorted(workflows):
-        quoted = workflow_id.replace("'", "''")
-        for table in ("executions", "steps"):
-            found = store.sql(f"SELECT DISTINCT {C.execution_id} FROM {table} "
-                              f"WHERE {C.cloud} = '{cloud}' AND {C.workflow_id} = '{quoted}'")
-            keys.update((cloud, execution_id) for execution_id in found[C.execution_id])
+        keys.update((cloud, execution_id) for execution_id in store.execution_ids_of_workflow(cloud, workflow_id))
     return keys
 
 

@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING, Any, Union
 
 import yaml
 
-from flowscope.collectors.assemble import assemble_batch, transforms_for
+from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import (
     EXECUTION_TABLES,
     TABLES,

@@ -10,12 +10,12 @@ code (ExitCode.NO_DATA when any scope failed: its collection is missing, not abs
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from flowscope.collectors import registry
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
@@ -69,9 +69,9 @@ class SyncReport:
         return lines
 
 
-def collector_for(cloud: str) -> ModuleType:
-    """The live collector package of a cloud (`flowscope.collectors.<cloud>`) with `sync`/`scopes`."""
-    return importlib.import_module(f"flowscope.collectors.{Cloud(cloud).value}")
+def collector_for(cloud: str) -> ModuleType | None:
+    """The live collector of a cloud (`validate`, `scopes`, `collect_scope`, `sync`), or None (registry)."""
+    return registry.collector_for(cloud)
 
 
 def _is_live(module: ModuleType) -> bool:
@@ -80,7 +80,8 @@ def _is_live(module: ModuleType) -> bool:
 
 def live_collection_available(cloud: str) -> bool:
     """Whether this version can collect `cloud` live (the one rule `sync` and `doctor` share)."""
-    return _is_live(collector_for(cloud))
+    module = collector_for(cloud)
+    return module is not None and _is_live(module)
 
 
 def unavailable_reason(cloud: str) -> str:
@@ -90,10 +91,10 @@ def unavailable_reason(cloud: str) -> str:
 
 
 def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str] | None = None
-                     ) -> list[tuple[int, Mapping[str, Any], ModuleType, list[Any]]]:
+                     ) -> list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]]:
     """Every selected source checked before any call: (index, source, collector, scopes)."""
     wanted = {Cloud(c).value for c in clouds} if clouds else None
-    out = []
+    out: list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]] = []
     sources = list(sources)
     if not sources:
         raise ConfigError("no [[sources]] configured: add one, e.g.\n"
@@ -108,7 +109,7 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
         if wanted is not None and cloud not in wanted:
             continue
         module = collector_for(cloud)
-        if not _is_live(module):
+        if module is None or not _is_live(module):
             out.append((index, source, None, []))   # recorded as a failed scope, others go on
             continue
         try:
@@ -123,10 +124,12 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
                clouds: Iterable[str] | None = None, now: dt.datetime | None = None,
                max_parallel_scopes: int = DEFAULT_PARALLEL_SCOPES) -> SyncReport:
     """Sync every scope of every selected source into `store`."""
-    report = SyncReport(started_at=dt.datetime.now(UTC))
-    now = now or report.started_at
+    started_at = dt.datetime.now(UTC)
+    report = SyncReport(started_at=started_at)
+    now = now or started_at
     plan = validate_sources(sources, clouds)
-    jobs = [(module, scope) for _, _, module, scopes in plan for scope in scopes]
+    jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
+            for scope in scopes]
     for index, source, module, _ in plan:
         if module is None:
             missing = ScopeResult(cloud=str(source["cloud"]), scope=f"{source['cloud']}:sources[{index}]",
@@ -135,16 +138,15 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
             store.write(_run_batch(missing))
             report.results.append(missing)
 
-    def run(job: tuple[ModuleType, Any]) -> ScopeResult:
-        module, scope = job
+    def run(job: tuple[str, ModuleType, Any]) -> ScopeResult:
+        _, module, scope = job
         return module.collect_scope(scope, store, since=since, now=now)
 
     for outcome in bounded_map(run, jobs, max_parallel_scopes, thread_name_prefix="flowscope-scope"):
-        if outcome.ok:
+        if outcome.result is not None:
             report.results.append(outcome.result)
         else:
-            module, scope = outcome.item
-            cloud = module.__name__.rsplit(".", 1)[-1]
+            cloud, _, scope = outcome.item
             name = scope.scope_id(None) if hasattr(scope, "scope_id") else repr(scope)
             failed = ScopeResult(cloud=cloud, scope=name, started_at=now).finish(failed=outcome.error)
             report.results.append(failed)

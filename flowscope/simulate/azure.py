@@ -1,6 +1,6 @@
 """Simulated Azure Logic Apps: management-API documents for four workflows, with ground truth.
 
-Deterministic from `spec.seed`. Documents are exactly what `collectors/azure/transform.py`
+Deterministic from `spec.seed`. Documents are exactly what `collectors/azure/transform/`
 reads (`{"value": [...]}` pages and single resources, ARM ids consistent across them):
 
 - `invoice-sync` (Consumption, healthy): Request trigger, Http, a Condition (If) with an

@@ -7,7 +7,6 @@ The ground truth is saved beside the data so a user can check what the analyses 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import json
 import multiprocessing
 import os
@@ -24,6 +23,7 @@ import pyarrow as pa
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import transform_documents
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.registry import simulator_for
 from flowscope.model import (
     EXECUTION_TABLES,
     UTC,
@@ -63,8 +63,8 @@ def demo_end(now: dt.datetime | None = None) -> dt.datetime:
 
 
 def simulate_cloud(cloud: Cloud, spec: SimSpec) -> SimulatedCloud:
-    module = importlib.import_module(f"flowscope.simulate.{cloud.value}")
-    return module.simulate(spec)
+    """One cloud's simulated workload, in its native formats (the simulator named by the registry)."""
+    return simulator_for(cloud).simulate(spec)
 
 
 def transform_simulated(sim: SimulatedCloud, seen_at: dt.datetime) -> Batch:

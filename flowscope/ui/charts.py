@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from flowscope.analysis.base import fmt_ms as _plain_ms
+from flowscope.format import fmt_ms
 from flowscope.model import C, Status, StepType
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
@@ -31,8 +31,8 @@ HEIGHT = 320
 def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1), template="plotly_white",
-                      hovermode="x unified")
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+                      template="plotly_white", hovermode="x unified")
     return fig
 
 
@@ -74,7 +74,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
 
 
 def kpi_trends(trend: pd.DataFrame) -> dict[str, go.Figure]:
-    """The Overview's trend charts from `queries.trend`: executions, failure rate, retries, cost."""
+    """The Overview's trend charts from `tables.trend`: executions, failure rate, retries, cost."""
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
                                                       ("retries", "Retries"), ("cost", "Cost"))}
@@ -195,7 +195,8 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
             x=part[C.started_at], y=part[C.scope], mode="markers", name=str(status),
             marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
                         symbol="x" if status == "failed" else "circle"),
-            hovertext=[f"{s}: {e or ''}"[:200] for s, e in zip(part[C.status], part[C.error])], hoverinfo="text+x"))
+            hovertext=[f"{s}: {e or ''}"[:200] for s, e in zip(part[C.status], part[C.error], strict=True)],
+            hoverinfo="text+x"))
     fig.update_layout(hovermode="closest")
     return fig
 
@@ -228,6 +229,40 @@ def _tree_order(steps: pd.DataFrame) -> list[tuple[int, Any]]:
     return out
 
 
+def _step_bar(row: Any, depth: int, now: dt.datetime) -> dict[str, Any] | None:
+    """The timeline bar of one step visit (None when it never started); a running step ends now."""
+    start, end = getattr(row, C.started_at), getattr(row, C.ended_at)
+    if start is None or pd.isna(start):
+        return None
+    if end is None or pd.isna(end):
+        end = now if getattr(row, C.status) == Status.RUNNING.value else start
+    iteration = getattr(row, C.iteration)
+    suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
+    name = f"{'   ' * depth}{'└ ' if depth else ''}{getattr(row, C.name)}{suffix}"
+    step_type = getattr(row, C.type)
+    attempts_n = int(getattr(row, C.attempts) or 1)
+    hover = (f"{getattr(row, C.name)} ({step_type})<br>status {getattr(row, C.status)}"
+             f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+    if getattr(row, C.error):
+        hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
+    return {"label": name, "start": start, "end": end, "status": getattr(row, C.status),
+            "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
+
+
+def _try_bars(tries: pd.DataFrame | None, depth: int) -> list[dict[str, Any]]:
+    """Thinner bars under a retried step, one per try that started."""
+    bars: list[dict[str, Any]] = []
+    for t in (tries if tries is not None else pd.DataFrame()).itertuples(index=False):
+        t_start, t_end = getattr(t, C.started_at), getattr(t, C.ended_at)
+        if t_start is None or pd.isna(t_start):
+            continue
+        t_end = t_start if t_end is None or pd.isna(t_end) else t_end
+        bars.append({"label": f"{'   ' * (depth + 1)}· try {getattr(t, C.attempt)}", "start": t_start,
+                     "end": t_end, "status": getattr(t, C.status), "kind": "try",
+                     "hover": f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}"})
+    return bars
+
+
 def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame | None = None, *,
           max_rows: int = 400, now: dt.datetime | None = None) -> go.Figure:
     """One execution: a bar per step visit (nested under Map/Parallel/loop containers), a thinner
@@ -248,30 +283,11 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
                      "end": run_end if run_end is not None and not pd.isna(run_end) else now,
                      "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id)})
     for depth, row in _tree_order(steps):
-        start, end = getattr(row, C.started_at), getattr(row, C.ended_at)
-        if start is None or pd.isna(start):
+        bar = _step_bar(row, depth, now)
+        if bar is None:
             continue
-        if end is None or pd.isna(end):
-            end = now if getattr(row, C.status) == Status.RUNNING.value else start
-        iteration = getattr(row, C.iteration)
-        suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
-        name = f"{'   ' * depth}{'└ ' if depth else ''}{getattr(row, C.name)}{suffix}"
-        step_type = getattr(row, C.type)
-        attempts_n = int(getattr(row, C.attempts) or 1)
-        hover = (f"{getattr(row, C.name)} ({step_type})<br>status {getattr(row, C.status)}"
-                 f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
-        if getattr(row, C.error):
-            hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
-        rows.append({"label": name, "start": start, "end": end, "status": getattr(row, C.status),
-                     "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover})
-        for t in tries.get(str(getattr(row, C.step_key)), pd.DataFrame()).itertuples(index=False):
-            t_start, t_end = getattr(t, C.started_at), getattr(t, C.ended_at)
-            if t_start is None or pd.isna(t_start):
-                continue
-            t_end = t_start if t_end is None or pd.isna(t_end) else t_end
-            rows.append({"label": f"{'   ' * (depth + 1)}· try {getattr(t, C.attempt)}", "start": t_start,
-                         "end": t_end, "status": getattr(t, C.status), "kind": "try",
-                         "hover": f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}"})
+        rows.append(bar)
+        rows.extend(_try_bars(tries.get(str(getattr(row, C.step_key))), depth))
         if len(rows) >= max_rows:
             break
     frame = pd.DataFrame(rows)
@@ -301,19 +317,3 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
             fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=status,
                                      marker=dict(color=colour, size=10, symbol="square")))
     return fig
-
-
-def fmt_ms(value: Any) -> str:
-    """Milliseconds for people; pandas' missing values (NA, NaT) read as n/a."""
-    return "n/a" if value is None or pd.isna(value) else _plain_ms(float(value))
-
-
-def fmt_usd(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    value = float(value)
-    if abs(value) >= 100:
-        return f"${value:,.0f}"
-    if abs(value) >= 1:
-        return f"${value:,.2f}"
-    return f"${value:.4f}" if value else "$0"

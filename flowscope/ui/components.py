@@ -11,12 +11,11 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from flowscope.analysis.tables import Filters
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.ui import data, filters
 from flowscope.ui.app_main import page_file
-from flowscope.ui.charts import fmt_usd
-from flowscope.ui.queries import Filters
 
 PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
          "retries": "Retries", "cost": "Cost", "latency": "Latency", "collection_health": "Collection health"}
@@ -54,7 +53,8 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Con
                 "`flowscope sync` to collect from your clouds, or `flowscope import FILE...` for exported "
                 "histories. A sync that is running will show up here as soon as it commits.")
         if summary["collection_runs"]:
-            st.page_link(str(page_file("collection_health")), label="See collection health", icon=":material/monitor_heart:")
+            st.page_link(str(page_file("collection_health")), label="See collection health",
+                         icon=":material/monitor_heart:")
         st.stop()
     if need_data and need_window and data.execution_count(f) == 0:
         last = summary.get("last")
@@ -125,19 +125,9 @@ def failed_scopes_banner(health: pd.DataFrame) -> None:
 def metric_row(items: Sequence[tuple]) -> None:
     """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad."""
     cols = st.columns(len(items))
-    for col, item in zip(cols, items):
+    for col, item in zip(cols, items, strict=True):
         label, value, delta = item[:3]
         col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
-
-
-def usd(value: Any) -> str:
-    return fmt_usd(value)
-
-
-def pct(value: Any) -> str:
-    if value is None or pd.isna(value):
-        return "n/a"
-    return f"{float(value):.1%}"
 
 
 def ago(ts: Any, now: dt.datetime | None = None) -> str:

@@ -5,7 +5,7 @@
 - `st.cache_data(ttl=...)` holds query results keyed by store path, store version and filters:
   a sync that commits a new version is picked up within `VERSION_TTL_S` seconds; results of an
   unchanged version live for `RESULT_TTL_S`.
-All aggregation happens in DuckDB (`flowscope.ui.queries`); only small frames reach Streamlit.
+All aggregation happens in DuckDB (`flowscope.analysis.tables`); only small frames reach Streamlit.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from flowscope.analysis import tables as q
+from flowscope.analysis.tables import Filters
 from flowscope.model import TABLES
-from flowscope.ui import queries as q
-from flowscope.ui.queries import Filters
 
 VERSION_TTL_S = 10
 RESULT_TTL_S = 600
@@ -88,7 +88,7 @@ def _cached(path: str, snapshot: str, name: str, args: tuple, kwargs: tuple) -> 
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run `queries.<name>(cursor, *args, **kwargs)` through the cache; raises StoreUnavailable."""
+    """Run `tables.<name>(cursor, *args, **kwargs)` through the cache; raises StoreUnavailable."""
     path = store_path()
     snapshot = version()
     try:

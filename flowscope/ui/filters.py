@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
+from flowscope.analysis.tables import Filters
 from flowscope.model import UTC, C
-from flowscope.ui.queries import Filters
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
 DEFAULT_WINDOW = "7d"

@@ -1,7 +1,8 @@
 """A workflow's state graph from its stored definition, with per-step metrics painted on it.
 
 Pure (no Streamlit): `parse(definition, fmt)` reads Step Functions ASL JSON, a Logic Apps
-workflow definition JSON or a Google Cloud Workflows YAML/JSON source into nodes and edges;
+workflow definition JSON or a Google Cloud Workflows YAML/JSON source into nodes and edges, each
+drawn by its cloud's one definition parser (`collectors/<cloud>/definition.py`);
 `layout` places them in layers; `figure` draws them with plotly, colouring each step by a metric
 (failure rate, retries, p95 latency or cost) and writing observed transition counts on edges.
 """
@@ -16,8 +17,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 
-from flowscope.analysis.base import fmt_ms
+from flowscope.collectors.aws.definition import workflow_graph as parse_asl
+from flowscope.collectors.azure.definition import workflow_graph as parse_logicapp
+from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
+from flowscope.format import fmt_ms
 
 
 def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
@@ -44,185 +48,6 @@ def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
     if fmt.startswith("logicapp") or (isinstance(doc, dict) and ("actions" in doc or "triggers" in doc)):
         return parse_logicapp(doc)
     return parse_gcp(doc)
-
-
-# ---------------------------------------------------------------- Step Functions (ASL)
-
-_ASL_TYPES = {"task": "task", "choice": "choice", "wait": "wait", "pass": "pass", "parallel": "parallel",
-              "map": "map", "succeed": "succeed", "fail": "fail"}
-
-
-def parse_asl(doc: Any) -> Graph:
-    if not isinstance(doc, dict) or not isinstance(doc.get("States"), dict):
-        raise DefinitionError("an ASL definition needs a States object")
-    graph = Graph()
-    graph.starts.append(str(doc.get("StartAt")))
-    _asl_states(graph, doc, None)
-    return graph
-
-
-def _asl_states(graph: Graph, machine: dict[str, Any], parent: str | None) -> None:
-    states = machine.get("States") or {}
-    for name, state in states.items():
-        if not isinstance(state, dict):
-            continue
-        graph.add(name, _ASL_TYPES.get(str(state.get("Type", "")).lower(), "other"), parent)
-    for name, state in states.items():
-        if not isinstance(state, dict):
-            continue
-        graph.link(name, state.get("Next"))
-        graph.link(name, state.get("Default"), "default")
-        for choice in state.get("Choices") or []:
-            if isinstance(choice, dict):
-                graph.link(name, choice.get("Next"), "choice")
-        for catch in state.get("Catch") or []:
-            if isinstance(catch, dict):
-                graph.link(name, catch.get("Next"), "catch")
-        inner = [b for b in state.get("Branches") or [] if isinstance(b, dict)]
-        for key in ("ItemProcessor", "Iterator"):
-            if isinstance(state.get(key), dict):
-                inner.append(state[key])
-        for branch in inner:
-            _asl_states(graph, branch, name)
-            graph.link(name, branch.get("StartAt"), "branch")
-
-
-# ---------------------------------------------------------------- Logic Apps
-
-_LA_TYPES = {"if": "choice", "switch": "choice", "foreach": "loop", "until": "loop", "scope": "scope",
-             "wait": "wait", "delay": "wait", "compose": "pass", "initializevariable": "pass",
-             "setvariable": "pass", "terminate": "fail", "response": "return"}
-
-
-def parse_logicapp(doc: Any) -> Graph:
-    if not isinstance(doc, dict):
-        raise DefinitionError("a Logic Apps definition must be a JSON object")
-    graph = Graph()
-    triggers = doc.get("triggers") or {}
-    for name in triggers:
-        graph.add(name, "trigger")
-        graph.starts.append(name)
-    _la_actions(graph, doc.get("actions") or {}, None, list(triggers))
-    return graph
-
-
-def _la_actions(graph: Graph, actions: dict[str, Any], parent: str | None, entry: list[str]) -> None:
-    for name, action in actions.items():
-        if not isinstance(action, dict):
-            continue
-        native = str(action.get("type", "")).lower()
-        graph.add(name, _LA_TYPES.get(native, "task"), parent)
-    for name, action in actions.items():
-        if not isinstance(action, dict):
-            continue
-        run_after = action.get("runAfter") or {}
-        if not run_after:
-            for source in entry:
-                graph.link(source, name, "branch" if parent else "next")
-            if not entry:
-                graph.starts.append(name)
-        for source, statuses in run_after.items():
-            words = {str(s).lower() for s in (statuses or ["Succeeded"])}
-            kind = "catch" if words and "succeeded" not in words else "next"
-            graph.link(source, name, kind)
-        nested: list[dict[str, Any]] = []
-        if isinstance(action.get("actions"), dict):
-            nested.append(action["actions"])
-        if isinstance(action.get("else"), dict) and isinstance(action["else"].get("actions"), dict):
-            nested.append(action["else"]["actions"])
-        for case in (action.get("cases") or {}).values():
-            if isinstance(case, dict) and isinstance(case.get("actions"), dict):
-                nested.append(case["actions"])
-        if isinstance(action.get("default"), dict) and isinstance(action["default"].get("actions"), dict):
-            nested.append(action["default"]["actions"])
-        for inner in nested:
-            _la_actions(graph, inner, name, [name])
-
-
-# ---------------------------------------------------------------- GCP Workflows
-
-def parse_gcp(doc: Any) -> Graph:
-    graph = Graph()
-    if isinstance(doc, list):
-        routines = {"main": {"steps": doc}}
-    elif isinstance(doc, dict):
-        routines = doc
-    else:
-        raise DefinitionError("a Workflows source must be a list of steps or a mapping of routines")
-    for routine, body in routines.items():
-        steps = body.get("steps") if isinstance(body, dict) else body
-        if not isinstance(steps, list):
-            continue
-        first = _gcp_steps(graph, steps, None)
-        if routine == "main" and first:
-            graph.starts.append(first)
-    if not graph.nodes:
-        raise DefinitionError("no steps found in the Workflows source")
-    return graph
-
-
-def _gcp_kind(body: dict[str, Any]) -> str:
-    if "call" in body:
-        return "wait" if str(body["call"]).startswith(("sys.sleep", "events.await")) else "task"
-    for key, kind in (("switch", "choice"), ("for", "loop"), ("parallel", "parallel"), ("try", "scope"),
-                      ("return", "return"), ("raise", "fail"), ("assign", "pass"), ("steps", "scope")):
-        if key in body:
-            return kind
-    return "other"
-
-
-def _gcp_steps(graph: Graph, steps: list[Any], parent: str | None) -> str | None:
-    """Add a list of steps; returns the first step's name."""
-    named: list[tuple[str, dict[str, Any]]] = []
-    for item in steps:
-        if isinstance(item, dict) and len(item) == 1:
-            name, body = next(iter(item.items()))
-            named.append((str(name), body if isinstance(body, dict) else {}))
-    for name, body in named:
-        graph.add(name, _gcp_kind(body), parent)
-    for index, (name, body) in enumerate(named):
-        following = named[index + 1][0] if index + 1 < len(named) else None
-        terminal = "return" in body or "raise" in body
-        explicit = body.get("next")
-        if explicit and explicit not in ("end", "continue", "break"):
-            graph.link(name, str(explicit))
-        elif not terminal and following and explicit not in ("end",):
-            graph.link(name, following)
-        switch = body.get("switch")
-        if isinstance(switch, list):
-            for cond in switch:
-                if not isinstance(cond, dict):
-                    continue
-                if cond.get("next") and cond["next"] not in ("end", "continue", "break"):
-                    graph.link(name, str(cond["next"]), "choice")
-                if isinstance(cond.get("steps"), list):
-                    graph.link(name, _gcp_steps(graph, cond["steps"], name), "branch")
-        inner: list[list[Any]] = []
-        if isinstance(body.get("steps"), list):
-            inner.append(body["steps"])
-        loop = body.get("for")
-        if isinstance(loop, dict) and isinstance(loop.get("steps"), list):
-            inner.append(loop["steps"])
-        par = body.get("parallel")
-        if isinstance(par, dict):
-            for branch in par.get("branches") or []:
-                if isinstance(branch, dict):
-                    for bname, bbody in branch.items():
-                        if isinstance(bbody, dict) and isinstance(bbody.get("steps"), list):
-                            graph.add(str(bname), "scope", name)
-                            graph.link(name, str(bname), "branch")
-                            graph.link(str(bname), _gcp_steps(graph, bbody["steps"], str(bname)), "branch")
-            if isinstance(par.get("for"), dict) and isinstance(par["for"].get("steps"), list):
-                inner.append(par["for"]["steps"])
-        tried = body.get("try")
-        if isinstance(tried, dict) and isinstance(tried.get("steps"), list):
-            inner.append(tried["steps"])
-        exc = body.get("except")
-        if isinstance(exc, dict) and isinstance(exc.get("steps"), list):
-            graph.link(name, _gcp_steps(graph, exc["steps"], name), "catch")
-        for steps_list in inner:
-            graph.link(name, _gcp_steps(graph, steps_list, name), "branch")
-    return named[0][0] if named else None
 
 
 # ---------------------------------------------------------------- observed transitions
@@ -253,37 +78,8 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
             succ[e.source].append(e.target)
             pred[e.target].append(e.source)
     roots = [s for s in graph.starts if s in graph.nodes] or [n for n in graph.nodes if not pred[n]]
-    # Drop back edges (found by an iterative depth-first search), then longest path from the roots.
-    back: set[tuple[str, str]] = set()
-    state: dict[str, int] = {}
-    for root in roots + list(graph.nodes):
-        if root in state:
-            continue
-        state[root] = 1
-        stack = [(root, iter(succ[root]))]
-        while stack:
-            node, it = stack[-1]
-            nxt = next(it, None)
-            if nxt is None:
-                state[node] = 2
-                stack.pop()
-            elif state.get(nxt) == 1:
-                back.add((node, nxt))
-            elif nxt not in state:
-                state[nxt] = 1
-                stack.append((nxt, iter(succ[nxt])))
-    indeg = {n: sum(1 for p in pred[n] if (p, n) not in back) for n in graph.nodes}
-    depth: dict[str, int] = {n: 0 for n in graph.nodes}
-    ready = deque(n for n in graph.nodes if indeg[n] == 0)
-    while ready:
-        node = ready.popleft()
-        for nxt in succ[node]:
-            if (node, nxt) in back:
-                continue
-            depth[nxt] = max(depth[nxt], depth[node] + 1)
-            indeg[nxt] -= 1
-            if indeg[nxt] == 0:
-                ready.append(nxt)
+    back = _back_edges(roots + list(graph.nodes), succ)
+    depth = _depths(list(graph.nodes), succ, pred, back)
     layers: dict[int, list[str]] = {}
     for node in graph.nodes:
         layers.setdefault(depth[node], []).append(node)
@@ -300,6 +96,47 @@ def layout(graph: Graph) -> dict[str, tuple[float, float]]:
         for i, node in enumerate(members):
             pos[node] = (i - (width - 1) / 2.0, -float(level))
     return pos
+
+
+def _back_edges(order: list[str], succ: dict[str, list[str]]) -> set[tuple[str, str]]:
+    """Edges that close a loop, found by an iterative depth-first search from each node of `order`."""
+    back: set[tuple[str, str]] = set()
+    state: dict[str, int] = {}
+    for root in order:
+        if root in state:
+            continue
+        state[root] = 1
+        stack = [(root, iter(succ[root]))]
+        while stack:
+            node, it = stack[-1]
+            nxt = next(it, None)
+            if nxt is None:
+                state[node] = 2
+                stack.pop()
+            elif state.get(nxt) == 1:
+                back.add((node, nxt))
+            elif nxt not in state:
+                state[nxt] = 1
+                stack.append((nxt, iter(succ[nxt])))
+    return back
+
+
+def _depths(nodes: list[str], succ: dict[str, list[str]], pred: dict[str, list[str]],
+            back: set[tuple[str, str]]) -> dict[str, int]:
+    """Longest path from the roots, back edges set aside."""
+    indeg = {n: sum(1 for p in pred[n] if (p, n) not in back) for n in nodes}
+    depth: dict[str, int] = {n: 0 for n in nodes}
+    ready = deque(n for n in nodes if indeg[n] == 0)
+    while ready:
+        node = ready.popleft()
+        for nxt in succ[node]:
+            if (node, nxt) in back:
+                continue
+            depth[nxt] = max(depth[nxt], depth[node] + 1)
+            indeg[nxt] -= 1
+            if indeg[nxt] == 0:
+                ready.append(nxt)
+    return depth
 
 
 METRICS = {
@@ -330,13 +167,13 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         if e.source not in pos or e.target not in pos:
             continue
         (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
-        n = counts.get((e.source, e.target), 0)
-        colour = EDGE_COLORS.get(e.kind, "#888") if n or e.kind == "catch" else "#cccccc"
+        count = counts.get((e.source, e.target), 0)
+        colour = EDGE_COLORS.get(e.kind, "#888") if count or e.kind == "catch" else "#cccccc"
         fig.add_annotation(x=x1, y=y1 + 0.12, ax=x0, ay=y0 - 0.12, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1 + 3 * (n / top),
-                           arrowcolor=colour, text="", opacity=0.9 if n else 0.6)
-        if n:
-            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{n:,}", showarrow=False,
+                           showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1 + 3 * (count / top),
+                           arrowcolor=colour, text="", opacity=0.9 if count else 0.6)
+        if count:
+            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{count:,}", showarrow=False,
                                font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.8)")
     names = list(pos)
     values = [float(stats.get(n, {}).get(metric) or 0.0) for n in names]
@@ -351,7 +188,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
                          f"<br>cost ${float(s.get('cost_usd') or 0):,.4f}")
         else:
             hover.append(f"<b>{n}</b> ({node.type})<br>not visited in this window")
-    text = [f"{n}<br>{fmt(v)}" if n in stats else n for n, v in zip(names, values)]
+    text = [f"{n}<br>{fmt(v)}" if n in stats else n for n, v in zip(names, values, strict=True)]
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=text,
         textposition="middle right", hovertext=hover, hoverinfo="text", showlegend=False,

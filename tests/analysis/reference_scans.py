@@ -82,7 +82,7 @@ def _trailing_baseline(series: np.ndarray, trailing: int) -> tuple[np.ndarray, n
         windows = np.lib.stride_tricks.sliding_window_view(padded, trailing)[points]
         m = np.nanmedian(windows, axis=1)
         d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
-        for p, mv, dv in zip(points, m, d):
+        for p, mv, dv in zip(points, m, d, strict=True):
             med[p:p + stride] = mv
             mad[p:p + stride] = dv
     return med, mad

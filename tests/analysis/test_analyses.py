@@ -8,8 +8,7 @@ import pytest
 
 from flowscope.analysis import FINDING_COLUMNS, Thresholds, analyze, findings_to_json
 from flowscope.model import C, Kind, Meter, RunStatus, Status, StepType
-
-from .helpers import T0, World, at, transitions
+from tests.analysis.helpers import T0, World, at, transitions
 
 DAY = dt.timedelta(days=1)
 

@@ -16,9 +16,8 @@ from flowscope.analysis import Thresholds, analyze
 from flowscope.analysis.base import bernoulli_scan
 from flowscope.analysis.retries import storm_segments
 from flowscope.model import UTC, Meter, Status
-
-from .helpers import T0, World, at
-from .reference_scans import old_bernoulli_scan, old_storm_segments
+from tests.analysis.helpers import T0, World, at
+from tests.analysis.reference_scans import old_bernoulli_scan, old_storm_segments
 
 MB = 1024 * 1024
 LIMIT = 200 * MB          # the quadratic figures are hundreds of GB; linear ones a few MB
@@ -204,6 +203,7 @@ WIDE = [
 ]
 
 
+@pytest.mark.slow  # every analysis over centuries, memory traced
 @pytest.mark.parametrize("since,until", WIDE, ids=["since-2000", "2000-2200", "1970-9999"])
 def test_analyses_over_enormous_windows_find_what_the_narrow_window_finds(since, until):
     w = episode_world()
@@ -216,6 +216,7 @@ def test_analyses_over_enormous_windows_find_what_the_narrow_window_finds(since,
     assert [f for f in found(wide) if f[0] in episodic] == [f for f in found(narrow) if f[0] in episodic]
 
 
+@pytest.mark.slow  # every analysis over centuries, memory traced
 def test_analyze_store_since_2000_and_until_far_future(tmp_path):
     from flowscope.analysis.run import analyze_store
     from flowscope.store import Store

@@ -10,8 +10,7 @@ from flowscope.analysis import analyze, build_context
 from flowscope.analysis.cost import retry_shares
 from flowscope.analysis.latency import critical_path
 from flowscope.model import Kind, Meter, StepType
-
-from .helpers import T0, World, at
+from tests.analysis.helpers import T0, World, at
 
 DAY = dt.timedelta(days=1)
 UNTIL = T0 + 2 * DAY

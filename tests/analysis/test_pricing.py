@@ -96,3 +96,14 @@ def test_priced_usage_in_the_engine():
                                                  Kind.LOGICAPP_STANDARD]}))
     df = pricing.priced_usage(usage, kinds, on=ON).execute().sort_values(C.execution_id)
     assert df["usd"].round(8).tolist() == [0.025, 0.0375, 0.00025, 0.0]
+
+
+def test_express_billing_rule_is_the_same_in_python_and_in_the_engine():
+    import ibis
+
+    cases = [(0, None), (1, 1), (99, 64), (100, 65), (1250, 100), (61_000, 128), (250.5, 0)]
+    t = ibis.memtable({"d": [float(d) for d, _ in cases], "m": [None if m is None else float(m) for _, m in cases]})
+    engine = t.select(gb_s=pricing.express_billed_gb_seconds_expr(t.d, t.m)).to_pandas()["gb_s"].tolist()
+    assert engine == pytest.approx([express_billed_gb_seconds(d, m) for d, m in cases])
+    assert express_billed_gb_seconds(0) == pytest.approx(0.1 * 0.0625)     # AWS bills 100 ms at least
+    assert express_billed_gb_seconds(100, 65) == pytest.approx(0.1 * 0.125)

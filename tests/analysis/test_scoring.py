@@ -35,6 +35,8 @@ from flowscope.simulate.base import Anomaly
 from flowscope.simulate.demo import build_demo
 from flowscope.store import Store
 
+pytestmark = pytest.mark.slow  # scores a 30-day demo of 8,000 executions
+
 END = dt.datetime(2026, 3, 31, tzinfo=UTC)
 DAYS = 30
 EXECUTIONS = 8_000

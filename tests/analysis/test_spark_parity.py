@@ -30,7 +30,8 @@ KEY = ["kind", "cloud", "workflow", "step", "window_start"]
 USD_RESOLUTION = 2e-4
 """Findings round dollars to 4 decimals: a storm costing fractions of a cent may differ by one step."""
 REL_TOL = 0.05          # approximate distinct counts (HyperLogLog) differ between engines
-pytestmark = pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")
+# slow: local Spark (a JVM) over a 30-day demo, half a minute and more
+pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,7 @@ import pytest
 
 from flowscope.analysis import analyze
 from flowscope.model import C, Source, Status
-
-from .helpers import World, at
+from tests.analysis.helpers import World, at
 
 NOW = at(days=14)
 H = 3_600_000

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import time
 
-from flowscope.collectors import aws
+import pytest
+
+from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
+
+pytestmark = pytest.mark.slow  # a task-token callback through SQS on moto, with waits
 
 
 def test_wait_for_task_token_via_sqs_is_collected_with_its_wait(moto, store):

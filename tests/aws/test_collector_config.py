@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from flowscope.collectors import aws
+from flowscope.collectors.aws import collector as aws
 from flowscope.collectors.aws.clients import (
     CALLER_SIDE_ACTIONS,
     READ_ONLY_OPERATIONS,

@@ -15,14 +15,17 @@ import threading
 import time
 from typing import Any
 
-from aws_helpers import stored_running
+import pytest
 from botocore.exceptions import ClientError
 
-from flowscope.collectors import aws
+from flowscope.collectors.aws import collector as aws
 from flowscope.collectors.aws.clients import client_hook
 from flowscope.collectors.aws.stepfunctions import get_history, iter_executions
 from flowscope.collectors.sync import sync_store
 from flowscope.model import RunStatus
+from tests.aws.helpers import stored_running
+
+pytestmark = pytest.mark.slow  # moto syncs through faulty proxies, throttling storms, a killed sync
 
 # ------------------------------------------------------------------ a faulty loopback proxy
 
@@ -287,7 +290,7 @@ def test_listing_stops_at_the_lower_bound_and_survives_an_expired_token():
 
 KILL_SCRIPT = textwrap.dedent("""
     import sys, os
-    from flowscope.collectors import aws
+    from flowscope.collectors.aws import collector as aws
     from flowscope.store import Store
     source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": sys.argv[2], "metrics": False,
               "write_every": 2, "concurrency": 2, "quotas": {"GetExecutionHistory": [1, 8]}}

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 
 from flowscope.analysis.run import analyze_store
-from flowscope.collectors import aws
+from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}

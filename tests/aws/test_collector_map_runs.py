@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from sfn_fake import ACCOUNT, FakeSfn
 
-from flowscope.collectors import aws
+from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
+from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
 REGION = "us-east-1"
 SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-map"

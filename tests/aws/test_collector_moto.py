@@ -6,15 +6,17 @@ import json
 import time
 
 import pytest
-from aws_helpers import stored_running
 
-from flowscope.collectors import aws
+from flowscope.collectors.aws import collector as aws
 from flowscope.collectors.aws.clients import (
     READ_ONLY_OPERATIONS,
     ReadOnlyViolation,
     scope_clients,
 )
 from flowscope.model import RunStatus
+from tests.aws.helpers import stored_running
+
+pytestmark = pytest.mark.slow  # real executions on moto's server, with waits for them to run
 
 
 def _rows(store, table, where="1=1"):

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from flowscope.collectors import aws
 from flowscope.collectors.assemble import assemble_batch
+from flowscope.collectors.aws import collector as aws
 from flowscope.collectors.aws import logs
 from flowscope.collectors.aws import transform as T
 from flowscope.collectors.native import ImportContext
@@ -117,6 +117,7 @@ def _table(store, name):
     return sorted(store.read_rows(name), key=lambda r: tuple(str(r[k]) for k in TABLES[name].key))
 
 
+@pytest.mark.slow  # a moto sync read in many pages and chunks
 def test_streamed_sync_in_many_pages_and_chunks_stores_what_one_chunk_stores(moto, tmp_path, monkeypatch):
     from flowscope.store import Store
 
@@ -126,7 +127,8 @@ def test_streamed_sync_in_many_pages_and_chunks_stores_what_one_chunk_stores(mot
     definition = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     sm = moto.machine("busy", definition, type="EXPRESS", loggingConfiguration={
         "level": "ALL", "includeExecutionData": False,
-        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"}}]})
+        "destinations": [{"cloudWatchLogsLogGroup": {
+            "logGroupArn": f"arn:aws:logs:us-east-1:123456789012:log-group:{group}:*"}}]})
     t0 = int(time.time() * 1000) - 600_000
     arns = [_arn(i, "busy") for i in range(600)]
     records = [r for i, a in enumerate(arns)

@@ -14,6 +14,8 @@ from flowscope.model import Batch, C, Source
 from flowscope.simulate.aws import simulate
 from flowscope.simulate.base import AnomalyKind, SimSpec
 
+pytestmark = pytest.mark.slow  # a 4,000-execution simulation behind the tests
+
 UTC = dt.timezone.utc
 SPEC = SimSpec(dt.datetime(2024, 5, 1, tzinfo=UTC), dt.datetime(2024, 5, 15, tzinfo=UTC), 4000, seed=3)
 
@@ -88,7 +90,7 @@ def test_retry_storm_with_identical_delays(sim, batch):
             in_window += 1
         else:
             outside += 1
-        for prev, nxt in zip(rows, rows[1:]):
+        for prev, nxt in zip(rows, rows[1:], strict=False):
             assert prev[C.status] == "FAILED" and prev[C.error] == "Lambda.TooManyRequestsException"
             delays[(nxt[C.started_at] - prev[C.ended_at]) // dt.timedelta(milliseconds=1)] += 1
     assert in_window > 20 and outside == 0

@@ -98,7 +98,8 @@ def run_history(file: str, test: str, **kw):
 
 CAUSE_4 = json.dumps({"errorMessage": "Some exception was raised.", "errorType": "Exception",
                       "requestId": "<uuid:4>", "stackTrace": [
-                          "  File \"/var/task/handler.py\", line 2, in handler\n    raise Exception(\"Some exception was raised.\")\n"]},
+                          "  File \"/var/task/handler.py\", line 2, in handler\n"
+                          "    raise Exception(\"Some exception was raised.\")\n"]},
                      separators=(",", ":"), sort_keys=True)
 
 
@@ -303,10 +304,12 @@ def test_activity_and_stopped_execution():
     b = run_history("activities_test_activities.snapshot.json", "test_activity_task")
     assert b.steps[0][C.resource] == "activity_arn"   # the recording normalised the activity ARN
     assert [(a[C.attempt], a[C.status]) for a in b.attempts] == [(1, "SUCCEEDED")]
-    s = T.FORMATS["aws.history"](history("test_sfn_api.snapshot.json", "test_stop_execution", key="exec_hist_resp"), ctx())
+    s = T.FORMATS["aws.history"](history("test_sfn_api.snapshot.json", "test_stop_execution", key="exec_hist_resp"),
+                                 ctx())
     assert s.executions[0][C.status] == "ABORTED" and s.steps[0][C.status] == "ABORTED"
 
 
+@pytest.mark.slow  # every recorded snapshot history
 def test_every_snapshot_history_transforms_without_skips_or_unknown_types():
     n = 0
     for path in sorted(SNAP.glob("*.json")):
@@ -416,7 +419,8 @@ def test_state_machine_row():
     assert json.loads(row[C.definition])["StartAt"] == "State_1"
     assert attrs["logging_level"] == "ALL" and attrs["include_execution_data"] is True
     assert attrs["log_group_arns"] == ["arn:aws:logs:eu-west-1:111111111111:log-group:log_group_name:*"]
-    assert len(row[C.revision]) == 16 and T.FORMATS["aws.state_machine"](doc, ctx(None)).workflows[0][C.revision] == row[C.revision]
+    assert len(row[C.revision]) == 16 and (
+        T.FORMATS["aws.state_machine"](doc, ctx(None)).workflows[0][C.revision] == row[C.revision])
     v = _fix(_entry("test_sfn_api_versioning.snapshot.json",
                     "test_describe_state_machine_for_execution_of_version_with_revision")["describe_resp"])
     v["stateMachineArn"] = SM_ARN
@@ -435,7 +439,8 @@ def test_execution_rows_with_billing_details():
     assert [u[C.quantity] for u in b.usage] == [1.0, pytest.approx(0.475)]
     items = {"executions": [{"executionArn": ARN.replace("OrderFlow:", "OrderFlow/lbl:"), "stateMachineArn": SM_ARN,
                              "status": "RUNNING", "startDate": at(0).isoformat(),
-                             "mapRunArn": "arn:aws:states:eu-west-1:111111111111:mapRun:OrderFlow/lbl:abc"}, {"bad": 1}]}
+                             "mapRunArn": "arn:aws:states:eu-west-1:111111111111:mapRun:OrderFlow/lbl:abc"},
+                            {"bad": 1}]}
     b = T.FORMATS["aws.execution"](items, ctx(None))
     assert b.executions[0][C.workflow_id] == SM_ARN and b.executions[0][C.status] == "RUNNING"
     assert b.executions[0][C.parent_execution_id].endswith("mapRun:OrderFlow/lbl:abc")
@@ -453,10 +458,14 @@ def test_history_with_describe_execution_enrichment():
 
 
 def test_state_machine_arn_derivation():
-    assert state_machine_arn("arn:aws:states:us-east-1:1:execution:SM:name") == "arn:aws:states:us-east-1:1:stateMachine:SM"
-    assert state_machine_arn("arn:aws:states:us-east-1:1:express:SM:n:u") == "arn:aws:states:us-east-1:1:stateMachine:SM"
-    assert state_machine_arn("arn:aws:states:us-east-1:1:execution:SM/lbl:uuid") == "arn:aws:states:us-east-1:1:stateMachine:SM"
-    assert state_machine_arn("arn:aws-cn:states:cn-north-1:1:execution:SM:x") == "arn:aws-cn:states:cn-north-1:1:stateMachine:SM"
+    assert (state_machine_arn("arn:aws:states:us-east-1:1:execution:SM:name")
+            == "arn:aws:states:us-east-1:1:stateMachine:SM")
+    assert (state_machine_arn("arn:aws:states:us-east-1:1:express:SM:n:u")
+            == "arn:aws:states:us-east-1:1:stateMachine:SM")
+    assert (state_machine_arn("arn:aws:states:us-east-1:1:execution:SM/lbl:uuid")
+            == "arn:aws:states:us-east-1:1:stateMachine:SM")
+    assert (state_machine_arn("arn:aws-cn:states:cn-north-1:1:execution:SM:x")
+            == "arn:aws-cn:states:cn-north-1:1:stateMachine:SM")
 
 
 # ---------------------------------------------------------------------- assemble

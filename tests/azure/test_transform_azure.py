@@ -143,6 +143,7 @@ def test_no_sas_signature_reaches_any_row():
 
 BASE = "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Logic/workflows/Orders"
 RUN = BASE + "/runs/R1"
+MANAGED_APIS = "/subscriptions/s1/providers/Microsoft.Web/locations/westeurope/managedApis"
 T0 = dt.datetime(2025, 1, 6, 9, 0, tzinfo=UTC)
 
 
@@ -155,7 +156,8 @@ DEFINITION = {
     "actions": {
         "For_each": {"type": "Foreach", "foreach": "@x", "runAfter": {}, "actions": {
             "Call_api": {"type": "Http", "inputs": {"method": "GET", "uri": "https://api.example/x?sig=SECRET"}},
-            "Send_mail": {"type": "ApiConnection", "inputs": conn("office365_1"), "runAfter": {"Call_api": ["Succeeded"]}},
+            "Send_mail": {"type": "ApiConnection", "inputs": conn("office365_1"),
+                          "runAfter": {"Call_api": ["Succeeded"]}},
             "Post_sap": {"type": "ApiConnection", "inputs": conn("sap"), "runAfter": {"Send_mail": ["Succeeded"]}},
         }},
         "Until_done": {"type": "Until", "expression": "@true", "runAfter": {"For_each": ["Succeeded"]},
@@ -171,8 +173,8 @@ DEFINITION = {
 WORKFLOW_DOC = {"id": BASE, "name": "Orders", "type": "Microsoft.Logic/workflows", "location": "West Europe",
                 "properties": {"version": "V1", "state": "Enabled", "sku": {"name": "Standard"},
                                "definition": DEFINITION, "parameters": {"$connections": {"value": {
-                                   "office365_1": {"id": "/subscriptions/s1/providers/Microsoft.Web/locations/westeurope/managedApis/office365"},
-                                   "sap": {"id": "/subscriptions/s1/providers/Microsoft.Web/locations/westeurope/managedApis/sap"}}}}}}
+                                   "office365_1": {"id": MANAGED_APIS + "/office365"},
+                                   "sap": {"id": MANAGED_APIS + "/sap"}}}}}}
 
 
 def iso(seconds: float) -> str:
@@ -200,7 +202,8 @@ def documents(items=10, risky_retries=2):
                act("Try", 31, 40, "Failed"),
                act("Risky", 31, 40, "Failed", error={"code": "BadRequest", "message": "boom"},
                    retryHistory=[{"startTime": iso(31 + k), "endTime": iso(31.5 + k), "code": "TooManyRequests",
-                                  "error": {"code": "TooManyRequests", "message": "429"}} for k in range(risky_retries)]),
+                                  "error": {"code": "TooManyRequests", "message": "429"}}
+                                 for k in range(risky_retries)]),
                act("Handle", 41, 42), act("Log", 41, 42), act("Done", 43, 44)]
     reps = []
     for name in ("Call_api", "Send_mail", "Post_sap"):
@@ -208,7 +211,8 @@ def documents(items=10, risky_retries=2):
                                for i in range(items)]})
     reps.append({"value": [act("Poll", 21 + i, 22 + i, idx=[{"scopeName": "Until_done", "itemIndex": i}], rep=i)
                            for i in range(3)]})
-    scopes = {"value": [act("For_each", 1 + i, 2 + i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i, scope=True)
+    scopes = {"value": [act("For_each", 1 + i, 2 + i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i,
+                            scope=True)
                         for i in range(items)]}
     return [WORKFLOW_DOC, runs, {"value": actions}, *reps, scopes]
 
@@ -254,12 +258,14 @@ def test_definition_classifies_and_bills():
 
 def test_ten_item_loop_is_eleven_action_executions():
     definition = {"triggers": {"manual": {"type": "Request"}},
-                  "actions": {"For_each": {"type": "Foreach", "runAfter": {}, "actions": {"Compose": {"type": "Compose"}}}}}
+                  "actions": {"For_each": {"type": "Foreach", "runAfter": {},
+                                           "actions": {"Compose": {"type": "Compose"}}}}}
     wf_doc = {"id": BASE, "type": "Microsoft.Logic/workflows", "properties": {"definition": definition}}
     runs = {"value": [{"id": RUN, "type": "Microsoft.Logic/workflows/runs",
                        "properties": {"startTime": iso(0), "endTime": iso(9), "status": "Succeeded"}}]}
     docs = [wf_doc, runs, {"value": [act("For_each", 0, 9), act("Compose", 0, 9)]},
-            {"value": [act("Compose", i, i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i) for i in range(10)]}]
+            {"value": [act("Compose", i, i, idx=[{"scopeName": "For_each", "itemIndex": i}], rep=i)
+                       for i in range(10)]}]
     _, _, usage = assembled(load(docs))
     assert sum(u[C.quantity] for u in usage if u[C.meter] == Meter.AZURE_LOGIC_BUILTIN_ACTION) == 11
 
@@ -298,7 +304,8 @@ def test_workflow_row():
     b = load([WORKFLOW_DOC])
     row = b.workflows[0]
     assert row[C.workflow_id] == "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/orders"
-    assert (row[C.name], row[C.kind], row[C.revision], row[C.region]) == ("Orders", "logicapp-consumption", "V1", "westeurope")
+    assert (row[C.name], row[C.kind], row[C.revision], row[C.region]) == \
+        ("Orders", "logicapp-consumption", "V1", "westeurope")
     assert json.loads(row[C.definition]) == DEFINITION
     assert json.loads(row[C.attributes])["connections"] == {"office365_1": "office365", "sap": "sap"}
     std = {"id": "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Web/sites/App/workflows/Ledger",
@@ -306,7 +313,8 @@ def test_workflow_row():
            "properties": {"files": {"workflow.json": {"definition": DEFINITION}}}}
     row = load([std]).workflows[0]
     assert (row[C.kind], row[C.name]) == ("logicapp-standard", "Ledger")
-    assert row[C.workflow_id] == "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/app/workflows/ledger"
+    assert row[C.workflow_id] == \
+        "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/app/workflows/ledger"
     assert len(row[C.revision]) == 20                     # a definition hash when there is no version
 
 
@@ -327,7 +335,8 @@ def test_bad_inputs():
 
 
 def test_skipped_free_and_unfired_poll_billed():
-    hist = {"value": [{"id": BASE + "/triggers/Poll/histories/H1", "type": "Microsoft.Logic/workflows/triggers/histories",
+    hist = {"value": [{"id": BASE + "/triggers/Poll/histories/H1",
+                       "type": "Microsoft.Logic/workflows/triggers/histories",
                        "properties": {"startTime": iso(0), "endTime": iso(1), "status": "Skipped", "fired": False}}]}
     b = load([hist])
     steps, _, usage = t.assemble(None, b.steps, b.attempts, None)

@@ -11,8 +11,7 @@ from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
 from flowscope.model import Cloud
 from flowscope.store import Store
-
-from .conftest import small_sim, write_documents
+from tests.core.helpers import small_sim, write_documents
 
 runner = CliRunner()
 
@@ -25,6 +24,7 @@ def demo_store(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # builds a three-cloud demo store
 def test_demo_fills_three_clouds_with_ground_truth(demo_store):
     store = Store(demo_store)
     per_cloud = store.sql("SELECT cloud, count(*) AS n, count(DISTINCT workflow_id) AS w "
@@ -44,6 +44,7 @@ def test_demo_fills_three_clouds_with_ground_truth(demo_store):
     assert len(failed) == 1
 
 
+@pytest.mark.slow  # builds two demo stores
 def test_demo_is_deterministic_for_a_seed(tmp_path):
     args = ["demo", "--no-serve", "--executions", "200", "--days", "2", "--seed", "5", "--end", "2026-11-01"]
     for name in ("a", "b"):
@@ -84,6 +85,7 @@ def test_config_file_errors_are_reported(tmp_path):
     assert result.exit_code == 2 and "stroe" in result.output
 
 
+@pytest.mark.slow  # a sync of an unreachable scope, then analyze
 def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkeypatch):
     """An unreachable scope: exit 3 (collection failed), recorded in collection_runs, and analyze reports the gap."""
     import socket

@@ -14,8 +14,7 @@ from flowscope.collectors.native import NativeFormatError
 from flowscope.model import EXECUTION_TABLES, C, Cloud, Meter
 from flowscope.simulate.demo import transform_simulated
 from flowscope.store import Store
-
-from .conftest import END, table_rows, write_documents
+from tests.core.helpers import END, table_rows, write_documents
 
 
 def reference_store(tmp_path: Path, sim) -> Store:
@@ -60,7 +59,8 @@ def test_azure_actions_before_their_workflow_are_reclassified_when_it_arrives(tm
     store = Store(tmp_path / "store")
     import_files(store, write_documents(tmp_path / "runs", run_docs))
     meters = set(store.sql("SELECT DISTINCT meter FROM usage")[C.meter])
-    assert meters == {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} | (meters & {Meter.AZURE_LOGIC_BUILTIN_TRIGGER.value})
+    trigger = {Meter.AZURE_LOGIC_BUILTIN_TRIGGER.value}
+    assert meters == {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} | (meters & trigger)
     import_files(store, write_documents(tmp_path / "workflows", workflow_docs))
     meters = set(store.sql("SELECT DISTINCT meter FROM usage")[C.meter])
     assert Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value not in meters

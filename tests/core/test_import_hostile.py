@@ -290,7 +290,8 @@ def test_gcloud_yaml_describe_and_list_are_read_like_json(tmp_path):
     # quoted (gcloud's own) and unquoted (YAML parses it into a datetime) timestamps
     one.write_text(DESCRIBE_YAML.format(end="'2026-11-01T10:00:02.623456789Z'", name=GCP_EXEC.format("e-1")))
     stream = tmp_path / "list.yaml"
-    stream.write_text("---\n".join(DESCRIBE_YAML.format(end="2026-11-01T10:00:02.623456Z", name=GCP_EXEC.format(f"e-{n}"))
+    stream.write_text("---\n".join(DESCRIBE_YAML.format(end="2026-11-01T10:00:02.623456Z",
+                                                        name=GCP_EXEC.format(f"e-{n}"))
                                    for n in (2, 3)))
     store = tmp_path / "store"
     result, text = run_import(store, str(one), str(stream))

@@ -84,7 +84,7 @@ def test_readers_name_a_missing_store_and_never_create_it(tmp_path, monkeypatch)
     missing = tmp_path / "no" / "such" / "dir"
     for args in (["analyze", "--fail-on", "high"], ["doctor"], ["dashboard"]):
         served = []
-        monkeypatch.setattr("flowscope.ui.server.serve", lambda *a, **k: served.append(a))
+        monkeypatch.setattr("flowscope.ui.server.serve", lambda *a, served=served, **k: served.append(a))
         result = runner.invoke(app, [*args, "--store", str(missing)])
         assert result.exit_code == ExitCode.USAGE, (args, result.output)
         assert "not a flowscope store" in result.output and str(missing) in result.output.replace("\n", "")
@@ -193,6 +193,7 @@ def test_coverage_is_one_analysis_layer_function(payments):
 
 # 4. exit codes -------------------------------------------------------------------------------
 
+@pytest.mark.slow  # runs analyze through the CLI over several stores
 def test_analyze_exit_codes(tmp_path, payments):
     healthy = make_store(tmp_path / "ok", rows("orders-express", failing=False))
     assert runner.invoke(app, ["analyze", "--store", healthy, *WINDOW, "--fail-on", "low"]).exit_code == ExitCode.OK
@@ -200,7 +201,8 @@ def test_analyze_exit_codes(tmp_path, payments):
     assert result.exit_code == ExitCode.FINDINGS
     failed = make_store(tmp_path / "failed", rows("orders-express", failing=False),
                         Batch(collection_runs=[run_row("aws:1/r1", "succeeded", at=T0),
-                                               run_row("aws:1/r1", "failed", error="boom", at=T0 + dt.timedelta(days=1))]))
+                                               run_row("aws:1/r1", "failed", error="boom",
+                                                       at=T0 + dt.timedelta(days=1))]))
     result = runner.invoke(app, ["analyze", "--store", failed, *WINDOW])
     assert result.exit_code == ExitCode.NO_DATA, result.output   # a failed last collection is never 0
     assert "aws:1/r1" in result.output and "boom" in result.output
@@ -230,7 +232,7 @@ def test_doctor_and_sync_agree_on_live_collection(tmp_path):
     assert "pip install flowscope[azure]" not in result.output and "pip install flowscope[gcp]" not in result.output
     for cloud in ("azure", "gcp"):
         assert not live_collection_available(cloud)
-        line = next(l for l in result.output.splitlines() if l.strip().startswith(cloud))
+        line = next(text for text in result.output.splitlines() if text.strip().startswith(cloud))
         assert "not available in this version" in line and "flowscope import" in line
         assert unavailable_reason(cloud) in result.output.replace("\n", " ")
     assert live_collection_available("aws")

@@ -14,13 +14,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port
+
 playwright_api = pytest.importorskip("playwright.sync_api")
-from test_dashboard_browser import ARGS, ARTIFACTS, CHROMIUM, free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 REFUSAL = "without sign-in, so it shows no data"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+pytestmark = [pytest.mark.slow,  # real streamlit servers in headless Chromium
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
 
 
 @pytest.fixture(scope="module")

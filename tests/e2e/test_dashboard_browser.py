@@ -8,31 +8,22 @@ download is not used); skipped when either is missing.
 
 from __future__ import annotations
 
-import shutil
-import socket
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port
+
 playwright_api = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 PAGES = {"overview": "", "workflows": "workflows", "executions": "executions", "failures": "failures",
          "retries": "retries", "cost": "cost", "latency": "latency", "collection_health": "collection_health"}
 WINDOW = "window=30d"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+pytestmark = [pytest.mark.slow,  # real dashboard server in headless Chromium
+              pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")]
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ from collections import defaultdict
 
 import pytest
 
+from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.gcp import transform as t
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, Cloud, Meter, Status, to_arrow
@@ -28,7 +29,7 @@ def rows(sim):
     for fmt, doc in sim.documents:
         assert t.detect(doc) == fmt
         batch.extend(t.FORMATS[fmt](doc, ImportContext(source_name=fmt, seen_at=SPEC.end)))
-    return t.assemble_batch(batch)
+    return assemble_batch(batch)
 
 
 def test_deterministic(sim):
@@ -72,7 +73,10 @@ def test_anomalies_visible_in_rows(sim, rows):
     for s in steps:
         if s[C.name] == "download":
             (inside if slow.window_start <= s[C.started_at] < slow.window_end else outside).append(s[C.duration_ms])
-    p95 = lambda xs: sorted(xs)[int(len(xs) * 0.95)]
+
+    def p95(xs):
+        return sorted(xs)[int(len(xs) * 0.95)]
+
     assert p95(inside) > 4 * p95(outside)
 
     # retry storm with synchronized retries: check_status attempts inside the window only

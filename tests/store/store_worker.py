@@ -9,9 +9,8 @@ import sys
 import time
 import traceback
 
-from store_helpers import STEPS_BY_STATUS, batch
-
 from flowscope.store import Store
+from tests.store.helpers import STEPS_BY_STATUS, batch
 
 
 def hold_lock(path: str, seconds: str) -> None:
@@ -46,7 +45,8 @@ def read_loop(path: str, stop_file: str, out: str, max_seconds: str = "120") -> 
     while time.monotonic() < deadline and not os.path.exists(stop_file):
         try:
             con = s.connect()
-            n, distinct = con.execute("SELECT count(*), count(DISTINCT (cloud, execution_id)) FROM executions").fetchone()
+            n, distinct = con.execute(
+                "SELECT count(*), count(DISTINCT (cloud, execution_id)) FROM executions").fetchone()
             if n != distinct:
                 result["errors"].append(f"duplicates: {n} rows, {distinct} distinct")
             bad = con.execute(f"""
@@ -54,9 +54,11 @@ def read_loop(path: str, stop_file: str, out: str, max_seconds: str = "120") -> 
                   (SELECT cloud, execution_id, count(*) n FROM steps GROUP BY ALL) s USING (cloud, execution_id)
                 WHERE coalesce(s.n, 0) <> CASE e.status WHEN 'RUNNING' THEN {running} ELSE {succeeded} END
             """).fetchone()[0]
-            orphans = con.execute("SELECT count(*) FROM steps ANTI JOIN executions USING (cloud, execution_id)").fetchone()[0]
+            orphans = con.execute(
+                "SELECT count(*) FROM steps ANTI JOIN executions USING (cloud, execution_id)").fetchone()[0]
             if bad or orphans:
-                result["errors"].append(f"half-applied write: {bad} executions with wrong steps, {orphans} orphan steps")
+                result["errors"].append(
+                    f"half-applied write: {bad} executions with wrong steps, {orphans} orphan steps")
             result["max_executions"] = max(result["max_executions"], n)
             result["iterations"] += 1
             con.close()

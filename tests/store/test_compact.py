@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from store_helpers import batch
-
 from flowscope.store import Store
+from tests.store.helpers import batch
 
 TABLES = ("executions", "steps", "attempts", "usage")
 

@@ -7,9 +7,12 @@ import datetime as dt
 import json
 import subprocess
 
-from store_helpers import batch, env, worker_cmd
+import pytest
 
 from flowscope.store import Store
+from tests.store.helpers import batch, env, worker_cmd
+
+pytestmark = pytest.mark.slow  # a reader process looping during writes and a compaction
 
 
 def test_reader_during_writes_and_compaction(tmp_path):

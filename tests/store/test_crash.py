@@ -9,10 +9,12 @@ import subprocess
 import time
 
 import pytest
-from store_helpers import STEPS_BY_STATUS, batch, env, worker_cmd
 
 from flowscope.store import Store
 from flowscope.store.faults import ENV
+from tests.store.helpers import STEPS_BY_STATUS, batch, env, worker_cmd
+
+pytestmark = pytest.mark.slow  # writer processes killed at random moments
 
 
 def state(s: Store) -> dict:

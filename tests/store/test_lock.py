@@ -8,9 +8,9 @@ import subprocess
 import time
 
 import pytest
-from store_helpers import batch, env, worker_cmd
 
 from flowscope.store import Store, StoreLockedError
+from tests.store.helpers import batch, env, worker_cmd
 
 
 def start_holder(path, seconds: float = 30) -> subprocess.Popen:

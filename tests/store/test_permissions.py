@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_helpers import batch
 
 from flowscope.store import Store, StoreError
 from flowscope.store.store import MODE_ENV
+from tests.store.helpers import batch
 
 
 @pytest.fixture

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pyarrow as pa
-from store_helpers import execution, steps
 
 from flowscope import model
 from flowscope.model import Batch, C
 from flowscope.store import Store
+from tests.store.helpers import execution, steps
 
 
 def test_a_column_added_to_the_model_reads_as_null_then_fills(tmp_path, monkeypatch):

@@ -6,10 +6,10 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-from store_helpers import batch, execution
 
 from flowscope.model import TABLES, Batch, C, to_arrow
 from flowscope.store import Store, StoreError
+from tests.store.helpers import batch, execution
 
 
 @pytest.fixture

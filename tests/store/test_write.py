@@ -6,10 +6,10 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
-from store_helpers import T0, batch, eid, execution, steps
 
 from flowscope.model import TABLES, Batch, C, to_arrow
 from flowscope.store import Store
+from tests.store.helpers import T0, batch, eid, execution, steps
 
 
 @pytest.fixture

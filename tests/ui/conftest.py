@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from pathlib import Path
 
 import pytest
-from ui_synth import build
 
 from flowscope.model import UTC, Batch, C, Cloud, RunStatus
 from flowscope.store import Store
+from tests.ui.helpers import N, build
 
 os.environ.setdefault("FLOWSCOPE_UI_ANALYSES_WAIT", "120")   # findings before the page renders
-APP = str(Path(__file__).resolve().parents[2] / "app.py")
-N = 300
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -7,11 +7,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from conftest import APP
 from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from flowscope.ui import server
+from tests.ui.helpers import APP
 
 REPO = Path(APP).parent
 

@@ -8,11 +8,12 @@ import json
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
-from ui_synth import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
 
+from flowscope.analysis import tables as queries
 from flowscope.model import UTC, C
 from flowscope.store import Store
-from flowscope.ui import charts, graph, queries
+from flowscope.ui import charts, graph
+from tests.ui.helpers import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
 

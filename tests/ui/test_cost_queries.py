@@ -13,11 +13,11 @@ import datetime as dt
 
 import pandas as pd
 import pytest
-from ui_synth import build
 
+from flowscope.analysis import tables as q
 from flowscope.model import UTC, C
 from flowscope.store import Store
-from flowscope.ui import queries as q
+from tests.ui.helpers import build
 
 END = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
 

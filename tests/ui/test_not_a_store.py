@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import APP
 from streamlit.testing.v1 import AppTest
+
+from tests.ui.helpers import APP
 
 
 @pytest.mark.parametrize("kind", ["missing", "empty folder"])

@@ -6,13 +6,12 @@ from __future__ import annotations
 import threading
 
 import pytest
-from conftest import APP, N
 from streamlit.testing.v1 import AppTest
-from ui_synth import build
 
 from flowscope.model import Cloud
 from flowscope.store import Store
 from flowscope.ui.app_main import page_file
+from tests.ui.helpers import APP, N, build
 
 PAGES = ["overview", "workflows", "executions", "failures", "retries", "cost", "latency", "collection_health"]
 WINDOWED = [p for p in PAGES if p != "collection_health"]
@@ -185,6 +184,7 @@ def test_window_with_no_data_says_so(one_cloud_store, monkeypatch):
     no_exception(at)
 
 
+@pytest.mark.slow  # pages rendered while a writer thread syncs
 def test_pages_while_a_sync_writes(tmp_path, monkeypatch):
     """A writer commits batches while every page renders: snapshots keep reads consistent."""
     store = Store(tmp_path)

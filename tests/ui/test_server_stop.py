@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real dashboard servers started and stopped by signals
+
 AUTH = ('[auth]\nredirect_uri = "http://localhost:{port}/oauth2callback"\ncookie_secret = "not-a-real-secret"\n'
         'client_id = "id"\nclient_secret = "x"\n'
         'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')

@@ -30,7 +30,7 @@ try:  # boto3 is the `aws` extra: importing flowscope must not need it
         DeferredRefreshableCredentials,
     )
 except ImportError:  # pragma: no cover - exercised only without the extra
-    boto3 = None  # type: ignore[assignment]
+    boto3 = None
 
 # ---------------------------------------------------------------- the read-only allow-list
 

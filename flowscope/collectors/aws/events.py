@@ -1,6 +1,6 @@
 """Step Functions history events: the event-type table, timestamps, ARNs, and log-record conversion.
 
-Pure helpers shared by `transform.py` (and usable by the live collectors). Two native shapes
+Pure helpers shared by the `transform` package (and usable by the live collectors). Two native shapes
 carry the same events:
 
 - the API shape (`GetExecutionHistory`): camelCase, ``id``/``previousEventId`` as numbers,
@@ -17,86 +17,90 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import IntEnum
 from typing import Any
 
 from flowscope.model import UTC, utc
 
 # ------------------------------------------------------------------ event kinds
 
-# Kind codes used by the transform's dispatch (ints: cheap to compare in the hot loop).
-K_ENTERED = 1
-K_EXITED = 2
-K_ABORTED_STATE = 3          # <Type>StateAborted (a branch was cancelled)
-K_TRY_SCHEDULED = 4          # a new try of a Task begins
-K_TRY_STARTED = 5
-K_TRY_SUBMITTED = 6          # callback / .sync task handed over, still running
-K_TRY_SUCCEEDED = 7
-K_TRY_FAILED = 8
-K_TRY_TIMED_OUT = 9
-K_TRY_START_FAILED = 10      # failed before starting (ScheduleFailed / StartFailed / SubmitFailed)
-K_PARALLEL_STARTED = 11
-K_MAP_STARTED = 12
-K_CONTAINER_SUCCEEDED = 13
-K_CONTAINER_FAILED = 14
-K_CONTAINER_ABORTED = 15
-K_ITERATION_STARTED = 16
-K_ITERATION_ENDED = 17
-K_MAP_RUN_STARTED = 18
-K_MAP_RUN_ENDED = 19
-K_MAP_RUN_FAILED = 20
-K_EXEC_STARTED = 21
-K_EXEC_SUCCEEDED = 22
-K_EXEC_FAILED = 23
-K_EXEC_TIMED_OUT = 24
-K_EXEC_ABORTED = 25
-K_EXEC_REDRIVEN = 26
-K_EVALUATION_FAILED = 27     # JSONata / variables evaluation error inside a state
+class EventKind(IntEnum):
+    """What a history event does to the execution's rows; the history builder dispatches on it."""
+
+    ENTERED = 1                  # <Type>StateEntered: a visit of a state begins
+    EXITED = 2
+    STATE_ABORTED = 3            # <Type>StateAborted (a branch was cancelled)
+    TRY_SCHEDULED = 4            # a new try of a Task begins
+    TRY_STARTED = 5
+    TRY_SUBMITTED = 6            # callback / .sync task handed over, still running
+    TRY_SUCCEEDED = 7
+    TRY_FAILED = 8
+    TRY_TIMED_OUT = 9
+    TRY_START_FAILED = 10        # failed before starting (ScheduleFailed / StartFailed / SubmitFailed)
+    PARALLEL_STARTED = 11
+    MAP_STARTED = 12
+    CONTAINER_SUCCEEDED = 13
+    CONTAINER_FAILED = 14
+    CONTAINER_ABORTED = 15
+    ITERATION_STARTED = 16
+    ITERATION_ENDED = 17
+    MAP_RUN_STARTED = 18
+    MAP_RUN_ENDED = 19
+    MAP_RUN_FAILED = 20
+    EXEC_STARTED = 21
+    EXEC_SUCCEEDED = 22
+    EXEC_FAILED = 23
+    EXEC_TIMED_OUT = 24
+    EXEC_ABORTED = 25
+    EXEC_REDRIVEN = 26
+    EVALUATION_FAILED = 27       # JSONata / variables evaluation error inside a state
+
 
 STATE_TYPES = ("Task", "Choice", "Wait", "Pass", "Parallel", "Map", "Succeed", "Fail")
 
-_KINDS: dict[str, int] = {
-    "ExecutionStarted": K_EXEC_STARTED,
-    "ExecutionSucceeded": K_EXEC_SUCCEEDED,
-    "ExecutionFailed": K_EXEC_FAILED,
-    "ExecutionTimedOut": K_EXEC_TIMED_OUT,
-    "ExecutionAborted": K_EXEC_ABORTED,
-    "ExecutionRedriven": K_EXEC_REDRIVEN,
-    "ParallelStateStarted": K_PARALLEL_STARTED,
-    "ParallelStateSucceeded": K_CONTAINER_SUCCEEDED,
-    "ParallelStateFailed": K_CONTAINER_FAILED,
-    "MapStateStarted": K_MAP_STARTED,
-    "MapStateSucceeded": K_CONTAINER_SUCCEEDED,
-    "MapStateFailed": K_CONTAINER_FAILED,
-    "MapIterationStarted": K_ITERATION_STARTED,
-    "MapIterationSucceeded": K_ITERATION_ENDED,
-    "MapIterationFailed": K_ITERATION_ENDED,
-    "MapIterationAborted": K_ITERATION_ENDED,
-    "MapRunStarted": K_MAP_RUN_STARTED,
-    "MapRunSucceeded": K_MAP_RUN_ENDED,
-    "MapRunRedriven": K_MAP_RUN_ENDED,
-    "MapRunFailed": K_MAP_RUN_FAILED,
-    "MapRunAborted": K_MAP_RUN_FAILED,
-    "EvaluationFailed": K_EVALUATION_FAILED,
+_KINDS: dict[str, EventKind] = {
+    "ExecutionStarted": EventKind.EXEC_STARTED,
+    "ExecutionSucceeded": EventKind.EXEC_SUCCEEDED,
+    "ExecutionFailed": EventKind.EXEC_FAILED,
+    "ExecutionTimedOut": EventKind.EXEC_TIMED_OUT,
+    "ExecutionAborted": EventKind.EXEC_ABORTED,
+    "ExecutionRedriven": EventKind.EXEC_REDRIVEN,
+    "ParallelStateStarted": EventKind.PARALLEL_STARTED,
+    "ParallelStateSucceeded": EventKind.CONTAINER_SUCCEEDED,
+    "ParallelStateFailed": EventKind.CONTAINER_FAILED,
+    "MapStateStarted": EventKind.MAP_STARTED,
+    "MapStateSucceeded": EventKind.CONTAINER_SUCCEEDED,
+    "MapStateFailed": EventKind.CONTAINER_FAILED,
+    "MapIterationStarted": EventKind.ITERATION_STARTED,
+    "MapIterationSucceeded": EventKind.ITERATION_ENDED,
+    "MapIterationFailed": EventKind.ITERATION_ENDED,
+    "MapIterationAborted": EventKind.ITERATION_ENDED,
+    "MapRunStarted": EventKind.MAP_RUN_STARTED,
+    "MapRunSucceeded": EventKind.MAP_RUN_ENDED,
+    "MapRunRedriven": EventKind.MAP_RUN_ENDED,
+    "MapRunFailed": EventKind.MAP_RUN_FAILED,
+    "MapRunAborted": EventKind.MAP_RUN_FAILED,
+    "EvaluationFailed": EventKind.EVALUATION_FAILED,
 }
 for _st in STATE_TYPES:
-    _KINDS[_st + "StateEntered"] = K_ENTERED
+    _KINDS[_st + "StateEntered"] = EventKind.ENTERED
     if _st != "Fail":                      # a Fail state never exits
-        _KINDS[_st + "StateExited"] = K_EXITED
+        _KINDS[_st + "StateExited"] = EventKind.EXITED
 for _st in ("Task", "Wait", "Parallel", "Map", "Choice", "Pass"):
-    _KINDS[_st + "StateAborted"] = K_ABORTED_STATE
+    _KINDS[_st + "StateAborted"] = EventKind.STATE_ABORTED
 # ParallelStateAborted / MapStateAborted end the container, like Failed.
-_KINDS["ParallelStateAborted"] = K_CONTAINER_ABORTED
-_KINDS["MapStateAborted"] = K_CONTAINER_ABORTED
+_KINDS["ParallelStateAborted"] = EventKind.CONTAINER_ABORTED
+_KINDS["MapStateAborted"] = EventKind.CONTAINER_ABORTED
 for _p in ("LambdaFunction", "Task", "Activity"):
-    _KINDS[_p + "Scheduled"] = K_TRY_SCHEDULED
-    _KINDS[_p + "Started"] = K_TRY_STARTED
-    _KINDS[_p + "Succeeded"] = K_TRY_SUCCEEDED
-    _KINDS[_p + "Failed"] = K_TRY_FAILED
-    _KINDS[_p + "TimedOut"] = K_TRY_TIMED_OUT
-    _KINDS[_p + "ScheduleFailed"] = K_TRY_START_FAILED
-    _KINDS[_p + "StartFailed"] = K_TRY_START_FAILED
-_KINDS["TaskSubmitted"] = K_TRY_SUBMITTED
-_KINDS["TaskSubmitFailed"] = K_TRY_START_FAILED
+    _KINDS[_p + "Scheduled"] = EventKind.TRY_SCHEDULED
+    _KINDS[_p + "Started"] = EventKind.TRY_STARTED
+    _KINDS[_p + "Succeeded"] = EventKind.TRY_SUCCEEDED
+    _KINDS[_p + "Failed"] = EventKind.TRY_FAILED
+    _KINDS[_p + "TimedOut"] = EventKind.TRY_TIMED_OUT
+    _KINDS[_p + "ScheduleFailed"] = EventKind.TRY_START_FAILED
+    _KINDS[_p + "StartFailed"] = EventKind.TRY_START_FAILED
+_KINDS["TaskSubmitted"] = EventKind.TRY_SUBMITTED
+_KINDS["TaskSubmitFailed"] = EventKind.TRY_START_FAILED
 
 
 def _details_key(event_type: str) -> str:
@@ -107,11 +111,11 @@ def _details_key(event_type: str) -> str:
     return event_type[0].lower() + event_type[1:] + "EventDetails"
 
 
-# type -> (kind code, API details key). Unknown types are absent and get counted, not dropped.
-EVENT_TYPES: dict[str, tuple[int, str]] = {t: (k, _details_key(t)) for t, k in _KINDS.items()}
+# type -> (kind, API details key). Unknown types are absent and get counted, not dropped.
+EVENT_TYPES: dict[str, tuple[EventKind, str]] = {t: (k, _details_key(t)) for t, k in _KINDS.items()}
 
 
-def event_info(event_type: str) -> tuple[int, str] | None:
+def event_info(event_type: str) -> tuple[EventKind, str] | None:
     return EVENT_TYPES.get(event_type)
 
 

@@ -23,12 +23,11 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
 import math
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -40,7 +39,7 @@ from flowscope.collectors.aws.stepfunctions import (
     as_collection_error,
     run_history_fetches,
 )
-from flowscope.collectors.aws.transform import DEFER_ASSEMBLE
+from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.throttle import prefetched
 from flowscope.model import Batch, Cloud, Skip, Source, utc
@@ -111,32 +110,6 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
     return "history", {**estimate, "reason": "fewer quota-seconds" if new_executions else "nothing new"}
 
 
-def estimate_events(definition: str | None) -> float:
-    """Rough events per execution from a definition: ~2 per state, 3 per task, + start/end."""
-    try:
-        states = _count_states(json.loads(definition or "{}"))
-    except (TypeError, ValueError):
-        states = (0, 0)
-    plain, tasks = states
-    return 2.0 + 2.0 * plain + 5.0 * tasks
-
-
-def _count_states(node: Any) -> tuple[int, int]:
-    plain = tasks = 0
-    if isinstance(node, dict):
-        for state in (node.get("States") or {}).values():
-            if not isinstance(state, dict):
-                continue
-            if state.get("Type") == "Task":
-                tasks += 1
-            else:
-                plain += 1
-            for child in [*(state.get("Branches") or []), state.get("ItemProcessor"), state.get("Iterator")]:
-                p, t = _count_states(child)
-                plain, tasks = plain + p, tasks + t
-    return plain, tasks
-
-
 # ---------------------------------------------------------------- reading
 
 def filter_log_events(logs: Any, group: str, start_ms: int | None, end_ms: int) -> Iterator[list[dict[str, Any]]]:
@@ -204,7 +177,7 @@ class LogRecordStream:
         machine_of, wanted, open_, handed_out = self.machine_of, self.wanted, self.open, self.handed_out
         parsed = 0
         for event in events:
-            message = event.get("message")
+            message: Any = event.get("message")     # not text: loads raises, the record is skipped
             try:
                 record = loads(message)
                 if not required <= record.keys():
@@ -301,7 +274,8 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     failed = False
     # pages are fetched ahead in a helper thread: parsing, transforming and writing overlap
     # the round trips and the waits for FilterLogEvents tokens
-    fetched = prefetched(filter_log_events(sc.clients.logs, group, start_ms, end_ms), depth=PREFETCH_PAGES)
+    fetched = cast(Generator[list[dict[str, Any]], None, None],
+                   prefetched(filter_log_events(sc.clients.logs, group, start_ms, end_ms), depth=PREFETCH_PAGES))
     try:
         with gc_paused():
             while True:

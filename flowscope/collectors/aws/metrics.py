@@ -81,6 +81,7 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
                 arn, metric, stat, unit = lookup[result["Id"]]
                 for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     stamp = utc(ts)
+                    assert stamp is not None, "GetMetricData returned a datapoint without a timestamp"
                     rows.append({C.cloud: Cloud.AWS.value, C.account: account, C.region: region,
                                  C.resource_id: arn, C.metric: metric, C.statistic: stat,
                                  C.timestamp: stamp, C.value: float(value), C.unit: unit,

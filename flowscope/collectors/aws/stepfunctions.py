@@ -1,6 +1,7 @@
 """Step Functions Standard workflows through the API: state machines, executions, histories, Map Runs.
 
-I/O only: every native document goes to the pure transforms (`transform.FORMATS`) unchanged.
+I/O and the orchestration of calls: every native document goes to the pure transforms
+(`transform.FORMATS`) unchanged.
 
 - State machines: ListStateMachines, DescribeStateMachine, ListStateMachineVersions,
   ListStateMachineAliases (+ DescribeStateMachineAlias for the routing); versions and aliases
@@ -23,7 +24,7 @@ import json
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors.aws.clients import (
     AwsScopeClients,
@@ -336,7 +337,7 @@ def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent
                            sc.concurrency, thread_name_prefix="flowscope-history")
     for outcome in outcomes:
         item = outcome.item
-        if outcome.ok:
+        if outcome.error is None:
             sc.result.count("executions_fetched")
             continue
         err = as_collection_error(outcome.error, "GetExecutionHistory", item["executionArn"])
@@ -370,16 +371,12 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
     """Stored RUNNING executions of Standard machines that the listing did not return: revisit."""
     if not standard_machines:
         return                      # Express executions are never revisited: logs are all there is
-    account, region = sc.clients.account, sc.clients.region
-    filter_sql = (f"{C.cloud} = 'aws' AND {C.status} = 'RUNNING' AND {C.region} = '{region}'"
-                  f" AND {C.account} = '{account}'")
     try:
-        rows = sc.store.read_rows("executions", filter_sql)
+        rows = sc.store.running_executions(Cloud.AWS.value, account=sc.clients.account, region=sc.clients.region)
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",
-                                               operation="store.read_rows"))
+                                               operation="store.running_executions"))
         return
-    rows = rows.to_dict("records") if hasattr(rows, "to_dict") else list(rows or [])
     todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines
             and not gone_attribute(r)]
     if not todo:
@@ -390,11 +387,11 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
         return describe_execution(sc.clients.sfn, row[C.execution_id])
 
     outcomes = bounded_map(describe, todo, sc.concurrency, thread_name_prefix="flowscope-describe")
-    items = []
+    items: list[dict[str, Any]] = []
     gone: list[tuple[dict[str, Any], str]] = []
     for outcome in outcomes:
-        if outcome.ok:
-            items.append(outcome.result)
+        if outcome.error is None:
+            items.append(cast(dict[str, Any], outcome.result))
             continue
         err = as_collection_error(outcome.error, "DescribeExecution", outcome.item[C.execution_id])
         if err.code in GONE_CODES:

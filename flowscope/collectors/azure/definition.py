@@ -3,7 +3,9 @@
 Run-action records from the management API name an action but carry neither its type, its
 connector, nor the container it sits in: all of that lives only in the workflow definition
 (`properties.definition`). This module walks a definition once and indexes every trigger and
-action by name, so `transform.assemble` can type steps, link parents and choose meters.
+action by name, so `transform.assemble` can type steps, link parents and choose meters; and it
+draws the same definition as the dashboard's graph (`workflow_graph`), walking the same nesting
+(`_children`).
 
 Pure: no I/O. Names are matched case-insensitively (Logic Apps action names are), so every
 index here is keyed by the lower-cased name and keeps the definition's own spelling.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.model import Meter, StepType
 
 ENTERPRISE_CONNECTORS = frozenset({
@@ -220,15 +223,14 @@ def _children(body: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     if isinstance(body.get("actions"), dict):
         out.append(body["actions"])
-    for branch in ("else", "default"):
-        sub = body.get(branch)
-        if isinstance(sub, dict) and isinstance(sub.get("actions"), dict):
-            out.append(sub["actions"])
+    branches: list[Any] = [body.get("else")]
     cases = body.get("cases")
     if isinstance(cases, dict):
-        for case in cases.values():
-            if isinstance(case, dict) and isinstance(case.get("actions"), dict):
-                out.append(case["actions"])
+        branches.extend(cases.values())
+    branches.append(body.get("default"))
+    for branch in branches:
+        if isinstance(branch, dict) and isinstance(branch.get("actions"), dict):
+            out.append(branch["actions"])
     return out
 
 
@@ -319,3 +321,48 @@ def cached_definition(definition_json: str, connections_json: str = "{}") -> Def
     except ValueError:
         connections = {}
     return parse_definition(definition_json, connections if isinstance(connections, dict) else {})
+
+
+# ---------------------------------------------------------------- the definition as a graph
+
+_GRAPH_TYPES = {"if": "choice", "switch": "choice", "foreach": "loop", "until": "loop", "scope": "scope",
+                "wait": "wait", "delay": "wait", "compose": "pass", "initializevariable": "pass",
+                "setvariable": "pass", "terminate": "fail", "response": "return"}
+"""Node type of an action by its lower-cased type; any other action is drawn as a task."""
+
+
+def workflow_graph(doc: Any) -> Graph:
+    """A definition (as a dict) drawn as nodes and edges: triggers start it, `runAfter` links
+    actions (after a failure only: a catch edge), containers hold their nested actions."""
+    if not isinstance(doc, dict):
+        raise DefinitionError("a Logic Apps definition must be a JSON object")
+    graph = Graph()
+    triggers = doc.get("triggers") or {}
+    for name in triggers:
+        graph.add(name, "trigger")
+        graph.starts.append(name)
+    _draw_actions(graph, doc.get("actions") or {}, None, list(triggers))
+    return graph
+
+
+def _draw_actions(graph: Graph, actions: dict[str, Any], parent: str | None, entry: list[str]) -> None:
+    for name, action in actions.items():
+        if not isinstance(action, dict):
+            continue
+        native = str(action.get("type", "")).lower()
+        graph.add(name, _GRAPH_TYPES.get(native, "task"), parent)
+    for name, action in actions.items():
+        if not isinstance(action, dict):
+            continue
+        run_after = action.get("runAfter") or {}
+        if not run_after:
+            for source in entry:
+                graph.link(source, name, "branch" if parent else "next")
+            if not entry:
+                graph.starts.append(name)
+        for source, statuses in run_after.items():
+            words = {str(s).lower() for s in (statuses or ["Succeeded"])}
+            kind = "catch" if words and "succeeded" not in words else "next"
+            graph.link(source, name, kind)
+        for inner in _children(action):
+            _draw_actions(graph, inner, name, [name])

@@ -22,6 +22,9 @@ an execution whose workflow source is not known (not imported yet, or unparsable
 then warns, naming the workflow). Connector calls (``STEP_CONNECTOR_CALL``, always
 ``googleapis.*``) and subworkflow calls (``STEP_SUBWORKFLOW_CALL``) are internal by their step
 type alone. A later assemble with a readable source reclassifies every call by its target.
+
+The same source is what the dashboard's graph draws (`workflow_graph`): steps of a subworkflow
+are named ``<routine>/<step>`` there, as step rows name them, so their metrics land on them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+
+from flowscope.collectors.graph import DefinitionError, Graph
 
 INTERNAL_HOST_SUFFIXES = (
     "googleapis.com",
@@ -141,14 +146,12 @@ def call_is_external(resource: str | None, native_type: str | None) -> bool:
 
 @lru_cache(maxsize=4096)
 def resource_is_wait(resource: str | None) -> bool:
-    return bool(resource) and resource.partition(" ")[0] in WAIT_CALLS
+    if not resource:
+        return False
+    return resource.partition(" ")[0] in WAIT_CALLS
 
 
 # ---------------------------------------------------------------- parsing
-
-class DefinitionError(ValueError):
-    pass
-
 
 @lru_cache(maxsize=256)
 def parse_definition(source: str) -> Definition:
@@ -226,7 +229,8 @@ def _walk_children(routine: str, body: dict[str, Any], out: dict, subworkflows: 
 def _step_def(routine: str, name: str, body: dict[str, Any], subworkflows: frozenset[str]) -> StepDef:
     has_retry = "retry" in body
     has_except = "except" in body
-    inner = body.get("try") if isinstance(body.get("try"), dict) else body
+    tried = body.get("try")
+    inner: dict[str, Any] = tried if isinstance(tried, dict) else body
     kind = "other"
     call = resource = None
     external = False
@@ -234,7 +238,8 @@ def _step_def(routine: str, name: str, body: dict[str, Any], subworkflows: froze
     if "call" in inner:
         kind = "call"
         call = str(inner["call"])
-        args = inner.get("args") if isinstance(inner.get("args"), dict) else {}
+        given = inner.get("args")
+        args: dict[str, Any] = given if isinstance(given, dict) else {}
         resource = call_resource(call, args.get("url")) if call not in subworkflows else call
         external = resource_is_external(resource)
     elif "assign" in inner:
@@ -257,3 +262,117 @@ def _step_def(routine: str, name: str, body: dict[str, Any], subworkflows: froze
     if inner is not body and kind == "other":
         kind = "try"
     return StepDef(routine, name, kind, call, resource, external, assignments, has_retry, has_except)
+
+
+# ---------------------------------------------------------------- the source as a graph
+
+_JUMPS = ("end", "continue", "break")
+"""`next` values that leave a block rather than name a step."""
+
+
+def workflow_graph(doc: Any) -> Graph:
+    """A parsed source (list of steps, or mapping of routines) drawn as nodes and edges: steps
+    follow each other unless they jump (`next`, switch conditions) or end (`return`, `raise`);
+    blocks hold their inner steps."""
+    graph = Graph()
+    if isinstance(doc, list):
+        routines = {"main": {"steps": doc}}
+    elif isinstance(doc, dict):
+        routines = doc
+    else:
+        raise DefinitionError("a Workflows source must be a list of steps or a mapping of routines")
+    for routine, body in routines.items():
+        steps = body.get("steps") if isinstance(body, dict) else body
+        if not isinstance(steps, list):
+            continue
+        first = _draw_steps(graph, steps, None, "" if routine == "main" else f"{routine}/")
+        if routine == "main" and first:
+            graph.starts.append(first)
+    if not graph.nodes:
+        raise DefinitionError("no steps found in the Workflows source")
+    return graph
+
+
+def _graph_kind(body: dict[str, Any]) -> str:
+    if "call" in body:
+        return "wait" if str(body["call"]).startswith(("sys.sleep", "events.await")) else "task"
+    for key, kind in (("switch", "choice"), ("for", "loop"), ("parallel", "parallel"), ("try", "scope"),
+                      ("return", "return"), ("raise", "fail"), ("assign", "pass"), ("steps", "scope")):
+        if key in body:
+            return kind
+    return "other"
+
+
+def _draw_steps(graph: Graph, steps: list[Any], parent: str | None, prefix: str) -> str | None:
+    """Add a list of steps (named `prefix` + step name); returns the first step's name."""
+    named: list[tuple[str, dict[str, Any]]] = []
+    for item in steps:
+        if isinstance(item, dict) and len(item) == 1:
+            name, body = next(iter(item.items()))
+            named.append((prefix + str(name), body if isinstance(body, dict) else {}))
+    for name, body in named:
+        graph.add(name, _graph_kind(body), parent)
+    for index, (name, body) in enumerate(named):
+        following = named[index + 1][0] if index + 1 < len(named) else None
+        _draw_next(graph, name, body, following, prefix)
+        _draw_switch(graph, name, body, prefix)
+        _draw_blocks(graph, name, body, prefix)
+    return named[0][0] if named else None
+
+
+def _draw_next(graph: Graph, name: str, body: dict[str, Any], following: str | None, prefix: str) -> None:
+    terminal = "return" in body or "raise" in body
+    explicit = body.get("next")
+    if explicit and explicit not in _JUMPS:
+        graph.link(name, prefix + str(explicit))
+    elif not terminal and following and explicit not in ("end",):
+        graph.link(name, following)
+
+
+def _draw_switch(graph: Graph, name: str, body: dict[str, Any], prefix: str) -> None:
+    switch = body.get("switch")
+    if not isinstance(switch, list):
+        return
+    for cond in switch:
+        if not isinstance(cond, dict):
+            continue
+        if cond.get("next") and cond["next"] not in _JUMPS:
+            graph.link(name, prefix + str(cond["next"]), "choice")
+        if isinstance(cond.get("steps"), list):
+            graph.link(name, _draw_steps(graph, cond["steps"], name, prefix), "branch")
+
+
+def _draw_blocks(graph: Graph, name: str, body: dict[str, Any], prefix: str) -> None:
+    """Inner steps of a block: parallel branches, then `except` (a catch edge), then the steps of
+    `steps`, `for`, parallel `for` and `try`."""
+    inner: list[list[Any]] = []
+    if isinstance(body.get("steps"), list):
+        inner.append(body["steps"])
+    loop = body.get("for")
+    if isinstance(loop, dict) and isinstance(loop.get("steps"), list):
+        inner.append(loop["steps"])
+    par = body.get("parallel")
+    if isinstance(par, dict):
+        _draw_branches(graph, name, par, prefix)
+        if isinstance(par.get("for"), dict) and isinstance(par["for"].get("steps"), list):
+            inner.append(par["for"]["steps"])
+    tried = body.get("try")
+    if isinstance(tried, dict) and isinstance(tried.get("steps"), list):
+        inner.append(tried["steps"])
+    exc = body.get("except")
+    if isinstance(exc, dict) and isinstance(exc.get("steps"), list):
+        graph.link(name, _draw_steps(graph, exc["steps"], name, prefix), "catch")
+    for steps_list in inner:
+        graph.link(name, _draw_steps(graph, steps_list, name, prefix), "branch")
+
+
+def _draw_branches(graph: Graph, name: str, par: dict[str, Any], prefix: str) -> None:
+    for branch in par.get("branches") or []:
+        if not isinstance(branch, dict):
+            continue
+        for bname, bbody in branch.items():
+            if isinstance(bbody, dict) and isinstance(bbody.get("steps"), list):
+                branch_name = prefix + str(bname)
+                graph.add(branch_name, "scope", name)
+                graph.link(name, branch_name, "branch")
+                graph.link(branch_name, _draw_steps(graph, bbody["steps"], branch_name, prefix), "branch")

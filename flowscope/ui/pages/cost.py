@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -10,10 +11,10 @@ f = ctx.filters
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
 retry_usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
-ui.metric_row([("Cost in window", ui.usd(total["cost_usd"]), None),
-               ("Projected per month", ui.usd(total["monthly_usd"]), None),
-               ("Spent on retries", ui.usd(retry_usd), None),
-               ("Cost per execution", ui.usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
+ui.metric_row([("Cost in window", fmt_usd(total["cost_usd"]), None),
+               ("Projected per month", fmt_usd(total["monthly_usd"]), None),
+               ("Spent on retries", fmt_usd(retry_usd), None),
+               ("Cost per execution", fmt_usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
 st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
@@ -57,12 +58,12 @@ if edges is not None:
 
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
-st.metric("Monthly saving from fewer retries", ui.usd(retry_usd * f.monthly_factor * cut / 100))
+st.metric("Monthly saving from fewer retries", fmt_usd(retry_usd * f.monthly_factor * cut / 100))
 found = ui.findings_of(f, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])
 if found.empty:
     st.caption("The cost analyses found no saving above their thresholds in this window.")
 else:
-    st.metric("Savings the analyses found", f"{ui.usd(found['monthly_usd'].sum())}/month")
+    st.metric("Savings the analyses found", f"{fmt_usd(found['monthly_usd'].sum())}/month")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
         "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f")})

@@ -3,6 +3,7 @@
 import pandas as pd
 import streamlit as st
 
+from flowscope.format import fmt_ms, fmt_usd
 from flowscope.model import Status
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -38,10 +39,10 @@ if detail is None:
 run = detail["execution"].iloc[0].to_dict()
 steps, attempts, usage = detail["steps"], detail["attempts"], detail["usage"]
 st.subheader(f"{run['workflow_name']} · {run['status']}", divider="gray")
-ui.metric_row([("Duration", charts.fmt_ms(run.get("duration_ms")), None),
+ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
                ("Steps", f"{len(steps):,}", None),
                ("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}", None),
-               ("Cost", ui.usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
+               ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 if run.get("error"):
     st.error(f"**{run['error']}**: {run.get('cause') or ''}")
 ui.plot(charts.gantt(run, steps, attempts), key="gantt")
@@ -53,7 +54,7 @@ for r in steps.itertuples(index=False):
     if not pd.isna(r.ended_at):
         events.append({"time": r.ended_at, "event": "step exited", "step": r.name, "type": r.type,
                        "status": r.status, "detail": f"{r.error or ''} {r.cause or ''}".strip()})
-names = dict(zip(steps["step_key"], steps["name"])) if not steps.empty else {}
+names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
 for a in attempts.itertuples(index=False):
     if a.attempt > 1 or a.status != Status.SUCCEEDED.value:
         events.append({"time": a.started_at, "event": f"try {a.attempt}", "step": names.get(a.step_key, a.step_key),

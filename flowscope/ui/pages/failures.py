@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_pct
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -10,7 +11,7 @@ f = ctx.filters
 total = data.overview(f).iloc[-1]
 errors = data.top_errors(f)
 ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
-               ("Failure rate", ui.pct(total["failure_rate"]), None),
+               ("Failure rate", fmt_pct(total["failure_rate"]), None),
                ("Caught step failures", f"{int(errors['caught'].sum()) if not errors.empty else 0:,}", None),
                ("Distinct errors", f"{len(errors):,}", None)])
 over = data.failures_over_time(f)

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_ms
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -14,7 +15,7 @@ if not steps.empty:
 drifting = steps[steps["drift"] >= 1.5] if not steps.empty else steps
 ui.metric_row([("Steps measured", f"{len(steps):,}", None),
                ("Steps slower than last window (≥1.5× p95)", f"{len(drifting):,}", None),
-               ("Slowest workflow p95", charts.fmt_ms(runs["p95_ms"].max()) if not runs.empty else "n/a", None)])
+               ("Slowest workflow p95", fmt_ms(runs["p95_ms"].max()) if not runs.empty else "n/a", None)])
 left, right = st.columns(2)
 with left:
     ui.plot(charts.percentile_bars(runs, label="workflow", title="Execution duration by workflow"), key="lat-wf")
@@ -33,8 +34,9 @@ if not steps.empty:
     chosen = tuple((r.cloud, r.workflow_id, r.step) for r in steps[steps["label"].isin(picked)].itertuples())
     over = data.latency_over_time(f, chosen)
     if not over.empty:
-        names = dict(zip(zip(steps["cloud"], steps["workflow_id"], steps["step"]), steps["label"]))
-        over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"])]
+        keys = zip(steps["cloud"], steps["workflow_id"], steps["step"], strict=True)
+        names = dict(zip(keys, steps["label"], strict=True))
+        over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"], strict=True)]
     ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step (ms)"), key="lat-time")
 found = ui.findings_of(f, ["slow_step", "latency_drift", "stuck_execution"])
 if not found.empty:

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -17,11 +18,11 @@ for row in now.itertuples(index=False):
     st.subheader(label, divider="gray" if row.cloud != "total" else "blue")
     ui.metric_row([
         ("Executions", f"{row.executions:,}", f"{row.executions - p.executions:+,}" if p else None),
-        ("Failure rate", ui.pct(row.failure_rate),
+        ("Failure rate", fmt_pct(row.failure_rate),
          f"{(row.failure_rate - p.failure_rate) * 100:+.1f} pt" if p else None, "inverse"),
         ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
-        ("Cost in window", ui.usd(row.cost_usd), None),
-        ("Projected per month", ui.usd(row.monthly_usd),
+        ("Cost in window", fmt_usd(row.cost_usd), None),
+        ("Projected per month", fmt_usd(row.monthly_usd),
          f"{(row.monthly_usd - p.monthly_usd):+,.2f} $" if p else None, "inverse"),
     ])
     if row.cloud == "total" and len(now) == 2:
@@ -51,12 +52,12 @@ else:
     shown["evidence_link"] = [
         ui.link("executions", f, exec=(ids[0] if len(ids) else None)) if pages.get(k) == "executions"
         else ui.link(pages.get(k, "overview"), f, focus=wid or "")
-        for k, wid, ids in zip(shown["kind"], shown["workflow_id"], shown["sample_execution_ids"])]
+        for k, wid, ids in zip(shown["kind"], shown["workflow_id"], shown["sample_execution_ids"], strict=True)]
     c1, c2 = st.columns([1, 3])
     with c1:
         ui.plot(charts.severity_counts(found), key="sev")
         st.metric("Findings", f"{len(found):,}")
-        st.metric("Monthly dollars at stake", ui.usd(found["monthly_usd"].sum()))
+        st.metric("Monthly dollars at stake", fmt_usd(found["monthly_usd"].sum()))
     with c2:
         ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
                         "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],

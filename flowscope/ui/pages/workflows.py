@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_usd
 from flowscope.ui import charts, data, graph
 from flowscope.ui import components as ui
 
@@ -10,7 +11,7 @@ f = ctx.filters
 table = data.workflow_table(f)
 ui.metric_row([("Workflows", f"{len(table):,}", None), ("Runs", f"{int(table['runs'].sum()):,}", None),
                ("Workflows with failures", f"{int((table['failed'] > 0).sum()):,}", None),
-               ("Cost in window", ui.usd(table["cost_usd"].sum()), None)])
+               ("Cost in window", fmt_usd(table["cost_usd"].sum()), None)])
 ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "cost_usd", "monthly_usd", "trend",
                 "last_run", "workflow_id"]], "workflows", column_config={
     "failure_pct": st.column_config.NumberColumn("failure %", format="%.1f%%"),
@@ -22,7 +23,7 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
 
 st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
-labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False))}
+labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
 default = next((i for i, k in enumerate(keys) if k[1] == focus), 0)
 left, right = st.columns([2, 1])

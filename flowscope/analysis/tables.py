@@ -1,8 +1,10 @@
-"""The dashboard's queries: pure functions of a DuckDB connection and the global filters.
+"""The measures every surface shows: pure functions of a DuckDB connection and the global filters.
 
-Every function aggregates in DuckDB and returns a small pandas DataFrame; none loads every row
-of a table. No Streamlit here: `flowscope.ui.data` wraps these with caching, and the tests and
-the benchmark call them directly.
+Step and workflow statistics, spend and its projection, failures, latency, retries, collection
+health: defined once here so the dashboard, reports and the CLI show the same figure for the same
+filters. Every function aggregates in DuckDB and returns a small pandas DataFrame; none loads
+every row of a table. No Streamlit here: `flowscope.ui.data` wraps these with caching, and the
+tests and the benchmark call them directly.
 
 SQL templates name columns through `{placeholders}` filled from `flowscope.model.C`, so a
 renamed model column fails loudly (KeyError) the first time a query is built.
@@ -359,7 +361,8 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
 def _buckets(f: Filters, seconds: int) -> list[pd.Timestamp]:
     start = math.floor(f.since.timestamp() / seconds) * seconds
     end = f.until.timestamp()
-    out, t = [], start
+    out: list[pd.Timestamp] = []
+    t = start
     while t < end and len(out) < 2000:
         out.append(pd.Timestamp(t, unit="s", tz=UTC))
         t += seconds

@@ -4,7 +4,7 @@ Written straight as model rows (a `flowscope.model.Batch`), so the dashboard tes
 on the simulators. Each workflow has a stored definition in its cloud's format; steps carry
 previous/parent keys (a Map with iterations on AWS), work steps have attempts (with retries and
 a lockstep retry delay on one step), usage rows carry each cloud's meters, and one collection
-scope failed.
+scope failed. APP is the dashboard's entry script, N the size of the three-cloud store fixture.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import datetime as dt
 import json
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 from flowscope.model import (
     UTC,
@@ -25,6 +26,9 @@ from flowscope.model import (
     Status,
     StepType,
 )
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+N = 300
 
 ASL = {
     "Comment": "orders",
@@ -250,10 +254,11 @@ def _execution(batch: Batch, rnd: random.Random, w: WorkflowSpec, eid: str, star
     if running:
         status = Status.RUNNING
     ended = None if running else t
+    duration_ms = None if ended is None else (ended - started) // dt.timedelta(milliseconds=1)
     batch.executions.append({**base, C.account: "acct", C.region: w.region, C.workflow_name: w.name,
                              C.kind: w.kind.value, C.revision: "1", C.name: eid.rsplit(":", 1)[-1],
                              C.status: status.value, C.native_status: status.value, C.started_at: started,
                              C.ended_at: ended,
-                             C.duration_ms: None if ended is None else (ended - started) // dt.timedelta(milliseconds=1),
+                             C.duration_ms: duration_ms,
                              C.error: error, C.cause: cause, C.redrive_count: 0, C.source: "simulate",
                              C.collected_at: started})

@@ -11,7 +11,7 @@ from flowscope.model import Batch, C
 
 T0 = dt.datetime(2025, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
 REPO = Path(__file__).resolve().parents[2]
-WORKER = Path(__file__).with_name("store_worker.py")
+WORKER = "tests.store.store_worker"
 STEPS_BY_STATUS = {"RUNNING": 2, "SUCCEEDED": 3}
 
 
@@ -61,10 +61,12 @@ def batch(ids: range | list[int], status: str = "SUCCEEDED", cloud: str = "aws")
 
 
 def env() -> dict[str, str]:
+    """The environment of a worker: the repo root on PYTHONPATH, so `-m tests.store.store_worker` and its
+    helpers import whatever the working directory."""
     e = dict(os.environ)
     e["PYTHONPATH"] = os.pathsep.join([str(REPO), e.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     return e
 
 
 def worker_cmd(*args: object) -> list[str]:
-    return [sys.executable, str(WORKER), *map(str, args)]
+    return [sys.executable, "-m", WORKER, *map(str, args)]

@@ -1,4 +1,4 @@
-"""Helpers shared by the AWS collector tests (a plain module: conftest names clash across folders)."""
+"""Helpers shared by the AWS collector tests; fixtures live in conftest.py."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ HOLD_3S = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, 
 
 def stored_running(moto: Any, store: Any, name: str, **source: Any) -> tuple[str, dict[str, Any]]:
     """Start a 3-second execution and sync while it runs: (its ARN, the source used)."""
-    from flowscope.collectors import aws
+    from flowscope.collectors.aws import collector as aws
     from flowscope.model import RunStatus
 
     run = moto.run(moto.machine(name, HOLD_3S))

@@ -1,0 +1,237 @@
+"""The one reader of Amazon States Language (ASL) definitions.
+
+Everything that looks inside a state machine's definition goes through here: the text stored
+for it, why it cannot be read, the indexes `transform.assemble` fills missing history details
+from (Parallel branch of a state, resource of a Task), the history length guessed before any
+execution is stored, and the graph the dashboard draws. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+from flowscope.collectors.graph import DefinitionError, Graph
+from flowscope.model import MAX_DEFINITION_CHARS
+
+BranchIndex = dict[tuple[str, str], int]
+"""(Parallel state name, inner state name) -> branch index."""
+TaskResources = dict[str, str]
+"""Task state name -> its Resource."""
+
+ASL_GRAPH_TYPES = {"task": "task", "choice": "choice", "wait": "wait", "pass": "pass", "parallel": "parallel",
+                   "map": "map", "succeed": "succeed", "fail": "fail"}
+"""ASL state Type (lower case) -> the graph's node type."""
+
+_INDEX_CACHE_MAX = 256
+_INDEXES: dict[str, tuple[BranchIndex, TaskResources]] = {}
+
+
+# ---------------------------------------------------------------- reading
+
+def definition_text(definition: Any) -> str | None:
+    """The definition as stored: JSON text, cut at the model's limit."""
+    if definition is None:
+        return None
+    if not isinstance(definition, str):
+        definition = json.dumps(definition, indent=2, sort_keys=False)
+    return definition[:MAX_DEFINITION_CHARS]
+
+
+def definition_object(definition: Any) -> dict | None:
+    """The definition as a JSON object, or None when it is not one (or not JSON)."""
+    if isinstance(definition, dict):
+        return definition
+    if isinstance(definition, str):
+        try:
+            obj = json.loads(definition)
+        except (ValueError, RecursionError):
+            return None
+        return obj if isinstance(obj, dict) else None
+    return None
+
+
+def definition_problem(definition: Any) -> str | None:
+    """Why an ASL definition cannot be read whole (one line, for a warning), or None when it can.
+
+    An unreadable definition is still stored, but `assemble` cannot settle branches or Task
+    resources from it and the dashboard cannot draw it: the user must hear which state machine.
+    """
+    if isinstance(definition, str):
+        try:
+            definition = json.loads(definition)
+        except ValueError as exc:
+            return f"not JSON: {exc}"
+        except RecursionError:
+            return "nested too deeply to read"
+    if not isinstance(definition, dict):
+        return f"not a JSON object but {type(definition).__name__}"
+    stack: list[tuple[str, Any]] = [("the definition", definition)]
+    while stack:
+        where, machine = stack.pop()
+        if not isinstance(machine, dict):
+            return f"{where} is not an object"
+        states = machine.get("States")
+        if not isinstance(states, dict):
+            return f"States of {where} is " + ("missing" if states is None else "not an object")
+        for name, state in states.items():
+            if not isinstance(state, dict):
+                return f"state `{name}` is not an object"
+            branches = state.get("Branches")
+            if branches is not None and not isinstance(branches, list):
+                return f"Branches of `{name}` is not a list"
+            stack.extend((f"branch {i} of `{name}`", b) for i, b in enumerate(branches or []))
+            for key in ("ItemProcessor", "Iterator"):
+                if state.get(key) is not None:
+                    stack.append((f"{key} of `{name}`", state[key]))
+    return None
+
+
+def _states(machine: Any) -> dict:
+    """The States of a (nested) state machine; {} where the definition is malformed (reported by
+    `definition_problem` when the state machine is imported)."""
+    states = machine.get("States") if isinstance(machine, dict) else None
+    return states if isinstance(states, dict) else {}
+
+
+def _nested(state: dict) -> list[tuple[int | None, Any]]:
+    """(branch index, machine) of each state machine inside a state: Parallel branches, the Map's
+    processor (branch index None)."""
+    branches = state.get("Branches")
+    out: list[tuple[int | None, Any]] = list(enumerate(branches)) if isinstance(branches, list) else []
+    proc = state.get("ItemProcessor") or state.get("Iterator")
+    if proc is not None:
+        out.append((None, proc))
+    return out
+
+
+# ---------------------------------------------------------------- indexes for assembly
+
+def branch_index(definition: dict | None) -> BranchIndex:
+    """(parallel state name, inner state name) -> branch index, from an ASL definition."""
+    out: BranchIndex = {}
+
+    def walk(states: dict) -> None:
+        for name, state in states.items():
+            if not isinstance(state, dict) or state.get("Type") not in ("Parallel", "Map"):
+                continue
+            for i, machine in _nested(state):
+                if state.get("Type") == "Parallel" and i is not None:
+                    for inner in _states(machine):
+                        out[(name, inner)] = i
+                walk(_states(machine))
+    walk(_states(definition))
+    return out
+
+
+def task_resources(definition: dict | None) -> TaskResources:
+    """Task state name -> its Resource (the first Task of that name wins)."""
+    out: TaskResources = {}
+
+    def walk(states: dict) -> None:
+        for name, state in states.items():
+            if not isinstance(state, dict):
+                continue
+            if state.get("Type") == "Task" and isinstance(state.get("Resource"), str):
+                out.setdefault(name, state["Resource"])
+            for _, machine in _nested(state):
+                walk(_states(machine))
+    walk(_states(definition))
+    return out
+
+
+def definition_indexes(definition: Any) -> tuple[BranchIndex, TaskResources]:
+    """(branch index, task resources) of a definition; parsed once per definition text (one
+    workflow's thousands of executions share it). Callers must not mutate the result."""
+    if definition is None:
+        return {}, {}
+    if not isinstance(definition, str):
+        obj = definition_object(definition)
+        return (branch_index(obj), task_resources(obj)) if obj else ({}, {})
+    cached = _INDEXES.get(definition)
+    if cached is None:
+        obj = definition_object(definition)
+        cached = (branch_index(obj), task_resources(obj)) if obj else ({}, {})
+        if len(_INDEXES) >= _INDEX_CACHE_MAX:
+            _INDEXES.clear()
+        _INDEXES[definition] = cached
+    return cached
+
+
+# ---------------------------------------------------------------- history length guess
+
+def estimate_events(definition: str | None) -> float:
+    """Rough events per execution from a definition: ~2 per state, 3 per task, + start/end."""
+    try:
+        states = _count_states(json.loads(definition or "{}"))
+    except (TypeError, ValueError):
+        states = (0, 0)
+    plain, tasks = states
+    return 2.0 + 2.0 * plain + 5.0 * tasks
+
+
+def _count_states(node: Any) -> tuple[int, int]:
+    plain = tasks = 0
+    if isinstance(node, dict):
+        for state in (node.get("States") or {}).values():
+            if not isinstance(state, dict):
+                continue
+            if state.get("Type") == "Task":
+                tasks += 1
+            else:
+                plain += 1
+            for child in [*(state.get("Branches") or []), state.get("ItemProcessor"), state.get("Iterator")]:
+                p, t = _count_states(child)
+                plain, tasks = plain + p, tasks + t
+    return plain, tasks
+
+
+# ---------------------------------------------------------------- the graph
+
+def workflow_graph(doc: Any) -> Graph:
+    """Nodes (states, nested under their Parallel / Map) and edges (Next, Default, Choices,
+    Catch, branch starts) of a parsed ASL definition."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("States"), dict):
+        raise DefinitionError("an ASL definition needs a States object")
+    graph = Graph()
+    graph.starts.append(str(doc.get("StartAt")))
+    _draw_states(graph, doc, None)
+    return graph
+
+
+def _draw_states(graph: Graph, machine: dict[str, Any], parent: str | None) -> None:
+    states = machine.get("States") or {}
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        graph.add(name, ASL_GRAPH_TYPES.get(str(state.get("Type", "")).lower(), "other"), parent)
+    for name, state in states.items():
+        if not isinstance(state, dict):
+            continue
+        for target, kind in _exits(state):
+            graph.link(name, target, kind)
+        for branch in _inner_machines(state):
+            _draw_states(graph, branch, name)
+            graph.link(name, branch.get("StartAt"), "branch")
+
+
+def _exits(state: dict[str, Any]) -> Iterator[tuple[Any, str]]:
+    """(target, edge kind) of each transition a state declares, in drawing order."""
+    yield state.get("Next"), "next"
+    yield state.get("Default"), "default"
+    for choice in state.get("Choices") or []:
+        if isinstance(choice, dict):
+            yield choice.get("Next"), "choice"
+    for catch in state.get("Catch") or []:
+        if isinstance(catch, dict):
+            yield catch.get("Next"), "catch"
+
+
+def _inner_machines(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Parallel branches and the Map's processor that are objects (the graph skips the rest)."""
+    inner = [b for b in state.get("Branches") or [] if isinstance(b, dict)]
+    for key in ("ItemProcessor", "Iterator"):
+        if isinstance(state.get(key), dict):
+            inner.append(state[key])
+    return inner

@@ -1,0 +1,35 @@
+"""Pure transforms: Azure Logic Apps management-API JSON -> flowscope model rows.
+
+The transform contract (`collectors.native`): `FORMATS`, `detect`, `assemble`. One module per
+native format (`workflows`, `runs`, `actions` for run actions and action repetitions,
+`scope_repetitions`, `request_histories`, `trigger_histories`), the ids they key rows by (`ids`),
+what they share (`records`), format detection (`detect`), the document reader (`documents`),
+the assembly rules (`assemble`) and the Consumption metering rule (`billing`).
+
+Display names keep their spelling: workflow_name, the run's `name` and step names (the
+definition's, once it is known) are never lower-cased; of two spellings of one name that differ
+only in case (a lower-cased re-export), the one with upper-case letters is kept
+(`collectors.assemble.merge_rows`), so the portal can be searched by what flowscope shows.
+"""
+
+from __future__ import annotations
+
+from flowscope.collectors.azure.transform.assemble import assemble
+from flowscope.collectors.azure.transform.detect import detect, record_format
+from flowscope.collectors.azure.transform.documents import FORMATS, transform
+from flowscope.collectors.azure.transform.ids import (
+    ArmId,
+    canonical_execution_id,
+    canonical_workflow_id,
+    parse_step_key,
+    step_key,
+    trigger_key,
+)
+from flowscope.collectors.azure.transform.records import CLOUD, ITERATION_NATIVE_TYPE, STATUS_MAP
+from flowscope.collectors.azure.transform.workflows import DEFINITION_FORMAT
+
+__all__ = [
+    "CLOUD", "DEFINITION_FORMAT", "FORMATS", "ITERATION_NATIVE_TYPE", "STATUS_MAP", "ArmId", "assemble",
+    "canonical_execution_id", "canonical_workflow_id", "detect", "parse_step_key", "record_format", "step_key",
+    "transform", "trigger_key",
+]

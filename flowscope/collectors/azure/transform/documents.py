@@ -1,0 +1,95 @@
+"""A Logic Apps document of any mix of records -> model rows, each record by its format's module.
+
+Records of one run can arrive in any order, in separate documents and imports: every row is
+keyed from the ids the record carries alone, and `assemble` settles what needs the whole run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from flowscope.collectors.azure.transform.actions import read_action
+from flowscope.collectors.azure.transform.detect import record_format, records_of
+from flowscope.collectors.azure.transform.request_histories import (
+    HeldRequests,
+    hold_request_history,
+    number_request_histories,
+)
+from flowscope.collectors.azure.transform.runs import read_run
+from flowscope.collectors.azure.transform.scope_repetitions import read_scope_repetition
+from flowscope.collectors.azure.transform.trigger_histories import read_trigger_history
+from flowscope.collectors.azure.transform.workflows import read_workflow
+from flowscope.collectors.native import FormatHandler, ImportContext, NativeFormatError
+from flowscope.model import Batch, Skip
+
+_RECORD_HANDLERS: dict[str, Callable[[dict[str, Any], ImportContext, Batch], None]] = {
+    "azure.workflow": read_workflow,
+    "azure.runs": read_run,
+    "azure.run_actions": read_action,
+    "azure.action_repetitions": read_action,
+    "azure.scope_repetitions": read_scope_repetition,
+    "azure.trigger_histories": read_trigger_history,
+}
+"""Formats read record by record; request histories wait for the whole document (they are numbered)."""
+
+
+def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
+    """Rows of every record in a document, whatever Logic Apps record types it holds.
+
+    An unrecognised record type is counted in `unknown_event_types`; a record that cannot be
+    read becomes a `Skip`; a document with nothing recognisable raises `NativeFormatError`.
+    """
+    ctx = ctx or ImportContext()
+    records, is_list = records_of(doc, ctx)
+    batch = Batch()
+    recognised = 0
+    held: HeldRequests = {}
+    for i, rec in enumerate(records):
+        location = f"value[{i}]" if is_list else "$"
+        fmt = record_format(rec)
+        if fmt is None:
+            recognised += _unrecognised(rec, location, ctx, batch)
+            continue
+        recognised += 1
+        if fmt == "azure.request_histories":
+            try:
+                hold_request_history(rec, i, held)
+            except (KeyError, TypeError, ValueError) as exc:
+                batch.skips.append(Skip(ctx.source_name, location, f"{fmt}: {exc}"))
+            continue
+        try:
+            _RECORD_HANDLERS[fmt](rec, ctx, batch)   # handlers append only once a record is whole
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            batch.skips.append(Skip(ctx.source_name, f"{location} {rec.get('id', '')}".strip(),
+                                    f"{fmt}: {exc}"))
+    number_request_histories(held, ctx, batch)
+    if not is_list and recognised == 0:
+        raise NativeFormatError(ctx.source_name, "$", "not an Azure Logic Apps management API record")
+    if is_list and records and recognised == 0 and not batch.steps:
+        raise NativeFormatError(ctx.source_name, "value", "no record is an Azure Logic Apps record")
+    return batch
+
+
+def _unrecognised(rec: Any, location: str, ctx: ImportContext, batch: Batch) -> int:
+    """Count a typed record of an unknown type (1: it is a record), skip an untyped one (0)."""
+    if isinstance(rec, dict) and isinstance(rec.get("type"), str):
+        batch.unknown_event_types[rec["type"]] = batch.unknown_event_types.get(rec["type"], 0) + 1
+        return 1
+    batch.skips.append(Skip(ctx.source_name, location, "not a Logic Apps record (no type, no id)"))
+    return 0
+
+
+def _handler(fmt: str) -> FormatHandler:
+    def handle(doc: Any, ctx: ImportContext) -> Batch:
+        return transform(doc, ctx)
+    handle.__name__ = "transform_" + fmt.split(".", 1)[1]
+    handle.__doc__ = f"`{fmt}` documents -> model rows (any Logic Apps record they hold is read)."
+    return handle
+
+
+FORMATS: dict[str, FormatHandler] = {
+    fmt: _handler(fmt) for fmt in (
+        "azure.workflow", "azure.runs", "azure.run_actions", "azure.action_repetitions",
+        "azure.scope_repetitions", "azure.request_histories", "azure.trigger_histories")
+}

@@ -1,0 +1,107 @@
+"""Each cloud's parts: its pure transforms, its live collector (if this version has one), its simulator.
+
+One table in plain code, so a reader (and a tool) can follow `sync`, `import` and `demo` to the
+module that does the work. Each part is loaded on first use by a small function with an ordinary
+import inside: the cloud SDKs behind a live collector stay unloaded until a sync needs them.
+
+A new cloud fills the same three parts here; until its live collector exists, `collector` is None
+and `sync` records its scopes as "not available in this version".
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import ModuleType
+
+from flowscope.model import Cloud
+
+Loader = Callable[[], ModuleType]
+
+
+@dataclass(frozen=True)
+class CloudParts:
+    """Where a cloud's parts live; each field loads its module when called."""
+
+    cloud: Cloud
+    transforms: Loader
+    """`flowscope.collectors.<cloud>.transform`: FORMATS, detect(doc), assemble(...)."""
+    collector: Loader | None
+    """`flowscope.collectors.<cloud>.collector`: validate, scopes, collect_scope, sync; None when not built."""
+    simulator: Loader
+    """`flowscope.simulate.<cloud>`: simulate(spec) -> native documents with ground truth."""
+
+
+def _aws_transforms() -> ModuleType:
+    from flowscope.collectors.aws import transform
+
+    return transform
+
+
+def _aws_collector() -> ModuleType:
+    from flowscope.collectors.aws import collector
+
+    return collector
+
+
+def _aws_simulator() -> ModuleType:
+    from flowscope.simulate import aws
+
+    return aws
+
+
+def _azure_transforms() -> ModuleType:
+    from flowscope.collectors.azure import transform
+
+    return transform
+
+
+def _azure_simulator() -> ModuleType:
+    from flowscope.simulate import azure
+
+    return azure
+
+
+def _gcp_transforms() -> ModuleType:
+    from flowscope.collectors.gcp import transform
+
+    return transform
+
+
+def _gcp_simulator() -> ModuleType:
+    from flowscope.simulate import gcp
+
+    return gcp
+
+
+CLOUDS: dict[Cloud, CloudParts] = {
+    Cloud.AWS: CloudParts(Cloud.AWS, transforms=_aws_transforms, collector=_aws_collector,
+                          simulator=_aws_simulator),
+    Cloud.AZURE: CloudParts(Cloud.AZURE, transforms=_azure_transforms, collector=None,
+                            simulator=_azure_simulator),
+    Cloud.GCP: CloudParts(Cloud.GCP, transforms=_gcp_transforms, collector=None,
+                          simulator=_gcp_simulator),
+}
+
+
+def parts_of(cloud: str | Cloud) -> CloudParts:
+    """The parts of `cloud` (ValueError for a name that is not a cloud)."""
+    return CLOUDS[Cloud(cloud)]
+
+
+@functools.cache
+def transforms_for(cloud: str | Cloud) -> ModuleType:
+    """The pure transform module of a cloud (cached: the assembler asks once per execution)."""
+    return parts_of(cloud).transforms()
+
+
+def collector_for(cloud: str | Cloud) -> ModuleType | None:
+    """The live collector module of a cloud, or None when this version cannot collect it live."""
+    load = parts_of(cloud).collector
+    return load() if load is not None else None
+
+
+def simulator_for(cloud: str | Cloud) -> ModuleType:
+    """The simulator of a cloud: `simulate(spec)` in that cloud's native formats."""
+    return parts_of(cloud).simulator()

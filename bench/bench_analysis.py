@@ -53,8 +53,12 @@ def generate(first: int, n_exec: int, *, total: int, seed: int = 7) -> dict[str,
     start = t0_us + (ids * (span_us // max(total, 1))) + rng.integers(0, 60_000_000, n_exec)
     dur = rng.lognormal(7, 1, n_exec).astype(np.int64)
     failed = rng.random(n_exec) < 0.02
-    ts = lambda a: pa.array(a, pa.timestamp("us", tz="UTC"))
-    dates = lambda a: pa.array((a // (86400 * 10**6)).astype(np.int32), pa.date32())
+
+    def ts(a: np.ndarray) -> pa.Array:
+        return pa.array(a, pa.timestamp("us", tz="UTC"))
+
+    def dates(a: np.ndarray) -> pa.Array:
+        return pa.array((a // (86400 * 10**6)).astype(np.int32), pa.date32())
 
     def table(name: str, cols: dict, n: int) -> pa.Table:
         schema = TABLES[name].schema

@@ -44,15 +44,15 @@ def definition(cloud: str) -> str:
     if cloud == "aws":
         states = {n: ({"Type": "Succeed"} if i == len(STEP_NAMES) - 1 else
                       {"Type": "Task" if t == "task" else "Pass", "Next": STEP_NAMES[i + 1]})
-                  for i, (n, t) in enumerate(zip(STEP_NAMES, STEP_TYPES))}
+                  for i, (n, t) in enumerate(zip(STEP_NAMES, STEP_TYPES, strict=True))}
         return json.dumps({"StartAt": STEP_NAMES[0], "States": states})
     if cloud == "azure":
         actions = {n: {"type": "Http" if t == "task" else "Compose",
                        "runAfter": {STEP_NAMES[i - 1]: ["Succeeded"]} if i > 1 else {}}
-                   for i, (n, t) in enumerate(zip(STEP_NAMES, STEP_TYPES)) if i > 0}
+                   for i, (n, t) in enumerate(zip(STEP_NAMES, STEP_TYPES, strict=True)) if i > 0}
         return json.dumps({"triggers": {STEP_NAMES[0]: {"type": "Request"}}, "actions": actions})
     lines = ["main:", "  steps:"]
-    for n, t in zip(STEP_NAMES, STEP_TYPES):
+    for n, t in zip(STEP_NAMES, STEP_TYPES, strict=True):
         lines += [f"    - {n}:", "        call: http.get" if t == "task" else "        assign:\n          - x: 1"]
     return "\n".join(lines) + "\n"
 

@@ -29,6 +29,7 @@ from flowscope.analysis.base import (
     execute,
     findings_frame,
     to_utc,
+    utc,
 )
 from flowscope.model import UTC, C
 
@@ -43,7 +44,8 @@ ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
 
 __all__ = [
     "ANALYSES", "FINDING_COLUMNS", "Context", "Finding", "FindingKind", "Severity", "Thresholds",
-    "analyze", "analyze_context", "build_context", "known_workflows", "findings_frame", "findings_to_json", "findings_to_records",
+    "analyze", "analyze_context", "build_context", "known_workflows", "findings_frame", "findings_to_json",
+    "findings_to_records",
 ]
 
 
@@ -104,14 +106,16 @@ def build_context(
         ids = sorted(wf[C.workflow_id].unique().tolist())
         t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
              for name, tbl in t.items()}
-    since = to_utc(since)
-    if since is None:
-        ex = t["executions"]
-        first = execute(ex.aggregate(first=ex[C.started_at].min()))["first"].iloc[0]
-        since = to_utc(first) if first is not None and not pd.isna(first) else until - dt.timedelta(days=30)
-    if since >= until:
-        raise ValueError(f"the window is empty: since {since.isoformat()} is not before until {until.isoformat()}")
-    return Context(tables=t, since=since, until=until, now=now, thresholds=thresholds, workflows=wf)
+    start = to_utc(since) or _first_start(t["executions"]) or until - dt.timedelta(days=30)
+    if start >= until:
+        raise ValueError(f"the window is empty: since {start.isoformat()} is not before until {until.isoformat()}")
+    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf)
+
+
+def _first_start(ex: ir.Table) -> dt.datetime | None:
+    """When the earliest execution started: the default window start (None when there are no executions)."""
+    first = execute(ex.aggregate(first=ex[C.started_at].min()))["first"].iloc[0]
+    return to_utc(first) if first is not None and not pd.isna(first) else None
 
 
 def known_workflows(tables: Mapping[str, ir.Table]) -> pd.DataFrame:
@@ -172,7 +176,7 @@ def findings_to_json(df: pd.DataFrame, *, indent: int | None = 2) -> str:
 
 def _json_default(value: Any) -> Any:
     if isinstance(value, (dt.datetime, pd.Timestamp)):
-        return to_utc(value).isoformat().replace("+00:00", "Z")
+        return utc(value).isoformat().replace("+00:00", "Z")
     if hasattr(value, "item"):
         return value.item()
     if isinstance(value, (set, frozenset, tuple)):

@@ -75,7 +75,7 @@ THROTTLING_PATTERN = re.compile(
 
 
 def is_throttling(text: str | None) -> bool:
-    return bool(text) and bool(THROTTLING_PATTERN.search(text))
+    return bool(text and THROTTLING_PATTERN.search(text))
 
 
 # ---------------------------------------------------------------- thresholds
@@ -195,7 +195,7 @@ class Finding:
     def id(self) -> str:
         bucket = ""
         if self.kind in EPISODIC_KINDS and self.id_bucket is not None:
-            bucket = to_utc(self.id_bucket).isoformat()
+            bucket = utc(self.id_bucket).isoformat()
         key = "|".join([str(self.kind), self.cloud or "", self.workflow_id or "", self.step or "", bucket])
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
@@ -229,7 +229,7 @@ def clean_number(value: Any) -> Any:
     if isinstance(value, float):
         return None if math.isnan(value) or math.isinf(value) else round(value, 6)
     if isinstance(value, (pd.Timestamp, dt.datetime)):
-        return to_utc(value).isoformat()
+        return utc(value).isoformat()
     if isinstance(value, dict):
         return {str(k): clean_number(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -247,6 +247,14 @@ def to_utc(value: Any) -> dt.datetime | None:
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value
+
+
+def utc(value: dt.datetime | pd.Timestamp) -> dt.datetime:
+    """`to_utc` for a value that must be a timestamp: a missing one (NaT) is an error, not a None to pass on."""
+    converted = to_utc(value)
+    if converted is None:
+        raise ValueError(f"expected a timestamp, got {value!r}")
+    return converted
 
 
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:

@@ -66,13 +66,14 @@ def failed_runs(ctx: Context) -> list[Finding]:
 
 
 def _rerun_recommendation(cloud: str) -> str:
-    perms = {
+    perms_by_cloud: dict[str, str] = {
         Cloud.AWS: "states:ListStateMachines, states:ListExecutions, states:GetExecutionHistory, "
                    "states:DescribeStateMachine, logs:FilterLogEvents, cloudwatch:GetMetricData",
         Cloud.AZURE: "Logic App Operator (or Reader) on the resource group, and Log Analytics Reader for "
                      "the workspace",
         Cloud.GCP: "roles/workflows.viewer and roles/logging.viewer",
-    }.get(cloud, "read access")
+    }
+    perms = perms_by_cloud.get(cloud, "read access")
     return (f"Fix the error and run `flowscope sync` again; check the credentials and the read permissions "
             f"({perms}). Until it succeeds, treat this scope's numbers as incomplete.")
 
@@ -89,8 +90,8 @@ def logging_gaps(ctx: Context) -> list[Finding]:
     for r in latest.itertuples(index=False):
         for _, level in _levels(_json(r.attrs), default_name=r.workflow_id):
             gaps.setdefault((r.cloud, r.workflow_id), {"level": level, "source": "workflow_attributes"})
-    by_name = {(c, str(n)): w_id for (c, w_id), n in
-               ((k, ctx.workflow_name(*k)) for k in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id]))}
+    keys = zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
+    by_name = {(c, str(n)): w_id for (c, w_id), n in ((k, ctx.workflow_name(*k)) for k in keys)}
     out = []
     for (cloud, ref), info in gaps.items():
         wf_id = ref if ctx.workflow_kind(cloud, ref) is not None else by_name.get((cloud, ref), ref)

@@ -156,7 +156,7 @@ def slow_steps(ctx: Context) -> list[Finding]:
     fd = pd.DataFrame(found)
     fd["sid"] = range(len(fd))
     details = _slow_details(ctx, fd)
-    paths = critical_path(ctx, list(zip(fd["cloud"], fd["workflow_id"])))
+    paths = critical_path(ctx, list(zip(fd["cloud"], fd["workflow_id"], strict=True)))
     out = []
     for f in fd.to_dict("records"):
         path = paths.get((f["cloud"], f["workflow_id"]), {})
@@ -215,11 +215,12 @@ def latency_drift(ctx: Context) -> list[Finding]:
     m = cur.merge(prev, on=[C.cloud, C.workflow_id], suffixes=("", "_prev"))
     m = m[(m["n"] >= th.latency_drift_min_executions) & (m["n_prev"] >= th.latency_drift_min_executions)
           & (m["p95_prev"] > 0)]
-    m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio) & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)]
+    m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio)
+          & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)]
     if m.empty:
         return []
     grown = _grown_steps(ctx, m[[C.cloud, C.workflow_id]])
-    paths = critical_path(ctx, list(zip(m[C.cloud], m[C.workflow_id])))
+    paths = critical_path(ctx, list(zip(m[C.cloud], m[C.workflow_id], strict=True)))
     out = []
     for r in m.itertuples(index=False):
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)

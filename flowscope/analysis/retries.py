@@ -227,7 +227,7 @@ def _trailing_baseline(series: np.ndarray, trailing: int, *, offset: int = 0,
             windows = view[block]
             m = np.nanmedian(windows, axis=1)
             d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
-            for p, mv, dv in zip(block, m, d):
+            for p, mv, dv in zip(block, m, d, strict=True):   # one median and one MAD per window
                 med[p:p + stride] = mv
                 mad[p:p + stride] = dv
     return med, mad
@@ -326,11 +326,11 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
         c = np.convolve(dense, np.ones(m), mode="full")[:n] if m > 1 else dense
         med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing, offset=offset, whole=whole[m])
         limit = med + z * np.maximum(1.4826 * mad, 1.0)
-        for i in np.nonzero((c >= floor) & (c > limit))[0]:
-            if i < first_in_window:
+        for hit in np.nonzero((c >= floor) & (c > limit))[0]:
+            if hit < first_in_window:
                 continue
-            lo = max(0, i - m + 1)
-            core[lo:i + 1] |= elevated[lo:i + 1]     # the buckets of the window that are above baseline
+            lo = max(0, hit - m + 1)
+            core[lo:hit + 1] |= elevated[lo:hit + 1]     # the buckets of the window that are above baseline
     segments: list[list[int]] = []
     s, seg_start, best, best_i = 0.0, None, 0.0, -1
     for i in range(n):

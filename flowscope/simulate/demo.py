@@ -131,7 +131,11 @@ def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed
     workers = workers if workers is not None else min(len(specs), os.cpu_count() or 1)
     say(f"simulating {executions:,} executions on {workers} worker(s)")
     if workers > 1:
-        context = multiprocessing.get_context("fork")
+        # Not "fork": the caller may run threads (DuckDB, Arrow pools, a test's servers), and a
+        # forked copy of a threaded process can deadlock or crash. The fork server starts clean,
+        # imports this module once, and forks the workers from there (no spawn-per-worker import).
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload([__name__])
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
             parts = list(pool.map(build_cloud, specs, specs.values(), [end] * len(specs)))
     else:

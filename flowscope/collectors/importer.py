@@ -232,6 +232,12 @@ _WS = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 
 
+def _skip_ws(text: str, pos: int) -> int:
+    """The position of the first non-whitespace character at or after `pos`."""
+    blank = _WS.match(text, pos)     # matches always (possibly empty): the None branch is for the type checker
+    return blank.end() if blank is not None else pos
+
+
 def _line_finder(text: str) -> LineOf:
     """`LineOf` for a JSON document: each array's element lines are found once, on first use."""
     found: dict[str, list[int]] = {}
@@ -250,22 +256,22 @@ def _record_lines(text: str, key: str) -> list[int]:
     a skip needs it), so it is exact whatever the formatting."""
     lines: list[int] = []
     try:
-        pos = _WS.match(text, 0).end()
+        pos = _skip_ws(text, 0)
         if key:
             if text[pos] != "{":
                 return lines
             pos += 1
             while True:
-                pos = _WS.match(text, pos).end()
+                pos = _skip_ws(text, pos)
                 if text[pos] == "}":
                     return lines
-                name, pos = json.decoder.scanstring(text, pos + 1)
-                pos = _WS.match(text, pos).end() + 1             # the colon
-                pos = _WS.match(text, pos).end()
+                name, pos = _DECODER.raw_decode(text, pos)       # the member's name, a JSON string
+                pos = _skip_ws(text, pos) + 1             # the colon
+                pos = _skip_ws(text, pos)
                 if name == key:
                     break
                 _, pos = _DECODER.raw_decode(text, pos)
-                pos = _WS.match(text, pos).end()
+                pos = _skip_ws(text, pos)
                 if text[pos] == ",":
                     pos += 1
         if text[pos] != "[":
@@ -273,14 +279,14 @@ def _record_lines(text: str, key: str) -> list[int]:
         pos += 1
         line, counted = 1, 0
         while True:
-            pos = _WS.match(text, pos).end()
+            pos = _skip_ws(text, pos)
             if text[pos] == "]":
                 return lines
             line += text.count("\n", counted, pos)
             counted = pos
             lines.append(line)
             _, pos = _DECODER.raw_decode(text, pos)
-            pos = _WS.match(text, pos).end()
+            pos = _skip_ws(text, pos)
             if text[pos] != ",":
                 return lines
             pos += 1
@@ -390,7 +396,9 @@ _INDEXED = re.compile(r"^(?P<key>[A-Za-z_]\w*)?\[(?P<index>\d+)\]\.?(?P<rest>.*)
 
 def _with_line(skip: Skip, line_of: LineOf | None) -> Skip:
     """A skip located by record index (``events[3]``) -> by the line where that record starts."""
-    found = _INDEXED.match(skip.location) if line_of is not None else None
+    if line_of is None:
+        return skip
+    found = _INDEXED.match(skip.location)
     if found is None:
         return skip
     line = line_of(found["key"] or "", int(found["index"]))

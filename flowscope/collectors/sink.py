@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flowscope.collectors.window import ScopeResult
 
 if TYPE_CHECKING:
+    from flowscope.model import Batch
     from flowscope.store import Store
 
 
@@ -69,7 +70,7 @@ class StoreSink:
         self.store = store
         self.result = result
         self.flush_every = flush_every
-        self._pending = None
+        self._pending: Batch | None = None
         self._pending_absent: set[tuple[str, str]] = set()
         self._pending_executions = 0
         self._lock = threading.Lock()

@@ -158,7 +158,8 @@ DEFINITIONS: dict[str, dict] = {
                                  "Next": "StoreEvent"},
             "StoreEvent": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
                            "Parameters": {"TableName": "events", "Item.$": "$.item"},
-                           "Retry": [_LAMBDA_RETRY | {"ErrorEquals": ["DynamoDB.ProvisionedThroughputExceededException"]}],
+                           "Retry": [_LAMBDA_RETRY
+                                     | {"ErrorEquals": ["DynamoDB.ProvisionedThroughputExceededException"]}],
                            "End": True},
         },
     },
@@ -324,7 +325,7 @@ def _poller(run: _Run, rng: random.Random, ctx: dict) -> None:
         run.ev("WaitStateEntered", last, {"name": "WaitForReport"}, 10)
         return
     polls = rng.randint(4, 22)
-    for p in range(polls):
+    for _ in range(polls):
         last = run.simple(last, "Wait", "WaitForReport", rng, wait_ms=30_000)
         last, _ = run.task(last, "CheckStatus", "reports-status", rng, _lognormal(rng, 80, 0.3))
         last = run.simple(last, "Choice", "IsReady", rng)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.model import Cloud
@@ -65,8 +66,10 @@ def _definitions() -> dict[str, dict[str, Any]]:
             "actions": {
                 "Get_invoice": {"type": "Http", "inputs": http, "runAfter": {}},
                 "Is_paid": {"type": "If", "expression": {"and": []}, "runAfter": {"Get_invoice": ["Succeeded"]},
-                            "actions": {"Upsert_row": {"type": "ApiConnection", "inputs": _conn("sql"), "runAfter": {}}},
-                            "else": {"actions": {"Compose_reminder": {"type": "Compose", "inputs": "x", "runAfter": {}}}}},
+                            "actions": {"Upsert_row": {"type": "ApiConnection", "inputs": _conn("sql"),
+                                                       "runAfter": {}}},
+                            "else": {"actions": {"Compose_reminder": {"type": "Compose", "inputs": "x",
+                                                                      "runAfter": {}}}}},
                 "Response": {"type": "Response", "inputs": {"statusCode": 200}, "runAfter": {"Is_paid": ["Succeeded"]}},
             }},
         "crm-export": {"$schema": schema, "contentVersion": "1.0.0.0",
@@ -77,35 +80,45 @@ def _definitions() -> dict[str, dict[str, Any]]:
                                      "runAfter": {"List_contacts": ["Succeeded"]},
                                      "actions": {"Upsert_contact": {"type": "ApiConnection",
                                                                     "inputs": _conn("salesforce"), "runAfter": {}}}},
-                "Post_summary": {"type": "Http", "inputs": {"method": "POST", "uri": "https://hooks.contoso.example/summary"},
+                "Post_summary": {"type": "Http",
+                                 "inputs": {"method": "POST", "uri": "https://hooks.contoso.example/summary"},
                                  "runAfter": {"For_each_contact": ["Succeeded"]}},
             }},
         "order-router": {"$schema": schema, "contentVersion": "1.0.0.0",
             "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {}}},
             "actions": {
                 "Parse_order": {"type": "ParseJson", "inputs": {}, "runAfter": {}},
-                "Init_total": {"type": "InitializeVariable", "inputs": {}, "runAfter": {"Parse_order": ["Succeeded"]}},
+                "Init_total": {"type": "InitializeVariable", "inputs": {},
+                               "runAfter": {"Parse_order": ["Succeeded"]}},
                 "Route": {"type": "Switch", "expression": "@body('Parse_order')?['region']",
                           "runAfter": {"Init_total": ["Succeeded"]},
-                          "cases": {"eu": {"case": "eu", "actions": {"Compose_eu": {"type": "Compose", "inputs": "eu", "runAfter": {}}}},
-                                    "us": {"case": "us", "actions": {"Compose_us": {"type": "Compose", "inputs": "us", "runAfter": {}}}}},
-                          "default": {"actions": {"Compose_other": {"type": "Compose", "inputs": "other", "runAfter": {}}}}},
+                          "cases": {"eu": {"case": "eu", "actions": {"Compose_eu": {"type": "Compose", "inputs": "eu",
+                                                                                    "runAfter": {}}}},
+                                    "us": {"case": "us", "actions": {"Compose_us": {"type": "Compose", "inputs": "us",
+                                                                                    "runAfter": {}}}}},
+                          "default": {"actions": {"Compose_other": {"type": "Compose", "inputs": "other",
+                                                                    "runAfter": {}}}}},
                 "Set_total": {"type": "SetVariable", "inputs": {}, "runAfter": {"Route": ["Succeeded"]}},
                 STORM_ACTION: {"type": "Http", "runAfter": {"Set_total": ["Succeeded"]},
                                "inputs": {"method": "POST", "uri": "https://fulfilment.contoso.example/orders",
-                                          "retryPolicy": {"type": "fixed", "count": 4, "interval": f"PT{STORM_INTERVAL_S}S"}}},
-                "Response": {"type": "Response", "inputs": {"statusCode": 202}, "runAfter": {STORM_ACTION: ["Succeeded"]}},
+                                          "retryPolicy": {"type": "fixed", "count": 4,
+                                                          "interval": f"PT{STORM_INTERVAL_S}S"}}},
+                "Response": {"type": "Response", "inputs": {"statusCode": 202},
+                             "runAfter": {STORM_ACTION: ["Succeeded"]}},
             }},
         "ledger-standard": {"$schema": schema, "contentVersion": "1.0.0.0",
             "triggers": {"Recurrence": {"type": "Recurrence", "recurrence": {"frequency": "Minute", "interval": 15}}},
             "actions": {
                 "Read_ledger": {"type": "ServiceProvider", "runAfter": {},
-                                "inputs": {"serviceProviderConfiguration": {"connectionName": "sql", "operationId": "executeQuery",
-                                                                            "serviceProviderId": "/serviceProviders/sql"}}},
-                "Transform": {"type": "Compose", "inputs": "@body('Read_ledger')", "runAfter": {"Read_ledger": ["Succeeded"]}},
+                                "inputs": {"serviceProviderConfiguration": {
+                                    "connectionName": "sql", "operationId": "executeQuery",
+                                    "serviceProviderId": "/serviceProviders/sql"}}},
+                "Transform": {"type": "Compose", "inputs": "@body('Read_ledger')",
+                              "runAfter": {"Read_ledger": ["Succeeded"]}},
                 "Write_ledger": {"type": "ServiceProvider", "runAfter": {"Transform": ["Succeeded"]},
-                                 "inputs": {"serviceProviderConfiguration": {"connectionName": "serviceBus", "operationId": "sendMessage",
-                                                                             "serviceProviderId": "/serviceProviders/serviceBus"}}},
+                                 "inputs": {"serviceProviderConfiguration": {
+                                     "connectionName": "serviceBus", "operationId": "sendMessage",
+                                     "serviceProviderId": "/serviceProviders/serviceBus"}}},
             }},
     }
 
@@ -176,9 +189,11 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
         else:
             conns = {}
             for key in ("sql", "salesforce"):
-                conns[key] = {"connectionId": f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}/providers/Microsoft.Web/connections/{key}",
+                conns[key] = {"connectionId": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+                                               f"/providers/Microsoft.Web/connections/{key}"),
                               "connectionName": key,
-                              "id": f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/locations/{LOCATION}/managedApis/{key}"}
+                              "id": (f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/locations/{LOCATION}"
+                                     f"/managedApis/{key}")}
             doc = {"id": _wf_id(name), "name": name, "type": "Microsoft.Logic/workflows", "location": LOCATION,
                    "properties": {"provisioningState": "Succeeded", "state": "Enabled",
                                   "version": f"0858600000000000{len(name):04d}",
@@ -219,9 +234,22 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
     return SimulatedCloud(Cloud.AZURE, g.docs, truth, names, ["invoice-sync"])
 
 
+@dataclass
+class _RunDraft:
+    """One run being generated: the clock, the action records so far, and how the run ends."""
+
+    run_id: str
+    start: dt.datetime
+    t: dt.datetime
+    acts: list[dict[str, Any]] = field(default_factory=list)
+    extra: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    status: str = "Succeeded"
+    error: dict[str, Any] | None = None
+    stuck: bool = False
+
+
 def _emit_workflow(g: _Gen, name: str, starts: list[dt.datetime], storm: tuple, slow: tuple,
                    definition: dict[str, Any]) -> None:
-    rng = g.rng
     base = _run_base(name)
     version = f"0858600000000000{len(name):04d}"
     runs: list[dict[str, Any]] = []
@@ -231,130 +259,166 @@ def _emit_workflow(g: _Gen, name: str, starts: list[dt.datetime], storm: tuple, 
     stuck_after = starts[len(starts) // 5] if starts else None
     for start in starts:
         run = g.run_name()
-        run_id = f"{base}/runs/{run}"
-        t = start + dt.timedelta(milliseconds=5)
-        acts: list[dict[str, Any]] = []
-        extra: list[tuple[str, dict[str, Any]]] = []
-        status = "Succeeded"
-        error = None
-        stuck = False
+        r = _RunDraft(run_id=f"{base}/runs/{run}", start=start, t=start + dt.timedelta(milliseconds=5))
         if name == "invoice-sync":
-            acts.append(g.action(run_id, "Get_invoice", t, rng.uniform(80, 300)))
-            t += dt.timedelta(milliseconds=320)
-            paid = rng.random() < 0.7
-            acts.append(g.action(run_id, "Is_paid", t, 400))
-            acts.append(g.action(run_id, "Upsert_row", t, rng.uniform(100, 350), "Succeeded" if paid else "Skipped",
-                                 "OK" if paid else "ActionConditionFailed"))
-            acts.append(g.action(run_id, "Compose_reminder", t, 2, "Skipped" if paid else "Succeeded",
-                                 "ActionConditionFailed" if paid else "OK"))
-            t += dt.timedelta(milliseconds=410)
-            acts.append(g.action(run_id, "Response", t, 3))
-            t += dt.timedelta(milliseconds=5)
+            _invoice_sync_actions(g, r)
         elif name == "crm-export":
-            acts.append(g.action(run_id, "List_contacts", t, rng.uniform(200, 600)))
-            t += dt.timedelta(milliseconds=620)
-            items = rng.randint(20, 50)
-            loop_start = t
-            reps, scopes = [], []
-            for i in range(items):
-                ms = rng.uniform(150, 500)
-                idx = [{"scopeName": "For_each_contact", "itemIndex": i}]
-                sub = f"/repetitions/{i:06d}"
-                reps.append(g.action(run_id, "Upsert_contact", t, ms, sub=sub, indexes=idx, kind="repetitions"))
-                scopes.append(g.action(run_id, "For_each_contact", t, ms + 2, sub=f"/scopeRepetitions/{i:06d}",
-                                       indexes=idx, kind="scopeRepetitions"))
-                t += dt.timedelta(milliseconds=ms + 3)
-            acts.append(g.action(run_id, "For_each_contact", loop_start, (t - loop_start).total_seconds() * 1000))
-            acts.append(g.action(run_id, "Upsert_contact", loop_start, (t - loop_start).total_seconds() * 1000))
-            extra.append(("azure.action_repetitions", {"value": reps}))
-            extra.append(("azure.scope_repetitions", {"value": scopes}))
-            fails = rng.random() < 0.35
-            err = {"code": "BadGateway", "message": "summary endpoint returned 502"} if fails else None
-            acts.append(g.action(run_id, "Post_summary", t, rng.uniform(100, 400), "Failed" if fails else "Succeeded",
-                                 "BadGateway" if fails else "OK", err))
-            t += dt.timedelta(milliseconds=410)
-            if fails:
-                status, error = "Failed", {"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."}
+            _crm_export_actions(g, r)
         elif name == "order-router":
-            for act, ms in (("Parse_order", 4), ("Init_total", 2)):
-                acts.append(g.action(run_id, act, t, ms))
-                t += dt.timedelta(milliseconds=ms + 1)
-            region = rng.choice(["eu", "us", "other"])
-            acts.append(g.action(run_id, "Route", t, 6))
-            for case in ("eu", "us", "other"):
-                ran = case == region
-                acts.append(g.action(run_id, f"Compose_{case}", t, 1, "Succeeded" if ran else "Skipped",
-                                     "OK" if ran else "ActionBranchingConditionNotSatisfied"))
-            t += dt.timedelta(milliseconds=8)
-            acts.append(g.action(run_id, "Set_total", t, 2))
-            t += dt.timedelta(milliseconds=3)
-            retries = None
-            if storm[0] <= start < storm[1] and rng.random() < 0.8:
-                retries = []
-                n = rng.randint(2, 4)
-                for _ in range(n):
-                    end = t + dt.timedelta(milliseconds=60)
-                    retries.append({"startTime": _iso(t), "endTime": _iso(end), "code": "TooManyRequests",
-                                    "clientRequestId": f"c-{g.seq}", "serviceRequestId": f"s-{g.seq}",
-                                    "error": {"code": "TooManyRequests", "message": "Rate limit is exceeded. Try again in 20 seconds."}})
-                    t = t + dt.timedelta(seconds=STORM_INTERVAL_S)
-                first = dt.datetime.fromisoformat(retries[0]["startTime"][:26] + "+00:00")
-                rec = g.action(run_id, STORM_ACTION, first, (t - first).total_seconds() * 1000 + 90, retries=retries)
-                acts.append(rec)
-                history = []
-                for k, r in enumerate(retries + [{"startTime": _iso(t), "endTime": _iso(t + dt.timedelta(milliseconds=90))}]):
-                    code = 429 if k < len(retries) else 200
-                    history.append({"id": f"{run_id}/actions/{STORM_ACTION}/requestHistories/0858{k:016d}",
-                                    "name": f"0858{k:016d}", "type": "Microsoft.Logic/workflows/runs/actions/requestHistories",
-                                    "properties": {"startTime": r["startTime"], "endTime": r["endTime"],
-                                                   "request": {"uri": "https://fulfilment.contoso.example/orders", "method": "POST"},
-                                                   "response": {"statusCode": code}}})
-                extra.append(("azure.request_histories", {"value": history}))
-                t += dt.timedelta(milliseconds=95)
-            else:
-                acts.append(g.action(run_id, STORM_ACTION, t, rng.uniform(40, 120)))
-                t += dt.timedelta(milliseconds=125)
-            acts.append(g.action(run_id, "Response", t, 2))
-            t += dt.timedelta(milliseconds=3)
+            _order_router_actions(g, r, storm)
         else:   # ledger-standard
-            acts.append(g.action(run_id, "Read_ledger", t, rng.uniform(50, 150)))
-            t += dt.timedelta(milliseconds=160)
-            acts.append(g.action(run_id, "Transform", t, 2))
-            t += dt.timedelta(milliseconds=3)
-            ms = rng.uniform(80, 200) * (10 if slow[0] <= start < slow[1] else 1)
+            stuck = False
             if stuck_left and stuck_after is not None and start >= stuck_after:
                 stuck_left -= 1
                 stuck = True
-                rec = g.action(run_id, "Write_ledger", t, 0, "Running", "NotSpecified")
-                del rec["properties"]["endTime"]
-                acts.append(rec)
-            else:
-                acts.append(g.action(run_id, "Write_ledger", t, ms))
-                t += dt.timedelta(milliseconds=ms + 1)
+            _ledger_standard_actions(g, r, slow, stuck)
         trig = {"name": trigger, "startTime": _iso(start), "endTime": _iso(start + dt.timedelta(milliseconds=3)),
                 "correlation": {"clientTrackingId": run}, "code": "OK", "status": "Succeeded",
-                "outputsLink": g.link(run_id, "TriggerOutputs")}
-        props: dict[str, Any] = {"waitEndTime": _iso(start), "startTime": _iso(start),
-                                 "status": "Running" if stuck else status,
-                                 "correlation": {"clientTrackingId": run},
-                                 "workflow": {"id": f"{_wf_id(name)}/versions/{version}", "name": version,
-                                              "type": "Microsoft.Logic/workflows/versions"},
-                                 "trigger": trig, "outputs": {}}
-        if not stuck:
-            props["endTime"] = _iso(t)
-        if error:
-            props["error"] = error
-        runs.append({"properties": props, "id": run_id, "name": run, "type": "Microsoft.Logic/workflows/runs"})
+                "outputsLink": g.link(r.run_id, "TriggerOutputs")}
+        runs.append(_run_record(name, version, run, r, trig))
         if trigger == "Recurrence":
-            trig_hist.append({"properties": {"startTime": trig["startTime"], "endTime": trig["endTime"],
-                                             "scheduledTime": trig["startTime"], "status": "Succeeded", "code": "OK",
-                                             "fired": True, "run": {"name": run, "id": run_id,
-                                                                    "type": "Microsoft.Logic/workflows/runs"}},
-                              "id": f"{base}/triggers/{trigger}/histories/{run}", "name": run,
-                              "type": "Microsoft.Logic/workflows/triggers/histories"})
-        g.docs.append(("azure.run_actions", {"value": acts}))
-        g.docs.extend(extra)
+            trig_hist.append(_trigger_history(base, trigger, run, r.run_id, trig))
+        g.docs.append(("azure.run_actions", {"value": r.acts}))
+        g.docs.extend(r.extra)
     for i in range(0, len(runs), PAGE):
         g.docs.append(("azure.runs", {"value": runs[i:i + PAGE]}))
     for i in range(0, len(trig_hist), PAGE):
         g.docs.append(("azure.trigger_histories", {"value": trig_hist[i:i + PAGE]}))
+
+
+def _run_record(name: str, version: str, run: str, r: _RunDraft, trig: dict[str, Any]) -> dict[str, Any]:
+    """The runs-page entry of a generated run (a stuck run has no end time)."""
+    props: dict[str, Any] = {"waitEndTime": _iso(r.start), "startTime": _iso(r.start),
+                             "status": "Running" if r.stuck else r.status,
+                             "correlation": {"clientTrackingId": run},
+                             "workflow": {"id": f"{_wf_id(name)}/versions/{version}", "name": version,
+                                          "type": "Microsoft.Logic/workflows/versions"},
+                             "trigger": trig, "outputs": {}}
+    if not r.stuck:
+        props["endTime"] = _iso(r.t)
+    if r.error:
+        props["error"] = r.error
+    return {"properties": props, "id": r.run_id, "name": run, "type": "Microsoft.Logic/workflows/runs"}
+
+
+def _trigger_history(base: str, trigger: str, run: str, run_id: str, trig: dict[str, Any]) -> dict[str, Any]:
+    """The trigger-history entry of a scheduled (Recurrence) run."""
+    return {"properties": {"startTime": trig["startTime"], "endTime": trig["endTime"],
+                           "scheduledTime": trig["startTime"], "status": "Succeeded", "code": "OK",
+                           "fired": True, "run": {"name": run, "id": run_id,
+                                                  "type": "Microsoft.Logic/workflows/runs"}},
+            "id": f"{base}/triggers/{trigger}/histories/{run}", "name": run,
+            "type": "Microsoft.Logic/workflows/triggers/histories"}
+
+
+def _invoice_sync_actions(g: _Gen, r: _RunDraft) -> None:
+    rng, run_id = g.rng, r.run_id
+    r.acts.append(g.action(run_id, "Get_invoice", r.t, rng.uniform(80, 300)))
+    r.t += dt.timedelta(milliseconds=320)
+    paid = rng.random() < 0.7
+    r.acts.append(g.action(run_id, "Is_paid", r.t, 400))
+    r.acts.append(g.action(run_id, "Upsert_row", r.t, rng.uniform(100, 350), "Succeeded" if paid else "Skipped",
+                           "OK" if paid else "ActionConditionFailed"))
+    r.acts.append(g.action(run_id, "Compose_reminder", r.t, 2, "Skipped" if paid else "Succeeded",
+                           "ActionConditionFailed" if paid else "OK"))
+    r.t += dt.timedelta(milliseconds=410)
+    r.acts.append(g.action(run_id, "Response", r.t, 3))
+    r.t += dt.timedelta(milliseconds=5)
+
+
+def _crm_export_actions(g: _Gen, r: _RunDraft) -> None:
+    rng, run_id = g.rng, r.run_id
+    r.acts.append(g.action(run_id, "List_contacts", r.t, rng.uniform(200, 600)))
+    r.t += dt.timedelta(milliseconds=620)
+    items = rng.randint(20, 50)
+    loop_start = r.t
+    reps, scopes = [], []
+    for i in range(items):
+        ms = rng.uniform(150, 500)
+        idx = [{"scopeName": "For_each_contact", "itemIndex": i}]
+        sub = f"/repetitions/{i:06d}"
+        reps.append(g.action(run_id, "Upsert_contact", r.t, ms, sub=sub, indexes=idx, kind="repetitions"))
+        scopes.append(g.action(run_id, "For_each_contact", r.t, ms + 2, sub=f"/scopeRepetitions/{i:06d}",
+                               indexes=idx, kind="scopeRepetitions"))
+        r.t += dt.timedelta(milliseconds=ms + 3)
+    loop_ms = (r.t - loop_start).total_seconds() * 1000
+    r.acts.append(g.action(run_id, "For_each_contact", loop_start, loop_ms))
+    r.acts.append(g.action(run_id, "Upsert_contact", loop_start, loop_ms))
+    r.extra.append(("azure.action_repetitions", {"value": reps}))
+    r.extra.append(("azure.scope_repetitions", {"value": scopes}))
+    fails = rng.random() < 0.35
+    err = {"code": "BadGateway", "message": "summary endpoint returned 502"} if fails else None
+    r.acts.append(g.action(run_id, "Post_summary", r.t, rng.uniform(100, 400), "Failed" if fails else "Succeeded",
+                           "BadGateway" if fails else "OK", err))
+    r.t += dt.timedelta(milliseconds=410)
+    if fails:
+        r.status = "Failed"
+        r.error = {"code": "ActionFailed", "message": "An action failed. No dependent actions succeeded."}
+
+
+def _order_router_actions(g: _Gen, r: _RunDraft, storm: tuple) -> None:
+    rng, run_id = g.rng, r.run_id
+    for act, ms in (("Parse_order", 4), ("Init_total", 2)):
+        r.acts.append(g.action(run_id, act, r.t, ms))
+        r.t += dt.timedelta(milliseconds=ms + 1)
+    region = rng.choice(["eu", "us", "other"])
+    r.acts.append(g.action(run_id, "Route", r.t, 6))
+    for case in ("eu", "us", "other"):
+        ran = case == region
+        r.acts.append(g.action(run_id, f"Compose_{case}", r.t, 1, "Succeeded" if ran else "Skipped",
+                               "OK" if ran else "ActionBranchingConditionNotSatisfied"))
+    r.t += dt.timedelta(milliseconds=8)
+    r.acts.append(g.action(run_id, "Set_total", r.t, 2))
+    r.t += dt.timedelta(milliseconds=3)
+    if storm[0] <= r.start < storm[1] and rng.random() < 0.8:
+        _throttled_call(g, r)
+    else:
+        r.acts.append(g.action(run_id, STORM_ACTION, r.t, rng.uniform(40, 120)))
+        r.t += dt.timedelta(milliseconds=125)
+    r.acts.append(g.action(run_id, "Response", r.t, 2))
+    r.t += dt.timedelta(milliseconds=3)
+
+
+def _throttled_call(g: _Gen, r: _RunDraft) -> None:
+    """STORM_ACTION answered 429 two to four times, retried every STORM_INTERVAL_S without jitter, then 200:
+    the action with its retry history, and its request histories."""
+    run_id = r.run_id
+    retries: list[dict[str, Any]] = []
+    for _ in range(g.rng.randint(2, 4)):
+        end = r.t + dt.timedelta(milliseconds=60)
+        retries.append({"startTime": _iso(r.t), "endTime": _iso(end), "code": "TooManyRequests",
+                        "clientRequestId": f"c-{g.seq}", "serviceRequestId": f"s-{g.seq}",
+                        "error": {"code": "TooManyRequests",
+                                  "message": "Rate limit is exceeded. Try again in 20 seconds."}})
+        r.t = r.t + dt.timedelta(seconds=STORM_INTERVAL_S)
+    first = dt.datetime.fromisoformat(retries[0]["startTime"][:26] + "+00:00")
+    r.acts.append(g.action(run_id, STORM_ACTION, first, (r.t - first).total_seconds() * 1000 + 90, retries=retries))
+    success = {"startTime": _iso(r.t), "endTime": _iso(r.t + dt.timedelta(milliseconds=90))}
+    history = []
+    for k, attempt in enumerate(retries + [success]):
+        code = 429 if k < len(retries) else 200
+        history.append({"id": f"{run_id}/actions/{STORM_ACTION}/requestHistories/0858{k:016d}",
+                        "name": f"0858{k:016d}", "type": "Microsoft.Logic/workflows/runs/actions/requestHistories",
+                        "properties": {"startTime": attempt["startTime"], "endTime": attempt["endTime"],
+                                       "request": {"uri": "https://fulfilment.contoso.example/orders",
+                                                   "method": "POST"},
+                                       "response": {"statusCode": code}}})
+    r.extra.append(("azure.request_histories", {"value": history}))
+    r.t += dt.timedelta(milliseconds=95)
+
+
+def _ledger_standard_actions(g: _Gen, r: _RunDraft, slow: tuple, stuck: bool) -> None:
+    rng, run_id = g.rng, r.run_id
+    r.acts.append(g.action(run_id, "Read_ledger", r.t, rng.uniform(50, 150)))
+    r.t += dt.timedelta(milliseconds=160)
+    r.acts.append(g.action(run_id, "Transform", r.t, 2))
+    r.t += dt.timedelta(milliseconds=3)
+    ms = rng.uniform(80, 200) * (10 if slow[0] <= r.start < slow[1] else 1)
+    if stuck:
+        r.stuck = True
+        rec = g.action(run_id, "Write_ledger", r.t, 0, "Running", "NotSpecified")
+        del rec["properties"]["endTime"]
+        r.acts.append(rec)
+    else:
+        r.acts.append(g.action(run_id, "Write_ledger", r.t, ms))
+        r.t += dt.timedelta(milliseconds=ms + 1)

@@ -175,7 +175,7 @@ main:
 
 SOURCES = {ETL: ETL_SOURCE, IMAGES: IMAGES_SOURCE, STATUS: STATUS_SOURCE}
 SHARES = {ETL: 0.15, IMAGES: 0.50, STATUS: 0.35}
-HOUR_WEIGHTS = {
+HOUR_WEIGHTS: dict[str, list[float]] = {
     ETL: [8, 10, 10, 8, 4, 1] + [0.2] * 18,
     IMAGES: [1, 1, 1, 1, 1, 2, 3, 5, 8, 10, 10, 10, 9, 10, 10, 9, 8, 6, 4, 3, 2, 2, 1, 1],
     STATUS: [4] * 24,

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import os
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 
 _SUFFIX = ".json"
@@ -76,7 +77,7 @@ def protected(directory: Path, retention: dt.timedelta) -> list[Manifest]:
     if not manifests:
         return []
     cutoff = dt.datetime.now(dt.timezone.utc) - retention
-    keep = [m for m, nxt in zip(manifests, manifests[1:])
+    keep = [m for m, nxt in pairwise(manifests)
             if nxt.written_at is not None and nxt.written_at > cutoff]
     return keep + [manifests[-1]]
 

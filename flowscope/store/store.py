@@ -323,8 +323,12 @@ class Store:
         names = list(tables)
         for name in names:
             self._check_table(name)
+        counts: dict[str, int] = {}
         with self._lookup(*names) as (cur, src):
-            return {name: int(cur.execute(f"SELECT count(*) FROM {src[name]} t").fetchone()[0]) for name in names}
+            for name in names:
+                [(count,)] = cur.execute(f"SELECT count(*) FROM {src[name]} t").fetchall()   # always one row
+                counts[name] = int(count)
+        return counts
 
     def latest_collection_runs(self) -> list[dict[str, Any]]:
         """The newest collection_runs row of every scope, ordered by scope."""

@@ -410,8 +410,8 @@ def test_collection_gap_on_failed_and_partial_latest_runs():
     w.collection_run("gcp:proj", at(minutes=30), RunStatus.SUCCEEDED, cloud="gcp")
     w.collection_run("azure:sub", at(minutes=30), RunStatus.PARTIAL, cloud="azure")
     g = of(run(w), "collection_gap")
-    assert sorted(zip(g["workflow_id"], g["severity"])) == [("aws:123:us-east-1", "critical"),
-                                                            ("azure:sub", "high")]
+    assert sorted(zip(g["workflow_id"], g["severity"], strict=True)) == [("aws:123:us-east-1", "critical"),
+                                                                         ("azure:sub", "high")]
 
 
 def test_collection_gap_for_express_without_all_logging():

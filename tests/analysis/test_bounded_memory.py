@@ -132,7 +132,8 @@ def test_storm_segments_match_the_dense_scan(trailing):
         size = int(rng.integers(trailing // 2 + 2, trailing * 4 + 200))
         dense = storm_series(rng, size)
         win_first = int(rng.integers(0, size))
-        assert storm_segments(dense, win_first, trailing, th) == old_storm_segments(dense, win_first, trailing, th), case
+        assert (storm_segments(dense, win_first, trailing, th)
+                == old_storm_segments(dense, win_first, trailing, th)), case
 
 
 def test_storm_segments_of_the_existing_scenario_unchanged():

@@ -232,7 +232,8 @@ def webhook(w, ex, t):
 
 
 def steps(*pairs):
-    return [{"step": s, "share": pytest.approx(share), "ms_per_execution": pytest.approx(per)} for s, share, per in pairs]
+    return [{"step": s, "share": pytest.approx(share), "ms_per_execution": pytest.approx(per)}
+            for s, share, per in pairs]
 
 
 @pytest.mark.parametrize("rows, cloud, dominant, callbacks", [

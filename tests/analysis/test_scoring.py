@@ -139,7 +139,7 @@ def test_scores_against_ground_truth(scored, capsys):
 def test_nothing_found_on_healthy_workflows(scored):
     demo, findings = scored
     healthy = {(c, n) for c, names in demo.healthy_workflows.items() for n in names}
-    on_healthy = findings[[(c, w) in healthy for c, w in zip(findings["cloud"], findings["workflow"])]]
+    on_healthy = findings[[(c, w) in healthy for c, w in zip(findings["cloud"], findings["workflow"], strict=True)]]
     assert on_healthy.empty, on_healthy[["kind", "cloud", "workflow", "step", "title"]].to_string()
 
 
@@ -150,5 +150,6 @@ def test_retry_storms_are_one_finding_per_injected_window(scored):
         hits = [f for f in findings.to_dict("records") if matches(a, f)]
         assert len(hits) == 1, f"{a.workflow}/{a.step}: {len(hits)} storm findings for one injected storm"
         f = hits[0]
-        covered = (min(f["window_end"], pd.Timestamp(a.window_end)) - max(f["window_start"], pd.Timestamp(a.window_start)))
+        covered = (min(f["window_end"], pd.Timestamp(a.window_end))
+                   - max(f["window_start"], pd.Timestamp(a.window_start)))
         assert covered / (pd.Timestamp(a.window_end) - pd.Timestamp(a.window_start)) >= 0.5

@@ -63,7 +63,8 @@ def test_same_findings_on_duckdb_and_spark(both):
     duck, spark = both
     assert len(duck) > 10, "the store should give the engines something to agree on"
     assert _key(duck) == _key(spark), (
-        f"only DuckDB: {sorted(_key(duck) - _key(spark), key=str)}\nonly Spark: {sorted(_key(spark) - _key(duck), key=str)}")
+        f"only DuckDB: {sorted(_key(duck) - _key(spark), key=str)}\n"
+        f"only Spark: {sorted(_key(spark) - _key(duck), key=str)}")
     assert sorted(duck["id"]) == sorted(spark["id"])
 
 

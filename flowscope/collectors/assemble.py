@@ -7,91 +7,27 @@ stored for the same executions, and call the cloud's pure `assemble` on the unio
 workflow is seen for the first time, the executions stored before it arrived are assembled again,
 so their step types and billing meters follow its definition.
 
-Two records of the same execution (or step, or attempt) are settled by ONE rule, `merge_rows`,
-used here and by the clouds' `assemble`: a terminal status never goes back to RUNNING, so files
-may come in any order and a stale snapshot never undoes a finished one.
+Two records of the same execution (or step, or attempt) are settled by ONE rule,
+`collectors/merge.merge_rows`, used here and by the clouds' `assemble`: a terminal status never
+goes back to RUNNING, so files may come in any order and a stale snapshot never undoes a
+finished one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.registry import transforms_for
-from flowscope.model import TERMINAL_STATUSES, Batch, C
+from flowscope.collectors.merge import display_name, merge_rows
+from flowscope.model import Batch, C
 
 if TYPE_CHECKING:
+    from flowscope.collectors.native import CloudTransforms
     from flowscope.store import Store
 
 Row = dict[str, Any]
 ExecKey = tuple[str, str]
-
-
-STATE_COLUMNS = frozenset({
-    C.status, C.native_status, C.ended_at, C.duration_ms, C.error, C.cause, C.billed_duration_ms,
-    C.output_bytes, C.event_count, C.attributes, C.attempts,
-})
-"""Columns that describe a record's state at the time it was read: taken from the losing row of
-`merge_rows` only when both rows are in the same state (both running or both finished)."""
-DISPLAY_COLUMNS = (C.workflow_name, C.name)
-"""Names shown to people. Ids may be normalised (Azure ARM ids are lower-cased), names are not:
-of two spellings that differ only in case, the one carrying upper-case letters is the original."""
-_FRESHNESS = (C.collected_at, C.ended_at, C.duration_ms)
-
-
-def _life(row: Row) -> tuple[int, bool]:
-    """(redrive count, finished): a redrive starts a later life of the same execution."""
-    return int(row.get(C.redrive_count) or 0), row.get(C.status) in TERMINAL_STATUSES
-
-
-def is_newer(old: Row, new: Row) -> bool:
-    """Whether `new` is the better record of the same execution, step or attempt than `old`.
-
-    A finished record beats a running one (unless the running one is a later redrive); between
-    two in the same state, the later snapshot wins (collected later, ended later, ran longer),
-    then the more complete one, and on a full tie the incoming `new` one, as a re-collection
-    replaces what was stored.
-    """
-    old_life, new_life = _life(old), _life(new)
-    if old_life != new_life:
-        return new_life > old_life
-    for column in _FRESHNESS:
-        a, b = old.get(column), new.get(column)
-        if a is not None and b is not None and a != b:
-            return bool(b > a)
-    filled_old, filled_new = _filled(old), _filled(new)
-    return filled_new >= filled_old
-
-
-def _filled(row: Row) -> int:
-    return sum(value is not None for value in row.values())
-
-
-def _display(winner: Any, loser: Any) -> Any:
-    if isinstance(winner, str) and isinstance(loser, str) and winner != loser \
-            and winner.lower() == loser.lower() and winner == winner.lower():
-        return loser
-    return winner
-
-
-def merge_rows(old: Row, new: Row) -> Row:
-    """Two records of the same key as one row: the newer one (`is_newer`), completed by the other.
-
-    Columns the winner lacks are taken from the other row, state columns (`STATE_COLUMNS`) only
-    when both rows are in the same state, so a finished row never takes a running one's elapsed
-    time; display names keep their original case (`DISPLAY_COLUMNS`).
-    """
-    winner, loser = (new, old) if is_newer(old, new) else (old, new)
-    same_state = _life(winner)[1] == _life(loser)[1]
-    merged = dict(winner)
-    for column, value in loser.items():
-        if value is not None and merged.get(column) is None and (same_state or column not in STATE_COLUMNS):
-            merged[column] = value
-    for column in DISPLAY_COLUMNS:
-        if column in merged:
-            merged[column] = _display(merged[column], loser.get(column))
-    return merged
 
 
 def _key(row: Row) -> ExecKey:
@@ -121,7 +57,12 @@ def _workflow_for(execution: Row | None, steps: list[Row], workflows: dict[tuple
     return workflows.get((cloud, workflow_id))
 
 
-def assemble_batch(batch: Batch, store: "Store | None" = None, *,
+TransformsLookup = Callable[[str], "CloudTransforms"]
+"""cloud -> its transform package: `collectors.registry.transforms_for`, or one cloud's own package
+(a live collector assembles only its cloud). Passed in, so the assembly knows no cloud."""
+
+
+def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for: TransformsLookup,
                    absent: Collection[ExecKey] = ()) -> Batch:
     """Complete the execution rows of `batch` (merged with `store`) for a replace-by-execution write.
 
@@ -175,13 +116,13 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *,
 
 
 def _keep_workflow_names(incoming: list[Row], stored: list[Row]) -> None:
-    """A workflow re-read under a lower-cased id keeps the name as first written (`_display`)."""
+    """A workflow re-read under a lower-cased id keeps the name as first written (`display_name`)."""
     names: dict[tuple[str, str], str] = {}
     for row in stored + incoming:
         key = (row[C.cloud], row[C.workflow_id])
-        names[key] = _display(row[C.name], names[key]) if key in names else row[C.name]
+        names[key] = display_name(row[C.name], names[key]) if key in names else row[C.name]
     for row in incoming:
-        row[C.name] = _display(row[C.name], names[(row[C.cloud], row[C.workflow_id])])
+        row[C.name] = display_name(row[C.name], names[(row[C.cloud], row[C.workflow_id])])
 
 
 def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> set[ExecKey]:

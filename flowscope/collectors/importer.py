@@ -543,7 +543,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         raise NothingImportedError(batch.skips)
     imported = {(row[C.cloud], row[C.execution_id]) for table in EXECUTION_TABLES for row in batch.rows(table)}
     target = _open_target(store)
-    complete = assemble_batch(batch, target)
+    complete = assemble_batch(batch, target, transforms_for=transforms_for)
     _drop_unchanged(complete, target, result, imported)
     complete.collection_runs.extend(import_run_rows(result, complete, started))
     result.written = target.write(complete)

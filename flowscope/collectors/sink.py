@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from flowscope.collectors.window import ScopeResult
 
 if TYPE_CHECKING:
+    from flowscope.collectors.native import CloudTransforms
     from flowscope.model import Batch
     from flowscope.store import Store
 
@@ -66,8 +67,10 @@ class StoreSink:
     A failed write is raised to the caller at its next `add` or `flush`.
     """
 
-    def __init__(self, store: "Store", result: ScopeResult, *, flush_every: int = 250) -> None:
+    def __init__(self, store: "Store", result: ScopeResult, *, transforms: "CloudTransforms",
+                 flush_every: int = 250) -> None:
         self.store = store
+        self.transforms = transforms          # the collector's own cloud: the only one it writes
         self.result = result
         self.flush_every = flush_every
         self._pending: Batch | None = None
@@ -124,6 +127,9 @@ class StoreSink:
                 done, self._inflight = self._inflight, None
                 done.result()
 
+    def _transforms_for(self, _cloud: str) -> "CloudTransforms":
+        return self.transforms
+
     def _write(self, batch: Any, absent: set[tuple[str, str]]) -> None:
         from flowscope.collectors.assemble import assemble_batch
 
@@ -139,7 +145,7 @@ class StoreSink:
             return
         with _WRITE_LOCK:
             with gc_paused():
-                complete = assemble_batch(batch, self.store, absent=absent)
+                complete = assemble_batch(batch, self.store, absent=absent, transforms_for=self._transforms_for)
             del batch
             written = self.store.write(complete) or {}
         self.result.add_counts({f"written_{k}": int(v) for k, v in written.items()

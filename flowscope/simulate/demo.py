@@ -23,7 +23,7 @@ import pyarrow as pa
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import transform_documents
 from flowscope.collectors.native import ImportContext
-from flowscope.collectors.registry import simulator_for
+from flowscope.collectors.registry import simulator_for, transforms_for
 from flowscope.model import (
     EXECUTION_TABLES,
     UTC,
@@ -109,7 +109,7 @@ def build_cloud(cloud: Cloud, spec: SimSpec, seen_at: dt.datetime) -> CloudPart:
     """simulate -> transform -> assemble -> Arrow, for one cloud (runs in a worker process)."""
     began = time.perf_counter()
     sim = simulate_cloud(cloud, spec)
-    complete = assemble_batch(transform_simulated(sim, seen_at=seen_at), None)
+    complete = assemble_batch(transform_simulated(sim, seen_at=seen_at), None, transforms_for=transforms_for)
     tables = {name: to_arrow(name, complete.rows(name)) for name in ("workflows", *EXECUTION_TABLES)}
     return CloudPart(cloud, tables, list(sim.truth), list(sim.healthy_workflows), time.perf_counter() - began)
 

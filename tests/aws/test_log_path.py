@@ -13,6 +13,7 @@ from flowscope.collectors.aws import collector as aws
 from flowscope.collectors.aws import logs
 from flowscope.collectors.aws import transform as T
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import TABLES, C, RunStatus, Source
 from flowscope.simulate.aws import simulate
 from flowscope.simulate.base import SimSpec
@@ -99,7 +100,8 @@ def test_deferred_assembly_gives_the_same_rows_as_the_transform_alone(sim):
     deferred = T.transform_log_records(records, ImportContext(seen_at=seen, source=Source.LOGS,
                                                               options={T.DEFER_ASSEMBLE: True}))
     assert deferred.usage == [] and eager.usage
-    a, b = assemble_batch(eager, None), assemble_batch(deferred, None)
+    a, b = (assemble_batch(eager, None, transforms_for=transforms_for),
+            assemble_batch(deferred, None, transforms_for=transforms_for))
     for name in ("executions", "steps", "attempts", "usage"):
         assert getattr(a, name) == getattr(b, name), name
 
@@ -216,7 +218,7 @@ def test_sink_raises_a_failed_background_write_at_flush(tmp_path):
             raise OSError("disk full")
 
     result = ScopeResult(cloud="aws", scope="s", started_at=dt.datetime.now(UTC))
-    sink = StoreSink(Broken(tmp_path / "s"), result, flush_every=1)
+    sink = StoreSink(Broken(tmp_path / "s"), result, transforms=T, flush_every=1)
     batch = T.transform_log_records(_records(_arn(1)), ImportContext(seen_at=dt.datetime.now(UTC), source=Source.LOGS))
     sink.add(batch)                               # queued; the write fails in the writer thread
     with pytest.raises(OSError, match="disk full"):

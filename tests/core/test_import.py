@@ -11,6 +11,7 @@ import pytest
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import import_files
 from flowscope.collectors.native import NativeFormatError
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import EXECUTION_TABLES, C, Cloud, Meter
 from flowscope.simulate.demo import transform_simulated
 from flowscope.store import Store
@@ -20,7 +21,7 @@ from tests.core.helpers import END, table_rows, write_documents
 def reference_store(tmp_path: Path, sim) -> Store:
     """The in-memory path the demo takes: documents -> transforms -> assemble -> store."""
     store = Store(tmp_path / "reference")
-    store.write(assemble_batch(transform_simulated(sim, seen_at=END), None))
+    store.write(assemble_batch(transform_simulated(sim, seen_at=END), None, transforms_for=transforms_for))
     return store
 
 

@@ -11,6 +11,7 @@ from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.gcp import transform as t
 from flowscope.collectors.importer import import_files
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import UTC, C, Meter
 from flowscope.store import Store
 
@@ -46,7 +47,8 @@ def test_an_unparsable_source_is_reported_naming_the_workflow_and_the_error():
     assert WF in warning and "could not be parsed" in warning
     assert "line" in warning                               # the parser's own words, with where
     assert "external" in warning                           # and what that means for the bill
-    assert assemble_batch(batch).warnings == batch.warnings   # and it reaches the importer
+    assembled = assemble_batch(batch, transforms_for=transforms_for)
+    assert assembled.warnings == batch.warnings                # and it reaches the importer
 
 
 def test_a_source_without_routines_is_reported_too():

@@ -10,6 +10,7 @@ import pytest
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.gcp import transform as t
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import Batch, C, Cloud, Meter, Status, to_arrow
 from flowscope.simulate.base import AnomalyKind, SimSpec
 from flowscope.simulate.gcp import simulate
@@ -29,7 +30,7 @@ def rows(sim):
     for fmt, doc in sim.documents:
         assert t.detect(doc) == fmt
         batch.extend(t.FORMATS[fmt](doc, ImportContext(source_name=fmt, seen_at=SPEC.end)))
-    return assemble_batch(batch)
+    return assemble_batch(batch, transforms_for=transforms_for)
 
 
 def test_deterministic(sim):

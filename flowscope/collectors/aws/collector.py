@@ -215,9 +215,10 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
 def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime) -> None:
     from flowscope.collectors.aws import stepfunctions as sfn_mod
+    from flowscope.collectors.aws import transform
     from flowscope.collectors.aws.transform import FORMATS
 
-    sink = StoreSink(store, result, flush_every=scope.write_every)
+    sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
                               formats=FORMATS, now=now, concurrency=scope.concurrency)
     try:

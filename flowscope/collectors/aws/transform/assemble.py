@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 
-from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.aws.definition import BranchIndex, TaskResources, definition_indexes
 from flowscope.collectors.aws.transform.billing import usage_rows
+from flowscope.collectors.merge import merge_rows
 from flowscope.collectors.native import Row
 from flowscope.model import C
 

@@ -21,11 +21,11 @@ import datetime as dt
 import functools
 import json
 
-from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.azure.definition import ActionInfo, Definition, cached_definition
 from flowscope.collectors.azure.transform.billing import usage_rows
 from flowscope.collectors.azure.transform.ids import parse_step_key, step_key, trigger_key
 from flowscope.collectors.azure.transform.records import ITERATION_NATIVE_TYPE, attempt_row
+from flowscope.collectors.merge import merge_rows
 from flowscope.collectors.native import Row
 from flowscope.model import WORK_STEP_TYPES, C, Meter, Status, StepType, duration_ms
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from flowscope.collectors.assemble import merge_rows
 from flowscope.collectors.gcp.definition import (
     UNKNOWN_RESOURCE,
     UNRESOLVED_HOST,
@@ -41,6 +40,7 @@ from flowscope.collectors.gcp.transform.records import (
     attempt_from,
     step_order,
 )
+from flowscope.collectors.merge import merge_rows
 from flowscope.collectors.native import Row
 from flowscope.model import WORK_STEP_TYPES, C, Status, StepType, duration_ms
 

@@ -40,11 +40,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
-
-import ibis
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING
 
 from flowscope.model import C, Kind, Meter
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
 
 
 @dataclass(frozen=True)
@@ -211,6 +212,7 @@ def price_table(on: dt.date | None = None) -> ir.Table:
 
     `free_std` is 1 where a Logic Apps Standard workflow pays nothing per unit of the meter.
     """
+    import ibis  # the engine only where an expression is built: billing rules stay light
     day = on or dt.date.today()
     rows: dict[tuple[str, str], float] = {}
     for p in sorted(PRICES, key=lambda p: p.effective):
@@ -229,6 +231,7 @@ def priced_usage(usage: ir.Table, kinds: ir.Table, on: dt.date | None = None) ->
 
     `kinds` maps (cloud, workflow_id) to the workflow's kind (a small table).
     """
+    import ibis  # the engine only where an expression is built: billing rules stay light
     pt = price_table(on)
     default = pt.filter(pt.p_region == "").select(d_meter=pt.p_meter, d_usd=pt.unit_usd, d_free=pt.free_std)
     regional = pt.filter(pt.p_region != "").select(r_meter=pt.p_meter, r_region=pt.p_region, r_usd=pt.unit_usd)

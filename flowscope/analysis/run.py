@@ -20,15 +20,14 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import (
-    Thresholds,
+from flowscope.analysis.base import Thresholds, execute, lit_ts, to_utc
+from flowscope.analysis.suite import (
     _json_default,
     analyze_context,
     build_context,
     findings_to_records,
     known_workflows,
 )
-from flowscope.analysis.base import execute, lit_ts, to_utc
 from flowscope.model import TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import parse_since
 

@@ -10,6 +10,7 @@ they are replaced with it.
 
 from __future__ import annotations
 
+from flowscope.analysis.pricing import express_billed_gb_seconds
 from flowscope.collectors.aws.transform.names import (
     CLOUD,
     KIND_EXPRESS,
@@ -30,9 +31,6 @@ def express_gb_seconds(duration_ms: int, memory_mb: int | None = None) -> float:
     ASSUMED to be one 64 MB chunk, which holds for workflows with small definitions and payloads
     (memory = 50 MB + definition + payload x Parallel/Map steps). The rounding is pricing's.
     """
-    # imported here: `flowscope.analysis` loads the query engine, which importing and collecting do not need
-    from flowscope.analysis.pricing import express_billed_gb_seconds
-
     return express_billed_gb_seconds(duration_ms, memory_mb)
 
 

@@ -54,7 +54,10 @@ def history_rows(builder: HistoryBuilder, ctx: ImportContext, describe: dict[str
     ended_at = execution[C.ended_at]
     exec_failed = status in FAILURES
     for s in builder.steps:
-        st, end, error, cause = _visit_outcome(s, status, ended_at)
+        if s.exited is not None and s.fail is None and s.ntype != "Fail":
+            st, end, error, cause = SUCCEEDED, s.exited, s.error, s.cause     # most visits: no call
+        else:
+            st, end, error, cause = _visit_outcome(s, status, ended_at)
         if st in FAILURES and error is None and exec_failed and st != ABORTED:
             error, cause = builder.error, builder.cause
         ntype = s.ntype

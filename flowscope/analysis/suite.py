@@ -1,0 +1,172 @@
+"""The suite: every analysis run over one context (window, filters, thresholds) into findings.
+
+`ANALYSES` lists them in order; `analyze(tables, since=..., ...)` builds the context and runs them;
+`findings_to_json` / `findings_to_records` give the documented JSON shape.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ibis.expr.types as ir
+import pandas as pd
+
+from flowscope.analysis import collection, cost, failures, latency, retries, stuck
+from flowscope.analysis.base import (
+    FINDING_COLUMNS,
+    Context,
+    Finding,
+    Thresholds,
+    ensure_tables,
+    execute,
+    findings_frame,
+    to_utc,
+    utc,
+)
+from flowscope.model import UTC, C
+
+ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
+    collection.run,
+    failures.run,
+    retries.run,
+    cost.run,
+    latency.run,
+    stuck.run,
+)
+
+def analyze(
+    tables: Mapping[str, ir.Table],
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    clouds: list[str] | None = None,
+    workflows: list[str] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """Every finding over [since, until), most severe and most expensive first.
+
+    since: start of the window (None: the earliest execution). until: end (None: now).
+    now: the wall clock (None: the current time). clouds / workflows: keep only these
+    (workflows match by name or id). thresholds: a `Thresholds` or a mapping of overrides.
+    """
+    ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
+                        thresholds=thresholds)
+    return analyze_context(ctx)
+
+
+def analyze_context(ctx: Context) -> pd.DataFrame:
+    """Every analysis over an already built context (callers that also need its coverage)."""
+    found: list[Finding] = []
+    for analysis in ANALYSES:
+        found.extend(analysis(ctx))
+    return findings_frame(found)
+
+
+def build_context(
+    tables: Mapping[str, ir.Table],
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    clouds: list[str] | None = None,
+    workflows: list[str] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+) -> Context:
+    if thresholds is None:
+        thresholds = Thresholds()
+    elif not isinstance(thresholds, Thresholds):
+        thresholds = Thresholds.from_mapping(thresholds)
+    now = to_utc(now) or dt.datetime.now(UTC)
+    until = to_utc(until) or now
+    t = ensure_tables(tables)
+    if clouds:
+        wanted = [str(c) for c in clouds]
+        t = {name: (tbl.filter(tbl[C.cloud].isin(wanted)) if C.cloud in tbl.columns else tbl)
+             for name, tbl in t.items()}
+    wf = _workflow_dim(t)
+    if workflows:
+        names = {str(w) for w in workflows}
+        wf = wf[wf[C.workflow_name].isin(names) | wf[C.workflow_id].isin(names)]
+        ids = sorted(wf[C.workflow_id].unique().tolist())
+        t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
+             for name, tbl in t.items()}
+    start = to_utc(since) or _first_start(t["executions"]) or until - dt.timedelta(days=30)
+    if start >= until:
+        raise ValueError(f"the window is empty: since {start.isoformat()} is not before until {until.isoformat()}")
+    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf)
+
+
+def _first_start(ex: ir.Table) -> dt.datetime | None:
+    """When the earliest execution started: the default window start (None when there are no executions)."""
+    first = execute(ex.aggregate(first=ex[C.started_at].min()))["first"].iloc[0]
+    return to_utc(first) if first is not None and not pd.isna(first) else None
+
+
+def known_workflows(tables: Mapping[str, ir.Table]) -> pd.DataFrame:
+    """cloud, workflow_id, workflow_name, kind, region of every workflow in the tables (runs and definitions)."""
+    return _workflow_dim(ensure_tables(tables))
+
+
+def _workflow_dim(t: Mapping[str, ir.Table]) -> pd.DataFrame:
+    """cloud, workflow_id, workflow_name, kind, region: one row per workflow, from runs and definitions."""
+    ex = t["executions"]
+    from_runs = execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
+        **{C.workflow_name: ex[C.workflow_name].max(), C.kind: ex[C.kind].max(), C.region: ex[C.region].max()}))
+    w = t["workflows"]
+    latest = w.group_by([C.cloud, C.workflow_id]).aggregate(
+        **{C.workflow_name: w[C.name].argmax(w[C.seen_at]), C.kind: w[C.kind].argmax(w[C.seen_at]),
+           C.region: w[C.region].argmax(w[C.seen_at])})
+    from_defs = execute(latest)
+    both = pd.concat([from_defs, from_runs], ignore_index=True)
+    cols = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region]
+    if both.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    # Definitions first: their kind is authoritative; runs fill what definitions lack.
+    both = both[cols].astype(object).where(both[cols].notna(), None)
+    merged = both.groupby([C.cloud, C.workflow_id], sort=True, dropna=False).first().reset_index()
+    merged[C.workflow_name] = merged[C.workflow_name].fillna(merged[C.workflow_id])
+    return merged[cols]
+
+
+def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object."""
+    out = []
+    for row in df.to_dict("records"):
+        rec = {}
+        for col in FINDING_COLUMNS:
+            value = row.get(col)
+            if col in ("window_start", "window_end"):
+                ts = to_utc(value)
+                value = ts.isoformat().replace("+00:00", "Z") if ts is not None else None
+            elif col == "sample_execution_ids":
+                value = [str(v) for v in (list(value) if value is not None else [])]
+            elif col == "evidence":
+                value = dict(value or {})
+            elif col == "monthly_usd":
+                value = float(value or 0.0)
+            elif col == "executions_affected":
+                value = int(value or 0)
+            elif value is not None and not isinstance(value, str) and pd.isna(value):
+                value = None
+            rec[col] = value
+        out.append(rec)
+    return out
+
+
+def findings_to_json(df: pd.DataFrame, *, indent: int | None = 2) -> str:
+    """Findings as a JSON array of objects (the documented shape of `flowscope analyze --format json`)."""
+    return json.dumps(findings_to_records(df), indent=indent, default=_json_default)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, (dt.datetime, pd.Timestamp)):
+        return utc(value).isoformat().replace("+00:00", "Z")
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset, tuple)):
+        return list(value)
+    return str(value)

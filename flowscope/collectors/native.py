@@ -1,4 +1,4 @@
-"""The contract every cloud's pure transform module (`collectors/<cloud>/transform.py`) fulfils.
+"""The contract every cloud's pure transform module (the package `collectors/<cloud>/transform/`) fulfils.
 
 A transform module exposes:
 

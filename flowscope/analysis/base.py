@@ -21,7 +21,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.model import TABLES, UTC, C, Status, StepType, empty
+from flowscope.analysis import measures
+from flowscope.model import TABLES, UTC, C, StepType, empty
 
 # ---------------------------------------------------------------- kinds and severities
 
@@ -62,9 +63,9 @@ class Severity(StrEnum):
 
 _SEVERITY_RANK = {Severity.CRITICAL: 0, Severity.HIGH: 1, Severity.MEDIUM: 2, Severity.LOW: 3, Severity.INFO: 4}
 
-FAILED_VALUES = [str(s) for s in (Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED)]
-UNCAUGHT_FAILED_VALUES = [str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED)]
-TERMINAL_VALUES = [str(s) for s in Status if s is not Status.RUNNING]
+FAILED_VALUES = list(measures.STEP_FAILED)             # one definition: analysis/measures.py
+UNCAUGHT_FAILED_VALUES = list(measures.STEP_UNCAUGHT)
+TERMINAL_VALUES = list(measures.TERMINAL)
 CONTAINER_TYPES = [str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)]
 
 THROTTLING_PATTERN = re.compile(
@@ -132,7 +133,7 @@ class Thresholds:
     history_limit_ratio: float = 0.8        # of the 25,000-event limit
     map_failure_budget_ratio: float = 0.8   # of the tolerated failure percentage
     # reporting
-    monthly_days: float = 30.0
+    monthly_days: float = measures.DEFAULT_MONTH_DAYS
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
@@ -313,12 +314,12 @@ class Context:
 
     @property
     def window_days(self) -> float:
-        return max((self.until - self.since).total_seconds() / 86400.0, 1.0 / 24.0)
+        return measures.window_days((self.until - self.since).total_seconds())
 
     @property
     def monthly_factor(self) -> float:
         """Multiply a quantity observed over the window by this to project it over a month."""
-        return self.thresholds.monthly_days / self.window_days
+        return measures.monthly_factor(self.window_days, self.thresholds.monthly_days)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]

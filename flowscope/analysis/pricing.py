@@ -207,23 +207,44 @@ def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None =
 
 # ---------------------------------------------------------------- in the engine
 
-def price_table(on: dt.date | None = None) -> ir.Table:
-    """Marginal unit prices as a table: meter, region ('' for the default row), unit_usd, free_std.
-
-    `free_std` is 1 where a Logic Apps Standard workflow pays nothing per unit of the meter.
-    """
-    import ibis  # the engine only where an expression is built: billing rules stay light
+def price_rows(on: dt.date | None = None) -> dict[str, list]:
+    """Marginal unit prices in effect on `on` (today by default) as columns: p_meter, p_region ('' for
+    the default row), unit_usd, free_std (1 where a Logic Apps Standard workflow pays nothing per unit).
+    The one price list both engines read: `price_table` (Ibis) and the dashboard's SQL (`PRICED_USAGE_SQL`)."""
     day = on or dt.date.today()
     rows: dict[tuple[str, str], float] = {}
     for p in sorted(PRICES, key=lambda p: p.effective):
         if p.effective <= day:
             rows[(str(p.meter), p.region or "")] = p.unit_usd
-    return ibis.memtable({
-        "p_meter": [m for m, _ in rows],
-        "p_region": [r for _, r in rows],
-        "unit_usd": list(rows.values()),
-        "free_std": [1 if m in {str(x) for x in STANDARD_PLAN_FREE_METERS} else 0 for m, _ in rows],
-    })
+    free = {str(x) for x in STANDARD_PLAN_FREE_METERS}
+    return {"p_meter": [m for m, _ in rows], "p_region": [r for _, r in rows], "unit_usd": list(rows.values()),
+            "free_std": [1 if m in free else 0 for m, _ in rows]}
+
+
+def price_table(on: dt.date | None = None) -> ir.Table:
+    """`price_rows` as an Ibis memtable, for `priced_usage`."""
+    import ibis  # the engine only where an expression is built: billing rules stay light
+    return ibis.memtable(price_rows(on))
+
+
+PRICED_USAGE_SQL = """
+    SELECT u.*, CASE WHEN k.kind = '{standard}' AND d.free_std = 1 THEN 0.0
+                ELSE coalesce(r.unit_usd, d.unit_usd, 0.0) END AS unit_usd
+    FROM ({{rows}}) u
+    LEFT JOIN {{prices}} d ON d.p_meter = u.{meter} AND d.p_region = ''
+    LEFT JOIN {{prices}} r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
+    LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
+           ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
+""".format(standard=str(Kind.LOGICAPP_STANDARD), meter=C.meter, region=C.region, cloud=C.cloud,
+           workflow_id=C.workflow_id, kind=C.kind)
+"""`priced_usage` as SQL (for DuckDB over the store's `workflows` table and a registered `price_rows`
+table): rows of `{rows}` with `unit_usd`, the marginal unit price; the same rule, regional price
+first, then the default, nothing per unit for Logic Apps Standard built-in operations."""
+
+
+def priced_usage_sql(rows: str, prices: str = "fs_prices") -> str:
+    """`PRICED_USAGE_SQL` over the usage rows (or per-price-key sums) of the SQL `rows`."""
+    return PRICED_USAGE_SQL.format(rows=rows, prices=prices)
 
 
 def priced_usage(usage: ir.Table, kinds: ir.Table, on: dt.date | None = None) -> ir.Table:

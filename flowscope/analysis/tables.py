@@ -20,17 +20,17 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.model import TABLES, UTC, C, Kind, Status, StepType
+from flowscope.analysis import measures, pricing
+from flowscope.model import TABLES, UTC, C, Status, StepType
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
 
-EXEC_FAILED = [str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED)]
-"""Execution statuses that count as a failed run."""
-STEP_FAILED = [str(s) for s in (Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED)]
+EXEC_FAILED = list(measures.RUN_FAILED)
+"""Execution statuses that count as a failed run (analysis/measures.py defines every measure)."""
+STEP_FAILED = list(measures.STEP_FAILED)
 """Step statuses that count as a failed visit (caught failures included)."""
-TERMINAL = [str(s) for s in Status if s is not Status.RUNNING]
+TERMINAL = list(measures.TERMINAL)
 WORK_TYPES = [str(StepType.TASK), str(StepType.TRIGGER)]
-MONTH_DAYS = 30.0
 
 
 def q(template: str, **extra: Any) -> str:
@@ -40,20 +40,23 @@ def q(template: str, **extra: Any) -> str:
 
 @dataclass(frozen=True)
 class Filters:
-    """The global filters: [since, until), clouds and workflow ids (empty: all)."""
+    """The global filters: [since, until), clouds and workflow ids (empty: all), and the days in a
+    projected month (`Thresholds.monthly_days`, the analyses' setting)."""
 
     since: dt.datetime
     until: dt.datetime
     clouds: tuple[str, ...] = ()
     workflows: tuple[str, ...] = ()     # workflow ids
+    month_days: float = measures.DEFAULT_MONTH_DAYS
 
     @property
     def days(self) -> float:
-        return max((self.until - self.since).total_seconds() / 86400.0, 1.0 / 24.0)
+        return measures.window_days((self.until - self.since).total_seconds())
 
     @property
     def monthly_factor(self) -> float:
-        return MONTH_DAYS / self.days
+        """Spend over the window x this = projected monthly spend (measures.monthly_factor)."""
+        return measures.monthly_factor(self.days, self.month_days)
 
     def params(self) -> dict[str, Any]:
         return {"since": self.since, "until": self.until,
@@ -76,7 +79,7 @@ class Filters:
 
     def previous(self) -> "Filters":
         span = self.until - self.since
-        return Filters(self.since - span, self.since, self.clouds, self.workflows)
+        return Filters(self.since - span, self.since, self.clouds, self.workflows, self.month_days)
 
 
 def _lit(value: str) -> str:
@@ -110,19 +113,8 @@ def run(con: Any, sql: str, params: dict[str, Any] | None = None) -> pd.DataFram
 # ---------------------------------------------------------------- pricing in the engine
 
 def price_frame(on: dt.date | None = None) -> pd.DataFrame:
-    """Marginal unit prices per (meter, region) from analysis/pricing.py ('' = default region)."""
-    from flowscope.analysis import pricing
-
-    day = on or dt.date.today()
-    rows: dict[tuple[str, str], float] = {}
-    for p in sorted(pricing.PRICES, key=lambda p: p.effective):
-        if p.effective <= day:
-            rows[(str(p.meter), p.region or "")] = p.unit_usd
-    free = {str(m) for m in pricing.STANDARD_PLAN_FREE_METERS}
-    return pd.DataFrame({
-        "p_meter": [m for m, _ in rows], "p_region": [r for _, r in rows],
-        "unit_usd": list(rows.values()), "free_std": [m in free for m, _ in rows],
-    })
+    """Marginal unit prices per (meter, region): analysis/pricing.py's one price list ('' = default region)."""
+    return pd.DataFrame(pricing.price_rows(on))
 
 
 def prepare(con: Any) -> Any:
@@ -133,19 +125,11 @@ def prepare(con: Any) -> Any:
 
 
 def _priced(source: str) -> str:
-    """Rows of `source` (cloud, workflow_id, meter, region, quantity, ...) with `unit_usd`, the
-    marginal unit price. `source` may be raw usage rows or usage already summed per (cloud,
+    """Rows of `source` (cloud, workflow_id, meter, region, quantity, ...) with `unit_usd`, priced by
+    analysis/pricing.py's rule. `source` may be raw usage rows or usage already summed per (cloud,
     workflow_id, meter, region, ...): the price is linear in the quantity, so pricing the sums
     gives the same dollars as summing priced rows, with three small joins instead of three per row."""
-    return q("""
-        SELECT u.*, CASE WHEN k.kind = '{std}' AND d.free_std THEN 0.0
-                    ELSE coalesce(r.unit_usd, d.unit_usd, 0.0) END AS unit_usd
-        FROM ({rows}) u
-        LEFT JOIN fs_prices d ON d.p_meter = u.{meter} AND d.p_region = ''
-        LEFT JOIN fs_prices r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
-        LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
-               ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
-    """, rows=source, std=str(Kind.LOGICAPP_STANDARD))
+    return pricing.priced_usage_sql(source)
 
 
 def priced_usage_sql(f: Filters, extra: str = "") -> str:
@@ -267,7 +251,7 @@ def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
     total = {C.cloud: "total", **{c: out[c].sum() for c in
                                   ("executions", "failed", "running", "finished", "retries", "cost_usd")}}
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-    out["failure_rate"] = [r.failed / r.finished if r.finished else 0.0 for r in out.itertuples()]
+    out["failure_rate"] = [measures.run_failure_rate(r.failed, r.finished) for r in out.itertuples()]
     out["monthly_usd"] = out["cost_usd"] * f.monthly_factor
     return out
 
@@ -330,7 +314,8 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
 # ---------------------------------------------------------------- workflows
 
 def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
-    """One row per workflow: runs, failure %, p50/p95 duration, cost, monthly cost, daily runs."""
+    """One row per workflow: runs, failure % of finished runs (measures.run_failure_rate), p50/p95
+    duration, spend, projected monthly spend, daily runs."""
     p = f.params()
     ex = run(con, q("""
         SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS workflow, any_value({kind}) AS {kind},
@@ -348,7 +333,7 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
     out = ex.merge(co, on=[C.cloud, C.workflow_id], how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
     out["monthly_usd"] = out["cost_usd"] * f.monthly_factor
-    out["failure_pct"] = [100.0 * r.failed / r.finished if r.finished else 0.0 for r in out.itertuples()]
+    out["failure_pct"] = [100.0 * measures.run_failure_rate(r.failed, r.finished) for r in out.itertuples()]
     buckets = _buckets(f, 86400 if f.days > 3 else 3600)
     series: dict[tuple[str, str], dict[Any, int]] = {}
     for r in spark.itertuples(index=False):
@@ -380,7 +365,10 @@ def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any
 
 
 def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
-    """Per step name of one workflow: visits, failures, retries, duration percentiles, cost."""
+    """Per step name of one workflow: visits, failures, retries, duration percentiles, cost.
+
+    `failure_rate` is the step failure rate (failed visits, caught included, / visits), the measure
+    the failing_step finding reports; a workflow's `failure_pct` is the run failure rate, another measure."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
     p = one.params()
     st = run(con, q("""
@@ -393,7 +381,8 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
-    out["failure_rate"] = out["failures"] / out["visits"].clip(lower=1)
+    out["failure_rate"] = [measures.step_failure_rate(n, v)
+                           for n, v in zip(out["failures"], out["visits"], strict=True)]
     return out.sort_values("visits", ascending=False).reset_index(drop=True)
 
 
@@ -509,7 +498,8 @@ def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
         FROM steps WHERE {where} GROUP BY ALL HAVING failures > 0
         ORDER BY failures DESC LIMIT {limit}
     """, where=f.where(), failed=_in(STEP_FAILED), limit=int(limit)), f.params())
-    out["failure_rate"] = out["failures"] / out["visits"].clip(lower=1)
+    out["failure_rate"] = [measures.step_failure_rate(n, v)
+                           for n, v in zip(out["failures"], out["visits"], strict=True)]
     return _with_names(con, out)
 
 
@@ -588,6 +578,19 @@ def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     """, delays=_retry_delays_sql(f), limit=int(limit)), f.params())
     out["cv"] = out["std_delay_ms"] / out["mean_delay_ms"].where(out["mean_delay_ms"] > 0)
     return _with_names(con, out)
+
+
+def mark_lockstep(delays: pd.DataFrame, th: Any) -> pd.DataFrame:
+    """`delays` (from `retry_delays`) with `lockstep`: measures.is_lockstep under the thresholds `th`
+    (sync_retry_max_cv, sync_retry_min_samples, sync_retry_min_executions). The synchronized_retries
+    finding applies the same rule to the retries inside retry storms only."""
+    out = delays.copy()
+    out["lockstep"] = [measures.is_lockstep(None if pd.isna(cv) else float(cv), int(n), int(e),
+                                            max_cv=th.sync_retry_max_cv, min_samples=th.sync_retry_min_samples,
+                                            min_executions=th.sync_retry_min_executions)
+                       for cv, n, e in zip(out["cv"], out["samples"], out["executions"], strict=True)]
+    out["lockstep"] = out["lockstep"].astype(bool)
+    return out
 
 
 def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: str,

@@ -10,6 +10,7 @@ All aggregation happens in DuckDB (`flowscope.analysis.tables`); only small fram
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -87,8 +88,47 @@ def _cached(path: str, snapshot: str, name: str, args: tuple, kwargs: tuple) -> 
         cursor.close()
 
 
+@st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
+def _thresholds() -> dict[str, Any]:
+    """The [thresholds] of flowscope.toml ({} when the config cannot be read)."""
+    from flowscope.settings import load_settings
+
+    try:
+        return dict(load_settings().thresholds or {})
+    except Exception:  # noqa: BLE001 - a broken config must not hide the dashboard
+        return {}
+
+
+def thresholds() -> Any:
+    """The analyses' `Thresholds` (flowscope.toml's, else the defaults): the pages use the same knobs."""
+    from flowscope.analysis.base import Thresholds
+
+    try:
+        return Thresholds.from_mapping(_thresholds())
+    except (TypeError, ValueError):
+        return Thresholds()
+
+
+def month_days() -> float:
+    """Days in a projected month: the analyses' `monthly_days` setting, so pages and findings project alike."""
+    return float(thresholds().monthly_days)
+
+
+def configured(f: Filters) -> Filters:
+    """The filters with the configured days per month (the one projection rule)."""
+    days = month_days()
+    return f if f.month_days == days else dataclasses.replace(f, month_days=days)
+
+
+def monthly_factor(f: Filters) -> float:
+    """Spend over the window x this = projected monthly spend (measures.monthly_factor)."""
+    return configured(f).monthly_factor
+
+
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run `tables.<name>(cursor, *args, **kwargs)` through the cache; raises StoreUnavailable."""
+    """Run `tables.<name>(cursor, *args, **kwargs)` through the cache; raises StoreUnavailable.
+    Filters arguments get the configured days per month."""
+    args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
     path = store_path()
     snapshot = version()
     try:
@@ -188,7 +228,8 @@ def amplification(f: Filters) -> pd.DataFrame:
 
 
 def retry_delays(f: Filters) -> pd.DataFrame:
-    return call("retry_delays", f)
+    """Retry delays per step, with `lockstep` ticked by the synchronized-retries thresholds."""
+    return q.mark_lockstep(call("retry_delays", f), thresholds())
 
 
 def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str) -> pd.DataFrame:
@@ -237,18 +278,14 @@ def analysis_filters(f: Filters) -> Filters:
 
     step = ANALYSES_WINDOW_S
     until = dt.datetime.fromtimestamp(math.ceil(f.until.timestamp() / step) * step, tz=f.until.tzinfo)
-    return Filters(f.since + (until - f.until), until, f.clouds, f.workflows)
+    return dataclasses.replace(f, since=f.since + (until - f.until), until=until)
 
 
 def _compute_findings(path: str, f: Filters) -> tuple[pd.DataFrame, str | None]:
     try:
         from flowscope.analysis import analyze
-        from flowscope.settings import load_settings
 
-        try:
-            thresholds = load_settings().thresholds or None
-        except Exception:  # noqa: BLE001 - a broken config must not hide the dashboard
-            thresholds = None
+        thresholds = _thresholds() or None
         store = _store(path)
         tables = {name: store.table(name) for name in TABLES}
         frame = analyze(tables, since=f.since, until=f.until, clouds=list(f.clouds) or None,

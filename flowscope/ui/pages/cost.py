@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.analysis import measures
 from flowscope.format import fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -11,8 +12,9 @@ f = ctx.filters
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
 retry_usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
-ui.metric_row([("Cost in window", fmt_usd(total["cost_usd"]), None),
-               ("Projected per month", fmt_usd(total["monthly_usd"]), None),
+monthly_factor = data.monthly_factor(f)
+ui.metric_row([("Spend in window", fmt_usd(total["cost_usd"]), None),
+               ("Projected monthly spend", fmt_usd(total["monthly_usd"]), None),
                ("Spent on retries", fmt_usd(retry_usd), None),
                ("Cost per execution", fmt_usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
 st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
@@ -42,7 +44,7 @@ with right:
     else:
         retried = drivers[drivers["retry_usd"] > 0] if not drivers.empty else drivers
         ui.plot(charts.hbar(retried.groupby("label", as_index=False)["retry_usd"].sum()
-                            .assign(monthly_usd=lambda d: d["retry_usd"] * f.monthly_factor),
+                            .assign(monthly_usd=lambda d: d["retry_usd"] * monthly_factor),
                             x="monthly_usd", y="label", title="Projected $/month spent on retries (top drivers)",
                             money=True)
                 if not retried.empty else charts.empty_figure("No retries among the top drivers"),
@@ -58,12 +60,14 @@ if edges is not None:
 
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
-st.metric("Monthly saving from fewer retries", fmt_usd(retry_usd * f.monthly_factor * cut / 100))
+st.metric("Monthly saving from fewer retries", fmt_usd(retry_usd * monthly_factor * cut / 100))
 found = ui.findings_of(f, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])
 if found.empty:
     st.caption("The cost analyses found no saving above their thresholds in this window.")
 else:
-    st.metric("Savings the analyses found", f"{fmt_usd(found['monthly_usd'].sum())}/month")
+    st.metric("Savings the analyses found", f"{fmt_usd(measures.potential_savings(found.to_dict('records')))}/month",
+              help="Each saving counted once: the largest per step, and a workflow-level what-if replaces "
+                   "(not adds to) that workflow's step savings.")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
         "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f")})

@@ -1,7 +1,9 @@
-"""Overview: per cloud and in total, executions, failure rate, retries, cost; trends; top findings."""
+"""Overview: per cloud and in total, executions, run failure rate, retries, spend and its projection;
+trends; top findings and the potential savings they add up to (counted once, never added to spend)."""
 
 import streamlit as st
 
+from flowscope.analysis import measures
 from flowscope.format import fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -18,11 +20,11 @@ for row in now.itertuples(index=False):
     st.subheader(label, divider="gray" if row.cloud != "total" else "blue")
     ui.metric_row([
         ("Executions", f"{row.executions:,}", f"{row.executions - p.executions:+,}" if p else None),
-        ("Failure rate", fmt_pct(row.failure_rate),
+        ("Run failure rate", fmt_pct(row.failure_rate),
          f"{(row.failure_rate - p.failure_rate) * 100:+.1f} pt" if p else None, "inverse"),
         ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
-        ("Cost in window", fmt_usd(row.cost_usd), None),
-        ("Projected per month", fmt_usd(row.monthly_usd),
+        ("Spend in window", fmt_usd(row.cost_usd), None),
+        ("Projected monthly spend", fmt_usd(row.monthly_usd),
          f"{(row.monthly_usd - p.monthly_usd):+,.2f} $" if p else None, "inverse"),
     ])
     if row.cloud == "total" and len(now) == 2:
@@ -57,7 +59,9 @@ else:
     with c1:
         ui.plot(charts.severity_counts(found), key="sev")
         st.metric("Findings", f"{len(found):,}")
-        st.metric("Monthly dollars at stake", fmt_usd(found["monthly_usd"].sum()))
+        st.metric("Potential savings per month", fmt_usd(measures.potential_savings(found.to_dict("records"))),
+                  help="What the cost findings say a change would save, each saving counted once; "
+                       "not part of spend or its projection.")
     with c2:
         ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
                         "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],

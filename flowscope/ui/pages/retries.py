@@ -14,10 +14,11 @@ storms = ui.findings_of(f, ["retry_storm"])
 sync = ui.findings_of(f, ["synchronized_retries"])
 total_tries = int(over["tries"].sum()) if not over.empty else 0
 total_retries = int(over["retries"].sum()) if not over.empty else 0
+lockstep = int(delays["lockstep"].sum()) if not delays.empty else 0
 ui.metric_row([("Retries", f"{total_retries:,}", None),
                ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
                ("Retry storms", f"{len(storms):,}", None),
-               ("Steps retrying in lockstep", f"{len(sync):,}", None)])
+               ("Steps retrying in lockstep", f"{lockstep:,}", None)])
 windows = [{"window_start": r.window_start, "window_end": r.window_end,
             "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
 ui.plot(charts.storm_timeline(over, windows), key="storms")
@@ -38,8 +39,6 @@ st.subheader("Synchronized retries (no jitter)", divider="gray")
 st.caption("Delay between one try's end and the next try's start. A coefficient of variation (cv) near 0 across "
            "many executions means every client retries at the same instant: add jitter (JitterStrategy FULL, "
            "randomised intervals).")
-if not delays.empty:
-    delays["lockstep"] = (delays["cv"].fillna(1.0) < 0.1) & (delays["samples"] >= 5)
 ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay (ms)", format="%.0f"),
@@ -54,5 +53,6 @@ if not delays.empty:
                              title=f"Retry delays of {row['step']} (cv {row['cv']:.3f})", x_title="delay (ms)"),
             key="delay-hist")
 if not sync.empty:
+    st.caption("Findings: steps whose retries fired in lockstep during a retry storm, when missing jitter hurts most.")
     ui.table(sync[["severity", "cloud", "workflow", "step", "title", "recommendation", "evidence"]],
              "synchronized-retry-findings")

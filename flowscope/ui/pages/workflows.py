@@ -11,10 +11,12 @@ f = ctx.filters
 table = data.workflow_table(f)
 ui.metric_row([("Workflows", f"{len(table):,}", None), ("Runs", f"{int(table['runs'].sum()):,}", None),
                ("Workflows with failures", f"{int((table['failed'] > 0).sum()):,}", None),
-               ("Cost in window", fmt_usd(table["cost_usd"].sum()), None)])
+               ("Spend in window", fmt_usd(table["cost_usd"].sum()), None)])
 ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "cost_usd", "monthly_usd", "trend",
                 "last_run", "workflow_id"]], "workflows", column_config={
-    "failure_pct": st.column_config.NumberColumn("failure %", format="%.1f%%"),
+    "failure_pct": st.column_config.NumberColumn("runs failed %", format="%.1f%%",
+                                                 help="Failed runs / finished runs (a caught step failure "
+                                                      "does not fail its run)."),
     "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
     "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
     "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
@@ -52,6 +54,8 @@ else:
                "Failed, except); purple: transitions seen in executions but not in the definition; grey: never "
                "taken in the window.")
 ui.table(steps, "workflow-steps", column_config={
-    "failure_rate": st.column_config.NumberColumn("failure rate", format="percent"),
+    "failure_rate": st.column_config.NumberColumn("visits failed", format="percent",
+                                                  help="Failed visits (caught included) / visits: the rate "
+                                                       "the failing_step finding reports."),
     "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
 ui.plot(charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")

@@ -1,0 +1,100 @@
+"""The one definition of each measure every surface shows (docs/measures.md says the same in prose).
+
+Pure: no engine, no I/O. `tables.py` (the dashboard's SQL) and the analyses import the status sets
+and rules from here, so a page, a finding, `flowscope analyze` and the notebook API cannot count the
+same thing two ways.
+
+- Run failure rate: failed runs (FAILED, TIMED_OUT, ABORTED) / finished runs (any status but RUNNING).
+  A run whose failure was caught inside it SUCCEEDED: it is not a failed run.
+- Step failure rate: failed visits / visits of a step, caught failures included (a caught
+  failure still ran and was billed); `uncaught` is reported beside it.
+- Retries: tries of a step visit after the first (attempts - 1), summed.
+- Spend: billed units at list (marginal) price, `analysis/pricing.py`; plan fees are spend when the
+  collector metered plan hours (a Logic Apps Standard plan), never estimated.
+- Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / window days).
+- Potential savings: see `potential_savings`. Spend, projection and savings are never added together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from flowscope.model import Status
+
+DEFAULT_MONTH_DAYS = 30.0
+"""Days in a projected month unless `Thresholds.monthly_days` (flowscope.toml) says otherwise."""
+
+RUN_FAILED = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED))
+"""Execution statuses that count as a failed run (the numerator of the run failure rate)."""
+STEP_FAILED = tuple(str(s) for s in (Status.FAILED, Status.CAUGHT, Status.TIMED_OUT, Status.ABORTED))
+"""Step statuses that count as a failed visit, caught failures included (the step failure rate)."""
+STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED))
+"""Failed visits that nothing caught: they failed their run."""
+TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
+"""Statuses of a finished run (the denominator of the run failure rate)."""
+
+SAVING_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if")
+"""Findings whose `monthly_usd` is a saving (what a change would stop paying). Other findings'
+`monthly_usd` is what a problem costs (retries, failed runs): spend already counted, not a saving."""
+
+
+def window_days(seconds: float) -> float:
+    """Days in a window of `seconds`, at least one hour (a projection from less is noise)."""
+    return max(seconds / 86400.0, 1.0 / 24.0)
+
+
+def monthly_factor(days: float, month_days: float = DEFAULT_MONTH_DAYS) -> float:
+    """Multiply an amount observed over `days` by this to project it over a month of `month_days`."""
+    return month_days / days
+
+
+def run_failure_rate(failed: float, finished: float) -> float:
+    """Failed runs / finished runs (0 when none finished)."""
+    return failed / finished if finished else 0.0
+
+
+def step_failure_rate(failures: float, visits: float) -> float:
+    """Failed visits (caught included) / visits (0 when none)."""
+    return failures / visits if visits else 0.0
+
+
+def is_lockstep(cv: float | None, samples: int, executions: int, *, max_cv: float, min_samples: int,
+                min_executions: int) -> bool:
+    """Retries in lockstep (no jitter): retry delays of a step whose coefficient of variation is below
+    `max_cv`, over at least `min_samples` retries of `min_executions` executions (the thresholds'
+    sync_retry_* knobs)."""
+    if cv is None or cv != cv:       # NaN: a single delay value repeated, or no spread measurable
+        return False
+    return cv < max_cv and samples >= min_samples and executions >= min_executions
+
+
+def potential_savings(findings: Iterable[dict[str, Any]]) -> float:
+    """Monthly dollars the cost findings say could be saved, each saving counted once.
+
+    Only `SAVING_KINDS`. Per (cloud, workflow, step) the largest step-level saving counts (two
+    findings about one step describe one saving). Per workflow, workflow-level what-ifs (a plan
+    change, Express) replace, not add to, its step savings: the larger of the workflow's largest
+    workflow-level saving and the sum of its step savings counts.
+    """
+    steps: dict[tuple[str, str, str], float] = {}
+    whole: dict[tuple[str, str], float] = {}
+    for f in findings:
+        if f.get("kind") not in SAVING_KINDS:
+            continue
+        usd = f.get("monthly_usd")
+        if usd is None or usd != usd or usd <= 0:
+            continue
+        wf = (str(f.get("cloud")), str(f.get("workflow_id") or f.get("workflow")))
+        step = f.get("step")
+        if step is None or step != step or step == "":
+            whole[wf] = max(whole.get(wf, 0.0), float(usd))
+        else:
+            key = (*wf, str(step))
+            steps[key] = max(steps.get(key, 0.0), float(usd))
+    per_workflow: dict[tuple[str, str], float] = {}
+    for (cloud, workflow, _step), usd in steps.items():
+        per_workflow[(cloud, workflow)] = per_workflow.get((cloud, workflow), 0.0) + usd
+    for workflow_key, usd in whole.items():
+        per_workflow[workflow_key] = max(per_workflow.get(workflow_key, 0.0), usd)
+    return float(sum(per_workflow.values()))

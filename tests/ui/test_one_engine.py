@@ -1,0 +1,144 @@
+"""One engine for every number: each page's headline figures equal the analysis layer's for the same
+filters, for all clouds and for one cloud (issue 11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from flowscope.analysis import analyze, measures
+from flowscope.analysis import tables as q
+from flowscope.analysis.base import Thresholds
+from flowscope.format import fmt_pct, fmt_usd
+from flowscope.model import TABLES
+from flowscope.store import Store
+from flowscope.ui.data import analysis_filters
+from flowscope.ui.filters import STATE_FILTERS
+from tests.ui.test_pages import app, no_exception, open_page
+
+SCOPES = [pytest.param({}, id="all-clouds"), pytest.param({"cloud": "aws"}, id="one-cloud")]
+
+
+class Engine:
+    """The analysis layer over the page's store and filters, called directly (no Streamlit)."""
+
+    def __init__(self, path: str, f: q.Filters) -> None:
+        self.store, self.f = Store.open(path), f
+        self.con = q.prepare(self.store.connect().cursor())
+
+    def findings(self) -> Any:
+        af = analysis_filters(self.f)
+        return analyze({name: self.store.table(name) for name in TABLES}, since=af.since, until=af.until,
+                       clouds=list(af.clouds) or None, workflows=list(af.workflows) or None)
+
+    def savings(self, kinds: tuple[str, ...] = measures.SAVING_KINDS) -> float:
+        found = self.findings()
+        return measures.potential_savings(found[found["kind"].isin(list(kinds))].to_dict("records"))
+
+
+def shown(page: str, store: str, monkeypatch, params: dict[str, str]) -> tuple[Any, Engine]:
+    at = open_page(app(store, monkeypatch, **params), page)
+    no_exception(at)
+    f = at.session_state[STATE_FILTERS]
+    assert f.clouds == tuple(params.get("cloud", "").split(",")) if params else f.clouds == ()
+    return at, Engine(store, f)
+
+
+def last_metric(at: Any, label: str) -> str:
+    values = [m.value for m in at.metric if m.label == label]
+    assert values, f"no metric {label!r}: {[m.label for m in at.metric]}"
+    return values[-1]
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_overview_headlines_are_the_engines(params, three_cloud_store, monkeypatch):
+    at, engine = shown("overview", three_cloud_store, monkeypatch, params)
+    total = q.overview_by_cloud(engine.con, engine.f).iloc[-1]
+    assert last_metric(at, "Executions") == f"{int(total['executions']):,}"
+    assert last_metric(at, "Run failure rate") == fmt_pct(total["failure_rate"])
+    assert last_metric(at, "Retries") == f"{int(total['retries']):,}"
+    assert last_metric(at, "Spend in window") == fmt_usd(total["cost_usd"])
+    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * engine.f.monthly_factor)
+    assert last_metric(at, "Potential savings per month") == fmt_usd(engine.savings())
+    assert not any(m.label == "Monthly dollars at stake" for m in at.metric), "no sum of unlike figures"
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_workflows_headlines_are_the_engines(params, three_cloud_store, monkeypatch):
+    at, engine = shown("workflows", three_cloud_store, monkeypatch, params)
+    table = q.workflow_table(engine.con, engine.f)
+    assert last_metric(at, "Workflows") == f"{len(table):,}"
+    assert last_metric(at, "Runs") == f"{int(table['runs'].sum()):,}"
+    assert last_metric(at, "Workflows with failures") == f"{int((table['failed'] > 0).sum()):,}"
+    assert last_metric(at, "Spend in window") == fmt_usd(table["cost_usd"].sum())
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_retries_headlines_are_the_engines(params, three_cloud_store, monkeypatch):
+    at, engine = shown("retries", three_cloud_store, monkeypatch, params)
+    over = q.retries_over_time(engine.con, engine.f)
+    delays = q.mark_lockstep(q.retry_delays(engine.con, engine.f), Thresholds())
+    found = engine.findings()
+    assert last_metric(at, "Retries") == f"{int(over['retries'].sum()):,}"
+    assert last_metric(at, "Retry storms") == f"{int((found['kind'] == 'retry_storm').sum()):,}"
+    ticked = next(df.value for df in at.dataframe if "lockstep" in df.value.columns)
+    assert last_metric(at, "Steps retrying in lockstep") == f"{int(delays['lockstep'].sum()):,}"
+    assert last_metric(at, "Steps retrying in lockstep") == f"{int(ticked['lockstep'].sum()):,}", \
+        "the count is what the table ticks"
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_cost_headlines_are_the_engines(params, three_cloud_store, monkeypatch):
+    at, engine = shown("cost", three_cloud_store, monkeypatch, params)
+    total = q.overview_by_cloud(engine.con, engine.f).iloc[-1]
+    drivers = q.cost_drivers(engine.con, engine.f)
+    assert last_metric(at, "Spend in window") == fmt_usd(total["cost_usd"])
+    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * engine.f.monthly_factor)
+    assert last_metric(at, "Spent on retries") == fmt_usd(drivers["total_retry_usd"].iloc[0])
+    savings = engine.savings()
+    if savings:
+        assert last_metric(at, "Savings the analyses found") == f"{fmt_usd(savings)}/month"
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_step_failure_rate_is_the_findings(params, three_cloud_store, monkeypatch):
+    """The failing_step finding and the per-step tables report one measure: failed visits (caught
+    included) over visits, for the same window."""
+    _at, engine = shown("failures", three_cloud_store, monkeypatch, params)
+    af = analysis_filters(engine.f)
+    found = engine.findings()
+    steps = q.failing_steps(engine.con, af, limit=1000).set_index(["cloud", "workflow_id", "step"])
+    checked = 0
+    for r in found[found["kind"] == "failing_step"].itertuples(index=False):
+        ev = r.evidence if isinstance(r.evidence, dict) else q.parse_json(r.evidence)
+        row = steps.loc[(r.cloud, r.workflow_id, r.step)]
+        assert (int(row["visits"]), int(row["failures"])) == (ev["visits"], ev["failures"])
+        assert row["failure_rate"] == pytest.approx(ev["failure_rate"])
+        checked += 1
+    assert checked, "the synthetic store has failing steps"
+
+
+def test_projection_uses_the_analyses_month(three_cloud_store):
+    f = q.Filters(*_window(three_cloud_store), month_days=28.0)
+    assert f.monthly_factor == pytest.approx(measures.monthly_factor(f.days, 28.0))
+    assert f.previous().month_days == 28.0
+
+
+def _window(path: str) -> tuple[Any, Any]:
+    summary = q.store_summary(q.prepare(Store.open(path).connect().cursor()))
+    return summary["first"], summary["last"]
+
+
+def test_savings_are_counted_once():
+    found = [
+        {"kind": "costly_step", "cloud": "aws", "workflow_id": "w1", "step": "A", "monthly_usd": 5.0},
+        {"kind": "polling_loop", "cloud": "aws", "workflow_id": "w1", "step": "A", "monthly_usd": 3.0},
+        {"kind": "costly_step", "cloud": "aws", "workflow_id": "w1", "step": "B", "monthly_usd": 2.0},
+        {"kind": "express_candidate", "cloud": "aws", "workflow_id": "w1", "step": None, "monthly_usd": 4.0},
+        {"kind": "plan_what_if", "cloud": "azure", "workflow_id": "w2", "step": None, "monthly_usd": 50.0},
+        {"kind": "costly_step", "cloud": "azure", "workflow_id": "w2", "step": "C", "monthly_usd": 1.0},
+        {"kind": "retry_storm", "cloud": "gcp", "workflow_id": "w3", "step": "D", "monthly_usd": 9.0},
+    ]
+    # w1: max per step (A 5, B 2) = 7 beats its workflow-level 4; w2: 50 replaces 1; retries are spend.
+    assert measures.potential_savings(found) == pytest.approx(57.0)

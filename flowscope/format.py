@@ -7,6 +7,7 @@ to start.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 MISSING = "n/a"
@@ -58,3 +59,73 @@ def fmt_count(value: Any) -> str:
 def fmt_pct(share: Any) -> str:
     """A share (0..1) as a percentage with one decimal: 0.123 -> 12.3%."""
     return MISSING if is_missing(share) else f"{float(share):.1%}"
+
+
+BLANK = "—"
+
+
+def fmt_duration(ms: Any, missing: str = MISSING) -> str:
+    """A duration in milliseconds with two units at most, so tables read like a person speaks:
+    850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    if is_missing(ms):
+        return missing
+    value = float(ms)
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value < 1_000:
+        return f"{sign}{value:.0f} ms"
+    if value < 59_950:
+        return f"{sign}{value / 1_000:.1f} s"
+    seconds = int(round(value / 1_000))
+    for big, big_unit, small, small_unit in ((86_400, "d", 3_600, "h"), (3_600, "h", 60, "min"),
+                                             (60, "min", 1, "s")):
+        if seconds >= big:
+            whole, rest = divmod(seconds, big)
+            part = rest // small
+            return f"{sign}{whole} {big_unit}" + (f" {part} {small_unit}" if part else "")
+    return f"{sign}{seconds} s"
+
+
+def _humanize(key: str) -> str:
+    for suffix in ("_ms", "_usd", "_minutes", "_pct"):
+        key = key.removesuffix(suffix)
+    return key.replace("_", " ").strip()
+
+
+def _evidence_value(key: str, value: Any) -> str:
+    """One evidence value with its unit, chosen by the key's suffix (the analyses' naming)."""
+    if isinstance(value, dict):
+        return "(" + fmt_evidence(value, sentence=False) + ")"
+    if isinstance(value, (list, tuple)):
+        shown = ", ".join(_evidence_value(key, v) for v in list(value)[:5])
+        return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
+    if is_missing(value):
+        return BLANK
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if key.endswith("_ms"):
+        return fmt_duration(value)
+    if key.endswith("_minutes"):
+        return fmt_duration(float(value) * 60_000)
+    if key.endswith("_usd"):
+        return fmt_usd(value)
+    if key.endswith("_pct"):
+        return f"{float(value):.1f}%"
+    if any(word in key for word in ("rate", "share", "ratio")) and 0 <= float(value) <= 1:
+        return fmt_pct(value)
+    if float(value).is_integer():
+        return fmt_count(value)
+    return f"{float(value):,.3g}"
+
+
+def fmt_evidence(evidence: Any, *, sentence: bool = True) -> str:
+    """A finding's evidence as a readable sentence ("P95: 5 min 12 s; executions: 1,234.") rather
+    than raw JSON: each key humanised, each value with its unit."""
+    if isinstance(evidence, str) and evidence.startswith("{"):
+        try:
+            evidence = json.loads(evidence)
+        except ValueError:
+            pass
+    if not isinstance(evidence, dict) or not evidence:
+        return BLANK if is_missing(evidence) or not evidence else str(evidence)
+    text = "; ".join(f"{_humanize(str(k))}: {_evidence_value(str(k), v)}" for k, v in evidence.items())
+    return (text[:1].upper() + text[1:] + ".") if sentence else text

@@ -415,26 +415,6 @@ def collection_runs(con: Any, limit: int = 2000) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- executions
 
-def executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), error_text: str = "",
-               execution_id: str = "", limit: int = 500) -> pd.DataFrame:
-    """Matching executions, newest first (at most `limit`)."""
-    cond = [f.where()]
-    params = f.params()
-    if statuses:
-        cond.append(f"{C.status} IN ({_in(list(statuses))})")
-    if error_text:
-        cond.append(q("(coalesce({error}, '') || ' ' || coalesce({cause}, '')) ILIKE $err"))
-        params["err"] = f"%{error_text}%"
-    if execution_id:
-        cond.append(q("({execution_id} ILIKE $eid OR coalesce({name}, '') ILIKE $eid)"))
-        params["eid"] = f"%{execution_id}%"
-    return run(con, q("""
-        SELECT {cloud}, {workflow_name} AS workflow, {execution_id}, {status}, {started_at}, {ended_at},
-               {duration_ms}, {error}, {cause}, {redrive_count}, {workflow_id}, {kind}
-        FROM executions WHERE {cond} ORDER BY {started_at} DESC LIMIT {limit}
-    """, cond=" AND ".join(cond), limit=int(limit)), params)
-
-
 def execution_count(con: Any, f: Filters) -> int:
     return int(run(con, f"SELECT count(*) AS n FROM executions WHERE {f.where()}", f.params()).iloc[0]["n"])
 
@@ -516,12 +496,18 @@ def _with_names(con: Any, frame: pd.DataFrame) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- retries
 
+def retry_bucket_seconds(f: Filters) -> int:
+    """The retries timeline's bucket: 15 minutes (the storm analysis' bucket) up to 3 days, hourly
+    up to 14, else 3-hourly."""
+    return 900 if f.days <= 3 else 3600 if f.days <= 14 else 3 * 3600
+
+
 def retries_over_time(con: Any, f: Filters, seconds: int | None = None) -> pd.DataFrame:
     """Retries (tries after the first) per bucket and cloud, from the attempts table.
 
     Buckets: 15 minutes (the storm analysis' bucket) up to 3 days, hourly up to 14, else 3-hourly.
     """
-    seconds = seconds or (900 if f.days <= 3 else 3600 if f.days <= 14 else 3 * 3600)
+    seconds = seconds or retry_bucket_seconds(f)
     return run(con, q("""
         SELECT {bucket} AS bucket, {cloud}, count(*) FILTER (WHERE {attempt} > 1) AS retries,
                count(*) AS tries

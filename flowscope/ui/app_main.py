@@ -19,6 +19,7 @@ PAGES: list[tuple[str, str, str]] = [
     ("overview", "Overview", ":material/home:"),
     ("workflows", "Workflows", ":material/account_tree:"),
     ("executions", "Executions", ":material/play_circle:"),
+    ("compare", "Compare runs", ":material/compare:"),
     ("failures", "Failures", ":material/error:"),
     ("retries", "Retries", ":material/replay:"),
     ("cost", "Cost", ":material/payments:"),

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from flowscope.format import fmt_ms
+from flowscope.format import fmt_duration, fmt_ms, fmt_usd
 from flowscope.model import C, Status, StepType
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
@@ -49,31 +49,83 @@ def color_for(key: str, index: int) -> str:
     return CLOUD_COLORS.get(str(key), PALETTE[index % len(PALETTE)])
 
 
+def partial_bucket(buckets: Iterable[Any], until: dt.datetime | None, seconds: int | None) -> pd.Timestamp | None:
+    """The start of the last bucket when the window ends inside it (it holds less than a full
+    bucket's time, so it must not read as a drop), else None."""
+    values = [pd.Timestamp(b) for b in buckets if b is not None and not pd.isna(b)]
+    if until is None or not seconds or not values:
+        return None
+    last = max(values)
+    last = last.tz_localize("UTC") if last.tzinfo is None else last
+    return last if last + pd.Timedelta(seconds=seconds) > pd.Timestamp(until) else None
+
+
+def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
+    """Counts on whole-number ticks (no 0.5 executions)."""
+    small = top is not None and not pd.isna(top) and float(top) <= 10
+    settings: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
+    if small:
+        settings["dtick"] = 1
+    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**settings)
+
+
+def _mark_partial(fig: go.Figure, start: pd.Timestamp, until: dt.datetime) -> None:
+    fig.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
+                  annotation_text="partial", annotation_position="top left", annotation_font_size=10,
+                  annotation_font_color="#777")
+
+
+def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col: str, kind: str,
+           partial: pd.Timestamp | None) -> None:
+    """One series; its partial last bucket lighter (bars) or dashed (lines)."""
+    is_partial = (pd.to_datetime(part[x], utc=True) >= partial) if partial is not None else None
+    if kind == "bar":
+        opacity = [0.4 if p else 1.0 for p in is_partial] if is_partial is not None else 1.0
+        fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col, marker_opacity=opacity))
+        return
+    stack = "one" if kind == "area" else None
+    if is_partial is None or kind == "area" or not is_partial.any() or is_partial.all():
+        fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
+                                 stackgroup=stack))
+        return
+    full = part[~is_partial.to_numpy()]
+    fig.add_trace(go.Scatter(x=full[x], y=full[y], name=name, mode="lines", line=dict(color=col, width=2),
+                             legendgroup=name))
+    tail = part.iloc[len(full) - 1:] if len(full) else part
+    fig.add_trace(go.Scatter(x=tail[x], y=tail[y], name=f"{name} (partial)", mode="lines+markers",
+                             line=dict(color=col, width=2, dash="dot"), opacity=0.6, legendgroup=name,
+                             showlegend=False))
+
+
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
           y_title: str | None = None, kind: str = "line", money: bool = False,
-          percent: bool = False) -> go.Figure:
-    """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar."""
+          percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
+          bucket_s: int | None = None) -> go.Figure:
+    """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
+    With `until` and `bucket_s`, a last bucket the window ends inside is marked partial."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
     fig = _base(title)
+    partial = partial_bucket(frame[x], until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
     for index, (key, part) in enumerate(groups):
-        part = part.sort_values(x)
         name = str(key[0] if isinstance(key, tuple) else key)
-        col = color_for(name, index)
-        if kind == "bar":
-            fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col))
-        else:
-            fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
-                                     stackgroup="one" if kind == "area" else None))
+        _trace(fig, part.sort_values(x), x=x, y=y, name=name, col=color_for(name, index), kind=kind,
+               partial=partial)
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
                      tickformat=".0%" if percent else None)
+    if integer:
+        stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
+        integer_axis(fig, stacked.max())
+    if partial is not None and until is not None:
+        _mark_partial(fig, partial, until)
     return fig
 
 
-def kpi_trends(trend: pd.DataFrame) -> dict[str, go.Figure]:
+def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None,
+               bucket_s: int | None = None) -> dict[str, go.Figure]:
     """The Overview's trend charts from `tables.trend`: executions, failure rate, retries, cost."""
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
@@ -81,11 +133,14 @@ def kpi_trends(trend: pd.DataFrame) -> dict[str, go.Figure]:
     frame = trend.copy()
     frame["failure_rate"] = frame["failed"] / frame["executions"].where(frame["executions"] > 0)
     return {
-        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar"),
+        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
+                            integer=True, until=until, bucket_s=bucket_s),
         "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True),
-        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar"),
-        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True),
+                              percent=True, until=until, bucket_s=bucket_s),
+        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
+                         until=until, bucket_s=bucket_s),
+        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
+                      until=until, bucket_s=bucket_s),
     }
 
 
@@ -99,11 +154,14 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     fig = _base(title, height=max(HEIGHT, 28 * len(part) + 60))
     labels = None
     if text:
-        labels = [f"{v:,.2f}" if isinstance(v, float) else str(v) for v in part[text]]
+        labels = [fmt_usd(v) if text.endswith("_usd") else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
+                  for v in part[text]]
     fig.add_trace(go.Bar(x=part[x], y=part[y].astype(str), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_xaxes(tickprefix="$" if money else None)
+    if not money and pd.api.types.is_integer_dtype(part[x]):
+        integer_axis(fig, part[x].max(), axis="x")
     return fig
 
 
@@ -126,11 +184,13 @@ def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
-                   title: str = "Retries over time (storm windows shaded)") -> go.Figure:
+                   title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
+                   bucket_s: int | None = None) -> go.Figure:
     """Retries over time by cloud, with each storm window shaded (labelled when there are few)."""
     if retries is None or retries.empty:
         return empty_figure("No retries in this window", title=title)
-    fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar")
+    fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
+                until=until, bucket_s=bucket_s)
     spans = merge_windows(storms)
     for span in spans:
         label = ", ".join(span["labels"])
@@ -150,7 +210,7 @@ def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40) ->
     fig.add_trace(go.Histogram(x=values, nbinsx=bins, marker_color=PALETTE[0]))
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="retries")
+    fig.update_yaxes(title="retries", tickformat=",d")
     return fig
 
 
@@ -164,10 +224,11 @@ def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration p
     for i, col in enumerate(("p50_ms", "p95_ms", "p99_ms")):
         if col in part:
             fig.add_trace(go.Bar(y=part[label].astype(str), x=part[col], name=col.removesuffix("_ms"),
-                                 orientation="h", marker_color=PALETTE[i]))
+                                 orientation="h", marker_color=PALETTE[i],
+                                 hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
     fig.update_layout(barmode="group", hovermode="closest")
     spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
-    fig.update_xaxes(title="milliseconds", type="log" if spread > 100 else "linear")
+    fig.update_xaxes(title="duration (ms)", type="log" if spread > 100 else "linear")
     return fig
 
 
@@ -179,6 +240,7 @@ def severity_counts(findings: pd.DataFrame) -> go.Figure:
     fig = _base("Findings by severity", height=220)
     fig.add_trace(go.Bar(x=order, y=[counts[s] for s in order], marker_color=[SEVERITY_COLORS[s] for s in order]))
     fig.update_layout(hovermode="closest", showlegend=False)
+    integer_axis(fig, counts.max())
     return fig
 
 
@@ -279,7 +341,7 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
     run_start = execution.get(C.started_at)
     run_end = execution.get(C.ended_at)
     if run_start is not None and not pd.isna(run_start):
-        rows.append({"label": f"▶ {execution.get(C.workflow_name) or 'execution'}", "start": run_start,
+        rows.append({"label": f"run: {execution.get(C.workflow_name) or 'execution'}", "start": run_start,
                      "end": run_end if run_end is not None and not pd.isna(run_end) else now,
                      "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id)})
     for depth, row in _tree_order(steps):

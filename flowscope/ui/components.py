@@ -14,7 +14,7 @@ import streamlit as st
 from flowscope.analysis.tables import Filters
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
-from flowscope.ui import data, filters
+from flowscope.ui import data, filters, readable
 from flowscope.ui.app_main import page_file
 
 PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
@@ -23,11 +23,18 @@ PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 class Context:
-    """What a page needs: the filters and the store's summary."""
+    """What a page needs: the filters, the store's summary and where the window ends (the one time
+    rule, filters.time_window: also whether the previous window has data to compare against)."""
 
-    def __init__(self, f: Filters, summary: dict[str, Any]) -> None:
+    def __init__(self, f: Filters, summary: dict[str, Any], window: filters.TimeWindow | None = None) -> None:
         self.filters = f
         self.summary = summary
+        self.window = window or filters.current_window()
+
+    @property
+    def compare(self) -> bool:
+        """Show deltas against the previous window: only when that window has data."""
+        return self.window.previous_has_data
 
 
 def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Context:
@@ -46,8 +53,12 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Con
         st.warning(f"**The store is being updated; reading it failed this time** ({type(exc).__name__}: "
                    f"{str(exc)[:300]}). Reload the page in a few seconds.")
         st.stop()
-    st.caption(f"Store `{data.store_path()}` · {filters.describe(f)}")
-    ctx = Context(f, summary)
+    span = filters.current_window()
+    st.caption(f"Store `{data.store_path()}` · {filters.describe(f, span.ends_at_data)}")
+    note = filters.data_end_note(span)
+    if note:
+        st.caption(note)
+    ctx = Context(f, summary, span)
     if need_data and summary["executions"] == 0:
         st.info("**No executions in this store yet.** Run `flowscope demo` for a simulated three-cloud store, "
                 "`flowscope sync` to collect from your clouds, or `flowscope import FILE...` for exported "
@@ -59,23 +70,29 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Con
     if need_data and need_window and data.execution_count(f) == 0:
         last = summary.get("last")
         hint = f" The newest execution in the store started {last:%Y-%m-%d %H:%M} UTC." if last else ""
-        st.warning(f"**No executions match the filters in this window.**{hint} Widen the time window, tick "
-                   "*End at the latest data*, or clear the cloud and workflow filters in the sidebar.")
+        st.warning(f"**No executions match the filters in this window.**{hint} Widen the time window "
+                   "or clear the cloud and workflow filters in the sidebar.")
         st.stop()
     return ctx
 
 
 def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | None = None,
           height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
-    """A dataframe with a CSV download of exactly what it shows (hidden id columns included)."""
+    """A dataframe made readable by its column names (readable.display_frame: durations with units,
+    money, integer counts, no None/nan cells, evidence as sentences), with a CSV download of its rows
+    as raw numbers (hidden id columns included)."""
     if frame is None or frame.empty:
         st.caption("Nothing to show.")
         return
-    shown = frame.drop(columns=[c for c in hide if c in frame.columns])
+    config = dict(column_config or {})
+    shown, relabel = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]), config)
+    for column, label in relabel.items():
+        given: dict[str, Any] = config.get(column) or {}
+        config[column] = st.column_config.TextColumn(label, width=given.get("width"), help=given.get("help"))
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
     if height:
         kwargs["height"] = height
-    st.dataframe(shown, column_config=column_config or {}, **kwargs)
+    st.dataframe(shown, column_config=config, **kwargs)
     st.download_button(f"Download {name}.csv", csv_bytes(frame), file_name=f"flowscope-{name}.csv",
                        mime="text/csv", key=key or f"dl-{name}", icon=":material/download:")
 

@@ -191,10 +191,6 @@ def edge_counts(f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     return call("edge_counts", f, cloud, workflow_id)
 
 
-def executions(f: Filters, **kwargs: Any) -> pd.DataFrame:
-    return call("executions", f, **kwargs)
-
-
 def execution_count(f: Filters) -> int:
     return call("execution_count", f)
 
@@ -258,6 +254,22 @@ def latency_over_time(f: Filters, steps: tuple[tuple[str, str, str], ...]) -> pd
 
 def execution_latency(f: Filters) -> pd.DataFrame:
     return call("execution_latency", f)
+
+
+@st.cache_data(ttl=RESULT_TTL_S, max_entries=128, show_spinner=False)
+def _search_executions(path: str, snapshot: str, f: Filters, kwargs: tuple) -> tuple[pd.DataFrame, int]:
+    from flowscope.analysis import runs
+
+    cursor = q.prepare(_connection(path, snapshot).cursor())
+    try:
+        return runs.search_executions(cursor, f, **dict(kwargs))
+    finally:
+        cursor.close()
+
+
+def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
+    """One page of the executions search and the number of matches (analysis/runs.py), cached."""
+    return _search_executions(store_path(), version(), configured(f), tuple(sorted(kwargs.items())))
 
 
 # ---------------------------------------------------------------- findings (the analyses)

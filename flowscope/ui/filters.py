@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import streamlit as st
@@ -21,11 +22,12 @@ from flowscope.model import UTC, C
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
 DEFAULT_WINDOW = "7d"
 CLOUD_LABELS = {"aws": "AWS Step Functions", "azure": "Azure Logic Apps", "gcp": "GCP Workflows"}
-KEY_WINDOW, KEY_CLOUDS, KEY_WF, KEY_LATEST = "fs_window", "fs_clouds", "fs_workflows", "fs_latest"
-PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_LATEST = "window", "cloud", "wf", "end"
+KEY_WINDOW, KEY_CLOUDS, KEY_WF, KEY_END_NOW = "fs_window", "fs_clouds", "fs_workflows", "fs_end_now"
+PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_END = "window", "cloud", "wf", "end"
 STATE_FILTERS = "_fs_filters"
 STATE_SAVED = "_fs_saved"
 STATE_RUN = "_fs_run"
+STATE_WINDOW = "_fs_time_window"
 
 
 def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]:
@@ -39,10 +41,10 @@ def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]
     return {KEY_WINDOW: window if window in WINDOWS else DEFAULT_WINDOW,
             KEY_CLOUDS: [c for c in clouds if c in options_clouds],
             KEY_WF: [w for w in workflows if w in options_wf],
-            KEY_LATEST: bool(saved.get(KEY_LATEST, params.get(PARAM_LATEST) == "latest"))}
+            KEY_END_NOW: bool(saved.get(KEY_END_NOW, params.get(PARAM_END) == "now"))}
 
 
-def _to_url(window: str, clouds: list[str], workflows: list[str], latest: bool) -> None:
+def _to_url(window: str, clouds: list[str], workflows: list[str], end_now: bool) -> None:
     params = st.query_params
     if params.get(PARAM_WINDOW) != window:
         params[PARAM_WINDOW] = window
@@ -52,24 +54,49 @@ def _to_url(window: str, clouds: list[str], workflows: list[str], latest: bool) 
                 params[key] = list(values)
         elif key in params:
             del params[key]
-    if latest:
-        params[PARAM_LATEST] = "latest"
-    elif PARAM_LATEST in params:
-        del params[PARAM_LATEST]
+    if end_now:
+        params[PARAM_END] = "now"
+    elif PARAM_END in params:
+        del params[PARAM_END]
 
 
-def until_for(latest: bool, last_data: dt.datetime | None, now: dt.datetime | None = None) -> dt.datetime:
-    """End of the window: now, rounded up to 5 minutes (so cached results hold for 5 minutes
-    instead of every query re-running each minute), or the latest data."""
-    now = now or dt.datetime.now(UTC)
-    if latest and last_data is not None:
-        end = last_data + dt.timedelta(seconds=1)
-        return dt.datetime.fromtimestamp(math.ceil(end.timestamp() / 60) * 60, tz=UTC)
-    step = 300
-    return dt.datetime.fromtimestamp(math.ceil(now.timestamp() / step) * step, tz=UTC)
+STEP_S = 300   # window ends round up to 5 minutes, so cached results hold for 5 minutes
+PREVIOUS_COVERAGE = 0.9   # share of the previous window the data must cover to compare against it
 
 
-def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None) -> Filters:
+@dataclass(frozen=True)
+class TimeWindow:
+    """Where the window ends and why, and whether the previous window can be compared with it."""
+
+    since: dt.datetime
+    until: dt.datetime
+    ends_at_data: bool                  # the store's data ends before now, so the window ends there
+    data_end: dt.datetime | None        # the newest execution start in the store
+    previous_has_data: bool             # the data covers the previous window of the same length
+
+
+def _ceil(ts: dt.datetime, step: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(math.ceil(ts.timestamp() / step) * step, tz=UTC)
+
+
+def time_window(days: float, *, first_data: dt.datetime | None, last_data: dt.datetime | None,
+                now: dt.datetime | None = None, end_at_now: bool = False) -> TimeWindow:
+    """The one rule for time on every page: the window ends at min(now, latest data) unless the user
+    asks for now (a store last synced an hour ago, or imported last month, is not read as a drop
+    to zero), and the previous window counts as having data only when the data covers (almost) all
+    of it (no "+15,301" against an empty month)."""
+    now_end = _ceil(now or dt.datetime.now(UTC), STEP_S)
+    data_end = _ceil(last_data + dt.timedelta(seconds=1), STEP_S) if last_data is not None else None
+    ends_at_data = not end_at_now and data_end is not None and data_end < now_end
+    until = data_end if ends_at_data and data_end is not None else now_end
+    span = dt.timedelta(days=days)
+    since = until - span
+    previous_has_data = first_data is not None and first_data <= since - span * PREVIOUS_COVERAGE
+    return TimeWindow(since, until, ends_at_data, last_data, previous_has_data)
+
+
+def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
+            first_data: dt.datetime | None = None) -> Filters:
     """Render the filters in the sidebar; returns (and keeps in session state) the Filters."""
     wf_frame = workflow_options
     clouds = sorted(set(wf_frame[C.cloud])) if wf_frame is not None and not wf_frame.empty else []
@@ -82,9 +109,10 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None) 
         st.markdown("**Filters**")
         window = st.selectbox("Time window", list(WINDOWS), index=list(WINDOWS).index(init[KEY_WINDOW]),
                               key=KEY_WINDOW, help="Executions that started in the last …")
-        latest = st.checkbox("End at the latest data", value=init[KEY_LATEST], key=KEY_LATEST,
-                             help="Anchor the window to the newest execution in the store instead of now "
-                                  "(for imported or older data).")
+        end_now = st.checkbox("End the window now", value=init[KEY_END_NOW], key=KEY_END_NOW,
+                              help="By default a window ends at the newest execution in the store when the "
+                                   "data ends before now (an old import, a sync that stopped); tick to end "
+                                   "it now instead.")
         chosen_clouds = st.multiselect("Clouds", clouds, default=init[KEY_CLOUDS], key=KEY_CLOUDS,
                                        placeholder="All clouds",
                                        help="aws: Step Functions · azure: Logic Apps · gcp: Workflows")
@@ -95,12 +123,13 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None) 
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
-                                     KEY_LATEST: bool(latest)}
-    _to_url(window, chosen_clouds, chosen_wf, latest)
-    until = until_for(latest, last_data)
-    filters = Filters(since=until - dt.timedelta(days=WINDOWS[window]), until=until,
+                                     KEY_END_NOW: bool(end_now)}
+    _to_url(window, chosen_clouds, chosen_wf, end_now)
+    span = time_window(WINDOWS[window], first_data=first_data, last_data=last_data, end_at_now=end_now)
+    filters = Filters(since=span.since, until=span.until,
                       clouds=tuple(chosen_clouds), workflows=tuple(chosen_wf))
     st.session_state[STATE_FILTERS] = filters
+    st.session_state[STATE_WINDOW] = span
     st.session_state[STATE_RUN] = uuid.uuid4().hex
     return filters
 
@@ -109,14 +138,31 @@ def current() -> Filters:
     """The filters of this run (set by the router's sidebar); defaults when a page runs alone."""
     filters = st.session_state.get(STATE_FILTERS)
     if filters is None:
-        until = until_for(False, None)
-        filters = Filters(until - dt.timedelta(days=WINDOWS[DEFAULT_WINDOW]), until)
+        span = current_window()
+        filters = Filters(span.since, span.until)
     return filters
 
 
-def describe(f: Filters) -> str:
+def current_window() -> TimeWindow:
+    """This run's TimeWindow (where it ends, whether the previous window has data)."""
+    span = st.session_state.get(STATE_WINDOW)
+    if span is None:
+        span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=None, last_data=None)
+    return span
+
+
+def data_end_note(span: TimeWindow) -> str | None:
+    """The caption a page shows when its window ends at the data rather than now."""
+    if not span.ends_at_data or span.data_end is None:
+        return None
+    return (f"The data in this store ends at {span.data_end:%Y-%m-%d %H:%M} UTC, so the window ends there, "
+            "not now (tick *End the window now* in the sidebar to change that).")
+
+
+def describe(f: Filters, ends_at_data: bool = False) -> str:
     span = next((k for k, v in WINDOWS.items() if abs(v - f.days) < 1e-6), f"{f.days:.1f}d")
-    parts = [f"last {span} ({f.since:%Y-%m-%d %H:%M} → {f.until:%Y-%m-%d %H:%M} UTC)"]
+    lead = f"{span} to the latest data" if ends_at_data else f"last {span}"
+    parts = [f"{lead} ({f.since:%Y-%m-%d %H:%M} → {f.until:%Y-%m-%d %H:%M} UTC)"]
     if f.clouds:
         parts.append(", ".join(f.clouds))
     if f.workflows:
@@ -130,7 +176,7 @@ def render() -> Filters:
 
     try:
         options = data.workflow_options()
-        last = data.summary().get("last")
+        summary = data.summary()
     except Exception:  # noqa: BLE001 - the page itself explains what is wrong with the store
-        options, last = None, None
-    return sidebar(options, last)
+        options, summary = None, {}
+    return sidebar(options, summary.get("last"), summary.get("first"))

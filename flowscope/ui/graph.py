@@ -53,17 +53,37 @@ def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
 # ---------------------------------------------------------------- observed transitions
 
 def with_observed(graph: Graph, edges: pd.DataFrame | None) -> Graph:
-    """Add steps and transitions seen in executions but absent from the definition."""
+    """Add steps and transitions seen in executions but absent from the definition. A transition
+    between two defined steps of different routines (a GCP call into a subworkflow, named
+    `routine/step`, and its return) is a call the definition makes, not an unknown path."""
     if edges is None or edges.empty:
         return graph
+    defined = set(graph.nodes)
     for row in edges.itertuples(index=False):
         source, target = str(row.source or ""), str(row.target)
         graph.add(target, "other")
         if source:
             graph.add(source, "other")
             if not any(e.source == source and e.target == target for e in graph.edges):
-                graph.link(source, target, "observed")
+                crosses = source in defined and target in defined and _routine(source) != _routine(target)
+                graph.link(source, target, "call" if crosses else "observed")
     return graph
+
+
+def _routine(step: str) -> str:
+    """The routine a step belongs to: the prefix of `routine/step` ('' for the main routine)."""
+    return step.rpartition("/")[0]
+
+
+def default_workflow(table: pd.DataFrame) -> int:
+    """Row of the workflow that needs attention most: the most failed runs, then the highest spend
+    (0 for an empty table), so the graph opens on it rather than on the first row."""
+    if table is None or table.empty:
+        return 0
+    ranked = table.assign(_failed=table["failed"].fillna(0), _cost=table["cost_usd"].fillna(0.0),
+                          _row=range(len(table)))
+    ranked = ranked.sort_values(["_failed", "_cost", "_row"], ascending=[False, False, True], kind="stable")
+    return int(ranked["_row"].iloc[0])
 
 
 # ---------------------------------------------------------------- layout and drawing
@@ -146,7 +166,7 @@ METRICS = {
     "cost_usd": ("Cost", "Greens", lambda v: f"${v:,.4f}" if v < 1 else f"${v:,.2f}"),
 }
 EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#aaa", "catch": "#d62728",
-               "observed": "#9467bd"}
+               "observed": "#9467bd", "call": "#888"}
 
 
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,

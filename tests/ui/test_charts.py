@@ -9,6 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
+from flowscope.analysis import runs
 from flowscope.analysis import tables as queries
 from flowscope.model import UTC, C
 from flowscope.store import Store
@@ -79,7 +80,7 @@ def test_edges_steps_and_retry_delays(con, window):
 
 
 def test_execution_detail_and_search(con, window):
-    failed = queries.executions(con, window, error_text="DECLINED")
+    failed, _total = runs.search_executions(con, window, error_text="DECLINED")
     assert len(failed) and set(failed[C.status]) == {"FAILED"}
     detail = queries.execution_detail(con, "aws", failed.iloc[0][C.execution_id])
     assert set(detail) == {"execution", "steps", "attempts", "usage"}
@@ -154,8 +155,9 @@ def test_many_storm_windows_are_shaded_without_placeholder_labels():
 
 
 def test_gantt_nests_map_items_and_shows_tries(con, window):
-    runs = queries.executions(con, queries.Filters(window.since, window.until, clouds=("aws",)), limit=500)
-    for run in runs.itertuples():
+    found, _total = runs.search_executions(con, queries.Filters(window.since, window.until, clouds=("aws",)),
+                                           page_size=500)
+    for run in found.itertuples():
         detail = queries.execution_detail(con, "aws", run.execution_id)
         if detail["steps"]["attempts"].max() > 1 and (detail["steps"]["parent_step_key"].notna()).any():
             break
@@ -163,7 +165,7 @@ def test_gantt_nests_map_items_and_shows_tries(con, window):
         pytest.fail("no retried Map execution in the fixture")
     fig = charts.gantt(detail["execution"].iloc[0].to_dict(), detail["steps"], detail["attempts"])
     labels = list(fig.layout.yaxis.ticktext)
-    assert labels[0].startswith("▶")
+    assert labels[0].startswith("run: ")  # a text mark: "▶" is emoji-capable (issue 11)
     assert any("└ ReserveItem [2]" in label for label in labels)
     assert any("· try 2" in label for label in labels)
     assert fig.layout.xaxis.type == "date"

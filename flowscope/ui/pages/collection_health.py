@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -17,15 +18,15 @@ ui.metric_row([("Scopes", f"{len(health):,}", None),
                ("Healthy", f"{int(counts.get('succeeded', 0)):,}", None),
                ("Failed", f"{int(counts.get('failed', 0)):,}", None),
                ("Partial", f"{int(counts.get('partial', 0)):,}", None),
-               ("Max lag", f"{health['lag_minutes'].max():,.0f} min" if health['lag_minutes'].notna().any()
-                else "n/a", None)])
+               ("Max lag", fmt_duration(health["lag_minutes"].max() * 60_000) if health["lag_minutes"].notna().any()
+                else "—", None)])
 ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
 view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
-view["status"] = view["status"].map(lambda s: {"failed": "🔴 failed", "partial": "🟠 partial",
-                                               "running": "🔵 running"}.get(s, "🟢 " + str(s)))
+# Status as words (failures in capitals), not emoji: they read the same without an emoji font.
+view["status"] = view["status"].map(lambda s: {"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)))
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
                "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",
-         column_config={"lag_minutes": st.column_config.NumberColumn("lag (min)", format="%.0f"),
+         column_config={"lag_minutes": st.column_config.NumberColumn("lag"),
                         "error": st.column_config.TextColumn(width="large")})
-st.caption("Lag: minutes between now and the scope's watermark (how far collection has caught up).")
+st.caption("Lag: time between now and the scope's watermark (how far collection has caught up).")

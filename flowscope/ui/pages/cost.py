@@ -3,6 +3,7 @@
 import streamlit as st
 
 from flowscope.analysis import measures
+from flowscope.analysis.tables import bucket_seconds
 from flowscope.format import fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -21,7 +22,8 @@ st.caption("List prices (analysis/pricing.py) times billed quantities; monthly f
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
 ui.plot(charts.lines(data.cost_over_time(f, by), x="bucket", y="cost_usd", color="key",
-                     title=f"Cost by {by}", kind="area", money=True), key="cost-time")
+                     title=f"Cost by {by}", kind="area", money=True, until=f.until, bucket_s=bucket_seconds(f)),
+        key="cost-time")
 
 st.subheader("Top drivers", divider="gray")
 if not drivers.empty:
@@ -51,9 +53,9 @@ with right:
                 key="retry-drivers")
 ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
          column_config={
-    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
-    "retry_usd": st.column_config.NumberColumn("of which retries", format="$%.4f"),
-    "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+    "cost_usd": st.column_config.NumberColumn("cost"),
+    "retry_usd": st.column_config.NumberColumn("of which retries"),
+    "monthly_usd": st.column_config.NumberColumn("$/month"),
     "share": st.column_config.NumberColumn(format="percent")})
 if edges is not None:
     ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
@@ -70,4 +72,4 @@ else:
                    "(not adds to) that workflow's step savings.")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
-        "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f")})
+        "monthly_usd": st.column_config.NumberColumn("$/month")})

@@ -1,22 +1,49 @@
-"""Executions: search runs; one run's timeline (steps, tries, Map/Parallel nesting, waits), events, cost."""
+"""Executions: search runs by id, status, error and step, paged through every match; one run read
+failure first (the failing step's own error, loops collapsed, retries per step, its console link),
+then its timeline, events and cost."""
 
-import pandas as pd
+import re
+
 import streamlit as st
 
+from flowscope.analysis import runs
 from flowscope.format import fmt_ms, fmt_usd
 from flowscope.model import Status
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
+CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud console"}
+
+
+def md(text: object) -> str:
+    """Text from a cloud shown in markdown as written (no links, emphasis or HTML of its own)."""
+    return re.sub(r"([\\`*_\[\]<>()|~$])", r"\\\1", "" if text is None else str(text))
+
+
 ctx = ui.page("Executions")
 f = ctx.filters
-c1, c2, c3 = st.columns([2, 2, 2])
-statuses = c1.multiselect("Status", [s.value for s in Status], key="ex-status", placeholder="Any status")
-error_text = c2.text_input("Error text contains", key="ex-error")
-wanted_id = c3.text_input("Execution id contains", key="ex-id", value=st.query_params.get("exec", ""))
-runs = data.executions(f, statuses=tuple(statuses), error_text=error_text.strip(), execution_id=wanted_id.strip())
-st.caption(f"{len(runs):,} execution(s) shown (newest first, at most 500).")
-ui.table(runs, "executions", hide=["workflow_id", "kind"], height=300, column_config={
+c1, c2, c3, c4 = st.columns(4)
+search = {"statuses": tuple(c1.multiselect("Status", [s.value for s in Status], key="ex-status",
+                                           placeholder="Any status")),
+          "error_text": c2.text_input("Error contains", key="ex-error").strip(),
+          "step": c3.text_input("Step name contains", key="ex-step").strip(),
+          "execution_id": c4.text_input("Execution id contains", key="ex-id",
+                                        value=st.query_params.get("exec", "")).strip()}
+signature = repr((sorted(search.items()), round(f.days, 6), f.clouds, f.workflows))   # not the sliding end
+if st.session_state.get("ex-search") != signature:     # a new search starts on its first page
+    st.session_state["ex-search"] = signature
+    st.session_state["ex-page"] = 1
+page_no = int(st.session_state.get("ex-page") or 1)
+found, total = data.search_executions(f, **search, page=page_no - 1, page_size=runs.PAGE_SIZE)
+pages = runs.page_count(total)
+if page_no > pages:
+    st.session_state["ex-page"] = page_no = pages
+first = (page_no - 1) * runs.PAGE_SIZE
+left, right = st.columns([1, 4])
+left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="ex-page")
+right.caption(f"{total:,} matching execution(s), newest first; showing {min(first + 1, total):,}–"
+              f"{first + len(found):,}.")
+ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
     "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%d"),
     "cause": st.column_config.TextColumn(width="medium")})
 
@@ -24,10 +51,9 @@ target = None
 exact = st.query_params.get("exec")
 if exact:
     target = data.find_execution(exact)
-if not runs.empty:
-    keys = [(r.cloud, r.execution_id) for r in runs.itertuples(index=False)]
-    index = keys.index(target) if target in keys else 0
-    target = st.selectbox("Execution", keys, index=index, key="ex-pick",
+if not found.empty:
+    keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
+    target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
                           format_func=lambda k: f"{k[1]}")
 if target is None:
     st.info("No execution matches: change the search above or the sidebar filters.")
@@ -39,38 +65,40 @@ if detail is None:
 run = detail["execution"].iloc[0].to_dict()
 steps, attempts, usage = detail["steps"], detail["attempts"], detail["usage"]
 st.subheader(f"{run['workflow_name']} · {run['status']}", divider="gray")
+failing = runs.failing_step(steps)
+if failing is not None:
+    where = f" (inside {md(failing['parent'])})" if failing.get("parent") else ""
+    st.error(f"**Failed at step {md(failing['name'])}**{where}: **{md(failing.get('error') or 'no error recorded')}**"
+             f" {md(failing.get('cause') or '')}")
+    if run.get("error") and run.get("error") != failing.get("error"):
+        st.caption(f"The run itself reported {md(run['error'])}: {md(run.get('cause') or '')}")
+elif run.get("error"):
+    st.error(f"**{md(run['error'])}**: {md(run.get('cause') or '')}")
+url = runs.console_url(run)
+if url:
+    st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
                ("Steps", f"{len(steps):,}", None),
                ("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
-if run.get("error"):
-    st.error(f"**{run['error']}**: {run.get('cause') or ''}")
+st.subheader("Steps, failures first", divider="gray")
+st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
+ui.table(runs.collapsed_steps(steps), "execution-steps", height=300, column_config={
+    "visits": st.column_config.NumberColumn("runs of step", format="%d"),
+    "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
+    "total_ms": st.column_config.NumberColumn("total (ms)", format="%d")})
 ui.plot(charts.gantt(run, steps, attempts), key="gantt")
 st.subheader("Events", divider="gray")
-events = []
-for r in steps.itertuples(index=False):
-    events.append({"time": r.started_at, "event": "step entered", "step": r.name, "type": r.type,
-                   "status": r.status, "detail": ""})
-    if not pd.isna(r.ended_at):
-        events.append({"time": r.ended_at, "event": "step exited", "step": r.name, "type": r.type,
-                       "status": r.status, "detail": f"{r.error or ''} {r.cause or ''}".strip()})
-names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
-for a in attempts.itertuples(index=False):
-    if a.attempt > 1 or a.status != Status.SUCCEEDED.value:
-        events.append({"time": a.started_at, "event": f"try {a.attempt}", "step": names.get(a.step_key, a.step_key),
-                       "type": "attempt", "status": a.status, "detail": f"{a.error or ''} {a.cause or ''}".strip()})
-frame = pd.DataFrame(events)
-if not frame.empty:
-    frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
-    frame["time"] = pd.to_datetime(frame["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3]
-ui.table(frame, "execution-events", height=320)
+ui.table(runs.run_events(steps, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
+    names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
     usage = usage.assign(step=usage["step_key"].map(names).fillna("(per execution)"))
     ui.table(usage[["step", "meter", "quantity", "usd", "step_key"]], "execution-cost",
              column_config={"usd": st.column_config.NumberColumn("cost", format="$%.6f")})
 else:
     st.caption("No billable usage recorded for this execution.")
+st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1])})")
 with st.expander("Raw execution record"):
     st.json({k: (str(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in run.items()},
             expanded=False)

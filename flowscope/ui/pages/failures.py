@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.analysis.tables import bucket_seconds
 from flowscope.format import fmt_pct
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -16,7 +17,8 @@ ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
                ("Distinct errors", f"{len(errors):,}", None)])
 over = data.failures_over_time(f)
 ui.plot(charts.lines(over[over["failed"] > 0], x="bucket", y="failed", color="workflow",
-                     title="Failed executions by workflow", kind="bar"), key="fail-time")
+                     title="Failed executions by workflow", kind="bar", integer=True, until=f.until,
+                     bucket_s=bucket_seconds(f)), key="fail-time")
 st.subheader("Top errors", divider="gray")
 if not errors.empty:
     errors["sample"] = [ui.link("executions", f, exec=e) for e in errors["sample_execution_id"]]

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from flowscope.format import fmt_ms
+from flowscope.analysis.tables import bucket_seconds
+from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -14,18 +15,20 @@ if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 drifting = steps[steps["drift"] >= 1.5] if not steps.empty else steps
 ui.metric_row([("Steps measured", f"{len(steps):,}", None),
-               ("Steps slower than last window (≥1.5× p95)", f"{len(drifting):,}", None),
-               ("Slowest workflow p95", fmt_ms(runs["p95_ms"].max()) if not runs.empty else "n/a", None)])
+               ("Steps slower than last window (≥1.5× p95)", f"{len(drifting):,}" if ctx.compare else "—", None),
+               ("Slowest workflow p95", fmt_duration(runs["p95_ms"].max()) if not runs.empty else "—", None)])
 left, right = st.columns(2)
 with left:
     ui.plot(charts.percentile_bars(runs, label="workflow", title="Execution duration by workflow"), key="lat-wf")
 with right:
     ui.plot(charts.percentile_bars(steps, label="label", title="Step duration (slowest p95)"), key="lat-steps")
 st.subheader("Drift per step", divider="gray")
-st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length.")
+st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length"
+           + ("." if ctx.compare else "; the store holds no data for (most of) the previous window, so drift "
+              "is not measured."))
 ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step", hide=["workflow_id"], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),
-    **{c: st.column_config.NumberColumn(c.replace("_ms", " (ms)"), format="%.0f")
+    **{c: st.column_config.NumberColumn(c.removesuffix("_ms").replace("_", " "))
        for c in ("p50_ms", "p95_ms", "p99_ms", "prev_p95_ms")}})
 if not steps.empty:
     ranked = steps.sort_values("drift", ascending=False, na_position="last")
@@ -37,7 +40,8 @@ if not steps.empty:
         keys = zip(steps["cloud"], steps["workflow_id"], steps["step"], strict=True)
         names = dict(zip(keys, steps["label"], strict=True))
         over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"], strict=True)]
-    ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step (ms)"), key="lat-time")
+    ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step (ms)", until=f.until,
+                         bucket_s=bucket_seconds(f)), key="lat-time")
 found = ui.findings_of(f, ["slow_step", "latency_drift", "stuck_execution"])
 if not found.empty:
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "recommendation"]],

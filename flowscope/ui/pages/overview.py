@@ -4,7 +4,8 @@ trends; top findings and the potential savings they add up to (counted once, nev
 import streamlit as st
 
 from flowscope.analysis import measures
-from flowscope.format import fmt_pct, fmt_usd
+from flowscope.analysis.tables import bucket_seconds
+from flowscope.format import fmt_evidence, fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -12,8 +13,10 @@ ctx = ui.page("Overview")
 f = ctx.filters
 ui.failed_scopes_banner(data.collection_health())
 
-now, before = data.overview(f), data.overview(f.previous())
-prev = {r.cloud: r for r in before.itertuples(index=False)}
+now = data.overview(f)
+# Deltas only against a previous window that has data (filters.time_window), never against nothing.
+before = data.overview(f.previous()) if ctx.compare else None
+prev = {r.cloud: r for r in before.itertuples(index=False) if r.executions > 0} if before is not None else {}
 for row in now.itertuples(index=False):
     p = prev.get(row.cloud)
     label = "All clouds" if row.cloud == "total" else ui.filters.CLOUD_LABELS.get(row.cloud, row.cloud)
@@ -25,13 +28,16 @@ for row in now.itertuples(index=False):
         ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
         ("Spend in window", fmt_usd(row.cost_usd), None),
         ("Projected monthly spend", fmt_usd(row.monthly_usd),
-         f"{(row.monthly_usd - p.monthly_usd):+,.2f} $" if p else None, "inverse"),
+         (("+" if row.monthly_usd >= p.monthly_usd else "-") + fmt_usd(abs(row.monthly_usd - p.monthly_usd)))
+         if p else None, "inverse"),
     ])
     if row.cloud == "total" and len(now) == 2:
         st.caption(f"Only {now.iloc[0]['cloud']} data in this view.")
+if not ctx.compare:
+    st.caption("No change against the previous window is shown: the store holds no data for (most of) it.")
 
 st.subheader("Trends", divider="gray")
-figs = charts.kpi_trends(data.trend(f))
+figs = charts.kpi_trends(data.trend(f), until=f.until, bucket_s=bucket_seconds(f))
 left, right = st.columns(2)
 with left:
     ui.plot(figs["executions"], key="t-exec")
@@ -73,7 +79,7 @@ else:
     pick = st.selectbox("Evidence of finding", shown.index, format_func=lambda i: shown.loc[i, "title"][:120])
     chosen = shown.loc[pick]
     st.markdown(f"**{chosen['title']}** — {chosen['recommendation']}")
-    st.json(chosen["evidence"], expanded=False)
+    st.markdown(f"Evidence: {fmt_evidence(chosen['evidence'])}")
     for eid in list(chosen["sample_execution_ids"])[:5]:
         st.markdown(f"- [{eid}]({ui.link('executions', f, exec=eid)})")
 

@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from flowscope.analysis.tables import retry_bucket_seconds
+from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -21,7 +23,7 @@ ui.metric_row([("Retries", f"{total_retries:,}", None),
                ("Steps retrying in lockstep", f"{lockstep:,}", None)])
 windows = [{"window_start": r.window_start, "window_end": r.window_end,
             "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
-ui.plot(charts.storm_timeline(over, windows), key="storms")
+ui.plot(charts.storm_timeline(over, windows, until=f.until, bucket_s=retry_bucket_seconds(f)), key="storms")
 if not storms.empty:
     ui.table(storms[["severity", "cloud", "workflow", "step", "window_start", "window_end", "title",
                      "recommendation", "executions_affected"]], "retry-storms")
@@ -41,8 +43,8 @@ st.caption("Delay between one try's end and the next try's start. A coefficient 
            "randomised intervals).")
 ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
-    "mean_delay_ms": st.column_config.NumberColumn("mean delay (ms)", format="%.0f"),
-    "std_delay_ms": st.column_config.NumberColumn("std (ms)", format="%.0f")})
+    "mean_delay_ms": st.column_config.NumberColumn("mean delay"),
+    "std_delay_ms": st.column_config.NumberColumn("std")})
 if not delays.empty:
     options = list(delays.index)
     pick = st.selectbox("Retry delays of step", options,
@@ -50,7 +52,8 @@ if not delays.empty:
     row = delays.loc[pick]
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"])
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
-                             title=f"Retry delays of {row['step']} (cv {row['cv']:.3f})", x_title="delay (ms)"),
+                             title=f"Retry delays of {row['step']} (mean {fmt_duration(row['mean_delay_ms'])}, "
+                                   f"cv {row['cv']:.3f})", x_title="delay (ms)"),
             key="delay-hist")
 if not sync.empty:
     st.caption("Findings: steps whose retries fired in lockstep during a retry storm, when missing jitter hurts most.")

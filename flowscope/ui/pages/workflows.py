@@ -27,7 +27,7 @@ st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
 labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
-default = next((i for i, k in enumerate(keys) if k[1] == focus), 0)
+default = next((i for i, k in enumerate(keys) if k[1] == focus), graph.default_workflow(table))
 left, right = st.columns([2, 1])
 chosen = left.selectbox("Workflow", keys, index=default, format_func=lambda k: labels[k], key="wf-graph")
 metric = right.radio("Paint", list(graph.METRICS), format_func=lambda m: graph.METRICS[m][0], horizontal=True,
@@ -50,9 +50,10 @@ if not g.nodes:
     st.info("No steps were recorded for this workflow in the window.")
 else:
     ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{labels[chosen]} — {source}"), key="graph")
-    st.caption("Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "
-               "Failed, except); purple: transitions seen in executions but not in the definition; grey: never "
-               "taken in the window.")
+    st.caption("Opens on the workflow with the most failed runs (then the highest spend). "
+               "Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "
+               "Failed, except); purple: transitions seen in executions but not in the definition (calls into "
+               "subworkflows are in it); grey: never taken in the window.")
 ui.table(steps, "workflow-steps", column_config={
     "failure_rate": st.column_config.NumberColumn("visits failed", format="percent",
                                                   help="Failed visits (caught included) / visits: the rate "

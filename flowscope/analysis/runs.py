@@ -1,0 +1,245 @@
+"""The queries behind triage: the executions search (paged through every match), one run read
+failure-first (its deepest failed step, loops collapsed, retries per step), two runs compared
+step by step, and a link to a run in its cloud's console.
+
+The search is SQL over the store's views (DuckDB, as in `tables.py`); the rest are pure pandas
+transforms of `tables.execution_detail` frames, so the dashboard, the CLI and tests read a run alike.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import quote
+
+import pandas as pd
+
+from flowscope.analysis import measures
+from flowscope.analysis.tables import Filters, q, run
+from flowscope.model import C, Cloud, Status
+
+PAGE_SIZE = 100
+"""Executions per page of the search."""
+
+RUN_FAILED = list(measures.RUN_FAILED)
+"""Step statuses that fail a run (a CAUGHT step was handled and did not)."""
+STEP_FAILED = list(measures.STEP_FAILED)
+
+
+def _in(values: list[str]) -> str:
+    return ", ".join("'" + str(v).replace("'", "''") + "'" for v in values)
+
+
+# ---------------------------------------------------------------- the executions search
+
+def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execution_id: str,
+                  step: str) -> tuple[str, dict[str, Any]]:
+    """Conditions and parameters of a search; an error or step matches inside the run's steps too
+    (an Azure run says "ActionFailed" while its action says BadGateway)."""
+    cond = [f.where("e")]
+    params = f.params()
+    in_steps = q("EXISTS (SELECT 1 FROM steps s WHERE s.{cloud} = e.{cloud} AND s.{execution_id} = e.{execution_id} "
+                 "AND s.{start_date} = e.{start_date} AND {match})", match="{match}")
+    if statuses:
+        cond.append(f"e.{C.status} IN ({_in(list(statuses))})")
+    if error_text:
+        text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err", p="{p}")
+        cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")
+        params["err"] = f"%{error_text}%"
+    if execution_id:
+        cond.append(q("(e.{execution_id} ILIKE $eid OR coalesce(e.{name}, '') ILIKE $eid)"))
+        params["eid"] = f"%{execution_id}%"
+    if step:
+        cond.append(in_steps.format(match=q("s.{name} ILIKE $step")))
+        params["step"] = f"%{step}%"
+    return " AND ".join(cond), params
+
+
+def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), error_text: str = "",
+                      execution_id: str = "", step: str = "", page: int = 0,
+                      page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
+    """One page of the matching executions (newest first, ties by id so pages never overlap) and
+    the total number of matches."""
+    where, params = _search_where(f, statuses, error_text, execution_id, step)
+    total = int(run(con, f"SELECT count(*) AS n FROM executions e WHERE {where}", params).iloc[0]["n"])
+    size = max(1, int(page_size))
+    offset = max(0, min(int(page), max(0, (total - 1) // size))) * size
+    rows = run(con, q("""
+        SELECT e.{cloud}, e.{workflow_name} AS workflow, e.{execution_id}, e.{status}, e.{started_at},
+               e.{ended_at}, e.{duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id}, e.{kind}
+        FROM executions e WHERE {where}
+        ORDER BY e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
+    """, where=where, limit=size, offset=offset), params)
+    return rows, total
+
+
+def page_count(total: int, page_size: int = PAGE_SIZE) -> int:
+    """Pages needed for `total` matches (at least one, so an empty search still has a page)."""
+    return max(1, -(-int(total) // max(1, int(page_size))))
+
+
+# ---------------------------------------------------------------- one run, failure first
+
+def _depths(steps: pd.DataFrame) -> dict[str, int]:
+    """Nesting depth of each step key (0 at the top; a loop iteration's action is 1 below its loop)."""
+    parent = dict(zip(steps[C.step_key], steps[C.parent_step_key], strict=True))
+    depth: dict[str, int] = {}
+    for key in parent:
+        d, seen, up = 0, {key}, parent.get(key)
+        while isinstance(up, str) and up in parent and up not in seen:
+            seen.add(up)
+            d, up = d + 1, parent.get(up)
+        depth[key] = d
+    return depth
+
+
+def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
+    """The step that failed the run: the deepest failed step (its own error, e.g. an action's
+    BadGateway rather than its loop's or run's generic "ActionFailed"), latest first among equals.
+    A run whose failures were all caught gets its deepest caught step; None when nothing failed."""
+    if steps is None or steps.empty:
+        return None
+    for statuses in (RUN_FAILED, [str(Status.CAUGHT)]):
+        failed = steps[steps[C.status].isin(statuses)]
+        if not failed.empty:
+            depth = _depths(steps)
+            ranked = failed.assign(_depth=failed[C.step_key].map(depth).fillna(0),
+                                   _has_error=failed[C.error].notna(),
+                                   _at=pd.to_datetime(failed[C.ended_at].fillna(failed[C.started_at]), utc=True))
+            ranked = ranked.sort_values(["_has_error", "_depth", "_at"], ascending=False, kind="stable")
+            row = ranked.iloc[0].drop(["_depth", "_has_error", "_at"]).to_dict()
+            row["parent"] = _parent_names(steps).get(row[C.step_key])
+            return row
+    return None
+
+
+def _parent_names(steps: pd.DataFrame) -> dict[str, str | None]:
+    names = dict(zip(steps[C.step_key], steps[C.name], strict=True))
+    return {k: names.get(p) if isinstance(p, str) else None
+            for k, p in zip(steps[C.step_key], steps[C.parent_step_key], strict=True)}
+
+
+STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", C.attempts, "retries", "total_ms", C.error,
+                      C.cause]
+
+
+def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
+    """One row per (step name, parent step name): visits, failed visits, tries, retries, total
+    duration and the first failure's error. Loop and Map iterations fold into one row, and rows
+    with failures come first, innermost first (the step that failed before the loop that reports it),
+    so a failed step is never buried under its loop's iterations."""
+    if steps is None or steps.empty:
+        return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
+    frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
+                         failed=steps[C.status].isin(STEP_FAILED).astype(int),
+                         retries=(steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int),
+                         _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
+    errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
+    grouped = frame.groupby(["parent", C.name], sort=False, dropna=False).agg(
+        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"),
+        attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=(C.duration_ms, "sum"),
+        depth=("_depth", "max"), first=("_order", "min")).reset_index()
+    out = grouped.merge(errors, on=["parent", C.name], how="left").rename(columns={C.name: "step"})
+    out = out.assign(_failing=out["failed"] > 0).sort_values(["_failing", "depth", "first"],
+                                                              ascending=[False, False, True], kind="stable")
+    out["parent"] = out["parent"].replace("", None)
+    return out[STEP_GROUP_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- two runs side by side
+
+COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",
+                   "b_retries", "a_error", "b_error"]
+
+
+def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame) -> pd.DataFrame:
+    """Two runs step by step: visits, total duration, retries and error of each, and where the
+    paths differ ("only A" / "only B"); differences first, then the order of run A."""
+    a, b = (collapsed_steps(s).fillna({"parent": ""}) for s in (a_steps, b_steps))
+    keep = ["step", "parent", "visits", "total_ms", "retries", C.error]
+    merged = a[keep].merge(b[keep], on=["step", "parent"], how="outer", suffixes=("_a", "_b"), indicator=True,
+                           sort=False)
+    merged["path"] = merged["_merge"].map({"both": "both", "left_only": "only A", "right_only": "only B"})
+    out = pd.DataFrame({
+        "step": merged["step"], "parent": merged["parent"].replace("", None), "path": merged["path"].astype(str),
+        "a_visits": merged["visits_a"].fillna(0).astype(int), "b_visits": merged["visits_b"].fillna(0).astype(int),
+        "a_ms": merged["total_ms_a"], "b_ms": merged["total_ms_b"],
+        "delta_ms": merged["total_ms_b"] - merged["total_ms_a"],
+        "a_retries": merged["retries_a"].fillna(0).astype(int), "b_retries": merged["retries_b"].fillna(0).astype(int),
+        "a_error": merged[f"{C.error}_a"], "b_error": merged[f"{C.error}_b"]})
+    differs = (out["path"] != "both") | out["a_error"].notna() | out["b_error"].notna()
+    out = out.assign(_differs=differs, _order=range(len(out)))
+    out = out.sort_values(["_differs", "_order"], ascending=[False, True], kind="stable")
+    return out[COMPARE_COLUMNS].reset_index(drop=True)
+
+
+# ---------------------------------------------------------------- the run in its cloud's console
+
+_AWS_ARN = re.compile(r"^arn:aws[\w-]*:states:(?P<region>[a-z0-9-]+):")
+_GCP_EXECUTION = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workflows/"
+                            r"(?P<workflow>[^/:]+)(?:/executions/(?P<execution>[^/]+))?")
+
+
+def console_url(execution: dict[str, Any]) -> str | None:
+    """The run's page in its cloud's console (None when its id does not say where it is).
+
+    Every part taken from the record is percent-quoted, so an id cannot change the link's target."""
+    cloud = str(execution.get(C.cloud) or "")
+    eid = str(execution.get(C.execution_id) or "")
+    if cloud == Cloud.AWS:
+        match = _AWS_ARN.match(eid)
+        region = str(execution.get(C.region) or (match.group("region") if match else ""))
+        if not match or not region:
+            return None
+        r = quote(region, safe="")
+        return (f"https://{r}.console.aws.amazon.com/states/home?region={r}"
+                f"#/v2/executions/details/{quote(eid, safe=':')}")
+    if cloud == Cloud.AZURE:
+        if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():
+            return None
+        return f"https://portal.azure.com/#resource{quote(eid, safe='/')}"
+    if cloud == Cloud.GCP:
+        return _gcp_console_url(eid, execution)
+    return None
+
+
+def _gcp_console_url(eid: str, execution: dict[str, Any]) -> str | None:
+    match = _GCP_EXECUTION.match(eid) or _GCP_EXECUTION.match(str(execution.get(C.workflow_id) or ""))
+    if not match:
+        return None
+    name = match.group("execution") or str(execution.get(C.name) or "")
+    if not name:
+        return None
+    return (f"https://console.cloud.google.com/workflows/workflow/{quote(match.group('location'), safe='')}/"
+            f"{quote(match.group('workflow'), safe='')}/execution/{quote(name, safe='')}"
+            f"?project={quote(match.group('project'), safe='')}")
+
+
+# ---------------------------------------------------------------- the run's events
+
+def run_events(steps: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
+    """A run's events in time order: each step entered and exited (with its error), and each retry
+    or failed try of a work step."""
+    events: list[dict[str, Any]] = []
+    for r in steps.itertuples(index=False):
+        events.append({"time": r.started_at, "event": "step entered", "step": r.name, "type": r.type,
+                       "status": r.status, "detail": ""})
+        if not pd.isna(r.ended_at):
+            events.append({"time": r.ended_at, "event": "step exited", "step": r.name, "type": r.type,
+                           "status": r.status, "detail": _detail(r.error, r.cause)})
+    names = dict(zip(steps[C.step_key], steps[C.name], strict=True)) if not steps.empty else {}
+    for a in attempts.itertuples(index=False):
+        if a.attempt > 1 or a.status != Status.SUCCEEDED.value:
+            events.append({"time": a.started_at, "event": f"try {a.attempt}", "step": names.get(a.step_key, a.step_key),
+                           "type": "attempt", "status": a.status,
+                           "detail": _detail(a.error, a.cause)})
+    frame = pd.DataFrame(events)
+    if not frame.empty:
+        frame = frame.sort_values("time", kind="stable").reset_index(drop=True)
+        frame["time"] = pd.to_datetime(frame["time"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f").str[:-3]
+    return frame
+
+
+def _detail(error: Any, cause: Any) -> str:
+    """Error and cause as one line, missing parts left out (never "None" or "nan")."""
+    return " ".join(str(v) for v in (error, cause) if isinstance(v, str) and v).strip()

@@ -1,0 +1,211 @@
+"""Issue 11, "Time that tells the truth" and "Readable": the window ends at the data, deltas only
+against a previous window with data, a partial last bucket marked, durations and money with units,
+no None/nan cells, evidence as sentences, no emoji status marks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+
+from flowscope.format import fmt_duration, fmt_evidence
+from flowscope.model import UTC
+from flowscope.store import Store
+from flowscope.ui import charts, readable
+from flowscope.ui.filters import time_window
+from tests.ui.helpers import build
+from tests.ui.test_pages import PAGES, app, no_exception, open_page
+
+NOW = dt.datetime(2026, 3, 10, 12, 2, tzinfo=UTC)
+UNIT = re.compile(r"^-?[\d.,]+ (ms|s|min|h|d)( \d+ (s|min|h))?$")
+EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u25B6\u25C0\u25FB-\u25FE\uFE0F\u200D]")
+BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "none"}
+
+
+# ---------------------------------------------------------------- the time rule (pure)
+
+def test_window_ends_at_the_latest_data_when_it_ends_before_now():
+    last = NOW - dt.timedelta(days=3, minutes=7)
+    span = time_window(7, first_data=last - dt.timedelta(days=6), last_data=last, now=NOW)
+    assert span.ends_at_data and span.data_end == last
+    assert last < span.until <= last + dt.timedelta(minutes=5)
+    assert span.until - span.since == dt.timedelta(days=7)
+    assert not span.previous_has_data        # 6 days of data: the previous 7 days are empty
+
+
+def test_window_ends_now_for_fresh_data_or_when_asked():
+    fresh = time_window(7, first_data=NOW - dt.timedelta(days=30), last_data=NOW - dt.timedelta(minutes=1), now=NOW)
+    assert not fresh.ends_at_data and fresh.until >= NOW and fresh.previous_has_data
+    stale = NOW - dt.timedelta(days=3)
+    asked = time_window(7, first_data=None, last_data=stale, now=NOW, end_at_now=True)
+    assert not asked.ends_at_data and asked.until >= NOW
+    assert not time_window(7, first_data=None, last_data=None, now=NOW).ends_at_data
+
+
+def test_previous_window_has_data_only_when_the_data_covers_it():
+    last = NOW - dt.timedelta(hours=2)
+    barely = time_window(30, first_data=last - dt.timedelta(days=31), last_data=last, now=NOW)
+    assert not barely.previous_has_data      # 1 day of a 30-day previous window: no "+15,301"
+    covered = time_window(30, first_data=last - dt.timedelta(days=60), last_data=last, now=NOW)
+    assert covered.previous_has_data
+
+
+# ---------------------------------------------------------------- partial bucket (pure)
+
+def _trend(until: dt.datetime) -> pd.DataFrame:
+    buckets = pd.date_range(end=pd.Timestamp(until).floor("6h"), periods=6, freq="6h", tz="UTC")
+    return pd.DataFrame({"bucket": buckets, "cloud": "aws", "executions": [40, 42, 41, 39, 40, 3],
+                         "failed": 1, "retries": 2, "cost_usd": 0.5})
+
+
+def test_partial_last_bucket_is_marked_not_a_drop():
+    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)      # 1 h into a 6-hour bucket
+    figs = charts.kpi_trends(_trend(until), until=until, bucket_s=6 * 3600)
+    for name in ("executions", "failure_rate", "retries", "cost"):
+        notes = [a.text for a in figs[name].layout.annotations]
+        assert "partial" in notes, name
+    bar = figs["executions"].data[0]
+    assert list(bar.marker.opacity)[-1] < 1 and list(bar.marker.opacity)[0] == 1
+    dashed = [t for t in figs["failure_rate"].data if t.line.dash == "dot"]
+    assert dashed and len(dashed[0].x) == 2                  # last full point -> partial point
+
+
+def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
+    until = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
+    frame = _trend(until)
+    frame["bucket"] = frame["bucket"] - pd.Timedelta(hours=6)
+    fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", until=until, bucket_s=6 * 3600)
+    assert not [a for a in fig.layout.annotations if a.text == "partial"]
+
+
+def test_count_charts_have_integer_axes():
+    fig = charts.lines(_trend(NOW), x="bucket", y="executions", color="cloud", kind="bar", integer=True)
+    assert fig.layout.yaxis.tickformat == ",d"
+    small = charts.severity_counts(pd.DataFrame({"severity": ["high", "low", "low"]}))
+    assert small.layout.yaxis.tickformat == ",d" and small.layout.yaxis.dtick == 1
+
+
+# ---------------------------------------------------------------- readable (pure)
+
+@pytest.mark.parametrize("ms,text", [(850, "850 ms"), (1234, "1.2 s"), (312_000, "5 min 12 s"),
+                                     (5_163_647, "1 h 26 min"), (3 * 86_400_000 + 4 * 3_600_000, "3 d 4 h"),
+                                     (None, "n/a")])
+def test_durations_read_with_units(ms, text):
+    assert fmt_duration(ms) == text
+
+
+def test_table_columns_read_with_units_and_no_missing_cells():
+    frame = pd.DataFrame({"step": ["a", None], "p95_ms": [5_163_647.0, float("nan")], "cost_usd": [12.3456, None],
+                          "runs": [3.0, 4.0], "visits": [1.0, float("nan")], "drift": [1.5, float("nan")],
+                          "lag_minutes": [312.0 / 60, None], "last": pd.to_datetime([NOW, None], utc=True),
+                          "evidence": [{"p95_ms": 312_000, "executions": 1234}, None]})
+    shown, relabel = readable.display_frame(frame, {"drift": {"label": "drift", "type_config": {
+        "type": "number", "format": "%.2f×"}}})
+    assert shown.loc[0, "p95_ms"] == "1 h 26 min" and relabel["p95_ms"] == "p95"
+    assert shown.loc[0, "cost_usd"] == "$12.35"
+    assert shown.loc[0, "lag_minutes"] == "5 min 12 s"
+    assert shown["runs"].dtype == "int64" and shown.loc[0, "visits"] == "1"
+    assert shown.loc[0, "drift"] == "1.50×"
+    assert shown.loc[0, "evidence"] == "P95: 5 min 12 s; executions: 1,234."
+    for value in shown.to_numpy().ravel():
+        assert value is not None and not (isinstance(value, float) and value != value)
+        assert str(value) not in BAD_CELLS
+
+
+def test_evidence_reads_as_a_sentence():
+    text = fmt_evidence({"failure_rate": 0.29, "visits": 885, "monthly_usd": 1.5, "mean_delay_ms": 2000,
+                         "steps": ["a", "b"]})
+    assert text == "Failure rate: 29.0%; visits: 885; monthly: $1.50; mean delay: 2.0 s; steps: a, b."
+    assert fmt_evidence('{"p95_ms": 850}') == "P95: 850 ms."
+    assert "{" not in text
+
+
+# ---------------------------------------------------------------- pages (AppTest)
+
+@pytest.fixture(scope="module")
+def stale_store(tmp_path_factory) -> tuple[str, dt.datetime]:
+    """A store whose data ended 3 days ago (an import, a sync that stopped)."""
+    end = (dt.datetime.now(UTC) - dt.timedelta(days=3)).replace(minute=0, second=0, microsecond=0)
+    path = tmp_path_factory.mktemp("ui-stale")
+    Store(path).write(build(60, end=end, days=6, seed=11))
+    return str(path), end
+
+
+@pytest.fixture(scope="module")
+def long_store(tmp_path_factory) -> str:
+    """Twenty days of data: a 7-day window's previous 7 days hold data."""
+    path = tmp_path_factory.mktemp("ui-long")
+    Store(path).write(build(90, days=20, seed=12))
+    return str(path)
+
+
+def _texts(at) -> list[str]:
+    out: list[str] = []
+    for kind in ("title", "caption", "markdown", "error", "warning", "info", "success", "subheader"):
+        out += [str(e.value) for e in getattr(at, kind)]
+    out += [f"{m.label} {m.value} {m.delta or ''}" for m in at.metric]
+    for df in at.dataframe:
+        out += [str(v) for v in df.value.astype(str).to_numpy().ravel()] + [str(c) for c in df.value.columns]
+    return out
+
+
+def test_stale_store_window_ends_at_the_data_and_says_so(stale_store, monkeypatch):
+    path, end = stale_store
+    at = open_page(app(path, monkeypatch), "overview")
+    no_exception(at)
+    notes = [c.value for c in at.caption]
+    assert any("data in this store ends at" in n and "not now" in n for n in notes), notes
+    assert any("to the latest data" in n for n in notes)
+    assert [m.value for m in at.metric if m.label == "Executions"][-1] != "0"
+    # the data covers 6 of the previous 7 days' window at most: no delta against it
+    assert all(m.delta in (None, "") for m in at.metric), [(m.label, m.delta) for m in at.metric]
+    assert any("No change against the previous window" in n for n in notes)
+
+
+def test_deltas_shown_when_the_previous_window_has_data(long_store, monkeypatch):
+    at = open_page(app(long_store, monkeypatch), "overview")
+    no_exception(at)
+    assert any(m.delta for m in at.metric if m.label == "Executions")
+
+
+def test_duration_and_money_columns_render_with_units(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "latency")
+    no_exception(at)
+    frames = [df.value for df in at.dataframe if "p95_ms" in df.value.columns]
+    assert frames
+    for frame in frames:
+        assert frame["p95_ms"].map(lambda v: bool(UNIT.match(v)) or v == "—").all(), frame["p95_ms"].tolist()
+    at = open_page(app(three_cloud_store, monkeypatch), "cost")
+    money = [df.value for df in at.dataframe if "monthly_usd" in df.value.columns]
+    assert money and all(money[0]["monthly_usd"].str.startswith("$"))
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_no_none_or_nan_cells_and_no_emoji(page, three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), page)
+    no_exception(at)
+    for df in at.dataframe:
+        frame = df.value
+        for column in frame.columns:
+            for value in frame[column]:
+                if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
+                    continue   # sparkline columns
+                assert not (value is None or (isinstance(value, float) and value != value)), (page, column)
+                assert str(value) not in BAD_CELLS, (page, column, value)
+    marks = [t for t in _texts(at) if EMOJI.search(t)]
+    assert not marks, (page, marks[:5])
+
+
+def test_collection_health_status_is_text(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "collection_health")
+    status = next(df.value for df in at.dataframe if "status" in df.value.columns)["status"]
+    assert "FAILED" in set(status) and not any(EMOJI.search(s) for s in status)
+
+
+def test_overview_evidence_is_a_sentence(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "overview")
+    evidence = [m.value for m in at.markdown if str(m.value).startswith("Evidence:")]
+    assert evidence and "{" not in evidence[0] and evidence[0].endswith(".")
+    assert not at.json

@@ -1,0 +1,247 @@
+"""Triage first (issue 11): the run page opens on the failing step's own error with loops folded,
+the executions search pages through every match, two runs compare step by step, the state graph
+opens on the failing workflow; and the console links, one per cloud."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from flowscope.analysis import runs
+from flowscope.analysis import tables as q
+from flowscope.model import UTC, Batch, C, Cloud, Meter, Status, StepType
+from flowscope.store import Store
+from flowscope.ui import graph
+from tests.ui.helpers import WORKFLOWS, build
+from tests.ui.test_pages import app, no_exception, open_page
+
+AZURE = next(w for w in WORKFLOWS if w.cloud is Cloud.AZURE)
+LOOP_RUN = f"{AZURE.workflow_id}/runs/08584000000000000000000000cu42"
+ITERATIONS, FAILED_ITERATION = 72, 40
+
+
+# ---------------------------------------------------------------- console links, one per cloud
+
+def test_console_url_aws():
+    arn = "arn:aws:states:eu-west-1:111122223333:execution:orders:run-1"
+    assert runs.console_url({C.cloud: "aws", C.region: "eu-west-1", C.execution_id: arn}) == (
+        "https://eu-west-1.console.aws.amazon.com/states/home?region=eu-west-1"
+        f"#/v2/executions/details/{arn}")
+    assert runs.console_url({C.cloud: "aws", C.region: None, C.execution_id: arn}).startswith(
+        "https://eu-west-1.console.aws.amazon.com/"), "the region comes from the ARN when not stored"
+
+
+def test_console_url_azure():
+    run_id = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/invoices/runs/0858"
+    assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == f"https://portal.azure.com/#resource{run_id}"
+
+
+def test_console_url_gcp():
+    eid = "projects/p1/locations/us-central1/workflows/etl/executions/3f2c-11"
+    assert runs.console_url({C.cloud: "gcp", C.execution_id: eid}) == (
+        "https://console.cloud.google.com/workflows/workflow/us-central1/etl/execution/3f2c-11?project=p1")
+
+
+def test_console_url_quotes_what_it_is_given_and_declines_unknown_ids():
+    url = runs.console_url({C.cloud: "azure", C.execution_id: "/subscriptions/s/x/runs/a b)\"<script>"})
+    assert url is not None and " " not in url and "<" not in url and '"' not in url and ")" not in url
+    assert runs.console_url({C.cloud: "aws", C.execution_id: "not-an-arn"}) is None
+    assert runs.console_url({C.cloud: "gcp", C.execution_id: "whatever"}) is None
+
+
+# ---------------------------------------------------------------- a run with a loop of 72 and one failure
+
+def loop_run(batch: Batch, eid: str = LOOP_RUN, started: dt.datetime | None = None) -> None:
+    """An Azure run whose For_each runs Call_api 72 times; one iteration fails with BadGateway, so the
+    loop and the run report only Logic Apps' generic ActionFailed."""
+    started = started or dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=2)
+    base = {C.cloud: "azure", C.workflow_id: AZURE.workflow_id, C.execution_id: eid, C.start_date: started.date()}
+    generic = ("ActionFailed", "An action failed. No dependent actions succeeded.")
+
+    def step(key, name, type_, status, at, ms, *, parent=None, previous=None, iteration=None, error=(None, None),
+             attempts=1):
+        batch.steps.append({**base, C.step_key: key, C.previous_step_key: previous, C.parent_step_key: parent,
+                            C.iteration: iteration, C.name: name, C.type: type_.value, C.native_type: name,
+                            C.resource: None, C.status: status.value, C.started_at: at,
+                            C.ended_at: at + dt.timedelta(milliseconds=ms), C.duration_ms: ms, C.attempts: attempts,
+                            C.error: error[0], C.cause: error[1]})
+        batch.usage.append({**base, C.region: AZURE.region, C.step_key: key, C.name: name,
+                            C.meter: Meter.AZURE_LOGIC_BUILTIN_ACTION.value, C.quantity: float(attempts),
+                            C.started_at: at})
+
+    step("@manual", "manual", StepType.TRIGGER, Status.SUCCEEDED, started, 10)
+    step("for_each", "For_each", StepType.LOOP, Status.FAILED, started, 60_000, previous="@manual", error=generic)
+    for i in range(ITERATIONS):
+        failed = i == FAILED_ITERATION
+        step(f"call_api#for_each:{i}", "Call_api", StepType.TASK, Status.FAILED if failed else Status.SUCCEEDED,
+             started + dt.timedelta(milliseconds=100 * i), 90, parent="for_each", iteration=i,
+             error=("BadGateway", "The upstream service returned 502") if failed else (None, None),
+             attempts=3 if failed else 1)
+    batch.executions.append({**base, C.account: "acct", C.region: AZURE.region, C.workflow_name: AZURE.name,
+                             C.kind: AZURE.kind.value, C.revision: "1", C.name: eid.rsplit("/", 1)[-1],
+                             C.status: Status.FAILED.value, C.native_status: "Failed", C.started_at: started,
+                             C.ended_at: started + dt.timedelta(minutes=1), C.duration_ms: 60_000,
+                             C.error: generic[0], C.cause: generic[1], C.redrive_count: 0, C.source: "simulate",
+                             C.collected_at: started})
+
+
+@pytest.fixture(scope="module")
+def loop_store(tmp_path_factory) -> str:
+    batch = build(30, days=6, clouds=(Cloud.AZURE,), failed_scope=False)
+    loop_run(batch)
+    path = tmp_path_factory.mktemp("ui-loop")
+    Store(path).write(batch)
+    return str(path)
+
+
+def test_failing_step_is_the_deepest_with_its_own_error():
+    batch = Batch()
+    loop_run(batch)
+    steps = pd.DataFrame(batch.steps)
+    failing = runs.failing_step(steps)
+    assert failing is not None
+    assert (failing[C.name], failing[C.error], failing["parent"]) == ("Call_api", "BadGateway", "For_each")
+    folded = runs.collapsed_steps(steps)
+    first = folded.iloc[0]
+    assert (first["step"], first["visits"], first["failed"], first["retries"]) == ("Call_api", ITERATIONS, 1, 2)
+    assert len(folded) == 3
+
+
+def test_run_page_opens_on_the_failing_step_with_loops_folded(loop_store, monkeypatch):
+    at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    assert at.selectbox(key="ex-pick").value == ("azure", LOOP_RUN)
+    first = at.error[0].value
+    assert "Call" in first and "BadGateway" in first and "ActionFailed" not in first
+    folded = next(df.value for df in at.dataframe if "visits" in df.value.columns)
+    assert (folded.iloc[0]["step"], folded.iloc[0]["visits"], folded.iloc[0]["failed"]) == ("Call_api", 72, 1)
+    assert folded.iloc[0]["attempts"] == ITERATIONS + 2, "retries show per step"
+    assert any("portal.azure.com/#resource" in b.proto.url for b in at.get("link_button"))
+
+
+def test_search_by_error_finds_the_step_error_under_a_generic_run_error(loop_store, monkeypatch):
+    at = open_page(app(loop_store, monkeypatch), "executions")
+    at.text_input(key="ex-error").set_value("badgateway")
+    at.run()
+    no_exception(at)
+    assert LOOP_RUN in set(at.dataframe[0].value[C.execution_id])
+    at.text_input(key="ex-error").set_value("")
+    at.text_input(key="ex-step").set_value("call_api")
+    at.run()
+    assert list(at.dataframe[0].value[C.execution_id]) == [LOOP_RUN]
+
+
+# ---------------------------------------------------------------- paging through every match
+
+MANY = 620
+
+
+@pytest.fixture(scope="module")
+def many_store(tmp_path_factory) -> tuple[str, Batch]:
+    batch = build(MANY, days=6, clouds=(Cloud.AWS,), failed_scope=False)
+    path = tmp_path_factory.mktemp("ui-many")
+    Store(path).write(batch)
+    return str(path), batch
+
+
+def test_search_pages_to_the_last_of_more_than_500_matches(many_store, monkeypatch):
+    path, batch = many_store
+    oldest = min(batch.executions, key=lambda r: (r[C.started_at], r[C.execution_id]))[C.execution_id]
+    at = open_page(app(path, monkeypatch), "executions")
+    at.text_input(key="ex-id").set_value("exec-")
+    at.run()
+    no_exception(at)
+    assert len(at.dataframe[0].value) == runs.PAGE_SIZE
+    assert any(f"{MANY:,} matching" in c.value for c in at.caption)
+    last = runs.page_count(MANY)
+    at.number_input(key="ex-page").set_value(last)
+    at.run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    assert len(shown) == MANY - (last - 1) * runs.PAGE_SIZE
+    assert shown.iloc[-1][C.execution_id] == oldest
+
+
+def test_search_pages_do_not_overlap(many_store):
+    path, _ = many_store
+    con = q.prepare(Store.open(path).connect().cursor())
+    now = dt.datetime.now(UTC)
+    f = q.Filters(now - dt.timedelta(days=8), now + dt.timedelta(hours=1))
+    seen: list[str] = []
+    for page in range(runs.page_count(MANY)):
+        rows, total = runs.search_executions(con, f, page=page)
+        assert total == MANY
+        seen += list(rows[C.execution_id])
+    assert len(seen) == len(set(seen)) == MANY
+
+
+# ---------------------------------------------------------------- comparing two runs
+
+def test_compare_lists_the_path_difference(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "compare")
+    no_exception(at)
+    a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
+    assert a and b and a != b, "opens on the newest failed run against a successful one"
+    assert any("The paths differ" in w.value and "Only in B" in w.value for w in at.warning)
+    table = at.dataframe[0].value
+    assert "only B" in set(table["path"])
+    assert table.iloc[0]["path"] != "both" or table.iloc[0]["a_error"], "differences come first"
+
+
+def test_compare_runs_is_per_step():
+    batch = Batch()
+    loop_run(batch)
+    failed = pd.DataFrame(batch.steps)
+    ok = failed[failed[C.name] != "Call_api"].assign(**{C.status: Status.SUCCEEDED.value, C.error: None})
+    table = runs.compare_runs(failed, ok)
+    row = table[table["step"] == "Call_api"].iloc[0]
+    assert (row["path"], row["a_visits"], row["b_visits"], row["a_error"]) == ("only A", ITERATIONS, 0, "BadGateway")
+
+
+# ---------------------------------------------------------------- the graph opens on the failing workflow
+
+@pytest.fixture(scope="module")
+def one_failing_store(tmp_path_factory) -> tuple[str, str]:
+    """Three workflows; only GCP's etl (not the first row by spend) has a failed run."""
+    batch = build(90, days=6, failed_scope=False)
+    failing = WORKFLOWS[-1].workflow_id
+    for ex in batch.executions:
+        if ex[C.workflow_id] != failing and ex[C.status] == Status.FAILED.value:
+            ex.update({C.status: Status.SUCCEEDED.value, C.error: None, C.cause: None})
+    for ex in batch.executions:
+        if ex[C.workflow_id] == failing and ex[C.status] == Status.SUCCEEDED.value:
+            ex.update({C.status: Status.FAILED.value, C.error: "HttpError", C.cause: "503"})
+            break
+    path = tmp_path_factory.mktemp("ui-failing")
+    Store(path).write(batch)
+    return str(path), failing
+
+
+def test_graph_opens_on_the_failing_workflow(one_failing_store, monkeypatch):
+    path, failing = one_failing_store
+    at = open_page(app(path, monkeypatch), "workflows")
+    no_exception(at)
+    table = at.dataframe[0].value
+    assert table.iloc[0]["workflow_id"] != failing, "not simply the first row"
+    assert at.selectbox(key="wf-graph").value[1] == failing
+
+
+def test_default_workflow_ranks_failures_then_spend():
+    table = pd.DataFrame({"failed": [0, 0, 3, 1], "cost_usd": [9.0, 8.0, 0.1, 5.0]})
+    assert graph.default_workflow(table) == 2
+    assert graph.default_workflow(table.assign(failed=0)) == 0
+    assert graph.default_workflow(table.iloc[0:0]) == 0
+
+
+def test_subworkflow_calls_are_not_unknown_transitions():
+    source = ("main:\n  steps:\n    - run_sub:\n        call: helper\n    - done:\n        return: ok\n"
+              "helper:\n  steps:\n    - fetch:\n        call: http.get\n        args: {url: https://x.example}\n")
+    edges = pd.DataFrame({"source": ["run_sub", "helper/fetch", "done"], "target": ["helper/fetch", "done", "ghost"],
+                          "transitions": [5, 5, 1]})
+    g = graph.with_observed(graph.parse(source, "gcp-yaml"), edges)
+    kinds = {(e.source, e.target): e.kind for e in g.edges}
+    assert kinds[("run_sub", "helper/fetch")] == "call" and kinds[("helper/fetch", "done")] == "call"
+    assert kinds[("done", "ghost")] == "observed", "a step missing from the definition is still flagged"
+

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
 from flowscope.model import TABLES
@@ -79,11 +80,16 @@ def version() -> str:
         raise StoreUnavailable(f"cannot open the store at {path}: {exc}") from exc
 
 
+QUERY_MODULES = {"tables": q, "runs": runs}
+"""The analysis modules whose queries pages read through `call` (the dashboard's measures, the
+run page's search and comparison)."""
+
+
 @st.cache_data(ttl=RESULT_TTL_S, max_entries=512, show_spinner=False)
-def _cached(path: str, snapshot: str, name: str, args: tuple, kwargs: tuple) -> Any:
+def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwargs: tuple) -> Any:
     cursor = q.prepare(_connection(path, snapshot).cursor())
     try:
-        return getattr(q, name)(cursor, *args, **dict(kwargs))
+        return getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
     finally:
         cursor.close()
 
@@ -126,13 +132,18 @@ def monthly_factor(f: Filters) -> float:
 
 
 def call(name: str, *args: Any, **kwargs: Any) -> Any:
-    """Run `tables.<name>(cursor, *args, **kwargs)` through the cache; raises StoreUnavailable.
-    Filters arguments get the configured days per month."""
+    """Run `tables.<name>(cursor, *args, **kwargs)` through the cache (see `call_in`)."""
+    return call_in("tables", name, *args, **kwargs)
+
+
+def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
+    """Run `<module>.<name>(cursor, *args, **kwargs)` of `QUERY_MODULES` through the cache; raises
+    StoreUnavailable. Filters arguments get the configured days per month."""
     args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
     path = store_path()
     snapshot = version()
     try:
-        return _cached(path, snapshot, name, args, tuple(sorted(kwargs.items())))
+        return _cached(path, snapshot, module, name, args, tuple(sorted(kwargs.items())))
     except StoreUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -140,7 +151,7 @@ def call(name: str, *args: Any, **kwargs: Any) -> Any:
             # A compaction removed files of an older snapshot under us: take the new one once.
             _version.clear()
             snapshot = version()
-            return _cached(path, snapshot, name, args, tuple(sorted(kwargs.items())))
+            return _cached(path, snapshot, module, name, args, tuple(sorted(kwargs.items())))
         raise
 
 
@@ -256,20 +267,10 @@ def execution_latency(f: Filters) -> pd.DataFrame:
     return call("execution_latency", f)
 
 
-@st.cache_data(ttl=RESULT_TTL_S, max_entries=128, show_spinner=False)
-def _search_executions(path: str, snapshot: str, f: Filters, kwargs: tuple) -> tuple[pd.DataFrame, int]:
-    from flowscope.analysis import runs
-
-    cursor = q.prepare(_connection(path, snapshot).cursor())
-    try:
-        return runs.search_executions(cursor, f, **dict(kwargs))
-    finally:
-        cursor.close()
-
-
 def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
     """One page of the executions search and the number of matches (analysis/runs.py), cached."""
-    return _search_executions(store_path(), version(), configured(f), tuple(sorted(kwargs.items())))
+    result: tuple[pd.DataFrame, int] = call_in("runs", "search_executions", f, **kwargs)
+    return result
 
 
 # ---------------------------------------------------------------- findings (the analyses)

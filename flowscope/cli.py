@@ -47,6 +47,12 @@ def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
     return typer.Exit(code)
 
 
+def tagged(tag: str, message: str) -> None:
+    """One stderr line: a yellow tag, then text that may hold cloud-originated names (escapes
+    stripped, markup escaped)."""
+    err.print(f"[yellow]{tag}[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
+
+
 def note(message: str, *, console: Console | None = None) -> None:
     """One line of text that may hold cloud-originated names: escapes stripped, no markup."""
     (console or err).print(terminal_text(message), markup=False, highlight=False, soft_wrap=True)
@@ -156,17 +162,14 @@ def import_(
     """Load histories exported from the clouds, in their native formats (detected from content)."""
     from flowscope.collectors.importer import NothingImportedError, import_files
     from flowscope.collectors.native import NativeFormatError
-    from flowscope.exitcodes import ExitCode
     from flowscope.model import Cloud
     from flowscope.store import StoreError
-    from flowscope.textsafety import terminal_text
 
     def print_skips(skips: list) -> None:
         for skip in skips[:20]:
-            line = terminal_text(f"{skip.source}: {skip.location}: {skip.reason}")
-            err.print(f"[yellow]skipped[/] {escape(line)}", highlight=False, soft_wrap=True)
+            tagged("skipped", f"{skip.source}: {skip.location}: {skip.reason}")
         if len(skips) > 20:
-            err.print(f"[yellow]skipped[/] {len(skips) - 20} more record(s)")
+            tagged("skipped", f"{len(skips) - 20} more record(s)")
 
     if cloud is not None and cloud not in {c.value for c in Cloud}:
         raise fail(f"--cloud must be one of aws, azure, gcp, not {cloud!r}")
@@ -180,10 +183,10 @@ def import_(
         print_skips(exc.skips)
         raise fail(f"{exc} (nothing was written)", ExitCode.NO_DATA) from None
     except (NativeFormatError, StoreError, ValueError) as exc:
-        raise fail(terminal_text(f"{exc} (nothing was written)")) from None
+        raise fail(f"{exc} (nothing was written)") from None
     except OSError as exc:   # the store path cannot be created (a file there, no permission)
-        raise fail(terminal_text(f"{settings.store_path}: cannot write a store there: "
-                                 f"{exc.strerror or exc} (nothing was written)")) from None
+        raise fail(f"{settings.store_path}: cannot write a store there: "
+                   f"{exc.strerror or exc} (nothing was written)") from None
     written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items() if t != "collection_runs") or "nothing"
     formats = ", ".join(f"{n} {f}" for f, n in sorted(result.formats.items()))
     fresh = result.new_executions + result.changed_executions
@@ -198,10 +201,10 @@ def import_(
     if result.skips:
         err.print(f"{len(result.skips)} record(s) skipped", highlight=False)
     for warning in result.warnings:
-        err.print(f"[yellow]warning:[/] {escape(terminal_text(warning))}", highlight=False, soft_wrap=True)
+        tagged("warning:", warning)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
-        err.print(f"[yellow]kept but not understood:[/] {escape(terminal_text(kinds))}", highlight=False)
+        tagged("kept but not understood:", kinds)
 
 
 @app.command()

@@ -69,19 +69,10 @@ class SyncReport:
         return lines
 
 
-def collector_for(cloud: str) -> ModuleType | None:
-    """The live collector of a cloud (`validate`, `scopes`, `collect_scope`, `sync`), or None (registry)."""
-    return registry.collector_for(cloud)
-
-
-def _is_live(module: ModuleType) -> bool:
-    return hasattr(module, "scopes") and hasattr(module, "collect_scope")
-
-
 def live_collection_available(cloud: str) -> bool:
-    """Whether this version can collect `cloud` live (the one rule `sync` and `doctor` share)."""
-    module = collector_for(cloud)
-    return module is not None and _is_live(module)
+    """Whether this version can collect `cloud` live (the one rule `sync` and `doctor` share: the
+    registry names a collector). Loads no SDK."""
+    return registry.parts_of(cloud).collector is not None
 
 
 def unavailable_reason(cloud: str) -> str:
@@ -108,8 +99,8 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
                               f"{', '.join(c.value for c in Cloud)}")
         if wanted is not None and cloud not in wanted:
             continue
-        module = collector_for(cloud)
-        if module is None or not _is_live(module):
+        module = registry.collector_for(cloud)
+        if module is None:
             out.append((index, source, None, []))   # recorded as a failed scope, others go on
             continue
         try:

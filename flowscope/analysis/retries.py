@@ -445,7 +445,7 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
         retries = max(retries_by_step.get(key, 0), 0)
         cost = retries * unit.get(key, 0.0)
         execs = int(g["executions"].max())
-        worst = g.sort_values("cv").iloc[0]
+        worst = g.sort_values(["cv", "n_attempt"], kind="stable").iloc[0]   # ties: the first retry, every run
         out.append(Finding(
             kind=FindingKind.SYNCHRONIZED_RETRIES,
             severity=Severity.HIGH if throttled else Severity.MEDIUM,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ibis.expr.types as ir
@@ -19,6 +19,7 @@ from flowscope.analysis.base import (
     FINDING_COLUMNS,
     Context,
     Finding,
+    FindingKind,
     Thresholds,
     ensure_tables,
     execute,
@@ -64,6 +65,27 @@ def analyze_context(ctx: Context) -> pd.DataFrame:
     for analysis in ANALYSES:
         found.extend(analysis(ctx))
     return findings_frame(found)
+
+
+def select_findings(frame: pd.DataFrame, *, clouds: Sequence[str] = (),
+                    workflow_ids: Sequence[str] = ()) -> pd.DataFrame:
+    """The findings of a filtered analysis, taken from the unfiltered one of the same window.
+
+    Every analysis judges one workflow (or one step, execution or collection scope) on its own
+    data, so `analyze(..., clouds=c, workflows=w)` finds exactly the findings of `analyze(...)`
+    whose cloud is in `c` and whose workflow is in `w`, plus the collection-scope findings of
+    those clouds (a failed collection has no workflow: `workflow` is empty and `workflow_id`
+    names the scope; they stay under a workflow filter, as the filtered analysis keeps them).
+    The dashboard computes one analysis per window and filters it with this rule; a test
+    proves the rule against filtered analyses for every cloud and workflow of a store.
+    """
+    keep = pd.Series(True, index=frame.index)
+    if clouds:
+        keep &= frame["cloud"].isin(list(clouds))
+    if workflow_ids:
+        scope_level = frame["workflow"].isna() & (frame["kind"] == str(FindingKind.COLLECTION_GAP))
+        keep &= frame["workflow_id"].isin(list(workflow_ids)) | scope_level
+    return frame[keep].reset_index(drop=True)
 
 
 def build_context(

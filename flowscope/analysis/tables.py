@@ -59,8 +59,11 @@ class Filters:
         return measures.monthly_factor(self.days, self.month_days)
 
     def params(self) -> dict[str, Any]:
+        """The named SQL parameters; `price_date` is the day prices are read on: the window's end, the
+        analyses' rule (analysis/cost.py prices usage `on=ctx.until.date()`)."""
         return {"since": self.since, "until": self.until,
-                "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date()}
+                "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date(),
+                "price_date": self.until.date()}
 
     def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True,
               timed: bool = True) -> str:
@@ -117,19 +120,35 @@ def price_frame(on: dt.date | None = None) -> pd.DataFrame:
     return pd.DataFrame(pricing.price_rows(on))
 
 
+def dated_price_frame() -> pd.DataFrame:
+    """Every price list pricing.py has held, as rows valid on days [p_from, p_to): the list in effect on
+    each day a price changed (`pricing.price_rows(day)`), so picking the rows valid on a day gives
+    exactly `price_rows(that day)`. The dashboard's SQL picks the window's end (`$price_date`)."""
+    days = sorted({p.effective for p in pricing.PRICES})
+    frames = []
+    for day, next_day in zip(days, [*days[1:], dt.date.max], strict=True):
+        frames.append(price_frame(day).assign(p_from=day, p_to=next_day))
+    return pd.concat(frames, ignore_index=True)
+
+
+PRICES_ON_DAY = "(SELECT * FROM fs_prices WHERE p_from <= $price_date AND $price_date < p_to)"
+"""The price list in effect on `$price_date` (Filters.params: the window's end, as the analyses price)."""
+
+
 def prepare(con: Any) -> Any:
-    """Per-cursor set-up: UTC session time zone and the price table."""
+    """Per-cursor set-up: UTC session time zone and the dated price table."""
     con.execute("SET TimeZone = 'UTC'")
-    con.register("fs_prices", price_frame())
+    con.register("fs_prices", dated_price_frame())
     return con
 
 
 def _priced(source: str) -> str:
     """Rows of `source` (cloud, workflow_id, meter, region, quantity, ...) with `unit_usd`, priced by
-    analysis/pricing.py's rule. `source` may be raw usage rows or usage already summed per (cloud,
-    workflow_id, meter, region, ...): the price is linear in the quantity, so pricing the sums
-    gives the same dollars as summing priced rows, with three small joins instead of three per row."""
-    return pricing.priced_usage_sql(source)
+    analysis/pricing.py's rule at the prices of `$price_date`. `source` may be raw usage rows or usage
+    already summed per (cloud, workflow_id, meter, region, ...): the price is linear in the quantity, so
+    pricing the sums gives the same dollars as summing priced rows, with three small joins instead of
+    three per row."""
+    return pricing.priced_usage_sql(source, prices=PRICES_ON_DAY)
 
 
 def priced_usage_sql(f: Filters, extra: str = "") -> str:
@@ -430,8 +449,9 @@ def execution_detail(con: Any, cloud: str, execution_id: str) -> dict[str, pd.Da
     attempts = run(con, f"SELECT * FROM attempts WHERE {key} ORDER BY {C.step_key}, {C.attempt}", params)
     since = pd.Timestamp(ex.iloc[0][C.started_at]).to_pydatetime()
     window = Filters(since - dt.timedelta(days=1), since + dt.timedelta(days=400), (cloud,))
+    # One run, no window: priced on the day it started (a window holding it prices it at that window's end).
     usage = run(con, f"SELECT * FROM ({priced_usage_sql(window, q('AND {execution_id} = $eid'))}) "
-                     f"ORDER BY {C.step_key}", {**window.params(), **params})
+                     f"ORDER BY {C.step_key}", {**window.params(), **params, "price_date": since.date()})
     return {"execution": ex, "steps": steps, "attempts": attempts, "usage": usage}
 
 

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 
 from flowscope.format import fmt_duration, fmt_ms, fmt_usd
 from flowscope.model import C, Status, StepType
+from flowscope.ui import readable
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
 STATUS_COLORS = {
@@ -100,11 +101,17 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
           y_title: str | None = None, kind: str = "line", money: bool = False,
           percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
-          bucket_s: int | None = None) -> go.Figure:
+          bucket_s: int | None = None, duration: bool = False) -> go.Figure:
     """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
-    With `until` and `bucket_s`, a last bucket the window ends inside is marked partial."""
+    With `until` and `bucket_s`, a last bucket the window ends inside is marked partial. `duration`:
+    `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
+    suffix = None
+    if duration:
+        unit, size = readable.duration_unit(frame[y])
+        frame = frame.assign(**{y: frame[y] / size})
+        suffix, y_title = f" {unit}", y_title or f"duration ({unit})"
     fig = _base(title)
     partial = partial_bucket(frame[x], until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
@@ -115,7 +122,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
-                     tickformat=".0%" if percent else None)
+                     tickformat=".0%" if percent else None, ticksuffix=suffix)
     if integer:
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())
@@ -203,9 +210,14 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
     return fig
 
 
-def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40) -> go.Figure:
+def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, duration: bool = False) -> go.Figure:
+    """A histogram of `values`; with duration=True they are milliseconds, drawn in one unit picked from
+    the data (ms, s, min, h, d) named on the axis ("delay (s)")."""
     if values is None or len(values) == 0:
         return empty_figure(title=title)
+    if duration:
+        unit, size = readable.duration_unit(values)
+        values, x_title = values / size, f"{x_title} ({unit})"
     fig = _base(title)
     fig.add_trace(go.Histogram(x=values, nbinsx=bins, marker_color=PALETTE[0]))
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
@@ -216,19 +228,67 @@ def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40) ->
 
 def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration percentiles",
                     limit: int = 15) -> go.Figure:
-    """p50 / p95 / p99 per step (or workflow), grouped bars, log scale when spread is wide."""
+    """p50 / p95 / p99 per step (or workflow), grouped bars, log scale when spread is wide; the axis in
+    one unit picked from the data (ms, s, min, h, d), the hover in words ("5 min 12 s")."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
     part = frame.nlargest(limit, "p95_ms").iloc[::-1]
+    columns = [c for c in ("p50_ms", "p95_ms", "p99_ms") if c in part]
+    unit, size = readable.duration_unit(part[columns].stack())
     fig = _base(title, height=max(HEIGHT, 30 * len(part) + 80))
-    for i, col in enumerate(("p50_ms", "p95_ms", "p99_ms")):
-        if col in part:
-            fig.add_trace(go.Bar(y=part[label].astype(str), x=part[col], name=col.removesuffix("_ms"),
-                                 orientation="h", marker_color=PALETTE[i],
-                                 hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
+    for i, col in enumerate(columns):
+        fig.add_trace(go.Bar(y=part[label].astype(str), x=part[col] / size, name=col.removesuffix("_ms"),
+                             orientation="h", marker_color=PALETTE[i],
+                             hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
     fig.update_layout(barmode="group", hovermode="closest")
     spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
-    fig.update_xaxes(title="duration (ms)", type="log" if spread > 100 else "linear")
+    fig.update_xaxes(title=f"duration ({unit})", ticksuffix=f" {unit}", type="log" if spread > 100 else "linear")
+    return fig
+
+
+def _compare_label(row: Any) -> str:
+    parent = row.parent if isinstance(row.parent, str) and row.parent else None
+    return f"{parent} / {row.step}" if parent else str(row.step)
+
+
+def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
+    """A bar's mark in words (no emoji font needed): failed, retried, or not run."""
+    marks = []
+    if not int(visits or 0):
+        return "not run"
+    if isinstance(error, str) and error:
+        marks.append("failed")
+    if int(retries or 0):
+        marks.append(f"{int(retries)} retr{'y' if int(retries) == 1 else 'ies'}")
+    return ", ".join(marks)
+
+
+def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A against run B",
+                  limit: int = 30) -> go.Figure:
+    """Two runs' per-step durations side by side (`runs.compare_runs`: one row per step, differences
+    first): grouped horizontal bars in one unit picked from the data, a failed or retried step marked on
+    its bar in words and outlined red, a step only one run took shown with "not run" for the other."""
+    if table is None or table.empty:
+        return empty_figure("No steps to compare", title=title)
+    part = table.head(limit)
+    labels = [_compare_label(r) for r in part.itertuples(index=False)]
+    unit, size = readable.duration_unit(pd.concat([part["a_ms"], part["b_ms"]]))
+    fig = _base(title, height=max(HEIGHT, 44 * len(part) + 90))
+    for run, colour in (("a", PALETTE[0]), ("b", PALETTE[1])):
+        errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
+        marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
+        failed = [m.startswith("failed") for m in marks]
+        hover = [f"{lab}<br>run {run.upper()}: {fmt_duration(ms)}, {int(v or 0)} visit(s)"
+                 + (f", {int(r)} retries" if r else "") + (f"<br>{str(e)[:120]}" if isinstance(e, str) and e else "")
+                 for lab, ms, v, r, e in zip(labels, part[f"{run}_ms"], visits, retries, errors, strict=True)]
+        fig.add_trace(go.Bar(
+            y=labels, x=(part[f"{run}_ms"] / size).fillna(0), name=f"run {run.upper()}", orientation="h",
+            marker=dict(color=colour, line=dict(color=[STATUS_COLORS[Status.FAILED.value] if f else colour
+                                                       for f in failed], width=[3 if f else 0 for f in failed])),
+            text=marks, textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
+    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(title=f"time in step ({unit})", ticksuffix=f" {unit}", rangemode="tozero")
     return fig
 
 

@@ -4,7 +4,9 @@ tables, KPI rows and links between pages."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import wait
 from typing import Any
 from urllib.parse import urlencode
 
@@ -12,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import Filters
+from flowscope.format import BLANK
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.ui import data, filters, readable
@@ -76,23 +79,53 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Con
     return ctx
 
 
+PIN_WIDTH = {"title": "large"}
+"""Width of a pinned name column (others "medium"): wide enough to read, narrow enough that the money
+columns after it stay in view on a 1366-pixel screen with the sidebar open."""
+
+
+def _given(config: dict[str, Any], column: str) -> dict[str, Any]:
+    value = config.get(column)
+    return dict(value) if isinstance(value, dict) else {"label": value} if isinstance(value, str) else {}
+
+
+def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
+                 column_config: dict[str, Any] | None = None) -> tuple[list[str], dict[str, Any]]:
+    """(column order, st.column_config) of a table: readable's number formats as NumberColumns (the
+    page's label, width and help kept), the columns naming a row first and pinned, money next."""
+    config = dict(column_config or {})
+    for column, shown_as in formats.items():
+        given = _given(config, column)
+        config[column] = st.column_config.NumberColumn(shown_as.label, format=shown_as.format,
+                                                       width=given.get("width"), help=given.get("help"))
+    order, pinned = readable.layout(list(shown.columns))
+    for column in pinned:
+        if column in config and config[column] is None:
+            continue    # hidden by the page
+        given = _given(config, column) or dict(st.column_config.Column())
+        given["pinned"] = True
+        given["width"] = given.get("width") or PIN_WIDTH.get(column, "medium")
+        config[column] = given
+    return order, config
+
+
 def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | None = None,
           height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
-    """A dataframe made readable by its column names (readable.display_frame: durations with units,
-    money, integer counts, no None/nan cells, evidence as sentences), with a CSV download of its rows
-    as raw numbers (hidden id columns included)."""
+    """A dataframe made readable by its column names (readable.display_frame: numbers stay numbers, so
+    headers sort by value, shown with units, money precision and integer counts; no None/nan cells;
+    evidence as sentences), its name and money columns first, the name pinned; with a CSV download of
+    its rows as raw numbers (hidden id columns included)."""
     if frame is None or frame.empty:
         st.caption("Nothing to show.")
         return
-    config = dict(column_config or {})
-    shown, relabel = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]), config)
-    for column, label in relabel.items():
-        given: dict[str, Any] = config.get(column) or {}
-        config[column] = st.column_config.TextColumn(label, width=given.get("width"), help=given.get("help"))
-    kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch"}
+    shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
+                                            column_config)
+    order, config = table_config(shown, formats, column_config)
+    # A missing number stays a null (numbers sort by value); the grid would draw it as "None".
+    kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch", "placeholder": BLANK}
     if height:
         kwargs["height"] = height
-    st.dataframe(shown, column_config=config, **kwargs)
+    st.dataframe(shown[order], column_config=config, **kwargs)
     st.download_button(f"Download {name}.csv", csv_bytes(frame), file_name=f"flowscope-{name}.csv",
                        mime="text/csv", key=key or f"dl-{name}", icon=":material/download:")
 
@@ -161,35 +194,51 @@ def ago(ts: Any, now: dt.datetime | None = None) -> str:
     return f"{minutes / 1440:.0f} days ago"
 
 
-def findings_of(f: Filters, kinds: Sequence[str] | None = None) -> pd.DataFrame:
-    """Findings (optionally of some kinds). While the analyses still run, a note says so and the
-    page re-runs itself when they finish; an analysis failure shows as a warning, not a traceback."""
-    frame, error = data.findings(f)
-    if frame is None:
-        _wait_for_findings(f)
-        return pd.DataFrame()
+FINDINGS_POLL_S = 0.25
+"""How often a part waiting for the analyses checks on them (each check is also where a newer run of
+the page, after a sidebar change, stops the wait)."""
+
+
+def with_findings(f: Filters, draw: Callable[[pd.DataFrame | None], None],
+                  kinds: Sequence[str] | None = None) -> None:
+    """Draw the part of a page that shows findings, never making the rest of the page wait for them.
+
+    `draw(found)` draws the part: `found` holds the findings of the filters (only `kinds`, when
+    given), or is None when there are none to show yet (still running, or failed: draw the part
+    without them). Analyses already done are drawn in line. Running ones: the part is drawn without
+    them, with a note, in a parallel fragment that waits for them while the rest of the page draws,
+    then redraws only itself. The analyses of the sidebar's other windows are queued behind them."""
+    job = data.findings_job(f, prefetch=filters.other_windows(f))
+    if job.done():
+        _draw_findings(job, draw, kinds)
+        return
+
+    @st.fragment(parallel=True)
+    def part() -> None:
+        box = st.empty()
+        with box.container():
+            note = st.empty()
+            draw(None)
+        started = time.monotonic()
+        while not job.done():
+            note.info(f"The analyses are still running on this window ({time.monotonic() - started:.0f} s so far); "
+                      "their findings appear here when they finish (nothing else on the page waits for them).",
+                      icon=":material/hourglass_top:")
+            wait([job.future], timeout=FINDINGS_POLL_S)
+        with box.container():
+            _draw_findings(job, draw, kinds)
+
+    part()
+
+
+def _draw_findings(job: data.FindingsJob, draw: Callable[[pd.DataFrame | None], None],
+                   kinds: Sequence[str] | None) -> None:
+    frame, error = job.result()
     if error:
-        st.warning(f"The analyses could not run on this window ({error[:300]}); raw numbers are still shown.")
-    if frame.empty:
-        return pd.DataFrame()
+        st.warning(f"The analyses could not run on this window ({error[:300]}): no findings can be shown, "
+                   "which does not mean there are none. The numbers on this page do not depend on them.")
+        draw(None)
+        return
     if kinds:
         frame = frame[frame["kind"].isin(list(kinds))]
-    return frame.reset_index(drop=True)
-
-
-def _wait_for_findings(f: Filters) -> None:
-    run = st.session_state.get(filters.STATE_RUN)
-    if run is not None and st.session_state.get("_fs_waiting_run") == run:
-        return   # one note (and one poller) per page run
-    st.session_state["_fs_waiting_run"] = run
-
-    @st.fragment(run_every=2)
-    def poll() -> None:
-        frame, _error = data.findings(f, wait_s=0)
-        if frame is None:
-            st.info("The analyses are still running on this window; findings appear here when they finish "
-                    "(the numbers above do not wait for them).", icon=":material/hourglass_top:")
-        else:
-            st.rerun(scope="app")
-
-    poll()
+    draw(frame.reset_index(drop=True))

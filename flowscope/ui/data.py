@@ -11,9 +11,13 @@ All aggregation happens in DuckDB (`flowscope.analysis.tables`); only small fram
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
+import functools
 import json
 import os
-import threading
+import time
+from collections.abc import Mapping, Sequence
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import pandas as pd
@@ -23,6 +27,7 @@ from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
 from flowscope.model import TABLES
+from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
 
 VERSION_TTL_S = 10
 RESULT_TTL_S = 600
@@ -140,6 +145,7 @@ def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
     """Run `<module>.<name>(cursor, *args, **kwargs)` of `QUERY_MODULES` through the cache; raises
     StoreUnavailable. Filters arguments get the configured days per month."""
     args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
+    _activity.touch()
     path = store_path()
     snapshot = version()
     try:
@@ -275,67 +281,89 @@ def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
 
 # ---------------------------------------------------------------- findings (the analyses)
 #
-# The analyses can take longer than a page may (seconds to minutes on a large store), so they
-# run in a background thread shared by every session; a page waits at most ANALYSES_WAIT_S for
-# them and otherwise shows the raw numbers with a note, and polls until the findings are ready.
-
-ANALYSES_WAIT_S = float(os.environ.get("FLOWSCOPE_UI_ANALYSES_WAIT", "1.5"))
-ANALYSES_WINDOW_S = 15 * 60
-"""Findings are computed for windows ending on a 15-minute boundary, so they are reused for
-15 minutes instead of being recomputed every minute as the window slides."""
+# The analyses run once per (store version, window) over every cloud and workflow, in one
+# background thread shared by every session (flowscope.ui.jobs); a page takes its clouds and
+# workflows out of the window's findings with the engine's own rule (analysis.suite.select_findings)
+# and never waits for them: components.with_findings draws the rest of the page first.
 
 
-def analysis_filters(f: Filters) -> Filters:
-    import datetime as dt
-    import math
+@dataclasses.dataclass(frozen=True)
+class FindingsJob:
+    """The analyses of one window, for one page's filters: done or still running."""
 
-    step = ANALYSES_WINDOW_S
-    until = dt.datetime.fromtimestamp(math.ceil(f.until.timestamp() / step) * step, tz=f.until.tzinfo)
-    return dataclasses.replace(f, since=f.since + (until - f.until), until=until)
+    future: Future[tuple[pd.DataFrame, str | None]]
+    filters: Filters
+
+    def done(self) -> bool:
+        return self.future.done()
+
+    def result(self, timeout: float | None = None) -> tuple[pd.DataFrame, str | None]:
+        """The findings of the filters' clouds and workflows and, when the analyses failed, why
+        (an empty frame then). Raises TimeoutError while they are still running."""
+        from flowscope.analysis.suite import select_findings
+
+        try:
+            frame, error = self.future.result(timeout)
+        except CancelledError:   # a newer store version was asked for before these ran
+            return pd.DataFrame(), "the store was updated while they waited their turn: reload the page"
+        if error:
+            return frame, error
+        return select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows), None
 
 
-def _compute_findings(path: str, f: Filters) -> tuple[pd.DataFrame, str | None]:
+class _Activity:
+    """When a page last asked for data: the analyses computed ahead of time wait for a quiet moment."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def touch(self) -> None:
+        self.last = time.monotonic()
+
+    def quiet(self) -> bool:
+        return time.monotonic() - self.last >= QUIET_S
+
+
+_activity = _Activity()
+QUIET_S = 1.0
+"""Seconds without a page query before the analyses of other windows may start."""
+ANALYSES_THREADS = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_THREADS", "0")) or max(1, (os.cpu_count() or 2) // 2)
+"""DuckDB threads the analyses use (default: half the cores), so the pages keep the others."""
+
+
+@st.cache_resource(show_spinner=False)
+def _jobs() -> Jobs:
+    return Jobs(keep=24, name="flowscope-analyses", quiet=_activity.quiet)
+
+
+def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,
+                      thresholds: Mapping[str, Any]) -> tuple[pd.DataFrame, str | None]:
+    """Every analysis over the window, all clouds and workflows (an error message, not a raise:
+    the pages still show their numbers)."""
     try:
         from flowscope.analysis import analyze
 
-        thresholds = _thresholds() or None
         store = _store(path)
+        store.ibis().raw_sql(f"SET threads = {ANALYSES_THREADS}")   # the analyses' own connection
         tables = {name: store.table(name) for name in TABLES}
-        frame = analyze(tables, since=f.since, until=f.until, clouds=list(f.clouds) or None,
-                        workflows=list(f.workflows) or None, thresholds=thresholds)
-        return frame, None
+        return analyze(tables, since=since, until=until, thresholds=dict(thresholds) or None), None
     except Exception as exc:  # noqa: BLE001 - the pages still show the raw numbers
         return pd.DataFrame(), f"{type(exc).__name__}: {exc}"
 
 
-@st.cache_resource(show_spinner=False)
-def _jobs() -> dict[str, Any]:
-    from concurrent.futures import ThreadPoolExecutor
-
-    return {"lock": threading.Lock(), "futures": {}, "pool": ThreadPoolExecutor(1, "flowscope-analyses")}
-
-
-def findings(f: Filters, wait_s: float | None = None) -> tuple[pd.DataFrame | None, str | None]:
-    """Findings of every analysis over the filters (None while they are still running), and an
-    error message if they could not run."""
-    import concurrent.futures
-
-    if os.environ.get("FLOWSCOPE_UI_ANALYSES", "on").lower() in ("off", "0", "false", "no"):
-        return None, None          # benchmarks time the pages alone
-    path, snapshot, af = store_path(), version(), analysis_filters(f)
+def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> FindingsJob:
+    """The analyses of `f`'s window (started now, first in line, unless already done or running),
+    and the windows in `prefetch` queued behind them so a change of window finds them ready."""
+    path, snapshot = store_path(), version()
+    thresholds = _thresholds()
+    group = (path, snapshot, json.dumps(thresholds, sort_keys=True, default=str))
     jobs = _jobs()
-    key = (path, snapshot, af)
-    with jobs["lock"]:
-        future = jobs["futures"].get(key)
-        if future is None:
-            future = jobs["pool"].submit(_compute_findings, path, af)
-            jobs["futures"][key] = future
-            while len(jobs["futures"]) > 24:
-                oldest = next(iter(jobs["futures"]))
-                jobs["futures"].pop(oldest).cancel()
-    try:
-        return future.result(timeout=ANALYSES_WAIT_S if wait_s is None else wait_s)
-    except concurrent.futures.TimeoutError:
-        return None, None
-    except concurrent.futures.CancelledError:
-        return None, None
+
+    def submit(since: dt.datetime, until: dt.datetime, priority: int) -> Future[Any]:
+        return jobs.submit((group, since, until), functools.partial(_compute_findings, path, since, until, thresholds),
+                           priority=priority, group=group)
+
+    future = submit(f.since, f.until, URGENT)
+    for since, until in prefetch:
+        submit(since, until, PREFETCH)
+    return FindingsJob(future, f)

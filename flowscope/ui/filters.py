@@ -134,6 +134,13 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     return filters
 
 
+def other_windows(f: Filters) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(since, until) of the sidebar's other spans ending where `f` ends, nearest span first: what a
+    change of window will ask for next (the analyses compute them ahead of time)."""
+    spans = sorted(WINDOWS.values(), key=lambda days: abs(math.log(days / f.days)))
+    return [(f.until - dt.timedelta(days=days), f.until) for days in spans if abs(days - f.days) > 1e-9]
+
+
 def current() -> Filters:
     """The filters of this run (set by the router's sidebar); defaults when a page runs alone."""
     filters = st.session_state.get(STATE_FILTERS)

@@ -1,45 +1,114 @@
-"""How a table reads on screen: pure, from a query's frame to the frame a page shows.
+"""How a table reads on screen: pure, from a query's frame to the frame a page shows and how each
+column is formatted.
 
 Columns are read by their names (the queries' naming: `*_ms` durations, `*_minutes` lags, `*_usd`
-money), so every page gets units without configuring them: "5 min 12 s" instead of 5163647 ms,
-"$12.34" at the precision its size needs, counts as integers, evidence as a sentence and no
-"None" or "nan" cell (a blank reads "—"). The CSV download keeps the raw numbers.
+money), so every page gets units without configuring them. Cells stay numbers, so a click on a header
+sorts by value ("$9.00" below "$10.00", "900 ms" below "2.1 s"); the unit goes into the column's
+number format instead: one duration unit per column, picked from its typical value ("5.2 s",
+"86.1 min"), money at the precision its smallest amount needs, counts as integers with thousands
+separators. A missing number stays a null, drawn as "—" (`BLANK`, the table's placeholder), like a
+missing text; never "None" or "nan". Evidence reads as a sentence. The CSV download keeps raw numbers.
+
+No Streamlit here: `components.table` turns the formats into `st.column_config` columns.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from flowscope.format import BLANK, fmt_count, fmt_duration, fmt_evidence, fmt_pct, fmt_usd, is_missing
+from flowscope.format import BLANK, fmt_evidence, is_missing
 
 RATIO_WORDS = ("rate", "share", "ratio", "pct", "cv", "drift", "amplification", "factor", "mean", "avg", "score")
 
+DURATION_UNITS: tuple[tuple[str, float], ...] = (("ms", 1.0), ("s", 1_000.0), ("min", 60_000.0),
+                                                 ("h", 3_600_000.0), ("d", 86_400_000.0))
+"""(unit, milliseconds in one) from small to large."""
+
+IDENTITY = ("title", "workflow", "step", "scope", "error", "execution_id")
+"""Columns that name a row, in the order they come first (the title of a finding says it all)."""
+
+
+@dataclass(frozen=True)
+class Shown:
+    """How one number column shows: its label and its number format (Streamlit's NumberColumn syntax)."""
+
+    label: str
+    format: str
+
 
 def _label(column: str, config: Any) -> str:
-    given = config.get("label") if isinstance(config, dict) else None
+    """The page's label without a unit the format now carries, else the column name in words."""
+    given = config.get("label") if isinstance(config, dict) else config if isinstance(config, str) else None
     if given:
         return str(given).replace(" (ms)", "").replace(" (min)", "")
-    for suffix in ("_ms", "_minutes"):
+    if column in ("usd", "cost_usd"):
+        return "cost"
+    if column == "monthly_usd":
+        return "$/month"
+    for suffix in ("_ms", "_minutes", "_usd"):
         column = column.removesuffix(suffix)
     return column.replace("_", " ")
 
 
-def _printf(template: str, value: Any) -> str:
-    """A number through a column's printf format (Streamlit's NumberColumn syntax), else plainly."""
-    if template == "percent":
-        return fmt_pct(value)
-    if template in ("dollar", "accounting"):
-        return fmt_usd(value)
-    try:
-        return template.replace("%d", "%.0f") % float(value)
-    except (TypeError, ValueError):
-        return f"{float(value):,.4g}"
+def _given_format(config: Any) -> str | None:
+    if not isinstance(config, dict):
+        return None
+    type_config = config.get("type_config") or {}
+    return type_config.get("format") if type_config.get("type") == "number" else None
 
 
-def _text(values: pd.Series, format_one: Any) -> pd.Series:
-    return values.map(lambda v: BLANK if is_missing(v) else format_one(v)).astype(object)
+def duration_unit(values_ms: pd.Series) -> tuple[str, float]:
+    """The one unit a duration column reads in: the largest unit its median value is at least one of,
+    one larger while its longest value would take five digits (no "30000 ms": cells have no thousands
+    separators)."""
+    present = pd.to_numeric(values_ms, errors="coerce").dropna().abs()
+    typical = float(present.median()) if len(present) else 0.0
+    longest = float(present.max()) if len(present) else 0.0
+    index = 0
+    for i, (_unit, size) in enumerate(DURATION_UNITS):
+        if typical >= size:
+            index = i
+    while index + 1 < len(DURATION_UNITS) and longest / DURATION_UNITS[index][1] >= 10_000:
+        index += 1
+    return DURATION_UNITS[index]
+
+
+def _decimals_for(values: pd.Series, low: int, high: int) -> int:
+    """Decimals that show the first significant digit of the smallest non-zero value, within [low, high]."""
+    present = values.dropna().abs()
+    present = present[present > 0]
+    if not len(present):
+        return low
+    smallest = float(present.min())
+    decimals = low
+    while decimals < high and smallest < 10.0 ** -decimals:
+        decimals += 1
+    return decimals
+
+
+def money_format(values: pd.Series) -> str:
+    """Dollars at the precision the column's smallest amount needs: "dollar" ($1,234.56) when cents
+    suffice, "$%.4f" or "$%.6f" for sub-cent amounts (a state transition costs $0.000025)."""
+    decimals = _decimals_for(pd.to_numeric(values, errors="coerce"), 2, 6)
+    if decimals <= 2:
+        return "dollar"
+    return f"$%.{4 if decimals <= 4 else 6}f"
+
+
+def _duration(column: str, values: pd.Series, config: Any, per_ms: float) -> tuple[pd.Series, Shown]:
+    ms = pd.to_numeric(values, errors="coerce").astype("float64") * per_ms
+    unit, size = duration_unit(ms)
+    converted = ms / size
+    sign = "+" if "+" in (_given_format(config) or "") else ""
+    if unit == "ms":
+        template = f"%{sign}d ms"
+    else:
+        template = f"%{sign}.{_decimals_for(converted, 1, 3)}f {unit}"
+    return converted, Shown(_label(column, config), template)
 
 
 def _is_count(column: str, values: pd.Series) -> bool:
@@ -60,51 +129,57 @@ def _cell(value: Any) -> Any:
         return value
 
 
-def _number_format(config: Any) -> str | None:
-    if not isinstance(config, dict):
-        return None
-    type_config = config.get("type_config") or {}
-    return type_config.get("format") if type_config.get("type") == "number" else None
-
-
-def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, bool]:
-    """(display values, whether they became text) for one column."""
+def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown | None]:
+    """(display values, its number format or None for "as the page configured it") for one column."""
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     if numeric and column.endswith("_ms"):
-        return _text(values, fmt_duration), True
+        return _duration(column, values, config, 1.0)
     if numeric and column.endswith("_minutes"):
-        return _text(values, lambda v: fmt_duration(float(v) * 60_000)), True
+        return _duration(column, values, config, 60_000.0)
     if numeric and (column.endswith("_usd") or column == "usd"):
-        return _text(values, fmt_usd), True
-    if _is_count(column, values):
-        if values.isna().any():
-            return _text(values, fmt_count), True
-        return values.astype("int64"), False
-    if numeric and values.isna().any():
-        template = _number_format(config)
-        return _text(values, lambda v: _printf(template, v) if template else f"{float(v):,.4g}"), True
-    if pd.api.types.is_datetime64_any_dtype(values) and values.isna().any():
-        return _text(values, lambda v: f"{pd.Timestamp(v):%Y-%m-%d %H:%M:%S}"), True
+        return values.astype("float64"), Shown(_label(column, config), money_format(values))
+    if _is_count(column, values) or (pd.api.types.is_integer_dtype(values) and numeric):
+        counts = values.round().astype("Int64") if pd.api.types.is_float_dtype(values) else values
+        given = _given_format(config)
+        return counts, Shown(_label(column, config), given or "localized")
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        return values.map(_cell).astype(object), False
-    return values, False
+        return values.map(_cell).astype(object), None
+    return values, None
 
 
 def display_frame(frame: pd.DataFrame, column_config: dict[str, Any] | None = None
-                  ) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The frame a table shows and the column labels of the columns turned into text (their
-    number formats no longer apply): {column: label}."""
+                  ) -> tuple[pd.DataFrame, dict[str, Shown]]:
+    """The frame a table shows (numbers stay numbers, in the unit of their format) and the number
+    format of each column it chose: {column: Shown}. Columns configured as links, charts or images are
+    left as configured."""
     config = column_config or {}
     out = frame.copy()
-    relabel: dict[str, Any] = {}
+    formats: dict[str, Shown] = {}
     for column in out.columns:
         name = str(column)
         given = config.get(name)
         kind = (given.get("type_config") or {}).get("type") if isinstance(given, dict) else None
         if kind not in (None, "number", "text"):
             continue   # links, charts, images: shown as configured
-        values, as_text = _column(name, out[column], config.get(name))
+        values, shown = _column(name, out[column], given)
         out[column] = values
-        if as_text:
-            relabel[name] = _label(name, config.get(name))
-    return out, relabel
+        if shown is not None:
+            formats[name] = shown
+    return out, formats
+
+
+def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """(column order, columns to pin): the pinned name first, then money, then the other name columns
+    and the rest, so a narrow screen (1366 px with the sidebar open) keeps the name and the dollars in
+    view. A finding's title is pinned alone (it names workflow and step); else workflow (or scope, or
+    the execution) and step. An error text is pinned only when nothing else names the row: pinned
+    columns wider than most of the grid make Streamlit pin none."""
+    names = [str(c) for c in columns]
+    identity = [c for c in IDENTITY if c in names]
+    if "title" in identity:
+        pinned = ["title"]
+    else:
+        pinned = [c for c in identity if c != "error"][:2] or identity[:1]
+    money = [c for c in names if (c.endswith("_usd") or c == "usd") and c not in identity]
+    order = [*pinned, *money, *[c for c in identity if c not in pinned]]
+    return order + [c for c in names if c not in order], pinned

@@ -62,7 +62,10 @@ def command(store_path: str, port: int = 8501, address: str = "127.0.0.1",
     cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
            "--server.port", str(port), "--server.address", address, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-           "--global.developmentMode", "false", "--client.toolbarMode", "minimal"]
+           "--global.developmentMode", "false", "--client.toolbarMode", "minimal",
+           # A full garbage collection after every run costs ~0.2 s on a large store's frames; Python's
+           # own generational collection still runs.
+           "--runner.postScriptGC", "false"]
     if secrets_file:
         cmd += ["--secrets.files", secrets_file]
     return cmd

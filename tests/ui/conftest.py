@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 
 import pytest
 
 from flowscope.model import UTC, Batch, C, Cloud, RunStatus
 from flowscope.store import Store
 from tests.ui.helpers import N, build
-
-os.environ.setdefault("FLOWSCOPE_UI_ANALYSES_WAIT", "120")   # findings before the page renders
 
 
 @pytest.fixture(scope="session", autouse=True)

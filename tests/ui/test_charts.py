@@ -117,7 +117,7 @@ def test_every_builder_accepts_empty_frames():
     empty = pd.DataFrame()
     figs = [charts.lines(empty, x="a", y="b"), charts.hbar(empty, x="a", y="b"), charts.storm_timeline(empty),
             charts.histogram(pd.Series([], dtype=float), title="t", x_title="x"),
-            charts.percentile_bars(empty, label="x"), charts.severity_counts(empty),
+            charts.percentile_bars(empty, label="x"), charts.severity_counts(empty), charts.compare_steps(empty),
             charts.collection_timeline(empty), charts.gantt({}, empty), *charts.kpi_trends(empty).values()]
     assert all(isinstance(f, go.Figure) for f in figs)
 
@@ -169,6 +169,45 @@ def test_gantt_nests_map_items_and_shows_tries(con, window):
     assert any("└ ReserveItem [2]" in label for label in labels)
     assert any("· try 2" in label for label in labels)
     assert fig.layout.xaxis.type == "date"
+
+
+
+def test_percentile_bars_read_in_a_unit_from_the_data():
+    frame = pd.DataFrame({"label": ["a", "b"], "p50_ms": [40_000.0, 90_000.0], "p95_ms": [300_000.0, 600_000.0],
+                          "p99_ms": [400_000.0, 900_000.0]})
+    fig = charts.percentile_bars(frame, label="label")
+    assert fig.layout.xaxis.title.text == "duration (min)" and fig.layout.xaxis.ticksuffix == " min"
+    p95 = next(t for t in fig.data if t.name == "p95")
+    assert list(p95.x) == pytest.approx([5.0, 10.0])          # minutes on the axis
+    assert list(p95.hovertext) == ["5 min", "10 min"]          # words in the hover
+    quick = charts.percentile_bars(frame.assign(p50_ms=[20.0, 30.0], p95_ms=[300.0, 600.0], p99_ms=[500.0, 800.0]),
+                                   label="label")
+    assert quick.layout.xaxis.title.text == "duration (ms)"
+
+
+def test_duration_lines_take_one_unit():
+    frame = pd.DataFrame({"bucket": pd.date_range(T0, periods=3, freq="1h"), "label": "x",
+                          "p95_ms": [2_000.0, 4_000.0, 3_000.0]})
+    fig = charts.lines(frame, x="bucket", y="p95_ms", color="label", duration=True)
+    assert fig.layout.yaxis.ticksuffix == " s" and fig.layout.yaxis.title.text == "duration (s)"
+    assert list(fig.data[0].y) == pytest.approx([2.0, 4.0, 3.0])
+
+
+def test_compare_chart_marks_failed_retried_and_missing_steps():
+    table = pd.DataFrame({"step": ["Charge", "Refund", "Validate"], "parent": [None, None, "Map"],
+                          "path": ["both", "only B", "both"], "a_visits": [1, 0, 3], "b_visits": [1, 1, 3],
+                          "a_ms": [12_000.0, None, 600.0], "b_ms": [1_500.0, 2_500.0, 900.0],
+                          "delta_ms": [-10_500.0, None, 300.0], "a_retries": [2, 0, 0], "b_retries": [0, 0, 0],
+                          "a_error": ["Payment.Declined", None, None], "b_error": [None, None, None]})
+    fig = charts.compare_steps(table)
+    a, b = fig.data
+    assert (a.name, b.name) == ("run A", "run B")
+    assert list(a.y) == ["Charge", "Refund", "Map / Validate"] and fig.layout.yaxis.autorange == "reversed"
+    assert fig.layout.xaxis.ticksuffix == " s" and list(a.x) == pytest.approx([12.0, 0.0, 0.6])
+    assert list(a.text) == ["failed, 2 retries", "not run", ""] and list(b.text) == ["", "", ""]
+    assert a.marker.line.width[0] == 3 and a.marker.line.color[0] == charts.STATUS_COLORS["FAILED"]
+    assert "Payment.Declined" in a.hovertext[0] and "12.0 s" in a.hovertext[0]
+    assert charts.compare_steps(table.iloc[0:0]).layout.annotations[0].text == "No steps to compare"
 
 
 # ---------------------------------------------------------------- state graph
@@ -241,3 +280,10 @@ def test_bad_definitions_raise_a_clear_error():
         graph.parse(None)
     with pytest.raises(graph.DefinitionError):
         graph.parse('{"States": 3}', "asl-json")
+
+
+def test_a_duration_histogram_names_its_unit_and_scales_the_values():
+    fig = charts.histogram(pd.Series([2000.0, 2100.0, 1900.0, 4000.0]), title="delays", x_title="delay",
+                           duration=True)
+    assert fig.layout.xaxis.title.text == "delay (s)"
+    assert list(fig.data[0].x) == [2.0, 2.1, 1.9, 4.0]

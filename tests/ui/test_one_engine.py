@@ -13,7 +13,6 @@ from flowscope.analysis.base import Thresholds
 from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import TABLES
 from flowscope.store import Store
-from flowscope.ui.data import analysis_filters
 from flowscope.ui.filters import STATE_FILTERS
 from tests.ui.test_pages import app, no_exception, open_page
 
@@ -28,9 +27,9 @@ class Engine:
         self.con = q.prepare(self.store.connect().cursor())
 
     def findings(self) -> Any:
-        af = analysis_filters(self.f)
-        return analyze({name: self.store.table(name) for name in TABLES}, since=af.since, until=af.until,
-                       clouds=list(af.clouds) or None, workflows=list(af.workflows) or None)
+        f = self.f
+        return analyze({name: self.store.table(name) for name in TABLES}, since=f.since, until=f.until,
+                       clouds=list(f.clouds) or None, workflows=list(f.workflows) or None)
 
     def savings(self, kinds: tuple[str, ...] = measures.SAVING_KINDS) -> float:
         found = self.findings()
@@ -106,9 +105,8 @@ def test_step_failure_rate_is_the_findings(params, three_cloud_store, monkeypatc
     """The failing_step finding and the per-step tables report one measure: failed visits (caught
     included) over visits, for the same window."""
     _at, engine = shown("failures", three_cloud_store, monkeypatch, params)
-    af = analysis_filters(engine.f)
     found = engine.findings()
-    steps = q.failing_steps(engine.con, af, limit=1000).set_index(["cloud", "workflow_id", "step"])
+    steps = q.failing_steps(engine.con, engine.f, limit=1000).set_index(["cloud", "workflow_id", "step"])
     checked = 0
     for r in found[found["kind"] == "failing_step"].itertuples(index=False):
         ev = r.evidence if isinstance(r.evidence, dict) else q.parse_json(r.evidence)

@@ -141,8 +141,8 @@ def test_cost_page_edges_on_demand(three_cloud_store, monkeypatch):
     at.run()
     no_exception(at)
     edges = next(df.value for df in at.dataframe if "source" in df.value.columns)
-    # Money reads as text at fmt_usd's precision (issue 11): every edge costs something.
-    assert len(edges) > 0 and edges["cost_usd"].str.startswith("$").all() and not (edges["cost_usd"] == "$0").any()
+    # Money stays a number (sorts by value; its dollar format is the column's): every edge costs something.
+    assert len(edges) > 0 and (edges["cost_usd"] > 0).all()
 
 
 def test_retries_page_shows_lockstep_evidence(three_cloud_store, monkeypatch):
@@ -216,15 +216,3 @@ def test_pages_while_a_sync_writes(tmp_path, monkeypatch):
         stop.set()
         thread.join(60)
     assert not errors, errors
-
-
-def test_slow_analyses_do_not_block_the_page(tmp_path, monkeypatch):
-    """With no time to wait for the analyses, pages show their numbers and say findings are coming."""
-    from flowscope.ui import data
-
-    Store(tmp_path).write(build(30, days=6, seed=5))
-    monkeypatch.setattr(data, "ANALYSES_WAIT_S", 0.0)
-    at = open_page(app(str(tmp_path), monkeypatch), "overview")
-    no_exception(at)
-    assert [m.value for m in at.metric if m.label == "Executions"][-1] == "30"
-    assert any("analyses are still running" in i.value for i in at.info)

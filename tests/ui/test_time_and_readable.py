@@ -5,9 +5,11 @@ no None/nan cells, evidence as sentences, no emoji status marks."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from flowscope.format import fmt_duration, fmt_evidence
@@ -19,9 +21,10 @@ from tests.ui.helpers import build
 from tests.ui.test_pages import PAGES, app, no_exception, open_page
 
 NOW = dt.datetime(2026, 3, 10, 12, 2, tzinfo=UTC)
-UNIT = re.compile(r"^-?[\d.,]+ (ms|s|min|h|d)( \d+ (s|min|h))?$")
 EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\u25B6\u25C0\u25FB-\u25FE\uFE0F\u200D]")
 BAD_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "none"}
+FORMAT_UNIT = re.compile(r"^%\+?(d ms|\.\df (s|min|h|d))$")
+MONEY_FORMAT = re.compile(r"^(dollar|\$%\.[46]f)$")
 
 
 # ---------------------------------------------------------------- the time rule (pure)
@@ -101,17 +104,25 @@ def test_table_columns_read_with_units_and_no_missing_cells():
                           "runs": [3.0, 4.0], "visits": [1.0, float("nan")], "drift": [1.5, float("nan")],
                           "lag_minutes": [312.0 / 60, None], "last": pd.to_datetime([NOW, None], utc=True),
                           "evidence": [{"p95_ms": 312_000, "executions": 1234}, None]})
-    shown, relabel = readable.display_frame(frame, {"drift": {"label": "drift", "type_config": {
+    shown, formats = readable.display_frame(frame, {"drift": {"label": "drift", "type_config": {
         "type": "number", "format": "%.2f×"}}})
-    assert shown.loc[0, "p95_ms"] == "1 h 26 min" and relabel["p95_ms"] == "p95"
-    assert shown.loc[0, "cost_usd"] == "$12.35"
-    assert shown.loc[0, "lag_minutes"] == "5 min 12 s"
-    assert shown["runs"].dtype == "int64" and shown.loc[0, "visits"] == "1"
-    assert shown.loc[0, "drift"] == "1.50×"
+    # numbers stay numbers (sortable by value), in the unit their format names
+    assert shown.loc[0, "p95_ms"] == pytest.approx(5_163_647 / 3_600_000)
+    assert formats["p95_ms"] == readable.Shown("p95", "%.1f h")
+    assert shown.loc[0, "cost_usd"] == pytest.approx(12.3456)
+    assert formats["cost_usd"] == readable.Shown("cost", "dollar")
+    assert shown.loc[0, "lag_minutes"] == pytest.approx(5.2) and formats["lag_minutes"].format == "%.1f min"
+    assert str(shown["runs"].dtype) == "Int64" and str(shown["visits"].dtype) == "Int64"
+    assert formats["runs"].format == "localized"
+    assert "drift" not in formats, "a page's own number format stays"
     assert shown.loc[0, "evidence"] == "P95: 5 min 12 s; executions: 1,234."
-    for value in shown.to_numpy().ravel():
-        assert value is not None and not (isinstance(value, float) and value != value)
-        assert str(value) not in BAD_CELLS
+    # a missing number is a null (the grid shows an empty cell); a missing text reads "—"
+    sent = pa.Table.from_pandas(shown, preserve_index=False)
+    for column in ("p95_ms", "cost_usd", "visits", "drift", "lag_minutes", "last"):
+        assert sent.column(column).null_count == 1, column
+    for column in ("step", "evidence"):
+        assert shown.loc[1, column] == "—"
+        assert not any(str(v) in BAD_CELLS for v in shown[column])
 
 
 def test_evidence_reads_as_a_sentence():
@@ -170,28 +181,47 @@ def test_deltas_shown_when_the_previous_window_has_data(long_store, monkeypatch)
     assert any(m.delta for m in at.metric if m.label == "Executions")
 
 
+def number_formats(df) -> dict[str, str]:
+    """{column: number format} of a rendered table (its column config, as the browser gets it)."""
+    config = json.loads(df.proto.columns or "{}")
+    return {k.removeprefix("col:"): (v.get("type_config") or {}).get("format") for k, v in config.items()
+            if (v.get("type_config") or {}).get("type") == "number"}
+
+
 def test_duration_and_money_columns_render_with_units(three_cloud_store, monkeypatch):
     at = open_page(app(three_cloud_store, monkeypatch), "latency")
     no_exception(at)
-    frames = [df.value for df in at.dataframe if "p95_ms" in df.value.columns]
-    assert frames
-    for frame in frames:
-        assert frame["p95_ms"].map(lambda v: bool(UNIT.match(v)) or v == "—").all(), frame["p95_ms"].tolist()
+    tables = [df for df in at.dataframe if "p95_ms" in df.value.columns]
+    assert tables
+    for df in tables:
+        assert pd.api.types.is_float_dtype(df.value["p95_ms"]), "durations stay numbers: sortable"
+        assert FORMAT_UNIT.match(number_formats(df)["p95_ms"]), number_formats(df)
     at = open_page(app(three_cloud_store, monkeypatch), "cost")
-    money = [df.value for df in at.dataframe if "monthly_usd" in df.value.columns]
-    assert money and all(money[0]["monthly_usd"].str.startswith("$"))
+    money = [df for df in at.dataframe if "monthly_usd" in df.value.columns]
+    assert money and pd.api.types.is_float_dtype(money[0].value["monthly_usd"])
+    assert MONEY_FORMAT.match(number_formats(money[0])["monthly_usd"])
 
 
-@pytest.mark.parametrize("page", PAGES)
+@pytest.mark.parametrize("page", [*PAGES, "compare"])
 def test_no_none_or_nan_cells_and_no_emoji(page, three_cloud_store, monkeypatch):
     at = open_page(app(three_cloud_store, monkeypatch), page)
     no_exception(at)
     for df in at.dataframe:
-        frame = df.value
+        frame, formats = df.value, number_formats(df)
+        assert df.proto.placeholder == "—", "the grid draws a null (a missing number or time) as —, not None"
         for column in frame.columns:
+            if pd.api.types.is_numeric_dtype(frame[column]) and not pd.api.types.is_bool_dtype(frame[column]):
+                # a missing number arrives as a null, drawn as the placeholder
+                if str(column).endswith(("_ms", "_minutes")):
+                    assert FORMAT_UNIT.match(formats.get(str(column)) or ""), (page, column, formats)
+                if str(column).endswith("_usd"):
+                    assert MONEY_FORMAT.match(formats.get(str(column)) or ""), (page, column, formats)
+                continue
             for value in frame[column]:
                 if isinstance(value, (list, tuple)) or hasattr(value, "__len__") and not isinstance(value, str):
                     continue   # sparkline columns
+                if pd.api.types.is_datetime64_any_dtype(frame[column]):
+                    continue   # NaT arrives as a null: drawn as the placeholder
                 assert not (value is None or (isinstance(value, float) and value != value)), (page, column)
                 assert str(value) not in BAD_CELLS, (page, column, value)
     marks = [t for t in _texts(at) if EMOJI.search(t)]

@@ -1,7 +1,9 @@
-"""Compare two runs side by side: per-step durations, path differences, errors and retries.
+"""Compare two runs side by side: per-step durations (a chart and a table), path differences, errors
+and retries.
 
 Opens on the newest failed run in the window against the newest successful run of the same
-workflow (what changed when it broke); `?a=<id>&b=<id>` or the inputs pick any two runs."""
+workflow (what changed when it broke; without a failed run, the two newest successful runs of one
+workflow); `?a=<id>&b=<id>` or the inputs pick any two runs."""
 
 import dataclasses
 
@@ -10,32 +12,39 @@ import streamlit as st
 from flowscope.analysis import runs
 from flowscope.format import fmt_ms
 from flowscope.model import Status
+from flowscope.ui import charts, data
 from flowscope.ui import components as ui
-from flowscope.ui import data
 
 ctx = ui.page("Compare runs")
 f = ctx.filters
 
 
-def newest(statuses: tuple[str, ...], cloud: str | None = None, workflow_id: str | None = None) -> dict | None:
-    """The newest run in the window with one of `statuses` (of one workflow when given)."""
-    scope = dataclasses.replace(f, clouds=(cloud,), workflows=(workflow_id,)) if cloud and workflow_id else f
-    rows, _ = data.search_executions(scope, statuses=statuses, page=0, page_size=1)
+def newest(statuses: tuple[str, ...]) -> dict | None:
+    """The newest run in the window with one of `statuses`."""
+    rows, _ = data.search_executions(f, statuses=statuses, page=0, page_size=1)
     return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def other_run(run_id: str) -> str:
+    """The newest successful run of run_id's workflow other than run_id itself ("" when none)."""
+    picked = data.find_execution(run_id)
+    detail = data.execution_detail(*picked) if picked else None
+    if detail is None:
+        return ""
+    row = detail["execution"].iloc[0]
+    scope = dataclasses.replace(f, clouds=(row["cloud"],), workflows=(row["workflow_id"],))
+    rows, _ = data.search_executions(scope, statuses=(Status.SUCCEEDED.value,), page=0, page_size=2)
+    return next((str(e) for e in rows["execution_id"] if e != run_id), "") if not rows.empty else ""
 
 
 default_a = st.query_params.get("a") or ""
 default_b = st.query_params.get("b") or ""
 if not default_a:
-    failed = newest(tuple(runs.RUN_FAILED))
-    default_a = failed["execution_id"] if failed else ""
+    # The newest failed run (what changed when it broke); without one, the newest successful run.
+    first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))
+    default_a = first["execution_id"] if first else ""
 if default_a and not default_b:
-    picked = data.find_execution(default_a)
-    detail_a = data.execution_detail(*picked) if picked else None
-    if detail_a is not None:
-        row = detail_a["execution"].iloc[0]
-        ok = newest((Status.SUCCEEDED.value,), row["cloud"], row["workflow_id"])
-        default_b = ok["execution_id"] if ok else ""
+    default_b = other_run(default_a)
 left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
@@ -71,7 +80,9 @@ if only_a or only_b:
     st.warning(f"The paths differ. Only in A: {', '.join(only_a) or 'none'}. Only in B: {', '.join(only_b) or 'none'}.")
 else:
     st.caption("Both runs took the same path.")
+ui.plot(charts.compare_steps(table), key="cmp-steps")
 ui.table(table, "compare-runs", column_config={
-    "a_ms": st.column_config.NumberColumn("A total (ms)", format="%d"),
-    "b_ms": st.column_config.NumberColumn("B total (ms)", format="%d"),
-    "delta_ms": st.column_config.NumberColumn("B − A (ms)", format="%+d")})
+    "a_ms": st.column_config.NumberColumn("A total"),
+    "b_ms": st.column_config.NumberColumn("B total"),
+    "delta_ms": st.column_config.NumberColumn("B − A", format="%+d"),
+    "a_error": st.column_config.TextColumn("A error"), "b_error": st.column_config.TextColumn("B error")})

@@ -1,5 +1,6 @@
 """Cost: by cloud, workflow, step and edge over time; top drivers; what-if savings."""
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import measures
@@ -63,13 +64,20 @@ if edges is not None:
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
 st.metric("Monthly saving from fewer retries", fmt_usd(retry_usd * monthly_factor * cut / 100))
-found = ui.findings_of(f, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])
-if found.empty:
-    st.caption("The cost analyses found no saving above their thresholds in this window.")
-else:
+
+
+def cost_findings(found: pd.DataFrame | None) -> None:
+    if found is None:
+        return
+    if found.empty:
+        st.caption("The cost analyses found no saving above their thresholds in this window.")
+        return
     st.metric("Savings the analyses found", f"{fmt_usd(measures.potential_savings(found.to_dict('records')))}/month",
               help="Each saving counted once: the largest per step, and a workflow-level what-if replaces "
                    "(not adds to) that workflow's step savings.")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
         "monthly_usd": st.column_config.NumberColumn("$/month")})
+
+
+ui.with_findings(f, cost_findings, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])

@@ -44,7 +44,7 @@ left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, 
 right.caption(f"{total:,} matching execution(s), newest first; showing {min(first + 1, total):,}–"
               f"{first + len(found):,}.")
 ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
-    "duration_ms": st.column_config.NumberColumn("duration (ms)", format="%d"),
+    "duration_ms": st.column_config.NumberColumn("duration"),
     "cause": st.column_config.TextColumn(width="medium")})
 
 target = None
@@ -86,7 +86,7 @@ st.caption("Loop and Map iterations are folded into one row per step and parent,
 ui.table(runs.collapsed_steps(steps), "execution-steps", height=300, column_config={
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
-    "total_ms": st.column_config.NumberColumn("total (ms)", format="%d")})
+    "total_ms": st.column_config.NumberColumn("total")})
 ui.plot(charts.gantt(run, steps, attempts), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(steps, attempts), "execution-events", height=320)
@@ -95,7 +95,7 @@ if not usage.empty:
     names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
     usage = usage.assign(step=usage["step_key"].map(names).fillna("(per execution)"))
     ui.table(usage[["step", "meter", "quantity", "usd", "step_key"]], "execution-cost",
-             column_config={"usd": st.column_config.NumberColumn("cost", format="$%.6f")})
+             column_config={"usd": st.column_config.NumberColumn("cost")})
 else:
     st.caption("No billable usage recorded for this execution.")
 st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1])})")

@@ -1,5 +1,6 @@
 """Failures: failed runs over time, top errors and failing steps."""
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import bucket_seconds
@@ -33,8 +34,13 @@ ui.plot(charts.hbar(steps, x="failures", y="label", title="Failed visits by step
         else charts.empty_figure("No failed steps"), key="fail-steps")
 ui.table(steps.drop(columns=["label"], errors="ignore"), "failing-steps", hide=["workflow_id"],
          column_config={"failure_rate": st.column_config.NumberColumn("failure rate", format="percent")})
-found = ui.findings_of(f, ["failing_step", "map_failure_budget"])
-if not found.empty:
-    st.subheader("Findings", divider="gray")
-    ui.table(found[["severity", "cloud", "workflow", "step", "title", "recommendation", "executions_affected"]],
-             "failure-findings")
+
+
+def failure_findings(found: pd.DataFrame | None) -> None:
+    if found is not None and not found.empty:
+        st.subheader("Findings", divider="gray")
+        ui.table(found[["severity", "cloud", "workflow", "step", "title", "recommendation", "executions_affected"]],
+                 "failure-findings")
+
+
+ui.with_findings(f, failure_findings, ["failing_step", "map_failure_budget"])

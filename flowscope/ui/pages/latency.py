@@ -1,5 +1,6 @@
 """Latency: percentiles and drift per step, p95 over time."""
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import bucket_seconds
@@ -28,8 +29,8 @@ st.caption("drift = p95 in this window ÷ p95 in the previous window of the same
               "is not measured."))
 ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step", hide=["workflow_id"], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),
-    **{c: st.column_config.NumberColumn(c.removesuffix("_ms").replace("_", " "))
-       for c in ("p50_ms", "p95_ms", "p99_ms", "prev_p95_ms")}})
+    "prev_p95_ms": st.column_config.NumberColumn("previous p95"),
+    "prev_visits": st.column_config.NumberColumn("previous visits")})
 if not steps.empty:
     ranked = steps.sort_values("drift", ascending=False, na_position="last")
     default = list(ranked["label"].head(3))
@@ -40,10 +41,15 @@ if not steps.empty:
         keys = zip(steps["cloud"], steps["workflow_id"], steps["step"], strict=True)
         names = dict(zip(keys, steps["label"], strict=True))
         over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"], strict=True)]
-    ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step (ms)", until=f.until,
-                         bucket_s=bucket_seconds(f)), key="lat-time")
-found = ui.findings_of(f, ["slow_step", "latency_drift", "stuck_execution"])
-if not found.empty:
-    ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "recommendation"]],
-             "latency-findings")
+    ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step", until=f.until,
+                         bucket_s=bucket_seconds(f), duration=True), key="lat-time")
+
+
+def latency_findings(found: pd.DataFrame | None) -> None:
+    if found is not None and not found.empty:
+        ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "recommendation"]],
+                 "latency-findings")
+
+
+ui.with_findings(f, latency_findings, ["slow_step", "latency_drift", "stuck_execution"])
 ui.table(runs, "execution-latency", hide=["workflow_id"])

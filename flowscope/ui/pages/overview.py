@@ -1,6 +1,7 @@
 """Overview: per cloud and in total, executions, run failure rate, retries, spend and its projection;
 trends; top findings and the potential savings they add up to (counted once, never added to spend)."""
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import measures
@@ -47,10 +48,15 @@ with right:
     ui.plot(figs["cost"], key="t-cost")
 
 st.subheader("Top findings", divider="gray")
-found = ui.findings_of(f)
-if found.empty:
-    st.success("No findings in this window.")
-else:
+
+
+def top_findings(found: pd.DataFrame | None) -> None:
+    """The findings, most severe first, each with a link to its evidence (nothing while they run)."""
+    if found is None:
+        return
+    if found.empty:
+        st.success("No findings in this window.")
+        return
     pages = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
              "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
              "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
@@ -82,6 +88,9 @@ else:
     st.markdown(f"Evidence: {fmt_evidence(chosen['evidence'])}")
     for eid in list(chosen["sample_execution_ids"])[:5]:
         st.markdown(f"- [{eid}]({ui.link('executions', f, exec=eid)})")
+
+
+ui.with_findings(f, top_findings)
 
 with st.expander("Per-cloud numbers"):
     ui.table(now, "overview-by-cloud")

@@ -1,5 +1,6 @@
 """Retries: storm timeline (storm windows shaded), amplification, synchronized-retry evidence."""
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import retry_bucket_seconds
@@ -12,21 +13,28 @@ f = ctx.filters
 over = data.retries_over_time(f)
 amp = data.amplification(f)
 delays = data.retry_delays(f)
-storms = ui.findings_of(f, ["retry_storm"])
-sync = ui.findings_of(f, ["synchronized_retries"])
 total_tries = int(over["tries"].sum()) if not over.empty else 0
 total_retries = int(over["retries"].sum()) if not over.empty else 0
 lockstep = int(delays["lockstep"].sum()) if not delays.empty else 0
 ui.metric_row([("Retries", f"{total_retries:,}", None),
                ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
-               ("Retry storms", f"{len(storms):,}", None),
                ("Steps retrying in lockstep", f"{lockstep:,}", None)])
-windows = [{"window_start": r.window_start, "window_end": r.window_end,
-            "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
-ui.plot(charts.storm_timeline(over, windows, until=f.until, bucket_s=retry_bucket_seconds(f)), key="storms")
-if not storms.empty:
-    ui.table(storms[["severity", "cloud", "workflow", "step", "window_start", "window_end", "title",
-                     "recommendation", "executions_affected"]], "retry-storms")
+
+
+def storm_timeline(storms: pd.DataFrame | None) -> None:
+    """Retries over time, with the storms the analyses found shaded (unshaded while they run)."""
+    if storms is not None:
+        st.metric("Retry storms", f"{len(storms):,}")
+    windows = [] if storms is None else [
+        {"window_start": r.window_start, "window_end": r.window_end,
+         "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
+    ui.plot(charts.storm_timeline(over, windows, until=f.until, bucket_s=retry_bucket_seconds(f)), key="storms")
+    if storms is not None and not storms.empty:
+        ui.table(storms[["severity", "cloud", "workflow", "step", "window_start", "window_end", "title",
+                         "recommendation", "executions_affected"]], "retry-storms")
+
+
+ui.with_findings(f, storm_timeline, ["retry_storm"])
 
 st.subheader("Amplification by step", divider="gray")
 st.caption("Tries per visit: 2.0× means every visit ran twice on average (each retry is billed by every cloud).")
@@ -53,9 +61,16 @@ if not delays.empty:
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"])
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
                              title=f"Retry delays of {row['step']} (mean {fmt_duration(row['mean_delay_ms'])}, "
-                                   f"cv {row['cv']:.3f})", x_title="delay (ms)"),
+                                   f"cv {row['cv']:.3f})", x_title="delay", duration=True),
             key="delay-hist")
-if not sync.empty:
-    st.caption("Findings: steps whose retries fired in lockstep during a retry storm, when missing jitter hurts most.")
-    ui.table(sync[["severity", "cloud", "workflow", "step", "title", "recommendation", "evidence"]],
-             "synchronized-retry-findings")
+
+
+def lockstep_findings(sync: pd.DataFrame | None) -> None:
+    if sync is not None and not sync.empty:
+        st.caption("Findings: steps whose retries fired in lockstep during a retry storm, when missing jitter "
+                   "hurts most.")
+        ui.table(sync[["severity", "cloud", "workflow", "step", "title", "recommendation", "evidence"]],
+                 "synchronized-retry-findings")
+
+
+ui.with_findings(f, lockstep_findings, ["synchronized_retries"])

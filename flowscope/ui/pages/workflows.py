@@ -17,9 +17,9 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
     "failure_pct": st.column_config.NumberColumn("runs failed %", format="%.1f%%",
                                                  help="Failed runs / finished runs (a caught step failure "
                                                       "does not fail its run)."),
-    "p95_ms": st.column_config.NumberColumn("p95 (ms)", format="%.0f"),
-    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
-    "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+    "p95_ms": st.column_config.NumberColumn("p95"),
+    "cost_usd": st.column_config.NumberColumn("cost"),
+    "monthly_usd": st.column_config.NumberColumn("$/month"),
     "trend": st.column_config.LineChartColumn("runs trend", y_min=0),
 })
 
@@ -58,5 +58,5 @@ ui.table(steps, "workflow-steps", column_config={
     "failure_rate": st.column_config.NumberColumn("visits failed", format="percent",
                                                   help="Failed visits (caught included) / visits: the rate "
                                                        "the failing_step finding reports."),
-    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+    "cost_usd": st.column_config.NumberColumn("cost")})
 ui.plot(charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")

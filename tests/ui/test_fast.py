@@ -1,0 +1,180 @@
+"""Fast (issue 11): the analyses run once per store version and window, in the background, most
+urgent first; a page never waits for them and redraws only its findings part when they finish."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from flowscope.store import Store
+from flowscope.ui import data
+from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
+from tests.ui.helpers import build
+from tests.ui.test_pages import app, no_exception, open_page
+
+# ---------------------------------------------------------------- the job queue
+
+
+def test_a_key_is_computed_once_however_often_it_is_asked_for():
+    jobs, calls = Jobs(), []
+    gate = threading.Event()
+
+    def work() -> int:
+        gate.wait(5)
+        calls.append(1)
+        return 42
+
+    futures = [jobs.submit("k", work) for _ in range(5)]
+    gate.set()
+    assert {f.result(5) for f in futures} == {42}
+    assert jobs.submit("k", work).result(5) == 42
+    assert calls == [1]
+
+
+def test_what_a_page_shows_runs_before_what_is_computed_ahead():
+    jobs, order = Jobs(), []
+    gate = threading.Event()
+    jobs.submit("busy", lambda: gate.wait(5))
+    time.sleep(0.1)                                   # the worker is on "busy"
+    ahead = [jobs.submit(f"ahead-{i}", lambda i=i: order.append(f"ahead-{i}"), priority=PREFETCH) for i in range(3)]
+    now = jobs.submit("shown", lambda: order.append("shown"), priority=URGENT)
+    gate.set()
+    now.result(5)
+    for f in ahead:
+        f.result(5)
+    assert order[0] == "shown" and sorted(order[1:]) == ["ahead-0", "ahead-1", "ahead-2"]
+
+
+def test_a_queued_prefetch_asked_for_by_a_page_moves_to_the_front():
+    jobs, order = Jobs(), []
+    gate = threading.Event()
+    jobs.submit("busy", lambda: gate.wait(5))
+    time.sleep(0.1)
+    for name in ("a", "b", "c"):
+        jobs.submit(name, lambda name=name: order.append(name), priority=PREFETCH)
+    jobs.submit("c", lambda: order.append("c-again"), priority=URGENT).add_done_callback(lambda _f: None)
+    gate.set()
+    jobs.submit("a", lambda: None).result(5)
+    jobs.submit("b", lambda: None).result(5)
+    assert order[0] == "c" and "c-again" not in order
+
+
+def test_work_ahead_of_time_waits_for_a_quiet_moment_and_urgent_work_does_not():
+    busy = threading.Event()
+    busy.set()
+    jobs = Jobs(quiet=lambda: not busy.is_set())
+    ahead = jobs.submit("ahead", lambda: "ahead", priority=PREFETCH)
+    assert jobs.submit("now", lambda: "now", priority=URGENT).result(5) == "now"
+    time.sleep(0.3)
+    assert not ahead.done(), "the pages were busy"
+    busy.clear()
+    assert ahead.result(5) == "ahead"
+
+
+def test_pending_work_of_an_older_store_version_is_dropped():
+    jobs, ran = Jobs(), []
+    gate = threading.Event()
+    jobs.submit("busy", lambda: gate.wait(5), group="v1")
+    time.sleep(0.1)
+    old = jobs.submit("old", lambda: ran.append("old"), priority=PREFETCH, group="v1")
+    new = jobs.submit("new", lambda: ran.append("new"), group="v2")
+    gate.set()
+    new.result(5)
+    assert old.cancelled() and ran == ["new"]
+
+
+def test_a_failing_job_gives_its_error_to_who_waits():
+    jobs = Jobs()
+
+    def boom() -> None:
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError, match="no"):
+        jobs.submit("x", boom).result(5)
+    assert jobs.submit("y", lambda: 1).result(5) == 1      # the worker goes on
+
+
+def test_only_the_newest_results_are_kept():
+    jobs = Jobs(keep=3)
+    for i in range(6):
+        jobs.submit(i, lambda i=i: i).result(5)
+    assert [k for k in range(6) if jobs.peek(k) is not None] == [3, 4, 5]
+
+
+# ---------------------------------------------------------------- the pages
+
+
+@pytest.fixture
+def slow_analyses(monkeypatch):
+    """The analyses take `delay` seconds; records when they finished and which windows they ran on."""
+    real = data._compute_findings
+    log: dict[str, list] = {"windows": [], "finished": []}
+    delay = {"s": 1.5}
+
+    def slow(path, since, until, thresholds):
+        time.sleep(delay["s"])
+        out = real(path, since, until, thresholds)
+        log["windows"].append((since, until))
+        log["finished"].append(time.monotonic())
+        return out
+
+    monkeypatch.setattr(data, "_compute_findings", slow)
+    return log, delay
+
+
+def test_the_charts_do_not_wait_for_the_analyses(tmp_path, monkeypatch, slow_analyses):
+    log, _ = slow_analyses
+    Store(tmp_path).write(build(60, days=6, seed=5))
+    drawn: list[float] = []
+    real_trend = data.trend
+    monkeypatch.setattr(data, "trend", lambda f: (drawn.append(time.monotonic()), real_trend(f))[1])
+    at = open_page(app(str(tmp_path), monkeypatch), "overview")
+    no_exception(at)
+    assert drawn and log["finished"], "the page drew its trends and the analyses ran"
+    assert drawn[0] < log["finished"][0] - 1.0, "the trend charts were drawn while the analyses still ran"
+    # The run ends with the findings drawn in place of the note.
+    assert not any("still running" in i.value for i in at.info)
+    assert [m.value for m in at.metric if m.label == "Findings"], "the findings part is drawn"
+
+
+def test_a_filter_change_reuses_the_windows_analyses(tmp_path, monkeypatch, slow_analyses):
+    log, delay = slow_analyses
+    Store(tmp_path).write(build(60, days=6, seed=6))
+    at = open_page(app(str(tmp_path), monkeypatch), "failures")
+    no_exception(at)
+    first = list(log["windows"])
+    delay["s"] = 0.0
+    at.multiselect(key="fs_clouds").set_value(["aws"]).run()
+    no_exception(at)
+    assert log["windows"][: len(first)] == first
+    assert log["windows"].count(first[0]) == 1, "one analysis of the window serves every filter"
+
+
+def test_the_other_windows_are_computed_ahead(tmp_path, monkeypatch, slow_analyses):
+    log, delay = slow_analyses
+    delay["s"] = 0.0
+    Store(tmp_path).write(build(60, days=6, seed=7))
+    at = open_page(app(str(tmp_path), monkeypatch), "latency")
+    no_exception(at)
+    deadline = time.monotonic() + 60
+    while len(set(log["windows"])) < 6 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    windows = set(log["windows"])
+    assert len(windows) == 6 and len({until for _, until in windows}) == 1
+    at.selectbox(key="fs_window").set_value("30d").run()
+    no_exception(at)
+    assert len(log["windows"]) == 6, "a change of window found its analyses ready"
+
+
+def test_failed_analyses_are_not_an_all_clear(tmp_path, monkeypatch):
+    def broken(path, since, until, thresholds):
+        return data.pd.DataFrame(), "IOException: disk gone"
+
+    monkeypatch.setattr(data, "_compute_findings", broken)
+    Store(tmp_path).write(build(60, days=6, seed=8))
+    at = open_page(app(str(tmp_path), monkeypatch), "overview")
+    no_exception(at)
+    assert any("could not run" in w.value and "disk gone" in w.value for w in at.warning)
+    assert not any("No findings" in s.value for s in at.success)

@@ -1,0 +1,129 @@
+"""Tables that sort by value and keep their name and money in view (issue 11, "Readable"): cells stay
+numbers shown through a number format with the unit (one duration unit per column, money at the
+precision its smallest amount needs, integer counts), the name columns first and pinned, money next."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from flowscope.model import C, Cloud, Status
+from flowscope.store import Store
+from flowscope.ui import components, readable
+from tests.ui.helpers import build
+from tests.ui.test_pages import app, no_exception, open_page
+
+
+def test_a_header_click_sorts_durations_and_money_by_value():
+    frame = pd.DataFrame({"step": ["a", "b", "c", "d"], "p95_ms": [900.0, 2_100.0, 65_000.0, 450.0],
+                          "cost_usd": [9.0, 10.0, 0.5, 100.0]})
+    shown, formats = readable.display_frame(frame)
+    by_time = shown.sort_values("p95_ms", ascending=False)["step"].tolist()
+    by_money = shown.sort_values("cost_usd", ascending=False)["step"].tolist()
+    assert by_time == ["c", "b", "a", "d"], "65 s > 2.1 s > 900 ms > 450 ms, not text order"
+    assert by_money == ["d", "b", "a", "c"], "$100 > $10 > $9 > $0.50"
+    assert formats["p95_ms"].format == "%.1f s" and shown["p95_ms"].tolist() == pytest.approx([0.9, 2.1, 65, 0.45])
+
+
+@pytest.mark.parametrize("values,unit", [([120.0, 850.0, 40.0], "ms"), ([900.0, 2_100.0, 5_000.0], "s"),
+                                         ([90_000.0, 312_000.0], "min"), ([5_163_647.0, 7_200_000.0], "h"),
+                                         ([3 * 86_400_000.0], "d"), ([float("nan")], "ms"),
+                                         ([6.0, 150.0, 300.0, 30_000.0], "s")])   # no "30000 ms"
+def test_one_duration_unit_per_column_from_its_typical_value(values, unit):
+    assert readable.duration_unit(pd.Series(values))[0] == unit
+
+
+def test_duration_formats_keep_small_values_readable_and_signs():
+    shown, formats = readable.display_frame(pd.DataFrame({"a_ms": [30.0, 4_000.0, 9_000.0],
+                                                          "delta_ms": [-1_500.0, 2_000.0, 3_000.0]}),
+                                            {"delta_ms": {"label": "B − A (ms)", "type_config": {
+                                                "type": "number", "format": "%+d"}}})
+    assert formats["a_ms"].format == "%.2f s", "30 ms in a seconds column reads 0.03 s, not 0.0 s"
+    assert formats["delta_ms"] == readable.Shown("B − A", "%+.1f s")
+    assert shown["delta_ms"].tolist() == pytest.approx([-1.5, 2.0, 3.0])
+    _, formats = readable.display_frame(pd.DataFrame({"p95_ms": [1.0, 150.0, 300.0, 30_000.0]}))
+    assert formats["p95_ms"].format == "%.3f s", "1 ms beside 30 s reads 0.001 s"
+
+
+@pytest.mark.parametrize("values,template", [([12.34, 0.5, 1_234.0], "dollar"), ([0.004, 0.2], "$%.4f"),
+                                             ([0.000025, 0.3], "$%.6f"), ([0.0, 0.0], "dollar"),
+                                             ([float("nan"), 2.0], "dollar")])
+def test_money_precision_is_chosen_per_column(values, template):
+    assert readable.money_format(pd.Series(values)) == template
+
+
+def test_counts_are_integers_and_ratios_are_not():
+    shown, formats = readable.display_frame(pd.DataFrame({"runs": [1.0, 12_345.0, None], "drift": [1.0, 2.0, 3.0],
+                                                          "failures": pd.Series([3, 4, 5], dtype="int64")}))
+    assert str(shown["runs"].dtype) == "Int64" and shown["runs"].tolist()[:2] == [1, 12_345]
+    assert formats["runs"].format == "localized" and formats["failures"].format == "localized"
+    assert "drift" not in formats and shown["drift"].dtype == "float64"
+
+
+def test_names_come_first_and_are_pinned_then_money():
+    order, pinned = readable.layout(["severity", "kind", "cloud", "workflow", "step", "title", "recommendation",
+                                     "monthly_usd", "executions_affected"])
+    assert order[:3] == ["title", "monthly_usd", "workflow"] and pinned == ["title"]
+    order, pinned = readable.layout(["cloud", "workflow", "step", "meter", "quantity", "cost_usd", "retry_usd",
+                                     "monthly_usd", "share"])
+    assert order[:5] == ["workflow", "step", "cost_usd", "retry_usd", "monthly_usd"]
+    assert pinned == ["workflow", "step"]
+    # a long error text is pinned only when nothing else names the row (wide pins make Streamlit pin none)
+    assert readable.layout(["status", "scope", "error", "runs"]) == (["scope", "error", "status", "runs"], ["scope"])
+    assert readable.layout(["error", "count"])[1] == ["error"]
+
+
+def test_table_config_pins_names_with_a_width_and_keeps_page_labels():
+    frame = pd.DataFrame({"cloud": ["aws"], "workflow": ["orders"], "p95_ms": [1_500.0], "cost_usd": [0.5]})
+    given = {"p95_ms": {"label": "p95 (ms)", "help": "slow", "type_config": {"type": "number", "format": "%d"}},
+             "workflow": {"label": "workflow name", "width": None}}
+    shown, formats = readable.display_frame(frame, given)
+    order, config = components.table_config(shown, formats, given)
+    assert order == ["workflow", "cost_usd", "cloud", "p95_ms"]
+    assert config["workflow"]["pinned"] is True and config["workflow"]["width"] == "medium"
+    assert config["workflow"]["label"] == "workflow name"
+    assert config["p95_ms"]["label"] == "p95" and config["p95_ms"]["help"] == "slow"
+    assert config["p95_ms"]["type_config"]["format"] == "%.1f s"
+    assert config["cost_usd"]["type_config"]["format"] == "dollar"
+
+
+# ---------------------------------------------------------------- pages (AppTest)
+
+def test_pages_send_numbers_with_unit_formats_and_pinned_names(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "workflows")
+    no_exception(at)
+    df = at.dataframe[0]
+    config = {k.removeprefix("col:"): v for k, v in json.loads(df.proto.columns).items()}
+    assert list(df.value.columns[:3]) == ["workflow", "cost_usd", "monthly_usd"]
+    assert config["workflow"]["pinned"] is True
+    assert config["p95_ms"]["type_config"]["format"].endswith((" ms", " s", " min", " h"))
+    assert pd.api.types.is_float_dtype(df.value["p95_ms"]) and pd.api.types.is_float_dtype(df.value["cost_usd"])
+
+
+def test_compare_page_draws_both_runs_step_by_step(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch), "compare")
+    no_exception(at)
+    a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
+    assert a and b and a != b
+    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t["name"] for t in figure["data"]]
+    assert names == ["run A", "run B"]
+    marks = [m for t in figure["data"] for m in t["text"]]
+    assert "failed" in " ".join(marks), "run A failed: its failing step is marked on its bar"
+    assert "not run" in marks, "a step only one run took"
+    table = at.dataframe[0].value
+    assert len(figure["data"][0]["y"]) == min(len(table), 30)
+
+
+def test_compare_opens_on_two_successful_runs_when_none_failed(tmp_path, monkeypatch):
+    batch = build(40, days=3, clouds=(Cloud.AWS,), failed_scope=False, seed=5)
+    for ex in batch.executions:
+        ex.update({C.status: Status.SUCCEEDED.value, C.error: None, C.cause: None})
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch), "compare")
+    no_exception(at)
+    a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
+    assert a and b and a != b, "no failed run: the two newest successful runs of one workflow"
+    assert at.get("plotly_chart"), "the step chart is drawn"

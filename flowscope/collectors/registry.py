@@ -57,6 +57,12 @@ def _azure_transforms() -> ModuleType:
     return transform
 
 
+def _azure_collector() -> ModuleType:
+    from flowscope.collectors.azure import collector
+
+    return collector
+
+
 def _azure_simulator() -> ModuleType:
     from flowscope.simulate import azure
 
@@ -69,6 +75,12 @@ def _gcp_transforms() -> ModuleType:
     return transform
 
 
+def _gcp_collector() -> ModuleType:
+    from flowscope.collectors.gcp import collector
+
+    return collector
+
+
 def _gcp_simulator() -> ModuleType:
     from flowscope.simulate import gcp
 
@@ -78,9 +90,9 @@ def _gcp_simulator() -> ModuleType:
 CLOUDS: dict[Cloud, CloudParts] = {
     Cloud.AWS: CloudParts(Cloud.AWS, transforms=_aws_transforms, collector=_aws_collector,
                           simulator=_aws_simulator),
-    Cloud.AZURE: CloudParts(Cloud.AZURE, transforms=_azure_transforms, collector=None,
+    Cloud.AZURE: CloudParts(Cloud.AZURE, transforms=_azure_transforms, collector=_azure_collector,
                             simulator=_azure_simulator),
-    Cloud.GCP: CloudParts(Cloud.GCP, transforms=_gcp_transforms, collector=None,
+    Cloud.GCP: CloudParts(Cloud.GCP, transforms=_gcp_transforms, collector=_gcp_collector,
                           simulator=_gcp_simulator),
 }
 

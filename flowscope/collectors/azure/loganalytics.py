@@ -1,0 +1,279 @@
+"""The Log Analytics bulk path: workflow runtime logs by KQL, one query per time slice.
+
+With `workspace_id`, workflows whose runs the runtime log describes whole (no loops: the log has
+no iteration index) are read from the workspace instead of one management call per run:
+
+- `query_slice`: azure-monitor-query's `LogsQueryClient.query_workspace`, one query per slice of
+  the window, over `LogicAppWorkflowRuntime` (resource-specific diagnostic settings, Consumption
+  and Standard) and `AzureDiagnostics` (category WorkflowRuntime, the legacy mode), projected onto
+  one set of columns. A PARTIAL result (or one at the row limit) is never taken as complete: the
+  slice is split in two and each half queried again, down to `MIN_SLICE`.
+- `records_from_rows`: pure; the rows of one slice turned into the management API's own record
+  shapes (runs, run actions with `retryHistory`, trigger histories of polls that fired nothing),
+  so the existing transforms (`collectors/azure/transform`) read them unchanged.
+
+What the log does not carry stays empty: the run's revision, content sizes, tracking ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flowscope.collectors.azure.clients import AzureConfigError, CallStats, check_endpoint, make_policies
+from flowscope.collectors.throttle import Quota
+
+DEFAULT_LOGS_ENDPOINT = "https://api.loganalytics.io"
+LA_QUERIES = Quota(200, 200 / 30)
+"""Log Analytics query API: 200 requests per 30 seconds per user (Azure Monitor service limits)."""
+MAX_ROWS = 500_000
+"""Rows one query returns at most; a slice that reaches it is split like a partial one."""
+DEFAULT_SLICE = dt.timedelta(hours=6)
+DEFAULT_LOOKBACK = dt.timedelta(days=30)
+"""A first sync without --since reads this much (a workspace's default retention)."""
+MIN_SLICE = dt.timedelta(minutes=5)
+_SAFE_ID = re.compile(r"^/subscriptions/[a-z0-9/_.()\-]+$")
+COLUMNS = ("ResourceId", "WorkflowName", "RunId", "ActionName", "TriggerName", "OperationName", "Status",
+           "StartTime", "EndTime", "Code", "Error", "RetryHistory", "TimeGenerated")
+
+QUERY = """let _start = datetime({start});
+let _end = datetime({end});
+let _ids = dynamic([{ids}]);
+union isfuzzy=true
+(LogicAppWorkflowRuntime
+ | where TimeGenerated >= _start and TimeGenerated < _end
+ | project ResourceId = tolower(_ResourceId), WorkflowName, RunId, ActionName, TriggerName, OperationName,
+           Status, StartTime, EndTime, Code, Error, RetryHistory, TimeGenerated),
+(AzureDiagnostics
+ | where TimeGenerated >= _start and TimeGenerated < _end and Category == "WorkflowRuntime"
+ | project ResourceId = tolower(_ResourceId),
+           WorkflowName = tostring(column_ifexists("resource_workflowName_s", "")),
+           RunId = tostring(column_ifexists("resource_runId_s", "")),
+           ActionName = tostring(column_ifexists("resource_actionName_s", "")),
+           TriggerName = tostring(column_ifexists("resource_triggerName_s", "")),
+           OperationName, Status = tostring(column_ifexists("status_s", "")),
+           StartTime = todatetime(column_ifexists("startTime_t", datetime(null))),
+           EndTime = todatetime(column_ifexists("endTime_t", datetime(null))),
+           Code = tostring(column_ifexists("code_s", "")),
+           Error = tostring(column_ifexists("error_message_s", "")), RetryHistory = "", TimeGenerated)
+| where ResourceId in (_ids)
+| project {columns}"""
+
+
+class PartialResult(RuntimeError):
+    """A slice the service answered only partly (or up to the row limit): never complete."""
+
+
+def kql_time(value: dt.datetime) -> str:
+    return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def build_query(workflow_ids: Sequence[str], start: dt.datetime, end: dt.datetime) -> str:
+    """The KQL of one slice. Workflow ids come from the cloud: only canonical ARM ids are embedded."""
+    bad = [w for w in workflow_ids if not _SAFE_ID.match(w)]
+    if bad:
+        raise ValueError(f"not a canonical workflow id, not put into a query: {bad[0][:200]!r}")
+    ids = ", ".join(f'"{w}"' for w in sorted(workflow_ids))
+    return QUERY.format(start=kql_time(start), end=kql_time(end), ids=ids, columns=", ".join(COLUMNS))
+
+
+def make_logs_client(endpoint: str, credential: Any, stats: CallStats, *, retry_total: int = 8,
+                     read_timeout: float = 180) -> tuple[Any, dict[str, Any]]:
+    """A LogsQueryClient on our pipeline (read-only guard, jittered retries, the query bucket);
+    returns it with the per-call options (the https opt-out on a loopback endpoint)."""
+    try:
+        from azure.core.pipeline.policies import ContentDecodePolicy
+        from azure.core.pipeline.transport import RequestsTransport
+        from azure.monitor.query import LogsQueryClient
+    except ImportError:  # pragma: no cover - exercised only without the extra
+        raise AzureConfigError("the Log Analytics path needs azure-monitor-query: pip install 'flowscope[azure]'") \
+            from None
+
+    from flowscope.collectors.azure.clients import ArmBucket, token_scope
+    from flowscope.collectors.throttle import client_bucket
+
+    endpoint = check_endpoint(endpoint, "logs_endpoint")
+    bucket = ArmBucket(client_bucket(LA_QUERIES).capacity, LA_QUERIES.rate)
+    policies = make_policies(credential, token_scope(endpoint), bucket, stats, retry_total=retry_total, backoff=0.8)
+    policies.insert(-1, ContentDecodePolicy())
+    client = LogsQueryClient(credential, endpoint=endpoint, policies=policies,
+                             transport=RequestsTransport(read_timeout=read_timeout, connection_timeout=10))
+    options = {"enforce_https": False} if endpoint.startswith("http://") else {}
+    return client, options
+
+
+def query_slice(client: Any, options: Mapping[str, Any], workspace_id: str, workflow_ids: Sequence[str],
+                start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """Rows of one slice as dicts (`COLUMNS`); raises PartialResult for a partial or full answer."""
+    from azure.monitor.query import LogsQueryStatus
+
+    result = client.query_workspace(workspace_id, build_query(workflow_ids, start, end), timespan=(start, end),
+                                    **options)
+    if result.status != LogsQueryStatus.SUCCESS:
+        error = getattr(result, "partial_error", None)
+        raise PartialResult(f"partial result for {kql_time(start)}..{kql_time(end)}: "
+                            f"{getattr(error, 'code', None)}: {str(getattr(error, 'message', ''))[:200]}")
+    rows: list[dict[str, Any]] = []
+    for table in result.tables:
+        names = list(table.columns)
+        rows.extend(dict(zip(names, row, strict=False)) for row in table.rows)
+    if len(rows) >= MAX_ROWS:
+        raise PartialResult(f"{len(rows)} rows for {kql_time(start)}..{kql_time(end)}: at the row limit")
+    return rows
+
+
+@dataclass
+class SliceOutcome:
+    rows: list[dict[str, Any]]
+    queries: int
+    failed: list[tuple[dt.datetime, dt.datetime, str]]
+
+
+def query_window(client: Any, options: Mapping[str, Any], workspace_id: str, workflow_ids: Sequence[str],
+                 start: dt.datetime, end: dt.datetime, *, slice_len: dt.timedelta = DEFAULT_SLICE,
+                 min_slice: dt.timedelta = MIN_SLICE, parallel: int = 4) -> Iterable[SliceOutcome]:
+    """The window slice by slice (oldest first), each partial slice split until whole or `min_slice`;
+    `parallel` slices in flight at a time (the query API runs at most 5 queries of a user at once),
+    so memory holds a few slices' rows, never the whole window's."""
+    from flowscope.collectors.throttle import bounded_map
+
+    bounds: list[tuple[dt.datetime, dt.datetime]] = []
+    cursor = start
+    while cursor < end:
+        bounds.append((cursor, min(end, cursor + slice_len)))
+        cursor = bounds[-1][1]
+    for offset in range(0, len(bounds), parallel):
+        group = bounds[offset:offset + parallel]
+        outcomes = bounded_map(lambda b: _whole_slice(client, options, workspace_id, workflow_ids, b[0], b[1],
+                                                      min_slice), group, parallel, thread_name_prefix="flowscope-kql")
+        for outcome in outcomes:
+            if outcome.error is not None:
+                raise outcome.error
+            assert outcome.result is not None
+            yield outcome.result
+
+
+def _whole_slice(client: Any, options: Mapping[str, Any], workspace_id: str, workflow_ids: Sequence[str],
+                 start: dt.datetime, end: dt.datetime, min_slice: dt.timedelta) -> SliceOutcome:
+    pending = [(start, end)]
+    out = SliceOutcome([], 0, [])
+    while pending:
+        lo, hi = pending.pop(0)
+        out.queries += 1
+        try:
+            out.rows.extend(query_slice(client, options, workspace_id, workflow_ids, lo, hi))
+        except PartialResult as exc:
+            if hi - lo <= min_slice:
+                out.failed.append((lo, hi, str(exc)))
+                continue
+            mid = lo + (hi - lo) / 2
+            pending[:0] = [(lo, mid), (mid, hi)]
+    return out
+
+
+# ---------------------------------------------------------------- rows -> management API records
+
+def _time(value: Any) -> Any:
+    """A time as the transforms read it: LogsQueryClient's aware datetime as is (no round trip
+    through text), a naive one as UTC, text unchanged, empty as None."""
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value if value not in (None, "") else None
+
+
+def _op(row: Mapping[str, Any]) -> str:
+    """`workflowrunstarted`, `workflowactioncompleted`, ... (the last part of OperationName)."""
+    name = str(row.get("OperationName") or "")
+    return name[name.rfind("/") + 1:].lower()
+
+
+def _props(row: Mapping[str, Any], completed: bool) -> dict[str, Any]:
+    props: dict[str, Any] = {"startTime": _time(row.get("StartTime"))}
+    if row.get("Status"):
+        props["status"] = row["Status"]
+    end = _time(row.get("EndTime")) if completed else None
+    if end is not None:
+        props["endTime"] = end
+    code = row.get("Code")
+    if code:
+        props["code"] = str(code)
+    if row.get("Error"):
+        props["error"] = {"code": str(code or ""), "message": str(row["Error"])[:1024]}
+    return props
+
+
+def records_from_rows(rows: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Management-API records (runs, actions, trigger histories) from workflow runtime log rows.
+
+    A Completed event supersedes a Started one of the same run, action or trigger."""
+    runs: dict[str, dict[str, Any]] = {}
+    actions: dict[str, dict[str, Any]] = {}
+    triggers: dict[str, dict[str, Any]] = {}
+    names: dict[tuple[str, str], str] = {}
+    for row in rows:
+        resource, run = row.get("ResourceId"), row.get("RunId")
+        if not resource or not run:
+            continue
+        key = (str(resource), str(row.get("WorkflowName") or ""))
+        wf = names.get(key)
+        if wf is None:
+            wf = names[key] = _workflow_id(row)
+        op = _op(row)
+        completed = op.endswith("completed")
+        run_id = f"{wf}/runs/{run}"
+        if op.startswith("workflowrun"):
+            current = runs.get(run_id)
+            if current is None or (completed and "endTime" not in current["properties"]):
+                runs[run_id] = {"id": run_id, "name": str(run), "type": "Microsoft.Logic/workflows/runs",
+                                "properties": _props(row, completed)}
+        elif op.startswith("workflowaction") and row.get("ActionName"):
+            action_id = f"{run_id}/actions/{row['ActionName']}"
+            current = actions.get(action_id)
+            if current is None or (completed and "endTime" not in current["properties"]):
+                props = _props(row, completed)
+                retries = _retry_history(row.get("RetryHistory"))
+                if retries:
+                    props["retryHistory"] = retries
+                actions[action_id] = {"id": action_id, "name": row["ActionName"],
+                                      "type": "Microsoft.Logic/workflows/runs/actions", "properties": props}
+        elif op.startswith("workflowtrigger") and row.get("TriggerName"):
+            current = triggers.get(run_id)
+            if current is None or (completed and "endTime" not in current["properties"]):
+                triggers[run_id] = {"name": row["TriggerName"], "workflow": wf, "run": str(run),
+                                    "properties": _props(row, completed)}
+    out: list[dict[str, Any]] = list(runs.values())
+    for run_id, trigger in triggers.items():
+        if run_id in runs:
+            runs[run_id]["properties"]["trigger"] = {"name": trigger["name"], **trigger["properties"]}
+        else:          # a poll that started no run: billed too
+            out.append({"id": f"{trigger['workflow']}/triggers/{trigger['name']}/histories/{trigger['run']}",
+                        "name": trigger["run"], "type": "Microsoft.Logic/workflows/triggers/histories",
+                        "properties": {**trigger["properties"], "fired": False}})
+    out.extend(actions.values())
+    return out
+
+
+def _workflow_id(row: Mapping[str, Any]) -> str:
+    """The row's workflow id, its last segment spelled as `WorkflowName` (the query lower-cases ids,
+    and display names keep their case)."""
+    wf = str(row.get("ResourceId") or "")
+    name = str(row.get("WorkflowName") or "")
+    if name and wf.lower().endswith("/" + name.lower()):
+        return wf[: len(wf) - len(name)] + name
+    return wf
+
+
+def _retry_history(value: Any) -> list[dict[str, Any]] | None:
+    if isinstance(value, list):
+        return [v for v in value if isinstance(v, dict)]
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
+            return None
+        return [v for v in parsed if isinstance(v, dict)] if isinstance(parsed, list) else None
+    return None

@@ -1,0 +1,51 @@
+"""Workflow Executions API v1 (I/O only): executions listed by start time, and fetched one by one.
+
+Listing uses the BASIC view (name, times, state, revision: enough to know what changed) at the
+BASIC maximum page size; the FULL view (error, labels, call log level, sizes of argument and
+result) is fetched only for an execution that needs it (`needs_full`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from flowscope.collectors.gcp.clients import GcpClients
+
+SERVICE = "workflowexecutions"
+LIST_PAGE = 1000              # the maximum for the BASIC view (100 for FULL)
+FULL_WHEN = frozenset({"FAILED", "CANCELLED", "UNAVAILABLE"})
+"""Terminal states whose FULL view carries what BASIC lacks and the analyses need (error, stateError)."""
+
+
+def start_filter(lower_bound: dt.datetime | None) -> str | None:
+    """AIP-160 filter on the window's lower bound (RFC 3339, UTC), or None for everything kept."""
+    if lower_bound is None:
+        return None
+    stamp = lower_bound.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return f'startTime>="{stamp}"'
+
+
+def list_executions(clients: GcpClients, workflow_name: str, *, location: str,
+                    lower_bound: dt.datetime | None) -> Iterator[dict[str, Any]]:
+    """Executions of one workflow started at or after `lower_bound`, every page (BASIC view)."""
+    params: dict[str, Any] = {"view": "BASIC", "pageSize": LIST_PAGE}
+    flt = start_filter(lower_bound)
+    if flt:
+        params["filter"] = flt
+    for page in clients.pages(SERVICE, f"v1/{workflow_name}/executions", api="executions.list",
+                              location=location, params=params, target=workflow_name):
+        for item in page.get("executions") or []:
+            if isinstance(item, dict) and item.get("name"):
+                yield item
+
+
+def get_execution(clients: GcpClients, execution_name: str, *, location: str, view: str = "FULL") -> dict[str, Any]:
+    """One execution (`executions.get`); GcpApiError with `.gone` when the API no longer has it."""
+    return clients.get_json(SERVICE, f"v1/{execution_name}", api="executions.get", location=location,
+                            params={"view": view}, target=execution_name)
+
+
+def needs_full(item: dict[str, Any]) -> bool:
+    return item.get("state") in FULL_WHEN

@@ -1,0 +1,34 @@
+"""`executions.stepEntries.list` (I/O only): every step entry of one execution, page after page.
+
+The Python client does not expose step entries; they are read through the REST surface with
+google-auth's authorized session (`clients.GcpClients`). Pages may be shorter than the size
+asked for: only the absence of `nextPageToken` ends the listing. Variable data (payloads) is
+dropped as soon as a page arrives: it is never kept, let alone stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flowscope.collectors.gcp.clients import GcpClients
+
+SERVICE = "workflowexecutions"
+API = "stepEntries.list"
+PAGE = 1000                   # the documented default maximum
+_PAYLOAD_KEYS = ("variableData",)
+
+
+def list_step_entries(clients: GcpClients, execution_name: str, *, location: str,
+                      page_size: int = PAGE) -> tuple[list[dict[str, Any]], int]:
+    """(entries in entry order, pages read) of one execution; GcpApiError (`.gone` on 404) otherwise."""
+    entries: list[dict[str, Any]] = []
+    pages = 0
+    for page in clients.pages(SERVICE, f"v1/{execution_name}/stepEntries", api=API, location=location,
+                              params={"pageSize": page_size}, target=execution_name):
+        pages += 1
+        for entry in page.get("stepEntries") or []:
+            if isinstance(entry, dict):
+                for key in _PAYLOAD_KEYS:
+                    entry.pop(key, None)
+                entries.append(entry)
+    return entries, pages

@@ -1,0 +1,60 @@
+"""`flowscope sync` and `flowscope doctor` with an Azure source, end to end through the CLI."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.store import Store
+from tests.azure.arm_server import SAMPLE_SUB, ArmServer, sample_corpus
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def config(tmp_path):
+    def write(endpoint: str, **extra: str) -> str:
+        lines = [f'store = "{tmp_path / "store"}"', "[[sources]]", 'cloud = "azure"',
+                 f'subscription_id = "{SAMPLE_SUB}"', f'arm_endpoint = "{endpoint}"', 'lag = "4000d"']
+        lines += [f"{k} = {v}" for k, v in extra.items()]
+        path = tmp_path / "flowscope.toml"
+        path.write_text("\n".join(lines) + "\n")
+        return str(path)
+    return write
+
+
+def test_sync_then_doctor_show_the_azure_scope(config, tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        path = config(server.endpoint)
+        result = runner.invoke(app, ["sync", "--config", path, "--cloud", "azure"])
+        assert result.exit_code == ExitCode.OK, result.output
+        assert f"azure:{SAMPLE_SUB}: succeeded, wrote 3 workflows, 3 executions" in result.output.replace("\n", " ")
+    doctor = runner.invoke(app, ["doctor", "--config", path])
+    assert f"last sync of azure:{SAMPLE_SUB}: succeeded" in doctor.output, doctor.output
+    assert "azure" in doctor.output and "not available in this version" not in \
+        next(line for line in doctor.output.splitlines() if line.strip().startswith("azure"))
+    assert len(Store(tmp_path / "store").read_rows("executions")) == 3
+
+
+def test_bad_azure_source_is_a_config_error_before_any_call(config, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+    with ArmServer() as server:
+        result = runner.invoke(app, ["sync", "--config", config("http://10.0.0.1:80")])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "plain http on a non-loopback host" in result.output
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint, regions='["x"]')])
+        assert result.exit_code == ExitCode.USAGE and "unknown key(s) regions" in result.output
+        assert server.requests == 0
+
+
+def test_expired_token_exits_no_data_with_a_clear_line(config, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "stale")
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint)])
+    assert result.exit_code == ExitCode.NO_DATA
+    assert "failed" in result.output and "HTTP 401" in result.output and "stale" not in result.output

@@ -1,0 +1,224 @@
+"""Azure collector faults against the local ARM: throttling (429 + Retry-After, the remaining-reads
+header), 5xx, slow answers, a failing workflow or resource group, runs gone between list and get,
+unknown statuses, an expired token mid-sync, and SIGKILL mid-sync."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from flowscope.collectors.azure import clients
+from flowscope.collectors.azure import collector as az
+from flowscope.model import RunStatus
+from flowscope.store import Store
+from tests.azure.arm_server import SAMPLE_SUB, ArmServer, import_reference, sample_corpus, simulated_corpus, snapshot
+
+NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
+SIM_SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
+RUN1_PATH = (f"/subscriptions/{SAMPLE_SUB}/resourceGroups/test-resource-group/providers/Microsoft.Logic/workflows/"
+             "test-workflow/runs/08586676746934337772206998657CU22")
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+
+
+def src(server, sub=SAMPLE_SUB, **kw):
+    return {"cloud": "azure", "subscription_id": sub, "arm_endpoint": server.endpoint, **kw}
+
+
+@pytest.mark.slow  # ~5 s: a Retry-After of 1.2 s, a 2.5 s answer timed out, 5xx backoffs
+def test_throttling_5xx_and_slow_answers_are_retried_to_the_same_rows(tmp_path):
+    corpus = sample_corpus()
+    with ArmServer(page_size=1) as server:
+        server.load_documents(corpus)
+        server.fault(r"/providers/Microsoft\.Logic/workflows$", 429, retry_after=1.2)
+        server.fault(r"/runs$", 429, times=2, retry_after=0)
+        server.fault(r"/actions$", 503, times=2)
+        server.fault(r"/repetitions$", 500)
+        server.fault(r"/scopeRepetitions$", None, delay_s=2.5)        # longer than read_timeout: retried
+        store = Store(tmp_path / "live")
+        started = time.monotonic()
+        [result] = az.sync(src(server, read_timeout=1), store, now=NOW)
+        elapsed = time.monotonic() - started
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert elapsed >= 1.2                                 # Retry-After honoured
+    assert server.statuses[429] == 3 and server.statuses[503] == 2 and server.statuses[500] == 1
+    api = json.loads(result.row()["details"])["api"]
+    assert api["throttled_429"] == 3 and api["server_errors_5xx"] == 3
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
+    # the server's bucket is small (5) and refills at 10/s; ours claims a burst of 250: only the
+    # x-ms-ratelimit-remaining-subscription-reads header can tell the client to wait
+    with ArmServer(read_bucket=(5, 10)) as server:
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token),
+                                   quota=clients.Quota(250, 10))
+        for _ in range(8):
+            client.get(f"/subscriptions/{SAMPLE_SUB}/providers/Microsoft.Logic/workflows", operation="w",
+                       params={"api-version": "2019-05-01"})
+        assert server.statuses[429] == 0 and server.statuses[200] == 8
+        assert client.stats.as_dict()["lowest_remaining_reads"] == 0
+        assert client.bucket is not None and client.bucket.waited_s >= 0.25     # it waited for the refill
+    bucket = clients.ArmBucket(10, 1)
+    bucket.clamp(3)
+    assert bucket.try_acquire(3) == 0.0 and bucket.try_acquire() > 0
+
+
+def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):
+    corpus = sample_corpus()
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        fault = server.fault(r"/workflows/testFlow/runs$", 500, times=100)
+        store = Store(tmp_path / "s")
+        [partial] = az.sync(src(server, max_attempts=2), store, now=NOW)
+        assert partial.status == RunStatus.PARTIAL and partial.error_count == 1
+        assert "runs.list" in partial.error and "HTTP 500" in partial.error
+        assert partial.watermark is None                  # held: the next sync lists that workflow again
+        assert len(store.read_rows("executions")) == 2    # the other workflows' runs are in
+        fault.times = 0
+        [again] = az.sync(src(server, max_attempts=2), store, now=NOW)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_one_failing_resource_group_never_stops_the_others(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/resourceGroups/testResourceGroup/providers/Microsoft\.Logic/workflows$", 403, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, resource_groups=["test-resource-group", "testResourceGroup"]), store, now=NOW)
+        assert result.status == RunStatus.PARTIAL
+        assert result.errors[0]["code"] == "Injected" and "testResourceGroup" in result.errors[0]["target"]
+        assert [r["workflow_name"] for r in store.read_rows("executions")] == ["test-workflow"]
+        # every resource group failing is a failed scope, not an empty success
+        server.fault(r"/resourceGroups/test-resource-group/providers/Microsoft\.Logic/workflows$", 403, times=100)
+        [failed] = az.sync(src(server, resource_groups=["test-resource-group", "testResourceGroup"]), store, now=NOW)
+        assert failed.status == RunStatus.FAILED and "HTTP 403" in failed.error
+
+
+def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path):
+    corpus = sample_corpus()
+    odd = copy.deepcopy(next(r for r in corpus if r.get("type") == "Microsoft.Logic/workflows/runs"
+                             and "testflow" in r["id"].lower()))
+    odd["id"], odd["name"] = odd["id"][:-3] + "999", odd["name"][:-3] + "999"
+    odd["properties"]["status"] = "Quantumly"
+    open_action = {"id": odd["id"] + "/actions/For_each", "name": "For_each",
+                   "type": "Microsoft.Logic/workflows/runs/actions",
+                   "properties": {"startTime": "2018-04-18T17:05:57.0686808Z", "status": "Running"}}
+    with ArmServer() as server:
+        server.load_documents([*corpus, odd, open_action])
+        server.fault(RUN1_PATH + "/actions$", 404, times=100)        # deleted after the listing
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    details = json.loads(result.row()["details"])
+    assert details["runs_gone"] == [RUN1_PATH.lower()] and result.counts["runs_gone"] == 1
+    assert details["unknown_statuses"] == {"Quantumly": 1} and "Quantumly" in result.warnings[0]
+    [row] = [r for r in store.read_rows("executions") if r["execution_id"].endswith("999")]
+    assert (row["status"], row["native_status"]) == ("FAILED", "Quantumly")   # it has an end time
+    [loop] = [r for r in store.read_rows("steps") if r["execution_id"].endswith("999") and r["step_key"] == "for_each"]
+    assert loop["status"] == "RUNNING" and loop["ended_at"] is None
+    assert not [r for r in store.read_rows("executions") if r["execution_id"] == RUN1_PATH.lower()]
+
+
+def test_expired_token_mid_sync_fails_the_scope_clearly_and_a_rerun_completes(tmp_path):
+    corpus = simulated_corpus(40)
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        server.expire_after = 12
+        store = Store(tmp_path / "s")
+        [failed] = az.sync(src(server, SIM_SUB, lag="30d", request_histories=True), store, now=NOW)
+        assert failed.status == RunStatus.FAILED, failed.row()
+        assert "authentication failed (HTTP 401)" in failed.error and "expired" in failed.error
+        assert failed.watermark is None
+        row = store.read_rows("collection_runs")[0]
+        assert row["status"] == "failed" and "test-token" not in json.dumps(row, default=str)
+        server.expire_after = None
+        [again] = az.sync(src(server, SIM_SUB, lag="30d", request_histories=True), store, now=NOW)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_wrong_token_is_a_failed_scope_not_an_empty_success(tmp_path, monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "not-the-token")
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        [result] = az.sync(src(server), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.FAILED and "HTTP 401" in result.error
+    assert "not-the-token" not in json.dumps(result.row(), default=str)
+
+
+KILL_SCRIPT = textwrap.dedent("""
+    import datetime as dt, os, sys
+    from flowscope.collectors.azure import collector as az
+    from flowscope.store import Store
+    os.environ["FLOWSCOPE_AZURE_TOKEN"] = "test-token"
+    print("start", flush=True)
+    az.sync({"cloud": "azure", "subscription_id": sys.argv[3], "arm_endpoint": sys.argv[2], "lag": "30d",
+             "write_every": 2, "concurrency": 2}, Store(sys.argv[1]),
+            now=dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc))
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow  # a sync in a subprocess, killed mid-way, then two more syncs
+def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(tmp_path):
+    corpus = simulated_corpus(60)
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        server.fault(r"/actions$", None, times=10_000, delay_s=0.05)     # slow enough to be caught mid-way
+        killed_path = tmp_path / "killed"
+        env = {**os.environ, "PYTHONPATH": os.getcwd()}
+        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), server.endpoint, SIM_SUB],
+                                stdout=subprocess.PIPE, env=env)
+        try:
+            assert proc.stdout.readline().strip() == b"start"
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if len(Store(killed_path).read_rows("executions")) >= 4:
+                        break
+                except Exception:  # noqa: BLE001 - nothing written yet
+                    pass
+                time.sleep(0.05)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+        assert proc.returncode == -signal.SIGKILL
+        partial = len(Store(killed_path).read_rows("executions"))
+        server.faults.clear()
+        again = Store(killed_path)
+        [rerun] = az.sync(src(server, SIM_SUB, lag="30d"), again, now=NOW)
+        clean = Store(tmp_path / "clean")
+        [once] = az.sync(src(server, SIM_SUB, lag="30d"), clean, now=NOW)
+    assert 0 < partial < once.counts["runs_fetched"]
+    assert rerun.status == once.status == RunStatus.SUCCEEDED
+    assert snapshot(again) == snapshot(clean)
+    assert any(r["status"] == "running" for r in again.read_rows("collection_runs"))   # the kill left a trace
+
+
+@pytest.mark.slow  # ~5 s: five 503s backed off exponentially (with jitter)
+def test_a_throttling_storm_longer_than_three_retries_is_ridden_out(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/runs$", 429, times=5, retry_after=0)
+        server.fault(r"/actions$", 503, times=5)
+        [result] = az.sync(src(server, max_attempts=8), Store(tmp_path / "s"), now=NOW)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.statuses[429] == 5 and server.statuses[503] == 5
+        # and a storm longer than max_attempts is a recorded failure, not an empty list
+        server.fault(r"/workflows/testFlow/runs$", 429, times=50, retry_after=0)
+        [partial] = az.sync(src(server, max_attempts=3), Store(tmp_path / "t"), now=NOW)
+    assert partial.status == RunStatus.PARTIAL and "HTTP 429" in partial.error

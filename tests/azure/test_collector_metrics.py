@@ -1,0 +1,94 @@
+"""Azure Monitor metrics through the ARM metrics GET: rows, fixed grain (a re-sync replaces,
+never doubles), and a failure that is a warning, not a failed scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+
+from flowscope.collectors.azure import collector as az
+from flowscope.collectors.azure import metrics as az_metrics
+from flowscope.model import RunStatus
+from flowscope.store import Store
+from tests.azure.arm_server import SAMPLE_SUB, ArmServer, sample_corpus
+
+NOW = dt.datetime(2026, 11, 2, 10, 30, tzinfo=dt.timezone.utc)
+WF1 = (f"/subscriptions/{SAMPLE_SUB}/resourcegroups/test-resource-group/providers/microsoft.logic/workflows/"
+       "test-workflow")
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+
+
+def src(server, **kw):
+    return {"cloud": "azure", "subscription_id": SAMPLE_SUB, "arm_endpoint": server.endpoint, "lag": "1h", **kw}
+
+
+def test_metrics_rows_and_a_resync_replaces_the_still_filling_hour(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.metric_points[(WF1, "RunsStarted")] = [("2026-11-02T09:00:00Z", 12.0), ("2026-11-02T10:00:00Z", 3.0)]
+        server.metric_points[(WF1, "TotalBillableExecutions")] = [("2026-11-02T10:00:00Z", 40.0)]
+        server.metric_points[(WF1, "RunLatency")] = [("2026-11-02T09:00:00Z", 1.5)]
+        store = Store(tmp_path / "s")
+        [first] = az.sync(src(server), store, now=NOW)
+        assert first.status == RunStatus.SUCCEEDED and first.counts["metric_datapoints"] == 4
+        assert server.counts["metrics.get"] == 3                     # one call per workflow
+        rows = {(r["metric"], r["statistic"], r["timestamp"].hour): r for r in store.read_rows("metrics")}
+        started = rows[("RunsStarted", "Total", 10)]
+        assert (started["resource_id"], started["value"], started["unit"], started["account"], started["region"]) == \
+            (WF1, 3.0, "Count", SAMPLE_SUB, "brazilsouth")
+        assert rows[("RunLatency", "Average", 9)]["unit"] == "Seconds"
+        # an hour later the 10:00 bucket has filled up: the same key, a new value, no second point
+        server.metric_points[(WF1, "RunsStarted")][1] = ("2026-11-02T10:00:00Z", 9.0)
+        [second] = az.sync(src(server), store, now=NOW + dt.timedelta(minutes=40))
+    assert second.status == RunStatus.SUCCEEDED
+    metrics = store.read_rows("metrics")
+    assert len(metrics) == 4
+    assert [r["value"] for r in metrics if r["metric"] == "RunsStarted" and r["timestamp"].hour == 10] == [9.0]
+    window = json.loads(second.row()["details"])["metrics_window"]
+    assert window["grain"] == "PT1H" and window["start"].endswith("T09:00:00+00:00")   # hour-aligned
+
+
+def test_a_metrics_failure_is_a_warning_not_a_failed_scope(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/testFlow/providers/Microsoft\.Insights/metrics$", 500, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, max_attempts=2), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["metrics_failed"] == 1 and "metrics of 1 workflow(s) not collected" in result.warnings[0]
+    details = json.loads(result.row()["details"])
+    assert details["metrics_errors"][0]["operation"] == "metrics.get"
+    assert len(store.read_rows("executions")) == 3                      # the runs are all there
+
+
+def test_metric_rows_read_only_known_metrics_and_real_datapoints():
+    body = {"value": [
+        {"name": {"value": "RunsFailed"}, "unit": "Count",
+         "timeseries": [{"data": [{"timeStamp": "2026-11-01T00:00:00Z", "total": 2},
+                                  {"timeStamp": "2026-11-01T01:00:00Z"}]}]},        # no data that hour: no row
+        {"name": {"value": "SomethingNew"}, "unit": "Count",
+         "timeseries": [{"data": [{"timeStamp": "2026-11-01T00:00:00Z", "total": 5}]}]},
+        "junk",
+    ]}
+    rows = az_metrics.metric_rows(body, resource_id="r", account="a", region=None)
+    assert [(r["metric"], r["value"], r["statistic"]) for r in rows] == [("RunsFailed", 2.0, "Total")]
+    start, end = az_metrics.timespan(None, NOW)
+    assert start == dt.datetime(2026, 10, 19, 10, tzinfo=dt.timezone.utc) and end == NOW
+    start, _ = az_metrics.timespan(NOW - dt.timedelta(days=400), NOW)
+    assert NOW - start <= az_metrics.RETENTION + dt.timedelta(hours=1)
+
+
+def test_metrics_endpoint_is_accepted_and_said_to_be_unused(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        [result] = az.sync(src(server, metrics_endpoint="https://westeurope.metrics.monitor.azure.com"),
+                           Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert any("metrics batch API is not in this version" in w for w in result.warnings)
+    assert server.counts["metrics.get"] == 3

@@ -1,0 +1,78 @@
+"""Logic Apps Standard: the sites of kind workflowapp, their workflows, and runs through the site's
+workflow management API (whose ids leave the site out), collected like Consumption."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from flowscope.collectors.azure import arm, clients
+from flowscope.collectors.azure import collector as az
+from flowscope.model import RunStatus
+from flowscope.store import Store
+from tests.azure.arm_server import ArmServer, import_reference, simulated_corpus, snapshot
+
+SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
+NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
+SITE = f"/subscriptions/{SUB}/resourceGroups/flowscope-sim/providers/Microsoft.Web/sites/ledger-app"
+WF = f"/subscriptions/{SUB}/resourcegroups/flowscope-sim/providers/microsoft.web/sites/ledger-app/workflows/" \
+     "ledger-standard"
+
+
+@pytest.fixture(autouse=True)
+def _token(monkeypatch):
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+
+
+def src(server, **kw):
+    return {"cloud": "azure", "subscription_id": SUB, "arm_endpoint": server.endpoint, "metrics": False, **kw}
+
+
+def test_standard_runs_are_collected_through_the_site_and_equal_the_import(tmp_path):
+    corpus = simulated_corpus(120, standard=True)
+    with ArmServer(page_size=20) as server:
+        server.load_documents(corpus)
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token))
+        [run] = arm.list_runs(client, f"{SITE}/workflows/ledger-standard", None)[:1]
+        raw = client.get(f"{SITE}/hostruntime/runtime/webhooks/workflow/api/management/workflows/ledger-standard/runs",
+                         operation="check", params={"api-version": clients.WEB_API_VERSION})
+        assert "/sites/" not in raw["value"][0]["id"]                      # the site's API leaves it out
+        assert run["id"].lower().startswith(WF + "/runs/")                 # re-rooted at the site
+        store = Store(tmp_path / "live")
+        [result] = az.sync(src(server, lag="30d", request_histories=True), store, now=NOW)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.counts["sites.get"] == 0 and server.counts["workflows.list"] >= 2   # Logic + the site's
+    reference = import_reference([r for r in corpus if r["type"] != "Microsoft.Web/sites"], tmp_path / "ref")
+    assert snapshot(store) == snapshot(reference)
+    standard = [e for e in store.read_rows("executions") if e["workflow_id"] == WF]
+    assert standard and {e["kind"] for e in standard} == {"logicapp-standard"}
+    assert {w["kind"] for w in store.read_rows("workflows") if w["workflow_id"] == WF} == {"logicapp-standard"}
+
+
+def test_standard_running_runs_are_revisited_through_the_site(tmp_path):
+    corpus = simulated_corpus(120, standard=True)
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        assert az.sync(src(server, lag="30d"), store, now=NOW)[0].status == RunStatus.SUCCEEDED
+        running = [e["execution_id"] for e in store.read_rows("executions") if e["status"] == "RUNNING"]
+        assert len(running) == 2 and all(r.startswith(WF) for r in running)     # the simulator's stuck runs
+        server.delete(next(r for r in corpus if r["id"].lower().endswith(running[1].rsplit("/", 1)[1]))["id"])
+        server.counts.clear()
+        [later] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=3))
+    assert later.status == RunStatus.SUCCEEDED, later.row()
+    assert server.counts["runs.get"] == 2 and later.counts["running_gone"] == 1
+    assert server.run_detail_calls() == 2 + 1            # two revisits, the actions of the one still running
+
+
+def test_a_failing_sites_listing_is_recorded_and_consumption_goes_on(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(simulated_corpus(40, standard=True))
+        server.fault(r"/providers/Microsoft\.Web/sites$", 403, times=10)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, lag="30d"), store, now=NOW)
+    assert result.status == RunStatus.PARTIAL and result.errors[0]["operation"] == "sites.list"
+    assert result.watermark is None
+    kinds = {e["kind"] for e in store.read_rows("executions")}
+    assert kinds == {"logicapp-consumption"}

@@ -1,0 +1,195 @@
+"""Finished executions without step entries fall back to their Cloud Logging call logs, read with
+google-cloud-logging (HTTP) through the collector's paced, read-only transport."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.gcp import clients as gcp_clients
+from flowscope.collectors.gcp import collector as gcp
+from flowscope.collectors.importer import import_files
+from flowscope.model import C, RunStatus
+from flowscope.simulate.base import SimSpec
+from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.store import Store
+from tests.gcp.gcp_server import TOKEN, GcpServer, call_logs_from_entries, snapshot
+
+UTC = dt.timezone.utc
+P, L, W = "acme-prod", "europe-west1", "billing-daily"
+WF = f"projects/{P}/locations/{L}/workflows/{W}"
+NOW = dt.datetime(2026, 11, 2, tzinfo=UTC)
+SOURCE = """\
+main:
+  steps:
+    - query:
+        call: googleapis.bigquery.v2.jobs.query
+        args: {projectId: acme-prod}
+    - notify:
+        call: http.post
+        args: {url: "https://hooks.example.net/notify"}
+"""
+
+
+def ts(second: int) -> str:
+    return f"2026-11-01T10:00:{second:02d}.000000000Z"
+
+
+def log(execution: str, n: int, state: str, step: str, callee: str, detail: dict) -> dict:
+    key = {"BEGUN": "begun", "SUCCEEDED": "succeeded", "EXCEPTION_RAISED": "exceptionRaised"}[state]
+    return {"insertId": f"{execution}-{n}", "logName": f"projects/{P}/logs/workflows.googleapis.com%2Fcall_log",
+            "resource": {"type": "workflows.googleapis.com/Workflow",
+                         "labels": {"project_id": P, "location": L, "workflow_id": W}},
+            "labels": {"workflows.googleapis.com/execution_id": execution}, "timestamp": ts(n), "severity": "INFO",
+            "jsonPayload": {"@type": "type.googleapis.com/google.cloud.workflows.type.EngineCallLog",
+                            "executionId": execution, "activityTime": ts(n), "state": state, "step": step,
+                            "callee": callee, key: detail}}
+
+
+def call_logs(execution: str) -> list[dict]:
+    bq = "googleapis.bigquery.v2.jobs.query"
+    return [
+        log(execution, 1, "BEGUN", "query", bq, {}),
+        log(execution, 2, "SUCCEEDED", "query", bq, {"callStartTime": ts(1), "response": "{}"}),
+        log(execution, 3, "BEGUN", "notify", "http.post", {"namedArgs": {"url": "https://hooks.example.net/notify"}}),
+        log(execution, 4, "EXCEPTION_RAISED", "notify", "http.post",
+            {"callStartTime": ts(3), "exception": '{"message":"HTTP 500"}', "origin": "notify"}),
+    ]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
+    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
+    srv = GcpServer()
+    srv.add_workflow({"name": WF, "revisionId": "000001-aaa", "sourceContents": SOURCE, "state": "ACTIVE",
+                      "createTime": "2026-10-01T00:00:00Z", "revisionCreateTime": "2026-10-01T00:00:00Z",
+                      "callLogLevel": "LOG_ALL_CALLS", "executionHistoryLevel": "EXECUTION_HISTORY_LEVEL_UNSPECIFIED"})
+    for short in ("run-1", "other"):
+        srv.add_execution({"name": f"{WF}/executions/{short}", "state": "FAILED", "startTime": ts(0),
+                           "createTime": ts(0), "endTime": ts(5), "duration": "5s", "workflowRevisionId": "000001-aaa",
+                           "error": {"payload": '{"message":"HTTP 500"}', "context": "in step notify"}}, [])
+    srv.log_entries.extend(call_logs("run-1"))
+    srv.log_entries.append(log("stranger", 2, "BEGUN", "query", "http.get", {}))   # not asked for
+    yield srv
+    srv.close()
+
+
+def source(server: GcpServer, **extra: object) -> dict:
+    return {"cloud": "gcp", "project": P, "locations": [L], "endpoint": server.endpoint, **extra}
+
+
+def test_call_steps_come_from_the_logs_and_equal_the_importer(server, tmp_path):
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert server.count("/v2/entries:list", "POST") == 1                  # one slice
+    assert result.counts["executions_without_step_entries"] == 2
+    assert result.counts["executions_from_call_logs"] == 1
+    assert result.details["api_calls"]["logging.entries.list"] == 1
+    run1 = f"{WF}/executions/run-1"
+    steps = {s[C.name]: s for s in store.read_rows("steps")}
+    assert set(steps) == {"query", "notify"} and {s[C.execution_id] for s in steps.values()} == {run1}
+    assert steps["notify"][C.status] == "FAILED"
+    meters = {u[C.step_key].split("@")[0]: u[C.meter] for u in store.read_rows("usage")}
+    assert meters == {"query": "gcp.workflows.internal_step", "notify": "gcp.workflows.external_step"}
+    assert len(store.read_rows("executions")) == 2
+
+    docs = [{"workflows": list(server.workflows.values())},
+            {"executions": list(server.executions.values())},
+            {"entries": call_logs("run-1")}]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, doc in enumerate(docs):
+        (folder / f"{i}.json").write_text(json.dumps(doc))
+    imported = Store(tmp_path / "imported")
+    import_files(imported, sorted(Path(folder).iterdir()))
+    live, other = snapshot(store), snapshot(imported)
+    for table in ("steps", "attempts", "usage", "executions"):
+        assert live[table] == other[table], table
+
+    server.requests.clear()
+    gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=5))
+    assert server.count("/v2/entries:list", "POST") == 0                  # stored: not read again
+
+
+def test_throttled_logging_is_retried(server, tmp_path):
+    server.fail("/v2/entries:list", 429, times=2)
+    [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.details["api_retries"]["logging.entries.list"] == 2
+
+
+def test_unreadable_logs_leave_the_executions_for_the_next_sync(server, tmp_path):
+    server.fail("/v2/entries:list", 403, times=1)
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=NOW)
+    assert first.status == RunStatus.PARTIAL and "logging.entries.list" in first.error
+    assert not store.read_rows("executions")                               # not written half
+    assert first.watermark is not None and first.watermark < NOW
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=5))
+    assert second.status == RunStatus.SUCCEEDED
+    assert len(store.read_rows("executions")) == 2 and len(store.read_rows("steps")) == 2
+
+
+def test_no_logging_call_when_the_workflow_logs_no_calls(server, tmp_path):
+    server.workflows[WF]["callLogLevel"] = "LOG_NONE"
+    [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert server.count("/v2/entries:list", "POST") == 0
+    assert any(W in w and "without step entries" in w for w in result.warnings)
+
+
+
+# ---------------------------------------------------------------- the logs path (bulk)
+
+SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 60, seed=5)
+
+
+@pytest.fixture
+def sim_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
+    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
+    srv = GcpServer()
+    srv.load(simulate(SPEC).documents)
+    for doc in srv.workflows.values():
+        doc["callLogLevel"] = "LOG_ALL_CALLS"
+    finished = [n for n, e in srv.executions.items() if e["state"] != "ACTIVE"]
+    srv.log_entries.extend(call_logs_from_entries(srv, finished))
+    yield srv
+    srv.close()
+
+
+def test_the_logs_path_reads_call_steps_in_bulk_and_equals_the_importer(sim_server, tmp_path):
+    server = sim_server
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"},
+                        store, now=SPEC.end + dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    running = [n for n, e in server.executions.items() if e["state"] == "ACTIVE"]
+    assert result.counts["executions_on_logs_path"] == 60 - len(running)
+    assert server.calls_to("step_entries") == len(running)          # only the running ones
+    pages = result.details["api_calls"]["logging.entries.list"]
+    assert 3 <= pages <= 3 + len(server.log_entries) // 1000        # one slice per workflow, 1,000 a page
+    assert result.counts["call_log_entries"] == len(server.log_entries)
+
+    basic = {n: {k: e[k] for k in ("name", "startTime", "endTime", "duration", "state", "workflowRevisionId")
+                 if k in e} for n, e in server.executions.items()}
+    docs = [{"workflows": list(server.workflows.values())}, {"executions": list(basic.values())},
+            {"entries": server.log_entries}]
+    docs += [{"stepEntries": server.entries[n]} for n in running]
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for i, doc in enumerate(docs):
+        (folder / f"{i}.json").write_text(json.dumps(doc))
+    imported = Store(tmp_path / "imported")
+    import_files(imported, sorted(folder.iterdir()))
+    live, other = snapshot(store), snapshot(imported)
+    for table in live:
+        assert live[table] == other[table], table
+    assert {s[C.native_type] for s in store.read_rows("steps")
+            if s[C.execution_id] not in running} == {"call_log"}

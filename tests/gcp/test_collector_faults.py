@@ -1,0 +1,262 @@
+"""The GCP collector under faults: throttling and 5xx storms, slow answers, short pages, executions
+that expire mid-sync, unknown step types and missing times, an expired token, a failing location
+or scope, and SIGKILL mid-sync. Every one ends in clear collection_runs records, no duplicates,
+and a re-run that fills the gaps."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from flowscope.collectors.gcp import clients as gcp_clients
+from flowscope.collectors.gcp import collector as gcp
+from flowscope.collectors.sync import sync_store
+from flowscope.model import C, RunStatus
+from flowscope.simulate.base import SimSpec
+from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.store import Store
+from tests.gcp.gcp_server import TOKEN, GcpServer, snapshot
+
+UTC = dt.timezone.utc
+SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 40, seed=21)
+NOW = SPEC.end + dt.timedelta(hours=1)
+WF = f"projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
+    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
+    srv = GcpServer()
+    srv.load(simulate(SPEC).documents)
+    yield srv
+    srv.close()
+
+
+@pytest.fixture
+def clean(server, tmp_path) -> dict:
+    """The rows of one undisturbed sync of the same server."""
+    store = Store(tmp_path / "clean")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    server.requests.clear()
+    return snapshot(store)
+
+
+def source(server: GcpServer, **extra: object) -> dict:
+    return {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, **extra}
+
+
+def details(result) -> dict:
+    return json.loads(result.row()["details"])
+
+
+def test_throttling_and_5xx_storms_are_retried_to_the_same_rows(server, clean, tmp_path):
+    server.throttle_every = 4                           # every 4th request: 429 RESOURCE_EXHAUSTED
+    server.fail("/stepEntries", 503, times=5)
+    server.fail("/executions", 500, times=2)
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert server.injected >= 15
+    assert sum(result.details["api_retries"].values()) == server.injected
+    assert snapshot(store) == clean
+
+
+def test_a_429_that_never_ends_is_a_recorded_failure_not_an_empty_list(server, tmp_path):
+    server.fail("/stepEntries", 429, times=10**6)
+    [result] = gcp.sync(source(server, max_attempts=2), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.PARTIAL
+    assert result.error_count == 40 and "RESOURCE_EXHAUSTED" in result.error
+    assert result.watermark is not None and result.watermark < NOW       # held at the oldest gap
+    assert result.counts.get("executions_fetched", 0) == 0
+
+
+def test_slow_answers_time_out_and_are_retried(server, clean, tmp_path):
+    server.slow("/stepEntries", 1.5, times=2)
+    started = time.monotonic()
+    [result] = gcp.sync(source(server, read_timeout=0.5), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.details["api_retries"]["stepEntries.list"] == 2
+    assert time.monotonic() - started < 30
+
+
+def test_short_pages_are_followed_to_the_last_token(server, clean, tmp_path):
+    server.short_pages = 7                              # fewer than asked, with a next token
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server, quotas={"stepEntries.list": [1000, 1000]}), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.counts["step_entry_pages"] > 2 * result.counts["executions_fetched"]
+    assert snapshot(store) == clean
+
+
+def test_an_execution_expiring_mid_sync_is_marked_and_not_retried(server, tmp_path):
+    victim = sorted(n for n in server.executions if n.startswith(WF))[0]
+
+    def expire(method: str, path: str) -> None:
+        if path == f"/v1/{victim}/stepEntries":
+            server.delete_execution(victim)              # retention ends between list and read
+    server.on_request = expire
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=NOW)
+    assert first.status == RunStatus.PARTIAL
+    assert first.counts["executions_gone"] == 1 and details(first)["executions_gone"] == [victim]
+    assert details(first)["errors"][0]["code"] == "NOT_FOUND" and details(first)["errors"][0]["target"] == victim
+    stored = {e[C.execution_id]: e for e in store.read_rows("executions")}
+    assert stored[victim][C.status] == "SUCCEEDED"                 # what the listing said is kept
+    assert not [s for s in store.read_rows("steps") if s[C.execution_id] == victim]
+
+    server.on_request = None
+    server.requests.clear()
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=5))
+    assert second.status == RunStatus.SUCCEEDED
+    assert not [p for _, p, _ in server.requests if victim in p]    # not asked about again
+    assert len(store.read_rows("executions")) == 40                # no duplicates
+
+
+def test_a_running_execution_gone_from_the_api_is_kept_marked_and_not_revisited(server, tmp_path):
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    running = [n for n, e in server.executions.items() if e["state"] == "ACTIVE"]
+    assert running
+    steps_before = [s for s in store.read_rows("steps") if s[C.execution_id] == running[0]]
+    server.delete_execution(running[0])
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=5))
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    assert second.counts["running_gone"] == 1
+    assert any("no longer exist" in w and running[0] in w for w in second.warnings)
+    [row] = store.read_rows("executions", f"{C.execution_id} = '{running[0]}'")
+    assert row[C.status] == "RUNNING" and json.loads(row[C.attributes])["gone"]["code"] == "NOT_FOUND"
+    assert [s for s in store.read_rows("steps") if s[C.execution_id] == running[0]] == steps_before
+    server.requests.clear()
+    [third] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=10))
+    assert not [p for _, p, _ in server.requests if running[0] in p]
+    assert third.counts.get("running_gone", 0) == 0
+
+
+def _entry(exec_name: str, n: int, step_type: str, **extra: object) -> dict:
+    doc = {"name": f"{exec_name}/stepEntries/{n}", "entryId": str(n), "step": f"s{n}", "routine": "main",
+           "stepType": step_type, "state": "STATE_SUCCEEDED", "createTime": f"2026-11-01T12:00:0{n}.000000000Z",
+           "updateTime": f"2026-11-01T12:00:0{n}.500000000Z"}
+    doc.update(extra)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+def test_unknown_step_types_and_missing_times_are_counted_and_reported(server, tmp_path):
+    odd = f"{WF}/executions/odd-1"
+    server.add_execution({"name": odd, "state": "SUCCEEDED", "startTime": "2026-11-01T12:00:00.000000000Z",
+                          "endTime": "2026-11-01T12:00:09.000000000Z", "workflowRevisionId": "000003-1a2"},
+                         [_entry(odd, 1, "STEP_ASSIGN"), _entry(odd, 2, "STEP_TELEPORT"),
+                          _entry(odd, 3, "STEP_ASSIGN", createTime=None)])
+    no_time = f"{WF}/executions/no-time"
+    server.add_execution({"name": no_time, "state": "SUCCEEDED"}, [])       # listed only without a filter
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.details["unknown_event_types"] == {"stepType:STEP_TELEPORT": 1}
+    assert result.counts["skipped_records"] == 2
+    reasons = [s["reason"] for s in result.details["skips"]]
+    assert any("without createTime" in r for r in reasons)
+    assert any("without startTime or createTime" in r for r in reasons)
+    keys = {s[C.step_key] for s in store.read_rows("steps") if s[C.execution_id] == odd}
+    assert keys == {"1", "2"}                                          # the unknown type is kept, as OTHER
+    assert not store.read_rows("executions", f"{C.execution_id} = '{no_time}'")
+
+
+def test_finished_executions_without_step_entries_are_said_naming_the_workflow(server, tmp_path):
+    bare = f"{WF}/executions/no-history"
+    server.add_execution({"name": bare, "state": "SUCCEEDED", "startTime": "2026-11-01T13:00:00.000000000Z",
+                          "endTime": "2026-11-01T13:00:01.000000000Z"}, [])
+    [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.counts["executions_without_step_entries"] == 1
+    assert details(result)["executions_without_step_entries"] == {WF: 1}
+    assert any("etl-nightly" in w and "without step entries" in w for w in result.warnings)
+
+
+def test_an_expired_token_fails_the_scope_with_a_clear_error(server, tmp_path):
+    server.revoke()
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.FAILED
+    assert "401" in result.error and "FLOWSCOPE_GCP_TOKEN" in result.error
+    assert "Traceback" not in result.error and TOKEN not in json.dumps(result.row(), default=str)
+    [run] = [r for r in store.read_rows("collection_runs") if r["status"] == "failed"]
+    assert run["scope"] == f"gcp:{PROJECT}:all-locations"
+    assert server.count("/locations") == 1                 # a refused token is not retried
+
+
+def test_no_credentials_at_all_fail_the_scope_with_a_hint(monkeypatch, tmp_path):
+    monkeypatch.delenv(gcp_clients.TOKEN_ENV, raising=False)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
+    [result] = gcp.sync({"cloud": "gcp", "project": "p", "endpoint": "http://127.0.0.1:9"},
+                        Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.FAILED and "credentials" in result.error.lower()
+
+
+def test_one_failing_location_or_scope_never_stops_the_others(server, tmp_path):
+    server.add_workflow({**server.workflows[WF], "name": WF.replace("us-central1", "europe-west1")})
+    server.fail("locations/europe-west1/workflows", 503, times=10**6)
+    [all_locations] = gcp.sync(source(server, max_attempts=2), Store(tmp_path / "a"), now=NOW)
+    assert all_locations.status == RunStatus.PARTIAL
+    assert all_locations.counts["executions_fetched"] == 40
+    assert all_locations.watermark is None                  # a location was not even listed
+
+    store = Store(tmp_path / "b")
+    report = sync_store(store, [source(server, locations=["europe-west1", "us-central1"], max_attempts=2)], now=NOW)
+    assert {r.scope: r.status for r in report.results} == {
+        f"gcp:{PROJECT}:europe-west1": RunStatus.FAILED, f"gcp:{PROJECT}:us-central1": RunStatus.SUCCEEDED}
+    assert report.exit_code == 3
+    assert len(store.read_rows("executions")) == 40
+
+
+# ---------------------------------------------------------------- SIGKILL mid-sync
+
+KILL_SCRIPT = textwrap.dedent("""
+    import datetime as dt, sys
+    from flowscope.collectors.gcp import collector
+    from flowscope.store import Store
+    source = {"cloud": "gcp", "project": sys.argv[3], "endpoint": sys.argv[2], "write_every": 3,
+              "concurrency": 2, "quotas": {"stepEntries.list": [1, 6]}}
+    print("start", flush=True)
+    collector.sync(source, Store(sys.argv[1]), now=dt.datetime.fromisoformat(sys.argv[4]))
+    print("done", flush=True)
+""")
+
+
+@pytest.mark.slow
+def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_path):
+    killed_path = tmp_path / "killed"
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), gcp_clients.TOKEN_ENV: TOKEN}
+    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), server.endpoint, PROJECT,
+                             NOW.isoformat()], stdout=subprocess.PIPE, env=env)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"start"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:          # wait until some executions are committed
+        try:
+            if len(Store(killed_path).read_rows("executions")) >= 6:
+                break
+        except Exception:  # noqa: BLE001 - nothing written yet
+            pass
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=10)
+    assert proc.returncode == -signal.SIGKILL
+    partial = len(Store(killed_path).read_rows("executions"))
+    assert 0 < partial < 40
+
+    again = Store(killed_path)
+    [rerun] = gcp.sync(source(server), again, now=NOW)
+    assert rerun.status == RunStatus.SUCCEEDED
+    assert snapshot(again) == clean
+    runs = again.read_rows("collection_runs")
+    assert any(r["status"] == "running" for r in runs)      # the killed run left its trace

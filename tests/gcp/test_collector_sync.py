@@ -1,0 +1,257 @@
+"""The GCP live collector end to end against the local Workflows server (tests/gcp/gcp_server.py):
+the real google-auth AuthorizedSession, the real transforms, a real store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.gcp import clients as gcp_clients
+from flowscope.collectors.gcp import collector as gcp
+from flowscope.collectors.importer import import_files
+from flowscope.collectors.sync import live_collection_available, sync_store
+from flowscope.model import C, RunStatus
+from flowscope.simulate.base import SimSpec
+from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.store import Store
+from tests.gcp.gcp_server import TOKEN, GcpServer, served_documents, snapshot
+
+UTC = dt.timezone.utc
+SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 60, seed=5)
+NOW = SPEC.end + dt.timedelta(hours=1)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
+    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
+    srv = GcpServer()
+    srv.load(simulate(SPEC).documents)
+    yield srv
+    srv.close()
+
+
+def source(server: GcpServer, **extra: object) -> dict:
+    return {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, **extra}
+
+
+def write_docs(folder: Path, docs: list[tuple[str, object]]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, (_fmt, doc) in enumerate(docs):
+        path = folder / f"{i:04d}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(path)
+    return paths
+
+
+def price_usage(rows: list[dict]) -> float:
+    """Dollars of usage rows by the project's one price list (no free tier: every step counts)."""
+    from collections import Counter
+
+    from flowscope.analysis.pricing import price
+
+    totals: Counter = Counter()
+    for row in rows:
+        totals[(row[C.meter], row[C.region])] += row[C.quantity]
+    return sum(price(meter, qty, region=region, free_tier=False) for (meter, region), qty in totals.items())
+
+
+def running_names(server: GcpServer) -> list[str]:
+    return [n for n, e in server.executions.items() if e["state"] == "ACTIVE"]
+
+
+def test_live_rows_equal_the_importer_on_the_same_documents(server, tmp_path):
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["executions_fetched"] == len(server.executions) == 60
+    assert result.counts["step_entries"] == sum(len(v) for v in server.entries.values())
+
+    imported = Store(tmp_path / "imported")
+    import_files(imported, write_docs(tmp_path / "docs", served_documents(server)))
+    live_rows, import_rows = snapshot(store), snapshot(imported)
+    for table in live_rows:
+        assert live_rows[table] == import_rows[table], table
+    assert len(live_rows["usage"]) > 1000 and len(live_rows["attempts"]) > 100
+    assert {r[C.source] for r in store.read_rows("executions")} == {"api"}
+
+
+def test_live_usage_prices_the_same_as_the_full_export(server, tmp_path):
+    """Billing comes from the shared transforms: the BASIC listing changes no billed quantity."""
+    store = Store(tmp_path / "live")
+    gcp.sync(source(server), store, now=NOW)
+    exported = Store(tmp_path / "export")
+    import_files(exported, write_docs(tmp_path / "docs", simulate(SPEC).documents))
+    usage_cols = frozenset({"seen_at", "collected_at", "source"})
+    assert snapshot(store, usage_cols)["usage"] == snapshot(exported, usage_cols)["usage"]
+    live, full = price_usage(store.read_rows("usage")), price_usage(exported.read_rows("usage"))
+    assert live == pytest.approx(full) and live > 0
+
+
+def test_a_second_sync_reads_no_step_entries_of_unchanged_executions(server, tmp_path):
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    active = running_names(server)
+    assert len(active) == 2
+    stored = {e[C.execution_id]: e[C.status] for e in store.read_rows("executions")}
+    assert all(stored[n] == "RUNNING" for n in active)
+
+    server.requests.clear()
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=30))
+    assert second.status == RunStatus.SUCCEEDED
+    assert second.counts["running_revisited"] == 2           # the ACTIVE ones, and only them
+    assert server.calls_to("step_entries") == 2 and server.calls_to("executions_get") == 2
+
+    for name in active:                                      # they end meanwhile
+        server.executions[name].update(state="SUCCEEDED", endTime="2026-11-02T00:30:00.000000000Z",
+                                       duration="60.000000000s")
+    server.requests.clear()
+    gcp.sync(source(server), store, now=NOW + dt.timedelta(hours=1))
+    assert server.calls_to("step_entries") == 2
+    after = {e[C.execution_id]: e[C.status] for e in store.read_rows("executions")}
+    assert len(after) == 60 and all(after[n] == "SUCCEEDED" for n in active)   # replaced, no duplicates
+
+    server.requests.clear()
+    [fourth] = gcp.sync(source(server), store, now=NOW + dt.timedelta(hours=2))
+    assert fourth.status == RunStatus.SUCCEEDED
+    assert server.calls_to("step_entries") == 0 and server.calls_to("executions_get") == 0
+    assert "running_revisited" not in fourth.counts
+
+
+def test_the_listing_filters_on_the_window_and_asks_for_the_basic_view(server, tmp_path):
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    server.requests.clear()
+    gcp.sync(source(server, lag="10m"), store, now=NOW + dt.timedelta(minutes=5))
+    listings = [q for m, p, q in server.requests if p.endswith("/executions")]
+    assert len(listings) == 3
+    for query in listings:
+        assert query["view"] == ["BASIC"] and query["pageSize"] == ["1000"]
+        assert query["filter"] == ['startTime>="2026-11-02T00:50:00.000000Z"']     # watermark (NOW) - 10m
+
+
+def test_failed_execution_gets_its_full_view_and_past_revision_its_definition(server, tmp_path):
+    wf_name = f"projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
+    current = server.workflows[wf_name]
+    old = {**current, "revisionId": "000001-abc",
+           "sourceContents": current["sourceContents"].replace("googleapis.bigquery.v2.jobs.query", "http.post")}
+    server.add_workflow(old, current=False)
+    failed = f"{wf_name}/executions/failed-1"
+    server.add_execution({
+        "name": failed, "state": "FAILED", "startTime": "2026-11-01T12:00:00.000000000Z",
+        "createTime": "2026-11-01T12:00:00.000000000Z", "endTime": "2026-11-01T12:00:02.000000000Z",
+        "duration": "2s", "workflowRevisionId": "000001-abc", "argument": '{"secret": "x"}',
+        "error": {"payload": '{"message":"boom","tags":["HttpError"]}', "context": "HttpError in step run_query"},
+    }, [{"name": f"{failed}/stepEntries/1", "entryId": "1", "step": "init", "routine": "main",
+         "stepType": "STEP_ASSIGN", "state": "STATE_SUCCEEDED", "createTime": "2026-11-01T12:00:00.100000000Z",
+         "updateTime": "2026-11-01T12:00:00.200000000Z", "variableData": {"variables": {"k": "secret"}}}])
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert server.calls_to("executions_get") == 1            # FULL only where needed
+    [row] = store.read_rows("executions", f"{C.execution_id} = '{failed}'")
+    assert row[C.status] == "FAILED" and "boom" in row[C.error] and row[C.revision] == "000001-abc"
+    revisions = {(w[C.workflow_id], w[C.revision]) for w in store.read_rows("workflows")}
+    assert (wf_name, "000001-abc") in revisions and (wf_name, current["revisionId"]) in revisions
+    assert result.counts["revisions_fetched"] == 1
+    server.requests.clear()
+    gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=1))
+    assert server.calls_to("workflows_get") == 0              # a stored revision is not read again
+    assert "secret" not in json.dumps(store.read_rows("steps"), default=str)
+
+
+def test_globs_and_locations(server, tmp_path):
+    server.extra_locations[PROJECT] = {"asia-east1"}        # a location without workflows
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server, workflows=["etl-*"]), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.details["locations"] == ["us-central1"]
+    assert {e[C.workflow_name] for e in store.read_rows("executions")} == {"etl-nightly"}
+    assert result.scope.startswith(f"gcp:{PROJECT}:all-locations#")
+
+    results = gcp.sync(source(server, locations=["us-central1", "asia-east1"]), Store(tmp_path / "t"), now=NOW)
+    assert [r.scope for r in results] == [f"gcp:{PROJECT}:us-central1", f"gcp:{PROJECT}:asia-east1"]
+    assert [r.counts.get("executions_fetched", 0) for r in results] == [60, 0]
+
+
+def test_sync_store_and_doctor_pick_the_collector_up(server, tmp_path):
+    assert live_collection_available("gcp")
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server)], now=NOW)
+    assert report.ok and report.exit_code == 0
+    [run] = [r for r in store.read_rows("collection_runs") if r["cloud"] == "gcp"]
+    assert run["status"] == "succeeded" and run["watermark"] is not None
+    details = json.loads(run["details"])
+    assert details["api_calls"]["stepEntries.list"] == 60
+    assert TOKEN not in run["details"] and TOKEN not in (run["error"] or "")
+
+
+# ---------------------------------------------------------------- configuration and the guard
+
+@pytest.mark.parametrize("bad, says", [
+    ({"regions": ["x"]}, "unknown key"),
+    ({"project": ""}, "project"),
+    ({"project": "a/b"}, "project"),
+    ({"locations": "us-central1"}, "locations"),
+    ({"workflows": []}, "workflows"),
+    ({"endpoint": "http://10.0.0.5:8080"}, "loopback"),
+    ({"endpoint": "ftp://127.0.0.1"}, "https"),
+    ({"endpoint": "https://user:pw@example.com"}, "bare root"),
+    ({"concurrency": 0}, "concurrency"),
+    ({"lag": "soon"}, "lag"),
+    ({"quotas": {"stepEntries.list": [1]}}, "quotas"),
+    ({"path": "fast"}, "path"),
+])
+def test_bad_source_entries_are_refused_with_a_clear_message(bad, says):
+    with pytest.raises(gcp.SourceConfigError, match=says):
+        gcp.validate({"cloud": "gcp", "project": "p", **bad})
+
+
+def test_endpoints_per_service_and_loopback_only_in_clear():
+    assert gcp_clients.service_root(None, "workflowexecutions") == "https://workflowexecutions.googleapis.com"
+    assert gcp_clients.service_root("https://{service}.p.example/", "logging") == "https://logging.p.example"
+    assert gcp_clients.service_root("http://127.0.0.1:9", "workflows") == "http://127.0.0.1:9"
+    for ok in ("http://127.0.0.1:8080", "http://[::1]:9", "http://localhost:1", "https://{service}.googleapis.com"):
+        assert gcp_clients.endpoint_problem(ok) is None, ok
+    assert gcp_clients.endpoint_problem("http://example.com") is not None
+    [scope] = gcp.scopes({"cloud": "gcp", "project": "p", "lag": "1h", "quotas": {"executions.list": [5, 1]}})
+    assert scope.location is None and scope.lag == dt.timedelta(hours=1)
+
+
+def test_the_session_refuses_anything_but_reads_before_sending(server):
+    clients = gcp_clients.scope_clients(project=PROJECT, endpoint=server.endpoint)
+    wf = f"{server.endpoint}/v1/projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
+    attempts = [
+        lambda: clients.session.post(f"{wf}/executions", json={"argument": "{}"}),       # executions.create
+        lambda: clients.session.post(f"{wf}/executions/x:cancel", json={}),
+        lambda: clients.session.delete(wf),
+        lambda: clients.session.patch(wf, json={}),
+        lambda: clients.session.request("PUT", wf),
+        lambda: clients.post_json("workflowexecutions", f"v1/{wf.split('/v1/', 1)[1]}/executions",
+                                  api="executions.create", body={}),
+        lambda: clients.session.post(f"{server.endpoint}/v3/projects/{PROJECT}/timeSeries", json={}),  # create
+    ]
+    for attempt in attempts:
+        with pytest.raises(gcp_clients.ReadOnlyViolation):
+            attempt()
+    assert server.requests == []                              # nothing reached the server
+    assert clients.get_json("workflows", f"v1/projects/{PROJECT}/locations", api="workflows")["locations"]
+    page = clients.post_json("logging", "v2/entries:list", api="logging.entries.list",
+                             body={"resourceNames": [f"projects/{PROJECT}"]})
+    assert page == {"entries": []}
+    assert [m for m, _, _ in server.requests] == ["GET", "POST"]
+
+
+def test_the_role_document_grants_exactly_the_permissions_used():
+    text = (REPO / "docs" / "gcp-role.md").read_text()
+    listed = set(__import__("re").findall(r"`((?:workflows|logging|monitoring)\.[a-zA-Z]+\.[a-zA-Z]+)`", text))
+    assert listed == set(gcp_clients.PERMISSIONS)
+    assert {"workflows.workflows.get", "workflows.workflows.list", "workflows.executions.get",
+            "workflows.executions.list", "logging.logEntries.list", "monitoring.timeSeries.list",
+            "monitoring.metricDescriptors.list"} <= listed

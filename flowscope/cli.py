@@ -1,4 +1,4 @@
-"""The `flowscope` command: demo | import | sync | analyze | report | dashboard | doctor.
+"""The `flowscope` command: demo | import | sync | analyze | report | run | dashboard | doctor.
 
 Each command is a thin shell over library calls; errors print one clear line and exit non-zero.
 """
@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.console import Console
@@ -183,7 +183,9 @@ def import_(
         print_skips(exc.skips)
         raise fail(f"{exc} (nothing was written)", ExitCode.NO_DATA) from None
     except (NativeFormatError, StoreError, ValueError) as exc:
-        raise fail(f"{exc} (nothing was written)") from None
+        # a streamed file that failed part way says itself what it stored (PartlyImportedError)
+        suffix = "" if getattr(exc, "executions_written", 0) else " (nothing was written)"
+        raise fail(f"{exc}{suffix}") from None
     except OSError as exc:   # the store path cannot be created (a file there, no permission)
         raise fail(f"{settings.store_path}: cannot write a store there: "
                    f"{exc.strerror or exc} (nothing was written)") from None
@@ -234,7 +236,7 @@ def sync(
     raise typer.Exit(report.exit_code)
 
 
-EXTRAS = {"aws": "boto3", "azure": "azure.mgmt.logic", "gcp": "google.cloud.logging",
+EXTRAS = {"aws": "boto3", "azure": "azure.identity", "gcp": "google.auth",
           "dashboard": "streamlit", "spark": "pyspark"}
 
 
@@ -353,16 +355,30 @@ def analyze(
         _print_csv(findings)
     else:
         _print_findings(findings, coverage)
+    _coverage_notes(coverage)
+    raise typer.Exit(verdict(findings["severity"], coverage.status, fail_on))
+
+
+def _coverage_notes(coverage: "Coverage") -> None:
+    """Why a window holds nothing, and which collections failed (analyze, report and run say the same)."""
     message = coverage.message()
     if message:
         note(message)
     for failed in coverage.failed_collections:
         note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: "
              f"{failed['error'] or 'no error recorded'}")
-    if fail_on is not None and any(SEVERITY_RANK[s] >= SEVERITY_RANK[fail_on] for s in findings["severity"]):
-        raise typer.Exit(ExitCode.FINDINGS)
-    if coverage.status != "ok":
-        raise typer.Exit(ExitCode.NO_DATA)
+
+
+def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,
+            delivery_failed: bool = False) -> ExitCode:
+    """The one exit rule of analyze, report and run: 1 a finding at or above --fail-on (it wins: the
+    findings are real whatever else); else 3 no data or a failed collection; else 4 a failed
+    delivery; else 0."""
+    if fail_on is not None and any(SEVERITY_RANK.get(str(s), -1) >= SEVERITY_RANK[fail_on] for s in severities):
+        return ExitCode.FINDINGS
+    if status != "ok":
+        return ExitCode.NO_DATA
+    return ExitCode.DELIVERY_FAILED if delivery_failed else ExitCode.OK
 
 
 def _print_csv(findings: "pd.DataFrame") -> None:
@@ -426,6 +442,212 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
                       "" if is_missing(row.monthly_usd) else fmt_usd(row.monthly_usd))
     console = out if out.is_terminal else Console(width=200)
     console.print(table)
+
+
+REPORT_HELP = (
+    "Write a report of one window: html (one self-contained file; --plotly cdn for a small one), pdf, "
+    "md, csv or parquet (a folder, one file per table) or xlsx (a sheet per table).\\n\\n"
+    "The findings are kept in the store with their stable ids (--no-history: read only), so the report "
+    "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\\n\\n"
+    f"Exit codes ({exit_code_table()}): as `analyze`: 1 a finding at or above --fail-on (it wins), "
+    "else 3 no executions in the window or a failed last collection, else 0; 2 for a bad flag or path."
+)
+PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
+
+
+def _check_report_flags(fmt: str, fail_on: str | None, plotly: str) -> None:
+    from flowscope.report import FORMATS
+
+    if fmt not in FORMATS:
+        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if fail_on is not None and fail_on not in SEVERITY_RANK:
+        raise fail(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+    if plotly not in ("inline", "cdn"):
+        raise fail(f"--plotly must be inline or cdn, not {plotly!r}")
+
+
+def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
+                    workflow: list[str] | None, title: str, history: bool) -> Any:
+    """Analyses + measures of one window (report/content.py), then the findings history recorded."""
+    from flowscope.analysis import Thresholds
+    from flowscope.report import build_content
+    from flowscope.report import history as findings_history
+    from flowscope.store import StoreError
+
+    try:
+        thresholds = Thresholds.from_mapping(settings.thresholds)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        with status("analysing"):
+            content = build_content(target, since=since, until=until, clouds=cloud, workflows=workflow,
+                                    thresholds=thresholds, title=title)
+    except (StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    try:
+        findings_history.record(target, content, write=history)
+    except (StoreError, OSError) as exc:
+        tagged("warning:", f"findings history not recorded: {exc}")
+    return content
+
+
+def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
+    from flowscope.report import write_report
+    from flowscope.report.pdf import PdfError
+
+    try:
+        with status(f"writing {fmt}"):
+            return write_report(content, fmt, out, plotly=plotly)
+    except (PdfError, ValueError, OSError) as exc:
+        raise fail(f"{out}: {exc}") from None
+
+
+@app.command(help=REPORT_HELP)
+def report(
+    out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet).")],
+    store: ReadStoreOpt = None,
+    config: ConfigOpt = None,
+    since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
+    until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
+    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")] = None,
+    workflow: Annotated[Optional[list[str]], typer.Option(
+        help="Only these workflows, by name or id (repeatable).")] = None,
+    format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.")] = "html",
+    fail_on: Annotated[Optional[str], typer.Option(
+        help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+    plotly: Annotated[str, typer.Option(help=PLOTLY_HELP)] = "inline",
+    history: Annotated[bool, typer.Option("--history/--no-history",
+                                          help="Record the findings history in the store.")] = True,
+    title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
+) -> None:
+    _check_report_flags(format, fail_on, plotly)
+    settings = _settings(config, store)
+    target = _open_store(settings.store_path)
+    content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
+                              title=title, history=history)
+    written = _write(content, format, out, plotly)
+    note(f"report written: {', '.join(map(str, written[:3]))}{' ...' if len(written) > 3 else ''}")
+    note(content.summary_line())
+    if content.history is not None:
+        note(f"findings: {content.history.summary()}")
+    _coverage_notes(content.coverage)
+    raise typer.Exit(verdict(content.findings["severity"], content.coverage.status, fail_on))
+
+
+RUN_HELP = (
+    "For schedulers: sync every configured source, analyse, write the reports with dated file names and "
+    "send the [[notify]] notifications, in one step. The window ends at the start of the current hour "
+    "(or --until), so a re-run in the same hour writes the same files and changes no history.\\n\\n"
+    f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
+    "the window or a failed collection (a failed sync included); else 4 a notification could not be "
+    "delivered after its retries; else 0. 2: a bad flag or configuration."
+)
+
+
+def _run_options(settings: Any, formats: list[str] | None, since: str | None, fail_on: str | None,
+                 plotly: str | None) -> tuple[list[str], str, str | None, str, str]:
+    """Flags over the config file's [report] table over defaults."""
+    known = {"formats", "since", "fail_on", "plotly", "title"}
+    unknown = sorted(set(settings.report) - known)
+    if unknown:
+        raise fail(f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    cfg = settings.report
+    chosen = formats or list(cfg.get("formats", ["html"]))
+    resolved_fail_on = fail_on or cfg.get("fail_on")
+    resolved_plotly = plotly or cfg.get("plotly", "inline")
+    for fmt in chosen:
+        _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
+    return (chosen, since or cfg.get("since", "7d"), resolved_fail_on, resolved_plotly,
+            str(cfg.get("title", "flowscope report")))
+
+
+def _run_sync(settings: Any, do_sync: bool) -> bool:
+    """Sync every configured source; True when a scope failed (recorded in collection_runs, said here)."""
+    from flowscope.collectors.sync import run_sync
+    from flowscope.settings import ConfigError
+    from flowscope.store import StoreError
+
+    if not do_sync:
+        note("sync skipped (--no-sync)")
+        return False
+    if not settings.sources:
+        note("no [[sources]] configured: nothing to sync, reporting on the store as it is")
+        return False
+    try:
+        with status("syncing"):
+            result = run_sync(settings)
+    except (ConfigError, StoreError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    for line in result.summary_lines():
+        note(line)
+    return bool(result.exit_code)
+
+
+def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None:
+    """Remember what each target was sent by this report run, so a re-run does not send it again."""
+    from flowscope.report.history import mark_notified
+    from flowscope.store import StoreError
+
+    sent = {d.target: d.finding_ids for d in deliveries if d.sent and d.finding_ids}
+    if not sent or content.history is None:
+        return
+    try:
+        mark_notified(target, content.history, sent)
+    except (StoreError, OSError) as exc:
+        tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
+
+
+@app.command("run", help=RUN_HELP)
+def run_(
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.")],
+    config: ConfigOpt = None,
+    store: StoreOpt = None,
+    since: Annotated[Optional[str], typer.Option(help="Window start (default: [report] since, else 7d).")] = None,
+    until: Annotated[Optional[str], typer.Option(help="Window end (default: the start of this hour).")] = None,
+    format: Annotated[Optional[list[str]], typer.Option(
+        "--format", help="Formats to write (repeatable; default: [report] formats, else html).")] = None,
+    fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.")] = None,
+    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP)] = None,
+    do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
+    notify: Annotated[bool, typer.Option("--notify/--no-notify", help="Send the [[notify]] messages.")] = True,
+) -> None:
+    import datetime as dt
+
+    from flowscope.model import UTC
+    from flowscope.report import SUFFIX
+    from flowscope.report.notify import deliver, parse_targets
+    from flowscope.timewindow import parse_since
+
+    settings = _settings(config, store)
+    formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
+    try:
+        targets = parse_targets(settings.notify) if notify else []
+        end = parse_since(until) or dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start = parse_since(since_text, end)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    sync_failed = _run_sync(settings, do_sync)
+    target = _open_store(settings.store_path)
+    content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None,
+                              title=title, history=True)
+    written: list[Path] = []
+    for fmt in formats:
+        name = f"flowscope-{end:%Y-%m-%dT%H%MZ}{SUFFIX[fmt] or '-' + fmt}"
+        written += _write(content, fmt, report_dir / name, plotly_mode)
+    note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
+    note(content.summary_line())
+    if content.history is not None:
+        note(f"findings: {content.history.summary()}")
+    _coverage_notes(content.coverage)
+    with status("notifying"):
+        deliveries = deliver(targets, content, written, sync_failed=sync_failed)
+    for d in deliveries:
+        note(d.line())
+    _mark_notified(target, content, deliveries)
+    # a scope that failed in this very sync counts even when it started after the window's end
+    data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
+    raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
+                             delivery_failed=any(d.failed for d in deliveries)))
 
 
 def main() -> None:  # pragma: no cover - console entry point

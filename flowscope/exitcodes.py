@@ -7,9 +7,10 @@
 | 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store, bad input |
 | 3 | no data: the store or the window holds nothing, an import read nothing usable, or the last
 |   | collection failed ("no data" is not healthy) |
+| 4 | `report` / `run`: a notification (or the report file) could not be delivered, after retries |
 
 A failed delivery (a report or notification that could not be sent) never hides the findings:
-the code still says what was found.
+the code still says what was found (1 and 3 win over 4).
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ class ExitCode(IntEnum):
     FINDINGS = 1
     USAGE = 2
     NO_DATA = 3
+    DELIVERY_FAILED = 4
 
 
 def exit_code_table() -> str:
     """The documented table, for `--help` texts."""
-    return "0 healthy; 1 findings at or above --fail-on; 2 usage or configuration error; 3 no data or collection failed"
+    return ("0 healthy; 1 findings at or above --fail-on; 2 usage or configuration error; "
+            "3 no data or collection failed; 4 delivery failed")

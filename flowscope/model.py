@@ -172,6 +172,19 @@ class C:
     watermark = "watermark"
     counts = "counts"
     details = "details"
+    # findings history (flowscope/report/history.py)
+    id = "id"
+    severity = "severity"
+    workflow = "workflow"
+    step = "step"
+    title = "title"
+    monthly_usd = "monthly_usd"
+    first_seen = "first_seen"
+    last_seen = "last_seen"
+    state = "state"
+    window_start = "window_start"
+    window_end = "window_end"
+    notified = "notified"
 
 
 def _f(name: str, typ: pa.DataType, nullable: bool = True) -> pa.Field:
@@ -299,6 +312,35 @@ COLLECTION_RUNS = pa.schema([
     _f(C.details, pa.string()),  # JSON object: path used, logging level, warnings
 ])
 
+FINDINGS = pa.schema([
+    _f(C.id, pa.string(), False),           # the finding's stable id (analysis/base.py Finding.id)
+    _f(C.kind, pa.string(), False),
+    _f(C.severity, pa.string(), False),      # as last seen
+    _f(C.cloud, pa.string()),
+    _f(C.workflow_id, pa.string()),
+    _f(C.workflow, pa.string()),
+    _f(C.step, pa.string()),
+    _f(C.title, pa.string()),
+    _f(C.monthly_usd, pa.float64()),
+    _f(C.first_seen, TIMESTAMP, False),      # end of the first report window that saw it
+    _f(C.last_seen, TIMESTAMP, False),       # end of the last report window that saw it
+    _f(C.state, pa.string(), False),         # FindingState
+    _f(C.window_start, TIMESTAMP, False),    # the report window that last updated the row
+    _f(C.window_end, TIMESTAMP, False),
+    _f(C.run_id, pa.string(), False),        # that report run
+    _f(C.notified, pa.string()),             # JSON {notify target: report run id} of the last message naming it
+])
+
+
+class FindingState(StrEnum):
+    """Where a finding stands against the previous report (flowscope/report/history.py)."""
+
+    NEW = "new"              # first seen in this report
+    ONGOING = "ongoing"      # seen before, still there
+    WORSENED = "worsened"    # still there, now more severe
+    REOPENED = "reopened"    # resolved before, back again
+    RESOLVED = "resolved"    # seen before, gone from this report's window
+
 
 @dataclass(frozen=True)
 class TableSpec:
@@ -331,6 +373,7 @@ TABLES: dict[str, TableSpec] = {
                          (C.cloud, C.resource_id, C.metric, C.statistic, C.timestamp),
                          (C.cloud, C.start_date)),
     "collection_runs": TableSpec("collection_runs", COLLECTION_RUNS, (C.run_id,), (C.run_id,), ()),
+    "findings": TableSpec("findings", FINDINGS, (C.id,), (C.id,), ()),
 }
 EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
 """Tables whose rows belong to one execution and are replaced together with it."""
@@ -415,6 +458,7 @@ class Batch:
     usage: list[dict[str, Any]] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)
     collection_runs: list[dict[str, Any]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -11,7 +11,7 @@ from typing import Any
 DEFAULT_STORE = "~/.flowscope"
 CONFIG_ENV = "FLOWSCOPE_CONFIG"
 STORE_ENV = "FLOWSCOPE_STORE"
-KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "dashboard", "report"}
+KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "dashboard", "report", "notify"}
 
 
 class ConfigError(ValueError):
@@ -26,6 +26,7 @@ class Settings:
     auth: dict[str, Any] = field(default_factory=dict)
     dashboard: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
+    notify: list[dict[str, Any]] = field(default_factory=list)   # [[notify]] targets (flowscope/report/notify)
     config_path: Path | None = None
 
     @property
@@ -66,6 +67,7 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
         auth=dict(data.get("auth", {})),
         dashboard=dict(data.get("dashboard", {})),
         report=dict(data.get("report", {})),
+        notify=list(data.get("notify", [])),
         config_path=path,
     )
     if os.environ.get(STORE_ENV):

@@ -7,13 +7,14 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v java >/dev/null 2>&1 || need_apt+=(default-jre-headless)
+command -v pdftotext >/dev/null 2>&1 || need_apt+=(poppler-utils)   # PDF report tests read PDFs back
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     echo "setup: installing Debian packages: ${need_apt[*]}" >&2
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
   else
-    echo "setup: please install ${need_apt[*]} (needed by browser and Spark tests)" >&2
+    echo "setup: please install ${need_apt[*]} (needed by browser, PDF and Spark tests)" >&2
   fi
 fi
 

@@ -1,0 +1,178 @@
+"""What a report says: every figure taken from the analysis layer, none computed here.
+
+The findings and their coverage come from `analysis.run.analyze_report` (what `flowscope analyze`
+prints), the aggregates from `analysis.tables` (what the dashboard shows) over one cursor of one
+store snapshot, savings from `analysis.measures`. A report is a view of those, so its numbers are
+the same as the dashboard's and `analyze`'s for the same window and filters.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from flowscope.analysis import measures
+from flowscope.analysis import tables as q
+from flowscope.analysis.base import Thresholds
+from flowscope.analysis.run import AnalysisReport, Coverage, analyze_report
+from flowscope.model import C
+
+TOP = 10
+"""Rows in each 'top' table of a report (costly steps, slowest steps, failing steps, retried steps)."""
+
+
+@dataclass
+class HistoryChange:
+    """What changed since the last report: the state of every finding in the report's scope."""
+
+    states: dict[str, str] = field(default_factory=dict)              # finding id -> FindingState of this report
+    first_seen: dict[str, dt.datetime] = field(default_factory=dict)  # finding id -> first seen
+    resolved: pd.DataFrame = field(default_factory=pd.DataFrame)     # history rows resolved by this report
+    recorded: bool = False                                            # history rows written by this report
+    previous_report: dt.datetime | None = None                       # end of the previous report's window
+    run_id: str = ""                                                  # this report run (history.run_id)
+    notified: dict[str, dict[str, str]] = field(default_factory=dict)  # finding id -> {target: run id}
+
+    def already_sent(self, finding_id: str, target: str) -> bool:
+        """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
+        return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
+
+    def count(self, *states: str) -> int:
+        return sum(1 for s in self.states.values() if s in states) + (
+            len(self.resolved) if "resolved" in states else 0)
+
+    def summary(self) -> str:
+        """'3 new, 5 ongoing, 2 resolved since the last report' (worsened and reopened said apart)."""
+        parts = [f"{self.count('new')} new"]
+        if self.count("reopened"):
+            parts.append(f"{self.count('reopened')} reopened")
+        if self.count("worsened"):
+            parts.append(f"{self.count('worsened')} worsened")
+        parts += [f"{self.count('ongoing')} ongoing", f"{len(self.resolved)} resolved"]
+        since = "since the last report" if self.previous_report is not None else "(first report of this scope)"
+        return ", ".join(parts) + " " + since
+
+
+@dataclass
+class ReportContent:
+    """Everything a report shows, as small frames and numbers (formats only lay them out)."""
+
+    analysis: AnalysisReport
+    filters: q.Filters
+    generated_at: dt.datetime
+    overview: pd.DataFrame            # tables.overview_by_cloud over the window (a 'total' row last)
+    previous: pd.DataFrame            # the same over the previous window of the same length
+    trend: pd.DataFrame               # tables.trend
+    cost_drivers: pd.DataFrame        # tables.cost_drivers (top)
+    slowest_steps: pd.DataFrame       # tables.latency_by_step, the top by p95
+    failing_steps: pd.DataFrame       # tables.failing_steps (top)
+    retried_steps: pd.DataFrame       # tables.amplification (top)
+    collection_health: pd.DataFrame   # tables.collection_health
+    potential_savings: float          # measures.potential_savings of the findings
+    title: str = "flowscope report"
+    history: HistoryChange | None = None
+
+    @property
+    def findings(self) -> pd.DataFrame:
+        return self.analysis.findings
+
+    @property
+    def coverage(self) -> Coverage:
+        return self.analysis.coverage
+
+    @property
+    def bucket_seconds(self) -> int:
+        return q.bucket_seconds(self.filters)
+
+    @property
+    def previous_has_data(self) -> bool:
+        """Compare with the previous window only when it holds executions (never against nothing)."""
+        total = self.previous[self.previous[C.cloud] == "total"]
+        return not total.empty and int(total["executions"].iloc[0]) > 0
+
+    def state_of(self, finding_id: str) -> str | None:
+        return self.history.states.get(finding_id) if self.history is not None else None
+
+    def retry_storms(self) -> pd.DataFrame:
+        kinds = ("retry_storm", "synchronized_retries")
+        return self.findings[self.findings["kind"].isin(kinds)] if not self.findings.empty else self.findings
+
+    def summary_line(self) -> str:
+        """One line for a chat message or a log: status, executions, failure rate, spend, findings."""
+        cov = self.coverage
+        total = self.overview[self.overview[C.cloud] == "total"].iloc[0] if not self.overview.empty else None
+        head = (f"{_day(cov.since)} .. {_day(cov.until)} UTC: {cov.executions:,} executions of "
+                f"{cov.workflows:,} workflow(s)")
+        if total is not None and cov.executions:
+            head += (f", run failure rate {total['failure_rate']:.1%}, spend ${total['cost_usd']:,.2f} "
+                     f"(${total['monthly_usd']:,.2f}/month projected)")
+        head += f"; {len(self.findings)} finding(s)"
+        if self.potential_savings:
+            head += f", potential savings ${self.potential_savings:,.2f}/month"
+        return head
+
+
+def _day(value: dt.datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M")
+
+
+def workflow_ids(con: Any, workflows: Sequence[str] | None) -> tuple[str, ...]:
+    """The ids of workflows named by name or id (the CLI's --workflow), as `tables.Filters` needs."""
+    if not workflows:
+        return ()
+    options = q.workflow_options(con)
+    wanted = {str(w) for w in workflows}
+    hit = options[options[C.workflow_id].isin(wanted) | options[C.workflow_name].isin(wanted)]
+    return tuple(sorted(set(hit[C.workflow_id].astype(str))))
+
+
+def build_content(
+    store: Any,
+    *,
+    since: str | dt.datetime | None = "7d",
+    until: str | dt.datetime | None = None,
+    now: dt.datetime | None = None,
+    clouds: Sequence[str] | None = None,
+    workflows: Sequence[str] | None = None,
+    thresholds: Thresholds | Mapping[str, Any] | None = None,
+    title: str = "flowscope report",
+) -> ReportContent:
+    """Run the analyses and the dashboard's measures over one window and filters of a store.
+
+    Raises ValueError (a typo'd cloud or workflow, a bad time) as `analyze` does.
+    """
+    thresholds = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_mapping(thresholds)
+    now = now or dt.datetime.now(dt.timezone.utc)
+    report = analyze_report(store, since=since, until=until, now=now, clouds=list(clouds) if clouds else None,
+                            workflows=list(workflows) if workflows else None, thresholds=thresholds)
+    cov = report.coverage
+    con = q.prepare(store.connect().cursor())
+    try:
+        f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
+                      workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)
+        latency = q.latency_by_step(con, f)
+        return ReportContent(
+            analysis=report, filters=f, generated_at=now, title=title,
+            overview=q.overview_by_cloud(con, f),
+            previous=q.overview_by_cloud(con, f.previous()),
+            trend=q.trend(con, f),
+            cost_drivers=q.cost_drivers(con, f, limit=TOP),
+            slowest_steps=latency.sort_values("p95_ms", ascending=False).head(TOP).reset_index(drop=True),
+            failing_steps=q.failing_steps(con, f, limit=TOP),
+            retried_steps=q.amplification(con, f, limit=TOP),
+            collection_health=_health(q.collection_health(con, now), clouds),
+            potential_savings=measures.potential_savings(report.findings.to_dict("records")),
+        )
+    finally:
+        con.close()
+
+
+def _health(frame: pd.DataFrame, clouds: Sequence[str] | None) -> pd.DataFrame:
+    """Collection health of the report's clouds only."""
+    if clouds:
+        frame = frame[frame[C.cloud].isin([str(c) for c in clouds])]
+    return frame.reset_index(drop=True)

@@ -1,0 +1,165 @@
+"""Findings history: which findings are new, ongoing, worsened, reopened or resolved since the last report.
+
+The store keeps one `findings` row per stable finding id (analysis/base.py `Finding.id`): first and
+last seen, state, the report window that last touched it. `changes` is the pure transform (stored
+rows + this report's findings -> rows to write + what changed); `record` reads, transforms and
+writes in one visible step. Times are the report windows' ends, never the wall clock, so re-running
+the same report for the same window finds every row already at that window and writes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+
+from flowscope.analysis.base import Severity, utc
+from flowscope.model import C, FindingState
+from flowscope.report.content import HistoryChange, ReportContent
+
+_CARRIED = (C.kind, C.severity, C.cloud, C.workflow_id, C.workflow, C.step, C.title, C.monthly_usd)
+ALERT_STATES = (FindingState.NEW.value, FindingState.WORSENED.value, FindingState.REOPENED.value)
+"""States a notification sends by default: what a daily job has not said before."""
+
+
+def run_id(since: dt.datetime, until: dt.datetime, clouds: Sequence[str], workflows: Sequence[str]) -> str:
+    """The report run's id: the same window and filters give the same id (re-runs are one run)."""
+    key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(clouds)), ",".join(sorted(workflows))])
+    return f"report-{until:%Y%m%dT%H%M%SZ}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
+
+
+def _in_scope(row: dict[str, Any], clouds: Sequence[str], workflows: Sequence[str]) -> bool:
+    """Whether a stored finding belongs to a report of these filters (only those can be resolved by it)."""
+    if clouds and row.get(C.cloud) not in clouds:
+        return False
+    return not workflows or row.get(C.workflow_id) in workflows
+
+
+def _more_severe(now: str, before: str) -> bool:
+    try:
+        return Severity(now).rank < Severity(before).rank
+    except ValueError:
+        return False
+
+
+def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: dt.datetime, until: dt.datetime,
+            clouds: Sequence[str] = (), workflows: Sequence[str] = ()) -> tuple[list[dict[str, Any]], HistoryChange]:
+    """Pure: the history rows this report writes and the change it reports.
+
+    A stored row already at this window (or a later one) is not touched: a re-run, or an older report
+    run after a newer one, never rewinds the history; its state is reported as recorded.
+    """
+    rid = run_id(since, until, clouds, workflows)
+    by_id = {str(r[C.id]): r for r in stored}
+    # the last report before this one: any recorded time earlier than this window's end (on a re-run
+    # the rows already carry this window, but their first or last seen still says when it was before)
+    earlier = [t for r in stored if _in_scope(r, clouds, workflows)
+               for t in (utc(r[C.window_end]), utc(r[C.last_seen]), utc(r[C.first_seen])) if t < until]
+    change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid,
+                           notified={i: _notified(r) for i, r in by_id.items()})
+    writes: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for row in findings.to_dict("records"):
+        fid = str(row["id"])
+        seen.add(fid)
+        old = by_id.get(fid)
+        if old is not None and utc(old[C.window_end]) >= until:
+            state = old[C.state] if old[C.state] != FindingState.RESOLVED.value else FindingState.ONGOING.value
+            change.states[fid] = state
+            change.first_seen[fid] = utc(old[C.first_seen])
+            continue
+        if old is None:
+            state, first = FindingState.NEW.value, until
+        elif old[C.state] == FindingState.RESOLVED.value:
+            state, first = FindingState.REOPENED.value, utc(old[C.first_seen])
+        elif _more_severe(str(row["severity"]), str(old[C.severity])):
+            state, first = FindingState.WORSENED.value, utc(old[C.first_seen])
+        else:
+            state, first = FindingState.ONGOING.value, utc(old[C.first_seen])
+        change.states[fid] = state
+        change.first_seen[fid] = first
+        writes.append({C.id: fid, **{k: _plain(row.get(k)) for k in _CARRIED}, C.first_seen: first,
+                       C.last_seen: until, C.state: state, C.window_start: since, C.window_end: until,
+                       C.run_id: rid, C.notified: old.get(C.notified) if old is not None else None})
+    resolved = []
+    for fid, old in by_id.items():
+        if fid in seen or not _in_scope(old, clouds, workflows):
+            continue
+        end = utc(old[C.window_end])
+        if end < until and old[C.state] != FindingState.RESOLVED.value:
+            new = {**old, C.state: FindingState.RESOLVED.value, C.window_start: since, C.window_end: until,
+                   C.run_id: rid}
+            writes.append(new)
+            resolved.append(new)
+        elif end == until and old[C.state] == FindingState.RESOLVED.value and old[C.run_id] == rid:
+            resolved.append(old)          # resolved by this very report, run before
+    change.resolved = pd.DataFrame(resolved, columns=list(_history_columns()))
+    return writes, change
+
+
+def _notified(row: dict[str, Any]) -> dict[str, str]:
+    try:
+        value = json.loads(row.get(C.notified) or "{}")
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+
+
+def mark_notified(store: Any, change: HistoryChange, sent: dict[str, Sequence[str]]) -> int:
+    """Record which findings each target's message named in this report run (target -> finding ids), so
+    a re-run of the same window (a scheduler's retry) does not send them again; a target whose
+    delivery failed is not recorded, so the retry sends to it. Returns rows written."""
+    ids = {i for named in sent.values() for i in named}
+    if not ids:
+        return 0
+    rows = {str(r[C.id]): r for r in store.read_rows("findings") if str(r[C.id]) in ids}
+    writes = []
+    for fid, row in rows.items():
+        notified = _notified(row)
+        for target, named in sent.items():
+            if fid in named:
+                notified[target] = change.run_id
+        value = json.dumps(notified, sort_keys=True)
+        if value != row.get(C.notified):
+            writes.append({**row, C.notified: value})
+        change.notified[fid] = notified
+    if writes:
+        store.write({"findings": writes})
+    return len(writes)
+
+
+def _history_columns() -> list[str]:
+    from flowscope.model import TABLES
+
+    return list(TABLES["findings"].schema.names)
+
+
+def _plain(value: Any) -> Any:
+    """None for pandas' missing values; numbers as Python numbers."""
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    return value.item() if hasattr(value, "item") else value
+
+
+def record(store: Any, content: ReportContent, *, write: bool = True) -> HistoryChange:
+    """Read the stored history, work out what changed, write it (unless `write` is off), and attach
+    the change to the report's content. One visible sync: get -> transform -> load."""
+    f = content.filters
+    stored = store.read_rows("findings")
+    writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
+                             workflows=f.workflows)
+    if writes and write:
+        store.write({"findings": writes})
+        change.recorded = True
+    content.history = change
+    return change
+
+
+def finding_history(store: Any, finding_id: str) -> dict[str, Any] | None:
+    """One finding's stored history row (first seen, last seen, state), or None."""
+    rows = [r for r in store.read_rows("findings") if r[C.id] == finding_id]
+    return rows[0] if rows else None

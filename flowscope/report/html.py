@@ -1,0 +1,263 @@
+"""The HTML report: one self-contained file that opens offline.
+
+Jinja2 with autoescape lays out `ReportContent`; every cloud-originated string reaches the page
+as escaped text. Charts come from the dashboard's pure builders (`flowscope.ui.charts`, which
+imports no Streamlit), embedded as JSON that plotly's encoder escapes (`<` as \\u003c) and drawn by
+plotly.js, inlined by default (the file opens offline) or loaded from the plotly CDN (`cdn`, a
+~100 kB file instead of ~5 MB). Chart labels are HTML-escaped too: plotly.js reads a few tags in
+text. A Content-Security-Policy with a per-file nonce lets only the report's own scripts run, so
+even a name that slipped through could not run one.
+"""
+
+from __future__ import annotations
+
+import html
+import secrets
+from typing import Any
+
+import pandas as pd
+
+from flowscope.format import fmt_count, fmt_duration, fmt_evidence, fmt_pct, fmt_usd, is_missing
+from flowscope.model import C
+from flowscope.report.content import ReportContent
+
+PLOTLY_MODES = ("inline", "cdn")
+CDN = "https://cdn.plot.ly"
+
+TEMPLATE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'nonce-{{ nonce }}'\
+{% if plotly == 'cdn' %} {{ cdn }}{% endif %}; style-src 'unsafe-inline'; img-src data:; font-src data:">
+<title>{{ c.title }} {{ window }}</title>
+<style nonce="{{ nonce }}">
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;
+color:#222;padding:0 16px}
+h1{margin-bottom:4px} h2{border-bottom:2px solid #ddd;padding-bottom:4px;margin-top:32px;break-after:avoid}
+table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
+th,td{border-bottom:1px solid #e5e5e5;padding:4px 6px;text-align:left;vertical-align:top}
+th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
+.banner{padding:10px 14px;border-radius:6px;margin:12px 0}
+.warn{background:#fff4e5;border:1px solid #ff9f1c} .bad{background:#fdecea;border:1px solid #d62728}
+.ok{background:#eaf6ee;border:1px solid #2e9d5b}
+.sev{font-weight:600;text-transform:uppercase;font-size:11px}
+.sev-critical{color:#9b1d20}.sev-high{color:#d62728}.sev-medium{color:#c77700}.sev-low{color:#1f77b4}
+.sev-info{color:#7f7f7f} .state{font-size:11px;padding:1px 5px;border-radius:8px;background:#eee}
+.state-new,.state-reopened,.state-worsened{background:#ffe08a}
+.muted{color:#777;font-size:12px} .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+.chart{min-height:320px;break-inside:avoid} .finding{break-inside:avoid}
+@media print{body{margin:0;max-width:none}.grid{grid-template-columns:1fr 1fr}}
+</style>
+{% if plotly == 'inline' %}<script nonce="{{ nonce }}">{{ plotly_js|safe }}</script>
+{% else %}<script nonce="{{ nonce }}" src="{{ cdn }}/plotly-{{ plotly_version }}.min.js" charset="utf-8"></script>
+{% endif %}
+</head><body>
+<h1>{{ c.title }}</h1>
+<div class="muted">Window {{ window }} UTC{% if filters %} &middot; {{ filters }}{% endif %}
+ &middot; generated {{ generated }} UTC &middot; previous period {{ previous_window }} UTC</div>
+
+{% if status == 'no_data' %}<div class="banner bad" id="status"><b>No data.</b> {{ message }}</div>
+{% elif status == 'collection_failed' %}<div class="banner bad" id="status"><b>The last collection failed</b>
+ for {{ failed|length }} scope(s): the window may be incomplete.<ul>{% for f in failed %}
+<li>{{ f.scope }} at {{ f.ended_at }}: {{ f.error or 'no error recorded' }}</li>{% endfor %}</ul></div>
+{% else %}<div class="banner ok" id="status">Data for the whole window: {{ c.coverage.executions|int }} executions
+ of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
+{% if changes %}<div class="banner warn" id="changes"><b>What changed:</b> {{ changes }}</div>{% endif %}
+
+<h2 id="summary">Summary per cloud</h2>
+<table><thead><tr><th>cloud</th><th>executions</th><th>run failure rate</th><th>retries</th>
+<th>spend in window</th><th>projected monthly spend</th></tr></thead><tbody>
+{% for r in summary %}<tr><td><b>{{ r.cloud }}</b></td>{% for cell in r.cells %}
+<td class="n">{{ cell.now }}{% if cell.before %}<br><span class="muted">{{ cell.before }}</span>{% endif %}</td>
+{% endfor %}</tr>{% endfor %}</tbody></table>
+<div class="muted">{% if compare %}Grey: the previous period ({{ previous_window }}) and the change.
+{% else %}No comparison: the previous period holds no executions.{% endif %}
+ Potential savings the cost findings name: <b>{{ savings }}</b> per month (not part of spend).</div>
+
+<h2 id="trends">Cost and failure trends</h2>
+<div class="grid">{% for ch in trends %}{{ ch|safe }}{% endfor %}</div>
+
+<h2 id="findings">Findings ({{ findings|length }})</h2>
+{{ severity_chart|safe }}
+{% if not findings %}<p>No findings in this window.</p>{% endif %}
+{% for f in findings %}<div class="finding" id="finding-{{ f.id }}">
+<h3><span class="sev sev-{{ f.severity }}">{{ f.severity }}</span>
+{% if f.state %}<span class="state state-{{ f.state }}">{{ f.state }}</span>{% endif %} {{ f.title }}</h3>
+<table><tr><th>kind</th><td>{{ f.kind }}</td><th>cloud</th><td>{{ f.cloud }}</td><th>workflow</th>
+<td>{{ f.workflow }}</td><th>step</th><td>{{ f.step }}</td></tr>
+<tr><th>$/month</th><td>{{ f.monthly }}</td><th>executions affected</th><td>{{ f.affected }}</td>
+<th>first seen</th><td>{{ f.first_seen }}</td><th>id</th><td>{{ f.id }}</td></tr>
+<tr><th>evidence</th><td colspan="7">{{ f.evidence }}</td></tr>
+<tr><th>recommendation</th><td colspan="7">{{ f.recommendation }}</td></tr>
+{% if f.samples %}<tr><th>sample executions</th><td colspan="7">{% for s in f.samples %}<code>{{ s }}</code>
+{% endfor %}</td></tr>{% endif %}</table></div>
+{% endfor %}
+{% if resolved %}<h3 id="resolved">Resolved since the last report ({{ resolved|length }})</h3>
+<table><thead><tr><th>severity</th><th>kind</th><th>cloud</th><th>workflow</th><th>step</th><th>title</th>
+<th>first seen</th><th>last seen</th></tr></thead><tbody>{% for r in resolved %}<tr>{% for v in r %}<td>{{ v }}</td>
+{% endfor %}</tr>{% endfor %}</tbody></table>{% endif %}
+
+{% for t in tables %}<h2 id="{{ t.id }}">{{ t.title }}</h2>
+{% if t.chart %}{{ t.chart|safe }}{% endif %}
+{% if t.rows %}<table><thead><tr>{% for h in t.header %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
+{% for r in t.rows %}<tr>{% for v in r %}<td{% if loop.index0 in t.numeric %} class="n"{% endif %}>{{ v }}</td>
+{% endfor %}</tr>{% endfor %}</tbody></table>{% else %}<p>{{ t.empty }}</p>{% endif %}
+{% endfor %}
+<p class="muted">flowscope: the same measures as the dashboard and <code>flowscope analyze</code> for this
+window and these filters.</p>
+</body></html>
+"""
+
+
+def _environment() -> Any:
+    from jinja2 import Environment
+
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def _iso(value: Any) -> str:
+    if value is None or is_missing(value):
+        return "—"
+    return pd.Timestamp(value).strftime("%Y-%m-%d %H:%M")
+
+
+def _text(value: Any) -> str:
+    return "—" if value is None or is_missing(value) or value == "" else str(value)
+
+
+def _chart(fig: Any, nonce: str, div_id: str) -> str:
+    """A plotly figure as a div and a nonce'd script (plotly's JSON escapes '<', so no tag can close it)."""
+    import plotly.io as pio
+
+    data = pio.to_json(fig, validate=False)
+    return (f'<div class="chart" id="{div_id}"></div><script nonce="{nonce}">Plotly.newPlot("{div_id}", '
+            f'Object.assign({data}, {{config: {{displaylogo: false, responsive: true}}}}));</script>')
+
+
+def _label(frame: pd.DataFrame, *parts: str) -> pd.Series:
+    """'workflow / step' for a chart axis, HTML-escaped: plotly.js reads tags like <b> or <a> in text."""
+    text = frame[list(parts)].astype(str).agg(" / ".join, axis=1) if not frame.empty else pd.Series(dtype=object)
+    return text.map(lambda s: html.escape(s[:120], quote=False))
+
+
+def _summary(c: ReportContent) -> list[dict[str, Any]]:
+    prev = {r[C.cloud]: r for r in c.previous.to_dict("records")} if c.previous_has_data else {}
+    out = []
+    for r in c.overview.to_dict("records"):
+        p = prev.get(r[C.cloud])
+        if p is not None and not p["executions"]:
+            p = None
+
+        def cell(now: str, before: str | None, delta: str | None, p: Any = p) -> dict[str, str | None]:
+            return {"now": now, "before": f"{before} ({delta})" if p is not None and before else None}
+
+        out.append({"cloud": r[C.cloud], "cells": [
+            cell(fmt_count(r["executions"]), p and fmt_count(p["executions"]),
+                 p and f"{r['executions'] - p['executions']:+,}"),
+            cell(fmt_pct(r["failure_rate"]), p and fmt_pct(p["failure_rate"]),
+                 p and f"{(r['failure_rate'] - p['failure_rate']) * 100:+.1f} pt"),
+            cell(fmt_count(r["retries"]), p and fmt_count(p["retries"]), p and f"{r['retries'] - p['retries']:+,}"),
+            cell(fmt_usd(r["cost_usd"]), p and fmt_usd(p["cost_usd"]),
+                 p and _signed_usd(r["cost_usd"] - p["cost_usd"])),
+            cell(fmt_usd(r["monthly_usd"]), p and fmt_usd(p["monthly_usd"]),
+                 p and _signed_usd(r["monthly_usd"] - p["monthly_usd"])),
+        ]})
+    return out
+
+
+def _signed_usd(value: float) -> str:
+    return ("+" if value >= 0 else "-") + fmt_usd(abs(value))
+
+
+def _findings(c: ReportContent) -> list[dict[str, Any]]:
+    first = c.history.first_seen if c.history is not None else {}
+    return [{
+        "id": r["id"], "severity": r["severity"], "state": c.state_of(r["id"]), "kind": r["kind"],
+        "cloud": _text(r["cloud"]), "workflow": _text(r["workflow"]), "step": _text(r["step"]),
+        "title": r["title"], "monthly": fmt_usd(r["monthly_usd"]), "affected": fmt_count(r["executions_affected"]),
+        "evidence": fmt_evidence(r["evidence"]), "recommendation": _text(r["recommendation"]),
+        "first_seen": _iso(first.get(r["id"])), "samples": [str(s) for s in list(r["sample_execution_ids"])[:5]],
+    } for r in c.findings.to_dict("records")]
+
+
+def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
+    from flowscope.ui import charts
+
+    costly = c.cost_drivers.assign(label=_label(c.cost_drivers, "workflow", "step"))
+    slow = c.slowest_steps.assign(label=_label(c.slowest_steps, "workflow", "step"))
+    retried = c.retried_steps.assign(label=_label(c.retried_steps, "workflow", "step"))
+    storms = c.retry_storms()
+    return [
+        {"id": "costly-steps", "title": "Top costly steps",
+         "chart": _chart(charts.hbar(costly, x="cost_usd", y="label", money=True, text="cost_usd",
+                                     title="Spend in window by step"), nonce, "chart-costly") if len(costly) else "",
+         "header": ["cloud", "workflow", "step", "meter", "spend", "share", "$/month", "retries' spend"],
+         "numeric": {4, 5, 6, 7}, "empty": "No billed usage in this window.",
+         "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), r[C.meter], fmt_usd(r["cost_usd"]),
+                   fmt_pct(r["share"]), fmt_usd(r["monthly_usd"]), fmt_usd(r["retry_usd"])]
+                  for r in costly.to_dict("records")]},
+        {"id": "retry-storms", "title": "Retry storms and retried steps",
+         "chart": _chart(charts.hbar(retried, x="retries", y="label", title="Retries by step"), nonce,
+                         "chart-retries") if len(retried) else "",
+         "header": ["cloud", "workflow", "step", "visits", "retries", "tries per visit", "max attempts"],
+         "numeric": {3, 4, 5, 6}, "empty": "No retries in this window.",
+         "rows": [[f"storm: {r['title']}", _text(r["workflow"]), _text(r["step"]), "", "", "", ""]
+                  for r in storms.to_dict("records")]
+         + [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]), fmt_count(r["retries"]),
+             f"{r['amplification']:.2f}", fmt_count(r["max_attempts"])] for r in retried.to_dict("records")]},
+        {"id": "slowest-steps", "title": "Slowest steps (p95)",
+         "chart": _chart(charts.percentile_bars(slow, label="label", title="Duration percentiles"), nonce,
+                         "chart-latency") if len(slow) else "",
+         "header": ["cloud", "workflow", "step", "visits", "p50", "p95", "p99", "p95 previous period", "drift"],
+         "numeric": {3, 4, 5, 6, 7, 8}, "empty": "No step durations in this window.",
+         "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]),
+                   fmt_duration(r["p50_ms"]), fmt_duration(r["p95_ms"]), fmt_duration(r["p99_ms"]),
+                   fmt_duration(r["prev_p95_ms"]), "—" if is_missing(r["drift"]) else f"{r['drift']:.2f}x"]
+                  for r in slow.to_dict("records")]},
+        {"id": "failing-steps", "title": "Failing steps", "chart": "",
+         "header": ["cloud", "workflow", "step", "visits", "failed visits", "caught", "failure rate"],
+         "numeric": {3, 4, 5, 6}, "empty": "No failed step visits in this window.",
+         "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]),
+                   fmt_count(r["failures"]), fmt_count(r["caught"]), fmt_pct(r["failure_rate"])]
+                  for r in c.failing_steps.to_dict("records")]},
+        {"id": "collection-health", "title": "Collection health", "chart": "",
+         "header": ["cloud", "scope", "last status", "last sync", "lag", "failures (24 h)", "error"],
+         "numeric": {4, 5}, "empty": "No collection runs recorded (an imported or demo store).",
+         "rows": [[r[C.cloud], r[C.scope], r[C.status], _iso(r["last_sync_ended"]),
+                   fmt_duration(None if is_missing(r["lag_minutes"]) else r["lag_minutes"] * 60_000),
+                   fmt_count(r["failures_24h"]), _text(r[C.error])]
+                  for r in c.collection_health.to_dict("records")]},
+    ]
+
+
+def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
+    """The report as one HTML document (`plotly`: 'inline' to open offline, 'cdn' for a small file)."""
+    if plotly not in PLOTLY_MODES:
+        raise ValueError(f"plotly must be one of {', '.join(PLOTLY_MODES)}, not {plotly!r}")
+    from plotly.offline import get_plotlyjs, get_plotlyjs_version
+
+    from flowscope.ui import charts
+
+    nonce = secrets.token_urlsafe(16)
+    cov = c.coverage
+    figs = charts.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds)
+    trends = [_chart(fig, nonce, f"chart-trend-{key}") for key, fig in figs.items()]
+    prev = c.filters.previous()
+    filters = "; ".join(p for p in (
+        f"clouds: {', '.join(cov.clouds)}" if cov.clouds else "",
+        f"workflows: {', '.join(cov.workflow_filter)}" if cov.workflow_filter else "") if p)
+    resolved = [] if c.history is None else [
+        [r[C.severity], r[C.kind], _text(r[C.cloud]), _text(r[C.workflow]), _text(r[C.step]), _text(r[C.title]),
+         _iso(r[C.first_seen]), _iso(r[C.last_seen])] for r in c.history.resolved.to_dict("records")]
+    template = _environment().from_string(TEMPLATE)
+    return template.render(
+        c=c, nonce=nonce, plotly=plotly, cdn=CDN, plotly_version=get_plotlyjs_version(),
+        plotly_js=get_plotlyjs() if plotly == "inline" else "",
+        window=f"{_iso(cov.since)} .. {_iso(cov.until)}", previous_window=f"{_iso(prev.since)} .. {_iso(prev.until)}",
+        generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
+        failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],
+        changes=c.history.summary() if c.history is not None else "",
+        summary=_summary(c), compare=c.previous_has_data, savings=fmt_usd(c.potential_savings), trends=trends,
+        severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
+        findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
+    )

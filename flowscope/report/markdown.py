@@ -1,0 +1,70 @@
+"""The Markdown report: summary and findings, to paste into a ticket or a chat.
+
+Cloud-originated text is escaped for Markdown: HTML's `<`, `>` and `&` become entities (renderers
+pass raw HTML through), every other Markdown punctuation gets a backslash (no link, image, table
+cell or emphasis can be forged by a name), and line breaks become spaces.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_usd, is_missing
+from flowscope.model import C
+from flowscope.report.content import ReportContent
+
+_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:])")
+MAX_FINDINGS = 50
+
+
+def md(value: Any) -> str:
+    """Untrusted text as literal Markdown text."""
+    if value is None or is_missing(value):
+        return "—"
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = re.sub(r"[\r\n\t]+", " ", text)
+    return _PUNCT.sub(r"\\\1", text)
+
+
+def _row(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_markdown(c: ReportContent) -> str:
+    """Summary per cloud, what changed, the findings (most severe first) and the collection status."""
+    cov = c.coverage
+    lines = [f"# {md(c.title)}", "",
+             f"Window {cov.since:%Y-%m-%d %H:%M} .. {cov.until:%Y-%m-%d %H:%M} UTC"
+             + (f"; clouds: {md(', '.join(cov.clouds))}" if cov.clouds else "")
+             + (f"; workflows: {md(', '.join(cov.workflow_filter))}" if cov.workflow_filter else ""), ""]
+    if cov.status == "no_data":
+        lines += [f"**No data.** {md(cov.message())}", ""]
+    for failed in cov.failed_collections:
+        lines.append(f"**Last collection failed:** {md(failed['scope'])}: {md(failed['error'] or 'no error recorded')}")
+    if cov.failed_collections:
+        lines.append("")
+    if c.history is not None:
+        lines += [f"**What changed:** {c.history.summary()}", ""]
+    lines += ["## Summary", "", _row(["cloud", "executions", "run failure rate", "retries", "spend", "monthly"]),
+              _row(["---"] + ["---:"] * 5)]
+    for r in c.overview.to_dict("records"):
+        lines.append(_row([md(r[C.cloud]), fmt_count(r["executions"]), fmt_pct(r["failure_rate"]),
+                           fmt_count(r["retries"]), fmt_usd(r["cost_usd"]), fmt_usd(r["monthly_usd"])]))
+    lines += ["", f"Potential savings named by the findings: {fmt_usd(c.potential_savings)} per month.", "",
+              f"## Findings ({len(c.findings)})", ""]
+    if c.findings.empty:
+        lines.append("No findings in this window.")
+    for r in c.findings.head(MAX_FINDINGS).to_dict("records"):
+        state = c.state_of(r["id"])
+        where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)
+        lines += [f"- **{r['severity'].upper()}**" + (f" ({state})" if state else "") + f" {md(r['title'])}",
+                  f"  - where: {where}; {fmt_usd(r['monthly_usd'])}/month; id `{r['id']}`",
+                  f"  - evidence: {md(fmt_evidence(r['evidence']))}",
+                  f"  - recommendation: {md(r['recommendation'])}"]
+    if len(c.findings) > MAX_FINDINGS:
+        lines.append(f"- and {len(c.findings) - MAX_FINDINGS} more (see the HTML report)")
+    if c.history is not None and len(c.history.resolved):
+        lines += ["", "## Resolved since the last report", ""]
+        lines += [f"- {md(r[C.title])} (`{r[C.id]}`)" for r in c.history.resolved.to_dict("records")]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,250 @@
+"""Notifications: `[[notify]]` targets in flowscope.toml (Slack, Teams, a JSON webhook, e-mail).
+
+    targets = parse_targets(settings.notify)          # ValueError for a bad entry (a config error)
+    results = deliver(targets, content, report_files)  # one Delivery per target, never raises
+
+Payloads are built by pure functions (slack.py, teams.py, webhook.py, email.py); sending goes through
+requests (webhooks) or smtplib (STARTTLS), retried by tenacity on what may pass (a dropped connection,
+HTTP 429 or 5xx, SMTP 4xx). A failed delivery is a `Delivery` with its error, reported by the caller:
+it never hides the findings. Secrets (webhook URLs, SMTP credentials) come from environment variables
+named in the config and never appear in a message, an error or a log line.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import smtplib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flowscope.analysis.base import Severity
+from flowscope.report.content import ReportContent
+from flowscope.report.notify.message import Message, build_message, worth_sending
+
+TYPES = ("slack", "teams", "webhook", "email")
+SECRET_KEYS = ("url", "password", "username", "token", "secret", "webhook")
+"""Keys refused in the file: their values are secrets, named by an *_env key instead."""
+COMMON_KEYS = {"type", "name", "min_severity", "send", "report_url", "retries", "timeout", "backoff"}
+KEYS = {"slack": {"url_env"}, "teams": {"url_env"}, "webhook": {"url_env"},
+        "email": {"host", "port", "starttls", "from", "to", "username_env", "password_env", "ca_file", "attach"}}
+
+
+@dataclass(frozen=True)
+class Target:
+    """One [[notify]] entry, checked."""
+
+    type: str
+    name: str
+    options: Mapping[str, Any]
+    min_severity: str = "high"
+    only_changes: bool = True
+    retries: int = 3
+    timeout: float = 10.0
+    backoff: float = 1.0
+
+
+@dataclass
+class Delivery:
+    target: str
+    sent: bool
+    skipped: bool = False
+    attempts: int = 0
+    error: str | None = None
+    detail: str = ""
+    finding_ids: list[str] = field(default_factory=list)   # the findings its message named
+
+    @property
+    def failed(self) -> bool:
+        return not self.sent and not self.skipped
+
+    def line(self) -> str:
+        if self.skipped:
+            return f"notify {self.target}: nothing to send ({self.detail})"
+        if self.sent:
+            return f"notify {self.target}: sent ({self.detail}; {self.attempts} attempt(s))"
+        return f"notify {self.target}: FAILED after {self.attempts} attempt(s): {self.error}"
+
+
+def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
+    where = f"[[notify]] #{i + 1}"
+    kind = entry.get("type")
+    if kind not in TYPES:
+        raise ValueError(f"{where}: type must be one of {', '.join(TYPES)}, not {kind!r}")
+    secrets = sorted(k for k in entry if k in SECRET_KEYS)
+    if secrets:
+        raise ValueError(f"{where}: {', '.join(secrets)} must not be written in the config file (a secret): "
+                         f"name an environment variable instead ({', '.join(s + '_env' for s in secrets)})")
+    unknown = sorted(set(entry) - COMMON_KEYS - KEYS[kind])
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known for {kind}: "
+                         f"{', '.join(sorted(COMMON_KEYS | KEYS[kind]))}")
+    if kind != "email" and not entry.get("url_env"):
+        raise ValueError(f"{where}: url_env (the environment variable holding the {kind} URL) is required")
+    if kind == "email":
+        for key in ("host", "from", "to"):
+            if not entry.get(key):
+                raise ValueError(f"{where}: {key} is required for e-mail")
+        if entry.get("starttls", True) is False and (entry.get("username_env") or not _loopback(entry["host"])):
+            raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
+    return where
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
+    """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong."""
+    targets = []
+    for i, entry in enumerate(entries):
+        where = _check_entry(i, entry)
+        severity = str(entry.get("min_severity", "high"))
+        if severity not in {s.value for s in Severity}:
+            raise ValueError(f"{where}: min_severity must be one of {', '.join(s.value for s in Severity)}")
+        send = entry.get("send", "changes")
+        if send not in ("changes", "all"):
+            raise ValueError(f"{where}: send must be 'changes' (new, worsened, reopened) or 'all', not {send!r}")
+        try:
+            retries, timeout, backoff = int(entry.get("retries", 3)), float(entry.get("timeout", 10)), \
+                float(entry.get("backoff", 1.0))
+        except (TypeError, ValueError):
+            raise ValueError(f"{where}: retries, timeout and backoff must be numbers") from None
+        if retries < 1 or timeout <= 0 or backoff < 0:
+            raise ValueError(f"{where}: retries must be at least 1, timeout positive, backoff not negative")
+        options = {k: v for k, v in entry.items() if k in KEYS[entry["type"]] or k == "report_url"}
+        targets.append(Target(type=entry["type"], name=str(entry.get("name") or f"{entry['type']}#{i + 1}"),
+                              options=options, min_severity=severity, only_changes=send == "changes",
+                              retries=retries, timeout=timeout, backoff=backoff))
+    return targets
+
+
+class Transient(Exception):
+    """A failure that may pass: retried."""
+
+
+class Permanent(Exception):
+    """A failure that will not pass by retrying (HTTP 4xx, a missing variable, refused credentials)."""
+
+
+def _env(name: str | None, what: str) -> str:
+    value = os.environ.get(name) if name else None
+    if not value:
+        raise Permanent(f"environment variable {name} ({what}) is not set")
+    return value
+
+
+def _post(url: str, body: dict[str, Any], timeout: float) -> str:
+    """One POST; the URL is a secret, so no error names it (requests' messages do: only types are kept)."""
+    import requests
+
+    try:
+        response = requests.post(url, json=body, timeout=timeout, allow_redirects=False)
+    except (requests.ConnectionError, requests.Timeout) as exc:
+        raise Transient(f"{type(exc).__name__} (no response)") from None
+    except requests.RequestException as exc:
+        raise Permanent(f"{type(exc).__name__}") from None
+    if response.status_code == 429 or response.status_code >= 500:
+        raise Transient(f"HTTP {response.status_code}")
+    if response.status_code >= 300:
+        raise Permanent(f"HTTP {response.status_code}")
+    return f"HTTP {response.status_code}"
+
+
+def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
+    from flowscope.report.notify.email import build_email, send_email
+
+    o = target.options
+    username = _env(o["username_env"], "SMTP user name") if o.get("username_env") else None
+    password = _env(o["password_env"], "SMTP password") if o.get("password_env") else None
+    to = [o["to"]] if isinstance(o["to"], str) else list(o["to"])
+    attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
+    mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
+    try:
+        send_email(mail, host=str(o["host"]), port=int(o.get("port", 587)), starttls=bool(o.get("starttls", True)),
+                   username=username, password=password, ca_file=o.get("ca_file"), timeout=target.timeout)
+    except smtplib.SMTPResponseException as exc:
+        error = f"SMTP {exc.smtp_code}"
+        raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
+    except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
+        raise Transient(type(exc).__name__) from None
+    except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
+        raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    return f"to {len(to)} recipient(s)"
+
+
+def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable[[], str]:
+    """The one attempt a target's delivery repeats."""
+    if target.type == "email":
+        return lambda: _smtp(target, message, files)
+    from flowscope.report.notify import slack, teams, webhook
+
+    build = {"slack": slack.payload, "teams": teams.payload, "webhook": webhook.payload}[target.type]
+    body = build(message)
+
+    def attempt() -> str:
+        return _post(_env(target.options["url_env"], f"{target.type} webhook URL"), body, target.timeout)
+
+    return attempt
+
+
+def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]:
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True,
+                        wait=wait_exponential(multiplier=target.backoff, max=30 * max(target.backoff, 0.01)),
+                        retry=retry_if_exception_type(Transient))
+    detail = retrying(attempt)
+    return detail, int(retrying.statistics.get("attempt_number", 1))
+
+
+@dataclass
+class Plan:
+    """What each target will say (built before anything is sent; tests read it)."""
+
+    target: Target
+    message: Message
+    send: bool = field(default=True)
+
+
+def plan(targets: Sequence[Target], content: ReportContent, report: str | None = None,
+         sync_failed: bool = False) -> list[Plan]:
+    out = []
+    for t in targets:
+        where = t.options.get("report_url") or report
+        message = build_message(content, min_severity=t.min_severity, only_changes=t.only_changes,
+                                report=str(where) if where else None, target=t.name, sync_failed=sync_failed)
+        out.append(Plan(t, message, worth_sending(message) or not t.only_changes))
+    return out
+
+
+def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
+            sync_failed: bool = False) -> list[Delivery]:
+    """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
+    results = []
+    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed):
+        t = p.target
+        if not p.send:
+            results.append(Delivery(t.name, sent=False, skipped=True,
+                                    detail=f"no new finding at or above {t.min_severity}, data complete"))
+            continue
+        attempts = 0
+        try:
+            detail, attempts = _with_retries(t, _sender(t, p.message, files))
+            results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
+                                    finding_ids=[f.id for f in p.message.findings]))
+        except (Transient, Permanent) as exc:
+            results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))
+    return results
+
+
+def _attempts(exc: Exception, target: Target) -> int:
+    """Attempts made before giving up: all of them for a transient error, one for a permanent one."""
+    return target.retries if isinstance(exc, Transient) else 1

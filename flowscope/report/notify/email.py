@@ -1,0 +1,73 @@
+"""E-mail over SMTP with STARTTLS (smtplib): a plain-text body, optionally the report files attached.
+
+Plain text only, so no markup to escape; cloud text loses line breaks (no forged lines) and the
+subject holds no cloud text at all (no header injection). Credentials come from environment
+variables named in the config, never from the file.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import smtplib
+import ssl
+from collections.abc import Sequence
+from email.message import EmailMessage
+from pathlib import Path
+
+from flowscope.report.notify.message import Message
+
+
+def _line(value: object, limit: int = 300) -> str:
+    return " ".join(str(value).split())[:limit]
+
+
+def body(message: Message) -> str:
+    lines = [message.headline, "", _line(message.summary, 1000)]
+    for text in (message.changes, message.status_text):
+        if text:
+            lines.append(_line(text, 1000))
+    if message.findings:
+        lines += ["", "Findings:"]
+    for f in message.findings:
+        where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+        lines.append(f"- {f.severity.upper()}{' (' + f.state + ')' if f.state else ''} {_line(f.title)}")
+        lines.append(f"  {where}; {f.monthly}/month; id {f.id}")
+    if message.more:
+        lines.append(f"- and {message.more} more in the report")
+    if message.report:
+        lines += ["", f"Report: {_line(message.report)}"]
+    return "\n".join(lines) + "\n"
+
+
+def subject(message: Message) -> str:
+    """No cloud text: counts and status only."""
+    n = len(message.findings) + message.more
+    status = {"no_data": " - NO DATA", "collection_failed": " - collection failed"}.get(message.status, "")
+    return f"flowscope: {n} finding(s) at or above {message.min_severity}{status}"
+
+
+def build_email(message: Message, *, sender: str, to: Sequence[str],
+                attachments: Sequence[Path] = ()) -> EmailMessage:
+    mail = EmailMessage()
+    mail["Subject"] = subject(message)
+    mail["From"] = sender
+    mail["To"] = ", ".join(to)
+    mail.set_content(body(message))
+    for path in attachments:
+        kind = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        main, sub = kind.split("/", 1)
+        mail.add_attachment(path.read_bytes(), maintype=main, subtype=sub, filename=path.name)
+    return mail
+
+
+def send_email(mail: EmailMessage, *, host: str, port: int, starttls: bool, username: str | None,
+               password: str | None, ca_file: str | None, timeout: float) -> None:
+    """One delivery attempt (the caller retries): connect, STARTTLS, log in when credentials are given."""
+    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+        smtp.ehlo()
+        if starttls:
+            smtp.starttls(context=ssl.create_default_context(cafile=ca_file))
+            smtp.ehlo()
+        if username:
+            smtp.login(username, password or "")
+        smtp.send_message(mail)

@@ -1,0 +1,136 @@
+"""What a notification says, built once from a report's content: pure, no I/O.
+
+Each channel (slack.py, teams.py, webhook.py, email.py) turns a `Message` into its own payload and
+escapes the cloud-originated text for its own markup. Nothing secret goes in: no payloads (the store
+keeps none), no URLs of webhooks, no credentials; the report's location only when configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from flowscope.analysis.base import Severity
+from flowscope.format import fmt_usd, is_missing
+from flowscope.report.content import ReportContent
+from flowscope.report.history import ALERT_STATES
+
+MAX_FINDINGS = 10
+"""Findings listed in one message (the rest are counted; the report has them all)."""
+
+
+@dataclass(frozen=True)
+class MessageFinding:
+    id: str
+    severity: str
+    state: str | None
+    kind: str
+    title: str
+    cloud: str | None
+    workflow: str | None
+    step: str | None
+    monthly_usd: float
+
+    @property
+    def monthly(self) -> str:
+        return fmt_usd(self.monthly_usd)
+
+
+@dataclass(frozen=True)
+class Message:
+    """A notification's content: plain values, untrusted text still raw (channels escape it)."""
+
+    title: str
+    summary: str                      # ReportContent.summary_line()
+    status: str                       # coverage status: ok | no_data | collection_failed
+    status_text: str | None           # why, when not ok
+    changes: str | None               # '3 new, 5 ongoing, 2 resolved since the last report'
+    counts: dict[str, int]            # findings per state (and 'total')
+    findings: list[MessageFinding] = field(default_factory=list)
+    more: int = 0                     # selected findings beyond MAX_FINDINGS
+    min_severity: str = "high"
+    report: str | None = None         # where the report is (a path or a configured URL)
+    window: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def headline(self) -> str:
+        if self.status == "no_data":
+            return f"{self.title}: no data in the window"
+        if self.status == "collection_failed":
+            head = f"{self.title}: the last collection failed"
+        else:
+            head = self.title
+        new = len(self.findings) + self.more
+        return f"{head}: {new} finding(s) at or above {self.min_severity} to look at"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The generic webhook's JSON (documented in docs/reports.md)."""
+        return {
+            "source": "flowscope", "title": self.title, "headline": self.headline, "summary": self.summary,
+            "status": self.status, "status_text": self.status_text, "window": self.window, "changes": self.changes,
+            "counts": self.counts, "min_severity": self.min_severity, "more": self.more, "report": self.report,
+            "findings": [f.__dict__ for f in self.findings],
+        }
+
+
+def at_least(severity: str, minimum: str) -> bool:
+    try:
+        return Severity(severity).rank <= Severity(minimum).rank
+    except ValueError:
+        return False
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None or is_missing(value) or value == "" else str(value)
+
+
+def select(content: ReportContent, *, min_severity: str, only_changes: bool,
+           target: str | None = None) -> list[dict[str, Any]]:
+    """The findings a notification names: at or above `min_severity` and, by default, only those new,
+    worsened or reopened since the last report (so a daily job does not repeat yesterday's alert) and
+    not already sent to this target by this very report run (a scheduler's retry). Without a history
+    every finding counts as new."""
+    out = []
+    for row in content.findings.to_dict("records"):
+        if not at_least(str(row["severity"]), min_severity):
+            continue
+        state = content.state_of(str(row["id"]))
+        if only_changes and state is not None and state not in ALERT_STATES:
+            continue
+        if only_changes and target and content.history is not None \
+                and content.history.already_sent(str(row["id"]), target):
+            continue
+        out.append(row)
+    return out
+
+
+def build_message(content: ReportContent, *, min_severity: str = "high", only_changes: bool = True,
+                  report: str | None = None, target: str | None = None, sync_failed: bool = False) -> Message:
+    """`sync_failed`: a scope failed in the sync just run (`flowscope run`), which the window's coverage
+    may not show when it started after the window's end."""
+    chosen = select(content, min_severity=min_severity, only_changes=only_changes, target=target)
+    counts = {"total": len(content.findings)}
+    if content.history is not None:
+        for state in ("new", "reopened", "worsened", "ongoing"):
+            counts[state] = content.history.count(state)
+        counts["resolved"] = len(content.history.resolved)
+    cov = content.coverage
+    failed = "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in cov.failed_collections)
+    status, status_text = cov.status, cov.message() or (f"last collection failed: {failed}" if failed else None)
+    if sync_failed and status == "ok":
+        status, status_text = "collection_failed", "the sync of this run failed for a scope: see collection health"
+    return Message(
+        title=content.title, summary=content.summary_line(), status=status, status_text=status_text,
+        changes=content.history.summary() if content.history is not None else None, counts=counts,
+        findings=[MessageFinding(id=str(r["id"]), severity=str(r["severity"]), state=content.state_of(str(r["id"])),
+                                 kind=str(r["kind"]), title=str(r["title"]), cloud=_text(r["cloud"]),
+                                 workflow=_text(r["workflow"]), step=_text(r["step"]),
+                                 monthly_usd=float(r["monthly_usd"] or 0.0)) for r in chosen[:MAX_FINDINGS]],
+        more=max(0, len(chosen) - MAX_FINDINGS), min_severity=min_severity, report=report,
+        window={"since": cov.since.isoformat(), "until": cov.until.isoformat()},
+    )
+
+
+def worth_sending(message: Message) -> bool:
+    """Something to say: findings to look at, or data that is missing or incomplete (never a silent all-clear)."""
+    return bool(message.findings) or message.status != "ok"

@@ -1,0 +1,54 @@
+"""Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received"): a
+message with one Adaptive Card attachment (`application/vnd.microsoft.card.adaptive`).
+
+TextBlocks render a Markdown subset and no HTML: cloud text gets a backslash before every Markdown
+character (no forged link, emphasis or list), `<script>` stays text, and a mention needs an explicit
+`msteams.entities` entry, which a card built here never has.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flowscope.report.notify.message import Message
+
+CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+
+
+def escape(value: Any, limit: int = 300) -> str:
+    text = " ".join(str(value).split())[:limit]
+    return _MARKDOWN.sub(r"\\\1", text)
+
+
+def _block(text: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def card(message: Message) -> dict[str, Any]:
+    """The Adaptive Card (schema 1.4, what Teams renders)."""
+    body: list[dict[str, Any]] = [_block(escape(message.headline), size="Medium", weight="Bolder"),
+                                  _block(escape(message.summary, 1000))]
+    for text in (message.changes, message.status_text):
+        if text:
+            body.append(_block(escape(text, 1000), isSubtle=True))
+    for f in message.findings:
+        where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+        body.append({"type": "Container", "separator": True, "items": [
+            _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
+            {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
+                                          {"title": "$/month", "value": escape(f.monthly)},
+                                          {"title": "id", "value": f.id}]}]})
+    if message.more:
+        body.append(_block(f"and {message.more} more in the report", isSubtle=True))
+    if message.report:
+        body.append(_block(f"report: {escape(message.report)}", isSubtle=True))
+    return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+            "version": "1.4", "body": body}
+
+
+def payload(message: Message) -> dict[str, Any]:
+    """The JSON body a Teams workflow webhook takes: a message with the card as its attachment."""
+    return {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None,
+                                                "content": card(message)}]}

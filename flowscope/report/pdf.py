@@ -1,0 +1,68 @@
+"""The PDF report: the HTML report printed by headless Chromium (Playwright, Debian's /usr/bin/chromium).
+
+Why Chromium rather than WeasyPrint with static chart images: the charts are the very plotly figures
+of the HTML report, drawn by plotly.js as vector SVG, so the PDF matches the HTML page for page with
+no second renderer (WeasyPrint runs no JavaScript, so it would need kaleido and its own Chromium to
+turn each chart into an image anyway). The browser runs with the same flags as the browser tests,
+with JavaScript for the report's own nonce'd scripts only (the page's Content-Security-Policy),
+and the page is loaded from a local file with every network request refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+CHROMIUM_ENV = "FLOWSCOPE_CHROMIUM"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+"""The flags of tests/e2e/helpers.py ARGS (headless in a container: no sandbox, no GPU, no background traffic)."""
+RENDER_TIMEOUT_MS = 60_000
+
+
+class PdfError(RuntimeError):
+    """Chromium or Playwright is missing, or the page could not be printed."""
+
+
+def chromium_path() -> str:
+    """FLOWSCOPE_CHROMIUM, else `chromium` on the PATH (Debian: apt-get install chromium)."""
+    path = os.environ.get(CHROMIUM_ENV) or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        raise PdfError("the PDF report needs Chromium: apt-get install chromium (or set FLOWSCOPE_CHROMIUM)")
+    return path
+
+
+def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
+    """Print an HTML report (plotly inlined) to `out` as A4 pages, once its `charts` plots are drawn."""
+    try:
+        from playwright.sync_api import Error as PlaywrightError
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        raise PdfError("the PDF report needs Playwright: pip install 'flowscope[report]'") from None
+    executable = chromium_path()
+    with tempfile.TemporaryDirectory(prefix="flowscope-pdf-") as tmp:
+        page_file = Path(tmp) / "report.html"
+        page_file.write_text(html, encoding="utf-8")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=executable, args=ARGS)
+                try:
+                    context = browser.new_context()
+                    context.route("http://**/*", lambda route: route.abort())
+                    context.route("https://**/*", lambda route: route.abort())
+                    page = context.new_page()
+                    page.goto(page_file.as_uri(), wait_until="load", timeout=RENDER_TIMEOUT_MS)
+                    if charts:
+                        page.wait_for_function(
+                            f"document.querySelectorAll('.chart .main-svg').length >= {int(charts)}",
+                            timeout=RENDER_TIMEOUT_MS)
+                    page.emulate_media(media="print")
+                    page.pdf(path=str(out), format="A4", print_background=True, landscape=True,
+                             margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})
+                finally:
+                    browser.close()
+        except PlaywrightError as exc:
+            raise PdfError(f"Chromium could not print the report: {str(exc).splitlines()[0]}") from None
+    return out

@@ -1,0 +1,75 @@
+"""CSV / Parquet / Excel exports: the findings and the aggregates behind the charts (never raw events).
+
+One frame per sheet or file: summary (overview per cloud, this window and the previous one), trend,
+findings, costly steps, slowest steps, failing steps, retried steps, collection health, resolved.
+Every text cell goes through `textsafety.csv_safe_frame` (a cell starting with = + - @ tab or CR
+gets a leading apostrophe), in all three formats: a Parquet file is often opened in a spreadsheet
+too. Times are UTC (naive in Excel, which has no time zones).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from flowscope.analysis.suite import _json_default
+from flowscope.model import C
+from flowscope.report.content import ReportContent
+from flowscope.textsafety import csv_safe_frame
+
+TABLE_FORMATS = ("csv", "parquet", "xlsx")
+
+
+def frames(c: ReportContent) -> dict[str, pd.DataFrame]:
+    """The exported frames by name, text cells made safe for spreadsheets."""
+    findings = c.findings.copy()
+    if not findings.empty:
+        findings["evidence"] = [json.dumps(e, default=_json_default, sort_keys=True) for e in findings["evidence"]]
+        findings["sample_execution_ids"] = [" ".join(map(str, ids)) for ids in findings["sample_execution_ids"]]
+        findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
+    summary = pd.concat([c.overview.assign(period="window", since=c.filters.since, until=c.filters.until),
+                         c.previous.assign(period="previous", since=c.filters.previous().since,
+                                           until=c.filters.since)], ignore_index=True)
+    out = {
+        "summary": summary, "trend": c.trend, "findings": findings, "costly_steps": c.cost_drivers,
+        "slowest_steps": c.slowest_steps, "failing_steps": c.failing_steps, "retried_steps": c.retried_steps,
+        "collection_health": c.collection_health,
+    }
+    if c.history is not None:
+        out["resolved"] = c.history.resolved
+    return {name: csv_safe_frame(frame.reset_index(drop=True)) for name, frame in out.items()}
+
+
+def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Excel keeps no time zone: times as naive UTC."""
+    out = frame.copy()
+    for col in out.columns:
+        if isinstance(out[col].dtype, pd.DatetimeTZDtype):
+            out[col] = out[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    return out
+
+
+def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
+    """CSV or Parquet: a folder `out` with one file per frame; xlsx: one workbook, a sheet per frame."""
+    if fmt not in TABLE_FORMATS:
+        raise ValueError(f"table format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
+    data = frames(c)
+    if fmt == "xlsx":
+        with pd.ExcelWriter(out, engine="openpyxl") as book:
+            for name, frame in data.items():
+                _naive_utc(frame).to_excel(book, sheet_name=name[:31], index=False)
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, frame in data.items():
+        path = out / f"{name}.{fmt}"
+        if fmt == "csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        written.append(path)
+    return written

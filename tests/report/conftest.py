@@ -1,0 +1,82 @@
+"""Stores and servers for the report tests: a three-cloud store, the same with hostile names, an
+empty store, and a loopback SMTP server (aiosmtpd) that requires STARTTLS and a login."""
+
+from __future__ import annotations
+
+import socket
+import ssl
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from flowscope.store import Store
+from tests.report.helpers import make_store, self_signed
+
+SMTP_USER, SMTP_PASSWORD = "reporter", "s3cret-from-env"
+
+
+@pytest.fixture(scope="session")
+def report_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("report-store")
+    make_store(path)
+    return str(path)
+
+
+@pytest.fixture(scope="session")
+def hostile_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("report-hostile")
+    make_store(path, names=True)
+    return str(path)
+
+
+@pytest.fixture()
+def empty_store(tmp_path) -> str:
+    Store(tmp_path / "empty")
+    return str(tmp_path / "empty")
+
+
+@dataclass
+class Smtp:
+    port: int
+    ca_file: str
+    messages: list[Any] = field(default_factory=list)
+    logins: list[str] = field(default_factory=list)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture()
+def smtp_server(tmp_path):
+    """aiosmtpd on 127.0.0.1: STARTTLS required before anything else, AUTH LOGIN/PLAIN checked."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    state = Smtp(port=_free_port(), ca_file=str(cert))
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+            state.messages.append(envelope)
+            return "250 OK"
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == SMTP_USER \
+            and auth_data.password.decode() == SMTP_PASSWORD
+        if ok:
+            state.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok, handled=False)   # handled=False: aiosmtpd answers 535 itself
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, tls_context=context,
+                            require_starttls=True, authenticator=authenticator, auth_require_tls=True)
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()

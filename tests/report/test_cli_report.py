@@ -1,0 +1,84 @@
+"""`flowscope report`: exit codes (--fail-on, no data, failed collection, bad flags), the lines it
+prints, and that it never creates a store."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app, verdict
+from flowscope.exitcodes import ExitCode
+from tests.report.helpers import END, make_store
+
+runner = CliRunner()
+WINDOW = ["--since", (END - dt.timedelta(days=7)).isoformat(), "--until", END.isoformat()]
+
+
+@pytest.fixture(scope="module")
+def healthy_store(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("healthy")
+    make_store(path, failed_scope=False)
+    return str(path)
+
+
+def report(store: str, out, *args: str):
+    return runner.invoke(app, ["report", "--store", store, "--out", str(out), *WINDOW, *args])
+
+
+@pytest.mark.slow  # two reports, ~3 s each
+def test_healthy_report_exits_0_and_fail_on_exits_1(healthy_store, tmp_path):
+    result = report(healthy_store, tmp_path / "r.md", "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "report written" in result.output and (tmp_path / "r.md").is_file()
+    result = report(healthy_store, tmp_path / "r2.md", "--format", "md", "--fail-on", "low", "--no-history")
+    assert result.exit_code == ExitCode.FINDINGS, result.output
+    assert (tmp_path / "r2.md").is_file()                 # written before the verdict
+
+
+@pytest.mark.slow  # two reports, ~3 s each
+def test_failed_collection_exits_3_unless_a_finding_is_at_fail_on(report_store, tmp_path):
+    result = report(report_store, tmp_path / "r.md", "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.NO_DATA
+    assert "last collection of gcp:projects/p2/locations/europe-west1 failed" in result.output
+    result = report(report_store, tmp_path / "r.md", "--format", "md", "--no-history", "--fail-on", "critical")
+    assert result.exit_code == ExitCode.FINDINGS         # the failed scope is itself a critical finding
+
+
+def test_empty_window_and_empty_store_exit_3_and_say_so(healthy_store, empty_store, tmp_path):
+    result = runner.invoke(app, ["report", "--store", healthy_store, "--out", str(tmp_path / "r.html"),
+                                 "--since", "2020-01-01", "--until", "2020-01-08", "--fail-on", "low"])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "is empty" in result.output and "No data." in (tmp_path / "r.html").read_text()
+    result = runner.invoke(app, ["report", "--store", empty_store, "--out", str(tmp_path / "e.md"),
+                                 "--format", "md"])
+    assert result.exit_code == ExitCode.NO_DATA and "holds no executions yet" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--format", "docx"], "--format must be one of"),
+    (["--fail-on", "severe"], "--fail-on must be one of"),
+    (["--plotly", "local"], "--plotly must be inline or cdn"),
+    (["--cloud", "amazon"], "unknown cloud 'amazon'"),
+    (["--workflow", "order"], "unknown workflow 'order'"),
+])
+def test_bad_flags_exit_2_with_one_line(healthy_store, tmp_path, args, message):
+    result = report(healthy_store, tmp_path / "r.html", *args)
+    assert result.exit_code == ExitCode.USAGE
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_path_that_is_not_a_store_exits_2_and_is_not_created(tmp_path):
+    result = runner.invoke(app, ["report", "--store", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")])
+    assert result.exit_code == ExitCode.USAGE and not (tmp_path / "nope").exists()
+
+
+def test_one_exit_rule():
+    assert verdict(["low", "high"], "ok", "high") == ExitCode.FINDINGS
+    assert verdict(["low"], "ok", "high") == ExitCode.OK
+    assert verdict(["high"], "no_data", "high") == ExitCode.FINDINGS
+    assert verdict([], "collection_failed", "high") == ExitCode.NO_DATA
+    assert verdict([], "ok", None, delivery_failed=True) == ExitCode.DELIVERY_FAILED
+    assert verdict(["critical"], "ok", "high", delivery_failed=True) == ExitCode.FINDINGS
+    assert verdict([], "no_data", None, delivery_failed=True) == ExitCode.NO_DATA

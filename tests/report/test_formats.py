@@ -1,0 +1,100 @@
+"""The report's formats from one content: HTML (escaped, self-contained or CDN), Markdown (escaped),
+CSV / Parquet / Excel (the findings and the aggregates, formula cells neutralised), read back."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+import pandas as pd
+import pytest
+
+from flowscope.report import build_content, write_report
+from flowscope.report.markdown import md
+from flowscope.store import Store
+from tests.report.helpers import END, HOSTILE
+
+SINCE = END - dt.timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def hostile_content(hostile_store):
+    return build_content(Store.open(hostile_store), since=SINCE, until=END, now=END)
+
+
+def test_html_is_one_file_with_plotly_inlined_and_every_section(hostile_content, tmp_path):
+    out = tmp_path / "r.html"
+    write_report(hostile_content, "html", out)
+    page = out.read_text()
+    assert not re.search(r"<script[^>]* src=", page)  # no remote script: it opens offline
+    assert len(page) > 3_000_000                     # plotly.js is in the file: it opens offline
+    for section in ("summary", "trends", "findings", "costly-steps", "retry-storms", "slowest-steps",
+                    "failing-steps", "collection-health"):
+        assert f'id="{section}"' in page
+    assert "The last collection failed" in page      # the failed gcp scope is said, not hidden
+
+
+def test_html_escapes_hostile_names_and_allows_only_its_own_scripts(hostile_content, tmp_path):
+    out = tmp_path / "r.html"
+    write_report(hostile_content, "html", out, plotly="cdn")
+    page = out.read_text()
+    assert len(page) < 500_000
+    assert re.search(r'<script nonce="[^"]+" src="https://cdn\.plot\.ly/plotly-[\d.]+\.min\.js"', page)
+    assert "<script>window.__pwned" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;window.__pwned" in page                    # shown as text
+    nonce = re.search(r"'nonce-([^']+)'", page).group(1)
+    scripts = re.findall(r"<script([^>]*)>", page)
+    assert scripts and all(f'nonce="{nonce}"' in attrs for attrs in scripts)
+
+
+def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
+    out = tmp_path / "r.md"
+    write_report(hostile_content, "md", out)
+    text = out.read_text()
+    assert "# flowscope report" in text and "## Findings" in text and "## Summary" in text
+    assert "](http" not in text and "<script>" not in text and "<!channel>" not in text and "<img" not in text
+    assert md(HOSTILE["Get_invoice"]) == r"\[click me\]\(http\://evil\.example/y\) &lt;\!channel&gt; Get\_invoice"
+    assert md("a\nb|c") == r"a b\|c"
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_tables_hold_findings_and_aggregates_with_formulas_neutralised(hostile_content, tmp_path, fmt):
+    out = tmp_path / ("r.xlsx" if fmt == "xlsx" else fmt)
+    write_report(hostile_content, fmt, out)
+    if fmt == "xlsx":
+        sheets = pd.read_excel(out, sheet_name=None)
+    else:
+        read = pd.read_csv if fmt == "csv" else pd.read_parquet
+        sheets = {p.stem: read(p) for p in out.iterdir()}
+    assert {"summary", "trend", "findings", "costly_steps", "slowest_steps", "failing_steps", "retried_steps",
+            "collection_health"} <= set(sheets)
+    assert len(sheets["findings"]) == len(hostile_content.findings)
+    cells = [v for frame in sheets.values() for col in frame.columns for v in frame[col] if isinstance(v, str)]
+    assert any("HYPERLINK" in c for c in cells)
+    assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
+    assert any(c.startswith("'=HYPERLINK") for c in cells)
+    total = sheets["summary"][(sheets["summary"]["period"] == "window") & (sheets["summary"]["cloud"] == "total")]
+    assert int(total["executions"].iloc[0]) == hostile_content.coverage.executions
+
+
+def test_csv_refuses_to_write_its_folder_over_a_file(hostile_content, tmp_path):
+    (tmp_path / "taken").write_text("x")
+    with pytest.raises(ValueError, match="writes a folder"):
+        write_report(hostile_content, "csv", tmp_path / "taken")
+
+
+def test_unknown_format_is_an_error(hostile_content, tmp_path):
+    with pytest.raises(ValueError, match="--format must be one of"):
+        write_report(hostile_content, "docx", tmp_path / "r.docx")
+
+
+def test_reports_load_no_streamlit():
+    """The report package draws with ui/charts.py's pure builders, never the dashboard's Streamlit."""
+    import subprocess
+    import sys
+
+    code = ("import sys; import flowscope.report.html, flowscope.report.pdf, flowscope.report.markdown, "
+            "flowscope.report.tables, flowscope.report.notify, flowscope.ui.charts; "
+            "print('streamlit' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -1,0 +1,117 @@
+"""Findings history: new -> ongoing -> worsened -> resolved -> reopened, kept in the store by stable id;
+re-running a report for the same window changes nothing; a filtered report resolves only its scope."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from flowscope.analysis.base import FINDING_COLUMNS
+from flowscope.model import UTC, C
+from flowscope.report import build_content
+from flowscope.report.history import changes, record
+from flowscope.store import Store
+from tests.report.helpers import END, make_store
+
+DAY = dt.timedelta(days=1)
+T0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def findings(*rows: tuple[str, str, str]) -> pd.DataFrame:
+    """(id, severity, cloud) -> a findings frame as the analyses return it."""
+    data = [{c: None for c in FINDING_COLUMNS} | {"id": i, "severity": sev, "cloud": cloud, "kind": "failing_step",
+                                                   "workflow_id": f"wf-{cloud}", "title": f"t {i}",
+                                                   "monthly_usd": 1.0} for i, sev, cloud in rows]
+    return pd.DataFrame(data, columns=FINDING_COLUMNS)
+
+
+def step(stored: list[dict], frame: pd.DataFrame, until: dt.datetime, **scope) -> tuple[list[dict], object]:
+    """Apply one report (pure) and return the new stored state (upsert by id) and the change."""
+    writes, change = changes(stored, frame, since=until - DAY, until=until, **scope)
+    merged = {r[C.id]: r for r in stored} | {r[C.id]: r for r in writes}
+    return list(merged.values()), change
+
+
+def test_states_over_successive_reports():
+    stored: list[dict] = []
+    stored, c1 = step(stored, findings(("a", "medium", "aws"), ("b", "low", "aws")), T0 + DAY)
+    assert c1.states == {"a": "new", "b": "new"} and len(c1.resolved) == 0 and c1.previous_report is None
+    stored, c2 = step(stored, findings(("a", "high", "aws"), ("c", "low", "aws")), T0 + 2 * DAY)
+    assert c2.states == {"a": "worsened", "c": "new"}
+    assert list(c2.resolved[C.id]) == ["b"] and c2.previous_report == T0 + DAY
+    assert c2.summary() == "1 new, 1 worsened, 0 ongoing, 1 resolved since the last report"
+    stored, c3 = step(stored, findings(("a", "high", "aws"), ("b", "low", "aws")), T0 + 3 * DAY)
+    assert c3.states == {"a": "ongoing", "b": "reopened"} and list(c3.resolved[C.id]) == ["c"]
+    rows = {r[C.id]: r for r in stored}
+    assert rows["a"][C.first_seen] == T0 + DAY and rows["a"][C.last_seen] == T0 + 3 * DAY
+    assert rows["b"][C.first_seen] == T0 + DAY and rows["c"][C.state] == "resolved"
+    assert rows["c"][C.last_seen] == T0 + 2 * DAY     # resolved: last seen stays where it was seen
+
+
+def test_same_window_again_writes_nothing_and_says_the_same():
+    stored, first = step([], findings(("a", "medium", "aws")), T0 + DAY)
+    stored, second = step(stored, findings(("a", "medium", "aws"), ("b", "low", "aws")), T0 + 2 * DAY)
+    writes, again = changes(stored, findings(("a", "medium", "aws"), ("b", "low", "aws")),
+                            since=T0 + DAY, until=T0 + 2 * DAY)
+    assert writes == [] and again.states == second.states and again.summary() == second.summary()
+    older, _ = changes(stored, findings(), since=T0, until=T0 + DAY)   # an older window never rewinds
+    assert older == []
+
+
+def test_a_filtered_report_resolves_only_findings_in_its_scope():
+    stored, _ = step([], findings(("a", "high", "aws"), ("z", "high", "azure")), T0 + DAY)
+    _, change = step(stored, findings(), T0 + 2 * DAY, clouds=("aws",))
+    assert list(change.resolved[C.id]) == ["a"]
+    _, change = step(stored, findings(), T0 + 2 * DAY, workflows=("wf-azure",))
+    assert list(change.resolved[C.id]) == ["z"]
+
+
+@pytest.mark.slow  # four reports of a fresh store
+def test_history_in_a_real_store_is_keyed_by_id_and_idempotent(tmp_path):
+    store = make_store(tmp_path / "s")
+    since = END - dt.timedelta(days=7)
+    content = build_content(store, since=since, until=END, now=END)
+    assert len(content.findings) >= 2
+    first = record(store, content)
+    assert first.recorded and first.count("new") == len(content.findings)
+    version = store.version()
+    rows = Store.open(tmp_path / "s").read_rows("findings")
+    assert sorted(r[C.id] for r in rows) == sorted(content.findings["id"])
+    assert {r[C.state] for r in rows} == {"new"} and {r[C.first_seen] for r in rows} == {END}
+
+    again = build_content(store, since=since, until=END, now=END)
+    repeat = record(store, again)
+    assert not repeat.recorded and store.version() == version           # nothing written
+    assert repeat.summary() == first.summary()
+
+    later = END + dt.timedelta(days=1)      # the next day: no executions after END, every finding resolved
+    nxt = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    change = record(store, nxt)
+    gone = set(content.findings["id"]) - set(nxt.findings["id"])
+    assert set(change.resolved[C.id]) == gone
+    assert {change.states[i] for i in nxt.findings["id"] if i in set(content.findings["id"])} <= {"ongoing",
+                                                                                                   "worsened"}
+    stored = {r[C.id]: r for r in store.read_rows("findings")}
+    assert len(stored) == len(set(content.findings["id"]) | set(nxt.findings["id"]))   # one row per id
+    for fid in gone:
+        assert stored[fid][C.state] == "resolved" and stored[fid][C.last_seen] == END
+
+
+def test_without_history_nothing_is_written(tmp_path):
+    store = make_store(tmp_path / "s")
+    content = build_content(store, since=END - dt.timedelta(days=7), until=END, now=END)
+    version = store.version()
+    change = record(store, content, write=False)
+    assert not change.recorded and store.version() == version and change.count("new") == len(content.findings)
+
+
+@pytest.mark.parametrize("bad", [{"state": "gone"}])
+def test_the_store_refuses_an_unknown_state(tmp_path, bad):
+    from flowscope.store import StoreError
+
+    row = {C.id: "x", C.kind: "failing_step", C.severity: "high", C.first_seen: T0, C.last_seen: T0,
+           C.state: "new", C.window_start: T0, C.window_end: T0, C.run_id: "r"} | bad
+    with pytest.raises(StoreError, match="state"):
+        Store(tmp_path / "s").write({"findings": [row]})

@@ -1,0 +1,170 @@
+"""Notifications against real loopback servers: Slack, Teams and a JSON webhook on a local HTTP server
+(their documented shapes checked), e-mail through aiosmtpd with STARTTLS and a login; retries, failures
+reported, secrets kept out of the file and out of every message."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import json
+
+import pytest
+
+from flowscope.report import build_content
+from flowscope.report.history import record
+from flowscope.report.notify import deliver, parse_targets, plan
+from flowscope.report.notify.teams import CONTENT_TYPE
+from flowscope.store import Store
+from tests.report.conftest import SMTP_PASSWORD, SMTP_USER
+from tests.report.helpers import END, HOSTILE, Receiver
+
+SINCE = END - dt.timedelta(days=7)
+
+
+@pytest.fixture(scope="module")
+def content(hostile_store):
+    return build_content(Store.open(hostile_store), since=SINCE, until=END, now=END)
+
+
+@pytest.fixture()
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def hook(kind: str, env: str = "HOOK_URL", **extra) -> dict:
+    return {"type": kind, "url_env": env, "min_severity": "low", "backoff": 0, **extra}
+
+
+def test_slack_gets_text_and_blocks_with_names_escaped(content, receiver, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/services/T000/B000/XXXX")
+    [result] = deliver(parse_targets([hook("slack")]), content)
+    assert result.sent and result.attempts == 1, result.line()
+    [req] = receiver.requests
+    assert req.path == "/services/T000/B000/XXXX" and req.headers["Content-Type"] == "application/json"
+    body = req.body
+    assert isinstance(body["text"], str) and body["text"]
+    assert body["blocks"][0]["type"] == "header" and body["blocks"][0]["text"]["type"] == "plain_text"
+    sections = [b for b in body["blocks"] if b["type"] == "section"]
+    assert all(b["text"]["type"] == "mrkdwn" for b in sections) and len(sections) >= 2
+    raw = json.dumps(body)
+    assert "<!channel>" not in raw and "<script>" not in raw and "<img" not in raw and "<http" not in raw
+    assert "&lt;!channel&gt;" in raw                 # shown, never a mention
+
+
+def test_teams_gets_an_adaptive_card_attachment(content, receiver, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/workflows/abc/triggers/manual/paths/invoke")
+    [result] = deliver(parse_targets([hook("teams")]), content)
+    assert result.sent, result.line()
+    body = receiver.requests[0].body
+    assert body["type"] == "message" and len(body["attachments"]) == 1
+    attachment = body["attachments"][0]
+    assert attachment["contentType"] == CONTENT_TYPE == "application/vnd.microsoft.card.adaptive"
+    card = attachment["content"]
+    assert card["type"] == "AdaptiveCard" and card["version"] == "1.4" and "adaptivecards.io" in card["$schema"]
+    assert all(item["type"] in ("TextBlock", "Container") for item in card["body"])
+    texts = json.dumps(card)
+    assert "[click me](http" not in texts and r"\\[click me\\]\\(http" in texts
+
+
+def test_webhook_gets_the_summary_and_the_findings_as_data(content, receiver, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    [result] = deliver(parse_targets([hook("webhook")]), content)
+    assert result.sent
+    body = receiver.requests[0].body
+    assert body["source"] == "flowscope" and body["status"] == "collection_failed"
+    assert body["window"] == {"since": SINCE.isoformat(), "until": END.isoformat()}
+    assert {f["id"] for f in body["findings"]} <= set(content.findings["id"])
+    assert any(HOSTILE["Get_invoice"] in (f["step"] or "") for f in body["findings"])   # JSON carries it as data
+
+
+def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content, receiver, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/secret-token-path")
+    receiver.statuses = [500, 429]
+    [ok] = deliver(parse_targets([hook("slack", retries=3)]), content)
+    assert ok.sent and ok.attempts == 3 and len(receiver.requests) == 3
+    receiver.requests.clear()
+    receiver.statuses = [404]
+    [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
+    assert bad.failed and bad.attempts == 1 and bad.error == "HTTP 404" and len(receiver.requests) == 1
+    receiver.statuses = [503, 503]
+    [gave_up] = deliver(parse_targets([hook("webhook", retries=2)]), content)
+    assert gave_up.failed and gave_up.attempts == 2 and "FAILED after 2 attempt(s): HTTP 503" in gave_up.line()
+
+
+def test_an_unreachable_hook_fails_without_naming_its_secret_url(content, monkeypatch):
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/services/T0/B0/very-secret")
+    [result] = deliver(parse_targets([hook("slack", retries=2, timeout=2)]), content)
+    assert result.failed and result.attempts == 2
+    assert "very-secret" not in result.line() and "127.0.0.1" not in result.line()
+    monkeypatch.delenv("HOOK_URL")
+    [missing] = deliver(parse_targets([hook("slack")]), content)
+    assert missing.failed and "environment variable HOOK_URL" in missing.error
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"type": "slack", "url": "https://hooks.slack.com/services/x"}, "must not be written in the config file"),
+    ({"type": "email", "host": "h", "from": "a@b", "to": ["c@d"], "password": "x"}, "must not be written"),
+    ({"type": "pager"}, "type must be one of"),
+    ({"type": "slack"}, "url_env"),
+    ({"type": "slack", "url_env": "X", "colour": "red"}, "unknown key"),
+    ({"type": "slack", "url_env": "X", "min_severity": "urgent"}, "min_severity"),
+    ({"type": "email", "host": "smtp.example.com", "from": "a@b", "to": "c@d", "starttls": False},
+     "starttls = false"),
+])
+def test_bad_notify_entries_are_config_errors(entry, message):
+    with pytest.raises(ValueError, match=message):
+        parse_targets([entry])
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
+    from tests.report.helpers import make_store
+
+    store = make_store(tmp_path / "s", failed_scope=False)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    targets = parse_targets([hook("webhook")])
+    first = build_content(store, since=SINCE, until=END, now=END)
+    record(store, first)
+    assert deliver(targets, first)[0].sent
+    assert len(receiver.requests[0].body["findings"]) == len(first.findings) > 0
+    later = END + dt.timedelta(hours=1)   # the next run: the same findings, nothing new
+    nxt = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    record(store, nxt)
+    [skipped] = deliver(targets, nxt)
+    assert skipped.skipped and len(receiver.requests) == 1
+    every = parse_targets([hook("webhook", send="all")])
+    assert plan(every, nxt)[0].send
+
+
+def test_email_over_starttls_with_credentials_from_the_environment(content, smtp_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", SMTP_PASSWORD)
+    attachment = tmp_path / "flowscope-report.md"
+    attachment.write_text("# report\n")
+    target = {"type": "email", "host": "127.0.0.1", "port": smtp_server.port, "from": "flowscope@example.com",
+              "to": ["ops@example.com"], "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
+              "ca_file": smtp_server.ca_file, "min_severity": "low", "attach": True, "backoff": 0}
+    [result] = deliver(parse_targets([target]), content, [attachment])
+    assert result.sent, result.line()
+    assert smtp_server.logins == [SMTP_USER]
+    [envelope] = smtp_server.messages
+    assert envelope.rcpt_tos == ["ops@example.com"]
+    mail = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+    assert mail["Subject"].startswith("flowscope: ") and "<" not in mail["Subject"]
+    text = mail.get_body(("plain",)).get_content()
+    assert "Findings:" in text and SMTP_PASSWORD not in envelope.original_content.decode()
+    assert [p.get_filename() for p in mail.iter_attachments()] == ["flowscope-report.md"]
+
+
+def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, monkeypatch):
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", "wrong")
+    target = {"type": "email", "host": "127.0.0.1", "port": smtp_server.port, "from": "a@example.com",
+              "to": "b@example.com", "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
+              "ca_file": smtp_server.ca_file, "min_severity": "low", "backoff": 0}
+    [result] = deliver(parse_targets([target]), content)
+    assert result.failed and result.error == "SMTP 535" and not smtp_server.messages
+    assert "wrong" not in result.line()

@@ -1,0 +1,110 @@
+"""`flowscope run`: sync, analyze, report and notify in one step for schedulers; dated files,
+idempotent re-runs, exit codes (findings, failed collection, failed delivery)."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.store import Store
+from tests.report.helpers import END, Receiver, make_store
+
+runner = CliRunner()
+UNTIL = END.isoformat()
+STAMP = f"{END:%Y-%m-%dT%H%MZ}"
+
+
+@pytest.fixture()
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+def config(tmp_path, store, *, sources: str = "", notify: str = "", report: str = 'formats = ["html", "md", "xlsx"]'):
+    path = tmp_path / "flowscope.toml"
+    path.write_text(f'store = "{store}"\n{sources}\n[report]\nplotly = "cdn"\n{report}\n{notify}\n')
+    return path
+
+
+WEBHOOK = '[[notify]]\ntype = "webhook"\nurl_env = "FLOWSCOPE_TEST_HOOK"\nmin_severity = "low"\nbackoff = 0\n'
+
+
+@pytest.mark.slow   # three runs over a fresh store, ~3 s each
+def test_run_writes_dated_reports_notifies_once_and_is_idempotent(tmp_path, receiver, monkeypatch):
+    store = make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK)
+    out = tmp_path / "reports"
+    args = ["run", "--config", str(cfg), "--report-dir", str(out), "--until", UNTIL, "--since", "7d"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == ExitCode.OK, first.output
+    assert sorted(p.name for p in out.iterdir()) == [f"flowscope-{STAMP}.html", f"flowscope-{STAMP}.md",
+                                                     f"flowscope-{STAMP}.xlsx"]
+    assert "no [[sources]] configured" in first.output and "notify webhook#1: sent" in first.output
+    assert "new, 0 ongoing, 0 resolved" in first.output
+    [sent] = receiver.requests
+    assert sent.body["findings"] and sent.body["report"].endswith(f"flowscope-{STAMP}.html")
+    version = Store.open(tmp_path / "store").version()
+
+    again = runner.invoke(app, args)                       # a scheduler retry of the same hour
+    assert again.exit_code == ExitCode.OK, again.output
+    assert Store.open(tmp_path / "store").version() == version      # no history written
+    assert len(list(out.iterdir())) == 3                             # the same files, rewritten
+    assert "nothing to send" in again.output and len(receiver.requests) == 1
+    assert first.output.split("findings: ")[1].splitlines()[0] == again.output.split("findings: ")[1].splitlines()[0]
+
+    strict = runner.invoke(app, [*args, "--fail-on", "low", "--format", "md"])
+    assert strict.exit_code == ExitCode.FINDINGS
+    assert store.version() == version
+
+
+@pytest.mark.slow   # a report and a delivery retried against a closed port
+def test_a_failed_delivery_exits_4_but_never_hides_findings(tmp_path, monkeypatch):
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "http://127.0.0.1:9/secret-path")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK + "retries = 2\ntimeout = 2\n", report='formats = ["md"]')
+    args = ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"), "--until", UNTIL, "--since", "7d"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.DELIVERY_FAILED, result.output
+    assert "notify webhook#1: FAILED after 2 attempt(s)" in result.output and "secret-path" not in result.output
+    assert (tmp_path / "r" / f"flowscope-{STAMP}.md").is_file()
+    result = runner.invoke(app, [*args, "--fail-on", "low"])
+    assert result.exit_code == ExitCode.FINDINGS          # the findings' code wins over the delivery's
+
+
+@pytest.mark.slow   # botocore retries a refused endpoint for ~15 s
+def test_a_failed_sync_is_recorded_reported_and_exits_3(tmp_path, receiver, monkeypatch):
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    source = '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nendpoint_url = "http://127.0.0.1:9"\n'
+    cfg = config(tmp_path, tmp_path / "store", sources=source, report='formats = ["md"]',
+                 notify=WEBHOOK.replace('"low"', '"critical"'))
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                 "--until", UNTIL, "--since", "7d"])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "failed" in result.output and (tmp_path / "r" / f"flowscope-{STAMP}.md").is_file()
+    runs = Store.open(tmp_path / "store").latest_collection_runs()
+    assert any(r["status"] == "failed" and r["cloud"] == "aws" for r in runs)
+    # the message says so: this run's sync failed (never a silent all-clear)
+    [sent] = receiver.requests
+    assert sent.body["status"] == "collection_failed"
+    assert {f["kind"] for f in sent.body["findings"]} <= {"collection_gap"}
+
+
+@pytest.mark.parametrize("body, message", [
+    ('[report]\nformats = ["docx"]\n', "--format must be one of"),
+    ('[report]\ncolour = "red"\n', "unknown key(s) colour"),
+    ('[[notify]]\ntype = "slack"\nurl = "https://hooks.slack.com/services/T/B/X"\n', "must not be written"),
+])
+def test_bad_configuration_exits_2_before_anything_runs(tmp_path, body, message):
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_text(f'store = "{tmp_path / "store"}"\n{body}')
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r")])
+    assert result.exit_code == ExitCode.USAGE and message in result.output
+    assert not (tmp_path / "r").exists()

@@ -147,10 +147,12 @@ def build_content(
     """
     thresholds = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_mapping(thresholds)
     now = now or dt.datetime.now(dt.timezone.utc)
-    report = analyze_report(store, since=since, until=until, now=now, clouds=list(clouds) if clouds else None,
+    # One snapshot for the findings and the measures: a sync committing mid-report cannot split them.
+    snapshot = store.ibis()
+    report = analyze_report(snapshot, since=since, until=until, now=now, clouds=list(clouds) if clouds else None,
                             workflows=list(workflows) if workflows else None, thresholds=thresholds)
     cov = report.coverage
-    con = q.prepare(store.connect().cursor())
+    con = q.prepare(snapshot.con.cursor())
     try:
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
                       workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)

@@ -7,6 +7,7 @@ collection_runs row; `gc_paused` switches the cyclic garbage collector off aroun
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import threading
 from collections.abc import Iterable, Iterator
@@ -14,7 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.window import ScopeResult
+from flowscope.collectors.window import CollectWindow, ScopeResult
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import CloudTransforms
@@ -158,3 +159,28 @@ def write_run_row(store: "Store", result: ScopeResult) -> None:
 
     with _WRITE_LOCK:
         store.write(Batch(collection_runs=[result.row()]))
+
+
+def open_window(store: "Store", result: ScopeResult, *, lag: dt.timedelta, since: dt.datetime | None,
+                now: dt.datetime) -> CollectWindow:
+    """The scope's window from its last watermark, said in `details.window`; the collection_runs row
+    written with status running first, so a killed sync leaves a trace (and its watermark unchanged)."""
+    previous = store.last_watermark(result.scope)
+    window = CollectWindow(end=now, watermark=previous, since=since, lag=lag)
+    result.watermark = previous
+    result.details["window"] = {"lower_bound": window.lower_bound.isoformat() if window.lower_bound else None,
+                                "end": now.isoformat(), "lag_s": lag.total_seconds()}
+    write_run_row(store, result)
+    return window
+
+
+def close_run_row(store: "Store", result: ScopeResult) -> ScopeResult:
+    """The scope's final collection_runs row; a store that cannot take it fails the result (said in it)."""
+    from flowscope.model import RunStatus
+
+    try:
+        write_run_row(store, result)
+    except Exception as exc:  # noqa: BLE001 - the store itself failed: report it in the result
+        result.status = RunStatus.FAILED
+        result.error = f"could not write collection_runs row: {type(exc).__name__}: {exc}"[:1024]
+    return result

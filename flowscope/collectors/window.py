@@ -8,6 +8,10 @@ describing how that went. Scopes are independent: one failing scope never stops 
   late and still-running runs; `--since` bounds the first sync).
 - `CollectionError`: an API failure that must be recorded, never swallowed into an empty list.
 - `ScopeResult`: the outcome of one scope, convertible to its `collection_runs` row.
+- `ScopeRun`: what every collector's per-scope context shares (store, sink, result, window, gaps).
+- `held_watermark`: where the next sync starts, held back to the oldest gap left behind.
+- `gone_mark` / `mark_gone`: stored running runs the cloud no longer has, marked once and never
+  revisited again (every collector's revisit step ends with them).
 """
 
 from __future__ import annotations
@@ -16,11 +20,17 @@ import datetime as dt
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flowscope.model import UTC, C, RunStatus, truncate
+from flowscope.model import UTC, Batch, C, RunStatus, truncate
+
+if TYPE_CHECKING:
+    from flowscope.collectors.native import ImportContext
+    from flowscope.collectors.sink import StoreSink
+    from flowscope.model import Source
+    from flowscope.store import Store
 
 DEFAULT_LAG = dt.timedelta(minutes=15)
 """Runs that started up to this long before the last watermark are listed again: listings are
@@ -157,3 +167,98 @@ class ScopeResult:
             C.error: self.error,
             C.details: json.dumps(details, sort_keys=True, default=str),
         }
+
+
+@dataclass(kw_only=True)
+class ScopeRun:
+    """What one scope's collection shares across its worker threads, in every collector (each
+    cloud's `ScopeContext` adds its clients and what its steps hand each other)."""
+
+    store: "Store"
+    sink: "StoreSink"
+    result: ScopeResult
+    window: CollectWindow
+    now: dt.datetime
+    seen: set[str] = field(default_factory=set)
+    """Execution ids the listings returned in this sync (not revisited as stored running ones)."""
+    gaps: list[dt.datetime | None] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def ctx(self, source_name: str, source: "Source | None" = None, **kwargs: Any) -> "ImportContext":
+        """The transforms' context for documents read now from the API (`source`: Source.API)."""
+        from flowscope.collectors.native import ImportContext
+        from flowscope.model import Source
+
+        return ImportContext(source_name=source_name, seen_at=self.now, source=source or Source.API, **kwargs)
+
+    def gap(self, start: dt.datetime | None) -> None:
+        """Something from `start` on (None: anything) was not collected; hold the watermark there."""
+        with self.lock:
+            self.gaps.append(start)
+
+    def held_watermark(self) -> dt.datetime | None:
+        return held_watermark(self.window, self.gaps)
+
+
+def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
+    """`exc` as a recorded CollectionError (a CollectionError keeps its own, its target filled in)."""
+    if isinstance(exc, CollectionError):
+        if exc.target is None:
+            exc.target = target
+        return exc
+    return CollectionError(f"{operation} failed: {type(exc).__name__}: {str(exc)[:200]}",
+                           operation=operation, code=type(exc).__name__, target=target)
+
+
+def held_watermark(window: CollectWindow, gaps: Sequence[dt.datetime | None]) -> dt.datetime | None:
+    """The window's end, held back to the oldest gap left behind (a start time not collected; None:
+    something not even listed, so the watermark does not move), never behind the last watermark:
+    the next sync's `watermark - lag` reaches the gap again."""
+    if not gaps:
+        return window.end
+    if any(g is None for g in gaps):
+        return window.watermark
+    oldest = min(g for g in gaps if g is not None)
+    return max(min(window.end, oldest), window.watermark) if window.watermark else min(window.end, oldest)
+
+
+def merge_attributes(row: dict[str, Any], extra: Mapping[str, Any]) -> None:
+    """Add keys to a row's `attributes` JSON object (created if absent; a non-object kept under `value`)."""
+    if not extra:
+        return
+    try:
+        current = json.loads(row.get(C.attributes) or "{}")
+        if not isinstance(current, dict):
+            current = {"value": current}
+    except (TypeError, ValueError):
+        current = {"raw": row.get(C.attributes)}
+    current.update(extra)
+    row[C.attributes] = json.dumps(current, sort_keys=True, default=str)
+
+
+def gone_mark(row: Mapping[str, Any]) -> Any:
+    """The `gone` mark of a stored execution (see `mark_gone`), if any."""
+    try:
+        attributes = json.loads(row.get(C.attributes) or "{}")
+    except (TypeError, ValueError):
+        return None
+    return attributes.get("gone") if isinstance(attributes, dict) else None
+
+
+def mark_gone(sink: "StoreSink", result: ScopeResult, gone: Sequence[tuple[dict[str, Any], str]],
+              now: dt.datetime, *, noun: str, where: str) -> list[str]:
+    """Stored running executions the cloud no longer has (deleted, past retention).
+
+    They keep what was collected, status included (nothing says how they ended), with
+    `attributes.gone = {"code", "noticed_at"}`, and are never revisited again, so later syncs do
+    not fail on them; said once, as a warning of this run. Returns their execution ids."""
+    rows = []
+    for row, code in gone:
+        marked = {**row, C.collected_at: now}
+        merge_attributes(marked, {"gone": {"code": code, "noticed_at": now.isoformat()}})
+        rows.append(marked)
+    sink.add(Batch(executions=rows))     # the sink merges their stored steps back in
+    result.count("running_gone", len(rows))
+    result.warn(f"{len(rows)} stored {noun} no longer exist in {where}; kept as last collected and no longer "
+                f"revisited, e.g. {gone[0][0][C.execution_id]}")
+    return [str(r[C.execution_id]) for r in rows]

@@ -14,61 +14,43 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tests.loopback import LoopbackServer, send
+
 ACCOUNT = "123456789012"
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-class FakeSfn:
+class FakeSfn(LoopbackServer):
+    thread_name = "sfn-fake"
+
     def __init__(self, handlers: dict[str, Handler]) -> None:
         self.handlers = handlers
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.lock = threading.Lock()
-        fake = self
+        super().__init__()
 
-        class _Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                target = self.headers.get("X-Amz-Target")
-                if target is None:   # STS, query protocol
-                    data = (f"<GetCallerIdentityResponse><GetCallerIdentityResult><Account>{ACCOUNT}"
-                            f"</Account><Arn>arn:aws:iam::{ACCOUNT}:user/t</Arn><UserId>x</UserId>"
-                            "</GetCallerIdentityResult></GetCallerIdentityResponse>").encode()
-                    status, ctype = 200, "text/xml"
-                else:
-                    op = target.rsplit(".", 1)[1]
-                    body = json.loads(raw or b"{}")
-                    with fake.lock:
-                        fake.calls.append((op, body))
-                    handler = fake.handlers.get(op)
-                    if handler is None:
-                        status, doc = 400, {"__type": "UnknownOperationException", "message": op}
-                    else:
-                        status, doc = 200, handler(body)
-                    data, ctype = json.dumps(doc).encode(), "application/x-amz-json-1.0"
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self) -> "FakeSfn":  # noqa: PYI034, UP037
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+    def handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        if method != "POST":
+            return send(h, 405, {"__type": "MethodNotAllowed", "message": method},
+                        content_type="application/x-amz-json-1.0")
+        raw = h.rfile.read(int(h.headers.get("Content-Length", 0)))
+        target = h.headers.get("X-Amz-Target")
+        if target is None:   # STS, query protocol
+            data = (f"<GetCallerIdentityResponse><GetCallerIdentityResult><Account>{ACCOUNT}"
+                    f"</Account><Arn>arn:aws:iam::{ACCOUNT}:user/t</Arn><UserId>x</UserId>"
+                    "</GetCallerIdentityResult></GetCallerIdentityResponse>").encode()
+            return send(h, 200, data, content_type="text/xml")
+        op = target.rsplit(".", 1)[1]
+        body = json.loads(raw or b"{}")
+        with self.lock:
+            self.calls.append((op, body))
+        handler = self.handlers.get(op)
+        if handler is None:
+            status, doc = 400, {"__type": "UnknownOperationException", "message": op}
+        else:
+            status, doc = 200, handler(body)
+        send(h, status, doc, content_type="application/x-amz-json-1.0")
 
     def count(self, op: str, **match: Any) -> int:
         with self.lock:

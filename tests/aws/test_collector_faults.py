@@ -6,13 +6,8 @@ from __future__ import annotations
 import http.client
 import http.server
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import threading
-import time
 from typing import Any
 
 import pytest
@@ -24,88 +19,62 @@ from flowscope.collectors.aws.stepfunctions import get_history, iter_executions
 from flowscope.collectors.sync import sync_store
 from flowscope.model import RunStatus
 from tests.aws.helpers import stored_running
+from tests.loopback import LoopbackServer, kill_mid_sync, send, snapshot
 
 pytestmark = pytest.mark.slow  # moto syncs through faulty proxies, throttling storms, a killed sync
 
 # ------------------------------------------------------------------ a faulty loopback proxy
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     """Forwards to moto; every `throttle_every`-th request gets a ThrottlingException (400),
     every `fail_every`-th a 503. Only 127.0.0.1."""
 
+    http_methods = ("POST",)
+
     def __init__(self, upstream: str, throttle_every: int = 4, fail_every: int = 9) -> None:
         self.upstream = upstream.removeprefix("http://")
+        self.throttle_every = throttle_every
+        self.fail_every = fail_every
         self.n = 0
         self.faults = 0
         self.lock = threading.Lock()
-        proxy = self
+        super().__init__()
+        self.start()
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:  # noqa: N802
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("X-Amz-Target", "").endswith("ListStateMachineVersions"):
-                    # moto lacks it (HTTP 500): answer as AWS would for a machine without versions
-                    proxy._reply(self, 200, {"stateMachineVersions": []}, fault=False)
-                    return
-                with proxy.lock:
-                    proxy.n += 1
-                    n = proxy.n
-                if n % throttle_every == 0:
-                    proxy._reply(self, 400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
-                    return
-                if n % fail_every == 0:
-                    proxy._reply(self, 503, {"__type": "ServiceUnavailable", "message": "try later"})
-                    return
-                conn = http.client.HTTPConnection(proxy.upstream, timeout=10)
-                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
-                conn.request("POST", self.path, body=body, headers=headers)
-                resp = conn.getresponse()
-                data = resp.read()
-                self.send_response(resp.status)
-                for k, v in resp.getheaders():
-                    if k.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.endpoint = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+    def handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
+        body = h.rfile.read(int(h.headers.get("Content-Length", 0)))
+        if h.headers.get("X-Amz-Target", "").endswith("ListStateMachineVersions"):
+            # moto lacks it (HTTP 500): answer as AWS would for a machine without versions
+            return self._reply(h, 200, {"stateMachineVersions": []}, fault=False)
+        with self.lock:
+            self.n += 1
+            n = self.n
+        if n % self.throttle_every == 0:
+            return self._reply(h, 400, {"__type": "ThrottlingException", "message": "Rate exceeded"})
+        if n % self.fail_every == 0:
+            return self._reply(h, 503, {"__type": "ServiceUnavailable", "message": "try later"})
+        conn = http.client.HTTPConnection(self.upstream, timeout=10)
+        headers = {k: v for k, v in h.headers.items() if k.lower() != "host"}
+        conn.request("POST", h.path, body=body, headers=headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        kept = {k: v for k, v in resp.getheaders()
+                if k.lower() not in ("content-length", "content-type", "transfer-encoding", "connection", "server",
+                                     "date")}
+        send(h, resp.status, data, content_type=resp.getheader("Content-Type") or "application/x-amz-json-1.0",
+             headers=kept)
+        conn.close()
 
     def _reply(self, handler: Any, status: int, body: dict, fault: bool = True) -> None:
         with self.lock:
             self.faults += fault
-        data = json.dumps(body).encode()
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/x-amz-json-1.0")
-        if "__type" in body:
-            handler.send_header("x-amzn-ErrorType", body["__type"])
-        handler.send_header("Content-Length", str(len(data)))
-        handler.end_headers()
-        handler.wfile.write(data)
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        headers = {"x-amzn-ErrorType": body["__type"]} if "__type" in body else {}
+        send(handler, status, body, content_type="application/x-amz-json-1.0", headers=headers)
 
 
 def _snapshot(store) -> dict[str, list]:
     """Model rows, minus the columns that say *when* they were collected, sorted."""
-    out = {}
-    for table, drop in (("workflows", {"seen_at"}), ("executions", {"collected_at"}), ("steps", set()),
-                        ("attempts", set()), ("usage", set())):
-        try:
-            rows = store.read_rows(table)
-        except Exception:  # noqa: BLE001 - table never written
-            rows = []
-        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True, default=str)
-                            for r in rows)
-    return out
+    return snapshot(store, {"workflows": {"seen_at"}, "executions": {"collected_at"}})
 
 
 def test_throttling_storm_and_5xx_are_retried_to_the_same_rows(moto, store, tmp_path, defs):
@@ -307,23 +276,7 @@ def test_sigkill_mid_sync_then_rerun_equals_an_uninterrupted_sync(moto, store, t
     runs = [moto.run(arn) for _ in range(24)]
     moto.wait(runs, timeout=60)
     killed_path = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": os.getcwd()}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), moto.endpoint],
-                            stdout=subprocess.PIPE, env=env)
-    assert proc.stdout.readline().strip() == b"start"
-    killed = Store(killed_path)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:         # wait until some executions are committed
-        try:
-            if len(killed.read_rows("executions")) >= 4:
-                break
-        except Exception:  # noqa: BLE001 - nothing written yet
-            pass
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    partial = len(Store(killed_path).read_rows("executions"))
+    partial = kill_mid_sync(KILL_SCRIPT, killed_path, moto.endpoint, after=4, timeout=30)
     assert 0 < partial < 24
 
     again = Store(killed_path)

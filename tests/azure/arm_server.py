@@ -21,7 +21,6 @@ from __future__ import annotations
 import bisect
 import collections
 import datetime as dt
-import http.server
 import json
 import math
 import re
@@ -31,6 +30,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
+
+from tests import loopback
+from tests.loopback import LoopbackServer, send
 
 API_VERSION = "2019-05-01"
 WEB_API_VERSION = "2024-04-01"
@@ -43,8 +45,10 @@ _KINDS = [
     ("repetitions", "repetitions"), ("scoperepetitions", "scopeRepetitions"), ("histories", "histories"),
     ("requesthistories", "requestHistories"),
     ("triggers", "triggers"), ("actions", "actions"), ("runs", "runs"), ("versions", "versions"),
-    ("workflows", "workflows"),
+    ("workflows", "workflows"), ("serverfarms", "serverfarms"),
 ]
+_BATCH = re.compile(r"^/subscriptions/[^/]+/metrics:getbatch$", re.IGNORECASE)
+BATCH_API_VERSION = "2024-02-01"
 _METRICS_PATH = "/providers/microsoft.insights/metrics"
 
 
@@ -63,6 +67,8 @@ def kind_of(path: str) -> str:
         return "metrics.get"
     if re.match(r"^/v1/workspaces/[^/]+/query$", path):
         return "logs.query"
+    if _BATCH.match(path):
+        return "metrics.getBatch"
     if _SITES.match(canonical(path)):
         return "sites.list"
     segs = canonical(path).strip("/").split("/")
@@ -105,8 +111,10 @@ class Fault:
     hits: int = 0
 
 
-class ArmServer:
+class ArmServer(LoopbackServer):
     """The local ARM; use as a context manager. `endpoint` is `http://127.0.0.1:<port>`."""
+
+    thread_name = "arm-server"
 
     def __init__(self, *, token: str = "test-token", page_size: int = 50,
                  read_bucket: tuple[float, float] | None = None) -> None:
@@ -121,57 +129,21 @@ class ArmServer:
         self.paths: list[str] = []
         self.expire_after: int | None = None
         self.metric_points: dict[tuple[str, str], list[tuple[str, float]]] = {}
+        """(canonical workflow id, metric name) -> [(timeStamp, value)] served by both metrics APIs."""
         self.la_rows: dict[str, list[dict[str, Any]]] = collections.defaultdict(list)
         """workspace id -> LogicAppWorkflowRuntime rows (COLUMNS of flowscope's query) it answers with."""
         self.la_partial_over: dt.timedelta | None = None
         """Answer PARTIAL (half the rows and a PartialError) for a query over a longer slice than this."""
         self.la_queries: list[tuple[dt.datetime, dt.datetime]] = []
         self._la_cache: dict[str, Any] = {}
-        """(canonical workflow id, metric name) -> [(timeStamp, value)] served by the metrics API."""
+        self.batch_requests: list[dict[str, Any]] = []
+        """Each metrics:getBatch request: its query parameters and resource ids."""
         self.requests = 0
         self.lock = threading.Lock()
         self._bucket = read_bucket
         self._tokens = read_bucket[0] if read_bucket else 0.0
         self._stamp = time.monotonic()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True      # headers and body leave at once (no 40 ms delayed-ACK stall)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                server._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                server._handle(self, "POST")
-
-            def do_PUT(self) -> None:  # noqa: N802
-                server._handle(self, "PUT")
-
-            def do_PATCH(self) -> None:  # noqa: N802
-                server._handle(self, "PATCH")
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                server._handle(self, "DELETE")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread: threading.Thread | None = None
-
-    # ------------------------------------------------------------ life cycle
-
-    def __enter__(self) -> "ArmServer":
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True, name="arm-server")
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__()
 
     # ------------------------------------------------------------ data
 
@@ -221,7 +193,7 @@ class ArmServer:
 
     # ------------------------------------------------------------ answering
 
-    def _handle(self, handler: Any, method: str) -> None:
+    def handle(self, handler: Any, method: str) -> None:
         length = int(handler.headers.get("Content-Length") or 0)
         body = handler.rfile.read(length) if length else b""
         parts = urlsplit(handler.path)
@@ -236,7 +208,8 @@ class ArmServer:
             self.counts[kind_of(path)] += 1
             self.paths.append(parts.path)
         la_query = method == "POST" and re.match(r"^/v1/workspaces/[^/]+/query$", parts.path)
-        if method != "GET" and not la_query:
+        batch = method == "POST" and _BATCH.match(parts.path)
+        if method != "GET" and not la_query and not batch:
             return self._reply(handler, 405, _error("MethodNotAllowed", f"{method} is not served here"))
         auth = handler.headers.get("Authorization")
         if auth != f"Bearer {self.token}" or (self.expire_after is not None and n > self.expire_after):
@@ -257,6 +230,8 @@ class ArmServer:
                                    headers)
         if la_query:
             return self._reply(handler, *self._log_query(parts.path.split("/")[3], body))
+        if batch:
+            return self._reply(handler, *self._metrics_batch(query, body))
         if path.endswith(_METRICS_PATH):
             return self._reply(handler, *self._metrics(path, query))
         wanted = WEB_API_VERSION if "/microsoft.web/" in path else API_VERSION
@@ -370,31 +345,49 @@ class ArmServer:
         resource = path.rsplit(_METRICS_PATH, 1)[0]
         if resource not in self.items:
             return 404, _error("ResourceNotFound", "no such resource")
+        value = self._metric_values(resource, (query.get("metricnames") or "").split(","))
+        return 200, {"cost": 0, "timespan": query.get("timespan"), "interval": query.get("interval"),
+                     "namespace": "Microsoft.Logic/workflows", "resourceregion": "brazilsouth", "value": value}
+
+    def _metric_values(self, resource: str, names: Iterable[str]) -> list[dict[str, Any]]:
         value = []
-        for name in (query.get("metricnames") or "").split(","):
+        for name in names:
             points = self.metric_points.get((resource, name), [])
             data = [{"timeStamp": stamp, "total": v, "average": v} for stamp, v in points]
             value.append({"id": f"{resource}/providers/Microsoft.Insights/metrics/{name}",
                           "type": "Microsoft.Insights/metrics", "name": {"value": name, "localizedValue": name},
                           "unit": "Seconds" if name.endswith("Latency") else "Count", "errorCode": "Success",
                           "timeseries": [{"metadatavalues": [], "data": data}]})
-        return 200, {"cost": 0, "timespan": query.get("timespan"), "interval": query.get("interval"),
-                     "namespace": "Microsoft.Logic/workflows", "resourceregion": "brazilsouth", "value": value}
+        return value
+
+    def _metrics_batch(self, query: dict[str, str], body: bytes) -> tuple[int, Any]:
+        """The metrics batch API (`POST /subscriptions/{sub}/metrics:getBatch`, api-version 2024-02-01,
+        the REST reference's shape): per asked resource id, every asked metric, the points loaded for it."""
+        if query.get("api-version") != BATCH_API_VERSION:
+            return 400, _error("BadRequest", f"api-version must be {BATCH_API_VERSION} for metrics:getBatch")
+        missing = [k for k in ("metricnamespace", "metricnames", "starttime", "endtime") if not query.get(k)]
+        if missing:
+            return 400, _error("BadRequest", f"missing {', '.join(missing)}")
+        try:
+            ids = json.loads(body or b"{}")["resourceids"]
+        except (ValueError, KeyError, TypeError):
+            return 400, _error("BadRequest", "body must be {\"resourceids\": [...]}")
+        if not isinstance(ids, list) or not 0 < len(ids) <= 50:
+            return 400, _error("BadRequest", "resourceids: 1 to 50 resource ids")
+        with self.lock:
+            self.batch_requests.append({"query": dict(query), "resourceids": list(ids)})
+        values = [{"starttime": query["starttime"], "endtime": query["endtime"], "interval": query.get("interval"),
+                   "namespace": query["metricnamespace"], "resourceregion": "brazilsouth", "resourceid": rid,
+                   "value": self._metric_values(canonical(rid), query["metricnames"].split(","))}
+                  for rid in ids]
+        return 200, {"values": values}
 
     def _reply(self, handler: Any, status: int, body: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
         with self.lock:
             self.statuses[status] += 1
             remaining = int(self._tokens) if self._bucket else None
-        handler.send_response(status)
-        handler.send_header("Content-Type", "application/json; charset=utf-8")
-        handler.send_header("Content-Length", str(len(data)))
-        if remaining is not None:
-            handler.send_header("x-ms-ratelimit-remaining-subscription-reads", str(remaining))
-        for key, value in (headers or {}).items():
-            handler.send_header(key, value)
-        handler.end_headers()
-        handler.wfile.write(data)
+        extra = {"x-ms-ratelimit-remaining-subscription-reads": str(remaining)} if remaining is not None else {}
+        send(handler, status, body, headers={**extra, **(headers or {})})
 
     def stats(self, *, reset: bool = False) -> dict[str, Any]:
         """Requests by kind and status so far (then cleared when `reset`)."""
@@ -559,6 +552,16 @@ def simulated_corpus(executions: int = 60, seed: int = 7, *, days: int = 2,
     return records
 
 
+def server_farm(site_id: str, name: str, sku: str = "WS2", *, workers: int = 3, capacity: int = 1) -> dict[str, Any]:
+    """An App Service plan (`Microsoft.Web/serverfarms`, the REST reference's shape) in the site's group."""
+    group = site_id.lower().split("/providers/", 1)[0]
+    return {"id": f"{group}/providers/Microsoft.Web/serverfarms/{name}", "name": name,
+            "type": "Microsoft.Web/serverfarms", "kind": "elastic", "location": "West Europe",
+            "sku": {"name": sku, "tier": "WorkflowStandard", "size": sku, "family": "WS", "capacity": capacity},
+            "properties": {"status": "Ready", "numberOfWorkers": workers, "maximumElasticWorkerCount": 20,
+                           "numberOfSites": 1, "elasticScaleEnabled": True}}
+
+
 def import_reference(records: list[dict[str, Any]], path: Any) -> Any:
     """The same records through the offline import path (transform -> assemble -> store): what a
     live collection of them must equal."""
@@ -576,16 +579,7 @@ def import_reference(records: list[dict[str, Any]], path: Any) -> Any:
 
 def snapshot(store: Any) -> dict[str, list[str]]:
     """Model rows minus when and how they were collected, sorted: two stores compare equal."""
-    drop = {"workflows": {"seen_at"}, "executions": {"collected_at", "source"}}
-    out = {}
-    for table in ("workflows", "executions", "steps", "attempts", "usage"):
-        try:
-            rows = store.read_rows(table)
-        except Exception:  # noqa: BLE001 - table never written
-            rows = []
-        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop.get(table, ())},
-                                       sort_keys=True, default=str) for r in rows)
-    return out
+    return loopback.snapshot(store, {"workflows": {"seen_at"}, "executions": {"collected_at", "source"}})
 
 
 def la_rows_from(records: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -7,10 +7,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 
@@ -21,6 +17,7 @@ from flowscope.collectors.azure import collector as az
 from flowscope.model import RunStatus
 from flowscope.store import Store
 from tests.azure.arm_server import SAMPLE_SUB, ArmServer, import_reference, sample_corpus, simulated_corpus, snapshot
+from tests.loopback import kill_mid_sync
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 SIM_SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
@@ -180,24 +177,7 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(tmp_path):
         server.load_documents(corpus)
         server.fault(r"/actions$", None, times=10_000, delay_s=0.05)     # slow enough to be caught mid-way
         killed_path = tmp_path / "killed"
-        env = {**os.environ, "PYTHONPATH": os.getcwd()}
-        proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), server.endpoint, SIM_SUB],
-                                stdout=subprocess.PIPE, env=env)
-        try:
-            assert proc.stdout.readline().strip() == b"start"
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if len(Store(killed_path).read_rows("executions")) >= 4:
-                        break
-                except Exception:  # noqa: BLE001 - nothing written yet
-                    pass
-                time.sleep(0.05)
-        finally:
-            proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout=10)
-        assert proc.returncode == -signal.SIGKILL
-        partial = len(Store(killed_path).read_rows("executions"))
+        partial = kill_mid_sync(KILL_SCRIPT, killed_path, server.endpoint, SIM_SUB, after=4, poll=0.05)
         server.faults.clear()
         again = Store(killed_path)
         [rerun] = az.sync(src(server, SIM_SUB, lag="30d"), again, now=NOW)

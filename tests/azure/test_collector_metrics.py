@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from flowscope.collectors.azure import clients
 from flowscope.collectors.azure import collector as az
 from flowscope.collectors.azure import metrics as az_metrics
 from flowscope.model import RunStatus
@@ -84,11 +85,74 @@ def test_metric_rows_read_only_known_metrics_and_real_datapoints():
     assert NOW - start <= az_metrics.RETENTION + dt.timedelta(hours=1)
 
 
-def test_metrics_endpoint_is_accepted_and_said_to_be_unused(tmp_path):
+def test_metrics_endpoint_reads_the_batch_api_at_the_same_grain_and_equals_the_arm_path(tmp_path, monkeypatch):
+    def load(server):
+        server.load_documents(sample_corpus())
+        server.metric_points[(WF1, "RunsStarted")] = [("2026-11-02T09:00:00Z", 12.0), ("2026-11-02T10:00:00Z", 3.0)]
+        server.metric_points[(WF1, "RunLatency")] = [("2026-11-02T09:00:00Z", 1.5)]
+
+    with ArmServer() as server:
+        load(server)
+        arm_store = Store(tmp_path / "arm")
+        az.sync(src(server), arm_store, now=NOW)
+    monkeypatch.setattr(az_metrics, "BATCH_SIZE", 2)                  # 3 workflows: two calls
+    with ArmServer() as server:
+        load(server)
+        store = Store(tmp_path / "batch")
+        [result] = az.sync(src(server, metrics_endpoint=server.endpoint), store, now=NOW)
+        requests = server.batch_requests
+        assert server.counts["metrics.get"] == 0 and server.counts["metrics.getBatch"] == 2
+        assert server.methods["POST"] == 2
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert sorted(len(r["resourceids"]) for r in requests) == [1, 2]
+    query = requests[0]["query"]
+    assert (query["interval"], query["metricnamespace"], query["aggregation"]) == \
+        ("PT1H", "Microsoft.Logic/workflows", "Total,Average")
+    start, _ = az_metrics.timespan(None, NOW)                          # a first sync: the default lookback
+    assert query["starttime"].startswith(start.strftime("%Y-%m-%dT%H:00:00")) and \
+        set(query["metricnames"].split(",")) == set(az_metrics.METRICS)
+    details = json.loads(result.row()["details"])
+    assert details["metrics_window"]["api"] == "metrics:getBatch" and details["metrics_window"]["grain"] == "PT1H"
+    assert details["metrics_api"]["calls"] == {"metrics.getBatch": 2}
+    assert set(details["metrics_api"]["calls"]) <= set(clients.PERMISSIONS)      # the shipped role grants it
+    assert result.counts["metric_datapoints"] == 3
+
+    def points(s):
+        return sorted((r["resource_id"], r["metric"], r["statistic"], r["timestamp"], r["value"], r["unit"],
+                       r["account"]) for r in s.read_rows("metrics"))
+    assert points(store) == points(arm_store)
+
+
+def test_a_failing_batch_call_is_a_warning_per_workflow_not_a_failed_scope(tmp_path):
     with ArmServer() as server:
         server.load_documents(sample_corpus())
-        [result] = az.sync(src(server, metrics_endpoint="https://westeurope.metrics.monitor.azure.com"),
-                           Store(tmp_path / "s"), now=NOW)
-    assert result.status == RunStatus.SUCCEEDED
-    assert any("metrics batch API is not in this version" in w for w in result.warnings)
-    assert server.counts["metrics.get"] == 3
+        server.fault(r"/metrics:getBatch$", 500, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, metrics_endpoint=server.endpoint, max_attempts=2), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["metrics_failed"] == 3 and "metrics of 3 workflow(s) not collected" in result.warnings[0]
+    assert json.loads(result.row()["details"])["metrics_errors"][0]["operation"] == "metrics.getBatch"
+    assert len(store.read_rows("executions")) == 3
+
+
+def test_a_refused_token_on_the_batch_api_fails_the_scope(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/metrics:getBatch$", 401, times=100)
+        [result] = az.sync(src(server, metrics_endpoint=server.endpoint), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.FAILED and "401" in (result.error or "")
+
+
+def test_the_batch_endpoint_is_regional_and_its_token_is_for_the_metrics_audience():
+    template = "https://{region}.metrics.monitor.azure.com"
+    assert az_metrics.regional_endpoint(template, "westeurope") == "https://westeurope.metrics.monitor.azure.com"
+    assert az_metrics.regional_endpoint("http://127.0.0.1:9", "westeurope") == "http://127.0.0.1:9"
+    for bad in (None, "west/../europe", "x.evil.example"):
+        with pytest.raises(ValueError, match="region"):
+            az_metrics.regional_endpoint(template, bad)
+    assert az_metrics.batch_token_scope("https://westeurope.metrics.monitor.azure.com") == \
+        "https://metrics.monitor.azure.com/.default"
+    assert az_metrics.batch_token_scope("https://usgovvirginia.metrics.monitor.azure.us") == \
+        "https://metrics.monitor.azure.us/.default"
+    assert az_metrics.batch_token_scope("http://127.0.0.1:9") == "http://127.0.0.1:9/.default"
+    az.validate(src(type("S", (), {"endpoint": "http://127.0.0.1:9"})(), metrics_endpoint=template))

@@ -4,6 +4,7 @@ workflow management API (whose ids leave the site out), collected like Consumpti
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -11,7 +12,7 @@ from flowscope.collectors.azure import arm, clients
 from flowscope.collectors.azure import collector as az
 from flowscope.model import RunStatus
 from flowscope.store import Store
-from tests.azure.arm_server import ArmServer, import_reference, simulated_corpus, snapshot
+from tests.azure.arm_server import ArmServer, import_reference, server_farm, simulated_corpus, snapshot
 
 SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
@@ -76,3 +77,44 @@ def test_a_failing_sites_listing_is_recorded_and_consumption_goes_on(tmp_path):
     assert result.watermark is None
     kinds = {e["kind"] for e in store.read_rows("executions")}
     assert kinds == {"logicapp-consumption"}
+
+
+def test_each_standard_apps_plan_is_read_once_into_its_workflows_attributes(tmp_path):
+    with ArmServer() as server:
+        server.load_documents([*simulated_corpus(40, standard=True), server_farm(SITE, "ledger-app-plan", "WS2",
+                                                                               workers=3)])
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, lag="30d"), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED and not result.warnings, result.row()
+    assert server.counts["serverfarms.get"] == 1 and result.counts["standard_plans"] == 1
+    called = json.loads(result.row()["details"])["api"]["calls"]
+    assert called["serverfarms.get"] == 1 and set(called) <= set(clients.PERMISSIONS)
+    rows = {w["workflow_id"]: json.loads(w["attributes"]) for w in store.read_rows("workflows")}
+    assert rows[WF]["app_service_plan"] == {
+        "id": f"{SITE.lower().split('/providers/')[0]}/providers/microsoft.web/serverfarms/ledger-app-plan",
+        "sku": "WS2", "tier": "WorkflowStandard", "instances": 3, "vcpu": 2.0, "memory_gb": 7.0}
+    assert not any("app_service_plan" in a for w, a in rows.items() if w != WF)      # Consumption: none
+
+
+def test_a_plan_that_cannot_be_read_is_a_warning_and_the_workflows_are_stored_without_it(tmp_path):
+    with ArmServer() as server:
+        server.load_documents(simulated_corpus(40, standard=True))          # no serverfarms record: 404
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, lag="30d"), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED and result.counts["plans_failed"] == 1
+    assert any("App Service plan(s) of Standard apps not read" in w for w in result.warnings)
+    assert json.loads(result.row()["details"])["plans_failed"][0]["operation"] == "serverfarms.get"
+    attributes = [json.loads(w["attributes"]) for w in store.read_rows("workflows") if w["workflow_id"] == WF]
+    assert attributes and not any("app_service_plan" in a for a in attributes)
+
+
+def test_plan_summary_reads_sku_instances_and_size_and_keeps_nothing_else():
+    from flowscope.collectors.azure.standard import plan_summary
+
+    farm = server_farm(SITE, "p", "ws1", workers=0, capacity=2)
+    farm["properties"]["secret"] = "x"
+    assert plan_summary(farm) == {"id": farm["id"].lower(), "sku": "WS1", "tier": "WorkflowStandard",
+                                  "instances": 2, "vcpu": 1.0, "memory_gb": 3.5}
+    assert plan_summary({"sku": {"name": "P1v3"}, "properties": {"numberOfWorkers": True}}) == \
+        {"sku": "P1V3", "instances": 1}                        # not a Workflow Standard SKU: no size
+    assert plan_summary({"sku": "junk", "properties": []}) == {"instances": 1}

@@ -32,10 +32,14 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests import loopback
+from tests.loopback import LoopbackServer, send
 
 TOKEN = "test-token-0123456789"
 BASIC_FIELDS = ("name", "startTime", "endTime", "duration", "state", "workflowRevisionId")
@@ -109,7 +113,7 @@ class Fault:
     delay_s: float = 0.0
 
 
-class GcpServer:
+class GcpServer(LoopbackServer):
     """In-memory Workflows data served on 127.0.0.1 (free port) in a daemon thread."""
 
     def __init__(self, *, token: str = TOKEN) -> None:
@@ -131,34 +135,8 @@ class GcpServer:
         self.injected = 0
         self._n = 0
         self.lock = threading.RLock()
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def do_GET(self) -> None:  # noqa: N802
-                server._handle(self, "GET")
-
-            def do_POST(self) -> None:  # noqa: N802
-                server._handle(self, "POST")
-
-            def do_DELETE(self) -> None:  # noqa: N802
-                server._handle(self, "DELETE")
-
-            def do_PATCH(self) -> None:  # noqa: N802
-                server._handle(self, "PATCH")
-
-            def do_PUT(self) -> None:  # noqa: N802
-                server._handle(self, "PUT")
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.endpoint = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self._thread.start()
+        super().__init__()
+        self.start()
 
     # ------------------------------------------------------------ data
 
@@ -219,13 +197,9 @@ class GcpServer:
         with self.lock:
             return sum(1 for m, p, _ in self.requests if _route(m, p)[0] == name)
 
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
     # ------------------------------------------------------------ HTTP
 
-    def _handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
+    def handle(self, h: http.server.BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
         query = parse_qs(parts.query, keep_blank_values=True)
         length = int(h.headers.get("Content-Length") or 0)
@@ -268,12 +242,7 @@ class GcpServer:
         self._send(h, 200, doc)
 
     def _send(self, h: http.server.BaseHTTPRequestHandler, status: int, doc: dict[str, Any]) -> None:
-        data = json.dumps(doc).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "application/json; charset=UTF-8")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        send(h, status, doc, content_type="application/json; charset=UTF-8")
 
     def _error(self, h: http.server.BaseHTTPRequestHandler, status: int, word: str, message: str) -> None:
         self._send(h, status, {"error": {"code": status, "message": message, "status": word}})
@@ -473,17 +442,29 @@ def served_documents(server: GcpServer) -> list[tuple[str, Any]]:
     return docs
 
 
+@contextmanager
+def simulated_server(monkeypatch: Any, spec: Any = None) -> Iterator[GcpServer]:
+    """A GcpServer serving the simulator's documents for `spec` (none without one), with the test
+    token set and the collector's retry backoff shortened (for a pytest fixture)."""
+    from flowscope.collectors.gcp import clients as gcp_clients
+    from flowscope.simulate.gcp import simulate
+
+    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
+    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
+    with GcpServer() as srv:
+        if spec is not None:
+            srv.load(simulate(spec).documents)
+        yield srv
+
+
+def source_of(server: GcpServer, project: str, **extra: object) -> dict[str, Any]:
+    """A `[[sources]]` entry for this server."""
+    return {"cloud": "gcp", "project": project, "endpoint": server.endpoint, **extra}
+
+
 def snapshot(store: Any, drop: frozenset[str] = frozenset({"seen_at", "collected_at", "source"})) -> dict[str, list]:
     """Model rows minus the columns that say when and how they were collected, sorted."""
-    out = {}
-    for table in ("workflows", "executions", "steps", "attempts", "usage"):
-        try:
-            rows = store.read_rows(table)
-        except Exception:  # noqa: BLE001 - table never written
-            rows = []
-        out[table] = sorted(json.dumps({k: v for k, v in r.items() if k not in drop}, sort_keys=True, default=str)
-                            for r in rows)
-    return out
+    return loopback.snapshot(store, {table: drop for table in loopback.MODEL_TABLES})
 
 
 CALLEES = {"STEP_CALL": "http.get", "STEP_CONNECTOR_CALL": "googleapis.bigquery.v2.jobs.query",

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.importer import import_files
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
-from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.simulate.gcp import PROJECT
 from flowscope.store import Store
-from tests.gcp.gcp_server import TOKEN, GcpServer, call_logs_from_entries, snapshot
+from tests.gcp.gcp_server import GcpServer, call_logs_from_entries, simulated_server, snapshot
 
 UTC = dt.timezone.utc
 P, L, W = "acme-prod", "europe-west1", "billing-daily"
@@ -63,20 +62,19 @@ def call_logs(execution: str) -> list[dict]:
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
-    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
-    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
-    srv = GcpServer()
-    srv.add_workflow({"name": WF, "revisionId": "000001-aaa", "sourceContents": SOURCE, "state": "ACTIVE",
-                      "createTime": "2026-10-01T00:00:00Z", "revisionCreateTime": "2026-10-01T00:00:00Z",
-                      "callLogLevel": "LOG_ALL_CALLS", "executionHistoryLevel": "EXECUTION_HISTORY_LEVEL_UNSPECIFIED"})
-    for short in ("run-1", "other"):
-        srv.add_execution({"name": f"{WF}/executions/{short}", "state": "FAILED", "startTime": ts(0),
-                           "createTime": ts(0), "endTime": ts(5), "duration": "5s", "workflowRevisionId": "000001-aaa",
-                           "error": {"payload": '{"message":"HTTP 500"}', "context": "in step notify"}}, [])
-    srv.log_entries.extend(call_logs("run-1"))
-    srv.log_entries.append(log("stranger", 2, "BEGUN", "query", "http.get", {}))   # not asked for
-    yield srv
-    srv.close()
+    with simulated_server(monkeypatch) as srv:
+        srv.add_workflow({"name": WF, "revisionId": "000001-aaa", "sourceContents": SOURCE, "state": "ACTIVE",
+                          "createTime": "2026-10-01T00:00:00Z", "revisionCreateTime": "2026-10-01T00:00:00Z",
+                          "callLogLevel": "LOG_ALL_CALLS",
+                          "executionHistoryLevel": "EXECUTION_HISTORY_LEVEL_UNSPECIFIED"})
+        for short in ("run-1", "other"):
+            srv.add_execution({"name": f"{WF}/executions/{short}", "state": "FAILED", "startTime": ts(0),
+                               "createTime": ts(0), "endTime": ts(5), "duration": "5s",
+                               "workflowRevisionId": "000001-aaa",
+                               "error": {"payload": '{"message":"HTTP 500"}', "context": "in step notify"}}, [])
+        srv.log_entries.extend(call_logs("run-1"))
+        srv.log_entries.append(log("stranger", 2, "BEGUN", "query", "http.get", {}))   # not asked for
+        yield srv
 
 
 def source(server: GcpServer, **extra: object) -> dict:
@@ -152,16 +150,12 @@ SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tz
 
 @pytest.fixture
 def sim_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
-    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
-    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
-    srv = GcpServer()
-    srv.load(simulate(SPEC).documents)
-    for doc in srv.workflows.values():
-        doc["callLogLevel"] = "LOG_ALL_CALLS"
-    finished = [n for n, e in srv.executions.items() if e["state"] != "ACTIVE"]
-    srv.log_entries.extend(call_logs_from_entries(srv, finished))
-    yield srv
-    srv.close()
+    with simulated_server(monkeypatch, SPEC) as srv:
+        for doc in srv.workflows.values():
+            doc["callLogLevel"] = "LOG_ALL_CALLS"
+        finished = [n for n, e in srv.executions.items() if e["state"] != "ACTIVE"]
+        srv.log_entries.extend(call_logs_from_entries(srv, finished))
+        yield srv
 
 
 def test_the_logs_path_reads_call_steps_in_bulk_and_equals_the_importer(sim_server, tmp_path):

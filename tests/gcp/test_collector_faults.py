@@ -7,10 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Iterator
@@ -22,9 +18,10 @@ from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.sync import sync_store
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
-from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.simulate.gcp import PROJECT
 from flowscope.store import Store
-from tests.gcp.gcp_server import TOKEN, GcpServer, snapshot
+from tests.gcp.gcp_server import TOKEN, GcpServer, simulated_server, snapshot, source_of
+from tests.loopback import kill_mid_sync
 
 UTC = dt.timezone.utc
 SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 40, seed=21)
@@ -34,12 +31,8 @@ WF = f"projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
-    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
-    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
-    srv = GcpServer()
-    srv.load(simulate(SPEC).documents)
-    yield srv
-    srv.close()
+    with simulated_server(monkeypatch, SPEC) as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -53,7 +46,7 @@ def clean(server, tmp_path) -> dict:
 
 
 def source(server: GcpServer, **extra: object) -> dict:
-    return {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, **extra}
+    return source_of(server, PROJECT, **extra)
 
 
 def details(result) -> dict:
@@ -236,22 +229,8 @@ KILL_SCRIPT = textwrap.dedent("""
 @pytest.mark.slow
 def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_path):
     killed_path = tmp_path / "killed"
-    env = {**os.environ, "PYTHONPATH": os.getcwd(), gcp_clients.TOKEN_ENV: TOKEN}
-    proc = subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, str(killed_path), server.endpoint, PROJECT,
-                             NOW.isoformat()], stdout=subprocess.PIPE, env=env)
-    assert proc.stdout is not None and proc.stdout.readline().strip() == b"start"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:          # wait until some executions are committed
-        try:
-            if len(Store(killed_path).read_rows("executions")) >= 6:
-                break
-        except Exception:  # noqa: BLE001 - nothing written yet
-            pass
-        time.sleep(0.1)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=10)
-    assert proc.returncode == -signal.SIGKILL
-    partial = len(Store(killed_path).read_rows("executions"))
+    partial = kill_mid_sync(KILL_SCRIPT, killed_path, server.endpoint, PROJECT, NOW.isoformat(), after=6,
+                            env={gcp_clients.TOKEN_ENV: TOKEN})
     assert 0 < partial < 40
 
     again = Store(killed_path)

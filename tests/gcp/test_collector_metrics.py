@@ -9,14 +9,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.gcp import monitoring
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
-from flowscope.simulate.gcp import PROJECT, simulate
+from flowscope.simulate.gcp import PROJECT
 from flowscope.store import Store
-from tests.gcp.gcp_server import TOKEN, GcpServer, parse_time
+from tests.gcp.gcp_server import GcpServer, parse_time, simulated_server, source_of
 
 UTC = dt.timezone.utc
 SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 60, seed=5)
@@ -25,16 +24,12 @@ NOW = SPEC.end + dt.timedelta(hours=1)
 
 @pytest.fixture
 def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
-    monkeypatch.setenv(gcp_clients.TOKEN_ENV, TOKEN)
-    monkeypatch.setattr(gcp_clients, "BACKOFF_S", 0.01)
-    srv = GcpServer()
-    srv.load(simulate(SPEC).documents)
-    yield srv
-    srv.close()
+    with simulated_server(monkeypatch, SPEC) as srv:
+        yield srv
 
 
 def source(server: GcpServer, **extra: object) -> dict:
-    return {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, **extra}
+    return source_of(server, PROJECT, **extra)
 
 
 def counts_of(store: Store) -> Counter:

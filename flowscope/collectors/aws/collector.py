@@ -16,15 +16,17 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from flowscope.collectors import source_config as cfg
 from flowscope.collectors.aws.definition import estimate_events
-from flowscope.collectors.sink import StoreSink, write_run_row
+from flowscope.collectors.sink import StoreSink, close_run_row, open_window
+from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import Quota, bounded_map
-from flowscope.collectors.window import DEFAULT_LAG, CollectWindow, ScopeResult
-from flowscope.model import UTC, Batch, Cloud, RunStatus
+from flowscope.collectors.window import CollectWindow, ScopeResult
+from flowscope.model import UTC, Batch, Cloud
 
 if TYPE_CHECKING:
     from flowscope.collectors.aws.stepfunctions import ScopeContext
@@ -49,45 +51,16 @@ SOURCE_KEYS = {
     "write_every": "executions per store commit (optional, default 250)",
     "quotas": "per-API token buckets, e.g. {GetExecutionHistory = [400, 20]} (optional)",
 }
-DEFAULT_CONCURRENCY = 8
-
-
-class SourceConfigError(ValueError):
-    """A `[[sources]]` entry for AWS that cannot be used; the message names the key."""
-
-
-def _duration(value: Any, key: str) -> dt.timedelta:
-    from flowscope.timewindow import parse_since
-
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return dt.timedelta(seconds=float(value))
-    if not isinstance(value, str):
-        raise SourceConfigError(f"aws source: {key} must be a duration like '15m', got {value!r}")
-    ref = dt.datetime(2000, 1, 1, tzinfo=UTC)
-    try:
-        start = parse_since(value, now=ref)
-    except ValueError as exc:
-        raise SourceConfigError(f"aws source: {key}: {exc}") from None
-    if start is None or start > ref:
-        raise SourceConfigError(f"aws source: {key} must be a positive duration like '15m'")
-    return ref - start
 
 
 def validate(source: Mapping[str, Any]) -> None:
     """Raise SourceConfigError naming the first unknown or ill-typed key."""
-    unknown = sorted(set(source) - set(SOURCE_KEYS))
-    if unknown:
-        raise SourceConfigError(f"aws source: unknown key(s) {', '.join(unknown)}; "
-                                f"known: {', '.join(sorted(SOURCE_KEYS))}")
-    if source.get("cloud") != "aws":
-        raise SourceConfigError(f"aws source: cloud must be 'aws', got {source.get('cloud')!r}")
+    cfg.check_common(source, "aws", SOURCE_KEYS)
     regions = source.get("regions")
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and r for r in regions):
         raise SourceConfigError("aws source: regions must be a non-empty list of region names, "
                                 'e.g. regions = ["us-east-1"]')
-    for key in ("profile", "external_id", "endpoint_url", "name"):
-        if key in source and not isinstance(source[key], str):
-            raise SourceConfigError(f"aws source: {key} must be a string")
+    cfg.strings(source, ("profile", "external_id", "endpoint_url"), "aws")
     roles = source.get("role_arn")
     if roles is not None:
         roles = [roles] if isinstance(roles, str) else roles
@@ -96,36 +69,14 @@ def validate(source: Mapping[str, Any]) -> None:
     globs = source.get("state_machines")
     if globs is not None and (not isinstance(globs, list) or not all(isinstance(g, str) for g in globs)):
         raise SourceConfigError("aws source: state_machines must be a list of name globs")
-    for key in ("concurrency", "max_attempts", "write_every"):
-        if key in source and (not isinstance(source[key], int) or isinstance(source[key], bool) or source[key] < 1):
-            raise SourceConfigError(f"aws source: {key} must be a positive integer")
-    if "read_timeout" in source and not isinstance(source["read_timeout"], (int, float)):
-        raise SourceConfigError("aws source: read_timeout must be a number of seconds")
-    if "metrics" in source and not isinstance(source["metrics"], bool):
-        raise SourceConfigError("aws source: metrics must be true or false")
+    cfg.positive_seconds(source, "read_timeout", "aws")
     if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
         raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")
-    if "lag" in source:
-        _duration(source["lag"], "lag")
-    _quotas(source.get("quotas"))
-
-
-def _quotas(value: Any) -> dict[str, Quota]:
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise SourceConfigError("aws source: quotas must be a table of API = [bucket, refill_per_second]")
-    out = {}
-    for api, pair in value.items():
-        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                or not all(isinstance(x, (int, float)) and x > 0 for x in pair)):
-            raise SourceConfigError(f"aws source: quotas.{api} must be [bucket, refill_per_second]")
-        out[str(api)] = Quota(float(pair[0]), float(pair[1]))
-    return out
+    cfg.quotas(source.get("quotas"), "aws")
 
 
 @dataclass(frozen=True)
-class AwsScope:
+class AwsScope(cfg.ScopeSettings):
     """One (account, region) of one source entry."""
 
     region: str
@@ -133,14 +84,7 @@ class AwsScope:
     role_arn: str | None = None
     external_id: str | None = None
     endpoint_url: str | None = None
-    globs: tuple[str, ...] = ()
-    lag: dt.timedelta = DEFAULT_LAG
-    concurrency: int = DEFAULT_CONCURRENCY
-    max_attempts: int = 8
-    read_timeout: float = 30
-    metrics: bool = True
     standard_path: str = "auto"
-    write_every: int = 250
     quotas: tuple[tuple[str, Quota], ...] = field(default_factory=tuple)
 
     def scope_id(self, account: str | None) -> str:
@@ -157,13 +101,9 @@ def scopes(source: Mapping[str, Any]) -> list[AwsScope]:
     role_list: list[str | None] = ([roles] if isinstance(roles, str) else list(roles)) if roles else [None]
     common = dict(
         profile=source.get("profile"), external_id=source.get("external_id"),
-        endpoint_url=source.get("endpoint_url"), globs=tuple(source.get("state_machines") or ()),
-        lag=_duration(source["lag"], "lag") if "lag" in source else DEFAULT_LAG,
-        concurrency=int(source.get("concurrency", DEFAULT_CONCURRENCY)),
-        max_attempts=int(source.get("max_attempts", 8)), read_timeout=float(source.get("read_timeout", 30)),
-        metrics=bool(source.get("metrics", True)), standard_path=source.get("standard_path", "auto"),
-        write_every=int(source.get("write_every", 250)),
-        quotas=tuple(sorted(_quotas(source.get("quotas")).items())),
+        endpoint_url=source.get("endpoint_url"), standard_path=source.get("standard_path", "auto"),
+        quotas=tuple(sorted(cfg.quotas(source.get("quotas"), "aws").items())),
+        **cfg.scope_settings(source, "aws", globs_key="state_machines", max_attempts=8),
     )
     return [AwsScope(region=region, role_arn=role, **common) for role in role_list for region in source["regions"]]
 
@@ -190,12 +130,7 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
             concurrency=scope.concurrency, read_timeout=scope.read_timeout)
         result.scope = scope.scope_id(clients.account)
         result.details["account"] = clients.account
-        previous = store.last_watermark(result.scope)
-        window = CollectWindow(end=now, watermark=previous, since=since, lag=scope.lag)
-        result.watermark = previous          # what a killed run leaves: unchanged
-        result.details["window"] = {"lower_bound": window.lower_bound.isoformat() if window.lower_bound else None,
-                                    "end": now.isoformat(), "lag_s": scope.lag.total_seconds()}
-        write_run_row(store, result)         # status running: a killed sync leaves a trace
+        window = open_window(store, result, lag=scope.lag, since=since, now=now)    # status running first
         _collect(scope, clients, store, result, window, now)
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
         result.finish(failed=exc)
@@ -204,12 +139,7 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
         if clients is not None:
             result.details["api_calls"] = dict(sorted(clients.calls.items()))
             result.details["rate_limits"] = clients.limiters.stats()
-    try:
-        write_run_row(store, result)
-    except Exception as exc:  # noqa: BLE001 - the store itself failed: report it in the result
-        result.status = RunStatus.FAILED
-        result.error = f"could not write collection_runs row: {type(exc).__name__}: {exc}"[:1024]
-    return result
+    return close_run_row(store, result)
 
 
 def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
@@ -261,7 +191,7 @@ def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
 
     # 6. the watermark: the end of the window, held back to the oldest gap left behind
     sc.result.finish()
-    sc.result.watermark = _watermark(sc.window, sc.gaps)
+    sc.result.watermark = sc.held_watermark()
 
 
 def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[str, Any]]:
@@ -358,16 +288,6 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
         sc.result.record_error(sfn_mod.as_collection_error(exc, "GetMetricData", clients.region))
 
 
-def _watermark(window: CollectWindow, gaps: Sequence[dt.datetime | None]) -> dt.datetime | None:
-    if not gaps:
-        return window.end
-    if any(g is None for g in gaps):
-        return window.watermark     # something was not even listed: do not move on
-    oldest = min(g for g in gaps if g is not None)
-    # watermark - lag must reach the gap again: hold it at the gap start
-    return max(min(window.end, oldest), window.watermark) if window.watermark else min(window.end, oldest)
-
-
 def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, Any]) -> float:
     """Average history length of the machine's stored executions, else a guess from its definition."""
     try:
@@ -384,19 +304,10 @@ def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, 
 def sync(source_config: Mapping[str, Any], store: "Store", *, since: dt.datetime | None = None,
          now: dt.datetime | None = None, max_parallel_scopes: int = 4) -> list[ScopeResult]:
     """Collect every scope of one `[[sources]]` entry (in parallel); one result per scope."""
-    now = now or dt.datetime.now(UTC)
-    todo = scopes(source_config)
-    outcomes = bounded_map(lambda s: collect_scope(s, store, since=since, now=now), todo,
-                           max_parallel_scopes, thread_name_prefix="flowscope-scope")
-    results = []
-    for outcome in outcomes:
-        if outcome.error is None:
-            results.append(cast(ScopeResult, outcome.result))
-        else:  # collect_scope records its own failures; this is a bug path, still recorded
-            failed = ScopeResult(cloud=CLOUD, scope=outcome.item.scope_id(None), started_at=now)
-            failed.finish(failed=outcome.error)
-            results.append(failed)
-    return results
+    from flowscope.collectors.sync import sync_source
+
+    return sync_source(CLOUD, scopes, collect_scope, source_config, store, since=since, now=now,
+                       max_parallel_scopes=max_parallel_scopes)
 
 
 __all__ = ["AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync", "validate"]

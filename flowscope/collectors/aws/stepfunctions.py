@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import datetime as dt
 import fnmatch
-import json
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -32,13 +30,19 @@ from flowscope.collectors.aws.clients import (
     restarting_pages,
 )
 from flowscope.collectors.native import ImportContext
-from flowscope.collectors.sink import StoreSink
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectionError, CollectWindow, ScopeResult
-from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, Source, utc
+from flowscope.collectors.window import (
+    CollectionError,
+    ScopeResult,
+    ScopeRun,
+    gone_mark,
+    mark_gone,
+    merge_attributes,
+)
+from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, utc
 
 if TYPE_CHECKING:
-    from flowscope.store import Store
+    pass
 
 HISTORY_PAGE = 1000          # the API's maximum page size
 LIST_PAGE = 1000
@@ -51,29 +55,14 @@ UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "InvalidAction", "No
 
 
 @dataclass
-class ScopeContext:
-    """Everything one scope's collection shares across its worker threads."""
+class ScopeContext(ScopeRun):
+    """One AWS scope's collection (`ScopeRun`: store, sink, result, window, seen, gaps, lock), plus
+    its clients and transforms, and the stored status of the executions listed (cached)."""
 
     clients: AwsScopeClients
-    store: "Store"
-    sink: StoreSink
-    result: ScopeResult
-    window: CollectWindow
     formats: dict[str, Callable[[Any, ImportContext], Batch]]
-    now: dt.datetime
     concurrency: int = 8
     stored: dict[str, str | None] = field(default_factory=dict)
-    seen: set[str] = field(default_factory=set)
-    gaps: list[dt.datetime | None] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def ctx(self, source_name: str, source: Source = Source.API, **kwargs: Any) -> ImportContext:
-        return ImportContext(source_name=source_name, seen_at=self.now, source=source, **kwargs)
-
-    def gap(self, start: dt.datetime | None) -> None:
-        """Something from `start` on (None: anything) was not collected; hold the watermark there."""
-        with self.lock:
-            self.gaps.append(start)
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
@@ -182,20 +171,6 @@ def _metadata_failure(exc: BaseException, operation: str, arn: str, result: Scop
 def _iso(value: Any) -> str | None:
     parsed = utc(value) if value is not None else None
     return parsed.isoformat() if parsed else None
-
-
-def merge_attributes(row: dict[str, Any], extra: dict[str, Any]) -> None:
-    """Add keys to a row's `attributes` JSON object (created if absent)."""
-    if not extra:
-        return
-    try:
-        current = json.loads(row.get(C.attributes) or "{}")
-        if not isinstance(current, dict):
-            current = {"value": current}
-    except (TypeError, ValueError):
-        current = {"raw": row.get(C.attributes)}
-    current.update(extra)
-    row[C.attributes] = json.dumps(current, sort_keys=True, default=str)
 
 
 # ---------------------------------------------------------------- executions
@@ -378,7 +353,7 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
                                                operation="store.running_executions"))
         return
     todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines
-            and not gone_attribute(r)]
+            and not gone_mark(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
@@ -400,33 +375,6 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
             sc.result.record_error(err)
             sc.gap(utc(outcome.item.get(C.started_at)))
     if gone:
-        mark_gone(sc, gone)
+        codes = ", ".join(sorted({code for _, code in gone}))
+        mark_gone(sc.sink, sc.result, gone, sc.now, noun="RUNNING execution(s)", where=f"AWS ({codes})")
     run_history_fetches(sc, items)
-
-
-def gone_attribute(row: dict[str, Any]) -> dict[str, Any] | None:
-    """The `gone` mark of a stored execution (see `mark_gone`), if any."""
-    try:
-        attributes = json.loads(row.get(C.attributes) or "{}")
-    except (TypeError, ValueError):
-        return None
-    return attributes.get("gone") if isinstance(attributes, dict) else None
-
-
-def mark_gone(sc: ScopeContext, gone: list[tuple[dict[str, Any], str]]) -> None:
-    """Stored RUNNING executions AWS no longer knows (state machine deleted, history expired).
-
-    They keep what was collected, status included (nothing says how they ended), with
-    `attributes.gone = {"code", "noticed_at"}`; they are not revisited again, so every later
-    sync does not fail on them. Said once, as a warning of this run.
-    """
-    rows = []
-    for row, code in gone:
-        marked = {**row, C.collected_at: sc.now}
-        merge_attributes(marked, {"gone": {"code": code, "noticed_at": sc.now.isoformat()}})
-        rows.append(marked)
-    sc.sink.add(Batch(executions=rows))     # the sink merges their stored steps back in
-    sc.result.count("running_gone", len(rows))
-    codes = ", ".join(sorted({code for _, code in gone}))
-    sc.result.warn(f"{len(rows)} stored RUNNING execution(s) no longer exist in AWS ({codes}); kept as last "
-                   f"collected and no longer revisited, e.g. {gone[0][0][C.execution_id]}")

@@ -19,6 +19,7 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
   was retried, `{action}/requestHistories` (each try's own start and end; times and status only).
 - trigger histories: `{workflow}/triggers`, then `{trigger}/histories?$filter=startTime ge ...`
   (fired and skipped polls: both are billed).
+- a Standard app's App Service plan: `Microsoft.Web/serverfarms/{name}` (the site's `serverFarmId`).
 """
 
 from __future__ import annotations
@@ -169,10 +170,10 @@ def list_workflows(client: ArmClient, subscription: str, resource_group: str | N
     if resource_group:
         scope += f"/resourceGroups/{quote(resource_group, safe='')}"
     items = client.list_all(f"{scope}/{LOGIC_WORKFLOWS}", operation="workflows.list")
-    return _globbed([scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)], globs)
+    return globbed([scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)], globs)
 
 
-def _globbed(items: list[dict[str, Any]], globs: Iterable[str]) -> list[dict[str, Any]]:
+def globbed(items: list[dict[str, Any]], globs: Iterable[str]) -> list[dict[str, Any]]:
     patterns = list(globs)
     if not patterns:
         return items
@@ -184,19 +185,40 @@ def list_standard_workflows(client: ArmClient, subscription: str, resource_group
                             globs: Iterable[str] = ()) -> list[dict[str, Any]]:
     """Workflows of the subscription's (or resource group's) Standard apps: the sites of kind
     `workflowapp`, then each site's `workflows` (their definitions in `files/workflow.json`)."""
+    out: list[dict[str, Any]] = []
+    for site in list_workflow_sites(client, subscription, resource_group):
+        out.extend(list_site_workflows(client, str(site.get("id"))))
+    return globbed(out, globs)
+
+
+def list_workflow_sites(client: ArmClient, subscription: str, resource_group: str | None = None
+                        ) -> list[dict[str, Any]]:
+    """The Standard apps of a subscription or resource group: its sites of kind `workflowapp`
+    (each with `properties.serverFarmId`, its App Service plan)."""
     scope = f"/subscriptions/{quote(subscription, safe='')}"
     if resource_group:
         scope += f"/resourceGroups/{quote(resource_group, safe='')}"
     sites = client.list_all(f"{scope}/providers/Microsoft.Web/sites", operation="sites.list",
                             params={"api-version": WEB_API_VERSION})
-    out: list[dict[str, Any]] = []
-    for site in sites:
-        if not isinstance(site, dict) or "workflowapp" not in str(site.get("kind") or "").lower():
-            continue
-        items = client.list_all(_path(str(site.get("id")), "workflows"), operation="siteWorkflows.list",
-                                params={"api-version": WEB_API_VERSION})
-        out.extend(scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str))
-    return _globbed(out, globs)
+    return [s for s in sites if isinstance(s, dict) and isinstance(s.get("id"), str)
+            and "workflowapp" in str(s.get("kind") or "").lower()]
+
+
+def list_site_workflows(client: ArmClient, site_id: str) -> list[dict[str, Any]]:
+    """One Standard app's workflows (definitions in `files/workflow.json`)."""
+    items = client.list_all(_path(site_id, "workflows"), operation="siteWorkflows.list",
+                            params={"api-version": WEB_API_VERSION})
+    return [scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)]
+
+
+def get_server_farm(client: ArmClient, farm_id: str) -> dict[str, Any]:
+    """A Standard app's App Service plan (`Microsoft.Web/serverfarms/{name}`): its SKU and instances."""
+    if "/providers/microsoft.web/serverfarms/" not in farm_id.lower():
+        raise ValueError(f"not an App Service plan id: {farm_id[:200]!r}")
+    body = client.get(_path(farm_id), operation="serverfarms.get", params={"api-version": WEB_API_VERSION})
+    if not isinstance(body, dict):
+        raise ValueError("serverfarms.get: not a JSON object")
+    return body
 
 
 def get_version(client: ArmClient, workflow_id: str, version: str) -> dict[str, Any]:

@@ -64,10 +64,14 @@ PERMISSIONS: dict[str, str] = {
     "triggers.list": "Microsoft.Logic/workflows/triggers/read",
     "histories.list": "Microsoft.Logic/workflows/triggers/histories/read",
     "metrics.get": "Microsoft.Insights/metrics/read",
+    # `metrics_endpoint`: the batch API (POST {sub}/metrics:getBatch), authorized by the same read
+    "metrics.getBatch": "Microsoft.Insights/metrics/read",
     # Standard apps: the sites (kind workflowapp) and their workflows; their runs, actions and
     # triggers are read through the site's workflow management API, under the same Logic actions
     "sites.list": "Microsoft.Web/sites/read",
     "siteWorkflows.list": "Microsoft.Web/sites/workflows/read",
+    # each Standard app's App Service plan (SKU, instances): the Standard-plan cost
+    "serverfarms.get": "Microsoft.Web/serverfarms/read",
     # the Log Analytics bulk path (`workspace_id`): KQL queries of the workspace (POST .../query)
     "logs.query": "Microsoft.OperationalInsights/workspaces/query/read",
 }

@@ -7,18 +7,22 @@ timestamp) and a re-sync replaces the last, still-filling period instead of addi
 grid of points. The aligner follows the descriptor: sums for DELTA and CUMULATIVE numbers, means
 for gauges, count and mean for distributions.
 
-Through the collector's own REST layer (`GcpClients`): the read-only guard, the Monitoring
-quota bucket, retries with backoff and jitter, and call counts apply as to every other call.
+`collect_metrics` is the scope's metrics step. Through the collector's own REST layer
+(`GcpClients`): the read-only guard, the Monitoring quota bucket, retries with backoff and
+jitter, and call counts apply as to every other call.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.gcp.clients import GcpClients
-from flowscope.model import C, Cloud, utc
+from flowscope.model import Batch, C, Cloud, utc
+
+if TYPE_CHECKING:
+    from flowscope.collectors.gcp.context import ScopeContext
 
 SERVICE = "monitoring"
 API = "monitoring"
@@ -118,3 +122,43 @@ def _values(value: dict[str, Any], statistics: tuple[str, ...]) -> Iterator[tupl
             except (TypeError, ValueError):
                 pass
             return
+
+
+# ---------------------------------------------------------------- the step
+
+def collect_metrics(sc: "ScopeContext") -> None:
+    """Cloud Monitoring datapoints of the scope's workflows, every `workflows.googleapis.com` type
+    discovered, from the window's lower bound (a day back on a first sync) to now. Metrics are
+    context, not executions: a failure is an error of the run but holds no watermark."""
+    from flowscope.collectors.gcp.context import as_error, raise_auth
+
+    if not sc.scope.metrics or not sc.workflows:
+        return
+    start = aligned(max(sc.window.lower_bound or sc.now - DEFAULT_LOOKBACK, sc.now - MAX_LOOKBACK))
+    try:
+        descriptors = list_descriptors(sc.clients, sc.scope.project)
+    except Exception as exc:  # noqa: BLE001 - recorded
+        raise_auth(exc)
+        sc.result.record_error(as_error(exc, "metricDescriptors.list", sc.scope.project))
+        return
+    rows: list[dict[str, Any]] = []
+    read: list[str] = []
+    skipped: list[str] = []
+    for descriptor in descriptors:
+        how = aligner(descriptor)
+        metric_type = str(descriptor.get("type"))
+        if how is None:
+            skipped.append(metric_type)
+            continue
+        try:
+            for series in list_series(sc.clients, sc.scope.project, metric_type, how[0], start, sc.now):
+                rows.extend(r for r in metric_rows(series, descriptor, how[1])
+                            if r[C.resource_id] in sc.workflows)
+            read.append(metric_type)
+        except Exception as exc:  # noqa: BLE001 - recorded; the other types go on
+            raise_auth(exc)
+            sc.result.record_error(as_error(exc, "timeSeries.list", metric_type))
+    sc.result.details["metric_types"] = {"read": read, "skipped": skipped}
+    if rows:
+        sc.sink.add(Batch(metrics=rows))
+    sc.result.count("metric_datapoints", len(rows))

@@ -1,0 +1,73 @@
+"""What one Azure scope's worker threads share (`ScopeContext`), and small readers of ARM records.
+
+Every path module (`azure/workflows.py`, `runs.py`, `triggers.py`, `logs_path.py`, `metrics.py`)
+works on one `ScopeContext`: the client, the sink, the result, the window, and what the steps
+learn from each other (definitions, runs seen and fetched, gaps that hold the watermark).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowscope.collectors.window import CollectionError, ScopeRun, as_collection_error
+from flowscope.model import TERMINAL_STATUSES, Cloud
+
+if TYPE_CHECKING:
+    from flowscope.collectors.azure.clients import ArmClient
+    from flowscope.collectors.azure.definition import Definition
+
+CLOUD = Cloud.AZURE.value
+TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+
+
+@dataclass
+class ScopeContext(ScopeRun):
+    """One Azure scope's collection (`ScopeRun`: store, sink, result, window, seen, gaps, lock), plus
+    the ARM client and what the steps learn from each other."""
+
+    client: "ArmClient"
+    concurrency: int = 8
+    request_histories: bool = False
+    definitions: dict[str, "Definition | None"] = field(default_factory=dict)
+    fetched: set[str] = field(default_factory=set)
+    absent: set[str] = field(default_factory=set)
+    gone: list[str] = field(default_factory=list)
+    unknown_statuses: dict[str, int] = field(default_factory=dict)
+    auth_failure: CollectionError | None = None
+
+    def failed(self, exc: BaseException, operation: str, target: str | None,
+               start: dt.datetime | None = None, *, gap: bool = True) -> None:
+        """Record a failed call; a 401 stops the whole scope (every later call would fail alike)."""
+        err = as_collection_error(exc, operation, target)
+        if getattr(exc, "unauthenticated", False):
+            with self.lock:
+                if self.auth_failure is None:
+                    self.auth_failure = err
+            return
+        self.result.record_error(err)
+        if gap:
+            self.gap(start)
+
+    def check_auth(self) -> None:
+        if self.auth_failure is not None:
+            raise CollectionError(
+                "authentication failed (HTTP 401): the token expired or is not valid for this endpoint; "
+                f"first at {self.auth_failure.operation} {self.auth_failure.target}",
+                operation=self.auth_failure.operation, code="Unauthorized", target=self.auth_failure.target)
+
+
+
+def props(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A record's `properties` object (empty when absent or not an object: cloud text is untrusted)."""
+    value = record.get("properties")
+    return value if isinstance(value, dict) else {}
+
+
+def run_start(run: Mapping[str, Any]) -> dt.datetime | None:
+    from flowscope.collectors.azure.transform.records import ts
+
+    value = run.get("properties")
+    return ts(value.get("startTime")) if isinstance(value, dict) else None

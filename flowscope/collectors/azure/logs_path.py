@@ -1,0 +1,100 @@
+"""Azure step 4b, the Log Analytics bulk path: which workflows take it, and their runs from the
+workspace's runtime log (one KQL query per slice, `loganalytics.py` doing the I/O)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext
+from flowscope.collectors.window import CollectionError
+
+if TYPE_CHECKING:
+    from flowscope.collectors.azure.collector import AzureScope
+
+
+def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Which workflows take the bulk path (canonical id -> name); every choice and its reason in
+    `details.paths`. Bulk needs a workspace and a definition without loops: the runtime log has no
+    iteration index, so a loop's visits would collapse into one."""
+    paths: dict[str, dict[str, str]] = {}
+    bulk: dict[str, str] = {}
+    for wf_id, doc in workflows.items():
+        name = str(doc.get("name"))
+        definition = sc.definitions.get(wf_id)
+        if not scope.workspace_id:
+            path, why = "management", "no workspace_id configured"
+        elif wf_id.split("/providers/", 1)[-1].startswith("microsoft.web/"):
+            path, why = "management", "Standard: its runtime log rows are not mapped to workflows in this version"
+        elif definition is None:
+            path, why = "management", "definition not readable: loops cannot be ruled out"
+        elif any(info.is_loop for info in definition.actions.values()):
+            path, why = "management", "has loops: the runtime log has no iteration index"
+        else:
+            path, why = "log_analytics", f"no loops: runtime log of workspace {scope.workspace_id}, by KQL"
+            bulk[wf_id] = name
+        paths[name] = {"path": path, "why": why}
+    sc.result.details["paths"] = dict(sorted(paths.items()))
+    if bulk:
+        sc.result.details["path"] = "management+log_analytics" if len(bulk) < len(workflows) else "log_analytics"
+    return bulk
+
+
+def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str, str], credential: Any) -> None:
+    """Runs of the bulk workflows from the workspace, one KQL query per slice of the window; runs
+    stored as finished are skipped; a slice still partial at the smallest size is a recorded gap."""
+    from flowscope.collectors.azure import loganalytics as la
+    from flowscope.collectors.azure.clients import CallStats
+    from flowscope.collectors.azure.transform import FORMATS
+
+    assert scope.workspace_id is not None
+    stats = CallStats()
+    client, options = la.make_logs_client(scope.logs_endpoint, credential, stats,
+                                          retry_total=max(scope.max_attempts - 1, 0))
+    start = sc.window.lower_bound or (sc.now - la.DEFAULT_LOOKBACK)
+    rows: list[dict[str, Any]] = []
+    try:
+        for outcome in la.query_window(client, options, scope.workspace_id, sorted(bulk), start, sc.now):
+            sc.result.count("la_queries", outcome.queries)
+            sc.result.count("la_rows", len(outcome.rows))
+            for lo, _hi, message in outcome.failed:
+                sc.result.record_error(CollectionError(message, operation="logs.query", code="PartialResult",
+                                                       target=f"workspaces/{scope.workspace_id}"))
+                sc.gap(lo)
+            rows.extend(outcome.rows)
+            if len(rows) >= 10 * scope.write_every:     # a few slices at a time: one store lookup for them
+                _load_log_records(sc, FORMATS, la.records_from_rows(rows))
+                rows = []
+        _load_log_records(sc, FORMATS, la.records_from_rows(rows))
+    except Exception as exc:
+        if getattr(exc, "status_code", None) == 401:
+            raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "
+                                  "expired or is not valid for it", operation="logs.query", code="Unauthorized",
+                                  target=f"workspaces/{scope.workspace_id}") from None
+        sc.failed(exc, "logs.query", f"workspaces/{scope.workspace_id}")
+    finally:
+        sc.result.details["logs_api"] = stats.as_dict()
+        client.close()
+
+
+def _load_log_records(sc: ScopeContext, formats: Mapping[str, Any], records: list[dict[str, Any]]) -> None:
+    """Queue the records of a few slices, but those of runs already stored as finished."""
+    from flowscope.collectors.azure.transform import canonical_execution_id
+
+    owners: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        owner = canonical_execution_id(record["id"]) if "/runs/" in record["id"] else record["id"].lower()
+        owners.setdefault(owner or "", []).append(record)
+    run_ids = [o for o in owners if "/runs/" in o]
+    stored = sc.store.existing_execution_ids(CLOUD, run_ids) or {}
+    keep = [r for owner, recs in owners.items() if stored.get(owner) not in TERMINAL for r in recs]
+    fresh = [o for o in run_ids if stored.get(o) not in TERMINAL]
+    sc.result.count("runs_skipped_terminal", len(run_ids) - len(fresh))
+    sc.result.count("runs_from_logs", len(fresh))
+    if keep:
+        from flowscope.collectors.azure.runs import count_unknown_statuses
+
+        count_unknown_statuses(sc, keep)
+        batch = formats["azure.runs"]({"value": keep}, sc.ctx("logs.query"))
+        sc.sink.add(batch, absent=[(CLOUD, o) for o in fresh if o not in stored])
+

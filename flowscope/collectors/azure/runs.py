@@ -1,0 +1,179 @@
+"""Azure steps 2 and 4, the management path: the runs of the window and their details, and stored
+RUNNING runs revisited until terminal.
+
+Per workflow the runs that started in the window are listed; every run not already stored as
+terminal gets its actions (with retryHistory), the repetitions of actions inside loops and the
+iterations of the loops themselves (and, opted in, retried actions' request histories), all
+transformed together and queued. A stored RUNNING run the listing did not return is read again;
+one Azure no longer has is marked gone (`window.mark_gone`) and never asked about again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
+from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
+from flowscope.model import C
+
+
+def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs of the window that need their details (not stored as terminal)."""
+    from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.transform import canonical_execution_id
+
+    def listing(wf_id: str) -> list[dict[str, Any]]:
+        if sc.auth_failure is not None:
+            return []
+        return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.window.lower_bound)
+
+    todo: list[dict[str, Any]] = []
+    for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
+        if outcome.error is not None:
+            sc.failed(outcome.error, "runs.list", outcome.item)
+            continue
+        runs = cast(list[dict[str, Any]], outcome.result)
+        ids = {}
+        for run in runs:
+            try:
+                ids[canonical_execution_id(run["id"]) or ""] = run
+            except ValueError:
+                sc.result.record_error({"operation": "runs.list", "code": "BadId",
+                                        "message": f"not a run id: {str(run.get('id'))[:200]}"})
+        ids.pop("", None)
+        sc.seen.update(ids)
+        stored = sc.store.existing_execution_ids(CLOUD, list(ids)) or {}
+        fresh = [(rid, run) for rid, run in ids.items() if stored.get(rid) not in TERMINAL]
+        with sc.lock:
+            sc.absent.update(rid for rid, _ in fresh if rid not in stored)
+        todo.extend(run for _, run in fresh)
+        sc.result.count("runs_listed", len(ids))
+        sc.result.count("runs_skipped_terminal", len(ids) - len(fresh))
+    return todo
+
+
+
+def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
+    """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest."""
+    outcomes = bounded_map(lambda run: _collect_run(sc, run), runs, sc.concurrency,
+                           thread_name_prefix="flowscope-run")
+    for outcome in outcomes:
+        if outcome.error is not None:
+            sc.failed(outcome.error, "run details", str(outcome.item.get("id"))[:300], run_start(outcome.item))
+
+
+def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
+    """One run: its actions, loop repetitions and iterations, transformed together and queued."""
+    from flowscope.collectors.azure.transform import FORMATS, canonical_execution_id, canonical_workflow_id
+
+    if sc.auth_failure is not None:
+        return
+    run_id = canonical_execution_id(run["id"]) or ""
+    absent = run_id in sc.absent
+    try:
+        records = [run, *_run_details(sc, run, canonical_workflow_id(run["id"]))]
+    except Exception as exc:
+        if getattr(exc, "gone", False):
+            with sc.lock:
+                sc.gone.append(run_id)
+            sc.result.count("runs_gone")
+            return
+        raise
+    count_unknown_statuses(sc, records)
+    batch = FORMATS["azure.runs"]({"value": records}, sc.ctx(f"runs {run_id}"))
+    sc.sink.add(batch, absent=[(CLOUD, run_id)] if absent else ())
+    with sc.lock:
+        sc.fetched.add(run_id)
+    sc.result.count("runs_fetched")
+    sc.result.count("action_records", len(records) - 1)
+
+
+def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> list[dict[str, Any]]:
+    """Actions of a run, plus the repetitions of actions inside loops and the loops' iterations
+    (which ones: from the workflow's definition; a skipped action has none), and, when enabled,
+    the request histories of retried actions."""
+    from flowscope.collectors.azure import arm
+
+    actions = arm.list_actions(sc.client, run["id"])
+    definition = sc.definitions.get(workflow_id)
+    out = list(actions)
+    for action in actions:
+        name = str(action.get("name") or "")
+        properties = props(action)
+        if str(properties.get("status") or "").lower() == "skipped" or not isinstance(action.get("id"), str):
+            continue
+        if sc.request_histories and properties.get("retryHistory"):
+            out.extend(_request_histories(sc, action["id"]))
+        info = definition.get(name) if definition is not None else None
+        if info is None:
+            continue
+        assert definition is not None
+        if definition.loop_ancestors(name):
+            out.extend(arm.list_repetitions(sc.client, action["id"]))
+        if info.is_loop:
+            out.extend(arm.list_scope_repetitions(sc.client, action["id"]))
+    return out
+
+
+def _request_histories(sc: ScopeContext, action_id: str) -> list[dict[str, Any]]:
+    """Each try's own times for a retried action; a 404 (actions that make no HTTP request) is none."""
+    from flowscope.collectors.azure import arm
+
+    try:
+        return arm.list_request_histories(sc.client, action_id)
+    except Exception as exc:
+        if getattr(exc, "gone", False):
+            return []
+        raise
+
+
+def count_unknown_statuses(sc: ScopeContext, records: Sequence[Mapping[str, Any]]) -> None:
+    from flowscope.collectors.azure.transform import STATUS_MAP
+
+    for rec in records:
+        props = rec.get("properties")
+        status = props.get("status") if isinstance(props, dict) else None
+        if isinstance(status, str) and status.lower() not in STATUS_MAP:
+            with sc.lock:
+                sc.unknown_statuses[status[:40]] = sc.unknown_statuses.get(status[:40], 0) + 1
+
+
+
+def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> None:
+    """Stored RUNNING runs of this scope's workflows that the listing did not return: read again
+    (details when they changed); a run the API no longer has is marked gone, not retried."""
+    from flowscope.collectors.azure import arm
+
+    try:
+        rows = sc.store.running_executions(CLOUD, account=None)
+    except Exception as exc:  # noqa: BLE001 - recorded: the revisit is part of the collection
+        sc.result.record_error(CollectionError(f"reading stored running runs failed: {exc}",
+                                               operation="store.running_executions"))
+        return
+    todo = [r for r in rows if r.get(C.workflow_id) in workflows and r[C.execution_id] not in sc.seen
+            and not gone_mark(r)]
+    if not todo:
+        return
+    sc.result.count("running_revisited", len(todo))
+
+    def read(row: dict[str, Any]) -> dict[str, Any]:
+        return arm.get_run(sc.client, row[C.execution_id])
+
+    gone: list[dict[str, Any]] = []
+    again: list[dict[str, Any]] = []
+    for outcome in bounded_map(read, todo, sc.concurrency, thread_name_prefix="flowscope-revisit"):
+        if outcome.error is None:
+            again.append(cast(dict[str, Any], outcome.result))
+        elif getattr(outcome.error, "gone", False):
+            gone.append(outcome.item)
+        else:
+            sc.failed(outcome.error, "runs.get", outcome.item[C.execution_id], outcome.item.get(C.started_at))
+    if gone:
+        ids = mark_gone(sc.sink, sc.result, [(row, "NotFound") for row in gone], sc.now,
+                        noun="RUNNING run(s)", where="Azure (HTTP 404)")
+        with sc.lock:
+            sc.gone.extend(ids)
+    fetch_runs(sc, again)
+

@@ -1,0 +1,116 @@
+"""Logic Apps Standard: the apps (sites of kind workflowapp), their workflows, and their App Service plans.
+
+A Standard workflow is billed by the plan its app runs on, not per execution, so the plan's size
+is what the Standard-plan cost and the Consumption-vs-Standard what-if need. Each app's
+`serverFarmId` is read once (`Microsoft.Web/serverfarms/{name}`), summarized by `plan_summary`
+(SKU, tier, instances, and each instance's vCPU and memory for the Workflow Standard SKUs) and
+put into its workflows' `attributes.app_service_plan` (`with_plans`) before they are stored. A
+plan that cannot be read is a warning: the analysis then says it assumed the plan size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.window import as_collection_error, merge_attributes
+from flowscope.model import Batch, C
+
+if TYPE_CHECKING:
+    from flowscope.collectors.azure.context import ScopeContext
+
+WORKFLOW_STANDARD_SKUS: dict[str, tuple[float, float]] = {
+    # SKU -> (vCPU, memory GB) of one instance: "Single-tenant versus multitenant in Azure Logic
+    # Apps", pricing tiers of a Standard logic app (learn.microsoft.com, checked 2026-11)
+    "WS1": (1.0, 3.5),
+    "WS2": (2.0, 7.0),
+    "WS3": (4.0, 14.0),
+}
+PLAN_KEY = "app_service_plan"
+"""The workflows rows' `attributes` key holding the plan summary (read by `analysis.cost`)."""
+
+
+def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | None],
+                  globs: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """The Standard workflows of the subscription or resource groups, and each app's plan id
+    (site id, lower case -> serverFarmId). A failing group is recorded; the others go on."""
+    from flowscope.collectors.azure import arm
+
+    def per_group(rg: str | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        docs: list[dict[str, Any]] = []
+        farms: dict[str, str] = {}
+        for site in arm.list_workflow_sites(sc.client, subscription, rg):
+            found = arm.globbed(arm.list_site_workflows(sc.client, str(site["id"])), globs)
+            docs.extend(found)
+            farm = site.get("properties", {}).get("serverFarmId") if isinstance(site.get("properties"), dict) \
+                else None
+            if found and isinstance(farm, str) and farm:
+                farms[str(site["id"]).lower()] = farm
+        return docs, farms
+
+    docs: list[dict[str, Any]] = []
+    farms: dict[str, str] = {}
+    for outcome in bounded_map(per_group, list(groups), min(4, sc.concurrency)):
+        if outcome.error is None:
+            found, found_farms = cast(tuple[list[dict[str, Any]], dict[str, str]], outcome.result)
+            docs.extend(found)
+            farms.update(found_farms)
+        else:
+            sc.failed(outcome.error, "sites.list", f"resourceGroups/{outcome.item}" if outcome.item else None)
+    return docs, farms
+
+
+def read_plans(sc: "ScopeContext", farms: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Each app's plan summary (site id -> `plan_summary`), one GET per distinct plan. A plan not
+    read is a warning (and `details.plans_failed`), not a gap: runs do not depend on it."""
+    from flowscope.collectors.azure import arm
+
+    outcomes = bounded_map(lambda farm: arm.get_server_farm(sc.client, farm), sorted(set(farms.values())),
+                           min(4, sc.concurrency), thread_name_prefix="flowscope-plans")
+    summaries: dict[str, dict[str, Any]] = {}
+    failed: list[dict[str, Any]] = []
+    for outcome in outcomes:
+        if outcome.error is None:
+            summaries[outcome.item.lower()] = plan_summary(cast(dict[str, Any], outcome.result))
+        elif getattr(outcome.error, "unauthenticated", False):
+            sc.failed(outcome.error, "serverfarms.get", outcome.item)
+        else:
+            failed.append(as_collection_error(outcome.error, "serverfarms.get", outcome.item).as_dict())
+    sc.result.count("standard_plans", len(summaries))
+    if failed:
+        sc.result.count("plans_failed", len(failed))
+        sc.result.details["plans_failed"] = failed[:10]
+        sc.result.warn(f"{len(failed)} App Service plan(s) of Standard apps not read (first: {failed[0]['message']});"
+                       " the Standard-plan cost of their workflows assumes the configured plan size")
+    return {site: summaries[farm.lower()] for site, farm in farms.items() if farm.lower() in summaries}
+
+
+def plan_summary(farm: Mapping[str, Any]) -> dict[str, Any]:
+    """What the cost analysis needs of a serverfarms document (pure): SKU name and tier, instances
+    (`properties.numberOfWorkers`, else `sku.capacity`, else 1), and for a Workflow Standard SKU
+    each instance's vCPU and memory; the plan's id. Nothing else of the document is kept."""
+    sku = farm.get("sku") if isinstance(farm.get("sku"), dict) else {}
+    assert isinstance(sku, dict)
+    props = farm.get("properties") if isinstance(farm.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    name = str(sku.get("name") or "").upper()[:20] or None
+    instances = next((int(v) for v in (props.get("numberOfWorkers"), sku.get("capacity"))
+                      if isinstance(v, int) and not isinstance(v, bool) and v > 0), 1)
+    summary: dict[str, Any] = {"id": str(farm.get("id") or "").lower()[:500] or None, "sku": name,
+                               "tier": str(sku.get("tier") or "")[:40] or None, "instances": instances}
+    size = WORKFLOW_STANDARD_SKUS.get(name or "")
+    if size is not None:
+        summary["vcpu"], summary["memory_gb"] = size
+    return {k: v for k, v in summary.items() if v is not None}
+
+
+def with_plans(batch: Batch, plans: Mapping[str, dict[str, Any]]) -> Batch:
+    """The workflows rows of Standard apps with their app's plan in `attributes.app_service_plan` (pure)."""
+    if plans:
+        for row in batch.workflows:
+            wf_id = str(row.get(C.workflow_id) or "")
+            site = wf_id.split("/workflows/", 1)[0] if "/microsoft.web/sites/" in wf_id else None
+            if site is not None and site in plans:
+                merge_attributes(row, {PLAN_KEY: plans[site]})
+    return batch

@@ -1,0 +1,114 @@
+"""GCP call steps from Cloud Logging, for the executions that need them, written with them.
+
+Two kinds: finished executions without step entries whose workflow logs calls (`deferred`), and,
+with `path = "logs"`, finished executions of workflows logging all calls (`bulk`): a page of up
+to 1,000 entries instead of one step-entries listing per execution. `logging_api.py` does the I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from flowscope.collectors.gcp.context import NATIVE_TERMINAL, ScopeContext, as_error, raise_auth, workflow_of
+from flowscope.model import C, utc
+
+CALL_LOGGING_LEVELS = frozenset({"LOG_ALL_CALLS", "LOG_ERRORS_ONLY"})
+LOG_SLACK = dt.timedelta(minutes=1)
+
+
+def call_logging_on(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
+    """Whether the execution logged its calls: its own level (FULL view) wins over its workflow's."""
+    level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
+    return level in CALL_LOGGING_LEVELS
+
+
+def _times(doc: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    start = utc(doc.get("startTime")) or utc(doc.get("createTime")) or now
+    return start, utc(doc.get("endTime")) or now
+
+
+def on_logs_path(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
+    """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`."""
+    if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL:
+        return False
+    level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
+    return level == "LOG_ALL_CALLS"
+
+
+def read_call_logs(sc: ScopeContext) -> None:
+    """Call steps from Cloud Logging for the executions that need them, written with them.
+
+    - Finished executions without step entries whose workflow logs calls (`deferred`): one
+      filtered `entries.list` per slice of up to 100 executions (by execution id).
+    - The logs path (`bulk`): per workflow, one `entries.list` per slice of up to 1,000
+      consecutive executions (by workflow and time): a page of 1,000 entries instead of one
+      step-entries listing per execution.
+
+    A slice whose logs cannot be read is not written at all (an error of the run, the watermark
+    held at its start), so the next sync lists those executions again and retries."""
+    from flowscope.collectors.gcp import logging_api
+
+    if sc.deferred:
+        docs = sorted(sc.deferred, key=lambda d: _times(d, sc.now)[0])
+        unsafe = [d for d in docs if not logging_api.safe_id(str(d["name"]).rsplit("/", 1)[-1])]
+        if unsafe:
+            sc.result.warn(f"{len(unsafe)} execution id(s) not usable in a Logging filter; written without call logs")
+            sc.sink.add(sc.formats["gcp.executions"]({"executions": unsafe}, sc.ctx("executions.list")))
+        docs = [d for d in docs if d not in unsafe]
+        for i in range(0, len(docs), logging_api.MAX_IDS_PER_FILTER):
+            chunk = docs[i:i + logging_api.MAX_IDS_PER_FILTER]
+            _read_slice(sc, chunk, lambda names, a, b: logging_api.executions_filter(
+                [n.rsplit("/", 1)[-1] for n in names], a, b), without_history=True)
+    for workflow, docs in sorted(sc.bulk.items()):
+        docs.sort(key=lambda d: _times(d, sc.now)[0])
+        for i in range(0, len(docs), logging_api.BULK_EXECUTIONS):
+            _read_slice(sc, docs[i:i + logging_api.BULK_EXECUTIONS], _workflow_slice(workflow), without_history=False)
+
+
+def _workflow_slice(workflow: str) -> Callable[[list[str], dt.datetime, dt.datetime], str]:
+    from flowscope.collectors.gcp import logging_api
+
+    parts = workflow.split("/")
+
+    def make(_names: list[str], start: dt.datetime, end: dt.datetime) -> str:
+        return logging_api.workflow_filter(parts[3], parts[5], start, end)
+    return make
+
+
+def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
+                make_filter: Callable[[list[str], dt.datetime, dt.datetime], str], *, without_history: bool) -> None:
+    from flowscope.collectors.gcp import logging_api
+
+    start = min(_times(d, sc.now)[0] for d in chunk) - LOG_SLACK
+    end = max(_times(d, sc.now)[1] for d in chunk) + LOG_SLACK
+    wanted = {str(d["name"]): d for d in chunk}
+    try:
+        entries = list(logging_api.list_entries(sc.clients, sc.scope.project, make_filter(list(wanted), start, end)))
+    except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
+        raise_auth(exc)
+        sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
+        sc.gap(start + LOG_SLACK)
+        return
+    _write_with_call_logs(sc, wanted, entries, without_history=without_history)
+
+
+def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,
+                          without_history: bool) -> None:
+    batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
+    logs = sc.formats["gcp.log_entries"]({"entries": entries}, sc.ctx("logging.entries.list"))
+    # only call steps of the executions asked for: the executions rows are the API's, and any
+    # other entry the filter let through is not this slice's business
+    batch.steps.extend(r for r in logs.steps if r[C.execution_id] in wanted)
+    batch.attempts.extend(r for r in logs.attempts if r[C.execution_id] in wanted)
+    for key, n in logs.unknown_event_types.items():
+        batch.unknown_event_types[key] = batch.unknown_event_types.get(key, 0) + n
+    sc.sink.add(batch)
+    covered = {r[C.execution_id] for r in batch.steps}
+    sc.result.count("call_log_entries", len(entries))
+    sc.result.count("executions_from_call_logs", len(covered))
+    if covered and without_history:
+        sc.result.warn(f"{len(covered)} execution(s) without step entries got their call steps from Cloud Logging "
+                       "call logs (call steps only: other steps are not logged)")
+

@@ -1,0 +1,72 @@
+"""What one GCP scope's worker threads share (`ScopeContext`), and small helpers of every step.
+
+The step modules (`executions.py`, `call_logs.py`, `monitoring.py`) work on one `ScopeContext`:
+the clients, the sink, the result, the window, the workflows listed, and what the steps hand each
+other (executions seen, executions whose calls come from Cloud Logging, gaps that hold the watermark).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from flowscope.collectors.native import ImportContext
+from flowscope.collectors.window import CollectionError, ScopeRun, as_collection_error
+from flowscope.model import TERMINAL_STATUSES, Batch, Cloud
+
+if TYPE_CHECKING:
+    from flowscope.collectors.gcp.clients import GcpClients
+    from flowscope.collectors.gcp.collector import GcpScope
+
+CLOUD = Cloud.GCP.value
+TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
+NATIVE_TERMINAL = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "UNAVAILABLE"})
+MAX_NAMES_KEPT = 20
+
+
+@dataclass
+class ScopeContext(ScopeRun):
+    """One GCP scope's collection (`ScopeRun`: store, sink, result, window, seen, gaps, lock), plus its
+    settings, clients and transforms, and what the steps hand each other."""
+
+    scope: "GcpScope"
+    clients: "GcpClients"
+    formats: dict[str, Callable[[Any, ImportContext], Batch]]
+    workflows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    deferred: list[dict[str, Any]] = field(default_factory=list)
+    """Finished executions without step entries whose workflow logs calls: written with their call logs."""
+    bulk: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Finished executions on the logs path, per workflow: written with their call logs."""
+
+    def note(self, key: str, name: str, value: Any = None) -> None:
+        """Add `name` (bounded) under details[key]: a list, or a {name: count} table when value is 1."""
+        with self.lock:
+            if value == 1:
+                table = self.result.details.setdefault(key, {})
+                table[name] = table.get(name, 0) + 1
+            else:
+                names = self.result.details.setdefault(key, [])
+                if len(names) < MAX_NAMES_KEPT:
+                    names.append(name)
+
+
+def location_of(name: str) -> str:
+    parts = name.split("/")
+    return parts[3] if len(parts) > 3 and parts[2] == "locations" else "-"
+
+
+def workflow_of(execution_name: str) -> str:
+    return execution_name.split("/executions/", 1)[0]
+
+
+def raise_auth(exc: BaseException) -> None:
+    """Refused credentials fail the whole scope: every other call would be refused too."""
+    from flowscope.collectors.gcp.clients import GcpAuthError
+
+    if isinstance(exc, GcpAuthError):
+        raise exc
+
+
+def as_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
+    return as_collection_error(exc, operation, target)

@@ -1,0 +1,245 @@
+"""GCP steps 1 to 3: workflows, executions of the window with their step entries, and stored
+running executions revisited.
+
+1. Workflows: listed (current revision, definition with callLogLevel and executionHistoryLevel);
+   a past revision that executions ran on is fetched once (its definition tells internal from
+   external calls, hence the billing meter).
+2. Executions: listed per workflow with `startTime >= watermark - lag` (BASIC view, every page);
+   executions stored as terminal are skipped; the rest get their step entries (paged) and, when
+   they failed or were cancelled, their FULL view (error). A finished execution without step
+   entries (history not recorded) is said in collection_runs, naming the workflow; one whose
+   workflow logs calls waits for them (`call_logs.py`), as do those on the logs path.
+3. Stored ACTIVE/QUEUED executions the listing did not return are revisited until terminal; one
+   the API no longer has (404, retention) is marked `gone` (`window.mark_gone`) and not asked again.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Sequence
+from typing import Any, cast
+
+from flowscope.collectors.gcp.call_logs import call_logging_on, on_logs_path
+from flowscope.collectors.gcp.context import (
+    CLOUD,
+    NATIVE_TERMINAL,
+    TERMINAL,
+    ScopeContext,
+    as_error,
+    location_of,
+    raise_auth,
+    workflow_of,
+)
+from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
+from flowscope.model import C, utc
+
+
+def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """1. The scope's locations and workflows (name -> document); their workflows rows queued.
+
+    A listing failure of the scope's own location fails the scope (nothing else can be known);
+    with every location, one unreachable location is recorded and the others go on."""
+    from flowscope.collectors.gcp import workflows_api
+    from flowscope.collectors.gcp.clients import GcpApiError, GcpAuthError
+
+    scope, result = sc.scope, sc.result
+    locations = [scope.location] if scope.location else workflows_api.list_locations(sc.clients, scope.project)
+    workflows: dict[str, dict[str, Any]] = {}
+    with_workflows: list[str] = []
+    for location in locations:
+        try:
+            found = workflows_api.list_workflows(sc.clients, scope.project, location, scope.globs)
+        except GcpAuthError:
+            raise
+        except GcpApiError as exc:
+            if scope.location:
+                raise
+            result.record_error(exc)
+            sc.gap(None)
+            continue
+        if found:
+            with_workflows.append(location)
+        for doc in found:
+            workflows[str(doc["name"])] = doc
+    result.count("workflows", len(workflows))
+    if not scope.location:
+        result.details["locations"] = with_workflows
+    if workflows:
+        sc.sink.add(sc.formats["gcp.workflow"]({"workflows": list(workflows.values())}, sc.ctx("workflows.list")))
+    return (with_workflows if not scope.location else locations), workflows
+
+
+def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """2. Each workflow's executions in the window; returns those not yet stored as terminal."""
+    from flowscope.collectors.gcp import executions_api
+
+    def listing(name: str) -> list[dict[str, Any]]:
+        return list(executions_api.list_executions(sc.clients, name, location=location_of(name),
+                                                   lower_bound=sc.window.lower_bound))
+
+    todo: list[dict[str, Any]] = []
+    for outcome in bounded_map(listing, sorted(workflows), min(4, sc.scope.concurrency),
+                               thread_name_prefix="flowscope-gcp-list"):
+        if outcome.error is not None:
+            raise_auth(outcome.error)
+            sc.result.record_error(as_error(outcome.error, "executions.list", outcome.item))
+            sc.gap(None)
+            continue
+        items = cast(list[dict[str, Any]], outcome.result)
+        names = [str(it["name"]) for it in items]
+        with sc.lock:
+            sc.seen.update(names)
+        stored = sc.store.existing_execution_ids(CLOUD, names) or {}
+        fresh = [it for it in items if stored.get(str(it["name"])) not in TERMINAL]
+        sc.result.count("executions_listed", len(items))
+        sc.result.count("executions_skipped_terminal", len(items) - len(fresh))
+        todo.extend(fresh)
+    return todo
+
+
+def fetch_revisions(sc: ScopeContext, workflows: dict[str, dict[str, Any]], todo: list[dict[str, Any]]) -> None:
+    """Past revisions that executions ran on, not stored yet: their definitions decide the meters."""
+    from flowscope.collectors.gcp import workflows_api
+
+    current = {(name, doc.get("revisionId")) for name, doc in workflows.items()}
+    wanted = {(workflow_of(str(it["name"])), it.get("workflowRevisionId")) for it in todo}
+    wanted = {(w, r) for w, r in wanted if r and (w, r) not in current and w in workflows}
+    if not wanted:
+        return
+    try:
+        stored = {(row[C.workflow_id], row[C.revision]) for row in sc.store.read_rows("workflows")
+                  if row[C.cloud] == CLOUD}
+    except Exception:  # noqa: BLE001 - a store without a workflows table yet
+        stored = set()
+    docs = []
+    for name, revision in sorted(wanted - stored):
+        try:
+            docs.append(workflows_api.get_revision(sc.clients, name, str(revision), location_of(name)))
+            sc.result.count("revisions_fetched")
+        except Exception as exc:  # noqa: BLE001 - metadata: the executions are still collected
+            raise_auth(exc)
+            why = as_error(exc, "workflows.get", name)
+            sc.result.warn(f"revision {revision} of {name} could not be read ({why}); "
+                           "its executions are billed by the current definition")
+    if docs:
+        sc.sink.add(sc.formats["gcp.workflow"]({"workflows": docs}, sc.ctx("workflows.get")))
+
+
+
+def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]]) -> None:
+    """Step entries (and the FULL view where needed) of each execution, with bounded concurrency."""
+    outcomes = bounded_map(lambda it: _fetch_one(sc, it), list(items), sc.scope.concurrency,
+                           thread_name_prefix="flowscope-gcp-steps")
+    for outcome in outcomes:
+        if outcome.error is None:
+            continue
+        raise_auth(outcome.error)
+        item = outcome.item
+        err = as_error(outcome.error, "stepEntries.list", item["name"])
+        sc.result.record_error(err)
+        sc.gap(utc(item.get("startTime")) or utc(item.get("createTime")))   # a re-run lists it again
+
+
+def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
+    from flowscope.collectors.gcp import executions_api, step_entries
+    from flowscope.collectors.gcp.clients import GcpApiError
+
+    name = str(item["name"])
+    location = location_of(name)
+    doc = item
+    try:
+        if executions_api.needs_full(item):
+            doc = executions_api.get_execution(sc.clients, name, location=location, view="FULL")
+        if on_logs_path(sc, doc):
+            with sc.lock:
+                sc.bulk.setdefault(workflow_of(name), []).append(doc)
+            sc.result.count("executions_fetched")
+            sc.result.count("executions_on_logs_path")
+            return
+        entries, pages = step_entries.list_step_entries(sc.clients, name, location=location)
+    except GcpApiError as exc:
+        if not exc.gone:
+            raise
+        _gone_while_listed(sc, item, exc)
+        return
+    sc.result.count("executions_fetched")
+    sc.result.count("step_entries", len(entries))
+    sc.result.count("step_entry_pages", pages)
+    if not entries and doc.get("state") in NATIVE_TERMINAL:
+        _no_history(sc, name, doc)
+        if call_logging_on(sc, doc):
+            with sc.lock:
+                sc.deferred.append(doc)       # written with its call logs (`read_call_logs`)
+            return
+    batch = sc.formats["gcp.executions"]({"executions": [doc]}, sc.ctx(f"executions.list {workflow_of(name)}"))
+    batch.extend(sc.formats["gcp.step_entries"]({"stepEntries": entries},
+                                                sc.ctx(f"stepEntries.list {name}", execution_id=name)))
+    sc.sink.add(batch)
+
+
+def _gone_while_listed(sc: ScopeContext, item: dict[str, Any], exc: BaseException) -> None:
+    """Listed, then gone (retention) before its entries were read: keep what the listing said, say so."""
+    name = str(item["name"])
+    sc.sink.add(sc.formats["gcp.executions"]({"executions": [item]}, sc.ctx(f"executions.list {workflow_of(name)}")))
+    sc.result.count("executions_gone")
+    sc.note("executions_gone", name)
+    sc.result.record_error(as_error(exc, "stepEntries.list", name))    # its steps are missing: partial
+
+
+def _no_history(sc: ScopeContext, name: str, doc: dict[str, Any]) -> None:
+    """A finished execution without step entries: history was not recorded for it (noticed, not assumed)."""
+    workflow = workflow_of(name)
+    sc.result.count("executions_without_step_entries")
+    sc.note("executions_without_step_entries", workflow, 1)
+    level = doc.get("executionHistoryLevel") or "not set"
+    sc.result.warn(f"workflow {workflow.rsplit('/', 1)[-1]} ({workflow}): finished executions without step "
+                   f"entries (execution history not recorded; executionHistoryLevel {level}): their steps and "
+                   "billed steps are missing (partial executions)")
+
+
+
+def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
+    """3. Stored RUNNING executions the listing did not return again: fetched until terminal."""
+    from flowscope.collectors.gcp import executions_api
+    from flowscope.collectors.gcp.clients import GcpApiError
+
+    rows: list[dict[str, Any]] = []
+    try:
+        for location in locations:
+            rows.extend(sc.store.running_executions(CLOUD, account=sc.scope.project, region=location))
+    except Exception as exc:  # noqa: BLE001
+        sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",
+                                               operation="store.running_executions"))
+        return
+    globs = sc.scope.globs
+    todo = [r for r in rows if r[C.execution_id] not in sc.seen and not gone_mark(r)
+            and (not globs or any(fnmatch.fnmatchcase(str(r.get(C.workflow_name)), g) for g in globs))]
+    if not todo:
+        return
+    sc.result.count("running_revisited", len(todo))
+
+    def get(row: dict[str, Any]) -> dict[str, Any]:
+        name = str(row[C.execution_id])
+        return executions_api.get_execution(sc.clients, name, location=location_of(name), view="BASIC")
+
+    items: list[dict[str, Any]] = []
+    gone: list[tuple[dict[str, Any], str]] = []
+    for outcome in bounded_map(get, todo, sc.scope.concurrency, thread_name_prefix="flowscope-gcp-get"):
+        if outcome.error is None:
+            items.append(cast(dict[str, Any], outcome.result))
+            continue
+        raise_auth(outcome.error)
+        err = as_error(outcome.error, "executions.get", outcome.item[C.execution_id])
+        if isinstance(outcome.error, GcpApiError) and outcome.error.gone:
+            gone.append((outcome.item, err.code or "NOT_FOUND"))
+        else:
+            sc.result.record_error(err)
+            sc.gap(outcome.item.get(C.started_at))
+    if gone:
+        for row, _ in gone:
+            sc.note("running_gone", str(row[C.execution_id]))
+        mark_gone(sc.sink, sc.result, gone, sc.now, noun="running execution(s)",
+                  where="GCP (retention or workflow deleted)")
+    fetch_executions(sc, items)
+

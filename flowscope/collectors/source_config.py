@@ -1,0 +1,163 @@
+"""Checks every live collector applies to its `[[sources]]` entry, in one place.
+
+Each cloud's `collector.validate` names its own keys; the shapes they share (durations, token
+buckets, string lists, positive numbers, flags, the unknown-key and `cloud` checks) are checked
+here with one message format, `"<cloud> source: <key> ..."`, so a user sees the same wording
+whichever cloud the entry is for. Pure: no I/O, nothing done at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flowscope.collectors.throttle import Quota
+from flowscope.collectors.window import DEFAULT_LAG
+from flowscope.model import UTC
+
+DEFAULT_CONCURRENCY = 8
+
+
+class SourceConfigError(ValueError):
+    """A `[[sources]]` entry that cannot be used; the message names the cloud and the key."""
+
+
+def check_keys(source: Mapping[str, Any], cloud: str, known: Iterable[str]) -> None:
+    """No unknown key, and `cloud` is this collector's."""
+    known = set(known)
+    unknown = sorted(set(source) - known)
+    if unknown:
+        raise SourceConfigError(f"{cloud} source: unknown key(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(sorted(known))}")
+    if source.get("cloud") != cloud:
+        raise SourceConfigError(f"{cloud} source: cloud must be {cloud!r}, got {source.get('cloud')!r}")
+
+
+def duration(value: Any, key: str, cloud: str) -> dt.timedelta:
+    """A positive duration: seconds, or text like '15m' (the `--since` grammar)."""
+    from flowscope.timewindow import parse_since
+
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return dt.timedelta(seconds=float(value))
+    if not isinstance(value, str):
+        raise SourceConfigError(f"{cloud} source: {key} must be a duration like '15m', got {value!r}")
+    ref = dt.datetime(2000, 1, 1, tzinfo=UTC)
+    try:
+        start = parse_since(value, now=ref)
+    except ValueError as exc:
+        raise SourceConfigError(f"{cloud} source: {key}: {exc}") from None
+    if start is None or start > ref:
+        raise SourceConfigError(f"{cloud} source: {key} must be a positive duration like '15m'")
+    return ref - start
+
+
+def _positive_pair(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool) and x > 0 for x in value))
+
+
+def quota(value: Any, cloud: str, example: str) -> Quota | None:
+    """One token bucket `[burst, refill_per_second]` (None when not set)."""
+    if value is None:
+        return None
+    if not _positive_pair(value):
+        raise SourceConfigError(f"{cloud} source: quota must be [burst, refill_per_second], e.g. {example}")
+    return Quota(float(value[0]), float(value[1]))
+
+
+def quotas(value: Any, cloud: str) -> dict[str, Quota]:
+    """A table of per-API token buckets, `{API = [bucket, refill_per_second]}`."""
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise SourceConfigError(f"{cloud} source: quotas must be a table of API = [bucket, refill_per_second]")
+    out = {}
+    for api, pair in value.items():
+        if not _positive_pair(pair):
+            raise SourceConfigError(f"{cloud} source: quotas.{api} must be [bucket, refill_per_second]")
+        out[str(api)] = Quota(float(pair[0]), float(pair[1]))
+    return out
+
+
+def string_list(source: Mapping[str, Any], key: str, cloud: str, what: str, *,
+                pattern: re.Pattern[str] | None = None, forbid: str = "") -> None:
+    """`key`, when set, is a non-empty list of non-empty strings (none holding a `forbid` character,
+    each matching `pattern`)."""
+    value = source.get(key)
+    if value is None:
+        return
+    if (not isinstance(value, list) or not value
+            or not all(isinstance(v, str) and v and not any(c in v for c in forbid) for v in value)):
+        raise SourceConfigError(f"{cloud} source: {key} must be a non-empty list of {what}")
+    if pattern is not None:
+        bad = [v for v in value if not pattern.match(v)]
+        if bad:
+            raise SourceConfigError(f"{cloud} source: {key}: {bad[0]!r} is not a valid {what[:-1]}")
+
+
+def strings(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
+    for key in keys:
+        if key in source and not isinstance(source[key], str):
+            raise SourceConfigError(f"{cloud} source: {key} must be a string")
+
+
+def positive_ints(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
+    for key in keys:
+        value = source.get(key)
+        if key in source and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise SourceConfigError(f"{cloud} source: {key} must be a positive integer")
+
+
+def positive_seconds(source: Mapping[str, Any], key: str, cloud: str) -> None:
+    value = source.get(key)
+    if key in source and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
+        raise SourceConfigError(f"{cloud} source: {key} must be a positive number of seconds")
+
+
+def flags(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
+    for key in keys:
+        if key in source and not isinstance(source[key], bool):
+            raise SourceConfigError(f"{cloud} source: {key} must be true or false")
+
+
+def check_common(source: Mapping[str, Any], cloud: str, known: Iterable[str]) -> None:
+    """The keys every live collector has: unknown keys and `cloud`; `name` a string; `concurrency`,
+    `max_attempts`, `write_every` positive integers; `metrics` a flag; `lag` a duration."""
+    check_keys(source, cloud, known)
+    strings(source, ("name",), cloud)
+    positive_ints(source, ("concurrency", "max_attempts", "write_every"), cloud)
+    flags(source, ("metrics",), cloud)
+    if "lag" in source:
+        duration(source["lag"], "lag", cloud)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScopeSettings:
+    """The settings every cloud's scope has (each cloud's scope class adds its own)."""
+
+    globs: tuple[str, ...] = ()
+    lag: dt.timedelta = DEFAULT_LAG
+    concurrency: int = DEFAULT_CONCURRENCY
+    max_attempts: int = 8
+    read_timeout: float = 30
+    write_every: int = 250
+    metrics: bool = True
+
+
+def scope_settings(source: Mapping[str, Any], cloud: str, *, globs_key: str, max_attempts: int
+                   ) -> dict[str, Any]:
+    """`ScopeSettings` keyword arguments from a validated source entry (defaults where not set)."""
+    return {"globs": tuple(source.get(globs_key) or ()),
+            "lag": duration(source["lag"], "lag", cloud) if "lag" in source else DEFAULT_LAG,
+            "concurrency": int(source.get("concurrency", DEFAULT_CONCURRENCY)),
+            "max_attempts": int(source.get("max_attempts", max_attempts)),
+            "read_timeout": float(source.get("read_timeout", 30)),
+            "write_every": int(source.get("write_every", 250)),
+            "metrics": bool(source.get("metrics", True))}
+
+
+__all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "positive_ints",
+           "positive_seconds", "quota", "quotas", "scope_settings", "string_list", "strings"]

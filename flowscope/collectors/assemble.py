@@ -57,17 +57,20 @@ def _workflow_for(execution: Row | None, steps: list[Row], workflows: dict[tuple
     return workflows.get((cloud, workflow_id))
 
 
+StoredHook = Callable[[Batch], None]
 TransformsLookup = Callable[[str], "CloudTransforms"]
 """cloud -> its transform package: `collectors.registry.transforms_for`, or one cloud's own package
 (a live collector assembles only its cloud). Passed in, so the assembly knows no cloud."""
 
 
 def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for: TransformsLookup,
-                   absent: Collection[ExecKey] = ()) -> Batch:
+                   absent: Collection[ExecKey] = (), on_stored: StoredHook | None = None) -> Batch:
     """Complete the execution rows of `batch` (merged with `store`) for a replace-by-execution write.
 
     `absent`: executions the caller has just found missing from the store (a collector's
     existence check); their stored rows are not looked up again.
+    `on_stored`: called with the stored rows read for these executions, as read (before the
+    assembly reuses them), so a caller comparing with the store does not read them twice.
     """
     out = Batch(workflows=[dict(w) for w in batch.workflows], metrics=list(batch.metrics),
                 collection_runs=list(batch.collection_runs), skips=list(batch.skips),
@@ -91,7 +94,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
         known = {(w[C.cloud], w[C.workflow_id]) for w in stored_workflows}
         first_seen = {(w[C.cloud], w[C.workflow_id]) for w in batch.workflows} - known
         keys |= _stored_executions_of(store, first_seen)
-        _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts)
+        _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts, on_stored)
 
     _keep_workflow_names(out.workflows, stored_workflows)
     all_workflows = stored_workflows + out.workflows
@@ -134,7 +137,8 @@ def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> se
 
 
 def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, Row],
-                  steps: dict[ExecKey, list[Row]], attempts: dict[ExecKey, list[Row]]) -> None:
+                  steps: dict[ExecKey, list[Row]], attempts: dict[ExecKey, list[Row]],
+                  on_stored: StoredHook | None = None) -> None:
     """Merge the stored execution rows with the incoming ones (`merge_rows`: a stored finished
     run stays finished) and put the stored step and attempt rows before the incoming ones.
 
@@ -149,6 +153,8 @@ def _merge_stored(store: "Store", keys: set[ExecKey], executions: dict[ExecKey, 
         stored = store.read_execution_rows(cloud, ids)
         if not (stored.executions or stored.steps or stored.attempts):
             continue
+        if on_stored is not None:
+            on_stored(stored)
         old_steps: dict[ExecKey, list[Row]] = defaultdict(list)
         old_attempts: dict[ExecKey, list[Row]] = defaultdict(list)
         for row in stored.executions:

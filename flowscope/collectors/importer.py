@@ -1,12 +1,16 @@
 """`flowscope import`: read exported native files, detect their format, transform, store.
 
-Every file is read and transformed before anything is written, so a bad file stops the import
-with an error naming it (and its line where one is known), and the store is left as it was (a
-store that does not exist yet is created only when there is something to write). One
-bad record inside a good file is skipped, counted and reported with its file and line. An import
-in which nothing was usable fails (`NothingImportedError`) and writes nothing, not even a
-collection_runs row. Writing replaces by execution; executions already stored exactly as they
-would be written are left alone, so importing the same file twice changes nothing.
+Every document file is read and transformed before anything is written, so a bad file stops the
+import with an error naming it (and its line where one is known), and the store is left as it was
+(a store that does not exist yet is created only when there is something to write). JSON Lines
+files of a streamable format (CloudWatch Logs records) are read after them in bounded memory
+(`collectors/streaming.py`): whole executions are committed in chunks while the rest is read, so a
+failure far into such a file leaves the whole executions before it stored and says so
+(`PartlyImportedError`; docs/import.md says why). One bad record inside a good file is skipped,
+counted and reported with its file and line. An import in which nothing was usable fails
+(`NothingImportedError`) and writes nothing, not even a collection_runs row. Writing replaces by
+execution; executions already stored exactly as they would be written are left alone, so
+importing the same file twice changes nothing.
 
 Files are JSON, JSON Lines or YAML (gcloud's default output; a ``---`` stream is read document by
 document), optionally gzipped. A lone UTF-16 surrogate escaped in the JSON (``"\\ud800"``: no
@@ -16,6 +20,7 @@ text can hold it) is replaced by U+FFFD and reported, so the rest of the file st
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 import json
 import os
@@ -28,11 +33,14 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+import orjson
 import yaml
 
 from flowscope.collectors.assemble import assemble_batch
-from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.collectors.native import DEFER_ASSEMBLE, ImportContext, NativeFormatError, StreamKey
 from flowscope.collectors.registry import transforms_for
+from flowscope.collectors.sink import gc_paused
+from flowscope.collectors.streaming import Chunk, ExecutionGroups, read_records, sniff_json_lines
 from flowscope.model import (
     EXECUTION_TABLES,
     TABLES,
@@ -133,9 +141,18 @@ def parse_documents(text: str, source_name: str) -> list[Parsed]:
     return parsed
 
 
+def _loads(text: str) -> Any:
+    """orjson (several times faster); the standard decoder for what orjson refuses (a lone
+    surrogate, a number beyond 64 bits, NaN) and for its exact error message, line and column."""
+    try:
+        return orjson.loads(text)
+    except ValueError:
+        return json.loads(text)
+
+
 def _parse_json(text: str, stripped: str, source_name: str) -> list[Parsed]:
     try:
-        return [Parsed(json.loads(stripped), _line_finder(text))]
+        return [Parsed(_loads(stripped), _line_finder(text))]
     except json.JSONDecodeError as whole_error:
         lines = stripped.splitlines()
         if not _is_json_object(lines[0]):
@@ -149,7 +166,7 @@ def _parse_json(text: str, stripped: str, source_name: str) -> list[Parsed]:
         if not line.strip():
             continue
         try:
-            records.append(json.loads(line))
+            records.append(_loads(line))
         except json.JSONDecodeError as exc:
             raise NativeFormatError(source_name, f"line {number} column {exc.colno}",
                                     f"invalid JSON Lines record: {exc.msg}") from exc
@@ -431,30 +448,6 @@ def _transform(loaded: list[Loaded], result: ImportResult) -> Batch:
     return batch
 
 
-def import_run_rows(result: ImportResult, batch: Batch, started: dt.datetime) -> list[dict[str, Any]]:
-    """A collection_runs row per cloud imported: imports show up in collection health too."""
-    clouds = sorted({row[C.cloud] for table in ("workflows", "executions", "steps")
-                     for row in batch.rows(table)})
-    ended = dt.datetime.now(UTC)
-    rows = []
-    for cloud in clouds:
-        counts = {table: sum(1 for row in batch.rows(table) if row.get(C.cloud) == cloud)
-                  for table in ("workflows", "executions", "steps", "attempts", "usage")}
-        counts["skipped_records"] = len(result.skips)
-        rows.append({
-            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"import:{cloud}",
-            C.started_at: started, C.ended_at: ended,
-            C.status: (RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED).value,
-            C.watermark: None, C.counts: json.dumps(counts),
-            C.error: None,
-            C.details: json.dumps({"files": result.files, "formats": result.formats,
-                                   "unknown_event_types": result.unknown_event_types,
-                                   "unchanged_executions": result.unchanged_executions,
-                                   "warnings": result.warnings}),
-        })
-    return rows
-
-
 def _has_rows(batch: Batch) -> bool:
     return any(batch.rows(table) for table in TABLES if table != "collection_runs")
 
@@ -462,10 +455,12 @@ def _has_rows(batch: Batch) -> bool:
 _IGNORED = frozenset({C.collected_at})
 """When an import read a record says nothing about the execution: not a change."""
 
+ExecKey = tuple[str, str]
 
-def _fingerprints(rows_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[str, str], Counter]:
+
+def _fingerprints(rows_by_table: dict[str, list[dict[str, Any]]]) -> dict[ExecKey, Counter]:
     """(cloud, execution_id) -> its rows in every execution table, as the store would hold them."""
-    prints: dict[tuple[str, str], Counter] = {}
+    prints: dict[ExecKey, Counter] = {}
     for table in EXECUTION_TABLES:
         rows = rows_by_table.get(table) or []
         if not rows:
@@ -477,25 +472,40 @@ def _fingerprints(rows_by_table: dict[str, list[dict[str, Any]]]) -> dict[tuple[
     return prints
 
 
-def _drop_unchanged(batch: Batch, store: "Store", result: ImportResult, imported: set[tuple[str, str]]) -> None:
+def _execution_keys(batch: Batch) -> set[ExecKey]:
+    return {(row[C.cloud], row[C.execution_id]) for table in EXECUTION_TABLES for row in batch.rows(table)}
+
+
+@dataclass
+class _Tally:
+    """Executions seen new / changed / unchanged over every write of one import."""
+
+    new: set[ExecKey] = field(default_factory=set)
+    changed: set[ExecKey] = field(default_factory=set)
+    unchanged: set[ExecKey] = field(default_factory=set)
+
+    def settle(self, result: ImportResult) -> None:
+        """An execution written twice by one import (read again after a late record) counts once."""
+        result.new_executions = len(self.new)
+        result.changed_executions = len(self.changed - self.new)
+        result.unchanged_executions = len(self.unchanged - self.new - self.changed)
+
+
+def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally, imported: set[ExecKey]) -> None:
     """Leave executions already stored exactly as they would be written out of the batch, and count
     new / changed / unchanged executions of the files (`imported`): a re-import of the same file
     then writes nothing. Stored executions re-assembled because their workflow arrived count too
-    when they changed, not otherwise."""
-    incoming = _fingerprints({table: batch.rows(table) for table in EXECUTION_TABLES})
-    if not incoming:
-        return
-    stored: dict[tuple[str, str], Counter] = {}
-    by_cloud: dict[str, list[str]] = {}
-    for cloud, execution_id in incoming:
-        by_cloud.setdefault(cloud, []).append(execution_id)
-    for cloud, ids in by_cloud.items():
-        rows = store.read_execution_rows(cloud, ids)
-        stored.update(_fingerprints({table: rows.rows(table) for table in EXECUTION_TABLES}))
-    unchanged = {key for key, rows in incoming.items() if stored.get(key) == rows}
-    result.unchanged_executions = len(unchanged & imported)
-    result.new_executions = sum(1 for key in incoming if key not in stored)
-    result.changed_executions = sum(1 for key in incoming if key in stored and key not in unchanged)
+    when they changed, not otherwise. `stored`: fingerprints of the stored rows `assemble_batch`
+    read for this batch; only executions found there are fingerprinted again."""
+    keys = _execution_keys(batch)
+    overlap = keys & stored.keys()
+    incoming = _fingerprints({table: [row for row in batch.rows(table)
+                                      if (row[C.cloud], row[C.execution_id]) in overlap]
+                              for table in EXECUTION_TABLES}) if overlap else {}
+    unchanged = {key for key in overlap if incoming.get(key) == stored[key]}
+    tally.unchanged |= unchanged & imported
+    tally.new |= keys - overlap
+    tally.changed |= overlap - unchanged
     if unchanged:
         for table in EXECUTION_TABLES:
             setattr(batch, table, [row for row in batch.rows(table)
@@ -516,35 +526,296 @@ def _open_target(target: StoreTarget) -> "Store":
     return target()
 
 
+class PartlyImportedError(NativeFormatError):
+    """A file failed part way through a streamed read, after whole executions read before the failing
+    line were committed (each chunk is one atomic write); importing the fixed file again completes it."""
+
+    def __init__(self, error: NativeFormatError, executions: int) -> None:
+        super().__init__(error.source_name, error.location,
+                         f"{error.reason} ({executions} execution(s) read before it were stored, whole; "
+                         "fix the file and import it again to complete the import: what is already "
+                         "stored unchanged is not rewritten)")
+        self.executions_written = executions
+
+
+class _Writer:
+    """Assembles and writes an import's batches in order, holding the latest one back so the last
+    write carries the import's collection_runs rows. The store is opened on the first write, so a
+    refused import never creates one."""
+
+    def __init__(self, target: StoreTarget, result: ImportResult, started: dt.datetime) -> None:
+        self.target = target
+        self.result = result
+        self.started = started
+        self.store: Store | None = None
+        self.held: Batch | None = None
+        self.held_whole = False
+        self.tally = _Tally()
+        self.rows = 0                    # incoming rows of every batch (nothing usable: nothing written)
+        self.commits = 0
+        self.executions_written = 0
+        self.counts: dict[str, Counter] = {}
+
+    def add(self, batch: Batch, *, whole: bool = False) -> None:
+        """Queue a batch. `whole`: every execution of it comes with its execution row, and no
+        execution of its cloud is ever stored without one (AWS), so one look-up in the executions
+        table tells which have stored rows to merge and the other tables are read for those only."""
+        if not _has_rows(batch):
+            return
+        self.rows += 1
+        if self.held is not None:
+            self._write(self.held, whole=self.held_whole)
+        self.held = Batch(workflows=batch.workflows, executions=batch.executions, steps=batch.steps,
+                          attempts=batch.attempts, usage=batch.usage, metrics=batch.metrics)
+        self.held_whole = whole
+
+    def finish(self) -> None:
+        """Write the held batch with one collection_runs row per cloud imported."""
+        self._write(self.held or Batch(), final=True, whole=self.held_whole)
+        self.held = None
+        self.tally.settle(self.result)
+
+    def fail(self, error: NativeFormatError) -> NativeFormatError:
+        """The error to raise for a failed file: as is when nothing was committed yet; otherwise
+        recorded as a failed import in collection_runs, and said to have stored part."""
+        if not self.commits:
+            return error
+        if self.held is not None:         # whole executions read before the failing line
+            self._write(self.held, whole=self.held_whole)
+            self.held = None
+        self.tally.settle(self.result)
+        if self.store is not None:
+            self.store.write(Batch(collection_runs=self._run_rows(error=str(error))))
+        return PartlyImportedError(error, self.executions_written)
+
+    def _write(self, batch: Batch, *, final: bool = False, whole: bool = False) -> None:
+        if self.store is None:
+            self.store = _open_target(self.target)
+        prints: dict[ExecKey, Counter] = {}
+        imported = _execution_keys(batch)
+        complete = assemble_batch(batch, self.store, transforms_for=transforms_for,
+                                  absent=self._absent(batch) if whole else (),
+                                  on_stored=lambda stored: prints.update(_fingerprints(
+                                      {t: stored.rows(t) for t in EXECUTION_TABLES})))
+        _drop_unchanged(complete, prints, self.tally, imported)
+        for table in ("workflows", *EXECUTION_TABLES):
+            for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
+                self.counts.setdefault(cloud, Counter())[table] += n
+        if final:
+            self.tally.settle(self.result)
+            complete.collection_runs.extend(self._run_rows())
+        written = self.store.write(complete)
+        self.commits += 1
+        self.executions_written += len(complete.executions)
+        for table, n in written.items():
+            self.result.written[table] = self.result.written.get(table, 0) + n
+
+    def _absent(self, batch: Batch) -> set[ExecKey]:
+        """The batch's executions not in the store's executions table."""
+        store = self.store
+        if store is None:
+            return set()
+        ids: dict[str, list[str]] = {}
+        for row in batch.executions:
+            ids.setdefault(row[C.cloud], []).append(row[C.execution_id])
+        absent: set[ExecKey] = set()
+        for cloud, wanted in ids.items():
+            stored = store.existing_execution_ids(cloud, wanted)
+            absent.update((cloud, execution_id) for execution_id in wanted if execution_id not in stored)
+        return absent
+
+    def _run_rows(self, error: str | None = None) -> list[dict[str, Any]]:
+        return import_run_rows(self.result, self.counts, self.started, error=error)
+
+
+def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: dt.datetime, *,
+                    error: str | None = None) -> list[dict[str, Any]]:
+    """A collection_runs row per cloud imported (`counts`: cloud -> rows written per table): imports
+    show up in collection health too, and so does an import that failed after storing a part."""
+    ended = dt.datetime.now(UTC)
+    rows = []
+    for cloud in sorted(cloud for cloud, n in counts.items() if n["workflows"] or n["executions"] or n["steps"]):
+        row_counts = {table: counts[cloud][table]
+                      for table in ("workflows", "executions", "steps", "attempts", "usage")}
+        row_counts["skipped_records"] = len(result.skips)
+        status = RunStatus.FAILED if error else RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED
+        rows.append({
+            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"import:{cloud}",
+            C.started_at: started, C.ended_at: ended,
+            C.status: status.value,
+            C.watermark: None, C.counts: json.dumps(row_counts),
+            C.error: error,
+            C.details: json.dumps({"files": result.files, "formats": result.formats,
+                                   "unknown_event_types": result.unknown_event_types,
+                                   "unchanged_executions": result.unchanged_executions,
+                                   "warnings": result.warnings}),
+        })
+    return rows
+
+
+# ---------------------------------------------------------------- streamed files
+
+CHUNK_RECORDS = 100_000
+"""Records of whole executions transformed, assembled and committed together when streaming."""
+COLLECT_EVERY = 10
+"""Chunks between two collections of cyclic garbage (each costs about as much as one per chunk)."""
+
+
+@dataclass
+class _Streamed:
+    path: Path
+    fmt: str
+    key: StreamKey
+    sample: list[Any]
+
+
+def _stream_plan(path: Path, *, cloud: str | None, fmt: str | None) -> _Streamed | None:
+    """A JSON Lines file of a format its cloud can stream (`STREAMS`), or None: read it whole."""
+    sample = sniff_json_lines(path)
+    if sample is None:
+        return None
+    try:
+        found = fmt or detect_format(sample, str(path), cloud)
+    except NativeFormatError:
+        return None                      # the whole-document path detects from every record and says why
+    streams: dict[str, StreamKey] = getattr(transforms_for(found.split(".", 1)[0]), "STREAMS", {})
+    key = streams.get(found)
+    return _Streamed(path, found, key, sample) if key is not None else None
+
+
+def _call_handler(handler: Callable[[Any, ImportContext], Batch], doc: Any, ctx: ImportContext, fmt: str,
+                  where: str = "document") -> Batch:
+    """A handler that fails on something it did not foresee stops the import with an error naming
+    the file (and `where` in it), never a traceback."""
+    try:
+        return handler(doc, ctx)
+    except NativeFormatError:
+        raise
+    except RecursionError:
+        raise NativeFormatError(ctx.source_name, where, "nested too deeply to read") from None
+    except Exception as exc:  # noqa: BLE001 - a hostile file must give an error naming it, not a crash
+        raise NativeFormatError(ctx.source_name, where,
+                                f"could not be read as {fmt}: {type(exc).__name__}: {exc}") from None
+
+
+class _FileStream:
+    """One streamed file: chunks of whole executions through the format's handler to the writer."""
+
+    def __init__(self, plan: _Streamed, ctx: ImportContext, result: ImportResult, writer: _Writer) -> None:
+        self.plan, self.ctx, self.result, self.writer = plan, ctx, result, writer
+        self.handler = handler_for(plan.fmt)
+        self.reported: set[tuple[str, str]] = set()
+        self.chunks = 0
+
+    def run(self) -> None:
+        plan, name = self.plan, self.ctx.source_name
+        _call_handler(self.handler, plan.sample, self.ctx, plan.fmt)   # the format's own whole-file checks
+        groups = ExecutionGroups(plan.key)
+        replaced = 0
+        for block in read_records(plan.path, name, _without_lone_surrogates):
+            replaced += block.replaced
+            for number in groups.add_all(block):
+                self._skip(Skip(name, f"line {number}", "not a record of an execution (no readable execution id)"))
+            if groups.ready_records >= CHUNK_RECORDS:
+                self._transform(groups.take_ready())
+        self._transform(groups.take_all())
+        if groups.revisit:
+            # records of executions already written came later: read them again, whole
+            again = Chunk()
+            for block in read_records(plan.path, name, _without_lone_surrogates):
+                for number, record in zip(block.lines, block.records, strict=True):
+                    found = plan.key(record)
+                    if found is not None and found[0] in groups.revisit:
+                        again.records.append(record)
+                        again.lines.append(number)
+            self._transform(again)
+        if replaced:
+            self.result.warnings.append(f"{name}: {replaced} lone UTF-16 surrogate(s) replaced by U+FFFD")
+
+    def _transform(self, chunk: Chunk) -> None:
+        if not chunk.records:
+            return
+        self._transform_chunk(chunk)
+        # the cyclic collector is paused for the whole import (it would rescan the open records
+        # again and again); the little cyclic garbage a chunk leaves (the store's writers) is
+        # collected every few chunks, so memory does not grow with the file
+        self.chunks += 1
+        if self.chunks % COLLECT_EVERY == 0:
+            gc.collect(1)
+
+    def _transform_chunk(self, chunk: Chunk) -> None:
+        part = _call_handler(self.handler, chunk.records, self.ctx, self.plan.fmt,
+                             where=f"lines {min(chunk.lines)}-{max(chunk.lines)}")
+        for skip in part.skips:
+            self._skip(_with_line(skip, chunk.line_of))
+        for event_type, n in part.unknown_event_types.items():
+            self.result.unknown_event_types[event_type] = self.result.unknown_event_types.get(event_type, 0) + n
+        self.result.warnings.extend(w for w in part.warnings if w not in self.result.warnings)
+        self.writer.add(part, whole=self.plan.key is not None)
+
+    def _skip(self, skip: Skip) -> None:
+        """Report a skip once (a chunk read again after a late record reports its skips again)."""
+        seen = (skip.location, skip.reason)
+        if seen not in self.reported:
+            self.reported.add(seen)
+            self.result.skips.append(skip)
+
+
+# ---------------------------------------------------------------- the import
+
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,
                  execution_id: str | None = None) -> ImportResult:
-    """Read, transform and store native files; all files are checked before the first write.
+    """Read, transform and store native files.
+
+    JSON and YAML documents (and JSON Lines of formats read whole) are all read and checked
+    before the first write. JSON Lines files of a streamable format (`STREAMS` of a cloud's
+    transforms: CloudWatch Logs records) are read after them, in bounded memory: whole
+    executions are assembled and committed in chunks while the rest of the file is read. A file
+    that fails part way after a chunk was committed raises PartlyImportedError (whole executions
+    only are stored; a failed import is recorded in collection_runs; importing the fixed file
+    again completes it and rewrites nothing already stored unchanged).
 
     `store` is an open Store, or a path (or a function returning a Store) that is opened, and
-    created if new, only once every file has been read and something is to be written: a refused
-    import into a new path leaves no empty store folder behind.
+    created if new, only when something is to be written: a refused import into a new path
+    leaves no empty store folder behind.
 
     Raises NativeFormatError (a file that cannot be read) or NothingImportedError (no usable
-    record in any file); in both cases nothing is written.
+    record in any file); in both cases nothing is written, unless PartlyImportedError says so.
     """
     started = dt.datetime.now(UTC)
     result = ImportResult(files=len(paths))
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
         raise NativeFormatError(missing[0], "file", "no such file")
-    loaded = list(_load(paths, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
-                        warnings=result.warnings))
-    _pair_aws_histories(loaded)
-    batch = _transform(loaded, result)
-    result.skips = batch.skips
-    result.unknown_event_types = batch.unknown_event_types
-    result.warnings.extend(w for w in batch.warnings if w not in result.warnings)
-    if not _has_rows(batch):
-        raise NothingImportedError(batch.skips)
-    imported = {(row[C.cloud], row[C.execution_id]) for table in EXECUTION_TABLES for row in batch.rows(table)}
-    target = _open_target(store)
-    complete = assemble_batch(batch, target, transforms_for=transforms_for)
-    _drop_unchanged(complete, target, result, imported)
-    complete.collection_runs.extend(import_run_rows(result, complete, started))
-    result.written = target.write(complete)
+    if fmt and cloud and not fmt.startswith(f"{cloud}."):
+        raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
+    if fmt:
+        handler_for(fmt)
+    with gc_paused():
+        plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
+        whole = [path for path, plan in plans.items() if plan is None]
+        loaded = list(_load(whole, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
+                            warnings=result.warnings))
+        _pair_aws_histories(loaded)
+        batch = _transform(loaded, result)
+        result.skips.extend(batch.skips)
+        result.unknown_event_types.update(batch.unknown_event_types)
+        result.warnings.extend(w for w in batch.warnings if w not in result.warnings)
+        writer = _Writer(store, result, started)
+        writer.add(batch)
+        del batch, loaded
+        for plan in plans.values():
+            if plan is None:
+                continue
+            result.documents += 1
+            result.formats[plan.fmt] = result.formats.get(plan.fmt, 0) + 1
+            ctx = ImportContext(source_name=str(plan.path), seen_at=started, source=Source.IMPORT,
+                                execution_id=execution_id, options={DEFER_ASSEMBLE: True})
+            try:
+                _FileStream(plan, ctx, result, writer).run()
+            except NativeFormatError as exc:
+                raise writer.fail(exc) from None
+        if not writer.rows:
+            raise NothingImportedError(result.skips)
+        writer.finish()
     return result

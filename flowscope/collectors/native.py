@@ -14,6 +14,14 @@ A transform module exposes:
   Steps and attempts may repeat a key (stored rows first, then the incoming ones): `assemble`
   settles them deterministically.
 
+Optionally, ``STREAMS: dict[str, StreamKey]``: formats whose JSON Lines files the importer may
+read in bounded memory (`collectors/streaming.py`), with the function that names a record's
+execution and says when that execution is whole. A chunk of such records goes to the format's
+handler like any document; the output is the same as for the whole file. A streamable format's
+handler emits an execution row for every execution it emits steps for, and its cloud never stores
+steps without their execution, so the importer looks up only the executions table to tell which
+executions have stored rows to merge.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 
@@ -40,6 +48,14 @@ class ImportContext:
 
 FormatHandler = Callable[[Any, ImportContext], Batch]
 Row = dict[str, Any]
+StreamKey = Callable[[Any], "tuple[str, int, int] | None"]
+"""A record -> (its execution, its event id, the id of the execution's last event when this record
+is that last event, else 0); None when the record names no execution (the handler reports it).
+An execution is whole once its ids run 1..last without a hole."""
+
+DEFER_ASSEMBLE = "defer_assemble"
+"""`ImportContext.options` key: the caller runs `assemble_batch` on the handler's output, so the
+handler may leave assembly to it (it is idempotent: doing it twice gives the same rows)."""
 
 
 class CloudTransforms(Protocol):

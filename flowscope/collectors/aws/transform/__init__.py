@@ -44,7 +44,7 @@ from flowscope.collectors.aws.transform.billing import express_gb_seconds
 from flowscope.collectors.aws.transform.describe import transform_execution
 from flowscope.collectors.aws.transform.detect import detect
 from flowscope.collectors.aws.transform.history import is_describe_execution, pair_histories, transform_history
-from flowscope.collectors.aws.transform.log_records import transform_log_records
+from flowscope.collectors.aws.transform.log_records import stream_key, transform_log_records
 from flowscope.collectors.aws.transform.names import (
     CLOUD,
     DEFER_ASSEMBLE,
@@ -55,7 +55,7 @@ from flowscope.collectors.aws.transform.names import (
 )
 from flowscope.collectors.aws.transform.state_machines import transform_state_machine
 from flowscope.collectors.aws.transform.values import parse_json
-from flowscope.collectors.native import FormatHandler
+from flowscope.collectors.native import FormatHandler, StreamKey
 
 FORMATS: dict[str, FormatHandler] = {
     HISTORY: transform_history,
@@ -63,9 +63,11 @@ FORMATS: dict[str, FormatHandler] = {
     STATE_MACHINE: transform_state_machine,
     EXECUTION: transform_execution,
 }
+STREAMS: dict[str, StreamKey] = {LOG_RECORDS: stream_key}
+"""Formats whose JSON Lines files the importer reads in bounded memory (`collectors/streaming.py`)."""
 
 __all__ = [
-    "CLOUD", "DEFER_ASSEMBLE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE",
+    "CLOUD", "DEFER_ASSEMBLE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE", "STREAMS",
     "assemble", "detect", "express_gb_seconds", "is_describe_execution", "pair_histories", "parse_json",
-    "transform_execution", "transform_history", "transform_log_records", "transform_state_machine",
+    "stream_key", "transform_execution", "transform_history", "transform_log_records", "transform_state_machine",
 ]

@@ -63,6 +63,8 @@ def add_history(batch: Batch, events: list[Any], execution_arn: str, ctx: Import
     else:
         builder.feed(events)
     execution, steps, attempts = history_rows(builder, ctx, describe, redrive_count)
+    for visit in builder.steps:      # a branch and its last visit point at each other: unlink them,
+        visit.scope.last = None      # so the builder is freed at once, not by the cyclic collector
     if builder.skips:
         batch.skips.extend(builder.skips)
     if builder.unknown:

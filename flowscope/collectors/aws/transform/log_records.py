@@ -94,6 +94,26 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
     return batch
 
 
+_ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
+
+
+def stream_key(record: Any) -> tuple[str, int, int] | None:
+    """(execution ARN, event id, the id again when the record ends its execution, else 0): how the
+    importer's bounded-memory reader (`collectors/streaming.py`) tells when an execution is whole.
+    A record without a readable ARN or id names no execution (None, or id 0); the transform
+    reports it."""
+    if record.__class__ is not dict:
+        return None
+    arn = record.get("execution_arn")
+    if arn.__class__ is not str:
+        return None
+    try:
+        event_id = int(record["id"])
+    except (KeyError, TypeError, ValueError):
+        return arn, 0, 0
+    return arn, event_id, event_id if record.get("type") in _ENDED else 0
+
+
 def _note_redrive(redrives: dict[str, int], arn: str, rc: Any) -> None:
     try:
         redrives[arn] = max(redrives.get(arn, 0), int(rc))

@@ -26,14 +26,28 @@ the documents go through exactly the path live data takes.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import math
 import random
+import sys
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.model import Cloud
-from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+from flowscope.simulate.base import (
+    Anomaly,
+    AnomalyKind,
+    Chunk,
+    Sampler,
+    SimPlan,
+    SimSpec,
+    SimulatedCloud,
+    chunk_rng,
+    chunk_windows,
+    simulate_all,
+)
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -303,8 +317,7 @@ def _payments(run: _Run, rng: random.Random, ctx: dict) -> None:
             failures.append((STORM_ERROR, "Rate Exceeded. (Service: Lambda, Status Code: 429, Request ID: "
                              f"{_uuid(rng)})", int(STORM_INTERVAL_S * 1000 * STORM_BACKOFF ** k)))
     last, _ = run.task(0, "Authorize", "payments-authorize", rng, _lognormal(rng, 250, 0.25), failures)
-    fail = rng.random() < (FAIL_RATE_IN_WINDOW if ctx["failing"] else FAIL_RATE_BASELINE)
-    if fail:
+    if ctx["fail"]:
         order = rng.randint(100000, 999999)
         cause = json.dumps({"errorMessage": f"Card declined for order ord-{order}: issuer code 51",
                             "errorType": "States.TaskFailed", "requestId": _uuid(rng)})
@@ -424,22 +437,27 @@ def _window(rng: random.Random, start: dt.datetime, end: dt.datetime, frac_lo: f
 
 # ---------------------------------------------------------------------- entry point
 
-def simulate(spec: SimSpec) -> SimulatedCloud:
-    """Native AWS documents for ``spec`` plus the labelled anomalies injected into them."""
+@dataclass
+class _Plan(SimPlan):
+    storm_ms: tuple[float, float] = (0.0, 0.0)
+    failing_ms: tuple[float, float] = (0.0, 0.0)
+    slow_ms: tuple[float, float] = (0.0, 0.0)
+    times: dict[str, list[int]] = field(default_factory=dict)        # start times (epoch ms), sorted
+    stuck: list[tuple[int, str]] = field(default_factory=list)       # (start ms, execution ARN)
+
+
+def plan(spec: SimSpec) -> _Plan:
+    """Anomaly windows, ground truth and every start time of the range (from the seed alone)."""
     rng = random.Random(spec.seed)
     start, end = spec.start, spec.end
     span = end - start
-    docs: list[tuple[str, Any]] = []
     created = start - dt.timedelta(days=30)
-    for name in WORKFLOWS:
-        docs.append(("aws.state_machine", _describe(name, name == CLICKS, created, rng)))
-
+    head: list[tuple[str, Any]] = [("aws.state_machine", _describe(name, name == CLICKS, created, rng))
+                                   for name in WORKFLOWS]
     storm = _window(rng, start, end, 0.55, 0.7, dt.timedelta(hours=3))
     failing = _window(rng, start, end, 0.2, 0.3, max(span * 0.25, dt.timedelta(hours=1)))
     slow = _window(rng, start, end, 0.35, 0.5, max(span * 0.15, dt.timedelta(hours=1)))
     storm_ms = (storm[0].timestamp() * 1000, storm[1].timestamp() * 1000)
-    failing_ms = (failing[0].timestamp() * 1000, failing[1].timestamp() * 1000)
-    slow_ms = (slow[0].timestamp() * 1000, slow[1].timestamp() * 1000)
 
     truth: list[Anomaly] = [
         Anomaly(AnomalyKind.FAILING_STEP, Cloud.AWS, PAYMENTS, "ChargeCard", failing[0], failing[1],
@@ -460,46 +478,75 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
                 {"items_per_run": [20, 60], "why": "one state transition per record"}),
     ]
 
-    per_day: dict[tuple[str, str], list[dict]] = {}
     counts = {name: max(1, round(spec.executions * SHARE[name])) for name in WORKFLOWS}
+    times: dict[str, list[int]] = {}
     for name in WORKFLOWS:
-        express = name == CLICKS
-        writer = _WRITERS[name]
-        times = _start_times(rng, start, end, counts[name])
+        times[name] = _start_times(rng, start, end, counts[name])
         if name == PAYMENTS:
             # The storm comes with a traffic burst (a sale): extra executions inside the window.
             burst = max(30, counts[name] // 10)
-            times = sorted(times + [rng.randrange(int(storm_ms[0]), int(storm_ms[1])) for _ in range(burst)])
+            times[name] = sorted(times[name] + [rng.randrange(int(storm_ms[0]), int(storm_ms[1]))
+                                                for _ in range(burst)])
+
+    # Stuck executions: started days before the end, never finished.
+    stuck: list[tuple[int, str]] = []
+    for _ in range(3):
+        back = dt.timedelta(days=2 + 1.5 * len(stuck), hours=rng.randint(0, 6))
+        st = max(start, end - back)
+        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{POLLER}:{_uuid(rng)}"
+        stuck.append((int(st.timestamp() * 1000), arn))
+        truth.append(Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.AWS, POLLER, None, st.replace(microsecond=0),
+                             end, {"execution_id": arn}))
+
+    return _Plan(Cloud.AWS, spec, head, truth, list(WORKFLOWS), list(HEALTHY), chunk_windows(spec),
+                 storm_ms=storm_ms, failing_ms=(failing[0].timestamp() * 1000, failing[1].timestamp() * 1000),
+                 slow_ms=(slow[0].timestamp() * 1000, slow[1].timestamp() * 1000), times=times, stuck=stuck)
+
+
+def chunk(p: _Plan, index: int) -> Chunk:
+    """The log records of the executions starting in chunk `index`, one document per workflow and
+    day; ordinary executions beyond the spec's native share become clones."""
+    lo, hi = p.chunks[index]
+    lo_ms, hi_ms = lo * 1000, hi * 1000
+    out = Chunk()
+    per_day: dict[tuple[str, str], list[dict]] = {}
+    for name in WORKFLOWS:
+        times = p.times[name]
+        rng = chunk_rng(p.spec, f"aws:{name}", lo)
+        express = name == CLICKS
+        writer = _WRITERS[name]
+        sampler = Sampler(p.spec.native_share, chunk_rng(p.spec, f"aws:{name}:clones", lo))
+        fate = chunk_rng(p.spec, f"aws:{name}:fate", lo)
         prefix = (f"arn:aws:states:{REGION}:{ACCOUNT}:express:{name}:" if express
                   else f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{name}:")
-        for t in times:
+        for t in times[bisect.bisect_left(times, lo_ms):bisect.bisect_left(times, hi_ms)]:
             ex_name = _uuid(rng)
-            arn = prefix + ex_name + (":" + _uuid(rng) if express else "")
-            run = _Run(arn, t)
-            ctx = {"storm": storm_ms[0] <= t < storm_ms[1],
-                   "failing": failing_ms[0] <= t < failing_ms[1],
-                   "slow": slow_ms[0] <= t < slow_ms[1]}
+            ctx = {"storm": p.storm_ms[0] <= t < p.storm_ms[1],
+                   "failing": p.failing_ms[0] <= t < p.failing_ms[1],
+                   "slow": p.slow_ms[0] <= t < p.slow_ms[1]}
+            # Whether a payment fails is drawn first, from its own stream: a failure is never a clone.
+            ctx["fail"] = name == PAYMENTS and fate.random() < (FAIL_RATE_IN_WINDOW if ctx["failing"]
+                                                                 else FAIL_RATE_BASELINE)
+            special = ctx["slow"] if name == POLLER else name == PAYMENTS and (ctx["storm"] or ctx["failing"]
+                                                                               or ctx["fail"])
+            if not special and not sampler.native(ex_name, t * 1000):
+                continue
+            run = _Run(prefix + ex_name + (":" + _uuid(rng) if express else ""), t)
             writer(run, rng, ctx)
             day = dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).date().isoformat()
             per_day.setdefault((name, day), []).extend(run.records)
+        out.clones.extend(sampler.clones())
+    for k, (t, arn) in enumerate(p.stuck):
+        if lo_ms <= t < hi_ms:
+            run = _Run(arn, t)
+            _poller(run, chunk_rng(p.spec, f"aws:stuck:{k}", lo), {"storm": False, "failing": False,
+                                                                    "slow": False, "stuck": True})
+            day = dt.datetime.fromtimestamp(t / 1000, dt.timezone.utc).date().isoformat()
+            per_day.setdefault((POLLER, day), []).extend(run.records)
+    out.documents = [("aws.log_records", per_day[key]) for key in sorted(per_day)]
+    return out
 
-    # Stuck executions: started days before the end, never finished.
-    stuck_ids = []
-    for k in range(3):
-        back = dt.timedelta(days=2 + 1.5 * k, hours=rng.randint(0, 6))
-        st = max(start, end - back)
-        t = int(st.timestamp() * 1000)
-        arn = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:{POLLER}:{_uuid(rng)}"
-        run = _Run(arn, t)
-        _poller(run, rng, {"storm": False, "failing": False, "slow": False, "stuck": True})
-        stuck_ids.append(arn)
-        truth.append(Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.AWS, POLLER, None, st.replace(microsecond=0),
-                             end, {"execution_id": arn}))
-        day = st.date().isoformat()
-        per_day.setdefault((POLLER, day), []).extend(run.records)
 
-    for key in sorted(per_day):
-        docs.append(("aws.log_records", per_day[key]))
-
-    return SimulatedCloud(cloud=Cloud.AWS, documents=docs, truth=truth, workflows=list(WORKFLOWS),
-                          healthy_workflows=list(HEALTHY))
+def simulate(spec: SimSpec) -> SimulatedCloud:
+    """Native AWS documents for ``spec`` plus the labelled anomalies injected into them."""
+    return simulate_all(sys.modules[__name__], spec)

@@ -17,13 +17,26 @@ reads (`{"value": [...]}` pages and single resources, ARM ids consistent across 
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.model import Cloud
-from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+from flowscope.simulate.base import (
+    Anomaly,
+    AnomalyKind,
+    Chunk,
+    Sampler,
+    SimPlan,
+    SimSpec,
+    SimulatedCloud,
+    chunk_rng,
+    chunk_windows,
+    simulate_all,
+)
 
 SUBSCRIPTION = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
 RESOURCE_GROUP = "flowscope-sim"
@@ -35,6 +48,8 @@ _HOURLY = [1, 1, 1, 1, 1, 2, 4, 7, 10, 12, 12, 11, 10, 11, 12, 12, 10, 8, 6, 4, 
 _SHARES = {"order-router": 0.58, "invoice-sync": 0.25, "ledger-standard": 0.12, "crm-export": 0.05}
 STORM_ACTION = "Call_fulfilment"
 STORM_INTERVAL_S = 20
+CRM_FAILURE_RATE = 0.35
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 
 def _wf_id(name: str) -> str:
@@ -128,11 +143,13 @@ def _iso(t: dt.datetime) -> str:
 
 
 class _Gen:
-    def __init__(self, spec: SimSpec) -> None:
-        self.spec = spec
-        self.rng = random.Random(spec.seed)
+    """Writes one workflow's runs of one chunk: its random stream and the run sequence number
+    (global over the range, so run names are unique whatever the chunking)."""
+
+    def __init__(self, rng: random.Random, seq: int) -> None:
+        self.rng = rng
         self.docs: list[tuple[str, Any]] = []
-        self.seq = 0
+        self.seq = seq
 
     def run_name(self) -> str:
         self.seq += 1
@@ -164,13 +181,42 @@ class _Gen:
         return {"properties": props, "id": rid, "name": rid.rsplit("/", 1)[-1], "type": rtype}
 
 
-def simulate(spec: SimSpec) -> SimulatedCloud:
-    """Native Logic Apps documents for spec.start..spec.end (about spec.executions runs) and truth."""
-    g = _Gen(spec)
-    rng = g.rng
+@dataclass
+class _Plan(SimPlan):
+    storm: tuple[dt.datetime, dt.datetime] = (_EPOCH, _EPOCH)
+    slow: tuple[dt.datetime, dt.datetime] = (_EPOCH, _EPOCH)
+    starts: dict[str, list[dt.datetime]] = field(default_factory=dict)    # sorted
+    seq0: dict[str, int] = field(default_factory=dict)                     # run numbers before each workflow
+    stuck: frozenset[int] = frozenset()                                    # indexes of stuck ledger runs
+
+
+def _workflow_doc(name: str, definition: dict[str, Any], spec: SimSpec) -> dict[str, Any]:
+    if name == "ledger-standard":
+        return {"id": _wf_id(name), "name": f"{SITE}/{name}", "type": "Microsoft.Web/sites/workflows",
+                "kind": "Stateful", "location": "West Europe",
+                "properties": {"flowState": "Enabled", "health": {"state": "Healthy"},
+                               "files": {"workflow.json": {"definition": definition, "kind": "Stateful"}}}}
+    conns = {}
+    for key in ("sql", "salesforce"):
+        conns[key] = {"connectionId": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
+                                       f"/providers/Microsoft.Web/connections/{key}"),
+                      "connectionName": key,
+                      "id": (f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/locations/{LOCATION}"
+                             f"/managedApis/{key}")}
+    return {"id": _wf_id(name), "name": name, "type": "Microsoft.Logic/workflows", "location": LOCATION,
+            "properties": {"provisioningState": "Succeeded", "state": "Enabled",
+                           "version": f"0858600000000000{len(name):04d}",
+                           "createdTime": _iso(spec.start - dt.timedelta(days=30)),
+                           "changedTime": _iso(spec.start - dt.timedelta(days=1)),
+                           "definition": definition,
+                           "parameters": {"$connections": {"value": conns}}}}
+
+
+def plan(spec: SimSpec) -> _Plan:
+    """Anomaly windows, ground truth and every run's start time (from the seed alone)."""
+    rng = random.Random(spec.seed)
     defs = _definitions()
     span = (spec.end - spec.start).total_seconds()
-    truth: list[Anomaly] = []
 
     # anomaly windows (fractions of the range, deterministic)
     def window(a: float, b: float) -> tuple[dt.datetime, dt.datetime]:
@@ -178,46 +224,29 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
 
     storm = window(0.40, 0.46)
     slow = window(0.65, 0.75)
-
-    # workflow documents
-    for name, definition in defs.items():
-        if name == "ledger-standard":
-            doc = {"id": _wf_id(name), "name": f"{SITE}/{name}", "type": "Microsoft.Web/sites/workflows",
-                   "kind": "Stateful", "location": "West Europe",
-                   "properties": {"flowState": "Enabled", "health": {"state": "Healthy"},
-                                  "files": {"workflow.json": {"definition": definition, "kind": "Stateful"}}}}
-        else:
-            conns = {}
-            for key in ("sql", "salesforce"):
-                conns[key] = {"connectionId": (f"/subscriptions/{SUBSCRIPTION}/resourceGroups/{RESOURCE_GROUP}"
-                                               f"/providers/Microsoft.Web/connections/{key}"),
-                              "connectionName": key,
-                              "id": (f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Web/locations/{LOCATION}"
-                                     f"/managedApis/{key}")}
-            doc = {"id": _wf_id(name), "name": name, "type": "Microsoft.Logic/workflows", "location": LOCATION,
-                   "properties": {"provisioningState": "Succeeded", "state": "Enabled",
-                                  "version": f"0858600000000000{len(name):04d}",
-                                  "createdTime": _iso(spec.start - dt.timedelta(days=30)),
-                                  "changedTime": _iso(spec.start - dt.timedelta(days=1)),
-                                  "definition": definition,
-                                  "parameters": {"$connections": {"value": conns}}}}
-        g.docs.append(("azure.workflow", doc))
+    head: list[tuple[str, Any]] = [("azure.workflow", _workflow_doc(name, d, spec)) for name, d in defs.items()]
 
     # start times: day-of-range uniform, hour of day by a business-hours curve
     hours = max(int(span // 3600), 1)
     hour_weights = [_HOURLY[(spec.start + dt.timedelta(hours=h)).hour] for h in range(hours)]
+    starts: dict[str, list[dt.datetime]] = {}
+    seq0: dict[str, int] = {}
+    seq = 0
     for name, share in _SHARES.items():
         n = max(int(round(spec.executions * share)), 3)
-        picks = sorted(rng.choices(range(hours), weights=hour_weights, k=n))
-        starts = [spec.start + dt.timedelta(hours=h, seconds=rng.random() * 3599) for h in picks]
-        starts = [s for s in starts if s < spec.end]
-        _emit_workflow(g, name, starts, storm, slow, defs[name])
+        picks = rng.choices(range(hours), weights=hour_weights, k=n)
+        starts[name] = sorted(t for t in (spec.start + dt.timedelta(hours=h, seconds=rng.random() * 3599)
+                                          for h in picks) if t < spec.end)
+        seq0[name] = seq
+        seq += len(starts[name])
+    ledger = starts["ledger-standard"]
+    first_stuck = bisect.bisect_left(ledger, ledger[len(ledger) // 5]) if ledger else 0
 
-    truth += [
+    truth = [
         Anomaly(AnomalyKind.COSTLY_STEP, Cloud.AZURE, "crm-export", "Upsert_contact", spec.start, spec.end,
                 {"connector": "salesforce", "items_per_run": [20, 50]}),
         Anomaly(AnomalyKind.FAILING_STEP, Cloud.AZURE, "crm-export", "Post_summary", spec.start, spec.end,
-                {"failure_rate": 0.35}),
+                {"failure_rate": CRM_FAILURE_RATE}),
         Anomaly(AnomalyKind.PLAN_WHAT_IF, Cloud.AZURE, "ledger-standard", None, spec.start, spec.end,
                 {"recommendation": "logicapp-consumption",
                  "reason": "a whole Standard plan for a few hundred runs a month"}),
@@ -230,8 +259,31 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
         Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.AZURE, "ledger-standard", None,
                 spec.start + dt.timedelta(seconds=span * 0.2), spec.end, {"runs": 2}),
     ]
-    names = list(defs)
-    return SimulatedCloud(Cloud.AZURE, g.docs, truth, names, ["invoice-sync"])
+    return _Plan(Cloud.AZURE, spec, head, truth, list(defs), ["invoice-sync"], chunk_windows(spec),
+                 storm=storm, slow=slow, starts=starts, seq0=seq0,
+                 stuck=frozenset(range(first_stuck, min(first_stuck + 2, len(ledger)))))
+
+
+def chunk(p: _Plan, index: int) -> Chunk:
+    """The runs starting in chunk `index`, with their actions, repetitions and histories."""
+    lo, hi = (dt.datetime.fromtimestamp(t, dt.timezone.utc) for t in p.chunks[index])
+    defs = _definitions()
+    out = Chunk()
+    for name in _SHARES:
+        starts = p.starts[name]
+        first, last = bisect.bisect_left(starts, lo), bisect.bisect_left(starts, hi)
+        g = _Gen(chunk_rng(p.spec, f"azure:{name}", int(lo.timestamp())), p.seq0[name] + first)
+        sampler = Sampler(p.spec.native_share, chunk_rng(p.spec, f"azure:{name}:clones", int(lo.timestamp())))
+        fate = chunk_rng(p.spec, f"azure:{name}:fate", int(lo.timestamp()))
+        _emit_workflow(g, name, p, starts[first:last], first, defs[name], sampler, fate)
+        out.clones.extend(sampler.clones())
+        out.documents.extend(g.docs)
+    return out
+
+
+def simulate(spec: SimSpec) -> SimulatedCloud:
+    """Native Logic Apps documents for spec.start..spec.end (about spec.executions runs) and truth."""
+    return simulate_all(sys.modules[__name__], spec)
 
 
 @dataclass
@@ -248,30 +300,37 @@ class _RunDraft:
     stuck: bool = False
 
 
-def _emit_workflow(g: _Gen, name: str, starts: list[dt.datetime], storm: tuple, slow: tuple,
-                   definition: dict[str, Any]) -> None:
+def _special(name: str, p: _Plan, index: int, start: dt.datetime) -> bool:
+    """Does this run carry an injected anomaly (never cloned)?"""
+    if name == "order-router":
+        return p.storm[0] <= start < p.storm[1]
+    if name == "ledger-standard":
+        return index in p.stuck or p.slow[0] <= start < p.slow[1]
+    return False
+
+
+def _emit_workflow(g: _Gen, name: str, p: _Plan, starts: list[dt.datetime], first: int,
+                   definition: dict[str, Any], sampler: Sampler, fate: random.Random) -> None:
     base = _run_base(name)
     version = f"0858600000000000{len(name):04d}"
     runs: list[dict[str, Any]] = []
     trig_hist: list[dict[str, Any]] = []
     trigger = next(iter(definition["triggers"]))
-    stuck_left = 2 if name == "ledger-standard" else 0
-    stuck_after = starts[len(starts) // 5] if starts else None
-    for start in starts:
+    for index, start in enumerate(starts, start=first):
         run = g.run_name()
+        # Whether a crm-export run fails is drawn first, from its own stream: a failure is never a clone.
+        fails = name == "crm-export" and fate.random() < CRM_FAILURE_RATE
+        if not (fails or _special(name, p, index, start)) and not sampler.native(run, _epoch_us(start)):
+            continue
         r = _RunDraft(run_id=f"{base}/runs/{run}", start=start, t=start + dt.timedelta(milliseconds=5))
         if name == "invoice-sync":
             _invoice_sync_actions(g, r)
         elif name == "crm-export":
-            _crm_export_actions(g, r)
+            _crm_export_actions(g, r, fails)
         elif name == "order-router":
-            _order_router_actions(g, r, storm)
+            _order_router_actions(g, r, p.storm)
         else:   # ledger-standard
-            stuck = False
-            if stuck_left and stuck_after is not None and start >= stuck_after:
-                stuck_left -= 1
-                stuck = True
-            _ledger_standard_actions(g, r, slow, stuck)
+            _ledger_standard_actions(g, r, p.slow, index in p.stuck)
         trig = {"name": trigger, "startTime": _iso(start), "endTime": _iso(start + dt.timedelta(milliseconds=3)),
                 "correlation": {"clientTrackingId": run}, "code": "OK", "status": "Succeeded",
                 "outputsLink": g.link(r.run_id, "TriggerOutputs")}
@@ -284,6 +343,10 @@ def _emit_workflow(g: _Gen, name: str, starts: list[dt.datetime], storm: tuple, 
         g.docs.append(("azure.runs", {"value": runs[i:i + PAGE]}))
     for i in range(0, len(trig_hist), PAGE):
         g.docs.append(("azure.trigger_histories", {"value": trig_hist[i:i + PAGE]}))
+
+
+def _epoch_us(t: dt.datetime) -> int:
+    return (t - _EPOCH) // dt.timedelta(microseconds=1)
 
 
 def _run_record(name: str, version: str, run: str, r: _RunDraft, trig: dict[str, Any]) -> dict[str, Any]:
@@ -326,7 +389,7 @@ def _invoice_sync_actions(g: _Gen, r: _RunDraft) -> None:
     r.t += dt.timedelta(milliseconds=5)
 
 
-def _crm_export_actions(g: _Gen, r: _RunDraft) -> None:
+def _crm_export_actions(g: _Gen, r: _RunDraft, fails: bool) -> None:
     rng, run_id = g.rng, r.run_id
     r.acts.append(g.action(run_id, "List_contacts", r.t, rng.uniform(200, 600)))
     r.t += dt.timedelta(milliseconds=620)
@@ -346,7 +409,6 @@ def _crm_export_actions(g: _Gen, r: _RunDraft) -> None:
     r.acts.append(g.action(run_id, "Upsert_contact", loop_start, loop_ms))
     r.extra.append(("azure.action_repetitions", {"value": reps}))
     r.extra.append(("azure.scope_repetitions", {"value": scopes}))
-    fails = rng.random() < 0.35
     err = {"code": "BadGateway", "message": "summary endpoint returned 502"} if fails else None
     r.acts.append(g.action(run_id, "Post_summary", r.t, rng.uniform(100, 400), "Failed" if fails else "Succeeded",
                            "BadGateway" if fails else "OK", err))

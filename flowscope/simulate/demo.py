@@ -1,22 +1,32 @@
 """The demo store: three simulated clouds taken through the same path live data takes.
 
-native documents (simulate/<cloud>.py) -> transforms -> assemble -> store, then compaction.
+native documents (simulate/<cloud>.py) -> transforms -> assemble -> store, then compaction,
+one chunk of time at a time: worker processes build chunks (simulate, transform, assemble,
+Arrow), this process writes them in batches of bounded size while the workers go on, so memory
+is bounded by a few chunks and a write batch, whatever the number of executions.
+
+Big demos take a fast path for the bulk of ORDINARY executions (outside every anomaly window):
+beyond NATIVE_EXECUTIONS per cloud, they are copies of native executions of the same workflow
+and chunk (simulate/clone.py) rather than documents of their own. Every anomalous execution,
+and a sample of the ordinary ones, still goes through the native formats and the transforms.
 The ground truth is saved beside the data so a user can check what the analyses find.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from collections import Counter, deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -34,13 +44,24 @@ from flowscope.model import (
     Source,
     to_arrow,
 )
-from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+from flowscope.simulate.base import Anomaly, AnomalyKind, SimPlan, SimSpec, SimulatedCloud, chunk_windows
+from flowscope.simulate.clone import clone_tables
 
 if TYPE_CHECKING:
     from flowscope.store import Store
 
 SHARES = {Cloud.AWS: 0.5, Cloud.AZURE: 0.25, Cloud.GCP: 0.25}
 """How the demo's executions split across clouds."""
+
+NATIVE_EXECUTIONS = 5_000
+"""Per cloud, about how many ordinary executions are written as native documents; beyond that
+the rest are clones (a demo of up to ~10,000 executions is native throughout)."""
+
+WRITE_ROWS = 1_000_000
+"""Rows (all execution tables) gathered before a store write, which waits for the next UTC day so
+that each (cloud, start date) partition is written once and compaction has little to do; at
+twice this, it writes mid-day. Bounds this process's memory."""
+_DAY_S = 86_400
 
 FAILED_SCOPE = "gcp:projects/analytics-sandbox/locations/europe-west1"
 """A scope whose simulated collection failed: the demo shows that a gap is never '0 failures'."""
@@ -54,6 +75,9 @@ class DemoResult:
     truth: list[Anomaly] = field(default_factory=list)
     healthy_workflows: dict[str, list[str]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    cloned: dict[str, int] = field(default_factory=dict)      # executions per cloud written as clones
+    skips: dict[str, int] = field(default_factory=dict)       # records the transforms skipped, per cloud
+    writes: int = 0
 
 
 def demo_end(now: dt.datetime | None = None) -> dt.datetime:
@@ -72,17 +96,29 @@ def transform_simulated(sim: SimulatedCloud, seen_at: dt.datetime) -> Batch:
     return transform_documents((fmt, doc, ctx) for fmt, doc in sim.documents)
 
 
-def collection_rows(executions: pa.Table, end: dt.datetime) -> list[dict]:
-    """A succeeded run per simulated scope (cloud, account, region), and one failed scope."""
-    counts = executions.group_by([C.cloud, C.account, C.region]).aggregate([([], "count_all")])
+def native_share(executions: int) -> float:
+    """Share of a cloud's ordinary executions written natively (see NATIVE_EXECUTIONS)."""
+    return 1.0 if executions <= NATIVE_EXECUTIONS else NATIVE_EXECUTIONS / executions
+
+
+def cloud_specs(start: dt.datetime, end: dt.datetime, executions: int, seed: int) -> dict[Cloud, SimSpec]:
+    """Each cloud's share of the demo: the whole workload follows from these specs."""
+    specs = {}
+    for index, cloud in enumerate(SHARES):
+        n = max(1, round(executions * SHARES[cloud]))
+        specs[cloud] = SimSpec(start=start, end=end, seed=seed + index, executions=n, native_share=native_share(n))
+    return specs
+
+
+def collection_rows(counts: dict[tuple[str, str | None, str | None], int], end: dt.datetime) -> list[dict]:
+    """A succeeded run per simulated scope ((cloud, account, region) -> executions), and one failed scope."""
     rows = []
-    for row in sorted(counts.to_pylist(), key=lambda r: (r[C.cloud], str(r[C.account]), str(r[C.region]))):
-        cloud = row[C.cloud]
-        scope = f"{cloud}:{row[C.account] or '-'}/{row[C.region] or '-'}"
+    for (cloud, account, region), n in sorted(counts.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
+        scope = f"{cloud}:{account or '-'}/{region or '-'}"
         rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, scope)}", C.cloud: cloud, C.scope: scope,
                      C.started_at: end - dt.timedelta(minutes=5), C.ended_at: end - dt.timedelta(minutes=4),
                      C.status: RunStatus.SUCCEEDED.value, C.watermark: end,
-                     C.counts: json.dumps({"executions": row["count_all"]}),
+                     C.counts: json.dumps({"executions": n}),
                      C.error: None, C.details: json.dumps({"path": "simulate"})})
     rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, FAILED_SCOPE)}", C.cloud: Cloud.GCP.value,
                  C.scope: FAILED_SCOPE, C.started_at: end - dt.timedelta(minutes=5),
@@ -94,24 +130,131 @@ def collection_rows(executions: pa.Table, end: dt.datetime) -> list[dict]:
     return rows
 
 
+@functools.lru_cache(maxsize=len(SHARES))
+def _plan(cloud: Cloud, spec: SimSpec) -> SimPlan:
+    """A cloud's plan, made once per process (each worker builds many chunks of it)."""
+    plan: SimPlan = simulator_for(cloud).plan(spec)
+    return plan
+
+
 @dataclass
-class CloudPart:
-    """One cloud's share of the demo, as Arrow tables (cheap to send between processes)."""
+class ChunkPart:
+    """One chunk of one cloud, as Arrow tables (cheap to send between processes)."""
 
     cloud: Cloud
+    index: int
+    lo: int                          # start of the chunk (epoch seconds)
     tables: dict[str, pa.Table]
-    truth: list[Anomaly]
-    healthy: list[str]
+    workflows: pa.Table | None       # the first chunk of a cloud carries its workflows
+    cloned: int
+    skips: int
     seconds: float
 
 
-def build_cloud(cloud: Cloud, spec: SimSpec, seen_at: dt.datetime) -> CloudPart:
-    """simulate -> transform -> assemble -> Arrow, for one cloud (runs in a worker process)."""
+def build_chunk(cloud: Cloud, spec: SimSpec, index: int, seen_at: dt.datetime) -> ChunkPart:
+    """simulate -> transform -> assemble -> Arrow (+ clones) for one chunk (runs in a worker)."""
     began = time.perf_counter()
-    sim = simulate_cloud(cloud, spec)
-    complete = assemble_batch(transform_simulated(sim, seen_at=seen_at), None, transforms_for=transforms_for)
-    tables = {name: to_arrow(name, complete.rows(name)) for name in ("workflows", *EXECUTION_TABLES)}
-    return CloudPart(cloud, tables, list(sim.truth), list(sim.healthy_workflows), time.perf_counter() - began)
+    plan = _plan(cloud, spec)
+    part = simulator_for(cloud).chunk(plan, index)
+    ctx = ImportContext(source_name=f"simulate:{cloud.value}", seen_at=seen_at, source=Source.SIMULATE)
+    batch = transform_documents((fmt, doc, ctx) for fmt, doc in [*plan.head, *part.documents])
+    del part.documents
+    complete = assemble_batch(batch, None, transforms_for=transforms_for)
+    del batch
+    tables = {name: to_arrow(name, complete.rows(name)) for name in EXECUTION_TABLES}
+    workflows = to_arrow("workflows", complete.workflows) if index == 0 else None
+    skips = len(complete.skips)
+    del complete
+    tables = clone_tables(tables, part.clones)
+    lo = plan.chunks[index][0]
+    return ChunkPart(cloud, index, lo, tables, workflows, len(part.clones), skips, time.perf_counter() - began)
+
+
+def _tasks(specs: dict[Cloud, SimSpec]) -> list[tuple[Cloud, SimSpec, int]]:
+    """Every (cloud, chunk), in time order: writes then fill the store's days in turn."""
+    keyed = [(lo, cloud.value, cloud, spec, index)
+             for cloud, spec in specs.items() for index, (lo, _hi) in enumerate(chunk_windows(spec))]
+    return [(cloud, spec, index) for _lo, _name, cloud, spec, index in sorted(keyed, key=lambda k: k[:2])]
+
+
+def _parts(tasks: list[tuple[Cloud, SimSpec, int]], seen_at: dt.datetime, workers: int) -> Iterator[ChunkPart]:
+    """Chunks built by `workers` processes, in task order, at most 2 per worker ahead of the
+    consumer (memory stays bounded however many chunks there are)."""
+    if workers <= 1:
+        for cloud, spec, index in tasks:
+            yield build_chunk(cloud, spec, index, seen_at)
+        return
+    # Not "fork": the caller may run threads (DuckDB, Arrow pools, a test's servers), and a
+    # forked copy of a threaded process can deadlock or crash. The fork server starts clean,
+    # imports this module once, and forks the workers from there (no spawn-per-worker import).
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload([__name__])
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        pending: deque[Future[ChunkPart]] = deque()
+        try:
+            for cloud, spec, index in tasks:
+                pending.append(pool.submit(build_chunk, cloud, spec, index, seen_at))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:                # a failed chunk or write: do not build the chunks queued behind it
+            for future in pending:
+                future.cancel()
+
+
+class _Writer:
+    """Gathers chunks into write batches of about WRITE_ROWS rows; writes one batch in a
+    background thread while the next fills (the store has one writer: this one)."""
+
+    def __init__(self, store: "Store", result: DemoResult, say: Progress) -> None:
+        self.store, self.result, self.say = store, result, say
+        self.buffer: dict[str, list[pa.Table]] = {name: [] for name in ("workflows", *EXECUTION_TABLES)}
+        self.rows = 0
+        self.thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowscope-demo-write")
+        self.writing: Future[dict[str, int]] | None = None
+        self.seconds = 0.0
+        self.last_lo = -1
+
+    def add(self, part: ChunkPart) -> None:
+        new_day = part.lo % _DAY_S == 0 and part.lo > self.last_lo
+        self.last_lo = max(self.last_lo, part.lo)
+        if self.rows >= (WRITE_ROWS if new_day else 2 * WRITE_ROWS):
+            self.flush()
+        if part.workflows is not None:
+            self.buffer["workflows"].append(part.workflows)
+        for name, table in part.tables.items():
+            self.buffer[name].append(table)
+            self.rows += table.num_rows
+
+    def flush(self, collection_runs: list[dict[str, Any]] | None = None) -> None:
+        tables = {name: pa.concat_tables(parts) for name, parts in self.buffer.items() if parts}
+        self.buffer = {name: [] for name in self.buffer}
+        self.rows = 0
+        self.wait()
+        if tables or collection_runs:
+            batch = Batch(**tables, collection_runs=collection_runs or [])
+            self.writing = self.thread.submit(self._write, batch)
+
+    def _write(self, batch: Batch) -> dict[str, int]:
+        began = time.perf_counter()
+        written = self.store.write(batch)
+        self.seconds += time.perf_counter() - began
+        return written
+
+    def wait(self) -> None:
+        if self.writing is not None:
+            written, self.writing = self.writing.result(), None
+            self.result.writes += 1
+            for name, n in written.items():
+                self.result.written[name] = self.result.written.get(name, 0) + n
+            self.say(f"written {self.result.written.get('executions', 0):,} executions")
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.thread.shutdown(wait=True)
 
 
 def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed: int = 7,
@@ -119,47 +262,49 @@ def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed
                workers: int | None = None) -> DemoResult:
     """Fill `store` with a realistic multi-cloud workload and return what was injected.
 
-    The clouds are built in parallel worker processes (one per core, at most one per cloud);
-    the store is written once, by this process.
+    Chunks of time are built in parallel worker processes (one per core, at most two); the store
+    is written by this process, a batch at a time. The seed and the end (with days and
+    executions) fix the workload; the number of workers does not change it.
     """
     say = progress or (lambda _message: None)
+    began = time.perf_counter()
     end = end or demo_end()
-    start = end - dt.timedelta(days=days)
-    specs = {cloud: SimSpec(start=start, end=end, seed=seed + index,
-                            executions=max(1, round(executions * SHARES[cloud])))
-             for index, cloud in enumerate(SHARES)}
-    workers = workers if workers is not None else min(len(specs), os.cpu_count() or 1)
-    say(f"simulating {executions:,} executions on {workers} worker(s)")
-    if workers > 1:
-        # Not "fork": the caller may run threads (DuckDB, Arrow pools, a test's servers), and a
-        # forked copy of a threaded process can deadlock or crash. The fork server starts clean,
-        # imports this module once, and forks the workers from there (no spawn-per-worker import).
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload([__name__])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            parts = list(pool.map(build_cloud, specs, specs.values(), [end] * len(specs)))
-    else:
-        parts = [build_cloud(cloud, spec, end) for cloud, spec in specs.items()]
+    specs = cloud_specs(end - dt.timedelta(days=days), end, executions, seed)
+    tasks = _tasks(specs)
+    workers = workers if workers is not None else min(2, os.cpu_count() or 1)
+    say(f"simulating {executions:,} executions in {len(tasks)} chunks on {workers} worker(s)")
     result = DemoResult()
-    tables: dict[str, pa.Table] = {}
-    for name in ("workflows", *EXECUTION_TABLES):
-        tables[name] = pa.concat_tables([part.tables[name] for part in parts])
-    for part in parts:
-        result.truth.extend(part.truth)
-        result.healthy_workflows[part.cloud.value] = part.healthy
-        result.seconds[part.cloud.value] = part.seconds
+    scopes: Counter[tuple[str, str | None, str | None]] = Counter()
+    seconds: dict[str, float] = {}
+    writer = _Writer(store, result, say)
+    try:
+        for part in _parts(tasks, end, workers):
+            key = part.cloud.value
+            seconds[key] = seconds.get(key, 0.0) + part.seconds
+            result.cloned[key] = result.cloned.get(key, 0) + part.cloned
+            result.skips[key] = result.skips.get(key, 0) + part.skips
+            ex = part.tables["executions"]
+            for row in ex.group_by([C.cloud, C.account, C.region]).aggregate([([], "count_all")]).to_pylist():
+                scopes[(row[C.cloud], row[C.account], row[C.region])] += row["count_all"]
+            writer.add(part)
+        writer.flush(collection_runs=collection_rows(dict(scopes), end))
+    finally:
+        writer.close()
+    result.seconds.update(seconds)
+    result.seconds["write"] = writer.seconds
+    for cloud, spec in specs.items():
+        plan = _plan(cloud, spec)
+        result.truth.extend(plan.truth)
+        result.healthy_workflows[cloud.value] = list(plan.healthy_workflows)
+    _plan.cache_clear()        # every start time of the range: not kept once the demo is built
     result.truth.append(Anomaly(kind=AnomalyKind.COLLECTION_GAP, cloud=Cloud.GCP, workflow="", step=None,
                                 window_start=end - dt.timedelta(minutes=5), window_end=end,
                                 detail={"scope": FAILED_SCOPE}))
-    batch = Batch(**tables, collection_runs=collection_rows(tables["executions"], end))
-    began = time.perf_counter()
-    say(f"writing {tables['executions'].num_rows:,} executions, {tables['steps'].num_rows:,} steps")
-    result.written = store.write(batch)
-    result.seconds["write"] = time.perf_counter() - began
-    began = time.perf_counter()
+    compact_began = time.perf_counter()
     say("compacting")
     store.compact()
-    result.seconds["compact"] = time.perf_counter() - began
+    result.seconds["compact"] = time.perf_counter() - compact_began
+    result.seconds["total"] = time.perf_counter() - began
     save_truth(store, result)
     return result
 

@@ -20,14 +20,28 @@ Workflows YAML in sourceContents), ``gcp.executions`` pages and ``gcp.step_entri
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import random
+import sys
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.model import Cloud
-from flowscope.simulate.base import Anomaly, AnomalyKind, SimSpec, SimulatedCloud
+from flowscope.simulate.base import (
+    Anomaly,
+    AnomalyKind,
+    Chunk,
+    Sampler,
+    SimPlan,
+    SimSpec,
+    SimulatedCloud,
+    chunk_rng,
+    chunk_windows,
+    simulate_all,
+)
 
 PROJECT = "flowscope-demo"
 LOCATION = "us-central1"
@@ -291,13 +305,14 @@ def _etl(run: _Run, rng: random.Random) -> tuple[str, str | None]:
     return "SUCCEEDED", None
 
 
-def _images(run: _Run, rng: random.Random, slow: bool) -> tuple[str, str | None]:
+def _images(run: _Run, rng: random.Random, slow: bool, fate: tuple[bool, bool]) -> tuple[str, str | None]:
+    """`fate`: (the download fails once, the classification fails), drawn before by the caller."""
     init = run.step("init", "STEP_ASSIGN", 1 * MS)
     block = run.open("fetch_image", "STEP_TRY_RETRY_EXCEPT", previous=init)
     block_id = int(block["entryId"])
     tried = run.open("fetch_image", "STEP_TRY", parent=block_id)
     tried_id = int(tried["entryId"])
-    attempts = 2 if rng.random() < DOWNLOAD_TRANSIENT_RATE else 1
+    attempts = 2 if fate[0] else 1
     previous = None
     for k in range(1, attempts + 1):
         meta = {"progressType": "PROGRESS_TYPE_RETRY", "progressNumber": str(k)}
@@ -313,7 +328,7 @@ def _images(run: _Run, rng: random.Random, slow: bool) -> tuple[str, str | None]
     run.close(block)
     block2 = run.open("classify", "STEP_TRY_RETRY_EXCEPT", previous=block_id)
     block2_id = int(block2["entryId"])
-    if rng.random() < CLASSIFY_FAILURE_RATE:
+    if fate[1]:
         run.step("classify", "STEP_STD_LIB_CALL", _lognormal_ms(rng, 300, 0.3), "STATE_FAILED",
                  error=_HTTP_ERROR.format(code=500), parent=block2_id)
         exc = run.open("classify", "STEP_EXCEPT", parent=block2_id)
@@ -382,16 +397,22 @@ def _start_times(rng: random.Random, wf: str, count: int, start: dt.datetime, en
     return out
 
 
-def simulate(spec: SimSpec) -> SimulatedCloud:
-    """Native GCP Workflows documents for spec.start..spec.end and the anomalies injected."""
+@dataclass
+class _Plan(SimPlan):
+    slow_ns: tuple[int, int] = (0, 0)
+    storm_ns: tuple[int, int] = (0, 0)
+    times: dict[str, list[int]] = field(default_factory=dict)       # start times (epoch ns), sorted
+    stuck: dict[int, str] = field(default_factory=dict)             # stuck executions: start time -> id
+
+
+def plan(spec: SimSpec) -> _Plan:
+    """Anomaly windows, ground truth and every start time of the range (from the seed alone)."""
     rng = random.Random(spec.seed)
     clock = _Clock()
     start, end = spec.start, spec.end
     span = end - start
     slow_window = (start + span * 0.40, start + span * 0.55)
     storm_window = (start + span * 0.60, start + span * 0.65)
-    slow_ns = (int(slow_window[0].timestamp() * NS), int(slow_window[1].timestamp() * NS))
-    storm_ns = (int(storm_window[0].timestamp() * NS), int(storm_window[1].timestamp() * NS))
 
     workflows_doc = {"workflows": [{
         "name": _wf_name(wf),
@@ -407,71 +428,20 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
         "executionHistoryLevel": "EXECUTION_HISTORY_DETAILED",
         "labels": {"team": "data" if wf == ETL else "platform"},
     } for wf in SOURCES]}
-    documents: list[tuple[str, Any]] = [("gcp.workflow", workflows_doc)]
-    truth: list[Anomaly] = []
-    step_docs: list[tuple[str, Any]] = []
-
+    times: dict[str, list[int]] = {}
+    stuck: list[int] = []
     for wf, share in SHARES.items():
         count = max(1, round(spec.executions * share)) - (STUCK_EXECUTIONS if wf == STATUS else 0)
-        times = _start_times(rng, wf, max(count, 1), start, end)
-        stuck_times = []
+        times[wf] = _start_times(rng, wf, max(count, 1), start, end)
         if wf == STATUS:
-            stuck_times = [int((start + span * f).timestamp()) * NS for f in (0.10, 0.25)][:STUCK_EXECUTIONS]
-        executions: list[dict[str, Any]] = []
-        for t0 in sorted(times + stuck_times):
-            stuck = t0 in stuck_times
-            exec_short = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-            exec_name = f"{_wf_name(wf)}/executions/{exec_short}"
-            run = _Run(exec_name, t0, clock, rng)
-            if wf == ETL:
-                state, current = _etl(run, rng)
-                argument = json.dumps({"tables": ["orders", "customers", "items", "events"]})
-            elif wf == IMAGES:
-                state, current = _images(run, rng, slow_ns[0] <= t0 < slow_ns[1])
-                argument = json.dumps({"image_id": f"img-{rng.randrange(10**8):08d}"})
-            else:
-                state, current = _status(run, rng, storm_ns[0] <= t0 < storm_ns[1], stuck)
-                argument = json.dumps({"job": {"kind": "export", "size": rng.randrange(1, 500)}})
-            last = run.entries[-1]
-            ex: dict[str, Any] = {
-                "name": exec_name,
-                "startTime": clock.ts(t0),
-                "createTime": clock.ts(t0),
-                "state": state,
-                "argument": argument,
-                "workflowRevisionId": REVISION,
-                "callLogLevel": "LOG_ERRORS_ONLY",
-                "executionHistoryLevel": "EXECUTION_HISTORY_DETAILED",
-                "status": {"currentSteps": [{"routine": last["routine"], "step": current or last["step"]}]},
-                "labels": {"trigger": "scheduler" if wf != IMAGES else "eventarc"},
-            }
-            if state == "SUCCEEDED":
-                t_end = run.t + 2 * MS
-                ex["endTime"] = clock.ts(t_end)
-                dur = t_end - t0
-                ex["duration"] = f"{dur // NS}.{dur % NS:09d}s"
-                ex["result"] = json.dumps({"ok": True})
-            else:
-                truth.append(Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.GCP, wf, None,
-                                     dt.datetime.fromtimestamp(t0 / NS, dt.timezone.utc), end,
-                                     {"execution_id": exec_name, "state": state, "current_step": current}))
-            executions.append(ex)
-            entries = run.entries
-            for i in range(0, len(entries), STEP_ENTRIES_PAGE):
-                page: dict[str, Any] = {"stepEntries": entries[i:i + STEP_ENTRIES_PAGE]}
-                if i + STEP_ENTRIES_PAGE < len(entries):
-                    page["nextPageToken"] = f"{exec_short}:{i + STEP_ENTRIES_PAGE}"
-                if i == 0:
-                    page["totalSize"] = len(entries)
-                step_docs.append(("gcp.step_entries", page))
-        executions.reverse()                                # ListExecutions: newest first
-        for i in range(0, len(executions), EXECUTIONS_PAGE):
-            page = {"executions": executions[i:i + EXECUTIONS_PAGE]}
-            if i + EXECUTIONS_PAGE < len(executions):
-                page["nextPageToken"] = f"{wf}:{i + EXECUTIONS_PAGE}"
-            documents.append(("gcp.executions", page))
-    documents.extend(step_docs)
+            stuck = [int((start + span * f).timestamp()) * NS for f in (0.10, 0.25)][:STUCK_EXECUTIONS]
+            times[wf] = sorted(times[wf] + stuck)
 
+    stuck_ids = {t0: str(uuid.UUID(int=rng.getrandbits(128), version=4)) for t0 in stuck}
+    truth = [Anomaly(AnomalyKind.STUCK_EXECUTION, Cloud.GCP, STATUS, None,
+                     dt.datetime.fromtimestamp(t0 / NS, dt.timezone.utc), end,
+                     {"execution_id": f"{_wf_name(STATUS)}/executions/{short}", "state": "ACTIVE",
+                      "current_step": "wait"}) for t0, short in stuck_ids.items()]
     truth.extend([
         Anomaly(AnomalyKind.FAILING_STEP, Cloud.GCP, IMAGES, "classify", start, end,
                 {"error": "HttpError 500", "rate": CLASSIFY_FAILURE_RATE, "status": "CAUGHT"}),
@@ -484,10 +454,91 @@ def simulate(spec: SimSpec) -> SimulatedCloud:
         Anomaly(AnomalyKind.SYNCHRONIZED_RETRIES, Cloud.GCP, STATUS, "check_status", storm_window[0],
                 storm_window[1], {"delay_s": STORM_DELAY_S, "multiplier": 1, "jitter": False}),
     ])
-    return SimulatedCloud(
-        cloud=Cloud.GCP,
-        documents=documents,
-        truth=truth,
-        workflows=list(SOURCES),
-        healthy_workflows=[ETL],
-    )
+    return _Plan(Cloud.GCP, spec, [("gcp.workflow", workflows_doc)], truth, list(SOURCES), [ETL],
+                 chunk_windows(spec),
+                 slow_ns=(int(slow_window[0].timestamp() * NS), int(slow_window[1].timestamp() * NS)),
+                 storm_ns=(int(storm_window[0].timestamp() * NS), int(storm_window[1].timestamp() * NS)),
+                 times=times, stuck=stuck_ids)
+
+
+def chunk(p: _Plan, index: int) -> Chunk:
+    """The executions starting in chunk `index`: their pages, then their step entries' pages."""
+    lo, hi = p.chunks[index]
+    clock = _Clock()
+    out = Chunk()
+    step_docs: list[tuple[str, Any]] = []
+    for wf in SHARES:
+        times = p.times[wf]
+        rng = chunk_rng(p.spec, f"gcp:{wf}", lo)
+        sampler = Sampler(p.spec.native_share, chunk_rng(p.spec, f"gcp:{wf}:clones", lo))
+        fates = chunk_rng(p.spec, f"gcp:{wf}:fate", lo)
+        executions: list[dict[str, Any]] = []
+        for t0 in times[bisect.bisect_left(times, lo * NS):bisect.bisect_left(times, hi * NS)]:
+            stuck = t0 in p.stuck
+            exec_short = p.stuck[t0] if stuck else str(uuid.UUID(int=rng.getrandbits(128), version=4))
+            slow = wf == IMAGES and p.slow_ns[0] <= t0 < p.slow_ns[1]
+            storm = wf == STATUS and p.storm_ns[0] <= t0 < p.storm_ns[1]
+            # An image's failures are drawn first, from their own stream: a failure is never a clone.
+            fate = ((fates.random() < DOWNLOAD_TRANSIENT_RATE, fates.random() < CLASSIFY_FAILURE_RATE)
+                    if wf == IMAGES else (False, False))
+            if not (stuck or slow or storm or any(fate)) and not sampler.native(exec_short, t0 // 1000):
+                continue
+            ex, entries = _execution(wf, exec_short, t0, rng, clock, slow=slow, storm=storm, stuck=stuck, fate=fate)
+            executions.append(ex)
+            for i in range(0, len(entries), STEP_ENTRIES_PAGE):
+                page: dict[str, Any] = {"stepEntries": entries[i:i + STEP_ENTRIES_PAGE]}
+                if i + STEP_ENTRIES_PAGE < len(entries):
+                    page["nextPageToken"] = f"{exec_short}:{i + STEP_ENTRIES_PAGE}"
+                if i == 0:
+                    page["totalSize"] = len(entries)
+                step_docs.append(("gcp.step_entries", page))
+        out.clones.extend(sampler.clones())
+        executions.reverse()                                # ListExecutions: newest first
+        for i in range(0, len(executions), EXECUTIONS_PAGE):
+            page = {"executions": executions[i:i + EXECUTIONS_PAGE]}
+            if i + EXECUTIONS_PAGE < len(executions):
+                page["nextPageToken"] = f"{wf}:{lo}:{i + EXECUTIONS_PAGE}"
+            out.documents.append(("gcp.executions", page))
+    out.documents.extend(step_docs)
+    return out
+
+
+def _execution(wf: str, exec_short: str, t0: int, rng: random.Random, clock: _Clock, *, slow: bool, storm: bool,
+               stuck: bool, fate: tuple[bool, bool]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """One execution resource and its step entries."""
+    exec_name = f"{_wf_name(wf)}/executions/{exec_short}"
+    run = _Run(exec_name, t0, clock, rng)
+    if wf == ETL:
+        state, current = _etl(run, rng)
+        argument = json.dumps({"tables": ["orders", "customers", "items", "events"]})
+    elif wf == IMAGES:
+        state, current = _images(run, rng, slow, fate)
+        argument = json.dumps({"image_id": f"img-{rng.randrange(10**8):08d}"})
+    else:
+        state, current = _status(run, rng, storm, stuck)
+        argument = json.dumps({"job": {"kind": "export", "size": rng.randrange(1, 500)}})
+    last = run.entries[-1]
+    ex: dict[str, Any] = {
+        "name": exec_name,
+        "startTime": clock.ts(t0),
+        "createTime": clock.ts(t0),
+        "state": state,
+        "argument": argument,
+        "workflowRevisionId": REVISION,
+        "callLogLevel": "LOG_ERRORS_ONLY",
+        "executionHistoryLevel": "EXECUTION_HISTORY_DETAILED",
+        "status": {"currentSteps": [{"routine": last["routine"], "step": current or last["step"]}]},
+        "labels": {"trigger": "scheduler" if wf != IMAGES else "eventarc"},
+    }
+    if state == "SUCCEEDED":
+        t_end = run.t + 2 * MS
+        ex["endTime"] = clock.ts(t_end)
+        dur = t_end - t0
+        ex["duration"] = f"{dur // NS}.{dur % NS:09d}s"
+        ex["result"] = json.dumps({"ok": True})
+    return ex, run.entries
+
+
+def simulate(spec: SimSpec) -> SimulatedCloud:
+    """Native GCP Workflows documents for spec.start..spec.end and the anomalies injected."""
+    return simulate_all(sys.modules[__name__], spec)

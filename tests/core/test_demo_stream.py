@@ -1,0 +1,192 @@
+"""The demo in chunks (issue 15): bounded chunks, a workload fixed by the spec alone, faithful clones."""
+
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+from collections import Counter
+
+import pyarrow as pa
+import pytest
+
+from flowscope.model import EXECUTION_TABLES, UTC, C, Cloud
+from flowscope.simulate import aws, azure, demo, gcp
+from flowscope.simulate.base import CHUNK_EXECUTIONS, Clone, SimSpec, chunk_windows
+from flowscope.simulate.clone import clone_tables, renamed
+from flowscope.store import Store
+
+END = dt.datetime(2026, 3, 31, tzinfo=UTC)
+SIMULATORS = {Cloud.AWS: aws, Cloud.AZURE: azure, Cloud.GCP: gcp}
+
+
+def _spec(executions: int, days: int = 2, share: float = 1.0, seed: int = 5) -> SimSpec:
+    return SimSpec(END - dt.timedelta(days=days), END, executions, seed=seed, native_share=share)
+
+
+@pytest.mark.parametrize("cloud", list(SIMULATORS))
+def test_a_chunk_depends_on_the_spec_only_not_on_the_chunks_built_before(cloud):
+    sim = SIMULATORS[cloud]
+    spec = _spec(400)
+    in_order = [sim.chunk(sim.plan(spec), i) for i in range(len(sim.plan(spec).chunks))]
+    fresh = sim.plan(spec)
+    last = len(fresh.chunks) - 1
+    assert sim.chunk(fresh, last) == in_order[last]          # built alone, first: the same documents
+    assert sim.simulate(spec).documents == sim.simulate(spec).documents
+    assert sim.simulate(_spec(400, seed=6)).documents != sim.simulate(spec).documents
+
+
+def test_chunks_cover_the_range_and_hold_a_bounded_number_of_executions():
+    spec = _spec(500_000, days=30)                           # AWS's half of a million-execution demo
+    windows = chunk_windows(spec)
+    assert windows[0][0] == int(spec.start.timestamp()) and windows[-1][1] == int(spec.end.timestamp())
+    assert all(a[1] == b[0] for a, b in zip(windows, windows[1:], strict=False))
+    plan = aws.plan(spec)
+    starts = [lo * 1000 for lo, _hi in windows]
+    per_chunk = Counter(bisect.bisect_right(starts, t) - 1 for times in plan.times.values() for t in times)
+    assert sum(per_chunk.values()) >= spec.executions
+    # hour-of-day and weekday weights make peak chunks busier than the average, never unbounded;
+    # the payments storm comes with a burst of a tenth of its executions within three hours
+    burst = round(spec.executions * aws.SHARE[aws.PAYMENTS]) // 10
+    storm = {i for i, (lo, hi) in enumerate(windows) if lo * 1000 < plan.storm_ms[1] and plan.storm_ms[0] < hi * 1000}
+    assert max(n for i, n in per_chunk.items() if i not in storm) <= 3 * CHUNK_EXECUTIONS
+    assert max(per_chunk[i] for i in storm) <= 3 * CHUNK_EXECUTIONS + burst
+
+
+def test_ordinary_executions_beyond_the_native_share_become_clones_and_anomalies_never_do():
+    spec = _spec(3_000, days=4, share=0.25)
+    plan = aws.plan(spec)
+    chunks = [aws.chunk(plan, i) for i in range(len(plan.chunks))]
+    clones = [c for part in chunks for c in part.clones]
+    native = {r["execution_arn"] for part in chunks for _fmt, doc in part.documents for r in doc}
+    assert 0.55 < len(clones) / (len(clones) + len(native)) < 0.8
+    workflow_of = {arn.split(":")[7]: arn.split(":")[6] for arn in native}
+    assert {c.template for c in clones} <= workflow_of.keys()
+    lo, hi = plan.storm_ms
+    in_storm = [workflow_of[c.template] for c in clones if lo <= c.start_us / 1000 < hi]
+    assert in_storm and aws.PAYMENTS not in in_storm          # other workflows are ordinary there
+    lo, hi = plan.failing_ms
+    assert aws.PAYMENTS not in {workflow_of[c.template] for c in clones if lo <= c.start_us / 1000 < hi}
+
+
+def _chunk_tables(cloud: Cloud, share: float) -> tuple[dict[str, pa.Table], list[Clone]]:
+    specs = demo.cloud_specs(END - dt.timedelta(days=1), END, 1_200, seed=3)
+    spec = SimSpec(specs[cloud].start, specs[cloud].end, specs[cloud].executions, specs[cloud].seed, share)
+    part = demo.build_chunk(cloud, spec, 0, END)
+    plan = SIMULATORS[cloud].plan(spec)
+    return part.tables, SIMULATORS[cloud].chunk(plan, 0).clones
+
+
+@pytest.mark.parametrize("cloud", list(SIMULATORS))
+def test_a_clone_is_its_template_under_a_new_id_shifted_in_time(cloud):
+    tables, clones = _chunk_tables(cloud, 0.3)
+    assert clones
+    ex = tables["executions"].to_pylist()
+    by_name = {e[C.name]: e for e in ex}
+    assert len({e[C.execution_id] for e in ex}) == len(ex)            # every id unique
+    rows = {name: Counter(r[C.execution_id] for r in tables[name].to_pylist()) for name in EXECUTION_TABLES}
+    steps = {}
+    for s in tables["steps"].to_pylist():
+        steps.setdefault(s[C.execution_id], []).append(s)
+    # failures and retries are drawn before, from their own stream: they are never copied, so
+    # copies cannot crowd them into a storm the workload never had
+    eventful = {a[C.execution_id] for a in tables["attempts"].to_pylist() if a[C.error] is not None}
+    eventful |= {e[C.execution_id] for e in ex if e[C.status] != "SUCCEEDED"}
+    assert eventful and not eventful & {by_name[c.template][C.execution_id] for c in clones}
+    for clone in clones[:50]:
+        copy, template = by_name[clone.name], by_name[clone.template]
+        shift = copy[C.started_at] - template[C.started_at]
+        assert copy[C.started_at] == dt.datetime.fromtimestamp(clone.start_us / 1e6, UTC)
+        assert copy[C.start_date] == copy[C.started_at].date()
+        assert copy[C.status] == template[C.status] and copy[C.duration_ms] == template[C.duration_ms]
+        assert copy[C.attributes] is None
+        for name in EXECUTION_TABLES[1:]:
+            assert rows[name][copy[C.execution_id]] == rows[name][template[C.execution_id]]
+        mine = sorted(steps[copy[C.execution_id]], key=lambda s: s[C.step_key])
+        theirs = sorted(steps[template[C.execution_id]], key=lambda s: s[C.step_key])
+        for a, b in zip(mine, theirs, strict=True):
+            assert (a[C.step_key], a[C.name], a[C.status], a[C.duration_ms]) == \
+                   (b[C.step_key], b[C.name], b[C.status], b[C.duration_ms])
+            assert a[C.started_at] is None or a[C.started_at] - b[C.started_at] == shift
+            assert a[C.start_date] == copy[C.start_date]
+
+
+def test_clones_of_a_template_missing_from_the_chunk_are_an_error():
+    tables, _clones = _chunk_tables(Cloud.GCP, 1.0)
+    with pytest.raises(ValueError, match="not native executions of the chunk"):
+        clone_tables(tables, [Clone("no-such-execution", "new", 0)])
+    assert clone_tables(tables, []) is tables
+
+
+def test_renamed_handles_lower_cased_ids():
+    assert renamed("/runs/0858abcCU01", "0858abcCU01", "0858defCU02") == "/runs/0858defCU02"
+    assert renamed("/runs/0858abccu01", "0858abcCU01", "0858defCU02") == "/runs/0858defcu02"
+    with pytest.raises(ValueError):
+        renamed("/runs/other", "0858abcCU01", "x")
+
+
+def _everything(path) -> dict[str, list]:
+    store = Store.open(path)
+    keys = {"executions": "execution_id", "steps": "execution_id, step_key", "attempts":
+            "execution_id, step_key, attempt", "usage": "execution_id, step_key, meter"}
+    return {name: store.sql(f"SELECT * FROM {name} ORDER BY {order}").values.tolist()
+            for name, order in keys.items()}
+
+
+@pytest.mark.slow  # builds two small demo stores, one through worker processes
+def test_the_workload_does_not_depend_on_workers_or_write_batches(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "NATIVE_EXECUTIONS", 200)        # clones in every cloud
+    first = demo.build_demo(Store(tmp_path / "a"), days=3, executions=1_500, seed=4, end=END, workers=2)
+    monkeypatch.setattr(demo, "WRITE_ROWS", 5_000)             # many small writes
+    second = demo.build_demo(Store(tmp_path / "b"), days=3, executions=1_500, seed=4, end=END, workers=1)
+    assert second.writes > first.writes >= 1
+    assert all(first.cloned.values()) and first.cloned == second.cloned
+    assert first.truth == second.truth and first.written == second.written
+    assert _everything(tmp_path / "a") == _everything(tmp_path / "b")
+    runs = Store.open(tmp_path / "b").sql("SELECT scope, status, counts FROM collection_runs ORDER BY scope")
+    assert list(runs["status"]).count("failed") == 1 and len(runs) == 4
+
+
+class _FakeStore:
+    def __init__(self) -> None:
+        self.batches: list = []
+
+    def write(self, batch) -> dict[str, int]:
+        self.batches.append(batch)
+        return {"executions": batch.executions.num_rows}
+
+
+def test_writes_wait_for_a_new_day_so_each_partition_is_written_once(monkeypatch):
+    monkeypatch.setattr(demo, "WRITE_ROWS", 100)
+    store = _FakeStore()
+    writer = demo._Writer(store, demo.DemoResult(), lambda _m: None)   # type: ignore[arg-type]
+    day = 86_400
+
+    def part(lo: int, rows: int) -> demo.ChunkPart:
+        table = pa.table({C.execution_id: [f"{lo}-{i}" for i in range(rows)], "lo": [lo] * rows})
+        return demo.ChunkPart(Cloud.AWS, 0, lo, {"executions": table}, None, 0, 0, 0.0)
+
+    for d in range(3):
+        for hour in (0, 8, 16):                      # 3 chunks a day, 40 rows each: 120 rows a day
+            writer.add(part(d * day + hour * 3600, 40))
+    writer.add(part(3 * day, 250))                   # a big day: written mid-day once over 2x
+    writer.add(part(3 * day + 8 * 3600, 10))
+    writer.flush()
+    writer.close()
+    days = [sorted({lo // day for lo in b.executions.column("lo").to_pylist()}) for b in store.batches]
+    assert days == [[0], [1], [2], [3], [3]]
+    assert writer.result.writes == 5 and writer.result.written["executions"] == 3 * 120 + 260
+
+
+def test_a_failed_chunk_stops_the_demo_and_writes_no_ground_truth(tmp_path, monkeypatch):
+    real = demo.build_chunk
+
+    def failing(cloud, spec, index, seen_at):
+        if index == 1:
+            raise RuntimeError("simulated failure in a chunk")
+        return real(cloud, spec, index, seen_at)
+
+    monkeypatch.setattr(demo, "build_chunk", failing)
+    store = Store(tmp_path / "store")
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        demo.build_demo(store, days=2, executions=60, seed=1, end=END, workers=1)
+    assert not demo.truth_path(store).exists()      # a partial store never looks like a finished demo

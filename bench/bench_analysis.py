@@ -1,14 +1,17 @@
-"""Time the full analysis on a generated store, against the same analyses in plain pandas.
+"""Time the full analysis on a generated store, against hand-written SQL and plain pandas.
 
     python bench/bench_analysis.py [--executions 1000000] [--store DIR] [--runs 3] [--no-pandas]
+                                   [--demo-store DIR]
 
 Generates columnar model tables (numpy -> Arrow, no per-row Python; 20 steps per execution, so
 1,000,000 executions are 20 million step rows) and writes them into a `Store` in chunks. Then, each
 in a fresh process so peak memory is its own: `flowscope.analysis.run.analyze_store` over the
-store (DuckDB through Ibis) `--runs` times, and `pandas_analyze` (the same analyses written
-plainly in pandas over the same Parquet files) as many times. Prints the median wall time and the
-peak RSS of each, and the speed-up. Targets at 1,000,000 executions on 2 cores: <= 20 s, <= 4 GB,
->= 5x faster than pandas.
+store (DuckDB through Ibis) `--runs` times, `sql_analyze` (the core measures as hand-written
+DuckDB SQL over the same Parquet files: the engine's floor) and `pandas_analyze` (the same analyses
+written plainly in pandas over the same files) as many times, each after one warm-up run. Prints
+the median wall and CPU time and the peak RSS of each, and the ratios side by side. Targets at
+1,000,000 executions on 2 cores (issue 15): <= 1.5x the SQL floor, >= 8x faster than pandas,
+< 2 GB; `--demo-store DIR` also times a `flowscope demo` store (30k executions: < 1 s).
 """
 
 from __future__ import annotations
@@ -204,6 +207,58 @@ def pandas_analyze(path: Path) -> int:
     return found
 
 
+# ---------------------------------------------------------------- the engine's floor: the same core measures in SQL
+
+def sql_queries() -> dict[str, str]:
+    """The core measures of the analyses as plain DuckDB SQL over the store's table views (the same
+    Parquet files, read the same way), one query each: what the engine must do at least."""
+    since, until = f"TIMESTAMPTZ '{T0.isoformat()}'", f"TIMESTAMPTZ '{(T0 + dt.timedelta(days=DAYS)).isoformat()}'"
+    win = f"started_at >= {since} AND started_at < {until}"
+    failed = "('FAILED', 'CAUGHT', 'TIMED_OUT', 'ABORTED')"
+    return {
+        # per step: visits, failures, attempts, retries (failing_step, costly_step's visits)
+        "step_stats": f"""SELECT cloud, workflow_id, name, count(*) AS visits,
+            count(*) FILTER (WHERE status IN {failed}) AS failures, sum(attempts) AS attempts,
+            sum(greatest(attempts - 1, 0)) AS retries FROM steps WHERE {win} GROUP BY ALL""",
+        # retried failed attempts per (step, error, 15-minute bucket) (retry_storm's series)
+        "retry_buckets": f"""SELECT s.cloud, s.workflow_id, s.name, coalesce(a.error, '(no error)') AS error,
+            time_bucket(INTERVAL 15 MINUTE, a.started_at) AS bucket, count(*) AS retries
+            FROM attempts a JOIN (SELECT * FROM steps WHERE attempts > 1) s
+            ON a.cloud = s.cloud AND a.execution_id = s.execution_id AND a.step_key = s.step_key
+            WHERE a.status IN {failed} AND a.attempt < s.attempts AND a.started_at < {until}
+            GROUP BY ALL""",
+        # dollars per step and meter (costly_step, retries' share, what-ifs)
+        "step_costs": f"""SELECT cloud, workflow_id, name, meter, sum(quantity) AS quantity,
+            sum(quantity * {PRICE_PER_TRANSITION}) AS usd FROM usage WHERE {win} GROUP BY ALL""",
+        # executions that visit a Wait 5+ times (polling_loop)
+        "polling": f"""SELECT cloud, workflow_id, name, count(*) AS executions, sum(n) AS visits FROM (
+            SELECT cloud, workflow_id, execution_id, name, count(*) AS n FROM steps
+            WHERE {win} AND type = 'wait' GROUP BY ALL HAVING count(*) >= 5) GROUP BY ALL""",
+        # p95/p50/p80 per step and 6-hour bucket of first-attempt visits (slow_step)
+        "slow_buckets": f"""SELECT cloud, workflow_id, name, time_bucket(INTERVAL 6 HOUR, started_at) AS bucket,
+            count(*) AS n, quantile_cont(duration_ms::DOUBLE, 0.95) AS p95,
+            quantile_cont(duration_ms::DOUBLE, 0.5) AS p50, quantile_cont(duration_ms::DOUBLE, 0.8) AS top
+            FROM steps WHERE {win} AND duration_ms >= 0 AND attempts <= 1 GROUP BY ALL""",
+        # per workflow: executions and duration percentiles, current and previous window (latency_drift, stuck)
+        "workflow_latency": f"""SELECT cloud, workflow_id, started_at >= {since} AS current, count(*) AS n,
+            quantile_cont(duration_ms::DOUBLE, 0.5) AS p50, quantile_cont(duration_ms::DOUBLE, 0.95) AS p95,
+            quantile_cont(duration_ms::DOUBLE, 0.99) AS p99 FROM executions
+            WHERE started_at < {until} AND ended_at IS NOT NULL AND duration_ms >= 0 GROUP BY ALL""",
+        # running executions (stuck_execution)
+        "running": "SELECT cloud, workflow_id, count(*) AS n FROM executions WHERE status = 'RUNNING' GROUP BY ALL",
+    }
+
+
+def sql_analyze(path: Path) -> int:
+    """The floor: `sql_queries` on a new connection of the store (an in-memory DuckDB with one view per
+    table over the snapshot's Parquet files, as the analyses read them), every result fetched as
+    pandas. Returns the result rows (a sanity print)."""
+    from flowscope.store import Store
+
+    con = Store(path).connect()
+    return sum(len(con.sql(q).df()) for q in sql_queries().values())
+
+
 def ours(path: Path) -> int:
     from flowscope.analysis.run import analyze_store
     from flowscope.store import Store
@@ -212,22 +267,61 @@ def ours(path: Path) -> int:
     return len(df)
 
 
+def demo_window(path: Path) -> tuple[dt.datetime, dt.datetime]:
+    """A demo store's whole simulated window: from its first execution to the hour after its last."""
+    from flowscope.store import Store
+
+    store = Store(path)
+    first, last = store.sql("SELECT min(started_at) AS first, max(started_at) AS last FROM executions").iloc[0]
+    end = last.to_pydatetime().replace(minute=0, second=0, microsecond=0) + dt.timedelta(hours=1)
+    return first.to_pydatetime(), end
+
+
+def ours_demo(path: Path) -> int:
+    from flowscope.analysis.run import analyze_store
+    from flowscope.store import Store
+
+    since, end = demo_window(path)
+    return len(analyze_store(Store(path), since=since, until=end, now=end))
+
+
 def measure(which: str, path: Path, runs: int) -> None:
-    """In this (child) process: run `which` `runs` times; print JSON times and peak RSS."""
-    fn = ours if which == "ours" else pandas_analyze
-    times, found = [], 0
+    """In this (child) process: one warm-up run (imports, first compile), then `runs` timed runs;
+    print JSON wall times, CPU times (all threads) and peak RSS."""
+    fn = {"ours": ours, "pandas": pandas_analyze, "sql": sql_analyze, "demo": ours_demo}[which]
+    found = fn(path)
+    times, cpu = [], []
     for _ in range(runs):
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         found = fn(path)
         times.append(time.perf_counter() - began)
+        cpu.append(time.process_time() - began_cpu)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"times": times, "peak_mb": peak_mb, "found": found}))
+    print(json.dumps({"times": times, "cpu": cpu, "peak_mb": peak_mb, "found": found}))
 
 
-def child(which: str, path: Path, runs: int) -> dict:
+def child(which: str, path: Path, runs: int) -> dict | None:
+    """`measure` in a fresh process; None (said on stderr) when it died, e.g. killed for memory."""
     out = subprocess.run([sys.executable, __file__, "--measure", which, "--store", str(path), "--runs", str(runs)],
-                         check=True, capture_output=True, text=True)
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        why = f"signal {-out.returncode}" if out.returncode < 0 else f"exit code {out.returncode}"
+        tail = out.stderr.strip().splitlines()[-1:] or ["no output"]
+        print(f"{which}: the measuring process died ({why}): {tail[0]}", file=sys.stderr)
+        return None
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, res: dict | None) -> tuple[float, float] | None:
+    """Print one contender's figures; returns its median wall and CPU seconds (None: it died)."""
+    if res is None:
+        print(f"{label:38s} no figures (see above)")
+        return None
+    med, cpu = statistics.median(res["times"]), statistics.median(res["cpu"])
+    print(f"{label:38s} median {med:6.2f} s wall, {cpu:6.2f} s CPU over "
+          f"{len(res['times'])} runs ({', '.join(f'{t:.2f}' for t in res['times'])}); "
+          f"peak RSS {res['peak_mb']:,.0f} MB; {res['found']} results")
+    return med, cpu
 
 
 def main() -> None:
@@ -236,7 +330,9 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="reuse (or create) the generated store here")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
-    parser.add_argument("--measure", choices=["ours", "pandas"], help=argparse.SUPPRESS)
+    parser.add_argument("--demo-store", type=Path,
+                        help="also time the analysis of a `flowscope demo` store (target: 30k executions < 1 s)")
+    parser.add_argument("--measure", choices=["ours", "pandas", "sql", "demo"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
         measure(args.measure, args.store, args.runs)
@@ -253,17 +349,18 @@ def main() -> None:
             print(f"generated and stored {rows.get('executions', 0):,} executions, {rows.get('steps', 0):,} steps, "
                   f"{rows.get('attempts', 0):,} attempts, {rows.get('usage', 0):,} usage rows "
                   f"in {time.perf_counter() - began:.0f} s ({os.cpu_count()} cores)")
-        res = child("ours", path, args.runs)
-        med = statistics.median(res["times"])
-        print(f"flowscope analyze (DuckDB via Ibis): median {med:.2f} s over {len(res['times'])} runs "
-              f"({', '.join(f'{t:.2f}' for t in res['times'])}); peak RSS {res['peak_mb']:,.0f} MB; "
-              f"{res['found']} findings")
+        ours_fig = report("flowscope analyze (DuckDB via Ibis):", child("ours", path, args.runs))
+        sql_fig = report("DuckDB SQL, core measures (floor):", child("sql", path, args.runs))
+        if ours_fig and sql_fig:
+            print(f"flowscope / SQL floor: {ours_fig[0] / sql_fig[0]:.2f}x wall, "
+                  f"{ours_fig[1] / sql_fig[1]:.2f}x CPU (target <= 1.5x)")
         if not args.no_pandas:
-            pd_res = child("pandas", path, args.runs)
-            pd_med = statistics.median(pd_res["times"])
-            print(f"plain pandas, same analyses:        median {pd_med:.2f} s over {len(pd_res['times'])} runs "
-                  f"({', '.join(f'{t:.2f}' for t in pd_res['times'])}); peak RSS {pd_res['peak_mb']:,.0f} MB")
-            print(f"speed-up: {pd_med / med:.1f}x")
+            pd_fig = report("plain pandas, same analyses:", child("pandas", path, args.runs))
+            if ours_fig and pd_fig:
+                print(f"speed-up over pandas: {pd_fig[0] / ours_fig[0]:.1f}x wall, "
+                      f"{pd_fig[1] / ours_fig[1]:.1f}x CPU (target >= 8x)")
+        if args.demo_store:
+            report(f"demo store {args.demo_store.name}:", child("demo", args.demo_store, args.runs))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

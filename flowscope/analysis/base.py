@@ -389,7 +389,7 @@ def ensure_tables(tables: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
 
 def execute(expr: ir.Table) -> pd.DataFrame:
     """Run an expression on its backend; only ever called on small, aggregated results."""
-    return expr.execute()
+    return measures.settle_floats(expr.execute())
 
 
 def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n: int = 5,

@@ -21,11 +21,14 @@ import pandas as pd
 from flowscope.analysis import pricing
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
+    FAILED_VALUES,
+    UNCAUGHT_FAILED_VALUES,
     Context,
     Finding,
     FindingKind,
     Severity,
     execute,
+    lit_ts,
     sample_ids,
 )
 from flowscope.format import fmt_ms, fmt_usd
@@ -38,17 +41,22 @@ EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole ex
 
 
 def kinds_table(ctx: Context) -> ir.Table:
-    wf = ctx.workflows
-    return ibis.memtable(pd.DataFrame({
-        C.cloud: wf[C.cloud].astype(str).tolist(),
-        C.workflow_id: wf[C.workflow_id].astype(str).tolist(),
-        C.kind: [None if k is None else str(k) for k in wf[C.kind].tolist()],
-    }), schema={C.cloud: "string", C.workflow_id: "string", C.kind: "string"})
+    """(cloud, workflow_id) -> kind as a small in-memory table: one per context, so every query that
+    prices usage reuses the table the engine already holds instead of registering a copy."""
+    def build() -> ir.Table:
+        wf = ctx.workflows
+        return ibis.memtable(pd.DataFrame({
+            C.cloud: wf[C.cloud].astype(str).tolist(),
+            C.workflow_id: wf[C.workflow_id].astype(str).tolist(),
+            C.kind: [None if k is None else str(k) for k in wf[C.kind].tolist()],
+        }), schema={C.cloud: "string", C.workflow_id: "string", C.kind: "string"})
+    return ctx.cached("kinds_table", build)
 
 
 def window_usage(ctx: Context) -> ir.Table:
-    """Usage of executions started in the window, with `usd`."""
-    return pricing.priced_usage(ctx.in_window(ctx.table("usage")), kinds_table(ctx), on=ctx.until.date())
+    """Usage of executions started in the window, with `usd` (one expression per context)."""
+    return ctx.cached("window_usage", lambda: pricing.priced_usage(
+        ctx.in_window(ctx.table("usage")), kinds_table(ctx), on=ctx.until.date()))
 
 
 def execution_costs(ctx: Context) -> ir.Table:
@@ -57,40 +65,79 @@ def execution_costs(ctx: Context) -> ir.Table:
     return u.group_by([C.cloud, C.workflow_id, C.execution_id]).aggregate(usd=u.usd.sum())
 
 
-def workflow_costs(ctx: Context) -> pd.DataFrame:
-    """Per workflow over the window: usd and quantity per meter (cloud, workflow_id, meter, quantity, usd)."""
-    def compute() -> pd.DataFrame:
-        u = window_usage(ctx)
-        return execute(u.group_by([C.cloud, C.workflow_id, C.meter]).aggregate(
-            quantity=u[C.quantity].sum(), usd=u.usd.sum()))
-    return ctx.cached("workflow_costs", compute)
-
-
-def step_costs(ctx: Context) -> pd.DataFrame:
-    """Per workflow and step name over the window: usd, quantity (`usage.name` carries the step's
-    name, so no join with steps; usage of a whole execution is under EXECUTION_STEP)."""
+def step_meter_costs(ctx: Context) -> pd.DataFrame:
+    """Per workflow, step name and meter over the window: quantity and usd (cloud, workflow_id, step,
+    meter, quantity, usd). The one priced read of the window's usage, cached on the context:
+    `workflow_costs` and `step_costs` are its sums (usage of a whole execution is under EXECUTION_STEP)."""
     def compute() -> pd.DataFrame:
         u = window_usage(ctx)
         step = ibis.ifelse(u[C.step_key].isnull(), ibis.literal(EXECUTION_STEP),
                            ibis.coalesce(u[C.name], u[C.step_key]))
         u = u.mutate(step=step)
-        return execute(u.group_by([C.cloud, C.workflow_id, "step"]).aggregate(
-            usd=u.usd.sum(), quantity=u[C.quantity].sum()))
-    return ctx.cached("step_costs", compute)
+        return execute(u.group_by([C.cloud, C.workflow_id, "step", C.meter]).aggregate(
+            quantity=u[C.quantity].sum(), usd=u.usd.sum()))
+    return ctx.cached("step_meter_costs", compute)
 
 
-def step_stats(ctx: Context) -> pd.DataFrame:
-    """Per workflow and step name in the window: type, visits, attempts, executions, in_loop."""
+def _sum_by(df: pd.DataFrame, keys: list[str], values: list[str]) -> pd.DataFrame:
+    """`df`'s values summed per keys (an empty frame keeps its columns)."""
+    if df.empty:
+        return pd.DataFrame({c: pd.Series(dtype=df[c].dtype) for c in [*keys, *values]})
+    return df.groupby(keys, sort=False, dropna=False, as_index=False)[values].sum(min_count=1)
+
+
+def workflow_costs(ctx: Context) -> pd.DataFrame:
+    """Per workflow over the window: usd and quantity per meter (cloud, workflow_id, meter, quantity, usd)."""
+    return ctx.cached("workflow_costs", lambda: _sum_by(
+        step_meter_costs(ctx), [C.cloud, C.workflow_id, C.meter], ["quantity", "usd"]))
+
+
+def step_costs(ctx: Context) -> pd.DataFrame:
+    """Per workflow and step name over the window: usd, quantity (`usage.name` carries the step's
+    name, so no join with steps; usage of a whole execution is under EXECUTION_STEP)."""
+    return ctx.cached("step_costs", lambda: _sum_by(
+        step_meter_costs(ctx), [C.cloud, C.workflow_id, "step"], ["usd", "quantity"]))
+
+
+STEP_STATS_COLUMNS = ["type", "visits", "attempts", "in_loop", "retries"]
+
+
+def step_window_stats(ctx: Context) -> pd.DataFrame:
+    """Per workflow, step name and window (`current`: this window, else the previous one): the one
+    read of the steps that `step_stats` (cost, retries) and failures.py share, cached on the context.
+
+    Over all visits: type, visits, attempts, in_loop, retries (distinct executions only for the
+    steps a finding names: `_step_executions`). Over the
+    visits that do work (no containers, no Fail states): f_visits, failures, uncaught, and the first
+    and last failed visit (first_seen, last_seen).
+    """
     def compute() -> pd.DataFrame:
-        s = ctx.in_window(ctx.table("steps"))
-        return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        s = ctx.in_window(ctx.table("steps"), both=True)
+        current = (s[C.started_at] >= lit_ts(ctx.since)).name("current")
+        works = ~s[C.type].isin([*CONTAINER_TYPES, str(StepType.FAIL)])
+        failed = s[C.status].isin(FAILED_VALUES)
+        uncaught = s[C.status].isin(UNCAUGHT_FAILED_VALUES)
+        return execute(s.group_by([C.cloud, C.workflow_id, C.name, current]).aggregate(
             type=s[C.type].max(),
             visits=s.count(),
             attempts=s[C.attempts].sum(),
-            executions=s[C.execution_id].approx_nunique(),   # for display: approximate is enough
             in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
             retries=(s[C.attempts] - 1).clip(lower=0).sum(),
+            f_visits=s.count(where=works),
+            failures=failed.cast("int64").sum(where=works),
+            uncaught=uncaught.cast("int64").sum(where=works),
+            first_seen=s[C.started_at].min(where=failed & works),
+            last_seen=s[C.started_at].max(where=failed & works),
         ))
+    return ctx.cached("step_window_stats", compute)
+
+
+def step_stats(ctx: Context) -> pd.DataFrame:
+    """Per workflow and step name in the window: type, visits, attempts, in_loop, retries."""
+    def compute() -> pd.DataFrame:
+        df = step_window_stats(ctx)
+        return df.loc[df["current"].astype(bool), [C.cloud, C.workflow_id, C.name, *STEP_STATS_COLUMNS]] \
+            .reset_index(drop=True)
     return ctx.cached("step_stats", compute)
 
 
@@ -258,6 +305,8 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
               & (df["visits_per_execution"] >= th.costly_step_min_visits_per_execution)
               & (df["monthly"] >= th.costly_step_min_monthly_usd)
               & (df["step"] != "(execution)")]
+    hits = hits.merge(_step_executions(ctx, hits[[C.cloud, C.workflow_id, "step"]]),
+                      on=[C.cloud, C.workflow_id, "step"], how="left")
     out = []
     for r in hits.itertuples(index=False):
         key = (r.cloud, r.workflow_id, r.step)
@@ -280,6 +329,22 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
             recommendation=rec, monthly_usd=r.monthly, executions_affected=int(r.executions or 0),
         ))
     return out
+
+
+def _step_executions(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
+    """Approximate distinct executions (HyperLogLog: the same estimate a whole-window aggregate gives)
+    of the given steps (cloud, workflow_id, step) in the window: counted for the flagged steps only,
+    since a distinct count over every visit of the window costs more than the rest of the stats."""
+    keys = [C.cloud, C.workflow_id, "step"]
+    if steps.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in keys} | {"executions": pd.Series(dtype="int64")})
+    flagged = ibis.memtable(steps[keys].drop_duplicates().astype(str).rename(
+        columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", "step": "f_name"}))
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
+                    & (s[C.name] == flagged.f_name))
+    return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        executions=s[C.execution_id].approx_nunique())).rename(columns={C.name: "step"})
 
 
 def _costly_recommendation(cloud: str, kind: str | None, loop: bool) -> str:
@@ -440,6 +505,29 @@ def express_candidates(ctx: Context) -> list[Finding]:
     return out
 
 
+def standard_plans(ctx: Context) -> dict[str, dict]:
+    """Azure Standard workflows' App Service plans as the collector read them (`attributes.app_service_plan`
+    of the latest workflows row: sku, instances, vcpu and memory_gb per instance): workflow id -> plan.
+    A plan without a known size is left out (the thresholds' assumed plan is used for it)."""
+    import json
+
+    def compute() -> dict[str, dict]:
+        w = ctx.table("workflows")
+        w = w.filter((w[C.cloud] == str(Cloud.AZURE)) & (w[C.kind] == str(Kind.LOGICAPP_STANDARD)))
+        latest = execute(w.group_by(C.workflow_id).aggregate(attrs=w[C.attributes].argmax(w[C.seen_at])))
+        out: dict[str, dict] = {}
+        for wf_id, attrs in zip(latest[C.workflow_id], latest["attrs"], strict=True):
+            try:
+                plan = json.loads(attrs or "{}").get("app_service_plan")
+            except (TypeError, ValueError, AttributeError):
+                continue
+            if isinstance(plan, dict) and all(isinstance(plan.get(k), (int, float)) and not isinstance(plan[k], bool)
+                                              and plan[k] > 0 for k in ("vcpu", "memory_gb", "instances")):
+                out[str(wf_id)] = plan
+        return out
+    return ctx.cached("standard_plans", compute)
+
+
 def plan_what_ifs(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
     wc = workflow_costs(ctx)
@@ -447,6 +535,7 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         return []
     plan_monthly = pricing.standard_plan_monthly(th.logicapp_standard_plan_vcpu, th.logicapp_standard_plan_memory_gb,
                                                  on=ctx.until.date())
+    plans = standard_plans(ctx)
     factor = ctx.monthly_factor
     day = ctx.until.date()
     out = []
@@ -460,10 +549,18 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                       if m in pricing.STANDARD_PLAN_FREE_METERS)
         plan_meters = {Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR}
         observed_plan = sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in plan_meters)
+        known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
+        wf_plan = plan_monthly if known is None else pricing.standard_plan_monthly(
+            known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day)
+        plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
+                                                                                   "memory_gb")}}
+                     if known is not None else {"source": "assumed", "sku": None, "instances": 1,
+                                                "vcpu": th.logicapp_standard_plan_vcpu,
+                                                "memory_gb": th.logicapp_standard_plan_memory_gb})
         if kind == Kind.LOGICAPP_CONSUMPTION:
             current, other, target = builtin + connectors, plan_monthly + connectors, "Standard"
         elif kind == Kind.LOGICAPP_STANDARD:
-            current = (observed_plan or plan_monthly) + connectors
+            current = (observed_plan or wf_plan) + connectors
             other, target = builtin + connectors, "Consumption"
         else:
             continue
@@ -485,7 +582,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
             window_start=ctx.since, window_end=ctx.until,
             title=f"{wf_name} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}",
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
-                      "what_if_monthly_usd": other, "standard_plan_monthly_usd": plan_monthly,
+                      "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
+                      "standard_plan": plan_used,
                       "builtin_operations_monthly": sum(v for m, v in q.items()
                                                         if m in pricing.STANDARD_PLAN_FREE_METERS),
                       "connector_monthly_usd": connectors, "window_days": ctx.window_days},

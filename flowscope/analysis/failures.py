@@ -31,7 +31,7 @@ from flowscope.analysis.base import (
     sample_ids,
     to_utc,
 )
-from flowscope.analysis.cost import execution_costs
+from flowscope.analysis.cost import execution_costs, step_window_stats
 from flowscope.model import UTC, C, Cloud, StepType
 
 TOP_ERRORS = 3
@@ -43,15 +43,8 @@ def run(ctx: Context) -> list[Finding]:
     s = s.filter(~s[C.type].isin([*CONTAINER_TYPES, str(StepType.FAIL)]))
     current = s[C.started_at] >= lit_ts(ctx.since)
     failed = s[C.status].isin(FAILED_VALUES)
-    uncaught = s[C.status].isin(UNCAUGHT_FAILED_VALUES)
     keys = [C.cloud, C.workflow_id, C.name]
-    stats = execute(s.group_by([*keys, current.name("current")]).aggregate(
-        visits=s.count(),
-        failures=failed.cast("int64").sum(),
-        uncaught=uncaught.cast("int64").sum(),
-        first_seen=s[C.started_at].min(where=failed),
-        last_seen=s[C.started_at].max(where=failed),
-    ))
+    stats = _work_stats(ctx)
     if stats.empty:
         return []
     cur = stats[stats["current"]].drop(columns="current")
@@ -135,6 +128,21 @@ def run(ctx: Context) -> list[Finding]:
             executions_affected=int(0 if pd.isna(r.executions) else r.executions),
             sample_execution_ids=samples.get(key, []),
         ))
+    return out
+
+
+def _work_stats(ctx: Context) -> pd.DataFrame:
+    """Per workflow, step name and window (`current`): visits, failures, uncaught, first_seen and
+    last_seen of the visits that do work (no containers, no Fail states), from the context's one
+    shared read of the steps (cost.step_window_stats); a step with no such visit has no row."""
+    df = step_window_stats(ctx)
+    df = df[df["f_visits"] > 0]
+    out = df[[C.cloud, C.workflow_id, C.name, "current", "f_visits", "failures", "uncaught", "first_seen",
+              "last_seen"]].rename(columns={"f_visits": "visits"}).reset_index(drop=True)
+    out["current"] = out["current"].astype(bool)
+    for col in ("visits", "failures", "uncaught"):
+        if not out[col].isna().any():            # whole counts, as a direct aggregate returns them
+            out[col] = out[col].astype("int64")
     return out
 
 

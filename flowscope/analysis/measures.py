@@ -18,9 +18,12 @@ same thing two ways.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flowscope.model import Status
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 DEFAULT_MONTH_DAYS = 30.0
 """Days in a projected month unless `Thresholds.monthly_days` (flowscope.toml) says otherwise."""
@@ -98,3 +101,24 @@ def potential_savings(findings: Iterable[dict[str, Any]]) -> float:
     for workflow_key, usd in whole.items():
         per_workflow[workflow_key] = max(per_workflow.get(workflow_key, 0.0), usd)
     return float(sum(per_workflow.values()))
+
+
+FLOAT_DECIMALS = 9
+"""Decimals an engine's float results are settled to (see `settle_floats`)."""
+
+
+def settle_floats(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """`frame` with its float columns rounded to FLOAT_DECIMALS, in place.
+
+    A parallel engine adds doubles in an order that changes from run to run and with its thread
+    count (DuckDB's sums differ by ~1e-12 between 1 and 2 threads). Prices such as $0.000025 make
+    many totals land exactly on a cent or tenth-of-a-cent boundary, so that noise flipped a
+    figure's last shown decimal between two runs, or between the dashboard (fewer threads) and the
+    CLI. Sums of prices times counts are multiples of far more than 1e-9, so rounding there removes
+    the noise and nothing else: one store, one window, one number."""
+    from pandas.api.types import is_float_dtype
+
+    for column in frame.columns:
+        if is_float_dtype(frame[column].dtype):
+            frame[column] = frame[column].round(FLOAT_DECIMALS)
+    return frame

@@ -83,7 +83,16 @@ def storms(ctx: Context) -> list[Finding]:
     found: list[dict] = []
     size = last - first + 1
     widest = STORM_SCALES[-1]
-    for key, g in df.groupby(keys):
+    # Series that never have enough retries close together to storm are dropped for all series at
+    # once (numpy over every bucket); only the few left are scanned one by one.
+    code = df.groupby(keys, sort=True).ngroup().to_numpy(dtype=np.int64)   # -1: a null key (no series)
+    rel = df["bucket"].to_numpy(dtype=np.int64) - first
+    ok = (code >= 0) & (rel >= 0) & (rel < size)
+    peaks = _max_rolling_sums(code[ok], rel[ok], df["retries"].to_numpy(dtype=float)[ok], widest,
+                              win_first - first - widest, int(code.max()) + 1)
+    stormy = code >= 0
+    stormy[stormy] = peaks[code[stormy]] >= th.retry_storm_min_retries
+    for key, g in df[stormy].groupby(keys):
         # The series as its non-empty buckets only: a window of centuries costs what its data costs.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         counts_ = g["retries"].to_numpy(dtype=float)
@@ -91,8 +100,6 @@ def storms(ctx: Context) -> list[Finding]:
         idx, counts_ = idx[ok], counts_[ok]
         order = np.argsort(idx, kind="stable")
         idx, counts_ = idx[order], counts_[order]
-        if _max_rolling_sum(idx, counts_, widest, win_first - first - widest) < th.retry_storm_min_retries:
-            continue                                  # never enough retries close together to storm
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
             seg = counts_[inside] if inside.any() else np.zeros(1)
@@ -163,6 +170,28 @@ def _max_rolling_sum(idx: np.ndarray, values: np.ndarray, width: int, start: int
     hi = np.searchsorted(idx, ends + width - 1, side="right")
     lo = np.searchsorted(idx, ends, side="left")
     return float((cum[hi] - cum[lo]).max())
+
+
+def _max_rolling_sums(code: np.ndarray, idx: np.ndarray, values: np.ndarray, width: int, start: int,
+                      n_series: int) -> np.ndarray:
+    """`_max_rolling_sum` of many sparse series at once: `code` numbers the series (0..n_series-1),
+    `idx` their bucket numbers (unique within a series). Returns the maximum per series (0 where none)."""
+    out = np.zeros(n_series)
+    if idx.size == 0:
+        return out
+    order = np.lexsort((idx, code))
+    code, idx, values = code[order], idx[order], values[order]
+    gap = int(idx.max()) + int(width) + 1            # series apart on one axis: no window spans two
+    pos = code * gap + idx
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    lo = np.arange(idx.size)
+    if start > 0:
+        lo = lo[idx >= start - width + 1]
+    if lo.size == 0:
+        return out
+    hi = np.searchsorted(pos, pos[lo] + width - 1, side="right")
+    np.maximum.at(out, code[lo], cum[hi] - cum[lo])
+    return out
 
 
 def _kth(sorted_values: np.ndarray, const: float, count: int, q: int) -> float:
@@ -326,11 +355,57 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
         c = np.convolve(dense, np.ones(m), mode="full")[:n] if m > 1 else dense
         med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing, offset=offset, whole=whole[m])
         limit = med + z * np.maximum(1.4826 * mad, 1.0)
-        for hit in np.nonzero((c >= floor) & (c > limit))[0]:
-            if hit < first_in_window:
-                continue
-            lo = max(0, hit - m + 1)
-            core[lo:hit + 1] |= elevated[lo:hit + 1]     # the buckets of the window that are above baseline
+        hits = np.nonzero((c >= floor) & (c > limit))[0]
+        hits = hits[hits >= first_in_window]
+        if hits.size:
+            # The buckets of each hit's window (hit - m + 1 .. hit) that are above baseline.
+            before = np.concatenate([[0], np.cumsum(np.bincount(hits, minlength=n))])   # hits before each bucket
+            pos = np.arange(n)
+            core |= (before[np.minimum(pos + m, n)] - before[pos] > 0) & elevated
+    segments, s = _cusum_segments(dense, ref, core)
+    if not core.any():
+        return [], s
+    out = [[a + offset, b + offset, float(med1[a]), float(mad1[a])] for a, b in segments
+           if core[a:b + 1].any() and b >= first_in_window]
+    return out, s
+
+
+CUSUM_EXACT_LIMIT = 2.0 ** 40
+"""Below this, sums of whole and half numbers are exact in float64, in any order."""
+
+
+def _cusum_segments(dense: np.ndarray, ref: np.ndarray, core: np.ndarray) -> tuple[list[list[int]], float]:
+    """Segments [start, end] of the CUSUM s_i = max(0, s_(i-1) + dense_i - ref_i) (from where it leaves
+    zero to its peak, or to the last core bucket inside it when that is later), and s at the end.
+
+    Vectorised (s_i = S_i - min(0, S_1..S_i), S the cumulative sum of dense - ref) when every value
+    is a multiple of one half, as with the usual baseline (a whole median, no spread: ref = median + 1):
+    the sums are then exact, so the result is the loop's to the bit. Other baselines take the loop.
+    """
+    n = dense.size
+    if n == 0:
+        return [], 0.0
+    if not (np.all(ref * 2 == np.round(ref * 2)) and np.all(dense * 2 == np.round(dense * 2))
+            and float(np.abs(dense).sum() + np.abs(ref).sum()) < CUSUM_EXACT_LIMIT):
+        return _cusum_segments_loop(dense, ref, core)
+    cum = np.cumsum(dense - ref)
+    s = cum - np.minimum(np.minimum.accumulate(cum), 0.0)
+    up = s > 0
+    starts = np.nonzero(up & ~np.concatenate([[False], up[:-1]]))[0]
+    zeros = np.nonzero(~up)[0]
+    segments: list[list[int]] = []
+    for a in starts.tolist():
+        z = int(np.searchsorted(zeros, a))
+        e = int(zeros[z]) if z < zeros.size else n - 1
+        best_i = a + int(np.argmax(s[a:e + 1]))
+        cores = np.nonzero(core[a:e + 1])[0]
+        segments.append([a, max(best_i, a + int(cores[-1])) if cores.size else best_i])
+    return segments, float(s[-1])
+
+
+def _cusum_segments_loop(dense: np.ndarray, ref: np.ndarray, core: np.ndarray) -> tuple[list[list[int]], float]:
+    """`_cusum_segments` one bucket at a time (any baseline)."""
+    n = dense.size
     segments: list[list[int]] = []
     s, seg_start, best, best_i = 0.0, None, 0.0, -1
     for i in range(n):
@@ -344,11 +419,7 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
             end = max(best_i, seg_start + int(cores[-1])) if cores.size else best_i
             segments.append([seg_start, end])
             seg_start = None
-    if not core.any():
-        return [], s
-    out = [[a + offset, b + offset, float(med1[a]), float(mad1[a])] for a, b in segments
-           if core[a:b + 1].any() and b >= first_in_window]
-    return out, s
+    return segments, s
 
 
 def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:

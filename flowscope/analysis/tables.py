@@ -106,7 +106,7 @@ def _bucket(column: str, seconds: int) -> str:
 def run(con: Any, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
     """Execute on a DuckDB connection; timestamps come back as UTC."""
     used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
-    frame = con.execute(sql, used).df() if used else con.execute(sql).df()
+    frame = measures.settle_floats(con.execute(sql, used).df() if used else con.execute(sql).df())
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
             frame[col] = frame[col].dt.tz_convert(UTC)

@@ -116,9 +116,15 @@ def select_sql(table: str, snapshot: TableFiles) -> str:
 
 
 def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB (UTC) with one view per model table."""
+    """A new in-memory DuckDB (UTC) with one view per model table.
+
+    Parquet footers are cached (`parquet_metadata_cache`): an analysis run sends dozens of queries
+    over the same snapshot files, and a snapshot's files never change (Delta writes new ones), so
+    each footer is read and parsed once per connection instead of once per query.
+    """
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET parquet_metadata_cache = true")
     for table in TABLES:
         con.execute(view_sql(table, files.get(table, TableFiles([], frozenset()))))
     return con

@@ -1,0 +1,173 @@
+"""The shared reads of an analysis run (issue 15): each gives what the separate queries it replaced
+gave, is computed once per context, and the vectorised retry-storm pieces match their loops."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flowscope.analysis import cost, failures, retries
+from flowscope.analysis.base import CONTAINER_TYPES, FAILED_VALUES, UNCAUGHT_FAILED_VALUES, execute
+from flowscope.analysis.suite import analyze_context, build_context
+from flowscope.model import C, Meter, Status, StepType
+from flowscope.store import Store
+from tests.analysis.helpers import T0, World, at
+
+DAY = dt.timedelta(days=1)
+KEYS = [C.cloud, C.workflow_id, C.name]
+
+
+def _world() -> World:
+    """Steps in both windows, containers, a Fail state, loop items, retries, failures caught and not,
+    a step seen only in the previous window and one only in the current, two meters on one step."""
+    w = World()
+    wf = w.workflow("orders")
+    other = w.workflow("billing")
+    for day, wf_id in ((-1.5, wf), (-0.5, wf), (0.2, wf), (0.6, wf), (1.1, wf), (0.3, other), (-0.7, other)):
+        ex = w.execution(wf_id, at(days=day))
+        t = at(days=day)
+        w.step(ex, "Charge", t, attempts=2, meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=2)
+        w.usage(ex, "Charge#0", Meter.AWS_SFN_EXPRESS_REQUEST, 1, name="Charge")
+        w.step(ex, "Charge", t + dt.timedelta(seconds=5), status=Status.FAILED, error="Boom")
+        w.step(ex, "Caught", t, status=Status.CAUGHT, meter=Meter.AWS_SFN_STATE_TRANSITION)
+        w.step(ex, "Fan", t, type=StepType.MAP, status=Status.FAILED, key="Fan#0")
+        w.step(ex, "Item", t, parent="Fan#0", iteration=0, status=Status.FAILED)
+        w.step(ex, "Stop", t, type=StepType.FAIL, status=Status.FAILED)
+        w.usage(ex, None, Meter.AWS_SFN_STATE_TRANSITION, 1)
+        if day < 0:
+            w.step(ex, "OnlyBefore", t, status=Status.FAILED)
+        else:
+            w.step(ex, "OnlyNow", t)
+    return w
+
+
+@pytest.fixture
+def ctx():
+    return build_context(_world().tables(), since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+
+
+def _sorted(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    return df.sort_values(keys).reset_index(drop=True)
+
+
+def test_step_stats_equal_the_direct_aggregate_of_the_window(ctx):
+    s = ctx.in_window(ctx.table("steps"))
+    direct = execute(s.group_by(KEYS).aggregate(
+        type=s[C.type].max(), visits=s.count(), attempts=s[C.attempts].sum(),
+        in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
+        retries=(s[C.attempts] - 1).clip(lower=0).sum()))
+    got = cost.step_stats(ctx)
+    assert "OnlyBefore" not in set(got[C.name]) and "OnlyNow" in set(got[C.name])
+    pd.testing.assert_frame_equal(_sorted(got, KEYS), _sorted(direct[got.columns], KEYS), check_dtype=False)
+
+
+def test_failure_stats_equal_the_direct_aggregate_of_working_visits(ctx):
+    s = ctx.in_window(ctx.table("steps"), both=True)
+    s = s.filter(~s[C.type].isin([*CONTAINER_TYPES, str(StepType.FAIL)]))
+    failed = s[C.status].isin(FAILED_VALUES)
+    current = (s[C.started_at] >= ctx.since).name("current")
+    direct = execute(s.group_by([*KEYS, current]).aggregate(
+        visits=s.count(), failures=failed.cast("int64").sum(),
+        uncaught=s[C.status].isin(UNCAUGHT_FAILED_VALUES).cast("int64").sum(),
+        first_seen=s[C.started_at].min(where=failed), last_seen=s[C.started_at].max(where=failed)))
+    got = failures._work_stats(ctx)
+    assert not {"Fan", "Stop"} & set(got[C.name])            # containers and Fail states do no work
+    assert {"OnlyBefore", "OnlyNow"} <= set(got[C.name])
+    keys = [*KEYS, "current"]
+    pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(direct[got.columns], keys))
+    assert got["visits"].dtype == "int64" and got["failures"].dtype == "int64"
+
+
+def test_step_and_workflow_costs_are_sums_of_the_one_priced_read(ctx):
+    u = cost.window_usage(ctx)
+    step = u[C.step_key].isnull().ifelse(cost.EXECUTION_STEP, u[C.name].coalesce(u[C.step_key]))
+    by_step = execute(u.mutate(step=step).group_by([C.cloud, C.workflow_id, "step"]).aggregate(
+        usd=u.usd.sum(), quantity=u[C.quantity].sum()))
+    by_meter = execute(u.group_by([C.cloud, C.workflow_id, C.meter]).aggregate(
+        quantity=u[C.quantity].sum(), usd=u.usd.sum()))
+    sc, wc = cost.step_costs(ctx), cost.workflow_costs(ctx)
+    assert cost.EXECUTION_STEP in set(sc["step"]) and len(set(wc[C.meter])) == 2
+    pd.testing.assert_frame_equal(_sorted(sc, [C.cloud, C.workflow_id, "step"]),
+                                  _sorted(by_step[sc.columns], [C.cloud, C.workflow_id, "step"]), rtol=1e-12)
+    pd.testing.assert_frame_equal(_sorted(wc, [C.cloud, C.workflow_id, C.meter]),
+                                  _sorted(by_meter[wc.columns], [C.cloud, C.workflow_id, C.meter]), rtol=1e-12)
+
+
+def test_distinct_executions_of_flagged_steps_equal_the_whole_window_estimate(ctx):
+    s = ctx.in_window(ctx.table("steps"))
+    whole = execute(s.group_by(KEYS).aggregate(executions=s[C.execution_id].approx_nunique()))
+    flagged = pd.DataFrame({C.cloud: ["aws", "aws"], C.workflow_id: sorted(set(whole[C.workflow_id])),
+                            "step": ["Charge", "OnlyNow"]})
+    got = cost._step_executions(ctx, flagged).rename(columns={"step": C.name})
+    want = whole.merge(got[KEYS], on=KEYS)
+    assert len(got) == 2
+    pd.testing.assert_frame_equal(_sorted(got, KEYS), _sorted(want[got.columns], KEYS), check_dtype=False)
+    assert cost._step_executions(ctx, flagged.iloc[:0]).empty
+
+
+def test_each_shared_read_runs_once_per_analysis_run(monkeypatch):
+    ctx = build_context(_world().tables(), since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+    calls: dict[str, int] = {}
+    real = type(ctx).cached
+
+    def counting(self, key, compute):
+        def counted():
+            calls[key] = calls.get(key, 0) + 1
+            return compute()
+        return real(self, key, counted)
+
+    monkeypatch.setattr(type(ctx), "cached", counting)
+    analyze_context(ctx)
+    # failures and cost read the steps' stats, cost the step and workflow costs: all from one read each
+    for key in ("step_window_stats", "step_stats", "step_meter_costs", "step_costs", "workflow_costs",
+                "window_usage", "kinds_table"):
+        assert calls.get(key) == 1, (key, calls)
+
+
+def test_store_connections_cache_parquet_footers(tmp_path):
+    store = Store(tmp_path / "store")
+    con = store.connect()
+    assert con.sql("SELECT current_setting('parquet_metadata_cache')").fetchall() == [(True,)]
+
+
+# ---------------------------------------------------------------- the retry-storm scan, vectorised
+
+
+def test_max_rolling_sums_of_many_series_equal_each_series_alone():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        n = int(rng.integers(1, 8))
+        start, width = int(rng.integers(-20, 200)), int(rng.choice([1, 4, 16]))
+        codes, idxs, vals, want = [], [], [], []
+        for code in range(n):
+            m = int(rng.integers(0, 30))
+            idx = np.sort(rng.choice(300, size=m, replace=False)).astype(np.int64)
+            v = rng.integers(1, 20, size=m).astype(float)
+            want.append(retries._max_rolling_sum(idx, v, width, start))
+            p = rng.permutation(m)                     # any order in, per-series answers out
+            codes.append(np.full(m, code, dtype=np.int64))
+            idxs.append(idx[p])
+            vals.append(v[p])
+        got = retries._max_rolling_sums(np.concatenate(codes), np.concatenate(idxs), np.concatenate(vals),
+                                        width, start, n)
+        assert got.tolist() == want
+
+
+@pytest.mark.parametrize("dyadic", [True, False])
+def test_cusum_segments_equal_the_loop_bit_for_bit(dyadic, monkeypatch):
+    rng = np.random.default_rng(3 if dyadic else 4)
+    loops = []
+    real_loop = retries._cusum_segments_loop
+    monkeypatch.setattr(retries, "_cusum_segments_loop", lambda *a: loops.append(1) or real_loop(*a))
+    for _ in range(500):
+        n = int(rng.integers(0, 200))
+        dense = rng.poisson(float(rng.choice([0.2, 1.0, 5.0])), n).astype(float)
+        if n:
+            dense[rng.integers(0, n, size=min(n, 5))] += rng.integers(5, 50)
+        ref = rng.integers(0, 6, n) / 2.0 + 1.0 if dyadic else rng.random(n) * 3 + 1
+        core = rng.random(n) < 0.05
+        assert retries._cusum_segments(dense, ref, core) == real_loop(dense, ref, core)
+    assert (not loops) if dyadic else loops         # whole and half numbers never take the loop

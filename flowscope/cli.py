@@ -40,6 +40,13 @@ ReadStoreOpt = Annotated[Optional[str], typer.Option(
 DEMO_STORE = "~/.flowscope-demo"
 """The demo never writes into the real store unless --store says so."""
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
+SinceOpt = Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")]
+UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
+CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")]
+WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
+FailOnOpt = Annotated[Optional[str], typer.Option(
+    help="Exit 1 when a finding is at least this severe (for cron alerts).")]
+"""The window and filter options `analyze` and `report` share (one wording, one default)."""
 
 
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
@@ -313,14 +320,12 @@ ANALYZE_HELP = (
 def analyze(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
-    until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
-    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")] = None,
-    workflow: Annotated[Optional[list[str]], typer.Option(
-        help="Only these workflows, by name or id (repeatable).")] = None,
+    since: SinceOpt = "7d",
+    until: UntilOpt = None,
+    cloud: CloudsOpt = None,
+    workflow: WorkflowsOpt = None,
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
-    fail_on: Annotated[Optional[str], typer.Option(
-        help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+    fail_on: FailOnOpt = None,
     engine: Annotated[str, typer.Option(
         help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
 ) -> None:
@@ -507,14 +512,12 @@ def report(
     out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet).")],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    since: Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")] = "7d",
-    until: Annotated[Optional[str], typer.Option(help="Window end (default: now).")] = None,
-    cloud: Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")] = None,
-    workflow: Annotated[Optional[list[str]], typer.Option(
-        help="Only these workflows, by name or id (repeatable).")] = None,
+    since: SinceOpt = "7d",
+    until: UntilOpt = None,
+    cloud: CloudsOpt = None,
+    workflow: WorkflowsOpt = None,
     format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.")] = "html",
-    fail_on: Annotated[Optional[str], typer.Option(
-        help="Exit 1 when a finding is at least this severe (for cron alerts).")] = None,
+    fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,

@@ -3,7 +3,6 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import signal
@@ -15,19 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-
-def is_loopback(address: str | None) -> bool:
-    """True when a bind address reaches this machine only. Unset or empty means every interface
-    (Streamlit's default), and a host name other than localhost may resolve anywhere."""
-    if not address:
-        return False
-    text = address.strip().strip("[]")
-    if text.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(text).is_loopback
-    except ValueError:
-        return False
+from flowscope.netaddr import is_loopback
 
 
 def app_path() -> Path:

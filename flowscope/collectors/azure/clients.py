@@ -23,7 +23,6 @@ bearer tokens and paging are the SDK's own, not hand-written:
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import random
 import threading
@@ -35,6 +34,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket
 from flowscope.collectors.window import CollectionError
+from flowscope.netaddr import is_loopback_url
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -116,16 +116,6 @@ class ArmError(CollectionError):
 
 # ---------------------------------------------------------------- endpoints and credentials
 
-def is_loopback(url: str) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_endpoint(url: Any, key: str) -> str:
     """`url` without a trailing slash; http is accepted only on a loopback host."""
     if not isinstance(url, str) or not url:
@@ -133,7 +123,7 @@ def check_endpoint(url: Any, key: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise AzureConfigError(f"azure source: {key} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback(url):
+    if parts.scheme == "http" and not is_loopback_url(url):
         raise AzureConfigError(f"azure source: {key} is plain http on a non-loopback host ({parts.hostname}); "
                                "bearer tokens go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
     if parts.query or parts.fragment:
@@ -320,7 +310,7 @@ class ArmClient:
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        session.trust_env = is_loopback(self.endpoint) is False   # no proxy detour for loopback
+        session.trust_env = is_loopback_url(self.endpoint) is False   # no proxy detour for loopback
         transport = RequestsTransport(session=session, session_owner=True, connection_timeout=connect_timeout,
                                       read_timeout=read_timeout)
         policies = make_policies(credential, token_scope(self.endpoint), self.bucket, self.stats,

@@ -20,7 +20,6 @@ one layer means one read-only guard, one retry policy and one call count.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import re
 import threading
@@ -32,6 +31,7 @@ from urllib.parse import urlsplit
 from flowscope.collectors.throttle import Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
+from flowscope.netaddr import is_loopback
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -84,20 +84,6 @@ def check_read_only(method: str, url: str) -> None:
 
 
 # ---------------------------------------------------------------- endpoints
-
-_LOOPBACK_NAMES = frozenset({"localhost"})
-
-
-def is_loopback(host: str | None) -> bool:
-    if not host:
-        return False
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
 
 def endpoint_problem(endpoint: str) -> str | None:
     """Why `endpoint` (a root override) cannot be used, or None."""

@@ -12,7 +12,6 @@ named in the config and never appear in a message, an error or a log line.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import smtplib
 from collections.abc import Callable, Mapping, Sequence
@@ -21,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from flowscope.analysis.base import Severity
+from flowscope.netaddr import is_loopback
 from flowscope.report.content import ReportContent
 from flowscope.report.notify.message import Message, build_message, worth_sending
 
@@ -87,18 +87,9 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
         for key in ("host", "from", "to"):
             if not entry.get(key):
                 raise ValueError(f"{where}: {key} is required for e-mail")
-        if entry.get("starttls", True) is False and (entry.get("username_env") or not _loopback(entry["host"])):
+        if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
             raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
     return where
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:

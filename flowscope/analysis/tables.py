@@ -13,6 +13,7 @@ renamed model column fails loudly (KeyError) the first time a query is built.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -123,8 +124,14 @@ def price_frame(on: dt.date | None = None) -> pd.DataFrame:
 def dated_price_frame() -> pd.DataFrame:
     """Every price list pricing.py has held, as rows valid on days [p_from, p_to): the list in effect on
     each day a price changed (`pricing.price_rows(day)`), so picking the rows valid on a day gives
-    exactly `price_rows(that day)`. The dashboard's SQL picks the window's end (`$price_date`)."""
-    days = sorted({p.effective for p in pricing.PRICES})
+    exactly `price_rows(that day)`. The dashboard's SQL picks the window's end (`$price_date`).
+    Made once per price list (every query's cursor registers it)."""
+    return _dated_price_frame(pricing.PRICES)
+
+
+@functools.lru_cache(maxsize=4)
+def _dated_price_frame(prices: tuple[pricing.Price, ...]) -> pd.DataFrame:
+    days = sorted({p.effective for p in prices})
     frames = []
     for day, next_day in zip(days, [*days[1:], dt.date.max], strict=True):
         frames.append(price_frame(day).assign(p_from=day, p_to=next_day))
@@ -240,9 +247,34 @@ WORKFLOW_OPTIONS_SQL = q("""
 """)
 
 
+WORKFLOWS_SEEN = "fs_workflows_seen"
+"""A table, in a snapshot connection's own in-memory database, of WORKFLOW_OPTIONS_SQL's rows."""
+
+
+def workflows_seen(con: Any) -> str:
+    """The name of a table holding WORKFLOW_OPTIONS_SQL's rows, made once per snapshot connection.
+
+    Most page queries name their rows (`_with_names`), and the options scan every execution: on a
+    1M-execution store that is ~0.1 s a query, paid two or three times per page. A snapshot's
+    connection reads files that never change, so the rows are computed once into a table of its
+    in-memory database, which every cursor of that connection shares. When two cursors race to
+    create it, the loser reads the options directly this time."""
+    import duckdb
+
+    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name",
+                       {"name": WORKFLOWS_SEEN}).fetchone()
+    if made and made[0]:
+        return WORKFLOWS_SEEN
+    try:
+        con.execute(f"CREATE TABLE IF NOT EXISTS {WORKFLOWS_SEEN} AS {WORKFLOW_OPTIONS_SQL}")
+    except duckdb.Error:
+        return f"({WORKFLOW_OPTIONS_SQL})"
+    return WORKFLOWS_SEEN
+
+
 def workflow_options(con: Any) -> pd.DataFrame:
     """Every workflow seen (executions or definitions): cloud, workflow_id, workflow_name, kind."""
-    return run(con, WORKFLOW_OPTIONS_SQL + " ORDER BY 1, 3")
+    return run(con, f"SELECT * FROM {workflows_seen(con)} ORDER BY 1, 3")
 
 
 # ---------------------------------------------------------------- overview
@@ -630,7 +662,7 @@ def cost_over_time(con: Any, f: Filters, by: str = "cloud", top: int = 10) -> pd
             SELECT bucket, CASE WHEN key IN (SELECT key FROM t) THEN key ELSE 'other' END AS key,
                    sum(cost_usd) AS cost_usd
             FROM k GROUP BY ALL ORDER BY bucket, key
-        """, per_step=per_step, names=WORKFLOW_OPTIONS_SQL, top=int(top)), f.params())
+        """, per_step=per_step, names=f"SELECT * FROM {workflows_seen(con)}", top=int(top)), f.params())
     dims = COST_DIMENSIONS[by]
     frame = run(con, usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({_usage_rows(f)})",
                                     ["bucket", *dims]) + " ORDER BY bucket", f.params())
@@ -723,21 +755,23 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
 
 def latency_by_step(con: Any, f: Filters, limit: int = 200) -> pd.DataFrame:
     """Per step: p50/p95/p99 now, p95 in the previous window of equal length, and the drift ratio."""
-    prev = f.previous()
-    template = """
-        SELECT {cloud}, {workflow_id}, {name} AS step, any_value({type}) AS {type}, count(*) AS visits,
+    # Both windows in one scan: [previous since, until), each row tagged with its window.
+    both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
+    rows = run(con, q("""
+        SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step,
+               any_value({type}) AS {type}, count(*) AS visits,
                quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms,
                quantile_cont({duration_ms}, 0.99) AS p99_ms
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """
-    now = run(con, q(template, where=f.where()), f.params())
-    before = run(con, q(template, where=prev.where()), prev.params())
+    """, where=both.where()), {**both.params(), "window_start": f.since})
+    now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
+    before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)
     keys = [C.cloud, C.workflow_id, "step"]
     out = now.merge(before[keys + ["p95_ms", "visits"]].rename(columns={"p95_ms": "prev_p95_ms",
                                                                         "visits": "prev_visits"}),
                     on=keys, how="left")
     out["drift"] = out["p95_ms"] / out["prev_p95_ms"].where(out["prev_p95_ms"] > 0)
-    out = out.sort_values("visits", ascending=False).head(limit).reset_index(drop=True)
+    out = out.sort_values(["visits", *keys], ascending=[False, True, True, True]).head(limit).reset_index(drop=True)
     return _with_names(con, out)
 
 

@@ -129,6 +129,9 @@ def _chart(fig: Any, nonce: str, div_id: str) -> str:
     """A plotly figure as a div and a nonce'd script (plotly's JSON escapes '<', so no tag can close it)."""
     import plotly.io as pio
 
+    from flowscope.ui.charts import REPORT_TEMPLATE
+
+    fig.update_layout(template=REPORT_TEMPLATE)
     data = pio.to_json(fig, validate=False)
     return (f'<div class="chart" id="{div_id}"></div><script nonce="{nonce}">Plotly.newPlot("{div_id}", '
             f'Object.assign({data}, {{config: {{displaylogo: false, responsive: true}}}}));</script>')

@@ -27,14 +27,17 @@ SEVERITY_COLORS = {"critical": "#9b1d20", "high": "#d62728", "medium": "#ff9f1c"
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
            "#9D755D", "#BAB0AC", "#1f77b4", "#8c564b"]
 HEIGHT = 320
+REPORT_TEMPLATE = "plotly_white"
+"""The plotly template figures get outside the dashboard (reports), where no Streamlit theme applies."""
 
 
 def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
-    fig = go.Figure()
-    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
-                      template="plotly_white", hovermode="x unified")
-    return fig
+    """An empty figure with the common layout. No plotly template: the dashboard draws with Streamlit's
+    theme, and reports set theirs when they export (`REPORT_TEMPLATE`); a template set here was copied
+    into every figure, ~45 ms each, on every page run."""
+    return go.Figure(layout=dict(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                                 legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
+                                 hovermode="x unified"))
 
 
 def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:

@@ -126,8 +126,10 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
     if height:
         kwargs["height"] = height
     st.dataframe(shown[order], column_config=config, **kwargs)
-    st.download_button(f"Download {name}.csv", csv_bytes(frame), file_name=f"flowscope-{name}.csv",
-                       mime="text/csv", key=key or f"dl-{name}", icon=":material/download:")
+    # The CSV is made when the button is clicked (on its own thread), not on every page run, and the
+    # click does not rerun the page.
+    st.download_button(f"Download {name}.csv", lambda: csv_bytes(frame), file_name=f"flowscope-{name}.csv",
+                       mime="text/csv", key=key or f"dl-{name}", icon=":material/download:", on_click="ignore")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

@@ -331,9 +331,25 @@ ANALYSES_THREADS = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_THREADS", "0")) or 
 """DuckDB threads the analyses use (default: half the cores), so the pages keep the others."""
 
 
+_running: dict[str, Any] = {}
+"""The DuckDB connection the analyses run on now (`con`), to interrupt at exit."""
+
+
+def _interrupt_analyses() -> None:
+    con = _running.get("con")
+    if con is not None:
+        con.interrupt()
+
+
 @st.cache_resource(show_spinner=False)
 def _jobs() -> Jobs:
-    return Jobs(keep=24, name="flowscope-analyses", quiet=_activity.quiet)
+    import atexit
+
+    jobs = Jobs(keep=24, name="flowscope-analyses", quiet=_activity.quiet)
+    # At exit (server stopped, tests done) stop the worker first: a daemon thread still inside DuckDB
+    # when Python finalizes aborts the process ("terminate called ... exception not rethrown").
+    atexit.register(jobs.close, 10.0, _interrupt_analyses)
+    return jobs
 
 
 def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,
@@ -343,12 +359,15 @@ def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,
     try:
         from flowscope.analysis import analyze
 
-        store = _store(path)
-        store.ibis().raw_sql(f"SET threads = {ANALYSES_THREADS}")   # the analyses' own connection
-        tables = {name: store.table(name) for name in TABLES}
+        backend = _store(path).ibis()
+        backend.raw_sql(f"SET threads = {ANALYSES_THREADS}")   # the analyses' own connection
+        _running["con"] = backend.con
+        tables = {name: backend.table(name) for name in TABLES}
         return analyze(tables, since=since, until=until, thresholds=dict(thresholds) or None), None
     except Exception as exc:  # noqa: BLE001 - the pages still show the raw numbers
         return pd.DataFrame(), f"{type(exc).__name__}: {exc}"
+    finally:
+        _running.pop("con", None)
 
 
 def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> FindingsJob:

@@ -46,12 +46,15 @@ class Jobs:
         self._work_of: dict[Hashable, Callable[[], Any]] = {}
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     def submit(self, key: Hashable, fn: Callable[[], Any], *, priority: int = URGENT,
                group: Hashable = None) -> Future[Any]:
         """The Future of `key`, queueing `fn` for it unless it is already done or running. Pending
         jobs of another `group` (an older store version) are cancelled."""
         with self._lock:
+            if self._closed:
+                raise RuntimeError("the job queue is closed")
             self._cancel_other_groups(group)
             future = self._futures.get(key)
             if future is None or future.cancelled():
@@ -67,6 +70,24 @@ class Jobs:
                 self._lock.notify()
             self._start()
             return future
+
+    def close(self, timeout: float = 10.0, interrupt: Callable[[], None] | None = None) -> None:
+        """Stop taking work, cancel what is queued, and wait (up to `timeout`) for the job that runs,
+        after `interrupt()` (which should make it end early). For interpreter exit: a daemon thread
+        still inside a C++ library (DuckDB) when Python finalizes aborts the whole process."""
+        with self._lock:
+            self._closed = True
+            for future in self._futures.values():
+                if not future.running():
+                    future.cancel()
+            self._queue.clear()
+            self._lock.notify_all()
+            thread = self._thread
+        if thread is None or not thread.is_alive():
+            return
+        if interrupt is not None:
+            interrupt()
+        thread.join(timeout)
 
     def peek(self, key: Hashable) -> Future[Any] | None:
         with self._lock:
@@ -95,11 +116,13 @@ class Jobs:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
 
-    def _next(self) -> tuple[Future[Any], Callable[[], Any]]:
+    def _next(self) -> tuple[Future[Any], Callable[[], Any]] | None:
         with self._lock:
             while True:
-                while not self._queue:
+                while not self._queue and not self._closed:
                     self._lock.wait()
+                if self._closed:
+                    return None
                 if self._queue[0][0] > URGENT and not self._quiet():
                     self._lock.wait(QUIET_POLL_S)    # work ahead of time waits for a quiet moment
                     continue
@@ -112,7 +135,10 @@ class Jobs:
 
     def _work(self) -> None:
         while True:
-            future, fn = self._next()
+            taken = self._next()
+            if taken is None:
+                return
+            future, fn = taken
             try:
                 future.set_result(fn())
             except BaseException as exc:  # noqa: BLE001 - the waiting page shows it

@@ -5,16 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-HOLD_3S = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": 3, "Next": "Done"},
-                                         "Done": {"Type": "Succeed"}}}
+HOLD_S = 8
+"""How long the held execution runs: long enough that the first sync, on a loaded 2-core machine,
+still finds it running (3 s was not, in CI with other suites beside it)."""
+HOLD = {"StartAt": "Hold", "States": {"Hold": {"Type": "Wait", "Seconds": HOLD_S, "Next": "Done"},
+                                      "Done": {"Type": "Succeed"}}}
 
 
 def stored_running(moto: Any, store: Any, name: str, **source: Any) -> tuple[str, dict[str, Any]]:
-    """Start a 3-second execution and sync while it runs: (its ARN, the source used)."""
+    """Start an execution of HOLD_S seconds and sync while it runs: (its ARN, the source used)."""
     from flowscope.collectors.aws import collector as aws
     from flowscope.model import RunStatus
 
-    run = moto.run(moto.machine(name, HOLD_3S))
+    run = moto.run(moto.machine(name, HOLD))
     time.sleep(1.3)
     config = moto.source(lag="1s", **source)
     assert aws.sync(config, store)[0].status == RunStatus.SUCCEEDED

@@ -178,3 +178,42 @@ def test_failed_analyses_are_not_an_all_clear(tmp_path, monkeypatch):
     no_exception(at)
     assert any("could not run" in w.value and "disk gone" in w.value for w in at.warning)
     assert not any("No findings" in s.value for s in at.success)
+
+
+def test_closing_cancels_the_queue_interrupts_the_running_job_and_waits_for_it():
+    jobs, gate = Jobs(name="closing-test"), threading.Event()
+    interrupted: list[bool] = []
+    running = jobs.submit("running", lambda: gate.wait(10) and "done")
+    time.sleep(0.1)
+    queued = jobs.submit("queued", lambda: "never", priority=PREFETCH)
+
+    def interrupt() -> None:          # what DuckDB's connection.interrupt() does for a query
+        interrupted.append(True)
+        gate.set()
+
+    jobs.close(timeout=5, interrupt=interrupt)
+    assert interrupted and running.result(1) == "done" and queued.cancelled()
+    assert not any(t.name == "closing-test" and t.is_alive() for t in threading.enumerate())
+    with pytest.raises(RuntimeError, match="closed"):
+        jobs.submit("late", lambda: None)
+
+
+def test_the_dashboard_closes_its_analyses_at_exit(monkeypatch):
+    """An exit hook stops the worker and interrupts the running analysis' DuckDB connection: a daemon
+    thread left inside a C++ library while Python finalizes can abort the process."""
+    import atexit
+
+    hooks: list = []
+    monkeypatch.setattr(atexit, "register", lambda fn, *args: hooks.append((fn, args)))
+    data._jobs.clear()
+    jobs = data._jobs()
+    try:
+        [(fn, args)] = hooks
+        assert fn == jobs.close and args[1] is data._interrupt_analyses
+        interrupted: list[bool] = []
+        data._running["con"] = type("Con", (), {"interrupt": lambda self: interrupted.append(True)})()
+        data._interrupt_analyses()
+        assert interrupted == [True]
+    finally:
+        data._running.pop("con", None)
+        data._jobs.clear()

@@ -9,7 +9,10 @@ seconds and peak RSS of --runs runs and the ratio import / parse.
 
 Target (issue 15): import at most 5x the parse time, under 1 GB peak, at 1M and 10M records.
 
-    .venv/bin/python bench/bench_import.py [--sizes 1000000,10000000] [--runs 3] [--dir /tmp/fs-bench-import]
+    .venv/bin/python bench/bench_import.py [--sizes 1000000,10000000] [--runs 3] [--dir /tmp/fs-bench-import] [--stages]
+
+--stages adds one import per size with its main thread's CPU split by stage (decode, grouping,
+transform, assembly, the store's validation, staging, key look-up and Delta commits).
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -86,13 +91,55 @@ def child_parse(path: Path) -> dict[str, float]:
     return {"seconds": time.perf_counter() - began, "records": n}
 
 
-def child_import(paths: list[Path], store: Path) -> dict[str, float]:
+STAGES = (
+    # (module, attribute, label): the import's stages, timed where each is called from
+    ("flowscope.collectors.streaming", "_decode", "decode (orjson, per 4 MB block)"),
+    ("flowscope.collectors.streaming", "ExecutionGroups.add_all", "group by execution"),
+    ("flowscope.collectors.importer", "_call_handler", "transform (log records -> rows)"),
+    ("flowscope.collectors.importer", "assemble_batch", "assemble (with stored rows)"),
+    ("flowscope.collectors.importer", "_drop_unchanged", "drop unchanged"),
+    ("flowscope.store.store", "validate_batch", "store: validate (rows -> Arrow)"),
+    ("flowscope.store.staging", "stage", "store: stage"),
+    ("flowscope.store.delta", "existing_partitions", "store: look up stored keys"),
+    ("flowscope.store.delta", "write_deltalake", "store: Delta append"),
+    ("flowscope.store.delta", "_merge", "store: Delta merge"),
+)
+
+
+def _time_stages(spent: dict[str, float]) -> None:
+    """Wrap each stage's function so the main thread's CPU seconds in it add up in `spent`
+    (thread time: delta-rs and DuckDB threads are not counted, the process CPU total has them)."""
+    import importlib
+
+    def timed(func: Callable[..., Any], label: str) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            began = time.thread_time()
+            try:
+                return func(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.thread_time() - began
+        return wrapper
+
+    for module_name, attr, label in STAGES:
+        owner: object = importlib.import_module(module_name)
+        *path, name = attr.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, timed(getattr(owner, name), label))
+
+
+def child_import(paths: list[Path], store: Path, stages: bool = False) -> dict[str, float]:
     from flowscope.collectors.importer import import_files
 
+    spent: dict[str, float] = {}
+    if stages:
+        _time_stages(spent)
     began = time.perf_counter()
     result = import_files(store, paths)
-    return {"seconds": time.perf_counter() - began, "executions": result.written.get("executions", 0),
-            "steps": result.written.get("steps", 0), "skips": len(result.skips)}
+    out = {"seconds": time.perf_counter() - began, "executions": result.written.get("executions", 0),
+           "steps": result.written.get("steps", 0), "skips": len(result.skips)}
+    out.update({f"stage: {label}": seconds for label, seconds in spent.items()})
+    return out
 
 
 def _child(argv: list[str]) -> None:
@@ -100,7 +147,8 @@ def _child(argv: list[str]) -> None:
     if kind == "parse":
         out = child_parse(Path(rest[0]))
     else:
-        out = child_import([Path(p) for p in rest[1:]], Path(rest[0]))
+        stages = kind == "import-stages"
+        out = child_import([Path(p) for p in rest[1:]], Path(rest[0]), stages)
     usage = resource.getrusage(resource.RUSAGE_SELF)
     out["peak_mb"] = usage.ru_maxrss / 1024
     out["cpu_s"] = usage.ru_utime + usage.ru_stime        # stable on a busy machine, where wall time is not
@@ -122,6 +170,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="1000000,10000000", help="records per file, comma separated")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "flowscope-bench-import")
+    parser.add_argument("--stages", action="store_true",
+                        help="also print where the import's CPU goes (one extra import per size)")
     args = parser.parse_args()
     for size in (int(s) for s in args.sizes.split(",")):
         logs, machines = build_files(args.dir, size)
@@ -147,6 +197,19 @@ def main() -> None:
               f"({size / i:,.0f} records/s), peak {rss:,.0f} MB | ratio {i / p:.1f}x wall, "
               f"{i_cpu / p_cpu:.1f}x cpu (cpu {i_cpu:.1f}s / {p_cpu:.1f}s) "
               f"(target <= 5x, < 1024 MB; median of {args.runs})", flush=True)
+        if args.stages:
+            _print_stages(logs, machines)
+
+
+def _print_stages(logs: Path, machines: list[Path]) -> None:
+    store = Path(tempfile.mkdtemp(prefix="flowscope-bench-import-store-"))
+    try:
+        out = _measure(["import-stages", str(store / "s"), str(logs), *map(str, machines)])
+    finally:
+        shutil.rmtree(store, ignore_errors=True)
+    print(f"  where the import's CPU goes (one run, {out['cpu_s']:.1f}s CPU in all, {out['seconds']:.1f}s wall):")
+    for key, seconds in sorted(((k, v) for k, v in out.items() if k.startswith("stage: ")), key=lambda kv: -kv[1]):
+        print(f"    {key[7:]:<36} {seconds:6.2f}s  {seconds / out['cpu_s']:5.1%}")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import (
     CommitProperties,
     DeltaTable,
@@ -78,7 +79,10 @@ def replace_keys(table: str, data: pa.Table | None, executions: pa.Table | None)
 def existing_partitions(dt: DeltaTable, table: str, keys: pa.Table) -> list[tuple]:
     """Partitions (values of TableSpec.partition_by) holding rows whose key is in `keys`, read
     from the current version with a DuckDB semi-join. Empty: nothing to replace, plain append.
-    The model columns are inside the files, so this is exact, not a guess from the batch."""
+    The model columns are inside the files, so this is exact, not a guess from the batch.
+
+    Execution tables are looked up in `_KeyIndex`, which reads each file once; the other
+    (small, keyed per row) tables are scanned whole."""
     files = dt.file_uris()
     if not files or not keys.num_rows:
         return []
@@ -87,11 +91,65 @@ def existing_partitions(dt: DeltaTable, table: str, keys: pa.Table) -> list[tupl
     con = scratch().cursor()
     try:
         con.register("incoming", keys)
-        sql = (f"SELECT DISTINCT {parts} FROM read_parquet({file_list(files)}, hive_partitioning=false) "
-               f"SEMI JOIN incoming USING ({cols})")
-        return con.execute(sql).fetchall()
+        stored = None
+        if table in EXECUTION_TABLES and tuple(keys.column_names) == TABLES[table].replace_key:
+            stored = _key_index().keys_of(con, dt.table_uri, table, files)
+        if stored is not None:
+            con.register("stored", stored)
+            source = "stored"
+        else:
+            source = f"read_parquet({file_list(files)}, hive_partitioning=false)"
+        return con.execute(f"SELECT DISTINCT {parts} FROM {source} SEMI JOIN incoming USING ({cols})").fetchall()
     finally:
         con.close()
+
+
+_INDEXED_TABLES = 16
+"""Tables (of any stores) a thread keeps indexed: a process writing to many stores stays bounded."""
+
+
+class _KeyIndex:
+    """The distinct (replace key, partition) pairs of each file of execution tables, read once per
+    file. Delta files never change once written, so the pairs of the files the current version
+    lists are exactly its keys; without this every commit read the key column of every file of
+    the table again (0.17 s for 2.4M rows in 300 files, a cost that grew with the store: 10.7 us
+    per imported record at 1M, 14.2 at 10M). Holds one small row per (file, execution)."""
+
+    def __init__(self) -> None:
+        # (table uri, table) -> (files read, their distinct file + key + partition rows)
+        self.pairs: dict[tuple[str, str], tuple[set[str], pa.Table]] = {}
+
+    def keys_of(self, con: duckdb.DuckDBPyConnection, uri: str, table: str, files: list[str]) -> pa.Table | None:
+        spec = TABLES[table]
+        names = ["_file", *spec.replace_key, *(p for p in spec.partition_by if p not in spec.replace_key)]
+        read_before, known = self.pairs.pop((uri, table), (set(), None))
+        current = set(files)
+        if known is not None and read_before - current:        # files a merge or compaction removed
+            known = known.filter(pc.is_in(known["_file"], value_set=pa.array(sorted(current), pa.string())))
+        new = [f for f in files if f not in read_before]
+        if new or known is None:
+            cols = ", ".join(ident(n) for n in names[1:])
+            read = con.sql(f"SELECT DISTINCT filename AS _file, {cols} FROM read_parquet({file_list(new)}, "
+                           f"hive_partitioning=false, filename=true)").to_arrow_table()
+            if read is None or not set(pc.unique(read["_file"]).to_pylist()) <= set(new):
+                return None             # DuckDB named a file otherwise than the log: scan them all
+            read = read.select(names)
+            known = read if known is None else pa.concat_tables([known, read.cast(known.schema)])
+        self.pairs[(uri, table)] = ((read_before & current) | set(new), known)
+        while len(self.pairs) > _INDEXED_TABLES:               # the least recently written go first
+            del self.pairs[next(iter(self.pairs))]
+        return known
+
+
+_INDEX = threading.local()
+
+
+def _key_index() -> _KeyIndex:
+    """This thread's key index (a writer holds the store's lock; each writing thread keeps its own)."""
+    index = getattr(_INDEX, "index", None)
+    if index is None:
+        index = _INDEX.index = _KeyIndex()
+    return index
 
 
 _SCRATCH = threading.local()

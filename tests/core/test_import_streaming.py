@@ -254,3 +254,23 @@ def test_a_transform_that_breaks_on_a_chunk_names_the_file_and_its_lines(tmp_pat
                                                 r"aws.log_records: RuntimeError: surprise"):
         import_files(tmp_path / "new", [path])
     assert not (tmp_path / "new").exists()
+
+
+def test_bench_stage_breakdown_times_every_stage(tmp_path, sim):
+    """`bench_import.py --stages` wraps the import's stage functions by name: a renamed stage must
+    fail here, not silently drop out of the figures."""
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[2]
+    logs = write_jsonl(tmp_path / "logs.jsonl", export(sim))
+    done = subprocess.run([sys.executable, str(root / "bench" / "bench_import.py"), "--child", "import-stages",
+                           str(tmp_path / "store"), str(logs), *map(str, machine_files(tmp_path, sim))],
+                          capture_output=True, text=True, check=False, cwd=root, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["executions"] == len({r["execution_arn"] for r in export(sim)})
+    for stage in ("decode (orjson, per 4 MB block)", "group by execution", "transform (log records -> rows)",
+                  "assemble (with stored rows)", "store: validate (rows -> Arrow)", "store: Delta append"):
+        assert out[f"stage: {stage}"] > 0, stage
+    assert sum(v for k, v in out.items() if k.startswith("stage: ")) <= out["cpu_s"]

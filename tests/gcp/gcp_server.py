@@ -60,7 +60,7 @@ ROUTES: list[tuple[str, re.Pattern[str], str]] = [
     ("GET", re.compile(r"^/v3/projects/(?P<p>[^/]+)/metricDescriptors$"), "descriptors"),
     ("GET", re.compile(r"^/v3/projects/(?P<p>[^/]+)/timeSeries$"), "time_series"),
 ]
-DESCRIPTORS = [
+DESCRIPTORS: list[dict[str, Any]] = [
     {"name": "projects/{p}/metricDescriptors/workflows.googleapis.com/finished_execution_count",
      "type": "workflows.googleapis.com/finished_execution_count", "metricKind": "DELTA", "valueType": "INT64",
      "unit": "1", "labels": [{"key": "status"}]},
@@ -370,7 +370,7 @@ def _r_descriptors_impl(server: GcpServer, g: dict[str, str], query: dict[str, l
     flt = (query.get("filter") or [""])[0]
     m = re.search(r'starts_with\("([^"]*)"\)', flt)
     prefix = m.group(1) if m else ""
-    items = [{**d, "name": d["name"].format(p=g["p"])} for d in DESCRIPTORS if d["type"].startswith(prefix)]
+    items = [{**d, "name": str(d["name"]).format(p=g["p"])} for d in DESCRIPTORS if str(d["type"]).startswith(prefix)]
     return 200, server._page(items, "metricDescriptors", query)
 
 
@@ -487,8 +487,12 @@ def call_logs_from_entries(server: GcpServer, names: Iterable[str] | None = None
             detail: dict[str, Any] = {"callStartTime": begun}
             if key == "exceptionRaised":
                 detail.update(exception='{"message":"call failed"}', origin=entry["step"])
-            for n, (state, when, extra) in enumerate((("BEGUN", begun, {"begun": {}}),
-                                                      (end_state, ended, {key: detail}))):
+            # as Workflows logs it: an HTTP call's BEGUN record carries its arguments (the URL)
+            args = {"namedArgs": {"url": f"https://status.example.com/v1/check?execution={short}"}} \
+                if callee.startswith("http.") else {}
+            halves: tuple[tuple[str, str, dict[str, Any]], ...] = (("BEGUN", begun, {"begun": args}),
+                                                                   (end_state, ended, {key: detail}))
+            for n, (state, when, extra) in enumerate(halves):
                 out.append({
                     "insertId": f"{short}-{entry['entryId']}-{n}",
                     "logName": f"projects/{project}/logs/workflows.googleapis.com%2Fcall_log",

@@ -1,5 +1,5 @@
-"""Finished executions without step entries fall back to their Cloud Logging call logs, read with
-google-cloud-logging (HTTP) through the collector's paced, read-only transport."""
+"""Finished executions without step entries fall back to their Cloud Logging call logs, read as raw
+JSON pages through the collector's paced, read-only REST layer (`logging_api`)."""
 
 from __future__ import annotations
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowscope.collectors.gcp.context import NATIVE_TERMINAL, ScopeContext, as_error, raise_auth, workflow_of
+from flowscope.collectors.sink import gc_paused
 from flowscope.model import C, utc
 
 CALL_LOGGING_LEVELS = frozenset({"LOG_ALL_CALLS", "LOG_ERRORS_ONLY"})
@@ -84,14 +85,19 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
     start = min(_times(d, sc.now)[0] for d in chunk) - LOG_SLACK
     end = max(_times(d, sc.now)[1] for d in chunk) + LOG_SLACK
     wanted = {str(d["name"]): d for d in chunk}
-    try:
-        entries = list(logging_api.list_entries(sc.clients, sc.scope.project, make_filter(list(wanted), start, end)))
-    except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
-        raise_auth(exc)
-        sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
-        sc.gap(start + LOG_SLACK)
-        return
-    _write_with_call_logs(sc, wanted, entries, without_history=without_history)
+    # hundreds of thousands of small dicts decoded and built: the cyclic GC would rescan them
+    # again and again (see `gc_paused`)
+    with gc_paused():
+        entries: list[Any] = []
+        try:
+            for page in logging_api.entry_pages(sc.clients, sc.scope.project, make_filter(list(wanted), start, end)):
+                entries.extend(page)
+        except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
+            raise_auth(exc)
+            sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
+            sc.gap(start + LOG_SLACK)
+            return
+        _write_with_call_logs(sc, wanted, entries, without_history=without_history)
 
 
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,

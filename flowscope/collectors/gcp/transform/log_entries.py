@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from flowscope.collectors.gcp.transform.call_logs import read_call_log
-from flowscope.collectors.gcp.transform.names import execution_id, parse_name, workflow_id
+from flowscope.collectors.gcp.transform.call_logs import CallLogs, Stamps
+from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import (
     CLOUD,
     EXECUTION_STATUS,
@@ -16,7 +16,7 @@ from flowscope.collectors.gcp.transform.records import (
     records_of,
 )
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
-from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate, utc
+from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate
 
 WORKFLOW_RESOURCE_TYPE = "workflows.googleapis.com/Workflow"
 EXECUTION_ID_LABEL = "workflows.googleapis.com/execution_id"
@@ -43,35 +43,26 @@ def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
     else:
         raise NativeFormatError(ctx.source_name, "$", "gcp.log_entries: expected a list of log entries")
     runs: dict[str, dict[str, Any]] = {}
-    calls: dict[tuple[str, str], Row] = {}
-    attempts: dict[tuple[str, str], Row] = {}
+    calls = CallLogs()
     for i, entry in enumerate(items):
-        loc = f"{where}[{i}]" if where != "$" else f"[{i}]"
         try:
-            problem = _log_entry(entry, ctx, batch, runs, calls, attempts)
+            problem = _log_entry(entry, batch, runs, calls)
         except (ValueError, TypeError, AttributeError) as exc:
             problem = f"bad log entry: {exc}"
         if problem:
-            batch.skips.append(Skip(ctx.source_name, loc, problem))
+            batch.skips.append(Skip(ctx.source_name, f"{where}[{i}]" if where != "$" else f"[{i}]", problem))
     for exec_id, run in runs.items():
         if run.get("started") is None:
             batch.skips.append(Skip(ctx.source_name, exec_id,
                                     "execution end logged without its start in this document"))
             continue
         batch.executions.append(_execution_from_logs(exec_id, run, ctx))
-    batch.steps.extend(calls.values())
-    batch.attempts.extend(attempts.values())
+    batch.steps.extend(calls.steps_rows())
+    batch.attempts.extend(calls.attempts_rows())
     return batch
 
 
-def _payload(entry: dict[str, Any]) -> dict[str, Any] | None:
-    payload = entry.get("jsonPayload")
-    if payload is None:
-        payload = entry.get("protoPayload")
-    return payload if isinstance(payload, dict) else None
-
-
-def _log_entry(entry: Any, ctx: ImportContext, batch: Batch, runs: dict, calls: dict, attempts: dict) -> str | None:
+def _log_entry(entry: Any, batch: Batch, runs: dict, calls: CallLogs) -> str | None:
     if not isinstance(entry, dict):
         return "log entry is not an object"
     resource = entry.get("resource") or {}
@@ -79,26 +70,31 @@ def _log_entry(entry: Any, ctx: ImportContext, batch: Batch, runs: dict, calls: 
         count_unknown(batch, f"log.resource:{resource.get('type')}")
         return None
     labels = resource.get("labels") or {}
-    payload = _payload(entry)
+    payload = entry.get("jsonPayload")
     if payload is None:
+        payload = entry.get("protoPayload")
+    if not isinstance(payload, dict):
         count_unknown(batch, "log.payload:none")
         return None
     project, location, workflow = labels.get("project_id"), labels.get("location"), labels.get("workflow_id")
     short = (entry.get("labels") or {}).get(EXECUTION_ID_LABEL) or payload.get("executionId")
     if not (project and location and workflow and short):
         return "log entry without project_id / location / workflow_id / execution id"
-    exec_id = execution_id(project, location, workflow, short)
+    wf_id = workflow_id(project, location, workflow)
+    exec_id = f"{wf_id}/executions/{short}"         # names.execution_id, its workflow part built once
     kind = str(payload.get("@type", ""))
+    if kind.endswith("EngineCallLog"):          # the bulk of them: tested first (the suffixes exclude each other)
+        return calls.read(payload, exec_id, wf_id, batch)
     if kind.endswith("ExecutionsSystemLog") or (not kind and any(f in payload for f in _SYSTEM_FIELDS)):
-        return _system_log(payload, entry, exec_id, runs)
-    if kind.endswith("EngineCallLog") or (not kind and any(f in payload for f in _CALL_FIELDS)):
-        return read_call_log(payload, exec_id, workflow_id(project, location, workflow), batch, calls, attempts)
+        return _system_log(payload, entry, exec_id, runs, calls.stamps)
+    if not kind and any(f in payload for f in _CALL_FIELDS):
+        return calls.read(payload, exec_id, wf_id, batch)
     count_unknown(batch, f"log.payload:{kind or ','.join(sorted(payload)) or 'empty'}")
     return None
 
 
-def _system_log(payload: dict, entry: dict, exec_id: str, runs: dict) -> str | None:
-    when = utc(payload.get("activityTime")) or utc(entry.get("timestamp"))
+def _system_log(payload: dict, entry: dict, exec_id: str, runs: dict, stamps: Stamps) -> str | None:
+    when = stamps.time(payload.get("activityTime")) or stamps.time(entry.get("timestamp"))
     if when is None:
         return "system log without activityTime"
     run = runs.setdefault(exec_id, {})

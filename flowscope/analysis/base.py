@@ -409,6 +409,21 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
     return out
 
 
+def top_ids(rows: pd.DataFrame, keys: Sequence[str], *, order_by: str, n: int = 5,
+            id_col: str = C.execution_id) -> dict[tuple, list[str]]:
+    """`sample_ids` of rows already read (a small set a finding computed anyway): up to n distinct
+    ids per group, highest `order_by` first, ties by id; the same picks as the engine's ranking."""
+    if rows.empty:
+        return {}
+    ordered = rows.sort_values([*keys, order_by, id_col], ascending=[True] * len(keys) + [False, True],
+                               kind="stable", na_position="last")
+    ordered = ordered.drop_duplicates([*keys, id_col])
+    out: dict[tuple, list[str]] = {}
+    for key, g in ordered.groupby(list(keys), sort=False, dropna=False):
+        out[key if isinstance(key, tuple) else (key,)] = g[id_col].head(n).tolist()
+    return out
+
+
 _MASKS = [
     (r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", "<uuid>"),
     (r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})?", "<ts>"),

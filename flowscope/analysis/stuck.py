@@ -34,6 +34,7 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
     to_utc,
+    top_ids,
 )
 from flowscope.format import fmt_ms
 from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Source, Status, StepType
@@ -72,19 +73,20 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
                         ibis.greatest(r.p99 * th.stuck_p99_multiple, min_age))
     stuck = r.filter(r.age_ms >= limit)
-    agg = execute(stuck.group_by([C.cloud, C.workflow_id]).aggregate(
-        n=stuck.count(), max_age=stuck.age_ms.max(), min_age=stuck.age_ms.min(), p99=stuck.p99.max(),
-        finished=stuck.finished.max(), oldest=stuck[C.started_at].min(), newest=stuck[C.started_at].max(),
-        as_of=stuck.as_of.max(), snapshots=stuck.snapshot.sum(), no_collected=stuck.no_collected.sum(),
-        imported_at=stuck.as_of.max(where=stuck.snapshot == 1),
-        snapshot_max_age=stuck.age_ms.max(where=stuck.snapshot == 1),
+    # The stuck runs themselves (few: running ones past their limit) are read once; their counts,
+    # samples and the steps they wait in all come from that one read.
+    rows = execute(stuck.select(
+        C.cloud, C.workflow_id, C.execution_id, C.started_at, "age_ms", "p99", "finished", "as_of",
+        "snapshot", "no_collected",
         # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
-        gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64").sum()))
-    if agg.empty:
+        gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64")))
+    if rows.empty:
         return []
-    samples = sample_ids(stuck, [C.cloud, C.workflow_id], order_by="age_ms")
+    agg = _stuck_counts(rows)
+    samples = top_ids(rows, [C.cloud, C.workflow_id], order_by="age_ms")
     steps = ctx.table("steps").filter(ibis._[C.status] == str(Status.RUNNING))
-    ids = stuck.select(x_cloud=C.cloud, x_id=C.execution_id)
+    ids = ibis.memtable(rows[[C.cloud, C.execution_id]].drop_duplicates().rename(
+        columns={C.cloud: "x_cloud", C.execution_id: "x_id"}).reset_index(drop=True))
     at = steps.inner_join(ids, (steps[C.cloud] == ids.x_cloud) & (steps[C.execution_id] == ids.x_id))
     at = at.filter(~at[C.type].isin([str(StepType.MAP), str(StepType.PARALLEL), str(StepType.LOOP),
                                      str(StepType.SCOPE)]))
@@ -119,6 +121,18 @@ def stuck_executions(ctx: Context) -> list[Finding]:
             sample_execution_ids=samples.get((a.cloud, a.workflow_id), []),
         ))
     return out
+
+
+def _stuck_counts(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per workflow, from its stuck runs: how many, their ages, baseline, span and how they were seen."""
+    snap = rows["snapshot"] == 1
+    rows = rows.assign(_snap_as_of=rows["as_of"].where(snap), _snap_age=rows["age_ms"].where(snap))
+    g = rows.groupby([C.cloud, C.workflow_id], sort=False, dropna=False)
+    return g.agg(n=(C.execution_id, "size"), max_age=("age_ms", "max"), min_age=("age_ms", "min"),
+                 p99=("p99", "max"), finished=("finished", "max"), oldest=(C.started_at, "min"),
+                 newest=(C.started_at, "max"), as_of=("as_of", "max"), snapshots=("snapshot", "sum"),
+                 no_collected=("no_collected", "sum"), imported_at=("_snap_as_of", "max"),
+                 snapshot_max_age=("_snap_age", "max"), gone=("gone", "sum")).reset_index()
 
 
 def _stuck_title(n: int, snapshots: int, wf_name: str, max_age: float, snapshot_max_age: float | None,

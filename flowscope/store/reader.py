@@ -9,6 +9,7 @@ any Delta writer quirks stay invisible; a table never written is an empty view o
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import duckdb
@@ -101,18 +102,53 @@ def view_sql(table: str, snapshot: TableFiles) -> str:
     return f"CREATE VIEW {ident(table)} AS {select_sql(table, snapshot)}"
 
 
-def select_sql(table: str, snapshot: TableFiles) -> str:
+def select_sql(table: str, snapshot: TableFiles, *, union_by_name: bool = True,
+               file_types: Mapping[str, str] | None = None) -> str:
     """Model columns in schema order; a column the stored version lacks (written by an older
-    flowscope, before the model gained it) reads as null, and files are unioned by name."""
+    flowscope, before the model gained it) reads as null, and files are unioned by name.
+
+    For files known to share one set of columns (`same_columns`): `union_by_name=False` makes DuckDB
+    match them by name against the first file's footer alone, instead of reading every footer each
+    time a query naming the table is bound (~7 ms per table over 90 files); `file_types` (their
+    DuckDB types) leaves out the casts that change nothing, so filters reach the Parquet scan.
+    """
     schema = TABLES[table].schema
     if not snapshot.files:
         cols = ", ".join(f"CAST(NULL AS {duck_type(f.type)}) AS {ident(f.name)}" for f in schema)
         return f"SELECT {cols} LIMIT 0"
-    cols = ", ".join(
-        f"CAST({ident(f.name) if f.name in snapshot.columns else 'NULL'} AS {duck_type(f.type)}) AS {ident(f.name)}"
-        for f in schema)
-    return (f"SELECT {cols} FROM "
-            f"read_parquet({file_list(snapshot.files)}, hive_partitioning=false, union_by_name=true)")
+    types = file_types or {}
+
+    def column(name: str, typ: str) -> str:
+        if name not in snapshot.columns or (file_types is not None and name not in file_types):
+            return f"CAST(NULL AS {typ}) AS {ident(name)}"
+        return ident(name) if types.get(name) == typ else f"CAST({ident(name)} AS {typ}) AS {ident(name)}"
+
+    cols = ", ".join(column(f.name, duck_type(f.type)) for f in schema)
+    union = ", union_by_name=true" if union_by_name else ""
+    return f"SELECT {cols} FROM read_parquet({file_list(snapshot.files)}, hive_partitioning=false{union})"
+
+
+def same_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
+    """Whether every file has the same columns (names and Parquet types) as the first: then reading
+    them by name without `union_by_name` gives the same rows. One read of the footers (cached on the
+    connection); a table whose schema evolved (files before and after a column was added) says no."""
+    if len(files) < 2:
+        return True
+    rows = con.execute(f"SELECT file_name, name, type, CAST(logical_type AS VARCHAR), "
+                       f"CAST(converted_type AS VARCHAR) FROM parquet_schema({file_list(files)})").fetchall()
+    per_file: dict[str, set[tuple[object, ...]]] = {}
+    for file_name, *column in rows:
+        per_file.setdefault(str(file_name), set()).add(tuple(column))
+    return len(per_file) == len(set(files)) and len({frozenset(c) for c in per_file.values()}) == 1
+
+
+def column_types(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, str]:
+    """The DuckDB type of each column of a Parquet file (its footer only), named as `duck_type` names it."""
+    rows = con.execute(f"DESCRIBE SELECT * FROM read_parquet({file_list([file])}, hive_partitioning=false)")
+    return {str(r[0]): _TYPE_ALIASES.get(str(r[1]), str(r[1])) for r in rows.fetchall()}
+
+
+_TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 
 
 def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
@@ -120,11 +156,18 @@ def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
 
     Parquet footers are cached (`parquet_metadata_cache`): an analysis run sends dozens of queries
     over the same snapshot files, and a snapshot's files never change (Delta writes new ones), so
-    each footer is read and parsed once per connection instead of once per query.
+    each footer is read and parsed once per connection instead of once per query. A table whose
+    files all have the same columns is read without `union_by_name` and without the casts its types
+    make needless (see `select_sql`): binding a query over it no longer visits every file's footer.
     """
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET parquet_metadata_cache = true")
     for table in TABLES:
-        con.execute(view_sql(table, files.get(table, TableFiles([], frozenset()))))
+        snapshot = files.get(table, TableFiles([], frozenset()))
+        if snapshot.files and same_columns(con, snapshot.files):
+            sql = select_sql(table, snapshot, union_by_name=False, file_types=column_types(con, snapshot.files[0]))
+        else:
+            sql = select_sql(table, snapshot)
+        con.execute(f"CREATE VIEW {ident(table)} AS {sql}")
     return con

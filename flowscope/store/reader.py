@@ -97,9 +97,14 @@ def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage
     return known
 
 
-def view_sql(table: str, snapshot: TableFiles) -> str:
-    """The view of one table: `select_sql` under the table's name."""
-    return f"CREATE VIEW {ident(table)} AS {select_sql(table, snapshot)}"
+def view_sql(con: duckdb.DuckDBPyConnection, table: str, snapshot: TableFiles) -> str:
+    """The view of one table on `con`: `select_sql` under the table's name, without `union_by_name`
+    and needless casts when its files all have the same columns (checked on `con`, footers cached)."""
+    if snapshot.files and same_columns(con, snapshot.files):
+        sql = select_sql(table, snapshot, union_by_name=False, file_types=column_types(con, snapshot.files[0]))
+    else:
+        sql = select_sql(table, snapshot)
+    return f"CREATE VIEW {ident(table)} AS {sql}"
 
 
 def select_sql(table: str, snapshot: TableFiles, *, union_by_name: bool = True,
@@ -164,10 +169,5 @@ def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET parquet_metadata_cache = true")
     for table in TABLES:
-        snapshot = files.get(table, TableFiles([], frozenset()))
-        if snapshot.files and same_columns(con, snapshot.files):
-            sql = select_sql(table, snapshot, union_by_name=False, file_types=column_types(con, snapshot.files[0]))
-        else:
-            sql = select_sql(table, snapshot)
-        con.execute(f"CREATE VIEW {ident(table)} AS {sql}")
+        con.execute(view_sql(con, table, files.get(table, TableFiles([], frozenset()))))
     return con

@@ -43,7 +43,7 @@ def require_private_or_sign_in() -> None:
     `flowscope dashboard` already refuses such a bind; this holds the same rule for `streamlit run app.py`
     with any --server.address (or none: Streamlit then listens on every interface).
     """
-    from flowscope.ui.server import is_loopback
+    from flowscope.netaddr import is_loopback
 
     address = st.get_option("server.address")
     if is_loopback(address) or sign_in_settings():

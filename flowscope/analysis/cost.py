@@ -70,12 +70,17 @@ def step_meter_costs(ctx: Context) -> pd.DataFrame:
     meter, quantity, usd). The one priced read of the window's usage, cached on the context:
     `workflow_costs` and `step_costs` are its sums (usage of a whole execution is under EXECUTION_STEP)."""
     def compute() -> pd.DataFrame:
-        u = window_usage(ctx)
+        # Quantities are summed per (step, meter, region) before they are priced: a price is linear in
+        # the quantity, so the dollars are the same, with the price joins on thousands of sums instead
+        # of on every usage row (on 20M rows the per-row joins were twice the whole scan).
+        u = ctx.in_window(ctx.table("usage"))
         step = ibis.ifelse(u[C.step_key].isnull(), ibis.literal(EXECUTION_STEP),
                            ibis.coalesce(u[C.name], u[C.step_key]))
-        u = u.mutate(step=step)
-        return execute(u.group_by([C.cloud, C.workflow_id, "step", C.meter]).aggregate(
-            quantity=u[C.quantity].sum(), usd=u.usd.sum()))
+        sums = u.mutate(step=step).group_by([C.cloud, C.workflow_id, "step", C.meter, C.region]).aggregate(
+            quantity=u[C.quantity].sum())
+        priced = pricing.priced_usage(sums, kinds_table(ctx), on=ctx.until.date())
+        return execute(priced.group_by([C.cloud, C.workflow_id, "step", C.meter]).aggregate(
+            quantity=priced[C.quantity].sum(), usd=priced.usd.sum()))
     return ctx.cached("step_meter_costs", compute)
 
 

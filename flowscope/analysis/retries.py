@@ -2,8 +2,10 @@
 
 - `retry_storm`: retries per (workflow, step, error) per time bucket against a robust trailing
   baseline (median and MAD of the bucket counts over the trailing days, empty buckets counted as
-  zero); storms are merged runs of anomalous buckets, with peak rate, duration, amplification
-  (attempts per visit), executions affected and the billable retries' cost.
+  zero) and beyond chance at the step's own retry rate (a Poisson test, so that a busy step's
+  ordinary retries never storm by volume alone); storms are merged runs of anomalous buckets, with
+  peak rate, duration, amplification (attempts per visit), executions affected and the billable
+  retries' cost.
 - `synchronized_retries`: the delay between a failed attempt's end and the next attempt's start,
   for the same step and attempt number across executions, has almost no spread (coefficient
   of variation under a threshold over enough samples): retries without jitter.
@@ -12,7 +14,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import math
+from typing import Any, NamedTuple
 
 import ibis
 import ibis.expr.types as ir
@@ -279,13 +282,15 @@ def sparse_storm_segments(idx: np.ndarray, values: np.ndarray, size: int, win_fi
     buckets given by its non-empty buckets (`idx` sorted bucket numbers, `values` their retries).
 
     1. Cores: at each scale (a rolling sum of 1, 4 or 16 buckets), a window whose retries reach
-       the minimum and exceed median + z * max(1.4826 * MAD, 1) of the trailing windows.
+       the minimum, exceed median + z * max(1.4826 * MAD, 1) of the trailing windows, and are
+       beyond chance at the series' own rate (`_beyond_rate`).
     2. Extent: a CUSUM of the excess over the baseline (median + one robust sigma, at least one
-       retry per bucket) at the finest scale: a storm runs from where the sum leaves zero to where
-       it peaks, so bursts separated by quiet buckets stay one storm while the retries keep coming
-       faster than the baseline, and it ends with the last burst.
+       retry per bucket, and no less than the step's usual level, `_usual_retries`) at the finest
+       scale: a storm runs from where the sum leaves zero to where it peaks, so bursts separated by
+       quiet buckets stay one storm while the retries keep coming faster than the baseline, and it
+       ends with the last burst.
     3. A segment is a storm when it holds a core inside the analysis window; segments closer than
-       the merge gap join.
+       the merge gap join; a storm's own retries must be beyond chance too (`_storms_beyond_rate`).
 
     Memory and time follow the data, not the window: dense arrays are built only over active spans
     (buckets with retries, split where so many buckets are empty that the trailing baseline, the
@@ -305,6 +310,7 @@ def sparse_storm_segments(idx: np.ndarray, values: np.ndarray, size: int, win_fi
     post = widest
     rest = trailing + pre + post + stride + widest       # empty buckets after which everything is at rest
     whole = {1: _median_mad(values, size)}
+    usual = _usual_retries(idx, values, size, trailing)
     for m in STORM_SCALES:
         if m > 1 and m * 4 <= size:
             whole[m] = _median_mad(_rolling_sums(idx, values, m, size), size)
@@ -320,7 +326,7 @@ def sparse_storm_segments(idx: np.ndarray, values: np.ndarray, size: int, win_fi
             hi = min(size, int(idx[part[-1]]) + post + 1)
             dense = np.zeros(hi - lo)
             dense[idx[part] - lo] = values[part]
-            segs, cusum = _span_segments(dense, lo, size, win_first, trailing, th, whole)
+            segs, cusum = _span_segments(dense, lo, size, win_first, trailing, th, whole, usual)
             # The CUSUM falls by at least one per empty bucket: join the next span if it may not be at rest.
             if i + 1 < len(parts) and cusum > (int(idx[parts[i + 1][0]]) - pre - hi):
                 i += 1
@@ -335,11 +341,31 @@ def sparse_storm_segments(idx: np.ndarray, values: np.ndarray, size: int, win_fi
             merged[-1][1] = seg[1]
         else:
             merged.append(list(seg))
+    if merged and th.retry_storm_rate_z > 0:
+        ok = _storms_beyond_rate(idx, values, merged, trailing, usual, th)
+        merged = [m for m, keep in zip(merged, ok, strict=True) if keep]
     return [(max(a, win_first), b, med, mad) for a, b, med, mad in merged]
 
 
+def _storms_beyond_rate(idx: np.ndarray, values: np.ndarray, storms: list[list[Any]], trailing: int,
+                        usual: Usual, th) -> np.ndarray:
+    """Whether each storm [first, last, ...] holds retries beyond chance at the series' rate before it.
+
+    A core at the widest scale marks the elevated buckets of its whole 4-hour window, so a busy step's
+    chance excess just before a burst can become a segment of its own: it is no storm unless its
+    retries, like a core's, are improbable at the step's rate (`_rate_before`, `_beyond_rate`).
+    """
+    cum = np.concatenate([[0.0], np.cumsum(values)])
+    a = np.array([s[0] for s in storms], dtype=np.int64)
+    b = np.array([s[1] for s in storms], dtype=np.int64)
+    got = cum[np.searchsorted(idx, b, side="right")] - cum[np.searchsorted(idx, a, side="left")]
+    before = (cum[np.searchsorted(idx, a, side="left")] - cum[np.searchsorted(idx, a - trailing, side="left")])
+    rate = np.maximum(before / max(trailing, 1), usual.rate)
+    return _beyond_rate(got, (b - a + 1) * rate, th.retry_storm_rate_z, usual.dispersion)
+
+
 def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, trailing: int, th,
-                   whole: dict[int, tuple[float, float]]) -> tuple[list[list[Any]], float]:
+                   whole: dict[int, tuple[float, float]], usual: Usual) -> tuple[list[list[Any]], float]:
     """Storm segments [first, last, median, MAD] (bucket numbers of the whole series) of one active
     span starting at bucket `offset`, and the CUSUM left at its end."""
     n = dense.size
@@ -347,7 +373,12 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
     core = np.zeros(n, dtype=bool)
     z, floor = th.retry_storm_z, th.retry_storm_min_retries
     med1, mad1 = _trailing_baseline(dense, trailing, offset=offset, whole=whole[1])
+    rate = _rate_before(dense, trailing, usual.rate)
     ref = med1 + np.maximum(1.4826 * mad1, 1.0)
+    if th.retry_storm_rate_z > 0:
+        # Never below the step's own level: in its first days in the store the trailing buckets are
+        # empty (nothing was collected yet), and a busy step's CUSUM would climb on ordinary retries.
+        ref = np.maximum(ref, usual.level)
     elevated = dense > ref
     for m in STORM_SCALES:
         if m > 1 and m * 4 > size:
@@ -355,7 +386,11 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
         c = np.convolve(dense, np.ones(m), mode="full")[:n] if m > 1 else dense
         med, mad = (med1, mad1) if m == 1 else _trailing_baseline(c, trailing, offset=offset, whole=whole[m])
         limit = med + z * np.maximum(1.4826 * mad, 1.0)
-        hits = np.nonzero((c >= floor) & (c > limit))[0]
+        starts = np.maximum(np.arange(n) - m + 1, 0)          # each window's first bucket
+        hit = (c >= floor) & (c > limit)
+        if th.retry_storm_rate_z > 0:                          # 0 turns the rate test off
+            hit &= _beyond_rate(c, m * rate[starts], th.retry_storm_rate_z, usual.dispersion)
+        hits = np.nonzero(hit)[0]
         hits = hits[hits >= first_in_window]
         if hits.size:
             # The buckets of each hit's window (hit - m + 1 .. hit) that are above baseline.
@@ -368,6 +403,76 @@ def _span_segments(dense: np.ndarray, offset: int, size: int, win_first: int, tr
     out = [[a + offset, b + offset, float(med1[a]), float(mad1[a])] for a, b in segments
            if core[a:b + 1].any() and b >= first_in_window]
     return out, s
+
+
+class Usual(NamedTuple):
+    """A series' usual retries since its first retry (`_usual_retries`)."""
+
+    rate: float         # retries per bucket
+    dispersion: float   # variance / mean of a bucket's retries, at least 1
+    level: float        # usual retries plus one sigma: the floor of the storm's CUSUM reference
+
+
+DISPERSION_MIN_DAYS = 7   # days with retries a series needs before their spread counts (else Poisson's, 1)
+
+
+def _usual_retries(idx: np.ndarray, values: np.ndarray, size: int, trailing: int) -> Usual:
+    """Retries per bucket a series usually has since its first retry, their dispersion and level.
+
+    The rate is the median of its daily retries (days of `trailing` / 7 buckets, at least a week of
+    them) over the buckets of a day: a storm of a day or two does not move it, unlike a mean, and a
+    step that entered the store days into the window is not diluted by the days before it was
+    collected, unlike a trailing baseline. The dispersion says how much more a bucket's retries vary
+    than a Poisson count: the retries of one failing visit come together (two or three of them).
+    Per day with retries, sum(c^2) / sum(c) - mean (E[K^2] / E[K] for clusters of K retries), the
+    median over at least `DISPERSION_MIN_DAYS` such days, else 1. The level is the larger of the
+    median bucket plus a robust sigma (at least 1) and rate + sqrt(dispersion * rate), rounded up to a
+    half (the CUSUM stays exact and vectorised): a median of 0 understates clustered retries.
+    """
+    first = int(idx[0])
+    block = max(max(STORM_SCALES), trailing // 7)
+    days = max(-(-(size - first) // block), 7)
+    day = (idx - first) // block
+    sums = np.bincount(day, weights=values)
+    squares = np.bincount(day, weights=values * values)
+    rate = _median_mad(sums[sums != 0], days)[0] / block
+    active = sums > 0
+    dispersion = 1.0
+    if int(active.sum()) >= DISPERSION_MIN_DAYS:
+        dispersion = max(1.0, float(np.median(squares[active] / sums[active] - sums[active] / block)))
+    median, mad = _median_mad(values, max(size - first, trailing))
+    level = math.ceil(2 * max(median + max(1.4826 * mad, 1.0), rate + math.sqrt(dispersion * rate))) / 2
+    return Usual(rate, dispersion, level)
+
+
+def _rate_before(dense: np.ndarray, trailing: int, usual: float) -> np.ndarray:
+    """Retries per bucket a series has shown before each bucket: the larger of its mean over the
+    `trailing` buckets before it and its usual rate (`_usual_retries`).
+
+    The usual rate covers a step's first days in the store, where the trailing buckets are empty
+    because nothing was collected yet (the median and MAD then say zero); the trailing mean follows
+    a step whose traffic grows. A `dense` span may start anywhere that the `trailing` buckets before
+    it are empty (`sparse_storm_segments` guarantees it).
+    """
+    cum = np.concatenate([[0.0], np.cumsum(dense)])
+    pos = np.arange(dense.size)
+    before = (cum[pos] - cum[np.maximum(pos - trailing, 0)]) / max(trailing, 1)
+    return np.maximum(before, usual)
+
+
+def _beyond_rate(count: np.ndarray, expected: np.ndarray, z: float, dispersion: float = 1.0) -> np.ndarray:
+    """Windows whose `count` of retries is beyond chance when `expected` were due: Anscombe's
+    variance-stabilised Poisson test, 2 * (sqrt(count / d + 3/8) - sqrt(expected / d + 3/8)) > z, on
+    counts in units of the series' `dispersion` d (retries of one visit come d at a time: a
+    quasi-Poisson count of failing visits).
+
+    A busy step with a steady retry rate gets many retries in a 4-hour window by volume alone (a
+    fixed floor of 10 is then reached by chance); this asks for a number of retries that its own
+    rate makes improbable (z = 5: about 3e-7 for a Poisson count). With nothing expected and d = 1
+    it asks for 10 retries, the absolute floor.
+    """
+    d = max(float(dispersion), 1.0)
+    return 2.0 * (np.sqrt(count / d + 0.375) - np.sqrt(expected / d + 0.375)) > z
 
 
 CUSUM_EXACT_LIMIT = 2.0 ** 40

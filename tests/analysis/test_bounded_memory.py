@@ -127,7 +127,7 @@ def storm_series(rng: np.random.Generator, size: int) -> np.ndarray:
 @pytest.mark.parametrize("trailing", [8, 96, 672])
 def test_storm_segments_match_the_dense_scan(trailing):
     rng = np.random.default_rng(trailing)
-    th = Thresholds()
+    th = Thresholds(retry_storm_rate_z=0)   # the old scan had no rate test (tests/analysis/test_retries_rate.py)
     for case in range(40):
         size = int(rng.integers(trailing // 2 + 2, trailing * 4 + 200))
         dense = storm_series(rng, size)

@@ -9,9 +9,10 @@ generated straight as Arrow model rows (12 workflows, 6 steps each, retries on w
 per step, one failed collection scope). Then, per repeat, starts a fresh `flowscope dashboard`
 server (cold caches) and drives it in headless Chromium (Debian's, through Playwright) at 1366 px:
 each page opened in a new session (first draw), then the sidebar's Clouds set to aws, then the
-window widened. Times run from the navigation or the click until the page's charts are all drawn
-and fresh, and until its findings are (the run is over). Targets (issue 11): first draw <= 4 s,
-after a sidebar change charts <= 1 s and findings <= 3 s, the server process < 2 GB.
+window widened. Times run from the navigation, or from the press on the new option as the browser saw
+it (the list it is picked from opens in the browser alone), until the page's charts are all drawn and
+fresh, and until its findings are (the run is over). Targets (issue 11): first draw <= 4 s,
+after a sidebar change charts <= 1 s and findings <= 3 s, the server and its analyses process each < 2 GB.
 """
 
 from __future__ import annotations
@@ -197,10 +198,18 @@ def _findings_in(state: dict[str, Any]) -> bool:
     return not state["running"] and not state["waiting"] and not state["anyStale"]
 
 
-def _timed(page: Any, t0: float, started: bool = True) -> tuple[float, float]:
-    """Seconds from t0 until the charts are in, and until the findings are in (the run is over)."""
-    if not started:   # after a widget change: wait for the rerun to begin before looking for fresh charts
-        _until(page, lambda s: s["running"] or s["anyStale"], timeout_s=5)
+def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] | None = None) -> tuple[float, float]:
+    """Seconds from t0 until the charts are in, and until the findings are in (the run is over).
+
+    After a widget change (`started=False`) the rerun must have begun before fresh charts count: the
+    page shows it running or stale, or (`heard`: when the browser last sent a websocket message and
+    last received one) the server has answered a message the browser sent since t0, for a rerun
+    quicker than one look at the page."""
+    if not started:
+        def answered() -> bool:
+            sent = (heard or {}).get("sent", 0.0)
+            return sent > t0 and (heard or {}).get("received", 0.0) > sent
+        _until(page, lambda s: s["running"] or s["anyStale"] or answered(), timeout_s=5)
     state = _until(page, _charts_in)
     charts = time.monotonic() - t0
     state = _until(page, _findings_in)
@@ -209,19 +218,52 @@ def _timed(page: Any, t0: float, started: bool = True) -> tuple[float, float]:
     return charts, time.monotonic() - t0
 
 
-def _pick(page: Any, widget: str, label: str, option: str) -> None:
-    """Choose `option` in the sidebar's `widget` (stSelectbox / stMultiSelect) labelled `label`."""
+CLICK_CLOCK = """() => { window.__benchPressed = null;
+  document.addEventListener('mousedown', () => { window.__benchPressed = performance.now(); },
+                            {capture: true, once: true}); }"""
+PRESSED_AGO = "() => window.__benchPressed === null ? null : (performance.now() - window.__benchPressed) / 1000"
+
+
+def _pick(page: Any, widget: str, label: str, option: str) -> float:
+    """Choose `option` in the sidebar's `widget` (stSelectbox / stMultiSelect) labelled `label`; returns
+    the moment (this process's monotonic clock) the mouse went down on the option, as the browser saw
+    it. Opening the list happens in the browser alone, and Playwright's checks before a click (visible,
+    stable, not covered) take 0.1 to 0.4 s on this machine: a change is timed from the user's press."""
     box = page.locator(f'[data-testid="stSidebar"] [data-testid="{widget}"]').filter(has_text=label)
     box.locator("input").first.click()
-    page.locator('[role="option"]').filter(has_text=option).first.click()
+    option_el = page.locator('[role="option"]').filter(has_text=option).first
+    option_el.wait_for(state="visible")
+    page.evaluate(CLICK_CLOCK)
+    option_el.click()
+    ago = page.evaluate(PRESSED_AGO)
+    now = time.monotonic()
+    if ago is None:
+        raise RuntimeError(f"no press on the option {option!r} was seen")
+    return now - float(ago)
 
 
 def _peak_rss_mb(pid: int) -> float:
-    """The server process's peak resident memory (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
+    """A process's peak resident memory (VmHWM), in MB (nan when it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return float("nan")
+
+
+def _children(pid: int) -> list[int]:
+    """The direct child processes of `pid` (the dashboard's analyses worker), from /proc/*/stat."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:      # the field after the state is the parent's pid
+            out.append(int(stat.parent.name))
+    return out
 
 
 def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3) -> None:
@@ -238,7 +280,8 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
     from tests.e2e.helpers import ARGS, CHROMIUM, free_port
 
     rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
-    peaks = []
+    peaks: list[float] = []
+    worker_peaks: list[float] = []
     wider = "30d" if window != "30d" else "90d"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -255,18 +298,24 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
                         time.sleep(0.2)
                 for name in pages:
                     page = browser.new_page(viewport={"width": 1366, "height": 900})
+                    heard: dict[str, float] = {}
+
+                    def listen(ws: Any, heard: dict[str, float] = heard) -> None:
+                        ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
+                        ws.on("framereceived", lambda _frame: heard.__setitem__("received", time.monotonic()))
+
+                    page.on("websocket", listen)
                     t0 = time.monotonic()
                     page.goto(f"{base}/{'' if name == 'overview' else name}?window={window}")
                     rows.setdefault((name, "first draw"), []).append(_timed(page, t0))
-                    t0 = time.monotonic()
-                    _pick(page, "stMultiSelect", "Clouds", "aws")
-                    rows.setdefault((name, "cloud -> aws"), []).append(_timed(page, t0, started=False))
+                    t0 = _pick(page, "stMultiSelect", "Clouds", "aws")
+                    rows.setdefault((name, "cloud -> aws"), []).append(_timed(page, t0, False, heard))
                     page.keyboard.press("Escape")
-                    t0 = time.monotonic()
-                    _pick(page, "stSelectbox", "Time window", wider)
-                    rows.setdefault((name, f"window -> {wider}"), []).append(_timed(page, t0, started=False))
+                    t0 = _pick(page, "stSelectbox", "Time window", wider)
+                    rows.setdefault((name, f"window -> {wider}"), []).append(_timed(page, t0, False, heard))
                     page.close()
                 peaks.append(_peak_rss_mb(proc.pid))
+                worker_peaks.append(max([_peak_rss_mb(c) for c in _children(proc.pid)] or [0.0]))
             finally:
                 proc.terminate()
                 proc.wait(20)
@@ -284,13 +333,13 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
         else:
             worst["change_charts"] = max(worst["change_charts"], charts)
             worst["change_findings"] = max(worst["change_findings"], found)
-    peak = max(peaks)
+    peak, worker_peak = max(peaks), max(worker_peaks)
     print(f"worst: first draw {worst['first_charts']:.2f} s (findings {worst['first_all']:.2f} s); after a sidebar "
           f"change, charts {worst['change_charts']:.2f} s, findings {worst['change_findings']:.2f} s; "
-          f"server peak RSS {peak:,.0f} MB")
+          f"server peak RSS {peak:,.0f} MB, its analyses process {worker_peak:,.0f} MB")
     ok = (worst["first_all"] <= 4 and worst["change_charts"] <= 1 and worst["change_findings"] <= 3
-          and peak < 2048)
-    print("targets (first draw <= 4 s, after a change charts <= 1 s and findings <= 3 s, process < 2 GB):",
+          and peak < 2048 and worker_peak < 2048)
+    print("targets (first draw <= 4 s, after a change charts <= 1 s and findings <= 3 s, each process < 2 GB):",
           "met" if ok else "NOT met")
 
 

@@ -3,6 +3,7 @@ tables, KPI rows and links between pages."""
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -129,7 +130,8 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
     # The CSV is made when the button is clicked (on its own thread), not on every page run, and the
     # click does not rerun the page.
     st.download_button(f"Download {name}.csv", lambda: csv_bytes(frame), file_name=f"flowscope-{name}.csv",
-                       mime="text/csv", key=key or f"dl-{name}", icon=":material/download:", on_click="ignore")
+                       mime="text/csv", key=_keyed(key or f"dl-{name}"), icon=":material/download:",
+                       on_click="ignore")
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -145,7 +147,17 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 
 def plot(fig: Any, key: str | None = None) -> None:
-    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=key, width="stretch")
+    st.plotly_chart(fig, config=PLOTLY_CONFIG, key=_keyed(key), width="stretch")
+
+
+_KEY_PHASE: contextvars.ContextVar[str] = contextvars.ContextVar("flowscope_key_phase", default="")
+"""A suffix for element keys when a findings part is drawn the second time in one run (first without
+its findings, then with them): Streamlit refuses two elements with one key. The first drawing keeps
+the usual keys, so it replaces the page's previous charts in place instead of leaving them stale."""
+
+
+def _keyed(key: str | None) -> str | None:
+    return None if key is None else key + _KEY_PHASE.get()
 
 
 def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
@@ -227,8 +239,13 @@ def with_findings(f: Filters, draw: Callable[[pd.DataFrame | None], None],
                       "their findings appear here when they finish (nothing else on the page waits for them).",
                       icon=":material/hourglass_top:")
             wait([job.future], timeout=FINDINGS_POLL_S)
-        with box.container():
-            _draw_findings(job, draw, kinds)
+        note.empty()    # a part drawn without elements would leave the note in place
+        found = _KEY_PHASE.set("-found")
+        try:
+            with box.container():
+                _draw_findings(job, draw, kinds)
+        finally:
+            _KEY_PHASE.reset(found)
 
     part()
 

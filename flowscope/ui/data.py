@@ -26,7 +26,6 @@ import streamlit as st
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
-from flowscope.model import TABLES
 from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
 
 VERSION_TTL_S = 10
@@ -327,18 +326,15 @@ class _Activity:
 _activity = _Activity()
 QUIET_S = 1.0
 """Seconds without a page query before the analyses of other windows may start."""
-ANALYSES_THREADS = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_THREADS", "0")) or max(1, (os.cpu_count() or 2) // 2)
-"""DuckDB threads the analyses use (default: half the cores), so the pages keep the others."""
 
 
-_running: dict[str, Any] = {}
-"""The DuckDB connection the analyses run on now (`con`), to interrupt at exit."""
+@st.cache_resource(show_spinner=False)
+def _analyses() -> Any:
+    """The process the analyses run in (`ui.analyses_process`): started on first use, killed at exit
+    (by `_jobs`' exit hook)."""
+    from flowscope.ui.analyses_process import AnalysesProcess
 
-
-def _interrupt_analyses() -> None:
-    con = _running.get("con")
-    if con is not None:
-        con.interrupt()
+    return AnalysesProcess()
 
 
 @st.cache_resource(show_spinner=False)
@@ -346,28 +342,20 @@ def _jobs() -> Jobs:
     import atexit
 
     jobs = Jobs(keep=24, name="flowscope-analyses", quiet=_activity.quiet)
-    # At exit (server stopped, tests done) stop the worker first: a daemon thread still inside DuckDB
-    # when Python finalizes aborts the process ("terminate called ... exception not rethrown").
-    atexit.register(jobs.close, 10.0, _interrupt_analyses)
+    # At exit (server stopped, tests done) cancel what waits and end the running job: its thread waits
+    # on the analyses process, which is killed.
+    atexit.register(jobs.close, 10.0, _analyses().close)
     return jobs
 
 
 def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,
                       thresholds: Mapping[str, Any]) -> tuple[pd.DataFrame, str | None]:
-    """Every analysis over the window, all clouds and workflows (an error message, not a raise:
-    the pages still show their numbers)."""
+    """Every analysis over the window, all clouds and workflows, in the analyses process (an error
+    message, not a raise: the pages still show their numbers)."""
     try:
-        from flowscope.analysis import analyze
-
-        backend = _store(path).ibis()
-        backend.raw_sql(f"SET threads = {ANALYSES_THREADS}")   # the analyses' own connection
-        _running["con"] = backend.con
-        tables = {name: backend.table(name) for name in TABLES}
-        return analyze(tables, since=since, until=until, thresholds=dict(thresholds) or None), None
+        return _analyses().findings(path, since, until, thresholds), None
     except Exception as exc:  # noqa: BLE001 - the pages still show the raw numbers
         return pd.DataFrame(), f"{type(exc).__name__}: {exc}"
-    finally:
-        _running.pop("con", None)
 
 
 def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> FindingsJob:

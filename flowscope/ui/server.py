@@ -46,7 +46,8 @@ def secrets_toml(auth: dict[str, Any]) -> str:
 
 def command(store_path: str, port: int = 8501, address: str = "127.0.0.1",
             secrets_file: str | None = None) -> list[str]:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(app_path()),
+    # Streamlit's command line, with pandas and plotly imported while the server starts (ui/launch.py).
+    cmd = [sys.executable, "-m", "flowscope.ui.launch", "run", str(app_path()),
            "--server.port", str(port), "--server.address", address, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
            "--global.developmentMode", "false", "--client.toolbarMode", "minimal",

@@ -199,21 +199,36 @@ def test_closing_cancels_the_queue_interrupts_the_running_job_and_waits_for_it()
 
 
 def test_the_dashboard_closes_its_analyses_at_exit(monkeypatch):
-    """An exit hook stops the worker and interrupts the running analysis' DuckDB connection: a daemon
-    thread left inside a C++ library while Python finalizes can abort the process."""
+    """An exit hook stops the queue and kills the analyses process: stopping the dashboard never waits
+    for a long analysis, and no worker outlives the server."""
     import atexit
 
     hooks: list = []
     monkeypatch.setattr(atexit, "register", lambda fn, *args: hooks.append((fn, args)))
     data._jobs.clear()
+    data._analyses.clear()
     jobs = data._jobs()
     try:
         [(fn, args)] = hooks
-        assert fn == jobs.close and args[1] is data._interrupt_analyses
-        interrupted: list[bool] = []
-        data._running["con"] = type("Con", (), {"interrupt": lambda self: interrupted.append(True)})()
-        data._interrupt_analyses()
-        assert interrupted == [True]
+        assert fn == jobs.close and args[1] == data._analyses().close
     finally:
-        data._running.pop("con", None)
+        data._jobs.clear()
+        data._analyses.clear()
+
+
+@pytest.mark.parametrize("page", ["overview", "failures", "retries", "cost", "latency"])
+def test_a_page_opened_while_its_analyses_run_draws_them_without_a_duplicate_key(tmp_path, monkeypatch,
+                                                                                 slow_analyses, page):
+    """The findings part is drawn twice in one run when the analyses finish while the page waits
+    (without them, then with them): its keyed charts and downloads must not collide (the Retries page's
+    storm timeline raised StreamlitDuplicateElementKey when it was the first page a server showed)."""
+    _, delay = slow_analyses
+    delay["s"] = 1.0
+    Store(tmp_path).write(build(120, days=6, seed=9))
+    data._jobs.clear()
+    try:
+        at = open_page(app(str(tmp_path), monkeypatch), page)
+        no_exception(at)
+        assert not any("still running" in i.value for i in at.info), "the run ended with the findings drawn"
+    finally:
         data._jobs.clear()

@@ -22,6 +22,7 @@ def test_refuses_a_public_address_without_auth(tmp_path, monkeypatch):
 
 def test_command_runs_app_py_headless_on_loopback(tmp_path):
     cmd = server.command(str(tmp_path), 8600)
+    assert cmd[1:4] == ["-m", "flowscope.ui.launch", "run"], "Streamlit's command line, libraries warmed"
     assert cmd[cmd.index("run") + 1].endswith("app.py")
     assert server.app_path().is_file()
     assert cmd[cmd.index("--server.address") + 1] == "127.0.0.1"
@@ -149,3 +150,12 @@ def test_wheel_contains_the_app_and_its_pages(tmp_path):
     out = subprocess.run([str(venv / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=env,
                          cwd=str(tmp_path), check=False)
     assert out.returncode == 0, out.stderr
+
+
+def test_the_launcher_warms_pandas_and_plotly_in_a_fresh_interpreter():
+    import subprocess
+    import sys
+
+    code = ("import sys; from flowscope.ui import launch; assert 'pandas' not in sys.modules; launch.warm(); "
+            "assert 'pandas' in sys.modules and 'plotly.graph_objects' in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

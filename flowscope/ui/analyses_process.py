@@ -1,0 +1,168 @@
+"""The dashboard's analyses in a process of their own, at a lower CPU priority than the pages.
+
+A window's analyses take seconds of CPU on a large store, much of it in Python (building Ibis
+expressions, pandas). Run in a thread of the dashboard's process they held the GIL against the
+page queries and shared the cores with them as equals: measured on a 1,000,000-execution store,
+the charts after a sidebar change took 1.5 to 1.9 s while analyses ran ahead in the background,
+and 0.9 to 1.2 s without them. In their own process, niced, they use the cores only when the
+pages leave them idle, and a page's run never waits for the GIL.
+
+The worker is a new interpreter (`python -m flowscope.ui.analyses_process FD`), not a
+multiprocessing child: the server runs threads (no fork), and multiprocessing's spawn would re-run
+the process's `__main__`, which in a Streamlit server is the dashboard script itself. Requests and
+replies are pickled over a socket pair (`multiprocessing.connection.Connection`). It starts on
+first use, keeps one `Store` per path (the snapshot connection is reused while the store's version
+holds), is killed, not waited for, when the dashboard stops, and ends by itself when the dashboard
+dies (its socket closes). This module imports neither Streamlit nor the analyses at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from typing import Any
+
+NICE = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_NICE", "10"))
+"""How much lower the analyses' CPU priority is than the pages' (os.nice increment)."""
+THREADS = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_THREADS", "0")) or (os.cpu_count() or 1)
+"""DuckDB threads of the analyses (default: every core; the lower priority keeps the pages first)."""
+MEMORY = os.environ.get("FLOWSCOPE_UI_ANALYSES_MEMORY", "1GB")
+"""DuckDB's memory limit in the analyses process (it spills to disk past it)."""
+POLL_S = 0.25
+"""How often a waiting caller checks that the worker is still alive."""
+
+
+class AnalysesDied(RuntimeError):
+    """The analyses process ended while it ran a job (killed for memory, or the dashboard is stopping)."""
+
+
+class AnalysesProcess:
+    """One worker process that runs `findings` jobs one at a time for the dashboard.
+
+    Not a `concurrent.futures.ProcessPoolExecutor`: at interpreter exit it waits for the job that runs
+    (tens of seconds on a large store) and has no public way to kill its worker before Python 3.14.
+    Here the caller's thread waits on a pipe; `close` kills the worker, and a worker that dies (out of
+    memory) fails its job with `AnalysesDied` and is replaced on the next one.
+    """
+
+    def __init__(self, nice: int = NICE, threads: int = THREADS, memory: str = MEMORY) -> None:
+        self._settings = (nice, threads, memory)
+        self._lock = threading.Lock()       # one job at a time on the pipe
+        self._worker: tuple[subprocess.Popen[bytes], Connection] | None = None
+        self._closed = False
+
+    def findings(self, path: str, since: dt.datetime, until: dt.datetime,
+                 thresholds: Mapping[str, Any]) -> Any:
+        """Every analysis over the window, all clouds and workflows (`analysis.analyze`), run in the
+        worker; blocks the calling thread (which holds no GIL meanwhile) until it is done."""
+        return self._call("findings", path, since, until, dict(thresholds))
+
+    @property
+    def pid(self) -> int | None:
+        """The worker's process id while it lives (None before the first job and after `close`)."""
+        worker = self._worker
+        return worker[0].pid if worker is not None and worker[0].poll() is None else None
+
+    def _call(self, name: str, *args: Any) -> Any:
+        with self._lock:
+            process, conn = self._ensure()
+            try:
+                conn.send((name, args))
+                while not conn.poll(POLL_S):
+                    if self._closed or process.poll() is not None:
+                        raise EOFError
+                ok, value = conn.recv()
+            except (EOFError, OSError) as exc:
+                self._worker = None
+                process.kill()
+                process.wait()
+                raise AnalysesDied("the analyses process ended while it ran (out of memory, or the dashboard "
+                                   "is stopping)") from exc
+        if not ok:
+            raise value
+        return value
+
+    def _ensure(self) -> tuple[subprocess.Popen[bytes], Connection]:
+        if self._closed:
+            raise AnalysesDied("the dashboard is stopping")
+        if self._worker is None or self._worker[0].poll() is not None:
+            ours, theirs = socket.socketpair()
+            with theirs:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", __name__, str(theirs.fileno()), *map(str, self._settings)],
+                    pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+            self._worker = (process, Connection(ours.detach()))
+        return self._worker
+
+    def close(self) -> None:
+        """Stop at once: kill the worker (a running analysis only reads the store); a waiting job fails."""
+        self._closed = True
+        worker = self._worker
+        if worker is not None and worker[0].poll() is None:
+            worker[0].kill()
+            worker[0].wait(5)
+
+
+# ------------------------------------------------------------------ in the worker process
+
+_settings: dict[str, Any] = {}
+_stores: dict[str, Any] = {}
+
+
+def _serve(conn: Connection, nice: int, threads: int, memory: str) -> None:
+    """The worker's loop: lower its priority, then answer (name, args) requests until the pipe closes.
+    A job's exception is sent back to be raised in the caller (the pages show it)."""
+    if nice:
+        os.nice(nice)
+    _settings.update(threads=threads, memory=memory)
+    jobs = {"findings": findings}
+    while True:
+        try:
+            name, args = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            reply: tuple[bool, Any] = (True, jobs[name](*args))
+        except Exception as exc:  # noqa: BLE001 - sent back to the caller, which reports it
+            reply = (False, _portable(exc))
+        try:
+            conn.send(reply)
+        except Exception as exc:  # noqa: BLE001 - a result that does not pickle
+            conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+
+
+def _portable(exc: Exception) -> Exception:
+    """`exc` if it survives the pipe (pickled and unpickled), else a RuntimeError saying the same: an
+    exception whose constructor takes other arguments than its message does not unpickle."""
+    try:
+        pickle.loads(pickle.dumps(exc))
+        return exc
+    except Exception:  # noqa: BLE001 - any failure to round-trip
+        return RuntimeError(f"{type(exc).__name__}: {exc}")
+
+
+def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict[str, Any]) -> Any:
+    """In the worker: `analysis.analyze` of the store's current snapshot over the window."""
+    from flowscope.analysis import analyze
+    from flowscope.model import TABLES
+    from flowscope.store import Store
+
+    store = _stores.get(path)
+    if store is None:
+        store = _stores[path] = Store.open(path)
+    backend = store.ibis()
+    backend.raw_sql(f"SET threads = {int(_settings.get('threads', THREADS))}")
+    backend.raw_sql(f"SET memory_limit = '{_settings.get('memory', MEMORY)}'")
+    tables = {name: backend.table(name) for name in TABLES}
+    return analyze(tables, since=since, until=until, thresholds=thresholds or None)
+
+
+if __name__ == "__main__":     # the worker: FD NICE THREADS MEMORY (see AnalysesProcess._ensure)
+    _serve(Connection(int(sys.argv[1])), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4])

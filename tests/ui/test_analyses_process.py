@@ -119,3 +119,31 @@ def test_the_worker_ends_by_itself_when_the_dashboard_is_gone(store, worker):
     assert process is not None and conn is not None
     conn.close()
     assert process.wait(10) == 0
+
+
+def test_a_worker_started_with_the_dashboard_is_taken_by_the_first_job(store, monkeypatch):
+    """`prestart` (called by `python -m flowscope.ui.launch`) starts a worker that opens the store at
+    once; the first AnalysesProcess takes it instead of starting a cold one."""
+    from flowscope.ui import analyses_process
+
+    monkeypatch.setattr(analyses_process, "_prestarted", {})
+    analyses_process.prestart(store)
+    [(process, _conn)] = analyses_process._prestarted.values()
+    worker = AnalysesProcess()
+    try:
+        since, until = _window(store)
+        assert not worker.findings(store, since, until, {}).empty
+        assert worker.pid == process.pid
+        assert analyses_process._prestarted == {}
+    finally:
+        worker.close()
+
+
+def test_a_worker_started_with_the_dashboard_and_never_taken_is_killed_at_exit(store, monkeypatch):
+    from flowscope.ui import analyses_process
+
+    monkeypatch.setattr(analyses_process, "_prestarted", {})
+    analyses_process.prestart(store)
+    [(process, _conn)] = analyses_process._prestarted.values()
+    analyses_process._kill_prestarted()
+    assert process.wait(10) != 0 and analyses_process._prestarted == {}

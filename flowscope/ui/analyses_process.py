@@ -10,10 +10,11 @@ pages leave them idle, and a page's run never waits for the GIL.
 The worker is a new interpreter (`python -m flowscope.ui.analyses_process FD`), not a
 multiprocessing child: the server runs threads (no fork), and multiprocessing's spawn would re-run
 the process's `__main__`, which in a Streamlit server is the dashboard script itself. Requests and
-replies are pickled over a socket pair (`multiprocessing.connection.Connection`). It starts on
-first use, keeps one `Store` per path (the snapshot connection is reused while the store's version
-holds), is killed, not waited for, when the dashboard stops, and ends by itself when the dashboard
-dies (its socket closes). This module imports neither Streamlit nor the analyses at import time.
+replies are pickled over a socket pair (`multiprocessing.connection.Connection`). It starts with
+the server (`prestart`, from `ui/launch.py`) or on first use, keeps one `Store` per path (the
+snapshot connection is reused while the store's version holds), is killed, not waited for, when
+the dashboard stops, and ends by itself when the dashboard dies (its socket closes). This module
+imports neither Streamlit nor the analyses at import time.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ POLL_S = 0.25
 """How often a waiting caller checks that the worker is still alive."""
 
 
+Worker = tuple[subprocess.Popen[bytes], Connection]
+"""A worker process and our end of its socket."""
+
+
 class AnalysesDied(RuntimeError):
     """The analyses process ended while it ran a job (killed for memory, or the dashboard is stopping)."""
 
@@ -55,7 +60,7 @@ class AnalysesProcess:
     def __init__(self, nice: int = NICE, threads: int = THREADS, memory: str = MEMORY) -> None:
         self._settings = (nice, threads, memory)
         self._lock = threading.Lock()       # one job at a time on the pipe
-        self._worker: tuple[subprocess.Popen[bytes], Connection] | None = None
+        self._worker: Worker | None = None
         self._closed = False
 
     def findings(self, path: str, since: dt.datetime, until: dt.datetime,
@@ -89,7 +94,7 @@ class AnalysesProcess:
             raise value
         return value
 
-    def _ensure(self) -> tuple[subprocess.Popen[bytes], Connection]:
+    def _ensure(self) -> Worker:
         if self._closed:
             raise AnalysesDied("the dashboard is stopping")
         if self._worker is None or self._worker[0].poll() is not None:
@@ -103,9 +108,6 @@ class AnalysesProcess:
         if worker is not None and worker[0].poll() is None:
             worker[0].kill()
             worker[0].wait(5)
-
-
-Worker = tuple[subprocess.Popen[bytes], Connection]
 
 
 def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:

@@ -330,8 +330,8 @@ QUIET_S = 1.0
 
 @st.cache_resource(show_spinner=False)
 def _analyses() -> Any:
-    """The process the analyses run in (`ui.analyses_process`): started on first use, killed at exit
-    (by `_jobs`' exit hook)."""
+    """The process the analyses run in (`ui.analyses_process`): the one started with the server, else
+    started on first use; killed at exit (by `_jobs`' exit hook)."""
     from flowscope.ui.analyses_process import AnalysesProcess
 
     return AnalysesProcess()

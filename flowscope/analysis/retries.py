@@ -36,6 +36,7 @@ from flowscope.analysis.base import (
     sample_ids,
 )
 from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
+from flowscope.analysis.window_median import windows_median_mad
 from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud
 
@@ -253,20 +254,18 @@ def _trailing_baseline(series: np.ndarray, trailing: int, *, offset: int = 0,
         before = np.arange(offset - trailing, offset)
         padded = np.concatenate([np.where(before < 0, np.nan, 0.0), series])
         # window ending just before bucket i: padded[i : i + trailing]
-        view = np.lib.stride_tricks.sliding_window_view(padded, trailing)
         for b0 in range(0, points.size, BASELINE_BLOCK):
             block = points[b0:b0 + BASELINE_BLOCK]
-            windows = view[block]
-            m = np.nanmedian(windows, axis=1)
-            d = np.nanmedian(np.abs(windows - m[:, None]), axis=1)
-            for p, mv, dv in zip(block, m, d, strict=True):   # one median and one MAD per window
-                med[p:p + stride] = mv
-                mad[p:p + stride] = dv
+            m, d = windows_median_mad(padded, block, trailing)
+            held = np.arange(block[0], min(size, block[-1] + stride))
+            which = np.searchsorted(block, held, side="right") - 1   # the point each bucket holds from
+            med[held] = m[which]
+            mad[held] = d[which]
     return med, mad
 
 
 BASELINE_BLOCK = 1024
-"""Trailing windows materialised at once by `_trailing_baseline` (1024 x 672 buckets: 5.5 MB)."""
+"""Trailing windows whose median and MAD are computed at once by `_trailing_baseline`."""
 
 
 def storm_segments(dense: np.ndarray, win_first: int, trailing: int, th) -> list[tuple[int, int, float, float]]:

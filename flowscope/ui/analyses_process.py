@@ -15,6 +15,11 @@ the server (`prestart`, from `ui/launch.py`) or on first use, keeps one `Store` 
 snapshot connection is reused while the store's version holds), is killed, not waited for, when
 the dashboard stops, and ends by itself when the dashboard dies (its socket closes). This module
 imports neither Streamlit nor the analyses at import time.
+
+A job sent as `preemptible` (the windows computed ahead of time) ends early on `preempt()`: SIGUSR1
+to the worker, whose handler raises in the job's Python code and makes DuckDB stop the query it runs
+("Query interrupted", within milliseconds; the connection works afterwards). The caller then gets
+`jobs.Preempted`, never a failed analysis. The signal is honoured only while a preemptible job runs.
 """
 
 from __future__ import annotations
@@ -22,13 +27,16 @@ from __future__ import annotations
 import datetime as dt
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any
+
+from flowscope.ui.jobs import Preempted
 
 NICE = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_NICE", "10"))
 """How much lower the analyses' CPU priority is than the pages' (os.nice increment)."""
@@ -39,6 +47,9 @@ MEMORY = os.environ.get("FLOWSCOPE_UI_ANALYSES_MEMORY", "1GB")
 POLL_S = 0.25
 """How often a waiting caller checks that the worker is still alive."""
 
+
+PREEMPT_SIGNAL = signal.SIGUSR1
+"""Sent to the worker by `preempt()`; ends a preemptible job early, ignored otherwise."""
 
 Worker = tuple[subprocess.Popen[bytes], Connection]
 """A worker process and our end of its socket."""
@@ -64,10 +75,22 @@ class AnalysesProcess:
         self._closed = False
 
     def findings(self, path: str, since: dt.datetime, until: dt.datetime,
-                 thresholds: Mapping[str, Any]) -> Any:
+                 thresholds: Mapping[str, Any], preemptible: bool = False) -> Any:
         """Every analysis over the window, all clouds and workflows (`analysis.analyze`), run in the
-        worker; blocks the calling thread (which holds no GIL meanwhile) until it is done."""
-        return self._call("findings", path, since, until, dict(thresholds))
+        worker; blocks the calling thread (which holds no GIL meanwhile) until it is done. A
+        `preemptible` job raises `jobs.Preempted` when `preempt()` interrupts it."""
+        return self._call("findings", preemptible, path, since, until, dict(thresholds))
+
+    def preempt(self) -> None:
+        """Interrupt the running job if it is preemptible (SIGUSR1 to the worker; none: nothing to do).
+        Never blocks: the caller that waits for the job gets `Preempted` soon after."""
+        worker = self._worker
+        if worker is None or worker[0].poll() is not None:
+            return
+        try:
+            os.kill(worker[0].pid, PREEMPT_SIGNAL)
+        except ProcessLookupError:    # it ended just now
+            pass
 
     @property
     def pid(self) -> int | None:
@@ -75,11 +98,11 @@ class AnalysesProcess:
         worker = self._worker
         return worker[0].pid if worker is not None and worker[0].poll() is None else None
 
-    def _call(self, name: str, *args: Any) -> Any:
+    def _call(self, name: str, preemptible: bool, *args: Any) -> Any:
         with self._lock:
             process, conn = self._ensure()
             try:
-                conn.send((name, args))
+                conn.send((name, preemptible, args))
                 while not conn.poll(POLL_S):
                     if self._closed or process.poll() is not None:
                         raise EOFError
@@ -111,12 +134,21 @@ class AnalysesProcess:
 
 
 def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:
-    """A new worker process (`store`: a store it opens while it waits for its first job)."""
+    """A new worker process (`store`: a store it opens while it waits for its first job).
+
+    It is born with PREEMPT_SIGNAL blocked (a child inherits the spawning thread's signal mask through
+    exec) and unblocks it once its handler is installed: SIGUSR1's default action ends a process, and
+    a `preempt()` while a fresh worker starts up must not kill it (its job would fail as dead)."""
     ours, theirs = socket.socketpair()
     with theirs:
-        process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(theirs.fileno()), *map(str, settings), *([store] if store else [])],
-            pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {PREEMPT_SIGNAL})
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(theirs.fileno()), *map(str, settings),
+                 *([store] if store else [])],
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return process, Connection(ours.detach())
 
 
@@ -158,26 +190,76 @@ def _kill_prestarted() -> None:
 
 _settings: dict[str, Any] = {}
 _stores: dict[str, Any] = {}
+_preemptible = False
+"""True while a preemptible job runs: only then does PREEMPT_SIGNAL interrupt it."""
+_preempted = False
+"""PREEMPT_SIGNAL interrupted the current job (reset when a job starts)."""
+
+
+class _Interrupt(BaseException):
+    """Raised by the signal handler into the job's code. A BaseException, like KeyboardInterrupt, so the
+    analyses' own `except Exception` does not take it for a failure of theirs and carry on."""
+
+
+def _on_preempt(signum: int, frame: Any) -> None:
+    """PREEMPT_SIGNAL's handler (main thread, between bytecodes, or inside a DuckDB query, which then
+    stops with "Query interrupted"). It raises at most once per job: it clears the flag itself, so a
+    signal that lands while the job's end is being handled cannot raise a second time there.
+
+    Why a late signal never interrupts the wrong job: `Jobs` calls `preempt()` when an URGENT job is
+    queued while a PREFETCH one runs. If the prefetch finished meanwhile, the signal lands either while
+    the worker idles (flag clear: ignored), or while the next job runs; that next job is the urgent one
+    (queued before `preempt()` was called, and urgent work runs first), which is never preemptible, so
+    the flag is clear and the signal ignored. The flag is cleared before the reply is sent, so the
+    caller cannot send the next job while it is still set, and `_preempted` is reset when a job starts,
+    so a signal ignored earlier is not held against the next one."""
+    global _preemptible, _preempted
+    if _preemptible:
+        _preemptible = False
+        _preempted = True
+        raise _Interrupt
+
+
+def _answer(job: Callable[..., Any], preemptible: bool, args: tuple[Any, ...]) -> tuple[bool, Any]:
+    """(True, result) or (False, exception to raise in the caller); `Preempted` if the job was
+    interrupted, whatever it ended with (DuckDB's RuntimeError, a raise in numpy, or even a result)."""
+    global _preemptible, _preempted
+    _preempted = False
+    reply: tuple[bool, Any] = (False, RuntimeError("interrupted"))
+    try:
+        _preemptible = preemptible
+        try:
+            reply = (True, job(*args))
+        finally:
+            _preemptible = False       # before the reply goes out (see _on_preempt)
+    except _Interrupt:
+        pass
+    except Exception as exc:  # noqa: BLE001 - sent back to the caller, which reports it
+        reply = (False, _portable(exc))
+    if _preempted:
+        return False, Preempted("the analyses of a window computed ahead of time gave way to one a page shows")
+    return reply
 
 
 def _serve(conn: Connection, nice: int, threads: int, memory: str, store: str | None = None) -> None:
-    """The worker's loop: lower its priority, then answer (name, args) requests until the pipe closes.
-    A job's exception is sent back to be raised in the caller (the pages show it)."""
+    """The worker's loop: lower its priority, then answer (name, preemptible, args) requests until the
+    pipe closes. A job's exception is sent back to be raised in the caller (the pages show it)."""
+    signal.signal(PREEMPT_SIGNAL, _on_preempt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {PREEMPT_SIGNAL})   # blocked since birth (see _spawn)
     if nice:
         os.nice(nice)
     _settings.update(threads=threads, memory=memory)
+    _import_analyses()
     if store:
         _warm(store)
     jobs = {"findings": findings}
     while True:
         try:
-            name, args = conn.recv()
+            name, preemptible, args = conn.recv()
         except (EOFError, OSError):
             return
-        try:
-            reply: tuple[bool, Any] = (True, jobs[name](*args))
-        except Exception as exc:  # noqa: BLE001 - sent back to the caller, which reports it
-            reply = (False, _portable(exc))
+        job = jobs.get(name)
+        reply = _answer(job, preemptible, args) if job else (False, RuntimeError(f"no such job: {name!r}"))
         try:
             conn.send(reply)
         except Exception as exc:  # noqa: BLE001 - a result that does not pickle
@@ -194,10 +276,19 @@ def _portable(exc: Exception) -> Exception:
         return RuntimeError(f"{type(exc).__name__}: {exc}")
 
 
-def _warm(path: str) -> None:
-    """Import the analyses and open the store's current snapshot (a failure is the first job's to report)."""
+def _import_analyses() -> None:
+    """Import the analyses before any job runs: a preempting signal raised inside an import would leave
+    libraries half-imported (a failure here is the first job's to report)."""
     try:
         import flowscope.analysis  # noqa: F401
+        import flowscope.store  # noqa: F401
+    except Exception:  # noqa: BLE001 - the job that imports them reports why
+        pass
+
+
+def _warm(path: str) -> None:
+    """Open the store's current snapshot (a failure is the first job's to report)."""
+    try:
         from flowscope.store import Store
 
         _stores[path] = Store.open(path)

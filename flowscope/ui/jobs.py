@@ -7,7 +7,10 @@ URGENT and runs before the windows computed ahead of time (PREFETCH: the other s
 sidebar, so switching windows finds them ready). Pending work of an older store version is
 cancelled when a newer version is asked for: it would describe data nobody looks at any more.
 Work ahead of time waits for a quiet moment (no page query for a while), so it never slows the
-pages down on a small machine.
+pages down on a small machine, and gives way at once when a page asks for a window that is not the
+one being computed: `preempt()` makes the running job end with `Preempted`, and that job is dropped
+(a later submit queues it afresh). Measured on a 1M-execution store, a window change otherwise
+waited for a prefetch of 2 to 2.8 s: findings after it took 5.7 to 6.3 s.
 """
 
 from __future__ import annotations
@@ -24,6 +27,20 @@ URGENT = 0
 PREFETCH = 1
 QUIET_POLL_S = 0.1
 
+_current = threading.local()
+
+
+def current_priority() -> int | None:
+    """The priority the job calling this started with (None outside a job). A job that started less
+    urgent than URGENT may be preempted; one moved up to URGENT before it started may not, whatever
+    priority it was first submitted with."""
+    return getattr(_current, "priority", None)
+
+
+class Preempted(Exception):
+    """A job ended early because more urgent work was asked for (`Jobs(preempt=...)`): not a result,
+    not a failure; the job is forgotten, so the next submit of its key runs it again."""
+
 
 class Jobs:
     """Keyed jobs run by one daemon thread (started on first use), lowest priority number first;
@@ -32,10 +49,15 @@ class Jobs:
     `submit` returns the key's Future: the one already known (running, done or queued: a queued
     one is moved up when asked for more urgently; its first `fn` is the one that runs) or a new
     one. Results of the newest `keep` keys are kept; older finished ones are forgotten.
+
+    `preempt` (optional) makes the running job's `fn` raise `Preempted` soon: it is called once when
+    an URGENT key that needs computing is submitted while a less urgent job of another key runs. A
+    job asked for URGENTLY while it runs becomes urgent itself and is not preempted.
     """
 
     def __init__(self, keep: int = 24, name: str = "flowscope-jobs",
-                 quiet: Callable[[], bool] = lambda: True) -> None:
+                 quiet: Callable[[], bool] = lambda: True,
+                 preempt: Callable[[], None] | None = None) -> None:
         self._keep = keep
         self._quiet = quiet
         self._name = name
@@ -47,16 +69,22 @@ class Jobs:
         self._order = itertools.count()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._preempt = preempt
+        self._running: _Running | None = None
 
     def submit(self, key: Hashable, fn: Callable[[], Any], *, priority: int = URGENT,
                group: Hashable = None) -> Future[Any]:
         """The Future of `key`, queueing `fn` for it unless it is already done or running. Pending
-        jobs of another `group` (an older store version) are cancelled."""
+        jobs of another `group` (an older store version) are cancelled. An URGENT submit preempts a
+        less urgent job of another key that runs (see the class)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("the job queue is closed")
             self._cancel_other_groups(group)
             future = self._futures.get(key)
+            running = self._running
+            if running is not None and running.key == key and running.preempted:
+                future = None                # being interrupted: its work is lost, queue it afresh
             if future is None or future.cancelled():
                 future = Future()
                 self._futures[key] = future
@@ -68,8 +96,25 @@ class Jobs:
             if not future.done() and not future.running():
                 heapq.heappush(self._queue, (priority, next(self._order), key))
                 self._lock.notify()
+            preempt = self._preemption(key, future, priority)
             self._start()
-            return future
+        if preempt is not None:
+            preempt()
+        return future
+
+    def _preemption(self, key: Hashable, future: Future[Any], priority: int) -> Callable[[], None] | None:
+        """What to call (outside the lock) to interrupt the running job for `key`, if anything. Under the
+        lock: an urgent submit of the running key itself makes that job urgent (never preempted)."""
+        running = self._running
+        if running is None or priority > URGENT or running.priority <= URGENT or running.preempted:
+            return None
+        if running.key == key and running.future is future:
+            running.priority = priority          # a page waits for it now: let it finish
+            return None
+        if future.done() or self._preempt is None:
+            return None                          # nothing to compute for this key, or no way to interrupt
+        running.preempted = True
+        return self._preempt
 
     def close(self, timeout: float = 10.0, interrupt: Callable[[], None] | None = None) -> None:
         """Stop taking work, cancel what is queued, and wait (up to `timeout`) for the job that runs,
@@ -116,7 +161,7 @@ class Jobs:
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
 
-    def _next(self) -> tuple[Future[Any], Callable[[], Any]] | None:
+    def _next(self) -> _Running | None:
         with self._lock:
             while True:
                 while not self._queue and not self._closed:
@@ -126,20 +171,58 @@ class Jobs:
                 if self._queue[0][0] > URGENT and not self._quiet():
                     self._lock.wait(QUIET_POLL_S)    # work ahead of time waits for a quiet moment
                     continue
-                _priority, _order, key = heapq.heappop(self._queue)
+                priority, _order, key = heapq.heappop(self._queue)
                 future = self._futures.get(key)
                 # Stale entries: a job asked for twice, done, cancelled or forgotten meanwhile.
                 if (future is not None and not future.done() and not future.running()
                         and future.set_running_or_notify_cancel()):
-                    return future, self._work_of.pop(key)
+                    self._running = _Running(key, future, self._work_of.pop(key), priority)
+                    return self._running
 
     def _work(self) -> None:
         while True:
-            taken = self._next()
-            if taken is None:
+            job = self._next()
+            if job is None:
                 return
-            future, fn = taken
+            _current.priority = job.priority
             try:
-                future.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - the waiting page shows it
-                future.set_exception(exc)
+                value = job.fn()
+            except BaseException as exc:  # noqa: BLE001 - the waiting page shows it (unless preempted)
+                # A preempted job (or one that failed while being interrupted) is no result: forgotten.
+                self._finish(job, forget=isinstance(exc, Preempted) or job.preempted)
+                job.future.set_exception(exc)
+                continue
+            finally:
+                _current.priority = None
+            again = self._finish(job, forget=False)
+            job.future.set_result(value)
+            if again is not None:
+                again.set_result(value)
+
+    def _finish(self, job: _Running, forget: bool) -> Future[Any] | None:
+        """Bookkeeping after `job`. A key to `forget` is dropped unless it was asked for again while it
+        was being interrupted (that new Future stays queued). After a result (not `forget`), such a
+        new Future is returned to take that result too: the interruption came too late to matter."""
+        with self._lock:
+            self._running = None
+            current = self._futures.get(job.key)
+            if current is job.future:
+                if forget:
+                    self._forget(job.key)
+                return None
+            if (not forget and current is not None and not current.done() and not current.running()
+                    and current.set_running_or_notify_cancel()):
+                self._work_of.pop(job.key, None)  # its queue entry is now stale
+                return current
+            return None
+
+
+class _Running:
+    """The job the worker runs: its key, Future, work and priority (raised by an urgent submit of its
+    key), and whether it was asked to end early."""
+
+    __slots__ = ("key", "future", "fn", "priority", "preempted")
+
+    def __init__(self, key: Hashable, future: Future[Any], fn: Callable[[], Any], priority: int) -> None:
+        self.key, self.future, self.fn, self.priority = key, future, fn, priority
+        self.preempted = False

@@ -17,6 +17,7 @@ from flowscope.analysis import analyze
 from flowscope.model import TABLES
 from flowscope.store import NotAStoreError, Store
 from flowscope.ui.analyses_process import NICE, AnalysesDied, AnalysesProcess
+from flowscope.ui.jobs import Preempted
 from tests.ui.helpers import build
 
 
@@ -147,3 +148,143 @@ def test_a_worker_started_with_the_dashboard_and_never_taken_is_killed_at_exit(s
     [(process, _conn)] = analyses_process._prestarted.values()
     analyses_process._kill_prestarted()
     assert process.wait(10) != 0 and analyses_process._prestarted == {}
+
+
+# ---------------------------------------------------------------- preemption (a page's window goes first)
+
+
+@pytest.fixture(scope="module")
+def bigger_store(tmp_path_factory):
+    """A store whose analyses take most of a second in one thread: long enough to interrupt midway."""
+    path = tmp_path_factory.mktemp("preempt") / "s"
+    Store(path).write(build(3000, days=6, seed=12))
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def expected(bigger_store):
+    since, until = _window(bigger_store)
+    backend = Store(bigger_store).ibis()
+    return analyze({n: backend.table(n) for n in TABLES}, since=since, until=until)
+
+
+@pytest.fixture
+def one_thread():
+    """A worker at the tests' own priority with one DuckDB thread: steadier timings on a busy machine."""
+    process = AnalysesProcess(nice=0, threads=1)
+    yield process
+    process.close()
+
+
+def _same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
+    assert len(expected) > 0, "the store has findings to compare"
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+def _in_thread(fn, *args, **kwargs) -> tuple[threading.Thread, dict[str, object]]:
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            out["value"] = fn(*args, **kwargs)
+        except BaseException as exc:  # noqa: BLE001 - recorded for the assertion
+            out["error"] = exc
+        out["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, out
+
+
+@pytest.mark.slow
+def test_a_preemptible_job_is_interrupted_at_once_and_the_worker_answers_the_next_one(bigger_store, expected,
+                                                                                       one_thread):
+    since, until = _window(bigger_store)
+    _same(one_thread.findings(bigger_store, since, until, {}, preemptible=True), expected)    # warm
+    began = time.monotonic()
+    _same(one_thread.findings(bigger_store, since, until, {}, preemptible=True), expected)
+    full = time.monotonic() - began
+    pid = one_thread.pid
+
+    thread, out = _in_thread(one_thread.findings, bigger_store, since, until, {}, preemptible=True)
+    time.sleep(min(0.2, full / 4))
+    asked = time.monotonic()
+    one_thread.preempt()
+    thread.join(10)
+    assert isinstance(out.get("error"), Preempted), out
+    took = float(out["ended"]) - asked
+    assert took < 0.5, f"interrupted {took:.2f} s after preempt() (a whole job: {full:.2f} s)"
+
+    _same(one_thread.findings(bigger_store, since, until, {}), expected)
+    _same(one_thread.findings(bigger_store, since, until, {}, preemptible=True), expected)
+    assert one_thread.pid == pid, "the same worker answered: an interruption is not a crash"
+
+
+def test_a_job_that_is_not_preemptible_runs_to_its_end_however_often_preempt_is_called(bigger_store, expected,
+                                                                                       one_thread):
+    since, until = _window(bigger_store)
+    one_thread.findings(bigger_store, since, until, {})                                        # warm
+    thread, out = _in_thread(one_thread.findings, bigger_store, since, until, {})
+    signals = 0
+    while thread.is_alive():
+        one_thread.preempt()
+        signals += 1
+        time.sleep(0.02)
+    assert "error" not in out, out
+    assert signals > 5, "the signals arrived while the job ran"
+    _same(out["value"], expected)
+
+
+def test_a_signal_that_arrives_between_jobs_is_ignored_and_not_held_against_the_next(bigger_store, expected,
+                                                                                    one_thread):
+    """The race `Jobs` leaves to the worker: a prefetch finishes just as preempt() is called, so the
+    signal lands while the worker idles (or runs the urgent job next, see the test above)."""
+    since, until = _window(bigger_store)
+    one_thread.findings(bigger_store, since, until, {}, preemptible=True)
+    pid = one_thread.pid
+    one_thread.preempt()
+    time.sleep(0.2)
+    _same(one_thread.findings(bigger_store, since, until, {}, preemptible=True), expected)
+    assert one_thread.pid == pid
+
+
+def test_preempt_while_a_new_worker_starts_neither_kills_it_nor_fails_its_job(bigger_store, expected, one_thread):
+    """SIGUSR1 ends a process that has no handler for it yet: the worker is born with it blocked."""
+    since, until = _window(bigger_store)
+    thread, out = _in_thread(one_thread.findings, bigger_store, since, until, {}, preemptible=True)
+    _slow_start(one_thread)
+    one_thread.preempt()
+    thread.join(30)
+    assert "error" not in out, out
+    _same(out["value"], expected)
+
+
+def test_preempt_without_a_worker_does_nothing():
+    process = AnalysesProcess()
+    process.preempt()
+    assert process.pid is None
+    process.close()
+    process.preempt()
+
+
+def test_a_window_a_page_shows_interrupts_one_computed_ahead_and_that_one_is_dropped(bigger_store, expected,
+                                                                                     one_thread, monkeypatch):
+    """End to end through the dashboard's wiring (`data._compute_findings` in a `Jobs` whose preempt is
+    the worker's): the prefetch raises Preempted (no failed analysis kept), the page's window is right."""
+    from flowscope.ui import data
+    from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
+
+    monkeypatch.setattr(data, "_analyses", lambda: one_thread)
+    since, until = _window(bigger_store)
+    one_thread.findings(bigger_store, since, until, {})                                        # warm
+    jobs = Jobs(preempt=one_thread.preempt)
+    ahead = jobs.submit("ahead", lambda: data._compute_findings(bigger_store, since - dt.timedelta(days=1), until, {}),
+                        priority=PREFETCH)
+    time.sleep(0.25)
+    assert ahead.running()
+    shown = jobs.submit("shown", lambda: data._compute_findings(bigger_store, since, until, {}), priority=URGENT)
+    frame, error = shown.result(30)
+    assert error is None
+    _same(frame, expected)
+    assert isinstance(ahead.exception(0), Preempted)
+    assert jobs.peek("ahead") is None, "the interrupted window is not kept as a result or a failure"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from flowscope.ui import auth
+from flowscope.ui import auth, chart_preload
 
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
 
@@ -39,6 +39,7 @@ def main() -> None:
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
     auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
     auth.require_login()
+    chart_preload.preload()               # the browser loads the chart renderer while the page queries run
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
              for i, (name, title, icon) in enumerate(PAGES)]
     st.navigation(pages).run()

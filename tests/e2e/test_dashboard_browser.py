@@ -101,7 +101,7 @@ def test_every_page_renders_in_chromium(server, browser):
     for name, path in PAGES.items():
         page.goto(f"{server}/{path}?{WINDOW}", wait_until="domcontentloaded")
         settle(page)
-        charts = page.locator(".js-plotly-plot").count()
+        charts = page.locator(".js-plotly-plot:visible").count()      # not the renderer's hidden preload
         errors = page.locator('[data-testid="stException"]').count()
         shoot(page, ARTIFACTS / f"e2e-{name}.png")
         if charts == 0 or errors:

@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowscope.model import Cloud
 from flowscope.store import Store
+from flowscope.ui import chart_preload
 from flowscope.ui.app_main import page_file
 from tests.ui.helpers import APP, N, build
 
@@ -30,6 +31,11 @@ def open_page(at: AppTest, page: str) -> AppTest:
         at.switch_page(str(page_file(page)))
     at.run()
     return at
+
+
+def page_charts(at: AppTest) -> list:
+    """The page's own charts: every run also sends the hidden chart that preloads the browser's renderer."""
+    return [c for c in at.get("plotly_chart") if c.key != chart_preload.CHART_KEY]
 
 
 def no_exception(at: AppTest) -> None:
@@ -56,12 +62,27 @@ def snapshot(at: AppTest) -> list:
     return shown
 
 
+@pytest.mark.parametrize("page", ["overview", "collection_health"])
+def test_every_run_first_sends_the_hidden_chart_that_preloads_the_renderer(page, three_cloud_store, monkeypatch):
+    """The browser loads its chart renderer while the page's queries run (ui/chart_preload.py): the
+    hidden chart is the first element of the page, in the container the style hides, on every run."""
+    at = open_page(app(three_cloud_store, monkeypatch), page)
+    for _ in range(2):
+        no_exception(at)
+        first = at.main.children[0]
+        assert first.key == chart_preload.KEY
+        assert [c.key for c in first.get("plotly_chart")] == [chart_preload.CHART_KEY]
+        assert any(f".st-key-{chart_preload.KEY}" in h.proto.body and "display: none" in h.proto.body
+                   for h in at.get("html"))
+        at.run()
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_page_renders_with_numbers_and_the_cloud_filter_changes_them(page, three_cloud_store, monkeypatch):
     at = open_page(app(three_cloud_store, monkeypatch), page)
     no_exception(at)
     assert metrics(at), "every page shows headline numbers"
-    assert at.get("plotly_chart"), "every page draws at least one chart"
+    assert page_charts(at), "every page draws at least one chart"
     before = snapshot(at)
     if page in WINDOWED:
         at.multiselect(key="fs_clouds").set_value(["aws"])

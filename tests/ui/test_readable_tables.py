@@ -13,7 +13,7 @@ from flowscope.model import C, Cloud, Status
 from flowscope.store import Store
 from flowscope.ui import components, readable
 from tests.ui.helpers import build
-from tests.ui.test_pages import app, no_exception, open_page
+from tests.ui.test_pages import app, no_exception, open_page, page_charts
 
 
 def test_a_header_click_sorts_durations_and_money_by_value():
@@ -107,7 +107,7 @@ def test_compare_page_draws_both_runs_step_by_step(three_cloud_store, monkeypatc
     no_exception(at)
     a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
     assert a and b and a != b
-    figure = json.loads(at.get("plotly_chart")[0].proto.spec)
+    figure = json.loads(page_charts(at)[0].proto.spec)
     names = [t["name"] for t in figure["data"]]
     assert names == ["run A", "run B"]
     marks = [m for t in figure["data"] for m in t["text"]]
@@ -126,4 +126,4 @@ def test_compare_opens_on_two_successful_runs_when_none_failed(tmp_path, monkeyp
     no_exception(at)
     a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
     assert a and b and a != b, "no failed run: the two newest successful runs of one workflow"
-    assert at.get("plotly_chart"), "the step chart is drawn"
+    assert page_charts(at), "the step chart is drawn"

@@ -23,6 +23,8 @@ def preload() -> None:
     """A hidden empty Plotly chart, and the style that hides it; drawn on every run at the same place."""
     import plotly.graph_objects as go
 
-    st.html(f"<style>.st-key-{KEY} {{ display: none; }}</style>")
+    # The container, and the layout wrapper Streamlit puts around it (else a flex item of height 0 that
+    # still takes a gap above the title).
+    st.html(f"<style>.st-key-{KEY}, [data-testid=stLayoutWrapper]:has(> .st-key-{KEY}) {{ display: none; }}</style>")
     with st.container(key=KEY):
         st.plotly_chart(go.Figure(), config={"staticPlot": True}, key=CHART_KEY)

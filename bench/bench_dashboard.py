@@ -176,7 +176,6 @@ PROBE = """() => {
   return {charts: charts.length,
           staleCharts: charts.filter(e => e.getAttribute('data-stale') === 'true').length,
           anyStale: els.some(e => e.getAttribute('data-stale') === 'true'),
-          running: !!document.querySelector('[data-testid="stStatusWidget"]'),
           waiting: waiting,
           exception: !!document.querySelector('[data-testid="stException"]')};
 }"""
@@ -196,24 +195,55 @@ def _charts_in(state: dict[str, Any]) -> bool:
 
 
 def _findings_in(state: dict[str, Any]) -> bool:
-    return not state["running"] and not state["waiting"] and not state["anyStale"]
+    return not state["waiting"] and not state["anyStale"]
+
+
+def listen(ws: Any, heard: dict[str, float]) -> None:
+    """Record on `heard` when the browser last sent and received a websocket message, and when the server
+    last said the session's script started (`busy`) and stopped (`idle`) running. The page itself has
+    no running indicator to read (none is drawn with the minimal toolbar), and between a page's charts and the note of
+    its findings fragment the page looks finished: only the server's session status says the run,
+    fragments included, is over."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    def received(frame: Any) -> None:
+        now = time.monotonic()
+        heard["received"] = now
+        try:
+            msg = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode("latin-1"))
+        except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol: only its time counts
+            return
+        if msg.WhichOneof("type") == "session_status_changed":
+            heard["busy" if msg.session_status_changed.script_is_running else "idle"] = now
+
+    ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
+    ws.on("framereceived", received)
 
 
 def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] | None = None) -> tuple[float, float]:
-    """Seconds from t0 until the charts are in, and until the findings are in (the run is over).
+    """Seconds from t0 until the charts are in, and until the findings are in: no findings note, nothing
+    stale, and the server's last word since t0 is that the run stopped (`listen` fills `heard`).
 
     After a widget change (`started=False`) the rerun must have begun before fresh charts count: the
-    page shows it running or stale, or (`heard`: when the browser last sent a websocket message and
-    last received one) the server has answered a message the browser sent since t0, for a rerun
-    quicker than one look at the page."""
+    page shows it stale, or the server said a run began after t0, or it has answered a message the
+    browser sent since t0, for a rerun quicker than one look at the page."""
+    heard = heard if heard is not None else {}
+
+    def began() -> bool:
+        return heard.get("busy", 0.0) > t0
+
+    def over() -> bool:      # the server's last word since t0 is that the script stopped running
+        idle = heard.get("idle", 0.0)
+        return idle > t0 and idle >= heard.get("busy", 0.0)
+
     if not started:
         def answered() -> bool:
-            sent = (heard or {}).get("sent", 0.0)
-            return sent > t0 and (heard or {}).get("received", 0.0) > sent
-        _until(page, lambda s: s["running"] or s["anyStale"] or answered(), timeout_s=5)
+            sent = heard.get("sent", 0.0)
+            return sent > t0 and heard.get("received", 0.0) > sent
+        _until(page, lambda s: s["anyStale"] or began() or answered(), timeout_s=5)
     state = _until(page, _charts_in)
     charts = time.monotonic() - t0
-    state = _until(page, _findings_in)
+    state = _until(page, lambda s: _findings_in(s) and over())
     if state["exception"]:
         raise RuntimeError(f"the page shows an exception: {page.url}")
     return charts, time.monotonic() - t0
@@ -300,15 +330,10 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
                 for name in pages:
                     page = browser.new_page(viewport={"width": 1366, "height": 900})
                     heard: dict[str, float] = {}
-
-                    def listen(ws: Any, heard: dict[str, float] = heard) -> None:
-                        ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
-                        ws.on("framereceived", lambda _frame: heard.__setitem__("received", time.monotonic()))
-
-                    page.on("websocket", listen)
+                    page.on("websocket", lambda ws, heard=heard: listen(ws, heard))
                     t0 = time.monotonic()
                     page.goto(f"{base}/{'' if name == 'overview' else name}?window={window}")
-                    rows.setdefault((name, "first draw"), []).append(_timed(page, t0))
+                    rows.setdefault((name, "first draw"), []).append(_timed(page, t0, heard=heard))
                     t0 = _pick(page, "stMultiSelect", "Clouds", "aws")
                     rows.setdefault((name, "cloud -> aws"), []).append(_timed(page, t0, False, heard))
                     page.keyboard.press("Escape")

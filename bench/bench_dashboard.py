@@ -206,6 +206,8 @@ def listen(ws: Any, heard: dict[str, float]) -> None:
     fragments included, is over."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+    from flowscope.ui import chart_preload
+
     def received(frame: Any) -> None:
         now = time.monotonic()
         heard["received"] = now
@@ -213,8 +215,13 @@ def listen(ws: Any, heard: dict[str, float]) -> None:
             msg = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode("latin-1"))
         except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol: only its time counts
             return
-        if msg.WhichOneof("type") == "session_status_changed":
+        kind = msg.WhichOneof("type")
+        if kind == "session_status_changed":
             heard["busy" if msg.session_status_changed.script_is_running else "idle"] = now
+        elif (kind == "delta" and msg.delta.WhichOneof("type") == "new_element"
+              and msg.delta.new_element.WhichOneof("type") == "plotly_chart"
+              and chart_preload.KEY not in msg.delta.new_element.plotly_chart.id):
+            heard["chart"] = now            # one of the page's own charts (not the renderer's preload)
 
     ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
     ws.on("framereceived", received)
@@ -224,9 +231,8 @@ def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] |
     """Seconds from t0 until the charts are in, and until the findings are in: no findings note, nothing
     stale, and the server's last word since t0 is that the run stopped (`listen` fills `heard`).
 
-    After a widget change (`started=False`) the rerun must have begun before fresh charts count: the
-    page shows it stale, or the server said a run began after t0, or it has answered a message the
-    browser sent since t0, for a rerun quicker than one look at the page."""
+    After a widget change (`started=False`) the rerun must have begun (the page shows it stale, or the
+    server said a run began after t0), and a chart must have been sent since t0, before charts count."""
     heard = heard if heard is not None else {}
 
     def began() -> bool:
@@ -237,11 +243,10 @@ def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] |
         return idle > t0 and idle >= heard.get("busy", 0.0)
 
     if not started:
-        def answered() -> bool:
-            sent = heard.get("sent", 0.0)
-            return sent > t0 and heard.get("received", 0.0) > sent
-        _until(page, lambda s: s["anyStale"] or began() or answered(), timeout_s=5)
-    state = _until(page, _charts_in)
+        _until(page, lambda s: s["anyStale"] or began(), timeout_s=5)
+    # Charts drawn, none stale, and one of them sent since t0 (else a quick rerun's old charts, still
+    # on screen and not yet marked stale, would count).
+    state = _until(page, lambda s: _charts_in(s) and heard.get("chart", 0.0) > t0)
     charts = time.monotonic() - t0
     state = _until(page, lambda s: _findings_in(s) and over())
     if state["exception"]:

@@ -41,13 +41,19 @@ class Context:
         return self.window.previous_has_data
 
 
-def page(title: str, *, need_data: bool = True, need_window: bool = True) -> Context:
+def page(title: str, *, need_data: bool = True, need_window: bool = True, findings: bool = False) -> Context:
     """Header, then a helpful state (and st.stop) when the store is unreadable, empty or the
-    window holds nothing; returns the page's Context otherwise."""
+    window holds nothing; returns the page's Context otherwise.
+
+    `findings`: the page shows findings (`with_findings`), so their analyses are asked for now, before
+    the page's own queries: they start at once (giving way to the page, at a lower priority, in their
+    own process) instead of after the page's charts, and interrupt a window computed ahead of time."""
     f = filters.render()
     st.title(title)
     try:
         summary = data.summary()
+        if findings and summary["executions"]:
+            data.findings_job(f, prefetch=filters.other_windows(f))
     except data.StoreUnavailable as exc:
         st.error(f"**The store cannot be read.** {exc}")
         st.info("Point the dashboard at a store with `flowscope dashboard --store DIR`, the `FLOWSCOPE_STORE` "

@@ -9,7 +9,7 @@ from flowscope.format import fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
-ctx = ui.page("Cost")
+ctx = ui.page("Cost", findings=True)
 f = ctx.filters
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)

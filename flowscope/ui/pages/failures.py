@@ -8,7 +8,7 @@ from flowscope.format import fmt_pct
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
-ctx = ui.page("Failures")
+ctx = ui.page("Failures", findings=True)
 f = ctx.filters
 total = data.overview(f).iloc[-1]
 errors = data.top_errors(f)

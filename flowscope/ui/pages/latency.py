@@ -8,7 +8,7 @@ from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
-ctx = ui.page("Latency")
+ctx = ui.page("Latency", findings=True)
 f = ctx.filters
 steps = data.latency_by_step(f)
 runs = data.execution_latency(f)

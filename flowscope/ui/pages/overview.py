@@ -10,7 +10,7 @@ from flowscope.format import fmt_evidence, fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
-ctx = ui.page("Overview")
+ctx = ui.page("Overview", findings=True)
 f = ctx.filters
 ui.failed_scopes_banner(data.collection_health())
 

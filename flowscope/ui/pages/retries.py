@@ -8,7 +8,7 @@ from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
-ctx = ui.page("Retries")
+ctx = ui.page("Retries", findings=True)
 f = ctx.filters
 over = data.retries_over_time(f)
 amp = data.amplification(f)

@@ -4,24 +4,71 @@ process started (`analyses_process.prestart`: it imports the analyses and opens 
 
 Streamlit imports pandas lazily and plotly builds its figure machinery on first use, so without this
 the first visitor of a fresh server paid both inside their page's first run (about 0.5 s of pandas and
-0.2 s of plotly on an idle 2-core machine, twice that under load), and waited for a cold worker
-process before the first findings. Imported on a thread, the libraries load while the server binds
-its port; a page that needs them first simply waits on Python's import lock. Nothing of flowscope's
-that uses Streamlit is imported here: its caches belong to the running app.
+0.2 s of plotly on an idle 2-core machine, twice that under load), then ibis (0.3 s, for the
+analyses' `Thresholds` the pages read their month from) and the store's readers, and waited for a
+cold worker process before the first findings. Imported on a thread, the libraries load while the server binds
+its port; a page that needs them first simply waits on Python's import lock. Once the server's
+runtime exists, the reads every page starts with go through the app's own caches (`warm_store`).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 
 
 def warm() -> None:
-    """Import pandas and plotly and build one figure (plotly's validators load on first use)."""
+    """Import pandas and plotly and build one figure (plotly's validators load on first use), then the
+    store's readers and the analyses' definitions the pages read their settings from (`Thresholds`:
+    ibis, 0.3 s; DuckDB and Delta Lake, 0.1 s)."""
     import pandas  # noqa: F401
     import plotly.graph_objects as go
 
     go.Figure(go.Scatter(x=[0, 1], y=[0, 1])).to_plotly_json()
+    import flowscope.analysis.base  # noqa: F401
+    import flowscope.analysis.tables  # noqa: F401
+    import flowscope.store  # noqa: F401
+
+
+WARM_THREAD = "flowscope-warm"
+RUNTIME_WAIT_S = 60.0
+
+
+def warm_store(wait_s: float = RUNTIME_WAIT_S, ready: Callable[[], bool] | None = None) -> None:
+    """Once the server's runtime exists, read what every page reads first through the app's own caches
+    (`ui.data`: the store's snapshot connection, its summary, the sidebar's workflows, the thresholds
+    and the collection health), so the first visitor's run finds them ready; a page that asks for one
+    while it is read waits for it (Streamlit computes a cached value once). Failures are left to the
+    page, which says what is wrong with the store. `ready` says whether the runtime exists (tests)."""
+    import logging
+    import time
+
+    if ready is None:
+        from streamlit.runtime import Runtime
+
+        ready = Runtime.exists
+    deadline = time.monotonic() + wait_s
+    while not ready():
+        if time.monotonic() > deadline:
+            return
+        time.sleep(0.05)
+    # Streamlit warns of a missing script context for each cached call made outside a page run: ours.
+    logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context").addFilter(
+        lambda record: record.threadName != WARM_THREAD)
+    from flowscope.ui import data
+
+    for read in (data.summary, data.workflow_options, data.thresholds, data.collection_health):
+        try:
+            read()
+        except Exception:  # noqa: BLE001 - the page reports an unreadable store in its own words
+            return
+
+
+def _warm_all() -> None:
+    warm()
+    if os.environ.get("FLOWSCOPE_STORE"):
+        warm_store()
 
 
 def main() -> None:
@@ -30,7 +77,7 @@ def main() -> None:
     from flowscope.ui.analyses_process import prestart
 
     prestart(os.environ.get("FLOWSCOPE_STORE"))
-    threading.Thread(target=warm, name="flowscope-warm", daemon=True).start()
+    threading.Thread(target=_warm_all, name=WARM_THREAD, daemon=True).start()
     streamlit_main(prog_name="streamlit")
 
 

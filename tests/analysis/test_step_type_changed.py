@@ -1,0 +1,58 @@
+"""`cost.step_window_stats` reads the steps grouped by type too (cheaper than a string max over every
+visit) and folds a step whose type changed back into one row: the greatest type, as max(type) said,
+and the counts, extremes and flags of all its visits."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from flowscope.analysis import cost
+from flowscope.analysis.suite import build_context
+from flowscope.model import C, Status, StepType
+from tests.analysis.helpers import T0, World, at
+
+DAY = dt.timedelta(days=1)
+
+
+def _stats(world: World) -> pd.DataFrame:
+    ctx = build_context(world.tables(), since=T0 + DAY, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+    return cost.step_window_stats(ctx).sort_values([C.name, "current"]).reset_index(drop=True)
+
+
+def test_a_step_whose_type_changed_is_one_row_with_all_its_visits():
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(3):                               # "charge" was a Pass state, then became a Task
+        ex = w.execution(wf, at(days=1, hours=i))
+        w.step(ex, "charge", at(days=1, hours=i), type=StepType.PASS)
+        w.step(ex, "ship", at(days=1, hours=i, minutes=1))
+    for i in range(4):
+        ex = w.execution(wf, at(days=1, hours=10 + i))
+        w.step(ex, "charge", at(days=1, hours=10 + i), type=StepType.TASK, attempts=2,
+               status=Status.FAILED if i == 3 else Status.SUCCEEDED, iteration=0 if i == 0 else None)
+        w.step(ex, "ship", at(days=1, hours=10 + i, minutes=1))
+    ex = w.execution(wf, at(hours=5))                # the previous window: one visit, one type
+    w.step(ex, "charge", at(hours=5), type=StepType.TASK)
+    got = _stats(w)
+    charge = got[(got[C.name] == "charge")]
+    assert len(charge) == 2 and len(got) == 3, got          # this window and the previous one; "ship" once
+    now = charge[charge["current"]].iloc[0]
+    assert now[C.type] == max(str(StepType.PASS), str(StepType.TASK))
+    assert (now["visits"], now["attempts"], now["retries"], now["in_loop"]) == (7, 11, 4, 1)
+    assert (now["f_visits"], now["failures"]) == (7, 1)
+    assert now["first_seen"] == now["last_seen"] == pd.Timestamp(at(days=1, hours=13))
+    before = charge[~charge["current"]].iloc[0]
+    assert (before[C.type], before["visits"], before["failures"]) == (str(StepType.TASK), 1, 0)
+
+
+def test_steps_of_one_type_come_back_as_the_engine_gave_them():
+    w = World()
+    wf = w.workflow("orders")
+    ex = w.execution(wf, at(days=1))
+    w.step(ex, "a", at(days=1))
+    w.step(ex, "b", at(days=1, minutes=1), status=Status.FAILED)
+    got = _stats(w)
+    assert got[C.name].tolist() == ["a", "b"] and got["first_seen"].isna().tolist() == [True, False]
+    assert list(got.columns[:5]) == [C.cloud, C.workflow_id, C.name, "current", C.type]

@@ -198,49 +198,18 @@ def _findings_in(state: dict[str, Any]) -> bool:
     return not state["waiting"] and not state["anyStale"]
 
 
-def listen(ws: Any, heard: dict[str, float]) -> None:
-    """Record on `heard` when the browser last sent and received a websocket message, and when the server
-    last said the session's script started (`busy`) and stopped (`idle`) running. The page itself has
-    no running indicator to read (none is drawn with the minimal toolbar), and between a page's charts and the note of
-    its findings fragment the page looks finished: only the server's session status says the run,
-    fragments included, is over."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    from flowscope.ui import chart_preload
-
-    def received(frame: Any) -> None:
-        now = time.monotonic()
-        heard["received"] = now
-        try:
-            msg = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode("latin-1"))
-        except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol: only its time counts
-            return
-        kind = msg.WhichOneof("type")
-        if kind == "session_status_changed":
-            heard["busy" if msg.session_status_changed.script_is_running else "idle"] = now
-        elif (kind == "delta" and msg.delta.WhichOneof("type") == "new_element"
-              and msg.delta.new_element.WhichOneof("type") == "plotly_chart"
-              and chart_preload.KEY not in msg.delta.new_element.plotly_chart.id):
-            heard["chart"] = now            # one of the page's own charts (not the renderer's preload)
-
-    ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
-    ws.on("framereceived", received)
-
-
 def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] | None = None) -> tuple[float, float]:
     """Seconds from t0 until the charts are in, and until the findings are in: no findings note, nothing
     stale, and the server's last word since t0 is that the run stopped (`listen` fills `heard`).
 
     After a widget change (`started=False`) the rerun must have begun (the page shows it stale, or the
     server said a run began after t0), and a chart must have been sent since t0, before charts count."""
+    from tests.e2e.helpers import run_over
+
     heard = heard if heard is not None else {}
 
     def began() -> bool:
         return heard.get("busy", 0.0) > t0
-
-    def over() -> bool:      # the server's last word since t0 is that the script stopped running
-        idle = heard.get("idle", 0.0)
-        return idle > t0 and idle >= heard.get("busy", 0.0)
 
     if not started:
         _until(page, lambda s: s["anyStale"] or began(), timeout_s=5)
@@ -248,7 +217,7 @@ def _timed(page: Any, t0: float, started: bool = True, heard: dict[str, float] |
     # on screen and not yet marked stale, would count).
     state = _until(page, lambda s: _charts_in(s) and heard.get("chart", 0.0) > t0)
     charts = time.monotonic() - t0
-    state = _until(page, lambda s: _findings_in(s) and over())
+    state = _until(page, lambda s: _findings_in(s) and run_over(heard, t0))
     if state["exception"]:
         raise RuntimeError(f"the page shows an exception: {page.url}")
     return charts, time.monotonic() - t0
@@ -313,7 +282,7 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
     from playwright.sync_api import sync_playwright
 
     from flowscope.ui.server import serve
-    from tests.e2e.helpers import ARGS, CHROMIUM, free_port
+    from tests.e2e.helpers import ARGS, CHROMIUM, free_port, listen
 
     rows: dict[tuple[str, str], list[tuple[float, float]]] = {}
     peaks: list[float] = []

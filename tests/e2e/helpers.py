@@ -1,11 +1,15 @@
 """What the browser tests share: Debian's Chromium, its headless flags, a free loopback port, the
-screenshot folder (test-artifacts/)."""
+screenshot folder (test-artifacts/), and `listen`: what the server said over the page's websocket
+(when its script started and stopped running, when a chart was sent), read by the browser tests and
+by bench/bench_dashboard.py to know that a run, fragments included, is over."""
 
 from __future__ import annotations
 
 import shutil
 import socket
+import time
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -17,3 +21,39 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def listen(ws: Any, heard: dict[str, float]) -> None:
+    """Record on `heard` when the browser last sent and received a websocket message, and when the server
+    last said the session's script started (`busy`) and stopped (`idle`) running, and when one of the
+    page's own charts was last sent (`chart`). The page itself has no running indicator to read (none
+    is drawn with the minimal toolbar), and between a page's charts and the note of its findings
+    fragment it looks finished: only the server's session status says the run, fragments included,
+    is over."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from flowscope.ui import chart_preload
+
+    def received(frame: Any) -> None:
+        now = time.monotonic()
+        heard["received"] = now
+        try:
+            msg = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode("latin-1"))
+        except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol: only its time counts
+            return
+        kind = msg.WhichOneof("type")
+        if kind == "session_status_changed":
+            heard["busy" if msg.session_status_changed.script_is_running else "idle"] = now
+        elif (kind == "delta" and msg.delta.WhichOneof("type") == "new_element"
+              and msg.delta.new_element.WhichOneof("type") == "plotly_chart"
+              and chart_preload.KEY not in msg.delta.new_element.plotly_chart.id):
+            heard["chart"] = now            # one of the page's own charts (not the renderer's preload)
+
+    ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
+    ws.on("framereceived", received)
+
+
+def run_over(heard: dict[str, float], since: float) -> bool:
+    """Whether the server's last word since `since` (a `time.monotonic()`) is that the script stopped."""
+    idle = heard.get("idle", 0.0)
+    return idle > since and idle >= heard.get("busy", 0.0)

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from flowscope.ui import readable
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, listen, run_over
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -70,18 +70,24 @@ def browser():
         b.close()
 
 
-def settle(page, timeout_s: float = 45.0) -> None:
-    """Wait until Streamlit has finished the run (no running indicator) and a chart is drawn."""
+def watched(browser, **kwargs):
+    """A new page whose websocket `listen` reads: (page, heard)."""
+    page = browser.new_page(**kwargs)
+    heard: dict[str, float] = {}
+    page.on("websocket", lambda ws: listen(ws, heard))
+    return page, heard
+
+
+def settle(page, heard: dict[str, float], since: float, timeout_s: float = 45.0) -> None:
+    """Wait until a chart is drawn and the server says the run that began after `since` (fragments
+    included: the findings) stopped."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout_s * 1000)
-    page.wait_for_selector(".js-plotly-plot", timeout=timeout_s * 1000)
+    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=timeout_s * 1000)   # not the hidden preload
     deadline = time.monotonic() + timeout_s
-    quiet = 0
-    while time.monotonic() < deadline:
-        running = page.locator('[data-testid="stStatusWidget"]').count()
-        quiet = quiet + 1 if running == 0 else 0
-        if quiet >= 3:
-            return
-        time.sleep(0.3)
+    while not run_over(heard, since):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the page's run did not end within {timeout_s:.0f} s: {page.url}")
+        page.wait_for_timeout(100)       # lets Playwright deliver the websocket events
 
 
 def shoot(page, path: Path) -> None:
@@ -96,11 +102,12 @@ def shoot(page, path: Path) -> None:
 
 def test_every_page_renders_in_chromium(server, browser):
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page, heard = watched(browser, viewport={"width": 1400, "height": 1000})
     problems = []
     for name, path in PAGES.items():
+        since = time.monotonic()
         page.goto(f"{server}/{path}?{WINDOW}", wait_until="domcontentloaded")
-        settle(page)
+        settle(page, heard, since)
         charts = page.locator(".js-plotly-plot:visible").count()      # not the renderer's hidden preload
         errors = page.locator('[data-testid="stException"]').count()
         shoot(page, ARTIFACTS / f"e2e-{name}.png")
@@ -110,13 +117,15 @@ def test_every_page_renders_in_chromium(server, browser):
 
 
 def test_failed_scope_is_visible_and_filters_travel_in_the_url(server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page, heard = watched(browser, viewport={"width": 1400, "height": 1000})
+    since = time.monotonic()
     page.goto(f"{server}/?{WINDOW}&cloud=aws", wait_until="domcontentloaded")
-    settle(page)
+    settle(page, heard, since)
     assert page.get_by_text("Collection failed for 1 scope").count() >= 1
+    since = time.monotonic()
     page.get_by_role("link", name="Cost").first.click()
     page.wait_for_url("**/cost**", timeout=20_000)
-    settle(page)
+    settle(page, heard, since)
     assert "window=30d" in page.url and "cloud=aws" in page.url
     assert page.locator('[data-testid="stException"]').count() == 0
 
@@ -174,12 +183,13 @@ def test_names_and_money_stay_in_view_at_1366_pixels(server, browser):
     """Every table on every page, at 1366x768 with the sidebar open: its name column is pinned and it
     and the money columns end inside the grid's visible width (no sideways scroll needed)."""
     ARTIFACTS.mkdir(exist_ok=True)
-    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page, heard = watched(browser, viewport={"width": 1366, "height": 768})
     problems: list[str] = []
     checked = 0
     for name, path in PAGES.items():
+        since = time.monotonic()
         page.goto(f"{server}/{path}?{WINDOW}", wait_until="domcontentloaded")
-        settle(page)
+        settle(page, heard, since)
         if name == "overview":   # the findings table comes when the analyses finish
             page.wait_for_function("() => [...document.querySelectorAll('th[role=columnheader]')]"
                                    ".some(t => t.textContent === 'title')", timeout=120_000)

@@ -12,6 +12,7 @@ renamed model column fails loudly (KeyError) the first time a query is built.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -281,19 +282,44 @@ def workflow_options(con: Any) -> pd.DataFrame:
 
 def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
     """Per cloud: executions, failed, running, failure rate, retries, cost in window and per month."""
-    p = f.params()
+    return _overviews(con, f, with_previous=False)[0]
+
+
+def overview_and_previous(con: Any, f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`overview_by_cloud` of the window and of the previous one (`f.previous()`), the executions and
+    the steps of both read in one pass each (on the 1M dashboard store, 7 days: 97 ms to 55-61 ms)."""
+    now, before = _overviews(con, f, with_previous=True)
+    return now, before
+
+
+def _overviews(con: Any, f: Filters, *, with_previous: bool) -> list[pd.DataFrame]:
+    """The overview of `f` (and of `f.previous()`): executions and steps grouped by cloud and by which
+    window a row started in; the cost priced per window (each at its own price date)."""
+    windows = [f, f.previous()] if with_previous else [f]
+    span = dataclasses.replace(f, since=windows[-1].since)
+    p = {**span.params(), "split": f.since}
+    current = f"{C.started_at} >= $split" if with_previous else "TRUE"
     ex = run(con, q("""
-        SELECT {cloud}, count(*) AS executions,
+        SELECT {cloud}, {current} AS current, count(*) AS executions,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
                count(*) FILTER (WHERE {status} = 'RUNNING') AS running,
                count(*) FILTER (WHERE {status} IN ({terminal})) AS finished
         FROM executions WHERE {where} GROUP BY ALL
-    """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where()), p)
+    """, current=current, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=span.where()), p)
     rt = run(con, q("""
-        SELECT {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
+        SELECT {cloud}, {current} AS current, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
         FROM steps WHERE {where} GROUP BY ALL
-    """, where=f.where()), p)
-    co = run(con, usage_cost_sql(_usage_rows(f), [C.cloud]), p)
+    """, current=current, where=span.where()), p)
+    out = []
+    for window in windows:
+        this = window is f
+        co = run(con, usage_cost_sql(_usage_rows(window), [C.cloud]), window.params())
+        out.append(_overview_frame(ex[ex["current"] == this].drop(columns="current"),
+                                   rt[rt["current"] == this].drop(columns="current"), co, window))
+    return out
+
+
+def _overview_frame(ex: pd.DataFrame, rt: pd.DataFrame, co: pd.DataFrame, f: Filters) -> pd.DataFrame:
     out = ex.merge(rt, on=C.cloud, how="outer").merge(co, on=C.cloud, how="outer")
     for col in ("executions", "failed", "running", "finished", "retries"):
         out[col] = out[col].fillna(0).astype("int64")

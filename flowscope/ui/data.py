@@ -179,6 +179,11 @@ def overview(f: Filters) -> pd.DataFrame:
     return call("overview_by_cloud", f)
 
 
+def overview_and_previous(f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """`overview` of the window and of the previous one, read together (`tables.overview_and_previous`)."""
+    return call("overview_and_previous", f)
+
+
 def trend(f: Filters) -> pd.DataFrame:
     return call("trend", f)
 

@@ -35,6 +35,21 @@ def window():
 
 # ---------------------------------------------------------------- queries
 
+@pytest.mark.parametrize("since_days, days, clouds, wf", [
+    (3, 3, (), ()), (3, 3, ("aws",), ()), (4, 2, ("azure", "gcp"), ()), (5, 1, (), (WORKFLOWS[0].workflow_id,)),
+    (0, 3, (), ()),                                    # the previous window holds no data
+])
+def test_the_overview_and_its_previous_window_read_together_equal_each_read_alone(con, since_days, days, clouds,
+                                                                                    wf):
+    f = queries.Filters(T0 + dt.timedelta(days=since_days), T0 + dt.timedelta(days=since_days + days),
+                        clouds, wf, month_days=30.4)
+    now, before = queries.overview_and_previous(con, f)
+    pd.testing.assert_frame_equal(now, queries.overview_by_cloud(con, f))
+    pd.testing.assert_frame_equal(before, queries.overview_by_cloud(con, f.previous()))
+    assert now.iloc[-1]["executions"] > 0
+    assert (before.iloc[-1]["executions"] > 0) == (since_days >= days)
+
+
 def test_overview_counts_and_cost(con, window):
     frame = queries.overview_by_cloud(con, window).set_index(C.cloud)
     assert list(frame.index) == ["aws", "azure", "gcp", "total"]

@@ -14,9 +14,8 @@ ctx = ui.page("Overview", findings=True)
 f = ctx.filters
 ui.failed_scopes_banner(data.collection_health())
 
-now = data.overview(f)
 # Deltas only against a previous window that has data (filters.time_window), never against nothing.
-before = data.overview(f.previous()) if ctx.compare else None
+now, before = data.overview_and_previous(f) if ctx.compare else (data.overview(f), None)
 prev = {r.cloud: r for r in before.itertuples(index=False) if r.executions > 0} if before is not None else {}
 for row in now.itertuples(index=False):
     p = prev.get(row.cloud)

@@ -294,6 +294,17 @@ def test_express_candidate():
 def test_no_express_candidate_when_long_or_callback():
     th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
     assert of(run(express_world(duration_ms=400_000), thresholds=th), "express_candidate").empty
+    # p99 short, but 10 of 2,000 runs took 6 minutes: Express would stop each of them at 5.
+    w = express_world()
+    for ex in w.rows["executions"][::200]:
+        ex[C.duration_ms] = 360_000
+        ex[C.ended_at] = ex[C.started_at] + dt.timedelta(minutes=6)
+    assert of(run(w, thresholds=th), "express_candidate").empty
+    w = express_world()
+    for ex in w.rows["executions"][::200]:
+        ex[C.duration_ms] = 290_000                # under the limit: still a candidate
+        ex[C.ended_at] = ex[C.started_at] + dt.timedelta(seconds=290)
+    assert len(of(run(w, thresholds=th), "express_candidate")) == 1
     assert of(run(express_world(resource="arn:aws:states:::sqs:sendMessage.waitForTaskToken"), thresholds=th),
               "express_candidate").empty
 

@@ -52,8 +52,6 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     st.title(title)
     try:
         summary = data.summary()
-        if findings and summary["executions"]:
-            data.findings_job(f, prefetch=filters.other_windows(f))
     except data.StoreUnavailable as exc:
         st.error(f"**The store cannot be read.** {exc}")
         st.info("Point the dashboard at a store with `flowscope dashboard --store DIR`, the `FLOWSCOPE_STORE` "
@@ -69,6 +67,8 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     if note:
         st.caption(note)
     ctx = Context(f, summary, span)
+    if findings and summary["executions"]:
+        _findings_job(f)
     if need_data and summary["executions"] == 0:
         st.info("**No executions in this store yet.** Run `flowscope demo` for a simulated three-cloud store, "
                 "`flowscope sync` to collect from your clouds, or `flowscope import FILE...` for exported "
@@ -228,7 +228,7 @@ def with_findings(f: Filters, draw: Callable[[pd.DataFrame | None], None],
     without them). Analyses already done are drawn in line. Running ones: the part is drawn without
     them, with a note, in a parallel fragment that waits for them while the rest of the page draws,
     then redraws only itself. The analyses of the sidebar's other windows are queued behind them."""
-    job = data.findings_job(f, prefetch=filters.other_windows(f))
+    job = _findings_job(f)
     if job.done():
         _draw_findings(job, draw, kinds)
         return
@@ -254,6 +254,12 @@ def with_findings(f: Filters, draw: Callable[[pd.DataFrame | None], None],
             _KEY_PHASE.reset(found)
 
     part()
+
+
+def _findings_job(f: Filters) -> data.FindingsJob:
+    """The analyses of `f`'s window, with the sidebar's other windows queued behind them (the one way a
+    page asks for them: `page(findings=True)` early, `with_findings` when it draws them)."""
+    return data.findings_job(f, prefetch=filters.other_windows(f))
 
 
 def _draw_findings(job: data.FindingsJob, draw: Callable[[pd.DataFrame | None], None],

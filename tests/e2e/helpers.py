@@ -24,22 +24,20 @@ def free_port() -> int:
 
 
 def listen(ws: Any, heard: dict[str, float]) -> None:
-    """Record on `heard` when the browser last sent and received a websocket message, and when the server
-    last said the session's script started (`busy`) and stopped (`idle`) running, and when one of the
-    page's own charts was last sent (`chart`). The page itself has no running indicator to read (none
-    is drawn with the minimal toolbar), and between a page's charts and the note of its findings
-    fragment it looks finished: only the server's session status says the run, fragments included,
-    is over."""
+    """Record on `heard` when the server last said the session's script started (`busy`) and stopped
+    (`idle`) running, and when one of the page's own charts was last sent (`chart`). The page itself
+    has no running indicator to read (none is drawn with the minimal toolbar), and between a page's
+    charts and the note of its findings fragment it looks finished: only the server's session status
+    says the run, fragments included, is over."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
     from flowscope.ui import chart_preload
 
     def received(frame: Any) -> None:
         now = time.monotonic()
-        heard["received"] = now
         try:
             msg = ForwardMsg.FromString(frame if isinstance(frame, bytes) else frame.encode("latin-1"))
-        except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol: only its time counts
+        except Exception:  # noqa: BLE001 - not a message of Streamlit's protocol
             return
         kind = msg.WhichOneof("type")
         if kind == "session_status_changed":
@@ -49,7 +47,6 @@ def listen(ws: Any, heard: dict[str, float]) -> None:
               and chart_preload.KEY not in msg.delta.new_element.plotly_chart.id):
             heard["chart"] = now            # one of the page's own charts (not the renderer's preload)
 
-    ws.on("framesent", lambda _frame: heard.__setitem__("sent", time.monotonic()))
     ws.on("framereceived", received)
 
 

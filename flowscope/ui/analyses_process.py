@@ -84,11 +84,11 @@ class AnalysesProcess:
     def preempt(self) -> None:
         """Interrupt the running job if it is preemptible (SIGUSR1 to the worker; none: nothing to do).
         Never blocks: the caller that waits for the job gets `Preempted` soon after."""
-        worker = self._worker
-        if worker is None or worker[0].poll() is not None:
+        pid = self.pid
+        if pid is None:
             return
         try:
-            os.kill(worker[0].pid, PREEMPT_SIGNAL)
+            os.kill(pid, PREEMPT_SIGNAL)
         except ProcessLookupError:    # it ended just now
             pass
 

@@ -21,6 +21,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 URGENT = 0
@@ -217,12 +218,13 @@ class Jobs:
             return None
 
 
+@dataclass(slots=True)
 class _Running:
     """The job the worker runs: its key, Future, work and priority (raised by an urgent submit of its
     key), and whether it was asked to end early."""
 
-    __slots__ = ("key", "future", "fn", "priority", "preempted")
-
-    def __init__(self, key: Hashable, future: Future[Any], fn: Callable[[], Any], priority: int) -> None:
-        self.key, self.future, self.fn, self.priority = key, future, fn, priority
-        self.preempted = False
+    key: Hashable
+    future: Future[Any]
+    fn: Callable[[], Any]
+    priority: int
+    preempted: bool = False

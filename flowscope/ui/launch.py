@@ -71,11 +71,35 @@ def _warm_all() -> None:
         warm_store()
 
 
+def quiet_when_unread(fds: tuple[int, ...] = (1, 2)) -> None:
+    """Point each of `fds` (stdout, stderr) at /dev/null once nothing reads it any more (a pipe whose
+    reader is gone), instead of leaving it broken. A server whose launcher was killed kept its stdout
+    pipe; Streamlit prints "Stopping..." before it stops, so on SIGTERM that print raised
+    BrokenPipeError inside the event loop's callback and the server never stopped. A blocked `poll`
+    on a thread per stream costs nothing meanwhile: it wakes only when the pipe's or socket's reader is
+    gone or a terminal hung up, never for a file or /dev/null."""
+    import select
+
+    def watch(fd: int) -> None:
+        poller = select.poll()
+        poller.register(fd, 0)      # no events asked: only POLLERR, POLLHUP or POLLNVAL wake it
+        poller.poll()
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, fd)
+        finally:
+            os.close(devnull)
+
+    for fd in fds:
+        threading.Thread(target=watch, args=(fd,), name=f"flowscope-console-{fd}", daemon=True).start()
+
+
 def main() -> None:
     from streamlit.web.cli import main as streamlit_main
 
     from flowscope.ui.analyses_process import prestart
 
+    quiet_when_unread()
     prestart(os.environ.get("FLOWSCOPE_STORE"))
     threading.Thread(target=_warm_all, name=WARM_THREAD, daemon=True).start()
     streamlit_main(prog_name="streamlit")

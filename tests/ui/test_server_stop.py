@@ -189,3 +189,49 @@ def test_the_secrets_are_removed_when_the_server_cannot_start(tmp_path, monkeypa
     with pytest.raises(FileNotFoundError):
         server.serve(config=_auth_config(tmp_path), wait=True)
     assert not list(tmp_path.glob("flowscope-secrets-*"))
+
+
+def test_a_server_whose_launcher_died_and_whose_output_nobody_reads_still_stops_on_sigterm(demo_store, tmp_path):
+    """`flowscope dashboard | tee log` whose flowscope process was killed (SIGKILL: no chance to pass the
+    stop on) and whose reader then went away: the orphaned server keeps serving, and SIGTERM still stops
+    it and its analyses process (it used to hang on BrokenPipeError from its "Stopping..." print)."""
+    import subprocess
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWSCOPE_CONFIG", "FLOWSCOPE_STORE")}
+    read_end, write_end = os.pipe()
+    proc = subprocess.Popen([sys.executable, "-c", "from flowscope.cli import app; app()", "dashboard", "--store",
+                             demo_store, "--port", str(port)], env=env, cwd=tmp_path, stdout=write_end,
+                            stderr=write_end)
+    os.close(write_end)
+    servers: list[int] = []
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open(port):
+            assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.3)
+        servers = children(proc.pid)
+        assert servers, "no server process under flowscope"
+        workers = [w for s in servers for w in children(s)]
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        os.close(read_end)                          # nobody reads the server's output any more
+        read_end = -1
+        time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
+            assert r.status == 200, "the orphaned server stopped serving when its output broke"
+        for pid in servers:
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in [*servers, *workers]) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not [p for p in servers if alive(p)], "SIGTERM did not stop the orphaned server"
+        assert not [p for p in workers if alive(p)], "the analyses process outlived the server"
+        assert not port_open(port)
+    finally:
+        if read_end >= 0:
+            os.close(read_end)
+        for pid in [proc.pid, *servers]:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        proc.wait(timeout=10)

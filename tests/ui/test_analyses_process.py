@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -16,7 +17,7 @@ import pytest
 from flowscope.analysis import analyze
 from flowscope.model import TABLES
 from flowscope.store import NotAStoreError, Store
-from flowscope.ui.analyses_process import NICE, AnalysesDied, AnalysesProcess
+from flowscope.ui.analyses_process import IDLE, NICE, AnalysesDied, AnalysesProcess
 from flowscope.ui.jobs import Preempted
 from tests.ui.helpers import build
 
@@ -62,6 +63,23 @@ def test_the_worker_runs_below_the_pages_priority(store, worker):
     worker.findings(store, since, until, {})
     assert worker.pid is not None and worker.pid != os.getpid()
     assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+    if sys.platform == "linux" and IDLE:
+        # Every thread, DuckDB's included, runs only on CPU nothing else wants.
+        threads = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task")]
+        assert len(threads) > 1
+        assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="SCHED_IDLE is Linux's")
+def test_a_worker_at_the_pages_priority_keeps_the_normal_policy(store):
+    process = AnalysesProcess(nice=0, threads=1)
+    try:
+        since, until = _window(store)
+        process.findings(store, since, until, {})
+        assert process.pid is not None
+        assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER
+    finally:
+        process.close()
 
 
 def test_a_worker_killed_mid_job_fails_that_job_and_the_next_job_gets_a_new_worker(store, worker):

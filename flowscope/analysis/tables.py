@@ -282,41 +282,63 @@ def workflow_options(con: Any) -> pd.DataFrame:
 
 def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
     """Per cloud: executions, failed, running, failure rate, retries, cost in window and per month."""
-    return _overviews(con, f, with_previous=False)[0]
+    return overview_and_trend(con, f, with_previous=False, with_trend=False)[0]
 
 
-def overview_and_previous(con: Any, f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`overview_by_cloud` of the window and of the previous one (`f.previous()`), the executions and
-    the steps of both read in one pass each (on the 1M dashboard store, 7 days: 97 ms to 55-61 ms)."""
-    now, before = _overviews(con, f, with_previous=True)
-    return now, before
+def trend(con: Any, f: Filters) -> pd.DataFrame:
+    """Per bucket (`bucket_seconds`) and cloud: executions, failed, retries, cost."""
+    return overview_and_trend(con, f, with_previous=False)[2]
 
 
-def _overviews(con: Any, f: Filters, *, with_previous: bool) -> list[pd.DataFrame]:
-    """The overview of `f` (and of `f.previous()`): executions and steps grouped by cloud and by which
-    window a row started in; the cost priced per window (each at its own price date)."""
+def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend: bool = True
+                       ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """`overview_by_cloud` of `f`, of `f.previous()` when `with_previous` (else None), and `trend` of `f`:
+    the executions and the steps of both windows read in one pass each, grouped by trend bucket, cloud
+    and window; the overview's counts are sums of the trend's buckets, so Overview's table and its
+    charts add up by construction. Cost is priced per window, each at its own price date. Overview's
+    rerun on the 1M dashboard store's 30 days read executions, steps and usage twice (overview, then
+    trend): 0.33 s of its 0.44 s. Without `with_trend` the rows are not bucketed (one bucket, null) and
+    the trend that comes back is that one bucket: for the callers that want only the overview."""
     windows = [f, f.previous()] if with_previous else [f]
     span = dataclasses.replace(f, since=windows[-1].since)
     p = {**span.params(), "split": f.since}
     current = f"{C.started_at} >= $split" if with_previous else "TRUE"
+    bucket = _bucket(C.started_at, bucket_seconds(f)) if with_trend else "NULL::TIMESTAMPTZ"
     ex = run(con, q("""
-        SELECT {cloud}, {current} AS current, count(*) AS executions,
+        SELECT {bucket} AS bucket, {cloud}, {current} AS current, count(*) AS executions,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
                count(*) FILTER (WHERE {status} = 'RUNNING') AS running,
                count(*) FILTER (WHERE {status} IN ({terminal})) AS finished
         FROM executions WHERE {where} GROUP BY ALL
-    """, current=current, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=span.where()), p)
+    """, bucket=bucket, current=current, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=span.where()), p)
     rt = run(con, q("""
-        SELECT {cloud}, {current} AS current, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
+        SELECT {bucket} AS bucket, {cloud}, {current} AS current, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
         FROM steps WHERE {where} GROUP BY ALL
-    """, current=current, where=span.where()), p)
-    out = []
-    for window in windows:
-        this = window is f
-        co = run(con, usage_cost_sql(_usage_rows(window), [C.cloud]), window.params())
-        out.append(_overview_frame(ex[ex["current"] == this].drop(columns="current"),
-                                   rt[rt["current"] == this].drop(columns="current"), co, window))
-    return out
+    """, bucket=bucket, current=current, where=span.where()), p)
+    co = run(con, usage_cost_sql(f"SELECT *, {bucket} AS bucket FROM ({_usage_rows(f)})", ["bucket", C.cloud]),
+             f.params())
+    ex_now, rt_now = ex[ex["current"]].drop(columns="current"), rt[rt["current"]].drop(columns="current")
+    keys = ["bucket", C.cloud]
+    tr = ex_now.drop(columns=["running", "finished"]).merge(rt_now, on=keys, how="outer")
+    tr = tr.merge(co, on=keys, how="outer")
+    for col in ("executions", "failed", "retries"):
+        tr[col] = tr[col].fillna(0).astype("int64")
+    tr["cost_usd"] = tr["cost_usd"].fillna(0.0).astype(float)
+    tr = tr.sort_values(keys).reset_index(drop=True)
+    now = _overview_frame(_by_cloud(ex_now), _by_cloud(rt_now), _by_cloud(co), f)
+    before = None
+    if with_previous:
+        previous = windows[1]
+        co_before = run(con, usage_cost_sql(_usage_rows(previous), [C.cloud]), previous.params())
+        before = _overview_frame(_by_cloud(ex[~ex["current"]].drop(columns="current")),
+                                 _by_cloud(rt[~rt["current"]].drop(columns="current")), co_before, previous)
+    return now, before, tr
+
+
+def _by_cloud(frame: pd.DataFrame) -> pd.DataFrame:
+    """A per-bucket frame summed per cloud (floats settled again: a sum of settled sums)."""
+    summed = frame.drop(columns=["bucket"], errors="ignore").groupby(C.cloud, as_index=False).sum()
+    return measures.settle_floats(summed)
 
 
 def _overview_frame(ex: pd.DataFrame, rt: pd.DataFrame, co: pd.DataFrame, f: Filters) -> pd.DataFrame:
@@ -335,27 +357,6 @@ def _overview_frame(ex: pd.DataFrame, rt: pd.DataFrame, co: pd.DataFrame, f: Fil
 
 def _in(values: list[str]) -> str:
     return ", ".join(_lit(v) for v in values)
-
-
-def trend(con: Any, f: Filters) -> pd.DataFrame:
-    """Per bucket and cloud: executions, failed, retries, cost."""
-    p, b = f.params(), bucket_seconds(f)
-    ex = run(con, q("""
-        SELECT {bucket} AS bucket, {cloud}, count(*) AS executions,
-               count(*) FILTER (WHERE {status} IN ({failed})) AS failed
-        FROM executions WHERE {where} GROUP BY ALL
-    """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
-    rt = run(con, q("""
-        SELECT {bucket} AS bucket, {cloud}, sum(greatest({attempts} - 1, 0))::BIGINT AS retries
-        FROM steps WHERE {where} GROUP BY ALL
-    """, bucket=_bucket(C.started_at, b), where=f.where()), p)
-    co = run(con, usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({_usage_rows(f)})",
-                                 ["bucket", C.cloud]), p)
-    out = ex.merge(rt, on=["bucket", C.cloud], how="outer").merge(co, on=["bucket", C.cloud], how="outer")
-    for col in ("executions", "failed", "retries"):
-        out[col] = out[col].fillna(0).astype("int64")
-    out["cost_usd"] = out["cost_usd"].fillna(0.0).astype(float)
-    return out.sort_values(["bucket", C.cloud]).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- collection health

@@ -157,12 +157,13 @@ def build_content(
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
                       workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)
         latency = q.latency_by_step(con, f)
-        overview, previous = q.overview_and_previous(con, f)
+        overview, previous, trend = q.overview_and_trend(con, f, with_previous=True)
+        assert previous is not None
         return ReportContent(
             analysis=report, filters=f, generated_at=now, title=title,
             overview=overview,
             previous=previous,
-            trend=q.trend(con, f),
+            trend=trend,
             cost_drivers=q.cost_drivers(con, f, limit=TOP),
             slowest_steps=latency.sort_values("p95_ms", ascending=False).head(TOP).reset_index(drop=True),
             failing_steps=q.failing_steps(con, f, limit=TOP),

@@ -179,13 +179,9 @@ def overview(f: Filters) -> pd.DataFrame:
     return call("overview_by_cloud", f)
 
 
-def overview_and_previous(f: Filters) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """`overview` of the window and of the previous one, read together (`tables.overview_and_previous`)."""
-    return call("overview_and_previous", f)
-
-
-def trend(f: Filters) -> pd.DataFrame:
-    return call("trend", f)
+def overview_and_trend(f: Filters, with_previous: bool) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
+    """Overview's table (and the previous window's) and its trend, read together (`tables.overview_and_trend`)."""
+    return call("overview_and_trend", f, with_previous=with_previous)
 
 
 def collection_health() -> pd.DataFrame:

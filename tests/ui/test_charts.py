@@ -39,15 +39,31 @@ def window():
     (3, 3, (), ()), (3, 3, ("aws",), ()), (4, 2, ("azure", "gcp"), ()), (5, 1, (), (WORKFLOWS[0].workflow_id,)),
     (0, 3, (), ()),                                    # the previous window holds no data
 ])
-def test_the_overview_and_its_previous_window_read_together_equal_each_read_alone(con, since_days, days, clouds,
-                                                                                    wf):
+def test_the_overview_its_previous_window_and_its_trend_read_together_equal_each_read_alone(con, since_days, days,
+                                                                                             clouds, wf):
     f = queries.Filters(T0 + dt.timedelta(days=since_days), T0 + dt.timedelta(days=since_days + days),
                         clouds, wf, month_days=30.4)
-    now, before = queries.overview_and_previous(con, f)
-    pd.testing.assert_frame_equal(now, queries.overview_by_cloud(con, f))
-    pd.testing.assert_frame_equal(before, queries.overview_by_cloud(con, f.previous()))
+    now, before, trend = queries.overview_and_trend(con, f, with_previous=True)
+    assert before is not None
+    alone, _none, _one = queries.overview_and_trend(con, f, with_previous=False, with_trend=False)
+    pd.testing.assert_frame_equal(now, alone, check_exact=False, rtol=1e-12)
+    previous, _none, _one = queries.overview_and_trend(con, f.previous(), with_previous=False, with_trend=False)
+    pd.testing.assert_frame_equal(before, previous, check_exact=False, rtol=1e-12)
     assert now.iloc[-1]["executions"] > 0
     assert (before.iloc[-1]["executions"] > 0) == (since_days >= days)
+    # The overview is the sum of its trend's buckets, cloud by cloud: the table and the charts agree.
+    per_cloud = trend.groupby(C.cloud)[["executions", "failed", "retries", "cost_usd"]].sum()
+    table = now[now[C.cloud] != "total"].set_index(C.cloud)[per_cloud.columns]
+    pd.testing.assert_frame_equal(table, per_cloud, check_exact=False, rtol=1e-9, check_names=False)
+    # And the executions are the store's, counted independently of either.
+    where = "started_at >= $since AND started_at < $until"
+    where += " AND cloud IN (SELECT unnest($clouds))" if clouds else ""
+    where += " AND workflow_id IN (SELECT unnest($wf))" if wf else ""
+    params = {"since": f.since, "until": f.until, **({"clouds": list(clouds)} if clouds else {}),
+              **({"wf": list(wf)} if wf else {})}
+    counted = dict(con.execute(f"SELECT cloud, count(*) FROM executions WHERE {where} GROUP BY ALL", params).fetchall())
+    assert table["executions"].to_dict() == counted
+    pd.testing.assert_frame_equal(trend, queries.trend(con, f))
 
 
 def test_overview_counts_and_cost(con, window):

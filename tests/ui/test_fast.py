@@ -128,8 +128,9 @@ def test_the_charts_do_not_wait_for_the_analyses(tmp_path, monkeypatch, slow_ana
     log, _ = slow_analyses
     Store(tmp_path).write(build(60, days=6, seed=5))
     drawn: list[float] = []
-    real_trend = data.trend
-    monkeypatch.setattr(data, "trend", lambda f: (drawn.append(time.monotonic()), real_trend(f))[1])
+    real_trend = data.overview_and_trend
+    monkeypatch.setattr(data, "overview_and_trend",
+                        lambda f, **kw: (drawn.append(time.monotonic()), real_trend(f, **kw))[1])
     at = open_page(app(str(tmp_path), monkeypatch), "overview")
     no_exception(at)
     assert drawn and log["finished"], "the page drew its trends and the analyses ran"

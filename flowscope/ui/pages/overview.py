@@ -15,7 +15,7 @@ f = ctx.filters
 ui.failed_scopes_banner(data.collection_health())
 
 # Deltas only against a previous window that has data (filters.time_window), never against nothing.
-now, before = data.overview_and_previous(f) if ctx.compare else (data.overview(f), None)
+now, before, trend = data.overview_and_trend(f, with_previous=ctx.compare)
 prev = {r.cloud: r for r in before.itertuples(index=False) if r.executions > 0} if before is not None else {}
 for row in now.itertuples(index=False):
     p = prev.get(row.cloud)
@@ -37,7 +37,7 @@ if not ctx.compare:
     st.caption("No change against the previous window is shown: the store holds no data for (most of) it.")
 
 st.subheader("Trends", divider="gray")
-figs = charts.kpi_trends(data.trend(f), until=f.until, bucket_s=bucket_seconds(f))
+figs = charts.kpi_trends(trend, until=f.until, bucket_s=bucket_seconds(f))
 left, right = st.columns(2)
 with left:
     ui.plot(figs["executions"], key="t-exec")

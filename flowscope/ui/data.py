@@ -366,9 +366,11 @@ def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,
         return pd.DataFrame(), f"{type(exc).__name__}: {exc}"
 
 
-def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]] = ()) -> FindingsJob:
+def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]] = (),
+                 priority: int = URGENT) -> FindingsJob:
     """The analyses of `f`'s window (started now, first in line, unless already done or running),
-    and the windows in `prefetch` queued behind them so a change of window finds them ready."""
+    and the windows in `prefetch` queued behind them so a change of window finds them ready.
+    `priority` LIKELY: `f` is a guess made before any page asked (`launch.warm_store`)."""
     path, snapshot = store_path(), version()
     thresholds = _thresholds()
     group = (path, snapshot, json.dumps(thresholds, sort_keys=True, default=str))
@@ -378,7 +380,7 @@ def findings_job(f: Filters, prefetch: Sequence[tuple[dt.datetime, dt.datetime]]
         return jobs.submit((group, since, until), functools.partial(_compute_findings, path, since, until, thresholds),
                            priority=priority, group=group)
 
-    future = submit(f.since, f.until, URGENT)
+    future = submit(f.since, f.until, priority)
     for since, until in prefetch:
         submit(since, until, PREFETCH)
     return FindingsJob(future, f)

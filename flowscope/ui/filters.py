@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,13 @@ def other_windows(f: Filters) -> list[tuple[dt.datetime, dt.datetime]]:
     change of window will ask for next (the analyses compute them ahead of time)."""
     spans = sorted(WINDOWS.values(), key=lambda days: abs(math.log(days / f.days)))
     return [(f.until - dt.timedelta(days=days), f.until) for days in spans if abs(days - f.days) > 1e-9]
+
+
+def default_filters(summary: Mapping[str, Any]) -> Filters:
+    """The filters of a page opened without choices (the default window over the store's data, every
+    cloud and workflow): what a first visitor's page asks the analyses for."""
+    span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=summary.get("first"), last_data=summary.get("last"))
+    return Filters(span.since, span.until)
 
 
 def current() -> Filters:

@@ -25,7 +25,11 @@ from dataclasses import dataclass
 from typing import Any
 
 URGENT = 0
-PREFETCH = 1
+LIKELY = 1
+"""A window nobody has asked for yet but the first visitor most likely will (the default one, queued at
+the server's start): preemptible like PREFETCH, but it starts at once, as no page is running to wait
+for a quiet moment from."""
+PREFETCH = 2
 QUIET_POLL_S = 0.1
 
 _current = threading.local()
@@ -169,7 +173,7 @@ class Jobs:
                     self._lock.wait()
                 if self._closed:
                     return None
-                if self._queue[0][0] > URGENT and not self._quiet():
+                if self._queue[0][0] >= PREFETCH and not self._quiet():
                     self._lock.wait(QUIET_POLL_S)    # work ahead of time waits for a quiet moment
                     continue
                 priority, _order, key = heapq.heappop(self._queue)

@@ -63,6 +63,23 @@ def warm_store(wait_s: float = RUNTIME_WAIT_S, ready: Callable[[], bool] | None 
             read()
         except Exception:  # noqa: BLE001 - the page reports an unreadable store in its own words
             return
+    warm_findings()
+
+
+def warm_findings() -> None:
+    """Queue the analyses of the default window (LIKELY: a page asking for another window interrupts
+    them) so they run on the CPU the first visit leaves idle while the browser loads the app, instead of
+    starting when that visit's page script does."""
+    from flowscope.ui import data, filters
+    from flowscope.ui.jobs import LIKELY
+
+    try:
+        summary = data.summary()
+        if summary["executions"]:
+            f = filters.default_filters(summary)
+            data.findings_job(f, prefetch=filters.other_windows(f), priority=LIKELY)
+    except Exception:  # noqa: BLE001 - the page reports an unreadable store in its own words
+        return
 
 
 def _warm_all() -> None:

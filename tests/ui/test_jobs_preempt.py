@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flowscope.ui.jobs import PREFETCH, URGENT, Jobs, Preempted, current_priority
+from flowscope.ui.jobs import LIKELY, PREFETCH, URGENT, Jobs, Preempted, current_priority
 
 
 class Interruptible:
@@ -172,3 +172,29 @@ def test_without_a_preempt_function_nothing_is_interrupted(work):
     now = jobs.submit("now", lambda: "now", priority=URGENT)
     work.release["ahead"].set()
     assert ahead.result(5) == "ahead" and now.result(5) == "now"
+
+
+def test_the_likely_window_starts_while_pages_run_and_gives_way_to_another_window(work):
+    """LIKELY (the default window, queued at the server's start) does not wait for a quiet moment as
+    PREFETCH does, runs before the prefetches, and is interrupted like them by a page's other window."""
+    jobs = Jobs(preempt=work.preempt, quiet=lambda: False)          # pages are busy all the time
+    ahead = jobs.submit("ahead", work.job("ahead"), priority=PREFETCH)
+    likely = jobs.submit("likely", work.job("likely"), priority=LIKELY)
+    work.wait_started("likely")
+    assert work.order == ["likely"], "the prefetch still waits for quiet"
+    other = jobs.submit("other", lambda: "other", priority=URGENT)
+    assert other.result(5) == "other" and work.calls == 1
+    assert isinstance(likely.exception(5), Preempted)
+    assert not ahead.running() and not ahead.done()
+
+
+def test_a_page_asking_for_the_likely_window_lets_it_finish(work):
+    jobs = Jobs(preempt=work.preempt, quiet=lambda: False)
+    likely = jobs.submit("likely", work.job("likely"), priority=LIKELY)
+    work.wait_started("likely")
+    assert jobs.submit("likely", lambda: "never", priority=URGENT) is likely
+    other = jobs.submit("other", lambda: "other", priority=URGENT)
+    time.sleep(0.1)
+    assert work.calls == 0 and not likely.done()
+    work.release["likely"].set()
+    assert likely.result(5) == "likely" and other.result(5) == "other"

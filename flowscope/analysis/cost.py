@@ -22,6 +22,7 @@ from flowscope.analysis import pricing
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
     FAILED_VALUES,
+    QUANTILES,
     UNCAUGHT_FAILED_VALUES,
     Context,
     Finding,
@@ -29,7 +30,9 @@ from flowscope.analysis.base import (
     Severity,
     execute,
     lit_ts,
+    quantiles,
     sample_ids,
+    split_quantiles,
 )
 from flowscope.format import fmt_ms, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, StepType
@@ -178,9 +181,9 @@ def workflow_executions(ctx: Context) -> pd.DataFrame:
         agg_all = e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(),
                                                                 mean_ms=dur.mean())
         agg_done = done.group_by([C.cloud, C.workflow_id]).aggregate(
-            done=done.count(), p50_ms=d.quantile(0.5), p95_ms=d.quantile(0.95), p99_ms=d.quantile(0.99),
-            max_ms=d.max(), gb_seconds=gb_s.sum())
-        a, b = execute(agg_all), execute(agg_done)
+            done=done.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}, max_ms=d.max(),
+            gb_seconds=gb_s.sum())
+        a, b = execute(agg_all), execute(split_quantiles(agg_done, ["p50_ms", "p95_ms", "p99_ms"]))
         return a.merge(b, on=[C.cloud, C.workflow_id], how="left")
     return ctx.cached("workflow_executions", compute)
 

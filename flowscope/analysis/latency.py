@@ -27,6 +27,7 @@ import pandas as pd
 
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
+    QUANTILES,
     Context,
     Finding,
     FindingKind,
@@ -36,7 +37,9 @@ from flowscope.analysis.base import (
     bucket_index,
     execute,
     lit_ts,
+    quantiles,
     sample_ids,
+    split_quantiles,
 )
 from flowscope.analysis.cost import workflow_executions
 from flowscope.format import fmt_ms
@@ -63,16 +66,6 @@ def run(ctx: Context) -> list[Finding]:
     return slow_steps(ctx) + latency_drift(ctx)
 
 
-def step_percentiles(ctx: Context) -> pd.DataFrame:
-    """p50/p95/p99 and visits per workflow and step over the window (for the dashboard and reports)."""
-    s = ctx.in_window(ctx.table("steps"))
-    s = s.filter(s[C.duration_ms].notnull() & (s[C.duration_ms] >= 0))
-    d = s[C.duration_ms].cast("float64")
-    return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
-        visits=s.count(), p50_ms=d.quantile(0.5), p95_ms=d.quantile(0.95), p99_ms=d.quantile(0.99),
-        total_ms=d.sum()))
-
-
 def slow_steps(ctx: Context) -> list[Finding]:
     """Episodes where a step's visits are often far slower than usual.
 
@@ -94,9 +87,9 @@ def slow_steps(ctx: Context) -> list[Finding]:
     s = s.mutate(bucket=bucket_expr(s, C.started_at, width))
     d = s[C.duration_ms].cast("float64")
     keys = [C.cloud, C.workflow_id, C.name]
-    df = execute(s.group_by([*keys, "bucket"]).aggregate(
-        n=s.count(), p95=d.quantile(0.95), p50=d.quantile(0.5),
-        top=d.quantile(1.0 - th.slow_step_min_share), cb=is_callback(s).cast("int8").max()))
+    df = execute(split_quantiles(s.group_by([*keys, "bucket"]).aggregate(
+        n=s.count(), **{QUANTILES: quantiles(d, [0.95, 0.5, 1.0 - th.slow_step_min_share])},
+        cb=is_callback(s).cast("int8").max()), ["p95", "p50", "top"]))
     if df.empty:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
@@ -206,8 +199,8 @@ def latency_drift(ctx: Context) -> list[Finding]:
     e = e.filter(e[C.duration_ms].notnull() & (e[C.duration_ms] >= 0) & e[C.ended_at].notnull())
     current = (e[C.started_at] >= lit_ts(ctx.since)).name("current")
     d = e[C.duration_ms].cast("float64")
-    df = execute(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
-        n=e.count(), p50=d.quantile(0.5), p95=d.quantile(0.95), p99=d.quantile(0.99)))
+    df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
+        n=e.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}), ["p50", "p95", "p99"]))
     if df.empty:
         return []
     cur = df[df["current"]].drop(columns="current")

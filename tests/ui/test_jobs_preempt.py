@@ -85,9 +85,11 @@ def test_a_preempted_job_is_forgotten_not_shown_and_a_later_submit_runs_it_again
     assert jobs.peek("ahead") is redo
 
 
-def test_an_urgent_submit_of_the_running_prefetch_lets_it_finish_and_makes_it_urgent(work):
-    jobs = Jobs(preempt=work.preempt)
-    ahead = jobs.submit("ahead", work.job("ahead"), priority=PREFETCH)
+@pytest.mark.parametrize("ahead_priority", [PREFETCH, LIKELY])
+def test_an_urgent_submit_of_the_running_prefetch_lets_it_finish_and_makes_it_urgent(work, ahead_priority):
+    """The same for the window queued at the server's start (LIKELY), which started while pages ran."""
+    jobs = Jobs(preempt=work.preempt, quiet=lambda: ahead_priority == PREFETCH)
+    ahead = jobs.submit("ahead", work.job("ahead"), priority=ahead_priority)
     work.wait_started("ahead")
     assert jobs.submit("ahead", lambda: "never", priority=URGENT) is ahead
     # Now urgent: another page's window waits its turn instead of interrupting it.
@@ -186,15 +188,3 @@ def test_the_likely_window_starts_while_pages_run_and_gives_way_to_another_windo
     assert other.result(5) == "other" and work.calls == 1
     assert isinstance(likely.exception(5), Preempted)
     assert not ahead.running() and not ahead.done()
-
-
-def test_a_page_asking_for_the_likely_window_lets_it_finish(work):
-    jobs = Jobs(preempt=work.preempt, quiet=lambda: False)
-    likely = jobs.submit("likely", work.job("likely"), priority=LIKELY)
-    work.wait_started("likely")
-    assert jobs.submit("likely", lambda: "never", priority=URGENT) is likely
-    other = jobs.submit("other", lambda: "other", priority=URGENT)
-    time.sleep(0.1)
-    assert work.calls == 0 and not likely.done()
-    work.release["likely"].set()
-    assert likely.result(5) == "likely" and other.result(5) == "other"

@@ -298,14 +298,10 @@ def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
     return overview_and_trend(con, f, with_previous=False, with_trend=False)[0]
 
 
-def trend(con: Any, f: Filters) -> pd.DataFrame:
-    """Per bucket (`bucket_seconds`) and cloud: executions, failed, retries, cost."""
-    return overview_and_trend(con, f, with_previous=False)[2]
-
-
 def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend: bool = True
                        ) -> tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]:
-    """`overview_by_cloud` of `f`, of `f.previous()` when `with_previous` (else None), and `trend` of `f`:
+    """`overview_by_cloud` of `f`, of `f.previous()` when `with_previous` (else None), and the trend of `f`
+    (per bucket of `bucket_seconds` and cloud: executions, failed, retries, cost):
     the executions and the steps of both windows read in one pass each, grouped by trend bucket, cloud
     and window; the overview's counts are sums of the trend's buckets, so Overview's table and its
     charts add up by construction. Cost is priced per window, each at its own price date. Overview's

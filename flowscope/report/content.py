@@ -66,7 +66,7 @@ class ReportContent:
     generated_at: dt.datetime
     overview: pd.DataFrame            # tables.overview_by_cloud over the window (a 'total' row last)
     previous: pd.DataFrame            # the same over the previous window of the same length
-    trend: pd.DataFrame               # tables.trend
+    trend: pd.DataFrame               # tables.overview_and_trend (its trend)
     cost_drivers: pd.DataFrame        # tables.cost_drivers (top)
     slowest_steps: pd.DataFrame       # tables.latency_by_step, the top by p95
     failing_steps: pd.DataFrame       # tables.failing_steps (top)

@@ -139,7 +139,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
 
 def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None,
                bucket_s: int | None = None) -> dict[str, go.Figure]:
-    """The Overview's trend charts from `tables.trend`: executions, failure rate, retries, cost."""
+    """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
                                                       ("retries", "Retries"), ("cost", "Cost"))}

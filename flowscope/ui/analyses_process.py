@@ -100,6 +100,17 @@ class AnalysesProcess:
         except ProcessLookupError:    # it ended just now
             pass
 
+    def runs_idle(self) -> bool:
+        """Whether the worker lives and runs under SCHED_IDLE (`IDLE`; a container may refuse it): it then
+        takes only CPU that nothing else wants, so work ahead of time need not wait for a quiet moment."""
+        pid = self.pid
+        if pid is None or not hasattr(os, "sched_getscheduler") or not hasattr(os, "SCHED_IDLE"):
+            return False
+        try:
+            return os.sched_getscheduler(pid) == os.SCHED_IDLE
+        except OSError:               # it ended just now
+            return False
+
     @property
     def pid(self) -> int | None:
         """The worker's process id while it lives (None before the first job and after `close`)."""

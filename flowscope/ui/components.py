@@ -259,7 +259,7 @@ def with_findings(f: Filters, draw: Callable[[pd.DataFrame | None], None],
 def _findings_job(f: Filters) -> data.FindingsJob:
     """The analyses of `f`'s window, with the sidebar's other windows queued behind them (the one way a
     page asks for them: `page(findings=True)` early, `with_findings` when it draws them)."""
-    return data.findings_job(f, prefetch=filters.other_windows(f))
+    return data.findings_job(f, prefetch=filters.other_windows(f, data.summary()["first"]))
 
 
 def _draw_findings(job: data.FindingsJob, draw: Callable[[pd.DataFrame | None], None],

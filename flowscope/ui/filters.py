@@ -135,11 +135,26 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     return filters
 
 
-def other_windows(f: Filters) -> list[tuple[dt.datetime, dt.datetime]]:
-    """(since, until) of the sidebar's other spans ending where `f` ends, nearest span first: what a
-    change of window will ask for next (the analyses compute them ahead of time)."""
-    spans = sorted(WINDOWS.values(), key=lambda days: abs(math.log(days / f.days)))
-    return [(f.until - dt.timedelta(days=days), f.until) for days in spans if abs(days - f.days) > 1e-9]
+def other_windows(f: Filters, first_data: dt.datetime | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
+    """(since, until) of the sidebar's other spans ending where `f` ends, in the order the analyses
+    compute them ahead of time: the slowest to analyse first, the nearest span breaking ties.
+
+    The analyses read a window and the one before it, so their time follows the days of data those
+    two hold (`first_data`: where the store's data begins; None: as if it covered them). A window that
+    reads little is analysed within the target when it is asked for; one that reads much (30 or 90
+    days of a 1M-execution store: 1.9 to 2.1 s alone, over 3 s beside the page's own run) is only in
+    time if it was computed ahead. Nearest first, the order this replaced, left 30 days third, behind
+    14 and 3 days.
+    """
+    def data_days(days: float) -> float:
+        start = f.until - dt.timedelta(days=2 * days)
+        if first_data is not None:
+            start = min(max(start, first_data), f.until)
+        return round((f.until - start).total_seconds() / 86400, 3)
+
+    spans = sorted((days for days in WINDOWS.values() if abs(days - f.days) > 1e-9),
+                   key=lambda days: (-data_days(days), abs(math.log(days / f.days))))
+    return [(f.until - dt.timedelta(days=days), f.until) for days in spans]
 
 
 def default_filters(summary: Mapping[str, Any]) -> Filters:

@@ -6,8 +6,9 @@ for them and two sessions never compute the same window twice. A window a page s
 URGENT and runs before the windows computed ahead of time (PREFETCH: the other spans of the
 sidebar, so switching windows finds them ready). Pending work of an older store version is
 cancelled when a newer version is asked for: it would describe data nobody looks at any more.
-Work ahead of time waits for a quiet moment (no page query for a while), so it never slows the
-pages down on a small machine, and gives way at once when a page asks for a window that is not the
+Work ahead of time waits until `quiet()` says so (the dashboard: at once beside a worker at idle
+CPU priority, else after a while without a page query), so it never slows the pages down on a small
+machine, and gives way at once when a page asks for a window that is not the
 one being computed: `preempt()` makes the running job end with `Preempted`, and that job is dropped
 (a later submit queues it afresh). Measured on a 1M-execution store, a window change otherwise
 waited for a prefetch of 2 to 2.8 s: findings after it took 5.7 to 6.3 s.

@@ -77,7 +77,7 @@ def warm_findings() -> None:
         summary = data.summary()
         if summary["executions"]:
             f = filters.default_filters(summary)
-            data.findings_job(f, prefetch=filters.other_windows(f), priority=LIKELY)
+            data.findings_job(f, prefetch=filters.other_windows(f, summary["first"]), priority=LIKELY)
     except Exception:  # noqa: BLE001 - the page reports an unreadable store in its own words
         return
 

@@ -68,6 +68,8 @@ def test_the_worker_runs_below_the_pages_priority(store, worker):
         threads = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task")]
         assert len(threads) > 1
         assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
+    # What lets the windows computed ahead of time start without waiting for a quiet moment.
+    assert worker.runs_idle() == (sys.platform == "linux" and IDLE and _idle_allowed())
 
 
 def _idle_allowed() -> bool:
@@ -87,8 +89,10 @@ def test_a_worker_at_the_pages_priority_keeps_the_normal_policy(store):
         process.findings(store, since, until, {})
         assert process.pid is not None
         assert os.sched_getscheduler(process.pid) == os.SCHED_OTHER
+        assert not process.runs_idle(), "work ahead of time waits for a quiet moment beside it"
     finally:
         process.close()
+    assert not process.runs_idle(), "no worker, nothing runs idle"
 
 
 def test_a_worker_killed_mid_job_fails_that_job_and_the_next_job_gets_a_new_worker(store, worker):

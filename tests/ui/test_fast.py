@@ -3,13 +3,16 @@ urgent first; a page never waits for them and redraws only its findings part whe
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 import time
 
 import pytest
 
+from flowscope.analysis.tables import Filters
+from flowscope.model import UTC
 from flowscope.store import Store
-from flowscope.ui import data
+from flowscope.ui import data, filters
 from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
 from tests.ui.helpers import build
 from tests.ui.test_pages import app, no_exception, open_page
@@ -167,6 +170,52 @@ def test_a_filter_change_reuses_the_windows_analyses(tmp_path, monkeypatch, slow
     no_exception(at)
     assert log["windows"][: len(first)] == first
     assert log["windows"].count(first[0]) == 1, "one analysis of the window serves every filter"
+
+
+UNTIL = dt.datetime(2026, 11, 30, 8, tzinfo=UTC)
+
+
+def _spans(current_days: float, data_days: float | None) -> list[float]:
+    f = Filters(UNTIL - dt.timedelta(days=current_days), UNTIL)
+    first = None if data_days is None else UNTIL - dt.timedelta(days=data_days)
+    return [round((until - since).total_seconds() / 86400, 3) for since, until in filters.other_windows(f, first)]
+
+
+@pytest.mark.parametrize(("current", "data_days", "order"), [
+    # 30 days of data: 30 and 90 days read all of it (30 first, nearer), 14 days and its previous 28 days.
+    (7, 30, [30, 90, 14, 3, 1]),
+    (30, 30, [90, 14, 7, 3, 1]),
+    # A year of data, or nothing known about it: the longer the window, the more it reads.
+    (7, 365, [90, 30, 14, 3, 1]),
+    (7, None, [90, 30, 14, 3, 1]),
+    # Two days of data: every window from 24 hours up reads all of it; the nearest spans go first.
+    (7, 2, [14, 3, 30, 1, 90]),
+])
+def test_the_windows_slowest_to_analyse_are_computed_ahead_first(current, data_days, order):
+    """The analyses read a window and the one before it: a window holding much data is slow to analyse
+    when asked for (over the 3 s target on a 1M store), one holding little is quick, so the slow ones
+    are the ones to have ready."""
+    assert _spans(current, data_days) == order
+
+
+class _Worker:
+    def __init__(self, idle: bool) -> None:
+        self.idle = idle
+
+    def runs_idle(self) -> bool:
+        return self.idle
+
+
+def test_work_ahead_waits_for_a_quiet_moment_only_beside_a_worker_that_does_not_run_idle(monkeypatch):
+    """Under SCHED_IDLE the worker takes only CPU the pages leave idle, so a window computed ahead of
+    time starts at once (the next change of window may come a second later); niced only, it would take
+    a tenth of the cores from the page, so it waits for QUIET_S without a page query."""
+    monkeypatch.setattr(data, "_activity", data._Activity())
+    data._activity.touch()                                # a page asked for data just now
+    assert data._may_work_ahead(_Worker(idle=True))
+    assert not data._may_work_ahead(_Worker(idle=False))
+    monkeypatch.setattr(data, "QUIET_S", 0.0)
+    assert data._may_work_ahead(_Worker(idle=False))
 
 
 def test_the_other_windows_are_computed_ahead(tmp_path, monkeypatch, slow_analyses):

@@ -194,7 +194,7 @@ def test_the_launcher_reads_what_every_page_reads_first_once_the_runtime_exists(
     span = filters.time_window(filters.WINDOWS[filters.DEFAULT_WINDOW], first_data=data.summary()["first"],
                                last_data=data.summary()["last"])
     assert (f.since, f.until, f.clouds, f.workflows) == (span.since, span.until, (), ())
-    assert priority == LIKELY and prefetch == filters.other_windows(f)
+    assert priority == LIKELY and prefetch == filters.other_windows(f, data.summary()["first"])
 
 
 def test_the_launcher_leaves_an_unreadable_store_to_the_page(tmp_path, monkeypatch):

@@ -362,7 +362,7 @@ def _jobs() -> Jobs:
                 preempt=analyses.preempt)
     # At exit (server stopped, tests done) cancel what waits and end the running job: its thread waits
     # on the analyses process, which is killed.
-    atexit.register(jobs.close, 10.0, _analyses().close)
+    atexit.register(jobs.close, 10.0, analyses.close)
     return jobs
 
 

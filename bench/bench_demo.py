@@ -49,6 +49,7 @@ class TreeSampler:
     def __init__(self, root: int) -> None:
         self.root = root
         self.peak_rss = 0
+        self.at_peak: list[int] = []              # RSS of each process of the tree at its peak
         self.cpu: dict[int, float] = {}          # last CPU seen per pid (the dead keep theirs)
 
     def sample(self) -> None:
@@ -66,7 +67,11 @@ class TreeSampler:
                     tree.add(pid)
                     frontier.append(pid)
         rss = sum(stats[pid][1] for pid in tree if pid in stats)
-        self.peak_rss = max(self.peak_rss, rss)
+        if rss > self.peak_rss:
+            self.peak_rss = rss
+            # the demo's own process first, then its fork server and workers, largest first
+            self.at_peak = [stats[self.root][1]] + sorted(
+                (stats[pid][1] for pid in tree if pid in stats and pid != self.root), reverse=True)
         for pid in tree:
             if pid in stats:
                 self.cpu[pid] = max(self.cpu.get(pid, 0.0), stats[pid][2])
@@ -108,7 +113,8 @@ def run_once(executions: int, seed: int, workers: int | None, native: int | None
         if proc.returncode:
             raise SystemExit(f"demo run failed with exit code {proc.returncode}")
         figures = json.loads(out.strip().splitlines()[-1])
-        figures.update(wall=wall, peak_gb=sampler.peak_rss / 1e9, cpu_s=sum(sampler.cpu.values()))
+        figures.update(wall=wall, peak_gb=sampler.peak_rss / 1e9, cpu_s=sum(sampler.cpu.values()),
+                       at_peak_gb=[rss / 1e9 for rss in sampler.at_peak])
         return figures
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -136,7 +142,8 @@ def main() -> None:
         stages = ", ".join(f"{k} {v:.1f}s" for k, v in f["seconds"].items())
         print(f"run {run + 1}: {f['written'].get('executions', 0):,} executions "
               f"({sum(f['cloned'].values()):,} cloned), {steps:,} steps in {f['wall']:.1f}s wall, "
-              f"{f['cpu_s']:.0f} CPU s, peak {f['peak_gb']:.2f} GB (process tree), {f['writes']} writes; "
+              f"{f['cpu_s']:.0f} CPU s, peak {f['peak_gb']:.2f} GB (process tree: "
+              f"{' + '.join(f'{gb:.2f}' for gb in f['at_peak_gb'])}, the demo's process first), {f['writes']} writes; "
               f"stages: {stages}; {f['bytes'] / max(steps, 1):.1f} bytes on disk per step row; "
               f"skips {f['skips']}", flush=True)
     target = TARGET_S.get(args.executions)

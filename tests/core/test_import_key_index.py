@@ -56,8 +56,8 @@ def test_index_answers_as_a_full_scan_through_appends_merges_and_compaction(tmp_
     assert files_before - set(steps_table.file_uris())      # some files the index read are gone
     scanned, indexed = _scan_and_index(steps_table, "steps", probe, monkeypatch)
     assert indexed == scanned
-    read, _ = index.pairs[(steps_table.table_uri, "steps")]
-    assert read == set(steps_table.file_uris())             # removed files dropped, new ones read once
+    read = index.pairs[(steps_table.table_uri, "steps")]
+    assert set(read) == set(steps_table.file_uris())        # removed files dropped, new ones read once
     store.compact()
     steps_table.update_incremental()
     assert _scan_and_index(steps_table, "steps", probe, monkeypatch)[1] == _scan_and_index(
@@ -97,3 +97,20 @@ def test_an_execution_moved_to_another_partition_is_found_only_where_it_is_now(t
     scanned, indexed = _scan_and_index(steps_table, "steps", _keys([1]), monkeypatch)
     assert [p[1] for p in scanned] == [(T0 + dt.timedelta(days=2)).date()]
     assert indexed == scanned
+
+
+def test_the_index_holds_each_files_keys_once_and_nothing_of_a_file_that_is_gone(tmp_path, index):
+    """Per file, its own (key, partition) rows: no column of file names (one name per file), and a copy,
+    not a slice of the read it came from (a slice keeps the whole read's buffers alive after its file
+    is gone)."""
+    store = Store(tmp_path / "s")
+    store.write(Batch(executions=[execution(i, day=i % 3) for i in range(12)],
+                      steps=[s for i in range(12) for s in steps(i, 2, day=i % 3)]))
+    store.write(batch([50]))                                  # looks up the keys of the 3 files written
+    files = index.pairs[(DeltaTable(str(tmp_path / "s" / "steps")).table_uri, "steps")]
+    assert len(files) == 3
+    for table in files.values():
+        assert table.column_names == [C.cloud, C.execution_id, C.start_date]
+        assert table.num_rows == 4                            # 4 executions a day, one row each
+        # Buffers sized for the file's own rows (a slice of the 12-row read would reference all 12).
+        assert table.get_total_buffer_size() <= table.nbytes * 1.5

@@ -111,6 +111,34 @@ def test_edges_steps_and_retry_delays(con, window):
     assert delays.loc["Get_invoice", "cv"] > 0.1
 
 
+# (execution, step_key, previous_step_key, parent_step_key, name): a Map whose items start inside it,
+# a step after the Map, a run's first step, and a step whose previous visit started before the window.
+EDGE_STEPS = [("e1", "1", None, None, "A"), ("e1", "2", "1", None, "Map"), ("e1", "3", None, "2", "Item"),
+              ("e1", "4", "3", "2", "ItemEnd"), ("e1", "5", None, "2", "Item"), ("e1", "6", "2", None, "B"),
+              ("e2", "1", None, None, "A"), ("e2", "2", "1", None, "B"), ("e3", "9", "8", None, "B")]
+
+
+@pytest.mark.parametrize(("source", "target", "transitions"), [
+    ("", "A", 2), ("A", "Map", 1), ("Map", "Item", 2), ("Item", "ItemEnd", 1), ("Map", "B", 1), ("A", "B", 1),
+    ("", "B", 1)])
+def test_edge_counts_take_the_previous_step_else_the_container(source, target, transitions):
+    """A transition's source is the step named by previous_step_key, else by parent_step_key (the first
+    step of a Map item or branch comes from its container), else none: `cost.edge_costs`' rule."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE steps ({C.cloud} VARCHAR, {C.workflow_id} VARCHAR, {C.execution_id} VARCHAR, "
+                f"{C.step_key} VARCHAR, {C.previous_step_key} VARCHAR, {C.parent_step_key} VARCHAR, "
+                f"{C.name} VARCHAR, {C.started_at} TIMESTAMPTZ, {C.start_date} DATE)")
+    con.executemany("INSERT INTO steps VALUES ('aws', 'wf', ?, ?, ?, ?, ?, TIMESTAMPTZ '2026-01-02 00:00:00+00', "
+                    "DATE '2026-01-02')", EDGE_STEPS)
+    f = queries.Filters(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 3, tzinfo=UTC))
+    edges = queries.edge_counts(con, f, "aws", "wf")
+    got = {(r.source, r.target): r.transitions for r in edges.itertuples()}
+    assert len(got) == 7 and sum(got.values()) == len(EDGE_STEPS)
+    assert got[(source, target)] == transitions
+
+
 def test_execution_detail_and_search(con, window):
     failed, _total = runs.search_executions(con, window, error_text="DECLINED")
     assert len(failed) and set(failed[C.status]) == {"FAILED"}

@@ -144,10 +144,11 @@ class _KeyIndex:
             rows = read.select(names).combine_chunks()
             if known:
                 rows = rows.cast(next(iter(known.values())).schema)
-            ends = np.cumsum(np.bincount(codes.astype(np.int64), minlength=len(new)))
-            for name, end, count in zip(new, ends.tolist(), np.diff(ends, prepend=0).tolist(), strict=True):
+            counts = np.bincount(codes.astype(np.int64), minlength=len(new))
+            starts = np.cumsum(counts) - counts
+            for name, start, count in zip(new, starts.tolist(), counts.tolist(), strict=True):
                 # A copy, not a slice: a slice would keep the whole read alive after its file is gone.
-                known[name] = rows.take(pa.array(np.arange(end - count, end)))
+                known[name] = rows.take(pa.array(np.arange(start, start + count)))
         self.pairs[(uri, table)] = known
         while len(self.pairs) > _INDEXED_TABLES:               # the least recently written go first
             del self.pairs[next(iter(self.pairs))]

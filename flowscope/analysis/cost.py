@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import pricing
+from flowscope.analysis import pricing, transitions
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
     FAILED_VALUES,
@@ -234,12 +234,12 @@ TOP_EDGES = 5
 
 
 def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
-    """Transitions and dollars per edge (previous step name -> step name) of the given workflows.
+    """Transitions and dollars per edge (source step name -> step name) of the given workflows.
 
-    A step's source is its previous step in the same branch; the first step of a Map item or
-    branch comes from its container (previous_step_key null, parent_step_key set); the first
-    step of an execution from START_EDGE. Dollars are the usage of the step's visits entered
-    through the edge (retries included). The self-join of steps only covers these workflows.
+    A visit's source is `transitions.with_sources`' (its previous step in the same branch, else its
+    container); the first step of an execution comes from START_EDGE. Dollars are the usage of the
+    step's visits entered through the edge (retries included). The self-join of steps only covers
+    these workflows.
     Returns cloud, workflow_id, from, to, transitions, usd.
     """
     cols = [C.cloud, C.workflow_id, "from", "to", "transitions", "usd"]
@@ -248,17 +248,13 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
     ids = sorted({w for _, w in workflows})
     clouds = sorted({c for c, _ in workflows})
     s = ctx.in_window(ctx.table("steps"))
-    s = s.filter(s[C.workflow_id].isin(ids) & s[C.cloud].isin(clouds))
-    s = s.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
-                 src=ibis.coalesce(s[C.previous_step_key], s[C.parent_step_key]))
-    p = s.select(p_cloud=C.cloud, p_exec=C.execution_id, p_key=C.step_key, p_name=C.name)
+    s = transitions.with_sources(s.filter(s[C.workflow_id].isin(ids) & s[C.cloud].isin(clouds)))
     u = window_usage(ctx)
     u = u.filter(u[C.workflow_id].isin(ids) & u[C.cloud].isin(clouds) & u[C.step_key].notnull())
     u = u.group_by([C.cloud, C.execution_id, C.step_key]).aggregate(usd=u.usd.sum())
     u = u.select(u_cloud=C.cloud, u_exec=C.execution_id, u_key=C.step_key, u_usd="usd")
-    j = s.left_join(p, (s[C.cloud] == p.p_cloud) & (s[C.execution_id] == p.p_exec) & (s.src == p.p_key))
-    j = j.left_join(u, (j[C.cloud] == u.u_cloud) & (j[C.execution_id] == u.u_exec) & (j[C.step_key] == u.u_key))
-    j = j.mutate(src_name=ibis.coalesce(j.p_name, ibis.literal(START_EDGE)))
+    j = s.left_join(u, (s[C.cloud] == u.u_cloud) & (s[C.execution_id] == u.u_exec) & (s[C.step_key] == u.u_key))
+    j = j.mutate(src_name=ibis.coalesce(j[transitions.SOURCE], ibis.literal(START_EDGE)))
     df = execute(j.group_by([C.cloud, C.workflow_id, "src_name", C.name]).aggregate(
         transitions=j.count(), usd=j.u_usd.sum()))
     df = df.rename(columns={"src_name": "from", C.name: "to"})

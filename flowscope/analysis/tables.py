@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.analysis import measures, pricing
+from flowscope.analysis import measures, pricing, transitions
 from flowscope.model import TABLES, UTC, C, Status, StepType
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
@@ -471,24 +471,17 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
 
 
 def edge_counts(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
-    """Transitions observed between steps of one workflow: source, target, count.
-
-    A step with no previous step inside a container (the first state of a Map item or a branch)
-    counts as a transition from its container: the source is the step its `previous_step_key`, else
-    its `parent_step_key`, names (`cost.edge_costs`' rule), found in one join of the window's steps
-    (two joins, one per key, took 142 ms where this takes 115 ms: a 30-day window of a workflow of
-    the 1M-execution dashboard bench store; the same transitions on it and on the 30k demo).
-    """
+    """Transitions observed between steps of one workflow: source, target, count. The source is the
+    step a visit came from by `transitions`' rule (its previous step, else its container), the one
+    `cost.edge_costs` prices; an execution's first step has the source ''. One cloud: the rule's join
+    leaves the cloud out."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
-    return run(con, q("""
-        WITH s AS (SELECT {execution_id}, {step_key}, {previous_step_key}, {parent_step_key}, {name}
-                   FROM steps WHERE {where})
-        SELECT coalesce(p.{name}, '') AS source, s.{name} AS target, count(*) AS transitions
-        FROM s
-        LEFT JOIN s p ON p.{execution_id} = s.{execution_id}
-                     AND p.{step_key} = coalesce(s.{previous_step_key}, s.{parent_step_key})
+    return run(con, f"""
+        WITH s AS (SELECT {', '.join(transitions.COLUMNS)} FROM steps WHERE {one.where()})
+        SELECT coalesce({transitions.SOURCE}, '') AS source, {C.name} AS target, count(*) AS transitions
+        FROM ({transitions.sql('s', one_cloud=True)})
         GROUP BY ALL ORDER BY transitions DESC
-    """, where=one.where()), one.params())
+    """, one.params())
 
 
 def collection_runs(con: Any, limit: int = 2000) -> pd.DataFrame:

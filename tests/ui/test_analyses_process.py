@@ -62,14 +62,23 @@ def test_the_worker_runs_below_the_pages_priority(store, worker):
     since, until = _window(store)
     worker.findings(store, since, until, {})
     assert worker.pid is not None and worker.pid != os.getpid()
-    assert os.getpriority(os.PRIO_PROCESS, worker.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
-    if sys.platform == "linux" and IDLE and _idle_allowed():
-        # Every thread, DuckDB's included, runs only on CPU nothing else wants.
-        threads = [int(t) for t in os.listdir(f"/proc/{worker.pid}/task")]
-        assert len(threads) > 1
-        assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
+    _assert_lowered(worker.pid)
     # What lets the windows computed ahead of time start without waiting for a quiet moment.
     assert worker.runs_idle() == (sys.platform == "linux" and IDLE and _idle_allowed())
+
+
+def _assert_lowered(pid: int) -> None:
+    """Every thread of the worker, DuckDB's included, runs `NICE` lower and (where allowed) only on CPU
+    nothing else wants."""
+    lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+    if sys.platform != "linux":
+        assert os.getpriority(os.PRIO_PROCESS, pid) == lowered
+        return
+    threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    assert len(threads) > 1, "DuckDB's threads are running"
+    assert {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {lowered}
+    if IDLE and _idle_allowed():
+        assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
 
 
 def _idle_allowed() -> bool:
@@ -167,6 +176,9 @@ def test_a_worker_started_with_the_dashboard_is_taken_by_the_first_job(store, mo
         assert not worker.findings(store, since, until, {}).empty
         assert worker.pid == process.pid
         assert analyses_process._prestarted == {}
+        # It opened the store (DuckDB's threads started) at the pages' priority while the server
+        # started, then lowered every thread it had, not only its own.
+        _assert_lowered(process.pid)
     finally:
         worker.close()
 

@@ -123,7 +123,7 @@ EDGE_STEPS = [("e1", "1", None, None, "A"), ("e1", "2", "1", None, "Map"), ("e1"
     ("", "B", 1)])
 def test_edge_counts_take_the_previous_step_else_the_container(source, target, transitions):
     """A transition's source is the step named by previous_step_key, else by parent_step_key (the first
-    step of a Map item or branch comes from its container), else none: `cost.edge_costs`' rule."""
+    step of a Map item or branch comes from its container), else none: `analysis/transitions.py`' rule."""
     import duckdb
 
     con = duckdb.connect()

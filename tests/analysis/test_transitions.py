@@ -1,0 +1,65 @@
+"""The transition rule is written once (`analysis/transitions.py`): the analyses' edges (`cost.edge_costs`,
+through Ibis) and the dashboard's Workflows graph (`tables.edge_counts`, the SQL Ibis compiles the rule
+to) count the same transitions on the same steps."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+
+import duckdb
+import ibis
+import pytest
+
+from flowscope.analysis import tables, transitions
+from flowscope.model import UTC, C
+
+# (cloud, execution, step_key, previous_step_key, parent_step_key, name): a Map whose items start inside
+# it, a step after the Map, a run's first step, a step whose previous visit is not in the table, and
+# a GCP run that reuses an AWS run's execution id and step keys (ids are unique per cloud only).
+STEPS = [("aws", "e1", "1", None, None, "A"), ("aws", "e1", "2", "1", None, "Map"),
+         ("aws", "e1", "3", None, "2", "Item"), ("aws", "e1", "4", "3", "2", "ItemEnd"),
+         ("aws", "e1", "5", None, "2", "Item"), ("aws", "e1", "6", "2", None, "B"),
+         ("aws", "e2", "1", None, None, "A"), ("aws", "e2", "2", "1", None, "B"),
+         ("aws", "e3", "9", "8", None, "B"),
+         ("gcp", "e1", "1", None, None, "X"), ("gcp", "e1", "2", "1", None, "Y")]
+
+EXPECTED = {"aws": {(None, "A"): 2, ("A", "Map"): 1, ("Map", "Item"): 2, ("Item", "ItemEnd"): 1,
+                    ("Map", "B"): 1, ("A", "B"): 1, (None, "B"): 1},
+            "gcp": {(None, "X"): 1, ("X", "Y"): 1}}
+
+
+@pytest.fixture
+def con():
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE steps ({C.cloud} VARCHAR, {C.workflow_id} VARCHAR, {C.execution_id} VARCHAR, "
+                f"{C.step_key} VARCHAR, {C.previous_step_key} VARCHAR, {C.parent_step_key} VARCHAR, "
+                f"{C.name} VARCHAR, {C.started_at} TIMESTAMPTZ, {C.start_date} DATE)")
+    con.executemany("INSERT INTO steps VALUES (?, 'wf', ?, ?, ?, ?, ?, TIMESTAMPTZ '2026-01-02 00:00:00+00', "
+                    "DATE '2026-01-02')", STEPS)
+    return con
+
+
+def test_the_rule_in_ibis_keeps_each_cloud_apart(con):
+    backend = ibis.duckdb.from_connection(con)
+    got = backend.execute(transitions.with_sources(backend.table("steps")))
+    counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for r in got.itertuples(index=False):
+        counts[r.cloud][(r.source if isinstance(r.source, str) else None, getattr(r, C.name))] += 1
+    assert {cloud: dict(c) for cloud, c in counts.items()} == EXPECTED
+
+
+@pytest.mark.parametrize("cloud", ["aws", "gcp"])
+def test_the_dashboards_graph_counts_what_the_rule_says(con, cloud):
+    f = tables.Filters(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 3, tzinfo=UTC))
+    edges = tables.edge_counts(con, f, cloud, "wf")
+    got = {(r.source or None, r.target): r.transitions for r in edges.itertuples()}
+    assert got == EXPECTED[cloud]
+
+
+def test_the_dashboard_reads_the_rule_rather_than_its_own():
+    """`edge_counts` takes its join from `transitions.sql`: a rule changed there changes the graph."""
+    sql = transitions.sql("s", one_cloud=True)
+    assert "COALESCE" in sql and '"previous_step_key"' in sql and '"parent_step_key"' in sql
+    assert '"cloud" = ' not in sql, "one cloud: no cloud in the join"
+    assert '"cloud" = ' in transitions.sql("s")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 
@@ -65,6 +66,31 @@ def test_the_overview_its_previous_window_and_its_trend_read_together_equal_each
     assert table["executions"].to_dict() == counted
     # The trend does not depend on whether the previous window is read with it.
     pd.testing.assert_frame_equal(trend, queries.overview_and_trend(con, f, with_previous=False)[2])
+
+
+@pytest.mark.parametrize("clouds", [("aws",), ("azure", "gcp"), ("gcp",), ("aws", "azure", "gcp")])
+@pytest.mark.parametrize(("since_days", "days", "with_previous"), [(3, 3, True), (4, 2, False), (0, 3, True)])
+def test_a_cloud_filters_overview_is_every_clouds_narrowed(con, clouds, since_days, days, with_previous):
+    """The dashboard's cloud filter narrows the window's every-cloud overview instead of reading the
+    store again (`tables.narrow_overview`): the same frames, to the bit, as the read with the filter."""
+    f = queries.Filters(T0 + dt.timedelta(days=since_days), T0 + dt.timedelta(days=since_days + days),
+                        clouds, month_days=30.4)
+    wide = queries.overview_and_trend(con, dataclasses.replace(f, clouds=()), with_previous=with_previous)
+    got = queries.narrow_overview(wide, f)
+    read = queries.overview_and_trend(con, f, with_previous=with_previous)
+    pd.testing.assert_frame_equal(got[0], read[0], check_exact=True)
+    if with_previous:
+        pd.testing.assert_frame_equal(got[1], read[1], check_exact=True)
+    else:
+        assert got[1] is None and read[1] is None
+    pd.testing.assert_frame_equal(got[2], read[2], check_exact=True)
+    assert got[0][C.cloud].tolist() == [*sorted(clouds), "total"]
+
+
+def test_a_workflow_filter_is_not_narrowed_from_the_overview(con, window):
+    wide = queries.overview_and_trend(con, window, with_previous=False)
+    with pytest.raises(ValueError, match="clouds only"):
+        queries.narrow_overview(wide, dataclasses.replace(window, workflows=(WORKFLOWS[0].workflow_id,)))
 
 
 def test_overview_counts_and_cost(con, window):

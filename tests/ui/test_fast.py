@@ -10,7 +10,7 @@ import time
 import pytest
 
 from flowscope.analysis.tables import Filters
-from flowscope.model import UTC
+from flowscope.model import UTC, C
 from flowscope.store import Store
 from flowscope.ui import data, filters
 from flowscope.ui.jobs import PREFETCH, URGENT, Jobs
@@ -298,3 +298,53 @@ def test_a_page_opened_while_its_analyses_run_draws_them_without_a_duplicate_key
         assert not any("still running" in i.value for i in at.info), "the run ended with the findings drawn"
     finally:
         data._jobs.clear()
+
+
+def test_a_change_of_clouds_narrows_the_overview_already_read(tmp_path, monkeypatch):
+    """Overview for one cloud is the every-cloud overview of the same window narrowed, when that was read
+    (no query: the page's charts after a cloud change, 0.80 to 0.63 s on the 1M bench store); when it was
+    not, the one cloud is read on its own (reading every cloud of a new window would cost more)."""
+    import dataclasses
+
+    import pandas as pd
+
+    Store(tmp_path).write(build(60, days=6, seed=3))
+    monkeypatch.setenv("FLOWSCOPE_STORE", str(tmp_path))
+    summary = data.summary()
+    span = filters.time_window(7, first_data=summary["first"], last_data=summary["last"])
+    every = Filters(span.since, span.until)
+    aws = dataclasses.replace(every, clouds=("aws",))
+    reads: list[tuple] = []
+    real_call = data.call_in
+    monkeypatch.setattr(data, "call_in",
+                        lambda module, name, *a, **k: (reads.append((name, a)), real_call(module, name, *a, **k))[1])
+
+    alone = data.overview_and_trend(aws, with_previous=False)          # nothing read for every cloud yet
+    assert alone[0][C.cloud].tolist() == ["aws", "total"] and alone[0].iloc[-1]["executions"] > 0
+    assert reads == [("overview_and_trend", (aws,))]
+    data.overview_and_trend(every, with_previous=False)
+    reads.clear()
+    narrowed = data.overview_and_trend(aws, with_previous=False)
+    assert [a[0].clouds for _, a in reads] == [()], "the every-cloud result, from the cache"
+    for got, want in zip(narrowed, alone, strict=True):
+        if want is None:
+            assert got is None
+        else:
+            pd.testing.assert_frame_equal(got, want, check_exact=True)
+
+
+def test_reads_are_remembered_as_long_as_the_cache_keeps_them(monkeypatch):
+    """`data._Reads` says a result is cached only while Streamlit's cache would still hold it (its TTL
+    and size), and never for a key Python cannot hash (a list argument: the page reads it again)."""
+    clock = [100.0]
+    monkeypatch.setattr(data.time, "monotonic", lambda: clock[0])
+    reads = data._Reads(ttl_s=10, size=2)
+    reads.note(("a",))
+    reads.note(("b",))
+    assert reads.fresh(("a",)) and reads.fresh(("b",))
+    reads.note(("c",))                                   # past the size: the oldest goes
+    assert not reads.fresh(("a",)) and reads.fresh(("c",))
+    clock[0] += 10
+    assert not reads.fresh(("c",)), "past the cache's TTL"
+    reads.note(("d", ["unhashable"]))
+    assert not reads.fresh(("d", ["unhashable"]))

@@ -27,6 +27,8 @@ from flowscope.analysis.suite import (
     build_context,
     findings_to_records,
     known_workflows,
+    runs_of,
+    runs_per_workflow,
 )
 from flowscope.model import TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import parse_since
@@ -207,22 +209,26 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,
               workflows: list[str] | None, until_given: bool) -> Coverage:
-    ex = ctx.tables["executions"]
-    in_window = (ex[C.started_at] >= lit_ts(ctx.since)) & (ex[C.started_at] < lit_ts(ctx.until))
-    stats = execute(ex.aggregate(
-        executions=in_window.cast("int64").sum(),
-        workflows=ex[C.workflow_id].nunique(where=in_window),
-        first=ex[C.started_at].min(),
-        last=ex[C.started_at].max(),
-    )).iloc[0]
-    everything = tables["executions"]
-    per_cloud = execute(everything.group_by(C.cloud).aggregate(n=everything.count()))
+    """What the window holds, from the runs per workflow the context read (`suite.runs_per_workflow`);
+    only the store's runs per cloud under a cloud filter need a read of their own."""
+    runs = ctx.runs
+    if runs is None:           # a context built elsewhere
+        runs = runs_per_workflow(ctx.tables["executions"], since=ctx.since, until=ctx.until)
+    elif workflows:
+        runs = runs_of(runs, ctx.workflows)
+    if clouds or ctx.runs is None:
+        everything = tables["executions"]
+        per_cloud = execute(everything.group_by(C.cloud).aggregate(n=everything.count()))
+    else:
+        per_cloud = ctx.runs.groupby(C.cloud, as_index=False)["runs"].sum().rename(columns={"runs": "n"})
     return Coverage(
         since=ctx.since, until=ctx.until, now=ctx.now,
         clouds=[str(c) for c in clouds] if clouds else None,
         workflow_filter=[str(w) for w in workflows] if workflows else None,
-        executions=_int(stats["executions"]), workflows=_int(stats["workflows"]),
-        first=_ts(stats["first"]), last=_ts(stats["last"]),
+        executions=int(runs["in_window"].sum()),
+        workflows=int(runs.loc[runs["in_window"] > 0, C.workflow_id].nunique()),
+        first=_ts(runs["first"].min()) if not runs.empty else None,
+        last=_ts(runs["last"].max()) if not runs.empty else None,
         store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
         store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
         until_given=until_given,

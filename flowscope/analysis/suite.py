@@ -24,6 +24,7 @@ from flowscope.analysis.base import (
     ensure_tables,
     execute,
     findings_frame,
+    lit_ts,
     to_utc,
     utc,
 )
@@ -109,22 +110,50 @@ def build_context(
         wanted = [str(c) for c in clouds]
         t = {name: (tbl.filter(tbl[C.cloud].isin(wanted)) if C.cloud in tbl.columns else tbl)
              for name, tbl in t.items()}
-    wf = _workflow_dim(t)
+    runs = runs_per_workflow(t["executions"], since=to_utc(since), until=until)
+    wf = _workflow_dim(t, runs)
     if workflows:
         names = {str(w) for w in workflows}
         wf = wf[wf[C.workflow_name].isin(names) | wf[C.workflow_id].isin(names)]
         ids = sorted(wf[C.workflow_id].unique().tolist())
         t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
              for name, tbl in t.items()}
-    start = to_utc(since) or _first_start(t["executions"]) or until - dt.timedelta(days=30)
+    start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     if start >= until:
         raise ValueError(f"the window is empty: since {start.isoformat()} is not before until {until.isoformat()}")
-    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf)
+    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs)
 
 
-def _first_start(ex: ir.Table) -> dt.datetime | None:
+RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]
+
+
+def runs_per_workflow(ex: ir.Table, *, since: dt.datetime | None, until: dt.datetime) -> pd.DataFrame:
+    """Per workflow with runs (cloud, workflow_id): its name, kind and region as the runs say, its runs,
+    those started in [since, until) (no `since`: before `until`, i.e. from the first run on), and its
+    first and last start. One read of the executions for the workflow dimension, the default window's
+    start and the coverage a report states (`run._coverage`: two reads of the executions before, 0.17 s
+    of CPU on a 1M store)."""
+    started = ex[C.started_at]
+    in_window = started < lit_ts(until)
+    if since is not None:
+        in_window = in_window & (started >= lit_ts(since))
+    return execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
+        **{C.workflow_name: ex[C.workflow_name].max(), C.kind: ex[C.kind].max(), C.region: ex[C.region].max()},
+        runs=ex.count(), in_window=in_window.cast("int64").sum(), first=started.min(), last=started.max(),
+    ))[RUNS_COLUMNS]
+
+
+def runs_of(runs: pd.DataFrame, workflows: pd.DataFrame | None) -> pd.DataFrame:
+    """`runs` of the workflows kept by a workflow filter (its ids, in any cloud, as the tables are
+    filtered); all of them when there is none."""
+    if workflows is None:
+        return runs
+    return runs[runs[C.workflow_id].isin(set(workflows[C.workflow_id]))]
+
+
+def _first_start(runs: pd.DataFrame) -> dt.datetime | None:
     """When the earliest execution started: the default window start (None when there are no executions)."""
-    first = execute(ex.aggregate(first=ex[C.started_at].min()))["first"].iloc[0]
+    first = runs["first"].min() if not runs.empty else None
     return to_utc(first) if first is not None and not pd.isna(first) else None
 
 
@@ -133,10 +162,11 @@ def known_workflows(tables: Mapping[str, ir.Table]) -> pd.DataFrame:
     return _workflow_dim(ensure_tables(tables))
 
 
-def _workflow_dim(t: Mapping[str, ir.Table]) -> pd.DataFrame:
-    """cloud, workflow_id, workflow_name, kind, region: one row per workflow, from runs and definitions."""
+def _workflow_dim(t: Mapping[str, ir.Table], runs: pd.DataFrame | None = None) -> pd.DataFrame:
+    """cloud, workflow_id, workflow_name, kind, region: one row per workflow, from runs (`runs`, read here
+    when not given) and definitions."""
     ex = t["executions"]
-    from_runs = execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
+    from_runs = runs if runs is not None else execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
         **{C.workflow_name: ex[C.workflow_name].max(), C.kind: ex[C.kind].max(), C.region: ex[C.region].max()}))
     w = t["workflows"]
     latest = w.group_by([C.cloud, C.workflow_id]).aggregate(

@@ -42,7 +42,7 @@ from flowscope.analysis.base import (
     sample_ids,
     split_quantiles,
 )
-from flowscope.analysis.cost import workflow_executions
+from flowscope.analysis.cost import workflow_durations, workflow_executions
 from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud, StepType
 
@@ -219,12 +219,7 @@ def _slow_details(ctx: Context, fd: pd.DataFrame) -> dict[int, tuple[int, list[s
 
 def latency_drift(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
-    e = ctx.in_window(ctx.table("executions"), both=True)
-    e = e.filter(e[C.duration_ms].notnull() & (e[C.duration_ms] >= 0) & e[C.ended_at].notnull())
-    current = (e[C.started_at] >= lit_ts(ctx.since)).name("current")
-    d = e[C.duration_ms].cast("float64")
-    df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
-        n=e.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}), ["p50", "p95", "p99"]))
+    df = workflow_durations(ctx)[[C.cloud, C.workflow_id, "current", "n", "p50", "p95", "p99"]]
     if df.empty:
         return []
     cur = df[df["current"]].drop(columns="current")

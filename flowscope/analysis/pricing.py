@@ -177,19 +177,25 @@ def express_billed_gb_seconds(duration_ms: float, memory_mb: float | None = None
 
     `memory_mb` None: unknown, assumed one 64 MB chunk, which holds for workflows with small
     definitions and payloads (memory = 50 MB + definition + payload x Parallel/Map steps). The one
-    rule: the AWS transform meters usage with it, `express_billed_gb_seconds_expr` is its engine twin.
+    rule: the AWS transform meters usage with it, `express_billed_units_expr` is its engine twin.
     """
     increments = max(1, math.ceil(max(duration_ms, 0) / EXPRESS_BILLING_INCREMENT_MS))
     chunks = max(1, math.ceil((memory_mb or 0) / EXPRESS_MEMORY_CHUNK_MB))
     return (increments * EXPRESS_BILLING_INCREMENT_MS / 1000.0) * (chunks * EXPRESS_MEMORY_CHUNK_MB / 1024.0)
 
 
-def express_billed_gb_seconds_expr(duration_ms: ir.NumericValue, memory_mb: ir.NumericValue) -> ir.FloatingValue:
-    """`express_billed_gb_seconds` as an engine expression over duration and memory columns
-    (a null memory counts as one chunk)."""
+EXPRESS_GB_SECONDS_PER_UNIT = (EXPRESS_BILLING_INCREMENT_MS / 1000.0) * (EXPRESS_MEMORY_CHUNK_MB / 1024.0)
+"""GB-seconds of one billed unit: 100 ms at one 64 MB chunk."""
+
+
+def express_billed_units_expr(duration_ms: ir.NumericValue, memory_mb: ir.NumericValue) -> ir.IntegerValue:
+    """`express_billed_gb_seconds` as an engine expression over duration and memory columns, in whole
+    billed units (100 ms increments x 64 MB chunks; x `EXPRESS_GB_SECONDS_PER_UNIT` = GB-seconds; a null
+    memory counts as one chunk). Whole numbers, so a sum over any number of runs is exact in any order:
+    a parallel sum of per-run GB-seconds flipped a total's 9th decimal from run to run."""
     increments = (duration_ms.cast("float64").clip(lower=0) / EXPRESS_BILLING_INCREMENT_MS).ceil().clip(lower=1)
     chunks = (memory_mb.cast("float64").fill_null(0.0) / EXPRESS_MEMORY_CHUNK_MB).ceil().clip(lower=1)
-    return (increments * EXPRESS_BILLING_INCREMENT_MS / 1000.0) * (chunks * EXPRESS_MEMORY_CHUNK_MB / 1024.0)
+    return (increments * chunks).cast("int64")
 
 
 def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = None,

@@ -313,6 +313,32 @@ def child(which: str, path: Path, runs: int) -> dict | None:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def paired(path: Path, runs: int, pairs: int) -> tuple[dict | None, dict | None, list[tuple[float, float]]]:
+    """The analyses and the floor, `pairs` times in turn (each a fresh process: a warm-up, then `runs`
+    timed runs): every run of each, merged, and each pair's ratios (wall, CPU) of their medians. On a
+    machine whose speed drifts (a shared host) one contender measured after the other can read 1.3x or
+    1.6x for the same code; a pair's two processes run a few seconds apart and see the same machine."""
+    merged: dict[str, dict | None] = {"ours": None, "sql": None}
+    ratios: list[tuple[float, float]] = []
+    for _ in range(pairs):
+        got = {which: child(which, path, runs) for which in ("ours", "sql")}
+        for which, res in got.items():
+            if res is None:
+                continue
+            acc = merged[which]
+            if acc is None:
+                merged[which] = dict(res)
+            else:
+                acc["times"] = acc["times"] + res["times"]
+                acc["cpu"] = acc["cpu"] + res["cpu"]
+                acc["peak_mb"] = max(acc["peak_mb"], res["peak_mb"])
+        a, b = got["ours"], got["sql"]
+        if a and b:
+            ratios.append((statistics.median(a["times"]) / statistics.median(b["times"]),
+                           statistics.median(a["cpu"]) / statistics.median(b["cpu"])))
+    return merged["ours"], merged["sql"], ratios
+
+
 def report(label: str, res: dict | None) -> tuple[float, float] | None:
     """Print one contender's figures; returns its median wall and CPU seconds (None: it died)."""
     if res is None:
@@ -330,6 +356,9 @@ def main() -> None:
     parser.add_argument("--executions", type=int, default=1_000_000)
     parser.add_argument("--store", type=Path, help="reuse (or create) the generated store here")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--pairs", type=int, default=1,
+                        help="run the analyses and the SQL floor in turn this many times, each a fresh process "
+                             "of --runs runs, and print the ratio pair by pair as well")
     parser.add_argument("--no-pandas", action="store_true", help="skip the pandas baseline")
     parser.add_argument("--demo-store", type=Path,
                         help="also time the analysis of a `flowscope demo` store (target: 30k executions < 1 s)")
@@ -350,11 +379,17 @@ def main() -> None:
             print(f"generated and stored {rows.get('executions', 0):,} executions, {rows.get('steps', 0):,} steps, "
                   f"{rows.get('attempts', 0):,} attempts, {rows.get('usage', 0):,} usage rows "
                   f"in {time.perf_counter() - began:.0f} s ({os.cpu_count()} cores)")
-        ours_fig = report("flowscope analyze (DuckDB via Ibis):", child("ours", path, args.runs))
-        sql_fig = report("DuckDB SQL, core measures (floor):", child("sql", path, args.runs))
+        ours_res, sql_res, pair_ratios = paired(path, args.runs, args.pairs)
+        ours_fig = report("flowscope analyze (DuckDB via Ibis):", ours_res)
+        sql_fig = report("DuckDB SQL, core measures (floor):", sql_res)
         if ours_fig and sql_fig:
             print(f"flowscope / SQL floor: {ours_fig[0] / sql_fig[0]:.2f}x wall, "
                   f"{ours_fig[1] / sql_fig[1]:.2f}x CPU (target <= 1.5x)")
+        if len(pair_ratios) > 1:
+            walls, cpus = [w for w, _ in pair_ratios], [c for _, c in pair_ratios]
+            print(f"pair by pair ({len(pair_ratios)} pairs): median {statistics.median(walls):.2f}x wall "
+                  f"({min(walls):.2f}-{max(walls):.2f}), {statistics.median(cpus):.2f}x CPU "
+                  f"({min(cpus):.2f}-{max(cpus):.2f})")
         if not args.no_pandas:
             pd_fig = report("plain pandas, same analyses:", child("pandas", path, args.runs))
             if ours_fig and pd_fig:

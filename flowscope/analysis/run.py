@@ -252,10 +252,6 @@ def _missing(value: Any) -> bool:
     return value is None or (not isinstance(value, str) and bool(pd.isna(value)))
 
 
-def _int(value: Any) -> int:
-    return 0 if _missing(value) else int(value)
-
-
 def _ts(value: Any) -> dt.datetime | None:
     return None if _missing(value) else to_utc(value)
 

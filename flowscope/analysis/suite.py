@@ -127,14 +127,17 @@ def build_context(
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]
 
 
-def runs_per_workflow(ex: ir.Table, *, since: dt.datetime | None, until: dt.datetime) -> pd.DataFrame:
+def runs_per_workflow(ex: ir.Table, *, since: dt.datetime | None = None,
+                      until: dt.datetime | None = None) -> pd.DataFrame:
     """Per workflow with runs (cloud, workflow_id): its name, kind and region as the runs say, its runs,
-    those started in [since, until) (no `since`: before `until`, i.e. from the first run on), and its
-    first and last start. One read of the executions for the workflow dimension, the default window's
-    start and the coverage a report states (`run._coverage`: two reads of the executions before, 0.17 s
-    of CPU on a 1M store)."""
+    those started in [since, until) (a bound not given: unbounded on that side), and its first and last
+    start. One read of the executions for the workflow dimension, the default window's start and the
+    coverage a report states (`run._coverage`: two reads of the executions before, 0.17 s of CPU on a 1M
+    store)."""
     started = ex[C.started_at]
-    in_window = started < lit_ts(until)
+    in_window = started.notnull()
+    if until is not None:
+        in_window = in_window & (started < lit_ts(until))
     if since is not None:
         in_window = in_window & (started >= lit_ts(since))
     return execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
@@ -159,15 +162,13 @@ def _first_start(runs: pd.DataFrame) -> dt.datetime | None:
 
 def known_workflows(tables: Mapping[str, ir.Table]) -> pd.DataFrame:
     """cloud, workflow_id, workflow_name, kind, region of every workflow in the tables (runs and definitions)."""
-    return _workflow_dim(ensure_tables(tables))
+    t = ensure_tables(tables)
+    return _workflow_dim(t, runs_per_workflow(t["executions"]))
 
 
-def _workflow_dim(t: Mapping[str, ir.Table], runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """cloud, workflow_id, workflow_name, kind, region: one row per workflow, from runs (`runs`, read here
-    when not given) and definitions."""
-    ex = t["executions"]
-    from_runs = runs if runs is not None else execute(ex.group_by([C.cloud, C.workflow_id]).aggregate(
-        **{C.workflow_name: ex[C.workflow_name].max(), C.kind: ex[C.kind].max(), C.region: ex[C.region].max()}))
+def _workflow_dim(t: Mapping[str, ir.Table], from_runs: pd.DataFrame) -> pd.DataFrame:
+    """cloud, workflow_id, workflow_name, kind, region: one row per workflow, from its runs
+    (`runs_per_workflow`) and definitions."""
     w = t["workflows"]
     latest = w.group_by([C.cloud, C.workflow_id]).aggregate(
         **{C.workflow_name: w[C.name].argmax(w[C.seen_at]), C.kind: w[C.kind].argmax(w[C.seen_at]),

@@ -144,12 +144,10 @@ def call(name: str, *args: Any, **kwargs: Any) -> Any:
 def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
     """Run `<module>.<name>(cursor, *args, **kwargs)` of `QUERY_MODULES` through the cache; raises
     StoreUnavailable. Filters arguments get the configured days per month."""
-    args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
     _activity.touch()
-    path = store_path()
-    snapshot = version()
+    key = _call_key(module, name, args, kwargs)
     try:
-        result = _cached(path, snapshot, module, name, args, tuple(sorted(kwargs.items())))
+        result = _cached(*key)
     except StoreUnavailable:
         raise
     except Exception as exc:  # noqa: BLE001
@@ -157,10 +155,17 @@ def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
             raise
         # A compaction removed files of an older snapshot under us: take the new one once.
         _version.clear()
-        snapshot = version()
-        result = _cached(path, snapshot, module, name, args, tuple(sorted(kwargs.items())))
-    _read.note((path, snapshot, module, name, args, tuple(sorted(kwargs.items()))))
+        key = _call_key(module, name, args, kwargs)
+        result = _cached(*key)
+    _read.note(key)
     return result
+
+
+def _call_key(module: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """`_cached`'s arguments for a call: the store and its snapshot, the query, its arguments (Filters
+    with the configured days per month)."""
+    args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
+    return (store_path(), version(), module, name, args, tuple(sorted(kwargs.items())))
 
 
 class _Reads:
@@ -202,8 +207,7 @@ _read = _Reads(RESULT_TTL_S, 512)
 
 def read_already(name: str, *args: Any, **kwargs: Any) -> bool:
     """Whether `call(name, *args, **kwargs)` was read lately on the current snapshot (its result cached)."""
-    args = tuple(configured(a) if isinstance(a, Filters) else a for a in args)
-    return _read.fresh((store_path(), version(), "tables", name, args, tuple(sorted(kwargs.items()))))
+    return _read.fresh(_call_key("tables", name, args, kwargs))
 
 
 def _is_missing_file(exc: Exception) -> bool:
@@ -229,9 +233,9 @@ def overview_and_trend(f: Filters, with_previous: bool) -> q.Overview:
     """Overview's table (and the previous window's) and its trend, read together (`tables.overview_and_trend`).
     With clouds chosen (and no workflow) and the window's result for every cloud already read, they are
     that result narrowed (`tables.narrow_overview`, equal to the bit): a change of clouds reads nothing
-    (Overview's charts after a change to one cloud on the 1M bench store: 0.80 to 0.63 s). Only then:
+    (Overview's charts after a change to one cloud on the 1M bench store: 0.82 to 0.64 s). Only then:
     reading every cloud of a window not yet read costs more than reading the clouds asked for (a change
-    of window with one cloud chosen took 1.0-1.6 s instead of 0.7-0.8 s)."""
+    of window with one cloud chosen took 0.8-1.6 s instead of 0.7-0.8 s)."""
     every = dataclasses.replace(f, clouds=())
     if f.clouds and not f.workflows and read_already("overview_and_trend", every, with_previous=with_previous):
         return q.narrow_overview(call("overview_and_trend", every, with_previous=with_previous), configured(f))

@@ -306,7 +306,7 @@ class Context:
     now: dt.datetime
     thresholds: Thresholds
     workflows: pd.DataFrame                  # cloud, workflow_id, workflow_name, kind, region
-    runs: pd.DataFrame | None = None         # suite.runs_per_workflow of the clouds asked for (coverage)
+    runs: pd.DataFrame                       # suite.runs_per_workflow of the clouds asked for (coverage)
     memo: dict[str, Any] = field(default_factory=dict)
 
     @property

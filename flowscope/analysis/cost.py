@@ -219,9 +219,8 @@ def workflow_durations(ctx: Context) -> pd.DataFrame:
         df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
             n=e.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}, max_ms=d.max(),
             gb_seconds=pricing.express_billed_units_expr(d, mem).sum()), ["p50", "p95", "p99"]))
-        df["gb_seconds"] = (df["gb_seconds"].astype("float64") * pricing.EXPRESS_GB_SECONDS_PER_UNIT).round(
-            measures.FLOAT_DECIMALS)
-        return df
+        df["gb_seconds"] = df["gb_seconds"].astype("float64") * pricing.EXPRESS_GB_SECONDS_PER_UNIT
+        return measures.settle_floats(df)
     return ctx.cached("workflow_durations", compute)
 
 

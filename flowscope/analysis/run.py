@@ -28,7 +28,6 @@ from flowscope.analysis.suite import (
     findings_to_records,
     known_workflows,
     runs_of,
-    runs_per_workflow,
 )
 from flowscope.model import TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import parse_since
@@ -211,12 +210,8 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
               workflows: list[str] | None, until_given: bool) -> Coverage:
     """What the window holds, from the runs per workflow the context read (`suite.runs_per_workflow`);
     only the store's runs per cloud under a cloud filter need a read of their own."""
-    runs = ctx.runs
-    if runs is None:           # a context built elsewhere
-        runs = runs_per_workflow(ctx.tables["executions"], since=ctx.since, until=ctx.until)
-    elif workflows:
-        runs = runs_of(runs, ctx.workflows)
-    if clouds or ctx.runs is None:
+    runs = runs_of(ctx.runs, ctx.workflows if workflows else None)
+    if clouds:
         everything = tables["executions"]
         per_cloud = execute(everything.group_by(C.cloud).aggregate(n=everything.count()))
     else:

@@ -14,7 +14,7 @@ import functools
 import ibis
 import ibis.expr.types as ir
 
-from flowscope.model import C
+from flowscope.model import STEPS, C
 
 COLUMNS = (C.cloud, C.workflow_id, C.execution_id, C.step_key, C.previous_step_key, C.parent_step_key, C.name)
 """The steps' columns the rule reads."""
@@ -42,8 +42,6 @@ def with_sources(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
 def sql(table: str, one_cloud: bool = False) -> str:
     """`with_sources` over the table (or CTE) named `table`, which has `COLUMNS`, as DuckDB SQL (compiled
     once per process: it takes no parameters)."""
-    from flowscope.model import STEPS
-
     schema = ibis.Schema.from_pyarrow(STEPS)
     steps = ibis.table({c: schema[c] for c in COLUMNS}, name=table)
     return str(ibis.to_sql(with_sources(steps, one_cloud), dialect="duckdb"))

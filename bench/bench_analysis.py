@@ -20,7 +20,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -297,7 +296,10 @@ def measure(which: str, path: Path, runs: int) -> None:
         found = fn(path)
         times.append(time.perf_counter() - began)
         cpu.append(time.process_time() - began_cpu)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peak_memory import peak_rss_mb  # not ru_maxrss: a child reports its parent's size at the fork
+
+    peak_mb = peak_rss_mb()
     print(json.dumps({"times": times, "cpu": cpu, "peak_mb": peak_mb, "found": found}))
 
 

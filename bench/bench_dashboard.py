@@ -33,6 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from flowscope.model import TABLES, UTC, C  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from peak_memory import children, peak_rss_mb  # noqa: E402
+
 PAGES = ["overview", "workflows", "executions", "compare", "failures", "retries", "cost", "latency",
          "collection_health"]
 CLOUDS = [("aws", "sfn-standard", "us-east-1", "aws.sfn.state_transition", "asl-json"),
@@ -247,30 +250,6 @@ def _pick(page: Any, widget: str, label: str, option: str) -> float:
     return now - float(ago)
 
 
-def _peak_rss_mb(pid: int) -> float:
-    """A process's peak resident memory (VmHWM), in MB (nan when it is gone)."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
-
-
-def _children(pid: int) -> list[int]:
-    """The direct child processes of `pid` (the dashboard's analyses worker), from /proc/*/stat."""
-    out = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:      # the field after the state is the parent's pid
-            out.append(int(stat.parent.name))
-    return out
-
-
 def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3) -> None:
     """Serve the dashboard on `store` and drive it in headless Chromium: per page, the first draw in a
     new session, then two sidebar changes (one cloud, then a wider window). Each change is timed until
@@ -314,8 +293,8 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3)
                     t0 = _pick(page, "stSelectbox", "Time window", wider)
                     rows.setdefault((name, f"window -> {wider}"), []).append(_timed(page, t0, False, heard))
                     page.close()
-                peaks.append(_peak_rss_mb(proc.pid))
-                worker_peaks.append(max([_peak_rss_mb(c) for c in _children(proc.pid)] or [0.0]))
+                peaks.append(peak_rss_mb(proc.pid))
+                worker_peaks.append(max([peak_rss_mb(c) for c in children(proc.pid)] or [0.0]))
             finally:
                 proc.terminate()
                 proc.wait(20)

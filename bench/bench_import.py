@@ -150,7 +150,10 @@ def _child(argv: list[str]) -> None:
         stages = kind == "import-stages"
         out = child_import([Path(p) for p in rest[1:]], Path(rest[0]), stages)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    out["peak_mb"] = usage.ru_maxrss / 1024
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peak_memory import peak_rss_mb  # not ru_maxrss: a child reports its parent's size at the fork
+
+    out["peak_mb"] = peak_rss_mb()
     out["cpu_s"] = usage.ru_utime + usage.ru_stime        # stable on a busy machine, where wall time is not
     print(json.dumps(out))
 

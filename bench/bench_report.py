@@ -7,7 +7,7 @@ Builds (once, kept in bench/out/) the dashboard benchmark's store (bench_dashboa
 three clouds, 12 workflows, 6 steps each, retries, usage, one failed scope). Then, per format, runs the
 real command in a fresh process (`flowscope report --format F --until END --no-history`, cold caches)
 and prints its wall time and peak resident memory: the largest of the Python process and, for PDF, the
-Chromium processes it starts (getrusage of the process and of its waited-for children). Targets (issue
+Chromium processes it starts (each one's VmHWM, its children sampled every 50 ms). Targets (issue
 14): HTML under 15 s, PDF under 30 s, peak memory under 2 GB.
 """
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import resource
 import subprocess
 import sys
 import time
@@ -36,12 +35,15 @@ def one(store: Path, fmt: str, out: Path, since: str, until: str) -> None:
 
     from flowscope.cli import app
 
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from peak_memory import DescendantsPeak, peak_rss_mb
+
     start = time.perf_counter()
-    result = CliRunner().invoke(app, ["report", "--store", str(store), "--format", fmt, "--out", str(out),
-                                      "--since", since, "--until", until, "--no-history"])
+    with DescendantsPeak() as chromium:   # getrusage would count this process's size in its children's
+        result = CliRunner().invoke(app, ["report", "--store", str(store), "--format", fmt, "--out", str(out),
+                                          "--since", since, "--until", until, "--no-history"])
     seconds = time.perf_counter() - start
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    own, kids = peak_rss_mb(), chromium.peak_mb
     print(json.dumps({"format": fmt, "seconds": round(seconds, 2), "exit": result.exit_code,
                       "peak_mb": round(max(own, kids)), "python_mb": round(own), "chromium_mb": round(kids),
                       "output": result.output.strip().splitlines()[-1:] if result.exit_code not in (0, 1, 3)

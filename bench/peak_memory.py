@@ -10,6 +10,8 @@ in the same run. VmHWM belongs to the process's own address space, which exec re
 
 from __future__ import annotations
 
+import os
+import threading
 from pathlib import Path
 
 
@@ -53,9 +55,6 @@ class DescendantsPeak:
     from the Python that started them. A process that lives less than `every_s` may be missed."""
 
     def __init__(self, every_s: float = 0.05) -> None:
-        import os
-        import threading
-
         self.peak_mb = 0.0
         self._pid = os.getpid()
         self._every_s = every_s

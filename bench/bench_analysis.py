@@ -35,6 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flowscope.model import TABLES, UTC, Batch, C, Meter, Status, StepType
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+from peak_memory import peak_rss_mb  # noqa: E402 - not ru_maxrss: a child reports its parent's size at the fork
+from which_host import describe  # noqa: E402
+
 T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
 DAYS = 30
 STEPS = 20
@@ -296,9 +300,6 @@ def measure(which: str, path: Path, runs: int) -> None:
         found = fn(path)
         times.append(time.perf_counter() - began)
         cpu.append(time.process_time() - began_cpu)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peak_memory import peak_rss_mb  # not ru_maxrss: a child reports its parent's size at the fork
-
     peak_mb = peak_rss_mb()
     print(json.dumps({"times": times, "cpu": cpu, "peak_mb": peak_mb, "found": found}))
 
@@ -369,6 +370,7 @@ def main() -> None:
     if args.measure:
         measure(args.measure, args.store, args.runs)
         return
+    print(describe(), flush=True)
     tmp = None
     path = args.store
     if path is None:

@@ -33,8 +33,9 @@ sys.path.insert(0, str(ROOT))
 
 from flowscope.model import TABLES, UTC, C  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
 from peak_memory import children, peak_rss_mb  # noqa: E402
+from which_host import describe  # noqa: E402
 
 PAGES = ["overview", "workflows", "executions", "compare", "failures", "retries", "cost", "latency",
          "collection_health"]
@@ -330,6 +331,7 @@ def main() -> None:
     ap.add_argument("--pages", default=",".join(PAGES), help="comma-separated pages (default: all)")
     ap.add_argument("--repeat", type=int, default=3, help="fresh servers (cold starts); medians are printed")
     args = ap.parse_args()
+    print(describe(), flush=True)
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"
     if not (store / "executions").exists():
         print(f"building {store} with {args.executions:,} executions over 30 days", flush=True)

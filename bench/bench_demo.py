@@ -22,6 +22,9 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+from which_host import describe  # noqa: E402
+
 TARGET_S = {100_000: 30.0, 1_000_000: 300.0}
 TARGET_GB = 4.0
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -134,6 +137,7 @@ def main() -> None:
     if args.child:
         child(args)
         return
+    print(describe(), flush=True)
     runs = []
     for run in range(args.runs):
         f = run_once(args.executions, args.seed + run, args.workers, args.native)

@@ -33,6 +33,10 @@ from typing import Any
 
 import orjson
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+from peak_memory import peak_rss_mb  # noqa: E402 - not ru_maxrss: a child reports its parent's size at the fork
+from which_host import describe  # noqa: E402
+
 SPAN = dt.timedelta(days=2)
 BASE_EXECUTIONS = 12_000          # ~85 records each: one simulated copy is ~1M records
 
@@ -150,9 +154,6 @@ def _child(argv: list[str]) -> None:
         stages = kind == "import-stages"
         out = child_import([Path(p) for p in rest[1:]], Path(rest[0]), stages)
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peak_memory import peak_rss_mb  # not ru_maxrss: a child reports its parent's size at the fork
-
     out["peak_mb"] = peak_rss_mb()
     out["cpu_s"] = usage.ru_utime + usage.ru_stime        # stable on a busy machine, where wall time is not
     print(json.dumps(out))
@@ -176,6 +177,7 @@ def main() -> None:
     parser.add_argument("--stages", action="store_true",
                         help="also print where the import's CPU goes (one extra import per size)")
     args = parser.parse_args()
+    print(describe(), flush=True)
     for size in (int(s) for s in args.sizes.split(",")):
         logs, machines = build_files(args.dir, size)
         parses, imports = [], []

@@ -23,6 +23,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+
+from peak_memory import DescendantsPeak, peak_rss_mb  # noqa: E402
+from which_host import describe  # noqa: E402
 
 FORMATS = ["html", "pdf", "md", "csv", "parquet", "xlsx"]
 TARGETS_S = {"html": 15.0, "pdf": 30.0}
@@ -34,9 +38,6 @@ def one(store: Path, fmt: str, out: Path, since: str, until: str) -> None:
     from typer.testing import CliRunner
 
     from flowscope.cli import app
-
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from peak_memory import DescendantsPeak, peak_rss_mb
 
     start = time.perf_counter()
     with DescendantsPeak() as chromium:   # getrusage would count this process's size in its children's
@@ -62,6 +63,7 @@ def main() -> None:
         store, fmt, out, since, until = args.one
         one(Path(store), fmt, Path(out), since, until)
         return
+    print(describe(), flush=True)
     from bench.bench_dashboard import build_store  # the dashboard benchmark's generator, one store for both
 
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"

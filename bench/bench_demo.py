@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+from peak_memory import descendants  # noqa: E402
 from which_host import describe  # noqa: E402
 
 TARGET_S = {100_000: 30.0, 1_000_000: 300.0}
@@ -62,13 +63,7 @@ class TreeSampler:
                 found = _stat(int(entry))
                 if found is not None:
                     stats[int(entry)] = found
-        tree, frontier = {self.root}, [self.root]
-        while frontier:
-            parent = frontier.pop()
-            for pid, (ppid, _rss, _cpu) in stats.items():
-                if ppid == parent and pid not in tree:
-                    tree.add(pid)
-                    frontier.append(pid)
+        tree = {self.root, *descendants(self.root, {pid: found[0] for pid, found in stats.items()})}
         rss = sum(stats[pid][1] for pid in tree if pid in stats)
         if rss > self.peak_rss:
             self.peak_rss = rss

@@ -10,6 +10,7 @@ in the same run. VmHWM belongs to the process's own address space, which exec re
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from pathlib import Path
@@ -26,24 +27,32 @@ def peak_rss_mb(pid: int | str = "self") -> float:
     return float("nan")
 
 
-def children(pid: int) -> list[int]:
-    """The direct child processes of `pid`, from /proc/*/stat (the field after the state is the parent)."""
-    out = []
+def parent_pids() -> dict[int, int]:
+    """Every live process's parent, from one pass over /proc/*/stat (the field after the state)."""
+    out = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(fields[1]) == pid:
-            out.append(int(stat.parent.name))
+        out[int(stat.parent.name)] = int(fields[1])
     return out
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below `pid` (children, their children, ...)."""
+def children(pid: int) -> list[int]:
+    """The direct child processes of `pid`."""
+    return [child for child, parent in parent_pids().items() if parent == pid]
+
+
+def descendants(pid: int, parents: dict[int, int] | None = None) -> list[int]:
+    """Every process below `pid` (children, their children, ...), from one read of the process table
+    (`parents`, else `parent_pids()`)."""
+    below: dict[int, list[int]] = {}
+    for child, parent in (parents if parents is not None else parent_pids()).items():
+        below.setdefault(parent, []).append(child)
     found, todo = [], [pid]
     while todo:
-        kids = children(todo.pop())
+        kids = below.get(todo.pop(), [])
         found += kids
         todo += kids
     return found
@@ -65,7 +74,7 @@ class DescendantsPeak:
         while not self._stop.is_set():
             for pid in descendants(self._pid):
                 mb = peak_rss_mb(pid)
-                if mb == mb:         # not nan (the process ended meanwhile)
+                if not math.isnan(mb):         # nan: the process ended meanwhile
                     self.peak_mb = max(self.peak_mb, mb)
             self._stop.wait(self._every_s)
 

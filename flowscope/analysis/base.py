@@ -329,6 +329,14 @@ class Context:
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
 
+    def previous_covered(self) -> frozenset[tuple[str, str]]:
+        """(cloud, workflow_id) of the workflows whose runs in the store cover the previous window
+        (`measures.previous_covered` from each one's first run): only theirs are compared with it."""
+        def compute() -> frozenset[tuple[str, str]]:
+            return frozenset((str(r.cloud), str(r.workflow_id)) for r in self.runs.itertuples(index=False)
+                             if measures.previous_covered(to_utc(r.first), self.since, self.until))
+        return self.cached("previous_covered", compute)
+
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self.memo:
             self.memo[key] = compute()

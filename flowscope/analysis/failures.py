@@ -1,5 +1,6 @@
 """Failing steps: per workflow and step, visits, failures, failure rate, caught vs uncaught,
-top error templates, first/last seen, change vs the previous window, the revision where it started.
+top error templates, first/last seen, change vs the previous window (where the workflow's runs cover
+it, `measures.previous_covered`), the revision where it started.
 
 Finding: `failing_step` when the failure rate and count in the window pass the thresholds.
 """
@@ -50,6 +51,11 @@ def run(ctx: Context) -> list[Finding]:
     prev = stats[~stats["current"]].drop(columns="current").rename(
         columns={"visits": "prev_visits", "failures": "prev_failures", "uncaught": "prev_uncaught"})
     df = cur.merge(prev[[*keys, "prev_visits", "prev_failures", "prev_uncaught"]], on=keys, how="left")
+    covered = ctx.previous_covered()     # evidence compares with the previous window only where it is covered
+    uncovered = np.array([(c, w) not in covered for c, w in zip(df[C.cloud], df[C.workflow_id], strict=True)],
+                         dtype=bool)
+    for col in ("prev_visits", "prev_failures", "prev_uncaught"):
+        df[col] = df[col].astype("float64").mask(uncovered)
     df["rate"] = df["failures"] / df["visits"].clip(lower=1)
     df["prev_rate"] = df["prev_failures"] / df["prev_visits"]
     standing = (df["failures"] >= th.failure_min_count) & (df["rate"] >= th.failure_rate)

@@ -3,7 +3,8 @@
 - `slow_step`: a step's p95 in a time bucket (default 6 h) far above its baseline (the median of
   its bucket p95s over the window and the previous window); consecutive slow buckets merge.
 - `latency_drift`: a workflow's end-to-end p95 in the window vs the previous window, with the
-  steps whose time grew the most.
+  steps whose time grew the most; only where the workflow's runs cover the previous window
+  (`measures.previous_covered`).
 
 Both carry `evidence["dominant_steps"]`: the steps that dominate the workflow's end-to-end time,
 as shares of the summed duration on the critical path (top-level steps in sequence; inside a
@@ -225,6 +226,8 @@ def latency_drift(ctx: Context) -> list[Finding]:
     cur = df[df["current"]].drop(columns="current")
     prev = df[~df["current"]].drop(columns="current")
     m = cur.merge(prev, on=[C.cloud, C.workflow_id], suffixes=("", "_prev"))
+    covered = ctx.previous_covered()     # a previous window the data barely covers is no baseline
+    m = m[np.array([(c, w) in covered for c, w in zip(m[C.cloud], m[C.workflow_id], strict=True)], dtype=bool)]
     m = m[(m["n"] >= th.latency_drift_min_executions) & (m["n_prev"] >= th.latency_drift_min_executions)
           & (m["p95_prev"] > 0)]
     m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio)

@@ -13,10 +13,12 @@ same thing two ways.
   collector metered plan hours (a Logic Apps Standard plan), never estimated.
 - Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / window days).
 - Potential savings: see `potential_savings`. Spend, projection and savings are never added together.
+- Comparison with the previous window: only when the data covers it, `previous_covered`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +72,27 @@ def is_lockstep(cv: float | None, samples: int, executions: int, *, max_cv: floa
     if cv is None or cv != cv:       # NaN: a single delay value repeated, or no spread measurable
         return False
     return cv < max_cv and samples >= min_samples and executions >= min_executions
+
+
+PREVIOUS_COVERAGE = 0.9
+"""Share of the previous window (as long as the window, just before it) the data must cover before a
+figure is compared with that window."""
+
+
+def previous_covered(first_data: dt.datetime | None, since: dt.datetime, until: dt.datetime) -> bool:
+    """Whether data whose first execution started at `first_data` covers (almost, PREVIOUS_COVERAGE) all
+    of the window before [since, until), so a figure of [since, until) may be compared with it.
+
+    Why: a store imported from 31 days of history and read over its last 30 has one day in the previous
+    30, and a store whose data begins an hour before the window has one hour: a p95, a failure rate or
+    a count of that sliver is not "the previous window" (measured on a 1,000,000-execution store: its 30
+    days ending an hour after its data ended set each workflow's p95 against the store's first hour,
+    and 10 of its 50 workflows "got slower", 2.5 s to 5.7 s). The dashboard's deltas, a report's
+    comparison and the analyses' `latency_drift` and previous-window evidence all apply this one rule.
+    """
+    if first_data is None:
+        return False
+    return since - first_data >= (until - since) * PREVIOUS_COVERAGE    # no date arithmetic past year 1
 
 
 def potential_savings(findings: Iterable[dict[str, Any]]) -> float:

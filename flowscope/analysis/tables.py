@@ -810,8 +810,12 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- latency
 
-def latency_by_step(con: Any, f: Filters, limit: int = 200) -> pd.DataFrame:
-    """Per step: p50/p95/p99 now, p95 in the previous window of equal length, and the drift ratio."""
+def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = True) -> pd.DataFrame:
+    """Per step: p50/p95/p99 now, p95 in the previous window of equal length, and the drift ratio.
+
+    `compare`: whether the previous window may be compared with (`measures.previous_covered`, which the
+    caller judges from the data's first execution); when not, its p95, visits and the drift are null,
+    never the figures of the sliver of it the data holds."""
     # Both windows in one scan: [previous since, until), each row tagged with its window.
     both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
     rows = run(con, q("""
@@ -826,6 +830,8 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200) -> pd.DataFrame:
     out = now.merge(before[keys + ["p95_ms", "visits"]].rename(columns={"p95_ms": "prev_p95_ms",
                                                                         "visits": "prev_visits"}),
                     on=keys, how="left")
+    if not compare:
+        out["prev_p95_ms"] = out["prev_visits"] = float("nan")
     out["drift"] = out["p95_ms"] / out["prev_p95_ms"].where(out["prev_p95_ms"] > 0)
     out = out.sort_values(["visits", *keys], ascending=[False, True, True, True]).head(limit).reset_index(drop=True)
     return _with_names(con, out)

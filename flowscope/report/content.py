@@ -90,7 +90,10 @@ class ReportContent:
 
     @property
     def previous_has_data(self) -> bool:
-        """Compare with the previous window only when it holds executions (never against nothing)."""
+        """Compare with the previous window only when the data covers it (`measures.previous_covered`,
+        the dashboard's and the analyses' rule) and it holds executions (never against nothing)."""
+        if not measures.previous_covered(self.coverage.first, self.filters.since, self.filters.until):
+            return False
         total = self.previous[self.previous[C.cloud] == "total"]
         return not total.empty and int(total["executions"].iloc[0]) > 0
 
@@ -156,7 +159,7 @@ def build_content(
     try:
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
                       workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)
-        latency = q.latency_by_step(con, f)
+        latency = q.latency_by_step(con, f, compare=measures.previous_covered(cov.first, cov.since, cov.until))
         overview, previous, trend = q.overview_and_trend(con, f, with_previous=True)
         assert previous is not None
         return ReportContent(

@@ -319,8 +319,8 @@ def edge_cost(f: Filters) -> pd.DataFrame:
     return call("edge_cost", f)
 
 
-def latency_by_step(f: Filters) -> pd.DataFrame:
-    return call("latency_by_step", f)
+def latency_by_step(f: Filters, *, compare: bool) -> pd.DataFrame:
+    return call("latency_by_step", f, compare=compare)
 
 
 def latency_over_time(f: Filters, steps: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:

@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from flowscope.analysis import measures
 from flowscope.analysis.tables import Filters
 from flowscope.model import UTC, C
 
@@ -62,7 +63,6 @@ def _to_url(window: str, clouds: list[str], workflows: list[str], end_now: bool)
 
 
 STEP_S = 300   # window ends round up to 5 minutes, so cached results hold for 5 minutes
-PREVIOUS_COVERAGE = 0.9   # share of the previous window the data must cover to compare against it
 
 
 @dataclass(frozen=True)
@@ -85,14 +85,15 @@ def time_window(days: float, *, first_data: dt.datetime | None, last_data: dt.da
     """The one rule for time on every page: the window ends at min(now, latest data) unless the user
     asks for now (a store last synced an hour ago, or imported last month, is not read as a drop
     to zero), and the previous window counts as having data only when the data covers (almost) all
-    of it (no "+15,301" against an empty month)."""
+    of it (no "+15,301" against an empty month: `measures.previous_covered`, the rule every surface
+    and analysis compares by)."""
     now_end = _ceil(now or dt.datetime.now(UTC), STEP_S)
     data_end = _ceil(last_data + dt.timedelta(seconds=1), STEP_S) if last_data is not None else None
     ends_at_data = not end_at_now and data_end is not None and data_end < now_end
     until = data_end if ends_at_data and data_end is not None else now_end
     span = dt.timedelta(days=days)
     since = until - span
-    previous_has_data = first_data is not None and first_data <= since - span * PREVIOUS_COVERAGE
+    previous_has_data = measures.previous_covered(first_data, since, until)
     return TimeWindow(since, until, ends_at_data, last_data, previous_has_data)
 
 

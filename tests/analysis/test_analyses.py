@@ -346,6 +346,51 @@ def test_latency_drift_vs_previous_window():
     assert len(d) == 1 and d.iloc[0].evidence["dominant_steps"][0]["step"] == "callBackend"
 
 
+@pytest.mark.parametrize("previous_hours, drifts", [(48, True), (44, True), (40, False), (4, False)])
+def test_latency_drift_only_against_a_previous_window_its_runs_cover(previous_hours, drifts):
+    """Fast runs over the last `previous_hours` of the 48 before the window, slow runs in it: the p95
+    of a sliver of the previous window (a store imported a few hours earlier) is no baseline. The rule is
+    measures.previous_covered (90% of the previous window), the one the dashboard and reports use."""
+    w = World()
+    wf = w.workflow("api", cloud="gcp", kind=Kind.GCP_WORKFLOWS)
+    since = T0 + 2 * DAY
+    for i in range(24):
+        t = since - dt.timedelta(hours=previous_hours) + dt.timedelta(hours=previous_hours) * i / 24
+        ex = w.execution(wf, t, cloud="gcp", duration_ms=1000)
+        w.step(ex, "callBackend", t, duration_ms=900)
+    for i in range(40):
+        t = since + dt.timedelta(minutes=30 * i)
+        ex = w.execution(wf, t, cloud="gcp", duration_ms=5000)
+        w.step(ex, "callBackend", t, duration_ms=4900)
+    df = analyze(w.tables(), since=since, until=since + 2 * DAY, now=since + 2 * DAY)
+    assert len(of(df, "latency_drift")) == (1 if drifts else 0)
+
+
+@pytest.mark.parametrize("previous_hours, compared", [(48, True), (4, False)])
+def test_failing_step_compares_its_rate_only_with_a_covered_previous_window(previous_hours, compared):
+    """The failure rate's change is evidence against the previous window only where the workflow's runs
+    cover it; otherwise the previous figures are absent (None), not a sliver's."""
+    w = World()
+    wf = w.workflow("orders")
+    since = T0 + 2 * DAY
+    for i in range(24):
+        t = since - dt.timedelta(hours=previous_hours) + dt.timedelta(hours=previous_hours) * i / 24
+        w.step(w.execution(wf, t), "Charge", t)
+    for i in range(40):
+        t = since + dt.timedelta(minutes=30 * i)
+        bad = i % 2 == 0
+        ex = w.execution(wf, t, status=Status.FAILED if bad else Status.SUCCEEDED)
+        w.step(ex, "Charge", t, status=Status.FAILED if bad else Status.SUCCEEDED,
+               error="PaymentDeclined" if bad else None)
+    f = of(analyze(w.tables(), since=since, until=since + 2 * DAY, now=since + 2 * DAY), "failing_step").iloc[0]
+    if compared:
+        assert f.evidence["previous_visits"] == 24 and f.evidence["previous_failure_rate"] == 0.0
+        assert f.evidence["rate_change"] == pytest.approx(0.5)
+    else:
+        assert f.evidence["previous_visits"] is None and f.evidence["previous_failure_rate"] is None
+        assert f.evidence["rate_change"] is None
+
+
 # ---------------------------------------------------------------- stuck and at-risk
 
 def test_stuck_execution_vs_p99_and_running_ones_not_flagged_early():

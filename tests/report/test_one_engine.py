@@ -73,3 +73,23 @@ def test_workflow_filter_by_name_narrows_the_measures_to_its_id(report_store):
     assert content.filters.workflows == ("/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/"
                                          "invoices",)
     assert list(content.overview[C.cloud]) == ["azure", "total"]
+
+
+@pytest.mark.parametrize("days, covered", [(7, True), (10, False)])
+def test_report_compares_with_the_previous_window_by_the_dashboards_rule(report_store, days, covered):
+    """The store holds 14 days: a 7-day window's previous 7 are covered, a 10-day window's previous 10
+    hold 4 days of data, and neither the report nor the dashboard (filters.time_window, the same rule:
+    measures.previous_covered) shows a change against them; the HTML says so by leaving the grey
+    previous-period figures out."""
+    from flowscope.report.html import render_html
+    from flowscope.ui import filters
+
+    content = build_content(Store.open(report_store), since=END - dt.timedelta(days=days), until=END, now=END)
+    span = filters.time_window(days, first_data=content.coverage.first, last_data=content.coverage.last,
+                               now=END, end_at_now=True)
+    assert (span.since, span.until) == (content.filters.since, content.filters.until)
+    assert content.previous_has_data is covered
+    assert span.previous_has_data is covered
+    previous_total = content.previous[content.previous[C.cloud] == "total"]
+    assert int(previous_total["executions"].iloc[0]) > 0      # data there: only its coverage is short
+    assert ("Grey: the previous period" in render_html(content, plotly="cdn")) is covered

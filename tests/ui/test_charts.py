@@ -185,6 +185,10 @@ def test_latency_drift_against_previous_window(con):
     frame = queries.latency_by_step(con, f)
     assert {"p50_ms", "p95_ms", "p99_ms", "prev_p95_ms", "drift"} <= set(frame.columns)
     assert frame["drift"].notna().any()
+    alone = queries.latency_by_step(con, f, compare=False)     # a previous window the data does not cover
+    pd.testing.assert_frame_equal(alone.drop(columns=["prev_p95_ms", "prev_visits", "drift"]),
+                                  frame.drop(columns=["prev_p95_ms", "prev_visits", "drift"]))
+    assert alone[["prev_p95_ms", "prev_visits", "drift"]].isna().all().all()
 
 
 def test_every_query_on_an_empty_store(tmp_path, window):

@@ -10,7 +10,7 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Latency", findings=True)
 f = ctx.filters
-steps = data.latency_by_step(f)
+steps = data.latency_by_step(f, compare=ctx.compare)
 runs = data.execution_latency(f)
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
@@ -27,7 +27,8 @@ st.subheader("Drift per step", divider="gray")
 st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length"
            + ("." if ctx.compare else "; the store holds no data for (most of) the previous window, so drift "
               "is not measured."))
-ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step", hide=["workflow_id"], column_config={
+ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step",
+         hide=["workflow_id", *([] if ctx.compare else ["drift", "prev_p95_ms", "prev_visits"])], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),
     "prev_p95_ms": st.column_config.NumberColumn("previous p95"),
     "prev_visits": st.column_config.NumberColumn("previous visits")})

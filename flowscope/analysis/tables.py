@@ -250,15 +250,28 @@ def _ts(value: Any) -> dt.datetime | None:
 
 WORKFLOW_OPTIONS_SQL = q("""
     SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name},
-           any_value({kind}) AS {kind}, count(*) AS executions
+           any_value({kind}) AS {kind}, count(*) AS executions, min({started_at}) AS first
     FROM executions GROUP BY ALL
     UNION ALL
-    SELECT w.{cloud}, w.{workflow_id}, any_value(w.{name}), any_value(w.{kind}), 0
+    SELECT w.{cloud}, w.{workflow_id}, any_value(w.{name}), any_value(w.{kind}), 0, CAST(NULL AS TIMESTAMPTZ)
     FROM workflows w
     WHERE NOT EXISTS (SELECT 1 FROM executions e WHERE e.{cloud} = w.{cloud}
                       AND e.{workflow_id} = w.{workflow_id})
     GROUP BY ALL
 """)
+
+
+def first_execution(options: pd.DataFrame, clouds: tuple[str, ...] | list[str] = (),
+                    workflows: tuple[str, ...] | list[str] = ()) -> dt.datetime | None:
+    """When the first execution of the filtered clouds and workflows (ids) started, from
+    `workflow_options`' rows: where their data begins, so whether it covers the previous window
+    (`measures.previous_covered`) is judged for what the filters show, as a report's coverage is."""
+    rows = options
+    if clouds:
+        rows = rows[rows[C.cloud].isin(list(clouds))]
+    if workflows:
+        rows = rows[rows[C.workflow_id].isin(list(workflows))]
+    return _ts(rows["first"].min()) if "first" in rows and not rows.empty else None
 
 
 WORKFLOWS_SEEN = "fs_workflows_seen"
@@ -287,7 +300,8 @@ def workflows_seen(con: Any) -> str:
 
 
 def workflow_options(con: Any) -> pd.DataFrame:
-    """Every workflow seen (executions or definitions): cloud, workflow_id, workflow_name, kind."""
+    """Every workflow seen (executions or definitions): cloud, workflow_id, workflow_name, kind, executions
+    and first (its first execution's start; null for a definition that never ran)."""
     return run(con, f"SELECT * FROM {workflows_seen(con)} ORDER BY 1, 3")
 
 

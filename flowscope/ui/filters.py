@@ -18,7 +18,7 @@ from typing import Any
 import streamlit as st
 
 from flowscope.analysis import measures
-from flowscope.analysis.tables import Filters
+from flowscope.analysis.tables import Filters, first_execution
 from flowscope.model import UTC, C
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
@@ -127,6 +127,8 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
+    if wf_frame is not None and not wf_frame.empty and "first" in wf_frame:
+        first_data = first_execution(wf_frame, chosen_clouds, chosen_wf)   # where the filtered data begins
     span = time_window(WINDOWS[window], first_data=first_data, last_data=last_data, end_at_now=end_now)
     filters = Filters(since=span.since, until=span.until,
                       clouds=tuple(chosen_clouds), workflows=tuple(chosen_wf))

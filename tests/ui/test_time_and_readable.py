@@ -55,6 +55,25 @@ def test_previous_window_has_data_only_when_the_data_covers_it():
     assert covered.previous_has_data
 
 
+def test_coverage_is_judged_for_the_data_the_filters_show():
+    """A cloud collected since last week has no previous month even when another cloud has a year:
+    the first execution is the filtered workflows' (`tables.first_execution`, as a report's coverage)."""
+    from flowscope.analysis.tables import first_execution
+
+    year, week = NOW - dt.timedelta(days=365), NOW - dt.timedelta(days=7)
+    options = pd.DataFrame({"cloud": ["aws", "aws", "gcp", "azure"], "workflow_id": ["a1", "a2", "g1", "z1"],
+                            "first": [year, week, week, pd.NaT]})
+    assert first_execution(options) == year
+    assert first_execution(options, ("gcp",)) == week
+    assert first_execution(options, (), ("a2",)) == week
+    assert first_execution(options, ("aws",), ("a1", "a2")) == year
+    assert first_execution(options, ("azure",)) is None          # defined, never ran
+    assert first_execution(options.iloc[:0]) is None
+    for clouds, compared in [((), True), (("gcp",), False)]:
+        span = time_window(30, first_data=first_execution(options, clouds), last_data=NOW, now=NOW)
+        assert span.previous_has_data is compared
+
+
 # ---------------------------------------------------------------- partial bucket (pure)
 
 def _trend(until: dt.datetime) -> pd.DataFrame:
@@ -254,3 +273,18 @@ def test_overview_evidence_is_a_sentence(three_cloud_store, monkeypatch):
     evidence = [m.value for m in at.markdown if str(m.value).startswith("Evidence:")]
     assert evidence and "{" not in evidence[0] and evidence[0].endswith(".")
     assert not at.json
+
+
+@pytest.mark.parametrize("fixture, compared", [("stale_store", False), ("long_store", True)])
+def test_latency_page_shows_drift_only_against_a_covered_previous_window(fixture, compared, request, monkeypatch):
+    """The Latency page's drift count, its table's drift and previous-p95 columns follow the one rule
+    (measures.previous_covered): '—' and hidden columns when the data covers 6 of the previous 7 days."""
+    store = request.getfixturevalue(fixture)
+    path = store[0] if isinstance(store, tuple) else store
+    at = open_page(app(path, monkeypatch), "latency")
+    no_exception(at)
+    drift = [m.value for m in at.metric if m.label.startswith("Steps slower than last window")]
+    assert drift and (drift[0] != "—") is compared
+    shown = set(at.dataframe[0].value.columns)
+    assert ({"drift", "prev_p95_ms", "prev_visits"} <= shown) is compared, shown
+    assert not ({"drift", "prev_p95_ms", "prev_visits"} & shown) or compared

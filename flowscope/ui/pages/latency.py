@@ -14,9 +14,11 @@ steps = data.latency_by_step(f, compare=ctx.compare)
 runs = data.execution_latency(f)
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
-drifting = steps[steps["drift"] >= 1.5] if not steps.empty else steps
+ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
+drifting = steps[steps["drift"] >= ratio] if not steps.empty else steps
 ui.metric_row([("Steps measured", f"{len(steps):,}", None),
-               ("Steps slower than last window (≥1.5× p95)", f"{len(drifting):,}" if ctx.compare else "—", None),
+               (f"Steps slower than last window (≥{ratio:g}× p95)", f"{len(drifting):,}" if ctx.compare else "—",
+                None),
                ("Slowest workflow p95", fmt_duration(runs["p95_ms"].max()) if not runs.empty else "—", None)])
 left, right = st.columns(2)
 with left:

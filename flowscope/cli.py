@@ -40,7 +40,8 @@ ReadStoreOpt = Annotated[Optional[str], typer.Option(
 DEMO_STORE = "~/.flowscope-demo"
 """The demo never writes into the real store unless --store says so."""
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
-SinceOpt = Annotated[str, typer.Option(help="Window start: 7d, 24h, or an ISO date.")]
+SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
+                                              "or an ISO date.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")]
 WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]

@@ -57,7 +57,8 @@ class Session:
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
-        start, end = parse_since(since), parse_since(until)
+        end = parse_since(until)
+        start = parse_since(since, end)          # '7d' counts back from `until` when given, as analyze's does
         if start is not None:
             expr = expr.filter(expr[time_column] >= start)
         if end is not None:

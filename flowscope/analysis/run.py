@@ -169,7 +169,10 @@ def window_coverage(
 
 def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.datetime | None,
              clouds: list[str] | None, workflows: list[str] | None, thresholds: Any) -> Any:
-    since_at, until_at = parse_since(since, now), parse_since(until, now)
+    # A relative start ('7d') counts back from the window's end: `--since 7d --until 2026-03-31` is the
+    # 7 days before 31 March in analyze, report and run alike, not 7 days before today.
+    until_at = parse_since(until, now)
+    since_at = parse_since(since, until_at or now)
     check_filters(tables, clouds=clouds, workflows=workflows)
     return build_context(tables, since=since_at, until=until_at, now=now, clouds=clouds, workflows=workflows,
                          thresholds=thresholds)

@@ -277,6 +277,21 @@ def test_times_pandas_cannot_hold_are_refused_and_the_far_past_is_legal(payments
     assert result.exit_code == ExitCode.OK, result.output
 
 
+def test_a_relative_since_counts_back_from_until_in_every_surface(payments):
+    """`--since 2d --until 2026-11-12` is 10..12 November in analyze, report, run and the notebook API,
+    not "2 days before today" (which ends before it starts: an empty-window error)."""
+    from flowscope.report import build_content
+
+    result = runner.invoke(app, ["analyze", "--store", payments, "--since", "2d", "--until", "2026-11-12",
+                                 "--format", "json"])
+    assert result.exit_code in (ExitCode.OK, ExitCode.FINDINGS), result.output
+    assert json.loads(result.stdout)["window"] == {"since": "2026-11-10T00:00:00Z", "until": "2026-11-12T00:00:00Z"}
+    content = build_content(Store.open(payments), since="2d", until="2026-11-12")
+    assert (content.filters.since, content.filters.until) == (T0, T0 + dt.timedelta(days=2))
+    runs = flowscope.open(payments).executions(since="1d", until="2026-11-11")
+    assert len(runs) == 24 and runs[C.started_at].min() == T0 and runs[C.started_at].max() < T0 + dt.timedelta(days=1)
+
+
 # 6. terminal injection -----------------------------------------------------------------------
 
 def test_table_shows_names_as_text(tmp_path):

@@ -73,6 +73,7 @@ class ReportContent:
     retried_steps: pd.DataFrame       # tables.amplification (top)
     collection_health: pd.DataFrame   # tables.collection_health
     potential_savings: float          # measures.potential_savings of the findings
+    previous_covered: bool            # measures.previous_covered: the data covers the previous window
     title: str = "flowscope report"
     history: HistoryChange | None = None
 
@@ -92,7 +93,7 @@ class ReportContent:
     def previous_has_data(self) -> bool:
         """Compare with the previous window only when the data covers it (`measures.previous_covered`,
         the dashboard's and the analyses' rule) and it holds executions (never against nothing)."""
-        if not measures.previous_covered(self.coverage.first, self.filters.since, self.filters.until):
+        if not self.previous_covered:
             return False
         total = self.previous[self.previous[C.cloud] == "total"]
         return not total.empty and int(total["executions"].iloc[0]) > 0
@@ -159,7 +160,8 @@ def build_content(
     try:
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
                       workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)
-        latency = q.latency_by_step(con, f, compare=measures.previous_covered(cov.first, cov.since, cov.until))
+        covered = measures.previous_covered(cov.first, cov.since, cov.until)
+        latency = q.latency_by_step(con, f, compare=covered)
         overview, previous, trend = q.overview_and_trend(con, f, with_previous=True)
         assert previous is not None
         return ReportContent(
@@ -173,6 +175,7 @@ def build_content(
             retried_steps=q.amplification(con, f, limit=TOP),
             collection_health=_health(q.collection_health(con, now), clouds),
             potential_savings=measures.potential_savings(report.findings.to_dict("records")),
+            previous_covered=covered,
         )
     finally:
         con.close()

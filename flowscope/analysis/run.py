@@ -103,7 +103,8 @@ class Coverage:
             flag += f" --until {(self.last + dt.timedelta(days=1)).date()}"
         else:
             days = math.ceil((self.now - self.first) / dt.timedelta(days=1))
-            flag += f" (or --since {days}d)"
+            # or end the window where the data ends: a relative --since counts back from --until
+            flag += f" (or --since {days}d), or --until {(self.last + dt.timedelta(days=1)).date()}"
         return (f"the window {_iso(self.since)} .. {_iso(self.until)} is empty: no executions"
                 f"{self._filter_text()}; the store's executions run from {_iso(self.first)} to "
                 f"{_iso(self.last)}: use {flag}")

@@ -189,6 +189,10 @@ def test_coverage_is_one_analysis_layer_function(payments):
     assert cov.first == T0 and cov.last == T0 + dt.timedelta(hours=38)
     empty = window_coverage(Store.open(payments), since="2026-11-15", until="2026-11-18")
     assert (empty.executions, empty.status) == (0, "no_data") and "--since 2026-11-10" in empty.message()
+    stale = window_coverage(Store.open(payments), since="7d", now=T0 + dt.timedelta(days=30))
+    assert stale.executions == 0 and "or --until 2026-11-12" in stale.message()   # 7 days before it: data
+    ended = window_coverage(Store.open(payments), since="7d", until="2026-11-12", now=T0 + dt.timedelta(days=30))
+    assert ended.executions == 40 and ended.message() is None
 
 
 # 4. exit codes -------------------------------------------------------------------------------

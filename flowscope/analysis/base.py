@@ -20,6 +20,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from flowscope.analysis import measures
@@ -329,13 +330,15 @@ class Context:
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
 
-    def previous_covered(self) -> frozenset[tuple[str, str]]:
-        """(cloud, workflow_id) of the workflows whose runs in the store cover the previous window
-        (`measures.previous_covered` from each one's first run): only theirs are compared with it."""
-        def compute() -> frozenset[tuple[str, str]]:
-            return frozenset((str(r.cloud), str(r.workflow_id)) for r in self.runs.itertuples(index=False)
-                             if measures.previous_covered(to_utc(r.first), self.since, self.until))
-        return self.cached("previous_covered", compute)
+    def previous_covered(self, rows: pd.DataFrame) -> np.ndarray:
+        """Per row of `rows` (cloud, workflow_id columns): whether its workflow's runs in the store cover
+        the previous window (`measures.previous_covered` from its first run); only those rows are
+        compared with it."""
+        covered = self.cached("previous_covered", lambda: frozenset(
+            (str(r.cloud), str(r.workflow_id)) for r in self.runs.itertuples(index=False)
+            if measures.previous_covered(to_utc(r.first), self.since, self.until)))
+        return np.array([(c, w) in covered for c, w in zip(rows[C.cloud], rows[C.workflow_id], strict=True)],
+                        dtype=bool)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
         if key not in self.memo:
@@ -518,7 +521,6 @@ class Episode:
 
 
 def _xlogy(x: Any, y: Any) -> Any:
-    import numpy as np
 
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(x > 0, x * np.log(np.where(y > 0, y, 1.0)), 0.0)
@@ -552,7 +554,6 @@ def bernoulli_scan(trials: Sequence[float], hits: Sequence[float], *, min_hits: 
     ratio), so only those are compared, a block of starts at a time; past `SCAN_EXACT_POINTS` of
     them the scan runs on coarser buckets first (see there).
     """
-    import numpy as np
 
     n = np.asarray(trials, dtype=float).ravel()
     k = np.asarray(hits, dtype=float).ravel()
@@ -585,7 +586,6 @@ def bernoulli_scan(trials: Sequence[float], hits: Sequence[float], *, min_hits: 
 
 def _interval_llr(n1: Any, k1: Any, N: float, K: float, min_hits: float, min_rate: float) -> Any:
     """The scan's log-likelihood ratio of intervals with n1 trials and k1 hits (-inf where not allowed)."""
-    import numpy as np
 
     n0, k0 = N - n1, K - k1
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -601,7 +601,6 @@ def _scan_pairs(starts: Any, ends: Any, cn: Any, ck: Any, N: float, K: float, mi
                 min_rate: float) -> tuple[int, int, float] | None:
     """Best (start, end, llr) over positions starts x ends with start <= end, a block of starts at a
     time; ties go to the earliest start, then the earliest end (the order of the all-pairs scan)."""
-    import numpy as np
 
     best: tuple[int, int, float] | None = None
     lo_n, lo_k = cn[starts], ck[starts]
@@ -622,7 +621,6 @@ def _scan_pairs(starts: Any, ends: Any, cn: Any, ck: Any, N: float, K: float, mi
 def _best_interval(idx: Any, n: Any, k: Any, N: float, K: float, min_hits: float,
                    min_rate: float) -> tuple[int, int, float] | None:
     """(first, last, llr) of the best interval, as positions in the arrays given."""
-    import numpy as np
 
     cn = np.concatenate([[0.0], np.cumsum(n)])
     ck = np.concatenate([[0.0], np.cumsum(k)])

@@ -51,9 +51,7 @@ def run(ctx: Context) -> list[Finding]:
     prev = stats[~stats["current"]].drop(columns="current").rename(
         columns={"visits": "prev_visits", "failures": "prev_failures", "uncaught": "prev_uncaught"})
     df = cur.merge(prev[[*keys, "prev_visits", "prev_failures", "prev_uncaught"]], on=keys, how="left")
-    covered = ctx.previous_covered()     # evidence compares with the previous window only where it is covered
-    uncovered = np.array([(c, w) not in covered for c, w in zip(df[C.cloud], df[C.workflow_id], strict=True)],
-                         dtype=bool)
+    uncovered = ~ctx.previous_covered(df)   # evidence compares with the previous window only where covered
     for col in ("prev_visits", "prev_failures", "prev_uncaught"):
         df[col] = df[col].astype("float64").mask(uncovered)
     df["rate"] = df["failures"] / df["visits"].clip(lower=1)

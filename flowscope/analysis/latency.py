@@ -128,11 +128,10 @@ def slow_steps(ctx: Context) -> list[Finding]:
     cand = _over_limit(cand.drop(columns="cb_limit"), keys)
     if cand.empty:
         return []
-    limits = cand.groupby(keys, as_index=False)[["limit", "base50", "base95", "buckets"]].first()
-    kept = set(limits[keys].itertuples(index=False, name=None))    # a callback under its raised limit is gone
-    slow = slow[np.array([tuple(k) in kept for k in slow[keys].itertuples(index=False)], dtype=bool)]
-    slow_cb = np.array([flags.get(tuple(k), False) for k in slow[keys].itertuples(index=False)], dtype=bool)
-    slow = slow.assign(slow=np.where(slow_cb, slow["slow_cb"], slow["slow_plain"]))
+    limits = cand.groupby(keys, as_index=False)[["limit", "base50", "base95", "buckets", "callback"]].first()
+    # Only the steps still over their limit (a callback under its raised one is gone), each counted at it.
+    slow = slow.merge(limits[[*keys, "callback"]], on=keys)
+    slow["slow"] = np.where(slow["callback"], slow["slow_cb"], slow["slow_plain"])
     slow["bucket"] = bucket_index(slow["bucket"], width)
     first = int(ctx.prev_since.timestamp()) // width
     win_first = int(ctx.since.timestamp()) // width - first
@@ -222,8 +221,7 @@ def latency_drift(ctx: Context) -> list[Finding]:
     cur = df[df["current"]].drop(columns="current")
     prev = df[~df["current"]].drop(columns="current")
     m = cur.merge(prev, on=[C.cloud, C.workflow_id], suffixes=("", "_prev"))
-    covered = ctx.previous_covered()     # a previous window the data barely covers is no baseline
-    m = m[np.array([(c, w) in covered for c, w in zip(m[C.cloud], m[C.workflow_id], strict=True)], dtype=bool)]
+    m = m[ctx.previous_covered(m)]      # a previous window the data barely covers is no baseline
     m = m[(m["n"] >= th.latency_drift_min_executions) & (m["n_prev"] >= th.latency_drift_min_executions)
           & (m["p95_prev"] > 0)]
     m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio)

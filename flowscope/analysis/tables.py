@@ -271,7 +271,7 @@ def first_execution(options: pd.DataFrame, clouds: tuple[str, ...] | list[str] =
         rows = rows[rows[C.cloud].isin(list(clouds))]
     if workflows:
         rows = rows[rows[C.workflow_id].isin(list(workflows))]
-    return _ts(rows["first"].min()) if "first" in rows and not rows.empty else None
+    return _ts(rows["first"].min()) if not rows.empty else None
 
 
 WORKFLOWS_SEEN = "fs_workflows_seen"

@@ -127,7 +127,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
-    if wf_frame is not None and not wf_frame.empty and "first" in wf_frame:
+    if wf_frame is not None and not wf_frame.empty:
         first_data = first_execution(wf_frame, chosen_clouds, chosen_wf)   # where the filtered data begins
     span = time_window(WINDOWS[window], first_data=first_data, last_data=last_data, end_at_now=end_now)
     filters = Filters(since=span.since, until=span.until,

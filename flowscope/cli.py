@@ -620,14 +620,15 @@ def run_(
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets
-    from flowscope.timewindow import parse_since
+    from flowscope.timewindow import parse_window
 
     settings = _settings(config, store)
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
     try:
         targets = parse_targets(settings.notify) if notify else []
-        end = parse_since(until) or dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        start = parse_since(since_text, end)
+        hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        start, until_at = parse_window(since_text, until or hour)
+        end = until_at or hour
     except ValueError as exc:
         raise fail(str(exc)) from None
     sync_failed = _run_sync(settings, do_sync)

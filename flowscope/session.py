@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import TABLES, C
-from flowscope.timewindow import parse_since
+from flowscope.timewindow import parse_window
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -57,8 +57,7 @@ class Session:
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
-        end = parse_since(until)
-        start = parse_since(since, end)          # '7d' counts back from `until` when given, as analyze's does
+        start, end = parse_window(since, until)
         if start is not None:
             expr = expr.filter(expr[time_column] >= start)
         if end is not None:

@@ -44,6 +44,15 @@ def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     return parsed
 
 
+def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.datetime | dt.date | None,
+                 now: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """(start, end) of a window: `until` read first (relative to `now`), then a relative `since` ('7d')
+    counted back from it, else from `now`: `--since 7d --until 2026-03-31` is the 7 days before 31 March
+    in analyze, report, run and the notebook API alike."""
+    end = parse_since(until, now)
+    return parse_since(since, end or now), end
+
+
 def _parse(value: str | dt.datetime | dt.date, now: dt.datetime | None) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return utc(value)  # type: ignore[return-value]

@@ -30,7 +30,7 @@ from flowscope.analysis.suite import (
     runs_of,
 )
 from flowscope.model import TABLES, C, Cloud, RunStatus
-from flowscope.timewindow import parse_since
+from flowscope.timewindow import parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
 """What to do with a store that holds nothing yet (analyze, doctor and the notebook say the same)."""
@@ -170,10 +170,7 @@ def window_coverage(
 
 def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.datetime | None,
              clouds: list[str] | None, workflows: list[str] | None, thresholds: Any) -> Any:
-    # A relative start ('7d') counts back from the window's end: `--since 7d --until 2026-03-31` is the
-    # 7 days before 31 March in analyze, report and run alike, not 7 days before today.
-    until_at = parse_since(until, now)
-    since_at = parse_since(since, until_at or now)
+    since_at, until_at = parse_window(since, until, now)
     check_filters(tables, clouds=clouds, workflows=workflows)
     return build_context(tables, since=since_at, until=until_at, now=now, clouds=clouds, workflows=workflows,
                          thresholds=thresholds)

@@ -64,7 +64,14 @@ def is_callback(t: ibis.Table) -> ibis.Value:
 
 
 def run(ctx: Context) -> list[Finding]:
-    return slow_steps(ctx) + latency_drift(ctx)
+    """Slow steps, then latency drift. Both describe their workflows' critical path: it is read
+    once for the workflows of both (a self-join of the window's steps, 0.2-1 s a read)."""
+    episodes = slow_episodes(ctx)
+    drifted = drifted_workflows(ctx)
+    flagged = [*zip(episodes["cloud"], episodes["workflow_id"], strict=True),
+               *zip(drifted[C.cloud], drifted[C.workflow_id], strict=True)]
+    paths = critical_path(ctx, flagged)
+    return slow_step_findings(ctx, episodes, paths) + drift_findings(ctx, drifted, paths)
 
 
 def _over_limit(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
@@ -73,8 +80,8 @@ def _over_limit(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return df[(df["buckets"] >= 4) & over]
 
 
-def slow_steps(ctx: Context) -> list[Finding]:
-    """Episodes where a step's visits are often far slower than usual.
+def slow_episodes(ctx: Context) -> pd.DataFrame:
+    """Episodes where a step's visits are often far slower than usual (a row each, `EPISODE_COLUMNS`).
 
     A visit is slow when it takes at least `slow_step_ratio` x the step's usual p95 and
     `slow_step_min_delta_ms` more than its usual median (usual: the median over time buckets of
@@ -98,7 +105,7 @@ def slow_steps(ctx: Context) -> list[Finding]:
         n=s.count(), **{QUANTILES: quantiles(d, [0.95, 0.5, 1.0 - th.slow_step_min_share])}),
         ["p95", "p50", "top"]))
     if df.empty:
-        return []
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
     df["bucket"] = bucket_index(df["bucket"], width)
     grouped = df.groupby(keys)
     df = df.assign(buckets=grouped["n"].transform("size"), base50=grouped["p50"].transform("median"),
@@ -108,7 +115,7 @@ def slow_steps(ctx: Context) -> list[Finding]:
     # whose (1 - share) quantile passes the limit: only those steps go to pass 2.
     cand = _over_limit(df, keys)
     if cand.empty:
-        return []
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
     # A callback's time is someone else's response time, with a wide normal spread: only a wait far
     # beyond its usual p95 is slow. That only raises a limit, so only the steps over the plain limit
     # can be callbacks that matter, and only theirs are read (in pass 1 the flag read every visit's
@@ -127,7 +134,7 @@ def slow_steps(ctx: Context) -> list[Finding]:
     cand["limit"] = np.where(cand["callback"], cand["cb_limit"], cand["limit"])
     cand = _over_limit(cand.drop(columns="cb_limit"), keys)
     if cand.empty:
-        return []
+        return pd.DataFrame(columns=EPISODE_COLUMNS)
     limits = cand.groupby(keys, as_index=False)[["limit", "base50", "base95", "buckets", "callback"]].first()
     # Only the steps still over their limit (a callback under its raised one is gone), each counted at it.
     slow = slow.merge(limits[[*keys, "callback"]], on=keys)
@@ -164,12 +171,20 @@ def slow_steps(ctx: Context) -> list[Finding]:
                           "baseline_slow_share": e.out_rate, "baseline_p95": base95, "baseline_p50": base50,
                           "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr,
                           "callback": bool(callbacks.get(key, False))})
-    if not found:
+    return pd.DataFrame(found, columns=EPISODE_COLUMNS)
+
+
+EPISODE_COLUMNS = ["cloud", "workflow_id", "step", "start", "end", "p95", "visits", "slow_visits", "slow_share",
+                   "baseline_slow_share", "baseline_p95", "baseline_p50", "limit", "buckets", "llr", "callback"]
+
+
+def slow_step_findings(ctx: Context, fd: pd.DataFrame, paths: dict[tuple, dict[str, list[dict]]]) -> list[Finding]:
+    """A `slow_step` finding per episode, with its slow executions and its workflow's critical path."""
+    if fd.empty:
         return []
-    fd = pd.DataFrame(found)
-    fd["sid"] = range(len(fd))
+    th = ctx.thresholds
+    fd = fd.assign(sid=range(len(fd)))
     details = _slow_details(ctx, fd)
-    paths = critical_path(ctx, list(zip(fd["cloud"], fd["workflow_id"], strict=True)))
     out = []
     for f in fd.to_dict("records"):
         path = paths.get((f["cloud"], f["workflow_id"]), {})
@@ -213,23 +228,26 @@ def _slow_details(ctx: Context, fd: pd.DataFrame) -> dict[int, tuple[int, list[s
     return {int(r.sid): (int(r.n), samples.get((r.sid,), [])) for r in counts.itertuples(index=False)}
 
 
-def latency_drift(ctx: Context) -> list[Finding]:
+def drifted_workflows(ctx: Context) -> pd.DataFrame:
+    """Workflows whose end-to-end p95 grew past `latency_drift_ratio` since the previous window (a row
+    each: both windows' n, p50, p95, p99, the previous window's suffixed `_prev`)."""
     th = ctx.thresholds
     df = workflow_durations(ctx)[[C.cloud, C.workflow_id, "current", "n", "p50", "p95", "p99"]]
-    if df.empty:
-        return []
     cur = df[df["current"]].drop(columns="current")
     prev = df[~df["current"]].drop(columns="current")
     m = cur.merge(prev, on=[C.cloud, C.workflow_id], suffixes=("", "_prev"))
     m = m[ctx.previous_covered(m)]      # a previous window the data barely covers is no baseline
     m = m[(m["n"] >= th.latency_drift_min_executions) & (m["n_prev"] >= th.latency_drift_min_executions)
           & (m["p95_prev"] > 0)]
-    m = m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio)
-          & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)]
+    return m[(m["p95"] / m["p95_prev"] >= th.latency_drift_ratio)
+             & (m["p95"] - m["p95_prev"] >= th.slow_step_min_delta_ms)].reset_index(drop=True)
+
+
+def drift_findings(ctx: Context, m: pd.DataFrame, paths: dict[tuple, dict[str, list[dict]]]) -> list[Finding]:
+    """A `latency_drift` finding per drifted workflow, with the steps that grew and its critical path."""
     if m.empty:
         return []
     grown = _grown_steps(ctx, m[[C.cloud, C.workflow_id]])
-    paths = critical_path(ctx, list(zip(m[C.cloud], m[C.workflow_id], strict=True)))
     out = []
     for r in m.itertuples(index=False):
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)

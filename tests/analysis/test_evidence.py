@@ -257,10 +257,10 @@ def test_critical_path(rows, cloud, dominant, callbacks):
     assert got["callback_waits"] == callbacks
 
 
-def callback_latency_world(slow_ms, *, callback):
+def callback_latency_world(slow_ms, *, callback, w: World | None = None, name="approvals"):
     """A step every 10 minutes for 2 days, 800-980 ms normally, `slow_ms` from day 1 06:00 to 12:00."""
-    w = World()
-    wf = w.workflow("approvals")
+    w = w or World()
+    wf = w.workflow(name)
     for i in range(48 * 6):
         t = at(minutes=10 * i)
         slow = dt.timedelta(days=1, hours=6) <= t - T0 < dt.timedelta(days=1, hours=12)
@@ -289,8 +289,9 @@ def test_slow_step_allows_for_callback_spread(slow_ms, callback, flagged):
         assert [d["step"] for d in ev["callback_waits"]] == (["Approve"] if callback else [])
 
 
-def test_latency_drift_reports_dominant_steps_and_callback_waits():
-    w = World()
+def drift_world(w: World | None = None) -> World:
+    """approvals: 1 s approvals in the previous 2 days, 3 s in the window (a .waitForTaskToken wait)."""
+    w = w or World()
     wf = w.workflow("approvals")
     for i in range(96):                          # previous window: 1 s runs; window: 3 s runs
         t = T0 - 2 * DAY + dt.timedelta(minutes=60 * i)
@@ -298,9 +299,33 @@ def test_latency_drift_reports_dominant_steps_and_callback_waits():
         ex = w.execution(wf, t, duration_ms=d + 500)
         w.step(ex, "Prepare", t, key="p", duration_ms=500)
         w.step(ex, "Approve", ms(t, 500), key="a", prev="p", duration_ms=d, resource=TOKEN)
-    f = of(run(w), "latency_drift")
+    return w
+
+
+def test_latency_drift_reports_dominant_steps_and_callback_waits():
+    f = of(run(drift_world()), "latency_drift")
     assert len(f) == 1
     ev = f.iloc[0].evidence
     assert ev["dominant_steps"] == steps(("Prepare", 500 / 3500, 500))
     assert ev["callback_waits"] == steps(("Approve", 3000 / 3500, 3000))
     assert ev["grown_steps"][0]["step"] == "Approve"
+
+
+def test_critical_path_is_read_once_for_slow_steps_and_drift(monkeypatch):
+    """A slow step in one workflow and drift in another: one read of the critical path serves both,
+    and each finding's path is the one its workflow has alone."""
+    from flowscope.analysis import latency
+
+    alone = {kind: of(run(world), kind).iloc[0].evidence for kind, world in [
+        ("slow_step", callback_latency_world(3_000, callback=False, name="checkout")),
+        ("latency_drift", drift_world())]}
+    calls = []
+    real = latency.critical_path
+    monkeypatch.setattr(latency, "critical_path", lambda ctx, wfs: calls.append(sorted(set(wfs))) or real(ctx, wfs))
+    both = run(drift_world(callback_latency_world(3_000, callback=False, name="checkout")))
+    assert [len(c) for c in calls] == [2]
+    for kind in ("slow_step", "latency_drift"):
+        got = of(both, kind)
+        assert len(got) == 1
+        for key in ("dominant_steps", "callback_waits"):
+            assert got.iloc[0].evidence[key] == alone[kind][key]

@@ -50,6 +50,12 @@ FailOnOpt = Annotated[Optional[str], typer.Option(
 """The window and filter options `analyze` and `report` share (one wording, one default)."""
 
 
+def literal(help_text: str) -> str:
+    """Help text shown as written: Typer reads help as Rich markup, which would drop a config
+    section name such as "[auth]" or "[[notify]]" as an unknown tag."""
+    return escape(help_text)
+
+
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
     err.print(f"[bold red]error:[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
@@ -149,7 +155,7 @@ def dashboard(
     config: ConfigOpt = None,
     port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
     address: Annotated[str, typer.Option(
-        help="Address to bind; other than loopback only with [auth] configured.")] = "127.0.0.1",
+        help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
     """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist."""
     settings = _settings(config, store)
@@ -328,7 +334,7 @@ def analyze(
     format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
     fail_on: FailOnOpt = None,
     engine: Annotated[str, typer.Option(
-        help="duckdb (in-process) or spark (local PySpark, flowscope[spark]).")] = "duckdb",
+        help=literal("duckdb (in-process) or spark (local PySpark, flowscope[spark])."))] = "duckdb",
 ) -> None:
     from flowscope.analysis import Thresholds
     from flowscope.analysis.run import analyze_report
@@ -452,9 +458,9 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
 
 REPORT_HELP = (
     "Write a report of one window: html (one self-contained file; --plotly cdn for a small one), pdf, "
-    "md, csv or parquet (a folder, one file per table) or xlsx (a sheet per table).\\n\\n"
+    "md, csv or parquet (a folder, one file per table) or xlsx (a sheet per table).\n\n"
     "The findings are kept in the store with their stable ids (--no-history: read only), so the report "
-    "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\\n\\n"
+    "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\n\n"
     f"Exit codes ({exit_code_table()}): as `analyze`: 1 a finding at or above --fail-on (it wins), "
     "else 3 no executions in the window or a failed last collection, else 0; 2 for a bad flag or path."
 )
@@ -538,10 +544,10 @@ def report(
     raise typer.Exit(verdict(content.findings["severity"], content.coverage.status, fail_on))
 
 
-RUN_HELP = (
+RUN_HELP = literal(
     "For schedulers: sync every configured source, analyse, write the reports with dated file names and "
     "send the [[notify]] notifications, in one step. The window ends at the start of the current hour "
-    "(or --until), so a re-run in the same hour writes the same files and changes no history.\\n\\n"
+    "(or --until), so a re-run in the same hour writes the same files and changes no history.\n\n"
     f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
     "the window or a failed collection (a failed sync included); else 4 a notification could not be "
     "delivered after its retries; else 0. 2: a bad flag or configuration."
@@ -606,14 +612,15 @@ def run_(
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.")],
     config: ConfigOpt = None,
     store: StoreOpt = None,
-    since: Annotated[Optional[str], typer.Option(help="Window start (default: [report] since, else 7d).")] = None,
+    since: Annotated[Optional[str], typer.Option(
+        help=literal("Window start (default: [report] since, else 7d)."))] = None,
     until: Annotated[Optional[str], typer.Option(help="Window end (default: the start of this hour).")] = None,
     format: Annotated[Optional[list[str]], typer.Option(
-        "--format", help="Formats to write (repeatable; default: [report] formats, else html).")] = None,
+        "--format", help=literal("Formats to write (repeatable; default: [report] formats, else html)."))] = None,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.")] = None,
     plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP)] = None,
     do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
-    notify: Annotated[bool, typer.Option("--notify/--no-notify", help="Send the [[notify]] messages.")] = True,
+    notify: Annotated[bool, typer.Option("--notify/--no-notify", help=literal("Send the [[notify]] messages."))] = True,
 ) -> None:
     import datetime as dt
 

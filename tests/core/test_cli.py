@@ -116,3 +116,32 @@ def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkey
     assert "eu-west-1" in findings[0]["title"]
     result = runner.invoke(app, ["analyze", "--config", str(config)])
     assert result.exit_code == ExitCode.NO_DATA and "no executions yet" in result.stderr
+
+
+def _help_strings(command) -> list[str]:
+    """The help a command was written with: its own text and each option's."""
+    import re
+
+    texts = [command.help or "", *[getattr(p, "help", None) or "" for p in command.params]]
+    return [re.sub(r"\\(\[)", r"\1", text) for text in texts]      # as written, before markup escaping
+
+
+def test_help_shows_what_was_written():
+    """Rich markup must not eat config section names ("[auth]", "[[notify]]") from help texts, and
+    paragraphs break where written (no literal backslash-n)."""
+    import re
+
+    import typer.main
+
+    root = typer.main.get_command(app)
+    overview = runner.invoke(app, ["--help"], terminal_width=200).output
+    assert "\\n" not in overview and "[]" not in overview
+    checked = 0
+    for name, command in root.commands.items():
+        shown = runner.invoke(app, [name, "--help"], terminal_width=200).output
+        assert "\\n" not in shown, f"{name} --help shows a literal \\n"
+        for written in _help_strings(command):
+            for token in re.findall(r"\[+[a-z_]+\]+", written):
+                assert token in shown, f"{name} --help lost {token!r}"
+                checked += 1
+    assert checked >= 5          # [auth], [report] twice, [[notify]] twice at least

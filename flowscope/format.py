@@ -25,16 +25,22 @@ def is_missing(value: Any) -> bool:
 
 
 def fmt_usd(value: Any) -> str:
-    """Dollars to the precision their size needs: $1,234 / $12.34 / $0.0123; zero is "$0" and a
-    negative amount (a saving's other side) keeps its sign at the precision of its size."""
+    """Dollars to the precision their size needs: $1,234 / $12.34 / $0.0123 / $0.000025 (a state
+    transition's price); zero is "$0", an amount too small for six decimals "<$0.000001" (never a
+    zero that is not one), and a negative amount (a saving's other side) keeps its sign."""
     if is_missing(value):
         return MISSING
     amount = float(value)
-    if abs(amount) >= 100:
+    size = abs(amount)
+    if size >= 100:
         return f"${amount:,.0f}"
-    if abs(amount) >= 1:
+    if size >= 1:
         return f"${amount:,.2f}"
-    return f"${amount:.4f}" if amount else "$0"
+    if size >= 0.0001 or not amount:
+        return f"${amount:.4f}" if amount else "$0"
+    if size >= 0.000001:
+        return f"${amount:.6f}"
+    return ("-" if amount < 0 else "") + "<$0.000001"
 
 
 def fmt_ms(value: Any) -> str:
@@ -91,6 +97,9 @@ def _humanize(key: str) -> str:
     return key.replace("_", " ").strip()
 
 
+_SHARE_WORDS = frozenset({"rate", "share", "ratio"})
+
+
 def _evidence_value(key: str, value: Any) -> str:
     """One evidence value with its unit, chosen by the key's suffix (the analyses' naming)."""
     if isinstance(value, dict):
@@ -110,11 +119,12 @@ def _evidence_value(key: str, value: Any) -> str:
         return fmt_usd(value)
     if key.endswith("_pct"):
         return f"{float(value):.1f}%"
-    if any(word in key for word in ("rate", "share", "ratio")) and 0 <= float(value) <= 1:
+    if not _SHARE_WORDS.isdisjoint(key.split("_")) and 0 <= float(value) <= 1:   # whole words: not "operations"
         return fmt_pct(value)
     if float(value).is_integer():
         return fmt_count(value)
-    return f"{float(value):,.3g}"
+    # Three significant digits, never an exponent: 3,390 rather than 3.39e+03, 0.0768, 43.6.
+    return f"{float(value):,.0f}" if abs(float(value)) >= 100 else f"{float(value):.3g}"
 
 
 def fmt_evidence(evidence: Any, *, sentence: bool = True) -> str:

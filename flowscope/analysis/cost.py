@@ -278,7 +278,7 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
 
 def add_edges(ctx: Context, findings: list[Finding]) -> None:
     """`evidence["edges"]`: the top edges into the flagged step (costly_step) or the loop's cycle
-    (polling_loop), as {from, to, transitions, usd_month}, most expensive first."""
+    (polling_loop), as {from, to, transitions, monthly_usd}, most expensive first."""
     if not findings:
         return
     edges = edge_costs(ctx, [(f.cloud, f.workflow_id) for f in findings if f.workflow_id is not None])
@@ -293,7 +293,7 @@ def add_edges(ctx: Context, findings: list[Finding]) -> None:
         g = g[g["to"].isin(targets)].sort_values(["usd", "transitions", "from", "to"],
                                                  ascending=[False, False, True, True]).head(TOP_EDGES)
         f.evidence["edges"] = [{"from": r["from"], "to": r["to"], "transitions": int(r["transitions"]),
-                                "usd_month": float(r["usd"]) * factor} for r in g.to_dict("records")]
+                                "monthly_usd": float(r["usd"]) * factor} for r in g.to_dict("records")]
 
 
 def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:

@@ -147,7 +147,7 @@ def storms(ctx: Context) -> list[Finding]:
                       "buckets_with_retries": r.anomalous_buckets,
                       "visits": visits, "attempts": attempts, "amplification": amp,
                       "throttling": throttled, "billable_retries": r.retries, "retry_usd": cost,
-                      "usd_per_attempt": per_attempt},
+                      "per_attempt_usd": per_attempt},
             recommendation=_retry_recommendation(r.cloud, throttled),
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),

@@ -74,7 +74,7 @@ def polling_world(executions=4, polls=6):
 
 
 def edge(frm, to, n):
-    return {"from": frm, "to": to, "transitions": n, "usd_month": pytest.approx(n * SFN_UNIT * MONTHLY)}
+    return {"from": frm, "to": to, "transitions": n, "monthly_usd": pytest.approx(n * SFN_UNIT * MONTHLY)}
 
 
 @pytest.mark.parametrize("world, kind, step, expected", [
@@ -108,7 +108,7 @@ def test_edges_are_at_most_five_and_count_retries_in_dollars():
     assert len(f) == 1 and f.iloc[0].step == "Hot"
     edges = f.iloc[0].evidence["edges"]
     assert len(edges) == 5
-    assert edges[0] == edge("S0", "Hot", 240) | {"usd_month": pytest.approx(240 * 3 * SFN_UNIT * MONTHLY)}
+    assert edges[0] == edge("S0", "Hot", 240) | {"monthly_usd": pytest.approx(240 * 3 * SFN_UNIT * MONTHLY)}
     assert [e["from"] for e in edges[1:]] == ["S1", "S2", "S3", "S4"]
 
 

@@ -6,7 +6,9 @@ seed 11) and the analysis bench's generated Step Functions workload (bench/bench
 are compared with `pinned_findings.json`: the same ids, kinds, severities, titles, windows,
 recommendations, affected executions, sample ids, evidence and monthly_usd. The pins are what the
 analyses found before their queries were fused (issue 15), byte for byte (written again after the
-fusion only to take in a `standard_plan` evidence key a concurrent change added to plan_what_if).
+fusion only to take in a `standard_plan` evidence key a concurrent change added to plan_what_if,
+when GCP exceptions became an error name and a message instead of their JSON text, and when two
+evidence keys took the `_usd` suffix every other amount has: edges' `monthly_usd`, `per_attempt_usd`).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -13,6 +13,8 @@ from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_usd
 @pytest.mark.parametrize("value,text", [
     (1234.5, "$1,234"), (12.345, "$12.35"), (0.01234, "$0.0123"), (0, "$0"), (0.0, "$0"),
     (-150.0, "$-150"), (-2.5, "$-2.50"), (None, "n/a"), (math.nan, "n/a"), (pd.NA, "n/a"),
+    (0.000025, "$0.000025"), (0.0001, "$0.0001"), (-0.00005, "$-0.000050"), (3e-9, "<$0.000001"),
+    (-3e-9, "-<$0.000001"),
 ])
 def test_fmt_usd(value, text):
     assert fmt_usd(value) == text

@@ -86,7 +86,7 @@ def test_anomalies_visible_in_rows(sim, rows):
     multi = [s for s in steps if s[C.name] == "check_status" and s[C.attempts] > 1]
     assert multi and all(storm.window_start <= s[C.started_at] < storm.window_end + dt.timedelta(hours=1)
                          for s in multi)
-    failed_tries = [a for a in rows.attempts if a[C.status] == Status.FAILED and '"code":429' in (a[C.error] or "")]
+    failed_tries = [a for a in rows.attempts if a[C.status] == Status.FAILED and a[C.error] == "HttpError 429"]
     gaps = defaultdict(list)
     for a in failed_tries:
         gaps[a[C.execution_id]].append(a)

@@ -117,6 +117,8 @@ WORKFLOW = {
 }
 RAISED = '{"message":"order too big","tags":["RaisedError"]}'
 HTTP_503 = '{"message":"HTTP server responded with error code 503","code":503,"tags":["HttpError"]}'
+E503 = {"error": "HttpError 503", "cause": "HTTP server responded with error code 503"}   # as stored: name, message
+ERAISED = {"error": "RaisedError", "cause": "order too big"}
 EXECUTION = {
     "name": EX, "state": "FAILED", "startTime": "2026-11-01T10:00:00.123456789Z",
     "endTime": "2026-11-01T10:00:26.000000000Z", "duration": "25.876543211s",
@@ -240,7 +242,7 @@ def test_fixtures_use_only_fields_of_the_discovery_documents():
 # ---------------------------------------------------------------- expected rows
 
 def step(key, name, type_, native, *, status="SUCCEEDED", prev=None, parent=None, iteration=None,
-         resource=None, start=None, end=None, attempts=1, error=None) -> dict:
+         resource=None, start=None, end=None, attempts=1, error=None, cause=None) -> dict:
     start = start if start is not None else int(key)
     end = end if end is not None else int(key)
     started, ended = at(start), (at(end, 623456) if status != "RUNNING" else None)
@@ -249,14 +251,14 @@ def step(key, name, type_, native, *, status="SUCCEEDED", prev=None, parent=None
             C.type: type_, C.native_type: native, C.resource: resource, C.status: status,
             C.started_at: started, C.ended_at: ended,
             C.duration_ms: (ended - started) // dt.timedelta(milliseconds=1) if ended else None,
-            C.attempts: attempts, C.error: error, C.cause: None, C.start_date: dt.date(2026, 11, 1)}
+            C.attempts: attempts, C.error: error, C.cause: cause, C.start_date: dt.date(2026, 11, 1)}
 
 
-def attempt(key, n, status="SUCCEEDED", *, at_n=None, error=None) -> dict:
+def attempt(key, n, status="SUCCEEDED", *, at_n=None, error=None, cause=None) -> dict:
     n_at = at_n if at_n is not None else int(key)
     return {C.cloud: "gcp", C.workflow_id: WF, C.execution_id: EX, C.step_key: str(key), C.attempt: n,
             C.started_at: at(n_at), C.ended_at: at(n_at, 623456), C.duration_ms: 500, C.status: status,
-            C.error: error, C.cause: None, C.start_date: dt.date(2026, 11, 1)}
+            C.error: error, C.cause: cause, C.start_date: dt.date(2026, 11, 1)}
 
 
 def usage(key, meter: Meter, quantity: float, n=None) -> dict:
@@ -284,7 +286,7 @@ EXPECTED_STEPS = [
     step(15, "charge", "task", "STEP_STD_LIB_CALL", parent="12", start=13, end=15, attempts=3,
          resource="http.post https://api.payments.example.com"),
     step(16, "notify", "scope", "STEP_TRY_RETRY_EXCEPT", prev="12"),
-    step(17, "notify", "task", "STEP_STD_LIB_CALL", parent="16", status="CAUGHT", error=HTTP_503,
+    step(17, "notify", "task", "STEP_STD_LIB_CALL", parent="16", status="CAUGHT", **E503,
          resource="http.post https://hooks.example.net"),
     step(18, "notify", "scope", "STEP_EXCEPT", parent="16"),
     step(19, "note_failure", "pass", "STEP_ASSIGN", parent="18"),
@@ -295,13 +297,13 @@ EXPECTED_STEPS = [
          resource="http.post https://audit-x7k2-ew.a.run.app"),
     step(23, "save_order/finish", "return", "STEP_RETURN", parent="20", prev="22"),
     step(24, "check", "choice", "STEP_SWITCH", prev="20"),
-    step(25, "too_big", "fail", "STEP_RAISE", prev="24", status="FAILED", error=RAISED),
+    step(25, "too_big", "fail", "STEP_RAISE", prev="24", status="FAILED", **ERAISED),
 ]
 EXPECTED_ATTEMPTS = [
     attempt(10, 1), attempt(11, 1),
-    attempt(15, 1, "FAILED", at_n=13, error=HTTP_503), attempt(15, 2, "FAILED", at_n=14, error=HTTP_503),
+    attempt(15, 1, "FAILED", at_n=13, **E503), attempt(15, 2, "FAILED", at_n=14, **E503),
     attempt(15, 3, at_n=15),
-    attempt(17, 1, "FAILED", error=HTTP_503), attempt(20, 1), attempt(21, 1), attempt(22, 1),
+    attempt(17, 1, "FAILED", **E503), attempt(20, 1), attempt(21, 1), attempt(22, 1),
 ]
 EXPECTED_USAGE = [
     usage(1, IN, 2.0), usage(2, IN, 1.0), usage(4, IN, 1.0), usage(6, IN, 1.0), usage(10, OUT, 1.0),
@@ -364,7 +366,7 @@ def test_execution_rows_whole():
         C.kind: "gcp-workflows", C.revision: "000002-b7c", C.execution_id: EX,
         C.name: "7c1d2e3f-0000-4000-8000-000000000001", C.status: "FAILED", C.native_status: "FAILED",
         C.started_at: at(0), C.ended_at: dt.datetime(2026, 11, 1, 10, 0, 26, tzinfo=UTC), C.duration_ms: 25876,
-        C.error: RAISED, C.cause: EXECUTION["error"]["context"], C.redrive_count: None,
+        C.error: "RaisedError", C.cause: "order too big; " + EXECUTION["error"]["context"], C.redrive_count: None,
         C.parent_execution_id: None, C.billed_duration_ms: None, C.billed_memory_mb: None,
         C.input_bytes: 17, C.output_bytes: None,
         C.input_sha256: hashlib.sha256(b'{"items":[40,70]}').hexdigest(),
@@ -511,7 +513,7 @@ def test_log_entries_rebuild_execution_and_call_steps():
     (execution,) = batch.executions
     assert (execution[C.execution_id], execution[C.status], execution[C.started_at], execution[C.ended_at],
             execution[C.error], execution[C.cause], execution[C.input_bytes]) == \
-        (ex_id, "FAILED", at(1), at(6), HTTP_503, "main.charge", 13)
+        (ex_id, "FAILED", at(1), at(6), E503["error"], E503["cause"] + "; main.charge", 13)
     steps, attempts, use = t.assemble(execution, batch.steps, batch.attempts, None)
     key = f"charge@{at(2).isoformat()}"
     assert steps[0] == {
@@ -519,7 +521,7 @@ def test_log_entries_rebuild_execution_and_call_steps():
         C.parent_step_key: None, C.iteration: None, C.name: "charge", C.type: "task",
         C.native_type: t.CALL_LOG_NATIVE_TYPE, C.resource: "http.post https://api.payments.example.com",
         C.status: "FAILED", C.started_at: at(2), C.ended_at: at(3), C.duration_ms: 1000, C.attempts: 1,
-        C.error: HTTP_503, C.cause: "charge", C.start_date: dt.date(2026, 11, 1)}
+        C.error: E503["error"], C.cause: E503["cause"] + "; charge", C.start_date: dt.date(2026, 11, 1)}
     assert [(s[C.name], s[C.status]) for s in steps] == [("charge", "FAILED"), ("write", "SUCCEEDED")]
     assert [(u[C.meter], u[C.quantity]) for u in use] == [(OUT.value, 1.0), (IN.value, 1.0)]
     assert len(attempts) == 2

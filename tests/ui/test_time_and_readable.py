@@ -167,6 +167,21 @@ def test_evidence_reads_as_a_sentence():
     assert "{" not in text
 
 
+@pytest.mark.parametrize("value, shown", [
+    (3390.5, "3,390"), (5276.3, "5,276"), (1_234_567.8, "1,234,568"), (436.6, "437"), (43.6, "43.6"),
+    (13.84, "13.8"), (0.0768, "0.0768"), (-3390.5, "-3,390"), (2860, "2,860"),
+], ids=str)
+def test_evidence_numbers_never_in_exponent_form(value, shown):
+    assert fmt_evidence({"builtin_operations_monthly": value}) == f"Builtin operations monthly: {shown}."
+
+
+def test_evidence_money_follows_the_key_suffix_in_nested_evidence():
+    """The analyses name money `*_usd` (edges' monthly_usd, retries' per_attempt_usd): shown as dollars."""
+    text = fmt_evidence({"edges": [{"from": "A", "to": "B", "transitions": 2860, "monthly_usd": 0.306}],
+                         "per_attempt_usd": 0.000025})
+    assert text == "Edges: (from: A; to: B; transitions: 2,860; monthly: $0.3060); per attempt: $0.000025."
+
+
 # ---------------------------------------------------------------- pages (AppTest)
 
 @pytest.fixture(scope="module")

@@ -171,7 +171,8 @@ def _type_steps(by_key: dict[str, Row], folded: dict[str, list[Row]], definition
         row[C.ended_at] = last[C.ended_at]
         row[C.duration_ms] = duration_ms(row[C.started_at], row[C.ended_at])
         row[C.status] = last[C.status]
-        row[C.error] = last[C.error] if last[C.status] != Status.SUCCEEDED.value else None
+        failed = last[C.status] != Status.SUCCEEDED.value
+        row[C.error], row[C.cause] = (last[C.error], last.get(C.cause)) if failed else (None, None)
         row[C.attempts] = len(atts)
         if step_type in WORK_STEP_TYPES:
             out_attempts.extend(atts)

@@ -16,9 +16,10 @@ import datetime as dt
 from typing import Any, cast
 
 from flowscope.collectors.gcp.definition import UNKNOWN_RESOURCE, UNRESOLVED_HOST, call_resource, resource_is_wait
+from flowscope.collectors.gcp.transform.errors import error_and_cause
 from flowscope.collectors.gcp.transform.records import CALL_LOG_NATIVE_TYPE, CLOUD, attempt_from, count_unknown
 from flowscope.collectors.native import Row
-from flowscope.model import Batch, C, Status, StepType, duration_ms, truncate, utc
+from flowscope.model import Batch, C, Status, StepType, duration_ms, utc
 
 _DETAIL_KEYS = {"BEGUN": "begun", "SUCCEEDED": "succeeded", "EXCEPTION_RAISED": "exceptionRaised",
                 "EXCEPTION_HANDLED": "exceptionHandled"}
@@ -155,11 +156,11 @@ class CallLogs:
             row[_STATUS], row[_ENDED], row[_ERROR] = _SUCCEEDED, when, None
         elif state == "EXCEPTION_RAISED":
             row[_STATUS], row[_ENDED] = _FAILED, when
-            row[_ERROR] = truncate(detail.get("exception"))
-            row[_CAUSE] = truncate(detail.get("origin"))
+            row[_ERROR], row[_CAUSE] = error_and_cause(detail.get("exception"), detail.get("origin"))
         elif state == "EXCEPTION_HANDLED" and row[_STATUS] in (_FAILED, _RUNNING):
             row[_STATUS] = _CAUGHT
-            row[_ERROR] = row[_ERROR] or truncate(detail.get("exception"))
+            if row[_ERROR] is None:
+                row[_ERROR], row[_CAUSE] = error_and_cause(detail.get("exception"), row[_CAUSE])
         row[_DURATION] = duration_ms(row[_STARTED], row[_ENDED])
         if resource_is_wait(row[_RESOURCE]):
             row[_TYPE] = _WAIT

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowscope.collectors.gcp.transform.errors import error_and_cause
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import (
     CLOUD,
@@ -16,7 +17,7 @@ from flowscope.collectors.gcp.transform.records import (
     ts,
 )
 from flowscope.collectors.native import ImportContext, Row
-from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate
+from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 
 def transform_executions(doc: Any, ctx: ImportContext) -> Batch:
@@ -51,7 +52,8 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
     ended = ts(ex.get("endTime"))
     state = ex.get("state") or "STATE_UNSPECIFIED"
     status = EXECUTION_STATUS.get(state, Status.RUNNING if ended is None else Status.FAILED)
-    error = ex.get("error") or {}
+    failure = ex.get("error") or {}
+    error, cause = error_and_cause(failure.get("payload"), failure.get("context"))
     in_bytes, in_sha = payload_size_and_hash(ex.get("argument"))
     out_bytes, _ = payload_size_and_hash(ex.get("result"))
     current = (ex.get("status") or {}).get("currentSteps")
@@ -70,8 +72,8 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.started_at: started,
         C.ended_at: ended,
         C.duration_ms: duration_ms(started, ended) if ended else seconds_ms(ex.get("duration")),
-        C.error: truncate(error.get("payload")),
-        C.cause: truncate(error.get("context")),
+        C.error: error,
+        C.cause: cause,
         C.redrive_count: None,
         C.parent_execution_id: None,
         C.billed_duration_ms: None,

@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from flowscope.collectors.gcp.transform.call_logs import CallLogs, Stamps
+from flowscope.collectors.gcp.transform.errors import error_and_cause
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import (
     CLOUD,
@@ -16,7 +17,7 @@ from flowscope.collectors.gcp.transform.records import (
     records_of,
 )
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
-from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate
+from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 WORKFLOW_RESOURCE_TYPE = "workflows.googleapis.com/Workflow"
 EXECUTION_ID_LABEL = "workflows.googleapis.com/execution_id"
@@ -109,7 +110,7 @@ def _system_log(payload: dict, entry: dict, exec_id: str, runs: dict, stamps: St
     elif "failure" in payload:
         failure = payload.get("failure") or {}
         run["ended"], run["state"] = when, "FAILED"
-        run["error"], run["cause"] = failure.get("exception"), failure.get("source")
+        run["error"], run["cause"] = error_and_cause(failure.get("exception"), failure.get("source"))
     elif state == "CANCELLED":
         run["ended"], run["state"] = when, state
     elif state and "start" not in payload and run.get("ended") is None:
@@ -129,7 +130,7 @@ def _execution_from_logs(exec_id: str, run: dict, ctx: ImportContext) -> Row:
         C.kind: KIND, C.revision: None, C.execution_id: exec_id, C.name: parts["e"],
         C.status: EXECUTION_STATUS.get(state, Status.RUNNING).value, C.native_status: state,
         C.started_at: started, C.ended_at: ended, C.duration_ms: duration_ms(started, ended),
-        C.error: truncate(run.get("error")), C.cause: truncate(run.get("cause")),
+        C.error: run.get("error"), C.cause: run.get("cause"),
         C.redrive_count: None, C.parent_execution_id: None, C.billed_duration_ms: None,
         C.billed_memory_mb: None, C.input_bytes: in_bytes, C.output_bytes: out_bytes,
         C.input_sha256: in_sha, C.event_count: None, C.attributes: None,

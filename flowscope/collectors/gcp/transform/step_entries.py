@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.gcp.definition import UNKNOWN_RESOURCE
+from flowscope.collectors.gcp.transform.errors import error_and_cause
 from flowscope.collectors.gcp.transform.names import execution_id, parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import (
     CALL_NATIVE_TYPES,
@@ -23,7 +24,7 @@ from flowscope.collectors.gcp.transform.records import (
     ts,
 )
 from flowscope.collectors.native import ImportContext, Row
-from flowscope.model import TERMINAL_STATUSES, Batch, C, Skip, Status, StepType, duration_ms, truncate
+from flowscope.model import TERMINAL_STATUSES, Batch, C, Skip, Status, StepType, duration_ms
 
 _TYPE_VALUES = {k: v.value for k, v in STEP_TYPES.items()}
 _OTHER = StepType.OTHER.value
@@ -91,7 +92,7 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
     progress = meta.get("progressType")
     number = meta.get("progressNumber")
     iteration = int(number) if progress in ITERATION_PROGRESS and number not in (None, "") else None
-    error = truncate((entry.get("exception") or {}).get("payload"))
+    error, cause = error_and_cause((entry.get("exception") or {}).get("payload"))
     wf_id = workflow_id(parts["p"], parts["l"], parts["w"])
     is_call = native in CALL_NATIVE_TYPES
     row = {
@@ -112,7 +113,7 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
         C.duration_ms: duration_ms(started, ended),
         C.attempts: 1,
         C.error: error,
-        C.cause: None,
+        C.cause: cause,
         C.start_date: started.date(),
     }
     attempt = None

@@ -1,0 +1,35 @@
+"""A Workflows exception payload -> the model's error (its name) and cause (its message, then where)."""
+
+import pytest
+
+from flowscope.collectors.gcp.transform.errors import error_and_cause
+from flowscope.model import MAX_TEXT_CHARS
+
+
+@pytest.mark.parametrize("payload, where, expected", [
+    ('{"message":"HTTP server responded with error code 503","code":503,"tags":["HttpError"]}', None,
+     ("HttpError 503", "HTTP server responded with error code 503")),
+    ('{"message":"order too big","tags":["RaisedError"]}', 'RaisedError: in step "too_big"',
+     ("RaisedError", 'order too big; RaisedError: in step "too_big"')),
+    ('{"message":"connection refused","tags":["ConnectionError","ConnectionFailedError"]}', "main.fetch",
+     ("ConnectionError/ConnectionFailedError", "connection refused; main.fetch")),
+    ('{"code":429,"tags":["HttpError"]}', None, ("HttpError 429", None)),              # no message
+    ('{"code":true,"tags":["HttpError"]}', None, ("HttpError", None)),                 # a code that is not one
+    ('"out of stock"', "main.reserve", ("out of stock", "main.reserve")),             # raise "out of stock"
+    ('{"reason":"custom","retry":false}', None, ('{"reason":"custom","retry":false}', None)),  # a map of its own
+    ('{"message":"x","tags":[]}', None, ('{"message":"x","tags":[]}', None)),
+    ('{"message":"x","tags":[1]}', None, ('{"message":"x","tags":[1]}', None)),
+    ("[1, 2]", None, ("[1, 2]", None)),
+    ("not json", "main.x", ("not json", "main.x")),
+    ("", None, (None, None)),
+    (None, None, (None, None)),
+    (None, "main.x", (None, "main.x")),
+], ids=["http", "raised-with-context", "two-tags", "no-message", "bool-code", "raised-string", "own-map",
+        "empty-tags", "non-string-tag", "list", "not-json", "empty", "none", "where-only"])
+def test_error_and_cause(payload, where, expected):
+    assert error_and_cause(payload, where) == expected
+
+
+def test_long_messages_are_truncated():
+    error, cause = error_and_cause('{"message":"%s","tags":["HttpError"]}' % ("x" * 10_000), "main.call")
+    assert error == "HttpError" and len(cause) == MAX_TEXT_CHARS and cause.endswith("…")

@@ -13,7 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
-from flowscope.format import fmt_duration, fmt_ms, fmt_usd
+from flowscope.format import fmt_duration, fmt_ms, fmt_usd, is_missing
 from flowscope.model import C, Status, StepType
 from flowscope.ui import readable
 
@@ -196,6 +196,27 @@ def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+PLOT_WIDTH_PX = 850      # a chart's plotting area on a 1366-pixel screen with the sidebar open
+LABEL_CHAR_PX = 5.5      # one character of a 10-pixel annotation
+MIN_LABEL_CHARS = 10     # a label cut shorter than this names nothing
+
+
+def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.Timestamp) -> list[str | None]:
+    """Each shaded span's label, cut to the room before the next span starts (labels sit at a span's
+    top left, so close windows wrote over each other); None where fewer than MIN_LABEL_CHARS fit."""
+    total = (x_max - x_min).total_seconds()
+    out: list[str | None] = []
+    for i, span in enumerate(spans):
+        label = ", ".join(span["labels"])[:40]
+        if i + 1 < len(spans) and total > 0:
+            gap_px = (spans[i + 1]["window_start"] - span["window_start"]).total_seconds() / total * PLOT_WIDTH_PX
+            room = int((gap_px - 8) / LABEL_CHAR_PX)
+            if room < len(label):
+                label = label[:room - 1] + "…" if room >= MIN_LABEL_CHARS else ""
+        out.append(label or None)
+    return out
+
+
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
                    title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
                    bucket_s: int | None = None) -> go.Figure:
@@ -205,11 +226,13 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
     fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
                 until=until, bucket_s=bucket_s)
     spans = merge_windows(storms)
-    for span in spans:
-        label = ", ".join(span["labels"])
+    ends = [pd.Timestamp(v) for v in (retries["bucket"].min(), retries["bucket"].max(), until) if not is_missing(v)]
+    labels = span_labels(spans, min(ends), max([*ends, *(s["window_end"] for s in spans)])) \
+        if len(spans) <= 4 else [None] * len(spans)
+    for span, label in zip(spans, labels, strict=True):
         # Only pass annotation_* when labelling: plotly adds a "new text" annotation for any of them.
-        note = ({"annotation_text": label[:40], "annotation_position": "top left", "annotation_font_size": 10}
-                if len(spans) <= 4 and label else {})
+        note = ({"annotation_text": label, "annotation_position": "top left", "annotation_font_size": 10}
+                if label else {})
         fig.add_vrect(x0=span["window_start"], x1=span["window_end"], fillcolor="#d62728", opacity=0.18,
                       line_width=0, **note)
     fig.update_layout(bargap=0)

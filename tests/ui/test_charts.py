@@ -378,3 +378,25 @@ def test_a_duration_histogram_names_its_unit_and_scales_the_values():
                            duration=True)
     assert fig.layout.xaxis.title.text == "delay (s)"
     assert list(fig.data[0].x) == [2.0, 2.1, 1.9, 4.0]
+
+
+def test_storm_labels_do_not_write_over_each_other():
+    """Labels sit at each window's top left: one is cut to the room before the next window starts,
+    and left off where not even ten characters fit (the storm table below names every window)."""
+    days = [T0 + dt.timedelta(days=d) for d in range(30)]
+    retries = pd.DataFrame({"bucket": days, C.cloud: "gcp", "retries": 5})
+    at = [T0 + dt.timedelta(days=12, hours=14), T0 + dt.timedelta(days=13, hours=6),
+          T0 + dt.timedelta(days=17, hours=6), T0 + dt.timedelta(days=18, hours=11)]
+    names = ["order-router / Call_fulfilment", "order-router / Call_fulfilment", "payments-standard / Authorize",
+             "status-checker / check_status"]
+    storms = [{"window_start": start, "window_end": start + dt.timedelta(hours=2), "label": label}
+              for start, label in zip(at, names, strict=True)]
+    fig = charts.storm_timeline(retries, storms, until=T0 + dt.timedelta(days=30))
+    shown = {round((pd.Timestamp(a.x) - T0).total_seconds() / 86_400, 2): a.text for a in fig.layout.annotations
+             if a.text != fig.layout.title.text}
+    # 30 days on ~850 px: 16 h before the next window is no room, 4 days is 19 characters
+    assert shown == {13.25: "order-router / Cal…", 18.46: "status-checker / check_status"}
+    px_per_day = charts.PLOT_WIDTH_PX / 30
+    for start, text in shown.items():                       # each label ends before the next window
+        later = [s for s in shown if s > start] + [30.0]
+        assert len(text) * charts.LABEL_CHAR_PX <= (min(later) - start) * px_per_day

@@ -349,7 +349,16 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
             hovertext=[f"{s}: {e or ''}"[:200] for s, e in zip(part[C.status], part[C.error], strict=True)],
             hoverinfo="text+x"))
     fig.update_layout(hovermode="closest")
+    times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
+    if len(times) and times.max() - times.min() < MIN_TIME_SPAN:
+        # Runs within moments of each other (every scope synced at once): an axis of their own span
+        # would tick in fractions of a millisecond; one hour around them reads as a time of day.
+        middle = times.min() + (times.max() - times.min()) / 2
+        fig.update_xaxes(range=[middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2])
     return fig
+
+
+MIN_TIME_SPAN = pd.Timedelta(hours=1)
 
 
 # ---------------------------------------------------------------- one execution's timeline

@@ -400,3 +400,16 @@ def test_storm_labels_do_not_write_over_each_other():
     for start, text in shown.items():                       # each label ends before the next window
         later = [s for s in shown if s > start] + [30.0]
         assert len(text) * charts.LABEL_CHAR_PX <= (min(later) - start) * px_per_day
+
+
+@pytest.mark.parametrize("spread", [dt.timedelta(0), dt.timedelta(seconds=3), dt.timedelta(hours=5)], ids=str)
+def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
+    """Every scope synced at 10:55: the axis spans an hour around them, not 10:54:59.999..10:55:00.0005."""
+    runs = pd.DataFrame({C.scope: ["aws:1/us-east-1", "gcp:p/l"], C.status: ["succeeded", "failed"],
+                         C.started_at: [T0, T0 + spread], C.error: [None, "PermissionDenied"]})
+    span = charts.collection_timeline(runs).layout.xaxis.range
+    if spread < charts.MIN_TIME_SPAN:
+        start, end = (pd.Timestamp(v) for v in span)
+        assert end - start == charts.MIN_TIME_SPAN and start <= pd.Timestamp(T0) and pd.Timestamp(T0 + spread) <= end
+    else:
+        assert span is None                     # plotly's own range over hours of runs

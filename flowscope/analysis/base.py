@@ -479,9 +479,17 @@ _MASKS = [
 ]
 
 
+_ERROR_MESSAGE = r'"errorMessage"\s*:\s*"((?:[^"\\]|\\.)*)"'
+"""A Lambda error's message inside its JSON cause ({"errorMessage": ..., "errorType": ..., "requestId": ...,
+"stackTrace": [...]}, what Step Functions reports for a failed Lambda task): the template is made of the
+message, not of the JSON around it."""
+
+
 def error_template(col: ir.StringValue) -> ir.StringValue:
-    """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine."""
-    out = col
+    """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine;
+    a Lambda error's JSON cause is read for its message first (`_ERROR_MESSAGE`)."""
+    message = col.re_extract(_ERROR_MESSAGE, 1)
+    out = ibis.ifelse(message.notnull() & (message != ""), message, col)
     for pattern, repl in _MASKS:
         out = out.re_replace(pattern, repl)
     return out.substr(0, 200)
@@ -491,6 +499,9 @@ def mask_text(text: str | None) -> str | None:
     """The same masking as `error_template`, in Python (for tests and small results)."""
     if text is None:
         return None
+    found = re.search(_ERROR_MESSAGE, text)
+    if found and found.group(1):
+        text = found.group(1)
     for pattern, repl in _MASKS:
         text = re.sub(pattern, repl, text)
     return text[:200]

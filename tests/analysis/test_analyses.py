@@ -70,6 +70,24 @@ def test_failing_step_found_with_templates_and_samples():
     assert "Retry" in row.recommendation and "Catch" in row.recommendation
 
 
+def test_lambda_error_template_is_its_message_not_the_json():
+    """Step Functions reports a failed Lambda task's cause as JSON (errorMessage, errorType, requestId,
+    stackTrace): its template is the message, masked; a cause that is not that JSON stays as it is."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(40):
+        t = T0 + dt.timedelta(minutes=10 * i)
+        bad = i % 2 == 0
+        ex = w.execution(wf, t, status=Status.FAILED if bad else Status.SUCCEEDED)
+        cause = (f'{{"errorMessage": "Card declined for order ord-{i}: issuer \\"bank {i}\\"", "errorType": '
+                 f'"CardError", "requestId": "3f2a9c1e-1111-2222-3333-44445555{i:04d}", "stackTrace": ["at x:{i}"]}}'
+                 if i % 4 == 0 else f"card {i} declined")
+        w.step(ex, "Charge", t, status=Status.FAILED if bad else Status.SUCCEEDED,
+               error="CardError" if bad else None, cause=cause if bad else None, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    templates = {e["template"]: e["count"] for e in of(run(w), "failing_step").iloc[0].evidence["top_errors"]}
+    assert templates == {'Card declined for order ord-<n>: issuer \\"bank <n>\\"': 10, "card <n> declined": 10}
+
+
 def test_all_failing():
     df = run(failing_world(fail_every=1))
     f = of(df, "failing_step").iloc[0]

@@ -33,3 +33,10 @@ def test_error_and_cause(payload, where, expected):
 def test_long_messages_are_truncated():
     error, cause = error_and_cause('{"message":"%s","tags":["HttpError"]}' % ("x" * 10_000), "main.call")
     assert error == "HttpError" and len(cause) == MAX_TEXT_CHARS and cause.endswith("…")
+
+
+@pytest.mark.parametrize("body", ["short", "x" * 5_000], ids=["cached", "too-long-to-cache"])
+def test_http_error_body_and_headers_are_not_kept(body):
+    payload = ('{"body":"%s","code":404,"headers":{"Set-Cookie":"session=secret"},'
+               '"message":"HTTP server responded with error code 404","tags":["HttpError"]}' % body)
+    assert error_and_cause(payload) == ("HttpError 404", "HTTP server responded with error code 404")

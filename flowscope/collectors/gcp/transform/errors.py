@@ -20,15 +20,20 @@ from flowscope.model import truncate
 
 
 def error_and_cause(payload: Any, where: Any = None) -> tuple[str | None, str | None]:
-    """(error, cause) of an exception payload and where it happened, each truncated."""
-    error, message = split_payload(payload) if isinstance(payload, str) else (payload, None)
+    """(error, cause) of an exception payload and where it happened, each truncated. An HTTP error's
+    response body and headers, which the payload carries too, are not kept."""
+    if not isinstance(payload, str):
+        error, message = payload, None
+    elif len(payload) <= _CACHED_CHARS:
+        error, message = _split_cached(payload)
+    else:
+        error, message = split_payload(payload)
     parts = [p for p in (message, where) if p not in (None, "")]
     return truncate(error), truncate("; ".join(str(p) for p in parts)) if parts else None
 
 
-@functools.lru_cache(maxsize=4096)
 def split_payload(payload: str) -> tuple[str | None, str | None]:
-    """(error name, message) of one payload's JSON text (cached: a failing call repeats its payload)."""
+    """(error name, message) of one payload's JSON text."""
     try:
         value = json.loads(payload)
     except ValueError:
@@ -44,3 +49,9 @@ def split_payload(payload: str) -> tuple[str | None, str | None]:
     name = "/".join(tags) + (f" {code}" if isinstance(code, int) and not isinstance(code, bool) else "")
     message = value.get("message")
     return name, message if isinstance(message, str) and message else None
+
+
+_CACHED_CHARS = 2_048
+"""Payloads up to this size are split once per process (a failing call repeats its payload); longer
+ones (an HTTP error with its response body) are not kept in the cache."""
+_split_cached = functools.lru_cache(maxsize=4096)(split_payload)

@@ -252,8 +252,9 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
 
     A visit's source is `transitions.with_sources`' (its previous step in the same branch, else its
     container); the first step of an execution comes from START_EDGE. Dollars are the usage of the
-    step's visits entered through the edge (retries included). The self-join of steps only covers
-    these workflows.
+    step's visits entered through the edge (retries included; a container's own work, such as the call
+    a GCP try wraps, counts on the container's visit, `transitions.own_work`). The self-join of steps
+    only covers these workflows.
     Returns cloud, workflow_id, from, to, transitions, usd.
     """
     cols = [C.cloud, C.workflow_id, "from", "to", "transitions", "usd"]
@@ -261,10 +262,15 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
         return pd.DataFrame(columns=cols)
     ids = sorted({w for _, w in workflows})
     clouds = sorted({c for c, _ in workflows})
-    s = ctx.in_window(ctx.table("steps"))
-    s = transitions.with_sources(s.filter(s[C.workflow_id].isin(ids) & s[C.cloud].isin(clouds)))
+    steps = ctx.in_window(ctx.table("steps"))
+    steps = steps.filter(steps[C.workflow_id].isin(ids) & steps[C.cloud].isin(clouds))
+    s = transitions.with_sources(steps)
     u = window_usage(ctx)
     u = u.filter(u[C.workflow_id].isin(ids) & u[C.cloud].isin(clouds) & u[C.step_key].notnull())
+    own = transitions.own_work(steps)
+    u = u.left_join(own, (u[C.cloud] == own[C.cloud]) & (u[C.execution_id] == own[C.execution_id])
+                    & (u[C.step_key] == own[C.step_key]))
+    u = u.mutate(**{C.step_key: ibis.coalesce(u.container_key, u[C.step_key])})
     u = u.group_by([C.cloud, C.execution_id, C.step_key]).aggregate(usd=u.usd.sum())
     u = u.select(u_cloud=C.cloud, u_exec=C.execution_id, u_key=C.step_key, u_usd="usd")
     j = s.left_join(u, (s[C.cloud] == u.u_cloud) & (s[C.execution_id] == u.u_exec) & (s[C.step_key] == u.u_key))

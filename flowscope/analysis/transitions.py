@@ -2,9 +2,13 @@
 
 A visit's source is its previous step in the same branch (`previous_step_key`); the first step of a
 Map item, a branch or a loop body has none and comes from its container (`parent_step_key`); an
-execution's first step comes from nowhere (a null source). `cost.edge_costs` (dollars per edge, in the
-analyses) and the dashboard's Workflows graph (`tables.edge_counts`, DuckDB SQL) both read it from
-here: the analyses as an Ibis expression, the dashboard as the SQL Ibis compiles it to.
+execution's first step comes from nowhere (a null source). A visit that starts its container's body
+and has the container's name is the container's own work, not a transition: GCP Workflows gives a
+`try`/`retry` around a call as two step entries of one name (STEP_TRY_RETRY_EXCEPT, then the call
+inside it), one step of the definition, entered once through the container's edge.
+`cost.edge_costs` (dollars per edge, in the analyses) and the dashboard's Workflows graph
+(`tables.edge_counts`, DuckDB SQL) both read it from here: the analyses as an Ibis expression, the
+dashboard as the SQL Ibis compiles it to.
 """
 
 from __future__ import annotations
@@ -31,11 +35,23 @@ def with_sources(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
     dashboard bench store: 142 against 115 ms). `one_cloud`: the caller's steps are of one cloud (the
     dashboard's graph of one workflow), so the join leaves the cloud out (on that store 13 ms of 130)."""
     s = steps.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
-                     _src=ibis.coalesce(steps[C.previous_step_key], steps[C.parent_step_key]))
+                     _src=ibis.coalesce(steps[C.previous_step_key], steps[C.parent_step_key]),
+                     _first=steps[C.previous_step_key].isnull())
     p = s.select(_p_cloud=C.cloud, _p_exec=C.execution_id, _p_key=C.step_key, _p_name=C.name)
     on = (s[C.execution_id] == p._p_exec) & (s._src == p._p_key)
     j = s.left_join(p, on if one_cloud else on & (s[C.cloud] == p._p_cloud))
+    j = j.filter(~(j._first & (j._p_name == j[C.name])).fill_null(False))     # a container's own work
     return j.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name, **{SOURCE: j._p_name})
+
+
+def own_work(steps: ir.Table) -> ir.Table:
+    """(cloud, execution_id, step_key, container_key) of the visits `with_sources` leaves out as their
+    container's own work, so what they cost can be counted on the container's visit."""
+    kid = steps.filter(steps[C.previous_step_key].isnull() & steps[C.parent_step_key].notnull())
+    box = steps.select(_b_cloud=C.cloud, _b_exec=C.execution_id, _b_key=C.step_key, _b_name=C.name)
+    j = kid.inner_join(box, (kid[C.cloud] == box._b_cloud) & (kid[C.execution_id] == box._b_exec)
+                       & (kid[C.parent_step_key] == box._b_key) & (kid[C.name] == box._b_name))
+    return j.select(C.cloud, C.execution_id, C.step_key, container_key=j._b_key)
 
 
 @functools.cache

@@ -73,6 +73,40 @@ def polling_world(executions=4, polls=6):
     return w
 
 
+def gcp_try_polling_world(executions=4, polls=6):
+    """start -> (wait -> check -> is_done) x polls on GCP, where check is a try around an http call:
+    two step entries named check (the try, not billed; the call inside it, an external step)."""
+    w = World()
+    wf = w.workflow("poller", cloud="gcp", kind=Kind.GCP_WORKFLOWS)
+    external, internal = Meter.GCP_WORKFLOWS_EXTERNAL_STEP, Meter.GCP_WORKFLOWS_INTERNAL_STEP
+    for e in range(executions):
+        t = at(minutes=60 * e)
+        ex = w.execution(wf, t, cloud="gcp", duration_ms=polls * 30_000 + 1000)
+        w.step(ex, "start", t, key="s", meter=internal)
+        prev = "s"
+        for p in range(polls):
+            base = ms(t, 500 + p * 30_000)
+            w.step(ex, "wait", base, key=f"w{p}", prev=prev, type=StepType.WAIT, duration_ms=29_000, meter=internal)
+            w.step(ex, "check", ms(base, 29_000), key=f"c{p}", prev=f"w{p}", type=StepType.SCOPE,
+                   native_type="STEP_TRY_RETRY_EXCEPT")
+            w.step(ex, "check", ms(base, 29_000), key=f"c{p}.call", parent=f"c{p}", meter=external,
+                   native_type="STEP_STD_LIB_CALL")
+            w.step(ex, "is_done", ms(base, 29_200), key=f"r{p}", prev=f"c{p}", type=StepType.CHOICE, meter=internal)
+            prev = f"r{p}"
+    return w
+
+
+def test_a_gcp_try_around_a_call_is_one_step_of_the_loop():
+    """No check -> check edge: the call is the try's own work, and its dollars are the edge's into check."""
+    f = of(run(gcp_try_polling_world()), "polling_loop")
+    assert len(f) == 1
+    edges = {(e["from"], e["to"]): e for e in f.iloc[0].evidence["edges"]}
+    assert set(edges) == {("wait", "check"), ("check", "is_done"), ("is_done", "wait"), ("start", "wait")}
+    assert edges[("wait", "check")]["transitions"] == 24
+    # the calls' external steps, counted on the try's edge, cost more than is_done's internal ones
+    assert edges[("wait", "check")]["monthly_usd"] > edges[("check", "is_done")]["monthly_usd"] > 0
+
+
 def edge(frm, to, n):
     return {"from": frm, "to": to, "transitions": n, "monthly_usd": pytest.approx(n * SFN_UNIT * MONTHLY)}
 

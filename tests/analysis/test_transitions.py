@@ -16,17 +16,21 @@ from flowscope.model import UTC, C
 
 # (cloud, execution, step_key, previous_step_key, parent_step_key, name): a Map whose items start inside
 # it, a step after the Map, a run's first step, a step whose previous visit is not in the table, and
-# a GCP run that reuses an AWS run's execution id and step keys (ids are unique per cloud only).
+# a GCP run that reuses an AWS run's execution id and step keys (ids are unique per cloud only), with a
+# try around a call (two entries named "Call": the call is the try's own work, not a transition) and a
+# try whose body is another step.
 STEPS = [("aws", "e1", "1", None, None, "A"), ("aws", "e1", "2", "1", None, "Map"),
          ("aws", "e1", "3", None, "2", "Item"), ("aws", "e1", "4", "3", "2", "ItemEnd"),
          ("aws", "e1", "5", None, "2", "Item"), ("aws", "e1", "6", "2", None, "B"),
          ("aws", "e2", "1", None, None, "A"), ("aws", "e2", "2", "1", None, "B"),
          ("aws", "e3", "9", "8", None, "B"),
-         ("gcp", "e1", "1", None, None, "X"), ("gcp", "e1", "2", "1", None, "Y")]
+         ("gcp", "e1", "1", None, None, "X"), ("gcp", "e1", "2", "1", None, "Y"),
+         ("gcp", "e1", "3", "2", None, "Call"), ("gcp", "e1", "4", None, "3", "Call"),
+         ("gcp", "e1", "5", "3", None, "Guard"), ("gcp", "e1", "6", None, "5", "Inner")]
 
 EXPECTED = {"aws": {(None, "A"): 2, ("A", "Map"): 1, ("Map", "Item"): 2, ("Item", "ItemEnd"): 1,
                     ("Map", "B"): 1, ("A", "B"): 1, (None, "B"): 1},
-            "gcp": {(None, "X"): 1, ("X", "Y"): 1}}
+            "gcp": {(None, "X"): 1, ("X", "Y"): 1, ("Y", "Call"): 1, ("Call", "Guard"): 1, ("Guard", "Inner"): 1}}
 
 
 @pytest.fixture

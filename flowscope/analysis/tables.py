@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
+from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.model import TABLES, UTC, C, Status, StepType
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
@@ -830,14 +831,19 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     `compare`: whether the previous window may be compared with (`measures.previous_covered`, which the
     caller judges from the data's first execution); when not, its p95, visits and the drift are null,
     never the figures of the sliver of it the data holds."""
-    # Both windows in one scan: [previous since, until), each row tagged with its window.
+    # Both windows in one scan: [previous since, until), each row tagged with its window. A container
+    # and work under one name (GCP's try around a call: two step entries, one step of the definition,
+    # as `transitions` says) come apart, and the work stands for the step (visits counted once).
     both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
     rows = run(con, q("""
         SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step,
-               any_value({type}) AS {type}, count(*) AS visits,
+               coalesce({type} IN ({boxes}), false) AS _box, any_value({type}) AS {type}, count(*) AS visits,
                {pcts}
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """, where=both.where(), pcts=PCTS3), {**both.params(), "window_start": f.since})
+    """, where=both.where(), pcts=PCTS3, boxes=_in(CONTAINER_TYPES)),
+               {**both.params(), "window_start": f.since})
+    wrapped = rows["_box"] & rows.duplicated(["now", C.cloud, C.workflow_id, "step"], keep=False)
+    rows = rows[~wrapped].drop(columns="_box")
     now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
     before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)
     keys = [C.cloud, C.workflow_id, "step"]

@@ -413,3 +413,21 @@ def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
         assert end - start == charts.MIN_TIME_SPAN and start <= pd.Timestamp(T0) and pd.Timestamp(T0 + spread) <= end
     else:
         assert span is None                     # plotly's own range over hours of runs
+
+
+def test_latency_by_step_counts_a_gcp_try_and_its_call_once(tmp_path):
+    """GCP gives a try around a call as two step entries of one name: the step's row is the call's
+    (its type, its visits), not both entries' (visits doubled, type "scope")."""
+    from flowscope.simulate.demo import build_demo
+
+    end = dt.datetime(2026, 3, 31, tzinfo=UTC)
+    store = Store(tmp_path / "s")
+    build_demo(store, days=3, executions=600, seed=11, end=end)
+    con = queries.prepare(store.connect().cursor())
+    f = queries.Filters(end - dt.timedelta(days=3), end)
+    frame = queries.latency_by_step(con, f)
+    row = frame[frame["step"] == "check_status"].iloc[0]
+    calls = con.execute(f"SELECT count(*) FROM steps WHERE {C.name} = 'check_status' AND {C.native_type} = "
+                        f"'STEP_STD_LIB_CALL' AND {C.duration_ms} IS NOT NULL AND {C.started_at} >= ? "
+                        f"AND {C.started_at} < ?", [f.since, f.until]).fetchone()[0]
+    assert (row[C.type], row["visits"]) == ("task", calls) and calls > 0

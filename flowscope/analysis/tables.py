@@ -492,6 +492,19 @@ def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
+def _is_container_sql() -> str:
+    """A step row's 'is a container' flag, grouped on beside its name (see `_work_over_containers`)."""
+    return q("coalesce({type} IN ({boxes}), false) AS _box", boxes=_in(CONTAINER_TYPES))
+
+
+def _work_over_containers(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per-name rows grouped with `_is_container_sql`: where a name has both container and work rows
+    (GCP's try around a call, and its except: step entries of one name, one step of the definition, as
+    `transitions` says), the work rows stand for the step; a name with only one kind keeps it."""
+    both = rows.duplicated(keys, keep=False)
+    return rows[~(rows["_box"] & both)].drop(columns="_box").reset_index(drop=True)
+
+
 def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     """Per step name of one workflow: visits, failures, retries, duration percentiles, cost.
 
@@ -499,13 +512,13 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     the failing_step finding reports; a workflow's `failure_pct` is the run failure rate, another measure."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
     p = one.params()
-    st = run(con, q("""
-        SELECT {name} AS step, any_value({type}) AS {type}, count(*) AS visits,
+    st = _work_over_containers(run(con, q("""
+        SELECT {name} AS step, {box}, any_value({type}) AS {type}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
                {pcts}
         FROM steps WHERE {where} GROUP BY ALL
-    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS), p)
+    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS, box=_is_container_sql()), p), ["step"])
     co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
@@ -831,19 +844,16 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     `compare`: whether the previous window may be compared with (`measures.previous_covered`, which the
     caller judges from the data's first execution); when not, its p95, visits and the drift are null,
     never the figures of the sliver of it the data holds."""
-    # Both windows in one scan: [previous since, until), each row tagged with its window. A container
-    # and work under one name (GCP's try around a call: two step entries, one step of the definition,
-    # as `transitions` says) come apart, and the work stands for the step (visits counted once).
+    # Both windows in one scan: [previous since, until), each row tagged with its window; a GCP try and
+    # the call it wraps count once, as the call (`_work_over_containers`).
     both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
-    rows = run(con, q("""
-        SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step,
-               coalesce({type} IN ({boxes}), false) AS _box, any_value({type}) AS {type}, count(*) AS visits,
+    rows = _work_over_containers(run(con, q("""
+        SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step, {box},
+               any_value({type}) AS {type}, count(*) AS visits,
                {pcts}
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """, where=both.where(), pcts=PCTS3, boxes=_in(CONTAINER_TYPES)),
-               {**both.params(), "window_start": f.since})
-    wrapped = rows["_box"] & rows.duplicated(["now", C.cloud, C.workflow_id, "step"], keep=False)
-    rows = rows[~wrapped].drop(columns="_box")
+    """, where=both.where(), pcts=PCTS3, box=_is_container_sql()),
+        {**both.params(), "window_start": f.since}), ["now", C.cloud, C.workflow_id, "step"])
     now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
     before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)
     keys = [C.cloud, C.workflow_id, "step"]

@@ -415,19 +415,38 @@ def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
         assert span is None                     # plotly's own range over hours of runs
 
 
-def test_latency_by_step_counts_a_gcp_try_and_its_call_once(tmp_path):
-    """GCP gives a try around a call as two step entries of one name: the step's row is the call's
-    (its type, its visits), not both entries' (visits doubled, type "scope")."""
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    """A 3-day demo store (its GCP workflows wrap calls in try/retry) and its window."""
     from flowscope.simulate.demo import build_demo
 
     end = dt.datetime(2026, 3, 31, tzinfo=UTC)
-    store = Store(tmp_path / "s")
+    store = Store(tmp_path_factory.mktemp("demo") / "s")
     build_demo(store, days=3, executions=600, seed=11, end=end)
-    con = queries.prepare(store.connect().cursor())
-    f = queries.Filters(end - dt.timedelta(days=3), end)
-    frame = queries.latency_by_step(con, f)
-    row = frame[frame["step"] == "check_status"].iloc[0]
+    cursor = queries.prepare(store.connect().cursor())
+    yield store, cursor, queries.Filters(end - dt.timedelta(days=3), end)
+    cursor.close()
+
+
+def test_latency_by_step_counts_a_gcp_try_and_its_call_once(demo):
+    """GCP gives a try around a call as two step entries of one name: the step's row is the call's
+    (its type, its visits), not both entries' (visits doubled, type "scope")."""
+    _store, con, f = demo
+    row = queries.latency_by_step(con, f).set_index("step").loc["check_status"]
     calls = con.execute(f"SELECT count(*) FROM steps WHERE {C.name} = 'check_status' AND {C.native_type} = "
                         f"'STEP_STD_LIB_CALL' AND {C.duration_ms} IS NOT NULL AND {C.started_at} >= ? "
                         f"AND {C.started_at} < ?", [f.since, f.until]).fetchone()[0]
     assert (row[C.type], row["visits"]) == ("task", calls) and calls > 0
+
+
+def test_state_graph_step_failure_rate_is_the_findings(demo):
+    """One engine: image-pipeline/classify (a GCP try, its call, its except: three entries of one name)
+    fails on the graph at the failing_step finding's rate over the same visits, not a third of it."""
+    from flowscope.analysis.run import analyze_store
+
+    store, con, f = demo
+    found = analyze_store(store, since=f.since, until=f.until, now=f.until)
+    finding = found[(found["kind"] == "failing_step") & (found["step"] == "classify")].iloc[0]
+    metrics = queries.step_metrics(con, f, finding.cloud, finding.workflow_id).set_index("step").loc["classify"]
+    assert metrics["visits"] == finding.evidence["visits"]
+    assert metrics["failure_rate"] == pytest.approx(finding.evidence["failure_rate"])

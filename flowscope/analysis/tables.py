@@ -607,14 +607,18 @@ def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
 
 
 def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
-    """Steps by failed visits: visits, failed (uncaught), caught, failure rate."""
-    out = run(con, q("""
-        SELECT {cloud}, {workflow_id}, {name} AS step, count(*) AS visits,
+    """Steps by failed visits: visits, failed (uncaught), caught, failure rate (a GCP try and its call
+    once, as the call: `_work_over_containers`, so the rate is the failing_step finding's)."""
+    out = _work_over_containers(run(con, q("""
+        SELECT {cloud}, {workflow_id}, {name} AS step, {box}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                count(*) FILTER (WHERE {status} = 'CAUGHT') AS caught
-        FROM steps WHERE {where} GROUP BY ALL HAVING failures > 0
-        ORDER BY failures DESC LIMIT {limit}
-    """, where=f.where(), failed=_in(STEP_FAILED), limit=int(limit)), f.params())
+        FROM steps WHERE {where} GROUP BY ALL
+    """, where=f.where(), failed=_in(STEP_FAILED), box=_is_container_sql()), f.params()),
+        [C.cloud, C.workflow_id, "step"])
+    out = out[out["failures"] > 0].sort_values(["failures", C.cloud, C.workflow_id, "step"],
+                                               ascending=[False, True, True, True]).head(int(limit))
+    out = out.reset_index(drop=True)
     out["failure_rate"] = [measures.step_failure_rate(n, v)
                            for n, v in zip(out["failures"], out["visits"], strict=True)]
     return _with_names(con, out)

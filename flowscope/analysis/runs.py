@@ -14,8 +14,9 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from flowscope.analysis import measures
-from flowscope.analysis.tables import Filters, q, run
+from flowscope.analysis import measures, transitions
+from flowscope.analysis.base import CONTAINER_TYPES
+from flowscope.analysis.tables import Filters, q, run, work_over_containers
 from flowscope.model import C, Cloud, Status
 
 PAGE_SIZE = 100
@@ -93,12 +94,36 @@ def _depths(steps: pd.DataFrame) -> dict[str, int]:
     return depth
 
 
+def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
+    """One run's steps with each container that has its own work left out and that work put in its
+    place (its parent): GCP gives a try around a call as entries of one name, one step of the
+    definition (`transitions`), so the step reads once, as the call, with the call's tries and error,
+    not as a container holding a step of its own name."""
+    own = transitions.own_work_in_run(steps)
+    if not own:
+        return steps
+    boxes = set(own.values())
+    parent = dict(zip(steps[C.step_key], steps[C.parent_step_key], strict=True))
+
+    def kept_ancestor(key: Any) -> str | None:
+        seen: set[str] = set()
+        while isinstance(key, str) and key in boxes and key not in seen:
+            seen.add(key)
+            key = parent.get(key)
+        return key if isinstance(key, str) else None
+
+    kept = steps[~steps[C.step_key].isin(boxes)]
+    return kept.assign(**{C.parent_step_key: [kept_ancestor(p) for p in kept[C.parent_step_key]]})
+
+
 def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     """The step that failed the run: the deepest failed step (its own error, e.g. an action's
     BadGateway rather than its loop's or run's generic "ActionFailed"), latest first among equals.
-    A run whose failures were all caught gets its deepest caught step; None when nothing failed."""
+    A run whose failures were all caught gets its deepest caught step; None when nothing failed.
+    A container's own work stands for it (`fold_own_work`)."""
     if steps is None or steps.empty:
         return None
+    steps = fold_own_work(steps)
     for statuses in (RUN_FAILED, [str(Status.CAUGHT)]):
         failed = steps[steps[C.status].isin(statuses)]
         if not failed.empty:
@@ -127,18 +152,23 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
     """One row per (step name, parent step name): visits, failed visits, tries, retries, total
     duration and the first failure's error. Loop and Map iterations fold into one row, and rows
     with failures come first, innermost first (the step that failed before the loop that reports it),
-    so a failed step is never buried under its loop's iterations."""
+    so a failed step is never buried under its loop's iterations. A container's own work stands for
+    it (`fold_own_work`), and where a name under one parent still has container and work rows (GCP's
+    except beside the call it catches) the work rows do, as on the Workflows graph
+    (`tables.work_over_containers`)."""
     if steps is None or steps.empty:
         return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
+    steps = fold_own_work(steps)
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
+                         _box=steps[C.type].isin(CONTAINER_TYPES),
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
                          retries=(steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
-    grouped = frame.groupby(["parent", C.name], sort=False, dropna=False).agg(
+    grouped = work_over_containers(frame.groupby(["parent", C.name, "_box"], sort=False, dropna=False).agg(
         type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"),
         attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=(C.duration_ms, "sum"),
-        depth=("_depth", "max"), first=("_order", "min")).reset_index()
+        depth=("_depth", "max"), first=("_order", "min")).reset_index(), ["parent", C.name])
     out = grouped.merge(errors, on=["parent", C.name], how="left").rename(columns={C.name: "step"})
     out = out.assign(_failing=out["failed"] > 0).sort_values(["_failing", "depth", "first"],
                                                               ascending=[False, False, True], kind="stable")

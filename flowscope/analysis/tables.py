@@ -492,13 +492,13 @@ def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-def _is_container_sql() -> str:
-    """A step row's 'is a container' flag, grouped on beside its name (see `_work_over_containers`)."""
+def is_container_sql() -> str:
+    """A step row's 'is a container' flag, grouped on beside its name (see `work_over_containers`)."""
     return q("coalesce({type} IN ({boxes}), false) AS _box", boxes=_in(CONTAINER_TYPES))
 
 
-def _work_over_containers(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per-name rows grouped with `_is_container_sql`: where a name has both container and work rows
+def work_over_containers(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per-name rows grouped with `is_container_sql`: where a name has both container and work rows
     (GCP's try around a call, and its except: step entries of one name, one step of the definition, as
     `transitions` says), the work rows stand for the step; a name with only one kind keeps it."""
     both = rows.duplicated(keys, keep=False)
@@ -512,13 +512,13 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     the failing_step finding reports; a workflow's `failure_pct` is the run failure rate, another measure."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
     p = one.params()
-    st = _work_over_containers(run(con, q("""
+    st = work_over_containers(run(con, q("""
         SELECT {name} AS step, {box}, any_value({type}) AS {type}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
                {pcts}
         FROM steps WHERE {where} GROUP BY ALL
-    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS, box=_is_container_sql()), p), ["step"])
+    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS, box=is_container_sql()), p), ["step"])
     co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
@@ -608,13 +608,13 @@ def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
 
 def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     """Steps by failed visits: visits, failed (uncaught), caught, failure rate (a GCP try and its call
-    once, as the call: `_work_over_containers`, so the rate is the failing_step finding's)."""
-    out = _work_over_containers(run(con, q("""
+    once, as the call: `work_over_containers`, so the rate is the failing_step finding's)."""
+    out = work_over_containers(run(con, q("""
         SELECT {cloud}, {workflow_id}, {name} AS step, {box}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                count(*) FILTER (WHERE {status} = 'CAUGHT') AS caught
         FROM steps WHERE {where} GROUP BY ALL
-    """, where=f.where(), failed=_in(STEP_FAILED), box=_is_container_sql()), f.params()),
+    """, where=f.where(), failed=_in(STEP_FAILED), box=is_container_sql()), f.params()),
         [C.cloud, C.workflow_id, "step"])
     out = out[out["failures"] > 0].sort_values(["failures", C.cloud, C.workflow_id, "step"],
                                                ascending=[False, True, True, True]).head(int(limit))
@@ -849,14 +849,14 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     caller judges from the data's first execution); when not, its p95, visits and the drift are null,
     never the figures of the sliver of it the data holds."""
     # Both windows in one scan: [previous since, until), each row tagged with its window; a GCP try and
-    # the call it wraps count once, as the call (`_work_over_containers`).
+    # the call it wraps count once, as the call (`work_over_containers`).
     both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
-    rows = _work_over_containers(run(con, q("""
+    rows = work_over_containers(run(con, q("""
         SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step, {box},
                any_value({type}) AS {type}, count(*) AS visits,
                {pcts}
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """, where=both.where(), pcts=PCTS3, box=_is_container_sql()),
+    """, where=both.where(), pcts=PCTS3, box=is_container_sql()),
         {**both.params(), "window_start": f.since}), ["now", C.cloud, C.workflow_id, "step"])
     now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
     before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)

@@ -17,6 +17,7 @@ import functools
 
 import ibis
 import ibis.expr.types as ir
+import pandas as pd
 
 from flowscope.model import STEPS, C
 
@@ -52,6 +53,18 @@ def own_work(steps: ir.Table) -> ir.Table:
     j = kid.inner_join(box, (kid[C.cloud] == box._b_cloud) & (kid[C.execution_id] == box._b_exec)
                        & (kid[C.parent_step_key] == box._b_key) & (kid[C.name] == box._b_name))
     return j.select(C.cloud, C.execution_id, C.step_key, container_key=j._b_key)
+
+
+def own_work_in_run(steps: pd.DataFrame) -> dict[str, str]:
+    """`own_work` over one execution's steps held in pandas (the run page, Compare runs): {step_key:
+    container_key}. The same rule as the Ibis form above (`tests/analysis/test_transitions.py` compares
+    them on every run of a simulated GCP store); it exists because a run's few rows are already in pandas."""
+    if steps.empty:
+        return {}
+    names = dict(zip(steps[C.step_key], steps[C.name], strict=True))
+    first = steps[steps[C.previous_step_key].isna() & steps[C.parent_step_key].notna()]
+    return {k: p for k, p, n in zip(first[C.step_key], first[C.parent_step_key], first[C.name], strict=True)
+            if names.get(p) == n}
 
 
 @functools.cache

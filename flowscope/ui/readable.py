@@ -14,6 +14,7 @@ No Streamlit here: `components.table` turns the formats into `st.column_config` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,10 @@ import pandas as pd
 
 from flowscope.format import BLANK, fmt_evidence, is_missing
 
-RATIO_WORDS = ("rate", "share", "ratio", "pct", "cv", "drift", "amplification", "factor", "mean", "avg", "score")
+RATIO_WORDS = frozenset({"rate", "share", "ratio", "pct", "cv", "drift", "amplification", "factor", "mean", "avg",
+                         "score"})
+"""Words of a column's name (whole words: "iterations" holds "ratio" and is a count) that make a float
+column a measure rather than a count."""
 
 DURATION_UNITS: tuple[tuple[str, float], ...] = (("ms", 1.0), ("s", 1_000.0), ("min", 60_000.0),
                                                  ("h", 3_600_000.0), ("d", 86_400_000.0))
@@ -112,7 +116,7 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float) -> tup
 
 
 def _is_count(column: str, values: pd.Series) -> bool:
-    if not pd.api.types.is_float_dtype(values) or any(w in column.lower() for w in RATIO_WORDS):
+    if not pd.api.types.is_float_dtype(values) or not RATIO_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", column.lower())):
         return False
     present = values.dropna()
     return bool(len(present)) and bool((present == present.round()).all())

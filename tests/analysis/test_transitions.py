@@ -9,10 +9,13 @@ import datetime as dt
 
 import duckdb
 import ibis
+import pandas as pd
 import pytest
 
 from flowscope.analysis import tables, transitions
-from flowscope.model import UTC, C
+from flowscope.model import UTC, C, Cloud
+from flowscope.simulate.base import SimSpec
+from flowscope.simulate.demo import simulate_cloud, transform_simulated
 
 # (cloud, execution, step_key, previous_step_key, parent_step_key, name): a Map whose items start inside
 # it, a step after the Map, a run's first step, a step whose previous visit is not in the table, and
@@ -67,3 +70,21 @@ def test_the_dashboard_reads_the_rule_rather_than_its_own():
     assert "COALESCE" in sql and '"previous_step_key"' in sql and '"parent_step_key"' in sql
     assert '"cloud" = ' not in sql, "one cloud: no cloud in the join"
     assert '"cloud" = ' in transitions.sql("s")
+
+
+def test_the_rule_in_pandas_is_the_rule_in_ibis():
+    """The run page reads one run's steps in pandas (`own_work_in_run`): on every run of a simulated GCP
+    workload (tries around calls, retries, excepts, nested tries) it finds the visits `own_work` finds."""
+    end = dt.datetime(2026, 3, 31, tzinfo=UTC)
+    batch = transform_simulated(simulate_cloud(Cloud.GCP, SimSpec(start=end - dt.timedelta(days=2), end=end,
+                                                                  executions=150, seed=3)), end)
+    steps = pd.DataFrame(batch.steps)
+    backend = ibis.duckdb.connect()
+    ibis_rows = backend.execute(transitions.own_work(ibis.memtable(steps[[C.cloud, C.execution_id, C.step_key,
+                                                                          C.previous_step_key, C.parent_step_key,
+                                                                          C.name]])))
+    want = {(r.execution_id, r.step_key): r.container_key for r in ibis_rows.itertuples(index=False)}
+    got = {(eid, k): box for eid, run in steps.groupby(C.execution_id)
+           for k, box in transitions.own_work_in_run(run).items()}
+    assert got == want
+    assert len({eid for eid, _ in want}) > 50, "tries in most runs"

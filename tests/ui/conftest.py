@@ -54,3 +54,18 @@ def syncing_store(tmp_path_factory) -> str:
         C.ended_at: None, C.status: RunStatus.RUNNING.value, C.watermark: None, C.counts: "{}", C.error: None,
         C.details: "{}"}]))
     return str(path)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """A 3-day demo store (its GCP workflows wrap calls in try/retry, with excepts), a prepared cursor
+    of it and its window."""
+    from flowscope.analysis import tables
+    from flowscope.simulate.demo import build_demo
+
+    end = dt.datetime(2026, 3, 31, tzinfo=UTC)
+    store = Store(tmp_path_factory.mktemp("demo") / "s")
+    build_demo(store, days=3, executions=600, seed=11, end=end)
+    cursor = tables.prepare(store.connect().cursor())
+    yield store, cursor, tables.Filters(end - dt.timedelta(days=3), end)
+    cursor.close()

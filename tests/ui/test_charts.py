@@ -415,19 +415,6 @@ def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
         assert span is None                     # plotly's own range over hours of runs
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """A 3-day demo store (its GCP workflows wrap calls in try/retry) and its window."""
-    from flowscope.simulate.demo import build_demo
-
-    end = dt.datetime(2026, 3, 31, tzinfo=UTC)
-    store = Store(tmp_path_factory.mktemp("demo") / "s")
-    build_demo(store, days=3, executions=600, seed=11, end=end)
-    cursor = queries.prepare(store.connect().cursor())
-    yield store, cursor, queries.Filters(end - dt.timedelta(days=3), end)
-    cursor.close()
-
-
 def test_latency_by_step_counts_a_gcp_try_and_its_call_once(demo):
     """GCP gives a try around a call as two step entries of one name: the step's row is the call's
     (its type, its visits), not both entries' (visits doubled, type "scope")."""

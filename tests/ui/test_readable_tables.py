@@ -62,6 +62,14 @@ def test_counts_are_integers_and_ratios_are_not():
     assert "drift" not in formats and shown["drift"].dtype == "float64"
 
 
+def test_a_count_whose_name_holds_a_ratio_word_is_still_a_count():
+    """Ratio words are whole words of the name: "iterations" holds "ratio", "operations" too."""
+    shown, formats = readable.display_frame(pd.DataFrame({"iterations": [72.0, 3.0], "operations": [10.0, 2.0],
+                                                          "failure_rate": [1.0, 0.0], "p95 drift": [2.0, 1.0]}))
+    assert formats["iterations"].format == "localized" and str(shown["operations"].dtype) == "Int64"
+    assert "failure_rate" not in formats and "p95 drift" not in formats
+
+
 def test_names_come_first_and_are_pinned_then_money():
     order, pinned = readable.layout(["severity", "kind", "cloud", "workflow", "step", "title", "recommendation",
                                      "monthly_usd", "executions_affected"])

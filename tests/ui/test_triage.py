@@ -245,3 +245,58 @@ def test_subworkflow_calls_are_not_unknown_transitions():
     assert kinds[("run_sub", "helper/fetch")] == "call" and kinds[("helper/fetch", "done")] == "call"
     assert kinds[("done", "ghost")] == "observed", "a step missing from the definition is still flagged"
 
+
+
+# ---------------------------------------------------------------- a GCP try reads as its call
+
+def _gcp_run(con, name: str, where: str) -> tuple[str, pd.DataFrame]:
+    eid = con.execute(f"SELECT min({C.execution_id}) FROM steps WHERE {C.cloud} = 'gcp' AND {C.name} = ? "
+                      f"AND {C.native_type} = 'STEP_STD_LIB_CALL' AND {where}", [name]).fetchone()[0]
+    assert eid, f"the demo has a GCP run where {name}: {where}"
+    return eid, q.execution_detail(con, "gcp", eid)["steps"]
+
+
+def test_a_gcp_try_reads_as_its_call_with_its_error_and_tries(demo):
+    """GCP gives a try, its call and its except as entries of one name: the run's step table has one row
+    for the step, the call's (not a scope holding a task of its own name, nor call and except summed), and
+    the run page's failing step is the call, not "classify inside classify"."""
+    _store, con, _f = demo
+    _eid, steps = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")
+    folded = runs.collapsed_steps(steps)
+    row = folded[folded["step"] == "classify"]
+    assert len(row) == 1, folded
+    row = row.iloc[0]
+    assert (row[C.type], row["visits"], row["failed"]) == ("task", 1, 1) and pd.isna(row["parent"])
+    assert row[C.error].startswith("HttpError")
+    assert folded.iloc[0]["step"] == "classify", "the failure comes first"
+    assert set(folded.loc[folded["step"] == "record_failure", "parent"]) == {"classify"}, "the except's steps"
+    failing = runs.failing_step(steps)
+    assert failing is not None and (failing[C.name], failing["parent"]) == ("classify", None)
+
+    _eid, steps = _gcp_run(con, "check_status", f"{C.attempts} > 1")
+    folded = runs.collapsed_steps(steps).set_index("step")
+    calls = steps[(steps[C.name] == "check_status") & (steps[C.type] == "task")]
+    assert list(folded.index).count("check_status") == 1
+    got = folded.loc["check_status"]
+    assert (got[C.type], got["visits"], got["retries"]) == ("task", len(calls), int((calls[C.attempts] - 1).sum()))
+    assert got["retries"] > 0 and pd.isna(got["parent"])
+
+
+def test_compare_runs_lines_up_gcp_steps_once(demo):
+    _store, con, _f = demo
+    _a, a = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")
+    _b, b = _gcp_run(con, "classify", f"{C.status} = 'SUCCEEDED'")
+    table = runs.compare_runs(a, b)
+    assert not table.duplicated(["step", "parent"]).any(), table
+    row = table[table["step"] == "classify"].iloc[0]
+    assert (row["path"], row["a_visits"], row["b_visits"]) == ("both", 1, 1)
+    assert row["a_error"].startswith("HttpError") and pd.isna(row["b_error"])
+
+
+def test_the_run_page_names_a_gcp_call_once(demo, monkeypatch):
+    store, con, _f = demo
+    eid, _steps = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")
+    at = open_page(app(str(store.path), monkeypatch, exec=eid), "executions")
+    no_exception(at)
+    failed = at.error[0].value
+    assert "classify" in failed and "inside" not in failed and "HttpError" in failed

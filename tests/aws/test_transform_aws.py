@@ -18,6 +18,7 @@ import pytest
 
 from flowscope.collectors.aws import transform as T
 from flowscope.collectors.aws.events import state_machine_arn
+from flowscope.collectors.aws.transform import causes
 from flowscope.collectors.native import ImportContext, NativeFormatError
 from flowscope.model import C, Meter, Source, Status, StepType
 
@@ -265,6 +266,56 @@ def test_callback_wait_for_task_token():
         (1, "SUCCEEDED", at(2), at(5))]
     f = run_history("callback_test_callback.snapshot.json", "test_sqs_failure_in_wait_for_task_token")
     assert f.steps[0][C.status] == "FAILED" and f.attempts[0][C.status] == "FAILED"
+
+
+@pytest.mark.parametrize("test,cause", [
+    ("test_start_execution_sync_delegate_failure",
+     "SomeFailure: This state machines raises a 'SomeFailure' failure. (arn:aws:states:eu-west-1:111111111111:"
+     "execution:<ArnPart_0idx>:TestStartTarget)"),
+    ("test_start_execution_sync_delegate_timeout",
+     "States.Timeout (arn:aws:states:eu-west-1:111111111111:execution:<ArnPart_0idx>:TestStartTarget)")])
+def test_a_sync_jobs_cause_keeps_its_message_not_its_payloads(test, cause):
+    """A failed startExecution.sync gives the child execution's description as its cause, with the child's
+    Input (and Output): the rows keep the child's error, message and id, never its payload (recorded)."""
+    doc = history("callback_test_callback.snapshot.json", test)
+    raw = [e["taskFailedEventDetails"]["cause"] for e in doc["events"] if "taskFailedEventDetails" in e]
+    assert raw and "Input" in json.dumps(raw[0]), "the recording carries the child's input"
+    for e in doc["events"]:             # the API gives the cause as JSON text
+        if "taskFailedEventDetails" in e:
+            e["taskFailedEventDetails"]["cause"] = json.dumps(e["taskFailedEventDetails"]["cause"])
+    b = T.FORMATS["aws.history"](doc, ctx())
+    failed = [s for s in b.steps if s[C.status] == "FAILED"]
+    assert [s[C.cause] for s in failed] == [cause]
+    assert [a[C.cause] for a in b.attempts if a[C.status] == "FAILED"] == [cause]
+    assert b.executions[0][C.cause] == cause
+    assert not any("Input" in str(r[C.cause]) for r in [*b.steps, *b.attempts, *b.executions])
+
+
+@pytest.mark.parametrize("cause,kept", [
+    ({"Containers": [{"ExitCode": 1, "Reason": "x"}], "StoppedReason": "Essential container in task exited",
+      "Overrides": {"ContainerOverrides": [{"Environment": [{"Name": "DB_PASSWORD", "Value": "hunter2"}]}]},
+      "TaskArn": "arn:aws:ecs:eu-west-1:1:task/c/abc"},
+     "Essential container in task exited (arn:aws:ecs:eu-west-1:1:task/c/abc)"),
+    ({"Arguments": {"--password": "hunter2"}, "ErrorMessage": "Command failed with exit code 1", "Id": "jr_1",
+      "JobName": "etl"}, "Command failed with exit code 1 (jr_1)"),
+    ({"QueryExecution": {"Query": "SELECT 'hunter2'", "QueryExecutionId": "q-1",
+                         "Status": {"State": "FAILED", "StateChangeReason": "SYNTAX_ERROR: line 1:8"}}},
+     "SYNTAX_ERROR: line 1:8 (q-1)"),
+    ({"JobName": "x", "Container": {"Environment": [{"Name": "TOKEN", "Value": "hunter2"}]}, "JobId": "j-1",
+      "StatusReason": "Essential container in task exited"}, "Essential container in task exited (j-1)"),
+    ({"Unknown": {"Payload": "hunter2", "Size": 3}}, '{"Unknown":{"Size":3}}'),
+    ('{"Input": "{\"card\": \"hunter2', causes.CUT_SHORT),
+    ("plain text, kept as written", "plain text, kept as written"),
+])
+def test_job_descriptions_give_their_message(cause, kept):
+    """ECS, Glue, Athena, Batch: the message and the job's id; anything else loses its payload-like keys."""
+    text = cause if isinstance(cause, str) else json.dumps(cause)
+    assert causes.readable_cause(text) == kept
+    assert "hunter2" not in (causes.readable_cause(text) or "")
+
+
+def test_a_lambda_errors_cause_stays_as_written():
+    assert causes.readable_cause(CAUSE_4) == CAUSE_4
 
 
 @pytest.mark.parametrize("test,kind", [("test_fixed_timeout_lambda", "lambda"),

@@ -14,6 +14,7 @@ from typing import Any
 
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.builder import HistoryBuilder
+from flowscope.collectors.aws.transform.causes import readable_cause
 from flowscope.collectors.aws.transform.names import (
     ABORTED,
     CAUGHT,
@@ -85,7 +86,7 @@ def history_rows(builder: HistoryBuilder, ctx: ImportContext, describe: dict[str
             C.duration_ms: duration_ms(s.entered, end),
             C.attempts: attempts,
             C.error: text(error),
-            C.cause: text(cause),
+            C.cause: readable_cause(cause),
             C.start_date: start_date,
         })
         if ntype == "Task" and s.tries:
@@ -128,7 +129,7 @@ def _execution_row(builder: HistoryBuilder, ctx: ImportContext, describe: dict[s
         C.ended_at: ended_at,
         C.duration_ms: duration_ms(started_at, ended_at),
         C.error: text(error),
-        C.cause: text(cause),
+        C.cause: readable_cause(cause),
         C.redrive_count: rc,
         C.parent_execution_id: describe.get("mapRunArn"),
         C.billed_duration_ms: billing.get("billedDurationInMilliseconds"),
@@ -224,6 +225,6 @@ def _add_attempts(out: list[Row], s: Visit, wf: str, arn: str, start_date: dt.da
             C.duration_ms: duration_ms(t[0], t_end),
             C.status: t_status,
             C.error: text(t_error),
-            C.cause: text(t_cause),
+            C.cause: readable_cause(t_cause),
             C.start_date: start_date,
         })

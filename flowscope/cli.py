@@ -218,6 +218,10 @@ def import_(
         err.print(f"{len(result.skips)} record(s) skipped", highlight=False)
     for warning in result.warnings:
         tagged("warning:", warning)
+    if result.texts_upgraded:
+        from flowscope.collectors.sync import upgraded_line
+
+        err.print(upgraded_line(result.texts_upgraded), highlight=False, soft_wrap=True)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
         tagged("kept but not understood:", kinds)

@@ -40,6 +40,7 @@ from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.native import DEFER_ASSEMBLE, ImportContext, NativeFormatError, StreamKey
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
+from flowscope.collectors.stored_texts import upgrade_texts
 from flowscope.collectors.streaming import Chunk, ExecutionGroups, read_records, sniff_json_lines
 from flowscope.model import (
     EXECUTION_TABLES,
@@ -83,6 +84,8 @@ class ImportResult:
     changed_executions: int = 0
     unchanged_executions: int = 0
     """Executions already stored exactly as this import would write them: not rewritten."""
+    texts_upgraded: int = 0
+    """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
 
 
 @dataclass
@@ -574,6 +577,8 @@ class _Writer:
         self._write(self.held or Batch(), final=True, whole=self.held_whole)
         self.held = None
         self.tally.settle(self.result)
+        if self.store is not None:
+            self.result.texts_upgraded = upgrade_texts(self.store)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise

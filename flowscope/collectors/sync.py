@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import registry
+from flowscope.collectors.stored_texts import upgrade_texts
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
@@ -34,6 +35,8 @@ class SyncReport:
     results: list[ScopeResult] = field(default_factory=list)
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
+    texts_upgraded: int = 0
+    """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
 
     @property
     def failed(self) -> list[ScopeResult]:
@@ -66,7 +69,14 @@ class SyncReport:
                 line += f" - {r.error}"
             lines.append(line)
             lines.extend(f"  warning: {w}" for w in r.warnings)
+        if self.texts_upgraded:
+            lines.append(upgraded_line(self.texts_upgraded))
         return lines
+
+
+def upgraded_line(executions: int) -> str:
+    return (f"rewrote the error texts of {executions:,} execution(s) stored by an earlier flowscope "
+            "(GCP exceptions as names and messages, AWS job causes without their payloads)")
 
 
 def live_collection_available(cloud: str) -> bool:
@@ -119,6 +129,7 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
     report = SyncReport(started_at=started_at)
     now = now or started_at
     plan = validate_sources(sources, clouds)
+    report.texts_upgraded = upgrade_texts(store)
     jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
             for scope in scopes]
     for index, source, module, _ in plan:

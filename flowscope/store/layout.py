@@ -48,6 +48,7 @@ class Layout:
         self.manifest_dir = self.meta / "manifest"
         self.staging_dir = self.meta / "staging"
         self.intent_file = self.meta / "intent.json"
+        self.upgrades_dir = self.meta / "upgrades"
 
     def table_uri(self, table: str) -> str:
         return str(self.root / table)

@@ -133,6 +133,16 @@ class Store:
         """Same as write(): named for callers re-collecting executions (RUNNING -> terminal)."""
         return self.write(batch)
 
+    def upgrade_done(self, step: str) -> bool:
+        """True once the one-off upgrade of stored rows named `step` has run on this store (rows written
+        by an earlier flowscope rewritten by today's rules: `flowscope.collectors.stored_texts`)."""
+        return (self._layout.upgrades_dir / step).is_file()
+
+    def mark_upgrade_done(self, step: str) -> None:
+        with self.writer():
+            self._layout.upgrades_dir.mkdir(exist_ok=True)
+            (self._layout.upgrades_dir / step).touch()
+
     def compact(self) -> dict[str, Any]:
         """Merge small files of every table, then vacuum files no protected snapshot uses."""
         with self.writer():

@@ -189,6 +189,19 @@ def test_sync_store_and_doctor_pick_the_collector_up(server, tmp_path):
     assert TOKEN not in run["details"] and TOKEN not in (run["error"] or "")
 
 
+def test_a_sync_first_rewrites_what_an_earlier_flowscope_stored(server, tmp_path):
+    """Old GCP exception JSON and AWS job descriptions are rewritten before the scopes run
+    (`collectors/stored_texts.py`), and the summary says so."""
+    from tests.core.test_stored_texts import _old_batch
+
+    store = Store(tmp_path / "s")
+    store.write(_old_batch()[0])
+    report = sync_store(store, [source(server)], now=NOW)
+    assert report.ok and report.texts_upgraded == 4
+    assert any("rewrote the error texts of 4 execution(s)" in line for line in report.summary_lines())
+    assert not store.sql("SELECT * FROM steps WHERE error LIKE '{%'").shape[0]
+
+
 # ---------------------------------------------------------------- configuration and the guard
 
 @pytest.mark.parametrize("bad, says", [

@@ -4,7 +4,9 @@ Workflow, step and error names, causes and ids come from other people's accounts
 are, they can run as a spreadsheet formula (`=HYPERLINK(...)` in a CSV opened in Excel), move the
 cursor or retitle a terminal (ANSI / OSC escapes), or be read as Rich markup (`[bold]`). Every
 surface goes through these functions; HTML escaping belongs to the HTML writers (Jinja autoescape,
-`html.escape`), Markdown to the Markdown writer.
+`html.escape`). In Markdown (the reports' and the dashboard's) such text can make a link, load an
+image from anywhere (`![](https://tracker/...)`), emphasise or hide itself, or, in Streamlit's
+Markdown, draw LaTeX (`$...$`), icons and colours (`:red[...]`, `:material/...:`).
 """
 
 from __future__ import annotations
@@ -26,6 +28,19 @@ _ESCAPES = re.compile(
     r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
 )
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+_MARKDOWN_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:$])")
+
+
+def markdown_text(value: Any) -> str:
+    """Text as literal Markdown (CommonMark and Streamlit's): HTML's special characters as entities,
+    line breaks as spaces, and every character Markdown could read as syntax backslash-escaped."""
+    if value is None:
+        return ""
+    text = (value if isinstance(value, str) else str(value)).replace("&", "&amp;").replace("<", "&lt;")
+    text = re.sub(r"[\r\n\t]+", " ", text.replace(">", "&gt;"))
+    return _MARKDOWN_PUNCT.sub(r"\\\1", text)
 
 
 def neutralise_formula(value: Any) -> Any:

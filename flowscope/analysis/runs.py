@@ -15,8 +15,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from flowscope.analysis import measures, transitions
-from flowscope.analysis.base import CONTAINER_TYPES
-from flowscope.analysis.tables import Filters, q, run, work_over_containers
+from flowscope.analysis.tables import Filters, container_rank, q, run, work_over_containers
 from flowscope.model import C, Cloud, Status
 
 PAGE_SIZE = 100
@@ -98,8 +97,10 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
     """One run's steps with each container that has its own work left out and that work put in its
     place (its parent): GCP gives a try around a call as entries of one name, one step of the
     definition (`transitions`), so the step reads once, as the call, with the call's tries and error,
-    not as a container holding a step of its own name."""
-    own = transitions.own_work_in_run(steps)
+    not as a container holding a step of its own name. A loop's iterations (rows named as the loop,
+    with an iteration number) are not its own work: the loop stays, its iterations under it."""
+    iterations = set(steps.loc[steps[C.iteration].notna(), C.step_key]) if C.iteration in steps else set()
+    own = {k: box for k, box in transitions.own_work_in_run(steps).items() if k not in iterations}
     if not own:
         return steps
     boxes = set(own.values())
@@ -138,6 +139,11 @@ def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     return None
 
 
+def was_caught(failing: dict[str, Any]) -> bool:
+    """Whether `failing_step`'s step was caught (the run handled it and went on), not what failed the run."""
+    return failing.get(C.status) == Status.CAUGHT.value
+
+
 def _parent_names(steps: pd.DataFrame) -> dict[str, str | None]:
     names = dict(zip(steps[C.step_key], steps[C.name], strict=True))
     return {k: names.get(p) if isinstance(p, str) else None
@@ -160,7 +166,7 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
     steps = fold_own_work(steps)
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
-                         _box=steps[C.type].isin(CONTAINER_TYPES),
+                         _box=container_rank(steps),
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
                          retries=(steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))

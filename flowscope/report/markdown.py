@@ -1,30 +1,28 @@
 """The Markdown report: summary and findings, to paste into a ticket or a chat.
 
-Cloud-originated text is escaped for Markdown: HTML's `<`, `>` and `&` become entities (renderers
-pass raw HTML through), every other Markdown punctuation gets a backslash (no link, image, table
-cell or emphasis can be forged by a name), and line breaks become spaces.
+Cloud-originated text is escaped for Markdown (`textsafety.markdown_text`, the dashboard's rule too):
+HTML's `<`, `>` and `&` become entities (renderers pass raw HTML through), every other Markdown
+punctuation gets a backslash (no link, image, table cell or emphasis can be forged by a name), and
+line breaks become spaces.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_usd, is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
+from flowscope.textsafety import markdown_text
 
-_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:])")
 MAX_FINDINGS = 50
 
 
 def md(value: Any) -> str:
-    """Untrusted text as literal Markdown text."""
+    """Untrusted text as literal Markdown text ("—" for a missing value)."""
     if value is None or is_missing(value):
         return "—"
-    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return _PUNCT.sub(r"\\\1", text)
+    return markdown_text(value)
 
 
 def _row(cells: list[str]) -> str:

@@ -18,6 +18,7 @@ from flowscope.analysis.tables import Filters
 from flowscope.format import BLANK
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import data, filters, readable
 from flowscope.ui.app_main import page_file
 
@@ -53,13 +54,13 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     try:
         summary = data.summary()
     except data.StoreUnavailable as exc:
-        st.error(f"**The store cannot be read.** {exc}")
+        st.error(f"**The store cannot be read.** {exc}")   # ours: the path the operator gave, and how to make a store
         st.info("Point the dashboard at a store with `flowscope dashboard --store DIR`, the `FLOWSCOPE_STORE` "
                 "environment variable or `store = \"...\"` in flowscope.toml. `flowscope demo` builds one.")
         st.stop()
     except Exception as exc:  # noqa: BLE001 - a store being written may briefly fail a read
         st.warning(f"**The store is being updated; reading it failed this time** ({type(exc).__name__}: "
-                   f"{str(exc)[:300]}). Reload the page in a few seconds.")
+                   f"{md(str(exc)[:300])}). Reload the page in a few seconds.")
         st.stop()
     span = filters.current_window()
     st.caption(f"Store `{data.store_path()}` · {filters.describe(f, span.ends_at_data)}")
@@ -185,7 +186,7 @@ def failed_scopes_banner(health: pd.DataFrame) -> None:
     bad = health[health[C.status].isin(["failed", "partial"])]
     if bad.empty:
         return
-    lines = "\n".join(f"- **{r.scope}** ({r.status}): {str(r.error or 'see details')[:200]}"
+    lines = "\n".join(f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
                       for r in bad.itertuples(index=False))
     st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
              f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
@@ -266,7 +267,7 @@ def _draw_findings(job: data.FindingsJob, draw: Callable[[pd.DataFrame | None], 
                    kinds: Sequence[str] | None) -> None:
     frame, error = job.result()
     if error:
-        st.warning(f"The analyses could not run on this window ({error[:300]}): no findings can be shown, "
+        st.warning(f"The analyses could not run on this window ({md(error[:300])}): no findings can be shown, "
                    "which does not mean there are none. The numbers on this page do not depend on them.")
         draw(None)
         return

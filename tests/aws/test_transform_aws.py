@@ -304,6 +304,10 @@ def test_a_sync_jobs_cause_keeps_its_message_not_its_payloads(test, cause):
     ({"JobName": "x", "Container": {"Environment": [{"Name": "TOKEN", "Value": "hunter2"}]}, "JobId": "j-1",
       "StatusReason": "Essential container in task exited"}, "Essential container in task exited (j-1)"),
     ({"Unknown": {"Payload": "hunter2", "Size": 3}}, '{"Unknown":{"Size":3}}'),
+    ({"Error": "States.TaskFailed", "ExecutionArn": "arn:child", "Input": "hunter2",
+      "Cause": json.dumps({"Error": "Boom", "Cause": "grandchild failed", "Input": "hunter2",
+                           "ExecutionArn": "arn:grandchild"})},
+     "States.TaskFailed: Boom: grandchild failed (arn:grandchild) (arn:child)"),
     ('{"Input": "{\"card\": \"hunter2', causes.CUT_SHORT),
     ("plain text, kept as written", "plain text, kept as written"),
 ])

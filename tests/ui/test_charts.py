@@ -439,3 +439,47 @@ def test_state_graph_step_failure_rate_is_the_findings(demo):
     for shown in (metrics, failing):
         assert shown["visits"] == finding.evidence["visits"]
         assert shown["failure_rate"] == pytest.approx(finding.evidence["failure_rate"])
+
+
+def test_a_loop_counts_its_entries_not_its_iterations(demo):
+    """Azure gives each iteration of a ForEach as a row named as the loop (ScopeRepetition, with its
+    iteration number), GCP each for-loop iteration too: the loop's row on the Workflows graph and the
+    Latency page is the loop's (375 entries, the loop's duration), not entries plus iterations."""
+    _store, con, f = demo
+    for cloud, name in (("azure", "For_each_contact"), ("gcp", "load_tables")):
+        wf, entries, iterations = con.execute(
+            f"SELECT any_value({C.workflow_id}), count(*) FILTER (WHERE {C.iteration} IS NULL), "
+            f"count(*) FILTER (WHERE {C.iteration} IS NOT NULL) FROM steps WHERE {C.cloud} = ? AND {C.name} = ? "
+            f"AND {C.started_at} >= ? AND {C.started_at} < ?", [cloud, name, f.since, f.until]).fetchone()
+        metrics = queries.step_metrics(con, f, cloud, wf).set_index("step").loc[name]
+        latency = queries.latency_by_step(con, f).set_index(["workflow_id", "step"]).loc[(wf, name)]
+        assert iterations > entries > 0, (cloud, name)
+        assert (metrics[C.type], metrics["visits"], latency["visits"]) == ("loop", entries, entries), (cloud, name)
+
+
+def test_a_run_keeps_its_loop_with_the_iterations_under_it(demo):
+    _store, con, _f = demo
+    eid = con.execute(f"SELECT min({C.execution_id}) FROM steps "
+                      f"WHERE {C.native_type} = 'ScopeRepetition'").fetchone()[0]
+    steps = queries.execution_detail(con, "azure", eid)["steps"]
+    folded = runs.collapsed_steps(steps)
+    loop = folded[(folded["step"] == "For_each_contact") & folded["parent"].isna()]
+    inside = folded[(folded["step"] == "For_each_contact") & (folded["parent"] == "For_each_contact")]
+    iterations = int(steps[C.iteration].notna().sum() / 2)
+    assert (loop.iloc[0][C.type], loop.iloc[0]["visits"]) == ("loop", 1)
+    assert inside.iloc[0]["visits"] == iterations > 1
+    assert set(folded.loc[folded["step"] == "Upsert_contact", "parent"]) == {"For_each_contact"}
+
+
+def test_a_try_around_a_block_counts_once(demo):
+    """GCP gives a try around a block of steps as the try and the block inside it, both named as the step
+    (STEP_TRY_RETRY_EXCEPT, then STEP_TRY): image-pipeline/fetch_image is entered once per run, not twice."""
+    _store, con, f = demo
+    wf, tries, blocks = con.execute(
+        f"SELECT any_value({C.workflow_id}), count(*) FILTER (WHERE {C.native_type} = 'STEP_TRY_RETRY_EXCEPT'), "
+        f"count(*) FILTER (WHERE {C.native_type} = 'STEP_TRY') FROM steps WHERE {C.name} = 'fetch_image' "
+        f"AND {C.started_at} >= ? AND {C.started_at} < ?", [f.since, f.until]).fetchone()
+    assert tries == blocks > 0
+    latency = queries.latency_by_step(con, f).set_index(["workflow_id", "step"]).loc[(wf, "fetch_image")]
+    metrics = queries.step_metrics(con, f, "gcp", wf).set_index("step").loc["fetch_image"]
+    assert latency["visits"] == metrics["visits"] == tries

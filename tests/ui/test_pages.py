@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from flowscope.model import Cloud
 from flowscope.store import Store
+from flowscope.textsafety import markdown_text
 from flowscope.ui import chart_preload
 from flowscope.ui.app_main import page_file
 from tests.ui.helpers import APP, N, build
@@ -145,7 +146,7 @@ def test_executions_search_by_error_and_id(three_cloud_store, monkeypatch):
     declined = at.dataframe[0].value
     assert 0 < len(declined) < total
     assert set(declined["status"]) == {"FAILED"}
-    assert any("Payment.Declined" in e.value for e in at.error)
+    assert any(markdown_text("Payment.Declined") in e.value for e in at.error)   # literal text, escaped
     at.text_input(key="ex-error").set_value("")
     at.text_input(key="ex-id").set_value("exec-000004")
     at.run()

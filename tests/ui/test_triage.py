@@ -5,6 +5,7 @@ opens on the failing workflow; and the console links, one per cloud."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -298,5 +299,17 @@ def test_the_run_page_names_a_gcp_call_once(demo, monkeypatch):
     eid, _steps = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")
     at = open_page(app(str(store.path), monkeypatch, exec=eid), "executions")
     no_exception(at)
-    failed = at.error[0].value
-    assert "classify" in failed and "inside" not in failed and "HttpError" in failed
+    assert not at.error, "the run succeeded: its caught failure is a warning, not 'Failed at'"
+    caught = at.warning[0].value
+    assert caught.startswith("**Caught a failure at step classify**") and "inside" not in caught
+    assert "HttpError 500" in caught and "went on" in caught
+    [gantt] = [c for c in at.get("plotly_chart") if "Timeline" in c.proto.spec]
+    labels = {str(t).strip() for t in json.loads(gantt.proto.spec)["layout"]["yaxis"]["ticktext"]}
+    assert "classify" in labels and "└ record_failure" in labels
+    assert "└ classify" not in labels, "the try's call is drawn in the try's place, not inside it"
+
+
+def test_a_failed_run_says_failed_and_escapes_what_the_cloud_wrote(loop_store, monkeypatch):
+    at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    assert at.error[0].value.startswith("**Failed at step Call\\_api**"), "an underscore is not emphasis"

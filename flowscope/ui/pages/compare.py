@@ -12,6 +12,7 @@ import streamlit as st
 from flowscope.analysis import runs
 from flowscope.format import fmt_ms
 from flowscope.model import Status
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -59,14 +60,17 @@ cols = st.columns(2)
 for col, (label, d) in zip(cols, details.items(), strict=True):
     assert d is not None
     run, steps = d["execution"].iloc[0].to_dict(), d["steps"]
-    col.subheader(f"{label}: {run['workflow_name']} · {run['status']}", divider="gray")
-    col.caption(str(run["execution_id"]))
+    col.subheader(f"{label}: {md(run['workflow_name'])} · {run['status']}", divider="gray")
+    col.caption(md(run["execution_id"]))
     col.metric("Duration", fmt_ms(run.get("duration_ms")))
     col.metric("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}")
     failing = runs.failing_step(steps)
     if failing is not None:
-        col.error(f"Failed at {failing['name']}: {failing.get('error') or 'no error recorded'}",
-                  icon=":material/error:")
+        said = f"{md(failing['name'])}: {md(failing.get('error') or 'no error recorded')}"
+        if runs.was_caught(failing):
+            col.warning(f"Caught a failure at {said}", icon=":material/warning:")
+        else:
+            col.error(f"Failed at {said}", icon=":material/error:")
     url = runs.console_url(run)
     if url:
         col.link_button("Open in its console", url, icon=":material/open_in_new:")
@@ -77,7 +81,8 @@ only_a = table.loc[table["path"] == "only A", "step"].tolist()
 only_b = table.loc[table["path"] == "only B", "step"].tolist()
 st.subheader("Step by step, differences first", divider="gray")
 if only_a or only_b:
-    st.warning(f"The paths differ. Only in A: {', '.join(only_a) or 'none'}. Only in B: {', '.join(only_b) or 'none'}.")
+    st.warning(f"The paths differ. Only in A: {md(', '.join(only_a) or 'none')}. "
+               f"Only in B: {md(', '.join(only_b) or 'none')}.")
 else:
     st.caption("Both runs took the same path.")
 ui.plot(charts.compare_steps(table), key="cmp-steps")

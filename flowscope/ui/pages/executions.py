@@ -2,22 +2,17 @@
 failure first (the failing step's own error, loops collapsed, retries per step, its console link),
 then its timeline, events and cost."""
 
-import re
 
 import streamlit as st
 
 from flowscope.analysis import runs
 from flowscope.format import fmt_ms, fmt_usd
 from flowscope.model import Status
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
 CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud console"}
-
-
-def md(text: object) -> str:
-    """Text from a cloud shown in markdown as written (no links, emphasis or HTML of its own)."""
-    return re.sub(r"([\\`*_\[\]<>()|~$])", r"\\\1", "" if text is None else str(text))
 
 
 ctx = ui.page("Executions")
@@ -60,16 +55,19 @@ if target is None:
     st.stop()
 detail = data.execution_detail(*target)
 if detail is None:
-    st.warning(f"Execution {target[1]} is not in the store (it may have been replaced by a newer sync).")
+    st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")
     st.stop()
 run = detail["execution"].iloc[0].to_dict()
 steps, attempts, usage = detail["steps"], detail["attempts"], detail["usage"]
-st.subheader(f"{run['workflow_name']} · {run['status']}", divider="gray")
+st.subheader(f"{md(run['workflow_name'])} · {run['status']}", divider="gray")
 failing = runs.failing_step(steps)
 if failing is not None:
     where = f" (inside {md(failing['parent'])})" if failing.get("parent") else ""
-    st.error(f"**Failed at step {md(failing['name'])}**{where}: **{md(failing.get('error') or 'no error recorded')}**"
-             f" {md(failing.get('cause') or '')}")
+    what = f"{where}: **{md(failing.get('error') or 'no error recorded')}** {md(failing.get('cause') or '')}"
+    if runs.was_caught(failing):
+        st.warning(f"**Caught a failure at step {md(failing['name'])}**{what} (the run handled it and went on)")
+    else:
+        st.error(f"**Failed at step {md(failing['name'])}**{what}")
     if run.get("error") and run.get("error") != failing.get("error"):
         st.caption(f"The run itself reported {md(run['error'])}: {md(run.get('cause') or '')}")
 elif run.get("error"):
@@ -87,7 +85,7 @@ ui.table(runs.collapsed_steps(steps), "execution-steps", height=300, column_conf
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
     "total_ms": st.column_config.NumberColumn("total")})
-ui.plot(charts.gantt(run, steps, attempts), key="gantt")
+ui.plot(charts.gantt(run, runs.fold_own_work(steps), attempts), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(steps, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")

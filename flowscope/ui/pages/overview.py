@@ -7,6 +7,7 @@ import streamlit as st
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds
 from flowscope.format import fmt_evidence, fmt_pct, fmt_usd
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -83,10 +84,10 @@ def top_findings(found: pd.DataFrame | None) -> None:
                  })
     pick = st.selectbox("Evidence of finding", shown.index, format_func=lambda i: shown.loc[i, "title"][:120])
     chosen = shown.loc[pick]
-    st.markdown(f"**{chosen['title']}** — {chosen['recommendation']}")
-    st.markdown(f"Evidence: {fmt_evidence(chosen['evidence'])}")
+    st.markdown(f"**{md(chosen['title'])}** — {md(chosen['recommendation'])}")
+    st.markdown(f"Evidence: {md(fmt_evidence(chosen['evidence']))}")
     for eid in list(chosen["sample_execution_ids"])[:5]:
-        st.markdown(f"- [{eid}]({ui.link('executions', f, exec=eid)})")
+        st.markdown(f"- [{md(eid)}]({ui.link('executions', f, exec=eid)})")
 
 
 ui.with_findings(f, top_findings)

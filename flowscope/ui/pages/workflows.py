@@ -3,6 +3,7 @@
 import streamlit as st
 
 from flowscope.format import fmt_usd
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, graph
 from flowscope.ui import components as ui
 
@@ -42,7 +43,7 @@ try:
     g = graph.parse(definition["definition"], definition.get("definition_format"))
     source = f"definition revision {definition.get('revision')}"
 except graph.DefinitionError as exc:
-    st.info(f"Drawing from observed transitions only: {exc}.")
+    st.info(f"Drawing from observed transitions only: {md(exc)}.")
     g = graph.Graph()
     source = "observed transitions"
 g = graph.with_observed(g, edges)

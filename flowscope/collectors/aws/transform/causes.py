@@ -64,6 +64,8 @@ def readable_cause(cause: Any) -> str | None:
 
 def _from_description(job: dict[str, Any]) -> str:
     message = _first(job, MESSAGE_KEYS)
+    if message is not None and message.startswith("{"):     # a child's cause that is itself a job's
+        message = readable_cause(message)
     error = job.get("Error") if isinstance(job.get("Error"), str) else None
     job_id = _first(job, ID_KEYS)
     if message is None and error is None:

@@ -44,10 +44,13 @@ def fmt_usd(value: Any) -> str:
 
 
 def fmt_ms(value: Any) -> str:
-    """A duration in milliseconds with the unit a person reads: 850 ms, 1.5 s, 2.0 min, 8.0 h."""
+    """A duration in milliseconds with the unit a person reads: 850 ms, 1.5 s, 2.0 min, 8.0 h, 3.5 d
+    (days from two days on: "648.0 h" reads as 27.0 d)."""
     if is_missing(value):
         return MISSING
     ms = float(value)
+    if ms >= 172_800_000:
+        return f"{ms / 86_400_000:.1f} d"
     if ms >= 3_600_000:
         return f"{ms / 3_600_000:.1f} h"
     if ms >= 60_000:

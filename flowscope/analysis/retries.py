@@ -134,7 +134,7 @@ def storms(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         sev = Severity.HIGH if throttled or (amp or 0) >= 2 or r.retries >= 1000 else Severity.MEDIUM
         title = (f"Retry storm on {r.step} in {wf_name}: {int(r.retries):,} retries of {r.error} in "
-                 f"{minutes:.0f} min (peak {int(r.peak)} per {th.retry_bucket_minutes} min, "
+                 f"{fmt_ms(minutes * 60_000)} (peak {int(r.peak)} per {th.retry_bucket_minutes} min, "
                  f"baseline {r.baseline_median:g})")
         out.append(Finding(
             kind=FindingKind.RETRY_STORM, severity=sev, cloud=r.cloud, workflow=wf_name,

@@ -9,8 +9,10 @@ analyses found before their queries were fused (issue 15), byte for byte (writte
 fusion only to take in a `standard_plan` evidence key a concurrent change added to plan_what_if,
 when GCP exceptions became an error name and a message instead of their JSON text, and when two
 evidence keys took the `_usd` suffix every other amount has: edges' `monthly_usd`, `per_attempt_usd`,
-when a Lambda error's template became its message instead of its JSON cause, and when a GCP try
-around a call stopped counting as a transition from the try to its call).
+when a Lambda error's template became its message instead of its JSON cause, when a GCP try
+around a call stopped counting as a transition from the try to its call, and when titles' durations
+took a readable unit: a retry storm's "in 1605 min" reads "in 26.8 h", a stuck run's "648.0 h" reads
+"27.0 d").
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -22,6 +22,7 @@ def test_fmt_usd(value, text):
 
 @pytest.mark.parametrize("value,text", [
     (850, "850 ms"), (1500.0, "1.5 s"), (120_000, "2.0 min"), (8 * 3_600_000, "8.0 h"),
+    (47.9 * 3_600_000, "47.9 h"), (648 * 3_600_000, "27.0 d"),
     (None, "n/a"), (math.nan, "n/a"), (pd.NaT, "n/a"), (pd.NA, "n/a"),
 ])
 def test_fmt_ms(value, text):

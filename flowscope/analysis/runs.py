@@ -15,6 +15,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from flowscope.analysis import measures, transitions
+from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.analysis.tables import Filters, container_rank, q, run, work_over_containers
 from flowscope.model import C, Cloud, Status
 
@@ -97,24 +98,32 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
     """One run's steps with each container that has its own work left out and that work put in its
     place (its parent): GCP gives a try around a call as entries of one name, one step of the
     definition (`transitions`), so the step reads once, as the call, with the call's tries and error,
-    not as a container holding a step of its own name. A loop's iterations (rows named as the loop,
-    with an iteration number) are not its own work: the loop stays, its iterations under it."""
+    not as a container holding a step of its own name. Where the try's work is a call, its except
+    block (a container of the same name beside the call) goes too, and the except's steps read as the
+    call's (`record_failure` inside `classify`). A loop's iterations (rows named as the loop, with an
+    iteration number) are not its own work: the loop stays, its iterations under it."""
     iterations = set(steps.loc[steps[C.iteration].notna(), C.step_key]) if C.iteration in steps else set()
     own = {k: box for k, box in transitions.own_work_in_run(steps).items() if k not in iterations}
     if not own:
         return steps
-    boxes = set(own.values())
     parent = dict(zip(steps[C.step_key], steps[C.parent_step_key], strict=True))
+    boxed = dict(zip(steps[C.step_key], steps[C.type].isin(CONTAINER_TYPES), strict=True))
+    call: dict[str, str] = {}                       # container -> the call that stands for it
+    for kid, box in own.items():
+        if not boxed[kid]:
+            call.setdefault(box, kid)
+    moved: dict[str, Any] = {box: parent.get(box) for box in set(own.values())}     # dropped -> its stand-in
+    moved.update({kid: call[box] for kid, box in own.items() if boxed[kid] and box in call})
 
-    def kept_ancestor(key: Any) -> str | None:
+    def kept(key: Any) -> str | None:
         seen: set[str] = set()
-        while isinstance(key, str) and key in boxes and key not in seen:
+        while isinstance(key, str) and key in moved and key not in seen:
             seen.add(key)
-            key = parent.get(key)
+            key = moved[key]
         return key if isinstance(key, str) else None
 
-    kept = steps[~steps[C.step_key].isin(boxes)]
-    return kept.assign(**{C.parent_step_key: [kept_ancestor(p) for p in kept[C.parent_step_key]]})
+    rest = steps[~steps[C.step_key].isin(moved)]
+    return rest.assign(**{C.parent_step_key: [kept(p) for p in rest[C.parent_step_key]]})
 
 
 def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 
+from flowscope.analysis import measures
 from flowscope.format import fmt_duration, fmt_ms, fmt_usd, is_missing
 from flowscope.model import C, Status, StepType
 from flowscope.ui import readable
@@ -389,8 +390,24 @@ def _tree_order(steps: pd.DataFrame) -> list[tuple[int, Any]]:
     return out
 
 
-def _step_bar(row: Any, depth: int, now: dt.datetime) -> dict[str, Any] | None:
-    """The timeline bar of one step visit (None when it never started); a running step ends now."""
+def _lanes(steps: pd.DataFrame) -> list[tuple[int, str, list[Any]]]:
+    """(depth, name, visits) per lane, in display order: one lane per step path (the names from the run
+    down to the step), so a loop's or a Map's iterations and a polling loop's revisits share their
+    step's lane instead of a row each (a failed action is not buried under 72 iteration rows)."""
+    lane_of: dict[str, tuple[str, ...]] = {}
+    lanes: dict[tuple[str, ...], tuple[int, list[Any]]] = {}
+    for depth, row in _tree_order(steps):
+        parent = getattr(row, C.parent_step_key)
+        path = (*lane_of.get(parent, ()), str(getattr(row, C.name))) if isinstance(parent, str) else (
+            str(getattr(row, C.name)),)
+        lane_of[str(getattr(row, C.step_key))] = path
+        lanes.setdefault(path, (depth, []))[1].append(row)
+    return [(depth, path[-1], visits) for path, (depth, visits) in lanes.items()]
+
+
+def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
+    """The timeline bar of one step visit on its lane (None when it never started); a running step
+    ends now."""
     start, end = getattr(row, C.started_at), getattr(row, C.ended_at)
     if start is None or pd.isna(start):
         return None
@@ -398,35 +415,40 @@ def _step_bar(row: Any, depth: int, now: dt.datetime) -> dict[str, Any] | None:
         end = now if getattr(row, C.status) == Status.RUNNING.value else start
     iteration = getattr(row, C.iteration)
     suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
-    name = f"{'   ' * depth}{'└ ' if depth else ''}{getattr(row, C.name)}{suffix}"
     step_type = getattr(row, C.type)
     attempts_n = int(getattr(row, C.attempts) or 1)
-    hover = (f"{getattr(row, C.name)} ({step_type})<br>status {getattr(row, C.status)}"
+    hover = (f"{getattr(row, C.name)}{suffix} ({step_type})<br>status {getattr(row, C.status)}"
              f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
     if getattr(row, C.error):
         hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
-    return {"label": name, "start": start, "end": end, "status": getattr(row, C.status),
+    return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),
             "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
 
 
-def _try_bars(tries: pd.DataFrame | None, depth: int) -> list[dict[str, Any]]:
-    """Thinner bars under a retried step, one per try that started."""
+def _lane_label(depth: int, name: str, visits: list[Any]) -> str:
+    failed = sum(1 for v in visits if getattr(v, C.status) in measures.STEP_FAILED)
+    count = f" ×{len(visits)}" if len(visits) > 1 else ""
+    return f"{'   ' * depth}{'└ ' if depth else ''}{name}{count}" + (f" ({failed} failed)" if failed and count else "")
+
+
+def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
+    """Thinner bars on the lane under a retried step, one per try that started."""
     bars: list[dict[str, Any]] = []
     for t in (tries if tries is not None else pd.DataFrame()).itertuples(index=False):
         t_start, t_end = getattr(t, C.started_at), getattr(t, C.ended_at)
         if t_start is None or pd.isna(t_start):
             continue
         t_end = t_start if t_end is None or pd.isna(t_end) else t_end
-        bars.append({"label": f"{'   ' * (depth + 1)}· try {getattr(t, C.attempt)}", "start": t_start,
-                     "end": t_end, "status": getattr(t, C.status), "kind": "try",
+        bars.append({"label": label, "start": t_start, "end": t_end, "status": getattr(t, C.status), "kind": "try",
                      "hover": f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}"})
     return bars
 
 
 def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame | None = None, *,
           max_rows: int = 400, now: dt.datetime | None = None) -> go.Figure:
-    """One execution: a bar per step visit (nested under Map/Parallel/loop containers), a thinner
-    bar per try of retried steps, waits hatched, status colours; the run itself on top."""
+    """One execution: a lane per step (nested under Map/Parallel/loop containers) holding a bar per
+    visit, so iterations and revisits share it, with their count and failures in its label; a lane of
+    thinner bars for the tries of a retried step, waits hatched, status colours; the run itself on top."""
     if steps is None or steps.empty:
         return empty_figure("No step details were collected for this execution", title="Timeline")
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -441,22 +463,31 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
     if run_start is not None and not pd.isna(run_start):
         rows.append({"label": f"run: {execution.get(C.workflow_name) or 'execution'}", "start": run_start,
                      "end": run_end if run_end is not None and not pd.isna(run_end) else now,
-                     "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id)})
-    for depth, row in _tree_order(steps):
-        bar = _step_bar(row, depth, now)
-        if bar is None:
+                     "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id),
+                     "lane": -1})
+    lanes = 0
+    for depth, name, visits in _lanes(steps):
+        label = _lane_label(depth, name, visits)
+        bars = [b for b in (_step_bar(v, label, now) for v in visits) if b is not None]
+        if not bars:
             continue
-        rows.append(bar)
-        rows.extend(_try_bars(tries.get(str(getattr(row, C.step_key))), depth))
-        if len(rows) >= max_rows:
+        rows.extend({**b, "lane": 2 * lanes} for b in bars)
+        retried = [tries[k] for k in (str(getattr(v, C.step_key)) for v in visits) if k in tries]
+        if retried:
+            tries_label = f"{'   ' * (depth + 1)}· tries ({sum(len(t) for t in retried)})"
+            rows.extend({**b, "lane": 2 * lanes + 1} for t in retried for b in _try_bars(t, tries_label))
+            lanes += 1
+        lanes += 1
+        if lanes >= max_rows:
             break
     frame = pd.DataFrame(rows)
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     frame["end"] = pd.to_datetime(frame["end"], utc=True)
     frame["ms"] = ((frame["end"] - frame["start"]).dt.total_seconds() * 1000).clip(lower=1)
-    frame["y"] = range(len(frame))
-    height = max(260, min(22 * len(frame) + 90, 2400))
-    title = "Timeline" + (f" (first {max_rows} rows)" if len(rows) >= max_rows else "")
+    frame["y"] = pd.factorize(frame["lane"], sort=True)[0]
+    shown = int(frame["y"].max()) + 1
+    height = max(260, min(22 * shown + 90, 2400))
+    title = "Timeline" + (f" (first {max_rows} lanes)" if lanes >= max_rows else "")
     fig = _base(title, height=height)
     for kind, width, pattern in (("run", 0.8, ""), ("step", 0.7, ""), ("wait", 0.7, "/"), ("try", 0.4, "")):
         part = frame[frame["kind"] == kind]
@@ -468,7 +499,8 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
                         pattern=dict(shape=pattern), line=dict(width=0)),
             opacity=0.55 if kind == "run" else 1.0, name=kind, hovertext=part["hover"], hoverinfo="text",
             showlegend=False))
-    fig.update_yaxes(tickvals=frame["y"], ticktext=frame["label"], autorange="reversed", tickfont=dict(size=11,
+    ticks = frame.drop_duplicates("y")
+    fig.update_yaxes(tickvals=ticks["y"], ticktext=ticks["label"], autorange="reversed", tickfont=dict(size=11,
                                                                                                       family="monospace"))
     fig.update_xaxes(type="date")
     fig.update_layout(hovermode="closest", bargap=0.2)

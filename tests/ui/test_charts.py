@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import re
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -257,9 +258,26 @@ def test_gantt_nests_map_items_and_shows_tries(con, window):
     fig = charts.gantt(detail["execution"].iloc[0].to_dict(), detail["steps"], detail["attempts"])
     labels = list(fig.layout.yaxis.ticktext)
     assert labels[0].startswith("run: ")  # a text mark: "▶" is emoji-capable (issue 11)
-    assert any("└ ReserveItem [2]" in label for label in labels)
-    assert any("· try 2" in label for label in labels)
+    items = next(label for label in labels if "└ ReserveItem" in label)
+    assert re.fullmatch(r" +└ ReserveItem ×\d+( \(\d+ failed\))?", items), items
+    assert any(re.fullmatch(r" +· tries \(\d+\)", label) for label in labels)
     assert fig.layout.xaxis.type == "date"
+
+
+def test_gantt_draws_a_loops_iterations_on_its_steps_lanes(demo):
+    """Issue 11: a failed step is not buried under its loop's iterations on the Timeline either. An Azure
+    run's 40-odd ForEach iterations are two lanes (the iteration and its action), each bar a visit."""
+    _store, con, _f = demo
+    eid = con.execute(f"SELECT min({C.execution_id}) FROM steps "
+                      f"WHERE {C.native_type} = 'ScopeRepetition'").fetchone()[0]
+    detail = queries.execution_detail(con, "azure", eid)
+    steps = detail["steps"]
+    fig = charts.gantt(detail["execution"].iloc[0].to_dict(), steps, detail["attempts"])
+    labels = list(fig.layout.yaxis.ticktext)
+    n = int((steps[C.name] == "Upsert_contact").sum())
+    assert f"   └ Upsert_contact ×{n}" in labels and len(labels) <= 8, labels
+    bars = sum(len(t.x) for t in fig.data if t.x is not None and t.type == "bar")
+    assert bars == len(steps) + 1, "every visit and the run still drawn"
 
 
 

@@ -222,6 +222,8 @@ def import_(
         from flowscope.collectors.sync import upgraded_line
 
         err.print(upgraded_line(result.texts_upgraded), highlight=False, soft_wrap=True)
+    if result.upkeep:
+        err.print(result.upkeep, highlight=False, soft_wrap=True)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
         tagged("kept but not understood:", kinds)

@@ -168,9 +168,9 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
     duration and the first failure's error. Loop and Map iterations fold into one row, and rows
     with failures come first, innermost first (the step that failed before the loop that reports it),
     so a failed step is never buried under its loop's iterations. A container's own work stands for
-    it (`fold_own_work`), and where a name under one parent still has container and work rows (GCP's
-    except beside the call it catches) the work rows do, as on the Workflows graph
-    (`tables.work_over_containers`)."""
+    it (`fold_own_work`), and where a name under one parent still has rows of two ranks (a loop and
+    its iterations are under different parents; a try around a block and its except are not) the
+    lowest rank's do, as on the Workflows graph (`tables.work_over_containers`)."""
     if steps is None or steps.empty:
         return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
     steps = fold_own_work(steps)

@@ -42,6 +42,7 @@ from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.stored_texts import upgrade_texts
 from flowscope.collectors.streaming import Chunk, ExecutionGroups, read_records, sniff_json_lines
+from flowscope.collectors.upkeep import compact_crowded
 from flowscope.model import (
     EXECUTION_TABLES,
     TABLES,
@@ -86,6 +87,8 @@ class ImportResult:
     """Executions already stored exactly as this import would write them: not rewritten."""
     texts_upgraded: int = 0
     """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
+    upkeep: str | None = None
+    """What merging small files did after the import (`upkeep.compact_crowded`), None when nothing."""
 
 
 @dataclass
@@ -579,6 +582,7 @@ class _Writer:
         self.tally.settle(self.result)
         if self.store is not None:
             self.result.texts_upgraded = upgrade_texts(self.store)
+            self.result.upkeep = compact_crowded(self.store)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowscope.collectors import registry
 from flowscope.collectors.stored_texts import upgrade_texts
 from flowscope.collectors.throttle import bounded_map
+from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
 from flowscope.model import UTC, Cloud, RunStatus
@@ -37,6 +38,8 @@ class SyncReport:
     ended_at: dt.datetime | None = None
     texts_upgraded: int = 0
     """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
+    upkeep: str | None = None
+    """What merging small files did after the scopes (`upkeep.compact_crowded`), None when nothing."""
 
     @property
     def failed(self) -> list[ScopeResult]:
@@ -71,6 +74,8 @@ class SyncReport:
             lines.extend(f"  warning: {w}" for w in r.warnings)
         if self.texts_upgraded:
             lines.append(upgraded_line(self.texts_upgraded))
+        if self.upkeep:
+            lines.append(self.upkeep)
         return lines
 
 
@@ -152,6 +157,8 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
             name = scope.scope_id(None) if hasattr(scope, "scope_id") else repr(scope)
             failed = ScopeResult(cloud=cloud, scope=name, started_at=now).finish(failed=outcome.error)
             report.results.append(failed)
+    if any(r.counts.get(k) for r in report.results for k in r.counts if k.startswith("written_")):
+        report.upkeep = compact_crowded(store)
     report.ended_at = dt.datetime.now(UTC)
     return report
 

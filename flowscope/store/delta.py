@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import (
     CommitProperties,
     DeltaTable,
@@ -229,13 +230,30 @@ def _merge(dt: DeltaTable, table: str, data: pa.Table | None, keys: pa.Table, pa
        .execute())
 
 
-def compact(dt: DeltaTable) -> dict[str, int]:
-    """Merge small files (optimize.compact); returns files before/after."""
+def compact(dt: DeltaTable, partitions: list[dict[str, str]] | None = None) -> dict[str, int]:
+    """Merge small files (optimize.compact), of every partition or of the ones given (their
+    partition columns' values); returns files before/after."""
     before = len(dt.file_uris())
-    if before > 1:
+    if before > 1 and partitions is None:
         dt.optimize.compact(writer_properties=WRITER_PROPERTIES)
         dt.update_incremental()
+    for values in partitions or []:
+        dt.optimize.compact(partition_filters=[(k, "=", v) for k, v in sorted(values.items())],
+                            writer_properties=WRITER_PROPERTIES)
+        dt.update_incremental()
     return {"files_before": before, "files_after": len(dt.file_uris()), "version": dt.version()}
+
+
+def fragmented_partitions(dt: DeltaTable, max_files: int) -> list[dict[str, str]]:
+    """The partitions (their partition columns' values) holding more than `max_files` files: each
+    append of a sync adds a file to the partitions it touches, and every scan pays per file."""
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    columns = [c for c in actions.column_names if c.startswith("partition.")]
+    if not columns or not actions.num_rows:
+        return []
+    counts = actions.select(columns).group_by(columns).aggregate([([], "count_all")])
+    many = counts.filter(pc.greater(counts["count_all"], max_files)).select(columns).to_pylist()
+    return [{k.removeprefix("partition."): str(v) for k, v in row.items()} for row in many]
 
 
 def vacuum(dt: DeltaTable, keep_versions: list[int]) -> int:

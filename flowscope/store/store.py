@@ -143,8 +143,11 @@ class Store:
             self._layout.upgrades_dir.mkdir(exist_ok=True)
             (self._layout.upgrades_dir / step).touch()
 
-    def compact(self) -> dict[str, Any]:
-        """Merge small files of every table, then vacuum files no protected snapshot uses."""
+    def compact(self, max_files_per_partition: int | None = None) -> dict[str, Any]:
+        """Merge small files of every table, then vacuum files no protected snapshot uses.
+
+        `max_files_per_partition`: only the partitions holding more files than that are merged (what
+        `sync` and `import` do after writing, `COMPACT_AFTER_FILES`); a store with none is left as it is."""
         with self.writer():
             current = manifest.latest(self._layout.manifest_dir)
             versions = dict(current.versions)
@@ -154,7 +157,13 @@ class Store:
                 if not self._layout.table_exists(name):
                     continue
                 dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
-                tables[name] = delta.compact(dtable)
+                if max_files_per_partition is None:
+                    tables[name] = delta.compact(dtable)
+                else:
+                    crowded = delta.fragmented_partitions(dtable, max_files_per_partition)
+                    if not crowded:
+                        continue
+                    tables[name] = delta.compact(dtable, crowded)
                 versions[name] = tables[name]["version"]
                 handles[name] = dtable
             if tables:

@@ -202,6 +202,22 @@ def test_a_sync_first_rewrites_what_an_earlier_flowscope_stored(server, tmp_path
     assert not store.sql("SELECT * FROM steps WHERE error LIKE '{%'").shape[0]
 
 
+def test_a_sync_that_wrote_merges_crowded_partitions_and_says_so(server, tmp_path):
+    """DESIGN.md: compact after syncs. Partitions crowded by earlier small appends are merged once the
+    sync has written (`collectors/upkeep.py`)."""
+    from flowscope.collectors.upkeep import COMPACT_AFTER_FILES
+    from tests.core.test_upkeep import _files_per_partition, _small_batch
+
+    store = Store(tmp_path / "s")
+    for n in range(COMPACT_AFTER_FILES + 1):
+        store.write(_small_batch(n))
+    assert _files_per_partition(store, "steps") > COMPACT_AFTER_FILES
+    report = sync_store(store, [source(server)], now=NOW)
+    assert report.ok and report.upkeep and report.upkeep.startswith("merged small files:")
+    assert report.upkeep in report.summary_lines()
+    assert _files_per_partition(store, "steps") <= COMPACT_AFTER_FILES
+
+
 # ---------------------------------------------------------------- configuration and the guard
 
 @pytest.mark.parametrize("bad, says", [

@@ -1,0 +1,30 @@
+"""The store's upkeep after a sync or an import: small files merged where they crowd a partition.
+
+Each append adds a file to every (cloud, start date) partition it touches, so an hourly `flowscope
+run` leaves 24 files a day in each table, and every scan pays per file (DESIGN.md: "compact after
+syncs"). After writing, `sync` and `import` merge the partitions holding more than
+`COMPACT_AFTER_FILES` files, and only those (an old, already merged day is not rewritten).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
+
+COMPACT_AFTER_FILES = 8
+"""Files a partition may hold before the next sync or import merges them."""
+
+
+def compact_crowded(store: "Store") -> str | None:
+    """Merge the crowded partitions of `store`; a line saying what was merged, None when nothing was.
+    A failure is said, not raised: the data written before it is stored and readable either way."""
+    try:
+        done = store.compact(max_files_per_partition=COMPACT_AFTER_FILES)
+    except Exception as exc:  # noqa: BLE001 - upkeep never fails the sync or import it follows
+        return f"merging small files failed ({type(exc).__name__}: {exc}); the next sync or import tries again"
+    if not done["tables"]:
+        return None
+    return (f"merged small files: {done['files_before']:,} -> {done['files_after']:,} in "
+            f"{', '.join(sorted(done['tables']))}")

@@ -2,8 +2,9 @@
 
 Each append adds a file to every (cloud, start date) partition it touches, so an hourly `flowscope
 run` leaves 24 files a day in each table, and every scan pays per file (DESIGN.md: "compact after
-syncs"). After writing, `sync` and `import` merge the partitions holding more than
-`COMPACT_AFTER_FILES` files, and only those (an old, already merged day is not rewritten).
+syncs"). After writing, `sync` and `import` merge the tables with a partition holding more than
+`COMPACT_AFTER_FILES` files (each of their partitions of more than one file, in one commit; an old,
+already merged day is not rewritten).
 """
 
 from __future__ import annotations

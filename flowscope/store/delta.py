@@ -230,16 +230,12 @@ def _merge(dt: DeltaTable, table: str, data: pa.Table | None, keys: pa.Table, pa
        .execute())
 
 
-def compact(dt: DeltaTable, partitions: list[dict[str, str]] | None = None) -> dict[str, int]:
-    """Merge small files (optimize.compact), of every partition or of the ones given (their
-    partition columns' values); returns files before/after."""
+def compact(dt: DeltaTable) -> dict[str, int]:
+    """Merge small files (optimize.compact: every partition of more than one file, in one commit; a
+    partition of one file is not rewritten); returns files before/after."""
     before = len(dt.file_uris())
-    if before > 1 and partitions is None:
+    if before > 1:
         dt.optimize.compact(writer_properties=WRITER_PROPERTIES)
-        dt.update_incremental()
-    for values in partitions or []:
-        dt.optimize.compact(partition_filters=[(k, "=", v) for k, v in sorted(values.items())],
-                            writer_properties=WRITER_PROPERTIES)
         dt.update_incremental()
     return {"files_before": before, "files_after": len(dt.file_uris()), "version": dt.version()}
 

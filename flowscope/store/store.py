@@ -146,8 +146,10 @@ class Store:
     def compact(self, max_files_per_partition: int | None = None) -> dict[str, Any]:
         """Merge small files of every table, then vacuum files no protected snapshot uses.
 
-        `max_files_per_partition`: only the partitions holding more files than that are merged (what
-        `sync` and `import` do after writing, `COMPACT_AFTER_FILES`); a store with none is left as it is."""
+        `max_files_per_partition`: only the tables with a partition holding more files than that are
+        merged (what `sync` and `import` do after writing, `COMPACT_AFTER_FILES`); a store with none is
+        left as it is. One optimize per table, not one per crowded partition: on a week synced hourly
+        (84 crowded partitions) 3.1 s against 24.7 s of optimize (docs/store.md, Upkeep)."""
         with self.writer():
             current = manifest.latest(self._layout.manifest_dir)
             versions = dict(current.versions)
@@ -160,10 +162,9 @@ class Store:
                 if max_files_per_partition is None:
                     tables[name] = delta.compact(dtable)
                 else:
-                    crowded = delta.fragmented_partitions(dtable, max_files_per_partition)
-                    if not crowded:
+                    if not delta.fragmented_partitions(dtable, max_files_per_partition):
                         continue
-                    tables[name] = delta.compact(dtable, crowded)
+                    tables[name] = delta.compact(dtable)
                 versions[name] = tables[name]["version"]
                 handles[name] = dtable
             if tables:

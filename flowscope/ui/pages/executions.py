@@ -76,7 +76,7 @@ url = runs.console_url(run)
 if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
-               ("Steps", f"{len(steps):,}", None),
+               ("Step visits", f"{len(runs.fold_own_work(steps)):,}", None),
                ("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")

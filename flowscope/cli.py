@@ -304,6 +304,13 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         raise fail(f"store {settings.store_path}: {exc}") from None
     summary = ", ".join(f"{fmt_count(n)} {table}" for table, n in counts.items())
     note(f"store {settings.store_path}: {summary}", console=out)
+    from flowscope.collectors.upkeep import COMPACT_AFTER_FILES
+
+    crowded = target.crowded_partitions(COMPACT_AFTER_FILES)
+    if crowded:
+        note(f"  small files: {', '.join(f'{n} partition(s) of {t}' for t, n in crowded.items())} hold more "
+             f"than {COMPACT_AFTER_FILES} files each (scans slow down); the next sync or import merges them",
+             console=out)
     for run in runs:
         note(f"  last sync of {run[C.scope]}: {run[C.status]} at {run[C.ended_at]}"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)

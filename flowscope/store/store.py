@@ -143,6 +143,18 @@ class Store:
             self._layout.upgrades_dir.mkdir(exist_ok=True)
             (self._layout.upgrades_dir / step).touch()
 
+    def crowded_partitions(self, max_files: int) -> dict[str, int]:
+        """Per table, how many of its partitions hold more than `max_files` files (read from the Delta
+        logs: nothing is written); tables with none are left out."""
+        out: dict[str, int] = {}
+        for name in TABLES:
+            if self._layout.table_exists(name):
+                dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
+                crowded = len(delta.fragmented_partitions(dtable, max_files))
+                if crowded:
+                    out[name] = crowded
+        return out
+
     def compact(self, max_files_per_partition: int | None = None) -> dict[str, Any]:
         """Merge small files of every table, then vacuum files no protected snapshot uses.
 

@@ -107,3 +107,17 @@ def test_fragmented_partitions_counts_files_per_partition(tmp_path, max_files):
         assert found == []
     else:
         assert found and all(set(p) == {"_p_cloud", "_p_start_date"} and p["_p_cloud"] == "aws" for p in found)
+
+
+def test_doctor_says_when_small_files_crowd_the_store(tmp_path):
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    store = Store(tmp_path / "s")
+    for n in range(upkeep.COMPACT_AFTER_FILES + 1):
+        store.write(_small_batch(n))
+    said = CliRunner().invoke(app, ["doctor", "--store", str(store.path)]).output
+    assert "small files: 1 partition(s) of executions" in said and "the next sync or import merges them" in said
+    upkeep.compact_crowded(store)
+    assert "small files" not in CliRunner().invoke(app, ["doctor", "--store", str(store.path)]).output

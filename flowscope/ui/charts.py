@@ -426,6 +426,7 @@ def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
 
 
 def _lane_label(depth: int, name: str, visits: list[Any]) -> str:
+    """The lane's name, indented under its container, with its visits and failed ones when several."""
     failed = sum(1 for v in visits if getattr(v, C.status) in measures.STEP_FAILED)
     count = f" ×{len(visits)}" if len(visits) > 1 else ""
     return f"{'   ' * depth}{'└ ' if depth else ''}{name}{count}" + (f" ({failed} failed)" if failed and count else "")
@@ -480,6 +481,8 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
         lanes += 1
         if lanes >= max_rows:
             break
+    if not rows:
+        return empty_figure("No step of this execution has a start time", title="Timeline")
     frame = pd.DataFrame(rows)
     frame["start"] = pd.to_datetime(frame["start"], utc=True)
     frame["end"] = pd.to_datetime(frame["end"], utc=True)

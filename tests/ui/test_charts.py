@@ -212,6 +212,11 @@ def test_every_builder_accepts_empty_frames():
             charts.percentile_bars(empty, label="x"), charts.severity_counts(empty), charts.compare_steps(empty),
             charts.collection_timeline(empty), charts.gantt({}, empty), *charts.kpi_trends(empty).values()]
     assert all(isinstance(f, go.Figure) for f in figs)
+    unstarted = pd.DataFrame([{C.step_key: "1", C.parent_step_key: None, C.previous_step_key: None,
+                               C.iteration: None, C.name: "a", C.type: "task", C.status: "RUNNING",
+                               C.started_at: None, C.ended_at: None, C.duration_ms: None, C.attempts: 1,
+                               C.error: None, C.cause: None}])
+    assert charts.gantt({}, unstarted).layout.title.text == "Timeline", "no step started: said, not a KeyError"
 
 
 def test_trend_charts_colour_clouds(con, window):

@@ -46,18 +46,34 @@ def upgrade_texts(store: "Store") -> int:
         if store.has_data():
             for cloud, ids in _stale_executions(store):
                 batch = store.read_execution_rows(cloud, ids)
-                rewrite(batch, cloud)
-                store.write(batch)
-                rewritten += len(ids)
+                changed = rewrite(batch, cloud)
+                if changed:
+                    store.write(_only(batch, changed))
+                    rewritten += len(changed)
         store.mark_upgrade_done(STEP)
     return rewritten
 
 
-def rewrite(batch: Batch, cloud: str) -> None:
-    """Today's error and cause for every row of one cloud's executions, in place."""
+def rewrite(batch: Batch, cloud: str) -> set[str]:
+    """Today's error and cause for every row of one cloud's executions, in place; the ids of the
+    executions whose texts changed (a candidate already in today's form is not one)."""
+    changed: set[str] = set()
     for table in TEXT_TABLES:
         for row in getattr(batch, table):
-            row[C.error], row[C.cause] = current_texts(cloud, row.get(C.error), row.get(C.cause))
+            before = (row.get(C.error), row.get(C.cause))
+            after = current_texts(cloud, *before)
+            if after != before:
+                row[C.error], row[C.cause] = after
+                changed.add(row[C.execution_id])
+    return changed
+
+
+def _only(batch: Batch, ids: set[str]) -> Batch:
+    """The rows of `ids` only: executions written back whole, the others not written at all."""
+    out = Batch()
+    for table in EXECUTION_TABLES:
+        getattr(out, table).extend(r for r in getattr(batch, table) if r[C.execution_id] in ids)
+    return out
 
 
 def current_texts(cloud: str, error: Any, cause: Any) -> tuple[Any, Any]:

@@ -307,6 +307,9 @@ def test_the_run_page_names_a_gcp_call_once(demo, monkeypatch):
     labels = {str(t).strip() for t in json.loads(gantt.proto.spec)["layout"]["yaxis"]["ticktext"]}
     assert "classify" in labels and "└ record_failure" in labels
     assert "└ classify" not in labels, "the try's call is drawn in the try's place, not inside it"
+    events = next(df.value for df in at.dataframe if "event" in df.value.columns)
+    entered = events[(events["step"] == "classify") & (events["event"] == "step entered")]
+    assert list(entered["type"]) == ["task"], "the events list the call once, not the try, call and except"
 
 
 def test_a_failed_run_says_failed_and_escapes_what_the_cloud_wrote(loop_store, monkeypatch):

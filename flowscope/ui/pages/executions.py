@@ -59,6 +59,7 @@ if detail is None:
     st.stop()
 run = detail["execution"].iloc[0].to_dict()
 steps, attempts, usage = detail["steps"], detail["attempts"], detail["usage"]
+folded = runs.fold_own_work(steps)      # a GCP try's call in the try's place, as every table of this page reads it
 st.subheader(f"{md(run['workflow_name'])} · {run['status']}", divider="gray")
 failing = runs.failing_step(steps)
 if failing is not None:
@@ -76,7 +77,7 @@ url = runs.console_url(run)
 if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
-               ("Step visits", f"{len(runs.fold_own_work(steps)):,}", None),
+               ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")
@@ -85,9 +86,9 @@ ui.table(runs.collapsed_steps(steps), "execution-steps", height=300, column_conf
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
     "total_ms": st.column_config.NumberColumn("total")})
-ui.plot(charts.gantt(run, runs.fold_own_work(steps), attempts), key="gantt")
+ui.plot(charts.gantt(run, folded, attempts), key="gantt")
 st.subheader("Events", divider="gray")
-ui.table(runs.run_events(steps, attempts), "execution-events", height=320)
+ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
     names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}

@@ -219,7 +219,7 @@ def import_(
     for warning in result.warnings:
         tagged("warning:", warning)
     if result.texts_upgraded:
-        from flowscope.collectors.sync import upgraded_line
+        from flowscope.collectors.stored_texts import upgraded_line
 
         err.print(upgraded_line(result.texts_upgraded), highlight=False, soft_wrap=True)
     if result.upkeep:

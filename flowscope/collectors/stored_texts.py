@@ -54,6 +54,12 @@ def upgrade_texts(store: "Store") -> int:
     return rewritten
 
 
+def upgraded_line(executions: int) -> str:
+    """What `sync` and `import` say after an upgrade that rewrote something."""
+    return (f"rewrote the error texts of {executions:,} execution(s) stored by an earlier flowscope "
+            "(GCP exceptions as names and messages, AWS job causes without their payloads)")
+
+
 def rewrite(batch: Batch, cloud: str) -> set[str]:
     """Today's error and cause for every row of one cloud's executions, in place; the ids of the
     executions whose texts changed (a candidate already in today's form is not one)."""

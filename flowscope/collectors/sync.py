@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import registry
-from flowscope.collectors.stored_texts import upgrade_texts
+from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
@@ -78,10 +78,6 @@ class SyncReport:
             lines.append(self.upkeep)
         return lines
 
-
-def upgraded_line(executions: int) -> str:
-    return (f"rewrote the error texts of {executions:,} execution(s) stored by an earlier flowscope "
-            "(GCP exceptions as names and messages, AWS job causes without their payloads)")
 
 
 def live_collection_available(cloud: str) -> bool:

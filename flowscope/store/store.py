@@ -171,12 +171,10 @@ class Store:
                 if not self._layout.table_exists(name):
                     continue
                 dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
-                if max_files_per_partition is None:
-                    tables[name] = delta.compact(dtable)
-                else:
-                    if not delta.fragmented_partitions(dtable, max_files_per_partition):
-                        continue
-                    tables[name] = delta.compact(dtable)
+                if max_files_per_partition is not None and not delta.fragmented_partitions(
+                        dtable, max_files_per_partition):
+                    continue
+                tables[name] = delta.compact(dtable)
                 versions[name] = tables[name]["version"]
                 handles[name] = dtable
             if tables:

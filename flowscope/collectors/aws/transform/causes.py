@@ -55,9 +55,7 @@ def readable_cause(cause: Any) -> str | None:
             return truncate(_unparsed(cause))
     else:
         value = cause
-    if not isinstance(value, dict):
-        return truncate(cause if isinstance(cause, str) else json.dumps(value, separators=(",", ":")))
-    if LAMBDA_KEY in value:
+    if not isinstance(value, dict) or LAMBDA_KEY in value:      # not a job's description: as written
         return truncate(cause if isinstance(cause, str) else _dump(value))
     return truncate(_from_description(value))
 

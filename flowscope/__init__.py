@@ -16,6 +16,8 @@ __version__ = "0.1.0"
 version = __version__
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
 
     from flowscope.session import Session
@@ -31,9 +33,14 @@ def open(path: str | None = None) -> "Session":  # noqa: A001 - the documented n
     return open_store(path)
 
 
-def analyze(store: "Session | str | None" = None, **options: Any) -> "pd.DataFrame":
+def analyze(store: "Session | str | None" = None, *, since: Any = None, until: Any = None,
+            cloud: "str | Sequence[str] | None" = None, workflow: "str | Sequence[str] | None" = None,
+            thresholds: Any = None, now: Any = None, clouds: "str | Sequence[str] | None" = None,
+            workflows: "str | Sequence[str] | None" = None) -> "pd.DataFrame":
     """Findings as a DataFrame, most severe and most expensive first (see flowscope.analysis).
 
+    The filters are the table readers': `cloud` and `workflow` (name or id), one or a list
+    (`clouds` / `workflows` are the same filters under the analyses' own names).
     Raises NotAStoreError for a path that is not a store and ValueError naming what exists for a
     typo'd cloud or workflow; warns (UserWarning) when the window holds no executions or the last
     collection of an in-scope scope failed, so an empty frame is never read as "healthy".
@@ -41,10 +48,15 @@ def analyze(store: "Session | str | None" = None, **options: Any) -> "pd.DataFra
     import warnings
 
     from flowscope.analysis.run import analyze_report
-    from flowscope.session import Session, open_store
+    from flowscope.session import Session, as_list, open_store
 
+    for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
+        if one is not None and many is not None:
+            raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
     session = store if isinstance(store, Session) else open_store(store)
-    report = analyze_report(session.store, **options)
+    report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
+                            clouds=as_list(cloud if cloud is not None else clouds),
+                            workflows=as_list(workflow if workflow is not None else workflows))
     if report.coverage.status != "ok":
         problems = [report.coverage.message()] + [
             f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]

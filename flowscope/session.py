@@ -6,8 +6,8 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import TABLES, C
-from flowscope.timewindow import parse_window
+from flowscope.model import TABLES, C, RunStatus, Status
+from flowscope.timewindow import check_order, parse_window
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -20,11 +20,47 @@ TIME_COLUMN = {"executions": C.started_at, "steps": C.started_at, "attempts": C.
                "workflows": C.seen_at}
 """The column that `since`/`until` filter on, per table."""
 
+FILTER_COLUMNS = {"cloud": C.cloud, "workflow": C.workflow_id, "status": C.status, "execution_id": C.execution_id}
+"""Each filter argument and the column it needs: a table without that column refuses the filter
+(usage has no status: `usage(status="FAILED")` returning every row would read as filtered)."""
 
-def _as_list(value: str | Sequence[str] | None) -> list[str] | None:
+STATUSES: dict[str, tuple[str, ...]] = {"collection_runs": tuple(RunStatus)}
+"""A table's status vocabulary where it is not `Status` (a collection run's is lower case)."""
+
+
+def as_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """One filter value or several, as a list (a string is one value, never its characters)."""
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def table_filters(name: str) -> list[str]:
+    """The filters a table's reader takes, in order (`since` and `until` always)."""
+    columns = TABLES[name].schema.names
+    return ["since", "until", *(f for f, column in FILTER_COLUMNS.items() if column in columns)]
+
+
+def check_filter_columns(name: str, given: dict[str, Any]) -> None:
+    """A filter the table has no column for is a ValueError naming the filters it takes."""
+    for arg, value in given.items():
+        if value is not None and FILTER_COLUMNS[arg] not in TABLES[name].schema.names:
+            raise ValueError(f"{name} has no {FILTER_COLUMNS[arg]} column to filter by {arg}; "
+                             f"its filters: {', '.join(table_filters(name))}")
+
+
+def statuses(name: str, wanted: list[str]) -> list[str]:
+    """`wanted` in the table's own spelling (any case: 'failed' is FAILED in executions, and a
+    collection run's 'failed'); a status the table cannot hold is a ValueError naming those it can."""
+    known = STATUSES.get(name, tuple(Status))
+    by_fold = {str(k).casefold(): str(k) for k in known}
+    out = []
+    for value in wanted:
+        match = by_fold.get(str(value).strip().casefold())
+        if match is None:
+            raise ValueError(f"unknown status {value!r} for {name}; statuses: {', '.join(map(str, known))}")
+        out.append(match)
+    return out
 
 
 class Session:
@@ -53,20 +89,24 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
+        check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
+                                    "execution_id": execution_id})
+        start, end = parse_window(since, until)
+        check_order(start, end)
+        wanted_status = None if status is None else statuses(name, as_list(status) or [])
         self._check_filters(cloud, workflow)
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
-        start, end = parse_window(since, until)
         if start is not None:
             expr = expr.filter(expr[time_column] >= start)
         if end is not None:
             expr = expr.filter(expr[time_column] < end)
-        for column, wanted in ((C.cloud, cloud), (C.status, status), (C.execution_id, execution_id)):
-            values = _as_list(wanted)
-            if values is not None and column in columns:
+        for column, values in ((C.cloud, as_list(cloud)), (C.status, wanted_status),
+                               (C.execution_id, as_list(execution_id))):
+            if values is not None:
                 expr = expr.filter(expr[column].isin(values))
-        workflows = _as_list(workflow)
+        workflows = as_list(workflow)
         if workflows is not None:
             expr = expr.filter(expr[C.workflow_id].isin(self._workflow_ids(workflows)))
         if time_column in columns:
@@ -78,7 +118,7 @@ class Session:
 
     def _check_filters(self, cloud: Any, workflow: Any) -> None:
         """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""
-        clouds, workflows = _as_list(cloud), _as_list(workflow)
+        clouds, workflows = as_list(cloud), as_list(workflow)
         if not clouds and not workflows:
             return
         from flowscope.analysis.run import check_filters

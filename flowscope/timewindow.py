@@ -53,6 +53,13 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     return parse_since(since, end or now), end
 
 
+def check_order(start: dt.datetime | None, end: dt.datetime | None) -> None:
+    """A window whose start is not before its end holds nothing by construction: a ValueError, not an
+    empty answer (the analyses, the notebook API and the commands say it in these words)."""
+    if start is not None and end is not None and start >= end:
+        raise ValueError(f"the window is empty: since {start.isoformat()} is not before until {end.isoformat()}")
+
+
 def _parse(value: str | dt.datetime | dt.date, now: dt.datetime | None) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return utc(value)  # type: ignore[return-value]

@@ -29,6 +29,7 @@ from flowscope.analysis.base import (
     utc,
 )
 from flowscope.model import UTC, C
+from flowscope.timewindow import check_order
 
 ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
     collection.run,
@@ -119,8 +120,7 @@ def build_context(
         t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
              for name, tbl in t.items()}
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
-    if start >= until:
-        raise ValueError(f"the window is empty: since {start.isoformat()} is not before until {until.isoformat()}")
+    check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs)
 
 

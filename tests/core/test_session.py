@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import pytest
 
@@ -57,3 +58,49 @@ def test_ibis_and_sql(session):
     assert count == session.sql("SELECT count(*) AS n FROM steps")["n"][0] > 0
     with pytest.raises(ValueError, match="unknown table"):
         session.table("nope")
+
+
+@pytest.mark.parametrize(("table", "filters", "message"), [
+    ("usage", {"status": "FAILED"}, "usage has no status column to filter by status; its filters: since, until, "
+                                    "cloud, workflow, execution_id"),
+    ("metrics", {"workflow": "payments-standard"}, "metrics has no workflow_id column"),
+    ("collection_runs", {"workflow": "payments-standard"}, "collection_runs has no workflow_id column"),
+    ("workflows", {"execution_id": "x"}, "workflows has no execution_id column"),
+    ("executions", {"status": "FAILD"}, "unknown status 'FAILD' for executions; statuses: RUNNING, SUCCEEDED, FAILED"),
+    ("collection_runs", {"status": "PARTLY"}, "unknown status 'PARTLY' for collection_runs; statuses: running, "
+                                              "succeeded, partial, failed"),
+    ("steps", {"since": "2026-11-20", "until": "2026-11-19"}, "the window is empty: since 2026-11-20"),
+])
+def test_a_filter_that_cannot_apply_is_an_error_not_every_row_or_none(session, table, filters, message):
+    """A filter the table has no column for used to be dropped (usage(status=...) returned every
+    row, as if filtered), a status typo or a window ending before it starts returned no row, and a
+    workflow filter on a table without workflows failed inside Ibis."""
+    with pytest.raises(ValueError, match=message.replace("(", r"\(")):
+        getattr(session, table)(**filters)
+
+
+def test_status_in_any_case_is_the_table_own_spelling(session):
+    assert session.executions(status="failed").equals(session.executions(status="FAILED"))
+    assert len(session.executions(status=" Failed ")) == len(session.executions(status="FAILED")) > 0
+    runs = session.collection_runs()
+    assert len(runs) > 0
+    assert session.collection_runs(status="SUCCEEDED").equals(session.collection_runs(status="succeeded"))
+    assert len(session.collection_runs(status="SUCCEEDED")) == (runs[C.status] == "succeeded").sum() > 0
+
+
+def test_analyze_takes_the_readers_filters(session):
+    """`cloud=` / `workflow=` as the table readers take them (one value or a list); a string given as
+    `clouds` is one cloud, not its letters ('unknown cloud 'a'')."""
+    window = {"since": END - dt.timedelta(days=3), "until": END}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        listed = flowscope.analyze(session, clouds=["aws"], **window)
+        assert len(listed) > 0 and set(listed[C.cloud]) == {"aws"}
+        for same in ({"cloud": "aws"}, {"cloud": ["aws"]}, {"clouds": "aws"}):
+            assert flowscope.analyze(session, **same, **window).equals(listed), same
+        one = flowscope.analyze(session, workflow="payments-standard", **window)
+        assert one.equals(flowscope.analyze(session, workflows=["payments-standard"], **window))
+    with pytest.raises(TypeError, match="takes cloud or clouds, not both"):
+        flowscope.analyze(session, cloud="aws", clouds=["aws"], **window)
+    with pytest.raises(ValueError, match="unknown workflow 'paymnts'"):
+        flowscope.analyze(session, workflow="paymnts", **window)

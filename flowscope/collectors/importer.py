@@ -772,6 +772,24 @@ class _FileStream:
 
 # ---------------------------------------------------------------- the import
 
+def files_of(paths: list[Path]) -> list[Path]:
+    """The files to read: a file as given, a folder as every file under it (sorted, hidden ones left
+    out: an export is often a folder of parts), each once. A path that is neither is an error."""
+    out: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            found = sorted(f for f in path.rglob("*")
+                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+            if not found:
+                raise NativeFormatError(str(path), "folder", "holds no files")
+            out.update(dict.fromkeys(found))
+        elif path.is_file():
+            out[path] = None
+        else:
+            raise NativeFormatError(str(path), "file", "no such file" if not path.exists() else "not a file")
+    return list(out)
+
+
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,
                  execution_id: str | None = None) -> ImportResult:
     """Read, transform and store native files.
@@ -792,10 +810,8 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
     record in any file); in both cases nothing is written, unless PartlyImportedError says so.
     """
     started = dt.datetime.now(UTC)
+    paths = files_of(paths)
     result = ImportResult(files=len(paths))
-    missing = [str(p) for p in paths if not p.is_file()]
-    if missing:
-        raise NativeFormatError(missing[0], "file", "no such file")
     if fmt and cloud and not fmt.startswith(f"{cloud}."):
         raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
     if fmt:

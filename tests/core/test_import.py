@@ -88,6 +88,25 @@ def test_a_bad_file_stops_the_import_and_writes_nothing(tmp_path, sims):
     assert store.version() == before
 
 
+def test_a_folder_is_every_file_under_it(tmp_path, sims):
+    """An export is often a folder of parts: `flowscope import exports/` reads every file under it
+    (sorted, hidden ones left out, a file named twice read once); it used to say "no such file"."""
+    sim = sims[Cloud.GCP]
+    folder = tmp_path / "exports"
+    paths = write_documents(folder / "parts", sim.documents)
+    (folder / ".cache").mkdir()
+    (folder / ".cache" / "junk.json").write_text("not json")
+    folder_store, files_store = Store(tmp_path / "by-folder"), Store(tmp_path / "by-files")
+    result = import_files(folder_store, [folder, paths[0]])
+    assert result.files == len(paths)
+    import_files(files_store, paths)
+    for table in EXECUTION_TABLES:
+        assert table_rows(folder_store, table) == table_rows(files_store, table), table
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(NativeFormatError, match="empty: folder: holds no files"):
+        import_files(folder_store, [tmp_path / "empty"])
+
+
 def test_one_bad_record_in_a_good_file_is_skipped_and_reported(tmp_path, sims):
     docs = [d for d in sims[Cloud.AWS].documents if d[0] == "aws.log_records"][:1]
     path = write_documents(tmp_path / "files", docs)[0]

@@ -33,6 +33,13 @@ def _in(values: list[str]) -> str:
 
 # ---------------------------------------------------------------- the executions search
 
+def contains_pattern(text: str) -> str:
+    """An ILIKE pattern (with ESCAPE '\\') matching `text` anywhere, as typed: `_` and `%` in a step
+    name or an error ("Upsert_contact", "100% of quota") are characters, not wildcards."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
 def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execution_id: str,
                   step: str) -> tuple[str, dict[str, Any]]:
     """Conditions and parameters of a search; an error or step matches inside the run's steps too
@@ -44,15 +51,15 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     if statuses:
         cond.append(f"e.{C.status} IN ({_in(list(statuses))})")
     if error_text:
-        text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err", p="{p}")
+        text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err ESCAPE '\\'", p="{p}")
         cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")
-        params["err"] = f"%{error_text}%"
+        params["err"] = contains_pattern(error_text)
     if execution_id:
-        cond.append(q("(e.{execution_id} ILIKE $eid OR coalesce(e.{name}, '') ILIKE $eid)"))
-        params["eid"] = f"%{execution_id}%"
+        cond.append(q("(e.{execution_id} ILIKE $eid ESCAPE '\\' OR coalesce(e.{name}, '') ILIKE $eid ESCAPE '\\')"))
+        params["eid"] = contains_pattern(execution_id)
     if step:
-        cond.append(in_steps.format(match=q("s.{name} ILIKE $step")))
-        params["step"] = f"%{step}%"
+        cond.append(in_steps.format(match=q("s.{name} ILIKE $step ESCAPE '\\'")))
+        params["step"] = contains_pattern(step)
     return " AND ".join(cond), params
 
 

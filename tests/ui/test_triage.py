@@ -178,6 +178,20 @@ def test_search_pages_do_not_overlap(many_store):
     assert len(seen) == len(set(seen)) == MANY
 
 
+def test_search_text_is_matched_as_typed_not_as_wildcards(many_store):
+    """`_` and `%` in a search are characters: "exec_" is not "exec-" (an ILIKE wildcard matched any
+    character there), and "%" alone matched every run."""
+    path, _ = many_store
+    con = q.prepare(Store.open(path).connect().cursor())
+    now = dt.datetime.now(UTC)
+    f = q.Filters(now - dt.timedelta(days=8), now + dt.timedelta(hours=1))
+    assert runs.search_executions(con, f, execution_id="exec-")[1] == MANY
+    for typed in ("exec_", "%", "exec\\", "ex%c"):
+        assert runs.search_executions(con, f, execution_id=typed)[1] == 0, typed
+    assert runs.search_executions(con, f, step="%")[1] == 0
+    assert runs.search_executions(con, f, error_text="_")[1] == 0
+
+
 # ---------------------------------------------------------------- comparing two runs
 
 def test_compare_lists_the_path_difference(three_cloud_store, monkeypatch):

@@ -286,7 +286,8 @@ def _extra_lines() -> list[str]:
 def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     """Check the configuration, the store, the last sync of every scope and the installed extras.
 
-    Exit codes: 0 healthy; 2 configuration error or not a store; 3 no executions yet or a failed last sync.
+    Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment
+    variable is not set here) or not a store; 3 no executions yet or a failed last sync.
     """
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
@@ -298,6 +299,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
         out.print(line, highlight=False, markup=False, soft_wrap=True)
+    unready = _notify_lines(settings.notify)
     target = _open_store(settings.store_path)
     try:
         counts = target.row_counts(("executions", "steps", "workflows"))
@@ -319,8 +321,29 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     executions = counts.get("executions", 0)
     if not executions:
         note(f"no data yet: {NEXT_STEP}", console=out)
+    if unready:
+        raise fail(f"{unready} notification(s) cannot be sent from this environment (see above)")
     if not executions or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
+
+
+def _notify_lines(entries: list) -> int:
+    """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
+    error, exit 2); returns how many need an environment variable this environment does not set."""
+    from flowscope.report.notify import parse_targets, unset_variables
+
+    try:
+        targets = parse_targets(entries)
+    except ValueError as exc:
+        raise fail(f"config: {exc}") from None
+    unready = 0
+    for target in targets:
+        unset = unset_variables(target)
+        unready += bool(unset)
+        said = f"not ready: {', '.join(unset)} not set here" if unset else "configured, its variables set"
+        note(f"  notify {target.name} ({target.type}, {target.min_severity} and above, "
+             f"{'changes only' if target.only_changes else 'every run'}): {said}", console=out)
+    return unready
 
 
 SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1, "info": 0}

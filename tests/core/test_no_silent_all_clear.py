@@ -229,6 +229,39 @@ def test_doctor_exit_codes_and_next_step(tmp_path):
     assert "\x1b" not in result.output and "[bold]x[/bold]" in result.output
 
 
+def test_doctor_checks_the_notifications_as_run_will_send_them(tmp_path, monkeypatch):
+    """`doctor` said nothing of [[notify]]: a typo'd type or a webhook variable missing from the cron
+    environment surfaced only when a scheduled `run` failed to deliver. Now a wrong entry is the
+    configuration error `run` gives (exit 2), and an entry whose variables this environment does
+    not set is named, with the variables, and exits 2 too."""
+    store = make_store(tmp_path / "s", rows("a", failing=False))
+    config = tmp_path / "flowscope.toml"
+
+    def doctor(text: str):
+        config.write_text(text)
+        return runner.invoke(app, ["doctor", "--store", store, "--config", str(config)])
+
+    result = doctor('[[notify]]\ntype = "slak"\nurl_env = "FS_TEST_HOOK"\n')
+    assert result.exit_code == ExitCode.USAGE and "type must be one of slack" in result.output
+    entries = ('[[notify]]\ntype = "slack"\nurl_env = "FS_TEST_HOOK"\n[[notify]]\ntype = "email"\n'
+               'host = "smtp.example.com"\nfrom = "a@example.com"\nto = ["b@example.com"]\n'
+               'password_env = "FS_TEST_PASSWORD"\nsend = "all"\n')
+    monkeypatch.delenv("FS_TEST_HOOK", raising=False)
+    monkeypatch.delenv("FS_TEST_PASSWORD", raising=False)
+    result = doctor(entries)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    text = " ".join(result.output.split())
+    assert "notify slack#1 (slack, high and above, changes only): not ready: FS_TEST_HOOK (slack webhook URL)" in text
+    assert "notify email#2 (email, high and above, every run): not ready: FS_TEST_PASSWORD (SMTP password)" in text
+    assert "2 notification(s) cannot be sent" in text
+    monkeypatch.setenv("FS_TEST_HOOK", "http://127.0.0.1:9/hook")
+    monkeypatch.setenv("FS_TEST_PASSWORD", "secret-value")
+    result = doctor(entries)
+    assert result.exit_code == ExitCode.OK, result.output
+    assert result.output.count("configured, its variables set") == 2
+    assert "secret-value" not in result.output and "127.0.0.1:9" not in result.output
+
+
 def test_doctor_and_sync_agree_on_live_collection(tmp_path, monkeypatch):
     import dataclasses
 

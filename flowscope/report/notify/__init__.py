@@ -125,9 +125,27 @@ class Permanent(Exception):
     """A failure that will not pass by retrying (HTTP 4xx, a missing variable, refused credentials)."""
 
 
-def _env(name: str | None, what: str) -> str:
-    value = os.environ.get(name) if name else None
+VARIABLE_KEYS = {"url_env": "webhook URL", "username_env": "SMTP user name", "password_env": "SMTP password"}
+"""The keys of an entry that name an environment variable, and what the variable holds."""
+
+
+def variables(target: Target) -> list[tuple[str, str]]:
+    """(variable, what it holds) of each environment variable the target reads when it sends."""
+    return [(str(target.options[key]), f"{target.type} {what}" if key == "url_env" else what)
+            for key, what in VARIABLE_KEYS.items() if target.options.get(key)]
+
+
+def unset_variables(target: Target) -> list[str]:
+    """'NAME (what it holds)' of each variable the target needs that this environment does not set:
+    `flowscope doctor` says so before a scheduled run fails to deliver."""
+    return [f"{name} ({what})" for name, what in variables(target) if not os.environ.get(name)]
+
+
+def _env(target: Target, key: str) -> str:
+    name = str(target.options[key])
+    value = os.environ.get(name)
     if not value:
+        what = dict(variables(target)).get(name, key)
         raise Permanent(f"environment variable {name} ({what}) is not set")
     return value
 
@@ -153,8 +171,8 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     from flowscope.report.notify.email import build_email, send_email
 
     o = target.options
-    username = _env(o["username_env"], "SMTP user name") if o.get("username_env") else None
-    password = _env(o["password_env"], "SMTP password") if o.get("password_env") else None
+    username = _env(target, "username_env") if o.get("username_env") else None
+    password = _env(target, "password_env") if o.get("password_env") else None
     to = [o["to"]] if isinstance(o["to"], str) else list(o["to"])
     attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
     mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
@@ -181,7 +199,7 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
     body = build(message)
 
     def attempt() -> str:
-        return _post(_env(target.options["url_env"], f"{target.type} webhook URL"), body, target.timeout)
+        return _post(_env(target, "url_env"), body, target.timeout)
 
     return attempt
 

@@ -155,6 +155,17 @@ def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     return None
 
 
+def visit_retries(steps: pd.DataFrame) -> pd.Series:
+    """Each visit's tries after the first (docs/measures.md "Retries": attempts - 1; none recorded, none)."""
+    return (steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int)
+
+
+def run_retries(steps: pd.DataFrame) -> int:
+    """A run's retries: the sum of its steps' (the run page's and Compare's figure, and the sum of the
+    `retries` column of `collapsed_steps`)."""
+    return 0 if steps is None or steps.empty else int(visit_retries(steps).sum())
+
+
 def was_caught(failing: dict[str, Any]) -> bool:
     """Whether `failing_step`'s step was caught (the run handled it and went on), not what failed the run."""
     return failing.get(C.status) == Status.CAUGHT.value
@@ -184,7 +195,7 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
                          _box=container_rank(steps),
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
-                         retries=(steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int),
+                         retries=visit_retries(steps),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
     grouped = work_over_containers(frame.groupby(["parent", C.name, "_box"], sort=False, dropna=False).agg(

@@ -205,6 +205,29 @@ def test_compare_lists_the_path_difference(three_cloud_store, monkeypatch):
     assert table.iloc[0]["path"] != "both" or table.iloc[0]["a_error"], "differences come first"
 
 
+def test_compare_says_which_typed_id_is_not_in_the_store(three_cloud_store, monkeypatch):
+    """A typed id that is no run said "Enter the execution id of run A", as if nothing had been typed."""
+    at = open_page(app(three_cloud_store, monkeypatch, a="no-such-run"), "compare")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")     # Markdown escapes of the id
+    assert "No run A with id no-such-run in the store" in said
+    assert not any("run A" in i.value for i in at.info)
+    assert at.text_input(key="cmp-b").value == "", "no run to pair it with"
+    assert any("Enter the execution id of run B" in i.value for i in at.info)
+
+
+def test_a_run_retries_are_its_step_table_retries(loop_store, monkeypatch):
+    """The run page's Retries (and Compare's) is `runs.run_retries`, the sum of its steps table's column."""
+    batch = Batch()
+    loop_run(batch)
+    steps = pd.DataFrame(batch.steps)
+    assert runs.run_retries(steps) == int(runs.collapsed_steps(steps)["retries"].sum()) == 2
+    assert runs.run_retries(steps.iloc[0:0]) == 0
+    at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    assert next(m.value for m in at.metric if m.label == "Retries") == "2"
+
+
 def test_compare_runs_is_per_step():
     batch = Batch()
     loop_run(batch)

@@ -51,9 +51,15 @@ id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").str
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
 found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
 details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
-missing = [label for label, d in details.items() if d is None]
-if missing:
-    st.info(f"Enter the execution id of run {' and '.join(missing)} (exact id, as the Executions page shows it).")
+typed = {"A": id_a, "B": id_b}
+unknown = [label for label, d in details.items() if d is None and typed[label]]
+empty = [label for label, d in details.items() if d is None and not typed[label]]
+for label in unknown:
+    st.warning(f"No run {label} with id {md(typed[label])} in the store: give the exact id, as the Executions "
+               "page shows it (its search finds a run by part of its id).")
+if empty:
+    st.info(f"Enter the execution id of run {' and '.join(empty)} (exact id, as the Executions page shows it).")
+if unknown or empty:
     st.stop()
 
 cols = st.columns(2)
@@ -63,7 +69,7 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
     col.subheader(f"{label}: {md(run['workflow_name'])} · {run['status']}", divider="gray")
     col.caption(md(run["execution_id"]))
     col.metric("Duration", fmt_ms(run.get("duration_ms")))
-    col.metric("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}")
+    col.metric("Retries", f"{runs.run_retries(steps):,}")
     failing = runs.failing_step(steps)
     if failing is not None:
         said = f"{md(failing['name'])}: {md(failing.get('error') or 'no error recorded')}"

@@ -78,7 +78,7 @@ if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
                ("Step visits", f"{len(folded):,}", None),
-               ("Retries", f"{int((steps['attempts'] - 1).clip(lower=0).sum()) if not steps.empty else 0:,}", None),
+               ("Retries", f"{runs.run_retries(steps):,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")

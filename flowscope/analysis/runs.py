@@ -16,7 +16,7 @@ import pandas as pd
 
 from flowscope.analysis import measures, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
-from flowscope.analysis.tables import Filters, container_rank, q, run, work_over_containers
+from flowscope.analysis.tables import HANDLER_NATIVE_TYPES, Filters, container_rank, q, run, work_over_containers
 from flowscope.model import C, Cloud, Status
 
 PAGE_SIZE = 100
@@ -107,20 +107,26 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
     definition (`transitions`), so the step reads once, as the call, with the call's tries and error,
     not as a container holding a step of its own name. Where the try's work is a call, its except
     block (a container of the same name beside the call) goes too, and the except's steps read as the
-    call's (`record_failure` inside `classify`). A loop's iterations (rows named as the loop, with an
-    iteration number) are not its own work: the loop stays, its iterations under it."""
+    call's (`record_failure` inside `classify`); where it is a block, the block stands for the try and
+    the except's steps read as the block's (the step entered once, not as a block and an except). A
+    loop's iterations (rows named as the loop, with an iteration number) are not its own work: the loop
+    stays, its iterations under it."""
     iterations = set(steps.loc[steps[C.iteration].notna(), C.step_key]) if C.iteration in steps else set()
     own = {k: box for k, box in transitions.own_work_in_run(steps).items() if k not in iterations}
     if not own:
         return steps
     parent = dict(zip(steps[C.step_key], steps[C.parent_step_key], strict=True))
     boxed = dict(zip(steps[C.step_key], steps[C.type].isin(CONTAINER_TYPES), strict=True))
-    call: dict[str, str] = {}                       # container -> the call that stands for it
+    handler = dict(zip(steps[C.step_key], steps[C.native_type].isin(HANDLER_NATIVE_TYPES), strict=True))
+    call: dict[str, str] = {}                       # container -> the call (else the block) that stands for it
     for kid, box in own.items():
         if not boxed[kid]:
             call.setdefault(box, kid)
+    for kid, box in own.items():
+        if not handler[kid]:
+            call.setdefault(box, kid)
     moved: dict[str, Any] = {box: parent.get(box) for box in set(own.values())}     # dropped -> its stand-in
-    moved.update({kid: call[box] for kid, box in own.items() if boxed[kid] and box in call})
+    moved.update({kid: call[box] for kid, box in own.items() if boxed[kid] and box in call and kid != call[box]})
 
     def kept(key: Any) -> str | None:
         seen: set[str] = set()

@@ -494,24 +494,30 @@ def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any
 
 WORK, INNER, CONTAINER, ITERATION = 0, 1, 2, 3
 """A step row's rank among the rows of its name (`is_container_sql`, `container_rank`), lowest first:
-work; a container that starts its parent's body (no previous step: a GCP try's inner block, an
-except); any other container (the try itself, a loop); one iteration of a loop (Azure's
+work; a container that starts its parent's body (no previous step: a GCP try's inner block); any other
+container (the try itself, a loop, and a handler: GCP's except, which starts the try's body too but runs
+only after the block, so it never stands for the step); one iteration of a loop (Azure's
 ScopeRepetition, GCP's STEP_FOR_ITERATION: rows named as their loop, with an iteration number).
 Read from the row alone, without a join to its parent: where one name has two ranks, they are one
 step of the definition entered through a container of its own name (`transitions`)."""
+
+HANDLER_NATIVE_TYPES = ("STEP_EXCEPT",)
+"""Containers that run only when the block beside them failed (GCP Workflows' except)."""
 
 
 def is_container_sql() -> str:
     """A step row's rank, grouped on beside its name (see `work_over_containers`)."""
     return q("CASE WHEN NOT coalesce({type} IN ({boxes}), false) THEN 0 WHEN {iteration} IS NOT NULL THEN 3 "
-             "WHEN {previous_step_key} IS NULL AND {parent_step_key} IS NOT NULL THEN 1 ELSE 2 END AS _box",
-             boxes=_in(CONTAINER_TYPES))
+             "WHEN {previous_step_key} IS NULL AND {parent_step_key} IS NOT NULL "
+             "AND coalesce({native_type} NOT IN ({handlers}), true) THEN 1 ELSE 2 END AS _box",
+             boxes=_in(CONTAINER_TYPES), handlers=_in(list(HANDLER_NATIVE_TYPES)))
 
 
 def container_rank(steps: pd.DataFrame) -> pd.Series:
     """`is_container_sql` over step rows already in pandas (one run's)."""
     boxed = steps[C.type].isin(CONTAINER_TYPES)
-    inner = steps[C.previous_step_key].isna() & steps[C.parent_step_key].notna()
+    inner = (steps[C.previous_step_key].isna() & steps[C.parent_step_key].notna()
+             & ~steps[C.native_type].isin(HANDLER_NATIVE_TYPES))
     rank = pd.Series(WORK, index=steps.index).mask(boxed, CONTAINER).mask(boxed & inner, INNER)
     return rank.mask(boxed & steps[C.iteration].notna(), ITERATION)
 
@@ -520,9 +526,8 @@ def work_over_containers(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Per-name rows grouped with `is_container_sql`: a name's lowest rank stands for the step. Where a
     name has container and work rows (GCP's try around a call, and its except: step entries of one
     name, one step of the definition, as `transitions` says), the work rows; where it has a try and the
-    block inside it, the block's; where it has a loop and its iterations (named as the loop), the
-    loop's rows; a name with one kind keeps it. (A try around a block whose except also ran counts the
-    block and the except: both start the try's body.)"""
+    block inside it (and the except, when it ran), the block's; where it has a loop and its iterations
+    (named as the loop), the loop's rows; a name with one kind keeps it."""
     lowest = rows.groupby(keys, dropna=False)["_box"].transform("min")
     return rows[rows["_box"] == lowest].drop(columns="_box").reset_index(drop=True)
 

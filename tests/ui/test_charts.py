@@ -506,3 +506,39 @@ def test_a_try_around_a_block_counts_once(demo):
     latency = queries.latency_by_step(con, f).set_index(["workflow_id", "step"]).loc[(wf, "fetch_image")]
     metrics = queries.step_metrics(con, f, "gcp", wf).set_index("step").loc["fetch_image"]
     assert latency["visits"] == metrics["visits"] == tries
+
+
+def _entries(*rows: tuple) -> pd.DataFrame:
+    cols = [C.step_key, C.name, C.type, C.native_type, C.previous_step_key, C.parent_step_key, C.iteration]
+    return pd.DataFrame([dict(zip(cols, r, strict=True)) for r in rows])
+
+
+@pytest.mark.parametrize(("entries", "stands"), [
+    # a try around a block whose except ran: try, block, except, all named as the step: the block
+    (_entries(("t", "fetch", "scope", "STEP_TRY_RETRY_EXCEPT", "p", None, None),
+              ("b", "fetch", "scope", "STEP_TRY", None, "t", None),
+              ("e", "fetch", "scope", "STEP_EXCEPT", None, "t", None)), {"b"}),
+    # a try around a call whose except ran: the call
+    (_entries(("t", "classify", "scope", "STEP_TRY_RETRY_EXCEPT", "p", None, None),
+              ("c", "classify", "task", "STEP_CALL", None, "t", None),
+              ("e", "classify", "scope", "STEP_EXCEPT", None, "t", None)), {"c"}),
+    # a loop and its iterations (named as the loop): the loop; a scope of no known kind starting a body
+    (_entries(("l", "each", "loop", "STEP_FOR", "p", None, None),
+              ("i0", "each", "loop", "STEP_FOR_ITERATION", None, "l", 0),
+              ("i1", "each", "loop", "STEP_FOR_ITERATION", None, "l", 1)), {"l"}),
+    (_entries(("s", "block", "scope", None, "p", None, None),
+              ("x", "block", "scope", None, None, "s", None)), {"x"}),
+], ids=["try-block-except", "try-call-except", "loop-iterations", "untyped-scope"])
+def test_a_name_s_rows_stand_for_its_step_once_in_sql_and_in_pandas(entries, stands):
+    """The rank that picks which entries of one name stand for its step (`tables.is_container_sql`, and
+    `container_rank` for one run in pandas): GCP's except starts the try's body as the block does, and
+    counted beside it (a try around a block whose except ran read two visits for one)."""
+    import duckdb
+
+    pandas_rank = queries.container_rank(entries)
+    con = duckdb.connect()
+    con.register("steps", entries)
+    sql_rank = con.execute(f"SELECT {queries.is_container_sql()} FROM steps").df()["_box"]
+    assert list(sql_rank) == list(pandas_rank)
+    kept = queries.work_over_containers(entries.assign(_box=pandas_rank), [C.name])
+    assert set(kept[C.step_key]) == stands

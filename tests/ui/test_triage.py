@@ -320,6 +320,30 @@ def test_a_gcp_try_reads_as_its_call_with_its_error_and_tries(demo):
     assert got["retries"] > 0 and pd.isna(got["parent"])
 
 
+def test_a_gcp_try_around_a_block_whose_except_ran_reads_once():
+    """A try around a block whose except ran: the try, its block and its except are three entries named as
+    the step. The run read the step twice (block and except as two visits of one name); now the block
+    stands for the try, the block's and the except's steps under it, entered once."""
+    t0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    base = {C.cloud: "gcp", C.workflow_id: "w", C.execution_id: "e", C.iteration: None, C.resource: None,
+            C.cause: None, C.attempts: 1, C.duration_ms: 10}
+    rows = [("start", "start", "task", "STEP_ASSIGN", None, None, "SUCCEEDED"),
+            ("try", "fetch", "scope", "STEP_TRY_RETRY_EXCEPT", "start", None, "CAUGHT"),
+            ("block", "fetch", "scope", "STEP_TRY", None, "try", "FAILED"),
+            ("get", "get", "task", "STEP_CALL", None, "block", "FAILED"),
+            ("except", "fetch", "scope", "STEP_EXCEPT", None, "try", "SUCCEEDED"),
+            ("log", "log", "task", "STEP_CALL", None, "except", "SUCCEEDED"),
+            ("end", "end", "task", "STEP_RETURN", "try", None, "SUCCEEDED")]
+    steps = pd.DataFrame([{**base, C.step_key: k, C.name: n, C.type: t, C.native_type: nt, C.previous_step_key: pr,
+                           C.parent_step_key: pa, C.status: st, C.error: "HttpError 503" if st == "FAILED" else None,
+                           C.started_at: t0 + dt.timedelta(seconds=i), C.ended_at: t0 + dt.timedelta(seconds=i + 1)}
+                          for i, (k, n, t, nt, pr, pa, st) in enumerate(rows)])
+    folded = runs.collapsed_steps(steps).set_index("step")
+    assert list(folded.index).count("fetch") == 1 and folded.loc["fetch", "visits"] == 1, folded
+    assert folded.loc["get", "parent"] == folded.loc["log", "parent"] == "fetch"
+    assert set(runs.fold_own_work(steps)[C.step_key]) == {"start", "block", "get", "log", "end"}
+
+
 def test_compare_runs_lines_up_gcp_steps_once(demo):
     _store, con, _f = demo
     _a, a = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")

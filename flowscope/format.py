@@ -7,7 +7,9 @@ to start.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
 from typing import Any
 
 MISSING = "n/a"
@@ -102,6 +104,21 @@ def _humanize(key: str) -> str:
 
 _SHARE_WORDS = frozenset({"rate", "share", "ratio"})
 
+_ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
+
+
+def fmt_time(value: Any) -> str | None:
+    """A moment as the window lines read it ("2026-03-24 08:29 UTC"): an aware datetime (a pandas
+    Timestamp is one) or the ISO text a finding's evidence becomes in JSON; None for anything else."""
+    if isinstance(value, str) and _ISO_TIME.fullmatch(value.strip()):
+        try:
+            value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return None
+
 
 def _evidence_value(key: str, value: Any) -> str:
     """One evidence value with its unit, chosen by the key's suffix (the analyses' naming)."""
@@ -112,6 +129,9 @@ def _evidence_value(key: str, value: Any) -> str:
         return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
     if is_missing(value):
         return BLANK
+    moment = fmt_time(value)
+    if moment is not None:
+        return moment
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return str(value)
     if key.endswith("_ms"):

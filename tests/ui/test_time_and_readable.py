@@ -167,6 +167,18 @@ def test_evidence_reads_as_a_sentence():
     assert "{" not in text
 
 
+def test_evidence_moments_read_as_the_window_lines_do():
+    """first_seen / last_seen / as_of read "2026-03-24T08:29:29.660717+00:00" (the JSON of a datetime)."""
+    when = dt.datetime(2026, 3, 24, 8, 29, 29, 660717, tzinfo=UTC)
+    for value in (when, when.isoformat(), "2026-03-24T08:29:29Z", pd.Timestamp(when),
+                  when.astimezone(dt.timezone(dt.timedelta(hours=2))).isoformat()):
+        assert fmt_evidence({"first_seen": value}) == "First seen: 2026-03-24 08:29 UTC.", value
+    assert fmt_evidence({"episode": {"start": when.isoformat(), "visits": 3}}) == \
+        "Episode: (start: 2026-03-24 08:29 UTC; visits: 3)."
+    for text in ("08586000000000000010", "2026-03-24", "deploy at 2026-03-24T08:29Z failed", "000003-1a2"):
+        assert fmt_evidence({"first_revision": text}) == f"First revision: {text}.", text
+
+
 @pytest.mark.parametrize("value, shown", [
     (3390.5, "3,390"), (5276.3, "5,276"), (1_234_567.8, "1,234,568"), (436.6, "437"), (43.6, "43.6"),
     (13.84, "13.8"), (0.0768, "0.0768"), (-3390.5, "-3,390"), (2860, "2,860"),

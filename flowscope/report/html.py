@@ -23,6 +23,8 @@ from flowscope.report.content import ReportContent
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"
+NOT_DRAWN = ("Chart not drawn: plotly.js did not load (this report loads it from cdn.plot.ly; write it with "
+             "--plotly inline to open it offline).")
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -133,8 +135,12 @@ def _chart(fig: Any, nonce: str, div_id: str) -> str:
 
     fig.update_layout(template=REPORT_TEMPLATE)
     data = pio.to_json(fig, validate=False)
-    return (f'<div class="chart" id="{div_id}"></div><script nonce="{nonce}">Plotly.newPlot("{div_id}", '
-            f'Object.assign({data}, {{config: {{displaylogo: false, responsive: true}}}}));</script>')
+    # The note stays where plotly.js never loaded (a `--plotly cdn` report opened offline, or a viewer
+    # that blocks the CDN): an empty space read as "no data"; plotly replaces it with the chart.
+    return (f'<div class="chart" id="{div_id}"><p class="muted">{NOT_DRAWN}</p></div><script nonce="{nonce}">'
+            f'if (window.Plotly) {{ document.getElementById("{div_id}").replaceChildren(); '
+            f'Plotly.newPlot("{div_id}", Object.assign({data}, '
+            f'{{config: {{displaylogo: false, responsive: true}}}})); }}</script>')
 
 
 def _label(frame: pd.DataFrame, *parts: str) -> pd.Series:

@@ -63,6 +63,31 @@ def test_hostile_names_are_text_and_no_script_of_theirs_runs(hostile_content, br
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
+def test_a_cdn_report_opened_offline_says_its_charts_are_not_drawn(hostile_content, browser, tmp_path):
+    """`--plotly cdn` opened where cdn.plot.ly cannot be reached left blank spaces where the charts go;
+    each now says why, and a report that loads plotly.js shows the charts and not the note."""
+    from flowscope.report.html import NOT_DRAWN, render_html
+
+    for mode in ("cdn", "inline"):
+        out = tmp_path / f"{mode}.html"
+        out.write_text(render_html(hostile_content, plotly=mode), encoding="utf-8")
+        context = browser.new_context()
+        context.route("**/*", lambda route: route.abort() if not route.request.url.startswith("file://")
+                      else route.continue_())
+        page = context.new_page()
+        page.goto(out.as_uri(), wait_until="load")
+        charts = page.locator(".chart")
+        assert charts.count() >= 4
+        notes = [charts.nth(i).inner_text() for i in range(charts.count())]
+        if mode == "cdn":
+            assert all(n.strip() == NOT_DRAWN for n in notes), notes
+            assert page.locator(".chart .main-svg").count() == 0
+        else:
+            page.wait_for_function("document.querySelectorAll('.chart .main-svg').length >= 4", timeout=30_000)
+            assert not any(NOT_DRAWN in n for n in notes)
+        context.close()
+
+
 def test_pdf_holds_the_report_on_pages(hostile_content, tmp_path):
     out = tmp_path / "report.pdf"
     write_report(hostile_content, "pdf", out)

@@ -22,11 +22,12 @@ from flowscope.analysis.base import (
     execute,
     to_utc,
 )
-from flowscope.model import C, Cloud, Kind, RunStatus
+from flowscope.model import C, Cloud, Kind, RunStatus, truncate
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
 FULL_LEVEL = "ALL"
 NAME_KEYS = ("state_machine_arn", "stateMachineArn", "arn", "workflow_id", "workflow", "name", "resource")
+TITLE_ERROR_CHARS = 120   # a collection error in a finding title: its start, the cut marked (…)
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -56,7 +57,7 @@ def failed_runs(ctx: Context) -> list[Finding]:
             cloud=r.cloud, workflow=None, workflow_id=r.scope, step=None,
             window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
             title=(f"Last collection of {r.scope} {'failed' if failed else 'was partial'}"
-                   + (f": {str(r.error)[:120]}" if r.error else "")
+                   + (f": {truncate(r.error, TITLE_ERROR_CHARS)}" if r.error else "")
                    + " - its findings may be missing, not absent"),
             evidence={"run_id": r.run_id, "status": r.status, "error": r.error,
                       "warnings": warnings if isinstance(warnings, list) else None},

@@ -12,7 +12,8 @@ evidence keys took the `_usd` suffix every other amount has: edges' `monthly_usd
 when a Lambda error's template became its message instead of its JSON cause, when a GCP try
 around a call stopped counting as a transition from the try to its call, and when titles' durations
 took a readable unit: a retry storm's "in 1605 min" reads "in 26.8 h", a stuck run's "648.0 h" reads
-"27.0 d").
+"27.0 d"; and when a collection error cut short in a collection_gap title was marked with "…", not cut
+mid-word).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

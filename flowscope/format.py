@@ -132,7 +132,9 @@ def _evidence_value(key: str, value: Any) -> str:
     moment = fmt_time(value)
     if moment is not None:
         return moment
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if not isinstance(value, (int, float)):
         return str(value)
     if key.endswith("_ms"):
         return fmt_duration(value)

@@ -91,8 +91,8 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 <th>first seen</th><td>{{ f.first_seen }}</td><th>id</th><td>{{ f.id }}</td></tr>
 <tr><th>evidence</th><td colspan="7">{{ f.evidence }}</td></tr>
 <tr><th>recommendation</th><td colspan="7">{{ f.recommendation }}</td></tr>
-{% if f.samples %}<tr><th>sample executions</th><td colspan="7">{% for s in f.samples %}<code>{{ s }}</code>
-{% endfor %}</td></tr>{% endif %}</table></div>
+{% if f.samples %}<tr><th>sample executions</th><td colspan="7">{% for s in f.samples %}
+{%- if not loop.first %}<br>{% endif %}<code>{{ s }}</code>{% endfor %}</td></tr>{% endif %}</table></div>
 {% endfor %}
 {% if resolved %}<h3 id="resolved">Resolved since the last report ({{ resolved|length }})</h3>
 <table><thead><tr><th>severity</th><th>kind</th><th>cloud</th><th>workflow</th><th>step</th><th>title</th>

@@ -175,6 +175,7 @@ def test_evidence_moments_read_as_the_window_lines_do():
         assert fmt_evidence({"first_seen": value}) == "First seen: 2026-03-24 08:29 UTC.", value
     assert fmt_evidence({"episode": {"start": when.isoformat(), "visits": 3}}) == \
         "Episode: (start: 2026-03-24 08:29 UTC; visits: 3)."
+    assert fmt_evidence({"throttling": False, "in_loop": True}) == "Throttling: no; in loop: yes."
     for text in ("08586000000000000010", "2026-03-24", "deploy at 2026-03-24T08:29Z failed", "000003-1a2"):
         assert fmt_evidence({"first_revision": text}) == f"First revision: {text}.", text
 

@@ -47,6 +47,17 @@ def test_html_escapes_hostile_names_and_allows_only_its_own_scripts(hostile_cont
     assert scripts and all(f'nonce="{nonce}"' in attrs for attrs in scripts)
 
 
+def test_html_sample_executions_read_one_a_line(hostile_content, tmp_path):
+    """Five long execution ids ran together in one wrapped paragraph."""
+    out = tmp_path / "r.html"
+    write_report(hostile_content, "html", out, plotly="cdn")
+    cells = re.findall(r"<th>sample executions</th><td[^>]*>(.*?)</td>", out.read_text(), re.S)
+    many = [c for c in cells if c.count("<code>") > 1]
+    assert many, "a finding with several sample executions"
+    for cell in many:
+        assert cell.count("<br>") == cell.count("<code>") - 1 and "</code><code>" not in cell
+
+
 def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     out = tmp_path / "r.md"
     write_report(hostile_content, "md", out)

@@ -229,7 +229,10 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
          "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]),
                    fmt_count(r["failures"]), fmt_count(r["caught"]), fmt_pct(r["failure_rate"])]
                   for r in c.failing_steps.to_dict("records")]},
-        {"id": "collection-health", "title": "Collection health", "chart": "",
+        # each scope's latest run whatever the window (a scheduled run's own sync included), so its lag and
+        # failures count back from when the report was made, which the title says (an older window's
+        # report would otherwise read "lag 245 d" beside a failure it says is not in the last 24 h)
+        {"id": "collection-health", "title": f"Collection health as of {_iso(c.generated_at)} UTC", "chart": "",
          "header": ["cloud", "scope", "last status", "last sync", "lag", "failures (24 h)", "error"],
          "numeric": {4, 5}, "empty": "No collection runs recorded (an imported or demo store).",
          "rows": [[r[C.cloud], r[C.scope], r[C.status], _iso(r["last_sync_ended"]),

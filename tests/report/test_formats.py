@@ -58,6 +58,15 @@ def test_html_sample_executions_read_one_a_line(hostile_content, tmp_path):
         assert cell.count("<br>") == cell.count("<code>") - 1 and "</code><code>" not in cell
 
 
+def test_html_collection_health_says_when_it_was_measured(hostile_content, tmp_path):
+    """Its lag and its failures of the last 24 h count back from when the report was made, not from the
+    window's end: the title says so."""
+    out = tmp_path / "r.html"
+    write_report(hostile_content, "html", out, plotly="cdn")
+    when = hostile_content.generated_at.strftime("%Y-%m-%d %H:%M")
+    assert f'<h2 id="collection-health">Collection health as of {when} UTC</h2>' in out.read_text()
+
+
 def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     out = tmp_path / "r.md"
     write_report(hostile_content, "md", out)

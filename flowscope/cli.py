@@ -18,6 +18,7 @@ from rich.markup import escape
 
 from flowscope.exitcodes import ExitCode, exit_code_table
 from flowscope.format import fmt_count, fmt_usd, is_missing
+from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
 if TYPE_CHECKING:
@@ -37,8 +38,9 @@ StoreOpt = Annotated[Optional[str], typer.Option(
 ReadStoreOpt = Annotated[Optional[str], typer.Option(
     "--store", help="Store folder to read (default: config, FLOWSCOPE_STORE, ~/.flowscope); it must exist: "
                     "only demo, import and sync create a store.")]
-DEMO_STORE = "~/.flowscope-demo"
-"""The demo never writes into the real store unless --store says so."""
+DemoStoreOpt = Annotated[Optional[str], typer.Option(
+    "--store", help="Store folder (default: ~/.flowscope-demo; the demo never writes into the store of your "
+                    "config or FLOWSCOPE_STORE unless --store says so).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
                                               "or an ISO date.")]
@@ -103,7 +105,7 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
 
 @app.command()
 def demo(
-    store: StoreOpt = None,
+    store: DemoStoreOpt = None,
     config: ConfigOpt = None,
     days: Annotated[int, typer.Option(min=1, max=366, help="Days of history to simulate.")] = 30,
     executions: Annotated[int, typer.Option(min=10, help="Executions across the three clouds.")] = 30_000,

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_STORE = "~/.flowscope"
+DEMO_STORE = "~/.flowscope-demo"
+"""`flowscope demo`'s store: the demo never writes into the real store unless --store says so."""
 CONFIG_ENV = "FLOWSCOPE_CONFIG"
 STORE_ENV = "FLOWSCOPE_STORE"
 KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "dashboard", "report", "notify"}

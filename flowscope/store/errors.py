@@ -20,7 +20,9 @@ class StoreLockedError(StoreError):
 class NotAStoreError(StoreError):
     """A reader was pointed at a path that holds no flowscope store (readers never create one)."""
 
-    def __init__(self, path: str, reason: str) -> None:
+    def __init__(self, path: str, reason: str, demo_store: str | None = None) -> None:
         self.path = path
+        demo = (f" (`flowscope demo` wrote its store to {demo_store}: pass --store {demo_store})"
+                if demo_store else "")
         super().__init__(f"{path} is not a flowscope store ({reason}); a store is created by "
-                         "`flowscope demo`, `flowscope import` or `flowscope sync`, or pass --store")
+                         f"`flowscope demo`, `flowscope import` or `flowscope sync`, or pass --store{demo}")

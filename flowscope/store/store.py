@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from flowscope.model import EXECUTION_TABLES, TABLES, Batch, C, RunStatus
+from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreError
 from flowscope.store.faults import crash_point
@@ -72,9 +73,10 @@ class Store:
         if create:
             _make_private_dirs(root / META_DIR, root, self.mode)
         elif not root.is_dir():
-            raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder")
+            raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
+                                 _demo_store_beside(root))
         elif not (root / META_DIR).is_dir():
-            raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it")
+            raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
         self.path = root
         self.lock_timeout = lock_timeout
         self.vacuum_retention = vacuum_retention
@@ -433,3 +435,10 @@ def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:
 def _id_table(ids: Iterable[str]) -> pa.Table:
     unique = sorted({i for i in ids if i is not None})
     return pa.table({"id": pa.array(unique, pa.string())})
+
+
+def _demo_store_beside(root: Path) -> str | None:
+    """The demo's store, when it holds one and the reader asked for another path: the usual first
+    question after `flowscope demo` is `flowscope analyze` without --store, which reads ~/.flowscope."""
+    demo = Path(DEMO_STORE).expanduser().absolute()
+    return DEMO_STORE if demo != root and (demo / META_DIR).is_dir() else None

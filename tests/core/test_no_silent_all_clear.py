@@ -217,6 +217,22 @@ def test_analyze_exit_codes(tmp_path, payments):
     assert "3" in help_text and "no data" in help_text
 
 
+def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, monkeypatch):
+    """After `flowscope demo` the first `flowscope analyze` (no --store) reads ~/.flowscope, which the demo
+    never writes: the error said a store is made by `flowscope demo`, which the user had just run."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    result = runner.invoke(app, ["analyze"])
+    assert result.exit_code == ExitCode.USAGE and "flowscope-demo" not in result.output
+    Store(tmp_path / ".flowscope-demo")
+    result = runner.invoke(app, ["analyze"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "`flowscope demo` wrote its store to ~/.flowscope-demo: pass --store ~/.flowscope-demo" in \
+        " ".join(result.output.split())
+    with pytest.raises(NotAStoreError, match="pass --store ~/.flowscope-demo"):
+        flowscope.open(str(tmp_path / "elsewhere"))
+    assert "~/.flowscope-demo" in runner.invoke(app, ["demo", "--help"]).output, "demo's --store says its default"
+
+
 def test_doctor_exit_codes_and_next_step(tmp_path):
     empty = tmp_path / "empty"
     Store(empty)

@@ -40,11 +40,14 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     """Findings as a DataFrame, most severe and most expensive first (see flowscope.analysis).
 
     The filters are the table readers': `cloud` and `workflow` (name or id), one or a list
-    (`clouds` / `workflows` are the same filters under the analyses' own names).
+    (`clouds` / `workflows` are the same filters under the analyses' own names). Without `until` the
+    window ends now, or where the store's data ends when that is earlier (said in a warning), as on
+    the dashboard: the days after a stopped sync or an old import are not read as days without spend.
     Raises NotAStoreError for a path that is not a store and ValueError naming what exists for a
     typo'd cloud or workflow; warns (UserWarning) when the window holds no executions or the last
     collection of an in-scope scope failed, so an empty frame is never read as "healthy".
     """
+    import datetime as dt
     import warnings
 
     from flowscope.analysis.run import analyze_report
@@ -54,7 +57,11 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         if one is not None and many is not None:
             raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
     session = store if isinstance(store, Session) else open_store(store)
+    collections_as_of = None
+    if until is None:
+        until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
     report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
+                            collections_as_of=collections_as_of,
                             clouds=as_list(cloud if cloud is not None else clouds),
                             workflows=as_list(workflow if workflow is not None else workflows))
     if report.coverage.status != "ok":

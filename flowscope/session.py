@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import TABLES, C, RunStatus, Status
-from flowscope.timewindow import check_order, parse_window
+from flowscope.timewindow import check_order, default_end, parse_window
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -76,6 +77,20 @@ class Session:
         """An Ibis table, for expressions that should run in the engine."""
         self._check(name)
         return self.store.table(name)
+
+    def window_end(self, now: Any = None) -> "dt.datetime":
+        """Where a window given no end ends (`timewindow.default_end`): now, or where the store's data ends
+        when that is earlier, with a UserWarning saying so."""
+        import pandas as pd
+
+        last = self.store.sql(f"SELECT max({C.started_at}) AS last FROM executions")["last"].iloc[0]
+        last_data = None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
+        end, at_data = default_end(last_data, now)
+        if at_data:
+            warnings.warn(f"the store's data ends at {last_data:%Y-%m-%d %H:%M} UTC: the window ends at "
+                          f"{end:%Y-%m-%d %H:%M} UTC, not now (pass until=... to end it elsewhere)",
+                          UserWarning, stacklevel=3)
+        return end
 
     def sql(self, query: str) -> "pd.DataFrame":
         """DuckDB SQL over views named like the model tables."""

@@ -8,6 +8,7 @@ Refusing it here gives the user one clear line instead of a traceback.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 
 from flowscope.model import UTC, utc
@@ -51,6 +52,27 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     in analyze, report, run and the notebook API alike."""
     end = parse_since(until, now)
     return parse_since(since, end or now), end
+
+
+END_STEP_S = 300
+"""A window's default end rounds up to 5 minutes (the dashboard's cached results hold that long)."""
+
+
+def default_end(last_data: dt.datetime | None, now: dt.datetime | None = None,
+                step_s: int = END_STEP_S) -> tuple[dt.datetime, bool]:
+    """(end, ends at the data) of a window given no end: now, or where the store's data ends when it
+    ends before now (a sync that stopped, an export imported months later), so the days after it are not
+    read as days of nothing: no drop to zero, no projection divided over them. The dashboard's default
+    and the notebook API's `flowscope.analyze`; the commands end at now, where an empty recent window
+    is the news ("no data", exit 3)."""
+    def ceil(ts: dt.datetime) -> dt.datetime:
+        return dt.datetime.fromtimestamp(math.ceil(ts.timestamp() / step_s) * step_s, tz=UTC)
+
+    now_end = ceil(now or dt.datetime.now(UTC))
+    data_end = ceil(last_data + dt.timedelta(seconds=1)) if last_data is not None else None
+    if data_end is not None and data_end < now_end:
+        return data_end, True
+    return now_end, False
 
 
 def check_order(start: dt.datetime | None, end: dt.datetime | None) -> None:

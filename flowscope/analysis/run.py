@@ -145,12 +145,18 @@ def analyze_report(
     clouds: list[str] | None = None,
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    collections_as_of: dt.datetime | None = None,
 ) -> AnalysisReport:
-    """Findings and the coverage they stand on, from one context (the same window and filters)."""
+    """Findings and the coverage they stand on, from one context (the same window and filters).
+
+    collections_as_of: the failed collections said are each scope's last before this time (default:
+    the window's end); a window ended where the data ends (`timewindow.default_end`) asks as of now,
+    since the syncs that failed after the data are why it ends there."""
     tables = {name: store.table(name) for name in TABLES}
     ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
                    thresholds=thresholds)
-    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
+    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None,
+                                                          collections_as_of))
 
 
 def window_coverage(
@@ -208,7 +214,8 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
 
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,
-              workflows: list[str] | None, until_given: bool) -> Coverage:
+              workflows: list[str] | None, until_given: bool,
+              collections_as_of: dt.datetime | None = None) -> Coverage:
     """What the window holds, from the runs per workflow the context read (`suite.runs_per_workflow`);
     only the store's runs per cloud under a cloud filter need a read of their own."""
     runs = runs_of(ctx.runs, ctx.workflows if workflows else None)
@@ -228,7 +235,8 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
         store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
         until_given=until_given,
-        failed_collections=_failed_collections(ctx.tables["collection_runs"], ctx.until),
+        failed_collections=_failed_collections(ctx.tables["collection_runs"],
+                                               max(ctx.until, collections_as_of or ctx.until)),
     )
 
 

@@ -19,7 +19,8 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import Filters, first_execution
-from flowscope.model import UTC, C
+from flowscope.model import C
+from flowscope.timewindow import default_end
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
 DEFAULT_WINDOW = "7d"
@@ -62,7 +63,6 @@ def _to_url(window: str, clouds: list[str], workflows: list[str], end_now: bool)
         del params[PARAM_END]
 
 
-STEP_S = 300   # window ends round up to 5 minutes, so cached results hold for 5 minutes
 
 
 @dataclass(frozen=True)
@@ -76,10 +76,6 @@ class TimeWindow:
     previous_has_data: bool             # the data covers the previous window of the same length
 
 
-def _ceil(ts: dt.datetime, step: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(math.ceil(ts.timestamp() / step) * step, tz=UTC)
-
-
 def time_window(days: float, *, first_data: dt.datetime | None, last_data: dt.datetime | None,
                 now: dt.datetime | None = None, end_at_now: bool = False) -> TimeWindow:
     """The one rule for time on every page: the window ends at min(now, latest data) unless the user
@@ -87,10 +83,7 @@ def time_window(days: float, *, first_data: dt.datetime | None, last_data: dt.da
     to zero), and the previous window counts as having data only when the data covers (almost) all
     of it (no "+15,301" against an empty month: `measures.previous_covered`, the rule every surface
     and analysis compares by)."""
-    now_end = _ceil(now or dt.datetime.now(UTC), STEP_S)
-    data_end = _ceil(last_data + dt.timedelta(seconds=1), STEP_S) if last_data is not None else None
-    ends_at_data = not end_at_now and data_end is not None and data_end < now_end
-    until = data_end if ends_at_data and data_end is not None else now_end
+    until, ends_at_data = default_end(None if end_at_now else last_data, now)
     span = dt.timedelta(days=days)
     since = until - span
     previous_has_data = measures.previous_covered(first_data, since, until)

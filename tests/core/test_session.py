@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import warnings
 
 import pytest
@@ -104,3 +105,25 @@ def test_analyze_takes_the_readers_filters(session):
         flowscope.analyze(session, cloud="aws", clouds=["aws"], **window)
     with pytest.raises(ValueError, match="unknown workflow 'paymnts'"):
         flowscope.analyze(session, workflow="paymnts", **window)
+
+
+def test_analyze_without_an_end_ends_where_the_data_ends(session):
+    """A store whose data ended before now (an old import, a stopped sync): the window ended now, so the
+    months after the data counted as days without spend and every projected monthly figure shrank
+    (a 30-day demo analysed 8 months later: NormalizeRecord's $5.25/month read $0.57). It ends where the
+    data ends, as on the dashboard (`timewindow.default_end`), and says so."""
+    from flowscope.timewindow import default_end
+
+    last = session.sql("SELECT max(started_at) AS last FROM executions")["last"].iloc[0].to_pydatetime()
+    end, at_data = default_end(last)
+    assert at_data and end <= END + dt.timedelta(minutes=5)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", UserWarning)
+        found = flowscope.analyze(session, since="3d")
+    assert any(re.search(r"the store's data ends at .* the window ends at .*not now", str(w.message)) for w in said)
+    assert any("last collection of" in str(w.message) for w in said), "a sync that failed after the data is said"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert found.equals(flowscope.analyze(session, since="3d", until=end))
+    costs = found[found["monthly_usd"] > 0]
+    assert len(costs) > 0 and (found["window_end"] <= end).all()

@@ -64,6 +64,9 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
                             collections_as_of=collections_as_of,
                             clouds=as_list(cloud if cloud is not None else clouds),
                             workflows=as_list(workflow if workflow is not None else workflows))
+    gap = report.coverage.gap_note()
+    if gap:
+        warnings.warn(gap.replace("--until", "until="), UserWarning, stacklevel=2)
     if report.coverage.status != "ok":
         problems = [report.coverage.message()] + [
             f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]

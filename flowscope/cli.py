@@ -284,13 +284,15 @@ def _extra_lines() -> list[str]:
     return lines
 
 
-@app.command()
-def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
-    """Check the configuration, the store, the last sync of every scope and the installed extras.
+DOCTOR_HELP = literal(
+    "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
+    "Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment "
+    "variable is not set here) or not a store; 3 no executions yet or a failed last sync.")
 
-    Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment
-    variable is not set here) or not a store; 3 no executions yet or a failed last sync.
-    """
+
+@app.command(help=DOCTOR_HELP)
+def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
+    """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
     from flowscope.model import C
@@ -359,7 +361,8 @@ ANALYZE_HELP = (
     "clouds failed; 2 for a bad flag, a typo'd --cloud or --workflow, a time out of range or a path "
     "that is not a store; 0 otherwise.\n\n"
     "Messages go to stderr; --format json always prints one object: window, filters, counts, "
-    "data_range, failed_collections, status (ok, no_data, collection_failed), message, findings."
+    "data_range, failed_collections, status (ok, no_data, collection_failed), message, note (the data "
+    "ends well before the window does), findings."
 )
 
 
@@ -413,9 +416,9 @@ def analyze(
 
 def _coverage_notes(coverage: "Coverage") -> None:
     """Why a window holds nothing, and which collections failed (analyze, report and run say the same)."""
-    message = coverage.message()
-    if message:
-        note(message)
+    for said in (coverage.message(), coverage.gap_note()):
+        if said:
+            note(said)
     for failed in coverage.failed_collections:
         note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: "
              f"{failed['error'] or 'no error recorded'}")

@@ -29,6 +29,7 @@ from flowscope.analysis.suite import (
     known_workflows,
     runs_of,
 )
+from flowscope.format import fmt_duration
 from flowscope.model import TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import parse_window
 
@@ -53,6 +54,11 @@ def analyze_store(
     """
     return analyze_report(store, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
                           thresholds=thresholds).findings
+
+
+DATA_GAP_SHARE = 0.1
+"""A window whose data ends this share of it (and at least a day) before its end gets `gap_note`."""
+_MS = dt.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -109,6 +115,19 @@ class Coverage:
                 f"{self._filter_text()}; the store's executions run from {_iso(self.first)} to "
                 f"{_iso(self.last)}: use {flag}")
 
+    def gap_note(self) -> str | None:
+        """When the data for the filters ends well before the window does (at least a day, and a tenth of
+        the window): the window's spend is projected over days nobody collected, so say where the data
+        ends and how to end the window there; None otherwise."""
+        if not self.executions or self.last is None:
+            return None
+        gap, span = self.until - self.last, self.until - self.since
+        if gap < dt.timedelta(days=1) or gap < span * DATA_GAP_SHARE:
+            return None
+        return (f"the data{self._filter_text()} ends at {_iso(self.last)}, {fmt_duration(gap / _MS)} before the "
+                f"window's end: monthly projections spread its spend over all {fmt_duration(span / _MS)} of the "
+                f"window; use --until {(self.last + dt.timedelta(days=1)).date()} to end it where the data ends")
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""
         return {
@@ -120,6 +139,7 @@ class Coverage:
             "failed_collections": [{**f, "ended_at": _iso(f["ended_at"])} for f in self.failed_collections],
             "status": self.status,
             "message": self.message(),
+            "note": self.gap_note(),
         }
 
 

@@ -233,6 +233,24 @@ def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, mo
     assert "~/.flowscope-demo" in runner.invoke(app, ["demo", "--help"]).output, "demo's --store says its default"
 
 
+def test_a_window_running_far_past_the_data_says_so(payments):
+    """The data (2026-11-10 .. 11-11) ends weeks before a window that runs to 2026-12-31: its spend was
+    projected over every day of it without a word. analyze (text and JSON) and the notebook API say
+    where the data ends and how to end the window there; a window that ends near the data says nothing."""
+    wide = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until", "2026-12-31"])
+    text = " ".join(wide.output.split())
+    assert "the data ends at 2026-11-11T14:00:00Z, 49 d 10 h before the window's end" in text
+    assert "use --until 2026-11-12 to end it where the data ends" in text
+    doc = json.loads(runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until",
+                                         "2026-12-31", "--format", "json"]).stdout)
+    assert doc["note"].startswith("the data ends at 2026-11-11T14:00:00Z")
+    near = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until", "2026-11-12",
+                               "--format", "json"])
+    assert json.loads(near.stdout)["note"] is None and "before the window's end" not in near.output
+    with pytest.warns(UserWarning, match=r"before the window's end.*use until= 2026-11-12"):
+        flowscope.analyze(payments, since="2026-11-09", until="2026-12-31")
+
+
 def test_doctor_exit_codes_and_next_step(tmp_path):
     empty = tmp_path / "empty"
     Store(empty)

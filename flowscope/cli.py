@@ -479,12 +479,11 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     from rich.table import Table
     from rich.text import Text
 
+    analysed = (f"{fmt_count(coverage.executions)} executions of {fmt_count(coverage.workflows)} workflow(s) "
+                f"from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC")
     if findings.empty:
         if coverage.status != "no_data":
-            note(f"no findings in this window ({fmt_count(coverage.executions)} executions of "
-                 f"{fmt_count(coverage.workflows)} workflow(s) from {coverage.since:%Y-%m-%d %H:%M} to "
-                 f"{coverage.until:%Y-%m-%d %H:%M} UTC)",
-                 console=out)
+            note(f"no findings in this window ({analysed})", console=out)
         return
     table = Table(show_lines=False)
     for column in ("severity", "kind", "cloud", "workflow", "step"):
@@ -497,6 +496,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
                       "" if is_missing(row.monthly_usd) else fmt_usd(row.monthly_usd))
     console = out if out.is_terminal else Console(width=200)
     console.print(table)
+    note(f"{fmt_count(len(findings))} finding(s) in {analysed}", console=out)
 
 
 REPORT_HELP = (

@@ -371,6 +371,9 @@ def test_table_shows_names_as_text(tmp_path):
     assert "failing_step" in result.stdout
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "[bold]x[/bold]red" in result.stdout and "]0;" not in result.stdout   # the OSC title is gone whole
+    found = sum(1 for line in result.stdout.splitlines() if "failing_step" in line)
+    assert f"{found} finding(s) in 20 executions of 1 workflow(s) from 2026-11-09 00:00 to 2026-11-13 00:00 UTC" \
+        in result.output, "the table says what it covered, as an empty window does"
 
 
 # 7. CSV formula injection --------------------------------------------------------------------

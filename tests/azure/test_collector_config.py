@@ -86,6 +86,36 @@ def test_token_from_the_environment_only(monkeypatch):
     assert clients.token_scope("https://management.usgovcloudapi.net") == "https://management.usgovcloudapi.net/.default"
 
 
+def test_no_credentials_is_one_line_saying_how_to_sign_in(monkeypatch):
+    """DefaultAzureCredential with nothing to use: the SDK logged a dozen lines (every credential it tried)
+    and the scope's error repeated them in one long line; now one line says so and how to sign in."""
+    import logging
+
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Nothing:
+        def get_token(self, *scopes, **kwargs):
+            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token from the included "
+                                            "credentials.\nAttempted credentials:\n\tEnvironmentCredential: ...")
+
+    with ArmServer() as server:
+        client = clients.ArmClient(server.endpoint, Nothing())
+        with pytest.raises(clients.ArmError) as caught:
+            client.get(f"/subscriptions/{SUB}/providers/Microsoft.Logic/workflows", operation="workflows.list",
+                       params={"api-version": "2019-05-01"})
+        assert server.requests == 0
+    said = str(caught.value)
+    assert said.startswith("workflows.list failed: no Azure credentials: DefaultAzureCredential failed")
+    assert "az login" in said and clients.TOKEN_ENV in said and "Attempted" not in said and "\n" not in said
+    identity = logging.getLogger("azure.identity")
+    monkeypatch.setattr(identity, "level", logging.NOTSET)
+    clients.make_credential({})
+    assert identity.level == logging.ERROR, "its dozen-line warning is the scope's error already"
+    monkeypatch.setattr(identity, "level", logging.DEBUG)
+    clients.make_credential({})
+    assert identity.level == logging.DEBUG, "a level the user set stays"
+
+
 def test_read_only_guard_stops_writes_before_the_wire():
     with ArmServer() as server:
         client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token))

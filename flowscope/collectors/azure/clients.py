@@ -23,6 +23,7 @@ bearer tokens and paging are the SDK's own, not hand-written:
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -34,6 +35,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket
 from flowscope.collectors.window import CollectionError
+from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
@@ -149,7 +151,10 @@ class StaticTokenCredential:
 
 
 def make_credential(env: Mapping[str, str] | None = None) -> Any:
-    """`FLOWSCOPE_AZURE_TOKEN` as a static credential, else azure-identity's default chain."""
+    """`FLOWSCOPE_AZURE_TOKEN` as a static credential, else azure-identity's default chain.
+
+    The chain logs a warning of a dozen lines (every credential it tried) when none gives a token; the
+    scope's own error says it in one (`no_credentials`), so azure-identity's log is kept to errors."""
     env = os.environ if env is None else env
     token = env.get(TOKEN_ENV, "").strip()
     if token:
@@ -159,7 +164,18 @@ def make_credential(env: Mapping[str, str] | None = None) -> Any:
     except ImportError:  # pragma: no cover - exercised only without the extra
         raise AzureConfigError("the Azure collector needs azure-identity: pip install 'flowscope[azure]' "
                                f"(or set {TOKEN_ENV} to a bearer token)") from None
+    identity_log = logging.getLogger("azure.identity")
+    if identity_log.level == logging.NOTSET:      # a level the user set stays theirs
+        identity_log.setLevel(logging.ERROR)
     return DefaultAzureCredential(exclude_interactive_browser_credential=True)
+
+
+def no_credentials(exc: Exception) -> str:
+    """A token that could not be had, in one line with what to do: the SDK's first line (its list of
+    every credential tried is noise here), and the ways to sign in."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (f"no Azure credentials: {truncate(first, 160)} (sign in with `az login`, set AZURE_TENANT_ID, "
+            f"AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, use a managed or workload identity, or set {TOKEN_ENV})")
 
 
 def token_scope(endpoint: str) -> str:
@@ -340,7 +356,7 @@ class ArmClient:
     def send(self, method: str, path_or_url: str, *, operation: str, params: Mapping[str, str] | None = None,
              json_body: Any = None) -> Any:
         """One call (retried inside the pipeline): the decoded JSON body, or `ArmError`."""
-        from azure.core.exceptions import AzureError
+        from azure.core.exceptions import AzureError, ClientAuthenticationError
         from azure.core.rest import HttpRequest
 
         url = self.url(path_or_url, params)
@@ -350,6 +366,9 @@ class ArmClient:
             response = self._client.send_request(request, **self._http_opt_out)
         except ReadOnlyViolation:
             raise
+        except ClientAuthenticationError as exc:
+            raise ArmError(f"{operation} failed: {no_credentials(exc)}", status=None, operation=operation,
+                           code=type(exc).__name__, target=_target(url)) from None
         except AzureError as exc:
             raise ArmError(f"{operation} failed: {type(exc).__name__}: {str(exc)[:200]}", status=None,
                            operation=operation, code=type(exc).__name__, target=_target(url)) from None

@@ -136,3 +136,22 @@ def test_scope_result_row_is_a_collection_runs_row():
     table = to_arrow("collection_runs", [result.row()])
     assert table.schema == COLLECTION_RUNS
     assert json.loads(result.row()["details"])["error_count"] == 1
+
+
+def test_no_credentials_fail_the_scope_with_how_to_sign_in(store, monkeypatch):
+    """botocore says "Unable to locate credentials" and no more: the failed scope says how to give some."""
+    from flowscope.collectors.sync import sync_store
+
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", raising=False)
+    monkeypatch.delenv("AWS_CONTAINER_CREDENTIALS_FULL_URI", raising=False)
+    report = sync_store(store, [{"cloud": "aws", "regions": ["eu-west-1"], "endpoint_url": "http://127.0.0.1:9",
+                                 "max_attempts": 1, "read_timeout": 2}])
+    [result] = report.results
+    assert result.status == "failed" and report.exit_code == 3
+    assert result.error.startswith("AwsAuthError: no AWS credentials: NoCredentialsError: Unable to locate")
+    assert "aws sso login" in result.error and "AWS_ACCESS_KEY_ID" in result.error

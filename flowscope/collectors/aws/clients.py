@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.collectors.throttle import Quota, RateLimiters
+from flowscope.collectors.window import CollectionError
+from flowscope.model import truncate
 
 try:  # boto3 is the `aws` extra: importing flowscope must not need it
     import boto3
@@ -326,3 +328,29 @@ def error_code(exc: BaseException) -> str | None:
     if isinstance(response, dict):
         return response.get("Error", {}).get("Code")
     return None
+
+
+class AwsAuthError(CollectionError):
+    """The scope found no usable AWS credentials (none at all, a missing profile, an expired SSO login)."""
+
+
+def explain_credentials(exc: Exception) -> Exception:
+    """A botocore credentials failure as one line saying how to sign in (botocore says "Unable to locate
+    credentials" and no more); any other exception as it is."""
+    from botocore.exceptions import (
+        CredentialRetrievalError,
+        NoCredentialsError,
+        PartialCredentialsError,
+        ProfileNotFound,
+        TokenRetrievalError,
+        UnauthorizedSSOTokenError,
+    )
+
+    kinds = (NoCredentialsError, PartialCredentialsError, ProfileNotFound, TokenRetrievalError,
+             UnauthorizedSSOTokenError, CredentialRetrievalError)
+    if not isinstance(exc, kinds):
+        return exc
+    return AwsAuthError(f"no AWS credentials: {type(exc).__name__}: {truncate(str(exc), 160)} (set the source's "
+                        "profile or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; run `aws sso login` "
+                        "for an SSO profile; or use an instance or task role: docs/iam-policy.json is the read-only "
+                        "policy)", code=type(exc).__name__)

@@ -133,8 +133,9 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
         window = open_window(store, result, lag=scope.lag, since=since, now=now)    # status running first
         _collect(scope, clients, store, result, window, now)
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
-        result.finish(failed=exc)
-        result.errors.append({"code": type(exc).__name__, "message": str(exc)[:300]})
+        failed = aws_clients.explain_credentials(exc)
+        result.finish(failed=failed)
+        result.errors.append({"code": type(failed).__name__, "message": str(failed)[:300]})
     finally:
         if clients is not None:
             result.details["api_calls"] = dict(sorted(clients.calls.items()))

@@ -222,6 +222,12 @@ def import_(
         err.print(f"{len(result.skips)} record(s) skipped", highlight=False)
     for warning in result.warnings:
         tagged("warning:", warning)
+    if result.runless_executions:
+        tagged("warning:", f"{result.runless_executions} execution(s) have steps or usage but no run record in "
+                           "these files or the store (an export of actions or step entries without its runs): "
+                           "runs, run failure rates and durations count them once their run is imported "
+                           "(Logic Apps: the runs list or get; Workflows: executions list or get; Step "
+                           "Functions: describe-execution, or log records from ExecutionStarted)")
     if result.texts_upgraded:
         from flowscope.collectors.stored_texts import upgraded_line
 

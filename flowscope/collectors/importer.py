@@ -87,6 +87,9 @@ class ImportResult:
     """Executions already stored exactly as this import would write them: not rewritten."""
     texts_upgraded: int = 0
     """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
+    runless_executions: int = 0
+    """Executions the files gave steps, attempts or usage of but no run record of (nor the store): the
+    dashboard and the run measures count runs from run records, so they wait for one."""
     upkeep: str | None = None
     """What merging small files did after the import (`upkeep.compact_crowded`), None when nothing."""
 
@@ -489,12 +492,15 @@ class _Tally:
     new: set[ExecKey] = field(default_factory=set)
     changed: set[ExecKey] = field(default_factory=set)
     unchanged: set[ExecKey] = field(default_factory=set)
+    with_run: set[ExecKey] = field(default_factory=set)      # an execution row written or already stored
+    runless: set[ExecKey] = field(default_factory=set)       # steps, attempts or usage only, so far
 
     def settle(self, result: ImportResult) -> None:
         """An execution written twice by one import (read again after a late record) counts once."""
         result.new_executions = len(self.new)
         result.changed_executions = len(self.changed - self.new)
         result.unchanged_executions = len(self.unchanged - self.new - self.changed)
+        result.runless_executions = len(self.runless - self.with_run)
 
 
 def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally, imported: set[ExecKey]) -> None:
@@ -505,6 +511,10 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
     read for this batch; only executions found there are fingerprinted again."""
     keys = _execution_keys(batch)
     overlap = keys & stored.keys()
+    has_run = {(row[C.cloud], row[C.execution_id]) for row in batch.executions}
+    has_run |= {key for key in overlap if any(entry[0] == "executions" for entry in stored[key])}
+    tally.with_run |= has_run
+    tally.runless |= keys - has_run
     incoming = _fingerprints({table: [row for row in batch.rows(table)
                                       if (row[C.cloud], row[C.execution_id]) in overlap]
                               for table in EXECUTION_TABLES}) if overlap else {}

@@ -69,6 +69,28 @@ def test_azure_actions_before_their_workflow_are_reclassified_when_it_arrives(tm
     assert table_rows(store, "usage") == table_rows(reference_store(tmp_path, sim), "usage")
 
 
+def test_actions_without_their_runs_are_said_and_count_once_the_runs_arrive(tmp_path, sims):
+    """An export of Logic Apps actions without the runs list stored steps of runs the store had no run
+    record of, and said "N new executions"; it now says how many lack their run, until it comes."""
+    sim = sims[Cloud.AZURE]
+    actions = [d for d in sim.documents if d[0] not in ("azure.runs", "azure.workflow")]
+    run_docs = [d for d in sim.documents if d[0] == "azure.runs"]
+    assert actions and run_docs
+    store = Store(tmp_path / "store")
+    first = import_files(store, write_documents(tmp_path / "actions", actions))
+    runs = {(r[C.cloud], r[C.execution_id]) for r in store.read_rows("steps")}
+    assert first.runless_executions == len(runs) > 0 and not store.read_rows("executions")
+    second = import_files(store, write_documents(tmp_path / "runs", run_docs))
+    assert second.runless_executions == 0
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    said = CliRunner().invoke(app, ["import", "--store", str(tmp_path / "cli"), str(tmp_path / "actions")]).output
+    assert f"{len(runs)} execution(s) have steps or usage but no run record" in " ".join(said.split())
+    assert {(r[C.cloud], r[C.execution_id]) for r in store.read_rows("executions")} >= runs
+
+
 def test_a_bad_file_stops_the_import_and_writes_nothing(tmp_path, sims):
     good = write_documents(tmp_path / "files", sims[Cloud.GCP].documents[:3])
     store = Store(tmp_path / "store")

@@ -102,7 +102,14 @@ def _humanize(key: str) -> str:
     return key.replace("_", " ").strip()
 
 
-_SHARE_WORDS = frozenset({"rate", "share", "ratio"})
+SHARE_WORDS = frozenset({"rate", "share", "ratio"})
+"""Words of a name that make a fraction of one (failure_rate, share): shown as a percentage."""
+
+
+def name_words(name: str) -> set[str]:
+    """A column's or key's name as whole words ("retry_share" -> retry, share; "iterations" holds no
+    "ratio"): what the unit rules of evidence, tables and sheets read names by."""
+    return {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
 
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
 
@@ -144,7 +151,7 @@ def _evidence_value(key: str, value: Any) -> str:
         return fmt_usd(value)
     if key.endswith("_pct"):
         return f"{float(value):.1f}%"
-    if not _SHARE_WORDS.isdisjoint(key.split("_")) and 0 <= float(value) <= 1:   # whole words: not "operations"
+    if not SHARE_WORDS.isdisjoint(name_words(key)) and 0 <= float(value) <= 1:   # whole words: not "operations"
         return fmt_pct(value)
     if float(value).is_integer():
         return fmt_count(value)

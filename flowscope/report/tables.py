@@ -4,17 +4,20 @@ One frame per sheet or file: summary (overview per cloud, this window and the pr
 findings, costly steps, slowest steps, failing steps, retried steps, collection health, resolved.
 Every text cell goes through `textsafety.csv_safe_frame` (a cell starting with = + - @ tab or CR
 gets a leading apostrophe), in all three formats: a Parquet file is often opened in a spreadsheet
-too. Times are UTC (naive in Excel, which has no time zones).
+too. Times are UTC (naive in Excel, which has no time zones). In Excel each column shows in its
+unit (dollars, percentages, counts; `sheet_format`), the header frozen: the values stay the numbers.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from flowscope.analysis.suite import _json_default
+from flowscope.format import SHARE_WORDS, is_missing, name_words
 from flowscope.model import C
 from flowscope.report.content import ReportContent
 from flowscope.textsafety import csv_safe_frame
@@ -51,6 +54,49 @@ def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+SHEET_FORMATS = (("usd", '"$"#,##0.00##'), ("ms", "#,##0"), ("minutes", "#,##0.0"))
+"""Number formats of a sheet's columns by the last word of their name (the analyses' unit suffixes)."""
+MAX_SHEET_WIDTH = 60
+
+
+def sheet_format(column: str, values: pd.Series) -> str | None:
+    """The number format a spreadsheet shows a column in: dollars, milliseconds, a share as a percentage,
+    counts with thousands separators, times to the minute; None leaves it as written (text)."""
+    words = name_words(column)
+    last = column.lower().rsplit("_", 1)[-1]
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "yyyy-mm-dd hh:mm"
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    for suffix, number_format in SHEET_FORMATS:
+        if last == suffix:
+            return number_format
+    if not SHARE_WORDS.isdisjoint(words):
+        return "0.0%"
+    present = values.dropna()
+    whole = pd.api.types.is_integer_dtype(values) or bool((present == present.round()).all())
+    return "#,##0" if whole else "#,##0.00"
+
+
+def _dress(sheet: Any, frame: pd.DataFrame) -> None:
+    """A sheet a person can read: the header frozen and bold, each column in its unit's number format
+    (`sheet_format`), widths to fit (up to MAX_SHEET_WIDTH characters)."""
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+
+    sheet.freeze_panes = "A2"
+    for i, column in enumerate(frame.columns, start=1):
+        letter = get_column_letter(i)
+        sheet[f"{letter}1"].font = Font(bold=True)
+        number_format = sheet_format(str(column), frame[column])
+        if number_format:
+            for (cell,) in sheet.iter_rows(min_row=2, min_col=i, max_col=i):
+                cell.number_format = number_format
+        sample = frame[column].head(200).map(lambda v: len(str(v)) if not is_missing(v) else 0)
+        widest = max([len(str(column)), *sample.tolist()]) if len(sample) else len(str(column))
+        sheet.column_dimensions[letter].width = min(widest + 2, MAX_SHEET_WIDTH)
+
+
 def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
     """CSV or Parquet: a folder `out` with one file per frame; xlsx: one workbook, a sheet per frame."""
     if fmt not in TABLE_FORMATS:
@@ -60,6 +106,7 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
         with pd.ExcelWriter(out, engine="openpyxl") as book:
             for name, frame in data.items():
                 _naive_utc(frame).to_excel(book, sheet_name=name[:31], index=False)
+                _dress(book.sheets[name[:31]], frame)
         return [out]
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")

@@ -14,17 +14,15 @@ No Streamlit here: `components.table` turns the formats into `st.column_config` 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 
-from flowscope.format import BLANK, fmt_evidence, is_missing
+from flowscope.format import BLANK, SHARE_WORDS, fmt_evidence, is_missing, name_words
 
-RATIO_WORDS = frozenset({"rate", "share", "ratio", "pct", "cv", "drift", "amplification", "factor", "mean", "avg",
-                         "score"})
+RATIO_WORDS = SHARE_WORDS | {"pct", "cv", "drift", "amplification", "factor", "mean", "avg", "score"}
 """Words of a column's name (whole words: "iterations" holds "ratio" and is a count) that make a float
 column a measure rather than a count."""
 
@@ -116,7 +114,7 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float) -> tup
 
 
 def _is_count(column: str, values: pd.Series) -> bool:
-    if not pd.api.types.is_float_dtype(values) or not RATIO_WORDS.isdisjoint(re.split(r"[^a-z0-9]+", column.lower())):
+    if not pd.api.types.is_float_dtype(values) or not RATIO_WORDS.isdisjoint(name_words(column)):
         return False
     present = values.dropna()
     return bool(len(present)) and bool((present == present.round()).all())

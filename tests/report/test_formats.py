@@ -118,3 +118,34 @@ def test_reports_load_no_streamlit():
             "print('streamlit' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_xlsx_columns_show_in_their_units(hostile_content, tmp_path):
+    """Every cell was 'General': 0.3130841121495327 for a failure rate, 1.76492592 for dollars, no frozen
+    header. Each column now shows in its unit; the cells keep the numbers."""
+    openpyxl = pytest.importorskip("openpyxl")
+    out = tmp_path / "r.xlsx"
+    write_report(hostile_content, "xlsx", out)
+    book = openpyxl.load_workbook(out)
+    summary = book["summary"]
+    assert summary.freeze_panes == "A2" and summary["A1"].font.bold
+    header = [c.value for c in summary[1]]
+    row = {h: c for h, c in zip(header, summary[2], strict=True)}
+    assert row["cost_usd"].number_format == '"$"#,##0.00##' and isinstance(row["cost_usd"].value, float)
+    assert row["failure_rate"].number_format == "0.0%" and 0 <= row["failure_rate"].value <= 1
+    assert row["executions"].number_format == "#,##0"
+    assert row["since"].number_format == "yyyy-mm-dd hh:mm"
+    assert row["cloud"].number_format == "General"
+    assert summary.column_dimensions["A"].width >= len("cloud")
+
+
+@pytest.mark.parametrize(("column", "values", "shown"), [
+    ("retry_usd", [0.5, 1.25], '"$"#,##0.00##'), ("failure_rate", [0.1], "0.0%"), ("share", [0.5], "0.0%"),
+    ("p95_ms", [1200.0], "#,##0"), ("lag_minutes", [3.5], "#,##0.0"), ("iterations", [3.0, 4.0], "#,##0"),
+    ("quantity", [1.5, 2.0], "#,##0.00"), ("visits", [3, 4], "#,##0"), ("workflow", ["a"], None),
+    ("operations", [0.5], "#,##0.00"),
+])
+def test_sheet_format_reads_the_unit_from_the_name(column, values, shown):
+    from flowscope.report.tables import sheet_format
+
+    assert sheet_format(column, pd.Series(values)) == shown

@@ -62,8 +62,9 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 {% elif status == 'collection_failed' %}<div class="banner bad" id="status"><b>The last collection failed</b>
  for {{ failed|length }} scope(s): the window may be incomplete.<ul>{% for f in failed %}
 <li>{{ f.scope }} at {{ f.ended_at }}: {{ f.error or 'no error recorded' }}</li>{% endfor %}</ul></div>
-{% else %}<div class="banner ok" id="status">Data for the whole window: {{ c.coverage.executions|int }} executions
- of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
+{% elif not gap %}<div class="banner ok" id="status">Data for the whole window: {{ c.coverage.executions|int }}
+ executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
+{% if gap %}<div class="banner warn" id="gap"><b>The data ends before the window does:</b> {{ gap }}</div>{% endif %}
 {% if changes %}<div class="banner warn" id="changes"><b>What changed:</b> {{ changes }}</div>{% endif %}
 
 <h2 id="summary">Summary per cloud</h2>
@@ -267,6 +268,7 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         plotly_js=get_plotlyjs() if plotly == "inline" else "",
         window=f"{_iso(cov.since)} .. {_iso(cov.until)}", previous_window=f"{_iso(prev.since)} .. {_iso(prev.until)}",
         generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
+        gap=cov.gap_note() or "",
         failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],
         changes=c.history.summary() if c.history is not None else "",
         summary=_summary(c), compare=c.previous_has_data, savings=fmt_usd(c.potential_savings), trends=trends,

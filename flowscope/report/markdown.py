@@ -38,6 +38,8 @@ def render_markdown(c: ReportContent) -> str:
              + (f"; workflows: {md(', '.join(cov.workflow_filter))}" if cov.workflow_filter else ""), ""]
     if cov.status == "no_data":
         lines += [f"**No data.** {md(cov.message())}", ""]
+    if cov.gap_note():
+        lines += [f"**The data ends before the window does:** {md(cov.gap_note())}", ""]
     for failed in cov.failed_collections:
         lines.append(f"**Last collection failed:** {md(failed['scope'])}: {md(failed['error'] or 'no error recorded')}")
     if cov.failed_collections:

@@ -149,3 +149,19 @@ def test_sheet_format_reads_the_unit_from_the_name(column, values, shown):
     from flowscope.report.tables import sheet_format
 
     assert sheet_format(column, pd.Series(values)) == shown
+
+
+def test_a_report_whose_data_ends_early_says_so_instead_of_whole_window(report_store, tmp_path):
+    """A window running 3 weeks past the data read "Data for the whole window" in green."""
+    content = build_content(Store.open(report_store), since=SINCE, until=END + dt.timedelta(days=21), now=END)
+    gap = content.coverage.gap_note()
+    assert gap and "before the window's end" in gap
+    out = tmp_path / "r.html"
+    write_report(content, "html", out, plotly="cdn")
+    page = out.read_text()
+    assert 'id="gap"' in page and "Data for the whole window" not in page
+    md_out = tmp_path / "r.md"
+    write_report(content, "md", md_out)
+    assert "**The data ends before the window does:**" in md_out.read_text()
+    near = build_content(Store.open(report_store), since=SINCE, until=END, now=END)
+    assert near.coverage.gap_note() is None

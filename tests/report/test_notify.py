@@ -168,3 +168,25 @@ def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, 
     [result] = deliver(parse_targets([target]), content)
     assert result.failed and result.error == "SMTP 535" and not smtp_server.messages
     assert "wrong" not in result.line()
+
+
+def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monkeypatch):
+    """The syncs succeed but the data stopped days ago (logging turned off, a role that sees nothing new):
+    with no new finding the run sent nothing, an all-clear by silence. The message says where the data ends."""
+    from tests.report.helpers import make_store
+
+    store = make_store(tmp_path / "s", failed_scope=False)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    targets = parse_targets([hook("webhook")])
+    first = build_content(store, since=SINCE, until=END, now=END)
+    record(store, first)
+    assert deliver(targets, first)[0].sent
+    later = END + dt.timedelta(days=4)            # four days on: nothing new was collected
+    stale = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    record(store, stale)
+    assert stale.coverage.status == "ok" and stale.coverage.gap_note()
+    [sent] = deliver(targets, stale)
+    assert sent.sent, sent.line()
+    body = receiver.requests[-1].body
+    assert body["headline"].endswith("the data ends before the window does: 0 finding(s) at or above low to look at")
+    assert body["gap"] == body["status_text"] and "before the window's end" in body["gap"]

@@ -51,6 +51,7 @@ class Message:
     min_severity: str = "high"
     report: str | None = None         # where the report is (a path or a configured URL)
     window: dict[str, str] = field(default_factory=dict)
+    gap: str | None = None            # the data ends well before the window does (Coverage.gap_note)
 
     @property
     def headline(self) -> str:
@@ -58,6 +59,8 @@ class Message:
             return f"{self.title}: no data in the window"
         if self.status == "collection_failed":
             head = f"{self.title}: the last collection failed"
+        elif self.gap:
+            head = f"{self.title}: the data ends before the window does"
         else:
             head = self.title
         new = len(self.findings) + self.more
@@ -69,7 +72,7 @@ class Message:
             "source": "flowscope", "title": self.title, "headline": self.headline, "summary": self.summary,
             "status": self.status, "status_text": self.status_text, "window": self.window, "changes": self.changes,
             "counts": self.counts, "min_severity": self.min_severity, "more": self.more, "report": self.report,
-            "findings": [f.__dict__ for f in self.findings],
+            "gap": self.gap, "findings": [f.__dict__ for f in self.findings],
         }
 
 
@@ -119,6 +122,9 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
     status, status_text = cov.status, cov.message() or (f"last collection failed: {failed}" if failed else None)
     if sync_failed and status == "ok":
         status, status_text = "collection_failed", "the sync of this run failed for a scope: see collection health"
+    gap = cov.gap_note() if status != "no_data" else None
+    if gap and status_text is None:       # a sync that succeeds but brings nothing is news too
+        status_text = gap
     return Message(
         title=content.title, summary=content.summary_line(), status=status, status_text=status_text,
         changes=content.history.summary() if content.history is not None else None, counts=counts,
@@ -127,10 +133,10 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
                                  workflow=_text(r["workflow"]), step=_text(r["step"]),
                                  monthly_usd=float(r["monthly_usd"] or 0.0)) for r in chosen[:MAX_FINDINGS]],
         more=max(0, len(chosen) - MAX_FINDINGS), min_severity=min_severity, report=report,
-        window={"since": cov.since.isoformat(), "until": cov.until.isoformat()},
+        window={"since": cov.since.isoformat(), "until": cov.until.isoformat()}, gap=gap,
     )
 
 
 def worth_sending(message: Message) -> bool:
     """Something to say: findings to look at, or data that is missing or incomplete (never a silent all-clear)."""
-    return bool(message.findings) or message.status != "ok"
+    return bool(message.findings) or message.status != "ok" or bool(message.gap)

@@ -78,6 +78,9 @@ class Coverage:
     store_clouds: list[str]              # clouds the store holds executions of
     until_given: bool = False
     failed_collections: list[dict[str, Any]] = field(default_factory=list)
+    collected_to: dt.datetime | None = None
+    """The latest watermark of a successful sync of the selected clouds: data up to it was looked for (a
+    quiet workflow after its last run is known quiet, not missing); imports record none."""
     """scope, cloud, ended_at, error of each in-scope scope whose last collection (before `until`) failed."""
 
     @property
@@ -116,17 +119,21 @@ class Coverage:
                 f"{_iso(self.last)}: use {flag}")
 
     def gap_note(self) -> str | None:
-        """When the data for the filters ends well before the window does (at least a day, and a tenth of
-        the window): the window's spend is projected over days nobody collected, so say where the data
-        ends and how to end the window there; None otherwise."""
+        """When what the store knows ends well before the window does (at least a day, and a tenth of the
+        window): the data's last start, or a successful sync's watermark past it (`collected_to`: a sync
+        that found nothing new knows the time was quiet). The window's spend is then projected over days
+        nobody looked at, so say where the data ends and how to end the window there; None otherwise."""
         if not self.executions or self.last is None:
             return None
-        gap, span = self.until - self.last, self.until - self.since
+        known = max(self.last, self.collected_to) if self.collected_to is not None else self.last
+        gap, span = self.until - known, self.until - self.since
         if gap < dt.timedelta(days=1) or gap < span * DATA_GAP_SHARE:
             return None
-        return (f"the data{self._filter_text()} ends at {_iso(self.last)}, {fmt_duration(gap / _MS)} before the "
-                f"window's end: monthly projections spread its spend over all {fmt_duration(span / _MS)} of the "
-                f"window; use --until {(self.last + dt.timedelta(days=1)).date()} to end it where the data ends")
+        return (f"the data{self._filter_text()} ends at {_iso(self.last)} and nothing was collected after "
+                f"{_iso(known)}, {fmt_duration(gap / _MS)} before the window's end: monthly projections spread "
+                f"its spend over all {fmt_duration(span / _MS)} of the window; use --until "
+                f"{(known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date()} to end it where the data "
+                "ends")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""
@@ -257,7 +264,18 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         until_given=until_given,
         failed_collections=_failed_collections(ctx.tables["collection_runs"],
                                                max(ctx.until, collections_as_of or ctx.until)),
+        collected_to=_collected_to(ctx.tables["collection_runs"], ctx.until),
     )
+
+
+def _collected_to(runs: ir.Table, until: dt.datetime) -> dt.datetime | None:
+    """The latest watermark (no later than `until`) of a sync that succeeded or partly succeeded, runs
+    already narrowed to the clouds; None when none has one (an imported or demo-less store)."""
+    done = runs.filter(runs[C.status].isin([RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value])
+                       & runs[C.watermark].notnull() & (runs[C.started_at] < lit_ts(until)))
+    latest = execute(done.aggregate(to=done[C.watermark].max()))
+    value = latest["to"].iloc[0] if len(latest) else None
+    return None if _missing(value) else min(_ts(value) or until, until)
 
 
 def _failed_collections(runs: ir.Table, until: dt.datetime) -> list[dict[str, Any]]:

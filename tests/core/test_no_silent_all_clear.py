@@ -239,7 +239,8 @@ def test_a_window_running_far_past_the_data_says_so(payments):
     where the data ends and how to end the window there; a window that ends near the data says nothing."""
     wide = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until", "2026-12-31"])
     text = " ".join(wide.output.split())
-    assert "the data ends at 2026-11-11T14:00:00Z, 49 d 10 h before the window's end" in text
+    assert ("the data ends at 2026-11-11T14:00:00Z and nothing was collected after 2026-11-11T14:00:00Z, "
+            "49 d 10 h before the window's end") in text
     assert "use --until 2026-11-12 to end it where the data ends" in text
     doc = json.loads(runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until",
                                          "2026-12-31", "--format", "json"]).stdout)
@@ -249,6 +250,23 @@ def test_a_window_running_far_past_the_data_says_so(payments):
     assert json.loads(near.stdout)["note"] is None and "before the window's end" not in near.output
     with pytest.warns(UserWarning, match=r"before the window's end.*use until= 2026-11-12"):
         flowscope.analyze(payments, since="2026-11-09", until="2026-12-31")
+
+
+def test_a_quiet_time_that_syncs_looked_at_is_no_gap(tmp_path):
+    """A weekly job's store, synced every hour: no run for days is a quiet time the syncs saw (their
+    watermark passes it), not missing data; an imported store (no watermark) knows only its data."""
+    synced = run_row("aws:1/r1", "succeeded", at=dt.datetime(2026, 12, 30, 23, tzinfo=UTC))
+    synced[C.watermark] = dt.datetime(2026, 12, 30, 23, tzinfo=UTC)
+    store = make_store(tmp_path / "s", rows("weekly-report", failing=False), Batch(collection_runs=[synced]))
+    doc = json.loads(runner.invoke(app, ["analyze", "--store", store, "--since", "2026-11-09", "--until",
+                                         "2026-12-31", "--format", "json"]).stdout)
+    assert doc["note"] is None, doc["note"]
+    before = run_row("aws:1/r1", "succeeded", at=dt.datetime(2026, 11, 20, tzinfo=UTC))
+    before[C.watermark] = dt.datetime(2026, 11, 20, tzinfo=UTC)
+    old = make_store(tmp_path / "old", rows("weekly-report", failing=False), Batch(collection_runs=[before]))
+    doc = json.loads(runner.invoke(app, ["analyze", "--store", old, "--since", "2026-11-09", "--until",
+                                         "2026-12-31", "--format", "json"]).stdout)
+    assert "nothing was collected after 2026-11-20T00:00:00Z" in doc["note"]
 
 
 def test_doctor_exit_codes_and_next_step(tmp_path):

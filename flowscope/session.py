@@ -81,13 +81,16 @@ class Session:
     def window_end(self, now: Any = None) -> "dt.datetime":
         """Where a window given no end ends (`timewindow.default_end`): now, or where the store's data ends
         when that is earlier, with a UserWarning saying so."""
-        import pandas as pd
+        from flowscope.analysis.tables import store_summary
 
-        last = self.store.sql(f"SELECT max({C.started_at}) AS last FROM executions")["last"].iloc[0]
-        last_data = None if pd.isna(last) else pd.Timestamp(last).to_pydatetime()
-        end, at_data = default_end(last_data, now)
+        con = self.store.connect().cursor()
+        try:
+            known = store_summary(con)["known_to"]
+        finally:
+            con.close()
+        end, at_data = default_end(known, now)
         if at_data:
-            warnings.warn(f"the store's data ends at {last_data:%Y-%m-%d %H:%M} UTC: the window ends at "
+            warnings.warn(f"the store's data ends at {known:%Y-%m-%d %H:%M} UTC: the window ends at "
                           f"{end:%Y-%m-%d %H:%M} UTC, not now (pass until=... to end it elsewhere)",
                           UserWarning, stacklevel=3)
         return end

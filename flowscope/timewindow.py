@@ -60,8 +60,8 @@ END_STEP_S = 300
 
 def default_end(last_data: dt.datetime | None, now: dt.datetime | None = None,
                 step_s: int = END_STEP_S) -> tuple[dt.datetime, bool]:
-    """(end, ends at the data) of a window given no end: now, or where the store's data ends when it
-    ends before now (a sync that stopped, an export imported months later), so the days after it are not
+    """(end, ends at the data) of a window given no end: now, or where the store's data ends (`known_end`)
+    when it ends before now (a sync that stopped, an export imported months later), so the days after it are not
     read as days of nothing: no drop to zero, no projection divided over them. The dashboard's default
     and the notebook API's `flowscope.analyze`; the commands end at now, where an empty recent window
     is the news ("no data", exit 3)."""
@@ -73,6 +73,13 @@ def default_end(last_data: dt.datetime | None, now: dt.datetime | None = None,
     if data_end is not None and data_end < now_end:
         return data_end, True
     return now_end, False
+
+
+def known_end(last_data: dt.datetime | None, collected_to: dt.datetime | None) -> dt.datetime | None:
+    """Where what a store knows ends: its newest execution start, or a successful sync's watermark past
+    it (a sync that looked and found nothing new knows the time was quiet); imports record none."""
+    known = [t for t in (last_data, collected_to) if t is not None]
+    return max(known) if known else None
 
 
 def check_order(start: dt.datetime | None, end: dt.datetime | None) -> None:

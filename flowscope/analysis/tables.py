@@ -25,6 +25,7 @@ import pandas as pd
 from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.model import TABLES, UTC, C, Status, StepType
+from flowscope.timewindow import known_end
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
 
@@ -232,9 +233,11 @@ def store_summary(con: Any) -> dict[str, Any]:
     """Row counts and the time span of the store (for empty / stale states)."""
     e = run(con, q("SELECT count(*) AS n, min({started_at}) AS first, max({started_at}) AS last, "
                    "list(DISTINCT {cloud} ORDER BY {cloud}) AS clouds FROM executions"))
-    runs = run(con, "SELECT count(*) AS n FROM collection_runs")
+    runs = run(con, q("SELECT count(*) AS n, max({watermark}) FILTER (WHERE {status} IN ('succeeded', 'partial')) "
+                      "AS collected_to FROM collection_runs"))
     row = e.iloc[0]
     return {"executions": int(row["n"]), "first": _ts(row["first"]), "last": _ts(row["last"]),
+            "known_to": known_end(_ts(row["last"]), _ts(runs.iloc[0]["collected_to"])),
             "clouds": [] if not isinstance(row["clouds"], (list, tuple)) and pd.isna(row["clouds"]) is True
             else list(row["clouds"]),
             "collection_runs": int(runs.iloc[0]["n"]),

@@ -112,10 +112,12 @@ def test_analyze_without_an_end_ends_where_the_data_ends(session):
     months after the data counted as days without spend and every projected monthly figure shrank
     (a 30-day demo analysed 8 months later: NormalizeRecord's $5.25/month read $0.57). It ends where the
     data ends, as on the dashboard (`timewindow.default_end`), and says so."""
+    from flowscope.analysis.tables import store_summary
     from flowscope.timewindow import default_end
 
-    last = session.sql("SELECT max(started_at) AS last FROM executions")["last"].iloc[0].to_pydatetime()
-    end, at_data = default_end(last)
+    summary = store_summary(session.store.connect().cursor())
+    assert summary["known_to"] >= summary["last"], "a sync's watermark past the last run counts"
+    end, at_data = default_end(summary["known_to"])
     assert at_data and end <= END + dt.timedelta(minutes=5)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always", UserWarning)

@@ -62,3 +62,21 @@ def test_parse_since_refuses_times_the_engines_cannot_hold(text):
 def test_parse_since_accepts_the_far_past():
     assert parse_since("2000-01-01", now=NOW) == dt.datetime(2000, 1, 1, tzinfo=UTC)
     assert parse_since("9000d", now=NOW) == NOW - dt.timedelta(days=9000)
+
+
+def test_a_window_given_no_end_ends_at_what_the_store_knows():
+    """The dashboard's and the notebook's default end: now, unless the store's knowledge (its newest run,
+    or a successful sync's watermark past it) ends earlier; rounded up to 5 minutes."""
+    import datetime as dt
+
+    from flowscope.timewindow import default_end, known_end
+
+    utc = dt.timezone.utc
+    now = dt.datetime(2026, 12, 1, 10, 2, tzinfo=utc)
+    last = dt.datetime(2026, 11, 20, 8, 31, tzinfo=utc)
+    assert known_end(last, None) == last and known_end(None, None) is None
+    assert known_end(last, dt.datetime(2026, 12, 1, 10, tzinfo=utc)) == dt.datetime(2026, 12, 1, 10, tzinfo=utc)
+    assert default_end(last, now) == (dt.datetime(2026, 11, 20, 8, 35, tzinfo=utc), True)
+    assert default_end(known_end(last, now - dt.timedelta(minutes=2)), now) == (
+        dt.datetime(2026, 12, 1, 10, 5, tzinfo=utc), False), "a sync just now: the window ends now"
+    assert default_end(None, now) == (dt.datetime(2026, 12, 1, 10, 5, tzinfo=utc), False)

@@ -67,11 +67,9 @@ def test_parse_since_accepts_the_far_past():
 def test_a_window_given_no_end_ends_at_what_the_store_knows():
     """The dashboard's and the notebook's default end: now, unless the store's knowledge (its newest run,
     or a successful sync's watermark past it) ends earlier; rounded up to 5 minutes."""
-    import datetime as dt
-
     from flowscope.timewindow import default_end, known_end
 
-    utc = dt.timezone.utc
+    utc = UTC
     now = dt.datetime(2026, 12, 1, 10, 2, tzinfo=utc)
     last = dt.datetime(2026, 11, 20, 8, 31, tzinfo=utc)
     assert known_end(last, None) == last and known_end(None, None) is None

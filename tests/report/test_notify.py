@@ -119,20 +119,33 @@ def test_bad_notify_entries_are_config_errors(entry, message):
         parse_targets([entry])
 
 
-@pytest.mark.slow  # three reports of a fresh store
-def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
+def first_run_sent(path, receiver, monkeypatch):
+    """A fresh store, a webhook target, and the first scheduled report recorded and sent:
+    (store, targets, its content)."""
     from tests.report.helpers import make_store
 
-    store = make_store(tmp_path / "s", failed_scope=False)
+    store = make_store(path, failed_scope=False)
     monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
     targets = parse_targets([hook("webhook")])
     first = build_content(store, since=SINCE, until=END, now=END)
     record(store, first)
     assert deliver(targets, first)[0].sent
+    return store, targets, first
+
+
+def next_run(store, hours: float):
+    """The report of a run `hours` after the first, recorded."""
+    later = END + dt.timedelta(hours=hours)
+    content = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    record(store, content)
+    return content
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
     assert len(receiver.requests[0].body["findings"]) == len(first.findings) > 0
-    later = END + dt.timedelta(hours=1)   # the next run: the same findings, nothing new
-    nxt = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
-    record(store, nxt)
+    nxt = next_run(store, 1)        # the next run: the same findings, nothing new
     [skipped] = deliver(targets, nxt)
     assert skipped.skipped and len(receiver.requests) == 1
     every = parse_targets([hook("webhook", send="all")])
@@ -170,20 +183,12 @@ def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, 
     assert "wrong" not in result.line()
 
 
+@pytest.mark.slow  # two reports of a fresh store
 def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monkeypatch):
     """The syncs succeed but the data stopped days ago (logging turned off, a role that sees nothing new):
     with no new finding the run sent nothing, an all-clear by silence. The message says where the data ends."""
-    from tests.report.helpers import make_store
-
-    store = make_store(tmp_path / "s", failed_scope=False)
-    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
-    targets = parse_targets([hook("webhook")])
-    first = build_content(store, since=SINCE, until=END, now=END)
-    record(store, first)
-    assert deliver(targets, first)[0].sent
-    later = END + dt.timedelta(days=4)            # four days on: nothing new was collected
-    stale = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
-    record(store, stale)
+    store, targets, _first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    stale = next_run(store, 4 * 24)       # four days on: nothing new was collected
     assert stale.coverage.status == "ok" and stale.coverage.gap_note()
     [sent] = deliver(targets, stale)
     assert sent.sent, sent.line()

@@ -233,6 +233,7 @@ def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, mo
     assert "~/.flowscope-demo" in runner.invoke(app, ["demo", "--help"]).output, "demo's --store says its default"
 
 
+@pytest.mark.slow  # four analyses
 def test_a_window_running_far_past_the_data_says_so(payments):
     """The data (2026-11-10 .. 11-11) ends weeks before a window that runs to 2026-12-31: its spend was
     projected over every day of it without a word. analyze (text and JSON) and the notebook API say

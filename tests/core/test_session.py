@@ -89,6 +89,7 @@ def test_status_in_any_case_is_the_table_own_spelling(session):
     assert len(session.collection_runs(status="SUCCEEDED")) == (runs[C.status] == "succeeded").sum() > 0
 
 
+@pytest.mark.slow  # five analyses
 def test_analyze_takes_the_readers_filters(session):
     """`cloud=` / `workflow=` as the table readers take them (one value or a list); a string given as
     `clouds` is one cloud, not its letters ('unknown cloud 'a'')."""
@@ -107,6 +108,7 @@ def test_analyze_takes_the_readers_filters(session):
         flowscope.analyze(session, workflow="paymnts", **window)
 
 
+@pytest.mark.slow  # two analyses
 def test_analyze_without_an_end_ends_where_the_data_ends(session):
     """A store whose data ended before now (an old import, a stopped sync): the window ended now, so the
     months after the data counted as days without spend and every projected monthly figure shrank

@@ -151,6 +151,7 @@ def test_sheet_format_reads_the_unit_from_the_name(column, values, shown):
     assert sheet_format(column, pd.Series(values)) == shown
 
 
+@pytest.mark.slow  # two reports of the store
 def test_a_report_whose_data_ends_early_says_so_instead_of_whole_window(report_store, tmp_path):
     """A window running 3 weeks past the data read "Data for the whole window" in green."""
     content = build_content(Store.open(report_store), since=SINCE, until=END + dt.timedelta(days=21), now=END)

@@ -31,7 +31,7 @@ from flowscope.analysis.suite import (
 )
 from flowscope.format import fmt_duration
 from flowscope.model import TABLES, C, Cloud, RunStatus
-from flowscope.timewindow import parse_window
+from flowscope.timewindow import known_end, parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
 """What to do with a store that holds nothing yet (analyze, doctor and the notebook say the same)."""
@@ -78,10 +78,10 @@ class Coverage:
     store_clouds: list[str]              # clouds the store holds executions of
     until_given: bool = False
     failed_collections: list[dict[str, Any]] = field(default_factory=list)
+    """scope, cloud, ended_at, error of each in-scope scope whose last collection (before `until`) failed."""
     collected_to: dt.datetime | None = None
     """The latest watermark of a successful sync of the selected clouds: data up to it was looked for (a
     quiet workflow after its last run is known quiet, not missing); imports record none."""
-    """scope, cloud, ended_at, error of each in-scope scope whose last collection (before `until`) failed."""
 
     @property
     def status(self) -> str:
@@ -125,7 +125,7 @@ class Coverage:
         nobody looked at, so say where the data ends and how to end the window there; None otherwise."""
         if not self.executions or self.last is None:
             return None
-        known = max(self.last, self.collected_to) if self.collected_to is not None else self.last
+        known = known_end(self.last, self.collected_to) or self.last
         gap, span = self.until - known, self.until - self.since
         if gap < dt.timedelta(days=1) or gap < span * DATA_GAP_SHARE:
             return None

@@ -156,7 +156,7 @@ def other_windows(f: Filters, first_data: dt.datetime | None = None) -> list[tup
 def default_filters(summary: Mapping[str, Any]) -> Filters:
     """The filters of a page opened without choices (the default window over the store's data, every
     cloud and workflow): what a first visitor's page asks the analyses for."""
-    span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=summary.get("first"), last_data=_known_to(summary))
+    span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=summary.get("first"), last_data=known_to(summary))
     return Filters(span.since, span.until)
 
 
@@ -206,9 +206,9 @@ def render() -> Filters:
         summary = data.summary()
     except Exception:  # noqa: BLE001 - the page itself explains what is wrong with the store
         options, summary = None, {}
-    return sidebar(options, _known_to(summary), summary.get("first"))
+    return sidebar(options, known_to(summary), summary.get("first"))
 
 
-def _known_to(summary: Mapping[str, Any]) -> dt.datetime | None:
+def known_to(summary: Mapping[str, Any]) -> dt.datetime | None:
     """Where the store's knowledge ends (`store_summary`'s known_to: data, or a sync's watermark past it)."""
     return summary.get("known_to") or summary.get("last")

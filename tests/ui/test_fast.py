@@ -311,7 +311,7 @@ def test_a_change_of_clouds_narrows_the_overview_already_read(tmp_path, monkeypa
     Store(tmp_path).write(build(60, days=6, seed=3))
     monkeypatch.setenv("FLOWSCOPE_STORE", str(tmp_path))
     summary = data.summary()
-    span = filters.time_window(7, first_data=summary["first"], last_data=summary["last"])
+    span = filters.time_window(7, first_data=summary["first"], last_data=filters.known_to(summary))
     every = Filters(span.since, span.until)
     aws = dataclasses.replace(every, clouds=("aws",))
     reads: list[tuple] = []

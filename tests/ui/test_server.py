@@ -192,7 +192,7 @@ def test_the_launcher_reads_what_every_page_reads_first_once_the_runtime_exists(
     assert len(submitted) == 1
     f, prefetch, priority = submitted[0]
     span = filters.time_window(filters.WINDOWS[filters.DEFAULT_WINDOW], first_data=data.summary()["first"],
-                               last_data=data.summary()["last"])
+                               last_data=filters.known_to(data.summary()))
     assert (f.since, f.until, f.clouds, f.workflows) == (span.since, span.until, (), ())
     assert priority == LIKELY and prefetch == filters.other_windows(f, data.summary()["first"])
 

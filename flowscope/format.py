@@ -111,6 +111,7 @@ def name_words(name: str) -> set[str]:
     "ratio"): what the unit rules of evidence, tables and sheets read names by."""
     return {w for w in re.split(r"[^a-z0-9]+", name.lower()) if w}
 
+
 _ISO_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})")
 
 

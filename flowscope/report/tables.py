@@ -17,10 +17,11 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis.suite import _json_default
-from flowscope.format import SHARE_WORDS, is_missing, name_words
+from flowscope.format import is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
 from flowscope.textsafety import csv_safe_frame
+from flowscope.ui.readable import COUNT, DURATION_MINUTES, DURATION_MS, MONEY, SHARE, column_kind
 
 TABLE_FORMATS = ("csv", "parquet", "xlsx")
 
@@ -54,28 +55,23 @@ def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-SHEET_FORMATS = (("usd", '"$"#,##0.00##'), ("ms", "#,##0"), ("minutes", "#,##0.0"))
-"""Number formats of a sheet's columns by the last word of their name (the analyses' unit suffixes)."""
+SHEET_FORMATS = {DURATION_MS: "#,##0", DURATION_MINUTES: "#,##0.0", MONEY: '"$"#,##0.00##', COUNT: "#,##0",
+                 SHARE: "0.0%"}
+"""A sheet's number format per column kind (`readable.column_kind`, the dashboard tables' rule)."""
 MAX_SHEET_WIDTH = 60
 
 
 def sheet_format(column: str, values: pd.Series) -> str | None:
     """The number format a spreadsheet shows a column in: dollars, milliseconds, a share as a percentage,
-    counts with thousands separators, times to the minute; None leaves it as written (text)."""
-    words = name_words(column)
-    last = column.lower().rsplit("_", 1)[-1]
+    counts with thousands separators, other numbers to the cent, times to the minute; None leaves it as
+    written (text)."""
     if pd.api.types.is_datetime64_any_dtype(values):
         return "yyyy-mm-dd hh:mm"
-    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
-        return None
-    for suffix, number_format in SHEET_FORMATS:
-        if last == suffix:
-            return number_format
-    if not SHARE_WORDS.isdisjoint(words):
-        return "0.0%"
-    present = values.dropna()
-    whole = pd.api.types.is_integer_dtype(values) or bool((present == present.round()).all())
-    return "#,##0" if whole else "#,##0.00"
+    kind = column_kind(column, values)
+    if kind is not None:
+        return SHEET_FORMATS[kind]
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return "#,##0.00" if numeric else None
 
 
 def _dress(sheet: Any, frame: pd.DataFrame) -> None:

@@ -131,16 +131,36 @@ def _cell(value: Any) -> Any:
         return value
 
 
+DURATION_MS, DURATION_MINUTES, MONEY, COUNT, SHARE = "duration_ms", "duration_minutes", "money", "count", "share"
+
+
+def column_kind(column: str, values: pd.Series) -> str | None:
+    """What a number column holds, read from its name (the analyses' unit suffixes: `_ms`, `_minutes`,
+    `_usd`; a rate or share) and its values (whole numbers are counts): the one rule the dashboard's
+    tables and the report's sheets format columns by. None for text, and for a float that is none of them."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return None
+    if column.endswith("_ms"):
+        return DURATION_MS
+    if column.endswith("_minutes"):
+        return DURATION_MINUTES
+    if column.endswith("_usd") or column == "usd":
+        return MONEY
+    if _is_count(column, values) or pd.api.types.is_integer_dtype(values):
+        return COUNT
+    return SHARE if not SHARE_WORDS.isdisjoint(name_words(column)) else None
+
+
 def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown | None]:
     """(display values, its number format or None for "as the page configured it") for one column."""
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    if numeric and column.endswith("_ms"):
+    kind = column_kind(column, values)
+    if kind == DURATION_MS:
         return _duration(column, values, config, 1.0)
-    if numeric and column.endswith("_minutes"):
+    if kind == DURATION_MINUTES:
         return _duration(column, values, config, 60_000.0)
-    if numeric and (column.endswith("_usd") or column == "usd"):
+    if kind == MONEY:
         return values.astype("float64"), Shown(_label(column, config), money_format(values))
-    if _is_count(column, values) or (pd.api.types.is_integer_dtype(values) and numeric):
+    if kind == COUNT:
         counts = values.round().astype("Int64") if pd.api.types.is_float_dtype(values) else values
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")

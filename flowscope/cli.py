@@ -177,7 +177,7 @@ def import_(
         help="Execution ARN of a bare get-execution-history file.")] = None,
 ) -> None:
     """Load histories exported from the clouds, in their native formats (detected from content)."""
-    from flowscope.collectors.importer import NothingImportedError, files_of, import_files
+    from flowscope.collectors.importer import NothingImportedError, import_files
     from flowscope.collectors.native import NativeFormatError
     from flowscope.model import Cloud
     from flowscope.store import StoreError
@@ -192,10 +192,9 @@ def import_(
         raise fail(f"--cloud must be one of aws, azure, gcp, not {cloud!r}")
     settings = _settings(config, store)
     try:
-        paths = files_of(list(files))
-        with status(f"importing {len(paths)} file(s)"):
+        with status("importing"):
             # the path, not Store(path): the store is created only once every file has been read
-            result = import_files(settings.store_path, paths, cloud=cloud, fmt=format,
+            result = import_files(settings.store_path, list(files), cloud=cloud, fmt=format,
                                   execution_id=execution_arn)
     except NothingImportedError as exc:
         print_skips(exc.skips)

@@ -149,13 +149,17 @@ class Store:
         """Per table, how many of its partitions hold more than `max_files` files (read from the Delta
         logs: nothing is written); tables with none are left out."""
         out: dict[str, int] = {}
+        for name, dtable in self._existing_tables():
+            crowded = len(delta.fragmented_partitions(dtable, max_files))
+            if crowded:
+                out[name] = crowded
+        return out
+
+    def _existing_tables(self) -> Iterator[tuple[str, delta.DeltaTable]]:
+        """Each table the store has, opened at its latest version (upkeep's reads, not the writer's handles)."""
         for name in TABLES:
             if self._layout.table_exists(name):
-                dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
-                crowded = len(delta.fragmented_partitions(dtable, max_files))
-                if crowded:
-                    out[name] = crowded
-        return out
+                yield name, delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
 
     def compact(self, max_files_per_partition: int | None = None) -> dict[str, Any]:
         """Merge small files of every table, then vacuum files no protected snapshot uses.
@@ -169,10 +173,7 @@ class Store:
             versions = dict(current.versions)
             tables: dict[str, dict[str, int]] = {}
             handles = {}
-            for name in TABLES:
-                if not self._layout.table_exists(name):
-                    continue
-                dtable = delta.DeltaTable(self._layout.table_uri(name), storage_options=self.storage_options)
+            for name, dtable in self._existing_tables():
                 if max_files_per_partition is not None and not delta.fragmented_partitions(
                         dtable, max_files_per_partition):
                     continue

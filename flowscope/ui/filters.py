@@ -63,8 +63,6 @@ def _to_url(window: str, clouds: list[str], workflows: list[str], end_now: bool)
         del params[PARAM_END]
 
 
-
-
 @dataclass(frozen=True)
 class TimeWindow:
     """Where the window ends and why, and whether the previous window can be compared with it."""
@@ -210,5 +208,6 @@ def render() -> Filters:
 
 
 def known_to(summary: Mapping[str, Any]) -> dt.datetime | None:
-    """Where the store's knowledge ends (`store_summary`'s known_to: data, or a sync's watermark past it)."""
-    return summary.get("known_to") or summary.get("last")
+    """Where the store's knowledge ends (`store_summary`'s known_to: data, or a sync's watermark past it;
+    None for a store that cannot be read)."""
+    return summary.get("known_to")

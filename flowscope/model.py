@@ -378,6 +378,18 @@ TABLES: dict[str, TableSpec] = {
 EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
 """Tables whose rows belong to one execution and are replaced together with it."""
 
+COLUMN_VALUES: dict[tuple[str, str], tuple[str, ...]] = {
+    **{(t, C.cloud): tuple(Cloud) for t in TABLES if C.cloud in TABLES[t].schema.names},
+    **{(t, C.status): tuple(Status) for t in ("executions", "steps", "attempts")},
+    ("collection_runs", C.status): tuple(RunStatus),
+    ("findings", C.state): tuple(FindingState),
+    ("usage", C.meter): tuple(Meter),
+    ("workflows", C.kind): tuple(Kind),
+    ("executions", C.kind): tuple(Kind),
+}
+"""The values a (table, column) may hold, in their enum's order: the store refuses others
+(`store.validate`), the notebook API's filters name them (`session.statuses`)."""
+
 
 # ---------------------------------------------------------------- helpers for transforms
 

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import TABLES, C, RunStatus, Status
+from flowscope.model import COLUMN_VALUES, TABLES, C
 from flowscope.timewindow import check_order, default_end, parse_window
 
 if TYPE_CHECKING:
@@ -25,8 +25,6 @@ FILTER_COLUMNS = {"cloud": C.cloud, "workflow": C.workflow_id, "status": C.statu
 """Each filter argument and the column it needs: a table without that column refuses the filter
 (usage has no status: `usage(status="FAILED")` returning every row would read as filtered)."""
 
-STATUSES: dict[str, tuple[str, ...]] = {"collection_runs": tuple(RunStatus)}
-"""A table's status vocabulary where it is not `Status` (a collection run's is lower case)."""
 
 
 def as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -53,7 +51,7 @@ def check_filter_columns(name: str, given: dict[str, Any]) -> None:
 def statuses(name: str, wanted: list[str]) -> list[str]:
     """`wanted` in the table's own spelling (any case: 'failed' is FAILED in executions, and a
     collection run's 'failed'); a status the table cannot hold is a ValueError naming those it can."""
-    known = STATUSES.get(name, tuple(Status))
+    known = COLUMN_VALUES[(name, C.status)]
     by_fold = {str(k).casefold(): str(k) for k in known}
     out = []
     for value in wanted:

@@ -13,34 +13,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowscope.model import (
-    EXECUTION_TABLES,
-    TABLES,
-    Batch,
-    Cloud,
-    FindingState,
-    Kind,
-    Meter,
-    RunStatus,
-    Status,
-)
+from flowscope.model import COLUMN_VALUES, EXECUTION_TABLES, TABLES, Batch
 from flowscope.store.errors import StoreError
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                       TypeError, ValueError, OverflowError)
 
 # Enum-valued columns checked on write: a typo here would silently split groups downstream.
-_ENUMS: dict[tuple[str, str], frozenset[str]] = {
-    **{(t, "cloud"): frozenset(Cloud) for t in TABLES if "cloud" in TABLES[t].schema.names},
-    **{(t, "status"): frozenset(Status) for t in ("executions", "steps", "attempts")},
-    ("collection_runs", "status"): frozenset(RunStatus),
-    ("findings", "state"): frozenset(FindingState),
-    ("usage", "meter"): frozenset(Meter),
-    ("workflows", "kind"): frozenset(Kind),
-    ("executions", "kind"): frozenset(Kind),
-}
-
-
 def batch_tables(batch: Batch | Mapping[str, Any]) -> dict[str, Any]:
     """The non-empty row collections of a Batch (or a {table: rows} mapping), by table name."""
     if isinstance(batch, Batch):
@@ -77,7 +56,7 @@ def validate_rows(table: str, rows: Any) -> pa.Table:
         if not f.nullable and col.null_count:
             row = pc.index(pc.is_null(col), True).as_py()
             raise StoreError(f"{table}: column {f.name!r} must not be null (first offending row {row})")
-        allowed = _ENUMS.get((table, f.name))
+        allowed = COLUMN_VALUES.get((table, f.name))
         if allowed is not None:
             bad = pc.invert(pc.is_in(col, value_set=pa.array(sorted(allowed)), skip_nulls=True))
             bad = pc.and_kleene(bad, pc.is_valid(col))

@@ -116,6 +116,10 @@ class RunStatus(StrEnum):
     FAILED = "failed"
 
 
+COLLECTED_STATUSES = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value)
+"""Collection runs that collected (wholly or partly): their watermark holds, the next sync starts from it."""
+
+
 class C:
     """Column names. Import these; never retype a column name as a string literal."""
 

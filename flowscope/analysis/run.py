@@ -30,7 +30,7 @@ from flowscope.analysis.suite import (
     runs_of,
 )
 from flowscope.format import fmt_duration
-from flowscope.model import TABLES, C, Cloud, RunStatus
+from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus
 from flowscope.timewindow import known_end, parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
@@ -271,7 +271,7 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
 def _collected_to(runs: ir.Table, until: dt.datetime) -> dt.datetime | None:
     """The latest watermark (no later than `until`) of a sync that succeeded or partly succeeded, runs
     already narrowed to the clouds; None when none has one (an imported or demo-less store)."""
-    done = runs.filter(runs[C.status].isin([RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value])
+    done = runs.filter(runs[C.status].isin(list(COLLECTED_STATUSES))
                        & runs[C.watermark].notnull() & (runs[C.started_at] < lit_ts(until)))
     latest = execute(done.aggregate(to=done[C.watermark].max()))
     value = latest["to"].iloc[0] if len(latest) else None

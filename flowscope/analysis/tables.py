@@ -24,7 +24,7 @@ import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
-from flowscope.model import TABLES, UTC, C, Status, StepType
+from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType
 from flowscope.timewindow import known_end
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
@@ -233,8 +233,8 @@ def store_summary(con: Any) -> dict[str, Any]:
     """Row counts and the time span of the store (for empty / stale states)."""
     e = run(con, q("SELECT count(*) AS n, min({started_at}) AS first, max({started_at}) AS last, "
                    "list(DISTINCT {cloud} ORDER BY {cloud}) AS clouds FROM executions"))
-    runs = run(con, q("SELECT count(*) AS n, max({watermark}) FILTER (WHERE {status} IN ('succeeded', 'partial')) "
-                      "AS collected_to FROM collection_runs"))
+    runs = run(con, q("SELECT count(*) AS n, max({watermark}) FILTER (WHERE {status} IN ({collected})) "
+                      "AS collected_to FROM collection_runs", collected=_in(list(COLLECTED_STATUSES))))
     row = e.iloc[0]
     return {"executions": int(row["n"]), "first": _ts(row["first"]), "last": _ts(row["last"]),
             "known_to": known_end(_ts(row["last"]), _ts(runs.iloc[0]["collected_to"])),
@@ -428,7 +428,7 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
         SELECT r.{cloud}, r.{scope}, r.{status}, r.{started_at} AS last_sync_started,
                r.{ended_at} AS last_sync_ended, r.{watermark}, r.{error}, r.{counts},
                (SELECT max(x.{ended_at}) FROM collection_runs x WHERE x.{cloud} = r.{cloud}
-                   AND x.{scope} = r.{scope} AND x.{status} IN ('succeeded', 'partial')) AS last_success,
+                   AND x.{scope} = r.{scope} AND x.{status} IN ({collected})) AS last_success,
                (SELECT count(*) FROM collection_runs x WHERE x.{cloud} = r.{cloud} AND x.{scope} = r.{scope}
                    AND x.{status} = 'failed' AND x.{started_at} >= $day_ago) AS failures_24h,
                (SELECT count(*) FROM collection_runs x WHERE x.{cloud} = r.{cloud}
@@ -436,7 +436,7 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
         FROM ranked r WHERE rn = 1
         ORDER BY CASE r.{status} WHEN 'failed' THEN 0 WHEN 'partial' THEN 1 WHEN 'running' THEN 2 ELSE 3 END,
                  r.{cloud}, r.{scope}
-    """), {"day_ago": now - dt.timedelta(days=1)})
+    """, collected=_in(list(COLLECTED_STATUSES))), {"day_ago": now - dt.timedelta(days=1)})
     lag = []
     for row in frame.itertuples():
         ref = row.watermark if not pd.isna(row.watermark) else row.last_success

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import UTC, Batch, C, RunStatus, truncate
+from flowscope.model import COLLECTED_STATUSES, UTC, Batch, C, RunStatus, truncate
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import ImportContext
@@ -150,7 +150,7 @@ class ScopeResult:
 
     @property
     def ok(self) -> bool:
-        return self.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL)
+        return self.status in COLLECTED_STATUSES
 
     def row(self) -> dict[str, Any]:
         details = dict(self.details)

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from flowscope.model import EXECUTION_TABLES, TABLES, Batch, C, RunStatus
+from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreError
@@ -313,7 +313,7 @@ class Store:
         with self._lookup("collection_runs") as (cur, src):
             row = cur.execute(
                 f"SELECT max({C.watermark}) FROM {src['collection_runs']} t WHERE {C.scope} = ? "
-                f"AND {C.status} IN (?, ?)", [scope, RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value]).fetchone()
+                f"AND {C.status} IN (?, ?)", [scope, *COLLECTED_STATUSES]).fetchone()
         value = row[0] if row else None
         return value.astimezone(dt.timezone.utc) if value is not None else None
 

@@ -51,7 +51,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     import warnings
 
     from flowscope.analysis.run import analyze_report
-    from flowscope.session import Session, as_list, open_store
+    from flowscope.session import Session, as_list, clouds_list, open_store
 
     for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
         if one is not None and many is not None:
@@ -62,7 +62,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
     report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
                             collections_as_of=collections_as_of,
-                            clouds=as_list(cloud if cloud is not None else clouds),
+                            clouds=clouds_list(cloud if cloud is not None else clouds),
                             workflows=as_list(workflow if workflow is not None else workflows))
     gap = report.coverage.gap_note()
     if gap:

@@ -45,7 +45,19 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
                                               "or an ISO date.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
-CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.")]
+def _cloud_spelt(value: str | None) -> str | None:
+    """--cloud AWS is --cloud aws (`model.cloud_spelling`); a name of no cloud stays, for its error."""
+    from flowscope.model import cloud_spelling
+
+    return cloud_spelling(value)
+
+
+def _clouds_spelt(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [_cloud_spelt(v) or v for v in values]
+
+
+CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
+                                                        callback=_clouds_spelt)]
 WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
 FailOnOpt = Annotated[Optional[str], typer.Option(
     help="Exit 1 when a finding is at least this severe (for cron alerts).")]
@@ -171,7 +183,8 @@ def import_(
         help="Exported files (JSON, JSON Lines, YAML, optionally .gz), or folders: every file under them.")],
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.")] = None,
+    cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
+                                                 callback=_cloud_spelt)] = None,
     format: Annotated[Optional[str], typer.Option("--format", help="Force the format, e.g. aws.history.")] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.")] = None,
@@ -243,7 +256,7 @@ def sync(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
-    cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.")] = None,
+    cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.", callback=_cloud_spelt)] = None,
 ) -> None:
     """Collect every configured source into the store; a second run collects only what is new.
 

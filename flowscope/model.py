@@ -32,6 +32,19 @@ class Cloud(StrEnum):
     GCP = "gcp"
 
 
+def cloud_spelling(value: Any) -> Any:
+    """A cloud as the model spells it, whatever the case or spaces a user typed ("AWS", " gcp ");
+    anything that names no cloud comes back unchanged, for the caller's error to name it."""
+    if isinstance(value, str):
+        spelt = value.strip().lower()
+        if spelt in _CLOUD_VALUES:
+            return spelt
+    return value
+
+
+_CLOUD_VALUES = frozenset(c.value for c in Cloud)
+
+
 class Kind(StrEnum):
     SFN_STANDARD = "sfn-standard"
     SFN_EXPRESS = "sfn-express"

@@ -7,7 +7,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from flowscope.model import COLUMN_VALUES, TABLES, C
+from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
 from flowscope.timewindow import check_order, default_end, parse_window
 
 if TYPE_CHECKING:
@@ -32,6 +32,12 @@ def as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """The cloud filter as a list, each as the model spells it ("AWS" is aws)."""
+    values = as_list(value)
+    return None if values is None else [cloud_spelling(v) for v in values]
 
 
 def table_filters(name: str) -> list[str]:
@@ -105,6 +111,7 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
+        cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})
         start, end = parse_window(since, until)

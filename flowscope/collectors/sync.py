@@ -21,7 +21,7 @@ from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
-from flowscope.model import UTC, Cloud, RunStatus
+from flowscope.model import UTC, Cloud, RunStatus, cloud_spelling
 from flowscope.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -95,7 +95,7 @@ def unavailable_reason(cloud: str) -> str:
 def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str] | None = None
                      ) -> list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]]:
     """Every selected source checked before any call: (index, source, collector, scopes)."""
-    wanted = {Cloud(c).value for c in clouds} if clouds else None
+    wanted = {Cloud(cloud_spelling(c)).value for c in clouds} if clouds else None
     out: list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]] = []
     sources = list(sources)
     if not sources:
@@ -104,10 +104,12 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
     for index, source in enumerate(sources, start=1):
         if not isinstance(source, Mapping):
             raise ConfigError(f"sources[{index}] must be a table")
-        cloud = source.get("cloud")
+        cloud = cloud_spelling(source.get("cloud"))
         if cloud not in {c.value for c in Cloud}:
             raise ConfigError(f"sources[{index}]: unknown cloud {cloud!r}; known: "
                               f"{', '.join(c.value for c in Cloud)}")
+        if cloud != source["cloud"]:
+            source = {**source, "cloud": cloud}     # cloud = "AWS" is aws everywhere after this
         if wanted is not None and cloud not in wanted:
             continue
         module = registry.collector_for(cloud)

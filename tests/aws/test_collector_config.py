@@ -52,6 +52,8 @@ def test_unknown_keys_and_clouds_are_named():
         aws.validate({"cloud": "aws", "regions": ["x"], "standard_path": "fast"})
     with pytest.raises(ConfigError, match=r"sources\[1\]: unknown cloud 'oracle'"):
         validate_sources([{"cloud": "oracle"}])
+    [(_, source, module, scopes)] = validate_sources([{"cloud": "AWS", "regions": ["us-east-1"]}], clouds=["Aws"])
+    assert source["cloud"] == "aws" and module is aws and scopes, "cloud = \"AWS\" is aws"
     with pytest.raises(ConfigError, match=r"sources\[2\].*unknown key"):
         validate_sources([{"cloud": "aws", "regions": ["us-east-1"]}, {"cloud": "aws", "regions": ["x"], "bad": 1}])
     with pytest.raises(ConfigError, match="no \\[\\[sources\\]\\]"):

@@ -6,6 +6,7 @@ import datetime as dt
 import re
 import warnings
 
+import pandas as pd
 import pytest
 
 import flowscope
@@ -41,6 +42,7 @@ def test_filters(session):
     assert (recent[C.started_at] >= END - dt.timedelta(days=1)).all()
     aws = session.executions(cloud="aws")
     assert set(aws[C.cloud]) == {"aws"}
+    pd.testing.assert_frame_equal(session.executions(cloud=[" AWS"]), aws)   # any case: the model's spelling
     by_name = session.executions(workflow="payments-standard")
     assert len(by_name) and set(by_name[C.workflow_name]) == {"payments-standard"}
     by_id = session.executions(workflow=by_name[C.workflow_id].iloc[0])
@@ -98,7 +100,7 @@ def test_analyze_takes_the_readers_filters(session):
         warnings.simplefilter("ignore", UserWarning)
         listed = flowscope.analyze(session, clouds=["aws"], **window)
         assert len(listed) > 0 and set(listed[C.cloud]) == {"aws"}
-        for same in ({"cloud": "aws"}, {"cloud": ["aws"]}, {"clouds": "aws"}):
+        for same in ({"cloud": "aws"}, {"cloud": ["aws"]}, {"clouds": "aws"}, {"cloud": "AWS"}):
             assert flowscope.analyze(session, **same, **window).equals(listed), same
         one = flowscope.analyze(session, workflow="payments-standard", **window)
         assert one.equals(flowscope.analyze(session, workflows=["payments-standard"], **window))

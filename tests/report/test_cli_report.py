@@ -4,6 +4,7 @@ prints, and that it never creates a store."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pytest
 from typer.testing import CliRunner
@@ -67,6 +68,18 @@ def test_bad_flags_exit_2_with_one_line(healthy_store, tmp_path, args, message):
     result = report(healthy_store, tmp_path / "r.html", *args)
     assert result.exit_code == ExitCode.USAGE
     assert message in result.output and "Traceback" not in result.output
+
+
+def test_a_cloud_in_capitals_is_that_cloud(healthy_store):
+    """`--cloud AWS` was refused ("unknown cloud 'AWS'"); it is aws, in every command that takes it."""
+    said = {}
+    for spelling in ("aws", "AWS"):
+        result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--cloud", spelling,
+                                     "--format", "json"])
+        assert result.exit_code == ExitCode.OK, result.output
+        said[spelling] = json.loads(result.stdout)
+    assert said["AWS"]["filters"]["clouds"] == ["aws"]
+    assert said["AWS"]["findings"] == said["aws"]["findings"] and said["aws"]["counts"]["executions"] > 0
 
 
 def test_a_path_that_is_not_a_store_exits_2_and_is_not_created(tmp_path):

@@ -67,9 +67,9 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     gap = report.coverage.gap_note()
     if gap:
         warnings.warn(gap.replace("--until", "until="), UserWarning, stacklevel=2)
-    if report.coverage.status != "ok":
-        problems = [report.coverage.message()] + [
-            f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
+    problems = [report.coverage.message()] + [
+        f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
+    if any(problems):
         warnings.warn("; ".join(p for p in problems if p), UserWarning, stacklevel=2)
     return report.findings
 

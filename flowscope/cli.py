@@ -375,11 +375,12 @@ ANALYZE_HELP = (
     "Print findings, most severe and most expensive first.\n\n"
     f"Exit codes ({exit_code_table()}): 1 when a finding is at or above --fail-on (this wins: the "
     "findings are real whatever else); otherwise 3 when the store or the window holds no executions "
-    "for the filters, or the last collection (before the window's end) of a scope in the selected "
-    "clouds failed; 2 for a bad flag, a typo'd --cloud or --workflow, a time out of range or a path "
+    "for the filters, the last collection (before the window's end) of a scope in the selected "
+    "clouds failed, or what the store knows ends well before the window does (the note); 2 for a bad "
+    "flag, a typo'd --cloud or --workflow, a time out of range or a path "
     "that is not a store; 0 otherwise.\n\n"
     "Messages go to stderr; --format json always prints one object: window, filters, counts, "
-    "data_range, failed_collections, status (ok, no_data, collection_failed), message, note (the data "
+    "data_range, failed_collections, status (ok, no_data, collection_failed, stale), message, note (the data "
     "ends well before the window does), findings."
 )
 

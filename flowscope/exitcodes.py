@@ -5,8 +5,8 @@
 | 0 | healthy: the command did what it was asked and found nothing at or above `--fail-on` |
 | 1 | findings at or above `--fail-on` |
 | 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store, bad input |
-| 3 | no data: the store or the window holds nothing, an import read nothing usable, or the last
-|   | collection failed ("no data" is not healthy) |
+| 3 | no data: the store or the window holds nothing, an import read nothing usable, the last
+|   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
 | 4 | `report` / `run`: a notification (or the report file) could not be delivered, after retries |
 
 A failed delivery (a report or notification that could not be sent) never hides the findings:
@@ -29,4 +29,4 @@ class ExitCode(IntEnum):
 def exit_code_table() -> str:
     """The documented table, for `--help` texts."""
     return ("0 healthy; 1 findings at or above --fail-on; 2 usage or configuration error; "
-            "3 no data or collection failed; 4 delivery failed")
+            "3 no data, collection failed or data ending early; 4 delivery failed")

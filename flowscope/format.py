@@ -45,6 +45,14 @@ def fmt_usd(value: Any) -> str:
     return ("-" if amount < 0 else "") + "<$0.000001"
 
 
+def fmt_per_month(value: Any) -> str:
+    """A finding's monthly dollars in a sentence: "$12.34/month", or "no cost measured" for a finding that
+    prices nothing (a stuck run, a failed collection), where "$0/month" read as "nothing to lose"."""
+    if is_missing(value) or not float(value):
+        return "no cost measured"
+    return f"{fmt_usd(value)}/month"
+
+
 def fmt_ms(value: Any) -> str:
     """A duration in milliseconds with the unit a person reads: 850 ms, 1.5 s, 2.0 min, 8.0 h, 3.5 d
     (days from two days on: "648.0 h" reads as 27.0 d)."""

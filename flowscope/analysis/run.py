@@ -85,10 +85,14 @@ class Coverage:
 
     @property
     def status(self) -> str:
-        """'no_data' (nothing ran in the window), 'collection_failed' or 'ok'."""
+        """'no_data' (nothing ran in the window), 'collection_failed', 'stale' (what the store knows ends
+        well before the window does: `gap_note`) or 'ok'. Any but 'ok' is exit 3: a sync that succeeds and
+        brings nothing for days, or a report of a window the data stops short of, is no all-clear."""
         if self.executions == 0:
             return "no_data"
-        return "collection_failed" if self.failed_collections else "ok"
+        if self.failed_collections:
+            return "collection_failed"
+        return "stale" if self.gap_note() else "ok"
 
     def _filter_text(self) -> str:
         parts = []

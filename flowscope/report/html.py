@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.format import fmt_count, fmt_duration, fmt_evidence, fmt_pct, fmt_usd, is_missing
+from flowscope.format import fmt_count, fmt_duration, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
 
@@ -88,7 +88,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 {% if f.state %}<span class="state state-{{ f.state }}">{{ f.state }}</span>{% endif %} {{ f.title }}</h3>
 <table><tr><th>kind</th><td>{{ f.kind }}</td><th>cloud</th><td>{{ f.cloud }}</td><th>workflow</th>
 <td>{{ f.workflow }}</td><th>step</th><td>{{ f.step }}</td></tr>
-<tr><th>$/month</th><td>{{ f.monthly }}</td><th>executions affected</th><td>{{ f.affected }}</td>
+<tr><th>monthly</th><td>{{ f.monthly }}</td><th>executions affected</th><td>{{ f.affected }}</td>
 <th>first seen</th><td>{{ f.first_seen }}</td><th>id</th><td>{{ f.id }}</td></tr>
 <tr><th>evidence</th><td colspan="7">{{ f.evidence }}</td></tr>
 <tr><th>recommendation</th><td colspan="7">{{ f.recommendation }}</td></tr>
@@ -184,7 +184,8 @@ def _findings(c: ReportContent) -> list[dict[str, Any]]:
     return [{
         "id": r["id"], "severity": r["severity"], "state": c.state_of(r["id"]), "kind": r["kind"],
         "cloud": _text(r["cloud"]), "workflow": _text(r["workflow"]), "step": _text(r["step"]),
-        "title": r["title"], "monthly": fmt_usd(r["monthly_usd"]), "affected": fmt_count(r["executions_affected"]),
+        "title": r["title"], "monthly": fmt_per_month(r["monthly_usd"]),
+        "affected": fmt_count(r["executions_affected"]),
         "evidence": fmt_evidence(r["evidence"]), "recommendation": _text(r["recommendation"]),
         "first_seen": _iso(first.get(r["id"])), "samples": [str(s) for s in list(r["sample_execution_ids"])[:5]],
     } for r in c.findings.to_dict("records")]

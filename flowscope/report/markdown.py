@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_usd, is_missing
+from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
 from flowscope.textsafety import markdown_text
@@ -59,7 +59,7 @@ def render_markdown(c: ReportContent) -> str:
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)
         lines += [f"- **{r['severity'].upper()}**" + (f" ({state})" if state else "") + f" {md(r['title'])}",
-                  f"  - where: {where}; {fmt_usd(r['monthly_usd'])}/month; id `{r['id']}`",
+                  f"  - where: {where}; {fmt_per_month(r['monthly_usd'])}; id `{r['id']}`",
                   f"  - evidence: {md(fmt_evidence(r['evidence']))}",
                   f"  - recommendation: {md(r['recommendation'])}"]
     if len(c.findings) > MAX_FINDINGS:

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_usd
+from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_per_month, fmt_usd
 
 
 @pytest.mark.parametrize("value,text", [
@@ -18,6 +18,15 @@ from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_usd
 ])
 def test_fmt_usd(value, text):
     assert fmt_usd(value) == text
+
+
+@pytest.mark.parametrize("value,text", [
+    (12.345, "$12.35/month"), (0.00002, "$0.000020/month"), (0.0, "no cost measured"), (None, "no cost measured"),
+    (math.nan, "no cost measured"),
+])
+def test_a_finding_that_prices_nothing_does_not_read_as_free(value, text):
+    """A stuck run or a failed collection carries no dollar figure: "$0/month" read as "nothing to lose"."""
+    assert fmt_per_month(value) == text
 
 
 @pytest.mark.parametrize("value,text", [

@@ -23,7 +23,7 @@ from flowscope.store import NotAStoreError, Store
 
 runner = CliRunner()
 T0 = dt.datetime(2026, 11, 10, tzinfo=UTC)
-WINDOW = ["--since", "2026-11-09", "--until", "2026-11-13"]
+WINDOW = ["--since", "2026-11-09", "--until", "2026-11-12"]   # the data: 11-10 .. 11-11 14:00
 NASTY = "\x1b]0;pwned\x07[bold]x[/bold]\x1b[31mred"
 
 
@@ -125,7 +125,7 @@ def test_typod_cloud_and_workflow_name_what_exists(payments):
 def test_notebook_typos_are_value_errors_with_the_same_text(payments):
     s = flowscope.open(payments)
     with pytest.raises(ValueError, match="payments-standard"):
-        flowscope.analyze(s, workflows=["paymnts-standard"], since="2026-11-09", until="2026-11-13")
+        flowscope.analyze(s, workflows=["paymnts-standard"], since="2026-11-09", until="2026-11-12")
     with pytest.raises(ValueError, match="aws, azure, gcp"):
         s.executions(cloud="amazon")
     with pytest.raises(ValueError, match="nope.*payments-standard|payments-standard.*nope"):
@@ -184,7 +184,7 @@ def test_an_empty_store_holds_no_executions_yet(tmp_path):
 def test_coverage_is_one_analysis_layer_function(payments):
     from flowscope.analysis.run import window_coverage
 
-    cov = window_coverage(Store.open(payments), since="2026-11-09", until="2026-11-13", clouds=["aws"])
+    cov = window_coverage(Store.open(payments), since="2026-11-09", until="2026-11-12", clouds=["aws"])
     assert (cov.executions, cov.workflows, cov.status) == (40, 2, "ok")
     assert cov.first == T0 and cov.last == T0 + dt.timedelta(hours=38)
     empty = window_coverage(Store.open(payments), since="2026-11-15", until="2026-11-18")
@@ -243,12 +243,14 @@ def test_a_window_running_far_past_the_data_says_so(payments):
     assert ("the data ends at 2026-11-11T14:00:00Z and nothing was collected after 2026-11-11T14:00:00Z, "
             "49 d 10 h before the window's end") in text
     assert "use --until 2026-11-12 to end it where the data ends" in text
+    assert wide.exit_code == ExitCode.NO_DATA, "data that stops weeks short of the window is no all-clear"
     doc = json.loads(runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until",
                                          "2026-12-31", "--format", "json"]).stdout)
-    assert doc["note"].startswith("the data ends at 2026-11-11T14:00:00Z")
+    assert doc["note"].startswith("the data ends at 2026-11-11T14:00:00Z") and doc["status"] == "stale"
     near = runner.invoke(app, ["analyze", "--store", payments, "--since", "2026-11-09", "--until", "2026-11-12",
                                "--format", "json"])
     assert json.loads(near.stdout)["note"] is None and "before the window's end" not in near.output
+    assert json.loads(near.stdout)["status"] == "ok" and near.exit_code == ExitCode.OK
     with pytest.warns(UserWarning, match=r"before the window's end.*use until= 2026-11-12"):
         flowscope.analyze(payments, since="2026-11-09", until="2026-12-31")
 
@@ -261,7 +263,7 @@ def test_a_quiet_time_that_syncs_looked_at_is_no_gap(tmp_path):
     store = make_store(tmp_path / "s", rows("weekly-report", failing=False), Batch(collection_runs=[synced]))
     doc = json.loads(runner.invoke(app, ["analyze", "--store", store, "--since", "2026-11-09", "--until",
                                          "2026-12-31", "--format", "json"]).stdout)
-    assert doc["note"] is None, doc["note"]
+    assert doc["note"] is None and doc["status"] == "ok", doc["note"]
     before = run_row("aws:1/r1", "succeeded", at=dt.datetime(2026, 11, 20, tzinfo=UTC))
     before[C.watermark] = dt.datetime(2026, 11, 20, tzinfo=UTC)
     old = make_store(tmp_path / "old", rows("weekly-report", failing=False), Batch(collection_runs=[before]))
@@ -391,7 +393,7 @@ def test_table_shows_names_as_text(tmp_path):
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "[bold]x[/bold]red" in result.stdout and "]0;" not in result.stdout   # the OSC title is gone whole
     found = sum(1 for line in result.stdout.splitlines() if "failing_step" in line)
-    assert f"{found} finding(s) in 20 executions of 1 workflow(s) from 2026-11-09 00:00 to 2026-11-13 00:00 UTC" \
+    assert f"{found} finding(s) in 20 executions of 1 workflow(s) from 2026-11-09 00:00 to 2026-11-12 00:00 UTC" \
         in result.output, "the table says what it covered, as an empty window does"
 
 

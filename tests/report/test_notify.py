@@ -11,6 +11,7 @@ import json
 
 import pytest
 
+from flowscope.analysis import findings_to_records
 from flowscope.report import build_content
 from flowscope.report.history import record
 from flowscope.report.notify import deliver, parse_targets, plan
@@ -52,6 +53,9 @@ def test_slack_gets_text_and_blocks_with_names_escaped(content, receiver, monkey
     raw = json.dumps(body)
     assert "<!channel>" not in raw and "<script>" not in raw and "<img" not in raw and "<http" not in raw
     assert "&lt;!channel&gt;" in raw                 # shown, never a mention
+    priced = {f["kind"]: f["monthly_usd"] for f in findings_to_records(content.findings)}
+    assert priced.get("collection_gap") == 0.0, priced
+    assert "no cost measured" in raw and "$0/month" not in raw   # the failed scope's finding prices nothing
 
 
 def test_teams_gets_an_adaptive_card_attachment(content, receiver, monkeypatch):
@@ -189,9 +193,10 @@ def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monke
     with no new finding the run sent nothing, an all-clear by silence. The message says where the data ends."""
     store, targets, _first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
     stale = next_run(store, 4 * 24)       # four days on: nothing new was collected
-    assert stale.coverage.status == "ok" and stale.coverage.gap_note()
+    assert stale.coverage.status == "stale" and stale.coverage.gap_note()
     [sent] = deliver(targets, stale)
     assert sent.sent, sent.line()
     body = receiver.requests[-1].body
     assert body["headline"].endswith("the data ends before the window does: 0 finding(s) at or above low to look at")
     assert body["gap"] == body["status_text"] and "before the window's end" in body["gap"]
+    assert body["status"] == "stale"

@@ -31,7 +31,7 @@ def body(message: Message) -> str:
     for f in message.findings:
         where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
         lines.append(f"- {f.severity.upper()}{' (' + f.state + ')' if f.state else ''} {_line(f.title)}")
-        lines.append(f"  {where}; {f.monthly}/month; id {f.id}")
+        lines.append(f"  {where}; {f.monthly}; id {f.id}")
     if message.more:
         lines.append(f"- and {message.more} more in the report")
     if message.report:
@@ -42,7 +42,8 @@ def body(message: Message) -> str:
 def subject(message: Message) -> str:
     """No cloud text: counts and status only."""
     n = len(message.findings) + message.more
-    status = {"no_data": " - NO DATA", "collection_failed": " - collection failed"}.get(message.status, "")
+    status = {"no_data": " - NO DATA", "collection_failed": " - collection failed",
+              "stale": " - data ends early"}.get(message.status, "")
     return f"flowscope: {n} finding(s) at or above {message.min_severity}{status}"
 
 

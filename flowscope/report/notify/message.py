@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.analysis.base import Severity
-from flowscope.format import fmt_usd, is_missing
+from flowscope.format import fmt_per_month, is_missing
 from flowscope.report.content import ReportContent
 from flowscope.report.history import ALERT_STATES
 
@@ -33,7 +33,8 @@ class MessageFinding:
 
     @property
     def monthly(self) -> str:
-        return fmt_usd(self.monthly_usd)
+        """'$12.34/month', or 'no cost measured' (`format.fmt_per_month`)."""
+        return fmt_per_month(self.monthly_usd)
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,7 @@ class Message:
 
     title: str
     summary: str                      # ReportContent.summary_line()
-    status: str                       # coverage status: ok | no_data | collection_failed
+    status: str                       # coverage status: ok | no_data | collection_failed | stale
     status_text: str | None           # why, when not ok
     changes: str | None               # '3 new, 5 ongoing, 2 resolved since the last report'
     counts: dict[str, int]            # findings per state (and 'total')

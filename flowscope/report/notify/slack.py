@@ -20,7 +20,7 @@ def escape(value: Any, limit: int = 300) -> str:
 def _finding_line(f: Any) -> str:
     where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
     state = f" ({f.state})" if f.state else ""
-    return f"*{f.severity.upper()}*{state} {escape(f.title)}\n{where} · {f.monthly}/month"
+    return f"*{f.severity.upper()}*{state} {escape(f.title)}\n{where} · {f.monthly}"
 
 
 def payload(message: Message) -> dict[str, Any]:

@@ -38,7 +38,7 @@ def card(message: Message) -> dict[str, Any]:
         body.append({"type": "Container", "separator": True, "items": [
             _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
             {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
-                                          {"title": "$/month", "value": escape(f.monthly)},
+                                          {"title": "monthly", "value": escape(f.monthly)},
                                           {"title": "id", "value": f.id}]}]})
     if message.more:
         body.append(_block(f"and {message.more} more in the report", isSubtle=True))

@@ -524,7 +524,8 @@ REPORT_HELP = (
     "The findings are kept in the store with their stable ids (--no-history: read only), so the report "
     "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\n\n"
     f"Exit codes ({exit_code_table()}): as `analyze`: 1 a finding at or above --fail-on (it wins), "
-    "else 3 no executions in the window or a failed last collection, else 0; 2 for a bad flag or path."
+    "else 3 no executions in the window, a failed last collection or data ending well before the window "
+    "does, else 0; 2 for a bad flag or path."
 )
 PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
 
@@ -611,7 +612,8 @@ RUN_HELP = literal(
     "send the [[notify]] notifications, in one step. The window ends at the start of the current hour "
     "(or --until), so a re-run in the same hour writes the same files and changes no history.\n\n"
     f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
-    "the window or a failed collection (a failed sync included); else 4 a notification could not be "
+    "the window, a failed collection (a failed sync included) or data ending well before the window does "
+    "(syncs that succeed but bring nothing); else 4 a notification could not be "
     "delivered after its retries; else 0. 2: a bad flag or configuration."
 )
 

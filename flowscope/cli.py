@@ -5,6 +5,7 @@ Each command is a thin shell over library calls; errors print one clear line and
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -20,6 +21,8 @@ from flowscope.exitcodes import ExitCode, exit_code_table
 from flowscope.format import fmt_count, fmt_usd, is_missing
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
+
+MS = dt.timedelta(milliseconds=1)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -305,7 +308,8 @@ def _extra_lines() -> list[str]:
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment "
-    "variable is not set here) or not a store; 3 no executions yet or a failed last sync.")
+    "variable is not set here) or not a store; 3 no executions yet, a failed last sync, or no sync of a "
+    "scope for more than a day (a scheduler that stopped).")
 
 
 @app.command(help=DOCTOR_HELP)
@@ -313,8 +317,10 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
+    from flowscope.format import fmt_duration, fmt_time
     from flowscope.model import C
     from flowscope.store import StoreError
+    from flowscope.timewindow import STALE_AFTER
 
     settings = _settings(config, store)
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
@@ -337,15 +343,25 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         note(f"  small files: {', '.join(f'{n} partition(s) of {t}' for t, n in crowded.items())} hold more "
              f"than {COMPACT_AFTER_FILES} files each (scans slow down); the next sync or import merges them",
              console=out)
+    now = dt.datetime.now(dt.timezone.utc)
+
+    def age(run: dict) -> dt.timedelta:
+        return now - (run[C.ended_at] or run[C.started_at])
+
     for run in runs:
-        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {run[C.ended_at]}"
+        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {fmt_time(run[C.ended_at] or run[C.started_at])} "
+             f"({fmt_duration(age(run) / MS)} ago)"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)
+    stale = [run for run in runs if age(run) > STALE_AFTER]
+    if stale:
+        note(f"no sync of {len(stale)} scope(s) for {fmt_duration(min(map(age, stale)) / MS)} or more: is the "
+             "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)
     executions = counts.get("executions", 0)
     if not executions:
         note(f"no data yet: {NEXT_STEP}", console=out)
     if unready:
         raise fail(f"{unready} notification(s) cannot be sent from this environment (see above)")
-    if not executions or any(run[C.status] == "failed" for run in runs):
+    if not executions or stale or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
 
 

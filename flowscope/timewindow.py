@@ -54,6 +54,10 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     return parse_since(since, end or now), end
 
 
+STALE_AFTER = dt.timedelta(days=1)
+"""Nothing collected for this long is news: a window whose data ends this long before it does (and a
+tenth of it) is 'stale', and `doctor` says a scope not synced for this long (a stopped scheduler)."""
+
 END_STEP_S = 300
 """A window's default end rounds up to 5 minutes (the dashboard's cached results hold that long)."""
 

@@ -31,7 +31,7 @@ from flowscope.analysis.suite import (
 )
 from flowscope.format import fmt_duration
 from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus
-from flowscope.timewindow import known_end, parse_window
+from flowscope.timewindow import STALE_AFTER, known_end, parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
 """What to do with a store that holds nothing yet (analyze, doctor and the notebook say the same)."""
@@ -131,7 +131,7 @@ class Coverage:
             return None
         known = known_end(self.last, self.collected_to) or self.last
         gap, span = self.until - known, self.until - self.since
-        if gap < dt.timedelta(days=1) or gap < span * DATA_GAP_SHARE:
+        if gap < STALE_AFTER or gap < span * DATA_GAP_SHARE:
             return None
         return (f"the data{self._filter_text()} ends at {_iso(self.last)} and nothing was collected after "
                 f"{_iso(known)}, {fmt_duration(gap / _MS)} before the window's end: monthly projections spread "

@@ -284,6 +284,24 @@ def test_doctor_exit_codes_and_next_step(tmp_path):
     assert "\x1b" not in result.output and "[bold]x[/bold]" in result.output
 
 
+def test_doctor_says_a_scheduler_that_stopped(tmp_path):
+    """Every last sync had succeeded, weeks ago: doctor listed them and exited 0, though the cron job
+    that runs the syncs had stopped. It gives each sync's age, names the scopes not synced for more
+    than a day (`timewindow.STALE_AFTER`) and exits 3; a sync an hour ago is healthy."""
+    now = dt.datetime.now(UTC)
+    fresh = make_store(tmp_path / "fresh", rows("a", failing=False),
+                       Batch(collection_runs=[run_row("aws:1/r1", "succeeded", at=now - dt.timedelta(hours=1))]))
+    result = runner.invoke(app, ["doctor", "--store", fresh])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "last sync of aws:1/r1: succeeded at" in result.output and "min ago)" in result.output
+    old = make_store(tmp_path / "old", rows("a", failing=False),
+                     Batch(collection_runs=[run_row("aws:1/r1", "succeeded", at=now - dt.timedelta(days=3)),
+                                            run_row("aws:1/r2", "succeeded", at=now - dt.timedelta(hours=2))]))
+    result = runner.invoke(app, ["doctor", "--store", old])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "no sync of 1 scope(s) for 2 d 23 h or more" in " ".join(result.output.split())
+
+
 def test_doctor_checks_the_notifications_as_run_will_send_them(tmp_path, monkeypatch):
     """`doctor` said nothing of [[notify]]: a typo'd type or a webhook variable missing from the cron
     environment surfaced only when a scheduled `run` failed to deliver. Now a wrong entry is the

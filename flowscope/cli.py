@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowscope.exitcodes import ExitCode, exit_code_table
-from flowscope.format import fmt_count, fmt_usd, is_missing
+from flowscope.format import fmt_count, fmt_time, fmt_usd, is_missing
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
@@ -59,11 +59,20 @@ def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     return None if values is None else [_cloud_spelt(v) or v for v in values]
 
 
+def _word(value: str | None) -> str | None:
+    """A flag's value from a fixed list as the list spells it (--fail-on High, --format JSON)."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _words(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [v.strip().lower() for v in values]
+
+
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
                                                         callback=_clouds_spelt)]
 WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
 FailOnOpt = Annotated[Optional[str], typer.Option(
-    help="Exit 1 when a finding is at least this severe (for cron alerts).")]
+    help="Exit 1 when a finding is at least this severe (for cron alerts).", callback=_word)]
 """The window and filter options `analyze` and `report` share (one wording, one default)."""
 
 
@@ -317,7 +326,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
-    from flowscope.format import fmt_duration, fmt_time
+    from flowscope.format import fmt_duration
     from flowscope.model import C
     from flowscope.store import StoreError
     from flowscope.timewindow import STALE_AFTER
@@ -409,10 +418,10 @@ def analyze(
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
-    format: Annotated[str, typer.Option("--format", help="table, json or csv.")] = "table",
+    format: Annotated[str, typer.Option("--format", help="table, json or csv.", callback=_word)] = "table",
     fail_on: FailOnOpt = None,
     engine: Annotated[str, typer.Option(
-        help=literal("duckdb (in-process) or spark (local PySpark, flowscope[spark])."))] = "duckdb",
+        help=literal("duckdb (in-process) or spark (local PySpark, flowscope[spark])."), callback=_word)] = "duckdb",
 ) -> None:
     from flowscope.analysis import Thresholds
     from flowscope.analysis.run import analyze_report
@@ -455,7 +464,7 @@ def _coverage_notes(coverage: "Coverage") -> None:
         if said:
             note(said)
     for failed in coverage.failed_collections:
-        note(f"last collection of {failed['scope']} failed at {failed['ended_at']}: "
+        note(f"last collection of {failed['scope']} failed at {fmt_time(failed['ended_at']) or failed['ended_at']}: "
              f"{failed['error'] or 'no error recorded'}")
 
 
@@ -602,9 +611,10 @@ def report(
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
-    format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.")] = "html",
+    format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.",
+                                        callback=_word)] = "html",
     fail_on: FailOnOpt = None,
-    plotly: Annotated[str, typer.Option(help=PLOTLY_HELP)] = "inline",
+    plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,
     title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
@@ -696,9 +706,11 @@ def run_(
         help=literal("Window start (default: [report] since, else 7d)."))] = None,
     until: Annotated[Optional[str], typer.Option(help="Window end (default: the start of this hour).")] = None,
     format: Annotated[Optional[list[str]], typer.Option(
-        "--format", help=literal("Formats to write (repeatable; default: [report] formats, else html)."))] = None,
-    fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.")] = None,
-    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP)] = None,
+        "--format", help=literal("Formats to write (repeatable; default: [report] formats, else html)."),
+        callback=_words)] = None,
+    fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.",
+                                                   callback=_word)] = None,
+    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word)] = None,
     do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
     notify: Annotated[bool, typer.Option("--notify/--no-notify", help=literal("Send the [[notify]] messages."))] = True,
 ) -> None:

@@ -51,6 +51,9 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     counted back from it, else from `now`: `--since 7d --until 2026-03-31` is the 7 days before 31 March
     in analyze, report, run and the notebook API alike."""
     end = parse_since(until, now)
+    zero = _RELATIVE.match(since) if isinstance(since, str) else None
+    if zero and float(zero.group(1)) == 0:
+        raise ValueError(f"since {since!r} is a window of no length: {_HINT}")
     return parse_since(since, end or now), end
 
 

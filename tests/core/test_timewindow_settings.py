@@ -5,7 +5,7 @@ import pytest
 
 from flowscope.model import UTC
 from flowscope.settings import ConfigError, load_settings
-from flowscope.timewindow import parse_since
+from flowscope.timewindow import parse_since, parse_window
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -26,6 +26,15 @@ def test_parse_since(text, expected):
 def test_parse_since_rejects_garbage_with_a_hint():
     with pytest.raises(ValueError, match="7d"):
         parse_since("last tuesday", now=NOW)
+
+
+@pytest.mark.parametrize("since", ["0d", "0h", " 0.0 m"])
+def test_a_window_of_no_length_is_refused(since):
+    """`--since 0d` ran a window of a few microseconds (the end is read later than the start) and
+    said it was empty: a typo is an error, not "no data"."""
+    with pytest.raises(ValueError, match="window of no length"):
+        parse_window(since, None, now=NOW)
+    assert parse_window("1d", "0h", now=NOW) == (NOW - dt.timedelta(days=1), NOW), "an end of 0h is now"
 
 
 def test_settings_precedence(tmp_path: Path, monkeypatch):

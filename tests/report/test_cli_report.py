@@ -82,6 +82,16 @@ def test_a_cloud_in_capitals_is_that_cloud(healthy_store):
     assert said["AWS"]["findings"] == said["aws"]["findings"] and said["aws"]["counts"]["executions"] > 0
 
 
+def test_flag_words_in_any_case_are_those_words(healthy_store, tmp_path):
+    """`--fail-on High` was "must be one of critical, high, ..." for the word it lists."""
+    result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--fail-on", "LOW", "--format", "Json"])
+    assert result.exit_code == ExitCode.FINDINGS, result.output
+    assert json.loads(result.stdout)["counts"]["findings"] > 0
+    result = report(healthy_store, tmp_path / "r.md", "--format", "MD", "--fail-on", " Critical ", "--no-history",
+                    "--plotly", "CDN")
+    assert result.exit_code == ExitCode.OK and (tmp_path / "r.md").is_file(), result.output
+
+
 def test_a_path_that_is_not_a_store_exits_2_and_is_not_created(tmp_path):
     result = runner.invoke(app, ["report", "--store", str(tmp_path / "nope"), "--out", str(tmp_path / "r.md")])
     assert result.exit_code == ExitCode.USAGE and not (tmp_path / "nope").exists()

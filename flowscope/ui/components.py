@@ -104,8 +104,15 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
     config = dict(column_config or {})
     for column, shown_as in formats.items():
         given = _given(config, column)
-        config[column] = st.column_config.NumberColumn(shown_as.label, format=shown_as.format,
-                                                       width=given.get("width"), help=given.get("help"))
+        width, help_text = given.get("width"), given.get("help")
+        if shown_as.kind == readable.DATETIME:
+            config[column] = st.column_config.DatetimeColumn(shown_as.label, format=shown_as.format, timezone="UTC",
+                                                             width=width, help=help_text)
+        elif shown_as.kind == readable.TEXT:
+            config[column] = st.column_config.Column(shown_as.label, width=width, help=help_text)
+        else:
+            config[column] = st.column_config.NumberColumn(shown_as.label, format=shown_as.format, width=width,
+                                                           help=help_text)
     order, pinned = readable.layout(list(shown.columns))
     for column in pinned:
         if column in config and config[column] is None:

@@ -34,12 +34,21 @@ IDENTITY = ("title", "workflow", "step", "scope", "error", "execution_id")
 """Columns that name a row, in the order they come first (the title of a finding says it all)."""
 
 
+NUMBER, DATETIME, TEXT = "number", "datetime", "text"
+
+TIME_FORMAT = "YYYY-MM-DD HH:mm"
+"""Moments in tables, to the minute in UTC (Streamlit's DatetimeColumn, moment.js syntax), as the window
+lines and the reports write them; the default drew "2026-12-01 13:04:42+00:00", cut by the column."""
+
+
 @dataclass(frozen=True)
 class Shown:
-    """How one number column shows: its label and its number format (Streamlit's NumberColumn syntax)."""
+    """How one column shows: its label, and for numbers and moments its format (Streamlit's
+    NumberColumn and DatetimeColumn syntax); a text column gets only its label in words."""
 
     label: str
     format: str
+    kind: str = NUMBER
 
 
 def _label(column: str, config: Any) -> str:
@@ -152,7 +161,9 @@ def column_kind(column: str, values: pd.Series) -> str | None:
 
 
 def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown | None]:
-    """(display values, its number format or None for "as the page configured it") for one column."""
+    """(display values, its format or None for "as the page configured it") for one column."""
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        return values, Shown(_label(column, config), TIME_FORMAT, DATETIME)
     kind = column_kind(column, values)
     if kind == DURATION_MS:
         return _duration(column, values, config, 1.0)
@@ -165,7 +176,8 @@ def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Sho
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        return values.map(_cell).astype(object), None
+        words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
+        return values.map(_cell).astype(object), words
     return values, None
 
 

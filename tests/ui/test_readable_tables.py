@@ -97,6 +97,23 @@ def test_table_config_pins_names_with_a_width_and_keeps_page_labels():
     assert config["cost_usd"]["type_config"]["format"] == "dollar"
 
 
+def test_moments_read_to_the_minute_in_utc_and_names_in_words():
+    """Top errors drew "last_seen" over "2026-12-01 13:04:42+00", the offset cut by the column."""
+    frame = pd.DataFrame({"error": ["HttpError 500"], "native_type": ["Task"], "sample_cause": ["boom"],
+                          "last_seen": pd.to_datetime(["2026-12-01T13:04:42Z"], utc=True)})
+    given = {"sample_cause": {"label": "cause", "width": "large"}}
+    shown, formats = readable.display_frame(frame, given)
+    assert formats["last_seen"] == readable.Shown("last seen", readable.TIME_FORMAT, readable.DATETIME)
+    assert formats["native_type"] == readable.Shown("native type", "", readable.TEXT)
+    assert "sample_cause" not in formats and "error" in formats, "a page's own label is kept"
+    _, config = components.table_config(shown, formats, given)
+    assert config["last_seen"]["label"] == "last seen"
+    moment = config["last_seen"]["type_config"]
+    assert (moment["type"], moment["format"], moment["timezone"]) == ("datetime", "YYYY-MM-DD HH:mm", "UTC")
+    assert config["native_type"]["label"] == "native type" and config["sample_cause"]["label"] == "cause"
+    assert shown["last_seen"].iloc[0] == frame["last_seen"].iloc[0], "a moment stays a moment (sorts by time)"
+
+
 # ---------------------------------------------------------------- pages (AppTest)
 
 def test_pages_send_numbers_with_unit_formats_and_pinned_names(three_cloud_store, monkeypatch):

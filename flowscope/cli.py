@@ -22,13 +22,13 @@ from flowscope.format import fmt_count, fmt_time, fmt_usd, is_missing
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
-MS = dt.timedelta(milliseconds=1)
-
 if TYPE_CHECKING:
     import pandas as pd
 
     from flowscope.analysis.run import Coverage
     from flowscope.store import Store
+
+MS = dt.timedelta(milliseconds=1)
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
@@ -56,7 +56,9 @@ def _cloud_spelt(value: str | None) -> str | None:
 
 
 def _clouds_spelt(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [_cloud_spelt(v) or v for v in values]
+    from flowscope.model import cloud_spelling
+
+    return None if values is None else [cloud_spelling(v) for v in values]
 
 
 def _word(value: str | None) -> str | None:
@@ -714,8 +716,6 @@ def run_(
     do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
     notify: Annotated[bool, typer.Option("--notify/--no-notify", help=literal("Send the [[notify]] messages."))] = True,
 ) -> None:
-    import datetime as dt
-
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets

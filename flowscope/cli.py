@@ -754,8 +754,29 @@ def run_(
                              delivery_failed=any(d.failed for d in deliveries)))
 
 
-def main() -> None:  # pragma: no cover - console entry point
-    app()
+def main() -> None:
+    """The console entry point: `app`, with an error nobody foresaw said in one line and exit 5, its
+    traceback kept in a private file for a bug report (it exited 1, "findings", to a scheduler).
+    FLOWSCOPE_DEBUG=1 shows the traceback instead."""
+    import os
+
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, a code of its own
+        if os.environ.get("FLOWSCOPE_DEBUG"):
+            raise
+        import tempfile
+        import traceback
+
+        handle, path = tempfile.mkstemp(prefix="flowscope-crash-", suffix=".txt")     # 0600
+        with os.fdopen(handle, "w") as out_file:
+            traceback.print_exc(file=out_file)
+        err.print(f"[bold red]error:[/] {escape(terminal_text(f'{type(exc).__name__}: {exc}'))[:500]} - a bug in "
+                  f"flowscope, not in your input: please report it with {path} (FLOWSCOPE_DEBUG=1 shows the "
+                  "traceback here)", highlight=False, soft_wrap=True)
+        sys.exit(ExitCode.INTERNAL)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,6 +8,7 @@
 | 3 | no data: the store or the window holds nothing, an import read nothing usable, the last
 |   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
 | 4 | `report` / `run`: a notification (or the report file) could not be delivered, after retries |
+| 5 | a bug: an error flowscope did not foresee, said in one line with the file holding its traceback |
 
 A failed delivery (a report or notification that could not be sent) never hides the findings:
 the code still says what was found (1 and 3 win over 4).
@@ -24,9 +25,10 @@ class ExitCode(IntEnum):
     USAGE = 2
     NO_DATA = 3
     DELIVERY_FAILED = 4
+    INTERNAL = 5
 
 
 def exit_code_table() -> str:
     """The documented table, for `--help` texts."""
     return ("0 healthy; 1 findings at or above --fail-on; 2 usage or configuration error; "
-            "3 no data, collection failed or data ending early; 4 delivery failed")
+            "3 no data, collection failed or data ending early; 4 delivery failed; 5 a bug")

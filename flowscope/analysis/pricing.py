@@ -125,9 +125,16 @@ def retry_units_per_attempt(kind: str | None, cloud: str | None = None) -> float
 HOURS_PER_MONTH = 730.0  # Azure's convention for monthly figures
 
 
+def price_day(on: dt.date | None) -> dt.date:
+    """The day whose prices apply to `on` (today by default): usage before the list's first date (an
+    export from 2018) is priced as of that date, since the list holds no earlier prices (it read no
+    price at all and the analyses failed)."""
+    return max(on or dt.date.today(), min(p.effective for p in PRICES))
+
+
 def _lookup(meter: Meter | str, region: str | None, on: dt.date | None) -> Price:
     meter = Meter(meter)
-    day = on or dt.date.today()
+    day = price_day(on)
     rows = [p for p in PRICES if p.meter == meter and p.effective <= day]
     if not rows:
         raise KeyError(f"no price for meter {meter} on {day}")
@@ -217,7 +224,7 @@ def price_rows(on: dt.date | None = None) -> dict[str, list]:
     """Marginal unit prices in effect on `on` (today by default) as columns: p_meter, p_region ('' for
     the default row), unit_usd, free_std (1 where a Logic Apps Standard workflow pays nothing per unit).
     The one price list both engines read: `price_table` (Ibis) and the dashboard's SQL (`PRICED_USAGE_SQL`)."""
-    day = on or dt.date.today()
+    day = price_day(on)
     rows: dict[tuple[str, str], float] = {}
     for p in sorted(PRICES, key=lambda p: p.effective):
         if p.effective <= day:
@@ -230,7 +237,8 @@ def price_rows(on: dt.date | None = None) -> dict[str, list]:
 def price_table(on: dt.date | None = None) -> ir.Table:
     """`price_rows` as an Ibis memtable, for `priced_usage`."""
     import ibis  # the engine only where an expression is built: billing rules stay light
-    return ibis.memtable(price_rows(on))
+    return ibis.memtable(price_rows(on), schema={"p_meter": "string", "p_region": "string", "unit_usd": "float64",
+                                                 "free_std": "int64"})
 
 
 PRICED_USAGE_SQL = """

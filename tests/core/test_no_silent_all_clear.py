@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -439,3 +440,42 @@ def test_empty_metrics_say_why(payments):
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
         s.executions()
+
+
+def test_an_unforeseen_error_is_one_line_and_exit_5_not_findings(payments, monkeypatch, capsys):
+    """A window before the price list's first day failed inside Ibis: a traceback and exit 1, which a
+    scheduler reads as "findings". An error nobody foresaw is one line naming the private file that
+    holds its traceback, and exit 5 (`ExitCode.INTERNAL`)."""
+    import sys
+
+    import flowscope.analysis.run as run_module
+    from flowscope.cli import main
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("something nobody foresaw")
+
+    monkeypatch.setattr(run_module, "analyze_report", broken)
+    monkeypatch.delenv("FLOWSCOPE_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["flowscope", "analyze", "--store", payments, *WINDOW])
+    with pytest.raises(SystemExit) as ended:
+        main()
+    assert ended.value.code == ExitCode.INTERNAL
+    said = " ".join(capsys.readouterr().err.split())
+    assert "RuntimeError: something nobody foresaw - a bug in flowscope" in said and "Traceback" not in said
+    crash = Path(re.search(r"report it with (\S+flowscope-crash-\S+\.txt)", said).group(1))
+    assert "Traceback" in crash.read_text() and crash.stat().st_mode & 0o077 == 0
+    crash.unlink()
+
+
+def test_usage_before_the_price_list_is_priced_as_of_its_first_day(tmp_path):
+    """An export from 2018 (the official Logic Apps samples): every price takes effect in 2020, so no
+    price was read and the analyses failed inside Ibis. Such usage is priced as of the list's first day."""
+    from flowscope.analysis.pricing import PRICES, price_day, price_rows
+
+    first = min(p.effective for p in PRICES)
+    assert price_day(dt.date(2018, 8, 10)) == first and price_rows(dt.date(2018, 8, 10)) == price_rows(first)
+    old = make_store(tmp_path / "old", rows("legacy", start=dt.datetime(2018, 8, 1, tzinfo=UTC)))
+    result = runner.invoke(app, ["analyze", "--store", old, "--since", "2018-07-31", "--until", "2018-08-03",
+                                 "--format", "json"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert json.loads(result.stdout)["counts"]["executions"] == 20

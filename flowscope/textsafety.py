@@ -38,20 +38,33 @@ def markdown_text(value: Any) -> str:
     line breaks as spaces, and every character Markdown could read as syntax backslash-escaped."""
     if value is None:
         return ""
-    text = (value if isinstance(value, str) else str(value)).replace("&", "&amp;").replace("<", "&lt;")
+    text = _without_escapes(value if isinstance(value, str) else str(value), keep="\n\r\t")
+    text = text.replace("&", "&amp;").replace("<", "&lt;")
     text = re.sub(r"[\r\n\t]+", " ", text.replace(">", "&gt;"))
     return _MARKDOWN_PUNCT.sub(r"\\\1", text)
 
 
 def neutralise_formula(value: Any) -> Any:
-    """A text cell a spreadsheet would evaluate gets a leading apostrophe; other values pass."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """A text cell a spreadsheet would evaluate gets a leading apostrophe, and loses the escape
+    sequences and control characters a terminal would run (a CSV printed by `analyze --format csv`)
+    and Excel refuses (openpyxl raised on them, leaving half a workbook); other values pass."""
+    if not isinstance(value, str):
+        return value
+    value = _without_escapes(value, keep="\n\t")
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+
+
+def _without_escapes(text: str, keep: str) -> str:
+    """`text` without terminal escape sequences, and without control characters except those in `keep`."""
+    if text.isprintable():
+        return text          # the common case: nothing to look for
+    text = _ESCAPES.sub("", text)
+    return "".join(ch for ch in text if ch in keep or not _CONTROLS.match(ch))
 
 
 def csv_safe_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
-    """A copy whose text cells (and column names) cannot run as formulas in Excel, Sheets or Calc.
+    """A copy whose text cells (and column names) cannot run as formulas in Excel, Sheets or Calc, nor
+    as escape sequences on a terminal (`neutralise_formula`).
 
     Numbers stay numbers: only str cells are touched, so a negative dollar figure is not quoted.
     """

@@ -9,30 +9,16 @@ Every module loads its heavy dependencies (Jinja2, plotly, Playwright, openpyxl)
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 from flowscope.report.content import ReportContent, build_content
+from flowscope.report.files import write_text_whole, write_whole
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet", "xlsx")
 SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": "", "parquet": "", "xlsx": ".xlsx"}
 """File name suffix of each format (csv and parquet write a folder of files)."""
 
 __all__ = ["FORMATS", "ReportContent", "build_content", "write_report"]
-
-
-def _atomic_text(path: Path, text: str) -> None:
-    """Write next to the target, then rename: a scheduler re-run never leaves half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "inline") -> list[Path]:
@@ -43,25 +29,19 @@ def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "
     if fmt == "html":
         from flowscope.report.html import render_html
 
-        _atomic_text(out, render_html(content, plotly=plotly))
+        write_text_whole(out, render_html(content, plotly=plotly))
         return [out]
     if fmt == "md":
         from flowscope.report.markdown import render_markdown
 
-        _atomic_text(out, render_markdown(content))
+        write_text_whole(out, render_markdown(content))
         return [out]
     if fmt == "pdf":
         from flowscope.report.html import render_html
         from flowscope.report.pdf import html_to_pdf
 
         page = render_html(content, plotly="inline")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(f".{out.name}.tmp")
-        try:
-            html_to_pdf(page, tmp, charts=page.count('<div class="chart"'))
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+        write_whole(out, lambda tmp: html_to_pdf(page, tmp, charts=page.count('<div class="chart"')))
         return [out]
     from flowscope.report.tables import write_tables
 

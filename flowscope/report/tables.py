@@ -10,6 +10,7 @@ unit (dollars, percentages, counts; `sheet_format`), the header frozen: the valu
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from flowscope.analysis.suite import _json_default
 from flowscope.format import is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
+from flowscope.report.files import write_whole
 from flowscope.textsafety import csv_safe_frame
 from flowscope.ui.readable import COUNT, DURATION_MINUTES, DURATION_MS, MONEY, SHARE, column_kind
 
@@ -99,10 +101,13 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
         raise ValueError(f"table format must be one of {', '.join(TABLE_FORMATS)}, not {fmt!r}")
     data = frames(c)
     if fmt == "xlsx":
-        with pd.ExcelWriter(out, engine="openpyxl") as book:
-            for name, frame in data.items():
-                _naive_utc(frame).to_excel(book, sheet_name=name[:31], index=False)
-                _dress(book.sheets[name[:31]], frame)
+        def workbook(tmp: Path) -> None:
+            with pd.ExcelWriter(tmp, engine="openpyxl") as book:
+                for name, frame in data.items():
+                    _naive_utc(frame).to_excel(book, sheet_name=name[:31], index=False)
+                    _dress(book.sheets[name[:31]], frame)
+
+        write_whole(out, workbook)
         return [out]
     if out.exists() and not out.is_dir():
         raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
@@ -110,9 +115,6 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
     written = []
     for name, frame in data.items():
         path = out / f"{name}.{fmt}"
-        if fmt == "csv":
-            frame.to_csv(path, index=False)
-        else:
-            frame.to_parquet(path, index=False)
+        write_whole(path, functools.partial(frame.to_csv if fmt == "csv" else frame.to_parquet, index=False))
         written.append(path)
     return written

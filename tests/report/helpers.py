@@ -27,6 +27,9 @@ HOSTILE = {
 }
 """Names an attacker controls in their own account: HTML, a spreadsheet formula, Markdown links and
 Slack mentions."""
+TERMINAL_TRAP = "\x1b]8;;http://evil.example/z\x07open\x1b]8;;\x07\x1b[31m\x07\x00\x0b"
+"""What an error text can carry for a terminal (a hidden link, a colour, a bell) and for Excel (NUL and
+vertical tab, which openpyxl refuses): put before every step error."""
 
 
 def hostile(batch: Batch) -> Batch:
@@ -41,7 +44,7 @@ def hostile(batch: Batch) -> Batch:
                 row[C.name] = HOSTILE[row[C.name]]
     for row in batch.steps:
         if row.get(C.error):
-            row[C.error] = '<script>window.__pwned = "error"</script>' + str(row[C.error])
+            row[C.error] = '<script>window.__pwned = "error"</script>' + TERMINAL_TRAP + str(row[C.error])
     return batch
 
 

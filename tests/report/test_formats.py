@@ -12,7 +12,7 @@ import pytest
 from flowscope.report import build_content, write_report
 from flowscope.report.markdown import md
 from flowscope.store import Store
-from tests.report.helpers import END, HOSTILE
+from tests.report.helpers import END, HOSTILE, TERMINAL_TRAP
 
 SINCE = END - dt.timedelta(days=7)
 
@@ -75,6 +75,27 @@ def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     assert "](http" not in text and "<script>" not in text and "<!channel>" not in text and "<img" not in text
     assert md(HOSTILE["Get_invoice"]) == r"\[click me\]\(http\://evil\.example/y\) &lt;\!channel&gt; Get\_invoice"
     assert md("a\nb|c") == r"a b\|c"
+    assert "\x1b" not in text and "\x07" not in text and "evil.example/z" not in text, "no escape for a terminal"
+    assert md(TERMINAL_TRAP) == "open"
+
+
+def test_a_failed_write_leaves_the_last_report_whole(hostile_content, tmp_path, monkeypatch):
+    """A workbook openpyxl refused half-way (a control character in an error) left 3 sheets of 8 over
+    last week's report; every format now writes beside the target and renames, private (0600)."""
+    from flowscope.report import tables
+
+    out = tmp_path / "r.xlsx"
+    write_report(hostile_content, "xlsx", out)
+    good = out.read_bytes()
+    assert out.stat().st_mode & 0o077 == 0
+
+    def refuse(sheet, frame):
+        raise ValueError("a cell the writer refuses")
+
+    monkeypatch.setattr(tables, "_dress", refuse)
+    with pytest.raises(ValueError, match="refuses"):
+        write_report(hostile_content, "xlsx", out)
+    assert out.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["r.xlsx"], "no leftover"
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
@@ -93,6 +114,8 @@ def test_tables_hold_findings_and_aggregates_with_formulas_neutralised(hostile_c
     assert any("HYPERLINK" in c for c in cells)
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
     assert any(c.startswith("'=HYPERLINK") for c in cells)
+    assert any("open" in c and "evil.example/z" not in c for c in cells), "the error's text kept, its link gone"
+    assert not [c for c in cells if any(ch in c for ch in "\x1b\x07\x00\x0b")], "no terminal escape or control"
     total = sheets["summary"][(sheets["summary"]["period"] == "window") & (sheets["summary"]["cloud"] == "total")]
     assert int(total["executions"].iloc[0]) == hostile_content.coverage.executions
 

@@ -15,10 +15,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from flowscope.report.notify.message import Message
+from flowscope.textsafety import terminal_text
 
 
 def _line(value: object, limit: int = 300) -> str:
-    return " ".join(str(value).split())[:limit]
+    """One line of cloud text, its escape sequences gone (mail is often read in a terminal)."""
+    return " ".join(terminal_text(value).split())[:limit]
 
 
 def body(message: Message) -> str:

@@ -132,7 +132,7 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
         # executions, more than one more key; a step whose type changed is folded back below. With the
         # type a key, whether a group's visits do work is the group's: `_work_only` applies it to the
         # sums instead of a filter on every row (0.3 s of CPU at 1M executions).
-        return _one_type_per_step(_work_only(execute(s.group_by(
+        return _own_work_counts(_one_type_per_step(_work_only(execute(s.group_by(
             [C.cloud, C.workflow_id, C.name, current, C.type]).aggregate(
             visits=s.count(),
             attempts=s[C.attempts].sum(),
@@ -142,7 +142,7 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
             uncaught=uncaught.cast("int64").sum(),
             first_seen=s[C.started_at].min(where=failed),
             last_seen=s[C.started_at].max(where=failed),
-        ))))
+        )))))
     return ctx.cached("step_window_stats", compute)
 
 
@@ -157,6 +157,7 @@ def _work_only(df: pd.DataFrame) -> pd.DataFrame:
     over no rows gives)."""
     idle = df[C.type].isna() | df[C.type].isin(NOT_WORK)
     df.insert(df.columns.get_loc("failures"), "f_visits", df["visits"].where(~idle, 0))
+    df["f_attempts"], df["f_retries"] = df["attempts"].where(~idle, 0), df["retries"].where(~idle, 0)
     if idle.any():
         for col in _WORK_ONLY:
             df[col] = df[col].where(~idle)
@@ -165,7 +166,20 @@ def _work_only(df: pd.DataFrame) -> pd.DataFrame:
 
 _WINDOW_STATS_FOLD = {C.type: "max", "visits": "sum", "attempts": "sum", "in_loop": "max", "retries": "sum",
                       "f_visits": "sum", "failures": "sum", "uncaught": "sum", "first_seen": "min",
+                      "f_attempts": "sum", "f_retries": "sum",
                       "last_seen": "max"}
+
+
+def _own_work_counts(df: pd.DataFrame) -> pd.DataFrame:
+    """A step name held by a container and by the work inside it (a GCP `try` around its call, both
+    named after the step: `transitions.own_work`) counts the work's visits, attempts and retries, not
+    both: the try's visit is the call's, and its one attempt beside the call's tries halved the cost
+    per attempt and the amplification of a retry storm. A name of containers only keeps their counts."""
+    both = (df["f_visits"] > 0) & (df["f_visits"] < df["visits"])
+    if both.any():
+        for total, work in (("visits", "f_visits"), ("attempts", "f_attempts"), ("retries", "f_retries")):
+            df[total] = df[total].where(~both, df[work])
+    return df.drop(columns=["f_attempts", "f_retries"])
 
 
 def _one_type_per_step(df: pd.DataFrame) -> pd.DataFrame:
@@ -447,6 +461,9 @@ def polling_loops(ctx: Context) -> list[Finding]:
     w = w.group_by([C.cloud, C.execution_id, C.name]).aggregate(n=w.count())
     w = w.filter(w.n >= th.polling_min_visits).select(C.cloud, C.execution_id).distinct()
     s = s.semi_join(w, [s[C.cloud] == w[C.cloud], s[C.execution_id] == w[C.execution_id]])
+    # the loop's steps are its work: containers are not in its cycle, and a GCP try named like its call
+    # (`_own_work_counts`) would count each poll twice against the step's work-only total
+    s = s.filter(s[C.type].isnull() | ~s[C.type].isin(list(CONTAINER_TYPES)))
     per_exec = s.group_by([C.cloud, C.workflow_id, C.execution_id, C.name]).aggregate(
         visits=s.count(), type=s[C.type].max(), first=s[C.started_at].min())
     heavy = per_exec.filter(per_exec.visits >= th.polling_min_visits)

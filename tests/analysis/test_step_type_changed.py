@@ -74,3 +74,21 @@ def test_visits_that_do_no_work_count_no_failure_whatever_their_status():
     charge = got.loc["charge"]
     assert (charge["f_visits"], charge["failures"], charge["uncaught"]) == (1, 1, 1)
     assert charge["first_seen"] == charge["last_seen"] == pd.Timestamp(at(days=1, minutes=3))
+
+
+def test_a_try_and_its_call_of_one_name_count_the_call():
+    """GCP writes a `try` step as a container (scope) and its call as the container's own work, both
+    named after the step: counted together, 10 visits with 3 tries each read as 20 visits and 40
+    attempts, so a retry storm's cost per attempt was halved and its amplification read 2.0, not 3.0.
+    A name held by containers only (a Map) keeps their counts."""
+    w = World()
+    wf = w.workflow("poller", cloud="gcp")
+    for i in range(10):
+        ex = w.execution(wf, at(days=1, hours=i))
+        w.step(ex, "check", at(days=1, hours=i), type=StepType.SCOPE, key=f"t{i}", native_type="STEP_TRY_RETRY_EXCEPT")
+        w.step(ex, "check", at(days=1, hours=i), attempts=3, key=f"c{i}", parent=f"t{i}")
+        w.step(ex, "fan", at(days=1, hours=i, minutes=1), type=StepType.MAP, attempts=2, key=f"m{i}")
+    got = _stats(w).set_index(C.name)
+    assert (got.loc["check", "visits"], got.loc["check", "attempts"], got.loc["check", "retries"]) == (10, 30, 20)
+    assert got.loc["check", "f_visits"] == 10
+    assert (got.loc["fan", "visits"], got.loc["fan", "attempts"]) == (10, 20), "containers only: as they are"

@@ -569,7 +569,8 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str) -> None:
 
 
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
-                    workflow: list[str] | None, title: str, history: bool) -> Any:
+                    workflow: list[str] | None, title: str, history: bool,
+                    collections_as_of: dt.datetime | None = None) -> Any:
     """Analyses + measures of one window (report/content.py), then the findings history recorded."""
     from flowscope.analysis import Thresholds
     from flowscope.report import build_content
@@ -583,7 +584,7 @@ def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, c
     try:
         with status("analysing"):
             content = build_content(target, since=since, until=until, clouds=cloud, workflows=workflow,
-                                    thresholds=thresholds, title=title)
+                                    thresholds=thresholds, title=title, collections_as_of=collections_as_of)
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     try:
@@ -732,8 +733,9 @@ def run_(
         raise fail(str(exc)) from None
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
+    # the window ends at the hour; the sync just run (after it) says how each scope stands now
     content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None,
-                              title=title, history=True)
+                              title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
     written: list[Path] = []
     for fmt in formats:
         name = f"flowscope-{end:%Y-%m-%dT%H%MZ}{SUFFIX[fmt] or '-' + fmt}"

@@ -309,6 +309,15 @@ class Context:
     workflows: pd.DataFrame                  # cloud, workflow_id, workflow_name, kind, region
     runs: pd.DataFrame                       # suite.runs_per_workflow of the clouds asked for (coverage)
     memo: dict[str, Any] = field(default_factory=dict)
+    collections_as_of: dt.datetime | None = None
+
+    @property
+    def collections_until(self) -> dt.datetime:
+        """Each scope's last collection counts if it started before this: the window's end, or later
+        (`collections_as_of`) when the window was ended where the data ends, since the syncs that failed
+        after the data are why it ends there. The coverage's failed collections and the collection_gap
+        findings read this one moment: a failure after an explicit window's end is neither."""
+        return max(self.until, self.collections_as_of or self.until)
 
     @property
     def prev_since(self) -> dt.datetime:

@@ -20,6 +20,7 @@ from flowscope.analysis.base import (
     FindingKind,
     Severity,
     execute,
+    lit_ts,
     to_utc,
 )
 from flowscope.model import C, Cloud, Kind, RunStatus, truncate
@@ -36,6 +37,7 @@ def run(ctx: Context) -> list[Finding]:
 
 def _latest_runs(ctx: Context) -> pd.DataFrame:
     cr = ctx.table("collection_runs")
+    cr = cr.filter(cr[C.started_at] < lit_ts(ctx.collections_until))    # the coverage's moment: one rule
     df = execute(cr.select(C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.status, C.error, C.details))
     if df.empty:
         return df

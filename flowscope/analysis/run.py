@@ -185,9 +185,8 @@ def analyze_report(
     since the syncs that failed after the data are why it ends there."""
     tables = {name: store.table(name) for name in TABLES}
     ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                   thresholds=thresholds)
-    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None,
-                                                          collections_as_of))
+                   thresholds=thresholds, collections_as_of=collections_as_of)
+    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
 
 
 def window_coverage(
@@ -206,11 +205,12 @@ def window_coverage(
 
 
 def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.datetime | None,
-             clouds: list[str] | None, workflows: list[str] | None, thresholds: Any) -> Any:
+             clouds: list[str] | None, workflows: list[str] | None, thresholds: Any,
+             collections_as_of: dt.datetime | None = None) -> Any:
     since_at, until_at = parse_window(since, until, now)
     check_filters(tables, clouds=clouds, workflows=workflows)
     return build_context(tables, since=since_at, until=until_at, now=now, clouds=clouds, workflows=workflows,
-                         thresholds=thresholds)
+                         thresholds=thresholds, collections_as_of=collections_as_of)
 
 
 def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | None = None,
@@ -245,8 +245,7 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
 
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,
-              workflows: list[str] | None, until_given: bool,
-              collections_as_of: dt.datetime | None = None) -> Coverage:
+              workflows: list[str] | None, until_given: bool) -> Coverage:
     """What the window holds, from the runs per workflow the context read (`suite.runs_per_workflow`);
     only the store's runs per cloud under a cloud filter need a read of their own."""
     runs = runs_of(ctx.runs, ctx.workflows if workflows else None)
@@ -266,8 +265,7 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
         store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
         until_given=until_given,
-        failed_collections=_failed_collections(ctx.tables["collection_runs"],
-                                               max(ctx.until, collections_as_of or ctx.until)),
+        failed_collections=_failed_collections(ctx.tables["collection_runs"], ctx.collections_until),
         collected_to=_collected_to(ctx.tables["collection_runs"], ctx.until),
     )
 

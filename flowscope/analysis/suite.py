@@ -49,15 +49,18 @@ def analyze(
     clouds: list[str] | None = None,
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    collections_as_of: dt.datetime | None = None,
 ) -> pd.DataFrame:
     """Every finding over [since, until), most severe and most expensive first.
 
     since: start of the window (None: the earliest execution). until: end (None: now).
     now: the wall clock (None: the current time). clouds / workflows: keep only these
     (workflows match by name or id). thresholds: a `Thresholds` or a mapping of overrides.
+    collections_as_of: a failed collection is a finding when it is its scope's last before this moment
+    or the window's end, whichever is later (`Context.collections_until`).
     """
     ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                        thresholds=thresholds)
+                        thresholds=thresholds, collections_as_of=collections_as_of)
     return analyze_context(ctx)
 
 
@@ -99,6 +102,7 @@ def build_context(
     clouds: list[str] | None = None,
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
+    collections_as_of: dt.datetime | None = None,
 ) -> Context:
     if thresholds is None:
         thresholds = Thresholds()
@@ -121,7 +125,8 @@ def build_context(
              for name, tbl in t.items()}
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     check_order(start, until)
-    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs)
+    return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
+                   collections_as_of=to_utc(collections_as_of))
 
 
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]

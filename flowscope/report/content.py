@@ -144,9 +144,11 @@ def build_content(
     workflows: Sequence[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     title: str = "flowscope report",
+    collections_as_of: dt.datetime | None = None,
 ) -> ReportContent:
     """Run the analyses and the dashboard's measures over one window and filters of a store.
 
+    collections_as_of: as `analyze_report` (`run` asks as of now: its sync ran after the window's end).
     Raises ValueError (a typo'd cloud or workflow, a bad time) as `analyze` does.
     """
     thresholds = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_mapping(thresholds)
@@ -154,7 +156,8 @@ def build_content(
     # One snapshot for the findings and the measures: a sync committing mid-report cannot split them.
     snapshot = store.ibis()
     report = analyze_report(snapshot, since=since, until=until, now=now, clouds=list(clouds) if clouds else None,
-                            workflows=list(workflows) if workflows else None, thresholds=thresholds)
+                            workflows=list(workflows) if workflows else None, thresholds=thresholds,
+                            collections_as_of=collections_as_of)
     cov = report.coverage
     con = q.prepare(snapshot.con.cursor())
     try:

@@ -359,7 +359,10 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     backend.raw_sql(f"SET threads = {int(_settings.get('threads', THREADS))}")
     backend.raw_sql(f"SET memory_limit = '{_settings.get('memory', MEMORY)}'")
     tables = {name: backend.table(name) for name in TABLES}
-    return analyze(tables, since=since, until=until, thresholds=thresholds or None)
+    # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
+    # where the data ends (the default) ends there because the syncs after it failed
+    return analyze(tables, since=since, until=until, thresholds=thresholds or None,
+                   collections_as_of=dt.datetime.now(dt.timezone.utc))
 
 
 if __name__ == "__main__":     # the worker: FD NICE THREADS MEMORY [STORE] (see _spawn)

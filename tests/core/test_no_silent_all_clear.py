@@ -218,6 +218,30 @@ def test_analyze_exit_codes(tmp_path, payments):
     assert "3" in help_text and "no data" in help_text
 
 
+def test_a_collection_that_failed_after_the_window_is_no_finding_of_it(tmp_path):
+    """The window ended before the failed sync: the coverage said ok while a critical collection_gap
+    finding named the later failure (and turned an empty window's exit 3 into 1 under --fail-on).
+    Both read the scope's last collection before the window's end (`Context.collections_until`)."""
+    store = make_store(tmp_path / "s", rows("orders-express", failing=False),
+                       Batch(collection_runs=[run_row("aws:1/r1", "succeeded", at=T0),
+                                              run_row("aws:1/r1", "failed", error="boom",
+                                                      at=T0 + dt.timedelta(days=3))]))
+
+    def analysed(*window: str) -> tuple[int, dict]:
+        result = runner.invoke(app, ["analyze", "--store", store, *window, "--format", "json", "--fail-on",
+                                     "critical"])
+        return result.exit_code, json.loads(result.stdout)
+
+    code, doc = analysed(*WINDOW)
+    assert (code, doc["status"], doc["failed_collections"]) == (ExitCode.OK, "ok", [])
+    assert "collection_gap" not in {f["kind"] for f in doc["findings"]}
+    code, doc = analysed("--since", "2026-11-01", "--until", "2026-11-05")
+    assert (code, doc["status"]) == (ExitCode.NO_DATA, "no_data"), "an empty window before the failure: 3, not 1"
+    code, doc = analysed("--since", "2026-11-09", "--until", "2026-11-14")
+    assert code == ExitCode.FINDINGS and doc["status"] == "collection_failed"
+    assert "collection_gap" in {f["kind"] for f in doc["findings"]}
+
+
 def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, monkeypatch):
     """After `flowscope demo` the first `flowscope analyze` (no --store) reads ~/.flowscope, which the demo
     never writes: the error said a store is made by `flowscope demo`, which the user had just run."""

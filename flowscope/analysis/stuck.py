@@ -66,6 +66,7 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     # Age when last seen running: at the sync or import that wrote the row, never later than now/until.
     seen = ibis.coalesce(r[C.collected_at], r.wf_latest)
     r = r.mutate(as_of=ibis.least(seen, lit_ts(min(ctx.now, ctx.until))),
+                 cut=(seen > lit_ts(min(ctx.now, ctx.until))).cast("int64"),
                  snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
                  no_collected=r[C.collected_at].isnull().cast("int64"))
     r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
@@ -77,7 +78,7 @@ def stuck_executions(ctx: Context) -> list[Finding]:
     # samples and the steps they wait in all come from that one read.
     rows = execute(stuck.select(
         C.cloud, C.workflow_id, C.execution_id, C.started_at, "age_ms", "p99", "finished", "as_of",
-        "snapshot", "no_collected",
+        "snapshot", "no_collected", "cut",
         # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
         gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64")))
     if rows.empty:
@@ -108,13 +109,15 @@ def stuck_executions(ctx: Context) -> list[Finding]:
             cloud=a.cloud, workflow=wf_name, workflow_id=a.workflow_id, step=step,
             window_start=to_utc(a.oldest), window_end=to_utc(a.as_of),
             title=_stuck_title(n, snapshots, wf_name, a.max_age, a.snapshot_max_age, imported_at,
-                               a.p99 if has_base else None, step),
+                               a.p99 if has_base else None, step,
+                               to_utc(a.as_of) if a.cut and not snapshots else None),
             evidence={"stuck": n, "max_age_ms": a.max_age, "min_age_ms": a.min_age,
                       "p99_ms": None if not has_base else a.p99, "multiple": th.stuck_p99_multiple,
                       "finished_executions": None if pd.isna(a.finished) else int(a.finished),
                       "as_of": to_utc(a.as_of), "current_step": step,
                       "snapshot": snapshots == n, "from_snapshots": snapshots, "imported_at": imported_at,
-                      "age_measured_to": "collected_at" if not a.no_collected else "workflow_latest_timestamp",
+                      "age_measured_to": ("window_end" if a.cut else "collected_at" if not a.no_collected
+                                          else "workflow_latest_timestamp"),
                       "gone_from_cloud": int(a.gone or 0)},
             recommendation=_stuck_recommendation(a.cloud),
             monthly_usd=0.0, executions_affected=n,
@@ -132,20 +135,23 @@ def _stuck_counts(rows: pd.DataFrame) -> pd.DataFrame:
                  p99=("p99", "max"), finished=("finished", "max"), oldest=(C.started_at, "min"),
                  newest=(C.started_at, "max"), as_of=("as_of", "max"), snapshots=("snapshot", "sum"),
                  no_collected=("no_collected", "sum"), imported_at=("_snap_as_of", "max"),
-                 snapshot_max_age=("_snap_age", "max"), gone=("gone", "sum")).reset_index()
+                 snapshot_max_age=("_snap_age", "max"), gone=("gone", "sum"), cut=("cut", "max")).reset_index()
 
 
 def _stuck_title(n: int, snapshots: int, wf_name: str, max_age: float, snapshot_max_age: float | None,
-                 imported_at: dt.datetime | None, p99: float | None, step: str | None) -> str:
+                 imported_at: dt.datetime | None, p99: float | None, step: str | None,
+                 window_end: dt.datetime | None = None) -> str:
     """A live run is said to be running; a run known only from an imported snapshot is said to have
-    been RUNNING in that snapshot, with its age at that time (it may have finished since)."""
+    been RUNNING in that snapshot, with its age at that time (it may have finished since). `window_end`:
+    the window ends before the runs were last collected, so their age is measured to its end."""
     base = f" (p99 {fmt_ms(p99)})" if p99 is not None else " (no finished runs to compare)"
     where = f", waiting in {step}" if step else ""
     when = f"{imported_at:%Y-%m-%d %H:%M} UTC" if imported_at is not None else "an unknown time"
     if snapshots == n:
         return (f"{n} execution(s) of {wf_name} RUNNING in a snapshot imported at {when}; age at that time "
                 f"{'up to ' if n > 1 else ''}{fmt_ms(max_age)}{base}{where}")
-    text = f"{n} execution(s) of {wf_name} running for up to {fmt_ms(max_age)} when last collected{base}{where}"
+    when_seen = f"at the window's end ({window_end:%Y-%m-%d %H:%M} UTC)" if window_end else "when last collected"
+    text = f"{n} execution(s) of {wf_name} running for up to {fmt_ms(max_age)} {when_seen}{base}{where}"
     if snapshots:
         text += (f"; {snapshots} of them only seen RUNNING in a snapshot imported at {when} "
                  f"(age then up to {fmt_ms(snapshot_max_age)})")

@@ -89,7 +89,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 <table><tr><th>kind</th><td>{{ f.kind }}</td><th>cloud</th><td>{{ f.cloud }}</td><th>workflow</th>
 <td>{{ f.workflow }}</td><th>step</th><td>{{ f.step }}</td></tr>
 <tr><th>monthly</th><td>{{ f.monthly }}</td><th>executions affected</th><td>{{ f.affected }}</td>
-<th>first seen</th><td>{{ f.first_seen }}</td><th>id</th><td>{{ f.id }}</td></tr>
+<th>first reported</th><td>{{ f.first_seen }}</td><th>id</th><td>{{ f.id }}</td></tr>
 <tr><th>evidence</th><td colspan="7">{{ f.evidence }}</td></tr>
 <tr><th>recommendation</th><td colspan="7">{{ f.recommendation }}</td></tr>
 {% if f.samples %}<tr><th>sample executions</th><td colspan="7">{% for s in f.samples %}
@@ -97,7 +97,8 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 {% endfor %}
 {% if resolved %}<h3 id="resolved">Resolved since the last report ({{ resolved|length }})</h3>
 <table><thead><tr><th>severity</th><th>kind</th><th>cloud</th><th>workflow</th><th>step</th><th>title</th>
-<th>first seen</th><th>last seen</th></tr></thead><tbody>{% for r in resolved %}<tr>{% for v in r %}<td>{{ v }}</td>
+<th>first reported</th><th>last reported</th></tr></thead><tbody>
+{% for r in resolved %}<tr>{% for v in r %}<td>{{ v }}</td>
 {% endfor %}</tr>{% endfor %}</tbody></table>{% endif %}
 
 {% for t in tables %}<h2 id="{{ t.id }}">{{ t.title }}</h2>

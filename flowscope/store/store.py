@@ -71,6 +71,7 @@ class Store:
         root = Path(text.removeprefix("file://")).expanduser().absolute()
         self.mode = store_mode(mode)
         if create:
+            _refuse_nested(root)
             _make_private_dirs(root / META_DIR, root, self.mode)
         elif not root.is_dir():
             raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
@@ -436,6 +437,16 @@ def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:
 def _id_table(ids: Iterable[str]) -> pa.Table:
     unique = sorted({i for i in ids if i is not None})
     return pa.table({"id": pa.array(unique, pa.string())})
+
+
+def _refuse_nested(root: Path) -> None:
+    """A new store is never made inside a store (a `--store` one folder too deep, in a table's folder):
+    it wrote a second store into the `executions` Delta table's folder and said "imported"."""
+    if (root / META_DIR).is_dir():
+        return
+    inside = next((p for p in root.parents if (p / META_DIR).is_dir()), None)
+    if inside is not None or (root / "_delta_log").is_dir():
+        raise StoreError(f"{root} is inside the store {inside or root.parent}: pass --store {inside or root.parent}")
 
 
 def _demo_store_beside(root: Path) -> str | None:

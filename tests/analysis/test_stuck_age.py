@@ -76,3 +76,17 @@ def test_without_collected_at_the_age_runs_to_its_own_workflows_latest_timestamp
     own_latest = at(minutes=10 * 49) + dt.timedelta(minutes=1)
     assert row.evidence["max_age_ms"] == pytest.approx((own_latest - at(hours=2)).total_seconds() * 1000)
     assert row.evidence["snapshot"] is False and row.evidence["age_measured_to"] == "workflow_latest_timestamp"
+
+
+def test_a_window_that_ends_before_the_collection_says_the_age_is_at_its_end():
+    """Measured to the window's end (it is earlier than the collection), the age was said to be "when
+    last collected", which was a day later: the title and `age_measured_to` say the window's end."""
+    w, _ = world(collected_hours=34, source=str(Source.API), other_days=None)
+    found = analyze(w.tables(), since=at(), until=at(hours=10), now=NOW)
+    [stuck] = found[found["kind"] == "stuck_execution"].to_dict("records")
+    assert stuck["evidence"]["max_age_ms"] == pytest.approx(8 * H)
+    assert stuck["evidence"]["age_measured_to"] == "window_end"
+    assert f"running for up to 8.0 h at the window's end ({at(hours=10):%Y-%m-%d %H:%M} UTC)" in stuck["title"]
+    later = analyze(w.tables(), since=at(), until=NOW, now=NOW)
+    [stuck] = later[later["kind"] == "stuck_execution"].to_dict("records")
+    assert "when last collected" in stuck["title"] and stuck["evidence"]["age_measured_to"] == "collected_at"

@@ -161,3 +161,16 @@ def test_many_executions_in_a_large_table_replace_exactly(store):
     assert counts(store)["steps"] == 200 * 2 + 100 * 3
     assert pa.Table.from_pandas(store.sql("SELECT count(DISTINCT (execution_id, step_key)) d, count(*) n FROM steps")
                                 ).to_pylist() == [{"d": 700, "n": 700}]
+
+
+def test_a_new_store_is_never_made_inside_a_store(store):
+    """`--store` one folder too deep (a table's folder) wrote a second store into the executions Delta
+    table and said "imported"; it is refused, naming the store to pass."""
+    from flowscope.store import StoreError
+
+    store.write(batch([0]))
+    for inner in (store.path / "executions", store.path / "executions" / "deeper"):
+        with pytest.raises(StoreError, match=f"inside the store {store.path}: pass --store {store.path}$"):
+            Store(inner)
+        assert not (inner / "_flowscope").exists()
+    assert Store(store.path).path == store.path, "the store itself opens as before"

@@ -648,6 +648,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         else:
             continue
         saving = current - other
+        # a Standard workflow whose plan was neither read (`standard_plans`) nor billed in its usage
+        assumed = kind == Kind.LOGICAPP_STANDARD and known is None and not observed_plan
         if saving < th.plan_what_if_min_monthly_saving_usd or saving < th.plan_what_if_margin * current:
             continue
         wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
@@ -658,12 +660,16 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                    "to split its cost; managed connector calls stay billed per call.")
         else:
             rec = (f"{wf_name} runs too few operations to fill a Standard plan: as a Consumption logic app it "
-                   "would pay per execution instead. Alternatively consolidate more workflows onto this plan.")
+                   "would pay per execution instead. Alternatively consolidate more workflows onto this plan."
+                   + (" The plan's fee is assumed (one WS1 instance hosting only this workflow): collect the app's "
+                      "App Service plan (sync with Azure) to price the one it runs on." if assumed else ""))
         out.append(Finding(
             kind=FindingKind.PLAN_WHAT_IF, severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=f"{wf_name} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}",
+            title=(f"{wf_name} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
+                   + (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
+                      "total holds)" if assumed else "")),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
                       "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
                       "standard_plan": plan_used,

@@ -21,6 +21,10 @@ def what_if(attributes: str | None):
     df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
     found = df[df["kind"] == "plan_what_if"]
     assert len(found) == 1 and found.iloc[0].evidence["what_if_plan"] == "Consumption"
+    said = found.iloc[0].title + found.iloc[0].recommendation
+    assumed = found.iloc[0].evidence["standard_plan"]["source"] == "assumed"
+    # a saving that rests on an assumed plan fee (one no spend total holds) says so where it is read
+    assert ("its Standard plan assumed" in said and "The plan's fee is assumed" in said) == assumed, said
     return found.iloc[0].evidence
 
 

@@ -345,7 +345,9 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
         raise fail(f"store {settings.store_path}: {exc}") from None
-    summary = ", ".join(f"{fmt_count(n)} {table}" for table, n in counts.items())
+    # the workflows table holds definitions: an import of runs alone has workflows but no definition
+    summary = ", ".join(f"{fmt_count(n)} {'workflow definitions' if table == 'workflows' else table}"
+                        for table, n in counts.items())
     note(f"store {settings.store_path}: {summary}", console=out)
     from flowscope.collectors.upkeep import COMPACT_AFTER_FILES
 

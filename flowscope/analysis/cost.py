@@ -672,7 +672,7 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                       "total holds)" if assumed else "")),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
                       "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
-                      "standard_plan": plan_used,
+                      "standard_plan": plan_used, "assumed_current_plan": assumed,
                       "builtin_operations_monthly": sum(v for m, v in q.items()
                                                         if m in pricing.STANDARD_PLAN_FREE_METERS),
                       "connector_monthly_usd": connectors, "window_days": ctx.window_days},

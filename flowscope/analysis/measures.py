@@ -95,13 +95,20 @@ def previous_covered(first_data: dt.datetime | None, since: dt.datetime, until: 
     return since - first_data >= (until - since) * PREVIOUS_COVERAGE    # no date arithmetic past year 1
 
 
+def _assumed(finding: dict[str, Any]) -> bool:
+    evidence = finding.get("evidence")
+    return isinstance(evidence, dict) and bool(evidence.get("assumed_current_plan"))
+
+
 def potential_savings(findings: Iterable[dict[str, Any]]) -> float:
     """Monthly dollars the cost findings say could be saved, each saving counted once.
 
     Only `SAVING_KINDS`. Per (cloud, workflow, step) the largest step-level saving counts (two
     findings about one step describe one saving). Per workflow, workflow-level what-ifs (a plan
     change, Express) replace, not add to, its step savings: the larger of the workflow's largest
-    workflow-level saving and the sum of its step savings counts.
+    workflow-level saving and the sum of its step savings counts. A what-if whose current cost is an
+    assumed plan fee (`assumed_current_plan`: a Standard plan neither read nor billed) is listed, not
+    summed: the demo's headline read $176 beside a spend of $1.20, $175 of it a fee no spend total holds.
     """
     steps: dict[tuple[str, str, str], float] = {}
     whole: dict[tuple[str, str], float] = {}
@@ -109,7 +116,7 @@ def potential_savings(findings: Iterable[dict[str, Any]]) -> float:
         if f.get("kind") not in SAVING_KINDS:
             continue
         usd = f.get("monthly_usd")
-        if usd is None or usd != usd or usd <= 0:
+        if usd is None or usd != usd or usd <= 0 or _assumed(f):
             continue
         wf = (str(f.get("cloud")), str(f.get("workflow_id") or f.get("workflow")))
         step = f.get("step")

@@ -16,8 +16,8 @@ took a readable unit: a retry storm's "in 1605 min" reads "in 26.8 h", a stuck r
 mid-word; and when a GCP try and its call, both named after the step, stopped counting as two visits:
 the demo's check_status storm reads 47 visits, 213 attempts, amplification 4.5 and $0.000025 per
 attempt instead of 94, 260, 2.8 and half that price, and its polling loop 9 polls per run, not 17; and
-when a plan what-if whose Standard plan fee is assumed (not read, not billed) came to say so in its title
-and recommendation).
+when a plan what-if whose Standard plan fee is assumed (not read, not billed) came to say so in its title,
+recommendation and evidence, `assumed_current_plan`).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -137,6 +137,9 @@ def test_savings_are_counted_once():
         {"kind": "plan_what_if", "cloud": "azure", "workflow_id": "w2", "step": None, "monthly_usd": 50.0},
         {"kind": "costly_step", "cloud": "azure", "workflow_id": "w2", "step": "C", "monthly_usd": 1.0},
         {"kind": "retry_storm", "cloud": "gcp", "workflow_id": "w3", "step": "D", "monthly_usd": 9.0},
+        {"kind": "plan_what_if", "cloud": "azure", "workflow_id": "w4", "step": None, "monthly_usd": 175.0,
+         "evidence": {"assumed_current_plan": True}},
     ]
-    # w1: max per step (A 5, B 2) = 7 beats its workflow-level 4; w2: 50 replaces 1; retries are spend.
+    # w1: max per step (A 5, B 2) = 7 beats its workflow-level 4; w2: 50 replaces 1; retries are spend;
+    # w4's saving is a plan fee assumed, not measured: listed, never summed into the headline.
     assert measures.potential_savings(found) == pytest.approx(57.0)

@@ -74,7 +74,8 @@ def cost_findings(found: pd.DataFrame | None) -> None:
         return
     st.metric("Savings the analyses found", f"{fmt_usd(measures.potential_savings(found.to_dict('records')))}/month",
               help="Each saving counted once: the largest per step, and a workflow-level what-if replaces "
-                   "(not adds to) that workflow's step savings.")
+                   "(not adds to) that workflow's step savings; a what-if on an assumed plan fee is listed, "
+                   "not counted.")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
         "monthly_usd": st.column_config.NumberColumn("$/month")})

@@ -73,7 +73,8 @@ def top_findings(found: pd.DataFrame | None) -> None:
         st.metric("Findings", f"{len(found):,}")
         st.metric("Potential savings per month", fmt_usd(measures.potential_savings(found.to_dict("records"))),
                   help="What the cost findings say a change would save, each saving counted once; "
-                       "not part of spend or its projection.")
+                       "not part of spend or its projection. A what-if on an assumed plan fee is listed, "
+                       "not counted.")
     with c2:
         ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
                         "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],

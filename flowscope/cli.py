@@ -28,8 +28,6 @@ if TYPE_CHECKING:
     from flowscope.analysis.run import Coverage
     from flowscope.store import Store
 
-MS = dt.timedelta(milliseconds=1)
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
                        "and Google Cloud Workflows.")
@@ -358,16 +356,16 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
              console=out)
     now = dt.datetime.now(dt.timezone.utc)
 
-    def age(run: dict) -> dt.timedelta:
-        return now - (run[C.ended_at] or run[C.started_at])
+    def last(run: dict) -> dt.datetime:
+        return run[C.ended_at] or run[C.started_at]
 
     for run in runs:
-        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {fmt_time(run[C.ended_at] or run[C.started_at])} "
-             f"({fmt_duration(age(run) / MS)} ago)"
+        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {fmt_time(last(run))} "
+             f"({fmt_duration(now - last(run))} ago)"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)
-    stale = [run for run in runs if age(run) > STALE_AFTER]
+    stale = [run for run in runs if now - last(run) > STALE_AFTER]
     if stale:
-        note(f"no sync of {len(stale)} scope(s) for {fmt_duration(min(map(age, stale)) / MS)} or more: is the "
+        note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
              "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)
     executions = counts.get("executions", 0)
     if not executions:

@@ -84,8 +84,10 @@ BLANK = "—"
 
 
 def fmt_duration(ms: Any, missing: str = MISSING) -> str:
-    """A duration in milliseconds with two units at most, so tables read like a person speaks:
-    850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    """A duration in milliseconds (or a timedelta) with two units at most, so tables read like a person
+    speaks: 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    if isinstance(ms, dt.timedelta):
+        ms = ms.total_seconds() * 1000
     if is_missing(ms):
         return missing
     value = float(ms)

@@ -58,7 +58,6 @@ def analyze_store(
 
 DATA_GAP_SHARE = 0.1
 """A window whose data ends this share of it (and at least a day) before its end gets `gap_note`."""
-_MS = dt.timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True)
@@ -134,8 +133,8 @@ class Coverage:
         if gap < STALE_AFTER or gap < span * DATA_GAP_SHARE:
             return None
         return (f"the data{self._filter_text()} ends at {_iso(self.last)} and nothing was collected after "
-                f"{_iso(known)}, {fmt_duration(gap / _MS)} before the window's end: monthly projections spread "
-                f"its spend over all {fmt_duration(span / _MS)} of the window; use --until "
+                f"{_iso(known)}, {fmt_duration(gap)} before the window's end: monthly projections spread "
+                f"its spend over all {fmt_duration(span)} of the window; use --until "
                 f"{(known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date()} to end it where the data "
                 "ends")
 

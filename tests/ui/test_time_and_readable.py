@@ -128,7 +128,8 @@ def test_count_charts_have_integer_axes():
 
 @pytest.mark.parametrize("ms,text", [(850, "850 ms"), (1234, "1.2 s"), (312_000, "5 min 12 s"),
                                      (5_163_647, "1 h 26 min"), (3 * 86_400_000 + 4 * 3_600_000, "3 d 4 h"),
-                                     (None, "n/a")])
+                                     (None, "n/a"), (dt.timedelta(days=3, hours=4), "3 d 4 h"),
+                                     (dt.timedelta(milliseconds=850), "850 ms")])
 def test_durations_read_with_units(ms, text):
     assert fmt_duration(ms) == text
 

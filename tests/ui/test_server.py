@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import tempfile
 import tomllib
 from pathlib import Path
 from typing import ClassVar
@@ -67,6 +68,7 @@ def test_serve_reads_the_named_config(tmp_path, monkeypatch):
     (tmp_path / "flowscope.toml").write_text('store = "elsewhere"\n')      # no [auth]: must not be used
     config = _config(tmp_path / "team.toml", tmp_path / "team-store")
     monkeypatch.setattr(server.subprocess, "Popen", _Popen)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))             # a failed assert leaks nothing into /tmp
     _Popen.calls.clear()
     server.serve(address="0.0.0.0", config=config, wait=False)         # allowed: [auth] is configured
     call = _Popen.calls[-1]
@@ -82,6 +84,7 @@ def test_serve_reads_the_named_config(tmp_path, monkeypatch):
     assert call.cmd[call.cmd.index("--server.address") + 1] == "0.0.0.0"
 
     server.serve(str(tmp_path / "explicit"), config=config, wait=False)   # --store wins over the file's
+    shutil.rmtree(_Popen.calls[-1].secrets_dir)                           # the fake secrets never outlive the test
     assert _Popen.calls[-1].env["FLOWSCOPE_STORE"] == str((tmp_path / "explicit").resolve())
 
 

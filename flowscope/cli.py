@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowscope.exitcodes import ExitCode, exit_code_table
-from flowscope.format import fmt_count, fmt_time, fmt_usd, is_missing
+from flowscope.format import fmt_count, fmt_monthly, fmt_time
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
@@ -539,7 +539,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     for row in findings.itertuples(index=False):
         cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
         table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
-                      "" if is_missing(row.monthly_usd) else fmt_usd(row.monthly_usd))
+                      fmt_monthly(row.monthly_usd))
     console = out if out.is_terminal else Console(width=200)
     console.print(table)
     note(f"{fmt_count(len(findings))} finding(s) in {analysed}", console=out)

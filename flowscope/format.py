@@ -45,12 +45,22 @@ def fmt_usd(value: Any) -> str:
     return ("-" if amount < 0 else "") + "<$0.000001"
 
 
-def fmt_per_month(value: Any) -> str:
-    """A finding's monthly dollars in a sentence: "$12.34/month", or "no cost measured" for a finding that
-    prices nothing (a stuck run, a failed collection), where "$0/month" read as "nothing to lose"."""
+NOT_PRICED = "no cost measured"
+"""What a finding that prices nothing (a stuck run, a slow step, a failed collection) says for its money:
+"$0" read as "nothing to lose"."""
+
+
+def fmt_monthly(value: Any) -> str:
+    """A finding's monthly dollars in a table cell: "$12.34", or NOT_PRICED."""
     if is_missing(value) or not float(value):
-        return "no cost measured"
-    return f"{fmt_usd(value)}/month"
+        return NOT_PRICED
+    return fmt_usd(value)
+
+
+def fmt_per_month(value: Any) -> str:
+    """A finding's monthly dollars in a sentence: "$12.34/month", or NOT_PRICED."""
+    shown = fmt_monthly(value)
+    return shown if shown == NOT_PRICED else f"{shown}/month"
 
 
 def fmt_ms(value: Any) -> str:

@@ -116,6 +116,8 @@ def test_a_failed_sync_exits_non_zero_and_surfaces_as_a_finding(tmp_path, monkey
     assert "eu-west-1" in findings[0]["title"]
     result = runner.invoke(app, ["analyze", "--config", str(config)])
     assert result.exit_code == ExitCode.NO_DATA and "no executions yet" in result.stderr
+    # the gap prices nothing: its money cell says so, as the reports do, rather than "$0" (nothing to lose)
+    assert "no cost measured" in result.stdout and "$0" not in result.stdout
 
 
 def _help_strings(command) -> list[str]:

@@ -18,7 +18,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import measures, pricing, transitions
+from flowscope.analysis import measures, pricing, step_rank, transitions
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
     FAILED_VALUES,
@@ -118,10 +118,10 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
     """Per workflow, step name and window (`current`: this window, else the previous one): the one
     read of the steps that `step_stats` (cost, retries) and failures.py share, cached on the context.
 
-    Over all visits: type, visits, attempts, in_loop, retries (distinct executions only for the
-    steps a finding names: `_step_executions`). Over the
-    visits that do work (no containers, no Fail states): f_visits, failures, uncaught, and the first
-    and last failed visit (first_seen, last_seen).
+    Over the rows that stand for the step (`step_rank`: a GCP try's call, not the try; a loop's entries,
+    not its iterations): type, visits, attempts, in_loop, retries (distinct executions only for the
+    steps a finding names: `_step_executions`). Over the visits that do work (no containers, no Fail
+    states): f_visits, failures, uncaught, and the first and last failed visit (first_seen, last_seen).
     """
     def compute() -> pd.DataFrame:
         s = ctx.in_window(ctx.table("steps"), both=True)
@@ -131,12 +131,13 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
         # Grouped by type too, not max(type): a string max over every visit cost 0.2 s of CPU at 1M
         # executions, more than one more key; a step whose type changed is folded back below. With the
         # type a key, whether a group's visits do work is the group's: `_work_only` applies it to the
-        # sums instead of a filter on every row (0.3 s of CPU at 1M executions).
-        return _own_work_counts(_one_type_per_step(_work_only(execute(s.group_by(
-            [C.cloud, C.workflow_id, C.name, current, C.type]).aggregate(
+        # sums instead of a filter on every row (0.3 s of CPU at 1M executions). The rank is a key for
+        # the same reason: which rows stand for a step is chosen on the sums (`_standing_rows`).
+        return _one_type_per_step(_standing_rows(_work_only(execute(s.group_by(
+            [C.cloud, C.workflow_id, C.name, current, C.type, step_rank.rank(s)]).aggregate(
             visits=s.count(),
             attempts=s[C.attempts].sum(),
-            in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
+            in_loop=s[C.iteration].notnull().cast("int8").max(),
             retries=(s[C.attempts] - 1).clip(lower=0).sum(),
             failures=failed.cast("int64").sum(),
             uncaught=uncaught.cast("int64").sum(),
@@ -157,7 +158,6 @@ def _work_only(df: pd.DataFrame) -> pd.DataFrame:
     over no rows gives)."""
     idle = df[C.type].isna() | df[C.type].isin(NOT_WORK)
     df.insert(df.columns.get_loc("failures"), "f_visits", df["visits"].where(~idle, 0))
-    df["f_attempts"], df["f_retries"] = df["attempts"].where(~idle, 0), df["retries"].where(~idle, 0)
     if idle.any():
         for col in _WORK_ONLY:
             df[col] = df[col].where(~idle)
@@ -166,20 +166,15 @@ def _work_only(df: pd.DataFrame) -> pd.DataFrame:
 
 _WINDOW_STATS_FOLD = {C.type: "max", "visits": "sum", "attempts": "sum", "in_loop": "max", "retries": "sum",
                       "f_visits": "sum", "failures": "sum", "uncaught": "sum", "first_seen": "min",
-                      "f_attempts": "sum", "f_retries": "sum",
                       "last_seen": "max"}
 
 
-def _own_work_counts(df: pd.DataFrame) -> pd.DataFrame:
-    """A step name held by a container and by the work inside it (a GCP `try` around its call, both
-    named after the step: `transitions.own_work`) counts the work's visits, attempts and retries, not
-    both: the try's visit is the call's, and its one attempt beside the call's tries halved the cost
-    per attempt and the amplification of a retry storm. A name of containers only keeps their counts."""
-    both = (df["f_visits"] > 0) & (df["f_visits"] < df["visits"])
-    if both.any():
-        for total, work in (("visits", "f_visits"), ("attempts", "f_attempts"), ("retries", "f_retries")):
-            df[total] = df[total].where(~both, df[work])
-    return df.drop(columns=["f_attempts", "f_retries"])
+def _standing_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """Per step name and window, the groups of the rows that stand for the step (`step_rank`): a GCP try
+    around a call counts the call's visits and tries (the try's one attempt beside them halved the cost
+    per attempt and a retry storm's amplification), an Azure or GCP loop its entries, not its iterations
+    (36 "visits" per run for a loop entered once). Only containers are left out, so no failure is."""
+    return step_rank.lowest_rank(df, [C.cloud, C.workflow_id, C.name, "current"])
 
 
 def _one_type_per_step(df: pd.DataFrame) -> pd.DataFrame:

@@ -22,6 +22,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from flowscope.analysis import step_rank
 from flowscope.analysis.base import (
     FAILED_VALUES,
     Context,
@@ -35,7 +36,7 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
 )
-from flowscope.analysis.cost import NOT_WORK, add_retry_share, step_costs, step_stats
+from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
 from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud
@@ -552,12 +553,11 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
     s = s.filter((s[C.started_at] >= lit_ts(st["start"].min())) & (s[C.started_at] < lit_ts(st["end"].max())))
     j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
                      & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end))
-    work = (~j[C.type].isin(list(NOT_WORK)) & j[C.type].notnull()).name("work")
-    agg = execute(j.group_by(["sid", work]).aggregate(visits=j.count(), attempts=j[C.attempts].sum(),
-                                                      executions=j[C.execution_id].nunique()))
-    # a step name held by a container and its own work (a GCP try around its call) counts the work,
-    # as `cost.step_window_stats` does: the try's one attempt per visit diluted the amplification
-    agg = agg.sort_values(["sid", "work"], ascending=[True, False]).drop_duplicates("sid").drop(columns="work")
+    agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
+        visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique()))
+    # the rows that stand for the step count (`step_rank`), as in `cost.step_window_stats`: a GCP try's
+    # one attempt per visit beside its call's tries diluted the amplification
+    agg = step_rank.lowest_rank(agg, ["sid"])
     retried = j.filter(j[C.attempts] > 1)
     samples = sample_ids(retried, ["sid"], order_by=C.attempts)
     agg["samples"] = [samples.get((sid,), []) for sid in agg["sid"]]

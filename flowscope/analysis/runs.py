@@ -16,7 +16,8 @@ import pandas as pd
 
 from flowscope.analysis import measures, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
-from flowscope.analysis.tables import HANDLER_NATIVE_TYPES, Filters, container_rank, q, run, work_over_containers
+from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
+from flowscope.analysis.tables import Filters, q, run
 from flowscope.model import C, Cloud, Status
 
 PAGE_SIZE = 100
@@ -194,17 +195,17 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
     so a failed step is never buried under its loop's iterations. A container's own work stands for
     it (`fold_own_work`), and where a name under one parent still has rows of two ranks (a loop and
     its iterations are under different parents; a try around a block and its except are not) the
-    lowest rank's do, as on the Workflows graph (`tables.work_over_containers`)."""
+    lowest rank's do, as on the Workflows graph (`step_rank.lowest_rank`)."""
     if steps is None or steps.empty:
         return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
     steps = fold_own_work(steps)
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
-                         _box=container_rank(steps),
+                         **{RANK: ranks_of(steps)},
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
                          retries=visit_retries(steps),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
-    grouped = work_over_containers(frame.groupby(["parent", C.name, "_box"], sort=False, dropna=False).agg(
+    grouped = lowest_rank(frame.groupby(["parent", C.name, RANK], sort=False, dropna=False).agg(
         type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"),
         attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=(C.duration_ms, "sum"),
         depth=("_depth", "max"), first=("_order", "min")).reset_index(), ["parent", C.name])

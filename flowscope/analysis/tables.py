@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES
+from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType
 from flowscope.timewindow import known_end
 
@@ -495,46 +495,6 @@ def workflow_definition(con: Any, cloud: str, workflow_id: str) -> dict[str, Any
     return None if frame.empty else frame.iloc[0].to_dict()
 
 
-WORK, INNER, CONTAINER, ITERATION = 0, 1, 2, 3
-"""A step row's rank among the rows of its name (`is_container_sql`, `container_rank`), lowest first:
-work; a container that starts its parent's body (no previous step: a GCP try's inner block); any other
-container (the try itself, a loop, and a handler: GCP's except, which starts the try's body too but runs
-only after the block, so it never stands for the step); one iteration of a loop (Azure's
-ScopeRepetition, GCP's STEP_FOR_ITERATION: rows named as their loop, with an iteration number).
-Read from the row alone, without a join to its parent: where one name has two ranks, they are one
-step of the definition entered through a container of its own name (`transitions`)."""
-
-HANDLER_NATIVE_TYPES = ("STEP_EXCEPT",)
-"""Containers that run only when the block beside them failed (GCP Workflows' except)."""
-
-
-def is_container_sql() -> str:
-    """A step row's rank, grouped on beside its name (see `work_over_containers`)."""
-    return q("CASE WHEN NOT coalesce({type} IN ({boxes}), false) THEN 0 WHEN {iteration} IS NOT NULL THEN 3 "
-             "WHEN {previous_step_key} IS NULL AND {parent_step_key} IS NOT NULL "
-             "AND coalesce({native_type} NOT IN ({handlers}), true) THEN 1 ELSE 2 END AS _box",
-             boxes=_in(CONTAINER_TYPES), handlers=_in(list(HANDLER_NATIVE_TYPES)))
-
-
-def container_rank(steps: pd.DataFrame) -> pd.Series:
-    """`is_container_sql` over step rows already in pandas (one run's)."""
-    boxed = steps[C.type].isin(CONTAINER_TYPES)
-    inner = (steps[C.previous_step_key].isna() & steps[C.parent_step_key].notna()
-             & ~steps[C.native_type].isin(HANDLER_NATIVE_TYPES))
-    rank = pd.Series(WORK, index=steps.index).mask(boxed, CONTAINER).mask(boxed & inner, INNER)
-    return rank.mask(boxed & steps[C.iteration].notna(), ITERATION)
-
-
-def work_over_containers(rows: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """Per-name rows grouped with `is_container_sql`: a name's lowest rank stands for the step. Where a
-    name has container and work rows (GCP's try around a call, and its except: step entries of one
-    name, one step of the definition, as `transitions` says), the work rows; where it has a try and the
-    block inside it (and the except, when it ran), the block's; where it has a loop and its iterations
-    (named as the loop), the loop's rows; a name with one kind keeps it."""
-    lowest = rows.groupby(keys, dropna=False)["_box"].transform("min")
-    return rows[rows["_box"] == lowest].drop(columns="_box").reset_index(drop=True)
-
-
 def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     """Per step name of one workflow: visits, failures, retries, duration percentiles, cost.
 
@@ -542,13 +502,13 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     the failing_step finding reports; a workflow's `failure_pct` is the run failure rate, another measure."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
     p = one.params()
-    st = work_over_containers(run(con, q("""
+    st = lowest_rank(run(con, q("""
         SELECT {name} AS step, {box}, any_value({type}) AS {type}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                sum(greatest({attempts} - 1, 0))::BIGINT AS retries,
                {pcts}
         FROM steps WHERE {where} GROUP BY ALL
-    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS, box=is_container_sql()), p), ["step"])
+    """, failed=_in(STEP_FAILED), where=one.where(), pcts=PCTS, box=rank_sql()), p), ["step"])
     co = run(con, usage_cost_sql(usage_sql(con, one, f"AND {C.step_key} IS NOT NULL"), ["step"]), p)
     out = st.merge(co, on="step", how="left")
     out["cost_usd"] = out["cost_usd"].fillna(0.0)
@@ -638,13 +598,13 @@ def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
 
 def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     """Steps by failed visits: visits, failed (uncaught), caught, failure rate (a GCP try and its call
-    once, as the call: `work_over_containers`, so the rate is the failing_step finding's)."""
-    out = work_over_containers(run(con, q("""
+    once, as the call: `step_rank.lowest_rank`, so the rate is the failing_step finding's)."""
+    out = lowest_rank(run(con, q("""
         SELECT {cloud}, {workflow_id}, {name} AS step, {box}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                count(*) FILTER (WHERE {status} = 'CAUGHT') AS caught
         FROM steps WHERE {where} GROUP BY ALL
-    """, where=f.where(), failed=_in(STEP_FAILED), box=is_container_sql()), f.params()),
+    """, where=f.where(), failed=_in(STEP_FAILED), box=rank_sql()), f.params()),
         [C.cloud, C.workflow_id, "step"])
     out = out[out["failures"] > 0].sort_values(["failures", C.cloud, C.workflow_id, "step"],
                                                ascending=[False, True, True, True]).head(int(limit))
@@ -879,14 +839,14 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     caller judges from the data's first execution); when not, its p95, visits and the drift are null,
     never the figures of the sliver of it the data holds."""
     # Both windows in one scan: [previous since, until), each row tagged with its window; a GCP try and
-    # the call it wraps count once, as the call (`work_over_containers`).
+    # the call it wraps count once, as the call (`step_rank.lowest_rank`).
     both = Filters(f.previous().since, f.until, f.clouds, f.workflows, f.month_days)
-    rows = work_over_containers(run(con, q("""
+    rows = lowest_rank(run(con, q("""
         SELECT {started_at} >= $window_start AS now, {cloud}, {workflow_id}, {name} AS step, {box},
                any_value({type}) AS {type}, count(*) AS visits,
                {pcts}
         FROM steps WHERE {where} AND {duration_ms} IS NOT NULL GROUP BY ALL
-    """, where=both.where(), pcts=PCTS3, box=is_container_sql()),
+    """, where=both.where(), pcts=PCTS3, box=rank_sql()),
         {**both.params(), "window_start": f.since}), ["now", C.cloud, C.workflow_id, "step"])
     now = rows[rows["now"]].drop(columns="now").reset_index(drop=True)
     before = rows[~rows["now"]].drop(columns="now").reset_index(drop=True)

@@ -530,15 +530,22 @@ def _entries(*rows: tuple) -> pd.DataFrame:
               ("x", "block", "scope", None, None, "s", None)), {"x"}),
 ], ids=["try-block-except", "try-call-except", "loop-iterations", "untyped-scope"])
 def test_a_name_s_rows_stand_for_its_step_once_in_sql_and_in_pandas(entries, stands):
-    """The rank that picks which entries of one name stand for its step (`tables.is_container_sql`, and
-    `container_rank` for one run in pandas): GCP's except starts the try's body as the block does, and
-    counted beside it (a try around a block whose except ran read two visits for one)."""
+    """The rank that picks which entries of one name stand for its step (`step_rank`): GCP's except
+    starts the try's body as the block does, and counted beside it (a try around a block whose except
+    ran read two visits for one). One rule: the analyses' Ibis expression, the dashboard's SQL and one
+    run's rows in pandas give the same ranks."""
     import duckdb
+    import ibis
 
-    pandas_rank = queries.container_rank(entries)
+    from flowscope.analysis import step_rank
+
+    pandas_rank = step_rank.ranks_of(entries)
     con = duckdb.connect()
     con.register("steps", entries)
-    sql_rank = con.execute(f"SELECT {queries.is_container_sql()} FROM steps").df()["_box"]
-    assert list(sql_rank) == list(pandas_rank)
-    kept = queries.work_over_containers(entries.assign(_box=pandas_rank), [C.name])
+    sql_rank = con.execute(f"SELECT {step_rank.rank_sql()} FROM steps").df()[step_rank.RANK]
+    typed = ibis.memtable(entries.astype({C.iteration: "float64"}).astype({c: "object" for c in entries
+                                                                           if c != C.iteration}))
+    ibis_rank = ibis.duckdb.connect().execute(typed.select(step_rank.rank(typed)))[step_rank.RANK]
+    assert list(sql_rank) == list(pandas_rank) == list(ibis_rank)
+    kept = step_rank.lowest_rank(entries.assign(**{step_rank.RANK: pandas_rank}), [C.name])
     assert set(kept[C.step_key]) == stands

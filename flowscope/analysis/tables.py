@@ -862,18 +862,21 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
 
 
 def latency_over_time(con: Any, f: Filters, steps: list[tuple[str, str, str]]) -> pd.DataFrame:
-    """p50/p95 per bucket of the given (cloud, workflow_id, step name) triples."""
+    """p50/p95 per bucket of the given (cloud, workflow_id, step name) triples, over the rows that stand
+    for each step in the window (`step_rank`: a loop's entries, not its iterations; a GCP try's call), as
+    `latency_by_step`'s table beside the chart reads them."""
     if not steps:
         return pd.DataFrame(columns=["bucket", C.cloud, C.workflow_id, "step", "p50_ms", "p95_ms", "visits"])
     b = bucket_seconds(f)
     pick = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND {name} = {s})",
                          c=_lit(c), w=_lit(w), s=_lit(s)) for c, w, s in steps)
-    return run(con, q("""
-        SELECT {bucket} AS bucket, {cloud}, {workflow_id}, {name} AS step, count(*) AS visits,
+    rows = lowest_rank(run(con, q("""
+        SELECT {bucket} AS bucket, {cloud}, {workflow_id}, {name} AS step, {box}, count(*) AS visits,
                {pcts}
         FROM steps WHERE {where} AND ({pick}) AND {duration_ms} IS NOT NULL GROUP BY ALL
-        ORDER BY bucket, {cloud}, {workflow_id}, step
-    """, bucket=_bucket(C.started_at, b), where=f.where(), pick=pick, pcts=PCTS), f.params())
+    """, bucket=_bucket(C.started_at, b), where=f.where(), pick=pick, pcts=PCTS, box=rank_sql()), f.params()),
+        [C.cloud, C.workflow_id, "step"])
+    return rows.sort_values(["bucket", C.cloud, C.workflow_id, "step"]).reset_index(drop=True)
 
 
 def execution_latency(con: Any, f: Filters) -> pd.DataFrame:

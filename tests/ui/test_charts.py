@@ -476,8 +476,33 @@ def test_a_loop_counts_its_entries_not_its_iterations(demo):
             f"AND {C.started_at} >= ? AND {C.started_at} < ?", [cloud, name, f.since, f.until]).fetchone()
         metrics = queries.step_metrics(con, f, cloud, wf).set_index("step").loc[name]
         latency = queries.latency_by_step(con, f).set_index(["workflow_id", "step"]).loc[(wf, name)]
+        over_time = queries.latency_over_time(con, f, [(cloud, wf, name)])      # the chart beside the table
         assert iterations > entries > 0, (cloud, name)
         assert (metrics[C.type], metrics["visits"], latency["visits"]) == ("loop", entries, entries), (cloud, name)
+        assert over_time["visits"].sum() == entries, (cloud, name)
+
+
+def test_the_analyses_count_every_step_as_the_workflows_page_does(demo):
+    """One engine: the analyses' step stats (costly steps' visits per execution, retries' unit cost) and
+    the Workflows page's step table read the same visits, retries and type for every step of every
+    workflow. They read a loop with its iterations (Azure For_each_contact: 36 visits per run for a loop
+    entered once) and a GCP try with its block (twice the visits) until both took `step_rank`."""
+    from flowscope.analysis import cost
+    from flowscope.analysis.suite import build_context
+    from flowscope.model import TABLES
+
+    store, con, f = demo
+    ctx = build_context({n: store.table(n) for n in TABLES}, since=f.since, until=f.until, now=f.until)
+    stats = cost.step_stats(ctx)
+    checked = 0
+    for (cloud, wf), theirs in stats.groupby([C.cloud, C.workflow_id]):
+        page = queries.step_metrics(con, f, cloud, wf).set_index("step")
+        for row in theirs.itertuples(index=False):
+            shown = page.loc[getattr(row, C.name)]
+            assert (row.visits, row.retries, getattr(row, C.type)) == (
+                shown["visits"], shown["retries"], shown[C.type]), (cloud, wf, getattr(row, C.name))
+            checked += 1
+    assert checked > 50 and {"For_each_contact", "load_tables", "fetch_image"} <= set(stats[C.name])
 
 
 def test_a_run_keeps_its_loop_with_the_iterations_under_it(demo):
@@ -505,7 +530,8 @@ def test_a_try_around_a_block_counts_once(demo):
     assert tries == blocks > 0
     latency = queries.latency_by_step(con, f).set_index(["workflow_id", "step"]).loc[(wf, "fetch_image")]
     metrics = queries.step_metrics(con, f, "gcp", wf).set_index("step").loc["fetch_image"]
-    assert latency["visits"] == metrics["visits"] == tries
+    over_time = queries.latency_over_time(con, f, [("gcp", wf, "fetch_image")])
+    assert latency["visits"] == metrics["visits"] == over_time["visits"].sum() == tries
 
 
 def _entries(*rows: tuple) -> pd.DataFrame:

@@ -252,7 +252,6 @@ def run(ctx: Context) -> list[Finding]:
 
 # ---------------------------------------------------------------- evidence: edges and retries' share
 
-START_EDGE = "(start)"   # `from` of an edge into a step with no previous step (an execution's first)
 TOP_EDGES = 5
 
 
@@ -260,7 +259,7 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
     """Transitions and dollars per edge (source step name -> step name) of the given workflows.
 
     A visit's source is `transitions.with_sources`' (its previous step in the same branch, else its
-    container); the first step of an execution comes from START_EDGE. Dollars are the usage of the
+    container); the first step of an execution comes from `transitions.START_EDGE`. Dollars are the usage of the
     step's visits entered through the edge (retries included; a container's own work, such as the call
     a GCP try wraps, counts on the container's visit, `transitions.own_work`). The self-join of steps
     only covers these workflows.
@@ -283,7 +282,7 @@ def edge_costs(ctx: Context, workflows: list[tuple[str, str]]) -> pd.DataFrame:
     u = u.group_by([C.cloud, C.execution_id, C.step_key]).aggregate(usd=u.usd.sum())
     u = u.select(u_cloud=C.cloud, u_exec=C.execution_id, u_key=C.step_key, u_usd="usd")
     j = s.left_join(u, (s[C.cloud] == u.u_cloud) & (s[C.execution_id] == u.u_exec) & (s[C.step_key] == u.u_key))
-    j = j.mutate(src_name=ibis.coalesce(j[transitions.SOURCE], ibis.literal(START_EDGE)))
+    j = j.mutate(src_name=ibis.coalesce(j[transitions.SOURCE], ibis.literal(transitions.START_EDGE)))
     df = execute(j.group_by([C.cloud, C.workflow_id, "src_name", C.name]).aggregate(
         transitions=j.count(), usd=j.u_usd.sum()))
     df = df.rename(columns={"src_name": "from", C.name: "to"})

@@ -783,21 +783,21 @@ def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
 
 
 def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
-    """Cost per transition edge (previous step -> step): what entering a step costs, by where it came from.
+    """Cost per transition edge (source step -> step): what entering a step costs, by where it came from.
 
-    Transitions come from the steps table alone. A step entered from one place only (most steps)
-    costs the same on its one edge as in total, a group-by of usage by name; only steps entered
-    from several places are costed visit by visit (their usage joined to their visits)."""
+    The source is `transitions`' rule, the one `cost.edge_costs` prices for the findings and the Workflows
+    graph counts: the previous step, else the container (the first step of a Map item or loop body comes
+    from its Map or loop); a container's own work (the call a GCP try wraps) is no transition, and its usage
+    counts on the container's visit. A step entered from one place only costs the same on its one edge as in
+    total, a group-by of usage by name; only steps entered from several places are costed visit by visit
+    (their usage joined to their visits)."""
     p = f.params()
-    edges = run(con, q("""
-        SELECT s.{cloud}, s.{workflow_id}, coalesce(p.{name}, '(start)') AS source, s.{name} AS target,
-               count(*) AS transitions
-        FROM (SELECT {cloud}, {workflow_id}, {execution_id}, {previous_step_key}, {name} FROM steps WHERE {where}) s
-        LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {dated}) p
-               ON p.{cloud} = s.{cloud} AND p.{execution_id} = s.{execution_id}
-                  AND p.{step_key} = s.{previous_step_key}
-        GROUP BY ALL
-    """, where=f.where(), dated=f.where(timed=False)), p)
+    edges = run(con, f"""
+        WITH s AS (SELECT {', '.join(transitions.COLUMNS)} FROM steps WHERE {f.where()})
+        SELECT {C.cloud}, {C.workflow_id}, coalesce({transitions.SOURCE}, {_lit(transitions.START_EDGE)}) AS source,
+               {C.name} AS target, count(*) AS transitions
+        FROM ({transitions.sql('s')}) GROUP BY ALL
+    """, p)
     columns = [C.cloud, C.workflow_id, "source", "target", "transitions", "cost_usd"]
     if edges.empty:
         return _with_names(con, pd.DataFrame(columns=columns + ["monthly_usd"]))
@@ -808,19 +808,26 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
     parts = [edges[sources == 1].merge(single, on=target)]
     multi = edges[sources > 1][target].drop_duplicates()
     if not multi.empty:
-        pick = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND {name} = {n})", c=_lit(c), w=_lit(w),
-                             n=_lit(n)) for c, w, n in multi.itertuples(index=False))
+        named = [(_lit(c), _lit(w), _lit(n)) for c, w, n in multi.itertuples(index=False)]
+        pick = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND step = {n})", c=c, w=w, n=n)
+                           for c, w, n in named)
+        entered = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w} AND {name} = {n})", c=c, w=w, n=n)
+                              for c, w, n in named)
+        flows = " OR ".join(q("({cloud} = {c} AND {workflow_id} = {w})", c=_lit(c), w=_lit(w))
+                            for c, w in multi[[C.cloud, C.workflow_id]].drop_duplicates().itertuples(index=False))
         visits = q("""
-            SELECT u.*, coalesce(pv.{name}, '(start)') AS source
-            FROM (SELECT * FROM ({usage}) WHERE ({upick})) u
-            JOIN (SELECT {cloud}, {execution_id}, {step_key}, {previous_step_key} FROM steps
-                  WHERE {where} AND ({pick})) s
-              ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
-            LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {dated}) pv
-              ON pv.{cloud} = s.{cloud} AND pv.{execution_id} = s.{execution_id}
-                 AND pv.{step_key} = s.{previous_step_key}
-        """, usage=usage, where=f.where(), dated=f.where(timed=False), pick=pick,
-            upick=pick.replace(f"{C.name} =", "step ="))
+            WITH s AS (SELECT {columns} FROM steps WHERE {where} AND ({flows})),
+                 o AS ({own}),
+                 e AS (SELECT * FROM ({sources}) WHERE ({entered}))
+            SELECT u.* EXCLUDE (visit_key), coalesce(e.{came_from}, {start}) AS source
+            FROM (SELECT u.*, coalesce(o.container_key, u.{step_key}) AS visit_key
+                  FROM (SELECT * FROM ({usage}) WHERE ({pick})) u
+                  LEFT JOIN o ON o.{cloud} = u.{cloud} AND o.{execution_id} = u.{execution_id}
+                             AND o.{step_key} = u.{step_key}) u
+            JOIN e ON e.{cloud} = u.{cloud} AND e.{execution_id} = u.{execution_id} AND e.{step_key} = u.visit_key
+        """, columns=", ".join(transitions.COLUMNS), where=f.where(), flows=flows,
+            own=transitions.own_work_sql("s"), sources=transitions.sql("s"), came_from=transitions.SOURCE,
+            start=_lit(transitions.START_EDGE), usage=usage, pick=pick, entered=entered)
         by_edge = run(con, usage_cost_sql(visits, [C.cloud, C.workflow_id, "source", "step"]), p)
         parts.append(edges.merge(by_edge.rename(columns={"step": "target"}), on=target + ["source"]))
     frame = pd.concat(parts, ignore_index=True)[columns]

@@ -24,6 +24,9 @@ from flowscope.model import STEPS, C
 COLUMNS = (C.cloud, C.workflow_id, C.execution_id, C.step_key, C.previous_step_key, C.parent_step_key, C.name)
 """The steps' columns the rule reads."""
 
+START_EDGE = "(start)"
+"""The source shown for a visit with none (an execution's first step, or a step before the window)."""
+
 SOURCE = "source"
 """The column `with_sources` adds: the name of the step a visit came from (null: none)."""
 
@@ -74,3 +77,12 @@ def sql(table: str, one_cloud: bool = False) -> str:
     schema = ibis.Schema.from_pyarrow(STEPS)
     steps = ibis.table({c: schema[c] for c in COLUMNS}, name=table)
     return str(ibis.to_sql(with_sources(steps, one_cloud), dialect="duckdb"))
+
+
+@functools.cache
+def own_work_sql(table: str) -> str:
+    """`own_work` over the table (or CTE) named `table`, which has `COLUMNS`, as DuckDB SQL (compiled once
+    per process)."""
+    schema = ibis.Schema.from_pyarrow(STEPS)
+    steps = ibis.table({c: schema[c] for c in COLUMNS}, name=table)
+    return str(ibis.to_sql(own_work(steps), dialect="duckdb"))

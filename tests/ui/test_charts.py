@@ -505,6 +505,32 @@ def test_the_analyses_count_every_step_as_the_workflows_page_does(demo):
     assert checked > 50 and {"For_each_contact", "load_tables", "fetch_image"} <= set(stats[C.name])
 
 
+def test_the_cost_page_s_edges_are_the_findings(demo):
+    """One engine: the Cost page's "by transition" edges (`tables.edge_cost`) are the edges and dollars
+    `cost.edge_costs` gives a costly step's or polling loop's evidence, by `transitions`' rule. The page
+    had a rule of its own (previous step only): the first step of every Map item and loop body read
+    "(start) -> NormalizeRecord" instead of "NormalizeRecords -> NormalizeRecord", and a GCP polling call
+    entered from its wait and from its start step read as one "(start) -> check_status" edge."""
+    from flowscope.analysis import cost
+    from flowscope.analysis.suite import build_context
+    from flowscope.model import TABLES
+
+    store, con, f = demo
+    ctx = build_context({n: store.table(n) for n in TABLES}, since=f.since, until=f.until, now=f.until)
+    page = queries.edge_cost(con, f, limit=10_000)
+    keys = [C.cloud, C.workflow_id, "source", "target"]
+    engine = cost.edge_costs(ctx, sorted(set(zip(page[C.cloud], page[C.workflow_id], strict=True)))).rename(
+        columns={"from": "source", "to": "target"})
+    both = page.merge(engine, on=keys, how="outer", indicator=True)
+    assert not (both["_merge"] == "left_only").any(), both[both["_merge"] == "left_only"][keys]
+    assert (both.loc[both["_merge"] == "right_only", "usd"] == 0).all()      # the page leaves unpriced edges out
+    both = both[both["_merge"] == "both"]
+    assert list(both["transitions_x"]) == list(both["transitions_y"])
+    assert both["cost_usd"].to_numpy() == pytest.approx(both["usd"].to_numpy())
+    sources = set(zip(page["source"], page["target"], strict=True))
+    assert ("NormalizeRecords", "NormalizeRecord") in sources and ("wait", "check_status") in sources
+
+
 def test_a_run_keeps_its_loop_with_the_iterations_under_it(demo):
     _store, con, _f = demo
     eid = con.execute(f"SELECT min({C.execution_id}) FROM steps "

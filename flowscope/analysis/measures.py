@@ -64,12 +64,21 @@ def step_failure_rate(failures: float, visits: float) -> float:
     return failures / visits if visits else 0.0
 
 
-def is_lockstep(cv: float | None, samples: int, executions: int, *, max_cv: float, min_samples: int,
-                min_executions: int) -> bool:
-    """Retries in lockstep (no jitter): retry delays of a step whose coefficient of variation is below
-    `max_cv`, over at least `min_samples` retries of `min_executions` executions (the thresholds'
-    sync_retry_* knobs)."""
-    if cv is None or cv != cv:       # NaN: a single delay value repeated, or no spread measurable
+LOCKSTEP_MIN_MEAN_MS = 100.0
+"""Retry delays shorter than this on average are not judged for jitter: an immediate retry has no delay
+to spread."""
+
+
+def is_lockstep(cv: float | None, samples: int, executions: int, mean_ms: float | None, *, max_cv: float,
+                min_samples: int, min_executions: int) -> bool:
+    """Retries in lockstep (no jitter): the delays before one retry number of a step (every second try,
+    every third...) whose coefficient of variation (population) is below `max_cv`, over at least
+    `min_samples` retries of `min_executions` executions, `LOCKSTEP_MIN_MEAN_MS` long on average (the
+    thresholds' sync_retry_* knobs). Per retry number: exponential backoff without jitter waits 2, 4, 8 s,
+    each the same in every execution, while its delays taken together spread by half."""
+    if cv is None or cv != cv:       # NaN: no spread measurable
+        return False
+    if mean_ms is None or mean_ms != mean_ms or mean_ms < LOCKSTEP_MIN_MEAN_MS:
         return False
     return cv < max_cv and samples >= min_samples and executions >= min_executions
 

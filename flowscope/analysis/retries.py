@@ -22,7 +22,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from flowscope.analysis import step_rank
+from flowscope.analysis import measures, step_rank
 from flowscope.analysis.base import (
     FAILED_VALUES,
     Context,
@@ -615,12 +615,11 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
         error=j[C.error].max()))   # the retried error (one per storm step in practice)
     if agg.empty:
         return []
-    agg = agg[(agg["samples"] >= th.sync_retry_min_samples) & (agg["executions"] >= th.sync_retry_min_executions)
-              & (agg["mean_ms"] >= 100)]
-    if agg.empty:
-        return []
-    agg = agg.assign(cv=agg["std_ms"].fillna(0.0) / agg["mean_ms"])
-    hits = agg[agg["cv"] < th.sync_retry_max_cv]
+    agg = agg.assign(cv=agg["std_ms"].fillna(0.0) / agg["mean_ms"].where(agg["mean_ms"] > 0))
+    hits = agg[[measures.is_lockstep(cv, n, e, m, max_cv=th.sync_retry_max_cv,
+                                     min_samples=th.sync_retry_min_samples,
+                                     min_executions=th.sync_retry_min_executions)
+                for cv, n, e, m in zip(agg["cv"], agg["samples"], agg["executions"], agg["mean_ms"], strict=True)]]
     if hits.empty:
         return []
     unit = _unit_cost_per_attempt(ctx)

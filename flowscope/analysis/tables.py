@@ -681,17 +681,18 @@ def _retry_delays_sql(f: Filters, step_filter: str = "") -> str:
 
 
 def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
-    """Per step: retry delays (gap between one try's end and the next try's start) and their spread.
-
-    A coefficient of variation near zero across many executions means retries fire in lockstep:
-    the retry policy has no jitter (synchronized retries).
+    """Per step and retry number (`retry`: 2 for the second try, ...): retry delays (gap between one try's
+    end and the next try's start) and their spread (`cv`, population, as the synchronized_retries finding's
+    `delays_by_attempt`). Per retry number, because a backoff without jitter waits 2, 4, 8 s: each is
+    the same in every execution, while the delays taken together spread by half.
     """
     out = run(con, q("""
-        SELECT {cloud}, {workflow_id}, step, count(*) AS samples, count(DISTINCT {execution_id}) AS executions,
-               avg(delay_ms) AS mean_delay_ms, stddev_samp(delay_ms) AS std_delay_ms,
+        SELECT {cloud}, {workflow_id}, step, {attempt} AS retry, count(*) AS samples,
+               count(DISTINCT {execution_id}) AS executions,
+               avg(delay_ms) AS mean_delay_ms, stddev_pop(delay_ms) AS std_delay_ms,
                min(delay_ms) AS min_delay_ms, max(delay_ms) AS max_delay_ms
         FROM ({delays}) WHERE delay_ms IS NOT NULL GROUP BY ALL HAVING count(*) >= 2
-        ORDER BY samples DESC, {cloud}, {workflow_id}, step LIMIT {limit}
+        ORDER BY samples DESC, {cloud}, {workflow_id}, step, retry LIMIT {limit}
     """, delays=_retry_delays_sql(f), limit=int(limit)), f.params())
     out["cv"] = out["std_delay_ms"] / out["mean_delay_ms"].where(out["mean_delay_ms"] > 0)
     return _with_names(con, out)
@@ -699,25 +700,37 @@ def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
 
 def mark_lockstep(delays: pd.DataFrame, th: Any) -> pd.DataFrame:
     """`delays` (from `retry_delays`) with `lockstep`: measures.is_lockstep under the thresholds `th`
-    (sync_retry_max_cv, sync_retry_min_samples, sync_retry_min_executions). The synchronized_retries
-    finding applies the same rule to the retries inside retry storms only."""
+    (sync_retry_max_cv, sync_retry_min_samples, sync_retry_min_executions), per retry number. The
+    synchronized_retries finding applies the same rule to the retries inside retry storms only."""
     out = delays.copy()
     out["lockstep"] = [measures.is_lockstep(None if pd.isna(cv) else float(cv), int(n), int(e),
-                                            max_cv=th.sync_retry_max_cv, min_samples=th.sync_retry_min_samples,
+                                            None if pd.isna(m) else float(m), max_cv=th.sync_retry_max_cv,
+                                            min_samples=th.sync_retry_min_samples,
                                             min_executions=th.sync_retry_min_executions)
-                       for cv, n, e in zip(out["cv"], out["samples"], out["executions"], strict=True)]
+                       for cv, n, e, m in zip(out["cv"], out["samples"], out["executions"], out["mean_delay_ms"],
+                                              strict=True)]
     out["lockstep"] = out["lockstep"].astype(bool)
     return out
 
 
-def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: str,
+def lockstep_steps(marked: pd.DataFrame) -> int:
+    """Steps with a retry number in lockstep (`mark_lockstep`): the Retries page's count."""
+    if marked.empty:
+        return 0
+    return int(len(marked.loc[marked["lockstep"], [C.cloud, C.workflow_id, "step"]].drop_duplicates()))
+
+
+def step_retry_delays(con: Any, f: Filters, cloud: str, workflow_id: str, step: str, retry: int | None = None,
                       limit: int = 5000) -> pd.DataFrame:
-    """Retry delays of one step (by step name), one row per retry: for the histogram."""
+    """Retry delays of one step (by step name), one row per retry, of one retry number when given (a row
+    of `retry_delays`): for the histogram."""
     one = Filters(f.since, f.until, (cloud,), (workflow_id,))
+    which = "" if retry is None else q("AND {attempt} = $retry")
     return run(con, q("""
         SELECT {execution_id}, {attempt}, {started_at}, delay_ms FROM ({delays})
-        WHERE delay_ms IS NOT NULL ORDER BY {started_at} DESC LIMIT {limit}
-    """, delays=_retry_delays_sql(one, q("AND {name} = $step")), limit=int(limit)), {**one.params(), "step": step})
+        WHERE delay_ms IS NOT NULL {which} ORDER BY {started_at} DESC LIMIT {limit}
+    """, delays=_retry_delays_sql(one, q("AND {name} = $step")), which=which, limit=int(limit)),
+        {**one.params(), "step": step, **({} if retry is None else {"retry": int(retry)})})
 
 
 # ---------------------------------------------------------------- cost

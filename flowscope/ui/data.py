@@ -303,8 +303,8 @@ def retry_delays(f: Filters) -> pd.DataFrame:
     return q.mark_lockstep(call("retry_delays", f), thresholds())
 
 
-def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str) -> pd.DataFrame:
-    return call("step_retry_delays", f, cloud, workflow_id, step)
+def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str, retry: int | None = None) -> pd.DataFrame:
+    return call("step_retry_delays", f, cloud, workflow_id, step, retry)
 
 
 def cost_over_time(f: Filters, by: str) -> pd.DataFrame:

@@ -149,19 +149,19 @@ def test_edge_cost_equals_the_plain_join(con, window):
 
 def test_retry_delays_equal_the_plain_window(con, window):
     ref = q.run(con, q.q("""
-        WITH d AS (SELECT {cloud}, {workflow_id}, {execution_id}, {step_key}, {started_at},
+        WITH d AS (SELECT {cloud}, {workflow_id}, {execution_id}, {step_key}, {started_at}, {attempt},
                           epoch_ms({started_at}) - epoch_ms(lag({ended_at}) OVER (
                               PARTITION BY {cloud}, {execution_id}, {step_key} ORDER BY {attempt})) AS delay_ms
                    FROM attempts)
-        SELECT d.{cloud}, d.{workflow_id}, s.{name} AS step, count(*) AS samples,
-               avg(delay_ms) AS mean_delay_ms, stddev_samp(delay_ms) AS std_delay_ms
+        SELECT d.{cloud}, d.{workflow_id}, s.{name} AS step, d.{attempt} AS retry, count(*) AS samples,
+               avg(delay_ms) AS mean_delay_ms, stddev_pop(delay_ms) AS std_delay_ms
         FROM d JOIN steps s USING ({cloud}, {execution_id}, {step_key})
         WHERE delay_ms IS NOT NULL GROUP BY ALL HAVING count(*) >= 2"""))
     assert not ref.empty
     got = q.retry_delays(con, window, limit=10_000)
-    keys = [C.cloud, C.workflow_id, "step"]
+    keys = [C.cloud, C.workflow_id, "step", "retry"]
     _close(got[keys + ["samples", "mean_delay_ms"]], ref[keys + ["samples", "mean_delay_ms"]], keys,
            ["samples", "mean_delay_ms"])
     row = ref.iloc[0]
-    one = q.step_retry_delays(con, window, row[C.cloud], row[C.workflow_id], row["step"])
+    one = q.step_retry_delays(con, window, row[C.cloud], row[C.workflow_id], row["step"], int(row["retry"]))
     assert len(one) == row["samples"] and one["delay_ms"].mean() == pytest.approx(row["mean_delay_ms"])

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import retry_bucket_seconds
+from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -15,7 +15,7 @@ amp = data.amplification(f)
 delays = data.retry_delays(f)
 total_tries = int(over["tries"].sum()) if not over.empty else 0
 total_retries = int(over["retries"].sum()) if not over.empty else 0
-lockstep = int(delays["lockstep"].sum()) if not delays.empty else 0
+lockstep = lockstep_steps(delays)
 ui.metric_row([("Retries", f"{total_retries:,}", None),
                ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
                ("Steps retrying in lockstep", f"{lockstep:,}", None)])
@@ -46,22 +46,25 @@ ui.table(amp.drop(columns=["label"], errors="ignore"), "retry-amplification", hi
          column_config={"amplification": st.column_config.NumberColumn(format="%.2f×")})
 
 st.subheader("Synchronized retries (no jitter)", divider="gray")
-st.caption("Delay between one try's end and the next try's start. A coefficient of variation (cv) near 0 across "
-           "many executions means every client retries at the same instant: add jitter (JitterStrategy FULL, "
-           "randomised intervals).")
+st.caption("Delay between one try's end and the next try's start, per retry (2: the second try, ...). A coefficient "
+           "of variation (cv) near 0 across many executions means every client retries at the same instant: add "
+           "jitter (JitterStrategy FULL, randomised intervals). A backoff without jitter waits the same 2, 4, 8 s "
+           "in every run: each retry is in lockstep, though the delays taken together vary.")
 ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay"),
-    "std_delay_ms": st.column_config.NumberColumn("std")})
+    "std_delay_ms": st.column_config.NumberColumn("std"), "retry": st.column_config.NumberColumn(format="%d")})
 if not delays.empty:
     options = list(delays.index)
     pick = st.selectbox("Retry delays of step", options,
-                        format_func=lambda i: f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}")
+                        format_func=lambda i: (f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
+                                               f"retry {int(delays.loc[i, 'retry'])}"))
     row = delays.loc[pick]
-    values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"])
+    values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"], int(row["retry"]))
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
-                             title=f"Retry delays of {row['step']} (mean {fmt_duration(row['mean_delay_ms'])}, "
-                                   f"cv {row['cv']:.3f})", x_title="delay", duration=True),
+                             title=f"Delays before retry {int(row['retry'])} of {row['step']} "
+                                   f"(mean {fmt_duration(row['mean_delay_ms'])}, cv {row['cv']:.3f})",
+                             x_title="delay", duration=True),
             key="delay-hist")
 
 

@@ -456,7 +456,7 @@ def polling_loops(ctx: Context) -> list[Finding]:
     w = w.filter(w.n >= th.polling_min_visits).select(C.cloud, C.execution_id).distinct()
     s = s.semi_join(w, [s[C.cloud] == w[C.cloud], s[C.execution_id] == w[C.execution_id]])
     # the loop's steps are its work: containers are not in its cycle, and a GCP try named like its call
-    # (`_own_work_counts`) would count each poll twice against the step's work-only total
+    # (`step_rank`) would count each poll twice against the step's work-only total
     s = s.filter(s[C.type].isnull() | ~s[C.type].isin(list(CONTAINER_TYPES)))
     per_exec = s.group_by([C.cloud, C.workflow_id, C.execution_id, C.name]).aggregate(
         visits=s.count(), type=s[C.type].max(), first=s[C.started_at].min())

@@ -44,7 +44,7 @@ DemoStoreOpt = Annotated[Optional[str], typer.Option(
                     "config or FLOWSCOPE_STORE unless --store says so).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
-                                              "or an ISO date.")]
+                                              "or an ISO date; not in the future.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
 def _cloud_spelt(value: str | None) -> str | None:
     """--cloud AWS is --cloud aws (`model.cloud_spelling`); a name of no cloud stays, for its error."""
@@ -263,18 +263,22 @@ def import_(
         tagged("kept but not understood:", kinds)
 
 
-@app.command()
+SYNC_HELP = literal(
+    "Collect every configured source into the store; a second run collects only what is new.\n\n"
+    "Exit codes: 0 every scope collected, completely or partially (a partial scope's errors are recorded "
+    "in collection_runs and shown); 2 configuration error (also: no [[sources]] "
+    "for --cloud, a --since in the future or without a unit); 3 a scope failed (its error is recorded in "
+    "collection_runs and shown).")
+
+
+@app.command(help=SYNC_HELP)
 def sync(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
     cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.", callback=_cloud_spelt)] = None,
 ) -> None:
-    """Collect every configured source into the store; a second run collects only what is new.
-
-    Exit codes: 0 every scope collected; 2 configuration error; 3 a scope failed (its error is
-    recorded in collection_runs and shown).
-    """
+    """Collect every configured source into the store (`SYNC_HELP`)."""
     from flowscope.collectors.sync import run_sync
     from flowscope.settings import ConfigError
     from flowscope.store import StoreError

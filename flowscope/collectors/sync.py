@@ -95,6 +95,10 @@ def unavailable_reason(cloud: str) -> str:
 def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str] | None = None
                      ) -> list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]]:
     """Every selected source checked before any call: (index, source, collector, scopes)."""
+    known = [c.value for c in Cloud]
+    for typed in clouds or ():
+        if cloud_spelling(typed) not in known:
+            raise ConfigError(f"--cloud must be one of {', '.join(known)}, not {typed!r}")
     wanted = {Cloud(cloud_spelling(c)).value for c in clouds} if clouds else None
     out: list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]] = []
     sources = list(sources)
@@ -194,13 +198,21 @@ def run_sync(settings: "Settings", *, since: str | dt.datetime | None = None,
     Raises ConfigError (before any API call) for an unusable configuration.
     """
     from flowscope.store import Store
-    from flowscope.timewindow import parse_since
+    from flowscope.timewindow import parse_start
 
     now = now or dt.datetime.now(UTC)
     try:
-        since_at = parse_since(since, now=now)
+        since_at = parse_start(since, now=now)
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from None
     plan_sources = settings.sources
-    validate_sources(plan_sources, clouds)            # fail fast, before opening the store
-    return sync_store(Store(settings.store_path), plan_sources, since=since_at, clouds=clouds, now=now)
+    plan = validate_sources(plan_sources, clouds)     # fail fast, before opening the store
+    if not plan:
+        where = settings.config_path or "the configuration"
+        raise ConfigError(f"no [[sources]] for cloud {', '.join(clouds or ())} in {where}: nothing to sync")
+    try:
+        target = Store(settings.store_path)
+    except OSError as exc:   # a file where the folder should be, a parent that cannot be created
+        raise ConfigError(f"store {settings.store_path}: cannot write a store there: {exc.strerror or exc} "
+                          "(nothing was written)") from None
+    return sync_store(target, plan_sources, since=since_at, clouds=clouds, now=now)

@@ -320,9 +320,10 @@ def _extra_lines() -> list[str]:
 
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
-    "Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment "
-    "variable is not set here) or not a store; 3 no executions yet, a failed last sync, or no sync of a "
-    "scope for more than a day (a scheduler that stopped).")
+    "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
+    "a [[notify]] entry that is wrong, or whose environment variable is not set here) or not a store; 3 no "
+    "executions yet, a configured scope never synced, a failed last sync, or no sync of a scope for more "
+    "than a day (a scheduler that stopped).")
 
 
 @app.command(help=DOCTOR_HELP)
@@ -336,6 +337,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     from flowscope.timewindow import STALE_AFTER
 
     settings = _settings(config, store)
+    planned = _configured_scopes(settings)
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
@@ -371,13 +373,49 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
              "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)
+    never = _never_synced(planned, [str(run[C.scope]) for run in runs])
+    for index, scope_id in never:
+        note(f"  never synced: {scope_id} (sources[{index}] of the config): no data yet for it; run "
+             "`flowscope sync`", console=out)
     executions = counts.get("executions", 0)
     if not executions:
         note(f"no data yet: {NEXT_STEP}", console=out)
     if unready:
         raise fail(f"{unready} notification(s) cannot be sent from this environment (see above)")
-    if not executions or stale or any(run[C.status] == "failed" for run in runs):
+    if not executions or stale or never or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
+
+
+def _configured_scopes(settings: Any) -> list[tuple[int, Any]]:
+    """(sources index, scope) of every configured source, checked by the function `sync` checks them
+    with (an invalid entry is the configuration error sync gives, exit 2), and the thresholds as the
+    analyses read them. No call is made."""
+    from flowscope.analysis import Thresholds
+    from flowscope.collectors.sync import validate_sources
+    from flowscope.settings import ConfigError
+
+    try:
+        Thresholds.from_mapping(settings.thresholds)
+        plan = validate_sources(settings.sources) if settings.sources else []
+    except (ConfigError, ValueError) as exc:
+        raise fail(f"config file {settings.config_path or '(none)'}: {exc}") from None
+    return [(index, scope) for index, _, module, scopes in plan if module is not None for scope in scopes]
+
+
+def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tuple[int, str]]:
+    """The configured scopes no collection_runs row names. A scope whose account is learnt only when it
+    syncs (AWS without role_arn: `aws:<account>:<region>`) matches any account's row of its region."""
+    out = []
+    for index, scope in planned:
+        scope_id = scope.scope_id(None)
+        if scope_id in synced:
+            continue
+        if scope_id.startswith("aws:") and getattr(scope, "role_arn", None) is None:
+            _, _, rest = scope_id.split(":", 2)
+            if any(s.startswith("aws:") and s.split(":", 2)[-1] == rest for s in synced):
+                continue
+        out.append((index, scope_id))
+    return out
 
 
 def _notify_lines(entries: list) -> int:

@@ -68,12 +68,33 @@ def quota(value: Any, cloud: str, example: str) -> Quota | None:
     return Quota(float(value[0]), float(value[1]))
 
 
+def quota_names(cloud: str) -> frozenset[str]:
+    """The API names a cloud's `quotas` table may set: the calls its collector takes a token for (AWS:
+    every operation of its read-only allow-list; GCP: its documented quotas)."""
+    if cloud == "aws":
+        from flowscope.collectors.aws.clients import READ_ONLY_OPERATIONS
+
+        return frozenset(op for ops in READ_ONLY_OPERATIONS.values() for op in ops)
+    if cloud == "gcp":
+        from flowscope.collectors.gcp.clients import QUOTAS
+
+        return frozenset(QUOTAS)
+    return frozenset()
+
+
 def quotas(value: Any, cloud: str) -> dict[str, Quota]:
-    """A table of per-API token buckets, `{API = [bucket, refill_per_second]}`."""
+    """A table of per-API token buckets, `{API = [bucket, refill_per_second]}`; an API name the
+    collector never calls (a typo like GetExecutionHistroy) is refused with the known names, not
+    silently unused."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise SourceConfigError(f"{cloud} source: quotas must be a table of API = [bucket, refill_per_second]")
+    known = quota_names(cloud)
+    unknown = sorted(str(api) for api in value if str(api) not in known)
+    if unknown:
+        raise SourceConfigError(f"{cloud} source: quotas: unknown API name(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(sorted(known))}")
     out = {}
     for api, pair in value.items():
         if not _positive_pair(pair):
@@ -160,4 +181,4 @@ def scope_settings(source: Mapping[str, Any], cloud: str, *, globs_key: str, max
 
 
 __all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "positive_ints",
-           "positive_seconds", "quota", "quotas", "scope_settings", "string_list", "strings"]
+           "positive_seconds", "quota", "quota_names", "quotas", "scope_settings", "string_list", "strings"]

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
-from flowscope.model import UTC
+from flowscope.model import UTC, Batch
 from flowscope.timewindow import parse_since, parse_start, parse_window
 
 runner = CliRunner()
@@ -105,3 +105,54 @@ def test_sync_help_says_a_partial_scope_exits_0():
     text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output)
     assert "0 every scope collected, completely or partially" in text
     assert "3 a scope failed" in text
+
+
+# doctor checks the [[sources]] as sync does ---------------------------------------------------
+
+def _synced_store(path: Path, *scopes: str) -> str:
+    from tests.core.test_no_silent_all_clear import make_store, rows, run_row
+
+    now = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    return make_store(path, rows("a", failing=False),
+                      Batch(collection_runs=[run_row(s, "succeeded", at=now, cloud=s.split(":")[0]) for s in scopes]))
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ('cloud = "gcp"\nprojcet = "demo"\n', "sources[1]: gcp source: unknown key(s) projcet"),
+    ('cloud = "amazon"\nregions = ["us-east-1"]\n', "sources[1]: unknown cloud 'amazon'"),
+    ('cloud = "aws"\nregions = ["us-east-1"]\nquotas = {GetExecutionHistroy = [400, 20]}\n',
+     "quotas: unknown API name(s) GetExecutionHistroy; known: AssumeRole, DescribeExecution"),
+    ('cloud = "gcp"\nproject = "p"\nquotas = {"stepEntries.lst" = [1, 1]}\n',
+     "quotas: unknown API name(s) stepEntries.lst; known: executions.get"),
+])
+def test_doctor_refuses_the_sources_sync_refuses(tmp_path, source, said):
+    """A typo'd key, `cloud = "amazon"` or a misspelt quota passed doctor with exit 0 while sync refused
+    the same file (the quota was silently unused by sync too): both say it, exit 2."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, "[[sources]]\n" + source, store=False)
+    for command in (["doctor", "--store", store], ["sync", "--store", str(tmp_path / "new")]):
+        result = runner.invoke(app, [*command, "--config", cfg])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert said in flat(result.output)
+    assert not (tmp_path / "new").exists()
+
+
+def test_doctor_names_configured_scopes_never_synced(tmp_path):
+    """Sources configured but never synced were not mentioned and doctor exited 0: each is named, exit 3
+    (no data yet for it). An AWS scope's account is learnt when it syncs: any account's row of its
+    region counts."""
+    two = ('[[sources]]\ncloud = "gcp"\nproject = "p"\n[[sources]]\ncloud = "azure"\n'
+           'subscription_id = "00000000-0000-0000-0000-000000000000"\n[[sources]]\ncloud = "aws"\n'
+           'regions = ["eu-west-1"]\n')
+    cfg = config(tmp_path, two, store=False)
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    result = runner.invoke(app, ["doctor", "--store", store, "--config", cfg])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    text = flat(result.output)
+    assert "never synced: azure:00000000-0000-0000-0000-000000000000 (sources[2] of the config)" in text
+    assert "never synced: aws:default:eu-west-1 (sources[3]" in text and "never synced: gcp" not in text
+    store = _synced_store(tmp_path / "all", "gcp:p:all-locations", "azure:00000000-0000-0000-0000-000000000000",
+                          "aws:123456789012:eu-west-1")
+    result = runner.invoke(app, ["doctor", "--store", store, "--config", cfg])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "never synced" not in result.output

@@ -268,7 +268,8 @@ SYNC_HELP = literal(
     "Exit codes: 0 every scope collected, completely or partially (a partial scope's errors are recorded "
     "in collection_runs and shown); 2 configuration error (also: no [[sources]] "
     "for --cloud, a --since in the future or without a unit); 3 a scope failed (its error is recorded in "
-    "collection_runs and shown).")
+    "collection_runs and shown), or a scope's name globs matched none of the workflows it listed (\"0 of 7 "
+    "workflows match ['ordrs-*']\": nothing of it collected).")
 
 
 @app.command(help=SYNC_HELP)

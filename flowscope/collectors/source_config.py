@@ -9,10 +9,11 @@ whichever cloud the entry is for. Pure: no I/O, nothing done at import time.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flowscope.collectors.throttle import Quota
 from flowscope.collectors.window import DEFAULT_LAG
@@ -155,6 +156,25 @@ def check_common(source: Mapping[str, Any], cloud: str, known: Iterable[str]) ->
         duration(source["lag"], "lag", cloud)
 
 
+T = TypeVar("T")
+
+
+def match_names(items: Sequence[T], globs: Sequence[str], name_of: Callable[[T], str], result: Any,
+                what: str = "workflows") -> list[T]:
+    """The listed `items` whose name matches one of the source's name `globs` (every item without globs):
+    the one filter of AWS `state_machines`, Azure and GCP `workflows`. It counts what was listed and
+    what matched in `result` (a ScopeResult; repeated calls add up, one per location or resource
+    group), so a glob matching nothing is said by the sync ("0 of 7 workflows match ['ordrs-*']",
+    `SyncReport.unmatched`) instead of passing as a clean, empty success."""
+    if not globs:
+        return list(items)
+    matched = [item for item in items if any(fnmatch.fnmatchcase(name_of(item), g) for g in globs)]
+    result.count("glob_listed", len(items))
+    result.count("glob_matched", len(matched))
+    result.details["globs"] = {"of": what, "patterns": list(globs)}
+    return matched
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScopeSettings:
     """The settings every cloud's scope has (each cloud's scope class adds its own)."""
@@ -180,5 +200,6 @@ def scope_settings(source: Mapping[str, Any], cloud: str, *, globs_key: str, max
             "metrics": bool(source.get("metrics", True))}
 
 
-__all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "positive_ints",
-           "positive_seconds", "quota", "quota_names", "quotas", "scope_settings", "string_list", "strings"]
+__all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "match_names",
+           "positive_ints", "positive_seconds", "quota", "quota_names", "quotas", "scope_settings", "string_list",
+           "strings"]

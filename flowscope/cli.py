@@ -44,7 +44,7 @@ DemoStoreOpt = Annotated[Optional[str], typer.Option(
                     "config or FLOWSCOPE_STORE unless --store says so).")]
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file (default ./flowscope.toml).")]
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
-                                              "or an ISO date.")]
+                                              "or an ISO date; not in the future.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
 def _cloud_spelt(value: str | None) -> str | None:
     """--cloud AWS is --cloud aws (`model.cloud_spelling`); a name of no cloud stays, for its error."""
@@ -263,18 +263,23 @@ def import_(
         tagged("kept but not understood:", kinds)
 
 
-@app.command()
+SYNC_HELP = literal(
+    "Collect every configured source into the store; a second run collects only what is new.\n\n"
+    "Exit codes: 0 every scope collected, completely or partially (a partial scope's errors are recorded "
+    "in collection_runs and shown); 2 configuration error (also: no [[sources]] "
+    "for --cloud, a --since in the future or without a unit); 3 a scope failed (its error is recorded in "
+    "collection_runs and shown), or a scope's name globs matched none of the workflows it listed (\"0 of 7 "
+    "workflows match ['ordrs-*']\": nothing of it collected).")
+
+
+@app.command(help=SYNC_HELP)
 def sync(
     store: StoreOpt = None,
     config: ConfigOpt = None,
     since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
     cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.", callback=_cloud_spelt)] = None,
 ) -> None:
-    """Collect every configured source into the store; a second run collects only what is new.
-
-    Exit codes: 0 every scope collected; 2 configuration error; 3 a scope failed (its error is
-    recorded in collection_runs and shown).
-    """
+    """Collect every configured source into the store (`SYNC_HELP`)."""
     from flowscope.collectors.sync import run_sync
     from flowscope.settings import ConfigError
     from flowscope.store import StoreError
@@ -316,9 +321,10 @@ def _extra_lines() -> list[str]:
 
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
-    "Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment "
-    "variable is not set here) or not a store; 3 no executions yet, a failed last sync, or no sync of a "
-    "scope for more than a day (a scheduler that stopped).")
+    "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
+    "a [[notify]] entry that is wrong, or whose environment variable is not set here) or not a store; 3 no "
+    "executions yet, a configured scope never synced, a failed last sync, or no sync of a scope for more "
+    "than a day (a scheduler that stopped).")
 
 
 @app.command(help=DOCTOR_HELP)
@@ -332,6 +338,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     from flowscope.timewindow import STALE_AFTER
 
     settings = _settings(config, store)
+    planned = _configured_scopes(settings)
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
@@ -367,13 +374,49 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
              "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)
+    never = _never_synced(planned, [str(run[C.scope]) for run in runs])
+    for index, scope_id in never:
+        note(f"  never synced: {scope_id} (sources[{index}] of the config): no data yet for it; run "
+             "`flowscope sync`", console=out)
     executions = counts.get("executions", 0)
     if not executions:
         note(f"no data yet: {NEXT_STEP}", console=out)
     if unready:
         raise fail(f"{unready} notification(s) cannot be sent from this environment (see above)")
-    if not executions or stale or any(run[C.status] == "failed" for run in runs):
+    if not executions or stale or never or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
+
+
+def _configured_scopes(settings: Any) -> list[tuple[int, Any]]:
+    """(sources index, scope) of every configured source, checked by the function `sync` checks them
+    with (an invalid entry is the configuration error sync gives, exit 2), and the thresholds as the
+    analyses read them. No call is made."""
+    from flowscope.analysis import Thresholds
+    from flowscope.collectors.sync import validate_sources
+    from flowscope.settings import ConfigError
+
+    try:
+        Thresholds.from_mapping(settings.thresholds)
+        plan = validate_sources(settings.sources) if settings.sources else []
+    except (ConfigError, ValueError) as exc:
+        raise fail(f"config file {settings.config_path or '(none)'}: {exc}") from None
+    return [(index, scope) for index, _, module, scopes in plan if module is not None for scope in scopes]
+
+
+def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tuple[int, str]]:
+    """The configured scopes no collection_runs row names. A scope whose account is learnt only when it
+    syncs (AWS without role_arn: `aws:<account>:<region>`) matches any account's row of its region."""
+    out = []
+    for index, scope in planned:
+        scope_id = scope.scope_id(None)
+        if scope_id in synced:
+            continue
+        if scope_id.startswith("aws:") and getattr(scope, "role_arn", None) is None:
+            _, _, rest = scope_id.split(":", 2)
+            if any(s.startswith("aws:") and s.split(":", 2)[-1] == rest for s in synced):
+                continue
+        out.append((index, scope_id))
+    return out
 
 
 def _notify_lines(entries: list) -> int:

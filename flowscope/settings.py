@@ -52,6 +52,36 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
+TABLES = ("thresholds", "auth", "dashboard", "report")
+ARRAYS_OF_TABLES = ("sources", "notify")
+
+
+def check_types(data: dict[str, Any], path: Path) -> None:
+    """Each top-level key has the shape its readers expect, or a ConfigError naming the file, the key
+    and the shape (`store = 5` or `thresholds = "abc"` crashed deep inside a command)."""
+    store = data.get("store")
+    if "store" in data and (not isinstance(store, str) or not store.strip()):
+        raise ConfigError(f'config file {path}: store must be a folder path or URL in quotes, e.g. '
+                          f'store = "~/.flowscope", not {store!r}')
+    for key in TABLES:
+        if key in data and not isinstance(data[key], dict):
+            raise ConfigError(f"config file {path}: {key} must be a table ([{key}] followed by key = value "
+                              f"lines), not {data[key]!r}")
+    for key in ARRAYS_OF_TABLES:
+        if key not in data:
+            continue
+        value = data[key]
+        if isinstance(value, dict):
+            raise ConfigError(f"config file {path}: [{key}] is a single table; each entry is written "
+                              f"[[{key}]] (two brackets), one per entry")
+        if not isinstance(value, list):
+            raise ConfigError(f"config file {path}: {key} must be [[{key}]] tables, not {value!r}")
+        for index, entry in enumerate(value, start=1):
+            if not isinstance(entry, dict):
+                raise ConfigError(f"config file {path}: {key}[{index}] must be a [[{key}]] table, "
+                                  f"not {entry!r}")
+
+
 def load_settings(config: str | Path | None = None, store: str | None = None) -> Settings:
     """Resolve settings; an explicitly named config file must exist, ./flowscope.toml is optional."""
     path: Path | None = None
@@ -62,6 +92,8 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     elif Path("flowscope.toml").is_file():
         path = Path("flowscope.toml")
     data = read_config(path) if path else {}
+    if path:
+        check_types(data, path)
     settings = Settings(
         store=data.get("store", DEFAULT_STORE),
         sources=list(data.get("sources", [])),

@@ -23,17 +23,22 @@ pandas.Timestamp.min..max, with room for the analyses' own arithmetic: the previ
 the widest window (1970 .. 2200) still starts after 1677. No cloud history predates the epoch."""
 
 _HINT = "use a duration like 7d, 24h, 30m, 2w or an ISO date like 2026-11-01"
+_BARE_NUMBER = re.compile(r"^\s*[-+]?\d+(?:\.\d+)?\s*$")
 
 
 def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | None = None) -> dt.datetime | None:
-    """A start time: relative to `now` ('7d') or absolute ('2026-11-01', '2026-11-01T10:00Z').
+    """A time: relative to `now` ('7d') or absolute ('2026-11-01', '2026-11-01T10:00Z').
 
-    Raises ValueError, naming the value, for text it cannot read or a time outside EARLIEST..LATEST (inclusive).
+    Raises ValueError, naming the value, for text it cannot read, a number without a unit ('30', '2026':
+    never epoch milliseconds) or a time outside EARLIEST..LATEST (inclusive). A start: `parse_start`.
     """
     if value is None or value == "":
         return None
     out_of_range = (f"time {value!r} is out of range: times from {EARLIEST.date()} to "
                     f"{LATEST.date()} are supported")
+    if isinstance(value, str) and _BARE_NUMBER.match(value):
+        # '30' or '2026' read as epoch milliseconds were 1970: a number needs its unit
+        raise ValueError(f"time {value!r} has no unit: {_HINT}")
     try:
         parsed = _parse(value, now)
     except OverflowError:
@@ -45,16 +50,31 @@ def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     return parsed
 
 
+def parse_start(value: str | dt.datetime | dt.date | None, now: dt.datetime | None = None, *,
+                base: dt.datetime | None = None) -> dt.datetime | None:
+    """A window's or a sync's start (`parse_since`; a relative one counted back from `base`, default
+    `now`), which must not lie after `now`: nothing is known of the future, so a start there (a typo'd
+    year) would hold nothing, and would move a sync's watermark past the history it should have read.
+    The one rule of every --since (sync, analyze, report, run and the notebook API)."""
+    now = now or dt.datetime.now(UTC)
+    start = parse_since(value, base or now)
+    if start is not None and start > now:
+        raise ValueError(f"since {value!r} starts in the future ({start:%Y-%m-%d %H:%M} UTC, after now, "
+                         f"{now:%Y-%m-%d %H:%M} UTC): {_HINT}")
+    return start
+
+
 def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.datetime | dt.date | None,
                  now: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(start, end) of a window: `until` read first (relative to `now`), then a relative `since` ('7d')
     counted back from it, else from `now`: `--since 7d --until 2026-03-31` is the 7 days before 31 March
-    in analyze, report, run and the notebook API alike."""
+    in analyze, report, run and the notebook API alike. A start after `now` is refused (`parse_start`)."""
+    now = now or dt.datetime.now(UTC)
     end = parse_since(until, now)
     zero = _RELATIVE.match(since) if isinstance(since, str) else None
     if zero and float(zero.group(1)) == 0:
         raise ValueError(f"since {since!r} is a window of no length: {_HINT}")
-    return parse_since(since, end or now), end
+    return parse_start(since, now, base=end or now), end
 
 
 STALE_AFTER = dt.timedelta(days=1)

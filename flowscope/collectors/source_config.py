@@ -9,10 +9,11 @@ whichever cloud the entry is for. Pure: no I/O, nothing done at import time.
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flowscope.collectors.throttle import Quota
 from flowscope.collectors.window import DEFAULT_LAG
@@ -68,12 +69,33 @@ def quota(value: Any, cloud: str, example: str) -> Quota | None:
     return Quota(float(value[0]), float(value[1]))
 
 
+def quota_names(cloud: str) -> frozenset[str]:
+    """The API names a cloud's `quotas` table may set: the calls its collector takes a token for (AWS:
+    every operation of its read-only allow-list; GCP: its documented quotas)."""
+    if cloud == "aws":
+        from flowscope.collectors.aws.clients import READ_ONLY_OPERATIONS
+
+        return frozenset(op for ops in READ_ONLY_OPERATIONS.values() for op in ops)
+    if cloud == "gcp":
+        from flowscope.collectors.gcp.clients import QUOTAS
+
+        return frozenset(QUOTAS)
+    return frozenset()
+
+
 def quotas(value: Any, cloud: str) -> dict[str, Quota]:
-    """A table of per-API token buckets, `{API = [bucket, refill_per_second]}`."""
+    """A table of per-API token buckets, `{API = [bucket, refill_per_second]}`; an API name the
+    collector never calls (a typo like GetExecutionHistroy) is refused with the known names, not
+    silently unused."""
     if value is None:
         return {}
     if not isinstance(value, Mapping):
         raise SourceConfigError(f"{cloud} source: quotas must be a table of API = [bucket, refill_per_second]")
+    known = quota_names(cloud)
+    unknown = sorted(str(api) for api in value if str(api) not in known)
+    if unknown:
+        raise SourceConfigError(f"{cloud} source: quotas: unknown API name(s) {', '.join(unknown)}; "
+                                f"known: {', '.join(sorted(known))}")
     out = {}
     for api, pair in value.items():
         if not _positive_pair(pair):
@@ -134,6 +156,25 @@ def check_common(source: Mapping[str, Any], cloud: str, known: Iterable[str]) ->
         duration(source["lag"], "lag", cloud)
 
 
+T = TypeVar("T")
+
+
+def match_names(items: Sequence[T], globs: Sequence[str], name_of: Callable[[T], str], result: Any,
+                what: str = "workflows") -> list[T]:
+    """The listed `items` whose name matches one of the source's name `globs` (every item without globs):
+    the one filter of AWS `state_machines`, Azure and GCP `workflows`. It counts what was listed and
+    what matched in `result` (a ScopeResult; repeated calls add up, one per location or resource
+    group), so a glob matching nothing is said by the sync ("0 of 7 workflows match ['ordrs-*']",
+    `SyncReport.unmatched`) instead of passing as a clean, empty success."""
+    if not globs:
+        return list(items)
+    matched = [item for item in items if any(fnmatch.fnmatchcase(name_of(item), g) for g in globs)]
+    result.count("glob_listed", len(items))
+    result.count("glob_matched", len(matched))
+    result.details["globs"] = {"of": what, "patterns": list(globs)}
+    return matched
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScopeSettings:
     """The settings every cloud's scope has (each cloud's scope class adds its own)."""
@@ -159,5 +200,6 @@ def scope_settings(source: Mapping[str, Any], cloud: str, *, globs_key: str, max
             "metrics": bool(source.get("metrics", True))}
 
 
-__all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "positive_ints",
-           "positive_seconds", "quota", "quotas", "scope_settings", "string_list", "strings"]
+__all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "match_names",
+           "positive_ints", "positive_seconds", "quota", "quota_names", "quotas", "scope_settings", "string_list",
+           "strings"]

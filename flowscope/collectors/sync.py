@@ -50,13 +50,20 @@ class SyncReport:
         return [r for r in self.results if r.status == RunStatus.PARTIAL]
 
     @property
+    def unmatched(self) -> list[ScopeResult]:
+        """Scopes (not failed) whose name globs matched none of the workflows listed: nothing of them
+        was collected, which is no data, not a clean success (`source_config.match_names`)."""
+        return [r for r in self.results if r.status != RunStatus.FAILED and unmatched_line(r)]
+
+    @property
     def ok(self) -> bool:
         return not self.failed
 
     @property
     def exit_code(self) -> ExitCode:
-        """OK: every scope succeeded or was partial (details recorded); NO_DATA: a scope failed."""
-        return ExitCode.NO_DATA if self.failed else ExitCode.OK
+        """OK: every scope succeeded or was partial (details recorded); NO_DATA: a scope failed, or its
+        name globs matched no workflow (nothing of it collected)."""
+        return ExitCode.NO_DATA if self.failed or self.unmatched else ExitCode.OK
 
     def summary_lines(self) -> list[str]:
         """One line per scope: status, rows written ("3 executions, 12 steps"), error; then its warnings.
@@ -70,6 +77,8 @@ class SyncReport:
             line = f"{r.scope}: {RunStatus(r.status).value}" + (f", wrote {written}" if written else "")
             if r.error:
                 line += f" - {r.error}"
+            if r.status != RunStatus.FAILED and (said := unmatched_line(r)):
+                line += f" - {said}"
             lines.append(line)
             lines.extend(f"  warning: {w}" for w in r.warnings)
         if self.texts_upgraded:
@@ -78,6 +87,15 @@ class SyncReport:
             lines.append(self.upkeep)
         return lines
 
+
+
+def unmatched_line(result: ScopeResult) -> str | None:
+    """"0 of 7 workflows match ['ordrs-*']" for a scope whose name globs matched nothing it listed."""
+    globs = result.details.get("globs")
+    if "glob_listed" not in result.counts or result.counts.get("glob_matched") or not isinstance(globs, dict):
+        return None
+    return (f"0 of {result.counts['glob_listed']:,} {globs.get('of', 'workflows')} match {globs.get('patterns')}: "
+            "nothing collected (check the name globs)")
 
 
 def live_collection_available(cloud: str) -> bool:
@@ -95,6 +113,10 @@ def unavailable_reason(cloud: str) -> str:
 def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str] | None = None
                      ) -> list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]]:
     """Every selected source checked before any call: (index, source, collector, scopes)."""
+    known = [c.value for c in Cloud]
+    for typed in clouds or ():
+        if cloud_spelling(typed) not in known:
+            raise ConfigError(f"--cloud must be one of {', '.join(known)}, not {typed!r}")
     wanted = {Cloud(cloud_spelling(c)).value for c in clouds} if clouds else None
     out: list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]] = []
     sources = list(sources)
@@ -194,13 +216,21 @@ def run_sync(settings: "Settings", *, since: str | dt.datetime | None = None,
     Raises ConfigError (before any API call) for an unusable configuration.
     """
     from flowscope.store import Store
-    from flowscope.timewindow import parse_since
+    from flowscope.timewindow import parse_start
 
     now = now or dt.datetime.now(UTC)
     try:
-        since_at = parse_since(since, now=now)
+        since_at = parse_start(since, now=now)
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from None
     plan_sources = settings.sources
-    validate_sources(plan_sources, clouds)            # fail fast, before opening the store
-    return sync_store(Store(settings.store_path), plan_sources, since=since_at, clouds=clouds, now=now)
+    plan = validate_sources(plan_sources, clouds)     # fail fast, before opening the store
+    if not plan:
+        where = settings.config_path or "the configuration"
+        raise ConfigError(f"no [[sources]] for cloud {', '.join(clouds or ())} in {where}: nothing to sync")
+    try:
+        target = Store(settings.store_path)
+    except OSError as exc:   # a file where the folder should be, a parent that cannot be created
+        raise ConfigError(f"store {settings.store_path}: cannot write a store there: {exc.strerror or exc} "
+                          "(nothing was written)") from None
+    return sync_store(target, plan_sources, since=since_at, clouds=clouds, now=now)

@@ -258,3 +258,17 @@ def test_metrics_rows_from_get_metric_data(moto, store):
     assert any(m["metric"] == "ExecutionsFailed" for m in metrics)
     aws.sync(moto.source(), store)                   # re-sync: same keys, replaced, not added
     assert len(_rows(store, "metrics")) == len(metrics)
+
+
+def test_a_state_machine_glob_matching_nothing_is_said(moto, store, defs):
+    """`state_machines = ["ordrs-*"]` kept none of the listed machines and passed as a clean success:
+    the sync report says "0 of N state machines match", exit 3."""
+    from flowscope.collectors.sync import SyncReport
+    from flowscope.exitcodes import ExitCode
+
+    moto.machine("orders-glob", defs.PASS_CHOICE)
+    [result] = aws.sync(moto.source(state_machines=["ordrs-*"]), store)
+    report = SyncReport(results=[result])
+    assert result.status == RunStatus.SUCCEEDED and report.exit_code == ExitCode.NO_DATA
+    listed = result.counts["glob_listed"]
+    assert listed >= 1 and f"0 of {listed} state machines match ['ordrs-*']" in report.summary_lines()[0]

@@ -58,3 +58,18 @@ def test_expired_token_exits_no_data_with_a_clear_line(config, monkeypatch):
         result = runner.invoke(app, ["sync", "--config", config(server.endpoint)])
     assert result.exit_code == ExitCode.NO_DATA
     assert "failed" in result.output and "HTTP 401" in result.output and "stale" not in result.output
+
+
+def test_a_workflow_glob_matching_nothing_is_said_and_is_no_data(config, tmp_path, monkeypatch):
+    """`workflows = ["ordrs-*"]` (a typo) matched none of the subscription's workflows and the sync said
+    "succeeded", exit 0: the line now says how many were listed and that none matched, exit 3 (nothing
+    of the scope collected). A glob that matches is unchanged."""
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint, workflows='["ordrs-*"]')])
+        assert result.exit_code == ExitCode.NO_DATA, result.output
+        assert "succeeded - 0 of 3 workflows match ['ordrs-*']: nothing collected" in " ".join(result.output.split())
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint, workflows='["*"]')])
+        assert result.exit_code == ExitCode.OK, result.output
+        assert "match" not in result.output

@@ -14,6 +14,7 @@ from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.importer import import_files
 from flowscope.collectors.sync import live_collection_available, sync_store
+from flowscope.exitcodes import ExitCode
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.gcp import PROJECT, simulate
@@ -281,3 +282,16 @@ def test_the_role_document_grants_exactly_the_permissions_used():
     assert {"workflows.workflows.get", "workflows.workflows.list", "workflows.executions.get",
             "workflows.executions.list", "logging.logEntries.list", "monitoring.timeSeries.list",
             "monitoring.metricDescriptors.list"} <= listed
+
+
+def test_a_glob_matching_no_workflow_is_no_data(server, tmp_path):
+    """A typo'd glob (`workflows = ["etl-nightyl"]`) listed every location's workflows, kept none and
+    passed as a clean success: the sync report says "0 of N workflows match", exit 3."""
+    report = sync_store(Store(tmp_path / "s"), [source(server, workflows=["etl-nightyl"])], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.SUCCEEDED and report.unmatched == [result]
+    assert report.exit_code == ExitCode.NO_DATA
+    listed = result.counts["glob_listed"]
+    assert listed > 1 and f"0 of {listed} workflows match ['etl-nightyl']" in report.summary_lines()[0]
+    report = sync_store(Store(tmp_path / "t"), [source(server, workflows=["etl-*"])], now=NOW)
+    assert report.exit_code == ExitCode.OK and not report.unmatched and "match" not in report.summary_lines()[0]

@@ -201,7 +201,8 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     from flowscope.collectors.aws import stepfunctions as sfn_mod
 
     sfn, result = sc.clients.sfn, sc.result
-    machines = sfn_mod.list_state_machines(sfn, list(scope.globs))
+    machines = cfg.match_names(sfn_mod.list_state_machines(sfn), scope.globs, lambda m: str(m["name"]), result,
+                               "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
 

@@ -173,12 +173,16 @@ def list_workflows(client: ArmClient, subscription: str, resource_group: str | N
     return globbed([scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)], globs)
 
 
+def workflow_short_name(workflow: dict[str, Any]) -> str:
+    """The name a workflow glob matches: a Standard workflow's `site/workflow` name without its site."""
+    return str(workflow.get("name", "")).rsplit("/", 1)[-1]
+
+
 def globbed(items: list[dict[str, Any]], globs: Iterable[str]) -> list[dict[str, Any]]:
     patterns = list(globs)
     if not patterns:
         return items
-    return [w for w in items
-            if any(fnmatch.fnmatchcase(str(w.get("name", "")).rsplit("/", 1)[-1], g) for g in patterns)]
+    return [w for w in items if any(fnmatch.fnmatchcase(workflow_short_name(w), g) for g in patterns)]
 
 
 def list_standard_workflows(client: ArmClient, subscription: str, resource_group: str | None = None,

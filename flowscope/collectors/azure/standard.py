@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from flowscope.collectors import source_config as cfg
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error, merge_attributes
 from flowscope.model import Batch, C
@@ -41,7 +42,8 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
         docs: list[dict[str, Any]] = []
         farms: dict[str, str] = {}
         for site in arm.list_workflow_sites(sc.client, subscription, rg):
-            found = arm.globbed(arm.list_site_workflows(sc.client, str(site["id"])), globs)
+            found = cfg.match_names(arm.list_site_workflows(sc.client, str(site["id"])), globs,
+                                    arm.workflow_short_name, sc.result)
             docs.extend(found)
             farm = site.get("properties", {}).get("serverFarmId") if isinstance(site.get("properties"), dict) \
                 else None

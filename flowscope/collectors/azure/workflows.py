@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
+from flowscope.collectors import source_config as cfg
 from flowscope.collectors.azure.context import CLOUD, ScopeContext, props
 from flowscope.collectors.throttle import bounded_map
 from flowscope.model import C, Source
@@ -28,9 +29,11 @@ def collect_workflows(scope: "AzureScope", sc: ScopeContext) -> dict[str, dict[s
 
     docs: list[dict[str, Any]] = []
     if not scope.resource_groups:
-        docs = arm.list_workflows(sc.client, scope.subscription, None, scope.globs)
+        docs = cfg.match_names(arm.list_workflows(sc.client, scope.subscription, None), scope.globs,
+                               arm.workflow_short_name, sc.result)
     else:
-        outcomes = bounded_map(lambda rg: arm.list_workflows(sc.client, scope.subscription, rg, scope.globs),
+        outcomes = bounded_map(lambda rg: cfg.match_names(arm.list_workflows(sc.client, scope.subscription, rg),
+                                                          scope.globs, arm.workflow_short_name, sc.result),
                                list(scope.resource_groups), min(4, scope.concurrency))
         failures = [o for o in outcomes if o.error is not None]
         if len(failures) == len(outcomes):

@@ -19,6 +19,7 @@ import fnmatch
 from collections.abc import Sequence
 from typing import Any, cast
 
+from flowscope.collectors import source_config as cfg
 from flowscope.collectors.gcp.call_logs import call_logging_on, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
@@ -49,7 +50,8 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
     with_workflows: list[str] = []
     for location in locations:
         try:
-            found = workflows_api.list_workflows(sc.clients, scope.project, location, scope.globs)
+            found = cfg.match_names(workflows_api.list_workflows(sc.clients, scope.project, location),
+                                    scope.globs, lambda w: workflows_api.short_name(w.get("name")), result)
         except GcpAuthError:
             raise
         except GcpApiError as exc:

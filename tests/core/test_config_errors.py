@@ -1,0 +1,158 @@
+"""No silent all-clear in `sync` and `doctor`: an empty selection, a time that cannot be meant and a
+config value of the wrong shape are usage errors (exit 2) naming the file and the key, never exit 0
+and never exit 5 ("a bug in flowscope")."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.model import UTC, Batch
+from flowscope.timewindow import parse_since, parse_start, parse_window
+
+runner = CliRunner()
+NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+GCP = '[[sources]]\ncloud = "gcp"\nproject = "p"\nendpoint = "http://127.0.0.1:9"\nmax_attempts = 1\n'
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())
+
+
+def config(tmp_path: Path, text: str, store: bool = True) -> str:
+    path = tmp_path / "flowscope.toml"
+    path.write_text((f'store = "{tmp_path / "store"}"\n' if store else "") + text)
+    return str(path)
+
+
+def test_sync_of_a_cloud_no_source_names_is_a_usage_error(tmp_path):
+    """`sync --cloud aws` with only a GCP source exited 0 saying nothing: it names the config and exits 2,
+    as a config without any source does; a cloud that is no cloud says the known ones."""
+    cfg = config(tmp_path, GCP)
+    result = runner.invoke(app, ["sync", "--config", cfg, "--cloud", "aws"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"no [[sources]] for cloud aws in {cfg}" in flat(result.output)
+    assert not (tmp_path / "store").exists()
+    result = runner.invoke(app, ["sync", "--config", cfg, "--cloud", "amazon"])
+    assert result.exit_code == ExitCode.USAGE
+    assert "--cloud must be one of aws, azure, gcp, not 'amazon'" in flat(result.output)
+
+
+@pytest.mark.parametrize("since", ["30", "2026", "1700000000000", " 7 "])
+def test_a_number_without_a_unit_is_no_time(since):
+    """`--since 30` and `--since 2026` were read as epoch milliseconds (1970)."""
+    with pytest.raises(ValueError, match="has no unit: use a duration like 7d.*ISO date"):
+        parse_since(since, now=NOW)
+
+
+def test_a_start_in_the_future_is_refused_by_every_window():
+    for since, until in (("2062-11-01", None), ("7d", "2026-12-31"), ("2026-11-26", "2026-11-30")):
+        with pytest.raises(ValueError, match="in the future.*use a duration like 7d"):
+            parse_window(since, until, now=NOW)
+    with pytest.raises(ValueError, match="in the future"):
+        parse_start("2062-11-01", now=NOW)
+    assert parse_start("1d", now=NOW) == NOW - dt.timedelta(days=1)
+    assert parse_window("7d", "2026-11-24", now=NOW)[0] == dt.datetime(2026, 11, 17, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("since", ["2062-11-01", "30", "2026"])
+def test_sync_and_analyze_refuse_a_future_or_unitless_since(tmp_path, since):
+    """`sync --since 2062-11-01` stored nothing and moved the watermark to now, hiding the history for
+    good: now exit 2 before any call or store, as analyze and report say."""
+    cfg = config(tmp_path, GCP)
+    result = runner.invoke(app, ["sync", "--config", cfg, "--since", since])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--since:" in result.output and "ISO date" in flat(result.output)
+    assert not (tmp_path / "store").exists()
+    runner.invoke(app, ["demo", "--store", str(tmp_path / "demo"), "--no-serve", "--executions", "30", "--days", "1"])
+    for command in (["analyze"], ["report", "--out", str(tmp_path / "r.html")]):
+        result = runner.invoke(app, [*command, "--store", str(tmp_path / "demo"), "--since", since])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "ISO date" in flat(result.output)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("store = 5\n", "store must be a folder path or URL in quotes"),
+    ('store = 5\n[[sources]]\ncloud="gcp"\nproject="p"\n', "store must be a folder path"),
+    ('thresholds = "abc"\n' + GCP, "thresholds must be a table"),
+    ('[sources]\ncloud = "gcp"\nproject = "p"\n', "[sources] is a single table; each entry is written [[sources]]"),
+    ('sources = ["gcp"]\n', "sources[1] must be a [[sources]] table"),
+    ('notify = 3\n', "notify must be [[notify]] tables"),
+])
+@pytest.mark.parametrize("command", ["sync", "doctor", "analyze"])
+def test_a_config_value_of_the_wrong_shape_names_file_and_key(tmp_path, text, said, command):
+    cfg = config(tmp_path, text, store=False)
+    result = runner.invoke(app, [command, "--config", cfg])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}: {said}" in flat(result.output)
+
+
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_sync_into_a_path_that_cannot_hold_a_store_is_a_usage_error(tmp_path, where):
+    """A file where the store folder should be crashed with FileExistsError / NotADirectoryError (exit 5)."""
+    (tmp_path / "a-file").write_text("")
+    result = runner.invoke(app, ["sync", "--config", config(tmp_path, GCP), "--store", str(tmp_path / where)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"store {tmp_path / where}: cannot write a store there" in flat(result.output)
+
+
+def test_sync_help_says_a_partial_scope_exits_0():
+    text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output)
+    assert "0 every scope collected, completely or partially" in text
+    assert "3 a scope failed" in text
+
+
+# doctor checks the [[sources]] as sync does ---------------------------------------------------
+
+def _synced_store(path: Path, *scopes: str) -> str:
+    from tests.core.test_no_silent_all_clear import make_store, rows, run_row
+
+    now = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    return make_store(path, rows("a", failing=False),
+                      Batch(collection_runs=[run_row(s, "succeeded", at=now, cloud=s.split(":")[0]) for s in scopes]))
+
+
+@pytest.mark.parametrize(("source", "said"), [
+    ('cloud = "gcp"\nprojcet = "demo"\n', "sources[1]: gcp source: unknown key(s) projcet"),
+    ('cloud = "amazon"\nregions = ["us-east-1"]\n', "sources[1]: unknown cloud 'amazon'"),
+    ('cloud = "aws"\nregions = ["us-east-1"]\nquotas = {GetExecutionHistroy = [400, 20]}\n',
+     "quotas: unknown API name(s) GetExecutionHistroy; known: AssumeRole, DescribeExecution"),
+    ('cloud = "gcp"\nproject = "p"\nquotas = {"stepEntries.lst" = [1, 1]}\n',
+     "quotas: unknown API name(s) stepEntries.lst; known: executions.get"),
+])
+def test_doctor_refuses_the_sources_sync_refuses(tmp_path, source, said):
+    """A typo'd key, `cloud = "amazon"` or a misspelt quota passed doctor with exit 0 while sync refused
+    the same file (the quota was silently unused by sync too): both say it, exit 2."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, "[[sources]]\n" + source, store=False)
+    for command in (["doctor", "--store", store], ["sync", "--store", str(tmp_path / "new")]):
+        result = runner.invoke(app, [*command, "--config", cfg])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert said in flat(result.output)
+    assert not (tmp_path / "new").exists()
+
+
+def test_doctor_names_configured_scopes_never_synced(tmp_path):
+    """Sources configured but never synced were not mentioned and doctor exited 0: each is named, exit 3
+    (no data yet for it). An AWS scope's account is learnt when it syncs: any account's row of its
+    region counts."""
+    two = ('[[sources]]\ncloud = "gcp"\nproject = "p"\n[[sources]]\ncloud = "azure"\n'
+           'subscription_id = "00000000-0000-0000-0000-000000000000"\n[[sources]]\ncloud = "aws"\n'
+           'regions = ["eu-west-1"]\n')
+    cfg = config(tmp_path, two, store=False)
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    result = runner.invoke(app, ["doctor", "--store", store, "--config", cfg])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    text = flat(result.output)
+    assert "never synced: azure:00000000-0000-0000-0000-000000000000 (sources[2] of the config)" in text
+    assert "never synced: aws:default:eu-west-1 (sources[3]" in text and "never synced: gcp" not in text
+    store = _synced_store(tmp_path / "all", "gcp:p:all-locations", "azure:00000000-0000-0000-0000-000000000000",
+                          "aws:123456789012:eu-west-1")
+    result = runner.invoke(app, ["doctor", "--store", store, "--config", cfg])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "never synced" not in result.output

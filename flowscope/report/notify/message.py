@@ -110,8 +110,8 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
 
 def build_message(content: ReportContent, *, min_severity: str = "high", only_changes: bool = True,
                   report: str | None = None, target: str | None = None, sync_failed: bool = False) -> Message:
-    """`sync_failed`: a scope failed in the sync just run (`flowscope run`), which the window's coverage
-    may not show when it started after the window's end."""
+    """`sync_failed`: a scope failed in the sync just run (`flowscope run`), or its globs matched nothing
+    (`SyncReport.exit_code`), which the window's coverage may not show."""
     chosen = select(content, min_severity=min_severity, only_changes=only_changes, target=target)
     counts = {"total": len(content.findings)}
     if content.history is not None:
@@ -122,7 +122,8 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
     failed = "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in cov.failed_collections)
     status, status_text = cov.status, cov.message() or (f"last collection failed: {failed}" if failed else None)
     if sync_failed and status == "ok":
-        status, status_text = "collection_failed", "the sync of this run failed for a scope: see collection health"
+        status, status_text = "collection_failed", ("the sync of this run failed for a scope, or a scope's name globs "
+                                              "matched no workflow: see collection health")
     gap = cov.gap_note() if status != "no_data" else None
     if gap and status_text is None:       # a sync that succeeds but brings nothing is news too
         status_text = gap

@@ -40,3 +40,21 @@ def test_failures_kpis_count_every_error_not_the_listed_fifty(many_errors_store,
     assert distinct > 50, shown
     assert caught > int(listed["caught"].sum()), shown
     assert any(f"of {distinct:,} distinct errors" in c.value for c in at.caption)
+
+
+def test_workflow_runs_trend_leaves_out_the_partial_last_day(tmp_path):
+    """A window ending 5 minutes into a day drew that day's handful of runs as every sparkline's last
+    point (0 on all 12 workflows of the demo): the trend holds whole days only."""
+    import datetime as dt
+
+    from flowscope.analysis import tables
+    from flowscope.model import UTC
+
+    t0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    Store(tmp_path).write(build(300, end=t0 + dt.timedelta(days=6), days=6))
+    con = tables.prepare(Store(tmp_path).connect().cursor())
+    f = tables.Filters(t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(days=6, minutes=5))
+    table = tables.workflow_table(con, f)
+    assert {len(t) for t in table["trend"]} == {6}, "six whole days; the day the window ends inside left out"
+    assert sum(t[-1] for t in table["trend"]) > 0
+    assert sum(sum(t) for t in table["trend"]) <= table["runs"].sum()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.model import C
+from flowscope.model import C, Cloud
 from flowscope.store import Store
+from flowscope.textsafety import markdown_text
 from tests.ui.helpers import build
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
@@ -58,3 +59,39 @@ def test_workflow_runs_trend_leaves_out_the_partial_last_day(tmp_path):
     assert {len(t) for t in table["trend"]} == {6}, "six whole days; the day the window ends inside left out"
     assert sum(t[-1] for t in table["trend"]) > 0
     assert sum(sum(t) for t in table["trend"]) <= table["runs"].sum()
+
+
+@pytest.fixture(scope="module")
+def stuck_store(tmp_path_factory) -> tuple[str, str, str]:
+    """One run left running, its last step still running (no end, no duration), seen 3 h after it began."""
+    import datetime as dt
+
+    path = tmp_path_factory.mktemp("ui-stuck")
+    batch = build(60, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    run = next(e for e in batch.executions if e[C.status] == "SUCCEEDED")
+    run.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None,
+                C.collected_at: run[C.started_at] + dt.timedelta(hours=3)})
+    own = sorted((s for s in batch.steps if s[C.execution_id] == run[C.execution_id]
+                  and s[C.type] not in ("map", "parallel", "loop", "scope")), key=lambda s: s[C.started_at])
+    last = own[-1]
+    last.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None})
+    for later in own[:-1]:
+        if later[C.started_at] > last[C.started_at]:
+            batch.steps.remove(later)
+    Store(path).write(batch)
+    return str(path), run[C.execution_id], last[C.name]
+
+
+def test_a_running_run_says_what_it_waits_in(stuck_store, monkeypatch):
+    """A stuck run read 'Duration n/a', no alert, and its running step '0 ms' in the step table."""
+    path, execution_id, step = stuck_store
+    at = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "Still running" in said and "after 3 h" in said, said
+    assert f"waiting in step **{markdown_text(step)}**" in said, said
+    assert metrics(at)["Duration"] == "running 3 h"
+    table = next(d.value for d in at.dataframe if "total_ms" in d.value.columns)
+    row = table[table["step"] == step].iloc[0]
+    assert row["running"] == 1
+    assert row["total_ms"] > 0, "its time so far, not 0 ms"

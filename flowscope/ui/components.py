@@ -67,6 +67,8 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     note = filters.data_end_note(span)
     if note:
         st.caption(note)
+    for dropped in filters.notes():
+        st.warning(dropped)
     ctx = Context(f, summary, span)
     if findings and summary["executions"]:
         _findings_job(f)

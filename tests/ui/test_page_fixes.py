@@ -95,3 +95,27 @@ def test_a_running_run_says_what_it_waits_in(stuck_store, monkeypatch):
     row = table[table["step"] == step].iloc[0]
     assert row["running"] == 1
     assert row["total_ms"] > 0, "its time so far, not 0 ms"
+
+
+def test_a_workflow_outside_the_chosen_cloud_is_named_not_silently_dropped(three_cloud_store, monkeypatch):
+    """An Azure workflow picked, then the cloud aws: the widget still showed the workflow while the
+    page counted every AWS workflow, without a word."""
+    from tests.ui.helpers import WORKFLOWS
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "workflows")
+    at.sidebar.multiselect(key="fs_workflows").set_value([WORKFLOWS[1].workflow_id]).run()
+    assert not at.warning
+    at.sidebar.multiselect(key="fs_clouds").set_value(["aws"]).run()
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "invoices" in said and "not in the chosen cloud" in said and "every workflow of aws" in said, said
+
+
+def test_a_links_unknown_workflow_is_named(three_cloud_store, monkeypatch):
+    """`?wf=` naming a workflow the store does not hold was dropped without a word (the page showed all)."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf="gone-workflow"), "failures")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "gone" in said and "not in this store" in said, said
+    at.run()
+    assert "not in this store" in " ".join(w.value for w in at.warning), "still said after a rerun"

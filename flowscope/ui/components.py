@@ -69,6 +69,10 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
         st.caption(note)
     for dropped in filters.notes():
         st.warning(dropped)
+    step = focus_step()
+    if step:
+        st.info(f"**From a finding:** the page is filtered to its workflow (the sidebar's filter), and step "
+                f"**{md(step)}** comes first in its step tables.")
     ctx = Context(f, summary, span)
     if findings and summary["executions"]:
         _findings_job(f)
@@ -126,6 +130,24 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
     return order, config
 
 
+FOCUS_STEP = "step"
+"""The query parameter of a finding's evidence link naming its step (Overview's "evidence: open")."""
+
+
+def focus_step() -> str | None:
+    """The step a finding's evidence link asks the page to put first (None without one)."""
+    return st.query_params.get(FOCUS_STEP) or None
+
+
+def _focused_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows of `focus_step()` first (in their order), the rest after."""
+    step = focus_step()
+    if not step or "step" not in frame.columns:
+        return frame
+    mine = frame["step"].astype(str) == step
+    return pd.concat([frame[mine], frame[~mine]]) if mine.any() else frame
+
+
 def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | None = None,
           height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
     """A dataframe made readable by its column names (readable.display_frame: numbers stay numbers, so
@@ -135,6 +157,7 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
     if frame is None or frame.empty:
         st.caption("Nothing to show.")
         return
+    frame = _focused_first(frame)
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
     order, config = table_config(shown, formats, column_config)

@@ -119,3 +119,22 @@ def test_a_links_unknown_workflow_is_named(three_cloud_store, monkeypatch):
     assert "gone" in said and "not in this store" in said, said
     at.run()
     assert "not in this store" in " ".join(w.value for w in at.warning), "still said after a rerun"
+
+
+def test_a_findings_evidence_link_filters_to_its_workflow_and_puts_its_step_first(three_cloud_store, monkeypatch):
+    """Overview's 'evidence: open' added `focus=` that only the Workflows page read: Retries, Failures,
+    Cost and Latency opened on everything. The link now filters to the finding's workflow (`wf=`) and
+    names its step (`step=`), which every step table puts first."""
+    from tests.ui.helpers import WORKFLOWS
+
+    orders = WORKFLOWS[0]
+    plain = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id), "latency")
+    order = list(next(d.value for d in plain.dataframe if "step" in d.value.columns)["step"])
+    assert len(order) > 2 and not plain.info
+    last = order[-1]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step=last), "latency")
+    no_exception(at)
+    assert any("From a finding" in i.value and last in i.value for i in at.info)
+    steps = next(d.value for d in at.dataframe if "step" in d.value.columns)
+    assert set(steps["workflow"]) == {"orders"}
+    assert list(steps["step"]) == [last, *order[:-1]]

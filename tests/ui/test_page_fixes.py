@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from flowscope.model import C, Cloud
@@ -138,3 +139,35 @@ def test_a_findings_evidence_link_filters_to_its_workflow_and_puts_its_step_firs
     steps = next(d.value for d in at.dataframe if "step" in d.value.columns)
     assert set(steps["workflow"]) == {"orders"}
     assert list(steps["step"]) == [last, *order[:-1]]
+
+
+def _printed(template: str, value: float) -> str:
+    return template % value
+
+
+def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
+    """At 24 h the Latency table had "p95" in s and "previous p95" in min (one slow step of 3 h the
+    window before), 29 of 69 previous cells reading "0.000 min"."""
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"workflow": ["w"] * 4, "step": list("abcd"),
+                          "p95_ms": [10.0, 180.0, 30_000.0, 1.0],
+                          "prev_p95_ms": [10.0, 183.0, 10_776_105.0, 1.0],
+                          "total_ms": [5.0, 5.0, 5.0, 5.0]})
+    shown, formats = readable.display_frame(frame)
+    now, before = formats["p95_ms"].format, formats["prev_p95_ms"].format
+    assert now == before, (now, before)
+    for column in ("p95_ms", "prev_p95_ms"):
+        for value, raw in zip(shown[column], frame[column], strict=True):
+            printed = _printed(formats[column].format, value)
+            assert raw == 0 or any(ch in "123456789" for ch in printed.split()[0]), (column, raw, printed)
+    assert formats["total_ms"].format == "%d ms", "a duration not compared keeps its own unit"
+
+
+def test_a_tiny_duration_never_reads_zero_in_its_unit():
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000, 2 * 86_400_000, 40.0]})
+    shown, formats = readable.display_frame(frame)
+    assert all(any(ch in "123456789" for ch in _printed(formats["wait_ms"].format, v).split()[0])
+               for v in shown["wait_ms"]), formats

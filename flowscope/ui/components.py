@@ -4,6 +4,7 @@ tables, KPI rows and links between pages."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -132,6 +133,26 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
 
 FOCUS_STEP = "step"
 """The query parameter of a finding's evidence link naming its step (Overview's "evidence: open")."""
+
+
+EVIDENCE_PAGES = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
+                  "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
+                  "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
+                  "history_limit_risk": "executions", "map_failure_budget": "failures",
+                  "collection_gap": "collection_health"}
+"""The page holding each finding kind's evidence."""
+
+
+def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
+    """A finding's "evidence: open" link: a run's page opens its first sample run; any other opens
+    filtered to the finding's workflow (the sidebar's filter, which every page reads), with its step
+    named (`FOCUS_STEP`, put first in the page's step tables)."""
+    page_name = EVIDENCE_PAGES.get(kind, "overview")
+    if page_name == "executions":
+        return link("executions", f, exec=(sample_ids[0] if len(sample_ids) else None))
+    wid = workflow_id if isinstance(workflow_id, str) and workflow_id else None
+    return link(page_name, dataclasses.replace(f, workflows=(wid,)) if wid else f,
+                **{FOCUS_STEP: step if isinstance(step, str) and step else None})
 
 
 def focus_step() -> str | None:

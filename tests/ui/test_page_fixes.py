@@ -171,3 +171,23 @@ def test_a_tiny_duration_never_reads_zero_in_its_unit():
     shown, formats = readable.display_frame(frame)
     assert all(any(ch in "123456789" for ch in _printed(formats["wait_ms"].format, v).split()[0])
                for v in shown["wait_ms"]), formats
+
+
+@pytest.mark.parametrize("kind, page", [("failing_step", "failures"), ("retry_storm", "retries"),
+                                        ("costly_step", "cost"), ("slow_step", "latency")])
+def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
+    """The links said focus=<workflow id>, which their pages did not read."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC), clouds=("azure",))
+    url = urlsplit(components.evidence_link(f, kind, "/subs/wf/crm-export", "Post_summary", ["e1"]))
+    query = parse_qs(url.query)
+    assert url.path == f"/{page}"
+    assert query["wf"] == ["/subs/wf/crm-export"] and query["step"] == ["Post_summary"]
+    assert query["cloud"] == ["azure"] and "focus" not in query
+    assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")

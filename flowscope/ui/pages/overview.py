@@ -1,8 +1,6 @@
 """Overview: per cloud and in total, executions, run failure rate, retries, spend and its projection;
 trends; top findings and the potential savings they add up to (counted once, never added to spend)."""
 
-import dataclasses
-
 import pandas as pd
 import streamlit as st
 
@@ -59,18 +57,9 @@ def top_findings(found: pd.DataFrame | None) -> None:
     if found.empty:
         st.success("No findings in this window.")
         return
-    pages = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
-             "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
-             "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
-             "history_limit_risk": "executions", "map_failure_budget": "failures",
-             "collection_gap": "collection_health"}
     shown = found.head(20).copy()
-    # The evidence page filtered to the finding's workflow (the sidebar's filter, which every page
-    # reads) with its step first in the step tables (`ui.FOCUS_STEP`).
     shown["evidence_link"] = [
-        ui.link("executions", f, exec=(ids[0] if len(ids) else None)) if pages.get(k) == "executions"
-        else ui.link(pages.get(k, "overview"), dataclasses.replace(f, workflows=(wid,)) if wid else f,
-                     **{ui.FOCUS_STEP: step if isinstance(step, str) else None})
+        ui.evidence_link(f, k, wid, step, ids)
         for k, wid, step, ids in zip(shown["kind"], shown["workflow_id"], shown["step"],
                                      shown["sample_execution_ids"], strict=True)]
     c1, c2 = st.columns([1, 3])

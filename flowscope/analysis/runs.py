@@ -162,6 +162,57 @@ def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     return None
 
 
+def _so_far(steps: pd.DataFrame, as_of: Any) -> pd.Series:
+    """Each visit's duration in ms; a running visit's time from its start to `as_of` (none without it)."""
+    ms = pd.to_numeric(steps[C.duration_ms], errors="coerce").astype("float64")
+    if as_of is None or pd.isna(as_of):
+        return ms
+    open_ = (steps[C.status] == str(Status.RUNNING)) & ms.isna()
+    elapsed = _utc(as_of) - pd.to_datetime(steps[C.started_at], utc=True)
+    return ms.where(~open_, (elapsed.dt.total_seconds() * 1000).clip(lower=0))
+
+
+def seen_running(run: dict[str, Any], now: Any = None) -> pd.Timestamp:
+    """When a running run was last seen running: the sync or import that wrote it (`collected_at`),
+    never later than `now`; now when it has none."""
+    current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
+    current = _utc(current)
+    seen = run.get(C.collected_at)
+    return current if seen is None or pd.isna(seen) else min(_utc(seen), current)
+
+
+def since(start: Any, as_of: Any) -> pd.Timedelta | None:
+    """Time from `start` to `as_of` (None when either is missing)."""
+    if start is None or as_of is None or pd.isna(start) or pd.isna(as_of):
+        return None
+    return _utc(as_of) - _utc(start)
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def running_step(steps: pd.DataFrame) -> dict[str, Any] | None:
+    """The step a running run waits in: its deepest running step that is not a container (a loop
+    runs while its iteration does), latest started first; None when no step is running."""
+    if steps is None or steps.empty:
+        return None
+    steps = fold_own_work(steps)
+    open_ = steps[steps[C.status] == str(Status.RUNNING)]
+    if open_.empty:
+        return None
+    leaves = open_[~open_[C.type].isin(CONTAINER_TYPES)]
+    open_ = leaves if not leaves.empty else open_
+    depth = _depths(steps)
+    ranked = open_.assign(_depth=open_[C.step_key].map(depth).fillna(0),
+                          _at=pd.to_datetime(open_[C.started_at], utc=True))
+    ranked = ranked.sort_values(["_depth", "_at"], ascending=False, kind="stable")
+    row = ranked.iloc[0].drop(["_depth", "_at"]).to_dict()
+    row["parent"] = _parent_names(steps).get(row[C.step_key])
+    return row
+
+
 def visit_retries(steps: pd.DataFrame) -> pd.Series:
     """Each visit's tries after the first (docs/measures.md "Retries": attempts - 1; none recorded, none)."""
     return (steps[C.attempts].fillna(1) - 1).clip(lower=0).astype(int)
@@ -184,13 +235,15 @@ def _parent_names(steps: pd.DataFrame) -> dict[str, str | None]:
             for k, p in zip(steps[C.step_key], steps[C.parent_step_key], strict=True)}
 
 
-STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", C.attempts, "retries", "total_ms", C.error,
-                      C.cause]
+STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", "running", C.attempts, "retries", "total_ms",
+                      C.error, C.cause]
 
 
-def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
-    """One row per (step name, parent step name): visits, failed visits, tries, retries, total
-    duration and the first failure's error. Loop and Map iterations fold into one row, and rows
+def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
+    """One row per (step name, parent step name): visits, failed visits, visits still running, tries,
+    retries, total duration and the first failure's error. A running visit has no duration: with
+    `as_of` (when the run was last seen running) it counts its time so far, else none, and a step with
+    no duration at all has none (NaN), never 0 ms. Loop and Map iterations fold into one row, and rows
     with failures come first, innermost first (the step that failed before the loop that reports it),
     so a failed step is never buried under its loop's iterations. A container's own work stands for
     it (`fold_own_work`), and where a name under one parent still has rows of two ranks (a loop and
@@ -202,12 +255,14 @@ def collapsed_steps(steps: pd.DataFrame) -> pd.DataFrame:
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
                          **{RANK: ranks_of(steps)},
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
+                         running=(steps[C.status] == str(Status.RUNNING)).astype(int),
+                         _ms=_so_far(steps, as_of),
                          retries=visit_retries(steps),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
     grouped = lowest_rank(frame.groupby(["parent", C.name, RANK], sort=False, dropna=False).agg(
-        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"),
-        attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=(C.duration_ms, "sum"),
+        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"), running=("running", "sum"),
+        attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=("_ms", lambda v: v.sum(min_count=1)),
         depth=("_depth", "max"), first=("_order", "min")).reset_index(), ["parent", C.name])
     out = grouped.merge(errors, on=["parent", C.name], how="left").rename(columns={C.name: "step"})
     out = out.assign(_failing=out["failed"] > 0).sort_values(["_failing", "depth", "first"],

@@ -447,11 +447,16 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
 
 # ---------------------------------------------------------------- workflows
 
+def workflow_trend_seconds(f: Filters) -> int:
+    """The bucket of `workflow_table`'s runs trend: a day, an hour in windows of 3 days or less."""
+    return 86400 if f.days > 3 else 3600
+
+
 def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
     """One row per workflow: runs, failure % of finished runs (measures.run_failure_rate), p50/p95
-    duration, spend, projected monthly spend, daily runs."""
+    duration, spend, projected monthly spend, daily (hourly) runs of whole days (hours): `_buckets`."""
     p = f.params()
-    width = 86400 if f.days > 3 else 3600
+    width = workflow_trend_seconds(f)
     # The daily (hourly) runs come from the same scan as the rest, as a histogram per workflow: a
     # second group-by of the executions cost 45 of 99 ms on a 30-day window of 1M executions, the
     # histogram 74 ms for both.
@@ -475,11 +480,14 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
 
 
 def _buckets(f: Filters, seconds: int) -> list[pd.Timestamp]:
+    """The starts of the window's whole buckets of `seconds`: a last bucket the window ends inside is
+    left out (a sparkline cannot mark it partial as the trend charts do, and its few runs read as a drop
+    to 0 on every workflow)."""
     start = math.floor(f.since.timestamp() / seconds) * seconds
     end = f.until.timestamp()
     out: list[pd.Timestamp] = []
     t = start
-    while t < end and len(out) < 2000:
+    while t + seconds <= end and len(out) < 2000:
         out.append(pd.Timestamp(t, unit="s", tz=UTC))
         t += seconds
     return out
@@ -580,8 +588,14 @@ def failures_over_time(con: Any, f: Filters) -> pd.DataFrame:
     """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
 
 
+_ERROR_CONTAINERS = (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)
+_FAILED_VISITS = "FROM steps s WHERE {where} AND s.{status} IN ({failed}) AND s.{type} NOT IN ({containers})"
+"""The failed step visits `top_errors` lists and `error_totals` counts (containers left out)."""
+
+
 def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
-    """Failed step visits grouped by (workflow, step, error), with a sample execution."""
+    """Failed step visits grouped by (workflow, step, error), with a sample execution; the `limit`
+    commonest (totals over all of them: `error_totals`)."""
     p = f.params()
     out = run(con, q("""
         SELECT s.{cloud}, s.{workflow_id}, s.{name} AS step, coalesce(s.{error}, '(no error name)') AS {error},
@@ -589,11 +603,24 @@ def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
                count(DISTINCT s.{execution_id}) AS executions, max(s.{started_at}) AS last_seen,
                arg_max(s.{execution_id}, s.{started_at}) AS sample_execution_id,
                arg_max(s.{cause}, s.{started_at}) AS sample_cause
-        FROM steps s WHERE {where} AND s.{status} IN ({failed}) AND s.{type} NOT IN ({containers})
+        """ + _FAILED_VISITS + """
         GROUP BY ALL ORDER BY failures DESC LIMIT {limit}
     """, where=f.where("s"), failed=_in(STEP_FAILED), limit=int(limit),
-        containers=_in([str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)])), p)
+        containers=_in([str(t) for t in _ERROR_CONTAINERS])), p)
     return _with_names(con, out)
+
+
+def error_totals(con: Any, f: Filters) -> dict[str, int]:
+    """Over every failed step visit `top_errors` groups, not only its listed rows: `distinct_errors`
+    (its (workflow, step, error) groups), `failures` (failed visits) and `caught` (caught ones)."""
+    out = run(con, q("""
+        SELECT count(DISTINCT (s.{cloud}, s.{workflow_id}, s.{name}, coalesce(s.{error}, '(no error name)')))
+                   AS distinct_errors,
+               count(*) AS failures, count(*) FILTER (WHERE s.{status} = 'CAUGHT') AS caught
+        """ + _FAILED_VISITS, where=f.where("s"), failed=_in(STEP_FAILED),
+        containers=_in([str(t) for t in _ERROR_CONTAINERS])), f.params())
+    row = out.iloc[0]       # an aggregate without GROUP BY: always one row
+    return {k: int(row[k] or 0) for k in ("distinct_errors", "failures", "caught")}
 
 
 def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:

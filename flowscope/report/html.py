@@ -4,14 +4,13 @@ Jinja2 with autoescape lays out `ReportContent`; every cloud-originated string r
 as escaped text. Charts come from the dashboard's pure builders (`flowscope.ui.charts`, which
 imports no Streamlit), embedded as JSON that plotly's encoder escapes (`<` as \\u003c) and drawn by
 plotly.js, inlined by default (the file opens offline) or loaded from the plotly CDN (`cdn`, a
-~100 kB file instead of ~5 MB). Chart labels are HTML-escaped too: plotly.js reads a few tags in
-text. A Content-Security-Policy with a per-file nonce lets only the report's own scripts run, so
+~100 kB file instead of ~5 MB). Chart labels are HTML-escaped too, by the builders: plotly.js reads
+a few tags in text. A Content-Security-Policy with a per-file nonce lets only the report's own scripts run, so
 even a name that slipped through could not run one.
 """
 
 from __future__ import annotations
 
-import html
 import secrets
 from typing import Any
 
@@ -146,9 +145,10 @@ def _chart(fig: Any, nonce: str, div_id: str) -> str:
 
 
 def _label(frame: pd.DataFrame, *parts: str) -> pd.Series:
-    """'workflow / step' for a chart axis, HTML-escaped: plotly.js reads tags like <b> or <a> in text."""
+    """'workflow / step' for a chart axis, cut to 120 characters; the chart builders escape it
+    (`textsafety.plotly_text`: plotly.js reads tags like <b> or <a> in text)."""
     text = frame[list(parts)].astype(str).agg(" / ".join, axis=1) if not frame.empty else pd.Series(dtype=object)
-    return text.map(lambda s: html.escape(s[:120], quote=False))
+    return text.map(lambda s: s[:120])
 
 
 def _summary(c: ReportContent) -> list[dict[str, Any]]:

@@ -1,7 +1,9 @@
 """Chart builders: pure functions from small DataFrames to plotly figures.
 
 No Streamlit here (unit-tested without it). Every builder accepts an empty frame and returns a
-figure that says so, rather than raising.
+figure that says so, rather than raising. Every text a builder draws that may come from a cloud
+(workflow, step and error names, titles made of them) goes through `safe` (`textsafety.plotly_text`):
+plotly.js reads HTML in text, so a step named `<a href=...>` would draw a live link.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import plotly.graph_objects as go
 from flowscope.analysis import measures
 from flowscope.format import fmt_duration, fmt_ms, fmt_usd, is_missing
 from flowscope.model import C, Status, StepType
+from flowscope.textsafety import plotly_text as safe
 from flowscope.ui import readable
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
@@ -36,14 +39,15 @@ def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
     """An empty figure with the common layout. No plotly template: the dashboard draws with Streamlit's
     theme, and reports set theirs when they export (`REPORT_TEMPLATE`); a template set here was copied
     into every figure, ~45 ms each, on every page run."""
-    return go.Figure(layout=dict(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    return go.Figure(layout=dict(title=safe(title) if title else None, height=height,
+                                 margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                                  legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
                                  hovermode="x unified"))
 
 
 def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:
     fig = _base(title, height=200)
-    fig.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
+    fig.add_annotation(text=safe(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
                        font=dict(size=14, color="#777"))
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
@@ -124,7 +128,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
     for index, (key, part) in enumerate(groups):
         name = str(key[0] if isinstance(key, tuple) else key)
-        _trace(fig, part.sort_values(x), x=x, y=y, name=name, col=color_for(name, index), kind=kind,
+        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(name), col=color_for(name, index), kind=kind,
                partial=partial)
     if kind == "bar":
         fig.update_layout(barmode="stack")
@@ -170,7 +174,7 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     if text:
         labels = [fmt_usd(v) if text.endswith("_usd") else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
                   for v in part[text]]
-    fig.add_trace(go.Bar(x=part[x], y=part[y].astype(str), orientation="h", marker_color=colors,
+    fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_xaxes(tickprefix="$" if money else None)
@@ -232,7 +236,7 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
         if len(spans) <= 4 else [None] * len(spans)
     for span, label in zip(spans, labels, strict=True):
         # Only pass annotation_* when labelling: plotly adds a "new text" annotation for any of them.
-        note = ({"annotation_text": label, "annotation_position": "top left", "annotation_font_size": 10}
+        note = ({"annotation_text": safe(label), "annotation_position": "top left", "annotation_font_size": 10}
                 if label else {})
         fig.add_vrect(x0=span["window_start"], x1=span["window_end"], fillcolor="#d62728", opacity=0.18,
                       line_width=0, **note)
@@ -267,7 +271,7 @@ def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration p
     unit, size = readable.duration_unit(part[columns].stack())
     fig = _base(title, height=max(HEIGHT, 30 * len(part) + 80))
     for i, col in enumerate(columns):
-        fig.add_trace(go.Bar(y=part[label].astype(str), x=part[col] / size, name=col.removesuffix("_ms"),
+        fig.add_trace(go.Bar(y=part[label].map(safe), x=part[col] / size, name=col.removesuffix("_ms"),
                              orientation="h", marker_color=PALETTE[i],
                              hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
     fig.update_layout(barmode="group", hovermode="closest")
@@ -278,7 +282,7 @@ def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration p
 
 def _compare_label(row: Any) -> str:
     parent = row.parent if isinstance(row.parent, str) and row.parent else None
-    return f"{parent} / {row.step}" if parent else str(row.step)
+    return safe(f"{parent} / {row.step}" if parent else row.step)
 
 
 def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
@@ -309,7 +313,8 @@ def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A aga
         marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
         failed = [m.startswith("failed") for m in marks]
         hover = [f"{lab}<br>run {run.upper()}: {fmt_duration(ms)}, {int(v or 0)} visit(s)"
-                 + (f", {int(r)} retries" if r else "") + (f"<br>{str(e)[:120]}" if isinstance(e, str) and e else "")
+                 + (f", {int(r)} retries" if r else "")
+                 + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")
                  for lab, ms, v, r, e in zip(labels, part[f"{run}_ms"], visits, retries, errors, strict=True)]
         fig.add_trace(go.Bar(
             y=labels, x=(part[f"{run}_ms"] / size).fillna(0), name=f"run {run.upper()}", orientation="h",
@@ -344,10 +349,10 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
     fig = _base(title, height=max(220, 40 * runs[C.scope].nunique() + 100))
     for status, part in runs.groupby(C.status):
         fig.add_trace(go.Scatter(
-            x=part[C.started_at], y=part[C.scope], mode="markers", name=str(status),
+            x=part[C.started_at], y=part[C.scope].map(safe), mode="markers", name=safe(status),
             marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
                         symbol="x" if status == "failed" else "circle"),
-            hovertext=[f"{s}: {e or ''}"[:200] for s, e in zip(part[C.status], part[C.error], strict=True)],
+            hovertext=[safe(f"{s}: {e or ''}"[:200]) for s, e in zip(part[C.status], part[C.error], strict=True)],
             hoverinfo="text+x"))
     fig.update_layout(hovermode="closest")
     times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
@@ -417,10 +422,10 @@ def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
     step_type = getattr(row, C.type)
     attempts_n = int(getattr(row, C.attempts) or 1)
-    hover = (f"{getattr(row, C.name)}{suffix} ({step_type})<br>status {getattr(row, C.status)}"
+    hover = (f"{safe(getattr(row, C.name))}{suffix} ({safe(step_type)})<br>status {safe(getattr(row, C.status))}"
              f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
     if getattr(row, C.error):
-        hover += f"<br>{getattr(row, C.error)}: {str(getattr(row, C.cause) or '')[:120]}"
+        hover += f"<br>{safe(getattr(row, C.error))}: {safe(str(getattr(row, C.cause) or '')[:120])}"
     return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),
             "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
 
@@ -429,7 +434,8 @@ def _lane_label(depth: int, name: str, visits: list[Any]) -> str:
     """The lane's name, indented under its container, with its visits and failed ones when several."""
     failed = sum(1 for v in visits if getattr(v, C.status) in measures.STEP_FAILED)
     count = f" ×{len(visits)}" if len(visits) > 1 else ""
-    return f"{'   ' * depth}{'└ ' if depth else ''}{name}{count}" + (f" ({failed} failed)" if failed and count else "")
+    return (f"{'   ' * depth}{'└ ' if depth else ''}{safe(name)}{count}"
+            + (f" ({failed} failed)" if failed and count else ""))
 
 
 def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
@@ -441,7 +447,7 @@ def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
             continue
         t_end = t_start if t_end is None or pd.isna(t_end) else t_end
         bars.append({"label": label, "start": t_start, "end": t_end, "status": getattr(t, C.status), "kind": "try",
-                     "hover": f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}"})
+                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}")})
     return bars
 
 
@@ -462,9 +468,9 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
     run_start = execution.get(C.started_at)
     run_end = execution.get(C.ended_at)
     if run_start is not None and not pd.isna(run_start):
-        rows.append({"label": f"run: {execution.get(C.workflow_name) or 'execution'}", "start": run_start,
+        rows.append({"label": f"run: {safe(execution.get(C.workflow_name) or 'execution')}", "start": run_start,
                      "end": run_end if run_end is not None and not pd.isna(run_end) else now,
-                     "status": execution.get(C.status), "kind": "run", "hover": execution.get(C.execution_id),
+                     "status": execution.get(C.status), "kind": "run", "hover": safe(execution.get(C.execution_id)),
                      "lane": -1})
     lanes = 0
     for depth, name, visits in _lanes(steps):

@@ -4,6 +4,7 @@ tables, KPI rows and links between pages."""
 from __future__ import annotations
 
 import contextvars
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Callable, Sequence
@@ -67,6 +68,12 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     note = filters.data_end_note(span)
     if note:
         st.caption(note)
+    for dropped in filters.notes():
+        st.warning(dropped)
+    step = focus_step()
+    if step:
+        st.info(f"**From a finding:** the page is filtered to its workflow (the sidebar's filter), and step "
+                f"**{md(step)}** comes first in its step tables.")
     ctx = Context(f, summary, span)
     if findings and summary["executions"]:
         _findings_job(f)
@@ -124,6 +131,44 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
     return order, config
 
 
+FOCUS_STEP = "step"
+"""The query parameter of a finding's evidence link naming its step (Overview's "evidence: open")."""
+
+
+EVIDENCE_PAGES = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
+                  "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
+                  "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
+                  "history_limit_risk": "executions", "map_failure_budget": "failures",
+                  "collection_gap": "collection_health"}
+"""The page holding each finding kind's evidence."""
+
+
+def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
+    """A finding's "evidence: open" link: a run's page opens its first sample run; any other opens
+    filtered to the finding's workflow (the sidebar's filter, which every page reads), with its step
+    named (`FOCUS_STEP`, put first in the page's step tables)."""
+    page_name = EVIDENCE_PAGES.get(kind, "overview")
+    if page_name == "executions":
+        return link("executions", f, exec=(sample_ids[0] if len(sample_ids) else None))
+    wid = workflow_id if isinstance(workflow_id, str) and workflow_id else None
+    return link(page_name, dataclasses.replace(f, workflows=(wid,)) if wid else f,
+                **{FOCUS_STEP: step if isinstance(step, str) and step else None})
+
+
+def focus_step() -> str | None:
+    """The step a finding's evidence link asks the page to put first (None without one)."""
+    return st.query_params.get(FOCUS_STEP) or None
+
+
+def _focused_first(frame: pd.DataFrame) -> pd.DataFrame:
+    """A table's rows of `focus_step()` first (in their order), the rest after."""
+    step = focus_step()
+    if not step or "step" not in frame.columns:
+        return frame
+    mine = frame["step"].astype(str) == step
+    return pd.concat([frame[mine], frame[~mine]]) if mine.any() else frame
+
+
 def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | None = None,
           height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
     """A dataframe made readable by its column names (readable.display_frame: numbers stay numbers, so
@@ -133,6 +178,7 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
     if frame is None or frame.empty:
         st.caption("Nothing to show.")
         return
+    frame = _focused_first(frame)
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
     order, config = table_config(shown, formats, column_config)

@@ -286,6 +286,10 @@ def top_errors(f: Filters) -> pd.DataFrame:
     return call("top_errors", f)
 
 
+def error_totals(f: Filters) -> dict[str, int]:
+    return call("error_totals", f)
+
+
 def failing_steps(f: Filters) -> pd.DataFrame:
     return call("failing_steps", f)
 

@@ -20,6 +20,7 @@ import streamlit as st
 from flowscope.analysis import measures
 from flowscope.analysis.tables import Filters, first_execution
 from flowscope.model import C
+from flowscope.textsafety import markdown_text as md
 from flowscope.timewindow import default_end
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
@@ -31,6 +32,8 @@ STATE_FILTERS = "_fs_filters"
 STATE_SAVED = "_fs_saved"
 STATE_RUN = "_fs_run"
 STATE_WINDOW = "_fs_time_window"
+STATE_UNKNOWN_WF = "_fs_unknown_wf"
+STATE_NOTES = "_fs_notes"
 
 
 def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]:
@@ -44,6 +47,7 @@ def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]
     return {KEY_WINDOW: window if window in WINDOWS else DEFAULT_WINDOW,
             KEY_CLOUDS: [c for c in clouds if c in options_clouds],
             KEY_WF: [w for w in workflows if w in options_wf],
+            "unknown": [w for w in workflows if w not in options_wf] if options_wf else [],
             KEY_END_NOW: bool(saved.get(KEY_END_NOW, params.get(PARAM_END) == "now"))}
 
 
@@ -98,6 +102,8 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
         for row in wf_frame.itertuples(index=False):
             names[getattr(row, C.workflow_id)] = f"{getattr(row, C.workflow_name)} ({getattr(row, C.cloud)})"
     init = _initial(clouds, list(names))
+    if init["unknown"] and KEY_WF not in st.session_state:
+        st.session_state[STATE_UNKNOWN_WF] = (tuple(init["unknown"]), tuple(init[KEY_WF]))
     with st.sidebar:
         st.markdown("**Filters**")
         window = st.selectbox("Time window", list(WINDOWS), index=list(WINDOWS).index(init[KEY_WINDOW]),
@@ -114,7 +120,9 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
         wf_choices = [w for w in names if not chosen_clouds or cloud_of.get(w) in chosen_clouds]
         chosen_wf = st.multiselect("Workflows", list(names), default=init[KEY_WF], key=KEY_WF,
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
+        dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
+    st.session_state[STATE_NOTES] = dropped
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
@@ -127,6 +135,36 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     st.session_state[STATE_WINDOW] = span
     st.session_state[STATE_RUN] = uuid.uuid4().hex
     return filters
+
+
+def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], names: dict[str, str]) -> list[str]:
+    """What the workflow filter leaves out, in words (Markdown), never silently: workflows chosen in the
+    sidebar that are not in the chosen clouds (the widget still shows them), and workflow ids of a
+    link (`?wf=`) that are not in the store (dropped from the widget before it is drawn; said until
+    the workflow choice changes)."""
+    out: list[str] = []
+    outside = [w for w in chosen if w not in choices]
+    kept = [w for w in chosen if w in choices]
+    rest = "the other chosen workflows are shown" if kept else (
+        f"every workflow of {', '.join(clouds)} is shown" if clouds else "every workflow is shown")
+    if outside:
+        listed = ", ".join(md(names.get(w, w)) for w in outside)
+        out.append(f"**Workflow filter: {listed} {'is' if len(outside) == 1 else 'are'} not in the chosen "
+                   f"cloud{'s' if len(clouds) > 1 else ''} ({md(', '.join(clouds))}), so left out:** {rest}. "
+                   "Add the cloud or remove the workflow in the sidebar.")
+    unknown = st.session_state.get(STATE_UNKNOWN_WF)
+    if unknown and tuple(chosen) != unknown[1]:
+        del st.session_state[STATE_UNKNOWN_WF]          # the choice changed since the link was opened
+    elif unknown:
+        listed = ", ".join(md(w) for w in unknown[0])
+        gone = "every workflow is shown" if not unknown[1] else "the link's other workflows are shown"
+        out.append(f"**The link's workflow filter names {listed}, not in this store, so left out:** {gone}.")
+    return out
+
+
+def notes() -> list[str]:
+    """This run's notes on what the workflow filter left out (`_dropped_notes`)."""
+    return list(st.session_state.get(STATE_NOTES) or [])
 
 
 def other_windows(f: Filters, first_data: dt.datetime | None = None) -> list[tuple[dt.datetime, dt.datetime]]:

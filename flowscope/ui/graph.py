@@ -22,6 +22,7 @@ from flowscope.collectors.azure.definition import workflow_graph as parse_logica
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.format import fmt_ms
+from flowscope.textsafety import plotly_text as safe
 
 
 def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
@@ -202,13 +203,13 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         s = stats.get(n)
         node = graph.nodes[n]
         if s:
-            hover.append(f"<b>{n}</b> ({node.type})<br>visits {int(s.get('visits') or 0):,}"
+            hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
                          f"<br>failures {int(s.get('failures') or 0):,} ({float(s.get('failure_rate') or 0):.1%})"
                          f"<br>retries {int(s.get('retries') or 0):,}<br>p95 {fmt_ms(float(s.get('p95_ms') or 0))}"
                          f"<br>cost ${float(s.get('cost_usd') or 0):,.4f}")
         else:
-            hover.append(f"<b>{n}</b> ({node.type})<br>not visited in this window")
-    text = [f"{n}<br>{fmt(v)}" if n in stats else n for n, v in zip(names, values, strict=True)]
+            hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
+    text = [f"{safe(n)}<br>{fmt(v)}" if n in stats else safe(n) for n, v in zip(names, values, strict=True)]
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=text,
         textposition="middle right", hovertext=hover, hoverinfo="text", showlegend=False,
@@ -224,6 +225,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     ys = [p[1] for p in pos.values()] or [0]
     fig.update_xaxes(visible=False, range=[min(xs) - 0.6, max(xs) + 1.8])
     fig.update_yaxes(visible=False, range=[min(ys) - 0.6, max(ys) + 0.6])
-    fig.update_layout(title=title, height=max(320, 90 * (int(max(ys) - min(ys)) + 2)), template="plotly_white",
+    fig.update_layout(title=safe(title) if title else None, height=max(320, 90 * (int(max(ys) - min(ys)) + 2)),
+                      template="plotly_white",
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), hovermode="closest")
     return fig

@@ -72,19 +72,30 @@ def _given_format(config: Any) -> str | None:
     return type_config.get("format") if type_config.get("type") == "number" else None
 
 
+SMALLEST_SHOWN = 0.001
+"""A unit in which a column's smallest non-zero duration is below this prints it as 0.000 at three
+decimals: a smaller unit is taken while the longest value fits in five digits (`duration_unit`)."""
+
+
 def duration_unit(values_ms: pd.Series) -> tuple[str, float]:
     """The one unit a duration column reads in: the largest unit its median value is at least one of,
     one larger while its longest value would take five digits (no "30000 ms": cells have no thousands
-    separators)."""
+    separators); then one smaller while its shortest non-zero value would read 0.000 and its longest
+    still fits in five digits (1 ms beside 3 h reads "0.001 s" beside "10776 s", not "0.000 min")."""
     present = pd.to_numeric(values_ms, errors="coerce").dropna().abs()
     typical = float(present.median()) if len(present) else 0.0
     longest = float(present.max()) if len(present) else 0.0
+    nonzero = present[present > 0]
+    shortest = float(nonzero.min()) if len(nonzero) else 0.0
     index = 0
     for i, (_unit, size) in enumerate(DURATION_UNITS):
         if typical >= size:
             index = i
     while index + 1 < len(DURATION_UNITS) and longest / DURATION_UNITS[index][1] >= 10_000:
         index += 1
+    while (index > 0 and shortest and shortest / DURATION_UNITS[index][1] < SMALLEST_SHOWN
+           and longest / DURATION_UNITS[index - 1][1] < 100_000):
+        index -= 1
     return DURATION_UNITS[index]
 
 
@@ -110,16 +121,37 @@ def money_format(values: pd.Series) -> str:
     return f"$%.{4 if decimals <= 4 else 6}f"
 
 
-def _duration(column: str, values: pd.Series, config: Any, per_ms: float) -> tuple[pd.Series, Shown]:
+def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
+              together_ms: pd.Series | None = None) -> tuple[pd.Series, Shown]:
+    """A duration column in one unit; with `together_ms` (its comparable columns' values, in ms, its
+    own included: `comparable_durations`) in the unit and decimals they share. The decimals show the
+    first significant digit of the smallest non-zero value (up to 6), so none reads 0.000."""
     ms = pd.to_numeric(values, errors="coerce").astype("float64") * per_ms
-    unit, size = duration_unit(ms)
+    basis = ms if together_ms is None else together_ms
+    unit, size = duration_unit(basis)
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
-    if unit == "ms":
-        template = f"%{sign}d ms"
-    else:
-        template = f"%{sign}.{_decimals_for(converted, 1, 3)}f {unit}"
+    decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
+    template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
+
+
+_STATISTICS = {"min", "max", "mean", "median", "avg", "std"}
+
+
+def comparable_durations(columns: Sequence[str]) -> dict[str, str]:
+    """Duration columns (`*_ms`) read side by side, by the group whose one unit they share: a window's
+    percentiles and extremes (p50, p95, p99, max) and the previous window's (`prev_p95_ms`), and any
+    `prev_X_ms` with its `X_ms` ("p95" in s beside "previous p95" in min could not be compared)."""
+    groups: dict[str, str] = {}
+    for column in columns:
+        if not column.endswith("_ms"):
+            continue
+        core = column.removesuffix("_ms").removeprefix("prev_")
+        stat = core.startswith("p") and core[1:].isdigit() or core in _STATISTICS
+        groups[column] = "statistics" if stat else core
+    counts = pd.Series(list(groups.values())).value_counts() if groups else pd.Series(dtype=int)
+    return {c: g for c, g in groups.items() if counts.get(g, 0) > 1}
 
 
 def _is_count(column: str, values: pd.Series) -> bool:
@@ -160,13 +192,15 @@ def column_kind(column: str, values: pd.Series) -> str | None:
     return SHARE if not SHARE_WORDS.isdisjoint(name_words(column)) else None
 
 
-def _column(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown | None]:
-    """(display values, its format or None for "as the page configured it") for one column."""
+def _column(column: str, values: pd.Series, config: Any,
+            together_ms: pd.Series | None = None) -> tuple[pd.Series, Shown | None]:
+    """(display values, its format or None for "as the page configured it") for one column;
+    `together_ms`: the values of the comparable durations it shares a unit with."""
     if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
         return values, Shown(_label(column, config), TIME_FORMAT, DATETIME)
     kind = column_kind(column, values)
     if kind == DURATION_MS:
-        return _duration(column, values, config, 1.0)
+        return _duration(column, values, config, 1.0, together_ms)
     if kind == DURATION_MINUTES:
         return _duration(column, values, config, 60_000.0)
     if kind == MONEY:
@@ -189,13 +223,19 @@ def display_frame(frame: pd.DataFrame, column_config: dict[str, Any] | None = No
     config = column_config or {}
     out = frame.copy()
     formats: dict[str, Shown] = {}
+    groups = {c: g for c, g in comparable_durations([str(c) for c in out.columns]).items()
+              if column_kind(c, out[c]) == DURATION_MS}
+    shared = {g: pd.concat([pd.to_numeric(out[c], errors="coerce").astype("float64")
+                            for c, cg in groups.items() if cg == g], ignore_index=True)
+              for g in set(groups.values())}
     for column in out.columns:
         name = str(column)
         given = config.get(name)
         kind = (given.get("type_config") or {}).get("type") if isinstance(given, dict) else None
         if kind not in (None, "number", "text"):
             continue   # links, charts, images: shown as configured
-        values, shown = _column(name, out[column], given)
+        together = shared.get(groups[name]) if name in groups else None
+        values, shown = _column(name, out[column], given, together)
         out[column] = values
         if shown is not None:
             formats[name] = shown

@@ -200,6 +200,7 @@ def test_every_query_on_an_empty_store(tmp_path, window):
                  "failing_steps", "retries_over_time", "amplification", "retry_delays", "cost_drivers",
                  "edge_cost", "latency_by_step", "execution_latency"):
         getattr(queries, name)(cursor, window)
+    assert queries.error_totals(cursor, window) == {"distinct_errors": 0, "failures": 0, "caught": 0}
     assert queries.collection_health(cursor).empty
 
 

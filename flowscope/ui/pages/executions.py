@@ -3,10 +3,11 @@ failure first (the failing step's own error, loops collapsed, retries per step, 
 then its timeline, events and cost."""
 
 
+import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_ms, fmt_usd
+from flowscope.format import fmt_duration, fmt_ms, fmt_usd
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
@@ -76,17 +77,36 @@ elif run.get("error"):
 url = runs.console_url(run)
 if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
-ui.metric_row([("Duration", fmt_ms(run.get("duration_ms")), None),
+running = run.get("status") == Status.RUNNING.value
+as_of = runs.seen_running(run) if running else None
+age = runs.since(run.get("started_at"), as_of)
+if as_of is not None:
+    waiting = runs.running_step(steps)
+    said = f"**Still running** after {fmt_duration(age)} when last collected ({as_of:%Y-%m-%d %H:%M} UTC)"
+    if waiting is not None:
+        inside = f" (inside {md(waiting['parent'])})" if waiting.get("parent") else ""
+        waited = runs.since(waiting.get("started_at"), as_of)
+        said += f", waiting in step **{md(waiting['name'])}**{inside}" + (
+            f" for {fmt_duration(waited)}" if waited is not None else "")
+    else:
+        said += "; no step was recorded as running"
+    st.warning(said)
+duration = (f"running {fmt_duration(age)}" if running and pd.isna(run.get("duration_ms"))
+            else fmt_ms(run.get("duration_ms")))
+ui.metric_row([("Duration", duration, None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
-ui.table(runs.collapsed_steps(steps), "execution-steps", height=300, column_config={
+ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
-    "total_ms": st.column_config.NumberColumn("total")})
-ui.plot(charts.gantt(run, folded, attempts), key="gantt")
+    "running": st.column_config.NumberColumn("still running", format="%d",
+                                             help="Runs of the step still running when last collected"),
+    "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "
+                                                            "was last collected")})
+ui.plot(charts.gantt(run, folded, attempts, now=as_of.to_pydatetime() if as_of is not None else None), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")

@@ -12,15 +12,18 @@ ctx = ui.page("Failures", findings=True)
 f = ctx.filters
 total = data.overview(f).iloc[-1]
 errors = data.top_errors(f)
+counted = data.error_totals(f)
 ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
                ("Failure rate", fmt_pct(total["failure_rate"]), None),
-               ("Caught step failures", f"{int(errors['caught'].sum()) if not errors.empty else 0:,}", None),
-               ("Distinct errors", f"{len(errors):,}", None)])
+               ("Caught step failures", f"{counted['caught']:,}", None),
+               ("Distinct errors", f"{counted['distinct_errors']:,}", None)])
 over = data.failures_over_time(f)
 ui.plot(charts.lines(over[over["failed"] > 0], x="bucket", y="failed", color="workflow",
                      title="Failed executions by workflow", kind="bar", integer=True, until=f.until,
                      bucket_s=bucket_seconds(f)), key="fail-time")
 st.subheader("Top errors", divider="gray")
+if counted["distinct_errors"] > len(errors):
+    st.caption(f"The {len(errors):,} commonest of {counted['distinct_errors']:,} distinct errors.")
 if not errors.empty:
     errors["sample"] = [ui.link("executions", f, exec=e) for e in errors["sample_execution_id"]]
 ui.table(errors, "top-errors", hide=["workflow_id", "sample_execution_id"], column_config={

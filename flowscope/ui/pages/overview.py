@@ -57,16 +57,11 @@ def top_findings(found: pd.DataFrame | None) -> None:
     if found.empty:
         st.success("No findings in this window.")
         return
-    pages = {"failing_step": "failures", "retry_storm": "retries", "synchronized_retries": "retries",
-             "costly_step": "cost", "polling_loop": "cost", "express_candidate": "cost", "plan_what_if": "cost",
-             "slow_step": "latency", "latency_drift": "latency", "stuck_execution": "executions",
-             "history_limit_risk": "executions", "map_failure_budget": "failures",
-             "collection_gap": "collection_health"}
     shown = found.head(20).copy()
     shown["evidence_link"] = [
-        ui.link("executions", f, exec=(ids[0] if len(ids) else None)) if pages.get(k) == "executions"
-        else ui.link(pages.get(k, "overview"), f, focus=wid or "")
-        for k, wid, ids in zip(shown["kind"], shown["workflow_id"], shown["sample_execution_ids"], strict=True)]
+        ui.evidence_link(f, k, wid, step, ids)
+        for k, wid, step, ids in zip(shown["kind"], shown["workflow_id"], shown["step"],
+                                     shown["sample_execution_ids"], strict=True)]
     c1, c2 = st.columns([1, 3])
     with c1:
         ui.plot(charts.severity_counts(found), key="sev")

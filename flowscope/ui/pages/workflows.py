@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.analysis.tables import workflow_trend_seconds
 from flowscope.format import fmt_usd
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, graph
@@ -10,6 +11,7 @@ from flowscope.ui import components as ui
 ctx = ui.page("Workflows")
 f = ctx.filters
 table = data.workflow_table(f)
+per = "day" if workflow_trend_seconds(f) == 86400 else "hour"
 ui.metric_row([("Workflows", f"{len(table):,}", None), ("Runs", f"{int(table['runs'].sum()):,}", None),
                ("Workflows with failures", f"{int((table['failed'] > 0).sum()):,}", None),
                ("Spend in window", fmt_usd(table["cost_usd"].sum()), None)])
@@ -21,7 +23,9 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
     "p95_ms": st.column_config.NumberColumn("p95"),
     "cost_usd": st.column_config.NumberColumn("cost"),
     "monthly_usd": st.column_config.NumberColumn("$/month"),
-    "trend": st.column_config.LineChartColumn("runs trend", y_min=0),
+    "trend": st.column_config.LineChartColumn(
+        "runs trend", y_min=0, help=f"Runs per {per}, whole ones only: the {per} the window ends inside is "
+                                    "left out, so it never reads as a drop."),
 })
 
 st.subheader("State graph", divider="gray")

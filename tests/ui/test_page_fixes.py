@@ -1,0 +1,193 @@
+"""Dashboard defects a review reproduced, one AppTest (or pure-function test) each."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from flowscope.model import C, Cloud
+from flowscope.store import Store
+from flowscope.textsafety import markdown_text
+from tests.ui.helpers import build
+from tests.ui.test_pages import app, metrics, no_exception, open_page
+
+
+@pytest.fixture(scope="module")
+def many_errors_store(tmp_path_factory) -> tuple[str, int, int]:
+    """Every failed step visit with an error of its own: more distinct errors than the 50 listed."""
+    path = tmp_path_factory.mktemp("ui-many-errors")
+    batch = build(1800, days=6, seed=7)
+    n = caught = 0
+    for row in batch.steps:
+        if row.get(C.error):
+            n += 1
+            row[C.error] = f"Err{n:04d}"
+            if n % 2:
+                row[C.status] = "CAUGHT"
+                caught += 1
+    Store(path).write(batch)
+    return str(path), n, caught
+
+
+def test_failures_kpis_count_every_error_not_the_listed_fifty(many_errors_store, monkeypatch):
+    """'Distinct errors' read 50 and 'Caught step failures' the caught of those 50 rows."""
+    path, n, _ = many_errors_store
+    at = open_page(app(path, monkeypatch, window="30d"), "failures")
+    no_exception(at)
+    shown = metrics(at)
+    listed = at.dataframe[0].value
+    assert len(listed) == 50 and n > 50
+    distinct = int(shown["Distinct errors"].replace(",", ""))
+    caught = int(shown["Caught step failures"].replace(",", ""))
+    assert distinct > 50, shown
+    assert caught > int(listed["caught"].sum()), shown
+    assert any(f"of {distinct:,} distinct errors" in c.value for c in at.caption)
+
+
+def test_workflow_runs_trend_leaves_out_the_partial_last_day(tmp_path):
+    """A window ending 5 minutes into a day drew that day's handful of runs as every sparkline's last
+    point (0 on all 12 workflows of the demo): the trend holds whole days only."""
+    import datetime as dt
+
+    from flowscope.analysis import tables
+    from flowscope.model import UTC
+
+    t0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
+    Store(tmp_path).write(build(300, end=t0 + dt.timedelta(days=6), days=6))
+    con = tables.prepare(Store(tmp_path).connect().cursor())
+    f = tables.Filters(t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(days=6, minutes=5))
+    table = tables.workflow_table(con, f)
+    assert {len(t) for t in table["trend"]} == {6}, "six whole days; the day the window ends inside left out"
+    assert sum(t[-1] for t in table["trend"]) > 0
+    assert sum(sum(t) for t in table["trend"]) <= table["runs"].sum()
+
+
+@pytest.fixture(scope="module")
+def stuck_store(tmp_path_factory) -> tuple[str, str, str]:
+    """One run left running, its last step still running (no end, no duration), seen 3 h after it began."""
+    import datetime as dt
+
+    path = tmp_path_factory.mktemp("ui-stuck")
+    batch = build(60, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    run = next(e for e in batch.executions if e[C.status] == "SUCCEEDED")
+    run.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None,
+                C.collected_at: run[C.started_at] + dt.timedelta(hours=3)})
+    own = sorted((s for s in batch.steps if s[C.execution_id] == run[C.execution_id]
+                  and s[C.type] not in ("map", "parallel", "loop", "scope")), key=lambda s: s[C.started_at])
+    last = own[-1]
+    last.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None})
+    for later in own[:-1]:
+        if later[C.started_at] > last[C.started_at]:
+            batch.steps.remove(later)
+    Store(path).write(batch)
+    return str(path), run[C.execution_id], last[C.name]
+
+
+def test_a_running_run_says_what_it_waits_in(stuck_store, monkeypatch):
+    """A stuck run read 'Duration n/a', no alert, and its running step '0 ms' in the step table."""
+    path, execution_id, step = stuck_store
+    at = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "Still running" in said and "after 3 h" in said, said
+    assert f"waiting in step **{markdown_text(step)}**" in said, said
+    assert metrics(at)["Duration"] == "running 3 h"
+    table = next(d.value for d in at.dataframe if "total_ms" in d.value.columns)
+    row = table[table["step"] == step].iloc[0]
+    assert row["running"] == 1
+    assert row["total_ms"] > 0, "its time so far, not 0 ms"
+
+
+def test_a_workflow_outside_the_chosen_cloud_is_named_not_silently_dropped(three_cloud_store, monkeypatch):
+    """An Azure workflow picked, then the cloud aws: the widget still showed the workflow while the
+    page counted every AWS workflow, without a word."""
+    from tests.ui.helpers import WORKFLOWS
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "workflows")
+    at.sidebar.multiselect(key="fs_workflows").set_value([WORKFLOWS[1].workflow_id]).run()
+    assert not at.warning
+    at.sidebar.multiselect(key="fs_clouds").set_value(["aws"]).run()
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "invoices" in said and "not in the chosen cloud" in said and "every workflow of aws" in said, said
+
+
+def test_a_links_unknown_workflow_is_named(three_cloud_store, monkeypatch):
+    """`?wf=` naming a workflow the store does not hold was dropped without a word (the page showed all)."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf="gone-workflow"), "failures")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "gone" in said and "not in this store" in said, said
+    at.run()
+    assert "not in this store" in " ".join(w.value for w in at.warning), "still said after a rerun"
+
+
+def test_a_findings_evidence_link_filters_to_its_workflow_and_puts_its_step_first(three_cloud_store, monkeypatch):
+    """Overview's 'evidence: open' added `focus=` that only the Workflows page read: Retries, Failures,
+    Cost and Latency opened on everything. The link now filters to the finding's workflow (`wf=`) and
+    names its step (`step=`), which every step table puts first."""
+    from tests.ui.helpers import WORKFLOWS
+
+    orders = WORKFLOWS[0]
+    plain = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id), "latency")
+    order = list(next(d.value for d in plain.dataframe if "step" in d.value.columns)["step"])
+    assert len(order) > 2 and not plain.info
+    last = order[-1]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step=last), "latency")
+    no_exception(at)
+    assert any("From a finding" in i.value and last in i.value for i in at.info)
+    steps = next(d.value for d in at.dataframe if "step" in d.value.columns)
+    assert set(steps["workflow"]) == {"orders"}
+    assert list(steps["step"]) == [last, *order[:-1]]
+
+
+def _printed(template: str, value: float) -> str:
+    return template % value
+
+
+def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
+    """At 24 h the Latency table had "p95" in s and "previous p95" in min (one slow step of 3 h the
+    window before), 29 of 69 previous cells reading "0.000 min"."""
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"workflow": ["w"] * 4, "step": list("abcd"),
+                          "p95_ms": [10.0, 180.0, 30_000.0, 1.0],
+                          "prev_p95_ms": [10.0, 183.0, 10_776_105.0, 1.0],
+                          "total_ms": [5.0, 5.0, 5.0, 5.0]})
+    shown, formats = readable.display_frame(frame)
+    now, before = formats["p95_ms"].format, formats["prev_p95_ms"].format
+    assert now == before, (now, before)
+    for column in ("p95_ms", "prev_p95_ms"):
+        for value, raw in zip(shown[column], frame[column], strict=True):
+            printed = _printed(formats[column].format, value)
+            assert raw == 0 or any(ch in "123456789" for ch in printed.split()[0]), (column, raw, printed)
+    assert formats["total_ms"].format == "%d ms", "a duration not compared keeps its own unit"
+
+
+def test_a_tiny_duration_never_reads_zero_in_its_unit():
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000, 2 * 86_400_000, 40.0]})
+    shown, formats = readable.display_frame(frame)
+    assert all(any(ch in "123456789" for ch in _printed(formats["wait_ms"].format, v).split()[0])
+               for v in shown["wait_ms"]), formats
+
+
+@pytest.mark.parametrize("kind, page", [("failing_step", "failures"), ("retry_storm", "retries"),
+                                        ("costly_step", "cost"), ("slow_step", "latency")])
+def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
+    """The links said focus=<workflow id>, which their pages did not read."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC), clouds=("azure",))
+    url = urlsplit(components.evidence_link(f, kind, "/subs/wf/crm-export", "Post_summary", ["e1"]))
+    query = parse_qs(url.query)
+    assert url.path == f"/{page}"
+    assert query["wf"] == ["/subs/wf/crm-export"] and query["step"] == ["Post_summary"]
+    assert query["cloud"] == ["azure"] and "focus" not in query
+    assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")

@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
+from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType
 from flowscope.timewindow import known_end
@@ -588,7 +589,6 @@ def failures_over_time(con: Any, f: Filters) -> pd.DataFrame:
     """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
 
 
-_ERROR_CONTAINERS = (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)
 _FAILED_VISITS = "FROM steps s WHERE {where} AND s.{status} IN ({failed}) AND s.{type} NOT IN ({containers})"
 """The failed step visits `top_errors` lists and `error_totals` counts (containers left out)."""
 
@@ -606,7 +606,7 @@ def top_errors(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
         """ + _FAILED_VISITS + """
         GROUP BY ALL ORDER BY failures DESC LIMIT {limit}
     """, where=f.where("s"), failed=_in(STEP_FAILED), limit=int(limit),
-        containers=_in([str(t) for t in _ERROR_CONTAINERS])), p)
+        containers=_in(CONTAINER_TYPES)), p)
     return _with_names(con, out)
 
 
@@ -618,7 +618,7 @@ def error_totals(con: Any, f: Filters) -> dict[str, int]:
                    AS distinct_errors,
                count(*) AS failures, count(*) FILTER (WHERE s.{status} = 'CAUGHT') AS caught
         """ + _FAILED_VISITS, where=f.where("s"), failed=_in(STEP_FAILED),
-        containers=_in([str(t) for t in _ERROR_CONTAINERS])), f.params())
+        containers=_in(CONTAINER_TYPES)), f.params())
     row = out.iloc[0]       # an aggregate without GROUP BY: always one row
     return {k: int(row[k] or 0) for k in ("distinct_errors", "failures", "caught")}
 

@@ -294,6 +294,19 @@ class Store:
                                [cloud]).fetchall()
         return dict(rows)
 
+    def stored_execution_states(self, cloud: str, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """execution_id -> (status, redrive count) for the ids already stored: a collector fetches
+        again an execution the cloud now lists with another status or a higher redrive count."""
+        wanted = _id_table(ids)
+        if not wanted.num_rows:
+            return {}
+        with self._lookup("executions") as (cur, src):
+            cur.register("wanted_ids", wanted)
+            rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status}, e.{C.redrive_count} "
+                               f"FROM {src['executions']} e JOIN wanted_ids w ON e.{C.execution_id} = w.id "
+                               f"WHERE e.{C.cloud} = ?", [cloud]).fetchall()
+        return {eid: (status, int(rc or 0)) for eid, status, rc in rows}
+
     def read_execution_rows(self, cloud: str, ids: Iterable[str]) -> Batch:
         """Executions, steps, attempts and usage rows of those executions, from one snapshot."""
         wanted = _id_table(ids)

@@ -247,8 +247,12 @@ def _plan_standard(scope: AwsScope, sc: "ScopeContext", standard: dict[str, dict
         paths[arn] = {"state_machine_arn": arn, "kind": "standard", "path": path, "decision": why}
         info = aws_logs.logging_info(describe_doc)
         if path == "logs" and info.log_group:
+            # a redriven execution stored terminal: its logs in the window are only the redrive's
+            # tail, so its whole history is fetched instead
+            redriven = [it for it in todo if it["executionArn"] in sc.refetch]
+            history_items.extend(redriven)
             log_groups[info.log_group][arn] = describe_doc
-            log_listed[arn] = {it["executionArn"]: it for it in todo}
+            log_listed[arn] = {it["executionArn"]: it for it in todo if it["executionArn"] not in sc.refetch}
         else:
             history_items.extend(todo)
     return history_items

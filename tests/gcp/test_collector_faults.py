@@ -212,6 +212,22 @@ def test_one_failing_location_or_scope_never_stops_the_others(server, tmp_path):
     assert len(store.read_rows("executions")) == 40
 
 
+def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
+    """Workflows denied (403) in every location: nothing can be known, the scope is failed
+    (sync exits 3), not partial with zero workflows."""
+    server.add_workflow({**server.workflows[WF], "name": WF.replace("us-central1", "europe-west1")})
+    server.fail("/workflows", 403, times=10**6, method="GET")
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED, result.row()
+    assert "403" in result.error
+    assert len(result.errors) == 2                          # both locations' refusals recorded
+    assert report.exit_code == 3
+    [run] = store.read_rows("collection_runs")
+    assert run["status"] == "failed" and run["watermark"] is None
+
+
 # ---------------------------------------------------------------- SIGKILL mid-sync
 
 KILL_SCRIPT = textwrap.dedent("""

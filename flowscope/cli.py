@@ -317,7 +317,8 @@ def _extra_lines() -> list[str]:
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[notify]] entry that is wrong, or whose environment "
-    "variable is not set here) or not a store; 3 no executions yet, a failed last sync, or no sync of a "
+    "variable is not set here) or not a store; 3 no executions yet, a failed last sync (unless a later sync "
+    "of the same source succeeded under another scope id), or no sync of a "
     "scope for more than a day (a scheduler that stopped).")
 
 
@@ -327,7 +328,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
     from flowscope.format import fmt_duration
-    from flowscope.model import C
+    from flowscope.model import C, superseded_failures
     from flowscope.store import StoreError
     from flowscope.timewindow import STALE_AFTER
 
@@ -359,10 +360,14 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     def last(run: dict) -> dt.datetime:
         return run[C.ended_at] or run[C.started_at]
 
+    superseded = superseded_failures(runs)
     for run in runs:
+        later = superseded.get(run[C.run_id])
         note(f"  last sync of {run[C.scope]}: {run[C.status]} at {fmt_time(last(run))} "
              f"({fmt_duration(now - last(run))} ago)"
-             + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)
+             + (f" - {run[C.error]}" if isinstance(run[C.error], str) else "")
+             + (f" (superseded: the same source synced later as {later})" if later else ""), console=out)
+    runs = [run for run in runs if run[C.run_id] not in superseded]
     stale = [run for run in runs if now - last(run) > STALE_AFTER]
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "

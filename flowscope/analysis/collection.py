@@ -1,7 +1,8 @@
 """Collection gaps: a failed collection never reads as zero failures.
 
 `collection_gap` findings for
-- a scope whose latest collection run failed (critical) or was partial (high);
+- a scope whose latest collection run failed (critical) or was partial (high), unless a later
+  run of the same source collected under another scope id (`model.superseded_failures`);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
   reconstructed from logs, so its failures and steps are under-counted.
@@ -23,7 +24,7 @@ from flowscope.analysis.base import (
     lit_ts,
     to_utc,
 )
-from flowscope.model import C, Cloud, Kind, RunStatus, truncate
+from flowscope.model import C, Cloud, Kind, RunStatus, superseded_failures, truncate
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
 FULL_LEVEL = "ALL"
@@ -47,9 +48,10 @@ def _latest_runs(ctx: Context) -> pd.DataFrame:
 
 def failed_runs(ctx: Context) -> list[Finding]:
     latest = _latest_runs(ctx)
+    superseded = superseded_failures(latest.to_dict("records")) if not latest.empty else {}
     out = []
     for r in latest.itertuples(index=False):
-        if r.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+        if r.status not in (RunStatus.FAILED, RunStatus.PARTIAL) or r.run_id in superseded:
             continue
         failed = r.status == RunStatus.FAILED
         details = _json(r.details)

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, TABLES, Batch, C
+from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreError
@@ -376,6 +376,16 @@ class Store:
                 [(count,)] = cur.execute(f"SELECT count(*) FROM {src[name]} t").fetchall()   # always one row
                 counts[name] = int(count)
         return counts
+
+    def last_collected_scope(self, source: str) -> str | None:
+        """The scope id of the newest succeeded or partial collection run of that source
+        (`details.source`, `model.SOURCE_KEY`), or None."""
+        with self._lookup("collection_runs") as (cur, src):
+            row = cur.execute(
+                f"SELECT {C.scope} FROM {src['collection_runs']} t WHERE {C.status} IN (?, ?) "
+                f"AND json_extract_string({C.details}, '$.{SOURCE_KEY}') = ? ORDER BY {C.started_at} DESC LIMIT 1",
+                [*COLLECTED_STATUSES, source]).fetchone()
+        return str(row[0]) if row else None
 
     def latest_collection_runs(self) -> list[dict[str, Any]]:
         """The newest collection_runs row of every scope, ordered by scope."""

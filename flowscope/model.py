@@ -139,14 +139,19 @@ scope id the run got (an AWS source whose account could not be read names its sc
 profile, `aws:default:us-east-1`, not after the account)."""
 
 
-def run_source(details: Any) -> str | None:
-    """The `SOURCE_KEY` of a collection run's `details` (a JSON string or a dict), or None."""
+def run_details(details: Any) -> dict[str, Any]:
+    """A collection run's `details` (a JSON string or a dict) as a dict; {} when unreadable."""
     if isinstance(details, str):
         try:
             details = json.loads(details)
         except ValueError:
-            return None
-    value = details.get(SOURCE_KEY) if isinstance(details, Mapping) else None
+            return {}
+    return dict(details) if isinstance(details, Mapping) else {}
+
+
+def run_source(details: Any) -> str | None:
+    """The `SOURCE_KEY` of a collection run's `details` (a JSON string or a dict), or None."""
+    value = run_details(details).get(SOURCE_KEY)
     return value if isinstance(value, str) and value else None
 
 

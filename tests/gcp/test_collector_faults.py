@@ -12,10 +12,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
+from flowscope.cli import app
 from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.sync import sync_store
+from flowscope.exitcodes import ExitCode
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.gcp import PROJECT
@@ -248,6 +251,10 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     partial = kill_mid_sync(KILL_SCRIPT, killed_path, server.endpoint, PROJECT, NOW.isoformat(), after=6,
                             env={gcp_clients.TOKEN_ENV: TOKEN})
     assert 0 < partial < 40
+    # the killed sync's run stays `running`; doctor says it was interrupted and exits 3
+    doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
+    assert doctor.exit_code == ExitCode.NO_DATA, doctor.output
+    assert f"last sync of gcp:{PROJECT}:all-locations: interrupted (its sync (pid" in " ".join(doctor.output.split())
 
     again = Store(killed_path)
     [rerun] = gcp.sync(source(server), again, now=NOW)
@@ -255,3 +262,5 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     assert snapshot(again) == clean
     runs = again.read_rows("collection_runs")
     assert any(r["status"] == "running" for r in runs)      # the killed run left its trace
+    doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
+    assert doctor.exit_code == ExitCode.OK, doctor.output     # the rerun is the last sync now

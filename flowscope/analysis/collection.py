@@ -67,9 +67,10 @@ def failed_runs(ctx: Context) -> list[Finding]:
             cloud=r.cloud, workflow=None, workflow_id=r.scope, step=None,
             window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at) if stopped is None else None,
             title=(f"Last collection of {r.scope} {said}"
-                   + (f": {truncate(r.error, TITLE_ERROR_CHARS)}" if r.error else "")
+                   + (f": {truncate(r.error, TITLE_ERROR_CHARS)}" if isinstance(r.error, str) and r.error else "")
                    + " - its findings may be missing, not absent"),
-            evidence={"run_id": r.run_id, "status": "interrupted" if stopped else r.status, "error": r.error,
+            evidence={"run_id": r.run_id, "status": "interrupted" if stopped else r.status,
+                      "error": r.error if isinstance(r.error, str) else None,
                       "warnings": warnings if isinstance(warnings, list) else None},
             recommendation=_rerun_recommendation(r.cloud),
         ))

@@ -353,7 +353,8 @@ def test_doctor_says_a_sync_that_was_killed(tmp_path):
     doc = json.loads(runner.invoke(app, ["analyze", "--store", path, "--since", "2026-11-09", "--format",
                                          "json"]).stdout)
     [gap] = [f for f in doc["findings"] if f["kind"] == "collection_gap"]
-    assert gap["title"].startswith("Last collection of aws:1/r1 was interrupted") and gap["severity"] == "high"
+    assert gap["title"] == (f"Last collection of aws:1/r1 was interrupted (its sync (pid {int(gone.stdout)}) is gone)"
+                            " - its findings may be missing, not absent") and gap["severity"] == "high"
 
     alive = {**killed, C.details: json.dumps({"writer": {"host": socket.gethostname(), "pid": os.getppid()}})}
     path = make_store(tmp_path / "alive", rows("a", failing=False), Batch(collection_runs=[alive]))

@@ -323,8 +323,9 @@ DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
     "a [[notify]] entry that is wrong, or whose environment variable is not set here) or not a store; 3 no "
-    "executions yet, a configured scope never synced, a failed last sync, or no sync of a scope for more "
-    "than a day (a scheduler that stopped).")
+    "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
+    "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
+    "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped).")
 
 
 @app.command(help=DOCTOR_HELP)
@@ -333,7 +334,8 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
     from flowscope.format import fmt_duration
-    from flowscope.model import C
+    from flowscope.model import C, superseded_failures
+    from flowscope.runstate import interrupted
     from flowscope.store import StoreError
     from flowscope.timewindow import STALE_AFTER
 
@@ -366,10 +368,19 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     def last(run: dict) -> dt.datetime:
         return run[C.ended_at] or run[C.started_at]
 
+    superseded = superseded_failures(runs)
+    stopped = {run[C.run_id]: why for run in runs if (why := interrupted(run, now))}
     for run in runs:
-        note(f"  last sync of {run[C.scope]}: {run[C.status]} at {fmt_time(last(run))} "
+        later = superseded.get(run[C.run_id])
+        status = f"interrupted ({stopped[run[C.run_id]]}), started" if run[C.run_id] in stopped else run[C.status]
+        note(f"  last sync of {run[C.scope]}: {status} at {fmt_time(last(run))} "
              f"({fmt_duration(now - last(run))} ago)"
-             + (f" - {run[C.error]}" if isinstance(run[C.error], str) else ""), console=out)
+             + (f" - {run[C.error]}" if isinstance(run[C.error], str) else "")
+             + (f" (superseded: the same source synced later as {later})" if later else ""), console=out)
+    if stopped:
+        note(f"{len(stopped)} sync(s) stopped before they ended (killed, or the machine lost): their scopes "
+             "were not fully collected; run `flowscope sync` again", console=out)
+    runs = [run for run in runs if run[C.run_id] not in superseded]
     stale = [run for run in runs if now - last(run) > STALE_AFTER]
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
@@ -383,7 +394,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         note(f"no data yet: {NEXT_STEP}", console=out)
     if unready:
         raise fail(f"{unready} notification(s) cannot be sent from this environment (see above)")
-    if not executions or stale or never or any(run[C.status] == "failed" for run in runs):
+    if not executions or stale or stopped or never or any(run[C.status] == "failed" for run in runs):
         raise typer.Exit(ExitCode.NO_DATA)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -131,6 +132,54 @@ class RunStatus(StrEnum):
 
 COLLECTED_STATUSES = (RunStatus.SUCCEEDED.value, RunStatus.PARTIAL.value)
 """Collection runs that collected (wholly or partly): their watermark holds, the next sync starts from it."""
+
+SOURCE_KEY = "source"
+"""Key, in a collection run's `details`, of the configured source the run was for: the same whichever
+scope id the run got (an AWS source whose account could not be read names its scope after the
+profile, `aws:default:us-east-1`, not after the account)."""
+
+
+def run_details(details: Any) -> dict[str, Any]:
+    """A collection run's `details` (a JSON string or a dict) as a dict; {} when unreadable."""
+    if isinstance(details, str):
+        try:
+            details = json.loads(details)
+        except ValueError:
+            return {}
+    return dict(details) if isinstance(details, Mapping) else {}
+
+
+def run_source(details: Any) -> str | None:
+    """The `SOURCE_KEY` of a collection run's `details` (a JSON string or a dict), or None."""
+    value = run_details(details).get(SOURCE_KEY)
+    return value if isinstance(value, str) and value else None
+
+
+def superseded_failures(latest: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """Of the newest collection run of each scope, the failed ones a later run of the same source
+    collected after, under another scope id: run_id -> that later run's scope.
+
+    Such a failure is kept as recorded (the run, its error), but it is no longer the last word
+    on its source: e.g. a failed `aws:default:us-east-1` (the account could not be read) followed
+    by a succeeded `aws:123456789012:us-east-1` of the same source. Runs without a source
+    (recorded before it was kept) are never superseded."""
+    rows = list(latest)
+    collected: dict[str, tuple[Any, str]] = {}
+    for row in rows:
+        source = run_source(row.get(C.details))
+        if source and row.get(C.status) in COLLECTED_STATUSES:
+            started = row.get(C.started_at)
+            if source not in collected or started > collected[source][0]:
+                collected[source] = (started, str(row.get(C.scope)))
+    out: dict[str, str] = {}
+    for row in rows:
+        source = run_source(row.get(C.details))
+        if row.get(C.status) != RunStatus.FAILED.value or source not in collected:
+            continue
+        started, scope = collected[source]
+        if scope != row.get(C.scope) and started > row.get(C.started_at):
+            out[str(row.get(C.run_id))] = scope
+    return out
 
 
 class C:

@@ -1,7 +1,9 @@
 """Collection gaps: a failed collection never reads as zero failures.
 
 `collection_gap` findings for
-- a scope whose latest collection run failed (critical) or was partial (high);
+- a scope whose latest collection run failed (critical), was partial or was interrupted (high: still
+  `running` though its sync is gone, `runstate.interrupted`), unless a later
+  run of the same source collected under another scope id (`model.superseded_failures`);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
   reconstructed from logs, so its failures and steps are under-counted.
@@ -9,6 +11,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -23,7 +26,8 @@ from flowscope.analysis.base import (
     lit_ts,
     to_utc,
 )
-from flowscope.model import C, Cloud, Kind, RunStatus, truncate
+from flowscope.model import UTC, C, Cloud, Kind, RunStatus, superseded_failures, truncate
+from flowscope.runstate import interrupted
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
 FULL_LEVEL = "ALL"
@@ -47,21 +51,26 @@ def _latest_runs(ctx: Context) -> pd.DataFrame:
 
 def failed_runs(ctx: Context) -> list[Finding]:
     latest = _latest_runs(ctx)
+    superseded = superseded_failures(latest.to_dict("records")) if not latest.empty else {}
+    now = dt.datetime.now(UTC)
     out = []
     for r in latest.itertuples(index=False):
-        if r.status not in (RunStatus.FAILED, RunStatus.PARTIAL):
+        stopped = interrupted(r._asdict(), now)
+        if (r.status not in (RunStatus.FAILED, RunStatus.PARTIAL) and not stopped) or r.run_id in superseded:
             continue
         failed = r.status == RunStatus.FAILED
         details = _json(r.details)
         warnings = details.get("warnings") if isinstance(details, dict) else None
+        said = f"was interrupted ({stopped})" if stopped else "failed" if failed else "was partial"
         out.append(Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.CRITICAL if failed else Severity.HIGH,
             cloud=r.cloud, workflow=None, workflow_id=r.scope, step=None,
-            window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
-            title=(f"Last collection of {r.scope} {'failed' if failed else 'was partial'}"
-                   + (f": {truncate(r.error, TITLE_ERROR_CHARS)}" if r.error else "")
+            window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at) if stopped is None else None,
+            title=(f"Last collection of {r.scope} {said}"
+                   + (f": {truncate(r.error, TITLE_ERROR_CHARS)}" if isinstance(r.error, str) and r.error else "")
                    + " - its findings may be missing, not absent"),
-            evidence={"run_id": r.run_id, "status": r.status, "error": r.error,
+            evidence={"run_id": r.run_id, "status": "interrupted" if stopped else r.status,
+                      "error": r.error if isinstance(r.error, str) else None,
                       "warnings": warnings if isinstance(warnings, list) else None},
             recommendation=_rerun_recommendation(r.cloud),
         ))

@@ -30,7 +30,7 @@ from flowscope.analysis.suite import (
     runs_of,
 )
 from flowscope.format import fmt_duration
-from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus
+from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus, superseded_failures
 from flowscope.timewindow import STALE_AFTER, known_end, parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
@@ -280,15 +280,17 @@ def _collected_to(runs: ir.Table, until: dt.datetime) -> dt.datetime | None:
 
 
 def _failed_collections(runs: ir.Table, until: dt.datetime) -> list[dict[str, Any]]:
-    """Scopes whose last collection started before `until` failed (runs already narrowed to the clouds)."""
+    """Scopes whose last collection started before `until` failed (runs already narrowed to the clouds),
+    but for a failure a later run of the same source superseded (`model.superseded_failures`)."""
     runs = runs.filter(runs[C.started_at] < lit_ts(until))
     order = ibis.window(group_by=runs[C.scope], order_by=[ibis.desc(runs[C.started_at])])
     latest = runs.mutate(_rn=ibis.row_number().over(order)).filter(lambda t: t["_rn"] == 0)
-    failed = execute(latest.filter(latest[C.status] == RunStatus.FAILED.value)
-                     .select(C.scope, C.cloud, C.ended_at, C.error).order_by(C.scope))
+    rows = execute(latest.select(C.run_id, C.scope, C.cloud, C.status, C.started_at, C.ended_at, C.error,
+                                 C.details).order_by(C.scope)).to_dict("records")
+    superseded = superseded_failures(rows)     # a later run of the same source collected
     return [{"scope": str(r[C.scope]), "cloud": str(r[C.cloud]), "ended_at": _ts(r[C.ended_at]),
              "error": None if _missing(r[C.error]) else str(r[C.error])}
-            for r in failed.to_dict("records")]
+            for r in rows if r[C.status] == RunStatus.FAILED.value and str(r[C.run_id]) not in superseded]
 
 
 def _missing(value: Any) -> bool:

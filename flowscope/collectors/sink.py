@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.window import CollectWindow, ScopeResult
+from flowscope.runstate import WRITER_KEY, writer_details
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import CloudTransforms
@@ -170,6 +171,7 @@ def open_window(store: "Store", result: ScopeResult, *, lag: dt.timedelta, since
     result.watermark = previous
     result.details["window"] = {"lower_bound": window.lower_bound.isoformat() if window.lower_bound else None,
                                 "end": now.isoformat(), "lag_s": lag.total_seconds()}
+    result.details[WRITER_KEY] = writer_details()      # a killed sync's row reads as interrupted (runstate)
     write_run_row(store, result)
     return window
 

@@ -17,7 +17,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, TABLES, Batch, C
+from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreError
@@ -294,6 +294,19 @@ class Store:
                                [cloud]).fetchall()
         return dict(rows)
 
+    def stored_execution_states(self, cloud: str, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
+        """execution_id -> (status, redrive count) for the ids already stored: a collector fetches
+        again an execution the cloud now lists with another status or a higher redrive count."""
+        wanted = _id_table(ids)
+        if not wanted.num_rows:
+            return {}
+        with self._lookup("executions") as (cur, src):
+            cur.register("wanted_ids", wanted)
+            rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status}, e.{C.redrive_count} "
+                               f"FROM {src['executions']} e JOIN wanted_ids w ON e.{C.execution_id} = w.id "
+                               f"WHERE e.{C.cloud} = ?", [cloud]).fetchall()
+        return {eid: (status, int(rc or 0)) for eid, status, rc in rows}
+
     def read_execution_rows(self, cloud: str, ids: Iterable[str]) -> Batch:
         """Executions, steps, attempts and usage rows of those executions, from one snapshot."""
         wanted = _id_table(ids)
@@ -363,6 +376,16 @@ class Store:
                 [(count,)] = cur.execute(f"SELECT count(*) FROM {src[name]} t").fetchall()   # always one row
                 counts[name] = int(count)
         return counts
+
+    def last_collected_scope(self, source: str) -> str | None:
+        """The scope id of the newest succeeded or partial collection run of that source
+        (`details.source`, `model.SOURCE_KEY`), or None."""
+        with self._lookup("collection_runs") as (cur, src):
+            row = cur.execute(
+                f"SELECT {C.scope} FROM {src['collection_runs']} t WHERE {C.status} IN (?, ?) "
+                f"AND json_extract_string({C.details}, '$.{SOURCE_KEY}') = ? ORDER BY {C.started_at} DESC LIMIT 1",
+                [*COLLECTED_STATUSES, source]).fetchone()
+        return str(row[0]) if row else None
 
     def latest_collection_runs(self) -> list[dict[str, Any]]:
         """The newest collection_runs row of every scope, ordered by scope."""

@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import io
 import json
+import os
 import re
 import warnings
 from pathlib import Path
@@ -325,6 +326,47 @@ def test_doctor_says_a_scheduler_that_stopped(tmp_path):
     result = runner.invoke(app, ["doctor", "--store", old])
     assert result.exit_code == ExitCode.NO_DATA, result.output
     assert "no sync of 1 scope(s) for 2 d 23 h or more" in " ".join(result.output.split())
+
+
+def test_doctor_says_a_sync_that_was_killed(tmp_path):
+    """A sync killed mid-way left its collection run `running` for ever, and doctor listed it as
+    running and exited 0. A running run whose process is gone (its pid on this host no longer
+    exists), or that has been running for more than a day, reads as interrupted: exit 3."""
+    import socket
+    import subprocess
+    import sys
+
+    from flowscope.runstate import RUNNING_LIMIT
+
+    now = dt.datetime.now(UTC)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    killed = run_row("aws:1/r1", "running", at=now - dt.timedelta(minutes=5))
+    killed[C.ended_at] = None
+    killed[C.details] = json.dumps({"writer": {"host": socket.gethostname(), "pid": int(gone.stdout)}})
+    path = make_store(tmp_path / "killed", rows("a", failing=False), Batch(collection_runs=[killed]))
+    result = runner.invoke(app, ["doctor", "--store", path])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    said = " ".join(result.output.split())
+    assert f"last sync of aws:1/r1: interrupted (its sync (pid {int(gone.stdout)}) is gone)" in said
+    assert "1 sync(s) stopped before they ended" in said
+    doc = json.loads(runner.invoke(app, ["analyze", "--store", path, "--since", "2026-11-09", "--format",
+                                         "json"]).stdout)
+    [gap] = [f for f in doc["findings"] if f["kind"] == "collection_gap"]
+    assert gap["title"] == (f"Last collection of aws:1/r1 was interrupted (its sync (pid {int(gone.stdout)}) is gone)"
+                            " - its findings may be missing, not absent") and gap["severity"] == "high"
+
+    alive = {**killed, C.details: json.dumps({"writer": {"host": socket.gethostname(), "pid": os.getppid()}})}
+    path = make_store(tmp_path / "alive", rows("a", failing=False), Batch(collection_runs=[alive]))
+    result = runner.invoke(app, ["doctor", "--store", path])
+    assert result.exit_code == ExitCode.OK, result.output        # its process still runs: a sync going on
+    assert "last sync of aws:1/r1: running" in result.output
+
+    old = {**alive, C.started_at: now - RUNNING_LIMIT - dt.timedelta(minutes=1), C.details: "{}"}
+    path = make_store(tmp_path / "old", rows("a", failing=False), Batch(collection_runs=[old]))
+    result = runner.invoke(app, ["doctor", "--store", path])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "interrupted (running for more than 24 h)" in " ".join(result.output.split())
 
 
 def test_doctor_checks_the_notifications_as_run_will_send_them(tmp_path, monkeypatch):

@@ -12,10 +12,13 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from typer.testing import CliRunner
 
+from flowscope.cli import app
 from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.sync import sync_store
+from flowscope.exitcodes import ExitCode
 from flowscope.model import C, RunStatus
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.gcp import PROJECT
@@ -212,6 +215,22 @@ def test_one_failing_location_or_scope_never_stops_the_others(server, tmp_path):
     assert len(store.read_rows("executions")) == 40
 
 
+def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
+    """Workflows denied (403) in every location: nothing can be known, the scope is failed
+    (sync exits 3), not partial with zero workflows."""
+    server.add_workflow({**server.workflows[WF], "name": WF.replace("us-central1", "europe-west1")})
+    server.fail("/workflows", 403, times=10**6, method="GET")
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED, result.row()
+    assert "403" in result.error
+    assert len(result.errors) == 2                          # both locations' refusals recorded
+    assert report.exit_code == 3
+    [run] = store.read_rows("collection_runs")
+    assert run["status"] == "failed" and run["watermark"] is None
+
+
 # ---------------------------------------------------------------- SIGKILL mid-sync
 
 KILL_SCRIPT = textwrap.dedent("""
@@ -232,6 +251,10 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     partial = kill_mid_sync(KILL_SCRIPT, killed_path, server.endpoint, PROJECT, NOW.isoformat(), after=6,
                             env={gcp_clients.TOKEN_ENV: TOKEN})
     assert 0 < partial < 40
+    # the killed sync's run stays `running`; doctor says it was interrupted and exits 3
+    doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
+    assert doctor.exit_code == ExitCode.NO_DATA, doctor.output
+    assert f"last sync of gcp:{PROJECT}:all-locations: interrupted (its sync (pid" in " ".join(doctor.output.split())
 
     again = Store(killed_path)
     [rerun] = gcp.sync(source(server), again, now=NOW)
@@ -239,3 +262,5 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     assert snapshot(again) == clean
     runs = again.read_rows("collection_runs")
     assert any(r["status"] == "running" for r in runs)      # the killed run left its trace
+    doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
+    assert doctor.exit_code == ExitCode.OK, doctor.output     # the rerun is the last sync now

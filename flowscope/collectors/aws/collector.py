@@ -26,7 +26,7 @@ from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import Quota, bounded_map
 from flowscope.collectors.window import CollectWindow, ScopeResult
-from flowscope.model import UTC, Batch, Cloud
+from flowscope.model import SOURCE_KEY, UTC, Batch, Cloud
 
 if TYPE_CHECKING:
     from flowscope.collectors.aws.stepfunctions import ScopeContext
@@ -89,10 +89,18 @@ class AwsScope(cfg.ScopeSettings):
 
     def scope_id(self, account: str | None) -> str:
         who = account or (self.role_arn.split(":")[4] if self.role_arn else None) or self.profile or "default"
-        suffix = ""
-        if self.globs:
-            suffix = "#" + hashlib.sha256("\n".join(sorted(self.globs)).encode()).hexdigest()[:8]
-        return f"aws:{who}:{self.region}{suffix}"
+        return f"aws:{who}:{self.region}{self._suffix()}"
+
+    def _suffix(self) -> str:
+        if not self.globs:
+            return ""
+        return "#" + hashlib.sha256("\n".join(sorted(self.globs)).encode()).hexdigest()[:8]
+
+    def source_key(self) -> str:
+        """What identifies this scope's configuration whatever its account (`model.SOURCE_KEY`):
+        profile, role, region, endpoint and name globs."""
+        return (f"aws:profile={self.profile or ''}:role={self.role_arn or ''}:{self.region}{self._suffix()}"
+                f"@{self.endpoint_url or ''}")
 
 
 def scopes(source: Mapping[str, Any]) -> list[AwsScope]:
@@ -120,7 +128,7 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
 
     now = now or dt.datetime.now(UTC)
     result = ScopeResult(cloud=CLOUD, scope=scope.scope_id(None), started_at=dt.datetime.now(UTC))
-    result.details.update({"region": scope.region, "endpoint": scope.endpoint_url})
+    result.details.update({"region": scope.region, "endpoint": scope.endpoint_url, SOURCE_KEY: scope.source_key()})
     clients = None
     try:
         clients = aws_clients.scope_clients(
@@ -136,11 +144,28 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
         failed = aws_clients.explain_credentials(exc)
         result.finish(failed=failed)
         result.errors.append({"code": type(failed).__name__, "message": str(failed)[:300]})
+        if clients is None:
+            _name_after_last_success(scope, store, result)
     finally:
         if clients is not None:
             result.details["api_calls"] = dict(sorted(clients.calls.items()))
             result.details["rate_limits"] = clients.limiters.stats()
     return close_run_row(store, result)
+
+
+def _name_after_last_success(scope: AwsScope, store: "Store", result: ScopeResult) -> None:
+    """The account could not be read (credentials, network): the failure is recorded under the
+    scope this same source last collected (`aws:<account>:<region>`), so it is that scope's latest
+    run until a later sync succeeds, rather than under a scope named after the profile that no
+    later success would ever replace. A source that never collected keeps the profile's name."""
+    try:
+        known = store.last_collected_scope(scope.source_key())
+    except Exception:  # noqa: BLE001 - the store may be what failed; the failure is still recorded
+        known = None
+    if known and known != result.scope:
+        result.details["scope_from"] = ("the account could not be read: recorded under the scope "
+                                        "this source last collected")
+        result.scope = known
 
 
 def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
@@ -248,8 +273,12 @@ def _plan_standard(scope: AwsScope, sc: "ScopeContext", standard: dict[str, dict
         paths[arn] = {"state_machine_arn": arn, "kind": "standard", "path": path, "decision": why}
         info = aws_logs.logging_info(describe_doc)
         if path == "logs" and info.log_group:
+            # a redriven execution stored terminal: its logs in the window are only the redrive's
+            # tail, so its whole history is fetched instead
+            redriven = [it for it in todo if it["executionArn"] in sc.refetch]
+            history_items.extend(redriven)
             log_groups[info.log_group][arn] = describe_doc
-            log_listed[arn] = {it["executionArn"]: it for it in todo}
+            log_listed[arn] = {it["executionArn"]: it for it in todo if it["executionArn"] not in sc.refetch}
         else:
             history_items.extend(todo)
     return history_items

@@ -9,7 +9,10 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 - Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
   minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
   paginated to the end however long the history (25,000 events and more), only for executions
-  not already stored as terminal. DescribeExecution only to revisit a stored RUNNING execution
+  not already stored as terminal, or listed with another status or a higher `redriveCount` than
+  stored (redriven: fetched again and replaced). ListExecutions(redriveFilter=REDRIVEN), not
+  bounded by the window, finds the redrives of stored executions that started before it.
+  DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
   child executions via ListExecutions(mapRunArn), linked to their parent.
@@ -29,6 +32,7 @@ from flowscope.collectors.aws.clients import (
     error_code,
     restarting_pages,
 )
+from flowscope.collectors.aws.transform.names import NATIVE_STATUS
 from flowscope.collectors.native import ImportContext
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import (
@@ -63,23 +67,45 @@ class ScopeContext(ScopeRun):
     formats: dict[str, Callable[[Any, ImportContext], Batch]]
     concurrency: int = 8
     stored: dict[str, str | None] = field(default_factory=dict)
+    redrives: dict[str, int] = field(default_factory=dict)
+    refetch: set[str] = field(default_factory=set)
+    unsupported: set[str] = field(default_factory=set)
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
             self.seen.update(arns)
 
     def load_stored(self, arns: list[str]) -> dict[str, str | None]:
-        """Stored status of each ARN (absent: not stored); cached for the scope."""
+        """Stored status of each ARN (absent: not stored); cached for the scope, with the stored
+        redrive count (`redrives`)."""
         missing = [a for a in arns if a not in self.stored]
         if missing:
-            found = self.store.existing_execution_ids(Cloud.AWS.value, missing) or {}
+            found = self.store.stored_execution_states(Cloud.AWS.value, missing) or {}
             with self.lock:
                 for arn in missing:
-                    self.stored[arn] = found.get(arn)
+                    status, redrives = found.get(arn, (None, 0))
+                    self.stored[arn] = status
+                    self.redrives[arn] = redrives
         return {a: self.stored.get(a) for a in arns}
 
     def is_terminal_stored(self, arn: str) -> bool:
         return self.stored.get(arn) in TERMINAL
+
+    def needs_fetch(self, item: dict[str, Any]) -> bool:
+        """Whether a listed execution must be fetched: not stored, stored still running, or
+        stored terminal but listed now with another status or a higher redrive count (it was
+        redriven since: its history has a later life). Call `load_stored` first; a terminal
+        execution fetched again for that reason is remembered in `refetch`."""
+        arn = item["executionArn"]
+        status = self.stored.get(arn)
+        if status not in TERMINAL:
+            return True
+        listed = NATIVE_STATUS.get(str(item.get("status")), status)
+        if listed == status and int(item.get("redriveCount") or 0) <= self.redrives.get(arn, 0):
+            return False
+        with self.lock:
+            self.refetch.add(arn)
+        return True
 
 
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
@@ -299,8 +325,8 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
         children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
         sc.result.count("map_run_children_listed", len(children))
         sc.mark_seen([c["executionArn"] for c in children])
-        stored = sc.load_stored([c["executionArn"] for c in children])
-        todo = [c for c in children if stored.get(c["executionArn"]) not in TERMINAL]
+        sc.load_stored([c["executionArn"] for c in children])
+        todo = [c for c in children if sc.needs_fetch(c)]
         sc.result.count("executions_skipped_terminal", len(children) - len(todo))
         run_history_fetches(sc, todo, parent=execution_arn)
     return summaries
@@ -324,7 +350,9 @@ def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent
 
 
 def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[dict[str, Any]]:
-    """The executions of one Standard machine that need a history fetch (new or not yet terminal)."""
+    """The executions of one Standard machine that need a history fetch: new, not yet terminal,
+    or listed with another status or a higher redrive count than stored (`list_redriven` adds
+    those redriven after they left the window)."""
     arn = machine["stateMachineArn"]
     try:
         items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
@@ -335,10 +363,46 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
         return []
     arns = [it["executionArn"] for it in items]
     sc.mark_seen(arns)
-    stored = sc.load_stored(arns)
-    todo = [it for it in items if stored.get(it["executionArn"]) not in TERMINAL]
+    sc.load_stored(arns)
+    todo = [it for it in items if sc.needs_fetch(it)]
     sc.result.count("executions_listed", len(items))
     sc.result.count("executions_skipped_terminal", len(items) - len(todo))
+    todo += list_redriven(sc, arn)
+    refetched = sum(1 for it in todo if it["executionArn"] in sc.refetch)
+    if refetched:
+        sc.result.count("executions_redriven", refetched)
+    return todo
+
+
+def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
+    """Stored executions of a Standard machine redriven since they were collected, however long
+    ago they started: ListExecutions(redriveFilter=REDRIVEN) is not bounded by the window (a
+    redrive keeps the execution's start date, so the window's listing misses the redrive of an
+    execution that started before its lower bound). Executions never stored are left alone (they
+    started before anything collected), and so are stored RUNNING ones (`revisit_running` takes
+    them); the window's listing already took the ones it saw.
+    An endpoint that refuses the filter (moto, LocalStack) is not asked again this scope."""
+    if "redriveFilter" in sc.unsupported:
+        return []
+    try:
+        items = [it for it in _paginate(sc.clients.sfn.list_executions, "executions", stateMachineArn=machine_arn,
+                                        redriveFilter="REDRIVEN", maxResults=LIST_PAGE)
+                 if it["executionArn"] not in sc.seen]
+    except Exception as exc:  # noqa: BLE001
+        code = error_code(exc) or type(exc).__name__
+        if code in UNSUPPORTED_CODES or code == "ValidationException":
+            with sc.lock:
+                sc.unsupported.add("redriveFilter")
+            sc.result.warn(f"ListExecutions(redriveFilter=REDRIVEN) failed ({code}); executions redriven "
+                           "after they left the window are not re-collected in this scope")
+        else:
+            sc.result.warn(f"ListExecutions(redriveFilter=REDRIVEN) failed for {machine_arn} ({code}); "
+                           "its executions redriven after they left the window are not re-collected")
+        return []
+    items = [it for it in items if int(it.get("redriveCount") or 0) > 0]   # an endpoint ignoring the filter
+    stored = sc.load_stored([it["executionArn"] for it in items])
+    todo = [it for it in items if stored.get(it["executionArn"]) in TERMINAL and sc.needs_fetch(it)]
+    sc.mark_seen([it["executionArn"] for it in todo])
     return todo
 
 

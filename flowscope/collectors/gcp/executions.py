@@ -40,7 +40,8 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
     """1. The scope's locations and workflows (name -> document); their workflows rows queued.
 
     A listing failure of the scope's own location fails the scope (nothing else can be known);
-    with every location, one unreachable location is recorded and the others go on."""
+    with every location, one unreachable location is recorded and the others go on, unless no
+    location could be listed at all: then the scope fails too (every failure recorded)."""
     from flowscope.collectors.gcp import workflows_api
     from flowscope.collectors.gcp.clients import GcpApiError, GcpAuthError
 
@@ -48,6 +49,7 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
     locations = [scope.location] if scope.location else workflows_api.list_locations(sc.clients, scope.project)
     workflows: dict[str, dict[str, Any]] = {}
     with_workflows: list[str] = []
+    failures: list[GcpApiError] = []
     for location in locations:
         try:
             found = cfg.match_names(workflows_api.list_workflows(sc.clients, scope.project, location),
@@ -57,13 +59,19 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
         except GcpApiError as exc:
             if scope.location:
                 raise
-            result.record_error(exc)
-            sc.gap(None)
+            failures.append(exc)
             continue
         if found:
             with_workflows.append(location)
         for doc in found:
             workflows[str(doc["name"])] = doc
+    if failures and len(failures) == len(locations):
+        for failure in failures[1:]:
+            result.record_error(failure)
+        raise failures[0]               # not one location listed: nothing can be known
+    for failure in failures:
+        result.record_error(failure)
+        sc.gap(None)
     result.count("workflows", len(workflows))
     if not scope.location:
         result.details["locations"] = with_workflows

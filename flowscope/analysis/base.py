@@ -332,9 +332,22 @@ class Context:
         return measures.window_days((self.until - self.since).total_seconds())
 
     @property
+    def data_since(self) -> dt.datetime | None:
+        """When the first execution of the workflows analysed started (any time; None: no runs)."""
+        def compute() -> dt.datetime | None:
+            runs = self.runs
+            if not runs.empty and not self.workflows.empty:
+                runs = runs[runs[C.workflow_id].isin(set(self.workflows[C.workflow_id]))]
+            first = runs["first"].min() if not runs.empty else None
+            return None if first is None or pd.isna(first) else pd.Timestamp(first).to_pydatetime()
+        return self.cached("data_since", compute)
+
+    @property
     def monthly_factor(self) -> float:
-        """Multiply a quantity observed over the window by this to project it over a month."""
-        return measures.monthly_factor(self.window_days, self.thresholds.monthly_days)
+        """Multiply a quantity observed over the window by this to project it over a month: over the days
+        the data speaks for (`measures.measured_days`), as the dashboard and reports project."""
+        return measures.monthly_factor(measures.measured_days(self.since, self.until, self.data_since),
+                                       self.thresholds.monthly_days)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]

@@ -11,7 +11,8 @@ same thing two ways.
 - Retries: tries of a step visit after the first (attempts - 1), summed.
 - Spend: billed units at list (marginal) price, `analysis/pricing.py`; plan fees are spend when the
   collector metered plan hours (a Logic Apps Standard plan), never estimated.
-- Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / window days).
+- Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / `measured_days`: the days
+  of the window from the later of its start and the filters' first execution).
 - Potential savings: see `potential_savings`. Spend, projection and savings are never added together.
 - Comparison with the previous window: only when the data covers it, `previous_covered`.
 """
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import Status
+from flowscope.timewindow import STALE_AFTER
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,6 +54,25 @@ def window_days(seconds: float) -> float:
 def monthly_factor(days: float, month_days: float = DEFAULT_MONTH_DAYS) -> float:
     """Multiply an amount observed over `days` by this to project it over a month of `month_days`."""
     return month_days / days
+
+
+DATA_GAP_SHARE = 0.1
+"""A window whose data begins, or ends, this share of it (and at least `STALE_AFTER`) inside it has a gap:
+at its start the projections leave the gap out (`measured_days`); at its end the coverage says so
+(`run.Coverage.gap_note`)."""
+
+
+def measured_days(since: dt.datetime, until: dt.datetime, data_since: dt.datetime | None) -> float:
+    """Days of the window [since, until) its data speaks for, which a projection divides by: the window's,
+    or from the first execution the filters show (`data_since`) when that begins well inside it (a tenth
+    of it and at least a day: a first run a few minutes after midnight moves nothing); at least an hour
+    (`window_days`). Before that execution the store holds nothing, which says nothing of what ran: a
+    90-day window over an import of 30 days projected a third of the month's spend (Overview $4.01
+    against $12.03 spent)."""
+    start = since
+    if data_since is not None and data_since - since >= max((until - since) * DATA_GAP_SHARE, STALE_AFTER):
+        start = data_since
+    return window_days((until - start).total_seconds())
 
 
 def run_failure_rate(failed: float, finished: float) -> float:

@@ -21,6 +21,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from flowscope.analysis.base import Thresholds, execute, lit_ts, to_utc
+from flowscope.analysis.measures import DATA_GAP_SHARE
 from flowscope.analysis.suite import (
     _json_default,
     analyze_context,
@@ -56,8 +57,6 @@ def analyze_store(
                           thresholds=thresholds).findings
 
 
-DATA_GAP_SHARE = 0.1
-"""A window whose data ends this share of it (and at least a day) before its end gets `gap_note`."""
 
 
 @dataclass(frozen=True)

@@ -66,6 +66,7 @@ class Filters:
     clouds: tuple[str, ...] = ()
     workflows: tuple[str, ...] = ()     # workflow ids
     month_days: float = measures.DEFAULT_MONTH_DAYS
+    data_since: dt.datetime | None = None   # the first execution the filters show (any time), for projections
 
     @property
     def days(self) -> float:
@@ -73,8 +74,10 @@ class Filters:
 
     @property
     def monthly_factor(self) -> float:
-        """Spend over the window x this = projected monthly spend (measures.monthly_factor)."""
-        return measures.monthly_factor(self.days, self.month_days)
+        """Spend over the window x this = projected monthly spend (measures.monthly_factor over
+        measures.measured_days: the days from the later of the window's start and `data_since`)."""
+        return measures.monthly_factor(measures.measured_days(self.since, self.until, self.data_since),
+                                       self.month_days)
 
     def params(self) -> dict[str, Any]:
         """The named SQL parameters; `price_date` is the day prices are read on: the window's end, the
@@ -100,7 +103,7 @@ class Filters:
 
     def previous(self) -> "Filters":
         span = self.until - self.since
-        return Filters(self.since - span, self.since, self.clouds, self.workflows, self.month_days)
+        return Filters(self.since - span, self.since, self.clouds, self.workflows, self.month_days, self.data_since)
 
 
 def _lit(value: str) -> str:

@@ -162,7 +162,8 @@ def build_content(
     con = q.prepare(snapshot.con.cursor())
     try:
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
-                      workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days)
+                      workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days,
+                      data_since=cov.first)
         covered = measures.previous_covered(cov.first, cov.since, cov.until)
         latency = q.latency_by_step(con, f, compare=covered)
         overview, previous, trend = q.overview_and_trend(con, f, with_previous=True)

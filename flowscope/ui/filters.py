@@ -130,7 +130,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
         first_data = first_execution(wf_frame, chosen_clouds, chosen_wf)   # where the filtered data begins
     span = time_window(WINDOWS[window], first_data=first_data, last_data=last_data, end_at_now=end_now)
     filters = Filters(since=span.since, until=span.until,
-                      clouds=tuple(chosen_clouds), workflows=tuple(chosen_wf))
+                      clouds=tuple(chosen_clouds), workflows=tuple(chosen_wf), data_since=first_data)
     st.session_state[STATE_FILTERS] = filters
     st.session_state[STATE_WINDOW] = span
     st.session_state[STATE_RUN] = uuid.uuid4().hex
@@ -192,8 +192,9 @@ def other_windows(f: Filters, first_data: dt.datetime | None = None) -> list[tup
 def default_filters(summary: Mapping[str, Any]) -> Filters:
     """The filters of a page opened without choices (the default window over the store's data, every
     cloud and workflow): what a first visitor's page asks the analyses for."""
-    span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=summary.get("first"), last_data=known_to(summary))
-    return Filters(span.since, span.until)
+    first = summary.get("first")
+    span = time_window(WINDOWS[DEFAULT_WINDOW], first_data=first, last_data=known_to(summary))
+    return Filters(span.since, span.until, data_since=first)
 
 
 def current() -> Filters:

@@ -144,3 +144,24 @@ def test_savings_are_counted_once():
     # w1: max per step (A 5, B 2) = 7 beats its workflow-level 4; w2: 50 replaces 1; retries are spend;
     # w4's saving is a plan fee assumed, not measured: listed, never summed into the headline.
     assert measures.potential_savings(found) == pytest.approx(57.0)
+
+
+def test_a_window_wider_than_the_data_projects_over_the_data(three_cloud_store, monkeypatch):
+    """A 30-day window over a store of 6 days: the month is projected from the days the data speaks for
+    (`measures.measured_days`), on the Cost page and in the analyses alike. Both divided by the 30 days,
+    so a store imported from a short history read a fifth of its monthly spend."""
+    import datetime as dt
+
+    from flowscope.analysis.suite import build_context
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "cost")
+    no_exception(at)
+    f = at.session_state[STATE_FILTERS]
+    first = _window(three_cloud_store)[0]
+    assert first - f.since > dt.timedelta(days=20)                  # the window begins weeks before the data
+    engine = Engine(three_cloud_store, f)
+    ctx = build_context({name: engine.store.table(name) for name in TABLES}, since=f.since, until=f.until)
+    data_days = (f.until - first).total_seconds() / 86400
+    assert ctx.monthly_factor == pytest.approx(f.monthly_factor) == pytest.approx(30 / data_days)
+    total = q.overview_by_cloud(engine.con, f).iloc[-1]
+    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * 30 / data_days)

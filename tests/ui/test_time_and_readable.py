@@ -317,3 +317,24 @@ def test_latency_page_shows_drift_only_against_a_covered_previous_window(fixture
     shown = set(at.dataframe[0].value.columns)
     assert ({"drift", "prev_p95_ms", "prev_visits"} <= shown) is compared, shown
     assert not ({"drift", "prev_p95_ms", "prev_visits"} & shown) or compared
+
+
+D = dt.datetime(2026, 3, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("since, until, data_since, days", [
+    (D, D + dt.timedelta(days=90), D + dt.timedelta(days=60), 30.0),      # a 90-day window over 30 days of data
+    (D, D + dt.timedelta(days=30), D + dt.timedelta(minutes=7), 30.0),    # a first run minutes in: the window's
+    (D, D + dt.timedelta(days=30), D + dt.timedelta(days=2), 30.0),       # under a tenth of the window: the window's
+    (D, D + dt.timedelta(days=30), D + dt.timedelta(days=3), 27.0),       # a tenth: from the data
+    (D, D + dt.timedelta(days=3), D + dt.timedelta(hours=20), 3.0),       # under a day: the window's
+    (D, D + dt.timedelta(days=7), D - dt.timedelta(days=5), 7.0),         # data before the window
+    (D, D + dt.timedelta(days=7), None, 7.0),                             # no runs
+    (D, D + dt.timedelta(days=7), D + dt.timedelta(days=8), 1 / 24),      # data after the window: an hour at least
+])
+def test_projections_divide_by_the_days_the_data_speaks_for(since, until, data_since, days):
+    """`measures.measured_days`: a projection's days start at the data when the data begins well inside
+    the window (a tenth of it and at least a day, the end-of-window gap's rule), else at the window's start."""
+    from flowscope.analysis import measures
+
+    assert measures.measured_days(since, until, data_since) == pytest.approx(days)

@@ -338,8 +338,7 @@ class Context:
             runs = self.runs
             if not runs.empty and not self.workflows.empty:
                 runs = runs[runs[C.workflow_id].isin(set(self.workflows[C.workflow_id]))]
-            first = runs["first"].min() if not runs.empty else None
-            return None if first is None or pd.isna(first) else pd.Timestamp(first).to_pydatetime()
+            return to_utc(runs["first"].min()) if not runs.empty else None     # naive on Spark: UTC
         return self.cached("data_since", compute)
 
     @property

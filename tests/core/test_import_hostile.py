@@ -389,3 +389,63 @@ def test_a_store_path_that_is_a_file_is_an_error_naming_it(tmp_path):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert str(taken) in text and "nothing was written" in text
     assert taken.read_text() == "not a store"
+
+
+# ---------------------------------------------------------------- numbers no column can hold
+
+GCP_WF = "projects/p1/locations/europe-west1/workflows/zahlung"
+AZ_RUN = ("/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders/runs/R1")
+
+
+def _gcp_execution(name: str, **extra) -> dict:
+    return {"name": f"{GCP_WF}/executions/{name}", "startTime": "2026-11-20T10:00:00Z",
+            "state": "ACTIVE", **extra}
+
+
+def _gcp_step(entry: int, **meta) -> dict:
+    return {"name": f"{GCP_WF}/executions/e1/stepEntries/{entry}", "step": "call_api",
+            "stepType": "STEP_CALL", "state": "STATE_FAILED", "entryId": str(entry),
+            "createTime": f"2026-11-20T10:00:0{entry}Z", "updateTime": f"2026-11-20T10:00:0{entry}.5Z",
+            "stepEntryMetadata": {"progressType": "PROGRESS_TYPE_RETRY", **meta}}
+
+
+def _azure_repetition(index) -> dict:
+    return {"id": f"{AZ_RUN}/actions/Call/repetitions/000001", "name": "000001",
+            "properties": {"repetitionIndexes": [{"scopeName": "For_each", "itemIndex": index}],
+                           "startTime": "2026-11-20T10:00:00Z", "endTime": "2026-11-20T10:00:01Z",
+                           "status": "Succeeded"}}
+
+
+def _record_start(path: Path, needle: str) -> int:
+    """The line of the `{` opening the array element (at depth 2 under indent=2) holding `needle`."""
+    lines = path.read_text().splitlines()
+    number = line_of(path, needle)
+    while lines[number - 1] != "    {":
+        number -= 1
+    return number
+
+
+@pytest.mark.parametrize("bad_duration", ["1e30s", "1e400s"])
+def test_numbers_beyond_the_columns_skip_their_record_by_line_not_the_import(tmp_path, bad_duration):
+    """A hand-edited number no column holds (a duration of 1e30 s, a retry number of 23 digits, a
+    loop index beyond 32 bits) used to fail the whole import at the store ("column 'attempt' expects
+    int32", no file named) or with the file but no line; now that record is skipped by line."""
+    execs = tmp_path / "executions.json"
+    execs.write_text(json.dumps({"executions": [
+        _gcp_execution("e1"), _gcp_execution("e2", duration=bad_duration)]}, indent=2))
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps({"stepEntries": [
+        _gcp_step(1, progressNumber="1"), _gcp_step(2, progressNumber="9" * 23)]}, indent=2))
+    reps = tmp_path / "repetitions.json"
+    reps.write_text(json.dumps({"value": [_azure_repetition(0), _azure_repetition(2 ** 40)]}, indent=2))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(execs), str(steps), str(reps))
+    assert result.exit_code == 0, result.output
+    assert f"{execs}: line {_record_start(execs, bad_duration)}: bad execution: duration" in text
+    assert f"{steps}: line {_record_start(steps, '9' * 23)}: bad step entry: progressNumber" in text
+    assert f"{reps}: line {_record_start(reps, str(2 ** 40))} " in text
+    assert "3 record(s) skipped" in text
+    s = Store.open(store)
+    assert [r[C.name] for r in s.read_rows("executions")] == ["e1"]
+    assert [(r[C.step_key], r[C.attempt]) for r in s.read_rows("attempts", "cloud = 'gcp'")] == [("1", 1)]
+    assert [r[C.iteration] for r in s.read_rows("steps", "cloud = 'azure'")] == [0]

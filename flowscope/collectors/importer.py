@@ -514,7 +514,7 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
     has_run = {(row[C.cloud], row[C.execution_id]) for row in batch.executions}
     has_run |= {key for key in overlap if any(entry[0] == "executions" for entry in stored[key])}
     tally.with_run |= has_run
-    tally.runless |= keys - has_run
+    tally.runless |= {key for key in keys - has_run if not _has_no_run(key)}
     incoming = _fingerprints({table: [row for row in batch.rows(table)
                                       if (row[C.cloud], row[C.execution_id]) in overlap]
                               for table in EXECUTION_TABLES}) if overlap else {}
@@ -526,6 +526,12 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
         for table in EXECUTION_TABLES:
             setattr(batch, table, [row for row in batch.rows(table)
                                    if (row[C.cloud], row[C.execution_id]) not in unchanged])
+
+
+def _has_no_run(key: ExecKey) -> bool:
+    """An execution id its cloud says never gets a run record (`HAS_NO_RUN`: Logic Apps trigger polls)."""
+    has_no_run = getattr(transforms_for(key[0]), "HAS_NO_RUN", None)
+    return has_no_run is not None and has_no_run(key[1])
 
 
 StoreTarget = Union["Store", str, "os.PathLike[str]", Callable[[], "Store"]]

@@ -22,6 +22,10 @@ handler emits an execution row for every execution it emits steps for, and its c
 steps without their execution, so the importer looks up only the executions table to tell which
 executions have stored rows to merge.
 
+Optionally, ``HAS_NO_RUN(execution_id) -> bool``: the ids a cloud keys rows by that never get an
+execution row (Logic Apps: a trigger poll that fired nothing, billed but starting no run); the
+importer does not count them as steps waiting for their run.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 

@@ -449,3 +449,33 @@ def test_numbers_beyond_the_columns_skip_their_record_by_line_not_the_import(tmp
     assert [r[C.name] for r in s.read_rows("executions")] == ["e1"]
     assert [(r[C.step_key], r[C.attempt]) for r in s.read_rows("attempts", "cloud = 'gcp'")] == [("1", 1)]
     assert [r[C.iteration] for r in s.read_rows("steps", "cloud = 'azure'")] == [0]
+
+
+def test_trigger_polls_that_started_no_run_are_not_said_to_wait_for_their_run(tmp_path):
+    """Trigger histories of polls that fired nothing are billed rows with no run, ever. Importing
+    them with the runs list used to warn "2 execution(s) have steps or usage but no run record ...
+    import the runs list": advice about runs that do not exist. Only a fired history whose run is
+    missing is said."""
+    wf = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders"
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps({"value": [{"id": f"{wf}/runs/R1", "name": "R1", "properties": {
+        "startTime": "2026-11-20T06:00:00Z", "endTime": "2026-11-20T06:00:10Z", "status": "Succeeded",
+        "trigger": {"name": "manual", "startTime": "2026-11-20T06:00:00Z", "status": "Succeeded"}}}]}))
+
+    def history(name: str, fired: bool, run: str | None = None) -> dict:
+        props = {"startTime": "2026-11-20T05:00:00Z", "endTime": "2026-11-20T05:00:01Z",
+                 "status": "Succeeded" if fired else "Skipped", "fired": fired}
+        if run:
+            props["run"] = {"id": f"{wf}/runs/{run}", "name": run}
+        return {"id": f"{wf}/triggers/manual/histories/{name}", "name": name, "properties": props}
+
+    polls = tmp_path / "histories.json"
+    polls.write_text(json.dumps({"value": [history("R1", True, "R1"), history("P1", False), history("P2", False)]}))
+    result, text = run_import(tmp_path / "store", str(runs), str(polls))
+    assert result.exit_code == 0, result.output
+    assert "no run record" not in text
+    assert len(Store.open(tmp_path / "store").read_rows("usage")) == 3       # the polls are still billed
+    fired = tmp_path / "fired.json"
+    fired.write_text(json.dumps({"value": [history("R9", True, "R9"), history("P3", False)]}))
+    result, text = run_import(tmp_path / "store", str(fired))
+    assert "1 execution(s) have steps or usage but no run record" in text

@@ -790,20 +790,22 @@ class _FileStream:
 
 def files_of(paths: list[Path]) -> list[Path]:
     """The files to read: a file as given, a folder as every file under it (sorted, hidden ones left
-    out: an export is often a folder of parts), each once. A path that is neither is an error."""
-    out: dict[Path, None] = {}
+    out: an export is often a folder of parts), each once, also when named again by another path
+    (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither is an error."""
+    out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
             found = sorted(f for f in path.rglob("*")
                            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
-            out.update(dict.fromkeys(found))
+            for f in found:
+                out.setdefault(f.resolve(), f)
         elif path.is_file():
-            out[path] = None
+            out.setdefault(path.resolve(), path)
         else:
             raise NativeFormatError(str(path), "file", "no such file" if not path.exists() else "not a file")
-    return list(out)
+    return list(out.values())
 
 
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,

@@ -37,7 +37,13 @@ import orjson
 import yaml
 
 from flowscope.collectors.assemble import assemble_batch
-from flowscope.collectors.native import DEFER_ASSEMBLE, ImportContext, NativeFormatError, StreamKey
+from flowscope.collectors.native import (
+    DEFER_ASSEMBLE,
+    END_WITHOUT_START,
+    ImportContext,
+    NativeFormatError,
+    StreamKey,
+)
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.stored_texts import upgrade_texts
@@ -538,6 +544,25 @@ StoreTarget = Union["Store", str, "os.PathLike[str]", Callable[[], "Store"]]
 """Where an import writes: an open Store, a store path, or a function that opens one."""
 
 
+def _only_unstarted(batch: Batch) -> bool:
+    """Whether a batch holds nothing but execution ends logged without their start."""
+    return all(row[C.started_at] is None for row in batch.executions) and not any(
+        batch.rows(table) for table in TABLES if table not in ("executions", "collection_runs"))
+
+
+def _store_exists(target: StoreTarget) -> bool:
+    """Whether the target is a store already (a path may name none yet: opening it would create it)."""
+    from flowscope.store import NotAStoreError, Store
+
+    if not isinstance(target, (str, os.PathLike)):
+        return True
+    try:
+        Store.open(os.fspath(target))
+    except NotAStoreError:
+        return False
+    return True
+
+
 def _open_target(target: StoreTarget) -> "Store":
     from flowscope.store import Store
 
@@ -614,6 +639,11 @@ class _Writer:
         return PartlyImportedError(error, self.executions_written)
 
     def _write(self, batch: Batch, *, final: bool = False, whole: bool = False) -> None:
+        unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
+        if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
+            if final and not self.commits:      # ends whose start no file has, and no store to hold it
+                raise NothingImportedError(self.result.skips)
+            return
         if self.store is None:
             self.store = _open_target(self.target)
         prints: dict[ExecKey, Counter] = {}
@@ -622,6 +652,10 @@ class _Writer:
                                   absent=self._absent(batch) if whole else (),
                                   on_stored=lambda stored: prints.update(_fingerprints(
                                       {t: stored.rows(t) for t in EXECUTION_TABLES})))
+        if unstarted:
+            self._withdraw_end_skips(unstarted, complete)
+            if final and not self.commits and not _has_rows(complete):
+                raise NothingImportedError(self.result.skips)     # only ends whose start nobody has
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -634,6 +668,14 @@ class _Writer:
         self.executions_written += len(complete.executions)
         for table, n in written.items():
             self.result.written[table] = self.result.written.get(table, 0) + n
+
+    def _withdraw_end_skips(self, unstarted: set[ExecKey], complete: Batch) -> None:
+        """Ends logged without their start (GCP system logs split across files) that the assembly
+        completed with a start from another file or the store are no longer skips."""
+        started = {(row[C.cloud], row[C.execution_id]) for row in complete.executions} & unstarted
+        ids = {execution_id for _, execution_id in started}
+        self.result.skips = [skip for skip in self.result.skips
+                             if not (skip.reason == END_WITHOUT_START and skip.location in ids)]
 
     def _absent(self, batch: Batch) -> set[ExecKey]:
         """The batch's executions not in the store's executions table."""

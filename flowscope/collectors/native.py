@@ -62,6 +62,13 @@ DEFER_ASSEMBLE = "defer_assemble"
 handler may leave assembly to it (it is idempotent: doing it twice gives the same rows)."""
 
 
+END_WITHOUT_START = "execution end logged without its start in these files or the store"
+"""The skip of an execution whose end is logged but not its start (GCP system logs split across
+files). Its handler still emits its execution row, without a start (`started_at` None), and the
+assembly completes it from the start another file of the import holds, or an earlier import stored
+(`collectors/assemble.py`; the importer withdraws the skip then), or drops it."""
+
+
 class CloudTransforms(Protocol):
     FORMATS: dict[str, FormatHandler]
 

@@ -479,3 +479,44 @@ def test_trigger_polls_that_started_no_run_are_not_said_to_wait_for_their_run(tm
     fired.write_text(json.dumps({"value": [history("R9", True, "R9"), history("P3", False)]}))
     result, text = run_import(tmp_path / "store", str(fired))
     assert "1 execution(s) have steps or usage but no run record" in text
+
+
+def _system_log(ts: str, execution: str, **payload) -> dict:
+    return {"resource": {"type": "workflows.googleapis.com/Workflow",
+                         "labels": {"project_id": "p1", "location": "us-central1", "workflow_id": "wf"}},
+            "timestamp": ts, "labels": {"workflows.googleapis.com/execution_id": execution},
+            "jsonPayload": {"@type": "type.googleapis.com/google.cloud.workflows.type.ExecutionsSystemLog",
+                            "activityTime": ts, **payload}}
+
+
+def test_gcp_system_logs_split_across_files_give_the_execution_its_end(tmp_path):
+    """A Cloud Logging sink writes hourly files: an execution started at 10:59 ends in the 11:00 file.
+    Its end used to be skipped ("end logged without its start in this document") and the run stayed
+    RUNNING for ever, whether both files were imported together or one after the other."""
+    first = write_jsonl(tmp_path / "10.json", [
+        _system_log("2026-11-20T10:59:00Z", "x1", state="ACTIVE", start={"argument": "{}"}),
+        _system_log("2026-11-20T10:59:30Z", "x2", state="ACTIVE", start={"argument": "{}"}),
+        _system_log("2026-11-20T10:59:40Z", "x2", state="SUCCEEDED", success={"result": "1"})])
+    second = write_jsonl(tmp_path / "11.json", [
+        _system_log("2026-11-20T11:00:20Z", "x1", state="FAILED",
+                    failure={"exception": json.dumps({"message": "boom"}), "source": "step1"})])
+
+    def runs(store: Path) -> dict:
+        return {r[C.name]: (r[C.status], r[C.started_at], r[C.duration_ms])
+                for r in Store.open(store).read_rows("executions")}
+
+    expected = {"x1": ("FAILED", START.replace(minute=59), 80_000),
+                "x2": ("SUCCEEDED", START.replace(minute=59, second=30), 10_000)}
+    for order in ([second, first], [first, second]):
+        result, text = run_import(tmp_path / f"together-{order[0].stem}", *map(str, order))
+        assert result.exit_code == 0, result.output
+        assert "skipped" not in text
+        assert runs(tmp_path / f"together-{order[0].stem}") == expected
+    run_import(tmp_path / "apart", str(first))
+    result, text = run_import(tmp_path / "apart", str(second))
+    assert result.exit_code == 0 and "skipped" not in text, result.output
+    assert runs(tmp_path / "apart") == expected
+    # an end whose start nobody has is still said, and writes nothing (no store folder either)
+    result, text = run_import(tmp_path / "alone", str(second))
+    assert result.exit_code == ExitCode.NO_DATA
+    assert "end logged without its start" in text and not (tmp_path / "alone").exists()

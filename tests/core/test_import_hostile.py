@@ -520,3 +520,22 @@ def test_gcp_system_logs_split_across_files_give_the_execution_its_end(tmp_path)
     result, text = run_import(tmp_path / "alone", str(second))
     assert result.exit_code == ExitCode.NO_DATA
     assert "end logged without its start" in text and not (tmp_path / "alone").exists()
+
+
+def test_a_conflicting_duplicate_gcp_step_entry_is_reported_by_line_and_the_first_kept(tmp_path):
+    """The README's rule for a second record under an id already seen with different content (the
+    first is kept, the second reported with its line) held for AWS events only: a hand-edited GCP
+    stepEntries export with entry 1 twice silently took the second one (SUCCEEDED became FAILED)."""
+    ok = _gcp_step(1, progressNumber="1")
+    ok.update(state="STATE_SUCCEEDED", stepType="STEP_ASSIGN", step="init")
+    ok.pop("stepEntryMetadata")
+    edited = {**ok, "state": "STATE_FAILED", "exception": {"payload": json.dumps({"message": "edited"})}}
+    path = tmp_path / "steps.json"
+    path.write_text(json.dumps({"stepEntries": [ok, dict(ok), edited]}, indent=2))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line {_record_start(path, 'edited')}: step entry 1 of" in text
+    assert "already seen with different content (the first is kept)" in text
+    assert "1 record(s) skipped" in text                  # the identical copy is no skip
+    rows = Store.open(tmp_path / "store").read_rows("steps")
+    assert [(r[C.step_key], r[C.status], r[C.error]) for r in rows] == [("1", "SUCCEEDED", None)]

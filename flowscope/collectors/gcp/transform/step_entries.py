@@ -39,6 +39,7 @@ def transform_step_entries(doc: Any, ctx: ImportContext) -> Batch:
     """
     batch = Batch()
     items, where = records_of(doc, "stepEntries", ctx, "gcp.step_entries")
+    seen: dict[tuple[str, str], tuple[Row, Row | None]] = {}
     for i, entry in enumerate(items):
         loc = f"{where}[{i}]" if where != "$" else "$"
         try:
@@ -50,6 +51,14 @@ def transform_step_entries(doc: Any, ctx: ImportContext) -> Batch:
             batch.skips.append(Skip(ctx.source_name, loc, result))
             continue
         step, attempt = result
+        key = (step[C.execution_id], step[C.step_key])
+        if key in seen:
+            if seen[key] != result:         # a hand-edited or merged export: the first is kept, as for AWS events
+                batch.skips.append(Skip(ctx.source_name, loc, f"step entry {step[C.step_key]} of "
+                                        f"{step[C.execution_id]} already seen with different content "
+                                        "(the first is kept)"))
+            continue
+        seen[key] = result
         batch.steps.append(step)
         if attempt is not None:
             batch.attempts.append(attempt)

@@ -498,6 +498,20 @@ def duration_ms(start: dt.datetime | None, end: dt.datetime | None) -> int | Non
 _MS = dt.timedelta(milliseconds=1)
 
 
+def bounded_int(value: Any, what: str, bits: int = 32) -> int:
+    """`int(value)` for a column of `bits` bits; a number the column cannot hold (a hand-edited or
+    corrupt record: 1e30, 99999999999999999999) is a ValueError naming it, so the transform skips
+    that record with its file and line instead of the whole import failing at the store."""
+    try:
+        number = int(value)
+    except OverflowError:
+        raise ValueError(f"{what} {value!r} is not a finite number") from None
+    limit = 1 << (bits - 1)
+    if not -limit <= number < limit:
+        raise ValueError(f"{what} {value!r} is out of range (at most {limit - 1})")
+    return number
+
+
 def truncate(text: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
     """Error messages and causes are kept, but never unbounded."""
     if text is None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.merge import display_name, merge_rows
-from flowscope.model import Batch, C
+from flowscope.model import Batch, C, duration_ms
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import CloudTransforms
@@ -79,8 +79,11 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
     executions: dict[ExecKey, Row] = {}
     steps: dict[ExecKey, list[Row]] = defaultdict(list)
     attempts: dict[ExecKey, list[Row]] = defaultdict(list)
+    unstarted: set[ExecKey] = set()           # an end without its start: completed by a merge, or dropped
     for row in batch.executions:
         key = _key(row)
+        if row[C.started_at] is None:
+            unstarted.add(key)
         executions[key] = merge_rows(executions[key], row) if key in executions else row
     for row in batch.steps:
         steps[_key(row)].append(row)
@@ -103,6 +106,12 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
 
     for key in sorted(keys):
         execution = executions.get(key)
+        if execution is not None and execution[C.started_at] is None:
+            # an end whose start no file of this batch nor the store holds (GCP system logs split
+            # across files): its transform reported it as a skip; nothing to write for it
+            execution = None
+        elif key in unstarted and execution is not None and execution[C.duration_ms] is None:
+            execution[C.duration_ms] = duration_ms(execution[C.started_at], execution[C.ended_at])
         step_rows, attempt_rows = steps.get(key, []), attempts.get(key, [])
         workflow = _workflow_for(execution, step_rows, workflows, revisions)
         module = transforms_for(key[0])

@@ -37,7 +37,13 @@ import orjson
 import yaml
 
 from flowscope.collectors.assemble import assemble_batch
-from flowscope.collectors.native import DEFER_ASSEMBLE, ImportContext, NativeFormatError, StreamKey
+from flowscope.collectors.native import (
+    DEFER_ASSEMBLE,
+    END_WITHOUT_START,
+    ImportContext,
+    NativeFormatError,
+    StreamKey,
+)
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.stored_texts import upgrade_texts
@@ -514,7 +520,7 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
     has_run = {(row[C.cloud], row[C.execution_id]) for row in batch.executions}
     has_run |= {key for key in overlap if any(entry[0] == "executions" for entry in stored[key])}
     tally.with_run |= has_run
-    tally.runless |= keys - has_run
+    tally.runless |= {key for key in keys - has_run if not _has_no_run(key)}
     incoming = _fingerprints({table: [row for row in batch.rows(table)
                                       if (row[C.cloud], row[C.execution_id]) in overlap]
                               for table in EXECUTION_TABLES}) if overlap else {}
@@ -528,8 +534,33 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
                                    if (row[C.cloud], row[C.execution_id]) not in unchanged])
 
 
+def _has_no_run(key: ExecKey) -> bool:
+    """An execution id its cloud says never gets a run record (`HAS_NO_RUN`: Logic Apps trigger polls)."""
+    has_no_run = getattr(transforms_for(key[0]), "HAS_NO_RUN", None)
+    return has_no_run is not None and has_no_run(key[1])
+
+
 StoreTarget = Union["Store", str, "os.PathLike[str]", Callable[[], "Store"]]
 """Where an import writes: an open Store, a store path, or a function that opens one."""
+
+
+def _only_unstarted(batch: Batch) -> bool:
+    """Whether a batch holds nothing but execution ends logged without their start."""
+    return all(row[C.started_at] is None for row in batch.executions) and not any(
+        batch.rows(table) for table in TABLES if table not in ("executions", "collection_runs"))
+
+
+def _store_exists(target: StoreTarget) -> bool:
+    """Whether the target is a store already (a path may name none yet: opening it would create it)."""
+    from flowscope.store import NotAStoreError, Store
+
+    if not isinstance(target, (str, os.PathLike)):
+        return True
+    try:
+        Store.open(os.fspath(target))
+    except NotAStoreError:
+        return False
+    return True
 
 
 def _open_target(target: StoreTarget) -> "Store":
@@ -608,6 +639,11 @@ class _Writer:
         return PartlyImportedError(error, self.executions_written)
 
     def _write(self, batch: Batch, *, final: bool = False, whole: bool = False) -> None:
+        unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
+        if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
+            if final and not self.commits:      # ends whose start no file has, and no store to hold it
+                raise NothingImportedError(self.result.skips)
+            return
         if self.store is None:
             self.store = _open_target(self.target)
         prints: dict[ExecKey, Counter] = {}
@@ -616,6 +652,10 @@ class _Writer:
                                   absent=self._absent(batch) if whole else (),
                                   on_stored=lambda stored: prints.update(_fingerprints(
                                       {t: stored.rows(t) for t in EXECUTION_TABLES})))
+        if unstarted:
+            self._withdraw_end_skips(unstarted, complete)
+            if final and not self.commits and not _has_rows(complete):
+                raise NothingImportedError(self.result.skips)     # only ends whose start nobody has
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -628,6 +668,14 @@ class _Writer:
         self.executions_written += len(complete.executions)
         for table, n in written.items():
             self.result.written[table] = self.result.written.get(table, 0) + n
+
+    def _withdraw_end_skips(self, unstarted: set[ExecKey], complete: Batch) -> None:
+        """Ends logged without their start (GCP system logs split across files) that the assembly
+        completed with a start from another file or the store are no longer skips."""
+        started = {(row[C.cloud], row[C.execution_id]) for row in complete.executions} & unstarted
+        ids = {execution_id for _, execution_id in started}
+        self.result.skips = [skip for skip in self.result.skips
+                             if not (skip.reason == END_WITHOUT_START and skip.location in ids)]
 
     def _absent(self, batch: Batch) -> set[ExecKey]:
         """The batch's executions not in the store's executions table."""
@@ -784,20 +832,22 @@ class _FileStream:
 
 def files_of(paths: list[Path]) -> list[Path]:
     """The files to read: a file as given, a folder as every file under it (sorted, hidden ones left
-    out: an export is often a folder of parts), each once. A path that is neither is an error."""
-    out: dict[Path, None] = {}
+    out: an export is often a folder of parts), each once, also when named again by another path
+    (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither is an error."""
+    out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
             found = sorted(f for f in path.rglob("*")
                            if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
-            out.update(dict.fromkeys(found))
+            for f in found:
+                out.setdefault(f.resolve(), f)
         elif path.is_file():
-            out[path] = None
+            out.setdefault(path.resolve(), path)
         else:
             raise NativeFormatError(str(path), "file", "no such file" if not path.exists() else "not a file")
-    return list(out)
+    return list(out.values())
 
 
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,

@@ -22,6 +22,10 @@ handler emits an execution row for every execution it emits steps for, and its c
 steps without their execution, so the importer looks up only the executions table to tell which
 executions have stored rows to merge.
 
+Optionally, ``HAS_NO_RUN(execution_id) -> bool``: the ids a cloud keys rows by that never get an
+execution row (Logic Apps: a trigger poll that fired nothing, billed but starting no run); the
+importer does not count them as steps waiting for their run.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 
@@ -56,6 +60,13 @@ An execution is whole once its ids run 1..last without a hole."""
 DEFER_ASSEMBLE = "defer_assemble"
 """`ImportContext.options` key: the caller runs `assemble_batch` on the handler's output, so the
 handler may leave assembly to it (it is idempotent: doing it twice gives the same rows)."""
+
+
+END_WITHOUT_START = "execution end logged without its start in these files or the store"
+"""The skip of an execution whose end is logged but not its start (GCP system logs split across
+files). Its handler still emits its execution row, without a start (`started_at` None), and the
+assembly completes it from the start another file of the import holds, or an earlier import stored
+(`collectors/assemble.py`; the importer withdraws the skip then), or drops it."""
 
 
 class CloudTransforms(Protocol):

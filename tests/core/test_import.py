@@ -190,3 +190,19 @@ def test_clock_skew_and_out_of_order_events_keep_timestamps_and_never_go_negativ
     assert execution[C.ended_at] < execution[C.started_at]          # kept as the cloud recorded them
     steps = store.read_rows("steps")
     assert [(s[C.name], s[C.duration_ms]) for s in steps] == [("Hello", 0)]
+
+
+def test_a_file_named_again_by_another_path_is_read_once(tmp_path):
+    """`flowscope import exports exports/../exports/runs.json link.json` used to read runs.json
+    three times ("imported 3 file(s)"); it is one file, read once, named as first given."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    runs = folder / "runs.json"
+    runs.write_text(json.dumps({"executions": [{
+        "name": "projects/p/locations/l/workflows/w/executions/e1", "startTime": "2026-11-20T10:00:00Z",
+        "state": "ACTIVE"}]}))
+    (tmp_path / "link.json").symlink_to(runs)
+    result = import_files(Store(tmp_path / "store"),
+                          [folder, folder / ".." / "exports" / "runs.json", tmp_path / "link.json"])
+    assert result.files == 1
+    assert result.new_executions == 1

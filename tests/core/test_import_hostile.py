@@ -389,3 +389,153 @@ def test_a_store_path_that_is_a_file_is_an_error_naming_it(tmp_path):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert str(taken) in text and "nothing was written" in text
     assert taken.read_text() == "not a store"
+
+
+# ---------------------------------------------------------------- numbers no column can hold
+
+GCP_WF = "projects/p1/locations/europe-west1/workflows/zahlung"
+AZ_RUN = ("/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders/runs/R1")
+
+
+def _gcp_execution(name: str, **extra) -> dict:
+    return {"name": f"{GCP_WF}/executions/{name}", "startTime": "2026-11-20T10:00:00Z",
+            "state": "ACTIVE", **extra}
+
+
+def _gcp_step(entry: int, **meta) -> dict:
+    return {"name": f"{GCP_WF}/executions/e1/stepEntries/{entry}", "step": "call_api",
+            "stepType": "STEP_CALL", "state": "STATE_FAILED", "entryId": str(entry),
+            "createTime": f"2026-11-20T10:00:0{entry}Z", "updateTime": f"2026-11-20T10:00:0{entry}.5Z",
+            "stepEntryMetadata": {"progressType": "PROGRESS_TYPE_RETRY", **meta}}
+
+
+def _azure_repetition(index) -> dict:
+    return {"id": f"{AZ_RUN}/actions/Call/repetitions/000001", "name": "000001",
+            "properties": {"repetitionIndexes": [{"scopeName": "For_each", "itemIndex": index}],
+                           "startTime": "2026-11-20T10:00:00Z", "endTime": "2026-11-20T10:00:01Z",
+                           "status": "Succeeded"}}
+
+
+def _record_start(path: Path, needle: str) -> int:
+    """The line of the `{` opening the array element (at depth 2 under indent=2) holding `needle`."""
+    lines = path.read_text().splitlines()
+    number = line_of(path, needle)
+    while lines[number - 1] != "    {":
+        number -= 1
+    return number
+
+
+@pytest.mark.parametrize("bad_duration", ["1e30s", "1e400s"])
+def test_numbers_beyond_the_columns_skip_their_record_by_line_not_the_import(tmp_path, bad_duration):
+    """A hand-edited number no column holds (a duration of 1e30 s, a retry number of 23 digits, a
+    loop index beyond 32 bits) used to fail the whole import at the store ("column 'attempt' expects
+    int32", no file named) or with the file but no line; now that record is skipped by line."""
+    execs = tmp_path / "executions.json"
+    execs.write_text(json.dumps({"executions": [
+        _gcp_execution("e1"), _gcp_execution("e2", duration=bad_duration)]}, indent=2))
+    steps = tmp_path / "steps.json"
+    steps.write_text(json.dumps({"stepEntries": [
+        _gcp_step(1, progressNumber="1"), _gcp_step(2, progressNumber="9" * 23)]}, indent=2))
+    reps = tmp_path / "repetitions.json"
+    reps.write_text(json.dumps({"value": [_azure_repetition(0), _azure_repetition(2 ** 40)]}, indent=2))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(execs), str(steps), str(reps))
+    assert result.exit_code == 0, result.output
+    assert f"{execs}: line {_record_start(execs, bad_duration)}: bad execution: duration" in text
+    assert f"{steps}: line {_record_start(steps, '9' * 23)}: bad step entry: progressNumber" in text
+    assert f"{reps}: line {_record_start(reps, str(2 ** 40))} " in text
+    assert "3 record(s) skipped" in text
+    s = Store.open(store)
+    assert [r[C.name] for r in s.read_rows("executions")] == ["e1"]
+    assert [(r[C.step_key], r[C.attempt]) for r in s.read_rows("attempts", "cloud = 'gcp'")] == [("1", 1)]
+    assert [r[C.iteration] for r in s.read_rows("steps", "cloud = 'azure'")] == [0]
+
+
+def test_trigger_polls_that_started_no_run_are_not_said_to_wait_for_their_run(tmp_path):
+    """Trigger histories of polls that fired nothing are billed rows with no run, ever. Importing
+    them with the runs list used to warn "2 execution(s) have steps or usage but no run record ...
+    import the runs list": advice about runs that do not exist. Only a fired history whose run is
+    missing is said."""
+    wf = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders"
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps({"value": [{"id": f"{wf}/runs/R1", "name": "R1", "properties": {
+        "startTime": "2026-11-20T06:00:00Z", "endTime": "2026-11-20T06:00:10Z", "status": "Succeeded",
+        "trigger": {"name": "manual", "startTime": "2026-11-20T06:00:00Z", "status": "Succeeded"}}}]}))
+
+    def history(name: str, fired: bool, run: str | None = None) -> dict:
+        props = {"startTime": "2026-11-20T05:00:00Z", "endTime": "2026-11-20T05:00:01Z",
+                 "status": "Succeeded" if fired else "Skipped", "fired": fired}
+        if run:
+            props["run"] = {"id": f"{wf}/runs/{run}", "name": run}
+        return {"id": f"{wf}/triggers/manual/histories/{name}", "name": name, "properties": props}
+
+    polls = tmp_path / "histories.json"
+    polls.write_text(json.dumps({"value": [history("R1", True, "R1"), history("P1", False), history("P2", False)]}))
+    result, text = run_import(tmp_path / "store", str(runs), str(polls))
+    assert result.exit_code == 0, result.output
+    assert "no run record" not in text
+    assert len(Store.open(tmp_path / "store").read_rows("usage")) == 3       # the polls are still billed
+    fired = tmp_path / "fired.json"
+    fired.write_text(json.dumps({"value": [history("R9", True, "R9"), history("P3", False)]}))
+    result, text = run_import(tmp_path / "store", str(fired))
+    assert "1 execution(s) have steps or usage but no run record" in text
+
+
+def _system_log(ts: str, execution: str, **payload) -> dict:
+    return {"resource": {"type": "workflows.googleapis.com/Workflow",
+                         "labels": {"project_id": "p1", "location": "us-central1", "workflow_id": "wf"}},
+            "timestamp": ts, "labels": {"workflows.googleapis.com/execution_id": execution},
+            "jsonPayload": {"@type": "type.googleapis.com/google.cloud.workflows.type.ExecutionsSystemLog",
+                            "activityTime": ts, **payload}}
+
+
+def test_gcp_system_logs_split_across_files_give_the_execution_its_end(tmp_path):
+    """A Cloud Logging sink writes hourly files: an execution started at 10:59 ends in the 11:00 file.
+    Its end used to be skipped ("end logged without its start in this document") and the run stayed
+    RUNNING for ever, whether both files were imported together or one after the other."""
+    first = write_jsonl(tmp_path / "10.json", [
+        _system_log("2026-11-20T10:59:00Z", "x1", state="ACTIVE", start={"argument": "{}"}),
+        _system_log("2026-11-20T10:59:30Z", "x2", state="ACTIVE", start={"argument": "{}"}),
+        _system_log("2026-11-20T10:59:40Z", "x2", state="SUCCEEDED", success={"result": "1"})])
+    second = write_jsonl(tmp_path / "11.json", [
+        _system_log("2026-11-20T11:00:20Z", "x1", state="FAILED",
+                    failure={"exception": json.dumps({"message": "boom"}), "source": "step1"})])
+
+    def runs(store: Path) -> dict:
+        return {r[C.name]: (r[C.status], r[C.started_at], r[C.duration_ms])
+                for r in Store.open(store).read_rows("executions")}
+
+    expected = {"x1": ("FAILED", START.replace(minute=59), 80_000),
+                "x2": ("SUCCEEDED", START.replace(minute=59, second=30), 10_000)}
+    for order in ([second, first], [first, second]):
+        result, text = run_import(tmp_path / f"together-{order[0].stem}", *map(str, order))
+        assert result.exit_code == 0, result.output
+        assert "skipped" not in text
+        assert runs(tmp_path / f"together-{order[0].stem}") == expected
+    run_import(tmp_path / "apart", str(first))
+    result, text = run_import(tmp_path / "apart", str(second))
+    assert result.exit_code == 0 and "skipped" not in text, result.output
+    assert runs(tmp_path / "apart") == expected
+    # an end whose start nobody has is still said, and writes nothing (no store folder either)
+    result, text = run_import(tmp_path / "alone", str(second))
+    assert result.exit_code == ExitCode.NO_DATA
+    assert "end logged without its start" in text and not (tmp_path / "alone").exists()
+
+
+def test_a_conflicting_duplicate_gcp_step_entry_is_reported_by_line_and_the_first_kept(tmp_path):
+    """The README's rule for a second record under an id already seen with different content (the
+    first is kept, the second reported with its line) held for AWS events only: a hand-edited GCP
+    stepEntries export with entry 1 twice silently took the second one (SUCCEEDED became FAILED)."""
+    ok = _gcp_step(1, progressNumber="1")
+    ok.update(state="STATE_SUCCEEDED", stepType="STEP_ASSIGN", step="init")
+    ok.pop("stepEntryMetadata")
+    edited = {**ok, "state": "STATE_FAILED", "exception": {"payload": json.dumps({"message": "edited"})}}
+    path = tmp_path / "steps.json"
+    path.write_text(json.dumps({"stepEntries": [ok, dict(ok), edited]}, indent=2))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line {_record_start(path, 'edited')}: step entry 1 of" in text
+    assert "already seen with different content (the first is kept)" in text
+    assert "1 record(s) skipped" in text                  # the identical copy is no skip
+    rows = Store.open(tmp_path / "store").read_rows("steps")
+    assert [(r[C.step_key], r[C.status], r[C.error]) for r in rows] == [("1", "SUCCEEDED", None)]

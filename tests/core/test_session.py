@@ -135,3 +135,30 @@ def test_analyze_without_an_end_ends_where_the_data_ends(session):
         assert found.equals(flowscope.analyze(session, since="3d", until=end))
     costs = found[found["monthly_usd"] > 0]
     assert len(costs) > 0 and (found["window_end"] <= end).all()
+
+
+def test_a_try_whose_start_is_not_recorded_is_in_the_window_of_its_end(tmp_path):
+    """A Logic Apps action retried twice gives three tries; Azure records no start for the last
+    (transform/records.attempts_for leaves it null). `s.attempts(since=...)` used to filter on the
+    start alone, so any window dropped that last try (the one carrying the final error): the file
+    said 3 tries, the notebook showed 2."""
+    import json
+
+    from flowscope.collectors.importer import import_files
+
+    run = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders/runs/R1"
+    retry = {"startTime": "2026-11-20T10:00:01Z", "endTime": "2026-11-20T10:00:02Z",
+             "error": {"error": {"code": "InternalServerError", "message": "try"}}}
+    doc = {"value": [{"id": f"{run}/actions/Call", "name": "Call", "properties": {
+        "startTime": "2026-11-20T10:00:01Z", "endTime": "2026-11-20T10:00:09Z", "status": "Failed",
+        "error": {"code": "InternalServerError", "message": "last"},
+        "retryHistory": [retry, {**retry, "startTime": "2026-11-20T10:00:04Z", "endTime": "2026-11-20T10:00:05Z"}]}}]}
+    path = tmp_path / "actions.json"
+    path.write_text(json.dumps(doc))
+    import_files(tmp_path / "store", [path])
+    s = flowscope.open(str(tmp_path / "store"))
+    assert len(s.attempts()) == 3
+    frame = s.attempts(since="2026-11-20", until="2026-11-21")
+    assert list(frame[C.attempt]) == [1, 2, 3]
+    assert frame[C.cause].iloc[-1] == "last"
+    assert len(s.attempts(since="2026-11-20T10:00:09.5Z", until="2026-11-21")) == 0

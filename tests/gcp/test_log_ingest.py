@@ -24,8 +24,8 @@ from flowscope.collectors.gcp import clients as gcp_clients
 from flowscope.collectors.gcp import collector as gcp
 from flowscope.collectors.gcp import logging_api
 from flowscope.collectors.gcp.transform import transform_log_entries
-from flowscope.collectors.native import ImportContext
-from flowscope.model import Batch, RunStatus
+from flowscope.collectors.native import END_WITHOUT_START, ImportContext
+from flowscope.model import Batch, C, RunStatus
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.gcp import PROJECT
 from flowscope.store import Store
@@ -224,11 +224,25 @@ def rows_of(batch: Batch) -> dict[str, Any]:
             "unknown": batch.unknown_event_types}
 
 
+_OLD_NO_START = "execution end logged without its start in this document"
+_NO_START = (END_WITHOUT_START, "execution logged without its start or end")
+
+
+def _as_before_split_runs(rows: dict[str, Any]) -> dict[str, Any]:
+    """The one deliberate change since the reference: an execution whose end is logged without its
+    start is still emitted, with no start, for the import to complete from another file or the store
+    (skipped as before when nobody has its start); its skip is worded for that."""
+    return {**rows, "executions": [r for r in rows["executions"] if r[C.started_at] is not None],
+            "skips": [(src, loc, _OLD_NO_START if reason in _NO_START else reason)
+                      for src, loc, reason in rows["skips"]]}
+
+
 def same_as_reference(doc: Any) -> dict[str, Any]:
     new = rows_of(transform_log_entries(copy.deepcopy(doc), CTX))
     old = rows_of(reference.transform_log_entries(copy.deepcopy(doc), CTX))
+    before = _as_before_split_runs(new)
     for key in old:
-        assert new[key] == old[key], key
+        assert before[key] == old[key], key
     return new
 
 

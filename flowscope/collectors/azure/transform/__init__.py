@@ -26,10 +26,15 @@ from flowscope.collectors.azure.transform.ids import (
     trigger_key,
 )
 from flowscope.collectors.azure.transform.records import CLOUD, ITERATION_NATIVE_TYPE, STATUS_MAP
+from flowscope.collectors.azure.transform.trigger_histories import is_trigger_poll
 from flowscope.collectors.azure.transform.workflows import DEFINITION_FORMAT
+
+HAS_NO_RUN = is_trigger_poll
+"""`collectors.native`: the execution ids that never get a run record (trigger polls)."""
 
 __all__ = [
     "CLOUD", "DEFINITION_FORMAT", "FORMATS", "ITERATION_NATIVE_TYPE", "STATUS_MAP", "ArmId", "assemble",
-    "canonical_execution_id", "canonical_workflow_id", "detect", "parse_step_key", "record_format", "step_key",
+    "HAS_NO_RUN", "canonical_execution_id", "canonical_workflow_id", "detect", "is_trigger_poll",
+    "parse_step_key", "record_format", "step_key",
     "transform", "trigger_key",
 ]

@@ -11,7 +11,7 @@ from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.native import ImportContext, Row
-from flowscope.model import C, Cloud, Status, StepType, duration_ms, truncate, utc
+from flowscope.model import C, Cloud, Status, StepType, bounded_int, duration_ms, truncate, utc
 
 CLOUD = Cloud.AZURE.value
 ITERATION_NATIVE_TYPE = "ScopeRepetition"
@@ -94,7 +94,7 @@ def first_date(*stamps: dt.datetime | None) -> dt.date | None:
 
 def content_size(link: Any) -> int | None:
     if isinstance(link, dict) and isinstance(link.get("contentSize"), int):
-        return link["contentSize"]
+        return bounded_int(link["contentSize"], "contentSize", 64)
     return None
 
 
@@ -103,7 +103,7 @@ def repetition_indexes(props: dict[str, Any]) -> list[tuple[str, int]]:
     for entry in props.get("repetitionIndexes") or []:
         if not isinstance(entry, dict) or "scopeName" not in entry:
             raise ValueError("repetitionIndexes entry without scopeName")
-        out.append((str(entry["scopeName"]), int(entry.get("itemIndex") or 0)))
+        out.append((str(entry["scopeName"]), bounded_int(entry.get("itemIndex") or 0, "itemIndex")))
     return out
 
 

@@ -10,6 +10,13 @@ from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, StepType
 
 
+def is_trigger_poll(execution_id: str) -> bool:
+    """An execution id that is a trigger history's own (a poll that fired nothing, keyed below):
+    it never has a run record, so an import of it alone is not "steps without their run"."""
+    ids = ArmId(execution_id)
+    return ids.run is None and ids.trigger is not None and ids.history is not None
+
+
 def read_trigger_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     """A trigger fire or poll. A fired history belongs to its run; an unfired one (a poll that
     found nothing) becomes its own trigger row keyed by the history id, because polls are

@@ -16,7 +16,7 @@ from flowscope.collectors.gcp.transform.records import (
     count_unknown,
     records_of,
 )
-from flowscope.collectors.native import ImportContext, NativeFormatError, Row
+from flowscope.collectors.native import END_WITHOUT_START, ImportContext, NativeFormatError, Row
 from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 WORKFLOW_RESOURCE_TYPE = "workflows.googleapis.com/Workflow"
@@ -54,9 +54,10 @@ def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
             batch.skips.append(Skip(ctx.source_name, f"{where}[{i}]" if where != "$" else f"[{i}]", problem))
     for exec_id, run in runs.items():
         if run.get("started") is None:
-            batch.skips.append(Skip(ctx.source_name, exec_id,
-                                    "execution end logged without its start in this document"))
-            continue
+            if run.get("ended") is None:
+                batch.skips.append(Skip(ctx.source_name, exec_id, "execution logged without its start or end"))
+                continue
+            batch.skips.append(Skip(ctx.source_name, exec_id, END_WITHOUT_START))
         batch.executions.append(_execution_from_logs(exec_id, run, ctx))
     batch.steps.extend(calls.steps_rows())
     batch.attempts.extend(calls.attempts_rows())
@@ -121,7 +122,7 @@ def _system_log(payload: dict, entry: dict, exec_id: str, runs: dict, stamps: St
 def _execution_from_logs(exec_id: str, run: dict, ctx: ImportContext) -> Row:
     parts = cast(dict[str, str], parse_name(exec_id))     # built by `execution_id`
     state = run.get("state") or "ACTIVE"
-    started, ended = run["started"], run.get("ended")
+    started, ended = run.get("started"), run.get("ended")
     in_bytes, in_sha = payload_size_and_hash(run.get("argument"))
     out_bytes, _ = payload_size_and_hash(run.get("result"))
     return {
@@ -134,6 +135,7 @@ def _execution_from_logs(exec_id: str, run: dict, ctx: ImportContext) -> Row:
         C.redrive_count: None, C.parent_execution_id: None, C.billed_duration_ms: None,
         C.billed_memory_mb: None, C.input_bytes: in_bytes, C.output_bytes: out_bytes,
         C.input_sha256: in_sha, C.event_count: None, C.attributes: None,
-        C.source: ctx.source.value, C.collected_at: ctx.seen_at, C.start_date: started.date(),
+        C.source: ctx.source.value, C.collected_at: ctx.seen_at,
+        C.start_date: started.date() if started is not None else None,
     }
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from typing import Any
 
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
@@ -80,9 +81,12 @@ def seconds_ms(text: Any) -> int | None:
     """google-duration ("3.5s") -> milliseconds."""
     if isinstance(text, str) and text.endswith("s"):
         try:
-            return int(round(float(text[:-1]) * 1000))
+            ms = float(text[:-1]) * 1000
         except ValueError:
             return None
+        if not math.isfinite(ms) or not -(1 << 63) <= round(ms) < 1 << 63:
+            raise ValueError(f"duration {text!r} is out of range")
+        return int(round(ms))
     return None
 
 

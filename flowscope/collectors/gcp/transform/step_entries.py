@@ -24,7 +24,7 @@ from flowscope.collectors.gcp.transform.records import (
     ts,
 )
 from flowscope.collectors.native import ImportContext, Row
-from flowscope.model import TERMINAL_STATUSES, Batch, C, Skip, Status, StepType, duration_ms
+from flowscope.model import TERMINAL_STATUSES, Batch, C, Skip, Status, StepType, bounded_int, duration_ms
 
 _TYPE_VALUES = {k: v.value for k, v in STEP_TYPES.items()}
 _OTHER = StepType.OTHER.value
@@ -39,6 +39,7 @@ def transform_step_entries(doc: Any, ctx: ImportContext) -> Batch:
     """
     batch = Batch()
     items, where = records_of(doc, "stepEntries", ctx, "gcp.step_entries")
+    seen: dict[tuple[str, str], tuple[Row, Row | None]] = {}
     for i, entry in enumerate(items):
         loc = f"{where}[{i}]" if where != "$" else "$"
         try:
@@ -50,6 +51,14 @@ def transform_step_entries(doc: Any, ctx: ImportContext) -> Batch:
             batch.skips.append(Skip(ctx.source_name, loc, result))
             continue
         step, attempt = result
+        key = (step[C.execution_id], step[C.step_key])
+        if key in seen:
+            if seen[key] != result:         # a hand-edited or merged export: the first is kept, as for AWS events
+                batch.skips.append(Skip(ctx.source_name, loc, f"step entry {step[C.step_key]} of "
+                                        f"{step[C.execution_id]} already seen with different content "
+                                        "(the first is kept)"))
+            continue
+        seen[key] = result
         batch.steps.append(step)
         if attempt is not None:
             batch.attempts.append(attempt)
@@ -70,7 +79,7 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
     key = entry.get("entryId") or parts.get("s")
     if key in (None, ""):
         return "step entry without entryId"
-    key = str(int(key))
+    key = str(bounded_int(key, "entryId", 64))
     started = ts(entry.get("createTime"))
     if started is None:
         return "step entry without createTime"
@@ -91,7 +100,8 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
     meta = entry.get("stepEntryMetadata") or {}
     progress = meta.get("progressType")
     number = meta.get("progressNumber")
-    iteration = int(number) if progress in ITERATION_PROGRESS and number not in (None, "") else None
+    numbered = number not in (None, "")
+    iteration = bounded_int(number, "progressNumber") if progress in ITERATION_PROGRESS and numbered else None
     error, cause = error_and_cause((entry.get("exception") or {}).get("payload"))
     wf_id = workflow_id(parts["p"], parts["l"], parts["w"])
     is_call = native in CALL_NATIVE_TYPES
@@ -118,7 +128,7 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
     }
     attempt = None
     if is_call:
-        number_i = int(number) if progress == RETRY_PROGRESS and number not in (None, "") else 1
+        number_i = bounded_int(number, "progressNumber") if progress == RETRY_PROGRESS and numbered else 1
         attempt = attempt_from(row, max(number_i, 1))
     return row, attempt
 

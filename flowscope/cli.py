@@ -611,15 +611,17 @@ REPORT_HELP = (
 PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
 
 
-def _check_report_flags(fmt: str, fail_on: str | None, plotly: str) -> None:
+def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
+                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly")) -> None:
+    """names: what the message calls the three values (the flags, or the config file's keys)."""
     from flowscope.report import FORMATS
 
     if fmt not in FORMATS:
-        raise fail(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise fail(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
-        raise fail(f"--fail-on must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+        raise fail(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
-        raise fail(f"--plotly must be inline or cdn, not {plotly!r}")
+        raise fail(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
@@ -709,9 +711,21 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
     if unknown:
         raise fail(f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     cfg = settings.report
-    chosen = formats or list(cfg.get("formats", ["html"]))
-    resolved_fail_on = fail_on or cfg.get("fail_on")
-    resolved_plotly = plotly or cfg.get("plotly", "inline")
+    for key in ("fail_on", "plotly", "since", "title"):
+        if key in cfg and not isinstance(cfg[key], str):
+            raise fail(f"[report] {key} must be a string, not {cfg[key]!r}")
+    configured = cfg.get("formats", ["html"])
+    if isinstance(configured, str):              # formats = "md": one format, not the letters m and d
+        configured = [configured]
+    if not isinstance(configured, list) or not all(isinstance(v, str) for v in configured):
+        raise fail(f'[report] formats must be a list of formats, e.g. ["html", "md"], not {configured!r}')
+    # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
+    for fmt in _words(configured) or ["html"]:
+        _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
+                            names=("[report] formats", "[report] fail_on", "[report] plotly"))
+    chosen = formats or _words(configured) or ["html"]
+    resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
+    resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
         _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
     return (chosen, since or cfg.get("since", "7d"), resolved_fail_on, resolved_plotly,

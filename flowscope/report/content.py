@@ -41,6 +41,11 @@ class HistoryChange:
         """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
         return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
 
+    def never_sent(self, finding_id: str, target: str) -> bool:
+        """Whether no report run ever delivered this finding to `target` (its delivery failed, the
+        finding was first recorded by `flowscope report`, which sends nothing, or the target is new)."""
+        return target not in self.notified.get(finding_id, {})
+
     def count(self, *states: str) -> int:
         return sum(1 for s in self.states.values() if s in states) + (
             len(self.resolved) if "resolved" in states else 0)

@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import pandas as pd
 
-from flowscope.analysis.base import Severity, utc
+from flowscope.analysis.base import FindingKind, Severity, utc
 from flowscope.model import C, FindingState
 from flowscope.report.content import HistoryChange, ReportContent
 
@@ -47,11 +47,15 @@ def _more_severe(now: str, before: str) -> bool:
 
 
 def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: dt.datetime, until: dt.datetime,
-            clouds: Sequence[str] = (), workflows: Sequence[str] = ()) -> tuple[list[dict[str, Any]], HistoryChange]:
+            clouds: Sequence[str] = (), workflows: Sequence[str] = (),
+            observed: Collection[str] | None = None) -> tuple[list[dict[str, Any]], HistoryChange]:
     """Pure: the history rows this report writes and the change it reports.
 
     A stored row already at this window (or a later one) is not touched: a re-run, or an older report
     run after a newer one, never rewinds the history; its state is reported as recorded.
+    `observed`: the clouds with executions in this window (None: all). A finding of another cloud is
+    not resolved by its absence (nothing was looked at: an empty window, a collector that stopped),
+    except a collection gap, which the collection runs resolve.
     """
     rid = run_id(since, until, clouds, workflows)
     by_id = {str(r[C.id]): r for r in stored}
@@ -88,6 +92,8 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     resolved = []
     for fid, old in by_id.items():
         if fid in seen or not _in_scope(old, clouds, workflows):
+            continue
+        if observed is not None and old.get(C.cloud) not in observed and old.get(C.kind) != FindingKind.COLLECTION_GAP:
             continue
         end = utc(old[C.window_end])
         if end < until and old[C.state] != FindingState.RESOLVED.value:
@@ -150,8 +156,11 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     the change to the report's content. One visible sync: get -> transform -> load."""
     f = content.filters
     stored = store.read_rows("findings")
+    overview = content.overview
+    observed = {str(c) for c, n in zip(overview[C.cloud], overview["executions"], strict=True)
+                if c != "total" and n > 0} if not overview.empty else set()
     writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
-                             workflows=f.workflows)
+                             workflows=f.workflows, observed=observed)
     if writes and write:
         store.write({"findings": writes})
         change.recorded = True

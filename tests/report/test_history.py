@@ -68,6 +68,33 @@ def test_a_filtered_report_resolves_only_findings_in_its_scope():
     assert list(change.resolved[C.id]) == ["z"]
 
 
+def test_absence_from_an_unobserved_cloud_resolves_nothing():
+    """An empty window (a collector that stopped, a quiet account) said '9 resolved since the last
+    report' of a step failing 43% of the time, and re-alerted them as 'reopened' once data was back."""
+    gap = findings(("g", "critical", "azure")).assign(kind="collection_gap")
+    first = pd.concat([findings(("a", "high", "aws"), ("z", "high", "azure")), gap], ignore_index=True)
+    stored, _ = step([], first, T0 + 2 * DAY)
+    _, change = step(stored, findings(), T0 + 3 * DAY, observed=set())
+    assert list(change.resolved[C.id]) == ["g"]             # collection runs, not executions, say a gap is over
+    stored, change = step(stored, findings(), T0 + 3 * DAY, observed={"aws"})
+    assert sorted(change.resolved[C.id]) == ["a", "g"]
+    _, back = step(stored, findings(("z", "high", "azure")), T0 + 4 * DAY, observed={"azure"})
+    assert back.states == {"z": "ongoing"}                   # never resolved, so not 'reopened' (re-sent)
+
+
+@pytest.mark.slow  # two reports of a fresh store
+def test_an_empty_window_resolves_no_finding(tmp_path):
+    store = make_store(tmp_path / "s", failed_scope=False)
+    content = build_content(store, since=END - dt.timedelta(days=7), until=END, now=END)
+    record(store, content)
+    later = END + dt.timedelta(days=30)
+    empty = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    assert empty.coverage.status == "no_data"
+    change = record(store, empty)
+    assert len(change.resolved) == 0 and "0 resolved" in change.summary()
+    assert "resolved" not in {r[C.state] for r in store.read_rows("findings")}
+
+
 @pytest.mark.slow  # four reports of a fresh store
 def test_history_in_a_real_store_is_keyed_by_id_and_idempotent(tmp_path):
     store = make_store(tmp_path / "s")

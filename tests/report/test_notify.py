@@ -13,7 +13,7 @@ import pytest
 
 from flowscope.analysis import findings_to_records
 from flowscope.report import build_content
-from flowscope.report.history import record
+from flowscope.report.history import mark_notified, record
 from flowscope.report.notify import deliver, parse_targets, plan
 from flowscope.report.notify.teams import CONTENT_TYPE
 from flowscope.store import Store
@@ -133,7 +133,9 @@ def first_run_sent(path, receiver, monkeypatch):
     targets = parse_targets([hook("webhook")])
     first = build_content(store, since=SINCE, until=END, now=END)
     record(store, first)
-    assert deliver(targets, first)[0].sent
+    [sent] = deliver(targets, first)
+    assert sent.sent
+    mark_notified(store, first.history, {sent.target: sent.finding_ids})    # as `flowscope run` does
     return store, targets, first
 
 
@@ -154,6 +156,51 @@ def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
     assert skipped.skipped and len(receiver.requests) == 1
     every = parse_targets([hook("webhook", send="all")])
     assert plan(every, nxt)[0].send
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_a_failed_delivery_is_sent_on_the_next_run_not_lost(tmp_path, receiver, monkeypatch):
+    """One target's delivery failed; the next scheduled run (a new window) saw the findings 'ongoing'
+    and sent that target nothing, ever: the alert was lost. Now it gets them, once."""
+    from tests.report.helpers import make_store
+
+    store = make_store(tmp_path / "s", failed_scope=False)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    targets = parse_targets([hook("webhook", name="ops"), hook("webhook", name="down")])
+    receiver.statuses = [200, 400]                      # "down" refuses the first run's message
+    first = build_content(store, since=SINCE, until=END, now=END)
+    record(store, first)
+    ops, down = deliver(targets, first)
+    assert ops.sent and down.failed
+    mark_notified(store, first.history, {ops.target: ops.finding_ids})
+    ids = {f["id"] for f in receiver.requests[0].body["findings"]}
+
+    nxt = next_run(store, 1)
+    assert set(nxt.history.states.values()) == {"ongoing"}
+    ops, down = deliver(targets, nxt)
+    assert ops.skipped and down.sent, (ops.line(), down.line())
+    body = receiver.requests[-1].body
+    assert {f["id"] for f in body["findings"]} == ids and {f["state"] for f in body["findings"]} == {"ongoing"}
+    mark_notified(store, nxt.history, {down.target: down.finding_ids})
+
+    later = next_run(store, 2)
+    assert all(d.skipped for d in deliver(targets, later)) and len(receiver.requests) == 3
+
+
+@pytest.mark.slow  # two reports of a fresh store
+def test_findings_first_recorded_by_a_report_are_still_sent_by_run(tmp_path, receiver, monkeypatch):
+    """`flowscope report` records the history and sends nothing; the scheduled run an hour later saw every
+    finding 'ongoing' and sent nothing either: an ad-hoc report swallowed the alerts."""
+    from tests.report.helpers import make_store
+
+    store = make_store(tmp_path / "s", failed_scope=False)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    adhoc = build_content(store, since=SINCE, until=END, now=END)
+    record(store, adhoc)                                  # flowscope report: history written, nothing sent
+    nxt = next_run(store, 1)
+    [sent] = deliver(parse_targets([hook("webhook")]), nxt)
+    assert sent.sent, sent.line()
+    assert len(receiver.requests[0].body["findings"]) == len(adhoc.findings) > 0
 
 
 def test_email_over_starttls_with_credentials_from_the_environment(content, smtp_server, tmp_path, monkeypatch):

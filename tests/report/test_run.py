@@ -97,7 +97,10 @@ def test_a_failed_sync_is_recorded_reported_and_exits_3(tmp_path, receiver, monk
 
 
 @pytest.mark.parametrize("body, message", [
-    ('[report]\nformats = ["docx"]\n', "--format must be one of"),
+    ('[report]\nformats = ["docx"]\n', "[report] formats must be one of html"),
+    ('[report]\nformats = 3\n', "[report] formats must be a list of formats"),
+    ('[report]\nfail_on = "urgent"\n', "[report] fail_on must be one of critical"),
+    ('[report]\nsince = 7\n', "[report] since must be a string"),
     ('[report]\ncolour = "red"\n', "unknown key(s) colour"),
     ('[[notify]]\ntype = "slack"\nurl = "https://hooks.slack.com/services/T/B/X"\n', "must not be written"),
 ])
@@ -108,3 +111,16 @@ def test_bad_configuration_exits_2_before_anything_runs(tmp_path, body, message)
     result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r")])
     assert result.exit_code == ExitCode.USAGE and message in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_report_table_values_are_read_as_the_flags_are():
+    """`formats = "md"` ran as the formats m and d ("--format must be one of ..., not 'm'", a flag nobody
+    passed) and `fail_on = "High"` was refused while --fail-on High is taken."""
+    from types import SimpleNamespace
+
+    from flowscope.cli import _run_options
+
+    settings = SimpleNamespace(report={"formats": "MD", "fail_on": "High", "plotly": "CDN"})
+    assert _run_options(settings, None, None, None, None) == (["md"], "7d", "high", "cdn", "flowscope report")
+    settings = SimpleNamespace(report={"formats": ["html", " xlsx"]})
+    assert _run_options(settings, ["pdf"], "1d", "low", None)[:4] == (["pdf"], "1d", "low", "inline")

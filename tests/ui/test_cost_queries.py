@@ -99,6 +99,22 @@ def test_cost_by_step_equals_the_plain_join(con, window):
     assert q.cost_drivers(con, window, limit=5)["cost_usd"].tolist() == got["cost_usd"].head(5).tolist()
 
 
+def test_cost_drivers_count_executions_exactly(con, window):
+    """The costly-steps table (dashboard and report) counted a step's executions with HyperLogLog: a few
+    percent off the exact count, which the finding about the same step shows (1,266 against 1,231)."""
+    ref = _plain(con, window, """
+        SELECT u.{cloud}, u.{workflow_id}, coalesce(s.{name}, '(per execution)') AS step, u.{meter},
+               count(DISTINCT u.{execution_id}) AS exact
+        FROM ({priced}) u LEFT JOIN steps s
+             ON s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id} AND s.{step_key} = u.{step_key}
+        GROUP BY ALL""")
+    keys = [C.cloud, C.workflow_id, "step", C.meter]
+    for limit in (10_000, 5):
+        got = q.cost_drivers(con, window, limit=limit).merge(ref, on=keys, how="left")
+        assert len(got) and got["executions"].tolist() == got["exact"].tolist()
+        assert got["executions"].dtype == "int64"
+
+
 def test_cost_totals_equal_the_plain_sum(con, window):
     ref = _plain(con, window, "SELECT {cloud}, sum(usd) AS cost_usd FROM ({priced}) GROUP BY ALL")
     over = q.overview_by_cloud(con, window)

@@ -90,20 +90,24 @@ def _text(value: Any) -> str | None:
 
 def select(content: ReportContent, *, min_severity: str, only_changes: bool,
            target: str | None = None) -> list[dict[str, Any]]:
-    """The findings a notification names: at or above `min_severity` and, by default, only those new,
-    worsened or reopened since the last report (so a daily job does not repeat yesterday's alert) and
-    not already sent to this target by this very report run (a scheduler's retry). Without a history
-    every finding counts as new."""
+    """The findings a notification names: at or above `min_severity` and, by default, only those this
+    target has not been told: new, worsened or reopened since the last report (so a daily job does not
+    repeat yesterday's alert) and not already sent to it by this very report run (a scheduler's retry),
+    or still open but never delivered to it (its delivery failed last time, or `flowscope report` saw
+    the finding first and sent nothing). Without a history every finding counts as new."""
     out = []
+    history = content.history
     for row in content.findings.to_dict("records"):
         if not at_least(str(row["severity"]), min_severity):
             continue
-        state = content.state_of(str(row["id"]))
-        if only_changes and state is not None and state not in ALERT_STATES:
-            continue
-        if only_changes and target and content.history is not None \
-                and content.history.already_sent(str(row["id"]), target):
-            continue
+        fid = str(row["id"])
+        state = content.state_of(fid)
+        if only_changes and state is not None and history is not None:
+            if state in ALERT_STATES:
+                if target and history.already_sent(fid, target):
+                    continue
+            elif not (target and history.never_sent(fid, target)):
+                continue
         out.append(row)
     return out
 

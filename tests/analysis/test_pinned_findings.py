@@ -17,7 +17,9 @@ mid-word; and when a GCP try and its call, both named after the step, stopped co
 the demo's check_status storm reads 47 visits, 213 attempts, amplification 4.5 and $0.000025 per
 attempt instead of 94, 260, 2.8 and half that price, and its polling loop 9 polls per run, not 17; and
 when a plan what-if whose Standard plan fee is assumed (not read, not billed) came to say so in its title,
-recommendation and evidence, `assumed_current_plan`).
+recommendation and evidence, `assumed_current_plan`; and when a costly step's executions came to be
+counted exactly, as the costly-steps table counts them, not by HyperLogLog: the demo's NormalizeRecord
+reads 525 executions, not 517, and Upsert_contact 38, not 39).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

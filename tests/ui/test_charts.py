@@ -552,6 +552,24 @@ def test_a_backoff_without_jitter_is_ticked_as_the_finding_says(demo):
         pytest.approx(4000)
 
 
+def test_a_costly_step_s_executions_are_the_cost_table_s(demo):
+    """One number: the costly_step finding and the costly-steps table (dashboard Cost page, reports)
+    count a step's executions exactly, where HyperLogLog read 517 for 525 and 1,266 for 1,231."""
+    from flowscope.analysis.run import analyze_store
+
+    store, con, f = demo
+    found = analyze_store(store, since=f.since, until=f.until, now=f.until)
+    costly = found[found["kind"] == "costly_step"]
+    table = queries.cost_drivers(con, f, limit=1000)
+    assert not costly.empty
+    for r in costly.itertuples(index=False):
+        rows = table[(table["workflow_id"] == r.workflow_id) & (table["step"] == r.step)]
+        exact = con.execute(f"SELECT count(DISTINCT {C.execution_id}) FROM steps WHERE {C.workflow_id} = ? AND "
+                            f"{C.name} = ? AND {C.started_at} >= ? AND {C.started_at} < ?",
+                            [r.workflow_id, r.step, f.since, f.until]).fetchone()[0]
+        assert r.executions_affected == int(rows["executions"].max()) == exact, r.step
+
+
 def test_a_run_keeps_its_loop_with_the_iterations_under_it(demo):
     _store, con, _f = demo
     eid = con.execute(f"SELECT min({C.execution_id}) FROM steps "

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
@@ -26,7 +25,7 @@ from flowscope.analysis.base import (
     lit_ts,
     to_utc,
 )
-from flowscope.model import UTC, C, Cloud, Kind, RunStatus, superseded_failures, truncate
+from flowscope.model import C, Cloud, Kind, RunStatus, superseded_failures, truncate
 from flowscope.runstate import interrupted
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
@@ -52,10 +51,9 @@ def _latest_runs(ctx: Context) -> pd.DataFrame:
 def failed_runs(ctx: Context) -> list[Finding]:
     latest = _latest_runs(ctx)
     superseded = superseded_failures(latest.to_dict("records")) if not latest.empty else {}
-    now = dt.datetime.now(UTC)
     out = []
     for r in latest.itertuples(index=False):
-        stopped = interrupted(r._asdict(), now)
+        stopped = interrupted(r._asdict(), ctx.now)      # the analyses' now, as every age they give
         if (r.status not in (RunStatus.FAILED, RunStatus.PARTIAL) and not stopped) or r.run_id in superseded:
             continue
         failed = r.status == RunStatus.FAILED

@@ -284,15 +284,7 @@ class Store:
 
     def existing_execution_ids(self, cloud: str, ids: Iterable[str]) -> dict[str, str]:
         """execution_id -> status for the ids already stored (collectors skip terminal ones)."""
-        wanted = _id_table(ids)
-        if not wanted.num_rows:
-            return {}
-        with self._lookup("executions") as (cur, src):
-            cur.register("wanted_ids", wanted)
-            rows = cur.execute(f"SELECT e.{C.execution_id}, e.{C.status} FROM {src['executions']} e "
-                               f"JOIN wanted_ids w ON e.{C.execution_id} = w.id WHERE e.{C.cloud} = ?",
-                               [cloud]).fetchall()
-        return dict(rows)
+        return {eid: status for eid, (status, _redrives) in self.stored_execution_states(cloud, ids).items()}
 
     def stored_execution_states(self, cloud: str, ids: Iterable[str]) -> dict[str, tuple[str, int]]:
         """execution_id -> (status, redrive count) for the ids already stored: a collector fetches

@@ -139,14 +139,22 @@ scope id the run got (an AWS source whose account could not be read names its sc
 profile, `aws:default:us-east-1`, not after the account)."""
 
 
-def run_details(details: Any) -> dict[str, Any]:
-    """A collection run's `details` (a JSON string or a dict) as a dict; {} when unreadable."""
-    if isinstance(details, str):
+def json_object(value: Any) -> dict[str, Any]:
+    """A JSON object given as text or as a mapping (a collection run's `details`, a workflow
+    definition), as a dict; {} when it is unreadable or not an object."""
+    if isinstance(value, str):
         try:
-            details = json.loads(details)
+            value = json.loads(value)
         except ValueError:
             return {}
-    return dict(details) if isinstance(details, Mapping) else {}
+    if isinstance(value, dict):
+        return value
+    return dict(value) if isinstance(value, Mapping) else {}
+
+
+def run_details(details: Any) -> dict[str, Any]:
+    """A collection run's `details` (a JSON string or a dict) as a dict; {} when unreadable."""
+    return json_object(details)
 
 
 def run_source(details: Any) -> str | None:

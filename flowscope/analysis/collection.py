@@ -25,7 +25,7 @@ from flowscope.analysis.base import (
     lit_ts,
     to_utc,
 )
-from flowscope.model import C, Cloud, Kind, RunStatus, superseded_failures, truncate
+from flowscope.model import C, Cloud, Kind, RunStatus, run_details, superseded_failures, truncate
 from flowscope.runstate import interrupted
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
@@ -53,12 +53,12 @@ def failed_runs(ctx: Context) -> list[Finding]:
     superseded = superseded_failures(latest.to_dict("records")) if not latest.empty else {}
     out = []
     for r in latest.itertuples(index=False):
-        stopped = interrupted(r._asdict(), ctx.now)      # the analyses' now, as every age they give
+        details = run_details(r.details)
+        stopped = interrupted(r._asdict(), ctx.now, details)     # the analyses' now, as every age they give
         if (r.status not in (RunStatus.FAILED, RunStatus.PARTIAL) and not stopped) or r.run_id in superseded:
             continue
         failed = r.status == RunStatus.FAILED
-        details = _json(r.details)
-        warnings = details.get("warnings") if isinstance(details, dict) else None
+        warnings = details.get("warnings")
         said = f"was interrupted ({stopped})" if stopped else "failed" if failed else "was partial"
         out.append(Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.CRITICAL if failed else Severity.HIGH,

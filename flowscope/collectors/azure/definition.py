@@ -32,7 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.model import Meter, StepType
+from flowscope.model import Meter, StepType, json_object
 
 ENTERPRISE_CONNECTORS = frozenset({
     "sap", "saperp",          # SAP (managed connector)
@@ -236,12 +236,7 @@ def _children(body: dict[str, Any]) -> list[dict[str, Any]]:
 
 def definition_object(definition: Any) -> dict[str, Any]:
     """A definition given as a dict or JSON text, as a dict; anything unreadable is empty."""
-    if isinstance(definition, str):
-        try:
-            definition = json.loads(definition)
-        except ValueError:
-            return {}
-    return definition if isinstance(definition, dict) else {}
+    return json_object(definition)
 
 
 def parse_definition(definition: Any, connections: dict[str, str] | None = None) -> Definition:

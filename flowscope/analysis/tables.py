@@ -484,10 +484,11 @@ def workflow_table(con: Any, f: Filters) -> pd.DataFrame:
 
 
 def _buckets(f: Filters, seconds: int) -> list[pd.Timestamp]:
-    """The starts of the window's whole buckets of `seconds`: a last bucket the window ends inside is
-    left out (a sparkline cannot mark it partial as the trend charts do, and its few runs read as a drop
-    to 0 on every workflow)."""
-    start = math.floor(f.since.timestamp() / seconds) * seconds
+    """The starts of the window's whole buckets of `seconds`: a first bucket the window begins inside
+    and a last one it ends inside are left out (a sparkline cannot mark them partial as the trend
+    charts do: a window from 10:35 drew its first day's 13 h of runs as a dip on every workflow, and
+    its last few runs as a drop to 0)."""
+    start = math.ceil(f.since.timestamp() / seconds) * seconds
     end = f.until.timestamp()
     out: list[pd.Timestamp] = []
     t = start

@@ -58,15 +58,21 @@ def color_for(key: str, index: int) -> str:
     return CLOUD_COLORS.get(str(key), PALETTE[index % len(PALETTE)])
 
 
-def partial_bucket(buckets: Iterable[Any], until: dt.datetime | None, seconds: int | None) -> pd.Timestamp | None:
-    """The start of the last bucket when the window ends inside it (it holds less than a full
-    bucket's time, so it must not read as a drop), else None."""
+def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt.datetime | None,
+                    seconds: int | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
+    """The starts of the first and the last bucket when the window begins or ends inside them (each
+    holds less than a full bucket's time, so must not read as a dip at the start or a drop at the
+    end), else None for that end. Buckets are whole multiples of `seconds` since the epoch, so a
+    window that starts at 10:35 has a first daily bucket holding 13 h 25 min of it."""
     values = [pd.Timestamp(b) for b in buckets if b is not None and not pd.isna(b)]
-    if until is None or not seconds or not values:
-        return None
-    last = max(values)
-    last = last.tz_localize("UTC") if last.tzinfo is None else last
-    return last if last + pd.Timedelta(seconds=seconds) > pd.Timestamp(until) else None
+    if not seconds or not values:
+        return None, None
+    values = [v.tz_localize("UTC") if v.tzinfo is None else v for v in values]
+    first, last = min(values), max(values)
+    width = pd.Timedelta(seconds=seconds)
+    head = first if since is not None and first < pd.Timestamp(since) < first + width else None
+    tail = last if until is not None and last + width > pd.Timestamp(until) else None
+    return head, tail
 
 
 def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
@@ -78,19 +84,27 @@ def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
     (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**settings)
 
 
-def _mark_partial(fig: go.Figure, start: pd.Timestamp, until: dt.datetime) -> None:
-    """The last, partial bucket shaded and labelled: the shape and annotation `add_vrect` makes, added
-    directly (add_vrect's placement logic took 4.5-7.6 ms a chart, these 1.6 ms)."""
-    fig.add_shape(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(until), y0=0, y1=1,
+def _mark_partial(fig: go.Figure, start: pd.Timestamp, end: pd.Timestamp | dt.datetime) -> None:
+    """A partial bucket's time inside the window shaded and labelled: the shape and annotation
+    `add_vrect` makes, added directly (add_vrect's placement logic took 4.5-7.6 ms a chart, these 1.6 ms)."""
+    fig.add_shape(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(end), y0=0, y1=1,
                   fillcolor="#bbbbbb", opacity=0.18, line_width=0)
     fig.add_annotation(x=start, y=1, xref="x", yref="y domain", text="partial", showarrow=False, xanchor="left",
                        yanchor="top", font=dict(size=10, color="#777"))
 
 
 def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col: str, kind: str,
-           partial: pd.Timestamp | None) -> None:
-    """One series; its partial last bucket lighter (bars) or dashed (lines)."""
-    is_partial = (pd.to_datetime(part[x], utc=True) >= partial) if partial is not None else None
+           partial: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> None:
+    """One series; its partial first and last buckets lighter (bars) or dotted (lines)."""
+    head, tail = partial
+    is_partial: pd.Series | None = None
+    if head is not None or tail is not None:
+        at = pd.to_datetime(part[x], utc=True)
+        is_partial = pd.Series(False, index=part.index)
+        if head is not None:
+            is_partial |= at == head
+        if tail is not None:
+            is_partial |= at >= tail
     if kind == "bar":
         opacity = [0.4 if p else 1.0 for p in is_partial] if is_partial is not None else 1.0
         fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col, marker_opacity=opacity))
@@ -100,21 +114,25 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
                                  stackgroup=stack))
         return
-    full = part[~is_partial.to_numpy()]
-    fig.add_trace(go.Scatter(x=full[x], y=full[y], name=name, mode="lines", line=dict(color=col, width=2),
-                             legendgroup=name))
-    tail = part.iloc[len(full) - 1:] if len(full) else part
-    fig.add_trace(go.Scatter(x=tail[x], y=tail[y], name=f"{name} (partial)", mode="lines+markers",
-                             line=dict(color=col, width=2, dash="dot"), opacity=0.6, legendgroup=name,
-                             showlegend=False))
+    flags = is_partial.to_numpy()
+    whole = [i for i, p in enumerate(flags) if not p]
+    lo, hi = whole[0], whole[-1]
+    fig.add_trace(go.Scatter(x=part[x].iloc[lo:hi + 1], y=part[y].iloc[lo:hi + 1], name=name, mode="lines",
+                             line=dict(color=col, width=2), legendgroup=name))
+    for piece in (part.iloc[:lo + 1] if lo > 0 else None, part.iloc[hi:] if hi < len(part) - 1 else None):
+        if piece is not None:
+            fig.add_trace(go.Scatter(x=piece[x], y=piece[y], name=f"{name} (partial)", mode="lines+markers",
+                                     line=dict(color=col, width=2, dash="dot"), opacity=0.6, legendgroup=name,
+                                     showlegend=False))
 
 
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
           y_title: str | None = None, kind: str = "line", money: bool = False,
           percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
-          bucket_s: int | None = None, duration: bool = False) -> go.Figure:
+          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None) -> go.Figure:
     """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
-    With `until` and `bucket_s`, a last bucket the window ends inside is marked partial. `duration`:
+    With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
+    (`until`) are marked partial. `duration`:
     `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
@@ -124,7 +142,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
         frame = frame.assign(**{y: frame[y] / size})
         suffix, y_title = f" {unit}", y_title or f"duration ({unit})"
     fig = _base(title)
-    partial = partial_bucket(frame[x], until, bucket_s)
+    partial = partial_buckets(frame[x], since, until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
     for index, (key, part) in enumerate(groups):
         name = str(key[0] if isinstance(key, tuple) else key)
@@ -137,13 +155,16 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if integer:
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())
-    if partial is not None and until is not None:
-        _mark_partial(fig, partial, until)
+    head, tail = partial
+    if head is not None and since is not None and bucket_s:
+        _mark_partial(fig, pd.Timestamp(since), head + pd.Timedelta(seconds=bucket_s))
+    if tail is not None and until is not None:
+        _mark_partial(fig, tail, until)
     return fig
 
 
-def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None,
-               bucket_s: int | None = None) -> dict[str, go.Figure]:
+def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
+               since: dt.datetime | None = None) -> dict[str, go.Figure]:
     """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
@@ -152,13 +173,13 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None,
     frame["failure_rate"] = frame["failed"] / frame["executions"].where(frame["executions"] > 0)
     return {
         "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
-                            integer=True, until=until, bucket_s=bucket_s),
+                            integer=True, until=until, bucket_s=bucket_s, since=since),
         "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True, until=until, bucket_s=bucket_s),
+                              percent=True, until=until, bucket_s=bucket_s, since=since),
         "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
-                         until=until, bucket_s=bucket_s),
+                         until=until, bucket_s=bucket_s, since=since),
         "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
-                      until=until, bucket_s=bucket_s),
+                      until=until, bucket_s=bucket_s, since=since),
     }
 
 
@@ -224,12 +245,12 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
 
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
                    title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
-                   bucket_s: int | None = None) -> go.Figure:
+                   bucket_s: int | None = None, since: dt.datetime | None = None) -> go.Figure:
     """Retries over time by cloud, with each storm window shaded (labelled when there are few)."""
     if retries is None or retries.empty:
         return empty_figure("No retries in this window", title=title)
     fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
-                until=until, bucket_s=bucket_s)
+                until=until, bucket_s=bucket_s, since=since)
     spans = merge_windows(storms)
     ends = [pd.Timestamp(v) for v in (retries["bucket"].min(), retries["bucket"].max(), until) if not is_missing(v)]
     labels = span_labels(spans, min(ends), max([*ends, *(s["window_end"] for s in spans)])) \

@@ -44,9 +44,10 @@ def test_failures_kpis_count_every_error_not_the_listed_fifty(many_errors_store,
     assert any(f"of {distinct:,} distinct errors" in c.value for c in at.caption)
 
 
-def test_workflow_runs_trend_leaves_out_the_partial_last_day(tmp_path):
+def test_workflow_runs_trend_leaves_out_the_partial_days(tmp_path):
     """A window ending 5 minutes into a day drew that day's handful of runs as every sparkline's last
-    point (0 on all 12 workflows of the demo): the trend holds whole days only."""
+    point (0 on all 12 workflows of the demo), and one beginning 5 minutes into a day drew that day's
+    runs less 5 minutes as its first: the trend holds whole days only."""
     import datetime as dt
 
     from flowscope.analysis import tables
@@ -57,8 +58,10 @@ def test_workflow_runs_trend_leaves_out_the_partial_last_day(tmp_path):
     con = tables.prepare(Store(tmp_path).connect().cursor())
     f = tables.Filters(t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(days=6, minutes=5))
     table = tables.workflow_table(con, f)
-    assert {len(t) for t in table["trend"]} == {6}, "six whole days; the day the window ends inside left out"
-    assert sum(t[-1] for t in table["trend"]) > 0
+    assert {len(t) for t in table["trend"]} == {5}, "five whole days; the days the window begins and ends inside left out"
+    assert sum(t[0] for t in table["trend"]) > 0 and sum(t[-1] for t in table["trend"]) > 0
+    whole = tables.Filters(t0, t0 + dt.timedelta(days=6, minutes=5))
+    assert {len(t) for t in tables.workflow_table(con, whole)["trend"]} == {6}, "a window starting on a day's edge"
     assert sum(sum(t) for t in table["trend"]) <= table["runs"].sum()
 
 

@@ -117,6 +117,37 @@ def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
     assert not [a for a in fig.layout.annotations if a.text == "partial"]
 
 
+def test_partial_first_bucket_is_marked_not_a_dip():
+    """A 7-day window from 10:35 has a first 6-hour bucket (06:00-12:00) holding 1 h 25 min of it: drawn
+    like the others it read as a dip at the start of every trend chart. It is marked as the last one is."""
+    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    frame = _trend(until)
+    frame.loc[0, "executions"] = 10
+    since = frame["bucket"].iloc[0].to_pydatetime() + dt.timedelta(hours=4, minutes=35)
+    figs = charts.kpi_trends(frame, since=since, until=until, bucket_s=6 * 3600)
+    for name in ("executions", "failure_rate", "retries", "cost"):
+        notes = [a.text for a in figs[name].layout.annotations]
+        assert notes.count("partial") == 2, name
+    shade = figs["executions"].layout.shapes[0]
+    assert pd.Timestamp(shade.x0) == pd.Timestamp(since)
+    assert pd.Timestamp(shade.x1) == frame["bucket"].iloc[1]            # to the first bucket's end
+    opacity = list(figs["executions"].data[0].marker.opacity)
+    assert opacity[0] < 1 and opacity[-1] < 1 and set(opacity[1:-1]) == {1.0}
+    dotted = [t for t in figs["failure_rate"].data if t.line.dash == "dot"]
+    assert sorted(len(t.x) for t in dotted) == [2, 2]                    # partial -> first whole; last whole -> partial
+    solid = [t for t in figs["failure_rate"].data if t.line.dash != "dot"]
+    assert len(solid) == 1 and len(solid[0].x) == len(frame) - 2
+
+
+def test_no_first_partial_mark_when_the_window_begins_on_a_bucket_edge():
+    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    frame = _trend(until)
+    fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar",
+                       since=frame["bucket"].iloc[0].to_pydatetime(), until=until, bucket_s=6 * 3600)
+    assert [a.text for a in fig.layout.annotations].count("partial") == 1          # the last bucket only
+    assert list(fig.data[0].marker.opacity)[0] == 1
+
+
 def test_count_charts_have_integer_axes():
     fig = charts.lines(_trend(NOW), x="bucket", y="executions", color="cloud", kind="bar", integer=True)
     assert fig.layout.yaxis.tickformat == ",d"

@@ -23,7 +23,8 @@ st.caption("List prices (analysis/pricing.py) times billed quantities; monthly f
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
 ui.plot(charts.lines(data.cost_over_time(f, by), x="bucket", y="cost_usd", color="key",
-                     title=f"Cost by {by}", kind="area", money=True, until=f.until, bucket_s=bucket_seconds(f)),
+                     title=f"Cost by {by}", kind="area", money=True, since=f.since, until=f.until,
+                     bucket_s=bucket_seconds(f)),
         key="cost-time")
 
 st.subheader("Top drivers", divider="gray")

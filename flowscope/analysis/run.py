@@ -80,6 +80,9 @@ class Coverage:
     collected_to: dt.datetime | None = None
     """The latest watermark of a successful sync of the selected clouds: data up to it was looked for (a
     quiet workflow after its last run is known quiet, not missing); imports record none."""
+    observed: frozenset[tuple[str, str]] = frozenset()
+    """(cloud, workflow_id) of the workflows with an execution in the window: the analyses looked at
+    their runs, so a finding about one of them that is not found again is over (`report.history`)."""
 
     @property
     def status(self) -> str:
@@ -265,6 +268,8 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         until_given=until_given,
         failed_collections=_failed_collections(ctx.tables["collection_runs"], ctx.collections_until),
         collected_to=_collected_to(ctx.tables["collection_runs"], ctx.until),
+        observed=frozenset((str(c), str(w)) for c, w, n in zip(runs[C.cloud], runs[C.workflow_id], runs["in_window"],
+                                                                 strict=True) if n > 0),
     )
 
 

@@ -48,14 +48,16 @@ def _more_severe(now: str, before: str) -> bool:
 
 def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: dt.datetime, until: dt.datetime,
             clouds: Sequence[str] = (), workflows: Sequence[str] = (),
-            observed: Collection[str] | None = None) -> tuple[list[dict[str, Any]], HistoryChange]:
+            observed: Collection[str] | None = None,
+            observed_workflows: Collection[tuple[str, str]] | None = None,
+            ) -> tuple[list[dict[str, Any]], HistoryChange]:
     """Pure: the history rows this report writes and the change it reports.
 
     A stored row already at this window (or a later one) is not touched: a re-run, or an older report
     run after a newer one, never rewinds the history; its state is reported as recorded.
-    `observed`: the clouds with executions in this window (None: all). A finding of another cloud is
-    not resolved by its absence (nothing was looked at: an empty window, a collector that stopped),
-    except a collection gap, which the collection runs resolve.
+    A finding not found again is resolved only where this report looked (`_looked_at`):
+    `observed`, the clouds with executions in this window, and `observed_workflows`, the
+    (cloud, workflow_id) with executions in it (None: everything was looked at).
     """
     rid = run_id(since, until, clouds, workflows)
     by_id = {str(r[C.id]): r for r in stored}
@@ -93,7 +95,7 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     for fid, old in by_id.items():
         if fid in seen or not _in_scope(old, clouds, workflows):
             continue
-        if observed is not None and old.get(C.cloud) not in observed and old.get(C.kind) != FindingKind.COLLECTION_GAP:
+        if not _looked_at(old, observed, observed_workflows):
             continue
         end = utc(old[C.window_end])
         if end < until and old[C.state] != FindingState.RESOLVED.value:
@@ -105,6 +107,23 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             resolved.append(old)          # resolved by this very report, run before
     change.resolved = pd.DataFrame(resolved, columns=list(_history_columns()))
     return writes, change
+
+
+def _looked_at(row: dict[str, Any], clouds: Collection[str] | None,
+               workflows: Collection[tuple[str, str]] | None) -> bool:
+    """Whether this report looked where a stored finding was, so its absence means it is over. Absence
+    where nothing ran resolves nothing (an empty window, a collector that stopped: a cloud's, or one
+    region's or resource group's while the rest of the cloud ran, said "resolved" of a step failing 43%
+    of the time and re-alerted it as "reopened" once data was back). A collection gap is resolved by the
+    collection runs; a stuck run by its cloud's sync (its run has no newer executions to look at); a
+    finding about a workflow by that workflow's runs in the window; any other by its cloud's."""
+    if row.get(C.kind) == FindingKind.COLLECTION_GAP:
+        return True
+    workflow = row.get(C.workflow_id)
+    by_workflow = isinstance(workflow, str) and workflow and row.get(C.kind) != FindingKind.STUCK_EXECUTION
+    if workflows is not None and by_workflow:
+        return (str(row.get(C.cloud)), str(workflow)) in workflows
+    return clouds is None or row.get(C.cloud) in clouds
 
 
 def _notified(row: dict[str, Any]) -> dict[str, str]:
@@ -160,7 +179,8 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     observed = {str(c) for c, n in zip(overview[C.cloud], overview["executions"], strict=True)
                 if c != "total" and n > 0} if not overview.empty else set()
     writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
-                             workflows=f.workflows, observed=observed)
+                             workflows=f.workflows, observed=observed,
+                             observed_workflows=content.coverage.observed)
     if writes and write:
         store.write({"findings": writes})
         change.recorded = True

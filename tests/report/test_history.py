@@ -82,6 +82,33 @@ def test_absence_from_an_unobserved_cloud_resolves_nothing():
     assert back.states == {"z": "ongoing"}                   # never resolved, so not 'reopened' (re-sent)
 
 
+def test_absence_from_an_unobserved_workflow_resolves_nothing():
+    """One region's (or resource group's) collector stopped while the rest of its cloud ran: the cloud
+    had executions, so its workflows' findings read "resolved", to be re-alerted as "reopened" when
+    the region came back. Only a workflow with runs in the window resolves what is not found again."""
+    def one(fid: str, workflow: str, kind: str = "failing_step") -> pd.DataFrame:
+        return findings((fid, "high", "aws")).assign(workflow_id=workflow, kind=kind)
+
+    first = pd.concat([one("east", "wf-east"), one("west", "wf-west"), one("stuck", "wf-west", "stuck_execution")],
+                      ignore_index=True)
+    stored, _ = step([], first, T0 + DAY)
+    stored, change = step(stored, findings(), T0 + 2 * DAY, observed={"aws"},
+                          observed_workflows={("aws", "wf-east")})
+    assert sorted(change.resolved[C.id]) == ["east", "stuck"]    # a stuck run is its cloud's sync's to clear
+    _, back = step(stored, one("west", "wf-west"), T0 + 3 * DAY, observed={"aws"},
+                   observed_workflows={("aws", "wf-east"), ("aws", "wf-west")})
+    assert back.states == {"west": "ongoing"}                    # never resolved, so not 'reopened' (re-sent)
+
+
+def test_a_report_says_which_workflows_it_looked_at(tmp_path):
+    store = make_store(tmp_path / "s", failed_scope=False)
+    content = build_content(store, since=END - dt.timedelta(days=7), until=END, now=END)
+    ran = store.sql(f"SELECT DISTINCT cloud, workflow_id FROM executions WHERE started_at >= TIMESTAMPTZ "
+                    f"'{(END - dt.timedelta(days=7)).isoformat()}' AND started_at < TIMESTAMPTZ '{END.isoformat()}'")
+    assert content.coverage.observed == {(r.cloud, r.workflow_id) for r in ran.itertuples()}
+    assert content.coverage.observed
+
+
 @pytest.mark.slow  # two reports of a fresh store
 def test_an_empty_window_resolves_no_finding(tmp_path):
     store = make_store(tmp_path / "s", failed_scope=False)

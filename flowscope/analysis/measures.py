@@ -41,9 +41,13 @@ STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.A
 TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
 """Statuses of a finished run (the denominator of the run failure rate)."""
 
-SAVING_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if")
-"""Findings whose `monthly_usd` is a saving (what a change would stop paying). Other findings'
-`monthly_usd` is what a problem costs (retries, failed runs): spend already counted, not a saving."""
+SAVING_KINDS = ("polling_loop", "express_candidate", "plan_what_if")
+"""Findings whose `monthly_usd` is a saving (what a change would stop paying): a callback instead of the
+polling loop's turns, the same runs priced as Express, the same work on the other Logic Apps plan. Other
+findings' `monthly_usd` is spend already counted, not a saving: what a problem costs (retries, failed
+runs), or where the spend sits (`costly_step`: the step's whole spend, while the change it recommends, a
+batch, a child workflow or another action, removes an unknown part of it; a step of one state per Map
+item moved into an Express child still costs a transition per item in its parent)."""
 
 
 def window_days(seconds: float) -> float:

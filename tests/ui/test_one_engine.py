@@ -141,9 +141,12 @@ def test_savings_are_counted_once():
         {"kind": "plan_what_if", "cloud": "azure", "workflow_id": "w4", "step": None, "monthly_usd": 175.0,
          "evidence": {"assumed_current_plan": True}},
     ]
-    # w1: max per step (A 5, B 2) = 7 beats its workflow-level 4; w2: 50 replaces 1; retries are spend;
-    # w4's saving is a plan fee assumed, not measured: listed, never summed into the headline.
-    assert measures.potential_savings(found) == pytest.approx(57.0)
+    # w1: per step the largest saving (A: the polling loop's 3; a costly step's monthly_usd is its spend,
+    # not a saving) = 3, beaten by its workflow-level 4; w2: 50 (its costly step is spend); retries are
+    # spend; w4's saving is a plan fee assumed, not measured: listed, never summed into the headline.
+    assert measures.potential_savings(found) == pytest.approx(54.0)
+    found.append({"kind": "polling_loop", "cloud": "aws", "workflow_id": "w1", "step": "B", "monthly_usd": 2.5})
+    assert measures.potential_savings(found) == pytest.approx(55.5)        # w1: steps 3 + 2.5 beat the 4
 
 
 def test_a_window_wider_than_the_data_projects_over_the_data(three_cloud_store, monkeypatch):

@@ -58,7 +58,7 @@ def test_workflow_runs_trend_leaves_out_the_partial_days(tmp_path):
     con = tables.prepare(Store(tmp_path).connect().cursor())
     f = tables.Filters(t0 + dt.timedelta(minutes=5), t0 + dt.timedelta(days=6, minutes=5))
     table = tables.workflow_table(con, f)
-    assert {len(t) for t in table["trend"]} == {5}, "five whole days; the days the window begins and ends inside left out"
+    assert {len(t) for t in table["trend"]} == {5}, "five whole days; the days the window begins and ends in left out"
     assert sum(t[0] for t in table["trend"]) > 0 and sum(t[-1] for t in table["trend"]) > 0
     whole = tables.Filters(t0, t0 + dt.timedelta(days=6, minutes=5))
     assert {len(t) for t in tables.workflow_table(con, whole)["trend"]} == {6}, "a window starting on a day's edge"

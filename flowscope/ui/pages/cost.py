@@ -75,8 +75,9 @@ def cost_findings(found: pd.DataFrame | None) -> None:
         return
     st.metric("Savings the analyses found", f"{fmt_usd(measures.potential_savings(found.to_dict('records')))}/month",
               help="Each saving counted once: the largest per step, and a workflow-level what-if replaces "
-                   "(not adds to) that workflow's step savings; a what-if on an assumed plan fee is listed, "
-                   "not counted.")
+                   "(not adds to) that workflow's step savings. A costly step's $/month is its spend (what "
+                   "a change saves of it depends on the change) and a what-if on an assumed plan fee is "
+                   "listed: neither is counted.")
     ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
                     "evidence"]], "cost-what-if", column_config={
         "monthly_usd": st.column_config.NumberColumn("$/month")})

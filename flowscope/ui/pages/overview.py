@@ -67,9 +67,10 @@ def top_findings(found: pd.DataFrame | None) -> None:
         ui.plot(charts.severity_counts(found), key="sev")
         st.metric("Findings", f"{len(found):,}")
         st.metric("Potential savings per month", fmt_usd(measures.potential_savings(found.to_dict("records"))),
-                  help="What the cost findings say a change would save, each saving counted once; "
-                       "not part of spend or its projection. A what-if on an assumed plan fee is listed, "
-                       "not counted.")
+                  help="What the findings that price a change (a callback for a polling loop, Express, "
+                       "the other Logic Apps plan) say it would save, each saving counted once; not part of "
+                       "spend or its projection. A costly step's $/month is its spend, and a what-if on an "
+                       "assumed plan fee is listed: neither is counted.")
     with c2:
         ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
                         "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],

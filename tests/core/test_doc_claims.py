@@ -169,3 +169,37 @@ def test_the_readme_lists_every_finding_kind():
     listed = re.search(r"`kind` \(([a-z_,\s]+)\)", _text(ROOT / "README.md"))
     assert listed
     assert [k.strip() for k in listed.group(1).split(",")] == [k.value for k in FindingKind]
+
+
+def test_the_model_doc_matches_the_schema():
+    """docs/model.md's table of tables (their keys), its enum lists and its findings columns are the code's."""
+    from flowscope.model import TABLES, Kind, Status, StepType
+
+    text = _text(ROOT / "docs" / "model.md")
+    rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\w, ]+) \| [^|]+ \|$", text, flags=re.M)
+    assert {name: tuple(key.split(", ")) for name, key in rows} == {n: t.key for n, t in TABLES.items()}
+
+    def listed(before: str) -> list[str]:
+        found = re.search(re.escape(before) + r"[^`]*((?:`[\w-]+`,?\s*(?:or\s+)?)+)", text)
+        assert found, before
+        return re.findall(r"`([\w-]+)`", found.group(1))
+
+    assert listed("`status`: normalised (") == [s.value for s in Status]
+    assert listed("`type` is one of") == [t.value for t in StepType]
+    assert listed("`kind`:") == [k.value for k in Kind]
+    findings = text.split("### findings", 1)[1].split("## ", 1)[0]
+    columns = [c for row in re.findall(r"^\| (`.+?`) \|", findings, flags=re.M)
+               for c in re.findall(r"`(\w+)`", row)]
+    assert sorted(columns) == sorted(TABLES["findings"].schema.names)
+
+
+def test_every_repository_path_the_docs_name_exists():
+    pattern = (r"(?<![\w/.~-])((?:tests|bench|scripts|docs|flowscope)/[\w./-]+"
+               r"\.(?:py|md|json|sh|toml|yaml|service|timer))")
+    missing = {}
+    for path in DOCS:
+        for number, line in enumerate(_text(path).splitlines(), start=1):
+            for named in re.findall(pattern, line):
+                if not (ROOT / named).exists():
+                    missing.setdefault(named, f"{path.relative_to(ROOT)}:{number}")
+    assert not missing, missing

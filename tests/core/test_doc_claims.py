@@ -203,3 +203,17 @@ def test_every_repository_path_the_docs_name_exists():
                 if not (ROOT / named).exists():
                     missing.setdefault(named, f"{path.relative_to(ROOT)}:{number}")
     assert not missing, missing
+
+
+def test_doctor_names_extras_that_exist(monkeypatch):
+    """doctor's "missing: pip install flowscope[X]" names an extra of pyproject.toml (it said
+    flowscope[dashboard], which pip ignores with a warning: the dashboard's extra is `ui`)."""
+    import importlib.util
+
+    from flowscope import cli
+
+    extras = set(tomllib.loads(_text(ROOT / "pyproject.toml"))["project"]["optional-dependencies"])
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    named = [re.search(r"flowscope\[(\w+)\]", line) for line in cli._extra_lines()]
+    assert {m.group(1) for m in named if m} <= extras
+    assert any(m and m.group(1) == "ui" for m in named)

@@ -173,7 +173,7 @@ def test_the_readme_lists_every_finding_kind():
 
 def test_the_model_doc_matches_the_schema():
     """docs/model.md's table of tables (their keys), its enum lists and its findings columns are the code's."""
-    from flowscope.model import TABLES, Kind, Status, StepType
+    from flowscope.model import TABLES, Kind, Source, Status, StepType
 
     text = _text(ROOT / "docs" / "model.md")
     rows = re.findall(r"^\| `(\w+)` \| [^|]+ \| ([\w, ]+) \| [^|]+ \|$", text, flags=re.M)
@@ -187,6 +187,7 @@ def test_the_model_doc_matches_the_schema():
     assert listed("`status`: normalised (") == [s.value for s in Status]
     assert listed("`type` is one of") == [t.value for t in StepType]
     assert listed("`kind`:") == [k.value for k in Kind]
+    assert listed("`source` (") == [s.value for s in Source]
     findings = text.split("### findings", 1)[1].split("## ", 1)[0]
     columns = [c for row in re.findall(r"^\| (`.+?`) \|", findings, flags=re.M)
                for c in re.findall(r"`(\w+)`", row)]

@@ -218,3 +218,14 @@ def test_doctor_names_extras_that_exist(monkeypatch):
     named = [re.search(r"flowscope\[(\w+)\]", line) for line in cli._extra_lines()]
     assert {m.group(1) for m in named if m} <= extras
     assert any(m and m.group(1) == "ui" for m in named)
+
+
+def test_every_source_key_is_shown():
+    """Each key a cloud's [[sources]] entry accepts appears in that cloud's TOML example (a label,
+    `name`, aside), so a key added to a collector is documented beside it."""
+    for cloud in ("aws", "azure", "gcp"):
+        collector = registry.collector_for(cloud)
+        assert collector is not None
+        shown = {key for _, doc in TOML for source in doc.get("sources", []) if source["cloud"] == cloud
+                 for key in source}
+        assert set(collector.SOURCE_KEYS) - {"name"} <= shown, (cloud, set(collector.SOURCE_KEYS) - shown)

@@ -229,3 +229,11 @@ def test_every_source_key_is_shown():
         shown = {key for _, doc in TOML for source in doc.get("sources", []) if source["cloud"] == cloud
                  for key in source}
         assert set(collector.SOURCE_KEYS) - {"name"} <= shown, (cloud, set(collector.SOURCE_KEYS) - shown)
+
+
+def test_every_notify_key_is_shown():
+    from flowscope.report.notify import COMMON_KEYS, KEYS
+
+    shown = {key for _, doc in TOML for entry in doc.get("notify", []) for key in entry}
+    assert COMMON_KEYS | set().union(*KEYS.values()) <= shown
+    assert {entry["type"] for _, doc in TOML for entry in doc.get("notify", [])} == set(KEYS)

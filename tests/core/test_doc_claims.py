@@ -142,6 +142,10 @@ def test_exit_code_tables_list_the_codes():
         assert rows and rows <= codes, path
     readme = _text(ROOT / "README.md").split("### Exit codes", 1)[1]
     assert {int(m) for m in re.findall(r"^\| (\d) \|", readme, flags=re.M)} == codes
+    from flowscope import exitcodes
+
+    assert {int(m) for m in re.findall(r"^\| (\d) \|", exitcodes.__doc__ or "", flags=re.M)} == codes
+    assert [int(m) for m in re.findall(r"(?:^|; )(\d) ", exitcodes.exit_code_table())] == sorted(codes)
 
 
 # flags of other tools the docs show: streamlit, az, gcloud, systemctl

@@ -297,6 +297,9 @@ def sync(
 
 EXTRAS = {"aws": "boto3", "azure": "azure.identity", "gcp": "google.auth",
           "dashboard": "streamlit", "spark": "pyspark"}
+"""Each optional part doctor reports, and the module that tells it is installed."""
+EXTRA_NAMES = {"dashboard": "ui"}
+"""The pyproject extra of a part named otherwise (the dashboard's is `flowscope[ui]`)."""
 
 
 def _extra_lines() -> list[str]:
@@ -315,7 +318,8 @@ def _extra_lines() -> list[str]:
             present = find_spec(module) is not None
         except ModuleNotFoundError:
             present = False
-        lines.append(f"  {extra:<9} {'installed' if present else 'missing: pip install flowscope[' + extra + ']'}")
+        wanted = f"missing: pip install flowscope[{EXTRA_NAMES.get(extra, extra)}]"
+        lines.append(f"  {extra:<9} {'installed' if present else wanted}")
     return lines
 
 

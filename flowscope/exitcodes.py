@@ -7,7 +7,7 @@
 | 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store, bad input |
 | 3 | no data: the store or the window holds nothing, an import read nothing usable, the last
 |   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
-| 4 | `report` / `run`: a notification (or the report file) could not be delivered, after retries |
+| 4 | `run`: a notification could not be delivered, after retries (a report file that cannot be written is 2) |
 | 5 | a bug: an error flowscope did not foresee, said in one line with the file holding its traceback |
 
 A failed delivery (a report or notification that could not be sent) never hides the findings:

@@ -320,7 +320,12 @@ def save_truth(store: "Store", result: DemoResult) -> None:
                               "window_start": a.window_start.isoformat(),
                               "window_end": a.window_end.isoformat()} for a in result.truth],
                "healthy_workflows": result.healthy_workflows}
-    path.write_text(json.dumps(payload, indent=1))
+    # private like the rest of the store (0600; 0640 under FLOWSCOPE_STORE_MODE=0750), whatever the umask
+    mode = store.mode & 0o666
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    os.fchmod(handle, mode)
+    with os.fdopen(handle, "w") as out:
+        out.write(json.dumps(payload, indent=1))
 
 
 __all__ = ["DemoResult", "build_demo", "demo_end"]

@@ -69,6 +69,24 @@ def test_store_mode_0750_gives_the_group_read_access(tmp_path, monkeypatch, loos
     assert not [(str(p), oct(m)) for p, m in found if m & 0o007]     # still nothing for others
 
 
+@pytest.mark.parametrize(("env", "expected"), [(None, 0o600), ("0750", 0o640)])
+def test_the_demo_ground_truth_is_as_private_as_the_store(tmp_path, monkeypatch, loose_umask, env, expected):
+    """`_flowscope/demo_truth.json` was written with the process umask (0644), the one world-readable
+    file of a demo store."""
+    from flowscope.simulate.demo import DemoResult, save_truth, truth_path
+
+    if env is None:
+        monkeypatch.delenv(MODE_ENV, raising=False)
+    else:
+        monkeypatch.setenv(MODE_ENV, env)
+    store = Store(tmp_path / "demo")
+    save_truth(store, DemoResult())
+    assert stat.S_IMODE(truth_path(store).stat().st_mode) == expected
+    truth_path(store).chmod(0o644)                 # an older demo's file, rewritten by a new demo
+    save_truth(store, DemoResult())
+    assert stat.S_IMODE(truth_path(store).stat().st_mode) == expected
+
+
 @pytest.mark.parametrize("value", ["rwx", "0o7z0", "0600", "1777", "-1"])
 def test_a_bad_store_mode_is_a_clear_error(tmp_path, monkeypatch, value):
     monkeypatch.setenv(MODE_ENV, value)

@@ -13,7 +13,8 @@ DEMO_STORE = "~/.flowscope-demo"
 """`flowscope demo`'s store: the demo never writes into the real store unless --store says so."""
 CONFIG_ENV = "FLOWSCOPE_CONFIG"
 STORE_ENV = "FLOWSCOPE_STORE"
-KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "dashboard", "report", "notify"}
+KNOWN_KEYS = {"store", "sources", "thresholds", "auth", "report", "notify"}
+"""The top-level keys flowscope reads; any other is refused (a table nobody reads would look applied)."""
 
 
 class ConfigError(ValueError):
@@ -26,14 +27,13 @@ class Settings:
     sources: list[dict[str, Any]] = field(default_factory=list)
     thresholds: dict[str, Any] = field(default_factory=dict)
     auth: dict[str, Any] = field(default_factory=dict)
-    dashboard: dict[str, Any] = field(default_factory=dict)
     report: dict[str, Any] = field(default_factory=dict)
     notify: list[dict[str, Any]] = field(default_factory=list)   # [[notify]] targets (flowscope/report/notify)
     config_path: Path | None = None
 
     @property
     def store_path(self) -> str:
-        """Local paths are expanded; URLs (s3://, az://, gs://) are kept as they are."""
+        """Local paths are expanded; a URL is kept as it is (the store refuses it: local stores only)."""
         return self.store if "://" in self.store else str(Path(self.store).expanduser())
 
 
@@ -52,7 +52,7 @@ def read_config(path: Path) -> dict[str, Any]:
     return data
 
 
-TABLES = ("thresholds", "auth", "dashboard", "report")
+TABLES = ("thresholds", "auth", "report")
 ARRAYS_OF_TABLES = ("sources", "notify")
 
 
@@ -99,7 +99,6 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
         sources=list(data.get("sources", [])),
         thresholds=dict(data.get("thresholds", {})),
         auth=dict(data.get("auth", {})),
-        dashboard=dict(data.get("dashboard", {})),
         report=dict(data.get("report", {})),
         notify=list(data.get("notify", [])),
         config_path=path,

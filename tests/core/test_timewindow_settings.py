@@ -55,6 +55,10 @@ def test_settings_errors_name_the_problem(tmp_path: Path):
     bad.write_text("stroe = 1\n")
     with pytest.raises(ConfigError, match="unknown key.*stroe"):
         load_settings(bad)
+    unread = tmp_path / "unread.toml"
+    unread.write_text("[dashboard]\nport = 9000\n")          # accepted and never read: it looked applied
+    with pytest.raises(ConfigError, match="unknown key.*dashboard"):
+        load_settings(unread)
     broken = tmp_path / "broken.toml"
     broken.write_text("store = \n")
     with pytest.raises(ConfigError, match="broken.toml"):

@@ -380,7 +380,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         note(f"  last sync of {run[C.scope]}: {status} at {fmt_time(last(run))} "
              f"({fmt_duration(now - last(run))} ago)"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else "")
-             + (f" (superseded: the same source synced later as {later})" if later else ""), console=out)
+             + (f" (superseded: {later})" if later else ""), console=out)
     if stopped:
         note(f"{len(stopped)} sync(s) stopped before they ended (killed, or the machine lost): their scopes "
              "were not fully collected; run `flowscope sync` again", console=out)

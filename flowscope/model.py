@@ -139,6 +139,12 @@ scope id the run got (an AWS source whose account could not be read names its sc
 profile, `aws:default:us-east-1`, not after the account)."""
 
 
+CONFIGURED_KEY = "configured_sources"
+"""Key, in a collection run's `details`, of the `SOURCE_KEY`s of every scope of its cloud that the sync's
+configuration named when it ran: a scope whose source is not among them in a later sync is no longer
+configured (its name globs changed, its region was removed), so its last failure is history, not news."""
+
+
 def json_object(value: Any) -> dict[str, Any]:
     """A JSON object given as text or as a mapping (a collection run's `details`, a workflow
     definition), as a dict; {} when it is unreadable or not an object."""
@@ -164,29 +170,45 @@ def run_source(details: Any) -> str | None:
 
 
 def superseded_failures(latest: Iterable[Mapping[str, Any]]) -> dict[str, str]:
-    """Of the newest collection run of each scope, the failed ones a later run of the same source
-    collected after, under another scope id: run_id -> that later run's scope.
+    """Of the newest collection run of each scope, the failed ones that are no longer the last word on
+    their source: run_id -> why, said after "superseded: ".
 
-    Such a failure is kept as recorded (the run, its error), but it is no longer the last word
-    on its source: e.g. a failed `aws:default:us-east-1` (the account could not be read) followed
-    by a succeeded `aws:123456789012:us-east-1` of the same source. Runs without a source
-    (recorded before it was kept) are never superseded."""
+    - A later run of the same source collected, under another scope id: e.g. a failed
+      `aws:default:us-east-1` (the account could not be read) followed by a succeeded
+      `aws:123456789012:us-east-1` of the same source.
+    - A later sync of its cloud was configured without its source (`CONFIGURED_KEY`): the scope's name
+      globs changed (a new scope id) or its region or location was removed. Its failure stayed the
+      newest run of a scope nobody syncs any more: "collection failed" (exit 3) for ever.
+
+    Such a failure is kept as recorded (the run, its error). Runs without a source (recorded before it
+    was kept) are never superseded."""
     rows = list(latest)
     collected: dict[str, tuple[Any, str]] = {}
+    configured: dict[str, tuple[Any, frozenset[str]]] = {}     # cloud -> its newest sync's configured sources
     for row in rows:
-        source = run_source(row.get(C.details))
-        if source and row.get(C.status) in COLLECTED_STATUSES:
-            started = row.get(C.started_at)
+        details = run_details(row.get(C.details))
+        source = details.get(SOURCE_KEY)
+        started = row.get(C.started_at)
+        if isinstance(source, str) and source and row.get(C.status) in COLLECTED_STATUSES:
             if source not in collected or started > collected[source][0]:
                 collected[source] = (started, str(row.get(C.scope)))
+        named = details.get(CONFIGURED_KEY)
+        cloud = str(row.get(C.cloud))
+        if isinstance(named, list) and (cloud not in configured or started > configured[cloud][0]):
+            configured[cloud] = (started, frozenset(str(n) for n in named))
     out: dict[str, str] = {}
     for row in rows:
         source = run_source(row.get(C.details))
-        if row.get(C.status) != RunStatus.FAILED.value or source not in collected:
+        if row.get(C.status) != RunStatus.FAILED.value or source is None:
             continue
-        started, scope = collected[source]
-        if scope != row.get(C.scope) and started > row.get(C.started_at):
-            out[str(row.get(C.run_id))] = scope
+        if source in collected:
+            started, scope = collected[source]
+            if scope != row.get(C.scope) and started > row.get(C.started_at):
+                out[str(row.get(C.run_id))] = f"the same source synced later as {scope}"
+                continue
+        synced = configured.get(str(row.get(C.cloud)))
+        if synced is not None and synced[0] > row.get(C.started_at) and source not in synced[1]:
+            out[str(row.get(C.run_id))] = "no longer configured (a later sync of its cloud named other sources)"
     return out
 
 

@@ -21,7 +21,7 @@ from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
-from flowscope.model import UTC, Cloud, RunStatus, cloud_spelling
+from flowscope.model import CONFIGURED_KEY, SOURCE_KEY, UTC, Cloud, RunStatus, cloud_spelling
 from flowscope.settings import ConfigError
 
 if TYPE_CHECKING:
@@ -169,18 +169,54 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
         _, module, scope = job
         return module.collect_scope(scope, store, since=since, now=now)
 
+    keys = {id(scope): source_key_of(scope) for _, _, scope in jobs}
     for outcome in bounded_map(run, jobs, max_parallel_scopes, thread_name_prefix="flowscope-scope"):
+        cloud, _, scope = outcome.item
         if outcome.result is not None:
-            report.results.append(outcome.result)
+            result = outcome.result
         else:
-            cloud, _, scope = outcome.item
             name = scope.scope_id(None) if hasattr(scope, "scope_id") else repr(scope)
-            failed = ScopeResult(cloud=cloud, scope=name, started_at=now).finish(failed=outcome.error)
-            report.results.append(failed)
+            result = ScopeResult(cloud=cloud, scope=name, started_at=now).finish(failed=outcome.error)
+        result.details.setdefault(SOURCE_KEY, keys[id(scope)])
+        report.results.append(result)
+    _stamp_configured(store, report.results, jobs, keys)
     if any(r.counts.get(k) for r in report.results for k in r.counts if k.startswith("written_")):
         report.upkeep = compact_crowded(store)
     report.ended_at = dt.datetime.now(UTC)
     return report
+
+
+def source_key_of(scope: Any) -> str:
+    """What identifies a scope's configuration (`model.SOURCE_KEY`): its `source_key()` where the scope id
+    depends on what the cloud answers (AWS: the account), else its scope id, which the config alone makes."""
+    if hasattr(scope, "source_key"):
+        return str(scope.source_key())
+    return str(scope.scope_id(None))
+
+
+def _stamp_configured(store: "Store", results: list[ScopeResult], jobs: list[tuple[str, ModuleType, Any]],
+                      keys: dict[int, str]) -> None:
+    """Record, on every run of this sync, its source and the sources its cloud's configuration named
+    (`model.CONFIGURED_KEY`), in one write after the scopes: a scope whose source a later sync no longer
+    names (name globs changed, a region removed) stops being "the last collection failed" for ever
+    (`model.superseded_failures`). A store that cannot take the write leaves the runs as they were."""
+    configured: dict[str, list[str]] = {}
+    for cloud, _, scope in jobs:
+        configured.setdefault(cloud, []).append(keys[id(scope)])
+    rows = []
+    for result in results:
+        if result.cloud in configured:
+            result.details[CONFIGURED_KEY] = sorted(set(configured[result.cloud]))
+            rows.append(result.row())
+    if not rows:
+        return
+    from flowscope.model import Batch
+
+    try:
+        store.write(Batch(collection_runs=rows))
+    except Exception as exc:  # noqa: BLE001 - the runs are written already; this only adds to them
+        for result in results:
+            result.warnings.append(f"could not record the configured sources: {type(exc).__name__}: {exc}")
 
 
 def sync_source(cloud: str, scopes: Callable[[Mapping[str, Any]], list[Any]],

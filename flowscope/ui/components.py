@@ -233,10 +233,11 @@ def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
 
 
 def failed_scopes_banner(health: pd.DataFrame) -> None:
-    """Scopes whose latest collection failed: impossible to miss."""
+    """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
+    analyses' coverage says: `tables.collection_health`'s `superseded`)."""
     if health is None or health.empty:
         return
-    bad = health[health[C.status].isin(["failed", "partial"])]
+    bad = health[health[C.status].isin(["failed", "partial"]) & health["superseded"].isna()]
     if bad.empty:
         return
     lines = "\n".join(f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"

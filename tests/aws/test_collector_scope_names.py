@@ -122,3 +122,23 @@ def test_a_first_failure_under_the_profile_name_is_superseded_by_the_source_succ
         sync_store(store, [other])
     assert _doctor(store).exit_code == ExitCode.NO_DATA
     assert len(_failed_collections(store)) == 1
+
+
+def test_a_failure_of_a_source_no_longer_configured_is_history(fake, store, monkeypatch):
+    """A scope failed, then its name globs were changed: the new globs make a new scope id, which
+    collects, while the old scope's failure stayed its newest run, so analyze, report and run said
+    "collection failed" (exit 3) for ever after. A later sync whose configuration no longer names the
+    source supersedes it; one that still names it does not."""
+    globbed = {**_source(fake), "state_machines": ["ord*"]}
+    both = sync_store(store, [globbed, _source(fake)])
+    assert {r.status for r in both.results} == {RunStatus.SUCCEEDED}
+    with monkeypatch.context() as m:
+        _no_credentials(m)
+        sync_store(store, [globbed, _source(fake)])
+    assert len(_failed_collections(store)) == 2                 # both failed last, both still configured
+
+    assert sync_store(store, [_source(fake)]).exit_code == 0    # the globbed source removed from the config
+    assert _failed_collections(store) == []
+    doctor = _doctor(store)
+    assert doctor.exit_code == ExitCode.OK, doctor.output
+    assert "superseded: no longer configured" in " ".join(doctor.output.split())

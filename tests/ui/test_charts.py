@@ -181,6 +181,30 @@ def test_collection_health_puts_failures_first(con):
     assert health["lag_minutes"].iloc[1:].notna().all()
 
 
+def test_collection_health_says_which_failures_are_superseded(tmp_path):
+    """A scope whose source a later sync no longer names (its globs changed) failed last: the page's
+    banner and 'Failed' count said so for ever while analyze called the collection healthy. The table
+    carries the one rule's verdict (`model.superseded_failures`) beside the status."""
+    now = T0 + dt.timedelta(days=1)
+
+    def run(run_id: str, scope: str, status: str, at: dt.datetime, source: str, named: list[str]) -> dict:
+        return {C.run_id: run_id, C.cloud: "gcp", C.scope: scope, C.status: status, C.started_at: at,
+                C.ended_at: at + dt.timedelta(seconds=5), C.watermark: None, C.counts: "{}",
+                C.error: "PermissionDenied: 403" if status == "failed" else None,
+                C.details: json.dumps({"source": source, "configured_sources": named})}
+
+    Store(tmp_path).write({"collection_runs": [
+        run("r1", "gcp:p:l#old", "failed", now - dt.timedelta(hours=3), "gcp:p:l#old", ["gcp:p:l#old", "gcp:q:l"]),
+        run("r2", "gcp:q:l", "failed", now - dt.timedelta(hours=3), "gcp:q:l", ["gcp:p:l#old", "gcp:q:l"]),
+        run("r3", "gcp:p:l#new", "succeeded", now - dt.timedelta(hours=1), "gcp:p:l#new", ["gcp:p:l#new", "gcp:q:l"]),
+    ]})
+    health = queries.collection_health(queries.prepare(Store(tmp_path).connect().cursor()), now=now)
+    why = dict(zip(health[C.scope], health["superseded"], strict=True))
+    assert why["gcp:p:l#old"].startswith("no longer configured")
+    assert why["gcp:q:l"] is None and why["gcp:p:l#new"] is None          # still configured: still failing
+    assert C.run_id not in health.columns and C.details not in health.columns
+
+
 def test_latency_drift_against_previous_window(con):
     f = queries.Filters(T0 + dt.timedelta(days=3), T0 + dt.timedelta(days=6))
     frame = queries.latency_by_step(con, f)

@@ -13,10 +13,10 @@ if health.empty:
             "subscription, project) each time it runs; imports and the demo record theirs too.")
     st.stop()
 ui.failed_scopes_banner(health)
-counts = health["status"].value_counts()
+counts = health.loc[health["superseded"].isna(), "status"].value_counts()
 ui.metric_row([("Scopes", f"{len(health):,}", None),
                ("Healthy", f"{int(counts.get('succeeded', 0)):,}", None),
-               ("Failed", f"{int(counts.get('failed', 0)):,}", None),
+               ("Failed", f"{int(counts.get('failed', 0)):,}", None),   # a superseded failure is history
                ("Partial", f"{int(counts.get('partial', 0)):,}", None),
                ("Max lag", fmt_duration(health["lag_minutes"].max() * 60_000) if health["lag_minutes"].notna().any()
                 else "—", None)])
@@ -24,7 +24,8 @@ ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
 view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
 # Status as words (failures in capitals), not emoji: they read the same without an emoji font.
-view["status"] = view["status"].map(lambda s: {"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)))
+view["status"] = [({"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)) if why is None
+                   else f"{s} (superseded: {why})") for s, why in zip(view["status"], view["superseded"], strict=True)]
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
                "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",
          column_config={"lag_minutes": st.column_config.NumberColumn("lag"),

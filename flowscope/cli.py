@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -31,8 +32,24 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Observability and cost analysis for AWS Step Functions, Azure Logic Apps "
                        "and Google Cloud Workflows.")
-err = Console(stderr=True)
-out = Console()
+OUTPUT_CLOSED = 141
+"""Exit code when the reader of the output stopped early (`flowscope analyze | head -1`): what a shell
+reports for a command killed by SIGPIPE. Rich and Click exit 1 there, which is `--fail-on`'s "findings"."""
+
+
+class _Console(Console):
+    """A rich Console whose closed output ends the command with OUTPUT_CLOSED, not rich's exit 1."""
+
+    def on_broken_pipe(self) -> None:
+        if self.quiet:
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)      # as rich does: nothing more is written to the pipe
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(OUTPUT_CLOSED)
+
+
+err = _Console(stderr=True)
+out = _Console()
 
 StoreOpt = Annotated[Optional[str], typer.Option(
     "--store", help="Store folder (default: config, FLOWSCOPE_STORE, ~/.flowscope).")]
@@ -598,7 +615,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
         cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
         table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
                       fmt_monthly(row.monthly_usd))
-    console = out if out.is_terminal else Console(width=200)
+    console = out if out.is_terminal else _Console(width=200)
     console.print(table)
     note(f"{fmt_count(len(findings))} finding(s) in {analysed}", console=out)
 
@@ -828,16 +845,23 @@ def run_(
                              delivery_failed=any(d.failed for d in deliveries)))
 
 
+def _output_closed() -> bool:
+    """Whether Click replaced stdout after a broken pipe (it does so before exiting 1)."""
+    return type(sys.stdout).__name__.endswith("PacifyFlushWrapper")
+
+
 def main() -> None:
     """The console entry point: `app`, with an error nobody foresaw said in one line and exit 5, its
     traceback kept in a private file for a bug report (it exited 1, "findings", to a scheduler).
     FLOWSCOPE_DEBUG=1 shows the traceback instead."""
-    import os
-
     try:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except SystemExit as done:
+        if done.code == 1 and _output_closed():
+            sys.exit(OUTPUT_CLOSED)
+        raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, a code of its own
         if os.environ.get("FLOWSCOPE_DEBUG"):
             raise

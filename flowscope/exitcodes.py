@@ -12,6 +12,9 @@
 
 A failed delivery (a report or notification that could not be sent) never hides the findings:
 the code still says what was found (1 and 3 win over 4).
+
+Outside the table, as shells report signals: 130 when interrupted (Ctrl-C), 141 when the reader of
+the output stopped early (`flowscope analyze | head -1`; Click would exit 1, the findings' code).
 """
 
 from __future__ import annotations

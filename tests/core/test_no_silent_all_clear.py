@@ -545,3 +545,17 @@ def test_usage_before_the_price_list_is_priced_as_of_its_first_day(tmp_path):
                                  "--format", "json"])
     assert result.exit_code == ExitCode.OK, result.output
     assert json.loads(result.stdout)["counts"]["executions"] == 20
+
+
+def test_output_closed_early_is_not_the_findings_code(tmp_path):
+    """`flowscope doctor | head -1` (a reader that stops early) exited 1, the code `--fail-on` gives
+    findings, so a script reading the exit status saw findings that nobody found. It is 141, what a
+    shell reports for a command stopped by SIGPIPE."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "flowscope.cli", "doctor", "--store", str(tmp_path / "s")],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdout is not None
+    proc.stdout.close()                          # the reader is gone before the first line is written
+    assert proc.wait(60) == 141

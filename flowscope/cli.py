@@ -255,7 +255,9 @@ def import_(
         summary = f"nothing new: {result.unchanged_executions} execution(s) already stored unchanged"
     else:
         summary = (f"{result.new_executions} new, {result.changed_executions} changed, "
-                   f"{result.unchanged_executions} unchanged execution(s); rows written: {written}")
+                   f"{result.unchanged_executions} unchanged execution(s)"
+                   + (f", {fmt_count(result.trigger_polls)} trigger poll(s) that started no run (billed)"
+                      if result.trigger_polls else "") + f"; rows written: {written}")
     err.print(f"imported {result.files} file(s) ({formats}) into {escape(str(settings.store_path))}: {summary}",
               highlight=False, soft_wrap=True)
     print_skips(result.skips)

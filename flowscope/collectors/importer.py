@@ -96,6 +96,9 @@ class ImportResult:
     runless_executions: int = 0
     """Executions the files gave steps, attempts or usage of but no run record of (nor the store): the
     dashboard and the run measures count runs from run records, so they wait for one."""
+    trigger_polls: int = 0
+    """Ids a cloud keys rows by that never get a run (Logic Apps trigger polls that fired nothing: their
+    usage is billed and stored), counted apart from the executions."""
     upkeep: str | None = None
     """What merging small files did after the import (`upkeep.compact_crowded`), None when nothing."""
 
@@ -500,13 +503,18 @@ class _Tally:
     unchanged: set[ExecKey] = field(default_factory=set)
     with_run: set[ExecKey] = field(default_factory=set)      # an execution row written or already stored
     runless: set[ExecKey] = field(default_factory=set)       # steps, attempts or usage only, so far
+    polls: set[ExecKey] = field(default_factory=set)         # ids that never get a run (`_has_no_run`)
 
     def settle(self, result: ImportResult) -> None:
-        """An execution written twice by one import (read again after a late record) counts once."""
-        result.new_executions = len(self.new)
-        result.changed_executions = len(self.changed - self.new)
-        result.unchanged_executions = len(self.unchanged - self.new - self.changed)
+        """An execution written twice by one import (read again after a late record) counts once. Ids
+        that never get a run (Logic Apps trigger polls that fired nothing) are counted apart, not as
+        executions: "12,345 new executions" read of an export with 10,000 polls and 2,345 runs."""
+        polls = self.polls
+        result.new_executions = len(self.new - polls)
+        result.changed_executions = len(self.changed - self.new - polls)
+        result.unchanged_executions = len(self.unchanged - self.new - self.changed - polls)
         result.runless_executions = len(self.runless - self.with_run)
+        result.trigger_polls = len(polls)
 
 
 def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally, imported: set[ExecKey]) -> None:
@@ -520,7 +528,9 @@ def _drop_unchanged(batch: Batch, stored: dict[ExecKey, Counter], tally: _Tally,
     has_run = {(row[C.cloud], row[C.execution_id]) for row in batch.executions}
     has_run |= {key for key in overlap if any(entry[0] == "executions" for entry in stored[key])}
     tally.with_run |= has_run
-    tally.runless |= {key for key in keys - has_run if not _has_no_run(key)}
+    polls = {key for key in keys - has_run if _has_no_run(key)}
+    tally.polls |= polls
+    tally.runless |= keys - has_run - polls
     incoming = _fingerprints({table: [row for row in batch.rows(table)
                                       if (row[C.cloud], row[C.execution_id]) in overlap]
                               for table in EXECUTION_TABLES}) if overlap else {}

@@ -474,6 +474,8 @@ def test_trigger_polls_that_started_no_run_are_not_said_to_wait_for_their_run(tm
     result, text = run_import(tmp_path / "store", str(runs), str(polls))
     assert result.exit_code == 0, result.output
     assert "no run record" not in text
+    said = " ".join(text.split())
+    assert "1 new, 0 changed, 0 unchanged execution(s), 2 trigger poll(s) that started no run" in said, said
     assert len(Store.open(tmp_path / "store").read_rows("usage")) == 3       # the polls are still billed
     fired = tmp_path / "fired.json"
     fired.write_text(json.dumps({"value": [history("R9", True, "R9"), history("P3", False)]}))

@@ -20,7 +20,7 @@ import pyarrow as pa
 from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
-from flowscope.store.errors import NotAStoreError, StoreError
+from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.layout import META_DIR, Layout
 from flowscope.store.lock import WriterLock
@@ -254,7 +254,8 @@ class Store:
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
         snap = manifest.latest(self._layout.manifest_dir)
-        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files))
+        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
+                              str(self.path))
 
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
@@ -408,6 +409,9 @@ class Store:
         try:
             cur.execute("SET TimeZone = 'UTC'")
             yield cur, sources
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it
+            raise StoreDamagedError(str(self.path), f"a Parquet file of {', '.join(tables)}", str(exc)) from None
         finally:
             cur.close()
 

@@ -13,6 +13,7 @@ from flowscope.timewindow import check_order, default_end, parse_window
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
+    import pyarrow as pa
 
     from flowscope.store import Store
 
@@ -66,6 +67,22 @@ def statuses(name: str, wanted: list[str]) -> list[str]:
             raise ValueError(f"unknown status {value!r} for {name}; statuses: {', '.join(map(str, known))}")
         out.append(match)
     return out
+
+
+def model_frame(name: str, data: "pa.Table") -> "pd.DataFrame":
+    """A table's rows as pandas with one dtype per model column whatever the rows: integers as the
+    nullable Int64 / Int32 (through plain pandas a column became float64 once it held a null, object
+    when it held only nulls and int64 when the filters left no row), dates as datetime64[s]."""
+    import pandas as pd
+    import pyarrow as pa
+
+    integers = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+    schema = TABLES[name].schema
+    frame = data.select(schema.names).cast(schema).to_pandas(types_mapper=integers.get, date_as_object=False)
+    for field in schema:
+        if pa.types.is_date(field.type):
+            frame[field.name] = frame[field.name].astype("datetime64[s]")
+    return frame
 
 
 class Session:
@@ -141,8 +158,7 @@ class Session:
             expr = expr.order_by(when)
         if limit is not None:
             expr = expr.limit(limit)
-        frame = expr.to_pandas()
-        return frame[list(TABLES[name].schema.names)]
+        return model_frame(name, expr.to_pyarrow())
 
     def _check_filters(self, cloud: Any, workflow: Any) -> None:
         """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""

@@ -162,3 +162,23 @@ def test_a_try_whose_start_is_not_recorded_is_in_the_window_of_its_end(tmp_path)
     assert list(frame[C.attempt]) == [1, 2, 3]
     assert frame[C.cause].iloc[-1] == "last"
     assert len(s.attempts(since="2026-11-20T10:00:09.5Z", until="2026-11-21")) == 0
+
+
+def test_a_column_has_one_dtype_whatever_the_rows(session):
+    """Integers are the nullable Int64 / Int32 in a full frame, a frame with nulls and an empty one: through
+    plain pandas `duration_ms` was float64 once a RUNNING run was in the frame, `billed_duration_ms` object
+    (all null) and both int64 when the filters left no row."""
+    import pyarrow as pa
+
+    kinds = {pa.int64(): "Int64", pa.int32(): "Int32"}
+    for name in ("executions", "steps", "attempts", "usage", "collection_runs"):
+        full = getattr(session, name)()
+        empty = getattr(session, name)(since="2020-01-01", until="2020-01-02")
+        assert empty.empty and not full.empty, name
+        assert full.dtypes.astype(str).to_dict() == empty.dtypes.astype(str).to_dict(), name
+        for field in TABLES[name].schema:
+            if field.type in kinds:
+                assert str(full[field.name].dtype) == kinds[field.type], (name, field.name)
+    running = session.executions(status="RUNNING")
+    assert running[C.duration_ms].isna().all() and str(running[C.duration_ms].dtype) == "Int64"
+    assert str(session.executions()[C.start_date].dtype) == "datetime64[s]"

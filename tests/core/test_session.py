@@ -182,3 +182,19 @@ def test_a_column_has_one_dtype_whatever_the_rows(session):
     running = session.executions(status="RUNNING")
     assert running[C.duration_ms].isna().all() and str(running[C.duration_ms].dtype) == "Int64"
     assert str(session.executions()[C.start_date].dtype) == "datetime64[s]"
+
+
+def test_findings_have_one_dtype_whatever_the_findings(session):
+    """flowscope.analyze's text columns are `str` in a frame with findings and in an empty one (they were
+    `object` when empty, or when every finding left a column missing: a collection gap has no workflow)."""
+    from flowscope.analysis.base import Finding, FindingKind, Severity, findings_frame
+
+    some = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END)
+    with pytest.warns(UserWarning, match="empty"):
+        none = flowscope.analyze(session, since="2020-01-01", until="2020-01-02")
+    assert len(some) and none.empty
+    assert some.dtypes.astype(str).to_dict() == none.dtypes.astype(str).to_dict()
+    gap = findings_frame([Finding(FindingKind("collection_gap"), Severity("critical"), "gcp", None, "gcp:p", None,
+                                  None, None, "Last collection failed", {}, "")])
+    assert gap.dtypes.astype(str).to_dict() == some.dtypes.astype(str).to_dict()
+    assert gap["workflow"].isna().all()

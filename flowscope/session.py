@@ -35,6 +35,14 @@ def as_list(value: str | Sequence[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
+def check_not_empty(filters: dict[str, Any]) -> None:
+    """An empty list as a filter is a ValueError: the table readers returned no row for it and
+    flowscope.analyze every workflow, both silently (None is the way to say "all")."""
+    for arg, value in filters.items():
+        if value is not None and not isinstance(value, str) and not list(value):
+            raise ValueError(f"{arg}=[] selects nothing: name at least one, or pass None for all")
+
+
 def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
     """The cloud filter as a list, each as the model spells it ("AWS" is aws)."""
     values = as_list(value)
@@ -128,6 +136,7 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
+        check_not_empty({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})

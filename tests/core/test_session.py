@@ -198,3 +198,15 @@ def test_findings_have_one_dtype_whatever_the_findings(session):
                                   None, None, "Last collection failed", {}, "")])
     assert gap.dtypes.astype(str).to_dict() == some.dtypes.astype(str).to_dict()
     assert gap["workflow"].isna().all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.executions(workflow=[]), lambda s: s.steps(cloud=[]), lambda s: s.executions(status=[]),
+    lambda s: s.attempts(execution_id=[]), lambda s: flowscope.analyze(s, workflow=[]),
+    lambda s: flowscope.analyze(s, clouds=[]),
+])
+def test_an_empty_list_filter_is_an_error_not_none_or_all(session, call):
+    """`workflow=[]` (a list that came out empty upstream) returned no row from the readers and every
+    finding from analyze, both without a word."""
+    with pytest.raises(ValueError, match=r"=\[\] selects nothing"):
+        call(session)

@@ -144,7 +144,7 @@ def demo(
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
-    settings = _settings(config, store or DEMO_STORE)
+    settings = _settings(config, DEMO_STORE if store is None else store)
     try:
         end_at = parse_since(end)
     except ValueError as exc:

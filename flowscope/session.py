@@ -224,5 +224,8 @@ def open_store(path: str | None = None) -> Session:
     from flowscope.settings import load_settings
     from flowscope.store import Store
 
+    if path is not None and not str(path).strip():   # open("") read the default store
+        raise ValueError("flowscope.open(''): the path is empty; name the store folder, or call "
+                         "flowscope.open() for the configured store")
     return Session(Store.open(path or load_settings().store_path))
 

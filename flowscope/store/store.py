@@ -111,6 +111,7 @@ class Store:
         try:
             if outermost:
                 self._recover()
+                self._latest()      # a store whose manifests are gone is not written over
             yield self
         finally:
             if previous_umask is not None:
@@ -170,7 +171,7 @@ class Store:
         left as it is. One optimize per table, not one per crowded partition: on a week synced hourly
         (84 crowded partitions) 3.1 s against 24.7 s of optimize (docs/store.md, Upkeep)."""
         with self.writer():
-            current = manifest.latest(self._layout.manifest_dir)
+            current = self._latest()
             versions = dict(current.versions)
             tables: dict[str, dict[str, int]] = {}
             handles = {}
@@ -198,7 +199,7 @@ class Store:
     def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
         """Commit every table of a staged batch, then the manifest. Idempotent (replay-safe)."""
         executions = tables.get("executions")
-        versions = dict(manifest.latest(self._layout.manifest_dir).versions)
+        versions = dict(self._latest().versions)
         counts: dict[str, int] = {}
         for name in TABLES:
             data = tables.get(name)
@@ -245,15 +246,26 @@ class Store:
         elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):
             staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
 
+    def _latest(self) -> manifest.Manifest:
+        """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the
+        manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
+        write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
+        current = manifest.latest(self._layout.manifest_dir)
+        if (current.number == 0 and not self._layout.intent_file.exists()
+                and any(self._layout.table_exists(name) for name in TABLES)):
+            raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
+                                    "there is none, while the tables hold data")
+        return current
+
     # ------------------------------------------------------------------ reading
 
     def version(self) -> dict[str, int]:
         """Delta version of each table in the current snapshot (tables never written are absent)."""
-        return dict(manifest.latest(self._layout.manifest_dir).versions)
+        return dict(self._latest().versions)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
-        snap = manifest.latest(self._layout.manifest_dir)
+        snap = self._latest()
         return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
                               str(self.path))
 
@@ -391,7 +403,7 @@ class Store:
     def snapshot_files(self) -> dict[str, reader.TableFiles]:
         """Parquet files (and columns) of each model table at the current snapshot, for other
         engines (Spark) that read the files themselves."""
-        snap = manifest.latest(self._layout.manifest_dir)
+        snap = self._latest()
         return reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
 
     @contextmanager
@@ -402,7 +414,7 @@ class Store:
         For the point reads collectors make after each of their commits: the snapshot connection
         (`_cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
         """
-        snap = manifest.latest(self._layout.manifest_dir)
+        snap = self._latest()
         sources = {t: "(" + reader.select_sql(t, reader.snapshot_table_files(
             self._layout, snap, t, self.storage_options, self._files)) + ")" for t in tables}
         cur = delta.scratch().cursor()
@@ -422,7 +434,7 @@ class Store:
     def _snapshot(self) -> tuple[int, duckdb.DuckDBPyConnection, Any]:
         """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
         the manifest moves."""
-        number = manifest.latest(self._layout.manifest_dir).number
+        number = self._latest().number
         with self._cache_guard:
             if self._cache is None or self._cache[0] != number:
                 self._cache = (number, self.connect(), None)

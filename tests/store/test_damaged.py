@@ -70,3 +70,38 @@ def test_cli_says_damaged_with_exit_2(tmp_path, damage, command):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "is damaged" in result.output and named in result.output
     assert "a bug in flowscope" not in result.output and "Traceback" not in result.output
+
+
+def test_manifests_gone_is_damage_not_an_empty_store(tmp_path):
+    """With `_flowscope/manifest/` deleted (or left out of a copy), the store read as empty ("no executions
+    yet", exit 3) and the next write made a snapshot of its own tables alone, hiding the others."""
+    import shutil
+
+    path = _store(tmp_path)
+    shutil.rmtree(path / "_flowscope" / "manifest")
+    with pytest.raises(StoreDamagedError, match="snapshot manifest .*there is none, while the tables hold data"):
+        Store.open(path).row_counts()
+    with pytest.raises(StoreDamagedError):
+        Store(path).write(batch(range(100, 102)))
+    assert not (path / "_flowscope" / "manifest").exists()
+    result = runner.invoke(app, ["analyze", "--store", str(path)])
+    assert result.exit_code == ExitCode.USAGE and "is damaged" in result.output, result.output
+
+
+def test_a_killed_first_write_is_not_damage(tmp_path):
+    """Tables committed without a manifest because the first write was killed (its intent left behind):
+    readers see the empty store that was, the next writer finishes the write."""
+    import signal
+    import subprocess
+
+    from flowscope.store.faults import ENV
+    from tests.store.helpers import env, worker_cmd
+
+    path = tmp_path / "store"
+    Store(path)
+    proc = subprocess.run(worker_cmd("write", path, 0, 5, "SUCCEEDED"), env={**env(), ENV: "commit:steps"},
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert Store.open(path).row_counts(["executions"]) == {"executions": 0}
+    Store(path).write(batch(range(10, 12)))
+    assert Store.open(path).row_counts(["executions"]) == {"executions": 7}

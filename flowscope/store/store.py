@@ -77,6 +77,9 @@ class Store:
             raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
                                  _demo_store_beside(root))
         elif not (root / META_DIR).is_dir():
+            inside = _store_above(root)
+            if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
+                raise NotAStoreError(str(root), f"it is inside the store {inside}: pass --store {inside}")
             raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
         self.path = root
         self.lock_timeout = lock_timeout
@@ -475,9 +478,14 @@ def _refuse_nested(root: Path) -> None:
     it wrote a second store into the `executions` Delta table's folder and said "imported"."""
     if (root / META_DIR).is_dir():
         return
-    inside = next((p for p in root.parents if (p / META_DIR).is_dir()), None)
+    inside = _store_above(root)
     if inside is not None or (root / "_delta_log").is_dir():
         raise StoreError(f"{root} is inside the store {inside or root.parent}: pass --store {inside or root.parent}")
+
+
+def _store_above(root: Path) -> Path | None:
+    """The store folder `root` lies inside (`root` itself excluded), or None."""
+    return next((p for p in root.parents if (p / META_DIR).is_dir()), None)
 
 
 def _demo_store_beside(root: Path) -> str | None:

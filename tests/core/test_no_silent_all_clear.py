@@ -111,6 +111,24 @@ def test_notebook_open_and_analyze_raise_not_a_store(tmp_path):
     assert not missing.exists()
 
 
+def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
+    """`--store DIR/executions` (a table's folder, a tab completion too far) said "no _flowscope/ folder in
+    it" and pointed at the demo's store; it names the store it is inside."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    Store(tmp_path / ".flowscope-demo")
+    store = tmp_path / "store"
+    run = {"cloud": "aws", "workflow_id": "wf", "workflow_name": "wf", "execution_id": "e1", "status": "SUCCEEDED",
+           "started_at": dt.datetime(2026, 11, 1, tzinfo=UTC), "start_date": dt.date(2026, 11, 1)}
+    Store(store).write({"executions": [run]})
+    for inner in (store / "executions", store / "_flowscope"):
+        result = runner.invoke(app, ["analyze", "--store", str(inner)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        said = " ".join(result.output.split())
+        assert f"inside the store {store}: pass --store {store}" in said and "flowscope-demo" not in said
+        with pytest.raises(NotAStoreError, match=f"pass --store {store}"):
+            flowscope.open(str(inner))
+
+
 # 2. typo'd filters ---------------------------------------------------------------------------
 
 def test_typod_cloud_and_workflow_name_what_exists(payments):

@@ -261,6 +261,18 @@ def test_a_collection_that_failed_after_the_window_is_no_finding_of_it(tmp_path)
     assert "collection_gap" in {f["kind"] for f in doc["findings"]}
 
 
+def test_a_workflow_typed_in_another_case_is_named_first():
+    """`--workflow PAYMENTS-STANDARD` listed payments-standard ninth of twelve (closeness was case-sensitive)."""
+    from flowscope.analysis.run import unknown_workflow_message
+
+    names = ["crm-export", "etl-nightly", "order-router", "invoice-sync", "status-checker", "image-pipeline",
+             "orders-standard", "ledger-standard", "payments-standard", "clickstream-express"]
+    said = unknown_workflow_message("PAYMENTS-STANDARD", names)
+    assert "('payments-standard' differs only in case" in said
+    assert said.split("(closest first): ")[1].startswith("payments-standard, ")
+    assert "differs only in case" not in unknown_workflow_message("paymnts-standard", names)
+
+
 def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, monkeypatch):
     """After `flowscope demo` the first `flowscope analyze` (no --store) reads ~/.flowscope, which the demo
     never writes: the error said a store is made by `flowscope demo`, which the user had just run."""

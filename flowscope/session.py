@@ -93,6 +93,23 @@ def model_frame(name: str, data: "pa.Table") -> "pd.DataFrame":
     return frame
 
 
+QUERY_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "COPY"})
+"""What Session.sql runs: statements that read (COPY ... TO exports; COPY ... FROM has no table to fill)."""
+
+
+def check_query(query: str) -> None:
+    """A statement that would change the session's shared views or settings is a ValueError naming it."""
+    import duckdb
+
+    for statement in duckdb.connect(":memory:").extract_statements(query):
+        kind = str(statement.type).rsplit(".", 1)[-1]
+        if kind not in QUERY_STATEMENTS:
+            raise ValueError(f"s.sql() runs queries (SELECT, EXPLAIN, COPY ... TO), not {kind}: it would change "
+                             "the views every reader of this session and flowscope.analyze share; for tables "
+                             "or settings of your own use con = s.store.connect() (a private DuckDB over the "
+                             "same snapshot)")
+
+
 class Session:
     """`flowscope.open(path)`: read the store as pandas (filters run in DuckDB, not in pandas)."""
 
@@ -125,7 +142,14 @@ class Session:
         return end
 
     def sql(self, query: str) -> "pd.DataFrame":
-        """DuckDB SQL over views named like the model tables."""
+        """DuckDB SQL over views named like the model tables: queries only (SELECT, EXPLAIN, COPY ... TO).
+
+        The views live on the connection every reader of the session and flowscope.analyze share: a
+        `CREATE OR REPLACE VIEW executions ...` here silently changed what they all read (1,533 of
+        3,033 executions, 19 findings instead of 22), a SET their time zone. Such a statement is a
+        ValueError; `s.store.connect()` gives a private DuckDB over the same snapshot for that.
+        """
+        check_query(query)
         return self.store.sql(query)
 
     def _check(self, name: str) -> None:

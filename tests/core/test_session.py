@@ -210,3 +210,20 @@ def test_an_empty_list_filter_is_an_error_not_none_or_all(session, call):
     finding from analyze, both without a word."""
     with pytest.raises(ValueError, match=r"=\[\] selects nothing"):
         call(session)
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE OR REPLACE VIEW executions AS SELECT * FROM executions_aws",
+    "SELECT 1; DROP VIEW usage", "SET TimeZone = 'Europe/Paris'", "CREATE TABLE mine AS SELECT 1 AS x",
+])
+def test_sql_runs_queries_and_never_changes_what_the_readers_share(session, statement):
+    """s.sql() ran on the connection the readers and flowscope.analyze share: a view replaced there changed
+    every later s.executions() and analysis without a word. Now refused, naming the way to a private one."""
+    before = len(session.executions())
+    with pytest.raises(ValueError, match="s.store.connect"):
+        session.sql(statement)
+    assert len(session.executions()) == before
+    assert len(session.sql("EXPLAIN SELECT * FROM steps")) and session.sql("SELECT 1 AS x")["x"][0] == 1
+    con = session.store.connect()
+    con.execute("CREATE TABLE mine AS SELECT count(*) AS n FROM executions")
+    assert con.execute("SELECT n FROM mine").fetchone()[0] == before

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
@@ -35,12 +35,34 @@ def as_list(value: str | Sequence[str] | None) -> list[str] | None:
     return [value] if isinstance(value, str) else list(value)
 
 
+def filter_values(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters checked (`check_not_empty`), each a string, a list or None: a generator is read once."""
+    given = {arg: v if v is None or isinstance(v, (str, bytes, dict)) or not isinstance(v, Iterable) else list(v)
+             for arg, v in filters.items()}
+    check_not_empty(given)
+    return given
+
+
 def check_not_empty(filters: dict[str, Any]) -> None:
     """An empty list as a filter is a ValueError: the table readers returned no row for it and
-    flowscope.analyze every workflow, both silently (None is the way to say "all")."""
+    flowscope.analyze every workflow, both silently (None is the way to say "all"). A value that is
+    neither a string nor a list of strings is a TypeError naming the filter ("'int' object is not
+    iterable" named none)."""
     for arg, value in filters.items():
-        if value is not None and not isinstance(value, str) and not list(value):
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or \
+                not all(isinstance(v, str) for v in list(value)):
+            raise TypeError(f"{arg} takes a string or a list of strings, not {value!r}")
+        if not list(value):
             raise ValueError(f"{arg}=[] selects nothing: name at least one, or pass None for all")
+
+
+def check_limit(limit: Any) -> None:
+    """`limit` is a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
+    row returned by a subquery")."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a number of rows (0 or more), not {limit!r}")
 
 
 def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -160,7 +182,9 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
-        check_not_empty({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
+        given = filter_values({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
+        cloud, workflow, status, execution_id = (given[k] for k in ("cloud", "workflow", "status", "execution_id"))
+        check_limit(limit)
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})

@@ -227,3 +227,20 @@ def test_sql_runs_queries_and_never_changes_what_the_readers_share(session, stat
     con = session.store.connect()
     con.execute("CREATE TABLE mine AS SELECT count(*) AS n FROM executions")
     assert con.execute("SELECT n FROM mine").fetchone()[0] == before
+
+
+@pytest.mark.parametrize("filters, error, message", [
+    ({"status": 5}, TypeError, "status takes a string or a list of strings, not 5"),
+    ({"cloud": [5]}, TypeError, r"cloud takes a string or a list of strings, not \[5\]"),
+    ({"limit": -1}, ValueError, "limit must be a number of rows"),
+    ({"limit": "5"}, ValueError, "limit must be a number of rows"),
+])
+def test_a_filter_of_the_wrong_kind_names_itself(session, filters, error, message):
+    """status=5 said "'int' object is not iterable" and limit='5' "More than one row returned by a subquery"."""
+    with pytest.raises(error, match=message):
+        session.executions(**filters)
+
+
+def test_a_generator_as_a_filter_is_read_once(session):
+    wanted = session.executions(limit=3)[C.execution_id]
+    assert len(session.executions(execution_id=(e for e in wanted))) == 3

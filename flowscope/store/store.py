@@ -254,11 +254,18 @@ class Store:
         manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
         write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
         current = manifest.latest(self._layout.manifest_dir)
-        if (current.number == 0 and not self._layout.intent_file.exists()
-                and any(self._layout.table_exists(name) for name in TABLES)):
-            raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
-                                    "there is none, while the tables hold data")
+        if current.number == 0 and self._tables_without_write():
+            # a first write may have finished between the two looks (manifest written, then intent
+            # removed): with the intent gone, a second look at the manifests is conclusive
+            current = manifest.latest(self._layout.manifest_dir)
+            if current.number == 0:
+                raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
+                                        "there is none, while the tables hold data")
         return current
+
+    def _tables_without_write(self) -> bool:
+        """Tables exist and no write is in progress or interrupted (no intent)."""
+        return not self._layout.intent_file.exists() and any(self._layout.table_exists(n) for n in TABLES)
 
     # ------------------------------------------------------------------ reading
 

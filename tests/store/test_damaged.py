@@ -105,3 +105,21 @@ def test_a_killed_first_write_is_not_damage(tmp_path):
     assert Store.open(path).row_counts(["executions"]) == {"executions": 0}
     Store(path).write(batch(range(10, 12)))
     assert Store.open(path).row_counts(["executions"]) == {"executions": 7}
+
+
+def test_a_first_write_finishing_while_read_is_not_damage(tmp_path, monkeypatch):
+    """A reader that listed no manifest just before a first write wrote its manifest and removed its intent
+    takes a second look rather than calling the store damaged."""
+    from flowscope.store import manifest
+
+    path = _store(tmp_path)
+    real = manifest.latest
+    looks = []
+
+    def listed_too_early(directory):
+        looks.append(directory)
+        return manifest.Manifest(0) if len(looks) == 1 else real(directory)
+
+    monkeypatch.setattr(manifest, "latest", listed_too_early)
+    assert Store.open(path).version()["executions"] >= 1
+    assert len(looks) == 2

@@ -351,7 +351,8 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         counts = target.row_counts(("executions", "steps", "workflows"))
         runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
-        raise fail(f"store {settings.store_path}: {exc}") from None
+        said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"
+        raise fail(said if said.startswith("store ") else f"store {settings.store_path}: {said}") from None
     # the workflows table holds definitions: an import of runs alone has workflows but no definition
     summary = ", ".join(f"{fmt_count(n)} {'workflow definitions' if table == 'workflows' else table}"
                         for table, n in counts.items())

@@ -70,6 +70,7 @@ def test_cli_says_damaged_with_exit_2(tmp_path, damage, command):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "is damaged" in result.output and named in result.output
     assert "a bug in flowscope" not in result.output and "Traceback" not in result.output
+    assert result.output.count(f"store {path}") == 1, result.output
 
 
 def test_manifests_gone_is_damage_not_an_empty_store(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import reprlib
 import warnings
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -53,7 +54,7 @@ def check_not_empty(filters: dict[str, Any]) -> None:
             continue
         if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or \
                 not all(isinstance(v, str) for v in list(value)):
-            raise TypeError(f"{arg} takes a string or a list of strings, not {value!r}")
+            raise TypeError(f"{arg} takes a string or a list of strings, not {reprlib.repr(value)}")
         if not list(value):
             raise ValueError(f"{arg}=[] selects nothing: name at least one, or pass None for all")
 

@@ -460,7 +460,7 @@ ANALYZE_HELP = (
     "for the filters, the last collection (before the window's end) of a scope in the selected "
     "clouds failed, or what the store knows ends well before the window does (the note); 2 for a bad "
     "flag, a typo'd --cloud or --workflow, a time out of range or a path "
-    "that is not a store; 0 otherwise.\n\n"
+    "that is not a store or a damaged store (the message names the file); 0 otherwise.\n\n"
     "Messages go to stderr; --format json always prints one object: window, filters, counts, "
     "data_range, failed_collections, status (ok, no_data, collection_failed, stale), message, note (the data "
     "ends well before the window does), findings."

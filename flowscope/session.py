@@ -133,6 +133,16 @@ def check_query(query: str) -> None:
                              "same snapshot)")
 
 
+def placed_at(name: str, table: "ir.Table") -> "ir.Value":
+    """The time `since`/`until` read on a row of the table: its TIME_COLUMN, or its end where a row's
+    start is not recorded (a Logic Apps action's last try after retries: transform/records.attempts_for),
+    so that it is not left out of every window."""
+    when = table[TIME_COLUMN[name]]
+    if TIME_COLUMN[name] == C.started_at and C.ended_at in TABLES[name].schema.names:
+        when = when.coalesce(table[C.ended_at])
+    return when
+
+
 class Session:
     """`flowscope.open(path)`: read the store as pandas (filters run in DuckDB, not in pandas)."""
 
@@ -196,11 +206,7 @@ class Session:
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
-        when = expr[time_column]
-        if time_column == C.started_at and C.ended_at in columns:
-            # a row whose start is not recorded (a Logic Apps action's last try after retries:
-            # transform/records.attempts_for) is placed by its end, not left out of every window
-            when = when.coalesce(expr[C.ended_at])
+        when = placed_at(name, expr)
         if start is not None:
             expr = expr.filter(when >= start)
         if end is not None:
@@ -216,7 +222,33 @@ class Session:
             expr = expr.order_by(when)
         if limit is not None:
             expr = expr.limit(limit)
-        return model_frame(name, expr.to_pyarrow())
+        frame = model_frame(name, expr.to_pyarrow())
+        if frame.empty and (start is not None or end is not None) and name != "metrics":
+            self._say_empty_window(name, start, end)
+        return frame
+
+    def _say_empty_window(self, name: str, start: Any, end: Any) -> None:
+        """Warn that a window holds no row of the table, with the table's own time range: an empty frame
+        for `since="7d"` over an old import read as "nothing happened" (analyze already says it)."""
+        import ibis
+
+        table = self.store.table(name)
+        column = placed_at(name, table)
+        inside = ibis.literal(True)
+        if start is not None:
+            inside &= column >= start
+        if end is not None:
+            inside &= column < end
+        row = table.aggregate(lo=column.min(), hi=column.max(),
+                              n=inside.cast("int64").sum()).to_pyarrow().to_pylist()[0]
+        if row["n"]:
+            return          # the window holds rows: the other filters matched none of them
+        window = " and ".join(f"{word} {t:%Y-%m-%d %H:%M}" for word, t in (("since", start), ("before", end))
+                              if t is not None)
+        said = (f"the store holds no {name}" if row["lo"] is None else
+                f"no {name} {window} UTC; the store's {name} run from "
+                f"{row['lo']:%Y-%m-%d %H:%M} to {row['hi']:%Y-%m-%d %H:%M} UTC")
+        warnings.warn(said, UserWarning, stacklevel=4)
 
     def _check_filters(self, cloud: Any, workflow: Any) -> None:
         """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""

@@ -244,3 +244,19 @@ def test_a_filter_of_the_wrong_kind_names_itself(session, filters, error, messag
 def test_a_generator_as_a_filter_is_read_once(session):
     wanted = session.executions(limit=3)[C.execution_id]
     assert len(session.executions(execution_id=(e for e in wanted))) == 3
+
+
+def test_a_window_without_rows_says_where_the_data_is(session):
+    """`s.executions(since=...)` over a window the data does not reach returned an empty frame without a
+    word (flowscope.analyze warned, the readers did not); a window with rows that the other filters
+    leave out stays quiet: that emptiness is the answer."""
+    with pytest.warns(UserWarning, match=r"no executions since 2020-01-01 00:00 and before 2020-01-02 00:00 UTC; "
+                                         r"the store's executions run from 2026-11-1\d"):
+        assert session.executions(since="2020-01-01", until="2020-01-02").empty
+    with pytest.warns(UserWarning, match="no steps before 2020-01-02"):
+        session.steps(until="2020-01-02")
+    first = session.executions()[C.started_at].min()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert session.executions(since=first, until=first + dt.timedelta(hours=1), status="ABORTED",
+                                  cloud="gcp").shape[1] == len(TABLES["executions"].schema)

@@ -51,11 +51,13 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     import warnings
 
     from flowscope.analysis.run import analyze_report
-    from flowscope.session import Session, as_list, clouds_list, open_store
+    from flowscope.session import Session, as_list, clouds_list, filter_values, open_store
 
     for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
         if one is not None and many is not None:
             raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
+    given = filter_values({"cloud": cloud, "clouds": clouds, "workflow": workflow, "workflows": workflows})
+    cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
     session = store if isinstance(store, Session) else open_store(store)
     collections_as_of = None
     if until is None:

@@ -161,7 +161,7 @@ def demo(
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
-    settings = _settings(config, store or DEMO_STORE)
+    settings = _settings(config, DEMO_STORE if store is None else store)
     try:
         end_at = parse_since(end)
     except ValueError as exc:
@@ -374,7 +374,8 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         counts = target.row_counts(("executions", "steps", "workflows"))
         runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
-        raise fail(f"store {settings.store_path}: {exc}") from None
+        said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"
+        raise fail(said if said.startswith("store ") else f"store {settings.store_path}: {said}") from None
     # the workflows table holds definitions: an import of runs alone has workflows but no definition
     summary = ", ".join(f"{fmt_count(n)} {'workflow definitions' if table == 'workflows' else table}"
                         for table, n in counts.items())
@@ -482,7 +483,7 @@ ANALYZE_HELP = (
     "for the filters, the last collection (before the window's end) of a scope in the selected "
     "clouds failed, or what the store knows ends well before the window does (the note); 2 for a bad "
     "flag, a typo'd --cloud or --workflow, a time out of range or a path "
-    "that is not a store; 0 otherwise.\n\n"
+    "that is not a store or a damaged store (the message names the file); 0 otherwise.\n\n"
     "Messages go to stderr; --format json always prints one object: window, filters, counts, "
     "data_range, failed_collections, status (ok, no_data, collection_failed, stale), message, note (the data "
     "ends well before the window does), findings."

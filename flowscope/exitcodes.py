@@ -4,7 +4,8 @@
 |---|---|
 | 0 | healthy: the command did what it was asked and found nothing at or above `--fail-on` |
 | 1 | findings at or above `--fail-on` |
-| 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store, bad input |
+| 2 | usage or configuration error: a bad flag, a typo'd filter, a path that is not a store (or an
+|   | empty --store), a damaged store (a file of it missing or unreadable, named), bad input |
 | 3 | no data: the store or the window holds nothing, an import read nothing usable, the last
 |   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
 | 4 | `run`: a notification could not be delivered, after retries (a report file that cannot be written is 2) |

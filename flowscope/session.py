@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import reprlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
@@ -13,6 +14,7 @@ from flowscope.timewindow import check_order, default_end, parse_window
 if TYPE_CHECKING:
     import ibis.expr.types as ir
     import pandas as pd
+    import pyarrow as pa
 
     from flowscope.store import Store
 
@@ -32,6 +34,36 @@ def as_list(value: str | Sequence[str] | None) -> list[str] | None:
     if value is None:
         return None
     return [value] if isinstance(value, str) else list(value)
+
+
+def filter_values(filters: dict[str, Any]) -> dict[str, Any]:
+    """The filters checked (`check_not_empty`), each a string, a list or None: a generator is read once."""
+    given = {arg: v if v is None or isinstance(v, (str, bytes, dict)) or not isinstance(v, Iterable) else list(v)
+             for arg, v in filters.items()}
+    check_not_empty(given)
+    return given
+
+
+def check_not_empty(filters: dict[str, Any]) -> None:
+    """An empty list as a filter is a ValueError: the table readers returned no row for it and
+    flowscope.analyze every workflow, both silently (None is the way to say "all"). A value that is
+    neither a string nor a list of strings is a TypeError naming the filter ("'int' object is not
+    iterable" named none)."""
+    for arg, value in filters.items():
+        if value is None or isinstance(value, str):
+            continue
+        if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or \
+                not all(isinstance(v, str) for v in list(value)):
+            raise TypeError(f"{arg} takes a string or a list of strings, not {reprlib.repr(value)}")
+        if not list(value):
+            raise ValueError(f"{arg}=[] selects nothing: name at least one, or pass None for all")
+
+
+def check_limit(limit: Any) -> None:
+    """`limit` is a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
+    row returned by a subquery")."""
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be a number of rows (0 or more), not {limit!r}")
 
 
 def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -68,6 +100,49 @@ def statuses(name: str, wanted: list[str]) -> list[str]:
     return out
 
 
+def model_frame(name: str, data: "pa.Table") -> "pd.DataFrame":
+    """A table's rows as pandas with one dtype per model column whatever the rows: integers as the
+    nullable Int64 / Int32 (through plain pandas a column became float64 once it held a null, object
+    when it held only nulls and int64 when the filters left no row), dates as datetime64[s]."""
+    import pandas as pd
+    import pyarrow as pa
+
+    integers = {pa.int64(): pd.Int64Dtype(), pa.int32(): pd.Int32Dtype()}
+    schema = TABLES[name].schema
+    frame = data.select(schema.names).cast(schema).to_pandas(types_mapper=integers.get, date_as_object=False)
+    for field in schema:
+        if pa.types.is_date(field.type):
+            frame[field.name] = frame[field.name].astype("datetime64[s]")
+    return frame
+
+
+QUERY_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "COPY"})
+"""What Session.sql runs: statements that read (COPY ... TO exports; COPY ... FROM has no table to fill)."""
+
+
+def check_query(query: str) -> None:
+    """A statement that would change the session's shared views or settings is a ValueError naming it."""
+    import duckdb
+
+    for statement in duckdb.connect(":memory:").extract_statements(query):
+        kind = str(statement.type).rsplit(".", 1)[-1]
+        if kind not in QUERY_STATEMENTS:
+            raise ValueError(f"s.sql() runs queries (SELECT, EXPLAIN, COPY ... TO), not {kind}: it would change "
+                             "the views every reader of this session and flowscope.analyze share; for tables "
+                             "or settings of your own use con = s.store.connect() (a private DuckDB over the "
+                             "same snapshot)")
+
+
+def placed_at(name: str, table: "ir.Table") -> "ir.Value":
+    """The time `since`/`until` read on a row of the table: its TIME_COLUMN, or its end where a row's
+    start is not recorded (a Logic Apps action's last try after retries: transform/records.attempts_for),
+    so that it is not left out of every window."""
+    when = table[TIME_COLUMN[name]]
+    if TIME_COLUMN[name] == C.started_at and C.ended_at in TABLES[name].schema.names:
+        when = when.coalesce(table[C.ended_at])
+    return when
+
+
 class Session:
     """`flowscope.open(path)`: read the store as pandas (filters run in DuckDB, not in pandas)."""
 
@@ -100,7 +175,14 @@ class Session:
         return end
 
     def sql(self, query: str) -> "pd.DataFrame":
-        """DuckDB SQL over views named like the model tables."""
+        """DuckDB SQL over views named like the model tables: queries only (SELECT, EXPLAIN, COPY ... TO).
+
+        The views live on the connection every reader of the session and flowscope.analyze share: a
+        `CREATE OR REPLACE VIEW executions ...` here silently changed what they all read (1,533 of
+        3,033 executions, 19 findings instead of 22), a SET their time zone. Such a statement is a
+        ValueError; `s.store.connect()` gives a private DuckDB over the same snapshot for that.
+        """
+        check_query(query)
         return self.store.sql(query)
 
     def _check(self, name: str) -> None:
@@ -111,6 +193,9 @@ class Session:
                 workflow: Any = None, status: Any = None, execution_id: Any = None,
                 limit: int | None = None) -> "pd.DataFrame":
         self._check(name)
+        given = filter_values({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
+        cloud, workflow, status, execution_id = (given[k] for k in ("cloud", "workflow", "status", "execution_id"))
+        check_limit(limit)
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})
@@ -121,11 +206,7 @@ class Session:
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
-        when = expr[time_column]
-        if time_column == C.started_at and C.ended_at in columns:
-            # a row whose start is not recorded (a Logic Apps action's last try after retries:
-            # transform/records.attempts_for) is placed by its end, not left out of every window
-            when = when.coalesce(expr[C.ended_at])
+        when = placed_at(name, expr)
         if start is not None:
             expr = expr.filter(when >= start)
         if end is not None:
@@ -141,8 +222,33 @@ class Session:
             expr = expr.order_by(when)
         if limit is not None:
             expr = expr.limit(limit)
-        frame = expr.to_pandas()
-        return frame[list(TABLES[name].schema.names)]
+        frame = model_frame(name, expr.to_pyarrow())
+        if frame.empty and (start is not None or end is not None) and name != "metrics":
+            self._say_empty_window(name, start, end)
+        return frame
+
+    def _say_empty_window(self, name: str, start: Any, end: Any) -> None:
+        """Warn that a window holds no row of the table, with the table's own time range: an empty frame
+        for `since="7d"` over an old import read as "nothing happened" (analyze already says it)."""
+        import ibis
+
+        table = self.store.table(name)
+        column = placed_at(name, table)
+        inside = ibis.literal(True)
+        if start is not None:
+            inside &= column >= start
+        if end is not None:
+            inside &= column < end
+        row = table.aggregate(lo=column.min(), hi=column.max(),
+                              n=inside.cast("int64").sum()).to_pyarrow().to_pylist()[0]
+        if row["n"]:
+            return          # the window holds rows: the other filters matched none of them
+        window = " and ".join(f"{word} {t:%Y-%m-%d %H:%M}" for word, t in (("since", start), ("before", end))
+                              if t is not None)
+        said = (f"the store holds no {name}" if row["lo"] is None else
+                f"no {name} {window} UTC; the store's {name} run from "
+                f"{row['lo']:%Y-%m-%d %H:%M} to {row['hi']:%Y-%m-%d %H:%M} UTC")
+        warnings.warn(said, UserWarning, stacklevel=4)
 
     def _check_filters(self, cloud: Any, workflow: Any) -> None:
         """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""
@@ -199,5 +305,8 @@ def open_store(path: str | None = None) -> Session:
     from flowscope.settings import load_settings
     from flowscope.store import Store
 
+    if path is not None and not str(path).strip():   # open("") read the default store
+        raise ValueError("flowscope.open(''): the path is empty; name the store folder, or call "
+                         "flowscope.open() for the configured store")
     return Session(Store.open(path or load_settings().store_path))
 

@@ -43,6 +43,10 @@ def read_config(path: Path) -> dict[str, Any]:
             data = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:   # `--config ""` (Typer reads it as ".") or a folder: was exit 5, "a bug"
+        raise ConfigError(f"config file {path} is a folder: name the flowscope.toml file") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)
@@ -83,7 +87,13 @@ def check_types(data: dict[str, Any], path: Path) -> None:
 
 
 def load_settings(config: str | Path | None = None, store: str | None = None) -> Settings:
-    """Resolve settings; an explicitly named config file must exist, ./flowscope.toml is optional."""
+    """Resolve settings; an explicitly named config file must exist, ./flowscope.toml is optional.
+
+    An empty `store` (`--store "$DIR"` with DIR unset) is a ConfigError: it fell back to the default
+    store, so a cron job read (or a sync wrote) another store than the one it named."""
+    if store is not None and not str(store).strip():
+        raise ConfigError('--store is empty (an unset variable in --store "$DIR"?): name the store folder, '
+                          "or leave --store out for the configured store")
     path: Path | None = None
     if config:
         path = Path(config).expanduser()

@@ -263,8 +263,15 @@ def utc(value: dt.datetime | pd.Timestamp) -> dt.datetime:
     return converted
 
 
+TEXT_FINDING_COLUMNS = ("id", "kind", "severity", "cloud", "workflow", "workflow_id", "step", "title",
+                        "recommendation")
+"""Columns of text, pandas' `str` in every findings frame: left to inference they were `object` when the
+frame was empty or a column held only missing values (every finding a collection gap: no workflow)."""
+
+
 def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
-    """Findings as the documented DataFrame: most severe first, then most expensive."""
+    """Findings as the documented DataFrame: most severe first, then most expensive; one dtype per
+    column whatever the findings (none included)."""
     rows = [f.row() for f in findings]
     if not rows:
         frame = pd.DataFrame({c: pd.Series(dtype="object") for c in FINDING_COLUMNS})
@@ -272,7 +279,7 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
         frame["window_end"] = pd.Series(dtype="datetime64[us, UTC]")
         frame["monthly_usd"] = pd.Series(dtype="float64")
         frame["executions_affected"] = pd.Series(dtype="int64")
-        return frame
+        return frame.astype({c: "str" for c in TEXT_FINDING_COLUMNS})
     # One finding per id: the analyses never repeat one, but guard the contract anyway.
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -285,7 +292,7 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
         frame[col] = pd.to_datetime(frame[col], utc=True).astype("datetime64[us, UTC]")
     frame["monthly_usd"] = frame["monthly_usd"].astype("float64")
     frame["executions_affected"] = frame["executions_affected"].astype("int64")
-    return frame.reset_index(drop=True)
+    return frame.astype({c: "str" for c in TEXT_FINDING_COLUMNS}).reset_index(drop=True)
 
 
 # ---------------------------------------------------------------- the analysis context

@@ -236,13 +236,18 @@ def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | Non
 
 
 def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
-    """'unknown workflow X; workflows in the store: closest first ...'."""
+    """'unknown workflow X; workflows in the store: closest first ...', compared without case: by case
+    alone `PAYMENTS-STANDARD` ranked payments-standard ninth of twelve. A name that differs only in case
+    is named first and said to be one (names are matched as the cloud spells them)."""
     if not names:
         return f"unknown workflow {wanted!r}; the store holds no workflows yet"
-    ranked = difflib.get_close_matches(wanted, list(names), n=len(names), cutoff=0.0)
+    folded = wanted.casefold()
+    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
     shown = ", ".join(ranked[:MAX_NAMES_SHOWN])
     more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
-    return f"unknown workflow {wanted!r}; workflows in the store (closest first): {shown}{more}"
+    case = [n for n in names if n.casefold() == folded]
+    hint = f" ({', '.join(map(repr, case))} differs only in case: names match as spelt)" if case else ""
+    return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {shown}{more}"
 
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,

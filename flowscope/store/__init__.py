@@ -3,7 +3,7 @@
 Nothing else in flowscope touches the store's files. See store.py for the write/read paths.
 """
 
-from flowscope.store.errors import NotAStoreError, StoreError, StoreLockedError
+from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError, StoreLockedError
 from flowscope.store.store import Store
 
-__all__ = ["NotAStoreError", "Store", "StoreError", "StoreLockedError"]
+__all__ = ["NotAStoreError", "Store", "StoreDamagedError", "StoreError", "StoreLockedError"]

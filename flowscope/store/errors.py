@@ -26,3 +26,13 @@ class NotAStoreError(StoreError):
                 if demo_store else "")
         super().__init__(f"{path} is not a flowscope store ({reason}); a store is created by "
                          f"`flowscope demo`, `flowscope import` or `flowscope sync`, or pass --store{demo}")
+
+
+class StoreDamagedError(StoreError):
+    """A store file that is missing or unreadable (a truncated manifest, a deleted Parquet file, a
+    Delta log with a version gone): said with the file, not reported as a flowscope bug."""
+
+    def __init__(self, store: str, what: str, detail: str) -> None:
+        self.store = store
+        super().__init__(f"store {store} is damaged: {what} cannot be read ({detail}); restore it from a "
+                         "backup, or rebuild the store with `flowscope import` / `flowscope sync`")

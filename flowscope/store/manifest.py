@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
 
+from flowscope.store.errors import StoreDamagedError
+
 _SUFFIX = ".json"
 
 
@@ -35,9 +37,19 @@ def _numbers(directory: Path) -> list[int]:
 
 
 def _load(directory: Path, number: int) -> Manifest:
-    doc = json.loads((directory / f"{number:020d}{_SUFFIX}").read_text())
-    return Manifest(number, {k: int(v) for k, v in doc["versions"].items()},
-                    dt.datetime.fromisoformat(doc["written_at"]))
+    """One manifest; a damaged one (truncated, edited, not JSON) is a StoreDamagedError naming its file:
+    a JSONDecodeError without a path read as a flowscope bug (`doctor` exit 5, a bare traceback in a
+    notebook). FileNotFoundError passes through (pruned while listed: the callers try the next)."""
+    path = directory / f"{number:020d}{_SUFFIX}"
+    try:
+        doc = json.loads(path.read_text())
+        return Manifest(number, {str(k): int(v) for k, v in doc["versions"].items()},
+                        dt.datetime.fromisoformat(doc["written_at"]))
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise StoreDamagedError(str(directory.parent.parent), f"the snapshot manifest {path}",
+                                f"{type(exc).__name__}: {exc}") from None
 
 
 def latest(directory: Path) -> Manifest:

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
 
 from flowscope.model import TABLES
+from flowscope.store.errors import StoreDamagedError
 from flowscope.store.layout import Layout
 from flowscope.store.manifest import Manifest
 from flowscope.store.sqlutil import file_list, ident
@@ -91,7 +93,12 @@ def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage
         return TableFiles([], frozenset())
     known = cache.get(table, version) if cache is not None else None
     if known is None:
-        known = table_files(DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options))
+        try:
+            loaded = DeltaTable(layout.table_uri(table), version=version, storage_options=storage_options)
+        except (DeltaError, OSError) as exc:   # a Delta log file deleted or cut short: not a flowscope bug
+            raise StoreDamagedError(str(layout.root), f"version {version} of the {table} table "
+                                    f"({layout.table_uri(table)}/_delta_log)", str(exc)) from None
+        known = table_files(loaded)
         if cache is not None:
             cache.put(table, version, known)
     return known
@@ -156,7 +163,7 @@ def column_types(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, str]:
 _TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 
 
-def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
+def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB (UTC) with one view per model table.
 
     Parquet footers are cached (`parquet_metadata_cache`): an analysis run sends dozens of queries
@@ -164,10 +171,16 @@ def connect(files: dict[str, TableFiles]) -> duckdb.DuckDBPyConnection:
     each footer is read and parsed once per connection instead of once per query. A table whose
     files all have the same columns is read without `union_by_name` and without the casts its types
     make needless (see `select_sql`): binding a query over it no longer visits every file's footer.
+    A missing or unreadable file is a StoreDamagedError naming `store` and the file.
     """
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET parquet_metadata_cache = true")
     for table in TABLES:
-        con.execute(view_sql(con, table, files.get(table, TableFiles([], frozenset()))))
+        try:
+            con.execute(view_sql(con, table, files.get(table, TableFiles([], frozenset()))))
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            # a Parquet file of the snapshot deleted or overwritten: DuckDB's message names it
+            con.close()
+            raise StoreDamagedError(store, f"a Parquet file of the {table} table", str(exc)) from None
     return con

@@ -20,7 +20,7 @@ import pyarrow as pa
 from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
-from flowscope.store.errors import NotAStoreError, StoreError
+from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.layout import META_DIR, Layout
 from flowscope.store.lock import WriterLock
@@ -77,6 +77,9 @@ class Store:
             raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
                                  _demo_store_beside(root))
         elif not (root / META_DIR).is_dir():
+            inside = _store_above(root)
+            if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
+                raise NotAStoreError(str(root), f"it is inside the store {inside}: pass --store {inside}")
             raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
         self.path = root
         self.lock_timeout = lock_timeout
@@ -111,6 +114,7 @@ class Store:
         try:
             if outermost:
                 self._recover()
+                self._latest()      # a store whose manifests are gone is not written over
             yield self
         finally:
             if previous_umask is not None:
@@ -170,7 +174,7 @@ class Store:
         left as it is. One optimize per table, not one per crowded partition: on a week synced hourly
         (84 crowded partitions) 3.1 s against 24.7 s of optimize (docs/store.md, Upkeep)."""
         with self.writer():
-            current = manifest.latest(self._layout.manifest_dir)
+            current = self._latest()
             versions = dict(current.versions)
             tables: dict[str, dict[str, int]] = {}
             handles = {}
@@ -198,7 +202,7 @@ class Store:
     def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
         """Commit every table of a staged batch, then the manifest. Idempotent (replay-safe)."""
         executions = tables.get("executions")
-        versions = dict(manifest.latest(self._layout.manifest_dir).versions)
+        versions = dict(self._latest().versions)
         counts: dict[str, int] = {}
         for name in TABLES:
             data = tables.get(name)
@@ -245,16 +249,35 @@ class Store:
         elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):
             staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
 
+    def _latest(self) -> manifest.Manifest:
+        """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the
+        manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
+        write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
+        current = manifest.latest(self._layout.manifest_dir)
+        if current.number == 0 and self._tables_without_write():
+            # a first write may have finished between the two looks (manifest written, then intent
+            # removed): with the intent gone, a second look at the manifests is conclusive
+            current = manifest.latest(self._layout.manifest_dir)
+            if current.number == 0:
+                raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
+                                        "there is none, while the tables hold data")
+        return current
+
+    def _tables_without_write(self) -> bool:
+        """Tables exist and no write is in progress or interrupted (no intent)."""
+        return not self._layout.intent_file.exists() and any(self._layout.table_exists(n) for n in TABLES)
+
     # ------------------------------------------------------------------ reading
 
     def version(self) -> dict[str, int]:
         """Delta version of each table in the current snapshot (tables never written are absent)."""
-        return dict(manifest.latest(self._layout.manifest_dir).versions)
+        return dict(self._latest().versions)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
-        snap = manifest.latest(self._layout.manifest_dir)
-        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files))
+        snap = self._latest()
+        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
+                              str(self.path))
 
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
@@ -390,7 +413,7 @@ class Store:
     def snapshot_files(self) -> dict[str, reader.TableFiles]:
         """Parquet files (and columns) of each model table at the current snapshot, for other
         engines (Spark) that read the files themselves."""
-        snap = manifest.latest(self._layout.manifest_dir)
+        snap = self._latest()
         return reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
 
     @contextmanager
@@ -401,13 +424,16 @@ class Store:
         For the point reads collectors make after each of their commits: the snapshot connection
         (`_cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
         """
-        snap = manifest.latest(self._layout.manifest_dir)
+        snap = self._latest()
         sources = {t: "(" + reader.select_sql(t, reader.snapshot_table_files(
             self._layout, snap, t, self.storage_options, self._files)) + ")" for t in tables}
         cur = delta.scratch().cursor()
         try:
             cur.execute("SET TimeZone = 'UTC'")
             yield cur, sources
+        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
+            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it
+            raise StoreDamagedError(str(self.path), f"a Parquet file of {', '.join(tables)}", str(exc)) from None
         finally:
             cur.close()
 
@@ -418,7 +444,7 @@ class Store:
     def _snapshot(self) -> tuple[int, duckdb.DuckDBPyConnection, Any]:
         """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
         the manifest moves."""
-        number = manifest.latest(self._layout.manifest_dir).number
+        number = self._latest().number
         with self._cache_guard:
             if self._cache is None or self._cache[0] != number:
                 self._cache = (number, self.connect(), None)
@@ -459,9 +485,14 @@ def _refuse_nested(root: Path) -> None:
     it wrote a second store into the `executions` Delta table's folder and said "imported"."""
     if (root / META_DIR).is_dir():
         return
-    inside = next((p for p in root.parents if (p / META_DIR).is_dir()), None)
+    inside = _store_above(root)
     if inside is not None or (root / "_delta_log").is_dir():
         raise StoreError(f"{root} is inside the store {inside or root.parent}: pass --store {inside or root.parent}")
+
+
+def _store_above(root: Path) -> Path | None:
+    """The store folder `root` lies inside (`root` itself excluded), or None."""
+    return next((p for p in root.parents if (p / META_DIR).is_dir()), None)
 
 
 def _demo_store_beside(root: Path) -> str | None:

@@ -156,3 +156,38 @@ def test_doctor_names_configured_scopes_never_synced(tmp_path):
     result = runner.invoke(app, ["doctor", "--store", store, "--config", cfg])
     assert result.exit_code == ExitCode.OK, result.output
     assert "never synced" not in result.output
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["doctor"], ["demo", "--no-serve", "--executions", "10",
+                                                               "--days", "1"]])
+def test_an_empty_store_flag_is_a_usage_error_not_the_default_store(tmp_path, monkeypatch, command):
+    """`--store "$DIR"` with DIR unset read the default store (~/.flowscope, or the demo's): a cron job
+    analysed, and a demo wrote, another store than the one it named. Now exit 2 saying the flag is empty."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, [*command, "--store", ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--store is empty" in flat(result.output)
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("given", ["", "folder"])
+def test_a_config_that_is_a_folder_is_a_usage_error(tmp_path, monkeypatch, given):
+    """`--config ""` (Typer reads it as ".") or `--config DIR` exited 5, "IsADirectoryError ... a bug in
+    flowscope"; now exit 2 naming the path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "folder").mkdir()
+    result = runner.invoke(app, ["analyze", "--config", given, "--store", str(tmp_path)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "is a folder" in flat(result.output)
+
+
+def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
+    import flowscope
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    with pytest.raises(ValueError, match="the path is empty"):
+        flowscope.open("")

@@ -111,6 +111,24 @@ def test_notebook_open_and_analyze_raise_not_a_store(tmp_path):
     assert not missing.exists()
 
 
+def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
+    """`--store DIR/executions` (a table's folder, a tab completion too far) said "no _flowscope/ folder in
+    it" and pointed at the demo's store; it names the store it is inside."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    Store(tmp_path / ".flowscope-demo")
+    store = tmp_path / "store"
+    run = {"cloud": "aws", "workflow_id": "wf", "workflow_name": "wf", "execution_id": "e1", "status": "SUCCEEDED",
+           "started_at": dt.datetime(2026, 11, 1, tzinfo=UTC), "start_date": dt.date(2026, 11, 1)}
+    Store(store).write({"executions": [run]})
+    for inner in (store / "executions", store / "_flowscope"):
+        result = runner.invoke(app, ["analyze", "--store", str(inner)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        said = " ".join(result.output.split())
+        assert f"inside the store {store}: pass --store {store}" in said and "flowscope-demo" not in said
+        with pytest.raises(NotAStoreError, match=f"pass --store {store}"):
+            flowscope.open(str(inner))
+
+
 # 2. typo'd filters ---------------------------------------------------------------------------
 
 def test_typod_cloud_and_workflow_name_what_exists(payments):
@@ -241,6 +259,18 @@ def test_a_collection_that_failed_after_the_window_is_no_finding_of_it(tmp_path)
     code, doc = analysed("--since", "2026-11-09", "--until", "2026-11-14")
     assert code == ExitCode.FINDINGS and doc["status"] == "collection_failed"
     assert "collection_gap" in {f["kind"] for f in doc["findings"]}
+
+
+def test_a_workflow_typed_in_another_case_is_named_first():
+    """`--workflow PAYMENTS-STANDARD` listed payments-standard ninth of twelve (closeness was case-sensitive)."""
+    from flowscope.analysis.run import unknown_workflow_message
+
+    names = ["crm-export", "etl-nightly", "order-router", "invoice-sync", "status-checker", "image-pipeline",
+             "orders-standard", "ledger-standard", "payments-standard", "clickstream-express"]
+    said = unknown_workflow_message("PAYMENTS-STANDARD", names)
+    assert "('payments-standard' differs only in case" in said
+    assert said.split("(closest first): ")[1].startswith("payments-standard, ")
+    assert "differs only in case" not in unknown_workflow_message("paymnts-standard", names)
 
 
 def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, monkeypatch):

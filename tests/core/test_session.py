@@ -162,3 +162,101 @@ def test_a_try_whose_start_is_not_recorded_is_in_the_window_of_its_end(tmp_path)
     assert list(frame[C.attempt]) == [1, 2, 3]
     assert frame[C.cause].iloc[-1] == "last"
     assert len(s.attempts(since="2026-11-20T10:00:09.5Z", until="2026-11-21")) == 0
+
+
+def test_a_column_has_one_dtype_whatever_the_rows(session):
+    """Integers are the nullable Int64 / Int32 in a full frame, a frame with nulls and an empty one: through
+    plain pandas `duration_ms` was float64 once a RUNNING run was in the frame, `billed_duration_ms` object
+    (all null) and both int64 when the filters left no row."""
+    import pyarrow as pa
+
+    kinds = {pa.int64(): "Int64", pa.int32(): "Int32"}
+    for name in ("executions", "steps", "attempts", "usage", "collection_runs"):
+        full = getattr(session, name)()
+        empty = getattr(session, name)(since="2020-01-01", until="2020-01-02")
+        assert empty.empty and not full.empty, name
+        assert full.dtypes.astype(str).to_dict() == empty.dtypes.astype(str).to_dict(), name
+        for field in TABLES[name].schema:
+            if field.type in kinds:
+                assert str(full[field.name].dtype) == kinds[field.type], (name, field.name)
+    running = session.executions(status="RUNNING")
+    assert running[C.duration_ms].isna().all() and str(running[C.duration_ms].dtype) == "Int64"
+    assert str(session.executions()[C.start_date].dtype) == "datetime64[s]"
+
+
+def test_findings_have_one_dtype_whatever_the_findings(session):
+    """flowscope.analyze's text columns are `str` in a frame with findings and in an empty one (they were
+    `object` when empty, or when every finding left a column missing: a collection gap has no workflow)."""
+    from flowscope.analysis.base import Finding, FindingKind, Severity, findings_frame
+
+    some = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END)
+    with pytest.warns(UserWarning, match="empty"):
+        none = flowscope.analyze(session, since="2020-01-01", until="2020-01-02")
+    assert len(some) and none.empty
+    assert some.dtypes.astype(str).to_dict() == none.dtypes.astype(str).to_dict()
+    gap = findings_frame([Finding(FindingKind("collection_gap"), Severity("critical"), "gcp", None, "gcp:p", None,
+                                  None, None, "Last collection failed", {}, "")])
+    assert gap.dtypes.astype(str).to_dict() == some.dtypes.astype(str).to_dict()
+    assert gap["workflow"].isna().all()
+
+
+@pytest.mark.parametrize("call", [
+    lambda s: s.executions(workflow=[]), lambda s: s.steps(cloud=[]), lambda s: s.executions(status=[]),
+    lambda s: s.attempts(execution_id=[]), lambda s: flowscope.analyze(s, workflow=[]),
+    lambda s: flowscope.analyze(s, clouds=[]),
+])
+def test_an_empty_list_filter_is_an_error_not_none_or_all(session, call):
+    """`workflow=[]` (a list that came out empty upstream) returned no row from the readers and every
+    finding from analyze, both without a word."""
+    with pytest.raises(ValueError, match=r"=\[\] selects nothing"):
+        call(session)
+
+
+@pytest.mark.parametrize("statement", [
+    "CREATE OR REPLACE VIEW executions AS SELECT * FROM executions_aws",
+    "SELECT 1; DROP VIEW usage", "SET TimeZone = 'Europe/Paris'", "CREATE TABLE mine AS SELECT 1 AS x",
+])
+def test_sql_runs_queries_and_never_changes_what_the_readers_share(session, statement):
+    """s.sql() ran on the connection the readers and flowscope.analyze share: a view replaced there changed
+    every later s.executions() and analysis without a word. Now refused, naming the way to a private one."""
+    before = len(session.executions())
+    with pytest.raises(ValueError, match="s.store.connect"):
+        session.sql(statement)
+    assert len(session.executions()) == before
+    assert len(session.sql("EXPLAIN SELECT * FROM steps")) and session.sql("SELECT 1 AS x")["x"][0] == 1
+    con = session.store.connect()
+    con.execute("CREATE TABLE mine AS SELECT count(*) AS n FROM executions")
+    assert con.execute("SELECT n FROM mine").fetchone()[0] == before
+
+
+@pytest.mark.parametrize("filters, error, message", [
+    ({"status": 5}, TypeError, "status takes a string or a list of strings, not 5"),
+    ({"cloud": [5]}, TypeError, r"cloud takes a string or a list of strings, not \[5\]"),
+    ({"limit": -1}, ValueError, "limit must be a number of rows"),
+    ({"limit": "5"}, ValueError, "limit must be a number of rows"),
+])
+def test_a_filter_of_the_wrong_kind_names_itself(session, filters, error, message):
+    """status=5 said "'int' object is not iterable" and limit='5' "More than one row returned by a subquery"."""
+    with pytest.raises(error, match=message):
+        session.executions(**filters)
+
+
+def test_a_generator_as_a_filter_is_read_once(session):
+    wanted = session.executions(limit=3)[C.execution_id]
+    assert len(session.executions(execution_id=(e for e in wanted))) == 3
+
+
+def test_a_window_without_rows_says_where_the_data_is(session):
+    """`s.executions(since=...)` over a window the data does not reach returned an empty frame without a
+    word (flowscope.analyze warned, the readers did not); a window with rows that the other filters
+    leave out stays quiet: that emptiness is the answer."""
+    with pytest.warns(UserWarning, match=r"no executions since 2020-01-01 00:00 and before 2020-01-02 00:00 UTC; "
+                                         r"the store's executions run from 2026-11-1\d"):
+        assert session.executions(since="2020-01-01", until="2020-01-02").empty
+    with pytest.warns(UserWarning, match="no steps before 2020-01-02"):
+        session.steps(until="2020-01-02")
+    first = session.executions()[C.started_at].min()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        assert session.executions(since=first, until=first + dt.timedelta(hours=1), status="ABORTED",
+                                  cloud="gcp").shape[1] == len(TABLES["executions"].schema)

@@ -68,6 +68,38 @@ def test_throttling_and_5xx_storms_are_retried_to_the_same_rows(server, clean, t
     assert snapshot(store) == clean
 
 
+@pytest.mark.slow  # ~2 s: the server asks for 1.5 s
+def test_retry_after_is_waited_out_not_undercut(server, clean, tmp_path):
+    """503 UNAVAILABLE with Retry-After: 1.5 refuses every call made sooner. Retrying on the
+    jittered backoff alone (hundredths of a second here) spent all attempts inside that window
+    and left every execution uncollected (partial); the wait now honours the server's."""
+    server.unavailable_for("/stepEntries", 1.5)
+    started = time.monotonic()
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server, max_attempts=3), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert time.monotonic() - started >= 1.5
+    assert snapshot(store) == clean
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
+    now = dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert gcp_clients.retry_after_s("7") == 7.0
+    assert gcp_clients.retry_after_s("Sun, 01 Nov 2026 10:00:30 GMT", now=now) == 30.0
+    assert gcp_clients.retry_after_s("Sun, 01 Nov 2026 09:00:00 GMT", now=now) == 0.0
+    assert gcp_clients.retry_after_s("soon") is None and gcp_clients.retry_after_s(None) is None
+    assert gcp_clients.retry_after_s("nan") is None
+
+    class State:
+        class outcome:   # noqa: N801 - tenacity's attribute name
+            @staticmethod
+            def exception() -> BaseException:
+                return gcp_clients.GcpApiError("x", http_status=429, retry_after=3600)
+
+    wait = gcp_clients._retry_wait(lambda _s: 0.01)
+    assert wait(State) == gcp_clients.RETRY_AFTER_MAX_S
+
+
 def test_a_429_that_never_ends_is_a_recorded_failure_not_an_empty_list(server, tmp_path):
     server.fail("/stepEntries", 429, times=10**6)
     [result] = gcp.sync(source(server, max_attempts=2), Store(tmp_path / "s"), now=NOW)

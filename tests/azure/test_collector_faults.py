@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import json
 import textwrap
+import threading
 import time
 
 import pytest
@@ -71,6 +72,37 @@ def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
     bucket = clients.ArmBucket(10, 1)
     bucket.clamp(3)
     assert bucket.try_acquire(3) == 0.0 and bucket.try_acquire() > 0
+
+
+def test_empty_pages_with_a_next_link_are_followed(tmp_path):
+    corpus = sample_corpus()
+    with ArmServer(page_size=1) as server:
+        server.load_documents(corpus)
+        server.empty_pages = {r"/runs$": 2, r"/actions$": 1, r"/histories$": 3}
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_a_next_link_naming_its_own_page_is_a_recorded_failure_not_a_hang(tmp_path):
+    """A server whose page names itself as its nextLink kept the sync listing that page forever
+    (the scope never finished, its collection_runs row stayed `running`); now the repeat ends the
+    listing as a recorded error of that workflow and the others are collected."""
+    outcome: list = []
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.stuck_next_link = r"/workflows/testFlow/runs$"
+        store = Store(tmp_path / "s")
+        worker = threading.Thread(target=lambda: outcome.extend(az.sync(src(server), store, now=NOW)), daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the sync is still listing the same page"
+    [result] = outcome
+    assert result.status == RunStatus.PARTIAL and result.error_count == 1
+    assert result.errors[0]["code"] == "RepeatedNextLink" and "testflow/runs" in result.errors[0]["target"].lower()
+    assert result.watermark is None                       # held: the next sync lists that workflow again
+    assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
 
 
 def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):

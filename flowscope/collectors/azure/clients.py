@@ -388,12 +388,22 @@ class ArmClient:
 
     def pages(self, path: str, *, operation: str, params: Mapping[str, str] | None = None
               ) -> Iterator[list[dict[str, Any]]]:
-        """The `value` pages of a list call, following `nextLink` to the end (azure-core's ItemPaged)."""
+        """The `value` pages of a list call, following `nextLink` to the end (azure-core's ItemPaged).
+
+        Pages may be empty and still name a next one: only a missing `nextLink` ends the listing. A
+        nextLink already followed is an error (`RepeatedNextLink`), not a listing that never ends."""
         from azure.core.paging import ItemPaged
 
         first = self.url(path, {"api-version": LOGIC_API_VERSION, **(params or {})})
+        followed: set[str] = set()
 
         def get_next(link: str | None) -> Any:
+            if link is not None:
+                if link in followed:
+                    raise ArmError(f"{operation} failed: the server repeated a nextLink (the listing would never "
+                                   "end)", status=None, operation=operation, code="RepeatedNextLink",
+                                   target=_target(link))
+                followed.add(link)
             return self.get(link or first, operation=operation)
 
         def extract(body: Any) -> tuple[str | None, Iterator[Any]]:

@@ -166,6 +166,18 @@ def test_scrub_drops_payloads_and_signed_links():
     assert record["properties"]["inputsLink"]["uri"].endswith("SECRET")     # the input is not changed
 
 
+def test_scrub_drops_the_run_response_payload_and_its_signed_links():
+    """A run's `properties.response` (a WorkflowRunTrigger in the REST spec: what a Response action
+    answered) kept its inline body and its SAS-signed `outputsLink.uri`; now scrubbed like `trigger`."""
+    record = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Logic/workflows/w/runs/1",
+              "properties": {"status": "Succeeded",
+                             "response": {"name": "Response", "code": "OK", "outputs": {"body": "secret"},
+                                          "outputsLink": {"uri": "https://x?sv=1.0&sig=SECRET", "contentSize": 9}}}}
+    clean = arm.scrub(record)
+    assert "SECRET" not in repr(clean) and "secret" not in repr(clean)
+    assert clean["properties"]["response"] == {"name": "Response", "code": "OK", "outputsLink": {"contentSize": 9}}
+
+
 def test_every_sample_is_served_and_listed_with_next_links():
     with ArmServer(page_size=1) as server:
         server.load_documents(sample_corpus())

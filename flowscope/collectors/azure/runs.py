@@ -97,7 +97,7 @@ def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> lis
     from flowscope.collectors.azure import arm
 
     actions = arm.list_actions(sc.client, run["id"])
-    definition = sc.definitions.get(workflow_id)
+    definition = sc.definition_for(workflow_id, run)
     out = list(actions)
     for action in actions:
         name = str(action.get("name") or "")
@@ -143,8 +143,10 @@ def count_unknown_statuses(sc: ScopeContext, records: Sequence[Mapping[str, Any]
 
 def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> None:
     """Stored RUNNING runs of this scope's workflows that the listing did not return: read again
-    (details when they changed); a run the API no longer has is marked gone, not retried."""
+    (details when they changed, by the revision each ran on); a run the API no longer has is
+    marked gone, not retried."""
     from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.workflows import collect_versions, consumption
 
     try:
         rows = sc.store.running_executions(CLOUD, account=None)
@@ -175,5 +177,6 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> N
                         noun="RUNNING run(s)", where="Azure (HTTP 404)")
         with sc.lock:
             sc.gone.extend(ids)
+    collect_versions(sc, consumption(workflows), again)
     fetch_runs(sc, again)
 

@@ -149,6 +149,7 @@ def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path)
     with ArmServer() as server:
         server.load_documents([*corpus, odd, open_action])
         server.fault(RUN1_PATH + "/actions$", 404, times=100)        # deleted after the listing
+        server.fault(RUN1_PATH + "$", 404, times=100)
         store = Store(tmp_path / "s")
         [result] = az.sync(src(server), store, now=NOW)
     assert result.status == RunStatus.SUCCEEDED, result.row()
@@ -160,6 +161,29 @@ def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path)
     [loop] = [r for r in store.read_rows("steps") if r["execution_id"].endswith("999") and r["step_key"] == "for_each"]
     assert loop["status"] == "RUNNING" and loop["ended_at"] is None
     assert not [r for r in store.read_rows("executions") if r["execution_id"] == RUN1_PATH.lower()]
+
+
+def test_a_404_on_the_details_of_a_run_that_still_exists_is_an_error_not_a_run_left_out(tmp_path):
+    """A 404 on one detail call (here the loop's repetitions) of a run Azure still has made the
+    whole run count as deleted: it was left out of the store and the scope said `succeeded`. The
+    run is now asked for again: still there, the 404 is an error of that run (partial, watermark
+    held at its start) and the next sync collects it."""
+    corpus = sample_corpus()
+    flow_run = (f"/subscriptions/{SAMPLE_SUB}/resourceGroups/testResourceGroup/providers/Microsoft.Logic/workflows/"
+                "testFlow/runs/08586776228332053161046300351")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        fault = server.fault(flow_run + "/actions/testAction/repetitions$", 404, times=100)
+        store = Store(tmp_path / "s")
+        [partial] = az.sync(src(server), store, now=NOW)
+        assert partial.status == RunStatus.PARTIAL and partial.error_count == 1, partial.row()
+        assert "repetitions" in partial.errors[0]["target"] and "HTTP 404" in partial.error
+        assert partial.counts.get("runs_gone") is None
+        assert partial.watermark is not None and partial.watermark < NOW
+        fault.times = 0
+        [again] = az.sync(src(server), store, now=NOW)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
 def test_expired_token_mid_sync_fails_the_scope_clearly_and_a_rerun_completes(tmp_path):

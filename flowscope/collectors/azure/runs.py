@@ -75,7 +75,7 @@ def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
     try:
         records = [run, *_run_details(sc, run, canonical_workflow_id(run["id"]))]
     except Exception as exc:
-        if getattr(exc, "gone", False):
+        if getattr(exc, "gone", False) and _run_gone(sc, run):
             with sc.lock:
                 sc.gone.append(run_id)
             sc.result.count("runs_gone")
@@ -88,6 +88,19 @@ def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
         sc.fetched.add(run_id)
     sc.result.count("runs_fetched")
     sc.result.count("action_records", len(records) - 1)
+
+
+def _run_gone(sc: ScopeContext, run: dict[str, Any]) -> bool:
+    """Whether a run whose details answered 404 is itself gone (deleted since the listing): asked
+    again (`runs.get`). A run that is still there makes the 404 an error of that run, not a run
+    silently left out."""
+    from flowscope.collectors.azure import arm
+
+    try:
+        arm.get_run(sc.client, run["id"])
+    except Exception as exc:  # noqa: BLE001 - only a 404 says gone; anything else keeps the first error
+        return bool(getattr(exc, "gone", False))
+    return False
 
 
 def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> list[dict[str, Any]]:

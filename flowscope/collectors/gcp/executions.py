@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from flowscope.collectors import source_config as cfg
-from flowscope.collectors.gcp.call_logs import call_logging_on, on_logs_path
+from flowscope.collectors.gcp.call_logs import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
     NATIVE_TERMINAL,
@@ -177,6 +177,9 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
     sc.result.count("step_entries", len(entries))
     sc.result.count("step_entry_pages", pages)
     if not entries and doc.get("state") in NATIVE_TERMINAL:
+        if call_logging_on(sc, doc) and not logs_settled(sc, doc):
+            _await_call_logs(sc, doc)
+            return
         _no_history(sc, name, doc)
         if call_logging_on(sc, doc):
             with sc.lock:
@@ -186,6 +189,15 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
     batch.extend(sc.formats["gcp.step_entries"]({"stepEntries": entries},
                                                 sc.ctx(f"stepEntries.list {name}", execution_id=name)))
     sc.sink.add(batch)
+
+
+def _await_call_logs(sc: ScopeContext, doc: dict[str, Any]) -> None:
+    """A just-finished execution without step entries whose calls come from Cloud Logging: not
+    written yet (its call logs may not all be readable), the watermark held at its start, so the
+    next sync lists it again and reads them."""
+    sc.result.count("executions_awaiting_call_logs")
+    sc.note("executions_awaiting_call_logs", str(doc["name"]))
+    sc.gap(utc(doc.get("startTime")) or utc(doc.get("createTime")))
 
 
 def _gone_while_listed(sc: ScopeContext, item: dict[str, Any], exc: BaseException) -> None:

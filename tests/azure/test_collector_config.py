@@ -29,6 +29,9 @@ def source(**kw):
     ({"arm_endpoint": "http://management.example.com"}, "plain http on a non-loopback host"),
     ({"arm_endpoint": "ftp://127.0.0.1"}, "must be an http(s) URL"),
     ({"arm_endpoint": "https://x.example?sig=1"}, "must not carry a query"),
+    # credentials in the URL were accepted, then written into every collection_runs row (details.endpoint)
+    ({"arm_endpoint": "https://svc:s3cret@arm.example"}, "must not carry credentials"),
+    ({"metrics_endpoint": "https://u@{region}.metrics.example"}, "must not carry credentials"),
     ({"logs_endpoint": "http://10.0.0.1"}, "logs_endpoint is plain http"),
     ({"lag": "soon"}, "lag"),
     ({"concurrency": 0}, "concurrency must be a positive integer"),

@@ -130,6 +130,9 @@ def check_endpoint(url: Any, key: str) -> str:
                                "bearer tokens go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
     if parts.query or parts.fragment:
         raise AzureConfigError(f"azure source: {key} must not carry a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        raise AzureConfigError(f"azure source: {key} must not carry credentials (user:password@); the endpoint "
+                               "is recorded in collection_runs, credentials come from the SDK's chain")
     return url.rstrip("/")
 
 

@@ -57,6 +57,28 @@ def test_throttling_5xx_and_slow_answers_are_retried_to_the_same_rows(tmp_path):
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
+def test_an_hour_long_retry_after_is_cut_to_the_cap_not_slept(monkeypatch):
+    """azure-core sleeps whatever Retry-After says: a 429 asking for 3600 s held the call (and
+    the scope) for an hour per attempt. It is now cut to RETRY_AFTER_MAX_S (here 0.2 s)."""
+    monkeypatch.setattr(clients, "RETRY_AFTER_MAX_S", 0.2)
+    outcome: list = []
+    with ArmServer() as server:
+        server.fault(r"/providers/Microsoft\.Logic/workflows$", 429, retry_after=3600)
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token))
+
+        def call() -> None:
+            outcome.append(client.get(f"/subscriptions/{SAMPLE_SUB}/providers/Microsoft.Logic/workflows",
+                                      operation="workflows.list", params={"api-version": "2019-05-01"}))
+
+        worker = threading.Thread(target=call, daemon=True)
+        started = time.monotonic()
+        worker.start()
+        worker.join(timeout=20)
+        assert not worker.is_alive(), "still sleeping the server's hour"
+        assert outcome == [{"value": []}] and 0.2 <= time.monotonic() - started < 20
+        assert server.statuses[429] == 1
+
+
 def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
     # the server's bucket is small (5) and refills at 10/s; ours claims a burst of 250: only the
     # x-ms-ratelimit-remaining-subscription-reads header can tell the client to wait

@@ -15,8 +15,9 @@ bearer tokens and paging are the SDK's own, not hand-written:
 - `QuotaPolicy`: one token from the subscription's read bucket before every HTTP attempt, retries
   included (ARM: 250 reads burst, 25 per second refill, per subscription, principal and region),
   and the bucket is drained to what `x-ms-ratelimit-remaining-subscription-reads` says is left.
-- `JitterRetryPolicy`: azure-core's RetryPolicy (429/408/5xx, timeouts, Retry-After honoured) with
-  the exponential backoff spread by random jitter, so parallel workers do not retry in lockstep.
+- `JitterRetryPolicy`: azure-core's RetryPolicy (429/408/5xx, timeouts, Retry-After honoured up to
+  `RETRY_AFTER_MAX_S`) with the exponential backoff spread by random jitter, so parallel workers do
+  not retry in lockstep.
 - `pages()`: azure-core's `ItemPaged` following `nextLink`; a nextLink to another host is refused
   (it would carry our token elsewhere: cloud text is untrusted).
 """
@@ -48,6 +49,10 @@ ARM_READS = Quota(250, 25)
 "Understand how Azure Resource Manager throttles requests" (learn.microsoft.com, the 2024 regional
 token-bucket limits, checked 2026-11)."""
 REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
+RETRY_AFTER_MAX_S = 60.0
+"""The longest `Retry-After` waited out before one retry (azure-core waits any it is given): a
+proxy asking for an hour would otherwise hold the scope for hours across the retries; the call
+then fails as a recorded error instead."""
 READ_ONLY_POSTS = ("/query", "/metrics:getbatch")
 """Path endings a POST may have: Log Analytics `/v1/workspaces/{id}/query` and the metrics batch
 `/subscriptions/{sub}/metrics:getBatch`. Both only read."""
@@ -257,11 +262,15 @@ def make_policies(credential: Any, scope: str, bucket: ArmBucket | None, stats: 
     http_policy, retry_policy, sansio_policy = _policy_bases()
 
     class JitterRetryPolicy(retry_policy):  # type: ignore[misc, valid-type]
-        """Exponential backoff spread by jitter (half to the full step), Retry-After honoured as is."""
+        """Exponential backoff spread by jitter (half to the full step), Retry-After honoured up to a cap."""
 
         def get_backoff_time(self, settings: dict[str, Any]) -> float:
             base = float(super().get_backoff_time(settings))
             return base * (0.5 + random.random() / 2)   # noqa: S311 - jitter, not security
+
+        def get_retry_after(self, response: Any) -> float | None:
+            asked = super().get_retry_after(response)
+            return min(float(asked), RETRY_AFTER_MAX_S) if asked is not None else None
 
     class QuotaPolicy(http_policy):  # type: ignore[misc, valid-type]
         """One read token per HTTP attempt; the server's remaining count drains the bucket."""

@@ -79,6 +79,22 @@ def test_an_hour_long_retry_after_is_cut_to_the_cap_not_slept(monkeypatch):
         assert server.statuses[429] == 1
 
 
+@pytest.mark.slow  # ~4 s: about 150 reads at the server's 40 per second
+def test_two_sources_of_one_subscription_share_its_read_bucket(tmp_path):
+    """ARM counts reads per subscription. Two sources of one subscription (here split by workflow
+    globs), synced in parallel, each took a whole client bucket: together twice ARM's rate, met
+    with 429s. They now draw on one bucket, and the server never has to throttle."""
+    from flowscope.collectors.sync import sync_store
+
+    with ArmServer(read_bucket=(10, 40)) as server:
+        server.load_documents(simulated_corpus(60))
+        sources = [src(server, SIM_SUB, lag="30d", quota=[10, 40], workflows=globs, metrics=False)
+                   for globs in (["crm-*", "invoice-*"], ["order-*"])]
+        report = sync_store(Store(tmp_path / "s"), sources, now=NOW)
+    assert [r.status for r in report.results] == [RunStatus.SUCCEEDED] * 2, [r.row() for r in report.results]
+    assert server.statuses[429] == 0, server.statuses
+
+
 def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
     # the server's bucket is small (5) and refills at 10/s; ours claims a burst of 250: only the
     # x-ms-ratelimit-remaining-subscription-reads header can tell the client to wait

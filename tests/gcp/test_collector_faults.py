@@ -10,6 +10,7 @@ import json
 import textwrap
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -296,3 +297,23 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     assert any(r["status"] == "running" for r in runs)      # the killed run left its trace
     doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
     assert doctor.exit_code == ExitCode.OK, doctor.output     # the rerun is the last sync now
+
+
+def test_scopes_of_one_project_and_location_share_its_quota_buckets(server):
+    """Quotas are per project and location: two sources naming the same ones (e.g. other workflow
+    globs) each had buckets of their own, so together they read at twice the quota. They now take
+    tokens from the same buckets; each scope still reports its own calls."""
+    from google.oauth2.credentials import Credentials
+
+    def clients_of(**extra: Any) -> gcp_clients.GcpClients:
+        return gcp_clients.scope_clients(project=PROJECT, endpoint=server.endpoint, creds=Credentials(TOKEN), **extra)
+
+    first, second = clients_of(), clients_of()
+    bucket = first.limiters.bucket(PROJECT, "us-central1", "stepEntries.list")
+    assert bucket is not None and bucket is second.limiters.bucket(PROJECT, "us-central1", "stepEntries.list")
+    assert bucket is not first.limiters.bucket(PROJECT, "europe-west1", "stepEntries.list")
+    assert bucket is not first.limiters.bucket("other-project", "us-central1", "stepEntries.list")
+    narrower = clients_of(quota_overrides={"stepEntries.list": gcp_clients.Quota(5, 1)})
+    assert narrower.limiters.bucket(PROJECT, "us-central1", "stepEntries.list") is not bucket
+    first.limiters.acquire(PROJECT, "us-central1", "stepEntries.list")
+    assert second.limiters.stats() == {}

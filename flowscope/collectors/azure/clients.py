@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket
+from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
@@ -321,7 +321,9 @@ class ArmClient:
 
     def __init__(self, endpoint: str, credential: Any, *, quota: Quota | None = ARM_READS,
                  retry_total: int = 8, backoff: float = 0.8, read_timeout: float = 30,
-                 connect_timeout: float = 10, pool: int = 16) -> None:
+                 connect_timeout: float = 10, pool: int = 16, subscription: str | None = None) -> None:
+        """`subscription`: the read bucket is then the process's one for (endpoint, subscription),
+        shared by every scope of that subscription (ARM counts reads per subscription)."""
         try:
             import requests
             from azure.core import PipelineClient
@@ -333,7 +335,7 @@ class ArmClient:
         self._origin = urlsplit(self.endpoint)[:2]
         self._http_opt_out = {"enforce_https": False} if urlsplit(self.endpoint).scheme == "http" else {}
         self.stats = CallStats()
-        self.bucket = ArmBucket(client_bucket(quota).capacity, quota.rate) if quota else None
+        self.bucket = _read_bucket(self.endpoint, subscription, quota) if quota else None
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
         session.mount("https://", adapter)
@@ -432,6 +434,16 @@ class ArmClient:
     def list_all(self, path: str, *, operation: str, params: Mapping[str, str] | None = None
                  ) -> list[dict[str, Any]]:
         return [item for page in self.pages(path, operation=operation, params=params) for item in page]
+
+
+def _read_bucket(endpoint: str, subscription: str | None, quota: Quota) -> ArmBucket:
+    """A client's ARM read bucket: shared by the scopes of one subscription, else its own."""
+    def make() -> ArmBucket:
+        return ArmBucket(client_bucket(quota).capacity, quota.rate)
+
+    if subscription is None:
+        return make()
+    return shared_bucket(("azure-arm", endpoint, subscription.lower(), quota), make)
 
 
 def _target(url: str) -> str:

@@ -159,7 +159,7 @@ def collect_scope(scope: AzureScope, store: "Store", *, since: dt.datetime | Non
         client = az_clients.ArmClient(
             scope.arm_endpoint, credential,
             quota=scope.quota or az_clients.ARM_READS, retry_total=max(scope.max_attempts - 1, 0),
-            read_timeout=scope.read_timeout, pool=scope.concurrency + 4)
+            read_timeout=scope.read_timeout, pool=scope.concurrency + 4, subscription=scope.subscription)
         _collect(scope, client, store, result, window, now, credential)
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
         result.finish(failed=exc)

@@ -421,4 +421,5 @@ def scope_clients(*, project: str, endpoint: str | None = None, quota_overrides:
     overrides = dict(quota_overrides or {})
     return GcpClients(session=session, project=project, endpoint=endpoint, max_attempts=max_attempts,
                       read_timeout=read_timeout, backoff_s=BACKOFF_S if backoff_s is None else backoff_s,
-                      limiters=RateLimiters(lambda _location, api: default_quota(api, overrides)))
+                      limiters=RateLimiters(lambda _location, api: default_quota(api, overrides),
+                                            shared=("gcp", service_root(endpoint, "{service}"))))

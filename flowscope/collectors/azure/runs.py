@@ -30,11 +30,14 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
         return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.window.lower_bound)
 
     todo: list[dict[str, Any]] = []
+    without_history: list[str] = []
     for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
         if outcome.error is not None:
             sc.failed(outcome.error, "runs.list", outcome.item)
             continue
         runs = cast(list[dict[str, Any]], outcome.result)
+        if not runs and stateless(workflows[outcome.item]):
+            without_history.append(str(workflows[outcome.item].get("name")))
         ids = {}
         for run in runs:
             try:
@@ -51,7 +54,28 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
         todo.extend(run for _, run in fresh)
         sc.result.count("runs_listed", len(ids))
         sc.result.count("runs_skipped_terminal", len(ids) - len(fresh))
+    if without_history:
+        _say_stateless(sc, sorted(without_history))
     return todo
+
+
+def stateless(workflow: Mapping[str, Any]) -> bool:
+    """A Standard workflow of kind Stateless (the envelope's `kind`, or its workflow.json's)."""
+    kind = workflow.get("kind")
+    files = props(workflow).get("files")
+    wf_file = files.get("workflow.json") if isinstance(files, dict) else None
+    if not isinstance(kind, str) and isinstance(wf_file, dict):
+        kind = wf_file.get("kind")
+    return isinstance(kind, str) and kind.lower() == "stateless"
+
+
+def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
+    """Stateless workflows that listed no run: Azure keeps no run history for them unless it is
+    turned on, so "no runs" there means "runs not visible", never "did not run"."""
+    sc.result.details["stateless_without_history"] = names[:50]
+    sc.result.warn(f"{len(names)} Standard workflow(s) are stateless and listed no run, e.g. {names[0][:200]}: "
+                   "Azure keeps no run history for stateless workflows unless it is enabled "
+                   "(Workflows.<name>.OperationOptions = WithStatelessRunHistory), so their runs cannot be collected")
 
 
 

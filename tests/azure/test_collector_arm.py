@@ -289,3 +289,27 @@ def test_a_running_run_of_an_older_revision_revisited_uses_that_revision_stored(
         assert again.counts.get("running_revisited") == 1 and server.counts["versions.get"] == 0
         assert server.counts["repetitions.list"] == 1
     assert len(rows(store, "steps", execution_id=RUN2, name="testAction")) == 2
+
+
+def test_a_running_run_of_a_deleted_workflow_is_marked_gone_not_running_for_ever(tmp_path):
+    """Only runs of workflows listed in this sync were revisited: once a workflow was deleted (or
+    recreated under another name), its runs stored RUNNING stayed RUNNING for ever (stuck
+    executions that never were). A run of this scope whose workflow is no longer listed is now
+    asked for once and, Azure answering 404, marked gone."""
+    corpus = sample_corpus()
+    running = next(r for r in corpus if r["id"].lower() == RUN2)
+    running["properties"]["status"], running["properties"]["endTime"] = "Running", None
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        assert az.sync(src(server), store, now=NOW)[0].status == RunStatus.SUCCEEDED
+        assert [r["status"] for r in rows(store, "executions", execution_id=RUN2)] == ["RUNNING"]
+        server.delete(FLOW)                                      # the workflow and its runs
+        server.counts.clear()                                    # a scope of another resource group: not its run
+        az.sync(src(server, resource_groups=["test-resource-group"]), store, now=NOW + dt.timedelta(days=1))
+        assert server.counts["runs.get"] == 0
+        [result] = az.sync(src(server), store, now=NOW + dt.timedelta(days=1))
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.counts["runs.get"] == 1 and result.counts["running_gone"] == 1
+        [gone] = rows(store, "executions", execution_id=RUN2)
+        assert json.loads(gone["attributes"])["gone"]["code"] == "NotFound"

@@ -10,7 +10,7 @@ one Azure no longer has is marked gone (`window.mark_gone`) and never asked abou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
@@ -178,10 +178,13 @@ def count_unknown_statuses(sc: ScopeContext, records: Sequence[Mapping[str, Any]
 
 
 
-def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> None:
+def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
+                    listed: Collection[str] = (), in_scope: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
     """Stored RUNNING runs of this scope's workflows that the listing did not return: read again
     (details when they changed, by the revision each ran on); a run the API no longer has is
-    marked gone, not retried."""
+    marked gone, not retried. `in_scope` also takes the runs of this scope's workflows that were
+    not listed at all (deleted, or renamed): asked for once, they are marked gone instead of
+    staying RUNNING for ever. `listed`: workflows read another way (the Log Analytics path)."""
     from flowscope.collectors.azure import arm
     from flowscope.collectors.azure.workflows import collect_versions, consumption
 
@@ -191,8 +194,14 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> N
         sc.result.record_error(CollectionError(f"reading stored running runs failed: {exc}",
                                                operation="store.running_executions"))
         return
-    todo = [r for r in rows if r.get(C.workflow_id) in workflows and r[C.execution_id] not in sc.seen
-            and not gone_mark(r)]
+
+    def wanted(row: Mapping[str, Any]) -> bool:
+        workflow = row.get(C.workflow_id)
+        if workflow in workflows:
+            return True
+        return workflow not in listed and in_scope is not None and in_scope(row)
+
+    todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))

@@ -172,6 +172,33 @@ def test_a_running_execution_gone_from_the_api_is_kept_marked_and_not_revisited(
     assert third.counts.get("running_gone", 0) == 0
 
 
+def test_running_executions_of_a_location_left_without_workflows_are_revisited(server, tmp_path):
+    """A scope of every location revisited only the locations still listing workflows: once the
+    last workflow of a location was deleted, its executions stored RUNNING stayed RUNNING for
+    ever. They are now asked for and, gone, marked so."""
+    import copy
+
+    template = next(e for e in server.executions.values() if e["state"] == "ACTIVE")
+    workflow = copy.deepcopy(server.workflows[template["name"].split("/executions/")[0]])
+    workflow["name"] = workflow["name"].replace("/us-central1/", "/europe-west1/")
+    server.add_workflow(workflow)
+    running = copy.deepcopy(template)
+    running["name"] = workflow["name"] + "/executions/eu-1"
+    server.add_execution(running, [])
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=NOW)
+    assert first.details["locations"] == ["europe-west1", "us-central1"], first.row()
+    assert [r[C.status] for r in store.read_rows("executions", f"{C.execution_id} = '{running['name']}'")] \
+        == ["RUNNING"]
+    del server.workflows[workflow["name"]]                  # the location's only workflow, deleted
+    server.delete_execution(running["name"])
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(days=2))
+    assert second.details["locations"] == ["us-central1"]
+    assert second.counts["running_gone"] == 1, second.row()
+    [row] = store.read_rows("executions", f"{C.execution_id} = '{running['name']}'")
+    assert json.loads(row[C.attributes])["gone"]["code"] == "NOT_FOUND"
+
+
 def _entry(exec_name: str, n: int, step_type: str, **extra: object) -> dict:
     doc = {"name": f"{exec_name}/stepEntries/{n}", "entryId": str(n), "step": f"s{n}", "routine": "main",
            "stepType": step_type, "state": "STATE_SUCCEEDED", "createTime": f"2026-11-01T12:00:0{n}.000000000Z",

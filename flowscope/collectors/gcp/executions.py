@@ -222,13 +222,18 @@ def _no_history(sc: ScopeContext, name: str, doc: dict[str, Any]) -> None:
 
 
 def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
-    """3. Stored RUNNING executions the listing did not return again: fetched until terminal."""
+    """3. Stored RUNNING executions the listing did not return again: fetched until terminal.
+
+    A scope of every location looks at all the project's stored ones, not only those of the
+    locations that still list workflows: a location whose last workflow was deleted would
+    otherwise leave its executions RUNNING for ever (asked for, they are marked gone)."""
     from flowscope.collectors.gcp import executions_api
     from flowscope.collectors.gcp.clients import GcpApiError
 
     rows: list[dict[str, Any]] = []
+    regions: Sequence[str | None] = locations if sc.scope.location else [None]
     try:
-        for location in locations:
+        for location in regions:
             rows.extend(sc.store.running_executions(CLOUD, account=sc.scope.project, region=location))
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",

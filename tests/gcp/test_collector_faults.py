@@ -275,6 +275,18 @@ def test_one_failing_location_or_scope_never_stops_the_others(server, tmp_path):
     assert len(store.read_rows("executions")) == 40
 
 
+def test_a_location_that_times_out_is_recorded_and_the_others_go_on(server, tmp_path):
+    """A location whose workflow listing kept timing out (a connection error, not an HTTP error)
+    failed the whole every-location scope, though the others answered; it is now recorded as
+    that location's failure, like an HTTP error, and the others are collected."""
+    server.add_workflow({**server.workflows[WF], "name": WF.replace("us-central1", "europe-west1")})
+    server.slow("locations/europe-west1/workflows", 1.5, times=10**6)
+    [result] = gcp.sync(source(server, max_attempts=2, read_timeout=0.3), Store(tmp_path / "a"), now=NOW)
+    assert result.status == RunStatus.PARTIAL, result.row()
+    assert result.counts["executions_fetched"] == 40
+    assert "europe-west1" in result.errors[0]["target"] and result.watermark is None
+
+
 def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
     """Workflows denied (403) in every location: nothing can be known, the scope is failed
     (sync exits 3), not partial with zero workflows."""

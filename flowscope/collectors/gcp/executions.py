@@ -43,23 +43,23 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
     with every location, one unreachable location is recorded and the others go on, unless no
     location could be listed at all: then the scope fails too (every failure recorded)."""
     from flowscope.collectors.gcp import workflows_api
-    from flowscope.collectors.gcp.clients import GcpApiError, GcpAuthError
+    from flowscope.collectors.gcp.clients import GcpAuthError
 
     scope, result = sc.scope, sc.result
     locations = [scope.location] if scope.location else workflows_api.list_locations(sc.clients, scope.project)
     workflows: dict[str, dict[str, Any]] = {}
     with_workflows: list[str] = []
-    failures: list[GcpApiError] = []
+    failures: list[CollectionError] = []
     for location in locations:
         try:
             found = cfg.match_names(workflows_api.list_workflows(sc.clients, scope.project, location),
                                     scope.globs, lambda w: workflows_api.short_name(w.get("name")), result)
         except GcpAuthError:
             raise
-        except GcpApiError as exc:
+        except Exception as exc:  # noqa: BLE001 - HTTP and connection errors alike: that location's failure
             if scope.location:
                 raise
-            failures.append(exc)
+            failures.append(as_error(exc, "workflows.list", f"projects/{scope.project}/locations/{location}"))
             continue
         if found:
             with_workflows.append(location)

@@ -78,14 +78,15 @@ def definition_of(doc: Mapping[str, Any]) -> Any:
 
 def _stored_revisions(sc: ScopeContext, workflow_ids: set[str]) -> dict[tuple[str, str], str | None]:
     """(workflow id, revision in lower case) -> stored definition text, for these workflows."""
+    ids = sorted(workflow_ids)
     try:
         stored = sc.store.sql(f"SELECT {C.workflow_id}, {C.revision}, {C.definition} FROM workflows "
-                              f"WHERE {C.cloud} = ?", [CLOUD])
+                              f"WHERE {C.cloud} = ? AND {C.workflow_id} IN ({', '.join('?' * len(ids))})",
+                              [CLOUD, *ids])
     except Exception:  # noqa: BLE001 - nothing stored yet: every wanted revision is new
         return {}
     return {(str(w), str(r).lower()): (str(d) if isinstance(d, str) and d else None)
-            for w, r, d in zip(stored[C.workflow_id], stored[C.revision], stored[C.definition], strict=True)
-            if str(w) in workflow_ids}
+            for w, r, d in zip(stored[C.workflow_id], stored[C.revision], stored[C.definition], strict=True)}
 
 
 def consumption(workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

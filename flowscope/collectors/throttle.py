@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -94,12 +94,34 @@ def client_bucket(quota: Quota) -> "TokenBucket":
     return TokenBucket(max(1.0, quota.capacity - slack), quota.rate)
 
 
-class RateLimiters:
-    """One `TokenBucket` per (account, region, API), created on first use from a quota table."""
+B = TypeVar("B", bound=TokenBucket)
+_SHARED_BUCKETS: dict[tuple[Any, ...], Any] = {}
+_SHARED_LOCK = threading.Lock()
 
-    def __init__(self, quotas: Callable[[str, str], Quota | None]) -> None:
+
+def shared_bucket(key: tuple[Any, ...], make: Callable[[], B]) -> B:
+    """The one bucket of this process for a server-side quota (`key` names it, quota included):
+    scopes that draw on the same quota (two sources of one subscription, project or location,
+    collected in parallel) share it, instead of each spending all of it and meeting 429s."""
+    with _SHARED_LOCK:
+        bucket = _SHARED_BUCKETS.get(key)
+        if bucket is None:
+            bucket = _SHARED_BUCKETS[key] = make()
+        return cast(B, bucket)
+
+
+class RateLimiters:
+    """One `TokenBucket` per (account, region, API), created on first use from a quota table.
+
+    With `shared` (what identifies the server, e.g. its endpoint), the buckets are the process's
+    shared ones (`shared_bucket`), so scopes of the same account and region share their quota;
+    `stats` still counts this limiter's own calls and waits."""
+
+    def __init__(self, quotas: Callable[[str, str], Quota | None], *, shared: tuple[Any, ...] | None = None) -> None:
         self._quotas = quotas
+        self._shared = shared
         self._buckets: dict[tuple[str, str, str], TokenBucket | None] = {}
+        self._used: dict[tuple[str, str, str], list[float]] = {}
         self._lock = threading.Lock()
 
     def bucket(self, account: str, region: str, api: str) -> TokenBucket | None:
@@ -107,17 +129,28 @@ class RateLimiters:
         with self._lock:
             if key not in self._buckets:
                 quota = self._quotas(region, api)
-                self._buckets[key] = client_bucket(quota) if quota else None
+                if quota is None:
+                    self._buckets[key] = None
+                elif self._shared is None:
+                    self._buckets[key] = client_bucket(quota)
+                else:
+                    self._buckets[key] = shared_bucket((*self._shared, *key, quota), lambda: client_bucket(quota))
             return self._buckets[key]
 
     def acquire(self, account: str, region: str, api: str) -> float:
         bucket = self.bucket(account, region, api)
-        return bucket.acquire() if bucket is not None else 0.0
+        if bucket is None:
+            return 0.0
+        waited = bucket.acquire()
+        with self._lock:
+            used = self._used.setdefault((account, region, api), [0, 0.0])
+            used[0] += 1
+            used[1] += waited
+        return waited
 
     def stats(self) -> dict[str, dict[str, float]]:
         with self._lock:
-            return {"/".join(key): {"calls": b.acquired, "waited_s": round(b.waited_s, 3)}
-                    for key, b in self._buckets.items() if b is not None and b.acquired}
+            return {"/".join(key): {"calls": int(n), "waited_s": round(w, 3)} for key, (n, w) in self._used.items()}
 
 
 @dataclass

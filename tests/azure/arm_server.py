@@ -138,6 +138,11 @@ class ArmServer(LoopbackServer):
         self._la_cache: dict[str, Any] = {}
         self.batch_requests: list[dict[str, Any]] = []
         """Each metrics:getBatch request: its query parameters and resource ids."""
+        self.empty_pages: dict[str, int] = {}
+        """Collection path regex -> empty pages (`value: []` with a nextLink) served before its first
+        real page, as ARM does when a filtered listing scans partitions that hold nothing."""
+        self.stuck_next_link: str | None = None
+        """Collection path regex whose pages name themselves as their nextLink (a server bug)."""
         self.requests = 0
         self.lock = threading.Lock()
         self._bucket = read_bucket
@@ -291,10 +296,17 @@ class ArmServer(LoopbackServer):
                     records = [r for r in records if _start(r) >= bound]
         else:
             records.sort(key=lambda r: str(r.get("id")).lower())
+        empties = next((n for pattern, n in self.empty_pages.items() if re.search(pattern, raw_path, re.I)), 0)
+        empty = int(query.get("$emptypage") or 0)
+        if empty < empties:
+            nxt = {**query, "$emptypage": str(empty + 1)}
+            return 200, {"value": [], "nextLink": f"{self.endpoint}{raw_path}?{urlencode(nxt)}"}
         skip = int(query.get("$skiptoken") or 0)
         page = records[skip:skip + self.page_size]
         body: dict[str, Any] = {"value": [_as_served(r) for r in page]}
-        if skip + self.page_size < len(records):
+        if self.stuck_next_link and re.search(self.stuck_next_link, raw_path, re.IGNORECASE):
+            body["nextLink"] = f"{self.endpoint}{raw_path}?{urlencode(query)}"
+        elif skip + self.page_size < len(records):
             nxt = {**query, "$skiptoken": str(skip + self.page_size)}
             body["nextLink"] = f"{self.endpoint}{raw_path}?{urlencode(nxt)}"
         return 200, body

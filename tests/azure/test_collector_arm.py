@@ -239,3 +239,77 @@ def test_runs_of_an_older_revision_read_that_revision_once(tmp_path):
         server.counts.clear()
         assert az.sync(src(server, lag="4000d"), store, now=NOW)[0].status == RunStatus.SUCCEEDED
         assert server.counts["versions.get"] == 0           # stored already
+
+
+def _loop_moved(corpus: list) -> tuple[list, dict]:
+    """testFlow edited since its run: the run's revision has testAction inside For_each, the current
+    definition has it at the top level (the loop removed). The run's revision is served as a version."""
+    workflow = next(r for r in corpus if r["id"].lower() == FLOW)
+    old = copy.deepcopy(workflow)
+    old["id"] += "/versions/" + workflow["properties"]["version"]
+    old["name"], old["type"] = workflow["properties"]["version"], "Microsoft.Logic/workflows/versions"
+    workflow["properties"]["version"] = "08586776228332053161046399999"
+    workflow["properties"]["definition"]["actions"] = {
+        "testAction": {"type": "Http", "runAfter": {}, "inputs": {"method": "GET", "uri": "http://tempuri.org"}}}
+    return [*corpus, old], old
+
+
+def test_loops_of_a_run_are_read_by_the_revision_it_ran_not_the_current_one(tmp_path):
+    """Which actions have repetitions came from the workflow's current definition: a run of an
+    older revision whose loop has since been removed lost its iterations (one testAction row, not
+    one per iteration, and its billed actions undercounted); they now come from the run's own
+    revision, fetched (or read from the store) first."""
+    corpus, _ = _loop_moved(sample_corpus())
+    reference = snapshot(import_reference(sample_corpus(), tmp_path / "ref"))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        [result] = az.sync(src(server), store, now=NOW)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.counts["repetitions.list"] == 1 and server.counts["scopeRepetitions.list"] == 1
+    visits = rows(store, "steps", execution_id=RUN2, name="testAction")
+    assert len(visits) == len(sample_body("WorkflowRunActionRepetitions_List")["value"]) == 2
+    got = snapshot(store)
+    assert got["steps"] == reference["steps"] and got["usage"] == reference["usage"]
+
+
+def test_a_running_run_of_an_older_revision_revisited_uses_that_revision_stored(tmp_path):
+    corpus, _ = _loop_moved(sample_corpus())
+    run = next(r for r in corpus if r["id"].lower() == RUN2)
+    run["properties"]["status"], run["properties"]["endTime"] = "Running", None
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        az.sync(src(server), store, now=NOW)
+        run["properties"]["status"], run["properties"]["endTime"] = "Succeeded", "2018-04-18T17:05:57.7000000Z"
+        server.load([run])
+        server.counts.clear()
+        [again] = az.sync(src(server), store, now=NOW + dt.timedelta(days=1))   # past the lag: revisited
+        assert again.status == RunStatus.SUCCEEDED, again.row()
+        assert again.counts.get("running_revisited") == 1 and server.counts["versions.get"] == 0
+        assert server.counts["repetitions.list"] == 1
+    assert len(rows(store, "steps", execution_id=RUN2, name="testAction")) == 2
+
+
+def test_a_running_run_of_a_deleted_workflow_is_marked_gone_not_running_for_ever(tmp_path):
+    """Only runs of workflows listed in this sync were revisited: once a workflow was deleted (or
+    recreated under another name), its runs stored RUNNING stayed RUNNING for ever (stuck
+    executions that never were). A run of this scope whose workflow is no longer listed is now
+    asked for once and, Azure answering 404, marked gone."""
+    corpus = sample_corpus()
+    running = next(r for r in corpus if r["id"].lower() == RUN2)
+    running["properties"]["status"], running["properties"]["endTime"] = "Running", None
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        assert az.sync(src(server), store, now=NOW)[0].status == RunStatus.SUCCEEDED
+        assert [r["status"] for r in rows(store, "executions", execution_id=RUN2)] == ["RUNNING"]
+        server.delete(FLOW)                                      # the workflow and its runs
+        server.counts.clear()                                    # a scope of another resource group: not its run
+        az.sync(src(server, resource_groups=["test-resource-group"]), store, now=NOW + dt.timedelta(days=1))
+        assert server.counts["runs.get"] == 0
+        [result] = az.sync(src(server), store, now=NOW + dt.timedelta(days=1))
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.counts["runs.get"] == 1 and result.counts["running_gone"] == 1
+        [gone] = rows(store, "executions", execution_id=RUN2)
+        assert json.loads(gone["attributes"])["gone"]["code"] == "NotFound"

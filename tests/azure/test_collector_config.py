@@ -29,6 +29,9 @@ def source(**kw):
     ({"arm_endpoint": "http://management.example.com"}, "plain http on a non-loopback host"),
     ({"arm_endpoint": "ftp://127.0.0.1"}, "must be an http(s) URL"),
     ({"arm_endpoint": "https://x.example?sig=1"}, "must not carry a query"),
+    # credentials in the URL were accepted, then written into every collection_runs row (details.endpoint)
+    ({"arm_endpoint": "https://svc:s3cret@arm.example"}, "must not carry credentials"),
+    ({"metrics_endpoint": "https://u@{region}.metrics.example"}, "must not carry credentials"),
     ({"logs_endpoint": "http://10.0.0.1"}, "logs_endpoint is plain http"),
     ({"lag": "soon"}, "lag"),
     ({"concurrency": 0}, "concurrency must be a positive integer"),
@@ -164,6 +167,18 @@ def test_scrub_drops_payloads_and_signed_links():
     assert clean["properties"]["inputsLink"] == {"contentSize": 7}
     assert clean["properties"]["trigger"]["outputsLink"] == {"contentSize": 5}
     assert record["properties"]["inputsLink"]["uri"].endswith("SECRET")     # the input is not changed
+
+
+def test_scrub_drops_the_run_response_payload_and_its_signed_links():
+    """A run's `properties.response` (a WorkflowRunTrigger in the REST spec: what a Response action
+    answered) kept its inline body and its SAS-signed `outputsLink.uri`; now scrubbed like `trigger`."""
+    record = {"id": "/subscriptions/s/resourceGroups/r/providers/Microsoft.Logic/workflows/w/runs/1",
+              "properties": {"status": "Succeeded",
+                             "response": {"name": "Response", "code": "OK", "outputs": {"body": "secret"},
+                                          "outputsLink": {"uri": "https://x?sv=1.0&sig=SECRET", "contentSize": 9}}}}
+    clean = arm.scrub(record)
+    assert "SECRET" not in repr(clean) and "secret" not in repr(clean)
+    assert clean["properties"]["response"] == {"name": "Response", "code": "OK", "outputsLink": {"contentSize": 9}}
 
 
 def test_every_sample_is_served_and_listed_with_next_links():

@@ -8,6 +8,7 @@ import copy
 import datetime as dt
 import json
 import textwrap
+import threading
 import time
 
 import pytest
@@ -56,6 +57,44 @@ def test_throttling_5xx_and_slow_answers_are_retried_to_the_same_rows(tmp_path):
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
+def test_an_hour_long_retry_after_is_cut_to_the_cap_not_slept(monkeypatch):
+    """azure-core sleeps whatever Retry-After says: a 429 asking for 3600 s held the call (and
+    the scope) for an hour per attempt. It is now cut to RETRY_AFTER_MAX_S (here 0.2 s)."""
+    monkeypatch.setattr(clients, "RETRY_AFTER_MAX_S", 0.2)
+    outcome: list = []
+    with ArmServer() as server:
+        server.fault(r"/providers/Microsoft\.Logic/workflows$", 429, retry_after=3600)
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token))
+
+        def call() -> None:
+            outcome.append(client.get(f"/subscriptions/{SAMPLE_SUB}/providers/Microsoft.Logic/workflows",
+                                      operation="workflows.list", params={"api-version": "2019-05-01"}))
+
+        worker = threading.Thread(target=call, daemon=True)
+        started = time.monotonic()
+        worker.start()
+        worker.join(timeout=20)
+        assert not worker.is_alive(), "still sleeping the server's hour"
+        assert outcome == [{"value": []}] and 0.2 <= time.monotonic() - started < 20
+        assert server.statuses[429] == 1
+
+
+@pytest.mark.slow  # ~4 s: about 150 reads at the server's 40 per second
+def test_two_sources_of_one_subscription_share_its_read_bucket(tmp_path):
+    """ARM counts reads per subscription. Two sources of one subscription (here split by workflow
+    globs), synced in parallel, each took a whole client bucket: together twice ARM's rate, met
+    with 429s. They now draw on one bucket, and the server never has to throttle."""
+    from flowscope.collectors.sync import sync_store
+
+    with ArmServer(read_bucket=(10, 40)) as server:
+        server.load_documents(simulated_corpus(60))
+        sources = [src(server, SIM_SUB, lag="30d", quota=[10, 40], workflows=globs, metrics=False)
+                   for globs in (["crm-*", "invoice-*"], ["order-*"])]
+        report = sync_store(Store(tmp_path / "s"), sources, now=NOW)
+    assert [r.status for r in report.results] == [RunStatus.SUCCEEDED] * 2, [r.row() for r in report.results]
+    assert server.statuses[429] == 0, server.statuses
+
+
 def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
     # the server's bucket is small (5) and refills at 10/s; ours claims a burst of 250: only the
     # x-ms-ratelimit-remaining-subscription-reads header can tell the client to wait
@@ -71,6 +110,37 @@ def test_remaining_reads_header_slows_the_client_before_the_server_throttles():
     bucket = clients.ArmBucket(10, 1)
     bucket.clamp(3)
     assert bucket.try_acquire(3) == 0.0 and bucket.try_acquire() > 0
+
+
+def test_empty_pages_with_a_next_link_are_followed(tmp_path):
+    corpus = sample_corpus()
+    with ArmServer(page_size=1) as server:
+        server.load_documents(corpus)
+        server.empty_pages = {r"/runs$": 2, r"/actions$": 1, r"/histories$": 3}
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_a_next_link_naming_its_own_page_is_a_recorded_failure_not_a_hang(tmp_path):
+    """A server whose page names itself as its nextLink kept the sync listing that page forever
+    (the scope never finished, its collection_runs row stayed `running`); now the repeat ends the
+    listing as a recorded error of that workflow and the others are collected."""
+    outcome: list = []
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.stuck_next_link = r"/workflows/testFlow/runs$"
+        store = Store(tmp_path / "s")
+        worker = threading.Thread(target=lambda: outcome.extend(az.sync(src(server), store, now=NOW)), daemon=True)
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive(), "the sync is still listing the same page"
+    [result] = outcome
+    assert result.status == RunStatus.PARTIAL and result.error_count == 1
+    assert result.errors[0]["code"] == "RepeatedNextLink" and "testflow/runs" in result.errors[0]["target"].lower()
+    assert result.watermark is None                       # held: the next sync lists that workflow again
+    assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
 
 
 def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):
@@ -117,6 +187,7 @@ def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path)
     with ArmServer() as server:
         server.load_documents([*corpus, odd, open_action])
         server.fault(RUN1_PATH + "/actions$", 404, times=100)        # deleted after the listing
+        server.fault(RUN1_PATH + "$", 404, times=100)
         store = Store(tmp_path / "s")
         [result] = az.sync(src(server), store, now=NOW)
     assert result.status == RunStatus.SUCCEEDED, result.row()
@@ -128,6 +199,29 @@ def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path)
     [loop] = [r for r in store.read_rows("steps") if r["execution_id"].endswith("999") and r["step_key"] == "for_each"]
     assert loop["status"] == "RUNNING" and loop["ended_at"] is None
     assert not [r for r in store.read_rows("executions") if r["execution_id"] == RUN1_PATH.lower()]
+
+
+def test_a_404_on_the_details_of_a_run_that_still_exists_is_an_error_not_a_run_left_out(tmp_path):
+    """A 404 on one detail call (here the loop's repetitions) of a run Azure still has made the
+    whole run count as deleted: it was left out of the store and the scope said `succeeded`. The
+    run is now asked for again: still there, the 404 is an error of that run (partial, watermark
+    held at its start) and the next sync collects it."""
+    corpus = sample_corpus()
+    flow_run = (f"/subscriptions/{SAMPLE_SUB}/resourceGroups/testResourceGroup/providers/Microsoft.Logic/workflows/"
+                "testFlow/runs/08586776228332053161046300351")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        fault = server.fault(flow_run + "/actions/testAction/repetitions$", 404, times=100)
+        store = Store(tmp_path / "s")
+        [partial] = az.sync(src(server), store, now=NOW)
+        assert partial.status == RunStatus.PARTIAL and partial.error_count == 1, partial.row()
+        assert "repetitions" in partial.errors[0]["target"] and "HTTP 404" in partial.error
+        assert partial.counts.get("runs_gone") is None
+        assert partial.watermark is not None and partial.watermark < NOW
+        fault.times = 0
+        [again] = az.sync(src(server), store, now=NOW)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
 def test_expired_token_mid_sync_fails_the_scope_clearly_and_a_rerun_completes(tmp_path):

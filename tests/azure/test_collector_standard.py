@@ -118,3 +118,22 @@ def test_plan_summary_reads_sku_instances_and_size_and_keeps_nothing_else():
     assert plan_summary({"sku": {"name": "P1v3"}, "properties": {"numberOfWorkers": True}}) == \
         {"sku": "P1V3", "instances": 1}                        # not a Workflow Standard SKU: no size
     assert plan_summary({"sku": "junk", "properties": []}) == {"instances": 1}
+
+
+def test_a_stateless_workflow_without_run_history_is_said_not_taken_for_idle(tmp_path):
+    """Azure keeps no run history for a stateless Standard workflow (unless turned on): its empty
+    run listing was taken as "no runs", a silent all-clear. The scope now says which workflows are
+    stateless and listed nothing, and why."""
+    corpus = simulated_corpus(40, standard=True)
+    envelope = next(r for r in corpus if r["id"].lower() == WF)
+    envelope["kind"] = "Stateless"
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        runs = SITE + "/hostruntime/runtime/webhooks/workflow/api/management/workflows/ledger-standard/runs/"
+        for record in [r for r in corpus if r["id"].lower().startswith(runs.lower())]:
+            server.delete(record["id"])                    # no run history kept
+        [result] = az.sync(src(server, lag="30d"), Store(tmp_path / "s"), now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    details = json.loads(result.row()["details"])
+    assert details["stateless_without_history"] == ["ledger-app/ledger-standard"]
+    assert any("stateless" in w and "WithStatelessRunHistory" in w for w in result.warnings)

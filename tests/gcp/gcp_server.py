@@ -111,6 +111,8 @@ class Fault:
     times: int
     method: str | None = None
     delay_s: float = 0.0
+    retry_after: float | None = None
+    until: float = 0.0
 
 
 class GcpServer(LoopbackServer):
@@ -179,6 +181,12 @@ class GcpServer(LoopbackServer):
         with self.lock:
             self.faults.append(Fault(path_part, status, times, method))
 
+    def unavailable_for(self, path_part: str, seconds: float, status: int = 503) -> None:
+        """Matching requests are answered `status` with `Retry-After: <seconds>` until that many
+        seconds have passed since the first one (a call made earlier than told is refused again)."""
+        with self.lock:
+            self.faults.append(Fault(path_part, status, 10**9, None, 0.0, seconds))
+
     def slow(self, path_part: str, delay_s: float, times: int = 1) -> None:
         """The next `times` matching requests are answered (normally) after `delay_s`."""
         with self.lock:
@@ -210,7 +218,13 @@ class GcpServer(LoopbackServer):
             n = self._n
             fault = next((f for f in self.faults if f.path_part in parts.path and f.times > 0
                           and (f.method is None or f.method == method)), None)
-            if fault:
+            if fault and fault.retry_after is not None:
+                now = time.monotonic()
+                fault.until = fault.until or now + fault.retry_after
+                if now >= fault.until:
+                    self.faults.remove(fault)
+                    fault = None
+            elif fault:
                 fault.times -= 1
         if self.on_request:
             self.on_request(method, parts.path)
@@ -225,7 +239,8 @@ class GcpServer(LoopbackServer):
         if fault:
             self.injected += 1
             word = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 404: "NOT_FOUND"}
-            return self._error(h, fault.status, word.get(fault.status, "UNKNOWN"), "injected fault")
+            headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
+            return self._error(h, fault.status, word.get(fault.status, "UNKNOWN"), "injected fault", headers)
         if self.throttle_every and n % self.throttle_every == 0:
             self.injected += 1
             return self._error(h, 429, "RESOURCE_EXHAUSTED", "Quota exceeded (injected)")
@@ -241,11 +256,13 @@ class GcpServer(LoopbackServer):
             return self._error(h, status, doc["status"], doc["message"])
         self._send(h, 200, doc)
 
-    def _send(self, h: http.server.BaseHTTPRequestHandler, status: int, doc: dict[str, Any]) -> None:
-        send(h, status, doc, content_type="application/json; charset=UTF-8")
+    def _send(self, h: http.server.BaseHTTPRequestHandler, status: int, doc: dict[str, Any],
+              headers: dict[str, str] | None = None) -> None:
+        send(h, status, doc, content_type="application/json; charset=UTF-8", headers=headers)
 
-    def _error(self, h: http.server.BaseHTTPRequestHandler, status: int, word: str, message: str) -> None:
-        self._send(h, status, {"error": {"code": status, "message": message, "status": word}})
+    def _error(self, h: http.server.BaseHTTPRequestHandler, status: int, word: str, message: str,
+               headers: dict[str, str] | None = None) -> None:
+        self._send(h, status, {"error": {"code": status, "message": message, "status": word}}, headers)
 
     # ------------------------------------------------------------ paging
 

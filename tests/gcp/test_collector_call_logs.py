@@ -134,6 +134,25 @@ def test_unreadable_logs_leave_the_executions_for_the_next_sync(server, tmp_path
     assert len(store.read_rows("executions")) == 2 and len(store.read_rows("steps")) == 2
 
 
+def test_an_execution_that_just_ended_waits_for_its_call_logs(server, tmp_path):
+    """run-1 ended 30 s before the sync and its call logs are not readable yet. It was written
+    then without call steps and, finished, never read again; now it is held for the next sync
+    (the watermark at its start), which reads its logs."""
+    ingested = [e for e in server.log_entries if e["labels"]["workflows.googleapis.com/execution_id"] == "run-1"]
+    server.log_entries[:] = [e for e in server.log_entries if e not in ingested]
+    just_after = dt.datetime(2026, 11, 1, 10, 0, 35, tzinfo=UTC)
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=just_after)
+    assert first.status == RunStatus.SUCCEEDED, first.row()
+    assert first.counts["executions_awaiting_call_logs"] == 2 and not store.read_rows("executions")
+    assert first.watermark is not None and first.watermark <= dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    server.log_entries.extend(ingested)
+    [second] = gcp.sync(source(server), store, now=just_after + dt.timedelta(minutes=10))
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    assert {s[C.name] for s in store.read_rows("steps") if s[C.execution_id] == f"{WF}/executions/run-1"} \
+        == {"query", "notify"}
+
+
 def test_no_logging_call_when_the_workflow_logs_no_calls(server, tmp_path):
     server.workflows[WF]["callLogLevel"] = "LOG_NONE"
     [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)
@@ -187,3 +206,21 @@ def test_the_logs_path_reads_call_steps_in_bulk_and_equals_the_importer(sim_serv
         assert live[table] == other[table], table
     assert {s[C.native_type] for s in store.read_rows("steps")
             if s[C.execution_id] not in running} == {"call_log"}
+
+
+def test_the_logs_path_reads_step_entries_of_an_execution_that_just_ended(sim_server, tmp_path):
+    """On the logs path an execution that ended seconds before the sync got its calls from logs not
+    all readable yet (here none): stored finished with no steps, never read again. It now takes
+    the step-entries path until its logs have settled."""
+    server = sim_server
+    last = max((e for e in server.executions.values() if e["state"] != "ACTIVE"), key=lambda e: e["endTime"])
+    short = last["name"].rsplit("/", 1)[-1]
+    server.log_entries[:] = [e for e in server.log_entries
+                             if e.get("labels", {}).get("workflows.googleapis.com/execution_id") != short]
+    now = dt.datetime.fromisoformat(last["endTime"][:19] + "+00:00") + dt.timedelta(seconds=30)
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"},
+                        store, now=now)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    steps = [s for s in store.read_rows("steps") if s[C.execution_id] == last["name"]]
+    assert len(steps) == len(server.entries[last["name"]]) > 0

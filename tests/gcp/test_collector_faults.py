@@ -10,6 +10,7 @@ import json
 import textwrap
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -66,6 +67,38 @@ def test_throttling_and_5xx_storms_are_retried_to_the_same_rows(server, clean, t
     assert server.injected >= 15
     assert sum(result.details["api_retries"].values()) == server.injected
     assert snapshot(store) == clean
+
+
+@pytest.mark.slow  # ~2 s: the server asks for 1.5 s
+def test_retry_after_is_waited_out_not_undercut(server, clean, tmp_path):
+    """503 UNAVAILABLE with Retry-After: 1.5 refuses every call made sooner. Retrying on the
+    jittered backoff alone (hundredths of a second here) spent all attempts inside that window
+    and left every execution uncollected (partial); the wait now honours the server's."""
+    server.unavailable_for("/stepEntries", 1.5)
+    started = time.monotonic()
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server, max_attempts=3), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert time.monotonic() - started >= 1.5
+    assert snapshot(store) == clean
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_and_capped():
+    now = dt.datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    assert gcp_clients.retry_after_s("7") == 7.0
+    assert gcp_clients.retry_after_s("Sun, 01 Nov 2026 10:00:30 GMT", now=now) == 30.0
+    assert gcp_clients.retry_after_s("Sun, 01 Nov 2026 09:00:00 GMT", now=now) == 0.0
+    assert gcp_clients.retry_after_s("soon") is None and gcp_clients.retry_after_s(None) is None
+    assert gcp_clients.retry_after_s("nan") is None
+
+    class State:
+        class outcome:   # noqa: N801 - tenacity's attribute name
+            @staticmethod
+            def exception() -> BaseException:
+                return gcp_clients.GcpApiError("x", http_status=429, retry_after=3600)
+
+    wait = gcp_clients._retry_wait(lambda _s: 0.01)
+    assert wait(State) == gcp_clients.RETRY_AFTER_MAX_S
 
 
 def test_a_429_that_never_ends_is_a_recorded_failure_not_an_empty_list(server, tmp_path):
@@ -137,6 +170,33 @@ def test_a_running_execution_gone_from_the_api_is_kept_marked_and_not_revisited(
     [third] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=10))
     assert not [p for _, p, _ in server.requests if running[0] in p]
     assert third.counts.get("running_gone", 0) == 0
+
+
+def test_running_executions_of_a_location_left_without_workflows_are_revisited(server, tmp_path):
+    """A scope of every location revisited only the locations still listing workflows: once the
+    last workflow of a location was deleted, its executions stored RUNNING stayed RUNNING for
+    ever. They are now asked for and, gone, marked so."""
+    import copy
+
+    template = next(e for e in server.executions.values() if e["state"] == "ACTIVE")
+    workflow = copy.deepcopy(server.workflows[template["name"].split("/executions/")[0]])
+    workflow["name"] = workflow["name"].replace("/us-central1/", "/europe-west1/")
+    server.add_workflow(workflow)
+    running = copy.deepcopy(template)
+    running["name"] = workflow["name"] + "/executions/eu-1"
+    server.add_execution(running, [])
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=NOW)
+    assert first.details["locations"] == ["europe-west1", "us-central1"], first.row()
+    assert [r[C.status] for r in store.read_rows("executions", f"{C.execution_id} = '{running['name']}'")] \
+        == ["RUNNING"]
+    del server.workflows[workflow["name"]]                  # the location's only workflow, deleted
+    server.delete_execution(running["name"])
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(days=2))
+    assert second.details["locations"] == ["us-central1"]
+    assert second.counts["running_gone"] == 1, second.row()
+    [row] = store.read_rows("executions", f"{C.execution_id} = '{running['name']}'")
+    assert json.loads(row[C.attributes])["gone"]["code"] == "NOT_FOUND"
 
 
 def _entry(exec_name: str, n: int, step_type: str, **extra: object) -> dict:
@@ -215,6 +275,18 @@ def test_one_failing_location_or_scope_never_stops_the_others(server, tmp_path):
     assert len(store.read_rows("executions")) == 40
 
 
+def test_a_location_that_times_out_is_recorded_and_the_others_go_on(server, tmp_path):
+    """A location whose workflow listing kept timing out (a connection error, not an HTTP error)
+    failed the whole every-location scope, though the others answered; it is now recorded as
+    that location's failure, like an HTTP error, and the others are collected."""
+    server.add_workflow({**server.workflows[WF], "name": WF.replace("us-central1", "europe-west1")})
+    server.slow("locations/europe-west1/workflows", 1.5, times=10**6)
+    [result] = gcp.sync(source(server, max_attempts=2, read_timeout=0.3), Store(tmp_path / "a"), now=NOW)
+    assert result.status == RunStatus.PARTIAL, result.row()
+    assert result.counts["executions_fetched"] == 40
+    assert "europe-west1" in result.errors[0]["target"] and result.watermark is None
+
+
 def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
     """Workflows denied (403) in every location: nothing can be known, the scope is failed
     (sync exits 3), not partial with zero workflows."""
@@ -264,3 +336,23 @@ def test_sigkill_mid_sync_then_rerun_equals_one_clean_sync(server, clean, tmp_pa
     assert any(r["status"] == "running" for r in runs)      # the killed run left its trace
     doctor = CliRunner().invoke(app, ["doctor", "--store", str(killed_path)])
     assert doctor.exit_code == ExitCode.OK, doctor.output     # the rerun is the last sync now
+
+
+def test_scopes_of_one_project_and_location_share_its_quota_buckets(server):
+    """Quotas are per project and location: two sources naming the same ones (e.g. other workflow
+    globs) each had buckets of their own, so together they read at twice the quota. They now take
+    tokens from the same buckets; each scope still reports its own calls."""
+    from google.oauth2.credentials import Credentials
+
+    def clients_of(**extra: Any) -> gcp_clients.GcpClients:
+        return gcp_clients.scope_clients(project=PROJECT, endpoint=server.endpoint, creds=Credentials(TOKEN), **extra)
+
+    first, second = clients_of(), clients_of()
+    bucket = first.limiters.bucket(PROJECT, "us-central1", "stepEntries.list")
+    assert bucket is not None and bucket is second.limiters.bucket(PROJECT, "us-central1", "stepEntries.list")
+    assert bucket is not first.limiters.bucket(PROJECT, "europe-west1", "stepEntries.list")
+    assert bucket is not first.limiters.bucket("other-project", "us-central1", "stepEntries.list")
+    narrower = clients_of(quota_overrides={"stepEntries.list": gcp_clients.Quota(5, 1)})
+    assert narrower.limiters.bucket(PROJECT, "us-central1", "stepEntries.list") is not bucket
+    first.limiters.acquire(PROJECT, "us-central1", "stepEntries.list")
+    assert second.limiters.stats() == {}

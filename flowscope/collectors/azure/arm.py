@@ -37,6 +37,9 @@ LOGIC_WORKFLOWS = "providers/Microsoft.Logic/workflows"
 PAYLOAD_KEYS = frozenset({"inputs", "outputs", "body", "trackedProperties"})
 """Inline payloads a record may carry: dropped before anything reads the record."""
 LINK_KEYS = frozenset({"inputsLink", "outputsLink"})
+NESTED_RECORDS = ("trigger", "response")
+"""A run's `properties` objects shaped like a trigger record (WorkflowRunTrigger): the fired trigger
+and the run's response; each may carry inline payloads and signed links of its own."""
 
 
 def odata_time(value: dt.datetime) -> str:
@@ -57,9 +60,10 @@ def scrub(record: Any) -> Any:
     if not isinstance(props, dict):
         return record
     clean = _scrub_props(props)
-    trigger = clean.get("trigger")
-    if isinstance(trigger, dict):
-        clean["trigger"] = _scrub_props(trigger)
+    for nested in NESTED_RECORDS:
+        inner = clean.get(nested)
+        if isinstance(inner, dict):
+            clean[nested] = _scrub_props(inner)
     retries = clean.get("retryHistory")
     if isinstance(retries, list):
         clean["retryHistory"] = [_scrub_props(r) if isinstance(r, dict) else r for r in retries]

@@ -15,8 +15,9 @@ bearer tokens and paging are the SDK's own, not hand-written:
 - `QuotaPolicy`: one token from the subscription's read bucket before every HTTP attempt, retries
   included (ARM: 250 reads burst, 25 per second refill, per subscription, principal and region),
   and the bucket is drained to what `x-ms-ratelimit-remaining-subscription-reads` says is left.
-- `JitterRetryPolicy`: azure-core's RetryPolicy (429/408/5xx, timeouts, Retry-After honoured) with
-  the exponential backoff spread by random jitter, so parallel workers do not retry in lockstep.
+- `JitterRetryPolicy`: azure-core's RetryPolicy (429/408/5xx, timeouts, Retry-After honoured up to
+  `RETRY_AFTER_MAX_S`) with the exponential backoff spread by random jitter, so parallel workers do
+  not retry in lockstep.
 - `pages()`: azure-core's `ItemPaged` following `nextLink`; a nextLink to another host is refused
   (it would carry our token elsewhere: cloud text is untrusted).
 """
@@ -33,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket
+from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
@@ -48,6 +49,10 @@ ARM_READS = Quota(250, 25)
 "Understand how Azure Resource Manager throttles requests" (learn.microsoft.com, the 2024 regional
 token-bucket limits, checked 2026-11)."""
 REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
+RETRY_AFTER_MAX_S = 60.0
+"""The longest `Retry-After` waited out before one retry (azure-core waits any it is given): a
+proxy asking for an hour would otherwise hold the scope for hours across the retries; the call
+then fails as a recorded error instead."""
 READ_ONLY_POSTS = ("/query", "/metrics:getbatch")
 """Path endings a POST may have: Log Analytics `/v1/workspaces/{id}/query` and the metrics batch
 `/subscriptions/{sub}/metrics:getBatch`. Both only read."""
@@ -130,6 +135,9 @@ def check_endpoint(url: Any, key: str) -> str:
                                "bearer tokens go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
     if parts.query or parts.fragment:
         raise AzureConfigError(f"azure source: {key} must not carry a query or fragment")
+    if parts.username is not None or parts.password is not None:
+        raise AzureConfigError(f"azure source: {key} must not carry credentials (user:password@); the endpoint "
+                               "is recorded in collection_runs, credentials come from the SDK's chain")
     return url.rstrip("/")
 
 
@@ -254,11 +262,15 @@ def make_policies(credential: Any, scope: str, bucket: ArmBucket | None, stats: 
     http_policy, retry_policy, sansio_policy = _policy_bases()
 
     class JitterRetryPolicy(retry_policy):  # type: ignore[misc, valid-type]
-        """Exponential backoff spread by jitter (half to the full step), Retry-After honoured as is."""
+        """Exponential backoff spread by jitter (half to the full step), Retry-After honoured up to a cap."""
 
         def get_backoff_time(self, settings: dict[str, Any]) -> float:
             base = float(super().get_backoff_time(settings))
             return base * (0.5 + random.random() / 2)   # noqa: S311 - jitter, not security
+
+        def get_retry_after(self, response: Any) -> float | None:
+            asked = super().get_retry_after(response)
+            return min(float(asked), RETRY_AFTER_MAX_S) if asked is not None else None
 
     class QuotaPolicy(http_policy):  # type: ignore[misc, valid-type]
         """One read token per HTTP attempt; the server's remaining count drains the bucket."""
@@ -309,7 +321,9 @@ class ArmClient:
 
     def __init__(self, endpoint: str, credential: Any, *, quota: Quota | None = ARM_READS,
                  retry_total: int = 8, backoff: float = 0.8, read_timeout: float = 30,
-                 connect_timeout: float = 10, pool: int = 16) -> None:
+                 connect_timeout: float = 10, pool: int = 16, subscription: str | None = None) -> None:
+        """`subscription`: the read bucket is then the process's one for (endpoint, subscription),
+        shared by every scope of that subscription (ARM counts reads per subscription)."""
         try:
             import requests
             from azure.core import PipelineClient
@@ -321,7 +335,7 @@ class ArmClient:
         self._origin = urlsplit(self.endpoint)[:2]
         self._http_opt_out = {"enforce_https": False} if urlsplit(self.endpoint).scheme == "http" else {}
         self.stats = CallStats()
-        self.bucket = ArmBucket(client_bucket(quota).capacity, quota.rate) if quota else None
+        self.bucket = _read_bucket(self.endpoint, subscription, quota) if quota else None
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=pool)
         session.mount("https://", adapter)
@@ -388,12 +402,22 @@ class ArmClient:
 
     def pages(self, path: str, *, operation: str, params: Mapping[str, str] | None = None
               ) -> Iterator[list[dict[str, Any]]]:
-        """The `value` pages of a list call, following `nextLink` to the end (azure-core's ItemPaged)."""
+        """The `value` pages of a list call, following `nextLink` to the end (azure-core's ItemPaged).
+
+        Pages may be empty and still name a next one: only a missing `nextLink` ends the listing. A
+        nextLink already followed is an error (`RepeatedNextLink`), not a listing that never ends."""
         from azure.core.paging import ItemPaged
 
         first = self.url(path, {"api-version": LOGIC_API_VERSION, **(params or {})})
+        followed: set[str] = set()
 
         def get_next(link: str | None) -> Any:
+            if link is not None:
+                if link in followed:
+                    raise ArmError(f"{operation} failed: the server repeated a nextLink (the listing would never "
+                                   "end)", status=None, operation=operation, code="RepeatedNextLink",
+                                   target=_target(link))
+                followed.add(link)
             return self.get(link or first, operation=operation)
 
         def extract(body: Any) -> tuple[str | None, Iterator[Any]]:
@@ -410,6 +434,16 @@ class ArmClient:
     def list_all(self, path: str, *, operation: str, params: Mapping[str, str] | None = None
                  ) -> list[dict[str, Any]]:
         return [item for page in self.pages(path, operation=operation, params=params) for item in page]
+
+
+def _read_bucket(endpoint: str, subscription: str | None, quota: Quota) -> ArmBucket:
+    """A client's ARM read bucket: shared by the scopes of one subscription, else its own."""
+    def make() -> ArmBucket:
+        return ArmBucket(client_bucket(quota).capacity, quota.rate)
+
+    if subscription is None:
+        return make()
+    return shared_bucket(("azure-arm", endpoint, subscription.lower(), quota), make)
 
 
 def _target(url: str) -> str:

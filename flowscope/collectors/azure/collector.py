@@ -27,6 +27,7 @@ Everything goes unchanged to the pure transforms (`collectors/azure/transform`),
 from __future__ import annotations
 
 import datetime as dt
+import fnmatch
 import hashlib
 import re
 from collections.abc import Mapping
@@ -39,7 +40,7 @@ from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import Quota
 from flowscope.collectors.window import CollectWindow, ScopeResult
-from flowscope.model import UTC
+from flowscope.model import UTC, C
 
 if TYPE_CHECKING:
     from flowscope.collectors.azure.clients import ArmClient
@@ -108,6 +109,19 @@ class AzureScope(cfg.ScopeSettings):
     request_histories: bool = False
     quota: Quota | None = None
 
+    def holds(self, execution: Mapping[str, Any]) -> bool:
+        """Whether a stored execution row belongs to this scope: its subscription, resource groups
+        and workflow globs (also when its workflow is no longer listed)."""
+        workflow_id = str(execution.get(C.workflow_id) or "").lower()
+        if not workflow_id.startswith(f"/subscriptions/{self.subscription.lower()}/"):
+            return False
+        parts = workflow_id.split("/")
+        group = parts[4] if len(parts) > 4 and parts[3] == "resourcegroups" else None
+        if self.resource_groups and group not in {g.lower() for g in self.resource_groups}:
+            return False
+        name = str(execution.get(C.workflow_name) or workflow_id.rsplit("/", 1)[-1]).rsplit("/", 1)[-1]
+        return not self.globs or any(fnmatch.fnmatchcase(name, g) for g in self.globs)
+
     def scope_id(self, _account: str | None = None) -> str:
         suffix = ""
         if self.resource_groups or self.globs:
@@ -159,7 +173,7 @@ def collect_scope(scope: AzureScope, store: "Store", *, since: dt.datetime | Non
         client = az_clients.ArmClient(
             scope.arm_endpoint, credential,
             quota=scope.quota or az_clients.ARM_READS, retry_total=max(scope.max_attempts - 1, 0),
-            read_timeout=scope.read_timeout, pool=scope.concurrency + 4)
+            read_timeout=scope.read_timeout, pool=scope.concurrency + 4, subscription=scope.subscription)
         _collect(scope, client, store, result, window, now, credential)
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
         result.finish(failed=exc)
@@ -190,7 +204,7 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         sc.check_auth()
         triggers.collect_trigger_histories(sc, managed)
         sc.check_auth()
-        runs.revisit_running(sc, managed)
+        runs.revisit_running(sc, managed, listed=found, in_scope=scope.holds)
         sc.check_auth()
         if bulk:
             logs_path.collect_log_analytics(scope, sc, bulk, credential)

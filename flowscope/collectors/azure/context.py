@@ -32,6 +32,9 @@ class ScopeContext(ScopeRun):
     concurrency: int = 8
     request_histories: bool = False
     definitions: dict[str, "Definition | None"] = field(default_factory=dict)
+    """Current definition of each workflow (canonical id)."""
+    revision_definitions: dict[tuple[str, str], "Definition | None"] = field(default_factory=dict)
+    """(workflow id, revision in lower case) -> the definition of an older revision runs ran on."""
     fetched: set[str] = field(default_factory=set)
     absent: set[str] = field(default_factory=set)
     gone: list[str] = field(default_factory=list)
@@ -51,6 +54,15 @@ class ScopeContext(ScopeRun):
         if gap:
             self.gap(start)
 
+    def definition_for(self, workflow_id: str, run: Mapping[str, Any]) -> "Definition | None":
+        """The definition a run ran: its own revision's when that is an older one read this sync
+        (which actions sit in loops may differ from the current definition), else the current one."""
+        revision = run_revision(run)
+        key = (workflow_id, revision.lower()) if revision else None
+        if key is not None and key in self.revision_definitions:
+            return self.revision_definitions[key]
+        return self.definitions.get(workflow_id)
+
     def check_auth(self) -> None:
         if self.auth_failure is not None:
             raise CollectionError(
@@ -58,6 +70,13 @@ class ScopeContext(ScopeRun):
                 f"first at {self.auth_failure.operation} {self.auth_failure.target}",
                 operation=self.auth_failure.operation, code="Unauthorized", target=self.auth_failure.target)
 
+
+
+def run_revision(run: Mapping[str, Any]) -> str | None:
+    """The revision (version name) a run ran on: `properties.workflow.name`, if given."""
+    revision = props(run).get("workflow")
+    name = revision.get("name") if isinstance(revision, dict) else None
+    return name if isinstance(name, str) and name else None
 
 
 def props(record: Mapping[str, Any]) -> dict[str, Any]:

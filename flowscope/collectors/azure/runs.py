@@ -10,7 +10,7 @@ one Azure no longer has is marked gone (`window.mark_gone`) and never asked abou
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
@@ -30,11 +30,14 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
         return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.window.lower_bound)
 
     todo: list[dict[str, Any]] = []
+    without_history: list[str] = []
     for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
         if outcome.error is not None:
             sc.failed(outcome.error, "runs.list", outcome.item)
             continue
         runs = cast(list[dict[str, Any]], outcome.result)
+        if not runs and stateless(workflows[outcome.item]):
+            without_history.append(str(workflows[outcome.item].get("name")))
         ids = {}
         for run in runs:
             try:
@@ -51,7 +54,28 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
         todo.extend(run for _, run in fresh)
         sc.result.count("runs_listed", len(ids))
         sc.result.count("runs_skipped_terminal", len(ids) - len(fresh))
+    if without_history:
+        _say_stateless(sc, sorted(without_history))
     return todo
+
+
+def stateless(workflow: Mapping[str, Any]) -> bool:
+    """A Standard workflow of kind Stateless (the envelope's `kind`, or its workflow.json's)."""
+    kind = workflow.get("kind")
+    files = props(workflow).get("files")
+    wf_file = files.get("workflow.json") if isinstance(files, dict) else None
+    if not isinstance(kind, str) and isinstance(wf_file, dict):
+        kind = wf_file.get("kind")
+    return isinstance(kind, str) and kind.lower() == "stateless"
+
+
+def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
+    """Stateless workflows that listed no run: Azure keeps no run history for them unless it is
+    turned on, so "no runs" there means "runs not visible", never "did not run"."""
+    sc.result.details["stateless_without_history"] = names[:50]
+    sc.result.warn(f"{len(names)} Standard workflow(s) are stateless and listed no run, e.g. {names[0][:200]}: "
+                   "Azure keeps no run history for stateless workflows unless it is enabled "
+                   "(Workflows.<name>.OperationOptions = WithStatelessRunHistory), so their runs cannot be collected")
 
 
 
@@ -75,7 +99,7 @@ def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
     try:
         records = [run, *_run_details(sc, run, canonical_workflow_id(run["id"]))]
     except Exception as exc:
-        if getattr(exc, "gone", False):
+        if getattr(exc, "gone", False) and _run_gone(sc, run):
             with sc.lock:
                 sc.gone.append(run_id)
             sc.result.count("runs_gone")
@@ -90,6 +114,19 @@ def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
     sc.result.count("action_records", len(records) - 1)
 
 
+def _run_gone(sc: ScopeContext, run: dict[str, Any]) -> bool:
+    """Whether a run whose details answered 404 is itself gone (deleted since the listing): asked
+    again (`runs.get`). A run that is still there makes the 404 an error of that run, not a run
+    silently left out."""
+    from flowscope.collectors.azure import arm
+
+    try:
+        arm.get_run(sc.client, run["id"])
+    except Exception as exc:  # noqa: BLE001 - only a 404 says gone; anything else keeps the first error
+        return bool(getattr(exc, "gone", False))
+    return False
+
+
 def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> list[dict[str, Any]]:
     """Actions of a run, plus the repetitions of actions inside loops and the loops' iterations
     (which ones: from the workflow's definition; a skipped action has none), and, when enabled,
@@ -97,7 +134,7 @@ def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> lis
     from flowscope.collectors.azure import arm
 
     actions = arm.list_actions(sc.client, run["id"])
-    definition = sc.definitions.get(workflow_id)
+    definition = sc.definition_for(workflow_id, run)
     out = list(actions)
     for action in actions:
         name = str(action.get("name") or "")
@@ -141,10 +178,15 @@ def count_unknown_statuses(sc: ScopeContext, records: Sequence[Mapping[str, Any]
 
 
 
-def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> None:
+def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
+                    listed: Collection[str] = (), in_scope: Callable[[Mapping[str, Any]], bool] | None = None) -> None:
     """Stored RUNNING runs of this scope's workflows that the listing did not return: read again
-    (details when they changed); a run the API no longer has is marked gone, not retried."""
+    (details when they changed, by the revision each ran on); a run the API no longer has is
+    marked gone, not retried. `in_scope` also takes the runs of this scope's workflows that were
+    not listed at all (deleted, or renamed): asked for once, they are marked gone instead of
+    staying RUNNING for ever. `listed`: workflows read another way (the Log Analytics path)."""
     from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.workflows import collect_versions, consumption
 
     try:
         rows = sc.store.running_executions(CLOUD, account=None)
@@ -152,8 +194,14 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> N
         sc.result.record_error(CollectionError(f"reading stored running runs failed: {exc}",
                                                operation="store.running_executions"))
         return
-    todo = [r for r in rows if r.get(C.workflow_id) in workflows and r[C.execution_id] not in sc.seen
-            and not gone_mark(r)]
+
+    def wanted(row: Mapping[str, Any]) -> bool:
+        workflow = row.get(C.workflow_id)
+        if workflow in workflows:
+            return True
+        return workflow not in listed and in_scope is not None and in_scope(row)
+
+    todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
@@ -175,5 +223,6 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> N
                         noun="RUNNING run(s)", where="Azure (HTTP 404)")
         with sc.lock:
             sc.gone.extend(ids)
+    collect_versions(sc, consumption(workflows), again)
     fetch_runs(sc, again)
 

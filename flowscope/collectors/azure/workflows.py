@@ -76,6 +76,19 @@ def definition_of(doc: Mapping[str, Any]) -> Any:
     return wf_file.get("definition") if isinstance(wf_file, dict) else None
 
 
+def _stored_revisions(sc: ScopeContext, workflow_ids: set[str]) -> dict[tuple[str, str], str | None]:
+    """(workflow id, revision in lower case) -> stored definition text, for these workflows."""
+    ids = sorted(workflow_ids)
+    try:
+        stored = sc.store.sql(f"SELECT {C.workflow_id}, {C.revision}, {C.definition} FROM workflows "
+                              f"WHERE {C.cloud} = ? AND {C.workflow_id} IN ({', '.join('?' * len(ids))})",
+                              [CLOUD, *ids])
+    except Exception:  # noqa: BLE001 - nothing stored yet: every wanted revision is new
+        return {}
+    return {(str(w), str(r).lower()): (str(d) if isinstance(d, str) and d else None)
+            for w, r, d in zip(stored[C.workflow_id], stored[C.revision], stored[C.definition], strict=True)}
+
+
 def consumption(workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
     from flowscope.collectors.azure.arm import standard_parts
 
@@ -83,34 +96,40 @@ def consumption(workflows: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any
 
 
 def collect_versions(sc: ScopeContext, workflows: dict[str, dict[str, Any]], runs: list[dict[str, Any]]) -> None:
-    """The older revisions these runs ran on, when not stored yet: each run is then typed and
-    metered by the definition it really ran (the current one otherwise). A failure is a warning."""
+    """The older revisions these runs ran on, read once (stored ones from the store): each run is
+    then typed, metered and its loops read by the definition it really ran (the current one
+    otherwise: `ScopeContext.definition_for`). A failure is a warning."""
     from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.context import run_revision
+    from flowscope.collectors.azure.definition import definition_object, parse_definition
     from flowscope.collectors.azure.transform import FORMATS, canonical_workflow_id
     from flowscope.collectors.native import ImportContext
 
     current = {wf_id: str(props(doc).get("version") or "") for wf_id, doc in workflows.items()}
     wanted: set[tuple[str, str]] = set()
     for run in runs:
-        revision = props(run).get("workflow")
-        name = revision.get("name") if isinstance(revision, dict) else None
+        name = run_revision(run)
         wf_id = canonical_workflow_id(run["id"])
-        if isinstance(name, str) and name and wf_id in workflows and name != current.get(wf_id):
+        if name and wf_id in workflows and name != current.get(wf_id) \
+                and (wf_id, name.lower()) not in sc.revision_definitions:
             wanted.add((wf_id, name))
     if not wanted:
         return
-    try:
-        stored = sc.store.sql(f"SELECT {C.workflow_id}, {C.revision} FROM workflows WHERE {C.cloud} = ?", [CLOUD])
-        known = {(str(w), str(r)) for w, r in zip(stored[C.workflow_id], stored[C.revision], strict=True)}
-    except Exception:  # noqa: BLE001 - nothing stored yet: every wanted revision is new
-        known = set()
-    todo = sorted(wanted - known)
+    known = _stored_revisions(sc, {wf_id for wf_id, _ in wanted})
+    for wf_id, name in wanted:
+        if (wf_id, name.lower()) in known:
+            text = known[(wf_id, name.lower())]
+            sc.revision_definitions[(wf_id, name.lower())] = parse_definition(text) if text else None
+    todo = sorted(item for item in wanted if (item[0], item[1].lower()) not in known)
     docs: list[dict[str, Any]] = []
     failed: list[str] = []
     for outcome in bounded_map(lambda item: arm.get_version(sc.client, workflows[item[0]]["id"], item[1]), todo,
                                min(4, sc.concurrency), thread_name_prefix="flowscope-versions"):
         if outcome.error is None:
             docs.append(cast(dict[str, Any], outcome.result))
+            definition = definition_object(definition_of(docs[-1]))
+            sc.revision_definitions[(outcome.item[0], outcome.item[1].lower())] = \
+                parse_definition(definition) if definition else None
         elif getattr(outcome.error, "unauthenticated", False):
             sc.failed(outcome.error, "versions.get", outcome.item[0])
         else:

@@ -17,6 +17,10 @@ from flowscope.model import C, utc
 
 CALL_LOGGING_LEVELS = frozenset({"LOG_ALL_CALLS", "LOG_ERRORS_ONLY"})
 LOG_SLACK = dt.timedelta(minutes=1)
+LOG_SETTLE = dt.timedelta(minutes=5)
+"""How long after an execution ends its call logs are taken as complete. Cloud Logging makes an
+entry readable some time after it is written (usually seconds, at times minutes), and a finished
+execution is never read again: one read sooner would keep the calls not yet readable missing."""
 
 
 def call_logging_on(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
@@ -30,9 +34,17 @@ def _times(doc: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.da
     return start, utc(doc.get("endTime")) or now
 
 
+def logs_settled(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
+    """Whether a finished execution ended at least `LOG_SETTLE` before the sync's now (one without
+    an end time cannot be judged: taken as settled, never held forever)."""
+    end = utc(doc.get("endTime"))
+    return end is None or end <= sc.now - LOG_SETTLE
+
+
 def on_logs_path(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
-    """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`."""
-    if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL:
+    """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`,
+    that ended long enough ago for its call logs to be readable (else its step entries are read)."""
+    if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL or not logs_settled(sc, doc):
         return False
     level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
     return level == "LOG_ALL_CALLS"

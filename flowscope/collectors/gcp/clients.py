@@ -15,15 +15,19 @@ one layer means one read-only guard, one retry policy and one call count.
   GET, and POST except to the Cloud Logging `entries:list` path.
 - Quotas: one token bucket per (project, location, API) sized to the documented per-minute
   quotas (`QUOTAS`); retries with exponential backoff and full jitter (tenacity) on 429, 5xx,
-  timeouts and dropped connections, each attempt taking its own token.
+  timeouts and dropped connections, each attempt taking its own token; a `Retry-After` the server
+  sends is waited out (up to `RETRY_AFTER_MAX_S`) before the next attempt, never undercut.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
+import math
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -140,16 +144,21 @@ def default_quota(api: str, overrides: Mapping[str, Quota] | None = None) -> Quo
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 GONE_STATUS = 404
+RETRY_AFTER_MAX_S = 60.0
+"""The longest `Retry-After` waited out before one retry: a longer one is cut to this, so one call
+cannot stall a scope for the hour a misbehaving proxy may ask."""
 
 
 class GcpApiError(CollectionError):
     """A Google API call that failed; `code` is Google's status word (NOT_FOUND, ...)."""
 
     def __init__(self, message: str, *, http_status: int | None, operation: str | None = None,
-                 code: str | None = None, target: str | None = None) -> None:
+                 code: str | None = None, target: str | None = None, retry_after: float | None = None) -> None:
         super().__init__(message, operation=operation, code=code, target=target,
                          retryable=http_status in RETRYABLE_STATUS)
         self.http_status = http_status
+        self.retry_after = retry_after
+        """Seconds the server asked to wait before trying again (its `Retry-After`), if it said."""
 
     @property
     def gone(self) -> bool:
@@ -175,7 +184,40 @@ def _api_error(response: Any, operation: str, target: str | None) -> GcpApiError
     cls = GcpAuthError if status == 401 else GcpApiError
     if status == 401:
         text += f" (the access token was refused: expired or revoked? check {TOKEN_ENV} or `gcloud auth`)"
-    return cls(text, http_status=status, operation=operation, code=code, target=target)
+    return cls(text, http_status=status, operation=operation, code=code, target=target,
+               retry_after=retry_after_s(response.headers.get("Retry-After")))
+
+
+def retry_after_s(value: Any, *, now: dt.datetime | None = None) -> float | None:
+    """A `Retry-After` header as seconds (RFC 9110: delay-seconds or an HTTP-date), None when
+    absent or unreadable (cloud text: never trusted to be well formed)."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        seconds = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=dt.timezone.utc)
+        seconds = (when - (now or dt.datetime.now(dt.timezone.utc))).total_seconds()
+    return max(0.0, seconds) if math.isfinite(seconds) else None
+
+
+def _retry_wait(backoff: Callable[[Any], float]) -> Callable[[Any], float]:
+    """The wait before a retry: the jittered backoff, or the server's `Retry-After` (up to
+    `RETRY_AFTER_MAX_S`) when it asks for longer: retrying sooner is refused again and burns attempts."""
+
+    def wait(state: Any) -> float:
+        jittered = float(backoff(state))
+        exc = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(exc, "retry_after", None)
+        return max(jittered, min(float(asked), RETRY_AFTER_MAX_S)) if asked is not None else jittered
+
+    return wait
 
 
 def _retryable(exc: BaseException) -> bool:
@@ -290,7 +332,8 @@ class GcpClients:
             return self._send(method, url, api=api, target=target or url, **kwargs)
 
         retrying = Retrying(stop=stop_after_attempt(self.max_attempts),
-                            wait=wait_random_exponential(multiplier=self.backoff_s, max=self.max_backoff_s),
+                            wait=_retry_wait(wait_random_exponential(multiplier=self.backoff_s,
+                                                                     max=self.max_backoff_s)),
                             retry=retry_if_exception(_retryable), reraise=True)
         return retrying(once)
 
@@ -378,4 +421,5 @@ def scope_clients(*, project: str, endpoint: str | None = None, quota_overrides:
     overrides = dict(quota_overrides or {})
     return GcpClients(session=session, project=project, endpoint=endpoint, max_attempts=max_attempts,
                       read_timeout=read_timeout, backoff_s=BACKOFF_S if backoff_s is None else backoff_s,
-                      limiters=RateLimiters(lambda _location, api: default_quota(api, overrides)))
+                      limiters=RateLimiters(lambda _location, api: default_quota(api, overrides),
+                                            shared=("gcp", service_root(endpoint, "{service}"))))

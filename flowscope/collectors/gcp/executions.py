@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from flowscope.collectors import source_config as cfg
-from flowscope.collectors.gcp.call_logs import call_logging_on, on_logs_path
+from flowscope.collectors.gcp.call_logs import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
     NATIVE_TERMINAL,
@@ -43,23 +43,23 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
     with every location, one unreachable location is recorded and the others go on, unless no
     location could be listed at all: then the scope fails too (every failure recorded)."""
     from flowscope.collectors.gcp import workflows_api
-    from flowscope.collectors.gcp.clients import GcpApiError, GcpAuthError
+    from flowscope.collectors.gcp.clients import GcpAuthError
 
     scope, result = sc.scope, sc.result
     locations = [scope.location] if scope.location else workflows_api.list_locations(sc.clients, scope.project)
     workflows: dict[str, dict[str, Any]] = {}
     with_workflows: list[str] = []
-    failures: list[GcpApiError] = []
+    failures: list[CollectionError] = []
     for location in locations:
         try:
             found = cfg.match_names(workflows_api.list_workflows(sc.clients, scope.project, location),
                                     scope.globs, lambda w: workflows_api.short_name(w.get("name")), result)
         except GcpAuthError:
             raise
-        except GcpApiError as exc:
+        except Exception as exc:  # noqa: BLE001 - HTTP and connection errors alike: that location's failure
             if scope.location:
                 raise
-            failures.append(exc)
+            failures.append(as_error(exc, "workflows.list", f"projects/{scope.project}/locations/{location}"))
             continue
         if found:
             with_workflows.append(location)
@@ -177,6 +177,9 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
     sc.result.count("step_entries", len(entries))
     sc.result.count("step_entry_pages", pages)
     if not entries and doc.get("state") in NATIVE_TERMINAL:
+        if call_logging_on(sc, doc) and not logs_settled(sc, doc):
+            _await_call_logs(sc, doc)
+            return
         _no_history(sc, name, doc)
         if call_logging_on(sc, doc):
             with sc.lock:
@@ -186,6 +189,15 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
     batch.extend(sc.formats["gcp.step_entries"]({"stepEntries": entries},
                                                 sc.ctx(f"stepEntries.list {name}", execution_id=name)))
     sc.sink.add(batch)
+
+
+def _await_call_logs(sc: ScopeContext, doc: dict[str, Any]) -> None:
+    """A just-finished execution without step entries whose calls come from Cloud Logging: not
+    written yet (its call logs may not all be readable), the watermark held at its start, so the
+    next sync lists it again and reads them."""
+    sc.result.count("executions_awaiting_call_logs")
+    sc.note("executions_awaiting_call_logs", str(doc["name"]))
+    sc.gap(utc(doc.get("startTime")) or utc(doc.get("createTime")))
 
 
 def _gone_while_listed(sc: ScopeContext, item: dict[str, Any], exc: BaseException) -> None:
@@ -210,13 +222,18 @@ def _no_history(sc: ScopeContext, name: str, doc: dict[str, Any]) -> None:
 
 
 def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
-    """3. Stored RUNNING executions the listing did not return again: fetched until terminal."""
+    """3. Stored RUNNING executions the listing did not return again: fetched until terminal.
+
+    A scope of every location looks at all the project's stored ones, not only those of the
+    locations that still list workflows: a location whose last workflow was deleted would
+    otherwise leave its executions RUNNING for ever (asked for, they are marked gone)."""
     from flowscope.collectors.gcp import executions_api
     from flowscope.collectors.gcp.clients import GcpApiError
 
     rows: list[dict[str, Any]] = []
+    regions: Sequence[str | None] = locations if sc.scope.location else [None]
     try:
-        for location in locations:
+        for location in regions:
             rows.extend(sc.store.running_executions(CLOUD, account=sc.scope.project, region=location))
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",

@@ -152,13 +152,28 @@ def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
         raise
     except Exception as exc:  # noqa: BLE001
         if not _is_missing_file(exc):
+            _raise_if_damaged(exc)
             raise
         # A compaction removed files of an older snapshot under us: take the new one once.
         _version.clear()
         key = _call_key(module, name, args, kwargs)
-        result = _cached(*key)
+        try:
+            result = _cached(*key)
+        except Exception as again:  # noqa: BLE001
+            _raise_if_damaged(again)
+            raise
     _read.note(key)
     return result
+
+
+def _raise_if_damaged(exc: Exception) -> None:
+    """A damaged store (a file of its snapshot gone or cut short, in the newest snapshot too) raised as
+    StoreUnavailable, which pages say as such: taken for a passing failure it read "the store is being
+    updated, reload in a few seconds" for ever."""
+    from flowscope.store import StoreDamagedError
+
+    if isinstance(exc, StoreDamagedError):
+        raise StoreUnavailable(str(exc)) from exc
 
 
 def _call_key(module: str, name: str, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:

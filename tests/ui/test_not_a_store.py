@@ -25,3 +25,22 @@ def test_a_path_that_is_not_a_store_gets_a_clear_message(kind, tmp_path, monkeyp
         assert not path.exists()                                          # a reader never creates a store
     else:
         assert list(path.iterdir()) == []
+
+
+def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, monkeypatch):
+    """A Parquet file of the store's snapshot deleted (a bad copy, a disk cleaned by hand): the page said
+    "the store is being updated; reload in a few seconds", which no reload ever changed. It says the
+    store is damaged, naming it."""
+    from flowscope.store import Store
+    from tests.ui.helpers import build
+
+    path = tmp_path / "store"
+    Store(path).write(build(40, days=2))
+    next((path / "executions").rglob("*.parquet")).unlink()
+    monkeypatch.setenv("FLOWSCOPE_STORE", str(path))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(e.value for e in at.error)
+    assert "The store cannot be read" in errors and "is damaged" in errors and str(path) in errors, errors
+    assert not [w for w in at.warning if "being updated" in w.value]

@@ -33,6 +33,37 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _MARKDOWN_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:$])")
 
 
+SECRET_PARAMS = ("sig", "signature", "code", "token", "access_token", "refresh_token", "id_token", "key",
+                 "apikey", "api_key", "api-key", "password", "pwd", "secret", "client_secret", "auth",
+                 "authorization", "x-amz-signature", "x-amz-security-token", "x-amz-credential",
+                 "x-goog-signature", "x-goog-credential")
+"""URL query parameters that carry a credential: a Logic Apps callback URL's `sig` (whoever holds the URL
+can run the workflow), an Azure Functions `code`, presigned S3 / GCS URLs, tokens and keys."""
+
+REDACTED = "REDACTED"
+
+SECRET_RULES: tuple[tuple[str, str], ...] = (
+    (r"(?i)([?&](?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)[^&#\s\"'<>]+", r"\1" + REDACTED),
+    (r"(?i)(\bbearer\s+)[a-z0-9._~+/=-]{8,}", r"\1" + REDACTED),
+    (r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", r"\1" + REDACTED + "@"),
+)
+"""(pattern, replacement) pairs that take credentials out of a text a cloud wrote: a query parameter's
+value, a bearer token, a URL's user:password. One rule for the store's error texts (applied in bulk by
+`store.validate` with Arrow's RE2, which reads the same syntax) and for any text said elsewhere
+(`redact_secrets`)."""
+
+_SECRET_RES = tuple((re.compile(pattern), replacement) for pattern, replacement in SECRET_RULES)
+
+
+def redact_secrets(value: Any) -> Any:
+    """A text with the credentials `SECRET_RULES` finds replaced by REDACTED; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    for pattern, replacement in _SECRET_RES:
+        value = pattern.sub(replacement, value)
+    return value
+
+
 def markdown_text(value: Any) -> str:
     """Text as literal Markdown (CommonMark and Streamlit's): HTML's special characters as entities,
     line breaks as spaces, and every character Markdown could read as syntax backslash-escaped."""

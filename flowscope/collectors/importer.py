@@ -478,13 +478,15 @@ ExecKey = tuple[str, str]
 
 def _fingerprints(rows_by_table: dict[str, list[dict[str, Any]]]) -> dict[ExecKey, Counter]:
     """(cloud, execution_id) -> its rows in every execution table, as the store would hold them."""
+    from flowscope.store.validate import without_secrets  # the store's own rule for what it keeps
+
     prints: dict[ExecKey, Counter] = {}
     for table in EXECUTION_TABLES:
         rows = rows_by_table.get(table) or []
         if not rows:
             continue
         names = [f.name for f in TABLES[table].schema if f.name not in _IGNORED]
-        for row in to_arrow(table, rows).select(names).to_pylist():
+        for row in without_secrets(to_arrow(table, rows)).select(names).to_pylist():
             key = (row[C.cloud], row[C.execution_id])
             prints.setdefault(key, Counter())[(table, *row.values())] += 1
     return prints

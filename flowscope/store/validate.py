@@ -13,8 +13,9 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from flowscope.model import COLUMN_VALUES, EXECUTION_TABLES, TABLES, Batch
+from flowscope.model import COLUMN_VALUES, EXECUTION_TABLES, TABLES, Batch, C
 from flowscope.store.errors import StoreError
+from flowscope.textsafety import SECRET_RULES
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                       TypeError, ValueError, OverflowError)
@@ -64,9 +65,30 @@ def validate_rows(table: str, rows: Any) -> pa.Table:
                 row = pc.index(bad, True).as_py()
                 raise StoreError(f"{table}: column {f.name!r} has {col[row].as_py()!r}, not one of "
                                  f"{sorted(allowed)} (first offending row {row})")
-    data = data.cast(schema)
+    data = without_secrets(data.cast(schema))
     if table == "executions" or table not in EXECUTION_TABLES:
         data = dedupe_last(data, TABLES[table].key)
+    return data
+
+
+SECRET_COLUMNS = (C.error, C.cause)
+"""Text a cloud wrote about a failure: it quotes the URL that failed, with its signature or key
+(`textsafety.SECRET_RULES`), and what the store keeps is shown in reports, exports and chat."""
+
+
+def without_secrets(data: pa.Table) -> pa.Table:
+    """Every write's error texts without the credentials they quote (a Logic Apps callback URL's `sig`,
+    an Azure Functions `code`, a bearer token), in bulk (RE2, in C) and for every writer alike."""
+    for name in SECRET_COLUMNS:
+        index = data.schema.get_field_index(name)
+        if index < 0:
+            continue
+        col = data.column(index)
+        if col.null_count == len(col):
+            continue
+        for pattern, replacement in SECRET_RULES:
+            col = pc.replace_substring_regex(col, pattern=pattern, replacement=replacement)
+        data = data.set_column(index, data.field(index), col)
     return data
 
 

@@ -541,3 +541,29 @@ def test_a_conflicting_duplicate_gcp_step_entry_is_reported_by_line_and_the_firs
     assert "1 record(s) skipped" in text                  # the identical copy is no skip
     rows = Store.open(tmp_path / "store").read_rows("steps")
     assert [(r[C.step_key], r[C.status], r[C.error]) for r in rows] == [("1", "SUCCEEDED", None)]
+
+
+def test_credentials_quoted_in_error_texts_are_not_stored(tmp_path):
+    """A failed HTTP action's error quotes the URL it called: a Logic Apps callback URL's `sig` (whoever
+    holds it can run that workflow), an Azure Functions `code`. They were stored, and shown in reports,
+    exports and chat messages as they came. The store keeps the texts without them, and a re-import of
+    the same file still finds the execution unchanged."""
+    wf = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders"
+    secret = "Zk9mR2x4bVRzS2Vj"
+    message = (f"POST https://prod-07.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke"
+               f"?api-version=2016-10-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret} returned 502; then "
+               f"https://fn.azurewebsites.net/api/x?code={secret}== and Authorization: Bearer {secret}.{secret}")
+    runs = tmp_path / "runs.json"
+    runs.write_text(json.dumps({"value": [{"id": f"{wf}/runs/R1", "name": "R1", "properties": {
+        "startTime": "2026-11-20T06:00:00Z", "endTime": "2026-11-20T06:00:10Z", "status": "Failed",
+        "error": {"code": "BadGateway", "message": message},
+        "trigger": {"name": "manual", "startTime": "2026-11-20T06:00:00Z", "status": "Succeeded"}}}]}))
+    result, _ = run_import(tmp_path / "store", str(runs))
+    assert result.exit_code == 0, result.output
+    [row] = Store.open(tmp_path / "store").read_rows("executions")
+    stored = " ".join(str(row[c]) for c in ("error", "cause"))
+    assert secret not in stored, stored
+    assert "sig=REDACTED" in stored and "code=REDACTED" in stored and "Bearer REDACTED" in stored
+    assert "api-version=2016-10-01" in stored                       # what is not a credential stays
+    again, text = run_import(tmp_path / "store", str(runs))
+    assert again.exit_code == 0 and "nothing new: 1 execution(s) already stored unchanged" in text, text

@@ -242,14 +242,19 @@ def _pick(page: Any, widget: str, label: str, option: str) -> float:
     stable, not covered) take 0.1 to 0.4 s on this machine: a change is timed from the user's press."""
     box = page.locator(f'[data-testid="stSidebar"] [data-testid="{widget}"]').filter(has_text=label)
     box.locator("input").first.click()
-    option_el = page.locator('[role="option"]').filter(has_text=option).first
-    option_el.wait_for(state="visible")
+    return _pressed(page, page.locator('[role="option"]').filter(has_text=option).first, f"option {option!r}")
+
+
+def _pressed(page: Any, element: Any, what: str) -> float:
+    """Click `element` once visible; the moment the mouse went down on it as the browser saw it, on this
+    process's monotonic clock."""
+    element.wait_for(state="visible")
     page.evaluate(CLICK_CLOCK)
-    option_el.click()
+    element.click()
     ago = page.evaluate(PRESSED_AGO)
     now = time.monotonic()
     if ago is None:
-        raise RuntimeError(f"no press on the option {option!r} was seen")
+        raise RuntimeError(f"no press on the {what} was seen")
     return now - float(ago)
 
 
@@ -281,15 +286,8 @@ def _serving(store: Path) -> Iterator[tuple[Any, str]]:
 def _open_from_nav(page: Any, name: str) -> float:
     """Click page `name` in the sidebar's navigation; returns the moment the mouse went down on it, as
     the browser saw it (this process's monotonic clock), as `_pick` does for an option."""
-    link = page.locator(f'[data-testid="stSidebarNav"] a[href$="/{name}"]').first
-    link.wait_for(state="visible")
-    page.evaluate(CLICK_CLOCK)
-    link.click()
-    ago = page.evaluate(PRESSED_AGO)
-    now = time.monotonic()
-    if ago is None:
-        raise RuntimeError(f"no press on the page link {name!r} was seen")
-    return now - float(ago)
+    return _pressed(page, page.locator(f'[data-testid="stSidebarNav"] a[href$="/{name}"]').first,
+                    f"page link {name!r}")
 
 
 def _navigate(browser: Any, base: str, window: str, pages: list[str],

@@ -181,6 +181,11 @@ def seen_running(run: dict[str, Any], now: Any = None) -> pd.Timestamp:
     return current if seen is None or pd.isna(seen) else min(_utc(seen), current)
 
 
+def last_seen_running(run: dict[str, Any]) -> pd.Timestamp | None:
+    """When a run still running was last seen running (`seen_running`); None for a finished run."""
+    return seen_running(run) if run.get(C.status) == Status.RUNNING.value else None
+
+
 def since(start: Any, as_of: Any) -> pd.Timedelta | None:
     """Time from `start` to `as_of` (None when either is missing)."""
     if start is None or as_of is None or pd.isna(start) or pd.isna(as_of):
@@ -277,10 +282,13 @@ COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_
                    "b_retries", "a_error", "b_error"]
 
 
-def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame) -> pd.DataFrame:
+def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = None,
+                 b_as_of: Any = None) -> pd.DataFrame:
     """Two runs step by step: visits, total duration, retries and error of each, and where the
-    paths differ ("only A" / "only B"); differences first, then the order of run A."""
-    a, b = (collapsed_steps(s).fillna({"parent": ""}) for s in (a_steps, b_steps))
+    paths differ ("only A" / "only B"); differences first, then the order of run A. `a_as_of` /
+    `b_as_of`: when a running run was last seen running (`seen_running`), so its running step counts
+    its time so far, as on the run page (`collapsed_steps`)."""
+    a, b = (collapsed_steps(s, as_of).fillna({"parent": ""}) for s, as_of in ((a_steps, a_as_of), (b_steps, b_as_of)))
     keep = ["step", "parent", "visits", "total_ms", "retries", C.error]
     merged = a[keep].merge(b[keep], on=["step", "parent"], how="outer", suffixes=("_a", "_b"), indicator=True,
                            sort=False)

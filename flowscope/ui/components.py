@@ -232,6 +232,16 @@ def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
     return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
 
 
+def keep_in_url(**params: str) -> None:
+    """Write a page's own inputs to its address (an empty one leaves it), so the address names what the
+    page shows and a copied link opens the same view; only when they changed (no rerun otherwise)."""
+    for key, value in params.items():
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+
+
 def failed_scopes_banner(health: pd.DataFrame) -> None:
     """Scopes whose latest collection failed: impossible to miss."""
     if health is None or health.empty:
@@ -252,6 +262,18 @@ def metric_row(items: Sequence[tuple]) -> None:
     for col, item in zip(cols, items, strict=True):
         label, value, delta = item[:3]
         col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+
+
+def run_duration(run: dict[str, Any]) -> str:
+    """A run's duration as the run page and Compare runs show it: a run still running reads "running
+    5 d" (its time to when it was last collected, `runs.seen_running`), never "n/a"."""
+    from flowscope.analysis import runs
+    from flowscope.format import fmt_duration, fmt_ms
+
+    as_of = runs.last_seen_running(run)
+    if as_of is not None and pd.isna(run.get(C.duration_ms)):
+        return f"running {fmt_duration(runs.since(run.get(C.started_at), as_of))}"
+    return fmt_ms(run.get(C.duration_ms))
 
 
 def ago(ts: Any, now: dt.datetime | None = None) -> str:

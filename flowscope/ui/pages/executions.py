@@ -3,11 +3,10 @@ failure first (the failing step's own error, loops collapsed, retries per step, 
 then its timeline, events and cost."""
 
 
-import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_duration, fmt_ms, fmt_usd
+from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
@@ -77,8 +76,7 @@ elif run.get("error"):
 url = runs.console_url(run)
 if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
-running = run.get("status") == Status.RUNNING.value
-as_of = runs.seen_running(run) if running else None
+as_of = runs.last_seen_running(run)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:
     waiting = runs.running_step(steps)
@@ -91,9 +89,7 @@ if as_of is not None:
     else:
         said += "; no step was recorded as running"
     st.warning(said)
-duration = (f"running {fmt_duration(age)}" if running and pd.isna(run.get("duration_ms"))
-            else fmt_ms(run.get("duration_ms")))
-ui.metric_row([("Duration", duration, None),
+ui.metric_row([("Duration", ui.run_duration(run), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])

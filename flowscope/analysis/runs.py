@@ -276,6 +276,27 @@ def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
     return out[STEP_GROUP_COLUMNS].reset_index(drop=True)
 
 
+RUN_COST_COLUMNS = ["step", "parent", "meter", "visits", "quantity", "usd"]
+
+
+def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+    """A run's billed usage per (step name, parent step name, meter), costliest first: a loop's or a
+    Map's iterations fold into one row with their count, as in `collapsed_steps` (they were a row per
+    iteration, 72 rows of one action in a 72-iteration loop). Usage of no step reads "(per execution)"."""
+    if usage is None or usage.empty:
+        return pd.DataFrame(columns=RUN_COST_COLUMNS)
+    names = dict(zip(steps[C.step_key], steps[C.name], strict=True)) if steps is not None and not steps.empty else {}
+    parents = _parent_names(steps) if steps is not None and not steps.empty else {}
+    frame = usage.assign(step=usage[C.step_key].map(names).fillna("(per execution)"),
+                         parent=usage[C.step_key].map(parents).fillna(""), _order=range(len(usage)))
+    grouped = frame.groupby(["step", "parent", C.meter], sort=False, dropna=False).agg(
+        visits=(C.step_key, "nunique"), quantity=(C.quantity, "sum"), usd=("usd", "sum"),
+        first=("_order", "min")).reset_index()
+    grouped = grouped.sort_values(["usd", "first"], ascending=[False, True], kind="stable")
+    grouped["parent"] = grouped["parent"].replace("", None)
+    return grouped[RUN_COST_COLUMNS].reset_index(drop=True)
+
+
 # ---------------------------------------------------------------- two runs side by side
 
 COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",

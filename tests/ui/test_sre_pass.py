@@ -3,7 +3,9 @@ that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
 
 from __future__ import annotations
 
+from flowscope.format import fmt_usd
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
+from tests.ui.test_triage import ITERATIONS, LOOP_RUN, loop_store  # noqa: F401 - loop_store: a fixture
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
 
@@ -58,3 +60,15 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     assert row["a_ms"] > 0 and row["b_ms"] > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
     assert metrics(run_page)["Duration"] == "running 3 h"
+
+
+def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811
+    """The run's cost table listed a row per loop iteration (72 rows of Call_api, each with its step key);
+    it is one row per step and meter, with the iterations counted, adding up to the run's Cost."""
+    at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    cost = next(df.value for df in at.dataframe if "meter" in df.value.columns)
+    calls = cost[cost["step"] == "Call_api"]
+    assert len(calls) == 1 and calls.iloc[0]["visits"] == ITERATIONS and calls.iloc[0]["parent"] == "For_each"
+    assert not cost.duplicated(["step", "parent", "meter"]).any()
+    assert metrics(at)["Cost"] == fmt_usd(cost["usd"].sum())

@@ -107,10 +107,10 @@ st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
-    names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
-    usage = usage.assign(step=usage["step_key"].map(names).fillna("(per execution)"))
-    ui.table(usage[["step", "meter", "quantity", "usd", "step_key"]], "execution-cost",
-             column_config={"usd": st.column_config.NumberColumn("cost")})
+    st.caption("Per step and meter, loop and Map iterations folded into one row with their count.")
+    ui.table(runs.run_cost(steps, usage), "execution-cost", column_config={
+        "usd": st.column_config.NumberColumn("cost"),
+        "visits": st.column_config.NumberColumn("runs of step", format="%d")})
 else:
     st.caption("No billable usage recorded for this execution.")
 st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1])})")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flowscope.format import fmt_usd
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
-from tests.ui.test_triage import ITERATIONS, LOOP_RUN, loop_store  # noqa: F401 - loop_store: a fixture
 from tests.ui.test_pages import app, metrics, no_exception, open_page
+from tests.ui.test_triage import ITERATIONS, LOOP_RUN, loop_store  # noqa: F401 - loop_store: a fixture
 
 
 def _cmp(at):

@@ -72,3 +72,16 @@ def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  
     assert len(calls) == 1 and calls.iloc[0]["visits"] == ITERATIONS and calls.iloc[0]["parent"] == "For_each"
     assert not cost.duplicated(["step", "parent", "meter"]).any()
     assert metrics(at)["Cost"] == fmt_usd(cost["usd"].sum())
+
+
+def test_collection_health_names_a_scope_that_never_synced(three_cloud_store, monkeypatch):
+    """A scope whose only sync failed has no watermark: "Max lag" read the synced scopes' few minutes and
+    its row a blank lag and last success, as if it were the least behind. It is counted and named now."""
+    at = open_page(app(three_cloud_store, monkeypatch), "collection_health")
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Never synced"] == "1"
+    assert "Max lag of the synced" in shown
+    table = at.dataframe[0].value
+    never = table[table["status"].str.contains("never synced")]
+    assert len(never) == 1 and never.iloc[0]["status"] == "FAILED, never synced"

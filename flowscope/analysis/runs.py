@@ -64,11 +64,28 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     return " AND ".join(cond), params
 
 
+SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} ASC",
+         "longest first": "e.{duration_ms} DESC NULLS LAST", "shortest first": "e.{duration_ms} ASC NULLS LAST"}
+"""The orders of the executions search, over every match (a click on a header sorts only the page shown).
+A run still running has no duration: it comes last in both duration orders."""
+
+
+def short_id(execution_id: Any) -> str:
+    """The part of an execution id that tells runs apart: an ARN's or a resource path's last segment
+    (the run's name), the whole id when it has none. Ids of one workflow share a long prefix that is all
+    a narrow column shows."""
+    text = str(execution_id or "")
+    tail = re.split(r"[/:]", text.rstrip("/:"))[-1]
+    return tail or text
+
+
 def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), error_text: str = "",
                       execution_id: str = "", step: str = "", page: int = 0,
-                      page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
-    """One page of the matching executions (newest first, ties by id so pages never overlap) and
-    the total number of matches."""
+                      page_size: int = PAGE_SIZE, sort: str = "newest first") -> tuple[pd.DataFrame, int]:
+    """One page of the matching executions in the order `sort` names (`SORTS`; ties newest first, then
+    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     where, params = _search_where(f, statuses, error_text, execution_id, step)
     total = int(run(con, f"SELECT count(*) AS n FROM executions e WHERE {where}", params).iloc[0]["n"])
     size = max(1, int(page_size))
@@ -77,8 +94,9 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
         SELECT e.{cloud}, e.{workflow_name} AS workflow, e.{execution_id}, e.{status}, e.{started_at},
                e.{ended_at}, e.{duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id}, e.{kind}
         FROM executions e WHERE {where}
-        ORDER BY e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
-    """, where=where, limit=size, offset=offset), params)
+        ORDER BY {order}, e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
+    """, where=where, order=q(SORTS[sort]), limit=size, offset=offset), params)
+    rows.insert(0, "run", [short_id(e) for e in rows[C.execution_id]])
     return rows, total
 
 

@@ -24,23 +24,36 @@ search = {"statuses": tuple(c1.multiselect("Status", [s.value for s in Status], 
           "step": c3.text_input("Step name contains", key="ex-step").strip(),
           "execution_id": c4.text_input("Execution id contains", key="ex-id",
                                         value=st.query_params.get("exec", "")).strip()}
-signature = repr((sorted(search.items()), round(f.days, 6), f.clouds, f.workflows))   # not the sliding end
+left, middle, right = st.columns([1, 1, 3])
+sort = middle.selectbox("Order", list(runs.SORTS), key="ex-sort",
+                        help="Over every match: a click on a column's header sorts only the page shown.")
+signature = repr((sorted(search.items()), sort, round(f.days, 6), f.clouds, f.workflows))   # not the sliding end
 if st.session_state.get("ex-search") != signature:     # a new search starts on its first page
     st.session_state["ex-search"] = signature
     st.session_state["ex-page"] = 1
 page_no = int(st.session_state.get("ex-page") or 1)
-found, total = data.search_executions(f, **search, page=page_no - 1, page_size=runs.PAGE_SIZE)
+found, total = data.search_executions(f, **search, page=page_no - 1, page_size=runs.PAGE_SIZE, sort=sort)
 pages = runs.page_count(total)
 if page_no > pages:
     st.session_state["ex-page"] = page_no = pages
 first = (page_no - 1) * runs.PAGE_SIZE
-left, right = st.columns([1, 4])
 left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="ex-page")
-right.caption(f"{total:,} matching execution(s), newest first; showing {min(first + 1, total):,}–"
-              f"{first + len(found):,}.")
-ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
-    "duration_ms": st.column_config.NumberColumn("duration"),
-    "cause": st.column_config.TextColumn(width="medium")})
+if total:
+    right.caption(f"{total:,} matching execution(s), {sort}; showing {first + 1:,}–{first + len(found):,}.")
+    ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
+        "run": st.column_config.TextColumn("run", help="The end of the execution id, which tells runs apart; "
+                                                       "the whole id is in the execution id column"),
+        "duration_ms": st.column_config.NumberColumn("duration"),
+        "cause": st.column_config.TextColumn(width="medium")})
+else:
+    asked = [f"status {' or '.join(search['statuses'])}" if search["statuses"] else "",
+             f"error containing “{search['error_text']}”" if search["error_text"] else "",
+             f"a step named like “{search['step']}”" if search["step"] else "",
+             f"an id containing “{search['execution_id']}”" if search["execution_id"] else ""]
+    said = ", ".join(md(a) for a in asked if a) or "the sidebar's filters"
+    right.caption("0 matching executions.")
+    st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, any "
+            "case), widen the time window or clear the sidebar's cloud and workflow filters.")
 
 target = None
 exact = st.query_params.get("exec")
@@ -51,8 +64,7 @@ if not found.empty:
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
                           format_func=lambda k: f"{k[1]}")
 if target is None:
-    st.info("No execution matches: change the search above or the sidebar filters.")
-    st.stop()
+    st.stop()           # said above: no match
 detail = data.execution_detail(*target)
 if detail is None:
     st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")

@@ -141,3 +141,18 @@ def test_an_executions_search_that_finds_nothing_says_what_was_searched(three_cl
     said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
     assert "No execution in this window matches a step named like “ChargeCrad”" in said, said
     assert not any("0–0" in c.value or "Nothing to show" in c.value for c in at.caption)
+
+
+def test_a_links_bad_window_and_cloud_are_named(three_cloud_store, monkeypatch):
+    """`?window=2w` showed 7 days and `?cloud=amazon` every cloud, in silence, as if asked for."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="2w", cloud="amazon"), "overview")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "The link's time window “2w” is not one of 24h, 3d, 7d, 14d, 30d, 90d, so 7d is shown" in said, said
+    assert "The link's cloud filter names amazon, not a cloud in this store (aws, azure, gcp)" in said, said
+    at.selectbox(key="fs_window").set_value("30d")
+    at.run()
+    said = " ".join(w.value for w in at.warning)
+    assert "time window" not in said and "cloud filter" in said, "each note goes once its filter is changed"
+    good = open_page(app(three_cloud_store, monkeypatch, window="30d", cloud="aws"), "overview")
+    assert not any("The link's" in w.value for w in good.warning)

@@ -156,3 +156,18 @@ def test_a_links_bad_window_and_cloud_are_named(three_cloud_store, monkeypatch):
     assert "time window" not in said and "cloud filter" in said, "each note goes once its filter is changed"
     good = open_page(app(three_cloud_store, monkeypatch, window="30d", cloud="aws"), "overview")
     assert not any("The link's" in w.value for w in good.warning)
+
+
+def test_latency_tables_are_titled_and_the_default_lines_are_the_slowest(three_cloud_store, monkeypatch):
+    """The Latency page's findings and per-workflow durations were two tables without a heading at its foot,
+    and with no previous window to measure drift by, "p95 over time" opened on the first three steps by
+    visits (a Choice step's 1 ms among them) rather than the slowest."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")    # 6 days of data: no drift
+    no_exception(at)
+    heads = [h.value for h in at.subheader]
+    assert "Latency findings" in heads and "Execution duration per workflow" in heads, heads
+    steps = next(df.value for df in at.dataframe if "p95_ms" in df.value.columns and "step" in df.value.columns)
+    labels = steps["workflow"] + " / " + steps["step"]
+    assert "drift" not in steps.columns
+    slowest = list(labels[steps["p95_ms"].rank(ascending=False, method="first") <= 3])
+    assert sorted(at.multiselect(key="lat-pick").value) == sorted(slowest)

@@ -179,6 +179,10 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
         st.caption("Nothing to show.")
         return
     frame = _focused_first(frame)
+    step = focus_step()
+    if step and "step" in frame.columns and not (frame["step"].astype(str) == step).any():
+        st.caption(f"Step **{md(step)}**, which the link names, has no row in this table (in this window and "
+                   "filters): the rows below are other steps.")
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
     order, config = table_config(shown, formats, column_config)

@@ -171,3 +171,19 @@ def test_latency_tables_are_titled_and_the_default_lines_are_the_slowest(three_c
     assert "drift" not in steps.columns
     slowest = list(labels[steps["p95_ms"].rank(ascending=False, method="first") <= 3])
     assert sorted(at.multiselect(key="lat-pick").value) == sorted(slowest)
+
+
+def test_a_links_step_that_no_table_holds_is_said(three_cloud_store, monkeypatch):
+    """`?step=` naming a step the table does not hold (a typo, another window) still said it "comes first
+    in its step tables", over tables that do not have it."""
+    from tests.ui.helpers import WORKFLOWS
+
+    orders = WORKFLOWS[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="ChargeCrad"),
+                   "latency")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Step **ChargeCrad**, which the link names, has no row in this table" in said, said
+    real = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="ChargeCard"),
+                     "latency")
+    assert not any("has no row in this table" in c.value for c in real.caption)

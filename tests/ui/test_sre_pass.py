@@ -187,3 +187,22 @@ def test_a_links_step_that_no_table_holds_is_said(three_cloud_store, monkeypatch
     real = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="ChargeCard"),
                      "latency")
     assert not any("has no row in this table" in c.value for c in real.caption)
+
+
+def test_a_linked_run_outside_the_window_is_said_not_called_no_match(three_cloud_store, monkeypatch):
+    """A link to a run older than the sidebar's window (or its whole id typed) read "No execution matches"
+    above the run itself, or showed nothing for a typed id; it says the run is outside the window and
+    shows it."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    at.selectbox(key="ex-sort").set_value("oldest first")
+    at.run()
+    eid = at.dataframe[0].value.iloc[0][C.execution_id]         # 6 days old: outside 24 hours
+    for params, typed in (({"exec": eid}, None), ({}, eid)):
+        at = open_page(app(three_cloud_store, monkeypatch, window="24h", **params), "executions")
+        if typed:
+            at.text_input(key="ex-id").set_value(typed)
+            at.run()
+        no_exception(at)
+        said = " ".join(i.value for i in at.info).replace("\\", "")
+        assert "started outside this window" in said and "No execution in this window" not in said, said
+        assert any("Duration" == m.label for m in at.metric), "the run is shown"

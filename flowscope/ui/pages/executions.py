@@ -38,6 +38,7 @@ if page_no > pages:
     st.session_state["ex-page"] = page_no = pages
 first = (page_no - 1) * runs.PAGE_SIZE
 left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="ex-page")
+linked = None
 if total:
     right.caption(f"{total:,} matching execution(s), {sort}; showing {first + 1:,}–{first + len(found):,}.")
     ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
@@ -52,13 +53,19 @@ else:
              f"an id containing “{search['execution_id']}”" if search["execution_id"] else ""]
     said = ", ".join(md(a) for a in asked if a) or "the sidebar's filters"
     right.caption("0 matching executions.")
-    st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, any "
-            "case), widen the time window or clear the sidebar's cloud and workflow filters.")
+    linked = data.find_execution(search["execution_id"]) if search["execution_id"] else None
+    if linked is not None:      # a link's run (or a whole id typed) that started outside the window
+        st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
+                "search lists nothing; the run is shown below all the same.")
+    else:
+        st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, "
+                "any case), widen the time window or clear the sidebar's cloud and workflow filters.")
 
 target = None
 exact = st.query_params.get("exec")
 if exact:
     target = data.find_execution(exact)
+target = target or linked
 if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",

@@ -53,7 +53,7 @@ else:
              f"an id containing “{search['execution_id']}”" if search["execution_id"] else ""]
     said = ", ".join(md(a) for a in asked if a) or "the sidebar's filters"
     right.caption("0 matching executions.")
-    linked = data.find_execution(search["execution_id"]) if search["execution_id"] else None
+    linked = data.find_execution(str(search["execution_id"])) if search["execution_id"] else None
     if linked is not None:      # a link's run (or a whole id typed) that started outside the window
         st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
                 "search lists nothing; the run is shown below all the same.")

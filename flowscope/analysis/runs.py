@@ -324,7 +324,8 @@ COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_
 def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = None,
                  b_as_of: Any = None) -> pd.DataFrame:
     """Two runs step by step: visits, total duration, retries and error of each, and where the
-    paths differ ("only A" / "only B"); differences first, then the order of run A. `a_as_of` /
+    paths differ ("only A" / "only B"); differences first (path, error, visits or retries), then the
+    order of run A. `a_as_of` /
     `b_as_of`: when a running run was last seen running (`seen_running`), so its running step counts
     its time so far, as on the run page (`collapsed_steps`)."""
     a, b = (collapsed_steps(s, as_of).fillna({"parent": ""}) for s, as_of in ((a_steps, a_as_of), (b_steps, b_as_of)))
@@ -339,7 +340,10 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = No
         "delta_ms": merged["total_ms_b"] - merged["total_ms_a"],
         "a_retries": merged["retries_a"].fillna(0).astype(int), "b_retries": merged["retries_b"].fillna(0).astype(int),
         "a_error": merged[f"{C.error}_a"], "b_error": merged[f"{C.error}_b"]})
-    differs = (out["path"] != "both") | out["a_error"].notna() | out["b_error"].notna()
+    # A difference: a step one run alone took, an error, or a step taken or retried a different number
+    # of times (a loop of 26 items against one of 35, a retry storm in one run).
+    differs = ((out["path"] != "both") | out["a_error"].notna() | out["b_error"].notna()
+               | (out["a_visits"] != out["b_visits"]) | (out["a_retries"] != out["b_retries"]))
     out = out.assign(_differs=differs, _order=range(len(out)))
     out = out.sort_values(["_differs", "_order"], ascending=[False, True], kind="stable")
     return out[COMPARE_COLUMNS].reset_index(drop=True)

@@ -206,3 +206,22 @@ def test_a_linked_run_outside_the_window_is_said_not_called_no_match(three_cloud
         said = " ".join(i.value for i in at.info).replace("\\", "")
         assert "started outside this window" in said and "No execution in this window" not in said, said
         assert any("Duration" == m.label for m in at.metric), "the run is shown"
+
+
+def test_compare_puts_a_step_taken_or_retried_a_different_number_of_times_first():
+    """A loop of 26 items against one of 35, or a step retried in one run only, sorted among the steps
+    that did not differ (below List_contacts and the trigger): only paths and errors counted."""
+    import pandas as pd
+
+    from flowscope.model import Batch
+    from tests.ui.test_triage import loop_run
+
+    batch = Batch()
+    loop_run(batch)
+    a = pd.DataFrame(batch.steps)
+    a = a.assign(**{C.status: "SUCCEEDED", C.error: None, C.cause: None, C.attempts: 1})
+    b = a[~((a[C.name] == "Call_api") & (a[C.iteration] >= 60))]               # 60 iterations, not 72
+    b = b.assign(**{C.attempts: [3 if n == "manual" else 1 for n in b[C.name]]})    # the trigger retried twice
+    table = runs.compare_runs(a, b)
+    assert set(table.head(2)["step"]) == {"Call_api", "manual"}, table
+    assert table.iloc[-1]["step"] == "For_each"

@@ -102,6 +102,8 @@ else:
     st.caption("Both runs took the same path.")
 ui.plot(charts.compare_steps(table), key="cmp-steps")
 ui.table(table, "compare-runs", column_config={
+    "a_visits": st.column_config.NumberColumn("A visits"), "b_visits": st.column_config.NumberColumn("B visits"),
+    "a_retries": st.column_config.NumberColumn("A retries"), "b_retries": st.column_config.NumberColumn("B retries"),
     "a_ms": st.column_config.NumberColumn("A total"),
     "b_ms": st.column_config.NumberColumn("B total"),
     "delta_ms": st.column_config.NumberColumn("B − A", format="%+d"),

@@ -225,3 +225,15 @@ def test_compare_puts_a_step_taken_or_retried_a_different_number_of_times_first(
     table = runs.compare_runs(a, b)
     assert set(table.head(2)["step"]) == {"Call_api", "manual"}, table
     assert table.iloc[-1]["step"] == "For_each"
+
+
+def test_the_execution_picker_names_runs_as_the_table_does(three_cloud_store, monkeypatch):
+    """The "Execution" box listed 100 whole ids, which for one workflow differ only past where the box cuts
+    them ("projects/flowscope-demo/locations/us-central1/workflows/image-pipeline/executions/..."). Each
+    choice reads workflow · the id's end · status · start now."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    no_exception(at)
+    first = at.dataframe[0].value.iloc[0]
+    option = at.selectbox(key="ex-pick").options[0]
+    assert option == (f"{first['workflow']} · {first['run']} · {first['status']} · "
+                      f"{first['started_at']:%Y-%m-%d %H:%M} UTC"), option

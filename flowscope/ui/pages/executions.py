@@ -68,8 +68,12 @@ if exact:
 target = target or linked
 if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
+    # Named as the table reads a run (workflow, the id's telling end, status, start): 100 whole ids of one
+    # workflow differ only in their last characters, past where the box cuts them.
+    labels = {(r.cloud, r.execution_id): f"{r.workflow} · {r.run} · {r.status} · {r.started_at:%Y-%m-%d %H:%M} UTC"
+              for r in found.itertuples(index=False)}
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
-                          format_func=lambda k: f"{k[1]}")
+                          format_func=lambda k: labels.get(k, k[1]))
 if target is None:
     st.stop()           # said above: no match
 detail = data.execution_detail(*target)

@@ -20,6 +20,11 @@ from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank
 from flowscope.analysis.tables import Filters, q, run
 from flowscope.model import C, Cloud, Status
 
+SEARCH_STATUSES = [Status.RUNNING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.TIMED_OUT.value,
+                   Status.ABORTED.value, Status.CAUGHT.value]
+"""The statuses the executions search offers: a run's own, and CAUGHT for a run one of whose step failures
+a Catch, runAfter or except handled (no run ends CAUGHT or SKIPPED: those are a step's)."""
+
 PAGE_SIZE = 100
 """Executions per page of the search."""
 
@@ -50,7 +55,11 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     in_steps = q("EXISTS (SELECT 1 FROM steps s WHERE s.{cloud} = e.{cloud} AND s.{execution_id} = e.{execution_id} "
                  "AND s.{start_date} = e.{start_date} AND {match})", match="{match}")
     if statuses:
-        cond.append(f"e.{C.status} IN ({_in(list(statuses))})")
+        own = [st for st in statuses if st != Status.CAUGHT.value]
+        either = [f"e.{C.status} IN ({_in(own)})"] if own else []
+        if Status.CAUGHT.value in statuses:     # no run ends CAUGHT: a run one of whose step failures was caught
+            either.append(in_steps.format(match=f"s.{C.status} = '{Status.CAUGHT.value}'"))
+        cond.append(f"({' OR '.join(either)})")
     if error_text:
         text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err ESCAPE '\\'", p="{p}")
         cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")

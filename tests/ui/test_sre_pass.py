@@ -237,3 +237,21 @@ def test_the_execution_picker_names_runs_as_the_table_does(three_cloud_store, mo
     option = at.selectbox(key="ex-pick").options[0]
     assert option == (f"{first['workflow']} · {first['run']} · {first['status']} · "
                       f"{first['started_at']:%Y-%m-%d %H:%M} UTC"), option
+
+
+def test_the_status_search_caught_finds_runs_that_handled_a_failure(demo, three_cloud_store, monkeypatch):
+    """The Status box offered CAUGHT and SKIPPED, which no run ends in (they are a step's): choosing CAUGHT
+    found nothing while Failures counted the caught step failures. CAUGHT now finds the runs in which a
+    step's failure was handled; SKIPPED is not offered."""
+    _store, cursor, window = demo
+    rows, total = runs.search_executions(cursor, window, statuses=("CAUGHT",), page_size=1000)
+    caught = cursor.execute("SELECT count(DISTINCT execution_id) FROM steps WHERE status = 'CAUGHT' "
+                            "AND started_at >= $1 AND started_at < $2", [window.since, window.until]).fetchone()[0]
+    assert total > 0 and abs(total - caught) <= 2, (total, caught)    # a run started at the window's edge
+    assert set(rows["status"]) <= {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "RUNNING"}
+    both = runs.search_executions(cursor, window, statuses=("CAUGHT", "FAILED"))[1]
+    failed = runs.search_executions(cursor, window, statuses=("FAILED",))[1]
+    assert max(total, failed) <= both <= total + failed
+    at = open_page(app(three_cloud_store, monkeypatch), "executions")
+    options = at.multiselect(key="ex-status").options
+    assert "SKIPPED" not in options and any(o.startswith("CAUGHT") for o in options)

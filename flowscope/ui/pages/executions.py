@@ -18,8 +18,12 @@ CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud 
 ctx = ui.page("Executions")
 f = ctx.filters
 c1, c2, c3, c4 = st.columns(4)
-search = {"statuses": tuple(c1.multiselect("Status", [s.value for s in Status], key="ex-status",
-                                           placeholder="Any status")),
+search = {"statuses": tuple(c1.multiselect("Status", runs.SEARCH_STATUSES, key="ex-status",
+                                           placeholder="Any status",
+                                           format_func=lambda s: "CAUGHT (a step failure handled)"
+                                           if s == Status.CAUGHT.value else s,
+                                           help="A run's status; CAUGHT finds the runs in which a Catch, "
+                                                "runAfter or except handled a step's failure.")),
           "error_text": c2.text_input("Error contains", key="ex-error").strip(),
           "step": c3.text_input("Step name contains", key="ex-step").strip(),
           "execution_id": c4.text_input("Execution id contains", key="ex-id",

@@ -26,6 +26,7 @@ from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType
+from flowscope.runstate import interrupted
 from flowscope.timewindow import known_end
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
@@ -422,14 +423,16 @@ def _in(values: list[str]) -> str:
 # ---------------------------------------------------------------- collection health
 
 def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
-    """Every scope's latest run: status, last sync, lag behind now, error; failures in the last day."""
+    """Every scope's latest run: status, last sync, lag behind now, error; failures in the last day;
+    `interrupted`: why a latest run recorded as `running` is no longer running (its sync was killed:
+    `runstate.interrupted`, the rule of the `collection_gap` findings), else None."""
     now = now or dt.datetime.now(UTC)
     frame = run(con, q("""
         WITH ranked AS (
             SELECT *, row_number() OVER (PARTITION BY {cloud}, {scope}
                                          ORDER BY {started_at} DESC, {run_id} DESC) AS rn
             FROM collection_runs)
-        SELECT r.{cloud}, r.{scope}, r.{status}, r.{started_at} AS last_sync_started,
+        SELECT r.{cloud}, r.{scope}, r.{status}, r.{details}, r.{started_at} AS last_sync_started,
                r.{ended_at} AS last_sync_ended, r.{watermark}, r.{error}, r.{counts},
                (SELECT max(x.{ended_at}) FROM collection_runs x WHERE x.{cloud} = r.{cloud}
                    AND x.{scope} = r.{scope} AND x.{status} IN ({collected})) AS last_success,
@@ -446,7 +449,10 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
         ref = row.watermark if not pd.isna(row.watermark) else row.last_success
         lag.append((now - pd.Timestamp(ref).to_pydatetime()).total_seconds() / 60.0 if not pd.isna(ref) else None)
     frame["lag_minutes"] = pd.Series(lag, dtype="float64")
-    return frame
+    frame["interrupted"] = pd.Series([interrupted({C.status: r.status, C.started_at: r.last_sync_started,
+                                                   C.details: r.details}, now) for r in frame.itertuples()],
+                                     dtype="object")
+    return frame.drop(columns=[C.details])
 
 
 # ---------------------------------------------------------------- workflows

@@ -250,11 +250,17 @@ def failed_scopes_banner(health: pd.DataFrame) -> None:
     """Scopes whose latest collection failed: impossible to miss."""
     if health is None or health.empty:
         return
-    bad = health[health[C.status].isin(["failed", "partial"])]
+    stopped = health["interrupted"].notna() if "interrupted" in health else pd.Series(False, index=health.index)
+    bad = health[health[C.status].isin(["failed", "partial"]) | stopped]
     if bad.empty:
         return
-    lines = "\n".join(f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
-                      for r in bad.itertuples(index=False))
+
+    def why(r: Any) -> str:
+        if isinstance(getattr(r, "interrupted", None), str):
+            return f"- **{md(r.scope)}** (interrupted): still recorded as running, but {md(r.interrupted)}"
+        return f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
+
+    lines = "\n".join(why(r) for r in bad.itertuples(index=False))
     st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
              f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
     st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")

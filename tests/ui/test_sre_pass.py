@@ -255,3 +255,27 @@ def test_the_status_search_caught_finds_runs_that_handled_a_failure(demo, three_
     at = open_page(app(three_cloud_store, monkeypatch), "executions")
     options = at.multiselect(key="ex-status").options
     assert "SKIPPED" not in options and any(o.startswith("CAUGHT") for o in options)
+
+
+def test_a_sync_killed_mid_run_reads_interrupted_not_running(tmp_path, monkeypatch):
+    """A sync killed mid-run leaves its scope's row "running" for ever: Collection health read "running"
+    two days on, with no banner, while the analyses' collection_gap finding called it interrupted. The
+    page and every page's banner say interrupted now, by the same rule (runstate.interrupted)."""
+    from flowscope.model import Cloud, RunStatus
+    from tests.ui.helpers import build
+
+    batch = build(30, days=3, clouds=(Cloud.AWS,), failed_scope=False)
+    started = dt.datetime.now(UTC) - dt.timedelta(days=2)
+    batch.collection_runs.append({C.run_id: "killed", C.cloud: "aws", C.scope: "aws:999/eu-west-1",
+                                  C.started_at: started, C.ended_at: None, C.status: RunStatus.RUNNING.value,
+                                  C.watermark: None, C.counts: "{}", C.error: None, C.details: "{}"})
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch), "collection_health")
+    no_exception(at)
+    table = at.dataframe[0].value
+    row = table[table["scope"] == "aws:999/eu-west-1"].iloc[0]
+    assert row["status"].startswith("INTERRUPTED (running for more than 24 h)"), row["status"]
+    banner = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "aws:999/eu-west-1** (interrupted)" in banner, banner
+    overview = open_page(app(str(tmp_path), monkeypatch, window="7d"), "overview")
+    assert any("(interrupted)" in e.value for e in overview.error)

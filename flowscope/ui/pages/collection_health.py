@@ -29,6 +29,9 @@ view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
 # Status as words (failures in capitals), not emoji: they read the same without an emoji font.
 view["status"] = view["status"].map(lambda s: {"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)))
+# A sync killed mid-run leaves its row "running" for ever: it reads as the interruption it is.
+view["status"] = [f"INTERRUPTED ({why})" if isinstance(why, str) else s
+                  for s, why in zip(view["status"], view["interrupted"], strict=True)]
 view["status"] = [f"{s}, never synced" if gone else s for s, gone in zip(view["status"], never, strict=True)]
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
                "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",

@@ -279,3 +279,19 @@ def test_a_sync_killed_mid_run_reads_interrupted_not_running(tmp_path, monkeypat
     assert "aws:999/eu-west-1** (interrupted)" in banner, banner
     overview = open_page(app(str(tmp_path), monkeypatch, window="7d"), "overview")
     assert any("(interrupted)" in e.value for e in overview.error)
+
+
+def test_latency_runs_say_they_are_the_finished_ones(stuck_store, monkeypatch):  # noqa: F811
+    """The Latency table's "runs" counted finished runs only (a duration to rank), so a workflow with a run
+    still running read one run fewer than on Workflows under the same label."""
+    import json
+
+    path, _execution_id, _step = stuck_store
+    at = open_page(app(path, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    table = next(df for df in at.dataframe if "max_ms" in df.value.columns)
+    workflows = open_page(app(path, monkeypatch, window="7d"), "workflows")
+    listed = next(df.value for df in workflows.dataframe if "runs" in df.value.columns)
+    assert int(table.value["runs"].sum()) < int(listed["runs"].sum()), "the running run has no duration"
+    labels = {name: (c or {}).get("label") for name, c in json.loads(table.proto.columns).items()}
+    assert labels.get("runs") == "finished runs", labels

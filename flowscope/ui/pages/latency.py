@@ -60,4 +60,6 @@ def latency_findings(found: pd.DataFrame | None) -> None:
 
 ui.with_findings(f, latency_findings, ["slow_step", "latency_drift", "stuck_execution"])
 st.subheader("Execution duration per workflow", divider="gray")
-ui.table(runs, "execution-latency", hide=["workflow_id"])
+ui.table(runs, "execution-latency", hide=["workflow_id"], column_config={
+    "runs": st.column_config.NumberColumn("finished runs", help="Runs with a duration: a run still running has "
+                                          "none yet, so this can be fewer than the Workflows page's runs")})

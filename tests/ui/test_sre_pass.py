@@ -295,3 +295,20 @@ def test_latency_runs_say_they_are_the_finished_ones(stuck_store, monkeypatch): 
     assert int(table.value["runs"].sum()) < int(listed["runs"].sum()), "the running run has no duration"
     labels = {name: (c or {}).get("label") for name, c in json.loads(table.proto.columns).items()}
     assert labels.get("runs") == "finished runs", labels
+
+
+def test_compare_says_when_run_a_has_no_successful_run_to_pair_with(tmp_path, monkeypatch):
+    """Compare opened on a failed run whose workflow had no successful run in the window with only
+    "Enter the execution id of run B", as if none had been looked for."""
+    from flowscope.model import Cloud
+    from tests.ui.helpers import build
+
+    batch = build(12, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    for e in batch.executions:
+        e.update({C.status: "FAILED", C.error: "Boom", C.cause: "all of them"})
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch, window="7d"), "compare")
+    no_exception(at)
+    assert at.text_input(key="cmp-a").value and not at.text_input(key="cmp-b").value
+    said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
+    assert "No other successful run of" in said and "in this window" in said, said

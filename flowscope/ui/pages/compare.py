@@ -43,8 +43,10 @@ if not default_a:
     # The newest failed run (what changed when it broke); without one, the newest successful run.
     first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))
     default_a = first["execution_id"] if first else ""
-if default_a and not default_b:
+unpaired = bool(default_a and not default_b)
+if unpaired:
     default_b = other_run(default_a)
+unpaired = unpaired and not default_b         # run A's workflow has no other successful run in the window
 left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
@@ -57,7 +59,11 @@ empty = [label for label, d in details.items() if d is None and not typed[label]
 for label in unknown:
     st.warning(f"No run {label} with id {md(typed[label])} in the store: give the exact id, as the Executions "
                "page shows it (its search finds a run by part of its id).")
-if empty:
+if empty == ["B"] and unpaired and details["A"] is not None:
+    name = details["A"]["execution"].iloc[0]["workflow_name"]
+    st.info(f"**No other successful run of {md(name)} in this window** to set against run A: enter the "
+            "execution id of run B (exact id, as the Executions page shows it), or widen the time window.")
+elif empty:
     st.info(f"Enter the execution id of run {' and '.join(empty)} (exact id, as the Executions page shows it).")
 if unknown or empty:
     st.stop()

@@ -20,6 +20,11 @@ from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank
 from flowscope.analysis.tables import Filters, q, run
 from flowscope.model import C, Cloud, Status
 
+SEARCH_STATUSES = [Status.RUNNING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.TIMED_OUT.value,
+                   Status.ABORTED.value, Status.CAUGHT.value]
+"""The statuses the executions search offers: a run's own, and CAUGHT for a run one of whose step failures
+a Catch, runAfter or except handled (no run ends CAUGHT or SKIPPED: those are a step's)."""
+
 PAGE_SIZE = 100
 """Executions per page of the search."""
 
@@ -50,7 +55,11 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     in_steps = q("EXISTS (SELECT 1 FROM steps s WHERE s.{cloud} = e.{cloud} AND s.{execution_id} = e.{execution_id} "
                  "AND s.{start_date} = e.{start_date} AND {match})", match="{match}")
     if statuses:
-        cond.append(f"e.{C.status} IN ({_in(list(statuses))})")
+        own = [st for st in statuses if st != Status.CAUGHT.value]
+        either = [f"e.{C.status} IN ({_in(own)})"] if own else []
+        if Status.CAUGHT.value in statuses:     # no run ends CAUGHT: a run one of whose step failures was caught
+            either.append(in_steps.format(match=f"s.{C.status} = '{Status.CAUGHT.value}'"))
+        cond.append(f"({' OR '.join(either)})")
     if error_text:
         text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err ESCAPE '\\'", p="{p}")
         cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")
@@ -64,11 +73,28 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     return " AND ".join(cond), params
 
 
+SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} ASC",
+         "longest first": "e.{duration_ms} DESC NULLS LAST", "shortest first": "e.{duration_ms} ASC NULLS LAST"}
+"""The orders of the executions search, over every match (a click on a header sorts only the page shown).
+A run still running has no duration: it comes last in both duration orders."""
+
+
+def short_id(execution_id: Any) -> str:
+    """The part of an execution id that tells runs apart: an ARN's or a resource path's last segment
+    (the run's name), the whole id when it has none. Ids of one workflow share a long prefix that is all
+    a narrow column shows."""
+    text = str(execution_id or "")
+    tail = re.split(r"[/:]", text.rstrip("/:"))[-1]
+    return tail or text
+
+
 def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), error_text: str = "",
                       execution_id: str = "", step: str = "", page: int = 0,
-                      page_size: int = PAGE_SIZE) -> tuple[pd.DataFrame, int]:
-    """One page of the matching executions (newest first, ties by id so pages never overlap) and
-    the total number of matches."""
+                      page_size: int = PAGE_SIZE, sort: str = "newest first") -> tuple[pd.DataFrame, int]:
+    """One page of the matching executions in the order `sort` names (`SORTS`; ties newest first, then
+    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     where, params = _search_where(f, statuses, error_text, execution_id, step)
     total = int(run(con, f"SELECT count(*) AS n FROM executions e WHERE {where}", params).iloc[0]["n"])
     size = max(1, int(page_size))
@@ -77,8 +103,9 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
         SELECT e.{cloud}, e.{workflow_name} AS workflow, e.{execution_id}, e.{status}, e.{started_at},
                e.{ended_at}, e.{duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id}, e.{kind}
         FROM executions e WHERE {where}
-        ORDER BY e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
-    """, where=where, limit=size, offset=offset), params)
+        ORDER BY {order}, e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
+    """, where=where, order=q(SORTS[sort]), limit=size, offset=offset), params)
+    rows.insert(0, "run", [short_id(e) for e in rows[C.execution_id]])
     return rows, total
 
 
@@ -181,6 +208,11 @@ def seen_running(run: dict[str, Any], now: Any = None) -> pd.Timestamp:
     return current if seen is None or pd.isna(seen) else min(_utc(seen), current)
 
 
+def last_seen_running(run: dict[str, Any]) -> pd.Timestamp | None:
+    """When a run still running was last seen running (`seen_running`); None for a finished run."""
+    return seen_running(run) if run.get(C.status) == Status.RUNNING.value else None
+
+
 def since(start: Any, as_of: Any) -> pd.Timedelta | None:
     """Time from `start` to `as_of` (None when either is missing)."""
     if start is None or as_of is None or pd.isna(start) or pd.isna(as_of):
@@ -271,16 +303,41 @@ def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
     return out[STEP_GROUP_COLUMNS].reset_index(drop=True)
 
 
+RUN_COST_COLUMNS = ["step", "parent", "meter", "visits", "quantity", "usd"]
+
+
+def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
+    """A run's billed usage per (step name, parent step name, meter), costliest first: a loop's or a
+    Map's iterations fold into one row with their count, as in `collapsed_steps` (they were a row per
+    iteration, 72 rows of one action in a 72-iteration loop). Usage of no step reads "(per execution)"."""
+    if usage is None or usage.empty:
+        return pd.DataFrame(columns=RUN_COST_COLUMNS)
+    names = dict(zip(steps[C.step_key], steps[C.name], strict=True)) if steps is not None and not steps.empty else {}
+    parents = _parent_names(steps) if steps is not None and not steps.empty else {}
+    frame = usage.assign(step=usage[C.step_key].map(names).fillna("(per execution)"),
+                         parent=usage[C.step_key].map(parents).fillna(""), _order=range(len(usage)))
+    grouped = frame.groupby(["step", "parent", C.meter], sort=False, dropna=False).agg(
+        visits=(C.step_key, "nunique"), quantity=(C.quantity, "sum"), usd=("usd", "sum"),
+        first=("_order", "min")).reset_index()
+    grouped = grouped.sort_values(["usd", "first"], ascending=[False, True], kind="stable")
+    grouped["parent"] = grouped["parent"].replace("", None)
+    return grouped[RUN_COST_COLUMNS].reset_index(drop=True)
+
+
 # ---------------------------------------------------------------- two runs side by side
 
 COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",
                    "b_retries", "a_error", "b_error"]
 
 
-def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame) -> pd.DataFrame:
+def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = None,
+                 b_as_of: Any = None) -> pd.DataFrame:
     """Two runs step by step: visits, total duration, retries and error of each, and where the
-    paths differ ("only A" / "only B"); differences first, then the order of run A."""
-    a, b = (collapsed_steps(s).fillna({"parent": ""}) for s in (a_steps, b_steps))
+    paths differ ("only A" / "only B"); differences first (path, error, visits or retries), then the
+    order of run A. `a_as_of` /
+    `b_as_of`: when a running run was last seen running (`seen_running`), so its running step counts
+    its time so far, as on the run page (`collapsed_steps`)."""
+    a, b = (collapsed_steps(s, as_of).fillna({"parent": ""}) for s, as_of in ((a_steps, a_as_of), (b_steps, b_as_of)))
     keep = ["step", "parent", "visits", "total_ms", "retries", C.error]
     merged = a[keep].merge(b[keep], on=["step", "parent"], how="outer", suffixes=("_a", "_b"), indicator=True,
                            sort=False)
@@ -292,7 +349,10 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame) -> pd.DataFrame:
         "delta_ms": merged["total_ms_b"] - merged["total_ms_a"],
         "a_retries": merged["retries_a"].fillna(0).astype(int), "b_retries": merged["retries_b"].fillna(0).astype(int),
         "a_error": merged[f"{C.error}_a"], "b_error": merged[f"{C.error}_b"]})
-    differs = (out["path"] != "both") | out["a_error"].notna() | out["b_error"].notna()
+    # A difference: a step one run alone took, an error, or a step taken or retried a different number
+    # of times (a loop of 26 items against one of 35, a retry storm in one run).
+    differs = ((out["path"] != "both") | out["a_error"].notna() | out["b_error"].notna()
+               | (out["a_visits"] != out["b_visits"]) | (out["a_retries"] != out["b_retries"]))
     out = out.assign(_differs=differs, _order=range(len(out)))
     out = out.sort_values(["_differs", "_order"], ascending=[False, True], kind="stable")
     return out[COMPARE_COLUMNS].reset_index(drop=True)

@@ -26,6 +26,7 @@ from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType, superseded_failures
+from flowscope.runstate import interrupted
 from flowscope.timewindow import known_end
 
 COLS: dict[str, str] = {k: v for k, v in vars(C).items() if not k.startswith("_") and isinstance(v, str)}
@@ -424,7 +425,9 @@ def _in(values: list[str]) -> str:
 def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
     """Every scope's latest run: status, last sync, lag behind now, error; failures in the last day;
     `superseded`: why a failed one is no longer the last word on its source (`model.superseded_failures`,
-    the rule the analyses' coverage and `doctor` apply), else None."""
+    the rule the analyses' coverage and `doctor` apply), else None; `interrupted`: why a latest run
+    recorded as `running` is no longer running (its sync was killed: `runstate.interrupted`, the rule of
+    the `collection_gap` findings), else None."""
     now = now or dt.datetime.now(UTC)
     frame = run(con, q("""
         WITH ranked AS (
@@ -448,6 +451,9 @@ def collection_health(con: Any, now: dt.datetime | None = None) -> pd.DataFrame:
         ref = row.watermark if not pd.isna(row.watermark) else row.last_success
         lag.append((now - pd.Timestamp(ref).to_pydatetime()).total_seconds() / 60.0 if not pd.isna(ref) else None)
     frame["lag_minutes"] = pd.Series(lag, dtype="float64")
+    frame["interrupted"] = pd.Series([interrupted({C.status: r.status, C.started_at: r.last_sync_started,
+                                                   C.details: r.details}, now) for r in frame.itertuples()],
+                                     dtype="object")
     rows = frame.rename(columns={"last_sync_started": C.started_at}).to_dict("records")
     why = superseded_failures(rows)
     frame["superseded"] = pd.Series([why.get(str(r)) for r in frame[C.run_id]], index=frame.index, dtype="object")

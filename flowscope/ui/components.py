@@ -179,6 +179,10 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
         st.caption("Nothing to show.")
         return
     frame = _focused_first(frame)
+    step = focus_step()
+    if step and "step" in frame.columns and not (frame["step"].astype(str) == step).any():
+        st.caption(f"Step **{md(step)}**, which the link names, has no row in this table (in this window and "
+                   "filters): the rows below are other steps.")
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
     order, config = table_config(shown, formats, column_config)
@@ -232,16 +236,33 @@ def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
     return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
 
 
+def keep_in_url(**params: str) -> None:
+    """Write a page's own inputs to its address (an empty one leaves it), so the address names what the
+    page shows and a copied link opens the same view; only when they changed (no rerun otherwise)."""
+    for key, value in params.items():
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+
+
 def failed_scopes_banner(health: pd.DataFrame) -> None:
     """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
     analyses' coverage says: `tables.collection_health`'s `superseded`)."""
     if health is None or health.empty:
         return
-    bad = health[health[C.status].isin(["failed", "partial"]) & health["superseded"].isna()]
+    stopped = health["interrupted"].notna() if "interrupted" in health else pd.Series(False, index=health.index)
+    current = health["superseded"].isna() if "superseded" in health else pd.Series(True, index=health.index)
+    bad = health[(health[C.status].isin(["failed", "partial"]) & current) | stopped]
     if bad.empty:
         return
-    lines = "\n".join(f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
-                      for r in bad.itertuples(index=False))
+
+    def why(r: Any) -> str:
+        if isinstance(getattr(r, "interrupted", None), str):
+            return f"- **{md(r.scope)}** (interrupted): still recorded as running, but {md(r.interrupted)}"
+        return f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
+
+    lines = "\n".join(why(r) for r in bad.itertuples(index=False))
     st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
              f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
     st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")
@@ -253,6 +274,18 @@ def metric_row(items: Sequence[tuple]) -> None:
     for col, item in zip(cols, items, strict=True):
         label, value, delta = item[:3]
         col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+
+
+def run_duration(run: dict[str, Any]) -> str:
+    """A run's duration as the run page and Compare runs show it: a run still running reads "running
+    5 d" (its time to when it was last collected, `runs.seen_running`), never "n/a"."""
+    from flowscope.analysis import runs
+    from flowscope.format import fmt_duration, fmt_ms
+
+    as_of = runs.last_seen_running(run)
+    if as_of is not None and pd.isna(run.get(C.duration_ms)):
+        return f"running {fmt_duration(runs.since(run.get(C.started_at), as_of))}"
+    return fmt_ms(run.get(C.duration_ms))
 
 
 def ago(ts: Any, now: dt.datetime | None = None) -> str:

@@ -34,6 +34,7 @@ STATE_RUN = "_fs_run"
 STATE_WINDOW = "_fs_time_window"
 STATE_UNKNOWN_WF = "_fs_unknown_wf"
 STATE_NOTES = "_fs_notes"
+STATE_BAD_LINK = "_fs_bad_link"
 
 
 def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]
             KEY_CLOUDS: [c for c in clouds if c in options_clouds],
             KEY_WF: [w for w in workflows if w in options_wf],
             "unknown": [w for w in workflows if w not in options_wf] if options_wf else [],
+            "bad_window": None if saved.get(KEY_WINDOW) or window in WINDOWS else str(window),
+            "bad_clouds": [c for c in clouds if c not in options_clouds] if options_clouds else [],
             KEY_END_NOW: bool(saved.get(KEY_END_NOW, params.get(PARAM_END) == "now"))}
 
 
@@ -104,6 +107,9 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     init = _initial(clouds, list(names))
     if init["unknown"] and KEY_WF not in st.session_state:
         st.session_state[STATE_UNKNOWN_WF] = (tuple(init["unknown"]), tuple(init[KEY_WF]))
+    if KEY_WINDOW not in st.session_state and KEY_CLOUDS not in st.session_state:
+        st.session_state[STATE_BAD_LINK] = (init["bad_window"], tuple(init["bad_clouds"]), init[KEY_WINDOW],
+                                             tuple(init[KEY_CLOUDS]), tuple(clouds))
     with st.sidebar:
         st.markdown("**Filters**")
         window = st.selectbox("Time window", list(WINDOWS), index=list(WINDOWS).index(init[KEY_WINDOW]),
@@ -122,7 +128,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
         dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
-    st.session_state[STATE_NOTES] = dropped
+    st.session_state[STATE_NOTES] = _bad_link_notes(window, chosen_clouds) + dropped
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
@@ -159,6 +165,27 @@ def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], nam
         listed = ", ".join(md(w) for w in unknown[0])
         gone = "every workflow is shown" if not unknown[1] else "the link's other workflows are shown"
         out.append(f"**The link's workflow filter names {listed}, not in this store, so left out:** {gone}.")
+    return out
+
+
+def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:
+    """A link's `?window=` that is no window of the sidebar, or `?cloud=` that is no cloud of the store,
+    in words (Markdown), until the window (the clouds) is changed: they were replaced by the default
+    in silence, so `?window=2w` showed 7 days as if asked for."""
+    bad = st.session_state.get(STATE_BAD_LINK)
+    if not bad:
+        return []
+    bad_window, bad_clouds, first_window, first_clouds, options = bad
+    out: list[str] = []
+    if bad_window is not None and window == first_window:
+        out.append(f"**The link's time window “{md(bad_window)}” is not one of {', '.join(WINDOWS)}, so "
+                   f"{window} is shown.**")
+    if bad_clouds and tuple(clouds) == first_clouds:
+        rest = f"{', '.join(clouds)} is shown" if clouds else "every cloud is shown"
+        out.append(f"**The link's cloud filter names {md(', '.join(bad_clouds))}, not a cloud in this store "
+                   f"({md(', '.join(options))}), so left out:** {md(rest)}.")
+    if not out:
+        del st.session_state[STATE_BAD_LINK]
     return out
 
 

@@ -30,7 +30,7 @@ DURATION_UNITS: tuple[tuple[str, float], ...] = (("ms", 1.0), ("s", 1_000.0), ("
                                                  ("h", 3_600_000.0), ("d", 86_400_000.0))
 """(unit, milliseconds in one) from small to large."""
 
-IDENTITY = ("title", "workflow", "step", "scope", "error", "execution_id")
+IDENTITY = ("title", "workflow", "step", "scope", "error", "run", "execution_id")
 """Columns that name a row, in the order they come first (the title of a finding says it all)."""
 
 

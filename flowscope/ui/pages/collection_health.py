@@ -14,20 +14,29 @@ if health.empty:
     st.stop()
 ui.failed_scopes_banner(health)
 counts = health.loc[health["superseded"].isna(), "status"].value_counts()
+# A scope with no watermark and no successful sync has collected nothing: it has no lag to take a
+# maximum of, so it is counted apart, never left out of "Max lag" in silence.
+never = health["lag_minutes"].isna()
 ui.metric_row([("Scopes", f"{len(health):,}", None),
                ("Healthy", f"{int(counts.get('succeeded', 0)):,}", None),
                ("Failed", f"{int(counts.get('failed', 0)):,}", None),   # a superseded failure is history
                ("Partial", f"{int(counts.get('partial', 0)):,}", None),
-               ("Max lag", fmt_duration(health["lag_minutes"].max() * 60_000) if health["lag_minutes"].notna().any()
-                else "—", None)])
+               ("Never synced", f"{int(never.sum()):,}", None),
+               ("Max lag" + (" of the synced" if never.any() else ""),
+                fmt_duration(health["lag_minutes"].max() * 60_000) if (~never).any() else "—", None)])
 ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
 view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
 # Status as words (failures in capitals), not emoji: they read the same without an emoji font.
 view["status"] = [({"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)) if why is None
                    else f"{s} (superseded: {why})") for s, why in zip(view["status"], view["superseded"], strict=True)]
+# A sync killed mid-run leaves its row "running" for ever: it reads as the interruption it is.
+view["status"] = [f"INTERRUPTED ({why})" if isinstance(why, str) else s
+                  for s, why in zip(view["status"], view["interrupted"], strict=True)]
+view["status"] = [f"{s}, never synced" if gone else s for s, gone in zip(view["status"], never, strict=True)]
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
                "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",
          column_config={"lag_minutes": st.column_config.NumberColumn("lag"),
                         "error": st.column_config.TextColumn(width="large")})
-st.caption("Lag: time between now and the scope's watermark (how far collection has caught up).")
+st.caption("Lag: time between now and the scope's watermark (how far collection has caught up). A scope "
+           "*never synced* has no successful collection and no watermark: none of its executions are in the store.")

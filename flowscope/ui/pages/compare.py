@@ -10,7 +10,6 @@ import dataclasses
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_ms
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
@@ -44,11 +43,14 @@ if not default_a:
     # The newest failed run (what changed when it broke); without one, the newest successful run.
     first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))
     default_a = first["execution_id"] if first else ""
-if default_a and not default_b:
+unpaired = bool(default_a and not default_b)
+if unpaired:
     default_b = other_run(default_a)
+unpaired = unpaired and not default_b         # run A's workflow has no other successful run in the window
 left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
+ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a copied link opens them
 found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
 details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
 typed = {"A": id_a, "B": id_b}
@@ -57,18 +59,30 @@ empty = [label for label, d in details.items() if d is None and not typed[label]
 for label in unknown:
     st.warning(f"No run {label} with id {md(typed[label])} in the store: give the exact id, as the Executions "
                "page shows it (its search finds a run by part of its id).")
-if empty:
+if empty == ["B"] and unpaired and details["A"] is not None:
+    name = details["A"]["execution"].iloc[0]["workflow_name"]
+    st.info(f"**No other successful run of {md(name)} in this window** to set against run A: enter the "
+            "execution id of run B (exact id, as the Executions page shows it), or widen the time window.")
+elif empty:
     st.info(f"Enter the execution id of run {' and '.join(empty)} (exact id, as the Executions page shows it).")
 if unknown or empty:
     st.stop()
 
+record = {label: d["execution"].iloc[0].to_dict() for label, d in details.items() if d is not None}
+if found["A"] == found["B"]:
+    st.info("**Run A and run B are the same run**, so every difference below is nil: give another id in one "
+            "of the two boxes.")
+elif (record["A"]["cloud"], record["A"]["workflow_id"]) != (record["B"]["cloud"], record["B"]["workflow_id"]):
+    st.info(f"**Runs of two workflows** ({md(record['A']['workflow_name'])} and "
+            f"{md(record['B']['workflow_name'])}): their steps line up by name only, so most of them are in one "
+            "run alone.")
 cols = st.columns(2)
 for col, (label, d) in zip(cols, details.items(), strict=True):
     assert d is not None
-    run, steps = d["execution"].iloc[0].to_dict(), d["steps"]
+    run, steps = record[label], d["steps"]
     col.subheader(f"{label}: {md(run['workflow_name'])} · {run['status']}", divider="gray")
     col.caption(md(run["execution_id"]))
-    col.metric("Duration", fmt_ms(run.get("duration_ms")))
+    col.metric("Duration", ui.run_duration(run))
     col.metric("Retries", f"{runs.run_retries(steps):,}")
     failing = runs.failing_step(steps)
     if failing is not None:
@@ -82,7 +96,8 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
         col.link_button("Open in its console", url, icon=":material/open_in_new:")
 
 steps_of = {label: d["steps"] for label, d in details.items() if d is not None}
-table = runs.compare_runs(steps_of["A"], steps_of["B"])
+table = runs.compare_runs(steps_of["A"], steps_of["B"], runs.last_seen_running(record["A"]),
+                         runs.last_seen_running(record["B"]))
 only_a = table.loc[table["path"] == "only A", "step"].tolist()
 only_b = table.loc[table["path"] == "only B", "step"].tolist()
 st.subheader("Step by step, differences first", divider="gray")
@@ -93,6 +108,8 @@ else:
     st.caption("Both runs took the same path.")
 ui.plot(charts.compare_steps(table), key="cmp-steps")
 ui.table(table, "compare-runs", column_config={
+    "a_visits": st.column_config.NumberColumn("A visits"), "b_visits": st.column_config.NumberColumn("B visits"),
+    "a_retries": st.column_config.NumberColumn("A retries"), "b_retries": st.column_config.NumberColumn("B retries"),
     "a_ms": st.column_config.NumberColumn("A total"),
     "b_ms": st.column_config.NumberColumn("B total"),
     "delta_ms": st.column_config.NumberColumn("B − A", format="%+d"),

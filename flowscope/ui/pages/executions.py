@@ -3,11 +3,10 @@ failure first (the failing step's own error, loops collapsed, retries per step, 
 then its timeline, events and cost."""
 
 
-import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_duration, fmt_ms, fmt_usd
+from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
@@ -19,41 +18,68 @@ CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud 
 ctx = ui.page("Executions")
 f = ctx.filters
 c1, c2, c3, c4 = st.columns(4)
-search = {"statuses": tuple(c1.multiselect("Status", [s.value for s in Status], key="ex-status",
-                                           placeholder="Any status")),
+search = {"statuses": tuple(c1.multiselect("Status", runs.SEARCH_STATUSES, key="ex-status",
+                                           placeholder="Any status",
+                                           format_func=lambda s: "CAUGHT (a step failure handled)"
+                                           if s == Status.CAUGHT.value else s,
+                                           help="A run's status; CAUGHT finds the runs in which a Catch, "
+                                                "runAfter or except handled a step's failure.")),
           "error_text": c2.text_input("Error contains", key="ex-error").strip(),
           "step": c3.text_input("Step name contains", key="ex-step").strip(),
           "execution_id": c4.text_input("Execution id contains", key="ex-id",
                                         value=st.query_params.get("exec", "")).strip()}
-signature = repr((sorted(search.items()), round(f.days, 6), f.clouds, f.workflows))   # not the sliding end
+left, middle, right = st.columns([1, 1, 3])
+sort = middle.selectbox("Order", list(runs.SORTS), key="ex-sort",
+                        help="Over every match: a click on a column's header sorts only the page shown.")
+signature = repr((sorted(search.items()), sort, round(f.days, 6), f.clouds, f.workflows))   # not the sliding end
 if st.session_state.get("ex-search") != signature:     # a new search starts on its first page
     st.session_state["ex-search"] = signature
     st.session_state["ex-page"] = 1
 page_no = int(st.session_state.get("ex-page") or 1)
-found, total = data.search_executions(f, **search, page=page_no - 1, page_size=runs.PAGE_SIZE)
+found, total = data.search_executions(f, **search, page=page_no - 1, page_size=runs.PAGE_SIZE, sort=sort)
 pages = runs.page_count(total)
 if page_no > pages:
     st.session_state["ex-page"] = page_no = pages
 first = (page_no - 1) * runs.PAGE_SIZE
-left, right = st.columns([1, 4])
 left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="ex-page")
-right.caption(f"{total:,} matching execution(s), newest first; showing {min(first + 1, total):,}–"
-              f"{first + len(found):,}.")
-ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
-    "duration_ms": st.column_config.NumberColumn("duration"),
-    "cause": st.column_config.TextColumn(width="medium")})
+linked = None
+if total:
+    right.caption(f"{total:,} matching execution(s), {sort}; showing {first + 1:,}–{first + len(found):,}.")
+    ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
+        "run": st.column_config.TextColumn("run", help="The end of the execution id, which tells runs apart; "
+                                                       "the whole id is in the execution id column"),
+        "duration_ms": st.column_config.NumberColumn("duration"),
+        "cause": st.column_config.TextColumn(width="medium")})
+else:
+    asked = [f"status {' or '.join(search['statuses'])}" if search["statuses"] else "",
+             f"error containing “{search['error_text']}”" if search["error_text"] else "",
+             f"a step named like “{search['step']}”" if search["step"] else "",
+             f"an id containing “{search['execution_id']}”" if search["execution_id"] else ""]
+    said = ", ".join(md(a) for a in asked if a) or "the sidebar's filters"
+    right.caption("0 matching executions.")
+    linked = data.find_execution(str(search["execution_id"])) if search["execution_id"] else None
+    if linked is not None:      # a link's run (or a whole id typed) that started outside the window
+        st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
+                "search lists nothing; the run is shown below all the same.")
+    else:
+        st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, "
+                "any case), widen the time window or clear the sidebar's cloud and workflow filters.")
 
 target = None
 exact = st.query_params.get("exec")
 if exact:
     target = data.find_execution(exact)
+target = target or linked
 if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
+    # Named as the table reads a run (workflow, the id's telling end, status, start): 100 whole ids of one
+    # workflow differ only in their last characters, past where the box cuts them.
+    labels = {(r.cloud, r.execution_id): f"{r.workflow} · {r.run} · {r.status} · {r.started_at:%Y-%m-%d %H:%M} UTC"
+              for r in found.itertuples(index=False)}
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
-                          format_func=lambda k: f"{k[1]}")
+                          format_func=lambda k: labels.get(k, k[1]))
 if target is None:
-    st.info("No execution matches: change the search above or the sidebar filters.")
-    st.stop()
+    st.stop()           # said above: no match
 detail = data.execution_detail(*target)
 if detail is None:
     st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")
@@ -77,8 +103,7 @@ elif run.get("error"):
 url = runs.console_url(run)
 if url:
     st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
-running = run.get("status") == Status.RUNNING.value
-as_of = runs.seen_running(run) if running else None
+as_of = runs.last_seen_running(run)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:
     waiting = runs.running_step(steps)
@@ -91,9 +116,7 @@ if as_of is not None:
     else:
         said += "; no step was recorded as running"
     st.warning(said)
-duration = (f"running {fmt_duration(age)}" if running and pd.isna(run.get("duration_ms"))
-            else fmt_ms(run.get("duration_ms")))
-ui.metric_row([("Duration", duration, None),
+ui.metric_row([("Duration", ui.run_duration(run), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
@@ -111,10 +134,10 @@ st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
-    names = dict(zip(steps["step_key"], steps["name"], strict=True)) if not steps.empty else {}
-    usage = usage.assign(step=usage["step_key"].map(names).fillna("(per execution)"))
-    ui.table(usage[["step", "meter", "quantity", "usd", "step_key"]], "execution-cost",
-             column_config={"usd": st.column_config.NumberColumn("cost")})
+    st.caption("Per step and meter, loop and Map iterations folded into one row with their count.")
+    ui.table(runs.run_cost(steps, usage), "execution-cost", column_config={
+        "usd": st.column_config.NumberColumn("cost"),
+        "visits": st.column_config.NumberColumn("runs of step", format="%d")})
 else:
     st.caption("No billable usage recorded for this execution.")
 st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1])})")

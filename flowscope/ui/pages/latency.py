@@ -25,7 +25,7 @@ with left:
     ui.plot(charts.percentile_bars(runs, label="workflow", title="Execution duration by workflow"), key="lat-wf")
 with right:
     ui.plot(charts.percentile_bars(steps, label="label", title="Step duration (slowest p95)"), key="lat-steps")
-st.subheader("Drift per step", divider="gray")
+st.subheader("Drift per step" if ctx.compare else "Percentiles per step", divider="gray")
 st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length"
            + ("." if ctx.compare else "; the store holds no data for (most of) the previous window, so drift "
               "is not measured."))
@@ -35,7 +35,8 @@ ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step",
     "prev_p95_ms": st.column_config.NumberColumn("previous p95"),
     "prev_visits": st.column_config.NumberColumn("previous visits")})
 if not steps.empty:
-    ranked = steps.sort_values("drift", ascending=False, na_position="last")
+    # The steps that slowed most; without a previous window to measure drift by, the slowest (p95).
+    ranked = steps.sort_values(["drift", "p95_ms"], ascending=False, na_position="last")
     default = list(ranked["label"].head(3))
     picked = st.multiselect("p95 over time for", list(steps["label"]), default=default, key="lat-pick")
     chosen = tuple((r.cloud, r.workflow_id, r.step) for r in steps[steps["label"].isin(picked)].itertuples())
@@ -49,10 +50,16 @@ if not steps.empty:
 
 
 def latency_findings(found: pd.DataFrame | None) -> None:
+    st.subheader("Latency findings", divider="gray")
+    if found is not None and found.empty:
+        st.caption("The analyses found no slow step, latency drift or stuck run in this window.")
     if found is not None and not found.empty:
         ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "recommendation"]],
                  "latency-findings")
 
 
 ui.with_findings(f, latency_findings, ["slow_step", "latency_drift", "stuck_execution"])
-ui.table(runs, "execution-latency", hide=["workflow_id"])
+st.subheader("Execution duration per workflow", divider="gray")
+ui.table(runs, "execution-latency", hide=["workflow_id"], column_config={
+    "runs": st.column_config.NumberColumn("finished runs", help="Runs with a duration: a run still running has "
+                                          "none yet, so this can be fewer than the Workflows page's runs")})

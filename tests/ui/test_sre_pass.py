@@ -1,0 +1,314 @@
+"""An SRE's pass over Executions, the run page, Compare runs and Collection health: what a page said
+that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flowscope.analysis import runs
+from flowscope.analysis import tables as q
+from flowscope.format import fmt_usd
+from flowscope.model import UTC, C
+from flowscope.store import Store
+from flowscope.ui import readable
+from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
+from tests.ui.test_pages import app, metrics, no_exception, open_page
+from tests.ui.test_triage import ITERATIONS, LOOP_RUN, MANY, loop_store, many_store  # noqa: F401 - fixtures
+
+
+def _cmp(at):
+    return at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
+
+
+def test_compare_of_a_run_with_itself_says_so(three_cloud_store, monkeypatch):
+    """The same id in both boxes read "Both runs took the same path" over a table of zero differences."""
+    at = open_page(app(three_cloud_store, monkeypatch), "compare")
+    a, _ = _cmp(at)
+    at = open_page(app(three_cloud_store, monkeypatch, a=a, b=a), "compare")
+    no_exception(at)
+    assert any("Run A and run B are the same run" in i.value for i in at.info)
+
+
+def test_compare_of_two_workflows_says_so(three_cloud_store, monkeypatch):
+    """Runs of two workflows read only as "The paths differ", every step listed as in one run alone."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    table = at.dataframe[0].value
+    first = table.drop_duplicates("workflow").head(2)
+    a, b = first["execution_id"].tolist()
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d", a=a, b=b), "compare")
+    no_exception(at)
+    said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
+    assert "Runs of two workflows" in said, said
+    assert all(w in said for w in first["workflow"]), said
+
+
+def test_compare_keeps_the_typed_runs_in_the_address(three_cloud_store, monkeypatch):
+    """Typing another id compared it, but the address kept the runs of the opening view: a copied link
+    opened other runs than the ones on screen."""
+    at = open_page(app(three_cloud_store, monkeypatch), "compare")
+    no_exception(at)
+    a, b = _cmp(at)
+    assert (at.query_params.get("a"), at.query_params.get("b")) in ((a, b), ([a], [b]))
+    at.text_input(key="cmp-b").set_value(a)
+    at.run()
+    no_exception(at)
+    assert at.query_params.get("b") in (a, [a])
+
+
+def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypatch):  # noqa: F811
+    """Compare said "Duration n/a" and left the running step's time out, where the run page says
+    "running 3 h" and counts the step's time so far."""
+    path, execution_id, step = stuck_store
+    at = open_page(app(path, monkeypatch, window="30d", a=execution_id, b=execution_id), "compare")
+    no_exception(at)
+    assert [m.value for m in at.metric if m.label == "Duration"] == ["running 3 h"] * 2
+    table = at.dataframe[0].value
+    row = table[table["step"] == step].iloc[0]
+    assert row["a_ms"] > 0 and row["b_ms"] > 0, "the running step's time so far"
+    run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
+    assert metrics(run_page)["Duration"] == "running 3 h"
+
+
+def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811
+    """The run's cost table listed a row per loop iteration (72 rows of Call_api, each with its step key);
+    it is one row per step and meter, with the iterations counted, adding up to the run's Cost."""
+    at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    cost = next(df.value for df in at.dataframe if "meter" in df.value.columns)
+    calls = cost[cost["step"] == "Call_api"]
+    assert len(calls) == 1 and calls.iloc[0]["visits"] == ITERATIONS and calls.iloc[0]["parent"] == "For_each"
+    assert not cost.duplicated(["step", "parent", "meter"]).any()
+    assert metrics(at)["Cost"] == fmt_usd(cost["usd"].sum())
+
+
+def test_collection_health_names_a_scope_that_never_synced(three_cloud_store, monkeypatch):
+    """A scope whose only sync failed has no watermark: "Max lag" read the synced scopes' few minutes and
+    its row a blank lag and last success, as if it were the least behind. It is counted and named now."""
+    at = open_page(app(three_cloud_store, monkeypatch), "collection_health")
+    no_exception(at)
+    shown = metrics(at)
+    assert shown["Never synced"] == "1"
+    assert "Max lag of the synced" in shown
+    table = at.dataframe[0].value
+    never = table[table["status"].str.contains("never synced")]
+    assert len(never) == 1 and never.iloc[0]["status"] == "FAILED, never synced"
+
+
+def test_executions_sort_by_duration_is_over_every_match(many_store, monkeypatch):  # noqa: F811
+    """A click on the duration header sorted the 100 runs shown, newest first, of 520 matches: the longest
+    run on another page never came to the top. The Order choice sorts every match, and pages follow it."""
+    path, batch = many_store
+    longest = max((r for r in batch.executions if r[C.duration_ms] is not None),
+                  key=lambda r: (r[C.duration_ms], r[C.started_at]))
+    at = open_page(app(path, monkeypatch), "executions")
+    newest_first = at.dataframe[0].value
+    assert longest[C.execution_id] not in set(newest_first[C.execution_id]), "the fixture's longest is not on page 1"
+    at.selectbox(key="ex-sort").set_value("longest first")
+    at.run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    assert shown.iloc[0][C.execution_id] == longest[C.execution_id]
+    assert shown[C.duration_ms].is_monotonic_decreasing
+    assert any("longest first" in c.value for c in at.caption)
+    con = q.prepare(Store.open(path).connect().cursor())
+    now = dt.datetime.now(UTC)
+    f = q.Filters(now - dt.timedelta(days=8), now + dt.timedelta(hours=1))
+    seen: list[str] = []
+    for page in range(runs.page_count(MANY)):
+        rows, _ = runs.search_executions(con, f, page=page, sort="shortest first")
+        seen += list(rows[C.execution_id])
+    assert len(seen) == len(set(seen)) == MANY, "pages of a duration order never overlap"
+
+
+def test_executions_table_shows_the_part_of_the_id_that_tells_runs_apart():
+    """Ids of one workflow share a long prefix, all that the pinned 200-pixel column showed at 1366 px
+    ("projects/flowscope-demo/locatio..." on every GCP row); the "run" column, pinned beside the
+    workflow, is the id's last segment."""
+    assert runs.short_id("projects/p/locations/us-central1/workflows/etl/executions/3f2c-11") == "3f2c-11"
+    assert runs.short_id("arn:aws:states:us-east-1:1:execution:orders:run-1") == "run-1"
+    assert runs.short_id("/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/runs/0858") == "0858"
+    assert runs.short_id("exec-000004") == "exec-000004"
+    assert readable.layout(["workflow", "execution_id", "run", "error", "status"])[1] == ["workflow", "run"]
+
+
+def test_an_executions_search_that_finds_nothing_says_what_was_searched(three_cloud_store, monkeypatch):
+    """A typo read "0 matching execution(s) ... showing 0–0", "Nothing to show." and a generic "No execution
+    matches" at the page's foot; one note now names what found nothing."""
+    at = open_page(app(three_cloud_store, monkeypatch), "executions")
+    at.text_input(key="ex-step").set_value("ChargeCrad")
+    at.run()
+    no_exception(at)
+    said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
+    assert "No execution in this window matches a step named like “ChargeCrad”" in said, said
+    assert not any("0–0" in c.value or "Nothing to show" in c.value for c in at.caption)
+
+
+def test_a_links_bad_window_and_cloud_are_named(three_cloud_store, monkeypatch):
+    """`?window=2w` showed 7 days and `?cloud=amazon` every cloud, in silence, as if asked for."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="2w", cloud="amazon"), "overview")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "The link's time window “2w” is not one of 24h, 3d, 7d, 14d, 30d, 90d, so 7d is shown" in said, said
+    assert "The link's cloud filter names amazon, not a cloud in this store (aws, azure, gcp)" in said, said
+    at.selectbox(key="fs_window").set_value("30d")
+    at.run()
+    said = " ".join(w.value for w in at.warning)
+    assert "time window" not in said and "cloud filter" in said, "each note goes once its filter is changed"
+    good = open_page(app(three_cloud_store, monkeypatch, window="30d", cloud="aws"), "overview")
+    assert not any("The link's" in w.value for w in good.warning)
+
+
+def test_latency_tables_are_titled_and_the_default_lines_are_the_slowest(three_cloud_store, monkeypatch):
+    """The Latency page's findings and per-workflow durations were two tables without a heading at its foot,
+    and with no previous window to measure drift by, "p95 over time" opened on the first three steps by
+    visits (a Choice step's 1 ms among them) rather than the slowest."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")    # 6 days of data: no drift
+    no_exception(at)
+    heads = [h.value for h in at.subheader]
+    assert "Latency findings" in heads and "Execution duration per workflow" in heads, heads
+    steps = next(df.value for df in at.dataframe if "p95_ms" in df.value.columns and "step" in df.value.columns)
+    labels = steps["workflow"] + " / " + steps["step"]
+    assert "drift" not in steps.columns
+    slowest = list(labels[steps["p95_ms"].rank(ascending=False, method="first") <= 3])
+    assert sorted(at.multiselect(key="lat-pick").value) == sorted(slowest)
+
+
+def test_a_links_step_that_no_table_holds_is_said(three_cloud_store, monkeypatch):
+    """`?step=` naming a step the table does not hold (a typo, another window) still said it "comes first
+    in its step tables", over tables that do not have it."""
+    from tests.ui.helpers import WORKFLOWS
+
+    orders = WORKFLOWS[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="ChargeCrad"),
+                   "latency")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Step **ChargeCrad**, which the link names, has no row in this table" in said, said
+    real = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="ChargeCard"),
+                     "latency")
+    assert not any("has no row in this table" in c.value for c in real.caption)
+
+
+def test_a_linked_run_outside_the_window_is_said_not_called_no_match(three_cloud_store, monkeypatch):
+    """A link to a run older than the sidebar's window (or its whole id typed) read "No execution matches"
+    above the run itself, or showed nothing for a typed id; it says the run is outside the window and
+    shows it."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    at.selectbox(key="ex-sort").set_value("oldest first")
+    at.run()
+    eid = at.dataframe[0].value.iloc[0][C.execution_id]         # 6 days old: outside 24 hours
+    for params, typed in (({"exec": eid}, None), ({}, eid)):
+        at = open_page(app(three_cloud_store, monkeypatch, window="24h", **params), "executions")
+        if typed:
+            at.text_input(key="ex-id").set_value(typed)
+            at.run()
+        no_exception(at)
+        said = " ".join(i.value for i in at.info).replace("\\", "")
+        assert "started outside this window" in said and "No execution in this window" not in said, said
+        assert any("Duration" == m.label for m in at.metric), "the run is shown"
+
+
+def test_compare_puts_a_step_taken_or_retried_a_different_number_of_times_first():
+    """A loop of 26 items against one of 35, or a step retried in one run only, sorted among the steps
+    that did not differ (below List_contacts and the trigger): only paths and errors counted."""
+    import pandas as pd
+
+    from flowscope.model import Batch
+    from tests.ui.test_triage import loop_run
+
+    batch = Batch()
+    loop_run(batch)
+    a = pd.DataFrame(batch.steps)
+    a = a.assign(**{C.status: "SUCCEEDED", C.error: None, C.cause: None, C.attempts: 1})
+    b = a[~((a[C.name] == "Call_api") & (a[C.iteration] >= 60))]               # 60 iterations, not 72
+    b = b.assign(**{C.attempts: [3 if n == "manual" else 1 for n in b[C.name]]})    # the trigger retried twice
+    table = runs.compare_runs(a, b)
+    assert set(table.head(2)["step"]) == {"Call_api", "manual"}, table
+    assert table.iloc[-1]["step"] == "For_each"
+
+
+def test_the_execution_picker_names_runs_as_the_table_does(three_cloud_store, monkeypatch):
+    """The "Execution" box listed 100 whole ids, which for one workflow differ only past where the box cuts
+    them ("projects/flowscope-demo/locations/us-central1/workflows/image-pipeline/executions/..."). Each
+    choice reads workflow · the id's end · status · start now."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    no_exception(at)
+    first = at.dataframe[0].value.iloc[0]
+    option = at.selectbox(key="ex-pick").options[0]
+    assert option == (f"{first['workflow']} · {first['run']} · {first['status']} · "
+                      f"{first['started_at']:%Y-%m-%d %H:%M} UTC"), option
+
+
+def test_the_status_search_caught_finds_runs_that_handled_a_failure(demo, three_cloud_store, monkeypatch):
+    """The Status box offered CAUGHT and SKIPPED, which no run ends in (they are a step's): choosing CAUGHT
+    found nothing while Failures counted the caught step failures. CAUGHT now finds the runs in which a
+    step's failure was handled; SKIPPED is not offered."""
+    _store, cursor, window = demo
+    rows, total = runs.search_executions(cursor, window, statuses=("CAUGHT",), page_size=1000)
+    caught = cursor.execute("SELECT count(DISTINCT execution_id) FROM steps WHERE status = 'CAUGHT' "
+                            "AND started_at >= $1 AND started_at < $2", [window.since, window.until]).fetchone()[0]
+    assert total > 0 and abs(total - caught) <= 2, (total, caught)    # a run started at the window's edge
+    assert set(rows["status"]) <= {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED", "RUNNING"}
+    both = runs.search_executions(cursor, window, statuses=("CAUGHT", "FAILED"))[1]
+    failed = runs.search_executions(cursor, window, statuses=("FAILED",))[1]
+    assert max(total, failed) <= both <= total + failed
+    at = open_page(app(three_cloud_store, monkeypatch), "executions")
+    options = at.multiselect(key="ex-status").options
+    assert "SKIPPED" not in options and any(o.startswith("CAUGHT") for o in options)
+
+
+def test_a_sync_killed_mid_run_reads_interrupted_not_running(tmp_path, monkeypatch):
+    """A sync killed mid-run leaves its scope's row "running" for ever: Collection health read "running"
+    two days on, with no banner, while the analyses' collection_gap finding called it interrupted. The
+    page and every page's banner say interrupted now, by the same rule (runstate.interrupted)."""
+    from flowscope.model import Cloud, RunStatus
+    from tests.ui.helpers import build
+
+    batch = build(30, days=3, clouds=(Cloud.AWS,), failed_scope=False)
+    started = dt.datetime.now(UTC) - dt.timedelta(days=2)
+    batch.collection_runs.append({C.run_id: "killed", C.cloud: "aws", C.scope: "aws:999/eu-west-1",
+                                  C.started_at: started, C.ended_at: None, C.status: RunStatus.RUNNING.value,
+                                  C.watermark: None, C.counts: "{}", C.error: None, C.details: "{}"})
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch), "collection_health")
+    no_exception(at)
+    table = at.dataframe[0].value
+    row = table[table["scope"] == "aws:999/eu-west-1"].iloc[0]
+    assert row["status"].startswith("INTERRUPTED (running for more than 24 h)"), row["status"]
+    banner = " ".join(e.value for e in at.error).replace("\\", "")
+    assert "aws:999/eu-west-1** (interrupted)" in banner, banner
+    overview = open_page(app(str(tmp_path), monkeypatch, window="7d"), "overview")
+    assert any("(interrupted)" in e.value for e in overview.error)
+
+
+def test_latency_runs_say_they_are_the_finished_ones(stuck_store, monkeypatch):  # noqa: F811
+    """The Latency table's "runs" counted finished runs only (a duration to rank), so a workflow with a run
+    still running read one run fewer than on Workflows under the same label."""
+    import json
+
+    path, _execution_id, _step = stuck_store
+    at = open_page(app(path, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    table = next(df for df in at.dataframe if "max_ms" in df.value.columns)
+    workflows = open_page(app(path, monkeypatch, window="7d"), "workflows")
+    listed = next(df.value for df in workflows.dataframe if "runs" in df.value.columns)
+    assert int(table.value["runs"].sum()) < int(listed["runs"].sum()), "the running run has no duration"
+    labels = {name: (c or {}).get("label") for name, c in json.loads(table.proto.columns).items()}
+    assert labels.get("runs") == "finished runs", labels
+
+
+def test_compare_says_when_run_a_has_no_successful_run_to_pair_with(tmp_path, monkeypatch):
+    """Compare opened on a failed run whose workflow had no successful run in the window with only
+    "Enter the execution id of run B", as if none had been looked for."""
+    from flowscope.model import Cloud
+    from tests.ui.helpers import build
+
+    batch = build(12, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    for e in batch.executions:
+        e.update({C.status: "FAILED", C.error: "Boom", C.cause: "all of them"})
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch, window="7d"), "compare")
+    no_exception(at)
+    assert at.text_input(key="cmp-a").value and not at.text_input(key="cmp-b").value
+    said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
+    assert "No other successful run of" in said and "in this window" in said, said

@@ -259,3 +259,30 @@ def test_an_expired_log_token_restarts_the_read_and_no_event_doubles():
 
     with pytest.raises(ClientError, match="AccessDenied"):
         list(logs.filter_log_events(Broken(), "g", None, 1))
+
+
+# ---------------------------------------------------------------- tails of long Standard runs
+
+def test_a_dropped_log_tail_of_a_stored_running_standard_run_is_still_revisited():
+    """A Standard run on the logs path that outlives the window: its later records are a tail
+    (no ExecutionStarted) and are dropped, but it must stay unseen so `revisit_running` takes it
+    by its history. Marking it seen left it RUNNING for ever (the listing stops at the window)."""
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:orders:long-run"
+    done = "arn:aws:states:us-east-1:123456789012:execution:orders:done-run"
+    store = SimpleNamespace(stored_execution_states=lambda cloud, ids: {
+        arn: ("RUNNING", 0), done: ("SUCCEEDED", 0)})
+    now = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    sc = ScopeContext(store=store, sink=None, result=ScopeResult(cloud="aws", scope="s", started_at=now),
+                      window=CollectWindow(end=now), now=now, clients=None, formats={})
+    tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"]
+    groups = {arn: logs._Open(SM, tail), done: logs._Open(SM, _records(done)[1:])}
+    kept, absent = logs.select_records(sc, groups, express=False)
+    assert kept == {} and absent == []
+    assert sc.result.counts["log_tails_dropped"] == 1
+    assert arn not in sc.seen          # revisit_running skips seen executions
+    assert done in sc.seen

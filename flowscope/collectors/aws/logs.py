@@ -358,26 +358,31 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
 
     An execution whose ExecutionStarted record is outside the window was collected by an earlier
     sync if it is stored as terminal (Standard: also if stored RUNNING, the history revisit
-    takes it); keeping a tail would replace the whole execution by a fragment.
+    takes it, so such a tail is not marked seen); keeping a tail would replace the whole
+    execution by a fragment.
     """
     if not groups:
         return {}, []
-    arns = list(groups)
-    stored = sc.load_stored(arns)
+    stored = sc.load_stored(list(groups))
     kept: dict[str, _Open] = {}
     absent: list[str] = []
+    seen: list[str] = []
     for arn, entry in groups.items():
         status = stored.get(arn)
         if status in TERMINAL:
             sc.result.count("executions_skipped_terminal")
+            seen.append(arn)
             continue
         if status is not None and not express and not _has_start(entry):
-            sc.result.count("log_tails_dropped")      # stored RUNNING: the history revisit takes it
+            # stored RUNNING: the history revisit takes it, so it is NOT marked seen (seen ones
+            # are not revisited: a run longer than the window would stay RUNNING for ever)
+            sc.result.count("log_tails_dropped")
             continue
         kept[arn] = entry
+        seen.append(arn)
         if status is None:
             absent.append(arn)
-    sc.mark_seen(arns)
+    sc.mark_seen(seen)
     return kept, absent
 
 

@@ -15,7 +15,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
   DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
-  child executions via ListExecutions(mapRunArn), linked to their parent.
+  child executions via ListExecutions(mapRunArn), linked to their parent (Express children,
+  which have no history API, as the listing gives them: no steps).
 - Expired pagination tokens restart the listing (seen ARNs are skipped, so nothing doubles).
 """
 
@@ -32,6 +33,7 @@ from flowscope.collectors.aws.clients import (
     error_code,
     restarting_pages,
 )
+from flowscope.collectors.aws.events import is_express_arn
 from flowscope.collectors.aws.transform.names import NATIVE_STATUS
 from flowscope.collectors.native import ImportContext
 from flowscope.collectors.throttle import bounded_map
@@ -328,8 +330,28 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
         sc.load_stored([c["executionArn"] for c in children])
         todo = [c for c in children if sc.needs_fetch(c)]
         sc.result.count("executions_skipped_terminal", len(children) - len(todo))
+        express = [c for c in todo if is_express_arn(c["executionArn"])]
+        if express:
+            store_listed_express_children(sc, express, run_arn, parent=execution_arn)
+            todo = [c for c in todo if not is_express_arn(c["executionArn"])]
         run_history_fetches(sc, todo, parent=execution_arn)
     return summaries
+
+
+def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]], map_run_arn: str, *,
+                                  parent: str) -> None:
+    """Express child executions of a Distributed Map (ItemProcessor ExecutionType EXPRESS), as
+    ListExecutions(mapRunArn) gives them: GetExecutionHistory does not serve Express executions,
+    so asking failed once per child, every sync (a failed scope, its watermark held for ever).
+    Their executions rows (status, start, stop: one request and its duration billed each) come
+    from the listing; their steps only from the logs."""
+    batch = sc.formats["aws.execution"](
+        {"executions": [strip_payloads(it) for it in items]},
+        sc.ctx(f"ListExecutions {map_run_arn}"))
+    for row in batch.executions:
+        row[C.parent_execution_id] = parent
+    sc.sink.add(batch)
+    sc.result.count("map_run_express_children", len(batch.executions))
 
 
 def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> None:

@@ -262,7 +262,9 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     become whole, the rest at the end.
 
     `listed` holds, for Standard machines on the logs path, the executions ListExecutions
-    returned that still need collecting: any the logs do not complete fall back to history.
+    returned that still need collecting: any finished one the logs do not complete falls back to
+    history, and so does every one of them when the log group cannot be read (the failure is
+    still recorded: the group's Express executions have no other source).
     """
     window = sc.window
     start = window.lower_bound - EXPRESS_MAX_DURATION if window.lower_bound else None
@@ -304,13 +306,15 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
         sc.sink.add(Batch(skips=stream.skips))
     if stream.late:
         sc.result.count("log_records_after_execution_end", stream.late)
-    if failed:
-        return
     fallback: list[dict[str, Any]] = []
     for arn in machines:
         for exec_arn, item in (listed.get(arn) or {}).items():
-            if item.get("status") in TERMINAL and exec_arn not in chunks.complete[arn]:
-                fallback.append(item)     # logs late or incomplete: take the history
+            if exec_arn in chunks.complete[arn]:
+                continue
+            if failed or item.get("status") in TERMINAL:
+                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents):
+                # take the history, which ListExecutions showed is there
+                fallback.append(item)
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
         run_history_fetches(sc, fallback)

@@ -426,6 +426,31 @@ def test_unknown_event_type_is_counted_not_fatal():
     assert b.steps[0][C.status] == "CAUGHT" and b.executions[0][C.event_count] == 19
 
 
+def test_an_unknown_state_type_is_still_a_step_and_counted():
+    """A state type newer than the event table: its Entered / Exited events were counted as
+    unknown and the visit dropped, with its billed transition. Now it is a step (type other)."""
+    events = [
+        {"id": 1, "previousEventId": 0, "timestamp": at(0).isoformat(), "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"roleArn": "r"}},
+        {"id": 2, "previousEventId": 0, "timestamp": at(1).isoformat(), "type": "SleepStateEntered",
+         "stateEnteredEventDetails": {"name": "Nap"}},
+        {"id": 3, "previousEventId": 2, "timestamp": at(2).isoformat(), "type": "SleepStateExited",
+         "stateExitedEventDetails": {"name": "Nap"}},
+        {"id": 4, "previousEventId": 3, "timestamp": at(3).isoformat(), "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "After"}},
+        {"id": 5, "previousEventId": 4, "timestamp": at(4).isoformat(), "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "After"}},
+        {"id": 6, "previousEventId": 5, "timestamp": at(5).isoformat(), "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    b = T.FORMATS["aws.history"]({"events": events}, ctx())
+    assert b.unknown_event_types == {"SleepStateEntered": 1, "SleepStateExited": 1}
+    nap, after = b.steps
+    assert (nap[C.name], nap[C.native_type], nap[C.type], nap[C.status]) == ("Nap", "Sleep", "other", "SUCCEEDED")
+    assert nap[C.duration_ms] == 1000 and after[C.previous_step_key] == nap[C.step_key]
+    assert sum(u[C.quantity] for u in b.usage) == 2.0       # both transitions billed
+
+
 def test_malformed_record_becomes_skip():
     recs = log_records("logs_test_logs.snapshot.json", "test_base[raise_failure.json5_ALL_True]")
     recs.insert(1, {"id": "7", "type": "PassStateEntered", "execution_arn": ARN, "event_timestamp": "yesterday"})

@@ -34,7 +34,7 @@ from flowscope.collectors.aws.clients import (
     restarting_pages,
 )
 from flowscope.collectors.aws.events import is_express_arn
-from flowscope.collectors.aws.transform.names import NATIVE_STATUS
+from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
 from flowscope.collectors.native import ImportContext
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import (
@@ -72,6 +72,9 @@ class ScopeContext(ScopeRun):
     redrives: dict[str, int] = field(default_factory=dict)
     refetch: set[str] = field(default_factory=set)
     unsupported: set[str] = field(default_factory=set)
+    machines_listed: set[str] = field(default_factory=set)
+    """Every state machine ListStateMachines returned (before name globs)."""
+    globs: tuple[str, ...] = ()
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
@@ -429,17 +432,29 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
 
 
 def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
-    """Stored RUNNING executions of Standard machines that the listing did not return: revisit."""
-    if not standard_machines:
-        return                      # Express executions are never revisited: logs are all there is
+    """Stored RUNNING executions of Standard machines that the listing did not return: revisit.
+
+    So are those of a Standard machine ListStateMachines no longer returns (deleted since; within
+    the source's name globs): DescribeExecution then tells how they ended, or that they are gone
+    (`mark_gone`), instead of leaving them RUNNING for ever. Express executions are never
+    revisited: logs are all there is."""
     try:
         rows = sc.store.running_executions(Cloud.AWS.value, account=sc.clients.account, region=sc.clients.region)
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",
                                                operation="store.running_executions"))
         return
-    todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines
-            and not gone_mark(r)]
+
+    def of_this_scope(row: dict[str, Any]) -> bool:
+        machine = row.get(C.workflow_id)
+        if machine in standard_machines:
+            return True
+        if machine in sc.machines_listed or row.get(C.kind) == KIND_EXPRESS:
+            return False     # listed but not described (a recorded failure), globbed out, or Express
+        name = str(row.get(C.workflow_name) or "")
+        return not sc.globs or any(fnmatch.fnmatchcase(name, g) for g in sc.globs)
+
+    todo = [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))

@@ -173,7 +173,8 @@ def express_fake(_aws_env):
 
     def history(body: dict) -> dict | tuple:
         if ":express:" in body["executionArn"]:   # no history API for Express executions
-            return 400, {"__type": "InvalidArn", "message": "Invalid Arn: 'Resource type not valid in this context: express'"}
+            return 400, {"__type": "InvalidArn",
+                         "message": "Invalid Arn: 'Resource type not valid in this context: express'"}
         return standard_history(body)
 
     handlers.update(ListExecutions=list_executions, GetExecutionHistory=history)

@@ -205,3 +205,20 @@ def test_express_map_run_children_stored_from_the_listing_not_failed_history_cal
 
     [again] = aws.sync(source, store)
     assert again.status == RunStatus.SUCCEEDED and express_fake.count("GetExecutionHistory") == 1
+
+
+def test_a_denied_list_map_runs_is_reported_as_such_not_as_the_history(_aws_env, store):
+    """ListMapRuns denied (states:ListMapRuns missing from the policy): the parent's collection
+    fails, and the error said 'GetExecutionHistory failed' though that call had succeeded,
+    pointing the user at the wrong permission. It now names ListMapRuns."""
+    handlers = _handlers()
+    handlers["ListMapRuns"] = lambda b: (400, {"__type": "AccessDeniedException",
+                                               "message": "not authorized to perform: states:ListMapRuns"})
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.PARTIAL
+    [error] = json.loads(result.row()["details"])["errors"]
+    assert (error["operation"], error["code"], error["target"]) == ("ListMapRuns", "AccessDeniedException", PARENT)
+    assert error["message"].startswith("ListMapRuns failed: AccessDeniedException")

@@ -314,10 +314,18 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     """
     sfn = sc.clients.sfn
     summaries: list[dict[str, Any]] = []
-    runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)
+    # A failure here fails the parent's collection (its children would be missed for good once it
+    # is stored as finished): recorded under the call that failed, not as GetExecutionHistory.
+    try:
+        runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)
+    except Exception as exc:  # noqa: BLE001
+        raise as_collection_error(exc, "ListMapRuns", execution_arn) from exc
     for run in runs:
         run_arn = run["mapRunArn"]
-        info = sfn.describe_map_run(mapRunArn=run_arn)
+        try:
+            info = sfn.describe_map_run(mapRunArn=run_arn)
+        except Exception as exc:  # noqa: BLE001
+            raise as_collection_error(exc, "DescribeMapRun", run_arn) from exc
         summaries.append({
             "map_run_arn": run_arn, "status": info.get("status"),
             "start": _iso(info.get("startDate")), "stop": _iso(info.get("stopDate")),
@@ -327,7 +335,10 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
             "item_counts": info.get("itemCounts"), "execution_counts": info.get("executionCounts"),
             "redrive_count": info.get("redriveCount"),
         })
-        children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
+        try:
+            children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
+        except Exception as exc:  # noqa: BLE001
+            raise as_collection_error(exc, "ListExecutions", run_arn) from exc
         sc.result.count("map_run_children_listed", len(children))
         sc.mark_seen([c["executionArn"] for c in children])
         sc.load_stored([c["executionArn"] for c in children])

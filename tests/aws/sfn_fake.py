@@ -49,7 +49,8 @@ class FakeSfn(LoopbackServer):
         if handler is None:
             status, doc = 400, {"__type": "UnknownOperationException", "message": op}
         else:
-            status, doc = 200, handler(body)
+            answer = handler(body)     # a document, or (HTTP status, error document)
+            status, doc = answer if isinstance(answer, tuple) else (200, answer)
         send(h, status, doc, content_type="application/x-amz-json-1.0")
 
     def count(self, op: str, **match: Any) -> int:

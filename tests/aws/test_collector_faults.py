@@ -163,6 +163,23 @@ def test_running_execution_gone_from_aws_is_kept_marked_and_not_retried(moto, st
     assert api_calls.count("DescribeExecution") == 0 and api_calls.count("GetExecutionHistory") == 0
 
 
+def test_running_execution_of_a_deleted_state_machine_is_revisited_not_left_running(moto, store, api_calls):
+    """The state machine was deleted while a run was stored RUNNING: ListStateMachines no longer
+    returns it, and only listed machines' runs were revisited, so the run stayed RUNNING for ever
+    (a stuck execution that never was). It is now asked about once more and marked gone."""
+    run, source = stored_running(moto, store, "deleted-later", metrics=False)
+    arn = moto.sfn.describe_execution(executionArn=run)["stateMachineArn"]
+    moto.wait([run])
+    moto.sfn.delete_state_machine(stateMachineArn=arn)
+    api_calls.reset()
+    with client_hook(_inject({run: "ExecutionDoesNotExist"}, ("DescribeExecution", "GetExecutionHistory"))):
+        second = aws.sync(source, store)[0]
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    assert api_calls.count("DescribeExecution") == 1 and second.counts["running_gone"] == 1
+    [after] = store.read_rows("executions")
+    assert json.loads(after["attributes"])["gone"]["code"] == "ExecutionDoesNotExist"
+
+
 def test_one_failing_scope_never_stops_the_others(moto, store, defs):
     arn = moto.machine("fine", defs.PASS_CHOICE)
     moto.wait([moto.run(arn)])
@@ -286,3 +303,37 @@ def test_sigkill_mid_sync_then_rerun_equals_an_uninterrupted_sync(moto, store, t
     assert _snapshot(again) == _snapshot(store)
     runs_rows = again.read_rows("collection_runs")
     assert any(r["status"] == "running" for r in runs_rows)    # the killed run left its trace
+
+
+def test_only_runs_of_unlisted_standard_machines_within_the_globs_are_revisited():
+    """Who revisits a stored RUNNING run whose machine ListStateMachines did not return: only a
+    Standard run within the source's name globs (the others belong to another source, or have
+    no history API)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext, revisit_running
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    def row(name: str, kind: str = "sfn-standard") -> dict:
+        return {"execution_id": f"arn:aws:states:us-east-1:1:execution:{name}:r", "kind": kind, "attributes": None,
+                "workflow_id": f"arn:aws:states:us-east-1:1:stateMachine:{name}", "workflow_name": name,
+                "started_at": None}
+
+    rows = [row("orders-deleted"), row("billing-deleted"), row("orders-express", "sfn-express"), row("orders-listed")]
+    asked: list[str] = []
+
+    def describe_execution(executionArn: str, **_: Any) -> dict:
+        asked.append(executionArn)
+        raise RuntimeError("offline")
+
+    now = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+    sc = ScopeContext(store=SimpleNamespace(running_executions=lambda *a, **k: rows), sink=None,
+                      result=ScopeResult(cloud="aws", scope="s", started_at=now), window=CollectWindow(end=now),
+                      now=now, formats={}, concurrency=1, globs=("orders-*",),
+                      clients=SimpleNamespace(account="1", region="us-east-1",
+                                              sfn=SimpleNamespace(describe_execution=describe_execution)),
+                      machines_listed={rows[3]["workflow_id"]})
+    revisit_running(sc, set())
+    assert asked == [rows[0]["execution_id"]]
+    assert sc.result.counts["running_revisited"] == 1

@@ -151,3 +151,74 @@ def test_map_run_children_linked_to_parent_and_counts_stored(fake, store):
     assert again.status == RunStatus.SUCCEEDED
     assert fake.count("GetExecutionHistory") == before
     assert len(store.read_rows("executions")) == 1 + len(CHILDREN)
+
+
+EXPRESS_CHILDREN = [f"arn:aws:states:{REGION}:{ACCOUNT}:express:orders-map/Fan:{i:08d}-0000-0000-0000-000000000000:"
+                    f"{i:08d}-1111-1111-1111-111111111111" for i in range(3)]
+
+
+@pytest.fixture
+def express_fake(_aws_env):
+    handlers = _handlers()
+    standard_list, standard_history = handlers["ListExecutions"], handlers["GetExecutionHistory"]
+
+    def list_executions(body: dict) -> dict:
+        if body.get("mapRunArn") == MAP_RUN:
+            return {"executions": [
+                {"executionArn": arn, "mapRunArn": MAP_RUN, "name": arn.split(":")[-2],
+                 "stateMachineArn": CHILD_SM, "startDate": T0 + 1 + k,
+                 "status": "FAILED" if k == 2 else "SUCCEEDED", "stopDate": T0 + 1.25 + k}
+                for k, arn in reversed(list(enumerate(EXPRESS_CHILDREN)))]}
+        return standard_list(body)
+
+    def history(body: dict) -> dict | tuple:
+        if ":express:" in body["executionArn"]:   # no history API for Express executions
+            return 400, {"__type": "InvalidArn",
+                         "message": "Invalid Arn: 'Resource type not valid in this context: express'"}
+        return standard_history(body)
+
+    handlers.update(ListExecutions=list_executions, GetExecutionHistory=history)
+    with FakeSfn(handlers) as server:
+        yield server
+
+
+def test_express_map_run_children_stored_from_the_listing_not_failed_history_calls(express_fake, store):
+    """A Distributed Map with ExecutionType EXPRESS: GetExecutionHistory does not serve its
+    children, so the sync failed once per child, every time (PARTIAL, watermark held). The
+    children now come from ListExecutions(mapRunArn): linked, Express, billed per request."""
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": express_fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert express_fake.count("GetExecutionHistory") == 1            # the parent's only
+    assert result.counts["map_run_express_children"] == len(EXPRESS_CHILDREN)
+
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *EXPRESS_CHILDREN}
+    for k, arn in enumerate(EXPRESS_CHILDREN):
+        child = executions[arn]
+        assert child["parent_execution_id"] == PARENT and child["kind"] == "sfn-express"
+        assert child["workflow_id"] == SM and child["duration_ms"] == 250
+        assert child["status"] == ("FAILED" if k == 2 else "SUCCEEDED")
+    meters = [u["meter"] for u in store.read_rows("usage") if u["execution_id"] in EXPRESS_CHILDREN]
+    assert sorted(meters) == sorted(["aws.sfn.express_request", "aws.sfn.express_gb_second"] * 3)
+
+    [again] = aws.sync(source, store)
+    assert again.status == RunStatus.SUCCEEDED and express_fake.count("GetExecutionHistory") == 1
+
+
+def test_a_denied_list_map_runs_is_reported_as_such_not_as_the_history(_aws_env, store):
+    """ListMapRuns denied (states:ListMapRuns missing from the policy): the parent's collection
+    fails, and the error said 'GetExecutionHistory failed' though that call had succeeded,
+    pointing the user at the wrong permission. It now names ListMapRuns."""
+    handlers = _handlers()
+    handlers["ListMapRuns"] = lambda b: (400, {"__type": "AccessDeniedException",
+                                               "message": "not authorized to perform: states:ListMapRuns"})
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.PARTIAL
+    [error] = json.loads(result.row()["details"])["errors"]
+    assert (error["operation"], error["code"], error["target"]) == ("ListMapRuns", "AccessDeniedException", PARENT)
+    assert error["message"].startswith("ListMapRuns failed: AccessDeniedException")

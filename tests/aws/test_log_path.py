@@ -259,3 +259,80 @@ def test_an_expired_log_token_restarts_the_read_and_no_event_doubles():
 
     with pytest.raises(ClientError, match="AccessDenied"):
         list(logs.filter_log_events(Broken(), "g", None, 1))
+
+
+# ---------------------------------------------------------------- tails of long Standard runs
+
+def test_a_dropped_log_tail_of_a_stored_running_standard_run_is_still_revisited():
+    """A Standard run on the logs path that outlives the window: its later records are a tail
+    (no ExecutionStarted) and are dropped, but it must stay unseen so `revisit_running` takes it
+    by its history. Marking it seen left it RUNNING for ever (the listing stops at the window)."""
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:orders:long-run"
+    done = "arn:aws:states:us-east-1:123456789012:execution:orders:done-run"
+    store = SimpleNamespace(stored_execution_states=lambda cloud, ids: {
+        arn: ("RUNNING", 0), done: ("SUCCEEDED", 0)})
+    now = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    sc = ScopeContext(store=store, sink=None, result=ScopeResult(cloud="aws", scope="s", started_at=now),
+                      window=CollectWindow(end=now), now=now, clients=None, formats={})
+    tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"]
+    groups = {arn: logs._Open(SM, tail), done: logs._Open(SM, _records(done)[1:])}
+    kept, absent = logs.select_records(sc, groups, express=False)
+    assert kept == {} and absent == []
+    assert sc.result.counts["log_tails_dropped"] == 1
+    assert arn not in sc.seen          # revisit_running skips seen executions
+    assert done in sc.seen
+
+
+def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws_env, store):
+    """A Standard machine on the logs path whose log group cannot be read (logs:FilterLogEvents
+    denied): its listed executions were never collected, sync after sync (the path is chosen
+    again each time). Now they are fetched by GetExecutionHistory; the failure stays recorded."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    run = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:run-1"
+    t0 = time.time() - 120
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    history = [
+        {"id": 1, "previousEventId": 0, "timestamp": t0, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"roleArn": "r"}},
+        {"id": 2, "previousEventId": 1, "timestamp": t0 + 1, "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "P"}},
+        {"id": 3, "previousEventId": 2, "timestamp": t0 + 2, "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "P"}},
+        {"id": 4, "previousEventId": 3, "timestamp": t0 + 3, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": t0 - 60}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": t0 - 60,
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
+                {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else [
+            {"executionArn": run, "name": "run-1", "stateMachineArn": sm, "startDate": t0,
+             "status": "SUCCEEDED", "stopDate": t0 + 3}]},
+        "GetExecutionHistory": lambda b: {"events": history},
+        "FilterLogEvents": lambda b: (400, {"__type": "AccessDeniedException",
+                                            "message": "not authorized to perform: logs:FilterLogEvents"}),
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store)
+        assert fake.count("FilterLogEvents") >= 1
+        assert fake.count("GetExecutionHistory", executionArn=run) == 1
+    assert result.status == RunStatus.PARTIAL                    # the unreadable group is reported
+    assert any(e.get("code") == "AccessDeniedException" for e in json.loads(result.row()["details"])["errors"])
+    [execution] = store.read_rows("executions")
+    assert execution[C.execution_id] == run and execution[C.status] == "SUCCEEDED"
+    assert [s[C.name] for s in store.read_rows("steps")] == ["P"]

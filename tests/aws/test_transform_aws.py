@@ -426,6 +426,80 @@ def test_unknown_event_type_is_counted_not_fatal():
     assert b.steps[0][C.status] == "CAUGHT" and b.executions[0][C.event_count] == 19
 
 
+def test_an_unknown_state_type_is_still_a_step_and_counted():
+    """A state type newer than the event table: its Entered / Exited events were counted as
+    unknown and the visit dropped, with its billed transition. Now it is a step (type other)."""
+    events = [
+        {"id": 1, "previousEventId": 0, "timestamp": at(0).isoformat(), "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"roleArn": "r"}},
+        {"id": 2, "previousEventId": 0, "timestamp": at(1).isoformat(), "type": "SleepStateEntered",
+         "stateEnteredEventDetails": {"name": "Nap"}},
+        {"id": 3, "previousEventId": 2, "timestamp": at(2).isoformat(), "type": "SleepStateExited",
+         "stateExitedEventDetails": {"name": "Nap"}},
+        {"id": 4, "previousEventId": 3, "timestamp": at(3).isoformat(), "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "After"}},
+        {"id": 5, "previousEventId": 4, "timestamp": at(4).isoformat(), "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "After"}},
+        {"id": 6, "previousEventId": 5, "timestamp": at(5).isoformat(), "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    b = T.FORMATS["aws.history"]({"events": events}, ctx())
+    assert b.unknown_event_types == {"SleepStateEntered": 1, "SleepStateExited": 1}
+    nap, after = b.steps
+    assert (nap[C.name], nap[C.native_type], nap[C.type], nap[C.status]) == ("Nap", "Sleep", "other", "SUCCEEDED")
+    assert nap[C.duration_ms] == 1000 and after[C.previous_step_key] == nap[C.step_key]
+    assert sum(u[C.quantity] for u in b.usage) == 2.0       # both transitions billed
+
+
+def _ev(i: int, prev: int, typ: str, **details) -> dict:
+    return {"id": i, "previousEventId": prev, "timestamp": at(i).isoformat(), "type": typ, **details}
+
+
+def test_a_task_between_retries_of_a_running_execution_is_running_not_failed():
+    """A history read while a Task waits for its Retry (or runs its next try): the step was
+    FAILED and the open try a FAILED attempt carrying the first try's error, while the execution
+    was RUNNING and the Task still had tries left. The step is RUNNING; finished tries keep theirs."""
+    task = {"resourceType": "lambda", "resource": "invoke"}
+    events = [
+        _ev(1, 0, "ExecutionStarted", executionStartedEventDetails={"roleArn": "r"}),
+        _ev(2, 0, "TaskStateEntered", stateEnteredEventDetails={"name": "Charge"}),
+        _ev(3, 2, "TaskScheduled", taskScheduledEventDetails={**task, "region": "eu-west-1", "parameters": "{}"}),
+        _ev(4, 3, "TaskStarted", taskStartedEventDetails=task),
+        _ev(5, 4, "TaskFailed", taskFailedEventDetails={**task, "error": "Lambda.TooManyRequests", "cause": "x"}),
+    ]
+    waiting = T.FORMATS["aws.history"]({"events": events}, ctx())
+    [step] = waiting.steps
+    assert waiting.executions[0][C.status] == "RUNNING"
+    assert (step[C.status], step[C.ended_at], step[C.error]) == ("RUNNING", None, None)
+    assert [(a[C.status], a[C.error]) for a in waiting.attempts] == [("FAILED", "Lambda.TooManyRequests")]
+
+    events += [_ev(6, 5, "TaskScheduled", taskScheduledEventDetails={**task, "region": "eu-west-1",
+                                                                     "parameters": "{}"}),
+               _ev(7, 6, "TaskStarted", taskStartedEventDetails=task)]
+    retrying = T.FORMATS["aws.history"]({"events": events}, ctx())
+    assert retrying.steps[0][C.status] == "RUNNING" and retrying.steps[0][C.attempts] == 2
+    assert [(a[C.status], a[C.error], a[C.ended_at]) for a in retrying.attempts] == [
+        ("FAILED", "Lambda.TooManyRequests", at(5)), ("RUNNING", None, None)]
+
+
+def test_a_failure_a_closed_parallel_caught_stays_failed_while_the_execution_runs():
+    task = {"resourceType": "lambda", "resource": "invoke"}
+    events = [
+        _ev(1, 0, "ExecutionStarted", executionStartedEventDetails={"roleArn": "r"}),
+        _ev(2, 0, "ParallelStateEntered", stateEnteredEventDetails={"name": "Fan"}),
+        _ev(3, 2, "ParallelStateStarted"),
+        _ev(4, 3, "TaskStateEntered", stateEnteredEventDetails={"name": "Inner"}),
+        _ev(5, 4, "TaskScheduled", taskScheduledEventDetails={**task, "region": "eu-west-1", "parameters": "{}"}),
+        _ev(6, 5, "TaskFailed", taskFailedEventDetails={**task, "error": "Boom", "cause": "x"}),
+        _ev(7, 6, "ParallelStateFailed"),
+        _ev(8, 7, "ParallelStateExited", stateExitedEventDetails={"name": "Fan"}),
+        _ev(9, 8, "WaitStateEntered", stateEnteredEventDetails={"name": "Later"}),
+    ]
+    b = T.FORMATS["aws.history"]({"events": events}, ctx())
+    status = {s[C.name]: s[C.status] for s in b.steps}
+    assert status == {"Fan": "CAUGHT", "Inner": "FAILED", "Later": "RUNNING"}
+
+
 def test_malformed_record_becomes_skip():
     recs = log_records("logs_test_logs.snapshot.json", "test_base[raise_failure.json5_ALL_True]")
     recs.insert(1, {"id": "7", "type": "PassStateEntered", "execution_arn": ARN, "event_timestamp": "yesterday"})

@@ -226,8 +226,10 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     from flowscope.collectors.aws import stepfunctions as sfn_mod
 
     sfn, result = sc.clients.sfn, sc.result
-    machines = cfg.match_names(sfn_mod.list_state_machines(sfn), scope.globs, lambda m: str(m["name"]), result,
-                               "state machines")
+    listed = sfn_mod.list_state_machines(sfn)
+    sc.machines_listed = {m["stateMachineArn"] for m in listed}
+    sc.globs = scope.globs
+    machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
 

@@ -103,7 +103,9 @@ _KINDS["TaskSubmitted"] = EventKind.TRY_SUBMITTED
 _KINDS["TaskSubmitFailed"] = EventKind.TRY_START_FAILED
 
 
-def _details_key(event_type: str) -> str:
+def details_key(event_type: str) -> str:
+    """Where the API puts an event type's details (``stateEnteredEventDetails`` for every
+    ``*StateEntered``, else ``<lowerType>EventDetails``), known type or not."""
     if event_type.endswith("StateEntered"):
         return "stateEnteredEventDetails"
     if event_type.endswith("StateExited"):
@@ -112,7 +114,7 @@ def _details_key(event_type: str) -> str:
 
 
 # type -> (kind, API details key). Unknown types are absent and get counted, not dropped.
-EVENT_TYPES: dict[str, tuple[EventKind, str]] = {t: (k, _details_key(t)) for t, k in _KINDS.items()}
+EVENT_TYPES: dict[str, tuple[EventKind, str]] = {t: (k, details_key(t)) for t, k in _KINDS.items()}
 
 
 def event_info(event_type: str) -> tuple[EventKind, str] | None:
@@ -244,7 +246,7 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     if details is not None and not isinstance(details, dict):
         raise ValueError(f"details is a {type(details).__name__}, not an object")
     if details:
-        event[info[1] if info else _details_key(event_type)] = details
+        event[info[1] if info else details_key(event_type)] = details
     return event
 
 

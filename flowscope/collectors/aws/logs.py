@@ -262,7 +262,9 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     become whole, the rest at the end.
 
     `listed` holds, for Standard machines on the logs path, the executions ListExecutions
-    returned that still need collecting: any the logs do not complete fall back to history.
+    returned that still need collecting: any finished one the logs do not complete falls back to
+    history, and so does every one of them when the log group cannot be read (the failure is
+    still recorded: the group's Express executions have no other source).
     """
     window = sc.window
     start = window.lower_bound - EXPRESS_MAX_DURATION if window.lower_bound else None
@@ -304,13 +306,15 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
         sc.sink.add(Batch(skips=stream.skips))
     if stream.late:
         sc.result.count("log_records_after_execution_end", stream.late)
-    if failed:
-        return
     fallback: list[dict[str, Any]] = []
     for arn in machines:
         for exec_arn, item in (listed.get(arn) or {}).items():
-            if item.get("status") in TERMINAL and exec_arn not in chunks.complete[arn]:
-                fallback.append(item)     # logs late or incomplete: take the history
+            if exec_arn in chunks.complete[arn]:
+                continue
+            if failed or item.get("status") in TERMINAL:
+                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents):
+                # take the history, which ListExecutions showed is there
+                fallback.append(item)
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
         run_history_fetches(sc, fallback)
@@ -358,26 +362,31 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
 
     An execution whose ExecutionStarted record is outside the window was collected by an earlier
     sync if it is stored as terminal (Standard: also if stored RUNNING, the history revisit
-    takes it); keeping a tail would replace the whole execution by a fragment.
+    takes it, so such a tail is not marked seen); keeping a tail would replace the whole
+    execution by a fragment.
     """
     if not groups:
         return {}, []
-    arns = list(groups)
-    stored = sc.load_stored(arns)
+    stored = sc.load_stored(list(groups))
     kept: dict[str, _Open] = {}
     absent: list[str] = []
+    seen: list[str] = []
     for arn, entry in groups.items():
         status = stored.get(arn)
         if status in TERMINAL:
             sc.result.count("executions_skipped_terminal")
+            seen.append(arn)
             continue
         if status is not None and not express and not _has_start(entry):
-            sc.result.count("log_tails_dropped")      # stored RUNNING: the history revisit takes it
+            # stored RUNNING: the history revisit takes it, so it is NOT marked seen (seen ones
+            # are not revisited: a run longer than the window would stay RUNNING for ever)
+            sc.result.count("log_tails_dropped")
             continue
         kept[arn] = entry
+        seen.append(arn)
         if status is None:
             absent.append(arn)
-    sc.mark_seen(arns)
+    sc.mark_seen(seen)
     return kept, absent
 
 

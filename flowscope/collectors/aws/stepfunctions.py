@@ -15,7 +15,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
   DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
-  child executions via ListExecutions(mapRunArn), linked to their parent.
+  child executions via ListExecutions(mapRunArn), linked to their parent (Express children,
+  which have no history API, as the listing gives them: no steps).
 - Expired pagination tokens restart the listing (seen ARNs are skipped, so nothing doubles).
 """
 
@@ -32,7 +33,8 @@ from flowscope.collectors.aws.clients import (
     error_code,
     restarting_pages,
 )
-from flowscope.collectors.aws.transform.names import NATIVE_STATUS
+from flowscope.collectors.aws.events import is_express_arn
+from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
 from flowscope.collectors.native import ImportContext
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import (
@@ -70,6 +72,9 @@ class ScopeContext(ScopeRun):
     redrives: dict[str, int] = field(default_factory=dict)
     refetch: set[str] = field(default_factory=set)
     unsupported: set[str] = field(default_factory=set)
+    machines_listed: set[str] = field(default_factory=set)
+    """Every state machine ListStateMachines returned (before name globs)."""
+    globs: tuple[str, ...] = ()
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
@@ -309,10 +314,18 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     """
     sfn = sc.clients.sfn
     summaries: list[dict[str, Any]] = []
-    runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)
+    # A failure here fails the parent's collection (its children would be missed for good once it
+    # is stored as finished): recorded under the call that failed, not as GetExecutionHistory.
+    try:
+        runs = _paginate(sfn.list_map_runs, "mapRuns", executionArn=execution_arn, maxResults=LIST_PAGE)
+    except Exception as exc:  # noqa: BLE001
+        raise as_collection_error(exc, "ListMapRuns", execution_arn) from exc
     for run in runs:
         run_arn = run["mapRunArn"]
-        info = sfn.describe_map_run(mapRunArn=run_arn)
+        try:
+            info = sfn.describe_map_run(mapRunArn=run_arn)
+        except Exception as exc:  # noqa: BLE001
+            raise as_collection_error(exc, "DescribeMapRun", run_arn) from exc
         summaries.append({
             "map_run_arn": run_arn, "status": info.get("status"),
             "start": _iso(info.get("startDate")), "stop": _iso(info.get("stopDate")),
@@ -322,14 +335,37 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
             "item_counts": info.get("itemCounts"), "execution_counts": info.get("executionCounts"),
             "redrive_count": info.get("redriveCount"),
         })
-        children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
+        try:
+            children = list(iter_executions(sfn, lower_bound=None, map_run_arn=run_arn))
+        except Exception as exc:  # noqa: BLE001
+            raise as_collection_error(exc, "ListExecutions", run_arn) from exc
         sc.result.count("map_run_children_listed", len(children))
         sc.mark_seen([c["executionArn"] for c in children])
         sc.load_stored([c["executionArn"] for c in children])
         todo = [c for c in children if sc.needs_fetch(c)]
         sc.result.count("executions_skipped_terminal", len(children) - len(todo))
+        express = [c for c in todo if is_express_arn(c["executionArn"])]
+        if express:
+            store_listed_express_children(sc, express, run_arn, parent=execution_arn)
+            todo = [c for c in todo if not is_express_arn(c["executionArn"])]
         run_history_fetches(sc, todo, parent=execution_arn)
     return summaries
+
+
+def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]], map_run_arn: str, *,
+                                  parent: str) -> None:
+    """Express child executions of a Distributed Map (ItemProcessor ExecutionType EXPRESS), as
+    ListExecutions(mapRunArn) gives them: GetExecutionHistory does not serve Express executions,
+    so asking failed once per child, every sync (a failed scope, its watermark held for ever).
+    Their executions rows (status, start, stop: one request and its duration billed each) come
+    from the listing; their steps only from the logs."""
+    batch = sc.formats["aws.execution"](
+        {"executions": [strip_payloads(it) for it in items]},
+        sc.ctx(f"ListExecutions {map_run_arn}"))
+    for row in batch.executions:
+        row[C.parent_execution_id] = parent
+    sc.sink.add(batch)
+    sc.result.count("map_run_express_children", len(batch.executions))
 
 
 def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> None:
@@ -407,17 +443,29 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
 
 
 def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
-    """Stored RUNNING executions of Standard machines that the listing did not return: revisit."""
-    if not standard_machines:
-        return                      # Express executions are never revisited: logs are all there is
+    """Stored RUNNING executions of Standard machines that the listing did not return: revisit.
+
+    So are those of a Standard machine ListStateMachines no longer returns (deleted since; within
+    the source's name globs): DescribeExecution then tells how they ended, or that they are gone
+    (`mark_gone`), instead of leaving them RUNNING for ever. Express executions are never
+    revisited: logs are all there is."""
     try:
         rows = sc.store.running_executions(Cloud.AWS.value, account=sc.clients.account, region=sc.clients.region)
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(CollectionError(f"reading stored running executions failed: {exc}",
                                                operation="store.running_executions"))
         return
-    todo = [r for r in rows if r[C.execution_id] not in sc.seen and r.get(C.workflow_id) in standard_machines
-            and not gone_mark(r)]
+
+    def of_this_scope(row: dict[str, Any]) -> bool:
+        machine = row.get(C.workflow_id)
+        if machine in standard_machines:
+            return True
+        if machine in sc.machines_listed or row.get(C.kind) == KIND_EXPRESS:
+            return False     # listed but not described (a recorded failure), globbed out, or Express
+        name = str(row.get(C.workflow_name) or "")
+        return not sc.globs or any(fnmatch.fnmatchcase(name, g) for g in sc.globs)
+
+    todo = [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))

@@ -35,6 +35,9 @@ How a history becomes rows (`builder`, `rows`)
   of that step too (billing counts each retry as a transition), without attempts rows.
 - A failed visit is CAUGHT when the state still exited (a Catch moved on), FAILED / TIMED_OUT
   when the failure ended the execution.
+- An event type the table (`events.EVENT_TYPES`) lacks is counted in ``unknown_event_types``;
+  a ``<NewType>StateEntered`` / ``StateExited`` among them still opens / closes a step (type
+  ``other``), so a newer state type never drops a visit or its billed transition.
 """
 
 from __future__ import annotations

@@ -83,7 +83,7 @@ class HistoryBuilder:
                                        f"malformed history event: {exc!r}"))
                 continue
             info = event_types.get(etype)
-            yield eid, prev, ts, etype, (ev.get(info[1]) if info is not None else None)
+            yield eid, prev, ts, etype, ev.get(info[1] if info is not None else E.details_key(etype))
 
     def feed_fields(self, items: Iterable[EventFields]) -> None:
         """Consume events already split into ``(id, previous id, timestamp, type, details)``,
@@ -99,8 +99,10 @@ class HistoryBuilder:
             handler = handler_of.get(etype)
             if handler is None:
                 unknown[etype] = unknown.get(etype, 0) + 1
-                owner[eid] = owner.get(prev)
-                continue
+                handler = _unknown_state_handler(etype)
+                if handler is None:
+                    owner[eid] = owner.get(prev)
+                    continue
             if not details or details.__class__ is not dict:
                 details = {}   # the file readers skip (and report) events whose details are not objects
             handler(self, eid, prev, ts, etype, details)
@@ -185,6 +187,20 @@ _HANDLERS: dict[EventKind, Handler] = {
     EventKind.EVALUATION_FAILED: flow_events.on_evaluation_failed,
 }
 """Each event kind's handler: every kind has one (a new kind fails here, not silently)."""
+
+def _unknown_state_handler(etype: str) -> Handler | None:
+    """A type the table lacks is still a visit when it says so: ``<NewType>StateEntered`` /
+    ``<NewType>StateExited`` (a state type added to Step Functions after this table) open and close
+    a step (type ``other``), so its transition is counted rather than the step dropped; the type
+    is counted in ``unknown_event_types`` all the same. Anything else only keeps the chain."""
+    if etype.__class__ is not str:
+        return None
+    if etype.endswith("StateEntered") and len(etype) > 12:
+        return step_events.on_entered
+    if etype.endswith("StateExited") and len(etype) > 11:
+        return step_events.on_exited
+    return None
+
 
 _HANDLER_OF_TYPE: dict[str, Handler] = {etype: _HANDLERS[kind] for etype, (kind, _) in E.EVENT_TYPES.items()}
 """Event type -> handler: one dict lookup per event in the loop."""

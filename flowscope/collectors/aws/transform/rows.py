@@ -183,6 +183,10 @@ def _visit_outcome(s: Visit, status: str, ended_at: dt.datetime | None) -> tuple
             error, cause = error_from_output(s.exit_output)
         return CAUGHT, end, error, cause
     if s.fail is not None:
+        if status == RUNNING and not s.aborted and _still_open(s):
+            # the execution goes on and nothing closed around the visit: a Retry is waiting its
+            # interval or running the next try (the failed tries are in the attempts rows)
+            return RUNNING, None, None, None
         last = s.tries[-1][1] if s.tries else None
         return s.fail, last if last is not None else (s.aborted_at or ended_at), error, cause
     if s.aborted:
@@ -194,6 +198,17 @@ def _visit_outcome(s: Visit, status: str, ended_at: dt.datetime | None) -> tuple
         # execution was stopped or timed out).
         return (TIMED_OUT if status == TIMED_OUT else ABORTED), ended_at, error, cause
     return SUCCEEDED, None, error, cause
+
+
+def _still_open(s: Visit) -> bool:
+    """Whether nothing around a visit has ended: every Parallel / Map it runs in is still open (a
+    failure inside a branch that a closed container caught or failed with is final)."""
+    node = s.scope.parent
+    while node is not None:
+        if node.closed or node.exited is not None or node.aborted:
+            return False
+        node = node.scope.parent
+    return True
 
 
 def _add_attempts(out: list[Row], s: Visit, wf: str, arn: str, start_date: dt.date, st: str, end: Any,

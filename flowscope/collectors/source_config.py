@@ -159,6 +159,13 @@ def check_common(source: Mapping[str, Any], cloud: str, known: Iterable[str]) ->
 T = TypeVar("T")
 
 
+def name_matches(name: str, globs: Iterable[str]) -> bool:
+    """Whether `name` belongs to a source by its name `globs` (every name when there are none, case
+    counts): the one glob rule of the listings (`match_names`) and of the stored runs a sync revisits."""
+    patterns = list(globs)
+    return not patterns or any(fnmatch.fnmatchcase(name, g) for g in patterns)
+
+
 def match_names(items: Sequence[T], globs: Sequence[str], name_of: Callable[[T], str], result: Any,
                 what: str = "workflows") -> list[T]:
     """The listed `items` whose name matches one of the source's name `globs` (every item without globs):
@@ -168,7 +175,7 @@ def match_names(items: Sequence[T], globs: Sequence[str], name_of: Callable[[T],
     `SyncReport.unmatched`) instead of passing as a clean, empty success."""
     if not globs:
         return list(items)
-    matched = [item for item in items if any(fnmatch.fnmatchcase(name_of(item), g) for g in globs)]
+    matched = [item for item in items if name_matches(name_of(item), globs)]
     result.count("glob_listed", len(items))
     result.count("glob_matched", len(matched))
     result.details["globs"] = {"of": what, "patterns": list(globs)}
@@ -201,5 +208,6 @@ def scope_settings(source: Mapping[str, Any], cloud: str, *, globs_key: str, max
 
 
 __all__ = ["ScopeSettings", "SourceConfigError", "check_common", "check_keys", "duration", "flags", "match_names",
+           "name_matches",
            "positive_ints", "positive_seconds", "quota", "quota_names", "quotas", "scope_settings", "string_list",
            "strings"]

@@ -23,7 +23,6 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -36,6 +35,7 @@ from flowscope.collectors.aws.clients import (
 from flowscope.collectors.aws.events import is_express_arn
 from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
 from flowscope.collectors.native import ImportContext
+from flowscope.collectors.source_config import name_matches
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import (
     CollectionError,
@@ -140,7 +140,7 @@ def list_state_machines(sfn: Any, globs: list[str] | None = None) -> list[dict[s
         if not token:
             break
     if globs:
-        machines = [m for m in machines if any(fnmatch.fnmatchcase(m["name"], g) for g in globs)]
+        machines = [m for m in machines if name_matches(m["name"], globs)]
     return machines
 
 
@@ -463,7 +463,7 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
         if machine in sc.machines_listed or row.get(C.kind) == KIND_EXPRESS:
             return False     # listed but not described (a recorded failure), globbed out, or Express
         name = str(row.get(C.workflow_name) or "")
-        return not sc.globs or any(fnmatch.fnmatchcase(name, g) for g in sc.globs)
+        return name_matches(name, sc.globs)
 
     todo = [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)]
     if not todo:

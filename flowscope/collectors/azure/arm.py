@@ -25,13 +25,13 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import re
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote
 
 from flowscope.collectors.azure.clients import LOGIC_API_VERSION, WEB_API_VERSION, ArmClient
+from flowscope.collectors.source_config import name_matches
 
 LOGIC_WORKFLOWS = "providers/Microsoft.Logic/workflows"
 PAYLOAD_KEYS = frozenset({"inputs", "outputs", "body", "trackedProperties"})
@@ -186,7 +186,7 @@ def globbed(items: list[dict[str, Any]], globs: Iterable[str]) -> list[dict[str,
     patterns = list(globs)
     if not patterns:
         return items
-    return [w for w in items if any(fnmatch.fnmatchcase(workflow_short_name(w), g) for g in patterns)]
+    return [w for w in items if name_matches(workflow_short_name(w), patterns)]
 
 
 def list_standard_workflows(client: ArmClient, subscription: str, resource_group: str | None = None,

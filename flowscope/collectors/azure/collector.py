@@ -27,7 +27,6 @@ Everything goes unchanged to the pure transforms (`collectors/azure/transform`),
 from __future__ import annotations
 
 import datetime as dt
-import fnmatch
 import hashlib
 import re
 from collections.abc import Mapping
@@ -120,7 +119,7 @@ class AzureScope(cfg.ScopeSettings):
         if self.resource_groups and group not in {g.lower() for g in self.resource_groups}:
             return False
         name = str(execution.get(C.workflow_name) or workflow_id.rsplit("/", 1)[-1]).rsplit("/", 1)[-1]
-        return not self.globs or any(fnmatch.fnmatchcase(name, g) for g in self.globs)
+        return cfg.name_matches(name, self.globs)
 
     def scope_id(self, _account: str | None = None) -> str:
         suffix = ""

@@ -15,7 +15,6 @@ running executions revisited.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from typing import Any, cast
 
@@ -241,7 +240,7 @@ def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
         return
     globs = sc.scope.globs
     todo = [r for r in rows if r[C.execution_id] not in sc.seen and not gone_mark(r)
-            and (not globs or any(fnmatch.fnmatchcase(str(r.get(C.workflow_name)), g) for g in globs))]
+            and cfg.name_matches(str(r.get(C.workflow_name)), globs)]
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))

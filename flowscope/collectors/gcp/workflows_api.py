@@ -6,11 +6,11 @@ raises `GcpApiError` on a failure: never an empty list for a call that did not s
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Sequence
 from typing import Any
 
 from flowscope.collectors.gcp.clients import GcpClients
+from flowscope.collectors.source_config import name_matches
 
 SERVICE = "workflows"
 API = "workflows"
@@ -40,8 +40,7 @@ def list_workflows(clients: GcpClients, project: str, location: str,
                               params={"pageSize": WORKFLOWS_PAGE}, target=parent):
         workflows.extend(w for w in page.get("workflows") or [] if isinstance(w, dict))
     if globs:
-        workflows = [w for w in workflows
-                     if any(fnmatch.fnmatchcase(short_name(w.get("name")), g) for g in globs)]
+        workflows = [w for w in workflows if name_matches(short_name(w.get("name")), globs)]
     return workflows
 
 

@@ -48,20 +48,8 @@ SECRET_RULES: tuple[tuple[str, str], ...] = (
     (r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", r"\1" + REDACTED + "@"),
 )
 """(pattern, replacement) pairs that take credentials out of a text a cloud wrote: a query parameter's
-value, a bearer token, a URL's user:password. One rule for the store's error texts (applied in bulk by
-`store.validate` with Arrow's RE2, which reads the same syntax) and for any text said elsewhere
-(`redact_secrets`)."""
-
-_SECRET_RES = tuple((re.compile(pattern), replacement) for pattern, replacement in SECRET_RULES)
-
-
-def redact_secrets(value: Any) -> Any:
-    """A text with the credentials `SECRET_RULES` finds replaced by REDACTED; other values as they are."""
-    if not isinstance(value, str):
-        return value
-    for pattern, replacement in _SECRET_RES:
-        value = pattern.sub(replacement, value)
-    return value
+value, a bearer token, a URL's user:password. Applied to the store's error texts on every write, in bulk
+with Arrow's RE2 (`store.validate.without_secrets`); Python's `re` reads the same syntax."""
 
 
 def markdown_text(value: Any) -> str:

@@ -94,6 +94,12 @@ def client_bucket(quota: Quota) -> "TokenBucket":
     return TokenBucket(max(1.0, quota.capacity - slack), quota.rate)
 
 
+RETRY_AFTER_MAX_S = 60.0
+"""The longest `Retry-After` a collector waits out before one retry (Azure's and GCP's clients alike): a
+longer one is cut to this, so one call cannot stall a scope for the hour a misbehaving proxy may ask; the
+call then fails as a recorded error instead."""
+
+
 B = TypeVar("B", bound=TokenBucket)
 _SHARED_BUCKETS: dict[tuple[Any, ...], Any] = {}
 _SHARED_LOCK = threading.Lock()

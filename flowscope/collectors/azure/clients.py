@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from flowscope.collectors.throttle import Quota, TokenBucket, client_bucket, shared_bucket
+from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
@@ -49,10 +49,6 @@ ARM_READS = Quota(250, 25)
 "Understand how Azure Resource Manager throttles requests" (learn.microsoft.com, the 2024 regional
 token-bucket limits, checked 2026-11)."""
 REMAINING_HEADER = "x-ms-ratelimit-remaining-subscription-reads"
-RETRY_AFTER_MAX_S = 60.0
-"""The longest `Retry-After` waited out before one retry (azure-core waits any it is given): a
-proxy asking for an hour would otherwise hold the scope for hours across the retries; the call
-then fails as a recorded error instead."""
 READ_ONLY_POSTS = ("/query", "/metrics:getbatch")
 """Path endings a POST may have: Log Analytics `/v1/workspaces/{id}/query` and the metrics batch
 `/subscriptions/{sub}/metrics:getBatch`. Both only read."""

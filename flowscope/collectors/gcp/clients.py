@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from flowscope.collectors.throttle import Quota, RateLimiters
+from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback
@@ -144,9 +144,6 @@ def default_quota(api: str, overrides: Mapping[str, Quota] | None = None) -> Quo
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
 GONE_STATUS = 404
-RETRY_AFTER_MAX_S = 60.0
-"""The longest `Retry-After` waited out before one retry: a longer one is cut to this, so one call
-cannot stall a scope for the hour a misbehaving proxy may ask."""
 
 
 class GcpApiError(CollectionError):

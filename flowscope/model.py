@@ -182,14 +182,13 @@ def superseded_failures(latest: Iterable[Mapping[str, Any]]) -> dict[str, str]:
 
     Such a failure is kept as recorded (the run, its error). Runs without a source (recorded before it
     was kept) are never superseded."""
-    rows = list(latest)
+    rows = [(row, run_details(row.get(C.details))) for row in latest]      # each run's details read once
     collected: dict[str, tuple[Any, str]] = {}
     configured: dict[str, tuple[Any, frozenset[str]]] = {}     # cloud -> its newest sync's configured sources
-    for row in rows:
-        details = run_details(row.get(C.details))
-        source = details.get(SOURCE_KEY)
+    for row, details in rows:
+        source = run_source(details)
         started = row.get(C.started_at)
-        if isinstance(source, str) and source and row.get(C.status) in COLLECTED_STATUSES:
+        if source and row.get(C.status) in COLLECTED_STATUSES:
             if source not in collected or started > collected[source][0]:
                 collected[source] = (started, str(row.get(C.scope)))
         named = details.get(CONFIGURED_KEY)
@@ -197,8 +196,8 @@ def superseded_failures(latest: Iterable[Mapping[str, Any]]) -> dict[str, str]:
         if isinstance(named, list) and (cloud not in configured or started > configured[cloud][0]):
             configured[cloud] = (started, frozenset(str(n) for n in named))
     out: dict[str, str] = {}
-    for row in rows:
-        source = run_source(row.get(C.details))
+    for row, details in rows:
+        source = run_source(details)
         if row.get(C.status) != RunStatus.FAILED.value or source is None:
             continue
         if source in collected:

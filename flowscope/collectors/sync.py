@@ -169,7 +169,6 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
         _, module, scope = job
         return module.collect_scope(scope, store, since=since, now=now)
 
-    keys = {id(scope): source_key_of(scope) for _, _, scope in jobs}
     for outcome in bounded_map(run, jobs, max_parallel_scopes, thread_name_prefix="flowscope-scope"):
         cloud, _, scope = outcome.item
         if outcome.result is not None:
@@ -177,9 +176,9 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
         else:
             name = scope.scope_id(None) if hasattr(scope, "scope_id") else repr(scope)
             result = ScopeResult(cloud=cloud, scope=name, started_at=now).finish(failed=outcome.error)
-        result.details.setdefault(SOURCE_KEY, keys[id(scope)])
+        result.details.setdefault(SOURCE_KEY, source_key_of(scope))
         report.results.append(result)
-    _stamp_configured(store, report.results, jobs, keys)
+    _stamp_configured(store, report.results, jobs)
     if any(r.counts.get(k) for r in report.results for k in r.counts if k.startswith("written_")):
         report.upkeep = compact_crowded(store)
     report.ended_at = dt.datetime.now(UTC)
@@ -194,15 +193,14 @@ def source_key_of(scope: Any) -> str:
     return str(scope.scope_id(None))
 
 
-def _stamp_configured(store: "Store", results: list[ScopeResult], jobs: list[tuple[str, ModuleType, Any]],
-                      keys: dict[int, str]) -> None:
+def _stamp_configured(store: "Store", results: list[ScopeResult], jobs: list[tuple[str, ModuleType, Any]]) -> None:
     """Record, on every run of this sync, its source and the sources its cloud's configuration named
     (`model.CONFIGURED_KEY`), in one write after the scopes: a scope whose source a later sync no longer
     names (name globs changed, a region removed) stops being "the last collection failed" for ever
     (`model.superseded_failures`). A store that cannot take the write leaves the runs as they were."""
     configured: dict[str, list[str]] = {}
     for cloud, _, scope in jobs:
-        configured.setdefault(cloud, []).append(keys[id(scope)])
+        configured.setdefault(cloud, []).append(source_key_of(scope))
     rows = []
     for result in results:
         if result.cloud in configured:

@@ -175,12 +175,10 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     the change to the report's content. One visible sync: get -> transform -> load."""
     f = content.filters
     stored = store.read_rows("findings")
-    overview = content.overview
-    observed = {str(c) for c, n in zip(overview[C.cloud], overview["executions"], strict=True)
-                if c != "total" and n > 0} if not overview.empty else set()
+    looked = content.coverage.observed          # the workflows with runs in the window, and so their clouds
     writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
-                             workflows=f.workflows, observed=observed,
-                             observed_workflows=content.coverage.observed)
+                             workflows=f.workflows, observed={cloud for cloud, _ in looked},
+                             observed_workflows=looked)
     if writes and write:
         store.write({"findings": writes})
         change.recorded = True

@@ -251,14 +251,13 @@ def failed_scopes_banner(health: pd.DataFrame) -> None:
     analyses' coverage says: `tables.collection_health`'s `superseded`)."""
     if health is None or health.empty:
         return
-    stopped = health["interrupted"].notna() if "interrupted" in health else pd.Series(False, index=health.index)
-    current = health["superseded"].isna() if "superseded" in health else pd.Series(True, index=health.index)
-    bad = health[(health[C.status].isin(["failed", "partial"]) & current) | stopped]
+    bad = health[(health[C.status].isin(["failed", "partial"]) & health["superseded"].isna())
+                 | health["interrupted"].notna()]
     if bad.empty:
         return
 
     def why(r: Any) -> str:
-        if isinstance(getattr(r, "interrupted", None), str):
+        if isinstance(r.interrupted, str):
             return f"- **{md(r.scope)}** (interrupted): still recorded as running, but {md(r.interrupted)}"
         return f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
 

@@ -69,6 +69,10 @@ FAILED_VALUES = list(measures.STEP_FAILED)             # one definition: analysi
 UNCAUGHT_FAILED_VALUES = list(measures.STEP_UNCAUGHT)
 TERMINAL_VALUES = list(measures.TERMINAL)
 CONTAINER_TYPES = [str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)]
+LOOP_TYPES = frozenset(str(t) for t in (StepType.MAP, StepType.LOOP))
+"""Containers whose children run once per item: a step under one (at any depth) is in a loop. A Parallel's
+branches and a Scope or try also give their children a parent (and a Parallel an `iteration`, its branch),
+but run them once."""
 
 THROTTLING_PATTERN = re.compile(
     r"throttl|toomanyrequests|too many requests|\b429\b|rate ?exceeded|ratelimit|rate limit|"

@@ -22,6 +22,7 @@ from flowscope.analysis import measures, pricing, step_rank, transitions
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
     FAILED_VALUES,
+    LOOP_TYPES,
     QUANTILES,
     UNCAUGHT_FAILED_VALUES,
     Context,
@@ -111,7 +112,7 @@ def step_costs(ctx: Context) -> pd.DataFrame:
         step_meter_costs(ctx), [C.cloud, C.workflow_id, "step"], ["usd", "quantity"]))
 
 
-STEP_STATS_COLUMNS = ["type", "visits", "attempts", "in_loop", "retries"]
+STEP_STATS_COLUMNS = ["type", "visits", "attempts", "retries"]
 
 
 def step_window_stats(ctx: Context) -> pd.DataFrame:
@@ -119,8 +120,8 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
     read of the steps that `step_stats` (cost, retries) and failures.py share, cached on the context.
 
     Over the rows that stand for the step (`step_rank`: a GCP try's call, not the try; a loop's entries,
-    not its iterations): type, visits, attempts, in_loop, retries (distinct executions only for the
-    steps a finding names: `_step_executions`). Over the visits that do work (no containers, no Fail
+    not its iterations): type, visits, attempts, retries (distinct executions and loop membership only
+    for the steps a finding names: `_flagged_steps`). Over the visits that do work (no containers, no Fail
     states): f_visits, failures, uncaught, and the first and last failed visit (first_seen, last_seen).
     """
     def compute() -> pd.DataFrame:
@@ -136,7 +137,6 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
             [C.cloud, C.workflow_id, C.name, current, C.type]).aggregate(
             visits=s.count(),
             attempts=s[C.attempts].sum(),
-            in_loop=s[C.iteration].notnull().cast("int8").max(),
             retries=(s[C.attempts] - 1).clip(lower=0).sum(),
             failures=failed.cast("int64").sum(),
             uncaught=uncaught.cast("int64").sum(),
@@ -163,7 +163,7 @@ def _work_only(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
-_WINDOW_STATS_FOLD = {C.type: "max", "visits": "sum", "attempts": "sum", "in_loop": "max", "retries": "sum",
+_WINDOW_STATS_FOLD = {C.type: "max", "visits": "sum", "attempts": "sum", "retries": "sum",
                       "f_visits": "sum", "failures": "sum", "uncaught": "sum", "first_seen": "min",
                       "last_seen": "max"}
 
@@ -194,7 +194,7 @@ def _container_ranks(ctx: Context) -> pd.DataFrame:
     s = s.filter(s[C.type].isin(list(CONTAINER_TYPES)))
     current = (s[C.started_at] >= lit_ts(ctx.since)).name("current")
     return execute(s.group_by([C.cloud, C.workflow_id, C.name, current, C.type, step_rank.rank(s)]).aggregate(
-        visits=s.count(), attempts=s[C.attempts].sum(), in_loop=s[C.iteration].notnull().cast("int8").max(),
+        visits=s.count(), attempts=s[C.attempts].sum(),
         retries=(s[C.attempts] - 1).clip(lower=0).sum()))
 
 
@@ -212,7 +212,7 @@ def _one_type_per_step(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def step_stats(ctx: Context) -> pd.DataFrame:
-    """Per workflow and step name in the window: type, visits, attempts, in_loop, retries."""
+    """Per workflow and step name in the window: type, visits, attempts, retries."""
     def compute() -> pd.DataFrame:
         df = step_window_stats(ctx)
         return df.loc[df["current"].astype(bool), [C.cloud, C.workflow_id, C.name, *STEP_STATS_COLUMNS]] \
@@ -399,7 +399,7 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
               & (df["visits_per_execution"] >= th.costly_step_min_visits_per_execution)
               & (df["monthly"] >= th.costly_step_min_monthly_usd)
               & (df["step"] != "(execution)")]
-    hits = hits.merge(_step_executions(ctx, hits[[C.cloud, C.workflow_id, "step"]]),
+    hits = hits.merge(_flagged_steps(ctx, hits[[C.cloud, C.workflow_id, "step"]]),
                       on=[C.cloud, C.workflow_id, "step"], how="left")
     out = []
     for r in hits.itertuples(index=False):
@@ -407,7 +407,7 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
         if key in exclude:
             continue
         kind = ctx.workflow_kind(r.cloud, r.workflow_id)
-        loop = bool(r.in_loop == 1)
+        loop = bool(r.in_loop)
         rec = _costly_recommendation(r.cloud, kind, loop)
         sev = (Severity.HIGH if r.monthly >= 1000 or (r.share >= 0.8 and r.monthly >= 100)
                else Severity.LOW if r.monthly < 10 else Severity.MEDIUM)
@@ -425,21 +425,63 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
     return out
 
 
-def _step_executions(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
-    """Distinct executions of the given steps (cloud, workflow_id, step) in the window, counted exactly,
+def _flagged_steps(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
+    """For the given steps (cloud, workflow_id, step) in the window: distinct executions, counted exactly,
     as the dashboard's and reports' costly-steps table counts them (a HyperLogLog estimate there read
-    1,266 executions of a step 1,231 ran): for the flagged steps only, since a distinct count over every
-    visit of the window costs more than the rest of the stats."""
+    1,266 executions of a step 1,231 ran), and whether the step runs in a loop (`in_loop`). For the
+    flagged steps only: a distinct count over every visit of the window costs more than the rest of the
+    stats, and loop membership needs the step's ancestors (`_in_loop`)."""
     keys = [C.cloud, C.workflow_id, "step"]
     if steps.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in keys} | {"executions": pd.Series(dtype="int64")})
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in keys}
+                            | {"executions": pd.Series(dtype="int64"), "in_loop": pd.Series(dtype="bool")})
     flagged = ibis.memtable(steps[keys].drop_duplicates().astype(str).rename(
         columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", "step": "f_name"}))
     s = ctx.in_window(ctx.table("steps"))
     s = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
                     & (s[C.name] == flagged.f_name))
-    return execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
-        executions=s[C.execution_id].nunique())).rename(columns={C.name: "step"})
+    latest = ibis.struct({C.execution_id: s[C.execution_id], C.start_date: s[C.start_date],
+                          C.parent_step_key: s[C.parent_step_key]})
+    df = execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        executions=s[C.execution_id].nunique(), latest=latest.argmax(s[C.started_at]))).rename(columns={C.name: "step"})
+    df["in_loop"] = _in_loop(ctx, df)
+    return df.drop(columns="latest")
+
+
+_MAX_NESTING = 64
+"""Ancestors followed at most (a guard against a cycle in bad data; definitions nest a few levels)."""
+
+
+def _in_loop(ctx: Context, flagged: pd.DataFrame) -> list[bool]:
+    """Per row of `_flagged_steps`: whether its latest visit has a loop (`LOOP_TYPES`) among its
+    ancestors. A row's `iteration` says it runs in *some* branch or item, which a Parallel's branches
+    share with a Map's items, so the containers are read: those of the latest visits' executions only
+    (a few executions, found by their partition and id), walked up from each visit's parent."""
+    latest = [v if isinstance(v, dict) else {} for v in flagged["latest"]]
+    placed = [(cloud, v[C.execution_id]) for cloud, v in zip(flagged[C.cloud], latest, strict=True)
+              if v.get(C.parent_step_key) is not None]
+    if not placed:
+        return [False] * len(flagged)
+    s = ctx.table("steps")
+    s = s.filter(s[C.cloud].isin(sorted({c for c, _ in placed}))
+                 & s[C.start_date].isin(sorted({v[C.start_date] for v in latest if v.get(C.parent_step_key)}))
+                 & s[C.execution_id].isin(sorted({e for _, e in placed}))
+                 & s[C.type].isin(CONTAINER_TYPES))
+    rows = execute(s.select(C.cloud, C.execution_id, C.step_key, C.parent_step_key, C.type))
+    containers = {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows.itertuples(index=False)}
+    out = []
+    for cloud, v in zip(flagged[C.cloud], latest, strict=True):
+        key, looped = v.get(C.parent_step_key), False
+        for _ in range(_MAX_NESTING):
+            found = containers.get((cloud, v.get(C.execution_id), key)) if key is not None else None
+            if found is None:
+                break
+            key, kind = found
+            if kind in LOOP_TYPES:
+                looped = True
+                break
+        out.append(looped)
+    return out
 
 
 def _costly_recommendation(cloud: str, kind: str | None, loop: bool) -> str:

@@ -271,6 +271,39 @@ def test_costly_step_in_a_loop():
     assert "For_each" in c.iloc[0].recommendation
 
 
+def branches_world(*, in_map: bool) -> World:
+    """A Standard machine whose hot Task runs in the branches of a Parallel (itself in a Map when
+    `in_map`): every branch visit carries its branch index as `iteration`, as the AWS transform writes."""
+    w = World()
+    wf = w.workflow("fan-out")
+    for i in range(100):
+        t = at(minutes=5 * i)
+        ex = w.execution(wf, t)
+        w.step(ex, "Start", t, type=StepType.PASS, meter=Meter.AWS_SFN_STATE_TRANSITION)
+        outer = w.step(ex, "Items", t, type=StepType.MAP, native_type="Map",
+                       meter=Meter.AWS_SFN_STATE_TRANSITION) if in_map else None
+        for item in range(3 if in_map else 1):
+            fork = w.step(ex, "Fork", t, type=StepType.PARALLEL, native_type="Parallel",
+                          iteration=item if in_map else None, parent=outer[C.step_key] if outer else None,
+                          meter=Meter.AWS_SFN_STATE_TRANSITION)
+            for branch in range(8):
+                w.step(ex, "Enrich", t, iteration=branch, parent=fork[C.step_key],
+                       meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=20)
+    return w
+
+
+@pytest.mark.parametrize("in_map", [False, True])
+def test_costly_step_in_parallel_branches_is_in_a_loop_only_inside_a_map(in_map):
+    """A Parallel's branches are not loop iterations: the Map advice (move per-item work to an Express
+    child, ItemBatcher) is wrong for a Task that runs once per branch, and right once the Parallel is
+    itself inside a Map."""
+    c = of(run(branches_world(in_map=in_map)), "costly_step")
+    assert list(c.step) == ["Enrich"]
+    f = c.iloc[0]
+    assert f.evidence["in_loop"] is in_map
+    assert ("Map iteration" in f.recommendation) is in_map
+
+
 def test_plan_what_if_for_busy_consumption_app():
     w = World()
     wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)

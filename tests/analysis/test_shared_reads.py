@@ -14,7 +14,7 @@ from flowscope.analysis.base import CONTAINER_TYPES, FAILED_VALUES, UNCAUGHT_FAI
 from flowscope.analysis.suite import analyze_context, build_context
 from flowscope.model import C, Meter, Status, StepType
 from flowscope.store import Store
-from tests.analysis.helpers import T0, World, at
+from tests.analysis.helpers import ARN, T0, World, at
 
 DAY = dt.timedelta(days=1)
 KEYS = [C.cloud, C.workflow_id, C.name]
@@ -57,7 +57,6 @@ def test_step_stats_equal_the_direct_aggregate_of_the_window(ctx):
     s = ctx.in_window(ctx.table("steps"))
     direct = execute(s.group_by(KEYS).aggregate(
         type=s[C.type].max(), visits=s.count(), attempts=s[C.attempts].sum(),
-        in_loop=(s[C.iteration].notnull() | s[C.parent_step_key].notnull()).cast("int8").max(),
         retries=(s[C.attempts] - 1).clip(lower=0).sum()))
     got = cost.step_stats(ctx)
     assert "OnlyBefore" not in set(got[C.name]) and "OnlyNow" in set(got[C.name])
@@ -101,11 +100,14 @@ def test_distinct_executions_of_flagged_steps_equal_the_whole_window_estimate(ct
     whole = execute(s.group_by(KEYS).aggregate(executions=s[C.execution_id].approx_nunique()))
     flagged = pd.DataFrame({C.cloud: ["aws", "aws"], C.workflow_id: sorted(set(whole[C.workflow_id])),
                             "step": ["Charge", "OnlyNow"]})
-    got = cost._step_executions(ctx, flagged).rename(columns={"step": C.name})
+    got = cost._flagged_steps(ctx, flagged).rename(columns={"step": C.name})
     want = whole.merge(got[KEYS], on=KEYS)
-    assert len(got) == 2
-    pd.testing.assert_frame_equal(_sorted(got, KEYS), _sorted(want[got.columns], KEYS), check_dtype=False)
-    assert cost._step_executions(ctx, flagged.iloc[:0]).empty
+    assert len(got) == 2 and not got["in_loop"].any()      # no step of this world has a parent
+    pd.testing.assert_frame_equal(_sorted(got[[*KEYS, "executions"]], KEYS), _sorted(want[[*KEYS, "executions"]], KEYS),
+                                  check_dtype=False)
+    assert cost._flagged_steps(ctx, flagged.iloc[:0]).empty
+    item = pd.DataFrame({C.cloud: ["aws"], C.workflow_id: [ARN + "orders"], "step": ["Item"]})
+    assert cost._flagged_steps(ctx, item)["in_loop"].tolist() == [True]      # under the Map "Fan"
 
 
 def test_each_shared_read_runs_once_per_analysis_run(monkeypatch):

@@ -40,7 +40,7 @@ def test_a_step_whose_type_changed_is_one_row_with_all_its_visits():
     assert len(charge) == 2 and len(got) == 3, got          # this window and the previous one; "ship" once
     now = charge[charge["current"]].iloc[0]
     assert now[C.type] == max(str(StepType.PASS), str(StepType.TASK))
-    assert (now["visits"], now["attempts"], now["retries"], now["in_loop"]) == (7, 11, 4, 1)
+    assert (now["visits"], now["attempts"], now["retries"]) == (7, 11, 4)
     assert (now["f_visits"], now["failures"]) == (7, 1)
     assert now["first_seen"] == now["last_seen"] == pd.Timestamp(at(days=1, hours=13))
     before = charge[~charge["current"]].iloc[0]

@@ -6,7 +6,10 @@
   run of the same source collected under another scope id (`model.superseded_failures`);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
-  reconstructed from logs, so its failures and steps are under-counted.
+  reconstructed from logs, so its failures and steps are under-counted;
+- Express runs seen RUNNING past Express's 5-minute limit (medium; `stuck.express_runs_without_end`):
+  they ended, and their end records were never read. Said in the machine's logging-level gap when it
+  has one (a finding's id is its kind and workflow: one finding per workflow).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from flowscope.analysis import stuck
 from flowscope.analysis.base import (
     Context,
     Finding,
@@ -35,7 +39,7 @@ TITLE_ERROR_CHARS = 120   # a collection error in a finding title: its start, th
 
 
 def run(ctx: Context) -> list[Finding]:
-    return failed_runs(ctx) + logging_gaps(ctx)
+    return failed_runs(ctx) + _with_runs_without_end(ctx, logging_gaps(ctx))
 
 
 def _latest_runs(ctx: Context) -> pd.DataFrame:
@@ -115,6 +119,38 @@ def logging_gaps(ctx: Context) -> list[Finding]:
             recommendation=("Set the state machine's logging configuration to level ALL with "
                             "includeExecutionData true (UpdateStateMachine loggingConfiguration) so every "
                             "execution's steps reach CloudWatch Logs; Express has no execution history API."),
+        ))
+    return out
+
+
+def _with_runs_without_end(ctx: Context, gaps: list[Finding]) -> list[Finding]:
+    """`gaps` with each Express workflow's runs without an end added: to its logging-level gap's
+    evidence when it has one, else as a gap of their own."""
+    unended = stuck.express_runs_without_end(ctx)
+    by_wf = {(f.cloud, f.workflow_id): f for f in gaps}
+    out = list(gaps)
+    for r in unended.itertuples(index=False):
+        n, samples = int(r.n), list(r.samples)
+        said = {"runs_without_end": n, "oldest_start": to_utc(r.oldest), "last_seen": to_utc(r.as_of)}
+        known = by_wf.get((r.cloud, r.workflow_id))
+        if known is not None:
+            known.evidence.update(said)
+            known.executions_affected, known.sample_execution_ids = n, samples
+            known.title += f"; {n} run(s) seen running past Express's 5 minutes have no end record"
+            continue
+        wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
+        out.append(Finding(
+            kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=r.cloud, workflow=wf_name,
+            workflow_id=r.workflow_id, step=None, window_start=to_utc(r.oldest), window_end=to_utc(r.as_of),
+            title=(f"{n} Express execution(s) of {wf_name} were seen running past Express's 5 minutes: they "
+                   "ended, but their end records were never read, so their outcome is unknown"),
+            evidence=said,
+            recommendation=("Express stops every run at 5 minutes, so these are missing log records, not "
+                            "stuck runs. Check that the log group receives every event (logging level ALL, "
+                            "the log group's resource policy for delivery, no subscription filter or expiry "
+                            "dropping records) and sync (or import) the window again; their outcome and "
+                            "duration count nowhere until their end is read."),
+            executions_affected=n, sample_execution_ids=samples,
         ))
     return out
 

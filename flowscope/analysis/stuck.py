@@ -7,6 +7,8 @@
   workflow's newer runs make it look older. A run known only from an imported snapshot
   (`source` import) is said to have been RUNNING in that snapshot, with its age then, not to be
   running now. Rows without `collected_at` fall back to their own workflow's latest start or end.
+  An Express run seen RUNNING past Express's 5-minute limit is not stuck: it ended and its end record
+  was never read (`express_runs_without_end`, said as a `collection_gap` by analysis/collection.py).
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
   Standard (model.AWS_HISTORY_EVENT_LIMIT).
 - `map_failure_budget`: Map states whose share of failed items nears their
@@ -22,6 +24,7 @@ import json
 from typing import Any
 
 import ibis
+import ibis.expr.types as ir
 import pandas as pd
 
 from flowscope.analysis.base import (
@@ -37,7 +40,7 @@ from flowscope.analysis.base import (
     top_ids,
 )
 from flowscope.format import fmt_ms
-from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Source, Status, StepType
+from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Kind, Source, Status, StepType
 
 
 def run(ctx: Context) -> list[Finding]:
@@ -45,13 +48,14 @@ def run(ctx: Context) -> list[Finding]:
             + distributed_map_budgets(ctx))
 
 
-def stuck_executions(ctx: Context) -> list[Finding]:
-    th = ctx.thresholds
+def _running_ages(ctx: Context) -> ir.Table | None:
+    """The window's RUNNING executions with their age when last seen (`age_ms`, to `as_of`) and their
+    workflow's baseline (`p99`, `finished`); None when none is running (one count, shared)."""
     e = ctx.table("executions")
     e = e.filter(e[C.started_at] < lit_ts(ctx.until))
     running = e.filter(e[C.status] == str(Status.RUNNING))
-    if execute(running.aggregate(n=running.count()))["n"].iloc[0] == 0:
-        return []
+    if not ctx.cached("running_count", lambda: int(execute(running.aggregate(n=running.count()))["n"].iloc[0])):
+        return None
     # Rows without collected_at (written before it existed): their own workflow's latest start or end.
     latest = e.group_by([C.cloud, C.workflow_id]).aggregate(s=e[C.started_at].max(), en=e[C.ended_at].max())
     latest = latest.select(k_cloud=C.cloud, k_wf=C.workflow_id,
@@ -70,10 +74,43 @@ def stuck_executions(ctx: Context) -> list[Finding]:
                  snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
                  no_collected=r[C.collected_at].isnull().cast("int64"))
     r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
+    return r.mutate(unended=_past_express_limit(ctx, r))
+
+
+def _past_express_limit(ctx: Context, r: ir.Table) -> ir.BooleanValue:
+    """An Express run seen RUNNING longer than Express lets a run last: it ended (Step Functions stops
+    it at 5 minutes) and its end record was never read. Not stuck: a gap in its logs."""
+    return (r[C.kind].fill_null("") == str(Kind.SFN_EXPRESS)) & (r.age_ms > ctx.thresholds.express_max_duration_ms)
+
+
+def express_runs_without_end(ctx: Context) -> pd.DataFrame:
+    """Per Express workflow, its runs past Express's limit when last seen (`_past_express_limit`): how
+    many (`n`), the oldest start, when last seen, and samples (the oldest first). Empty when none."""
+    def compute() -> pd.DataFrame:
+        r = _running_ages(ctx)
+        if r is None:
+            return pd.DataFrame()
+        rows = execute(r.filter(r.unended).select(C.cloud, C.workflow_id, C.execution_id, C.started_at,
+                                                  "age_ms", "as_of"))
+        if rows.empty:
+            return rows
+        samples = top_ids(rows, [C.cloud, C.workflow_id], order_by="age_ms")
+        agg = rows.groupby([C.cloud, C.workflow_id], sort=True).agg(
+            n=(C.execution_id, "size"), oldest=(C.started_at, "min"), as_of=("as_of", "max")).reset_index()
+        agg["samples"] = [samples.get((c, w), []) for c, w in zip(agg[C.cloud], agg[C.workflow_id], strict=True)]
+        return agg
+    return ctx.cached("express_runs_without_end", compute)
+
+
+def stuck_executions(ctx: Context) -> list[Finding]:
+    th = ctx.thresholds
+    r = _running_ages(ctx)
+    if r is None:
+        return []
     min_age = th.stuck_min_age_minutes * 60_000
     limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
                         ibis.greatest(r.p99 * th.stuck_p99_multiple, min_age))
-    stuck = r.filter(r.age_ms >= limit)
+    stuck = r.filter((r.age_ms >= limit) & ~r.unended)
     # The stuck runs themselves (few: running ones past their limit) are read once; their counts,
     # samples and the steps they wait in all come from that one read.
     rows = execute(stuck.select(

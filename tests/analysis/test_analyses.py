@@ -444,6 +444,42 @@ def test_failing_step_compares_its_rate_only_with_a_covered_previous_window(prev
 
 # ---------------------------------------------------------------- stuck and at-risk
 
+def test_express_run_without_its_end_is_a_gap_in_the_logs_not_a_stuck_run():
+    """Express stops every run at 5 minutes, so one seen RUNNING for longer ended and its end record
+    never arrived (log delivery is best effort): a stuck-execution page for it was a false alarm. It is
+    said as a collection gap of the workflow, with the runs; a run under 5 minutes is neither."""
+    w = World()
+    wf = w.workflow("ingest", kind=Kind.SFN_EXPRESS)
+    for i in range(50):
+        w.execution(wf, at(minutes=10 * i), duration_ms=2_000)
+    lost = [w.execution(wf, at(hours=h), status=Status.RUNNING, collected_at=at(hours=9)) for h in (2, 3)]
+    w.step(lost[0], "Transform", at(hours=2), duration_ms=None, status=Status.RUNNING)
+    w.execution(wf, at(hours=8, minutes=58), status=Status.RUNNING, collected_at=at(hours=9))   # 2 min old
+    w.execution(wf, at(hours=9), duration_ms=1)
+    df = run(w)
+    assert of(df, "stuck_execution").empty
+    gap = of(df, "collection_gap")
+    assert len(gap) == 1
+    g = gap.iloc[0]
+    assert g.workflow == "ingest" and g.severity == "medium" and g.executions_affected == 2
+    assert sorted(g.sample_execution_ids) == sorted(e[C.execution_id] for e in lost)
+    assert g.evidence["runs_without_end"] == 2 and "5 minutes" in g.title
+
+
+def test_express_runs_without_end_join_the_logging_level_gap_of_their_machine():
+    """One finding per workflow and kind (the id is kind, cloud, workflow, step): a machine that logs
+    below ALL and has runs without an end says both in one collection gap."""
+    w = World()
+    attrs = json.dumps({"loggingConfiguration": {"level": "ERROR"}})
+    wf = w.workflow("ingest", kind=Kind.SFN_EXPRESS, attributes=attrs)
+    for i in range(10):
+        w.execution(wf, at(minutes=10 * i), duration_ms=2_000)
+    w.execution(wf, at(hours=2), status=Status.RUNNING, collected_at=at(hours=9))
+    gap = of(run(w), "collection_gap")
+    assert len(gap) == 1 and gap.iloc[0].evidence["level"] == "ERROR"
+    assert gap.iloc[0].evidence["runs_without_end"] == 1 and gap.iloc[0].executions_affected == 1
+
+
 def test_stuck_execution_vs_p99_and_running_ones_not_flagged_early():
     w = World()
     wf = w.workflow("approve")

@@ -469,7 +469,11 @@ def execute(expr: ir.Table) -> pd.DataFrame:
     return measures.settle_floats(expr.execute())
 
 
-def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n: int = 5,
+SAMPLES = 5
+"""Sample execution ids a finding lists (the runs to open first)."""
+
+
+def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n: int = SAMPLES,
                id_col: str = C.execution_id) -> dict[tuple, list[str]]:
     """Up to n execution ids per group, picked in the engine (latest first by `order_by`)."""
     t = t.select(*keys, id_col, _order=t[order_by] if isinstance(order_by, str) else order_by)
@@ -486,7 +490,7 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
     return out
 
 
-def top_ids(rows: pd.DataFrame, keys: Sequence[str], *, order_by: str, n: int = 5,
+def top_ids(rows: pd.DataFrame, keys: Sequence[str], *, order_by: str, n: int = SAMPLES,
             id_col: str = C.execution_id) -> dict[tuple, list[str]]:
     """`sample_ids` of rows already read (a small set a finding computed anyway): up to n distinct
     ids per group, highest `order_by` first, ties by id; the same picks as the engine's ranking."""

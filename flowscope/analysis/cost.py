@@ -24,6 +24,7 @@ from flowscope.analysis.base import (
     FAILED_VALUES,
     LOOP_TYPES,
     QUANTILES,
+    SAMPLES,
     UNCAUGHT_FAILED_VALUES,
     Context,
     Finding,
@@ -421,6 +422,7 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
                       "executions": r.wf_executions, "visits_per_execution": r.visits_per_execution,
                       "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days},
             recommendation=rec, monthly_usd=r.monthly, executions_affected=int(r.executions or 0),
+            sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
         ))
     return out
 
@@ -428,22 +430,35 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
 def _flagged_steps(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
     """For the given steps (cloud, workflow_id, step) in the window: distinct executions, counted exactly,
     as the dashboard's and reports' costly-steps table counts them (a HyperLogLog estimate there read
-    1,266 executions of a step 1,231 ran), and whether the step runs in a loop (`in_loop`). For the
-    flagged steps only: a distinct count over every visit of the window costs more than the rest of the
-    stats, and loop membership needs the step's ancestors (`_in_loop`)."""
+    1,266 executions of a step 1,231 ran), the runs that visit it most (`samples`, to open one), and
+    whether the step runs in a loop (`in_loop`). For the flagged steps only: a distinct count over every
+    visit of the window costs more than the rest of the stats, and loop membership needs the step's
+    ancestors (`_in_loop`)."""
     keys = [C.cloud, C.workflow_id, "step"]
     if steps.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in keys}
-                            | {"executions": pd.Series(dtype="int64"), "in_loop": pd.Series(dtype="bool")})
+                            | {"executions": pd.Series(dtype="int64"), "samples": pd.Series(dtype="object"),
+                               "in_loop": pd.Series(dtype="bool")})
     flagged = ibis.memtable(steps[keys].drop_duplicates().astype(str).rename(
         columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", "step": "f_name"}))
     s = ctx.in_window(ctx.table("steps"))
     s = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
                     & (s[C.name] == flagged.f_name))
-    latest = ibis.struct({C.execution_id: s[C.execution_id], C.start_date: s[C.start_date],
-                          C.parent_step_key: s[C.parent_step_key]})
-    df = execute(s.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
-        executions=s[C.execution_id].nunique(), latest=latest.argmax(s[C.started_at]))).rename(columns={C.name: "step"})
+    runs = s.group_by([C.cloud, C.workflow_id, C.name, C.execution_id]).aggregate(
+        visits=s.count(), last=s[C.started_at].max(),
+        **{C.start_date: s[C.start_date].max(), C.parent_step_key: s[C.parent_step_key].argmax(s[C.started_at])})
+    # The samples in the same query: each run's rank by visits (ties by id, as `sample_ids` picks).
+    by_visits = ibis.window(group_by=[runs[C.cloud], runs[C.workflow_id], runs[C.name]],
+                            order_by=[ibis.desc(runs.visits), runs[C.execution_id]])
+    runs = runs.mutate(rank=ibis.row_number().over(by_visits))
+    latest = ibis.struct({C.execution_id: runs[C.execution_id], C.start_date: runs[C.start_date],
+                          C.parent_step_key: runs[C.parent_step_key]})
+    df = execute(runs.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
+        executions=runs.count(), latest=latest.argmax(runs["last"]),
+        samples=ibis.struct({"rank": runs["rank"], "id": runs[C.execution_id]}).collect(
+            where=runs["rank"] < SAMPLES))).rename(columns={C.name: "step"})
+    df["samples"] = [[v["id"] for v in sorted(picked, key=lambda v: v["rank"])] if isinstance(picked, list) else []
+                     for picked in df["samples"]]
     df["in_loop"] = _in_loop(ctx, df)
     return df.drop(columns="latest")
 

@@ -271,6 +271,21 @@ def test_costly_step_in_a_loop():
     assert "For_each" in c.iloc[0].recommendation
 
 
+def test_costly_step_samples_the_runs_that_visit_it_most():
+    """A costly step's finding lists runs to open (it listed none): those with the most visits first."""
+    w = foreach_world()
+    wf = w.rows["workflows"][0][C.workflow_id]
+    busiest = w.execution(wf, at(hours=20), cloud="azure")
+    loop = w.step(busiest, "For_each", at(hours=20), type=StepType.LOOP, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    for k in range(60):
+        w.step(busiest, "Update_record", at(hours=20), iteration=k, parent=loop[C.step_key],
+               meter=Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR)
+    c = of(run(w), "costly_step").iloc[0]
+    assert len(c.sample_execution_ids) == 5 and c.sample_execution_ids[0] == busiest[C.execution_id]
+    runs = {e[C.execution_id] for e in w.rows["executions"]}
+    assert set(c.sample_execution_ids) <= runs and c.executions_affected == 201
+
+
 def branches_world(*, in_map: bool) -> World:
     """A Standard machine whose hot Task runs in the branches of a Parallel (itself in a Map when
     `in_map`): every branch visit carries its branch index as `iteration`, as the AWS transform writes."""

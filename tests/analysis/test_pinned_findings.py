@@ -19,7 +19,9 @@ attempt instead of 94, 260, 2.8 and half that price, and its polling loop 9 poll
 when a plan what-if whose Standard plan fee is assumed (not read, not billed) came to say so in its title,
 recommendation and evidence, `assumed_current_plan`; and when a costly step's executions came to be
 counted exactly, as the costly-steps table counts them, not by HyperLogLog: the demo's NormalizeRecord
-reads 525 executions, not 517, and Upsert_contact 38, not 39).
+reads 525 executions, not 517, and Upsert_contact 38, not 39; and when a plan what-if came to be judged
+per App Service plan, naming the workflows on the plan in `plan_workflows`: the demo's ledger-standard,
+alone on its assumed plan, reads ["ledger-standard"], nothing else changed).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

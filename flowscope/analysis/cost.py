@@ -333,22 +333,34 @@ def add_edges(ctx: Context, findings: list[Finding]) -> None:
 
 def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
     """Per workflow: billable units spent on retries (attempts beyond the first x the cloud's units
-    per attempt, `pricing.retry_units_per_attempt`), their share of the workflow's per-operation
-    billable units, and their dollars (each step's retries at its own price per attempt)."""
+    per attempt, `pricing.retry_units_per_attempt`, by the step's meters), their share of the
+    workflow's per-operation billable units (none of the units `pricing.free_per_unit` for its kind:
+    a Logic Apps Standard workflow's retried built-in actions read as "retries are 15% of its
+    billable units" when no unit of theirs is billed), and their dollars (each step's retries at its
+    own price per attempt)."""
     def compute() -> dict[tuple[str, str], dict]:
         stats = step_stats(ctx)
         if stats.empty:
             return {}
-        wc = workflow_costs(ctx)
-        ops = wc[wc[C.meter].isin([str(m) for m in pricing.OPERATION_METERS])]
-        units = ops.groupby([C.cloud, C.workflow_id])["quantity"].sum().to_dict()
+        smc = step_meter_costs(ctx)
+        operations = {str(m) for m in pricing.OPERATION_METERS}
+        units: dict[tuple[str, str], float] = {}
+        meters: dict[tuple[str, str, str], set[str]] = {}
+        for m in smc.itertuples(index=False):
+            key = (m.cloud, m.workflow_id)
+            meters.setdefault((*key, m.step), set()).add(m.meter)
+            if m.meter in operations and not pricing.free_per_unit(m.meter, ctx.workflow_kind(*key)):
+                units[key] = units.get(key, 0.0) + float(m.quantity or 0)
         sc = step_costs(ctx)
         usd = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}
         out: dict[tuple[str, str], dict] = {}
         for r in stats.itertuples(index=False):
             key = (r.cloud, r.workflow_id)
             retries = float(r.retries or 0)
-            per = pricing.retry_units_per_attempt(ctx.workflow_kind(*key), r.cloud)
+            kind = ctx.workflow_kind(*key)
+            billed = meters.get((*key, getattr(r, C.name)))
+            per = (max(pricing.retry_units_per_attempt(kind, r.cloud, m) for m in billed) if billed
+                   else pricing.retry_units_per_attempt(kind, r.cloud))
             entry = out.setdefault(key, {"retry_units": 0.0, "retry_usd": 0.0})
             entry["retry_units"] += retries * per
             attempts = float(r.attempts or 0)

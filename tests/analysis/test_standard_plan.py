@@ -88,3 +88,24 @@ def test_a_plan_shared_by_workflows_is_one_saving(apps_and_plans, findings, savi
     if len(apps_and_plans) > findings == 1:
         assert found.iloc[0].evidence["plan_workflows"] == [f"wf{i}" for i in range(len(apps_and_plans))]
         assert "moving some of them saves nothing" in found.iloc[0].recommendation
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("meter, retry_units, billable_units", [
+    # a retried built-in HTTP action on Standard: its tries are paid in plan hours, no unit is billed
+    (Meter.AZURE_LOGIC_BUILTIN_ACTION, 0.0, 0.0),
+    # a retried managed connector call is billed per call on Standard too: 3 tries, 2 of them retries
+    (Meter.AZURE_LOGIC_STANDARD_CONNECTOR, 2.0, 3.0),
+])
+def test_retries_share_of_a_standard_workflow_counts_only_units_billed_per_unit(meter, retry_units, billable_units):
+    w = World()
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    w.step(ex, "Call", at(minutes=2), type=StepType.TASK, meter=meter, quantity=3, attempts=3)
+    df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
+    found = df[df["kind"] == "plan_what_if"].iloc[0]
+    assert found.evidence["retry_units"] == pytest.approx(retry_units)
+    share = retry_units / billable_units if billable_units else 0.0
+    assert found.evidence["retry_share"] == pytest.approx(share)
+    assert ("retries are" in found.title) == (share >= 0.1)

@@ -82,10 +82,12 @@ class Filters:
 
     def params(self) -> dict[str, Any]:
         """The named SQL parameters; `price_date` is the day prices are read on: the window's end, the
-        analyses' rule (analysis/cost.py prices usage `on=ctx.until.date()`)."""
+        analyses' rule (analysis/cost.py prices usage `on=ctx.until.date()`), by `pricing.price_day` (a
+        day before the price list's first is priced as of that day: a 2019 window read $0 of spend here
+        while the analyses priced it)."""
         return {"since": self.since, "until": self.until,
                 "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date(),
-                "price_date": self.until.date()}
+                "price_date": pricing.price_day(self.until.date())}
 
     def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True,
               timed: bool = True) -> str:
@@ -582,7 +584,8 @@ def execution_detail(con: Any, cloud: str, execution_id: str) -> dict[str, pd.Da
     window = Filters(since - dt.timedelta(days=1), since + dt.timedelta(days=400), (cloud,))
     # One run, no window: priced on the day it started (a window holding it prices it at that window's end).
     usage = run(con, f"SELECT * FROM ({priced_usage_sql(window, q('AND {execution_id} = $eid'))}) "
-                     f"ORDER BY {C.step_key}", {**window.params(), **params, "price_date": since.date()})
+                     f"ORDER BY {C.step_key}",
+                {**window.params(), **params, "price_date": pricing.price_day(since.date())})
     return {"execution": ex, "steps": steps, "attempts": attempts, "usage": usage}
 
 

@@ -252,18 +252,18 @@ PRICED_USAGE_SQL = """
     FROM ({{rows}}) u
     LEFT JOIN {{prices}} d ON d.p_meter = u.{meter} AND d.p_region = ''
     LEFT JOIN {{prices}} r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
-    LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
-           ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
+    LEFT JOIN {{kinds}} k ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
 """.format(standard=str(Kind.LOGICAPP_STANDARD), meter=C.meter, region=C.region, cloud=C.cloud,
-           workflow_id=C.workflow_id, kind=C.kind)
-"""`priced_usage` as SQL (for DuckDB over the store's `workflows` table and a registered `price_rows`
-table): rows of `{rows}` with `unit_usd`, the marginal unit price; the same rule, regional price
-first, then the default, nothing per unit for Logic Apps Standard built-in operations."""
+           workflow_id=C.workflow_id)
+"""`priced_usage` as SQL (for DuckDB over a registered `price_rows` table and a table of each workflow's
+kind, `{kinds}`: cloud, workflow_id, kind, by the analyses' rule, its definitions' kind, else its runs'):
+rows of `{rows}` with `unit_usd`, the marginal unit price; the same rule, regional price first, then the
+default, nothing per unit for Logic Apps Standard built-in operations."""
 
 
-def priced_usage_sql(rows: str, prices: str = "fs_prices") -> str:
+def priced_usage_sql(rows: str, prices: str = "fs_prices", kinds: str = "fs_kinds") -> str:
     """`PRICED_USAGE_SQL` over the usage rows (or per-price-key sums) of the SQL `rows`."""
-    return PRICED_USAGE_SQL.format(rows=rows, prices=prices)
+    return PRICED_USAGE_SQL.format(rows=rows, prices=prices, kinds=kinds)
 
 
 def priced_usage(usage: ir.Table, kinds: ir.Table, on: dt.date | None = None) -> ir.Table:

@@ -334,22 +334,34 @@ def add_edges(ctx: Context, findings: list[Finding]) -> None:
 
 def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
     """Per workflow: billable units spent on retries (attempts beyond the first x the cloud's units
-    per attempt, `pricing.retry_units_per_attempt`), their share of the workflow's per-operation
-    billable units, and their dollars (each step's retries at its own price per attempt)."""
+    per attempt, `pricing.retry_units_per_attempt`, by the step's meters), their share of the
+    workflow's per-operation billable units (none of the units `pricing.free_per_unit` for its kind:
+    a Logic Apps Standard workflow's retried built-in actions read as "retries are 15% of its
+    billable units" when no unit of theirs is billed), and their dollars (each step's retries at its
+    own price per attempt)."""
     def compute() -> dict[tuple[str, str], dict]:
         stats = step_stats(ctx)
         if stats.empty:
             return {}
-        wc = workflow_costs(ctx)
-        ops = wc[wc[C.meter].isin([str(m) for m in pricing.OPERATION_METERS])]
-        units = ops.groupby([C.cloud, C.workflow_id])["quantity"].sum().to_dict()
+        smc = step_meter_costs(ctx)
+        operations = {str(m) for m in pricing.OPERATION_METERS}
+        units: dict[tuple[str, str], float] = {}
+        meters: dict[tuple[str, str, str], set[str]] = {}
+        for m in smc.itertuples(index=False):
+            key = (m.cloud, m.workflow_id)
+            meters.setdefault((*key, m.step), set()).add(m.meter)
+            if m.meter in operations and not pricing.free_per_unit(m.meter, ctx.workflow_kind(*key)):
+                units[key] = units.get(key, 0.0) + float(m.quantity or 0)
         sc = step_costs(ctx)
         usd = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}
         out: dict[tuple[str, str], dict] = {}
         for r in stats.itertuples(index=False):
             key = (r.cloud, r.workflow_id)
             retries = float(r.retries or 0)
-            per = pricing.retry_units_per_attempt(ctx.workflow_kind(*key), r.cloud)
+            kind = ctx.workflow_kind(*key)
+            billed = meters.get((*key, getattr(r, C.name)))
+            per = (max(pricing.retry_units_per_attempt(kind, r.cloud, m) for m in billed) if billed
+                   else pricing.retry_units_per_attempt(kind, r.cloud))
             entry = out.setdefault(key, {"retry_units": 0.0, "retry_usd": 0.0})
             entry["retry_units"] += retries * per
             attempts = float(r.attempts or 0)
@@ -684,7 +696,22 @@ def standard_plans(ctx: Context) -> dict[str, dict]:
     return ctx.cached("standard_plans", compute)
 
 
+_PLAN_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR})
+_CONNECTOR_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR})
+
+
+def _plan_key(wf_id: str, plan: dict) -> str:
+    """What the workflows that share one App Service plan, and so its fee, have in common: the plan's id,
+    else their Standard app's (a site's workflows run on its one plan)."""
+    site = wf_id.lower().split("/workflows/", 1)[0]
+    return str(plan.get("id") or (site if "/microsoft.web/sites/" in site else wf_id.lower()))
+
+
 def plan_what_ifs(ctx: Context) -> list[Finding]:
+    """Consumption vs Standard per workflow; Standard workflows whose App Service plan is known are judged
+    per plan: its fee is paid once for all the workflows on it and saved only when every one of them moves
+    (one finding per plan, on its busiest workflow; a finding per workflow summed the fee once per workflow,
+    three workflows on one $175 WS1 read $525 of potential savings)."""
     th = ctx.thresholds
     wc = workflow_costs(ctx)
     if wc.empty:
@@ -694,18 +721,32 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     plans = standard_plans(ctx)
     factor = ctx.monthly_factor
     day = ctx.until.date()
-    out = []
     az = wc[wc[C.cloud] == str(Cloud.AZURE)]
+    monthly: dict[str, dict[str, float]] = {}
     for wf_id, g in az.groupby(C.workflow_id):
-        kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
-        connectors = sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
-                         if m in (Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR))
-        builtin = sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
-                      if m in pricing.STANDARD_PLAN_FREE_METERS)
-        plan_meters = {Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR}
-        observed_plan = sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in plan_meters)
+        monthly[str(wf_id)] = {
+            "connectors": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _CONNECTOR_METERS),
+            "builtin": sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
+                           if m in pricing.STANDARD_PLAN_FREE_METERS),
+            "observed_plan": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _PLAN_METERS),
+            "operations": sum(v for m, v in q.items() if m in pricing.STANDARD_PLAN_FREE_METERS),
+        }
+    sharing: dict[str, list[str]] = {}
+    for wf_id, plan in plans.items():
+        sharing.setdefault(_plan_key(wf_id, plan), []).append(wf_id)
+    none = {"connectors": 0.0, "builtin": 0.0, "observed_plan": 0.0, "operations": 0.0}
+    out = []
+    judged: set[str] = set()
+    for wf_id in sorted(monthly):
+        kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
+        group = sorted(sharing[_plan_key(wf_id, known)]) if known is not None else [wf_id]
+        if group[0] in judged:
+            continue
+        judged.add(group[0])
+        sums = {k: sum(monthly.get(w, none)[k] for w in group) for k in none}
+        connectors, builtin, observed_plan = sums["connectors"], sums["builtin"], sums["observed_plan"]
         wf_plan = plan_monthly if known is None else pricing.standard_plan_monthly(
             known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day)
         plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
@@ -725,12 +766,20 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         assumed = kind == Kind.LOGICAPP_STANDARD and known is None and not observed_plan
         if saving < th.plan_what_if_min_monthly_saving_usd or saving < th.plan_what_if_margin * current:
             continue
+        # the plan's finding sits on its busiest workflow; it names them all
+        wf_id = max(group, key=lambda w: (monthly.get(w, none)["operations"], w == wf_id))
         wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
+        names = [ctx.workflow_name(str(Cloud.AZURE), w) for w in group]
+        subject = wf_name if len(group) == 1 else f"{wf_name} and the {len(group) - 1} other workflow(s) on its plan"
         if target == "Standard":
             rec = (f"Move {wf_name} to a Logic Apps Standard plan (WS1: {th.logicapp_standard_plan_vcpu:g} vCPU, "
                    f"{th.logicapp_standard_plan_memory_gb:g} GB, about {fmt_usd(plan_monthly)}/month): built-in "
                    "operations are then not billed per execution. Share the plan with other busy workflows "
                    "to split its cost; managed connector calls stay billed per call.")
+        elif len(group) > 1:
+            rec = (f"The {len(group)} workflows on this App Service plan ({', '.join(sorted(names))}) run too few "
+                   "operations to fill it: as Consumption logic apps they would pay per execution instead. The "
+                   "plan's fee is saved only when all of them move; moving some of them saves nothing.")
         else:
             rec = (f"{wf_name} runs too few operations to fill a Standard plan: as a Consumption logic app it "
                    "would pay per execution instead. Alternatively consolidate more workflows onto this plan."
@@ -740,14 +789,14 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
             kind=FindingKind.PLAN_WHAT_IF, severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{wf_name} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
+            title=(f"{subject} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
                    + (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
                       "total holds)" if assumed else "")),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
                       "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
                       "standard_plan": plan_used, "assumed_current_plan": assumed,
-                      "builtin_operations_monthly": sum(v for m, v in q.items()
-                                                        if m in pricing.STANDARD_PLAN_FREE_METERS),
+                      "plan_workflows": sorted(names),
+                      "builtin_operations_monthly": sums["operations"],
                       "connector_monthly_usd": connectors, "window_days": ctx.window_days},
             recommendation=rec, monthly_usd=saving,
             executions_affected=0,

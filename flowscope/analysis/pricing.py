@@ -106,16 +106,23 @@ OPERATION_METERS = frozenset({
 })
 
 
-def retry_units_per_attempt(kind: str | None, cloud: str | None = None) -> float:
-    """Billable units one retry attempt adds, per workflow kind.
+def free_per_unit(meter: Meter | str, kind: str | None) -> bool:
+    """Whether a unit of `meter` costs nothing for a workflow of `kind`: Logic Apps Standard built-in
+    operations, paid in plan hours [AZ-LA]. Such units are neither spend nor billable units."""
+    return kind == Kind.LOGICAPP_STANDARD and Meter(meter) in STANDARD_PLAN_FREE_METERS
+
+
+def retry_units_per_attempt(kind: str | None, cloud: str | None = None, meter: Meter | str | None = None) -> float:
+    """Billable units one retry attempt adds, per workflow kind (and the step's meter, when known).
 
     Step Functions Standard: one state transition ("each retry will be charged as an additional
     state transition" [AWS-SFN]). Express: none (billed per request and duration; a retry only
     adds duration). Logic Apps: one operation execution per try (how the Azure transform meters
     actions, quantity = attempts; re-check against [AZ-LA]). GCP Workflows: one step ("each retry
     attempt counts as a step execution" [GCP-WF]). Unknown kind: one unit, unless the cloud is unknown too.
+    A meter `free_per_unit` for the kind (a Standard built-in action's tries): none.
     """
-    if kind == Kind.SFN_EXPRESS:
+    if kind == Kind.SFN_EXPRESS or (meter is not None and free_per_unit(meter, kind)):
         return 0.0
     if kind in (Kind.SFN_STANDARD, Kind.LOGICAPP_CONSUMPTION, Kind.LOGICAPP_STANDARD, Kind.GCP_WORKFLOWS):
         return 1.0
@@ -146,7 +153,7 @@ def _lookup(meter: Meter | str, region: str | None, on: dt.date | None) -> Price
 def unit_price(meter: Meter | str, *, region: str | None = None, kind: str | None = None,
                on: dt.date | None = None) -> float:
     """Marginal price of one unit (first paid tier), as the per-step and per-workflow figures use."""
-    if kind == Kind.LOGICAPP_STANDARD and Meter(meter) in STANDARD_PLAN_FREE_METERS:
+    if free_per_unit(meter, kind):
         return 0.0
     return _lookup(meter, region, on).unit_usd
 
@@ -154,9 +161,7 @@ def unit_price(meter: Meter | str, *, region: str | None = None, kind: str | Non
 def price(meter: Meter | str, quantity: float, *, region: str | None = None, kind: str | None = None,
           on: dt.date | None = None, free_tier: bool = True) -> float:
     """Dollars for `quantity` units of `meter` used in one month: free tier, then tiers."""
-    if quantity <= 0:
-        return 0.0
-    if kind == Kind.LOGICAPP_STANDARD and Meter(meter) in STANDARD_PLAN_FREE_METERS:
+    if quantity <= 0 or free_per_unit(meter, kind):
         return 0.0
     p = _lookup(meter, region, on)
     billable = max(0.0, quantity - (p.free_per_month if free_tier else 0.0))
@@ -247,18 +252,18 @@ PRICED_USAGE_SQL = """
     FROM ({{rows}}) u
     LEFT JOIN {{prices}} d ON d.p_meter = u.{meter} AND d.p_region = ''
     LEFT JOIN {{prices}} r ON r.p_meter = u.{meter} AND r.p_region = u.{region}
-    LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({kind}) AS kind FROM workflows GROUP BY ALL) k
-           ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
+    LEFT JOIN {{kinds}} k ON k.{cloud} = u.{cloud} AND k.{workflow_id} = u.{workflow_id}
 """.format(standard=str(Kind.LOGICAPP_STANDARD), meter=C.meter, region=C.region, cloud=C.cloud,
-           workflow_id=C.workflow_id, kind=C.kind)
-"""`priced_usage` as SQL (for DuckDB over the store's `workflows` table and a registered `price_rows`
-table): rows of `{rows}` with `unit_usd`, the marginal unit price; the same rule, regional price
-first, then the default, nothing per unit for Logic Apps Standard built-in operations."""
+           workflow_id=C.workflow_id)
+"""`priced_usage` as SQL (for DuckDB over a registered `price_rows` table and a table of each workflow's
+kind, `{kinds}`: cloud, workflow_id, kind, by the analyses' rule, its definitions' kind, else its runs'):
+rows of `{rows}` with `unit_usd`, the marginal unit price; the same rule, regional price first, then the
+default, nothing per unit for Logic Apps Standard built-in operations."""
 
 
-def priced_usage_sql(rows: str, prices: str = "fs_prices") -> str:
+def priced_usage_sql(rows: str, prices: str = "fs_prices", kinds: str = "fs_kinds") -> str:
     """`PRICED_USAGE_SQL` over the usage rows (or per-price-key sums) of the SQL `rows`."""
-    return PRICED_USAGE_SQL.format(rows=rows, prices=prices)
+    return PRICED_USAGE_SQL.format(rows=rows, prices=prices, kinds=kinds)
 
 
 def priced_usage(usage: ir.Table, kinds: ir.Table, on: dt.date | None = None) -> ir.Table:

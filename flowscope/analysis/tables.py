@@ -82,10 +82,12 @@ class Filters:
 
     def params(self) -> dict[str, Any]:
         """The named SQL parameters; `price_date` is the day prices are read on: the window's end, the
-        analyses' rule (analysis/cost.py prices usage `on=ctx.until.date()`)."""
+        analyses' rule (analysis/cost.py prices usage `on=ctx.until.date()`), by `pricing.price_day` (a
+        day before the price list's first is priced as of that day: a 2019 window read $0 of spend here
+        while the analyses priced it)."""
         return {"since": self.since, "until": self.until,
                 "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date(),
-                "price_date": self.until.date()}
+                "price_date": pricing.price_day(self.until.date())}
 
     def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True,
               timed: bool = True) -> str:
@@ -163,10 +165,24 @@ PRICES_ON_DAY = "(SELECT * FROM fs_prices WHERE p_from <= $price_date AND $price
 """The price list in effect on `$price_date` (Filters.params: the window's end, as the analyses price)."""
 
 
+KINDS_SQL = q("""
+    SELECT s.{cloud}, s.{workflow_id}, coalesce(d.{kind}, s.{kind}) AS {kind}
+    FROM {{seen}} s LEFT JOIN (SELECT {cloud}, {workflow_id}, arg_max({kind}, {seen_at}) AS {kind}
+                             FROM workflows GROUP BY ALL) d
+         ON d.{cloud} = s.{cloud} AND d.{workflow_id} = s.{workflow_id}
+""")
+"""Each workflow's kind as the analyses take it (`suite.known_workflows`): its latest definition's, else its
+runs'. The dashboard priced a Logic Apps Standard workflow known only from its runs (imported without its
+workflows row) at Consumption rates, $0.025 for 1,000 built-in actions the analyses priced at $0."""
+
+
 def prepare(con: Any) -> Any:
-    """Per-cursor set-up: UTC session time zone and the dated price table."""
+    """Per-cursor set-up: UTC session time zone, the dated price table and each workflow's kind (the view
+    `fs_kinds`, `KINDS_SQL` over the connection's `workflows_seen`), which the priced SQL reads."""
     con.execute("SET TimeZone = 'UTC'")
     con.register("fs_prices", dated_price_frame())
+    # a view: computed by the queries that price, from the small tables it reads, not on every cursor
+    con.execute(f"CREATE OR REPLACE TEMP VIEW fs_kinds AS {KINDS_SQL.format(seen=workflows_seen(con))}")
     return con
 
 
@@ -582,7 +598,8 @@ def execution_detail(con: Any, cloud: str, execution_id: str) -> dict[str, pd.Da
     window = Filters(since - dt.timedelta(days=1), since + dt.timedelta(days=400), (cloud,))
     # One run, no window: priced on the day it started (a window holding it prices it at that window's end).
     usage = run(con, f"SELECT * FROM ({priced_usage_sql(window, q('AND {execution_id} = $eid'))}) "
-                     f"ORDER BY {C.step_key}", {**window.params(), **params, "price_date": since.date()})
+                     f"ORDER BY {C.step_key}",
+                {**window.params(), **params, "price_date": pricing.price_day(since.date())})
     return {"execution": ex, "steps": steps, "attempts": attempts, "usage": usage}
 
 

@@ -20,7 +20,9 @@ when a plan what-if whose Standard plan fee is assumed (not read, not billed) ca
 recommendation and evidence, `assumed_current_plan`; and when a costly step's executions came to be
 counted exactly, as the costly-steps table counts them, not by HyperLogLog: the demo's NormalizeRecord
 reads 525 executions, not 517, and Upsert_contact 38, not 39; and when a costly step's finding came to
-list the runs that visit it most as its sample ids, where it listed none).
+list the runs that visit it most as its sample ids, where it listed none; and when a plan what-if came to
+be judged per App Service plan, naming the workflows on the plan in `plan_workflows`: the demo's
+ledger-standard, alone on its assumed plan, reads ["ledger-standard"], nothing else changed).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -109,3 +109,62 @@ def test_express_billing_rule_is_the_same_in_python_and_in_the_engine():
     assert engine == pytest.approx([express_billed_gb_seconds(d, m) for d, m in cases])
     assert express_billed_gb_seconds(0) == pytest.approx(0.1 * 0.0625)     # AWS bills 100 ms at least
     assert express_billed_gb_seconds(100, 65) == pytest.approx(0.1 * 0.125)
+
+
+@pytest.mark.parametrize("day, usd", [
+    (dt.date(2019, 6, 1), 0.025),       # before the price list's first day: priced as of that day
+    (dt.date(2020, 1, 1), 0.025),
+    (dt.date(2026, 6, 1), 0.025),
+])
+def test_the_dashboard_prices_a_window_as_the_analyses_do_whatever_its_date(day, usd):
+    """1,000 Standard transitions in us-east-1: $0.025 on the dashboard's SQL and in the engine alike."""
+    from flowscope.analysis import tables as q
+    from flowscope.model import UTC, C, StepType
+    from tests.analysis.helpers import World, tables_from_rows
+
+    start = dt.datetime(day.year, day.month, day.day, tzinfo=UTC)
+    w = World()
+    ex = w.execution(w.workflow("orders"), start + dt.timedelta(hours=1))
+    w.step(ex, "Charge", ex[C.started_at], type=StepType.TASK, meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=1000)
+    t = tables_from_rows(w.rows)
+    f = q.Filters(start, start + dt.timedelta(days=1))
+    dashboard = q.overview_by_cloud(q.prepare(t["usage"].get_backend().con), f).iloc[-1]["cost_usd"]
+    engine = pricing.priced_usage(t["usage"], t["workflows"], on=f.until.date()).usd.sum().execute()
+    assert (dashboard, engine) == (pytest.approx(usd), pytest.approx(usd))
+
+
+@pytest.mark.parametrize("kind, defined, usd", [
+    (Kind.LOGICAPP_STANDARD, False, 0.0),        # known from its runs only: still paid in plan hours
+    (Kind.LOGICAPP_STANDARD, True, 0.0),
+    (Kind.LOGICAPP_CONSUMPTION, False, 0.025),   # 1,000 built-in actions x $0.000025
+])
+def test_the_dashboard_takes_a_workflows_kind_as_the_analyses_do(kind, defined, usd):
+    from flowscope.analysis import tables as q
+    from flowscope.analysis.cost import workflow_costs
+    from flowscope.analysis.suite import build_context
+    from flowscope.model import UTC, C, StepType
+    from tests.analysis.helpers import World, tables_from_rows
+
+    start = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    w = World()
+    wf = "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/app1/workflows/ledger"
+    if defined:
+        w.workflow("ledger", cloud="azure", kind=kind, wf_id=wf)
+    ex = w.execution(wf, start + dt.timedelta(hours=1), cloud="azure", kind=kind, name="ledger")
+    w.step(ex, "Compose", ex[C.started_at], type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=1000)
+    t = tables_from_rows(w.rows)
+    f = q.Filters(start, start + dt.timedelta(days=1))
+    dashboard = q.overview_by_cloud(q.prepare(t["usage"].get_backend().con), f).iloc[-1]["cost_usd"]
+    engine = workflow_costs(build_context(t, since=f.since, until=f.until, now=f.until))["usd"].sum()
+    assert (dashboard, engine) == (pytest.approx(usd), pytest.approx(usd))
+
+
+def test_an_empty_store_prices_nothing_on_the_dashboard():
+    from flowscope.analysis import tables as q
+    from flowscope.model import UTC
+    from tests.analysis.helpers import World, tables_from_rows
+
+    t = tables_from_rows(World().rows)
+    start = dt.datetime(2026, 6, 1, tzinfo=UTC)
+    total = q.overview_by_cloud(q.prepare(t["usage"].get_backend().con), q.Filters(start, start + dt.timedelta(days=1)))
+    assert total.empty or float(total.iloc[-1]["cost_usd"] or 0) == 0.0

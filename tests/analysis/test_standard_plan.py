@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flowscope.analysis import analyze, pricing
+from flowscope.analysis import analyze, measures, pricing
 from flowscope.model import Kind, Meter, StepType
 from tests.analysis.helpers import T0, World, at
 
@@ -49,3 +49,63 @@ def test_without_a_usable_plan_the_thresholds_plan_is_assumed_and_said(attribute
     assumed = pricing.standard_plan_monthly(1.0, 3.5, on=UNTIL.date())
     assert evidence["current_monthly_usd"] == pytest.approx(assumed)
     assert evidence["standard_plan"]["source"] == "assumed" and evidence["standard_plan"]["vcpu"] == 1.0
+
+
+WS1_MONTHLY = (0.192 + 3.5 * 0.0137) * 730          # $175.16335: one WS1 instance for 730 hours [AZ-LA]
+OPS_MONTHLY = 10 * 15 * 0.000025                      # 10 built-in operations in 2 days: 150 a month, $0.00375
+
+
+def _plan(name: str | None) -> dict:
+    plan = {"sku": "WS1", "tier": "WorkflowStandard", "instances": 1, "vcpu": 1.0, "memory_gb": 3.5}
+    return plan if name is None else {**plan, "id": f"/subscriptions/s/resourcegroups/rg/providers/microsoft.web/"
+                                                    f"serverfarms/{name}"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("apps_and_plans, findings, savings", [
+    # three workflows of one app on one WS1: the fee once, minus their three workflows' operations
+    ([("app1", "asp1")] * 3, 1, WS1_MONTHLY - 3 * OPS_MONTHLY),
+    # two apps on one plan: still one fee
+    ([("app1", "asp1"), ("app2", "asp1")], 1, WS1_MONTHLY - 2 * OPS_MONTHLY),
+    # two apps on two plans: two fees
+    ([("app1", "asp1"), ("app2", "asp2")], 2, 2 * (WS1_MONTHLY - OPS_MONTHLY)),
+    # a plan read without its id: the workflows of one app share its plan
+    ([("app1", None)] * 2, 1, WS1_MONTHLY - 2 * OPS_MONTHLY),
+])
+def test_a_plan_shared_by_workflows_is_one_saving(apps_and_plans, findings, savings):
+    w = World()
+    for i, (app, plan) in enumerate(apps_and_plans):
+        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
+                        wf_id=f"/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/{app}/workflows/wf{i}",
+                        attributes=json.dumps({"app_service_plan": _plan(plan)}))
+        ex = w.execution(wf, at(minutes=1), cloud="azure")
+        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
+    found = df[df["kind"] == "plan_what_if"]
+    assert len(found) == findings
+    assert found["monthly_usd"].sum() == pytest.approx(savings)
+    assert measures.potential_savings(df.to_dict("records")) == pytest.approx(savings)
+    if len(apps_and_plans) > findings == 1:
+        assert found.iloc[0].evidence["plan_workflows"] == [f"wf{i}" for i in range(len(apps_and_plans))]
+        assert "moving some of them saves nothing" in found.iloc[0].recommendation
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("meter, retry_units, billable_units", [
+    # a retried built-in HTTP action on Standard: its tries are paid in plan hours, no unit is billed
+    (Meter.AZURE_LOGIC_BUILTIN_ACTION, 0.0, 0.0),
+    # a retried managed connector call is billed per call on Standard too: 3 tries, 2 of them retries
+    (Meter.AZURE_LOGIC_STANDARD_CONNECTOR, 2.0, 3.0),
+])
+def test_retries_share_of_a_standard_workflow_counts_only_units_billed_per_unit(meter, retry_units, billable_units):
+    w = World()
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    w.step(ex, "Call", at(minutes=2), type=StepType.TASK, meter=meter, quantity=3, attempts=3)
+    df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
+    found = df[df["kind"] == "plan_what_if"].iloc[0]
+    assert found.evidence["retry_units"] == pytest.approx(retry_units)
+    share = retry_units / billable_units if billable_units else 0.0
+    assert found.evidence["retry_share"] == pytest.approx(share)
+    assert ("retries are" in found.title) == (share >= 0.1)

@@ -129,13 +129,16 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
           y_title: str | None = None, kind: str = "line", money: bool = False,
           percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
-          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None) -> go.Figure:
+          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None,
+          empty: str = "No data in this window") -> go.Figure:
     """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
+    `empty` is what a frame without rows says: a chart of failed runs only says "no failed run", not
+    that the window holds no data.
     With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
     (`until`) are marked partial. `duration`:
     `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
-        return empty_figure(title=title)
+        return empty_figure(empty, title=title)
     suffix = None
     if duration:
         unit, size = readable.duration_unit(frame[y])

@@ -194,3 +194,27 @@ def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
     assert query["wf"] == ["/subs/wf/crm-export"] and query["step"] == ["Post_summary"]
     assert query["cloud"] == ["azure"] and "focus" not in query
     assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")
+
+
+@pytest.fixture(scope="module")
+def no_failures_store(tmp_path_factory) -> str:
+    """Runs in the window, none of them failed."""
+    path = tmp_path_factory.mktemp("ui-no-failures")
+    batch = build(120, days=4, seed=3)
+    for row in batch.executions:
+        if row[C.status] == "FAILED":
+            row[C.status], row[C.error], row[C.cause] = "SUCCEEDED", None, None
+    Store(path).write(batch)
+    return str(path)
+
+
+def test_no_failed_run_is_said_as_such_not_as_no_data(no_failures_store, monkeypatch):
+    """The window holds runs, none failed: the failed-runs chart said "No data in this window"."""
+    import json
+
+    at = open_page(app(no_failures_store, monkeypatch), "failures")
+    no_exception(at)
+    assert metrics(at)["Failed executions"] == "0"
+    [chart] = [c for c in at.get("plotly_chart") if c.key == "fail-time"]
+    said = [a["text"] for a in json.loads(chart.proto.spec)["layout"]["annotations"]]
+    assert said == ["No failed executions in this window"]

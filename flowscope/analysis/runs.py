@@ -73,10 +73,15 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     return " AND ".join(cond), params
 
 
+ELAPSED_MS = ("coalesce(e.{duration_ms}, CASE WHEN e.{status} = '" + Status.RUNNING.value + "' THEN "
+              "date_diff('millisecond', e.{started_at}, least(coalesce(e.{collected_at}, now()), now())) END)")
+"""A run's duration, or for a run still running its time so far, to when it was last seen running (the SQL
+form of `since(started_at, seen_running(run))`): a stuck run is the longest, not a run without a length."""
+
 SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} ASC",
-         "longest first": "e.{duration_ms} DESC NULLS LAST", "shortest first": "e.{duration_ms} ASC NULLS LAST"}
+         "longest first": ELAPSED_MS + " DESC NULLS LAST", "shortest first": ELAPSED_MS + " ASC NULLS LAST"}
 """The orders of the executions search, over every match (a click on a header sorts only the page shown).
-A run still running has no duration: it comes last in both duration orders."""
+A run still running is ordered by its time so far (`ELAPSED_MS`); only a run with no start comes last."""
 
 
 def short_id(execution_id: Any) -> str:

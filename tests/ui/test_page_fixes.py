@@ -218,3 +218,22 @@ def test_no_failed_run_is_said_as_such_not_as_no_data(no_failures_store, monkeyp
     [chart] = [c for c in at.get("plotly_chart") if c.key == "fail-time"]
     said = [a["text"] for a in json.loads(chart.proto.spec)["layout"]["annotations"]]
     assert said == ["No failed executions in this window"]
+
+
+def test_longest_first_puts_a_stuck_running_run_first(stuck_store):
+    """A run still running has no duration, so 'longest first' put it last, though a stuck run is the
+    longest of all: it is ordered by its time so far, to when it was last seen running
+    (`runs.seen_running`), in both duration orders."""
+    import datetime as dt
+
+    from flowscope.analysis import runs
+    from flowscope.analysis import tables as q
+
+    path, execution_id, _ = stuck_store
+    con = q.prepare(Store.open(path).connect().cursor())
+    now = dt.datetime.now(dt.timezone.utc)
+    f = q.Filters(now - dt.timedelta(days=30), now + dt.timedelta(hours=1))
+    longest, total = runs.search_executions(con, f, sort="longest first")
+    assert longest.iloc[0][C.execution_id] == execution_id
+    shortest, _ = runs.search_executions(con, f, sort="shortest first", page=runs.page_count(total) - 1)
+    assert shortest.iloc[-1][C.execution_id] == execution_id

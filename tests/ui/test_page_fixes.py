@@ -237,3 +237,20 @@ def test_longest_first_puts_a_stuck_running_run_first(stuck_store):
     assert longest.iloc[0][C.execution_id] == execution_id
     shortest, _ = runs.search_executions(con, f, sort="shortest first", page=runs.page_count(total) - 1)
     assert shortest.iloc[-1][C.execution_id] == execution_id
+
+
+def test_the_run_picked_is_in_the_address(three_cloud_store, monkeypatch):
+    """Picking a run left the address as it was (no ?exec=, or the run a link opened), so a link copied
+    to a ticket opened another run; the address now names the run on screen."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    no_exception(at)
+    row = at.dataframe[0].value.iloc[3]
+    execution_id = row[C.execution_id]
+    at.session_state["ex-pick"] = (row[C.cloud], execution_id)
+    at.run()
+    no_exception(at)
+    assert at.query_params["exec"] == execution_id
+    from urllib.parse import urlencode
+
+    compare = urlencode({"a": execution_id})
+    assert any(compare in str(m.value) for m in at.markdown), "the run shown is the one picked"

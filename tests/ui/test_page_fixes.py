@@ -198,10 +198,10 @@ def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
 
 @pytest.fixture(scope="module")
 def no_failures_store(tmp_path_factory) -> str:
-    """Runs in the window, none of them failed."""
+    """Runs in the window, none of them failed, nor any step of them."""
     path = tmp_path_factory.mktemp("ui-no-failures")
     batch = build(120, days=4, seed=3)
-    for row in batch.executions:
+    for row in batch.executions + batch.steps + batch.attempts:
         if row[C.status] == "FAILED":
             row[C.status], row[C.error], row[C.cause] = "SUCCEEDED", None, None
     Store(path).write(batch)
@@ -254,3 +254,16 @@ def test_the_run_picked_is_in_the_address(three_cloud_store, monkeypatch):
 
     compare = urlencode({"a": execution_id})
     assert any(compare in str(m.value) for m in at.markdown), "the run shown is the one picked"
+
+
+def test_failure_findings_that_found_nothing_say_so(no_failures_store, monkeypatch):
+    """When the analyses found no failing step (no lockstep retries), the Failures (Retries) page's findings
+    part drew nothing, as while they had not run: it now says they found none (as the Cost page does)."""
+    at = open_page(app(no_failures_store, monkeypatch), "failures")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "The failure analyses found no failing step" in said, said
+    at = open_page(app(no_failures_store, monkeypatch), "retries")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "The analyses found no synchronized retries" in said, said

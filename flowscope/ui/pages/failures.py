@@ -41,6 +41,9 @@ ui.table(steps.drop(columns=["label"], errors="ignore"), "failing-steps", hide=[
 
 
 def failure_findings(found: pd.DataFrame | None) -> None:
+    if found is not None and found.empty:    # ran and found none: said, never a blank (as while they run)
+        st.caption("The failure analyses found no failing step or Map failure budget above their thresholds "
+                   "in this window.")
     if found is not None and not found.empty:
         st.subheader("Findings", divider="gray")
         ui.table(found[["severity", "cloud", "workflow", "step", "title", "recommendation", "executions_affected"]],

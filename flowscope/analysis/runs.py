@@ -365,7 +365,10 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = No
 
 # ---------------------------------------------------------------- the run in its cloud's console
 
-_AWS_ARN = re.compile(r"^arn:aws[\w-]*:states:(?P<region>[a-z0-9-]+):")
+_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):")
+_AWS_CONSOLES = {"aws-us-gov": "console.amazonaws-us-gov.com", "aws-cn": "console.amazonaws.cn"}
+"""The console of each AWS partition other than the commercial one (a GovCloud or China account cannot sign
+in to console.aws.amazon.com)."""
 _GCP_EXECUTION = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workflows/"
                             r"(?P<workflow>[^/:]+)(?:/executions/(?P<execution>[^/]+))?")
 
@@ -382,8 +385,8 @@ def console_url(execution: dict[str, Any]) -> str | None:
         if not match or not region:
             return None
         r = quote(region, safe="")
-        return (f"https://{r}.console.aws.amazon.com/states/home?region={r}"
-                f"#/v2/executions/details/{quote(eid, safe=':')}")
+        host = _AWS_CONSOLES.get(match.group("partition"), f"{r}.console.aws.amazon.com")
+        return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
         if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():
             return None

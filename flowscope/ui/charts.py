@@ -201,7 +201,9 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
-    fig.update_xaxes(tickprefix="$" if money else None)
+    # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
+    fig.update_xaxes(tickprefix="$" if money else None,
+                     rangemode="nonnegative" if (pd.to_numeric(part[x], errors="coerce") >= 0).all() else "normal")
     if not money and pd.api.types.is_integer_dtype(part[x]):
         integer_axis(fig, part[x].max(), axis="x")
     return fig

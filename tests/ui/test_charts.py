@@ -433,6 +433,16 @@ def test_graph_numbers_read_as_the_tables_read_them():
     assert bar["retries"].dtick == 1
 
 
+def test_bars_of_zero_dollars_have_no_negative_axis():
+    """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
+    "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""
+    zero = pd.DataFrame({"label": ["a / Read", "a / Write"], "monthly_usd": [0.0, 0.0]})
+    fig = charts.hbar(zero, x="monthly_usd", y="label", money=True)
+    assert fig.layout.xaxis.rangemode == "nonnegative"
+    saving = pd.DataFrame({"label": ["a", "b"], "monthly_usd": [-2.0, 3.0]})
+    assert charts.hbar(saving, x="monthly_usd", y="label", money=True).layout.xaxis.rangemode != "nonnegative"
+
+
 def test_bad_definitions_raise_a_clear_error():
     with pytest.raises(graph.DefinitionError):
         graph.parse(None)

@@ -172,8 +172,7 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
                                                       ("retries", "Retries"), ("cost", "Cost"))}
-    frame = trend.copy()
-    frame["failure_rate"] = frame["failed"] / frame["executions"].where(frame["executions"] > 0)
+    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
     return {
         "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
                             integer=True, until=until, bucket_s=bucket_s, since=since),

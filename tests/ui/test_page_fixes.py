@@ -267,3 +267,26 @@ def test_failure_findings_that_found_nothing_say_so(no_failures_store, monkeypat
     no_exception(at)
     said = " ".join(c.value for c in at.caption)
     assert "The analyses found no synchronized retries" in said, said
+
+
+def test_the_failure_rate_trend_is_the_headlines_rule(tmp_path):
+    """Overview's "Run failure rate" is failed / finished runs (`measures.run_failure_rate`); its trend chart
+    divided by every run, running ones too, so it read lower than the headline wherever runs were still
+    running (every run here failed or is running: the headline reads 100%, the trend read 5-20%)."""
+    import datetime as dt
+
+    from flowscope.analysis import tables as q
+    from flowscope.ui import charts
+
+    batch = build(120, days=4, seed=3, clouds=(Cloud.AWS,), failed_scope=False)
+    for row in batch.executions:
+        if row[C.status] != "FAILED":
+            row.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None})
+    Store(tmp_path).write(batch)
+    con = q.prepare(Store.open(str(tmp_path)).connect().cursor())
+    now = dt.datetime.now(dt.timezone.utc)
+    f = q.Filters(now - dt.timedelta(days=7), now + dt.timedelta(hours=1))
+    overview, _, trend = q.overview_and_trend(con, f, with_previous=False)
+    assert overview.iloc[-1]["failure_rate"] == 1.0
+    drawn = [y for t in charts.kpi_trends(trend)["failure_rate"].data for y in t.y if not pd.isna(y)]
+    assert drawn and all(y == 1.0 for y in drawn), drawn

@@ -290,3 +290,13 @@ def test_the_failure_rate_trend_is_the_headlines_rule(tmp_path):
     assert overview.iloc[-1]["failure_rate"] == 1.0
     drawn = [y for t in charts.kpi_trends(trend)["failure_rate"].data for y in t.y if not pd.isna(y)]
     assert drawn and all(y == 1.0 for y in drawn), drawn
+
+
+def test_per_cloud_numbers_add_no_unlike_quantities(three_cloud_store, monkeypatch):
+    """Overview's "Per-cloud numbers" listed a "quantity" per cloud: state transitions, GB-seconds and
+    requests added together (AWS: 69,680.03 on the demo), a number that means nothing."""
+    at = open_page(app(three_cloud_store, monkeypatch), "overview")
+    no_exception(at)
+    [per_cloud] = [d.value for d in at.dataframe if {"cloud", "executions"} <= set(d.value.columns)]
+    assert "quantity" not in per_cloud.columns
+    assert {"cost_usd", "failure_rate", "monthly_usd"} <= set(per_cloud.columns)

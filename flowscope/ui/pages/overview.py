@@ -90,4 +90,5 @@ def top_findings(found: pd.DataFrame | None) -> None:
 ui.with_findings(f, top_findings)
 
 with st.expander("Per-cloud numbers"):
-    ui.table(now, "overview-by-cloud")
+    # Not `quantity`: a sum of unlike billed units (state transitions + GB-seconds + requests) means nothing.
+    ui.table(now.drop(columns=["quantity"], errors="ignore"), "overview-by-cloud")

@@ -300,3 +300,17 @@ def test_per_cloud_numbers_add_no_unlike_quantities(three_cloud_store, monkeypat
     [per_cloud] = [d.value for d in at.dataframe if {"cloud", "executions"} <= set(d.value.columns)]
     assert "quantity" not in per_cloud.columns
     assert {"cost_usd", "failure_rate", "monthly_usd"} <= set(per_cloud.columns)
+
+
+def test_overview_says_when_its_findings_table_is_not_every_finding(three_cloud_store, monkeypatch):
+    """Overview lists the 20 most severe findings beside a "Findings" count of every one; on a 30-day demo
+    window (22) two were missing from the table and its CSV without a word."""
+    from flowscope.ui import components
+
+    monkeypatch.setattr(components, "TOP_FINDINGS", 2)
+    at = open_page(app(three_cloud_store, monkeypatch), "overview")
+    no_exception(at)
+    total = int(metrics(at)["Findings"].replace(",", ""))
+    assert total > 2
+    said = " ".join(c.value for c in at.caption)
+    assert f"The 2 most severe of {total:,} findings" in said, said

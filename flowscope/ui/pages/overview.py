@@ -57,7 +57,10 @@ def top_findings(found: pd.DataFrame | None) -> None:
     if found.empty:
         st.success("No findings in this window.")
         return
-    shown = found.head(20).copy()
+    shown = found.head(ui.TOP_FINDINGS).copy()
+    if len(found) > len(shown):     # the table (and its CSV) is not every finding: said, not left to guess
+        st.caption(f"The {len(shown):,} most severe of {len(found):,} findings; each page lists its own kinds "
+                   "in full, and `flowscope analyze` every one.")
     shown["evidence_link"] = [
         ui.evidence_link(f, k, wid, step, ids)
         for k, wid, step, ids in zip(shown["kind"], shown["workflow_id"], shown["step"],

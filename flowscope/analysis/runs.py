@@ -73,10 +73,15 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
     return " AND ".join(cond), params
 
 
+ELAPSED_MS = ("coalesce(e.{duration_ms}, CASE WHEN e.{status} = '" + Status.RUNNING.value + "' THEN "
+              "date_diff('millisecond', e.{started_at}, least(coalesce(e.{collected_at}, now()), now())) END)")
+"""A run's duration, or for a run still running its time so far, to when it was last seen running (the SQL
+form of `since(started_at, seen_running(run))`): a stuck run is the longest, not a run without a length."""
+
 SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} ASC",
-         "longest first": "e.{duration_ms} DESC NULLS LAST", "shortest first": "e.{duration_ms} ASC NULLS LAST"}
+         "longest first": ELAPSED_MS + " DESC NULLS LAST", "shortest first": ELAPSED_MS + " ASC NULLS LAST"}
 """The orders of the executions search, over every match (a click on a header sorts only the page shown).
-A run still running has no duration: it comes last in both duration orders."""
+A run still running is ordered by its time so far (`ELAPSED_MS`); only a run with no start comes last."""
 
 
 def short_id(execution_id: Any) -> str:
@@ -360,7 +365,10 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = No
 
 # ---------------------------------------------------------------- the run in its cloud's console
 
-_AWS_ARN = re.compile(r"^arn:aws[\w-]*:states:(?P<region>[a-z0-9-]+):")
+_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):")
+_AWS_CONSOLES = {"aws-us-gov": "console.amazonaws-us-gov.com", "aws-cn": "console.amazonaws.cn"}
+"""The console of each AWS partition other than the commercial one (a GovCloud or China account cannot sign
+in to console.aws.amazon.com)."""
 _GCP_EXECUTION = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workflows/"
                             r"(?P<workflow>[^/:]+)(?:/executions/(?P<execution>[^/]+))?")
 
@@ -377,8 +385,8 @@ def console_url(execution: dict[str, Any]) -> str | None:
         if not match or not region:
             return None
         r = quote(region, safe="")
-        return (f"https://{r}.console.aws.amazon.com/states/home?region={r}"
-                f"#/v2/executions/details/{quote(eid, safe=':')}")
+        host = _AWS_CONSOLES.get(match.group("partition"), f"{r}.console.aws.amazon.com")
+        return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
         if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():
             return None

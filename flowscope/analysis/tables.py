@@ -339,7 +339,8 @@ def overview_by_cloud(con: Any, f: Filters) -> pd.DataFrame:
 
 def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend: bool = True) -> Overview:
     """`overview_by_cloud` of `f`, of `f.previous()` when `with_previous` (else None), and the trend of `f`
-    (per bucket of `bucket_seconds` and cloud: executions, failed, retries, cost):
+    (per bucket of `bucket_seconds` and cloud: executions, failed, finished, retries, cost, and the run
+    failure rate by the headline's rule, `measures.run_failure_rate`, null where no run finished):
     the executions and the steps of both windows read in one pass each, grouped by trend bucket, cloud
     and window; the overview's counts are sums of the trend's buckets, so Overview's table and its
     charts add up by construction. Cost is priced per window, each at its own price date. Overview's
@@ -366,11 +367,15 @@ def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend:
              f.params())
     ex_now, rt_now = ex[ex["current"]].drop(columns="current"), rt[rt["current"]].drop(columns="current")
     keys = ["bucket", C.cloud]
-    tr = ex_now.drop(columns=["running", "finished"]).merge(rt_now, on=keys, how="outer")
+    tr = ex_now.drop(columns=["running"]).merge(rt_now, on=keys, how="outer")
     tr = tr.merge(co, on=keys, how="outer")
-    for col in ("executions", "failed", "retries"):
+    for col in ("executions", "failed", "finished", "retries"):
         tr[col] = tr[col].fillna(0).astype("int64")
     tr["cost_usd"] = tr["cost_usd"].fillna(0.0).astype(float)
+    # The headline's rule per bucket (failed / finished); a bucket with no finished run has no rate (a gap).
+    tr["failure_rate"] = [measures.run_failure_rate(r.failed, r.finished) if r.finished else None
+                          for r in tr.itertuples(index=False)]
+    tr["failure_rate"] = tr["failure_rate"].astype(float)
     tr = tr.sort_values(keys).reset_index(drop=True)
     now = _overview_frame(_by_cloud(ex_now), _by_cloud(rt_now), _by_cloud(co), f)
     before = None

@@ -129,13 +129,16 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
           y_title: str | None = None, kind: str = "line", money: bool = False,
           percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
-          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None) -> go.Figure:
+          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None,
+          empty: str = "No data in this window") -> go.Figure:
     """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
+    `empty` is what a frame without rows says: a chart of failed runs only says "no failed run", not
+    that the window holds no data.
     With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
     (`until`) are marked partial. `duration`:
     `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
-        return empty_figure(title=title)
+        return empty_figure(empty, title=title)
     suffix = None
     if duration:
         unit, size = readable.duration_unit(frame[y])
@@ -169,8 +172,7 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
                                                       ("retries", "Retries"), ("cost", "Cost"))}
-    frame = trend.copy()
-    frame["failure_rate"] = frame["failed"] / frame["executions"].where(frame["executions"] > 0)
+    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
     return {
         "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
                             integer=True, until=until, bucket_s=bucket_s, since=since),
@@ -198,7 +200,9 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
-    fig.update_xaxes(tickprefix="$" if money else None)
+    # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
+    fig.update_xaxes(tickprefix="$" if money else None,
+                     rangemode="nonnegative" if (pd.to_numeric(part[x], errors="coerce") >= 0).all() else "normal")
     if not money and pd.api.types.is_integer_dtype(part[x]):
         integer_axis(fig, part[x].max(), axis="x")
     return fig

@@ -94,6 +94,10 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
     return ctx
 
 
+TOP_FINDINGS = 20
+"""How many findings, most severe first, Overview's table lists (it says so when there are more)."""
+
+
 PIN_WIDTH = {"title": "large"}
 """Width of a pinned name column (others "medium"): wide enough to read, narrow enough that the money
 columns after it stay in view on a 1366-pixel screen with the sidebar open."""

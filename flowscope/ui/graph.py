@@ -21,8 +21,9 @@ from flowscope.collectors.aws.definition import workflow_graph as parse_asl
 from flowscope.collectors.azure.definition import workflow_graph as parse_logicapp
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.format import fmt_ms
+from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_usd
 from flowscope.textsafety import plotly_text as safe
+from flowscope.ui.readable import duration_unit
 
 
 def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
@@ -161,11 +162,32 @@ def _depths(nodes: list[str], succ: dict[str, list[str]], pred: dict[str, list[s
 
 
 METRICS = {
-    "failure_rate": ("Failure rate", "Reds", lambda v: f"{v:.0%}"),
-    "retries": ("Retries", "Oranges", lambda v: f"{v:,.0f}"),
+    "failure_rate": ("Failure rate", "Reds", fmt_pct),
+    "retries": ("Retries", "Oranges", fmt_count),
     "p95_ms": ("p95 latency", "Blues", fmt_ms),
-    "cost_usd": ("Cost", "Greens", lambda v: f"${v:,.4f}" if v < 1 else f"${v:,.2f}"),
+    "cost_usd": ("Cost", "Greens", fmt_usd),
 }
+"""(colour bar title, colour scale, node label): labels read as format's rules read them everywhere else, so a
+rare failure is "0.4%", not "0%", and a state transition's cost "$0.000025", not "$0.0000"."""
+
+
+def _colours(metric: str, label: str, values: list[float], measured: list[float]) -> tuple[list[float], dict[str, Any]]:
+    """The nodes' colour values and colour bar, in the labels' units: percent, dollars, whole retries, and
+    durations in one unit picked from the visited steps' values (`readable.duration_unit`), not raw ms."""
+    bar: dict[str, Any] = {"title": label, "thickness": 12}
+    if metric == "failure_rate":
+        bar["tickformat"] = ".1~%"
+    elif metric == "cost_usd":
+        bar.update(tickprefix="$", tickformat=",.6~f")
+    elif metric == "retries":
+        bar["tickformat"] = ",d"
+        if max(values, default=0) <= 10:
+            bar["dtick"] = 1
+    elif metric == "p95_ms":
+        unit, size = duration_unit(pd.Series(measured, dtype=float))
+        values = [v / size for v in values]
+        bar["ticksuffix"] = f" {unit}"
+    return values, bar
 EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#aaa", "catch": "#d62728",
                "observed": "#9467bd", "call": "#888"}
 
@@ -204,22 +226,24 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         node = graph.nodes[n]
         if s:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
-                         f"<br>failures {int(s.get('failures') or 0):,} ({float(s.get('failure_rate') or 0):.1%})"
+                         f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
                          f"<br>retries {int(s.get('retries') or 0):,}<br>p95 {fmt_ms(float(s.get('p95_ms') or 0))}"
-                         f"<br>cost ${float(s.get('cost_usd') or 0):,.4f}")
+                         f"<br>cost {fmt_usd(s.get('cost_usd') or 0)}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
     text = [f"{safe(n)}<br>{fmt(v)}" if n in stats else safe(n) for n, v in zip(names, values, strict=True)]
+    colours, colorbar = _colours(metric if metric in METRICS else "failure_rate", label, values,
+                                 [v for n, v in zip(names, values, strict=True) if n in stats])
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=text,
         textposition="middle right", hovertext=hover, hoverinfo="text", showlegend=False,
         marker=dict(size=26, symbol=["diamond" if graph.nodes[n].type == "choice" else
                                      "square" if graph.nodes[n].type in ("map", "parallel", "loop", "scope")
                                      else "circle" for n in names],
-                    color=values, colorscale=scale, cmin=0, cmax=max(values) if max(values, default=0) > 0 else 1,
+                    color=colours, colorscale=scale, cmin=0, cmax=max(colours) if max(colours, default=0) > 0 else 1,
                     line=dict(width=[1 if n in stats else 2 for n in names],
                               color=["#333" if n in stats else "#bbb" for n in names]),
-                    colorbar=dict(title=label, thickness=12)),
+                    colorbar=colorbar),
     ))
     xs = [p[0] for p in pos.values()] or [0]
     ys = [p[1] for p in pos.values()] or [0]

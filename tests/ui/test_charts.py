@@ -414,6 +414,35 @@ def test_graph_figure_paints_metrics_and_counts():
     assert any(a.text == "100" for a in fig.layout.annotations)
 
 
+def test_graph_numbers_read_as_the_tables_read_them():
+    """The state graph formatted its own numbers: a step failing 3 of 800 visits read "0%" (healthy), a
+    $0.000025 step "$0.0000", and the colour bar beside "39%" read 0.35 (a fraction), p95 in raw
+    milliseconds ("60k"), cost without "$". Labels now use format's rules and the bar the labels' units."""
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [800, 800], "failures": [3, 0],
+                          "failure_rate": [3 / 800, 0.0], "retries": [2, 0], "p95_ms": [90_000.0, 30_000.0],
+                          "cost_usd": [0.000025, 0.01]})
+    text = {m: set(graph.figure(g, steps, metric=m).data[-1].text) for m in graph.METRICS}
+    assert "ChargeCard<br>0.4%" in text["failure_rate"]
+    assert "ChargeCard<br>$0.000025" in text["cost_usd"]
+    bar = {m: graph.figure(g, steps, metric=m).data[-1].marker.colorbar for m in graph.METRICS}
+    assert "%" in bar["failure_rate"].tickformat
+    assert bar["cost_usd"].tickprefix == "$"
+    assert bar["p95_ms"].ticksuffix == " min"
+    assert max(graph.figure(g, steps, metric="p95_ms").data[-1].marker.color) == pytest.approx(1.5)
+    assert bar["retries"].dtick == 1
+
+
+def test_bars_of_zero_dollars_have_no_negative_axis():
+    """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
+    "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""
+    zero = pd.DataFrame({"label": ["a / Read", "a / Write"], "monthly_usd": [0.0, 0.0]})
+    fig = charts.hbar(zero, x="monthly_usd", y="label", money=True)
+    assert fig.layout.xaxis.rangemode == "nonnegative"
+    saving = pd.DataFrame({"label": ["a", "b"], "monthly_usd": [-2.0, 3.0]})
+    assert charts.hbar(saving, x="monthly_usd", y="label", money=True).layout.xaxis.rangemode != "nonnegative"
+
+
 def test_bad_definitions_raise_a_clear_error():
     with pytest.raises(graph.DefinitionError):
         graph.parse(None)

@@ -194,3 +194,123 @@ def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
     assert query["wf"] == ["/subs/wf/crm-export"] and query["step"] == ["Post_summary"]
     assert query["cloud"] == ["azure"] and "focus" not in query
     assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")
+
+
+@pytest.fixture(scope="module")
+def no_failures_store(tmp_path_factory) -> str:
+    """Runs in the window, none of them failed, nor any step of them."""
+    path = tmp_path_factory.mktemp("ui-no-failures")
+    batch = build(120, days=4, seed=3)
+    for row in batch.executions + batch.steps + batch.attempts:
+        if row[C.status] == "FAILED":
+            row[C.status], row[C.error], row[C.cause] = "SUCCEEDED", None, None
+    Store(path).write(batch)
+    return str(path)
+
+
+def test_no_failed_run_is_said_as_such_not_as_no_data(no_failures_store, monkeypatch):
+    """The window holds runs, none failed: the failed-runs chart said "No data in this window"."""
+    import json
+
+    at = open_page(app(no_failures_store, monkeypatch), "failures")
+    no_exception(at)
+    assert metrics(at)["Failed executions"] == "0"
+    [chart] = [c for c in at.get("plotly_chart") if c.key == "fail-time"]
+    said = [a["text"] for a in json.loads(chart.proto.spec)["layout"]["annotations"]]
+    assert said == ["No failed executions in this window"]
+
+
+def test_longest_first_puts_a_stuck_running_run_first(stuck_store):
+    """A run still running has no duration, so 'longest first' put it last, though a stuck run is the
+    longest of all: it is ordered by its time so far, to when it was last seen running
+    (`runs.seen_running`), in both duration orders."""
+    import datetime as dt
+
+    from flowscope.analysis import runs
+    from flowscope.analysis import tables as q
+
+    path, execution_id, _ = stuck_store
+    con = q.prepare(Store.open(path).connect().cursor())
+    now = dt.datetime.now(dt.timezone.utc)
+    f = q.Filters(now - dt.timedelta(days=30), now + dt.timedelta(hours=1))
+    longest, total = runs.search_executions(con, f, sort="longest first")
+    assert longest.iloc[0][C.execution_id] == execution_id
+    shortest, _ = runs.search_executions(con, f, sort="shortest first", page=runs.page_count(total) - 1)
+    assert shortest.iloc[-1][C.execution_id] == execution_id
+
+
+def test_the_run_picked_is_in_the_address(three_cloud_store, monkeypatch):
+    """Picking a run left the address as it was (no ?exec=, or the run a link opened), so a link copied
+    to a ticket opened another run; the address now names the run on screen."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    no_exception(at)
+    row = at.dataframe[0].value.iloc[3]
+    execution_id = row[C.execution_id]
+    at.session_state["ex-pick"] = (row[C.cloud], execution_id)
+    at.run()
+    no_exception(at)
+    assert at.query_params["exec"] == execution_id
+    from urllib.parse import urlencode
+
+    compare = urlencode({"a": execution_id})
+    assert any(compare in str(m.value) for m in at.markdown), "the run shown is the one picked"
+
+
+def test_failure_findings_that_found_nothing_say_so(no_failures_store, monkeypatch):
+    """When the analyses found no failing step (no lockstep retries), the Failures (Retries) page's findings
+    part drew nothing, as while they had not run: it now says they found none (as the Cost page does)."""
+    at = open_page(app(no_failures_store, monkeypatch), "failures")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "The failure analyses found no failing step" in said, said
+    at = open_page(app(no_failures_store, monkeypatch), "retries")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "The analyses found no synchronized retries" in said, said
+
+
+def test_the_failure_rate_trend_is_the_headlines_rule(tmp_path):
+    """Overview's "Run failure rate" is failed / finished runs (`measures.run_failure_rate`); its trend chart
+    divided by every run, running ones too, so it read lower than the headline wherever runs were still
+    running (every run here failed or is running: the headline reads 100%, the trend read 5-20%)."""
+    import datetime as dt
+
+    from flowscope.analysis import tables as q
+    from flowscope.ui import charts
+
+    batch = build(120, days=4, seed=3, clouds=(Cloud.AWS,), failed_scope=False)
+    for row in batch.executions:
+        if row[C.status] != "FAILED":
+            row.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None})
+    Store(tmp_path).write(batch)
+    con = q.prepare(Store.open(str(tmp_path)).connect().cursor())
+    now = dt.datetime.now(dt.timezone.utc)
+    f = q.Filters(now - dt.timedelta(days=7), now + dt.timedelta(hours=1))
+    overview, _, trend = q.overview_and_trend(con, f, with_previous=False)
+    assert overview.iloc[-1]["failure_rate"] == 1.0
+    drawn = [y for t in charts.kpi_trends(trend)["failure_rate"].data for y in t.y if not pd.isna(y)]
+    assert drawn and all(y == 1.0 for y in drawn), drawn
+
+
+def test_per_cloud_numbers_add_no_unlike_quantities(three_cloud_store, monkeypatch):
+    """Overview's "Per-cloud numbers" listed a "quantity" per cloud: state transitions, GB-seconds and
+    requests added together (AWS: 69,680.03 on the demo), a number that means nothing."""
+    at = open_page(app(three_cloud_store, monkeypatch), "overview")
+    no_exception(at)
+    [per_cloud] = [d.value for d in at.dataframe if {"cloud", "executions"} <= set(d.value.columns)]
+    assert "quantity" not in per_cloud.columns
+    assert {"cost_usd", "failure_rate", "monthly_usd"} <= set(per_cloud.columns)
+
+
+def test_overview_says_when_its_findings_table_is_not_every_finding(three_cloud_store, monkeypatch):
+    """Overview lists the 20 most severe findings beside a "Findings" count of every one; on a 30-day demo
+    window (22) two were missing from the table and its CSV without a word."""
+    from flowscope.ui import components
+
+    monkeypatch.setattr(components, "TOP_FINDINGS", 2)
+    at = open_page(app(three_cloud_store, monkeypatch), "overview")
+    no_exception(at)
+    total = int(metrics(at)["Findings"].replace(",", ""))
+    assert total > 2
+    said = " ".join(c.value for c in at.caption)
+    assert f"The 2 most severe of {total:,} findings" in said, said

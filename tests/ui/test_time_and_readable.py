@@ -78,8 +78,10 @@ def test_coverage_is_judged_for_the_data_the_filters_show():
 
 def _trend(until: dt.datetime) -> pd.DataFrame:
     buckets = pd.date_range(end=pd.Timestamp(until).floor("6h"), periods=6, freq="6h", tz="UTC")
-    return pd.DataFrame({"bucket": buckets, "cloud": "aws", "executions": [40, 42, 41, 39, 40, 3],
-                         "failed": 1, "retries": 2, "cost_usd": 0.5})
+    executions = [40, 42, 41, 39, 40, 3]
+    return pd.DataFrame({"bucket": buckets, "cloud": "aws", "executions": executions, "failed": 1,
+                         "finished": executions, "failure_rate": [1 / n for n in executions], "retries": 2,
+                         "cost_usd": 0.5})
 
 
 def test_partial_last_bucket_is_marked_not_a_drop():

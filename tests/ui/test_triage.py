@@ -377,3 +377,15 @@ def test_a_failed_run_says_failed_and_escapes_what_the_cloud_wrote(loop_store, m
     at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
     no_exception(at)
     assert at.error[0].value.startswith("**Failed at step Call\\_api**"), "an underscore is not emphasis"
+
+
+def test_console_url_aws_other_partitions():
+    """A GovCloud or China ARN linked to console.aws.amazon.com, where those accounts cannot sign in:
+    each partition has its own console."""
+    gov = "arn:aws-us-gov:states:us-gov-west-1:111122223333:execution:orders:run-1"
+    assert runs.console_url({C.cloud: "aws", C.execution_id: gov}) == (
+        "https://console.amazonaws-us-gov.com/states/home?region=us-gov-west-1"
+        f"#/v2/executions/details/{gov}")
+    cn = "arn:aws-cn:states:cn-north-1:111122223333:execution:orders:run-1"
+    assert runs.console_url({C.cloud: "aws", C.execution_id: cn}) == (
+        f"https://console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/{cn}")

@@ -80,6 +80,10 @@ if not found.empty:
                           format_func=lambda k: labels.get(k, k[1]))
 if target is None:
     st.stop()           # said above: no match
+if exact or (not found.empty and target != keys[0]):
+    # A run picked (or linked) is named in the address, so a copied link opens it; the list's first run,
+    # shown by default, is not: a reload would narrow the search to it (the id box starts from ?exec=).
+    ui.keep_in_url(exec=target[1])
 detail = data.execution_detail(*target)
 if detail is None:
     st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")

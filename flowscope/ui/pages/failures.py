@@ -20,7 +20,8 @@ ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
 over = data.failures_over_time(f)
 ui.plot(charts.lines(over[over["failed"] > 0], x="bucket", y="failed", color="workflow",
                      title="Failed executions by workflow", kind="bar", integer=True, until=f.until,
-                     bucket_s=bucket_seconds(f), since=f.since), key="fail-time")
+                     bucket_s=bucket_seconds(f), since=f.since, empty="No failed executions in this window"),
+        key="fail-time")
 st.subheader("Top errors", divider="gray")
 if counted["distinct_errors"] > len(errors):
     st.caption(f"The {len(errors):,} commonest of {counted['distinct_errors']:,} distinct errors.")
@@ -40,6 +41,9 @@ ui.table(steps.drop(columns=["label"], errors="ignore"), "failing-steps", hide=[
 
 
 def failure_findings(found: pd.DataFrame | None) -> None:
+    if found is not None and found.empty:    # ran and found none: said, never a blank (as while they run)
+        st.caption("The failure analyses found no failing step or Map failure budget above their thresholds "
+                   "in this window.")
     if found is not None and not found.empty:
         st.subheader("Findings", divider="gray")
         ui.table(found[["severity", "cloud", "workflow", "step", "title", "recommendation", "executions_affected"]],

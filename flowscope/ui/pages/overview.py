@@ -57,7 +57,10 @@ def top_findings(found: pd.DataFrame | None) -> None:
     if found.empty:
         st.success("No findings in this window.")
         return
-    shown = found.head(20).copy()
+    shown = found.head(ui.TOP_FINDINGS).copy()
+    if len(found) > len(shown):     # the table (and its CSV) is not every finding: said, not left to guess
+        st.caption(f"The {len(shown):,} most severe of {len(found):,} findings; each page lists its own kinds "
+                   "in full, and `flowscope analyze` every one.")
     shown["evidence_link"] = [
         ui.evidence_link(f, k, wid, step, ids)
         for k, wid, step, ids in zip(shown["kind"], shown["workflow_id"], shown["step"],
@@ -90,4 +93,5 @@ def top_findings(found: pd.DataFrame | None) -> None:
 ui.with_findings(f, top_findings)
 
 with st.expander("Per-cloud numbers"):
-    ui.table(now, "overview-by-cloud")
+    # Not `quantity`: a sum of unlike billed units (state transitions + GB-seconds + requests) means nothing.
+    ui.table(now.drop(columns=["quantity"], errors="ignore"), "overview-by-cloud")

@@ -70,6 +70,8 @@ if not delays.empty:
 
 
 def lockstep_findings(sync: pd.DataFrame | None) -> None:
+    if sync is not None and sync.empty:      # ran and found none: said, never a blank (as while they run)
+        st.caption("The analyses found no synchronized retries during a retry storm in this window.")
     if sync is not None and not sync.empty:
         st.caption("Findings: steps whose retries fired in lockstep during a retry storm, when missing jitter "
                    "hurts most.")

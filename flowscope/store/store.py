@@ -292,7 +292,7 @@ class Store:
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
-        return self._cursor().sql(query, params=params).df()
+        return self.cursor().sql(query, params=params).df()
 
     def df(self, table: str) -> Any:
         self._check_table(table)
@@ -422,7 +422,7 @@ class Store:
         files at the current snapshot (all from one manifest).
 
         For the point reads collectors make after each of their commits: the snapshot connection
-        (`_cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
+        (`cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
         """
         snap = self._latest()
         sources = {t: "(" + reader.select_sql(t, reader.snapshot_table_files(
@@ -461,7 +461,9 @@ class Store:
                     self._cache = (number, con, backend)
         return backend
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor (UTC) of the current snapshot's connection, the one `sql()` and `ibis()` read: queries
+        over it need no DuckDB of their own (`connect()` builds one, its views and footers, each time)."""
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur

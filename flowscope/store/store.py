@@ -236,14 +236,19 @@ class Store:
         return dtable
 
     def _recover(self) -> None:
-        """Replay the batch of a writer killed after staging it; drop half-staged leftovers."""
+        """Replay the batch of a writer killed after staging it; drop half-staged leftovers.
+
+        The staged tables are validated again, into today's model: a batch staged by an older
+        flowscope (killed, then flowscope upgraded) lacked the columns added since, and its replay
+        failed every later write with a schema mismatch."""
         try:
             found = staging.pending(self._layout.staging_dir, self._layout.intent_file)
-        except (OSError, pa.ArrowInvalid, ValueError, KeyError) as exc:
+            replay = None if found is None else (found[0], validate_batch(found[1]))
+        except (OSError, pa.ArrowInvalid, ValueError, KeyError, StoreError) as exc:
             raise StoreError(f"store {self.path}: cannot read the staged batch of an interrupted "
                              f"write ({exc}); inspect {self._layout.staging_dir}") from exc
-        if found is not None:
-            write_id, tables = found
+        if replay is not None:
+            write_id, tables = replay
             self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
         elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):

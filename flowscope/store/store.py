@@ -88,7 +88,7 @@ class Store:
         self._layout = Layout(root)
         self._lock = WriterLock(self._layout.lock_file, str(root))
         self._cache_guard = threading.Lock()
-        self._cache: tuple[int, duckdb.DuckDBPyConnection, Any] | None = None
+        self._cache: tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any] | None = None
         self._tables: dict[str, delta.DeltaTable] = {}     # the writer's open tables (under the lock)
         self._files = reader.FileListCache()               # (table, version) -> files, immutable
 
@@ -266,6 +266,8 @@ class Store:
             if current.number == 0:
                 raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
                                         "there is none, while the tables hold data")
+        if current.number and self._files.of_lineage(current.lineage):
+            self._tables.clear()    # another store at this path (deleted and built again): no handle of the old
         return current
 
     def _tables_without_write(self) -> bool:
@@ -280,7 +282,9 @@ class Store:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
-        snap = self._latest()
+        return self._connect(self._latest())
+
+    def _connect(self, snap: manifest.Manifest) -> duckdb.DuckDBPyConnection:
         return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
                               str(self.path))
 
@@ -446,24 +450,25 @@ class Store:
         if name not in TABLES:
             raise StoreError(f"unknown table {name!r} (model tables: {', '.join(TABLES)})")
 
-    def _snapshot(self) -> tuple[int, duckdb.DuckDBPyConnection, Any]:
+    def _snapshot(self) -> tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any]:
         """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
-        the manifest moves."""
-        number = self._latest().number
+        the manifest moves: another number, or the same number of another store at this path
+        (deleted and built again: its numbers start at 1 again)."""
+        snap = self._latest()
         with self._cache_guard:
-            if self._cache is None or self._cache[0] != number:
-                self._cache = (number, self.connect(), None)
+            if self._cache is None or self._cache[0] != snap:
+                self._cache = (snap, self._connect(snap), None)
             return self._cache
 
     def _ibis_backend(self) -> Any:
-        number, con, backend = self._snapshot()
+        snap, con, backend = self._snapshot()
         if backend is None:
             import ibis  # heavy import: only when a caller asks for Ibis
 
             backend = ibis.duckdb.from_connection(con)
             with self._cache_guard:
                 if self._cache is not None and self._cache[1] is con:
-                    self._cache = (number, con, backend)
+                    self._cache = (snap, con, backend)
         return backend
 
     def cursor(self) -> duckdb.DuckDBPyConnection:

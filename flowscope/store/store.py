@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from deltalake.exceptions import DeltaError
 
 from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
@@ -130,7 +132,7 @@ class Store:
         tables = validate_batch(batch)
         if not tables:
             return {}
-        with self.writer():
+        with self._refused_io(), self.writer():
             write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
             counts = self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
@@ -173,7 +175,7 @@ class Store:
         merged (what `sync` and `import` do after writing, `COMPACT_AFTER_FILES`); a store with none is
         left as it is. One optimize per table, not one per crowded partition: on a week synced hourly
         (84 crowded partitions) 3.1 s against 24.7 s of optimize (docs/store.md, Upkeep)."""
-        with self.writer():
+        with self._refused_io(), self.writer():
             current = self._latest()
             versions = dict(current.versions)
             tables: dict[str, dict[str, int]] = {}
@@ -223,6 +225,22 @@ class Store:
         crash_point("manifest")
         manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
         return counts
+
+    @contextmanager
+    def _refused_io(self) -> Iterator[None]:
+        """A write the file system refuses (disk full, quota, read-only, file size limit) is a StoreError
+        naming the store, the OS's reason and what readers see: delta-rs's DeltaError ('... No space left
+        on device (os error 28)') read as a bug in flowscope (exit 5)."""
+        try:
+            yield
+        except (OSError, DeltaError) as exc:
+            reason = _os_reason(exc)
+            if reason is None:
+                raise
+            then = (f"its batch is staged ({self._layout.staging_dir}): the next write finishes it once that "
+                    "is fixed" if self._layout.intent_file.exists() else "nothing of this write was stored")
+            raise StoreError(f"cannot write the store {self.path}: {reason}; readers still see its last "
+                             f"complete write, and {then}") from exc
 
     def _open_for_write(self, name: str) -> delta.DeltaTable:
         """The table, opened once per Store and brought up to date (another process may have
@@ -477,6 +495,19 @@ class Store:
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+"""How a Rust I/O error (delta-rs) names the OS error it carries."""
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The OS's reason when `exc` is a refusal of the file system (an OSError, or a delta-rs error
+    carrying one), else None: any other failure is not the disk's."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    found = _OS_ERROR.search(str(exc))
+    return f"{os.strerror(int(found.group(1)))} (os error {found.group(1)})" if found else None
 
 
 def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:

@@ -10,6 +10,7 @@ import datetime as dt
 import os
 import re
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -268,14 +269,36 @@ class Store:
             found = staging.pending(self._layout.staging_dir, self._layout.intent_file)
             replay = None if found is None else (found[0], validate_batch(found[1]))
         except (OSError, pa.ArrowInvalid, ValueError, KeyError, StoreError) as exc:
-            raise StoreError(f"store {self.path}: cannot read the staged batch of an interrupted "
-                             f"write ({exc}); inspect {self._layout.staging_dir}") from exc
+            self._drop_unreadable(exc)
+            return
         if replay is not None:
             write_id, tables = replay
             self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
         elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):
             staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
+
+    def _drop_unreadable(self, exc: Exception) -> None:
+        """An interrupted write whose staged batch cannot be read (a file of it cut or deleted) cannot
+        be replayed: every table goes back to the last complete write (a Delta restore of the commits
+        the killed writer made, which the next write would otherwise have made visible), the batch is
+        dropped and a warning says so. It stopped every later write until the user deleted it by hand."""
+        current = self._latest()
+        undone = []
+        for name, dtable in self._existing_tables():
+            target = current.versions.get(name, 0)      # a table the batch created: back to empty
+            if dtable.version() > target and set(dtable.file_uris()) != set(
+                    reader.snapshot_table_files(self._layout, current, name, self.storage_options,
+                                                self._files).files):
+                dtable.restore(target)
+                undone.append(name)
+        self._tables.clear()
+        staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
+        warnings.warn(f"store {self.path}: the staged batch of an interrupted write could not be read "
+                      f"({type(exc).__name__}: {exc}) and was dropped"
+                      + (f"; its commits to {', '.join(undone)} were undone" if undone else "")
+                      + ": collect or import that data again (a sync re-collects from its last watermark)",
+                      UserWarning, stacklevel=2)
 
     def _latest(self) -> manifest.Manifest:
         """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the

@@ -112,3 +112,36 @@ def test_the_staged_batch_is_on_disk_before_its_intent(tmp_path, monkeypatch):
     monkeypatch.setattr(staging, "atomic_write", atomic_write)
     Store(tmp_path / "store").write(batch(range(3)))
     assert {"executions.arrow", "steps.arrow", "attempts.arrow", "usage.arrow"} <= set(synced)
+
+
+def test_an_unreadable_staged_batch_is_dropped_and_its_commits_undone(tmp_path, monkeypatch):
+    """A staged batch that cannot be read (a file of it cut or deleted) stopped every later write on
+    'cannot read the staged batch of an interrupted write; inspect .../staging', and deleting the
+    intent by hand made the commits the killed writer had made visible with the next write: its
+    executions without their steps. The next writer now undoes those commits (each table back at the
+    last complete write), drops the batch and says so; nothing of the batch is half visible."""
+    import warnings
+
+    from flowscope.store import store as store_module
+
+    path = tmp_path / "store"
+    Store(path).write(batch(range(5), "RUNNING"))
+    before = state(Store.open(path))
+
+    def killed(name: str) -> None:
+        if name == "commit:executions":       # executions committed, not their steps
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr(store_module, "crash_point", killed)
+    with pytest.raises(RuntimeError):
+        Store(path).write(batch(range(0, 8)))
+    monkeypatch.undo()
+    staged = next((path / "_flowscope" / "staging").iterdir())
+    (staged / "steps.arrow").write_bytes(b"cut")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        Store(path).write(batch(range(20, 22)))
+    assert any("could not be read" in str(w.message) and "dropped" in str(w.message) for w in said), said
+    after = state(Store.open(path))
+    assert after == {"executions": 7, "succeeded": 2, "steps": before["steps"] + 6}
+    assert not (path / "_flowscope" / "intent.json").exists()

@@ -4,7 +4,8 @@ Each append adds a file to every (cloud, start date) partition it touches, so an
 run` leaves 24 files a day in each table, and every scan pays per file (DESIGN.md: "compact after
 syncs"). After writing, `sync` and `import` merge the tables with a partition holding more than
 `COMPACT_AFTER_FILES` files (each of their partitions of more than one file, in one commit; an old,
-already merged day is not rewritten).
+already merged day is not rewritten), and remove from the other tables the files of rows replaced
+since (a running execution re-collected rewrites its day's file; replacing never crowds a partition).
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ def compact_crowded(store: "Store") -> str | None:
         done = store.compact(max_files_per_partition=COMPACT_AFTER_FILES)
     except Exception as exc:  # noqa: BLE001 - upkeep never fails the sync or import it follows
         return f"merging small files failed ({type(exc).__name__}: {exc}); the next sync or import tries again"
-    if not done["tables"]:
-        return None
-    return (f"merged small files: {done['files_before']:,} -> {done['files_after']:,} in "
-            f"{', '.join(sorted(done['tables']))}")
+    said = []
+    if done["tables"]:
+        said.append(f"merged small files: {done['files_before']:,} -> {done['files_after']:,} in "
+                    f"{', '.join(sorted(done['tables']))}")
+    if done["files_replaced"]:
+        said.append(f"removed {done['files_replaced']:,} file(s) of replaced rows")
+    return "; ".join(said) or None

@@ -267,6 +267,7 @@ def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed
     executions) fix the workload; the number of workers does not change it.
     """
     say = progress or (lambda _message: None)
+    refuse_stored_data(store)
     began = time.perf_counter()
     end = end or demo_end()
     specs = cloud_specs(end - dt.timedelta(days=days), end, executions, seed)
@@ -307,6 +308,21 @@ def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed
     result.seconds["total"] = time.perf_counter() - began
     save_truth(store, result)
     return result
+
+
+def refuse_stored_data(store: "Store") -> None:
+    """A demo is built into an empty store only: written over stored executions it mixed its simulated
+    rows into them (a second demo stacked two workloads, with the ground truth of the last alone; a demo
+    pointed at a synced store mixed into real data). A StoreError says how many are there and what to do."""
+    if not store.has_data():
+        return
+    from flowscope.store import StoreError
+
+    stored = store.row_counts(["executions"])["executions"]
+    raise StoreError(f"{store.path} already holds {stored:,} executions: the demo fills an empty store, and "
+                     "written here its simulated executions would mix with them. Pass --store with a new "
+                     f"folder, or delete this one to build the demo again (rm -r {store.path}); to look at "
+                     f"what it holds: flowscope dashboard --store {store.path}")
 
 
 def truth_path(store: "Store") -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import numpy as np
@@ -257,3 +258,20 @@ def vacuum(dt: DeltaTable, keep_versions: list[int]) -> int:
     removed = dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False,
                         full=True, keep_versions=sorted(set(keep_versions)) or None)
     return len(removed)
+
+
+def vacuum_replaced(dt: DeltaTable, folder: Path, keep_versions: list[int]) -> int:
+    """Delete the files that commits removed (rows replaced by a merge) and no kept version uses;
+    returns how many were on disk. Reads the log's tombstones only (no listing of the folder), and
+    commits nothing when none of their files is left: a tombstone stays in the log for a week after
+    its file is gone, and delta-rs lists it (and commits a vacuum) again each time."""
+    kept = sorted(set(keep_versions)) or None
+
+    def run(dry_run: bool) -> list[str]:
+        return dt.vacuum(retention_hours=0, dry_run=dry_run, enforce_retention_duration=False, full=False,
+                         keep_versions=kept)
+
+    present = [f for f in run(True) if (folder / f).exists()]
+    if present:
+        run(False)
+    return len(present)

@@ -4,6 +4,9 @@ Delta commits are per table; a write touches several. The manifest `<n>.json` is
 (atomically, os.replace) only after every table of a write committed, and readers read each
 table at the manifest's version, so they never see half a write. Numbered files, never
 overwritten, keep old snapshots nameable (vacuum keeps their files for the retention window).
+Each names its store's `lineage`, drawn by the first manifest and copied by every next one: a store
+deleted and built again at the same path starts its numbers (and its tables' versions) at 1 again,
+and the lineage is what tells a reader's caches that it is another store.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import uuid
 from dataclasses import dataclass, field
 from itertools import pairwise
 from pathlib import Path
@@ -25,6 +29,7 @@ class Manifest:
     number: int
     versions: dict[str, int] = field(default_factory=dict)
     written_at: dt.datetime | None = None
+    lineage: str | None = None      # None: no manifest yet, or one written before lineages
 
 
 def _numbers(directory: Path) -> list[int]:
@@ -43,8 +48,9 @@ def _load(directory: Path, number: int) -> Manifest:
     path = directory / f"{number:020d}{_SUFFIX}"
     try:
         doc = json.loads(path.read_text())
+        lineage = doc.get("lineage")
         return Manifest(number, {str(k): int(v) for k, v in doc["versions"].items()},
-                        dt.datetime.fromisoformat(doc["written_at"]))
+                        dt.datetime.fromisoformat(doc["written_at"]), None if lineage is None else str(lineage))
     except FileNotFoundError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -75,11 +81,14 @@ def all_manifests(directory: Path) -> list[Manifest]:
 def write_next(directory: Path, versions: dict[str, int]) -> Manifest:
     """Write manifest n+1 atomically (temp file, fsync, os.replace). Caller holds the lock."""
     directory.mkdir(parents=True, exist_ok=True)
-    number = latest(directory).number + 1
+    previous = latest(directory)
+    number = previous.number + 1
+    lineage = previous.lineage or uuid.uuid4().hex
     now = dt.datetime.now(dt.timezone.utc)
-    doc = {"versions": dict(sorted(versions.items())), "written_at": now.isoformat(), "pid": os.getpid()}
+    doc = {"versions": dict(sorted(versions.items())), "written_at": now.isoformat(), "pid": os.getpid(),
+           "lineage": lineage}
     atomic_write(directory / f"{number:020d}{_SUFFIX}", json.dumps(doc, indent=1))
-    return Manifest(number, dict(versions), now)
+    return Manifest(number, dict(versions), now, lineage)
 
 
 def protected(directory: Path, retention: dt.timedelta) -> list[Manifest]:

@@ -57,6 +57,17 @@ class FileListCache:
         self.per_table = per_table
         self._lists: dict[tuple[str, int], TableFiles] = {}
         self._lock = threading.Lock()
+        self._lineage: str | None = None
+
+    def of_lineage(self, lineage: str | None) -> bool:
+        """Forget every list when the store's lineage (`Manifest.lineage`) changed: a store deleted and
+        built again numbers its versions from 1 again. True when it changed."""
+        with self._lock:
+            if lineage == self._lineage:
+                return False
+            self._lists.clear()
+            self._lineage = lineage
+            return True
 
     def get(self, table: str, version: int) -> TableFiles | None:
         with self._lock:

@@ -3,12 +3,14 @@
 Order: staged Arrow IPC files under `_flowscope/staging/<id>/`, then the intent file
 (atomic). A writer finding an intent replays that batch (writes replace by key, so replaying a
 half-applied batch is idempotent) before doing anything else. A staging folder without an
-intent is a writer killed while staging: nothing was committed, it is deleted.
+intent is a writer killed while staging: nothing was committed, it is deleted. The staged files
+are fsynced before the intent, which names them, is written.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -30,10 +32,21 @@ def stage(staging_dir: Path, intent_file: Path, tables: dict[str, pa.Table]) -> 
     for name, data in tables.items():
         with ipc.new_file(folder / f"{name}.arrow", data.schema, options=_IPC) as writer:
             writer.write_table(data)
+        _flush(folder / f"{name}.arrow")
+    _flush(folder)      # its entries: the intent must never name files a power cut could lose
     crash_point("staged")
     atomic_write(intent_file, json.dumps({"write_id": write_id, "tables": sorted(tables)}))
     crash_point("intent")
     return write_id
+
+
+def _flush(path: Path) -> None:
+    """Put a file's data (or a folder's entries) on disk: fsync through a read-only descriptor."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def pending(staging_dir: Path, intent_file: Path) -> tuple[str, dict[str, pa.Table]] | None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+from deltalake.exceptions import DeltaError
 
 from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
@@ -88,7 +91,7 @@ class Store:
         self._layout = Layout(root)
         self._lock = WriterLock(self._layout.lock_file, str(root))
         self._cache_guard = threading.Lock()
-        self._cache: tuple[int, duckdb.DuckDBPyConnection, Any] | None = None
+        self._cache: tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any] | None = None
         self._tables: dict[str, delta.DeltaTable] = {}     # the writer's open tables (under the lock)
         self._files = reader.FileListCache()               # (table, version) -> files, immutable
 
@@ -130,7 +133,7 @@ class Store:
         tables = validate_batch(batch)
         if not tables:
             return {}
-        with self.writer():
+        with self._refused_io(), self.writer():
             write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
             counts = self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
@@ -170,33 +173,38 @@ class Store:
         """Merge small files of every table, then vacuum files no protected snapshot uses.
 
         `max_files_per_partition`: only the tables with a partition holding more files than that are
-        merged (what `sync` and `import` do after writing, `COMPACT_AFTER_FILES`); a store with none is
-        left as it is. One optimize per table, not one per crowded partition: on a week synced hourly
-        (84 crowded partitions) 3.1 s against 24.7 s of optimize (docs/store.md, Upkeep)."""
-        with self.writer():
+        merged (what `sync` and `import` do after writing, `COMPACT_AFTER_FILES`). One optimize per
+        table, not one per crowded partition: on a week synced hourly (84 crowded partitions) 3.1 s
+        against 24.7 s of optimize (docs/store.md, Upkeep). The other tables lose the files of rows
+        replaced since (`files_replaced`): replacing never crowds a partition, and those files stayed."""
+        with self._refused_io(), self.writer():
             current = self._latest()
             versions = dict(current.versions)
             tables: dict[str, dict[str, int]] = {}
-            handles = {}
-            for name, dtable in self._existing_tables():
+            opened = dict(self._existing_tables())
+            for name, dtable in opened.items():
                 if max_files_per_partition is not None and not delta.fragmented_partitions(
                         dtable, max_files_per_partition):
                     continue
                 tables[name] = delta.compact(dtable)
                 versions[name] = tables[name]["version"]
-                handles[name] = dtable
             if tables:
                 manifest.write_next(self._layout.manifest_dir, versions)
             keep = manifest.protected(self._layout.manifest_dir, self.vacuum_retention)
-            for name, dtable in handles.items():
+            replaced = 0
+            for name, dtable in opened.items():
                 kept = [m.versions[name] for m in keep if name in m.versions]
-                tables[name]["files_vacuumed"] = delta.vacuum(dtable, kept)
+                if name in tables:
+                    tables[name]["files_vacuumed"] = delta.vacuum(dtable, kept)
+                else:
+                    replaced += delta.vacuum_replaced(dtable, Path(self._layout.table_uri(name)), kept)
             manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
         return {
             "tables": tables,
             "files_before": sum(t["files_before"] for t in tables.values()),
             "files_after": sum(t["files_after"] for t in tables.values()),
             "files_vacuumed": sum(t["files_vacuumed"] for t in tables.values()),
+            "files_replaced": replaced,
         }
 
     def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
@@ -224,6 +232,22 @@ class Store:
         manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
         return counts
 
+    @contextmanager
+    def _refused_io(self) -> Iterator[None]:
+        """A write the file system refuses (disk full, quota, read-only, file size limit) is a StoreError
+        naming the store, the OS's reason and what readers see: delta-rs's DeltaError ('... No space left
+        on device (os error 28)') read as a bug in flowscope (exit 5)."""
+        try:
+            yield
+        except (OSError, DeltaError) as exc:
+            reason = _os_reason(exc)
+            if reason is None:
+                raise
+            then = (f"its batch is staged ({self._layout.staging_dir}): the next write finishes it once that "
+                    "is fixed" if self._layout.intent_file.exists() else "nothing of this write was stored")
+            raise StoreError(f"cannot write the store {self.path}: {reason}; readers still see its last "
+                             f"complete write, and {then}") from exc
+
     def _open_for_write(self, name: str) -> delta.DeltaTable:
         """The table, opened once per Store and brought up to date (another process may have
         committed since): re-opening costs a full log read on every commit."""
@@ -236,18 +260,45 @@ class Store:
         return dtable
 
     def _recover(self) -> None:
-        """Replay the batch of a writer killed after staging it; drop half-staged leftovers."""
+        """Replay the batch of a writer killed after staging it; drop half-staged leftovers.
+
+        The staged tables are validated again, into today's model: a batch staged by an older
+        flowscope (killed, then flowscope upgraded) lacked the columns added since, and its replay
+        failed every later write with a schema mismatch."""
         try:
             found = staging.pending(self._layout.staging_dir, self._layout.intent_file)
-        except (OSError, pa.ArrowInvalid, ValueError, KeyError) as exc:
-            raise StoreError(f"store {self.path}: cannot read the staged batch of an interrupted "
-                             f"write ({exc}); inspect {self._layout.staging_dir}") from exc
-        if found is not None:
-            write_id, tables = found
+            replay = None if found is None else (found[0], validate_batch(found[1]))
+        except (OSError, pa.ArrowInvalid, ValueError, KeyError, StoreError) as exc:
+            self._drop_unreadable(exc)
+            return
+        if replay is not None:
+            write_id, tables = replay
             self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
         elif self._layout.staging_dir.is_dir() and any(self._layout.staging_dir.iterdir()):
             staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
+
+    def _drop_unreadable(self, exc: Exception) -> None:
+        """An interrupted write whose staged batch cannot be read (a file of it cut or deleted) cannot
+        be replayed: every table goes back to the last complete write (a Delta restore of the commits
+        the killed writer made, which the next write would otherwise have made visible), the batch is
+        dropped and a warning says so. It stopped every later write until the user deleted it by hand."""
+        current = self._latest()
+        undone = []
+        for name, dtable in self._existing_tables():
+            target = current.versions.get(name, 0)      # a table the batch created: back to empty
+            if dtable.version() > target and set(dtable.file_uris()) != set(
+                    reader.snapshot_table_files(self._layout, current, name, self.storage_options,
+                                                self._files).files):
+                dtable.restore(target)
+                undone.append(name)
+        self._tables.clear()
+        staging.finish(self._layout.staging_dir, self._layout.intent_file, None)
+        warnings.warn(f"store {self.path}: the staged batch of an interrupted write could not be read "
+                      f"({type(exc).__name__}: {exc}) and was dropped"
+                      + (f"; its commits to {', '.join(undone)} were undone" if undone else "")
+                      + ": collect or import that data again (a sync re-collects from its last watermark)",
+                      UserWarning, stacklevel=2)
 
     def _latest(self) -> manifest.Manifest:
         """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the
@@ -261,6 +312,8 @@ class Store:
             if current.number == 0:
                 raise StoreDamagedError(str(self.path), f"the snapshot manifest ({self._layout.manifest_dir})",
                                         "there is none, while the tables hold data")
+        if current.number and self._files.of_lineage(current.lineage):
+            self._tables.clear()    # another store at this path (deleted and built again): no handle of the old
         return current
 
     def _tables_without_write(self) -> bool:
@@ -275,7 +328,9 @@ class Store:
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""
-        snap = self._latest()
+        return self._connect(self._latest())
+
+    def _connect(self, snap: manifest.Manifest) -> duckdb.DuckDBPyConnection:
         return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
                               str(self.path))
 
@@ -292,7 +347,7 @@ class Store:
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
-        return self._cursor().sql(query, params=params).df()
+        return self.cursor().sql(query, params=params).df()
 
     def df(self, table: str) -> Any:
         self._check_table(table)
@@ -422,7 +477,7 @@ class Store:
         files at the current snapshot (all from one manifest).
 
         For the point reads collectors make after each of their commits: the snapshot connection
-        (`_cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
+        (`cursor`) would be rebuilt every time, ~50 ms each, for a query that reads one table.
         """
         snap = self._latest()
         sources = {t: "(" + reader.select_sql(t, reader.snapshot_table_files(
@@ -441,30 +496,46 @@ class Store:
         if name not in TABLES:
             raise StoreError(f"unknown table {name!r} (model tables: {', '.join(TABLES)})")
 
-    def _snapshot(self) -> tuple[int, duckdb.DuckDBPyConnection, Any]:
+    def _snapshot(self) -> tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any]:
         """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
-        the manifest moves."""
-        number = self._latest().number
+        the manifest moves: another number, or the same number of another store at this path
+        (deleted and built again: its numbers start at 1 again)."""
+        snap = self._latest()
         with self._cache_guard:
-            if self._cache is None or self._cache[0] != number:
-                self._cache = (number, self.connect(), None)
+            if self._cache is None or self._cache[0] != snap:
+                self._cache = (snap, self._connect(snap), None)
             return self._cache
 
     def _ibis_backend(self) -> Any:
-        number, con, backend = self._snapshot()
+        snap, con, backend = self._snapshot()
         if backend is None:
             import ibis  # heavy import: only when a caller asks for Ibis
 
             backend = ibis.duckdb.from_connection(con)
             with self._cache_guard:
                 if self._cache is not None and self._cache[1] is con:
-                    self._cache = (number, con, backend)
+                    self._cache = (snap, con, backend)
         return backend
 
-    def _cursor(self) -> duckdb.DuckDBPyConnection:
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A cursor (UTC) of the current snapshot's connection, the one `sql()` and `ibis()` read: queries
+        over it need no DuckDB of their own (`connect()` builds one, its views and footers, each time)."""
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+"""How a Rust I/O error (delta-rs) names the OS error it carries."""
+
+
+def _os_reason(exc: BaseException) -> str | None:
+    """The OS's reason when `exc` is a refusal of the file system (an OSError, or a delta-rs error
+    carrying one), else None: any other failure is not the disk's."""
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    found = _OS_ERROR.search(str(exc))
+    return f"{os.strerror(int(found.group(1)))} (os error {found.group(1)})" if found else None
 
 
 def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:

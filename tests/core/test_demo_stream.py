@@ -13,7 +13,7 @@ from flowscope.model import EXECUTION_TABLES, UTC, C, Cloud
 from flowscope.simulate import aws, azure, demo, gcp
 from flowscope.simulate.base import CHUNK_EXECUTIONS, Clone, SimSpec, chunk_windows
 from flowscope.simulate.clone import clone_tables, renamed
-from flowscope.store import Store
+from flowscope.store import Store, StoreError
 
 END = dt.datetime(2026, 3, 31, tzinfo=UTC)
 SIMULATORS = {Cloud.AWS: aws, Cloud.AZURE: azure, Cloud.GCP: gcp}
@@ -190,3 +190,23 @@ def test_a_failed_chunk_stops_the_demo_and_writes_no_ground_truth(tmp_path, monk
     with pytest.raises(RuntimeError, match="simulated failure"):
         demo.build_demo(store, days=2, executions=60, seed=1, end=END, workers=1)
     assert not demo.truth_path(store).exists()      # a partial store never looks like a finished demo
+
+
+
+@pytest.mark.slow  # builds a small demo store
+def test_the_demo_refuses_a_store_that_already_holds_data(tmp_path):
+    """A demo written over stored executions mixed its simulated rows into them: a second `flowscope
+    demo` an hour later left 504 executions for a 334-execution workload (two workloads stacked, the
+    ground truth of the last only), and a demo pointed at a synced store mixed into real data."""
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    path = tmp_path / "store"
+    demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END, workers=1)
+    before = Store.open(path).version()
+    with pytest.raises(StoreError, match=r"already holds \d+ executions.*new folder.*delete"):
+        demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END + dt.timedelta(hours=5), workers=1)
+    result = CliRunner().invoke(app, ["demo", "--store", str(path), "--no-serve", "--executions", "30", "--days", "1"])
+    assert result.exit_code == 2 and "already holds" in result.output, result.output
+    assert Store.open(path).version() == before        # nothing written

@@ -25,6 +25,28 @@ def write(path: str, start: str, count: str, status: str = "SUCCEEDED") -> None:
     print("written", flush=True)
 
 
+def write_file_size_limited(path: str, start: str, count: str, limit: str) -> None:
+    """Stage the batch, then write it with files limited to `limit` bytes (RLIMIT_FSIZE: a write past it
+    fails with EFBIG, as a full disk fails with ENOSPC); prints the error's type and message."""
+    import resource
+    import signal
+
+    from flowscope.store import StoreError, staging
+
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+
+    def limited(name: str) -> None:
+        if name == "intent":
+            resource.setrlimit(resource.RLIMIT_FSIZE, (int(limit), resource.RLIM_INFINITY))
+
+    staging.crash_point = limited
+    try:
+        Store(path).write(batch(range(int(start), int(start) + int(count))))
+        print("written", flush=True)
+    except StoreError as exc:
+        print(f"StoreError: {exc}", flush=True)
+
+
 def write_loop(path: str, per_batch: str, batches: str) -> None:
     """Batch k holds executions [k*per_batch, (k+1)*per_batch); prints 'done k' after each."""
     s = Store(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pyarrow as pa
+import pytest
 
 from flowscope import model
 from flowscope.model import Batch, C
@@ -29,3 +30,32 @@ def test_a_column_added_to_the_model_reads_as_null_then_fills(tmp_path, monkeypa
     after = Store(tmp_path / "s").sql("SELECT execution_id, resource FROM steps ORDER BY execution_id, step_key")
     assert len(after) == 5
     assert after["resource"].isna().sum() == 3 and (after["resource"] == "arn:aws:lambda:fn").sum() == 2
+
+
+def test_a_batch_staged_by_an_older_flowscope_is_replayed_by_a_newer_one(tmp_path, monkeypatch):
+    """A writer of an older flowscope killed after staging its batch, then flowscope upgraded: the
+    replay committed the staged tables as they were, one column short of today's model, and every
+    later write (sync, import, compaction) failed with delta-rs's SchemaMismatchError (exit 5, "a
+    bug") until the staging folder was deleted by hand, losing the batch. It is replayed in today's
+    model (the missing column null), then the new write goes on."""
+    spec = model.TABLES["steps"]
+    older = pa.schema([f for f in spec.schema if f.name != C.resource])
+    monkeypatch.setitem(model.TABLES, "steps", dataclasses.replace(spec, schema=older))
+    store = Store(tmp_path / "s")
+    store.write(Batch(executions=[execution(1)], steps=steps(1, 3)))
+
+    def killed(*_args: object) -> None:          # stops where a SIGKILL after the intent would
+        raise RuntimeError("killed after staging")
+
+    apply = Store._apply
+    monkeypatch.setattr(Store, "_apply", killed)
+    with pytest.raises(RuntimeError, match="killed"):
+        store.write(Batch(executions=[execution(2)], steps=steps(2, 3)))
+    monkeypatch.setattr(Store, "_apply", apply)
+    monkeypatch.setitem(model.TABLES, "steps", spec)       # the newer flowscope
+
+    Store(tmp_path / "s").write(Batch(executions=[execution(3)], steps=steps(3, 2)))
+    after = Store.open(tmp_path / "s").sql("SELECT execution_id, count(*) AS n, count(resource) AS r "
+                                           "FROM steps GROUP BY ALL ORDER BY execution_id")
+    assert list(after["n"]) == [3, 3, 2] and after["r"].sum() == 0
+    assert not (tmp_path / "s" / "_flowscope" / "intent.json").exists()

@@ -174,3 +174,22 @@ def test_a_new_store_is_never_made_inside_a_store(store):
             Store(inner)
         assert not (inner / "_flowscope").exists()
     assert Store(store.path).path == store.path, "the store itself opens as before"
+
+
+def test_a_store_deleted_and_built_again_is_read_anew(tmp_path):
+    """A reader (a notebook session, the dashboard's Store) kept across `rm -r STORE` and a new demo or
+    import at the same path cached by manifest number and (table, version), which start again at 1:
+    it read the deleted store's files, 'IO Error: No files found' on every query until restarted."""
+    import shutil
+
+    path = tmp_path / "store"
+    Store(path).write(batch(range(5)))
+    reader = Store.open(path)
+    assert reader.sql("SELECT count(*) AS n FROM executions")["n"][0] == 5
+    assert reader.row_counts(["executions"]) == {"executions": 5}
+    shutil.rmtree(path)
+    Store(path).write(batch(range(10, 13)))          # manifest 1 and version 1 again
+    ids = reader.sql("SELECT execution_id FROM executions ORDER BY ALL")["execution_id"].tolist()
+    assert ids == [eid(i) for i in range(10, 13)]
+    assert reader.row_counts(["executions"]) == {"executions": 3}
+    assert reader.ibis().table("executions").count().to_pyarrow().as_py() == 3

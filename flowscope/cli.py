@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -156,8 +157,9 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
 ) -> None:
-    """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard."""
-    from flowscope.simulate.demo import build_demo
+    """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store
+    holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2)."""
+    from flowscope.simulate.demo import build_demo, holds_a_demo_only
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
@@ -168,6 +170,10 @@ def demo(
         raise fail(f"--end: {exc}") from None
     try:
         target = Store(settings.store_path)
+        if holds_a_demo_only(target):
+            err.print(f"replacing the demo built earlier in {target.path}", highlight=False)
+            shutil.rmtree(target.path)
+            target = Store(settings.store_path)
         with status("simulating") as say:
             result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
     except StoreError as exc:

@@ -325,6 +325,16 @@ def refuse_stored_data(store: "Store") -> None:
                      f"what it holds: flowscope dashboard --store {store.path}")
 
 
+def holds_a_demo_only(store: "Store") -> bool:
+    """True when the store holds data and every execution in it was simulated (`Source.SIMULATE`): an
+    earlier demo, which `flowscope demo` replaces rather than refuses. A synced or imported execution
+    makes it a store of real data."""
+    if not store.has_data():
+        return False
+    real = store.sql(f"SELECT count(*) AS n FROM executions WHERE source IS DISTINCT FROM '{Source.SIMULATE}'")
+    return int(real["n"].iloc[0]) == 0
+
+
 def truth_path(store: "Store") -> Path:
     return Path(store.path) / "_flowscope" / "demo_truth.json"
 

@@ -193,20 +193,34 @@ def test_a_failed_chunk_stops_the_demo_and_writes_no_ground_truth(tmp_path, monk
 
 
 
-@pytest.mark.slow  # builds a small demo store
-def test_the_demo_refuses_a_store_that_already_holds_data(tmp_path):
+@pytest.mark.slow  # builds small demo stores
+def test_the_demo_refuses_a_store_that_already_holds_real_data_and_replaces_an_earlier_demo(tmp_path):
     """A demo written over stored executions mixed its simulated rows into them: a second `flowscope
     demo` an hour later left 504 executions for a 334-execution workload (two workloads stacked, the
-    ground truth of the last only), and a demo pointed at a synced store mixed into real data."""
+    ground truth of the last only), and a demo pointed at a synced store mixed into real data. The
+    library refuses any store with data; the command builds an earlier demo again (the README's first
+    command, run twice, works) and refuses a store holding one synced or imported execution."""
     from typer.testing import CliRunner
 
     from flowscope.cli import app
+    from flowscope.model import Batch, C, Source
 
     path = tmp_path / "store"
     demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END, workers=1)
-    before = Store.open(path).version()
+    once = Store.open(path).row_counts(["executions"])["executions"]
     with pytest.raises(StoreError, match=r"already holds \d+ executions.*new folder.*delete"):
         demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END + dt.timedelta(hours=5), workers=1)
-    result = CliRunner().invoke(app, ["demo", "--store", str(path), "--no-serve", "--executions", "30", "--days", "1"])
+    args = ["demo", "--store", str(path), "--no-serve", "--executions", "30", "--days", "1", "--seed", "1",
+            "--end", (END + dt.timedelta(hours=5)).isoformat()]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output
+    assert Store.open(path).row_counts(["executions"])["executions"] == once       # replaced, not stacked
+    assert demo.truth_path(Store.open(path)).exists()
+
+    real = Store.open(path).sql("SELECT * FROM executions LIMIT 1").to_dict("records")[0]
+    real.update({C.execution_id: real[C.execution_id] + "-synced", C.source: str(Source.API)})
+    Store(path).write(Batch(executions=[real]))
+    before = Store.open(path).version()
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "already holds" in result.output, result.output
-    assert Store.open(path).version() == before        # nothing written
+    assert Store.open(path).version() == before        # nothing written, nothing deleted

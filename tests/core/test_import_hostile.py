@@ -301,6 +301,30 @@ def test_gcloud_yaml_describe_and_list_are_read_like_json(tmp_path):
     assert all(r[C.status] == "SUCCEEDED" and r[C.duration_ms] == 2500 for r in rows)
 
 
+def test_gcloud_json_lists_of_executions_and_workflows_are_read(tmp_path):
+    """`gcloud workflows executions list --format=json` (and `gcloud workflows list`) print a
+    top-level JSON array of resources; the import refused it as "unknown format" though the same
+    list as YAML was read. A bad item is skipped by its line."""
+    import yaml
+
+    executions = [yaml.safe_load(DESCRIBE_YAML.format(end="'2026-11-01T10:00:02.623456789Z'",
+                                                      name=GCP_EXEC.format(f"e-{n}"))) for n in (1, 2)]
+    listed = tmp_path / "executions.json"
+    listed.write_text(json.dumps([*executions, {"name": "not-a-resource"}], indent=2))
+    workflows = tmp_path / "workflows.json"
+    workflows.write_text(json.dumps([{"name": GCP_EXEC.split("/executions/")[0], "revisionId": "000001-abc",
+                                      "sourceContents": "main:\n  steps:\n    - done:\n        return: 1\n",
+                                      "updateTime": "2026-11-01T09:00:00Z"}]))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(listed), str(workflows))
+    assert result.exit_code == 0, result.output
+    assert "1 gcp.executions" in text and "1 gcp.workflow" in text
+    rows = sorted(Store.open(store).read_rows("executions"), key=lambda r: r[C.execution_id])
+    assert [r[C.execution_id].rsplit("/", 1)[-1] for r in rows] == ["e-1", "e-2"]
+    assert f"executions.json: line {line_of(listed, 'not-a-resource') - 1}: not an execution resource name" in text
+    assert [r[C.name] for r in Store.open(store).read_rows("workflows")] == ["orders"]
+
+
 def test_yaml_that_is_broken_names_file_and_line(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nstate: [unclosed\n")

@@ -114,12 +114,19 @@ class Parsed:
 
 
 def _open_text(path: Path) -> str:
+    """A file's text. UTF-8, or what its first bytes say as JSON reads them (`json.detect_encoding`):
+    a byte order mark, or UTF-16/32 zero bytes. Windows PowerShell 5.1 writes `az ... > runs.json`
+    as UTF-16 with a BOM, and `Out-File -Encoding utf8` UTF-8 with one."""
     opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    encoding = "utf-8"
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rb") as handle:
+            encoding = json.detect_encoding(handle.read(4))
+        with opener(path, "rt", encoding=encoding) as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
-        raise NativeFormatError(str(path), f"byte {exc.start}", "not UTF-8 text") from exc
+        said = "" if encoding.startswith("utf-8") else f", nor {encoding.upper()} as its first bytes say"
+        raise NativeFormatError(str(path), f"byte {exc.start}", f"not UTF-8 text{said}") from exc
     except (EOFError, zlib.error) as exc:      # a truncated or corrupt .gz
         raise NativeFormatError(str(path), "file", f"truncated or corrupt gzip data: {exc}") from exc
     except OSError as exc:

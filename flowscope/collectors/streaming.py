@@ -11,6 +11,7 @@ when), so memory is bounded by the open executions, not by the file.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import zlib
@@ -35,9 +36,16 @@ Cleaner = Callable[[Any], "tuple[Any, int]"]
 
 
 def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+    """The file's bytes (gunzipped), after a UTF-8 byte order mark if it starts with one (Windows
+    tools write it; it holds no newline, so line numbers are unchanged)."""
+    handle = cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+    try:
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def sniff_json_lines(path: Path) -> list[Any] | None:

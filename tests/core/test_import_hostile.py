@@ -264,6 +264,26 @@ def test_ambiguous_describes_and_histories_explain_what_to_do(tmp_path):
     assert "h1.json" in text and "--execution-arn" in text and "one pair at a time" in text
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be"])
+@pytest.mark.parametrize("lines", [True, False], ids=["json-lines", "json"])
+def test_files_with_a_byte_order_mark_or_in_utf16_are_read(tmp_path, encoding, lines):
+    """Windows PowerShell 5.1 writes `aws ... > x.json` as UTF-16 with a BOM, and `Out-File -Encoding
+    utf8` UTF-8 with a BOM: the import refused them ("byte 0: not UTF-8 text"; a BOM'd JSON Lines
+    file "neither JSON nor valid YAML"). A bad record is still skipped by its line."""
+    records = log_records()
+    records[1]["event_timestamp"] = "not a time"
+    text = "".join(json.dumps(r) + "\n" for r in records) if lines \
+        else json.dumps({"events": history_events()[:3] + [{**history_events()[3], "timestamp": "x"}]}, indent=2)
+    path = tmp_path / ("export.jsonl" if lines else "history.json")
+    path.write_bytes(text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode(encoding))
+    args = [str(path)] if lines else ["--execution-arn", ARN, str(path)]
+    result, out = run_import(tmp_path / "store", *args)
+    assert result.exit_code == 0, result.output
+    assert "1 new" in out
+    line = 2 if lines else text[: text.index('"id": 4')].count("\n")      # the line of its "{"
+    assert f"{path.name}: line {line}" in out, out
+
+
 # ---------------------------------------------------------------- item 7: gcloud YAML
 
 GCP_EXEC = "projects/demo-project/locations/us-central1/workflows/orders/executions/{}"

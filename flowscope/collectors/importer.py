@@ -47,7 +47,13 @@ from flowscope.collectors.native import (
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.stored_texts import upgrade_texts
-from flowscope.collectors.streaming import Chunk, ExecutionGroups, read_records, sniff_json_lines
+from flowscope.collectors.streaming import (
+    EXPORT_LINE_PREFIX,
+    Chunk,
+    ExecutionGroups,
+    read_records,
+    sniff_json_lines,
+)
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.model import (
     EXECUTION_TABLES,
@@ -156,6 +162,9 @@ def parse_documents(text: str, source_name: str) -> list[Parsed]:
     try:
         if stripped[0] in "{[":
             parsed = _parse_json(text, stripped, source_name)
+        elif _EXPORT_PREFIX.match(stripped):        # a CloudWatch Logs export to S3: JSON Lines behind a time
+            text = _EXPORT_PREFIX.sub("", text)
+            parsed = _parse_json(text, text.strip(), source_name)
         else:
             parsed = _parse_yaml(stripped, source_name)
         for item in parsed:
@@ -222,6 +231,9 @@ def _plain(doc: Any) -> Any:
             return value.isoformat()
         return value
     return _map_scalars(doc, convert)
+
+
+_EXPORT_PREFIX = re.compile("^" + EXPORT_LINE_PREFIX, re.MULTILINE)
 
 
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")

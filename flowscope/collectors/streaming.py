@@ -14,6 +14,7 @@ from __future__ import annotations
 import codecs
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,22 @@ SNIFF_RECORDS = 50
 MAX_LINE_BYTES = 4 << 20
 """Longer than any log record (CloudWatch caps an event at 256 KB): a first line this long is a
 minified document, not JSON Lines."""
+
+EXPORT_LINE_PREFIX = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
+"""What starts each line of a CloudWatch Logs export to S3 (`aws logs create-export-task`: the
+``000000.gz`` files): the event's ingestion time, then the log message (the record) as logged."""
+_EXPORT_PREFIX = re.compile(b"^" + EXPORT_LINE_PREFIX.encode())
+
+
+def without_export_prefix(lines: list[bytes]) -> list[bytes]:
+    """Lines with their CloudWatch Logs export time prefix (`EXPORT_LINE_PREFIX`) taken off."""
+    match = _EXPORT_PREFIX.match
+    return [line[found.end():] if (found := match(line)) is not None else line for line in lines]
+
+
+def _is_exported(line: bytes) -> bool:
+    return _EXPORT_PREFIX.match(line) is not None
+
 
 Cleaner = Callable[[Any], "tuple[Any, int]"]
 """A decoded record -> (the record with lone UTF-16 surrogates replaced, how many were)."""
@@ -52,6 +69,7 @@ def sniff_json_lines(path: Path) -> list[Any] | None:
     """The first records of a JSON Lines file (at least two lines, the first an object on its
     own), or None when the file is anything else (a JSON or YAML document: read whole)."""
     first: list[Any] = []
+    exported: bool | None = None     # lines of a CloudWatch Logs export to S3 (`EXPORT_LINE_PREFIX`)
     try:
         with _open_binary(path) as handle:
             for line in iter(lambda: handle.readline(MAX_LINE_BYTES), b""):
@@ -59,6 +77,10 @@ def sniff_json_lines(path: Path) -> list[Any] | None:
                     return None  # a one-line document (minified JSON): read whole, once
                 if not line.strip():
                     continue
+                if exported is None:
+                    exported = _is_exported(line)
+                if exported:
+                    line = without_export_prefix([line])[0]
                 try:
                     record = orjson.loads(line)
                 except ValueError:
@@ -93,6 +115,7 @@ def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block
     as does a file that is not UTF-8 or a truncated .gz.
     """
     first = 1                   # line number of the block's first line
+    exported: bool | None = None      # lines of a CloudWatch Logs export to S3: their time prefix is dropped
     try:
         with _open_binary(path) as handle:
             rest = b""
@@ -102,10 +125,15 @@ def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block
                     break
                 lines = (rest + data).split(b"\n")
                 rest = lines.pop()
-                yield _decode(lines, first, source_name, clean)
+                if exported is None:
+                    exported = next((_is_exported(line) for line in lines if line.strip()), None)
+                yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
                 first += len(lines)
             if rest:
-                yield _decode([rest], first, source_name, clean)
+                lines = [rest]
+                if exported is None:
+                    exported = _is_exported(rest)
+                yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
     except (EOFError, zlib.error) as exc:
         raise NativeFormatError(source_name, f"line {first}", f"truncated or corrupt gzip data: {exc}") from None
     except OSError as exc:

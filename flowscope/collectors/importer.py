@@ -79,9 +79,13 @@ LineOf = Callable[[str, int], "int | None"]
 class NothingImportedError(ValueError):
     """Every record of the import was skipped (or there were none): nothing usable, nothing written."""
 
-    def __init__(self, skips: list[Skip]) -> None:
-        super().__init__(f"nothing imported: {len(skips)} record(s) skipped")
+    def __init__(self, skips: list[Skip], empty: list[str] | None = None) -> None:
+        empty = empty or []
+        said = f"; {len(empty)} document(s) an empty list, a query that found nothing: " \
+            f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}" if empty else ""
+        super().__init__(f"nothing imported: {len(skips)} record(s) skipped{said}")
         self.skips = skips
+        self.empty = empty
 
 
 @dataclass
@@ -93,6 +97,8 @@ class ImportResult:
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    empty_documents: list[str] = field(default_factory=list)
+    """Documents that are an empty list page (`is_empty_list`): read, and said, never an unknown format."""
     new_executions: int = 0
     changed_executions: int = 0
     unchanged_executions: int = 0
@@ -368,6 +374,22 @@ def detect_format(doc: Any, source_name: str, cloud: str | None = None) -> str:
                             "a Logic Apps REST document, nor a Cloud Workflows REST/Logging document")
 
 
+_PAGE_KEYS = frozenset({"nextLink", "nextPageToken", "nextToken", "totalSize", "unreachable"})
+"""What a list response holds besides its list: the next page's token or link, counts."""
+
+
+def is_empty_list(doc: Any) -> bool:
+    """A list response that found nothing: ``[]`` (gcloud's JSON), ``{"value": [], "nextLink": ...}``
+    (ARM), ``{"executions": []}`` (list-executions), ``{}`` (Google REST omits an empty list). No
+    format can be told from it, and none is needed: it holds no record."""
+    if isinstance(doc, list):
+        return not doc
+    if not isinstance(doc, dict):
+        return False
+    lists = [value for value in doc.values() if isinstance(value, list)]
+    return not any(lists) and all(isinstance(value, list) or key in _PAGE_KEYS for key, value in doc.items())
+
+
 def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
     cloud = fmt.split(".", 1)[0]
     try:
@@ -403,7 +425,10 @@ class Loaded:
 
 
 def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, execution_id: str | None,
-          seen_at: dt.datetime, warnings: list[str] | None = None) -> Iterator[Loaded]:
+          seen_at: dt.datetime, warnings: list[str] | None = None,
+          empty: list[str] | None = None) -> Iterator[Loaded]:
+    """Each document of the files with its format. An empty list page (`is_empty_list`) is named in
+    `empty` and left out, when given: a query that found nothing is no unknown format."""
     if fmt and cloud and not fmt.startswith(f"{cloud}."):
         raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
     if fmt:
@@ -414,6 +439,9 @@ def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, executio
             where = f"{name} ({parsed.part})" if parsed.part else name
             if parsed.replaced and warnings is not None:
                 warnings.append(f"{where}: {parsed.replaced} lone UTF-16 surrogate(s) replaced by U+FFFD")
+            if not fmt and empty is not None and is_empty_list(parsed.doc):
+                empty.append(where)
+                continue
             found = fmt or detect_format(parsed.doc, where, cloud)
             yield Loaded(found, parsed.doc, ImportContext(source_name=where, seen_at=seen_at, source=Source.IMPORT,
                                                           execution_id=execution_id), parsed.line_of)
@@ -673,7 +701,7 @@ class _Writer:
         unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
         if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
             if final and not self.commits:      # ends whose start no file has, and no store to hold it
-                raise NothingImportedError(self.result.skips)
+                raise NothingImportedError(self.result.skips, self.result.empty_documents)
             return
         if self.store is None:
             self.store = _open_target(self.target)
@@ -686,7 +714,8 @@ class _Writer:
         if unstarted:
             self._withdraw_end_skips(unstarted, complete)
             if final and not self.commits and not _has_rows(complete):
-                raise NothingImportedError(self.result.skips)     # only ends whose start nobody has
+                # only ends whose start nobody has
+                raise NothingImportedError(self.result.skips, self.result.empty_documents)
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -911,7 +940,9 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
         whole = [path for path, plan in plans.items() if plan is None]
         loaded = list(_load(whole, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
-                            warnings=result.warnings))
+                            warnings=result.warnings, empty=result.empty_documents))
+        result.warnings.extend(f"{where}: an empty list (a query that found nothing): no records"
+                               for where in result.empty_documents)
         _pair_aws_histories(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)
@@ -932,6 +963,6 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             except NativeFormatError as exc:
                 raise writer.fail(exc) from None
         if not writer.rows:
-            raise NothingImportedError(result.skips)
+            raise NothingImportedError(result.skips, result.empty_documents)
         writer.finish()
     return result

@@ -284,6 +284,35 @@ def test_files_with_a_byte_order_mark_or_in_utf16_are_read(tmp_path, encoding, l
     assert f"{path.name}: line {line}" in out, out
 
 
+EMPTY_PAGES = {                     # what each cloud's list answers when the query found nothing
+    "az-runs.json": '{"value": [], "nextLink": null}',
+    "gcloud-executions.json": "[]",
+    "rest-executions.json": "{}",
+    "list-executions.json": '{"executions": [], "nextToken": null}',
+}
+
+
+def test_an_empty_list_page_is_said_and_never_stops_the_import(tmp_path):
+    """A folder of per-workflow exports where one workflow had no runs (`{"value": []}`) was refused
+    whole ("unknown format", exit 2, nothing written). Now each empty page is named in a warning and
+    the rest imports; an import of empty pages only is "no data" (exit 3), never "0 findings"."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, text in EMPTY_PAGES.items():
+        (folder / name).write_text(text)
+    write_history(folder / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(folder))
+    assert result.exit_code == 0, result.output
+    assert "1 new" in text
+    for name in EMPTY_PAGES:
+        assert f"warning: {folder / name}: an empty list (a query that found nothing): no records" in text
+    (folder / "history.json").unlink()
+    result, text = run_import(tmp_path / "other", str(folder))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "nothing imported: 0 record(s) skipped; 4 document(s) an empty list" in text
+    assert not (tmp_path / "other").exists()
+
+
 # ---------------------------------------------------------------- item 7: gcloud YAML
 
 GCP_EXEC = "projects/demo-project/locations/us-central1/workflows/orders/executions/{}"

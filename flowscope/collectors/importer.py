@@ -890,15 +890,22 @@ class _FileStream:
 
 # ---------------------------------------------------------------- the import
 
+EXPORT_MARKERS = frozenset({"aws-logs-write-test"})
+"""Files an export writes beside its data, no record in them: CloudWatch Logs puts
+``aws-logs-write-test`` ("Permission Check Successful") at the prefix of every export to S3."""
+
+
 def files_of(paths: list[Path]) -> list[Path]:
-    """The files to read: a file as given, a folder as every file under it (sorted, hidden ones left
-    out: an export is often a folder of parts), each once, also when named again by another path
-    (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither is an error."""
+    """The files to read: a file as given, a folder as every file under it (sorted, hidden ones and
+    `EXPORT_MARKERS` left out: an export is often a folder of parts), each once, also when named again
+    by another path (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither
+    is an error."""
     out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
             found = sorted(f for f in path.rglob("*")
-                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+                           if f.is_file() and f.name not in EXPORT_MARKERS
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
             for f in found:

@@ -170,6 +170,7 @@ def _exported(records: list) -> str:
     return "".join(f"{stamp(r)} {json.dumps(r)}\n" if isinstance(r, dict) else f"{r}\n" for r in records)
 
 
+@pytest.mark.slow
 def test_a_cloudwatch_export_to_s3_is_read_by_line_streamed_or_whole(tmp_path, sim, monkeypatch):
     """`aws logs create-export-task` writes each event as "<time> <message>": the import refused the
     000000.gz files ("neither JSON nor valid YAML"). A bad line is still reported by its number."""
@@ -185,6 +186,14 @@ def test_a_cloudwatch_export_to_s3_is_read_by_line_streamed_or_whole(tmp_path, s
     result = import_files(store, [packed])
     assert rows(store) == rows(_logs_only(tmp_path, records))
     assert [s.location for s in result.skips] == ["line 4"]
+    # the folder `aws s3 cp --recursive` makes of the export: the marker CloudWatch Logs writes beside it
+    bucket = tmp_path / "bucket" / "exports"
+    (bucket / "4f3c2a1e-task" / "states-abc").mkdir(parents=True)
+    (bucket / "aws-logs-write-test").write_text("Permission Check Successful")
+    packed.rename(bucket / "4f3c2a1e-task" / "states-abc" / packed.name)
+    packed = bucket / "4f3c2a1e-task" / "states-abc" / packed.name
+    folder = import_files(Store(tmp_path / "folder"), [tmp_path / "bucket"])
+    assert folder.files == 1 and rows(Store(tmp_path / "folder")) == rows(store)
     monkeypatch.setattr(streaming, "sniff_json_lines", lambda path: None)     # the whole-document path
     whole = Store(tmp_path / "whole")
     result = import_files(whole, [packed])

@@ -32,9 +32,10 @@ MAX_LINE_BYTES = 4 << 20
 """Longer than any log record (CloudWatch caps an event at 256 KB): a first line this long is a
 minified document, not JSON Lines."""
 
-EXPORT_LINE_PREFIX = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
+EXPORT_LINE_PREFIX = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)? (?:[^\s{]\S* )?(?=\{)"
 """What starts each line of a CloudWatch Logs export to S3 (`aws logs create-export-task`: the
-``000000.gz`` files): the event's ingestion time, then the log message (the record) as logged."""
+``000000.gz`` files: the event's time, then the log message as logged) and of `aws logs tail`'s
+output (``2024-04-24T11:54:30.672000+00:00 <log stream> {...}``; ``--format short``: the time only)."""
 _EXPORT_PREFIX = re.compile(b"^" + EXPORT_LINE_PREFIX.encode())
 
 

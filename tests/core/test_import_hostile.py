@@ -284,6 +284,26 @@ def test_files_with_a_byte_order_mark_or_in_utf16_are_read(tmp_path, encoding, l
     assert f"{path.name}: line {line}" in out, out
 
 
+@pytest.mark.parametrize("prefix", [
+    lambda at: f"{at.isoformat(timespec='microseconds')} states/hello/2026-11-20-10-00/00000000 ",   # aws logs tail
+    lambda at: f"{at.strftime('%Y-%m-%dT%H:%M:%S')} ",                                # aws logs tail --format short
+], ids=["detailed", "short"])
+def test_aws_logs_tail_output_is_read(tmp_path, prefix):
+    """`aws logs tail GROUP --since 1d > logs.txt` prints "<time> <log stream> <message>" per event: the
+    import refused it ("neither JSON nor valid YAML"). A bad record is still skipped by its line."""
+    records = log_records()
+    records[2]["event_timestamp"] = "later"
+    path = tmp_path / "logs.txt"
+    path.write_text("".join(prefix(START + dt.timedelta(milliseconds=100 * n)) + json.dumps(r) + "\n"
+                            for n, r in enumerate(records)))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 aws.log_records" in text and "1 new" in text
+    assert "logs.txt: line 3" in text
+    (row,) = Store.open(tmp_path / "store").read_rows("executions")
+    assert (row[C.execution_id], row[C.status], row[C.started_at]) == (ARN, "FAILED", START)
+
+
 EMPTY_PAGES = {                     # what each cloud's list answers when the query found nothing
     "az-runs.json": '{"value": [], "nextLink": null}',
     "gcloud-executions.json": "[]",

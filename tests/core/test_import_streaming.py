@@ -178,7 +178,7 @@ def test_a_cloudwatch_export_to_s3_is_read_by_line_streamed_or_whole(tmp_path, s
     packed = tmp_path / "000000.gz"
     with gzip.open(packed, "wt") as handle:
         handle.write(_exported([*records[:3], "2026-11-20T10:00:00.000Z not json", *records[3:]]))
-    with pytest.raises(NativeFormatError, match=r"000000.gz: line 4 column 1: invalid JSON Lines record"):
+    with pytest.raises(NativeFormatError, match=r"000000.gz: line 4 column \d+: invalid JSON Lines record"):
         import_files(Store(tmp_path / "refused"), [packed])
     with gzip.open(packed, "wt") as handle:
         handle.write(_exported([*records[:3], {"id": "1"}, *records[3:]]))

@@ -333,6 +333,57 @@ def test_an_empty_list_page_is_said_and_never_stops_the_import(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+def _retyped(doc, key: str, index: int, path: tuple, value):
+    """`doc` with one field of its record `key`[`index`] given a value of another JSON type."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    record = (doc[key] if key else doc)[index]
+    for step in path[:-1]:
+        record = record[step]
+    record[path[-1]] = value
+    return doc
+
+
+def _azure_runs() -> dict:
+    from tests.azure.test_transform_azure import SAMPLES
+
+    body = json.loads((SAMPLES / "WorkflowRuns_List.json").read_text())["responses"]["200"]["body"]
+    body["value"].append({**json.loads(json.dumps(body["value"][0])), "name": "second",
+                          "id": body["value"][0]["id"].rsplit("/", 1)[0] + "/second"})
+    return body
+
+
+@pytest.mark.parametrize("make, key, index", [
+    # was: "TypeError: unhashable type: 'dict' - a bug in flowscope"
+    (lambda g: _retyped({"executions": g.EXECUTIONS}, "executions", 1, ("workflowRevisionId",), {"id": 2}),
+     "executions", 1),
+    # was: "workflows: column 'definition' expects string, got list", no file named, nothing written
+    (lambda g: _retyped({"workflows": [g.WORKFLOW, {**g.WORKFLOW, "revisionId": "000003-x"}]}, "workflows", 1,
+                        ("sourceContents",), ["main"]), "workflows", 1),
+    # was: "AttributeError: 'bool' object has no attribute 'rpartition' - a bug in flowscope"
+    (lambda g: _retyped({"stepEntries": g.ENTRIES}, "stepEntries", 2, ("step",), True), "stepEntries", 2),
+    (lambda g: _retyped(g.LOGS, "", 1, ("jsonPayload", "step"), 5), "", 1),
+    # was: "executions: column 'native_status' expects string, got int"
+    (lambda g: _retyped(_azure_runs(), "value", 1, ("properties", "status"), -1), "value", 1),
+], ids=["gcp-execution-revision", "gcp-workflow-source", "gcp-step-name", "gcp-call-log-step", "azure-run-status"])
+def test_a_field_of_the_wrong_json_type_skips_its_record_by_line(tmp_path, make, key, index):
+    """A record whose text field holds a number, list or object failed the whole import: at the
+    write with no file named, or as "a bug in flowscope". It is now skipped with its line, the rest
+    imported."""
+    from tests.gcp import test_transform as g
+
+    doc = make(g)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    starts = [n for n, t in enumerate(path.read_text().splitlines(), 1) if t == " " * (4 if key else 2) + "{"]
+    line = starts[index]                        # the line of the record's "{" (indent=2)
+    assert f"export.json: line {line}" in text and "not text" in text, text
+    assert "1 record(s) skipped" in text
+
+
 # ---------------------------------------------------------------- item 7: gcloud YAML
 
 GCP_EXEC = "projects/demo-project/locations/us-central1/workflows/orders/executions/{}"

@@ -435,16 +435,37 @@ def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, executio
         handler_for(fmt)
     for path in paths:
         name = str(path)
-        for parsed in parse_documents(_open_text(path), name):
+        text = _open_text(path)
+        for parsed in parse_documents(text, name):
             where = f"{name} ({parsed.part})" if parsed.part else name
             if parsed.replaced and warnings is not None:
                 warnings.append(f"{where}: {parsed.replaced} lone UTF-16 surrogate(s) replaced by U+FFFD")
             if not fmt and empty is not None and is_empty_list(parsed.doc):
                 empty.append(where)
                 continue
-            found = fmt or detect_format(parsed.doc, where, cloud)
+            try:
+                found = fmt or detect_format(parsed.doc, where, cloud)
+            except NativeFormatError:
+                one = _as_one_record(parsed, text, cloud)
+                if one is None:
+                    raise
+                found = one
             yield Loaded(found, parsed.doc, ImportContext(source_name=where, seen_at=seen_at, source=Source.IMPORT,
                                                           execution_id=execution_id), parsed.line_of)
+
+
+def _as_one_record(parsed: Parsed, text: str, cloud: str | None) -> str | None:
+    """The format of a lone object no cloud reads as a document but one reads as a list of one record
+    (a JSON Lines file of one line: one CloudWatch Logs record); `parsed` then holds that list."""
+    if not isinstance(parsed.doc, dict) or parsed.part:
+        return None
+    try:
+        found = detect_format([parsed.doc], "", cloud)
+    except NativeFormatError:
+        return None
+    line = text.count("\n", 0, len(text) - len(text.lstrip())) + 1
+    parsed.doc, parsed.line_of = [parsed.doc], lambda key, index: line if not key and index == 0 else None
+    return found
 
 
 def read_files(paths: Iterable[Path], *, cloud: str | None = None, fmt: str | None = None,

@@ -304,6 +304,22 @@ def test_aws_logs_tail_output_is_read(tmp_path, prefix):
     assert (row[C.execution_id], row[C.status], row[C.started_at]) == (ARN, "FAILED", START)
 
 
+def test_a_json_lines_file_of_one_record_is_read(tmp_path):
+    """A log stream with one event exported alone (one line: one CloudWatch Logs record) was refused as
+    "unknown format"; it is a list of one record, and a bad one is skipped by its line."""
+    one = write_jsonl(tmp_path / "one.jsonl", log_records()[:1])
+    result, text = run_import(tmp_path / "store", str(one))
+    assert result.exit_code == 0, result.output
+    assert "1 aws.log_records" in text and "1 new" in text
+    (row,) = Store.open(tmp_path / "store").read_rows("executions")
+    assert (row[C.execution_id], row[C.started_at]) == (ARN, START)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n" + json.dumps({**log_records()[0], "event_timestamp": "soon"}) + "\n")
+    result, text = run_import(tmp_path / "other", str(bad))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "bad.jsonl: line 2:" in text
+
+
 EMPTY_PAGES = {                     # what each cloud's list answers when the query found nothing
     "az-runs.json": '{"value": [], "nextLink": null}',
     "gcloud-executions.json": "[]",

@@ -47,7 +47,13 @@ from flowscope.collectors.native import (
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.stored_texts import upgrade_texts
-from flowscope.collectors.streaming import Chunk, ExecutionGroups, read_records, sniff_json_lines
+from flowscope.collectors.streaming import (
+    EXPORT_LINE_PREFIX,
+    Chunk,
+    ExecutionGroups,
+    read_records,
+    sniff_json_lines,
+)
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.model import (
     EXECUTION_TABLES,
@@ -73,9 +79,13 @@ LineOf = Callable[[str, int], "int | None"]
 class NothingImportedError(ValueError):
     """Every record of the import was skipped (or there were none): nothing usable, nothing written."""
 
-    def __init__(self, skips: list[Skip]) -> None:
-        super().__init__(f"nothing imported: {len(skips)} record(s) skipped")
+    def __init__(self, skips: list[Skip], empty: list[str] | None = None) -> None:
+        empty = empty or []
+        said = f"; {len(empty)} document(s) an empty list, a query that found nothing: " \
+            f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}" if empty else ""
+        super().__init__(f"nothing imported: {len(skips)} record(s) skipped{said}")
         self.skips = skips
+        self.empty = empty
 
 
 @dataclass
@@ -87,6 +97,8 @@ class ImportResult:
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    empty_documents: list[str] = field(default_factory=list)
+    """Documents that are an empty list page (`is_empty_list`): read, and said, never an unknown format."""
     new_executions: int = 0
     changed_executions: int = 0
     unchanged_executions: int = 0
@@ -114,12 +126,19 @@ class Parsed:
 
 
 def _open_text(path: Path) -> str:
+    """A file's text. UTF-8, or what its first bytes say as JSON reads them (`json.detect_encoding`):
+    a byte order mark, or UTF-16/32 zero bytes. Windows PowerShell 5.1 writes `az ... > runs.json`
+    as UTF-16 with a BOM, and `Out-File -Encoding utf8` UTF-8 with one."""
     opener: Callable[..., Any] = gzip.open if path.suffix == ".gz" else open
+    encoding = "utf-8"
     try:
-        with opener(path, "rt", encoding="utf-8") as handle:
+        with opener(path, "rb") as handle:
+            encoding = json.detect_encoding(handle.read(4))
+        with opener(path, "rt", encoding=encoding) as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
-        raise NativeFormatError(str(path), f"byte {exc.start}", "not UTF-8 text") from exc
+        said = "" if encoding.startswith("utf-8") else f", nor {encoding.upper()} as its first bytes say"
+        raise NativeFormatError(str(path), f"byte {exc.start}", f"not UTF-8 text{said}") from exc
     except (EOFError, zlib.error) as exc:      # a truncated or corrupt .gz
         raise NativeFormatError(str(path), "file", f"truncated or corrupt gzip data: {exc}") from exc
     except OSError as exc:
@@ -149,6 +168,9 @@ def parse_documents(text: str, source_name: str) -> list[Parsed]:
     try:
         if stripped[0] in "{[":
             parsed = _parse_json(text, stripped, source_name)
+        elif _EXPORT_PREFIX.match(stripped):        # a CloudWatch Logs export to S3: JSON Lines behind a time
+            text = _EXPORT_PREFIX.sub("", text)
+            parsed = _parse_json(text, text.strip(), source_name)
         else:
             parsed = _parse_yaml(stripped, source_name)
         for item in parsed:
@@ -215,6 +237,9 @@ def _plain(doc: Any) -> Any:
             return value.isoformat()
         return value
     return _map_scalars(doc, convert)
+
+
+_EXPORT_PREFIX = re.compile("^" + EXPORT_LINE_PREFIX, re.MULTILINE)
 
 
 _SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
@@ -349,6 +374,22 @@ def detect_format(doc: Any, source_name: str, cloud: str | None = None) -> str:
                             "a Logic Apps REST document, nor a Cloud Workflows REST/Logging document")
 
 
+_PAGE_KEYS = frozenset({"nextLink", "nextPageToken", "nextToken", "totalSize", "unreachable"})
+"""What a list response holds besides its list: the next page's token or link, counts."""
+
+
+def is_empty_list(doc: Any) -> bool:
+    """A list response that found nothing: ``[]`` (gcloud's JSON), ``{"value": [], "nextLink": ...}``
+    (ARM), ``{"executions": []}`` (list-executions), ``{}`` (Google REST omits an empty list). No
+    format can be told from it, and none is needed: it holds no record."""
+    if isinstance(doc, list):
+        return not doc
+    if not isinstance(doc, dict):
+        return False
+    lists = [value for value in doc.values() if isinstance(value, list)]
+    return not any(lists) and all(isinstance(value, list) or key in _PAGE_KEYS for key, value in doc.items())
+
+
 def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
     cloud = fmt.split(".", 1)[0]
     try:
@@ -384,20 +425,47 @@ class Loaded:
 
 
 def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, execution_id: str | None,
-          seen_at: dt.datetime, warnings: list[str] | None = None) -> Iterator[Loaded]:
+          seen_at: dt.datetime, warnings: list[str] | None = None,
+          empty: list[str] | None = None) -> Iterator[Loaded]:
+    """Each document of the files with its format. An empty list page (`is_empty_list`) is named in
+    `empty` and left out, when given: a query that found nothing is no unknown format."""
     if fmt and cloud and not fmt.startswith(f"{cloud}."):
         raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
     if fmt:
         handler_for(fmt)
     for path in paths:
         name = str(path)
-        for parsed in parse_documents(_open_text(path), name):
+        text = _open_text(path)
+        for parsed in parse_documents(text, name):
             where = f"{name} ({parsed.part})" if parsed.part else name
             if parsed.replaced and warnings is not None:
                 warnings.append(f"{where}: {parsed.replaced} lone UTF-16 surrogate(s) replaced by U+FFFD")
-            found = fmt or detect_format(parsed.doc, where, cloud)
+            if not fmt and empty is not None and is_empty_list(parsed.doc):
+                empty.append(where)
+                continue
+            try:
+                found = fmt or detect_format(parsed.doc, where, cloud)
+            except NativeFormatError:
+                one = _as_one_record(parsed, text, cloud)
+                if one is None:
+                    raise
+                found = one
             yield Loaded(found, parsed.doc, ImportContext(source_name=where, seen_at=seen_at, source=Source.IMPORT,
                                                           execution_id=execution_id), parsed.line_of)
+
+
+def _as_one_record(parsed: Parsed, text: str, cloud: str | None) -> str | None:
+    """The format of a lone object no cloud reads as a document but one reads as a list of one record
+    (a JSON Lines file of one line: one CloudWatch Logs record); `parsed` then holds that list."""
+    if not isinstance(parsed.doc, dict) or parsed.part:
+        return None
+    try:
+        found = detect_format([parsed.doc], "", cloud)
+    except NativeFormatError:
+        return None
+    line = text.count("\n", 0, len(text) - len(text.lstrip())) + 1
+    parsed.doc, parsed.line_of = [parsed.doc], lambda key, index: line if not key and index == 0 else None
+    return found
 
 
 def read_files(paths: Iterable[Path], *, cloud: str | None = None, fmt: str | None = None,
@@ -654,7 +722,7 @@ class _Writer:
         unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
         if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
             if final and not self.commits:      # ends whose start no file has, and no store to hold it
-                raise NothingImportedError(self.result.skips)
+                raise NothingImportedError(self.result.skips, self.result.empty_documents)
             return
         if self.store is None:
             self.store = _open_target(self.target)
@@ -667,7 +735,8 @@ class _Writer:
         if unstarted:
             self._withdraw_end_skips(unstarted, complete)
             if final and not self.commits and not _has_rows(complete):
-                raise NothingImportedError(self.result.skips)     # only ends whose start nobody has
+                # only ends whose start nobody has
+                raise NothingImportedError(self.result.skips, self.result.empty_documents)
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -842,15 +911,22 @@ class _FileStream:
 
 # ---------------------------------------------------------------- the import
 
+EXPORT_MARKERS = frozenset({"aws-logs-write-test"})
+"""Files an export writes beside its data, no record in them: CloudWatch Logs puts
+``aws-logs-write-test`` ("Permission Check Successful") at the prefix of every export to S3."""
+
+
 def files_of(paths: list[Path]) -> list[Path]:
-    """The files to read: a file as given, a folder as every file under it (sorted, hidden ones left
-    out: an export is often a folder of parts), each once, also when named again by another path
-    (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither is an error."""
+    """The files to read: a file as given, a folder as every file under it (sorted, hidden ones and
+    `EXPORT_MARKERS` left out: an export is often a folder of parts), each once, also when named again
+    by another path (`dir/../dir/f.json`, a symbolic link, a folder holding it). A path that is neither
+    is an error."""
     out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
             found = sorted(f for f in path.rglob("*")
-                           if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts))
+                           if f.is_file() and f.name not in EXPORT_MARKERS
+                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
             for f in found:
@@ -892,7 +968,9 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
         whole = [path for path, plan in plans.items() if plan is None]
         loaded = list(_load(whole, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
-                            warnings=result.warnings))
+                            warnings=result.warnings, empty=result.empty_documents))
+        result.warnings.extend(f"{where}: an empty list (a query that found nothing): no records"
+                               for where in result.empty_documents)
         _pair_aws_histories(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)
@@ -913,6 +991,6 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             except NativeFormatError as exc:
                 raise writer.fail(exc) from None
         if not writer.rows:
-            raise NothingImportedError(result.skips)
+            raise NothingImportedError(result.skips, result.empty_documents)
         writer.finish()
     return result

@@ -69,6 +69,16 @@ assembly completes it from the start another file of the import holds, or an ear
 (`collectors/assemble.py`; the importer withdraws the skip then), or drops it."""
 
 
+def text_field(record: dict[str, Any], key: str) -> str | None:
+    """A record's text field: its string, None when absent. Anything else raises ValueError naming
+    the field, so the handler skips the record with its line instead of carrying a number or an
+    object into a text column, where it failed the whole import at the write or crashed the assembly."""
+    value = record.get(key)
+    if value is None or isinstance(value, str):
+        return value
+    raise ValueError(f"{key} is {type(value).__name__}, not text")
+
+
 class CloudTransforms(Protocol):
     FORMATS: dict[str, FormatHandler]
 

@@ -11,8 +11,10 @@ when), so memory is bounded by the open executions, not by the file.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -30,20 +32,45 @@ MAX_LINE_BYTES = 4 << 20
 """Longer than any log record (CloudWatch caps an event at 256 KB): a first line this long is a
 minified document, not JSON Lines."""
 
+EXPORT_LINE_PREFIX = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)? (?:[^\s{]\S* )?(?=\{)"
+"""What starts each line of a CloudWatch Logs export to S3 (`aws logs create-export-task`: the
+``000000.gz`` files: the event's time, then the log message as logged) and of `aws logs tail`'s
+output (``2024-04-24T11:54:30.672000+00:00 <log stream> {...}``; ``--format short``: the time only)."""
+_EXPORT_PREFIX = re.compile(b"^" + EXPORT_LINE_PREFIX.encode())
+
+
+def without_export_prefix(lines: list[bytes]) -> list[bytes]:
+    """Lines with their CloudWatch Logs export time prefix (`EXPORT_LINE_PREFIX`) taken off."""
+    match = _EXPORT_PREFIX.match
+    return [line[found.end():] if (found := match(line)) is not None else line for line in lines]
+
+
+def _is_exported(line: bytes) -> bool:
+    return _EXPORT_PREFIX.match(line) is not None
+
+
 Cleaner = Callable[[Any], "tuple[Any, int]"]
 """A decoded record -> (the record with lone UTF-16 surrogates replaced, how many were)."""
 
 
 def _open_binary(path: Path) -> IO[bytes]:
-    if path.suffix == ".gz":
-        return cast(IO[bytes], gzip.open(path, "rb"))
-    return path.open("rb")
+    """The file's bytes (gunzipped), after a UTF-8 byte order mark if it starts with one (Windows
+    tools write it; it holds no newline, so line numbers are unchanged)."""
+    handle = cast(IO[bytes], gzip.open(path, "rb")) if path.suffix == ".gz" else path.open("rb")
+    try:
+        if handle.read(len(codecs.BOM_UTF8)) != codecs.BOM_UTF8:
+            handle.seek(0)
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 def sniff_json_lines(path: Path) -> list[Any] | None:
     """The first records of a JSON Lines file (at least two lines, the first an object on its
     own), or None when the file is anything else (a JSON or YAML document: read whole)."""
     first: list[Any] = []
+    exported: bool | None = None     # lines of a CloudWatch Logs export to S3 (`EXPORT_LINE_PREFIX`)
     try:
         with _open_binary(path) as handle:
             for line in iter(lambda: handle.readline(MAX_LINE_BYTES), b""):
@@ -51,6 +78,10 @@ def sniff_json_lines(path: Path) -> list[Any] | None:
                     return None  # a one-line document (minified JSON): read whole, once
                 if not line.strip():
                     continue
+                if exported is None:
+                    exported = _is_exported(line)
+                if exported:
+                    line = without_export_prefix([line])[0]
                 try:
                     record = orjson.loads(line)
                 except ValueError:
@@ -85,6 +116,7 @@ def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block
     as does a file that is not UTF-8 or a truncated .gz.
     """
     first = 1                   # line number of the block's first line
+    exported: bool | None = None      # lines of a CloudWatch Logs export to S3: their time prefix is dropped
     try:
         with _open_binary(path) as handle:
             rest = b""
@@ -94,10 +126,15 @@ def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block
                     break
                 lines = (rest + data).split(b"\n")
                 rest = lines.pop()
-                yield _decode(lines, first, source_name, clean)
+                if exported is None:
+                    exported = next((_is_exported(line) for line in lines if line.strip()), None)
+                yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
                 first += len(lines)
             if rest:
-                yield _decode([rest], first, source_name, clean)
+                lines = [rest]
+                if exported is None:
+                    exported = _is_exported(rest)
+                yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
     except (EOFError, zlib.error) as exc:
         raise NativeFormatError(source_name, f"line {first}", f"truncated or corrupt gzip data: {exc}") from None
     except OSError as exc:

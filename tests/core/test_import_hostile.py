@@ -264,6 +264,142 @@ def test_ambiguous_describes_and_histories_explain_what_to_do(tmp_path):
     assert "h1.json" in text and "--execution-arn" in text and "one pair at a time" in text
 
 
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be"])
+@pytest.mark.parametrize("lines", [True, False], ids=["json-lines", "json"])
+def test_files_with_a_byte_order_mark_or_in_utf16_are_read(tmp_path, encoding, lines):
+    """Windows PowerShell 5.1 writes `aws ... > x.json` as UTF-16 with a BOM, and `Out-File -Encoding
+    utf8` UTF-8 with a BOM: the import refused them ("byte 0: not UTF-8 text"; a BOM'd JSON Lines
+    file "neither JSON nor valid YAML"). A bad record is still skipped by its line."""
+    records = log_records()
+    records[1]["event_timestamp"] = "not a time"
+    text = "".join(json.dumps(r) + "\n" for r in records) if lines \
+        else json.dumps({"events": history_events()[:3] + [{**history_events()[3], "timestamp": "x"}]}, indent=2)
+    path = tmp_path / ("export.jsonl" if lines else "history.json")
+    path.write_bytes(text.encode(encoding) if encoding != "utf-16-be" else b"\xfe\xff" + text.encode(encoding))
+    args = [str(path)] if lines else ["--execution-arn", ARN, str(path)]
+    result, out = run_import(tmp_path / "store", *args)
+    assert result.exit_code == 0, result.output
+    assert "1 new" in out
+    line = 2 if lines else text[: text.index('"id": 4')].count("\n")      # the line of its "{"
+    assert f"{path.name}: line {line}" in out, out
+
+
+@pytest.mark.parametrize("prefix", [
+    lambda at: f"{at.isoformat(timespec='microseconds')} states/hello/2026-11-20-10-00/00000000 ",   # aws logs tail
+    lambda at: f"{at.strftime('%Y-%m-%dT%H:%M:%S')} ",                                # aws logs tail --format short
+], ids=["detailed", "short"])
+def test_aws_logs_tail_output_is_read(tmp_path, prefix):
+    """`aws logs tail GROUP --since 1d > logs.txt` prints "<time> <log stream> <message>" per event: the
+    import refused it ("neither JSON nor valid YAML"). A bad record is still skipped by its line."""
+    records = log_records()
+    records[2]["event_timestamp"] = "later"
+    path = tmp_path / "logs.txt"
+    path.write_text("".join(prefix(START + dt.timedelta(milliseconds=100 * n)) + json.dumps(r) + "\n"
+                            for n, r in enumerate(records)))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert "1 aws.log_records" in text and "1 new" in text
+    assert "logs.txt: line 3" in text
+    (row,) = Store.open(tmp_path / "store").read_rows("executions")
+    assert (row[C.execution_id], row[C.status], row[C.started_at]) == (ARN, "FAILED", START)
+
+
+def test_a_json_lines_file_of_one_record_is_read(tmp_path):
+    """A log stream with one event exported alone (one line: one CloudWatch Logs record) was refused as
+    "unknown format"; it is a list of one record, and a bad one is skipped by its line."""
+    one = write_jsonl(tmp_path / "one.jsonl", log_records()[:1])
+    result, text = run_import(tmp_path / "store", str(one))
+    assert result.exit_code == 0, result.output
+    assert "1 aws.log_records" in text and "1 new" in text
+    (row,) = Store.open(tmp_path / "store").read_rows("executions")
+    assert (row[C.execution_id], row[C.started_at]) == (ARN, START)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n" + json.dumps({**log_records()[0], "event_timestamp": "soon"}) + "\n")
+    result, text = run_import(tmp_path / "other", str(bad))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "bad.jsonl: line 2:" in text
+
+
+EMPTY_PAGES = {                     # what each cloud's list answers when the query found nothing
+    "az-runs.json": '{"value": [], "nextLink": null}',
+    "gcloud-executions.json": "[]",
+    "rest-executions.json": "{}",
+    "list-executions.json": '{"executions": [], "nextToken": null}',
+}
+
+
+def test_an_empty_list_page_is_said_and_never_stops_the_import(tmp_path):
+    """A folder of per-workflow exports where one workflow had no runs (`{"value": []}`) was refused
+    whole ("unknown format", exit 2, nothing written). Now each empty page is named in a warning and
+    the rest imports; an import of empty pages only is "no data" (exit 3), never "0 findings"."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    for name, text in EMPTY_PAGES.items():
+        (folder / name).write_text(text)
+    write_history(folder / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(folder))
+    assert result.exit_code == 0, result.output
+    assert "1 new" in text
+    for name in EMPTY_PAGES:
+        assert f"warning: {folder / name}: an empty list (a query that found nothing): no records" in text
+    (folder / "history.json").unlink()
+    result, text = run_import(tmp_path / "other", str(folder))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "nothing imported: 0 record(s) skipped; 4 document(s) an empty list" in text
+    assert not (tmp_path / "other").exists()
+
+
+def _retyped(doc, key: str, index: int, path: tuple, value):
+    """`doc` with one field of its record `key`[`index`] given a value of another JSON type."""
+    import copy
+
+    doc = copy.deepcopy(doc)
+    record = (doc[key] if key else doc)[index]
+    for step in path[:-1]:
+        record = record[step]
+    record[path[-1]] = value
+    return doc
+
+
+def _azure_runs() -> dict:
+    from tests.azure.test_transform_azure import SAMPLES
+
+    body = json.loads((SAMPLES / "WorkflowRuns_List.json").read_text())["responses"]["200"]["body"]
+    body["value"].append({**json.loads(json.dumps(body["value"][0])), "name": "second",
+                          "id": body["value"][0]["id"].rsplit("/", 1)[0] + "/second"})
+    return body
+
+
+@pytest.mark.parametrize("make, key, index", [
+    # was: "TypeError: unhashable type: 'dict' - a bug in flowscope"
+    (lambda g: _retyped({"executions": g.EXECUTIONS}, "executions", 1, ("workflowRevisionId",), {"id": 2}),
+     "executions", 1),
+    # was: "workflows: column 'definition' expects string, got list", no file named, nothing written
+    (lambda g: _retyped({"workflows": [g.WORKFLOW, {**g.WORKFLOW, "revisionId": "000003-x"}]}, "workflows", 1,
+                        ("sourceContents",), ["main"]), "workflows", 1),
+    # was: "AttributeError: 'bool' object has no attribute 'rpartition' - a bug in flowscope"
+    (lambda g: _retyped({"stepEntries": g.ENTRIES}, "stepEntries", 2, ("step",), True), "stepEntries", 2),
+    (lambda g: _retyped(g.LOGS, "", 1, ("jsonPayload", "step"), 5), "", 1),
+    # was: "executions: column 'native_status' expects string, got int"
+    (lambda g: _retyped(_azure_runs(), "value", 1, ("properties", "status"), -1), "value", 1),
+], ids=["gcp-execution-revision", "gcp-workflow-source", "gcp-step-name", "gcp-call-log-step", "azure-run-status"])
+def test_a_field_of_the_wrong_json_type_skips_its_record_by_line(tmp_path, make, key, index):
+    """A record whose text field holds a number, list or object failed the whole import: at the
+    write with no file named, or as "a bug in flowscope". It is now skipped with its line, the rest
+    imported."""
+    from tests.gcp import test_transform as g
+
+    doc = make(g)
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(doc, indent=2))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    starts = [n for n, t in enumerate(path.read_text().splitlines(), 1) if t == " " * (4 if key else 2) + "{"]
+    line = starts[index]                        # the line of the record's "{" (indent=2)
+    assert f"export.json: line {line}" in text and "not text" in text, text
+    assert "1 record(s) skipped" in text
+
+
 # ---------------------------------------------------------------- item 7: gcloud YAML
 
 GCP_EXEC = "projects/demo-project/locations/us-central1/workflows/orders/executions/{}"
@@ -299,6 +435,30 @@ def test_gcloud_yaml_describe_and_list_are_read_like_json(tmp_path):
     rows = sorted(Store.open(store).read_rows("executions"), key=lambda r: r[C.execution_id])
     assert [r[C.execution_id].rsplit("/", 1)[-1] for r in rows] == ["e-1", "e-2", "e-3"]
     assert all(r[C.status] == "SUCCEEDED" and r[C.duration_ms] == 2500 for r in rows)
+
+
+def test_gcloud_json_lists_of_executions_and_workflows_are_read(tmp_path):
+    """`gcloud workflows executions list --format=json` (and `gcloud workflows list`) print a
+    top-level JSON array of resources; the import refused it as "unknown format" though the same
+    list as YAML was read. A bad item is skipped by its line."""
+    import yaml
+
+    executions = [yaml.safe_load(DESCRIBE_YAML.format(end="'2026-11-01T10:00:02.623456789Z'",
+                                                      name=GCP_EXEC.format(f"e-{n}"))) for n in (1, 2)]
+    listed = tmp_path / "executions.json"
+    listed.write_text(json.dumps([*executions, {"name": "not-a-resource"}], indent=2))
+    workflows = tmp_path / "workflows.json"
+    workflows.write_text(json.dumps([{"name": GCP_EXEC.split("/executions/")[0], "revisionId": "000001-abc",
+                                      "sourceContents": "main:\n  steps:\n    - done:\n        return: 1\n",
+                                      "updateTime": "2026-11-01T09:00:00Z"}]))
+    store = tmp_path / "store"
+    result, text = run_import(store, str(listed), str(workflows))
+    assert result.exit_code == 0, result.output
+    assert "1 gcp.executions" in text and "1 gcp.workflow" in text
+    rows = sorted(Store.open(store).read_rows("executions"), key=lambda r: r[C.execution_id])
+    assert [r[C.execution_id].rsplit("/", 1)[-1] for r in rows] == ["e-1", "e-2"]
+    assert f"executions.json: line {line_of(listed, 'not-a-resource') - 1}: not an execution resource name" in text
+    assert [r[C.name] for r in Store.open(store).read_rows("workflows")] == ["orders"]
 
 
 def test_yaml_that_is_broken_names_file_and_line(tmp_path):

@@ -6,6 +6,7 @@ the assembly), with chunks made small so a 60-execution file commits many times.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from pathlib import Path
@@ -158,6 +159,45 @@ def test_gzipped_exports_stream_and_a_truncated_one_names_itself(tmp_path, sim):
     cut.write_bytes(data[: len(data) // 2])
     with pytest.raises(NativeFormatError, match=r"cut.jsonl.gz: line \d+: truncated or corrupt gzip"):
         import_files(Store(tmp_path / "other"), [cut])
+
+
+def _exported(records: list) -> str:
+    """Lines as a CloudWatch Logs export to S3 writes them (`create-export-task`'s 000000.gz): the
+    ingestion time, a space, the log message."""
+    def stamp(record: dict) -> str:
+        ms = int(record.get("event_timestamp", 0)) + 40
+        return dt.datetime.fromtimestamp(ms / 1000, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return "".join(f"{stamp(r)} {json.dumps(r)}\n" if isinstance(r, dict) else f"{r}\n" for r in records)
+
+
+@pytest.mark.slow
+def test_a_cloudwatch_export_to_s3_is_read_by_line_streamed_or_whole(tmp_path, sim, monkeypatch):
+    """`aws logs create-export-task` writes each event as "<time> <message>": the import refused the
+    000000.gz files ("neither JSON nor valid YAML"). A bad line is still reported by its number."""
+    records = export(sim)
+    packed = tmp_path / "000000.gz"
+    with gzip.open(packed, "wt") as handle:
+        handle.write(_exported([*records[:3], "2026-11-20T10:00:00.000Z not json", *records[3:]]))
+    with pytest.raises(NativeFormatError, match=r"000000.gz: line 4 column \d+: invalid JSON Lines record"):
+        import_files(Store(tmp_path / "refused"), [packed])
+    with gzip.open(packed, "wt") as handle:
+        handle.write(_exported([*records[:3], {"id": "1"}, *records[3:]]))
+    store = Store(tmp_path / "store")
+    result = import_files(store, [packed])
+    assert rows(store) == rows(_logs_only(tmp_path, records))
+    assert [s.location for s in result.skips] == ["line 4"]
+    # the folder `aws s3 cp --recursive` makes of the export: the marker CloudWatch Logs writes beside it
+    bucket = tmp_path / "bucket" / "exports"
+    (bucket / "4f3c2a1e-task" / "states-abc").mkdir(parents=True)
+    (bucket / "aws-logs-write-test").write_text("Permission Check Successful")
+    packed.rename(bucket / "4f3c2a1e-task" / "states-abc" / packed.name)
+    packed = bucket / "4f3c2a1e-task" / "states-abc" / packed.name
+    folder = import_files(Store(tmp_path / "folder"), [tmp_path / "bucket"])
+    assert folder.files == 1 and rows(Store(tmp_path / "folder")) == rows(store)
+    monkeypatch.setattr(streaming, "sniff_json_lines", lambda path: None)     # the whole-document path
+    whole = Store(tmp_path / "whole")
+    result = import_files(whole, [packed])
+    assert rows(whole) == rows(store) and [s.location for s in result.skips] == ["line 4"]
 
 
 def _logs_only(tmp_path: Path, records: list) -> Store:

@@ -43,8 +43,15 @@ def test_gzip_and_non_utf8(tmp_path: Path):
         handle.write('{"a": 1}')
     assert parse_document(_open_text(packed), str(packed)) == {"a": 1}
     binary = tmp_path / "b.json"
-    binary.write_bytes(b"\xff\xfe\x00garbage")
+    binary.write_bytes(b"garbage\x80\xff")
     with pytest.raises(NativeFormatError, match="not UTF-8"):
+        _open_text(binary)
+    # FF FE is UTF-16's byte order mark (Windows PowerShell's files): read as UTF-16, still no document
+    binary.write_bytes(b"\xff\xfe\x00garbage")
+    with pytest.raises(NativeFormatError, match="b.json: line 1: not a JSON or YAML document"):
+        parse_document(_open_text(binary), str(binary))
+    binary.write_bytes(b"\xff\xfe\x00garbage!")
+    with pytest.raises(NativeFormatError, match="b.json: byte 10: not UTF-8 text, nor UTF-16 as its first"):
         _open_text(binary)
 
 

@@ -19,7 +19,7 @@ from flowscope.collectors.azure.transform.records import (
     step_row,
     ts,
 )
-from flowscope.collectors.native import ImportContext
+from flowscope.collectors.native import ImportContext, text_field
 from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms
 
 
@@ -32,7 +32,8 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     if started is None:
         raise ValueError("run without startTime")
     ended = ts(props.get("endTime"))
-    status = status_of(props.get("status"), ended)
+    native_status = text_field(props, "status")
+    status = status_of(native_status, ended)
     error, cause = error_of(props, status)
     trigger = as_dict(props.get("trigger"))
     wf = as_dict(props.get("workflow"))
@@ -51,9 +52,9 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
         C.cloud: CLOUD, C.account: ids.sub, C.region: None,
         C.workflow_id: ids.workflow_id, C.workflow_name: ids.workflow_name,
         C.kind: (Kind.LOGICAPP_STANDARD if ids.site else Kind.LOGICAPP_CONSUMPTION).value,
-        C.revision: wf.get("name"),
-        C.execution_id: ids.execution_id, C.name: rec.get("name") or ids.run_name,
-        C.status: status.value, C.native_status: props.get("status"),
+        C.revision: text_field(wf, "name"),
+        C.execution_id: ids.execution_id, C.name: text_field(rec, "name") or ids.run_name,
+        C.status: status.value, C.native_status: native_status,
         C.started_at: started, C.ended_at: ended, C.duration_ms: duration_ms(started, ended),
         C.error: error, C.cause: cause, C.redrive_count: None, C.parent_execution_id: None,
         C.billed_duration_ms: None, C.billed_memory_mb: None,

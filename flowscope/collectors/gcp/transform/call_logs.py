@@ -18,7 +18,7 @@ from typing import Any, cast
 from flowscope.collectors.gcp.definition import UNKNOWN_RESOURCE, UNRESOLVED_HOST, call_resource, resource_is_wait
 from flowscope.collectors.gcp.transform.errors import error_and_cause
 from flowscope.collectors.gcp.transform.records import CALL_LOG_NATIVE_TYPE, CLOUD, attempt_from, count_unknown
-from flowscope.collectors.native import Row
+from flowscope.collectors.native import Row, text_field
 from flowscope.model import Batch, C, Status, StepType, duration_ms, utc
 
 _DETAIL_KEYS = {"BEGUN": "begun", "SUCCEEDED": "succeeded", "EXCEPTION_RAISED": "exceptionRaised",
@@ -107,15 +107,15 @@ class CallLogs:
     def read(self, payload: dict, exec_id: str, wf_id: str, batch: Batch) -> str | None:
         """Fold one EngineCallLog payload into its call's row; a reason when it cannot be read."""
         state = payload.get("state")
-        step = payload.get("step")
+        step = text_field(payload, "step")
         if not step:
             return "call log without step"
-        routine = payload.get("routine")
+        routine = text_field(payload, "routine")
         name = step if routine in (None, "", "main") else f"{routine}/{step}"
         stamps = self.stamps
         activity = payload.get("activityTime")
         when = stamps.time(activity)
-        callee = payload.get("callee") or None
+        callee = text_field(payload, "callee") or None
         detail_key = _DETAIL_KEYS.get(state) if isinstance(state, str) else None
         if detail_key is None:
             count_unknown(batch, f"callLog.state:{state}")

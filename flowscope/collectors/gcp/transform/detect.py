@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flowscope.collectors.gcp.transform.log_entries import WORKFLOW_RESOURCE_TYPE
@@ -29,17 +30,29 @@ def _looks_like_log_entry(item: Any) -> bool:
 _LIST_EXTRA_KEYS = frozenset({"nextPageToken", "totalSize", "unreachable"})
 
 
+_LISTS: tuple[tuple[str, str, Callable[[dict[str, Any]], bool]], ...] = (
+    ("stepEntries", "gcp.step_entries", lambda x: _is_gcp_name(x.get("name"), entry=True)),
+    ("executions", "gcp.executions", lambda x: _is_gcp_name(x.get("name"), execution=True)),
+    ("workflows", "gcp.workflow", lambda x: _is_gcp_name(x.get("name"), execution=False)),
+)
+"""List response key, format, and how one of its resources is told by its name."""
+
+
 def detect(doc: Any) -> str | None:
-    """The GCP format of a parsed JSON document, or None when it is not a GCP Workflows one."""
+    """The GCP format of a parsed JSON document, or None when it is not a GCP Workflows one.
+
+    A top-level list is what `gcloud logging read` and gcloud's list commands print with
+    ``--format=json`` (`gcloud workflows executions list`, `gcloud workflows list`): log entries,
+    or resources told apart by their names.
+    """
     if isinstance(doc, list):
-        return "gcp.log_entries" if any(_looks_like_log_entry(x) for x in doc[:50]) else None
+        head = [x for x in doc[:50] if isinstance(x, dict)]
+        if any(_looks_like_log_entry(x) for x in head):
+            return "gcp.log_entries"
+        return next((fmt for _, fmt, check in _LISTS if any(check(x) for x in head)), None)
     if not isinstance(doc, dict):
         return None
-    for key, fmt, check in (
-        ("stepEntries", "gcp.step_entries", lambda x: _is_gcp_name(x.get("name"), entry=True)),
-        ("executions", "gcp.executions", lambda x: _is_gcp_name(x.get("name"), execution=True)),
-        ("workflows", "gcp.workflow", lambda x: _is_gcp_name(x.get("name"), execution=False)),
-    ):
+    for key, fmt, check in _LISTS:
         items = doc.get(key)
         if not isinstance(items, list):
             continue

@@ -16,7 +16,7 @@ from flowscope.collectors.gcp.transform.records import (
     seconds_ms,
     ts,
 )
-from flowscope.collectors.native import ImportContext, Row
+from flowscope.collectors.native import ImportContext, Row, text_field
 from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 
@@ -50,7 +50,8 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
     if started is None:
         return "execution without startTime or createTime"
     ended = ts(ex.get("endTime"))
-    state = ex.get("state") or "STATE_UNSPECIFIED"
+    state = text_field(ex, "state") or "STATE_UNSPECIFIED"
+    revision = text_field(ex, "workflowRevisionId")
     status = EXECUTION_STATUS.get(state, Status.RUNNING if ended is None else Status.FAILED)
     failure = ex.get("error") or {}
     error, cause = error_and_cause(failure.get("payload"), failure.get("context"))
@@ -64,7 +65,7 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.workflow_id: workflow_id(parts["p"], parts["l"], parts["w"]),
         C.workflow_name: parts["w"],
         C.kind: KIND,
-        C.revision: ex.get("workflowRevisionId"),
+        C.revision: revision,
         C.execution_id: ex["name"],
         C.name: parts["e"],
         C.status: status.value,

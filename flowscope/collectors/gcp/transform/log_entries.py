@@ -16,7 +16,7 @@ from flowscope.collectors.gcp.transform.records import (
     count_unknown,
     records_of,
 )
-from flowscope.collectors.native import END_WITHOUT_START, ImportContext, NativeFormatError, Row
+from flowscope.collectors.native import END_WITHOUT_START, ImportContext, NativeFormatError, Row, text_field
 from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 WORKFLOW_RESOURCE_TYPE = "workflows.googleapis.com/Workflow"
@@ -100,7 +100,7 @@ def _system_log(payload: dict, entry: dict, exec_id: str, runs: dict, stamps: St
     if when is None:
         return "system log without activityTime"
     run = runs.setdefault(exec_id, {})
-    state = payload.get("state")
+    state = text_field(payload, "state")
     if "start" in payload:
         run["started"] = when
         run["argument"] = (payload.get("start") or {}).get("argument")

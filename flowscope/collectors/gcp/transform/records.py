@@ -96,7 +96,9 @@ def json_attrs(values: dict[str, Any]) -> str | None:
 
 
 def records_of(doc: Any, key: str, ctx: ImportContext, fmt: str) -> tuple[list[Any], str]:
-    """The list of records of a list response, or the single resource itself."""
+    """The list of records of a list response, or the single resource itself, and where they are:
+    the key, "$" for a single resource, "" for a top-level list (``[3]``, which the importer turns
+    into the record's line)."""
     if isinstance(doc, dict) and key in doc:
         items = doc[key]
         if items is None:
@@ -107,7 +109,7 @@ def records_of(doc: Any, key: str, ctx: ImportContext, fmt: str) -> tuple[list[A
     if isinstance(doc, dict):
         return [doc], "$"
     if isinstance(doc, list):
-        return doc, "$"
+        return doc, ""
     raise NativeFormatError(ctx.source_name, "$", f"{fmt}: expected a JSON object, got {type(doc).__name__}")
 
 

@@ -23,7 +23,7 @@ from flowscope.collectors.gcp.transform.records import (
     records_of,
     ts,
 )
-from flowscope.collectors.native import ImportContext, Row
+from flowscope.collectors.native import ImportContext, Row, text_field
 from flowscope.model import TERMINAL_STATUSES, Batch, C, Skip, Status, StepType, bounded_int, duration_ms
 
 _TYPE_VALUES = {k: v.value for k, v in STEP_TYPES.items()}
@@ -83,14 +83,14 @@ def _step_rows(entry: Any, ctx: ImportContext, batch: Batch) -> tuple[Row, Row |
     started = ts(entry.get("createTime"))
     if started is None:
         return "step entry without createTime"
-    step = entry.get("step")
+    step = text_field(entry, "step")
     if not step:
         return "step entry without step name"
-    routine = entry.get("routine") or "main"
-    native = entry.get("stepType") or "STEP_TYPE_UNSPECIFIED"
+    routine = text_field(entry, "routine") or "main"
+    native = text_field(entry, "stepType") or "STEP_TYPE_UNSPECIFIED"
     if native not in STEP_TYPES:
         count_unknown(batch, f"stepType:{native}")
-    state = entry.get("state") or "STATE_UNSPECIFIED"
+    state = text_field(entry, "state") or "STATE_UNSPECIFIED"
     status = STEP_STATUS.get(state)
     if status is None:
         count_unknown(batch, f"stepEntry.state:{state}")

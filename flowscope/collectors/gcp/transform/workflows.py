@@ -8,7 +8,7 @@ from typing import Any
 from flowscope.collectors.gcp.definition import definition_problem
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import CLOUD, KIND, json_attrs, records_of
-from flowscope.collectors.native import ImportContext
+from flowscope.collectors.native import ImportContext, text_field
 from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Skip, utc
 
 DEFINITION_FORMAT = "gcp-yaml"
@@ -31,7 +31,11 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
         if not revision:
             batch.skips.append(Skip(ctx.source_name, loc, "workflow without revisionId"))
             continue
-        source = wf.get("sourceContents")
+        try:
+            source = text_field(wf, "sourceContents")
+        except ValueError as exc:
+            batch.skips.append(Skip(ctx.source_name, loc, f"bad workflow: {exc}"))
+            continue
         too_big = isinstance(source, str) and len(source) > MAX_DEFINITION_CHARS
         problem = definition_problem(source) if isinstance(source, str) and not too_big else None
         if problem:

@@ -7,6 +7,7 @@ table -> manifest. Reads: a fresh in-memory DuckDB over the manifest's snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import threading
@@ -325,6 +326,13 @@ class Store:
     def version(self) -> dict[str, int]:
         """Delta version of each table in the current snapshot (tables never written are absent)."""
         return dict(self._latest().versions)
+
+    def snapshot_key(self) -> str:
+        """What names the current snapshot across stores at this path (a cache key): the table versions
+        and the store's lineage. Versions alone repeat when the store is deleted and built again the same
+        way (a demo built again), and a cache keyed by them served the old store's results and files."""
+        current = self._latest()
+        return json.dumps({"lineage": current.lineage, "versions": current.versions}, sort_keys=True)
 
     def connect(self) -> duckdb.DuckDBPyConnection:
         """A NEW in-memory DuckDB with one view per model table over the current snapshot."""

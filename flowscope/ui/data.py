@@ -57,7 +57,7 @@ def _store(path: str) -> Any:
 
 @st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
 def _version(path: str) -> str:
-    return json.dumps(_store(path).version(), sort_keys=True)
+    return str(_store(path).snapshot_key())
 
 
 DUCKDB_MEMORY = os.environ.get("FLOWSCOPE_UI_DUCKDB_MEMORY", "1GB")

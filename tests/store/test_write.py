@@ -176,6 +176,28 @@ def test_a_new_store_is_never_made_inside_a_store(store):
     assert Store(store.path).path == store.path, "the store itself opens as before"
 
 
+def test_the_snapshot_key_tells_a_store_built_again_from_the_one_before(tmp_path):
+    """The dashboard keys its connection and cached results by the snapshot (`Store.snapshot_key`): by
+    table versions alone, a demo deleted and built again the same way read as the same snapshot, and a
+    running dashboard served the old store's results and its deleted files."""
+    import shutil
+
+    from flowscope.ui import data
+
+    path = tmp_path / "store"
+    Store(path).write(batch(range(5)))
+    reader = Store.open(path)
+    before, versions = reader.snapshot_key(), reader.version()
+    data._version.clear()
+    shown = data._version(str(path))
+    shutil.rmtree(path)
+    Store(path).write(batch(range(10, 13)))
+    data._store.clear()
+    data._version.clear()
+    assert reader.version() == versions and reader.snapshot_key() != before
+    assert data._version(str(path)) != shown
+
+
 def test_a_store_deleted_and_built_again_is_read_anew(tmp_path):
     """A reader (a notebook session, the dashboard's Store) kept across `rm -r STORE` and a new demo or
     import at the same path cached by manifest number and (table, version), which start again at 1:

@@ -55,6 +55,7 @@ class Delivery:
     error: str | None = None
     detail: str = ""
     finding_ids: list[str] = field(default_factory=list)   # the findings its message named
+    said: tuple[str, str] | None = None                     # (status, status alert) its message said
 
     @property
     def failed(self) -> bool:
@@ -224,34 +225,44 @@ class Plan:
 
 
 def plan(targets: Sequence[Target], content: ReportContent, report: str | None = None,
-         sync_failed: bool = False) -> list[Plan]:
+         sync_failed: bool = False, renotify: bool = False) -> list[Plan]:
     out = []
     for t in targets:
         where = t.options.get("report_url") or report
         message = build_message(content, min_severity=t.min_severity, only_changes=t.only_changes,
-                                report=str(where) if where else None, target=t.name, sync_failed=sync_failed)
+                                report=str(where) if where else None, target=t.name, sync_failed=sync_failed,
+                                renotify=renotify)
         out.append(Plan(t, message, worth_sending(message) or not t.only_changes))
     return out
 
 
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
-            sync_failed: bool = False) -> list[Delivery]:
+            sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
     """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
     results = []
-    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed):
+    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed,
+                  renotify=renotify):
         t = p.target
         if not p.send:
-            results.append(Delivery(t.name, sent=False, skipped=True,
-                                    detail=f"no new finding at or above {t.min_severity}, data complete"))
+            results.append(Delivery(t.name, sent=False, skipped=True, detail=_quiet(p.message)))
             continue
         attempts = 0
         try:
             detail, attempts = _with_retries(t, _sender(t, p.message, files))
             results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
-                                    finding_ids=[f.id for f in p.message.findings]))
+                                    finding_ids=[f.id for f in p.message.findings],
+                                    said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
             results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))
     return results
+
+
+def _quiet(message: Message) -> str:
+    """Why nothing is sent: no new finding, and the data complete or its problem already told."""
+    head = f"no new finding at or above {message.min_severity}"
+    if message.status == "ok":
+        return f"{head}, data complete"
+    return f"{head}; status {message.alert!r} already sent to it (flowscope run --renotify sends it again)"
 
 
 def _attempts(exc: Exception, target: Target) -> int:

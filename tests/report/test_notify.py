@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import time
 
 import pytest
 
@@ -96,6 +97,18 @@ def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content,
     receiver.statuses = [503, 503]
     [gave_up] = deliver(parse_targets([hook("webhook", retries=2)]), content)
     assert gave_up.failed and gave_up.attempts == 2 and "FAILED after 2 attempt(s): HTTP 503" in gave_up.line()
+
+
+@pytest.mark.slow  # waits out a Retry-After of 1 s
+def test_a_429_is_retried_no_sooner_than_its_retry_after(content, receiver, monkeypatch):
+    """Slack answers a burst with 429 and `Retry-After`; the retries came at the backoff's pace (here at
+    once), were refused again, and the run failed its delivery (exit 4) while Slack only asked to wait."""
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/services/T0/B0/X")
+    receiver.statuses, receiver.error_headers = [429], {"Retry-After": "1"}
+    started = time.monotonic()
+    [result] = deliver(parse_targets([hook("slack", retries=2)]), content)      # backoff = 0
+    assert result.sent and result.attempts == 2, result.line()
+    assert time.monotonic() - started >= 0.95
 
 
 def test_an_unreachable_hook_fails_without_naming_its_secret_url(content, monkeypatch):

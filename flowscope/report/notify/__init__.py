@@ -119,7 +119,11 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
 
 
 class Transient(Exception):
-    """A failure that may pass: retried."""
+    """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Permanent(Exception):
@@ -162,7 +166,9 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> str:
     except requests.RequestException as exc:
         raise Permanent(f"{type(exc).__name__}") from None
     if response.status_code == 429 or response.status_code >= 500:
-        raise Transient(f"HTTP {response.status_code}")
+        from flowscope.collectors.gcp.clients import retry_after_s
+
+        raise Transient(f"HTTP {response.status_code}", retry_after_s(response.headers.get("Retry-After")))
     if response.status_code >= 300:
         raise Permanent(f"HTTP {response.status_code}")
     return f"HTTP {response.status_code}"
@@ -208,8 +214,19 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
 def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]:
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True,
-                        wait=wait_exponential(multiplier=target.backoff, max=30 * max(target.backoff, 0.01)),
+    from flowscope.collectors.throttle import RETRY_AFTER_MAX_S
+
+    backoff = wait_exponential(multiplier=target.backoff, max=30 * max(target.backoff, 0.01))
+
+    def wait(state: Any) -> float:
+        """The backoff, or longer when the server asked (Slack's 429 `Retry-After`): a retry sooner is
+        refused again, and the attempts ran out in a second or two while Slack asked for 30."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(exc, "retry_after", None)
+        waited = float(backoff(state))
+        return max(waited, min(float(asked), RETRY_AFTER_MAX_S)) if asked is not None else waited
+
+    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True, wait=wait,
                         retry=retry_if_exception_type(Transient))
     detail = retrying(attempt)
     return detail, int(retrying.statistics.get("attempt_number", 1))

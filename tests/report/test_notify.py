@@ -121,6 +121,18 @@ def test_an_unreachable_hook_fails_without_naming_its_secret_url(content, monkey
     assert missing.failed and "environment variable HOOK_URL" in missing.error
 
 
+def test_two_targets_of_one_name_are_a_config_error():
+    """What each target was sent is kept under its name: a Slack and an e-mail entry both named 'ops'
+    shared one record, so the mail whose delivery failed counted as sent by the Slack message and its
+    findings were never mailed. Two entries of one name (given, or a default like slack#2) are refused."""
+    with pytest.raises(ValueError, match=r"\[\[notify\]\] #2: name 'ops' is already the name of #1"):
+        parse_targets([hook("slack", name="ops"), {"type": "email", "host": "127.0.0.1", "from": "a@example.com",
+                                                     "to": "b@example.com", "name": "ops"}])
+    with pytest.raises(ValueError, match="name 'slack#2' is already the name of #2"):
+        parse_targets([hook("slack"), hook("slack"), hook("webhook", name="slack#2")])
+    assert [t.name for t in parse_targets([hook("slack"), hook("slack")])] == ["slack#1", "slack#2"]
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"type": "slack", "url": "https://hooks.slack.com/services/x"}, "must not be written in the config file"),
     ({"type": "email", "host": "h", "from": "a@b", "to": ["c@d"], "password": "x"}, "must not be written"),

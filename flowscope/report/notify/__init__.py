@@ -94,8 +94,10 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
 
 
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
-    """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong."""
-    targets = []
+    """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong.
+    Names are unique: what each target was sent is kept under its name (`findings.notified`, `alerts`)."""
+    targets: list[Target] = []
+    named: dict[str, int] = {}
     for i, entry in enumerate(entries):
         where = _check_entry(i, entry)
         severity = str(entry.get("min_severity", "high"))
@@ -112,7 +114,12 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
         if retries < 1 or timeout <= 0 or backoff < 0:
             raise ValueError(f"{where}: retries must be at least 1, timeout positive, backoff not negative")
         options = {k: v for k, v in entry.items() if k in KEYS[entry["type"]] or k == "report_url"}
-        targets.append(Target(type=entry["type"], name=str(entry.get("name") or f"{entry['type']}#{i + 1}"),
+        name = str(entry.get("name") or f"{entry['type']}#{i + 1}")
+        if name in named:
+            raise ValueError(f"{where}: name {name!r} is already the name of #{named[name]}: give each "
+                             "[[notify]] entry a name of its own (what it was sent is kept under it)")
+        named[name] = i + 1
+        targets.append(Target(type=entry["type"], name=name,
                               options=options, min_severity=severity, only_changes=send == "changes",
                               retries=retries, timeout=timeout, backoff=backoff))
     return targets

@@ -702,7 +702,13 @@ def report(
                                           help="Record the findings history in the store.")] = True,
     title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
 ) -> None:
+    from flowscope.report import check_out
+
     _check_report_flags(format, fail_on, plotly)
+    try:
+        check_out(format, out)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,

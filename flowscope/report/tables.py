@@ -110,8 +110,6 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
 
         write_whole(out, workbook)
         return [out]
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in data.items():

@@ -248,6 +248,19 @@ def test_email_over_starttls_with_credentials_from_the_environment(content, smtp
     assert [p.get_filename() for p in mail.iter_attachments()] == ["flowscope-report.md"]
 
 
+@pytest.mark.parametrize("status, ended, said", [
+    ("collection_failed", None, " - collection failed"), ("ok", "collection_failed: gcp:p", " - data complete again"),
+    ("ok", None, "")])
+def test_email_subject_says_the_status_and_its_end(status, ended, said):
+    """The message that a failed collection is over had a subject of counts alone, read as routine."""
+    from flowscope.report.notify.email import subject
+    from flowscope.report.notify.message import Message
+
+    message = Message(title="t", summary="s", status=status, status_text=None, changes=None, counts={},
+                      ended=ended)
+    assert subject(message) == f"flowscope: 0 finding(s) at or above high{said}"
+
+
 def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, monkeypatch):
     monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
     monkeypatch.setenv("SMTP_PASSWORD_VAR", "wrong")

@@ -137,6 +137,10 @@ def test_two_targets_of_one_name_are_a_config_error():
     ({"type": "slack", "url": "https://hooks.slack.com/services/x"}, "must not be written in the config file"),
     ({"type": "email", "host": "h", "from": "a@b", "to": ["c@d"], "password": "x"}, "must not be written"),
     ({"type": "pager"}, "type must be one of"),
+    # a line break in an address made EmailMessage raise mid-run: a traceback and exit 5 after the reports
+    ({"type": "email", "host": "h", "from": "a@b.c\nBcc: x@evil.example", "to": "c@d.e"}, "from: not one e-mail"),
+    ({"type": "email", "host": "h", "from": "a@b.c", "to": ["c@d.e", "ops team"]}, "to: not one e-mail"),
+    ({"type": "email", "host": "h", "from": "a@b.c", "to": ["c@d.e", 5]}, "to: not one e-mail"),
     ({"type": "slack"}, "url_env"),
     ({"type": "slack", "url_env": "X", "colour": "red"}, "unknown key"),
     ({"type": "slack", "url_env": "X", "min_severity": "urgent"}, "min_severity"),

@@ -88,9 +88,24 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
         for key in ("host", "from", "to"):
             if not entry.get(key):
                 raise ValueError(f"{where}: {key} is required for e-mail")
+        for key in ("from", "to"):
+            values = entry[key] if isinstance(entry[key], list) else [entry[key]]
+            bad = [v for v in values if not _address(v)]
+            if bad:
+                raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
         if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
             raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
     return where
+
+
+def _address(value: Any) -> bool:
+    """One address ('ops@example.com' or 'Ops <ops@example.com>'), no line break (no header injection)."""
+    from email.utils import getaddresses
+
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        return False
+    found = getaddresses([value])
+    return len(found) == 1 and "@" in found[0][1]
 
 
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:

@@ -708,7 +708,13 @@ def report(
                                           help="Record the findings history in the store.")] = True,
     title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
 ) -> None:
+    from flowscope.report import check_out
+
     _check_report_flags(format, fail_on, plotly)
+    try:
+        check_out(format, out)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
@@ -785,15 +791,18 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
 
 
 def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None:
-    """Remember what each target was sent by this report run, so a re-run does not send it again."""
-    from flowscope.report.history import mark_notified
+    """Remember what each target was sent by this report run (its findings, and the status its message
+    said), so a re-run does not send them again and a status is sent when it starts, changes or ends."""
+    from flowscope.report.history import mark_alerted, mark_notified
     from flowscope.store import StoreError
 
     sent = {d.target: d.finding_ids for d in deliveries if d.sent and d.finding_ids}
-    if not sent or content.history is None:
+    said = {d.target: d.said for d in deliveries if d.sent and d.said}
+    if content.history is None:
         return
     try:
         mark_notified(target, content.history, sent)
+        mark_alerted(target, content.history, said)
     except (StoreError, OSError) as exc:
         tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
 
@@ -814,6 +823,9 @@ def run_(
     plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word)] = None,
     do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
     notify: Annotated[bool, typer.Option("--notify/--no-notify", help=literal("Send the [[notify]] messages."))] = True,
+    renotify: Annotated[bool, typer.Option("--renotify", help=literal(
+        "Send every target the status and every open finding at or above its min_severity again, "
+        "even if it was told already."))] = False,
 ) -> None:
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
@@ -844,7 +856,7 @@ def run_(
         note(f"findings: {content.history.summary()}")
     _coverage_notes(content.coverage)
     with status("notifying"):
-        deliveries = deliver(targets, content, written, sync_failed=sync_failed)
+        deliveries = deliver(targets, content, written, sync_failed=sync_failed, renotify=renotify)
     for d in deliveries:
         note(d.line())
     _mark_notified(target, content, deliveries)

@@ -280,6 +280,9 @@ class C:
     window_start = "window_start"
     window_end = "window_end"
     notified = "notified"
+    # notification alerts (flowscope/report/history.py)
+    target = "target"
+    alert = "alert"
 
 
 def _f(name: str, typ: pa.DataType, nullable: bool = True) -> pa.Field:
@@ -426,6 +429,14 @@ FINDINGS = pa.schema([
     _f(C.notified, pa.string()),             # JSON {notify target: report run id} of the last message naming it
 ])
 
+ALERTS = pa.schema([
+    _f(C.target, pa.string(), False),        # the [[notify]] entry's name
+    _f(C.status, pa.string(), False),        # the coverage status its last message said (ok, no_data, ...)
+    _f(C.alert, pa.string(), False),         # what of it a change is measured against (history.status_alert)
+    _f(C.window_end, TIMESTAMP, False),      # the report window of that message
+    _f(C.run_id, pa.string(), False),        # that report run
+])
+
 
 class FindingState(StrEnum):
     """Where a finding stands against the previous report (flowscope/report/history.py)."""
@@ -469,6 +480,7 @@ TABLES: dict[str, TableSpec] = {
                          (C.cloud, C.start_date)),
     "collection_runs": TableSpec("collection_runs", COLLECTION_RUNS, (C.run_id,), (C.run_id,), ()),
     "findings": TableSpec("findings", FINDINGS, (C.id,), (C.id,), ()),
+    "alerts": TableSpec("alerts", ALERTS, (C.target,), (C.target,), ()),
 }
 EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
 """Tables whose rows belong to one execution and are replaced together with it."""
@@ -580,6 +592,7 @@ class Batch:
     metrics: list[dict[str, Any]] = field(default_factory=list)
     collection_runs: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
+    alerts: list[dict[str, Any]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

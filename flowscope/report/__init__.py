@@ -18,14 +18,26 @@ FORMATS = ("html", "pdf", "md", "csv", "parquet", "xlsx")
 SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": "", "parquet": "", "xlsx": ".xlsx"}
 """File name suffix of each format (csv and parquet write a folder of files)."""
 
-__all__ = ["FORMATS", "ReportContent", "build_content", "write_report"]
+__all__ = ["FORMATS", "ReportContent", "build_content", "check_out", "write_report"]
+
+
+def check_out(fmt: str, out: Path) -> None:
+    """ValueError when `out` is taken by the other kind (a folder where a file goes, or the reverse):
+    `report` asks before any work, rather than failing at the end on a temporary file's name."""
+    folder = not SUFFIX[fmt]
+    if folder and out.exists() and not out.is_dir():
+        raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
+    if not folder and out.is_dir():
+        raise ValueError(f"{out}: --format {fmt} writes one file, and a folder is there: name the file, "
+                         f"e.g. {out / ('report' + SUFFIX[fmt])}")
 
 
 def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "inline") -> list[Path]:
-    """Write one format; returns the files written. Raises ValueError for an unknown format."""
+    """Write one format; returns the files written. Raises ValueError for an unknown format or a taken path."""
     if fmt not in FORMATS:
         raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
     out = Path(out)
+    check_out(fmt, out)
     if fmt == "html":
         from flowscope.report.html import render_html
 

@@ -36,6 +36,8 @@ class HistoryChange:
     previous_report: dt.datetime | None = None                       # end of the previous report's window
     run_id: str = ""                                                  # this report run (history.run_id)
     notified: dict[str, dict[str, str]] = field(default_factory=dict)  # finding id -> {target: run id}
+    until: dt.datetime | None = None                                  # this report's window end
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its stored `alerts` row
 
     def already_sent(self, finding_id: str, target: str) -> bool:
         """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
@@ -45,6 +47,12 @@ class HistoryChange:
         """Whether no report run ever delivered this finding to `target` (its delivery failed, the
         finding was first recorded by `flowscope report`, which sends nothing, or the target is new)."""
         return target not in self.notified.get(finding_id, {})
+
+    def alert_said(self, target: str) -> str:
+        """The status alert (`history.status_alert`) last delivered to `target`; 'ok' when none was
+        (a target never told of a problem is taken as told that all is well)."""
+        row = self.alerts.get(target)
+        return str(row[C.alert]) if row else "ok"
 
     def count(self, *states: str) -> int:
         return sum(1 for s in self.states.values() if s in states) + (

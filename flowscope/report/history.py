@@ -26,6 +26,15 @@ ALERT_STATES = (FindingState.NEW.value, FindingState.WORSENED.value, FindingStat
 """States a notification sends by default: what a daily job has not said before."""
 
 
+def status_alert(status: str, failed_scopes: Collection[str] = ()) -> str:
+    """What a message's status says, as a change is measured: the status and, for a failed collection,
+    which scopes failed. The same scopes failing again an hour later is no news (their error texts and
+    times are not part of it); another scope failing is."""
+    if status == "collection_failed":
+        return f"{status}: {', '.join(sorted(set(failed_scopes))) or 'this run of the sync'}"
+    return status
+
+
 def run_id(since: dt.datetime, until: dt.datetime, clouds: Sequence[str], workflows: Sequence[str]) -> str:
     """The report run's id: the same window and filters give the same id (re-runs are one run)."""
     key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(clouds)), ",".join(sorted(workflows))])
@@ -65,7 +74,7 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     # the rows already carry this window, but their first or last seen still says when it was before)
     earlier = [t for r in stored if _in_scope(r, clouds, workflows)
                for t in (utc(r[C.window_end]), utc(r[C.last_seen]), utc(r[C.first_seen])) if t < until]
-    change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid,
+    change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid, until=until,
                            notified={i: _notified(r) for i, r in by_id.items()})
     writes: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -157,6 +166,21 @@ def mark_notified(store: Any, change: HistoryChange, sent: dict[str, Sequence[st
     return len(writes)
 
 
+def mark_alerted(store: Any, change: HistoryChange, said: dict[str, tuple[str, str]]) -> int:
+    """Record the status each target's delivered message said (target -> (status, status_alert)), so
+    the next run sends a status only when it starts, changes or ends, not on every scheduled run.
+    A target whose delivery failed is not recorded: the next run tells it. Returns rows written."""
+    if change.until is None:
+        return 0
+    writes = [{C.target: target, C.status: status, C.alert: alert, C.window_end: change.until,
+               C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
+              if change.alert_said(target) != alert]
+    if writes:
+        store.write({"alerts": writes})
+        change.alerts.update({str(w[C.target]): w for w in writes})
+    return len(writes)
+
+
 def _history_columns() -> list[str]:
     from flowscope.model import TABLES
 
@@ -179,6 +203,7 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
                              workflows=f.workflows, observed={cloud for cloud, _ in looked},
                              observed_workflows=looked)
+    change.alerts = {str(r[C.target]): r for r in store.read_rows("alerts")}
     if writes and write:
         store.write({"findings": writes})
         change.recorded = True

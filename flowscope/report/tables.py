@@ -35,9 +35,10 @@ def frames(c: ReportContent) -> dict[str, pd.DataFrame]:
         findings["evidence"] = [json.dumps(e, default=_json_default, sort_keys=True) for e in findings["evidence"]]
         findings["sample_execution_ids"] = [" ".join(map(str, ids)) for ids in findings["sample_execution_ids"]]
         findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
-    summary = pd.concat([c.overview.assign(period="window", since=c.filters.since, until=c.filters.until),
-                         c.previous.assign(period="previous", since=c.filters.previous().since,
-                                           until=c.filters.since)], ignore_index=True)
+    periods = [c.overview.assign(period="window", since=c.filters.since, until=c.filters.until)]
+    if c.previous_has_data:      # the HTML's and the dashboard's rule: never a period the data half covers
+        periods.append(c.previous.assign(period="previous", since=c.filters.previous().since, until=c.filters.since))
+    summary = pd.concat(periods, ignore_index=True)
     out = {
         "summary": summary, "trend": c.trend, "findings": findings, "costly_steps": c.cost_drivers,
         "slowest_steps": c.slowest_steps, "failing_steps": c.failing_steps, "retried_steps": c.retried_steps,
@@ -109,8 +110,6 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
 
         write_whole(out, workbook)
         return [out]
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, frame in data.items():

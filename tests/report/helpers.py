@@ -69,6 +69,7 @@ class Receiver:
 
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
+    error_headers: dict[str, str] = field(default_factory=dict)   # sent with every answer but 2xx
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -92,6 +93,8 @@ class Receiver:
                 code = receiver.statuses.pop(0) if receiver.statuses else 200
                 self.send_response(code)
                 self.send_header("Content-Type", "text/plain")
+                for name, value in (receiver.error_headers.items() if code >= 300 else ()):
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(b"ok" if code < 300 else b"error")
 

@@ -105,3 +105,19 @@ def test_one_exit_rule():
     assert verdict([], "ok", None, delivery_failed=True) == ExitCode.DELIVERY_FAILED
     assert verdict(["critical"], "ok", "high", delivery_failed=True) == ExitCode.FINDINGS
     assert verdict([], "no_data", None, delivery_failed=True) == ExitCode.NO_DATA
+
+
+@pytest.mark.parametrize("fmt, taken", [("html", "folder"), ("md", "folder"), ("xlsx", "folder"), ("csv", "file")])
+def test_an_out_path_taken_by_the_other_kind_exits_2_before_any_work(healthy_store, tmp_path, fmt, taken):
+    """`--out reports/` (a folder) for an HTML report ran the analyses, recorded the findings history, then
+    failed with "[Errno 21] Is a directory: '.../.reports.x1y2z3' -> ..." naming a temporary file.
+    Now it is refused first, in words, and nothing is written to the store."""
+    from flowscope.store import Store
+
+    out = tmp_path / "reports"
+    out.mkdir() if taken == "folder" else out.write_text("x")
+    version = Store.open(healthy_store).version()
+    result = report(healthy_store, out, "--format", fmt)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"--format {fmt} writes" in result.output and ".reports." not in result.output
+    assert Store.open(healthy_store).version() == version

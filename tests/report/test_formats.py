@@ -189,3 +189,19 @@ def test_a_report_whose_data_ends_early_says_so_instead_of_whole_window(report_s
     assert "**The data ends before the window does:**" in md_out.read_text()
     near = build_content(Store.open(report_store), since=SINCE, until=END, now=END)
     assert near.coverage.gap_note() is None
+
+
+@pytest.mark.slow  # two reports of the store
+def test_tables_leave_out_a_previous_period_the_data_does_not_cover(report_store, tmp_path):
+    """The store's data starts 14 days before its end; a 10-day report's previous period starts 20 days
+    before, so it holds 4 days of data. summary.csv listed it as a whole period (a 60% fall in
+    executions that never happened) while the HTML, like the dashboard, leaves the comparison out."""
+    content = build_content(Store.open(report_store), since=END - dt.timedelta(days=10), until=END, now=END)
+    assert not content.previous_has_data
+    write_report(content, "csv", tmp_path / "t")
+    summary = pd.read_csv(tmp_path / "t" / "summary.csv")
+    assert set(summary["period"]) == {"window"}
+    covered = build_content(Store.open(report_store), since=SINCE, until=END, now=END)
+    assert covered.previous_has_data
+    write_report(covered, "csv", tmp_path / "c")
+    assert set(pd.read_csv(tmp_path / "c" / "summary.csv")["period"]) == {"window", "previous"}

@@ -8,6 +8,7 @@ import datetime as dt
 import email
 import email.policy
 import json
+import time
 
 import pytest
 
@@ -98,6 +99,18 @@ def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content,
     assert gave_up.failed and gave_up.attempts == 2 and "FAILED after 2 attempt(s): HTTP 503" in gave_up.line()
 
 
+@pytest.mark.slow  # waits out a Retry-After of 1 s
+def test_a_429_is_retried_no_sooner_than_its_retry_after(content, receiver, monkeypatch):
+    """Slack answers a burst with 429 and `Retry-After`; the retries came at the backoff's pace (here at
+    once), were refused again, and the run failed its delivery (exit 4) while Slack only asked to wait."""
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/services/T0/B0/X")
+    receiver.statuses, receiver.error_headers = [429], {"Retry-After": "1"}
+    started = time.monotonic()
+    [result] = deliver(parse_targets([hook("slack", retries=2)]), content)      # backoff = 0
+    assert result.sent and result.attempts == 2, result.line()
+    assert time.monotonic() - started >= 0.95
+
+
 def test_an_unreachable_hook_fails_without_naming_its_secret_url(content, monkeypatch):
     monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/services/T0/B0/very-secret")
     [result] = deliver(parse_targets([hook("slack", retries=2, timeout=2)]), content)
@@ -108,10 +121,26 @@ def test_an_unreachable_hook_fails_without_naming_its_secret_url(content, monkey
     assert missing.failed and "environment variable HOOK_URL" in missing.error
 
 
+def test_two_targets_of_one_name_are_a_config_error():
+    """What each target was sent is kept under its name: a Slack and an e-mail entry both named 'ops'
+    shared one record, so the mail whose delivery failed counted as sent by the Slack message and its
+    findings were never mailed. Two entries of one name (given, or a default like slack#2) are refused."""
+    with pytest.raises(ValueError, match=r"\[\[notify\]\] #2: name 'ops' is already the name of #1"):
+        parse_targets([hook("slack", name="ops"), {"type": "email", "host": "127.0.0.1", "from": "a@example.com",
+                                                     "to": "b@example.com", "name": "ops"}])
+    with pytest.raises(ValueError, match="name 'slack#2' is already the name of #2"):
+        parse_targets([hook("slack"), hook("slack"), hook("webhook", name="slack#2")])
+    assert [t.name for t in parse_targets([hook("slack"), hook("slack")])] == ["slack#1", "slack#2"]
+
+
 @pytest.mark.parametrize("entry, message", [
     ({"type": "slack", "url": "https://hooks.slack.com/services/x"}, "must not be written in the config file"),
     ({"type": "email", "host": "h", "from": "a@b", "to": ["c@d"], "password": "x"}, "must not be written"),
     ({"type": "pager"}, "type must be one of"),
+    # a line break in an address made EmailMessage raise mid-run: a traceback and exit 5 after the reports
+    ({"type": "email", "host": "h", "from": "a@b.c\nBcc: x@evil.example", "to": "c@d.e"}, "from: not one e-mail"),
+    ({"type": "email", "host": "h", "from": "a@b.c", "to": ["c@d.e", "ops team"]}, "to: not one e-mail"),
+    ({"type": "email", "host": "h", "from": "a@b.c", "to": ["c@d.e", 5]}, "to: not one e-mail"),
     ({"type": "slack"}, "url_env"),
     ({"type": "slack", "url_env": "X", "colour": "red"}, "unknown key"),
     ({"type": "slack", "url_env": "X", "min_severity": "urgent"}, "min_severity"),
@@ -221,6 +250,19 @@ def test_email_over_starttls_with_credentials_from_the_environment(content, smtp
     text = mail.get_body(("plain",)).get_content()
     assert "Findings:" in text and SMTP_PASSWORD not in envelope.original_content.decode()
     assert [p.get_filename() for p in mail.iter_attachments()] == ["flowscope-report.md"]
+
+
+@pytest.mark.parametrize("status, ended, said", [
+    ("collection_failed", None, " - collection failed"), ("ok", "collection_failed: gcp:p", " - data complete again"),
+    ("ok", None, "")])
+def test_email_subject_says_the_status_and_its_end(status, ended, said):
+    """The message that a failed collection is over had a subject of counts alone, read as routine."""
+    from flowscope.report.notify.email import subject
+    from flowscope.report.notify.message import Message
+
+    message = Message(title="t", summary="s", status=status, status_text=None, changes=None, counts={},
+                      ended=ended)
+    assert subject(message) == f"flowscope: 0 finding(s) at or above high{said}"
 
 
 def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, monkeypatch):

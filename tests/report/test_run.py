@@ -3,13 +3,17 @@ idempotent re-runs, exit codes (findings, failed collection, failed delivery).""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from typer.testing import CliRunner
 
 from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
+from flowscope.model import C, RunStatus
 from flowscope.store import Store
 from tests.report.helpers import END, Receiver, make_store
+from tests.ui.helpers import FAILED_SCOPE
 
 runner = CliRunner()
 UNTIL = END.isoformat()
@@ -94,6 +98,53 @@ def test_a_failed_sync_is_recorded_reported_and_exits_3(tmp_path, receiver, monk
     [sent] = receiver.requests
     assert sent.body["status"] == "collection_failed"
     assert {f["kind"] for f in sent.body["findings"]} <= {"collection_gap"}
+
+
+def _collection(scope: str, cloud: str, at: dt.datetime, status: str, run: str) -> dict:
+    return {C.run_id: run, C.cloud: cloud, C.scope: scope, C.started_at: at, C.ended_at: at, C.status: status,
+            C.watermark: at if status == RunStatus.SUCCEEDED.value else None, C.counts: "{}",
+            C.error: None if status == RunStatus.SUCCEEDED.value else "PermissionDenied: 403", C.details: "{}"}
+
+
+@pytest.mark.slow   # six scheduled runs over a fresh store, ~3 s each
+def test_a_status_is_sent_when_it_starts_changes_or_ends_not_on_every_run(tmp_path, receiver, monkeypatch):
+    """A scope whose last collection failed sent 'the last collection failed' on every hourly run, the
+    same message each hour, until someone muted the channel. Now: once when it starts, again when another
+    scope fails too, once when it ends, and on request (--renotify); the exit code says it every run."""
+    store = make_store(tmp_path / "store")                          # one GCP scope's last collection failed
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK.replace('"low"', '"critical"'),
+                 report='formats = ["md"]')
+
+    def tick(hours: int, *extra: str):
+        until = END + dt.timedelta(hours=hours)
+        result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                     "--until", until.isoformat(), "--no-sync", *extra])
+        return result, [r.body for r in receiver.requests]
+
+    first, sent = tick(0)
+    assert first.exit_code == ExitCode.NO_DATA and [b["status"] for b in sent] == ["collection_failed"]
+    for hours in (1, 2):                                             # the same failure, the next hours
+        again, sent = tick(hours)
+        assert again.exit_code == ExitCode.NO_DATA, again.output     # still said by the exit code
+        assert len(sent) == 1 and "already sent" in again.output and "--renotify" in again.output
+    forced, sent = tick(2, "--renotify")
+    assert len(sent) == 2 and sent[-1]["status"] == "collection_failed", forced.output
+
+    other = END + dt.timedelta(hours=2, minutes=30)                   # another scope fails too: news
+    store.write({"collection_runs": [_collection("aws:acct:eu-west-1", "aws", other, RunStatus.FAILED.value, "x")]})
+    changed, sent = tick(3)
+    assert len(sent) == 3 and "aws:acct:eu-west-1" in sent[-1]["alert"], changed.output
+
+    fixed = END + dt.timedelta(hours=3, minutes=30)                   # both collect again: the end is news
+    store.write({"collection_runs": [_collection("aws:acct:eu-west-1", "aws", fixed, RunStatus.SUCCEEDED.value, "x"),
+                                     _collection(FAILED_SCOPE, "gcp", fixed, RunStatus.SUCCEEDED.value, "y")]})
+    ended, sent = tick(4)
+    assert ended.exit_code == ExitCode.OK, ended.output
+    assert len(sent) == 4 and sent[-1]["status"] == "ok" and sent[-1]["ended"], ended.output
+    assert "the data is complete again" in sent[-1]["headline"]
+    quiet, sent = tick(5)
+    assert quiet.exit_code == ExitCode.OK and len(sent) == 4, quiet.output
 
 
 @pytest.mark.parametrize("body, message", [

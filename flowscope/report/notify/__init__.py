@@ -55,6 +55,7 @@ class Delivery:
     error: str | None = None
     detail: str = ""
     finding_ids: list[str] = field(default_factory=list)   # the findings its message named
+    said: tuple[str, str] | None = None                     # (status, status alert) its message said
 
     @property
     def failed(self) -> bool:
@@ -87,14 +88,31 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
         for key in ("host", "from", "to"):
             if not entry.get(key):
                 raise ValueError(f"{where}: {key} is required for e-mail")
+        for key in ("from", "to"):
+            values = entry[key] if isinstance(entry[key], list) else [entry[key]]
+            bad = [v for v in values if not _address(v)]
+            if bad:
+                raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
         if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
             raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
     return where
 
 
+def _address(value: Any) -> bool:
+    """One address ('ops@example.com' or 'Ops <ops@example.com>'), no line break (no header injection)."""
+    from email.utils import getaddresses
+
+    if not isinstance(value, str) or "\r" in value or "\n" in value:
+        return False
+    found = getaddresses([value])
+    return len(found) == 1 and "@" in found[0][1]
+
+
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
-    """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong."""
-    targets = []
+    """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong.
+    Names are unique: what each target was sent is kept under its name (`findings.notified`, `alerts`)."""
+    targets: list[Target] = []
+    named: dict[str, int] = {}
     for i, entry in enumerate(entries):
         where = _check_entry(i, entry)
         severity = str(entry.get("min_severity", "high"))
@@ -111,14 +129,23 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
         if retries < 1 or timeout <= 0 or backoff < 0:
             raise ValueError(f"{where}: retries must be at least 1, timeout positive, backoff not negative")
         options = {k: v for k, v in entry.items() if k in KEYS[entry["type"]] or k == "report_url"}
-        targets.append(Target(type=entry["type"], name=str(entry.get("name") or f"{entry['type']}#{i + 1}"),
+        name = str(entry.get("name") or f"{entry['type']}#{i + 1}")
+        if name in named:
+            raise ValueError(f"{where}: name {name!r} is already the name of #{named[name]}: give each "
+                             "[[notify]] entry a name of its own (what it was sent is kept under it)")
+        named[name] = i + 1
+        targets.append(Target(type=entry["type"], name=name,
                               options=options, min_severity=severity, only_changes=send == "changes",
                               retries=retries, timeout=timeout, backoff=backoff))
     return targets
 
 
 class Transient(Exception):
-    """A failure that may pass: retried."""
+    """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Permanent(Exception):
@@ -161,7 +188,9 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> str:
     except requests.RequestException as exc:
         raise Permanent(f"{type(exc).__name__}") from None
     if response.status_code == 429 or response.status_code >= 500:
-        raise Transient(f"HTTP {response.status_code}")
+        from flowscope.collectors.gcp.clients import retry_after_s
+
+        raise Transient(f"HTTP {response.status_code}", retry_after_s(response.headers.get("Retry-After")))
     if response.status_code >= 300:
         raise Permanent(f"HTTP {response.status_code}")
     return f"HTTP {response.status_code}"
@@ -207,8 +236,19 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
 def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]:
     from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
-    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True,
-                        wait=wait_exponential(multiplier=target.backoff, max=30 * max(target.backoff, 0.01)),
+    from flowscope.collectors.throttle import RETRY_AFTER_MAX_S
+
+    backoff = wait_exponential(multiplier=target.backoff, max=30 * max(target.backoff, 0.01))
+
+    def wait(state: Any) -> float:
+        """The backoff, or longer when the server asked (Slack's 429 `Retry-After`): a retry sooner is
+        refused again, and the attempts ran out in a second or two while Slack asked for 30."""
+        exc = state.outcome.exception() if state.outcome is not None else None
+        asked = getattr(exc, "retry_after", None)
+        waited = float(backoff(state))
+        return max(waited, min(float(asked), RETRY_AFTER_MAX_S)) if asked is not None else waited
+
+    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True, wait=wait,
                         retry=retry_if_exception_type(Transient))
     detail = retrying(attempt)
     return detail, int(retrying.statistics.get("attempt_number", 1))
@@ -224,34 +264,44 @@ class Plan:
 
 
 def plan(targets: Sequence[Target], content: ReportContent, report: str | None = None,
-         sync_failed: bool = False) -> list[Plan]:
+         sync_failed: bool = False, renotify: bool = False) -> list[Plan]:
     out = []
     for t in targets:
         where = t.options.get("report_url") or report
         message = build_message(content, min_severity=t.min_severity, only_changes=t.only_changes,
-                                report=str(where) if where else None, target=t.name, sync_failed=sync_failed)
+                                report=str(where) if where else None, target=t.name, sync_failed=sync_failed,
+                                renotify=renotify)
         out.append(Plan(t, message, worth_sending(message) or not t.only_changes))
     return out
 
 
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
-            sync_failed: bool = False) -> list[Delivery]:
+            sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
     """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
     results = []
-    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed):
+    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed,
+                  renotify=renotify):
         t = p.target
         if not p.send:
-            results.append(Delivery(t.name, sent=False, skipped=True,
-                                    detail=f"no new finding at or above {t.min_severity}, data complete"))
+            results.append(Delivery(t.name, sent=False, skipped=True, detail=_quiet(p.message)))
             continue
         attempts = 0
         try:
             detail, attempts = _with_retries(t, _sender(t, p.message, files))
             results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
-                                    finding_ids=[f.id for f in p.message.findings]))
+                                    finding_ids=[f.id for f in p.message.findings],
+                                    said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
             results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))
     return results
+
+
+def _quiet(message: Message) -> str:
+    """Why nothing is sent: no new finding, and the data complete or its problem already told."""
+    head = f"no new finding at or above {message.min_severity}"
+    if message.status == "ok":
+        return f"{head}, data complete"
+    return f"{head}; status {message.alert!r} already sent to it (flowscope run --renotify sends it again)"
 
 
 def _attempts(exc: Exception, target: Target) -> int:

@@ -45,7 +45,7 @@ def subject(message: Message) -> str:
     """No cloud text: counts and status only."""
     n = len(message.findings) + message.more
     status = {"no_data": " - NO DATA", "collection_failed": " - collection failed",
-              "stale": " - data ends early"}.get(message.status, "")
+              "stale": " - data ends early"}.get(message.status, " - data complete again" if message.ended else "")
     return f"flowscope: {n} finding(s) at or above {message.min_severity}{status}"
 
 

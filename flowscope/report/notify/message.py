@@ -13,7 +13,7 @@ from typing import Any
 from flowscope.analysis.base import Severity
 from flowscope.format import fmt_per_month, is_missing
 from flowscope.report.content import ReportContent
-from flowscope.report.history import ALERT_STATES
+from flowscope.report.history import ALERT_STATES, status_alert
 
 MAX_FINDINGS = 10
 """Findings listed in one message (the rest are counted; the report has them all)."""
@@ -53,12 +53,17 @@ class Message:
     report: str | None = None         # where the report is (a path or a configured URL)
     window: dict[str, str] = field(default_factory=dict)
     gap: str | None = None            # the data ends well before the window does (Coverage.gap_note)
+    alert: str = "ok"                 # the status as a change is measured (history.status_alert)
+    status_due: bool = False          # the status is news to this target: it started, changed or ended
+    ended: str | None = None          # the alert this target was last told, now over (the data is complete)
 
     @property
     def headline(self) -> str:
         if self.status == "no_data":
             return f"{self.title}: no data in the window"
-        if self.status == "collection_failed":
+        if self.ended:
+            head = f"{self.title}: the data is complete again"
+        elif self.status == "collection_failed":
             head = f"{self.title}: the last collection failed"
         elif self.gap:
             head = f"{self.title}: the data ends before the window does"
@@ -73,7 +78,8 @@ class Message:
             "source": "flowscope", "title": self.title, "headline": self.headline, "summary": self.summary,
             "status": self.status, "status_text": self.status_text, "window": self.window, "changes": self.changes,
             "counts": self.counts, "min_severity": self.min_severity, "more": self.more, "report": self.report,
-            "gap": self.gap, "findings": [f.__dict__ for f in self.findings],
+            "gap": self.gap, "alert": self.alert, "ended": self.ended,
+            "findings": [f.__dict__ for f in self.findings],
         }
 
 
@@ -113,10 +119,12 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
 
 
 def build_message(content: ReportContent, *, min_severity: str = "high", only_changes: bool = True,
-                  report: str | None = None, target: str | None = None, sync_failed: bool = False) -> Message:
+                  report: str | None = None, target: str | None = None, sync_failed: bool = False,
+                  renotify: bool = False) -> Message:
     """`sync_failed`: a scope failed in the sync just run (`flowscope run`), or its globs matched nothing
-    (`SyncReport.exit_code`), which the window's coverage may not show."""
-    chosen = select(content, min_severity=min_severity, only_changes=only_changes, target=target)
+    (`SyncReport.exit_code`), which the window's coverage may not show. `renotify`: forget what this
+    target was told (every open finding, and the status unless it is ok)."""
+    chosen = select(content, min_severity=min_severity, only_changes=only_changes and not renotify, target=target)
     counts = {"total": len(content.findings)}
     if content.history is not None:
         for state in ("new", "reopened", "worsened", "ongoing"):
@@ -131,6 +139,9 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
     gap = cov.gap_note() if status != "no_data" else None
     if gap and status_text is None:       # a sync that succeeds but brings nothing is news too
         status_text = gap
+    alert = status_alert(status, [str(f["scope"]) for f in cov.failed_collections])
+    said = content.history.alert_said(target) if content.history is not None and target else "ok"
+    due = status != "ok" if renotify or content.history is None or not target else alert != said
     return Message(
         title=content.title, summary=content.summary_line(), status=status, status_text=status_text,
         changes=content.history.summary() if content.history is not None else None, counts=counts,
@@ -140,9 +151,12 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
                                  monthly_usd=float(r["monthly_usd"] or 0.0)) for r in chosen[:MAX_FINDINGS]],
         more=max(0, len(chosen) - MAX_FINDINGS), min_severity=min_severity, report=report,
         window={"since": cov.since.isoformat(), "until": cov.until.isoformat()}, gap=gap,
+        alert=alert, status_due=due, ended=said if due and status == "ok" else None,
     )
 
 
 def worth_sending(message: Message) -> bool:
-    """Something to say: findings to look at, or data that is missing or incomplete (never a silent all-clear)."""
-    return bool(message.findings) or message.status != "ok" or bool(message.gap)
+    """Something to say: findings to look at, or a status that is news to the target: data missing or
+    incomplete (never a silent all-clear), another problem than the one it was told, or its end. The
+    same problem again at the next scheduled run is not news (`run` still exits 3 for it)."""
+    return bool(message.findings) or message.status_due

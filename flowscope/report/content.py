@@ -19,6 +19,7 @@ from flowscope.analysis import measures
 from flowscope.analysis import tables as q
 from flowscope.analysis.base import Thresholds
 from flowscope.analysis.run import AnalysisReport, Coverage, analyze_report
+from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import C
 
 TOP = 10
@@ -125,11 +126,11 @@ class ReportContent:
         head = (f"{_day(cov.since)} .. {_day(cov.until)} UTC: {cov.executions:,} executions of "
                 f"{cov.workflows:,} workflow(s)")
         if total is not None and cov.executions:
-            head += (f", run failure rate {total['failure_rate']:.1%}, spend ${total['cost_usd']:,.2f} "
-                     f"(${total['monthly_usd']:,.2f}/month projected)")
+            head += (f", run failure rate {fmt_pct(total['failure_rate'])}, spend {fmt_usd(total['cost_usd'])} "
+                     f"({fmt_usd(total['monthly_usd'])}/month projected)")
         head += f"; {len(self.findings)} finding(s)"
         if self.potential_savings:
-            head += f", potential savings ${self.potential_savings:,.2f}/month"
+            head += f", potential savings {fmt_usd(self.potential_savings)}/month"
         return head
 
 

@@ -93,3 +93,17 @@ def test_report_compares_with_the_previous_window_by_the_dashboards_rule(report_
     previous_total = content.previous[content.previous[C.cloud] == "total"]
     assert int(previous_total["executions"].iloc[0]) > 0      # data there: only its coverage is short
     assert ("Grey: the previous period" in render_html(content, plotly="cdn")) is covered
+
+
+def test_the_summary_line_says_the_report_s_figures_as_the_report_formats_them(report_store):
+    """A chat message or log line said "spend $0.01" for the $0.0140 the report shows (and "$0.00" for a
+    spend under half a cent): its amounts were formatted on their own, not as every other surface."""
+    from flowscope.format import fmt_pct, fmt_usd
+
+    content = build_content(Store.open(report_store), since=SINCE, until=END)
+    total = content.overview[content.overview[C.cloud] == "total"].iloc[0]
+    line = content.summary_line()
+    assert 0 < total["cost_usd"] < 1, total        # an amount that two decimals misstate
+    assert f"spend {fmt_usd(total['cost_usd'])} " in line
+    assert f"({fmt_usd(total['monthly_usd'])}/month projected)" in line
+    assert f"run failure rate {fmt_pct(total['failure_rate'])}" in line

@@ -364,7 +364,7 @@ def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend:
         FROM steps WHERE {where} GROUP BY ALL
     """, bucket=bucket, current=current, where=span.where()), p)
     co = run(con, usage_cost_sql(f"SELECT *, {bucket} AS bucket FROM ({_usage_rows(f)})", ["bucket", C.cloud]),
-             f.params())
+             f.params()).drop(columns=C.quantity)
     ex_now, rt_now = ex[ex["current"]].drop(columns="current"), rt[rt["current"]].drop(columns="current")
     keys = ["bucket", C.cloud]
     tr = ex_now.drop(columns=["running"]).merge(rt_now, on=keys, how="outer")
@@ -381,7 +381,8 @@ def overview_and_trend(con: Any, f: Filters, *, with_previous: bool, with_trend:
     before = None
     if with_previous:
         previous = windows[1]
-        co_before = run(con, usage_cost_sql(_usage_rows(previous), [C.cloud]), previous.params())
+        co_before = run(con, usage_cost_sql(_usage_rows(previous), [C.cloud]),
+                        previous.params()).drop(columns=C.quantity)
         before = _overview_frame(_by_cloud(ex[~ex["current"]].drop(columns="current")),
                                  _by_cloud(rt[~rt["current"]].drop(columns="current")), co_before, previous)
     return now, before, tr
@@ -393,8 +394,9 @@ def _by_cloud(frame: pd.DataFrame) -> pd.DataFrame:
     return measures.settle_floats(summed)
 
 
-OVERVIEW_COUNTS = [C.cloud, "executions", "failed", "running", "finished", "retries", "cost_usd", "quantity"]
-"""The overview's per-cloud sums; its total row and rates are made from them (`_with_total`)."""
+OVERVIEW_COUNTS = [C.cloud, "executions", "failed", "running", "finished", "retries", "cost_usd"]
+"""The overview's per-cloud sums; its total row and rates are made from them (`_with_total`). No billed
+quantity: a cloud's is a sum of unlike units (state transitions + GB-seconds + requests)."""
 
 Overview = tuple[pd.DataFrame, pd.DataFrame | None, pd.DataFrame]
 """`overview_and_trend`'s result: the window's overview, the previous window's (or None), the trend."""

@@ -107,3 +107,14 @@ def test_the_summary_line_says_the_report_s_figures_as_the_report_formats_them(r
     assert f"spend {fmt_usd(total['cost_usd'])} " in line
     assert f"({fmt_usd(total['monthly_usd'])}/month projected)" in line
     assert f"run failure rate {fmt_pct(total['failure_rate'])}" in line
+
+
+def test_the_summary_table_adds_no_unlike_quantities(report_store):
+    """The summary export (csv, parquet, xlsx) carried each cloud's "quantity": state transitions,
+    GB-seconds and requests added together, a number that means nothing (Overview dropped it first;
+    the measure itself no longer makes it)."""
+    from flowscope.report.tables import frames
+
+    content = build_content(Store.open(report_store), since=SINCE, until=END)
+    assert C.quantity not in content.overview.columns
+    assert C.quantity not in frames(content)["summary"].columns

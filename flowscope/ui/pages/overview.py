@@ -93,5 +93,4 @@ def top_findings(found: pd.DataFrame | None) -> None:
 ui.with_findings(f, top_findings)
 
 with st.expander("Per-cloud numbers"):
-    # Not `quantity`: a sum of unlike billed units (state transitions + GB-seconds + requests) means nothing.
-    ui.table(now.drop(columns=["quantity"], errors="ignore"), "overview-by-cloud")
+    ui.table(now, "overview-by-cloud")

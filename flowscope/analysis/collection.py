@@ -39,7 +39,7 @@ TITLE_ERROR_CHARS = 120   # a collection error in a finding title: its start, th
 
 
 def run(ctx: Context) -> list[Finding]:
-    return failed_runs(ctx) + _with_runs_without_end(ctx, logging_gaps(ctx))
+    return failed_runs(ctx) + express_gaps(ctx)
 
 
 def _latest_runs(ctx: Context) -> pd.DataFrame:
@@ -92,7 +92,20 @@ def _rerun_recommendation(cloud: str) -> str:
             f"({perms}). Until it succeeds, treat this scope's numbers as incomplete.")
 
 
-def logging_gaps(ctx: Context) -> list[Finding]:
+def express_gaps(ctx: Context) -> list[Finding]:
+    """One `collection_gap` per Express workflow whose runs are only partly visible: it logs below ALL
+    (high), runs of it were seen running past Express's 5 minutes and have no end (medium), or both
+    (high, one finding saying both: a finding's id is its kind and workflow)."""
+    levels = _logging_levels(ctx)
+    unended = {(r.cloud, r.workflow_id): r for r in stuck.express_runs_without_end(ctx).itertuples(index=False)}
+    keys = list(levels) + [k for k in unended if k not in levels]
+    return [_express_gap(ctx, cloud, wf_id, levels.get((cloud, wf_id)), unended.get((cloud, wf_id)))
+            for cloud, wf_id in keys]
+
+
+def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
+    """Per Express workflow (cloud, workflow_id) logging below ALL: its level and where it was read
+    (the latest collection run's details first, else the workflow's attributes)."""
     gaps: dict[tuple[str, str], dict[str, Any]] = {}
     for r in _latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):
@@ -106,53 +119,49 @@ def logging_gaps(ctx: Context) -> list[Finding]:
             gaps.setdefault((r.cloud, r.workflow_id), {"level": level, "source": "workflow_attributes"})
     keys = zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
     by_name = {(c, str(n)): w_id for (c, w_id), n in ((k, ctx.workflow_name(*k)) for k in keys)}
-    out = []
+    out: dict[tuple[str, str], dict[str, Any]] = {}
     for (cloud, ref), info in gaps.items():
         wf_id = ref if ctx.workflow_kind(cloud, ref) is not None else by_name.get((cloud, ref), ref)
-        wf_name = ctx.workflow_name(cloud, wf_id)
-        out.append(Finding(
+        out.setdefault((cloud, wf_id), info)
+    return out
+
+
+LOGGING_RECOMMENDATION = (
+    "Set the state machine's logging configuration to level ALL with includeExecutionData true "
+    "(UpdateStateMachine loggingConfiguration) so every execution's steps reach CloudWatch Logs; Express has "
+    "no execution history API.")
+UNENDED_RECOMMENDATION = (
+    "Express stops every run at 5 minutes, so these are missing log records, not stuck runs. Check that the "
+    "log group receives every event (logging level ALL, the log group's resource policy for delivery, no "
+    "subscription filter or expiry dropping records) and sync (or import) the window again; their outcome "
+    "and duration count nowhere until their end is read.")
+
+
+def _express_gap(ctx: Context, cloud: str, wf_id: str, level: dict[str, Any] | None, unended: Any) -> Finding:
+    """The one gap of an Express workflow from its logging level (or None) and its runs without an end
+    (a row of `stuck.express_runs_without_end`, or None); at least one is given."""
+    wf_name = ctx.workflow_name(cloud, wf_id)
+    evidence: dict[str, Any] = dict(level or {})
+    n, samples = (int(unended.n), list(unended.samples)) if unended is not None else (0, [])
+    if unended is not None:
+        evidence.update(runs_without_end=n, oldest_start=to_utc(unended.oldest), last_seen=to_utc(unended.as_of))
+    if level is not None:
+        title = (f"Express state machine {wf_name} logs at {level['level']}, not ALL: its executions and "
+                 "failures are only partly visible")
+        if unended is not None:
+            title += f"; {n} run(s) seen running past Express's 5 minutes have no end record"
+        return Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=cloud, workflow=wf_name,
-            workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until,
-            title=(f"Express state machine {wf_name} logs at {info['level']}, not ALL: its executions and "
-                   "failures are only partly visible"),
-            evidence=info,
-            recommendation=("Set the state machine's logging configuration to level ALL with "
-                            "includeExecutionData true (UpdateStateMachine loggingConfiguration) so every "
-                            "execution's steps reach CloudWatch Logs; Express has no execution history API."),
-        ))
-    return out
-
-
-def _with_runs_without_end(ctx: Context, gaps: list[Finding]) -> list[Finding]:
-    """`gaps` with each Express workflow's runs without an end added: to its logging-level gap's
-    evidence when it has one, else as a gap of their own."""
-    unended = stuck.express_runs_without_end(ctx)
-    by_wf = {(f.cloud, f.workflow_id): f for f in gaps}
-    out = list(gaps)
-    for r in unended.itertuples(index=False):
-        n, samples = int(r.n), list(r.samples)
-        said = {"runs_without_end": n, "oldest_start": to_utc(r.oldest), "last_seen": to_utc(r.as_of)}
-        known = by_wf.get((r.cloud, r.workflow_id))
-        if known is not None:
-            known.evidence.update(said)
-            known.executions_affected, known.sample_execution_ids = n, samples
-            known.title += f"; {n} run(s) seen running past Express's 5 minutes have no end record"
-            continue
-        wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
-        out.append(Finding(
-            kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=r.cloud, workflow=wf_name,
-            workflow_id=r.workflow_id, step=None, window_start=to_utc(r.oldest), window_end=to_utc(r.as_of),
-            title=(f"{n} Express execution(s) of {wf_name} were seen running past Express's 5 minutes: they "
-                   "ended, but their end records were never read, so their outcome is unknown"),
-            evidence=said,
-            recommendation=("Express stops every run at 5 minutes, so these are missing log records, not "
-                            "stuck runs. Check that the log group receives every event (logging level ALL, "
-                            "the log group's resource policy for delivery, no subscription filter or expiry "
-                            "dropping records) and sync (or import) the window again; their outcome and "
-                            "duration count nowhere until their end is read."),
-            executions_affected=n, sample_execution_ids=samples,
-        ))
-    return out
+            workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until, title=title,
+            evidence=evidence, recommendation=LOGGING_RECOMMENDATION,
+            executions_affected=n, sample_execution_ids=samples)
+    return Finding(
+        kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=cloud, workflow=wf_name,
+        workflow_id=wf_id, step=None, window_start=to_utc(unended.oldest), window_end=to_utc(unended.as_of),
+        title=(f"{n} Express execution(s) of {wf_name} were seen running past Express's 5 minutes: they "
+               "ended, but their end records were never read, so their outcome is unknown"),
+        evidence=evidence, recommendation=UNENDED_RECOMMENDATION,
+        executions_affected=n, sample_execution_ids=samples)
 
 
 def _json(text: Any) -> Any:

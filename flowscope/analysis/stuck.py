@@ -87,13 +87,10 @@ def express_runs_without_end(ctx: Context) -> pd.DataFrame:
     """Per Express workflow, its runs past Express's limit when last seen (`_past_express_limit`): how
     many (`n`), the oldest start, when last seen, and samples (the oldest first). Empty when none."""
     def compute() -> pd.DataFrame:
-        r = _running_ages(ctx)
-        if r is None:
-            return pd.DataFrame()
-        rows = execute(r.filter(r.unended).select(C.cloud, C.workflow_id, C.execution_id, C.started_at,
-                                                  "age_ms", "as_of"))
+        rows = _flagged_running(ctx)
+        rows = rows[rows["unended"]] if not rows.empty else rows
         if rows.empty:
-            return rows
+            return pd.DataFrame()
         samples = top_ids(rows, [C.cloud, C.workflow_id], order_by="age_ms")
         agg = rows.groupby([C.cloud, C.workflow_id], sort=True).agg(
             n=(C.execution_id, "size"), oldest=(C.started_at, "min"), as_of=("as_of", "max")).reset_index()
@@ -102,22 +99,33 @@ def express_runs_without_end(ctx: Context) -> pd.DataFrame:
     return ctx.cached("express_runs_without_end", compute)
 
 
+def _flagged_running(ctx: Context) -> pd.DataFrame:
+    """The running runs either check reports, read once: those past their stuck limit and Express runs
+    past Express's limit (`unended`, a collection gap rather than stuck). Few rows; empty when none."""
+    def compute() -> pd.DataFrame:
+        th = ctx.thresholds
+        r = _running_ages(ctx)
+        if r is None:
+            return pd.DataFrame()
+        min_age = th.stuck_min_age_minutes * 60_000
+        limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
+                            ibis.greatest(r.p99 * th.stuck_p99_multiple, min_age))
+        flagged = r.filter((r.age_ms >= limit) | r.unended)
+        rows = execute(flagged.select(
+            C.cloud, C.workflow_id, C.execution_id, C.started_at, "age_ms", "p99", "finished", "as_of",
+            "snapshot", "no_collected", "cut", "unended",
+            # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
+            gone=flagged[C.attributes].fill_null("").contains('"gone"').cast("int64")))
+        return rows.assign(unended=rows["unended"].fillna(False).astype(bool))
+    return ctx.cached("flagged_running", compute)
+
+
 def stuck_executions(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
-    r = _running_ages(ctx)
-    if r is None:
-        return []
-    min_age = th.stuck_min_age_minutes * 60_000
-    limit = ibis.ifelse(r.p99.isnull(), th.stuck_no_baseline_hours * 3_600_000,
-                        ibis.greatest(r.p99 * th.stuck_p99_multiple, min_age))
-    stuck = r.filter((r.age_ms >= limit) & ~r.unended)
-    # The stuck runs themselves (few: running ones past their limit) are read once; their counts,
-    # samples and the steps they wait in all come from that one read.
-    rows = execute(stuck.select(
-        C.cloud, C.workflow_id, C.execution_id, C.started_at, "age_ms", "p99", "finished", "as_of",
-        "snapshot", "no_collected", "cut",
-        # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
-        gone=stuck[C.attributes].fill_null("").contains('"gone"').cast("int64")))
+    # The stuck runs themselves (few: running ones past their limit) are read once, with the Express
+    # runs past their limit; their counts, samples and the steps they wait in all come from that read.
+    rows = _flagged_running(ctx)
+    rows = rows[~rows["unended"]] if not rows.empty else rows
     if rows.empty:
         return []
     agg = _stuck_counts(rows)

@@ -295,7 +295,7 @@ def _plan_express(sc: "ScopeContext", express: dict[str, dict[str, Any]], paths:
         info = aws_logs.logging_info(doc)
         warning = aws_logs.logging_warning(doc)
         # `details.machines[arn]` = {"state_machine_arn", "name", "logging_level", ...}: the analysis
-        # (`analysis.collection.logging_gaps`) reads a level below ALL next to the ARN as a gap.
+        # (`analysis.collection.express_gaps`) reads a level below ALL next to the ARN as a gap.
         entry = {"state_machine_arn": arn, "name": doc.get("name"), "kind": "express", "path": "logs",
                  "logging_level": info.level, "log_group": info.log_group, "complete": info.complete}
         if warning:

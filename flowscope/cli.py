@@ -793,7 +793,7 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
 def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None:
     """Remember what each target was sent by this report run (its findings, and the status its message
     said), so a re-run does not send them again and a status is sent when it starts, changes or ends."""
-    from flowscope.report.history import mark_alerted, mark_notified
+    from flowscope.report.history import mark_delivered
     from flowscope.store import StoreError
 
     sent = {d.target: d.finding_ids for d in deliveries if d.sent and d.finding_ids}
@@ -801,8 +801,7 @@ def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None
     if content.history is None:
         return
     try:
-        mark_notified(target, content.history, sent)
-        mark_alerted(target, content.history, said)
+        mark_delivered(target, content.history, sent, said)
     except (StoreError, OSError) as exc:
         tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
 

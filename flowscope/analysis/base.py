@@ -477,8 +477,7 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
                id_col: str = C.execution_id) -> dict[tuple, list[str]]:
     """Up to n execution ids per group, picked in the engine (latest first by `order_by`)."""
     t = t.select(*keys, id_col, _order=t[order_by] if isinstance(order_by, str) else order_by)
-    w = ibis.window(group_by=[t[k] for k in keys], order_by=[ibis.desc(t["_order"]), t[id_col]])
-    ranked = t.mutate(_rn=ibis.row_number().over(w)).filter(lambda x: x["_rn"] < n * 3)
+    ranked = t.mutate(_rn=sample_rank(t, keys, order_by="_order", id_col=id_col)).filter(lambda x: x["_rn"] < n * 3)
     df = execute(ranked.select(*keys, id_col, "_rn"))
     out: dict[tuple, list[str]] = {}
     for row in df.sort_values("_rn").itertuples(index=False):
@@ -488,6 +487,13 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
         if value not in ids and len(ids) < n:
             ids.append(value)
     return out
+
+
+def sample_rank(t: ir.Table, keys: Sequence[str], *, order_by: str, id_col: str = C.execution_id) -> ir.IntegerColumn:
+    """Each row's place (0 first) among its group's samples: highest `order_by` first, ties by id. The
+    one ranking every engine-side sample pick uses, so samples agree wherever they are taken."""
+    w = ibis.window(group_by=[t[k] for k in keys], order_by=[ibis.desc(t[order_by]), t[id_col]])
+    return ibis.row_number().over(w)
 
 
 def top_ids(rows: pd.DataFrame, keys: Sequence[str], *, order_by: str, n: int = SAMPLES,

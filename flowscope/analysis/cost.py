@@ -34,6 +34,7 @@ from flowscope.analysis.base import (
     lit_ts,
     quantiles,
     sample_ids,
+    sample_rank,
     split_quantiles,
 )
 from flowscope.format import fmt_ms, fmt_usd
@@ -459,10 +460,8 @@ def _flagged_steps(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
     runs = s.group_by([C.cloud, C.workflow_id, C.name, C.execution_id]).aggregate(
         visits=s.count(), last=s[C.started_at].max(),
         **{C.start_date: s[C.start_date].max(), C.parent_step_key: s[C.parent_step_key].argmax(s[C.started_at])})
-    # The samples in the same query: each run's rank by visits (ties by id, as `sample_ids` picks).
-    by_visits = ibis.window(group_by=[runs[C.cloud], runs[C.workflow_id], runs[C.name]],
-                            order_by=[ibis.desc(runs.visits), runs[C.execution_id]])
-    runs = runs.mutate(rank=ibis.row_number().over(by_visits))
+    # The samples in the same query: each run's rank by visits (as `sample_ids` picks).
+    runs = runs.mutate(rank=sample_rank(runs, [C.cloud, C.workflow_id, C.name], order_by="visits"))
     latest = ibis.struct({C.execution_id: runs[C.execution_id], C.start_date: runs[C.start_date],
                           C.parent_step_key: runs[C.parent_step_key]})
     df = execute(runs.group_by([C.cloud, C.workflow_id, C.name]).aggregate(

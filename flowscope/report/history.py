@@ -143,13 +143,33 @@ def _notified(row: dict[str, Any]) -> dict[str, str]:
     return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
 
 
+def mark_delivered(store: Any, change: HistoryChange, sent: dict[str, Sequence[str]],
+                   said: dict[str, tuple[str, str]]) -> int:
+    """Record what each target's delivered message said, in one write (findings and alerts together,
+    so a failed write leaves neither half): the findings it named (target -> finding ids), so a re-run
+    of the same window (a scheduler's retry) does not send them again, and the status it said (target
+    -> (status, status_alert)), so a status is sent when it starts, changes or ends, not on every run.
+    A target whose delivery failed is in neither: the next run tells it. Returns rows written."""
+    findings = _notified_rows(store, change, sent)
+    alerts = _alert_rows(change, said)
+    batch = {name: rows for name, rows in (("findings", findings), ("alerts", alerts)) if rows}
+    if batch:
+        store.write(batch)
+        change.alerts.update({str(w[C.target]): w for w in alerts})
+    return len(findings) + len(alerts)
+
+
 def mark_notified(store: Any, change: HistoryChange, sent: dict[str, Sequence[str]]) -> int:
-    """Record which findings each target's message named in this report run (target -> finding ids), so
-    a re-run of the same window (a scheduler's retry) does not send them again; a target whose
-    delivery failed is not recorded, so the retry sends to it. Returns rows written."""
+    """`mark_delivered` of the findings each target's message named, no status."""
+    return mark_delivered(store, change, sent, {})
+
+
+def _notified_rows(store: Any, change: HistoryChange, sent: dict[str, Sequence[str]]) -> list[dict[str, Any]]:
+    """The stored findings named in `sent` with each target's run id added to their `notified`; those
+    whose `notified` did not change are left out. Fills `change.notified`."""
     ids = {i for named in sent.values() for i in named}
     if not ids:
-        return 0
+        return []
     rows = {str(r[C.id]): r for r in store.read_rows("findings") if str(r[C.id]) in ids}
     writes = []
     for fid, row in rows.items():
@@ -161,24 +181,16 @@ def mark_notified(store: Any, change: HistoryChange, sent: dict[str, Sequence[st
         if value != row.get(C.notified):
             writes.append({**row, C.notified: value})
         change.notified[fid] = notified
-    if writes:
-        store.write({"findings": writes})
-    return len(writes)
+    return writes
 
 
-def mark_alerted(store: Any, change: HistoryChange, said: dict[str, tuple[str, str]]) -> int:
-    """Record the status each target's delivered message said (target -> (status, status_alert)), so
-    the next run sends a status only when it starts, changes or ends, not on every scheduled run.
-    A target whose delivery failed is not recorded: the next run tells it. Returns rows written."""
+def _alert_rows(change: HistoryChange, said: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
+    """An `alerts` row per target whose said status differs from what it was last told."""
     if change.until is None:
-        return 0
-    writes = [{C.target: target, C.status: status, C.alert: alert, C.window_end: change.until,
-               C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
-              if change.alert_said(target) != alert]
-    if writes:
-        store.write({"alerts": writes})
-        change.alerts.update({str(w[C.target]): w for w in writes})
-    return len(writes)
+        return []
+    return [{C.target: target, C.status: status, C.alert: alert, C.window_end: change.until,
+             C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
+            if change.alert_said(target) != alert]
 
 
 def _history_columns() -> list[str]:

@@ -289,3 +289,35 @@ def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monke
     assert body["headline"].endswith("the data ends before the window does: 0 finding(s) at or above low to look at")
     assert body["gap"] == body["status_text"] and "before the window's end" in body["gap"]
     assert body["status"] == "stale"
+
+
+def test_what_a_delivery_said_is_recorded_in_one_write():
+    """The findings a message named and the status it said were two writes: one refused (a full disk,
+    a lost lock) after the other left a target marked as told one and not the other, so the next run
+    repeated half of the message. Now both are one batch, all or nothing."""
+    from flowscope.report.content import HistoryChange
+    from flowscope.report.history import mark_delivered
+
+    class Recording:
+        def __init__(self):
+            self.batches = []
+            self.findings = {"f1": {"id": "f1", "notified": None}, "f2": {"id": "f2", "notified": None}}
+
+        def read_rows(self, table):
+            return list(self.findings.values()) if table == "findings" else []
+
+        def write(self, batch):
+            self.batches.append({name: list(rows) for name, rows in batch.items()})
+            self.findings.update({r["id"]: r for r in batch.get("findings", [])})
+
+    store = Recording()
+    change = HistoryChange(run_id="r1", until=END)
+    written = mark_delivered(store, change, {"ops": ["f1"]}, {"ops": ("problem", "high")})
+    assert written == 2 and len(store.batches) == 1
+    [batch] = store.batches
+    assert batch["findings"] == [{"id": "f1", "notified": '{"ops": "r1"}'}]
+    assert [(r["target"], r["status"], r["alert"], r["run_id"]) for r in batch["alerts"]] == [
+        ("ops", "problem", "high", "r1")]
+    assert change.alert_said("ops") == "high" and change.notified == {"f1": {"ops": "r1"}}
+    assert mark_delivered(store, change, {"ops": ["f1"]}, {"ops": ("problem", "high")}) == 0
+    assert len(store.batches) == 1         # told already: nothing to write

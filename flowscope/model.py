@@ -431,6 +431,7 @@ FINDINGS = pa.schema([
 
 ALERTS = pa.schema([
     _f(C.target, pa.string(), False),        # the [[notify]] entry's name
+    _f(C.scope, pa.string()),                # the report's filters (history.alert_scope); null: written before it
     _f(C.status, pa.string(), False),        # the coverage status its last message said (ok, no_data, ...)
     _f(C.alert, pa.string(), False),         # what of it a change is measured against (history.status_alert)
     _f(C.window_end, TIMESTAMP, False),      # the report window of that message
@@ -480,7 +481,7 @@ TABLES: dict[str, TableSpec] = {
                          (C.cloud, C.start_date)),
     "collection_runs": TableSpec("collection_runs", COLLECTION_RUNS, (C.run_id,), (C.run_id,), ()),
     "findings": TableSpec("findings", FINDINGS, (C.id,), (C.id,), ()),
-    "alerts": TableSpec("alerts", ALERTS, (C.target,), (C.target,), ()),
+    "alerts": TableSpec("alerts", ALERTS, (C.target, C.scope), (C.target, C.scope), ()),
 }
 EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
 """Tables whose rows belong to one execution and are replaced together with it."""

@@ -38,7 +38,8 @@ class HistoryChange:
     run_id: str = ""                                                  # this report run (history.run_id)
     notified: dict[str, dict[str, str]] = field(default_factory=dict)  # finding id -> {target: run id}
     until: dt.datetime | None = None                                  # this report's window end
-    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its stored `alerts` row
+    alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its `alerts` row of this scope
+    alert_scope: str = "all"                                          # the filters' scope (history.alert_scope)
 
     def already_sent(self, finding_id: str, target: str) -> bool:
         """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""

@@ -41,6 +41,26 @@ def run_id(since: dt.datetime, until: dt.datetime, clouds: Sequence[str], workfl
     return f"report-{until:%Y%m%dT%H%M%SZ}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
+ALL_SCOPES = "all"
+"""The alert scope of a report without cloud or workflow filters."""
+
+
+def alert_scope(clouds: Sequence[str], workflows: Sequence[str]) -> str:
+    """What a status alert is kept under beside its target: the report's filters. Two scheduled runs
+    with different filters sending to one target each tell it their own status; kept under the target
+    alone, one's "collection failed" and the other's "ok" flipped it on every run."""
+    if not clouds and not workflows:
+        return ALL_SCOPES
+    return "; ".join(f"{name}={','.join(sorted(set(values)))}"
+                     for name, values in (("clouds", clouds), ("workflows", workflows)) if values)
+
+
+def stored_alerts(store: Any, scope: str) -> dict[str, dict[str, Any]]:
+    """Per target, the `alerts` row of this scope. Rows without a scope (written before alerts had one)
+    belong to none: each target is told its status once more rather than never."""
+    return {str(r[C.target]): r for r in store.read_rows("alerts") if r.get(C.scope) == scope}
+
+
 def _in_scope(row: dict[str, Any], clouds: Sequence[str], workflows: Sequence[str]) -> bool:
     """Whether a stored finding belongs to a report of these filters (only those can be resolved by it)."""
     if clouds and row.get(C.cloud) not in clouds:
@@ -75,7 +95,8 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     earlier = [t for r in stored if _in_scope(r, clouds, workflows)
                for t in (utc(r[C.window_end]), utc(r[C.last_seen]), utc(r[C.first_seen])) if t < until]
     change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid, until=until,
-                           notified={i: _notified(r) for i, r in by_id.items()})
+                           notified={i: _notified(r) for i, r in by_id.items()},
+                           alert_scope=alert_scope(clouds, workflows))
     writes: list[dict[str, Any]] = []
     seen: set[str] = set()
     for row in findings.to_dict("records"):
@@ -188,8 +209,8 @@ def _alert_rows(change: HistoryChange, said: dict[str, tuple[str, str]]) -> list
     """An `alerts` row per target whose said status differs from what it was last told."""
     if change.until is None:
         return []
-    return [{C.target: target, C.status: status, C.alert: alert, C.window_end: change.until,
-             C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
+    return [{C.target: target, C.scope: change.alert_scope, C.status: status, C.alert: alert,
+             C.window_end: change.until, C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
             if change.alert_said(target) != alert]
 
 
@@ -215,7 +236,7 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
                              workflows=f.workflows, observed={cloud for cloud, _ in looked},
                              observed_workflows=looked)
-    change.alerts = {str(r[C.target]): r for r in store.read_rows("alerts")}
+    change.alerts = stored_alerts(store, change.alert_scope)
     if writes and write:
         store.write({"findings": writes})
         change.recorded = True

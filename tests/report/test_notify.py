@@ -321,3 +321,32 @@ def test_what_a_delivery_said_is_recorded_in_one_write():
     assert change.alert_said("ops") == "high" and change.notified == {"f1": {"ops": "r1"}}
     assert mark_delivered(store, change, {"ops": ["f1"]}, {"ops": ("problem", "high")}) == 0
     assert len(store.batches) == 1         # told already: nothing to write
+
+
+def test_status_alerts_are_kept_per_report_scope(tmp_path):
+    """Two scheduled runs, one with --cloud aws and one with --cloud azure, sending to one target: the
+    status each last said was kept under the target alone, so aws's 'collection failed' and azure's
+    'ok' replaced each other and every run told the target its status again. Each scope keeps its own."""
+    from flowscope.report.content import HistoryChange
+    from flowscope.report.history import alert_scope, mark_delivered, stored_alerts
+    from flowscope.store import Store
+
+    store = Store(tmp_path / "s")
+    failed = ("collection_failed", "collection_failed: aws:1:us-east-1")
+
+    def change(clouds, run):
+        c = HistoryChange(run_id=run, until=END, alert_scope=alert_scope(clouds, []))
+        c.alerts = stored_alerts(store, c.alert_scope)
+        return c
+
+    assert mark_delivered(store, change(["aws"], "r1"), {}, {"ops": failed}) == 1
+    azure = change(["azure"], "r2")
+    assert azure.alert_said("ops") == "ok"
+    assert mark_delivered(store, azure, {}, {"ops": ("ok", "ok")}) == 0      # azure's ok is no news to it
+    aws = change(["aws"], "r3")
+    assert aws.alert_said("ops") == failed[1]                                 # aws's failure was not replaced
+    assert mark_delivered(store, aws, {}, {"ops": failed}) == 0
+    assert change([], "r4").alert_said("ops") == "ok"                         # an unfiltered run: its own
+    rows = sorted((r["target"], r["scope"], r["alert"]) for r in store.read_rows("alerts"))
+    assert rows == [("ops", "clouds=aws", failed[1])]
+    assert alert_scope(["gcp", "aws", "aws"], ["orders"]) == "clouds=aws,gcp; workflows=orders"

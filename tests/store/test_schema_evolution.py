@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pyarrow as pa
 import pytest
@@ -59,3 +60,24 @@ def test_a_batch_staged_by_an_older_flowscope_is_replayed_by_a_newer_one(tmp_pat
                                            "FROM steps GROUP BY ALL ORDER BY execution_id")
     assert list(after["n"]) == [3, 3, 2] and after["r"].sum() == 0
     assert not (tmp_path / "s" / "_flowscope" / "intent.json").exists()
+
+
+def test_a_key_column_added_by_a_newer_model_is_written_and_upserted(tmp_path, monkeypatch):
+    """The alerts table gained a key column (`scope`): the first write of a newer flowscope into a
+    store written by an older one failed in the key look-up ('Column "scope" does not exist'), since
+    the stored files lack it. The older rows read it as null and match no new key; new rows upsert."""
+    spec = model.TABLES["alerts"]
+    older = dataclasses.replace(spec, schema=pa.schema([f for f in spec.schema if f.name != C.scope]),
+                                key=(C.target,), replace_key=(C.target,))
+    end = dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc)
+
+    def alert(text, **scope):
+        return {C.target: "ops", **scope, C.status: "ok", C.alert: text, C.window_end: end, C.run_id: "r"}
+
+    monkeypatch.setitem(model.TABLES, "alerts", older)
+    Store(tmp_path / "s").write({"alerts": [alert("older")]})
+    monkeypatch.setitem(model.TABLES, "alerts", spec)           # the newer flowscope
+    for text in ("first", "second"):
+        Store(tmp_path / "s").write({"alerts": [alert(text, scope="all")]})
+    rows = Store(tmp_path / "s").read_rows("alerts")
+    assert sorted((r[C.scope] or "", r[C.alert]) for r in rows) == [("", "older"), ("all", "second")]

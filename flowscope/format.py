@@ -90,6 +90,22 @@ def fmt_pct(share: Any) -> str:
     return MISSING if is_missing(share) else f"{float(share):.1%}"
 
 
+def fmt_pt_change(now: Any, before: Any) -> str | None:
+    """The change between two shares (0..1) in percentage points, signed: "+2.1 pt"; None when either
+    is missing (a window where no run finished has no rate to compare)."""
+    if is_missing(now) or is_missing(before):
+        return None
+    return f"{(float(now) - float(before)) * 100:+.1f} pt"
+
+
+def fmt_usd_change(now: Any, before: Any) -> str | None:
+    """The change between two amounts, signed, at fmt_usd's precision: "+$1.20", "-$0.0340"."""
+    if is_missing(now) or is_missing(before):
+        return None
+    change = float(now) - float(before)
+    return ("+" if change >= 0 else "-") + fmt_usd(abs(change))
+
+
 BLANK = "—"
 
 
@@ -172,6 +188,8 @@ def _evidence_value(key: str, value: Any) -> str:
         return fmt_usd(value)
     if key.endswith("_pct"):
         return f"{float(value):.1f}%"
+    if "change" in name_words(key) and not SHARE_WORDS.isdisjoint(name_words(key)):   # rate_change
+        return f"{float(value) * 100:+.1f} pt"
     if not SHARE_WORDS.isdisjoint(name_words(key)) and 0 <= float(value) <= 1:   # whole words: not "operations"
         return fmt_pct(value)
     if float(value).is_integer():

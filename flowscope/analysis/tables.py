@@ -434,7 +434,9 @@ def _with_total(out: pd.DataFrame, f: Filters) -> pd.DataFrame:
     total = {C.cloud: "total", **{c: out[c].sum() for c in
                                   ("executions", "failed", "running", "finished", "retries", "cost_usd")}}
     out = pd.concat([out, pd.DataFrame([total])], ignore_index=True)
-    out["failure_rate"] = [measures.run_failure_rate(r.failed, r.finished) for r in out.itertuples()]
+    # no rate where no run finished (an empty window, runs all still running), as the trend's rule
+    out["failure_rate"] = pd.Series([measures.run_failure_rate(r.failed, r.finished) if r.finished else None
+                                     for r in out.itertuples()], dtype=float, index=out.index)
     out["monthly_usd"] = out["cost_usd"] * f.monthly_factor
     return out
 

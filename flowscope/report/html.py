@@ -16,7 +16,17 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.format import fmt_count, fmt_duration, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
+from flowscope.format import (
+    fmt_count,
+    fmt_duration,
+    fmt_evidence,
+    fmt_pct,
+    fmt_per_month,
+    fmt_pt_change,
+    fmt_usd,
+    fmt_usd_change,
+    is_missing,
+)
 from flowscope.model import C
 from flowscope.report.content import ReportContent
 
@@ -166,18 +176,14 @@ def _summary(c: ReportContent) -> list[dict[str, Any]]:
             cell(fmt_count(r["executions"]), p and fmt_count(p["executions"]),
                  p and f"{r['executions'] - p['executions']:+,}"),
             cell(fmt_pct(r["failure_rate"]), p and fmt_pct(p["failure_rate"]),
-                 p and f"{(r['failure_rate'] - p['failure_rate']) * 100:+.1f} pt"),
+                 p and fmt_pt_change(r["failure_rate"], p["failure_rate"])),
             cell(fmt_count(r["retries"]), p and fmt_count(p["retries"]), p and f"{r['retries'] - p['retries']:+,}"),
             cell(fmt_usd(r["cost_usd"]), p and fmt_usd(p["cost_usd"]),
-                 p and _signed_usd(r["cost_usd"] - p["cost_usd"])),
+                 p and fmt_usd_change(r["cost_usd"], p["cost_usd"])),
             cell(fmt_usd(r["monthly_usd"]), p and fmt_usd(p["monthly_usd"]),
-                 p and _signed_usd(r["monthly_usd"] - p["monthly_usd"])),
+                 p and fmt_usd_change(r["monthly_usd"], p["monthly_usd"])),
         ]})
     return out
-
-
-def _signed_usd(value: float) -> str:
-    return ("+" if value >= 0 else "-") + fmt_usd(abs(value))
 
 
 def _findings(c: ReportContent) -> list[dict[str, Any]]:

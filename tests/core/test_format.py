@@ -41,3 +41,17 @@ def test_fmt_ms(value, text):
 def test_counts_and_percentages():
     assert fmt_count(12345) == "12,345" and fmt_count(None) == "n/a"
     assert fmt_pct(0.123) == "12.3%" and fmt_pct(math.nan) == "n/a"
+
+
+def test_changes_are_signed_and_missing_rates_have_no_change():
+    """The Overview page and the HTML report wrote their own deltas: with a window where no run
+    finished (no rate) they printed 'nan pt' or failed. One rule each, missing in, None out."""
+    from flowscope.format import fmt_evidence, fmt_pt_change, fmt_usd_change
+
+    assert fmt_pt_change(0.125, 0.1) == "+2.5 pt" and fmt_pt_change(0.1, 0.125) == "-2.5 pt"
+    assert fmt_pt_change(math.nan, 0.1) is None and fmt_pt_change(0.1, None) is None
+    assert fmt_usd_change(3.5, 2.0) == "+$1.50" and fmt_usd_change(0.01, 0.0440) == "-$0.0340"
+    assert fmt_usd_change(None, 1.0) is None
+    # a failing step's change of rate read "rate change: -0.022" (a share, shown raw)
+    assert fmt_evidence({"failure_rate": 0.378, "rate_change": -0.022}) == (
+        "Failure rate: 37.8%; rate change: -2.2 pt.")

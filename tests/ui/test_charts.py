@@ -104,6 +104,14 @@ def test_overview_counts_and_cost(con, window):
     assert 0 < frame.loc["aws", "failure_rate"] < 0.3
 
 
+def test_a_window_where_no_run_finished_has_no_failure_rate(con):
+    """An empty window's overview read 'run failure rate 0.0%' (its trend said no rate): a rate of no
+    finished run is missing, not zero, and the report and pages show 'n/a'."""
+    empty = queries.Filters(T0 - dt.timedelta(days=30), T0 - dt.timedelta(days=23))
+    frame = queries.overview_by_cloud(con, empty).set_index(C.cloud)
+    assert frame.loc["total", "executions"] == 0 and pd.isna(frame.loc["total", "failure_rate"])
+
+
 def test_filters_narrow_every_query(con, window):
     aws = queries.Filters(window.since, window.until, clouds=("aws",))
     assert queries.overview_by_cloud(con, aws)[C.cloud].tolist() == ["aws", "total"]

@@ -6,7 +6,7 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds
-from flowscope.format import fmt_evidence, fmt_pct, fmt_usd
+from flowscope.format import fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -25,12 +25,11 @@ for row in now.itertuples(index=False):
     ui.metric_row([
         ("Executions", f"{row.executions:,}", f"{row.executions - p.executions:+,}" if p else None),
         ("Run failure rate", fmt_pct(row.failure_rate),
-         f"{(row.failure_rate - p.failure_rate) * 100:+.1f} pt" if p else None, "inverse"),
+         fmt_pt_change(row.failure_rate, p.failure_rate) if p else None, "inverse"),
         ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
         ("Spend in window", fmt_usd(row.cost_usd), None),
         ("Projected monthly spend", fmt_usd(row.monthly_usd),
-         (("+" if row.monthly_usd >= p.monthly_usd else "-") + fmt_usd(abs(row.monthly_usd - p.monthly_usd)))
-         if p else None, "inverse"),
+         fmt_usd_change(row.monthly_usd, p.monthly_usd) if p else None, "inverse"),
     ])
     if row.cloud == "total" and len(now) == 2:
         st.caption(f"Only {now.iloc[0]['cloud']} data in this view.")

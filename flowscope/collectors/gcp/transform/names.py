@@ -24,6 +24,22 @@ def parse_name(name: Any) -> dict[str, str] | None:
     return m.groupdict() if m else None
 
 
+def under_project_of(name: Any, asked: str) -> Any:
+    """`name` with the project part of `asked`, the resource name a call was made with.
+
+    The Workflow Executions API names executions and step entries by the project *number*
+    (`projects/123456789012/...`) whatever the request said, while workflows, the source's
+    `project`, Cloud Logging's labels and the stored rows use the project id: an answer's names
+    are put back under the project the call asked about (the same project), so one execution
+    has one id whichever API or file it came from. Anything that is not such a name is returned
+    unchanged."""
+    if not isinstance(name, str) or not name.startswith("projects/") or not asked.startswith("projects/"):
+        return name
+    project, rest = name[9:].partition("/")[::2]
+    wanted = asked[9:].partition("/")[0]
+    return f"projects/{wanted}/{rest}" if project and rest and wanted and project != wanted else name
+
+
 def workflow_id(project: str, location: str, workflow: str) -> str:
     return f"projects/{project}/locations/{location}/workflows/{workflow}"
 

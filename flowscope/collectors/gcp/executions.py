@@ -84,8 +84,12 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
     from flowscope.collectors.gcp import executions_api
 
     def listing(name: str) -> list[dict[str, Any]]:
-        return list(executions_api.list_executions(sc.clients, name, location=location_of(name),
-                                                   lower_bound=sc.window.lower_bound))
+        # The API pages dynamic data, newest first: an execution created between two pages pushes
+        # the rest down and the last of a page comes again on the next. One execution, listed once
+        # (its latest listing kept).
+        items = executions_api.list_executions(sc.clients, name, location=location_of(name),
+                                               lower_bound=sc.window.lower_bound)
+        return list({str(it["name"]): it for it in items}.values())
 
     todo: list[dict[str, Any]] = []
     for outcome in bounded_map(listing, sorted(workflows), min(4, sc.scope.concurrency),

@@ -225,6 +225,7 @@ def test_a_sync_that_wrote_merges_crowded_partitions_and_says_so(server, tmp_pat
     ({"regions": ["x"]}, "unknown key"),
     ({"project": ""}, "project"),
     ({"project": "a/b"}, "project"),
+    ({"project": "123456789012"}, "project number"),
     ({"locations": "us-central1"}, "locations"),
     ({"workflows": []}, "workflows"),
     ({"endpoint": "http://10.0.0.5:8080"}, "loopback"),

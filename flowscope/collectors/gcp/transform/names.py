@@ -40,6 +40,18 @@ def under_project_of(name: Any, asked: str) -> Any:
     return f"projects/{wanted}/{rest}" if project and rest and wanted and project != wanted else name
 
 
+def numbered_project_warnings(projects: set[str]) -> list[str]:
+    """What an import says of rows named by project number (`projects/123456789012/...`, as
+    gcloud and the Executions API answer): a project id starts with a letter, so an all-digit
+    project is a number. Those rows join no workflow (named by id) and the same executions from
+    Cloud Logging or a live sync (named by id) are stored again, apart."""
+    return [f"executions named by project number {p} (as gcloud and the Executions API name them): "
+            "workflows, Cloud Logging and `flowscope sync` name the project by its project id, so these "
+            "do not join their workflows and the same executions from logs or a sync are stored twice; "
+            "collect them with `flowscope sync` (which names them by project id) instead"
+            for p in sorted(p for p in projects if p.isdigit())]
+
+
 def workflow_id(project: str, location: str, workflow: str) -> str:
     return f"projects/{project}/locations/{location}/workflows/{workflow}"
 

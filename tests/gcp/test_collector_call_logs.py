@@ -224,3 +224,16 @@ def test_the_logs_path_reads_step_entries_of_an_execution_that_just_ended(sim_se
     assert result.status == RunStatus.SUCCEEDED, result.row()
     steps = [s for s in store.read_rows("steps") if s[C.execution_id] == last["name"]]
     assert len(steps) == len(server.entries[last["name"]]) > 0
+
+
+def test_call_logs_meet_executions_the_api_names_by_project_number(server, tmp_path):
+    """Cloud Logging labels name the project by id, the Executions API by number: the call steps of
+    run-1 must still be its own (they were dropped as another execution's)."""
+    server.project_numbers[P] = "987654321098"
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["executions_from_call_logs"] == 1
+    run1 = f"{WF}/executions/run-1"
+    assert {(s[C.name], s[C.execution_id]) for s in store.read_rows("steps")} == {("query", run1), ("notify", run1)}
+    assert {e[C.execution_id] for e in store.read_rows("executions")} == {run1, f"{WF}/executions/other"}

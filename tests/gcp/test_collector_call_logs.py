@@ -237,3 +237,26 @@ def test_call_logs_meet_executions_the_api_names_by_project_number(server, tmp_p
     run1 = f"{WF}/executions/run-1"
     assert {(s[C.name], s[C.execution_id]) for s in store.read_rows("steps")} == {("query", run1), ("notify", run1)}
     assert {e[C.execution_id] for e in store.read_rows("executions")} == {run1, f"{WF}/executions/other"}
+
+
+def test_the_logs_path_reads_step_entries_of_an_execution_without_call_logs(sim_server, tmp_path):
+    """An execution of a workflow logging all calls may have logged none: it ran before call logging
+    was turned on (a first sync reaching back), or was started with its own callLogLevel LOG_NONE,
+    which the BASIC listing does not show. On the logs path it was stored finished with no steps and
+    no billed usage, never read again, nothing said. It gets its step entries instead."""
+    server = sim_server
+    finished = sorted((e for e in server.executions.values() if e["state"] != "ACTIVE"), key=lambda e: e["endTime"])
+    first = next(e for e in finished if any(s.get("stepType") in ("STEP_CALL", "STEP_CONNECTOR_CALL")
+                                            for s in server.entries[e["name"]]))
+    short = first["name"].rsplit("/", 1)[-1]
+    server.log_entries[:] = [e for e in server.log_entries
+                             if e.get("labels", {}).get("workflows.googleapis.com/execution_id") != short]
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"},
+                        store, now=SPEC.end + dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    steps = [s for s in store.read_rows("steps") if s[C.execution_id] == first["name"]]
+    assert len(steps) == len(server.entries[first["name"]]) > 0
+    assert any(u[C.execution_id] == first["name"] for u in store.read_rows("usage"))
+    assert result.counts["executions_without_call_logs"] >= 1
+    assert len(store.read_rows("executions")) == 60

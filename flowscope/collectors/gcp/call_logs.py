@@ -80,6 +80,23 @@ def read_call_logs(sc: ScopeContext) -> None:
             _read_slice(sc, docs[i:i + logging_api.BULK_EXECUTIONS], _workflow_slice(workflow), without_history=False)
 
 
+def _with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], logged: set[str]
+                    ) -> dict[str, dict[str, Any]]:
+    """The logs path's executions that logged calls; the others get their step entries instead.
+
+    An execution of a workflow logging all calls may have logged none: it ran before call logging
+    was turned on, or was started with its own callLogLevel (LOG_NONE), which the BASIC listing does
+    not show. Written from its logs it would have no steps and no billed usage, and never be read
+    again; its step entries say what it ran (one call each, only for those)."""
+    from flowscope.collectors.gcp.executions import fetch_executions
+
+    missing = [doc for name, doc in wanted.items() if name not in logged]
+    if missing:
+        sc.result.count("executions_without_call_logs", len(missing))
+        fetch_executions(sc, missing, entries_only=True)
+    return {name: doc for name, doc in wanted.items() if name in logged}
+
+
 def _workflow_slice(workflow: str) -> Callable[[list[str], dt.datetime, dt.datetime], str]:
     from flowscope.collectors.gcp import logging_api
 
@@ -114,8 +131,10 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
 
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,
                           without_history: bool) -> None:
-    batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
     logs = sc.formats["gcp.log_entries"]({"entries": entries}, sc.ctx("logging.entries.list"))
+    if not without_history:
+        wanted = _with_call_logs(sc, wanted, {r[C.execution_id] for r in logs.steps})
+    batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
     # only call steps of the executions asked for: the executions rows are the API's, and any
     # other entry the filter let through is not this slice's business
     batch.steps.extend(r for r in logs.steps if r[C.execution_id] in wanted)

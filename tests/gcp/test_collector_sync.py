@@ -320,3 +320,17 @@ def test_executions_named_by_project_number_are_stored_under_the_project_id(serv
     assert second.counts["running_revisited"] == 2
     assert {e[C.account] for e in store.read_rows("executions")} == {PROJECT}
     assert len(store.read_rows("executions")) == 60
+
+
+def test_what_the_transforms_warn_about_is_said_by_the_sync(server, tmp_path):
+    """A workflow whose source cannot be parsed has its call steps billed as external (an upper
+    bound): `flowscope import` says so, but a live sync wrote the rows and dropped the warning, so
+    the dearer meter went unexplained. The sync's collection_runs row says it too."""
+    wf_name = f"projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
+    server.workflows[wf_name]["sourceContents"] = "main: [unclosed"
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    said = [w for w in result.warnings if "etl-nightly" in w and "could not be parsed" in w]
+    assert len(said) == 1, result.warnings
+    assert said[0] in json.loads(result.row()["details"])["warnings"]

@@ -260,3 +260,32 @@ def test_the_logs_path_reads_step_entries_of_an_execution_without_call_logs(sim_
     assert any(u[C.execution_id] == first["name"] for u in store.read_rows("usage"))
     assert result.counts["executions_without_call_logs"] >= 1
     assert len(store.read_rows("executions")) == 60
+
+
+def test_a_running_execution_read_from_step_entries_is_not_billed_again_from_logs_when_it_ends(sim_server,
+                                                                                               tmp_path):
+    """On the logs path a running execution is read from its step entries; once it ends it is read
+    again. Its calls then came a second time from its call logs (keyed differently), on top of the
+    stored step entries: every call stored and billed twice. Once read from step entries, an
+    execution stays on step entries."""
+    server = sim_server
+    source = {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"}
+    store = Store(tmp_path / "live")
+    now = SPEC.end + dt.timedelta(hours=1)
+    [first] = gcp.sync(source, store, now=now)
+    assert first.status == RunStatus.SUCCEEDED, first.row()
+    running = sorted(n for n, e in server.executions.items() if e["state"] == "ACTIVE")
+    assert running
+    for name in running:                                        # they end, and log their calls
+        server.executions[name].update(state="SUCCEEDED", endTime="2026-11-02T00:30:00.000000000Z",
+                                       duration="60.000000000s")
+        for entry in server.entries[name]:
+            if entry.get("state") == "STATE_IN_PROGRESS":
+                entry.update(state="STATE_SUCCEEDED", updateTime="2026-11-02T00:29:00.000000000Z")
+    server.log_entries.extend(call_logs_from_entries(server, running))
+    [second] = gcp.sync(source, store, now=now + dt.timedelta(hours=1))
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    for name in running:
+        steps = [s for s in store.read_rows("steps") if s[C.execution_id] == name]
+        assert len(steps) == len(server.entries[name]), name
+        assert all(s[C.native_type] != "call_log" for s in steps)

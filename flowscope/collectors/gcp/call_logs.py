@@ -43,8 +43,11 @@ def logs_settled(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
 
 def on_logs_path(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
     """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`,
-    that ended long enough ago for its call logs to be readable (else its step entries are read)."""
+    that ended long enough ago for its call logs to be readable and was not stored while it ran
+    (else its step entries are read)."""
     if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL or not logs_settled(sc, doc):
+        return False
+    if str(doc["name"]) in sc.stored_unfinished:       # its step entries are stored: stay on them
         return False
     level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
     return level == "LOG_ALL_CALLS"

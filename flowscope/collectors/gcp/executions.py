@@ -105,6 +105,8 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
             sc.seen.update(names)
         stored = sc.store.existing_execution_ids(CLOUD, names) or {}
         fresh = [it for it in items if stored.get(str(it["name"])) not in TERMINAL]
+        with sc.lock:
+            sc.stored_unfinished.update(str(it["name"]) for it in fresh if str(it["name"]) in stored)
         sc.result.count("executions_listed", len(items))
         sc.result.count("executions_skipped_terminal", len(items) - len(fresh))
         todo.extend(fresh)
@@ -253,6 +255,7 @@ def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
+    sc.stored_unfinished.update(str(r[C.execution_id]) for r in todo)
 
     def get(row: dict[str, Any]) -> dict[str, Any]:
         name = str(row[C.execution_id])

@@ -137,6 +137,8 @@ class StoreSink:
 
         if batch.skips:
             self.result.count("skipped_records", len(batch.skips))
+        for warning in batch.warnings:          # what the transforms say (an unreadable definition
+            self.result.warn(warning)           # billed at the dearer meter): as an import says it
         if batch.unknown_event_types:
             with self._lock:
                 unknown = self.result.details.setdefault("unknown_event_types", {})

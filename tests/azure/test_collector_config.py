@@ -144,6 +144,23 @@ def test_next_link_to_another_host_is_refused():
         assert server.requests == 0
 
 
+def test_a_next_link_naming_the_default_port_or_another_case_is_the_same_host():
+    """ARM writes nextLinks as `https://management.azure.com:443/subscriptions/...?$skiptoken=...`:
+    the same origin as the endpoint `https://management.azure.com`, spelled with its default port.
+    Refused as another host, every listing longer than a page failed (runs, actions, histories)."""
+    client = clients.ArmClient("https://management.azure.com", clients.StaticTokenCredential("t"))
+    try:
+        for link in ("https://management.azure.com:443/subscriptions/x/runs?api-version=2019-05-01&$skiptoken=a",
+                     "https://Management.Azure.com/subscriptions/x/runs?api-version=2019-05-01&$skiptoken=b"):
+            assert client.url(link) == link
+        for foreign in ("https://management.azure.com:8443/subscriptions/x", "http://management.azure.com/x",
+                        "https://management.azure.com.evil.example/x", "https://user@management.azure.com/x"):
+            with pytest.raises(clients.ArmError, match="another host"):
+                client.url(foreign)
+    finally:
+        client.close()
+
+
 def test_bearer_token_needs_https_except_on_loopback():
     with pytest.raises(clients.AzureConfigError, match="non-loopback"):
         clients.ArmClient("http://example.com", clients.StaticTokenCredential("t"))

@@ -145,3 +145,27 @@ def test_query_api_throttling_is_retried_and_a_401_fails_the_scope(tmp_path):
         server.fault(r"/v1/workspaces/.*/query$", 401, times=100)
         [failed] = az.sync(source, Store(tmp_path / "b"), now=NOW, since=NOW - dt.timedelta(days=3))
     assert failed.status == RunStatus.FAILED and "HTTP 401" in failed.error and "Log Analytics" in failed.error
+
+
+def test_a_workflow_whose_id_cannot_go_into_a_query_takes_the_management_path():
+    """Resource group names may hold Unicode letters (`ventes-été`), which the KQL builder refuses to
+    embed: such a workflow on the bulk path failed every slice's query, for every bulk workflow, on
+    every sync (an error each time, the watermark never moving, none of their runs collected). It
+    takes the management path instead, and says why."""
+    from types import SimpleNamespace
+
+    from flowscope.collectors.azure.definition import parse_definition
+    from flowscope.collectors.azure.logs_path import choose_paths
+    from flowscope.collectors.window import ScopeResult
+
+    definition = parse_definition({"triggers": {}, "actions": {"Tally": {"type": "Compose", "inputs": 1}}})
+    plain = "/subscriptions/s/resourcegroups/sales/providers/microsoft.logic/workflows/orders"
+    accented = "/subscriptions/s/resourcegroups/ventes-été/providers/microsoft.logic/workflows/commandes"
+    result = ScopeResult(cloud="azure", scope="azure:s", started_at=NOW)
+    sc = SimpleNamespace(definitions={plain: definition, accented: definition}, result=result)
+    scope = az.AzureScope(subscription="s", workspace_id=WS)
+    bulk = choose_paths(scope, sc, {plain: {"name": "orders"}, accented: {"name": "commandes"}})  # type: ignore[arg-type]
+    assert bulk == {plain: "orders"}
+    assert result.details["paths"]["commandes"]["path"] == "management"
+    assert "query" in result.details["paths"]["commandes"]["why"]
+    la.build_query(list(bulk), NOW, NOW)                    # what is left can be queried

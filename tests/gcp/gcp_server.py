@@ -134,6 +134,10 @@ class GcpServer(LoopbackServer):
         self.delay_s = 0.0
         self.short_pages = 0
         self.on_request: Callable[[str, str], None] | None = None
+        self.project_numbers: dict[str, str] = {}
+        """project id -> project number: the Workflow Executions API names executions and step entries
+        by the project *number* (`projects/123456789012/...`), whichever form the request used, and
+        answers requests made with either form."""
         self.injected = 0
         self._n = 0
         self.lock = threading.RLock()
@@ -248,8 +252,14 @@ class GcpServer(LoopbackServer):
         if name is None or m is None:
             return self._error(h, 404 if method in ("GET", "POST") else 405, "NOT_FOUND",
                                f"no route for {method} {parts.path}")
+        groups = m.groupdict()
+        ids = {number: pid for pid, number in self.project_numbers.items()}
+        if groups.get("p") in ids:
+            groups["p"] = ids[groups["p"]]
         try:
-            status, doc = getattr(self, f"_r_{name}")(m.groupdict(), query, body)
+            status, doc = getattr(self, f"_r_{name}")(groups, query, body)
+            if name in ("executions_list", "executions_get", "step_entries") and status == 200:
+                doc = self._numbered(doc)
         except ValueError as exc:
             return self._error(h, 400, "INVALID_ARGUMENT", str(exc))
         if status != 200:
@@ -304,6 +314,21 @@ class GcpServer(LoopbackServer):
         if doc is None:
             return 404, {"status": "NOT_FOUND", "message": f"Resource '{name}' was not found"}
         return 200, doc
+
+    def _numbered(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """An Executions API answer with its resource names under the project number (`project_numbers`)."""
+        def renamed(item: Any) -> Any:
+            name = item.get("name") if isinstance(item, dict) else None
+            project = name.split("/")[1] if isinstance(name, str) and name.startswith("projects/") else None
+            if project not in self.project_numbers:
+                return item
+            return {**item, "name": f"projects/{self.project_numbers[project]}/{name.split('/', 2)[2]}"}
+
+        out = renamed(doc)
+        for key in ("executions", "stepEntries"):
+            if isinstance(out.get(key), list):
+                out = {**out, key: [renamed(i) for i in out[key]]}
+        return out
 
     def _view(self, doc: dict[str, Any], query: dict[str, list[str]]) -> dict[str, Any]:
         view = (query.get("view") or ["BASIC"])[0]

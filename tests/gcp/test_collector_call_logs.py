@@ -224,3 +224,68 @@ def test_the_logs_path_reads_step_entries_of_an_execution_that_just_ended(sim_se
     assert result.status == RunStatus.SUCCEEDED, result.row()
     steps = [s for s in store.read_rows("steps") if s[C.execution_id] == last["name"]]
     assert len(steps) == len(server.entries[last["name"]]) > 0
+
+
+def test_call_logs_meet_executions_the_api_names_by_project_number(server, tmp_path):
+    """Cloud Logging labels name the project by id, the Executions API by number: the call steps of
+    run-1 must still be its own (they were dropped as another execution's)."""
+    server.project_numbers[P] = "987654321098"
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts["executions_from_call_logs"] == 1
+    run1 = f"{WF}/executions/run-1"
+    assert {(s[C.name], s[C.execution_id]) for s in store.read_rows("steps")} == {("query", run1), ("notify", run1)}
+    assert {e[C.execution_id] for e in store.read_rows("executions")} == {run1, f"{WF}/executions/other"}
+
+
+def test_the_logs_path_reads_step_entries_of_an_execution_without_call_logs(sim_server, tmp_path):
+    """An execution of a workflow logging all calls may have logged none: it ran before call logging
+    was turned on (a first sync reaching back), or was started with its own callLogLevel LOG_NONE,
+    which the BASIC listing does not show. On the logs path it was stored finished with no steps and
+    no billed usage, never read again, nothing said. It gets its step entries instead."""
+    server = sim_server
+    finished = sorted((e for e in server.executions.values() if e["state"] != "ACTIVE"), key=lambda e: e["endTime"])
+    first = next(e for e in finished if any(s.get("stepType") in ("STEP_CALL", "STEP_CONNECTOR_CALL")
+                                            for s in server.entries[e["name"]]))
+    short = first["name"].rsplit("/", 1)[-1]
+    server.log_entries[:] = [e for e in server.log_entries
+                             if e.get("labels", {}).get("workflows.googleapis.com/execution_id") != short]
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"},
+                        store, now=SPEC.end + dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    steps = [s for s in store.read_rows("steps") if s[C.execution_id] == first["name"]]
+    assert len(steps) == len(server.entries[first["name"]]) > 0
+    assert any(u[C.execution_id] == first["name"] for u in store.read_rows("usage"))
+    assert result.counts["executions_without_call_logs"] >= 1
+    assert len(store.read_rows("executions")) == 60
+
+
+def test_a_running_execution_read_from_step_entries_is_not_billed_again_from_logs_when_it_ends(sim_server,
+                                                                                               tmp_path):
+    """On the logs path a running execution is read from its step entries; once it ends it is read
+    again. Its calls then came a second time from its call logs (keyed differently), on top of the
+    stored step entries: every call stored and billed twice. Once read from step entries, an
+    execution stays on step entries."""
+    server = sim_server
+    source = {"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"}
+    store = Store(tmp_path / "live")
+    now = SPEC.end + dt.timedelta(hours=1)
+    [first] = gcp.sync(source, store, now=now)
+    assert first.status == RunStatus.SUCCEEDED, first.row()
+    running = sorted(n for n, e in server.executions.items() if e["state"] == "ACTIVE")
+    assert running
+    for name in running:                                        # they end, and log their calls
+        server.executions[name].update(state="SUCCEEDED", endTime="2026-11-02T00:30:00.000000000Z",
+                                       duration="60.000000000s")
+        for entry in server.entries[name]:
+            if entry.get("state") == "STATE_IN_PROGRESS":
+                entry.update(state="STATE_SUCCEEDED", updateTime="2026-11-02T00:29:00.000000000Z")
+    server.log_entries.extend(call_logs_from_entries(server, running))
+    [second] = gcp.sync(source, store, now=now + dt.timedelta(hours=1))
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    for name in running:
+        steps = [s for s in store.read_rows("steps") if s[C.execution_id] == name]
+        assert len(steps) == len(server.entries[name]), name
+        assert all(s[C.native_type] != "call_log" for s in steps)

@@ -356,3 +356,31 @@ def test_scopes_of_one_project_and_location_share_its_quota_buckets(server):
     assert narrower.limiters.bucket(PROJECT, "us-central1", "stepEntries.list") is not bucket
     first.limiters.acquire(PROJECT, "us-central1", "stepEntries.list")
     assert second.limiters.stats() == {}
+
+
+def test_an_execution_starting_while_the_listing_pages_is_listed_and_read_once(server, clean, tmp_path):
+    """The Executions API pages dynamic data, newest first: an execution started between two pages
+    pushes the listing down, and the last one of a page comes again at the top of the next. It is
+    one execution: counted once, its step entries read once."""
+    server.short_pages = 3
+    listings = 0
+
+    def start_one(method: str, path: str) -> None:
+        nonlocal listings
+        if path == f"/v1/{WF}/executions":
+            listings += 1
+            if listings == 2:
+                server.add_execution({"name": f"{WF}/executions/late-1", "state": "SUCCEEDED",
+                                      "startTime": "2026-11-02T00:10:00.000000000Z",
+                                      "createTime": "2026-11-02T00:10:00.000000000Z",
+                                      "endTime": "2026-11-02T00:10:01.000000000Z", "duration": "1s"})
+
+    server.on_request = start_one
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server, quotas={"stepEntries.list": [1000, 1000]}), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED
+    assert listings >= 2
+    assert snapshot(store) == clean
+    fetched = [p for m, p, q in server.requests if p.endswith("/stepEntries") and "pageToken" not in q]
+    assert len(fetched) == len(set(fetched)) == len(server.executions) - 1     # the late one: not listed yet
+    assert result.counts["executions_listed"] == result.counts["executions_fetched"] == len(server.executions) - 1

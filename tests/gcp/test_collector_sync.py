@@ -225,6 +225,7 @@ def test_a_sync_that_wrote_merges_crowded_partitions_and_says_so(server, tmp_pat
     ({"regions": ["x"]}, "unknown key"),
     ({"project": ""}, "project"),
     ({"project": "a/b"}, "project"),
+    ({"project": "123456789012"}, "project number"),
     ({"locations": "us-central1"}, "locations"),
     ({"workflows": []}, "workflows"),
     ({"endpoint": "http://10.0.0.5:8080"}, "loopback"),
@@ -295,3 +296,41 @@ def test_a_glob_matching_no_workflow_is_no_data(server, tmp_path):
     assert listed > 1 and f"0 of {listed} workflows match ['etl-nightyl']" in report.summary_lines()[0]
     report = sync_store(Store(tmp_path / "t"), [source(server, workflows=["etl-*"])], now=NOW)
     assert report.exit_code == ExitCode.OK and not report.unmatched and "match" not in report.summary_lines()[0]
+
+
+def test_executions_named_by_project_number_are_stored_under_the_project_id(server, tmp_path):
+    """The Executions API names executions and step entries `projects/<number>/...` while the
+    workflows, the source's `project` and Cloud Logging's labels use the project id: the rows must
+    be keyed by the project id, or executions lose their workflow (definition, meters), stored
+    running ones are never revisited (the revisit asks by project id) and an import of the same
+    executions by id stores them twice."""
+    server.project_numbers[PROJECT] = "123456789012"
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    server.project_numbers.clear()
+    imported = Store(tmp_path / "imported")
+    import_files(imported, write_docs(tmp_path / "docs", served_documents(server)))
+    live_rows, import_rows = snapshot(store), snapshot(imported)
+    for table in live_rows:
+        assert live_rows[table] == import_rows[table], table
+
+    server.project_numbers[PROJECT] = "123456789012"
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=30))
+    assert second.counts["running_revisited"] == 2
+    assert {e[C.account] for e in store.read_rows("executions")} == {PROJECT}
+    assert len(store.read_rows("executions")) == 60
+
+
+def test_what_the_transforms_warn_about_is_said_by_the_sync(server, tmp_path):
+    """A workflow whose source cannot be parsed has its call steps billed as external (an upper
+    bound): `flowscope import` says so, but a live sync wrote the rows and dropped the warning, so
+    the dearer meter went unexplained. The sync's collection_runs row says it too."""
+    wf_name = f"projects/{PROJECT}/locations/us-central1/workflows/etl-nightly"
+    server.workflows[wf_name]["sourceContents"] = "main: [unclosed"
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    said = [w for w in result.warnings if "etl-nightly" in w and "could not be parsed" in w]
+    assert len(said) == 1, result.warnings
+    assert said[0] in json.loads(result.row()["details"])["warnings"]

@@ -573,3 +573,22 @@ def test_unknown_documents_and_wrong_shapes():
     assert t.detect(EXECUTION) == "gcp.executions"
     assert t.detect(ENTRIES[0]) == "gcp.step_entries"
     assert t.detect({"stepEntries": []}) == "gcp.step_entries"
+
+
+def test_executions_and_step_entries_named_by_project_number_are_said_on_import():
+    """gcloud and the Executions API name executions and step entries `projects/<number>/...`;
+    the workflows, Cloud Logging and a live sync name the project by its id. Imported as they are,
+    such rows join no workflow and the same executions imported from logs are stored twice: the
+    import says so, once per project number, instead of passing in silence."""
+    numbered = EX.replace(f"projects/{P}/", "projects/123456789012/")
+    execution = {"name": numbered, "state": "SUCCEEDED", "startTime": "2026-11-01T10:00:00.000000000Z",
+                 "endTime": "2026-11-01T10:00:01.000000000Z"}
+    entry = {"name": f"{numbered}/stepEntries/1", "entryId": "1", "step": "init", "routine": "main",
+             "stepType": "STEP_ASSIGN", "state": "STATE_SUCCEEDED", "createTime": "2026-11-01T10:00:00.100000000Z",
+             "updateTime": "2026-11-01T10:00:00.200000000Z"}
+    for batch in (t.transform_executions({"executions": [execution, execution]}, CTX),
+                  t.transform_step_entries({"stepEntries": [entry]}, CTX)):
+        assert len(batch.warnings) == 1, batch.warnings
+        assert "project number 123456789012" in batch.warnings[0] and "project id" in batch.warnings[0]
+    by_id = {**execution, "name": EX}
+    assert t.transform_executions({"executions": [by_id]}, CTX).warnings == []

@@ -328,7 +328,7 @@ class ArmClient:
             raise AzureConfigError("the Azure collector needs azure-core: pip install 'flowscope[azure]'") from None
 
         self.endpoint = check_endpoint(endpoint, "arm_endpoint")
-        self._origin = urlsplit(self.endpoint)[:2]
+        self._origin = origin(self.endpoint)
         self._http_opt_out = {"enforce_https": False} if urlsplit(self.endpoint).scheme == "http" else {}
         self.stats = CallStats()
         self.bucket = _read_bucket(self.endpoint, subscription, quota) if quota else None
@@ -350,7 +350,7 @@ class ArmClient:
         """An absolute URL on this endpoint; a URL to any other origin is refused."""
         if path_or_url.startswith(("http://", "https://")):
             parts = urlsplit(path_or_url)
-            if (parts.scheme, parts.netloc) != self._origin:
+            if origin(path_or_url) != self._origin:
                 raise ArmError(f"refusing a link to another host ({parts.netloc}): it would carry the token there",
                                status=None, code="ForeignLink")
             url = path_or_url
@@ -430,6 +430,21 @@ class ArmClient:
     def list_all(self, path: str, *, operation: str, params: Mapping[str, str] | None = None
                  ) -> list[dict[str, Any]]:
         return [item for page in self.pages(path, operation=operation, params=params) for item in page]
+
+
+def origin(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port) of a URL, the port made explicit and the host lower-cased, so a link
+    ARM spells `https://management.azure.com:443/...` is the endpoint's own origin; None for one
+    with user info or an unreadable port (never the endpoint's)."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.username is not None or parts.password is not None or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or {"https": 443, "http": 80}.get(scheme, 0)
 
 
 def _read_bucket(endpoint: str, subscription: str | None, quota: Quota) -> ArmBucket:

@@ -72,9 +72,16 @@ def kql_time(value: dt.datetime) -> str:
     return value.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def queryable(workflow_id: str) -> bool:
+    """Whether a workflow id may be embedded in the query (`build_query`): a canonical ARM id of
+    plain characters. Resource group names may hold Unicode letters; such a workflow is read
+    through the management API instead (`logs_path.choose_paths`)."""
+    return bool(_SAFE_ID.match(workflow_id))
+
+
 def build_query(workflow_ids: Sequence[str], start: dt.datetime, end: dt.datetime) -> str:
     """The KQL of one slice. Workflow ids come from the cloud: only canonical ARM ids are embedded."""
-    bad = [w for w in workflow_ids if not _SAFE_ID.match(w)]
+    bad = [w for w in workflow_ids if not queryable(w)]
     if bad:
         raise ValueError(f"not a canonical workflow id, not put into a query: {bad[0][:200]!r}")
     ids = ", ".join(f'"{w}"' for w in sorted(workflow_ids))

@@ -17,6 +17,8 @@ def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dic
     """Which workflows take the bulk path (canonical id -> name); every choice and its reason in
     `details.paths`. Bulk needs a workspace and a definition without loops: the runtime log has no
     iteration index, so a loop's visits would collapse into one."""
+    from flowscope.collectors.azure.loganalytics import queryable
+
     paths: dict[str, dict[str, str]] = {}
     bulk: dict[str, str] = {}
     for wf_id, doc in workflows.items():
@@ -26,6 +28,9 @@ def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dic
             path, why = "management", "no workspace_id configured"
         elif wf_id.split("/providers/", 1)[-1].startswith("microsoft.web/"):
             path, why = "management", "Standard: its runtime log rows are not mapped to workflows in this version"
+        elif not queryable(wf_id):
+            # one id the query builder refuses would fail every slice of every bulk workflow
+            path, why = "management", "its id holds characters not put into a KQL query (e.g. its resource group's)"
         elif definition is None:
             path, why = "management", "definition not readable: loops cannot be ruled out"
         elif any(info.is_loop for info in definition.actions.values()):

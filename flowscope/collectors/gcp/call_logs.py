@@ -43,8 +43,11 @@ def logs_settled(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
 
 def on_logs_path(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
     """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`,
-    that ended long enough ago for its call logs to be readable (else its step entries are read)."""
+    that ended long enough ago for its call logs to be readable and was not stored while it ran
+    (else its step entries are read)."""
     if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL or not logs_settled(sc, doc):
+        return False
+    if str(doc["name"]) in sc.stored_unfinished:       # its step entries are stored: stay on them
         return False
     level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
     return level == "LOG_ALL_CALLS"
@@ -78,6 +81,23 @@ def read_call_logs(sc: ScopeContext) -> None:
         docs.sort(key=lambda d: _times(d, sc.now)[0])
         for i in range(0, len(docs), logging_api.BULK_EXECUTIONS):
             _read_slice(sc, docs[i:i + logging_api.BULK_EXECUTIONS], _workflow_slice(workflow), without_history=False)
+
+
+def _with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], logged: set[str]
+                    ) -> dict[str, dict[str, Any]]:
+    """The logs path's executions that logged calls; the others get their step entries instead.
+
+    An execution of a workflow logging all calls may have logged none: it ran before call logging
+    was turned on, or was started with its own callLogLevel (LOG_NONE), which the BASIC listing does
+    not show. Written from its logs it would have no steps and no billed usage, and never be read
+    again; its step entries say what it ran (one call each, only for those)."""
+    from flowscope.collectors.gcp.executions import fetch_executions
+
+    missing = [doc for name, doc in wanted.items() if name not in logged]
+    if missing:
+        sc.result.count("executions_without_call_logs", len(missing))
+        fetch_executions(sc, missing, entries_only=True)
+    return {name: doc for name, doc in wanted.items() if name in logged}
 
 
 def _workflow_slice(workflow: str) -> Callable[[list[str], dt.datetime, dt.datetime], str]:
@@ -114,8 +134,10 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
 
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,
                           without_history: bool) -> None:
-    batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
     logs = sc.formats["gcp.log_entries"]({"entries": entries}, sc.ctx("logging.entries.list"))
+    if not without_history:
+        wanted = _with_call_logs(sc, wanted, {r[C.execution_id] for r in logs.steps})
+    batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
     # only call steps of the executions asked for: the executions rows are the API's, and any
     # other entry the filter let through is not this slice's business
     batch.steps.extend(r for r in logs.steps if r[C.execution_id] in wanted)

@@ -68,6 +68,12 @@ def validate(source: Mapping[str, Any]) -> None:
     project = source.get("project")
     if not isinstance(project, str) or not project or "/" in project:
         raise SourceConfigError('gcp source: project must be a project id, e.g. project = "acme-prod"')
+    if project.isdigit():
+        # the APIs take either, but Cloud Logging labels, workflows and stored rows name the
+        # project by its id: a scope keyed by the number never meets its call logs
+        raise SourceConfigError(f'gcp source: project = "{project}" is a project number; give the project id '
+                                '(gcloud projects describe NUMBER --format="value(projectId)"), e.g. '
+                                'project = "acme-prod"')
     cfg.string_list(source, "locations", "gcp", 'location ids, e.g. ["us-central1"]', forbid="/")
     cfg.string_list(source, "workflows", "gcp", "workflow name globs", forbid="/")
     cfg.strings(source, ("endpoint",), "gcp")

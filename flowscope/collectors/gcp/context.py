@@ -38,6 +38,9 @@ class ScopeContext(ScopeRun):
     """Finished executions without step entries whose workflow logs calls: written with their call logs."""
     bulk: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Finished executions on the logs path, per workflow: written with their call logs."""
+    stored_unfinished: set[str] = field(default_factory=set)
+    """Executions already stored unfinished (read from their step entries while they ran): they stay
+    on step entries, since their call logs would add every call again under other keys."""
 
     def note(self, key: str, name: str, value: Any = None) -> None:
         """Add `name` (bounded) under details[key]: a list, or a {name: count} table when value is 1."""

@@ -84,8 +84,12 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
     from flowscope.collectors.gcp import executions_api
 
     def listing(name: str) -> list[dict[str, Any]]:
-        return list(executions_api.list_executions(sc.clients, name, location=location_of(name),
-                                                   lower_bound=sc.window.lower_bound))
+        # The API pages dynamic data, newest first: an execution created between two pages pushes
+        # the rest down and the last of a page comes again on the next. One execution, listed once
+        # (its latest listing kept).
+        items = executions_api.list_executions(sc.clients, name, location=location_of(name),
+                                               lower_bound=sc.window.lower_bound)
+        return list({str(it["name"]): it for it in items}.values())
 
     todo: list[dict[str, Any]] = []
     for outcome in bounded_map(listing, sorted(workflows), min(4, sc.scope.concurrency),
@@ -101,6 +105,8 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
             sc.seen.update(names)
         stored = sc.store.existing_execution_ids(CLOUD, names) or {}
         fresh = [it for it in items if stored.get(str(it["name"])) not in TERMINAL]
+        with sc.lock:
+            sc.stored_unfinished.update(str(it["name"]) for it in fresh if str(it["name"]) in stored)
         sc.result.count("executions_listed", len(items))
         sc.result.count("executions_skipped_terminal", len(items) - len(fresh))
         todo.extend(fresh)
@@ -136,10 +142,14 @@ def fetch_revisions(sc: ScopeContext, workflows: dict[str, dict[str, Any]], todo
 
 
 
-def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]]) -> None:
-    """Step entries (and the FULL view where needed) of each execution, with bounded concurrency."""
-    outcomes = bounded_map(lambda it: _fetch_one(sc, it), list(items), sc.scope.concurrency,
-                           thread_name_prefix="flowscope-gcp-steps")
+def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entries_only: bool = False) -> None:
+    """Step entries (and the FULL view where needed) of each execution, with bounded concurrency.
+
+    `entries_only`: executions the logs path read no call log of (`call_logs`): their step
+    entries are read and they are written with them (or without steps), never sent back to the
+    logs."""
+    outcomes = bounded_map(lambda it: _fetch_one(sc, it, entries_only=entries_only), list(items),
+                           sc.scope.concurrency, thread_name_prefix="flowscope-gcp-steps")
     for outcome in outcomes:
         if outcome.error is None:
             continue
@@ -150,7 +160,7 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]]) -> None:
         sc.gap(utc(item.get("startTime")) or utc(item.get("createTime")))   # a re-run lists it again
 
 
-def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
+def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
     from flowscope.collectors.gcp import executions_api, step_entries
     from flowscope.collectors.gcp.clients import GcpApiError
 
@@ -158,9 +168,9 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
     location = location_of(name)
     doc = item
     try:
-        if executions_api.needs_full(item):
+        if executions_api.needs_full(item) and not entries_only:      # the logs path read it already
             doc = executions_api.get_execution(sc.clients, name, location=location, view="FULL")
-        if on_logs_path(sc, doc):
+        if not entries_only and on_logs_path(sc, doc):
             with sc.lock:
                 sc.bulk.setdefault(workflow_of(name), []).append(doc)
             sc.result.count("executions_fetched")
@@ -172,15 +182,16 @@ def _fetch_one(sc: ScopeContext, item: dict[str, Any]) -> None:
             raise
         _gone_while_listed(sc, item, exc)
         return
-    sc.result.count("executions_fetched")
+    if not entries_only:                     # counted once, on the logs path
+        sc.result.count("executions_fetched")
     sc.result.count("step_entries", len(entries))
     sc.result.count("step_entry_pages", pages)
     if not entries and doc.get("state") in NATIVE_TERMINAL:
-        if call_logging_on(sc, doc) and not logs_settled(sc, doc):
+        if call_logging_on(sc, doc) and not logs_settled(sc, doc) and not entries_only:
             _await_call_logs(sc, doc)
             return
         _no_history(sc, name, doc)
-        if call_logging_on(sc, doc):
+        if call_logging_on(sc, doc) and not entries_only:
             with sc.lock:
                 sc.deferred.append(doc)       # written with its call logs (`read_call_logs`)
             return
@@ -244,6 +255,7 @@ def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
+    sc.stored_unfinished.update(str(r[C.execution_id]) for r in todo)
 
     def get(row: dict[str, Any]) -> dict[str, Any]:
         name = str(row[C.execution_id])

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.gcp.clients import GcpClients
+from flowscope.collectors.gcp.transform.names import under_project_of
 
 SERVICE = "workflowexecutions"
 LIST_PAGE = 1000              # the maximum for the BASIC view (100 for FULL)
@@ -29,7 +30,8 @@ def start_filter(lower_bound: dt.datetime | None) -> str | None:
 
 def list_executions(clients: GcpClients, workflow_name: str, *, location: str,
                     lower_bound: dt.datetime | None) -> Iterator[dict[str, Any]]:
-    """Executions of one workflow started at or after `lower_bound`, every page (BASIC view)."""
+    """Executions of one workflow started at or after `lower_bound`, every page (BASIC view), named
+    under the workflow's project (`under_project_of`: the API answers with the project number)."""
     params: dict[str, Any] = {"view": "BASIC", "pageSize": LIST_PAGE}
     flt = start_filter(lower_bound)
     if flt:
@@ -38,13 +40,17 @@ def list_executions(clients: GcpClients, workflow_name: str, *, location: str,
                               location=location, params=params, target=workflow_name):
         for item in page.get("executions") or []:
             if isinstance(item, dict) and item.get("name"):
-                yield item
+                yield {**item, "name": under_project_of(item["name"], workflow_name)}
 
 
 def get_execution(clients: GcpClients, execution_name: str, *, location: str, view: str = "FULL") -> dict[str, Any]:
-    """One execution (`executions.get`); GcpApiError with `.gone` when the API no longer has it."""
-    return clients.get_json(SERVICE, f"v1/{execution_name}", api="executions.get", location=location,
-                            params={"view": view}, target=execution_name)
+    """One execution (`executions.get`), named as asked (`under_project_of`); GcpApiError with
+    `.gone` when the API no longer has it."""
+    doc = clients.get_json(SERVICE, f"v1/{execution_name}", api="executions.get", location=location,
+                           params={"view": view}, target=execution_name)
+    if "name" in doc:
+        doc["name"] = under_project_of(doc["name"], execution_name)
+    return doc
 
 
 def needs_full(item: dict[str, Any]) -> bool:

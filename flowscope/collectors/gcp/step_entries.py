@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.gcp.clients import GcpClients
+from flowscope.collectors.gcp.transform.names import under_project_of
 
 SERVICE = "workflowexecutions"
 API = "stepEntries.list"
@@ -20,7 +21,8 @@ _PAYLOAD_KEYS = ("variableData",)
 
 def list_step_entries(clients: GcpClients, execution_name: str, *, location: str,
                       page_size: int = PAGE) -> tuple[list[dict[str, Any]], int]:
-    """(entries in entry order, pages read) of one execution; GcpApiError (`.gone` on 404) otherwise."""
+    """(entries in entry order, pages read) of one execution, named under its project as asked
+    (`under_project_of`: the API answers with the project number); GcpApiError (`.gone` on 404) otherwise."""
     entries: list[dict[str, Any]] = []
     pages = 0
     for page in clients.pages(SERVICE, f"v1/{execution_name}/stepEntries", api=API, location=location,
@@ -30,5 +32,7 @@ def list_step_entries(clients: GcpClients, execution_name: str, *, location: str
             if isinstance(entry, dict):
                 for key in _PAYLOAD_KEYS:
                     entry.pop(key, None)
+                if "name" in entry:
+                    entry["name"] = under_project_of(entry["name"], execution_name)
                 entries.append(entry)
     return entries, pages

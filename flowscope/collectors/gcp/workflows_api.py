@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flowscope.collectors.gcp.clients import GcpClients
+from flowscope.collectors.gcp.transform.names import under_project_of
 from flowscope.collectors.source_config import name_matches
 
 SERVICE = "workflows"
@@ -38,16 +39,21 @@ def list_workflows(clients: GcpClients, project: str, location: str,
     workflows: list[dict[str, Any]] = []
     for page in clients.pages(SERVICE, f"v1/{parent}/workflows", api=API, location=location,
                               params={"pageSize": WORKFLOWS_PAGE}, target=parent):
-        workflows.extend(w for w in page.get("workflows") or [] if isinstance(w, dict))
+        workflows.extend({**w, "name": under_project_of(w.get("name"), parent)}
+                         for w in page.get("workflows") or [] if isinstance(w, dict))
     if globs:
         workflows = [w for w in workflows if name_matches(short_name(w.get("name")), globs)]
     return workflows
 
 
 def get_revision(clients: GcpClients, workflow_name: str, revision_id: str, location: str) -> dict[str, Any]:
-    """One past revision of a workflow (`workflows.get?revisionId=`), its definition included."""
-    return clients.get_json(SERVICE, f"v1/{workflow_name}", api=API, location=location,
-                            params={"revisionId": revision_id}, target=f"{workflow_name}@{revision_id}")
+    """One past revision of a workflow (`workflows.get?revisionId=`), its definition included,
+    named as asked (`under_project_of`)."""
+    doc = clients.get_json(SERVICE, f"v1/{workflow_name}", api=API, location=location,
+                           params={"revisionId": revision_id}, target=f"{workflow_name}@{revision_id}")
+    if "name" in doc:
+        doc["name"] = under_project_of(doc["name"], workflow_name)
+    return doc
 
 
 def short_name(name: Any) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.gcp.transform.errors import error_and_cause
-from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
+from flowscope.collectors.gcp.transform.names import numbered_project_warnings, parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import (
     CLOUD,
     EXECUTION_STATUS,
@@ -37,6 +37,7 @@ def transform_executions(doc: Any, ctx: ImportContext) -> Batch:
         if row[C.native_status] not in EXECUTION_STATUS:
             count_unknown(batch, f"execution.state:{row[C.native_status]}")
         batch.executions.append(row)
+    batch.warnings.extend(numbered_project_warnings({r[C.account] for r in batch.executions}))
     return batch
 
 

@@ -10,7 +10,12 @@ from typing import Any
 
 from flowscope.collectors.gcp.definition import UNKNOWN_RESOURCE
 from flowscope.collectors.gcp.transform.errors import error_and_cause
-from flowscope.collectors.gcp.transform.names import execution_id, parse_name, workflow_id
+from flowscope.collectors.gcp.transform.names import (
+    execution_id,
+    numbered_project_warnings,
+    parse_name,
+    workflow_id,
+)
 from flowscope.collectors.gcp.transform.records import (
     CALL_NATIVE_TYPES,
     CLOUD,
@@ -62,6 +67,8 @@ def transform_step_entries(doc: Any, ctx: ImportContext) -> Batch:
         batch.steps.append(step)
         if attempt is not None:
             batch.attempts.append(attempt)
+    workflows = {r[C.workflow_id] for r in batch.steps}
+    batch.warnings.extend(numbered_project_warnings({wf.split("/", 2)[1] for wf in workflows}))
     return batch
 
 

@@ -137,8 +137,10 @@ class StoreSink:
 
         if batch.skips:
             self.result.count("skipped_records", len(batch.skips))
-        for warning in batch.warnings:          # what the transforms say (an unreadable definition
-            self.result.warn(warning)           # billed at the dearer meter): as an import says it
+        if batch.warnings:                      # what the transforms say (an unreadable definition
+            with self._lock:                    # billed at the dearer meter): as an import says it
+                for warning in batch.warnings:
+                    self.result.warn(warning)
         if batch.unknown_event_types:
             with self._lock:
                 unknown = self.result.details.setdefault("unknown_event_types", {})

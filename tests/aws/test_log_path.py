@@ -336,3 +336,82 @@ def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws
     [execution] = store.read_rows("executions")
     assert execution[C.execution_id] == run and execution[C.status] == "SUCCEEDED"
     assert [s[C.name] for s in store.read_rows("steps")] == ["P"]
+
+
+def _standard_on_logs(sm: str, group_arn: str, t0: float) -> dict:
+    """DescribeStateMachine of a Standard machine logging at ALL to `group_arn`."""
+    return {"stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": t0 - 60,
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
+                {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+
+
+def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as_a_run(_aws_env, store):
+    """A Standard run that started two days before `--since` and ended inside it: its log records
+    in the window are a tail (no ExecutionStarted). It was stored as a SUCCEEDED run started when
+    its tail began, with a fragment of its steps, for ever (terminal runs are not fetched again),
+    where the history path does not collect a run started before the window at all. Now the tail
+    is dropped; a listed run whose records are only a tail is fetched by its history."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    old = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:old"
+    new = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:new"
+    late = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:late-start"
+    now = time.time()
+
+    def records(arn: str, stamps: list[float], first_id: int = 1) -> list[dict]:
+        types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        return [{"id": str(i + 1), "type": types[i], "details": {"name": "P"} if "State" in types[i] else {},
+                 "previous_event_id": str(i), "event_timestamp": str(int(ts * 1000)), "execution_arn": arn}
+                for i, ts in enumerate(stamps) if i + 1 >= first_id]
+
+    logged = (records(old, [now - 2 * 86400, now - 2 * 86400, now - 100, now - 99], first_id=3)
+              + records(new, [now - 50, now - 49, now - 48, now - 47])
+              # a listed run whose ExecutionStarted record is not (yet) in the log group
+              + records(late, [now - 40, now - 39, now - 38, now - 37], first_id=2))
+    events = [{"eventId": f"{r['execution_arn'][-4:]}-{r['id']}", "logStreamName": "s",
+               "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)} for r in logged]
+    history = [
+        {"id": 1, "previousEventId": 0, "timestamp": now - 40, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"roleArn": "r"}},
+        {"id": 2, "previousEventId": 1, "timestamp": now - 39, "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "P"}},
+        {"id": 3, "previousEventId": 2, "timestamp": now - 38, "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "P"}},
+        {"id": 4, "previousEventId": 3, "timestamp": now - 37, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    listed = [{"executionArn": late, "name": "late-start", "stateMachineArn": sm, "startDate": now - 40,
+               "status": "SUCCEEDED", "stopDate": now - 37},
+              {"executionArn": new, "name": "new", "stateMachineArn": sm, "startDate": now - 50,
+               "status": "SUCCEEDED", "stopDate": now - 47},
+              {"executionArn": old, "name": "old", "stateMachineArn": sm, "startDate": now - 2 * 86400,
+               "status": "SUCCEEDED", "stopDate": now - 99}]
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
+        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == late else (
+            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
+        "FilterLogEvents": lambda b: {"events": [e for e in events
+                                                 if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]},
+    }
+    since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store, since=since)
+        assert fake.count("GetExecutionHistory") == 1
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert sorted(rows) == sorted([new, late])
+    assert abs(rows[late][C.started_at].timestamp() - (now - 40)) < 0.001
+    assert rows[late][C.attributes] is None            # its whole history, not a partial one
+    assert sorted((s[C.execution_id], s[C.name]) for s in store.read_rows("steps")) == sorted(
+        [(new, "P"), (late, "P")])
+    assert result.counts["log_tails_dropped"] == 2

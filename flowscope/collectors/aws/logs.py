@@ -311,9 +311,10 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
         for exec_arn, item in (listed.get(arn) or {}).items():
             if exec_arn in chunks.complete[arn]:
                 continue
-            if failed or item.get("status") in TERMINAL:
-                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents):
-                # take the history, which ListExecutions showed is there
+            if failed or item.get("status") in TERMINAL or exec_arn in chunks.tails[arn]:
+                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents), or
+                # only a tail of it (its ExecutionStarted record not read): take the history,
+                # which ListExecutions showed is there
                 fallback.append(item)
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
@@ -328,15 +329,19 @@ class _Chunks:
         self.sc, self.group, self.machines, self.listed = sc, group, machines, listed
         self.source_name = f"FilterLogEvents {group}"
         self.complete: dict[str, set[str]] = defaultdict(set)
+        self.tails: dict[str, set[str]] = defaultdict(set)
+        """Listed Standard executions whose records here were a tail never stored (dropped)."""
 
     def process(self, groups: Groups) -> None:
         sc = self.sc
         for arn, describe in self.machines.items():
-            kept, absent = select_records(sc, groups.pop(arn, {}), express=describe.get("type") == "EXPRESS")
+            entries = groups.pop(arn, {})
+            kept, absent = select_records(sc, entries, express=describe.get("type") == "EXPRESS")
             if not kept:
                 continue
             if self.listed.get(arn):
                 self.complete[arn] |= _complete_executions(kept)
+                self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             records = [r for entry in kept.values() for r in entry.records]
             with gc_paused():
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
@@ -363,7 +368,8 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
     An execution whose ExecutionStarted record is outside the window was collected by an earlier
     sync if it is stored as terminal (Standard: also if stored RUNNING, the history revisit
     takes it, so such a tail is not marked seen); keeping a tail would replace the whole
-    execution by a fragment.
+    execution by a fragment. A Standard tail never stored is dropped too (it started before the
+    window); Express tails are kept (level ERROR / FATAL logs no ExecutionStarted at all).
     """
     if not groups:
         return {}, []
@@ -377,9 +383,13 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
             sc.result.count("executions_skipped_terminal")
             seen.append(arn)
             continue
-        if status is not None and not express and not _has_start(entry):
+        if not express and not _has_start(entry):
             # stored RUNNING: the history revisit takes it, so it is NOT marked seen (seen ones
-            # are not revisited: a run longer than the window would stay RUNNING for ever)
+            # are not revisited: a run longer than the window would stay RUNNING for ever).
+            # Not stored: it started before the window (a Standard run logs ExecutionStarted at
+            # ALL, the only level this path reads): the history path would not collect it, and
+            # keeping the tail stored a terminal fragment for ever, started when its tail began.
+            # A listed one is fetched by its history instead (`collect_log_group`).
             sc.result.count("log_tails_dropped")
             continue
         kept[arn] = entry

@@ -157,3 +157,19 @@ def test_no_credentials_fail_the_scope_with_how_to_sign_in(store, monkeypatch):
     assert result.status == "failed" and report.exit_code == 3
     assert result.error.startswith("AwsAuthError: no AWS credentials: NoCredentialsError: Unable to locate")
     assert "aws sso login" in result.error and "AWS_ACCESS_KEY_ID" in result.error
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3])
+def test_max_attempts_counts_every_attempt_the_first_included(_aws_env, store, max_attempts):
+    """`max_attempts` is documented as "botocore attempts per call, retries included", but was
+    handed to botocore's `max_attempts`, which counts retries: a throttled call was sent one time
+    more than configured (2 for 1, 9 for the default 8), spending quota the user had capped."""
+    from tests.aws.sfn_fake import FakeSfn
+
+    throttled = {"ListStateMachines": lambda b: (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})}
+    with FakeSfn(throttled) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": max_attempts}
+        [result] = aws.sync(source, store)
+        assert result.status == RunStatus.FAILED
+        assert fake.count("ListStateMachines") == max_attempts

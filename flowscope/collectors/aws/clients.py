@@ -116,9 +116,14 @@ def default_quota(region: str, api: str, overrides: dict[str, Quota] | None = No
 
 def botocore_config(*, max_attempts: int = 8, connect_timeout: float = 5, read_timeout: float = 30,
                     pool: int = 16) -> "Config":
-    """Adaptive retries (backoff with jitter on throttling, 5xx, timeouts), bounded attempts."""
+    """Adaptive retries (backoff with jitter on throttling, 5xx, timeouts), bounded attempts.
+
+    `max_attempts` counts every attempt, the first included (the source's documented meaning):
+    botocore's own `max_attempts` key counts retries only, so it is passed as
+    `total_max_attempts` (`max_attempts = 1` made two calls, the default 8 made nine).
+    """
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=pool,

@@ -222,3 +222,37 @@ def test_a_denied_list_map_runs_is_reported_as_such_not_as_the_history(_aws_env,
     [error] = json.loads(result.row()["details"])["errors"]
     assert (error["operation"], error["code"], error["target"]) == ("ListMapRuns", "AccessDeniedException", PARENT)
     assert error["message"].startswith("ListMapRuns failed: AccessDeniedException")
+
+
+def test_a_child_whose_history_failed_is_fetched_by_the_next_sync(_aws_env, store):
+    """One Map Run child's GetExecutionHistory fails (throttled past the retries): the sync is
+    PARTIAL, but the parent was stored as finished, so the next sync skipped it as terminal and
+    never listed its Map Run's children again: the child was missing for good, with nothing
+    said after that sync. Now the parent's collection fails with its child, and the next sync
+    fetches the parent again, and the child with it."""
+    handlers = _handlers()
+    history = handlers["GetExecutionHistory"]
+    failures = {FAILED_CHILD: 1}
+
+    def flaky(body: dict) -> dict | tuple:
+        if failures.get(body["executionArn"]):
+            failures[body["executionArn"]] -= 1
+            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        return history(body)
+
+    handlers["GetExecutionHistory"] = flaky
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [first] = aws.sync(source, store)
+        assert first.status == RunStatus.PARTIAL
+        assert FAILED_CHILD not in {e["execution_id"] for e in store.read_rows("executions")}
+        [second] = aws.sync(source, store)
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *CHILDREN}
+    assert executions[FAILED_CHILD]["parent_execution_id"] == PARENT
+    assert executions[FAILED_CHILD]["status"] == "FAILED"
+    assert fake.count("GetExecutionHistory", executionArn=FAILED_CHILD) == 2
+    # children stored by the first sync are not fetched again
+    assert fake.count("GetExecutionHistory", executionArn=CHILDREN[0]) == 1

@@ -311,9 +311,14 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     `timedOut`, `aborted`, `pending`, `running`, `resultsWritten`), `redrive_count`, and
     `state_name` / `step_key` of the parent's Map step whose `resource` is that Map Run ARN.
     Children get `parent_execution_id` = the parent execution's ARN.
+
+    A child whose history could not be fetched fails the parent too (raised once its siblings
+    are stored): a parent stored as finished is never fetched again, and its Map Runs' children
+    are listed only through it, so that child would be missed for good.
     """
     sfn = sc.clients.sfn
     summaries: list[dict[str, Any]] = []
+    children_failed = 0
     # A failure here fails the parent's collection (its children would be missed for good once it
     # is stored as finished): recorded under the call that failed, not as GetExecutionHistory.
     try:
@@ -348,7 +353,11 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
         if express:
             store_listed_express_children(sc, express, run_arn, parent=execution_arn)
             todo = [c for c in todo if not is_express_arn(c["executionArn"])]
-        run_history_fetches(sc, todo, parent=execution_arn)
+        children_failed += run_history_fetches(sc, todo, parent=execution_arn)
+    if children_failed:
+        raise CollectionError(f"{children_failed} child execution(s) of its Map Run(s) not collected; the parent is "
+                              "fetched again by the next sync", operation="GetExecutionHistory",
+                              code="MapRunChildNotCollected", target=execution_arn)
     return summaries
 
 
@@ -368,10 +377,13 @@ def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]],
     sc.result.count("map_run_express_children", len(batch.executions))
 
 
-def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> None:
-    """GetExecutionHistory for many executions with bounded concurrency; failures recorded."""
+def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> int:
+    """GetExecutionHistory for many executions with bounded concurrency; failures recorded.
+
+    Returns how many were not collected and still exist (their start holds the watermark)."""
     outcomes = bounded_map(lambda it: collect_execution(sc, it, parent=parent), items,
                            sc.concurrency, thread_name_prefix="flowscope-history")
+    failed = 0
     for outcome in outcomes:
         item = outcome.item
         if outcome.error is None:
@@ -382,7 +394,9 @@ def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent
         if err.code in GONE_CODES:
             sc.result.count("executions_gone")
         else:
+            failed += 1
             sc.gap(utc(item.get("startDate")))   # a re-run must list it again
+    return failed
 
 
 def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[dict[str, Any]]:

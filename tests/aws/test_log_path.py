@@ -291,7 +291,9 @@ def test_a_dropped_log_tail_of_a_stored_running_standard_run_is_still_revisited(
 def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws_env, store):
     """A Standard machine on the logs path whose log group cannot be read (logs:FilterLogEvents
     denied): its listed executions were never collected, sync after sync (the path is chosen
-    again each time). Now they are fetched by GetExecutionHistory; the failure stays recorded."""
+    again each time). Now they are fetched by GetExecutionHistory; the failure stays recorded.
+    The watermark moves on: the history fallback took every run the listing found (it was held
+    where it was, so every later sync listed everything again, a first sync's window for ever)."""
     from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
@@ -332,6 +334,7 @@ def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws
         assert fake.count("FilterLogEvents") >= 1
         assert fake.count("GetExecutionHistory", executionArn=run) == 1
     assert result.status == RunStatus.PARTIAL                    # the unreadable group is reported
+    assert result.watermark == dt.datetime.fromisoformat(json.loads(result.row()["details"])["window"]["end"])
     assert any(e.get("code") == "AccessDeniedException" for e in json.loads(result.row()["details"])["errors"])
     [execution] = store.read_rows("executions")
     assert execution[C.execution_id] == run and execution[C.status] == "SUCCEEDED"
@@ -415,3 +418,27 @@ def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as
     assert sorted((s[C.execution_id], s[C.name]) for s in store.read_rows("steps")) == sorted(
         [(new, "P"), (late, "P")])
     assert result.counts["log_tails_dropped"] == 2
+
+
+def test_an_unreadable_log_group_of_an_express_machine_holds_the_watermark(_aws_env, store):
+    """Express runs have no source but their log group: a denied FilterLogEvents keeps the
+    watermark where it was, so the next sync reads the same window again."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    now = time.time()
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "EXPRESS", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: {**_standard_on_logs(sm, group_arn, now), "type": "EXPRESS"},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "FilterLogEvents": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.PARTIAL
+    assert result.watermark is None

@@ -285,7 +285,8 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                     events = next(fetched, None)
                 except Exception as exc:  # noqa: BLE001 - the read failed: record it, keep what is whole
                     sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
-                    sc.gap(None)
+                    if _has_express(machines):
+                        sc.gap(None)     # Express runs have no other source: read the group again
                     failed = True
                     break
                 if events is None:
@@ -319,6 +320,13 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
         run_history_fetches(sc, fallback)
+
+
+def _has_express(machines: dict[str, dict[str, Any]]) -> bool:
+    """Whether a log group is the only source of some of its machines' executions: an unread
+    group then holds the watermark. Standard machines' listed runs fall back to their history
+    (`collect_log_group`), and their stored RUNNING ones are revisited, so they need no hold."""
+    return any(describe.get("type") == "EXPRESS" for describe in machines.values())
 
 
 class _Chunks:

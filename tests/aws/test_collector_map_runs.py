@@ -256,3 +256,58 @@ def test_a_child_whose_history_failed_is_fetched_by_the_next_sync(_aws_env, stor
     assert fake.count("GetExecutionHistory", executionArn=FAILED_CHILD) == 2
     # children stored by the first sync are not fetched again
     assert fake.count("GetExecutionHistory", executionArn=CHILDREN[0]) == 1
+
+
+def test_a_running_child_revisited_with_its_parent_stays_linked_to_the_parent_execution(_aws_env, store):
+    """A long Distributed Map: parent and children RUNNING at one sync, finished at the next, when
+    the parent has left the listing's window. Both were revisited from the store, the child once
+    through its parent's Map Run and once on its own, in a race; the lone revisit filed the
+    Map Run's ARN as the child's parent execution (DescribeExecution's `mapRunArn`), unlinking it
+    from the parent. Now a child whose parent is revisited comes with it, and a child revisited
+    alone keeps the parent it was stored with."""
+    state = {"done": False}
+    handlers = _handlers()
+    parent_history, list_executions = handlers["GetExecutionHistory"], handlers["ListExecutions"]
+    child = CHILDREN[0]
+
+    def running(events: list) -> list:
+        return [e for e in events if not e["type"].endswith(("Succeeded", "Exited", "Failed"))]
+
+    def history(body: dict) -> dict:
+        doc = parent_history(body)
+        return doc if state["done"] else {"events": running(doc["events"])}
+
+    def listing(body: dict) -> dict:
+        doc = list_executions(body)
+        if body.get("mapRunArn"):
+            doc = {"executions": [e for e in doc["executions"] if e["executionArn"] == child]}
+        if not state["done"]:
+            doc = {"executions": [{**e, "status": "RUNNING", "stopDate": None} for e in doc["executions"]]}
+        if state["done"] and body.get("stateMachineArn"):
+            doc = {"executions": []}          # the parent started before the window
+        return doc
+
+    def describe(body: dict) -> dict:
+        arn = body["executionArn"]
+        base = {"executionArn": arn, "stateMachineArn": SM if arn == PARENT else CHILD_SM, "status": "SUCCEEDED",
+                "startDate": T0 if arn == PARENT else T0 + 1, "stopDate": T0 + 9.3}
+        return base if arn == PARENT else {**base, "mapRunArn": MAP_RUN}
+
+    handlers.update(GetExecutionHistory=history, ListExecutions=listing, DescribeExecution=describe,
+                    DescribeMapRun=lambda b: {**DESCRIBE_MAP_RUN, "status": "RUNNING" if not state["done"] else
+                                              "SUCCEEDED"})
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "lag": "1s"}
+        [first] = aws.sync(source, store)
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        rows = {e["execution_id"]: e for e in store.read_rows("executions")}
+        assert (rows[PARENT]["status"], rows[child]["status"]) == ("RUNNING", "RUNNING")
+        assert rows[child]["parent_execution_id"] == PARENT
+        state["done"] = True
+        [second] = aws.sync(source, store)
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+        assert fake.count("GetExecutionHistory", executionArn=child) == 2     # once per sync, not twice
+    rows = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert (rows[PARENT]["status"], rows[child]["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    assert rows[child]["parent_execution_id"] == PARENT

@@ -479,7 +479,8 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
         name = str(row.get(C.workflow_name) or "")
         return name_matches(name, sc.globs)
 
-    todo = [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)]
+    todo = with_their_parents(
+        [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)])
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
@@ -503,4 +504,19 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
     if gone:
         codes = ", ".join(sorted({code for _, code in gone}))
         mark_gone(sc.sink, sc.result, gone, sc.now, noun="RUNNING execution(s)", where=f"AWS ({codes})")
-    run_history_fetches(sc, items)
+    stored_parent = {r[C.execution_id]: r.get(C.parent_execution_id) for r in todo}
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
+    for item in items:
+        by_parent.setdefault(stored_parent.get(item["executionArn"]), []).append(item)
+    for parent, group in by_parent.items():
+        # a Map Run child keeps the parent execution it was stored with (DescribeExecution names
+        # only its Map Run, which the transform would file as its parent)
+        run_history_fetches(sc, group, parent=parent)
+
+
+def with_their_parents(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored RUNNING executions to revisit, minus the Map Run children whose parent is among them:
+    fetching the parent lists its Map Runs' children again and fetches those still running, so
+    revisiting them too fetched each twice, in a race over which row is written last."""
+    revisited = {r[C.execution_id] for r in rows}
+    return [r for r in rows if r.get(C.parent_execution_id) not in revisited]

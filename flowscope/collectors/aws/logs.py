@@ -42,7 +42,10 @@ from flowscope.collectors.aws.stepfunctions import (
 from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.throttle import prefetched
-from flowscope.model import Batch, Cloud, Skip, Source, utc
+from flowscope.collectors.window import merge_attributes
+from flowscope.model import Batch, C, Cloud, Skip, Source, Status, utc
+
+RUNNING, SUCCEEDED = Status.RUNNING.value, Status.SUCCEEDED.value
 
 EXPRESS_MAX_DURATION = dt.timedelta(minutes=5)
 FILTER_PAGE_LIMIT = 10_000
@@ -51,6 +54,7 @@ HISTORY_RATE, LOGS_RATE = 20.0, 5.0   # documented refill per second of the two 
 STARTED = "ExecutionStarted"
 ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
 FULL_LEVELS = frozenset({"ALL"})
+PARTIAL_LEVELS = frozenset({"ERROR", "FATAL"})
 LOG_CHUNK_RECORDS = 12_500   # whole executions' records transformed and written together
 PREFETCH_PAGES = 4           # pages fetched ahead of the parse (<= 40,000 events in memory)
 
@@ -355,8 +359,35 @@ class _Chunks:
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
                                                                       options={DEFER_ASSEMBLE: True}))
             del records
+            if describe.get("type") == "EXPRESS" and logging_info(describe).level in PARTIAL_LEVELS:
+                settle_unlogged_ends(sc, batch.executions, logging_info(describe).level)
             sc.result.count("executions_from_logs", len(batch.executions))
             sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
+
+
+def settle_unlogged_ends(sc: ScopeContext, executions: list[dict[str, Any]], level: str) -> None:
+    """Express runs logged at ERROR / FATAL that are still RUNNING although they must have ended:
+    SUCCEEDED, their end unknown (`attributes.end_not_logged` says why).
+
+    Those levels log every failure of a run (ExecutionFailed, TimedOut, Aborted) and never its
+    success, and Express runs are never revisited: a run that caught a failure and went on to
+    succeed left only that failure's record, and stayed RUNNING for ever. A run is settled once
+    its first record is older than the longest Express run plus the lag (the time the window
+    allows a late record to arrive: a later ExecutionFailed would have been read by now).
+    """
+    cutoff = sc.window.end - EXPRESS_MAX_DURATION - sc.window.lag
+    why = (f"logging level {level} logs no successful end: no failure was logged within "
+           f"{int(EXPRESS_MAX_DURATION.total_seconds() // 60)} minutes (the longest Express run)")
+    settled = 0
+    for row in executions:
+        started = row.get(C.started_at)
+        if row.get(C.status) == RUNNING and started is not None and started < cutoff:
+            row[C.status] = SUCCEEDED
+            row[C.native_status] = "SUCCEEDED"
+            merge_attributes(row, {"end_not_logged": why})
+            settled += 1
+    if settled:
+        sc.result.count("express_ends_not_logged", settled)
 
 
 def _complete_executions(groups: dict[str, _Open]) -> set[str]:

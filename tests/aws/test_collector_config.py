@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -173,3 +174,23 @@ def test_max_attempts_counts_every_attempt_the_first_included(_aws_env, store, m
         [result] = aws.sync(source, store)
         assert result.status == RunStatus.FAILED
         assert fake.count("ListStateMachines") == max_attempts
+
+
+def test_scopes_of_one_account_and_region_share_its_quota(_aws_env):
+    """Two sources of one account and region (two teams' name globs, a profile and a role into the
+    same account) are collected in parallel, each with its own token buckets: together they
+    called at twice the documented rate (FilterLogEvents' 5/s is a hard limit) and were
+    throttled. The buckets are now the process's, per endpoint, account, region and API."""
+    from flowscope.collectors.aws.clients import scope_clients
+
+    def clients(region: str, account: str = "123456789012", endpoint: str = "http://127.0.0.1:9") -> Any:
+        return scope_clients(region=region, endpoint_url=endpoint, account=account)
+
+    a, b = clients("eu-central-1"), clients("eu-central-1")
+    for api in ("GetExecutionHistory", "FilterLogEvents"):
+        assert a.limiters.bucket(a.account, a.region, api) is b.limiters.bucket(b.account, b.region, api)
+    other_region, other_account = clients("eu-west-3"), clients("eu-central-1", account="210987654321")
+    other_endpoint = clients("eu-central-1", endpoint="http://127.0.0.1:10")
+    for c in (other_region, other_account, other_endpoint):
+        assert (c.limiters.bucket(c.account, c.region, "GetExecutionHistory")
+                is not a.limiters.bucket(a.account, a.region, "GetExecutionHistory"))

@@ -8,7 +8,8 @@
   bounded attempts and timeouts.
 - Every client created here refuses any operation outside `READ_ONLY_OPERATIONS` (a
   `before-call` hook raises `ReadOnlyViolation` before anything is sent), and takes a token from
-  the (account, region, API) bucket before every HTTP attempt (`before-send`), retries included.
+  the (account, region, API) bucket before every HTTP attempt (`before-send`), retries included;
+  the buckets are shared by every scope of the process on that account and region.
 - `docs/iam-policy.json` is the same allow-list as an IAM policy; a test keeps them equal.
 """
 
@@ -277,7 +278,10 @@ def scope_clients(*, region: str, profile: str | None = None, role_arn: str | No
                            external_id=external_id, config=config)
     account = account or resolve_account(session, region=region, role_arn=role_arn,
                                          endpoint_url=endpoint_url, config=config)
-    limiters = limiters or RateLimiters(lambda r, api: default_quota(r, api, quota_overrides))
+    # the process's buckets (per endpoint, account, region, API): scopes of one account and region
+    # collected in parallel (two sources, name globs) draw on one server-side quota together
+    limiters = limiters or RateLimiters(lambda r, api: default_quota(r, api, quota_overrides),
+                                        shared=("aws", endpoint_url or ""))
     holder: dict[str, AwsScopeClients] = {}
 
     def on_send(operation: str) -> None:

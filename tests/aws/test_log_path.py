@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -442,3 +443,70 @@ def test_an_unreadable_log_group_of_an_express_machine_holds_the_watermark(_aws_
         [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
     assert result.status == RunStatus.PARTIAL
     assert result.watermark is None
+
+
+def test_a_run_redriven_before_its_first_sync_is_stored_as_it_ended_on_the_logs_path(_aws_env, store, monkeypatch):
+    """A Standard run on the logs path that failed and was redriven to success before any sync
+    read it: its failure closed it in the log stream, and when the records written since
+    filled a chunk before the redrive's came, those were dropped as late; it was stored FAILED
+    though ListExecutions said SUCCEEDED, redriven once. A listed run whose records came after it
+    was handed on is now taken from its history, which holds both lives."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    monkeypatch.setattr(logs, "LOG_CHUNK_RECORDS", 4)      # a chunk is handed on after each run
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    redriven = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:redriven"
+    other = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:other"
+    now = time.time()
+    t0 = now - 600
+
+    def record(arn: str, eid: int, kind: str, at: float, **details: Any) -> dict:
+        return {"id": str(eid), "type": kind, "details": details, "previous_event_id": str(eid - 1),
+                "event_timestamp": str(int(at * 1000)), "execution_arn": arn,
+                "redrive_count": "1" if eid > 4 else "0"}
+
+    first_life = [record(redriven, 1, "ExecutionStarted", t0),
+                  record(redriven, 2, "PassStateEntered", t0 + 1, name="P"),
+                  record(redriven, 3, "FailStateEntered", t0 + 2, name="F"),
+                  record(redriven, 4, "ExecutionFailed", t0 + 3, error="Boom")]
+    between = [record(other, 1, "ExecutionStarted", t0 + 10), record(other, 2, "PassStateEntered", t0 + 11, name="P"),
+               record(other, 3, "PassStateExited", t0 + 12, name="P"),
+               record(other, 4, "ExecutionSucceeded", t0 + 13)]
+    second_life = [record(redriven, 5, "ExecutionRedriven", t0 + 100, redriveCount=1),
+                   record(redriven, 6, "ExecutionSucceeded", t0 + 101)]
+    events = [{"eventId": f"{r['execution_arn'][-5:]}-{r['id']}", "logStreamName": "s",
+               "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)}
+              for r in first_life + between + second_life]
+    history = [{"id": int(r["id"]), "previousEventId": int(r["previous_event_id"]), "type": r["type"],
+                "timestamp": int(r["event_timestamp"]) / 1000,
+                **({"stateEnteredEventDetails": r["details"]} if "Entered" in r["type"] else {}),
+                **({"executionFailedEventDetails": r["details"]} if r["type"] == "ExecutionFailed" else {}),
+                **({"executionRedrivenEventDetails": r["details"]} if r["type"] == "ExecutionRedriven" else {})}
+               for r in first_life + second_life]
+    listed = [{"executionArn": other, "name": "other", "stateMachineArn": sm, "startDate": t0 + 10,
+               "status": "SUCCEEDED", "stopDate": t0 + 13},
+              {"executionArn": redriven, "name": "redriven", "stateMachineArn": sm, "startDate": t0,
+               "status": "SUCCEEDED", "stopDate": t0 + 101, "redriveCount": 1, "redriveDate": t0 + 100}]
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
+        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == redriven else (
+            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
+        # a page per record: a chunk is handed on between pages
+        "FilterLogEvents": lambda b: {"events": events[int(b.get("nextToken") or 0):][:1],
+                                      **({"nextToken": str(int(b.get("nextToken") or 0) + 1)}
+                                         if int(b.get("nextToken") or 0) + 1 < len(events) else {})},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert (rows[redriven][C.status], rows[redriven][C.redrive_count]) == ("SUCCEEDED", 1)
+    assert rows[other][C.status] == "SUCCEEDED"

@@ -173,6 +173,8 @@ class LogRecordStream:
         self.machine_of: dict[str, str | None] = {}     # executions of machines not wanted
         self.skips: list[Skip] = []
         self.late = 0
+        self.late_arns: set[str] = set()
+        """Executions that had records after they were handed out (a redrive's, say)."""
 
     def add(self, events: list[dict[str, Any]]) -> int:
         """Parse one page of log events; returns the records kept (of wanted machines)."""
@@ -198,6 +200,7 @@ class LogRecordStream:
             if entry is None:
                 if arn in handed_out:
                     self.late += 1
+                    self.late_arns.add(arn)
                     continue
                 machine = machine_of.get(arn, "")
                 if machine == "":
@@ -314,12 +317,14 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     fallback: list[dict[str, Any]] = []
     for arn in machines:
         for exec_arn, item in (listed.get(arn) or {}).items():
-            if exec_arn in chunks.complete[arn]:
+            if exec_arn in chunks.complete[arn] and exec_arn not in stream.late_arns:
                 continue
-            if failed or item.get("status") in TERMINAL or exec_arn in chunks.tails[arn]:
+            if (failed or item.get("status") in TERMINAL or exec_arn in chunks.tails[arn]
+                    or exec_arn in stream.late_arns):
                 # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents), or
-                # only a tail of it (its ExecutionStarted record not read): take the history,
-                # which ListExecutions showed is there
+                # only a tail of it (its ExecutionStarted record not read), or records after it was
+                # written (a redrive's, once its failure had closed it): take the history, which
+                # ListExecutions showed is there
                 fallback.append(item)
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))

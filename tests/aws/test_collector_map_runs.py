@@ -311,3 +311,34 @@ def test_a_running_child_revisited_with_its_parent_stays_linked_to_the_parent_ex
     rows = {e["execution_id"]: e for e in store.read_rows("executions")}
     assert (rows[PARENT]["status"], rows[child]["status"]) == ("SUCCEEDED", "SUCCEEDED")
     assert rows[child]["parent_execution_id"] == PARENT
+
+
+def test_a_distributed_map_machine_logging_at_all_still_collects_its_map_runs(_aws_env, store):
+    """A Standard machine with a Distributed Map that logs at ALL: the logs path (`auto` chooses it
+    for many short executions, or `standard_path = "logs"`) reads no Map Run, so the children
+    were never collected and the parent had no `map_runs`, without a word. Its executions now go
+    through their history, and the decision says why."""
+    from flowscope.collectors.aws.logs import choose_path
+
+    handlers = _handlers()
+    describe = handlers["DescribeStateMachine"]
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/states/orders-map:*"
+    handlers["DescribeStateMachine"] = lambda b: {**describe(b), "loggingConfiguration": {
+        "level": "ALL", "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+    handlers["FilterLogEvents"] = lambda b: {"events": []}
+    doc = handlers["DescribeStateMachine"]({})
+    assert choose_path(doc, 500, 8.0)[0] == "history"
+    assert choose_path({**doc, "definition": json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "End": True}}})}, 500, 8.0)[0] == "logs"          # what it chose before
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    decision = json.loads(result.row()["details"])["machines"][SM]
+    assert (decision["path"], decision["decision"]["reason"]) == ("history", "Distributed Map")
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *CHILDREN}
+    assert {executions[c]["parent_execution_id"] for c in CHILDREN} == {PARENT}
+    assert [m["map_run_arn"] for m in json.loads(executions[PARENT]["attributes"])["map_runs"]] == [MAP_RUN]

@@ -32,6 +32,7 @@ from typing import Any, cast
 import orjson
 
 from flowscope.collectors.aws.clients import error_code, restarting_pages
+from flowscope.collectors.aws.definition import has_distributed_map
 from flowscope.collectors.aws.events import LOG_RECORD_KEYS, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
     TERMINAL,
@@ -96,7 +97,8 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
 
     Cost is measured in seconds of the documented sustained quota: the history path needs at
     least one GetExecutionHistory (20/s) per 1,000 events of each new execution; the logs path
-    one FilterLogEvents (5/s) per page of records.
+    one FilterLogEvents (5/s) per page of records. A machine with a Distributed Map takes the
+    history path whatever the preference: only it reads the Map Runs and their children.
     """
     info = logging_info(describe)
     history_calls = new_executions * max(1, math.ceil(events_per_execution / 1000))
@@ -107,6 +109,8 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
     if preference == "history" or not info.complete:
         reason = "configured" if preference == "history" else f"logging level {info.level}"
         return "history", {**estimate, "reason": reason}
+    if has_distributed_map(describe.get("definition")):
+        return "history", {**estimate, "reason": "Distributed Map"}
     if preference == "logs":
         return "logs", {**estimate, "reason": "configured"}
     if new_executions and log_calls / LOGS_RATE < history_calls / HISTORY_RATE:

@@ -194,3 +194,35 @@ def test_scopes_of_one_account_and_region_share_its_quota(_aws_env):
     for c in (other_region, other_account, other_endpoint):
         assert (c.limiters.bucket(c.account, c.region, "GetExecutionHistory")
                 is not a.limiters.bucket(a.account, a.region, "GetExecutionHistory"))
+
+
+def test_a_denied_describe_state_machine_alias_is_named_as_such(_aws_env, store):
+    """DescribeStateMachineAlias denied (states:DescribeStateMachineAlias missing from a policy):
+    the warning said 'ListStateMachineAliases failed', which had succeeded, pointing at the wrong
+    permission. It now names the call that failed, and the aliases are still listed."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    alias = f"{sm}:live"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": 1.7e9}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": 1.7e9,
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "loggingConfiguration": {"level": "OFF"}},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": [
+            {"stateMachineAliasArn": alias, "creationDate": 1.7e9}]},
+        "DescribeStateMachineAlias": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+        "ListExecutions": lambda b: {"executions": []},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.warnings == [f"DescribeStateMachineAlias failed for {alias} (AccessDeniedException); "
+                               "its routing is not recorded"]
+    [workflow] = store.read_rows("workflows")
+    assert json.loads(workflow["attributes"])["aliases"] == [{"arn": alias, "name": "live", "routing": None}]

@@ -176,16 +176,24 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
         try:
             aliases = _paginate(sfn.list_state_machine_aliases, "stateMachineAliases",
                                 stateMachineArn=arn, maxResults=LIST_PAGE)
-            described = []
-            for alias in aliases:
-                alias_arn = alias.get("stateMachineAliasArn")
-                info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
-                described.append({"arn": alias_arn, "name": info.get("name"),
-                                  "routing": info.get("routingConfiguration", [])})
-            out["aliases"] = described
+            out["aliases"] = [_described_alias(sfn, alias.get("stateMachineAliasArn"), result)
+                              for alias in aliases]
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
     return out
+
+
+def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult) -> dict[str, Any]:
+    """One alias with its routing (DescribeStateMachineAlias). A failure is said under that call (a
+    denied DescribeStateMachineAlias read as 'ListStateMachineAliases failed', the wrong permission)
+    and keeps the alias, named from its ARN, without routing."""
+    try:
+        info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
+    except Exception as exc:  # noqa: BLE001 - metadata: a warning, the machine is still collected
+        code = error_code(exc) or type(exc).__name__
+        result.warn(f"DescribeStateMachineAlias failed for {alias_arn} ({code}); its routing is not recorded")
+        return {"arn": alias_arn, "name": str(alias_arn or "").rsplit(":", 1)[-1] or None, "routing": None}
+    return {"arn": alias_arn, "name": info.get("name"), "routing": info.get("routingConfiguration", [])}
 
 
 def _metadata_failure(exc: BaseException, operation: str, arn: str, result: ScopeResult,

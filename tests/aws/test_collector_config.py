@@ -222,7 +222,38 @@ def test_a_denied_describe_state_machine_alias_is_named_as_such(_aws_env, store)
                   "max_attempts": 1}
         [result] = aws.sync(source, store)
     assert result.status == RunStatus.SUCCEEDED, result.row()
-    assert result.warnings == [f"DescribeStateMachineAlias failed for {alias} (AccessDeniedException); "
-                               "its routing is not recorded"]
+    assert result.warnings == ["DescribeStateMachineAlias denied (AccessDeniedException); aliases' routing is not "
+                               "recorded in this scope (the read-only policy, docs/iam-policy.json, grants it)"]
     [workflow] = store.read_rows("workflows")
     assert json.loads(workflow["attributes"])["aliases"] == [{"arn": alias, "name": "live", "routing": None}]
+
+
+def test_a_denied_version_listing_is_said_once_and_not_asked_again(_aws_env, store):
+    """states:ListStateMachineVersions missing from the policy: every state machine asked again
+    (at the API's 1 call a second) and warned about on its own, so a sync of 300 machines printed
+    300 warning lines and waited minutes for the same AccessDenied. Now it is said once for the
+    scope, and no other machine is asked."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    arns = [f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:m{i}" for i in range(3)]
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": a, "name": a.rsplit(":", 1)[1], "type": "STANDARD", "creationDate": 1.7e9}
+            for a in arns]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": b["stateMachineArn"], "name": b["stateMachineArn"].rsplit(":", 1)[1], "roleArn": "r",
+            "type": "STANDARD", "creationDate": 1.7e9, "loggingConfiguration": {"level": "OFF"},
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
+        "ListStateMachineVersions": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": []},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "concurrency": 1}
+        [result] = aws.sync(source, store)
+        assert fake.count("ListStateMachineVersions") == 1
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.warnings == ["ListStateMachineVersions denied (AccessDeniedException); versions are not recorded "
+                               "in this scope (the read-only policy, docs/iam-policy.json, grants it)"]
+    assert len(store.read_rows("workflows")) == 3

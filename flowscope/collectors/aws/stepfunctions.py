@@ -56,6 +56,7 @@ MAX_TOKEN_RESTARTS = 3
 TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 GONE_CODES = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound"})
 TOKEN_CODES = frozenset({"InvalidToken"})
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented",
                                "UnknownOperation", "NotImplementedException"})
 
@@ -176,31 +177,48 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
         try:
             aliases = _paginate(sfn.list_state_machine_aliases, "stateMachineAliases",
                                 stateMachineArn=arn, maxResults=LIST_PAGE)
-            out["aliases"] = [_described_alias(sfn, alias.get("stateMachineAliasArn"), result)
+            out["aliases"] = [_described_alias(sfn, alias.get("stateMachineAliasArn"), result, unsupported)
                               for alias in aliases]
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
     return out
 
 
-def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult) -> dict[str, Any]:
+def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:
     """One alias with its routing (DescribeStateMachineAlias). A failure is said under that call (a
     denied DescribeStateMachineAlias read as 'ListStateMachineAliases failed', the wrong permission)
     and keeps the alias, named from its ARN, without routing."""
+    bare = {"arn": alias_arn, "name": str(alias_arn or "").rsplit(":", 1)[-1] or None, "routing": None}
+    if "DescribeStateMachineAlias" in unsupported:
+        return bare
     try:
         info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
     except Exception as exc:  # noqa: BLE001 - metadata: a warning, the machine is still collected
-        code = error_code(exc) or type(exc).__name__
-        result.warn(f"DescribeStateMachineAlias failed for {alias_arn} ({code}); its routing is not recorded")
-        return {"arn": alias_arn, "name": str(alias_arn or "").rsplit(":", 1)[-1] or None, "routing": None}
+        if error_code(exc) in DENIED_CODES:
+            _metadata_failure(exc, "DescribeStateMachineAlias", str(alias_arn), result, unsupported)
+        else:
+            code = error_code(exc) or type(exc).__name__
+            result.warn(f"DescribeStateMachineAlias failed for {alias_arn} ({code}); its routing is not recorded")
+        return bare
     return {"arn": alias_arn, "name": info.get("name"), "routing": info.get("routingConfiguration", [])}
+
+
+_METADATA_NOUN = {"ListStateMachineVersions": "versions are", "ListStateMachineAliases": "aliases are",
+                  "DescribeStateMachineAlias": "aliases' routing is"}
 
 
 def _metadata_failure(exc: BaseException, operation: str, arn: str, result: ScopeResult,
                       unsupported: set[str]) -> None:
+    """A failed metadata call, said as a warning. An operation the endpoint lacks, or the policy
+    denies, is not asked again this scope and said once: asking every machine (at 1 call a second)
+    to be denied the same way cost minutes and printed a warning line per machine."""
     code = error_code(exc) or type(exc).__name__
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
+    if code in DENIED_CODES:
+        unsupported.add(operation)
+        result.warn(f"{operation} denied ({code}); {_METADATA_NOUN.get(operation, 'metadata is')} not recorded "
+                    "in this scope (the read-only policy, docs/iam-policy.json, grants it)")
+    elif code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
         unsupported.add(operation)     # the endpoint lacks it (moto, LocalStack): stop asking
         result.warn(f"{operation} failed ({code}); versions/aliases not recorded in this scope")
     else:

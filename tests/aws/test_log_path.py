@@ -510,3 +510,23 @@ def test_a_run_redriven_before_its_first_sync_is_stored_as_it_ended_on_the_logs_
     rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
     assert (rows[redriven][C.status], rows[redriven][C.redrive_count]) == ("SUCCEEDED", 1)
     assert rows[other][C.status] == "SUCCEEDED"
+
+
+def test_a_listed_running_run_read_only_as_a_tail_is_fetched_by_its_history():
+    """A chunk holding nothing of a machine but a listed RUNNING run's tail (its ExecutionStarted
+    record not read): the tail was noted only when the chunk kept something else, so such a run
+    was neither stored nor fetched. It is now always noted for the history fallback."""
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:orders:started-late"
+    store = SimpleNamespace(stored_execution_states=lambda cloud, ids: {})
+    now = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    sc = ScopeContext(store=store, sink=None, result=ScopeResult(cloud="aws", scope="s", started_at=now),
+                      window=CollectWindow(end=now), now=now, clients=None, formats={})
+    chunks = logs._Chunks(sc, "g", {SM: {"type": "STANDARD"}}, {SM: {arn: {"executionArn": arn, "status": "RUNNING"}}})
+    tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"][:2]
+    chunks.process({SM: {arn: logs._Open(SM, tail)}})
+    assert chunks.tails[SM] == {arn}

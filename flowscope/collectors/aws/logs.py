@@ -358,11 +358,12 @@ class _Chunks:
         for arn, describe in self.machines.items():
             entries = groups.pop(arn, {})
             kept, absent = select_records(sc, entries, express=describe.get("type") == "EXPRESS")
+            if self.listed.get(arn):
+                self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             if not kept:
                 continue
             if self.listed.get(arn):
                 self.complete[arn] |= _complete_executions(kept)
-                self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             records = [r for entry in kept.values() for r in entry.records]
             with gc_paused():
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,

@@ -257,3 +257,17 @@ def test_a_denied_version_listing_is_said_once_and_not_asked_again(_aws_env, sto
     assert result.warnings == ["ListStateMachineVersions denied (AccessDeniedException); versions are not recorded "
                                "in this scope (the read-only policy, docs/iam-policy.json, grants it)"]
     assert len(store.read_rows("workflows")) == 3
+
+
+def test_a_region_without_state_machines_says_so(_aws_env, store):
+    """A region holding no state machine (regions = ["eu-west-3"] where "eu-west-1" was meant) synced
+    as a clean success with nothing written and nothing said, where a name glob matching nothing is
+    called out. The run now warns that the region listed none."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    with FakeSfn({"ListStateMachines": lambda b: {"stateMachines": []}}) as fake:
+        source = {"cloud": "aws", "regions": ["eu-west-3"], "endpoint_url": fake.endpoint, "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.warnings == [f"no state machines in account {ACCOUNT}, region eu-west-3: nothing to collect "
+                               "(check the source's regions and credentials)"]

@@ -229,6 +229,10 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     sfn, result = sc.clients.sfn, sc.result
     listed = sfn_mod.list_state_machines(sfn)
     sc.machines_listed = {m["stateMachineArn"] for m in listed}
+    if not listed:
+        # said, not a clean empty success (a name glob matching nothing is said too)
+        result.warn(f"no state machines in account {sc.clients.account}, region {sc.clients.region}: nothing to "
+                    "collect (check the source's regions and credentials)")
     sc.globs = scope.globs
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))

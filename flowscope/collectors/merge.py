@@ -67,11 +67,12 @@ def merge_rows(old: Row, new: Row) -> Row:
     """Two records of the same key as one row: the newer one (`is_newer`), completed by the other.
 
     Columns the winner lacks are taken from the other row, state columns (`STATE_COLUMNS`) only
-    when both rows are in the same state, so a finished row never takes a running one's elapsed
-    time; display names keep their original case (`DISPLAY_COLUMNS`).
+    when both rows are in the same state of the same life, so a finished row never takes a running
+    one's elapsed time, and a redriven run that succeeded never takes its failed first life's
+    error; display names keep their original case (`DISPLAY_COLUMNS`).
     """
     winner, loser = (new, old) if is_newer(old, new) else (old, new)
-    same_state = _life(winner)[1] == _life(loser)[1]
+    same_state = _life(winner) == _life(loser)
     merged = dict(winner)
     for column, value in loser.items():
         if value is not None and merged.get(column) is None and (same_state or column not in STATE_COLUMNS):

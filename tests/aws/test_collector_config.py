@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -157,3 +158,116 @@ def test_no_credentials_fail_the_scope_with_how_to_sign_in(store, monkeypatch):
     assert result.status == "failed" and report.exit_code == 3
     assert result.error.startswith("AwsAuthError: no AWS credentials: NoCredentialsError: Unable to locate")
     assert "aws sso login" in result.error and "AWS_ACCESS_KEY_ID" in result.error
+
+
+@pytest.mark.parametrize("max_attempts", [1, 3])
+def test_max_attempts_counts_every_attempt_the_first_included(_aws_env, store, max_attempts):
+    """`max_attempts` is documented as "botocore attempts per call, retries included", but was
+    handed to botocore's `max_attempts`, which counts retries: a throttled call was sent one time
+    more than configured (2 for 1, 9 for the default 8), spending quota the user had capped."""
+    from tests.aws.sfn_fake import FakeSfn
+
+    throttled = {"ListStateMachines": lambda b: (400, {"__type": "ThrottlingException", "message": "Rate exceeded"})}
+    with FakeSfn(throttled) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": max_attempts}
+        [result] = aws.sync(source, store)
+        assert result.status == RunStatus.FAILED
+        assert fake.count("ListStateMachines") == max_attempts
+
+
+def test_scopes_of_one_account_and_region_share_its_quota(_aws_env):
+    """Two sources of one account and region (two teams' name globs, a profile and a role into the
+    same account) are collected in parallel, each with its own token buckets: together they
+    called at twice the documented rate (FilterLogEvents' 5/s is a hard limit) and were
+    throttled. The buckets are now the process's, per endpoint, account, region and API."""
+    from flowscope.collectors.aws.clients import scope_clients
+
+    def clients(region: str, account: str = "123456789012", endpoint: str = "http://127.0.0.1:9") -> Any:
+        return scope_clients(region=region, endpoint_url=endpoint, account=account)
+
+    a, b = clients("eu-central-1"), clients("eu-central-1")
+    for api in ("GetExecutionHistory", "FilterLogEvents"):
+        assert a.limiters.bucket(a.account, a.region, api) is b.limiters.bucket(b.account, b.region, api)
+    other_region, other_account = clients("eu-west-3"), clients("eu-central-1", account="210987654321")
+    other_endpoint = clients("eu-central-1", endpoint="http://127.0.0.1:10")
+    for c in (other_region, other_account, other_endpoint):
+        assert (c.limiters.bucket(c.account, c.region, "GetExecutionHistory")
+                is not a.limiters.bucket(a.account, a.region, "GetExecutionHistory"))
+
+
+def test_a_denied_describe_state_machine_alias_is_named_as_such(_aws_env, store):
+    """DescribeStateMachineAlias denied (states:DescribeStateMachineAlias missing from a policy):
+    the warning said 'ListStateMachineAliases failed', which had succeeded, pointing at the wrong
+    permission. It now names the call that failed, and the aliases are still listed."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    alias = f"{sm}:live"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": 1.7e9}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": 1.7e9,
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "loggingConfiguration": {"level": "OFF"}},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": [
+            {"stateMachineAliasArn": alias, "creationDate": 1.7e9}]},
+        "DescribeStateMachineAlias": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+        "ListExecutions": lambda b: {"executions": []},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.warnings == ["DescribeStateMachineAlias denied (AccessDeniedException); aliases' routing is not "
+                               "recorded in this scope (the read-only policy, docs/iam-policy.json, grants it)"]
+    [workflow] = store.read_rows("workflows")
+    assert json.loads(workflow["attributes"])["aliases"] == [{"arn": alias, "name": "live", "routing": None}]
+
+
+def test_a_denied_version_listing_is_said_once_and_not_asked_again(_aws_env, store):
+    """states:ListStateMachineVersions missing from the policy: every state machine asked again
+    (at the API's 1 call a second) and warned about on its own, so a sync of 300 machines printed
+    300 warning lines and waited minutes for the same AccessDenied. Now it is said once for the
+    scope, and no other machine is asked."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    arns = [f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:m{i}" for i in range(3)]
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": a, "name": a.rsplit(":", 1)[1], "type": "STANDARD", "creationDate": 1.7e9}
+            for a in arns]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": b["stateMachineArn"], "name": b["stateMachineArn"].rsplit(":", 1)[1], "roleArn": "r",
+            "type": "STANDARD", "creationDate": 1.7e9, "loggingConfiguration": {"level": "OFF"},
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
+        "ListStateMachineVersions": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": []},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "concurrency": 1}
+        [result] = aws.sync(source, store)
+        assert fake.count("ListStateMachineVersions") == 1
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.warnings == ["ListStateMachineVersions denied (AccessDeniedException); versions are not recorded "
+                               "in this scope (the read-only policy, docs/iam-policy.json, grants it)"]
+    assert len(store.read_rows("workflows")) == 3
+
+
+def test_a_region_without_state_machines_says_so(_aws_env, store):
+    """A region holding no state machine (regions = ["eu-west-3"] where "eu-west-1" was meant) synced
+    as a clean success with nothing written and nothing said, where a name glob matching nothing is
+    called out. The run now warns that the region listed none."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    with FakeSfn({"ListStateMachines": lambda b: {"stateMachines": []}}) as fake:
+        source = {"cloud": "aws", "regions": ["eu-west-3"], "endpoint_url": fake.endpoint, "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED
+    assert result.warnings == [f"no state machines in account {ACCOUNT}, region eu-west-3: nothing to collect "
+                               "(check the source's regions and credentials)"]

@@ -337,3 +337,44 @@ def test_only_runs_of_unlisted_standard_machines_within_the_globs_are_revisited(
     revisit_running(sc, set())
     assert asked == [rows[0]["execution_id"]]
     assert sc.result.counts["running_revisited"] == 1
+
+
+def test_metrics_a_sync_could_not_read_are_read_by_the_next(moto, store, defs):
+    """GetMetricData failing in one sync (throttled, a CloudWatch outage) made that sync partial,
+    but the next one read only from its own window (the watermark had moved on), so the failed
+    window's datapoints were never read, and the runs after it said nothing of the hole. The next
+    sync now reads metrics from where the failed one started."""
+    import datetime as dt
+
+    moto.machine("metered", defs.PASS_CHOICE)
+    starts: list[dt.datetime] = []
+    fail = {"on": True}
+
+    def hook(client: Any) -> None:
+        def given(params: Any = None, model: Any = None, **_: Any) -> None:
+            if model.name == "GetMetricData":
+                starts.append(params["StartTime"])
+
+        def before_call(model: Any = None, params: Any = None, **_: Any) -> Any:
+            if model.name != "GetMetricData" or not fail["on"]:
+                return None
+
+            class Http:
+                status_code = 400
+                headers: dict = {}
+            return Http(), {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
+                            "ResponseMetadata": {"HTTPStatusCode": 400}}
+        client.meta.events.register("provide-client-params", given)
+        client.meta.events.register("before-call", before_call)
+
+    now = dt.datetime.now(dt.timezone.utc)
+    with client_hook(hook):
+        [first] = aws.sync(moto.source(lag="1m"), store, now=now - dt.timedelta(hours=2))
+        assert first.status == RunStatus.PARTIAL
+        fail["on"] = False
+        [second] = aws.sync(moto.source(lag="1m"), store, now=now - dt.timedelta(hours=1))
+        [third] = aws.sync(moto.source(lag="1m"), store, now=now)
+    assert (second.status, third.status) == (RunStatus.SUCCEEDED, RunStatus.SUCCEEDED)
+    assert len(starts) == 3 and None not in starts
+    assert starts[1] == starts[0]                                   # the failed window read again
+    assert starts[2] > starts[1]                                    # and then no more

@@ -42,3 +42,60 @@ def test_express_logging_error_or_off_becomes_a_collection_gap_finding(moto, sto
     evidence = by_machine[errors].evidence
     evidence = json.loads(evidence) if isinstance(evidence, str) else evidence
     assert evidence["source"] == "collection_run" and evidence["level"] == "ERROR"   # read from details
+
+
+def test_an_express_run_logged_at_error_whose_end_was_not_logged_is_not_running_for_ever(_aws_env, store):
+    """Level ERROR logs a run's failures, never its success: a run that caught a TaskFailed and
+    succeeded left only that record, and was stored RUNNING for ever (Express runs are never
+    revisited), counted among the runs in flight weeks later though Express stops a run at five
+    minutes. Once its first record is older than five minutes and the lag (a late ExecutionFailed
+    would have been read), it is stored SUCCEEDED, its end unknown, and says why; a run whose
+    failure was logged stays FAILED, a recent one RUNNING."""
+    import time
+
+    from flowscope.model import C
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    now = time.time()
+
+    def run(name: str) -> str:
+        return f"arn:aws:states:us-east-1:{ACCOUNT}:express:orders:{name}:0000-{name}"
+
+    def record(arn: str, eid: int, kind: str, at: float, **details: str) -> dict:
+        return {"id": str(eid), "type": kind, "details": details, "previous_event_id": str(eid - 1),
+                "event_timestamp": str(int(at * 1000)), "execution_arn": arn, "redrive_count": "0"}
+
+    task = {"resourceType": "lambda", "resource": "invoke", "error": "Boom", "cause": "retry me"}
+    records = [record(run("caught"), 4, "TaskFailed", now - 1800, **task),
+               record(run("failed"), 4, "TaskFailed", now - 1800, **task),
+               record(run("failed"), 6, "ExecutionFailed", now - 1799, error="Boom", cause="retry me"),
+               record(run("recent"), 4, "TaskFailed", now - 60, **task)]
+    events = [{"eventId": f"{r['execution_arn'][-6:]}-{r['id']}", "logStreamName": "s",
+               "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)} for r in records]
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "EXPRESS", "creationDate": now - 9000}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "EXPRESS", "creationDate": now - 9000,
+            "definition": json.dumps(PASS), "loggingConfiguration": {
+                "level": "ERROR", "includeExecutionData": False,
+                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "FilterLogEvents": lambda b: {"events": [e for e in events
+                                                 if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert {arn: (r[C.status], r[C.ended_at]) for arn, r in rows.items()} == {
+        run("caught"): ("SUCCEEDED", None),
+        run("failed"): ("FAILED", rows[run("failed")][C.started_at] + dt.timedelta(seconds=1)),
+        run("recent"): ("RUNNING", None)}
+    assert json.loads(rows[run("caught")][C.attributes])["end_not_logged"].startswith("logging level ERROR")
+    assert result.counts["express_ends_not_logged"] == 1

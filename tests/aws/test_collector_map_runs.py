@@ -222,3 +222,123 @@ def test_a_denied_list_map_runs_is_reported_as_such_not_as_the_history(_aws_env,
     [error] = json.loads(result.row()["details"])["errors"]
     assert (error["operation"], error["code"], error["target"]) == ("ListMapRuns", "AccessDeniedException", PARENT)
     assert error["message"].startswith("ListMapRuns failed: AccessDeniedException")
+
+
+def test_a_child_whose_history_failed_is_fetched_by_the_next_sync(_aws_env, store):
+    """One Map Run child's GetExecutionHistory fails (throttled past the retries): the sync is
+    PARTIAL, but the parent was stored as finished, so the next sync skipped it as terminal and
+    never listed its Map Run's children again: the child was missing for good, with nothing
+    said after that sync. Now the parent's collection fails with its child, and the next sync
+    fetches the parent again, and the child with it."""
+    handlers = _handlers()
+    history = handlers["GetExecutionHistory"]
+    failures = {FAILED_CHILD: 1}
+
+    def flaky(body: dict) -> dict | tuple:
+        if failures.get(body["executionArn"]):
+            failures[body["executionArn"]] -= 1
+            return 400, {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        return history(body)
+
+    handlers["GetExecutionHistory"] = flaky
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [first] = aws.sync(source, store)
+        assert first.status == RunStatus.PARTIAL
+        assert FAILED_CHILD not in {e["execution_id"] for e in store.read_rows("executions")}
+        [second] = aws.sync(source, store)
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *CHILDREN}
+    assert executions[FAILED_CHILD]["parent_execution_id"] == PARENT
+    assert executions[FAILED_CHILD]["status"] == "FAILED"
+    assert fake.count("GetExecutionHistory", executionArn=FAILED_CHILD) == 2
+    # children stored by the first sync are not fetched again
+    assert fake.count("GetExecutionHistory", executionArn=CHILDREN[0]) == 1
+
+
+def test_a_running_child_revisited_with_its_parent_stays_linked_to_the_parent_execution(_aws_env, store):
+    """A long Distributed Map: parent and children RUNNING at one sync, finished at the next, when
+    the parent has left the listing's window. Both were revisited from the store, the child once
+    through its parent's Map Run and once on its own, in a race; the lone revisit filed the
+    Map Run's ARN as the child's parent execution (DescribeExecution's `mapRunArn`), unlinking it
+    from the parent. Now a child whose parent is revisited comes with it, and a child revisited
+    alone keeps the parent it was stored with."""
+    state = {"done": False}
+    handlers = _handlers()
+    parent_history, list_executions = handlers["GetExecutionHistory"], handlers["ListExecutions"]
+    child = CHILDREN[0]
+
+    def running(events: list) -> list:
+        return [e for e in events if not e["type"].endswith(("Succeeded", "Exited", "Failed"))]
+
+    def history(body: dict) -> dict:
+        doc = parent_history(body)
+        return doc if state["done"] else {"events": running(doc["events"])}
+
+    def listing(body: dict) -> dict:
+        doc = list_executions(body)
+        if body.get("mapRunArn"):
+            doc = {"executions": [e for e in doc["executions"] if e["executionArn"] == child]}
+        if not state["done"]:
+            doc = {"executions": [{**e, "status": "RUNNING", "stopDate": None} for e in doc["executions"]]}
+        if state["done"] and body.get("stateMachineArn"):
+            doc = {"executions": []}          # the parent started before the window
+        return doc
+
+    def describe(body: dict) -> dict:
+        arn = body["executionArn"]
+        base = {"executionArn": arn, "stateMachineArn": SM if arn == PARENT else CHILD_SM, "status": "SUCCEEDED",
+                "startDate": T0 if arn == PARENT else T0 + 1, "stopDate": T0 + 9.3}
+        return base if arn == PARENT else {**base, "mapRunArn": MAP_RUN}
+
+    handlers.update(GetExecutionHistory=history, ListExecutions=listing, DescribeExecution=describe,
+                    DescribeMapRun=lambda b: {**DESCRIBE_MAP_RUN, "status": "RUNNING" if not state["done"] else
+                                              "SUCCEEDED"})
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "lag": "1s"}
+        [first] = aws.sync(source, store)
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        rows = {e["execution_id"]: e for e in store.read_rows("executions")}
+        assert (rows[PARENT]["status"], rows[child]["status"]) == ("RUNNING", "RUNNING")
+        assert rows[child]["parent_execution_id"] == PARENT
+        state["done"] = True
+        [second] = aws.sync(source, store)
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+        assert fake.count("GetExecutionHistory", executionArn=child) == 2     # once per sync, not twice
+    rows = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert (rows[PARENT]["status"], rows[child]["status"]) == ("SUCCEEDED", "SUCCEEDED")
+    assert rows[child]["parent_execution_id"] == PARENT
+
+
+def test_a_distributed_map_machine_logging_at_all_still_collects_its_map_runs(_aws_env, store):
+    """A Standard machine with a Distributed Map that logs at ALL: the logs path (`auto` chooses it
+    for many short executions, or `standard_path = "logs"`) reads no Map Run, so the children
+    were never collected and the parent had no `map_runs`, without a word. Its executions now go
+    through their history, and the decision says why."""
+    from flowscope.collectors.aws.logs import choose_path
+
+    handlers = _handlers()
+    describe = handlers["DescribeStateMachine"]
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/states/orders-map:*"
+    handlers["DescribeStateMachine"] = lambda b: {**describe(b), "loggingConfiguration": {
+        "level": "ALL", "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+    handlers["FilterLogEvents"] = lambda b: {"events": []}
+    doc = handlers["DescribeStateMachine"]({})
+    assert choose_path(doc, 500, 8.0)[0] == "history"
+    assert choose_path({**doc, "definition": json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "End": True}}})}, 500, 8.0)[0] == "logs"          # what it chose before
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    decision = json.loads(result.row()["details"])["machines"][SM]
+    assert (decision["path"], decision["decision"]["reason"]) == ("history", "Distributed Map")
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *CHILDREN}
+    assert {executions[c]["parent_execution_id"] for c in CHILDREN} == {PARENT}
+    assert [m["map_run_arn"] for m in json.loads(executions[PARENT]["attributes"])["map_runs"]] == [MAP_RUN]

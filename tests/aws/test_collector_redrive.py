@@ -133,6 +133,9 @@ def test_redriven_execution_is_fetched_again_and_replaced(fake, store, execution
     assert _stored(store) == [("SUCCEEDED", 1)]
     [row] = store.read_rows("executions")
     assert row["ended_at"].timestamp() == pytest.approx(execution.redriven_at + 1, abs=1)
+    # the failure of its first life is not the succeeded run's error (it was kept: both rows were
+    # finished, and the merge filled the winner's empty error from the stored one)
+    assert (row["error"], row["cause"]) == (None, None)
 
     # and stays put once stored with its redrive
     [again] = aws.sync(_source(fake), store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from typing import Any
 
 import pytest
 
@@ -291,7 +292,9 @@ def test_a_dropped_log_tail_of_a_stored_running_standard_run_is_still_revisited(
 def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws_env, store):
     """A Standard machine on the logs path whose log group cannot be read (logs:FilterLogEvents
     denied): its listed executions were never collected, sync after sync (the path is chosen
-    again each time). Now they are fetched by GetExecutionHistory; the failure stays recorded."""
+    again each time). Now they are fetched by GetExecutionHistory; the failure stays recorded.
+    The watermark moves on: the history fallback took every run the listing found (it was held
+    where it was, so every later sync listed everything again, a first sync's window for ever)."""
     from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
@@ -332,7 +335,198 @@ def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws
         assert fake.count("FilterLogEvents") >= 1
         assert fake.count("GetExecutionHistory", executionArn=run) == 1
     assert result.status == RunStatus.PARTIAL                    # the unreadable group is reported
+    assert result.watermark == dt.datetime.fromisoformat(json.loads(result.row()["details"])["window"]["end"])
     assert any(e.get("code") == "AccessDeniedException" for e in json.loads(result.row()["details"])["errors"])
     [execution] = store.read_rows("executions")
     assert execution[C.execution_id] == run and execution[C.status] == "SUCCEEDED"
     assert [s[C.name] for s in store.read_rows("steps")] == ["P"]
+
+
+def _standard_on_logs(sm: str, group_arn: str, t0: float) -> dict:
+    """DescribeStateMachine of a Standard machine logging at ALL to `group_arn`."""
+    return {"stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": t0 - 60,
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+            "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
+                {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+
+
+def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as_a_run(_aws_env, store):
+    """A Standard run that started two days before `--since` and ended inside it: its log records
+    in the window are a tail (no ExecutionStarted). It was stored as a SUCCEEDED run started when
+    its tail began, with a fragment of its steps, for ever (terminal runs are not fetched again),
+    where the history path does not collect a run started before the window at all. Now the tail
+    is dropped; a listed run whose records are only a tail is fetched by its history."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    old = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:old"
+    new = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:new"
+    late = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:late-start"
+    now = time.time()
+
+    def records(arn: str, stamps: list[float], first_id: int = 1) -> list[dict]:
+        types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        return [{"id": str(i + 1), "type": types[i], "details": {"name": "P"} if "State" in types[i] else {},
+                 "previous_event_id": str(i), "event_timestamp": str(int(ts * 1000)), "execution_arn": arn}
+                for i, ts in enumerate(stamps) if i + 1 >= first_id]
+
+    logged = (records(old, [now - 2 * 86400, now - 2 * 86400, now - 100, now - 99], first_id=3)
+              + records(new, [now - 50, now - 49, now - 48, now - 47])
+              # a listed run whose ExecutionStarted record is not (yet) in the log group
+              + records(late, [now - 40, now - 39, now - 38, now - 37], first_id=2))
+    events = [{"eventId": f"{r['execution_arn'][-4:]}-{r['id']}", "logStreamName": "s",
+               "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)} for r in logged]
+    history = [
+        {"id": 1, "previousEventId": 0, "timestamp": now - 40, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {"roleArn": "r"}},
+        {"id": 2, "previousEventId": 1, "timestamp": now - 39, "type": "PassStateEntered",
+         "stateEnteredEventDetails": {"name": "P"}},
+        {"id": 3, "previousEventId": 2, "timestamp": now - 38, "type": "PassStateExited",
+         "stateExitedEventDetails": {"name": "P"}},
+        {"id": 4, "previousEventId": 3, "timestamp": now - 37, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    listed = [{"executionArn": late, "name": "late-start", "stateMachineArn": sm, "startDate": now - 40,
+               "status": "SUCCEEDED", "stopDate": now - 37},
+              {"executionArn": new, "name": "new", "stateMachineArn": sm, "startDate": now - 50,
+               "status": "SUCCEEDED", "stopDate": now - 47},
+              {"executionArn": old, "name": "old", "stateMachineArn": sm, "startDate": now - 2 * 86400,
+               "status": "SUCCEEDED", "stopDate": now - 99}]
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
+        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == late else (
+            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
+        "FilterLogEvents": lambda b: {"events": [e for e in events
+                                                 if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]},
+    }
+    since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store, since=since)
+        assert fake.count("GetExecutionHistory") == 1
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert sorted(rows) == sorted([new, late])
+    assert abs(rows[late][C.started_at].timestamp() - (now - 40)) < 0.001
+    assert rows[late][C.attributes] is None            # its whole history, not a partial one
+    assert sorted((s[C.execution_id], s[C.name]) for s in store.read_rows("steps")) == sorted(
+        [(new, "P"), (late, "P")])
+    assert result.counts["log_tails_dropped"] == 2
+
+
+def test_an_unreadable_log_group_of_an_express_machine_holds_the_watermark(_aws_env, store):
+    """Express runs have no source but their log group: a denied FilterLogEvents keeps the
+    watermark where it was, so the next sync reads the same window again."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    now = time.time()
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "EXPRESS", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: {**_standard_on_logs(sm, group_arn, now), "type": "EXPRESS"},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "FilterLogEvents": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.PARTIAL
+    assert result.watermark is None
+
+
+def test_a_run_redriven_before_its_first_sync_is_stored_as_it_ended_on_the_logs_path(_aws_env, store, monkeypatch):
+    """A Standard run on the logs path that failed and was redriven to success before any sync
+    read it: its failure closed it in the log stream, and when the records written since
+    filled a chunk before the redrive's came, those were dropped as late; it was stored FAILED
+    though ListExecutions said SUCCEEDED, redriven once. A listed run whose records came after it
+    was handed on is now taken from its history, which holds both lives."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    monkeypatch.setattr(logs, "LOG_CHUNK_RECORDS", 4)      # a chunk is handed on after each run
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    redriven = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:redriven"
+    other = f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:other"
+    now = time.time()
+    t0 = now - 600
+
+    def record(arn: str, eid: int, kind: str, at: float, **details: Any) -> dict:
+        return {"id": str(eid), "type": kind, "details": details, "previous_event_id": str(eid - 1),
+                "event_timestamp": str(int(at * 1000)), "execution_arn": arn,
+                "redrive_count": "1" if eid > 4 else "0"}
+
+    first_life = [record(redriven, 1, "ExecutionStarted", t0),
+                  record(redriven, 2, "PassStateEntered", t0 + 1, name="P"),
+                  record(redriven, 3, "FailStateEntered", t0 + 2, name="F"),
+                  record(redriven, 4, "ExecutionFailed", t0 + 3, error="Boom")]
+    between = [record(other, 1, "ExecutionStarted", t0 + 10), record(other, 2, "PassStateEntered", t0 + 11, name="P"),
+               record(other, 3, "PassStateExited", t0 + 12, name="P"),
+               record(other, 4, "ExecutionSucceeded", t0 + 13)]
+    second_life = [record(redriven, 5, "ExecutionRedriven", t0 + 100, redriveCount=1),
+                   record(redriven, 6, "ExecutionSucceeded", t0 + 101)]
+    events = [{"eventId": f"{r['execution_arn'][-5:]}-{r['id']}", "logStreamName": "s",
+               "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)}
+              for r in first_life + between + second_life]
+    history = [{"id": int(r["id"]), "previousEventId": int(r["previous_event_id"]), "type": r["type"],
+                "timestamp": int(r["event_timestamp"]) / 1000,
+                **({"stateEnteredEventDetails": r["details"]} if "Entered" in r["type"] else {}),
+                **({"executionFailedEventDetails": r["details"]} if r["type"] == "ExecutionFailed" else {}),
+                **({"executionRedrivenEventDetails": r["details"]} if r["type"] == "ExecutionRedriven" else {})}
+               for r in first_life + second_life]
+    listed = [{"executionArn": other, "name": "other", "stateMachineArn": sm, "startDate": t0 + 10,
+               "status": "SUCCEEDED", "stopDate": t0 + 13},
+              {"executionArn": redriven, "name": "redriven", "stateMachineArn": sm, "startDate": t0,
+               "status": "SUCCEEDED", "stopDate": t0 + 101, "redriveCount": 1, "redriveDate": t0 + 100}]
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
+        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == redriven else (
+            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
+        # a page per record: a chunk is handed on between pages
+        "FilterLogEvents": lambda b: {"events": events[int(b.get("nextToken") or 0):][:1],
+                                      **({"nextToken": str(int(b.get("nextToken") or 0) + 1)}
+                                         if int(b.get("nextToken") or 0) + 1 < len(events) else {})},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1, "standard_path": "logs"}
+        [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert (rows[redriven][C.status], rows[redriven][C.redrive_count]) == ("SUCCEEDED", 1)
+    assert rows[other][C.status] == "SUCCEEDED"
+
+
+def test_a_listed_running_run_read_only_as_a_tail_is_fetched_by_its_history():
+    """A chunk holding nothing of a machine but a listed RUNNING run's tail (its ExecutionStarted
+    record not read): the tail was noted only when the chunk kept something else, so such a run
+    was neither stored nor fetched. It is now always noted for the history fallback."""
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:orders:started-late"
+    store = SimpleNamespace(stored_execution_states=lambda cloud, ids: {})
+    now = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    sc = ScopeContext(store=store, sink=None, result=ScopeResult(cloud="aws", scope="s", started_at=now),
+                      window=CollectWindow(end=now), now=now, clients=None, formats={})
+    chunks = logs._Chunks(sc, "g", {SM: {"type": "STANDARD"}}, {SM: {arn: {"executionArn": arn, "status": "RUNNING"}}})
+    tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"][:2]
+    chunks.process({SM: {arn: logs._Open(SM, tail)}})
+    assert chunks.tails[SM] == {arn}

@@ -690,3 +690,17 @@ def test_states_runtime_bad_parameters_path_is_the_failed_step_not_aborted():
     assert (step[C.status], step[C.error]) == (Status.FAILED, "States.Runtime")
     assert "$.missing" in step[C.cause]
     assert b.executions[0][C.status] == Status.FAILED
+
+
+def test_a_listed_map_run_child_belongs_to_the_parent_state_machine():
+    """ListExecutions(mapRunArn) names a child's state machine `stateMachine:SM/<label>` (as recorded
+    in test_sfn_api_map_run.snapshot.json). The listing's row took that as its workflow: a Standard
+    child imported from list-executions output was a workflow `SM/label` of its own, where its
+    history (and the live collector) files it under SM, which is billed for its transitions."""
+    child_sm = SM_ARN + "/lbl"
+    assert state_machine_arn(child_sm) == SM_ARN
+    items = {"executions": [{"executionArn": ARN.replace("OrderFlow:", "OrderFlow/lbl:"), "stateMachineArn": child_sm,
+                             "status": "SUCCEEDED", "startDate": at(0).isoformat(), "stopDate": at(1).isoformat(),
+                             "mapRunArn": "arn:aws:states:eu-west-1:111111111111:mapRun:OrderFlow/lbl:abc"}]}
+    [row] = T.FORMATS["aws.execution"](items, ctx(None)).executions
+    assert (row[C.workflow_id], row[C.workflow_name]) == (SM_ARN, "OrderFlow")

@@ -8,7 +8,8 @@
   bounded attempts and timeouts.
 - Every client created here refuses any operation outside `READ_ONLY_OPERATIONS` (a
   `before-call` hook raises `ReadOnlyViolation` before anything is sent), and takes a token from
-  the (account, region, API) bucket before every HTTP attempt (`before-send`), retries included.
+  the (account, region, API) bucket before every HTTP attempt (`before-send`), retries included;
+  the buckets are shared by every scope of the process on that account and region.
 - `docs/iam-policy.json` is the same allow-list as an IAM policy; a test keeps them equal.
 """
 
@@ -116,9 +117,14 @@ def default_quota(region: str, api: str, overrides: dict[str, Quota] | None = No
 
 def botocore_config(*, max_attempts: int = 8, connect_timeout: float = 5, read_timeout: float = 30,
                     pool: int = 16) -> "Config":
-    """Adaptive retries (backoff with jitter on throttling, 5xx, timeouts), bounded attempts."""
+    """Adaptive retries (backoff with jitter on throttling, 5xx, timeouts), bounded attempts.
+
+    `max_attempts` counts every attempt, the first included (the source's documented meaning):
+    botocore's own `max_attempts` key counts retries only, so it is passed as
+    `total_max_attempts` (`max_attempts = 1` made two calls, the default 8 made nine).
+    """
     return Config(
-        retries={"mode": "adaptive", "max_attempts": max_attempts},
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         max_pool_connections=pool,
@@ -272,7 +278,10 @@ def scope_clients(*, region: str, profile: str | None = None, role_arn: str | No
                            external_id=external_id, config=config)
     account = account or resolve_account(session, region=region, role_arn=role_arn,
                                          endpoint_url=endpoint_url, config=config)
-    limiters = limiters or RateLimiters(lambda r, api: default_quota(r, api, quota_overrides))
+    # the process's buckets (per endpoint, account, region, API): scopes of one account and region
+    # collected in parallel (two sources, name globs) draw on one server-side quota together
+    limiters = limiters or RateLimiters(lambda r, api: default_quota(r, api, quota_overrides),
+                                        shared=("aws", endpoint_url or ""))
     holder: dict[str, AwsScopeClients] = {}
 
     def on_send(operation: str) -> None:

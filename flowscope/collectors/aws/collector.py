@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import Quota, bounded_map
 from flowscope.collectors.window import CollectWindow, ScopeResult
-from flowscope.model import SOURCE_KEY, UTC, Batch, Cloud
+from flowscope.model import SOURCE_KEY, UTC, Batch, C, Cloud, utc
 
 if TYPE_CHECKING:
     from flowscope.collectors.aws.stepfunctions import ScopeContext
@@ -228,6 +229,10 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     sfn, result = sc.clients.sfn, sc.result
     listed = sfn_mod.list_state_machines(sfn)
     sc.machines_listed = {m["stateMachineArn"] for m in listed}
+    if not listed:
+        # said, not a clean empty success (a name glob matching nothing is said too)
+        result.warn(f"no state machines in account {sc.clients.account}, region {sc.clients.region}: nothing to "
+                    "collect (check the source's regions and credentials)")
     sc.globs = scope.globs
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
@@ -312,6 +317,10 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
 
     clients = sc.clients
     start = sc.window.lower_bound or (sc.now - DEFAULT_LOOKBACK)
+    unread = _metrics_unread_from(sc.store, sc.result)
+    if unread is not None and unread < start:
+        start = unread
+        sc.result.details["metrics_from"] = unread.isoformat()
     try:
         rows = get_metric_rows(clients.cloudwatch, machines, account=clients.account,
                                region=clients.region, start=start, end=sc.now)
@@ -319,6 +328,33 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
         sc.result.count("metric_datapoints", len(rows))
     except Exception as exc:  # noqa: BLE001
         sc.result.record_error(sfn_mod.as_collection_error(exc, "GetMetricData", clients.region))
+        sc.result.details[METRICS_UNREAD] = start.isoformat()
+
+
+METRICS_UNREAD = "metrics_unread_from"
+"""Key, in a collection run's `details`, of the start of the metrics window it could not read."""
+
+
+def _metrics_unread_from(store: "Store", result: ScopeResult) -> dt.datetime | None:
+    """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
+    watermark of their own, so without it a failed GetMetricData window was never read again (the
+    next sync's window starts at the moved-on watermark). Chains through failures in a row, since
+    each failed run records the start it tried."""
+    quote = "''"
+    try:
+        rows = store.read_rows("collection_runs", filter_sql=(
+            f"{C.scope} = '{result.scope.replace(chr(39), quote)}' AND {C.status} IN ('succeeded', 'partial') "
+            f"AND {C.run_id} <> '{result.run_id.replace(chr(39), quote)}'"))
+    except Exception:  # noqa: BLE001 - no collection_runs yet: nothing unread
+        return None
+    if not rows:
+        return None
+    last = max(rows, key=lambda r: r[C.started_at])
+    try:
+        value = json.loads(last[C.details] or "{}").get(METRICS_UNREAD)
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return utc(value) if isinstance(value, str) else None
 
 
 def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, Any]) -> float:

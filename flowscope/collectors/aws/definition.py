@@ -159,6 +159,26 @@ def definition_indexes(definition: Any) -> tuple[BranchIndex, TaskResources]:
     return cached
 
 
+def has_distributed_map(definition: Any) -> bool:
+    """Whether a definition has a Distributed Map at any depth (`ProcessorConfig.Mode` DISTRIBUTED):
+    its Map Runs and their child executions are read only through the parent's history."""
+    machine = definition_object(definition)
+
+    def walk(states: dict) -> bool:
+        for state in states.values():
+            if not isinstance(state, dict):
+                continue
+            processor = state.get("ItemProcessor")
+            config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
+            if state.get("Type") == "Map" and isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED":
+                return True
+            if any(walk(_states(inner)) for _, inner in _nested(state)):
+                return True
+        return False
+
+    return machine is not None and walk(_states(machine))
+
+
 # ---------------------------------------------------------------- history length guess
 
 def estimate_events(definition: str | None) -> float:

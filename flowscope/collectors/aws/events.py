@@ -180,14 +180,16 @@ def state_machine_arn(execution_arn: str) -> str | None:
     ``arn:aws:states:R:A:execution:SM:name`` and ``arn:aws:states:R:A:express:SM:name:uuid``
     give ``arn:aws:states:R:A:stateMachine:SM``. A Distributed Map child execution
     (``...:execution:SM/mapRunLabel:uuid``) belongs to the parent state machine ``SM``:
-    its transitions are billed to it and its steps are the Map's item processor.
+    its transitions are billed to it and its steps are the Map's item processor. So does the
+    ``stateMachine:SM/mapRunLabel`` ListExecutions(mapRunArn) names as such a child's state
+    machine (a state machine's own name cannot hold a ``/``).
     A version / alias suffix (``SM:3``) never appears in execution ARNs.
     """
     parts = parse_arn(execution_arn)
     if parts is None:
         return None
     if parts["kind"] == "stateMachine":
-        sm = parts["rest"].split(":", 1)[0]
+        sm = parts["rest"].split(":", 1)[0].split("/", 1)[0]
     elif parts["kind"] == "mapRun":
         sm = parts["rest"].split("/", 1)[0]
     else:

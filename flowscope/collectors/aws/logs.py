@@ -32,6 +32,7 @@ from typing import Any, cast
 import orjson
 
 from flowscope.collectors.aws.clients import error_code, restarting_pages
+from flowscope.collectors.aws.definition import has_distributed_map
 from flowscope.collectors.aws.events import LOG_RECORD_KEYS, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
     TERMINAL,
@@ -42,7 +43,10 @@ from flowscope.collectors.aws.stepfunctions import (
 from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.throttle import prefetched
-from flowscope.model import Batch, Cloud, Skip, Source, utc
+from flowscope.collectors.window import merge_attributes
+from flowscope.model import Batch, C, Cloud, Skip, Source, Status, utc
+
+RUNNING, SUCCEEDED = Status.RUNNING.value, Status.SUCCEEDED.value
 
 EXPRESS_MAX_DURATION = dt.timedelta(minutes=5)
 FILTER_PAGE_LIMIT = 10_000
@@ -51,6 +55,7 @@ HISTORY_RATE, LOGS_RATE = 20.0, 5.0   # documented refill per second of the two 
 STARTED = "ExecutionStarted"
 ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"})
 FULL_LEVELS = frozenset({"ALL"})
+PARTIAL_LEVELS = frozenset({"ERROR", "FATAL"})
 LOG_CHUNK_RECORDS = 12_500   # whole executions' records transformed and written together
 PREFETCH_PAGES = 4           # pages fetched ahead of the parse (<= 40,000 events in memory)
 
@@ -92,7 +97,8 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
 
     Cost is measured in seconds of the documented sustained quota: the history path needs at
     least one GetExecutionHistory (20/s) per 1,000 events of each new execution; the logs path
-    one FilterLogEvents (5/s) per page of records.
+    one FilterLogEvents (5/s) per page of records. A machine with a Distributed Map takes the
+    history path whatever the preference: only it reads the Map Runs and their children.
     """
     info = logging_info(describe)
     history_calls = new_executions * max(1, math.ceil(events_per_execution / 1000))
@@ -103,6 +109,8 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
     if preference == "history" or not info.complete:
         reason = "configured" if preference == "history" else f"logging level {info.level}"
         return "history", {**estimate, "reason": reason}
+    if has_distributed_map(describe.get("definition")):
+        return "history", {**estimate, "reason": "Distributed Map"}
     if preference == "logs":
         return "logs", {**estimate, "reason": "configured"}
     if new_executions and log_calls / LOGS_RATE < history_calls / HISTORY_RATE:
@@ -169,6 +177,8 @@ class LogRecordStream:
         self.machine_of: dict[str, str | None] = {}     # executions of machines not wanted
         self.skips: list[Skip] = []
         self.late = 0
+        self.late_arns: set[str] = set()
+        """Executions that had records after they were handed out (a redrive's, say)."""
 
     def add(self, events: list[dict[str, Any]]) -> int:
         """Parse one page of log events; returns the records kept (of wanted machines)."""
@@ -194,6 +204,7 @@ class LogRecordStream:
             if entry is None:
                 if arn in handed_out:
                     self.late += 1
+                    self.late_arns.add(arn)
                     continue
                 machine = machine_of.get(arn, "")
                 if machine == "":
@@ -285,7 +296,8 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                     events = next(fetched, None)
                 except Exception as exc:  # noqa: BLE001 - the read failed: record it, keep what is whole
                     sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
-                    sc.gap(None)
+                    if _has_express(machines):
+                        sc.gap(None)     # Express runs have no other source: read the group again
                     failed = True
                     break
                 if events is None:
@@ -309,15 +321,25 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     fallback: list[dict[str, Any]] = []
     for arn in machines:
         for exec_arn, item in (listed.get(arn) or {}).items():
-            if exec_arn in chunks.complete[arn]:
+            if exec_arn in chunks.complete[arn] and exec_arn not in stream.late_arns:
                 continue
-            if failed or item.get("status") in TERMINAL:
-                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents):
-                # take the history, which ListExecutions showed is there
+            if (failed or item.get("status") in TERMINAL or exec_arn in chunks.tails[arn]
+                    or exec_arn in stream.late_arns):
+                # logs late or incomplete, or unreadable (a denied or failing FilterLogEvents), or
+                # only a tail of it (its ExecutionStarted record not read), or records after it was
+                # written (a redrive's, once its failure had closed it): take the history, which
+                # ListExecutions showed is there
                 fallback.append(item)
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
         run_history_fetches(sc, fallback)
+
+
+def _has_express(machines: dict[str, dict[str, Any]]) -> bool:
+    """Whether a log group is the only source of some of its machines' executions: an unread
+    group then holds the watermark. Standard machines' listed runs fall back to their history
+    (`collect_log_group`), and their stored RUNNING ones are revisited, so they need no hold."""
+    return any(describe.get("type") == "EXPRESS" for describe in machines.values())
 
 
 class _Chunks:
@@ -328,11 +350,16 @@ class _Chunks:
         self.sc, self.group, self.machines, self.listed = sc, group, machines, listed
         self.source_name = f"FilterLogEvents {group}"
         self.complete: dict[str, set[str]] = defaultdict(set)
+        self.tails: dict[str, set[str]] = defaultdict(set)
+        """Listed Standard executions whose records here were a tail never stored (dropped)."""
 
     def process(self, groups: Groups) -> None:
         sc = self.sc
         for arn, describe in self.machines.items():
-            kept, absent = select_records(sc, groups.pop(arn, {}), express=describe.get("type") == "EXPRESS")
+            entries = groups.pop(arn, {})
+            kept, absent = select_records(sc, entries, express=describe.get("type") == "EXPRESS")
+            if self.listed.get(arn):
+                self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             if not kept:
                 continue
             if self.listed.get(arn):
@@ -342,8 +369,35 @@ class _Chunks:
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
                                                                       options={DEFER_ASSEMBLE: True}))
             del records
+            if describe.get("type") == "EXPRESS" and logging_info(describe).level in PARTIAL_LEVELS:
+                settle_unlogged_ends(sc, batch.executions, logging_info(describe).level)
             sc.result.count("executions_from_logs", len(batch.executions))
             sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
+
+
+def settle_unlogged_ends(sc: ScopeContext, executions: list[dict[str, Any]], level: str) -> None:
+    """Express runs logged at ERROR / FATAL that are still RUNNING although they must have ended:
+    SUCCEEDED, their end unknown (`attributes.end_not_logged` says why).
+
+    Those levels log every failure of a run (ExecutionFailed, TimedOut, Aborted) and never its
+    success, and Express runs are never revisited: a run that caught a failure and went on to
+    succeed left only that failure's record, and stayed RUNNING for ever. A run is settled once
+    its first record is older than the longest Express run plus the lag (the time the window
+    allows a late record to arrive: a later ExecutionFailed would have been read by now).
+    """
+    cutoff = sc.window.end - EXPRESS_MAX_DURATION - sc.window.lag
+    why = (f"logging level {level} logs no successful end: no failure was logged within "
+           f"{int(EXPRESS_MAX_DURATION.total_seconds() // 60)} minutes (the longest Express run)")
+    settled = 0
+    for row in executions:
+        started = row.get(C.started_at)
+        if row.get(C.status) == RUNNING and started is not None and started < cutoff:
+            row[C.status] = SUCCEEDED
+            row[C.native_status] = "SUCCEEDED"
+            merge_attributes(row, {"end_not_logged": why})
+            settled += 1
+    if settled:
+        sc.result.count("express_ends_not_logged", settled)
 
 
 def _complete_executions(groups: dict[str, _Open]) -> set[str]:
@@ -363,7 +417,8 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
     An execution whose ExecutionStarted record is outside the window was collected by an earlier
     sync if it is stored as terminal (Standard: also if stored RUNNING, the history revisit
     takes it, so such a tail is not marked seen); keeping a tail would replace the whole
-    execution by a fragment.
+    execution by a fragment. A Standard tail never stored is dropped too (it started before the
+    window); Express tails are kept (level ERROR / FATAL logs no ExecutionStarted at all).
     """
     if not groups:
         return {}, []
@@ -377,9 +432,13 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
             sc.result.count("executions_skipped_terminal")
             seen.append(arn)
             continue
-        if status is not None and not express and not _has_start(entry):
+        if not express and not _has_start(entry):
             # stored RUNNING: the history revisit takes it, so it is NOT marked seen (seen ones
-            # are not revisited: a run longer than the window would stay RUNNING for ever)
+            # are not revisited: a run longer than the window would stay RUNNING for ever).
+            # Not stored: it started before the window (a Standard run logs ExecutionStarted at
+            # ALL, the only level this path reads): the history path would not collect it, and
+            # keeping the tail stored a terminal fragment for ever, started when its tail began.
+            # A listed one is fetched by its history instead (`collect_log_group`).
             sc.result.count("log_tails_dropped")
             continue
         kept[arn] = entry

@@ -56,6 +56,7 @@ MAX_TOKEN_RESTARTS = 3
 TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)
 GONE_CODES = frozenset({"ExecutionDoesNotExist", "StateMachineDoesNotExist", "ResourceNotFound"})
 TOKEN_CODES = frozenset({"InvalidToken"})
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
 UNSUPPORTED_CODES = frozenset({"UnknownOperationException", "InvalidAction", "NotImplemented",
                                "UnknownOperation", "NotImplementedException"})
 
@@ -176,23 +177,48 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
         try:
             aliases = _paginate(sfn.list_state_machine_aliases, "stateMachineAliases",
                                 stateMachineArn=arn, maxResults=LIST_PAGE)
-            described = []
-            for alias in aliases:
-                alias_arn = alias.get("stateMachineAliasArn")
-                info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
-                described.append({"arn": alias_arn, "name": info.get("name"),
-                                  "routing": info.get("routingConfiguration", [])})
-            out["aliases"] = described
+            out["aliases"] = [_described_alias(sfn, alias.get("stateMachineAliasArn"), result, unsupported)
+                              for alias in aliases]
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
     return out
 
 
+def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:
+    """One alias with its routing (DescribeStateMachineAlias). A failure is said under that call (a
+    denied DescribeStateMachineAlias read as 'ListStateMachineAliases failed', the wrong permission)
+    and keeps the alias, named from its ARN, without routing."""
+    bare = {"arn": alias_arn, "name": str(alias_arn or "").rsplit(":", 1)[-1] or None, "routing": None}
+    if "DescribeStateMachineAlias" in unsupported:
+        return bare
+    try:
+        info = sfn.describe_state_machine_alias(stateMachineAliasArn=alias_arn)
+    except Exception as exc:  # noqa: BLE001 - metadata: a warning, the machine is still collected
+        if error_code(exc) in DENIED_CODES:
+            _metadata_failure(exc, "DescribeStateMachineAlias", str(alias_arn), result, unsupported)
+        else:
+            code = error_code(exc) or type(exc).__name__
+            result.warn(f"DescribeStateMachineAlias failed for {alias_arn} ({code}); its routing is not recorded")
+        return bare
+    return {"arn": alias_arn, "name": info.get("name"), "routing": info.get("routingConfiguration", [])}
+
+
+_METADATA_NOUN = {"ListStateMachineVersions": "versions are", "ListStateMachineAliases": "aliases are",
+                  "DescribeStateMachineAlias": "aliases' routing is"}
+
+
 def _metadata_failure(exc: BaseException, operation: str, arn: str, result: ScopeResult,
                       unsupported: set[str]) -> None:
+    """A failed metadata call, said as a warning. An operation the endpoint lacks, or the policy
+    denies, is not asked again this scope and said once: asking every machine (at 1 call a second)
+    to be denied the same way cost minutes and printed a warning line per machine."""
     code = error_code(exc) or type(exc).__name__
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
-    if code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
+    if code in DENIED_CODES:
+        unsupported.add(operation)
+        result.warn(f"{operation} denied ({code}); {_METADATA_NOUN.get(operation, 'metadata is')} not recorded "
+                    "in this scope (the read-only policy, docs/iam-policy.json, grants it)")
+    elif code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
         unsupported.add(operation)     # the endpoint lacks it (moto, LocalStack): stop asking
         result.warn(f"{operation} failed ({code}); versions/aliases not recorded in this scope")
     else:
@@ -311,9 +337,14 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     `timedOut`, `aborted`, `pending`, `running`, `resultsWritten`), `redrive_count`, and
     `state_name` / `step_key` of the parent's Map step whose `resource` is that Map Run ARN.
     Children get `parent_execution_id` = the parent execution's ARN.
+
+    A child whose history could not be fetched fails the parent too (raised once its siblings
+    are stored): a parent stored as finished is never fetched again, and its Map Runs' children
+    are listed only through it, so that child would be missed for good.
     """
     sfn = sc.clients.sfn
     summaries: list[dict[str, Any]] = []
+    children_failed = 0
     # A failure here fails the parent's collection (its children would be missed for good once it
     # is stored as finished): recorded under the call that failed, not as GetExecutionHistory.
     try:
@@ -348,7 +379,11 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
         if express:
             store_listed_express_children(sc, express, run_arn, parent=execution_arn)
             todo = [c for c in todo if not is_express_arn(c["executionArn"])]
-        run_history_fetches(sc, todo, parent=execution_arn)
+        children_failed += run_history_fetches(sc, todo, parent=execution_arn)
+    if children_failed:
+        raise CollectionError(f"{children_failed} child execution(s) of its Map Run(s) not collected; the parent is "
+                              "fetched again by the next sync", operation="GetExecutionHistory",
+                              code="MapRunChildNotCollected", target=execution_arn)
     return summaries
 
 
@@ -368,10 +403,13 @@ def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]],
     sc.result.count("map_run_express_children", len(batch.executions))
 
 
-def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> None:
-    """GetExecutionHistory for many executions with bounded concurrency; failures recorded."""
+def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent: str | None = None) -> int:
+    """GetExecutionHistory for many executions with bounded concurrency; failures recorded.
+
+    Returns how many were not collected and still exist (their start holds the watermark)."""
     outcomes = bounded_map(lambda it: collect_execution(sc, it, parent=parent), items,
                            sc.concurrency, thread_name_prefix="flowscope-history")
+    failed = 0
     for outcome in outcomes:
         item = outcome.item
         if outcome.error is None:
@@ -382,7 +420,9 @@ def run_history_fetches(sc: ScopeContext, items: list[dict[str, Any]], *, parent
         if err.code in GONE_CODES:
             sc.result.count("executions_gone")
         else:
+            failed += 1
             sc.gap(utc(item.get("startDate")))   # a re-run must list it again
+    return failed
 
 
 def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[dict[str, Any]]:
@@ -465,7 +505,8 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
         name = str(row.get(C.workflow_name) or "")
         return name_matches(name, sc.globs)
 
-    todo = [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)]
+    todo = with_their_parents(
+        [r for r in rows if r[C.execution_id] not in sc.seen and of_this_scope(r) and not gone_mark(r)])
     if not todo:
         return
     sc.result.count("running_revisited", len(todo))
@@ -489,4 +530,19 @@ def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:
     if gone:
         codes = ", ".join(sorted({code for _, code in gone}))
         mark_gone(sc.sink, sc.result, gone, sc.now, noun="RUNNING execution(s)", where=f"AWS ({codes})")
-    run_history_fetches(sc, items)
+    stored_parent = {r[C.execution_id]: r.get(C.parent_execution_id) for r in todo}
+    by_parent: dict[str | None, list[dict[str, Any]]] = {}
+    for item in items:
+        by_parent.setdefault(stored_parent.get(item["executionArn"]), []).append(item)
+    for parent, group in by_parent.items():
+        # a Map Run child keeps the parent execution it was stored with (DescribeExecution names
+        # only its Map Run, which the transform would file as its parent)
+        run_history_fetches(sc, group, parent=parent)
+
+
+def with_their_parents(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored RUNNING executions to revisit, minus the Map Run children whose parent is among them:
+    fetching the parent lists its Map Runs' children again and fetches those still running, so
+    revisiting them too fetched each twice, in a race over which row is written last."""
+    revisited = {r[C.execution_id] for r in rows}
+    return [r for r in rows if r.get(C.parent_execution_id) not in revisited]

@@ -40,7 +40,9 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
     sm_type = (doc.get("type") or "STANDARD").upper()
     attributes = _attributes(doc)
     # describe-state-machine of a version: the ARN ends in ':<version number>'
-    sm_arn = E.state_machine_arn(arn) or arn
+    # (a Map Run's `stateMachine:SM/label` keeps its own row: its definition is the item
+    # processor's, not SM's)
+    sm_arn = arn if "/" in arn else (E.state_machine_arn(arn) or arn)
     if sm_arn != arn:
         attributes["version_arn"] = arn
     seen = ctx.seen_at or E.parse_timestamp(doc.get("updateDate") or doc.get("creationDate"))

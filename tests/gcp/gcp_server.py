@@ -1,7 +1,7 @@
 """A local GCP Workflows server on loopback: Workflows v1, Workflow Executions v1, Cloud Logging.
 
 It speaks the REST surface the collector calls, shaped by the official discovery documents in
-shared/samples/gcp (tests/gcp/test_gcp_server.py checks every response against them):
+shared/samples/gcp (tests/gcp/test_collector_server.py checks every response against them):
 
 - Workflows v1: `projects.locations.list`, `workflows.list` (pageToken paging), `workflows.get`
   (with `revisionId`).

@@ -272,6 +272,33 @@ def test_listing_stops_at_the_lower_bound_and_survives_an_expired_token():
     assert [i["executionArn"].rsplit(":", 1)[1] for i in items] == [f"e{i}" for i in range(8)]
 
 
+def test_the_state_machine_listing_survives_an_expired_token():
+    """ListStateMachines (and the versions and aliases listings) stopped the scope's sync on an expired
+    token, though the module says listings start over; now they restart, and no machine is listed twice."""
+    from botocore.exceptions import ClientError
+
+    from flowscope.collectors.aws.stepfunctions import list_state_machines
+
+    class Machines:
+        def __init__(self):
+            self.expired = False
+
+        def list_state_machines(self, maxResults, nextToken=None):
+            start = int(nextToken or 0)
+            if start == 4 and not self.expired:
+                self.expired = True
+                raise ClientError({"Error": {"Code": "InvalidToken", "Message": "expired"}}, "ListStateMachines")
+            page = {"stateMachines": [{"name": f"sm{i}", "stateMachineArn": f"arn:sm{i}"}
+                                      for i in range(start, min(start + 2, 7))]}
+            if start + 2 < 7:
+                page["nextToken"] = str(start + 2)
+            return page
+
+    machines = list_state_machines(Machines())
+    assert [m["name"] for m in machines] == [f"sm{i}" for i in range(7)]
+    assert [m["name"] for m in list_state_machines(Machines(), ["sm[12]"])] == ["sm1", "sm2"]
+
+
 # ------------------------------------------------------------------ SIGKILL mid-sync
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -129,31 +129,21 @@ def as_collection_error(exc: BaseException, operation: str, target: str | None) 
 
 def list_state_machines(sfn: Any, globs: list[str] | None = None) -> list[dict[str, Any]]:
     """Every state machine of the scope (name globs applied); raises on failure, never []."""
-    machines: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        kwargs: dict[str, Any] = {"maxResults": LIST_PAGE}
-        if token:
-            kwargs["nextToken"] = token
-        page = sfn.list_state_machines(**kwargs)
-        machines.extend(page.get("stateMachines", []))
-        token = page.get("nextToken")
-        if not token:
-            break
+    machines = _paginate(sfn.list_state_machines, "stateMachines", maxResults=LIST_PAGE)
     if globs:
         machines = [m for m in machines if name_matches(m["name"], globs)]
     return machines
 
 
 def _paginate(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every item of a `nextToken` listing; an expired token starts it over (what was read is dropped,
+    so nothing doubles)."""
     items: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        page = call(**kwargs, **({"nextToken": token} if token else {}))
+    for page, restarted in restarting_pages(call, kwargs, expired=_token_expired, max_restarts=MAX_TOKEN_RESTARTS):
+        if restarted:
+            items = []
         items.extend(page.get(key, []))
-        token = page.get("nextToken")
-        if not token:
-            return items
+    return items
 
 
 def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,

@@ -764,7 +764,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
         _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
-    return (chosen, since or cfg.get("since", "7d"), resolved_fail_on, resolved_plotly,
+    return (chosen, cfg.get("since", "7d") if since is None else since, resolved_fail_on, resolved_plotly,
             str(cfg.get("title", "flowscope report")))
 
 
@@ -837,7 +837,7 @@ def run_(
     try:
         targets = parse_targets(settings.notify) if notify else []
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        start, until_at = parse_window(since_text, until or hour)
+        start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -191,3 +191,43 @@ def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(ValueError, match="the path is empty"):
         flowscope.open("")
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+@pytest.mark.parametrize("command", [["analyze"], ["report", "--out", "r.md", "--format", "md"]])
+def test_an_empty_time_flag_is_a_usage_error_not_all_time(tmp_path, monkeypatch, flag, command):
+    """`--since "$SINCE"` with SINCE unset analysed the whole store (since 2026-11-02 in a 7-day report)
+    and exited as over a good window: an empty time is exit 2, as an empty --store is."""
+    monkeypatch.chdir(tmp_path)
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    result = runner.invoke(app, [*command, "--store", store, flag, ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{flag.removeprefix('--')} is empty" in flat(result.output)
+    assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize("arguments", [{"since": ""}, {"until": " "}])
+def test_an_empty_time_is_no_window_edge_in_the_notebook(arguments):
+    """s.executions(since="") returned every row, as if no window was asked for."""
+    with pytest.raises(ValueError, match="is empty"):
+        parse_window(arguments.get("since"), arguments.get("until"), now=NOW)
+
+
+def test_an_empty_sync_since_is_a_usage_error(tmp_path):
+    cfg = config(tmp_path, GCP)
+    result = runner.invoke(app, ["sync", "--config", cfg, "--since", ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "since is empty" in flat(result.output)
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_run_refuses_an_empty_time_flag(tmp_path, flag):
+    """`run --since ""` took [report] since instead, `--until ""` the current hour: both silently."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, '[report]\nsince = "30d"\n', store=False)
+    result = runner.invoke(app, ["run", "--config", cfg, "--store", store, "--report-dir", str(tmp_path / "out"),
+                                 "--no-sync", "--no-notify", flag, ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{flag.removeprefix('--')} is empty" in flat(result.output)
+    assert not (tmp_path / "out").exists()

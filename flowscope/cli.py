@@ -126,6 +126,24 @@ def _open_store(path: str):  # noqa: ANN202 - Store, imported lazily
         raise fail(str(exc)) from None
 
 
+def config_fail(settings: Any, message: str) -> typer.Exit:
+    """`fail` for a value read from the config file: the message names the file and the line
+    (`settings.located`), so a user is sent to the line to fix, not left to guess which file was read."""
+    from flowscope.settings import located
+
+    return fail(located(message, settings.config_path))
+
+
+def _thresholds(settings: Any) -> Any:
+    """The [thresholds] table as the analyses read it; a bad one is exit 2 naming the file and the line."""
+    from flowscope.analysis import Thresholds
+
+    try:
+        return Thresholds.from_mapping(settings.thresholds)
+    except ValueError as exc:
+        raise config_fail(settings, str(exc)) from None
+
+
 def _settings(config: Path | None, store: str | None):  # noqa: ANN202 - Settings, imported lazily
     from flowscope.settings import ConfigError, load_settings
 
@@ -314,7 +332,7 @@ def sync(
         with status("syncing"):
             report = run_sync(settings, since=since, clouds=[cloud] if cloud else None)
     except (ConfigError, StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise config_fail(settings, str(exc)) from None
     for line in report.summary_lines():
         note(line)
     raise typer.Exit(report.exit_code)
@@ -374,7 +392,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
         out.print(line, highlight=False, markup=False, soft_wrap=True)
-    unready = _notify_lines(settings.notify)
+    unready = _notify_lines(settings)
     target = _open_store(settings.store_path)
     try:
         counts = target.row_counts(("executions", "steps", "workflows"))
@@ -432,15 +450,15 @@ def _configured_scopes(settings: Any) -> list[tuple[int, Any]]:
     """(sources index, scope) of every configured source, checked by the function `sync` checks them
     with (an invalid entry is the configuration error sync gives, exit 2), and the thresholds as the
     analyses read them. No call is made."""
-    from flowscope.analysis import Thresholds
     from flowscope.collectors.sync import validate_sources
-    from flowscope.settings import ConfigError
+    from flowscope.settings import ConfigError, located
 
+    _thresholds(settings)
     try:
-        Thresholds.from_mapping(settings.thresholds)
         plan = validate_sources(settings.sources) if settings.sources else []
     except (ConfigError, ValueError) as exc:
-        raise fail(f"config file {settings.config_path or '(none)'}: {exc}") from None
+        said = located(str(exc), settings.config_path)
+        raise fail(said if said != str(exc) else f"config file {settings.config_path or '(none)'}: {exc}") from None
     return [(index, scope) for index, _, module, scopes in plan if module is not None for scope in scopes]
 
 
@@ -460,15 +478,15 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
     return out
 
 
-def _notify_lines(entries: list) -> int:
+def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
     error, exit 2); returns how many need an environment variable this environment does not set."""
     from flowscope.report.notify import parse_targets, unset_variables
 
     try:
-        targets = parse_targets(entries)
+        targets = parse_targets(settings.notify)
     except ValueError as exc:
-        raise fail(f"config: {exc}") from None
+        raise config_fail(settings, str(exc)) from None
     unready = 0
     for target in targets:
         unset = unset_variables(target)
@@ -509,7 +527,6 @@ def analyze(
     engine: Annotated[str, typer.Option(
         help=literal("duckdb (in-process) or spark (local PySpark, flowscope[spark])."), callback=_word)] = "duckdb",
 ) -> None:
-    from flowscope.analysis import Thresholds
     from flowscope.analysis.run import analyze_report
     from flowscope.store import StoreError
 
@@ -520,10 +537,7 @@ def analyze(
     if engine not in {"duckdb", "spark"}:
         raise fail(f"--engine must be duckdb or spark, not {engine!r}")
     settings = _settings(config, store)
-    try:
-        thresholds = Thresholds.from_mapping(settings.thresholds)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    thresholds = _thresholds(settings)
     target = _open_store(settings.store_path)
     try:
         if engine == "spark":
@@ -642,31 +656,32 @@ PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded
 
 
 def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
-                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly")) -> None:
-    """names: what the message calls the three values (the flags, or the config file's keys)."""
+                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly"),
+                        settings: Any = None) -> None:
+    """names: what the message calls the three values (the flags, or the config file's keys, then
+    `settings` names the file and line)."""
     from flowscope.report import FORMATS
 
+    def bad(message: str) -> typer.Exit:
+        return fail(message) if settings is None else config_fail(settings, message)
+
     if fmt not in FORMATS:
-        raise fail(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
-        raise fail(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+        raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
-        raise fail(f"{names[2]} must be inline or cdn, not {plotly!r}")
+        raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
                     workflow: list[str] | None, title: str, history: bool,
                     collections_as_of: dt.datetime | None = None) -> Any:
     """Analyses + measures of one window (report/content.py), then the findings history recorded."""
-    from flowscope.analysis import Thresholds
     from flowscope.report import build_content
     from flowscope.report import history as findings_history
     from flowscope.store import StoreError
 
-    try:
-        thresholds = Thresholds.from_mapping(settings.thresholds)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    thresholds = _thresholds(settings)
     try:
         with status("analysing"):
             content = build_content(target, since=since, until=until, clouds=cloud, workflows=workflow,
@@ -741,24 +756,33 @@ RUN_HELP = literal(
 
 def _run_options(settings: Any, formats: list[str] | None, since: str | None, fail_on: str | None,
                  plotly: str | None) -> tuple[list[str], str, str | None, str, str]:
-    """Flags over the config file's [report] table over defaults."""
+    """Flags over the config file's [report] table over defaults; a bad value of the table is exit 2
+    naming the file and the line, whether or not a flag overrides it."""
+    from flowscope.timewindow import parse_start
+
     known = {"formats", "since", "fail_on", "plotly", "title"}
     unknown = sorted(set(settings.report) - known)
     if unknown:
-        raise fail(f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise config_fail(settings, f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     cfg = settings.report
     for key in ("fail_on", "plotly", "since", "title"):
         if key in cfg and not isinstance(cfg[key], str):
-            raise fail(f"[report] {key} must be a string, not {cfg[key]!r}")
+            raise config_fail(settings, f"[report] {key} must be a string, not {cfg[key]!r}")
     configured = cfg.get("formats", ["html"])
     if isinstance(configured, str):              # formats = "md": one format, not the letters m and d
         configured = [configured]
     if not isinstance(configured, list) or not all(isinstance(v, str) for v in configured):
-        raise fail(f'[report] formats must be a list of formats, e.g. ["html", "md"], not {configured!r}')
+        raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
+                                    f'not {configured!r}')
     # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
     for fmt in _words(configured) or ["html"]:
         _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
-                            names=("[report] formats", "[report] fail_on", "[report] plotly"))
+                            names=("[report] formats", "[report] fail_on", "[report] plotly"), settings=settings)
+    if "since" in cfg:
+        try:
+            parse_start(cfg["since"])
+        except ValueError as exc:   # said as the --since it stands for, without the file: "time '30' has no unit"
+            raise config_fail(settings, f"[report] since: {exc}") from None
     chosen = formats or _words(configured) or ["html"]
     resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
@@ -784,7 +808,7 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
         with status("syncing"):
             result = run_sync(settings)
     except (ConfigError, StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise config_fail(settings, str(exc)) from None
     for line in result.summary_lines():
         note(line)
     return bool(result.exit_code)
@@ -836,6 +860,9 @@ def run_(
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
     try:
         targets = parse_targets(settings.notify) if notify else []
+    except ValueError as exc:
+        raise config_fail(settings, str(exc)) from None
+    try:
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour

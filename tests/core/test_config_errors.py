@@ -265,3 +265,17 @@ def test_a_config_mistake_names_the_file_and_its_line(tmp_path, text, line, said
         result = runner.invoke(app, [command, "--config", cfg, "--store", store, *extra])
         assert result.exit_code == ExitCode.USAGE, (command, result.output)
         assert f"config file {cfg}, line {line}: {said}" in flat(result.output), (command, result.output)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('[report]\nfail_on = "hgh"\n', "[report] fail_on must be one of"),
+    ('[report]\nsince = "2062-01-01"\n', "[report] since: since '2062-01-01' starts in the future"),
+    ('[report]\nformats = ["html", "docx"]\n', "[report] formats must be one of"),
+])
+def test_doctor_refuses_the_report_table_run_refuses(tmp_path, text, said):
+    """doctor said a config healthy (exit 0) whose [report] table makes every scheduled `run` exit 2."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, text, store=False)
+    result = runner.invoke(app, ["doctor", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: {said}" in flat(result.output)

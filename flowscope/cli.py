@@ -86,6 +86,8 @@ def _words(values: list[str] | None) -> list[str] | None:
     return None if values is None else [v.strip().lower() for v in values]
 
 
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-65535).")]
+"""A port a server can bind: 99999 reached Streamlit, which printed a traceback, and the command exited 0."""
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
                                                         callback=_clouds_spelt)]
 WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
@@ -173,7 +175,7 @@ def demo(
     end: Annotated[Optional[str], typer.Option(
         help="End of the simulated window (ISO time; default: this hour).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
-    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    port: PortOpt = 8501,
 ) -> None:
     """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store
     holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2)."""
@@ -211,20 +213,24 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
     from flowscope.ui.server import serve
 
     try:
-        serve(store_path, port=port, address=address, config=config)
+        code = serve(store_path, port=port, address=address, config=config)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if code:    # it never served, or stopped by itself: "Port 8501 is not available" was exit 0
+        raise fail(f"the dashboard server stopped with exit code {code} (its messages are above; "
+                   f"is port {port} already in use?)")
 
 
 @app.command()
 def dashboard(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    port: PortOpt = 8501,
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist."""
+    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, or when the
+    server stops by itself (a port already in use); 0 when stopped with Ctrl-C or SIGTERM."""
     settings = _settings(config, store)
     _open_store(settings.store_path)
     _serve(settings.store_path, port, address, config)

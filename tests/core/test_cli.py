@@ -147,3 +147,33 @@ def test_help_shows_what_was_written():
                 assert token in shown, f"{name} --help lost {token!r}"
                 checked += 1
     assert checked >= 5          # [auth], [report] twice, [[notify]] twice at least
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_a_port_that_cannot_be_bound_is_a_usage_error(tmp_path, port, monkeypatch):
+    """`dashboard --port 99999` announced http://127.0.0.1:99999, printed Streamlit's OverflowError
+    traceback and exited 0; now refused before anything starts (exit 2)."""
+    import flowscope.ui.server
+
+    monkeypatch.setattr(flowscope.ui.server, "serve", lambda *args, **kwargs: 0)   # never a real server here
+    store = tmp_path / "s"
+    Store(store)
+    for command in (["dashboard", "--store", str(store)],
+                    ["demo", "--store", str(tmp_path / "d"), "--executions", "30", "--days", "1"]):
+        result = runner.invoke(app, [*command, "--port", port])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "Traceback" not in result.output and "--port" in result.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_dashboard_server_that_fails_is_not_exit_0(tmp_path, monkeypatch):
+    """A port already in use: Streamlit said "Port 8501 is not available" and exited 1, and
+    `flowscope dashboard` exited 0, so systemd or a script read a server that never served as a clean stop."""
+    import flowscope.ui.server
+
+    monkeypatch.setattr(flowscope.ui.server, "serve", lambda *args, **kwargs: 1)
+    store = tmp_path / "s"
+    Store(store)
+    result = runner.invoke(app, ["dashboard", "--store", str(store)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "the dashboard server stopped with exit code 1" in " ".join(result.output.split())

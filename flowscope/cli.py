@@ -244,7 +244,8 @@ def import_(
     config: ConfigOpt = None,
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
                                                  callback=_cloud_spelt)] = None,
-    format: Annotated[Optional[str], typer.Option("--format", help="Force the format, e.g. aws.history.")] = None,
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.")] = None,
 ) -> None:

@@ -391,12 +391,19 @@ def is_empty_list(doc: Any) -> bool:
 
 
 def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
+    """The transform of `--format fmt`; a ValueError naming the formats there are for one that is not
+    (`--format history` said only "unknown format 'history'", and no help lists them)."""
     cloud = fmt.split(".", 1)[0]
     try:
         formats = transforms_for(cloud).FORMATS
         return formats[fmt]
     except (ValueError, KeyError):
-        raise ValueError(f"unknown format {fmt!r}") from None
+        raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(known_formats())}") from None
+
+
+def known_formats() -> list[str]:
+    """Every format `--format` takes, cloud by cloud ("aws.history", "gcp.step_entries", ...)."""
+    return [name for cloud in Cloud for name in sorted(transforms_for(cloud).FORMATS)]
 
 
 def transform_documents(

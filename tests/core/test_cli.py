@@ -74,8 +74,12 @@ def test_import_errors_are_one_clear_line_and_non_zero(tmp_path):
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--cloud", "oracle", str(bad)])
     assert result.exit_code == 2 and "--cloud" in result.output
-    result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--format", "aws.nope", str(bad)])
-    assert result.exit_code == 2 and "aws.nope" in result.output
+    for typo in ("aws.nope", "history"):    # the formats are listed nowhere else: the error names them
+        result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--format", typo, str(bad)])
+        assert result.exit_code == 2, result.output
+        assert (f"unknown format {typo!r}; formats: aws.execution, aws.history, aws.log_records, "
+                "aws.state_machine, azure.action_repetitions") in " ".join(result.output.split())
+        assert "gcp.step_entries" in result.output
 
 
 def test_config_file_errors_are_reported(tmp_path):

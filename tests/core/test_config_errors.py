@@ -279,3 +279,20 @@ def test_doctor_refuses_the_report_table_run_refuses(tmp_path, text, said):
     result = runner.invoke(app, ["doctor", "--config", cfg, "--store", store])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert f"config file {cfg}, line 2: {said}" in flat(result.output)
+
+
+@pytest.mark.parametrize("text", [None, 'store = "x"\n'])
+def test_sync_without_sources_names_the_config_and_a_usable_example(tmp_path, monkeypatch, text):
+    """"no [[sources]] configured: add one, e.g. [[sources]] cloud = "aws" regions = ["us-east-1"]": the
+    example, printed on one line, is no valid TOML, and neither the file read nor its absence was said."""
+    monkeypatch.chdir(tmp_path)
+    args = ["sync", "--store", str(tmp_path / "s")]
+    if text is not None:
+        args += ["--config", config(tmp_path, text, store=False)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    where = f"in config file {tmp_path / 'flowscope.toml'}" if text else \
+        "no config file was found (--config, FLOWSCOPE_CONFIG or ./flowscope.toml)"
+    assert f"no [[sources]] configured: {where}" in flat(result.output)
+    assert 'a [[sources]] table with cloud = "aws" and regions = ["us-east-1"] on lines of their own' \
+        in flat(result.output)

@@ -95,6 +95,12 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     if store is not None and not str(store).strip():
         raise ConfigError('--store is empty (an unset variable in --store "$DIR"?): name the store folder, '
                           "or leave --store out for the configured store")
+    for variable in (CONFIG_ENV, STORE_ENV):
+        if (variable == STORE_ENV and store) or (variable == CONFIG_ENV and config):
+            continue                    # the flag wins over the environment, set or not
+        if variable in os.environ and not os.environ[variable].strip():
+            raise ConfigError(f"{variable} is set but empty (an unset variable in {variable}=$DIR?): name "
+                              f"the {'store folder' if variable == STORE_ENV else 'config file'}, or unset it")
     path: Path | None = None
     if config:
         path = Path(config).expanduser()

@@ -170,6 +170,8 @@ class Thresholds:
                     f"threshold {key} must be a {'whole number' if isinstance(default, int) else 'number'},"
                     f" got {value!r}"
                 ) from None
+            if not math.isfinite(converted[key]):    # TOML's nan and inf compare false: findings silently gone
+                raise ValueError(f"threshold {key} must be a finite number, got {value!r}")
             if converted[key] < 0:
                 raise ValueError(f"threshold {key} must not be negative, got {value!r}")
         return cls(**converted)

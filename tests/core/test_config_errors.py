@@ -296,3 +296,14 @@ def test_sync_without_sources_names_the_config_and_a_usable_example(tmp_path, mo
     assert f"no [[sources]] configured: {where}" in flat(result.output)
     assert 'a [[sources]] table with cloud = "aws" and regions = ["us-east-1"] on lines of their own' \
         in flat(result.output)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf"])
+def test_a_threshold_that_is_no_number_is_refused(tmp_path, value):
+    """TOML's `nan` and `inf` passed as thresholds: `failure_rate = nan` or `retry_storm_z = inf` compare
+    false with everything, so their findings silently never came (17 findings of the demo became 9)."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, f"[thresholds]\nfailure_rate = {value}\n", store=False)
+    result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: threshold failure_rate must be a finite number" in flat(result.output)

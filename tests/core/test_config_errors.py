@@ -307,3 +307,15 @@ def test_a_threshold_that_is_no_number_is_refused(tmp_path, value):
     result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert f"config file {cfg}, line 2: threshold failure_rate must be a finite number" in flat(result.output)
+
+
+@pytest.mark.parametrize(("key", "value"), [("failure_rate", "5"), ("costly_step_share", "50"),
+                                            ("history_limit_ratio", "1.5")])
+def test_a_share_threshold_written_as_a_percentage_is_refused(tmp_path, key, value):
+    """`failure_rate = 5` (meant as 5%) is a failure rate no step reaches: no failing-step finding ever,
+    exit 0. A share above 1 is refused with the spelling it wants."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, f"[thresholds]\n{key} = {value}\nslow_step_ratio = 3\n", store=False)
+    result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: threshold {key} is a share of one (0.05 for 5%)" in flat(result.output)

@@ -173,7 +173,7 @@ def demo(
     executions: Annotated[int, typer.Option(min=10, help="Executions across the three clouds.")] = 30_000,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and end give the same workload.")] = 7,
     end: Annotated[Optional[str], typer.Option(
-        help="End of the simulated window (ISO time; default: this hour).")] = None,
+        help="End of the simulated window (ISO time, not in the future; default: this hour).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: PortOpt = 8501,
 ) -> None:
@@ -188,6 +188,10 @@ def demo(
         end_at = parse_since(end)
     except ValueError as exc:
         raise fail(f"--end: {exc}") from None
+    if end_at is not None and end_at > dt.datetime.now(dt.timezone.utc):
+        # executions that have not happened: every window the commands accept (none starts after now) misses them
+        raise fail(f"--end: {end} is in the future ({end_at:%Y-%m-%d %H:%M} UTC): the demo simulates the past; "
+                   "leave --end out for this hour")
     try:
         target = Store(settings.store_path)
         if holds_a_demo_only(target):

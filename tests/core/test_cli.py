@@ -181,3 +181,13 @@ def test_a_dashboard_server_that_fails_is_not_exit_0(tmp_path, monkeypatch):
     result = runner.invoke(app, ["dashboard", "--store", str(store)])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "the dashboard server stopped with exit code 1" in " ".join(result.output.split())
+
+
+def test_a_demo_ending_in_the_future_is_refused(tmp_path):
+    """`demo --end 2027-06-01` built a store of executions that have not happened: analyze then told to use
+    `--since 2027-05-30`, which it refuses as in the future, and doctor said syncs ran "-180 d 8 h ago"."""
+    result = runner.invoke(app, ["demo", "--no-serve", "--store", str(tmp_path / "d"), "--executions", "30",
+                                 "--days", "1", "--end", "2200-01-01"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--end: 2200-01-01 is in the future" in " ".join(result.output.split())
+    assert not (tmp_path / "d").exists()

@@ -521,7 +521,8 @@ ANALYZE_HELP = (
     "clouds failed, or what the store knows ends well before the window does (the note); 2 for a bad "
     "flag, a typo'd --cloud or --workflow, a time out of range or a path "
     "that is not a store or a damaged store (the message names the file); 0 otherwise.\n\n"
-    "Messages go to stderr; --format json always prints one object: window, filters, counts, "
+    "Messages go to stderr; --format json prints one object on stdout whenever the analysis ran (exit 0, 1 "
+    "or 3; nothing for exit 2 or 5, whose one-line error is on stderr): window, filters, counts, "
     "data_range, failed_collections, status (ok, no_data, collection_failed, stale), message, note (the data "
     "ends well before the window does), findings."
 )

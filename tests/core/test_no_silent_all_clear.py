@@ -589,3 +589,13 @@ def test_output_closed_early_is_not_the_findings_code(tmp_path):
     assert proc.stdout is not None
     proc.stdout.close()                          # the reader is gone before the first line is written
     assert proc.wait(60) == 141
+
+
+def test_json_help_says_when_stdout_holds_no_object(payments):
+    """The help said `--format json` "always prints one object"; a typo'd filter (exit 2) prints none, and
+    a reader piping to jq read empty input: the help now says stdout holds the object unless exit 2 or 5."""
+    result = runner.invoke(app, ["analyze", "--store", payments, "--format", "json", "--workflow", "paymnts"])
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    text = " ".join(runner.invoke(app, ["analyze", "--help"], terminal_width=200).output.split())
+    assert "always prints" not in text
+    assert "--format json prints one object on stdout whenever the analysis ran (exit 0, 1 or 3; nothing for" in text

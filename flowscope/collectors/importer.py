@@ -783,6 +783,11 @@ class _Writer:
         return import_run_rows(self.result, self.counts, self.started, error=error)
 
 
+IMPORT_SCOPE_PREFIX = "import:"
+"""The scope of an import's collection_runs row ("import:aws"): no scheduler runs imports, so `doctor`
+says its age but never reads it as a sync that stopped."""
+
+
 def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: dt.datetime, *,
                     error: str | None = None) -> list[dict[str, Any]]:
     """A collection_runs row per cloud imported (`counts`: cloud -> rows written per table): imports
@@ -795,7 +800,7 @@ def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: d
         row_counts["skipped_records"] = len(result.skips)
         status = RunStatus.FAILED if error else RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED
         rows.append({
-            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"import:{cloud}",
+            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"{IMPORT_SCOPE_PREFIX}{cloud}",
             C.started_at: started, C.ended_at: ended,
             C.status: status.value,
             C.watermark: None, C.counts: json.dumps(row_counts),

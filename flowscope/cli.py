@@ -192,6 +192,11 @@ def demo(
         # executions that have not happened: every window the commands accept (none starts after now) misses them
         raise fail(f"--end: {end} is in the future ({end_at:%Y-%m-%d %H:%M} UTC): the demo simulates the past; "
                    "leave --end out for this hour")
+    foreign = _foreign_entries(settings.store_path)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise fail(f"{settings.store_path} holds files that are not a flowscope store's: {shown}; the demo "
+                   "neither writes beside them nor deletes them: pass --store with a new or empty folder")
     try:
         target = Store(settings.store_path)
         if holds_a_demo_only(target):
@@ -207,6 +212,20 @@ def demo(
               f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False)
     if serve:
         _serve(settings.store_path, port, config=config)
+
+
+def _foreign_entries(path: str) -> list[str]:
+    """The names in folder `path` that no flowscope store holds (its tables and `_flowscope`), sorted; none
+    for a folder that does not exist or is empty. The demo writes a store into the folder, and replaces an
+    earlier demo by deleting the folder: with other files in it (`--store ~`), they were deleted too."""
+    from flowscope.model import TABLES
+    from flowscope.store.layout import META_DIR
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
+    own = {*TABLES, META_DIR}
+    return sorted(entry.name for entry in folder.iterdir() if entry.name not in own)
 
 
 def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path | None = None) -> None:

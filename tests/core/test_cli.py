@@ -191,3 +191,30 @@ def test_a_demo_ending_in_the_future_is_refused(tmp_path):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "--end: 2200-01-01 is in the future" in " ".join(result.output.split())
     assert not (tmp_path / "d").exists()
+
+
+DEMO = ["demo", "--no-serve", "--executions", "30", "--days", "1"]
+
+
+def test_demo_never_deletes_files_that_are_not_the_store(tmp_path):
+    """`flowscope demo --store ~/work` wrote its tables beside the files there, and the next demo
+    "replaced the demo built earlier" with shutil.rmtree of the whole folder: the user's files were gone
+    (`--store ~` would have taken the home folder). A folder holding anything but a store is refused."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = runner.invoke(app, [*DEMO, "--store", str(folder)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's: notes.txt" in " ".join(result.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+    store = tmp_path / "demo"
+    assert runner.invoke(app, [*DEMO, "--store", str(store)]).exit_code == 0
+    (store / "notes.txt").write_text("mine")            # put beside a demo store later
+    result = runner.invoke(app, [*DEMO, "--store", str(store)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's: notes.txt" in " ".join(result.output.split())
+    assert (store / "notes.txt").read_text() == "mine" and Store.open(str(store)).has_data()
+    (store / "notes.txt").unlink()
+    result = runner.invoke(app, [*DEMO, "--store", str(store)])     # a demo store alone is still rebuilt
+    assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output

@@ -641,11 +641,24 @@ class _TableSource:
         return self.tables[name]
 
 
+def _java_missing() -> str | None:
+    """Why Spark would find no Java, as its launcher looks (JAVA_HOME's bin/java, else java on PATH), or
+    None: without it Spark failed with "[JAVA_GATEWAY_EXITED]", said as a bug in flowscope (exit 5)."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return None if os.access(Path(home) / "bin" / "java", os.X_OK) else \
+            f"JAVA_HOME is {home}, which holds no bin/java"
+    return None if shutil.which("java") else "no java on PATH and JAVA_HOME is not set"
+
+
 def _spark_tables(store: "Store") -> _TableSource:
     from importlib.util import find_spec
 
     if find_spec("pyspark") is None:
         raise fail("--engine spark needs PySpark: pip install 'flowscope[spark]' (and a Java runtime)")
+    missing = _java_missing()
+    if missing:
+        raise fail(f"--engine spark needs a Java runtime: {missing}; install Java 17 or use --engine duckdb")
     from flowscope.analysis.engines import spark_tables
 
     return _TableSource(spark_tables(store))

@@ -218,3 +218,22 @@ def test_demo_never_deletes_files_that_are_not_the_store(tmp_path):
     (store / "notes.txt").unlink()
     result = runner.invoke(app, [*DEMO, "--store", str(store)])     # a demo store alone is still rebuilt
     assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output
+
+
+def test_spark_without_java_is_a_usage_error_not_a_bug(tmp_path, monkeypatch):
+    """`analyze --engine spark` where JAVA_HOME names no Java (or none is on PATH) said "PySparkRuntimeError:
+    [JAVA_GATEWAY_EXITED] ... a bug in flowscope" and exit 5: a missing runtime is the environment's."""
+    pytest.importorskip("pyspark")
+    store = tmp_path / "s"
+    Store(store)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
+    result = runner.invoke(app, ["analyze", "--store", str(store), "--engine", "spark"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"--engine spark needs a Java runtime: JAVA_HOME is {tmp_path / 'no-java'}, which holds no bin/java" \
+        in " ".join(result.output.split())
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(app, ["analyze", "--store", str(store), "--engine", "spark"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--engine spark needs a Java runtime: no java on PATH and JAVA_HOME is not set" \
+        in " ".join(result.output.split())

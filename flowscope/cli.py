@@ -349,7 +349,9 @@ SYNC_HELP = literal(
 def sync(
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
+    since: Annotated[Optional[str], typer.Option(
+        help="Bound the first sync of a scope: 30d, or an ISO date; on a later sync, re-read back to it (a backfill "
+             "of every scope: leave it out of a scheduled sync).")] = None,
     cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.", callback=_cloud_spelt)] = None,
 ) -> None:
     """Collect every configured source into the store (`SYNC_HELP`)."""

@@ -319,3 +319,16 @@ def test_a_share_threshold_written_as_a_percentage_is_refused(tmp_path, key, val
     result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert f"config file {cfg}, line 2: threshold {key} is a share of one (0.05 for 5%)" in flat(result.output)
+
+
+def test_sync_since_help_says_it_widens_a_later_sync():
+    """The help said --since bounds "the first sync of a scope"; on a later sync it re-reads back to it
+    (`CollectWindow.lower_bound`: it widens, never narrows), so `sync --since 90d` in an hourly cron job
+    listed 90 days every hour. The help says both."""
+    from flowscope.collectors.window import CollectWindow
+
+    later = CollectWindow(end=NOW, watermark=NOW - dt.timedelta(hours=1), since=NOW - dt.timedelta(days=90),
+                          lag=dt.timedelta(minutes=15))
+    assert later.lower_bound == NOW - dt.timedelta(days=90)
+    text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output.replace("│", " "))
+    assert "on a later sync, re-read back to it (a backfill" in text

@@ -192,11 +192,7 @@ def demo(
         # executions that have not happened: every window the commands accept (none starts after now) misses them
         raise fail(f"--end: {end} is in the future ({end_at:%Y-%m-%d %H:%M} UTC): the demo simulates the past; "
                    "leave --end out for this hour")
-    foreign = _foreign_entries(settings.store_path)
-    if foreign:
-        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
-        raise fail(f"{settings.store_path} holds files that are not a flowscope store's: {shown}; the demo "
-                   "neither writes beside them nor deletes them: pass --store with a new or empty folder")
+    _refuse_foreign(settings.store_path, "the demo neither writes beside them nor deletes them")
     try:
         target = Store(settings.store_path)
         if holds_a_demo_only(target):
@@ -226,6 +222,22 @@ def _foreign_entries(path: str) -> list[str]:
         return []
     own = {*TABLES, META_DIR}
     return sorted(entry.name for entry in folder.iterdir() if entry.name not in own)
+
+
+def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> None:
+    """Exit 2 naming the files of folder `path` that are not a store's (`_foreign_entries`); with
+    `new_store_only`, only when the folder is no store yet: a writer creates a store in a new or empty
+    folder, never among other files (`--store .` in the exports' folder: the next import of that folder
+    read the store's own files as exports)."""
+    from flowscope.store.layout import META_DIR
+
+    if new_store_only and (Path(path) / META_DIR).is_dir():
+        return
+    foreign = _foreign_entries(path)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise fail(f"{path} holds files that are not a flowscope store's: {shown}; {why}: pass --store "
+                   "with a new or empty folder")
 
 
 def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path | None = None) -> None:
@@ -287,6 +299,7 @@ def import_(
     if cloud is not None and cloud not in {c.value for c in Cloud}:
         raise fail(f"--cloud must be one of aws, azure, gcp, not {cloud!r}")
     settings = _settings(config, store)
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("importing"):
             # the path, not Store(path): the store is created only once every file has been read
@@ -360,6 +373,7 @@ def sync(
     from flowscope.store import StoreError
 
     settings = _settings(config, store)
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
             report = run_sync(settings, since=since, clouds=[cloud] if cloud else None)
@@ -857,6 +871,7 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
     if not settings.sources:
         note("no [[sources]] configured: nothing to sync, reporting on the store as it is")
         return False
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
             result = run_sync(settings)

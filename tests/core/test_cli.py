@@ -237,3 +237,29 @@ def test_spark_without_java_is_a_usage_error_not_a_bug(tmp_path, monkeypatch):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "--engine spark needs a Java runtime: no java on PATH and JAVA_HOME is not set" \
         in " ".join(result.output.split())
+
+
+def test_import_and_sync_create_no_store_among_other_files(tmp_path):
+    """`flowscope import exports/ --store exports/` (or `--store .` in the exports' folder) wrote the store's
+    tables beside the user's files; the next import of that folder then read the store's own files as
+    exports ("_flowscope/...: unknown format", exit 2). A new store goes only into a new or empty folder."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    files = write_documents(folder, small_sim(Cloud.GCP, executions=5).documents)
+    before = sorted(p.name for p in folder.iterdir())
+    result = runner.invoke(app, ["import", str(files[0]), "--store", str(folder)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{folder} holds files that are not a flowscope store's: {before[0]}" in " ".join(result.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == before
+    config = tmp_path / "flowscope.toml"
+    config.write_text(f'store = "{folder}"\n[[sources]]\ncloud = "gcp"\nproject = "p"\n'
+                      'endpoint = "http://127.0.0.1:9"\nmax_attempts = 1\n')
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == before
+    store = tmp_path / "store"                       # an existing store may hold other files: it is used
+    assert runner.invoke(app, ["import", str(files[0]), "--store", str(store)]).exit_code == 0
+    (store / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["import", *map(str, files), "--store", str(store)])
+    assert result.exit_code == 0, result.output

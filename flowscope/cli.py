@@ -86,6 +86,8 @@ def _words(values: list[str] | None) -> list[str] | None:
     return None if values is None else [v.strip().lower() for v in values]
 
 
+PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-65535).")]
+"""A port a server can bind: 99999 reached Streamlit, which printed a traceback, and the command exited 0."""
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
                                                         callback=_clouds_spelt)]
 WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
@@ -126,6 +128,24 @@ def _open_store(path: str):  # noqa: ANN202 - Store, imported lazily
         raise fail(str(exc)) from None
 
 
+def config_fail(settings: Any, message: str) -> typer.Exit:
+    """`fail` for a value read from the config file: the message names the file and the line
+    (`settings.located`), so a user is sent to the line to fix, not left to guess which file was read."""
+    from flowscope.settings import located
+
+    return fail(located(message, settings.config_path))
+
+
+def _thresholds(settings: Any) -> Any:
+    """The [thresholds] table as the analyses read it; a bad one is exit 2 naming the file and the line."""
+    from flowscope.analysis import Thresholds
+
+    try:
+        return Thresholds.from_mapping(settings.thresholds)
+    except ValueError as exc:
+        raise config_fail(settings, str(exc)) from None
+
+
 def _settings(config: Path | None, store: str | None):  # noqa: ANN202 - Settings, imported lazily
     from flowscope.settings import ConfigError, load_settings
 
@@ -153,9 +173,9 @@ def demo(
     executions: Annotated[int, typer.Option(min=10, help="Executions across the three clouds.")] = 30_000,
     seed: Annotated[int, typer.Option(help="Seed: the same seed and end give the same workload.")] = 7,
     end: Annotated[Optional[str], typer.Option(
-        help="End of the simulated window (ISO time; default: this hour).")] = None,
+        help="End of the simulated window (ISO time, not in the future; default: this hour).")] = None,
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
-    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8501,
+    port: PortOpt = 8501,
 ) -> None:
     """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store
     holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2)."""
@@ -168,6 +188,11 @@ def demo(
         end_at = parse_since(end)
     except ValueError as exc:
         raise fail(f"--end: {exc}") from None
+    if end_at is not None and end_at > dt.datetime.now(dt.timezone.utc):
+        # executions that have not happened: every window the commands accept (none starts after now) misses them
+        raise fail(f"--end: {end} is in the future ({end_at:%Y-%m-%d %H:%M} UTC): the demo simulates the past; "
+                   "leave --end out for this hour")
+    _refuse_foreign(settings.store_path, "the demo neither writes beside them nor deletes them")
     try:
         target = Store(settings.store_path)
         if holds_a_demo_only(target):
@@ -185,6 +210,36 @@ def demo(
         _serve(settings.store_path, port, config=config)
 
 
+def _foreign_entries(path: str) -> list[str]:
+    """The names in folder `path` that no flowscope store holds (its tables and `_flowscope`), sorted; none
+    for a folder that does not exist or is empty. The demo writes a store into the folder, and replaces an
+    earlier demo by deleting the folder: with other files in it (`--store ~`), they were deleted too."""
+    from flowscope.model import TABLES
+    from flowscope.store.layout import META_DIR
+
+    folder = Path(path)
+    if not folder.is_dir():
+        return []
+    own = {*TABLES, META_DIR}
+    return sorted(entry.name for entry in folder.iterdir() if entry.name not in own)
+
+
+def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> None:
+    """Exit 2 naming the files of folder `path` that are not a store's (`_foreign_entries`); with
+    `new_store_only`, only when the folder is no store yet: a writer creates a store in a new or empty
+    folder, never among other files (`--store .` in the exports' folder: the next import of that folder
+    read the store's own files as exports)."""
+    from flowscope.store.layout import META_DIR
+
+    if new_store_only and (Path(path) / META_DIR).is_dir():
+        return
+    foreign = _foreign_entries(path)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise fail(f"{path} holds files that are not a flowscope store's: {shown}; {why}: pass --store "
+                   "with a new or empty folder")
+
+
 def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path | None = None) -> None:
     from importlib.util import find_spec
 
@@ -193,20 +248,24 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
     from flowscope.ui.server import serve
 
     try:
-        serve(store_path, port=port, address=address, config=config)
+        code = serve(store_path, port=port, address=address, config=config)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    if code:    # it never served, or stopped by itself: "Port 8501 is not available" was exit 0
+        raise fail(f"the dashboard server stopped with exit code {code} (its messages are above; "
+                   f"is port {port} already in use?)")
 
 
 @app.command()
 def dashboard(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
+    port: PortOpt = 8501,
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist."""
+    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, or when the
+    server stops by itself (a port already in use); 0 when stopped with Ctrl-C or SIGTERM."""
     settings = _settings(config, store)
     _open_store(settings.store_path)
     _serve(settings.store_path, port, address, config)
@@ -220,7 +279,8 @@ def import_(
     config: ConfigOpt = None,
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
                                                  callback=_cloud_spelt)] = None,
-    format: Annotated[Optional[str], typer.Option("--format", help="Force the format, e.g. aws.history.")] = None,
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.")] = None,
 ) -> None:
@@ -239,6 +299,7 @@ def import_(
     if cloud is not None and cloud not in {c.value for c in Cloud}:
         raise fail(f"--cloud must be one of aws, azure, gcp, not {cloud!r}")
     settings = _settings(config, store)
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("importing"):
             # the path, not Store(path): the store is created only once every file has been read
@@ -301,7 +362,9 @@ SYNC_HELP = literal(
 def sync(
     store: StoreOpt = None,
     config: ConfigOpt = None,
-    since: Annotated[Optional[str], typer.Option(help="Bound the first sync of a scope: 30d, or an ISO date.")] = None,
+    since: Annotated[Optional[str], typer.Option(
+        help="Bound the first sync of a scope: 30d, or an ISO date; on a later sync, re-read back to it (a backfill "
+             "of every scope: leave it out of a scheduled sync).")] = None,
     cloud: Annotated[Optional[str], typer.Option(help="Only sources of this cloud.", callback=_cloud_spelt)] = None,
 ) -> None:
     """Collect every configured source into the store (`SYNC_HELP`)."""
@@ -310,11 +373,12 @@ def sync(
     from flowscope.store import StoreError
 
     settings = _settings(config, store)
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
             report = run_sync(settings, since=since, clouds=[cloud] if cloud else None)
     except (ConfigError, StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise config_fail(settings, str(exc)) from None
     for line in report.summary_lines():
         note(line)
     raise typer.Exit(report.exit_code)
@@ -351,7 +415,8 @@ def _extra_lines() -> list[str]:
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
-    "a [[notify]] entry that is wrong, or whose environment variable is not set here) or not a store; 3 no "
+    "a [report] table `run` would refuse, a [[notify]] entry that is wrong, or whose environment variable is not "
+    "set here) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
     "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
     "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped).")
@@ -362,6 +427,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
+    from flowscope.collectors.importer import IMPORT_SCOPE_PREFIX
     from flowscope.format import fmt_duration
     from flowscope.model import C, superseded_failures
     from flowscope.runstate import interrupted
@@ -370,11 +436,12 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
 
     settings = _settings(config, store)
     planned = _configured_scopes(settings)
+    _run_options(settings, None, None, None, None)      # the [report] table, as `run` reads it
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
         out.print(line, highlight=False, markup=False, soft_wrap=True)
-    unready = _notify_lines(settings.notify)
+    unready = _notify_lines(settings)
     target = _open_store(settings.store_path)
     try:
         counts = target.row_counts(("executions", "steps", "workflows"))
@@ -398,12 +465,16 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     def last(run: dict) -> dt.datetime:
         return run[C.ended_at] or run[C.started_at]
 
+    def imported(run: dict) -> bool:
+        return str(run[C.scope]).startswith(IMPORT_SCOPE_PREFIX)
+
     superseded = superseded_failures(runs)
     stopped = {run[C.run_id]: why for run in runs if (why := interrupted(run, now))}
     for run in runs:
         later = superseded.get(run[C.run_id])
         status = f"interrupted ({stopped[run[C.run_id]]}), started" if run[C.run_id] in stopped else run[C.status]
-        note(f"  last sync of {run[C.scope]}: {status} at {fmt_time(last(run))} "
+        what = f"import of {run[C.cloud]}" if imported(run) else f"sync of {run[C.scope]}"
+        note(f"  last {what}: {status} at {fmt_time(last(run))} "
              f"({fmt_duration(now - last(run))} ago)"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else "")
              + (f" (superseded: {later})" if later else ""), console=out)
@@ -411,7 +482,7 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         note(f"{len(stopped)} sync(s) stopped before they ended (killed, or the machine lost): their scopes "
              "were not fully collected; run `flowscope sync` again", console=out)
     runs = [run for run in runs if run[C.run_id] not in superseded]
-    stale = [run for run in runs if now - last(run) > STALE_AFTER]
+    stale = [run for run in runs if now - last(run) > STALE_AFTER and not imported(run)]   # no scheduler imports
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
              "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)
@@ -432,15 +503,15 @@ def _configured_scopes(settings: Any) -> list[tuple[int, Any]]:
     """(sources index, scope) of every configured source, checked by the function `sync` checks them
     with (an invalid entry is the configuration error sync gives, exit 2), and the thresholds as the
     analyses read them. No call is made."""
-    from flowscope.analysis import Thresholds
     from flowscope.collectors.sync import validate_sources
-    from flowscope.settings import ConfigError
+    from flowscope.settings import ConfigError, located
 
+    _thresholds(settings)
     try:
-        Thresholds.from_mapping(settings.thresholds)
         plan = validate_sources(settings.sources) if settings.sources else []
     except (ConfigError, ValueError) as exc:
-        raise fail(f"config file {settings.config_path or '(none)'}: {exc}") from None
+        said = located(str(exc), settings.config_path)
+        raise fail(said if said != str(exc) else f"config file {settings.config_path or '(none)'}: {exc}") from None
     return [(index, scope) for index, _, module, scopes in plan if module is not None for scope in scopes]
 
 
@@ -460,15 +531,15 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
     return out
 
 
-def _notify_lines(entries: list) -> int:
+def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
     error, exit 2); returns how many need an environment variable this environment does not set."""
     from flowscope.report.notify import parse_targets, unset_variables
 
     try:
-        targets = parse_targets(entries)
+        targets = parse_targets(settings.notify)
     except ValueError as exc:
-        raise fail(f"config: {exc}") from None
+        raise config_fail(settings, str(exc)) from None
     unready = 0
     for target in targets:
         unset = unset_variables(target)
@@ -490,7 +561,8 @@ ANALYZE_HELP = (
     "clouds failed, or what the store knows ends well before the window does (the note); 2 for a bad "
     "flag, a typo'd --cloud or --workflow, a time out of range or a path "
     "that is not a store or a damaged store (the message names the file); 0 otherwise.\n\n"
-    "Messages go to stderr; --format json always prints one object: window, filters, counts, "
+    "Messages go to stderr; --format json prints one object on stdout whenever the analysis ran (exit 0, 1 "
+    "or 3; nothing for exit 2 or 5, whose one-line error is on stderr): window, filters, counts, "
     "data_range, failed_collections, status (ok, no_data, collection_failed, stale), message, note (the data "
     "ends well before the window does), findings."
 )
@@ -509,7 +581,6 @@ def analyze(
     engine: Annotated[str, typer.Option(
         help=literal("duckdb (in-process) or spark (local PySpark, flowscope[spark])."), callback=_word)] = "duckdb",
 ) -> None:
-    from flowscope.analysis import Thresholds
     from flowscope.analysis.run import analyze_report
     from flowscope.store import StoreError
 
@@ -520,10 +591,7 @@ def analyze(
     if engine not in {"duckdb", "spark"}:
         raise fail(f"--engine must be duckdb or spark, not {engine!r}")
     settings = _settings(config, store)
-    try:
-        thresholds = Thresholds.from_mapping(settings.thresholds)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    thresholds = _thresholds(settings)
     target = _open_store(settings.store_path)
     try:
         if engine == "spark":
@@ -589,11 +657,24 @@ class _TableSource:
         return self.tables[name]
 
 
+def _java_missing() -> str | None:
+    """Why Spark would find no Java, as its launcher looks (JAVA_HOME's bin/java, else java on PATH), or
+    None: without it Spark failed with "[JAVA_GATEWAY_EXITED]", said as a bug in flowscope (exit 5)."""
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        return None if os.access(Path(home) / "bin" / "java", os.X_OK) else \
+            f"JAVA_HOME is {home}, which holds no bin/java"
+    return None if shutil.which("java") else "no java on PATH and JAVA_HOME is not set"
+
+
 def _spark_tables(store: "Store") -> _TableSource:
     from importlib.util import find_spec
 
     if find_spec("pyspark") is None:
         raise fail("--engine spark needs PySpark: pip install 'flowscope[spark]' (and a Java runtime)")
+    missing = _java_missing()
+    if missing:
+        raise fail(f"--engine spark needs a Java runtime: {missing}; install Java 17 or use --engine duckdb")
     from flowscope.analysis.engines import spark_tables
 
     return _TableSource(spark_tables(store))
@@ -642,31 +723,32 @@ PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded
 
 
 def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
-                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly")) -> None:
-    """names: what the message calls the three values (the flags, or the config file's keys)."""
+                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly"),
+                        settings: Any = None) -> None:
+    """names: what the message calls the three values (the flags, or the config file's keys, then
+    `settings` names the file and line)."""
     from flowscope.report import FORMATS
 
+    def bad(message: str) -> typer.Exit:
+        return fail(message) if settings is None else config_fail(settings, message)
+
     if fmt not in FORMATS:
-        raise fail(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
-        raise fail(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
+        raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
-        raise fail(f"{names[2]} must be inline or cdn, not {plotly!r}")
+        raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
                     workflow: list[str] | None, title: str, history: bool,
                     collections_as_of: dt.datetime | None = None) -> Any:
     """Analyses + measures of one window (report/content.py), then the findings history recorded."""
-    from flowscope.analysis import Thresholds
     from flowscope.report import build_content
     from flowscope.report import history as findings_history
     from flowscope.store import StoreError
 
-    try:
-        thresholds = Thresholds.from_mapping(settings.thresholds)
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    thresholds = _thresholds(settings)
     try:
         with status("analysing"):
             content = build_content(target, since=since, until=until, clouds=cloud, workflows=workflow,
@@ -741,30 +823,39 @@ RUN_HELP = literal(
 
 def _run_options(settings: Any, formats: list[str] | None, since: str | None, fail_on: str | None,
                  plotly: str | None) -> tuple[list[str], str, str | None, str, str]:
-    """Flags over the config file's [report] table over defaults."""
+    """Flags over the config file's [report] table over defaults; a bad value of the table is exit 2
+    naming the file and the line, whether or not a flag overrides it."""
+    from flowscope.timewindow import parse_start
+
     known = {"formats", "since", "fail_on", "plotly", "title"}
     unknown = sorted(set(settings.report) - known)
     if unknown:
-        raise fail(f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise config_fail(settings, f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     cfg = settings.report
     for key in ("fail_on", "plotly", "since", "title"):
         if key in cfg and not isinstance(cfg[key], str):
-            raise fail(f"[report] {key} must be a string, not {cfg[key]!r}")
+            raise config_fail(settings, f"[report] {key} must be a string, not {cfg[key]!r}")
     configured = cfg.get("formats", ["html"])
     if isinstance(configured, str):              # formats = "md": one format, not the letters m and d
         configured = [configured]
     if not isinstance(configured, list) or not all(isinstance(v, str) for v in configured):
-        raise fail(f'[report] formats must be a list of formats, e.g. ["html", "md"], not {configured!r}')
+        raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
+                                    f'not {configured!r}')
     # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
     for fmt in _words(configured) or ["html"]:
         _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
-                            names=("[report] formats", "[report] fail_on", "[report] plotly"))
+                            names=("[report] formats", "[report] fail_on", "[report] plotly"), settings=settings)
+    if "since" in cfg:
+        try:
+            parse_start(cfg["since"])
+        except ValueError as exc:   # said as the --since it stands for, without the file: "time '30' has no unit"
+            raise config_fail(settings, f"[report] since: {exc}") from None
     chosen = formats or _words(configured) or ["html"]
     resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
         _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
-    return (chosen, since or cfg.get("since", "7d"), resolved_fail_on, resolved_plotly,
+    return (chosen, cfg.get("since", "7d") if since is None else since, resolved_fail_on, resolved_plotly,
             str(cfg.get("title", "flowscope report")))
 
 
@@ -780,11 +871,12 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
     if not settings.sources:
         note("no [[sources]] configured: nothing to sync, reporting on the store as it is")
         return False
+    _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
             result = run_sync(settings)
     except (ConfigError, StoreError, ValueError) as exc:
-        raise fail(str(exc)) from None
+        raise config_fail(settings, str(exc)) from None
     for line in result.summary_lines():
         note(line)
     return bool(result.exit_code)
@@ -835,8 +927,11 @@ def run_(
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
     try:
         targets = parse_targets(settings.notify) if notify else []
+    except ValueError as exc:
+        raise config_fail(settings, str(exc)) from None
+    try:
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        start, until_at = parse_window(since_text, until or hour)
+        start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour
     except ValueError as exc:
         raise fail(str(exc)) from None

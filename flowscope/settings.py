@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,12 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     if store is not None and not str(store).strip():
         raise ConfigError('--store is empty (an unset variable in --store "$DIR"?): name the store folder, '
                           "or leave --store out for the configured store")
+    for variable in (CONFIG_ENV, STORE_ENV):
+        if (variable == STORE_ENV and store) or (variable == CONFIG_ENV and config):
+            continue                    # the flag wins over the environment, set or not
+        if variable in os.environ and not os.environ[variable].strip():
+            raise ConfigError(f"{variable} is set but empty (an unset variable in {variable}=$DIR?): name "
+                              f"the {'store folder' if variable == STORE_ENV else 'config file'}, or unset it")
     path: Path | None = None
     if config:
         path = Path(config).expanduser()
@@ -118,3 +125,67 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     if store:
         settings.store = store
     return settings
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
+_PLACES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^sources\[(?P<index>\d+)\]:? (?:\w+ source: )?"
+                r"(?:unknown key\(s\) |unknown (?=cloud\b))?(?P<key>[\w-]+)"), "sources"),
+    (re.compile(r"^\[\[notify\]\] #(?P<index>\d+): (?:unknown key\(s\) )?(?P<key>[\w-]+)"), "notify"),
+    (re.compile(r"^\[report\]:? (?:unknown key\(s\) )?(?P<key>[\w-]+)"), "report"),
+    (re.compile(r"^(?:unknown threshold\(s\) |threshold )(?P<key>[\w-]+)"), "thresholds"),
+)
+"""How the checks of each part of the config file name the place they refuse (`sources[2]: aws source:
+lag: ...`, `[[notify]] #1: type ...`, `[report] fail_on ...`, `unknown threshold(s) foo`): the table,
+the entry's number and the first key named."""
+
+
+def located(message: str, path: Path | None) -> str:
+    """A config check's `message` prefixed with the file and the line it is about ("config file
+    flowscope.toml, line 7: sources[2]: aws source: lag: ..."): the line of the key it names, else the
+    line of its table's header. Without a file, or for a message naming no place of it, the message as it is."""
+    if path is None:
+        return message
+    for pattern, table in _PLACES:
+        match = pattern.match(message)
+        if match:
+            index = match.groupdict().get("index")
+            line = config_line(path, table, int(index) if index else None, match.group("key"))
+            where = f", line {line}" if line else ""
+            return f"config file {path}{where}: {message}"
+    return message
+
+
+def config_line(path: Path, table: str, index: int | None = None, key: str | None = None) -> int | None:
+    """The 1-based line of `key` in table `table` of the TOML file (in its `index`-th `[[table]]` entry
+    when given), else of that table's header (or of `table = {...}` written inline); None when the file
+    cannot be read or holds no such table. tomllib keeps no line numbers, so the lines are scanned."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    key_line = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[=.]""") if key else None
+    table_line = re.compile(rf"""^\s*["']?{re.escape(table)}["']?\s*=""")
+    current = ""                        # the section a line is in: "" before the first header
+    entries = 0
+    header: int | None = None
+    for number, text in enumerate(lines, start=1):
+        head = _HEADER.match(text)
+        if head:
+            name = head.group(2).strip().strip("\"'")
+            if current == table and key is not None and name == f"{table}.{key}":
+                return number           # the key written as a table of its own: [sources.quotas]
+            if name == table and (head.group(1) == "[[") == (index is not None):
+                entries += 1
+                inside = index is None or entries == index
+                current = table if inside else "other"
+                if inside and header is None:
+                    header = number
+            else:
+                current = "other"
+            continue
+        if current == table and key_line is not None and key_line.match(text):
+            return number
+        if current == "" and index is None and table_line.match(text):
+            return number
+    return header

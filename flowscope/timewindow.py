@@ -32,8 +32,10 @@ def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     Raises ValueError, naming the value, for text it cannot read, a number without a unit ('30', '2026':
     never epoch milliseconds) or a time outside EARLIEST..LATEST (inclusive). A start: `parse_start`.
     """
-    if value is None or value == "":
+    if value is None:
         return None
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"time {value!r} is empty (an unset variable?): {_HINT}")
     out_of_range = (f"time {value!r} is out of range: times from {EARLIEST.date()} to "
                     f"{LATEST.date()} are supported")
     if isinstance(value, str) and _BARE_NUMBER.match(value):
@@ -50,6 +52,14 @@ def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     return parsed
 
 
+def not_blank(value: object, name: str) -> None:
+    """An empty or blank window edge is a ValueError naming it: `--since "$SINCE"` with SINCE unset (or
+    `since=""`) read as no edge at all, so a 7-day report silently covered the whole store."""
+    if isinstance(value, str) and not value.strip():
+        raise ValueError(f"{name} is empty (an unset variable in --{name} \"$VAR\"?): name a time, "
+                         f"or leave --{name} out for its default; {_HINT}")
+
+
 def parse_start(value: str | dt.datetime | dt.date | None, now: dt.datetime | None = None, *,
                 base: dt.datetime | None = None) -> dt.datetime | None:
     """A window's or a sync's start (`parse_since`; a relative one counted back from `base`, default
@@ -57,6 +67,7 @@ def parse_start(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     year) would hold nothing, and would move a sync's watermark past the history it should have read.
     The one rule of every --since (sync, analyze, report, run and the notebook API)."""
     now = now or dt.datetime.now(UTC)
+    not_blank(value, "since")
     start = parse_since(value, base or now)
     if start is not None and start > now:
         raise ValueError(f"since {value!r} starts in the future ({start:%Y-%m-%d %H:%M} UTC, after now, "
@@ -70,6 +81,7 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     counted back from it, else from `now`: `--since 7d --until 2026-03-31` is the 7 days before 31 March
     in analyze, report, run and the notebook API alike. A start after `now` is refused (`parse_start`)."""
     now = now or dt.datetime.now(UTC)
+    not_blank(until, "until")
     end = parse_since(until, now)
     zero = _RELATIVE.match(since) if isinstance(since, str) else None
     if zero and float(zero.group(1)) == 0:

@@ -88,6 +88,12 @@ def is_throttling(text: str | None) -> bool:
 # ---------------------------------------------------------------- thresholds
 
 
+SHARE_THRESHOLDS = frozenset({"failure_rate", "costly_step_share", "retry_share_title_min", "slow_step_min_share",
+                              "plan_what_if_margin", "history_limit_ratio", "map_failure_budget_ratio"})
+"""Thresholds that are a share of one: `failure_rate = 5` (meant as 5%) is a rate no step can reach, so
+its findings silently never came."""
+
+
 @dataclass(frozen=True)
 class Thresholds:
     """Every knob of every analysis, with its default. Set them in flowscope.toml's [thresholds]."""
@@ -170,8 +176,13 @@ class Thresholds:
                     f"threshold {key} must be a {'whole number' if isinstance(default, int) else 'number'},"
                     f" got {value!r}"
                 ) from None
+            if not math.isfinite(converted[key]):    # TOML's nan and inf compare false: findings silently gone
+                raise ValueError(f"threshold {key} must be a finite number, got {value!r}")
             if converted[key] < 0:
                 raise ValueError(f"threshold {key} must not be negative, got {value!r}")
+            if key in SHARE_THRESHOLDS and converted[key] > 1:
+                raise ValueError(f"threshold {key} is a share of one (0.05 for 5%), got {value!r}: above 1 "
+                                 "nothing can reach it")
         return cls(**converted)
 
 

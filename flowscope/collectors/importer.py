@@ -391,12 +391,19 @@ def is_empty_list(doc: Any) -> bool:
 
 
 def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
+    """The transform of `--format fmt`; a ValueError naming the formats there are for one that is not
+    (`--format history` said only "unknown format 'history'", and no help lists them)."""
     cloud = fmt.split(".", 1)[0]
     try:
         formats = transforms_for(cloud).FORMATS
         return formats[fmt]
     except (ValueError, KeyError):
-        raise ValueError(f"unknown format {fmt!r}") from None
+        raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(known_formats())}") from None
+
+
+def known_formats() -> list[str]:
+    """Every format `--format` takes, cloud by cloud ("aws.history", "gcp.step_entries", ...)."""
+    return [name for cloud in Cloud for name in sorted(transforms_for(cloud).FORMATS)]
 
 
 def transform_documents(
@@ -776,6 +783,11 @@ class _Writer:
         return import_run_rows(self.result, self.counts, self.started, error=error)
 
 
+IMPORT_SCOPE_PREFIX = "import:"
+"""The scope of an import's collection_runs row ("import:aws"): no scheduler runs imports, so `doctor`
+says its age but never reads it as a sync that stopped."""
+
+
 def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: dt.datetime, *,
                     error: str | None = None) -> list[dict[str, Any]]:
     """A collection_runs row per cloud imported (`counts`: cloud -> rows written per table): imports
@@ -788,7 +800,7 @@ def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: d
         row_counts["skipped_records"] = len(result.skips)
         status = RunStatus.FAILED if error else RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED
         rows.append({
-            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"import:{cloud}",
+            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"{IMPORT_SCOPE_PREFIX}{cloud}",
             C.started_at: started, C.ended_at: ended,
             C.status: status.value,
             C.watermark: None, C.counts: json.dumps(row_counts),

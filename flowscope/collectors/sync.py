@@ -121,8 +121,7 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
     out: list[tuple[int, Mapping[str, Any], ModuleType | None, list[Any]]] = []
     sources = list(sources)
     if not sources:
-        raise ConfigError("no [[sources]] configured: add one, e.g.\n"
-                          '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]')
+        raise ConfigError(no_sources_message(None))
     for index, source in enumerate(sources, start=1):
         if not isinstance(source, Mapping):
             raise ConfigError(f"sources[{index}] must be a table")
@@ -144,6 +143,16 @@ def validate_sources(sources: Iterable[Mapping[str, Any]], clouds: Iterable[str]
             raise ConfigError(f"sources[{index}]: {exc}") from None
         out.append((index, source, module, found))
     return out
+
+
+def no_sources_message(config_path: Any) -> str:
+    """What `sync` says to a configuration without [[sources]]: the file it read (or that it found none,
+    the usual cause), and an example in words, since the message is printed on one line (an example
+    written as TOML lines ran together into one line that is no TOML)."""
+    where = (f"in config file {config_path}" if config_path is not None else
+             "no config file was found (--config, FLOWSCOPE_CONFIG or ./flowscope.toml)")
+    return (f"no [[sources]] configured: {where}; add a [[sources]] table with "
+            'cloud = "aws" and regions = ["us-east-1"] on lines of their own (README, Configuration)')
 
 
 def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: dt.datetime | None = None,
@@ -258,6 +267,8 @@ def run_sync(settings: "Settings", *, since: str | dt.datetime | None = None,
     except ValueError as exc:
         raise ConfigError(f"--since: {exc}") from None
     plan_sources = settings.sources
+    if not plan_sources:
+        raise ConfigError(no_sources_message(settings.config_path))
     plan = validate_sources(plan_sources, clouds)     # fail fast, before opening the store
     if not plan:
         where = settings.config_path or "the configuration"

@@ -74,8 +74,12 @@ def test_import_errors_are_one_clear_line_and_non_zero(tmp_path):
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--cloud", "oracle", str(bad)])
     assert result.exit_code == 2 and "--cloud" in result.output
-    result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--format", "aws.nope", str(bad)])
-    assert result.exit_code == 2 and "aws.nope" in result.output
+    for typo in ("aws.nope", "history"):    # the formats are listed nowhere else: the error names them
+        result = runner.invoke(app, ["import", "--store", str(tmp_path / "s"), "--format", typo, str(bad)])
+        assert result.exit_code == 2, result.output
+        assert (f"unknown format {typo!r}; formats: aws.execution, aws.history, aws.log_records, "
+                "aws.state_machine, azure.action_repetitions") in " ".join(result.output.split())
+        assert "gcp.step_entries" in result.output
 
 
 def test_config_file_errors_are_reported(tmp_path):
@@ -147,3 +151,115 @@ def test_help_shows_what_was_written():
                 assert token in shown, f"{name} --help lost {token!r}"
                 checked += 1
     assert checked >= 5          # [auth], [report] twice, [[notify]] twice at least
+
+
+@pytest.mark.parametrize("port", ["0", "99999", "-1"])
+def test_a_port_that_cannot_be_bound_is_a_usage_error(tmp_path, port, monkeypatch):
+    """`dashboard --port 99999` announced http://127.0.0.1:99999, printed Streamlit's OverflowError
+    traceback and exited 0; now refused before anything starts (exit 2)."""
+    import flowscope.ui.server
+
+    monkeypatch.setattr(flowscope.ui.server, "serve", lambda *args, **kwargs: 0)   # never a real server here
+    store = tmp_path / "s"
+    Store(store)
+    for command in (["dashboard", "--store", str(store)],
+                    ["demo", "--store", str(tmp_path / "d"), "--executions", "30", "--days", "1"]):
+        result = runner.invoke(app, [*command, "--port", port])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "Traceback" not in result.output and "--port" in result.output
+    assert not (tmp_path / "d").exists()
+
+
+def test_a_dashboard_server_that_fails_is_not_exit_0(tmp_path, monkeypatch):
+    """A port already in use: Streamlit said "Port 8501 is not available" and exited 1, and
+    `flowscope dashboard` exited 0, so systemd or a script read a server that never served as a clean stop."""
+    import flowscope.ui.server
+
+    monkeypatch.setattr(flowscope.ui.server, "serve", lambda *args, **kwargs: 1)
+    store = tmp_path / "s"
+    Store(store)
+    result = runner.invoke(app, ["dashboard", "--store", str(store)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "the dashboard server stopped with exit code 1" in " ".join(result.output.split())
+
+
+def test_a_demo_ending_in_the_future_is_refused(tmp_path):
+    """`demo --end 2027-06-01` built a store of executions that have not happened: analyze then told to use
+    `--since 2027-05-30`, which it refuses as in the future, and doctor said syncs ran "-180 d 8 h ago"."""
+    result = runner.invoke(app, ["demo", "--no-serve", "--store", str(tmp_path / "d"), "--executions", "30",
+                                 "--days", "1", "--end", "2200-01-01"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--end: 2200-01-01 is in the future" in " ".join(result.output.split())
+    assert not (tmp_path / "d").exists()
+
+
+DEMO = ["demo", "--no-serve", "--executions", "30", "--days", "1"]
+
+
+def test_demo_never_deletes_files_that_are_not_the_store(tmp_path):
+    """`flowscope demo --store ~/work` wrote its tables beside the files there, and the next demo
+    "replaced the demo built earlier" with shutil.rmtree of the whole folder: the user's files were gone
+    (`--store ~` would have taken the home folder). A folder holding anything but a store is refused."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    result = runner.invoke(app, [*DEMO, "--store", str(folder)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's: notes.txt" in " ".join(result.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+    store = tmp_path / "demo"
+    assert runner.invoke(app, [*DEMO, "--store", str(store)]).exit_code == 0
+    (store / "notes.txt").write_text("mine")            # put beside a demo store later
+    result = runner.invoke(app, [*DEMO, "--store", str(store)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's: notes.txt" in " ".join(result.output.split())
+    assert (store / "notes.txt").read_text() == "mine" and Store.open(str(store)).has_data()
+    (store / "notes.txt").unlink()
+    result = runner.invoke(app, [*DEMO, "--store", str(store)])     # a demo store alone is still rebuilt
+    assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output
+
+
+def test_spark_without_java_is_a_usage_error_not_a_bug(tmp_path, monkeypatch):
+    """`analyze --engine spark` where JAVA_HOME names no Java (or none is on PATH) said "PySparkRuntimeError:
+    [JAVA_GATEWAY_EXITED] ... a bug in flowscope" and exit 5: a missing runtime is the environment's."""
+    pytest.importorskip("pyspark")
+    store = tmp_path / "s"
+    Store(store)
+    monkeypatch.setenv("JAVA_HOME", str(tmp_path / "no-java"))
+    result = runner.invoke(app, ["analyze", "--store", str(store), "--engine", "spark"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"--engine spark needs a Java runtime: JAVA_HOME is {tmp_path / 'no-java'}, which holds no bin/java" \
+        in " ".join(result.output.split())
+    monkeypatch.delenv("JAVA_HOME")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    result = runner.invoke(app, ["analyze", "--store", str(store), "--engine", "spark"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--engine spark needs a Java runtime: no java on PATH and JAVA_HOME is not set" \
+        in " ".join(result.output.split())
+
+
+def test_import_and_sync_create_no_store_among_other_files(tmp_path):
+    """`flowscope import exports/ --store exports/` (or `--store .` in the exports' folder) wrote the store's
+    tables beside the user's files; the next import of that folder then read the store's own files as
+    exports ("_flowscope/...: unknown format", exit 2). A new store goes only into a new or empty folder."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    files = write_documents(folder, small_sim(Cloud.GCP, executions=5).documents)
+    before = sorted(p.name for p in folder.iterdir())
+    result = runner.invoke(app, ["import", str(files[0]), "--store", str(folder)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{folder} holds files that are not a flowscope store's: {before[0]}" in " ".join(result.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == before
+    config = tmp_path / "flowscope.toml"
+    config.write_text(f'store = "{folder}"\n[[sources]]\ncloud = "gcp"\nproject = "p"\n'
+                      'endpoint = "http://127.0.0.1:9"\nmax_attempts = 1\n')
+    result = runner.invoke(app, ["sync", "--config", str(config)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "holds files that are not a flowscope store's" in result.output
+    assert sorted(p.name for p in folder.iterdir()) == before
+    store = tmp_path / "store"                       # an existing store may hold other files: it is used
+    assert runner.invoke(app, ["import", str(files[0]), "--store", str(store)]).exit_code == 0
+    (store / "notes.txt").write_text("mine")
+    result = runner.invoke(app, ["import", *map(str, files), "--store", str(store)])
+    assert result.exit_code == 0, result.output

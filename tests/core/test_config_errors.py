@@ -191,3 +191,144 @@ def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     with pytest.raises(ValueError, match="the path is empty"):
         flowscope.open("")
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+@pytest.mark.parametrize("command", [["analyze"], ["report", "--out", "r.md", "--format", "md"]])
+def test_an_empty_time_flag_is_a_usage_error_not_all_time(tmp_path, monkeypatch, flag, command):
+    """`--since "$SINCE"` with SINCE unset analysed the whole store (since 2026-11-02 in a 7-day report)
+    and exited as over a good window: an empty time is exit 2, as an empty --store is."""
+    monkeypatch.chdir(tmp_path)
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    result = runner.invoke(app, [*command, "--store", store, flag, ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{flag.removeprefix('--')} is empty" in flat(result.output)
+    assert not (tmp_path / "r.md").exists()
+
+
+@pytest.mark.parametrize("arguments", [{"since": ""}, {"until": " "}])
+def test_an_empty_time_is_no_window_edge_in_the_notebook(arguments):
+    """s.executions(since="") returned every row, as if no window was asked for."""
+    with pytest.raises(ValueError, match="is empty"):
+        parse_window(arguments.get("since"), arguments.get("until"), now=NOW)
+
+
+def test_an_empty_sync_since_is_a_usage_error(tmp_path):
+    cfg = config(tmp_path, GCP)
+    result = runner.invoke(app, ["sync", "--config", cfg, "--since", ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "since is empty" in flat(result.output)
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("flag", ["--since", "--until"])
+def test_run_refuses_an_empty_time_flag(tmp_path, flag):
+    """`run --since ""` took [report] since instead, `--until ""` the current hour: both silently."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, '[report]\nsince = "30d"\n', store=False)
+    result = runner.invoke(app, ["run", "--config", cfg, "--store", store, "--report-dir", str(tmp_path / "out"),
+                                 "--no-sync", "--no-notify", flag, ""])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{flag.removeprefix('--')} is empty" in flat(result.output)
+    assert not (tmp_path / "out").exists()
+
+
+SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
+
+
+@pytest.mark.parametrize(("text", "line", "said", "commands"), [
+    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "5x"\n', 8,
+     "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor"]),
+    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregionz = ["us-east-1"]\n', 7,
+     "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor"]),
+    ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor"]),
+    ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor"]),
+    ('[thresholds]\nfailure_rate = 0.1\nretry_storm_min = 3\n', 3, "unknown threshold(s) retry_storm_min",
+     ["analyze", "doctor", "report", "run"]),
+    ('thresholds = {failure_rate = "x"}\n', 1, "threshold failure_rate must be a number",
+     ["analyze", "doctor", "report", "run"]),
+    ('[report]\nformats = ["html"]\nfail_on = "hgh"\n', 3, "[report] fail_on must be one of", ["run"]),
+    ('[report]\nsince = "30"\n', 2, "[report] since: time '30' has no unit", ["run"]),
+    ('[report]\ntitel = "x"\n', 2, "[report]: unknown key(s) titel", ["run"]),
+    ('[[notify]]\ntype = "slack"\nurl_env = "U"\n[[notify]]\ntype = "slak"\n', 5,
+     "[[notify]] #2: type must be one of", ["doctor", "run"]),
+])
+def test_a_config_mistake_names_the_file_and_its_line(tmp_path, text, line, said, commands):
+    """`sync` said "sources[2]: aws source: lag: ..." and `analyze` "unknown threshold(s) ..." without
+    the file (README: "the message names the file and the key"), and none said the line: a user with
+    several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, text, store=False)
+    for command in commands:
+        extra = {"report": ["--out", str(tmp_path / "r.md"), "--format", "md"],
+                 "run": ["--report-dir", str(tmp_path / "out"), "--no-sync"]}.get(command, [])
+        result = runner.invoke(app, [command, "--config", cfg, "--store", store, *extra])
+        assert result.exit_code == ExitCode.USAGE, (command, result.output)
+        assert f"config file {cfg}, line {line}: {said}" in flat(result.output), (command, result.output)
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ('[report]\nfail_on = "hgh"\n', "[report] fail_on must be one of"),
+    ('[report]\nsince = "2062-01-01"\n', "[report] since: since '2062-01-01' starts in the future"),
+    ('[report]\nformats = ["html", "docx"]\n', "[report] formats must be one of"),
+])
+def test_doctor_refuses_the_report_table_run_refuses(tmp_path, text, said):
+    """doctor said a config healthy (exit 0) whose [report] table makes every scheduled `run` exit 2."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, text, store=False)
+    result = runner.invoke(app, ["doctor", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: {said}" in flat(result.output)
+
+
+@pytest.mark.parametrize("text", [None, 'store = "x"\n'])
+def test_sync_without_sources_names_the_config_and_a_usable_example(tmp_path, monkeypatch, text):
+    """"no [[sources]] configured: add one, e.g. [[sources]] cloud = "aws" regions = ["us-east-1"]": the
+    example, printed on one line, is no valid TOML, and neither the file read nor its absence was said."""
+    monkeypatch.chdir(tmp_path)
+    args = ["sync", "--store", str(tmp_path / "s")]
+    if text is not None:
+        args += ["--config", config(tmp_path, text, store=False)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    where = f"in config file {tmp_path / 'flowscope.toml'}" if text else \
+        "no config file was found (--config, FLOWSCOPE_CONFIG or ./flowscope.toml)"
+    assert f"no [[sources]] configured: {where}" in flat(result.output)
+    assert 'a [[sources]] table with cloud = "aws" and regions = ["us-east-1"] on lines of their own' \
+        in flat(result.output)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "+inf"])
+def test_a_threshold_that_is_no_number_is_refused(tmp_path, value):
+    """TOML's `nan` and `inf` passed as thresholds: `failure_rate = nan` or `retry_storm_z = inf` compare
+    false with everything, so their findings silently never came (17 findings of the demo became 9)."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, f"[thresholds]\nfailure_rate = {value}\n", store=False)
+    result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: threshold failure_rate must be a finite number" in flat(result.output)
+
+
+@pytest.mark.parametrize(("key", "value"), [("failure_rate", "5"), ("costly_step_share", "50"),
+                                            ("history_limit_ratio", "1.5")])
+def test_a_share_threshold_written_as_a_percentage_is_refused(tmp_path, key, value):
+    """`failure_rate = 5` (meant as 5%) is a failure rate no step reaches: no failing-step finding ever,
+    exit 0. A share above 1 is refused with the spelling it wants."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, f"[thresholds]\n{key} = {value}\nslow_step_ratio = 3\n", store=False)
+    result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: threshold {key} is a share of one (0.05 for 5%)" in flat(result.output)
+
+
+def test_sync_since_help_says_it_widens_a_later_sync():
+    """The help said --since bounds "the first sync of a scope"; on a later sync it re-reads back to it
+    (`CollectWindow.lower_bound`: it widens, never narrows), so `sync --since 90d` in an hourly cron job
+    listed 90 days every hour. The help says both."""
+    from flowscope.collectors.window import CollectWindow
+
+    later = CollectWindow(end=NOW, watermark=NOW - dt.timedelta(hours=1), since=NOW - dt.timedelta(days=90),
+                          lag=dt.timedelta(minutes=15))
+    assert later.lower_bound == NOW - dt.timedelta(days=90)
+    text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output.replace("│", " "))
+    assert "on a later sync, re-read back to it (a backfill" in text

@@ -589,3 +589,27 @@ def test_output_closed_early_is_not_the_findings_code(tmp_path):
     assert proc.stdout is not None
     proc.stdout.close()                          # the reader is gone before the first line is written
     assert proc.wait(60) == 141
+
+
+def test_json_help_says_when_stdout_holds_no_object(payments):
+    """The help said `--format json` "always prints one object"; a typo'd filter (exit 2) prints none, and
+    a reader piping to jq read empty input: the help now says stdout holds the object unless exit 2 or 5."""
+    result = runner.invoke(app, ["analyze", "--store", payments, "--format", "json", "--workflow", "paymnts"])
+    assert result.exit_code == ExitCode.USAGE and result.stdout == ""
+    text = " ".join(runner.invoke(app, ["analyze", "--help"], terminal_width=200).output.split())
+    assert "always prints" not in text
+    assert "--format json prints one object on stdout whenever the analysis ran (exit 0, 1 or 3; nothing for" in text
+
+
+def test_doctor_does_not_page_on_an_import_done_days_ago(tmp_path):
+    """An import-only store (no scheduler, no [[sources]]) was "no sync of 1 scope(s) for 2 d 23 h or more:
+    is the scheduler ... still running?" and exit 3 from the day after its import, for ever; its rows
+    read "last sync of import:aws". An import is said as one, and its age is no stopped scheduler."""
+    now = dt.datetime.now(UTC)
+    store = make_store(tmp_path / "s", rows("a", failing=False),
+                       Batch(collection_runs=[run_row("import:aws", "succeeded", at=now - dt.timedelta(days=3))]))
+    result = runner.invoke(app, ["doctor", "--store", store])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "last import of aws: succeeded at" in text and "last sync of import" not in text
+    assert "no sync of" not in text

@@ -91,3 +91,18 @@ def test_a_window_given_no_end_ends_at_what_the_store_knows():
     assert default_end(known_end(last, now - dt.timedelta(minutes=2)), now) == (
         dt.datetime(2026, 12, 1, 10, 5, tzinfo=utc), False), "a sync just now: the window ends now"
     assert default_end(None, now) == (dt.datetime(2026, 12, 1, 10, 5, tzinfo=utc), False)
+
+
+@pytest.mark.parametrize("variable", ["FLOWSCOPE_STORE", "FLOWSCOPE_CONFIG"])
+def test_a_variable_set_but_empty_is_an_error_not_the_default(tmp_path: Path, monkeypatch, variable):
+    """`FLOWSCOPE_STORE=$DIR` with DIR unset (an EnvironmentFile, a Kubernetes env) read and wrote
+    ~/.flowscope, as `--store ""` did before it was refused; an empty FLOWSCOPE_CONFIG read ./flowscope.toml."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.setenv(variable, " ")
+    with pytest.raises(ConfigError, match=f"{variable} is set but empty"):
+        load_settings()
+    (tmp_path / "f.toml").write_text('store = "/from/config"\n')
+    given = load_settings(tmp_path / "f.toml", store=str(tmp_path / "s"))     # the flags win, as they do over a set one
+    assert given.store_path == str(tmp_path / "s") and given.config_path == tmp_path / "f.toml"

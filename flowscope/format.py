@@ -33,16 +33,18 @@ def fmt_usd(value: Any) -> str:
     if is_missing(value):
         return MISSING
     amount = float(value)
-    size = abs(amount)
+    if not amount:
+        return "$0"
+    sign, size = ("-" if amount < 0 else ""), abs(amount)
     if size >= 100:
-        return f"${amount:,.0f}"
+        return f"{sign}${size:,.0f}"
     if size >= 1:
-        return f"${amount:,.2f}"
-    if size >= 0.0001 or not amount:
-        return f"${amount:.4f}" if amount else "$0"
+        return f"{sign}${size:,.2f}"
+    if size >= 0.0001:
+        return f"{sign}${size:.4f}"
     if size >= 0.000001:
-        return f"${amount:.6f}"
-    return ("-" if amount < 0 else "") + "<$0.000001"
+        return f"{sign}${size:.6f}"
+    return f"{sign}<$0.000001"
 
 
 NOT_PRICED = "no cost measured"

@@ -196,7 +196,7 @@ def demo(
     try:
         target = Store(settings.store_path)
         if holds_a_demo_only(target):
-            err.print(f"replacing the demo built earlier in {target.path}", highlight=False)
+            err.print(f"replacing the demo built earlier in {target.path}", highlight=False, markup=False)
             shutil.rmtree(target.path)
             target = Store(settings.store_path)
         with status("simulating") as say:
@@ -205,7 +205,8 @@ def demo(
         raise fail(str(exc)) from None
     written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items())
     err.print(f"demo store {settings.store_path}: {written}; "
-              f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False)
+              f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False,
+              markup=False)
     if serve:
         _serve(settings.store_path, port, config=config)
 
@@ -343,7 +344,7 @@ def import_(
 
         err.print(upgraded_line(result.texts_upgraded), highlight=False, soft_wrap=True)
     if result.upkeep:
-        err.print(result.upkeep, highlight=False, soft_wrap=True)
+        note(result.upkeep)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
         tagged("kept but not understood:", kinds)

@@ -52,6 +52,10 @@ def store_mode(value: str | int | None = None) -> int:
     return mode
 
 
+UNWRITABLE_PATH_CHARS = ("[", "]")
+"""Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
+
+
 class Store:
     """A folder of Delta tables (one per model table) with a consistent multi-table snapshot.
 
@@ -73,6 +77,10 @@ class Store:
             raise StoreError(f"{text}: only local stores are supported for now "
                              "(the lock and manifest need a local file system)")
         root = Path(text.removeprefix("file://")).expanduser().absolute()
+        if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
+            # delta-rs parses a table's path as a URL and panics on these
+            raise StoreError(f"{root}: a store's path cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)} (the Delta "
+                             "Lake writer refuses them): choose a folder without them")
         self.mode = store_mode(mode)
         if create:
             _refuse_nested(root)

@@ -263,3 +263,13 @@ def test_import_and_sync_create_no_store_among_other_files(tmp_path):
     (store / "notes.txt").write_text("mine")
     result = runner.invoke(app, ["import", *map(str, files), "--store", str(store)])
     assert result.exit_code == 0, result.output
+
+
+def test_a_store_path_the_delta_writer_refuses_is_a_clear_error(tmp_path):
+    """A store folder named with brackets ('runs[1]') crashed the demo, import or sync with delta-rs's
+    panic 'Invalid object store url' (a traceback, exit 1) after creating the folder. It is exit 2 naming
+    the path, before anything is written."""
+    path = tmp_path / "runs[1]"
+    result = runner.invoke(app, ["demo", "--store", str(path), "--no-serve", "--executions", "20", "--days", "1"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "cannot hold [ or ]" in result.output.replace("\n", "") and not path.exists()

@@ -146,6 +146,10 @@ EVIDENCE_PAGES = {"failing_step": "failures", "retry_storm": "retries", "synchro
                   "collection_gap": "collection_health"}
 """The page holding each finding kind's evidence."""
 
+UNFILTERED_PAGES = frozenset({"collection_health"})
+"""Pages the workflow filter does not apply to: an evidence link to one names no workflow (a collection
+gap's "workflow id" is its scope, which the sidebar would read as a workflow not in the store)."""
+
 
 def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
     """A finding's "evidence: open" link: a run's page opens its first sample run; any other opens
@@ -154,7 +158,7 @@ def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids
     page_name = EVIDENCE_PAGES.get(kind, "overview")
     if page_name == "executions":
         return link("executions", f, exec=(sample_ids[0] if len(sample_ids) else None))
-    wid = workflow_id if isinstance(workflow_id, str) and workflow_id else None
+    wid = workflow_id if isinstance(workflow_id, str) and workflow_id and page_name not in UNFILTERED_PAGES else None
     return link(page_name, dataclasses.replace(f, workflows=(wid,)) if wid else f,
                 **{FOCUS_STEP: step if isinstance(step, str) and step else None})
 

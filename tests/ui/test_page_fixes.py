@@ -314,3 +314,25 @@ def test_overview_says_when_its_findings_table_is_not_every_finding(three_cloud_
     assert total > 2
     said = " ".join(c.value for c in at.caption)
     assert f"The 2 most severe of {total:,} findings" in said, said
+
+
+def test_a_collection_gaps_evidence_link_names_no_workflow_filter(three_cloud_store, monkeypatch):
+    """A collection gap's workflow id is its scope (`gcp:projects/...`): its 'evidence: open' link put the
+    scope in `wf=`, so Collection health opened under "The link's workflow filter names gcp:projects/...,
+    not in this store, so left out". The page has no workflow filter: the link names none."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+    from tests.ui.helpers import FAILED_SCOPE
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC), clouds=("gcp",))
+    url = urlsplit(components.evidence_link(f, "collection_gap", FAILED_SCOPE, None, []))
+    assert url.path == "/collection_health"
+    assert parse_qs(url.query) == {"window": ["7d"], "cloud": ["gcp"]}
+    at = open_page(app(three_cloud_store, monkeypatch, **{k: v[0] for k, v in parse_qs(url.query).items()}),
+                   "collection_health")
+    no_exception(at)
+    assert not [w.value for w in at.warning if "link" in w.value]

@@ -27,6 +27,7 @@ import streamlit as st
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
+from flowscope.ui import readable
 from flowscope.ui.jobs import PREFETCH, URGENT, Jobs, Preempted, current_priority
 
 VERSION_TTL_S = 10
@@ -94,9 +95,30 @@ run page's search and comparison)."""
 def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwargs: tuple) -> Any:
     cursor = q.prepare(_connection(path, snapshot).cursor())
     try:
-        return getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
+        result = getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
+        if name in UNNAMED_QUERIES:
+            return result
+        return _named(result, readable.workflow_labels(q.workflow_options(cursor)))
     finally:
         cursor.close()
+
+
+UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "execution_count", "find_execution"})
+"""Queries whose results name no workflow (`_named` would read the workflow list for nothing)."""
+
+
+def _named(result: Any, labels: dict[readable.WorkflowKey, str]) -> Any:
+    """A query's result with the `workflow` names of workflows that share their name with another told
+    apart (`readable.workflow_labels`): frames, and frames inside a tuple or a dict."""
+    if not labels:
+        return result
+    if isinstance(result, pd.DataFrame):
+        return readable.with_workflow_labels(result, labels)
+    if isinstance(result, tuple):
+        return tuple(_named(item, labels) for item in result)
+    if isinstance(result, dict):
+        return {key: _named(value, labels) for key, value in result.items()}
+    return result
 
 
 @st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
@@ -385,7 +407,8 @@ class FindingsJob:
             return pd.DataFrame(), "the store was updated while they waited their turn: reload the page"
         if error:
             return frame, error
-        return select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows), None
+        found = select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows)
+        return readable.with_workflow_labels(found, readable.workflow_labels(workflow_options())), None
 
 
 class _Activity:

@@ -22,6 +22,7 @@ from flowscope.analysis.tables import Filters, first_execution
 from flowscope.model import C
 from flowscope.textsafety import markdown_text as md
 from flowscope.timewindow import default_end
+from flowscope.ui import readable
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
 DEFAULT_WINDOW = "7d"
@@ -100,10 +101,9 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     """Render the filters in the sidebar; returns (and keeps in session state) the Filters."""
     wf_frame = workflow_options
     clouds = sorted(set(wf_frame[C.cloud])) if wf_frame is not None and not wf_frame.empty else []
-    names: dict[str, str] = {}
-    if wf_frame is not None and not wf_frame.empty:
-        for row in wf_frame.itertuples(index=False):
-            names[getattr(row, C.workflow_id)] = f"{getattr(row, C.workflow_name)} ({getattr(row, C.cloud)})"
+    # "name (cloud)", and what tells apart workflows of one cloud sharing a name ("orders (aws · eu-west-1)")
+    names = {wid: label for (_cloud, wid), label in readable.workflow_labels(wf_frame, with_cloud=True).items()} \
+        if wf_frame is not None else {}
     init = _initial(clouds, list(names))
     if init["unknown"] and KEY_WF not in st.session_state:
         st.session_state[STATE_UNKNOWN_WF] = (tuple(init["unknown"]), tuple(init[KEY_WF]))

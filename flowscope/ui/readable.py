@@ -140,15 +140,31 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}
 
 
+_SIDES = ("a", "b", "delta")
+"""Prefixes of two runs' columns set side by side and their difference (Compare runs: a_ms, b_ms, delta_ms)."""
+
+
+def _side_by_side(core: str) -> str:
+    """A compared column's measure without its side: "a" and "b" (and "delta", B − A) of one measure
+    read in one unit ("A total 30.0 s" beside "B total 2.50 min" could not be compared at a glance)."""
+    for side in _SIDES:
+        if core == side:
+            return "runs' total"
+        if core.startswith(side + "_"):
+            return "runs' " + core.removeprefix(side + "_")
+    return core
+
+
 def comparable_durations(columns: Sequence[str]) -> dict[str, str]:
     """Duration columns (`*_ms`) read side by side, by the group whose one unit they share: a window's
     percentiles and extremes (p50, p95, p99, max) and the previous window's (`prev_p95_ms`), and any
-    `prev_X_ms` with its `X_ms` ("p95" in s beside "previous p95" in min could not be compared)."""
+    `prev_X_ms` with its `X_ms` ("p95" in s beside "previous p95" in min could not be compared), and two
+    runs' `a_X_ms`, `b_X_ms` with their `delta_X_ms` (`_side_by_side`)."""
     groups: dict[str, str] = {}
     for column in columns:
         if not column.endswith("_ms"):
             continue
-        core = column.removesuffix("_ms").removeprefix("prev_")
+        core = _side_by_side(column.removesuffix("_ms").removeprefix("prev_"))
         stat = core.startswith("p") and core[1:].isdigit() or core in _STATISTICS
         groups[column] = "statistics" if stat else core
     counts = pd.Series(list(groups.values())).value_counts() if groups else pd.Series(dtype=int)

@@ -41,7 +41,8 @@ def test_duration_formats_keep_small_values_readable_and_signs():
                                             {"delta_ms": {"label": "B − A (ms)", "type_config": {
                                                 "type": "number", "format": "%+d"}}})
     assert formats["a_ms"].format == "%.2f s", "30 ms in a seconds column reads 0.03 s, not 0.0 s"
-    assert formats["delta_ms"] == readable.Shown("B − A", "%+.1f s")
+    # run A and B − A share one unit and decimals (Compare runs reads them side by side)
+    assert formats["delta_ms"] == readable.Shown("B − A", "%+.2f s")
     assert shown["delta_ms"].tolist() == pytest.approx([-1.5, 2.0, 3.0])
     _, formats = readable.display_frame(pd.DataFrame({"p95_ms": [1.0, 150.0, 300.0, 30_000.0]}))
     assert formats["p95_ms"].format == "%.3f s", "1 ms beside 30 s reads 0.001 s"
@@ -152,3 +153,16 @@ def test_compare_opens_on_two_successful_runs_when_none_failed(tmp_path, monkeyp
     a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
     assert a and b and a != b, "no failed run: the two newest successful runs of one workflow"
     assert page_charts(at), "the step chart is drawn"
+
+
+def test_compare_runs_totals_and_their_difference_read_in_one_unit():
+    """Compare runs read "A total 30.0 s" beside "B total 2.50 min" and "B − A +2.0 min": each column
+    picked its own unit. Run A's, run B's and their difference share one now."""
+    frame = pd.DataFrame({"step": ["x", "y"], "a_ms": [30_000.0, 1_000.0], "b_ms": [150_000.0, 1_000.0],
+                          "delta_ms": [120_000.0, 0.0]})
+    shown, formats = readable.display_frame(frame, {"delta_ms": {"type_config": {"type": "number",
+                                                                                "format": "%+d"}}})
+    assert {c: formats[c].format for c in ("a_ms", "b_ms", "delta_ms")} == {
+        "a_ms": "%.1f s", "b_ms": "%.1f s", "delta_ms": "%+.1f s"}
+    assert shown[["a_ms", "b_ms", "delta_ms"]].to_dict("list") == {
+        "a_ms": [30.0, 1.0], "b_ms": [150.0, 1.0], "delta_ms": [120.0, 0.0]}

@@ -233,13 +233,16 @@ def _keyed(key: str | None) -> str | None:
 
 
 def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
-    """A relative URL to a page with the global filters and page parameters in the query string."""
+    """A relative URL to a page with the global filters (the window's end too, when it ends now by
+    choice) and page parameters in the query string."""
     query: list[tuple[str, str]] = []
     if f is not None:
         span = next((k for k, v in filters.WINDOWS.items() if abs(v - f.days) < 1e-6), filters.DEFAULT_WINDOW)
         query.append((filters.PARAM_WINDOW, span))
         query += [(filters.PARAM_CLOUD, c) for c in f.clouds]
         query += [(filters.PARAM_WF, w) for w in f.workflows]
+        if filters.ends_now():
+            query.append((filters.PARAM_END, "now"))
     query += [(k, str(v)) for k, v in params.items() if v is not None and v != ""]
     return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
 

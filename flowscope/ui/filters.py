@@ -189,6 +189,12 @@ def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:
     return out
 
 
+def ends_now() -> bool:
+    """Whether this session's window ends now by choice (the sidebar's *End the window now*): links to
+    other pages say so (`?end=now`), else they open on the window ending at the data."""
+    return bool((st.session_state.get(STATE_SAVED) or {}).get(KEY_END_NOW))
+
+
 def notes() -> list[str]:
     """This run's notes on what the workflow filter left out (`_dropped_notes`)."""
     return list(st.session_state.get(STATE_NOTES) or [])

@@ -336,3 +336,32 @@ def test_a_collection_gaps_evidence_link_names_no_workflow_filter(three_cloud_st
                    "collection_health")
     no_exception(at)
     assert not [w.value for w in at.warning if "link" in w.value]
+
+
+@pytest.fixture(scope="module")
+def old_store(tmp_path_factory) -> str:
+    """Data that ends three days before now (an import, a sync that stopped)."""
+    import datetime as dt
+
+    from flowscope.model import UTC
+
+    end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=3)
+    path = tmp_path_factory.mktemp("ui-old")
+    Store(path).write(build(150, end=end, days=6))
+    return str(path)
+
+
+def test_links_to_other_pages_keep_the_window_ending_now(old_store, monkeypatch):
+    """With *End the window now* ticked, a link to another page (a sample run, a finding's evidence, a
+    run's comparison) opened a new session on the window ending at the data: another window, other
+    numbers, the box unticked. The links now carry `end=now` as the page's own address does."""
+    from urllib.parse import parse_qs, urlsplit
+
+    at = open_page(app(old_store, monkeypatch, window="7d", end="now"), "failures")
+    no_exception(at)
+    assert at.sidebar.checkbox[0].value is True
+    sample = next(d.value for d in at.dataframe if "sample" in d.value.columns)["sample"]
+    assert len(sample) and all(parse_qs(urlsplit(u).query).get("end") == ["now"] for u in sample), list(sample)
+    at.sidebar.checkbox[0].uncheck().run()
+    sample = next(d.value for d in at.dataframe if "sample" in d.value.columns)["sample"]
+    assert all("end" not in parse_qs(urlsplit(u).query) for u in sample), list(sample)

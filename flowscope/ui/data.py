@@ -349,7 +349,13 @@ def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str, retry
 
 
 def cost_over_time(f: Filters, by: str) -> pd.DataFrame:
-    return call("cost_over_time", f, by)
+    """Cost per bucket and series (`key`): a workflow's or a step's series named by the workflow's told-apart
+    name (`_named`), so two workflows sharing a name are two series, not one zigzag."""
+    frame: pd.DataFrame = call("cost_over_time", f, by)
+    if "workflow" not in frame.columns or frame.empty:
+        return frame
+    named = frame["workflow"] if by == "workflow" else frame["workflow"] + " / " + frame["step"]
+    return frame.assign(key=named.where(frame["workflow"].notna(), frame["key"]))
 
 
 def cost_drivers(f: Filters) -> pd.DataFrame:

@@ -81,3 +81,26 @@ def test_two_state_machines_named_alike_read_apart_in_tables_charts_and_the_side
     chart = next(c for c in page_charts(at) if c.key == "lat-time")
     traces = [t["name"] for t in json.loads(chart.proto.spec)["data"] if "partial" not in t["name"]]
     assert sorted(traces) == sorted(picked)
+
+
+def _series(at, key: str) -> list[str]:
+    chart = next(c for c in page_charts(at) if c.key == key)
+    return sorted({t["name"] for t in json.loads(chart.proto.spec)["data"]
+                   if t.get("name") and "partial" not in t["name"]})
+
+
+def test_failures_and_cost_over_time_draw_each_of_two_workflows_named_alike(twin_store, monkeypatch):
+    """The failed-runs chart grouped by workflow name and the cost chart by workflow (and by step) keyed
+    its series by name: both "orders" state machines were summed into one series."""
+    at = open_page(app(twin_store, monkeypatch, window="7d"), "failures")
+    no_exception(at)
+    assert [s for s in _series(at, "fail-time") if s.startswith("orders")] == ["orders (eu-west-1)",
+                                                                             "orders (us-east-1)"]
+    at = open_page(app(twin_store, monkeypatch, window="7d"), "cost")
+    at.radio(key="cost-by").set_value("workflow").run()
+    no_exception(at)
+    assert [s for s in _series(at, "cost-time") if s.startswith("orders")] == ["orders (eu-west-1)",
+                                                                             "orders (us-east-1)"]
+    at.radio(key="cost-by").set_value("step").run()
+    no_exception(at)
+    assert {"orders (eu-west-1) / ChargeCard", "orders (us-east-1) / ChargeCard"} <= set(_series(at, "cost-time"))

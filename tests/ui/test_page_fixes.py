@@ -365,3 +365,31 @@ def test_links_to_other_pages_keep_the_window_ending_now(old_store, monkeypatch)
     at.sidebar.checkbox[0].uncheck().run()
     sample = next(d.value for d in at.dataframe if "sample" in d.value.columns)["sample"]
     assert all("end" not in parse_qs(urlsplit(u).query) for u in sample), list(sample)
+
+
+@pytest.fixture(scope="module")
+def silent_cloud_store(tmp_path_factory) -> str:
+    """Azure and GCP run to the end; AWS stopped 36 hours before it (a sync that stopped)."""
+    import datetime as dt
+
+    from flowscope.model import UTC
+
+    end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path = tmp_path_factory.mktemp("ui-silent")
+    store = Store(path)
+    store.write(build(120, end=end, days=6, clouds=(Cloud.AZURE, Cloud.GCP), failed_scope=False))
+    store.write(build(60, end=end - dt.timedelta(hours=36), days=4, clouds=(Cloud.AWS,), failed_scope=False,
+                      seed=5))
+    return str(path)
+
+
+def test_overview_says_a_cloud_that_ran_the_window_before_and_not_in_this_one(silent_cloud_store, monkeypatch):
+    """AWS ran 6 times the day before and not at all in the last 24 h: Overview drew Azure, GCP and the
+    total (-13) with no AWS section, so a cloud gone silent looked like a cloud never collected."""
+    at = open_page(app(silent_cloud_store, monkeypatch, window="24h"), "overview")
+    no_exception(at)
+    headers = [h.value for h in at.subheader][:4]
+    assert headers == ["Azure Logic Apps", "GCP Workflows", "AWS Step Functions", "All clouds"], headers
+    said = [w.value for w in at.warning if "No executions in this window" in w.value]
+    assert said == ["**No executions in this window**, against 6 in the previous one. Check Collection health "
+                    "(a sync that stopped or fails) before reading it as quiet."], said

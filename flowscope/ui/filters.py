@@ -36,6 +36,15 @@ STATE_WINDOW = "_fs_time_window"
 STATE_UNKNOWN_WF = "_fs_unknown_wf"
 STATE_NOTES = "_fs_notes"
 STATE_BAD_LINK = "_fs_bad_link"
+STATE_UNKNOWN_PARAMS = "_fs_unknown_params"
+KNOWN_PARAMS = frozenset({PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_END,
+                          "step",           # components.FOCUS_STEP: a finding's step, put first
+                          "exec",           # Executions: the run to open
+                          "a", "b",         # Compare runs: the two runs
+                          "focus",          # Workflows: the workflow whose graph opens
+                          "embed", "embed_options"})    # Streamlit's own
+"""The query parameters some page reads: any other in a link is named in a warning (`_unknown_param_notes`),
+since it filters nothing: `?workflow=orders` (for `?wf=`) showed every workflow as if asked for."""
 
 
 def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]:
@@ -108,6 +117,9 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     if init["unknown"] and KEY_WF not in st.session_state:
         st.session_state[STATE_UNKNOWN_WF] = (tuple(init["unknown"]), tuple(init[KEY_WF]))
     if KEY_WINDOW not in st.session_state and KEY_CLOUDS not in st.session_state:
+        st.session_state[STATE_UNKNOWN_PARAMS] = (
+            tuple(sorted(k for k in st.query_params if k not in KNOWN_PARAMS)),
+            (init[KEY_WINDOW], tuple(init[KEY_CLOUDS]), tuple(init[KEY_WF])))
         st.session_state[STATE_BAD_LINK] = (init["bad_window"], tuple(init["bad_clouds"]), init[KEY_WINDOW],
                                              tuple(init[KEY_CLOUDS]), tuple(clouds))
     with st.sidebar:
@@ -128,7 +140,8 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
         dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
-    st.session_state[STATE_NOTES] = _bad_link_notes(window, chosen_clouds) + dropped
+    st.session_state[STATE_NOTES] = (_unknown_param_notes((window, tuple(chosen_clouds), tuple(chosen_wf)))
+                                     + _bad_link_notes(window, chosen_clouds) + dropped)
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
@@ -166,6 +179,22 @@ def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], nam
         gone = "every workflow is shown" if not unknown[1] else "the link's other workflows are shown"
         out.append(f"**The link's workflow filter names {listed}, not in this store, so left out:** {gone}.")
     return out
+
+
+def _unknown_param_notes(chosen: tuple[str, tuple[str, ...], tuple[str, ...]]) -> list[str]:
+    """A link's query parameters that no page reads (`KNOWN_PARAMS`), in words (Markdown), until the
+    window, clouds or workflows are changed: `?workflow=orders` or `?clouds=aws` filtered nothing, in silence."""
+    unknown = st.session_state.get(STATE_UNKNOWN_PARAMS)
+    if not unknown or not unknown[0]:
+        return []
+    names, first = unknown
+    if chosen != first:
+        del st.session_state[STATE_UNKNOWN_PARAMS]
+        return []
+    listed = ", ".join(f"“{md(name)}”" for name in names)
+    return [f"**The link's {listed} {'is not a parameter' if len(names) == 1 else 'are not parameters'} of this "
+            f"dashboard, so {'it filters' if len(names) == 1 else 'they filter'} nothing:** the filters are "
+            f"{PARAM_WINDOW}=, {PARAM_CLOUD}= and {PARAM_WF}= (a workflow's id), as the sidebar writes them."]
 
 
 def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:

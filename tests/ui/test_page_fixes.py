@@ -393,3 +393,22 @@ def test_overview_says_a_cloud_that_ran_the_window_before_and_not_in_this_one(si
     said = [w.value for w in at.warning if "No executions in this window" in w.value]
     assert said == ["**No executions in this window**, against 6 in the previous one. Check Collection health "
                     "(a sync that stopped or fails) before reading it as quiet."], said
+
+
+def test_a_links_unknown_parameter_is_named_not_ignored(three_cloud_store, monkeypatch):
+    """`?workflow=orders` (the sidebar's filter is `wf=`, a workflow id) filtered nothing and said nothing:
+    the page showed every workflow as if asked for. Parameters no page reads are now named in a warning
+    until a filter is changed; the ones pages read are not."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", workflow="orders"), "failures")
+    no_exception(at)
+    said = [w.value for w in at.warning if "not a parameter" in w.value]
+    assert said == ["**The link's “workflow” is not a parameter of this dashboard, so it filters nothing:** the "
+                    "filters are window=, cloud= and wf= (a workflow's id), as the sidebar writes them."], said
+    at.run()
+    assert [w.value for w in at.warning if "not a parameter" in w.value] == said, "said until a filter changes"
+    at.sidebar.selectbox[0].set_value("3d").run()
+    assert not [w.value for w in at.warning if "not a parameter" in w.value]
+    known = open_page(app(three_cloud_store, monkeypatch, window="7d", step="ChargeCard", exec="x", a="1"),
+                      "failures")
+    no_exception(known)
+    assert not [w.value for w in known.warning if "parameter" in w.value]

@@ -257,11 +257,14 @@ def keep_in_url(**params: str) -> None:
             del st.query_params[key]
 
 
-def failed_scopes_banner(health: pd.DataFrame) -> None:
+def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> None:
     """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
-    analyses' coverage says: `tables.collection_health`'s `superseded`)."""
+    analyses' coverage says: `tables.collection_health`'s `superseded`). With `clouds` (the sidebar's
+    cloud filter) only theirs: a GCP scope's failure does not make an AWS-only view's numbers incomplete."""
     if health is None or health.empty:
         return
+    if clouds:
+        health = health[health[C.cloud].isin(list(clouds))]
     bad = health[(health[C.status].isin(["failed", "partial"]) & health["superseded"].isna())
                  | health["interrupted"].notna()]
     if bad.empty:

@@ -412,3 +412,20 @@ def test_a_links_unknown_parameter_is_named_not_ignored(three_cloud_store, monke
                       "failures")
     no_exception(known)
     assert not [w.value for w in known.warning if "parameter" in w.value]
+
+
+def test_overviews_failed_collection_banner_keeps_to_the_chosen_clouds(three_cloud_store, monkeypatch):
+    """Overview filtered to AWS said "Collection failed for 1 scope(s). Their executions are missing from
+    every number below" about a GCP scope: the AWS numbers below were complete."""
+    from tests.ui.helpers import FAILED_SCOPE
+
+    def banner(at) -> list[str]:
+        return [e.value for e in at.error if "Collection failed" in e.value]
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", cloud="aws"), "overview")
+    no_exception(at)
+    assert banner(at) == []
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", cloud="gcp"), "overview")
+    assert len(banner(at)) == 1 and markdown_text(FAILED_SCOPE) in banner(at)[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "overview")
+    assert len(banner(at)) == 1

@@ -13,7 +13,7 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Overview", findings=True)
 f = ctx.filters
-ui.failed_scopes_banner(data.collection_health())
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 
 # Deltas only against a previous window that has data (filters.time_window), never against nothing.
 now, before, trend = data.overview_and_trend(f, with_previous=ctx.compare)

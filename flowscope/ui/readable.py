@@ -226,6 +226,8 @@ def _column(column: str, values: pd.Series, config: Any,
         counts = values.round().astype("Int64") if pd.api.types.is_float_dtype(values) else values
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")
+    if kind == SHARE:       # a fraction (failure_rate 0.002967) reads as a percent, "0.30%", as metrics say it
+        return values, Shown(_label(column, config), _given_format(config) or "percent")
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         return values.map(_cell).astype(object), words

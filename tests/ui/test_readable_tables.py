@@ -68,7 +68,8 @@ def test_a_count_whose_name_holds_a_ratio_word_is_still_a_count():
     shown, formats = readable.display_frame(pd.DataFrame({"iterations": [72.0, 3.0], "operations": [10.0, 2.0],
                                                           "failure_rate": [1.0, 0.0], "p95 drift": [2.0, 1.0]}))
     assert formats["iterations"].format == "localized" and str(shown["operations"].dtype) == "Int64"
-    assert "failure_rate" not in formats and "p95 drift" not in formats
+    assert formats["failure_rate"].format == "percent", "a share, not a count: read as a percent"
+    assert "p95 drift" not in formats
 
 
 def test_names_come_first_and_are_pinned_then_money():
@@ -166,3 +167,15 @@ def test_compare_runs_totals_and_their_difference_read_in_one_unit():
         "a_ms": "%.1f s", "b_ms": "%.1f s", "delta_ms": "%+.1f s"}
     assert shown[["a_ms", "b_ms", "delta_ms"]].to_dict("list") == {
         "a_ms": [30.0, 1.0], "b_ms": [150.0, 1.0], "delta_ms": [120.0, 0.0]}
+
+
+def test_a_rate_column_the_page_did_not_format_reads_as_a_percent():
+    """Overview's "Per-cloud numbers" read failure_rate 0.002967 beside the metric's "0.3%": a share
+    column with no format from the page had none. A page's own format is kept."""
+    frame = pd.DataFrame({"cloud": ["aws", "total"], "executions": [340, 673], "failure_rate": [0.002967, 0.007463]})
+    shown, formats = readable.display_frame(frame)
+    assert formats["failure_rate"] == readable.Shown("failure rate", "percent")
+    assert shown["failure_rate"].tolist() == [0.002967, 0.007463]
+    _, formats = readable.display_frame(frame, {"failure_rate": {"label": "visits failed", "type_config": {
+        "type": "number", "format": "%.1f%%"}}})
+    assert formats["failure_rate"] == readable.Shown("visits failed", "%.1f%%")

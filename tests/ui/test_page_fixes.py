@@ -429,3 +429,23 @@ def test_overviews_failed_collection_banner_keeps_to_the_chosen_clouds(three_clo
     assert len(banner(at)) == 1 and markdown_text(FAILED_SCOPE) in banner(at)[0]
     at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "overview")
     assert len(banner(at)) == 1
+
+
+def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch):
+    """An Express workflow is billed per execution (requests, GB-seconds): the Workflows page's step table
+    read "$0.00" on every step and "Cost by step" drew zero bars beside the workflow's spend. Its steps'
+    cost is now blank and the chart says the workflow is billed per execution."""
+    import json
+
+    store, _con, _f = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
+    no_exception(at)
+    box = at.selectbox(key="wf-graph")
+    express = next(i for i, label in enumerate(box.options) if "clickstream" in label)
+    box.select_index(express).run()
+    no_exception(at)
+    steps = next(d.value for d in at.dataframe if "visits" in d.value.columns and "type" in d.value.columns)
+    assert len(steps) and steps["cost_usd"].isna().all(), steps
+    chart = next(c for c in at.get("plotly_chart") if c.key == "wf-cost")
+    spec = json.loads(chart.proto.spec)
+    assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]

@@ -449,3 +449,15 @@ def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch
     chart = next(c for c in at.get("plotly_chart") if c.key == "wf-cost")
     spec = json.loads(chart.proto.spec)
     assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]
+
+
+def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_cloud_store, monkeypatch):
+    """`?exec=exec-00001` (an id cut short) opened the first run whose id contains it as if it were the
+    run linked, and wrote that run's id to the address. The page now says no run has that id."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", exec="exec-00001"), "executions")
+    no_exception(at)
+    said = [i.value for i in at.info if "No run has the link's id" in i.value]
+    assert len(said) == 1 and "exec\\-00001" in said[0] and "contain it" in said[0], [i.value for i in at.info]
+    whole = open_page(app(three_cloud_store, monkeypatch, window="7d", exec=at.selectbox(key="ex-pick").value[1]),
+                      "executions")
+    assert not [i.value for i in whole.info if "No run has the link's id" in i.value]

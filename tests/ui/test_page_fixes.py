@@ -461,3 +461,17 @@ def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_
     whole = open_page(app(three_cloud_store, monkeypatch, window="7d", exec=at.selectbox(key="ex-pick").value[1]),
                       "executions")
     assert not [i.value for i in whole.info if "No run has the link's id" in i.value]
+
+
+def test_a_links_unknown_focus_workflow_is_said(three_cloud_store, monkeypatch):
+    """Workflows' `?focus=<id>` naming no workflow of the window opened the default graph in silence."""
+    from tests.ui.helpers import WORKFLOWS
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", focus="gone-workflow"), "workflows")
+    no_exception(at)
+    assert [i.value for i in at.info if "gone" in i.value] == [
+        "The link's workflow “gone\\-workflow” has no run in this window and filters, so the graph opens on the "
+        "workflow that needs attention most."]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", focus=WORKFLOWS[1].workflow_id), "workflows")
+    assert not [i.value for i in at.info if "link's workflow" in i.value]
+    assert at.selectbox(key="wf-graph").value == ("azure", WORKFLOWS[1].workflow_id)

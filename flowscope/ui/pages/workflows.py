@@ -32,7 +32,11 @@ st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
 labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
-default = next((i for i, k in enumerate(keys) if k[1] == focus), graph.default_workflow(table))
+linked = next((i for i, k in enumerate(keys) if k[1] == focus), None)
+if focus and linked is None:      # said, not replaced by the default workflow in silence
+    st.info(f"The link's workflow “{md(focus)}” has no run in this window and filters, so the graph opens on "
+            "the workflow that needs attention most.")
+default = graph.default_workflow(table) if linked is None else linked
 left, right = st.columns([2, 1])
 chosen = left.selectbox("Workflow", keys, index=default, format_func=lambda k: labels[k], key="wf-graph")
 metric = right.radio("Paint", list(graph.METRICS), format_func=lambda m: graph.METRICS[m][0], horizontal=True,

@@ -475,3 +475,11 @@ def test_a_links_unknown_focus_workflow_is_said(three_cloud_store, monkeypatch):
     at = open_page(app(three_cloud_store, monkeypatch, window="7d", focus=WORKFLOWS[1].workflow_id), "workflows")
     assert not [i.value for i in at.info if "link's workflow" in i.value]
     assert at.selectbox(key="wf-graph").value == ("azure", WORKFLOWS[1].workflow_id)
+
+
+def test_collection_health_reads_what_a_sync_collected_as_words_not_json(three_cloud_store, monkeypatch):
+    """The counts column read `{"executions": 1}` and `{}`: the JSON the store keeps them as."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "collection_health")
+    no_exception(at)
+    table = next(d.value for d in at.dataframe if "counts" in d.value.columns)
+    assert sorted(set(table["counts"])) == ["Executions: 1.", "—"], set(table["counts"])

@@ -366,8 +366,14 @@ def edge_cost(f: Filters) -> pd.DataFrame:
     return call("edge_cost", f)
 
 
+LATENCY_STEPS = 2000
+"""How many steps (the most visited) the Latency page measures: the query's default of 200 cut a large
+estate's steps in silence, so "Steps measured" read 200 and a drifting step past them was not counted."""
+
+
 def latency_by_step(f: Filters, *, compare: bool) -> pd.DataFrame:
-    return call("latency_by_step", f, compare=compare)
+    """Per step latency and drift, the `LATENCY_STEPS` most visited (the page says when it is cut there)."""
+    return call("latency_by_step", f, LATENCY_STEPS, compare=compare)
 
 
 def latency_over_time(f: Filters, steps: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:

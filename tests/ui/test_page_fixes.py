@@ -483,3 +483,22 @@ def test_collection_health_reads_what_a_sync_collected_as_words_not_json(three_c
     no_exception(at)
     table = next(d.value for d in at.dataframe if "counts" in d.value.columns)
     assert sorted(set(table["counts"])) == ["Executions: 1.", "—"], set(table["counts"])
+
+
+def test_latency_says_when_it_measures_only_the_most_visited_steps(three_cloud_store, monkeypatch):
+    """The Latency query kept the 200 most visited steps: a larger estate read "Steps measured: 200" and
+    counted a slower step past them as not slower, in silence. The page measures up to
+    `data.LATENCY_STEPS` and says when it is cut there."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    every = len(next(d.value for d in at.dataframe if "p95_ms" in d.value.columns and "step" in d.value.columns))
+    assert metrics(at)["Steps measured"] == f"{every:,}" and every > 5
+    assert not [c.value for c in at.caption if "most visited" in c.value]
+    monkeypatch.setattr(data, "LATENCY_STEPS", 5)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    assert metrics(at)["Steps measured"] == "5+"
+    assert [c.value for c in at.caption if "most visited" in c.value] == [
+        "Only the 5 most visited steps are measured (and counted as slower) here: a step visited less is left "
+        "out. Filter to fewer workflows in the sidebar to see them all."]

@@ -152,13 +152,13 @@ gap's "workflow id" is its scope, which the sidebar would read as a workflow not
 
 
 def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
-    """A finding's "evidence: open" link: a run's page opens its first sample run; any other opens
-    filtered to the finding's workflow (the sidebar's filter, which every page reads), with its step
-    named (`FOCUS_STEP`, put first in the page's step tables)."""
+    """A finding's "evidence: open" link: a run's page opens its first sample run (without one, the
+    finding's workflow's runs); any other opens filtered to the finding's workflow (the sidebar's
+    filter, which every page reads), with its step named (`FOCUS_STEP`, put first in its step tables)."""
     page_name = EVIDENCE_PAGES.get(kind, "overview")
-    if page_name == "executions":
-        return link("executions", f, exec=(sample_ids[0] if len(sample_ids) else None))
     wid = workflow_id if isinstance(workflow_id, str) and workflow_id and page_name not in UNFILTERED_PAGES else None
+    if page_name == "executions" and len(sample_ids):
+        return link("executions", f, exec=sample_ids[0])
     return link(page_name, dataclasses.replace(f, workflows=(wid,)) if wid else f,
                 **{FOCUS_STEP: step if isinstance(step, str) and step else None})
 

@@ -502,3 +502,21 @@ def test_latency_says_when_it_measures_only_the_most_visited_steps(three_cloud_s
     assert [c.value for c in at.caption if "most visited" in c.value] == [
         "Only the 5 most visited steps are measured (and counted as slower) here: a step visited less is left "
         "out. Filter to fewer workflows in the sidebar to see them all."]
+
+
+def test_a_run_findings_evidence_without_a_sample_opens_its_workflows_runs():
+    """A history_limit_risk or stuck_execution finding without sample ids linked to /executions with no
+    filter at all: every run of every workflow, not the finding's."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC))
+    url = urlsplit(components.evidence_link(f, "history_limit_risk", "arn:aws:states:r:1:stateMachine:w", None, []))
+    assert (url.path, parse_qs(url.query)) == ("/executions", {"window": ["7d"],
+                                                               "wf": ["arn:aws:states:r:1:stateMachine:w"]})
+    url = urlsplit(components.evidence_link(f, "stuck_execution", "w", "s", ["e1", "e2"]))
+    assert (url.path, parse_qs(url.query)) == ("/executions", {"window": ["7d"], "exec": ["e1"]})

@@ -520,3 +520,23 @@ def test_a_run_findings_evidence_without_a_sample_opens_its_workflows_runs():
                                                                "wf": ["arn:aws:states:r:1:stateMachine:w"]})
     url = urlsplit(components.evidence_link(f, "stuck_execution", "w", "s", ["e1", "e2"]))
     assert (url.path, parse_qs(url.query)) == ("/executions", {"window": ["7d"], "exec": ["e1"]})
+
+
+def test_retry_delays_of_no_delay_title_their_chart_without_nan(three_cloud_store, monkeypatch):
+    """Retries with no delay between tries (a mean of 0 ms) have no coefficient of variation: the chart's
+    title read "(mean 0 ms, cv nan)"."""
+    import json
+
+    from flowscope.ui import data
+
+    def no_delay(f):
+        return pd.DataFrame([{"cloud": "aws", "workflow": "orders", "workflow_id": "w", "step": "Pay", "retry": 2,
+                              "samples": 4, "executions": 4, "mean_delay_ms": 0.0, "std_delay_ms": 0.0,
+                              "min_delay_ms": 0.0, "max_delay_ms": 0.0, "cv": float("nan"), "lockstep": False}])
+
+    monkeypatch.setattr(data, "retry_delays", no_delay)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    chart = next(c for c in at.get("plotly_chart") if c.key == "delay-hist")
+    title = json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    assert title == "Delays before retry 2 of Pay (mean 0 ms, cv —)", title

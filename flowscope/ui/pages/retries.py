@@ -57,6 +57,10 @@ ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
     "std_delay_ms": st.column_config.NumberColumn("std"), "retry": st.column_config.NumberColumn(format="%d")})
 if not delays.empty:
     options = list(delays.index)
+    def fmt_cv(cv: float) -> str:
+        """The spread in the chart's title; none ("—") for retries with no delay (a mean of 0 ms), never "nan"."""
+        return "—" if pd.isna(cv) else f"{cv:.3f}"
+
     pick = st.selectbox("Retry delays of step", options,
                         format_func=lambda i: (f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
                                                f"retry {int(delays.loc[i, 'retry'])}"))
@@ -64,7 +68,7 @@ if not delays.empty:
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"], int(row["retry"]))
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
                              title=f"Delays before retry {int(row['retry'])} of {row['step']} "
-                                   f"(mean {fmt_duration(row['mean_delay_ms'])}, cv {row['cv']:.3f})",
+                                   f"(mean {fmt_duration(row['mean_delay_ms'])}, cv {fmt_cv(row['cv'])})",
                              x_title="delay", duration=True),
             key="delay-hist")
 

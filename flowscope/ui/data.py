@@ -335,13 +335,21 @@ def retries_over_time(f: Filters) -> pd.DataFrame:
     return call("retries_over_time", f)
 
 
+RETRY_ROWS = 2000
+"""How many rows (steps, and steps by retry number) the Retries page reads: the queries' default of 50
+cut a large estate's in silence, and "Steps retrying in lockstep" counted only among the 50 with the most
+retries."""
+
+
 def amplification(f: Filters) -> pd.DataFrame:
-    return call("amplification", f)
+    """Retries per step, the `RETRY_ROWS` steps with the most (the page says when it is cut there)."""
+    return call("amplification", f, RETRY_ROWS)
 
 
 def retry_delays(f: Filters) -> pd.DataFrame:
-    """Retry delays per step, with `lockstep` ticked by the synchronized-retries thresholds."""
-    return q.mark_lockstep(call("retry_delays", f), thresholds())
+    """Retry delays per step, with `lockstep` ticked by the synchronized-retries thresholds (the
+    `RETRY_ROWS` most sampled: the page says when it is cut there)."""
+    return q.mark_lockstep(call("retry_delays", f, RETRY_ROWS), thresholds())
 
 
 def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str, retry: int | None = None) -> pd.DataFrame:

@@ -540,3 +540,23 @@ def test_retry_delays_of_no_delay_title_their_chart_without_nan(three_cloud_stor
     chart = next(c for c in at.get("plotly_chart") if c.key == "delay-hist")
     title = json.loads(chart.proto.spec)["layout"]["title"]["text"]
     assert title == "Delays before retry 2 of Pay (mean 0 ms, cv —)", title
+
+
+def test_retries_says_when_its_tables_and_lockstep_count_are_cut(three_cloud_store, monkeypatch):
+    """The Retries queries kept 50 rows: a larger estate's lockstep count ("Steps retrying in lockstep")
+    was counted among the 50 most sampled retries only, in silence. The page reads up to
+    `data.RETRY_ROWS` and says when it is cut there."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert not [c.value for c in at.caption if "filter to fewer workflows" in c.value]
+    assert not metrics(at)["Steps retrying in lockstep"].endswith("+")
+    monkeypatch.setattr(data, "RETRY_ROWS", 1)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert metrics(at)["Steps retrying in lockstep"].endswith("+")
+    said = [c.value for c in at.caption if "filter to fewer workflows" in c.value]
+    assert said == ["The 1 steps with the most retries; filter to fewer workflows to see the rest.",
+                    "The 1 most sampled retries (and the lockstep count above among them only); filter to fewer "
+                    "workflows to see the rest."], said

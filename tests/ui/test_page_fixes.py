@@ -560,3 +560,17 @@ def test_retries_says_when_its_tables_and_lockstep_count_are_cut(three_cloud_sto
     assert said == ["The 1 steps with the most retries; filter to fewer workflows to see the rest.",
                     "The 1 most sampled retries (and the lockstep count above among them only); filter to fewer "
                     "workflows to see the rest."], said
+
+
+def test_failures_says_when_its_failing_steps_are_cut(three_cloud_store, monkeypatch):
+    """The failing-steps query kept 50 steps: a larger estate's table stopped there, in silence."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "failures")
+    no_exception(at)
+    assert not [c.value for c in at.caption if "most failed visits" in c.value]
+    monkeypatch.setattr(data, "FAILING_STEPS", 2)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "failures")
+    no_exception(at)
+    assert [c.value for c in at.caption if "most failed visits" in c.value] == [
+        "The 2 steps with the most failed visits; filter to fewer workflows to see the rest."]

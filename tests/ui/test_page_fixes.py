@@ -574,3 +574,15 @@ def test_failures_says_when_its_failing_steps_are_cut(three_cloud_store, monkeyp
     no_exception(at)
     assert [c.value for c in at.caption if "most failed visits" in c.value] == [
         "The 2 steps with the most failed visits; filter to fewer workflows to see the rest."]
+
+
+def test_retries_without_a_try_recorded_reads_no_amplification(three_cloud_store, monkeypatch):
+    """A window whose runs recorded no tries (history without attempts) read "Amplification 0.00×": at
+    least one try per visit is 1.00×, and with none recorded there is no figure."""
+    from flowscope.ui import data
+
+    monkeypatch.setattr(data, "retries_over_time",
+                        lambda f: pd.DataFrame(columns=["bucket", "cloud", "retries", "tries"]))
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert (metrics(at)["Retries"], metrics(at)["Amplification"]) == ("0", "—")

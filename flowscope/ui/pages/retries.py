@@ -18,7 +18,9 @@ total_retries = int(over["retries"].sum()) if not over.empty else 0
 lockstep = lockstep_steps(delays)
 cut = len(delays) >= data.RETRY_ROWS       # more rows than read: said, never read as all of them
 ui.metric_row([("Retries", f"{total_retries:,}", None),
-               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
+               # no try recorded in the window: no amplification to speak of ("—"), never an impossible 0.00×
+               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×" if total_tries else "—",
+                None),
                ("Steps retrying in lockstep", f"{lockstep:,}" + ("+" if cut else ""), None)])
 
 

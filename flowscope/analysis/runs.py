@@ -314,11 +314,15 @@ RUN_COST_COLUMNS = ["step", "parent", "meter", "visits", "quantity", "usd"]
 def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     """A run's billed usage per (step name, parent step name, meter), costliest first: a loop's or a
     Map's iterations fold into one row with their count, as in `collapsed_steps` (they were a row per
-    iteration, 72 rows of one action in a 72-iteration loop). Usage of no step reads "(per execution)"."""
+    iteration, 72 rows of one action in a 72-iteration loop), each under the parent the step table names
+    (`fold_own_work`). Usage of no step reads "(per execution)"."""
     if usage is None or usage.empty:
         return pd.DataFrame(columns=RUN_COST_COLUMNS)
     names = dict(zip(steps[C.step_key], steps[C.name], strict=True)) if steps is not None and not steps.empty else {}
-    parents = _parent_names(steps) if steps is not None and not steps.empty else {}
+    # Parents as the step table reads them (`fold_own_work`: a GCP try's call in the try's place, not
+    # "check_status inside check_status"); a container folded away keeps its own.
+    parents = {**_parent_names(steps), **_parent_names(fold_own_work(steps))} \
+        if steps is not None and not steps.empty else {}
     frame = usage.assign(step=usage[C.step_key].map(names).fillna("(per execution)"),
                          parent=usage[C.step_key].map(parents).fillna(""), _order=range(len(usage)))
     grouped = frame.groupby(["step", "parent", C.meter], sort=False, dropna=False).agg(

@@ -624,7 +624,7 @@ def find_execution(con: Any, execution_id: str) -> tuple[str, str] | None:
 def failures_over_time(con: Any, f: Filters) -> pd.DataFrame:
     p, b = f.params(), bucket_seconds(f)
     return run(con, q("""
-        SELECT {bucket} AS bucket, {cloud}, {workflow_name} AS workflow,
+        SELECT {bucket} AS bucket, {cloud}, {workflow_id}, {workflow_name} AS workflow,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failed, count(*) AS executions
         FROM executions WHERE {where} GROUP BY ALL ORDER BY bucket
     """, bucket=_bucket(C.started_at, b), failed=_in(EXEC_FAILED), where=f.where()), p)
@@ -807,21 +807,32 @@ COST_DIMENSIONS = {"cloud": [C.cloud], "workflow": [C.cloud, C.workflow_id], "me
 
 
 def cost_over_time(con: Any, f: Filters, by: str = "cloud", top: int = 10) -> pd.DataFrame:
-    """Cost per bucket by cloud, workflow, meter or step (the `top` steps; the rest as 'other')."""
+    """Cost per bucket by cloud, workflow, meter or step (the `top` steps; the rest as 'other'): bucket,
+    key (the series' name), cost_usd; by workflow or step also the cloud, workflow_id and workflow of
+    the series (null for 'other'), and by step its step."""
     b = bucket_seconds(f)
     if by == "step":
         per_step = usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({usage_sql(con, f)})",
                                   ["bucket", C.cloud, C.workflow_id, "step"])
+        # The top steps by (cloud, workflow id, step): two workflows sharing a name are two series, each
+        # with its cloud and id so the dashboard can tell them apart; the rest is one 'other' series.
         return run(con, q("""
             WITH k AS (
-                SELECT c.bucket, coalesce(n.{workflow_name}, c.{workflow_id}) || ' / ' || c.step AS key, c.cost_usd
+                SELECT c.bucket, c.{cloud}, c.{workflow_id}, coalesce(n.{workflow_name}, c.{workflow_id}) AS workflow,
+                       c.step, c.cost_usd
                 FROM ({per_step}) c
                 LEFT JOIN (SELECT {cloud}, {workflow_id}, any_value({workflow_name}) AS {workflow_name}
                            FROM ({names}) GROUP BY ALL) n USING ({cloud}, {workflow_id})),
-            t AS (SELECT key FROM k GROUP BY key ORDER BY sum(cost_usd) DESC, key LIMIT {top})
-            SELECT bucket, CASE WHEN key IN (SELECT key FROM t) THEN key ELSE 'other' END AS key,
-                   sum(cost_usd) AS cost_usd
-            FROM k GROUP BY ALL ORDER BY bucket, key
+            t AS (SELECT {cloud}, {workflow_id}, step, true AS top_step FROM k GROUP BY {cloud}, {workflow_id}, step
+                  ORDER BY sum(cost_usd) DESC, any_value(workflow) || ' / ' || step, {workflow_id} LIMIT {top})
+            SELECT k.bucket, CASE WHEN t.top_step THEN k.workflow || ' / ' || k.step ELSE 'other' END AS key,
+                   sum(k.cost_usd) AS cost_usd,
+                   CASE WHEN t.top_step THEN k.{cloud} END AS {cloud},
+                   CASE WHEN t.top_step THEN k.{workflow_id} END AS {workflow_id},
+                   CASE WHEN t.top_step THEN k.workflow END AS workflow,
+                   CASE WHEN t.top_step THEN k.step END AS step
+            FROM k LEFT JOIN t ON k.{cloud} = t.{cloud} AND k.{workflow_id} = t.{workflow_id} AND k.step = t.step
+            GROUP BY ALL ORDER BY k.bucket, key, {workflow_id}
         """, per_step=per_step, names=f"SELECT * FROM {workflows_seen(con)}", top=int(top)), f.params())
     dims = COST_DIMENSIONS[by]
     frame = run(con, usage_cost_sql(f"SELECT *, {_bucket(C.started_at, b)} AS bucket FROM ({_usage_rows(f)})",
@@ -829,8 +840,8 @@ def cost_over_time(con: Any, f: Filters, by: str = "cloud", top: int = 10) -> pd
     if by == "workflow":
         frame = _with_names(con, frame)
         frame["key"] = frame["workflow"]
-    else:
-        frame["key"] = frame[dims[0]]
+        return frame[["bucket", "key", "cost_usd", C.cloud, C.workflow_id, "workflow"]]
+    frame["key"] = frame[dims[0]]
     return frame[["bucket", "key", "cost_usd"]]
 
 

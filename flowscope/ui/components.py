@@ -146,15 +146,19 @@ EVIDENCE_PAGES = {"failing_step": "failures", "retry_storm": "retries", "synchro
                   "collection_gap": "collection_health"}
 """The page holding each finding kind's evidence."""
 
+UNFILTERED_PAGES = frozenset({"collection_health"})
+"""Pages the workflow filter does not apply to: an evidence link to one names no workflow (a collection
+gap's "workflow id" is its scope, which the sidebar would read as a workflow not in the store)."""
+
 
 def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
-    """A finding's "evidence: open" link: a run's page opens its first sample run; any other opens
-    filtered to the finding's workflow (the sidebar's filter, which every page reads), with its step
-    named (`FOCUS_STEP`, put first in the page's step tables)."""
+    """A finding's "evidence: open" link: a run's page opens its first sample run (without one, the
+    finding's workflow's runs); any other opens filtered to the finding's workflow (the sidebar's
+    filter, which every page reads), with its step named (`FOCUS_STEP`, put first in its step tables)."""
     page_name = EVIDENCE_PAGES.get(kind, "overview")
-    if page_name == "executions":
-        return link("executions", f, exec=(sample_ids[0] if len(sample_ids) else None))
-    wid = workflow_id if isinstance(workflow_id, str) and workflow_id else None
+    wid = workflow_id if isinstance(workflow_id, str) and workflow_id and page_name not in UNFILTERED_PAGES else None
+    if page_name == "executions" and len(sample_ids):
+        return link("executions", f, exec=sample_ids[0])
     return link(page_name, dataclasses.replace(f, workflows=(wid,)) if wid else f,
                 **{FOCUS_STEP: step if isinstance(step, str) and step else None})
 
@@ -229,13 +233,16 @@ def _keyed(key: str | None) -> str | None:
 
 
 def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
-    """A relative URL to a page with the global filters and page parameters in the query string."""
+    """A relative URL to a page with the global filters (the window's end too, when it ends now by
+    choice) and page parameters in the query string."""
     query: list[tuple[str, str]] = []
     if f is not None:
         span = next((k for k, v in filters.WINDOWS.items() if abs(v - f.days) < 1e-6), filters.DEFAULT_WINDOW)
         query.append((filters.PARAM_WINDOW, span))
         query += [(filters.PARAM_CLOUD, c) for c in f.clouds]
         query += [(filters.PARAM_WF, w) for w in f.workflows]
+        if filters.ends_now():
+            query.append((filters.PARAM_END, "now"))
     query += [(k, str(v)) for k, v in params.items() if v is not None and v != ""]
     return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
 
@@ -250,11 +257,14 @@ def keep_in_url(**params: str) -> None:
             del st.query_params[key]
 
 
-def failed_scopes_banner(health: pd.DataFrame) -> None:
+def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> None:
     """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
-    analyses' coverage says: `tables.collection_health`'s `superseded`)."""
+    analyses' coverage says: `tables.collection_health`'s `superseded`). With `clouds` (the sidebar's
+    cloud filter) only theirs: a GCP scope's failure does not make an AWS-only view's numbers incomplete."""
     if health is None or health.empty:
         return
+    if clouds:
+        health = health[health[C.cloud].isin(list(clouds))]
     bad = health[(health[C.status].isin(["failed", "partial"]) & health["superseded"].isna())
                  | health["interrupted"].notna()]
     if bad.empty:

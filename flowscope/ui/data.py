@@ -27,6 +27,7 @@ import streamlit as st
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
+from flowscope.ui import readable
 from flowscope.ui.jobs import PREFETCH, URGENT, Jobs, Preempted, current_priority
 
 VERSION_TTL_S = 10
@@ -94,9 +95,30 @@ run page's search and comparison)."""
 def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwargs: tuple) -> Any:
     cursor = q.prepare(_connection(path, snapshot).cursor())
     try:
-        return getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
+        result = getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
+        if name in UNNAMED_QUERIES:
+            return result
+        return _named(result, readable.workflow_labels(q.workflow_options(cursor)))
     finally:
         cursor.close()
+
+
+UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "execution_count", "find_execution"})
+"""Queries whose results name no workflow (`_named` would read the workflow list for nothing)."""
+
+
+def _named(result: Any, labels: dict[readable.WorkflowKey, str]) -> Any:
+    """A query's result with the `workflow` names of workflows that share their name with another told
+    apart (`readable.workflow_labels`): frames, and frames inside a tuple or a dict."""
+    if not labels:
+        return result
+    if isinstance(result, pd.DataFrame):
+        return readable.with_workflow_labels(result, labels)
+    if isinstance(result, tuple):
+        return tuple(_named(item, labels) for item in result)
+    if isinstance(result, dict):
+        return {key: _named(value, labels) for key, value in result.items()}
+    return result
 
 
 @st.cache_data(ttl=VERSION_TTL_S, show_spinner=False)
@@ -305,21 +327,35 @@ def error_totals(f: Filters) -> dict[str, int]:
     return call("error_totals", f)
 
 
+FAILING_STEPS = 2000
+"""How many failing steps (most failures first) the Failures page reads: the query's default of 50 cut a
+large estate's in silence."""
+
+
 def failing_steps(f: Filters) -> pd.DataFrame:
-    return call("failing_steps", f)
+    """Failing steps, the `FAILING_STEPS` with the most failed visits (the page says when it is cut there)."""
+    return call("failing_steps", f, FAILING_STEPS)
 
 
 def retries_over_time(f: Filters) -> pd.DataFrame:
     return call("retries_over_time", f)
 
 
+RETRY_ROWS = 2000
+"""How many rows (steps, and steps by retry number) the Retries page reads: the queries' default of 50
+cut a large estate's in silence, and "Steps retrying in lockstep" counted only among the 50 with the most
+retries."""
+
+
 def amplification(f: Filters) -> pd.DataFrame:
-    return call("amplification", f)
+    """Retries per step, the `RETRY_ROWS` steps with the most (the page says when it is cut there)."""
+    return call("amplification", f, RETRY_ROWS)
 
 
 def retry_delays(f: Filters) -> pd.DataFrame:
-    """Retry delays per step, with `lockstep` ticked by the synchronized-retries thresholds."""
-    return q.mark_lockstep(call("retry_delays", f), thresholds())
+    """Retry delays per step, with `lockstep` ticked by the synchronized-retries thresholds (the
+    `RETRY_ROWS` most sampled: the page says when it is cut there)."""
+    return q.mark_lockstep(call("retry_delays", f, RETRY_ROWS), thresholds())
 
 
 def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str, retry: int | None = None) -> pd.DataFrame:
@@ -327,7 +363,13 @@ def step_retry_delays(f: Filters, cloud: str, workflow_id: str, step: str, retry
 
 
 def cost_over_time(f: Filters, by: str) -> pd.DataFrame:
-    return call("cost_over_time", f, by)
+    """Cost per bucket and series (`key`): a workflow's or a step's series named by the workflow's told-apart
+    name (`_named`), so two workflows sharing a name are two series, not one zigzag."""
+    frame: pd.DataFrame = call("cost_over_time", f, by)
+    if "workflow" not in frame.columns or frame.empty:
+        return frame
+    named = frame["workflow"] if by == "workflow" else frame["workflow"] + " / " + frame["step"]
+    return frame.assign(key=named.where(frame["workflow"].notna(), frame["key"]))
 
 
 def cost_drivers(f: Filters) -> pd.DataFrame:
@@ -338,8 +380,14 @@ def edge_cost(f: Filters) -> pd.DataFrame:
     return call("edge_cost", f)
 
 
+LATENCY_STEPS = 2000
+"""How many steps (the most visited) the Latency page measures: the query's default of 200 cut a large
+estate's steps in silence, so "Steps measured" read 200 and a drifting step past them was not counted."""
+
+
 def latency_by_step(f: Filters, *, compare: bool) -> pd.DataFrame:
-    return call("latency_by_step", f, compare=compare)
+    """Per step latency and drift, the `LATENCY_STEPS` most visited (the page says when it is cut there)."""
+    return call("latency_by_step", f, LATENCY_STEPS, compare=compare)
 
 
 def latency_over_time(f: Filters, steps: tuple[tuple[str, str, str], ...]) -> pd.DataFrame:
@@ -385,7 +433,8 @@ class FindingsJob:
             return pd.DataFrame(), "the store was updated while they waited their turn: reload the page"
         if error:
             return frame, error
-        return select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows), None
+        found = select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows)
+        return readable.with_workflow_labels(found, readable.workflow_labels(workflow_options())), None
 
 
 class _Activity:

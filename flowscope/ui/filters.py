@@ -22,6 +22,7 @@ from flowscope.analysis.tables import Filters, first_execution
 from flowscope.model import C
 from flowscope.textsafety import markdown_text as md
 from flowscope.timewindow import default_end
+from flowscope.ui import readable
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
 DEFAULT_WINDOW = "7d"
@@ -35,6 +36,15 @@ STATE_WINDOW = "_fs_time_window"
 STATE_UNKNOWN_WF = "_fs_unknown_wf"
 STATE_NOTES = "_fs_notes"
 STATE_BAD_LINK = "_fs_bad_link"
+STATE_UNKNOWN_PARAMS = "_fs_unknown_params"
+KNOWN_PARAMS = frozenset({PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_END,
+                          "step",           # components.FOCUS_STEP: a finding's step, put first
+                          "exec",           # Executions: the run to open
+                          "a", "b",         # Compare runs: the two runs
+                          "focus",          # Workflows: the workflow whose graph opens
+                          "embed", "embed_options"})    # Streamlit's own
+"""The query parameters some page reads: any other in a link is named in a warning (`_unknown_param_notes`),
+since it filters nothing: `?workflow=orders` (for `?wf=`) showed every workflow as if asked for."""
 
 
 def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]:
@@ -100,14 +110,16 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     """Render the filters in the sidebar; returns (and keeps in session state) the Filters."""
     wf_frame = workflow_options
     clouds = sorted(set(wf_frame[C.cloud])) if wf_frame is not None and not wf_frame.empty else []
-    names: dict[str, str] = {}
-    if wf_frame is not None and not wf_frame.empty:
-        for row in wf_frame.itertuples(index=False):
-            names[getattr(row, C.workflow_id)] = f"{getattr(row, C.workflow_name)} ({getattr(row, C.cloud)})"
+    # "name (cloud)", and what tells apart workflows of one cloud sharing a name ("orders (aws · eu-west-1)")
+    names = {wid: label for (_cloud, wid), label in readable.workflow_labels(wf_frame, with_cloud=True).items()} \
+        if wf_frame is not None else {}
     init = _initial(clouds, list(names))
     if init["unknown"] and KEY_WF not in st.session_state:
         st.session_state[STATE_UNKNOWN_WF] = (tuple(init["unknown"]), tuple(init[KEY_WF]))
     if KEY_WINDOW not in st.session_state and KEY_CLOUDS not in st.session_state:
+        st.session_state[STATE_UNKNOWN_PARAMS] = (
+            tuple(sorted(k for k in st.query_params if k not in KNOWN_PARAMS)),
+            (init[KEY_WINDOW], tuple(init[KEY_CLOUDS]), tuple(init[KEY_WF])))
         st.session_state[STATE_BAD_LINK] = (init["bad_window"], tuple(init["bad_clouds"]), init[KEY_WINDOW],
                                              tuple(init[KEY_CLOUDS]), tuple(clouds))
     with st.sidebar:
@@ -128,7 +140,8 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
         dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
-    st.session_state[STATE_NOTES] = _bad_link_notes(window, chosen_clouds) + dropped
+    st.session_state[STATE_NOTES] = (_unknown_param_notes((window, tuple(chosen_clouds), tuple(chosen_wf)))
+                                     + _bad_link_notes(window, chosen_clouds) + dropped)
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
@@ -168,6 +181,22 @@ def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], nam
     return out
 
 
+def _unknown_param_notes(chosen: tuple[str, tuple[str, ...], tuple[str, ...]]) -> list[str]:
+    """A link's query parameters that no page reads (`KNOWN_PARAMS`), in words (Markdown), until the
+    window, clouds or workflows are changed: `?workflow=orders` or `?clouds=aws` filtered nothing, in silence."""
+    unknown = st.session_state.get(STATE_UNKNOWN_PARAMS)
+    if not unknown or not unknown[0]:
+        return []
+    names, first = unknown
+    if chosen != first:
+        del st.session_state[STATE_UNKNOWN_PARAMS]
+        return []
+    listed = ", ".join(f"“{md(name)}”" for name in names)
+    return [f"**The link's {listed} {'is not a parameter' if len(names) == 1 else 'are not parameters'} of this "
+            f"dashboard, so {'it filters' if len(names) == 1 else 'they filter'} nothing:** the filters are "
+            f"{PARAM_WINDOW}=, {PARAM_CLOUD}= and {PARAM_WF}= (a workflow's id), as the sidebar writes them."]
+
+
 def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:
     """A link's `?window=` that is no window of the sidebar, or `?cloud=` that is no cloud of the store,
     in words (Markdown), until the window (the clouds) is changed: they were replaced by the default
@@ -187,6 +216,12 @@ def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:
     if not out:
         del st.session_state[STATE_BAD_LINK]
     return out
+
+
+def ends_now() -> bool:
+    """Whether this session's window ends now by choice (the sidebar's *End the window now*): links to
+    other pages say so (`?end=now`), else they open on the window ending at the data."""
+    return bool((st.session_state.get(STATE_SAVED) or {}).get(KEY_END_NOW))
 
 
 def notes() -> list[str]:

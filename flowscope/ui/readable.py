@@ -14,6 +14,7 @@ No Streamlit here: `components.table` turns the formats into `st.column_config` 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -139,15 +140,31 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}
 
 
+_SIDES = ("a", "b", "delta")
+"""Prefixes of two runs' columns set side by side and their difference (Compare runs: a_ms, b_ms, delta_ms)."""
+
+
+def _side_by_side(core: str) -> str:
+    """A compared column's measure without its side: "a" and "b" (and "delta", B − A) of one measure
+    read in one unit ("A total 30.0 s" beside "B total 2.50 min" could not be compared at a glance)."""
+    for side in _SIDES:
+        if core == side:
+            return "runs' total"
+        if core.startswith(side + "_"):
+            return "runs' " + core.removeprefix(side + "_")
+    return core
+
+
 def comparable_durations(columns: Sequence[str]) -> dict[str, str]:
     """Duration columns (`*_ms`) read side by side, by the group whose one unit they share: a window's
     percentiles and extremes (p50, p95, p99, max) and the previous window's (`prev_p95_ms`), and any
-    `prev_X_ms` with its `X_ms` ("p95" in s beside "previous p95" in min could not be compared)."""
+    `prev_X_ms` with its `X_ms` ("p95" in s beside "previous p95" in min could not be compared), and two
+    runs' `a_X_ms`, `b_X_ms` with their `delta_X_ms` (`_side_by_side`)."""
     groups: dict[str, str] = {}
     for column in columns:
         if not column.endswith("_ms"):
             continue
-        core = column.removesuffix("_ms").removeprefix("prev_")
+        core = _side_by_side(column.removesuffix("_ms").removeprefix("prev_"))
         stat = core.startswith("p") and core[1:].isdigit() or core in _STATISTICS
         groups[column] = "statistics" if stat else core
     counts = pd.Series(list(groups.values())).value_counts() if groups else pd.Series(dtype=int)
@@ -209,6 +226,8 @@ def _column(column: str, values: pd.Series, config: Any,
         counts = values.round().astype("Int64") if pd.api.types.is_float_dtype(values) else values
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")
+    if kind == SHARE:       # a fraction (failure_rate 0.002967) reads as a percent, "0.30%", as metrics say it
+        return values, Shown(_label(column, config), _given_format(config) or "percent")
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         return values.map(_cell).astype(object), words
@@ -257,3 +276,64 @@ def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     money = [c for c in names if (c.endswith("_usd") or c == "usd") and c not in identity]
     order = [*pinned, *money, *[c for c in identity if c not in pinned]]
     return order + [c for c in names if c not in order], pinned
+
+
+WorkflowKey = tuple[str, str]
+"""(cloud, workflow_id): what tells a workflow apart, its name does not."""
+
+_ID_PARTS = re.compile(r"[:/]+")
+
+
+def _telling_parts(ids: Sequence[str], name: str) -> dict[str, str]:
+    """Per id, the parts of it (split at ':' and '/') that not every id of `ids` holds, in order: two
+    state machines named alike read by their region or account ("eu-west-1"), two Logic Apps by their
+    resource group, two GCP workflows by their project or location. The whole id when nothing tells."""
+    split = {i: [p for p in _ID_PARTS.split(i) if p and p != name] for i in ids}
+    common = set.intersection(*(set(parts) for parts in split.values())) if split else set()
+    out: dict[str, str] = {}
+    for i, parts in split.items():
+        telling = [p for p in dict.fromkeys(parts) if p not in common]
+        out[i] = "/".join(telling)[:48] if telling else i
+    return out
+
+
+def workflow_labels(options: pd.DataFrame, *, with_cloud: bool = False) -> dict[WorkflowKey, str]:
+    """The name each workflow reads by where its name alone does not tell it apart: {(cloud, id): label}
+    for the workflows sharing their name with another (all of them with `with_cloud`), e.g.
+    "orders (us-east-1)" beside "orders (eu-west-1)", "orders (aws)" beside "orders (azure)".
+
+    Workflows in two regions or accounts often share a name: tables showed two "orders · aws" rows
+    that could not be told apart, charts by "workflow / step" merged their series into one line, and
+    the sidebar offered "orders (aws)" twice. `options`: cloud, workflow_id, workflow_name rows."""
+    if options is None or options.empty:
+        return {}
+    rows = options[["cloud", "workflow_id", "workflow_name"]].drop_duplicates(["cloud", "workflow_id"])
+    names = rows["workflow_name"].where(rows["workflow_name"].notna(), rows["workflow_id"]).astype(str)
+    out: dict[WorkflowKey, str] = {}
+    for name, group in rows.assign(name=names).groupby("name", sort=False):
+        keys = [(str(c), str(w)) for c, w in zip(group["cloud"], group["workflow_id"], strict=True)]
+        if len(keys) < 2 and not with_cloud:
+            continue
+        clouds = {c for c, _ in keys}
+        for cloud in sorted({c for c, _ in keys}):
+            ids = [w for c, w in keys if c == cloud]
+            telling = _telling_parts(ids, str(name)) if len(ids) > 1 else {}
+            for wid in ids:
+                bits = ([cloud] if with_cloud or len(clouds) > 1 else []) + ([telling[wid]] if wid in telling else [])
+                out[(cloud, wid)] = f"{name} ({' · '.join(bits)})"
+    order = zip(rows["cloud"].astype(str), rows["workflow_id"].astype(str), strict=True)
+    return {key: out[key] for key in order if key in out}      # in the options' order (the sidebar's)
+
+
+def with_workflow_labels(frame: pd.DataFrame, labels: dict[WorkflowKey, str]) -> pd.DataFrame:
+    """`frame` with its `workflow` names replaced by `labels` where they are given (frames naming their
+    workflows by cloud and workflow_id; any other frame as it is)."""
+    if (not labels or not isinstance(frame, pd.DataFrame) or frame.empty
+            or not {"workflow", "cloud", "workflow_id"} <= set(frame.columns)):
+        return frame
+    keys = list(zip(frame["cloud"].astype(str), frame["workflow_id"].astype(str), strict=True))
+    if not any(k in labels for k in keys):
+        return frame
+    out = frame.copy()
+    out["workflow"] = [labels.get(k, name) for k, name in zip(keys, frame["workflow"], strict=True)]
+    return out

@@ -314,3 +314,275 @@ def test_overview_says_when_its_findings_table_is_not_every_finding(three_cloud_
     assert total > 2
     said = " ".join(c.value for c in at.caption)
     assert f"The 2 most severe of {total:,} findings" in said, said
+
+
+def test_a_collection_gaps_evidence_link_names_no_workflow_filter(three_cloud_store, monkeypatch):
+    """A collection gap's workflow id is its scope (`gcp:projects/...`): its 'evidence: open' link put the
+    scope in `wf=`, so Collection health opened under "The link's workflow filter names gcp:projects/...,
+    not in this store, so left out". The page has no workflow filter: the link names none."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+    from tests.ui.helpers import FAILED_SCOPE
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC), clouds=("gcp",))
+    url = urlsplit(components.evidence_link(f, "collection_gap", FAILED_SCOPE, None, []))
+    assert url.path == "/collection_health"
+    assert parse_qs(url.query) == {"window": ["7d"], "cloud": ["gcp"]}
+    at = open_page(app(three_cloud_store, monkeypatch, **{k: v[0] for k, v in parse_qs(url.query).items()}),
+                   "collection_health")
+    no_exception(at)
+    assert not [w.value for w in at.warning if "link" in w.value]
+
+
+@pytest.fixture(scope="module")
+def old_store(tmp_path_factory) -> str:
+    """Data that ends three days before now (an import, a sync that stopped)."""
+    import datetime as dt
+
+    from flowscope.model import UTC
+
+    end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - dt.timedelta(days=3)
+    path = tmp_path_factory.mktemp("ui-old")
+    Store(path).write(build(150, end=end, days=6))
+    return str(path)
+
+
+def test_links_to_other_pages_keep_the_window_ending_now(old_store, monkeypatch):
+    """With *End the window now* ticked, a link to another page (a sample run, a finding's evidence, a
+    run's comparison) opened a new session on the window ending at the data: another window, other
+    numbers, the box unticked. The links now carry `end=now` as the page's own address does."""
+    from urllib.parse import parse_qs, urlsplit
+
+    at = open_page(app(old_store, monkeypatch, window="7d", end="now"), "failures")
+    no_exception(at)
+    assert at.sidebar.checkbox[0].value is True
+    sample = next(d.value for d in at.dataframe if "sample" in d.value.columns)["sample"]
+    assert len(sample) and all(parse_qs(urlsplit(u).query).get("end") == ["now"] for u in sample), list(sample)
+    at.sidebar.checkbox[0].uncheck().run()
+    sample = next(d.value for d in at.dataframe if "sample" in d.value.columns)["sample"]
+    assert all("end" not in parse_qs(urlsplit(u).query) for u in sample), list(sample)
+
+
+@pytest.fixture(scope="module")
+def silent_cloud_store(tmp_path_factory) -> str:
+    """Azure and GCP run to the end; AWS stopped 36 hours before it (a sync that stopped)."""
+    import datetime as dt
+
+    from flowscope.model import UTC
+
+    end = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    path = tmp_path_factory.mktemp("ui-silent")
+    store = Store(path)
+    store.write(build(120, end=end, days=6, clouds=(Cloud.AZURE, Cloud.GCP), failed_scope=False))
+    store.write(build(60, end=end - dt.timedelta(hours=36), days=4, clouds=(Cloud.AWS,), failed_scope=False,
+                      seed=5))
+    return str(path)
+
+
+def test_overview_says_a_cloud_that_ran_the_window_before_and_not_in_this_one(silent_cloud_store, monkeypatch):
+    """AWS ran 6 times the day before and not at all in the last 24 h: Overview drew Azure, GCP and the
+    total (-13) with no AWS section, so a cloud gone silent looked like a cloud never collected."""
+    at = open_page(app(silent_cloud_store, monkeypatch, window="24h"), "overview")
+    no_exception(at)
+    headers = [h.value for h in at.subheader][:4]
+    assert headers == ["Azure Logic Apps", "GCP Workflows", "AWS Step Functions", "All clouds"], headers
+    said = [w.value for w in at.warning if "No executions in this window" in w.value]
+    assert said == ["**No executions in this window**, against 6 in the previous one. Check Collection health "
+                    "(a sync that stopped or fails) before reading it as quiet."], said
+
+
+def test_a_links_unknown_parameter_is_named_not_ignored(three_cloud_store, monkeypatch):
+    """`?workflow=orders` (the sidebar's filter is `wf=`, a workflow id) filtered nothing and said nothing:
+    the page showed every workflow as if asked for. Parameters no page reads are now named in a warning
+    until a filter is changed; the ones pages read are not."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", workflow="orders"), "failures")
+    no_exception(at)
+    said = [w.value for w in at.warning if "not a parameter" in w.value]
+    assert said == ["**The link's “workflow” is not a parameter of this dashboard, so it filters nothing:** the "
+                    "filters are window=, cloud= and wf= (a workflow's id), as the sidebar writes them."], said
+    at.run()
+    assert [w.value for w in at.warning if "not a parameter" in w.value] == said, "said until a filter changes"
+    at.sidebar.selectbox[0].set_value("3d").run()
+    assert not [w.value for w in at.warning if "not a parameter" in w.value]
+    known = open_page(app(three_cloud_store, monkeypatch, window="7d", step="ChargeCard", exec="x", a="1"),
+                      "failures")
+    no_exception(known)
+    assert not [w.value for w in known.warning if "parameter" in w.value]
+
+
+def test_overviews_failed_collection_banner_keeps_to_the_chosen_clouds(three_cloud_store, monkeypatch):
+    """Overview filtered to AWS said "Collection failed for 1 scope(s). Their executions are missing from
+    every number below" about a GCP scope: the AWS numbers below were complete."""
+    from tests.ui.helpers import FAILED_SCOPE
+
+    def banner(at) -> list[str]:
+        return [e.value for e in at.error if "Collection failed" in e.value]
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", cloud="aws"), "overview")
+    no_exception(at)
+    assert banner(at) == []
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", cloud="gcp"), "overview")
+    assert len(banner(at)) == 1 and markdown_text(FAILED_SCOPE) in banner(at)[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "overview")
+    assert len(banner(at)) == 1
+
+
+def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch):
+    """An Express workflow is billed per execution (requests, GB-seconds): the Workflows page's step table
+    read "$0.00" on every step and "Cost by step" drew zero bars beside the workflow's spend. Its steps'
+    cost is now blank and the chart says the workflow is billed per execution."""
+    import json
+
+    store, _con, _f = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
+    no_exception(at)
+    box = at.selectbox(key="wf-graph")
+    express = next(i for i, label in enumerate(box.options) if "clickstream" in label)
+    box.select_index(express).run()
+    no_exception(at)
+    steps = next(d.value for d in at.dataframe if "visits" in d.value.columns and "type" in d.value.columns)
+    assert len(steps) and steps["cost_usd"].isna().all(), steps
+    chart = next(c for c in at.get("plotly_chart") if c.key == "wf-cost")
+    spec = json.loads(chart.proto.spec)
+    assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]
+
+
+def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_cloud_store, monkeypatch):
+    """`?exec=exec-00001` (an id cut short) opened the first run whose id contains it as if it were the
+    run linked, and wrote that run's id to the address. The page now says no run has that id."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", exec="exec-00001"), "executions")
+    no_exception(at)
+    said = [i.value for i in at.info if "No run has the link's id" in i.value]
+    assert len(said) == 1 and "exec\\-00001" in said[0] and "contain it" in said[0], [i.value for i in at.info]
+    whole = open_page(app(three_cloud_store, monkeypatch, window="7d", exec=at.selectbox(key="ex-pick").value[1]),
+                      "executions")
+    assert not [i.value for i in whole.info if "No run has the link's id" in i.value]
+
+
+def test_a_links_unknown_focus_workflow_is_said(three_cloud_store, monkeypatch):
+    """Workflows' `?focus=<id>` naming no workflow of the window opened the default graph in silence."""
+    from tests.ui.helpers import WORKFLOWS
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", focus="gone-workflow"), "workflows")
+    no_exception(at)
+    assert [i.value for i in at.info if "gone" in i.value] == [
+        "The link's workflow “gone\\-workflow” has no run in this window and filters, so the graph opens on the "
+        "workflow that needs attention most."]
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d", focus=WORKFLOWS[1].workflow_id), "workflows")
+    assert not [i.value for i in at.info if "link's workflow" in i.value]
+    assert at.selectbox(key="wf-graph").value == ("azure", WORKFLOWS[1].workflow_id)
+
+
+def test_collection_health_reads_what_a_sync_collected_as_words_not_json(three_cloud_store, monkeypatch):
+    """The counts column read `{"executions": 1}` and `{}`: the JSON the store keeps them as."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "collection_health")
+    no_exception(at)
+    table = next(d.value for d in at.dataframe if "counts" in d.value.columns)
+    assert sorted(set(table["counts"])) == ["Executions: 1.", "—"], set(table["counts"])
+
+
+def test_latency_says_when_it_measures_only_the_most_visited_steps(three_cloud_store, monkeypatch):
+    """The Latency query kept the 200 most visited steps: a larger estate read "Steps measured: 200" and
+    counted a slower step past them as not slower, in silence. The page measures up to
+    `data.LATENCY_STEPS` and says when it is cut there."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    every = len(next(d.value for d in at.dataframe if "p95_ms" in d.value.columns and "step" in d.value.columns))
+    assert metrics(at)["Steps measured"] == f"{every:,}" and every > 5
+    assert not [c.value for c in at.caption if "most visited" in c.value]
+    monkeypatch.setattr(data, "LATENCY_STEPS", 5)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    assert metrics(at)["Steps measured"] == "5+"
+    assert [c.value for c in at.caption if "most visited" in c.value] == [
+        "Only the 5 most visited steps are measured (and counted as slower) here: a step visited less is left "
+        "out. Filter to fewer workflows in the sidebar to see them all."]
+
+
+def test_a_run_findings_evidence_without_a_sample_opens_its_workflows_runs():
+    """A history_limit_risk or stuck_execution finding without sample ids linked to /executions with no
+    filter at all: every run of every workflow, not the finding's."""
+    import datetime as dt
+    from urllib.parse import parse_qs, urlsplit
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC))
+    url = urlsplit(components.evidence_link(f, "history_limit_risk", "arn:aws:states:r:1:stateMachine:w", None, []))
+    assert (url.path, parse_qs(url.query)) == ("/executions", {"window": ["7d"],
+                                                               "wf": ["arn:aws:states:r:1:stateMachine:w"]})
+    url = urlsplit(components.evidence_link(f, "stuck_execution", "w", "s", ["e1", "e2"]))
+    assert (url.path, parse_qs(url.query)) == ("/executions", {"window": ["7d"], "exec": ["e1"]})
+
+
+def test_retry_delays_of_no_delay_title_their_chart_without_nan(three_cloud_store, monkeypatch):
+    """Retries with no delay between tries (a mean of 0 ms) have no coefficient of variation: the chart's
+    title read "(mean 0 ms, cv nan)"."""
+    import json
+
+    from flowscope.ui import data
+
+    def no_delay(f):
+        return pd.DataFrame([{"cloud": "aws", "workflow": "orders", "workflow_id": "w", "step": "Pay", "retry": 2,
+                              "samples": 4, "executions": 4, "mean_delay_ms": 0.0, "std_delay_ms": 0.0,
+                              "min_delay_ms": 0.0, "max_delay_ms": 0.0, "cv": float("nan"), "lockstep": False}])
+
+    monkeypatch.setattr(data, "retry_delays", no_delay)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    chart = next(c for c in at.get("plotly_chart") if c.key == "delay-hist")
+    title = json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    assert title == "Delays before retry 2 of Pay (mean 0 ms, cv —)", title
+
+
+def test_retries_says_when_its_tables_and_lockstep_count_are_cut(three_cloud_store, monkeypatch):
+    """The Retries queries kept 50 rows: a larger estate's lockstep count ("Steps retrying in lockstep")
+    was counted among the 50 most sampled retries only, in silence. The page reads up to
+    `data.RETRY_ROWS` and says when it is cut there."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert not [c.value for c in at.caption if "filter to fewer workflows" in c.value]
+    assert not metrics(at)["Steps retrying in lockstep"].endswith("+")
+    monkeypatch.setattr(data, "RETRY_ROWS", 1)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert metrics(at)["Steps retrying in lockstep"].endswith("+")
+    said = [c.value for c in at.caption if "filter to fewer workflows" in c.value]
+    assert said == ["The 1 steps with the most retries; filter to fewer workflows to see the rest.",
+                    "The 1 most sampled retries (and the lockstep count above among them only); filter to fewer "
+                    "workflows to see the rest."], said
+
+
+def test_failures_says_when_its_failing_steps_are_cut(three_cloud_store, monkeypatch):
+    """The failing-steps query kept 50 steps: a larger estate's table stopped there, in silence."""
+    from flowscope.ui import data
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "failures")
+    no_exception(at)
+    assert not [c.value for c in at.caption if "most failed visits" in c.value]
+    monkeypatch.setattr(data, "FAILING_STEPS", 2)
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "failures")
+    no_exception(at)
+    assert [c.value for c in at.caption if "most failed visits" in c.value] == [
+        "The 2 steps with the most failed visits; filter to fewer workflows to see the rest."]
+
+
+def test_retries_without_a_try_recorded_reads_no_amplification(three_cloud_store, monkeypatch):
+    """A window whose runs recorded no tries (history without attempts) read "Amplification 0.00×": at
+    least one try per visit is 1.00×, and with none recorded there is no figure."""
+    from flowscope.ui import data
+
+    monkeypatch.setattr(data, "retries_over_time",
+                        lambda f: pd.DataFrame(columns=["bucket", "cloud", "retries", "tries"]))
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    assert (metrics(at)["Retries"], metrics(at)["Amplification"]) == ("0", "—")

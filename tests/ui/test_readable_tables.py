@@ -41,7 +41,8 @@ def test_duration_formats_keep_small_values_readable_and_signs():
                                             {"delta_ms": {"label": "B − A (ms)", "type_config": {
                                                 "type": "number", "format": "%+d"}}})
     assert formats["a_ms"].format == "%.2f s", "30 ms in a seconds column reads 0.03 s, not 0.0 s"
-    assert formats["delta_ms"] == readable.Shown("B − A", "%+.1f s")
+    # run A and B − A share one unit and decimals (Compare runs reads them side by side)
+    assert formats["delta_ms"] == readable.Shown("B − A", "%+.2f s")
     assert shown["delta_ms"].tolist() == pytest.approx([-1.5, 2.0, 3.0])
     _, formats = readable.display_frame(pd.DataFrame({"p95_ms": [1.0, 150.0, 300.0, 30_000.0]}))
     assert formats["p95_ms"].format == "%.3f s", "1 ms beside 30 s reads 0.001 s"
@@ -67,7 +68,8 @@ def test_a_count_whose_name_holds_a_ratio_word_is_still_a_count():
     shown, formats = readable.display_frame(pd.DataFrame({"iterations": [72.0, 3.0], "operations": [10.0, 2.0],
                                                           "failure_rate": [1.0, 0.0], "p95 drift": [2.0, 1.0]}))
     assert formats["iterations"].format == "localized" and str(shown["operations"].dtype) == "Int64"
-    assert "failure_rate" not in formats and "p95 drift" not in formats
+    assert formats["failure_rate"].format == "percent", "a share, not a count: read as a percent"
+    assert "p95 drift" not in formats
 
 
 def test_names_come_first_and_are_pinned_then_money():
@@ -152,3 +154,28 @@ def test_compare_opens_on_two_successful_runs_when_none_failed(tmp_path, monkeyp
     a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
     assert a and b and a != b, "no failed run: the two newest successful runs of one workflow"
     assert page_charts(at), "the step chart is drawn"
+
+
+def test_compare_runs_totals_and_their_difference_read_in_one_unit():
+    """Compare runs read "A total 30.0 s" beside "B total 2.50 min" and "B − A +2.0 min": each column
+    picked its own unit. Run A's, run B's and their difference share one now."""
+    frame = pd.DataFrame({"step": ["x", "y"], "a_ms": [30_000.0, 1_000.0], "b_ms": [150_000.0, 1_000.0],
+                          "delta_ms": [120_000.0, 0.0]})
+    shown, formats = readable.display_frame(frame, {"delta_ms": {"type_config": {"type": "number",
+                                                                                "format": "%+d"}}})
+    assert {c: formats[c].format for c in ("a_ms", "b_ms", "delta_ms")} == {
+        "a_ms": "%.1f s", "b_ms": "%.1f s", "delta_ms": "%+.1f s"}
+    assert shown[["a_ms", "b_ms", "delta_ms"]].to_dict("list") == {
+        "a_ms": [30.0, 1.0], "b_ms": [150.0, 1.0], "delta_ms": [120.0, 0.0]}
+
+
+def test_a_rate_column_the_page_did_not_format_reads_as_a_percent():
+    """Overview's "Per-cloud numbers" read failure_rate 0.002967 beside the metric's "0.3%": a share
+    column with no format from the page had none. A page's own format is kept."""
+    frame = pd.DataFrame({"cloud": ["aws", "total"], "executions": [340, 673], "failure_rate": [0.002967, 0.007463]})
+    shown, formats = readable.display_frame(frame)
+    assert formats["failure_rate"] == readable.Shown("failure rate", "percent")
+    assert shown["failure_rate"].tolist() == [0.002967, 0.007463]
+    _, formats = readable.display_frame(frame, {"failure_rate": {"label": "visits failed", "type_config": {
+        "type": "number", "format": "%.1f%%"}}})
+    assert formats["failure_rate"] == readable.Shown("visits failed", "%.1f%%")

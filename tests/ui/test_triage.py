@@ -389,3 +389,17 @@ def test_console_url_aws_other_partitions():
     cn = "arn:aws-cn:states:cn-north-1:111122223333:execution:orders:run-1"
     assert runs.console_url({C.cloud: "aws", C.execution_id: cn}) == (
         f"https://console.amazonaws.cn/states/home?region=cn-north-1#/v2/executions/details/{cn}")
+
+
+def test_a_gcp_calls_cost_row_names_the_parent_its_step_row_names(demo):
+    """The run page's Steps table read check_status at the top (the try's call in the try's place) and
+    its Cost table "check_status inside check_status" (the try): one step, two parents on one page."""
+    _store, con, _f = demo
+    eid, steps = _gcp_run(con, "check_status", f"{C.attempts} > 1")
+    usage = q.execution_detail(con, "gcp", eid)["usage"]
+    parent_of = {r.step: r.parent for r in runs.collapsed_steps(steps).itertuples(index=False)}
+    cost = runs.run_cost(steps, usage)
+    assert len(cost) and set(cost["step"]) <= set(parent_of) | {"(per execution)"}, cost
+    assert [(r.step, r.parent) for r in cost.itertuples(index=False) if r.step in parent_of] == [
+        (r.step, parent_of[r.step]) for r in cost.itertuples(index=False) if r.step in parent_of]
+    assert pd.isna(cost.loc[cost["step"] == "check_status", "parent"]).all()

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from flowscope.analysis.tables import parse_json
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -34,6 +35,8 @@ view["status"] = [({"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)) if 
 view["status"] = [f"INTERRUPTED ({why})" if isinstance(why, str) else s
                   for s, why in zip(view["status"], view["interrupted"], strict=True)]
 view["status"] = [f"{s}, never synced" if gone else s for s, gone in zip(view["status"], never, strict=True)]
+# What a sync collected reads as words ("Executions: 1,533."), not the JSON the store keeps it as.
+view["counts"] = view["counts"].map(parse_json)
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",
                "lag_minutes", "failures_24h", "runs", "error", "counts"]], "collection-health",
          column_config={"lag_minutes": st.column_config.NumberColumn("lag"),

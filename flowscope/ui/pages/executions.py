@@ -69,6 +69,11 @@ target = None
 exact = st.query_params.get("exec")
 if exact:
     target = data.find_execution(exact)
+    if target is None and total and search["execution_id"] == exact.strip():
+        # A link's id that is no whole id (cut short, mistyped) opened the first run containing it as if
+        # it were the one linked: said, before the list it searched.
+        st.info(f"**No run has the link's id “{md(exact)}”**: {total:,} run(s) in this window contain it, and the "
+                "first is shown below. Pick the one meant in the list, or give its whole id.")
 target = target or linked
 if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]

@@ -32,6 +32,8 @@ ui.table(errors, "top-errors", hide=["workflow_id", "sample_execution_id"], colu
     "sample_cause": st.column_config.TextColumn("cause", width="large")})
 st.subheader("Failing steps", divider="gray")
 steps = data.failing_steps(f)
+if len(steps) >= data.FAILING_STEPS:       # more than read: said, never read as every failing step
+    st.caption(f"The {len(steps):,} steps with the most failed visits; filter to fewer workflows to see the rest.")
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 ui.plot(charts.hbar(steps, x="failures", y="label", title="Failed visits by step") if not steps.empty

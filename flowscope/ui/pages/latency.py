@@ -16,10 +16,14 @@ if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
 drifting = steps[steps["drift"] >= ratio] if not steps.empty else steps
-ui.metric_row([("Steps measured", f"{len(steps):,}", None),
+cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, never read as all of them
+ui.metric_row([("Steps measured", f"{len(steps):,}" + ("+" if cut else ""), None),
                (f"Steps slower than last window (≥{ratio:g}× p95)", f"{len(drifting):,}" if ctx.compare else "—",
                 None),
                ("Slowest workflow p95", fmt_duration(runs["p95_ms"].max()) if not runs.empty else "—", None)])
+if cut:
+    st.caption(f"Only the {len(steps):,} most visited steps are measured (and counted as slower) here: a step "
+               "visited less is left out. Filter to fewer workflows in the sidebar to see them all.")
 left, right = st.columns(2)
 with left:
     ui.plot(charts.percentile_bars(runs, label="workflow", title="Execution duration by workflow"), key="lat-wf")

@@ -13,13 +13,22 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Overview", findings=True)
 f = ctx.filters
-ui.failed_scopes_banner(data.collection_health())
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 
 # Deltas only against a previous window that has data (filters.time_window), never against nothing.
 now, before, trend = data.overview_and_trend(f, with_previous=ctx.compare)
 prev = {r.cloud: r for r in before.itertuples(index=False) if r.executions > 0} if before is not None else {}
+# A cloud that ran in the previous window and not in this one has no row: said, never left out in silence
+# (its section vanished and only the total's delta hinted at it).
+silent = sorted(c for c in prev if c != "total" and c not in set(now["cloud"]))
 for row in now.itertuples(index=False):
     p = prev.get(row.cloud)
+    if row.cloud == "total":
+        for cloud in silent:
+            st.subheader(ui.filters.CLOUD_LABELS.get(cloud, cloud), divider="gray")
+            st.warning(f"**No executions in this window**, against {prev[cloud].executions:,} in the previous one. "
+                       "Check Collection health (a sync that stopped or fails) before reading it as quiet.",
+                       icon=":material/warning:")
     label = "All clouds" if row.cloud == "total" else ui.filters.CLOUD_LABELS.get(row.cloud, row.cloud)
     st.subheader(label, divider="gray" if row.cloud != "total" else "blue")
     ui.metric_row([

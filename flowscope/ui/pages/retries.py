@@ -16,9 +16,12 @@ delays = data.retry_delays(f)
 total_tries = int(over["tries"].sum()) if not over.empty else 0
 total_retries = int(over["retries"].sum()) if not over.empty else 0
 lockstep = lockstep_steps(delays)
+cut = len(delays) >= data.RETRY_ROWS       # more rows than read: said, never read as all of them
 ui.metric_row([("Retries", f"{total_retries:,}", None),
-               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×", None),
-               ("Steps retrying in lockstep", f"{lockstep:,}", None)])
+               # no try recorded in the window: no amplification to speak of ("—"), never an impossible 0.00×
+               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×" if total_tries else "—",
+                None),
+               ("Steps retrying in lockstep", f"{lockstep:,}" + ("+" if cut else ""), None)])
 
 
 def storm_timeline(storms: pd.DataFrame | None) -> None:
@@ -43,6 +46,8 @@ if not amp.empty:
     amp["label"] = amp["workflow"] + " / " + amp["step"]
 ui.plot(charts.hbar(amp, x="retries", y="label", title="Retries by step", text="amplification")
         if not amp.empty else charts.empty_figure("No retries"), key="amp")
+if len(amp) >= data.RETRY_ROWS:
+    st.caption(f"The {len(amp):,} steps with the most retries; filter to fewer workflows to see the rest.")
 ui.table(amp.drop(columns=["label"], errors="ignore"), "retry-amplification", hide=["workflow_id"],
          column_config={"amplification": st.column_config.NumberColumn(format="%.2f×")})
 
@@ -51,12 +56,19 @@ st.caption("Delay between one try's end and the next try's start, per retry (2: 
            "of variation (cv) near 0 across many executions means every client retries at the same instant: add "
            "jitter (JitterStrategy FULL, randomised intervals). A backoff without jitter waits the same 2, 4, 8 s "
            "in every run: each retry is in lockstep, though the delays taken together vary.")
+if cut:
+    st.caption(f"The {len(delays):,} most sampled retries (and the lockstep count above among them only); "
+               "filter to fewer workflows to see the rest.")
 ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay"),
     "std_delay_ms": st.column_config.NumberColumn("std"), "retry": st.column_config.NumberColumn(format="%d")})
 if not delays.empty:
     options = list(delays.index)
+    def fmt_cv(cv: float) -> str:
+        """The spread in the chart's title; none ("—") for retries with no delay (a mean of 0 ms), never "nan"."""
+        return "—" if pd.isna(cv) else f"{cv:.3f}"
+
     pick = st.selectbox("Retry delays of step", options,
                         format_func=lambda i: (f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
                                                f"retry {int(delays.loc[i, 'retry'])}"))
@@ -64,7 +76,7 @@ if not delays.empty:
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"], int(row["retry"]))
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,
                              title=f"Delays before retry {int(row['retry'])} of {row['step']} "
-                                   f"(mean {fmt_duration(row['mean_delay_ms'])}, cv {row['cv']:.3f})",
+                                   f"(mean {fmt_duration(row['mean_delay_ms'])}, cv {fmt_cv(row['cv'])})",
                              x_title="delay", duration=True),
             key="delay-hist")
 

@@ -32,7 +32,11 @@ st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
 labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
-default = next((i for i, k in enumerate(keys) if k[1] == focus), graph.default_workflow(table))
+linked = next((i for i, k in enumerate(keys) if k[1] == focus), None)
+if focus and linked is None:      # said, not replaced by the default workflow in silence
+    st.info(f"The link's workflow “{md(focus)}” has no run in this window and filters, so the graph opens on "
+            "the workflow that needs attention most.")
+default = graph.default_workflow(table) if linked is None else linked
 left, right = st.columns([2, 1])
 chosen = left.selectbox("Workflow", keys, index=default, format_func=lambda k: labels[k], key="wf-graph")
 metric = right.radio("Paint", list(graph.METRICS), format_func=lambda m: graph.METRICS[m][0], horizontal=True,
@@ -59,9 +63,17 @@ else:
                "Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "
                "Failed, except); purple: transitions seen in executions but not in the definition (calls into "
                "subworkflows are in it); grey: never taken in the window.")
+# A workflow billed per execution (Express: requests and GB-seconds) has no cost per step: its steps read
+# "—", not $0.00 each beside the workflow's spend, and the chart says why it has no bars.
+billed = float(table.loc[(table["cloud"] == cloud) & (table["workflow_id"] == workflow_id), "cost_usd"].sum())
+per_run = billed > 0 and not steps.empty and not float(steps["cost_usd"].sum())
+if per_run:
+    steps = steps.assign(cost_usd=float("nan"))
 ui.table(steps, "workflow-steps", column_config={
     "failure_rate": st.column_config.NumberColumn("visits failed", format="percent",
                                                   help="Failed visits (caught included) / visits: the rate "
                                                        "the failing_step finding reports."),
     "cost_usd": st.column_config.NumberColumn("cost")})
-ui.plot(charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")
+ui.plot(charts.empty_figure(f"Billed per execution, not per step: {fmt_usd(billed)} in this window",
+                            title="Cost by step") if per_run
+        else charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")

@@ -108,6 +108,22 @@ def fmt_usd_change(now: Any, before: Any) -> str | None:
     return ("+" if change >= 0 else "-") + fmt_usd(abs(change))
 
 
+def fmt_cause(text: Any) -> Any:
+    """A failure's cause as a person reads it: a Lambda error's JSON (errorMessage, errorType,
+    stackTrace, requestId: kept whole in the store, `aws/transform/causes.py`) as its type and message;
+    any other value as it is."""
+    if not isinstance(text, str) or not text.lstrip().startswith("{"):
+        return text
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if not isinstance(value, dict) or not isinstance(value.get("errorMessage"), str):
+        return text
+    kind = value.get("errorType")
+    return f"{kind}: {value['errorMessage']}" if isinstance(kind, str) and kind else value["errorMessage"]
+
+
 BLANK = "—"
 
 

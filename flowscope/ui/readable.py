@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.format import BLANK, SHARE_WORDS, fmt_evidence, is_missing, name_words
+from flowscope.format import BLANK, SHARE_WORDS, fmt_cause, fmt_evidence, is_missing, name_words
 
 RATIO_WORDS = SHARE_WORDS | {"pct", "cv", "drift", "amplification", "factor", "mean", "avg", "score"}
 """Words of a column's name (whole words: "iterations" holds "ratio" and is a count) that make a float
@@ -230,6 +230,8 @@ def _column(column: str, values: pd.Series, config: Any,
         return values, Shown(_label(column, config), _given_format(config) or "percent")
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
+        if "cause" in name_words(column):       # a Lambda error's JSON reads as its type and message
+            values = values.map(fmt_cause)
         return values.map(_cell).astype(object), words
     return values, None
 

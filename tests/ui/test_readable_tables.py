@@ -179,3 +179,18 @@ def test_a_rate_column_the_page_did_not_format_reads_as_a_percent():
     _, formats = readable.display_frame(frame, {"failure_rate": {"label": "visits failed", "type_config": {
         "type": "number", "format": "%.1f%%"}}})
     assert formats["failure_rate"] == readable.Shown("visits failed", "%.1f%%")
+
+
+def test_a_lambda_errors_cause_reads_as_its_type_and_message():
+    """Failures' top errors showed a Lambda error's cause as its raw JSON ({"errorMessage": ..,
+    "requestId": .., "stackTrace": [..]}); a cause column now reads its type and message. Other causes
+    (plain text, a JSON that is no Lambda error's, a cut JSON) stay as written."""
+    lam = json.dumps({"errorMessage": "card declined", "errorType": "PaymentError", "requestId": "r-1",
+                      "stackTrace": ["  File handler.py, line 3"]})
+    other = json.dumps({"Cause": "the job stopped"})
+    frame = pd.DataFrame({"sample_cause": [lam, "States.Timeout after 60 s", other, '{"errorMessage": "cu', None],
+                          "error": [lam, "x", "y", "z", "w"]})
+    shown, _ = readable.display_frame(frame)
+    assert list(shown["sample_cause"]) == ["PaymentError: card declined", "States.Timeout after 60 s", other,
+                                           '{"errorMessage": "cu', "—"]
+    assert shown["error"].iloc[0] == lam            # not a cause column: as it is

@@ -362,6 +362,13 @@ class Context:
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
 
+    def clip(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """An episode's [start, end) of whole time buckets, cut to the window: buckets are aligned on the Unix
+        epoch, not on the window, so the first began before `since` and the last ends after `until` (a
+        failure burst in the last hour of a window ending now read "to 18:00 UTC", hours in the future, and
+        one in its first hour "from 00:00", before the window the visits it counts were read from)."""
+        return max(start, self.since), min(end, self.until)
+
     def previous_covered(self, rows: pd.DataFrame) -> np.ndarray:
         """Per row of `rows` (cloud, workflow_id columns): whether its workflow's runs in the store cover
         the previous window (`measures.previous_covered` from its first run); only those rows are

@@ -177,8 +177,9 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
         if not eps:
             continue
         e = eps[0]
-        out[tuple(key)] = {"start": dt.datetime.fromtimestamp((first + e.first) * width, UTC),
-                           "end": dt.datetime.fromtimestamp((first + e.last + 1) * width, UTC),
+        start, end = ctx.clip(dt.datetime.fromtimestamp((first + e.first) * width, UTC),
+                              dt.datetime.fromtimestamp((first + e.last + 1) * width, UTC))
+        out[tuple(key)] = {"start": start, "end": end,
                            "failures": e.hits, "visits": e.trials, "rate": e.rate,
                            "baseline_rate": e.out_rate, "log_likelihood_ratio": e.llr}
     return out

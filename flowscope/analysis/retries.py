@@ -108,10 +108,11 @@ def storms(ctx: Context) -> list[Finding]:
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
             seg = counts_[inside] if inside.any() else np.zeros(1)
+            bucket_start = dt.datetime.fromtimestamp((i0 + first) * width, UTC)
+            start, end = ctx.clip(bucket_start, dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC))
             found.append({
                 "cloud": key[0], "workflow_id": key[1], "step": key[2], "error": key[3],
-                "start": dt.datetime.fromtimestamp((i0 + first) * width, UTC),
-                "end": dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC),
+                "start": start, "end": end, "bucket_start": bucket_start,
                 "retries": float(seg.sum()), "peak": float(seg.max()),
                 "baseline_median": med, "baseline_mad": mad,
                 "anomalous_buckets": int((seg > 0).sum()),
@@ -153,7 +154,7 @@ def storms(ctx: Context) -> list[Finding]:
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
-            id_bucket=r.start,
+            id_bucket=r.bucket_start,
         ))
     return out
 

@@ -37,7 +37,7 @@ from flowscope.analysis.base import (
     split_quantiles,
 )
 from flowscope.format import fmt_ms, fmt_usd
-from flowscope.model import C, Cloud, Kind, Meter, StepType
+from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
 
 EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
 
@@ -631,11 +631,12 @@ def express_candidates(ctx: Context) -> list[Finding]:
     blocked = {r.workflow_id for r in resources.itertuples(index=False)
                if any(m in r.resource for m in (".waitForTaskToken", ".sync", ":activity:"))}
     wc = workflow_costs(ctx)
+    running = _longest_running_ms(ctx, std_ids)
     out = []
     for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
         if r.workflow_id in blocked or pd.isna(r.max_ms) or not r.done:
             continue
-        if r.max_ms > th.express_max_duration_ms:
+        if max(r.max_ms, running.get(r.workflow_id, 0.0)) > th.express_max_duration_ms:
             continue        # Express stops a run at 5 minutes: one longer run in the window is one it would fail
         mine = wc[(wc[C.cloud] == r.cloud) & (wc[C.workflow_id] == r.workflow_id)]
         transitions = float(mine.loc[mine[C.meter] == str(Meter.AWS_SFN_STATE_TRANSITION), "quantity"].sum())
@@ -671,6 +672,22 @@ def express_candidates(ctx: Context) -> list[Finding]:
             monthly_usd=saving, executions_affected=int(r.executions),
         ))
     return out
+
+
+def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, float]:
+    """Per AWS workflow of `workflow_ids`: how long its longest run of the window still RUNNING had run when
+    last seen (its row's `collected_at`, never later than now or the window's end; a row without one, to
+    then). Such a run has no duration, yet one running past Express's 5 minutes is a run Express would
+    stop: a workflow whose finished runs were short and whose long runs were still running was advised
+    to move to Express."""
+    e = ctx.in_window(ctx.table("executions"))
+    e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.workflow_id].isin(workflow_ids)
+                 & (e[C.status] == str(Status.RUNNING)))
+    cap = lit_ts(min(ctx.now, ctx.until))
+    seen = ibis.least(ibis.coalesce(e[C.collected_at], cap), cap)
+    df = execute(e.group_by(C.workflow_id).aggregate(
+        ms=seen.delta(e[C.started_at], unit="millisecond").cast("float64").max()))
+    return {str(w): float(ms) for w, ms in zip(df[C.workflow_id], df["ms"], strict=True) if ms == ms}
 
 
 def standard_plans(ctx: Context) -> dict[str, dict]:

@@ -621,3 +621,15 @@ def test_sparse_storm_is_one_segment():
     dense[::200] += 1                                 # sporadic background
     segs = storm_segments(dense, 96 * 7, 96 * 7, Thresholds())
     assert len(segs) == 1 and segs[0][0] == start and segs[0][1] >= start + 90
+
+
+def test_no_express_candidate_when_a_run_still_running_is_past_five_minutes():
+    """A run still RUNNING has no duration, but one seen running for an hour is a run Express would stop at 5
+    minutes: its finished runs' durations alone advised Express."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    end = T0 + 2 * DAY
+    for age, found in ((dt.timedelta(hours=1), 0), (dt.timedelta(minutes=4), 1)):
+        w = express_world()
+        wf = w.rows["workflows"][0][C.workflow_id]
+        w.execution(wf, end - age, status=Status.RUNNING, collected_at=end)
+        assert len(of(run(w, thresholds=th), "express_candidate")) == found, age

@@ -733,8 +733,9 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     wc = workflow_costs(ctx)
     if wc.empty:
         return []
+    hours = th.monthly_days * 24.0      # the month every other figure is projected over
     plan_monthly = pricing.standard_plan_monthly(th.logicapp_standard_plan_vcpu, th.logicapp_standard_plan_memory_gb,
-                                                 on=ctx.until.date())
+                                                 on=ctx.until.date(), hours=hours)
     plans = standard_plans(ctx)
     factor = ctx.monthly_factor
     day = ctx.until.date()
@@ -765,7 +766,7 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         sums = {k: sum(monthly.get(w, none)[k] for w in group) for k in none}
         connectors, builtin, observed_plan = sums["connectors"], sums["builtin"], sums["observed_plan"]
         wf_plan = plan_monthly if known is None else pricing.standard_plan_monthly(
-            known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day)
+            known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day, hours=hours)
         plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
                                                                                    "memory_gb")}}
                      if known is not None else {"source": "assumed", "sku": None, "instances": 1,

@@ -329,9 +329,9 @@ def test_plan_what_if_for_busy_consumption_app():
     df = run(w)
     p = of(df, "plan_what_if")
     assert len(p) == 1 and p.iloc[0].evidence["what_if_plan"] == "Standard"
-    # 2,000,000 built-in actions in 2 days -> 30M/month -> $750; Standard WS1 ~ $175.
+    # 2,000,000 built-in actions in 2 days -> 30M/month -> $750; Standard WS1 for the same 30 days ~ $173.
     assert p.iloc[0].evidence["current_monthly_usd"] == pytest.approx(750.0)
-    assert p.iloc[0].monthly_usd == pytest.approx(750.0 - (0.192 + 3.5 * 0.0137) * 730)
+    assert p.iloc[0].monthly_usd == pytest.approx(750.0 - (0.192 + 3.5 * 0.0137) * 720)
 
 
 def express_world(n=2000, duration_ms=2000, resource=None):

@@ -585,7 +585,7 @@ def polling_loops(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(cloud, wf_id)
         out.append(Finding(
             kind=FindingKind.POLLING_LOOP,
-            severity=Severity.HIGH if monthly >= 100 else Severity.MEDIUM,
+            severity=money_severity(monthly),
             cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=str(poll_step[C.name]),
             window_start=ctx.since, window_end=ctx.until,
             title=(f"Polling loop in {wf_name}: {poll_step[C.name]} runs {avg:.0f} times per execution "
@@ -599,6 +599,13 @@ def polling_loops(ctx: Context) -> list[Finding]:
             sample_execution_ids=samples.get((cloud, wf_id), []),
         ))
     return out
+
+
+def money_severity(monthly_usd: float) -> Severity:
+    """The severity of a finding that is about money alone, by its dollars a month: high from $100, medium
+    from $10, low below, the bands `costly_step` uses. A polling loop was medium whatever it cost: one of
+    $0.07 a month ranked above a $0.55 costly step."""
+    return Severity.HIGH if monthly_usd >= 100 else Severity.MEDIUM if monthly_usd >= 10 else Severity.LOW
 
 
 def _polling_recommendation(cloud: str, kind: str | None) -> str:

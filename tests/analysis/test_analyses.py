@@ -243,6 +243,18 @@ def test_polling_loop():
     assert of(df, "costly_step").empty          # the loop is not also reported as a costly step
 
 
+@pytest.mark.parametrize("scale, severity", [(1, "low"), (200, "medium"), (2000, "high")])
+def test_polling_loop_severity_follows_its_dollars(scale, severity):
+    """A polling loop of pennies a month is low, as a costly step of pennies is: it was medium at any cost and
+    ranked above dearer findings."""
+    w = polling_world()
+    for u in w.rows["usage"]:
+        u[C.quantity] *= scale
+    p = of(run(w), "polling_loop")
+    assert [(r.severity, r.monthly_usd >= 10, r.monthly_usd >= 100) for r in p.itertuples()] == [
+        (severity, scale >= 200, scale >= 2000)]
+
+
 def test_no_polling_without_wait_or_few_visits():
     assert of(run(polling_world(wait=False)), "polling_loop").empty
     assert of(run(polling_world(polls=2)), "polling_loop").empty

@@ -346,10 +346,8 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
         smc = step_meter_costs(ctx)
         operations = {str(m) for m in pricing.OPERATION_METERS}
         units: dict[tuple[str, str], float] = {}
-        meters: dict[tuple[str, str, str], set[str]] = {}
         for m in smc.itertuples(index=False):
             key = (m.cloud, m.workflow_id)
-            meters.setdefault((*key, m.step), set()).add(m.meter)
             if m.meter in operations and not pricing.free_per_unit(m.meter, ctx.workflow_kind(*key)):
                 units[key] = units.get(key, 0.0) + float(m.quantity or 0)
         sc = step_costs(ctx)
@@ -358,10 +356,7 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
         for r in stats.itertuples(index=False):
             key = (r.cloud, r.workflow_id)
             retries = float(r.retries or 0)
-            kind = ctx.workflow_kind(*key)
-            billed = meters.get((*key, getattr(r, C.name)))
-            per = (max(pricing.retry_units_per_attempt(kind, r.cloud, m) for m in billed) if billed
-                   else pricing.retry_units_per_attempt(kind, r.cloud))
+            per = billable_retries(ctx, r.cloud, r.workflow_id, getattr(r, C.name), 1.0)
             entry = out.setdefault(key, {"retry_units": 0.0, "retry_usd": 0.0})
             entry["retry_units"] += retries * per
             attempts = float(r.attempts or 0)
@@ -373,6 +368,34 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
             entry["share"] = min(entry["retry_units"] / total, 1.0) if total > 0 else 0.0
         return out
     return ctx.cached("retry_shares", compute)
+
+
+def _units_per_retry(kind: str | None, cloud: str, meters: AbstractSet[str] | None) -> float:
+    """Billable units one retry of a step adds (`pricing.retry_units_per_attempt`), by the meters its usage
+    is billed on when it has usage (the dearest), else by its workflow's kind."""
+    if meters:
+        return max(pricing.retry_units_per_attempt(kind, cloud, m) for m in meters)
+    return pricing.retry_units_per_attempt(kind, cloud)
+
+
+def retry_units_per_step(ctx: Context) -> dict[tuple[str, str, str], float]:
+    """Per (cloud, workflow_id, step name) with usage in the window: billable units one retry adds
+    (`_units_per_retry`); a step without usage is missing (its workflow's kind decides)."""
+    def compute() -> dict[tuple[str, str, str], float]:
+        meters: dict[tuple[str, str, str], set[str]] = {}
+        for m in step_meter_costs(ctx).itertuples(index=False):
+            meters.setdefault((m.cloud, m.workflow_id, m.step), set()).add(m.meter)
+        return {key: _units_per_retry(ctx.workflow_kind(key[0], key[1]), key[0], ms) for key, ms in meters.items()}
+    return ctx.cached("retry_units_per_step", compute)
+
+
+def billable_retries(ctx: Context, cloud: str, workflow_id: str, step: str, retries: float) -> float:
+    """The billable units `retries` retries of a step added: none for an Express workflow's or a Logic Apps
+    Standard workflow's built-in action's, one each for a Standard state machine's (a state transition)."""
+    per = retry_units_per_step(ctx).get((cloud, workflow_id, step))
+    if per is None:
+        per = _units_per_retry(ctx.workflow_kind(cloud, workflow_id), cloud, None)
+    return retries * per
 
 
 def add_retry_share(ctx: Context, findings: list[Finding]) -> None:

@@ -36,7 +36,7 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
 )
-from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
+from flowscope.analysis.cost import add_retry_share, billable_retries, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
 from flowscope.format import fmt_ms
 from flowscope.model import UTC, C, Cloud
@@ -148,7 +148,9 @@ def storms(ctx: Context) -> list[Finding]:
                       "baseline_median": r.baseline_median, "baseline_mad": r.baseline_mad,
                       "buckets_with_retries": r.anomalous_buckets,
                       "visits": visits, "attempts": attempts, "amplification": amp,
-                      "throttling": throttled, "billable_retries": r.retries, "retry_usd": cost,
+                      "throttling": throttled,
+                      "billable_retries": billable_retries(ctx, r.cloud, r.workflow_id, r.step, r.retries),
+                      "retry_usd": cost,
                       "per_attempt_usd": per_attempt},
             recommendation=_retry_recommendation(r.cloud, throttled),
             monthly_usd=cost * ctx.monthly_factor,

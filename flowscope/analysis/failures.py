@@ -86,8 +86,8 @@ def run(ctx: Context) -> list[Finding]:
     out = []
     for r in info.itertuples(index=False):
         key = (r.cloud, r.workflow_id, getattr(r, C.name))
-        errs = errors[(errors[C.cloud] == r.cloud) & (errors[C.workflow_id] == r.workflow_id)
-                      & (errors[C.name] == key[2])].sort_values("count", ascending=False)
+        errs = _commonest_first(errors[(errors[C.cloud] == r.cloud) & (errors[C.workflow_id] == r.workflow_id)
+                                       & (errors[C.name] == key[2])])
         top = [{"error": e.error, "template": e.template, "count": int(e.count)}
                for e in errs.head(TOP_ERRORS).itertuples(index=False)]
         uncaught_rate = r.uncaught / max(r.visits, 1)
@@ -132,6 +132,14 @@ def run(ctx: Context) -> list[Finding]:
             sample_execution_ids=samples.get(key, []),
         ))
     return out
+
+
+def _commonest_first(errors: pd.DataFrame) -> pd.DataFrame:
+    """A step's error groups, most failures first; ties by error name, then template (nameless last). The
+    engine returns groups in no set order, so a tie was broken by it: the title's and recommendation's
+    top error could change from one run, thread count or engine (Spark) to the next."""
+    return errors.sort_values(["count", C.error, "template"], ascending=[False, True, True], kind="stable",
+                              na_position="last")
 
 
 def _work_stats(ctx: Context) -> pd.DataFrame:

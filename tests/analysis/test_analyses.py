@@ -645,3 +645,20 @@ def test_no_express_candidate_when_a_run_still_running_is_past_five_minutes():
         wf = w.rows["workflows"][0][C.workflow_id]
         w.execution(wf, end - age, status=Status.RUNNING, collected_at=end)
         assert len(of(run(w, thresholds=th), "express_candidate")) == found, age
+
+
+def test_failing_step_top_error_ties_go_by_name_not_by_the_engines_order():
+    """Two errors as common: the title and recommendation name the first by name (the engine's group
+    order broke the tie, and may differ between runs, threads and engines)."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(40):
+        t = at(minutes=10 * i)
+        err = ("Zeta" if i % 4 == 0 else "Alpha") if i % 2 == 0 else None
+        ex = w.execution(wf, t, status=Status.FAILED if err else Status.SUCCEEDED)
+        w.step(ex, "Charge", t, status=Status.FAILED if err else Status.SUCCEEDED, error=err,
+               meter=Meter.AWS_SFN_STATE_TRANSITION)
+    row = of(run(w), "failing_step").iloc[0]
+    assert ([e["error"] for e in row.evidence["top_errors"]], row.title.rsplit(": ", 1)[1]) == (["Alpha", "Zeta"],
+                                                                                              "Alpha")
+    assert "Fix the cause of Alpha first" in row.recommendation

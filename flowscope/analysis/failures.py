@@ -88,7 +88,7 @@ def run(ctx: Context) -> list[Finding]:
         key = (r.cloud, r.workflow_id, getattr(r, C.name))
         errs = _commonest_first(errors[(errors[C.cloud] == r.cloud) & (errors[C.workflow_id] == r.workflow_id)
                                        & (errors[C.name] == key[2])])
-        top = [{"error": e.error, "template": e.template, "count": int(e.count)}
+        top = [{"error": _text(e.error), "template": _text(e.template), "count": int(e.count)}
                for e in errs.head(TOP_ERRORS).itertuples(index=False)]
         uncaught_rate = r.uncaught / max(r.visits, 1)
         if uncaught_rate >= 0.5:
@@ -99,9 +99,9 @@ def run(ctx: Context) -> list[Finding]:
             sev = Severity.MEDIUM
         else:
             sev = Severity.LOW
-        throttled = any(is_throttling(f"{t['error']} {t['template']}") for t in top)
+        throttled = any(is_throttling(f"{t['error'] or ''} {t['template'] or ''}") for t in top)
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
-        top_error = top[0]["error"] if top else None
+        top_error = next((str(t["error"]) for t in top if t["error"]), None)
         change = None if pd.isna(r.prev_rate) else r.rate - r.prev_rate
         title = (f"{key[2]} in {wf_name} fails {r.rate:.0%} of {int(r.visits):,} visits"
                  f" ({int(r.uncaught):,} uncaught){f': {top_error}' if top_error else ''}")
@@ -132,6 +132,12 @@ def run(ctx: Context) -> list[Finding]:
             sample_execution_ids=samples.get(key, []),
         ))
     return out
+
+
+def _text(value: object) -> str | None:
+    """A text column's value, None where it is missing: pandas reads a null error as NaN, which a title
+    printed as "nan" ("fails 100% of 30 visits: nan") and the recommendation as "Fix the cause of nan"."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
 
 
 def _commonest_first(errors: pd.DataFrame) -> pd.DataFrame:

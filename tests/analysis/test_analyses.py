@@ -662,3 +662,17 @@ def test_failing_step_top_error_ties_go_by_name_not_by_the_engines_order():
     assert ([e["error"] for e in row.evidence["top_errors"]], row.title.rsplit(": ", 1)[1]) == (["Alpha", "Zeta"],
                                                                                               "Alpha")
     assert "Fix the cause of Alpha first" in row.recommendation
+
+
+def test_failing_step_without_an_error_name_says_none():
+    """Failures with no error name (nor cause): the title ended ": nan" and the recommendation read "Fix the
+    cause of nan first"; now they name no error."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(30):
+        ex = w.execution(wf, at(minutes=10 * i), status=Status.FAILED)
+        w.step(ex, "Charge", at(minutes=10 * i), status=Status.FAILED, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    row = of(run(w), "failing_step").iloc[0]
+    assert (row.title, row.evidence["top_errors"]) == ("Charge in orders fails 100% of 30 visits (30 uncaught)",
+                                                       [{"error": None, "template": "", "count": 30}])
+    assert row.recommendation.startswith("Fix the cause of the failures first.")

@@ -77,7 +77,7 @@ def storms(ctx: Context) -> list[Finding]:
     totals = counts.group_by(keys).aggregate(total=counts.in_win.sum())
     totals = totals.filter(totals.total >= th.retry_storm_min_retries)
     counts = counts.semi_join(totals, [counts[k] == totals[k] for k in keys])
-    df = execute(counts.drop("in_win"))
+    df = execute(counts)
     if df.empty:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
@@ -101,19 +101,22 @@ def storms(ctx: Context) -> list[Finding]:
         # The series as its non-empty buckets only: a window of centuries costs what its data costs.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         counts_ = g["retries"].to_numpy(dtype=float)
+        in_win = g["in_win"].to_numpy(dtype=float)
         ok = (idx >= 0) & (idx < size)
-        idx, counts_ = idx[ok], counts_[ok]
+        idx, counts_, in_win = idx[ok], counts_[ok], in_win[ok]
         order = np.argsort(idx, kind="stable")
-        idx, counts_ = idx[order], counts_[order]
+        idx, counts_, in_win = idx[order], counts_[order], in_win[order]
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
             seg = counts_[inside] if inside.any() else np.zeros(1)
+            # the storm's retries in the window: its first bucket may begin before the window does
+            retries = float(in_win[inside].sum())
             bucket_start = dt.datetime.fromtimestamp((i0 + first) * width, UTC)
             start, end = ctx.clip(bucket_start, dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC))
             found.append({
                 "cloud": key[0], "workflow_id": key[1], "step": key[2], "error": key[3],
                 "start": start, "end": end, "bucket_start": bucket_start,
-                "retries": float(seg.sum()), "peak": float(seg.max()),
+                "retries": retries, "peak": float(seg.max()),
                 "baseline_median": med, "baseline_mad": mad,
                 "anomalous_buckets": int((seg > 0).sum()),
             })

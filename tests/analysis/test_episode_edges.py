@@ -72,3 +72,15 @@ def test_retry_storm_ends_with_a_window_that_ends_inside_its_bucket():
     df = of(analyze(storm_world().tables(), since=T0, until=until, now=until), "retry_storm")
     assert len(df) == 1 and df.iloc[0].window_end == pd.Timestamp(until)
     assert df.iloc[0].window_start >= pd.Timestamp(T0 + DAY + 9 * H + 45 * dt.timedelta(minutes=1))
+
+
+def test_retry_storm_counts_only_the_retries_in_the_window():
+    """A window starting 5 minutes into the storm's first 15-minute bucket: the storm said 360 retries,
+    the 90 of that bucket's first 5 minutes included, beside 90 visits of 4 tries read from the window."""
+    w = storm_world()
+    since, until = T0 + DAY + 10 * H + 5 * dt.timedelta(minutes=1), T0 + 2 * DAY
+    retried = sum(1 for a in w.rows["attempts"] if a["attempt"] > 1 and since <= a["started_at"] < T0 + DAY + 11 * H)
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "retry_storm")
+    assert [(r.evidence["retries"], r.evidence["visits"], r.evidence["attempts"], r.title.split(" of ")[0])
+            for r in df.itertuples()] == [(retried, 90, 360, "Retry storm on CallApi in ingest: 270 retries")]
+    assert retried == 270

@@ -353,11 +353,18 @@ class Context:
         return self.cached("data_since", compute)
 
     @property
+    def measured_days(self) -> float:
+        """The days a projection divides by (`measures.measured_days`): the window's, or from the first
+        execution when the data begins well inside it. Findings' evidence gives it beside `window_days`, so
+        `monthly_usd` = the window's dollars x `monthly_days` / it can be checked: a 90-day window over 30
+        days of data said window_days 90 beside a projection over 30."""
+        return measures.measured_days(self.since, self.until, self.data_since)
+
+    @property
     def monthly_factor(self) -> float:
         """Multiply a quantity observed over the window by this to project it over a month: over the days
         the data speaks for (`measures.measured_days`), as the dashboard and reports project."""
-        return measures.monthly_factor(measures.measured_days(self.since, self.until, self.data_since),
-                                       self.thresholds.monthly_days)
+        return measures.monthly_factor(self.measured_days, self.thresholds.monthly_days)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]

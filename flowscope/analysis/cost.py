@@ -455,7 +455,8 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
                    f"({r.visits_per_execution:.1f} visits per execution, {fmt_usd(r.monthly)}/month)"),
             evidence={"step_usd": r.usd, "workflow_usd": r.wf_usd, "share": r.share, "visits": r.visits,
                       "executions": r.wf_executions, "visits_per_execution": r.visits_per_execution,
-                      "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days},
+                      "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=rec, monthly_usd=r.monthly, executions_affected=int(r.executions or 0),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
         ))
@@ -616,7 +617,8 @@ def polling_loops(ctx: Context) -> list[Finding]:
             evidence={"cycle": names, "wait_steps": sorted(wait_rows[C.name].tolist()),
                       "executions_polling": execs, "avg_polls_per_execution": avg,
                       "max_polls_per_execution": int(poll_step["max_visits"]), "loop_usd": usd,
-                      "window_days": ctx.window_days},
+                      "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=_polling_recommendation(cloud, kind),
             monthly_usd=monthly, executions_affected=execs,
             sample_execution_ids=samples.get((cloud, wf_id), []),
@@ -692,7 +694,8 @@ def express_candidates(ctx: Context) -> list[Finding]:
                       "transitions_per_execution": transitions / max(r.executions, 1),
                       "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
                       "express_gb_seconds_per_execution": gb_s_per_exec,
-                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days},
+                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=("Run it as an Express workflow (type EXPRESS, or nest it as an Express child "
                             "started with StartExecution.sync:2 from a Standard parent): every finished run "
                             "took under 5 minutes (Express's limit) and none uses .waitForTaskToken / .sync / "
@@ -845,7 +848,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                       "standard_plan": plan_used, "assumed_current_plan": assumed,
                       "plan_workflows": sorted(names),
                       "builtin_operations_monthly": sums["operations"],
-                      "connector_monthly_usd": connectors, "window_days": ctx.window_days},
+                      "connector_monthly_usd": connectors, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=rec, monthly_usd=saving,
             executions_affected=0,
         ))

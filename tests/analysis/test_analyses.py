@@ -676,3 +676,13 @@ def test_failing_step_without_an_error_name_says_none():
     assert (row.title, row.evidence["top_errors"]) == ("Charge in orders fails 100% of 30 visits (30 uncaught)",
                                                        [{"error": None, "template": "", "count": 30}])
     assert row.recommendation.startswith("Fix the cause of the failures first.")
+
+
+def test_cost_evidence_gives_the_days_its_projection_divides_by():
+    """A window starting 28 days before the data's first run projects over the 2 days of data (measures.md
+    "Projected monthly spend"); the evidence said only window_days 30, so step_usd x 30 / window_days was
+    a fifteenth of the finding's monthly_usd."""
+    c = of(run(foreach_world(), since=T0 - 28 * DAY), "costly_step").iloc[0]
+    ev = c.evidence
+    assert (ev["window_days"], ev["measured_days"]) == (30.0, pytest.approx(2.0))
+    assert c.monthly_usd == pytest.approx(ev["step_usd"] * 30 / ev["measured_days"]) == pytest.approx(60.0)

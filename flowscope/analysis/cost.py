@@ -634,6 +634,15 @@ def money_severity(monthly_usd: float) -> Severity:
 
 
 def _polling_recommendation(cloud: str, kind: str | None) -> str:
+    """What to do about a polling loop, by cloud and kind. An Express state machine can neither wait for a
+    task token nor run a .sync integration, and pays per request and duration, not per transition: it was
+    told to use .waitForTaskToken because each turn "costs state transitions"."""
+    if cloud == Cloud.AWS and kind == Kind.SFN_EXPRESS:
+        return ("Express workflows support neither .waitForTaskToken nor .sync, and every second of the Wait -> "
+                "check -> Choice loop is billed duration (GB-seconds) and counts toward Express's 5-minute limit: "
+                "let a Standard workflow wait for the result with a callback (.waitForTaskToken) or a .sync "
+                "integration and start this Express workflow for the work that follows, or poll less often "
+                "(a longer Wait with backoff).")
     if cloud == Cloud.AWS:
         return ("Replace the Wait -> check -> Choice polling loop with a callback: call the service with "
                 "the .waitForTaskToken integration pattern (pass $$.Task.Token, the worker calls "

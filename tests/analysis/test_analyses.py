@@ -686,3 +686,20 @@ def test_cost_evidence_gives_the_days_its_projection_divides_by():
     ev = c.evidence
     assert (ev["window_days"], ev["measured_days"]) == (30.0, pytest.approx(2.0))
     assert c.monthly_usd == pytest.approx(ev["step_usd"] * 30 / ev["measured_days"]) == pytest.approx(60.0)
+
+
+def test_polling_loop_in_an_express_workflow_is_not_told_to_use_a_task_token():
+    """Express state machines support neither .waitForTaskToken nor .sync and pay per request and duration:
+    the recommendation told an Express loop to use a task token since "each loop turn costs state
+    transitions"."""
+    w = polling_world()
+    for row in (*w.rows["workflows"], *w.rows["executions"]):
+        row[C.kind] = str(Kind.SFN_EXPRESS)
+    w.rows["usage"] = []
+    for ex in w.rows["executions"]:
+        w.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
+    rec = of(run(w), "polling_loop").iloc[0].recommendation
+    assert rec.startswith("Express workflows support neither .waitForTaskToken nor .sync")
+    assert "state transitions" not in rec and "billed duration" in rec
+    assert of(run(polling_world()), "polling_loop").iloc[0].recommendation.startswith(
+        "Replace the Wait -> check -> Choice polling loop with a callback")

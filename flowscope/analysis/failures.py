@@ -32,7 +32,7 @@ from flowscope.analysis.base import (
     to_utc,
 )
 from flowscope.analysis.cost import NOT_WORK, execution_costs, step_window_stats
-from flowscope.model import UTC, C, Cloud
+from flowscope.model import UTC, C, Cloud, Kind
 
 TOP_ERRORS = 3
 
@@ -126,7 +126,8 @@ def run(ctx: Context) -> list[Finding]:
                       "rate_change": change, "first_seen": to_utc(r.first_seen), "last_seen": to_utc(r.last_seen),
                       "first_revision": None if pd.isna(r.first_revision) else r.first_revision,
                       "top_errors": top, "throttling": throttled, "wasted_usd": usd, "episode": ep},
-            recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0),
+            recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0,
+                                           ctx.workflow_kind(r.cloud, r.workflow_id)),
             monthly_usd=usd * ctx.monthly_factor,
             executions_affected=int(0 if pd.isna(r.executions) else r.executions),
             sample_execution_ids=samples.get(key, []),
@@ -199,18 +200,25 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
     return out
 
 
-def _recommendation(cloud: str, error: str | None, throttled: bool, uncaught: bool) -> str:
+def _recommendation(cloud: str, error: str | None, throttled: bool, uncaught: bool, kind: str | None = None) -> str:
+    """What to do about a failing step. What a caught failure still costs depends on the workflow's kind: an
+    Express state machine pays per request and duration, not per transition, and a Logic Apps Standard
+    workflow's built-in actions cost nothing per run (both were told their failures cost transitions or
+    billed executions)."""
     err = f" for {error}" if error else ""
     if cloud == Cloud.AWS:
         text = (f"Fix the cause of {error or 'the failures'} first. For transient errors add a Retry{err} "
                 "(IntervalSeconds, MaxAttempts, BackoffRate 2, MaxDelaySeconds, JitterStrategy FULL)")
+        cost = "billed duration" if kind == Kind.SFN_EXPRESS else "transitions"
         text += "; add a Catch to a compensating or notification path so one step cannot fail the run." \
-            if uncaught else "; the failures are caught, but each still costs transitions."
+            if uncaught else f"; the failures are caught, but each still costs {cost}."
     elif cloud == Cloud.AZURE:
         text = (f"Fix the cause of {error or 'the failures'} first. Set the action's retry policy to "
                 "exponential (count, interval, minimumInterval, maximumInterval)")
+        billed = ("each retry of a managed connector is a billed call (built-in actions are paid in plan hours)"
+                  if kind == Kind.LOGICAPP_STANDARD else "each retry is a billed execution")
         text += ", and put it in a Scope with a follower whose runAfter is Failed/TimedOut to handle errors." \
-            if uncaught else "; the failures are handled by runAfter, but each retry is a billed execution."
+            if uncaught else f"; the failures are handled by runAfter, but {billed}."
     else:
         text = (f"Fix the cause of {error or 'the failures'} first. Wrap the call in try/retry with a "
                 "backoff (initial_delay, max_delay, multiplier) or use http.default_retry")

@@ -703,3 +703,21 @@ def test_polling_loop_in_an_express_workflow_is_not_told_to_use_a_task_token():
     assert "state transitions" not in rec and "billed duration" in rec
     assert of(run(polling_world()), "polling_loop").iloc[0].recommendation.startswith(
         "Replace the Wait -> check -> Choice polling loop with a callback")
+
+
+@pytest.mark.parametrize("cloud, kind, said", [
+    ("aws", Kind.SFN_STANDARD, "the failures are caught, but each still costs transitions."),
+    ("aws", Kind.SFN_EXPRESS, "the failures are caught, but each still costs billed duration."),
+    ("azure", Kind.LOGICAPP_CONSUMPTION, "the failures are handled by runAfter, but each retry is a billed execution."),
+    ("azure", Kind.LOGICAPP_STANDARD, "the failures are handled by runAfter, but each retry of a managed connector"
+                                      " is a billed call (built-in actions are paid in plan hours)."),
+])
+def test_caught_failures_cost_what_the_workflows_kind_pays(cloud, kind, said):
+    """An Express machine's caught failures were said to cost transitions, a Standard logic app's built-in
+    action's retries billed executions: neither bills those."""
+    w = World()
+    wf = w.workflow("orders", cloud=cloud, kind=kind)
+    for i in range(20):
+        ex = w.execution(wf, at(minutes=10 * i), cloud=cloud)
+        w.step(ex, "Charge", at(minutes=10 * i), status=Status.CAUGHT, error="Declined")
+    assert said in of(run(w), "failing_step").iloc[0].recommendation

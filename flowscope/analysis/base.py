@@ -100,7 +100,7 @@ class Thresholds:
     # retry_storm
     retry_bucket_minutes: int = 15
     retry_baseline_days: float = 7.0        # trailing window of the median/MAD baseline
-    retry_storm_z: float = 6.0              # bucket > median + z * 1.4826 * MAD (MAD floored at 1)
+    retry_storm_z: float = 6.0              # bucket > median + z * max(1.4826 * MAD, 1): a sigma of 1 at least
     retry_storm_min_retries: int = 10       # in the window (1, 4 or 16 buckets) that storms
     retry_storm_merge_gap_buckets: int = 8  # storms this many buckets apart (2 h) merge into one
     # ... and beyond chance at the step's usual retry rate (Anscombe's Poisson test on retries in units of

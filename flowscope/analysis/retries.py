@@ -39,7 +39,7 @@ from flowscope.analysis.base import (
 from flowscope.analysis.cost import add_retry_share, billable_retries, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
 from flowscope.format import fmt_ms
-from flowscope.model import UTC, C, Cloud
+from flowscope.model import UTC, C, Cloud, Kind
 
 NO_ERROR = "(no error)"
 
@@ -155,7 +155,7 @@ def storms(ctx: Context) -> list[Finding]:
                       "billable_retries": billable_retries(ctx, r.cloud, r.workflow_id, r.step, r.retries),
                       "retry_usd": cost,
                       "per_attempt_usd": per_attempt},
-            recommendation=_retry_recommendation(r.cloud, throttled),
+            recommendation=_retry_recommendation(r.cloud, throttled, ctx.workflow_kind(r.cloud, r.workflow_id)),
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
@@ -664,15 +664,20 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
     return out
 
 
-def _retry_recommendation(cloud: str, throttled: bool) -> str:
+def _retry_recommendation(cloud: str, throttled: bool, kind: str | None = None) -> str:
+    """How to bound a step's retries, and what each costs for the workflow's kind (a Logic Apps Standard
+    workflow's built-in actions are paid in plan hours: its storms were told each retry is a billed
+    action execution)."""
     if cloud == Cloud.AWS:
         text = ("Bound the retries: Retry with ErrorEquals for the specific error, IntervalSeconds >= 1, "
                 "BackoffRate 2, MaxAttempts 3-5, MaxDelaySeconds and JitterStrategy FULL; Catch the rest. "
                 "Each retry is a billed state transition in Standard workflows.")
     elif cloud == Cloud.AZURE:
+        billed = ("each retry of a managed connector is a billed call (built-in actions are paid in plan hours)"
+                  if kind == Kind.LOGICAPP_STANDARD else "each retry is a billed action execution")
         text = ("Use an exponential retry policy (type exponential, count 3-4, interval PT10S, "
                 "maximumInterval PT1H) instead of fixed or default retries, and handle the final failure "
-                "with runAfter; each retry is a billed action execution.")
+                f"with runAfter; {billed}.")
     else:
         text = ("Use a retry policy with backoff (retry: predicate, max_retries 3-5, backoff: initial_delay, "
                 "max_delay, multiplier 2) and handle the final error in except; each retry is a billed step.")

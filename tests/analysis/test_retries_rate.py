@@ -225,3 +225,24 @@ def test_an_express_storms_retries_are_not_billable():
     storm = df[df["kind"] == "retry_storm"]
     assert [(r.evidence["retries"] > 0, r.evidence["billable_retries"], r.evidence["retry_usd"])
             for r in storm.itertuples()] == [(True, 0, 0)]
+
+
+@pytest.mark.parametrize("kind, said", [
+    (Kind.LOGICAPP_CONSUMPTION, "each retry is a billed action execution."),
+    (Kind.LOGICAPP_STANDARD, "each retry of a managed connector is a billed call (built-in actions are paid in plan"
+                             " hours)."),
+])
+def test_a_logic_apps_storms_recommendation_says_what_a_retry_costs_for_its_kind(kind, said):
+    """A Standard logic app's retried built-in action was told 'each retry is a billed action execution'."""
+    from tests.analysis.test_analyses import storm_world
+    w = storm_world()
+    for row in (*w.rows["workflows"], *w.rows["executions"], *w.rows["steps"], *w.rows["attempts"],
+                *w.rows["usage"]):
+        row[C.cloud] = "azure"
+    for row in (*w.rows["workflows"], *w.rows["executions"]):
+        row[C.kind] = str(kind)
+    for row in w.rows["usage"]:
+        row[C.meter] = str(Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    until = T0 + dt.timedelta(days=2)
+    storm = analyze(w.tables(), since=T0, until=until, now=until).query("kind == 'retry_storm'")
+    assert len(storm) == 1 and said in storm.iloc[0].recommendation

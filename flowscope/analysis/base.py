@@ -144,6 +144,12 @@ class Thresholds:
     # reporting
     monthly_days: float = measures.DEFAULT_MONTH_DAYS
 
+    def __post_init__(self) -> None:
+        for name in POSITIVE_THRESHOLDS:
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"threshold {name} must be greater than 0, got {value!r}")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
         """Thresholds from the config file's [thresholds] table; unknown keys are an error."""
@@ -173,6 +179,12 @@ class Thresholds:
             if converted[key] < 0:
                 raise ValueError(f"threshold {key} must not be negative, got {value!r}")
         return cls(**converted)
+
+
+POSITIVE_THRESHOLDS = ("retry_bucket_minutes", "failure_bucket_hours", "latency_bucket_hours", "monthly_days")
+"""Thresholds that must be above 0: the analyses' bucket widths (a width of 0 divided every start by 0 and
+`flowscope analyze` failed with a DuckDB conversion error) and the projected month (0 days made every
+projection, saving and monthly figure $0, said as if nothing cost anything)."""
 
 
 # ---------------------------------------------------------------- findings

@@ -605,6 +605,18 @@ def test_thresholds_from_mapping():
         Thresholds.from_mapping({"failure_rate": "high"})
 
 
+@pytest.mark.parametrize("name", ["retry_bucket_minutes", "failure_bucket_hours", "latency_bucket_hours",
+                                  "monthly_days"])
+def test_thresholds_that_must_be_positive_refuse_zero(name):
+    """A bucket width of 0 failed every analysis with a DuckDB conversion error (a traceback, exit 5), and a
+    0-day month made every projection $0: both are configuration errors, said by name."""
+    with pytest.raises(ValueError, match=f"threshold {name} must be greater than 0, got 0"):
+        Thresholds.from_mapping({name: 0})
+    with pytest.raises(ValueError, match=f"threshold {name} must be greater than 0"):
+        Thresholds(**{name: 0})
+    assert getattr(Thresholds.from_mapping({name: 1}), name) == 1
+
+
 # ---------------------------------------------------------------- episodes (scan statistic, storm extent)
 
 def test_bernoulli_scan_finds_a_burst_and_ignores_steady_rates():

@@ -2,7 +2,8 @@
 
 Findings: `costly_step`, `polling_loop`, `express_candidate`, `plan_what_if`.
 Money comes from usage quantities priced by `pricing.py` at marginal list prices and is
-projected to a month from the window (x 30 days / window days).
+projected to a month from the window (x `monthly_days` / the days the data speaks for,
+`Context.monthly_factor`).
 
 Evidence added to findings: `edges` (costly_step, polling_loop: the top transition edges into the
 step or the loop's cycle, with transitions and dollars a month) and `retry_share` (every cost

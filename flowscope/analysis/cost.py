@@ -671,7 +671,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
     s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(std_ids))
     resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
     blocked = {r.workflow_id for r in resources.itertuples(index=False)
-               if any(m in r.resource for m in (".waitForTaskToken", ".sync", ":activity:"))}
+               if any(m in r.resource for m in EXPRESS_BLOCKERS)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
     running = _longest_running_ms(ctx, std_ids)
     out = []
@@ -715,6 +715,21 @@ def express_candidates(ctx: Context) -> list[Finding]:
             monthly_usd=saving, executions_affected=int(r.executions),
         ))
     return out
+
+
+EXPRESS_BLOCKERS = (".waitForTaskToken", ".sync", ":activity:")
+"""Resource markers of the integrations Express does not run: callbacks, .sync jobs and activities."""
+
+
+def _defined_blockers(ctx: Context, workflow_ids: list[str]) -> set[str]:
+    """The AWS workflows of `workflow_ids` whose latest stored definition names an `EXPRESS_BLOCKERS`
+    resource: a callback on a branch no run of the window took (a manual approval for large orders) is
+    still one Express cannot run, and the window's steps alone advised such a machine to move."""
+    w = ctx.table("workflows")
+    w = w.filter((w[C.cloud] == str(Cloud.AWS)) & w[C.workflow_id].isin(workflow_ids) & w[C.definition].notnull())
+    latest = execute(w.group_by(C.workflow_id).aggregate(definition=w[C.definition].argmax(w[C.seen_at])))
+    return {str(wf) for wf, text in zip(latest[C.workflow_id], latest["definition"], strict=True)
+            if isinstance(text, str) and any(m in text for m in EXPRESS_BLOCKERS)}
 
 
 def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, float]:

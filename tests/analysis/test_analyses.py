@@ -733,3 +733,19 @@ def test_caught_failures_cost_what_the_workflows_kind_pays(cloud, kind, said):
         ex = w.execution(wf, at(minutes=10 * i), cloud=cloud)
         w.step(ex, "Charge", at(minutes=10 * i), status=Status.CAUGHT, error="Declined")
     assert said in of(run(w), "failing_step").iloc[0].recommendation
+
+
+def test_no_express_candidate_when_its_definition_has_a_callback_no_run_took():
+    """The callback step is on a branch no run of the window took (an approval for large orders): the
+    window's steps have no .waitForTaskToken, but the definition does, and Express cannot run it."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    asl = {"StartAt": "Resize", "States": {
+        "Resize": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.big", "BooleanEquals": True, "Next": "Approve"}],
+                 "Default": "Done"},
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True},
+        "Done": {"Type": "Succeed"}}}
+    for definition, found in ((json.dumps(asl), 0), (None, 1)):
+        w = express_world()
+        w.rows["workflows"][0][C.definition] = definition
+        assert len(of(run(w, thresholds=th), "express_candidate")) == found

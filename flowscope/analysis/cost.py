@@ -629,9 +629,15 @@ def polling_loops(ctx: Context) -> list[Finding]:
 
 def money_severity(monthly_usd: float) -> Severity:
     """The severity of a finding that is about money alone, by its dollars a month: high from $100, medium
-    from $10, low below, the bands `costly_step` uses. A polling loop was medium whatever it cost: one of
-    $0.07 a month ranked above a $0.55 costly step."""
+    from $10, low below, the bands `costly_step` uses, for every saving kind alike. A polling loop was medium
+    whatever it cost (one of $0.07 a month ranked above a $0.55 costly step), while an Express or plan
+    saving of $50 was low: the same dollars ranked by the kind that found them."""
     return Severity.HIGH if monthly_usd >= 100 else Severity.MEDIUM if monthly_usd >= 10 else Severity.LOW
+
+
+def _lower(severity: Severity) -> Severity:
+    """One band below (low stays low): a saving that rests on an assumed plan fee, which no spend holds."""
+    return {Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW}.get(severity, severity)
 
 
 def _polling_recommendation(cloud: str, kind: str | None) -> str:
@@ -694,7 +700,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         out.append(Finding(
             kind=FindingKind.EXPRESS_CANDIDATE,
-            severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            severity=money_severity(saving),
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
@@ -862,7 +868,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                    + (" The plan's fee is assumed (one WS1 instance hosting only this workflow): collect the app's "
                       "App Service plan (sync with Azure) to price the one it runs on." if assumed else ""))
         out.append(Finding(
-            kind=FindingKind.PLAN_WHAT_IF, severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            kind=FindingKind.PLAN_WHAT_IF,
+            severity=_lower(money_severity(saving)) if assumed else money_severity(saving),
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{subject} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"

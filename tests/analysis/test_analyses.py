@@ -749,3 +749,40 @@ def test_no_express_candidate_when_its_definition_has_a_callback_no_run_took():
         w = express_world()
         w.rows["workflows"][0][C.definition] = definition
         assert len(of(run(w, thresholds=th), "express_candidate")) == found
+
+
+@pytest.mark.parametrize("per_run, severity", [(2, "low"), (20, "medium"), (200, "high")])
+def test_express_saving_severity_follows_its_dollars_as_every_saving_does(per_run, severity):
+    """An Express saving of $15 a month was low beside a $15 polling loop (medium): every saving kind now
+    ranks by the same dollar bands (high from $100, medium from $10)."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = World()
+    wf = w.workflow("thumbs")
+    for i in range(2000):
+        ex = w.execution(wf, at(seconds=60 * i), duration_ms=2000)
+        w.step(ex, "Resize", at(seconds=60 * i))
+        transitions(w, ex, per_run)
+    e = of(run(w, thresholds=th), "express_candidate")
+    assert [(r.severity, r.monthly_usd >= 10, r.monthly_usd >= 100) for r in e.itertuples()] == [
+        (severity, per_run >= 20, per_run >= 200)]
+    poll = polling_world()
+    for u in poll.rows["usage"]:
+        u[C.quantity] *= 200                     # a loop of about $18 a month
+    assert of(run(poll), "polling_loop").iloc[0].severity == "medium"
+
+
+def test_plan_saving_severity_follows_its_dollars_one_band_lower_when_its_fee_is_assumed():
+    w = World()
+    wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(100):
+        ex = w.execution(wf, at(minutes=i), cloud="azure")
+        w.step(ex, "Compose", at(minutes=i), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
+               quantity=20_000)
+    p = of(run(w), "plan_what_if").iloc[0]
+    assert (p.severity, p.monthly_usd > 100) == ("high", True)
+    w = World()                                  # a Standard app whose plan is assumed: $173 saved, medium
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    p = of(run(w), "plan_what_if").iloc[0]
+    assert (p.severity, p.evidence["assumed_current_plan"], p.monthly_usd > 100) == ("medium", True, True)

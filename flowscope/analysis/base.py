@@ -106,7 +106,7 @@ class Thresholds:
     # retry_storm
     retry_bucket_minutes: int = 15
     retry_baseline_days: float = 7.0        # trailing window of the median/MAD baseline
-    retry_storm_z: float = 6.0              # bucket > median + z * 1.4826 * MAD (MAD floored at 1)
+    retry_storm_z: float = 6.0              # bucket > median + z * max(1.4826 * MAD, 1): a sigma of 1 at least
     retry_storm_min_retries: int = 10       # in the window (1, 4 or 16 buckets) that storms
     retry_storm_merge_gap_buckets: int = 8  # storms this many buckets apart (2 h) merge into one
     # ... and beyond chance at the step's usual retry rate (Anscombe's Poisson test on retries in units of
@@ -150,6 +150,12 @@ class Thresholds:
     # reporting
     monthly_days: float = measures.DEFAULT_MONTH_DAYS
 
+    def __post_init__(self) -> None:
+        for name in POSITIVE_THRESHOLDS:
+            value = getattr(self, name)
+            if not value > 0:
+                raise ValueError(f"threshold {name} must be greater than 0, got {value!r}")
+
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
         """Thresholds from the config file's [thresholds] table; unknown keys are an error."""
@@ -184,6 +190,12 @@ class Thresholds:
                 raise ValueError(f"threshold {key} is a share of one (0.05 for 5%), got {value!r}: above 1 "
                                  "nothing can reach it")
         return cls(**converted)
+
+
+POSITIVE_THRESHOLDS = ("retry_bucket_minutes", "failure_bucket_hours", "latency_bucket_hours", "monthly_days")
+"""Thresholds that must be above 0: the analyses' bucket widths (a width of 0 divided every start by 0 and
+`flowscope analyze` failed with a DuckDB conversion error) and the projected month (0 days made every
+projection, saving and monthly figure $0, said as if nothing cost anything)."""
 
 
 # ---------------------------------------------------------------- findings
@@ -364,14 +376,28 @@ class Context:
         return self.cached("data_since", compute)
 
     @property
+    def measured_days(self) -> float:
+        """The days a projection divides by (`measures.measured_days`): the window's, or from the first
+        execution when the data begins well inside it. Findings' evidence gives it beside `window_days`, so
+        `monthly_usd` = the window's dollars x `monthly_days` / it can be checked: a 90-day window over 30
+        days of data said window_days 90 beside a projection over 30."""
+        return measures.measured_days(self.since, self.until, self.data_since)
+
+    @property
     def monthly_factor(self) -> float:
         """Multiply a quantity observed over the window by this to project it over a month: over the days
         the data speaks for (`measures.measured_days`), as the dashboard and reports project."""
-        return measures.monthly_factor(measures.measured_days(self.since, self.until, self.data_since),
-                                       self.thresholds.monthly_days)
+        return measures.monthly_factor(self.measured_days, self.thresholds.monthly_days)
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
+
+    def clip(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+        """An episode's [start, end) of whole time buckets, cut to the window: buckets are aligned on the Unix
+        epoch, not on the window, so the first began before `since` and the last ends after `until` (a
+        failure burst in the last hour of a window ending now read "to 18:00 UTC", hours in the future, and
+        one in its first hour "from 00:00", before the window the visits it counts were read from)."""
+        return max(start, self.since), min(end, self.until)
 
     def previous_covered(self, rows: pd.DataFrame) -> np.ndarray:
         """Per row of `rows` (cloud, workflow_id columns): whether its workflow's runs in the store cover

@@ -2,7 +2,8 @@
 
 Findings: `costly_step`, `polling_loop`, `express_candidate`, `plan_what_if`.
 Money comes from usage quantities priced by `pricing.py` at marginal list prices and is
-projected to a month from the window (x 30 days / window days).
+projected to a month from the window (x `monthly_days` / the days the data speaks for,
+`Context.monthly_factor`).
 
 Evidence added to findings: `edges` (costly_step, polling_loop: the top transition edges into the
 step or the loop's cycle, with transitions and dollars a month) and `retry_share` (every cost
@@ -38,7 +39,7 @@ from flowscope.analysis.base import (
     split_quantiles,
 )
 from flowscope.format import fmt_ms, fmt_usd
-from flowscope.model import C, Cloud, Kind, Meter, StepType
+from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
 
 EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
 
@@ -347,10 +348,8 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
         smc = step_meter_costs(ctx)
         operations = {str(m) for m in pricing.OPERATION_METERS}
         units: dict[tuple[str, str], float] = {}
-        meters: dict[tuple[str, str, str], set[str]] = {}
         for m in smc.itertuples(index=False):
             key = (m.cloud, m.workflow_id)
-            meters.setdefault((*key, m.step), set()).add(m.meter)
             if m.meter in operations and not pricing.free_per_unit(m.meter, ctx.workflow_kind(*key)):
                 units[key] = units.get(key, 0.0) + float(m.quantity or 0)
         sc = step_costs(ctx)
@@ -359,10 +358,7 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
         for r in stats.itertuples(index=False):
             key = (r.cloud, r.workflow_id)
             retries = float(r.retries or 0)
-            kind = ctx.workflow_kind(*key)
-            billed = meters.get((*key, getattr(r, C.name)))
-            per = (max(pricing.retry_units_per_attempt(kind, r.cloud, m) for m in billed) if billed
-                   else pricing.retry_units_per_attempt(kind, r.cloud))
+            per = billable_retries(ctx, r.cloud, r.workflow_id, getattr(r, C.name), 1.0)
             entry = out.setdefault(key, {"retry_units": 0.0, "retry_usd": 0.0})
             entry["retry_units"] += retries * per
             attempts = float(r.attempts or 0)
@@ -374,6 +370,34 @@ def retry_shares(ctx: Context) -> dict[tuple[str, str], dict]:
             entry["share"] = min(entry["retry_units"] / total, 1.0) if total > 0 else 0.0
         return out
     return ctx.cached("retry_shares", compute)
+
+
+def _units_per_retry(kind: str | None, cloud: str, meters: AbstractSet[str] | None) -> float:
+    """Billable units one retry of a step adds (`pricing.retry_units_per_attempt`), by the meters its usage
+    is billed on when it has usage (the dearest), else by its workflow's kind."""
+    if meters:
+        return max(pricing.retry_units_per_attempt(kind, cloud, m) for m in meters)
+    return pricing.retry_units_per_attempt(kind, cloud)
+
+
+def retry_units_per_step(ctx: Context) -> dict[tuple[str, str, str], float]:
+    """Per (cloud, workflow_id, step name) with usage in the window: billable units one retry adds
+    (`_units_per_retry`); a step without usage is missing (its workflow's kind decides)."""
+    def compute() -> dict[tuple[str, str, str], float]:
+        meters: dict[tuple[str, str, str], set[str]] = {}
+        for m in step_meter_costs(ctx).itertuples(index=False):
+            meters.setdefault((m.cloud, m.workflow_id, m.step), set()).add(m.meter)
+        return {key: _units_per_retry(ctx.workflow_kind(key[0], key[1]), key[0], ms) for key, ms in meters.items()}
+    return ctx.cached("retry_units_per_step", compute)
+
+
+def billable_retries(ctx: Context, cloud: str, workflow_id: str, step: str, retries: float) -> float:
+    """The billable units `retries` retries of a step added: none for an Express workflow's or a Logic Apps
+    Standard workflow's built-in action's, one each for a Standard state machine's (a state transition)."""
+    per = retry_units_per_step(ctx).get((cloud, workflow_id, step))
+    if per is None:
+        per = _units_per_retry(ctx.workflow_kind(cloud, workflow_id), cloud, None)
+    return retries * per
 
 
 def add_retry_share(ctx: Context, findings: list[Finding]) -> None:
@@ -433,7 +457,8 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
                    f"({r.visits_per_execution:.1f} visits per execution, {fmt_usd(r.monthly)}/month)"),
             evidence={"step_usd": r.usd, "workflow_usd": r.wf_usd, "share": r.share, "visits": r.visits,
                       "executions": r.wf_executions, "visits_per_execution": r.visits_per_execution,
-                      "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days},
+                      "billable_units": r.quantity, "in_loop": loop, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=rec, monthly_usd=r.monthly, executions_affected=int(r.executions or 0),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
         ))
@@ -584,7 +609,7 @@ def polling_loops(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(cloud, wf_id)
         out.append(Finding(
             kind=FindingKind.POLLING_LOOP,
-            severity=Severity.HIGH if monthly >= 100 else Severity.MEDIUM,
+            severity=money_severity(monthly),
             cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=str(poll_step[C.name]),
             window_start=ctx.since, window_end=ctx.until,
             title=(f"Polling loop in {wf_name}: {poll_step[C.name]} runs {avg:.0f} times per execution "
@@ -592,7 +617,8 @@ def polling_loops(ctx: Context) -> list[Finding]:
             evidence={"cycle": names, "wait_steps": sorted(wait_rows[C.name].tolist()),
                       "executions_polling": execs, "avg_polls_per_execution": avg,
                       "max_polls_per_execution": int(poll_step["max_visits"]), "loop_usd": usd,
-                      "window_days": ctx.window_days},
+                      "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=_polling_recommendation(cloud, kind),
             monthly_usd=monthly, executions_affected=execs,
             sample_execution_ids=samples.get((cloud, wf_id), []),
@@ -600,7 +626,29 @@ def polling_loops(ctx: Context) -> list[Finding]:
     return out
 
 
+def money_severity(monthly_usd: float) -> Severity:
+    """The severity of a finding that is about money alone, by its dollars a month: high from $100, medium
+    from $10, low below, the bands `costly_step` uses, for every saving kind alike. A polling loop was medium
+    whatever it cost (one of $0.07 a month ranked above a $0.55 costly step), while an Express or plan
+    saving of $50 was low: the same dollars ranked by the kind that found them."""
+    return Severity.HIGH if monthly_usd >= 100 else Severity.MEDIUM if monthly_usd >= 10 else Severity.LOW
+
+
+def _lower(severity: Severity) -> Severity:
+    """One band below (low stays low): a saving that rests on an assumed plan fee, which no spend holds."""
+    return {Severity.HIGH: Severity.MEDIUM, Severity.MEDIUM: Severity.LOW}.get(severity, severity)
+
+
 def _polling_recommendation(cloud: str, kind: str | None) -> str:
+    """What to do about a polling loop, by cloud and kind. An Express state machine can neither wait for a
+    task token nor run a .sync integration, and pays per request and duration, not per transition: it was
+    told to use .waitForTaskToken because each turn "costs state transitions"."""
+    if cloud == Cloud.AWS and kind == Kind.SFN_EXPRESS:
+        return ("Express workflows support neither .waitForTaskToken nor .sync, and every second of the Wait -> "
+                "check -> Choice loop is billed duration (GB-seconds) and counts toward Express's 5-minute limit: "
+                "let a Standard workflow wait for the result with a callback (.waitForTaskToken) or a .sync "
+                "integration and start this Express workflow for the work that follows, or poll less often "
+                "(a longer Wait with backoff).")
     if cloud == Cloud.AWS:
         return ("Replace the Wait -> check -> Choice polling loop with a callback: call the service with "
                 "the .waitForTaskToken integration pattern (pass $$.Task.Token, the worker calls "
@@ -628,13 +676,14 @@ def express_candidates(ctx: Context) -> list[Finding]:
     s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(std_ids))
     resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
     blocked = {r.workflow_id for r in resources.itertuples(index=False)
-               if any(m in r.resource for m in (".waitForTaskToken", ".sync", ":activity:"))}
+               if any(m in r.resource for m in EXPRESS_BLOCKERS)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
+    running = _longest_running_ms(ctx, std_ids)
     out = []
     for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
         if r.workflow_id in blocked or pd.isna(r.max_ms) or not r.done:
             continue
-        if r.max_ms > th.express_max_duration_ms:
+        if max(r.max_ms, running.get(r.workflow_id, 0.0)) > th.express_max_duration_ms:
             continue        # Express stops a run at 5 minutes: one longer run in the window is one it would fail
         mine = wc[(wc[C.cloud] == r.cloud) & (wc[C.workflow_id] == r.workflow_id)]
         transitions = float(mine.loc[mine[C.meter] == str(Meter.AWS_SFN_STATE_TRANSITION), "quantity"].sum())
@@ -650,7 +699,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         out.append(Finding(
             kind=FindingKind.EXPRESS_CANDIDATE,
-            severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            severity=money_severity(saving),
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
@@ -660,7 +709,8 @@ def express_candidates(ctx: Context) -> list[Finding]:
                       "transitions_per_execution": transitions / max(r.executions, 1),
                       "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
                       "express_gb_seconds_per_execution": gb_s_per_exec,
-                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days},
+                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=("Run it as an Express workflow (type EXPRESS, or nest it as an Express child "
                             "started with StartExecution.sync:2 from a Standard parent): every finished run "
                             "took under 5 minutes (Express's limit) and none uses .waitForTaskToken / .sync / "
@@ -670,6 +720,37 @@ def express_candidates(ctx: Context) -> list[Finding]:
             monthly_usd=saving, executions_affected=int(r.executions),
         ))
     return out
+
+
+EXPRESS_BLOCKERS = (".waitForTaskToken", ".sync", ":activity:")
+"""Resource markers of the integrations Express does not run: callbacks, .sync jobs and activities."""
+
+
+def _defined_blockers(ctx: Context, workflow_ids: list[str]) -> set[str]:
+    """The AWS workflows of `workflow_ids` whose latest stored definition names an `EXPRESS_BLOCKERS`
+    resource: a callback on a branch no run of the window took (a manual approval for large orders) is
+    still one Express cannot run, and the window's steps alone advised such a machine to move."""
+    w = ctx.table("workflows")
+    w = w.filter((w[C.cloud] == str(Cloud.AWS)) & w[C.workflow_id].isin(workflow_ids) & w[C.definition].notnull())
+    latest = execute(w.group_by(C.workflow_id).aggregate(definition=w[C.definition].argmax(w[C.seen_at])))
+    return {str(wf) for wf, text in zip(latest[C.workflow_id], latest["definition"], strict=True)
+            if isinstance(text, str) and any(m in text for m in EXPRESS_BLOCKERS)}
+
+
+def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, float]:
+    """Per AWS workflow of `workflow_ids`: how long its longest run of the window still RUNNING had run when
+    last seen (its row's `collected_at`, never later than now or the window's end; a row without one, to
+    then). Such a run has no duration, yet one running past Express's 5 minutes is a run Express would
+    stop: a workflow whose finished runs were short and whose long runs were still running was advised
+    to move to Express."""
+    e = ctx.in_window(ctx.table("executions"))
+    e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.workflow_id].isin(workflow_ids)
+                 & (e[C.status] == str(Status.RUNNING)))
+    cap = lit_ts(min(ctx.now, ctx.until))
+    seen = ibis.least(ibis.coalesce(e[C.collected_at], cap), cap)
+    df = execute(e.group_by(C.workflow_id).aggregate(
+        ms=seen.delta(e[C.started_at], unit="millisecond").cast("float64").max()))
+    return {str(w): float(ms) for w, ms in zip(df[C.workflow_id], df["ms"], strict=True) if ms == ms}
 
 
 def standard_plans(ctx: Context) -> dict[str, dict]:
@@ -715,8 +796,9 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     wc = workflow_costs(ctx)
     if wc.empty:
         return []
+    hours = th.monthly_days * 24.0      # the month every other figure is projected over
     plan_monthly = pricing.standard_plan_monthly(th.logicapp_standard_plan_vcpu, th.logicapp_standard_plan_memory_gb,
-                                                 on=ctx.until.date())
+                                                 on=ctx.until.date(), hours=hours)
     plans = standard_plans(ctx)
     factor = ctx.monthly_factor
     day = ctx.until.date()
@@ -747,7 +829,7 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         sums = {k: sum(monthly.get(w, none)[k] for w in group) for k in none}
         connectors, builtin, observed_plan = sums["connectors"], sums["builtin"], sums["observed_plan"]
         wf_plan = plan_monthly if known is None else pricing.standard_plan_monthly(
-            known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day)
+            known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day, hours=hours)
         plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
                                                                                    "memory_gb")}}
                      if known is not None else {"source": "assumed", "sku": None, "instances": 1,
@@ -785,7 +867,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                    + (" The plan's fee is assumed (one WS1 instance hosting only this workflow): collect the app's "
                       "App Service plan (sync with Azure) to price the one it runs on." if assumed else ""))
         out.append(Finding(
-            kind=FindingKind.PLAN_WHAT_IF, severity=Severity.MEDIUM if saving >= 100 else Severity.LOW,
+            kind=FindingKind.PLAN_WHAT_IF,
+            severity=_lower(money_severity(saving)) if assumed else money_severity(saving),
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{subject} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
@@ -796,7 +879,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                       "standard_plan": plan_used, "assumed_current_plan": assumed,
                       "plan_workflows": sorted(names),
                       "builtin_operations_monthly": sums["operations"],
-                      "connector_monthly_usd": connectors, "window_days": ctx.window_days},
+                      "connector_monthly_usd": connectors, "window_days": ctx.window_days,
+                      "measured_days": ctx.measured_days},
             recommendation=rec, monthly_usd=saving,
             executions_affected=0,
         ))

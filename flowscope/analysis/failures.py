@@ -32,7 +32,7 @@ from flowscope.analysis.base import (
     to_utc,
 )
 from flowscope.analysis.cost import NOT_WORK, execution_costs, step_window_stats
-from flowscope.model import UTC, C, Cloud
+from flowscope.model import UTC, C, Cloud, Kind
 
 TOP_ERRORS = 3
 
@@ -86,9 +86,9 @@ def run(ctx: Context) -> list[Finding]:
     out = []
     for r in info.itertuples(index=False):
         key = (r.cloud, r.workflow_id, getattr(r, C.name))
-        errs = errors[(errors[C.cloud] == r.cloud) & (errors[C.workflow_id] == r.workflow_id)
-                      & (errors[C.name] == key[2])].sort_values("count", ascending=False)
-        top = [{"error": e.error, "template": e.template, "count": int(e.count)}
+        errs = _commonest_first(errors[(errors[C.cloud] == r.cloud) & (errors[C.workflow_id] == r.workflow_id)
+                                       & (errors[C.name] == key[2])])
+        top = [{"error": _text(e.error), "template": _text(e.template), "count": int(e.count)}
                for e in errs.head(TOP_ERRORS).itertuples(index=False)]
         uncaught_rate = r.uncaught / max(r.visits, 1)
         if uncaught_rate >= 0.5:
@@ -99,9 +99,9 @@ def run(ctx: Context) -> list[Finding]:
             sev = Severity.MEDIUM
         else:
             sev = Severity.LOW
-        throttled = any(is_throttling(f"{t['error']} {t['template']}") for t in top)
+        throttled = any(is_throttling(f"{t['error'] or ''} {t['template'] or ''}") for t in top)
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
-        top_error = top[0]["error"] if top else None
+        top_error = next((str(t["error"]) for t in top if t["error"]), None)
         change = None if pd.isna(r.prev_rate) else r.rate - r.prev_rate
         title = (f"{key[2]} in {wf_name} fails {r.rate:.0%} of {int(r.visits):,} visits"
                  f" ({int(r.uncaught):,} uncaught){f': {top_error}' if top_error else ''}")
@@ -126,12 +126,27 @@ def run(ctx: Context) -> list[Finding]:
                       "rate_change": change, "first_seen": to_utc(r.first_seen), "last_seen": to_utc(r.last_seen),
                       "first_revision": None if pd.isna(r.first_revision) else r.first_revision,
                       "top_errors": top, "throttling": throttled, "wasted_usd": usd, "episode": ep},
-            recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0),
+            recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0,
+                                           ctx.workflow_kind(r.cloud, r.workflow_id)),
             monthly_usd=usd * ctx.monthly_factor,
             executions_affected=int(0 if pd.isna(r.executions) else r.executions),
             sample_execution_ids=samples.get(key, []),
         ))
     return out
+
+
+def _text(value: object) -> str | None:
+    """A text column's value, None where it is missing: pandas reads a null error as NaN, which a title
+    printed as "nan" ("fails 100% of 30 visits: nan") and the recommendation as "Fix the cause of nan"."""
+    return None if value is None or (isinstance(value, float) and value != value) else str(value)
+
+
+def _commonest_first(errors: pd.DataFrame) -> pd.DataFrame:
+    """A step's error groups, most failures first; ties by error name, then template (nameless last). The
+    engine returns groups in no set order, so a tie was broken by it: the title's and recommendation's
+    top error could change from one run, thread count or engine (Spark) to the next."""
+    return errors.sort_values(["count", C.error, "template"], ascending=[False, True, True], kind="stable",
+                              na_position="last")
 
 
 def _work_stats(ctx: Context) -> pd.DataFrame:
@@ -177,25 +192,33 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
         if not eps:
             continue
         e = eps[0]
-        out[tuple(key)] = {"start": dt.datetime.fromtimestamp((first + e.first) * width, UTC),
-                           "end": dt.datetime.fromtimestamp((first + e.last + 1) * width, UTC),
+        start, end = ctx.clip(dt.datetime.fromtimestamp((first + e.first) * width, UTC),
+                              dt.datetime.fromtimestamp((first + e.last + 1) * width, UTC))
+        out[tuple(key)] = {"start": start, "end": end,
                            "failures": e.hits, "visits": e.trials, "rate": e.rate,
                            "baseline_rate": e.out_rate, "log_likelihood_ratio": e.llr}
     return out
 
 
-def _recommendation(cloud: str, error: str | None, throttled: bool, uncaught: bool) -> str:
+def _recommendation(cloud: str, error: str | None, throttled: bool, uncaught: bool, kind: str | None = None) -> str:
+    """What to do about a failing step. What a caught failure still costs depends on the workflow's kind: an
+    Express state machine pays per request and duration, not per transition, and a Logic Apps Standard
+    workflow's built-in actions cost nothing per run (both were told their failures cost transitions or
+    billed executions)."""
     err = f" for {error}" if error else ""
     if cloud == Cloud.AWS:
         text = (f"Fix the cause of {error or 'the failures'} first. For transient errors add a Retry{err} "
                 "(IntervalSeconds, MaxAttempts, BackoffRate 2, MaxDelaySeconds, JitterStrategy FULL)")
+        cost = "billed duration" if kind == Kind.SFN_EXPRESS else "transitions"
         text += "; add a Catch to a compensating or notification path so one step cannot fail the run." \
-            if uncaught else "; the failures are caught, but each still costs transitions."
+            if uncaught else f"; the failures are caught, but each still costs {cost}."
     elif cloud == Cloud.AZURE:
         text = (f"Fix the cause of {error or 'the failures'} first. Set the action's retry policy to "
                 "exponential (count, interval, minimumInterval, maximumInterval)")
+        billed = ("each retry of a managed connector is a billed call (built-in actions are paid in plan hours)"
+                  if kind == Kind.LOGICAPP_STANDARD else "each retry is a billed execution")
         text += ", and put it in a Scope with a follower whose runAfter is Failed/TimedOut to handle errors." \
-            if uncaught else "; the failures are handled by runAfter, but each retry is a billed execution."
+            if uncaught else f"; the failures are handled by runAfter, but {billed}."
     else:
         text = (f"Fix the cause of {error or 'the failures'} first. Wrap the call in try/retry with a "
                 "backoff (initial_delay, max_delay, multiplier) or use http.default_retry")

@@ -164,18 +164,24 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
             b0, b1 = first + lo, first + e.last
             bp = p95s[key]
             p95 = float(bp[(bp.index >= b0) & (bp.index <= b1)].max()) if len(bp) else float("nan")
+            # the episode's part in the window: its buckets before it are the previous window's visits
+            inside = (idx >= lo) & (idx <= e.last)
+            visits, slow_visits = float(n[inside].sum()), float(k[inside].sum())
+            start, end = ctx.clip(dt.datetime.fromtimestamp(b0 * width, UTC),
+                                  dt.datetime.fromtimestamp((b1 + 1) * width, UTC))
             found.append({"cloud": key[0], "workflow_id": key[1], "step": key[2],
-                          "start": dt.datetime.fromtimestamp(b0 * width, UTC),
-                          "end": dt.datetime.fromtimestamp((b1 + 1) * width, UTC),
-                          "p95": p95, "visits": e.trials, "slow_visits": e.hits, "slow_share": e.rate,
+                          "start": start, "end": end, "bucket_start": dt.datetime.fromtimestamp(b0 * width, UTC),
+                          "p95": p95, "visits": visits, "slow_visits": slow_visits,
+                          "slow_share": slow_visits / visits if visits else 0.0,
                           "baseline_slow_share": e.out_rate, "baseline_p95": base95, "baseline_p50": base50,
                           "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr,
                           "callback": bool(callbacks.get(key, False))})
     return pd.DataFrame(found, columns=EPISODE_COLUMNS)
 
 
-EPISODE_COLUMNS = ["cloud", "workflow_id", "step", "start", "end", "p95", "visits", "slow_visits", "slow_share",
-                   "baseline_slow_share", "baseline_p95", "baseline_p50", "limit", "buckets", "llr", "callback"]
+EPISODE_COLUMNS = ["cloud", "workflow_id", "step", "start", "end", "bucket_start", "p95", "visits", "slow_visits",
+                   "slow_share", "baseline_slow_share", "baseline_p95", "baseline_p50", "limit", "buckets", "llr",
+                   "callback"]
 
 
 def slow_step_findings(ctx: Context, fd: pd.DataFrame, paths: dict[tuple, dict[str, list[dict]]]) -> list[Finding]:
@@ -207,7 +213,7 @@ def slow_step_findings(ctx: Context, fd: pd.DataFrame, paths: dict[tuple, dict[s
                       "callback": f["callback"], "dominant_steps": path.get("dominant_steps", []),
                       "callback_waits": path.get("callback_waits", [])},
             recommendation=_slow_recommendation(f["cloud"]),
-            monthly_usd=0.0, executions_affected=n_slow, sample_execution_ids=ids, id_bucket=f["start"],
+            monthly_usd=0.0, executions_affected=n_slow, sample_execution_ids=ids, id_bucket=f["bucket_start"],
         ))
     return out
 

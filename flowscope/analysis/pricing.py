@@ -217,10 +217,13 @@ def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = N
             + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, on=on, free_tier=free_tier))
 
 
-def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None = None) -> float:
-    """A Logic Apps Standard plan instance for a month (730 hours)."""
+def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None = None,
+                          hours: float = HOURS_PER_MONTH) -> float:
+    """A Logic Apps Standard plan of `vcpu` and `memory_gb` for a month of `hours` (Azure's 730 by default).
+    The analyses pass their own month (`Thresholds.monthly_days` x 24): a plan fee of 730 hours set against
+    usage projected over another month compared two months."""
     return (unit_price(Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, on=on) * vcpu
-            + unit_price(Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, on=on) * memory_gb) * HOURS_PER_MONTH
+            + unit_price(Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, on=on) * memory_gb) * hours
 
 
 # ---------------------------------------------------------------- in the engine

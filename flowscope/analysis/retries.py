@@ -36,10 +36,10 @@ from flowscope.analysis.base import (
     lit_ts,
     sample_ids,
 )
-from flowscope.analysis.cost import add_retry_share, step_costs, step_stats
+from flowscope.analysis.cost import add_retry_share, billable_retries, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
 from flowscope.format import fmt_ms
-from flowscope.model import UTC, C, Cloud
+from flowscope.model import UTC, C, Cloud, Kind
 
 NO_ERROR = "(no error)"
 
@@ -77,7 +77,7 @@ def storms(ctx: Context) -> list[Finding]:
     totals = counts.group_by(keys).aggregate(total=counts.in_win.sum())
     totals = totals.filter(totals.total >= th.retry_storm_min_retries)
     counts = counts.semi_join(totals, [counts[k] == totals[k] for k in keys])
-    df = execute(counts.drop("in_win"))
+    df = execute(counts)
     if df.empty:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
@@ -101,18 +101,22 @@ def storms(ctx: Context) -> list[Finding]:
         # The series as its non-empty buckets only: a window of centuries costs what its data costs.
         idx = g["bucket"].to_numpy(dtype=np.int64) - first
         counts_ = g["retries"].to_numpy(dtype=float)
+        in_win = g["in_win"].to_numpy(dtype=float)
         ok = (idx >= 0) & (idx < size)
-        idx, counts_ = idx[ok], counts_[ok]
+        idx, counts_, in_win = idx[ok], counts_[ok], in_win[ok]
         order = np.argsort(idx, kind="stable")
-        idx, counts_ = idx[order], counts_[order]
+        idx, counts_, in_win = idx[order], counts_[order], in_win[order]
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
             seg = counts_[inside] if inside.any() else np.zeros(1)
+            # the storm's retries in the window: its first bucket may begin before the window does
+            retries = float(in_win[inside].sum())
+            bucket_start = dt.datetime.fromtimestamp((i0 + first) * width, UTC)
+            start, end = ctx.clip(bucket_start, dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC))
             found.append({
                 "cloud": key[0], "workflow_id": key[1], "step": key[2], "error": key[3],
-                "start": dt.datetime.fromtimestamp((i0 + first) * width, UTC),
-                "end": dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC),
-                "retries": float(seg.sum()), "peak": float(seg.max()),
+                "start": start, "end": end, "bucket_start": bucket_start,
+                "retries": retries, "peak": float(seg.max()),
                 "baseline_median": med, "baseline_mad": mad,
                 "anomalous_buckets": int((seg > 0).sum()),
             })
@@ -147,13 +151,15 @@ def storms(ctx: Context) -> list[Finding]:
                       "baseline_median": r.baseline_median, "baseline_mad": r.baseline_mad,
                       "buckets_with_retries": r.anomalous_buckets,
                       "visits": visits, "attempts": attempts, "amplification": amp,
-                      "throttling": throttled, "billable_retries": r.retries, "retry_usd": cost,
+                      "throttling": throttled,
+                      "billable_retries": billable_retries(ctx, r.cloud, r.workflow_id, r.step, r.retries),
+                      "retry_usd": cost,
                       "per_attempt_usd": per_attempt},
-            recommendation=_retry_recommendation(r.cloud, throttled),
+            recommendation=_retry_recommendation(r.cloud, throttled, ctx.workflow_kind(r.cloud, r.workflow_id)),
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
-            id_bucket=r.start,
+            id_bucket=r.bucket_start,
         ))
     return out
 
@@ -658,15 +664,20 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
     return out
 
 
-def _retry_recommendation(cloud: str, throttled: bool) -> str:
+def _retry_recommendation(cloud: str, throttled: bool, kind: str | None = None) -> str:
+    """How to bound a step's retries, and what each costs for the workflow's kind (a Logic Apps Standard
+    workflow's built-in actions are paid in plan hours: its storms were told each retry is a billed
+    action execution)."""
     if cloud == Cloud.AWS:
         text = ("Bound the retries: Retry with ErrorEquals for the specific error, IntervalSeconds >= 1, "
                 "BackoffRate 2, MaxAttempts 3-5, MaxDelaySeconds and JitterStrategy FULL; Catch the rest. "
                 "Each retry is a billed state transition in Standard workflows.")
     elif cloud == Cloud.AZURE:
+        billed = ("each retry of a managed connector is a billed call (built-in actions are paid in plan hours)"
+                  if kind == Kind.LOGICAPP_STANDARD else "each retry is a billed action execution")
         text = ("Use an exponential retry policy (type exponential, count 3-4, interval PT10S, "
                 "maximumInterval PT1H) instead of fixed or default retries, and handle the final failure "
-                "with runAfter; each retry is a billed action execution.")
+                f"with runAfter; {billed}.")
     else:
         text = ("Use a retry policy with backoff (retry: predicate, max_retries 3-5, backoff: initial_delay, "
                 "max_delay, multiplier 2) and handle the final error in except; each retry is a billed step.")

@@ -243,6 +243,18 @@ def test_polling_loop():
     assert of(df, "costly_step").empty          # the loop is not also reported as a costly step
 
 
+@pytest.mark.parametrize("scale, severity", [(1, "low"), (200, "medium"), (2000, "high")])
+def test_polling_loop_severity_follows_its_dollars(scale, severity):
+    """A polling loop of pennies a month is low, as a costly step of pennies is: it was medium at any cost and
+    ranked above dearer findings."""
+    w = polling_world()
+    for u in w.rows["usage"]:
+        u[C.quantity] *= scale
+    p = of(run(w), "polling_loop")
+    assert [(r.severity, r.monthly_usd >= 10, r.monthly_usd >= 100) for r in p.itertuples()] == [
+        (severity, scale >= 200, scale >= 2000)]
+
+
 def test_no_polling_without_wait_or_few_visits():
     assert of(run(polling_world(wait=False)), "polling_loop").empty
     assert of(run(polling_world(polls=2)), "polling_loop").empty
@@ -329,9 +341,9 @@ def test_plan_what_if_for_busy_consumption_app():
     df = run(w)
     p = of(df, "plan_what_if")
     assert len(p) == 1 and p.iloc[0].evidence["what_if_plan"] == "Standard"
-    # 2,000,000 built-in actions in 2 days -> 30M/month -> $750; Standard WS1 ~ $175.
+    # 2,000,000 built-in actions in 2 days -> 30M/month -> $750; Standard WS1 for the same 30 days ~ $173.
     assert p.iloc[0].evidence["current_monthly_usd"] == pytest.approx(750.0)
-    assert p.iloc[0].monthly_usd == pytest.approx(750.0 - (0.192 + 3.5 * 0.0137) * 730)
+    assert p.iloc[0].monthly_usd == pytest.approx(750.0 - (0.192 + 3.5 * 0.0137) * 720)
 
 
 def express_world(n=2000, duration_ms=2000, resource=None):
@@ -593,6 +605,18 @@ def test_thresholds_from_mapping():
         Thresholds.from_mapping({"failure_rate": "high"})
 
 
+@pytest.mark.parametrize("name", ["retry_bucket_minutes", "failure_bucket_hours", "latency_bucket_hours",
+                                  "monthly_days"])
+def test_thresholds_that_must_be_positive_refuse_zero(name):
+    """A bucket width of 0 failed every analysis with a DuckDB conversion error (a traceback, exit 5), and a
+    0-day month made every projection $0: both are configuration errors, said by name."""
+    with pytest.raises(ValueError, match=f"threshold {name} must be greater than 0, got 0"):
+        Thresholds.from_mapping({name: 0})
+    with pytest.raises(ValueError, match=f"threshold {name} must be greater than 0"):
+        Thresholds(**{name: 0})
+    assert getattr(Thresholds.from_mapping({name: 1}), name) == 1
+
+
 # ---------------------------------------------------------------- episodes (scan statistic, storm extent)
 
 def test_bernoulli_scan_finds_a_burst_and_ignores_steady_rates():
@@ -621,3 +645,144 @@ def test_sparse_storm_is_one_segment():
     dense[::200] += 1                                 # sporadic background
     segs = storm_segments(dense, 96 * 7, 96 * 7, Thresholds())
     assert len(segs) == 1 and segs[0][0] == start and segs[0][1] >= start + 90
+
+
+def test_no_express_candidate_when_a_run_still_running_is_past_five_minutes():
+    """A run still RUNNING has no duration, but one seen running for an hour is a run Express would stop at 5
+    minutes: its finished runs' durations alone advised Express."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    end = T0 + 2 * DAY
+    for age, found in ((dt.timedelta(hours=1), 0), (dt.timedelta(minutes=4), 1)):
+        w = express_world()
+        wf = w.rows["workflows"][0][C.workflow_id]
+        w.execution(wf, end - age, status=Status.RUNNING, collected_at=end)
+        assert len(of(run(w, thresholds=th), "express_candidate")) == found, age
+
+
+def test_failing_step_top_error_ties_go_by_name_not_by_the_engines_order():
+    """Two errors as common: the title and recommendation name the first by name (the engine's group
+    order broke the tie, and may differ between runs, threads and engines)."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(40):
+        t = at(minutes=10 * i)
+        err = ("Zeta" if i % 4 == 0 else "Alpha") if i % 2 == 0 else None
+        ex = w.execution(wf, t, status=Status.FAILED if err else Status.SUCCEEDED)
+        w.step(ex, "Charge", t, status=Status.FAILED if err else Status.SUCCEEDED, error=err,
+               meter=Meter.AWS_SFN_STATE_TRANSITION)
+    row = of(run(w), "failing_step").iloc[0]
+    assert ([e["error"] for e in row.evidence["top_errors"]], row.title.rsplit(": ", 1)[1]) == (["Alpha", "Zeta"],
+                                                                                              "Alpha")
+    assert "Fix the cause of Alpha first" in row.recommendation
+
+
+def test_failing_step_without_an_error_name_says_none():
+    """Failures with no error name (nor cause): the title ended ": nan" and the recommendation read "Fix the
+    cause of nan first"; now they name no error."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(30):
+        ex = w.execution(wf, at(minutes=10 * i), status=Status.FAILED)
+        w.step(ex, "Charge", at(minutes=10 * i), status=Status.FAILED, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    row = of(run(w), "failing_step").iloc[0]
+    assert (row.title, row.evidence["top_errors"]) == ("Charge in orders fails 100% of 30 visits (30 uncaught)",
+                                                       [{"error": None, "template": "", "count": 30}])
+    assert row.recommendation.startswith("Fix the cause of the failures first.")
+
+
+def test_cost_evidence_gives_the_days_its_projection_divides_by():
+    """A window starting 28 days before the data's first run projects over the 2 days of data (measures.md
+    "Projected monthly spend"); the evidence said only window_days 30, so step_usd x 30 / window_days was
+    a fifteenth of the finding's monthly_usd."""
+    c = of(run(foreach_world(), since=T0 - 28 * DAY), "costly_step").iloc[0]
+    ev = c.evidence
+    assert (ev["window_days"], ev["measured_days"]) == (30.0, pytest.approx(2.0))
+    assert c.monthly_usd == pytest.approx(ev["step_usd"] * 30 / ev["measured_days"]) == pytest.approx(60.0)
+
+
+def test_polling_loop_in_an_express_workflow_is_not_told_to_use_a_task_token():
+    """Express state machines support neither .waitForTaskToken nor .sync and pay per request and duration:
+    the recommendation told an Express loop to use a task token since "each loop turn costs state
+    transitions"."""
+    w = polling_world()
+    for row in (*w.rows["workflows"], *w.rows["executions"]):
+        row[C.kind] = str(Kind.SFN_EXPRESS)
+    w.rows["usage"] = []
+    for ex in w.rows["executions"]:
+        w.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
+    rec = of(run(w), "polling_loop").iloc[0].recommendation
+    assert rec.startswith("Express workflows support neither .waitForTaskToken nor .sync")
+    assert "state transitions" not in rec and "billed duration" in rec
+    assert of(run(polling_world()), "polling_loop").iloc[0].recommendation.startswith(
+        "Replace the Wait -> check -> Choice polling loop with a callback")
+
+
+@pytest.mark.parametrize("cloud, kind, said", [
+    ("aws", Kind.SFN_STANDARD, "the failures are caught, but each still costs transitions."),
+    ("aws", Kind.SFN_EXPRESS, "the failures are caught, but each still costs billed duration."),
+    ("azure", Kind.LOGICAPP_CONSUMPTION, "the failures are handled by runAfter, but each retry is a billed execution."),
+    ("azure", Kind.LOGICAPP_STANDARD, "the failures are handled by runAfter, but each retry of a managed connector"
+                                      " is a billed call (built-in actions are paid in plan hours)."),
+])
+def test_caught_failures_cost_what_the_workflows_kind_pays(cloud, kind, said):
+    """An Express machine's caught failures were said to cost transitions, a Standard logic app's built-in
+    action's retries billed executions: neither bills those."""
+    w = World()
+    wf = w.workflow("orders", cloud=cloud, kind=kind)
+    for i in range(20):
+        ex = w.execution(wf, at(minutes=10 * i), cloud=cloud)
+        w.step(ex, "Charge", at(minutes=10 * i), status=Status.CAUGHT, error="Declined")
+    assert said in of(run(w), "failing_step").iloc[0].recommendation
+
+
+def test_no_express_candidate_when_its_definition_has_a_callback_no_run_took():
+    """The callback step is on a branch no run of the window took (an approval for large orders): the
+    window's steps have no .waitForTaskToken, but the definition does, and Express cannot run it."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    asl = {"StartAt": "Resize", "States": {
+        "Resize": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Big?"},
+        "Big?": {"Type": "Choice", "Choices": [{"Variable": "$.big", "BooleanEquals": True, "Next": "Approve"}],
+                 "Default": "Done"},
+        "Approve": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True},
+        "Done": {"Type": "Succeed"}}}
+    for definition, found in ((json.dumps(asl), 0), (None, 1)):
+        w = express_world()
+        w.rows["workflows"][0][C.definition] = definition
+        assert len(of(run(w, thresholds=th), "express_candidate")) == found
+
+
+@pytest.mark.parametrize("per_run, severity", [(2, "low"), (20, "medium"), (200, "high")])
+def test_express_saving_severity_follows_its_dollars_as_every_saving_does(per_run, severity):
+    """An Express saving of $15 a month was low beside a $15 polling loop (medium): every saving kind now
+    ranks by the same dollar bands (high from $100, medium from $10)."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = World()
+    wf = w.workflow("thumbs")
+    for i in range(2000):
+        ex = w.execution(wf, at(seconds=60 * i), duration_ms=2000)
+        w.step(ex, "Resize", at(seconds=60 * i))
+        transitions(w, ex, per_run)
+    e = of(run(w, thresholds=th), "express_candidate")
+    assert [(r.severity, r.monthly_usd >= 10, r.monthly_usd >= 100) for r in e.itertuples()] == [
+        (severity, per_run >= 20, per_run >= 200)]
+    poll = polling_world()
+    for u in poll.rows["usage"]:
+        u[C.quantity] *= 200                     # a loop of about $18 a month
+    assert of(run(poll), "polling_loop").iloc[0].severity == "medium"
+
+
+def test_plan_saving_severity_follows_its_dollars_one_band_lower_when_its_fee_is_assumed():
+    w = World()
+    wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(100):
+        ex = w.execution(wf, at(minutes=i), cloud="azure")
+        w.step(ex, "Compose", at(minutes=i), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
+               quantity=20_000)
+    p = of(run(w), "plan_what_if").iloc[0]
+    assert (p.severity, p.monthly_usd > 100) == ("high", True)
+    w = World()                                  # a Standard app whose plan is assumed: $173 saved, medium
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    p = of(run(w), "plan_what_if").iloc[0]
+    assert (p.severity, p.evidence["assumed_current_plan"], p.monthly_usd > 100) == ("medium", True, True)

@@ -22,7 +22,12 @@ counted exactly, as the costly-steps table counts them, not by HyperLogLog: the 
 reads 525 executions, not 517, and Upsert_contact 38, not 39; and when a costly step's finding came to
 list the runs that visit it most as its sample ids, where it listed none; and when a plan what-if came to
 be judged per App Service plan, naming the workflows on the plan in `plan_workflows`: the demo's
-ledger-standard, alone on its assumed plan, reads ["ledger-standard"], nothing else changed).
+ledger-standard, alone on its assumed plan, reads ["ledger-standard"], nothing else changed; and when a
+plan what-if came to price the plan fee for the month every other figure is projected over, 30 days of
+24 hours, not Azure's 730 hours: ledger-standard's assumed WS1 reads $172.76, not $175.16; and when a
+polling loop's severity came to follow its dollars as a costly step's does: the demo's two loops, about
+$0.10 a month each, read low, not medium; and when the cost findings' evidence came to give
+`measured_days`, the days their projection divides by, beside `window_days`).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -21,7 +21,7 @@ import pytest
 
 from flowscope.analysis import Thresholds, analyze
 from flowscope.analysis.retries import _beyond_rate, storm_segments
-from flowscope.model import Meter, Status
+from flowscope.model import C, Kind, Meter, Status
 from tests.analysis.helpers import T0, World
 
 DAY = 96                      # 15-minute buckets
@@ -203,3 +203,46 @@ def test_steady_retries_in_a_stores_first_days_do_not_storm():
         _visit(w, wf, t, 2, "Http.503")
     assert _storms(w, 6).empty
     assert not _storms(w, 6, OLD).empty                          # the old rule stormed here
+
+
+def _express_storm_world():
+    """`storm_world`'s burst of throttled retries, in an Express state machine (billed per request and
+    duration: a retry adds no billable unit)."""
+    from tests.analysis.test_analyses import storm_world
+    w = storm_world()
+    for row in (*w.rows["workflows"], *w.rows["executions"]):
+        row[C.kind] = str(Kind.SFN_EXPRESS)
+    w.rows["usage"] = []
+    for ex in w.rows["executions"]:
+        w.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
+    return w
+
+
+def test_an_express_storms_retries_are_not_billable():
+    """A retry storm's `billable_retries` said every retry was billable, an Express workflow's too."""
+    until = T0 + dt.timedelta(days=2)
+    df = analyze(_express_storm_world().tables(), since=T0, until=until, now=until)
+    storm = df[df["kind"] == "retry_storm"]
+    assert [(r.evidence["retries"] > 0, r.evidence["billable_retries"], r.evidence["retry_usd"])
+            for r in storm.itertuples()] == [(True, 0, 0)]
+
+
+@pytest.mark.parametrize("kind, said", [
+    (Kind.LOGICAPP_CONSUMPTION, "each retry is a billed action execution."),
+    (Kind.LOGICAPP_STANDARD, "each retry of a managed connector is a billed call (built-in actions are paid in plan"
+                             " hours)."),
+])
+def test_a_logic_apps_storms_recommendation_says_what_a_retry_costs_for_its_kind(kind, said):
+    """A Standard logic app's retried built-in action was told 'each retry is a billed action execution'."""
+    from tests.analysis.test_analyses import storm_world
+    w = storm_world()
+    for row in (*w.rows["workflows"], *w.rows["executions"], *w.rows["steps"], *w.rows["attempts"],
+                *w.rows["usage"]):
+        row[C.cloud] = "azure"
+    for row in (*w.rows["workflows"], *w.rows["executions"]):
+        row[C.kind] = str(kind)
+    for row in w.rows["usage"]:
+        row[C.meter] = str(Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    until = T0 + dt.timedelta(days=2)
+    storm = analyze(w.tables(), since=T0, until=until, now=until).query("kind == 'retry_storm'")
+    assert len(storm) == 1 and said in storm.iloc[0].recommendation

@@ -31,7 +31,7 @@ def what_if(attributes: str | None):
 def test_a_known_plan_replaces_the_assumed_plan_size():
     plan = {"sku": "WS2", "tier": "WorkflowStandard", "instances": 3, "vcpu": 2.0, "memory_gb": 7.0}
     evidence = what_if(json.dumps({"app_service_plan": plan}))
-    expected = pricing.standard_plan_monthly(6.0, 21.0, on=UNTIL.date())
+    expected = pricing.standard_plan_monthly(6.0, 21.0, on=UNTIL.date(), hours=720)
     assert evidence["current_monthly_usd"] == pytest.approx(expected)
     assert evidence["standard_plan_monthly_usd"] == pytest.approx(expected)
     assert evidence["standard_plan"] == {"source": "app_service_plan", "sku": "WS2", "instances": 3, "vcpu": 2.0,
@@ -46,12 +46,12 @@ def test_a_known_plan_replaces_the_assumed_plan_size():
 ])
 def test_without_a_usable_plan_the_thresholds_plan_is_assumed_and_said(attributes):
     evidence = what_if(attributes)
-    assumed = pricing.standard_plan_monthly(1.0, 3.5, on=UNTIL.date())
+    assumed = pricing.standard_plan_monthly(1.0, 3.5, on=UNTIL.date(), hours=720)
     assert evidence["current_monthly_usd"] == pytest.approx(assumed)
     assert evidence["standard_plan"]["source"] == "assumed" and evidence["standard_plan"]["vcpu"] == 1.0
 
 
-WS1_MONTHLY = (0.192 + 3.5 * 0.0137) * 730          # $175.16335: one WS1 instance for 730 hours [AZ-LA]
+WS1_MONTHLY = (0.192 + 3.5 * 0.0137) * 720          # $172.764: one WS1 instance for a 30-day month [AZ-LA]
 OPS_MONTHLY = 10 * 15 * 0.000025                      # 10 built-in operations in 2 days: 150 a month, $0.00375
 
 
@@ -109,3 +109,18 @@ def test_retries_share_of_a_standard_workflow_counts_only_units_billed_per_unit(
     share = retry_units / billable_units if billable_units else 0.0
     assert found.evidence["retry_share"] == pytest.approx(share)
     assert ("retries are" in found.title) == (share >= 0.1)
+
+
+@pytest.mark.parametrize("month_days", [30.0, 31.0, 7.0])
+def test_the_plan_fee_is_for_the_month_the_usage_is_projected_over(month_days):
+    """The plan fee and the operations are priced for one month, `monthly_days` long: the fee was 730
+    hours whatever that month was, so a 7-day "month" set a month's fee against a week's operations."""
+    w = World()
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL, thresholds={"monthly_days": month_days})
+    ev = df[df["kind"] == "plan_what_if"].iloc[0].evidence
+    fee = (0.192 + 3.5 * 0.0137) * 24 * month_days
+    assert (ev["standard_plan_monthly_usd"], ev["current_monthly_usd"], ev["what_if_monthly_usd"]) == pytest.approx(
+        (fee, fee, 10 * 0.000025 * month_days / 2))

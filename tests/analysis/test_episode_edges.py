@@ -1,0 +1,86 @@
+"""Episodes (failure bursts, slow steps, retry storms) are found on time buckets aligned on the Unix epoch,
+not on the window: a finding's window is the episode's buckets cut to the analysis window, never hours
+before its start or after its end (a burst in the last hour of a window ending now read "to 18:00 UTC")."""
+
+import datetime as dt
+
+import pandas as pd
+
+from flowscope.analysis import analyze
+from flowscope.model import Meter, Status
+from tests.analysis.helpers import T0, World
+from tests.analysis.test_analyses import latency_world, of, storm_world
+
+H = dt.timedelta(hours=1)
+DAY = dt.timedelta(days=1)
+
+
+def _burst_world(since: dt.datetime, until: dt.datetime, bad_from: dt.datetime, bad_to: dt.datetime) -> World:
+    """A visit every 10 minutes over [since, until), failing in [bad_from, bad_to) only."""
+    w = World()
+    wf = w.workflow("orders")
+    t = since
+    while t < until:
+        bad = bad_from <= t < bad_to
+        ex = w.execution(wf, t, status=Status.FAILED if bad else Status.SUCCEEDED)
+        w.step(ex, "Charge", t, status=Status.FAILED if bad else Status.SUCCEEDED, error="Boom" if bad else None,
+               meter=Meter.AWS_SFN_STATE_TRANSITION)
+        t += dt.timedelta(minutes=10)
+    return w
+
+
+def _episode(since: dt.datetime, until: dt.datetime, bad_from: dt.datetime, bad_to: dt.datetime) -> tuple:
+    df = of(analyze(_burst_world(since, until, bad_from, bad_to).tables(), since=since, until=until, now=until),
+            "failing_step")
+    assert len(df) == 1
+    row = df.iloc[0]
+    ep = row.evidence["episode"]
+    return (row.window_start, row.window_end, ep["start"], ep["end"], ep["visits"], ep["failures"],
+            row.title.split(" UTC")[0])
+
+
+SINCE, UNTIL = T0 + 3 * H, T0 + 3 * DAY + 14 * H      # neither on a 6-hour bucket's edge
+
+
+def test_failure_burst_at_the_window_end_ends_with_the_window():
+    assert _episode(SINCE, UNTIL, UNTIL - 2 * H, UNTIL) == (
+        pd.Timestamp(UNTIL - 2 * H), pd.Timestamp(UNTIL), (UNTIL - 2 * H).isoformat(), UNTIL.isoformat(), 12, 12,
+        "Charge in orders failed 100% of 12 visits from 2026-03-04 12:00 to 2026-03-04 14:00")
+
+
+def test_failure_burst_at_the_window_start_starts_with_the_window():
+    assert _episode(SINCE, UNTIL, SINCE, SINCE + 2 * H) == (
+        pd.Timestamp(SINCE), pd.Timestamp(T0 + 6 * H), SINCE.isoformat(), (T0 + 6 * H).isoformat(), 18, 12,
+        "Charge in orders failed 67% of 18 visits from 2026-03-01 03:00 to 2026-03-01 06:00")
+
+
+def test_slow_step_ends_with_a_window_that_ends_inside_its_bucket():
+    until = T0 + DAY + 9 * H                    # the slow bucket is 06:00-12:00 on day 2
+    df = of(analyze(latency_world().tables(), since=T0, until=until, now=until), "slow_step")
+    assert [(r.window_start, r.window_end, r.evidence["visits"], r.evidence["slow_visits"]) for r in df.itertuples()] \
+        == [(pd.Timestamp(T0 + DAY + 6 * H), pd.Timestamp(until), 18, 18)]
+
+
+def test_slow_step_id_does_not_move_with_the_window_end():
+    ids = {of(analyze(latency_world().tables(), since=T0, until=u, now=u), "slow_step").iloc[0].id
+           for u in (T0 + DAY + 9 * H, T0 + 2 * DAY)}
+    assert len(ids) == 1
+
+
+def test_retry_storm_ends_with_a_window_that_ends_inside_its_bucket():
+    until = T0 + DAY + 10 * H + 20 * dt.timedelta(minutes=1)   # the burst is 10:00-11:00 on day 2
+    df = of(analyze(storm_world().tables(), since=T0, until=until, now=until), "retry_storm")
+    assert len(df) == 1 and df.iloc[0].window_end == pd.Timestamp(until)
+    assert df.iloc[0].window_start >= pd.Timestamp(T0 + DAY + 9 * H + 45 * dt.timedelta(minutes=1))
+
+
+def test_retry_storm_counts_only_the_retries_in_the_window():
+    """A window starting 5 minutes into the storm's first 15-minute bucket: the storm said 360 retries,
+    the 90 of that bucket's first 5 minutes included, beside 90 visits of 4 tries read from the window."""
+    w = storm_world()
+    since, until = T0 + DAY + 10 * H + 5 * dt.timedelta(minutes=1), T0 + 2 * DAY
+    retried = sum(1 for a in w.rows["attempts"] if a["attempt"] > 1 and since <= a["started_at"] < T0 + DAY + 11 * H)
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "retry_storm")
+    assert [(r.evidence["retries"], r.evidence["visits"], r.evidence["attempts"], r.title.split(" of ")[0])
+            for r in df.itertuples()] == [(retried, 90, 360, "Retry storm on CallApi in ingest: 270 retries")]
+    assert retried == 270

@@ -65,23 +65,6 @@ def fmt_per_month(value: Any) -> str:
     return shown if shown == NOT_PRICED else f"{shown}/month"
 
 
-def fmt_ms(value: Any) -> str:
-    """A duration in milliseconds with the unit a person reads: 850 ms, 1.5 s, 2.0 min, 8.0 h, 3.5 d
-    (days from two days on: "648.0 h" reads as 27.0 d)."""
-    if is_missing(value):
-        return MISSING
-    ms = float(value)
-    if ms >= 172_800_000:
-        return f"{ms / 86_400_000:.1f} d"
-    if ms >= 3_600_000:
-        return f"{ms / 3_600_000:.1f} h"
-    if ms >= 60_000:
-        return f"{ms / 60_000:.1f} min"
-    if ms >= 1_000:
-        return f"{ms / 1_000:.1f} s"
-    return f"{ms:.0f} ms"
-
-
 def fmt_count(value: Any) -> str:
     """A count with thousands separators: 12,345."""
     return MISSING if is_missing(value) else f"{int(value):,}"

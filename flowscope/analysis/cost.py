@@ -38,7 +38,7 @@ from flowscope.analysis.base import (
     sample_rank,
     split_quantiles,
 )
-from flowscope.format import fmt_ms, fmt_usd
+from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
 
 EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
@@ -703,7 +703,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
-                   f" ({monthly_execs:,.0f} runs/month, p99 {fmt_ms(r.p99_ms)})"),
+                   f" ({monthly_execs:,.0f} runs/month, p99 {fmt_duration(r.p99_ms)})"),
             evidence={"standard_monthly_usd": std_monthly, "express_monthly_usd": exp_monthly,
                       "monthly_executions": monthly_execs,
                       "transitions_per_execution": transitions / max(r.executions, 1),

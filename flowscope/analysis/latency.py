@@ -43,7 +43,7 @@ from flowscope.analysis.base import (
     split_quantiles,
 )
 from flowscope.analysis.cost import workflow_durations, workflow_executions
-from flowscope.format import fmt_ms
+from flowscope.format import fmt_duration
 from flowscope.model import UTC, C, Cloud, StepType
 
 EXCLUDED_TYPES = [*CONTAINER_TYPES, str(StepType.WAIT)]   # waiting and containers are slow by design
@@ -203,8 +203,9 @@ def slow_step_findings(ctx: Context, fd: pd.DataFrame, paths: dict[tuple, dict[s
             cloud=f["cloud"], workflow=wf_name, workflow_id=f["workflow_id"], step=f["step"],
             window_start=f["start"], window_end=f["end"],
             title=(f"{f['step']} in {wf_name} slowed down: {f['slow_share']:.0%} of visits took over "
-                   f"{fmt_ms(f['limit'])} (usually {f['baseline_slow_share']:.1%}); p95 {fmt_ms(f['p95'])} vs "
-                   f"baseline {fmt_ms(f['baseline_p95'])}" + (f" ({ratio:.1f}x)" if ratio else "")),
+                   f"{fmt_duration(f['limit'])} (usually {f['baseline_slow_share']:.1%}); "
+                   f"p95 {fmt_duration(f['p95'])} vs "
+                   f"baseline {fmt_duration(f['baseline_p95'])}" + (f" ({ratio:.1f}x)" if ratio else "")),
             evidence={"p95_ms": f["p95"], "baseline_p95_ms": f["baseline_p95"],
                       "baseline_p50_ms": f["baseline_p50"], "ratio": ratio, "slow_limit_ms": f["limit"],
                       "visits": f["visits"], "slow_visits": f["slow_visits"], "slow_share": f["slow_share"],
@@ -264,7 +265,8 @@ def drift_findings(ctx: Context, m: pd.DataFrame, paths: dict[tuple, dict[str, l
             kind=FindingKind.LATENCY_DRIFT, severity=Severity.MEDIUM if ratio >= 2 else Severity.LOW,
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=dom[0]["step"] if dom else None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{wf_name} got slower: p95 {fmt_ms(r.p95)} vs {fmt_ms(r.p95_prev)} in the previous window"
+            title=(f"{wf_name} got slower: p95 {fmt_duration(r.p95)} vs {fmt_duration(r.p95_prev)} "
+                   "in the previous window"
                    + (f", mostly in {dom[0]['step']}" if dom else "")),
             evidence={"p50_ms": r.p50, "p95_ms": r.p95, "p99_ms": r.p99, "previous_p50_ms": r.p50_prev,
                       "previous_p95_ms": r.p95_prev, "previous_p99_ms": r.p99_prev, "ratio": ratio,

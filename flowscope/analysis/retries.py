@@ -38,7 +38,7 @@ from flowscope.analysis.base import (
 )
 from flowscope.analysis.cost import add_retry_share, billable_retries, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
-from flowscope.format import fmt_ms
+from flowscope.format import fmt_duration
 from flowscope.model import UTC, C, Cloud, Kind
 
 NO_ERROR = "(no error)"
@@ -139,7 +139,7 @@ def storms(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         sev = Severity.HIGH if throttled or (amp or 0) >= 2 or r.retries >= 1000 else Severity.MEDIUM
         title = (f"Retry storm on {r.step} in {wf_name}: {int(r.retries):,} retries of {r.error} in "
-                 f"{fmt_ms(minutes * 60_000)} (peak {int(r.peak)} per {th.retry_bucket_minutes} min, "
+                 f"{fmt_duration(minutes * 60_000)} (peak {int(r.peak)} per {th.retry_bucket_minutes} min, "
                  f"baseline {r.baseline_median:g})")
         out.append(Finding(
             kind=FindingKind.RETRY_STORM, severity=sev, cloud=r.cloud, workflow=wf_name,
@@ -650,7 +650,7 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
             severity=Severity.HIGH if throttled else Severity.MEDIUM,
             cloud=cloud, workflow=wf_name, workflow_id=wf_id, step=step,
             window_start=span.loc[key, "first"].to_pydatetime(), window_end=span.loc[key, "last"].to_pydatetime(),
-            title=(f"Retries of {step} in {wf_name} fire in lockstep: delay {fmt_ms(worst.mean_ms)} with "
+            title=(f"Retries of {step} in {wf_name} fire in lockstep: delay {fmt_duration(worst.mean_ms)} with "
                    f"{worst.cv:.1%} spread across {execs} executions (no jitter)"
                    + (" - throttling" if throttled else "")),
             evidence={"delays_by_attempt": delays, "min_cv": float(g["cv"].min()),

@@ -39,7 +39,7 @@ from flowscope.analysis.base import (
     to_utc,
     top_ids,
 )
-from flowscope.format import fmt_ms
+from flowscope.format import fmt_duration
 from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Kind, Source, Status, StepType
 
 
@@ -189,17 +189,17 @@ def _stuck_title(n: int, snapshots: int, wf_name: str, max_age: float, snapshot_
     """A live run is said to be running; a run known only from an imported snapshot is said to have
     been RUNNING in that snapshot, with its age at that time (it may have finished since). `window_end`:
     the window ends before the runs were last collected, so their age is measured to its end."""
-    base = f" (p99 {fmt_ms(p99)})" if p99 is not None else " (no finished runs to compare)"
+    base = f" (p99 {fmt_duration(p99)})" if p99 is not None else " (no finished runs to compare)"
     where = f", waiting in {step}" if step else ""
     when = f"{imported_at:%Y-%m-%d %H:%M} UTC" if imported_at is not None else "an unknown time"
     if snapshots == n:
         return (f"{n} execution(s) of {wf_name} RUNNING in a snapshot imported at {when}; age at that time "
-                f"{'up to ' if n > 1 else ''}{fmt_ms(max_age)}{base}{where}")
+                f"{'up to ' if n > 1 else ''}{fmt_duration(max_age)}{base}{where}")
     when_seen = f"at the window's end ({window_end:%Y-%m-%d %H:%M} UTC)" if window_end else "when last collected"
-    text = f"{n} execution(s) of {wf_name} running for up to {fmt_ms(max_age)} {when_seen}{base}{where}"
+    text = f"{n} execution(s) of {wf_name} running for up to {fmt_duration(max_age)} {when_seen}{base}{where}"
     if snapshots:
         text += (f"; {snapshots} of them only seen RUNNING in a snapshot imported at {when} "
-                 f"(age then up to {fmt_ms(snapshot_max_age)})")
+                 f"(age then up to {fmt_duration(snapshot_max_age)})")
     return text
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from flowscope.analysis import measures
-from flowscope.format import fmt_duration, fmt_ms, fmt_usd, is_missing
+from flowscope.format import fmt_duration, fmt_usd, is_missing
 from flowscope.model import C, Status, StepType
 from flowscope.textsafety import plotly_text as safe
 from flowscope.ui import readable
@@ -448,7 +448,7 @@ def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     step_type = getattr(row, C.type)
     attempts_n = int(getattr(row, C.attempts) or 1)
     hover = (f"{safe(getattr(row, C.name))}{suffix} ({safe(step_type)})<br>status {safe(getattr(row, C.status))}"
-             f"<br>{fmt_ms(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+             f"<br>{fmt_duration(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
     if getattr(row, C.error):
         hover += f"<br>{safe(getattr(row, C.error))}: {safe(str(getattr(row, C.cause) or '')[:120])}"
     return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),

@@ -21,7 +21,7 @@ from flowscope.collectors.aws.definition import workflow_graph as parse_asl
 from flowscope.collectors.azure.definition import workflow_graph as parse_logicapp
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_usd
+from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd
 from flowscope.textsafety import plotly_text as safe
 from flowscope.ui.readable import duration_unit
 
@@ -164,7 +164,7 @@ def _depths(nodes: list[str], succ: dict[str, list[str]], pred: dict[str, list[s
 METRICS = {
     "failure_rate": ("Failure rate", "Reds", fmt_pct),
     "retries": ("Retries", "Oranges", fmt_count),
-    "p95_ms": ("p95 latency", "Blues", fmt_ms),
+    "p95_ms": ("p95 latency", "Blues", fmt_duration),
     "cost_usd": ("Cost", "Greens", fmt_usd),
 }
 """(colour bar title, colour scale, node label): labels read as format's rules read them everywhere else, so a
@@ -227,7 +227,8 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         if s:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
                          f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
-                         f"<br>retries {int(s.get('retries') or 0):,}<br>p95 {fmt_ms(float(s.get('p95_ms') or 0))}"
+                         f"<br>retries {int(s.get('retries') or 0):,}"
+                         f"<br>p95 {fmt_duration(float(s.get('p95_ms') or 0))}"
                          f"<br>cost {fmt_usd(s.get('cost_usd') or 0)}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")

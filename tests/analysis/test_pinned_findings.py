@@ -27,7 +27,9 @@ plan what-if came to price the plan fee for the month every other figure is proj
 24 hours, not Azure's 730 hours: ledger-standard's assumed WS1 reads $172.76, not $175.16; and when a
 polling loop's severity came to follow its dollars as a costly step's does: the demo's two loops, about
 $0.10 a month each, read low, not medium; and when the cost findings' evidence came to give
-`measured_days`, the days their projection divides by, beside `window_days`).
+`measured_days`, the days their projection divides by, beside `window_days`; and when titles came to
+say durations as evidence and tables do, in two units at most: "26.8 h" reads "1 d 2 h", "11.1 min"
+reads "11 min 7 s").
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -60,10 +60,10 @@ def test_stuck_age_is_measured_at_collection(name, collected, source, other, exp
     assert row.evidence["as_of"] == at(hours=collected).isoformat()
     assert row.evidence["snapshot"] is snapshot
     if snapshot:
-        assert "RUNNING in a snapshot imported at 2026-03-01 10:00 UTC; age at that time 8.0 h" in row.title
+        assert "RUNNING in a snapshot imported at 2026-03-01 10:00 UTC; age at that time 8 h" in row.title
         assert "running for" not in row.title
     else:
-        assert "running for up to 8.0 h" in row.title and "snapshot" not in row.title
+        assert "running for up to 8 h" in row.title and "snapshot" not in row.title
 
 
 def test_without_collected_at_the_age_runs_to_its_own_workflows_latest_timestamp():
@@ -86,7 +86,7 @@ def test_a_window_that_ends_before_the_collection_says_the_age_is_at_its_end():
     [stuck] = found[found["kind"] == "stuck_execution"].to_dict("records")
     assert stuck["evidence"]["max_age_ms"] == pytest.approx(8 * H)
     assert stuck["evidence"]["age_measured_to"] == "window_end"
-    assert f"running for up to 8.0 h at the window's end ({at(hours=10):%Y-%m-%d %H:%M} UTC)" in stuck["title"]
+    assert f"running for up to 8 h at the window's end ({at(hours=10):%Y-%m-%d %H:%M} UTC)" in stuck["title"]
     later = analyze(w.tables(), since=at(), until=NOW, now=NOW)
     [stuck] = later[later["kind"] == "stuck_execution"].to_dict("records")
     assert "when last collected" in stuck["title"] and stuck["evidence"]["age_measured_to"] == "collected_at"

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from flowscope.format import fmt_count, fmt_ms, fmt_pct, fmt_per_month, fmt_usd
+from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_per_month, fmt_usd
 
 
 @pytest.mark.parametrize("value,text", [
@@ -30,12 +30,14 @@ def test_a_finding_that_prices_nothing_does_not_read_as_free(value, text):
 
 
 @pytest.mark.parametrize("value,text", [
-    (850, "850 ms"), (1500.0, "1.5 s"), (120_000, "2.0 min"), (8 * 3_600_000, "8.0 h"),
-    (47.9 * 3_600_000, "47.9 h"), (648 * 3_600_000, "27.0 d"),
+    (850, "850 ms"), (1500.0, "1.5 s"), (120_000, "2 min"), (8 * 3_600_000, "8 h"),
+    (47.9 * 3_600_000, "1 d 23 h"), (648 * 3_600_000, "27 d"), (5.1 * 86_400_000, "5 d 2 h"),
     (None, "n/a"), (math.nan, "n/a"), (pd.NaT, "n/a"), (pd.NA, "n/a"),
 ])
-def test_fmt_ms(value, text):
-    assert fmt_ms(value) == text
+def test_one_duration_format_for_titles_and_tables(value, text):
+    """Titles said "running for up to 5.1 d (p99 11.1 min)" (format.fmt_ms) beside evidence and tables
+    saying "5 d 2 h" and "11 min 7 s" (fmt_duration) for the same numbers: one format now."""
+    assert fmt_duration(value) == text
 
 
 def test_counts_and_percentages():

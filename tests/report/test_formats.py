@@ -244,3 +244,24 @@ def test_tables_leave_out_a_previous_period_the_data_does_not_cover(report_store
     assert covered.previous_has_data
     write_report(covered, "csv", tmp_path / "c")
     assert set(pd.read_csv(tmp_path / "c" / "summary.csv")["period"]) == {"window", "previous"}
+
+
+def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store):
+    """A 10-day report of a store whose data starts 14 days before its end has 4 days of executions in
+    its previous period; the HTML said "the previous period holds no executions" (read as a workload
+    that came from nothing). It now says the data begins inside that period; "holds no executions"
+    stays for a previous period that holds none."""
+    from flowscope.report.html import render_html
+
+    content = build_content(Store.open(report_store), since=END - dt.timedelta(days=10), until=END, now=END)
+    assert int(content.previous.query("cloud == 'total'")["executions"].iloc[0]) > 0
+    page = render_html(content, plotly="cdn")
+    first = content.coverage.first
+    assert first is not None
+    assert (f"No comparison: the data begins {first:%Y-%m-%d %H:%M} UTC, inside the previous period, "
+            "which it does not cover.") in page
+    assert "holds no executions" not in page
+
+    content.previous_covered = True                       # covered, and empty
+    content.previous = content.previous.assign(executions=0)
+    assert "No comparison: the previous period holds no executions." in render_html(content, plotly="cdn")

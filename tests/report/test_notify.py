@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,25 @@ def test_webhook_gets_the_summary_and_the_findings_as_data(content, receiver, mo
     assert body["window"] == {"since": SINCE.isoformat(), "until": END.isoformat()}
     assert {f["id"] for f in body["findings"]} <= set(content.findings["id"])
     assert any(HOSTILE["Get_invoice"] in (f["step"] or "") for f in body["findings"])   # JSON carries it as data
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    (["out/flowscope-T-csv/summary.csv", "out/flowscope-T-csv/trend.csv", "out/flowscope-T.html"],
+     "out/flowscope-T.html"),
+    (["out/flowscope-T.md", "out/flowscope-T.pdf"], "out/flowscope-T.pdf"),
+    (["out/flowscope-T-csv/summary.csv", "out/flowscope-T-csv/trend.csv"], "out/flowscope-T-csv"),
+])
+def test_a_message_names_the_readable_report_by_its_full_path(content, receiver, monkeypatch, tmp_path,
+                                                              written, said):
+    """`run --report-dir out` with formats csv and html sent "report": "out/flowscope-...-csv/summary.csv":
+    one table of a folder, by a path relative to the scheduler's working directory, which no reader
+    of the message has. It now names the page to read (html, else pdf, md, xlsx, else the folder of
+    tables) by its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    [result] = deliver(parse_targets([hook("webhook")]), content, [Path(p) for p in written])
+    assert result.sent
+    assert receiver.requests[0].body["report"] == str(tmp_path / said)
 
 
 def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content, receiver, monkeypatch):

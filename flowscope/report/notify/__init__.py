@@ -275,11 +275,28 @@ def plan(targets: Sequence[Target], content: ReportContent, report: str | None =
     return out
 
 
+READABLE = (".html", ".pdf", ".md", ".xlsx")
+"""The report files a message points to, the one to read first first (csv and parquet: their folder)."""
+
+
+def report_location(files: Sequence[Path]) -> str | None:
+    """The absolute path of the report a message names: the HTML page (else the PDF, the Markdown, the
+    workbook), else the folder of csv or parquet tables. The first file written, by the scheduler's
+    relative path, named one table of a folder where no reader of the message could find it."""
+    if not files:
+        return None
+    for suffix in READABLE:
+        for path in files:
+            if path.suffix == suffix:
+                return str(Path(path).absolute())
+    return str(Path(files[0]).absolute().parent)
+
+
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
             sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
     """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
     results = []
-    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed,
+    for p in plan(targets, content, report=report_location(files), sync_failed=sync_failed,
                   renotify=renotify):
         t = p.target
         if not p.send:

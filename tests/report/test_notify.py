@@ -208,6 +208,25 @@ def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
 
 
 @pytest.mark.slow  # three reports of a fresh store
+def test_findings_counted_beyond_the_list_are_not_sent_again_by_a_rerun(tmp_path, receiver, monkeypatch):
+    """A message lists 10 findings and counts the rest ("and 3 more in the report"); only the listed
+    ones were recorded as sent, so the scheduler's retry of the same hour sent a second message with
+    the 3, and the next hour a third ("ongoing", never sent). The counted ones are told too now."""
+    from flowscope.report.notify import message
+
+    monkeypatch.setattr(message, "MAX_FINDINGS", 1)
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    body = receiver.requests[0].body
+    assert len(body["findings"]) == 1 and body["more"] == len(first.findings) - 1 > 0
+    again = build_content(store, since=SINCE, until=END, now=END)       # the same hour, re-run
+    record(store, again)
+    [rerun] = deliver(targets, again)
+    assert rerun.skipped, rerun.line()
+    [later] = deliver(targets, next_run(store, 1))
+    assert later.skipped and len(receiver.requests) == 1, later.line()
+
+
+@pytest.mark.slow  # three reports of a fresh store
 def test_a_failed_delivery_is_sent_on_the_next_run_not_lost(tmp_path, receiver, monkeypatch):
     """One target's delivery failed; the next scheduled run (a new window) saw the findings 'ongoing'
     and sent that target nothing, ever: the alert was lost. Now it gets them, once."""

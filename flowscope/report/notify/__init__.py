@@ -54,7 +54,7 @@ class Delivery:
     attempts: int = 0
     error: str | None = None
     detail: str = ""
-    finding_ids: list[str] = field(default_factory=list)   # the findings its message named
+    finding_ids: list[str] = field(default_factory=list)   # the findings its message told (`Message.told`)
     said: tuple[str, str] | None = None                     # (status, status alert) its message said
 
     @property
@@ -306,7 +306,7 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
         try:
             detail, attempts = _with_retries(t, _sender(t, p.message, files))
             results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
-                                    finding_ids=[f.id for f in p.message.findings],
+                                    finding_ids=p.message.told,
                                     said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
             results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))

@@ -15,8 +15,16 @@ from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 
+def through_link(path: Path) -> Path:
+    """The file a link points to (the link itself when it is none): renamed over, a `latest.html` link
+    to the published report became a file of its own and the published one stayed last week's."""
+    return Path(os.path.realpath(path)) if path.is_symlink() else path
+
+
 def write_whole(path: Path, write: Callable[[Path], object]) -> None:
-    """Call `write` with a temporary path beside `path`, then rename it to `path`."""
+    """Call `write` with a temporary path beside `path` (beside the file it links to), then rename it
+    to `path`."""
+    path = through_link(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
@@ -39,6 +47,7 @@ def write_files_whole(folder: Path, writes: Mapping[str, Callable[[Path], object
     writer can), then remove the `stale` names it no longer holds (another report's tables). Written
     one by one over the last report, a failure at the third table left this report's summary beside
     the last one's findings. Other files in `folder` are left alone. Returns the paths written."""
+    folder = through_link(folder)        # staged beside the real folder: a rename does not cross disks
     folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))    # 0700
     try:

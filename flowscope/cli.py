@@ -899,6 +899,15 @@ def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None
         tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
 
 
+def _file_stamp(end: dt.datetime) -> str:
+    """A run's file names' time: its window's end in UTC to the minute, to the second (and beyond)
+    when it ends between minutes: two windows ending in one minute wrote one file over the other."""
+    end = end.astimezone(dt.timezone.utc)
+    if end.microsecond:
+        return f"{end:%Y-%m-%dT%H%M%S.%f}Z"
+    return f"{end:%Y-%m-%dT%H%M%S}Z" if end.second else f"{end:%Y-%m-%dT%H%M}Z"
+
+
 @app.command("run", help=RUN_HELP)
 def run_(
     report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.")],
@@ -943,7 +952,7 @@ def run_(
                               title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
     written: list[Path] = []
     for fmt in formats:
-        name = f"flowscope-{end:%Y-%m-%dT%H%MZ}{SUFFIX[fmt] or '-' + fmt}"
+        name = f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}"
         written += _write(content, fmt, report_dir / name, plotly_mode)
     note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
     note(content.summary_line())

@@ -22,9 +22,13 @@ __all__ = ["FORMATS", "ReportContent", "build_content", "check_out", "write_repo
 
 
 def check_out(fmt: str, out: Path) -> None:
-    """ValueError when `out` is taken by the other kind (a folder where a file goes, or the reverse):
-    `report` asks before any work, rather than failing at the end on a temporary file's name."""
+    """ValueError when `out` is taken by the other kind (a folder where a file goes, or the reverse) or
+    by what is not a file (a device, a pipe): `report` asks before any work, rather than failing at the
+    end on a temporary file's name."""
     folder = not SUFFIX[fmt]
+    if out.exists() and not out.is_file() and not out.is_dir():
+        # written beside and renamed over, a device or a pipe was replaced (as root, /dev/full by a workbook)
+        raise ValueError(f"{out}: not a regular file (a device, a pipe or a socket): name the file to write")
     if folder and out.exists() and not out.is_dir():
         raise ValueError(f"{out}: --format {fmt} writes a folder of files (one per table), and a file is there")
     if not folder and out.is_dir():

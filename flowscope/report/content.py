@@ -113,6 +113,20 @@ class ReportContent:
         total = self.previous[self.previous[C.cloud] == "total"]
         return not total.empty and int(total["executions"].iloc[0]) > 0
 
+    def no_comparison(self) -> str | None:
+        """Why the window is not compared with the previous period (None when it is): the data begins
+        inside that period (`measures.previous_covered`), or the period holds no executions. Said as
+        "holds no executions" when it held days of them, it read as a workload that came from nothing."""
+        if self.previous_has_data:
+            return None
+        first = self.coverage.first
+        if self.previous_covered or first is None:
+            return "the previous period holds no executions"
+        begins = f"the data begins {first:%Y-%m-%d %H:%M} UTC"
+        if first >= self.filters.since:
+            return f"{begins}, inside this window: none of it is in the previous period"
+        return f"{begins}, inside the previous period, which it does not cover"
+
     def state_of(self, finding_id: str) -> str | None:
         return self.history.states.get(finding_id) if self.history is not None else None
 

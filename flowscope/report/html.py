@@ -83,7 +83,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 <td class="n">{{ cell.now }}{% if cell.before %}<br><span class="muted">{{ cell.before }}</span>{% endif %}</td>
 {% endfor %}</tr>{% endfor %}</tbody></table>
 <div class="muted">{% if compare %}Grey: the previous period ({{ previous_window }}) and the change.
-{% else %}No comparison: the previous period holds no executions.{% endif %}
+{% else %}No comparison: {{ no_comparison }}.{% endif %}
  Potential savings the cost findings name: <b>{{ savings }}</b> per month (not part of spend).</div>
 
 <h2 id="trends">Cost and failure trends</h2>
@@ -279,7 +279,8 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         gap=cov.gap_note() or "",
         failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],
         changes=c.history.summary() if c.history is not None else "",
-        summary=_summary(c), compare=c.previous_has_data, savings=fmt_usd(c.potential_savings), trends=trends,
+        summary=_summary(c), compare=c.previous_has_data, no_comparison=c.no_comparison(),
+        savings=fmt_usd(c.potential_savings), trends=trends,
         severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
         findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
     )

@@ -21,11 +21,14 @@ from flowscope.analysis.suite import _json_default
 from flowscope.format import is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
-from flowscope.report.files import write_whole
+from flowscope.report.files import write_files_whole, write_whole
 from flowscope.textsafety import csv_safe_frame
 from flowscope.ui.readable import COUNT, DURATION_MINUTES, DURATION_MS, MONEY, SHARE, column_kind
 
 TABLE_FORMATS = ("csv", "parquet", "xlsx")
+TABLES = ("summary", "trend", "findings", "costly_steps", "slowest_steps", "failing_steps", "retried_steps",
+          "collection_health", "resolved")
+"""Every table a report may export (`resolved` only with a findings history)."""
 
 
 def frames(c: ReportContent) -> dict[str, pd.DataFrame]:
@@ -110,10 +113,7 @@ def write_tables(c: ReportContent, out: Path, fmt: str) -> list[Path]:
 
         write_whole(out, workbook)
         return [out]
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, frame in data.items():
-        path = out / f"{name}.{fmt}"
-        write_whole(path, functools.partial(frame.to_csv if fmt == "csv" else frame.to_parquet, index=False))
-        written.append(path)
-    return written
+    writer = pd.DataFrame.to_csv if fmt == "csv" else pd.DataFrame.to_parquet
+    return write_files_whole(
+        out, {f"{name}.{fmt}": functools.partial(writer, frame, index=False) for name, frame in data.items()},
+        stale=[f"{name}.{fmt}" for name in TABLES])

@@ -121,3 +121,32 @@ def test_an_out_path_taken_by_the_other_kind_exits_2_before_any_work(healthy_sto
     assert result.exit_code == ExitCode.USAGE, result.output
     assert f"--format {fmt} writes" in result.output and ".reports." not in result.output
     assert Store.open(healthy_store).version() == version
+
+
+@pytest.mark.parametrize("fmt", ["md", "xlsx", "csv"])
+def test_an_out_path_that_is_a_device_or_pipe_exits_2_and_is_left_alone(healthy_store, tmp_path, fmt):
+    """`--out /dev/stdout` (or any device or pipe) was written beside and renamed over: as root it
+    replaced /dev/full with a workbook. Now it is refused first, in words, and left as it was."""
+    import os
+    import stat
+
+    out = tmp_path / "pipe"
+    os.mkfifo(out)
+    result = report(healthy_store, out, "--format", fmt)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "not a regular file" in result.output
+    assert stat.S_ISFIFO(os.lstat(out).st_mode), "the pipe is still there"
+
+
+def test_an_out_path_that_is_a_link_is_written_through_it(healthy_store, tmp_path):
+    """`--out latest.md`, a link to this week's file, was replaced by a file of its own (the link gone);
+    the report is now written to the file it points to, and the link stays."""
+    target = tmp_path / "published" / "report.md"
+    target.parent.mkdir()
+    target.write_text("last week")
+    link = tmp_path / "latest.md"
+    link.symlink_to(target)
+    result = report(healthy_store, link, "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert target.read_text().startswith("# flowscope report")

@@ -98,6 +98,45 @@ def test_a_failed_write_leaves_the_last_report_whole(hostile_content, tmp_path, 
     assert out.read_bytes() == good and [p.name for p in tmp_path.iterdir()] == ["r.xlsx"], "no leftover"
 
 
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_failed_folder_write_leaves_the_last_folder_whole(hostile_content, tmp_path, monkeypatch, fmt):
+    """csv and parquet wrote their folder one file at a time over last week's: a run killed or failing
+    at the third table left this week's summary beside last week's findings (and a table this report
+    no longer writes stayed from an older one). Every table is now written to a folder beside it first,
+    and moved in only once all were written; a table the report does not hold is removed."""
+    from flowscope.report import tables
+
+    out = tmp_path / fmt
+    write_report(hostile_content, fmt, out)
+    (out / f"resolved.{fmt}").write_text("from an older report, with a history")   # none in this one
+    (out / "notes.txt").write_text("the user's own")
+    good = {p.name: p.read_bytes() for p in out.iterdir()}
+    real = tables.frames
+
+    def half(c):
+        return {**real(c), "summary": real(c)["summary"].assign(executions=-1)}   # written before findings
+
+    writer = getattr(pd.DataFrame, "to_csv" if fmt == "csv" else "to_parquet")
+
+    def refuse_findings(frame, *args, **kwargs):
+        if list(frame.columns[:2]) == ["id", "state"]:
+            raise ValueError("the writer refuses a cell of the findings")
+        return writer(frame, *args, **kwargs)
+
+    monkeypatch.setattr(tables, "frames", half)
+    monkeypatch.setattr(pd.DataFrame, "to_csv" if fmt == "csv" else "to_parquet", refuse_findings)
+    with pytest.raises(ValueError, match="refuses"):
+        write_report(hostile_content, fmt, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == good, "last week's folder, whole"
+    assert [p.name for p in tmp_path.iterdir()] == [fmt], "no leftover beside it"
+
+    monkeypatch.undo()
+    write_report(hostile_content, fmt, out)
+    names = {p.name for p in out.iterdir()}
+    assert f"resolved.{fmt}" not in names, "no table of an older report beside this one's"
+    assert "notes.txt" in names, "what is not a report table is left alone"
+
+
 @pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
 def test_tables_hold_findings_and_aggregates_with_formulas_neutralised(hostile_content, tmp_path, fmt):
     out = tmp_path / ("r.xlsx" if fmt == "xlsx" else fmt)
@@ -205,3 +244,24 @@ def test_tables_leave_out_a_previous_period_the_data_does_not_cover(report_store
     assert covered.previous_has_data
     write_report(covered, "csv", tmp_path / "c")
     assert set(pd.read_csv(tmp_path / "c" / "summary.csv")["period"]) == {"window", "previous"}
+
+
+def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store):
+    """A 10-day report of a store whose data starts 14 days before its end has 4 days of executions in
+    its previous period; the HTML said "the previous period holds no executions" (read as a workload
+    that came from nothing). It now says the data begins inside that period; "holds no executions"
+    stays for a previous period that holds none."""
+    from flowscope.report.html import render_html
+
+    content = build_content(Store.open(report_store), since=END - dt.timedelta(days=10), until=END, now=END)
+    assert int(content.previous.query("cloud == 'total'")["executions"].iloc[0]) > 0
+    page = render_html(content, plotly="cdn")
+    first = content.coverage.first
+    assert first is not None
+    assert (f"No comparison: the data begins {first:%Y-%m-%d %H:%M} UTC, inside the previous period, "
+            "which it does not cover.") in page
+    assert "holds no executions" not in page
+
+    content.previous_covered = True                       # covered, and empty
+    content.previous = content.previous.assign(executions=0)
+    assert "No comparison: the previous period holds no executions." in render_html(content, plotly="cdn")

@@ -9,6 +9,7 @@ import email
 import email.policy
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -83,6 +84,25 @@ def test_webhook_gets_the_summary_and_the_findings_as_data(content, receiver, mo
     assert body["window"] == {"since": SINCE.isoformat(), "until": END.isoformat()}
     assert {f["id"] for f in body["findings"]} <= set(content.findings["id"])
     assert any(HOSTILE["Get_invoice"] in (f["step"] or "") for f in body["findings"])   # JSON carries it as data
+
+
+@pytest.mark.parametrize(("written", "said"), [
+    (["out/flowscope-T-csv/summary.csv", "out/flowscope-T-csv/trend.csv", "out/flowscope-T.html"],
+     "out/flowscope-T.html"),
+    (["out/flowscope-T.md", "out/flowscope-T.pdf"], "out/flowscope-T.pdf"),
+    (["out/flowscope-T-csv/summary.csv", "out/flowscope-T-csv/trend.csv"], "out/flowscope-T-csv"),
+])
+def test_a_message_names_the_readable_report_by_its_full_path(content, receiver, monkeypatch, tmp_path,
+                                                              written, said):
+    """`run --report-dir out` with formats csv and html sent "report": "out/flowscope-...-csv/summary.csv":
+    one table of a folder, by a path relative to the scheduler's working directory, which no reader
+    of the message has. It now names the page to read (html, else pdf, md, xlsx, else the folder of
+    tables) by its absolute path."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    [result] = deliver(parse_targets([hook("webhook")]), content, [Path(p) for p in written])
+    assert result.sent
+    assert receiver.requests[0].body["report"] == str(tmp_path / said)
 
 
 def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content, receiver, monkeypatch):
@@ -185,6 +205,25 @@ def test_only_new_findings_are_sent_by_default(tmp_path, receiver, monkeypatch):
     assert skipped.skipped and len(receiver.requests) == 1
     every = parse_targets([hook("webhook", send="all")])
     assert plan(every, nxt)[0].send
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_findings_counted_beyond_the_list_are_not_sent_again_by_a_rerun(tmp_path, receiver, monkeypatch):
+    """A message lists 10 findings and counts the rest ("and 3 more in the report"); only the listed
+    ones were recorded as sent, so the scheduler's retry of the same hour sent a second message with
+    the 3, and the next hour a third ("ongoing", never sent). The counted ones are told too now."""
+    from flowscope.report.notify import message
+
+    monkeypatch.setattr(message, "MAX_FINDINGS", 1)
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    body = receiver.requests[0].body
+    assert len(body["findings"]) == 1 and body["more"] == len(first.findings) - 1 > 0
+    again = build_content(store, since=SINCE, until=END, now=END)       # the same hour, re-run
+    record(store, again)
+    [rerun] = deliver(targets, again)
+    assert rerun.skipped, rerun.line()
+    [later] = deliver(targets, next_run(store, 1))
+    assert later.skipped and len(receiver.requests) == 1, later.line()
 
 
 @pytest.mark.slow  # three reports of a fresh store

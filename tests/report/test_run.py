@@ -65,6 +65,21 @@ def test_run_writes_dated_reports_notifies_once_and_is_idempotent(tmp_path, rece
     assert store.version() == version
 
 
+def test_two_windows_ending_in_one_minute_get_files_of_their_own(tmp_path):
+    """`--until 12:00:30` and `--until 12:00` both wrote flowscope-...T1200Z.md: the second window's
+    report replaced the first's under a name that said neither. A window ending off the minute is
+    named to the second; one on the minute keeps its documented name."""
+    make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", report='formats = ["md"]')
+    out = tmp_path / "reports"
+    base = ["run", "--config", str(cfg), "--report-dir", str(out), "--no-sync", "--no-notify"]
+    odd = END - dt.timedelta(seconds=30)
+    for until in (odd, END):
+        result = runner.invoke(app, [*base, "--until", until.isoformat()])
+        assert result.exit_code == ExitCode.OK, result.output
+    assert sorted(p.name for p in out.iterdir()) == [f"flowscope-{odd:%Y-%m-%dT%H%M%S}Z.md", f"flowscope-{STAMP}.md"]
+
+
 @pytest.mark.slow   # a report and a delivery retried against a closed port
 def test_a_failed_delivery_exits_4_but_never_hides_findings(tmp_path, monkeypatch):
     make_store(tmp_path / "store", failed_scope=False)

@@ -54,7 +54,7 @@ class Delivery:
     attempts: int = 0
     error: str | None = None
     detail: str = ""
-    finding_ids: list[str] = field(default_factory=list)   # the findings its message named
+    finding_ids: list[str] = field(default_factory=list)   # the findings its message told (`Message.told`)
     said: tuple[str, str] | None = None                     # (status, status alert) its message said
 
     @property
@@ -275,11 +275,28 @@ def plan(targets: Sequence[Target], content: ReportContent, report: str | None =
     return out
 
 
+READABLE = (".html", ".pdf", ".md", ".xlsx")
+"""The report files a message points to, the one to read first first (csv and parquet: their folder)."""
+
+
+def report_location(files: Sequence[Path]) -> str | None:
+    """The absolute path of the report a message names: the HTML page (else the PDF, the Markdown, the
+    workbook), else the folder of csv or parquet tables. The first file written, by the scheduler's
+    relative path, named one table of a folder where no reader of the message could find it."""
+    if not files:
+        return None
+    for suffix in READABLE:
+        for path in files:
+            if path.suffix == suffix:
+                return str(Path(path).absolute())
+    return str(Path(files[0]).absolute().parent)
+
+
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
             sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
     """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
     results = []
-    for p in plan(targets, content, report=str(files[0]) if files else None, sync_failed=sync_failed,
+    for p in plan(targets, content, report=report_location(files), sync_failed=sync_failed,
                   renotify=renotify):
         t = p.target
         if not p.send:
@@ -289,7 +306,7 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
         try:
             detail, attempts = _with_retries(t, _sender(t, p.message, files))
             results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
-                                    finding_ids=[f.id for f in p.message.findings],
+                                    finding_ids=p.message.told,
                                     said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
             results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))

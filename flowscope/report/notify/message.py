@@ -49,6 +49,7 @@ class Message:
     counts: dict[str, int]            # findings per state (and 'total')
     findings: list[MessageFinding] = field(default_factory=list)
     more: int = 0                     # selected findings beyond MAX_FINDINGS
+    more_ids: tuple[str, ...] = ()    # their ids: counted, so told too (`told`)
     min_severity: str = "high"
     report: str | None = None         # where the report is (a path or a configured URL)
     window: dict[str, str] = field(default_factory=dict)
@@ -71,6 +72,14 @@ class Message:
             head = self.title
         new = len(self.findings) + self.more
         return f"{head}: {new} finding(s) at or above {self.min_severity} to look at"
+
+    @property
+    def told(self) -> list[str]:
+        """The ids of every finding this message tells its target of: the listed ones and those it
+        counts ("and 3 more in the report"). Recorded as sent, all of them: recorded without the counted
+        ones, a scheduler's retry of the same hour sent them in a message of their own, and so did
+        every next run while more were left."""
+        return [f.id for f in self.findings] + list(self.more_ids)
 
     def to_dict(self) -> dict[str, Any]:
         """The generic webhook's JSON (documented in docs/reports.md)."""
@@ -149,7 +158,8 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
                                  kind=str(r["kind"]), title=str(r["title"]), cloud=_text(r["cloud"]),
                                  workflow=_text(r["workflow"]), step=_text(r["step"]),
                                  monthly_usd=float(r["monthly_usd"] or 0.0)) for r in chosen[:MAX_FINDINGS]],
-        more=max(0, len(chosen) - MAX_FINDINGS), min_severity=min_severity, report=report,
+        more=max(0, len(chosen) - MAX_FINDINGS), more_ids=tuple(str(r["id"]) for r in chosen[MAX_FINDINGS:]),
+        min_severity=min_severity, report=report,
         window={"since": cov.since.isoformat(), "until": cov.until.isoformat()}, gap=gap,
         alert=alert, status_due=due, ended=said if due and status == "ok" else None,
     )

@@ -350,6 +350,23 @@ def _standard_on_logs(sm: str, group_arn: str, t0: float) -> dict:
                 {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
 
 
+def _orders_on_logs(sm: str, group_arn: str, now: float, listed: list, history: list, fetched: str,
+                    filter_log_events) -> dict:
+    """The handlers of one Standard machine 'orders' on the logs path: `listed` executions, the
+    history of `fetched` only (any other history asked for is an error), FilterLogEvents as given."""
+    return {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
+        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == fetched else (
+            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
+        "FilterLogEvents": filter_log_events,
+    }
+
+
 def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as_a_run(_aws_env, store):
     """A Standard run that started two days before `--since` and ended inside it: its log records
     in the window are a tail (no ExecutionStarted). It was stored as a SUCCEEDED run started when
@@ -393,18 +410,8 @@ def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as
               {"executionArn": old, "name": "old", "stateMachineArn": sm, "startDate": now - 2 * 86400,
                "status": "SUCCEEDED", "stopDate": now - 99}]
     group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
-    handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
-        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
-        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
-        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == late else (
-            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
-        "FilterLogEvents": lambda b: {"events": [e for e in events
-                                                 if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]},
-    }
+    handlers = _orders_on_logs(sm, group_arn, now, listed, history, late, lambda b: {"events": [
+        e for e in events if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]})
     since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
     with FakeSfn(handlers) as fake:
         source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
@@ -488,20 +495,11 @@ def test_a_run_redriven_before_its_first_sync_is_stored_as_it_ended_on_the_logs_
               {"executionArn": redriven, "name": "redriven", "stateMachineArn": sm, "startDate": t0,
                "status": "SUCCEEDED", "stopDate": t0 + 101, "redriveCount": 1, "redriveDate": t0 + 100}]
     group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
-    handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
-        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
-        "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
-        "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == redriven else (
-            400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
-        # a page per record: a chunk is handed on between pages
-        "FilterLogEvents": lambda b: {"events": events[int(b.get("nextToken") or 0):][:1],
-                                      **({"nextToken": str(int(b.get("nextToken") or 0) + 1)}
-                                         if int(b.get("nextToken") or 0) + 1 < len(events) else {})},
-    }
+    # a page per record: a chunk is handed on between pages
+    handlers = _orders_on_logs(sm, group_arn, now, listed, history, redriven, lambda b: {
+        "events": events[int(b.get("nextToken") or 0):][:1],
+        **({"nextToken": str(int(b.get("nextToken") or 0) + 1)} if int(b.get("nextToken") or 0) + 1 < len(events)
+           else {})})
     with FakeSfn(handlers) as fake:
         source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
                   "max_attempts": 1, "standard_path": "logs"}

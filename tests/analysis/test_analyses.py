@@ -331,13 +331,19 @@ def test_costly_step_in_parallel_branches_is_in_a_loop_only_inside_a_map(in_map)
     assert ("Map iteration" in f.recommendation) is in_map
 
 
-def test_plan_what_if_for_busy_consumption_app():
+def busy_consumption_world() -> World:
+    """A Logic Apps Consumption workflow of 100 runs of 20,000 built-in operations each: a plan pays."""
     w = World()
     wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
     for i in range(100):
         ex = w.execution(wf, at(minutes=i), cloud="azure")
         w.step(ex, "Compose", at(minutes=i), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
                quantity=20_000)
+    return w
+
+
+def test_plan_what_if_for_busy_consumption_app():
+    w = busy_consumption_world()
     df = run(w)
     p = of(df, "plan_what_if")
     assert len(p) == 1 and p.iloc[0].evidence["what_if_plan"] == "Standard"
@@ -772,13 +778,7 @@ def test_express_saving_severity_follows_its_dollars_as_every_saving_does(per_ru
 
 
 def test_plan_saving_severity_follows_its_dollars_one_band_lower_when_its_fee_is_assumed():
-    w = World()
-    wf = w.workflow("busy", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
-    for i in range(100):
-        ex = w.execution(wf, at(minutes=i), cloud="azure")
-        w.step(ex, "Compose", at(minutes=i), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
-               quantity=20_000)
-    p = of(run(w), "plan_what_if").iloc[0]
+    p = of(run(busy_consumption_world()), "plan_what_if").iloc[0]
     assert (p.severity, p.monthly_usd > 100) == ("high", True)
     w = World()                                  # a Standard app whose plan is assumed: $173 saved, medium
     wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)

@@ -112,7 +112,7 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     if path:
         check_types(data, path)
     settings = Settings(
-        store=data.get("store", DEFAULT_STORE),
+        store=_config_store(data, path),
         sources=list(data.get("sources", [])),
         thresholds=dict(data.get("thresholds", {})),
         auth=dict(data.get("auth", {})),
@@ -125,6 +125,16 @@ def load_settings(config: str | Path | None = None, store: str | None = None) ->
     if store:
         settings.store = store
     return settings
+
+
+def _config_store(data: dict[str, Any], path: Path | None) -> str:
+    """The config file's `store`; a relative folder is read beside the config file, not in the folder a
+    command runs in: a cron job and a shell in other folders read (and sync into) one store."""
+    value = str(data.get("store", DEFAULT_STORE))
+    if path is None or "store" not in data or "://" in value:
+        return value
+    folder = Path(value).expanduser()
+    return value if folder.is_absolute() else str(path.parent / folder)
 
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")

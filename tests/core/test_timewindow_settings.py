@@ -106,3 +106,25 @@ def test_a_variable_set_but_empty_is_an_error_not_the_default(tmp_path: Path, mo
     (tmp_path / "f.toml").write_text('store = "/from/config"\n')
     given = load_settings(tmp_path / "f.toml", store=str(tmp_path / "s"))     # the flags win, as they do over a set one
     assert given.store_path == str(tmp_path / "s") and given.config_path == tmp_path / "f.toml"
+
+
+def test_a_relative_store_in_a_config_file_is_beside_the_config(tmp_path: Path, monkeypatch):
+    """`store = "data/store"` in /etc/flowscope/flowscope.toml was read in the folder the command ran in:
+    a cron job (run in /) and a shell (in the project) read, or synced into, two stores. It is read
+    beside the config file; an absolute path, ~, a URL, --store and FLOWSCOPE_STORE are as written."""
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    conf = tmp_path / "etc" / "flowscope.toml"
+    conf.parent.mkdir()
+    elsewhere = tmp_path / "cron-cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    conf.write_text('store = "data/store"\n')
+    assert load_settings(conf).store_path == str(tmp_path / "etc" / "data" / "store")
+    for written in ("/srv/flowscope", "~/fs"):
+        conf.write_text(f'store = "{written}"\n')
+        assert load_settings(conf).store == written
+    conf.write_text('store = "data/store"\n')
+    assert load_settings(conf, store="mine").store == "mine"
+    monkeypatch.setenv("FLOWSCOPE_STORE", "env-store")
+    assert load_settings(conf).store == "env-store"

@@ -166,10 +166,21 @@ def test_two_targets_of_one_name_are_a_config_error():
     ({"type": "slack", "url_env": "X", "min_severity": "urgent"}, "min_severity"),
     ({"type": "email", "host": "smtp.example.com", "from": "a@b", "to": "c@d", "starttls": False},
      "starttls = false"),
+    # read as 1 try, 2 tries and 1 s
+    ({"type": "slack", "url_env": "X", "retries": True}, "retries must be a whole number"),
+    ({"type": "slack", "url_env": "X", "retries": 2.7}, "retries must be a whole number"),
+    ({"type": "slack", "url_env": "X", "timeout": True}, "timeout and backoff must be numbers"),
+    ({"type": "slack", "url_env": "X", "backoff": "2"}, "timeout and backoff must be numbers"),
 ])
 def test_bad_notify_entries_are_config_errors(entry, message):
     with pytest.raises(ValueError, match=message):
         parse_targets([entry])
+
+
+def test_notify_words_are_taken_in_any_case_as_fail_on_is():
+    """min_severity = "High" was refused while [report] fail_on = "High" was taken."""
+    [t] = parse_targets([{"type": "slack", "url_env": "X", "min_severity": "High", "send": "All", "retries": 2}])
+    assert (t.min_severity, t.only_changes, t.retries) == ("high", False, 2)
 
 
 def first_run_sent(path, receiver, monkeypatch):

@@ -108,6 +108,18 @@ def _address(value: Any) -> bool:
     return len(found) == 1 and "@" in found[0][1]
 
 
+def _word(value: Any) -> Any:
+    """A word from a fixed list as the list spells it ("High" -> "high"); anything else as it is."""
+    return value.strip().lower() if isinstance(value, str) else value
+
+
+def _number(value: Any) -> float:
+    """A number of seconds; true, false and text are refused (float(True) read as 1 s)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(value)
+    return float(value)
+
+
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
     """The [[notify]] entries as Targets; ValueError naming the entry and the key for anything wrong.
     Names are unique: what each target was sent is kept under its name (`findings.notified`, `alerts`)."""
@@ -115,17 +127,21 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
     named: dict[str, int] = {}
     for i, entry in enumerate(entries):
         where = _check_entry(i, entry)
-        severity = str(entry.get("min_severity", "high"))
+        severity = _word(entry.get("min_severity", "high"))       # "High", as [report] fail_on takes it
         if severity not in {s.value for s in Severity}:
             raise ValueError(f"{where}: min_severity must be one of {', '.join(s.value for s in Severity)}")
-        send = entry.get("send", "changes")
+        send = _word(entry.get("send", "changes"))
         if send not in ("changes", "all"):
             raise ValueError(f"{where}: send must be 'changes' (new, worsened, reopened) or 'all', not {send!r}")
+        retries_given = entry.get("retries", 3)
+        if isinstance(retries_given, bool) or not isinstance(retries_given, int):
+            # true read as 1 try and 2.7 as 2: a number of tries is a whole number
+            raise ValueError(f"{where}: retries must be a whole number of tries, not {retries_given!r}")
         try:
-            retries, timeout, backoff = int(entry.get("retries", 3)), float(entry.get("timeout", 10)), \
-                float(entry.get("backoff", 1.0))
+            retries, timeout, backoff = retries_given, _number(entry.get("timeout", 10)), \
+                _number(entry.get("backoff", 1.0))
         except (TypeError, ValueError):
-            raise ValueError(f"{where}: retries, timeout and backoff must be numbers") from None
+            raise ValueError(f"{where}: timeout and backoff must be numbers of seconds") from None
         if retries < 1 or timeout <= 0 or backoff < 0:
             raise ValueError(f"{where}: retries must be at least 1, timeout positive, backoff not negative")
         options = {k: v for k, v in entry.items() if k in KEYS[entry["type"]] or k == "report_url"}

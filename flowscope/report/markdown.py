@@ -63,7 +63,8 @@ def render_markdown(c: ReportContent) -> str:
                   f"  - evidence: {md(fmt_evidence(r['evidence']))}",
                   f"  - recommendation: {md(r['recommendation'])}"]
     if len(c.findings) > MAX_FINDINGS:
-        lines.append(f"- and {len(c.findings) - MAX_FINDINGS} more (see the HTML report)")
+        lines.append(f"- and {len(c.findings) - MAX_FINDINGS} more, not listed here (the html, csv and xlsx "
+                     "reports and `flowscope analyze` list every finding)")
     if c.history is not None and len(c.history.resolved):
         lines += ["", "## Resolved since the last report", ""]
         lines += [f"- {md(r[C.title])} (`{r[C.id]}`)" for r in c.history.resolved.to_dict("records")]

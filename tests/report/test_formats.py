@@ -79,6 +79,18 @@ def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     assert md(TERMINAL_TRAP) == "open"
 
 
+def test_markdown_does_not_send_a_reader_to_a_report_that_was_not_written(hostile_content, monkeypatch):
+    """Past its 50 findings the Markdown said "and N more (see the HTML report)", when a run writing
+    only Markdown wrote none."""
+    from flowscope.report import markdown
+
+    monkeypatch.setattr(markdown, "MAX_FINDINGS", 1)
+    text = markdown.render_markdown(hostile_content)
+    more = len(hostile_content.findings) - 1
+    assert more > 0 and f"- and {more} more, not listed here" in text and "`flowscope analyze`" in text
+    assert "see the HTML report" not in text
+
+
 def test_a_failed_write_leaves_the_last_report_whole(hostile_content, tmp_path, monkeypatch):
     """A workbook openpyxl refused half-way (a control character in an error) left 3 sheets of 8 over
     last week's report; every format now writes beside the target and renames, private (0600)."""

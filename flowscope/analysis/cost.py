@@ -13,6 +13,9 @@ finding, and retries.py's: retries' share of the workflow's billable units; in t
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
 
 import ibis
@@ -676,7 +679,7 @@ def express_candidates(ctx: Context) -> list[Finding]:
     s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(std_ids))
     resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
     blocked = {r.workflow_id for r in resources.itertuples(index=False)
-               if any(m in r.resource for m in EXPRESS_BLOCKERS)} | _defined_blockers(ctx, std_ids)
+               if blocks_express(r.resource)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
     running = _longest_running_ms(ctx, std_ids)
     out = []
@@ -722,8 +725,28 @@ def express_candidates(ctx: Context) -> list[Finding]:
     return out
 
 
-EXPRESS_BLOCKERS = (".waitForTaskToken", ".sync", ":activity:")
-"""Resource markers of the integrations Express does not run: callbacks, .sync jobs and activities."""
+EXPRESS_BLOCKERS = re.compile(r"\.(?:waitForTaskToken|sync(?::\d+)?)$|:activity:")
+"""A Task's Resource Express does not run: a callback (`.waitForTaskToken`), a job it waits for
+(`.sync`, `.sync:2`) or an activity (`arn:aws:states:...:activity:name`)."""
+
+
+def blocks_express(resource: object) -> bool:
+    """Whether a Task's Resource is one Express cannot run (`EXPRESS_BLOCKERS`): the resource's pattern,
+    not any text holding ".sync" (a function named `resync` in its ARN is no .sync job)."""
+    return isinstance(resource, str) and EXPRESS_BLOCKERS.search(resource.strip()) is not None
+
+
+def _resources(node: object) -> Iterator[object]:
+    """Every `Resource` value in an ASL document, at any depth (Parallel branches, Map item processors)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Resource":
+                yield value
+            else:
+                yield from _resources(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _resources(value)
 
 
 def _defined_blockers(ctx: Context, workflow_ids: list[str]) -> set[str]:
@@ -734,7 +757,17 @@ def _defined_blockers(ctx: Context, workflow_ids: list[str]) -> set[str]:
     w = w.filter((w[C.cloud] == str(Cloud.AWS)) & w[C.workflow_id].isin(workflow_ids) & w[C.definition].notnull())
     latest = execute(w.group_by(C.workflow_id).aggregate(definition=w[C.definition].argmax(w[C.seen_at])))
     return {str(wf) for wf, text in zip(latest[C.workflow_id], latest["definition"], strict=True)
-            if isinstance(text, str) and any(m in text for m in EXPRESS_BLOCKERS)}
+            if isinstance(text, str) and _defines_a_blocker(text)}
+
+
+def _defines_a_blocker(definition: str) -> bool:
+    """Whether an ASL definition has a Task Express cannot run; one that does not parse as JSON is taken
+    to have one when its text holds a blocker's marker (no advice rather than wrong advice)."""
+    try:
+        doc = json.loads(definition)
+    except ValueError:
+        return any(m in definition for m in (".waitForTaskToken", ".sync", ":activity:"))
+    return any(blocks_express(r) for r in _resources(doc))
 
 
 def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, float]:

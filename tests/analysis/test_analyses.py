@@ -757,6 +757,29 @@ def test_no_express_candidate_when_its_definition_has_a_callback_no_run_took():
         assert len(of(run(w, thresholds=th), "express_candidate")) == found
 
 
+@pytest.mark.parametrize("resource, blocked", [
+    ("arn:aws:states:::sqs:sendMessage.waitForTaskToken", True),
+    ("arn:aws:states:::states:startExecution.sync:2", True), ("arn:aws:states:::ecs:runTask.sync", True),
+    ("arn:aws:states:us-east-1:123456789012:activity:approve", True),
+    ("arn:aws:lambda:us-east-1:123456789012:function:resync", False),       # held ".sync", read as a job
+    ("arn:aws:lambda:us-east-1:123456789012:function:sync-contacts", False),
+    ("arn:aws:states:::lambda:invoke", False), (None, False),
+])
+def test_what_blocks_express_is_a_resource_pattern_not_a_substring(resource, blocked):
+    """A definition whose text held ".sync" anywhere (a Comment, a parameter's URL) blocked the Express
+    advice though none of its Tasks waits for a job; a blocker is a Task's Resource that ends in
+    .waitForTaskToken, .sync or .sync:N, or names an activity."""
+    from flowscope.analysis.cost import blocks_express
+
+    assert blocks_express(resource) is blocked
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = express_world()
+    w.rows["workflows"][0][C.definition] = json.dumps({
+        "Comment": "calls a .sync job only in v2", "StartAt": "Resize",
+        "States": {"Resize": {"Type": "Task", "Resource": resource or "arn:aws:states:::lambda:invoke", "End": True}}})
+    assert len(of(run(w, thresholds=th), "express_candidate")) == (0 if blocked else 1)
+
+
 @pytest.mark.parametrize("per_run, severity", [(2, "low"), (20, "medium"), (200, "high")])
 def test_express_saving_severity_follows_its_dollars_as_every_saving_does(per_run, severity):
     """An Express saving of $15 a month was low beside a $15 polling loop (medium): every saving kind now

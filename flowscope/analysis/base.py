@@ -69,6 +69,9 @@ FAILED_VALUES = list(measures.STEP_FAILED)             # one definition: analysi
 UNCAUGHT_FAILED_VALUES = list(measures.STEP_UNCAUGHT)
 TERMINAL_VALUES = list(measures.TERMINAL)
 CONTAINER_TYPES = [str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)]
+NOT_WORK = frozenset([*CONTAINER_TYPES, str(StepType.FAIL)])
+"""Types whose visits do no work of their own: containers (their children do it) and Fail states. A
+failing step is one of the others (the failing_step finding, the Failures page's table)."""
 LOOP_TYPES = frozenset(str(t) for t in (StepType.MAP, StepType.LOOP))
 """Containers whose children run once per item: a step under one (at any depth) is in a loop. A Parallel's
 branches and a Scope or try also give their children a parent (and a Parallel an `iteration`, its branch),

@@ -27,6 +27,7 @@ from flowscope.analysis.base import (
     CONTAINER_TYPES,
     FAILED_VALUES,
     LOOP_TYPES,
+    NOT_WORK,
     QUANTILES,
     SAMPLES,
     UNCAUGHT_FAILED_VALUES,
@@ -152,8 +153,6 @@ def step_window_stats(ctx: Context) -> pd.DataFrame:
     return ctx.cached("step_window_stats", compute)
 
 
-NOT_WORK = frozenset([*CONTAINER_TYPES, str(StepType.FAIL)])
-"""Types whose visits do no work of their own: containers (their children do it) and Fail states."""
 _WORK_ONLY = ["failures", "uncaught", "first_seen", "last_seen"]
 
 

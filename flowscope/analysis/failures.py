@@ -16,6 +16,7 @@ import pandas as pd
 
 from flowscope.analysis.base import (
     FAILED_VALUES,
+    NOT_WORK,
     UNCAUGHT_FAILED_VALUES,
     Context,
     Finding,
@@ -31,7 +32,7 @@ from flowscope.analysis.base import (
     sample_ids,
     to_utc,
 )
-from flowscope.analysis.cost import NOT_WORK, execution_costs, step_window_stats
+from flowscope.analysis.cost import execution_costs, step_window_stats
 from flowscope.model import UTC, C, Cloud, Kind
 
 TOP_ERRORS = 3

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES
+from flowscope.analysis.base import CONTAINER_TYPES, NOT_WORK
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType, superseded_failures
 from flowscope.runstate import interrupted
@@ -666,13 +666,14 @@ def error_totals(con: Any, f: Filters) -> dict[str, int]:
 
 def failing_steps(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
     """Steps by failed visits: visits, failed (uncaught), caught, failure rate (a GCP try and its call
-    once, as the call: `step_rank.lowest_rank`, so the rate is the failing_step finding's)."""
+    once, as the call: `step_rank.lowest_rank`, so the rate is the failing_step finding's). Steps that
+    do work only (`NOT_WORK`: not a container failing with its child, not a Fail state), as the finding."""
     out = lowest_rank(run(con, q("""
         SELECT {cloud}, {workflow_id}, {name} AS step, {box}, count(*) AS visits,
                count(*) FILTER (WHERE {status} IN ({failed})) AS failures,
                count(*) FILTER (WHERE {status} = 'CAUGHT') AS caught
-        FROM steps WHERE {where} GROUP BY ALL
-    """, where=f.where(), failed=_in(STEP_FAILED), box=rank_sql()), f.params()),
+        FROM steps WHERE {where} AND {type} NOT IN ({not_work}) GROUP BY ALL
+    """, where=f.where(), failed=_in(STEP_FAILED), box=rank_sql(), not_work=_in(sorted(NOT_WORK))), f.params()),
         [C.cloud, C.workflow_id, "step"])
     out = out[out["failures"] > 0].sort_values(["failures", C.cloud, C.workflow_id, "step"],
                                                ascending=[False, True, True, True]).head(int(limit))

@@ -701,3 +701,25 @@ def test_a_name_s_rows_stand_for_its_step_once_in_sql_and_in_pandas(entries, sta
     assert list(sql_rank) == list(pandas_rank) == list(ibis_rank)
     kept = step_rank.lowest_rank(entries.assign(**{step_rank.RANK: pandas_rank}), [C.name])
     assert set(kept[C.step_key]) == stands
+
+
+def test_failing_steps_are_steps_that_do_work_as_the_finding_counts_them(tmp_path):
+    """The Failures page listed a Map failing with its item and a Fail state ('Reject') as failing
+    steps beside the Task that failed, where the failing_step finding counts steps that do work only
+    (`base.NOT_WORK`): one failure read as three failing steps."""
+    batch = build(30, end=T0 + dt.timedelta(days=2), days=2)
+    aws = next(s for s in batch.steps if s[C.cloud] == "aws" and s[C.name] == "ReserveItems")
+    aws[C.status] = "FAILED"
+    for s in batch.steps:
+        if s[C.execution_id] == aws[C.execution_id] and s[C.parent_step_key] == aws[C.step_key]:
+            s[C.status] = "FAILED"
+    batch.steps.append({**aws, C.step_key: "999:Reject", C.name: "Reject", C.type: "fail", C.native_type: "Fail",
+                        C.parent_step_key: None, C.status: "FAILED"})
+    Store(tmp_path / "s").write(batch)
+    cursor = queries.prepare(Store(tmp_path / "s").connect().cursor())
+    try:
+        table = queries.failing_steps(cursor, queries.Filters(T0, T0 + dt.timedelta(days=3)))
+    finally:
+        cursor.close()
+    assert "ReserveItem" in set(table["step"])                  # the item that failed
+    assert not {"ReserveItems", "Reject"} & set(table["step"])

@@ -69,6 +69,9 @@ FAILED_VALUES = list(measures.STEP_FAILED)             # one definition: analysi
 UNCAUGHT_FAILED_VALUES = list(measures.STEP_UNCAUGHT)
 TERMINAL_VALUES = list(measures.TERMINAL)
 CONTAINER_TYPES = [str(t) for t in (StepType.MAP, StepType.PARALLEL, StepType.LOOP, StepType.SCOPE)]
+EXECUTION_STEP = "(per execution)"
+"""The step of usage that belongs to a whole execution (Express requests and GB-seconds, a run's own
+fee), in findings, the dashboard's tables and the run page alike."""
 NOT_WORK = frozenset([*CONTAINER_TYPES, str(StepType.FAIL)])
 """Types whose visits do no work of their own: containers (their children do it) and Fail states. A
 failing step is one of the others (the failing_step finding, the Failures page's table)."""

@@ -25,6 +25,7 @@ import pandas as pd
 from flowscope.analysis import measures, pricing, step_rank, transitions
 from flowscope.analysis.base import (
     CONTAINER_TYPES,
+    EXECUTION_STEP,
     FAILED_VALUES,
     LOOP_TYPES,
     NOT_WORK,
@@ -44,9 +45,6 @@ from flowscope.analysis.base import (
 )
 from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
-
-EXECUTION_STEP = "(execution)"   # step name of usage that belongs to a whole execution (Express requests)
-
 
 # ---------------------------------------------------------------- shared cost tables
 
@@ -438,7 +436,7 @@ def costly_steps(ctx: Context, exclude: AbstractSet[tuple] = frozenset()) -> lis
     hits = df[(df["share"] >= th.costly_step_share)
               & (df["visits_per_execution"] >= th.costly_step_min_visits_per_execution)
               & (df["monthly"] >= th.costly_step_min_monthly_usd)
-              & (df["step"] != "(execution)")]
+              & (df["step"] != EXECUTION_STEP)]
     hits = hits.merge(_flagged_steps(ctx, hits[[C.cloud, C.workflow_id, "step"]]),
                       on=[C.cloud, C.workflow_id, "step"], how="left")
     out = []

@@ -15,7 +15,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from flowscope.analysis import measures, transitions
-from flowscope.analysis.base import CONTAINER_TYPES
+from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
 from flowscope.model import C, Cloud, Status
@@ -315,7 +315,7 @@ def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     """A run's billed usage per (step name, parent step name, meter), costliest first: a loop's or a
     Map's iterations fold into one row with their count, as in `collapsed_steps` (they were a row per
     iteration, 72 rows of one action in a 72-iteration loop), each under the parent the step table names
-    (`fold_own_work`). Usage of no step reads "(per execution)"."""
+    (`fold_own_work`). Usage of no step reads `base.EXECUTION_STEP`."""
     if usage is None or usage.empty:
         return pd.DataFrame(columns=RUN_COST_COLUMNS)
     names = dict(zip(steps[C.step_key], steps[C.name], strict=True)) if steps is not None and not steps.empty else {}
@@ -323,7 +323,7 @@ def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     # "check_status inside check_status"); a container folded away keeps its own.
     parents = {**_parent_names(steps), **_parent_names(fold_own_work(steps))} \
         if steps is not None and not steps.empty else {}
-    frame = usage.assign(step=usage[C.step_key].map(names).fillna("(per execution)"),
+    frame = usage.assign(step=usage[C.step_key].map(names).fillna(EXECUTION_STEP),
                          parent=usage[C.step_key].map(parents).fillna(""), _order=range(len(usage)))
     grouped = frame.groupby(["step", "parent", C.meter], sort=False, dropna=False).agg(
         visits=(C.step_key, "nunique"), quantity=(C.quantity, "sum"), usd=("usd", "sum"),

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES, NOT_WORK
+from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, NOT_WORK
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType, superseded_failures
 from flowscope.runstate import interrupted
@@ -211,17 +211,17 @@ def usage_names_missing(con: Any, f: Filters) -> bool:
 
 
 def usage_sql(con: Any, f: Filters, extra: str = "") -> str:
-    """Usage rows in the window with `step`: the step's name, '(per execution)' for per-execution
+    """Usage rows in the window with `step`: the step's name, `base.EXECUTION_STEP` for per-execution
     meters. A group-by on usage alone, except on stores written before usage had `name`."""
     rows = _usage_rows(f, extra)
     if not usage_names_missing(con, f):
-        return f"SELECT *, coalesce({C.name}, '(per execution)') AS step FROM ({rows})"
+        return f"SELECT *, coalesce({C.name}, {_lit(EXECUTION_STEP)}) AS step FROM ({rows})"
     return q("""
-        SELECT u.*, coalesce(u.{name}, s.{name}, '(per execution)') AS step
+        SELECT u.*, coalesce(u.{name}, s.{name}, {whole}) AS step
         FROM ({rows}) u LEFT JOIN (SELECT {cloud}, {execution_id}, {step_key}, {name} FROM steps WHERE {where}) s
              ON u.{name} IS NULL AND s.{cloud} = u.{cloud} AND s.{execution_id} = u.{execution_id}
                 AND s.{step_key} = u.{step_key}
-    """, rows=rows, where=f.where())
+    """, rows=rows, where=f.where(), whole=_lit(EXECUTION_STEP))
 
 
 def _usage_rows(f: Filters, extra: str = "") -> str:

@@ -176,3 +176,20 @@ def test_cusum_segments_equal_the_loop_bit_for_bit(dyadic, monkeypatch):
         core = rng.random(n) < 0.05
         assert retries._cusum_segments(dense, ref, core) == real_loop(dense, ref, core)
     assert (not loops) if dyadic else loops         # whole and half numbers never take the loop
+
+
+def test_usage_of_a_whole_execution_has_one_label_in_findings_and_the_dashboard(ctx, tmp_path):
+    """The analyses put usage of no step under "(execution)" and the dashboard's tables and run page under
+    "(per execution)": one cost read under two names. Both read `base.EXECUTION_STEP`."""
+    from flowscope.analysis import tables as q
+    from flowscope.model import Batch
+
+    Store(tmp_path / "s").write(Batch(**_world().rows))
+    con = q.prepare(Store(tmp_path / "s").connect().cursor())
+    try:
+        f = q.Filters(T0, T0 + 2 * DAY)
+        shown = set(q.run(con, f"SELECT DISTINCT step FROM ({q.usage_sql(con, f)})", f.params())["step"])
+    finally:
+        con.close()
+    engine = set(cost.step_costs(ctx)["step"])
+    assert shown == engine == {"(per execution)", "Charge", "Caught"}

@@ -400,3 +400,36 @@ def test_status_alerts_are_kept_per_report_scope(tmp_path):
     rows = sorted((r["target"], r["scope"], r["alert"]) for r in store.read_rows("alerts"))
     assert rows == [("ops", "clouds=aws", failed[1])]
     assert alert_scope(["gcp", "aws", "aws"], ["orders"]) == "clouds=aws,gcp; workflows=orders"
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("[click me](http://evil.example/y)", r"\[click me\]\(http://evil.example/y\)"),
+    ("*etl* and _x_ `c` ~s~", r"\*etl\* and \_x\_ \`c\` \~s\~"),
+    ("# heading", r"\# heading"), ("- item", r"\- item"), ("> quote", r"\> quote"), ("12. item", r"12\. item"),
+    ("/srv/reports/flowscope-20261202T1400Z.html", "/srv/reports/flowscope-20261202T1400Z.html"),
+    ("v1.2 - 3 + 4 # ok", "v1.2 - 3 + 4 # ok"),
+])
+def test_teams_escapes_what_would_render_as_markup_and_nothing_else(text, shown):
+    """Every '.', '-', '#', '+' and '!' got a backslash ("flowscope\\-20261202T1400Z\\.html"), which Teams'
+    mobile clients show as written; only what makes a link, emphasis or code, and a list, heading or
+    quote at the start, is escaped now."""
+    from flowscope.report.notify.teams import escape
+
+    assert escape(text) == shown
+
+
+def test_teams_opens_a_report_address_with_a_button():
+    """A configured report_url was a line of escaped text ("https://reports\\.example\\.com/..."); it is a
+    button now, and a report on disk is still named in a line."""
+    from flowscope.report.notify.message import Message
+    from flowscope.report.notify.teams import card
+
+    def message(report):
+        return Message(title="flowscope", summary="s", status="ok", status_text=None, changes=None, counts={},
+                       report=report)
+
+    at_url = card(message("https://reports.example.com/r.html"))
+    assert at_url["actions"] == [{"type": "Action.OpenUrl", "title": "Open the report",
+                                  "url": "https://reports.example.com/r.html"}]
+    on_disk = card(message("/srv/r.html"))
+    assert "actions" not in on_disk and on_disk["body"][-1]["text"] == "report: /srv/r.html"

@@ -1,9 +1,12 @@
 """Microsoft Teams workflow webhook ("Post to a channel when a webhook request is received"): a
 message with one Adaptive Card attachment (`application/vnd.microsoft.card.adaptive`).
 
-TextBlocks render a Markdown subset and no HTML: cloud text gets a backslash before every Markdown
-character (no forged link, emphasis or list), `<script>` stays text, and a mention needs an explicit
-`msteams.entities` entry, which a card built here never has.
+TextBlocks render a Markdown subset and no HTML: cloud text gets a backslash before the characters
+that make a link, emphasis or code anywhere, and before what starts a list, heading or quote at its
+start (no forged link, emphasis or list); `<script>` stays text, and a mention needs an explicit
+`msteams.entities` entry, which a card built here never has. Nothing else is escaped: Teams' mobile
+clients show escapes as backslashes (microsoft/AdaptiveCards#5590), so a path read
+with a backslash before each dot and dash. A report at an http(s) address is a button (Action.OpenUrl), not text.
 """
 
 from __future__ import annotations
@@ -14,12 +17,20 @@ from typing import Any
 from flowscope.report.notify.message import Message
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|~>])")
+_INLINE = re.compile(r"([\\`*_\[\]()~])")
+_LEADING = re.compile(r"^([#>+\-]|\d+(?=\.))")
 
 
 def escape(value: Any, limit: int = 300) -> str:
-    text = " ".join(str(value).split())[:limit]
-    return _MARKDOWN.sub(r"\\\1", text)
+    """Cloud text as one line of a TextBlock that renders as written (`_INLINE` anywhere, `_LEADING` at
+    its start: "1. x" would be a list, "# x" a heading)."""
+    text = _INLINE.sub(r"\\\1", " ".join(str(value).split())[:limit])
+    match = _LEADING.match(text)
+    if match is None:
+        return text
+    if match.group(1)[0].isdigit():                 # "12. x": the dot after the number
+        return text[:match.end()] + "\\" + text[match.end():]
+    return "\\" + text
 
 
 def _block(text: str, **extra: Any) -> dict[str, Any]:
@@ -42,10 +53,13 @@ def card(message: Message) -> dict[str, Any]:
                                           {"title": "id", "value": f.id}]}]})
     if message.more:
         body.append(_block(f"and {message.more} more in the report", isSubtle=True))
-    if message.report:
+    doc: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
+                           "version": "1.4", "body": body}
+    if message.report and re.match(r"https?://", message.report):
+        doc["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": message.report}]
+    elif message.report:
         body.append(_block(f"report: {escape(message.report)}", isSubtle=True))
-    return {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-            "version": "1.4", "body": body}
+    return doc
 
 
 def payload(message: Message) -> dict[str, Any]:

@@ -433,3 +433,33 @@ def test_teams_opens_a_report_address_with_a_button():
                                   "url": "https://reports.example.com/r.html"}]
     on_disk = card(message("/srv/r.html"))
     assert "actions" not in on_disk and on_disk["body"][-1]["text"] == "report: /srv/r.html"
+
+
+@pytest.mark.parametrize("sync_failed", [False, True])
+def test_a_message_gives_every_reason_the_data_is_incomplete(report_store, sync_failed):
+    """An empty window's message said why it was empty and not that the last collection had failed (the
+    likely cause), and a run whose own sync failed said nothing of it when the window was stale or
+    empty: the status text took the first reason only."""
+    from flowscope.report.notify.message import SYNC_FAILED, build_message
+    from flowscope.store import Store
+    from tests.report.helpers import END
+
+    content = build_content(Store.open(report_store), since=END + dt.timedelta(hours=1),
+                            until=END + dt.timedelta(hours=5), now=END + dt.timedelta(hours=5))
+    message = build_message(content, sync_failed=sync_failed)
+    assert message.status == "no_data"
+    assert "is empty: no executions" in message.status_text
+    assert "last collection failed: gcp:projects/p2/locations/europe-west1: PermissionDenied" in message.status_text
+    assert SYNC_FAILED not in message.status_text            # the failure is named: not said twice
+
+
+def test_a_failed_sync_is_said_beside_an_empty_window(tmp_path):
+    from flowscope.report.notify.message import SYNC_FAILED, build_message
+    from tests.report.helpers import END, make_store
+
+    store = make_store(tmp_path / "s", executions=30, failed_scope=False)
+    content = build_content(store, since=END + dt.timedelta(hours=1), until=END + dt.timedelta(hours=5),
+                            now=END + dt.timedelta(hours=5))
+    quiet, failed = build_message(content), build_message(content, sync_failed=True)
+    assert quiet.status == failed.status == "no_data"
+    assert SYNC_FAILED not in quiet.status_text and failed.status_text.endswith(SYNC_FAILED)

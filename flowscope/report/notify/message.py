@@ -127,6 +127,10 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
     return out
 
 
+SYNC_FAILED = ("the sync of this run failed for a scope, or a scope's name globs matched no workflow: see "
+               "collection health")
+
+
 def build_message(content: ReportContent, *, min_severity: str = "high", only_changes: bool = True,
                   report: str | None = None, target: str | None = None, sync_failed: bool = False,
                   renotify: bool = False) -> Message:
@@ -141,10 +145,12 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
         counts["resolved"] = len(content.history.resolved)
     cov = content.coverage
     failed = "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in cov.failed_collections)
-    status, status_text = cov.status, cov.message() or (f"last collection failed: {failed}" if failed else None)
-    if sync_failed and status == "ok":
-        status, status_text = "collection_failed", ("the sync of this run failed for a scope, or a scope's name globs "
-                                              "matched no workflow: see collection health")
+    status = "collection_failed" if sync_failed and cov.status == "ok" else cov.status
+    # every reason, not the first: an empty window's message hid the failed collection that emptied it,
+    # and a stale or empty window hid that this run's own sync failed
+    reasons = [cov.message(), f"last collection failed: {failed}" if failed else None,
+               SYNC_FAILED if sync_failed and not failed else None]
+    status_text = "; ".join(r for r in reasons if r) or None
     gap = cov.gap_note() if status != "no_data" else None
     if gap and status_text is None:       # a sync that succeeds but brings nothing is news too
         status_text = gap

@@ -4,6 +4,7 @@ and Kubernetes stop a service with SIGTERM to its main process, a terminal with 
 from __future__ import annotations
 
 import os
+import select
 import signal
 import socket
 import stat
@@ -210,6 +211,17 @@ def test_a_server_whose_launcher_died_and_whose_output_nobody_reads_still_stops_
         while not port_open(port):
             assert proc.poll() is None and time.monotonic() < deadline, "the dashboard did not start"
             time.sleep(0.3)
+        # started means its start-up lines are out: a reader gone while Streamlit still prints them (after
+        # its port opens; late on a loaded machine) is another case, a print the watcher cannot yet catch
+        said = b""
+        os.set_blocking(read_end, False)
+        while b"URL: http" not in said:
+            assert proc.poll() is None and time.monotonic() < deadline, f"no start-up lines: {said!r}"
+            select.select([read_end], [], [], 0.3)
+            try:
+                said += os.read(read_end, 65536)
+            except BlockingIOError:
+                pass
         servers = children(proc.pid)
         assert servers, "no server process under flowscope"
         workers = [w for s in servers for w in children(s)]

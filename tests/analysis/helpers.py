@@ -84,6 +84,16 @@ class World:
                                    C.quantity: float(quantity), C.started_at: ex[C.started_at],
                                    C.start_date: ex[C.started_at].date()})
 
+    def as_express(self) -> "World":
+        """This world's Step Functions machines as Express: billed one request per run (its usage
+        replaced), so a step or a retry adds no billable unit."""
+        for row in (*self.rows["workflows"], *self.rows["executions"]):
+            row[C.kind] = str(Kind.SFN_EXPRESS)
+        self.rows["usage"] = []
+        for ex in self.rows["executions"]:
+            self.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
+        return self
+
     def collection_run(self, scope: str, start: dt.datetime, status: str, *, cloud: str = "aws",
                        error: str | None = None, details: str | None = None) -> None:
         self.rows["collection_runs"].append({C.run_id: f"run-{len(self.rows['collection_runs'])}", C.cloud: cloud,

@@ -710,12 +710,7 @@ def test_polling_loop_in_an_express_workflow_is_not_told_to_use_a_task_token():
     """Express state machines support neither .waitForTaskToken nor .sync and pay per request and duration:
     the recommendation told an Express loop to use a task token since "each loop turn costs state
     transitions"."""
-    w = polling_world()
-    for row in (*w.rows["workflows"], *w.rows["executions"]):
-        row[C.kind] = str(Kind.SFN_EXPRESS)
-    w.rows["usage"] = []
-    for ex in w.rows["executions"]:
-        w.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
+    w = polling_world().as_express()
     rec = of(run(w), "polling_loop").iloc[0].recommendation
     assert rec.startswith("Express workflows support neither .waitForTaskToken nor .sync")
     assert "state transitions" not in rec and "billed duration" in rec

@@ -209,13 +209,7 @@ def _express_storm_world():
     """`storm_world`'s burst of throttled retries, in an Express state machine (billed per request and
     duration: a retry adds no billable unit)."""
     from tests.analysis.test_analyses import storm_world
-    w = storm_world()
-    for row in (*w.rows["workflows"], *w.rows["executions"]):
-        row[C.kind] = str(Kind.SFN_EXPRESS)
-    w.rows["usage"] = []
-    for ex in w.rows["executions"]:
-        w.usage(ex, None, Meter.AWS_SFN_EXPRESS_REQUEST, 1)
-    return w
+    return storm_world().as_express()
 
 
 def test_an_express_storms_retries_are_not_billable():

@@ -10,6 +10,7 @@ import pytest
 
 from flowscope.collectors.azure import collector as az
 from flowscope.collectors.azure import loganalytics as la
+from flowscope.collectors.azure.transform.runtime_log import records_from_rows
 from flowscope.model import RunStatus
 from flowscope.store import Store
 from tests.azure.arm_server import ArmServer, la_rows_from, simulated_corpus, snapshot
@@ -121,7 +122,7 @@ def test_records_from_rows_build_management_shapes():
          "EndTime": "2026-01-01T00:01:00Z"},
         {"ResourceId": "", "RunId": "x", "OperationName": "workflowRunStarted"},          # no workflow: ignored
     ]
-    records = {r["id"]: r for r in la.records_from_rows(rows)}
+    records = {r["id"]: r for r in records_from_rows(rows)}
     base = "/subscriptions/s/resourcegroups/r/providers/microsoft.logic/workflows/Orders"
     assert set(records) == {f"{base}/runs/run1", f"{base}/runs/run1/actions/Call",
                             f"{base}/triggers/Every_minute/histories/poll9"}

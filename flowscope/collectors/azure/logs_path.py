@@ -51,6 +51,7 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
     from flowscope.collectors.azure import loganalytics as la
     from flowscope.collectors.azure.clients import CallStats
     from flowscope.collectors.azure.transform import FORMATS
+    from flowscope.collectors.azure.transform.runtime_log import records_from_rows
 
     assert scope.workspace_id is not None
     stats = CallStats()
@@ -68,9 +69,9 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
                 sc.gap(lo)
             rows.extend(outcome.rows)
             if len(rows) >= 10 * scope.write_every:     # a few slices at a time: one store lookup for them
-                _load_log_records(sc, FORMATS, la.records_from_rows(rows))
+                _load_log_records(sc, FORMATS, records_from_rows(rows))
                 rows = []
-        _load_log_records(sc, FORMATS, la.records_from_rows(rows))
+        _load_log_records(sc, FORMATS, records_from_rows(rows))
     except Exception as exc:
         if getattr(exc, "status_code", None) == 401:
             raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flowscope.collectors.azure.transform import diagnostic_logs
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.native import ImportContext, NativeFormatError
 
@@ -93,6 +94,8 @@ def detect(doc: Any) -> str | None:
         doc = _unwrap(doc)
     except Exception:  # noqa: BLE001 - detection never raises
         return None
+    if diagnostic_logs.records_of(doc) is not None:
+        return diagnostic_logs.FORMAT
     if isinstance(doc, dict) and isinstance(doc.get("value"), list):
         items = doc["value"]
     elif isinstance(doc, dict):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from flowscope.collectors.azure.transform import diagnostic_logs
 from flowscope.collectors.azure.transform.actions import read_action
 from flowscope.collectors.azure.transform.detect import record_format, records_of
 from flowscope.collectors.azure.transform.request_histories import (
@@ -89,7 +90,8 @@ def _handler(fmt: str) -> FormatHandler:
 
 
 FORMATS: dict[str, FormatHandler] = {
-    fmt: _handler(fmt) for fmt in (
+    **{fmt: _handler(fmt) for fmt in (
         "azure.workflow", "azure.runs", "azure.run_actions", "azure.action_repetitions",
-        "azure.scope_repetitions", "azure.request_histories", "azure.trigger_histories")
+        "azure.scope_repetitions", "azure.request_histories", "azure.trigger_histories")},
+    diagnostic_logs.FORMAT: diagnostic_logs.transform,
 }

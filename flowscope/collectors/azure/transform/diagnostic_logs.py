@@ -1,0 +1,150 @@
+"""Logic Apps workflow runtime events as a diagnostic setting archives them -> model rows.
+
+A diagnostic setting that sends the `WorkflowRuntime` category to a storage account writes
+`insights-logs-workflowruntime/resourceId=.../y=YYYY/m=MM/d=DD/h=HH/m=00/PT1H.json`: one JSON record
+per line (`{"time", "workflowId", "resourceId", "category", "operationName", "properties": {"startTime",
+"endTime", "status", "code", "error", "resource": {"workflowName", "runId", "actionName" |
+"triggerName", ...}, "correlation", ...}}`); an Event Hub, and blobs written before November 2018,
+hold the same records as `{"records": [...]}`. These are the events Log Analytics stores as
+`LogicAppWorkflowRuntime` / `AzureDiagnostics` rows, so each record becomes such a row
+(`loganalytics.COLUMNS`) and goes through the Log Analytics path's own rule
+(`runtime_log.records_from_rows`): a run imported from the archive reads as the same run synced live.
+
+What the log does not carry stays empty, as on the live path: it has no loop iteration index, so an
+action logged more than once in one run (a loop's iterations) is one visit, and the import says how
+many were folded. A Logic Apps Standard app's records name the app, not the workflow (as on the live
+path, they are not mapped): each is a counted skip.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from flowscope.collectors.azure.transform.runtime_log import records_from_rows
+from flowscope.collectors.native import ImportContext, NativeFormatError, text_field
+from flowscope.model import Batch, Skip
+
+FORMAT = "azure.diagnostic_logs"
+CATEGORY = "workflowruntime"
+OPERATION_PREFIX = "microsoft.logic/workflows/"
+
+
+def is_runtime_record(rec: Any) -> bool:
+    """A Logic Apps workflow runtime event as a diagnostic setting writes it."""
+    return (isinstance(rec, dict) and str(rec.get("category") or "").lower() == CATEGORY
+            and str(rec.get("operationName") or "").lower().startswith(OPERATION_PREFIX))
+
+
+def records_of(doc: Any) -> tuple[list[Any], str] | None:
+    """The archive's records and the key their index goes under (`records[3]`, or `[3]` in a JSON
+    Lines file), or None when the document is not an archive of runtime events."""
+    if isinstance(doc, dict) and isinstance(doc.get("records"), list):
+        records, key = doc["records"], "records"
+    elif isinstance(doc, list):
+        records, key = doc, ""
+    elif isinstance(doc, dict):
+        records, key = [doc], ""
+    else:
+        return None
+    return (records, key) if any(is_runtime_record(r) for r in records[:50]) else None
+
+
+def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
+    """Model rows of the runs, actions and trigger events in an archive of runtime events."""
+    from flowscope.collectors.azure.transform.documents import transform as transform_records
+
+    ctx = ctx or ImportContext()
+    found = records_of(doc)
+    if found is None:
+        raise NativeFormatError(ctx.source_name, "$", "not an archive of Logic Apps WorkflowRuntime events")
+    records, key = found
+    rows: list[dict[str, Any]] = []
+    skips: list[Skip] = []
+    for i, rec in enumerate(records):
+        why = _unusable(rec)
+        if why is None:
+            try:
+                rows.append(row_of(rec))
+                continue
+            except ValueError as exc:       # a text field holding a number, list or object
+                why = str(exc)
+        skips.append(Skip(ctx.source_name, f"{key}[{i}]", f"{FORMAT}: {why}"))
+    batch = transform_records({"value": records_from_rows(rows)}, ctx) if rows else Batch()
+    batch.skips[:0] = skips
+    folded = _folded_repeats(rows)
+    if folded:
+        batch.warnings.append(
+            f"{ctx.source_name}: {folded} action event(s) repeat an action already logged in the same run "
+            "(a loop's iterations): the runtime log has no iteration index, so each such action is one "
+            "visit; import the runs' action repetitions (management API) for their iterations")
+    return batch
+
+
+def row_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """One archived record as the Log Analytics row the live path reads (`loganalytics.COLUMNS`).
+    A text field holding a number, list or object raises ValueError naming it (`native.text_field`)."""
+    props = rec["properties"]
+    resource = props["resource"]
+    error: Any = props.get("error")
+    if isinstance(error, dict):
+        error = text_field(error, "message") or text_field(error, "code")
+    elif error is not None and not isinstance(error, str):
+        raise ValueError(f"error is {type(error).__name__}, not text")
+    return {
+        "ResourceId": _workflow_resource(rec, resource).lower(),
+        "WorkflowName": text_field(resource, "workflowName") or "",
+        "RunId": text_field(resource, "runId") or "",
+        "ActionName": text_field(resource, "actionName") or "",
+        "TriggerName": text_field(resource, "triggerName") or "",
+        "OperationName": text_field(rec, "operationName") or "",
+        "Status": text_field(props, "status") or "",
+        "StartTime": text_field(props, "startTime"),
+        "EndTime": text_field(props, "endTime"),
+        "Code": text_field(props, "code") or "",
+        "Error": error or "",
+        "RetryHistory": props.get("retryHistory"),
+        "TimeGenerated": text_field(rec, "time"),
+    }
+
+
+def _unusable(rec: Any) -> str | None:
+    """Why a record of the archive cannot become a row (None: it can)."""
+    if not isinstance(rec, dict):
+        return f"not a record ({type(rec).__name__})"
+    if not is_runtime_record(rec):
+        return f"not a Logic Apps WorkflowRuntime event (category {str(rec.get('category'))[:40]!r})"
+    props = rec.get("properties")
+    resource = props.get("resource") if isinstance(props, dict) else None
+    if not isinstance(resource, dict) or not resource.get("runId"):
+        return "no properties.resource.runId"
+    where = _workflow_resource(rec, resource).lower()
+    if "/providers/microsoft.web/" in where:
+        return ("a Logic Apps Standard app's event: its workflows are not mapped from the runtime log in "
+                "this version (import the app's management API records)")
+    if "/providers/microsoft.logic/workflows/" not in where:
+        return "no workflow resource id (workflowId or resourceId)"
+    return None
+
+
+def _workflow_resource(rec: dict[str, Any], resource: dict[str, Any]) -> str:
+    """The workflow's resource id: `workflowId`, else `resourceId` cut after the workflow's name (an
+    action's event names .../RUNS/<run>/ACTIONS/<action>)."""
+    wf = rec.get("workflowId")
+    if isinstance(wf, str) and wf:
+        return wf
+    found = rec.get("resourceId")
+    rid = found if isinstance(found, str) else ""
+    parts = rid.split("/")
+    lowered = [p.lower() for p in parts]
+    if "workflows" in lowered:
+        at = lowered.index("workflows")
+        return "/".join(parts[: at + 2])
+    return rid
+
+
+def _folded_repeats(rows: list[dict[str, Any]]) -> int:
+    """Completed action events beyond the first of the same action in the same run."""
+    seen = Counter((r["ResourceId"], r["RunId"], r["ActionName"]) for r in rows
+                   if r["ActionName"] and r["OperationName"].lower().endswith("workflowactioncompleted"))
+    return sum(n - 1 for n in seen.values() if n > 1)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from flowscope.collectors.azure.transform import detect, diagnostic_logs
+from flowscope.collectors.azure.transform.documents import transform_diagnostic_logs
 from flowscope.collectors.importer import NothingImportedError, import_files
 from flowscope.store import Store
 from tests.azure.arm_server import la_rows_from, simulated_corpus, snapshot
@@ -106,7 +107,7 @@ def test_the_docs_record_is_detected_and_read_as_a_visit_of_its_action():
     row = diagnostic_logs.row_of(DOCS_RECORD)
     assert row["ResourceId"].endswith("/microsoft.logic/workflows/fabrikam-logic-app")
     assert (row["RunId"], row["ActionName"], row["Status"]) == ("08587361146922712057", "Http", "Succeeded")
-    batch = diagnostic_logs.transform([DOCS_RECORD])
+    batch = transform_diagnostic_logs([DOCS_RECORD])
     [step] = batch.steps
     assert step["name"] == "Http" and step["status"] == "SUCCEEDED" and step["duration_ms"] == 109
     assert step["workflow_id"].endswith("/workflows/fabrikam-logic-app") and not batch.skips

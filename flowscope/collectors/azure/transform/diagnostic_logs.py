@@ -23,7 +23,7 @@ from typing import Any
 
 from flowscope.collectors.azure.transform.runtime_log import records_from_rows
 from flowscope.collectors.native import ImportContext, NativeFormatError, text_field
-from flowscope.model import Batch, Skip
+from flowscope.model import Skip
 
 FORMAT = "azure.diagnostic_logs"
 CATEGORY = "workflowruntime"
@@ -50,11 +50,9 @@ def records_of(doc: Any) -> tuple[list[Any], str] | None:
     return (records, key) if any(is_runtime_record(r) for r in records[:50]) else None
 
 
-def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
-    """Model rows of the runs, actions and trigger events in an archive of runtime events."""
-    from flowscope.collectors.azure.transform.documents import transform as transform_records
-
-    ctx = ctx or ImportContext()
+def read(doc: Any, ctx: ImportContext) -> tuple[list[dict[str, Any]], list[Skip], list[str]]:
+    """The management-API records (runs, actions, trigger histories) an archive's events describe, the
+    records that could not be read (skips, located `records[i]` or `[i]`), and what must be said."""
     found = records_of(doc)
     if found is None:
         raise NativeFormatError(ctx.source_name, "$", "not an archive of Logic Apps WorkflowRuntime events")
@@ -70,15 +68,14 @@ def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
             except ValueError as exc:       # a text field holding a number, list or object
                 why = str(exc)
         skips.append(Skip(ctx.source_name, f"{key}[{i}]", f"{FORMAT}: {why}"))
-    batch = transform_records({"value": records_from_rows(rows)}, ctx) if rows else Batch()
-    batch.skips[:0] = skips
+    warnings = []
     folded = _folded_repeats(rows)
     if folded:
-        batch.warnings.append(
+        warnings.append(
             f"{ctx.source_name}: {folded} action event(s) repeat an action already logged in the same run "
             "(a loop's iterations): the runtime log has no iteration index, so each such action is one "
             "visit; import the runs' action repetitions (management API) for their iterations")
-    return batch
+    return records_from_rows(rows), skips, warnings
 
 
 def row_of(rec: dict[str, Any]) -> dict[str, Any]:

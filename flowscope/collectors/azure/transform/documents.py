@@ -81,6 +81,17 @@ def _unrecognised(rec: Any, location: str, ctx: ImportContext, batch: Batch) -> 
     return 0
 
 
+def transform_diagnostic_logs(doc: Any, ctx: ImportContext | None = None) -> Batch:
+    """Runtime events a diagnostic setting archived (`diagnostic_logs`) -> model rows: the records the
+    events describe, read like any other, with the events that could not be read as skips."""
+    ctx = ctx or ImportContext()
+    records, skips, warnings = diagnostic_logs.read(doc, ctx)
+    batch = transform({"value": records}, ctx) if records else Batch()
+    batch.skips[:0] = skips
+    batch.warnings.extend(warnings)
+    return batch
+
+
 def _handler(fmt: str) -> FormatHandler:
     def handle(doc: Any, ctx: ImportContext) -> Batch:
         return transform(doc, ctx)
@@ -93,5 +104,5 @@ FORMATS: dict[str, FormatHandler] = {
     **{fmt: _handler(fmt) for fmt in (
         "azure.workflow", "azure.runs", "azure.run_actions", "azure.action_repetitions",
         "azure.scope_repetitions", "azure.request_histories", "azure.trigger_histories")},
-    diagnostic_logs.FORMAT: diagnostic_logs.transform,
+    diagnostic_logs.FORMAT: transform_diagnostic_logs,
 }

@@ -1,11 +1,13 @@
-"""Each cloud's parts: its pure transforms, its live collector (if this version has one), its simulator.
+"""Each cloud's collecting parts: its pure transforms and its live collector (if this version has one).
 
-One table in plain code, so a reader (and a tool) can follow `sync`, `import` and `demo` to the
-module that does the work. Each part is loaded on first use by a small function with an ordinary
-import inside: the cloud SDKs behind a live collector stay unloaded until a sync needs them.
+One table in plain code, so a reader (and a tool) can follow `sync` and `import` to the module that
+does the work. Each part is loaded on first use by a small function with an ordinary import inside:
+the cloud SDKs behind a live collector stay unloaded until a sync needs them.
 
-A new cloud fills the same three parts here; until its live collector exists, `collector` is None
-and `sync` records its scopes as "not available in this version".
+A new cloud fills both parts here (and its simulator in `flowscope.simulate.demo.SIMULATORS`, which sits
+above the collectors: the demo feeds the simulated documents through these transforms); until its
+live collector exists, `collector` is None and `sync` records its scopes as "not available in this
+version".
 """
 
 from __future__ import annotations
@@ -29,8 +31,6 @@ class CloudParts:
     """`flowscope.collectors.<cloud>.transform`: FORMATS, detect(doc), assemble(...)."""
     collector: Loader | None
     """`flowscope.collectors.<cloud>.collector`: validate, scopes, collect_scope, sync; None when not built."""
-    simulator: Loader
-    """`flowscope.simulate.<cloud>`: simulate(spec) -> native documents with ground truth."""
 
 
 def _aws_transforms() -> ModuleType:
@@ -45,12 +45,6 @@ def _aws_collector() -> ModuleType:
     return collector
 
 
-def _aws_simulator() -> ModuleType:
-    from flowscope.simulate import aws
-
-    return aws
-
-
 def _azure_transforms() -> ModuleType:
     from flowscope.collectors.azure import transform
 
@@ -61,12 +55,6 @@ def _azure_collector() -> ModuleType:
     from flowscope.collectors.azure import collector
 
     return collector
-
-
-def _azure_simulator() -> ModuleType:
-    from flowscope.simulate import azure
-
-    return azure
 
 
 def _gcp_transforms() -> ModuleType:
@@ -81,19 +69,10 @@ def _gcp_collector() -> ModuleType:
     return collector
 
 
-def _gcp_simulator() -> ModuleType:
-    from flowscope.simulate import gcp
-
-    return gcp
-
-
 CLOUDS: dict[Cloud, CloudParts] = {
-    Cloud.AWS: CloudParts(Cloud.AWS, transforms=_aws_transforms, collector=_aws_collector,
-                          simulator=_aws_simulator),
-    Cloud.AZURE: CloudParts(Cloud.AZURE, transforms=_azure_transforms, collector=_azure_collector,
-                            simulator=_azure_simulator),
-    Cloud.GCP: CloudParts(Cloud.GCP, transforms=_gcp_transforms, collector=_gcp_collector,
-                          simulator=_gcp_simulator),
+    Cloud.AWS: CloudParts(Cloud.AWS, transforms=_aws_transforms, collector=_aws_collector),
+    Cloud.AZURE: CloudParts(Cloud.AZURE, transforms=_azure_transforms, collector=_azure_collector),
+    Cloud.GCP: CloudParts(Cloud.GCP, transforms=_gcp_transforms, collector=_gcp_collector),
 }
 
 
@@ -112,8 +91,3 @@ def collector_for(cloud: str | Cloud) -> ModuleType | None:
     """The live collector module of a cloud, or None when this version cannot collect it live."""
     load = parts_of(cloud).collector
     return load() if load is not None else None
-
-
-def simulator_for(cloud: str | Cloud) -> ModuleType:
-    """The simulator of a cloud: `simulate(spec)` in that cloud's native formats."""
-    return parts_of(cloud).simulator()

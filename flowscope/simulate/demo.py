@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -33,7 +34,7 @@ import pyarrow as pa
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.importer import transform_documents
 from flowscope.collectors.native import ImportContext
-from flowscope.collectors.registry import simulator_for, transforms_for
+from flowscope.collectors.registry import transforms_for
 from flowscope.model import (
     EXECUTION_TABLES,
     UTC,
@@ -44,6 +45,7 @@ from flowscope.model import (
     Source,
     to_arrow,
 )
+from flowscope.simulate import aws, azure, gcp
 from flowscope.simulate.base import Anomaly, AnomalyKind, SimPlan, SimSpec, SimulatedCloud, chunk_windows
 from flowscope.simulate.clone import clone_tables
 
@@ -86,8 +88,18 @@ def demo_end(now: dt.datetime | None = None) -> dt.datetime:
     return now.replace(minute=0, second=0, microsecond=0)
 
 
+SIMULATORS: dict[Cloud, ModuleType] = {Cloud.AWS: aws, Cloud.AZURE: azure, Cloud.GCP: gcp}
+"""Each cloud's simulator (`simulate(spec)`, `plan(spec)`, `chunk(plan, i)`, in its native formats). Here,
+above the collectors, not in their registry: the demo feeds these documents through the clouds' transforms."""
+
+
+def simulator_for(cloud: str | Cloud) -> ModuleType:
+    """The simulator of a cloud (ValueError for a name that is not a cloud)."""
+    return SIMULATORS[Cloud(cloud)]
+
+
 def simulate_cloud(cloud: Cloud, spec: SimSpec) -> SimulatedCloud:
-    """One cloud's simulated workload, in its native formats (the simulator named by the registry)."""
+    """One cloud's simulated workload, in its native formats (`SIMULATORS`)."""
     return simulator_for(cloud).simulate(spec)
 
 

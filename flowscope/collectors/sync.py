@@ -10,12 +10,13 @@ code (ExitCode.NO_DATA when any scope failed: its collection is missing, not abs
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors import registry
+from flowscope.collectors.scope_runs import DEFAULT_PARALLEL_SCOPES
 from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
@@ -28,7 +29,6 @@ if TYPE_CHECKING:
     from flowscope.settings import Settings
     from flowscope.store import Store
 
-DEFAULT_PARALLEL_SCOPES = 4
 
 
 @dataclass
@@ -224,26 +224,6 @@ def _stamp_configured(store: "Store", results: list[ScopeResult], jobs: list[tup
     except Exception as exc:  # noqa: BLE001 - the runs are written already; this only adds to them
         for result in results:
             result.warnings.append(f"could not record the configured sources: {type(exc).__name__}: {exc}")
-
-
-def sync_source(cloud: str, scopes: Callable[[Mapping[str, Any]], list[Any]],
-                collect_scope: Callable[..., ScopeResult], source_config: Mapping[str, Any], store: "Store", *,
-                since: dt.datetime | None = None, now: dt.datetime | None = None,
-                max_parallel_scopes: int = DEFAULT_PARALLEL_SCOPES) -> list[ScopeResult]:
-    """Every scope of one `[[sources]]` entry (in parallel), one result per scope: each collector's
-    `sync(...)`. A scope whose collection raised (a bug: collect_scope records its own failures) is
-    still a FAILED result, never a missing one."""
-    now = now or dt.datetime.now(UTC)
-    todo = scopes(source_config)
-    results: list[ScopeResult] = []
-    for outcome in bounded_map(lambda s: collect_scope(s, store, since=since, now=now), todo,
-                               max_parallel_scopes, thread_name_prefix="flowscope-scope"):
-        if outcome.error is None:
-            results.append(cast(ScopeResult, outcome.result))
-        else:
-            failed = ScopeResult(cloud=cloud, scope=outcome.item.scope_id(None), started_at=now)
-            results.append(failed.finish(failed=outcome.error))
-    return results
 
 
 def _run_batch(result: ScopeResult) -> Any:

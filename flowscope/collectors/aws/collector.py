@@ -373,7 +373,7 @@ def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, 
 def sync(source_config: Mapping[str, Any], store: "Store", *, since: dt.datetime | None = None,
          now: dt.datetime | None = None, max_parallel_scopes: int = 4) -> list[ScopeResult]:
     """Collect every scope of one `[[sources]]` entry (in parallel); one result per scope."""
-    from flowscope.collectors.sync import sync_source
+    from flowscope.collectors.scope_runs import sync_source
 
     return sync_source(CLOUD, scopes, collect_scope, source_config, store, since=since, now=now,
                        max_parallel_scopes=max_parallel_scopes)

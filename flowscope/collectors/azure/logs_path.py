@@ -10,7 +10,7 @@ from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext
 from flowscope.collectors.window import CollectionError
 
 if TYPE_CHECKING:
-    from flowscope.collectors.azure.collector import AzureScope
+    from flowscope.collectors.azure.source import AzureScope
 
 
 def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> dict[str, str]:

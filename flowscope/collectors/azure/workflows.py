@@ -13,7 +13,7 @@ from flowscope.collectors.throttle import bounded_map
 from flowscope.model import C, Source
 
 if TYPE_CHECKING:
-    from flowscope.collectors.azure.collector import AzureScope
+    from flowscope.collectors.azure.source import AzureScope
 
 
 def collect_workflows(scope: "AzureScope", sc: ScopeContext) -> dict[str, dict[str, Any]]:

@@ -17,7 +17,7 @@ from flowscope.model import TERMINAL_STATUSES, Batch, Cloud
 
 if TYPE_CHECKING:
     from flowscope.collectors.gcp.clients import GcpClients
-    from flowscope.collectors.gcp.collector import GcpScope
+    from flowscope.collectors.gcp.source import GcpScope
 
 CLOUD = Cloud.GCP.value
 TERMINAL = frozenset(s.value for s in TERMINAL_STATUSES)

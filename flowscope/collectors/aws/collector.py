@@ -14,18 +14,17 @@ CloudWatch Logs; stored RUNNING executions revisited until terminal; CloudWatch 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.aws.definition import estimate_events
+from flowscope.collectors.aws.source import SOURCE_KEYS, AwsScope, scopes, validate
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
-from flowscope.collectors.throttle import Quota, bounded_map
+from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectWindow, ScopeResult
 from flowscope.model import SOURCE_KEY, UTC, Batch, C, Cloud, utc
 
@@ -34,89 +33,6 @@ if TYPE_CHECKING:
     from flowscope.store import Store
 
 CLOUD = Cloud.AWS.value
-SOURCE_KEYS = {
-    "cloud": "aws",
-    "name": "a label for this source (optional)",
-    "regions": "list of region names (required)",
-    "profile": "AWS profile name (optional; default credential chain otherwise)",
-    "role_arn": "role ARN, or a list of them (one per account) to assume (optional)",
-    "external_id": "external id for assuming role_arn (optional)",
-    "endpoint_url": "endpoint for every service (moto, LocalStack) (optional)",
-    "state_machines": "list of state machine name globs (optional)",
-    "lag": "re-list window before the last watermark, e.g. '15m' (optional)",
-    "concurrency": "threads per scope for history fetches (optional, default 8)",
-    "max_attempts": "botocore attempts per call, retries included (optional, default 8)",
-    "read_timeout": "seconds (optional, default 30)",
-    "metrics": "collect CloudWatch metrics (optional, default true)",
-    "standard_path": "'auto' | 'history' | 'logs' for Standard machines (optional, default auto)",
-    "write_every": "executions per store commit (optional, default 250)",
-    "quotas": "per-API token buckets, e.g. {GetExecutionHistory = [400, 20]} (optional)",
-}
-
-
-def validate(source: Mapping[str, Any]) -> None:
-    """Raise SourceConfigError naming the first unknown or ill-typed key."""
-    cfg.check_common(source, "aws", SOURCE_KEYS)
-    regions = source.get("regions")
-    if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and r for r in regions):
-        raise SourceConfigError("aws source: regions must be a non-empty list of region names, "
-                                'e.g. regions = ["us-east-1"]')
-    cfg.strings(source, ("profile", "external_id", "endpoint_url"), "aws")
-    roles = source.get("role_arn")
-    if roles is not None:
-        roles = [roles] if isinstance(roles, str) else roles
-        if not isinstance(roles, list) or not all(isinstance(r, str) and r.startswith("arn:") for r in roles):
-            raise SourceConfigError("aws source: role_arn must be a role ARN or a list of role ARNs")
-    globs = source.get("state_machines")
-    if globs is not None and (not isinstance(globs, list) or not all(isinstance(g, str) for g in globs)):
-        raise SourceConfigError("aws source: state_machines must be a list of name globs")
-    cfg.positive_seconds(source, "read_timeout", "aws")
-    if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
-        raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")
-    cfg.quotas(source.get("quotas"), "aws")
-
-
-@dataclass(frozen=True)
-class AwsScope(cfg.ScopeSettings):
-    """One (account, region) of one source entry."""
-
-    region: str
-    profile: str | None = None
-    role_arn: str | None = None
-    external_id: str | None = None
-    endpoint_url: str | None = None
-    standard_path: str = "auto"
-    quotas: tuple[tuple[str, Quota], ...] = field(default_factory=tuple)
-
-    def scope_id(self, account: str | None) -> str:
-        who = account or (self.role_arn.split(":")[4] if self.role_arn else None) or self.profile or "default"
-        return f"aws:{who}:{self.region}{self._suffix()}"
-
-    def _suffix(self) -> str:
-        if not self.globs:
-            return ""
-        return "#" + hashlib.sha256("\n".join(sorted(self.globs)).encode()).hexdigest()[:8]
-
-    def source_key(self) -> str:
-        """What identifies this scope's configuration whatever its account (`model.SOURCE_KEY`):
-        profile, role, region, endpoint and name globs."""
-        return (f"aws:profile={self.profile or ''}:role={self.role_arn or ''}:{self.region}{self._suffix()}"
-                f"@{self.endpoint_url or ''}")
-
-
-def scopes(source: Mapping[str, Any]) -> list[AwsScope]:
-    validate(source)
-    roles = source.get("role_arn")
-    role_list: list[str | None] = ([roles] if isinstance(roles, str) else list(roles)) if roles else [None]
-    common = dict(
-        profile=source.get("profile"), external_id=source.get("external_id"),
-        endpoint_url=source.get("endpoint_url"), standard_path=source.get("standard_path", "auto"),
-        quotas=tuple(sorted(cfg.quotas(source.get("quotas"), "aws").items())),
-        **cfg.scope_settings(source, "aws", globs_key="state_machines", max_attempts=8),
-    )
-    return [AwsScope(region=region, role_arn=role, **common) for role in role_list for region in source["regions"]]
-
-
 # ---------------------------------------------------------------- one scope
 
 def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None = None,
@@ -379,4 +295,4 @@ def sync(source_config: Mapping[str, Any], store: "Store", *, since: dt.datetime
                        max_parallel_scopes=max_parallel_scopes)
 
 
-__all__ = ["AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync", "validate"]
+__all__ = ["SOURCE_KEYS", "AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync", "validate"]

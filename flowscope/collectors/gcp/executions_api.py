@@ -54,7 +54,9 @@ def get_execution(clients: GcpClients, execution_name: str, *, location: str, vi
 
 
 def needs_full(item: dict[str, Any]) -> bool:
-    return item.get("state") in FULL_WHEN
+    """Whether the BASIC view lacks what the rows need: the error of a failed execution, or any
+    time at all (a QUEUED execution has no startTime yet, and BASIC gives no createTime)."""
+    return item.get("state") in FULL_WHEN or not (item.get("startTime") or item.get("createTime"))
 
 
 def project_number(clients: GcpClients, workflow_name: str, *, location: str) -> str | None:

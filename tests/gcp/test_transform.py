@@ -592,3 +592,16 @@ def test_executions_and_step_entries_named_by_project_number_are_said_on_import(
         assert "project number 123456789012" in batch.warnings[0] and "project id" in batch.warnings[0]
     by_id = {**execution, "name": EX}
     assert t.transform_executions({"executions": [by_id]}, CTX).warnings == []
+
+
+def test_a_running_execution_has_no_duration_as_on_every_cloud():
+    """docs/model.md: `duration_ms` is ended_at - started_at, null while running (as Azure and AWS
+    leave it). A running GCP execution carried the API's elapsed-so-far `duration`, so a duration
+    measure mixed finished runs with a running one's time so far (frozen at the collection)."""
+    running = {"name": f"{WF}/executions/r1", "state": "ACTIVE", "startTime": ts(1), "duration": "12.500s"}
+    [row] = t.transform_executions({"executions": [running]}, CTX).executions
+    assert (row[C.status], row[C.duration_ms]) == ("RUNNING", None)
+    finished_without_end = {"name": f"{WF}/executions/f1", "state": "SUCCEEDED", "startTime": ts(1),
+                            "duration": "2.500s"}
+    [row] = t.transform_executions({"executions": [finished_without_end]}, CTX).executions
+    assert (row[C.status], row[C.duration_ms]) == ("SUCCEEDED", 2500)

@@ -73,7 +73,10 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.native_status: state,
         C.started_at: started,
         C.ended_at: ended,
-        C.duration_ms: duration_ms(started, ended) if ended else seconds_ms(ex.get("duration")),
+        # null while running (docs/model.md), as on every cloud: the API's `duration` of a running
+        # execution is its time so far; it stands in only for a finished one without endTime
+        C.duration_ms: duration_ms(started, ended) if ended else
+        (None if status is Status.RUNNING else seconds_ms(ex.get("duration"))),
         C.error: error,
         C.cause: cause,
         C.redrive_count: None,

@@ -199,6 +199,7 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
     not listed at all (deleted, or renamed): asked for once, they are marked gone instead of
     staying RUNNING for ever. `listed`: workflows read another way (the Log Analytics path)."""
     from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.standard import of_stopped_app
     from flowscope.collectors.azure.workflows import collect_versions, consumption
 
     try:
@@ -212,6 +213,8 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
         workflow = row.get(C.workflow_id)
         if workflow in workflows:
             return True
+        if of_stopped_app(sc, workflow):         # its runtime does not answer; it runs again once started
+            return False
         return workflow not in listed and in_scope is not None and in_scope(row)
 
     todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]

@@ -145,3 +145,25 @@ def test_a_move_killed_half_way_loses_and_duplicates_nothing(server, tmp_path, m
     assert numbered(store) == 0
     no_duplicates(store)
     assert snapshot(store) == snapshot(expected)
+
+
+def test_workflow_revisions_stored_under_the_number_move_too(server, tmp_path, monkeypatch):
+    """A workflow revision stored only under the number moves to the id; one stored under both
+    keeps the id's row (today's collector wrote it)."""
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    rows = store.read_rows("workflows")
+    only_numbered = {**rows[0], C.workflow_id: rows[0][C.workflow_id].replace(f"projects/{PROJECT}/",
+                                                                           f"projects/{NUMBER}/"),
+                     C.revision: "000009-old", C.account: NUMBER}
+    both = {**rows[1], C.workflow_id: rows[1][C.workflow_id].replace(f"projects/{PROJECT}/", f"projects/{NUMBER}/"),
+            C.name: "stale copy"}
+    store.write({"workflows": [only_numbered, both]})
+    project_numbers.upgrade_project_number(store, NUMBER, PROJECT)
+    after = store.read_rows("workflows")
+    assert not [w for w in after if w[C.workflow_id].startswith(f"projects/{NUMBER}/")]
+    moved = [w for w in after if w[C.revision] == "000009-old"]
+    assert len(moved) == 1 and moved[0][C.workflow_id] == rows[0][C.workflow_id] and moved[0][C.account] == PROJECT
+    assert len(after) == len(rows) + 1
+    assert next(w for w in after if w[C.workflow_id] == rows[1][C.workflow_id]
+                and w[C.revision] == rows[1][C.revision])[C.name] == rows[1][C.name]

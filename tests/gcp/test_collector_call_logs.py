@@ -317,3 +317,16 @@ def test_the_logs_path_reads_step_entries_of_an_execution_that_logged_errors_onl
     steps = [s for s in store.read_rows("steps") if s[C.execution_id] == first["name"]]
     assert len(steps) == len(server.entries[first["name"]])
     assert len(store.read_rows("executions")) == 60
+
+
+def test_an_execution_logging_errors_only_says_its_successful_calls_are_missing(server, tmp_path):
+    """Without step entries, an execution of a workflow logging errors only (LOG_ERRORS_ONLY) gets
+    from its logs the calls that raised, and none that succeeded: the warning said only that other
+    steps are not logged, as if its calls were all there (its billed calls undercounted, unsaid)."""
+    server.workflows[WF]["callLogLevel"] = "LOG_ERRORS_ONLY"
+    server.log_entries[:] = [e for e in server.log_entries if e["jsonPayload"]["state"] == "EXCEPTION_RAISED"]
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.counts["executions_from_call_logs"] == 1
+    said = [w for w in result.warnings if "errors only" in w]
+    assert len(said) == 1 and "1 execution(s)" in said[0] and "succeeded" in said[0], result.warnings

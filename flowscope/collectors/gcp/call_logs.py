@@ -160,8 +160,8 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,
                           without_history: bool) -> None:
     logs = sc.formats["gcp.log_entries"]({"entries": entries}, sc.ctx("logging.entries.list"))
+    begun = _begun(entries)
     if not without_history:
-        begun = _begun(entries)
         wanted = _with_call_logs(sc, wanted, {r[C.execution_id] for r in logs.steps
                                               if _short(r[C.execution_id]) in begun})
     batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
@@ -178,4 +178,9 @@ def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], e
     if covered and without_history:
         sc.result.warn(f"{len(covered)} execution(s) without step entries got their call steps from Cloud Logging "
                        "call logs (call steps only: other steps are not logged)")
+        errors_only = sorted(n for n in covered if _short(n) not in begun)
+        if errors_only:
+            sc.result.warn(f"{len(errors_only)} execution(s) without step entries logged their calls' errors only "
+                           f"(callLogLevel LOG_ERRORS_ONLY), e.g. {errors_only[0]}: only the calls that raised are "
+                           "stored, those that succeeded (and their billed steps) are missing")
 

@@ -3,8 +3,9 @@
 Before executions were named by project id (`transform/names.under_project_of`), a sync stored them
 as the Workflow Executions API names them: `projects/123456789012/...`. The next sync names the same
 executions `projects/acme-prod/...`, so every execution of the overlap (the lag, running ones) was
-stored twice, and the old ones joined no workflow. A sync learns a project's number from the
-Executions API's own answers (`executions_api.list_executions`) and then, once per (store, number),
+stored twice, and the old ones joined no workflow. While such rows are stored for a scope's
+workflows, its sync reads the project's number from the Executions API's own answer (one
+`executions.list` of one execution: `executions_api.project_number`) and then, once per (store, number),
 re-keys every row stored under it (`Store.upgrade_done`): executions with their steps, attempts and
 usage, workflow revisions and metrics. Each chunk is one `Store.write_and_delete` (written under the
 id, deleted under the number, in one write), so a killed upgrade loses and duplicates nothing, and

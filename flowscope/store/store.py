@@ -152,6 +152,27 @@ class Store:
         """Same as write(): named for callers re-collecting executions (RUNNING -> terminal)."""
         return self.write(batch)
 
+    def write_and_delete(self, batch: Batch | Mapping[str, Any],
+                         delete: Mapping[str, Iterable[Mapping[str, Any]]]) -> dict[str, int]:
+        """Write `batch` and delete the rows named in `delete` (table -> the replace-key values of
+        the rows to go; an execution named under `executions` takes its steps, attempts and usage
+        with it), all in one write: readers see both or neither, and a writer killed half-way has
+        the whole of it replayed (the deletions are staged with the batch). What re-keys stored rows
+        (`collectors/gcp/project_numbers.py`) needs: a row written under its new key and removed
+        under its old one in two writes would be seen twice, or lost, between them."""
+        tables = validate_batch(batch)
+        for name, keys in delete.items():
+            table = delete_keys(name, keys)
+            if table.num_rows:
+                tables[name + DELETE_SUFFIX] = table
+        if not tables:
+            return {}
+        with self._refused_io(), self.writer():
+            write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
+            counts = self._apply(tables, write_id)
+            staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
+        return counts
+
     def upgrade_done(self, step: str) -> bool:
         """True once the one-off upgrade of stored rows named `step` has run on this store (rows written
         by an earlier flowscope rewritten by today's rules: `flowscope.collectors.stored_texts`)."""
@@ -218,15 +239,21 @@ class Store:
 
     def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
         """Commit every table of a staged batch, then the manifest. Idempotent (replay-safe)."""
+        deleted = {name.removesuffix(DELETE_SUFFIX): t for name, t in tables.items() if name.endswith(DELETE_SUFFIX)}
+        tables = {name: t for name, t in tables.items() if not name.endswith(DELETE_SUFFIX)}
         executions = tables.get("executions")
         versions = dict(self._latest().versions)
         counts: dict[str, int] = {}
         for name in TABLES:
             data = tables.get(name)
-            implied = name in EXECUTION_TABLES and executions is not None
+            gone = deleted.get("executions" if name in EXECUTION_TABLES else name)
+            implied = (name in EXECUTION_TABLES and executions is not None) or gone is not None
             if data is None and not (implied and self._layout.table_exists(name)):
                 continue
             keys = delta.replace_keys(name, data, executions)
+            if gone is not None:
+                keys = pa.concat_tables([keys, gone.select(keys.column_names).cast(keys.schema)])
+                keys = keys.group_by(keys.column_names, use_threads=False).aggregate([]).select(keys.column_names)
             if not keys.num_rows:
                 continue
             dtable = self._open_for_write(name)
@@ -276,7 +303,7 @@ class Store:
         failed every later write with a schema mismatch."""
         try:
             found = staging.pending(self._layout.staging_dir, self._layout.intent_file)
-            replay = None if found is None else (found[0], validate_batch(found[1]))
+            replay = None if found is None else (found[0], _revalidated(found[1]))
         except (OSError, pa.ArrowInvalid, ValueError, KeyError, StoreError) as exc:
             self._drop_unreadable(exc)
             return
@@ -560,6 +587,30 @@ def _make_private_dirs(meta: Path, root: Path, mode: int) -> None:
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
             os.chmod(folder, mode)
+
+
+DELETE_SUFFIX = ".delete"
+"""A staged table named `<table>.delete` holds the replace keys `write_and_delete` removes from <table>."""
+
+
+def delete_keys(table: str, keys: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """The replace-key values of rows to delete from `table`, typed as the model says; StoreError
+    for a table that is not one, or a key value missing."""
+    if table not in TABLES:
+        raise StoreError(f"cannot delete from {table!r}: not a table ({', '.join(TABLES)})")
+    fields = [TABLES[table].schema.field(k) for k in TABLES[table].replace_key]
+    rows = list(keys)
+    for i, row in enumerate(rows):
+        missing = [f.name for f in fields if row.get(f.name) is None]
+        if missing:
+            raise StoreError(f"{table}: key to delete without {', '.join(missing)} (row {i})")
+    return pa.table({f.name: pa.array([r[f.name] for r in rows], f.type) for f in fields})
+
+
+def _revalidated(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """A staged batch in today's model (`validate_batch`), its deletions (`DELETE_SUFFIX`) as staged."""
+    kept = {n: t for n, t in tables.items() if not n.endswith(DELETE_SUFFIX)}
+    return {**validate_batch(kept), **{n: t for n, t in tables.items() if n.endswith(DELETE_SUFFIX)}}
 
 
 def _id_table(ids: Iterable[str]) -> pa.Table:

@@ -313,3 +313,21 @@ def test_a_running_run_of_a_deleted_workflow_is_marked_gone_not_running_for_ever
         assert server.counts["runs.get"] == 1 and result.counts["running_gone"] == 1
         [gone] = rows(store, "executions", execution_id=RUN2)
         assert json.loads(gone["attributes"])["gone"]["code"] == "NotFound"
+
+
+def test_an_action_in_a_loop_whose_last_iteration_was_skipped_has_its_repetitions_read(tmp_path):
+    """The action record of an action inside a loop carries the status of one iteration: when that
+    one was Skipped (a condition false in the last item), its repetitions were never listed, so the
+    iterations where it ran were lost (no steps, no billed actions). A loop member's repetitions are
+    now read whatever its aggregate status."""
+    corpus = sample_corpus()
+    aggregate = next(r for r in corpus if r["id"].lower() == RUN2 + "/actions/testaction")
+    aggregate["properties"]["status"] = "Skipped"
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        [result] = az.sync(src(server), store, now=NOW)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert server.counts["repetitions.list"] == 1
+    visits = rows(store, "steps", execution_id=RUN2, name="testAction")
+    assert len(visits) == len(sample_body("WorkflowRunActionRepetitions_List")["value"]) == 2

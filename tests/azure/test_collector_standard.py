@@ -137,3 +137,28 @@ def test_a_stateless_workflow_without_run_history_is_said_not_taken_for_idle(tmp
     details = json.loads(result.row()["details"])
     assert details["stateless_without_history"] == ["ledger-app/ledger-standard"]
     assert any("stateless" in w and "WithStatelessRunHistory" in w for w in result.warnings)
+
+
+def test_a_stopped_standard_app_is_not_read_and_its_running_runs_are_left_as_they_are(tmp_path):
+    """A stopped Standard app runs nothing, and its workflow runtime does not answer: every sync
+    asked its workflows and its stored running runs anyway, and each call failed (the sync partial,
+    exit code 3, for an app the user stopped on purpose). A stopped app is now said
+    (`details.stopped_apps`) and not read; its stored running runs wait for it to start again."""
+    corpus = simulated_corpus(120, standard=True)
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        assert az.sync(src(server, lag="30d"), store, now=NOW)[0].status == RunStatus.SUCCEEDED
+        running = {e["execution_id"] for e in store.read_rows("executions") if e["status"] == "RUNNING"}
+        assert running and all(r.startswith(WF) for r in running)
+        site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")
+        site["properties"]["state"] = "Stopped"
+        server.load([site])
+        stopped = server.fault(r"/sites/ledger-app/", 403, times=1000)   # a stopped app's runtime answers no call
+        server.counts.clear()
+        [later] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=3))
+    assert later.status == RunStatus.SUCCEEDED, later.row()
+    assert json.loads(later.row()["details"])["stopped_apps"] == [SITE.lower()]
+    assert stopped.hits == 0 and server.counts["runs.get"] == 0
+    assert {e["execution_id"] for e in store.read_rows("executions") if e["status"] == "RUNNING"} == running
+    assert {w["workflow_id"] for w in store.read_rows("workflows")} >= {WF}

@@ -117,7 +117,7 @@ def test_request_histories_whole_row():
     run_id = (f"/subscriptions/{SUB}/resourcegroups/test-resource-group/providers/microsoft.logic/workflows/"
               "test-workflow/runs/08586611142736787787412824395cu21")
     assert b.attempts == [{C.cloud: "azure", C.workflow_id: WF1, C.execution_id: run_id,
-                           C.step_key: "http_webhook", C.attempt: 1,
+                           C.step_key: "http_webhook", C.attempt: 0,     # a request: placed in a try by assemble
                            C.started_at: ts("2018-10-25T18:36:51.920673"), C.ended_at: ts("2018-10-25T18:36:52.186303"),
                            C.duration_ms: 265, C.status: "SUCCEEDED", C.error: None, C.cause: None,
                            C.start_date: dt.date(2018, 10, 25)}]
@@ -356,3 +356,24 @@ def test_request_histories_merge_with_retry_history():
     steps, attempts, _ = assembled(load(docs + [hist]))
     risky = [a for a in attempts if a[C.step_key] == "risky"]
     assert len(risky) == 2 and risky[1][C.started_at] == T0 + dt.timedelta(seconds=35)
+
+
+def test_request_histories_are_requests_not_tries():
+    """A request history is one HTTP request an action made (the sample: an HTTP Webhook's
+    subscription, answered 302), not a try: a webhook subscribes and unsubscribes, an asynchronous
+    HTTP action polls its Location, all in one try. Numbered as tries by start time, every extra
+    request was an extra attempt (attempts inflated, a retry storm that never was). A request now
+    only gives the try it falls in its start time (the final try of a retried action has none)."""
+    docs = documents(risky_retries=1)            # Risky: one retry at 31-31.5 s, the final try ends at 40 s
+    hist = {"value": [{"id": f"{RUN}/actions/Risky/requestHistories/{n}", "type":
+                       "Microsoft.Logic/workflows/runs/actions/requestHistories",
+                       "properties": {"startTime": iso(s), "endTime": iso(s + 0.5), "response": {"statusCode": c}}}
+                      for n, s, c in (("a", 31, 429), ("b", 35, 202), ("c", 37, 202), ("d", 39, 400))]}
+    steps, attempts, _ = assembled(load(docs + [hist]))
+    risky = [a for a in attempts if a[C.step_key] == "risky"]
+    assert [a[C.attempt] for a in risky] == [1, 2]
+    assert risky[1][C.started_at] == T0 + dt.timedelta(seconds=35)
+    assert risky[1][C.status] == "FAILED" and risky[0][C.started_at] == T0 + dt.timedelta(seconds=31)
+    assert next(s for s in steps if s[C.step_key] == "risky")[C.attempts] == 2
+    execution = load(docs).executions[0]
+    assert t.assemble(execution, steps, attempts, load(docs).workflows[0])[1] == attempts   # idempotent

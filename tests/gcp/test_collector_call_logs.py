@@ -289,3 +289,44 @@ def test_a_running_execution_read_from_step_entries_is_not_billed_again_from_log
         steps = [s for s in store.read_rows("steps") if s[C.execution_id] == name]
         assert len(steps) == len(server.entries[name]), name
         assert all(s[C.native_type] != "call_log" for s in steps)
+
+
+def test_the_logs_path_reads_step_entries_of_an_execution_that_logged_errors_only(sim_server, tmp_path):
+    """An execution started with its own callLogLevel LOG_ERRORS_ONLY (which the BASIC listing does
+    not show) of a workflow logging all calls logs only the exceptions of its calls: on the logs
+    path it was written with that one call and none of the others (steps and billed calls missing,
+    never read again). An execution whose logs begin no call did not log all calls: its step
+    entries are read instead."""
+    server = sim_server
+    finished = sorted((e for e in server.executions.values() if e["state"] != "ACTIVE"), key=lambda e: e["endTime"])
+    first = next(e for e in finished if sum(s.get("stepType") in ("STEP_CALL", "STEP_CONNECTOR_CALL")
+                                            for s in server.entries[e["name"]]) >= 2)
+    short = first["name"].rsplit("/", 1)[-1]
+    own = [e for e in server.log_entries if e.get("labels", {}).get("workflows.googleapis.com/execution_id") == short]
+    ended = next(e for e in own if e["jsonPayload"]["state"] == "SUCCEEDED")
+    payload = ended["jsonPayload"]
+    raised = {**ended, "jsonPayload": {k: v for k, v in payload.items() if k != "succeeded"}}
+    raised["jsonPayload"].update({"state": "EXCEPTION_RAISED", "exceptionRaised": {
+        "callStartTime": payload["succeeded"]["callStartTime"], "exception": '{"message":"HTTP 503"}',
+        "origin": payload["step"]}})
+    server.log_entries[:] = [e for e in server.log_entries if e not in own] + [raised]
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs"},
+                        store, now=SPEC.end + dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    steps = [s for s in store.read_rows("steps") if s[C.execution_id] == first["name"]]
+    assert len(steps) == len(server.entries[first["name"]])
+    assert len(store.read_rows("executions")) == 60
+
+
+def test_an_execution_logging_errors_only_says_its_successful_calls_are_missing(server, tmp_path):
+    """Without step entries, an execution of a workflow logging errors only (LOG_ERRORS_ONLY) gets
+    from its logs the calls that raised, and none that succeeded: the warning said only that other
+    steps are not logged, as if its calls were all there (its billed calls undercounted, unsaid)."""
+    server.workflows[WF]["callLogLevel"] = "LOG_ERRORS_ONLY"
+    server.log_entries[:] = [e for e in server.log_entries if e["jsonPayload"]["state"] == "EXCEPTION_RAISED"]
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.counts["executions_from_call_logs"] == 1
+    said = [w for w in result.warnings if "errors only" in w]
+    assert len(said) == 1 and "1 execution(s)" in said[0] and "succeeded" in said[0], result.warnings

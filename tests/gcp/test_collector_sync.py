@@ -334,3 +334,21 @@ def test_what_the_transforms_warn_about_is_said_by_the_sync(server, tmp_path):
     said = [w for w in result.warnings if "etl-nightly" in w and "could not be parsed" in w]
     assert len(said) == 1, result.warnings
     assert said[0] in json.loads(result.row()["details"])["warnings"]
+
+
+def test_a_queued_execution_listed_before_it_started_is_stored_running(server, tmp_path):
+    """A QUEUED execution (over the concurrency limit) has no startTime yet, and the BASIC listing
+    gives no createTime: a first sync reaching back to everything skipped it as a record without a
+    time, so a backlog was invisible. Its FULL view gives its createTime: stored RUNNING (QUEUED),
+    revisited until it ends."""
+    wf = next(iter(sorted(server.workflows)))
+    name = f"{wf}/executions/queued-1"
+    server.add_execution({"name": name, "state": "QUEUED", "createTime": "2026-11-01T23:59:00Z",
+                          "workflowRevisionId": server.workflows[wf]["revisionId"]})
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    [row] = [r for r in store.read_rows("executions") if r[C.execution_id] == name]
+    assert (row[C.status], row[C.native_status]) == ("RUNNING", "QUEUED")
+    assert row[C.started_at] == dt.datetime(2026, 11, 1, 23, 59, tzinfo=UTC)
+    assert "skips" not in result.details, result.details.get("skips")

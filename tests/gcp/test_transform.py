@@ -382,7 +382,7 @@ def test_execution_rows_whole():
         ("e3", "RUNNING", "QUEUED", at(3), None, None, None),
         ("e4", "SUCCEEDED", "SUCCEEDED", at(4), at(9), None, 11),
         ("e5", "ABORTED", "CANCELLED", at(5), at(6), "cancelled by user", None),
-        ("e6", "FAILED", "UNAVAILABLE", at(6), None, None, None),
+        ("e6", "FAILED", "UNAVAILABLE", at(6), None, "UNAVAILABLE KMS_ERROR", None),
     ]
     to_arrow("executions", batch.executions)
     assert "never" not in json.dumps(batch.executions, default=str)
@@ -592,3 +592,26 @@ def test_executions_and_step_entries_named_by_project_number_are_said_on_import(
         assert "project number 123456789012" in batch.warnings[0] and "project id" in batch.warnings[0]
     by_id = {**execution, "name": EX}
     assert t.transform_executions({"executions": [by_id]}, CTX).warnings == []
+
+
+def test_a_running_execution_has_no_duration_as_on_every_cloud():
+    """docs/model.md: `duration_ms` is ended_at - started_at, null while running (as Azure and AWS
+    leave it). A running GCP execution carried the API's elapsed-so-far `duration`, so a duration
+    measure mixed finished runs with a running one's time so far (frozen at the collection)."""
+    running = {"name": f"{WF}/executions/r1", "state": "ACTIVE", "startTime": ts(1), "duration": "12.500s"}
+    [row] = t.transform_executions({"executions": [running]}, CTX).executions
+    assert (row[C.status], row[C.duration_ms]) == ("RUNNING", None)
+    finished_without_end = {"name": f"{WF}/executions/f1", "state": "SUCCEEDED", "startTime": ts(1),
+                            "duration": "2.500s"}
+    [row] = t.transform_executions({"executions": [finished_without_end]}, CTX).executions
+    assert (row[C.status], row[C.duration_ms]) == ("SUCCEEDED", 2500)
+
+
+def test_an_unavailable_execution_says_why():
+    """UNAVAILABLE: "Execution data is unavailable. See the `state_error` field" (discovery doc), e.g.
+    its KMS key was disabled. Counted with the failures, it had no error and no cause: listed as a
+    failure of nothing, the reason hidden in attributes. Its error names the state and the
+    stateError type, its cause the stateError's details."""
+    doc = _exec("UNAVAILABLE", 6, stateError={"details": "KMS key disabled", "type": "KMS_ERROR"})
+    [row] = t.transform_executions({"executions": [doc]}, CTX).executions
+    assert (row[C.error], row[C.cause]) == ("UNAVAILABLE KMS_ERROR", "execution data unavailable: KMS key disabled")

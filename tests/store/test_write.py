@@ -9,6 +9,7 @@ import pytest
 
 from flowscope.model import TABLES, Batch, C, to_arrow
 from flowscope.store import Store
+from flowscope.store.errors import StoreError
 from tests.store.helpers import T0, batch, eid, execution, steps
 
 
@@ -215,3 +216,26 @@ def test_a_store_deleted_and_built_again_is_read_anew(tmp_path):
     assert ids == [eid(i) for i in range(10, 13)]
     assert reader.row_counts(["executions"]) == {"executions": 3}
     assert reader.ibis().table("executions").count().to_pyarrow().as_py() == 3
+
+
+def test_write_and_delete_moves_executions_in_one_write(store):
+    """A re-key (write under the new key, delete under the old) is one write: readers never see
+    the execution twice or not at all, and an execution deleted takes its steps, attempts, usage."""
+    store.write(batch(range(4)))
+    moved = batch([10, 11])
+    before = store.version()
+    store.write_and_delete(moved, {"executions": [{C.cloud: "aws", C.execution_id: eid(i)} for i in (0, 1)]})
+    after = store.version()
+    assert all(after[t] == before[t] + 1 for t in ("executions", "steps", "attempts", "usage"))
+    ids = {r[C.execution_id] for t in ("executions", "steps", "attempts", "usage") for r in store.read_rows(t)}
+    assert ids == {eid(i) for i in (2, 3, 10, 11)}
+    # deleting what is no longer there (a replayed or repeated move) changes nothing
+    store.write_and_delete(Batch(), {"executions": [{C.cloud: "aws", C.execution_id: eid(0)}]})
+    assert {r[C.execution_id] for r in store.read_rows("executions")} == {eid(i) for i in (2, 3, 10, 11)}
+
+
+def test_write_and_delete_refuses_an_unknown_table_or_a_key_without_its_values(store):
+    with pytest.raises(StoreError, match="not a table"):
+        store.write_and_delete(Batch(), {"nope": [{C.cloud: "aws"}]})
+    with pytest.raises(StoreError, match="without execution_id"):
+        store.write_and_delete(Batch(), {"executions": [{C.cloud: "aws"}]})

@@ -16,7 +16,7 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
 - runs: `{workflow}/runs?$filter=startTime ge {lower bound}`, newest first; one run: `{run}`.
 - actions: `{run}/actions` (with `retryHistory`: one attempt per entry); inside loops
   `{action}/repetitions`; a loop's iterations `{action}/scopeRepetitions`; for an action that
-  was retried, `{action}/requestHistories` (each try's own start and end; times and status only).
+  was retried, `{action}/requestHistories` (the HTTP requests it made: the final try's start; times and status only).
 - trigger histories: `{workflow}/triggers`, then `{trigger}/histories?$filter=startTime ge ...`
   (fired and skipped polls: both are billed).
 - a Standard app's App Service plan: `Microsoft.Web/serverfarms/{name}` (the site's `serverFarmId`).
@@ -261,7 +261,7 @@ def list_scope_repetitions(client: ArmClient, action_id: str) -> list[dict[str, 
 
 
 def list_request_histories(client: ArmClient, action_id: str) -> list[dict[str, Any]]:
-    """The HTTP requests an action made, one per try: only their times, status code and error
+    """The HTTP requests an action made (any number per try): only their times, status code and error
     (request and response headers, URIs and body links are dropped here)."""
     return [_request_times(h) for h in _list(client, action_id, "requestHistories", "requestHistories.list")]
 

@@ -39,6 +39,8 @@ class ScopeContext(ScopeRun):
     absent: set[str] = field(default_factory=set)
     gone: list[str] = field(default_factory=list)
     unknown_statuses: dict[str, int] = field(default_factory=dict)
+    stopped_sites: set[str] = field(default_factory=set)
+    """Standard apps (site ids, lower case) found stopped: not read (`standard.is_stopped`)."""
     auth_failure: CollectionError | None = None
 
     def failed(self, exc: BaseException, operation: str, target: str | None,

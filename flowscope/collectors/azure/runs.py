@@ -129,8 +129,10 @@ def _run_gone(sc: ScopeContext, run: dict[str, Any]) -> bool:
 
 def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> list[dict[str, Any]]:
     """Actions of a run, plus the repetitions of actions inside loops and the loops' iterations
-    (which ones: from the workflow's definition; a skipped action has none), and, when enabled,
-    the request histories of retried actions."""
+    (which ones: from the workflow's definition), and, when enabled, the request histories of
+    retried actions. A skipped action outside loops has none; inside a loop its record tells one
+    iteration's status only (Skipped in the last, it may have run in others), so its repetitions
+    are still read (a 404 there is none)."""
     from flowscope.collectors.azure import arm
 
     actions = arm.list_actions(sc.client, run["id"])
@@ -139,19 +141,30 @@ def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> lis
     for action in actions:
         name = str(action.get("name") or "")
         properties = props(action)
-        if str(properties.get("status") or "").lower() == "skipped" or not isinstance(action.get("id"), str):
+        if not isinstance(action.get("id"), str):
             continue
-        if sc.request_histories and properties.get("retryHistory"):
+        skipped = str(properties.get("status") or "").lower() == "skipped"
+        if sc.request_histories and properties.get("retryHistory") and not skipped:
             out.extend(_request_histories(sc, action["id"]))
         info = definition.get(name) if definition is not None else None
-        if info is None:
+        if info is None or definition is None or (skipped and not definition.loop_ancestors(name)):
             continue
-        assert definition is not None
         if definition.loop_ancestors(name):
-            out.extend(arm.list_repetitions(sc.client, action["id"]))
+            out.extend(_unless_gone(arm.list_repetitions, sc, action["id"], skipped))
         if info.is_loop:
-            out.extend(arm.list_scope_repetitions(sc.client, action["id"]))
+            out.extend(_unless_gone(arm.list_scope_repetitions, sc, action["id"], skipped))
     return out
+
+
+def _unless_gone(listing: Callable[[Any, str], list[dict[str, Any]]], sc: ScopeContext, action_id: str,
+                 skipped: bool) -> list[dict[str, Any]]:
+    """The records `listing` gives; for a skipped action, a 404 (it never ran in any iteration) is none."""
+    try:
+        return listing(sc.client, action_id)
+    except Exception as exc:
+        if skipped and getattr(exc, "gone", False):
+            return []
+        raise
 
 
 def _request_histories(sc: ScopeContext, action_id: str) -> list[dict[str, Any]]:
@@ -186,6 +199,7 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
     not listed at all (deleted, or renamed): asked for once, they are marked gone instead of
     staying RUNNING for ever. `listed`: workflows read another way (the Log Analytics path)."""
     from flowscope.collectors.azure import arm
+    from flowscope.collectors.azure.standard import of_stopped_app
     from flowscope.collectors.azure.workflows import collect_versions, consumption
 
     try:
@@ -199,6 +213,8 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
         workflow = row.get(C.workflow_id)
         if workflow in workflows:
             return True
+        if of_stopped_app(sc, workflow):         # its runtime does not answer; it runs again once started
+            return False
         return workflow not in listed and in_scope is not None and in_scope(row)
 
     todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]

@@ -42,6 +42,10 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
         docs: list[dict[str, Any]] = []
         farms: dict[str, str] = {}
         for site in arm.list_workflow_sites(sc.client, subscription, rg):
+            if is_stopped(site):
+                with sc.lock:
+                    sc.stopped_sites.add(str(site["id"]).lower())
+                continue
             found = cfg.match_names(arm.list_site_workflows(sc.client, str(site["id"])), globs,
                                     arm.workflow_short_name, sc.result)
             docs.extend(found)
@@ -60,7 +64,24 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
             farms.update(found_farms)
         else:
             sc.failed(outcome.error, "sites.list", f"resourceGroups/{outcome.item}" if outcome.item else None)
+    if sc.stopped_sites:
+        sc.result.count("standard_apps_stopped", len(sc.stopped_sites))
+        sc.result.details["stopped_apps"] = sorted(sc.stopped_sites)[:50]
     return docs, farms
+
+
+def is_stopped(site: Mapping[str, Any]) -> bool:
+    """A Standard app that is stopped (`properties.state`): it runs nothing, and its workflow runtime,
+    through which its workflows and runs are read, does not answer. Its stored workflows stay as
+    they are, and its stored running runs wait for it to start again."""
+    properties = site.get("properties")
+    return isinstance(properties, dict) and str(properties.get("state") or "").lower() == "stopped"
+
+
+def of_stopped_app(sc: "ScopeContext", workflow_id: Any) -> bool:
+    """Whether a (canonical) workflow id belongs to an app this sync found stopped."""
+    site = str(workflow_id or "").split("/workflows/", 1)[0]
+    return site in sc.stopped_sites
 
 
 def read_plans(sc: "ScopeContext", farms: Mapping[str, str]) -> dict[str, dict[str, Any]]:

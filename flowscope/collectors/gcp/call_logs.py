@@ -85,7 +85,8 @@ def read_call_logs(sc: ScopeContext) -> None:
 
 def _with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], logged: set[str]
                     ) -> dict[str, dict[str, Any]]:
-    """The logs path's executions that logged calls; the others get their step entries instead.
+    """The logs path's executions that logged calls (`logged`: those whose logs begin a call, see
+    `_begun`); the others get their step entries instead.
 
     An execution of a workflow logging all calls may have logged none: it ran before call logging
     was turned on, or was started with its own callLogLevel (LOG_NONE), which the BASIC listing does
@@ -98,6 +99,30 @@ def _with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], logged:
         sc.result.count("executions_without_call_logs", len(missing))
         fetch_executions(sc, missing, entries_only=True)
     return {name: doc for name, doc in wanted.items() if name in logged}
+
+
+def _short(name: str) -> tuple[str, str, str]:
+    """(location, workflow, execution id) of an execution's resource name."""
+    parts = name.split("/")
+    return (parts[3], parts[5], parts[7]) if len(parts) >= 8 else ("", "", name)
+
+
+def _begun(entries: list[Any]) -> set[tuple[str, str, str]]:
+    """(location, workflow, execution id) of the executions whose call logs begin a call. Only
+    LOG_ALL_CALLS logs a call's start: an execution started with its own LOG_ERRORS_ONLY (which
+    the BASIC listing does not show) logs the exceptions of its calls alone, and written from
+    them it would keep those calls and lose the others."""
+    out: set[tuple[str, str, str]] = set()
+    for entry in entries:
+        payload = entry.get("jsonPayload") if isinstance(entry, dict) else None
+        if not isinstance(payload, dict) or payload.get("state") != "BEGUN":
+            continue
+        resource = (entry.get("resource") or {}).get("labels") or {}
+        execution = (entry.get("labels") or {}).get("workflows.googleapis.com/execution_id") \
+            or payload.get("executionId")
+        if isinstance(execution, str):
+            out.add((str(resource.get("location") or ""), str(resource.get("workflow_id") or ""), execution))
+    return out
 
 
 def _workflow_slice(workflow: str) -> Callable[[list[str], dt.datetime, dt.datetime], str]:
@@ -135,8 +160,10 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,
                           without_history: bool) -> None:
     logs = sc.formats["gcp.log_entries"]({"entries": entries}, sc.ctx("logging.entries.list"))
+    begun = _begun(entries)
     if not without_history:
-        wanted = _with_call_logs(sc, wanted, {r[C.execution_id] for r in logs.steps})
+        wanted = _with_call_logs(sc, wanted, {r[C.execution_id] for r in logs.steps
+                                              if _short(r[C.execution_id]) in begun})
     batch = sc.formats["gcp.executions"]({"executions": list(wanted.values())}, sc.ctx("executions.list"))
     # only call steps of the executions asked for: the executions rows are the API's, and any
     # other entry the filter let through is not this slice's business
@@ -151,4 +178,9 @@ def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], e
     if covered and without_history:
         sc.result.warn(f"{len(covered)} execution(s) without step entries got their call steps from Cloud Logging "
                        "call logs (call steps only: other steps are not logged)")
+        errors_only = sorted(n for n in covered if _short(n) not in begun)
+        if errors_only:
+            sc.result.warn(f"{len(errors_only)} execution(s) without step entries logged their calls' errors only "
+                           f"(callLogLevel LOG_ERRORS_ONLY), e.g. {errors_only[0]}: only the calls that raised are "
+                           "stored, those that succeeded (and their billed steps) are missing")
 

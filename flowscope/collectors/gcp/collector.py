@@ -8,6 +8,7 @@ recorded in its own collection_runs row; one failing scope never stops the other
 Per scope (get -> transform -> load, the documents handed unchanged to `gcp.transform`), one
 module per step, all on one `ScopeContext` (`context.py`):
 
+0. `project_numbers.py`: rows an earlier flowscope stored under the project number moved to the id.
 1.-3. `executions.py`: workflows and the past revisions executions ran on; each workflow's
    executions of the window with their step entries (FULL view where needed); stored running
    executions revisited until terminal (or marked gone).
@@ -70,7 +71,7 @@ def collect_scope(scope: GcpScope, store: "Store", *, since: dt.datetime | None 
 
 def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime) -> None:
-    from flowscope.collectors.gcp import call_logs, executions, monitoring, transform
+    from flowscope.collectors.gcp import call_logs, executions, monitoring, project_numbers, transform
     from flowscope.collectors.gcp.transform import FORMATS
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
@@ -80,6 +81,8 @@ def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: Sco
         with _phase(result, "workflows"):
             locations, workflows = executions.list_workflows(sc)
         sc.workflows = workflows
+        with _phase(result, "project_numbers"):
+            project_numbers.upgrade_scope(sc)
         with _phase(result, "executions_list"):
             todo = executions.list_executions(sc, workflows)
             executions.fetch_revisions(sc, workflows, todo)

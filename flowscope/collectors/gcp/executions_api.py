@@ -54,4 +54,20 @@ def get_execution(clients: GcpClients, execution_name: str, *, location: str, vi
 
 
 def needs_full(item: dict[str, Any]) -> bool:
-    return item.get("state") in FULL_WHEN
+    """Whether the BASIC view lacks what the rows need: the error of a failed execution, or any
+    time at all (a QUEUED execution has no startTime yet, and BASIC gives no createTime)."""
+    return item.get("state") in FULL_WHEN or not (item.get("startTime") or item.get("createTime"))
+
+
+def project_number(clients: GcpClients, workflow_name: str, *, location: str) -> str | None:
+    """The project number the Executions API names `workflow_name`'s executions by (one listing
+    call of one execution), or None when it lists none or names them otherwise. What moves rows an
+    earlier flowscope stored under the number (`project_numbers.py`) needs."""
+    page = clients.get_json(SERVICE, f"v1/{workflow_name}/executions", api="executions.list", location=location,
+                            params={"view": "BASIC", "pageSize": 1}, target=workflow_name)
+    for item in page.get("executions") or []:
+        name = item.get("name") if isinstance(item, dict) else None
+        if isinstance(name, str) and name.startswith("projects/"):
+            project = name[9:].partition("/")[0]
+            return project if project.isdigit() else None
+    return None

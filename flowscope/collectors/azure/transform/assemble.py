@@ -11,7 +11,8 @@ The assembly rules (the order matters: each step reads what the previous one set
    previous steps follow `runAfter`;
 4. a Failed action that a later action runs after with `Failed` (or that sits in a container
    handled that way) becomes CAUGHT;
-5. tries: one attempts row per try of a work step, the pieces of one try merged;
+5. tries: one attempts row per try of a work step, the pieces of one try merged; request
+   histories (HTTP requests, not tries) only give a try without a start its start;
 6. usage by the Consumption rules (`billing`).
 """
 
@@ -20,11 +21,13 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+from collections.abc import Iterable
 
 from flowscope.collectors.azure.definition import ActionInfo, Definition, cached_definition
 from flowscope.collectors.azure.transform.billing import usage_rows
 from flowscope.collectors.azure.transform.ids import parse_step_key, step_key, trigger_key
 from flowscope.collectors.azure.transform.records import ITERATION_NATIVE_TYPE, attempt_row
+from flowscope.collectors.azure.transform.request_histories import REQUEST
 from flowscope.collectors.merge import merge_rows
 from flowscope.collectors.native import Row
 from flowscope.model import WORK_STEP_TYPES, C, Meter, Status, StepType, duration_ms
@@ -219,15 +222,22 @@ def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[
     """One attempts row per try of a work step, merged across sources by attempt number;
     `steps.attempts` counts them."""
     grouped: dict[tuple[str, int], list[Row]] = {}
+    requests: dict[str, list[Row]] = {}
     for att in attempts:
-        grouped.setdefault((att[C.step_key], att[C.attempt]), []).append(att)
+        if att[C.attempt] == REQUEST:
+            requests.setdefault(att[C.step_key], []).append(att)
+        else:
+            grouped.setdefault((att[C.step_key], att[C.attempt]), []).append(att)
     per_step: dict[str, list[Row]] = {}
     out_attempts: list[Row] = []
+    for key, pieces in requests.items():
+        if key not in rows and key not in aggregates:
+            # a request history read before its action is kept as it is, placed once the action arrives
+            out_attempts.extend(pieces)
     for (key, _number), group in grouped.items():
         step = rows.get(key)
         if step is None:
-            # A request history read before its action is kept, so it merges once the action
-            # arrives; the tries of a repeated action's aggregate record are its repetitions'.
+            # the tries of a repeated action's aggregate record are its repetitions'
             if key not in aggregates:
                 out_attempts.append(_merge_attempts(group))
             continue
@@ -243,11 +253,30 @@ def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[
             continue
         tries = per_step.get(key) or [_only_try(row)]
         tries.sort(key=lambda a: a[C.attempt])
+        _place_requests(tries, requests.get(key, ()))
         for att in tries:
             att[C.start_date] = exec_date or row[C.start_date]
         row[C.attempts] = len(tries)
         out_attempts.extend(tries)
     return out_attempts
+
+
+def _place_requests(tries: list[Row], requests: Iterable[Row]) -> None:
+    """The HTTP requests of a step (request histories: `request_histories.py`) in its tries: only
+    a try without a start takes one (the final try of a retried action, whose start the action
+    record does not give), the first request after the previous try ended and before this one
+    did. A request never adds a try (a webhook's subscription and unsubscription, the polls of an
+    asynchronous call are requests of one try)."""
+    starts = sorted(r[C.started_at] for r in requests if r[C.started_at] is not None)
+    for i, att in enumerate(tries):
+        if att[C.started_at] is not None or not starts:
+            continue
+        before = tries[i - 1][C.ended_at] or tries[i - 1][C.started_at] if i else None
+        end = att[C.ended_at]
+        start = next((s for s in starts if (before is None or s >= before) and (end is None or s <= end)), None)
+        if start is not None:
+            att[C.started_at] = start
+            att[C.duration_ms] = duration_ms(start, end)
 
 
 def _only_try(row: Row) -> Row:

@@ -12,11 +12,7 @@ from typing import Any
 from flowscope.collectors.azure.transform import diagnostic_logs
 from flowscope.collectors.azure.transform.actions import read_action
 from flowscope.collectors.azure.transform.detect import record_format, records_of
-from flowscope.collectors.azure.transform.request_histories import (
-    HeldRequests,
-    hold_request_history,
-    number_request_histories,
-)
+from flowscope.collectors.azure.transform.request_histories import read_request_history
 from flowscope.collectors.azure.transform.runs import read_run
 from flowscope.collectors.azure.transform.scope_repetitions import read_scope_repetition
 from flowscope.collectors.azure.transform.trigger_histories import read_trigger_history
@@ -31,8 +27,9 @@ _RECORD_HANDLERS: dict[str, Callable[[dict[str, Any], ImportContext, Batch], Non
     "azure.action_repetitions": read_action,
     "azure.scope_repetitions": read_scope_repetition,
     "azure.trigger_histories": read_trigger_history,
+    "azure.request_histories": read_request_history,
 }
-"""Formats read record by record; request histories wait for the whole document (they are numbered)."""
+"""Every format is read record by record."""
 
 
 def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
@@ -45,7 +42,6 @@ def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
     records, is_list = records_of(doc, ctx)
     batch = Batch()
     recognised = 0
-    held: HeldRequests = {}
     for i, rec in enumerate(records):
         location = f"value[{i}]" if is_list else "$"
         fmt = record_format(rec)
@@ -53,18 +49,11 @@ def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
             recognised += _unrecognised(rec, location, ctx, batch)
             continue
         recognised += 1
-        if fmt == "azure.request_histories":
-            try:
-                hold_request_history(rec, i, held)
-            except (KeyError, TypeError, ValueError) as exc:
-                batch.skips.append(Skip(ctx.source_name, location, f"{fmt}: {exc}"))
-            continue
         try:
             _RECORD_HANDLERS[fmt](rec, ctx, batch)   # handlers append only once a record is whole
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             batch.skips.append(Skip(ctx.source_name, f"{location} {rec.get('id', '')}".strip(),
                                     f"{fmt}: {exc}"))
-    number_request_histories(held, ctx, batch)
     if not is_list and recognised == 0:
         raise NativeFormatError(ctx.source_name, "$", "not an Azure Logic Apps management API record")
     if is_list and records and recognised == 0 and not batch.steps:

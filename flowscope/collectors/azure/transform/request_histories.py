@@ -1,22 +1,30 @@
-"""`azure.request_histories`: the HTTP requests an action made -> attempts rows, one per request.
+"""`azure.request_histories`: the HTTP requests an action made -> attempts pieces, placed by `assemble`.
 
-A request history names its action but not its try: the requests of one action in one document
-are numbered by start time (`number_request_histories`), so they line up with the action's tries.
+A request history is one HTTP request and its response (the REST example: an HTTP Webhook's
+subscription, answered 302), not a try: a webhook subscribes and later unsubscribes, an
+asynchronous HTTP action polls its `Location`, and each retry of a retry policy makes its own
+request, so an action has as many request histories as requests, and any number per try. A
+request history names its action but neither its try nor its position among the action's
+requests: it is read as an attempts piece numbered `REQUEST` (0), which `assemble` places in the
+try whose time it falls in (`assemble._place_requests`): it only gives that try its start time
+when the try has none (the final try of a retried action). It never adds a try.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
 from flowscope.collectors.azure.transform.records import CLOUD, as_dict, error_of, first_date, ts
 from flowscope.collectors.native import ImportContext
-from flowscope.model import Batch, C, Skip, Status, duration_ms
+from flowscope.model import Batch, C, Status, duration_ms
+
+REQUEST = 0
+"""The attempt number of a request history's piece until `assemble` places it (tries count from 1)."""
 
 
-def read_request_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch, position: int) -> None:
-    """One HTTP request an action made: an attempt of that action (numbered by start time)."""
+def read_request_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
+    """One HTTP request an action made: a piece of one of its tries (placed by `assemble`)."""
     ids = ArmId(rec["id"])
     if ids.run is None or ids.action is None or ids.action_name is None:
         raise ValueError("request history id without /runs/<run>/actions/<action>")
@@ -35,33 +43,7 @@ def read_request_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch, 
         err = str(code)
     batch.attempts.append({
         C.cloud: CLOUD, C.workflow_id: ids.workflow_id, C.execution_id: ids.execution_id,
-        C.step_key: step_key(ids.action_name), C.attempt: position, C.started_at: started,
+        C.step_key: step_key(ids.action_name), C.attempt: REQUEST, C.started_at: started,
         C.ended_at: ended, C.duration_ms: duration_ms(started, ended), C.status: status.value,
         C.error: err, C.cause: cause, C.start_date: day,
     })
-
-
-
-HeldRequests = dict[str, list[tuple[dt.datetime | None, int, dict[str, Any]]]]
-"""`<execution_id>|<action>` -> (start, position in the document, record) of each request history."""
-
-
-def hold_request_history(rec: dict[str, Any], index: int, held: HeldRequests) -> None:
-    """Set a request history aside under its action until the whole document is read."""
-    owner = ArmId(rec["id"])
-    group = f"{owner.execution_id}|{owner.action}"
-    start = ts((rec.get("properties") or {}).get("startTime"))
-    held.setdefault(group, []).append((start, index, rec))
-
-
-def number_request_histories(held: HeldRequests, ctx: ImportContext, batch: Batch) -> None:
-    """Read the held request histories, each action's numbered by start time (then position)."""
-    far = dt.datetime.max.replace(tzinfo=dt.timezone.utc)
-    for group in held.values():
-        group.sort(key=lambda item: (item[0] or far, item[1]))
-        for position, (_, i, rec) in enumerate(group, 1):
-            try:
-                read_request_history(rec, ctx, batch, position)
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                batch.skips.append(Skip(ctx.source_name, f"value[{i}] {rec.get('id', '')}".strip(),
-                                        f"azure.request_histories: {exc}"))

@@ -17,7 +17,7 @@ from flowscope.collectors.gcp.transform.records import (
     ts,
 )
 from flowscope.collectors.native import ImportContext, Row, text_field
-from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
+from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate
 
 
 def transform_executions(doc: Any, ctx: ImportContext) -> Batch:
@@ -56,6 +56,8 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
     status = EXECUTION_STATUS.get(state, Status.RUNNING if ended is None else Status.FAILED)
     failure = ex.get("error") or {}
     error, cause = error_and_cause(failure.get("payload"), failure.get("context"))
+    if state == "UNAVAILABLE" and error is None:
+        error, cause = _unavailable(ex.get("stateError"))
     in_bytes, in_sha = payload_size_and_hash(ex.get("argument"))
     out_bytes, _ = payload_size_and_hash(ex.get("result"))
     current = (ex.get("status") or {}).get("currentSteps")
@@ -73,7 +75,10 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.native_status: state,
         C.started_at: started,
         C.ended_at: ended,
-        C.duration_ms: duration_ms(started, ended) if ended else seconds_ms(ex.get("duration")),
+        # null while running (docs/model.md), as on every cloud: the API's `duration` of a running
+        # execution is its time so far; it stands in only for a finished one without endTime
+        C.duration_ms: duration_ms(started, ended) if ended else
+        (None if status is Status.RUNNING else seconds_ms(ex.get("duration"))),
         C.error: error,
         C.cause: cause,
         C.redrive_count: None,
@@ -97,3 +102,14 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.start_date: started.date(),
     }
 
+
+
+def _unavailable(state_error: Any) -> tuple[str, str | None]:
+    """(error, cause) of an UNAVAILABLE execution, which carries no `error`: "execution data is
+    unavailable, see the state_error field" (discovery doc), e.g. its KMS key disabled."""
+    err = state_error if isinstance(state_error, dict) else {}
+    kind = err.get("type")
+    details = err.get("details")
+    error = "UNAVAILABLE" + (f" {kind}" if isinstance(kind, str) and kind and kind != "TYPE_UNSPECIFIED" else "")
+    cause = f"execution data unavailable: {details}" if isinstance(details, str) and details else None
+    return truncate(error) or error, truncate(cause)

@@ -1,0 +1,169 @@
+"""Rows an earlier flowscope stored under the project number move to the project id, once
+(`collectors/gcp/project_numbers.py`): a sync of a store from before stored the overlap again under
+the id (every execution of the lag twice); the move is idempotent and survives a killed writer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from flowscope.collectors.gcp import collector as gcp
+from flowscope.collectors.gcp import executions_api, project_numbers, step_entries
+from flowscope.model import EXECUTION_TABLES, C, RunStatus
+from flowscope.simulate.base import SimSpec
+from flowscope.simulate.gcp import PROJECT
+from flowscope.store import Store
+from flowscope.store.faults import ENV
+from tests.gcp.gcp_server import GcpServer, simulated_server, snapshot, source_of
+
+pytestmark = pytest.mark.slow   # several syncs against the local server
+
+UTC = dt.timezone.utc
+SPEC = SimSpec(dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC), 60, seed=5)
+NOW = SPEC.end + dt.timedelta(hours=1)
+LATER = NOW + dt.timedelta(minutes=30)
+NUMBER = "123456789012"
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def server(monkeypatch: pytest.MonkeyPatch) -> Iterator[GcpServer]:
+    with simulated_server(monkeypatch, SPEC) as srv:
+        srv.project_numbers[PROJECT] = NUMBER
+        yield srv
+
+
+def old_sync(server: GcpServer, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync by the flowscope of before: names kept as the Executions API gives them (the number)."""
+    with monkeypatch.context() as m:
+        for module in (executions_api, step_entries):
+            m.setattr(module, "under_project_of", lambda name, _asked: name)
+        [result] = gcp.sync(source_of(server, PROJECT), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert numbered(store), "the old collector stored nothing under the number"
+
+
+def numbered(store: Store) -> int:
+    return sum(int(store.sql(f"SELECT count(*) n FROM {t} WHERE {C.execution_id} LIKE 'projects/{NUMBER}/%'"
+                             f" OR {C.workflow_id} LIKE 'projects/{NUMBER}/%'")["n"][0])
+               for t in EXECUTION_TABLES)
+
+
+def no_duplicates(store: Store) -> None:
+    for table in EXECUTION_TABLES:
+        key = ", ".join(k for k in ("cloud", "execution_id", "step_key", "attempt", "meter")
+                        if k in store.sql(f"SELECT * FROM {table} LIMIT 0").columns)
+        dup = store.sql(f"SELECT {key}, count(*) n FROM {table} GROUP BY ALL HAVING n > 1")
+        assert dup.empty, (table, dup.head())
+
+
+def reference(server: GcpServer, tmp_path: Path) -> dict[str, list]:
+    """What today's flowscope stores with the same two syncs."""
+    store = Store(tmp_path / "reference")
+    gcp.sync(source_of(server, PROJECT), store, now=NOW)
+    gcp.sync(source_of(server, PROJECT), store, now=LATER)
+    return snapshot(store)
+
+
+def test_a_store_from_before_keeps_one_row_per_execution_after_the_next_sync(server, tmp_path, monkeypatch):
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    [result] = gcp.sync(source_of(server, PROJECT), store, now=LATER)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert numbered(store) == 0
+    no_duplicates(store)
+    assert len(store.read_rows("executions")) == 60
+    assert result.counts["executions_moved_from_project_number"] == 60
+    assert f"under project number {NUMBER}" in result.details["project_number_upgrade"]
+    assert snapshot(store) == reference(server, tmp_path)
+
+    # once: the next sync asks no project number and moves nothing
+    before = snapshot(store)
+    [again] = gcp.sync(source_of(server, PROJECT), store, now=LATER + dt.timedelta(minutes=1))
+    assert "executions_moved_from_project_number" not in again.counts
+    assert snapshot(store) == before
+
+
+def test_the_move_run_again_changes_nothing(server, tmp_path, monkeypatch):
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    assert project_numbers.upgrade_project_number(store, NUMBER, PROJECT) == 60
+    moved = snapshot(store)
+    (store.path / "_flowscope" / "upgrades" / project_numbers.step_name(NUMBER)).unlink()
+    assert project_numbers.upgrade_project_number(store, NUMBER, PROJECT) == 0
+    assert snapshot(store) == moved
+    no_duplicates(store)
+    assert {r[C.account] for r in store.read_rows("executions")} == {PROJECT}
+
+
+KILLED_UPGRADE = """
+import os, sys
+from flowscope.collectors.gcp import project_numbers
+from flowscope.store import Store
+
+project_numbers.CHUNK = 7
+store = Store(sys.argv[1])
+real = Store.write_and_delete
+calls = []
+
+def third_chunk_killed(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:       # two chunks done: the third one's writer dies after its steps commit
+        os.environ["FLOWSCOPE_STORE_CRASH_AT"] = "commit:steps"
+    return real(self, *args, **kwargs)
+
+Store.write_and_delete = third_chunk_killed
+project_numbers.upgrade_project_number(store, sys.argv[2], sys.argv[3])
+"""
+
+
+def test_a_move_killed_half_way_loses_and_duplicates_nothing(server, tmp_path, monkeypatch):
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    expected = Store(tmp_path / "expected")
+    old_sync(server, expected, monkeypatch)
+    project_numbers.upgrade_project_number(expected, NUMBER, PROJECT)
+
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["PYTHONPATH"] = str(REPO)
+    proc = subprocess.run([sys.executable, "-c", KILLED_UPGRADE, str(store.path), NUMBER, PROJECT],
+                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    store = Store(tmp_path / "s")
+    half = len(store.read_rows("executions"))
+    assert half == 60 and 0 < numbered(store), "two chunks moved, the rest still under the number"
+    no_duplicates(store)
+
+    assert project_numbers.upgrade_project_number(store, NUMBER, PROJECT) > 0
+    assert numbered(store) == 0
+    no_duplicates(store)
+    assert snapshot(store) == snapshot(expected)
+
+
+def test_workflow_revisions_stored_under_the_number_move_too(server, tmp_path, monkeypatch):
+    """A workflow revision stored only under the number moves to the id; one stored under both
+    keeps the id's row (today's collector wrote it)."""
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    rows = store.read_rows("workflows")
+    only_numbered = {**rows[0], C.workflow_id: rows[0][C.workflow_id].replace(f"projects/{PROJECT}/",
+                                                                           f"projects/{NUMBER}/"),
+                     C.revision: "000009-old", C.account: NUMBER}
+    both = {**rows[1], C.workflow_id: rows[1][C.workflow_id].replace(f"projects/{PROJECT}/", f"projects/{NUMBER}/"),
+            C.name: "stale copy"}
+    store.write({"workflows": [only_numbered, both]})
+    project_numbers.upgrade_project_number(store, NUMBER, PROJECT)
+    after = store.read_rows("workflows")
+    assert not [w for w in after if w[C.workflow_id].startswith(f"projects/{NUMBER}/")]
+    moved = [w for w in after if w[C.revision] == "000009-old"]
+    assert len(moved) == 1 and moved[0][C.workflow_id] == rows[0][C.workflow_id] and moved[0][C.account] == PROJECT
+    assert len(after) == len(rows) + 1
+    assert next(w for w in after if w[C.workflow_id] == rows[1][C.workflow_id]
+                and w[C.revision] == rows[1][C.revision])[C.name] == rows[1][C.name]

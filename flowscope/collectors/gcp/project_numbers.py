@@ -16,14 +16,14 @@ today's collector) keeps that copy: the numbered one is only deleted.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors.assemble import assemble_batch
-from flowscope.collectors.registry import transforms_for
 from flowscope.model import EXECUTION_TABLES, TABLES, Batch, C, Cloud
 
 if TYPE_CHECKING:
     from flowscope.collectors.gcp.context import ScopeContext
+    from flowscope.collectors.native import CloudTransforms
     from flowscope.store import Store
 
 CLOUD = Cloud.GCP.value
@@ -87,7 +87,7 @@ def _move_executions(store: "Store", ids: list[str], number: str, project: str) 
                                       if new_id[r[C.execution_id]] not in kept)
     # assembled again, now that they join their workflow: its definition gives the step types and
     # meters (stored under the number, the calls were billed without it)
-    out = assemble_batch(moving, store, transforms_for=transforms_for,
+    out = assemble_batch(moving, store, transforms_for=_gcp_transforms,
                          absent={(CLOUD, i) for i in new_id.values() if i not in kept})
     store.write_and_delete(out, {"executions": [{C.cloud: CLOUD, C.execution_id: i} for i in ids]})
     return len(ids)
@@ -163,3 +163,10 @@ def _numbered_workflows(store: "Store") -> dict[tuple[str, str], str]:
         if parts:
             out[(parts["l"], parts["w"])] = parts["p"]
     return out
+
+
+def _gcp_transforms(_cloud: str) -> "CloudTransforms":
+    """GCP's own transform package: the moved rows are all GCP's (as a collector's sink assembles them)."""
+    from flowscope.collectors.gcp import transform
+
+    return cast("CloudTransforms", transform)

@@ -177,7 +177,8 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
-                              formats=FORMATS, now=now, concurrency=scope.concurrency)
+                              formats=FORMATS, now=now, concurrency=scope.concurrency,
+                              logs_unread=_logs_unread(_last_run_details(store, result)))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -317,7 +318,7 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
 
     clients = sc.clients
     start = sc.window.lower_bound or (sc.now - DEFAULT_LOOKBACK)
-    unread = _metrics_unread_from(sc.store, sc.result)
+    unread = _metrics_unread_from(_last_run_details(sc.store, sc.result))
     if unread is not None and unread < start:
         start = unread
         sc.result.details["metrics_from"] = unread.isoformat()
@@ -335,26 +336,44 @@ METRICS_UNREAD = "metrics_unread_from"
 """Key, in a collection run's `details`, of the start of the metrics window it could not read."""
 
 
-def _metrics_unread_from(store: "Store", result: ScopeResult) -> dt.datetime | None:
-    """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
-    watermark of their own, so without it a failed GetMetricData window was never read again (the
-    next sync's window starts at the moved-on watermark). Chains through failures in a row, since
-    each failed run records the start it tried."""
+def _last_run_details(store: "Store", result: ScopeResult) -> dict[str, Any]:
+    """The `details` of the scope's last collected run (succeeded or partial; {} if none): what it
+    could not read, for this run to read again. Each failed read records the start it tried, so
+    failures in a row chain back to the first."""
     quote = "''"
     try:
         rows = store.read_rows("collection_runs", filter_sql=(
             f"{C.scope} = '{result.scope.replace(chr(39), quote)}' AND {C.status} IN ('succeeded', 'partial') "
             f"AND {C.run_id} <> '{result.run_id.replace(chr(39), quote)}'"))
     except Exception:  # noqa: BLE001 - no collection_runs yet: nothing unread
-        return None
+        return {}
     if not rows:
-        return None
+        return {}
     last = max(rows, key=lambda r: r[C.started_at])
     try:
-        value = json.loads(last[C.details] or "{}").get(METRICS_UNREAD)
-    except (TypeError, ValueError, AttributeError):
-        return None
+        details = json.loads(last[C.details] or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+def _metrics_unread_from(details: dict[str, Any]) -> dt.datetime | None:
+    """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
+    watermark of their own, so without it a failed GetMetricData window was never read again (the
+    next sync's window starts at the moved-on watermark)."""
+    value = details.get(METRICS_UNREAD)
     return utc(value) if isinstance(value, str) else None
+
+
+def _logs_unread(details: dict[str, Any]) -> dict[str, dt.datetime | None]:
+    """The log groups the scope's last collected run could not read, and where their read began."""
+    from flowscope.collectors.aws.logs import LOGS_UNREAD
+
+    unread = details.get(LOGS_UNREAD)
+    if not isinstance(unread, dict):
+        return {}
+    return {str(group): utc(start) if isinstance(start, str) else None for group, start in unread.items()
+            if start is None or isinstance(start, str)}
 
 
 def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, Any]) -> float:

@@ -76,6 +76,8 @@ class ScopeContext(ScopeRun):
     machines_listed: set[str] = field(default_factory=set)
     """Every state machine ListStateMachines returned (before name globs)."""
     globs: tuple[str, ...] = ()
+    logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:

@@ -226,6 +226,7 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     """1. The scope's state machines described (ARN -> describe document); their workflows rows
     queued. A listing failure fails the scope: nothing else can be known."""
     from flowscope.collectors.aws import stepfunctions as sfn_mod
+    from flowscope.collectors.aws.transform.state_machines import revision_of
 
     sfn, result = sc.clients.sfn, sc.result
     listed = sfn_mod.list_state_machines(sfn)
@@ -238,10 +239,21 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
+    stored = sfn_mod.stored_metadata(sc.store, [m["stateMachineArn"] for m in machines])
 
     def describe(machine: dict[str, Any]) -> dict[str, Any]:
-        doc = sfn_mod.strip_payloads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"]))
-        doc.update(sfn_mod.versions_and_aliases(sfn, machine["stateMachineArn"], result, unsupported))
+        arn = machine["stateMachineArn"]
+        doc = sfn_mod.strip_payloads(sfn.describe_state_machine(stateMachineArn=arn))
+        reused = sfn_mod.reusable_metadata(stored.get(arn), revision_of(doc), sc.now)
+        if reused is not None:
+            result.count("machine_metadata_reused")
+            doc.update(reused)
+            return doc
+        listed = sfn_mod.versions_and_aliases(sfn, arn, result, unsupported)
+        doc.update(listed)
+        if "versions" in listed and all(a.get("routing") is not None for a in listed.get("aliases", [None])):
+            # both listed, every alias's routing read: kept for reuse (`reusable_metadata`)
+            doc["metadataListedAt"] = sc.now.isoformat()
         return doc
 
     described: dict[str, dict[str, Any]] = {}

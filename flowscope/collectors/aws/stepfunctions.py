@@ -5,7 +5,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 
 - State machines: ListStateMachines, DescribeStateMachine, ListStateMachineVersions,
   ListStateMachineAliases (+ DescribeStateMachineAlias for the routing); versions and aliases
-  are added to the workflow row's `attributes`.
+  are added to the workflow row's `attributes`, and listed again only when the machine's
+  revision changed or a day later (`reusable_metadata`).
 - Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
   minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
   paginated to the end however long the history (25,000 events and more), only for executions
@@ -23,6 +24,7 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -174,6 +176,60 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
     return out
+
+
+METADATA_MAX_AGE = dt.timedelta(days=1)
+"""Versions and aliases listed this long ago are listed again even if the machine did not change
+(publishing a version or moving an alias leaves the machine's revision as it was)."""
+
+
+def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """State machine ARN -> (revision, attributes) of its latest stored workflows row; {} when
+    nothing is stored (or the store cannot say: everything is listed then)."""
+    if not arns:
+        return {}
+    quoted = ", ".join("'" + arn.replace("'", "''") + "'" for arn in arns)
+    try:
+        rows = store.read_rows("workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})")
+    except Exception:  # noqa: BLE001 - no workflows table yet: nothing to reuse
+        return {}
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        kept = latest.get(row[C.workflow_id])
+        if kept is None or (row[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)) > (
+                kept[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)):
+            latest[row[C.workflow_id]] = row
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for arn, row in latest.items():
+        try:
+            attributes = json.loads(row[C.attributes] or "{}")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(attributes, dict):
+            out[arn] = (str(row[C.revision]), attributes)
+    return out
+
+
+def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
+                      now: dt.datetime) -> dict[str, Any] | None:
+    """The stored versions and aliases of a machine, when they may stand for a new listing: same
+    revision, both listed (a denied or failed listing is asked again), less than a day ago.
+    ListStateMachineVersions, ListStateMachineAliases and DescribeStateMachineAlias are each
+    refilled at 1 call a second: listing every machine every sync cost minutes of quota."""
+    if stored is None or stored[0] != revision:
+        return None
+    attributes = stored[1]
+    try:
+        listed_at = utc(attributes.get("metadata_listed_at"))
+    except (TypeError, ValueError):
+        return None
+    if listed_at is None or not now - METADATA_MAX_AGE < listed_at <= now:
+        return None
+    # an empty listing is not kept in the row's attributes: none stored is none listed
+    versions, aliases = attributes.get("versions") or [], attributes.get("aliases") or []
+    if not isinstance(versions, list) or not isinstance(aliases, list):
+        return None
+    return {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
 
 
 def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:

@@ -115,7 +115,7 @@ class HistoryBuilder:
             return anchor
         # Chain broken (filtered log level): the most recently entered open Task.
         for step in reversed(self.steps):
-            if step.ntype == "Task" and step.exited is None:
+            if step.ntype == "Task" and step.exited is None and not step.unlogged:
                 return step
         return None
 

@@ -182,6 +182,9 @@ def _visit_outcome(s: Visit, status: str, ended_at: dt.datetime | None) -> tuple
         if error is None:
             error, cause = error_from_output(s.exit_output)
         return CAUGHT, end, error, cause
+    if s.unlogged:
+        # known only by its failures: how the visit went on (a Retry, a Catch) was not logged
+        return s.fail or FAILED, s.tries[-1][1] if s.tries else ended_at, error, cause
     if s.fail is not None:
         if status == RUNNING and not s.aborted and _still_open(s):
             # the execution goes on and nothing closed around the visit: a Retry is waiting its

@@ -361,10 +361,14 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
             row[C.parent_execution_id] = parent
     if history_has_map_run(events):
         map_runs = collect_map_runs(sc, arn)
-        map_steps = {s[C.resource]: s for s in batch.steps
-                     if s.get(C.native_type) == "Map" and s.get(C.resource)}
+        steps = {s[C.step_key]: s for s in batch.steps if s.get(C.native_type) == "Map"}
+        run_steps = {s[C.resource]: key for key, s in steps.items() if s.get(C.resource)}
+        for row in batch.executions:
+            if row.get(C.execution_id) == arn:
+                # every run of a retried Map (the step's resource is only its last run's)
+                run_steps.update(_attribute(row, "map_run_steps") or {})
         for summary in map_runs:
-            step = map_steps.get(summary["map_run_arn"])
+            step = steps.get(run_steps.get(summary["map_run_arn"], ""))
             summary["state_name"] = step[C.name] if step else None
             summary["step_key"] = step[C.step_key] if step else None
         for row in batch.executions:
@@ -375,6 +379,14 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
     return len(events)
 
 
+def _attribute(row: dict[str, Any], key: str) -> Any:
+    try:
+        attributes = json.loads(row.get(C.attributes) or "{}")
+    except (TypeError, ValueError):
+        return None
+    return attributes.get(key) if isinstance(attributes, dict) else None
+
+
 def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any]]:
     """ListMapRuns + DescribeMapRun, and each Map Run's child executions (linked to the parent).
 
@@ -383,7 +395,8 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     `tolerated_failure_percentage`, `tolerated_failure_count`, `item_counts` and
     `execution_counts` (DescribeMapRun's objects as given: `total`, `succeeded`, `failed`,
     `timedOut`, `aborted`, `pending`, `running`, `resultsWritten`), `redrive_count`, and
-    `state_name` / `step_key` of the parent's Map step whose `resource` is that Map Run ARN.
+    `state_name` / `step_key` of the parent's Map step that ran it (`attributes.map_run_steps`: a
+    retried Map runs several Map Runs in one visit).
     Children get `parent_execution_id` = the parent execution's ARN.
 
     A child whose history could not be fetched fails the parent too (raised once its siblings

@@ -153,6 +153,8 @@ def _execution_attributes(builder: HistoryBuilder, describe: dict[str, Any]) -> 
         attributes["orphan_events"] = builder.orphans
     if builder.map_runs:
         attributes["map_run_arns"] = builder.map_runs
+        # every run of a retried Map to its visit (the step's resource names only the last)
+        attributes["map_run_steps"] = builder.map_run_steps
     for key in ("stateMachineVersionArn", "stateMachineAliasArn", "mapRunArn", "redriveStatus"):
         if describe.get(key):
             attributes[key] = describe[key]

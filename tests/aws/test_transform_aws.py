@@ -755,3 +755,22 @@ def test_a_task_failure_logged_at_error_level_is_a_failed_step_with_its_error():
     steps, _, _ = assemble(execution, batch.steps, batch.attempts, {C.definition: definition})
     # one Task calls lambda:invoke: named; two call sqs:invoke: which one is not known
     assert [s[C.name] for s in steps] == ["Charge", UNLOGGED_TASK]
+
+
+def test_credentials_written_into_a_definition_are_not_stored():
+    """A definition that quotes a credential (a URL's token or user:password, a bearer token in a
+    Task's Parameters) was stored as is, and shown in the dashboard and exported with the
+    workflows table; the same rules as error texts now take them out (the JSON stays readable)."""
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint": "https://hooks.example.com/run?token=s3cr3tT0ken&x=1",
+                       "Mirror": "https://deploy:hunter22@git.example.com/repo",
+                       "Headers": {"X-Forward": "Bearer abcdefgh12345678"}}}}}
+    doc = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:hooks",
+           "name": "hooks", "type": "STANDARD", "definition": json.dumps(definition)}
+    [row] = T.transform_state_machine(doc, ctx(None)).workflows
+    stored = row[C.definition]
+    assert "s3cr3tT0ken" not in stored and "hunter22" not in stored and "abcdefgh12345678" not in stored
+    params = json.loads(stored)["States"]["Call"]["Parameters"]
+    assert params["ApiEndpoint"] == "https://hooks.example.com/run?token=REDACTED&x=1"
+    assert params["Headers"]["X-Forward"] == "Bearer REDACTED"

@@ -381,3 +381,48 @@ def test_a_retried_map_has_every_map_run_matched_to_its_step(_aws_env, store):
     summaries = {m["map_run_arn"]: m for m in json.loads(parent["attributes"])["map_runs"]}
     assert {arn: (m["state_name"], m["step_key"]) for arn, m in summaries.items()} == {
         MAP_RUN: ("Fan", fan["step_key"]), retry_run: ("Fan", fan["step_key"])}
+
+
+def _child_describe(arn: str) -> dict:
+    """DescribeExecution of a Map Run child, as `aws stepfunctions describe-execution` prints it."""
+    k = CHILDREN.index(arn)
+    return {"executionArn": arn, "stateMachineArn": CHILD_SM, "name": arn.rsplit(":", 1)[1], "mapRunArn": MAP_RUN,
+            "status": "FAILED" if arn == FAILED_CHILD else "SUCCEEDED",
+            "startDate": T0 + 1 + k, "stopDate": T0 + 2 + k}
+
+
+def test_a_map_run_child_has_its_parent_execution_whether_collected_or_imported(fake, store, tmp_path):
+    """`parent_execution_id` held the parent execution's ARN when collected, and the Map Run's ARN
+    when imported from describe-execution: two meanings in one column, and importing a child
+    already collected replaced its parent by the Map Run. It is the parent execution's ARN on both
+    paths now: an import finds it from the parent's Map Runs (`attributes.map_run_arns`) in the
+    same import or in the store, and leaves it empty (the Map Run stays in `attributes.mapRunArn`)
+    when neither has the parent yet."""
+    from flowscope.collectors.importer import import_files
+    from flowscope.store import Store
+
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    child = CHILDREN[0]
+    collected = {e["execution_id"]: e for e in store.read_rows("executions")}[child]
+    assert collected["parent_execution_id"] == PARENT
+
+    described = tmp_path / "child.json"
+    described.write_text(json.dumps(_child_describe(child)))
+    import_files(store, [described])                        # an import over the collected child
+    assert {e["execution_id"]: e for e in store.read_rows("executions")}[child]["parent_execution_id"] == PARENT
+
+    history = tmp_path / "parent-history.json"
+    history.write_text(json.dumps({"events": _parent_history()}))
+    alone = Store(tmp_path / "alone")
+    import_files(alone, [described])                        # the parent not known yet
+    [row] = alone.read_rows("executions")
+    assert row["parent_execution_id"] is None and json.loads(row["attributes"])["mapRunArn"] == MAP_RUN
+
+    together = Store(tmp_path / "together")
+    import_files(together, [history], execution_id=PARENT)  # the parent, then its child
+    import_files(together, [described])
+    imported = {e["execution_id"]: e for e in together.read_rows("executions")}[child]
+    assert imported["parent_execution_id"] == collected["parent_execution_id"] == PARENT

@@ -572,7 +572,9 @@ def test_execution_rows_with_billing_details():
                             {"bad": 1}]}
     b = T.FORMATS["aws.execution"](items, ctx(None))
     assert b.executions[0][C.workflow_id] == SM_ARN and b.executions[0][C.status] == "RUNNING"
-    assert b.executions[0][C.parent_execution_id].endswith("mapRun:OrderFlow/lbl:abc")
+    # the parent EXECUTION is not known from the child alone (`link_parents` finds it); its Map Run is kept
+    assert b.executions[0][C.parent_execution_id] is None
+    assert json.loads(b.executions[0][C.attributes])["mapRunArn"].endswith("mapRun:OrderFlow/lbl:abc")
     assert [s.location for s in b.skips] == ["executions[1]"]
 
 

@@ -131,7 +131,7 @@ def _execution_row(builder: HistoryBuilder, ctx: ImportContext, describe: dict[s
         C.error: text(error),
         C.cause: readable_cause(cause),
         C.redrive_count: rc,
-        C.parent_execution_id: describe.get("mapRunArn"),
+        C.parent_execution_id: None,     # a Map Run child's parent EXECUTION: `parents.link_parents`
         C.billed_duration_ms: billing.get("billedDurationInMilliseconds"),
         C.billed_memory_mb: billing.get("billedMemoryUsedInMB"),
         C.input_bytes: in_bytes,

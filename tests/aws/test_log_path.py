@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from typing import Any
 
@@ -568,3 +569,21 @@ def test_a_listed_running_run_read_only_as_a_tail_is_fetched_by_its_history():
     tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"][:2]
     chunks.process({SM: {arn: logs._Open(SM, tail)}})
     assert chunks.tails[SM] == {arn}
+
+
+def test_an_unread_log_group_not_tried_again_stays_recorded_while_the_watermark_is_held():
+    """A group the last run could not read, whose machine this run could not even describe: its
+    record went with the last run's details, and its missed window was never read. It is carried
+    while the scope's watermark is held, and dropped once it moves on (no machine logs there)."""
+    from types import SimpleNamespace
+
+    start = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    result = SimpleNamespace(details={})
+    sc = SimpleNamespace(gaps=[None], logs_unread={"/denied": start, "/read": start}, result=result,
+                         lock=threading.Lock())
+    logs.carry_unread(sc, {"/read"})
+    assert result.details[logs.LOGS_UNREAD] == {"/denied": start.isoformat()}
+    moved = SimpleNamespace(gaps=[], logs_unread={"/denied": start}, result=SimpleNamespace(details={}),
+                            lock=sc.lock)
+    logs.carry_unread(moved, set())
+    assert logs.LOGS_UNREAD not in moved.result.details

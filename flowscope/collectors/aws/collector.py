@@ -205,6 +205,7 @@ def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
     _plan_express(sc, express, paths, log_groups)
     for group, members in sorted(log_groups.items()):
         aws_logs.collect_log_group(sc, group, members, log_listed)
+    aws_logs.carry_unread(sc, set(log_groups))
 
     # 4. stored RUNNING Standard executions the listings did not return again
     sfn_mod.revisit_running(sc, set(standard))

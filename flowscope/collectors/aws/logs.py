@@ -362,6 +362,19 @@ def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None
                    f"{start.isoformat() if start else 'its beginning'}")
 
 
+def carry_unread(sc: ScopeContext, read: set[str]) -> None:
+    """Keep the last run's unread log groups that this run did not try (a DescribeStateMachine that
+    failed left its machine's group out): their record would be lost with this run's details, and
+    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`, as a
+    failed describe does); when it moves on, a group no machine read is one no machine logs to."""
+    if None not in sc.gaps:
+        return
+    for group, start in sc.logs_unread.items():
+        if group not in read:
+            with sc.lock:
+                sc.result.details.setdefault(LOGS_UNREAD, {}).setdefault(group, start.isoformat() if start else None)
+
+
 def _has_express(machines: dict[str, dict[str, Any]]) -> bool:
     """Whether a log group is the only source of some of its machines' executions: an unread
     group is then read again by the next sync (`keep_unread`). Standard machines' listed runs fall back to their history

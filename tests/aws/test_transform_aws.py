@@ -729,9 +729,10 @@ def _error_level_records(arn: str, failures: list[tuple[str, str, str]]) -> list
 def test_a_task_failure_logged_at_error_level_is_a_failed_step_with_its_error():
     """At logging level ERROR a Task's failure is logged without the TaskStateEntered it chains
     from: the failure was an orphan event, so the run read FAILED with no step at all, and the
-    step that failed, its error and its tries were nowhere. It is now a failed Task step (entry
-    time unknown, ended at the failure), its failures its tries (a Retry's failures of one
-    resource in a row are one visit), named from the definition when one Task calls that resource."""
+    step that failed, its error and its tries were nowhere. It is now a Task step (entry time
+    unknown, ended at the failure; FAILED if it failed the run, else CAUGHT), its failures its
+    tries (a Retry's failures of one resource in a row are one visit), named from the definition
+    when one Task calls that resource."""
     from flowscope.collectors.aws.transform.assemble import assemble
     from flowscope.collectors.aws.transform.names import UNLOGGED_TASK
 
@@ -743,7 +744,7 @@ def test_a_task_failure_logged_at_error_level_is_a_failed_step_with_its_error():
     [execution] = batch.executions
     assert execution[C.status] == "FAILED" and execution[C.error] == "States.Timeout"
     assert [(s[C.name], s[C.resource], s[C.status], s[C.error], s[C.attempts]) for s in batch.steps] == [
-        (UNLOGGED_TASK, "arn:aws:states:::lambda:invoke", "FAILED", "Lambda.Unknown", 2),
+        (UNLOGGED_TASK, "arn:aws:states:::lambda:invoke", "CAUGHT", "Lambda.Unknown", 2),   # the run went on
         (UNLOGGED_TASK, "arn:aws:states:::sqs:invoke", "TIMED_OUT", "States.Timeout", 1)]
     assert [s[C.started_at] for s in batch.steps] == [None, None]
     assert all(s[C.ended_at] is not None for s in batch.steps)

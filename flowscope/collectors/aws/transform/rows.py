@@ -57,6 +57,11 @@ def history_rows(builder: HistoryBuilder, ctx: ImportContext, describe: dict[str
     for s in builder.steps:
         if s.exited is not None and s.fail is None and s.ntype != "Fail":
             st, end, error, cause = SUCCEEDED, s.exited, s.error, s.cause     # most visits: no call
+        elif s.unlogged:
+            # known only by its failures: it failed the run if the run's failure points to it,
+            # else the run went on past it (a Retry or Catch handled it: how was not logged)
+            st = (s.fail or FAILED) if builder.culprit is s else CAUGHT
+            end, error, cause = s.tries[-1][1] if s.tries else ended_at, s.error, s.cause
         else:
             st, end, error, cause = _visit_outcome(s, status, ended_at)
         if st in FAILURES and error is None and exec_failed and st != ABORTED:
@@ -184,9 +189,6 @@ def _visit_outcome(s: Visit, status: str, ended_at: dt.datetime | None) -> tuple
         if error is None:
             error, cause = error_from_output(s.exit_output)
         return CAUGHT, end, error, cause
-    if s.unlogged:
-        # known only by its failures: how the visit went on (a Retry, a Catch) was not logged
-        return s.fail or FAILED, s.tries[-1][1] if s.tries else ended_at, error, cause
     if s.fail is not None:
         if status == RUNNING and not s.aborted and _still_open(s):
             # the execution goes on and nothing closed around the visit: a Retry is waiting its

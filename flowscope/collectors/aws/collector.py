@@ -198,6 +198,8 @@ def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
     # 2. Standard: list newest-first down to the window, then choose the path per machine
     log_groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     log_listed: dict[str, dict[str, dict[str, Any]]] = {}
+    if standard:
+        sc.redrivable = sfn_mod.stored_redrivable(sc.store, sc.now)
     history_items = _plan_standard(scope, sc, standard, paths, log_groups, log_listed)
     sfn_mod.run_history_fetches(sc, history_items)
 

@@ -12,7 +12,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
   paginated to the end however long the history (25,000 events and more), only for executions
   not already stored as terminal, or listed with another status or a higher `redriveCount` than
   stored (redriven: fetched again and replaced). ListExecutions(redriveFilter=REDRIVEN), not
-  bounded by the window, finds the redrives of stored executions that started before it.
+  bounded by the window, finds the redrives of stored executions that started before it (asked
+  only of machines with a stored run failed, timed out or aborted in the last 14 days).
   DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
@@ -79,6 +80,9 @@ class ScopeContext(ScopeRun):
     """Every state machine ListStateMachines returned (before name globs)."""
     globs: tuple[str, ...] = ()
     logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    redrivable: set[str] | None = None
+    """State machines with a stored run that may have been redriven since (`stored_redrivable`);
+    None: not known, every machine's redrives are listed."""
     """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
 
     def mark_seen(self, arns: list[str]) -> None:
@@ -521,6 +525,9 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
     An endpoint that refuses the filter (moto, LocalStack) is not asked again this scope."""
     if "redriveFilter" in sc.unsupported:
         return []
+    if sc.redrivable is not None and machine_arn not in sc.redrivable:
+        sc.result.count("redrive_listings_skipped")
+        return []
     try:
         items = [it for it in _paginate(sc.clients.sfn.list_executions, "executions", stateMachineArn=machine_arn,
                                         redriveFilter="REDRIVEN", maxResults=LIST_PAGE)
@@ -541,6 +548,29 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
     todo = [it for it in items if stored.get(it["executionArn"]) in TERMINAL and sc.needs_fetch(it)]
     sc.mark_seen([it["executionArn"] for it in todo])
     return todo
+
+
+REDRIVE_WINDOW = dt.timedelta(days=14)
+"""Step Functions redrives a run only within 14 days of its failure, timeout or abort."""
+REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def stored_redrivable(store: Any, now: dt.datetime) -> set[str] | None:
+    """State machines with a stored run that failed, timed out or was aborted within the redrive
+    window (a day's margin): the only ones whose redrives `list_redriven` may find. Listing every
+    machine's redrives every sync doubled the ListExecutions calls. None when the store cannot say
+    (every machine is listed then); an empty set on a first sync."""
+    since = now - REDRIVE_WINDOW - dt.timedelta(days=1)
+    try:
+        frame = store.sql(f"SELECT DISTINCT {C.workflow_id} FROM executions WHERE {C.cloud} = 'aws' "
+                          f"AND {C.status} IN {REDRIVABLE!r} AND ({C.ended_at} IS NULL OR {C.ended_at} >= ?)",
+                          [since])
+    except Exception:  # noqa: BLE001 - an empty store has no executions table yet: nothing stored
+        try:
+            return None if store.has_data() else set()
+        except Exception:  # noqa: BLE001 - the store cannot say: list every machine's redrives
+            return None
+    return {str(value) for value in frame[C.workflow_id].tolist()}
 
 
 def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:

@@ -58,9 +58,13 @@ def history_rows(builder: HistoryBuilder, ctx: ImportContext, describe: dict[str
         if s.exited is not None and s.fail is None and s.ntype != "Fail":
             st, end, error, cause = SUCCEEDED, s.exited, s.error, s.cause     # most visits: no call
         elif s.unlogged:
-            # known only by its failures: it failed the run if the run's failure points to it,
-            # else the run went on past it (a Retry or Catch handled it: how was not logged)
-            st = (s.fail or FAILED) if builder.culprit is s else CAUGHT
+            # known only by its failures: it failed the run if the run's failure points to it (or,
+            # pointing to an event not logged, is the run's last failure with the run's error), else
+            # the run went on past it (a Retry or Catch handled it: how was not logged)
+            culprit = builder.culprit
+            failed_run = culprit is s or (culprit.__class__ is not Visit and exec_failed
+                                          and s is builder.steps[-1] and s.error == builder.error)
+            st = (s.fail or FAILED) if failed_run else CAUGHT
             end, error, cause = s.tries[-1][1] if s.tries else ended_at, s.error, s.cause
         else:
             st, end, error, cause = _visit_outcome(s, status, ended_at)

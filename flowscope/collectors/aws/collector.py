@@ -264,6 +264,12 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
         arn = outcome.item["stateMachineArn"]
         if outcome.error is None:
             described[arn] = cast(dict[str, Any], outcome.result)
+        elif sfn_mod.error_code(outcome.error) in sfn_mod.GONE_CODES:
+            # deleted since the listing: nothing left to collect, so no failure and no held
+            # watermark; its stored running runs are revisited as those of a deleted machine
+            result.warn(f"state machine {outcome.item.get('name') or arn} no longer exists "
+                        "(deleted while the scope was read); not collected")
+            sc.machines_listed.discard(arn)
         else:
             result.record_error(sfn_mod.as_collection_error(outcome.error, "DescribeStateMachine", arn))
             sc.gap(None)

@@ -44,3 +44,29 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
     assert result.watermark is not None
     assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
     assert [w["name"] for w in store.read_rows("workflows")] == ["kept"]
+
+
+def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(_aws_env, store):
+    """The same when the machine goes between its DescribeStateMachine and its ListExecutions."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    now = time.time()
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:deleted"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "deleted", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "deleted", "roleArn": "r", "type": "STANDARD", "creationDate": now - 60,
+            "loggingConfiguration": {"level": "OFF"},
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: (400, {"__type": "StateMachineDoesNotExist", "message": "gone"}),
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.watermark is not None
+    assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings

@@ -499,6 +499,10 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
         items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
                                      state_machine_arn=arn))
     except Exception as exc:  # noqa: BLE001
+        if error_code(exc) in GONE_CODES:     # deleted since it was described: nothing to hold for
+            sc.result.warn(f"state machine {machine.get('name') or arn} no longer exists "
+                           "(deleted while the scope was read); its executions were not listed")
+            return []
         sc.result.record_error(as_collection_error(exc, "ListExecutions", arn))
         sc.gap(None)
         return []

@@ -73,7 +73,7 @@ def _stored_parents(store: "Store", runs: list[str]) -> dict[str, str]:
     quote = "''"
     found: dict[str, str] = {}
     for run in runs:
-        machine = E.state_machine_arn(run.replace(":mapRun:", ":stateMachine:", 1).split("/", 1)[0])
+        machine = E.state_machine_arn(run)
         if not machine:
             continue
         like = run.replace("'", quote).replace("%", "")

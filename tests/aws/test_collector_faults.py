@@ -414,3 +414,22 @@ def test_metrics_a_sync_could_not_read_are_read_by_the_next(moto, store, defs):
     assert len(starts) == 3 and None not in starts
     assert starts[1] == starts[0]                                   # the failed window read again
     assert starts[2] > starts[1]                                    # and then no more
+
+
+def test_a_listing_that_returns_the_token_it_was_given_stops_with_an_error():
+    """An endpoint answering a page with the nextToken it was sent (a service bug, a proxy replaying
+    a response) kept the collector asking for the same page for ever, the scope never ending. The
+    listing now fails naming the call, as botocore's own paginators do."""
+    from flowscope.collectors.aws.clients import restarting_pages
+    from flowscope.collectors.window import CollectionError
+
+    calls = []
+
+    def call(**params):
+        calls.append(params.get("nextToken"))
+        return {"items": [len(calls)], "nextToken": "same"}
+
+    with pytest.raises(CollectionError, match="same nextToken"):
+        for _ in restarting_pages(call, {}, expired=lambda exc: False):
+            assert len(calls) < 10, "the listing did not stop"
+    assert calls == [None, "same"]

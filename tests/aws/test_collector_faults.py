@@ -433,3 +433,25 @@ def test_a_listing_that_returns_the_token_it_was_given_stops_with_an_error():
         for _ in restarting_pages(call, {}, expired=lambda exc: False):
             assert len(calls) < 10, "the listing did not stop"
     assert calls == [None, "same"]
+
+
+def test_get_metric_data_returning_the_token_it_was_given_stops_with_an_error():
+    """The same for GetMetricData's NextToken: the metrics step looped for ever."""
+    import datetime as dt
+
+    from flowscope.collectors.aws.metrics import get_metric_rows
+    from flowscope.collectors.window import CollectionError
+
+    class Cloudwatch:
+        calls = 0
+
+        def get_metric_data(self, **params):
+            Cloudwatch.calls += 1
+            assert Cloudwatch.calls < 10, "GetMetricData was asked for ever"
+            return {"MetricDataResults": [], "NextToken": "same"}
+
+    end = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+    with pytest.raises(CollectionError, match="same NextToken"):
+        get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
+                        account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)
+    assert Cloudwatch.calls == 2

@@ -91,3 +91,22 @@ def test_a_machine_without_versions_or_aliases_reuses_its_empty_listing():
     assert reusable_metadata(stored, "rev", now + dt.timedelta(days=1)) is None
     assert reusable_metadata(("rev", {}), "rev", now) is None          # never listed in full
     assert reusable_metadata(("rev", {"metadata_listed_at": "not a time"}), "rev", now) is None
+
+
+def test_a_denied_alias_listing_is_listed_again_next_sync(_aws_env, store):
+    """Versions listed but aliases denied: nothing is kept for reuse (the next sync asks again),
+    and the machine is still described and collected."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    handlers = _handlers(sm, ["rev-1"], time.time())
+    handlers["ListStateMachineAliases"] = lambda b: (400, {"__type": "AccessDeniedException", "message": "no"})
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        for _ in range(2):
+            [result] = aws.sync(source, store)
+            assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert fake.count("ListStateMachineVersions") == 2
+    assert "metadata_listed_at" not in _latest_attributes(store)
+    assert [v["arn"] for v in _latest_attributes(store)["versions"]] == [f"{sm}:1"]

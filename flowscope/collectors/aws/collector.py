@@ -254,7 +254,8 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
             return doc
         listed = sfn_mod.versions_and_aliases(sfn, arn, result, unsupported)
         doc.update(listed)
-        if "versions" in listed and all(a.get("routing") is not None for a in listed.get("aliases", [None])):
+        if "versions" in listed and "aliases" in listed and all(
+                a.get("routing") is not None for a in listed["aliases"]):
             # both listed, every alias's routing read: kept for reuse (`reusable_metadata`)
             doc["metadataListedAt"] = sc.now.isoformat()
         return doc

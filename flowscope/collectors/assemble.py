@@ -104,6 +104,12 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
     workflows = _latest_workflows(all_workflows)
     revisions = {(w[C.cloud], w[C.workflow_id], w[C.revision]): w for w in all_workflows}
 
+    for cloud in sorted({key[0] for key in executions}):
+        # a cloud may link runs across rows (AWS: a Map Run child to its parent execution)
+        link = getattr(transforms_for(cloud), "link_parents", None)
+        if link is not None:
+            link([row for key, row in executions.items() if key[0] == cloud], store)
+
     for key in sorted(keys):
         execution = executions.get(key)
         if execution is not None and execution[C.started_at] is None:

@@ -73,8 +73,17 @@ class FaultProxy(LoopbackServer):
 
 
 def _snapshot(store) -> dict[str, list]:
-    """Model rows, minus the columns that say *when* they were collected, sorted."""
-    return snapshot(store, {"workflows": {"seen_at"}, "executions": {"collected_at"}})
+    """Model rows, minus the columns (and attributes) that say *when* they were collected, sorted."""
+    out = snapshot(store, {"workflows": {"seen_at"}, "executions": {"collected_at"}})
+    out["workflows"] = [_without_listed_at(row) for row in out["workflows"]]
+    return out
+
+
+def _without_listed_at(text: str) -> str:
+    row = json.loads(text)
+    attributes = json.loads(row["attributes"] or "{}")
+    attributes.pop("metadata_listed_at", None)
+    return json.dumps({**row, "attributes": json.dumps(attributes, sort_keys=True)}, sort_keys=True)
 
 
 def test_throttling_storm_and_5xx_are_retried_to_the_same_rows(moto, store, tmp_path, defs):
@@ -405,3 +414,44 @@ def test_metrics_a_sync_could_not_read_are_read_by_the_next(moto, store, defs):
     assert len(starts) == 3 and None not in starts
     assert starts[1] == starts[0]                                   # the failed window read again
     assert starts[2] > starts[1]                                    # and then no more
+
+
+def test_a_listing_that_returns_the_token_it_was_given_stops_with_an_error():
+    """An endpoint answering a page with the nextToken it was sent (a service bug, a proxy replaying
+    a response) kept the collector asking for the same page for ever, the scope never ending. The
+    listing now fails naming the call, as botocore's own paginators do."""
+    from flowscope.collectors.aws.clients import restarting_pages
+    from flowscope.collectors.window import CollectionError
+
+    calls = []
+
+    def call(**params):
+        calls.append(params.get("nextToken"))
+        return {"items": [len(calls)], "nextToken": "same"}
+
+    with pytest.raises(CollectionError, match="same nextToken"):
+        for _ in restarting_pages(call, {}, expired=lambda exc: False):
+            assert len(calls) < 10, "the listing did not stop"
+    assert calls == [None, "same"]
+
+
+def test_get_metric_data_returning_the_token_it_was_given_stops_with_an_error():
+    """The same for GetMetricData's NextToken: the metrics step looped for ever."""
+    import datetime as dt
+
+    from flowscope.collectors.aws.metrics import get_metric_rows
+    from flowscope.collectors.window import CollectionError
+
+    class Cloudwatch:
+        calls = 0
+
+        def get_metric_data(self, **params):
+            Cloudwatch.calls += 1
+            assert Cloudwatch.calls < 10, "GetMetricData was asked for ever"
+            return {"MetricDataResults": [], "NextToken": "same"}
+
+    end = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+    with pytest.raises(CollectionError, match="same NextToken"):
+        get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
+                        account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)
+    assert Cloudwatch.calls == 2

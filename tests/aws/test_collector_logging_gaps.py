@@ -98,4 +98,10 @@ def test_an_express_run_logged_at_error_whose_end_was_not_logged_is_not_running_
         run("failed"): ("FAILED", rows[run("failed")][C.started_at] + dt.timedelta(seconds=1)),
         run("recent"): ("RUNNING", None)}
     assert json.loads(rows[run("caught")][C.attributes])["end_not_logged"].startswith("logging level ERROR")
+    # the failing Task of each run is a step with its error (CAUGHT: the run went on past it)
+    steps = {s[C.execution_id]: s for s in store.read_rows("steps")}
+    assert {arn: (s[C.status], s[C.error], s[C.resource]) for arn, s in steps.items()} == {
+        run("caught"): ("CAUGHT", "Boom", "arn:aws:states:::lambda:invoke"),
+        run("failed"): ("FAILED", "Boom", "arn:aws:states:::lambda:invoke"),
+        run("recent"): ("CAUGHT", "Boom", "arn:aws:states:::lambda:invoke")}
     assert result.counts["express_ends_not_logged"] == 1

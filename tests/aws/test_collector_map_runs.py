@@ -342,3 +342,87 @@ def test_a_distributed_map_machine_logging_at_all_still_collects_its_map_runs(_a
     assert set(executions) == {PARENT, *CHILDREN}
     assert {executions[c]["parent_execution_id"] for c in CHILDREN} == {PARENT}
     assert [m["map_run_arn"] for m in json.loads(executions[PARENT]["attributes"])["map_runs"]] == [MAP_RUN]
+
+
+def test_a_retried_map_has_every_map_run_matched_to_its_step(_aws_env, store):
+    """A Distributed Map retried after its first Map Run failed runs a second Map Run in the same
+    visit: the step's resource is the last run's ARN, and the first run's summary in the parent's
+    `map_runs` had no state_name or step_key (only the last run was matched to the step)."""
+    retry_run = MAP_RUN.replace("0c3a6d3e", "1d4b7e4f")
+    history = [
+        _ev(1, 0, "ExecutionStarted", 0, executionStartedEventDetails={"roleArn": "r"}),
+        _ev(2, 0, "MapStateEntered", 0.1, stateEnteredEventDetails={"name": "Fan"}),
+        _ev(3, 2, "MapStateStarted", 0.2, mapStateStartedEventDetails={"length": 0}),
+        _ev(4, 3, "MapRunStarted", 0.3, mapRunStartedEventDetails={"mapRunArn": MAP_RUN}),
+        _ev(5, 4, "MapRunFailed", 4.0, mapRunFailedEventDetails={"error": "States.ExceedToleratedFailureThreshold"}),
+        _ev(6, 5, "MapStateStarted", 5.0, mapStateStartedEventDetails={"length": 0}),
+        _ev(7, 6, "MapRunStarted", 5.1, mapRunStartedEventDetails={"mapRunArn": retry_run}),
+        _ev(8, 7, "MapRunSucceeded", 9.0),
+        _ev(9, 8, "MapStateSucceeded", 9.1),
+        _ev(10, 9, "MapStateExited", 9.2, stateExitedEventDetails={"name": "Fan"}),
+        _ev(11, 10, "ExecutionSucceeded", 9.3, executionSucceededEventDetails={}),
+    ]
+    handlers = _handlers()
+    standard_list = handlers["ListExecutions"]
+    handlers.update(
+        ListExecutions=lambda b: {"executions": []} if b.get("mapRunArn") else standard_list(b),
+        GetExecutionHistory=lambda b: {"events": history},
+        ListMapRuns=lambda b: {"mapRuns": [
+            {"executionArn": PARENT, "mapRunArn": arn, "startDate": T0, "stateMachineArn": CHILD_SM}
+            for arn in (retry_run, MAP_RUN)]},
+        DescribeMapRun=lambda b: {**DESCRIBE_MAP_RUN, "mapRunArn": b["mapRunArn"]})
+    with FakeSfn(handlers) as server:
+        source = {"cloud": "aws", "regions": [REGION], "endpoint_url": server.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    [parent] = [e for e in store.read_rows("executions") if e["execution_id"] == PARENT]
+    [fan] = [s for s in store.read_rows("steps") if s["name"] == "Fan"]
+    summaries = {m["map_run_arn"]: m for m in json.loads(parent["attributes"])["map_runs"]}
+    assert {arn: (m["state_name"], m["step_key"]) for arn, m in summaries.items()} == {
+        MAP_RUN: ("Fan", fan["step_key"]), retry_run: ("Fan", fan["step_key"])}
+
+
+def _child_describe(arn: str) -> dict:
+    """DescribeExecution of a Map Run child, as `aws stepfunctions describe-execution` prints it."""
+    k = CHILDREN.index(arn)
+    return {"executionArn": arn, "stateMachineArn": CHILD_SM, "name": arn.rsplit(":", 1)[1], "mapRunArn": MAP_RUN,
+            "status": "FAILED" if arn == FAILED_CHILD else "SUCCEEDED",
+            "startDate": T0 + 1 + k, "stopDate": T0 + 2 + k}
+
+
+def test_a_map_run_child_has_its_parent_execution_whether_collected_or_imported(fake, store, tmp_path):
+    """`parent_execution_id` held the parent execution's ARN when collected, and the Map Run's ARN
+    when imported from describe-execution: two meanings in one column, and importing a child
+    already collected replaced its parent by the Map Run. It is the parent execution's ARN on both
+    paths now: an import finds it from the parent's Map Runs (`attributes.map_run_arns`) in the
+    same import or in the store, and leaves it empty (the Map Run stays in `attributes.mapRunArn`)
+    when neither has the parent yet."""
+    from flowscope.collectors.importer import import_files
+    from flowscope.store import Store
+
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    child = CHILDREN[0]
+    collected = {e["execution_id"]: e for e in store.read_rows("executions")}[child]
+    assert collected["parent_execution_id"] == PARENT
+
+    described = tmp_path / "child.json"
+    described.write_text(json.dumps(_child_describe(child)))
+    import_files(store, [described])                        # an import over the collected child
+    assert {e["execution_id"]: e for e in store.read_rows("executions")}[child]["parent_execution_id"] == PARENT
+
+    history = tmp_path / "parent-history.json"
+    history.write_text(json.dumps({"events": _parent_history()}))
+    alone = Store(tmp_path / "alone")
+    import_files(alone, [described])                        # the parent not known yet
+    [row] = alone.read_rows("executions")
+    assert row["parent_execution_id"] is None and json.loads(row["attributes"])["mapRunArn"] == MAP_RUN
+
+    together = Store(tmp_path / "together")
+    import_files(together, [history], execution_id=PARENT)  # the parent, then its child
+    import_files(together, [described])
+    imported = {e["execution_id"]: e for e in together.read_rows("executions")}[child]
+    assert imported["parent_execution_id"] == collected["parent_execution_id"] == PARENT

@@ -129,7 +129,8 @@ def test_redriven_execution_is_fetched_again_and_replaced(fake, store, execution
     assert after.status == RunStatus.SUCCEEDED, after.row()
     assert fake.count("GetExecutionHistory") == 2
     assert after.counts.get("executions_redriven") == 1
-    assert fake.count("ListExecutions", redriveFilter="REDRIVEN") == 3
+    # not on the first sync: nothing stored could have been redriven (its listing took the rest)
+    assert fake.count("ListExecutions", redriveFilter="REDRIVEN") == 2
     assert _stored(store) == [("SUCCEEDED", 1)]
     [row] = store.read_rows("executions")
     assert row["ended_at"].timestamp() == pytest.approx(execution.redriven_at + 1, abs=1)
@@ -141,3 +142,23 @@ def test_redriven_execution_is_fetched_again_and_replaced(fake, store, execution
     [again] = aws.sync(_source(fake), store)
     assert again.status == RunStatus.SUCCEEDED
     assert fake.count("GetExecutionHistory") == 2
+
+
+def test_redrives_are_listed_only_for_machines_with_a_stored_failure(_aws_env, store):
+    """ListExecutions(redriveFilter=REDRIVEN) was asked of every Standard machine every sync (at
+    2-5 calls a second, a second listing per machine) although only a run that failed, timed out
+    or was aborted in the last 14 days can be redriven. A machine with no such run stored is no
+    longer asked."""
+    execution = Execution(time.time() - 300)
+    execution.history = lambda: [   # type: ignore[method-assign] - a run that succeeded
+        _ev(1, 0, "ExecutionStarted", execution.t0, executionStartedEventDetails={"roleArn": "r"}),
+        _ev(2, 1, "ExecutionSucceeded", execution.t0 + 2, executionSucceededEventDetails={})]
+    handlers = _handlers(execution)
+    handlers["ListExecutions"] = lambda b: {"executions": [] if b.get("redriveFilter") else [
+        {**execution.item(), "status": "SUCCEEDED"}]}
+    with FakeSfn(handlers) as fake:
+        for _ in range(2):
+            [result] = aws.sync(_source(fake), store)
+            assert result.status == RunStatus.SUCCEEDED, result.row()
+        assert fake.count("ListExecutions", redriveFilter="REDRIVEN") == 0
+    assert _stored(store) == [("SUCCEEDED", 0)]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 import time
 from typing import Any
 
@@ -428,28 +429,68 @@ def test_a_log_tail_of_a_standard_run_started_before_the_window_is_not_stored_as
     assert result.counts["log_tails_dropped"] == 2
 
 
-def test_an_unreadable_log_group_of_an_express_machine_holds_the_watermark(_aws_env, store):
-    """Express runs have no source but their log group: a denied FilterLogEvents keeps the
-    watermark where it was, so the next sync reads the same window again."""
+def test_an_unreadable_log_group_is_read_again_without_holding_the_other_groups(_aws_env, store):
+    """Express runs have no source but their log group. A denied FilterLogEvents on one group held
+    the whole scope's watermark: every later sync read every group and listed every Standard
+    machine from that old point, for as long as the one group stayed denied. Now the scope's
+    watermark moves on and the denied group alone is read again from where it was not read
+    (recorded in the run's details), until a sync reads it."""
     from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
-    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
-    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
     now = time.time()
+    machines = {name: f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}" for name in ("denied", "open")}
+    groups = {name: f"/aws/states/{name}" for name in machines}
+    run = f"arn:aws:states:us-east-1:{ACCOUNT}:express:denied:run-1:0000"
+    records = [{"id": str(i + 1), "type": t, "details": {"name": "P"} if "State" in t else {},
+                "previous_event_id": str(i), "event_timestamp": str(int((now - 1800 + i) * 1000)),
+                "execution_arn": run}
+               for i, t in enumerate(["ExecutionStarted", "PassStateEntered", "PassStateExited",
+                                      "ExecutionSucceeded"])]
+    events = [{"eventId": f"e{r['id']}", "logStreamName": "s", "timestamp": int(r["event_timestamp"]),
+               "message": json.dumps(r)} for r in records]
+    denied = [True]
+
+    def filter_log_events(b: dict) -> Any:
+        if b["logGroupName"] == groups["denied"]:
+            if denied[0]:
+                return 400, {"__type": "AccessDeniedException", "message": "denied"}
+            return {"events": [e for e in events if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]}
+        return {"events": []}
+
+    def describe(b: dict) -> dict:
+        name = b["stateMachineArn"].rsplit(":", 1)[1]
+        group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{groups[name]}:*"
+        return {**_standard_on_logs(b["stateMachineArn"], group_arn, now), "name": name, "type": "EXPRESS"}
+
     handlers = {
         "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "EXPRESS", "creationDate": now - 60}]},
-        "DescribeStateMachine": lambda b: {**_standard_on_logs(sm, group_arn, now), "type": "EXPRESS"},
+            {"stateMachineArn": arn, "name": name, "type": "EXPRESS", "creationDate": now - 7200}
+            for name, arn in machines.items()]},
+        "DescribeStateMachine": describe,
         "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
         "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
-        "FilterLogEvents": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
+        "FilterLogEvents": filter_log_events,
     }
+    since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
+    first_start = int((since - logs.EXPRESS_MAX_DURATION).timestamp() * 1000)
+    source = {"cloud": "aws", "regions": ["us-east-1"], "metrics": False, "max_attempts": 1}
     with FakeSfn(handlers) as fake:
-        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
-                  "max_attempts": 1}
-        [result] = aws.sync(source, store, since=dt.datetime.now(UTC) - dt.timedelta(hours=1))
-    assert result.status == RunStatus.PARTIAL
-    assert result.watermark is None
+        [first] = aws.sync({**source, "endpoint_url": fake.endpoint}, store, since=since)
+    assert first.status == RunStatus.PARTIAL
+    assert first.watermark is not None and first.watermark > since + dt.timedelta(minutes=59)
+    unread = json.loads(first.row()["details"])[logs.LOGS_UNREAD]
+    assert unread == {groups["denied"]: (since - logs.EXPRESS_MAX_DURATION).isoformat()}
+
+    denied[0] = False
+    with FakeSfn(handlers) as fake:
+        [second] = aws.sync({**source, "endpoint_url": fake.endpoint}, store)
+        starts = {body["logGroupName"]: body.get("startTime") for op, body in fake.calls
+                  if op == "FilterLogEvents"}
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    assert starts[groups["denied"]] == first_start                  # read again from where it was not
+    assert starts[groups["open"]] > first_start + 40 * 60 * 1000     # the others moved on (lag: 15 min)
+    assert logs.LOGS_UNREAD not in json.loads(second.row()["details"])
+    assert [r[C.execution_id] for r in store.read_rows("executions")] == [run]
 
 
 def test_a_run_redriven_before_its_first_sync_is_stored_as_it_ended_on_the_logs_path(_aws_env, store, monkeypatch):
@@ -528,3 +569,21 @@ def test_a_listed_running_run_read_only_as_a_tail_is_fetched_by_its_history():
     tail = [r for r in _records(arn, end="ExecutionSucceeded") if r["type"] != "ExecutionStarted"][:2]
     chunks.process({SM: {arn: logs._Open(SM, tail)}})
     assert chunks.tails[SM] == {arn}
+
+
+def test_an_unread_log_group_not_tried_again_stays_recorded_while_the_watermark_is_held():
+    """A group the last run could not read, whose machine this run could not even describe: its
+    record went with the last run's details, and its missed window was never read. It is carried
+    while the scope's watermark is held, and dropped once it moves on (no machine logs there)."""
+    from types import SimpleNamespace
+
+    start = dt.datetime(2024, 5, 4, tzinfo=UTC)
+    result = SimpleNamespace(details={})
+    sc = SimpleNamespace(gaps=[None], logs_unread={"/denied": start, "/read": start}, result=result,
+                         lock=threading.Lock())
+    logs.carry_unread(sc, {"/read"})
+    assert result.details[logs.LOGS_UNREAD] == {"/denied": start.isoformat()}
+    moved = SimpleNamespace(gaps=[], logs_unread={"/denied": start}, result=SimpleNamespace(details={}),
+                            lock=sc.lock)
+    logs.carry_unread(moved, set())
+    assert logs.LOGS_UNREAD not in moved.result.details

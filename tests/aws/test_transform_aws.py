@@ -572,7 +572,9 @@ def test_execution_rows_with_billing_details():
                             {"bad": 1}]}
     b = T.FORMATS["aws.execution"](items, ctx(None))
     assert b.executions[0][C.workflow_id] == SM_ARN and b.executions[0][C.status] == "RUNNING"
-    assert b.executions[0][C.parent_execution_id].endswith("mapRun:OrderFlow/lbl:abc")
+    # the parent EXECUTION is not known from the child alone (`link_parents` finds it); its Map Run is kept
+    assert b.executions[0][C.parent_execution_id] is None
+    assert json.loads(b.executions[0][C.attributes])["mapRunArn"].endswith("mapRun:OrderFlow/lbl:abc")
     assert [s.location for s in b.skips] == ["executions[1]"]
 
 
@@ -704,3 +706,74 @@ def test_a_listed_map_run_child_belongs_to_the_parent_state_machine():
                              "mapRunArn": "arn:aws:states:eu-west-1:111111111111:mapRun:OrderFlow/lbl:abc"}]}
     [row] = T.FORMATS["aws.execution"](items, ctx(None)).executions
     assert (row[C.workflow_id], row[C.workflow_name]) == (SM_ARN, "OrderFlow")
+
+
+# ---------------------------------------------------------------- logging level ERROR: failed Tasks
+
+def _error_level_records(arn: str, failures: list[tuple[str, str, str]]) -> list[dict]:
+    """Records a run logs at level ERROR: each Task failure (type, resource type, error), then
+    ExecutionFailed; the events they chain from (TaskStateEntered, TaskScheduled) are not logged."""
+    out, eid = [], 4
+    for etype, resource_type, error in failures:
+        out.append({"id": str(eid), "type": etype, "previous_event_id": str(eid - 1),
+                    "event_timestamp": str(1_700_000_000_000 + eid * 100), "execution_arn": arn,
+                    "details": {"resource": "invoke", "resourceType": resource_type, "error": error,
+                                "cause": f"{error} happened"}})
+        eid += 3
+    out.append({"id": str(eid), "type": "ExecutionFailed", "previous_event_id": str(eid - 3),
+                "event_timestamp": str(1_700_000_000_000 + eid * 100), "execution_arn": arn,
+                "details": {"error": failures[-1][2], "cause": f"{failures[-1][2]} happened"}})
+    return out
+
+
+def test_a_task_failure_logged_at_error_level_is_a_failed_step_with_its_error():
+    """At logging level ERROR a Task's failure is logged without the TaskStateEntered it chains
+    from: the failure was an orphan event, so the run read FAILED with no step at all, and the
+    step that failed, its error and its tries were nowhere. It is now a Task step (entry time
+    unknown, ended at the failure; FAILED if it failed the run, else CAUGHT), its failures its
+    tries (a Retry's failures of one resource in a row are one visit), named from the definition
+    when one Task calls that resource."""
+    from flowscope.collectors.aws.transform.assemble import assemble
+    from flowscope.collectors.aws.transform.names import UNLOGGED_TASK
+
+    arn = "arn:aws:states:us-east-1:123456789012:express:orders:run-1:0000"
+    records = _error_level_records(arn, [("TaskFailed", "lambda", "Lambda.Unknown"),
+                                         ("TaskFailed", "lambda", "Lambda.Unknown"),
+                                         ("TaskTimedOut", "sqs", "States.Timeout")])
+    batch = T.transform_log_records(records, ImportContext(source_name="errors.json"))
+    [execution] = batch.executions
+    assert execution[C.status] == "FAILED" and execution[C.error] == "States.Timeout"
+    assert [(s[C.name], s[C.resource], s[C.status], s[C.error], s[C.attempts]) for s in batch.steps] == [
+        (UNLOGGED_TASK, "arn:aws:states:::lambda:invoke", "CAUGHT", "Lambda.Unknown", 2),   # the run went on
+        (UNLOGGED_TASK, "arn:aws:states:::sqs:invoke", "TIMED_OUT", "States.Timeout", 1)]
+    assert [s[C.started_at] for s in batch.steps] == [None, None]
+    assert all(s[C.ended_at] is not None for s in batch.steps)
+    assert [(a[C.attempt], a[C.status], a[C.error]) for a in batch.attempts] == [
+        (1, "FAILED", "Lambda.Unknown"), (2, "FAILED", "Lambda.Unknown"), (1, "TIMED_OUT", "States.Timeout")]
+
+    definition = json.dumps({"StartAt": "Charge", "States": {
+        "Charge": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Next": "Notify"},
+        "Notify": {"Type": "Task", "Resource": "arn:aws:states:::sqs:invoke", "Next": "Tell"},
+        "Tell": {"Type": "Task", "Resource": "arn:aws:states:::sqs:invoke", "End": True}}})
+    steps, _, _ = assemble(execution, batch.steps, batch.attempts, {C.definition: definition})
+    # one Task calls lambda:invoke: named; two call sqs:invoke: which one is not known
+    assert [s[C.name] for s in steps] == ["Charge", UNLOGGED_TASK]
+
+
+def test_credentials_written_into_a_definition_are_not_stored():
+    """A definition that quotes a credential (a URL's token or user:password, a bearer token in a
+    Task's Parameters) was stored as is, and shown in the dashboard and exported with the
+    workflows table; the same rules as error texts now take them out (the JSON stays readable)."""
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint": "https://hooks.example.com/run?token=s3cr3tT0ken&x=1",
+                       "Mirror": "https://deploy:hunter22@git.example.com/repo",
+                       "Headers": {"X-Forward": "Bearer abcdefgh12345678"}}}}}
+    doc = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:hooks",
+           "name": "hooks", "type": "STANDARD", "definition": json.dumps(definition)}
+    [row] = T.transform_state_machine(doc, ctx(None)).workflows
+    stored = row[C.definition]
+    assert "s3cr3tT0ken" not in stored and "hunter22" not in stored and "abcdefgh12345678" not in stored
+    params = json.loads(stored)["States"]["Call"]["Parameters"]
+    assert params["ApiEndpoint"] == "https://hooks.example.com/run?token=REDACTED&x=1"
+    assert params["Headers"]["X-Forward"] == "Bearer REDACTED"

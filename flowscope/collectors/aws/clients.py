@@ -310,7 +310,8 @@ def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any]
 
     A token the service calls expired or invalid (`expired(exc)`) restarts from the first page,
     at most `max_restarts` times; the caller drops what it already had (or what it already saw).
-    Any other failure is raised.
+    Any other failure is raised, and so is a page whose nextToken is the one it was asked with
+    (it would be asked again for ever; botocore's paginators refuse it the same way).
     """
     token: str | None = None
     restarts = 0
@@ -326,9 +327,13 @@ def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any]
             raise
         yield page, restarted
         restarted = False
-        token = page.get("nextToken")
+        sent, token = token, page.get("nextToken")
         if not token:
             return
+        if token == sent:
+            name = getattr(call, "__name__", "the listing")
+            raise CollectionError(f"{name} returned the same nextToken it was sent; stopped rather than "
+                                  "asking for the same page again", operation=name, code="RepeatedNextToken")
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -93,7 +93,8 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
-                              formats=FORMATS, now=now, concurrency=scope.concurrency)
+                              formats=FORMATS, now=now, concurrency=scope.concurrency,
+                              logs_unread=_logs_unread(_last_run_details(store, result)))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -113,6 +114,8 @@ def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
     # 2. Standard: list newest-first down to the window, then choose the path per machine
     log_groups: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
     log_listed: dict[str, dict[str, dict[str, Any]]] = {}
+    if standard:
+        sc.redrivable = sfn_mod.stored_redrivable(sc.store, sc.now)
     history_items = _plan_standard(scope, sc, standard, paths, log_groups, log_listed)
     sfn_mod.run_history_fetches(sc, history_items)
 
@@ -120,6 +123,7 @@ def _collect_machines(scope: AwsScope, sc: "ScopeContext") -> None:
     _plan_express(sc, express, paths, log_groups)
     for group, members in sorted(log_groups.items()):
         aws_logs.collect_log_group(sc, group, members, log_listed)
+    aws_logs.carry_unread(sc, set(log_groups))
 
     # 4. stored RUNNING Standard executions the listings did not return again
     sfn_mod.revisit_running(sc, set(standard))
@@ -141,6 +145,7 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     """1. The scope's state machines described (ARN -> describe document); their workflows rows
     queued. A listing failure fails the scope: nothing else can be known."""
     from flowscope.collectors.aws import stepfunctions as sfn_mod
+    from flowscope.collectors.aws.transform.state_machines import revision_of
 
     sfn, result = sc.clients.sfn, sc.result
     listed = sfn_mod.list_state_machines(sfn)
@@ -153,10 +158,22 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
+    stored = sfn_mod.stored_metadata(sc.store, [m["stateMachineArn"] for m in machines])
 
     def describe(machine: dict[str, Any]) -> dict[str, Any]:
-        doc = sfn_mod.strip_payloads(sfn.describe_state_machine(stateMachineArn=machine["stateMachineArn"]))
-        doc.update(sfn_mod.versions_and_aliases(sfn, machine["stateMachineArn"], result, unsupported))
+        arn = machine["stateMachineArn"]
+        doc = sfn_mod.strip_payloads(sfn.describe_state_machine(stateMachineArn=arn))
+        reused = sfn_mod.reusable_metadata(stored.get(arn), revision_of(doc), sc.now)
+        if reused is not None:
+            result.count("machine_metadata_reused")
+            doc.update(reused)
+            return doc
+        listed = sfn_mod.versions_and_aliases(sfn, arn, result, unsupported)
+        doc.update(listed)
+        if "versions" in listed and "aliases" in listed and all(
+                a.get("routing") is not None for a in listed["aliases"]):
+            # both listed, every alias's routing read: kept for reuse (`reusable_metadata`)
+            doc["metadataListedAt"] = sc.now.isoformat()
         return doc
 
     described: dict[str, dict[str, Any]] = {}
@@ -164,6 +181,12 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
         arn = outcome.item["stateMachineArn"]
         if outcome.error is None:
             described[arn] = cast(dict[str, Any], outcome.result)
+        elif sfn_mod.error_code(outcome.error) in sfn_mod.GONE_CODES:
+            # deleted since the listing: nothing left to collect, so no failure and no held
+            # watermark; its stored running runs are revisited as those of a deleted machine
+            result.warn(f"state machine {outcome.item.get('name') or arn} no longer exists "
+                        "(deleted while the scope was read); not collected")
+            sc.machines_listed.discard(arn)
         else:
             result.record_error(sfn_mod.as_collection_error(outcome.error, "DescribeStateMachine", arn))
             sc.gap(None)
@@ -233,7 +256,7 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
 
     clients = sc.clients
     start = sc.window.lower_bound or (sc.now - DEFAULT_LOOKBACK)
-    unread = _metrics_unread_from(sc.store, sc.result)
+    unread = _metrics_unread_from(_last_run_details(sc.store, sc.result))
     if unread is not None and unread < start:
         start = unread
         sc.result.details["metrics_from"] = unread.isoformat()
@@ -251,26 +274,44 @@ METRICS_UNREAD = "metrics_unread_from"
 """Key, in a collection run's `details`, of the start of the metrics window it could not read."""
 
 
-def _metrics_unread_from(store: "Store", result: ScopeResult) -> dt.datetime | None:
-    """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
-    watermark of their own, so without it a failed GetMetricData window was never read again (the
-    next sync's window starts at the moved-on watermark). Chains through failures in a row, since
-    each failed run records the start it tried."""
+def _last_run_details(store: "Store", result: ScopeResult) -> dict[str, Any]:
+    """The `details` of the scope's last collected run (succeeded or partial; {} if none): what it
+    could not read, for this run to read again. Each failed read records the start it tried, so
+    failures in a row chain back to the first."""
     quote = "''"
     try:
         rows = store.read_rows("collection_runs", filter_sql=(
             f"{C.scope} = '{result.scope.replace(chr(39), quote)}' AND {C.status} IN ('succeeded', 'partial') "
             f"AND {C.run_id} <> '{result.run_id.replace(chr(39), quote)}'"))
     except Exception:  # noqa: BLE001 - no collection_runs yet: nothing unread
-        return None
+        return {}
     if not rows:
-        return None
+        return {}
     last = max(rows, key=lambda r: r[C.started_at])
     try:
-        value = json.loads(last[C.details] or "{}").get(METRICS_UNREAD)
-    except (TypeError, ValueError, AttributeError):
-        return None
+        details = json.loads(last[C.details] or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return details if isinstance(details, dict) else {}
+
+
+def _metrics_unread_from(details: dict[str, Any]) -> dt.datetime | None:
+    """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
+    watermark of their own, so without it a failed GetMetricData window was never read again (the
+    next sync's window starts at the moved-on watermark)."""
+    value = details.get(METRICS_UNREAD)
     return utc(value) if isinstance(value, str) else None
+
+
+def _logs_unread(details: dict[str, Any]) -> dict[str, dt.datetime | None]:
+    """The log groups the scope's last collected run could not read, and where their read began."""
+    from flowscope.collectors.aws.logs import LOGS_UNREAD
+
+    unread = details.get(LOGS_UNREAD)
+    if not isinstance(unread, dict):
+        return {}
+    return {str(group): utc(start) if isinstance(start, str) else None for group, start in unread.items()
+            if start is None or isinstance(start, str)}
 
 
 def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, Any]) -> float:

@@ -9,11 +9,13 @@ execution is stored, and the graph the dashboard draws. Pure: no I/O.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.model import MAX_DEFINITION_CHARS
+from flowscope.textsafety import SECRET_RULES
 
 BranchIndex = dict[tuple[str, str], int]
 """(Parallel state name, inner state name) -> branch index."""
@@ -31,11 +33,16 @@ _INDEXES: dict[str, tuple[BranchIndex, TaskResources]] = {}
 # ---------------------------------------------------------------- reading
 
 def definition_text(definition: Any) -> str | None:
-    """The definition as stored: JSON text, cut at the model's limit."""
+    """The definition as stored: JSON text without the credentials it quotes, cut at the model's
+    limit. A Task's Parameters may hold a URL with its token or user:password, or a bearer token:
+    the same rules as the store's error texts (`textsafety.SECRET_RULES`) take them out, since the
+    definition is shown on the dashboard and exported with the workflows table."""
     if definition is None:
         return None
     if not isinstance(definition, str):
         definition = json.dumps(definition, indent=2, sort_keys=False)
+    for pattern, replacement in SECRET_RULES:
+        definition = re.sub(pattern, replacement, definition)     # `re` caches the compiled patterns
     return definition[:MAX_DEFINITION_CHARS]
 
 

@@ -278,7 +278,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     still recorded: the group's Express executions have no other source).
     """
     window = sc.window
-    start = window.lower_bound - EXPRESS_MAX_DURATION if window.lower_bound else None
+    start = unread_start(sc, group)
     start_ms = int(start.timestamp() * 1000) if start else None
     end_ms = int(window.end.timestamp() * 1000)
     stream = LogRecordStream(group, set(machines))
@@ -297,7 +297,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                 except Exception as exc:  # noqa: BLE001 - the read failed: record it, keep what is whole
                     sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
                     if _has_express(machines):
-                        sc.gap(None)     # Express runs have no other source: read the group again
+                        keep_unread(sc, group, start)   # Express runs have no other source: read again
                     failed = True
                     break
                 if events is None:
@@ -335,9 +335,49 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
         run_history_fetches(sc, fallback)
 
 
+LOGS_UNREAD = "log_groups_unread_from"
+"""Key, in a collection run's `details`, of the log groups it could not read: group -> the start
+(ISO, or None: from the beginning) its read began at, where the next sync reads it from."""
+
+
+def unread_start(sc: ScopeContext, group: str) -> dt.datetime | None:
+    """Where to read `group` from: the window's start, or earlier where the scope's last run could
+    not read it (`sc.logs_unread`, from that run's details): a group denied for a while is read
+    again from where it was not read, without holding the other groups' or the scope's window."""
+    start = window_start(sc.window.lower_bound)
+    if group not in sc.logs_unread:
+        return start
+    earlier = sc.logs_unread[group]
+    return None if earlier is None or start is None else min(start, earlier)
+
+
+def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None:
+    """Record that `group` was not read from `start` on: the next sync reads it from there (the
+    scope's watermark moves on: one group denied held every other group and Standard listing to
+    its old window, sync after sync)."""
+    with sc.lock:
+        unread = sc.result.details.setdefault(LOGS_UNREAD, {})
+        unread[group] = start.isoformat() if start else None
+    sc.result.warn(f"log group {group} could not be read: the next sync reads it again from "
+                   f"{start.isoformat() if start else 'its beginning'}")
+
+
+def carry_unread(sc: ScopeContext, read: set[str]) -> None:
+    """Keep the last run's unread log groups that this run did not try (a DescribeStateMachine that
+    failed left its machine's group out): their record would be lost with this run's details, and
+    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`, as a
+    failed describe does); when it moves on, a group no machine read is one no machine logs to."""
+    if None not in sc.gaps:
+        return
+    for group, start in sc.logs_unread.items():
+        if group not in read:
+            with sc.lock:
+                sc.result.details.setdefault(LOGS_UNREAD, {}).setdefault(group, start.isoformat() if start else None)
+
+
 def _has_express(machines: dict[str, dict[str, Any]]) -> bool:
     """Whether a log group is the only source of some of its machines' executions: an unread
-    group then holds the watermark. Standard machines' listed runs fall back to their history
+    group is then read again by the next sync (`keep_unread`). Standard machines' listed runs fall back to their history
     (`collect_log_group`), and their stored RUNNING ones are revisited, so they need no hold."""
     return any(describe.get("type") == "EXPRESS" for describe in machines.values())
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flowscope.collectors.window import CollectionError
 from flowscope.model import C, Cloud, utc
 
 NAMESPACE = "AWS/States"
@@ -70,7 +71,7 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
             qid = f"q{i}"
             queries.append({"Id": qid, **query})
             lookup[qid] = (arn, metric, stat, unit)
-        token = None
+        token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
                                       "ScanBy": "TimestampAscending"}
@@ -86,7 +87,11 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
                                  C.resource_id: arn, C.metric: metric, C.statistic: stat,
                                  C.timestamp: stamp, C.value: float(value), C.unit: unit,
                                  C.start_date: stamp.date()})
-            token = page.get("NextToken")
+            sent, token = token, page.get("NextToken")
             if not token:
                 break
+            if token == sent:     # asked again, it would answer the same page for ever
+                raise CollectionError("GetMetricData returned the same NextToken it was sent; stopped rather "
+                                      "than asking for the same page again", operation="GetMetricData",
+                                      code="RepeatedNextToken")
     return rows

@@ -5,13 +5,15 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 
 - State machines: ListStateMachines, DescribeStateMachine, ListStateMachineVersions,
   ListStateMachineAliases (+ DescribeStateMachineAlias for the routing); versions and aliases
-  are added to the workflow row's `attributes`.
+  are added to the workflow row's `attributes`, and listed again only when the machine's
+  revision changed or a day later (`reusable_metadata`).
 - Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
   minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
   paginated to the end however long the history (25,000 events and more), only for executions
   not already stored as terminal, or listed with another status or a higher `redriveCount` than
   stored (redriven: fetched again and replaced). ListExecutions(redriveFilter=REDRIVEN), not
-  bounded by the window, finds the redrives of stored executions that started before it.
+  bounded by the window, finds the redrives of stored executions that started before it (asked
+  only of machines with a stored run failed, timed out or aborted in the last 14 days).
   DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
@@ -23,6 +25,7 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -76,6 +79,11 @@ class ScopeContext(ScopeRun):
     machines_listed: set[str] = field(default_factory=set)
     """Every state machine ListStateMachines returned (before name globs)."""
     globs: tuple[str, ...] = ()
+    logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    redrivable: set[str] | None = None
+    """State machines with a stored run that may have been redriven since (`stored_redrivable`);
+    None: not known, every machine's redrives are listed."""
+    """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
@@ -172,6 +180,60 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
     return out
+
+
+METADATA_MAX_AGE = dt.timedelta(days=1)
+"""Versions and aliases listed this long ago are listed again even if the machine did not change
+(publishing a version or moving an alias leaves the machine's revision as it was)."""
+
+
+def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """State machine ARN -> (revision, attributes) of its latest stored workflows row; {} when
+    nothing is stored (or the store cannot say: everything is listed then)."""
+    if not arns:
+        return {}
+    quoted = ", ".join("'" + arn.replace("'", "''") + "'" for arn in arns)
+    try:
+        rows = store.read_rows("workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})")
+    except Exception:  # noqa: BLE001 - no workflows table yet: nothing to reuse
+        return {}
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        kept = latest.get(row[C.workflow_id])
+        if kept is None or (row[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)) > (
+                kept[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)):
+            latest[row[C.workflow_id]] = row
+    out: dict[str, tuple[str, dict[str, Any]]] = {}
+    for arn, row in latest.items():
+        try:
+            attributes = json.loads(row[C.attributes] or "{}")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(attributes, dict):
+            out[arn] = (str(row[C.revision]), attributes)
+    return out
+
+
+def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
+                      now: dt.datetime) -> dict[str, Any] | None:
+    """The stored versions and aliases of a machine, when they may stand for a new listing: same
+    revision, both listed (a denied or failed listing is asked again), less than a day ago.
+    ListStateMachineVersions, ListStateMachineAliases and DescribeStateMachineAlias are each
+    refilled at 1 call a second: listing every machine every sync cost minutes of quota."""
+    if stored is None or stored[0] != revision:
+        return None
+    attributes = stored[1]
+    try:
+        listed_at = utc(attributes.get("metadata_listed_at"))
+    except (TypeError, ValueError):
+        return None
+    if listed_at is None or not now - METADATA_MAX_AGE < listed_at <= now:
+        return None
+    # an empty listing is not kept in the row's attributes: none stored is none listed
+    versions, aliases = attributes.get("versions") or [], attributes.get("aliases") or []
+    if not isinstance(versions, list) or not isinstance(aliases, list):
+        return None
+    return {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
 
 
 def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:
@@ -303,10 +365,14 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
             row[C.parent_execution_id] = parent
     if history_has_map_run(events):
         map_runs = collect_map_runs(sc, arn)
-        map_steps = {s[C.resource]: s for s in batch.steps
-                     if s.get(C.native_type) == "Map" and s.get(C.resource)}
+        steps = {s[C.step_key]: s for s in batch.steps if s.get(C.native_type) == "Map"}
+        run_steps = {s[C.resource]: key for key, s in steps.items() if s.get(C.resource)}
+        for row in batch.executions:
+            if row.get(C.execution_id) == arn:
+                # every run of a retried Map (the step's resource is only its last run's)
+                run_steps.update(_attribute(row, "map_run_steps") or {})
         for summary in map_runs:
-            step = map_steps.get(summary["map_run_arn"])
+            step = steps.get(run_steps.get(summary["map_run_arn"], ""))
             summary["state_name"] = step[C.name] if step else None
             summary["step_key"] = step[C.step_key] if step else None
         for row in batch.executions:
@@ -317,6 +383,14 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
     return len(events)
 
 
+def _attribute(row: dict[str, Any], key: str) -> Any:
+    try:
+        attributes = json.loads(row.get(C.attributes) or "{}")
+    except (TypeError, ValueError):
+        return None
+    return attributes.get(key) if isinstance(attributes, dict) else None
+
+
 def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any]]:
     """ListMapRuns + DescribeMapRun, and each Map Run's child executions (linked to the parent).
 
@@ -325,7 +399,8 @@ def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any
     `tolerated_failure_percentage`, `tolerated_failure_count`, `item_counts` and
     `execution_counts` (DescribeMapRun's objects as given: `total`, `succeeded`, `failed`,
     `timedOut`, `aborted`, `pending`, `running`, `resultsWritten`), `redrive_count`, and
-    `state_name` / `step_key` of the parent's Map step whose `resource` is that Map Run ARN.
+    `state_name` / `step_key` of the parent's Map step that ran it (`attributes.map_run_steps`: a
+    retried Map runs several Map Runs in one visit).
     Children get `parent_execution_id` = the parent execution's ARN.
 
     A child whose history could not be fetched fails the parent too (raised once its siblings
@@ -424,6 +499,10 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
         items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
                                      state_machine_arn=arn))
     except Exception as exc:  # noqa: BLE001
+        if error_code(exc) in GONE_CODES:     # deleted since it was described: nothing to hold for
+            sc.result.warn(f"state machine {machine.get('name') or arn} no longer exists "
+                           "(deleted while the scope was read); its executions were not listed")
+            return []
         sc.result.record_error(as_collection_error(exc, "ListExecutions", arn))
         sc.gap(None)
         return []
@@ -450,6 +529,9 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
     An endpoint that refuses the filter (moto, LocalStack) is not asked again this scope."""
     if "redriveFilter" in sc.unsupported:
         return []
+    if sc.redrivable is not None and machine_arn not in sc.redrivable:
+        sc.result.count("redrive_listings_skipped")
+        return []
     try:
         items = [it for it in _paginate(sc.clients.sfn.list_executions, "executions", stateMachineArn=machine_arn,
                                         redriveFilter="REDRIVEN", maxResults=LIST_PAGE)
@@ -470,6 +552,29 @@ def list_redriven(sc: ScopeContext, machine_arn: str) -> list[dict[str, Any]]:
     todo = [it for it in items if stored.get(it["executionArn"]) in TERMINAL and sc.needs_fetch(it)]
     sc.mark_seen([it["executionArn"] for it in todo])
     return todo
+
+
+REDRIVE_WINDOW = dt.timedelta(days=14)
+"""Step Functions redrives a run only within 14 days of its failure, timeout or abort."""
+REDRIVABLE = ("FAILED", "TIMED_OUT", "ABORTED")
+
+
+def stored_redrivable(store: Any, now: dt.datetime) -> set[str] | None:
+    """State machines with a stored run that failed, timed out or was aborted within the redrive
+    window (a day's margin): the only ones whose redrives `list_redriven` may find. Listing every
+    machine's redrives every sync doubled the ListExecutions calls. None when the store cannot say
+    (every machine is listed then); an empty set on a first sync."""
+    since = now - REDRIVE_WINDOW - dt.timedelta(days=1)
+    try:
+        frame = store.sql(f"SELECT DISTINCT {C.workflow_id} FROM executions WHERE {C.cloud} = 'aws' "
+                          f"AND {C.status} IN {REDRIVABLE!r} AND ({C.ended_at} IS NULL OR {C.ended_at} >= ?)",
+                          [since])
+    except Exception:  # noqa: BLE001 - an empty store has no executions table yet: nothing stored
+        try:
+            return None if store.has_data() else set()
+        except Exception:  # noqa: BLE001 - the store cannot say: list every machine's redrives
+            return None
+    return {str(value) for value in frame[C.workflow_id].tolist()}
 
 
 def revisit_running(sc: ScopeContext, standard_machines: set[str]) -> None:

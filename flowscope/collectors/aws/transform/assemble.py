@@ -6,6 +6,7 @@ from collections.abc import Callable, Hashable
 
 from flowscope.collectors.aws.definition import BranchIndex, TaskResources, definition_indexes
 from flowscope.collectors.aws.transform.billing import usage_rows
+from flowscope.collectors.aws.transform.names import UNLOGGED_TASK
 from flowscope.collectors.merge import merge_rows
 from flowscope.collectors.native import Row
 from flowscope.model import C
@@ -26,7 +27,9 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
 
     - With the workflow's definition: a Parallel branch whose index could not be read from the
       history (broken ``previousEventId`` chain) gets it from the definition, and a Task with
-      no recorded resource (log level ERROR drops the Scheduled events) gets the definition's.
+      no recorded resource (log level ERROR drops the Scheduled events) gets the definition's,
+      and a Task known only by its failure (`names.UNLOGGED_TASK`) the name of the one Task
+      state that calls its resource.
     - Usage by Step Functions billing rules (`billing.usage_rows`).
 
     Rows repeated under the same key (stored rows followed by a re-collected history, or two
@@ -64,5 +67,10 @@ def _settled_from_definition(steps: list[Row], branches: BranchIndex, resources:
         if s[C.resource] is None and s[C.native_type] == "Task" and s[C.name] in resources:
             changed = changed or dict(s)
             changed[C.resource] = resources[s[C.name]]
+        if s[C.name] == UNLOGGED_TASK and s[C.native_type] == "Task":
+            callers = [name for name, resource in resources.items() if resource == s[C.resource]]
+            if len(callers) == 1:    # several Tasks call it: which one failed is not known
+                changed = changed or dict(s)
+                changed[C.name] = callers[0]
         out.append(changed if changed is not None else s)
     return out

@@ -52,6 +52,7 @@ class HistoryBuilder:
         self.redrive_count = 0
         self.event_count = 0
         self.map_runs: list[str] = []
+        self.map_run_steps: dict[str, str] = {}     # Map Run ARN -> key of the Map visit that ran it
         self.culprit: Anchor = None     # what the execution-failure event points back to
 
     # ------------------------------------------------------------------ reading events
@@ -115,7 +116,7 @@ class HistoryBuilder:
             return anchor
         # Chain broken (filtered log level): the most recently entered open Task.
         for step in reversed(self.steps):
-            if step.ntype == "Task" and step.exited is None:
+            if step.ntype == "Task" and step.exited is None and not step.unlogged:
                 return step
         return None
 

@@ -16,8 +16,8 @@ from flowscope.model import Batch, C, Skip
 
 def transform_execution(doc: Any, ctx: ImportContext) -> Batch:
     """describe-execution / list-executions / start-sync-execution output -> executions rows
-    (no steps). ``mapRunArn`` (a Distributed Map child) becomes ``parent_execution_id``: the
-    parent's Map step carries the same Map Run ARN as its ``resource``."""
+    (no steps). ``mapRunArn`` (a Distributed Map child) is kept in ``attributes``; the assembly
+    links the child to its parent execution from it (`parents.link_parents`)."""
     doc = as_doc(doc, ctx)
     if isinstance(doc, dict) and isinstance(doc.get("executions"), list):
         items, where = doc["executions"], "executions"

@@ -95,8 +95,9 @@ def on_map_run_started(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: s
     box = _map_of_run(b, eid, prev)
     arn = details.get("mapRunArn")
     if box is not None and arn:
-        box.resource = arn
+        box.resource = arn          # a retried Map's resource is its last run's
         b.map_runs.append(arn)
+        b.map_run_steps[arn] = box.key
 
 
 def on_map_run_ended(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str, details: dict) -> None:

@@ -16,6 +16,11 @@ DEFER_ASSEMBLE = "defer_assemble"
 `assemble_batch`, which the live collector's writer runs on every chunk: assembling twice costs
 a fifth of the log path's CPU."""
 
+UNLOGGED_TASK = "(unlogged Task)"
+"""Name of a Task step known only by its failure (logging level ERROR logs a TaskFailed without the
+TaskStateEntered that names the state); `assemble` names it from the definition when one Task
+state calls its resource."""
+
 STEP_TYPES: dict[str, str] = {
     "Task": StepType.TASK.value,
     "Choice": StepType.CHOICE.value,

@@ -57,6 +57,15 @@ def history_rows(builder: HistoryBuilder, ctx: ImportContext, describe: dict[str
     for s in builder.steps:
         if s.exited is not None and s.fail is None and s.ntype != "Fail":
             st, end, error, cause = SUCCEEDED, s.exited, s.error, s.cause     # most visits: no call
+        elif s.unlogged:
+            # known only by its failures: it failed the run if the run's failure points to it (or,
+            # pointing to an event not logged, is the run's last failure with the run's error), else
+            # the run went on past it (a Retry or Catch handled it: how was not logged)
+            culprit = builder.culprit
+            failed_run = culprit is s or (culprit.__class__ is not Visit and exec_failed
+                                          and s is builder.steps[-1] and s.error == builder.error)
+            st = (s.fail or FAILED) if failed_run else CAUGHT
+            end, error, cause = s.tries[-1][1] if s.tries else ended_at, s.error, s.cause
         else:
             st, end, error, cause = _visit_outcome(s, status, ended_at)
         if st in FAILURES and error is None and exec_failed and st != ABORTED:
@@ -131,7 +140,7 @@ def _execution_row(builder: HistoryBuilder, ctx: ImportContext, describe: dict[s
         C.error: text(error),
         C.cause: readable_cause(cause),
         C.redrive_count: rc,
-        C.parent_execution_id: describe.get("mapRunArn"),
+        C.parent_execution_id: None,     # a Map Run child's parent EXECUTION: `parents.link_parents`
         C.billed_duration_ms: billing.get("billedDurationInMilliseconds"),
         C.billed_memory_mb: billing.get("billedMemoryUsedInMB"),
         C.input_bytes: in_bytes,
@@ -153,6 +162,8 @@ def _execution_attributes(builder: HistoryBuilder, describe: dict[str, Any]) -> 
         attributes["orphan_events"] = builder.orphans
     if builder.map_runs:
         attributes["map_run_arns"] = builder.map_runs
+        # every run of a retried Map to its visit (the step's resource names only the last)
+        attributes["map_run_steps"] = builder.map_run_steps
     for key in ("stateMachineVersionArn", "stateMachineAliasArn", "mapRunArn", "redriveStatus"):
         if describe.get(key):
             attributes[key] = describe[key]

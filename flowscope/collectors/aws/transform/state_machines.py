@@ -17,7 +17,8 @@ from flowscope.model import Batch, C, Kind
 _ATTRIBUTE_KEYS = (("versionDescription", "version_description"), ("description", "description"),
                    ("label", "label"), ("stateMachineVersionArn", "version_arn"),
                    ("stateMachineAliasArn", "alias_arn"), ("routingConfiguration", "routing"),
-                   ("versions", "versions"), ("aliases", "aliases"))
+                   ("versions", "versions"), ("aliases", "aliases"),
+                   ("metadataListedAt", "metadata_listed_at"))
 
 
 def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
@@ -36,7 +37,7 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
     if parts is None:
         raise NativeFormatError(ctx.source_name, "stateMachineArn", f"{arn!r} is not a state machine ARN")
     definition = definition_text(doc.get("definition"))
-    revision = doc.get("revisionId") or hashlib.sha256((definition or "").encode()).hexdigest()[:16]
+    revision = revision_of(doc)
     sm_type = (doc.get("type") or "STANDARD").upper()
     attributes = _attributes(doc)
     # describe-state-machine of a version: the ARN ends in ':<version number>'
@@ -70,6 +71,12 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
             "histories are not filled from it, and its graph cannot be drawn, until a readable "
             "definition is imported")
     return batch
+
+
+def revision_of(doc: dict[str, Any]) -> str:
+    """The workflows row's `revision` of a describe-state-machine document (see above)."""
+    definition = definition_text(doc.get("definition"))
+    return str(doc.get("revisionId") or hashlib.sha256((definition or "").encode()).hexdigest()[:16])
 
 
 def _attributes(doc: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.aws.transform.names import ABORTED, FAILED, SUCCEEDED, TIMED_OUT
+from flowscope.collectors.aws.transform.names import ABORTED, FAILED, SUCCEEDED, TIMED_OUT, UNLOGGED_TASK
 from flowscope.collectors.aws.transform.visits import Fork, Scope, Visit
 
 if TYPE_CHECKING:
@@ -153,8 +153,40 @@ def on_try_succeeded(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str
         step.fail = None
 
 
+def _resource(details: dict) -> str | None:
+    res = details.get("resource")
+    rtype = details.get("resourceType")
+    if res.__class__ is not str or not res:
+        return None
+    return f"arn:aws:states:::{rtype}:{res}" if rtype and not res.startswith("arn:") else res
+
+
+def _unlogged_task(b: HistoryBuilder, eid: int, prev: int, details: dict) -> Visit:
+    """The Task a failure belongs to when nothing before it was logged (level ERROR logs TaskFailed,
+    never the TaskStateEntered it chains from): a step of its own, so the failing step and its error
+    are seen, rather than an orphan event and a failed run without steps. Failures of one resource in
+    a row are a Retry's tries of one visit; the state's name is the definition's (`assemble`)."""
+    resource = _resource(details)
+    last = b.steps[-1] if b.steps else None
+    if last is not None and last.unlogged and last.resource == resource:
+        step = last
+    else:
+        step = Visit(str(eid), UNLOGGED_TASK, "Task", b.fallback_scope(), None, None)
+        step.unlogged = True
+        step.resource = resource
+        step.scope.last = step
+        b.steps.append(step)
+    b.owner[eid] = step
+    return step
+
+
 def _fail_try(b: HistoryBuilder, eid: int, prev: int, ts: Any, details: dict, status: str) -> None:
-    ended = _end_try(b, eid, prev, ts)
+    if b.step_of(prev) is None:
+        step = _unlogged_task(b, eid, prev, details)
+        step.tries.append([None, ts, None, None, None])
+        ended: tuple[Visit, list[Any]] | None = step, step.tries[-1]
+    else:
+        ended = _end_try(b, eid, prev, ts)
     if ended is not None:
         step, t = ended
         t[2] = status

@@ -32,7 +32,7 @@ class Visit:
 
     __slots__ = ("key", "name", "ntype", "scope", "prev_key", "entered", "exited", "closed",
                  "fail", "error", "cause", "resource", "tries", "starts", "branches",
-                 "exit_output", "aborted", "aborted_at")
+                 "exit_output", "aborted", "aborted_at", "unlogged")
 
     def __init__(self, key: str, name: str, ntype: str, scope: Scope, prev_key: str | None,
                  entered: dt.datetime | None) -> None:
@@ -54,6 +54,7 @@ class Visit:
         self.exit_output: Any = None
         self.aborted = False
         self.aborted_at: dt.datetime | None = None
+        self.unlogged = False        # known only by its failures (logging level ERROR)
 
 
 Anchor = Visit | Scope | Fork | None

@@ -1,0 +1,72 @@
+"""A state machine deleted between ListStateMachines and DescribeStateMachine."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+
+from flowscope.collectors.aws import collector as aws
+from flowscope.model import RunStatus
+
+
+def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_env, store):
+    """A machine deleted between ListStateMachines and its DescribeStateMachine failed the item
+    (StateMachineDoesNotExist) and held the scope's watermark: the run read partial, and the next
+    sync read the whole window again, for a machine nobody can collect any more. It is now a
+    warning, and the other machines' window moves on."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    now = time.time()
+    arns = {name: f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}" for name in ("kept", "deleted")}
+
+    def describe(b: dict) -> dict | tuple:
+        if b["stateMachineArn"] == arns["deleted"]:
+            return 400, {"__type": "StateMachineDoesNotExist", "message": "State Machine Does Not Exist"}
+        return {"stateMachineArn": arns["kept"], "name": "kept", "roleArn": "r", "type": "STANDARD",
+                "creationDate": now - 60, "loggingConfiguration": {"level": "OFF"},
+                "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})}
+
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": arn, "name": name, "type": "STANDARD", "creationDate": now - 60}
+            for name, arn in arns.items()]},
+        "DescribeStateMachine": describe,
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: {"executions": []},
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.watermark is not None
+    assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
+    assert [w["name"] for w in store.read_rows("workflows")] == ["kept"]
+
+
+def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(_aws_env, store):
+    """The same when the machine goes between its DescribeStateMachine and its ListExecutions."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    now = time.time()
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:deleted"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "deleted", "type": "STANDARD", "creationDate": now - 60}]},
+        "DescribeStateMachine": lambda b: {
+            "stateMachineArn": sm, "name": "deleted", "roleArn": "r", "type": "STANDARD", "creationDate": now - 60,
+            "loggingConfiguration": {"level": "OFF"},
+            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "ListExecutions": lambda b: (400, {"__type": "StateMachineDoesNotExist", "message": "gone"}),
+    }
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.watermark is not None
+    assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings

@@ -84,3 +84,12 @@ def test_retry_storm_counts_only_the_retries_in_the_window():
     assert [(r.evidence["retries"], r.evidence["visits"], r.evidence["attempts"], r.title.split(" of ")[0])
             for r in df.itertuples()] == [(retried, 90, 360, "Retry storm on CallApi in ingest: 270 retries")]
     assert retried == 270
+
+
+def test_slow_step_counts_only_the_visits_in_the_window():
+    """A window starting 3 hours into the slow 6-hour bucket (06:00-12:00 on day 2): the finding read 36
+    slow visits, the 18 of that bucket's first 3 hours (the previous window's) included, beside 18 executions."""
+    since, until = T0 + DAY + 9 * H, T0 + 2 * DAY
+    df = of(analyze(latency_world().tables(), since=since, until=until, now=until), "slow_step")
+    assert [(r.window_start, r.evidence["visits"], r.evidence["slow_visits"], r.executions_affected)
+            for r in df.itertuples()] == [(pd.Timestamp(since), 18, 18, 18)]

@@ -159,7 +159,7 @@ def storms(ctx: Context) -> list[Finding]:
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
-            id_bucket=r.bucket_start,
+            id_bucket=r.bucket_start, id_detail=r.error,
         ))
     return out
 

@@ -93,3 +93,28 @@ def test_slow_step_counts_only_the_visits_in_the_window():
     df = of(analyze(latency_world().tables(), since=since, until=until, now=until), "slow_step")
     assert [(r.window_start, r.evidence["visits"], r.evidence["slow_visits"], r.executions_affected)
             for r in df.itertuples()] == [(pd.Timestamp(since), 18, 18, 18)]
+
+
+
+def _with_timeouts(w: World) -> World:
+    """Two visits of CallApi each 15 minutes of the storm hour that retry States.Timeout twice: 16 retries."""
+    wf = w.rows["workflows"][0]["workflow_id"]
+    for i in range(4):
+        for k in range(2):
+            t = T0 + DAY + 10 * H + dt.timedelta(minutes=15 * i, seconds=40 + k)
+            st = w.step(w.execution(wf, t), "CallApi", t, attempts=3, meter=Meter.AWS_SFN_STATE_TRANSITION,
+                        quantity=3)
+            for n in (1, 2, 3):
+                w.attempt(st, n, t + dt.timedelta(seconds=3 * n), status=Status.FAILED if n < 3 else Status.SUCCEEDED,
+                          error="States.Timeout" if n < 3 else None)
+    return w
+
+
+def test_retry_storms_of_two_errors_on_one_step_are_two_findings():
+    """Storms of two errors on one step from the same bucket had one id: the 16 Timeout retries' storm
+    stood in the findings, the 407 ThrottlingException retries' storm was dropped as its duplicate."""
+    until = T0 + 2 * DAY
+    df = of(analyze(_with_timeouts(storm_world()).tables(), since=T0, until=until, now=until), "retry_storm")
+    assert sorted(e["error"] for e in df["evidence"]) == ["States.Timeout", "ThrottlingException"]
+    assert df["id"].nunique() == 2
+

@@ -118,3 +118,20 @@ def test_retry_storms_of_two_errors_on_one_step_are_two_findings():
     assert sorted(e["error"] for e in df["evidence"]) == ["States.Timeout", "ThrottlingException"]
     assert df["id"].nunique() == 2
 
+
+
+def _storm_figures(w: World) -> list[tuple]:
+    until = T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=T0, until=until, now=until), "retry_storm")
+    return [(r.evidence["error"], r.evidence["visits"], r.evidence["attempts"], r.evidence["amplification"],
+             r.executions_affected, sorted(r.sample_execution_ids)) for r in df.itertuples()]
+
+
+def test_retry_storm_counts_the_visits_of_its_own_error():
+    """Visits of the storm's step that retried another error only (a Timeout twice each 15 minutes during
+    a ThrottlingException storm) are not the storm's: they were counted in its visits, attempts,
+    amplification, affected executions and sample runs."""
+    plain = _storm_figures(storm_world())
+    w = _with_timeouts(storm_world())
+    assert [f[0] for f in plain] == ["ThrottlingException"]
+    assert [f for f in _storm_figures(w) if f[0] == "ThrottlingException"] == plain

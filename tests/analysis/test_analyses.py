@@ -804,3 +804,20 @@ def test_plan_saving_severity_follows_its_dollars_one_band_lower_when_its_fee_is
     w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
     p = of(run(w), "plan_what_if").iloc[0]
     assert (p.severity, p.evidence["assumed_current_plan"], p.monthly_usd > 100) == ("medium", True, True)
+
+
+def test_a_run_redriven_to_success_wasted_nothing():
+    """A run whose Charge failed and that was redriven to success (Step Functions resumes at the failed
+    state: one row, SUCCEEDED, redrive_count 1, the failed visit and the redriven one). Its failure counts
+    (it ran, ended the run then, and was billed), uncaught; its cost is not wasted: the failing_step's
+    `wasted_usd` held the whole cost of the 10 redriven runs beside the 10 that stayed failed."""
+    w = failing_world()
+    redriven = [e for e in w.rows["executions"] if e[C.status] == Status.FAILED][:10]
+    for ex in redriven:
+        ex[C.status], ex[C.redrive_count] = str(Status.SUCCEEDED), 1
+        t = ex[C.started_at] + dt.timedelta(minutes=5)
+        w.step(ex, "Charge", t, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    f = of(run(w), "failing_step").iloc[0]
+    ev = f.evidence
+    assert (ev["visits"], ev["failures"], ev["uncaught"], f.executions_affected) == (50, 20, 20, 20)
+    assert ev["wasted_usd"] == pytest.approx(10 * 2 * 0.000025)       # the 10 runs still failed: 2 transitions each

@@ -7,6 +7,7 @@
   workflow's newer runs make it look older. A run known only from an imported snapshot
   (`source` import) is said to have been RUNNING in that snapshot, with its age then, not to be
   running now. Rows without `collected_at` fall back to their own workflow's latest start or end.
+  A redriven run (Step Functions keeps its start date) is aged from its current life's first step.
   An Express run seen RUNNING past Express's 5-minute limit is not stuck: it ended and its end record
   was never read (`express_runs_without_end`, said as a `collection_gap` by analysis/collection.py).
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
@@ -73,8 +74,37 @@ def _running_ages(ctx: Context) -> ir.Table | None:
                  cut=(seen > lit_ts(min(ctx.now, ctx.until))).cast("int64"),
                  snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
                  no_collected=r[C.collected_at].isnull().cast("int64"))
-    r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
+    lives = _redriven_life_starts(ctx, running)
+    start = r[C.started_at]
+    if lives is not None:
+        r = r.left_join(lives, (r[C.cloud] == lives.l_cloud) & (r[C.execution_id] == lives.l_id))
+        start = ibis.greatest(r[C.started_at], ibis.coalesce(r.life_start, r[C.started_at]))
+    r = r.mutate(age_ms=r.as_of.delta(start, unit="millisecond").cast("float64"))
     return r.mutate(unended=_past_express_limit(ctx, r))
+
+
+def _redriven_life_starts(ctx: Context, running: ir.Table) -> ir.Table | None:
+    """When each redriven running run's current life began (`l_cloud`, `l_id`, `life_start`): its first
+    step after the uncaught failure that ended its previous life, else that failure's end (a redrive read
+    before any step of it). A redrive keeps the run's start date: a run redriven after two days and
+    running for two minutes was stuck "for up to 2 d". None when no running run was redriven."""
+    redriven = running.filter(running[C.redrive_count].fill_null(0) > 0)
+    redriven = redriven.select(x_cloud=redriven[C.cloud], x_id=redriven[C.execution_id])
+    if not int(execute(redriven.aggregate(n=redriven.count()))["n"].iloc[0]):
+        return None
+    s = ctx.table("steps")
+    s = s.semi_join(redriven, (s[C.cloud] == redriven.x_cloud) & (s[C.execution_id] == redriven.x_id))
+    f = s.filter(s[C.status].isin(UNCAUGHT_FAILED_VALUES))
+    ends = f.group_by([C.cloud, C.execution_id]).aggregate(
+        fail_end=ibis.coalesce(f[C.ended_at], f[C.started_at]).max())
+    ends = ends.select(e_cloud=ends[C.cloud], e_id=ends[C.execution_id], fail_end=ends.fail_end)
+    j = s.inner_join(ends, (s[C.cloud] == ends.e_cloud) & (s[C.execution_id] == ends.e_id))
+    j = j.filter(j[C.started_at] >= j.fail_end)
+    after = j.group_by(["e_cloud", "e_id"]).aggregate(first=j[C.started_at].min())
+    after = after.select(a_cloud=after.e_cloud, a_id=after.e_id, first=after["first"])
+    lives = ends.left_join(after, (ends.e_cloud == after.a_cloud) & (ends.e_id == after.a_id))
+    return lives.select(l_cloud=lives.e_cloud, l_id=lives.e_id,
+                        life_start=ibis.coalesce(lives["first"], lives.fail_end))
 
 
 def _past_express_limit(ctx: Context, r: ir.Table) -> ir.BooleanValue:

@@ -134,7 +134,8 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     slow = execute(j.group_by([*keys, "bucket"]).aggregate(
         n=j.count(), slow_plain=plain.cast("int64").sum(), slow_cb=cb_slow.cast("int64").sum(),
         n_in=cur.cast("int64").sum(), slow_plain_in=(plain & cur).cast("int64").sum(),
-        slow_cb_in=(cb_slow & cur).cast("int64").sum(), cb=is_callback(j).cast("int8").max()))
+        slow_cb_in=(cb_slow & cur).cast("int64").sum(), cb=is_callback(j).cast("int8").max(),
+        p95_in=ibis.ifelse(cur, j[C.duration_ms].cast("float64"), ibis.null().cast("float64")).quantile(0.95)))
     flags = {tuple(k): bool(v > 0) for k, v in slow.groupby(keys)["cb"].max().items()}
     cand["callback"] = [flags.get(tuple(k), False) for k in cand[keys].itertuples(index=False)]
     cand["limit"] = np.where(cand["callback"], cand["cb_limit"], cand["limit"])
@@ -150,7 +151,6 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     first = int(ctx.prev_since.timestamp()) // width
     win_first = int(ctx.since.timestamp()) // width - first
     size = (int(ctx.until.timestamp()) - 1) // width - first + 1
-    p95s = {k: g.set_index("bucket")["p95"] for k, g in cand.groupby(keys)}
     lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
     callbacks = {tuple(k): bool(v) for k, v in cand.groupby(keys)["callback"].max().items()}
     found = []
@@ -161,6 +161,7 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
         ok = (idx >= 0) & (idx < size)
         idx, n, k = idx[ok], g["n"].to_numpy(dtype=float)[ok], g["slow"].to_numpy(dtype=float)[ok]
         n_in, k_in = g["n_in"].to_numpy(dtype=float)[ok], g["slow_in"].to_numpy(dtype=float)[ok]
+        p95_in = g["p95_in"].to_numpy(dtype=float)[ok]
         if not ((k > 0) & (k >= th.slow_step_min_share * n)).any() or k.sum() < th.slow_step_min_slow_visits:
             continue                                  # no bucket is slow often enough to start an episode
         limit, base50, base95, buckets = lim[key]
@@ -170,10 +171,9 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
                 continue                              # before the window, or slow most of the time
             lo = max(e.first, win_first)
             b0, b1 = first + lo, first + e.last
-            bp = p95s[key]
-            p95 = float(bp[(bp.index >= b0) & (bp.index <= b1)].max()) if len(bp) else float("nan")
             # the episode's part in the window: its buckets (and visits) before it are the previous window's
             inside = (idx >= lo) & (idx <= e.last)
+            p95 = float(np.nanmax(p95_in[inside])) if (inside & ~np.isnan(p95_in)).any() else float("nan")
             visits, slow_visits = float(n_in[inside].sum()), float(k_in[inside].sum())
             start, end = ctx.clip(dt.datetime.fromtimestamp(b0 * width, UTC),
                                   dt.datetime.fromtimestamp((b1 + 1) * width, UTC))

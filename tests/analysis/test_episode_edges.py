@@ -135,3 +135,16 @@ def test_retry_storm_counts_the_visits_of_its_own_error():
     w = _with_timeouts(storm_world())
     assert [f[0] for f in plain] == ["ThrottlingException"]
     assert [f for f in _storm_figures(w) if f[0] == "ThrottlingException"] == plain
+
+
+def test_slow_step_p95_is_of_the_visits_in_the_window():
+    """The slow bucket 06:00-12:00 on day 2 took 20 s before 09:00 and 9 s after; a window from 09:00 read
+    the bucket's p95 (20 s) in its title and evidence, visits it does not hold."""
+    w = latency_world()
+    for s in w.rows["steps"]:
+        if T0 + DAY + 6 * H <= s["started_at"] < T0 + DAY + 9 * H:
+            s["duration_ms"] = 20_000
+    since, until = T0 + DAY + 9 * H, T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "slow_step")
+    assert [(r.evidence["p95_ms"], r.evidence["visits"]) for r in df.itertuples()] == [(9000.0, 18)]
+    assert "p95 9.0 s vs" in df.iloc[0].title

@@ -197,3 +197,28 @@ def test_an_empty_store_prices_nothing_on_the_dashboard():
     start = dt.datetime(2026, 6, 1, tzinfo=UTC)
     total = q.overview_by_cloud(q.prepare(t["usage"].get_backend().con), q.Filters(start, start + dt.timedelta(days=1)))
     assert total.empty or float(total.iloc[-1]["cost_usd"] or 0) == 0.0
+
+
+def test_usage_of_a_meter_without_a_price_is_said_not_priced_at_zero():
+    """A store written by a newer flowscope (or tables given to `analyze`) holds a meter this price list
+    does not know: its usage was priced $0 with nothing said (10,000 calls of a Logic App: no finding, a
+    spend of $0). It is a collection_gap naming the meter, its units and the runs that used it."""
+    import datetime as dt
+
+    from flowscope.analysis import analyze
+    from tests.analysis.helpers import T0, World, at
+
+    w = World()
+    wf = w.workflow("la", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(200):
+        ex = w.execution(wf, at(minutes=10 * i), cloud="azure")
+        w.step(ex, "Call", at(minutes=10 * i), meter="azure.logic.future_meter", quantity=50)
+        w.step(ex, "Compose", at(minutes=10 * i, seconds=1), meter=Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    until = T0 + dt.timedelta(days=2)
+    df = analyze(w.tables(), since=T0, until=until, now=until)
+    gaps = df[df["kind"] == "collection_gap"]
+    assert len(gaps) == 1
+    row = gaps.iloc[0]
+    assert (row.workflow, row.executions_affected, len(row.sample_execution_ids)) == ("la", 200, 5)
+    assert row.evidence["unpriced_units"] == {"azure.logic.future_meter": 10_000.0}
+    assert "azure.logic.future_meter" in row.title and "no price" in row.title

@@ -108,9 +108,10 @@ def storms(ctx: Context) -> list[Finding]:
         idx, counts_, in_win = idx[order], counts_[order], in_win[order]
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
-            seg = counts_[inside] if inside.any() else np.zeros(1)
-            # the storm's retries in the window: its first bucket may begin before the window does
-            retries = float(in_win[inside].sum())
+            # the storm's retries in the window: its first bucket may begin before the window does (its
+            # peak and busy buckets too: a first bucket whose retries all came before read as the peak)
+            seg = in_win[inside] if inside.any() else np.zeros(1)
+            retries = float(seg.sum())
             bucket_start = dt.datetime.fromtimestamp((i0 + first) * width, UTC)
             start, end = ctx.clip(bucket_start, dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC))
             found.append({

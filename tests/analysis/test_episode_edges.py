@@ -148,3 +148,20 @@ def test_slow_step_p95_is_of_the_visits_in_the_window():
     df = of(analyze(w.tables(), since=since, until=until, now=until), "slow_step")
     assert [(r.evidence["p95_ms"], r.evidence["visits"]) for r in df.itertuples()] == [(9000.0, 18)]
     assert "p95 9.0 s vs" in df.iloc[0].title
+
+
+def test_retry_storm_peak_is_of_the_retries_in_the_window():
+    """A window starting at 10:05, inside the storm's first 15-minute bucket, whose 180 retries all came before
+    10:05: the title and evidence said "peak 180 per 15 min", retries the window does not hold."""
+    w = storm_world()
+    wf = w.rows["workflows"][0]["workflow_id"]
+    for k in range(30):
+        t = T0 + DAY + 10 * H + dt.timedelta(minutes=1, seconds=k)
+        st = w.step(w.execution(wf, t), "CallApi", t, attempts=4, meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=4)
+        for n in range(1, 5):
+            w.attempt(st, n, t + dt.timedelta(seconds=n), status=Status.FAILED if n < 4 else Status.SUCCEEDED,
+                      error="ThrottlingException" if n < 4 else None)
+    since, until = T0 + DAY + 10 * H + 5 * dt.timedelta(minutes=1), T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "retry_storm")
+    assert [(r.evidence["retries"], r.evidence["peak_retries_per_bucket"]) for r in df.itertuples()] == [(270, 90)]
+    assert "(peak 90 per 15 min" in df.iloc[0].title

@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 
 import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -134,8 +135,7 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     slow = execute(j.group_by([*keys, "bucket"]).aggregate(
         n=j.count(), slow_plain=plain.cast("int64").sum(), slow_cb=cb_slow.cast("int64").sum(),
         n_in=cur.cast("int64").sum(), slow_plain_in=(plain & cur).cast("int64").sum(),
-        slow_cb_in=(cb_slow & cur).cast("int64").sum(), cb=is_callback(j).cast("int8").max(),
-        p95_in=ibis.ifelse(cur, j[C.duration_ms].cast("float64"), ibis.null().cast("float64")).quantile(0.95)))
+        slow_cb_in=(cb_slow & cur).cast("int64").sum(), cb=is_callback(j).cast("int8").max()))
     flags = {tuple(k): bool(v > 0) for k, v in slow.groupby(keys)["cb"].max().items()}
     cand["callback"] = [flags.get(tuple(k), False) for k in cand[keys].itertuples(index=False)]
     cand["limit"] = np.where(cand["callback"], cand["cb_limit"], cand["limit"])
@@ -153,6 +153,8 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     size = (int(ctx.until.timestamp()) - 1) // width - first + 1
     lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
     callbacks = {tuple(k): bool(v) for k, v in cand.groupby(keys)["callback"].max().items()}
+    p95s = {k: g.set_index("bucket")["p95"] for k, g in cand.groupby(keys)}
+    since_b0 = first + win_first if int(ctx.since.timestamp()) % width else None   # a bucket straddles since
     found = []
     for key, g in slow.groupby(keys):
         key = tuple(key)
@@ -161,7 +163,6 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
         ok = (idx >= 0) & (idx < size)
         idx, n, k = idx[ok], g["n"].to_numpy(dtype=float)[ok], g["slow"].to_numpy(dtype=float)[ok]
         n_in, k_in = g["n_in"].to_numpy(dtype=float)[ok], g["slow_in"].to_numpy(dtype=float)[ok]
-        p95_in = g["p95_in"].to_numpy(dtype=float)[ok]
         if not ((k > 0) & (k >= th.slow_step_min_share * n)).any() or k.sum() < th.slow_step_min_slow_visits:
             continue                                  # no bucket is slow often enough to start an episode
         limit, base50, base95, buckets = lim[key]
@@ -173,7 +174,13 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
             b0, b1 = first + lo, first + e.last
             # the episode's part in the window: its buckets (and visits) before it are the previous window's
             inside = (idx >= lo) & (idx <= e.last)
-            p95 = float(np.nanmax(p95_in[inside])) if (inside & ~np.isnan(p95_in)).any() else float("nan")
+            bp = p95s[key]
+            straddles = since_b0 is not None and b0 == since_b0
+            whole = bp[(bp.index >= b0 + int(straddles)) & (bp.index <= b1)].to_numpy(dtype=float)
+            if straddles:        # the bucket that straddles `since`: the p95 of its visits in the window
+                whole = np.append(whole, _p95_between(s, key, ctx.since,
+                                                      dt.datetime.fromtimestamp((b0 + 1) * width, UTC)))
+            p95 = float(np.nanmax(whole)) if (~np.isnan(whole)).any() else float("nan")
             visits, slow_visits = float(n_in[inside].sum()), float(k_in[inside].sum())
             start, end = ctx.clip(dt.datetime.fromtimestamp(b0 * width, UTC),
                                   dt.datetime.fromtimestamp((b1 + 1) * width, UTC))
@@ -185,6 +192,16 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
                           "limit": limit, "buckets": e.last - lo + 1, "llr": e.llr,
                           "callback": bool(callbacks.get(key, False))})
     return pd.DataFrame(found, columns=EPISODE_COLUMNS)
+
+
+def _p95_between(s: ir.Table, key: tuple, start: dt.datetime, end: dt.datetime) -> float:
+    """p95 of one step's visits (`s`: the scanned visits) started in [start, end), NaN without any: an
+    episode starting in the bucket that straddles `since` read that bucket's p95, the previous window's
+    visits included (20 s where the window's own took 9 s). Read for that bucket alone, when it is one."""
+    t = s.filter((s[C.cloud] == key[0]) & (s[C.workflow_id] == key[1]) & (s[C.name] == key[2])
+                 & (s[C.started_at] >= lit_ts(start)) & (s[C.started_at] < lit_ts(end)))
+    value = execute(t.aggregate(p95=t[C.duration_ms].cast("float64").quantile(0.95)))["p95"].iloc[0]
+    return float("nan") if pd.isna(value) else float(value)
 
 
 EPISODE_COLUMNS = ["cloud", "workflow_id", "step", "start", "end", "bucket_start", "p95", "visits", "slow_visits",

@@ -12,8 +12,9 @@
   was never read (`express_runs_without_end`, said as a `collection_gap` by analysis/collection.py).
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
   Standard (model.AWS_HISTORY_EVENT_LIMIT).
-- `map_failure_budget`: Map states whose share of failed items nears their
-  ToleratedFailurePercentage (read from the ASL definition). Needs the definition in `workflows`
+- `map_failure_budget`: Map states whose failed items near the failures they tolerate, the smaller of
+  their ToleratedFailurePercentage of the items and their ToleratedFailureCount (read from the ASL
+  definition). Needs the definition in `workflows`
   and Map item steps linked through parent_step_key/iteration; Distributed Map child executions
   (parent_execution_id) are not counted yet.
 """
@@ -279,23 +280,30 @@ def history_limit_risks(ctx: Context) -> list[Finding]:
     return out
 
 
-def _tolerances(definition: str | None) -> dict[str, float]:
-    """Map state name -> tolerated failure percentage, from an ASL definition."""
+def _tolerances(definition: str | None) -> dict[str, tuple[float, float]]:
+    """Map state name -> (tolerated failure percentage, tolerated failure count), 0 where not set, from an
+    ASL definition. Step Functions fails the Map at whichever is reached first (the count was not read: a
+    Map one failure from failing said nothing)."""
     try:
         doc = json.loads(definition or "")
     except (ValueError, TypeError):
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
+
+    def number(value: Any) -> float:
+        try:
+            return max(float(value), 0.0)
+        except (TypeError, ValueError):
+            return 0.0
 
     def walk(states: dict) -> None:
         for name, st in (states or {}).items():
             if not isinstance(st, dict):
                 continue
-            if st.get("Type") == "Map" and "ToleratedFailurePercentage" in st:
-                try:
-                    out[name] = float(st["ToleratedFailurePercentage"])
-                except (TypeError, ValueError):
-                    pass
+            if st.get("Type") == "Map":
+                pct, count = number(st.get("ToleratedFailurePercentage")), number(st.get("ToleratedFailureCount"))
+                if pct > 0 or count > 0:
+                    out[name] = (pct, count)
             for sub in ("ItemProcessor", "Iterator"):
                 if isinstance(st.get(sub), dict):
                     walk(st[sub].get("States", {}))
@@ -313,43 +321,53 @@ def map_failure_budgets(ctx: Context) -> list[Finding]:
     w = ctx.table("workflows")
     w = w.filter(w[C.cloud] == str(Cloud.AWS))
     defs = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(d=w[C.definition].argmax(w[C.seen_at])))
-    budgets = [(r.cloud, r.workflow_id, name, pct) for r in defs.itertuples(index=False)
-               for name, pct in _tolerances(r.d).items() if pct > 0]
+    budgets = [(r.cloud, r.workflow_id, name, pct, count) for r in defs.itertuples(index=False)
+               for name, (pct, count) in _tolerances(r.d).items()]
     if not budgets:
         return []
-    b = ibis.memtable(pd.DataFrame(budgets, columns=["b_cloud", "b_wf", "b_name", "tolerated"]))
+    b = ibis.memtable(pd.DataFrame(budgets, columns=["b_cloud", "b_wf", "b_name", "tolerated", "tolerated_count"]))
     s = ctx.in_window(ctx.table("steps"))
     maps = s.filter(s[C.type] == str(StepType.MAP))
     maps = maps.inner_join(b, (maps[C.cloud] == b.b_cloud) & (maps[C.workflow_id] == b.b_wf)
                            & (maps[C.name] == b.b_name))
     maps = maps.select(m_cloud=C.cloud, m_wf=C.workflow_id, m_exec=C.execution_id, m_key=C.step_key,
-                       m_name=C.name, tolerated="tolerated")
+                       m_name=C.name, tolerated="tolerated", tolerated_count="tolerated_count")
     kids = s.filter(s[C.parent_step_key].notnull())
     j = kids.inner_join(maps, (kids[C.cloud] == maps.m_cloud) & (kids[C.execution_id] == maps.m_exec)
                         & (kids[C.parent_step_key] == maps.m_key))
     item = ibis.coalesce(j[C.iteration].cast("string"), j[C.step_key])
-    per_visit = j.group_by(["m_cloud", "m_wf", "m_name", "m_exec", "m_key", "tolerated"]).aggregate(
+    per_visit = j.group_by(["m_cloud", "m_wf", "m_name", "m_exec", "m_key", "tolerated", "tolerated_count"]).aggregate(
         items=item.nunique(), failed=item.nunique(where=j[C.status].isin(UNCAUGHT_FAILED_VALUES)))
-    per_visit = per_visit.mutate(pct=per_visit.failed * 100.0 / per_visit["items"])
-    near = per_visit.filter(per_visit.pct >= per_visit.tolerated * th.map_failure_budget_ratio)
+    pv = per_visit
+    # the failures the Map tolerates: the smaller of its percentage of the items and its count (0: not set)
+    unset = ibis.literal(float("inf"))
+    allowed = ibis.least(ibis.ifelse(pv.tolerated > 0, pv.tolerated * pv["items"] / 100.0, unset),
+                         ibis.ifelse(pv.tolerated_count > 0, pv.tolerated_count.cast("float64"), unset))
+    per_visit = pv.mutate(pct=pv.failed * 100.0 / pv["items"], allowed=allowed)
+    near = per_visit.filter((per_visit.failed > 0)
+                            & (per_visit.failed >= per_visit.allowed * th.map_failure_budget_ratio))
     agg = execute(near.group_by(["m_cloud", "m_wf", "m_name"]).aggregate(
         n=near.count(), max_pct=near.pct.max(), tolerated=near.tolerated.max(),
-        over=(near.pct > near.tolerated).cast("int64").sum()))
+        tolerated_count=near.tolerated_count.max(), over=(near.failed > near.allowed).cast("int64").sum()))
     if agg.empty:
         return []
     samples = sample_ids(near.rename(execution_id="m_exec"), ["m_cloud", "m_wf", "m_name"], order_by="pct")
     out = []
     for a in agg.itertuples(index=False):
         wf_name = ctx.workflow_name(a.m_cloud, a.m_wf)
+        count = int(a.tolerated_count) if a.tolerated_count > 0 else None
+        said = " or ".join([*([f"{a.tolerated:g}%"] if a.tolerated > 0 else []),
+                            *([f"{count} item{'s' if count != 1 else ''}"] if count else [])])
         out.append(Finding(
             kind=FindingKind.MAP_FAILURE_BUDGET,
             severity=Severity.HIGH if a.over else Severity.MEDIUM,
             cloud=a.m_cloud, workflow=wf_name, workflow_id=a.m_wf, step=a.m_name,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"Map {a.m_name} in {wf_name}: up to {a.max_pct:.0f}% of items failed "
-                   f"(tolerated {a.tolerated:g}%) in {int(a.n)} run(s)"),
+                   f"(tolerated {said}) in {int(a.n)} run(s)"),
             evidence={"map_runs_near_budget": int(a.n), "map_runs_over_budget": int(a.over),
-                      "max_failed_percent": a.max_pct, "tolerated_percent": a.tolerated},
+                      "max_failed_percent": a.max_pct, "tolerated_percent": a.tolerated if a.tolerated > 0 else None,
+                      "tolerated_count": count},
             recommendation=("Fix the failing item processor or add Retry/Catch inside the ItemProcessor; "
                             "if failures are expected, raise ToleratedFailurePercentage deliberately and "
                             "send failed items to a dead-letter destination (ResultWriter)."),

@@ -821,3 +821,33 @@ def test_a_run_redriven_to_success_wasted_nothing():
     ev = f.evidence
     assert (ev["visits"], ev["failures"], ev["uncaught"], f.executions_affected) == (50, 20, 20, 20)
     assert ev["wasted_usd"] == pytest.approx(10 * 2 * 0.000025)       # the 10 runs still failed: 2 transitions each
+
+
+@pytest.mark.parametrize(("percentage", "count", "failed", "verdict", "said"), [
+    (None, 2, 2, "medium", "tolerated 2 items"),     # a count budget alone was not read: no finding
+    (None, 2, 3, "high", "tolerated 2 items"),
+    (50, 1, 2, "high", "tolerated 50% or 1 item"),   # the count is reached first: it read 20% of 50%, nothing
+    (50, None, 2, None, None),
+])
+def test_map_failure_budget_reads_the_tolerated_count(percentage, count, failed, verdict, said):
+    """Step Functions fails a Map at ToleratedFailurePercentage or ToleratedFailureCount, whichever is reached
+    first; the definition's count was not read, so a Map one failure from failing said nothing."""
+    state = {"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Task", "End": True}}},
+             "End": True}
+    if percentage is not None:
+        state["ToleratedFailurePercentage"] = percentage
+    if count is not None:
+        state["ToleratedFailureCount"] = count
+    w = World()
+    wf = w.workflow("batch", definition=json.dumps({"StartAt": "M", "States": {"M": state}}))
+    ex = w.execution(wf, at(minutes=1))
+    m = w.step(ex, "M", at(minutes=1), type=StepType.MAP)
+    for k in range(10):
+        w.step(ex, "P", at(minutes=1), iteration=k, parent=m[C.step_key],
+               status=Status.FAILED if k < failed else Status.SUCCEEDED)
+    f = of(run(w), "map_failure_budget")
+    if verdict is None:
+        assert f.empty
+        return
+    assert list(f["severity"]) == [verdict] and said in f.iloc[0].title
+    assert f.iloc[0].evidence["tolerated_count"] == count

@@ -229,13 +229,17 @@ class Finding:
     executions_affected: int = 0
     sample_execution_ids: list[str] = field(default_factory=list)
     id_bucket: dt.datetime | None = None   # episode start for EPISODIC_KINDS
+    # What else tells two findings of one kind, step and bucket apart (a retry storm's error: storms of
+    # two errors on one step from one bucket had one id, and the second was dropped as a duplicate).
+    id_detail: str = ""
 
     @property
     def id(self) -> str:
         bucket = ""
         if self.kind in EPISODIC_KINDS and self.id_bucket is not None:
             bucket = utc(self.id_bucket).isoformat()
-        key = "|".join([str(self.kind), self.cloud or "", self.workflow_id or "", self.step or "", bucket])
+        parts = [str(self.kind), self.cloud or "", self.workflow_id or "", self.step or "", bucket]
+        key = "|".join([*parts, self.id_detail] if self.id_detail else parts)
         return hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def row(self) -> dict[str, Any]:

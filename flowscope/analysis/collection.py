@@ -9,7 +9,9 @@
   reconstructed from logs, so its failures and steps are under-counted;
 - Express runs seen RUNNING past Express's 5-minute limit (medium; `stuck.express_runs_without_end`):
   they ended, and their end records were never read. Said in the machine's logging-level gap when it
-  has one (a finding's id is its kind and workflow: one finding per workflow).
+  has one (a finding's id is its kind and workflow: one finding per workflow);
+- usage of a meter the price list does not know (medium, per workflow; a store written by a newer
+  flowscope, tables given to `analyze`): the engines price it at $0, so its spend reads low.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.analysis import stuck
+from flowscope.analysis import pricing, stuck
 from flowscope.analysis.base import (
     Context,
     Finding,
@@ -27,8 +29,10 @@ from flowscope.analysis.base import (
     Severity,
     execute,
     lit_ts,
+    sample_ids,
     to_utc,
 )
+from flowscope.analysis.cost import workflow_costs
 from flowscope.model import C, Cloud, Kind, RunStatus, run_details, superseded_failures, truncate
 from flowscope.runstate import interrupted
 
@@ -39,7 +43,43 @@ TITLE_ERROR_CHARS = 120   # a collection error in a finding title: its start, th
 
 
 def run(ctx: Context) -> list[Finding]:
-    return failed_runs(ctx) + express_gaps(ctx)
+    return failed_runs(ctx) + express_gaps(ctx) + unpriced_usage(ctx)
+
+
+UNPRICED_RECOMMENDATION = ("Upgrade flowscope: this version's price list (analysis/pricing.py) has no price for "
+                           "these meters, so their usage counts $0 in every spend, projection and saving.")
+
+
+def unpriced_usage(ctx: Context) -> list[Finding]:
+    """A `collection_gap` per workflow whose usage in the window holds a meter without a price: the engines
+    price it at $0 (`pricing.priced_usage`), where 10,000 calls of an unknown meter read as no spend and
+    nothing said. Read from `cost.workflow_costs` (the analyses' priced usage, cached)."""
+    wc = workflow_costs(ctx)
+    if wc.empty:
+        return []
+    priced = set(pricing.price_rows(ctx.until.date())["p_meter"])
+    unknown = wc[~wc[C.meter].astype(str).isin(priced)]
+    if unknown.empty:
+        return []
+    u = ctx.in_window(ctx.table("usage"))
+    u = u.filter(u[C.meter].isin(sorted({str(m) for m in unknown[C.meter]})))
+    runs = execute(u.group_by([C.cloud, C.workflow_id]).aggregate(n=u[C.execution_id].nunique()))
+    counts = {(r.cloud, r.workflow_id): int(r.n) for r in runs.itertuples(index=False)}
+    samples = sample_ids(u, [C.cloud, C.workflow_id], order_by=C.started_at)
+    out = []
+    for (cloud, wf_id), g in unknown.groupby([C.cloud, C.workflow_id], sort=True):
+        units = {str(m): float(q) for m, q in sorted(zip(g[C.meter], g["quantity"], strict=True))}
+        wf_name = ctx.workflow_name(cloud, wf_id)
+        said = ", ".join(f"{q:,.0f} {m}" for m, q in units.items())
+        out.append(Finding(
+            kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=cloud, workflow=wf_name,
+            workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until,
+            title=(f"{wf_name} used meters with no price in this flowscope ({truncate(said, TITLE_ERROR_CHARS)}): "
+                   "their spend counts $0, so its costs read low"),
+            evidence={"unpriced_units": units}, recommendation=UNPRICED_RECOMMENDATION,
+            executions_affected=counts.get((cloud, wf_id), 0), sample_execution_ids=samples.get((cloud, wf_id), []),
+            id_detail="unpriced"))     # beside an Express workflow's logging gap, which has the same kind
+    return out
 
 
 def _latest_runs(ctx: Context) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from flowscope.analysis import measures
 from flowscope.analysis.base import (
     FAILED_VALUES,
     NOT_WORK,
@@ -78,6 +79,11 @@ def run(ctx: Context) -> list[Finding]:
                                                 executions=fx[C.execution_id].nunique()))
     ec = execution_costs(ctx)
     un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES)).select(*keys, C.execution_id).distinct()
+    # Wasted: the runs an uncaught failure ended and that stayed failed. A run redriven to success resumed
+    # at the failed state (Step Functions keeps one row, its last life's status): its cost bought the result.
+    ended = ctx.table("executions")
+    ended = ended.filter(ended[C.status].isin(list(measures.RUN_FAILED))).select(x_cloud=C.cloud, x_id=C.execution_id)
+    un = un.semi_join(ended, (un[C.cloud] == ended.x_cloud) & (un[C.execution_id] == ended.x_id))
     ec = ec.select(c_cloud=C.cloud, c_id=C.execution_id, usd="usd")
     un = un.inner_join(ec, (un[C.cloud] == ec.c_cloud) & (un[C.execution_id] == ec.c_id))
     wasted = execute(un.group_by(keys).aggregate(usd=un.usd.sum()))

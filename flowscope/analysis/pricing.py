@@ -6,7 +6,8 @@ this module turns them into US dollars. Every figure names its source and the da
 Two ways in:
 
 - ``price(meter, quantity, region=..., kind=..., on=...)``: dollars for a monthly quantity,
-  tiers and the monthly free tier applied (what a bill would say for that meter alone).
+  tiers, increments and the monthly free tier applied (what a bill would say for that meter alone);
+  ``monthly_bill(quantities, ...)`` the same for several meters, a free tier they share taken once.
 - ``price_table(on)`` / ``priced_usage(usage, workflows, on)``: marginal unit prices as an Ibis
   memtable joined on meter in the engine, for costing millions of usage rows. Free tiers are
   account-wide and monthly, so per-step and per-workflow figures use marginal (list) prices.
@@ -32,13 +33,15 @@ Sources (read 2026; prices in USD):
   copies of the pages did not include the rate table, so re-check them against the page.
 - [GCP-WF] https://cloud.google.com/workflows/pricing : "Each retry attempt counts as a step
   execution"; monthly free usage "Internal steps 5,000", "External steps 2,000"; internal steps
-  $0.01 per 1,000, external steps $0.025 per 1,000 ("charges for increments of 1,000").
+  $0.01 per 1,000, external steps $0.025 per 1,000 ("You incur charges for increments of 1,000
+  internal steps or external steps": the steps past the free tier are charged in whole thousands).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -57,9 +60,12 @@ class Price:
     free_per_month: float = 0.0
     tiers: tuple[tuple[float, float], ...] = ()   # (units up to, unit price) after the free tier
     source: str = ""
+    free_pool: str = ""                 # meters of one pool share one free tier (else the meter's own)
+    increment: float = 0.0              # billable units are charged in whole increments of this many
 
 
 _D = dt.date(2020, 1, 1)
+_AZ_BUILTIN = "azure.logic.builtin_operations"
 
 PRICES: tuple[Price, ...] = (
     # [AWS-SFN] Standard: per state transition ($ per 1,000 / 1,000), 4,000 free per month.
@@ -76,19 +82,25 @@ PRICES: tuple[Price, ...] = (
     Price(Meter.AWS_SFN_EXPRESS_GB_SECOND, _D, 0.00001667,
           tiers=((1000 * 3600.0, 0.00001667), (5000 * 3600.0, 0.00000833), (math.inf, 0.00000456)),
           source="AWS-SFN"),
-    # [AZ-LA] Consumption: per operation execution; 4,000 free built-in operations per month.
-    Price(Meter.AZURE_LOGIC_BUILTIN_ACTION, _D, 0.000025, free_per_month=4000, source="AZ-LA"),
-    Price(Meter.AZURE_LOGIC_BUILTIN_TRIGGER, _D, 0.000025, source="AZ-LA"),
+    # [AZ-LA] Consumption: per operation execution; 4,000 free built-in operations per month, triggers
+    # and actions together (one pool: 3,000 trigger runs were billed in full beside free actions).
+    Price(Meter.AZURE_LOGIC_BUILTIN_ACTION, _D, 0.000025, free_per_month=4000, source="AZ-LA",
+          free_pool=_AZ_BUILTIN),
+    Price(Meter.AZURE_LOGIC_BUILTIN_TRIGGER, _D, 0.000025, free_per_month=4000, source="AZ-LA",
+          free_pool=_AZ_BUILTIN),
     Price(Meter.AZURE_LOGIC_STANDARD_CONNECTOR, _D, 0.000125, source="AZ-LA"),
     Price(Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR, _D, 0.001, source="AZ-LA"),
-    # Definition unknown: priced as a built-in action (the cheapest), so costs are never overstated.
-    Price(Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION, _D, 0.000025, source="AZ-LA"),
+    # Definition unknown: priced as a built-in action (the cheapest, its free tier too), so costs are
+    # never overstated.
+    Price(Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION, _D, 0.000025, free_per_month=4000, source="AZ-LA",
+          free_pool=_AZ_BUILTIN),
     # [AZ-LA] Standard plan: per vCPU-hour and per GB-hour of the hosting plan.
     Price(Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, _D, 0.192, source="AZ-LA"),
     Price(Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, _D, 0.0137, source="AZ-LA"),
-    # [GCP-WF] per step; free 5,000 internal and 2,000 external steps per month.
-    Price(Meter.GCP_WORKFLOWS_INTERNAL_STEP, _D, 0.01 / 1000, free_per_month=5000, source="GCP-WF"),
-    Price(Meter.GCP_WORKFLOWS_EXTERNAL_STEP, _D, 0.025 / 1000, free_per_month=2000, source="GCP-WF"),
+    # [GCP-WF] per step; free 5,000 internal and 2,000 external steps per month; the steps past them are
+    # charged "for increments of 1,000" (5,001 internal steps: one increment, $0.01).
+    Price(Meter.GCP_WORKFLOWS_INTERNAL_STEP, _D, 0.01 / 1000, free_per_month=5000, source="GCP-WF", increment=1000),
+    Price(Meter.GCP_WORKFLOWS_EXTERNAL_STEP, _D, 0.025 / 1000, free_per_month=2000, source="GCP-WF", increment=1000),
 )
 
 # Logic Apps Standard (single-tenant) bills the plan per hour; its built-in operations cost nothing
@@ -160,11 +172,37 @@ def unit_price(meter: Meter | str, *, region: str | None = None, kind: str | Non
 
 def price(meter: Meter | str, quantity: float, *, region: str | None = None, kind: str | None = None,
           on: dt.date | None = None, free_tier: bool = True) -> float:
-    """Dollars for `quantity` units of `meter` used in one month: free tier, then tiers."""
-    if quantity <= 0 or free_per_unit(meter, kind):
+    """Dollars for `quantity` units of `meter` used in one month: free tier, increments, then tiers.
+    A meter whose free tier is shared (`Price.free_pool`) gets all of it here: `monthly_bill` for several."""
+    return monthly_bill({meter: quantity}, region=region, kind=kind, on=on, free_tier=free_tier)
+
+
+def monthly_bill(quantities: Mapping[Meter | str, float], *, region: str | None = None, kind: str | None = None,
+                 on: dt.date | None = None, free_tier: bool = True) -> float:
+    """Dollars for one month's `quantities` per meter (one account, region and workflow kind): each meter's
+    free tier, a free tier shared by a pool of meters taken once (Azure's built-in operations: triggers and
+    actions [AZ-LA]), billable units rounded up to the meter's increment [GCP-WF], then its tiers."""
+    free_left: dict[str, float] = {}
+    total = 0.0
+    for meter, quantity in quantities.items():
+        if quantity <= 0 or free_per_unit(meter, kind):
+            continue
+        p = _lookup(meter, region, on)
+        free = 0.0
+        if free_tier:
+            pool = p.free_pool or str(p.meter)
+            free = min(quantity, free_left.setdefault(pool, p.free_per_month))
+            free_left[pool] -= free
+        total += _charge(p, quantity - free)
+    return total
+
+
+def _charge(p: Price, billable: float) -> float:
+    """Dollars for `billable` units of `p`'s meter past its free tier."""
+    if billable <= 0:
         return 0.0
-    p = _lookup(meter, region, on)
-    billable = max(0.0, quantity - (p.free_per_month if free_tier else 0.0))
+    if p.increment:
+        billable = math.ceil(billable / p.increment) * p.increment
     if not p.tiers:
         return billable * p.unit_usd
     total, floor = 0.0, 0.0

@@ -108,9 +108,10 @@ def storms(ctx: Context) -> list[Finding]:
         idx, counts_, in_win = idx[order], counts_[order], in_win[order]
         for i0, i1, med, mad in sparse_storm_segments(idx, counts_, size, win_first - first, trailing, th):
             inside = (idx >= i0) & (idx <= i1)
-            seg = counts_[inside] if inside.any() else np.zeros(1)
-            # the storm's retries in the window: its first bucket may begin before the window does
-            retries = float(in_win[inside].sum())
+            # the storm's retries in the window: its first bucket may begin before the window does (its
+            # peak and busy buckets too: a first bucket whose retries all came before read as the peak)
+            seg = in_win[inside] if inside.any() else np.zeros(1)
+            retries = float(seg.sum())
             bucket_start = dt.datetime.fromtimestamp((i0 + first) * width, UTC)
             start, end = ctx.clip(bucket_start, dt.datetime.fromtimestamp((i1 + first + 1) * width, UTC))
             found.append({
@@ -159,7 +160,7 @@ def storms(ctx: Context) -> list[Finding]:
             monthly_usd=cost * ctx.monthly_factor,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
-            id_bucket=r.bucket_start,
+            id_bucket=r.bucket_start, id_detail=r.error,
         ))
     return out
 
@@ -549,16 +550,36 @@ def _cusum_segments_loop(dense: np.ndarray, ref: np.ndarray, core: np.ndarray) -
 
 
 def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
-    """Visits, attempts, executions and sample ids of each storm's step during the storm."""
+    """Visits, attempts, executions and sample ids of each storm's step during the storm.
+
+    A visit retried for other errors only is not the storm's (it belongs to those errors' storms): it
+    was counted, so a Timeout storm's visits and affected runs on the same step ran into a throttling
+    storm's, and its samples could be runs that never met the storm's error. Visits not retried count:
+    the storm's amplification is of the step's load."""
     m = ibis.memtable(pd.DataFrame({
         "sid": st["sid"].astype("int64"), "m_cloud": st["cloud"].astype(str),
         "m_wf": st["workflow_id"].astype(str), "m_step": st["step"].astype(str),
         "m_start": pd.to_datetime(st["start"], utc=True), "m_end": pd.to_datetime(st["end"], utc=True),
+        "m_error": st["error"].astype(str),
     }))
     s = ctx.table("steps")
     s = s.filter((s[C.started_at] >= lit_ts(st["start"].min())) & (s[C.started_at] < lit_ts(st["end"].max())))
     j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
                      & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end))
+    a = ctx.table("attempts")
+    a = a.filter(a[C.status].isin(FAILED_VALUES) & (a[C.started_at] >= lit_ts(st["start"].min()))
+                 & (a[C.started_at] < lit_ts(ctx.until)))
+    a = a.select(a_cloud=a[C.cloud], a_exec=a[C.execution_id], a_key=a[C.step_key], a_attempt=a[C.attempt],
+                 a_error=ibis.coalesce(a[C.error], ibis.literal(NO_ERROR)))
+    v = j.select("sid", "m_error", v_cloud=j[C.cloud], v_exec=j[C.execution_id], v_key=j[C.step_key],
+                 v_attempts=j[C.attempts])
+    r = v.inner_join(a, (v.v_cloud == a.a_cloud) & (v.v_exec == a.a_exec) & (v.v_key == a.a_key)
+                     & (a.a_attempt < v.v_attempts))      # the retried tries, as the storm counts them
+    flags = r.group_by(["sid", "v_cloud", "v_exec", "v_key"]).aggregate(
+        own=(r.a_error == r.m_error).max(), other=(r.a_error != r.m_error).max())
+    others = flags.filter(flags.other & ~flags.own)
+    j = j.anti_join(others, [j.sid == others.sid, j[C.cloud] == others.v_cloud,
+                             j[C.execution_id] == others.v_exec, j[C.step_key] == others.v_key])
     agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
         visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique()))
     # the rows that stand for the step count (`step_rank`), as in `cost.step_window_stats`: a GCP try's

@@ -7,12 +7,14 @@
   workflow's newer runs make it look older. A run known only from an imported snapshot
   (`source` import) is said to have been RUNNING in that snapshot, with its age then, not to be
   running now. Rows without `collected_at` fall back to their own workflow's latest start or end.
+  A redriven run (Step Functions keeps its start date) is aged from its current life's first step.
   An Express run seen RUNNING past Express's 5-minute limit is not stuck: it ended and its end record
   was never read (`express_runs_without_end`, said as a `collection_gap` by analysis/collection.py).
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
   Standard (model.AWS_HISTORY_EVENT_LIMIT).
-- `map_failure_budget`: Map states whose share of failed items nears their
-  ToleratedFailurePercentage (read from the ASL definition). Needs the definition in `workflows`
+- `map_failure_budget`: Map states whose failed items near the failures they tolerate, the smaller of
+  their ToleratedFailurePercentage of the items and their ToleratedFailureCount (read from the ASL
+  definition). Needs the definition in `workflows`
   and Map item steps linked through parent_step_key/iteration; Distributed Map child executions
   (parent_execution_id) are not counted yet.
 """
@@ -73,8 +75,37 @@ def _running_ages(ctx: Context) -> ir.Table | None:
                  cut=(seen > lit_ts(min(ctx.now, ctx.until))).cast("int64"),
                  snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
                  no_collected=r[C.collected_at].isnull().cast("int64"))
-    r = r.mutate(age_ms=r.as_of.delta(r[C.started_at], unit="millisecond").cast("float64"))
+    lives = _redriven_life_starts(ctx, running)
+    start = r[C.started_at]
+    if lives is not None:
+        r = r.left_join(lives, (r[C.cloud] == lives.l_cloud) & (r[C.execution_id] == lives.l_id))
+        start = ibis.greatest(r[C.started_at], ibis.coalesce(r.life_start, r[C.started_at]))
+    r = r.mutate(age_ms=r.as_of.delta(start, unit="millisecond").cast("float64"))
     return r.mutate(unended=_past_express_limit(ctx, r))
+
+
+def _redriven_life_starts(ctx: Context, running: ir.Table) -> ir.Table | None:
+    """When each redriven running run's current life began (`l_cloud`, `l_id`, `life_start`): its first
+    step after the uncaught failure that ended its previous life, else that failure's end (a redrive read
+    before any step of it). A redrive keeps the run's start date: a run redriven after two days and
+    running for two minutes was stuck "for up to 2 d". None when no running run was redriven."""
+    redriven = running.filter(running[C.redrive_count].fill_null(0) > 0)
+    redriven = redriven.select(x_cloud=redriven[C.cloud], x_id=redriven[C.execution_id])
+    if not int(execute(redriven.aggregate(n=redriven.count()))["n"].iloc[0]):
+        return None
+    s = ctx.table("steps")
+    s = s.semi_join(redriven, (s[C.cloud] == redriven.x_cloud) & (s[C.execution_id] == redriven.x_id))
+    f = s.filter(s[C.status].isin(UNCAUGHT_FAILED_VALUES))
+    ends = f.group_by([C.cloud, C.execution_id]).aggregate(
+        fail_end=ibis.coalesce(f[C.ended_at], f[C.started_at]).max())
+    ends = ends.select(e_cloud=ends[C.cloud], e_id=ends[C.execution_id], fail_end=ends.fail_end)
+    j = s.inner_join(ends, (s[C.cloud] == ends.e_cloud) & (s[C.execution_id] == ends.e_id))
+    j = j.filter(j[C.started_at] >= j.fail_end)
+    after = j.group_by(["e_cloud", "e_id"]).aggregate(first=j[C.started_at].min())
+    after = after.select(a_cloud=after.e_cloud, a_id=after.e_id, first=after["first"])
+    lives = ends.left_join(after, (ends.e_cloud == after.a_cloud) & (ends.e_id == after.a_id))
+    return lives.select(l_cloud=lives.e_cloud, l_id=lives.e_id,
+                        life_start=ibis.coalesce(lives["first"], lives.fail_end))
 
 
 def _past_express_limit(ctx: Context, r: ir.Table) -> ir.BooleanValue:
@@ -249,23 +280,30 @@ def history_limit_risks(ctx: Context) -> list[Finding]:
     return out
 
 
-def _tolerances(definition: str | None) -> dict[str, float]:
-    """Map state name -> tolerated failure percentage, from an ASL definition."""
+def _tolerances(definition: str | None) -> dict[str, tuple[float, float]]:
+    """Map state name -> (tolerated failure percentage, tolerated failure count), 0 where not set, from an
+    ASL definition. Step Functions fails the Map at whichever is reached first (the count was not read: a
+    Map one failure from failing said nothing)."""
     try:
         doc = json.loads(definition or "")
     except (ValueError, TypeError):
         return {}
-    out: dict[str, float] = {}
+    out: dict[str, tuple[float, float]] = {}
+
+    def number(value: Any) -> float:
+        try:
+            return max(float(value), 0.0)
+        except (TypeError, ValueError):
+            return 0.0
 
     def walk(states: dict) -> None:
         for name, st in (states or {}).items():
             if not isinstance(st, dict):
                 continue
-            if st.get("Type") == "Map" and "ToleratedFailurePercentage" in st:
-                try:
-                    out[name] = float(st["ToleratedFailurePercentage"])
-                except (TypeError, ValueError):
-                    pass
+            if st.get("Type") == "Map":
+                pct, count = number(st.get("ToleratedFailurePercentage")), number(st.get("ToleratedFailureCount"))
+                if pct > 0 or count > 0:
+                    out[name] = (pct, count)
             for sub in ("ItemProcessor", "Iterator"):
                 if isinstance(st.get(sub), dict):
                     walk(st[sub].get("States", {}))
@@ -283,43 +321,53 @@ def map_failure_budgets(ctx: Context) -> list[Finding]:
     w = ctx.table("workflows")
     w = w.filter(w[C.cloud] == str(Cloud.AWS))
     defs = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(d=w[C.definition].argmax(w[C.seen_at])))
-    budgets = [(r.cloud, r.workflow_id, name, pct) for r in defs.itertuples(index=False)
-               for name, pct in _tolerances(r.d).items() if pct > 0]
+    budgets = [(r.cloud, r.workflow_id, name, pct, count) for r in defs.itertuples(index=False)
+               for name, (pct, count) in _tolerances(r.d).items()]
     if not budgets:
         return []
-    b = ibis.memtable(pd.DataFrame(budgets, columns=["b_cloud", "b_wf", "b_name", "tolerated"]))
+    b = ibis.memtable(pd.DataFrame(budgets, columns=["b_cloud", "b_wf", "b_name", "tolerated", "tolerated_count"]))
     s = ctx.in_window(ctx.table("steps"))
     maps = s.filter(s[C.type] == str(StepType.MAP))
     maps = maps.inner_join(b, (maps[C.cloud] == b.b_cloud) & (maps[C.workflow_id] == b.b_wf)
                            & (maps[C.name] == b.b_name))
     maps = maps.select(m_cloud=C.cloud, m_wf=C.workflow_id, m_exec=C.execution_id, m_key=C.step_key,
-                       m_name=C.name, tolerated="tolerated")
+                       m_name=C.name, tolerated="tolerated", tolerated_count="tolerated_count")
     kids = s.filter(s[C.parent_step_key].notnull())
     j = kids.inner_join(maps, (kids[C.cloud] == maps.m_cloud) & (kids[C.execution_id] == maps.m_exec)
                         & (kids[C.parent_step_key] == maps.m_key))
     item = ibis.coalesce(j[C.iteration].cast("string"), j[C.step_key])
-    per_visit = j.group_by(["m_cloud", "m_wf", "m_name", "m_exec", "m_key", "tolerated"]).aggregate(
+    per_visit = j.group_by(["m_cloud", "m_wf", "m_name", "m_exec", "m_key", "tolerated", "tolerated_count"]).aggregate(
         items=item.nunique(), failed=item.nunique(where=j[C.status].isin(UNCAUGHT_FAILED_VALUES)))
-    per_visit = per_visit.mutate(pct=per_visit.failed * 100.0 / per_visit["items"])
-    near = per_visit.filter(per_visit.pct >= per_visit.tolerated * th.map_failure_budget_ratio)
+    pv = per_visit
+    # the failures the Map tolerates: the smaller of its percentage of the items and its count (0: not set)
+    unset = ibis.literal(float("inf"))
+    allowed = ibis.least(ibis.ifelse(pv.tolerated > 0, pv.tolerated * pv["items"] / 100.0, unset),
+                         ibis.ifelse(pv.tolerated_count > 0, pv.tolerated_count.cast("float64"), unset))
+    per_visit = pv.mutate(pct=pv.failed * 100.0 / pv["items"], allowed=allowed)
+    near = per_visit.filter((per_visit.failed > 0)
+                            & (per_visit.failed >= per_visit.allowed * th.map_failure_budget_ratio))
     agg = execute(near.group_by(["m_cloud", "m_wf", "m_name"]).aggregate(
         n=near.count(), max_pct=near.pct.max(), tolerated=near.tolerated.max(),
-        over=(near.pct > near.tolerated).cast("int64").sum()))
+        tolerated_count=near.tolerated_count.max(), over=(near.failed > near.allowed).cast("int64").sum()))
     if agg.empty:
         return []
     samples = sample_ids(near.rename(execution_id="m_exec"), ["m_cloud", "m_wf", "m_name"], order_by="pct")
     out = []
     for a in agg.itertuples(index=False):
         wf_name = ctx.workflow_name(a.m_cloud, a.m_wf)
+        count = int(a.tolerated_count) if a.tolerated_count > 0 else None
+        said = " or ".join([*([f"{a.tolerated:g}%"] if a.tolerated > 0 else []),
+                            *([f"{count} item{'s' if count != 1 else ''}"] if count else [])])
         out.append(Finding(
             kind=FindingKind.MAP_FAILURE_BUDGET,
             severity=Severity.HIGH if a.over else Severity.MEDIUM,
             cloud=a.m_cloud, workflow=wf_name, workflow_id=a.m_wf, step=a.m_name,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"Map {a.m_name} in {wf_name}: up to {a.max_pct:.0f}% of items failed "
-                   f"(tolerated {a.tolerated:g}%) in {int(a.n)} run(s)"),
+                   f"(tolerated {said}) in {int(a.n)} run(s)"),
             evidence={"map_runs_near_budget": int(a.n), "map_runs_over_budget": int(a.over),
-                      "max_failed_percent": a.max_pct, "tolerated_percent": a.tolerated},
+                      "max_failed_percent": a.max_pct, "tolerated_percent": a.tolerated if a.tolerated > 0 else None,
+                      "tolerated_count": count},
             recommendation=("Fix the failing item processor or add Retry/Catch inside the ItemProcessor; "
                             "if failures are expected, raise ToleratedFailurePercentage deliberately and "
                             "send failed items to a dead-letter destination (ResultWriter)."),

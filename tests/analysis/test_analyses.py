@@ -804,3 +804,50 @@ def test_plan_saving_severity_follows_its_dollars_one_band_lower_when_its_fee_is
     w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
     p = of(run(w), "plan_what_if").iloc[0]
     assert (p.severity, p.evidence["assumed_current_plan"], p.monthly_usd > 100) == ("medium", True, True)
+
+
+def test_a_run_redriven_to_success_wasted_nothing():
+    """A run whose Charge failed and that was redriven to success (Step Functions resumes at the failed
+    state: one row, SUCCEEDED, redrive_count 1, the failed visit and the redriven one). Its failure counts
+    (it ran, ended the run then, and was billed), uncaught; its cost is not wasted: the failing_step's
+    `wasted_usd` held the whole cost of the 10 redriven runs beside the 10 that stayed failed."""
+    w = failing_world()
+    redriven = [e for e in w.rows["executions"] if e[C.status] == Status.FAILED][:10]
+    for ex in redriven:
+        ex[C.status], ex[C.redrive_count] = str(Status.SUCCEEDED), 1
+        t = ex[C.started_at] + dt.timedelta(minutes=5)
+        w.step(ex, "Charge", t, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    f = of(run(w), "failing_step").iloc[0]
+    ev = f.evidence
+    assert (ev["visits"], ev["failures"], ev["uncaught"], f.executions_affected) == (50, 20, 20, 20)
+    assert ev["wasted_usd"] == pytest.approx(10 * 2 * 0.000025)       # the 10 runs still failed: 2 transitions each
+
+
+@pytest.mark.parametrize(("percentage", "count", "failed", "verdict", "said"), [
+    (None, 2, 2, "medium", "tolerated 2 items"),     # a count budget alone was not read: no finding
+    (None, 2, 3, "high", "tolerated 2 items"),
+    (50, 1, 2, "high", "tolerated 50% or 1 item"),   # the count is reached first: it read 20% of 50%, nothing
+    (50, None, 2, None, None),
+])
+def test_map_failure_budget_reads_the_tolerated_count(percentage, count, failed, verdict, said):
+    """Step Functions fails a Map at ToleratedFailurePercentage or ToleratedFailureCount, whichever is reached
+    first; the definition's count was not read, so a Map one failure from failing said nothing."""
+    state = {"Type": "Map", "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Task", "End": True}}},
+             "End": True}
+    if percentage is not None:
+        state["ToleratedFailurePercentage"] = percentage
+    if count is not None:
+        state["ToleratedFailureCount"] = count
+    w = World()
+    wf = w.workflow("batch", definition=json.dumps({"StartAt": "M", "States": {"M": state}}))
+    ex = w.execution(wf, at(minutes=1))
+    m = w.step(ex, "M", at(minutes=1), type=StepType.MAP)
+    for k in range(10):
+        w.step(ex, "P", at(minutes=1), iteration=k, parent=m[C.step_key],
+               status=Status.FAILED if k < failed else Status.SUCCEEDED)
+    f = of(run(w), "map_failure_budget")
+    if verdict is None:
+        assert f.empty
+        return
+    assert list(f["severity"]) == [verdict] and said in f.iloc[0].title
+    assert f.iloc[0].evidence["tolerated_count"] == count

@@ -84,3 +84,84 @@ def test_retry_storm_counts_only_the_retries_in_the_window():
     assert [(r.evidence["retries"], r.evidence["visits"], r.evidence["attempts"], r.title.split(" of ")[0])
             for r in df.itertuples()] == [(retried, 90, 360, "Retry storm on CallApi in ingest: 270 retries")]
     assert retried == 270
+
+
+def test_slow_step_counts_only_the_visits_in_the_window():
+    """A window starting 3 hours into the slow 6-hour bucket (06:00-12:00 on day 2): the finding read 36
+    slow visits, the 18 of that bucket's first 3 hours (the previous window's) included, beside 18 executions."""
+    since, until = T0 + DAY + 9 * H, T0 + 2 * DAY
+    df = of(analyze(latency_world().tables(), since=since, until=until, now=until), "slow_step")
+    assert [(r.window_start, r.evidence["visits"], r.evidence["slow_visits"], r.executions_affected)
+            for r in df.itertuples()] == [(pd.Timestamp(since), 18, 18, 18)]
+
+
+
+def _with_timeouts(w: World) -> World:
+    """Two visits of CallApi each 15 minutes of the storm hour that retry States.Timeout twice: 16 retries."""
+    wf = w.rows["workflows"][0]["workflow_id"]
+    for i in range(4):
+        for k in range(2):
+            t = T0 + DAY + 10 * H + dt.timedelta(minutes=15 * i, seconds=40 + k)
+            st = w.step(w.execution(wf, t), "CallApi", t, attempts=3, meter=Meter.AWS_SFN_STATE_TRANSITION,
+                        quantity=3)
+            for n in (1, 2, 3):
+                w.attempt(st, n, t + dt.timedelta(seconds=3 * n), status=Status.FAILED if n < 3 else Status.SUCCEEDED,
+                          error="States.Timeout" if n < 3 else None)
+    return w
+
+
+def test_retry_storms_of_two_errors_on_one_step_are_two_findings():
+    """Storms of two errors on one step from the same bucket had one id: the 16 Timeout retries' storm
+    stood in the findings, the 407 ThrottlingException retries' storm was dropped as its duplicate."""
+    until = T0 + 2 * DAY
+    df = of(analyze(_with_timeouts(storm_world()).tables(), since=T0, until=until, now=until), "retry_storm")
+    assert sorted(e["error"] for e in df["evidence"]) == ["States.Timeout", "ThrottlingException"]
+    assert df["id"].nunique() == 2
+
+
+
+def _storm_figures(w: World) -> list[tuple]:
+    until = T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=T0, until=until, now=until), "retry_storm")
+    return [(r.evidence["error"], r.evidence["visits"], r.evidence["attempts"], r.evidence["amplification"],
+             r.executions_affected, sorted(r.sample_execution_ids)) for r in df.itertuples()]
+
+
+def test_retry_storm_counts_the_visits_of_its_own_error():
+    """Visits of the storm's step that retried another error only (a Timeout twice each 15 minutes during
+    a ThrottlingException storm) are not the storm's: they were counted in its visits, attempts,
+    amplification, affected executions and sample runs."""
+    plain = _storm_figures(storm_world())
+    w = _with_timeouts(storm_world())
+    assert [f[0] for f in plain] == ["ThrottlingException"]
+    assert [f for f in _storm_figures(w) if f[0] == "ThrottlingException"] == plain
+
+
+def test_slow_step_p95_is_of_the_visits_in_the_window():
+    """The slow bucket 06:00-12:00 on day 2 took 20 s before 09:00 and 9 s after; a window from 09:00 read
+    the bucket's p95 (20 s) in its title and evidence, visits it does not hold."""
+    w = latency_world()
+    for s in w.rows["steps"]:
+        if T0 + DAY + 6 * H <= s["started_at"] < T0 + DAY + 9 * H:
+            s["duration_ms"] = 20_000
+    since, until = T0 + DAY + 9 * H, T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "slow_step")
+    assert [(r.evidence["p95_ms"], r.evidence["visits"]) for r in df.itertuples()] == [(9000.0, 18)]
+    assert "p95 9.0 s vs" in df.iloc[0].title
+
+
+def test_retry_storm_peak_is_of_the_retries_in_the_window():
+    """A window starting at 10:05, inside the storm's first 15-minute bucket, whose 180 retries all came before
+    10:05: the title and evidence said "peak 180 per 15 min", retries the window does not hold."""
+    w = storm_world()
+    wf = w.rows["workflows"][0]["workflow_id"]
+    for k in range(30):
+        t = T0 + DAY + 10 * H + dt.timedelta(minutes=1, seconds=k)
+        st = w.step(w.execution(wf, t), "CallApi", t, attempts=4, meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=4)
+        for n in range(1, 5):
+            w.attempt(st, n, t + dt.timedelta(seconds=n), status=Status.FAILED if n < 4 else Status.SUCCEEDED,
+                      error="ThrottlingException" if n < 4 else None)
+    since, until = T0 + DAY + 10 * H + 5 * dt.timedelta(minutes=1), T0 + 2 * DAY
+    df = of(analyze(w.tables(), since=since, until=until, now=until), "retry_storm")
+    assert [(r.evidence["retries"], r.evidence["peak_retries_per_bucket"]) for r in df.itertuples()] == [(270, 90)]
+    assert "(peak 90 per 15 min" in df.iloc[0].title

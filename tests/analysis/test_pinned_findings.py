@@ -29,7 +29,8 @@ polling loop's severity came to follow its dollars as a costly step's does: the 
 $0.10 a month each, read low, not medium; and when the cost findings' evidence came to give
 `measured_days`, the days their projection divides by, beside `window_days`; and when titles came to
 say durations as evidence and tables do, in two units at most: "26.8 h" reads "1 d 2 h", "11.1 min"
-reads "11 min 7 s").
+reads "11 min 7 s"; and when a retry storm's id came to hold its error, as storms of two errors on
+one step from one bucket shared an id and one was dropped: the four storms' ids changed, nothing else).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

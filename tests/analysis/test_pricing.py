@@ -75,6 +75,35 @@ def test_gcp_steps(meter, qty, usd):
     assert price(meter, qty, on=ON) == pytest.approx(usd)
 
 
+@pytest.mark.parametrize("meter, qty, usd", [
+    (Meter.GCP_WORKFLOWS_INTERNAL_STEP, 5_001, 0.01),       # one step past the free tier: one increment
+    (Meter.GCP_WORKFLOWS_INTERNAL_STEP, 6_000, 0.01),
+    (Meter.GCP_WORKFLOWS_INTERNAL_STEP, 6_001, 0.02),
+    (Meter.GCP_WORKFLOWS_EXTERNAL_STEP, 2_500, 0.025),
+    (Meter.GCP_WORKFLOWS_EXTERNAL_STEP, 1_500, 0.0),
+])
+def test_gcp_steps_are_charged_in_increments_of_1000(meter, qty, usd):
+    """[GCP-WF] "You incur charges for increments of 1,000 internal steps or external steps": 5,001 internal
+    steps a month cost one increment, $0.01 (they read $0.00001, a thousandth of it)."""
+    assert price(meter, qty, on=ON) == pytest.approx(usd)
+    assert price(meter, 500, on=ON, free_tier=False) == pytest.approx(unit_price(meter, on=ON) * 1000)
+
+
+def test_logic_apps_free_builtin_operations_are_shared_by_triggers_and_actions():
+    """[AZ-LA] The free built-in operations are per subscription, triggers and actions together: 3,000 built-in
+    trigger runs alone cost $0.075 (no free tier), and beside 3,000 built-in actions the month billed
+    3,000 triggers where 2,000 operations are past the 4,000 free ones."""
+    assert price(Meter.AZURE_LOGIC_BUILTIN_TRIGGER, 3_000, on=ON) == 0.0
+    bill = pricing.monthly_bill({Meter.AZURE_LOGIC_BUILTIN_ACTION: 3_000, Meter.AZURE_LOGIC_BUILTIN_TRIGGER: 3_000},
+                                on=ON)
+    assert bill == pytest.approx(2_000 * 0.000025)
+    # meters outside the pool keep their own terms
+    assert pricing.monthly_bill({Meter.AZURE_LOGIC_BUILTIN_ACTION: 1_000, Meter.AZURE_LOGIC_STANDARD_CONNECTOR: 10},
+                                on=ON) == pytest.approx(10 * 0.000125)
+    assert pricing.monthly_bill({Meter.GCP_WORKFLOWS_INTERNAL_STEP: 5_001, Meter.AWS_SFN_STATE_TRANSITION: 5_000},
+                                on=ON) == pytest.approx(0.01 + 1_000 * 0.000025)
+
+
 def test_every_meter_has_a_price():
     for meter in Meter:
         assert unit_price(meter, on=ON) >= 0
@@ -168,3 +197,28 @@ def test_an_empty_store_prices_nothing_on_the_dashboard():
     start = dt.datetime(2026, 6, 1, tzinfo=UTC)
     total = q.overview_by_cloud(q.prepare(t["usage"].get_backend().con), q.Filters(start, start + dt.timedelta(days=1)))
     assert total.empty or float(total.iloc[-1]["cost_usd"] or 0) == 0.0
+
+
+def test_usage_of_a_meter_without_a_price_is_said_not_priced_at_zero():
+    """A store written by a newer flowscope (or tables given to `analyze`) holds a meter this price list
+    does not know: its usage was priced $0 with nothing said (10,000 calls of a Logic App: no finding, a
+    spend of $0). It is a collection_gap naming the meter, its units and the runs that used it."""
+    import datetime as dt
+
+    from flowscope.analysis import analyze
+    from tests.analysis.helpers import T0, World, at
+
+    w = World()
+    wf = w.workflow("la", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(200):
+        ex = w.execution(wf, at(minutes=10 * i), cloud="azure")
+        w.step(ex, "Call", at(minutes=10 * i), meter="azure.logic.future_meter", quantity=50)
+        w.step(ex, "Compose", at(minutes=10 * i, seconds=1), meter=Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    until = T0 + dt.timedelta(days=2)
+    df = analyze(w.tables(), since=T0, until=until, now=until)
+    gaps = df[df["kind"] == "collection_gap"]
+    assert len(gaps) == 1
+    row = gaps.iloc[0]
+    assert (row.workflow, row.executions_affected, len(row.sample_execution_ids)) == ("la", 200, 5)
+    assert row.evidence["unpriced_units"] == {"azure.logic.future_meter": 10_000.0}
+    assert "azure.logic.future_meter" in row.title and "no price" in row.title

@@ -90,3 +90,38 @@ def test_a_window_that_ends_before_the_collection_says_the_age_is_at_its_end():
     later = analyze(w.tables(), since=at(), until=NOW, now=NOW)
     [stuck] = later[later["kind"] == "stuck_execution"].to_dict("records")
     assert "when last collected" in stuck["title"] and stuck["evidence"]["age_measured_to"] == "collected_at"
+
+
+def redriven_world(redriven_hours: float | None, collected_hours: float) -> tuple[World, dict]:
+    """`approve` finishes in a minute (50 runs); one run started at +2 h failed in Charge a second later and
+    was redriven at `redriven_hours` (Step Functions keeps its start date), RUNNING in its redriven Charge
+    when collected; None: redriven with no step of its new life read yet."""
+    w = World()
+    wf = w.workflow("approve")
+    for i in range(50):
+        w.execution(wf, at(minutes=10 * i), duration_ms=60_000)
+    running = w.execution(wf, at(hours=2), status=Status.RUNNING, collected_at=at(hours=collected_hours))
+    running[C.redrive_count] = 1
+    w.step(running, "Validate", at(hours=2), duration_ms=200)
+    w.step(running, "Charge", at(hours=2, seconds=1), duration_ms=500, status=Status.FAILED, error="Boom")
+    if redriven_hours is not None:
+        w.step(running, "Charge", at(hours=redriven_hours), duration_ms=None, status=Status.RUNNING)
+    return w, running
+
+
+@pytest.mark.parametrize("redriven, collected, expected_age_h", [
+    (50, 50 + 2 / 60, None),          # redriven two days later, seen 2 minutes into its new life: not stuck
+    (50, 58, 8.0),                    # 8 h into its new life: stuck, 8 h old (it read 56 h)
+    (None, 58, 58 - (2 + 1.5 / 3600)),  # no step of the new life read: aged from its previous life's end
+])
+def test_a_redriven_run_is_aged_from_its_redrive(redriven, collected, expected_age_h):
+    """A redrive keeps the run's start date: a run redriven after two days and running normally for two
+    minutes was 'stuck, running for up to 2 d', aged from its first life's start."""
+    w, running = redriven_world(redriven, collected)
+    df = analyze(w.tables(), since=at(), until=NOW, now=NOW)
+    s = df[df["kind"] == "stuck_execution"]
+    if expected_age_h is None:
+        assert s.empty
+        return
+    assert len(s) == 1 and s.iloc[0].sample_execution_ids == [running[C.execution_id]]
+    assert s.iloc[0].evidence["max_age_ms"] == pytest.approx(expected_age_h * H)

@@ -138,7 +138,7 @@ class ReportContent:
         """One line for a chat message or a log: status, executions, failure rate, spend, findings."""
         cov = self.coverage
         total = self.overview[self.overview[C.cloud] == "total"].iloc[0] if not self.overview.empty else None
-        head = (f"{_day(cov.since)} .. {_day(cov.until)} UTC: {cov.executions:,} executions of "
+        head = (f"{window_time(cov.since)} .. {window_time(cov.until)} UTC: {cov.executions:,} executions of "
                 f"{cov.workflows:,} workflow(s)")
         if total is not None and cov.executions:
             head += (f", run failure rate {fmt_pct(total['failure_rate'])}, spend {fmt_usd(total['cost_usd'])} "
@@ -149,8 +149,14 @@ class ReportContent:
         return head
 
 
-def _day(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+def window_time(value: dt.datetime) -> str:
+    """A report's moment as its headings show it: to the minute, to the second (and beyond) when it
+    falls between minutes, as `run`'s file names do: two windows ending in one minute, in files named
+    apart, read alike ("12:00") in their headings."""
+    if value.microsecond:
+        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+    return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
+
 
 
 def workflow_ids(con: Any, workflows: Sequence[str] | None) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from flowscope.format import (
     is_missing,
 )
 from flowscope.model import C
-from flowscope.report.content import ReportContent
+from flowscope.report.content import ReportContent, window_time
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"
@@ -274,7 +274,8 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
     return template.render(
         c=c, nonce=nonce, plotly=plotly, cdn=CDN, plotly_version=get_plotlyjs_version(),
         plotly_js=get_plotlyjs() if plotly == "inline" else "",
-        window=f"{_iso(cov.since)} .. {_iso(cov.until)}", previous_window=f"{_iso(prev.since)} .. {_iso(prev.until)}",
+        window=f"{window_time(cov.since)} .. {window_time(cov.until)}",
+        previous_window=f"{window_time(prev.since)} .. {window_time(prev.until)}",
         generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
         gap=cov.gap_note() or "",
         failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],

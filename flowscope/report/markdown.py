@@ -12,7 +12,7 @@ from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
-from flowscope.report.content import ReportContent
+from flowscope.report.content import ReportContent, window_time
 from flowscope.textsafety import markdown_text
 
 MAX_FINDINGS = 50
@@ -33,7 +33,7 @@ def render_markdown(c: ReportContent) -> str:
     """Summary per cloud, what changed, the findings (most severe first) and the collection status."""
     cov = c.coverage
     lines = [f"# {md(c.title)}", "",
-             f"Window {cov.since:%Y-%m-%d %H:%M} .. {cov.until:%Y-%m-%d %H:%M} UTC"
+             f"Window {window_time(cov.since)} .. {window_time(cov.until)} UTC"
              + (f"; clouds: {md(', '.join(cov.clouds))}" if cov.clouds else "")
              + (f"; workflows: {md(', '.join(cov.workflow_filter))}" if cov.workflow_filter else ""), ""]
     if cov.status == "no_data":

@@ -277,3 +277,20 @@ def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store
     content.previous_covered = True                       # covered, and empty
     content.previous = content.previous.assign(executions=0)
     assert "No comparison: the previous period holds no executions." in render_html(content, plotly="cdn")
+
+
+def test_two_windows_ending_in_one_minute_have_headings_of_their_own(report_store):
+    """`run --until 12:00:10Z` and `--until 12:00:40Z` wrote files named apart by their seconds whose
+    headings, titles and summary lines both read "... 12:00": the window's end is shown to the second
+    when it has seconds (a whole minute still reads as one)."""
+    from flowscope.report.html import render_html
+    from flowscope.report.markdown import render_markdown
+
+    store = Store.open(report_store)
+    ten, forty = (build_content(store, since=SINCE, until=END + dt.timedelta(seconds=s), now=END) for s in (10, 40))
+    for content, shown in ((ten, f"{END:%Y-%m-%d %H:%M}:10"), (forty, f"{END:%Y-%m-%d %H:%M}:40")):
+        assert shown in content.summary_line()
+        assert f".. {shown} UTC" in render_markdown(content)
+        assert re.search(rf"<title>[^<]*\.\. {shown}</title>", render_html(content, plotly="cdn"))
+    whole = build_content(store, since=SINCE, until=END, now=END)
+    assert f".. {END:%Y-%m-%d %H:%M} UTC" in render_markdown(whole)

@@ -36,8 +36,10 @@ def status_alert(status: str, failed_scopes: Collection[str] = ()) -> str:
 
 
 def run_id(since: dt.datetime, until: dt.datetime, clouds: Sequence[str], workflows: Sequence[str]) -> str:
-    """The report run's id: the same window and filters give the same id (re-runs are one run)."""
-    key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(clouds)), ",".join(sorted(workflows))])
+    """The report run's id: the same window and filters give the same id (re-runs are one run). The
+    filters are sets, as `alert_scope` reads them: `--cloud aws --cloud aws` is `--cloud aws`."""
+    key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(set(clouds))),
+                    ",".join(sorted(set(workflows)))])
     return f"report-{until:%Y%m%dT%H%M%SZ}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 

@@ -25,6 +25,12 @@ from flowscope.model import C
 TOP = 10
 """Rows in each 'top' table of a report (costly steps, slowest steps, failing steps, retried steps)."""
 
+RESOLUTION_OWED = "resolved: not yet told"
+"""A target's `findings.notified` value on a resolved finding it was told of and not yet told is over.
+Set when the finding is resolved (`history.changes`), replaced by the run id of the message that tells
+it (`history.mark_delivered`): a target that heard a finding open hears it end, once, however many
+runs its delivery takes. Findings resolved before this existed keep their run ids: nothing is owed."""
+
 
 @dataclass
 class HistoryChange:
@@ -40,6 +46,12 @@ class HistoryChange:
     until: dt.datetime | None = None                                  # this report's window end
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its `alerts` row of this scope
     alert_scope: str = "all"                                          # the filters' scope (history.alert_scope)
+    unannounced: list[dict[str, Any]] = field(default_factory=list)   # resolved rows a target is owed the end of
+
+    def resolutions_owed(self, target: str) -> list[dict[str, Any]]:
+        """The resolved findings (history rows) in this scope that `target` was told of and not yet
+        told are over (`RESOLUTION_OWED`)."""
+        return [r for r in self.unannounced if self.notified.get(str(r[C.id]), {}).get(target) == RESOLUTION_OWED]
 
     def already_sent(self, finding_id: str, target: str) -> bool:
         """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""

@@ -19,7 +19,7 @@ import pandas as pd
 
 from flowscope.analysis.base import FindingKind, Severity, utc
 from flowscope.model import C, FindingState
-from flowscope.report.content import HistoryChange, ReportContent
+from flowscope.report.content import RESOLUTION_OWED, HistoryChange, ReportContent
 
 _CARRIED = (C.kind, C.severity, C.cloud, C.workflow_id, C.workflow, C.step, C.title, C.monthly_usd)
 ALERT_STATES = (FindingState.NEW.value, FindingState.WORSENED.value, FindingState.REOPENED.value)
@@ -131,14 +131,25 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             continue
         end = utc(old[C.window_end])
         if end < until and old[C.state] != FindingState.RESOLVED.value:
+            owed = _resolution_owed(old)
             new = {**old, C.state: FindingState.RESOLVED.value, C.window_start: since, C.window_end: until,
-                   C.run_id: rid}
+                   C.run_id: rid, C.notified: json.dumps(owed, sort_keys=True) if owed else old.get(C.notified)}
             writes.append(new)
             resolved.append(new)
+            change.notified[fid] = owed or change.notified.get(fid, {})
         elif end == until and old[C.state] == FindingState.RESOLVED.value and old[C.run_id] == rid:
             resolved.append(old)          # resolved by this very report, run before
     change.resolved = pd.DataFrame(resolved, columns=list(_history_columns()))
+    written = {str(w[C.id]): w for w in writes}
+    change.unannounced = [row for fid, row in ({**by_id, **written}).items()
+                          if row[C.state] == FindingState.RESOLVED.value and _in_scope(row, clouds, workflows)
+                          and RESOLUTION_OWED in _notified(row).values()]
     return writes, change
+
+
+def _resolution_owed(row: dict[str, Any]) -> dict[str, str]:
+    """The finding's `notified` with every target told of it owed its resolution ({} when none was told)."""
+    return {target: RESOLUTION_OWED for target in _notified(row)}
 
 
 def _looked_at(row: dict[str, Any], clouds: Collection[str] | None,

@@ -336,7 +336,7 @@ def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monke
     [sent] = deliver(targets, stale)
     assert sent.sent, sent.line()
     body = receiver.requests[-1].body
-    assert body["headline"].endswith("the data ends before the window does: 0 finding(s) at or above low to look at")
+    assert "the data ends before the window does: 0 finding(s) at or above low to look at" in body["headline"]
     assert body["gap"] == body["status_text"] and "before the window's end" in body["gap"]
     assert body["status"] == "stale"
 
@@ -463,3 +463,76 @@ def test_a_failed_sync_is_said_beside_an_empty_window(tmp_path):
     quiet, failed = build_message(content), build_message(content, sync_failed=True)
     assert quiet.status == failed.status == "no_data"
     assert SYNC_FAILED not in quiet.status_text and failed.status_text.endswith(SYNC_FAILED)
+
+
+def without(content, finding_id: str):
+    """The content as if its analysis no longer found `finding_id` (the problem was fixed)."""
+    import dataclasses
+
+    findings = content.findings[content.findings["id"] != finding_id].reset_index(drop=True)
+    content.analysis = dataclasses.replace(content.analysis, findings=findings)
+    return content
+
+
+def run_without(store, hours: float, finding_id: str):
+    """`next_run`, with `finding_id` gone from the window's findings."""
+    later = END + dt.timedelta(hours=hours)
+    content = without(build_content(store, since=later - dt.timedelta(days=7), until=later, now=later), finding_id)
+    record(store, content)
+    return content
+
+
+@pytest.mark.slow  # four reports of a fresh store
+def test_a_target_told_of_a_finding_is_told_once_that_it_is_resolved(tmp_path, receiver, monkeypatch):
+    """A finding sent to a target was fixed: the next report counted it '1 resolved' and the target
+    heard nothing (no new finding, data complete), so its channel still showed the alert as open. The
+    target told of it is now told it is resolved, once: not again by a re-run of the same hour, nor by
+    the next run; a target that was never told of it is not told of its end."""
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    gone = str(first.findings[first.findings["kind"] != "collection_gap"]["id"].iloc[0])
+    newcomer = parse_targets([hook("webhook"), hook("webhook", name="new")])
+    fixed = run_without(store, 1, gone)
+    assert list(fixed.history.resolved["id"]) == [gone]
+    told, new = deliver(newcomer, fixed)
+    assert told.sent, told.line()
+    body = receiver.requests[1].body
+    assert [f["id"] for f in body["resolved"]] == [gone] and body["findings"] == []
+    assert body["resolved"][0]["state"] == "resolved" and "1 resolved" in body["headline"]
+    assert new.sent and receiver.requests[2].body["resolved"] == []      # never told of it: its open findings only
+    mark_notified(store, fixed.history, {d.target: d.finding_ids for d in (told, new)})
+
+    again = without(build_content(store, since=SINCE + dt.timedelta(hours=1), until=END + dt.timedelta(hours=1),
+                                  now=END + dt.timedelta(hours=1)), gone)
+    record(store, again)                                                    # the scheduler's retry of that hour
+    assert all(d.skipped for d in deliver(newcomer, again))
+    assert all(d.skipped for d in deliver(newcomer, run_without(store, 2, gone))) and len(receiver.requests) == 3
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_a_resolution_whose_delivery_failed_is_told_by_the_next_run(tmp_path, receiver, monkeypatch):
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    gone = str(first.findings[first.findings["kind"] != "collection_gap"]["id"].iloc[0])
+    receiver.statuses = [400]
+    [failed] = deliver(targets, run_without(store, 1, gone))
+    assert failed.failed
+    [sent] = deliver(targets, run_without(store, 2, gone))
+    assert sent.sent and [f["id"] for f in receiver.requests[-1].body["resolved"]] == [gone]
+
+
+def test_every_channel_says_which_findings_are_resolved_with_their_names_escaped():
+    from flowscope.report.notify import email, slack, teams
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="resolved", kind="failing_step", title=HOSTILE["Get_invoice"],
+                       cloud="aws", workflow=HOSTILE["etl"], step=None, monthly_usd=0.0)
+    message = Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                      resolved=[f], resolved_more_ids=("f2",))
+    assert message.told == ["f1", "f2"] and message.headline.endswith("to look at; 2 resolved")
+    raw = json.dumps(slack.payload(message))
+    assert "(resolved)" in raw and "&lt;!channel&gt;" in raw and "<!channel>" not in raw and "1 more resolved" in raw
+    raw = json.dumps(teams.payload(message))
+    assert "(resolved)" in raw and r"\\[click me\\]" in raw and "1 more resolved" in raw
+    text = email.body(message)
+    assert "Resolved since you were told of them:" in text and "id f1" in text
+    assert email.subject(message) == "flowscope: 0 finding(s) at or above high, 2 resolved"
+    assert message.to_dict()["resolved"][0]["id"] == "f1" and message.to_dict()["resolved_more"] == 1

@@ -36,6 +36,14 @@ def body(message: Message) -> str:
         lines.append(f"  {where}; {f.monthly}; id {f.id}")
     if message.more:
         lines.append(f"- and {message.more} more in the report")
+    if message.resolved:
+        lines += ["", "Resolved since you were told of them:"]
+    for f in message.resolved:
+        where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+        lines.append(f"- {f.severity.upper()} {_line(f.title)}")
+        lines.append(f"  {where}; id {f.id}")
+    if message.resolved_more_ids:
+        lines.append(f"- and {len(message.resolved_more_ids)} more resolved")
     if message.report:
         lines += ["", f"Report: {_line(message.report)}"]
     return "\n".join(lines) + "\n"
@@ -46,7 +54,8 @@ def subject(message: Message) -> str:
     n = len(message.findings) + message.more
     status = {"no_data": " - NO DATA", "collection_failed": " - collection failed",
               "stale": " - data ends early"}.get(message.status, " - data complete again" if message.ended else "")
-    return f"flowscope: {n} finding(s) at or above {message.min_severity}{status}"
+    over = f", {message.resolved_count} resolved" if message.resolved_count else ""
+    return f"flowscope: {n} finding(s) at or above {message.min_severity}{over}{status}"
 
 
 def build_email(message: Message, *, sender: str, to: Sequence[str],

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowscope.report.notify.message import Message
+from flowscope.report.notify.message import Message, MessageFinding
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _INLINE = re.compile(r"([\\`*_\[\]()~])")
@@ -37,6 +37,15 @@ def _block(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
 
 
+def _finding(f: MessageFinding) -> dict[str, Any]:
+    where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+    return {"type": "Container", "separator": True, "items": [
+        _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
+        {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
+                                      {"title": "monthly", "value": escape(f.monthly)},
+                                      {"title": "id", "value": f.id}]}]}
+
+
 def card(message: Message) -> dict[str, Any]:
     """The Adaptive Card (schema 1.4, what Teams renders)."""
     body: list[dict[str, Any]] = [_block(escape(message.headline), size="Medium", weight="Bolder"),
@@ -44,15 +53,12 @@ def card(message: Message) -> dict[str, Any]:
     for text in (message.changes, message.status_text):
         if text:
             body.append(_block(escape(text, 1000), isSubtle=True))
-    for f in message.findings:
-        where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
-        body.append({"type": "Container", "separator": True, "items": [
-            _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
-            {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
-                                          {"title": "monthly", "value": escape(f.monthly)},
-                                          {"title": "id", "value": f.id}]}]})
+    body += [_finding(f) for f in message.findings]
     if message.more:
         body.append(_block(f"and {message.more} more in the report", isSubtle=True))
+    body += [_finding(f) for f in message.resolved]
+    if message.resolved_more_ids:
+        body.append(_block(f"and {len(message.resolved_more_ids)} more resolved", isSubtle=True))
     doc: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                            "version": "1.4", "body": body}
     if message.report and re.match(r"https?://", message.report):

@@ -536,3 +536,12 @@ def test_every_channel_says_which_findings_are_resolved_with_their_names_escaped
     assert "Resolved since you were told of them:" in text and "id f1" in text
     assert email.subject(message) == "flowscope: 0 finding(s) at or above high, 2 resolved"
     assert message.to_dict()["resolved"][0]["id"] == "f1" and message.to_dict()["resolved_more"] == 1
+
+
+@pytest.mark.parametrize("port", ["smtp", 0, 70000, 25.5, True])
+def test_a_bad_smtp_port_is_a_config_error(port):
+    """port = "smtp" passed the checks and raised ValueError out of the delivery (70000 OverflowError), a traceback
+    after the report was written; now the entry is refused before anything runs, naming it."""
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    with pytest.raises(ValueError, match=r"\[\[notify\]\] #1: port must be a whole number from 1 to 65535"):
+        parse_targets([{**base, "port": port}])

@@ -93,9 +93,21 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
             bad = [v for v in values if not _address(v)]
             if bad:
                 raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
+        if "port" in entry and _port(entry["port"]) is None:
+            raise ValueError(f"{where}: port must be a whole number from 1 to 65535, not {entry['port']!r}")
         if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
             raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
     return where
+
+
+def _port(value: Any) -> int | None:
+    """A TCP port (465, or "465" as text); None for anything else: port = "smtp" raised out of the
+    delivery, a traceback after the report was written."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return None
+    return value
 
 
 def _address(value: Any) -> bool:
@@ -222,8 +234,9 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
     mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
     try:
-        send_email(mail, host=str(o["host"]), port=int(o.get("port", 587)), starttls=bool(o.get("starttls", True)),
-                   username=username, password=password, ca_file=o.get("ca_file"), timeout=target.timeout)
+        send_email(mail, host=str(o["host"]), port=_port(o.get("port", 587)) or 587,
+                   starttls=bool(o.get("starttls", True)), username=username, password=password,
+                   ca_file=o.get("ca_file"), timeout=target.timeout)
     except smtplib.SMTPResponseException as exc:
         error = f"SMTP {exc.smtp_code}"
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None

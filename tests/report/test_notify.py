@@ -538,6 +538,51 @@ def test_every_channel_says_which_findings_are_resolved_with_their_names_escaped
     assert message.to_dict()["resolved"][0]["id"] == "f1" and message.to_dict()["resolved_more"] == 1
 
 
+def smtps_target(server, **extra) -> dict:
+    return {"type": "email", "host": "127.0.0.1", "port": server.port, "from": "flowscope@example.com",
+            "to": ["ops@example.com"], "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
+            "ca_file": server.ca_file, "min_severity": "low", "backoff": 0, "retries": 1, "timeout": 5, **extra}
+
+
+def test_email_over_smtps_implicit_tls(content, smtps_server, monkeypatch):
+    """A provider that offers only port 465 (TLS from the first byte, no STARTTLS) could not be used:
+    flowscope spoke plain SMTP to it and timed out or failed. `tls = "implicit"` (the default on port
+    465) connects with TLS, checks the certificate against ca_file and logs in."""
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", SMTP_PASSWORD)
+    [result] = deliver(parse_targets([smtps_target(smtps_server, tls="implicit")]), content)
+    assert result.sent, result.line()
+    assert smtps_server.logins == [SMTP_USER] and len(smtps_server.messages) == 1
+    [starttls] = deliver(parse_targets([smtps_target(smtps_server, tls="starttls")]), content)
+    assert starttls.failed and len(smtps_server.messages) == 1                  # plain first: refused
+
+
+def test_smtps_checks_the_server_certificate(content, smtps_server, monkeypatch):
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", SMTP_PASSWORD)
+    target = smtps_target(smtps_server, tls="implicit")
+    del target["ca_file"]                      # a self-signed certificate the system does not trust
+    [result] = deliver(parse_targets([target]), content)
+    assert result.failed and "CERTIFICATE_VERIFY_FAILED" in (result.error or "") and not smtps_server.logins
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"port": 465}, None),
+    ({"tls": "ssl"}, "tls must be starttls or implicit"),
+    ({"tls": "implicit", "starttls": False}, "starttls = false"),
+])
+def test_smtp_tls_and_port_entries_are_checked(entry, message):
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    if message is None:
+        [t] = parse_targets([{**base, **entry}])
+        from flowscope.report.notify import smtp_tls
+
+        assert smtp_tls(t) == "implicit"                                    # port 465 is SMTPS
+        return
+    with pytest.raises(ValueError, match=message):
+        parse_targets([{**base, **entry}])
+
+
 @pytest.mark.parametrize("port", ["smtp", 0, 70000, 25.5, True])
 def test_a_bad_smtp_port_is_a_config_error(port):
     """port = "smtp" passed the checks and raised ValueError out of the delivery (70000 OverflowError), a traceback

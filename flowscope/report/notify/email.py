@@ -1,4 +1,5 @@
-"""E-mail over SMTP with STARTTLS (smtplib): a plain-text body, optionally the report files attached.
+"""E-mail over SMTP with STARTTLS, or SMTPS (TLS from the first byte, port 465) (smtplib): a plain-text
+body, optionally the report files attached.
 
 Plain text only, so no markup to escape; cloud text loses line breaks (no forged lines) and the
 subject holds no cloud text at all (no header injection). Credentials come from environment
@@ -72,13 +73,18 @@ def build_email(message: Message, *, sender: str, to: Sequence[str],
     return mail
 
 
-def send_email(mail: EmailMessage, *, host: str, port: int, starttls: bool, username: str | None,
+def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: str | None,
                password: str | None, ca_file: str | None, timeout: float) -> None:
-    """One delivery attempt (the caller retries): connect, STARTTLS, log in when credentials are given."""
-    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+    """One delivery attempt (the caller retries): connect (`tls` 'implicit': SMTPS, TLS from the first
+    byte), STARTTLS ('starttls'), log in when credentials are given. The certificate is checked against
+    the system's CAs or `ca_file` either way; 'none' is only allowed for a relay on this machine."""
+    context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
+    smtp = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if tls == "implicit"
+            else smtplib.SMTP(host, port, timeout=timeout))
+    with smtp:
         smtp.ehlo()
-        if starttls:
-            smtp.starttls(context=ssl.create_default_context(cafile=ca_file))
+        if tls == "starttls":
+            smtp.starttls(context=context)
             smtp.ehlo()
         if username:
             smtp.login(username, password or "")

@@ -294,3 +294,18 @@ def test_two_windows_ending_in_one_minute_have_headings_of_their_own(report_stor
         assert re.search(rf"<title>[^<]*\.\. {shown}</title>", render_html(content, plotly="cdn"))
     whole = build_content(store, since=SINCE, until=END, now=END)
     assert f".. {END:%Y-%m-%d %H:%M} UTC" in render_markdown(whole)
+
+
+def test_the_exported_tables_are_named_in_one_place(hostile_content):
+    """`TABLES` (the names a folder's stale files are cleared by) and `frames` (what is written) were two
+    lists kept by hand: a table added to one only was never written, or left last week's file beside
+    this week's. Both read `tables.SOURCES` now."""
+    import copy
+
+    from flowscope.report.content import HistoryChange
+    from flowscope.report.tables import TABLES, frames
+
+    assert tuple(frames(hostile_content)) == tuple(t for t in TABLES if t != "resolved")
+    recorded = copy.copy(hostile_content)
+    recorded.history = HistoryChange()
+    assert tuple(frames(recorded)) == TABLES

@@ -139,6 +139,19 @@ class ReportContent:
             return f"{begins}, inside this window: none of it is in the previous period"
         return f"{begins}, inside the previous period, which it does not cover"
 
+    def failed_text(self) -> str | None:
+        """'scope: error; scope: error' of each scope whose last collection failed (None when none did)."""
+        failed = self.coverage.failed_collections
+        return "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in failed) or None
+
+    def status_note(self) -> str | None:
+        """Why the window's data is not whole (the window is empty, a collection failed, the data ends
+        early), every reason; None when it is whole. What a table export says beside its figures."""
+        failed = self.failed_text()
+        reasons = [self.coverage.message(), f"last collection failed: {failed}" if failed else None,
+                   self.coverage.gap_note()]
+        return "; ".join(r for r in reasons if r) or None
+
     def state_of(self, finding_id: str) -> str | None:
         return self.history.states.get(finding_id) if self.history is not None else None
 

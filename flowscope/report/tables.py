@@ -30,8 +30,11 @@ TABLE_FORMATS = ("csv", "parquet", "xlsx")
 
 
 def _summary(c: ReportContent) -> pd.DataFrame:
-    """The overview per cloud of the window and, when the data covers it, of the previous period."""
-    periods = [c.overview.assign(period="window", since=c.filters.since, until=c.filters.until)]
+    """The overview per cloud of the window, with its data status (`Coverage.status`) and why, and when
+    the data covers it, of the previous period."""
+    # the window's data status beside its figures: zeros and an empty findings table read as an all-clear
+    periods = [c.overview.assign(period="window", since=c.filters.since, until=c.filters.until,
+                                 data_status=c.coverage.status, data_status_note=c.status_note())]
     if c.previous_has_data:      # the HTML's and the dashboard's rule: never a period the data half covers
         periods.append(c.previous.assign(period="previous", since=c.filters.previous().since, until=c.filters.since))
     return pd.concat(periods, ignore_index=True)

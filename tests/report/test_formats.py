@@ -309,3 +309,22 @@ def test_the_exported_tables_are_named_in_one_place(hostile_content):
     recorded = copy.copy(hostile_content)
     recorded.history = HistoryChange()
     assert tuple(frames(recorded)) == TABLES
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_tables_of_an_empty_window_say_there_is_no_data(report_store, hostile_content, tmp_path, fmt):
+    """A csv or xlsx report of an empty window (or of a failed collection) held an empty findings table
+    and a summary of zeros: read by a script or a person, an all-clear. The summary says the window's
+    data status and why, as the HTML's banner does."""
+    empty = build_content(Store.open(report_store), since=END + dt.timedelta(days=30),
+                          until=END + dt.timedelta(days=37), now=END + dt.timedelta(days=37))
+    assert empty.coverage.status == "no_data"
+    for name, content, status in (("empty", empty, "no_data"), ("failed", hostile_content, "collection_failed")):
+        out = tmp_path / (name + (".xlsx" if fmt == "xlsx" else ""))
+        write_report(content, fmt, out)
+        summary = (pd.read_excel(out, sheet_name="summary") if fmt == "xlsx"
+                   else pd.read_csv(out / "summary.csv"))
+        window = summary[summary["period"] == "window"]
+        assert set(window["data_status"]) == {status}
+        note = str(window["data_status_note"].iloc[0])
+        assert ("is empty" in note) if status == "no_data" else ("last collection failed" in note)

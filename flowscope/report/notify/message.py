@@ -160,7 +160,7 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
             counts[state] = content.history.count(state)
         counts["resolved"] = len(content.history.resolved)
     cov = content.coverage
-    failed = "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in cov.failed_collections)
+    failed = content.failed_text()
     status = "collection_failed" if sync_failed and cov.status == "ok" else cov.status
     # every reason, not the first: an empty window's message hid the failed collection that emptied it,
     # and a stale or empty window hid that this run's own sync failed

@@ -175,12 +175,12 @@ class ReportContent:
 
 
 def window_time(value: dt.datetime) -> str:
-    """A report's moment as its headings show it: to the minute, to the second (and beyond) when it
-    falls between minutes, as `run`'s file names do: two windows ending in one minute, in files named
-    apart, read alike ("12:00") in their headings."""
-    if value.microsecond:
-        return value.strftime("%Y-%m-%d %H:%M:%S.%f")
-    return value.strftime("%Y-%m-%d %H:%M:%S" if value.second else "%Y-%m-%d %H:%M")
+    """A report's moment as its headings show it: to the minute, to the second when it falls between
+    minutes, as `run`'s file names do: two windows ending in one minute, in files named apart, read
+    alike ("12:00") in their headings. Never to the microsecond: a report ending now read
+    "18:00:13.235682"."""
+    between = value.second or value.microsecond
+    return value.strftime("%Y-%m-%d %H:%M:%S" if between else "%Y-%m-%d %H:%M")
 
 
 

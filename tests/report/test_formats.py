@@ -328,3 +328,11 @@ def test_tables_of_an_empty_window_say_there_is_no_data(report_store, hostile_co
         assert set(window["data_status"]) == {status}
         note = str(window["data_status_note"].iloc[0])
         assert ("is empty" in note) if status == "no_data" else ("last collection failed" in note)
+
+
+def test_a_window_ending_now_is_headed_to_the_second_not_the_microsecond():
+    from flowscope.report.content import window_time
+
+    assert window_time(END.replace(second=13, microsecond=235682)) == f"{END:%Y-%m-%d %H:%M}:13"
+    assert window_time(END.replace(microsecond=5)) == f"{END:%Y-%m-%d %H:%M}:00"
+    assert window_time(END) == f"{END:%Y-%m-%d %H:%M}"

@@ -31,6 +31,11 @@ Set when the finding is resolved (`history.changes`), replaced by the run id of 
 it (`history.mark_delivered`): a target that heard a finding open hears it end, once, however many
 runs its delivery takes. Findings resolved before this existed keep their run ids: nothing is owed."""
 
+CHANGE_OWED = "worsened or reopened: not yet told"
+"""A target's `findings.notified` value on a finding it was told of that has since worsened or reopened
+(`history.changes`), until a message tells it (`history.mark_delivered`): when that message failed,
+the next run saw the finding 'ongoing' and already told, and the target never heard it got worse."""
+
 
 @dataclass
 class HistoryChange:
@@ -58,9 +63,11 @@ class HistoryChange:
         return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
 
     def never_sent(self, finding_id: str, target: str) -> bool:
-        """Whether no report run ever delivered this finding to `target` (its delivery failed, the
-        finding was first recorded by `flowscope report`, which sends nothing, or the target is new)."""
-        return target not in self.notified.get(finding_id, {})
+        """Whether no report run delivered this finding as it stands to `target`: never at all (its
+        delivery failed, the finding was first recorded by `flowscope report`, which sends nothing, or
+        the target is new), or not since it worsened or reopened (`CHANGE_OWED`: that message failed)."""
+        told = self.notified.get(finding_id, {})
+        return target not in told or told[target] == CHANGE_OWED
 
     def alert_said(self, target: str) -> str:
         """The status alert (`history.status_alert`) last delivered to `target`; 'ok' when none was

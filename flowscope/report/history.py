@@ -19,7 +19,7 @@ import pandas as pd
 
 from flowscope.analysis.base import FindingKind, Severity, utc
 from flowscope.model import C, FindingState
-from flowscope.report.content import RESOLUTION_OWED, HistoryChange, ReportContent
+from flowscope.report.content import CHANGE_OWED, RESOLUTION_OWED, HistoryChange, ReportContent
 
 _CARRIED = (C.kind, C.severity, C.cloud, C.workflow_id, C.workflow, C.step, C.title, C.monthly_usd)
 ALERT_STATES = (FindingState.NEW.value, FindingState.WORSENED.value, FindingState.REOPENED.value)
@@ -120,9 +120,14 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             state, first = FindingState.ONGOING.value, utc(old[C.first_seen])
         change.states[fid] = state
         change.first_seen[fid] = first
+        notified = old.get(C.notified) if old is not None else None
+        if state in (FindingState.WORSENED.value, FindingState.REOPENED.value) and old is not None:
+            owed = {target: CHANGE_OWED for target in _notified(old)}    # what each target was told is old news
+            notified = json.dumps(owed, sort_keys=True) if owed else notified
+            change.notified[fid] = owed
         writes.append({C.id: fid, **{k: _plain(row.get(k)) for k in _CARRIED}, C.first_seen: first,
                        C.last_seen: until, C.state: state, C.window_start: since, C.window_end: until,
-                       C.run_id: rid, C.notified: old.get(C.notified) if old is not None else None})
+                       C.run_id: rid, C.notified: notified})
     resolved = []
     for fid, old in by_id.items():
         if fid in seen or not _in_scope(old, clouds, workflows):

@@ -590,3 +590,42 @@ def test_a_bad_smtp_port_is_a_config_error(port):
     base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
     with pytest.raises(ValueError, match=r"\[\[notify\]\] #1: port must be a whole number from 1 to 65535"):
         parse_targets([{**base, "port": port}])
+
+
+def worse(content, finding_id: str):
+    """The content with `finding_id` now critical (it worsened)."""
+    import dataclasses
+
+    findings = content.findings.copy()
+    findings.loc[findings["id"] == finding_id, "severity"] = "critical"
+    content.analysis = dataclasses.replace(content.analysis, findings=findings)
+    return content
+
+
+@pytest.mark.slow  # four reports of a fresh store
+def test_a_worsened_finding_whose_delivery_failed_is_sent_by_the_next_run(tmp_path, receiver, monkeypatch):
+    """A finding told 'new' worsened; that message's delivery failed, and the next run saw it 'ongoing'
+    and already told (of its old severity), so the target never heard it worsened. It is sent once
+    now, by the next run."""
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    fid = str(first.findings[first.findings["severity"] != "critical"]["id"].iloc[0])
+
+    def run(hours: float):
+        later = END + dt.timedelta(hours=hours)
+        content = worse(build_content(store, since=later - dt.timedelta(days=7), until=later, now=later), fid)
+        record(store, content)
+        return content
+
+    worsened = run(1)
+    assert worsened.history.states[fid] == "worsened"
+    receiver.statuses = [400]
+    [failed] = deliver(targets, worsened)
+    assert failed.failed
+    nxt = run(2)
+    assert nxt.history.states[fid] == "ongoing"
+    [sent] = deliver(targets, nxt)
+    assert sent.sent, sent.line()
+    assert [f["id"] for f in receiver.requests[-1].body["findings"]] == [fid]
+    mark_notified(store, nxt.history, {sent.target: sent.finding_ids})
+    [quiet] = deliver(targets, run(3))
+    assert quiet.skipped, quiet.line()

@@ -72,7 +72,7 @@ def test_teams_gets_an_adaptive_card_attachment(content, receiver, monkeypatch):
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4" and "adaptivecards.io" in card["$schema"]
     assert all(item["type"] in ("TextBlock", "Container") for item in card["body"])
     texts = json.dumps(card)
-    assert "[click me](http" not in texts and r"\\[click me\\]\\(http" in texts
+    assert "[click me](http" not in texts and r"\\[click me\\](http" in texts
 
 
 def test_webhook_gets_the_summary_and_the_findings_as_data(content, receiver, monkeypatch):
@@ -403,16 +403,20 @@ def test_status_alerts_are_kept_per_report_scope(tmp_path):
 
 
 @pytest.mark.parametrize("text, shown", [
-    ("[click me](http://evil.example/y)", r"\[click me\]\(http://evil.example/y\)"),
+    ("[click me](http://evil.example/y)", r"\[click me\](http://evil.example/y)"),
+    ("3 finding(s) at or above high", "3 finding(s) at or above high"),
+    ("orders (retried) ![x](http://evil.example/i.png)", r"orders (retried) !\[x\](http://evil.example/i.png)"),
     ("*etl* and _x_ `c` ~s~", r"\*etl\* and \_x\_ \`c\` \~s\~"),
     ("# heading", r"\# heading"), ("- item", r"\- item"), ("> quote", r"\> quote"), ("12. item", r"12\. item"),
+    ("3) item", r"3\) item"),
     ("/srv/reports/flowscope-20261202T1400Z.html", "/srv/reports/flowscope-20261202T1400Z.html"),
     ("v1.2 - 3 + 4 # ok", "v1.2 - 3 + 4 # ok"),
 ])
 def test_teams_escapes_what_would_render_as_markup_and_nothing_else(text, shown):
     """Every '.', '-', '#', '+' and '!' got a backslash ("flowscope\\-20261202T1400Z\\.html"), which Teams'
     mobile clients show as written; only what makes a link, emphasis or code, and a list, heading or
-    quote at the start, is escaped now."""
+    quote at the start, is escaped now. Parentheses make nothing without the brackets before them: every
+    "finding(s)" of the card's own headline read "finding\\(s\\)" on a phone."""
     from flowscope.report.notify.teams import escape
 
     assert escape(text) == shown

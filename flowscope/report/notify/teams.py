@@ -17,8 +17,10 @@ from typing import Any
 from flowscope.report.notify.message import Message, MessageFinding
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-_INLINE = re.compile(r"([\\`*_\[\]()~])")
-_LEADING = re.compile(r"^([#>+\-]|\d+(?=\.))")
+_INLINE = re.compile(r"([\\`*_\[\]~])")
+"""What makes markup anywhere in a line: a link or image needs its brackets (parentheses alone make
+nothing, and "finding\\(s\\)" read so on a phone), emphasis, code, strike-through, and the backslash."""
+_LEADING = re.compile(r"^([#>+\-]|\d+(?=[.)]))")
 
 
 def escape(value: Any, limit: int = 300) -> str:
@@ -28,7 +30,7 @@ def escape(value: Any, limit: int = 300) -> str:
     match = _LEADING.match(text)
     if match is None:
         return text
-    if match.group(1)[0].isdigit():                 # "12. x": the dot after the number
+    if match.group(1)[0].isdigit():                 # "12. x", "12) x": the dot or parenthesis after the number
         return text[:match.end()] + "\\" + text[match.end():]
     return "\\" + text
 

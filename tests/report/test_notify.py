@@ -633,3 +633,12 @@ def test_a_worsened_finding_whose_delivery_failed_is_sent_by_the_next_run(tmp_pa
     mark_notified(store, nxt.history, {sent.target: sent.finding_ids})
     [quiet] = deliver(targets, run(3))
     assert quiet.skipped, quiet.line()
+
+
+@pytest.mark.parametrize("key, value", [("attach", "no"), ("starttls", "false"), ("attach", 0)])
+def test_an_email_switch_that_is_not_true_or_false_is_a_config_error(key, value):
+    """attach = "no" attached every report file (a non-empty string is true), and starttls = "false"
+    was read as true: a switch is true or false, or the entry is refused naming it."""
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    with pytest.raises(ValueError, match=rf"\[\[notify\]\] #1: {key} must be true or false, not {value!r}"):
+        parse_targets([{**base, key: value}])

@@ -85,24 +85,32 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
     if kind != "email" and not entry.get("url_env"):
         raise ValueError(f"{where}: url_env (the environment variable holding the {kind} URL) is required")
     if kind == "email":
-        for key in ("host", "from", "to"):
-            if not entry.get(key):
-                raise ValueError(f"{where}: {key} is required for e-mail")
-        for key in ("from", "to"):
-            values = entry[key] if isinstance(entry[key], list) else [entry[key]]
-            bad = [v for v in values if not _address(v)]
-            if bad:
-                raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
-        if "port" in entry and _port(entry["port"]) is None:
-            raise ValueError(f"{where}: port must be a whole number from 1 to 65535, not {entry['port']!r}")
-        if _word(entry.get("tls", "starttls")) not in TLS_MODES:
-            raise ValueError(f"{where}: tls must be starttls or implicit (SMTPS, port 465), not {entry['tls']!r}")
-        if "tls" in entry and entry.get("starttls", True) is False:
-            raise ValueError(f"{where}: starttls = false (no TLS, a relay on this machine) and tls = "
-                             f"{entry['tls']!r} say opposite things: keep one")
-        if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
-            raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
+        _check_email(where, entry)
     return where
+
+
+def _check_email(where: str, entry: Mapping[str, Any]) -> None:
+    """ValueError naming the entry and the key for a wrong e-mail entry."""
+    for key in ("host", "from", "to"):
+        if not entry.get(key):
+            raise ValueError(f"{where}: {key} is required for e-mail")
+    for key in ("from", "to"):
+        values = entry[key] if isinstance(entry[key], list) else [entry[key]]
+        bad = [v for v in values if not _address(v)]
+        if bad:
+            raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
+    for key in ("starttls", "attach"):       # "no" is a non-empty string: it read as true
+        if key in entry and not isinstance(entry[key], bool):
+            raise ValueError(f"{where}: {key} must be true or false, not {entry[key]!r}")
+    if "port" in entry and _port(entry["port"]) is None:
+        raise ValueError(f"{where}: port must be a whole number from 1 to 65535, not {entry['port']!r}")
+    if _word(entry.get("tls", "starttls")) not in TLS_MODES:
+        raise ValueError(f"{where}: tls must be starttls or implicit (SMTPS, port 465), not {entry['tls']!r}")
+    if "tls" in entry and entry.get("starttls", True) is False:
+        raise ValueError(f"{where}: starttls = false (no TLS, a relay on this machine) and tls = "
+                         f"{entry['tls']!r} say opposite things: keep one")
+    if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
+        raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
 
 
 TLS_MODES = ("starttls", "implicit")

@@ -67,12 +67,13 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 <div class="muted">Window {{ window }} UTC{% if filters %} &middot; {{ filters }}{% endif %}
  &middot; generated {{ generated }} UTC &middot; previous period {{ previous_window }} UTC</div>
 
-{% if status == 'no_data' %}<div class="banner bad" id="status"><b>No data.</b> {{ message }}</div>
-{% elif status == 'collection_failed' %}<div class="banner bad" id="status"><b>The last collection failed</b>
+{% if status == 'no_data' %}<div class="banner bad" id="status"><b>No data.</b> {{ message }}</div>{% endif %}
+{# every reason: an empty window's banner hid the failed collection that emptied it #}
+{% if failed %}<div class="banner bad" id="failed"><b>The last collection failed</b>
  for {{ failed|length }} scope(s): the window may be incomplete.<ul>{% for f in failed %}
 <li>{{ f.scope }} at {{ f.ended_at }}: {{ f.error or 'no error recorded' }}</li>{% endfor %}</ul></div>
-{% elif not gap %}<div class="banner ok" id="status">Data for the whole window: {{ c.coverage.executions|int }}
- executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
+{% elif not gap and status != 'no_data' %}<div class="banner ok" id="status">Data for the whole window:
+ {{ c.coverage.executions|int }} executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
 {% if gap %}<div class="banner warn" id="gap"><b>The data ends before the window does:</b> {{ gap }}</div>{% endif %}
 {% if changes %}<div class="banner warn" id="changes"><b>What changed:</b> {{ changes }}</div>{% endif %}
 

@@ -336,3 +336,17 @@ def test_a_window_ending_now_is_headed_to_the_second_not_the_microsecond():
     assert window_time(END.replace(second=13, microsecond=235682)) == f"{END:%Y-%m-%d %H:%M}:13"
     assert window_time(END.replace(microsecond=5)) == f"{END:%Y-%m-%d %H:%M}:00"
     assert window_time(END) == f"{END:%Y-%m-%d %H:%M}"
+
+
+def test_an_empty_window_s_html_names_the_failed_collection_that_emptied_it(hostile_store):
+    """The HTML's banner said "No data." and nothing of the scope whose last collection failed (the
+    Markdown, the notification and the CLI say both): the reason the window is empty was hidden."""
+    from flowscope.report.html import render_html
+
+    later = END + dt.timedelta(days=2)
+    content = build_content(Store.open(hostile_store), since=END + dt.timedelta(days=1), until=later, now=later)
+    assert content.coverage.status == "no_data" and content.coverage.failed_collections
+    page = render_html(content, plotly="cdn")
+    assert "No data." in page
+    for failed in content.coverage.failed_collections:
+        assert f"<li>{failed['scope']} at " in page

@@ -29,6 +29,7 @@ from flowscope.format import (
 )
 from flowscope.model import C
 from flowscope.report.content import ReportContent, window_time
+from flowscope.report.markdown import NO_FINDINGS
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"
@@ -92,7 +93,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 
 <h2 id="findings">Findings ({{ findings|length }})</h2>
 {{ severity_chart|safe }}
-{% if not findings %}<p>No findings in this window.</p>{% endif %}
+{% if not findings %}<p>{{ no_findings }}</p>{% endif %}
 {% for f in findings %}<div class="finding" id="finding-{{ f.id }}">
 <h3><span class="sev sev-{{ f.severity }}">{{ f.severity }}</span>
 {% if f.state %}<span class="state state-{{ f.state }}">{{ f.state }}</span>{% endif %} {{ f.title }}</h3>
@@ -285,4 +286,5 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         savings=fmt_usd(c.potential_savings), trends=trends,
         severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
         findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
+        no_findings=NO_FINDINGS[cov.status == "no_data"],
     )

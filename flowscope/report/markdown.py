@@ -16,6 +16,8 @@ from flowscope.report.content import ReportContent, window_time
 from flowscope.textsafety import markdown_text
 
 MAX_FINDINGS = 50
+NO_FINDINGS = ("No findings in this window.", "No findings: the window holds no executions to analyse.")
+"""What an empty findings list says: of a window with data, and of an empty one (no all-clear)."""
 
 
 def md(value: Any) -> str:
@@ -54,7 +56,7 @@ def render_markdown(c: ReportContent) -> str:
     lines += ["", f"Potential savings named by the findings: {fmt_usd(c.potential_savings)} per month.", "",
               f"## Findings ({len(c.findings)})", ""]
     if c.findings.empty:
-        lines.append("No findings in this window.")
+        lines.append(NO_FINDINGS[cov.status == "no_data"])
     for r in c.findings.head(MAX_FINDINGS).to_dict("records"):
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)

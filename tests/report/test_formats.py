@@ -350,3 +350,19 @@ def test_an_empty_window_s_html_names_the_failed_collection_that_emptied_it(host
     assert "No data." in page
     for failed in content.coverage.failed_collections:
         assert f"<li>{failed['scope']} at " in page
+
+
+def test_an_empty_window_does_not_read_as_no_findings(tmp_path):
+    """Under "Findings (0)" an empty window's HTML and Markdown said "No findings in this window.", an
+    all-clear for a window nothing was analysed in; they say there was nothing to analyse."""
+    from flowscope.report.html import render_html
+    from flowscope.report.markdown import render_markdown
+    from tests.report.helpers import make_store
+
+    later = END + dt.timedelta(days=40)
+    store = make_store(tmp_path / "s", failed_scope=False)
+    empty = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    assert empty.coverage.status == "no_data" and empty.findings.empty
+    for text in (render_html(empty, plotly="cdn"), render_markdown(empty)):
+        assert "No findings in this window." not in text
+        assert "No findings: the window holds no executions to analyse." in text

@@ -24,6 +24,8 @@ from flowscope.model import C
 
 TOP = 10
 """Rows in each 'top' table of a report (costly steps, slowest steps, failing steps, retried steps)."""
+NO_FINDINGS = ("No findings in this window.", "No findings: the window holds no executions to analyse.")
+"""What an empty findings list says: of a window with data, and of an empty one (no all-clear)."""
 
 RESOLUTION_OWED = "resolved: not yet told"
 """A target's `findings.notified` value on a resolved finding it was told of and not yet told is over.

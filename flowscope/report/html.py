@@ -28,8 +28,7 @@ from flowscope.format import (
     is_missing,
 )
 from flowscope.model import C
-from flowscope.report.content import ReportContent, window_time
-from flowscope.report.markdown import NO_FINDINGS
+from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"

@@ -12,12 +12,10 @@ from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
-from flowscope.report.content import ReportContent, window_time
+from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
 from flowscope.textsafety import markdown_text
 
 MAX_FINDINGS = 50
-NO_FINDINGS = ("No findings in this window.", "No findings: the window holds no executions to analyse.")
-"""What an empty findings list says: of a window with data, and of an empty one (no all-clear)."""
 
 
 def md(value: Any) -> str:

@@ -642,3 +642,22 @@ def test_an_email_switch_that_is_not_true_or_false_is_a_config_error(key, value)
     base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
     with pytest.raises(ValueError, match=rf"\[\[notify\]\] #1: {key} must be true or false, not {value!r}"):
         parse_targets([{**base, key: value}])
+
+
+def test_a_teams_card_stays_under_teams_28_kb_message_limit():
+    """Ten findings and ten resolutions named with underscores (each escaped) made a card of over 28 KB,
+    which Teams refuses (the delivery failed every run). The card lists fewer and counts the rest."""
+    from flowscope.report.notify import teams
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    name = "_" * 300
+    listed = [MessageFinding(id=f"f{i}", severity="high", state="new", kind="failing_step", title=name, cloud="aws",
+                             workflow=name, step=name, monthly_usd=1.0) for i in range(10)]
+    message = Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                      findings=listed, resolved=listed)
+    body = teams.payload(message)
+    size = len(json.dumps(body).encode())
+    assert size <= teams.MAX_BYTES < 28 * 1024, size
+    raw = json.dumps(body)
+    assert "more in the report" in raw or "more resolved" in raw
+    assert raw.count('"Container"') >= 1 and "t: 10 finding(s) at or above high" in raw

@@ -661,3 +661,15 @@ def test_a_teams_card_stays_under_teams_28_kb_message_limit():
     raw = json.dumps(body)
     assert "more in the report" in raw or "more resolved" in raw
     assert raw.count('"Container"') >= 1 and "t: 10 finding(s) at or above high" in raw
+
+
+def test_an_email_ca_file_that_is_not_there_is_a_config_error(tmp_path):
+    """A ca_file path with a typo passed the checks (and `doctor`), and every scheduled run failed to
+    deliver with 'FileNotFoundError'; the entry is refused naming the key and the path."""
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    missing = tmp_path / "private-ca.pem"
+    with pytest.raises(ValueError, match=r"\[\[notify\]\] #1: ca_file .*private-ca\.pem.* is not a file"):
+        parse_targets([{**base, "ca_file": str(missing)}])
+    missing.write_text("-----BEGIN CERTIFICATE-----\n")
+    [target] = parse_targets([{**base, "ca_file": str(missing)}])
+    assert target.options["ca_file"] == str(missing)

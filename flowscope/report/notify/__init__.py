@@ -102,10 +102,6 @@ def _check_email(where: str, entry: Mapping[str, Any]) -> None:
     for key in ("starttls", "attach"):       # "no" is a non-empty string: it read as true
         if key in entry and not isinstance(entry[key], bool):
             raise ValueError(f"{where}: {key} must be true or false, not {entry[key]!r}")
-    if "ca_file" in entry and not Path(str(entry["ca_file"])).expanduser().is_file():
-        # read by ssl at each delivery: a typo failed every scheduled run's e-mail, after `doctor` passed
-        raise ValueError(f"{where}: ca_file {str(entry['ca_file'])!r} is not a file (the CA certificates to "
-                         "trust, PEM)")
     if "port" in entry and _port(entry["port"]) is None:
         raise ValueError(f"{where}: port must be a whole number from 1 to 65535, not {entry['port']!r}")
     if _word(entry.get("tls", "starttls")) not in TLS_MODES:
@@ -266,11 +262,14 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     to = [o["to"]] if isinstance(o["to"], str) else list(o["to"])
     attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
     mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
+    ca_file = str(Path(str(o["ca_file"])).expanduser()) if o.get("ca_file") else None
+    if ca_file and not Path(ca_file).is_file():
+        # ssl said "FileNotFoundError: [Errno 2] No such file or directory", naming no file and no key
+        raise Permanent(f"ca_file {ca_file!r} is not a file (the CA certificates to trust, PEM)")
     try:
         send_email(mail, host=str(o["host"]), port=_port(o.get("port", 587)) or 587,
                    tls=smtp_tls(target), username=username, password=password,
-                   ca_file=str(Path(str(o["ca_file"])).expanduser()) if o.get("ca_file") else None,
-                   timeout=target.timeout)
+                   ca_file=ca_file, timeout=target.timeout)
     except smtplib.SMTPResponseException as exc:
         error = f"SMTP {exc.smtp_code}"
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None

@@ -951,9 +951,13 @@ def run_(
     content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None,
                               title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
     written: list[Path] = []
+    unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
     for fmt in formats:
         name = f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}"
-        written += _write(content, fmt, report_dir / name, plotly_mode)
+        try:
+            written += _write(content, fmt, report_dir / name, plotly_mode)
+        except typer.Exit as exc:
+            unwritten = exc
     note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
     note(content.summary_line())
     if content.history is not None:
@@ -964,6 +968,8 @@ def run_(
     for d in deliveries:
         note(d.line())
     _mark_notified(target, content, deliveries)
+    if unwritten is not None:
+        raise unwritten
     # a scope that failed in this very sync counts even when it started after the window's end
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,

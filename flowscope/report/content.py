@@ -24,6 +24,19 @@ from flowscope.model import C
 
 TOP = 10
 """Rows in each 'top' table of a report (costly steps, slowest steps, failing steps, retried steps)."""
+NO_FINDINGS = ("No findings in this window.", "No findings: the window holds no executions to analyse.")
+"""What an empty findings list says: of a window with data, and of an empty one (no all-clear)."""
+
+RESOLUTION_OWED = "resolved: not yet told"
+"""A target's `findings.notified` value on a resolved finding it was told of and not yet told is over.
+Set when the finding is resolved (`history.changes`), replaced by the run id of the message that tells
+it (`history.mark_delivered`): a target that heard a finding open hears it end, once, however many
+runs its delivery takes. Findings resolved before this existed keep their run ids: nothing is owed."""
+
+CHANGE_OWED = "worsened or reopened: not yet told"
+"""A target's `findings.notified` value on a finding it was told of that has since worsened or reopened
+(`history.changes`), until a message tells it (`history.mark_delivered`): when that message failed,
+the next run saw the finding 'ongoing' and already told, and the target never heard it got worse."""
 
 
 @dataclass
@@ -40,15 +53,23 @@ class HistoryChange:
     until: dt.datetime | None = None                                  # this report's window end
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its `alerts` row of this scope
     alert_scope: str = "all"                                          # the filters' scope (history.alert_scope)
+    unannounced: list[dict[str, Any]] = field(default_factory=list)   # resolved rows a target is owed the end of
+
+    def resolutions_owed(self, target: str) -> list[dict[str, Any]]:
+        """The resolved findings (history rows) in this scope that `target` was told of and not yet
+        told are over (`RESOLUTION_OWED`)."""
+        return [r for r in self.unannounced if self.notified.get(str(r[C.id]), {}).get(target) == RESOLUTION_OWED]
 
     def already_sent(self, finding_id: str, target: str) -> bool:
         """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
         return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
 
     def never_sent(self, finding_id: str, target: str) -> bool:
-        """Whether no report run ever delivered this finding to `target` (its delivery failed, the
-        finding was first recorded by `flowscope report`, which sends nothing, or the target is new)."""
-        return target not in self.notified.get(finding_id, {})
+        """Whether no report run delivered this finding as it stands to `target`: never at all (its
+        delivery failed, the finding was first recorded by `flowscope report`, which sends nothing, or
+        the target is new), or not since it worsened or reopened (`CHANGE_OWED`: that message failed)."""
+        told = self.notified.get(finding_id, {})
+        return target not in told or told[target] == CHANGE_OWED
 
     def alert_said(self, target: str) -> str:
         """The status alert (`history.status_alert`) last delivered to `target`; 'ok' when none was
@@ -127,6 +148,19 @@ class ReportContent:
             return f"{begins}, inside this window: none of it is in the previous period"
         return f"{begins}, inside the previous period, which it does not cover"
 
+    def failed_text(self) -> str | None:
+        """'scope: error; scope: error' of each scope whose last collection failed (None when none did)."""
+        failed = self.coverage.failed_collections
+        return "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in failed) or None
+
+    def status_note(self) -> str | None:
+        """Why the window's data is not whole (the window is empty, a collection failed, the data ends
+        early), every reason; None when it is whole. What a table export says beside its figures."""
+        failed = self.failed_text()
+        reasons = [self.coverage.message(), f"last collection failed: {failed}" if failed else None,
+                   self.coverage.gap_note()]
+        return "; ".join(r for r in reasons if r) or None
+
     def state_of(self, finding_id: str) -> str | None:
         return self.history.states.get(finding_id) if self.history is not None else None
 
@@ -138,7 +172,7 @@ class ReportContent:
         """One line for a chat message or a log: status, executions, failure rate, spend, findings."""
         cov = self.coverage
         total = self.overview[self.overview[C.cloud] == "total"].iloc[0] if not self.overview.empty else None
-        head = (f"{_day(cov.since)} .. {_day(cov.until)} UTC: {cov.executions:,} executions of "
+        head = (f"{window_time(cov.since)} .. {window_time(cov.until)} UTC: {cov.executions:,} executions of "
                 f"{cov.workflows:,} workflow(s)")
         if total is not None and cov.executions:
             head += (f", run failure rate {fmt_pct(total['failure_rate'])}, spend {fmt_usd(total['cost_usd'])} "
@@ -149,8 +183,14 @@ class ReportContent:
         return head
 
 
-def _day(value: dt.datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M")
+def window_time(value: dt.datetime) -> str:
+    """A report's moment as its headings show it: to the minute, to the second when it falls between
+    minutes, as `run`'s file names do: two windows ending in one minute, in files named apart, read
+    alike ("12:00") in their headings. Never to the microsecond: a report ending now read
+    "18:00:13.235682"."""
+    between = value.second or value.microsecond
+    return value.strftime("%Y-%m-%d %H:%M:%S" if between else "%Y-%m-%d %H:%M")
+
 
 
 def workflow_ids(con: Any, workflows: Sequence[str] | None) -> tuple[str, ...]:

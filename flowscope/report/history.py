@@ -19,7 +19,7 @@ import pandas as pd
 
 from flowscope.analysis.base import FindingKind, Severity, utc
 from flowscope.model import C, FindingState
-from flowscope.report.content import HistoryChange, ReportContent
+from flowscope.report.content import CHANGE_OWED, RESOLUTION_OWED, HistoryChange, ReportContent
 
 _CARRIED = (C.kind, C.severity, C.cloud, C.workflow_id, C.workflow, C.step, C.title, C.monthly_usd)
 ALERT_STATES = (FindingState.NEW.value, FindingState.WORSENED.value, FindingState.REOPENED.value)
@@ -36,8 +36,10 @@ def status_alert(status: str, failed_scopes: Collection[str] = ()) -> str:
 
 
 def run_id(since: dt.datetime, until: dt.datetime, clouds: Sequence[str], workflows: Sequence[str]) -> str:
-    """The report run's id: the same window and filters give the same id (re-runs are one run)."""
-    key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(clouds)), ",".join(sorted(workflows))])
+    """The report run's id: the same window and filters give the same id (re-runs are one run). The
+    filters are sets, as `alert_scope` reads them: `--cloud aws --cloud aws` is `--cloud aws`."""
+    key = "|".join([since.isoformat(), until.isoformat(), ",".join(sorted(set(clouds))),
+                    ",".join(sorted(set(workflows)))])
     return f"report-{until:%Y%m%dT%H%M%SZ}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
 
 
@@ -118,9 +120,14 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             state, first = FindingState.ONGOING.value, utc(old[C.first_seen])
         change.states[fid] = state
         change.first_seen[fid] = first
+        notified = old.get(C.notified) if old is not None else None
+        if state in (FindingState.WORSENED.value, FindingState.REOPENED.value) and old is not None:
+            owed = {target: CHANGE_OWED for target in _notified(old)}    # what each target was told is old news
+            notified = json.dumps(owed, sort_keys=True) if owed else notified
+            change.notified[fid] = owed
         writes.append({C.id: fid, **{k: _plain(row.get(k)) for k in _CARRIED}, C.first_seen: first,
                        C.last_seen: until, C.state: state, C.window_start: since, C.window_end: until,
-                       C.run_id: rid, C.notified: old.get(C.notified) if old is not None else None})
+                       C.run_id: rid, C.notified: notified})
     resolved = []
     for fid, old in by_id.items():
         if fid in seen or not _in_scope(old, clouds, workflows):
@@ -129,14 +136,25 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             continue
         end = utc(old[C.window_end])
         if end < until and old[C.state] != FindingState.RESOLVED.value:
+            owed = _resolution_owed(old)
             new = {**old, C.state: FindingState.RESOLVED.value, C.window_start: since, C.window_end: until,
-                   C.run_id: rid}
+                   C.run_id: rid, C.notified: json.dumps(owed, sort_keys=True) if owed else old.get(C.notified)}
             writes.append(new)
             resolved.append(new)
+            change.notified[fid] = owed or change.notified.get(fid, {})
         elif end == until and old[C.state] == FindingState.RESOLVED.value and old[C.run_id] == rid:
             resolved.append(old)          # resolved by this very report, run before
     change.resolved = pd.DataFrame(resolved, columns=list(_history_columns()))
+    written = {str(w[C.id]): w for w in writes}
+    change.unannounced = [row for fid, row in ({**by_id, **written}).items()
+                          if row[C.state] == FindingState.RESOLVED.value and _in_scope(row, clouds, workflows)
+                          and RESOLUTION_OWED in _notified(row).values()]
     return writes, change
+
+
+def _resolution_owed(row: dict[str, Any]) -> dict[str, str]:
+    """The finding's `notified` with every target told of it owed its resolution ({} when none was told)."""
+    return {target: RESOLUTION_OWED for target in _notified(row)}
 
 
 def _looked_at(row: dict[str, Any], clouds: Collection[str] | None,

@@ -28,7 +28,7 @@ from flowscope.format import (
     is_missing,
 )
 from flowscope.model import C
-from flowscope.report.content import ReportContent
+from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"
@@ -67,12 +67,13 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 <div class="muted">Window {{ window }} UTC{% if filters %} &middot; {{ filters }}{% endif %}
  &middot; generated {{ generated }} UTC &middot; previous period {{ previous_window }} UTC</div>
 
-{% if status == 'no_data' %}<div class="banner bad" id="status"><b>No data.</b> {{ message }}</div>
-{% elif status == 'collection_failed' %}<div class="banner bad" id="status"><b>The last collection failed</b>
+{% if status == 'no_data' %}<div class="banner bad" id="status"><b>No data.</b> {{ message }}</div>{% endif %}
+{# every reason: an empty window's banner hid the failed collection that emptied it #}
+{% if failed %}<div class="banner bad" id="failed"><b>The last collection failed</b>
  for {{ failed|length }} scope(s): the window may be incomplete.<ul>{% for f in failed %}
 <li>{{ f.scope }} at {{ f.ended_at }}: {{ f.error or 'no error recorded' }}</li>{% endfor %}</ul></div>
-{% elif not gap %}<div class="banner ok" id="status">Data for the whole window: {{ c.coverage.executions|int }}
- executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
+{% elif not gap and status != 'no_data' %}<div class="banner ok" id="status">Data for the whole window:
+ {{ c.coverage.executions|int }} executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
 {% if gap %}<div class="banner warn" id="gap"><b>The data ends before the window does:</b> {{ gap }}</div>{% endif %}
 {% if changes %}<div class="banner warn" id="changes"><b>What changed:</b> {{ changes }}</div>{% endif %}
 
@@ -91,7 +92,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 
 <h2 id="findings">Findings ({{ findings|length }})</h2>
 {{ severity_chart|safe }}
-{% if not findings %}<p>No findings in this window.</p>{% endif %}
+{% if not findings %}<p>{{ no_findings }}</p>{% endif %}
 {% for f in findings %}<div class="finding" id="finding-{{ f.id }}">
 <h3><span class="sev sev-{{ f.severity }}">{{ f.severity }}</span>
 {% if f.state %}<span class="state state-{{ f.state }}">{{ f.state }}</span>{% endif %} {{ f.title }}</h3>
@@ -274,7 +275,8 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
     return template.render(
         c=c, nonce=nonce, plotly=plotly, cdn=CDN, plotly_version=get_plotlyjs_version(),
         plotly_js=get_plotlyjs() if plotly == "inline" else "",
-        window=f"{_iso(cov.since)} .. {_iso(cov.until)}", previous_window=f"{_iso(prev.since)} .. {_iso(prev.until)}",
+        window=f"{window_time(cov.since)} .. {window_time(cov.until)}",
+        previous_window=f"{window_time(prev.since)} .. {window_time(prev.until)}",
         generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
         gap=cov.gap_note() or "",
         failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],
@@ -283,4 +285,5 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         savings=fmt_usd(c.potential_savings), trends=trends,
         severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
         findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
+        no_findings=NO_FINDINGS[cov.status == "no_data"],
     )

@@ -12,7 +12,7 @@ from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
-from flowscope.report.content import ReportContent
+from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
 from flowscope.textsafety import markdown_text
 
 MAX_FINDINGS = 50
@@ -33,7 +33,7 @@ def render_markdown(c: ReportContent) -> str:
     """Summary per cloud, what changed, the findings (most severe first) and the collection status."""
     cov = c.coverage
     lines = [f"# {md(c.title)}", "",
-             f"Window {cov.since:%Y-%m-%d %H:%M} .. {cov.until:%Y-%m-%d %H:%M} UTC"
+             f"Window {window_time(cov.since)} .. {window_time(cov.until)} UTC"
              + (f"; clouds: {md(', '.join(cov.clouds))}" if cov.clouds else "")
              + (f"; workflows: {md(', '.join(cov.workflow_filter))}" if cov.workflow_filter else ""), ""]
     if cov.status == "no_data":
@@ -54,7 +54,7 @@ def render_markdown(c: ReportContent) -> str:
     lines += ["", f"Potential savings named by the findings: {fmt_usd(c.potential_savings)} per month.", "",
               f"## Findings ({len(c.findings)})", ""]
     if c.findings.empty:
-        lines.append("No findings in this window.")
+        lines.append(NO_FINDINGS[cov.status == "no_data"])
     for r in c.findings.head(MAX_FINDINGS).to_dict("records"):
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +27,49 @@ from flowscope.textsafety import csv_safe_frame
 from flowscope.ui.readable import COUNT, DURATION_MINUTES, DURATION_MS, MONEY, SHARE, column_kind
 
 TABLE_FORMATS = ("csv", "parquet", "xlsx")
-TABLES = ("summary", "trend", "findings", "costly_steps", "slowest_steps", "failing_steps", "retried_steps",
-          "collection_health", "resolved")
-"""Every table a report may export (`resolved` only with a findings history)."""
 
 
-def frames(c: ReportContent) -> dict[str, pd.DataFrame]:
-    """The exported frames by name, text cells made safe for spreadsheets."""
+def _summary(c: ReportContent) -> pd.DataFrame:
+    """The overview per cloud of the window, with its data status (`Coverage.status`) and why, and when
+    the data covers it, of the previous period."""
+    # the window's data status beside its figures: zeros and an empty findings table read as an all-clear
+    periods = [c.overview.assign(period="window", since=c.filters.since, until=c.filters.until,
+                                 data_status=c.coverage.status, data_status_note=c.status_note())]
+    if c.previous_has_data:      # the HTML's and the dashboard's rule: never a period the data half covers
+        periods.append(c.previous.assign(period="previous", since=c.filters.previous().since, until=c.filters.since))
+    return pd.concat(periods, ignore_index=True)
+
+
+def _findings(c: ReportContent) -> pd.DataFrame:
+    """The findings, their evidence as JSON and their state in the history."""
     findings = c.findings.copy()
     if not findings.empty:
         findings["evidence"] = [json.dumps(e, default=_json_default, sort_keys=True) for e in findings["evidence"]]
         findings["sample_execution_ids"] = [" ".join(map(str, ids)) for ids in findings["sample_execution_ids"]]
         findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
-    periods = [c.overview.assign(period="window", since=c.filters.since, until=c.filters.until)]
-    if c.previous_has_data:      # the HTML's and the dashboard's rule: never a period the data half covers
-        periods.append(c.previous.assign(period="previous", since=c.filters.previous().since, until=c.filters.since))
-    summary = pd.concat(periods, ignore_index=True)
-    out = {
-        "summary": summary, "trend": c.trend, "findings": findings, "costly_steps": c.cost_drivers,
-        "slowest_steps": c.slowest_steps, "failing_steps": c.failing_steps, "retried_steps": c.retried_steps,
-        "collection_health": c.collection_health,
-    }
-    if c.history is not None:
-        out["resolved"] = c.history.resolved
-    return {name: csv_safe_frame(frame.reset_index(drop=True)) for name, frame in out.items()}
+    return findings
+
+
+SOURCES: dict[str, Callable[[ReportContent], pd.DataFrame | None]] = {
+    "summary": _summary,
+    "trend": lambda c: c.trend,
+    "findings": _findings,
+    "costly_steps": lambda c: c.cost_drivers,
+    "slowest_steps": lambda c: c.slowest_steps,
+    "failing_steps": lambda c: c.failing_steps,
+    "retried_steps": lambda c: c.retried_steps,
+    "collection_health": lambda c: c.collection_health,
+    "resolved": lambda c: c.history.resolved if c.history is not None else None,
+}
+"""Each exported table by name, in order, and how it is read from a report (None: not in this one)."""
+TABLES = tuple(SOURCES)
+"""Every table a report may export (`resolved` only with a findings history); a folder's stale files."""
+
+
+def frames(c: ReportContent) -> dict[str, pd.DataFrame]:
+    """The exported frames by name, text cells made safe for spreadsheets."""
+    out = {name: read(c) for name, read in SOURCES.items()}
+    return {name: csv_safe_frame(frame.reset_index(drop=True)) for name, frame in out.items() if frame is not None}
 
 
 def _naive_utc(frame: pd.DataFrame) -> pd.DataFrame:

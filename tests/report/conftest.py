@@ -80,3 +80,37 @@ def smtp_server(tmp_path):
         yield state
     finally:
         controller.stop()
+
+
+@pytest.fixture()
+def smtps_server(tmp_path):
+    """aiosmtpd on 127.0.0.1 speaking TLS from the first byte (SMTPS, port 465's implicit TLS), AUTH
+    checked; it offers no STARTTLS (a client that sends it, or speaks plain text first, fails)."""
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    state = Smtp(port=_free_port(), ca_file=str(cert))
+
+    class Handler:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+            state.messages.append(envelope)
+            return "250 OK"
+
+    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == SMTP_USER \
+            and auth_data.password.decode() == SMTP_PASSWORD
+        if ok:
+            state.logins.append(auth_data.login.decode())
+        return AuthResult(success=ok, handled=False)
+
+    # the whole connection is TLS: aiosmtpd's auth_require_tls knows STARTTLS only
+    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, ssl_context=context,
+                            authenticator=authenticator, auth_require_tls=False)
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()

@@ -277,3 +277,92 @@ def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store
     content.previous_covered = True                       # covered, and empty
     content.previous = content.previous.assign(executions=0)
     assert "No comparison: the previous period holds no executions." in render_html(content, plotly="cdn")
+
+
+def test_two_windows_ending_in_one_minute_have_headings_of_their_own(report_store):
+    """`run --until 12:00:10Z` and `--until 12:00:40Z` wrote files named apart by their seconds whose
+    headings, titles and summary lines both read "... 12:00": the window's end is shown to the second
+    when it has seconds (a whole minute still reads as one)."""
+    from flowscope.report.html import render_html
+    from flowscope.report.markdown import render_markdown
+
+    store = Store.open(report_store)
+    ten, forty = (build_content(store, since=SINCE, until=END + dt.timedelta(seconds=s), now=END) for s in (10, 40))
+    for content, shown in ((ten, f"{END:%Y-%m-%d %H:%M}:10"), (forty, f"{END:%Y-%m-%d %H:%M}:40")):
+        assert shown in content.summary_line()
+        assert f".. {shown} UTC" in render_markdown(content)
+        assert re.search(rf"<title>[^<]*\.\. {shown}</title>", render_html(content, plotly="cdn"))
+    whole = build_content(store, since=SINCE, until=END, now=END)
+    assert f".. {END:%Y-%m-%d %H:%M} UTC" in render_markdown(whole)
+
+
+def test_the_exported_tables_are_named_in_one_place(hostile_content):
+    """`TABLES` (the names a folder's stale files are cleared by) and `frames` (what is written) were two
+    lists kept by hand: a table added to one only was never written, or left last week's file beside
+    this week's. Both read `tables.SOURCES` now."""
+    import copy
+
+    from flowscope.report.content import HistoryChange
+    from flowscope.report.tables import TABLES, frames
+
+    assert tuple(frames(hostile_content)) == tuple(t for t in TABLES if t != "resolved")
+    recorded = copy.copy(hostile_content)
+    recorded.history = HistoryChange()
+    assert tuple(frames(recorded)) == TABLES
+
+
+@pytest.mark.parametrize("fmt", ["csv", "xlsx"])
+def test_tables_of_an_empty_window_say_there_is_no_data(report_store, hostile_content, tmp_path, fmt):
+    """A csv or xlsx report of an empty window (or of a failed collection) held an empty findings table
+    and a summary of zeros: read by a script or a person, an all-clear. The summary says the window's
+    data status and why, as the HTML's banner does."""
+    empty = build_content(Store.open(report_store), since=END + dt.timedelta(days=30),
+                          until=END + dt.timedelta(days=37), now=END + dt.timedelta(days=37))
+    assert empty.coverage.status == "no_data"
+    for name, content, status in (("empty", empty, "no_data"), ("failed", hostile_content, "collection_failed")):
+        out = tmp_path / (name + (".xlsx" if fmt == "xlsx" else ""))
+        write_report(content, fmt, out)
+        summary = (pd.read_excel(out, sheet_name="summary") if fmt == "xlsx"
+                   else pd.read_csv(out / "summary.csv"))
+        window = summary[summary["period"] == "window"]
+        assert set(window["data_status"]) == {status}
+        note = str(window["data_status_note"].iloc[0])
+        assert ("is empty" in note) if status == "no_data" else ("last collection failed" in note)
+
+
+def test_a_window_ending_now_is_headed_to_the_second_not_the_microsecond():
+    from flowscope.report.content import window_time
+
+    assert window_time(END.replace(second=13, microsecond=235682)) == f"{END:%Y-%m-%d %H:%M}:13"
+    assert window_time(END.replace(microsecond=5)) == f"{END:%Y-%m-%d %H:%M}:00"
+    assert window_time(END) == f"{END:%Y-%m-%d %H:%M}"
+
+
+def test_an_empty_window_s_html_names_the_failed_collection_that_emptied_it(hostile_store):
+    """The HTML's banner said "No data." and nothing of the scope whose last collection failed (the
+    Markdown, the notification and the CLI say both): the reason the window is empty was hidden."""
+    from flowscope.report.html import render_html
+
+    later = END + dt.timedelta(days=2)
+    content = build_content(Store.open(hostile_store), since=END + dt.timedelta(days=1), until=later, now=later)
+    assert content.coverage.status == "no_data" and content.coverage.failed_collections
+    page = render_html(content, plotly="cdn")
+    assert "No data." in page
+    for failed in content.coverage.failed_collections:
+        assert f"<li>{failed['scope']} at " in page
+
+
+def test_an_empty_window_does_not_read_as_no_findings(tmp_path):
+    """Under "Findings (0)" an empty window's HTML and Markdown said "No findings in this window.", an
+    all-clear for a window nothing was analysed in; they say there was nothing to analyse."""
+    from flowscope.report.html import render_html
+    from flowscope.report.markdown import render_markdown
+    from tests.report.helpers import make_store
+
+    later = END + dt.timedelta(days=40)
+    store = make_store(tmp_path / "s", failed_scope=False)
+    empty = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    assert empty.coverage.status == "no_data" and empty.findings.empty
+    for text in (render_html(empty, plotly="cdn"), render_markdown(empty)):
+        assert "No findings in this window." not in text
+        assert "No findings: the window holds no executions to analyse." in text

@@ -169,3 +169,17 @@ def test_the_store_refuses_an_unknown_state(tmp_path, bad):
            C.state: "new", C.window_start: T0, C.window_end: T0, C.run_id: "r"} | bad
     with pytest.raises(StoreError, match="state"):
         Store(tmp_path / "s").write({"findings": [row]})
+
+
+def test_a_filter_given_twice_is_the_same_report_run():
+    """`report --cloud aws --cloud aws` re-run after `--cloud aws` for the same window is the same run
+    (the alert scope already read the clouds as a set): its run id differed, so the findings that run
+    resolved were not listed again ('0 resolved') and a target it told was told again."""
+    stored, _ = step([], findings(("a", "high", "aws")), T0 + DAY, clouds=("aws",))
+    stored, first = step(stored, findings(), T0 + 2 * DAY, clouds=("aws",))
+    assert list(first.resolved[C.id]) == ["a"]
+    _, again = step(stored, findings(), T0 + 2 * DAY, clouds=("aws", "aws"), workflows=("wf-aws", "wf-aws"))
+    _, once = step(stored, findings(), T0 + 2 * DAY, clouds=("aws",), workflows=("wf-aws",))
+    assert again.run_id == once.run_id and list(again.resolved[C.id]) == list(once.resolved[C.id])
+    _, dup = step(stored, findings(), T0 + 2 * DAY, clouds=("aws", "aws"))
+    assert dup.run_id == first.run_id and list(dup.resolved[C.id]) == ["a"]

@@ -72,7 +72,7 @@ def test_teams_gets_an_adaptive_card_attachment(content, receiver, monkeypatch):
     assert card["type"] == "AdaptiveCard" and card["version"] == "1.4" and "adaptivecards.io" in card["$schema"]
     assert all(item["type"] in ("TextBlock", "Container") for item in card["body"])
     texts = json.dumps(card)
-    assert "[click me](http" not in texts and r"\\[click me\\]\\(http" in texts
+    assert "[click me](http" not in texts and r"\\[click me\\](http" in texts
 
 
 def test_webhook_gets_the_summary_and_the_findings_as_data(content, receiver, monkeypatch):
@@ -336,7 +336,7 @@ def test_a_sync_that_brings_nothing_is_sent_not_silent(tmp_path, receiver, monke
     [sent] = deliver(targets, stale)
     assert sent.sent, sent.line()
     body = receiver.requests[-1].body
-    assert body["headline"].endswith("the data ends before the window does: 0 finding(s) at or above low to look at")
+    assert "the data ends before the window does: 0 finding(s) at or above low to look at" in body["headline"]
     assert body["gap"] == body["status_text"] and "before the window's end" in body["gap"]
     assert body["status"] == "stale"
 
@@ -403,16 +403,20 @@ def test_status_alerts_are_kept_per_report_scope(tmp_path):
 
 
 @pytest.mark.parametrize("text, shown", [
-    ("[click me](http://evil.example/y)", r"\[click me\]\(http://evil.example/y\)"),
+    ("[click me](http://evil.example/y)", r"\[click me\](http://evil.example/y)"),
+    ("3 finding(s) at or above high", "3 finding(s) at or above high"),
+    ("orders (retried) ![x](http://evil.example/i.png)", r"orders (retried) !\[x\](http://evil.example/i.png)"),
     ("*etl* and _x_ `c` ~s~", r"\*etl\* and \_x\_ \`c\` \~s\~"),
     ("# heading", r"\# heading"), ("- item", r"\- item"), ("> quote", r"\> quote"), ("12. item", r"12\. item"),
+    ("3) item", r"3\) item"),
     ("/srv/reports/flowscope-20261202T1400Z.html", "/srv/reports/flowscope-20261202T1400Z.html"),
     ("v1.2 - 3 + 4 # ok", "v1.2 - 3 + 4 # ok"),
 ])
 def test_teams_escapes_what_would_render_as_markup_and_nothing_else(text, shown):
     """Every '.', '-', '#', '+' and '!' got a backslash ("flowscope\\-20261202T1400Z\\.html"), which Teams'
     mobile clients show as written; only what makes a link, emphasis or code, and a list, heading or
-    quote at the start, is escaped now."""
+    quote at the start, is escaped now. Parentheses make nothing without the brackets before them: every
+    "finding(s)" of the card's own headline read "finding\\(s\\)" on a phone."""
     from flowscope.report.notify.teams import escape
 
     assert escape(text) == shown
@@ -463,3 +467,210 @@ def test_a_failed_sync_is_said_beside_an_empty_window(tmp_path):
     quiet, failed = build_message(content), build_message(content, sync_failed=True)
     assert quiet.status == failed.status == "no_data"
     assert SYNC_FAILED not in quiet.status_text and failed.status_text.endswith(SYNC_FAILED)
+
+
+def without(content, finding_id: str):
+    """The content as if its analysis no longer found `finding_id` (the problem was fixed)."""
+    import dataclasses
+
+    findings = content.findings[content.findings["id"] != finding_id].reset_index(drop=True)
+    content.analysis = dataclasses.replace(content.analysis, findings=findings)
+    return content
+
+
+def run_without(store, hours: float, finding_id: str):
+    """`next_run`, with `finding_id` gone from the window's findings."""
+    later = END + dt.timedelta(hours=hours)
+    content = without(build_content(store, since=later - dt.timedelta(days=7), until=later, now=later), finding_id)
+    record(store, content)
+    return content
+
+
+@pytest.mark.slow  # four reports of a fresh store
+def test_a_target_told_of_a_finding_is_told_once_that_it_is_resolved(tmp_path, receiver, monkeypatch):
+    """A finding sent to a target was fixed: the next report counted it '1 resolved' and the target
+    heard nothing (no new finding, data complete), so its channel still showed the alert as open. The
+    target told of it is now told it is resolved, once: not again by a re-run of the same hour, nor by
+    the next run; a target that was never told of it is not told of its end."""
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    gone = str(first.findings[first.findings["kind"] != "collection_gap"]["id"].iloc[0])
+    newcomer = parse_targets([hook("webhook"), hook("webhook", name="new")])
+    fixed = run_without(store, 1, gone)
+    assert list(fixed.history.resolved["id"]) == [gone]
+    told, new = deliver(newcomer, fixed)
+    assert told.sent, told.line()
+    body = receiver.requests[1].body
+    assert [f["id"] for f in body["resolved"]] == [gone] and body["findings"] == []
+    assert body["resolved"][0]["state"] == "resolved" and "1 resolved" in body["headline"]
+    assert new.sent and receiver.requests[2].body["resolved"] == []      # never told of it: its open findings only
+    mark_notified(store, fixed.history, {d.target: d.finding_ids for d in (told, new)})
+
+    again = without(build_content(store, since=SINCE + dt.timedelta(hours=1), until=END + dt.timedelta(hours=1),
+                                  now=END + dt.timedelta(hours=1)), gone)
+    record(store, again)                                                    # the scheduler's retry of that hour
+    assert all(d.skipped for d in deliver(newcomer, again))
+    assert all(d.skipped for d in deliver(newcomer, run_without(store, 2, gone))) and len(receiver.requests) == 3
+
+
+@pytest.mark.slow  # three reports of a fresh store
+def test_a_resolution_whose_delivery_failed_is_told_by_the_next_run(tmp_path, receiver, monkeypatch):
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    gone = str(first.findings[first.findings["kind"] != "collection_gap"]["id"].iloc[0])
+    receiver.statuses = [400]
+    [failed] = deliver(targets, run_without(store, 1, gone))
+    assert failed.failed
+    [sent] = deliver(targets, run_without(store, 2, gone))
+    assert sent.sent and [f["id"] for f in receiver.requests[-1].body["resolved"]] == [gone]
+
+
+def test_every_channel_says_which_findings_are_resolved_with_their_names_escaped():
+    from flowscope.report.notify import email, slack, teams
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="resolved", kind="failing_step", title=HOSTILE["Get_invoice"],
+                       cloud="aws", workflow=HOSTILE["etl"], step=None, monthly_usd=0.0)
+    message = Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                      resolved=[f], resolved_more_ids=("f2",))
+    assert message.told == ["f1", "f2"] and message.headline.endswith("to look at; 2 resolved")
+    raw = json.dumps(slack.payload(message))
+    assert "(resolved)" in raw and "&lt;!channel&gt;" in raw and "<!channel>" not in raw and "1 more resolved" in raw
+    raw = json.dumps(teams.payload(message))
+    assert "(resolved)" in raw and r"\\[click me\\]" in raw and "1 more resolved" in raw
+    text = email.body(message)
+    assert "Resolved since you were told of them:" in text and "id f1" in text
+    assert email.subject(message) == "flowscope: 0 finding(s) at or above high, 2 resolved"
+    assert message.to_dict()["resolved"][0]["id"] == "f1" and message.to_dict()["resolved_more"] == 1
+
+
+def smtps_target(server, **extra) -> dict:
+    return {"type": "email", "host": "127.0.0.1", "port": server.port, "from": "flowscope@example.com",
+            "to": ["ops@example.com"], "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
+            "ca_file": server.ca_file, "min_severity": "low", "backoff": 0, "retries": 1, "timeout": 5, **extra}
+
+
+def test_email_over_smtps_implicit_tls(content, smtps_server, monkeypatch):
+    """A provider that offers only port 465 (TLS from the first byte, no STARTTLS) could not be used:
+    flowscope spoke plain SMTP to it and timed out or failed. `tls = "implicit"` (the default on port
+    465) connects with TLS, checks the certificate against ca_file and logs in."""
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", SMTP_PASSWORD)
+    [result] = deliver(parse_targets([smtps_target(smtps_server, tls="implicit")]), content)
+    assert result.sent, result.line()
+    assert smtps_server.logins == [SMTP_USER] and len(smtps_server.messages) == 1
+    [starttls] = deliver(parse_targets([smtps_target(smtps_server, tls="starttls")]), content)
+    assert starttls.failed and len(smtps_server.messages) == 1                  # plain first: refused
+
+
+def test_smtps_checks_the_server_certificate(content, smtps_server, monkeypatch):
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", SMTP_PASSWORD)
+    target = smtps_target(smtps_server, tls="implicit")
+    del target["ca_file"]                      # a self-signed certificate the system does not trust
+    [result] = deliver(parse_targets([target]), content)
+    assert result.failed and "CERTIFICATE_VERIFY_FAILED" in (result.error or "") and not smtps_server.logins
+
+
+@pytest.mark.parametrize("entry, message", [
+    ({"port": 465}, None),
+    ({"tls": "ssl"}, "tls must be starttls or implicit"),
+    ({"tls": "implicit", "starttls": False}, "starttls = false"),
+])
+def test_smtp_tls_and_port_entries_are_checked(entry, message):
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    if message is None:
+        [t] = parse_targets([{**base, **entry}])
+        from flowscope.report.notify import smtp_tls
+
+        assert smtp_tls(t) == "implicit"                                    # port 465 is SMTPS
+        return
+    with pytest.raises(ValueError, match=message):
+        parse_targets([{**base, **entry}])
+
+
+@pytest.mark.parametrize("port", ["smtp", 0, 70000, 25.5, True])
+def test_a_bad_smtp_port_is_a_config_error(port):
+    """port = "smtp" passed the checks and raised ValueError out of the delivery (70000 OverflowError), a traceback
+    after the report was written; now the entry is refused before anything runs, naming it."""
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    with pytest.raises(ValueError, match=r"\[\[notify\]\] #1: port must be a whole number from 1 to 65535"):
+        parse_targets([{**base, "port": port}])
+
+
+def worse(content, finding_id: str):
+    """The content with `finding_id` now critical (it worsened)."""
+    import dataclasses
+
+    findings = content.findings.copy()
+    findings.loc[findings["id"] == finding_id, "severity"] = "critical"
+    content.analysis = dataclasses.replace(content.analysis, findings=findings)
+    return content
+
+
+@pytest.mark.slow  # four reports of a fresh store
+def test_a_worsened_finding_whose_delivery_failed_is_sent_by_the_next_run(tmp_path, receiver, monkeypatch):
+    """A finding told 'new' worsened; that message's delivery failed, and the next run saw it 'ongoing'
+    and already told (of its old severity), so the target never heard it worsened. It is sent once
+    now, by the next run."""
+    store, targets, first = first_run_sent(tmp_path / "s", receiver, monkeypatch)
+    fid = str(first.findings[first.findings["severity"] != "critical"]["id"].iloc[0])
+
+    def run(hours: float):
+        later = END + dt.timedelta(hours=hours)
+        content = worse(build_content(store, since=later - dt.timedelta(days=7), until=later, now=later), fid)
+        record(store, content)
+        return content
+
+    worsened = run(1)
+    assert worsened.history.states[fid] == "worsened"
+    receiver.statuses = [400]
+    [failed] = deliver(targets, worsened)
+    assert failed.failed
+    nxt = run(2)
+    assert nxt.history.states[fid] == "ongoing"
+    [sent] = deliver(targets, nxt)
+    assert sent.sent, sent.line()
+    assert [f["id"] for f in receiver.requests[-1].body["findings"]] == [fid]
+    mark_notified(store, nxt.history, {sent.target: sent.finding_ids})
+    [quiet] = deliver(targets, run(3))
+    assert quiet.skipped, quiet.line()
+
+
+@pytest.mark.parametrize("key, value", [("attach", "no"), ("starttls", "false"), ("attach", 0)])
+def test_an_email_switch_that_is_not_true_or_false_is_a_config_error(key, value):
+    """attach = "no" attached every report file (a non-empty string is true), and starttls = "false"
+    was read as true: a switch is true or false, or the entry is refused naming it."""
+    base = {"type": "email", "host": "127.0.0.1", "from": "a@example.com", "to": "b@example.com"}
+    with pytest.raises(ValueError, match=rf"\[\[notify\]\] #1: {key} must be true or false, not {value!r}"):
+        parse_targets([{**base, key: value}])
+
+
+def test_a_teams_card_stays_under_teams_28_kb_message_limit():
+    """Ten findings and ten resolutions named with underscores (each escaped) made a card of over 28 KB,
+    which Teams refuses (the delivery failed every run). The card lists fewer and counts the rest."""
+    from flowscope.report.notify import teams
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    name = "_" * 300
+    listed = [MessageFinding(id=f"f{i}", severity="high", state="new", kind="failing_step", title=name, cloud="aws",
+                             workflow=name, step=name, monthly_usd=1.0) for i in range(10)]
+    message = Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                      findings=listed, resolved=listed)
+    body = teams.payload(message)
+    size = len(json.dumps(body).encode())
+    assert size <= teams.MAX_BYTES < 28 * 1024, size
+    raw = json.dumps(body)
+    assert "more in the report" in raw or "more resolved" in raw
+    assert raw.count('"Container"') >= 1 and "t: 10 finding(s) at or above high" in raw
+
+
+def test_an_email_ca_file_that_is_not_there_is_named_in_the_failure(content, tmp_path):
+    """A ca_file path with a typo failed every scheduled run's e-mail with "FileNotFoundError: [Errno 2]
+    No such file or directory", naming neither the file nor the key; the failure names both now (the
+    documented examples name a path that need not exist where they are read, so it is not refused
+    with the entry)."""
+    missing = tmp_path / "private-ca.pem"
+    target = {"type": "email", "host": "127.0.0.1", "port": 9, "from": "a@example.com", "to": "b@example.com",
+              "ca_file": str(missing), "min_severity": "low", "backoff": 0}
+    [result] = deliver(parse_targets([target]), content)
+    assert result.failed and result.attempts == 1
+    assert result.error == f"ca_file {str(missing)!r} is not a file (the CA certificates to trust, PEM)"

@@ -190,3 +190,26 @@ def test_report_table_values_are_read_as_the_flags_are():
     assert _run_options(settings, None, None, None, None) == (["md"], "7d", "high", "cdn", "flowscope report")
     settings = SimpleNamespace(report={"formats": ["html", " xlsx"]})
     assert _run_options(settings, ["pdf"], "1d", "low", None)[:4] == (["pdf"], "1d", "low", "inline")
+
+
+def test_a_report_format_that_cannot_be_written_does_not_stop_the_alerts(tmp_path, receiver, monkeypatch):
+    """Chromium broke after an update: the PDF failed, `run` exited 2 there and sent no notification,
+    so a scheduled job that found problems told no one. The other formats are written, every target is
+    notified, and the run still exits 2 naming the format that failed."""
+    from flowscope.report import pdf
+
+    def broken(*args, **kwargs):
+        raise pdf.PdfError("Chromium could not print the report: crashed")
+
+    monkeypatch.setattr(pdf, "html_to_pdf", broken)
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["pdf", "md"]')
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"), "--until", UNTIL,
+                                 "--since", "7d", "--no-sync"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "Chromium could not print the report" in result.output
+    assert (tmp_path / "r" / f"flowscope-{STAMP}.md").is_file()
+    assert not (tmp_path / "r" / f"flowscope-{STAMP}.pdf").exists()
+    [sent] = receiver.requests
+    assert sent.body["findings"] and sent.body["report"].endswith(f"flowscope-{STAMP}.md")

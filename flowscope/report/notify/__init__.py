@@ -4,10 +4,10 @@
     results = deliver(targets, content, report_files)  # one Delivery per target, never raises
 
 Payloads are built by pure functions (slack.py, teams.py, webhook.py, email.py); sending goes through
-requests (webhooks) or smtplib (STARTTLS), retried by tenacity on what may pass (a dropped connection,
-HTTP 429 or 5xx, SMTP 4xx). A failed delivery is a `Delivery` with its error, reported by the caller:
-it never hides the findings. Secrets (webhook URLs, SMTP credentials) come from environment variables
-named in the config and never appear in a message, an error or a log line.
+requests (webhooks) or smtplib (STARTTLS, or SMTPS on port 465), retried by tenacity on what may pass
+(a dropped connection, HTTP 429 or 5xx, SMTP 4xx). A failed delivery is a `Delivery` with its error,
+reported by the caller: it never hides the findings. Secrets (webhook URLs, SMTP credentials) come
+from environment variables named in the config and never appear in a message, an error or a log line.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ SECRET_KEYS = ("url", "password", "username", "token", "secret", "webhook")
 """Keys refused in the file: their values are secrets, named by an *_env key instead."""
 COMMON_KEYS = {"type", "name", "min_severity", "send", "report_url", "retries", "timeout", "backoff"}
 KEYS = {"slack": {"url_env"}, "teams": {"url_env"}, "webhook": {"url_env"},
-        "email": {"host", "port", "starttls", "from", "to", "username_env", "password_env", "ca_file", "attach"}}
+        "email": {"host", "port", "tls", "starttls", "from", "to", "username_env", "password_env", "ca_file", "attach"}}
 
 
 @dataclass(frozen=True)
@@ -85,17 +85,58 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
     if kind != "email" and not entry.get("url_env"):
         raise ValueError(f"{where}: url_env (the environment variable holding the {kind} URL) is required")
     if kind == "email":
-        for key in ("host", "from", "to"):
-            if not entry.get(key):
-                raise ValueError(f"{where}: {key} is required for e-mail")
-        for key in ("from", "to"):
-            values = entry[key] if isinstance(entry[key], list) else [entry[key]]
-            bad = [v for v in values if not _address(v)]
-            if bad:
-                raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
-        if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
-            raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
+        _check_email(where, entry)
     return where
+
+
+def _check_email(where: str, entry: Mapping[str, Any]) -> None:
+    """ValueError naming the entry and the key for a wrong e-mail entry."""
+    for key in ("host", "from", "to"):
+        if not entry.get(key):
+            raise ValueError(f"{where}: {key} is required for e-mail")
+    for key in ("from", "to"):
+        values = entry[key] if isinstance(entry[key], list) else [entry[key]]
+        bad = [v for v in values if not _address(v)]
+        if bad:
+            raise ValueError(f"{where}: {key}: not one e-mail address each: {', '.join(map(repr, bad))}")
+    for key in ("starttls", "attach"):       # "no" is a non-empty string: it read as true
+        if key in entry and not isinstance(entry[key], bool):
+            raise ValueError(f"{where}: {key} must be true or false, not {entry[key]!r}")
+    if "port" in entry and _port(entry["port"]) is None:
+        raise ValueError(f"{where}: port must be a whole number from 1 to 65535, not {entry['port']!r}")
+    if _word(entry.get("tls", "starttls")) not in TLS_MODES:
+        raise ValueError(f"{where}: tls must be starttls or implicit (SMTPS, port 465), not {entry['tls']!r}")
+    if "tls" in entry and entry.get("starttls", True) is False:
+        raise ValueError(f"{where}: starttls = false (no TLS, a relay on this machine) and tls = "
+                         f"{entry['tls']!r} say opposite things: keep one")
+    if entry.get("starttls", True) is False and (entry.get("username_env") or not is_loopback(entry["host"])):
+        raise ValueError(f"{where}: starttls = false is only for a relay on this machine, without credentials")
+
+
+TLS_MODES = ("starttls", "implicit")
+SMTPS_PORT = 465
+
+
+def smtp_tls(target: Target) -> str:
+    """How an e-mail target secures its connection: 'implicit' (SMTPS: TLS from the first byte, the
+    default on port 465, where a provider offers no STARTTLS), 'starttls' (the default elsewhere), or
+    'none' (starttls = false, a relay on this machine)."""
+    o = target.options
+    if o.get("starttls", True) is False:
+        return "none"
+    if "tls" in o:
+        return str(_word(o["tls"]))
+    return "implicit" if _port(o.get("port", 587)) == SMTPS_PORT else "starttls"
+
+
+def _port(value: Any) -> int | None:
+    """A TCP port (465, or "465" as text); None for anything else: port = "smtp" raised out of the
+    delivery, a traceback after the report was written."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+        return None
+    return value
 
 
 def _address(value: Any) -> bool:
@@ -221,9 +262,14 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     to = [o["to"]] if isinstance(o["to"], str) else list(o["to"])
     attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
     mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
+    ca_file = str(Path(str(o["ca_file"])).expanduser()) if o.get("ca_file") else None
+    if ca_file and not Path(ca_file).is_file():
+        # ssl said "FileNotFoundError: [Errno 2] No such file or directory", naming no file and no key
+        raise Permanent(f"ca_file {ca_file!r} is not a file (the CA certificates to trust, PEM)")
     try:
-        send_email(mail, host=str(o["host"]), port=int(o.get("port", 587)), starttls=bool(o.get("starttls", True)),
-                   username=username, password=password, ca_file=o.get("ca_file"), timeout=target.timeout)
+        send_email(mail, host=str(o["host"]), port=_port(o.get("port", 587)) or 587,
+                   tls=smtp_tls(target), username=username, password=password,
+                   ca_file=ca_file, timeout=target.timeout)
     except smtplib.SMTPResponseException as exc:
         error = f"SMTP {exc.smtp_code}"
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None

@@ -1,4 +1,5 @@
-"""E-mail over SMTP with STARTTLS (smtplib): a plain-text body, optionally the report files attached.
+"""E-mail over SMTP with STARTTLS, or SMTPS (TLS from the first byte, port 465) (smtplib): a plain-text
+body, optionally the report files attached.
 
 Plain text only, so no markup to escape; cloud text loses line breaks (no forged lines) and the
 subject holds no cloud text at all (no header injection). Credentials come from environment
@@ -36,6 +37,14 @@ def body(message: Message) -> str:
         lines.append(f"  {where}; {f.monthly}; id {f.id}")
     if message.more:
         lines.append(f"- and {message.more} more in the report")
+    if message.resolved:
+        lines += ["", "Resolved since you were told of them:"]
+    for f in message.resolved:
+        where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+        lines.append(f"- {f.severity.upper()} {_line(f.title)}")
+        lines.append(f"  {where}; id {f.id}")
+    if message.resolved_more_ids:
+        lines.append(f"- and {len(message.resolved_more_ids)} more resolved")
     if message.report:
         lines += ["", f"Report: {_line(message.report)}"]
     return "\n".join(lines) + "\n"
@@ -46,7 +55,8 @@ def subject(message: Message) -> str:
     n = len(message.findings) + message.more
     status = {"no_data": " - NO DATA", "collection_failed": " - collection failed",
               "stale": " - data ends early"}.get(message.status, " - data complete again" if message.ended else "")
-    return f"flowscope: {n} finding(s) at or above {message.min_severity}{status}"
+    over = f", {message.resolved_count} resolved" if message.resolved_count else ""
+    return f"flowscope: {n} finding(s) at or above {message.min_severity}{over}{status}"
 
 
 def build_email(message: Message, *, sender: str, to: Sequence[str],
@@ -63,13 +73,18 @@ def build_email(message: Message, *, sender: str, to: Sequence[str],
     return mail
 
 
-def send_email(mail: EmailMessage, *, host: str, port: int, starttls: bool, username: str | None,
+def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: str | None,
                password: str | None, ca_file: str | None, timeout: float) -> None:
-    """One delivery attempt (the caller retries): connect, STARTTLS, log in when credentials are given."""
-    with smtplib.SMTP(host, port, timeout=timeout) as smtp:
+    """One delivery attempt (the caller retries): connect (`tls` 'implicit': SMTPS, TLS from the first
+    byte), STARTTLS ('starttls'), log in when credentials are given. The certificate is checked against
+    the system's CAs or `ca_file` either way; 'none' is only allowed for a relay on this machine."""
+    context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
+    smtp = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if tls == "implicit"
+            else smtplib.SMTP(host, port, timeout=timeout))
+    with smtp:
         smtp.ehlo()
-        if starttls:
-            smtp.starttls(context=ssl.create_default_context(cafile=ca_file))
+        if tls == "starttls":
+            smtp.starttls(context=context)
             smtp.ehlo()
         if username:
             smtp.login(username, password or "")

@@ -57,6 +57,8 @@ class Message:
     alert: str = "ok"                 # the status as a change is measured (history.status_alert)
     status_due: bool = False          # the status is news to this target: it started, changed or ended
     ended: str | None = None          # the alert this target was last told, now over (the data is complete)
+    resolved: list[MessageFinding] = field(default_factory=list)   # findings it was told of, now over
+    resolved_more_ids: tuple[str, ...] = ()                          # those beyond MAX_FINDINGS (counted)
 
     @property
     def headline(self) -> str:
@@ -71,7 +73,12 @@ class Message:
         else:
             head = self.title
         new = len(self.findings) + self.more
-        return f"{head}: {new} finding(s) at or above {self.min_severity} to look at"
+        over = f"; {self.resolved_count} resolved" if self.resolved_count else ""
+        return f"{head}: {new} finding(s) at or above {self.min_severity} to look at{over}"
+
+    @property
+    def resolved_count(self) -> int:
+        return len(self.resolved) + len(self.resolved_more_ids)
 
     @property
     def told(self) -> list[str]:
@@ -79,7 +86,8 @@ class Message:
         counts ("and 3 more in the report"). Recorded as sent, all of them: recorded without the counted
         ones, a scheduler's retry of the same hour sent them in a message of their own, and so did
         every next run while more were left."""
-        return [f.id for f in self.findings] + list(self.more_ids)
+        return ([f.id for f in self.findings] + list(self.more_ids) + [f.id for f in self.resolved]
+                + list(self.resolved_more_ids))
 
     def to_dict(self) -> dict[str, Any]:
         """The generic webhook's JSON (documented in docs/reports.md)."""
@@ -89,6 +97,7 @@ class Message:
             "counts": self.counts, "min_severity": self.min_severity, "more": self.more, "report": self.report,
             "gap": self.gap, "alert": self.alert, "ended": self.ended,
             "findings": [f.__dict__ for f in self.findings],
+            "resolved": [f.__dict__ for f in self.resolved], "resolved_more": len(self.resolved_more_ids),
         }
 
 
@@ -127,6 +136,13 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
     return out
 
 
+def _finding(row: dict[str, Any], state: str | None) -> MessageFinding:
+    return MessageFinding(id=str(row["id"]), severity=str(row["severity"]), state=state, kind=str(row["kind"]),
+                          title=str(row["title"]), cloud=_text(row["cloud"]), workflow=_text(row["workflow"]),
+                          step=_text(row["step"]),
+                          monthly_usd=0.0 if is_missing(row["monthly_usd"]) else float(row["monthly_usd"] or 0.0))
+
+
 SYNC_FAILED = ("the sync of this run failed for a scope, or a scope's name globs matched no workflow: see "
                "collection health")
 
@@ -144,7 +160,7 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
             counts[state] = content.history.count(state)
         counts["resolved"] = len(content.history.resolved)
     cov = content.coverage
-    failed = "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in cov.failed_collections)
+    failed = content.failed_text()
     status = "collection_failed" if sync_failed and cov.status == "ok" else cov.status
     # every reason, not the first: an empty window's message hid the failed collection that emptied it,
     # and a stale or empty window hid that this run's own sync failed
@@ -156,23 +172,25 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
         status_text = gap
     alert = status_alert(status, [str(f["scope"]) for f in cov.failed_collections])
     said = content.history.alert_said(target) if content.history is not None and target else "ok"
+    # the findings it was told of that are over: told once (`RESOLUTION_OWED`), whatever `send` says
+    over = content.history.resolutions_owed(target) if content.history is not None and target else []
     due = status != "ok" if renotify or content.history is None or not target else alert != said
     return Message(
         title=content.title, summary=content.summary_line(), status=status, status_text=status_text,
         changes=content.history.summary() if content.history is not None else None, counts=counts,
-        findings=[MessageFinding(id=str(r["id"]), severity=str(r["severity"]), state=content.state_of(str(r["id"])),
-                                 kind=str(r["kind"]), title=str(r["title"]), cloud=_text(r["cloud"]),
-                                 workflow=_text(r["workflow"]), step=_text(r["step"]),
-                                 monthly_usd=float(r["monthly_usd"] or 0.0)) for r in chosen[:MAX_FINDINGS]],
+        findings=[_finding(r, content.state_of(str(r["id"]))) for r in chosen[:MAX_FINDINGS]],
         more=max(0, len(chosen) - MAX_FINDINGS), more_ids=tuple(str(r["id"]) for r in chosen[MAX_FINDINGS:]),
         min_severity=min_severity, report=report,
         window={"since": cov.since.isoformat(), "until": cov.until.isoformat()}, gap=gap,
         alert=alert, status_due=due, ended=said if due and status == "ok" else None,
+        resolved=[_finding(r, "resolved") for r in over[:MAX_FINDINGS]],
+        resolved_more_ids=tuple(str(r["id"]) for r in over[MAX_FINDINGS:]),
     )
 
 
 def worth_sending(message: Message) -> bool:
-    """Something to say: findings to look at, or a status that is news to the target: data missing or
-    incomplete (never a silent all-clear), another problem than the one it was told, or its end. The
-    same problem again at the next scheduled run is not news (`run` still exits 3 for it)."""
-    return bool(message.findings) or message.status_due
+    """Something to say: findings to look at, findings it was told of now resolved, or a status that is
+    news to the target: data missing or incomplete (never a silent all-clear), another problem than the
+    one it was told, or its end. The same problem again at the next scheduled run is not news (`run`
+    still exits 3 for it)."""
+    return bool(message.findings) or message.status_due or bool(message.resolved)

@@ -38,6 +38,11 @@ def payload(message: Message) -> dict[str, Any]:
     if message.more:
         blocks.append({"type": "context", "elements": [
             {"type": "mrkdwn", "text": f"and {message.more} more in the report"}]})
+    for f in message.resolved:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _finding_line(f)}})
+    if message.resolved_more_ids:
+        blocks.append({"type": "context", "elements": [
+            {"type": "mrkdwn", "text": f"and {len(message.resolved_more_ids)} more resolved"}]})
     if message.report:
         blocks.append({"type": "context",
                        "elements": [{"type": "mrkdwn", "text": f"report: {escape(message.report)}"}]})

@@ -11,14 +11,18 @@ with a backslash before each dot and dash. A report at an http(s) address is a b
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 from typing import Any
 
-from flowscope.report.notify.message import Message
+from flowscope.report.notify.message import Message, MessageFinding
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
-_INLINE = re.compile(r"([\\`*_\[\]()~])")
-_LEADING = re.compile(r"^([#>+\-]|\d+(?=\.))")
+_INLINE = re.compile(r"([\\`*_\[\]~])")
+"""What makes markup anywhere in a line: a link or image needs its brackets (parentheses alone make
+nothing, and "finding\\(s\\)" read so on a phone), emphasis, code, strike-through, and the backslash."""
+_LEADING = re.compile(r"^([#>+\-]|\d+(?=[.)]))")
 
 
 def escape(value: Any, limit: int = 300) -> str:
@@ -28,13 +32,22 @@ def escape(value: Any, limit: int = 300) -> str:
     match = _LEADING.match(text)
     if match is None:
         return text
-    if match.group(1)[0].isdigit():                 # "12. x": the dot after the number
+    if match.group(1)[0].isdigit():                 # "12. x", "12) x": the dot or parenthesis after the number
         return text[:match.end()] + "\\" + text[match.end():]
     return "\\" + text
 
 
 def _block(text: str, **extra: Any) -> dict[str, Any]:
     return {"type": "TextBlock", "text": text, "wrap": True, **extra}
+
+
+def _finding(f: MessageFinding) -> dict[str, Any]:
+    where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
+    return {"type": "Container", "separator": True, "items": [
+        _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
+        {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
+                                      {"title": "monthly", "value": escape(f.monthly)},
+                                      {"title": "id", "value": f.id}]}]}
 
 
 def card(message: Message) -> dict[str, Any]:
@@ -44,15 +57,12 @@ def card(message: Message) -> dict[str, Any]:
     for text in (message.changes, message.status_text):
         if text:
             body.append(_block(escape(text, 1000), isSubtle=True))
-    for f in message.findings:
-        where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
-        body.append({"type": "Container", "separator": True, "items": [
-            _block(f"**{f.severity.upper()}**{' (' + f.state + ')' if f.state else ''} {escape(f.title)}"),
-            {"type": "FactSet", "facts": [{"title": "where", "value": where or "-"},
-                                          {"title": "monthly", "value": escape(f.monthly)},
-                                          {"title": "id", "value": f.id}]}]})
+    body += [_finding(f) for f in message.findings]
     if message.more:
         body.append(_block(f"and {message.more} more in the report", isSubtle=True))
+    body += [_finding(f) for f in message.resolved]
+    if message.resolved_more_ids:
+        body.append(_block(f"and {len(message.resolved_more_ids)} more resolved", isSubtle=True))
     doc: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                            "version": "1.4", "body": body}
     if message.report and re.match(r"https?://", message.report):
@@ -63,6 +73,27 @@ def card(message: Message) -> dict[str, Any]:
 
 
 def payload(message: Message) -> dict[str, Any]:
-    """The JSON body a Teams workflow webhook takes: a message with the card as its attachment."""
-    return {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None,
-                                                "content": card(message)}]}
+    """The JSON body a Teams workflow webhook takes: a message with the card as its attachment, at most
+    MAX_BYTES: listed findings (the resolved ones first) are counted instead until it fits."""
+    while True:
+        body = {"type": "message", "attachments": [{"contentType": CONTENT_TYPE, "contentUrl": None,
+                                                    "content": card(message)}]}
+        if len(json.dumps(body).encode()) <= MAX_BYTES or not (message.findings or message.resolved):
+            return body
+        message = _shorter(message)
+
+
+MAX_BYTES = 27_000
+"""Teams refuses a message over 28 KB: a card of ten findings with long names, every '_' escaped, was
+refused on every run. Kept under it with room for the envelope Teams adds."""
+
+
+def _shorter(message: Message) -> Message:
+    """The message with its last listed finding counted instead (a resolved one first): still told."""
+    if message.resolved:
+        last = message.resolved[-1]
+        return dataclasses.replace(message, resolved=message.resolved[:-1],
+                                   resolved_more_ids=(last.id, *message.resolved_more_ids))
+    last = message.findings[-1]
+    return dataclasses.replace(message, findings=message.findings[:-1], more=message.more + 1,
+                               more_ids=(last.id, *message.more_ids))

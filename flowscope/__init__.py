@@ -58,7 +58,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
             raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
     given = filter_values({"cloud": cloud, "clouds": clouds, "workflow": workflow, "workflows": workflows})
     cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
-    session = store if isinstance(store, Session) else open_store(store)
+    session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
     collections_as_of = None
     if until is None:
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)

@@ -301,16 +301,20 @@ class Session:
         return self._select("collection_runs", since=since, **filters)
 
 
-def open_store(path: str | None = None) -> Session:
+def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 
-    A reader never creates a store: a path that holds none raises NotAStoreError naming it.
+    A reader never creates a store: a path that holds none raises NotAStoreError naming it, and
+    saying how to name another as an argument of `caller` (the error's own text says --store).
     """
     from flowscope.settings import load_settings
-    from flowscope.store import Store
+    from flowscope.store import NotAStoreError, Store
 
     if path is not None and not str(path).strip():   # open("") read the default store
-        raise ValueError("flowscope.open(''): the path is empty; name the store folder, or call "
-                         "flowscope.open() for the configured store")
-    return Session(Store.open(path or load_settings().store_path))
+        raise ValueError(f"{caller}(''): the path is empty; name the store folder, or call "
+                         f"{caller}() for the configured store")
+    try:
+        return Session(Store.open(path or load_settings().store_path))
+    except NotAStoreError as exc:
+        raise exc.for_caller(caller) from None
 

@@ -111,6 +111,21 @@ def test_notebook_open_and_analyze_raise_not_a_store(tmp_path):
     assert not missing.exists()
 
 
+def test_notebook_not_a_store_names_the_python_argument(tmp_path):
+    """flowscope.open() said "pass --store" to a notebook user, who has no flag to pass: it names the
+    call's argument (flowscope.analyze's own name when that is the call)."""
+    missing = tmp_path / "nope"
+    with pytest.raises(NotAStoreError) as raised:
+        flowscope.open(str(missing))
+    said = str(raised.value)
+    assert "--store" not in said and "flowscope.open(" in said, said
+    with pytest.raises(NotAStoreError) as raised:
+        flowscope.analyze(str(missing))
+    assert "--store" not in str(raised.value) and "flowscope.analyze(" in str(raised.value)
+    result = runner.invoke(app, ["analyze", "--store", str(missing)])
+    assert result.exit_code == ExitCode.USAGE and "pass --store" in result.output, "the CLI keeps its flag"
+
+
 def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
     """`--store DIR/executions` (a table's folder, a tab completion too far) said "no _flowscope/ folder in
     it" and pointed at the demo's store; it names the store it is inside."""
@@ -125,8 +140,9 @@ def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
         assert result.exit_code == ExitCode.USAGE, result.output
         said = " ".join(result.output.split())
         assert f"inside the store {store}: pass --store {store}" in said and "flowscope-demo" not in said
-        with pytest.raises(NotAStoreError, match=f"pass --store {store}"):
+        with pytest.raises(NotAStoreError, match=f"inside the store {store}: call flowscope.open") as raised:
             flowscope.open(str(inner))
+        assert "--store" not in str(raised.value)
 
 
 # 2. typo'd filters ---------------------------------------------------------------------------
@@ -284,7 +300,7 @@ def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, mo
     assert result.exit_code == ExitCode.USAGE
     assert "`flowscope demo` wrote its store to ~/.flowscope-demo: pass --store ~/.flowscope-demo" in \
         " ".join(result.output.split())
-    with pytest.raises(NotAStoreError, match="pass --store ~/.flowscope-demo"):
+    with pytest.raises(NotAStoreError, match=r"flowscope.open\('~/.flowscope-demo'\)"):
         flowscope.open(str(tmp_path / "elsewhere"))
     assert "~/.flowscope-demo" in runner.invoke(app, ["demo", "--help"]).output, "demo's --store says its default"
 

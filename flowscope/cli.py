@@ -935,10 +935,15 @@ def run_(
 
     settings = _settings(config, store)
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
+    # every table is checked whatever the flags: a typo'd [[notify]] or [[sources]] in a cron job's
+    # `run --no-notify --no-sync` was found only on the day they were switched back on
+    _configured_scopes(settings)
     try:
-        targets = parse_targets(settings.notify) if notify else []
+        targets = parse_targets(settings.notify)
     except ValueError as exc:
         raise config_fail(settings, str(exc)) from None
+    if not notify:
+        targets = []
     try:
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, until_at = parse_window(since_text, hour if until is None else until)

@@ -238,11 +238,11 @@ SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
 
 @pytest.mark.parametrize(("text", "line", "said", "commands"), [
     (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "5x"\n', 8,
-     "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor"]),
+     "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor", "run"]),
     (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregionz = ["us-east-1"]\n', 7,
-     "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor"]),
-    ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor"]),
-    ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor"]),
+     "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor", "run"]),
+    ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor", "run"]),
+    ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor", "run"]),
     ('[thresholds]\nfailure_rate = 0.1\nretry_storm_min = 3\n', 3, "unknown threshold(s) retry_storm_min",
      ["analyze", "doctor", "report", "run"]),
     ('thresholds = {failure_rate = "x"}\n', 1, "threshold failure_rate must be a number",
@@ -256,12 +256,14 @@ SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
 def test_a_config_mistake_names_the_file_and_its_line(tmp_path, text, line, said, commands):
     """`sync` said "sources[2]: aws source: lag: ..." and `analyze` "unknown threshold(s) ..." without
     the file (README: "the message names the file and the key"), and none said the line: a user with
-    several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read."""
+    several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read.
+    `run --no-sync --no-notify` checks [[sources]] and [[notify]] too: a typo in a cron job's config was
+    found only on the day syncing or notifying was switched back on."""
     store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
     cfg = config(tmp_path, text, store=False)
     for command in commands:
         extra = {"report": ["--out", str(tmp_path / "r.md"), "--format", "md"],
-                 "run": ["--report-dir", str(tmp_path / "out"), "--no-sync"]}.get(command, [])
+                 "run": ["--report-dir", str(tmp_path / "out"), "--no-sync", "--no-notify"]}.get(command, [])
         result = runner.invoke(app, [command, "--config", cfg, "--store", store, *extra])
         assert result.exit_code == ExitCode.USAGE, (command, result.output)
         assert f"config file {cfg}, line {line}: {said}" in flat(result.output), (command, result.output)

@@ -184,6 +184,8 @@ def demo(
     from flowscope.timewindow import parse_since
 
     settings = _settings(config, DEMO_STORE if store is None else store)
+    if serve:
+        _thresholds(settings)   # before the build: the dashboard reads them
     try:
         end_at = parse_since(end)
     except ValueError as exc:
@@ -265,9 +267,11 @@ def dashboard(
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, or when the
-    server stops by itself (a port already in use); 0 when stopped with Ctrl-C or SIGTERM."""
+    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the config's
+    [thresholds] are wrong, or the server stops by itself (a port already in use); 0 when stopped with
+    Ctrl-C or SIGTERM."""
     settings = _settings(config, store)
+    _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
     _open_store(settings.store_path)
     _serve(settings.store_path, port, address, config)
 

@@ -244,23 +244,25 @@ SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
     ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor", "run"]),
     ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor", "run"]),
     ('[thresholds]\nfailure_rate = 0.1\nretry_storm_min = 3\n', 3, "unknown threshold(s) retry_storm_min",
-     ["analyze", "doctor", "report", "run"]),
+     ["analyze", "doctor", "report", "run", "dashboard"]),
     ('thresholds = {failure_rate = "x"}\n', 1, "threshold failure_rate must be a number",
-     ["analyze", "doctor", "report", "run"]),
+     ["analyze", "doctor", "report", "run", "dashboard"]),
     ('[report]\nformats = ["html"]\nfail_on = "hgh"\n', 3, "[report] fail_on must be one of", ["run"]),
     ('[report]\nsince = "30"\n', 2, "[report] since: time '30' has no unit", ["run"]),
     ('[report]\ntitel = "x"\n', 2, "[report]: unknown key(s) titel", ["run"]),
     ('[[notify]]\ntype = "slack"\nurl_env = "U"\n[[notify]]\ntype = "slak"\n', 5,
      "[[notify]] #2: type must be one of", ["doctor", "run"]),
 ])
-def test_a_config_mistake_names_the_file_and_its_line(tmp_path, text, line, said, commands):
+def test_a_config_mistake_names_the_file_and_its_line(tmp_path, monkeypatch, text, line, said, commands):
     """`sync` said "sources[2]: aws source: lag: ..." and `analyze` "unknown threshold(s) ..." without
     the file (README: "the message names the file and the key"), and none said the line: a user with
     several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read.
     `run --no-sync --no-notify` checks [[sources]] and [[notify]] too: a typo in a cron job's config was
-    found only on the day syncing or notifying was switched back on."""
+    found only on the day syncing or notifying was switched back on. `dashboard` served pages computed
+    with the default thresholds in place of bad ones (here it would start a server: it must not)."""
     store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
     cfg = config(tmp_path, text, store=False)
+    monkeypatch.setattr("flowscope.cli._serve", lambda *_a, **_k: pytest.fail("the dashboard was served"))
     for command in commands:
         extra = {"report": ["--out", str(tmp_path / "r.md"), "--format", "md"],
                  "run": ["--report-dir", str(tmp_path / "out"), "--no-sync", "--no-notify"]}.get(command, [])

@@ -745,6 +745,38 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
+OUT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
+"""The names each file format of `report` is written under (csv and parquet write a folder)."""
+FORMAT_WORDS = {"html": "HTML", "pdf": "a PDF", "md": "Markdown", "xlsx": "a workbook"}
+OTHER_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf", ".json", ".csv", ".tsv", ".xls", ".xlsm", ".ods",
+                            ".pptx", ".png", ".jpg", ".jpeg", ".svg", ".zip", ".gz", ".parquet", ".xml", ".yaml"})
+"""Names of files no report format writes: HTML saved as r.docx opened as a broken Word file. Other
+suffixes are part of a name (a dated `r.2026.12.02`)."""
+
+
+def _report_format(fmt: str | None, out: Path) -> str:
+    """--format, else the format `--out`'s name says (`--out r.md` wrote HTML into r.md), else html; a
+    name that says another format than --format is exit 2 naming the name to use, before any work."""
+    from flowscope.report import FORMATS
+
+    suffix = out.suffix.lower()
+    named = next((f for f, suffixes in OUT_SUFFIXES.items() if suffix in suffixes), None)
+    if fmt is None:
+        if named is None and suffix in OTHER_SUFFIXES:
+            raise fail(f"--out {out}: cannot tell the report's format from {suffix}: pass --format "
+                       f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+        return named or "html"
+    if fmt not in OUT_SUFFIXES:       # csv and parquet: a folder, not a file of a type
+        if fmt in FORMATS and (named is not None or suffix in OTHER_SUFFIXES):
+            raise fail(f"--format {fmt} writes a folder of files (one per table), and {out} names a {suffix} "
+                       f"file: name a folder, e.g. {out.with_name(f'{out.stem}-{fmt}')}")
+        return fmt
+    if (named is not None and named != fmt) or (named is None and suffix in OTHER_SUFFIXES):
+        raise fail(f"--out {out} names a {suffix} file, but --format {fmt} writes {FORMAT_WORDS[fmt]}: name it "
+                   f"{out.with_suffix(OUT_SUFFIXES[fmt][0])}" + (f" or pass --format {named}" if named else ""))
+    return fmt
+
+
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
                     workflow: list[str] | None, title: str, history: bool,
                     collections_as_of: dt.datetime | None = None) -> Any:
@@ -787,8 +819,9 @@ def report(
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
-    format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.",
-                                        callback=_word)] = "html",
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="html, pdf, md, csv, parquet or xlsx (default: the one --out's name ends in, "
+                         "else html).", callback=_word)] = None,
     fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
@@ -797,6 +830,7 @@ def report(
 ) -> None:
     from flowscope.report import check_out
 
+    format = _report_format(format, out)
     _check_report_flags(format, fail_on, plotly)
     try:
         check_out(format, out)

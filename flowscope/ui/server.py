@@ -128,6 +128,38 @@ def _wait(stopper: _Stopper, proc: subprocess.Popen, grace_s: float) -> int:
         return 0 if stopper.signum is not None else code
 
 
+WHOLE_NUMBER_VARIABLES = {"FLOWSCOPE_UI_ANALYSES_NICE": (-40, 40, "an os.nice increment, e.g. 10"),
+                          "FLOWSCOPE_UI_ANALYSES_THREADS": (0, 4096, "DuckDB threads, 0 for every core")}
+MEMORY_VARIABLES = ("FLOWSCOPE_UI_ANALYSES_MEMORY", "FLOWSCOPE_UI_DUCKDB_MEMORY")
+"""The dashboard's environment variables (docs/dashboard.md), read by its server process."""
+
+
+def check_environment(env: dict[str, str]) -> None:
+    """ValueError naming a dashboard variable of `env` the server would fail on: a bad one started a server
+    that died with a traceback (the command asked whether the port was in use) or failed every page."""
+    for name, (low, high, what) in WHOLE_NUMBER_VARIABLES.items():
+        value = env.get(name)
+        if value is None:
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"{name} must be a whole number from {low} to {high} ({what}), not {value!r}")
+    for name in MEMORY_VARIABLES:
+        value = env.get(name)
+        if value is None:
+            continue
+        import duckdb
+
+        try:
+            duckdb.connect(":memory:", config={"memory_limit": value}).close()
+        except duckdb.Error as exc:
+            raise ValueError(f"{name} must be a DuckDB memory size such as 1GB, 500MB or 50%, not {value!r} "
+                             f"({exc})") from None
+
+
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
           config: str | Path | None = None, wait: bool = True, grace_s: float = STOP_GRACE_S) -> Any:
     """Run the dashboard for `store_path`; binds to loopback unless [auth] is configured.
@@ -143,6 +175,7 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
+    check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
     if not is_loopback(address) and not auth:

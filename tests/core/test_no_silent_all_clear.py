@@ -323,7 +323,7 @@ def test_a_window_running_far_past_the_data_says_so(payments):
                                "--format", "json"])
     assert json.loads(near.stdout)["note"] is None and "before the window's end" not in near.output
     assert json.loads(near.stdout)["status"] == "ok" and near.exit_code == ExitCode.OK
-    with pytest.warns(UserWarning, match=r"before the window's end.*use until= 2026-11-12"):
+    with pytest.warns(UserWarning, match=r"before the window's end.*use until='2026-11-12'"):
         flowscope.analyze(payments, since="2026-11-09", until="2026-12-31")
 
 

@@ -285,3 +285,24 @@ def test_sql_and_the_window_end_reuse_the_snapshot_connection(session, monkeypat
         warnings.simplefilter("ignore", UserWarning)
         assert session.window_end() <= END + dt.timedelta(minutes=5)
     assert opened == []
+
+
+def test_the_notebook_api_says_its_own_arguments_not_the_commands_flags(session):
+    """flowscope.analyze's warnings and the readers' errors told a notebook user to "use --since 2026-11-17
+    --until 2026-11-20" or "leave --since out", flags a Python call has none of: they name the call's
+    arguments (since='2026-11-17', until=..., cloud=...)."""
+    said = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        flowscope.analyze(session, since="2020-01-01", until="2020-01-08", cloud="aws")
+        flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END + dt.timedelta(days=20))
+    said += [str(w.message) for w in caught if w.category is UserWarning]
+    for call in (lambda: session.executions(since=""), lambda: flowscope.analyze(session, since="7d", until=" ")):
+        with pytest.raises(ValueError) as raised:
+            call()
+        said.append(str(raised.value))
+    text = "\n".join(said)
+    assert "use since='2026-11-17', until='2026-11-20'" in text, text
+    assert "no executions for cloud=aws" in text and "use until='2026-11-20' to end it" in text, text
+    assert "pass since=None for its default" in text and "pass until=None for its default" in text, text
+    assert "--" not in text, text

@@ -51,9 +51,10 @@ def read_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(KNOWN_KEYS))}")
+    if unknown:     # at the line of the first: `[notfy]` among fifty lines was left to be found by eye
+        line = config_line(path, unknown[0]) or config_line(path, unknown[0], 1)
+        raise ConfigError(f"config file {path}{f', line {line}' if line else ''}: unknown key(s) "
+                          f"{', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     return data
 
 

@@ -250,6 +250,9 @@ SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
     ('[report]\nformats = ["html"]\nfail_on = "hgh"\n', 3, "[report] fail_on must be one of", ["run"]),
     ('[report]\nsince = "30"\n', 2, "[report] since: time '30' has no unit", ["run"]),
     ('[report]\ntitel = "x"\n', 2, "[report]: unknown key(s) titel", ["run"]),
+    ('[report]\nsince = "7d"\n\n[notfy]\ntype = "slack"\n', 4, "unknown key(s) notfy",
+     ["analyze", "doctor", "report", "run", "sync", "dashboard"]),
+    ('storre = "x"\n', 1, "unknown key(s) storre", ["analyze", "doctor"]),
     ('[[notify]]\ntype = "slack"\nurl_env = "U"\n[[notify]]\ntype = "slak"\n', 5,
      "[[notify]] #2: type must be one of", ["doctor", "run"]),
 ])

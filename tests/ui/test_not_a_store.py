@@ -48,7 +48,7 @@ def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, 
 
 @pytest.mark.parametrize(("text", "line", "said"), [
     ('store = "x"\n[thresholds\nfailure_rate = 0.1\n', 2, "line 2"),
-    ('storre = "x"\n', None, "unknown key(s) storre"),
+    ('storre = "x"\n', 1, "unknown key(s) storre"),
     ('[thresholds]\nfailure_rate = "high"\n', 2, "threshold failure_rate must be a number"),
 ])
 def test_a_config_mistake_under_streamlit_run_is_one_clear_error(text, line, said, tmp_path, monkeypatch):

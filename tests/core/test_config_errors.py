@@ -76,20 +76,22 @@ def test_sync_and_analyze_refuse_a_future_or_unitless_since(tmp_path, since):
         assert "ISO date" in flat(result.output)
 
 
-@pytest.mark.parametrize(("text", "said"), [
-    ("store = 5\n", "store must be a folder path or URL in quotes"),
-    ('store = 5\n[[sources]]\ncloud="gcp"\nproject="p"\n', "store must be a folder path"),
-    ('thresholds = "abc"\n' + GCP, "thresholds must be a table"),
-    ('[sources]\ncloud = "gcp"\nproject = "p"\n', "[sources] is a single table; each entry is written [[sources]]"),
-    ('sources = ["gcp"]\n', "sources[1] must be a [[sources]] table"),
-    ('notify = 3\n', "notify must be [[notify]] tables"),
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ("store = 5\n", 1, "store must be a folder path or URL in quotes"),
+    ('# shared settings\n\nstore = 5\n[[sources]]\ncloud="gcp"\nproject="p"\n', 3, "store must be a folder path"),
+    ('thresholds = "abc"\n' + GCP, 1, "thresholds must be a table"),
+    ('store = "s"\n[sources]\ncloud = "gcp"\nproject = "p"\n', 2,
+     "[sources] is a single table; each entry is written [[sources]]"),
+    ('sources = ["gcp"]\n', 1, "sources[1] must be a [[sources]] table"),
+    ('store = "s"\n\nnotify = 3\n', 3, "notify must be [[notify]] tables"),
 ])
 @pytest.mark.parametrize("command", ["sync", "doctor", "analyze"])
-def test_a_config_value_of_the_wrong_shape_names_file_and_key(tmp_path, text, said, command):
+def test_a_config_value_of_the_wrong_shape_names_file_and_key(tmp_path, text, line, said, command):
+    """...and the line of the key, as every other config mistake does."""
     cfg = config(tmp_path, text, store=False)
     result = runner.invoke(app, [command, "--config", cfg])
     assert result.exit_code == ExitCode.USAGE, result.output
-    assert f"config file {cfg}: {said}" in flat(result.output)
+    assert f"config file {cfg}, line {line}: {said}" in flat(result.output)
 
 
 @pytest.mark.parametrize("where", ["a-file", "a-file/below"])

@@ -268,7 +268,7 @@ def dashboard(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
     """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the config's
-    [thresholds] are wrong, or the server stops by itself (a port already in use); 0 when stopped with
+    thresholds table is wrong, or the server stops by itself (a port already in use); 0 when stopped with
     Ctrl-C or SIGTERM."""
     settings = _settings(config, store)
     _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
@@ -610,7 +610,9 @@ def analyze(
     if format == "json":
         typer.echo(report.to_json())
     elif format == "csv":
-        _print_csv(findings)
+        _print_csv(findings, header=coverage.status != "no_data")
+        if findings.empty and coverage.status != "no_data":
+            note(f"no findings in this window ({_analysed(coverage)})")
     else:
         _print_findings(findings, coverage)
     _coverage_notes(coverage)
@@ -639,12 +641,15 @@ def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,
     return ExitCode.DELIVERY_FAILED if delivery_failed else ExitCode.OK
 
 
-def _print_csv(findings: "pd.DataFrame") -> None:
-    """Findings as CSV, cells a spreadsheet would run neutralised; nothing at all when there are none."""
+def _print_csv(findings: "pd.DataFrame", *, header: bool = True) -> None:
+    """Findings as CSV, cells a spreadsheet would run neutralised. None: the header row alone (an empty file
+    read as a failed run), or nothing at all without `header` (a window without data, said on stderr)."""
     from flowscope.analysis import findings_to_records
     from flowscope.textsafety import csv_safe_frame
 
     if findings.empty:
+        if header:
+            typer.echo(csv_safe_frame(findings.iloc[:0]).to_csv(index=False), nl=False)
         return
     frame = findings.copy()
     frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
@@ -690,13 +695,18 @@ def _text(value: object) -> str:
     return "" if value is None or value != value else str(value)
 
 
+def _analysed(coverage: "Coverage") -> str:
+    """What an analysis read: "2,028 executions of 12 workflow(s) from ... to ... UTC"."""
+    return (f"{fmt_count(coverage.executions)} executions of {fmt_count(coverage.workflows)} workflow(s) "
+            f"from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC")
+
+
 def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     """A Rich table whose cells are plain Text: names from the clouds are never markup or escapes."""
     from rich.table import Table
     from rich.text import Text
 
-    analysed = (f"{fmt_count(coverage.executions)} executions of {fmt_count(coverage.workflows)} workflow(s) "
-                f"from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC")
+    analysed = _analysed(coverage)
     if findings.empty:
         if coverage.status != "no_data":
             note(f"no findings in this window ({analysed})", console=out)

@@ -629,3 +629,15 @@ def test_doctor_does_not_page_on_an_import_done_days_ago(tmp_path):
     assert result.exit_code == ExitCode.OK, result.output
     assert "last import of aws: succeeded at" in text and "last sync of import" not in text
     assert "no sync of" not in text
+
+
+def test_csv_without_findings_still_says_what_it_read(payments):
+    """`analyze --format csv` of a healthy window without findings wrote nothing at all, on stdout or
+    stderr (exit 0): a spreadsheet or script read an empty file as a failed run (pandas: "No columns to
+    parse"). It writes the header row, and says on stderr what was analysed, as the table does."""
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--workflow", "orders-express",
+                                 "--format", "csv"])
+    assert result.exit_code == ExitCode.OK, result.output
+    records = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert records == [] and result.stdout.startswith("id,kind,severity,cloud,workflow"), result.stdout
+    assert "no findings in this window (20 executions of 1 workflow(s)" in " ".join(result.stderr.split())

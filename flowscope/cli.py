@@ -998,14 +998,15 @@ def run_(
         end = until_at or hour
     except ValueError as exc:
         raise fail(str(exc)) from None
+    names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}
+    _check_report_dir(report_dir, names)
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
     # the window ends at the hour; the sync just run (after it) says how each scope stands now
     content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None,
                               title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
     written: list[Path] = []
-    for fmt in formats:
-        name = f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}"
+    for fmt, name in names.items():
         written += _write(content, fmt, report_dir / name, plotly_mode)
     note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
     note(content.summary_line())
@@ -1021,6 +1022,22 @@ def run_(
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
                              delivery_failed=any(d.failed for d in deliveries)))
+
+
+def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
+    """Exit 2 before any work when --report-dir, or a folder above it, is a file, or a report's name in it is
+    taken by the other kind (`report.check_out`): it synced, analysed and recorded the findings history,
+    then failed with "[Errno 17] File exists" on the first file."""
+    from flowscope.report import check_out
+
+    blocker = next((p for p in (report_dir, *report_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise fail(f"--report-dir {report_dir} is not a folder: {blocker} is a file; name a folder for the reports")
+    for fmt, name in names.items():
+        try:
+            check_out(fmt, report_dir / name)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
 
 
 def _output_closed() -> bool:

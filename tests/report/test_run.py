@@ -190,3 +190,20 @@ def test_report_table_values_are_read_as_the_flags_are():
     assert _run_options(settings, None, None, None, None) == (["md"], "7d", "high", "cdn", "flowscope report")
     settings = SimpleNamespace(report={"formats": ["html", " xlsx"]})
     assert _run_options(settings, ["pdf"], "1d", "low", None)[:4] == (["pdf"], "1d", "low", "inline")
+
+
+@pytest.mark.parametrize("taken", ["file", "inside a file"])
+def test_a_report_dir_that_cannot_be_a_folder_exits_2_before_any_work(tmp_path, taken):
+    """`--report-dir` naming a file synced, analysed and recorded the findings history, then failed with
+    "[Errno 17] File exists" on the first report's name: it is refused first, in words, and the store
+    is left as it was."""
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    (tmp_path / "a-file").write_text("x")
+    report_dir = tmp_path / "a-file" if taken == "file" else tmp_path / "a-file" / "reports"
+    version = Store.open(tmp_path / "store").version()
+    result = runner.invoke(app, ["run", "--store", str(tmp_path / "store"), "--report-dir", str(report_dir),
+                                 "--no-sync", "--no-notify", "--until", UNTIL])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"--report-dir {report_dir}" in said and "not a folder" in said and "Errno" not in said, said
+    assert Store.open(tmp_path / "store").version() == version

@@ -846,6 +846,9 @@ def report(
         check_out(format, out)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    blocker = _file_in_the_way(out)
+    if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
+        raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
@@ -1024,13 +1027,19 @@ def run_(
                              delivery_failed=any(d.failed for d in deliveries)))
 
 
+def _file_in_the_way(path: Path, *, itself: bool = False) -> Path | None:
+    """The file standing where a folder above `path` (or `path` itself) must be made, or None."""
+    return next((p for p in ((path,) if itself else ()) + tuple(path.parents) if p.exists() and not p.is_dir()),
+                None)
+
+
 def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
     """Exit 2 before any work when --report-dir, or a folder above it, is a file, or a report's name in it is
     taken by the other kind (`report.check_out`): it synced, analysed and recorded the findings history,
     then failed with "[Errno 17] File exists" on the first file."""
     from flowscope.report import check_out
 
-    blocker = next((p for p in (report_dir, *report_dir.parents) if p.exists() and not p.is_dir()), None)
+    blocker = _file_in_the_way(report_dir, itself=True)
     if blocker is not None:
         raise fail(f"--report-dir {report_dir} is not a folder: {blocker} is a file; name a folder for the reports")
     for fmt, name in names.items():

@@ -177,3 +177,17 @@ def test_the_format_follows_the_out_name_without_format(healthy_store, tmp_path,
     result = report(healthy_store, tmp_path / name, "--no-history")
     assert result.exit_code in (ExitCode.OK, ExitCode.NO_DATA), result.output
     assert (tmp_path / name).read_bytes().lstrip().startswith(starts), (tmp_path / name).read_bytes()[:80]
+
+
+def test_an_out_path_below_a_file_exits_2_before_any_work(healthy_store, tmp_path):
+    """`--out notes.txt/r.html` (a file where its folder should be) analysed and recorded the findings
+    history, then failed with "[Errno 17] File exists": refused first, naming the file in the way."""
+    from flowscope.store import Store
+
+    (tmp_path / "notes.txt").write_text("x")
+    version = Store.open(healthy_store).version()
+    result = report(healthy_store, tmp_path / "notes.txt" / "r.html")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in said and "Errno" not in said, said
+    assert Store.open(healthy_store).version() == version

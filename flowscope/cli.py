@@ -96,6 +96,21 @@ FailOnOpt = Annotated[Optional[str], typer.Option(
 """The window and filter options `analyze` and `report` share (one wording, one default)."""
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from flowscope import __version__
+
+        typer.echo(f"flowscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    # `flowscope --version`: the first thing a bug report asks for ("No such option" before)
+    pass
+
+
 def literal(help_text: str) -> str:
     """Help text shown as written: Typer reads help as Rich markup, which would drop a config
     section name such as "[auth]" or "[[notify]]" as an unknown tag."""

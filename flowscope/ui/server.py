@@ -3,7 +3,9 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -160,6 +162,25 @@ def check_environment(env: dict[str, str]) -> None:
                              f"({exc})") from None
 
 
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def check_address(address: str) -> None:
+    """ValueError unless `address` is an IP address (v6 bracketed or not) or a host name: `localhost:8501`
+    was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose failure read
+    as a port already in use."""
+    text = address.strip()
+    try:
+        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+        return
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(text):
+        raise ValueError(f"--address {address!r} is not a host name or IP address (e.g. 127.0.0.1 or 0.0.0.0; "
+                         "the port goes in --port)")
+
+
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
           config: str | Path | None = None, wait: bool = True, grace_s: float = STOP_GRACE_S) -> Any:
     """Run the dashboard for `store_path`; binds to loopback unless [auth] is configured.
@@ -175,6 +196,7 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
+    check_address(address)
     check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})

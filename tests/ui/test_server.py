@@ -231,3 +231,13 @@ def test_a_bad_dashboard_variable_is_exit_2_naming_it_before_the_server_starts(t
     result = CliRunner().invoke(app, ["dashboard", "--store", str(tmp_path / "s")])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert said in " ".join(result.output.split()) and repr(value) in result.output, result.output
+
+
+@pytest.mark.parametrize("address", ["localhost:8501", "http://127.0.0.1", "not a host", ""])
+def test_an_address_that_is_no_address_is_said_as_such(tmp_path, monkeypatch, address):
+    """`--address localhost:8501` was refused as a public bind without sign-in (add [auth]...), and with
+    [auth] configured reached Streamlit, whose failure read "is the port already in use?"."""
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"--address {address!r} is not a host name or IP address"):
+        server.serve(str(tmp_path), address=address, wait=False)

@@ -864,6 +864,8 @@ def report(
     blocker = _file_in_the_way(out)
     if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
         raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
+    if format == "pdf":
+        _check_pdf_printer()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
@@ -1018,6 +1020,8 @@ def run_(
         raise fail(str(exc)) from None
     names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}
     _check_report_dir(report_dir, names)
+    if "pdf" in names:
+        _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
     # the window ends at the hour; the sync just run (after it) says how each scope stands now
@@ -1040,6 +1044,24 @@ def run_(
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
                              delivery_failed=any(d.failed for d in deliveries)))
+
+
+def _check_pdf_printer() -> None:
+    """Exit 2 before any work when a PDF cannot be printed here (no Chromium, FLOWSCOPE_CHROMIUM naming no
+    program, no Playwright): it analysed the window and recorded the findings history first."""
+    from importlib.util import find_spec
+
+    from flowscope.report.pdf import CHROMIUM_ENV, PdfError, chromium_path
+
+    try:
+        path = chromium_path()
+    except PdfError as exc:
+        raise fail(str(exc)) from None
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        said = f"{CHROMIUM_ENV} is {path}" if os.environ.get(CHROMIUM_ENV) else f"Chromium at {path}"
+        raise fail(f"{said}, which is not a program this user can run: the PDF report is printed by Chromium")
+    if find_spec("playwright") is None:
+        raise fail("the PDF report needs Playwright: pip install 'flowscope[report]'")
 
 
 def _file_in_the_way(path: Path, *, itself: bool = False) -> Path | None:

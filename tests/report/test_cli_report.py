@@ -191,3 +191,21 @@ def test_an_out_path_below_a_file_exits_2_before_any_work(healthy_store, tmp_pat
     said = " ".join(result.output.split())
     assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in said and "Errno" not in said, said
     assert Store.open(healthy_store).version() == version
+
+
+@pytest.mark.parametrize("command", ["report", "run"])
+def test_a_pdf_without_a_chromium_to_print_it_exits_2_before_any_work(healthy_store, tmp_path, monkeypatch, command):
+    """FLOWSCOPE_CHROMIUM naming no program (a typo, an image without Chromium) analysed the window and
+    recorded the findings history, then failed on printing: it is refused first, naming the variable."""
+    from flowscope.store import Store
+
+    monkeypatch.setenv("FLOWSCOPE_CHROMIUM", str(tmp_path / "no-chromium"))
+    version = Store.open(healthy_store).version()
+    args = (["report", "--out", str(tmp_path / "r.pdf"), *WINDOW] if command == "report" else
+            ["run", "--report-dir", str(tmp_path / "out"), "--format", "pdf", "--no-sync", "--no-notify",
+             "--until", WINDOW[-1]])
+    result = runner.invoke(app, [*args, "--store", healthy_store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"FLOWSCOPE_CHROMIUM is {tmp_path / 'no-chromium'}, which is not a program" in said, said
+    assert Store.open(healthy_store).version() == version

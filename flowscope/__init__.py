@@ -43,9 +43,11 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     (`clouds` / `workflows` are the same filters under the analyses' own names). Without `until` the
     window ends now, or where the store's data ends when that is earlier (said in a warning), as on
     the dashboard: the days after a stopped sync or an old import are not read as days without spend.
-    Raises NotAStoreError for a path that is not a store and ValueError naming what exists for a
-    typo'd cloud or workflow; warns (UserWarning) when the window holds no executions or the last
-    collection of an in-scope scope failed, so an empty frame is never read as "healthy".
+    `thresholds` default to the config file's [thresholds] (FLOWSCOPE_CONFIG or ./flowscope.toml), as
+    `flowscope analyze` reads them. Raises NotAStoreError for a path that is not a store and ValueError
+    naming what exists for a typo'd cloud or workflow (or the file and line of a bad [thresholds]);
+    warns (UserWarning) when the window holds no executions or the last collection of an in-scope
+    scope failed, so an empty frame is never read as "healthy".
     """
     import datetime as dt
     import warnings
@@ -55,6 +57,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         Session,
         as_list,
         clouds_list,
+        configured_thresholds,
         filter_values,
         in_python_words,
         open_store,
@@ -67,6 +70,8 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     given = filter_values({"cloud": cloud, "clouds": clouds, "workflow": workflow, "workflows": workflows})
     cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
     session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
+    if thresholds is None:      # the config's, as `flowscope analyze` reads them
+        thresholds = configured_thresholds()
     collections_as_of = None
     if until is None:
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)

@@ -334,6 +334,21 @@ class Session:
         return self._select("collection_runs", since=since, **filters)
 
 
+def configured_thresholds() -> Any:
+    """The config file's [thresholds] as the commands read them (FLOWSCOPE_CONFIG or ./flowscope.toml, else the
+    defaults): flowscope.analyze used the defaults, so a notebook and `flowscope analyze` of the same window
+    disagreed. A bad table is a ValueError naming the file and the line, as the commands' exit 2 does."""
+    from flowscope.analysis import Thresholds
+    from flowscope.settings import load_settings, located
+
+    settings = load_settings()
+    try:
+        return Thresholds.from_mapping(settings.thresholds)
+    except ValueError as exc:
+        said = located(str(exc), settings.config_path)
+        raise ValueError(said if said != str(exc) else f"config file {settings.config_path}: {exc}") from None
+
+
 def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 

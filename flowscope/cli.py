@@ -1001,6 +1001,9 @@ def run_(
     from flowscope.report.notify import deliver, parse_targets
     from flowscope.timewindow import parse_window
 
+    if renotify and not notify:     # it sent nothing, exit 0: the --renotify silently dropped
+        raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
+                   "again, --no-notify sends nothing; pass one")
     settings = _settings(config, store)
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
     # every table is checked whatever the flags: a typo'd [[notify]] or [[sources]] in a cron job's

@@ -207,3 +207,13 @@ def test_a_report_dir_that_cannot_be_a_folder_exits_2_before_any_work(tmp_path, 
     said = " ".join(result.output.split())
     assert f"--report-dir {report_dir}" in said and "not a folder" in said and "Errno" not in said, said
     assert Store.open(tmp_path / "store").version() == version
+
+
+def test_renotify_with_no_notify_is_a_usage_error(tmp_path):
+    """`run --renotify --no-notify` asked to send everything again and to send nothing: it sent nothing,
+    exit 0, the --renotify silently dropped. The contradiction is exit 2 before any work."""
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    result = runner.invoke(app, ["run", "--store", str(tmp_path / "store"), "--report-dir", str(tmp_path / "r"),
+                                 "--no-sync", "--no-notify", "--renotify", "--until", UNTIL])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--renotify and --no-notify" in result.output and not (tmp_path / "r").exists()

@@ -199,8 +199,9 @@ def demo(
     from flowscope.timewindow import parse_since
 
     settings = _settings(config, DEMO_STORE if store is None else store)
-    if serve:
-        _thresholds(settings)   # before the build: the dashboard reads them
+    if serve:                   # before the build: what the dashboard would refuse after it
+        _thresholds(settings)
+        _check_dashboard_environment()
     try:
         end_at = parse_since(end)
     except ValueError as exc:
@@ -226,6 +227,20 @@ def demo(
               markup=False)
     if serve:
         _serve(settings.store_path, port, config=config)
+
+
+def _check_dashboard_environment() -> None:
+    """Exit 2 naming a dashboard variable the server would fail on (`ui.server.check_environment`)."""
+    from importlib.util import find_spec
+
+    if find_spec("streamlit") is None:
+        return                  # `_serve` says what to install
+    from flowscope.ui.server import check_environment
+
+    try:
+        check_environment(dict(os.environ))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _foreign_entries(path: str) -> list[str]:

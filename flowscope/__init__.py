@@ -43,36 +43,50 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     (`clouds` / `workflows` are the same filters under the analyses' own names). Without `until` the
     window ends now, or where the store's data ends when that is earlier (said in a warning), as on
     the dashboard: the days after a stopped sync or an old import are not read as days without spend.
-    Raises NotAStoreError for a path that is not a store and ValueError naming what exists for a
-    typo'd cloud or workflow; warns (UserWarning) when the window holds no executions or the last
-    collection of an in-scope scope failed, so an empty frame is never read as "healthy".
+    `thresholds` default to the config file's [thresholds] (FLOWSCOPE_CONFIG or ./flowscope.toml), as
+    `flowscope analyze` reads them. Raises NotAStoreError for a path that is not a store and ValueError
+    naming what exists for a typo'd cloud or workflow (or the file and line of a bad [thresholds]);
+    warns (UserWarning) when the window holds no executions or the last collection of an in-scope
+    scope failed, so an empty frame is never read as "healthy".
     """
     import datetime as dt
     import warnings
 
     from flowscope.analysis.run import analyze_report
-    from flowscope.session import Session, as_list, clouds_list, filter_values, open_store
+    from flowscope.session import (
+        Session,
+        as_list,
+        clouds_list,
+        configured_thresholds,
+        filter_values,
+        in_python_words,
+        open_store,
+        python_words,
+    )
 
     for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
         if one is not None and many is not None:
             raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
     given = filter_values({"cloud": cloud, "clouds": clouds, "workflow": workflow, "workflows": workflows})
     cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
-    session = store if isinstance(store, Session) else open_store(store)
+    session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
+    if thresholds is None:      # the config's, as `flowscope analyze` reads them
+        thresholds = configured_thresholds()
     collections_as_of = None
     if until is None:
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
-    report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
-                            collections_as_of=collections_as_of,
-                            clouds=clouds_list(cloud if cloud is not None else clouds),
-                            workflows=as_list(workflow if workflow is not None else workflows))
+    with in_python_words():     # the shared checks name the commands' flags: said as this call's arguments
+        report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
+                                collections_as_of=collections_as_of,
+                                clouds=clouds_list(cloud if cloud is not None else clouds),
+                                workflows=as_list(workflow if workflow is not None else workflows))
     gap = report.coverage.gap_note()
     if gap:
-        warnings.warn(gap.replace("--until", "until="), UserWarning, stacklevel=2)
+        warnings.warn(python_words(gap), UserWarning, stacklevel=2)
     problems = [report.coverage.message()] + [
         f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
     if any(problems):
-        warnings.warn("; ".join(p for p in problems if p), UserWarning, stacklevel=2)
+        warnings.warn(python_words("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
     return report.findings
 
 

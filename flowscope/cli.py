@@ -96,6 +96,21 @@ FailOnOpt = Annotated[Optional[str], typer.Option(
 """The window and filter options `analyze` and `report` share (one wording, one default)."""
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from flowscope import __version__
+
+        typer.echo(f"flowscope {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True, help="Print the version and exit.")] = False) -> None:
+    # `flowscope --version`: the first thing a bug report asks for ("No such option" before)
+    pass
+
+
 def literal(help_text: str) -> str:
     """Help text shown as written: Typer reads help as Rich markup, which would drop a config
     section name such as "[auth]" or "[[notify]]" as an unknown tag."""
@@ -184,6 +199,9 @@ def demo(
     from flowscope.timewindow import parse_since
 
     settings = _settings(config, DEMO_STORE if store is None else store)
+    if serve:                   # before the build: what the dashboard would refuse after it
+        _thresholds(settings)
+        _check_dashboard_environment()
     try:
         end_at = parse_since(end)
     except ValueError as exc:
@@ -209,6 +227,20 @@ def demo(
               markup=False)
     if serve:
         _serve(settings.store_path, port, config=config)
+
+
+def _check_dashboard_environment() -> None:
+    """Exit 2 naming a dashboard variable the server would fail on (`ui.server.check_environment`)."""
+    from importlib.util import find_spec
+
+    if find_spec("streamlit") is None:
+        return                  # `_serve` says what to install
+    from flowscope.ui.server import check_environment
+
+    try:
+        check_environment(dict(os.environ))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
 
 
 def _foreign_entries(path: str) -> list[str]:
@@ -265,9 +297,11 @@ def dashboard(
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, or when the
-    server stops by itself (a port already in use); 0 when stopped with Ctrl-C or SIGTERM."""
+    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the config's
+    thresholds table is wrong, or the server stops by itself (a port already in use); 0 when stopped with
+    Ctrl-C or SIGTERM."""
     settings = _settings(config, store)
+    _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
     _open_store(settings.store_path)
     _serve(settings.store_path, port, address, config)
 
@@ -606,7 +640,9 @@ def analyze(
     if format == "json":
         typer.echo(report.to_json())
     elif format == "csv":
-        _print_csv(findings)
+        _print_csv(findings, header=coverage.status != "no_data")
+        if findings.empty and coverage.status != "no_data":
+            note(f"no findings in this window ({_analysed(coverage)})")
     else:
         _print_findings(findings, coverage)
     _coverage_notes(coverage)
@@ -635,12 +671,15 @@ def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,
     return ExitCode.DELIVERY_FAILED if delivery_failed else ExitCode.OK
 
 
-def _print_csv(findings: "pd.DataFrame") -> None:
-    """Findings as CSV, cells a spreadsheet would run neutralised; nothing at all when there are none."""
+def _print_csv(findings: "pd.DataFrame", *, header: bool = True) -> None:
+    """Findings as CSV, cells a spreadsheet would run neutralised. None: the header row alone (an empty file
+    read as a failed run), or nothing at all without `header` (a window without data, said on stderr)."""
     from flowscope.analysis import findings_to_records
     from flowscope.textsafety import csv_safe_frame
 
     if findings.empty:
+        if header:
+            typer.echo(csv_safe_frame(findings.iloc[:0]).to_csv(index=False), nl=False)
         return
     frame = findings.copy()
     frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
@@ -686,13 +725,18 @@ def _text(value: object) -> str:
     return "" if value is None or value != value else str(value)
 
 
+def _analysed(coverage: "Coverage") -> str:
+    """What an analysis read: "2,028 executions of 12 workflow(s) from ... to ... UTC"."""
+    return (f"{fmt_count(coverage.executions)} executions of {fmt_count(coverage.workflows)} workflow(s) "
+            f"from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC")
+
+
 def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     """A Rich table whose cells are plain Text: names from the clouds are never markup or escapes."""
     from rich.table import Table
     from rich.text import Text
 
-    analysed = (f"{fmt_count(coverage.executions)} executions of {fmt_count(coverage.workflows)} workflow(s) "
-                f"from {coverage.since:%Y-%m-%d %H:%M} to {coverage.until:%Y-%m-%d %H:%M} UTC")
+    analysed = _analysed(coverage)
     if findings.empty:
         if coverage.status != "no_data":
             note(f"no findings in this window ({analysed})", console=out)
@@ -741,6 +785,38 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
+OUT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
+"""The names each file format of `report` is written under (csv and parquet write a folder)."""
+FORMAT_WORDS = {"html": "HTML", "pdf": "a PDF", "md": "Markdown", "xlsx": "a workbook"}
+OTHER_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf", ".json", ".csv", ".tsv", ".xls", ".xlsm", ".ods",
+                            ".pptx", ".png", ".jpg", ".jpeg", ".svg", ".zip", ".gz", ".parquet", ".xml", ".yaml"})
+"""Names of files no report format writes: HTML saved as r.docx opened as a broken Word file. Other
+suffixes are part of a name (a dated `r.2026.12.02`)."""
+
+
+def _report_format(fmt: str | None, out: Path) -> str:
+    """--format, else the format `--out`'s name says (`--out r.md` wrote HTML into r.md), else html; a
+    name that says another format than --format is exit 2 naming the name to use, before any work."""
+    from flowscope.report import FORMATS
+
+    suffix = out.suffix.lower()
+    named = next((f for f, suffixes in OUT_SUFFIXES.items() if suffix in suffixes), None)
+    if fmt is None:
+        if named is None and suffix in OTHER_SUFFIXES:
+            raise fail(f"--out {out}: cannot tell the report's format from {suffix}: pass --format "
+                       f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+        return named or "html"
+    if fmt not in OUT_SUFFIXES:       # csv and parquet: a folder, not a file of a type
+        if fmt in FORMATS and (named is not None or suffix in OTHER_SUFFIXES):
+            raise fail(f"--format {fmt} writes a folder of files (one per table), and {out} names a {suffix} "
+                       f"file: name a folder, e.g. {out.with_name(f'{out.stem}-{fmt}')}")
+        return fmt
+    if (named is not None and named != fmt) or (named is None and suffix in OTHER_SUFFIXES):
+        raise fail(f"--out {out} names a {suffix} file, but --format {fmt} writes {FORMAT_WORDS[fmt]}: name it "
+                   f"{out.with_suffix(OUT_SUFFIXES[fmt][0])}" + (f" or pass --format {named}" if named else ""))
+    return fmt
+
+
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
                     workflow: list[str] | None, title: str, history: bool,
                     collections_as_of: dt.datetime | None = None) -> Any:
@@ -783,8 +859,9 @@ def report(
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
-    format: Annotated[str, typer.Option("--format", help="html, pdf, md, csv, parquet or xlsx.",
-                                        callback=_word)] = "html",
+    format: Annotated[Optional[str], typer.Option(
+        "--format", help="html, pdf, md, csv, parquet or xlsx (default: the one --out's name ends in, "
+                         "else html).", callback=_word)] = None,
     fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
@@ -793,11 +870,17 @@ def report(
 ) -> None:
     from flowscope.report import check_out
 
+    format = _report_format(format, out)
     _check_report_flags(format, fail_on, plotly)
     try:
         check_out(format, out)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    blocker = _file_in_the_way(out)
+    if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
+        raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
+    if format == "pdf":
+        _check_pdf_printer()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
@@ -933,18 +1016,30 @@ def run_(
     from flowscope.report.notify import deliver, parse_targets
     from flowscope.timewindow import parse_window
 
+    if renotify and not notify:     # it sent nothing, exit 0: the --renotify silently dropped
+        raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
+                   "again, --no-notify sends nothing; pass one")
     settings = _settings(config, store)
     formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
+    # every table is checked whatever the flags: a typo'd [[notify]] or [[sources]] in a cron job's
+    # `run --no-notify --no-sync` was found only on the day they were switched back on
+    _configured_scopes(settings)
     try:
-        targets = parse_targets(settings.notify) if notify else []
+        targets = parse_targets(settings.notify)
     except ValueError as exc:
         raise config_fail(settings, str(exc)) from None
+    if not notify:
+        targets = []
     try:
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour
     except ValueError as exc:
         raise fail(str(exc)) from None
+    names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}
+    _check_report_dir(report_dir, names)
+    if "pdf" in names:
+        _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
     # the window ends at the hour; the sync just run (after it) says how each scope stands now
@@ -952,8 +1047,7 @@ def run_(
                               title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
     written: list[Path] = []
     unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
-    for fmt in formats:
-        name = f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}"
+    for fmt, name in names.items():
         try:
             written += _write(content, fmt, report_dir / name, plotly_mode)
         except typer.Exit as exc:
@@ -974,6 +1068,46 @@ def run_(
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
                              delivery_failed=any(d.failed for d in deliveries)))
+
+
+def _check_pdf_printer() -> None:
+    """Exit 2 before any work when a PDF cannot be printed here (no Chromium, FLOWSCOPE_CHROMIUM naming no
+    program, no Playwright): it analysed the window and recorded the findings history first."""
+    from importlib.util import find_spec
+
+    from flowscope.report.pdf import CHROMIUM_ENV, PdfError, chromium_path
+
+    try:
+        path = chromium_path()
+    except PdfError as exc:
+        raise fail(str(exc)) from None
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        said = f"{CHROMIUM_ENV} is {path}" if os.environ.get(CHROMIUM_ENV) else f"Chromium at {path}"
+        raise fail(f"{said}, which is not a program this user can run: the PDF report is printed by Chromium")
+    if find_spec("playwright") is None:
+        raise fail("the PDF report needs Playwright: pip install 'flowscope[report]'")
+
+
+def _file_in_the_way(path: Path, *, itself: bool = False) -> Path | None:
+    """The file standing where a folder above `path` (or `path` itself) must be made, or None."""
+    return next((p for p in ((path,) if itself else ()) + tuple(path.parents) if p.exists() and not p.is_dir()),
+                None)
+
+
+def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
+    """Exit 2 before any work when --report-dir, or a folder above it, is a file, or a report's name in it is
+    taken by the other kind (`report.check_out`): it synced, analysed and recorded the findings history,
+    then failed with "[Errno 17] File exists" on the first file."""
+    from flowscope.report import check_out
+
+    blocker = _file_in_the_way(report_dir, itself=True)
+    if blocker is not None:
+        raise fail(f"--report-dir {report_dir} is not a folder: {blocker} is a file; name a folder for the reports")
+    for fmt, name in names.items():
+        try:
+            check_out(fmt, report_dir / name)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
 
 
 def _output_closed() -> bool:

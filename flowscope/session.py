@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import reprlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
@@ -28,6 +30,36 @@ FILTER_COLUMNS = {"cloud": C.cloud, "workflow": C.workflow_id, "status": C.statu
 """Each filter argument and the column it needs: a table without that column refuses the filter
 (usage has no status: `usage(status="FAILED")` returning every row would read as filtered)."""
 
+
+
+_PYTHON_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r' \(an unset variable in --(since|until) "\$VAR"\?\)'), " (an unset environment variable?)"),
+    (re.compile(r"leave --(since|until) out for its default"), r"pass \1=None for its default"),
+    (re.compile(r"--(since|until) ([^\s,;()]+) --(since|until) ([^\s,;()]+)"), r"\1='\2', \3='\4'"),
+    (re.compile(r"--(since|until) ([^\s,;()]+)"), r"\1='\2'"),
+    (re.compile(r"--(cloud|workflow) "), r"\1="),
+)
+"""The commands' flags in the messages the checks and analyses share, as the notebook API's arguments."""
+
+
+def python_words(text: str) -> str:
+    """`text` naming the notebook API's arguments where it names the commands' flags: "use --since
+    2026-11-17 --until 2026-11-20" is "use since='2026-11-17', until='2026-11-20'" (a Python call has no
+    --since to pass)."""
+    for pattern, words in _PYTHON_WORDS:
+        text = pattern.sub(words, text)
+    return text
+
+
+@contextmanager
+def in_python_words() -> Iterator[None]:
+    """A ValueError raised inside, re-said in `python_words` (same type and traceback)."""
+    try:
+        yield
+    except ValueError as exc:
+        if len(exc.args) == 1 and isinstance(exc.args[0], str):
+            exc.args = (python_words(exc.args[0]),)
+        raise
 
 
 def as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -203,8 +235,9 @@ class Session:
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})
-        start, end = parse_window(since, until)
-        check_order(start, end)
+        with in_python_words():
+            start, end = parse_window(since, until)
+            check_order(start, end)
         wanted_status = None if status is None else statuses(name, as_list(status) or [])
         self._check_filters(cloud, workflow)
         expr = self.store.table(name)
@@ -301,16 +334,35 @@ class Session:
         return self._select("collection_runs", since=since, **filters)
 
 
-def open_store(path: str | None = None) -> Session:
+def configured_thresholds() -> Any:
+    """The config file's [thresholds] as the commands read them (FLOWSCOPE_CONFIG or ./flowscope.toml, else the
+    defaults): flowscope.analyze used the defaults, so a notebook and `flowscope analyze` of the same window
+    disagreed. A bad table is a ValueError naming the file and the line, as the commands' exit 2 does."""
+    from flowscope.analysis import Thresholds
+    from flowscope.settings import load_settings, located
+
+    settings = load_settings()
+    try:
+        return Thresholds.from_mapping(settings.thresholds)
+    except ValueError as exc:
+        said = located(str(exc), settings.config_path)
+        raise ValueError(said if said != str(exc) else f"config file {settings.config_path}: {exc}") from None
+
+
+def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 
-    A reader never creates a store: a path that holds none raises NotAStoreError naming it.
+    A reader never creates a store: a path that holds none raises NotAStoreError naming it, and
+    saying how to name another as an argument of `caller` (the error's own text says --store).
     """
     from flowscope.settings import load_settings
-    from flowscope.store import Store
+    from flowscope.store import NotAStoreError, Store
 
     if path is not None and not str(path).strip():   # open("") read the default store
-        raise ValueError("flowscope.open(''): the path is empty; name the store folder, or call "
-                         "flowscope.open() for the configured store")
-    return Session(Store.open(path or load_settings().store_path))
+        raise ValueError(f"{caller}(''): the path is empty; name the store folder, or call "
+                         f"{caller}() for the configured store")
+    try:
+        return Session(Store.open(path or load_settings().store_path))
+    except NotAStoreError as exc:
+        raise exc.for_caller(caller) from None
 

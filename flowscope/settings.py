@@ -51,9 +51,10 @@ def read_config(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)
-    if unknown:
-        raise ConfigError(f"config file {path}: unknown key(s) {', '.join(unknown)}; "
-                          f"known: {', '.join(sorted(KNOWN_KEYS))}")
+    if unknown:     # at the line of the first: `[notfy]` among fifty lines was left to be found by eye
+        line = config_line(path, unknown[0]) or config_line(path, unknown[0], 1)
+        raise ConfigError(f"config file {path}{f', line {line}' if line else ''}: unknown key(s) "
+                          f"{', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     return data
 
 
@@ -62,28 +63,32 @@ ARRAYS_OF_TABLES = ("sources", "notify")
 
 
 def check_types(data: dict[str, Any], path: Path) -> None:
-    """Each top-level key has the shape its readers expect, or a ConfigError naming the file, the key
-    and the shape (`store = 5` or `thresholds = "abc"` crashed deep inside a command)."""
+    """Each top-level key has the shape its readers expect, or a ConfigError naming the file, the line,
+    the key and the shape (`store = 5` or `thresholds = "abc"` crashed deep inside a command)."""
+    def at(key: str) -> str:
+        line = config_line(path, key) or config_line(path, key, 1)
+        return f"config file {path}" + (f", line {line}" if line else "")
+
     store = data.get("store")
     if "store" in data and (not isinstance(store, str) or not store.strip()):
-        raise ConfigError(f'config file {path}: store must be a folder path or URL in quotes, e.g. '
+        raise ConfigError(f'{at("store")}: store must be a folder path or URL in quotes, e.g. '
                           f'store = "~/.flowscope", not {store!r}')
     for key in TABLES:
         if key in data and not isinstance(data[key], dict):
-            raise ConfigError(f"config file {path}: {key} must be a table ([{key}] followed by key = value "
+            raise ConfigError(f"{at(key)}: {key} must be a table ([{key}] followed by key = value "
                               f"lines), not {data[key]!r}")
     for key in ARRAYS_OF_TABLES:
         if key not in data:
             continue
         value = data[key]
         if isinstance(value, dict):
-            raise ConfigError(f"config file {path}: [{key}] is a single table; each entry is written "
+            raise ConfigError(f"{at(key)}: [{key}] is a single table; each entry is written "
                               f"[[{key}]] (two brackets), one per entry")
         if not isinstance(value, list):
-            raise ConfigError(f"config file {path}: {key} must be [[{key}]] tables, not {value!r}")
+            raise ConfigError(f"{at(key)}: {key} must be [[{key}]] tables, not {value!r}")
         for index, entry in enumerate(value, start=1):
             if not isinstance(entry, dict):
-                raise ConfigError(f"config file {path}: {key}[{index}] must be a [[{key}]] table, "
+                raise ConfigError(f"{at(key)}: {key}[{index}] must be a [[{key}]] table, "
                                   f"not {entry!r}")
 
 

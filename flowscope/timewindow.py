@@ -83,10 +83,17 @@ def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.date
     now = now or dt.datetime.now(UTC)
     not_blank(until, "until")
     end = parse_since(until, now)
-    zero = _RELATIVE.match(since) if isinstance(since, str) else None
-    if zero and float(zero.group(1)) == 0:
+    relative = _RELATIVE.match(since) if isinstance(since, str) else None
+    if relative and float(relative.group(1)) == 0:
         raise ValueError(f"since {since!r} is a window of no length: {_HINT}")
-    return parse_start(since, now, base=end or now), end
+    try:
+        return parse_start(since, now, base=end or now), end
+    except ValueError as exc:
+        if relative and end is not None and end > now and "in the future" in str(exc):
+            # '7d' back is in the future only from an end after now: say where it was counted from
+            raise ValueError(f"{exc} (counted back from until {end:%Y-%m-%d %H:%M} UTC, after now: end the window "
+                             "at now or earlier, or give since as a date)") from None
+        raise
 
 
 STALE_AFTER = dt.timedelta(days=1)

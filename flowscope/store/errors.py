@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class StoreError(Exception):
     """A write or read the store refuses (bad batch, unsupported location, broken state)."""
@@ -17,15 +19,33 @@ class StoreLockedError(StoreError):
         super().__init__(f"store {store} is locked by {who} (waited {waited_s:.1f}s)")
 
 
-class NotAStoreError(StoreError):
-    """A reader was pointed at a path that holds no flowscope store (readers never create one)."""
+def pass_store_flag(folder: str | None) -> str:
+    """How a command line names a store: its --store flag."""
+    return f"pass --store {folder}" if folder else "pass --store"
 
-    def __init__(self, path: str, reason: str, demo_store: str | None = None) -> None:
-        self.path = path
-        demo = (f" (`flowscope demo` wrote its store to {demo_store}: pass --store {demo_store})"
+
+class NotAStoreError(StoreError):
+    """A reader was pointed at a path that holds no flowscope store (readers never create one).
+
+    `naming` says how to name the store the caller should read instead (`pass_store_flag` for the
+    commands; `for_caller` re-says it for a Python call: a notebook user has no --store to pass)."""
+
+    def __init__(self, path: str, reason: str, demo_store: str | None = None, *, inside: str | None = None,
+                 naming: Callable[[str | None], str] = pass_store_flag) -> None:
+        self.path, self.reason, self.demo_store, self.inside = path, reason, demo_store, inside
+        where = f"{reason}: {naming(inside)}" if inside else reason
+        demo = (f" (`flowscope demo` wrote its store to {demo_store}: {naming(demo_store)})"
                 if demo_store else "")
-        super().__init__(f"{path} is not a flowscope store ({reason}); a store is created by "
-                         f"`flowscope demo`, `flowscope import` or `flowscope sync`, or pass --store{demo}")
+        super().__init__(f"{path} is not a flowscope store ({where}); a store is created by "
+                         f"`flowscope demo`, `flowscope import` or `flowscope sync`, or {naming(None)}{demo}")
+
+    def for_caller(self, function: str) -> "NotAStoreError":
+        """The same error, naming the store as an argument of the Python call `function`
+        (e.g. "flowscope.open")."""
+        def naming(folder: str | None) -> str:
+            return f"call {function}({str(folder)!r})" if folder else f"give {function}() the store's folder"
+
+        return NotAStoreError(self.path, self.reason, self.demo_store, inside=self.inside, naming=naming)
 
 
 class StoreDamagedError(StoreError):

@@ -91,7 +91,7 @@ class Store:
         elif not (root / META_DIR).is_dir():
             inside = _store_above(root)
             if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
-                raise NotAStoreError(str(root), f"it is inside the store {inside}: pass --store {inside}")
+                raise NotAStoreError(str(root), f"it is inside the store {inside}", inside=str(inside))
             raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
         self.path = root
         self.lock_timeout = lock_timeout

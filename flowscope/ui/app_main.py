@@ -35,9 +35,24 @@ def page_file(name: str) -> Path:
     return PAGES_DIR / f"{name}.py"
 
 
+def _require_usable_config() -> None:
+    """Stop the run with one error naming the config file and the line when it cannot be used: no
+    traceback, and no page computed with other settings than the file asks for."""
+    from flowscope.textsafety import markdown_text
+    from flowscope.ui import data
+
+    problem = data.config_problem()
+    if problem:
+        st.error(f"**The config file cannot be used.** {markdown_text(problem)}", icon=":material/settings:")
+        st.info("Fix the file (or point FLOWSCOPE_CONFIG at another one), then reload the page; "
+                "`flowscope doctor` checks it from the command line.")
+        st.stop()
+
+
 def main() -> None:
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
     auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
+    _require_usable_config()
     auth.require_login()
     chart_preload.preload()               # the browser loads the chart renderer while the page queries run
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)

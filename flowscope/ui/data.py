@@ -48,6 +48,26 @@ def store_path() -> str:
     return load_settings().store_path
 
 
+def config_problem() -> str | None:
+    """Why the config file (FLOWSCOPE_CONFIG or ./flowscope.toml) cannot be used, naming the file and the
+    line as the commands do; None when it can. Under `streamlit run app.py` nothing checked it before:
+    a syntax error read "the store is being updated, reload in a few seconds" for ever, and bad
+    [thresholds] were replaced by the defaults without a word (`flowscope dashboard` refuses both)."""
+    from flowscope.analysis.base import Thresholds
+    from flowscope.settings import ConfigError, load_settings, located
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        return str(exc)
+    try:
+        Thresholds.from_mapping(settings.thresholds)
+    except (TypeError, ValueError) as exc:
+        said = located(str(exc), settings.config_path)
+        return said if said != str(exc) else f"config file {settings.config_path}: {exc}"
+    return None
+
+
 @st.cache_resource(show_spinner=False)
 def _store(path: str) -> Any:
     """The store, opened as a reader: a path that holds none raises NotAStoreError (never created)."""

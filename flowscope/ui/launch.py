@@ -13,7 +13,9 @@ runtime exists, the reads every page starts with go through the app's own caches
 
 from __future__ import annotations
 
+import io
 import os
+import sys
 import threading
 from collections.abc import Callable
 
@@ -88,6 +90,61 @@ def _warm_all() -> None:
         warm_store()
 
 
+def _to_devnull(fd: int) -> None:
+    """Point `fd` at /dev/null: what is written to it from now on goes nowhere, without an error."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, fd)
+    finally:
+        os.close(devnull)
+
+
+class PipeSafeText(io.TextIOWrapper):
+    """A text stream that, once its pipe's reader is gone, points its descriptor at /dev/null and goes
+    on: the write that meets the broken pipe is dropped instead of raising BrokenPipeError. The console
+    watcher (`quiet_when_unread`) does the same from a thread, but a line printed between the reader's
+    death and the watcher's turn (Streamlit prints its start-up lines after its port opens) still raised,
+    and the server stopped."""
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except BrokenPipeError:
+            self._reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except BrokenPipeError:
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        _to_devnull(self.fileno())
+        try:
+            super().flush()             # what was buffered for the pipe goes to /dev/null
+        except OSError:
+            pass
+
+
+def swallow_broken_pipes() -> None:
+    """Replace sys.stdout and sys.stderr by `PipeSafeText` streams over the same descriptors, before
+    Streamlit (whose loggers keep the sys.stderr of their creation) or click (which caches a stream per
+    sys.stdout) sees them."""
+    for name in ("stdout", "stderr"):
+        stream = getattr(sys, name)
+        if stream is None or isinstance(stream, PipeSafeText) or not hasattr(stream, "buffer"):
+            continue
+        try:
+            stream.flush()
+        except BrokenPipeError:
+            _to_devnull(stream.fileno())
+        except (OSError, ValueError):
+            continue
+        setattr(sys, name, PipeSafeText(stream.buffer, encoding=stream.encoding, errors=stream.errors,
+                                        line_buffering=stream.line_buffering, write_through=True))
+
+
 def quiet_when_unread(fds: tuple[int, ...] = (1, 2)) -> None:
     """Point each of `fds` (stdout, stderr) at /dev/null once nothing reads it any more (a pipe whose
     reader is gone), instead of leaving it broken. A server whose launcher was killed kept its stdout
@@ -101,22 +158,19 @@ def quiet_when_unread(fds: tuple[int, ...] = (1, 2)) -> None:
         poller = select.poll()
         poller.register(fd, 0)      # no events asked: only POLLERR, POLLHUP or POLLNVAL wake it
         poller.poll()
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        try:
-            os.dup2(devnull, fd)
-        finally:
-            os.close(devnull)
+        _to_devnull(fd)
 
     for fd in fds:
         threading.Thread(target=watch, args=(fd,), name=f"flowscope-console-{fd}", daemon=True).start()
 
 
 def main() -> None:
+    swallow_broken_pipes()          # first: Streamlit's loggers keep the sys.stderr they find at import
+    quiet_when_unread()
     from streamlit.web.cli import main as streamlit_main
 
     from flowscope.ui.analyses_process import prestart
 
-    quiet_when_unread()
     prestart(os.environ.get("FLOWSCOPE_STORE"))
     threading.Thread(target=_warm_all, name=WARM_THREAD, daemon=True).start()
     streamlit_main(prog_name="streamlit")

@@ -3,7 +3,9 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -128,6 +130,57 @@ def _wait(stopper: _Stopper, proc: subprocess.Popen, grace_s: float) -> int:
         return 0 if stopper.signum is not None else code
 
 
+WHOLE_NUMBER_VARIABLES = {"FLOWSCOPE_UI_ANALYSES_NICE": (-40, 40, "an os.nice increment, e.g. 10"),
+                          "FLOWSCOPE_UI_ANALYSES_THREADS": (0, 4096, "DuckDB threads, 0 for every core")}
+MEMORY_VARIABLES = ("FLOWSCOPE_UI_ANALYSES_MEMORY", "FLOWSCOPE_UI_DUCKDB_MEMORY")
+"""The dashboard's environment variables (docs/dashboard.md), read by its server process."""
+
+
+def check_environment(env: dict[str, str]) -> None:
+    """ValueError naming a dashboard variable of `env` the server would fail on: a bad one started a server
+    that died with a traceback (the command asked whether the port was in use) or failed every page."""
+    for name, (low, high, what) in WHOLE_NUMBER_VARIABLES.items():
+        value = env.get(name)
+        if value is None:
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or not low <= number <= high:
+            raise ValueError(f"{name} must be a whole number from {low} to {high} ({what}), not {value!r}")
+    for name in MEMORY_VARIABLES:
+        value = env.get(name)
+        if value is None:
+            continue
+        import duckdb
+
+        try:
+            duckdb.connect(":memory:", config={"memory_limit": value}).close()
+        except duckdb.Error as exc:
+            raise ValueError(f"{name} must be a DuckDB memory size such as 1GB, 500MB or 50%, not {value!r} "
+                             f"({exc})") from None
+
+
+_HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+                        r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
+
+
+def check_address(address: str) -> None:
+    """ValueError unless `address` is an IP address (v6 bracketed or not) or a host name: `localhost:8501`
+    was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose failure read
+    as a port already in use."""
+    text = address.strip()
+    try:
+        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
+        return
+    except ValueError:
+        pass
+    if not _HOST_NAME.match(text):
+        raise ValueError(f"--address {address!r} is not a host name or IP address (e.g. 127.0.0.1 or 0.0.0.0; "
+                         "the port goes in --port)")
+
+
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
           config: str | Path | None = None, wait: bool = True, grace_s: float = STOP_GRACE_S) -> Any:
     """Run the dashboard for `store_path`; binds to loopback unless [auth] is configured.
@@ -143,6 +196,8 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
+    check_address(address)
+    check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
     if not is_loopback(address) and not auth:

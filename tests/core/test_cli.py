@@ -273,3 +273,23 @@ def test_a_store_path_the_delta_writer_refuses_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["demo", "--store", str(path), "--no-serve", "--executions", "20", "--days", "1"])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "cannot hold [ or ]" in result.output.replace("\n", "") and not path.exists()
+
+
+def test_version_flag_prints_the_version():
+    """`flowscope --version` was "No such option" (exit 2): the first thing a bug report asks for."""
+    from flowscope import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"flowscope {__version__}", result.output
+    assert "Observability and cost analysis" in runner.invoke(app, ["--help"]).output
+
+
+def test_demo_checks_the_dashboard_environment_before_building(tmp_path, monkeypatch):
+    """`demo` with FLOWSCOPE_UI_ANALYSES_NICE=high built its store (minutes for the default size), then the
+    dashboard refused the variable: it is refused first, and nothing is built."""
+    monkeypatch.setenv("FLOWSCOPE_UI_ANALYSES_NICE", "high")
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["demo", "--store", str(tmp_path / "demo"), "--executions", "10", "--days", "1"])
+    assert result.exit_code == 2 and "FLOWSCOPE_UI_ANALYSES_NICE" in result.output, result.output
+    assert not (tmp_path / "demo").exists()

@@ -76,20 +76,22 @@ def test_sync_and_analyze_refuse_a_future_or_unitless_since(tmp_path, since):
         assert "ISO date" in flat(result.output)
 
 
-@pytest.mark.parametrize(("text", "said"), [
-    ("store = 5\n", "store must be a folder path or URL in quotes"),
-    ('store = 5\n[[sources]]\ncloud="gcp"\nproject="p"\n', "store must be a folder path"),
-    ('thresholds = "abc"\n' + GCP, "thresholds must be a table"),
-    ('[sources]\ncloud = "gcp"\nproject = "p"\n', "[sources] is a single table; each entry is written [[sources]]"),
-    ('sources = ["gcp"]\n', "sources[1] must be a [[sources]] table"),
-    ('notify = 3\n', "notify must be [[notify]] tables"),
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ("store = 5\n", 1, "store must be a folder path or URL in quotes"),
+    ('# shared settings\n\nstore = 5\n[[sources]]\ncloud="gcp"\nproject="p"\n', 3, "store must be a folder path"),
+    ('thresholds = "abc"\n' + GCP, 1, "thresholds must be a table"),
+    ('store = "s"\n[sources]\ncloud = "gcp"\nproject = "p"\n', 2,
+     "[sources] is a single table; each entry is written [[sources]]"),
+    ('sources = ["gcp"]\n', 1, "sources[1] must be a [[sources]] table"),
+    ('store = "s"\n\nnotify = 3\n', 3, "notify must be [[notify]] tables"),
 ])
 @pytest.mark.parametrize("command", ["sync", "doctor", "analyze"])
-def test_a_config_value_of_the_wrong_shape_names_file_and_key(tmp_path, text, said, command):
+def test_a_config_value_of_the_wrong_shape_names_file_and_key(tmp_path, text, line, said, command):
+    """...and the line of the key, as every other config mistake does."""
     cfg = config(tmp_path, text, store=False)
     result = runner.invoke(app, [command, "--config", cfg])
     assert result.exit_code == ExitCode.USAGE, result.output
-    assert f"config file {cfg}: {said}" in flat(result.output)
+    assert f"config file {cfg}, line {line}: {said}" in flat(result.output)
 
 
 @pytest.mark.parametrize("where", ["a-file", "a-file/below"])
@@ -238,30 +240,37 @@ SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
 
 @pytest.mark.parametrize(("text", "line", "said", "commands"), [
     (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "5x"\n', 8,
-     "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor"]),
+     "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor", "run"]),
     (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregionz = ["us-east-1"]\n', 7,
-     "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor"]),
-    ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor"]),
-    ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor"]),
+     "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor", "run"]),
+    ('[[sources]]\ncloud = "amazon"\n', 2, "sources[1]: unknown cloud 'amazon'", ["sync", "doctor", "run"]),
+    ('[[sources]]\ncloud = "aws"\n', 1, "sources[1]: aws source: regions must be", ["sync", "doctor", "run"]),
     ('[thresholds]\nfailure_rate = 0.1\nretry_storm_min = 3\n', 3, "unknown threshold(s) retry_storm_min",
-     ["analyze", "doctor", "report", "run"]),
+     ["analyze", "doctor", "report", "run", "dashboard"]),
     ('thresholds = {failure_rate = "x"}\n', 1, "threshold failure_rate must be a number",
-     ["analyze", "doctor", "report", "run"]),
+     ["analyze", "doctor", "report", "run", "dashboard"]),
     ('[report]\nformats = ["html"]\nfail_on = "hgh"\n', 3, "[report] fail_on must be one of", ["run"]),
     ('[report]\nsince = "30"\n', 2, "[report] since: time '30' has no unit", ["run"]),
     ('[report]\ntitel = "x"\n', 2, "[report]: unknown key(s) titel", ["run"]),
+    ('[report]\nsince = "7d"\n\n[notfy]\ntype = "slack"\n', 4, "unknown key(s) notfy",
+     ["analyze", "doctor", "report", "run", "sync", "dashboard"]),
+    ('storre = "x"\n', 1, "unknown key(s) storre", ["analyze", "doctor"]),
     ('[[notify]]\ntype = "slack"\nurl_env = "U"\n[[notify]]\ntype = "slak"\n', 5,
      "[[notify]] #2: type must be one of", ["doctor", "run"]),
 ])
-def test_a_config_mistake_names_the_file_and_its_line(tmp_path, text, line, said, commands):
+def test_a_config_mistake_names_the_file_and_its_line(tmp_path, monkeypatch, text, line, said, commands):
     """`sync` said "sources[2]: aws source: lag: ..." and `analyze` "unknown threshold(s) ..." without
     the file (README: "the message names the file and the key"), and none said the line: a user with
-    several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read."""
+    several config files (FLOWSCOPE_CONFIG, ./flowscope.toml) was left to guess which one was read.
+    `run --no-sync --no-notify` checks [[sources]] and [[notify]] too: a typo in a cron job's config was
+    found only on the day syncing or notifying was switched back on. `dashboard` served pages computed
+    with the default thresholds in place of bad ones (here it would start a server: it must not)."""
     store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
     cfg = config(tmp_path, text, store=False)
+    monkeypatch.setattr("flowscope.cli._serve", lambda *_a, **_k: pytest.fail("the dashboard was served"))
     for command in commands:
         extra = {"report": ["--out", str(tmp_path / "r.md"), "--format", "md"],
-                 "run": ["--report-dir", str(tmp_path / "out"), "--no-sync"]}.get(command, [])
+                 "run": ["--report-dir", str(tmp_path / "out"), "--no-sync", "--no-notify"]}.get(command, [])
         result = runner.invoke(app, [command, "--config", cfg, "--store", store, *extra])
         assert result.exit_code == ExitCode.USAGE, (command, result.output)
         assert f"config file {cfg}, line {line}: {said}" in flat(result.output), (command, result.output)

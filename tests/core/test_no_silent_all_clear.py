@@ -111,6 +111,21 @@ def test_notebook_open_and_analyze_raise_not_a_store(tmp_path):
     assert not missing.exists()
 
 
+def test_notebook_not_a_store_names_the_python_argument(tmp_path):
+    """flowscope.open() said "pass --store" to a notebook user, who has no flag to pass: it names the
+    call's argument (flowscope.analyze's own name when that is the call)."""
+    missing = tmp_path / "nope"
+    with pytest.raises(NotAStoreError) as raised:
+        flowscope.open(str(missing))
+    said = str(raised.value)
+    assert "--store" not in said and "flowscope.open(" in said, said
+    with pytest.raises(NotAStoreError) as raised:
+        flowscope.analyze(str(missing))
+    assert "--store" not in str(raised.value) and "flowscope.analyze(" in str(raised.value)
+    result = runner.invoke(app, ["analyze", "--store", str(missing)])
+    assert result.exit_code == ExitCode.USAGE and "pass --store" in result.output, "the CLI keeps its flag"
+
+
 def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
     """`--store DIR/executions` (a table's folder, a tab completion too far) said "no _flowscope/ folder in
     it" and pointed at the demo's store; it names the store it is inside."""
@@ -125,8 +140,9 @@ def test_a_folder_inside_a_store_names_the_store(tmp_path, monkeypatch):
         assert result.exit_code == ExitCode.USAGE, result.output
         said = " ".join(result.output.split())
         assert f"inside the store {store}: pass --store {store}" in said and "flowscope-demo" not in said
-        with pytest.raises(NotAStoreError, match=f"pass --store {store}"):
+        with pytest.raises(NotAStoreError, match=f"inside the store {store}: call flowscope.open") as raised:
             flowscope.open(str(inner))
+        assert "--store" not in str(raised.value)
 
 
 # 2. typo'd filters ---------------------------------------------------------------------------
@@ -284,7 +300,7 @@ def test_a_missing_store_points_at_the_demo_store_when_there_is_one(tmp_path, mo
     assert result.exit_code == ExitCode.USAGE
     assert "`flowscope demo` wrote its store to ~/.flowscope-demo: pass --store ~/.flowscope-demo" in \
         " ".join(result.output.split())
-    with pytest.raises(NotAStoreError, match="pass --store ~/.flowscope-demo"):
+    with pytest.raises(NotAStoreError, match=r"flowscope.open\('~/.flowscope-demo'\)"):
         flowscope.open(str(tmp_path / "elsewhere"))
     assert "~/.flowscope-demo" in runner.invoke(app, ["demo", "--help"]).output, "demo's --store says its default"
 
@@ -307,7 +323,7 @@ def test_a_window_running_far_past_the_data_says_so(payments):
                                "--format", "json"])
     assert json.loads(near.stdout)["note"] is None and "before the window's end" not in near.output
     assert json.loads(near.stdout)["status"] == "ok" and near.exit_code == ExitCode.OK
-    with pytest.warns(UserWarning, match=r"before the window's end.*use until= 2026-11-12"):
+    with pytest.warns(UserWarning, match=r"before the window's end.*use until='2026-11-12'"):
         flowscope.analyze(payments, since="2026-11-09", until="2026-12-31")
 
 
@@ -613,3 +629,15 @@ def test_doctor_does_not_page_on_an_import_done_days_ago(tmp_path):
     assert result.exit_code == ExitCode.OK, result.output
     assert "last import of aws: succeeded at" in text and "last sync of import" not in text
     assert "no sync of" not in text
+
+
+def test_csv_without_findings_still_says_what_it_read(payments):
+    """`analyze --format csv` of a healthy window without findings wrote nothing at all, on stdout or
+    stderr (exit 0): a spreadsheet or script read an empty file as a failed run (pandas: "No columns to
+    parse"). It writes the header row, and says on stderr what was analysed, as the table does."""
+    result = runner.invoke(app, ["analyze", "--store", payments, *WINDOW, "--workflow", "orders-express",
+                                 "--format", "csv"])
+    assert result.exit_code == ExitCode.OK, result.output
+    records = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert records == [] and result.stdout.startswith("id,kind,severity,cloud,workflow"), result.stdout
+    assert "no findings in this window (20 executions of 1 workflow(s)" in " ".join(result.stderr.split())

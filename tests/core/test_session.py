@@ -285,3 +285,52 @@ def test_sql_and_the_window_end_reuse_the_snapshot_connection(session, monkeypat
         warnings.simplefilter("ignore", UserWarning)
         assert session.window_end() <= END + dt.timedelta(minutes=5)
     assert opened == []
+
+
+def test_the_notebook_api_says_its_own_arguments_not_the_commands_flags(session):
+    """flowscope.analyze's warnings and the readers' errors told a notebook user to "use --since 2026-11-17
+    --until 2026-11-20" or "leave --since out", flags a Python call has none of: they name the call's
+    arguments (since='2026-11-17', until=..., cloud=...)."""
+    said = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        flowscope.analyze(session, since="2020-01-01", until="2020-01-08", cloud="aws")
+        flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END + dt.timedelta(days=20))
+    said += [str(w.message) for w in caught if w.category is UserWarning]
+    for call in (lambda: session.executions(since=""), lambda: flowscope.analyze(session, since="7d", until=" ")):
+        with pytest.raises(ValueError) as raised:
+            call()
+        said.append(str(raised.value))
+    text = "\n".join(said)
+    assert "use since='2026-11-17', until='2026-11-20'" in text, text
+    assert "no executions for cloud=aws" in text and "use until='2026-11-20' to end it" in text, text
+    assert "pass since=None for its default" in text and "pass until=None for its default" in text, text
+    assert "--" not in text, text
+
+
+@pytest.mark.slow  # four analyses
+def test_analyze_reads_the_configured_thresholds_as_the_commands_do(session, tmp_path, monkeypatch):
+    """flowscope.analyze(s) used the default thresholds where `flowscope analyze` read flowscope.toml's
+    [thresholds]: the same store and window gave other findings in a notebook than on the command line."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_text("[thresholds]\nfailure_rate = 0.9\ncostly_step_share = 0.99\n")
+    monkeypatch.setenv("FLOWSCOPE_CONFIG", str(cfg))
+    window = {"since": END - dt.timedelta(days=3), "until": END}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        found = flowscope.analyze(session, **window)
+        defaults = flowscope.analyze(session, thresholds={}, **window)
+    result = CliRunner().invoke(app, ["analyze", "--store", str(session.store.path), "--format", "json",
+                                      "--since", window["since"].isoformat(), "--until", END.isoformat()])
+    cli = json.loads(result.stdout)["findings"]
+    assert [f["id"] for f in cli] == list(found["id"]), "the notebook and the command agree"
+    assert len(found) < len(defaults), "the configured thresholds are in force"
+    cfg.write_text("[thresholds]\nfailure_rate = \"high\"\n")
+    with pytest.raises(ValueError, match=f"config file {cfg}, line 2: threshold failure_rate must be a number"):
+        flowscope.analyze(session, **window)

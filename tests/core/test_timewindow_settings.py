@@ -128,3 +128,16 @@ def test_a_relative_store_in_a_config_file_is_beside_the_config(tmp_path: Path, 
     assert load_settings(conf, store="mine").store == "mine"
     monkeypatch.setenv("FLOWSCOPE_STORE", "env-store")
     assert load_settings(conf).store == "env-store"
+
+
+def test_a_relative_start_after_now_says_it_was_counted_back_from_the_end():
+    """`--since 7d --until 2027-06-30` said "since '7d' starts in the future (2027-06-23 ...)": 7 days
+    back cannot be in the future, unless counted back from an --until after now, which it did not say."""
+    now = dt.datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with pytest.raises(ValueError) as raised:
+        parse_window("7d", "2027-06-30", now=now)
+    said = str(raised.value)
+    assert "since '7d' starts in the future" in said and "counted back from until 2027-06-30 00:00 UTC" in said, said
+    with pytest.raises(ValueError) as raised:
+        parse_window("2027-01-01", "2027-06-30", now=now)
+    assert "counted back" not in str(raised.value)

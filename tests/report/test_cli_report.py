@@ -150,3 +150,62 @@ def test_an_out_path_that_is_a_link_is_written_through_it(healthy_store, tmp_pat
     assert result.exit_code == ExitCode.OK, result.output
     assert link.is_symlink() and link.resolve() == target.resolve()
     assert target.read_text().startswith("# flowscope report")
+
+
+@pytest.mark.parametrize("name, args, said", [
+    ("r.docx", ["--format", "html"], "r.docx names a .docx file, but --format html writes HTML: name it r.html"),
+    ("r.pdf", ["--format", "html"], "r.pdf names a .pdf file, but --format html writes HTML: name it r.html"),
+    ("r.html", ["--format", "md"], "r.html names a .html file, but --format md writes Markdown: name it r.md"),
+    ("r.csv", ["--format", "csv"], "--format csv writes a folder of files (one per table), and r.csv names "
+                                   "a .csv file: name a folder, e.g. r-csv"),
+    ("r.docx", [], "cannot tell the report's format from .docx: pass --format html, pdf, md, csv, parquet or xlsx"),
+])
+def test_an_out_name_of_another_format_exits_2_before_any_work(tmp_path, name, args, said):
+    """`report --out r.docx --format html` (and `--out r.pdf` with the default format) wrote HTML under a
+    name that every program opens as something else; it is refused first, saying the name to use."""
+    result = report(str(tmp_path / "no-store"), tmp_path / name, *args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert said in " ".join(result.output.split()).replace(str(tmp_path) + "/", ""), result.output
+    assert not (tmp_path / name).exists()
+
+
+@pytest.mark.slow  # two reports
+@pytest.mark.parametrize("name, starts", [("r.md", b"# "), ("r.xlsx", b"PK"), ("r.2026.12.02", b"<!DOCTYPE html")])
+def test_the_format_follows_the_out_name_without_format(healthy_store, tmp_path, name, starts):
+    """`--out r.md` without --format wrote an HTML page into r.md: the name's format is the default,
+    and a name of no format (a dated one) is HTML as before."""
+    result = report(healthy_store, tmp_path / name, "--no-history")
+    assert result.exit_code in (ExitCode.OK, ExitCode.NO_DATA), result.output
+    assert (tmp_path / name).read_bytes().lstrip().startswith(starts), (tmp_path / name).read_bytes()[:80]
+
+
+def test_an_out_path_below_a_file_exits_2_before_any_work(healthy_store, tmp_path):
+    """`--out notes.txt/r.html` (a file where its folder should be) analysed and recorded the findings
+    history, then failed with "[Errno 17] File exists": refused first, naming the file in the way."""
+    from flowscope.store import Store
+
+    (tmp_path / "notes.txt").write_text("x")
+    version = Store.open(healthy_store).version()
+    result = report(healthy_store, tmp_path / "notes.txt" / "r.html")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"{tmp_path / 'notes.txt'} is a file, not a folder" in said and "Errno" not in said, said
+    assert Store.open(healthy_store).version() == version
+
+
+@pytest.mark.parametrize("command", ["report", "run"])
+def test_a_pdf_without_a_chromium_to_print_it_exits_2_before_any_work(healthy_store, tmp_path, monkeypatch, command):
+    """FLOWSCOPE_CHROMIUM naming no program (a typo, an image without Chromium) analysed the window and
+    recorded the findings history, then failed on printing: it is refused first, naming the variable."""
+    from flowscope.store import Store
+
+    monkeypatch.setenv("FLOWSCOPE_CHROMIUM", str(tmp_path / "no-chromium"))
+    version = Store.open(healthy_store).version()
+    args = (["report", "--out", str(tmp_path / "r.pdf"), *WINDOW] if command == "report" else
+            ["run", "--report-dir", str(tmp_path / "out"), "--format", "pdf", "--no-sync", "--no-notify",
+             "--until", WINDOW[-1]])
+    result = runner.invoke(app, [*args, "--store", healthy_store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"FLOWSCOPE_CHROMIUM is {tmp_path / 'no-chromium'}, which is not a program" in said, said
+    assert Store.open(healthy_store).version() == version

@@ -213,3 +213,30 @@ def test_a_report_format_that_cannot_be_written_does_not_stop_the_alerts(tmp_pat
     assert not (tmp_path / "r" / f"flowscope-{STAMP}.pdf").exists()
     [sent] = receiver.requests
     assert sent.body["findings"] and sent.body["report"].endswith(f"flowscope-{STAMP}.md")
+
+
+@pytest.mark.parametrize("taken", ["file", "inside a file"])
+def test_a_report_dir_that_cannot_be_a_folder_exits_2_before_any_work(tmp_path, taken):
+    """`--report-dir` naming a file synced, analysed and recorded the findings history, then failed with
+    "[Errno 17] File exists" on the first report's name: it is refused first, in words, and the store
+    is left as it was."""
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    (tmp_path / "a-file").write_text("x")
+    report_dir = tmp_path / "a-file" if taken == "file" else tmp_path / "a-file" / "reports"
+    version = Store.open(tmp_path / "store").version()
+    result = runner.invoke(app, ["run", "--store", str(tmp_path / "store"), "--report-dir", str(report_dir),
+                                 "--no-sync", "--no-notify", "--until", UNTIL])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"--report-dir {report_dir}" in said and "not a folder" in said and "Errno" not in said, said
+    assert Store.open(tmp_path / "store").version() == version
+
+
+def test_renotify_with_no_notify_is_a_usage_error(tmp_path):
+    """`run --renotify --no-notify` asked to send everything again and to send nothing: it sent nothing,
+    exit 0, the --renotify silently dropped. The contradiction is exit 2 before any work."""
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    result = runner.invoke(app, ["run", "--store", str(tmp_path / "store"), "--report-dir", str(tmp_path / "r"),
+                                 "--no-sync", "--no-notify", "--renotify", "--until", UNTIL])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--renotify and --no-notify" in result.output and not (tmp_path / "r").exists()

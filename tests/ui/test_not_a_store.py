@@ -44,3 +44,33 @@ def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, 
     errors = " ".join(e.value for e in at.error)
     assert "The store cannot be read" in errors and "is damaged" in errors and str(path) in errors, errors
     assert not [w for w in at.warning if "being updated" in w.value]
+
+
+@pytest.mark.parametrize(("text", "line", "said"), [
+    ('store = "x"\n[thresholds\nfailure_rate = 0.1\n', 2, "line 2"),
+    ('storre = "x"\n', 1, "unknown key(s) storre"),
+    ('[thresholds]\nfailure_rate = "high"\n', 2, "threshold failure_rate must be a number"),
+])
+def test_a_config_mistake_under_streamlit_run_is_one_clear_error(text, line, said, tmp_path, monkeypatch):
+    """`streamlit run app.py` with a broken flowscope.toml showed an exception page (a traceback of
+    load_settings), and bad [thresholds] were replaced by the defaults without a word: the page says
+    the file and the line, as the commands do, and shows no data computed with other thresholds."""
+    from flowscope.store import Store
+    from tests.ui.helpers import build
+
+    store = tmp_path / "store"
+    Store(store).write(build(40, days=2))
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_text(text)
+    monkeypatch.delenv("FLOWSCOPE_STORE", raising=False)
+    monkeypatch.setenv("FLOWSCOPE_CONFIG", str(cfg))
+    if "thresholds]\nfailure_rate" in text:
+        monkeypatch.setenv("FLOWSCOPE_STORE", str(store))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = " ".join(" ".join(e.value.split()) for e in at.error).replace("\\", "")   # markdown escapes
+    assert f"config file {cfg}" in errors and said in errors, errors
+    if line is not None:
+        assert f"line {line}" in errors, errors
+    assert not at.metric and not at.dataframe

@@ -205,3 +205,39 @@ def test_the_launcher_leaves_an_unreadable_store_to_the_page(tmp_path, monkeypat
 
     monkeypatch.setenv("FLOWSCOPE_STORE", str(tmp_path / "nothing-here"))
     launch.warm_store(wait_s=0.2, ready=lambda: True)   # no raise: the page says what is wrong with the store
+
+
+@pytest.mark.parametrize(("variable", "value", "said"), [
+    ("FLOWSCOPE_UI_ANALYSES_NICE", "high", "FLOWSCOPE_UI_ANALYSES_NICE must be a whole number"),
+    ("FLOWSCOPE_UI_ANALYSES_THREADS", "-2", "FLOWSCOPE_UI_ANALYSES_THREADS must be a whole number"),
+    ("FLOWSCOPE_UI_ANALYSES_MEMORY", "lots", "FLOWSCOPE_UI_ANALYSES_MEMORY must be a DuckDB memory size"),
+    ("FLOWSCOPE_UI_DUCKDB_MEMORY", "2", "FLOWSCOPE_UI_DUCKDB_MEMORY must be a DuckDB memory size"),
+])
+def test_a_bad_dashboard_variable_is_exit_2_naming_it_before_the_server_starts(tmp_path, monkeypatch, variable,
+                                                                               value, said):
+    """FLOWSCOPE_UI_ANALYSES_NICE=high started the server, which died with a traceback of int(), and the
+    command said "is port 8501 already in use?"; a bad memory size failed every page's first query."""
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+    from flowscope.exitcodes import ExitCode
+    from flowscope.store import Store
+
+    Store(tmp_path / "s")
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(variable, value)
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: pytest.fail("the server was started"))
+    result = CliRunner().invoke(app, ["dashboard", "--store", str(tmp_path / "s")])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert said in " ".join(result.output.split()) and repr(value) in result.output, result.output
+
+
+@pytest.mark.parametrize("address", ["localhost:8501", "http://127.0.0.1", "not a host", ""])
+def test_an_address_that_is_no_address_is_said_as_such(tmp_path, monkeypatch, address):
+    """`--address localhost:8501` was refused as a public bind without sign-in (add [auth]...), and with
+    [auth] configured reached Streamlit, whose failure read "is the port already in use?"."""
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=f"--address {address!r} is not a host name or IP address"):
+        server.serve(str(tmp_path), address=address, wait=False)

@@ -247,3 +247,59 @@ def test_a_server_whose_launcher_died_and_whose_output_nobody_reads_still_stops_
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
+
+
+LOSING_WATCHER = """
+import select, threading
+
+class NeverWakes:
+    # the console watcher loses every race: it never sees that the output's reader is gone
+    def register(self, *_args):
+        pass
+
+    def poll(self, *_args):
+        threading.Event().wait()
+
+select.poll = NeverWakes
+from flowscope.ui import launch
+launch.main()
+"""
+
+
+def test_a_reader_gone_during_start_up_never_stops_the_server(demo_store, tmp_path):
+    """The reader of the server's output killed at once, before its start-up lines (a `| head -1`, a log
+    shipper restarting): a line printed before the console watcher swapped in /dev/null raised
+    BrokenPipeError, and the server stopped, or never served. Here the watcher never acts (it loses
+    every race), so only the streams themselves can keep the server up: it serves, then stops on SIGTERM."""
+    import subprocess
+
+    from flowscope.ui.server import command
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("FLOWSCOPE_CONFIG", "FLOWSCOPE_STORE")}
+    env["FLOWSCOPE_STORE"] = demo_store
+    args = command(demo_store, port)
+    launch_at = args.index("-m")
+    args = [args[0], "-c", LOSING_WATCHER, *args[launch_at + 2:]]
+    read_end, write_end = os.pipe()
+    os.close(read_end)                                  # the reader is gone before anything is printed
+    proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=write_end, stderr=write_end,
+                            start_new_session=True)
+    os.close(write_end)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_open(port):
+            assert proc.poll() is None, f"the server exited ({proc.returncode}) when its output broke"
+            assert time.monotonic() < deadline, "the dashboard did not start"
+            time.sleep(0.3)
+        time.sleep(1.0)                                 # its start-up lines follow the port opening
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=5) as r:
+            assert r.status == 200
+        assert proc.poll() is None, "the server stopped on a start-up line"
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+        assert not port_open(port)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)

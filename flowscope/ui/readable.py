@@ -338,4 +338,29 @@ def with_workflow_labels(frame: pd.DataFrame, labels: dict[WorkflowKey, str]) ->
         return frame
     out = frame.copy()
     out["workflow"] = [labels.get(k, name) for k, name in zip(keys, frame["workflow"], strict=True)]
+    if "title" in out.columns:      # findings: their titles name the workflow too
+        out["title"] = [_titled(title, name, labels[k], step) if k in labels else title
+                        for k, name, title, step in zip(keys, frame["workflow"], frame["title"],
+                                                        frame.get("step", pd.Series([None] * len(frame))),
+                                                        strict=True)]
     return out
+
+
+def _titled(title: Any, name: Any, label: str, step: Any) -> Any:
+    """A finding's title with its workflow's bare name (as the analyses write it: "ChargeCard in orders
+    fails 11%") read as `label` ("... in orders (eu-west-1) ..."), so findings of two workflows sharing a
+    name read apart where titles are shown alone (Overview's evidence list). The name's whole-word
+    occurrences outside the step's own name are replaced; when there is none (a title naming the
+    workflow otherwise) or the step's name holds the workflow's (which "orders" is which?), the label leads
+    the title."""
+    if not isinstance(title, str) or not isinstance(name, str) or not name:
+        return title
+    taken = [(m.start(), m.end()) for m in re.finditer(re.escape(step), title)] \
+        if isinstance(step, str) and step else []
+    pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+    spans = [m for m in pattern.finditer(title) if not any(a <= m.start() < b for a, b in taken)]
+    if not spans or any(a <= m.start() < b for m in pattern.finditer(title) for a, b in taken):
+        return f"{label}: {title}"
+    for m in reversed(spans):
+        title = title[:m.start()] + label + title[m.end():]
+    return title

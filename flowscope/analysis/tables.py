@@ -566,6 +566,13 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     return out.sort_values("visits", ascending=False).reset_index(drop=True)
 
 
+def billed_per_execution(steps: pd.DataFrame, workflow_cost_usd: float) -> bool:
+    """Whether a workflow's spend is billed per execution, not per step (Express: requests and GB-seconds):
+    it cost something and none of it is its steps' (`step_metrics`). Its steps then have no cost ("—"),
+    not $0.00 each beside the workflow's spend, on its table, cost chart and state graph alike."""
+    return bool(workflow_cost_usd > 0 and not steps.empty and not float(steps["cost_usd"].fillna(0.0).sum()))
+
+
 def edge_counts(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     """Transitions observed between steps of one workflow: source, target, count. The source is the
     step a visit came from by `transitions`' rule (its previous step, else its container), the one

@@ -451,6 +451,23 @@ def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch
     assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]
 
 
+def test_an_express_workflows_graph_painted_by_cost_reads_no_step_cost(demo, monkeypatch):
+    """Painted by cost, an Express workflow's graph labelled every step "$0.00" (all one pale green) beside a
+    spend of dollars: it is billed per execution. Its nodes now read no cost and the graph's title says why."""
+    import json
+
+    store, _con, _f = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
+    box = at.selectbox(key="wf-graph")
+    box.select_index(next(i for i, label in enumerate(box.options) if "clickstream" in label)).run()
+    at.radio(key="wf-metric").set_value("cost_usd").run()
+    no_exception(at)
+    spec = json.loads(next(c for c in at.get("plotly_chart") if c.key == "graph").proto.spec)
+    nodes = next(t for t in spec["data"] if t.get("mode") == "markers+text")
+    assert not [t for t in nodes["text"] if "$" in t], nodes["text"]
+    assert "billed per execution" in spec["layout"]["title"]["text"], spec["layout"]["title"]
+
+
 def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_cloud_store, monkeypatch):
     """`?exec=exec-00001` (an id cut short) opened the first run whose id contains it as if it were the
     run linked, and wrote that run's id to the address. The page now says no run has that id."""

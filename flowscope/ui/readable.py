@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flowscope.format import BLANK, SHARE_WORDS, fmt_cause, fmt_evidence, is_missing, name_words
@@ -133,8 +134,29 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
+    if decimals > ONE_UNIT_DECIMALS or float((basis / size).abs().max()) >= 10_000:
+        return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
+
+
+ONE_UNIT_DECIMALS = 3
+"""The most decimals a duration column reads in one unit: a column needing more (40 ms beside 3 days read
+"0.000667 min" beside "4320.000000 min") reads each cell in its own units (`per_cell_durations`)."""
+
+
+def per_cell_durations(ms: pd.Series) -> pd.Series:
+    """Durations (timedelta) that Streamlit's "localized" format writes in their own units per cell ("40 ms",
+    "12 sec, 300 ms", "3 days, 2 min") and sorts by value, to about three digits: under a minute to three
+    significant digits (whole ms from 1 ms), under an hour to the second, else to the minute ("3 days,
+    2 min, 3 sec, 456 ms" is noise)."""
+    values = pd.to_numeric(ms, errors="coerce").astype("float64")
+    size = values.abs()
+    digits = np.floor(np.log10(size.where(size > 0))) - 2
+    step = (10.0 ** digits).where(size < 1, np.maximum(10.0 ** digits, 1.0))      # "40 ms", not "40 ms, 400 μs"
+    step = step.where(size < 60_000, np.where(size < 3_600_000, 1_000.0, 60_000.0))
+    rounded = (values / step).round() * step
+    return pd.to_timedelta(rounded.where(size > 0, values), unit="ms")
 
 
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}

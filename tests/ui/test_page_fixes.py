@@ -8,7 +8,7 @@ import pytest
 from flowscope.model import C, Cloud
 from flowscope.store import Store
 from flowscope.textsafety import markdown_text
-from tests.ui.helpers import build
+from tests.ui.helpers import build, shown_ms
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
 
@@ -98,7 +98,7 @@ def test_a_running_run_says_what_it_waits_in(stuck_store, monkeypatch):
     table = next(d.value for d in at.dataframe if "total_ms" in d.value.columns)
     row = table[table["step"] == step].iloc[0]
     assert row["running"] == 1
-    assert row["total_ms"] > 0, "its time so far, not 0 ms"
+    assert shown_ms(row["total_ms"]) > 0, "its time so far, not 0 ms"
 
 
 def test_a_workflow_outside_the_chosen_cloud_is_named_not_silently_dropped(three_cloud_store, monkeypatch):
@@ -144,10 +144,6 @@ def test_a_findings_evidence_link_filters_to_its_workflow_and_puts_its_step_firs
     assert list(steps["step"]) == [last, *order[:-1]]
 
 
-def _printed(template: str, value: float) -> str:
-    return template % value
-
-
 def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
     """At 24 h the Latency table had "p95" in s and "previous p95" in min (one slow step of 3 h the
     window before), 29 of 69 previous cells reading "0.000 min"."""
@@ -160,20 +156,37 @@ def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
     shown, formats = readable.display_frame(frame)
     now, before = formats["p95_ms"].format, formats["prev_p95_ms"].format
     assert now == before, (now, before)
+    assert now == "localized", "1 ms beside 3 h: each cell in its own units, none reads 0.000"
     for column in ("p95_ms", "prev_p95_ms"):
-        for value, raw in zip(shown[column], frame[column], strict=True):
-            printed = _printed(formats[column].format, value)
-            assert raw == 0 or any(ch in "123456789" for ch in printed.split()[0]), (column, raw, printed)
+        assert [shown_ms(v) for v in shown[column]] == pytest.approx(frame[column].tolist(), rel=0.01), column
     assert formats["total_ms"].format == "%d ms", "a duration not compared keeps its own unit"
 
 
-def test_a_tiny_duration_never_reads_zero_in_its_unit():
+def test_a_duration_column_from_milliseconds_to_days_reads_each_cell_in_its_own_units():
+    """No one unit reads 40 ms beside 3 days: the column read "0.000667 min" beside "4320.000000 min".
+    Such a column is now durations, each cell in its own units ("40 ms", "3 days"), still sorting by value."""
     from flowscope.ui import readable
 
-    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000, 2 * 86_400_000, 40.0]})
+    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000 + 123_456, 2 * 86_400_000, 40.4, None],
+                          "p95_ms": [0.5, 30.0, 2_000.0, 12_345.6, 9_000_000.0]})
     shown, formats = readable.display_frame(frame)
-    assert all(any(ch in "123456789" for ch in _printed(formats["wait_ms"].format, v).split()[0])
-               for v in shown["wait_ms"]), formats
+    for column in ("wait_ms", "p95_ms"):
+        assert formats[column].format == "localized", formats   # Streamlit: a duration in its units per cell
+        assert pd.api.types.is_timedelta64_dtype(shown[column]), shown.dtypes
+    assert shown["wait_ms"].tolist()[:4] == [pd.Timedelta(hours=12), pd.Timedelta(days=3, minutes=2),
+                                             pd.Timedelta(days=2), pd.Timedelta(milliseconds=40)]
+    assert pd.isna(shown["wait_ms"].iloc[4]), "no duration stays none"
+    # each cell to about three digits in its largest unit: "12 sec, 300 ms", not "12 sec, 345 ms, 600 μs"
+    assert shown["p95_ms"].tolist() == [pd.Timedelta(microseconds=500), pd.Timedelta(milliseconds=30),
+                                        pd.Timedelta(seconds=2), pd.Timedelta(milliseconds=12_300),
+                                        pd.Timedelta(hours=2, minutes=30)]
+
+
+def test_a_duration_column_one_unit_reads_well_in_keeps_it():
+    from flowscope.ui import readable
+
+    shown, formats = readable.display_frame(pd.DataFrame({"p95_ms": [900.0, 2_100.0, 45_000.0]}))
+    assert formats["p95_ms"].format == "%.1f s" and shown["p95_ms"].tolist() == [0.9, 2.1, 45.0]
 
 
 @pytest.mark.parametrize("kind, page", [("failing_step", "failures"), ("retry_storm", "retries"),

@@ -89,6 +89,18 @@ def step_failure_rate(failures: float, visits: float) -> float:
     return failures / visits if visits else 0.0
 
 
+def per_execution(amount: float, executions: float) -> float | None:
+    """An amount per execution (the Cost page's "cost per execution"); None without an execution, never
+    a $0.00 as if runs were free."""
+    return float(amount) / float(executions) if executions else None
+
+
+def amplification(tries: float, first_tries: float) -> float | None:
+    """Tries per first try (a visit's tries: 2.0 means every visit ran twice on average), the Retries
+    page's headline and its per-step column alike; None without a try, never an impossible 0.00x."""
+    return float(tries) / float(first_tries) if first_tries else None
+
+
 LOCKSTEP_MIN_MEAN_MS = 100.0
 """Retry delays shorter than this on average are not judged for jitter: an immediate retry has no delay
 to spread."""

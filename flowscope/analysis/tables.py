@@ -732,8 +732,27 @@ def amplification(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
         FROM steps WHERE {where} AND {type} IN ({work}) GROUP BY ALL HAVING retries > 0
         ORDER BY retries DESC LIMIT {limit}
     """, where=f.where(), work=_in(WORK_TYPES), limit=int(limit)), f.params())
-    out["amplification"] = out["tries"] / out["visits"].clip(lower=1)
+    out["amplification"] = pd.Series([measures.amplification(t, v) for t, v in
+                                      zip(out["tries"], out["visits"], strict=True)], index=out.index, dtype="float64")
     return _with_names(con, out)
+
+
+@dataclass(frozen=True)
+class RetryTotals:
+    """A window's retries (tries after the first), tries and amplification (tries per first try; None
+    without a try)."""
+
+    retries: int
+    tries: int
+    amplification: float | None
+
+
+def retry_totals(over: pd.DataFrame) -> RetryTotals:
+    """The Retries page's headline from `retries_over_time`'s buckets: its retries, tries and
+    amplification (`measures.amplification`, the per-step column's measure)."""
+    tries = int(over["tries"].sum()) if not over.empty else 0
+    retries = int(over["retries"].sum()) if not over.empty else 0
+    return RetryTotals(retries, tries, measures.amplification(tries, tries - retries))
 
 
 def _retry_delays_sql(f: Filters, step_filter: str = "") -> str:
@@ -990,6 +1009,15 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     out["drift"] = out["p95_ms"] / out["prev_p95_ms"].where(out["prev_p95_ms"] > 0)
     out = out.sort_values(["visits", *keys], ascending=[False, True, True, True]).head(limit).reset_index(drop=True)
     return _with_names(con, out)
+
+
+def slower_steps(steps: pd.DataFrame, ratio: float) -> pd.DataFrame:
+    """The steps of `latency_by_step` whose p95 grew by `ratio` or more since the previous window (their
+    `drift`: the Latency page's "Steps slower", by the analyses' latency_drift_ratio); none without a
+    previous window to compare with (a null drift)."""
+    if steps.empty or "drift" not in steps.columns:
+        return steps.iloc[0:0]
+    return steps[steps["drift"] >= ratio]
 
 
 def latency_over_time(con: Any, f: Filters, steps: list[tuple[str, str, str]]) -> pd.DataFrame:

@@ -18,7 +18,7 @@ monthly_factor = data.monthly_factor(f)
 ui.metric_row([("Spend in window", fmt_usd(total["cost_usd"]), None),
                ("Projected monthly spend", fmt_usd(total["monthly_usd"]), None),
                ("Spent on retries", fmt_usd(retry_usd), None),
-               ("Cost per execution", fmt_usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
+               ("Cost per execution", fmt_usd(measures.per_execution(total["cost_usd"], total["executions"])), None)])
 st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import bucket_seconds
+from flowscope.analysis.tables import bucket_seconds, slower_steps
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -15,7 +15,7 @@ runs = data.execution_latency(f)
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
-drifting = steps[steps["drift"] >= ratio] if not steps.empty else steps
+drifting = slower_steps(steps, ratio)
 cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, never read as all of them
 ui.metric_row([("Steps measured", f"{len(steps):,}" + ("+" if cut else ""), None),
                (f"Steps slower than last window (≥{ratio:g}× p95)", f"{len(drifting):,}" if ctx.compare else "—",

@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds
+from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds, retry_totals
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -13,13 +13,12 @@ f = ctx.filters
 over = data.retries_over_time(f)
 amp = data.amplification(f)
 delays = data.retry_delays(f)
-total_tries = int(over["tries"].sum()) if not over.empty else 0
-total_retries = int(over["retries"].sum()) if not over.empty else 0
+totals = retry_totals(over)
 lockstep = lockstep_steps(delays)
 cut = len(delays) >= data.RETRY_ROWS       # more rows than read: said, never read as all of them
-ui.metric_row([("Retries", f"{total_retries:,}", None),
+ui.metric_row([("Retries", f"{totals.retries:,}", None),
                # no try recorded in the window: no amplification to speak of ("—"), never an impossible 0.00×
-               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×" if total_tries else "—",
+               ("Amplification", f"{totals.amplification:.2f}×" if totals.amplification is not None else "—",
                 None),
                ("Steps retrying in lockstep", f"{lockstep:,}" + ("+" if cut else ""), None)])
 

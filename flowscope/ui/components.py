@@ -21,11 +21,14 @@ from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import data, filters, readable
+from flowscope.ui.app_main import PAGES as NAVIGATION
 from flowscope.ui.app_main import page_file
 
 PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
          "retries": "Retries", "cost": "Cost", "latency": "Latency", "collection_health": "Collection health"}
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+DEFAULT_PAGE = NAVIGATION[0][0]
+"""The page Streamlit serves at "/" (its url path is not served)."""
 
 
 class Context:
@@ -244,7 +247,9 @@ def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
         if filters.ends_now():
             query.append((filters.PARAM_END, "now"))
     query += [(k, str(v)) for k, v in params.items() if v is not None and v != ""]
-    return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
+    # The default page lives at "/": Streamlit answers "/overview" with "Page not found".
+    path = "/" if page_name == DEFAULT_PAGE else f"/{page_name}"
+    return path + (f"?{urlencode(query)}" if query else "")
 
 
 def keep_in_url(**params: str) -> None:

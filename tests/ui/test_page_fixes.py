@@ -209,6 +209,24 @@ def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
     assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")
 
 
+def test_every_finding_kind_links_to_a_page_that_exists():
+    """A kind without a page of its evidence linked to "/overview", which Streamlit serves as "Page not
+    found" (the default page lives at "/"): every kind has its page, and a link to Overview is "/"."""
+    import datetime as dt
+
+    from flowscope.analysis.base import FindingKind
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+    from flowscope.ui.app_main import PAGES
+
+    assert set(FindingKind) <= set(components.EVIDENCE_PAGES)
+    assert set(components.EVIDENCE_PAGES.values()) <= {name for name, _t, _i in PAGES}
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC))
+    assert components.link("overview", f).startswith("/?window=7d")
+    assert components.link("overview") == "/" and components.link("cost") == "/cost"
+
+
 @pytest.fixture(scope="module")
 def no_failures_store(tmp_path_factory) -> str:
     """Runs in the window, none of them failed, nor any step of them."""

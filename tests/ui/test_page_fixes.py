@@ -634,3 +634,13 @@ def test_retries_without_a_try_recorded_reads_no_amplification(three_cloud_store
     at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
     no_exception(at)
     assert (metrics(at)["Retries"], metrics(at)["Amplification"]) == ("0", "—")
+
+
+def test_the_latency_tables_drift_is_in_view_beside_the_step(three_cloud_store, monkeypatch):
+    """"Drift per step" listed drift last, after three percentiles, the previous p95 and previous visits: on a
+    1366-pixel screen with the sidebar open it was cut off. Drift and the two p95s now follow the names."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="24h"), "latency")   # 6 days of data: compared
+    no_exception(at)
+    steps = next(d.value for d in at.dataframe if "drift" in d.value.columns)
+    columns = list(steps.columns)
+    assert columns[columns.index("step") + 1:][:4] == ["cloud", "drift", "p95_ms", "prev_p95_ms"], columns

@@ -33,7 +33,10 @@ st.subheader("Drift per step" if ctx.compare else "Percentiles per step", divide
 st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length"
            + ("." if ctx.compare else "; the store holds no data for (most of) the previous window, so drift "
               "is not measured."))
-ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step",
+# Drift and the two p95s it divides first after the names: last, they were off a 1366-pixel screen.
+first = ["cloud", "workflow", "workflow_id", "step", *(["drift", "p95_ms", "prev_p95_ms"] if ctx.compare else [])]
+ui.table(steps[[c for c in first if c in steps.columns] + [c for c in steps.columns if c not in first + ["label"]]],
+         "latency-by-step",
          hide=["workflow_id", *([] if ctx.compare else ["drift", "prev_p95_ms", "prev_visits"])], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),
     "prev_p95_ms": st.column_config.NumberColumn("previous p95"),

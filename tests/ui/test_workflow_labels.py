@@ -130,3 +130,14 @@ def test_overview_lists_the_findings_of_two_workflows_named_alike_apart(twin_sto
     charge = sorted(t for t in titles if t.startswith("ChargeCard in orders"))
     assert len(charge) == 2 and charge[0].startswith("ChargeCard in orders (eu-west-1)") \
         and charge[1].startswith("ChargeCard in orders (us-east-1)"), titles
+
+
+def test_the_state_graphs_workflow_list_names_them_as_the_sidebar_does(twin_store, monkeypatch):
+    """The Workflows page's graph picker read "orders (eu-west-1) (aws)" where the sidebar reads
+    "orders (aws · eu-west-1)": one name per workflow on every page."""
+    at = open_page(app(twin_store, monkeypatch, window="7d"), "workflows")
+    no_exception(at)
+    options = at.selectbox(key="wf-graph").options
+    assert sorted(o for o in options if o.startswith("orders")) == ["orders (aws · eu-west-1)",
+                                                                   "orders (aws · us-east-1)"], options
+    assert sorted(options) == sorted(at.sidebar.multiselect[1].options), "the sidebar's names"

@@ -41,6 +41,12 @@ STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.A
 TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
 """Statuses of a finished run (the denominator of the run failure rate)."""
 
+PRICED_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if", "failing_step", "retry_storm",
+                "synchronized_retries")
+"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving). The others (a slow step,
+latency drift, a stuck run, a failed collection, ...) price nothing: their 0.0 is no amount, and surfaces
+show none ("—"), never "$0.00" as if it cost nothing."""
+
 SAVING_KINDS = ("polling_loop", "express_candidate", "plan_what_if")
 """Findings whose `monthly_usd` is a saving (what a change would stop paying): a callback instead of the
 polling loop's turns, the same runs priced as Express, the same work on the other Logic Apps plan. Other

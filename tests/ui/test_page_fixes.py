@@ -644,3 +644,17 @@ def test_the_latency_tables_drift_is_in_view_beside_the_step(three_cloud_store, 
     steps = next(d.value for d in at.dataframe if "drift" in d.value.columns)
     columns = list(steps.columns)
     assert columns[columns.index("step") + 1:][:4] == ["cloud", "drift", "p95_ms", "prev_p95_ms"], columns
+
+
+def test_findings_that_price_nothing_read_no_dollars_not_zero(three_cloud_store, monkeypatch):
+    """Overview's findings table read "$0.0000" a month beside a failed collection (and a stuck run, a slow
+    step): those findings price nothing (the analyses write 0.0), and $0 read as "costs nothing". Only the
+    kinds that price something (`measures.PRICED_KINDS`) carry dollars; the others read "—"."""
+    from flowscope.analysis import measures
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "overview")
+    no_exception(at)
+    found = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    unpriced = found[~found["kind"].isin(measures.PRICED_KINDS)]
+    assert len(unpriced) and unpriced["monthly_usd"].isna().all(), found[["kind", "monthly_usd"]]
+    assert found.loc[found["kind"].isin(measures.PRICED_KINDS), "monthly_usd"].notna().all()

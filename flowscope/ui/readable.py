@@ -134,7 +134,8 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
-    if decimals > ONE_UNIT_DECIMALS or float((basis / size).abs().max()) >= 10_000:
+    # A signed column (Compare's "B − A") keeps one unit: read per cell, "+5 min" would lose its "+".
+    if not sign and (decimals > ONE_UNIT_DECIMALS or float((basis / size).abs().max()) >= 10_000):
         return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)

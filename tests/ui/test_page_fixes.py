@@ -658,3 +658,16 @@ def test_findings_that_price_nothing_read_no_dollars_not_zero(three_cloud_store,
     unpriced = found[~found["kind"].isin(measures.PRICED_KINDS)]
     assert len(unpriced) and unpriced["monthly_usd"].isna().all(), found[["kind", "monthly_usd"]]
     assert found.loc[found["kind"].isin(measures.PRICED_KINDS), "monthly_usd"].notna().all()
+
+
+def test_a_signed_duration_column_keeps_its_sign_however_wide():
+    """Compare runs' "B − A" (`%+d`) must say which run was slower: read per cell ("5 min") a positive
+    difference lost its "+"; a signed column keeps one unit and its sign."""
+    import streamlit as st
+
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"a_ms": [2.0, 10_800_000.0], "b_ms": [3.0, 10_500_000.0], "delta_ms": [1.0, -300_000.0]})
+    shown, formats = readable.display_frame(frame, {"delta_ms": st.column_config.NumberColumn("B − A", format="%+d")})
+    assert formats["delta_ms"].format.startswith("%+"), formats
+    assert (formats["delta_ms"].format % shown["delta_ms"].iloc[0]).startswith("+")

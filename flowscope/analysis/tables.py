@@ -925,6 +925,31 @@ def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
     return _with_names(con, frame.reset_index(drop=True))
 
 
+@dataclass(frozen=True)
+class RetrySpend:
+    """What retries cost in a window: `usd` by every step (not only the top drivers), `monthly_usd` its
+    projection, `by_step` the top drivers that retried (label "workflow / step", retry_usd, monthly_usd)."""
+
+    usd: float
+    monthly_usd: float
+    by_step: pd.DataFrame
+
+    def saving(self, cut_pct: float) -> float:
+        """Monthly dollars saved by `cut_pct` % fewer retries (the Cost page's what-if)."""
+        return self.monthly_usd * cut_pct / 100
+
+
+def retry_spend(drivers: pd.DataFrame, f: Filters) -> RetrySpend:
+    """The Cost page's retry figures from `cost_drivers`' rows, projected by `f`'s month."""
+    usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
+    retried = drivers[drivers["retry_usd"] > 0] if not drivers.empty else drivers
+    by_step = pd.DataFrame({"label": retried["workflow"] + " / " + retried["step"] if not retried.empty else [],
+                            "retry_usd": retried["retry_usd"] if not retried.empty else []})
+    by_step = by_step.groupby("label", as_index=False)["retry_usd"].sum()
+    by_step["monthly_usd"] = by_step["retry_usd"] * f.monthly_factor
+    return RetrySpend(usd, usd * f.monthly_factor, by_step)
+
+
 def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
     """Cost per transition edge (source step -> step): what entering a step costs, by where it came from.
 

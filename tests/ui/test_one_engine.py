@@ -214,3 +214,17 @@ def test_steps_slower_is_the_engines(params, three_cloud_store, monkeypatch):
     assert steps["drift"].notna().any() and set(slower.index) <= set(steps.index)
     assert (slower["drift"] >= ratio).all() and not (steps.drop(slower.index)["drift"] >= ratio).any()
     assert last_metric(at, f"Steps slower than last window (≥{ratio:g}× p95)") == f"{len(slower):,}"
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_cost_retry_figures_are_the_engines(params, three_cloud_store, monkeypatch):
+    """The Cost page projected its retry spend itself (retry dollars x the month's factor, summed per step
+    for its chart, times the slider's cut for the what-if): `tables.retry_spend` is the engine's."""
+    at, engine = shown("cost", three_cloud_store, monkeypatch, params)
+    drivers = q.cost_drivers(engine.con, engine.f)
+    spend = q.retry_spend(drivers, engine.f)
+    assert spend.usd > 0 and spend.monthly_usd == pytest.approx(spend.usd * engine.f.monthly_factor)
+    assert last_metric(at, "Spent on retries") == fmt_usd(spend.usd)
+    assert last_metric(at, "Monthly saving from fewer retries") == fmt_usd(spend.monthly_usd * 50 / 100)
+    by_step = spend.by_step.set_index("label")["monthly_usd"]
+    assert by_step.sum() == pytest.approx(drivers["retry_usd"].sum() * engine.f.monthly_factor)

@@ -671,3 +671,23 @@ def test_a_signed_duration_column_keeps_its_sign_however_wide():
     shown, formats = readable.display_frame(frame, {"delta_ms": st.column_config.NumberColumn("B − A", format="%+d")})
     assert formats["delta_ms"].format.startswith("%+"), formats
     assert (formats["delta_ms"].format % shown["delta_ms"].iloc[0]).startswith("+")
+
+
+def test_latency_over_time_picks_the_new_views_steps_when_the_filter_drops_the_picked_ones(three_cloud_store,
+                                                                                          monkeypatch):
+    """The "p95 over time" picks were kept across a change of the sidebar's workflow: filtered to a workflow
+    none of them belongs to, the picks emptied and the chart drew nothing. The new view's slowest steps are
+    picked instead; a pick still in view is kept."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    before = at.multiselect(key="lat-pick").value
+    wf = at.sidebar.multiselect[1]
+    other = next(o for o in wf.options if not any(p.startswith(o.split(" (")[0] + " / ") for p in before))
+    wf.set_value([other]).run()
+    no_exception(at)
+    picks = at.multiselect(key="lat-pick")
+    assert picks.value and set(picks.value) <= set(picks.options), (other, picks.value)
+    keep = picks.value[-1]
+    picks.set_value([keep]).run()
+    at.sidebar.multiselect[1].set_value([]).run()
+    assert at.multiselect(key="lat-pick").value == [keep], "a pick still in view is kept"

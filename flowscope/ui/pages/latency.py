@@ -45,7 +45,12 @@ if not steps.empty:
     # The steps that slowed most; without a previous window to measure drift by, the slowest (p95).
     ranked = steps.sort_values(["drift", "p95_ms"], ascending=False, na_position="last")
     default = list(ranked["label"].head(3))
-    picked = st.multiselect("p95 over time for", list(steps["label"]), default=default, key="lat-pick")
+    # Picks out of view (the sidebar changed) are dropped; none left, the view's slowest are picked: kept
+    # as they were, a filter to another workflow emptied them and the chart drew nothing.
+    options = list(steps["label"])
+    kept = [p for p in st.session_state.get("lat-pick", default) if p in set(options)]
+    st.session_state["lat-pick"] = kept or default
+    picked = st.multiselect("p95 over time for", options, key="lat-pick")
     chosen = tuple((r.cloud, r.workflow_id, r.step) for r in steps[steps["label"].isin(picked)].itertuples())
     over = data.latency_over_time(f, chosen)
     if not over.empty:

@@ -691,3 +691,13 @@ def test_latency_over_time_picks_the_new_views_steps_when_the_filter_drops_the_p
     picks.set_value([keep]).run()
     at.sidebar.multiselect[1].set_value([]).run()
     assert at.multiselect(key="lat-pick").value == [keep], "a pick still in view is kept"
+
+
+def test_the_retry_delays_verdict_is_in_view_beside_the_step(three_cloud_store, monkeypatch):
+    """"Synchronized retries" listed lockstep and cv last, after four delay statistics: on a 1366-pixel
+    screen with the sidebar open the table's verdict was cut off. They now follow the step and retry."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    delays = next(d.value for d in at.dataframe if "lockstep" in d.value.columns)
+    columns = list(delays.columns)
+    assert columns[columns.index("step") + 1:][:4] == ["cloud", "retry", "lockstep", "cv"], columns

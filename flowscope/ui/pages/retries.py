@@ -58,7 +58,10 @@ st.caption("Delay between one try's end and the next try's start, per retry (2: 
 if cut:
     st.caption(f"The {len(delays):,} most sampled retries (and the lockstep count above among them only); "
                "filter to fewer workflows to see the rest.")
-ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
+# The verdict (lockstep, cv) first after the names: last, it was off a 1366-pixel screen.
+first = ["cloud", "workflow", "workflow_id", "step", "retry", "lockstep", "cv"]
+ui.table(delays[[c for c in first if c in delays.columns] + [c for c in delays.columns if c not in first]],
+         "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay"),
     "std_delay_ms": st.column_config.NumberColumn("std"), "retry": st.column_config.NumberColumn(format="%d")})

@@ -299,8 +299,12 @@ def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     else:
         pinned = [c for c in identity if c != "error"][:2] or identity[:1]
     money = [c for c in names if (c.endswith("_usd") or c == "usd") and c not in identity]
-    order = [*pinned, *money, *[c for c in identity if c not in pinned]]
-    return order + [c for c in names if c not in order], pinned
+    # A row's status before its long texts, and a whole execution id last when "run" (its telling end) is
+    # pinned: at 1366 px the Executions table's error and id pushed every status and duration off screen.
+    status = ["status"] if "status" in names and "status" not in pinned else []
+    last = ["execution_id"] if "run" in pinned and "execution_id" in names else []
+    order = [*pinned, *money, *status, *[c for c in identity if c not in pinned and c not in last]]
+    return order + [c for c in names if c not in order and c not in last] + last, pinned
 
 
 WorkflowKey = tuple[str, str]

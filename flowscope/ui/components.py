@@ -286,12 +286,23 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> No
     st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")
 
 
+METRICS_PER_ROW = 5
+"""The most metrics side by side: six left ~150 px each at 1366 px with the sidebar open, and Collection
+health's "Max lag" read "27 min…"."""
+
+
 def metric_row(items: Sequence[tuple]) -> None:
-    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad."""
-    cols = st.columns(len(items))
-    for col, item in zip(cols, items, strict=True):
-        label, value, delta = item[:3]
-        col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad. More than
+    METRICS_PER_ROW wrap onto rows of (nearly) equal length."""
+    if not items:
+        return
+    rows = -(-len(items) // METRICS_PER_ROW)
+    per_row = -(-len(items) // max(rows, 1))
+    for start in range(0, len(items), per_row):
+        part = items[start:start + per_row]
+        for col, item in zip(st.columns(per_row), part, strict=False):
+            label, value, delta = item[:3]
+            col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
 
 
 def run_duration(run: dict[str, Any]) -> str:

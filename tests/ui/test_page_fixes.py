@@ -701,3 +701,20 @@ def test_the_retry_delays_verdict_is_in_view_beside_the_step(three_cloud_store, 
     delays = next(d.value for d in at.dataframe if "lockstep" in d.value.columns)
     columns = list(delays.columns)
     assert columns[columns.index("step") + 1:][:4] == ["cloud", "retry", "lockstep", "cv"], columns
+
+
+def test_a_row_of_many_metrics_is_split_so_values_fit_at_1366_pixels():
+    """Collection health's six metrics in one row left ~150 px each at 1366 px with the sidebar open:
+    "Max lag" read "27 min…", cut. More than `components.METRICS_PER_ROW` metrics wrap onto rows of
+    equal length."""
+    from streamlit.testing.v1 import AppTest
+
+    def six() -> None:
+        from flowscope.ui import components as ui
+
+        ui.metric_row([(f"m{i}", "27 min 42 s", None) for i in range(6)])
+
+    at = AppTest.from_function(six).run()
+    rows = [b for b in at.main.children.values() if getattr(b, "type", "") == "flex_container"]
+    assert [len(r.children) for r in rows] == [3, 3]
+    assert [m.label for m in at.metric] == [f"m{i}" for i in range(6)], "in order"

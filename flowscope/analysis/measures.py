@@ -41,6 +41,12 @@ STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.A
 TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
 """Statuses of a finished run (the denominator of the run failure rate)."""
 
+PRICED_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if", "failing_step", "retry_storm",
+                "synchronized_retries")
+"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving). The others (a slow step,
+latency drift, a stuck run, a failed collection, ...) price nothing: their 0.0 is no amount, and surfaces
+show none ("—"), never "$0.00" as if it cost nothing."""
+
 SAVING_KINDS = ("polling_loop", "express_candidate", "plan_what_if")
 """Findings whose `monthly_usd` is a saving (what a change would stop paying): a callback instead of the
 polling loop's turns, the same runs priced as Express, the same work on the other Logic Apps plan. Other
@@ -87,6 +93,18 @@ def run_failure_rate(failed: float, finished: float) -> float:
 def step_failure_rate(failures: float, visits: float) -> float:
     """Failed visits (caught included) / visits (0 when none)."""
     return failures / visits if visits else 0.0
+
+
+def per_execution(amount: float, executions: float) -> float | None:
+    """An amount per execution (the Cost page's "cost per execution"); None without an execution, never
+    a $0.00 as if runs were free."""
+    return float(amount) / float(executions) if executions else None
+
+
+def amplification(tries: float, first_tries: float) -> float | None:
+    """Tries per first try (a visit's tries: 2.0 means every visit ran twice on average), the Retries
+    page's headline and its per-step column alike; None without a try, never an impossible 0.00x."""
+    return float(tries) / float(first_tries) if first_tries else None
 
 
 LOCKSTEP_MIN_MEAN_MS = 100.0

@@ -566,6 +566,13 @@ def step_metrics(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataF
     return out.sort_values("visits", ascending=False).reset_index(drop=True)
 
 
+def billed_per_execution(steps: pd.DataFrame, workflow_cost_usd: float) -> bool:
+    """Whether a workflow's spend is billed per execution, not per step (Express: requests and GB-seconds):
+    it cost something and none of it is its steps' (`step_metrics`). Its steps then have no cost ("—"),
+    not $0.00 each beside the workflow's spend, on its table, cost chart and state graph alike."""
+    return bool(workflow_cost_usd > 0 and not steps.empty and not float(steps["cost_usd"].fillna(0.0).sum()))
+
+
 def edge_counts(con: Any, f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     """Transitions observed between steps of one workflow: source, target, count. The source is the
     step a visit came from by `transitions`' rule (its previous step, else its container), the one
@@ -725,8 +732,27 @@ def amplification(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
         FROM steps WHERE {where} AND {type} IN ({work}) GROUP BY ALL HAVING retries > 0
         ORDER BY retries DESC LIMIT {limit}
     """, where=f.where(), work=_in(WORK_TYPES), limit=int(limit)), f.params())
-    out["amplification"] = out["tries"] / out["visits"].clip(lower=1)
+    out["amplification"] = pd.Series([measures.amplification(t, v) for t, v in
+                                      zip(out["tries"], out["visits"], strict=True)], index=out.index, dtype="float64")
     return _with_names(con, out)
+
+
+@dataclass(frozen=True)
+class RetryTotals:
+    """A window's retries (tries after the first), tries and amplification (tries per first try; None
+    without a try)."""
+
+    retries: int
+    tries: int
+    amplification: float | None
+
+
+def retry_totals(over: pd.DataFrame) -> RetryTotals:
+    """The Retries page's headline from `retries_over_time`'s buckets: its retries, tries and
+    amplification (`measures.amplification`, the per-step column's measure)."""
+    tries = int(over["tries"].sum()) if not over.empty else 0
+    retries = int(over["retries"].sum()) if not over.empty else 0
+    return RetryTotals(retries, tries, measures.amplification(tries, tries - retries))
 
 
 def _retry_delays_sql(f: Filters, step_filter: str = "") -> str:
@@ -899,6 +925,31 @@ def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
     return _with_names(con, frame.reset_index(drop=True))
 
 
+@dataclass(frozen=True)
+class RetrySpend:
+    """What retries cost in a window: `usd` by every step (not only the top drivers), `monthly_usd` its
+    projection, `by_step` the top drivers that retried (label "workflow / step", retry_usd, monthly_usd)."""
+
+    usd: float
+    monthly_usd: float
+    by_step: pd.DataFrame
+
+    def saving(self, cut_pct: float) -> float:
+        """Monthly dollars saved by `cut_pct` % fewer retries (the Cost page's what-if)."""
+        return self.monthly_usd * cut_pct / 100
+
+
+def retry_spend(drivers: pd.DataFrame, f: Filters) -> RetrySpend:
+    """The Cost page's retry figures from `cost_drivers`' rows, projected by `f`'s month."""
+    usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
+    retried = drivers[drivers["retry_usd"] > 0] if not drivers.empty else drivers
+    by_step = pd.DataFrame({"label": retried["workflow"] + " / " + retried["step"] if not retried.empty else [],
+                            "retry_usd": retried["retry_usd"] if not retried.empty else []})
+    by_step = by_step.groupby("label", as_index=False)["retry_usd"].sum()
+    by_step["monthly_usd"] = by_step["retry_usd"] * f.monthly_factor
+    return RetrySpend(usd, usd * f.monthly_factor, by_step)
+
+
 def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
     """Cost per transition edge (source step -> step): what entering a step costs, by where it came from.
 
@@ -983,6 +1034,15 @@ def latency_by_step(con: Any, f: Filters, limit: int = 200, *, compare: bool = T
     out["drift"] = out["p95_ms"] / out["prev_p95_ms"].where(out["prev_p95_ms"] > 0)
     out = out.sort_values(["visits", *keys], ascending=[False, True, True, True]).head(limit).reset_index(drop=True)
     return _with_names(con, out)
+
+
+def slower_steps(steps: pd.DataFrame, ratio: float) -> pd.DataFrame:
+    """The steps of `latency_by_step` whose p95 grew by `ratio` or more since the previous window (their
+    `drift`: the Latency page's "Steps slower", by the analyses' latency_drift_ratio); none without a
+    previous window to compare with (a null drift)."""
+    if steps.empty or "drift" not in steps.columns:
+        return steps.iloc[0:0]
+    return steps[steps["drift"] >= ratio]
 
 
 def latency_over_time(con: Any, f: Filters, steps: list[tuple[str, str, str]]) -> pd.DataFrame:

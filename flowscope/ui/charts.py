@@ -301,8 +301,21 @@ def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration p
                              hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
     fig.update_layout(barmode="group", hovermode="closest")
     spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
-    fig.update_xaxes(title=f"duration ({unit})", ticksuffix=f" {unit}", type="log" if spread > 100 else "linear")
+    if spread > 100:    # a log axis ticks at durations in words: plotly's own read "1000 s", "10k s" (2.8 h)
+        values = part[columns].stack()
+        low, high = float(values[values > 0].min()), float(values.max())
+        ladder = [(ms, text) for ms, text in LOG_DURATION_TICKS if low / 3 <= ms <= high * 3]
+        fig.update_xaxes(title="duration", type="log", tickmode="array",
+                         tickvals=[ms / size for ms, _ in ladder], ticktext=[text for _, text in ladder])
+    else:
+        fig.update_xaxes(title=f"duration ({unit})", ticksuffix=f" {unit}", type="linear")
     return fig
+
+
+LOG_DURATION_TICKS = ((1, "1 ms"), (10, "10 ms"), (100, "100 ms"), (1_000, "1 s"), (10_000, "10 s"),
+                      (60_000, "1 min"), (600_000, "10 min"), (3_600_000, "1 h"), (21_600_000, "6 h"),
+                      (86_400_000, "1 d"), (604_800_000, "7 d"), (2_592_000_000, "30 d"))
+"""(ms, label) where a log duration axis ticks."""
 
 
 def _compare_label(row: Any) -> str:

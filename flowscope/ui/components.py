@@ -21,11 +21,14 @@ from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import data, filters, readable
+from flowscope.ui.app_main import PAGES as NAVIGATION
 from flowscope.ui.app_main import page_file
 
 PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
          "retries": "Retries", "cost": "Cost", "latency": "Latency", "collection_health": "Collection health"}
 PLOTLY_CONFIG = {"displaylogo": False, "responsive": True}
+DEFAULT_PAGE = NAVIGATION[0][0]
+"""The page Streamlit serves at "/" (its url path is not served)."""
 
 
 class Context:
@@ -244,7 +247,9 @@ def link(page_name: str, f: Filters | None = None, **params: Any) -> str:
         if filters.ends_now():
             query.append((filters.PARAM_END, "now"))
     query += [(k, str(v)) for k, v in params.items() if v is not None and v != ""]
-    return f"/{page_name}" + (f"?{urlencode(query)}" if query else "")
+    # The default page lives at "/": Streamlit answers "/overview" with "Page not found".
+    path = "/" if page_name == DEFAULT_PAGE else f"/{page_name}"
+    return path + (f"?{urlencode(query)}" if query else "")
 
 
 def keep_in_url(**params: str) -> None:
@@ -281,12 +286,23 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> No
     st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")
 
 
+METRICS_PER_ROW = 5
+"""The most metrics side by side: six left ~150 px each at 1366 px with the sidebar open, and Collection
+health's "Max lag" read "27 min…"."""
+
+
 def metric_row(items: Sequence[tuple]) -> None:
-    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad."""
-    cols = st.columns(len(items))
-    for col, item in zip(cols, items, strict=True):
-        label, value, delta = item[:3]
-        col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad. More than
+    METRICS_PER_ROW wrap onto rows of (nearly) equal length."""
+    if not items:
+        return
+    rows = -(-len(items) // METRICS_PER_ROW)
+    per_row = -(-len(items) // max(rows, 1))
+    for start in range(0, len(items), per_row):
+        part = items[start:start + per_row]
+        for col, item in zip(st.columns(per_row), part, strict=False):
+            label, value, delta = item[:3]
+            col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
 
 
 def run_duration(run: dict[str, Any]) -> str:

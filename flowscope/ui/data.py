@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis import runs
+from flowscope.analysis import measures, runs
 from flowscope.analysis import tables as q
 from flowscope.analysis.tables import Filters
 from flowscope.ui import readable
@@ -454,6 +454,8 @@ class FindingsJob:
         if error:
             return frame, error
         found = select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows)
+        if {"kind", "monthly_usd"} <= set(found.columns):     # a finding that prices nothing reads no dollars
+            found = found.assign(monthly_usd=found["monthly_usd"].where(found["kind"].isin(measures.PRICED_KINDS)))
         return readable.with_workflow_labels(found, readable.workflow_labels(workflow_options())), None
 
 

@@ -21,7 +21,7 @@ from flowscope.collectors.aws.definition import workflow_graph as parse_asl
 from flowscope.collectors.azure.definition import workflow_graph as parse_logicapp
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd
+from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
 from flowscope.textsafety import plotly_text as safe
 from flowscope.ui.readable import duration_unit
 
@@ -219,7 +219,10 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
             fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{count:,}", showarrow=False,
                                font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.8)")
     names = list(pos)
-    values = [float(stats.get(n, {}).get(metric) or 0.0) for n in names]
+    # A visited step without the metric (no cost: its workflow is billed per execution) reads none, never $0.
+    raw = [stats.get(n, {}).get(metric) for n in names]
+    valued = {n for n, v in zip(names, raw, strict=True) if n in stats and not is_missing(v)}
+    values = [float(v or 0.0) if n in valued else 0.0 for n, v in zip(names, raw, strict=True)]
     hover = []
     for n in names:
         s = stats.get(n)
@@ -229,12 +232,12 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
                          f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
                          f"<br>retries {int(s.get('retries') or 0):,}"
                          f"<br>p95 {fmt_duration(float(s.get('p95_ms') or 0))}"
-                         f"<br>cost {fmt_usd(s.get('cost_usd') or 0)}")
+                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else 'none'}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
-    text = [f"{safe(n)}<br>{fmt(v)}" if n in stats else safe(n) for n, v in zip(names, values, strict=True)]
+    text = [f"{safe(n)}<br>{fmt(v)}" if n in valued else safe(n) for n, v in zip(names, values, strict=True)]
     colours, colorbar = _colours(metric if metric in METRICS else "failure_rate", label, values,
-                                 [v for n, v in zip(names, values, strict=True) if n in stats])
+                                 [v for n, v in zip(names, values, strict=True) if n in valued])
     fig.add_trace(go.Scatter(
         x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=text,
         textposition="middle right", hovertext=hover, hoverinfo="text", showlegend=False,

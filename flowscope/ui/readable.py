@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from flowscope.format import BLANK, SHARE_WORDS, fmt_cause, fmt_evidence, is_missing, name_words
@@ -133,8 +134,30 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
+    # A signed column (Compare's "B − A") keeps one unit: read per cell, "+5 min" would lose its "+".
+    if not sign and (decimals > ONE_UNIT_DECIMALS or float((basis / size).abs().max()) >= 10_000):
+        return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
+
+
+ONE_UNIT_DECIMALS = 3
+"""The most decimals a duration column reads in one unit: a column needing more (40 ms beside 3 days read
+"0.000667 min" beside "4320.000000 min") reads each cell in its own units (`per_cell_durations`)."""
+
+
+def per_cell_durations(ms: pd.Series) -> pd.Series:
+    """Durations (timedelta) that Streamlit's "localized" format writes in their own units per cell ("40 ms",
+    "12 sec, 300 ms", "3 days, 2 min") and sorts by value, to about three digits: under a minute to three
+    significant digits (whole ms from 1 ms), under an hour to the second, else to the minute ("3 days,
+    2 min, 3 sec, 456 ms" is noise)."""
+    values = pd.to_numeric(ms, errors="coerce").astype("float64")
+    size = values.abs()
+    digits = np.floor(np.log10(size.where(size > 0))) - 2
+    step = (10.0 ** digits).where(size < 1, np.maximum(10.0 ** digits, 1.0))      # "40 ms", not "40 ms, 400 μs"
+    step = step.where(size < 60_000, np.where(size < 3_600_000, 1_000.0, 60_000.0))
+    rounded = (values / step).round() * step
+    return pd.to_timedelta(rounded.where(size > 0, values), unit="ms")
 
 
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}
@@ -276,8 +299,12 @@ def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     else:
         pinned = [c for c in identity if c != "error"][:2] or identity[:1]
     money = [c for c in names if (c.endswith("_usd") or c == "usd") and c not in identity]
-    order = [*pinned, *money, *[c for c in identity if c not in pinned]]
-    return order + [c for c in names if c not in order], pinned
+    # A row's status before its long texts, and a whole execution id last when "run" (its telling end) is
+    # pinned: at 1366 px the Executions table's error and id pushed every status and duration off screen.
+    status = ["status"] if "status" in names and "status" not in pinned else []
+    last = ["execution_id"] if "run" in pinned and "execution_id" in names else []
+    order = [*pinned, *money, *status, *[c for c in identity if c not in pinned and c not in last]]
+    return order + [c for c in names if c not in order and c not in last] + last, pinned
 
 
 WorkflowKey = tuple[str, str]
@@ -338,4 +365,29 @@ def with_workflow_labels(frame: pd.DataFrame, labels: dict[WorkflowKey, str]) ->
         return frame
     out = frame.copy()
     out["workflow"] = [labels.get(k, name) for k, name in zip(keys, frame["workflow"], strict=True)]
+    if "title" in out.columns:      # findings: their titles name the workflow too
+        out["title"] = [_titled(title, name, labels[k], step) if k in labels else title
+                        for k, name, title, step in zip(keys, frame["workflow"], frame["title"],
+                                                        frame.get("step", pd.Series([None] * len(frame))),
+                                                        strict=True)]
     return out
+
+
+def _titled(title: Any, name: Any, label: str, step: Any) -> Any:
+    """A finding's title with its workflow's bare name (as the analyses write it: "ChargeCard in orders
+    fails 11%") read as `label` ("... in orders (eu-west-1) ..."), so findings of two workflows sharing a
+    name read apart where titles are shown alone (Overview's evidence list). The name's whole-word
+    occurrences outside the step's own name are replaced; when there is none (a title naming the
+    workflow otherwise) or the step's name holds the workflow's (which "orders" is which?), the label leads
+    the title."""
+    if not isinstance(title, str) or not isinstance(name, str) or not name:
+        return title
+    taken = [(m.start(), m.end()) for m in re.finditer(re.escape(step), title)] \
+        if isinstance(step, str) and step else []
+    pattern = re.compile(rf"(?<![\w-]){re.escape(name)}(?![\w-])")
+    spans = [m for m in pattern.finditer(title) if not any(a <= m.start() < b for a, b in taken)]
+    if not spans or any(a <= m.start() < b for m in pattern.finditer(title) for a, b in taken):
+        return f"{label}: {title}"
+    for m in reversed(spans):
+        title = title[:m.start()] + label + title[m.end():]
+    return title

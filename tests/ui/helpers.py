@@ -262,3 +262,13 @@ def _execution(batch: Batch, rnd: random.Random, w: WorkflowSpec, eid: str, star
                              C.duration_ms: duration_ms,
                              C.error: error, C.cause: cause, C.redrive_count: 0, C.source: "simulate",
                              C.collected_at: started})
+
+
+def shown_ms(value: object) -> float:
+    """A table cell's duration in ms, whether the table shows it in one unit (a number) or in units per
+    cell (a timedelta: `readable.per_cell_durations`)."""
+    import pandas as pd
+
+    if isinstance(value, pd.Timedelta):
+        return float(value / pd.Timedelta(milliseconds=1))
+    return float(value)  # type: ignore[arg-type]

@@ -723,3 +723,18 @@ def test_failing_steps_are_steps_that_do_work_as_the_finding_counts_them(tmp_pat
         cursor.close()
     assert "ReserveItem" in set(table["step"])                  # the item that failed
     assert not {"ReserveItems", "Reject"} & set(table["step"])
+
+
+def test_a_log_duration_axis_reads_durations_not_si_prefixes():
+    """The Latency page's bars from 1 ms to 2 h drew a log axis in seconds with ticks "1000 s" and "10k s"
+    (2.8 h): a log axis now ticks at durations written as such ("1 min", "1 h")."""
+    frame = pd.DataFrame({"label": ["a", "b"], "p50_ms": [1.0, 2_000.0], "p95_ms": [5.0, 3_600_000.0],
+                          "p99_ms": [8.0, 7_200_000.0]})
+    fig = charts.percentile_bars(frame, label="label")
+    axis = fig.layout.xaxis
+    assert axis.type == "log" and axis.tickmode == "array"
+    assert {"1 ms", "1 s", "1 min", "1 h"} <= set(axis.ticktext), axis.ticktext
+    assert not any("k" in t for t in axis.ticktext)
+    p95 = next(t for t in fig.data if t.name == "p95")
+    ticks = dict(zip(axis.ticktext, axis.tickvals, strict=True))
+    assert ticks["1 h"] == pytest.approx(max(p95.x)), "ticks in the bars' unit"

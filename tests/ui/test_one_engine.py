@@ -168,3 +168,63 @@ def test_a_window_wider_than_the_data_projects_over_the_data(three_cloud_store, 
     assert ctx.monthly_factor == pytest.approx(f.monthly_factor) == pytest.approx(30 / data_days)
     total = q.overview_by_cloud(engine.con, f).iloc[-1]
     assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * 30 / data_days)
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_cost_per_execution_is_the_engines(params, three_cloud_store, monkeypatch):
+    """The Cost page divided spend by executions itself; the measure is `measures.per_execution`."""
+    at, engine = shown("cost", three_cloud_store, monkeypatch, params)
+    total = q.overview_by_cloud(engine.con, engine.f).iloc[-1]
+    per_run = measures.per_execution(total["cost_usd"], total["executions"])
+    assert per_run is not None and per_run > 0
+    assert last_metric(at, "Cost per execution") == fmt_usd(per_run)
+
+
+def test_per_execution_and_amplification_have_no_value_without_a_run_or_a_try():
+    assert measures.per_execution(0.0, 0) is None, "no run: no cost per run, never $0.00 as if runs were free"
+    assert measures.per_execution(3.0, 4) == 0.75
+    assert measures.amplification(0, 0) is None, "no try: no amplification, never an impossible 0.00x"
+    assert measures.amplification(30, 20) == 1.5
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_retry_amplification_is_the_engines(params, three_cloud_store, monkeypatch):
+    """The Retries page computed its amplification from tries and retries itself (tries / first tries):
+    the engine's `tables.retry_totals` now says it, and the per-step column is the same measure."""
+    at, engine = shown("retries", three_cloud_store, monkeypatch, params)
+    totals = q.retry_totals(q.retries_over_time(engine.con, engine.f))
+    assert totals.amplification is not None and totals.amplification > 1
+    assert last_metric(at, "Retries") == f"{totals.retries:,}"
+    assert last_metric(at, "Amplification") == f"{totals.amplification:.2f}×"
+    steps = q.amplification(engine.con, engine.f, 1000)
+    assert steps["amplification"].tolist() == [measures.amplification(t, v) for t, v in
+                                               zip(steps["tries"], steps["visits"], strict=True)]
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_steps_slower_is_the_engines(params, three_cloud_store, monkeypatch):
+    """The Latency page picked its "Steps slower than last window" rows itself (drift >= the ratio):
+    the engine's `tables.slower_steps` now does, with the analyses' latency_drift_ratio."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="24h", **params), "latency")   # 6 days: compared
+    no_exception(at)
+    engine = Engine(three_cloud_store, at.session_state[STATE_FILTERS])
+    ratio = Thresholds().latency_drift_ratio
+    steps = q.latency_by_step(engine.con, engine.f, 2000, compare=True)
+    slower = q.slower_steps(steps, ratio)
+    assert steps["drift"].notna().any() and set(slower.index) <= set(steps.index)
+    assert (slower["drift"] >= ratio).all() and not (steps.drop(slower.index)["drift"] >= ratio).any()
+    assert last_metric(at, f"Steps slower than last window (≥{ratio:g}× p95)") == f"{len(slower):,}"
+
+
+@pytest.mark.parametrize("params", SCOPES)
+def test_cost_retry_figures_are_the_engines(params, three_cloud_store, monkeypatch):
+    """The Cost page projected its retry spend itself (retry dollars x the month's factor, summed per step
+    for its chart, times the slider's cut for the what-if): `tables.retry_spend` is the engine's."""
+    at, engine = shown("cost", three_cloud_store, monkeypatch, params)
+    drivers = q.cost_drivers(engine.con, engine.f)
+    spend = q.retry_spend(drivers, engine.f)
+    assert spend.usd > 0 and spend.monthly_usd == pytest.approx(spend.usd * engine.f.monthly_factor)
+    assert last_metric(at, "Spent on retries") == fmt_usd(spend.usd)
+    assert last_metric(at, "Monthly saving from fewer retries") == fmt_usd(spend.monthly_usd * 50 / 100)
+    by_step = spend.by_step.set_index("label")["monthly_usd"]
+    assert by_step.sum() == pytest.approx(drivers["retry_usd"].sum() * engine.f.monthly_factor)

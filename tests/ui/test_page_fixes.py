@@ -8,7 +8,7 @@ import pytest
 from flowscope.model import C, Cloud
 from flowscope.store import Store
 from flowscope.textsafety import markdown_text
-from tests.ui.helpers import build
+from tests.ui.helpers import build, shown_ms
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
 
@@ -98,7 +98,7 @@ def test_a_running_run_says_what_it_waits_in(stuck_store, monkeypatch):
     table = next(d.value for d in at.dataframe if "total_ms" in d.value.columns)
     row = table[table["step"] == step].iloc[0]
     assert row["running"] == 1
-    assert row["total_ms"] > 0, "its time so far, not 0 ms"
+    assert shown_ms(row["total_ms"]) > 0, "its time so far, not 0 ms"
 
 
 def test_a_workflow_outside_the_chosen_cloud_is_named_not_silently_dropped(three_cloud_store, monkeypatch):
@@ -144,10 +144,6 @@ def test_a_findings_evidence_link_filters_to_its_workflow_and_puts_its_step_firs
     assert list(steps["step"]) == [last, *order[:-1]]
 
 
-def _printed(template: str, value: float) -> str:
-    return template % value
-
-
 def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
     """At 24 h the Latency table had "p95" in s and "previous p95" in min (one slow step of 3 h the
     window before), 29 of 69 previous cells reading "0.000 min"."""
@@ -160,20 +156,37 @@ def test_latency_p95_and_previous_p95_share_one_unit_and_no_value_reads_zero():
     shown, formats = readable.display_frame(frame)
     now, before = formats["p95_ms"].format, formats["prev_p95_ms"].format
     assert now == before, (now, before)
+    assert now == "localized", "1 ms beside 3 h: each cell in its own units, none reads 0.000"
     for column in ("p95_ms", "prev_p95_ms"):
-        for value, raw in zip(shown[column], frame[column], strict=True):
-            printed = _printed(formats[column].format, value)
-            assert raw == 0 or any(ch in "123456789" for ch in printed.split()[0]), (column, raw, printed)
+        assert [shown_ms(v) for v in shown[column]] == pytest.approx(frame[column].tolist(), rel=0.01), column
     assert formats["total_ms"].format == "%d ms", "a duration not compared keeps its own unit"
 
 
-def test_a_tiny_duration_never_reads_zero_in_its_unit():
+def test_a_duration_column_from_milliseconds_to_days_reads_each_cell_in_its_own_units():
+    """No one unit reads 40 ms beside 3 days: the column read "0.000667 min" beside "4320.000000 min".
+    Such a column is now durations, each cell in its own units ("40 ms", "3 days"), still sorting by value."""
     from flowscope.ui import readable
 
-    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000, 2 * 86_400_000, 40.0]})
+    frame = pd.DataFrame({"wait_ms": [0.5 * 86_400_000, 3 * 86_400_000 + 123_456, 2 * 86_400_000, 40.4, None],
+                          "p95_ms": [0.5, 30.0, 2_000.0, 12_345.6, 9_000_000.0]})
     shown, formats = readable.display_frame(frame)
-    assert all(any(ch in "123456789" for ch in _printed(formats["wait_ms"].format, v).split()[0])
-               for v in shown["wait_ms"]), formats
+    for column in ("wait_ms", "p95_ms"):
+        assert formats[column].format == "localized", formats   # Streamlit: a duration in its units per cell
+        assert pd.api.types.is_timedelta64_dtype(shown[column]), shown.dtypes
+    assert shown["wait_ms"].tolist()[:4] == [pd.Timedelta(hours=12), pd.Timedelta(days=3, minutes=2),
+                                             pd.Timedelta(days=2), pd.Timedelta(milliseconds=40)]
+    assert pd.isna(shown["wait_ms"].iloc[4]), "no duration stays none"
+    # each cell to about three digits in its largest unit: "12 sec, 300 ms", not "12 sec, 345 ms, 600 μs"
+    assert shown["p95_ms"].tolist() == [pd.Timedelta(microseconds=500), pd.Timedelta(milliseconds=30),
+                                        pd.Timedelta(seconds=2), pd.Timedelta(milliseconds=12_300),
+                                        pd.Timedelta(hours=2, minutes=30)]
+
+
+def test_a_duration_column_one_unit_reads_well_in_keeps_it():
+    from flowscope.ui import readable
+
+    shown, formats = readable.display_frame(pd.DataFrame({"p95_ms": [900.0, 2_100.0, 45_000.0]}))
+    assert formats["p95_ms"].format == "%.1f s" and shown["p95_ms"].tolist() == [0.9, 2.1, 45.0]
 
 
 @pytest.mark.parametrize("kind, page", [("failing_step", "failures"), ("retry_storm", "retries"),
@@ -194,6 +207,24 @@ def test_evidence_links_carry_the_findings_workflow_and_step(kind, page):
     assert query["wf"] == ["/subs/wf/crm-export"] and query["step"] == ["Post_summary"]
     assert query["cloud"] == ["azure"] and "focus" not in query
     assert components.evidence_link(f, "stuck_execution", "w", "s", ["e1"]).startswith("/executions?")
+
+
+def test_every_finding_kind_links_to_a_page_that_exists():
+    """A kind without a page of its evidence linked to "/overview", which Streamlit serves as "Page not
+    found" (the default page lives at "/"): every kind has its page, and a link to Overview is "/"."""
+    import datetime as dt
+
+    from flowscope.analysis.base import FindingKind
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import components
+    from flowscope.ui.app_main import PAGES
+
+    assert set(FindingKind) <= set(components.EVIDENCE_PAGES)
+    assert set(components.EVIDENCE_PAGES.values()) <= {name for name, _t, _i in PAGES}
+    f = Filters(dt.datetime(2026, 3, 1, tzinfo=UTC), dt.datetime(2026, 3, 8, tzinfo=UTC))
+    assert components.link("overview", f).startswith("/?window=7d")
+    assert components.link("overview") == "/" and components.link("cost") == "/cost"
 
 
 @pytest.fixture(scope="module")
@@ -451,6 +482,23 @@ def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch
     assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]
 
 
+def test_an_express_workflows_graph_painted_by_cost_reads_no_step_cost(demo, monkeypatch):
+    """Painted by cost, an Express workflow's graph labelled every step "$0.00" (all one pale green) beside a
+    spend of dollars: it is billed per execution. Its nodes now read no cost and the graph's title says why."""
+    import json
+
+    store, _con, _f = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
+    box = at.selectbox(key="wf-graph")
+    box.select_index(next(i for i, label in enumerate(box.options) if "clickstream" in label)).run()
+    at.radio(key="wf-metric").set_value("cost_usd").run()
+    no_exception(at)
+    spec = json.loads(next(c for c in at.get("plotly_chart") if c.key == "graph").proto.spec)
+    nodes = next(t for t in spec["data"] if t.get("mode") == "markers+text")
+    assert not [t for t in nodes["text"] if "$" in t], nodes["text"]
+    assert "billed per execution" in spec["layout"]["title"]["text"], spec["layout"]["title"]
+
+
 def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_cloud_store, monkeypatch):
     """`?exec=exec-00001` (an id cut short) opened the first run whose id contains it as if it were the
     run linked, and wrote that run's id to the address. The page now says no run has that id."""
@@ -586,3 +634,87 @@ def test_retries_without_a_try_recorded_reads_no_amplification(three_cloud_store
     at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
     no_exception(at)
     assert (metrics(at)["Retries"], metrics(at)["Amplification"]) == ("0", "—")
+
+
+def test_the_latency_tables_drift_is_in_view_beside_the_step(three_cloud_store, monkeypatch):
+    """"Drift per step" listed drift last, after three percentiles, the previous p95 and previous visits: on a
+    1366-pixel screen with the sidebar open it was cut off. Drift and the two p95s now follow the names."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="24h"), "latency")   # 6 days of data: compared
+    no_exception(at)
+    steps = next(d.value for d in at.dataframe if "drift" in d.value.columns)
+    columns = list(steps.columns)
+    assert columns[columns.index("step") + 1:][:4] == ["cloud", "drift", "p95_ms", "prev_p95_ms"], columns
+
+
+def test_findings_that_price_nothing_read_no_dollars_not_zero(three_cloud_store, monkeypatch):
+    """Overview's findings table read "$0.0000" a month beside a failed collection (and a stuck run, a slow
+    step): those findings price nothing (the analyses write 0.0), and $0 read as "costs nothing". Only the
+    kinds that price something (`measures.PRICED_KINDS`) carry dollars; the others read "—"."""
+    from flowscope.analysis import measures
+
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "overview")
+    no_exception(at)
+    found = next(d.value for d in at.dataframe if "kind" in d.value.columns)
+    unpriced = found[~found["kind"].isin(measures.PRICED_KINDS)]
+    assert len(unpriced) and unpriced["monthly_usd"].isna().all(), found[["kind", "monthly_usd"]]
+    assert found.loc[found["kind"].isin(measures.PRICED_KINDS), "monthly_usd"].notna().all()
+
+
+def test_a_signed_duration_column_keeps_its_sign_however_wide():
+    """Compare runs' "B − A" (`%+d`) must say which run was slower: read per cell ("5 min") a positive
+    difference lost its "+"; a signed column keeps one unit and its sign."""
+    import streamlit as st
+
+    from flowscope.ui import readable
+
+    frame = pd.DataFrame({"a_ms": [2.0, 10_800_000.0], "b_ms": [3.0, 10_500_000.0], "delta_ms": [1.0, -300_000.0]})
+    shown, formats = readable.display_frame(frame, {"delta_ms": st.column_config.NumberColumn("B − A", format="%+d")})
+    assert formats["delta_ms"].format.startswith("%+"), formats
+    assert (formats["delta_ms"].format % shown["delta_ms"].iloc[0]).startswith("+")
+
+
+def test_latency_over_time_picks_the_new_views_steps_when_the_filter_drops_the_picked_ones(three_cloud_store,
+                                                                                          monkeypatch):
+    """The "p95 over time" picks were kept across a change of the sidebar's workflow: filtered to a workflow
+    none of them belongs to, the picks emptied and the chart drew nothing. The new view's slowest steps are
+    picked instead; a pick still in view is kept."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "latency")
+    no_exception(at)
+    before = at.multiselect(key="lat-pick").value
+    wf = at.sidebar.multiselect[1]
+    other = next(o for o in wf.options if not any(p.startswith(o.split(" (")[0] + " / ") for p in before))
+    wf.set_value([other]).run()
+    no_exception(at)
+    picks = at.multiselect(key="lat-pick")
+    assert picks.value and set(picks.value) <= set(picks.options), (other, picks.value)
+    keep = picks.value[-1]
+    picks.set_value([keep]).run()
+    at.sidebar.multiselect[1].set_value([]).run()
+    assert at.multiselect(key="lat-pick").value == [keep], "a pick still in view is kept"
+
+
+def test_the_retry_delays_verdict_is_in_view_beside_the_step(three_cloud_store, monkeypatch):
+    """"Synchronized retries" listed lockstep and cv last, after four delay statistics: on a 1366-pixel
+    screen with the sidebar open the table's verdict was cut off. They now follow the step and retry."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
+    no_exception(at)
+    delays = next(d.value for d in at.dataframe if "lockstep" in d.value.columns)
+    columns = list(delays.columns)
+    assert columns[columns.index("step") + 1:][:4] == ["cloud", "retry", "lockstep", "cv"], columns
+
+
+def test_a_row_of_many_metrics_is_split_so_values_fit_at_1366_pixels():
+    """Collection health's six metrics in one row left ~150 px each at 1366 px with the sidebar open:
+    "Max lag" read "27 min…", cut. More than `components.METRICS_PER_ROW` metrics wrap onto rows of
+    equal length."""
+    from streamlit.testing.v1 import AppTest
+
+    def six() -> None:
+        from flowscope.ui import components as ui
+
+        ui.metric_row([(f"m{i}", "27 min 42 s", None) for i in range(6)])
+
+    at = AppTest.from_function(six).run()
+    rows = [b for b in at.main.children.values() if getattr(b, "type", "") == "flex_container"]
+    assert [len(r.children) for r in rows] == [3, 3]
+    assert [m.label for m in at.metric] == [f"m{i}" for i in range(6)], "in order"

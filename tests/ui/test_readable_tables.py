@@ -81,7 +81,7 @@ def test_names_come_first_and_are_pinned_then_money():
     assert order[:5] == ["workflow", "step", "cost_usd", "retry_usd", "monthly_usd"]
     assert pinned == ["workflow", "step"]
     # a long error text is pinned only when nothing else names the row (wide pins make Streamlit pin none)
-    assert readable.layout(["status", "scope", "error", "runs"]) == (["scope", "error", "status", "runs"], ["scope"])
+    assert readable.layout(["status", "scope", "error", "runs"]) == (["scope", "status", "error", "runs"], ["scope"])
     assert readable.layout(["error", "count"])[1] == ["error"]
 
 
@@ -194,3 +194,16 @@ def test_a_lambda_errors_cause_reads_as_its_type_and_message():
     assert list(shown["sample_cause"]) == ["PaymentError: card declined", "States.Timeout after 60 s", other,
                                            '{"errorMessage": "cu', "—"]
     assert shown["error"].iloc[0] == lam            # not a cause column: as it is
+
+
+def test_a_runs_status_comes_before_its_long_texts_and_the_whole_id_last():
+    """At 1366 px the Executions table showed workflow, run, error and the whole execution id (a long
+    ARN or resource path), and every run's status, start and duration were off its right edge. A row's
+    status now follows its names, and the whole id (the pinned "run" is its telling end) comes last."""
+    columns = ["run", "cloud", "workflow", "execution_id", "status", "started_at", "ended_at", "duration_ms",
+               "error", "cause", "redrive_count"]
+    order, pinned = readable.layout(columns)
+    assert pinned == ["workflow", "run"]
+    assert order[:4] == ["workflow", "run", "status", "error"] and order[-1] == "execution_id", order
+    assert readable.layout(["workflow", "execution_id", "status"])[0] == ["workflow", "execution_id", "status"], \
+        "the whole id stays beside the workflow when it is the only one"

@@ -11,6 +11,7 @@ from flowscope.format import fmt_usd
 from flowscope.model import UTC, C
 from flowscope.store import Store
 from flowscope.ui import readable
+from tests.ui.helpers import shown_ms
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 from tests.ui.test_triage import ITERATIONS, LOOP_RUN, MANY, loop_store, many_store  # noqa: F401 - fixtures
@@ -64,7 +65,7 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     assert [m.value for m in at.metric if m.label == "Duration"] == ["running 3 h"] * 2
     table = at.dataframe[0].value
     row = table[table["step"] == step].iloc[0]
-    assert row["a_ms"] > 0 and row["b_ms"] > 0, "the running step's time so far"
+    assert shown_ms(row["a_ms"]) > 0 and shown_ms(row["b_ms"]) > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
     assert metrics(run_page)["Duration"] == "running 3 h"
 

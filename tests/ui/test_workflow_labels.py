@@ -104,3 +104,40 @@ def test_failures_and_cost_over_time_draw_each_of_two_workflows_named_alike(twin
     at.radio(key="cost-by").set_value("step").run()
     no_exception(at)
     assert {"orders (eu-west-1) / ChargeCard", "orders (us-east-1) / ChargeCard"} <= set(_series(at, "cost-time"))
+
+
+def test_a_findings_title_names_its_workflow_told_apart():
+    """Titles read "ChargeCard in orders fails 11%" for either "orders" state machine: on Overview's
+    "Evidence of finding" list (titles alone) the two findings could not be told apart."""
+    labels = {("aws", "w1"): "orders (us-east-1)", ("aws", "w2"): "orders (eu-west-1)"}
+    found = pd.DataFrame({
+        "cloud": ["aws", "aws", "aws", "aws"], "workflow_id": ["w1", "w2", "w2", "w3"],
+        "workflow": ["orders", "orders", "orders", "orders"], "step": ["ChargeCard", None, "orders", "orders"],
+        "title": ["ChargeCard in orders fails 11%", "orders got slower: p95 2 s vs 1 s",
+                  "orders is 40% of orders's cost", "orders is 40% of orders's cost"]})
+    out = readable.with_workflow_labels(found, labels)
+    assert out["title"].tolist() == ["ChargeCard in orders (us-east-1) fails 11%",
+                                     "orders (eu-west-1) got slower: p95 2 s vs 1 s",
+                                     "orders (eu-west-1): orders is 40% of orders's cost",
+                                     "orders is 40% of orders's cost"], "a workflow not told apart keeps its title"
+
+
+def test_overview_lists_the_findings_of_two_workflows_named_alike_apart(twin_store, monkeypatch):
+    at = open_page(app(twin_store, monkeypatch, window="7d"), "overview")
+    no_exception(at)
+    picker = next(s for s in at.selectbox if s.label == "Evidence of finding")
+    titles = list(picker.options)     # as the list shows them
+    charge = sorted(t for t in titles if t.startswith("ChargeCard in orders"))
+    assert len(charge) == 2 and charge[0].startswith("ChargeCard in orders (eu-west-1)") \
+        and charge[1].startswith("ChargeCard in orders (us-east-1)"), titles
+
+
+def test_the_state_graphs_workflow_list_names_them_as_the_sidebar_does(twin_store, monkeypatch):
+    """The Workflows page's graph picker read "orders (eu-west-1) (aws)" where the sidebar reads
+    "orders (aws · eu-west-1)": one name per workflow on every page."""
+    at = open_page(app(twin_store, monkeypatch, window="7d"), "workflows")
+    no_exception(at)
+    options = at.selectbox(key="wf-graph").options
+    assert sorted(o for o in options if o.startswith("orders")) == ["orders (aws · eu-west-1)",
+                                                                   "orders (aws · us-east-1)"], options
+    assert sorted(options) == sorted(at.sidebar.multiselect[1].options), "the sidebar's names"

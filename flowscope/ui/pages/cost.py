@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.analysis import measures
-from flowscope.analysis.tables import bucket_seconds
+from flowscope.analysis.tables import bucket_seconds, retry_spend
 from flowscope.format import fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -13,12 +13,11 @@ ctx = ui.page("Cost", findings=True)
 f = ctx.filters
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
-retry_usd = float(drivers["total_retry_usd"].iloc[0]) if not drivers.empty else 0.0
-monthly_factor = data.monthly_factor(f)
+retries = retry_spend(drivers, data.configured(f))
 ui.metric_row([("Spend in window", fmt_usd(total["cost_usd"]), None),
                ("Projected monthly spend", fmt_usd(total["monthly_usd"]), None),
-               ("Spent on retries", fmt_usd(retry_usd), None),
-               ("Cost per execution", fmt_usd(total["cost_usd"] / max(int(total["executions"]), 1)), None)])
+               ("Spent on retries", fmt_usd(retries.usd), None),
+               ("Cost per execution", fmt_usd(measures.per_execution(total["cost_usd"], total["executions"])), None)])
 st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
@@ -46,12 +45,9 @@ with right:
         ui.plot(charts.hbar(edges, x="monthly_usd", y="label", title="Projected $/month by transition", money=True)
                 if not edges.empty else charts.empty_figure(), key="edges")
     else:
-        retried = drivers[drivers["retry_usd"] > 0] if not drivers.empty else drivers
-        ui.plot(charts.hbar(retried.groupby("label", as_index=False)["retry_usd"].sum()
-                            .assign(monthly_usd=lambda d: d["retry_usd"] * monthly_factor),
-                            x="monthly_usd", y="label", title="Projected $/month spent on retries (top drivers)",
-                            money=True)
-                if not retried.empty else charts.empty_figure("No retries among the top drivers"),
+        ui.plot(charts.hbar(retries.by_step, x="monthly_usd", y="label",
+                            title="Projected $/month spent on retries (top drivers)", money=True)
+                if not retries.by_step.empty else charts.empty_figure("No retries among the top drivers"),
                 key="retry-drivers")
 ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
          column_config={
@@ -64,7 +60,7 @@ if edges is not None:
 
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
-st.metric("Monthly saving from fewer retries", fmt_usd(retry_usd * monthly_factor * cut / 100))
+st.metric("Monthly saving from fewer retries", fmt_usd(retries.saving(cut)))
 
 
 def cost_findings(found: pd.DataFrame | None) -> None:

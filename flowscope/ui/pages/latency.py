@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import bucket_seconds
+from flowscope.analysis.tables import bucket_seconds, slower_steps
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -15,7 +15,7 @@ runs = data.execution_latency(f)
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
-drifting = steps[steps["drift"] >= ratio] if not steps.empty else steps
+drifting = slower_steps(steps, ratio)
 cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, never read as all of them
 ui.metric_row([("Steps measured", f"{len(steps):,}" + ("+" if cut else ""), None),
                (f"Steps slower than last window (≥{ratio:g}× p95)", f"{len(drifting):,}" if ctx.compare else "—",
@@ -33,7 +33,10 @@ st.subheader("Drift per step" if ctx.compare else "Percentiles per step", divide
 st.caption("drift = p95 in this window ÷ p95 in the previous window of the same length"
            + ("." if ctx.compare else "; the store holds no data for (most of) the previous window, so drift "
               "is not measured."))
-ui.table(steps.drop(columns=["label"], errors="ignore"), "latency-by-step",
+# Drift and the two p95s it divides first after the names: last, they were off a 1366-pixel screen.
+first = ["cloud", "workflow", "workflow_id", "step", *(["drift", "p95_ms", "prev_p95_ms"] if ctx.compare else [])]
+ui.table(steps[[c for c in first if c in steps.columns] + [c for c in steps.columns if c not in first + ["label"]]],
+         "latency-by-step",
          hide=["workflow_id", *([] if ctx.compare else ["drift", "prev_p95_ms", "prev_visits"])], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),
     "prev_p95_ms": st.column_config.NumberColumn("previous p95"),
@@ -42,7 +45,12 @@ if not steps.empty:
     # The steps that slowed most; without a previous window to measure drift by, the slowest (p95).
     ranked = steps.sort_values(["drift", "p95_ms"], ascending=False, na_position="last")
     default = list(ranked["label"].head(3))
-    picked = st.multiselect("p95 over time for", list(steps["label"]), default=default, key="lat-pick")
+    # Picks out of view (the sidebar changed) are dropped; none left, the view's slowest are picked: kept
+    # as they were, a filter to another workflow emptied them and the chart drew nothing.
+    options = list(steps["label"])
+    kept = [p for p in st.session_state.get("lat-pick", default) if p in set(options)]
+    st.session_state["lat-pick"] = kept or default
+    picked = st.multiselect("p95 over time for", options, key="lat-pick")
     chosen = tuple((r.cloud, r.workflow_id, r.step) for r in steps[steps["label"].isin(picked)].itertuples())
     over = data.latency_over_time(f, chosen)
     if not over.empty:

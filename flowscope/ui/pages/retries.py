@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds
+from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds, retry_totals
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -13,13 +13,12 @@ f = ctx.filters
 over = data.retries_over_time(f)
 amp = data.amplification(f)
 delays = data.retry_delays(f)
-total_tries = int(over["tries"].sum()) if not over.empty else 0
-total_retries = int(over["retries"].sum()) if not over.empty else 0
+totals = retry_totals(over)
 lockstep = lockstep_steps(delays)
 cut = len(delays) >= data.RETRY_ROWS       # more rows than read: said, never read as all of them
-ui.metric_row([("Retries", f"{total_retries:,}", None),
+ui.metric_row([("Retries", f"{totals.retries:,}", None),
                # no try recorded in the window: no amplification to speak of ("—"), never an impossible 0.00×
-               ("Amplification", f"{total_tries / max(total_tries - total_retries, 1):.2f}×" if total_tries else "—",
+               ("Amplification", f"{totals.amplification:.2f}×" if totals.amplification is not None else "—",
                 None),
                ("Steps retrying in lockstep", f"{lockstep:,}" + ("+" if cut else ""), None)])
 
@@ -59,7 +58,10 @@ st.caption("Delay between one try's end and the next try's start, per retry (2: 
 if cut:
     st.caption(f"The {len(delays):,} most sampled retries (and the lockstep count above among them only); "
                "filter to fewer workflows to see the rest.")
-ui.table(delays, "retry-delays", hide=["workflow_id"], column_config={
+# The verdict (lockstep, cv) first after the names: last, it was off a 1366-pixel screen.
+first = ["cloud", "workflow", "workflow_id", "step", "retry", "lockstep", "cv"]
+ui.table(delays[[c for c in first if c in delays.columns] + [c for c in delays.columns if c not in first]],
+         "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay"),
     "std_delay_ms": st.column_config.NumberColumn("std"), "retry": st.column_config.NumberColumn(format="%d")})

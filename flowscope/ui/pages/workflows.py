@@ -2,10 +2,10 @@
 
 import streamlit as st
 
-from flowscope.analysis.tables import workflow_trend_seconds
+from flowscope.analysis.tables import billed_per_execution, workflow_trend_seconds
 from flowscope.format import fmt_usd
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data, graph
+from flowscope.ui import charts, data, graph, readable
 from flowscope.ui import components as ui
 
 ctx = ui.page("Workflows")
@@ -30,7 +30,9 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
 
 st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
-labels = {k: f"{r.workflow} ({r.cloud})" for k, r in zip(keys, table.itertuples(index=False), strict=True)}
+named = readable.workflow_labels(data.workflow_options(), with_cloud=True)     # as the sidebar names them
+labels = {k: named.get(k, f"{r.workflow} ({r.cloud})") for k, r in zip(keys, table.itertuples(index=False),
+                                                                      strict=True)}
 focus = st.query_params.get("focus")
 linked = next((i for i, k in enumerate(keys) if k[1] == focus), None)
 if focus and linked is None:      # said, not replaced by the default workflow in silence
@@ -43,6 +45,12 @@ metric = right.radio("Paint", list(graph.METRICS), format_func=lambda m: graph.M
                      key="wf-metric")
 cloud, workflow_id = chosen
 steps = data.step_metrics(f, cloud, workflow_id)
+# A workflow billed per execution (Express: requests and GB-seconds) has no cost per step: its steps read
+# "—" (graph, table), not $0.00 each beside the workflow's spend, and the cost chart says why it has no bars.
+billed = float(table.loc[(table["cloud"] == cloud) & (table["workflow_id"] == workflow_id), "cost_usd"].sum())
+per_run = billed_per_execution(steps, billed)
+if per_run:
+    steps = steps.assign(cost_usd=float("nan"))
 edges = data.edge_counts(f, cloud, workflow_id)
 definition = data.workflow_definition(cloud, workflow_id)
 try:
@@ -58,17 +66,13 @@ g = graph.with_observed(g, edges)
 if not g.nodes:
     st.info("No steps were recorded for this workflow in the window.")
 else:
-    ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{labels[chosen]} — {source}"), key="graph")
+    unpriced = " · billed per execution, no step has a cost" if per_run and metric == "cost_usd" else ""
+    ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{labels[chosen]} — {source}{unpriced}"),
+            key="graph")
     st.caption("Opens on the workflow with the most failed runs (then the highest spend). "
                "Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "
                "Failed, except); purple: transitions seen in executions but not in the definition (calls into "
                "subworkflows are in it); grey: never taken in the window.")
-# A workflow billed per execution (Express: requests and GB-seconds) has no cost per step: its steps read
-# "—", not $0.00 each beside the workflow's spend, and the chart says why it has no bars.
-billed = float(table.loc[(table["cloud"] == cloud) & (table["workflow_id"] == workflow_id), "cost_usd"].sum())
-per_run = billed > 0 and not steps.empty and not float(steps["cost_usd"].sum())
-if per_run:
-    steps = steps.assign(cost_usd=float("nan"))
 ui.table(steps, "workflow-steps", column_config={
     "failure_rate": st.column_config.NumberColumn("visits failed", format="percent",
                                                   help="Failed visits (caught included) / visits: the rate "

@@ -139,14 +139,7 @@ class Store:
         All-or-nothing for readers (the manifest moves once every table committed). Returns rows
         written per table.
         """
-        tables = validate_batch(batch)
-        if not tables:
-            return {}
-        with self._refused_io(), self.writer():
-            write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
-            counts = self._apply(tables, write_id)
-            staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
-        return counts
+        return self.write_and_delete(batch, {})
 
     def replace_executions(self, batch: Batch | Mapping[str, Any]) -> dict[str, int]:
         """Same as write(): named for callers re-collecting executions (RUNNING -> terminal)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,9 +51,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture()
-def smtp_server(tmp_path):
-    """aiosmtpd on 127.0.0.1: STARTTLS required before anything else, AUTH LOGIN/PLAIN checked."""
+def _smtp_server(tmp_path: Any, tls: str) -> Iterator[Smtp]:
+    """aiosmtpd on 127.0.0.1 with a self-signed certificate and AUTH LOGIN/PLAIN checked: `tls` "starttls"
+    (STARTTLS required before anything else) or "implicit" (TLS from the first byte, SMTPS; no STARTTLS)."""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import AuthResult, LoginPassword
 
@@ -73,8 +74,12 @@ def smtp_server(tmp_path):
             state.logins.append(auth_data.login.decode())
         return AuthResult(success=ok, handled=False)   # handled=False: aiosmtpd answers 535 itself
 
-    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, tls_context=context,
-                            require_starttls=True, authenticator=authenticator, auth_require_tls=True)
+    if tls == "implicit":    # the whole connection is TLS: aiosmtpd's auth_require_tls knows STARTTLS only
+        tls_options: dict[str, Any] = {"ssl_context": context, "auth_require_tls": False}
+    else:
+        tls_options = {"tls_context": context, "require_starttls": True, "auth_require_tls": True}
+    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, authenticator=authenticator,
+                            **tls_options)
     controller.start()
     try:
         yield state
@@ -83,34 +88,13 @@ def smtp_server(tmp_path):
 
 
 @pytest.fixture()
+def smtp_server(tmp_path):
+    """aiosmtpd on 127.0.0.1: STARTTLS required before anything else, AUTH LOGIN/PLAIN checked."""
+    yield from _smtp_server(tmp_path, "starttls")
+
+
+@pytest.fixture()
 def smtps_server(tmp_path):
     """aiosmtpd on 127.0.0.1 speaking TLS from the first byte (SMTPS, port 465's implicit TLS), AUTH
     checked; it offers no STARTTLS (a client that sends it, or speaks plain text first, fails)."""
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import AuthResult, LoginPassword
-
-    cert, key = self_signed(tmp_path)
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
-    state = Smtp(port=_free_port(), ca_file=str(cert))
-
-    class Handler:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-            state.messages.append(envelope)
-            return "250 OK"
-
-    def authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-        ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == SMTP_USER \
-            and auth_data.password.decode() == SMTP_PASSWORD
-        if ok:
-            state.logins.append(auth_data.login.decode())
-        return AuthResult(success=ok, handled=False)
-
-    # the whole connection is TLS: aiosmtpd's auth_require_tls knows STARTTLS only
-    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port, ssl_context=context,
-                            authenticator=authenticator, auth_require_tls=False)
-    controller.start()
-    try:
-        yield state
-    finally:
-        controller.stop()
+    yield from _smtp_server(tmp_path, "implicit")

@@ -61,6 +61,7 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
     in_bytes, in_sha = payload_size_and_hash(ex.get("argument"))
     out_bytes, _ = payload_size_and_hash(ex.get("result"))
     current = (ex.get("status") or {}).get("currentSteps")
+    api_ms = seconds_ms(ex.get("duration"))
     return {
         C.cloud: CLOUD,
         C.account: parts["p"],
@@ -76,9 +77,10 @@ def _execution_row(ex: Any, ctx: ImportContext) -> Row | str:
         C.started_at: started,
         C.ended_at: ended,
         # null while running (docs/model.md), as on every cloud: the API's `duration` of a running
-        # execution is its time so far; it stands in only for a finished one without endTime
+        # execution is its time so far; it stands in only for a finished one without endTime (read
+        # either way, so a duration no column holds is still a skipped record, by line)
         C.duration_ms: duration_ms(started, ended) if ended else
-        (None if status is Status.RUNNING else seconds_ms(ex.get("duration"))),
+        (None if status is Status.RUNNING else api_ms),
         C.error: error,
         C.cause: cause,
         C.redrive_count: None,

@@ -153,13 +153,20 @@ class ReportContent:
         failed = self.coverage.failed_collections
         return "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in failed) or None
 
-    def status_note(self) -> str | None:
-        """Why the window's data is not whole (the window is empty, a collection failed, the data ends
-        early), every reason; None when it is whole. What a table export says beside its figures."""
+    def data_reasons(self) -> list[str]:
+        """Why the window's data is not whole, every reason: what the coverage says (an empty or stale
+        window) and the scopes whose last collection failed. What a notification and a table export say."""
         failed = self.failed_text()
-        reasons = [self.coverage.message(), f"last collection failed: {failed}" if failed else None,
-                   self.coverage.gap_note()]
-        return "; ".join(r for r in reasons if r) or None
+        return [r for r in (self.coverage.message(), f"last collection failed: {failed}" if failed else None) if r]
+
+    def status_note(self) -> str | None:
+        """`data_reasons` and where the data ends early, in one line; None when the data is whole. What a
+        table export says beside its figures."""
+        return "; ".join([*self.data_reasons(), *filter(None, [self.coverage.gap_note()])]) or None
+
+    def no_findings_text(self) -> str:
+        """What an empty findings list says (`NO_FINDINGS`): never an all-clear of an empty window."""
+        return NO_FINDINGS[1] if self.coverage.status == "no_data" else NO_FINDINGS[0]
 
     def state_of(self, finding_id: str) -> str | None:
         return self.history.states.get(finding_id) if self.history is not None else None

@@ -28,7 +28,7 @@ from flowscope.format import (
     is_missing,
 )
 from flowscope.model import C
-from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
+from flowscope.report.content import ReportContent, window_time
 
 PLOTLY_MODES = ("inline", "cdn")
 CDN = "https://cdn.plot.ly"
@@ -285,5 +285,5 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         savings=fmt_usd(c.potential_savings), trends=trends,
         severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
         findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
-        no_findings=NO_FINDINGS[cov.status == "no_data"],
+        no_findings=c.no_findings_text(),
     )

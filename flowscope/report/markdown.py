@@ -12,7 +12,7 @@ from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
 from flowscope.model import C
-from flowscope.report.content import NO_FINDINGS, ReportContent, window_time
+from flowscope.report.content import ReportContent, window_time
 from flowscope.textsafety import markdown_text
 
 MAX_FINDINGS = 50
@@ -54,7 +54,7 @@ def render_markdown(c: ReportContent) -> str:
     lines += ["", f"Potential savings named by the findings: {fmt_usd(c.potential_savings)} per month.", "",
               f"## Findings ({len(c.findings)})", ""]
     if c.findings.empty:
-        lines.append(NO_FINDINGS[cov.status == "no_data"])
+        lines.append(c.no_findings_text())
     for r in c.findings.head(MAX_FINDINGS).to_dict("records"):
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)

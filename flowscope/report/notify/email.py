@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from email.message import EmailMessage
 from pathlib import Path
 
-from flowscope.report.notify.message import Message
+from flowscope.report.notify.message import Message, MessageFinding
 from flowscope.textsafety import terminal_text
 
 
@@ -32,22 +32,25 @@ def body(message: Message) -> str:
     if message.findings:
         lines += ["", "Findings:"]
     for f in message.findings:
-        where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
         lines.append(f"- {f.severity.upper()}{' (' + f.state + ')' if f.state else ''} {_line(f.title)}")
-        lines.append(f"  {where}; {f.monthly}; id {f.id}")
+        lines.append(f"  {_where(f)}; {f.monthly}; id {f.id}")
     if message.more:
         lines.append(f"- and {message.more} more in the report")
     if message.resolved:
         lines += ["", "Resolved since you were told of them:"]
     for f in message.resolved:
-        where = " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
         lines.append(f"- {f.severity.upper()} {_line(f.title)}")
-        lines.append(f"  {where}; id {f.id}")
+        lines.append(f"  {_where(f)}; id {f.id}")
     if message.resolved_more_ids:
         lines.append(f"- and {len(message.resolved_more_ids)} more resolved")
     if message.report:
         lines += ["", f"Report: {_line(message.report)}"]
     return "\n".join(lines) + "\n"
+
+
+def _where(f: MessageFinding) -> str:
+    """cloud / workflow / step of a finding, each on one line and cut to 80 characters."""
+    return " / ".join(_line(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
 
 
 def subject(message: Message) -> str:

@@ -164,9 +164,8 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
     status = "collection_failed" if sync_failed and cov.status == "ok" else cov.status
     # every reason, not the first: an empty window's message hid the failed collection that emptied it,
     # and a stale or empty window hid that this run's own sync failed
-    reasons = [cov.message(), f"last collection failed: {failed}" if failed else None,
-               SYNC_FAILED if sync_failed and not failed else None]
-    status_text = "; ".join(r for r in reasons if r) or None
+    reasons = [*content.data_reasons(), *([SYNC_FAILED] if sync_failed and not failed else [])]
+    status_text = "; ".join(reasons) or None
     gap = cov.gap_note() if status != "no_data" else None
     if gap and status_text is None:       # a sync that succeeds but brings nothing is news too
         status_text = gap

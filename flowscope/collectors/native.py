@@ -32,11 +32,12 @@ Handlers and `assemble` do no I/O. The importer and the live collectors both use
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from flowscope.model import Batch, Source
+from flowscope.model import Batch, C, Source
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,15 @@ END_WITHOUT_START = "execution end logged without its start in these files or th
 files). Its handler still emits its execution row, without a start (`started_at` None), and the
 assembly completes it from the start another file of the import holds, or an earlier import stored
 (`collectors/assemble.py`; the importer withdraws the skip then), or drops it."""
+
+
+def row_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A model row's `attributes` JSON object; {} when it has none, or text that is not a JSON object."""
+    try:
+        value = json.loads(row.get(C.attributes) or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowscope.collectors.native import row_attributes
 from flowscope.model import COLLECTED_STATUSES, UTC, Batch, C, RunStatus, truncate
 
 if TYPE_CHECKING:
@@ -238,11 +239,7 @@ def merge_attributes(row: dict[str, Any], extra: Mapping[str, Any]) -> None:
 
 def gone_mark(row: Mapping[str, Any]) -> Any:
     """The `gone` mark of a stored execution (see `mark_gone`), if any."""
-    try:
-        attributes = json.loads(row.get(C.attributes) or "{}")
-    except (TypeError, ValueError):
-        return None
-    return attributes.get("gone") if isinstance(attributes, dict) else None
+    return row_attributes(row).get("gone")
 
 
 def mark_gone(sink: "StoreSink", result: ScopeResult, gone: Sequence[tuple[dict[str, Any], str]],

@@ -25,7 +25,6 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -37,7 +36,7 @@ from flowscope.collectors.aws.clients import (
 )
 from flowscope.collectors.aws.events import is_express_arn
 from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
-from flowscope.collectors.native import ImportContext
+from flowscope.collectors.native import ImportContext, row_attributes
 from flowscope.collectors.source_config import name_matches
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import (
@@ -80,10 +79,10 @@ class ScopeContext(ScopeRun):
     """Every state machine ListStateMachines returned (before name globs)."""
     globs: tuple[str, ...] = ()
     logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
     redrivable: set[str] | None = None
     """State machines with a stored run that may have been redriven since (`stored_redrivable`);
     None: not known, every machine's redrives are listed."""
-    """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
 
     def mark_seen(self, arns: list[str]) -> None:
         with self.lock:
@@ -195,23 +194,15 @@ def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[st
     quoted = ", ".join("'" + arn.replace("'", "''") + "'" for arn in arns)
     try:
         rows = store.read_rows("workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})")
-    except Exception:  # noqa: BLE001 - no workflows table yet: nothing to reuse
+    except Exception:  # noqa: BLE001 - the store cannot say: everything is listed
         return {}
+    never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:
         kept = latest.get(row[C.workflow_id])
-        if kept is None or (row[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)) > (
-                kept[C.seen_at] or dt.datetime.min.replace(tzinfo=dt.timezone.utc)):
+        if kept is None or (row[C.seen_at] or never) > (kept[C.seen_at] or never):
             latest[row[C.workflow_id]] = row
-    out: dict[str, tuple[str, dict[str, Any]]] = {}
-    for arn, row in latest.items():
-        try:
-            attributes = json.loads(row[C.attributes] or "{}")
-        except (TypeError, ValueError):
-            continue
-        if isinstance(attributes, dict):
-            out[arn] = (str(row[C.revision]), attributes)
-    return out
+    return {arn: (str(row[C.revision]), row_attributes(row)) for arn, row in latest.items()}
 
 
 def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
@@ -370,7 +361,7 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
         for row in batch.executions:
             if row.get(C.execution_id) == arn:
                 # every run of a retried Map (the step's resource is only its last run's)
-                run_steps.update(_attribute(row, "map_run_steps") or {})
+                run_steps.update(row_attributes(row).get("map_run_steps") or {})
         for summary in map_runs:
             step = steps.get(run_steps.get(summary["map_run_arn"], ""))
             summary["state_name"] = step[C.name] if step else None
@@ -381,14 +372,6 @@ def collect_execution(sc: ScopeContext, item: dict[str, Any], *, parent: str | N
     sc.sink.add(batch)
     sc.result.count("history_events", len(events))
     return len(events)
-
-
-def _attribute(row: dict[str, Any], key: str) -> Any:
-    try:
-        attributes = json.loads(row.get(C.attributes) or "{}")
-    except (TypeError, ValueError):
-        return None
-    return attributes.get(key) if isinstance(attributes, dict) else None
 
 
 def collect_map_runs(sc: ScopeContext, execution_arn: str) -> list[dict[str, Any]]:
@@ -569,11 +552,8 @@ def stored_redrivable(store: Any, now: dt.datetime) -> set[str] | None:
         frame = store.sql(f"SELECT DISTINCT {C.workflow_id} FROM executions WHERE {C.cloud} = 'aws' "
                           f"AND {C.status} IN {REDRIVABLE!r} AND ({C.ended_at} IS NULL OR {C.ended_at} >= ?)",
                           [since])
-    except Exception:  # noqa: BLE001 - an empty store has no executions table yet: nothing stored
-        try:
-            return None if store.has_data() else set()
-        except Exception:  # noqa: BLE001 - the store cannot say: list every machine's redrives
-            return None
+    except Exception:  # noqa: BLE001 - the store cannot say: list every machine's redrives
+        return None
     return {str(value) for value in frame[C.workflow_id].tolist()}
 
 

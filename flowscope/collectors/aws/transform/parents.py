@@ -9,10 +9,10 @@ already stored; otherwise the child stays unlinked (null) until it is written ag
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.aws import events as E
+from flowscope.collectors.native import row_attributes
 from flowscope.model import C
 
 if TYPE_CHECKING:
@@ -23,21 +23,13 @@ _CHILD_MARK = '"mapRunArn"'
 _PARENT_MARK = '"map_run_arns"'
 
 
-def _attributes(row: Row) -> dict[str, Any]:
-    try:
-        value = json.loads(row.get(C.attributes) or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
 def _runs_of(rows: list[Row]) -> dict[str, str]:
     """Map Run ARN -> the ARN of the execution whose history started it."""
     out: dict[str, str] = {}
     for row in rows:
         text = row.get(C.attributes)
         if isinstance(text, str) and _PARENT_MARK in text:
-            for run in _attributes(row).get("map_run_arns") or []:
+            for run in row_attributes(row).get("map_run_arns") or []:
                 if isinstance(run, str):
                     out[run] = row[C.execution_id]
     return out
@@ -51,7 +43,7 @@ def link_parents(executions: list[Row], store: "Store | None") -> None:
     for row in executions:
         text = row.get(C.attributes)
         if row.get(C.parent_execution_id) is None and isinstance(text, str) and _CHILD_MARK in text:
-            run = _attributes(row).get("mapRunArn")
+            run = row_attributes(row).get("mapRunArn")
             if isinstance(run, str):
                 orphans.setdefault(run, []).append(row)
     if not orphans:

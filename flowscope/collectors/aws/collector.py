@@ -92,9 +92,10 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
     from flowscope.collectors.aws.transform import FORMATS
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
+    last = _last_run_details(store, result)      # what the last run could not read, read once
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
                               formats=FORMATS, now=now, concurrency=scope.concurrency,
-                              logs_unread=_logs_unread(_last_run_details(store, result)))
+                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -256,7 +257,7 @@ def _collect_metrics(sc: "ScopeContext", machines: list[dict[str, Any]]) -> None
 
     clients = sc.clients
     start = sc.window.lower_bound or (sc.now - DEFAULT_LOOKBACK)
-    unread = _metrics_unread_from(_last_run_details(sc.store, sc.result))
+    unread = sc.metrics_unread
     if unread is not None and unread < start:
         start = unread
         sc.result.details["metrics_from"] = unread.isoformat()

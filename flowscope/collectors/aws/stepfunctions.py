@@ -80,6 +80,8 @@ class ScopeContext(ScopeRun):
     globs: tuple[str, ...] = ()
     logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
     """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
+    metrics_unread: dt.datetime | None = None
+    """Where the scope's last run failed to read metrics from (None: it read them)."""
     redrivable: set[str] | None = None
     """State machines with a stored run that may have been redriven since (`stored_redrivable`);
     None: not known, every machine's redrives are listed."""

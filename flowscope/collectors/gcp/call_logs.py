@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from flowscope.collectors.gcp.context import NATIVE_TERMINAL, ScopeContext, as_error, raise_auth, workflow_of
+from flowscope.collectors.gcp.transform.names import parse_name
 from flowscope.collectors.sink import gc_paused
 from flowscope.model import C, utc
 
@@ -102,9 +103,10 @@ def _with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], logged:
 
 
 def _short(name: str) -> tuple[str, str, str]:
-    """(location, workflow, execution id) of an execution's resource name."""
-    parts = name.split("/")
-    return (parts[3], parts[5], parts[7]) if len(parts) >= 8 else ("", "", name)
+    """(location, workflow, execution id) of an execution's resource name (`names.parse_name`), as
+    `_begun` keys the call logs' labels."""
+    parts = parse_name(name)
+    return (parts["l"], parts["w"], parts["e"]) if parts and parts["e"] else ("", "", name)
 
 
 def _begun(entries: list[Any]) -> set[tuple[str, str, str]]:

@@ -134,7 +134,7 @@ def storms(ctx: Context) -> list[Finding]:
         cost = r.retries * per_attempt
         visits = 0 if pd.isna(r.visits) else int(r.visits)
         attempts = 0 if pd.isna(r.attempts) else int(r.attempts)
-        amp = attempts / visits if visits else None
+        amp = measures.amplification(attempts, visits)     # tries per first try, as every surface reads it
         minutes = (r.end - r.start).total_seconds() / 60
         throttled = is_throttling(r.error)
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)

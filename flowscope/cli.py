@@ -1071,21 +1071,14 @@ def run_(
 
 
 def _check_pdf_printer() -> None:
-    """Exit 2 before any work when a PDF cannot be printed here (no Chromium, FLOWSCOPE_CHROMIUM naming no
-    program, no Playwright): it analysed the window and recorded the findings history first."""
-    from importlib.util import find_spec
-
-    from flowscope.report.pdf import CHROMIUM_ENV, PdfError, chromium_path
+    """Exit 2 before any work when a PDF cannot be printed here (`pdf.check_printer`): it analysed the
+    window and recorded the findings history first."""
+    from flowscope.report.pdf import PdfError, check_printer
 
     try:
-        path = chromium_path()
+        check_printer()
     except PdfError as exc:
         raise fail(str(exc)) from None
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        said = f"{CHROMIUM_ENV} is {path}" if os.environ.get(CHROMIUM_ENV) else f"Chromium at {path}"
-        raise fail(f"{said}, which is not a program this user can run: the PDF report is printed by Chromium")
-    if find_spec("playwright") is None:
-        raise fail("the PDF report needs Playwright: pip install 'flowscope[report]'")
 
 
 def _file_in_the_way(path: Path, *, itself: bool = False) -> Path | None:

@@ -34,13 +34,30 @@ def chromium_path() -> str:
     return path
 
 
+NEEDS_PLAYWRIGHT = "the PDF report needs Playwright: pip install 'flowscope[report]'"
+
+
+def check_printer() -> None:
+    """PdfError when a PDF cannot be printed here: no Chromium, FLOWSCOPE_CHROMIUM naming no program this
+    user can run, or no Playwright. What `report` and `run` ask before any work (they analysed the
+    window and recorded the findings history first, then failed)."""
+    from importlib.util import find_spec
+
+    path = chromium_path()
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        said = f"{CHROMIUM_ENV} is {path}" if os.environ.get(CHROMIUM_ENV) else f"Chromium at {path}"
+        raise PdfError(f"{said}, which is not a program this user can run: the PDF report is printed by Chromium")
+    if find_spec("playwright") is None:
+        raise PdfError(NEEDS_PLAYWRIGHT)
+
+
 def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
     """Print an HTML report (plotly inlined) to `out` as A4 pages, once its `charts` plots are drawn."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise PdfError("the PDF report needs Playwright: pip install 'flowscope[report]'") from None
+        raise PdfError(NEEDS_PLAYWRIGHT) from None
     executable = chromium_path()
     with tempfile.TemporaryDirectory(prefix="flowscope-pdf-") as tmp:
         page_file = Path(tmp) / "report.html"

@@ -52,8 +52,7 @@ def read_config(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)
     if unknown:     # at the line of the first: `[notfy]` among fifty lines was left to be found by eye
-        line = config_line(path, unknown[0]) or config_line(path, unknown[0], 1)
-        raise ConfigError(f"config file {path}{f', line {line}' if line else ''}: unknown key(s) "
+        raise ConfigError(f"{top_level_at(path, unknown[0])}: unknown key(s) "
                           f"{', '.join(unknown)}; known: {', '.join(sorted(KNOWN_KEYS))}")
     return data
 
@@ -62,12 +61,18 @@ TABLES = ("thresholds", "auth", "report")
 ARRAYS_OF_TABLES = ("sources", "notify")
 
 
+def top_level_at(path: Path, key: str) -> str:
+    """"config file PATH, line N" of a top-level key (a `key = ...` line, else its first `[key]` or
+    `[[key]]` table), or without the line when it cannot be found."""
+    line = config_line(path, key) or config_line(path, key, 1)
+    return f"config file {path}" + (f", line {line}" if line else "")
+
+
 def check_types(data: dict[str, Any], path: Path) -> None:
     """Each top-level key has the shape its readers expect, or a ConfigError naming the file, the line,
     the key and the shape (`store = 5` or `thresholds = "abc"` crashed deep inside a command)."""
     def at(key: str) -> str:
-        line = config_line(path, key) or config_line(path, key, 1)
-        return f"config file {path}" + (f", line {line}" if line else "")
+        return top_level_at(path, key)
 
     store = data.get("store")
     if "store" in data and (not isinstance(store, str) or not store.strip()):

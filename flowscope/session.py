@@ -339,14 +339,13 @@ def configured_thresholds() -> Any:
     defaults): flowscope.analyze used the defaults, so a notebook and `flowscope analyze` of the same window
     disagreed. A bad table is a ValueError naming the file and the line, as the commands' exit 2 does."""
     from flowscope.analysis import Thresholds
-    from flowscope.settings import load_settings, located
+    from flowscope.settings import in_config_file, load_settings
 
     settings = load_settings()
     try:
         return Thresholds.from_mapping(settings.thresholds)
     except ValueError as exc:
-        said = located(str(exc), settings.config_path)
-        raise ValueError(said if said != str(exc) else f"config file {settings.config_path}: {exc}") from None
+        raise ValueError(in_config_file(str(exc), settings.config_path)) from None
 
 
 def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:

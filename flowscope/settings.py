@@ -176,6 +176,14 @@ def located(message: str, path: Path | None) -> str:
     return message
 
 
+def in_config_file(message: str, path: Path | None) -> str:
+    """`located`, and at least the file when `message` names no place of it (a value of [thresholds] that
+    is not a number): what a reader without the commands' own wording (the notebook API, the dashboard)
+    says of a config file it cannot use."""
+    said = located(message, path)
+    return said if said != message or path is None else f"config file {path}: {message}"
+
+
 def config_line(path: Path, table: str, index: int | None = None, key: str | None = None) -> int | None:
     """The 1-based line of `key` in table `table` of the TOML file (in its `index`-th `[[table]]` entry
     when given), else of that table's header (or of `table = {...}` written inline); None when the file

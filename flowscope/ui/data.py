@@ -54,7 +54,7 @@ def config_problem() -> str | None:
     a syntax error read "the store is being updated, reload in a few seconds" for ever, and bad
     [thresholds] were replaced by the defaults without a word (`flowscope dashboard` refuses both)."""
     from flowscope.analysis.base import Thresholds
-    from flowscope.settings import ConfigError, load_settings, located
+    from flowscope.settings import ConfigError, in_config_file, load_settings
 
     try:
         settings = load_settings()
@@ -63,8 +63,7 @@ def config_problem() -> str | None:
     try:
         Thresholds.from_mapping(settings.thresholds)
     except (TypeError, ValueError) as exc:
-        said = located(str(exc), settings.config_path)
-        return said if said != str(exc) else f"config file {settings.config_path}: {exc}"
+        return in_config_file(str(exc), settings.config_path)
     return None
 
 

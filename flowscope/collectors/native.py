@@ -26,6 +26,11 @@ Optionally, ``HAS_NO_RUN(execution_id) -> bool``: the ids a cloud keys rows by t
 execution row (Logic Apps: a trigger poll that fired nothing, billed but starting no run); the
 importer does not count them as steps waiting for their run.
 
+Optionally, ``link_parents(executions, store)``: fill, in place, what links the execution rows of one
+batch to other executions (AWS: a Distributed Map child's `parent_execution_id`, from its parent in the
+batch or the store), before `collectors/assemble.py` assembles them. The one hook that may read the
+store, and only its stored executions.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 

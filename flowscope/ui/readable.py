@@ -286,6 +286,13 @@ def display_frame(frame: pd.DataFrame, column_config: dict[str, Any] | None = No
     return out, formats
 
 
+def leading(frame: pd.DataFrame, first: Sequence[str], *, drop: Sequence[str] = ()) -> pd.DataFrame:
+    """`frame` with the columns of `first` it has first, in that order, then the rest (none of `drop`):
+    what a page puts beside the names so it stays in view at 1366 px, where `layout` would leave it last."""
+    head = [c for c in first if c in frame.columns]
+    return frame[head + [c for c in frame.columns if c not in head and c not in drop]]
+
+
 def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     """(column order, columns to pin): the pinned name first, then money, then the other name columns
     and the rest, so a narrow screen (1366 px with the sidebar open) keeps the name and the dollars in

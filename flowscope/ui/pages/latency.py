@@ -5,7 +5,7 @@ import streamlit as st
 
 from flowscope.analysis.tables import bucket_seconds, slower_steps
 from flowscope.format import fmt_duration
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 ctx = ui.page("Latency", findings=True)
@@ -35,7 +35,7 @@ st.caption("drift = p95 in this window ÷ p95 in the previous window of the same
               "is not measured."))
 # Drift and the two p95s it divides first after the names: last, they were off a 1366-pixel screen.
 first = ["cloud", "workflow", "workflow_id", "step", *(["drift", "p95_ms", "prev_p95_ms"] if ctx.compare else [])]
-ui.table(steps[[c for c in first if c in steps.columns] + [c for c in steps.columns if c not in first + ["label"]]],
+ui.table(readable.leading(steps, first, drop=["label"]),
          "latency-by-step",
          hide=["workflow_id", *([] if ctx.compare else ["drift", "prev_p95_ms", "prev_visits"])], column_config={
     "drift": st.column_config.NumberColumn(format="%.2f×"),

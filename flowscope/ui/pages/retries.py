@@ -5,7 +5,7 @@ import streamlit as st
 
 from flowscope.analysis.tables import lockstep_steps, retry_bucket_seconds, retry_totals
 from flowscope.format import fmt_duration
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 ctx = ui.page("Retries", findings=True)
@@ -60,7 +60,7 @@ if cut:
                "filter to fewer workflows to see the rest.")
 # The verdict (lockstep, cv) first after the names: last, it was off a 1366-pixel screen.
 first = ["cloud", "workflow", "workflow_id", "step", "retry", "lockstep", "cv"]
-ui.table(delays[[c for c in first if c in delays.columns] + [c for c in delays.columns if c not in first]],
+ui.table(readable.leading(delays, first),
          "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),
     "mean_delay_ms": st.column_config.NumberColumn("mean delay"),

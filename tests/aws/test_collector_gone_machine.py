@@ -15,7 +15,7 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
     (StateMachineDoesNotExist) and held the scope's watermark: the run read partial, and the next
     sync read the whole window again, for a machine nobody can collect any more. It is now a
     warning, and the other machines' window moves on."""
-    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+    from tests.aws.sfn_fake import ACCOUNT
 
     now = time.time()
     arns = {name: f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}" for name in ("kept", "deleted")}
@@ -36,10 +36,7 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
         "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
         "ListExecutions": lambda b: {"executions": []},
     }
-    with FakeSfn(handlers) as fake:
-        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
-                  "max_attempts": 1}
-        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    result = _sync_once(handlers, store)
     assert result.status == RunStatus.SUCCEEDED, result.row()
     assert result.watermark is not None
     assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
@@ -48,7 +45,7 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
 
 def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(_aws_env, store):
     """The same when the machine goes between its DescribeStateMachine and its ListExecutions."""
-    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+    from tests.aws.sfn_fake import ACCOUNT
 
     now = time.time()
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:deleted"
@@ -63,10 +60,18 @@ def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(
         "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
         "ListExecutions": lambda b: (400, {"__type": "StateMachineDoesNotExist", "message": "gone"}),
     }
+    result = _sync_once(handlers, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.watermark is not None
+    assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
+
+
+def _sync_once(handlers, store):
+    """One sync of the last hour against a fake Step Functions answering with `handlers`, one attempt a call."""
+    from tests.aws.sfn_fake import FakeSfn
+
     with FakeSfn(handlers) as fake:
         source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
                   "max_attempts": 1}
         [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
-    assert result.status == RunStatus.SUCCEEDED, result.row()
-    assert result.watermark is not None
-    assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
+    return result

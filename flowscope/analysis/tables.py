@@ -880,19 +880,27 @@ def _usage_executions(con: Any, f: Filters, top: pd.DataFrame) -> pd.DataFrame:
 
     Counted for the top rows only: a HyperLogLog estimate over every group was up to a few percent off
     (1,266 executions of a step that 1,231 ran), so the costly-steps table disagreed with the finding
-    naming the same step; an exact count over every group costs more than the rest of the query."""
+    naming the same step; an exact count over every group costs more than the rest of the query.
+    The usage read is narrowed to the rows' workflows and meters before the join, and the distinct
+    executions are counted per wanted row's number, not per its four text keys: on 30 days of the 1M
+    bench store's AWS usage (2M rows) 0.21 s instead of 0.36-0.69 s, the Cost page's dearest read."""
     if top.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in _DRIVER_KEYS}
                             | {"executions": pd.Series(dtype="int64")})
-    wanted = ", ".join("(" + ", ".join(_lit(v) for v in row) + ")"
-                       for row in top[_DRIVER_KEYS].drop_duplicates().astype(str).itertuples(index=False))
-    return run(con, q("""
-        SELECT u.{cloud}, u.{workflow_id}, u.step, u.{meter}, count(DISTINCT u.{execution_id}) AS executions
-        FROM ({usage}) u JOIN (VALUES {wanted}) AS t(t_cloud, t_workflow_id, t_step, t_meter)
+    keys = top[_DRIVER_KEYS].drop_duplicates().astype(str).reset_index(drop=True)
+    wanted = ", ".join(f"({i}, " + ", ".join(_lit(v) for v in row) + ")"
+                       for i, row in enumerate(keys.itertuples(index=False)))
+    narrow = f"AND {C.workflow_id} IN ({_in(sorted(set(keys[C.workflow_id])))}) " \
+             f"AND {C.meter} IN ({_in(sorted(set(keys[C.meter])))})"
+    counts = run(con, q("""
+        SELECT t.t_row, count(DISTINCT u.{execution_id}) AS executions
+        FROM ({usage}) u JOIN (VALUES {wanted}) AS t(t_row, t_cloud, t_workflow_id, t_step, t_meter)
              ON u.{cloud} = t.t_cloud AND u.{workflow_id} = t.t_workflow_id AND u.step = t.t_step
                 AND u.{meter} = t.t_meter
-        GROUP BY ALL
-    """, usage=usage_sql(con, f), wanted=wanted), f.params())
+        GROUP BY t.t_row
+    """, usage=usage_sql(con, f, narrow), wanted=wanted), f.params())
+    found = keys.join(counts.set_index("t_row")["executions"], how="inner")
+    return found.reset_index(drop=True)
 
 
 def cost_drivers(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:

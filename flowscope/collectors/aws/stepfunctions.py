@@ -10,8 +10,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 - Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
   minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
   paginated to the end however long the history (25,000 events and more), only for executions
-  not already stored as terminal, or listed with another status or a higher `redriveCount` than
-  stored (redriven: fetched again and replaced). ListExecutions(redriveFilter=REDRIVEN), not
+  not already stored as terminal, or listed with a higher `redriveCount` than stored
+  (redriven: fetched again and replaced; `ScopeContext.needs_fetch`). ListExecutions(redriveFilter=REDRIVEN), not
   bounded by the window, finds the redrives of stored executions that started before it (asked
   only of machines with a stored run failed, timed out or aborted in the last 14 days).
   DescribeExecution only to revisit a stored RUNNING execution
@@ -108,15 +108,23 @@ class ScopeContext(ScopeRun):
 
     def needs_fetch(self, item: dict[str, Any]) -> bool:
         """Whether a listed execution must be fetched: not stored, stored still running, or
-        stored terminal but listed now with another status or a higher redrive count (it was
-        redriven since: its history has a later life). Call `load_stored` first; a terminal
-        execution fetched again for that reason is remembered in `refetch`."""
+        stored terminal but redriven since (its history has a later life). Call `load_stored`
+        first; a terminal execution fetched again for that reason is remembered in `refetch`.
+
+        A redrive raises the listed `redriveCount`: when the listing gives one, only a count
+        higher than stored is a redrive. ListExecutions is eventually consistent and lists a run
+        RUNNING a while after its history ended: reading that as a redrive fetched its history
+        again every sync and counted it as redriven. An endpoint that gives no count is read by
+        the status: another status than stored, for a run that could be redriven."""
         arn = item["executionArn"]
         status = self.stored.get(arn)
         if status not in TERMINAL:
             return True
-        listed = NATIVE_STATUS.get(str(item.get("status")), status)
-        if listed == status and int(item.get("redriveCount") or 0) <= self.redrives.get(arn, 0):
+        count = item.get("redriveCount")
+        if count is not None:
+            if int(count) <= self.redrives.get(arn, 0):
+                return False
+        elif NATIVE_STATUS.get(str(item.get("status")), status) == status or status not in REDRIVABLE:
             return False
         with self.lock:
             self.refetch.add(arn)

@@ -295,9 +295,12 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                 try:
                     events = next(fetched, None)
                 except Exception as exc:  # noqa: BLE001 - the read failed: record it, keep what is whole
-                    sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
-                    if _has_express(machines):
-                        keep_unread(sc, group, start)   # Express runs have no other source: read again
+                    if error_code(exc) in MISSING_GROUP_CODES:
+                        say_missing(sc, group, machines)
+                    else:
+                        sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
+                        if _has_express(machines):
+                            keep_unread(sc, group, start)   # Express runs have no other source: read again
                     failed = True
                     break
                 if events is None:
@@ -333,6 +336,29 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     if fallback:
         sc.result.count("log_path_history_fallback", len(fallback))
         run_history_fetches(sc, fallback)
+
+
+MISSING_GROUP_CODES = frozenset({"ResourceNotFoundException"})
+LOGS_MISSING = "log_groups_missing"
+"""Key, in a collection run's `details`, of the configured log groups that do not exist: group ->
+the names of the state machines that log to it."""
+
+
+def say_missing(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]]) -> None:
+    """A log group a state machine names that does not exist (never created, or deleted): said in
+    this run, by name with its machines, as a warning, not an error. An absent group holds no
+    records, so there is nothing unread to go back to; recorded as an error it made every sync
+    PARTIAL and kept the group 'unread' from its first failure, for as long as it stayed absent.
+    Every sync says it again (the scope's latest run must not read as all clear while the
+    group's Express executions go uncollected); its Standard runs are fetched by history."""
+    names = sorted(str(d.get("name") or arn) for arn, d in machines.items())
+    with sc.lock:
+        sc.result.details.setdefault(LOGS_MISSING, {})[group] = names
+    express = _has_express(machines)
+    sc.result.warn(f"log group {group} does not exist (state machine(s) {', '.join(names)} log to it): "
+                   + ("their Express executions are not collected until it exists; create it or fix the "
+                      "machines' loggingConfiguration" if express else
+                      "their executions are read by GetExecutionHistory instead"))
 
 
 LOGS_UNREAD = "log_groups_unread_from"

@@ -28,7 +28,10 @@ importer does not count them as steps waiting for their run.
 
 Optionally, ``link_parents(executions, store)``: fill, in place, what links the execution rows of one
 batch to other executions (AWS: a Distributed Map child's `parent_execution_id`, from its parent in the
-batch or the store), before `collectors/assemble.py` assembles them. The one hook that may read the
+batch or the store), before `collectors/assemble.py` assembles them. With it, optionally,
+``stored_children(executions, store) -> set[str]``: the ids of stored executions still waiting for
+a link that one of `executions` gives (AWS: Map Run children imported before their parent), which
+the assembly merges into the write so `link_parents` links them. The only hooks that may read the
 store, and only its stored executions.
 
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.

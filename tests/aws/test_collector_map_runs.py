@@ -426,3 +426,34 @@ def test_a_map_run_child_has_its_parent_execution_whether_collected_or_imported(
     import_files(together, [described])
     imported = {e["execution_id"]: e for e in together.read_rows("executions")}[child]
     assert imported["parent_execution_id"] == collected["parent_execution_id"] == PARENT
+
+
+def test_a_parent_imported_after_its_map_run_children_links_the_stored_children(store, tmp_path):
+    """Children imported first are stored unlinked (their parent is not known yet). Importing the
+    parent afterwards left them so until each child happened to be written again: the Map Run's
+    children never showed under their parent. The parent's import now links the stored children
+    of its Map Runs (their steps kept)."""
+    from flowscope.collectors.importer import import_files
+
+    children = tmp_path / "children"
+    children.mkdir()
+    for k, arn in enumerate(CHILDREN[:2]):
+        (children / f"child-{k}.json").write_text(json.dumps({"events": _child_history(arn)}))
+    for k, arn in enumerate(CHILDREN[:2]):
+        import_files(store, [children / f"child-{k}.json"], execution_id=arn)
+    described = tmp_path / "described.json"
+    described.write_text(json.dumps({"executions": [_child_describe(arn) for arn in CHILDREN[:2]]}))
+    import_files(store, [described])
+    before = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert all(before[arn]["parent_execution_id"] is None for arn in CHILDREN[:2])
+    steps_before = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps"))
+
+    history = tmp_path / "parent-history.json"
+    history.write_text(json.dumps({"events": _parent_history()}))
+    import_files(store, [history], execution_id=PARENT)
+    after = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(after) == {PARENT, *CHILDREN[:2]}
+    assert [after[arn]["parent_execution_id"] for arn in CHILDREN[:2]] == [PARENT, PARENT]
+    steps_after = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                         if s["execution_id"] != PARENT)
+    assert steps_after == steps_before

@@ -228,7 +228,31 @@ def _plan_standard(scope: AwsScope, sc: "ScopeContext", standard: dict[str, dict
             log_listed[arn] = {it["executionArn"]: it for it in todo if it["executionArn"] not in sc.refetch}
         else:
             history_items.extend(todo)
+        _file_express_children(sc, arn, describe_doc, paths[arn], log_groups)
     return history_items
+
+
+def _file_express_children(sc: "ScopeContext", arn: str, describe_doc: dict[str, Any], entry: dict[str, Any],
+                           log_groups: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """A Standard machine whose Distributed Map runs Express children: they log to its log group,
+    their only source of steps (no history API serves them). The machine itself takes the history
+    path, so the group was never read and the children had no step; it is now read for them only
+    (`ScopeContext.express_parents`). Logging OFF is said: they can have no steps then."""
+    from flowscope.collectors.aws import logs as aws_logs
+    from flowscope.collectors.aws.definition import has_distributed_map
+
+    if not has_distributed_map(describe_doc.get("definition"), execution_type="EXPRESS"):
+        return
+    info = aws_logs.logging_info(describe_doc)
+    if info.log_group is None:
+        warning = (f"state machine {describe_doc.get('name') or arn}: the Express child executions of its "
+                   "Distributed Map log to its log group, and its logging is OFF: they are stored without steps")
+        sc.result.warn(warning)
+        entry["express_children"] = {"log_group": None, "warning": warning}
+        return
+    sc.express_parents.add(arn)
+    log_groups[info.log_group][arn] = describe_doc
+    entry["express_children"] = {"log_group": info.log_group, "logging_level": info.level}
 
 
 def _plan_express(sc: "ScopeContext", express: dict[str, dict[str, Any]], paths: dict[str, dict[str, Any]],

@@ -33,7 +33,7 @@ import orjson
 
 from flowscope.collectors.aws.clients import error_code, restarting_pages
 from flowscope.collectors.aws.definition import has_distributed_map
-from flowscope.collectors.aws.events import LOG_RECORD_KEYS, state_machine_arn
+from flowscope.collectors.aws.events import LOG_RECORD_KEYS, is_express_arn, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
     TERMINAL,
     ScopeContext,
@@ -167,9 +167,11 @@ class LogRecordStream:
     Records of an execution already handed out are dropped and counted (`late`).
     """
 
-    def __init__(self, group: str, wanted: set[str]) -> None:
+    def __init__(self, group: str, wanted: set[str], express_only: frozenset[str] = frozenset()) -> None:
         self.group = group
         self.wanted = wanted
+        self.express_only = express_only
+        """Machines of `wanted` whose Express (Map Run children) executions only are wanted."""
         self.open: dict[str, _Open] = {}
         self.closed: list[str] = []
         self.closed_records = 0
@@ -209,6 +211,8 @@ class LogRecordStream:
                 machine = machine_of.get(arn, "")
                 if machine == "":
                     machine = state_machine_arn(arn)
+                if machine in self.express_only and not is_express_arn(arn):
+                    machine = None                 # a parent on the history path: its own records
                 if machine not in wanted:
                     machine_of[arn] = machine      # other machines' records recur: remember them
                     continue
@@ -281,7 +285,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     start = unread_start(sc, group)
     start_ms = int(start.timestamp() * 1000) if start else None
     end_ms = int(window.end.timestamp() * 1000)
-    stream = LogRecordStream(group, set(machines))
+    stream = LogRecordStream(group, set(machines), frozenset(sc.express_parents & set(machines)))
     chunks = _Chunks(sc, group, machines, listed)
     pages = records = 0
     failed = False
@@ -299,7 +303,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                         say_missing(sc, group, machines)
                     else:
                         sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
-                        if _has_express(machines):
+                        if _has_express(machines) or sc.express_parents & set(machines):
                             keep_unread(sc, group, start)   # Express runs have no other source: read again
                     failed = True
                     break
@@ -423,7 +427,8 @@ class _Chunks:
         sc = self.sc
         for arn, describe in self.machines.items():
             entries = groups.pop(arn, {})
-            kept, absent = select_records(sc, entries, express=describe.get("type") == "EXPRESS")
+            express = describe.get("type") == "EXPRESS" or arn in sc.express_parents
+            kept, absent = select_records(sc, entries, express=express)
             if self.listed.get(arn):
                 self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             if not kept:
@@ -435,8 +440,12 @@ class _Chunks:
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
                                                                       options={DEFER_ASSEMBLE: True}))
             del records
-            if describe.get("type") == "EXPRESS" and logging_info(describe).level in PARTIAL_LEVELS:
+            if express and logging_info(describe).level in PARTIAL_LEVELS:
                 settle_unlogged_ends(sc, batch.executions, logging_info(describe).level)
+            for row in batch.executions:
+                parent = sc.listed_children.get(row[C.execution_id])
+                if parent is not None:
+                    row[C.parent_execution_id] = parent
             sc.result.count("executions_from_logs", len(batch.executions))
             sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
 
@@ -489,12 +498,13 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
     if not groups:
         return {}, []
     stored = sc.load_stored(list(groups))
+    listed_only = _listed_without_steps(sc, [a for a, s in stored.items() if s in TERMINAL]) if express else set()
     kept: dict[str, _Open] = {}
     absent: list[str] = []
     seen: list[str] = []
     for arn, entry in groups.items():
         status = stored.get(arn)
-        if status in TERMINAL:
+        if status in TERMINAL and arn not in listed_only:
             sc.result.count("executions_skipped_terminal")
             seen.append(arn)
             continue
@@ -513,6 +523,25 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
             absent.append(arn)
     sc.mark_seen(seen)
     return kept, absent
+
+
+def _listed_without_steps(sc: ScopeContext, arns: list[str]) -> set[str]:
+    """Express Map Run children among `arns` (stored terminal) whose stored row is only what
+    ListExecutions(mapRunArn) gave (`source` api, no steps): their log records, the only source of
+    their steps, are kept, not skipped as collected. Those listed this sync, and those of earlier
+    syncs whose records came late (within the window's lag)."""
+    found = {a for a in arns if a in sc.listed_children}
+    candidates = [a for a in arns if a not in found and is_express_arn(a) and "/" in a.split(":")[6]]
+    if candidates:
+        quote = "''"
+        listed = ", ".join("'" + a.replace("'", quote) + "'" for a in candidates)
+        try:
+            rows = sc.store.read_rows("executions", filter_sql=(
+                f"{C.cloud} = 'aws' AND {C.source} = '{Source.API.value}' AND {C.execution_id} IN ({listed})"))
+        except Exception:  # noqa: BLE001 - the store cannot say: they stay as stored
+            rows = []
+        found.update(row[C.execution_id] for row in rows)
+    return found
 
 
 def _has_start(entry: _Open) -> bool:

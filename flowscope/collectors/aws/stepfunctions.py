@@ -82,6 +82,11 @@ class ScopeContext(ScopeRun):
     """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
     metrics_unread: dt.datetime | None = None
     """Where the scope's last run failed to read metrics from (None: it read them)."""
+    express_parents: set[str] = field(default_factory=set)
+    """Standard machines whose log group is read only for their Distributed Map's Express
+    children (`collector._plan_standard`): the children's only source of steps."""
+    listed_children: dict[str, str] = field(default_factory=dict)
+    """Express Map Run children stored from ListExecutions(mapRunArn) this sync -> their parent."""
     redrivable: set[str] | None = None
     """State machines with a stored run that may have been redriven since (`stored_redrivable`);
     None: not known, every machine's redrives are listed."""
@@ -451,13 +456,20 @@ def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]],
     ListExecutions(mapRunArn) gives them: GetExecutionHistory does not serve Express executions,
     so asking failed once per child, every sync (a failed scope, its watermark held for ever).
     Their executions rows (status, start, stop: one request and its duration billed each) come
-    from the listing; their steps only from the logs."""
+    from the listing; their steps only from the logs (the parent machine's log group, read for
+    them: `ScopeContext.express_parents`)."""
     batch = sc.formats["aws.execution"](
         {"executions": [strip_payloads(it) for it in items]},
         sc.ctx(f"ListExecutions {map_run_arn}"))
     for row in batch.executions:
         row[C.parent_execution_id] = parent
     sc.sink.add(batch)
+    with sc.lock:
+        for row in batch.executions:
+            # stored now: their log records, read next (`logs.select_records`), are merged with
+            # these rows, not written over them as runs absent from the store
+            sc.stored[row[C.execution_id]] = row[C.status]
+            sc.listed_children[row[C.execution_id]] = parent
     sc.result.count("map_run_express_children", len(batch.executions))
 
 

@@ -93,14 +93,43 @@ def test_a_machine_without_versions_or_aliases_reuses_its_empty_listing():
     assert reusable_metadata(("rev", {"metadata_listed_at": "not a time"}), "rev", now) is None
 
 
-def test_a_denied_alias_listing_is_listed_again_next_sync(_aws_env, store):
-    """Versions listed but aliases denied: nothing is kept for reuse (the next sync asks again),
-    and the machine is still described and collected."""
+def test_a_denied_alias_listing_does_not_make_every_sync_list_the_versions_again(_aws_env, store):
+    """Versions listed but aliases denied (a policy without ListStateMachineAliases): nothing was
+    kept for reuse, so every sync listed every machine's versions again at 1 call a second (the
+    scope stops asking the denied call, which left no machine settled). A denial now stands for a
+    day like a listing: the versions are reused, the denial is still said each sync, and both are
+    asked again a day later; the machine is still described and collected."""
     from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
     handlers = _handlers(sm, ["rev-1"], time.time())
     handlers["ListStateMachineAliases"] = lambda b: (400, {"__type": "AccessDeniedException", "message": "no"})
+    start = dt.datetime.now(UTC)
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        for hours in (0, 1):
+            [result] = aws.sync(source, store, now=start + dt.timedelta(hours=hours))
+            assert result.status == RunStatus.SUCCEEDED, result.row()
+            assert any("ListStateMachineAliases denied" in w for w in result.warnings), result.warnings
+        assert fake.count("ListStateMachineVersions") == 1
+        assert fake.count("ListStateMachineAliases") == 1
+        aws.sync(source, store, now=start + dt.timedelta(hours=26))          # a day later: asked again
+        assert fake.count("ListStateMachineAliases") == 2
+    attributes = _latest_attributes(store)
+    assert attributes["metadata_denied"] == ["ListStateMachineAliases"]
+    assert [v["arn"] for v in attributes["versions"]] == [f"{sm}:1"]
+    assert "aliases" not in attributes
+
+
+def test_a_failed_alias_listing_is_listed_again_next_sync(_aws_env, store):
+    """A listing that failed for another reason than a denial (throttled, timed out) is not kept
+    for reuse: the next sync asks again."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    handlers = _handlers(sm, ["rev-1"], time.time())
+    handlers["ListStateMachineAliases"] = lambda b: (400, {"__type": "ThrottlingException", "message": "slow"})
     with FakeSfn(handlers) as fake:
         source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
                   "max_attempts": 1}
@@ -109,4 +138,3 @@ def test_a_denied_alias_listing_is_listed_again_next_sync(_aws_env, store):
             assert result.status == RunStatus.SUCCEEDED, result.row()
         assert fake.count("ListStateMachineVersions") == 2
     assert "metadata_listed_at" not in _latest_attributes(store)
-    assert [v["arn"] for v in _latest_attributes(store)["versions"]] == [f"{sm}:1"]

@@ -168,12 +168,14 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
         if reused is not None:
             result.count("machine_metadata_reused")
             doc.update(reused)
+            if reused.get("metadataDenied"):     # still said while the denial is reused
+                result.warn(f"{', '.join(reused['metadataDenied'])} denied when last asked; versions/aliases "
+                            "not recorded (asked again a day later; docs/iam-policy.json grants them)")
             return doc
         listed = sfn_mod.versions_and_aliases(sfn, arn, result, unsupported)
         doc.update(listed)
-        if "versions" in listed and "aliases" in listed and all(
-                a.get("routing") is not None for a in listed["aliases"]):
-            # both listed, every alias's routing read: kept for reuse (`reusable_metadata`)
+        if sfn_mod.metadata_settled(listed):
+            # every part listed (every alias's routing read) or denied: kept for reuse
             doc["metadataListedAt"] = sc.now.isoformat()
         return doc
 

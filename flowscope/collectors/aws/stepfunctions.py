@@ -193,7 +193,27 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
                               for alias in aliases]
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
+    denied = [op for op in _METADATA_NOUN if _DENIED + op in unsupported]
+    if denied:
+        out["metadataDenied"] = denied
     return out
+
+
+_DENIED = "denied:"
+"""Prefix, in a scope's `unsupported` set, of a metadata operation the policy denied."""
+
+
+def metadata_settled(listed: dict[str, Any]) -> bool:
+    """Whether a `versions_and_aliases` listing may be kept for reuse (`reusable_metadata`): every
+    part listed, or denied by the policy. A denial stands until the policy changes, so it is asked
+    again a day later like the rest; counted as unlisted, one denied ListStateMachineAliases
+    (the scope stops asking it) left every machine's versions listed again every sync, at 1 call
+    a second. A failure for another reason is asked again next sync."""
+    denied = set(listed.get("metadataDenied") or [])
+    versions = "versions" in listed or "ListStateMachineVersions" in denied
+    aliases = "ListStateMachineAliases" in denied or ("aliases" in listed and all(
+        a.get("routing") is not None or "DescribeStateMachineAlias" in denied for a in listed["aliases"]))
+    return versions and aliases
 
 
 METADATA_MAX_AGE = dt.timedelta(days=1)
@@ -223,7 +243,8 @@ def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[st
 def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
                       now: dt.datetime) -> dict[str, Any] | None:
     """The stored versions and aliases of a machine, when they may stand for a new listing: same
-    revision, both listed (a denied or failed listing is asked again), less than a day ago.
+    revision, both listed or denied (`metadata_settled`; a failed listing is asked again), less
+    than a day ago.
     ListStateMachineVersions, ListStateMachineAliases and DescribeStateMachineAlias are each
     refilled at 1 call a second: listing every machine every sync cost minutes of quota."""
     if stored is None or stored[0] != revision:
@@ -237,9 +258,13 @@ def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
         return None
     # an empty listing is not kept in the row's attributes: none stored is none listed
     versions, aliases = attributes.get("versions") or [], attributes.get("aliases") or []
-    if not isinstance(versions, list) or not isinstance(aliases, list):
+    denied = attributes.get("metadata_denied") or []
+    if not isinstance(versions, list) or not isinstance(aliases, list) or not isinstance(denied, list):
         return None
-    return {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
+    reused: dict[str, Any] = {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
+    if denied:
+        reused["metadataDenied"] = denied
+    return reused
 
 
 def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:
@@ -273,7 +298,7 @@ def _metadata_failure(exc: BaseException, operation: str, arn: str, result: Scop
     code = error_code(exc) or type(exc).__name__
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in DENIED_CODES:
-        unsupported.add(operation)
+        unsupported.update((operation, _DENIED + operation))
         result.warn(f"{operation} denied ({code}); {_METADATA_NOUN.get(operation, 'metadata is')} not recorded "
                     "in this scope (the read-only policy, docs/iam-policy.json, grants it)")
     elif code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":

@@ -18,7 +18,7 @@ _ATTRIBUTE_KEYS = (("versionDescription", "version_description"), ("description"
                    ("label", "label"), ("stateMachineVersionArn", "version_arn"),
                    ("stateMachineAliasArn", "alias_arn"), ("routingConfiguration", "routing"),
                    ("versions", "versions"), ("aliases", "aliases"),
-                   ("metadataListedAt", "metadata_listed_at"))
+                   ("metadataListedAt", "metadata_listed_at"), ("metadataDenied", "metadata_denied"))
 
 
 def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:

@@ -138,3 +138,35 @@ def test_a_failed_alias_listing_is_listed_again_next_sync(_aws_env, store):
             assert result.status == RunStatus.SUCCEEDED, result.row()
         assert fake.count("ListStateMachineVersions") == 2
     assert "metadata_listed_at" not in _latest_attributes(store)
+
+
+def test_credentials_in_older_stored_revisions_are_taken_out_too(_aws_env, store):
+    """Definitions are stored without the credentials they quote since a fix of the transform; the
+    revisions a store kept from before it (a machine's older definitions, never described again)
+    still held a URL's token or a bearer token, shown on the dashboard and exported. A sync now
+    rewrites the stored revisions of the machines it reads whose text still holds one."""
+    from flowscope.model import Batch
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    leaky = json.dumps({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint": "https://hooks.example.com/run?token=s3cr3tT0ken",
+                       "Headers": {"Authorization": "Bearer abcdefgh12345678"}}}}})
+    seen = dt.datetime.now(UTC) - dt.timedelta(days=30)
+    store.write(Batch(workflows=[{
+        C.cloud: "aws", C.account: ACCOUNT, C.region: "us-east-1", C.workflow_id: sm, C.name: "orders",
+        C.kind: "sfn-standard", C.revision: "rev-0", C.definition: leaky, C.definition_format: "asl-json",
+        C.attributes: "{}", C.seen_at: seen}]))
+    with FakeSfn(_handlers(sm, ["rev-1"], time.time())) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.revision]: r for r in store.read_rows("workflows")}
+    assert set(rows) == {"rev-0", "rev-1"}
+    old = rows["rev-0"]
+    assert "s3cr3tT0ken" not in old[C.definition] and "abcdefgh12345678" not in old[C.definition]
+    assert "token=REDACTED" in old[C.definition]
+    assert old[C.seen_at] == seen                               # still the older revision
+    assert max(rows.values(), key=lambda r: r[C.seen_at])[C.revision] == "rev-1"

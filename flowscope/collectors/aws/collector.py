@@ -159,7 +159,8 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
-    stored = sfn_mod.stored_metadata(sc.store, [m["stateMachineArn"] for m in machines])
+    stored_rows = sfn_mod.stored_workflows(sc.store, [m["stateMachineArn"] for m in machines])
+    stored = sfn_mod.stored_metadata(stored_rows)
 
     def describe(machine: dict[str, Any]) -> dict[str, Any]:
         arn = machine["stateMachineArn"]
@@ -193,7 +194,7 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
         else:
             result.record_error(sfn_mod.as_collection_error(outcome.error, "DescribeStateMachine", arn))
             sc.gap(None)
-    workflows = Batch()
+    workflows = Batch(workflows=sfn_mod.definitions_to_redact(stored_rows))
     for doc in described.values():
         workflows.extend(sc.formats["aws.state_machine"](doc, sc.ctx(f"DescribeStateMachine {doc['stateMachineArn']}")))
     sc.sink.add(workflows)

@@ -221,16 +221,38 @@ METADATA_MAX_AGE = dt.timedelta(days=1)
 (publishing a version or moving an alias leaves the machine's revision as it was)."""
 
 
-def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """State machine ARN -> (revision, attributes) of its latest stored workflows row; {} when
-    nothing is stored (or the store cannot say: everything is listed then)."""
+def stored_workflows(store: Any, arns: list[str]) -> list[dict[str, Any]]:
+    """Every stored workflows row (all revisions) of these state machines; [] when the store cannot
+    say (everything is listed then)."""
     if not arns:
-        return {}
+        return []
     quoted = ", ".join("'" + arn.replace("'", "''") + "'" for arn in arns)
     try:
-        rows = store.read_rows("workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})")
+        return cast(list[dict[str, Any]], store.read_rows(
+            "workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})"))
     except Exception:  # noqa: BLE001 - the store cannot say: everything is listed
-        return {}
+        return []
+
+
+def definitions_to_redact(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored revisions whose definition still quotes a credential (stored before definitions were
+    redacted, `definition.definition_text`), as rows to write again without it. Only the revision a
+    sync describes is transformed again: the older ones kept their tokens on the dashboard and in
+    exports for good."""
+    from flowscope.collectors.aws.definition import definition_text
+
+    out = []
+    for row in rows:
+        text = row.get(C.definition)
+        clean = definition_text(text) if isinstance(text, str) else None
+        if clean is not None and clean != text:
+            out.append({**row, C.definition: clean})
+    return out
+
+
+def stored_metadata(rows: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """State machine ARN -> (revision, attributes) of its latest stored workflows row
+    (`stored_workflows`); {} when nothing is stored."""
     never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:

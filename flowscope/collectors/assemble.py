@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.merge import display_name, merge_rows
+from flowscope.collectors.native import link_parents_of, stored_children_of
 from flowscope.model import Batch, C, duration_ms
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
 
     for cloud in sorted({key[0] for key in executions}):
         # a cloud may link runs across rows (AWS: a Map Run child to its parent execution)
-        link = getattr(transforms_for(cloud), "link_parents", None)
+        link = link_parents_of(transforms_for(cloud))
         if link is not None:
             link([row for key, row in executions.items() if key[0] == cloud], store)
 
@@ -159,7 +160,7 @@ def _stored_children_of(store: "Store", executions: dict[ExecKey, Row],
     merged into this write, they are linked by its `link_parents`."""
     keys: set[ExecKey] = set()
     for cloud in sorted({key[0] for key in executions}):
-        hook = getattr(transforms_for(cloud), "stored_children", None)
+        hook = stored_children_of(transforms_for(cloud))
         if hook is not None:
             rows = [row for key, row in executions.items() if key[0] == cloud]
             keys.update((cloud, execution_id) for execution_id in hook(rows, store))

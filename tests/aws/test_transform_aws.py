@@ -777,3 +777,16 @@ def test_credentials_written_into_a_definition_are_not_stored():
     params = json.loads(stored)["States"]["Call"]["Parameters"]
     assert params["ApiEndpoint"] == "https://hooks.example.com/run?token=REDACTED&x=1"
     assert params["Headers"]["X-Forward"] == "Bearer REDACTED"
+
+
+def test_the_optional_run_link_hooks_are_read_through_the_contract():
+    """`link_parents` and `stored_children` are optional members of a cloud's transforms
+    (native.py): AWS has both, a package without them (or with something else under the name)
+    gives None instead of failing the assembly."""
+    import types
+
+    from flowscope.collectors.native import link_parents_of, stored_children_of
+
+    assert link_parents_of(T) is T.link_parents and stored_children_of(T) is T.stored_children
+    bare = types.SimpleNamespace(FORMATS={}, link_parents="not a function")
+    assert link_parents_of(bare) is None and stored_children_of(bare) is None  # type: ignore[arg-type]

@@ -790,3 +790,19 @@ def test_the_optional_run_link_hooks_are_read_through_the_contract():
     assert link_parents_of(T) is T.link_parents and stored_children_of(T) is T.stored_children
     bare = types.SimpleNamespace(FORMATS={}, link_parents="not a function")
     assert link_parents_of(bare) is None and stored_children_of(bare) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("name", 5), ("type", 5), ("revisionId", ["a"]), ("loggingConfiguration", "ALL"),
+    ("loggingConfiguration", {"level": 5}), ("loggingConfiguration", {"destinations": "x"}),
+    ("tracingConfiguration", "on"), ("definition", 7)])
+def test_a_describe_state_machine_field_of_the_wrong_type_is_named(field, value):
+    """A describe-state-machine document with a field of the wrong type failed the import with a
+    Python error ("'int' object has no attribute 'upper'") or the store's ("workflows: column
+    'name' expects string"), naming neither the field nor the file; it now names both."""
+    doc = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x", "name": "x",
+           "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+           field: value}
+    with pytest.raises(NativeFormatError, match=re.escape(field)) as info:
+        T.transform_state_machine(doc, ImportContext(source_name="sm.json"))
+    assert str(info.value).startswith("sm.json: ")

@@ -531,7 +531,7 @@ def _listed_without_steps(sc: ScopeContext, arns: list[str]) -> set[str]:
     their steps, are kept, not skipped as collected. Those listed this sync, and those of earlier
     syncs whose records came late (within the window's lag)."""
     found = {a for a in arns if a in sc.listed_children}
-    candidates = [a for a in arns if a not in found and is_express_arn(a) and "/" in a.split(":")[6]]
+    candidates = [a for a in arns if a not in found and is_express_arn(a) and _is_map_child(a)]
     if candidates:
         quote = "''"
         listed = ", ".join("'" + a.replace("'", quote) + "'" for a in candidates)
@@ -542,6 +542,12 @@ def _listed_without_steps(sc: ScopeContext, arns: list[str]) -> set[str]:
             rows = []
         found.update(row[C.execution_id] for row in rows)
     return found
+
+
+def _is_map_child(arn: str) -> bool:
+    """`...:express:SM/label:name:id`: a Map Run's child (its machine part names the Map's label)."""
+    parts = arn.split(":")
+    return len(parts) > 6 and "/" in parts[6]
 
 
 def _has_start(entry: _Open) -> bool:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.aws.definition import estimate_events
 from flowscope.collectors.aws.source import SOURCE_KEYS, AwsScope, scopes, validate
+from flowscope.collectors.aws.stepfunctions import MACHINES_UNREAD
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import bounded_map
@@ -95,7 +96,8 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
     last = _last_run_details(store, result)      # what the last run could not read, read once
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
                               formats=FORMATS, now=now, concurrency=scope.concurrency,
-                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last))
+                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last),
+                              machines_unread=_unread_starts(last, MACHINES_UNREAD))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -193,7 +195,7 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
             sc.machines_listed.discard(arn)
         else:
             result.record_error(sfn_mod.as_collection_error(outcome.error, "DescribeStateMachine", arn))
-            sc.gap(None)
+            sfn_mod.keep_machine_unread(sc, arn)
     workflows = Batch(workflows=sfn_mod.definitions_to_redact(stored_rows))
     for doc in described.values():
         workflows.extend(sc.formats["aws.state_machine"](doc, sc.ctx(f"DescribeStateMachine {doc['stateMachineArn']}")))
@@ -335,10 +337,16 @@ def _logs_unread(details: dict[str, Any]) -> dict[str, dt.datetime | None]:
     """The log groups the scope's last collected run could not read, and where their read began."""
     from flowscope.collectors.aws.logs import LOGS_UNREAD
 
-    unread = details.get(LOGS_UNREAD)
+    return _unread_starts(details, LOGS_UNREAD)
+
+
+def _unread_starts(details: dict[str, Any], key: str) -> dict[str, dt.datetime | None]:
+    """What the scope's last collected run could not read under `key` (log groups, state machines),
+    and where each read began (None: the beginning)."""
+    unread = details.get(key)
     if not isinstance(unread, dict):
         return {}
-    return {str(group): utc(start) if isinstance(start, str) else None for group, start in unread.items()
+    return {str(name): utc(start) if isinstance(start, str) else None for name, start in unread.items()
             if start is None or isinstance(start, str)}
 
 
@@ -364,4 +372,5 @@ def sync(source_config: Mapping[str, Any], store: "Store", *, since: dt.datetime
                        max_parallel_scopes=max_parallel_scopes)
 
 
-__all__ = ["SOURCE_KEYS", "AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync", "validate"]
+__all__ = ["MACHINES_UNREAD", "SOURCE_KEYS", "AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync",
+           "validate"]

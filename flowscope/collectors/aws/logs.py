@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -35,6 +35,7 @@ from flowscope.collectors.aws.clients import error_code, restarting_pages
 from flowscope.collectors.aws.definition import has_distributed_map
 from flowscope.collectors.aws.events import LOG_RECORD_KEYS, is_express_arn, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
+    MACHINES_UNREAD,
     TERMINAL,
     ScopeContext,
     as_collection_error,
@@ -282,7 +283,7 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     still recorded: the group's Express executions have no other source).
     """
     window = sc.window
-    start = unread_start(sc, group)
+    start = unread_start(sc, group, machines)
     start_ms = int(start.timestamp() * 1000) if start else None
     end_ms = int(window.end.timestamp() * 1000)
     stream = LogRecordStream(group, set(machines), frozenset(sc.express_parents & set(machines)))
@@ -370,15 +371,17 @@ LOGS_UNREAD = "log_groups_unread_from"
 (ISO, or None: from the beginning) its read began at, where the next sync reads it from."""
 
 
-def unread_start(sc: ScopeContext, group: str) -> dt.datetime | None:
+def unread_start(sc: ScopeContext, group: str, machines: Iterable[str] = ()) -> dt.datetime | None:
     """Where to read `group` from: the window's start, or earlier where the scope's last run could
-    not read it (`sc.logs_unread`, from that run's details): a group denied for a while is read
-    again from where it was not read, without holding the other groups' or the scope's window."""
+    not read it (`sc.logs_unread`, from that run's details) or one of its `machines`
+    (`sc.machines_unread`: a machine not described has no known group): a group denied for a while
+    is read again from where it was not read, without holding the other groups' or the scope's window."""
     start = window_start(sc.window.lower_bound)
-    if group not in sc.logs_unread:
-        return start
-    earlier = sc.logs_unread[group]
-    return None if earlier is None or start is None else min(start, earlier)
+    earliest = [sc.logs_unread[group]] if group in sc.logs_unread else []
+    earliest += [window_start(sc.machines_unread[arn]) for arn in machines if arn in sc.machines_unread]
+    for earlier in earliest:
+        start = None if earlier is None or start is None else min(start, earlier)
+    return start
 
 
 def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None:
@@ -395,9 +398,10 @@ def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None
 def carry_unread(sc: ScopeContext, read: set[str]) -> None:
     """Keep the last run's unread log groups that this run did not try (a DescribeStateMachine that
     failed left its machine's group out): their record would be lost with this run's details, and
-    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`, as a
-    failed describe does); when it moves on, a group no machine read is one no machine logs to."""
-    if None not in sc.gaps:
+    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`) or a
+    machine is left unread (`MACHINES_UNREAD`, as a failed describe does); otherwise a group no
+    machine read is one no machine logs to."""
+    if None not in sc.gaps and not sc.result.details.get(MACHINES_UNREAD):
         return
     for group, start in sc.logs_unread.items():
         if group not in read:

@@ -80,6 +80,8 @@ class ScopeContext(ScopeRun):
     globs: tuple[str, ...] = ()
     logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
     """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
+    machines_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """State machines the scope's last run could not read -> the start it tried (None: the beginning)."""
     metrics_unread: dt.datetime | None = None
     """Where the scope's last run failed to read metrics from (None: it read them)."""
     express_parents: set[str] = field(default_factory=set)
@@ -134,6 +136,31 @@ class ScopeContext(ScopeRun):
         with self.lock:
             self.refetch.add(arn)
         return True
+
+
+MACHINES_UNREAD = "machines_unread_from"
+"""Key, in a collection run's `details`, of the state machines it could not read (DescribeStateMachine
+or ListExecutions failing for them alone): ARN -> the start (ISO, or None: the beginning) its read
+began at, where the next sync reads that machine from."""
+
+
+def machine_lower_bound(sc: ScopeContext, arn: str) -> dt.datetime | None:
+    """Where to read one machine from: the window's lower bound, or earlier where the scope's last
+    run could not read it (`sc.machines_unread`)."""
+    bound = sc.window.lower_bound
+    if arn not in sc.machines_unread:
+        return bound
+    earlier = sc.machines_unread[arn]
+    return None if earlier is None or bound is None else min(bound, earlier)
+
+
+def keep_machine_unread(sc: ScopeContext, arn: str) -> None:
+    """Record that machine `arn` was not read from its lower bound on: the next sync reads it from
+    there. Held as a gap, one unreadable machine (a resource-level denial) held the whole scope's
+    watermark: every later sync listed every machine from that old point, sync after sync."""
+    start = machine_lower_bound(sc, arn)
+    with sc.lock:
+        sc.result.details.setdefault(MACHINES_UNREAD, {})[arn] = start.isoformat() if start else None
 
 
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
@@ -547,16 +574,18 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
     or listed with another status or a higher redrive count than stored (`list_redriven` adds
     those redriven after they left the window)."""
     arn = machine["stateMachineArn"]
+    lower_bound = machine_lower_bound(sc, arn)
+    if lower_bound != sc.window.lower_bound:
+        sc.result.count("machines_read_from_unread")
     try:
-        items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
-                                     state_machine_arn=arn))
+        items = list(iter_executions(sc.clients.sfn, lower_bound=lower_bound, state_machine_arn=arn))
     except Exception as exc:  # noqa: BLE001
         if error_code(exc) in GONE_CODES:     # deleted since it was described: nothing to hold for
             sc.result.warn(f"state machine {machine.get('name') or arn} no longer exists "
                            "(deleted while the scope was read); its executions were not listed")
             return []
         sc.result.record_error(as_collection_error(exc, "ListExecutions", arn))
-        sc.gap(None)
+        keep_machine_unread(sc, arn)
         return []
     arns = [it["executionArn"] for it in items]
     sc.mark_seen(arns)

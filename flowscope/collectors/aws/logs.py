@@ -359,7 +359,7 @@ def say_missing(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]
     names = sorted(str(d.get("name") or arn) for arn, d in machines.items())
     with sc.lock:
         sc.result.details.setdefault(LOGS_MISSING, {})[group] = names
-    express = _has_express(machines)
+    express = _has_express(machines) or bool(sc.express_parents & set(machines))   # Map Run children too
     sc.result.warn(f"log group {group} does not exist (state machine(s) {', '.join(names)} log to it): "
                    + ("their Express executions are not collected until it exists; create it or fix the "
                       "machines' loggingConfiguration" if express else

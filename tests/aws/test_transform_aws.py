@@ -806,3 +806,30 @@ def test_a_describe_state_machine_field_of_the_wrong_type_is_named(field, value)
     with pytest.raises(NativeFormatError, match=re.escape(field)) as info:
         T.transform_state_machine(doc, ImportContext(source_name="sm.json"))
     assert str(info.value).startswith("sm.json: ")
+
+
+@pytest.mark.parametrize(("event_type", "details"), [
+    ("MapIterationStarted", {"name": "Each", "index": "first"}),
+    ("MapIterationStarted", {"name": "Each", "index": [0]}),
+    ("TaskScheduled", {"resourceType": "lambda", "resource": 5, "region": "us-east-1"}),
+])
+def test_one_event_with_a_field_of_the_wrong_type_is_skipped_not_the_whole_file(event_type, details):
+    """A log record whose details held a field of the wrong type (a Map iteration's index that is
+    no number, a Task's resource that is no text) failed the whole file with a Python error
+    ("int() argument must be ...", "'int' object has no attribute 'startswith'"). That event is
+    skipped now, named with its execution and id, and the rest of the execution is kept."""
+    arn = "arn:aws:states:us-east-1:123456789012:express:m:run-1:00000000-0000-0000-0000-000000000000"
+    types = [("ExecutionStarted", {}), ("MapStateEntered", {"name": "Each"}),
+             ("TaskStateEntered", {"name": "Call"}), (event_type, details),
+             ("TaskStateExited", {"name": "Call"}), ("MapStateExited", {"name": "Each"}),
+             ("ExecutionSucceeded", {})]
+    records = [{"id": str(i + 1), "type": t, "details": d, "previous_event_id": str(i),
+                "event_timestamp": str(1_700_000_000_000 + i), "execution_arn": arn}
+               for i, (t, d) in enumerate(types)]
+    batch = T.transform_log_records(records, ImportContext(source_name="f.jsonl"))
+    [execution] = batch.executions
+    assert execution[C.status] == "SUCCEEDED"
+    [skip] = batch.skips
+    assert skip.source == "f.jsonl" and f"{arn} event 4" in skip.location
+    assert event_type in skip.reason
+

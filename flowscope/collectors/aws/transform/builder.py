@@ -106,7 +106,13 @@ class HistoryBuilder:
                     continue
             if not details or details.__class__ is not dict:
                 details = {}   # the file readers skip (and report) events whose details are not objects
-            handler(self, eid, prev, ts, etype, details)
+            try:
+                handler(self, eid, prev, ts, etype, details)
+            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+                # a field of the wrong type (an iteration index that is no number, a resource that
+                # is no text) failed the whole file; the event alone is skipped, named
+                self.skips.append(Skip(self.source_name, f"{self.arn} event {eid}",
+                                       f"malformed {etype} event: {type(exc).__name__}: {str(exc)[:120]}"))
         self.event_count += count
 
     # ------------------------------------------------------------------ finding visits

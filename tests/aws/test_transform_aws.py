@@ -833,3 +833,33 @@ def test_one_event_with_a_field_of_the_wrong_type_is_skipped_not_the_whole_file(
     assert skip.source == "f.jsonl" and f"{arn} event 4" in skip.location
     assert event_type in skip.reason
 
+
+@pytest.mark.parametrize("where", ["record", "event", "describe"])
+def test_a_redrive_count_that_is_no_count_is_said_not_a_failed_import(where):
+    """A redrive count out of range ("99999999999999999999") went through the transform and failed
+    the whole import at the store ("column 'redrive_count' expects int32"); a log record's that was
+    no number was dropped without a word. Either is now a skip naming the file and the value, and
+    the execution is kept without it."""
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:run-1"
+    bad = "99999999999999999999"
+    if where == "describe":
+        item = {"executionArn": arn, "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+                "name": "run-1", "startDate": 1_700_000_000, "status": "SUCCEEDED", "stopDate": 1_700_000_001,
+                "redriveCount": bad}
+        good = {**item, "executionArn": arn + "-good", "name": "run-1-good", "redriveCount": 1}
+        batch = T.transform_execution({"executions": [item, good]}, ImportContext(source_name="list.json"))
+        assert [e[C.execution_id] for e in batch.executions] == [arn + "-good"]
+        [skip] = batch.skips
+        assert skip.source == "list.json" and bad in skip.reason
+        return
+    types = [("ExecutionStarted", {}), ("ExecutionRedriven", {"redriveCount": bad if where == "event" else 1}),
+             ("ExecutionSucceeded", {})]
+    records = [{"id": str(i + 1), "type": t, "details": d, "previous_event_id": str(i),
+                "event_timestamp": str(1_700_000_000_000 + i), "execution_arn": arn,
+                "redrive_count": bad if where == "record" and i == 2 else "1"}
+               for i, (t, d) in enumerate(types)]
+    batch = T.transform_log_records(records, ImportContext(source_name="f.jsonl"))
+    [execution] = batch.executions
+    assert 0 <= execution[C.redrive_count] < 2**31
+    [skip] = batch.skips
+    assert skip.source == "f.jsonl" and bad in skip.reason

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.aws.transform.names import ABORTED, FAILED
+from flowscope.collectors.aws.transform.values import redrive_count
 from flowscope.collectors.aws.transform.visits import Fork, Scope, Visit, container_of
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def on_exec_redriven(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str
     b.error = b.cause = None
     rc = details.get("redriveCount")
     if rc is not None:
-        b.redrive_count = max(b.redrive_count, int(rc))
+        b.redrive_count = max(b.redrive_count, redrive_count(rc))   # no count: the event is skipped
     b.owner[eid] = b.root
 
 

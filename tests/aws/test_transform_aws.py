@@ -863,3 +863,36 @@ def test_a_redrive_count_that_is_no_count_is_said_not_a_failed_import(where):
     assert 0 <= execution[C.redrive_count] < 2**31
     [skip] = batch.skips
     assert skip.source == "f.jsonl" and bad in skip.reason
+
+
+@pytest.mark.parametrize(("event", "said"), [
+    ({"type": "TaskScheduled", "taskScheduledEventDetails": {"resource": {"fn": "x"}, "resourceType": ""}},
+     "resource"),
+    ({"type": "TaskStarted", "taskStartedEventDetails": {"resource": True}}, "resource"),
+    ({"type": "", "stateEnteredEventDetails": {}}, "type"),
+    ({"type": ["TaskScheduled"]}, "type"),
+])
+def test_a_history_event_whose_type_or_resource_is_not_text_is_skipped(event, said):
+    """A Task resource that is no text went into the steps row and failed the whole import at the
+    store ("column 'resource' expects string"); an event type that is empty or no text failed it
+    with an IndexError or TypeError traceback. The event is skipped now, named, and the rest kept."""
+    from flowscope.collectors.assemble import assemble_batch
+    from flowscope.store.validate import validate_batch
+
+    events = [
+        {"id": 1, "previousEventId": 0, "timestamp": 1_700_000_000, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {}},
+        {"id": 2, "previousEventId": 1, "timestamp": 1_700_000_001, "type": "TaskStateEntered",
+         "stateEnteredEventDetails": {"name": "Call"}},
+        {"id": 3, "previousEventId": 2, "timestamp": 1_700_000_002, **event},
+        {"id": 4, "previousEventId": 3, "timestamp": 1_700_000_003, "type": "TaskStateExited",
+         "stateExitedEventDetails": {"name": "Call"}},
+        {"id": 5, "previousEventId": 4, "timestamp": 1_700_000_004, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    batch = T.transform_history({"events": events}, ImportContext(source_name="h.json", execution_id=ARN))
+    validate_batch(assemble_batch(batch, None, transforms_for=lambda cloud: T))    # what the store accepts
+    [execution] = batch.executions
+    assert execution[C.status] == "SUCCEEDED" and [s[C.name] for s in batch.steps] == ["Call"]
+    [skip] = batch.skips
+    assert skip.source == "h.json" and said in skip.reason

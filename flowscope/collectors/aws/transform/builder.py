@@ -68,6 +68,8 @@ class HistoryBuilder:
             try:
                 eid = ev["id"]
                 etype = ev["type"]
+                if etype.__class__ is not str or not etype:
+                    raise ValueError(f"event type {etype!r} is not an event type")
                 if eid.__class__ is not int:
                     eid = int(eid)
                 prev = ev.get("previousEventId") or 0

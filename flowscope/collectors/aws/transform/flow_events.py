@@ -95,6 +95,8 @@ def _map_of_run(b: HistoryBuilder, eid: int, prev: int) -> Visit | None:
 def on_map_run_started(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str, details: dict) -> None:
     box = _map_of_run(b, eid, prev)
     arn = details.get("mapRunArn")
+    if arn is not None and not isinstance(arn, str):
+        raise ValueError(f"mapRunArn is {type(arn).__name__}, not text")   # the builder skips the event
     if box is not None and arn:
         box.resource = arn          # a retried Map's resource is its last run's
         b.map_runs.append(arn)

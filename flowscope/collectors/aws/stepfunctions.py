@@ -18,7 +18,8 @@ I/O and the orchestration of calls: every native document goes to the pure trans
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
   child executions via ListExecutions(mapRunArn), linked to their parent (Express children,
-  which have no history API, as the listing gives them: no steps).
+  which have no history API, as the listing gives them; their steps from the parent's log group:
+  `collector._file_express_children`).
 - Expired pagination tokens restart the listing (seen ARNs are skipped, so nothing doubles).
 """
 

@@ -547,3 +547,29 @@ def test_express_children_whose_log_records_come_after_their_listing_get_their_s
                        if s["execution_id"] in EXPRESS_CHILDREN)
         assert steps == sorted((arn, "Item") for arn in EXPRESS_CHILDREN)
     assert express_fake.count("GetExecutionHistory") == 1
+
+
+def test_a_log_tail_of_an_express_child_never_replaces_the_steps_it_has(express_fake, store):
+    """A child's records are read again while they are in the window (its stored row stays the
+    listing's). A later read holding only the tail of its records (its start before the window)
+    must not replace the steps already stored by a fragment."""
+    child_types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    events = [e for k, arn in enumerate(EXPRESS_CHILDREN) for e in _log_events(arn, T0 + 1 + k, child_types)]
+    served = [events]
+    _log_to_parent_group(express_fake)
+    express_fake.handlers["FilterLogEvents"] = lambda b: {"events": served[0]}
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": express_fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    aws.sync(source, store)
+    before = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                    if s["execution_id"] in EXPRESS_CHILDREN)
+    assert before == sorted((arn, "Item") for arn in EXPRESS_CHILDREN)
+
+    served[0] = [e for e in events if json.loads(e["message"])["type"] in ("PassStateExited", "ExecutionSucceeded")]
+    [again] = aws.sync(source, store)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    after = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                   if s["execution_id"] in EXPRESS_CHILDREN)
+    assert after == before
+    assert all(e["parent_execution_id"] == PARENT for e in store.read_rows("executions")
+               if e["execution_id"] in EXPRESS_CHILDREN)

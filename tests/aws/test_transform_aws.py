@@ -896,3 +896,17 @@ def test_a_history_event_whose_type_or_resource_is_not_text_is_skipped(event, sa
     assert execution[C.status] == "SUCCEEDED" and [s[C.name] for s in batch.steps] == ["Call"]
     [skip] = batch.skips
     assert skip.source == "h.json" and said in skip.reason
+
+
+def test_an_execution_item_with_a_status_step_functions_does_not_have_is_skipped():
+    """A list-executions / describe-execution item whose status is none of Step Functions' (a typo,
+    another tool's vocabulary: "COMPLETED") was stored RUNNING, a run that never ends, without a
+    word. It is a skip now naming the file and the status; the other items are kept."""
+    base = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+            "startDate": 1_700_000_000, "stopDate": 1_700_000_001}
+    items = [{**base, "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}", "name": name,
+              "status": status} for name, status in (("a", "COMPLETED"), ("b", "SUCCEEDED"), ("c", "PENDING_REDRIVE"))]
+    batch = T.transform_execution({"executions": items}, ImportContext(source_name="list.json"))
+    assert [(e[C.name], e[C.status]) for e in batch.executions] == [("b", "SUCCEEDED"), ("c", "RUNNING")]
+    [skip] = batch.skips
+    assert skip.source == "list.json" and skip.location == "executions[0]" and "'COMPLETED'" in skip.reason

@@ -514,6 +514,7 @@ def test_express_children_of_a_distributed_map_get_their_steps_from_the_parents_
 
     [again] = aws.sync(source, store)
     assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert "executions_from_logs" not in again.counts          # stored with their steps: not read again
     assert len(store.read_rows("executions")) == 1 + len(EXPRESS_CHILDREN)
     assert sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
                   if s["execution_id"] in EXPRESS_CHILDREN) == steps

@@ -530,21 +530,23 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
 
 
 def _listed_without_steps(sc: ScopeContext, arns: list[str]) -> set[str]:
-    """Express Map Run children among `arns` (stored terminal) whose stored row is only what
-    ListExecutions(mapRunArn) gave (`source` api, no steps): their log records, the only source of
-    their steps, are kept, not skipped as collected. Those listed this sync, and those of earlier
-    syncs whose records came late (within the window's lag)."""
+    """Express Map Run children among `arns` (stored terminal) that have no stored step: their row
+    is only what ListExecutions(mapRunArn) gave, so their log records, the only source of their
+    steps, are kept, not skipped as collected. Those listed this sync, and those of earlier syncs
+    whose records came late (within the window's lag). One with its steps stored is not read
+    again (its stored row stays the listing's: the row's `source` cannot tell)."""
     found = {a for a in arns if a in sc.listed_children}
     candidates = [a for a in arns if a not in found and is_express_arn(a) and _is_map_child(a)]
     if candidates:
         quote = "''"
         listed = ", ".join("'" + a.replace("'", quote) + "'" for a in candidates)
         try:
-            rows = sc.store.read_rows("executions", filter_sql=(
-                f"{C.cloud} = 'aws' AND {C.source} = '{Source.API.value}' AND {C.execution_id} IN ({listed})"))
+            frame = sc.store.sql(f"SELECT DISTINCT {C.execution_id} FROM steps WHERE {C.cloud} = 'aws' "
+                                 f"AND {C.execution_id} IN ({listed})")
+            with_steps = {str(v) for v in frame[C.execution_id].tolist()}
         except Exception:  # noqa: BLE001 - the store cannot say: they stay as stored
-            rows = []
-        found.update(row[C.execution_id] for row in rows)
+            with_steps = set(candidates)
+        found.update(a for a in candidates if a not in with_steps)
     return found
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.merge import display_name, merge_rows
+from flowscope.collectors.native import link_parents_of, stored_children_of
 from flowscope.model import Batch, C, duration_ms
 
 if TYPE_CHECKING:
@@ -97,6 +98,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
         known = {(w[C.cloud], w[C.workflow_id]) for w in stored_workflows}
         first_seen = {(w[C.cloud], w[C.workflow_id]) for w in batch.workflows} - known
         keys |= _stored_executions_of(store, first_seen)
+        keys |= _stored_children_of(store, executions, transforms_for)
         _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts, on_stored)
 
     _keep_workflow_names(out.workflows, stored_workflows)
@@ -106,7 +108,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
 
     for cloud in sorted({key[0] for key in executions}):
         # a cloud may link runs across rows (AWS: a Map Run child to its parent execution)
-        link = getattr(transforms_for(cloud), "link_parents", None)
+        link = link_parents_of(transforms_for(cloud))
         if link is not None:
             link([row for key, row in executions.items() if key[0] == cloud], store)
 
@@ -148,6 +150,20 @@ def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> se
     keys: set[ExecKey] = set()
     for cloud, workflow_id in sorted(workflows):
         keys.update((cloud, execution_id) for execution_id in store.execution_ids_of_workflow(cloud, workflow_id))
+    return keys
+
+
+def _stored_children_of(store: "Store", executions: dict[ExecKey, Row],
+                        transforms_for: TransformsLookup) -> set[ExecKey]:
+    """Stored executions a cloud links to incoming ones that still lack the link (AWS: the Map Run
+    children imported before their parent execution), through its optional `stored_children` hook:
+    merged into this write, they are linked by its `link_parents`."""
+    keys: set[ExecKey] = set()
+    for cloud in sorted({key[0] for key in executions}):
+        hook = stored_children_of(transforms_for(cloud))
+        if hook is not None:
+            rows = [row for key, row in executions.items() if key[0] == cloud]
+            keys.update((cloud, execution_id) for execution_id in hook(rows, store))
     return keys
 
 

@@ -28,7 +28,10 @@ importer does not count them as steps waiting for their run.
 
 Optionally, ``link_parents(executions, store)``: fill, in place, what links the execution rows of one
 batch to other executions (AWS: a Distributed Map child's `parent_execution_id`, from its parent in the
-batch or the store), before `collectors/assemble.py` assembles them. The one hook that may read the
+batch or the store), before `collectors/assemble.py` assembles them. With it, optionally,
+``stored_children(executions, store) -> set[str]``: the ids of stored executions still waiting for
+a link that one of `executions` gives (AWS: Map Run children imported before their parent), which
+the assembly merges into the write so `link_parents` links them. The only hooks that may read the
 store, and only its stored executions.
 
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
@@ -40,9 +43,12 @@ import datetime as dt
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from flowscope.model import Batch, C, Source
+
+if TYPE_CHECKING:
+    from flowscope.store import Store
 
 
 @dataclass(frozen=True)
@@ -102,6 +108,27 @@ class CloudTransforms(Protocol):
     def assemble(
         self, execution: Row | None, steps: list[Row], attempts: list[Row], workflow: Row | None
     ) -> tuple[list[Row], list[Row], list[Row]]: ...
+
+    # Optional, so not members a module must have: `link_parents` (`LinkParents`) and
+    # `stored_children` (`StoredChildren`), read through `link_parents_of` / `stored_children_of`.
+
+
+LinkParents = Callable[[list[Row], "Store | None"], None]
+"""The optional ``link_parents(executions, store)`` hook of `CloudTransforms` (see the module doc)."""
+StoredChildren = Callable[[list[Row], "Store | None"], set[str]]
+"""The optional ``stored_children(executions, store)`` hook of `CloudTransforms` (see the module doc)."""
+
+
+def link_parents_of(transforms: "CloudTransforms") -> LinkParents | None:
+    """A cloud's `link_parents` hook, None when it has none (only AWS links runs across rows)."""
+    hook = getattr(transforms, "link_parents", None)
+    return cast(LinkParents, hook) if callable(hook) else None
+
+
+def stored_children_of(transforms: "CloudTransforms") -> StoredChildren | None:
+    """A cloud's `stored_children` hook, None when it has none."""
+    hook = getattr(transforms, "stored_children", None)
+    return cast(StoredChildren, hook) if callable(hook) else None
 
 
 class NativeFormatError(ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -271,3 +272,18 @@ def test_a_region_without_state_machines_says_so(_aws_env, store):
     assert result.status == RunStatus.SUCCEEDED
     assert result.warnings == [f"no state machines in account {ACCOUNT}, region eu-west-3: nothing to collect "
                                "(check the source's regions and credentials)"]
+
+
+@pytest.mark.parametrize(("extra", "said"), [
+    ({"role_arn": "arn:bad"}, "role_arn 'arn:bad' is not a role ARN"),
+    ({"role_arn": ["arn:aws:iam::123456789012:role/r", "arn:aws:iam::12345:role/r"]}, "arn:aws:iam::12345:role/r"),
+    ({"regions": ["us-east-1", "eu-west-1", "us-east-1"]}, "regions names 'us-east-1' twice"),
+    ({"role_arn": ["arn:aws:iam::123456789012:role/r"] * 2}, "role_arn names 'arn:aws:iam::123456789012:role/r' twice"),
+])
+def test_a_malformed_role_or_a_repeated_region_is_a_config_error(extra, said):
+    """A role ARN without its account failed every sync with an IndexError traceback (the scope is
+    named after the role's account); a region or role listed twice made two scopes of one id,
+    collected at the same time into the same rows. Both are config errors now, naming the value."""
+    source = {"cloud": "aws", "regions": ["us-east-1"], **extra}
+    with pytest.raises(ValueError, match=re.escape(said)):
+        aws.validate(source)

@@ -455,3 +455,28 @@ def test_get_metric_data_returning_the_token_it_was_given_stops_with_an_error():
         get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
                         account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)
     assert Cloudwatch.calls == 2
+
+
+@pytest.mark.parametrize("status", ["InternalError", "Forbidden"])
+def test_a_metric_query_that_failed_inside_a_good_answer_is_an_error_not_no_datapoints(status):
+    """GetMetricData answers 200 with a per-query StatusCode: InternalError or Forbidden came back
+    with no datapoints and were read as a quiet period (the window then moved on, never read
+    again). They are a failed read now, so the next sync reads the metrics window again."""
+    import datetime as dt
+
+    from flowscope.collectors.aws.metrics import get_metric_rows
+    from flowscope.collectors.window import CollectionError
+
+    end = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+
+    class Cloudwatch:
+        def get_metric_data(self, **params):
+            first, *rest = params["MetricDataQueries"]
+            return {"MetricDataResults": [
+                {"Id": first["Id"], "StatusCode": status, "Timestamps": [], "Values": []},
+                *({"Id": q["Id"], "StatusCode": "Complete", "Timestamps": [end], "Values": [1.0]} for q in rest)],
+                "Messages": [{"Code": status, "Value": "no access"}]}
+
+    with pytest.raises(CollectionError, match=status):
+        get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
+                        account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)

@@ -426,3 +426,151 @@ def test_a_map_run_child_has_its_parent_execution_whether_collected_or_imported(
     import_files(together, [described])
     imported = {e["execution_id"]: e for e in together.read_rows("executions")}[child]
     assert imported["parent_execution_id"] == collected["parent_execution_id"] == PARENT
+
+
+def test_a_parent_imported_after_its_map_run_children_links_the_stored_children(store, tmp_path):
+    """Children imported first are stored unlinked (their parent is not known yet). Importing the
+    parent afterwards left them so until each child happened to be written again: the Map Run's
+    children never showed under their parent. The parent's import now links the stored children
+    of its Map Runs (their steps kept)."""
+    from flowscope.collectors.importer import import_files
+
+    children = tmp_path / "children"
+    children.mkdir()
+    for k, arn in enumerate(CHILDREN[:2]):
+        (children / f"child-{k}.json").write_text(json.dumps({"events": _child_history(arn)}))
+    for k, arn in enumerate(CHILDREN[:2]):
+        import_files(store, [children / f"child-{k}.json"], execution_id=arn)
+    described = tmp_path / "described.json"
+    described.write_text(json.dumps({"executions": [_child_describe(arn) for arn in CHILDREN[:2]]}))
+    import_files(store, [described])
+    before = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert all(before[arn]["parent_execution_id"] is None for arn in CHILDREN[:2])
+    steps_before = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps"))
+
+    history = tmp_path / "parent-history.json"
+    history.write_text(json.dumps({"events": _parent_history()}))
+    import_files(store, [history], execution_id=PARENT)
+    after = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(after) == {PARENT, *CHILDREN[:2]}
+    assert [after[arn]["parent_execution_id"] for arn in CHILDREN[:2]] == [PARENT, PARENT]
+    steps_after = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                         if s["execution_id"] != PARENT)
+    assert steps_after == steps_before
+
+
+EXPRESS_DEFINITION = {"StartAt": "Fan", "States": {"Fan": {
+    "Type": "Map", "Label": "Fan", "End": True,
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                      "StartAt": "Item", "States": {"Item": {"Type": "Pass", "End": True}}}}}}
+PARENT_GROUP = "/aws/vendedlogs/states/orders-map"
+
+
+def _log_events(arn: str, t0: float, types: list[str]) -> list[dict]:
+    """CloudWatch Logs events of one execution logged at ALL, as FilterLogEvents returns them."""
+    records = [{"id": str(i + 1), "type": t, "details": {"name": "Item"} if "State" in t else {},
+                "previous_event_id": str(i), "event_timestamp": str(int((t0 + i * 0.05) * 1000)),
+                "execution_arn": arn} for i, t in enumerate(types)]
+    return [{"eventId": f"{arn}-{r['id']}", "logStreamName": "states/orders-map", "message": json.dumps(r),
+             "timestamp": int(r["event_timestamp"])} for r in records]
+
+
+def _log_to_parent_group(fake: FakeSfn) -> None:
+    """The parent machine: an Express Distributed Map, logging at ALL to PARENT_GROUP."""
+    describe = fake.handlers["DescribeStateMachine"]
+    group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{PARENT_GROUP}:*"
+    fake.handlers["DescribeStateMachine"] = lambda b: {
+        **describe(b), "definition": json.dumps(EXPRESS_DEFINITION),
+        "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
+            {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+
+
+def test_express_children_of_a_distributed_map_get_their_steps_from_the_parents_log_group(express_fake, store):
+    """The Express children of a Distributed Map log to the parent machine's log group. The parent
+    is Standard and takes the history path (it has a Distributed Map), so that group was never
+    read: the children were stored from ListExecutions(mapRunArn) and never had a step. The group
+    is now read for the children only (the parent's own records are left to its history), and
+    each child keeps its parent; a second sync reads nothing twice."""
+    child_types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    events = [e for k, arn in enumerate(EXPRESS_CHILDREN) for e in _log_events(arn, T0 + 1 + k, child_types)]
+    events += _log_events(PARENT, T0, ["ExecutionStarted", "MapStateEntered"])    # the parent's own: not read
+    _log_to_parent_group(express_fake)
+    express_fake.handlers["FilterLogEvents"] = lambda b: {"events": events if b["logGroupName"] == PARENT_GROUP
+                                                          else []}
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": express_fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [result] = aws.sync(source, store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert express_fake.count("FilterLogEvents", logGroupName=PARENT_GROUP) == 1
+    executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+    assert set(executions) == {PARENT, *EXPRESS_CHILDREN}
+    assert all(executions[arn]["parent_execution_id"] == PARENT for arn in EXPRESS_CHILDREN)
+    assert executions[PARENT]["status"] == "SUCCEEDED"                 # its history, not its log tail
+    steps = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                   if s["execution_id"] in EXPRESS_CHILDREN)
+    assert steps == sorted((arn, "Item") for arn in EXPRESS_CHILDREN)
+    parent_steps = [s["name"] for s in store.read_rows("steps") if s["execution_id"] == PARENT]
+    assert parent_steps == ["Fan"]
+
+    [again] = aws.sync(source, store)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    assert "executions_from_logs" not in again.counts          # stored with their steps: not read again
+    assert len(store.read_rows("executions")) == 1 + len(EXPRESS_CHILDREN)
+    assert sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                  if s["execution_id"] in EXPRESS_CHILDREN) == steps
+
+
+def test_express_children_whose_log_records_come_after_their_listing_get_their_steps_next_sync(
+        express_fake, store):
+    """CloudWatch Logs delivers records late: children listed (stored from ListExecutions) by one
+    sync may have their records read only by the next, when the finished parent is not fetched
+    again. Stored from the listing only, they are not read as collected: the next sync adds their
+    steps, keeps their parent, and a third adds nothing."""
+    child_types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    events = [e for k, arn in enumerate(EXPRESS_CHILDREN) for e in _log_events(arn, T0 + 1 + k, child_types)]
+    delivered: list[dict] = []
+    _log_to_parent_group(express_fake)
+    express_fake.handlers["FilterLogEvents"] = lambda b: {"events": delivered}
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": express_fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    [first] = aws.sync(source, store)
+    assert first.status == RunStatus.SUCCEEDED, first.row()
+    assert not [s for s in store.read_rows("steps") if s["execution_id"] in EXPRESS_CHILDREN]
+
+    delivered.extend(events)
+    for _ in range(2):
+        [later] = aws.sync(source, store)
+        assert later.status == RunStatus.SUCCEEDED, later.row()
+        executions = {e["execution_id"]: e for e in store.read_rows("executions")}
+        assert set(executions) == {PARENT, *EXPRESS_CHILDREN}
+        assert all(executions[arn]["parent_execution_id"] == PARENT for arn in EXPRESS_CHILDREN)
+        steps = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                       if s["execution_id"] in EXPRESS_CHILDREN)
+        assert steps == sorted((arn, "Item") for arn in EXPRESS_CHILDREN)
+    assert express_fake.count("GetExecutionHistory") == 1
+
+
+def test_a_log_tail_of_an_express_child_never_replaces_the_steps_it_has(express_fake, store):
+    """A child's records are read again while they are in the window (its stored row stays the
+    listing's). A later read holding only the tail of its records (its start before the window)
+    must not replace the steps already stored by a fragment."""
+    child_types = ["ExecutionStarted", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+    events = [e for k, arn in enumerate(EXPRESS_CHILDREN) for e in _log_events(arn, T0 + 1 + k, child_types)]
+    served = [events]
+    _log_to_parent_group(express_fake)
+    express_fake.handlers["FilterLogEvents"] = lambda b: {"events": served[0]}
+    source = {"cloud": "aws", "regions": [REGION], "endpoint_url": express_fake.endpoint, "metrics": False,
+              "max_attempts": 2}
+    aws.sync(source, store)
+    before = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                    if s["execution_id"] in EXPRESS_CHILDREN)
+    assert before == sorted((arn, "Item") for arn in EXPRESS_CHILDREN)
+
+    served[0] = [e for e in events if json.loads(e["message"])["type"] in ("PassStateExited", "ExecutionSucceeded")]
+    [again] = aws.sync(source, store)
+    assert again.status == RunStatus.SUCCEEDED, again.row()
+    after = sorted((s["execution_id"], s["name"]) for s in store.read_rows("steps")
+                   if s["execution_id"] in EXPRESS_CHILDREN)
+    assert after == before
+    assert all(e["parent_execution_id"] == PARENT for e in store.read_rows("executions")
+               if e["execution_id"] in EXPRESS_CHILDREN)

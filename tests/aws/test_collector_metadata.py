@@ -93,14 +93,43 @@ def test_a_machine_without_versions_or_aliases_reuses_its_empty_listing():
     assert reusable_metadata(("rev", {"metadata_listed_at": "not a time"}), "rev", now) is None
 
 
-def test_a_denied_alias_listing_is_listed_again_next_sync(_aws_env, store):
-    """Versions listed but aliases denied: nothing is kept for reuse (the next sync asks again),
-    and the machine is still described and collected."""
+def test_a_denied_alias_listing_does_not_make_every_sync_list_the_versions_again(_aws_env, store):
+    """Versions listed but aliases denied (a policy without ListStateMachineAliases): nothing was
+    kept for reuse, so every sync listed every machine's versions again at 1 call a second (the
+    scope stops asking the denied call, which left no machine settled). A denial now stands for a
+    day like a listing: the versions are reused, the denial is still said each sync, and both are
+    asked again a day later; the machine is still described and collected."""
     from tests.aws.sfn_fake import ACCOUNT, FakeSfn
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
     handlers = _handlers(sm, ["rev-1"], time.time())
     handlers["ListStateMachineAliases"] = lambda b: (400, {"__type": "AccessDeniedException", "message": "no"})
+    start = dt.datetime.now(UTC)
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        for hours in (0, 1):
+            [result] = aws.sync(source, store, now=start + dt.timedelta(hours=hours))
+            assert result.status == RunStatus.SUCCEEDED, result.row()
+            assert any("ListStateMachineAliases denied" in w for w in result.warnings), result.warnings
+        assert fake.count("ListStateMachineVersions") == 1
+        assert fake.count("ListStateMachineAliases") == 1
+        aws.sync(source, store, now=start + dt.timedelta(hours=26))          # a day later: asked again
+        assert fake.count("ListStateMachineAliases") == 2
+    attributes = _latest_attributes(store)
+    assert attributes["metadata_denied"] == ["ListStateMachineAliases"]
+    assert [v["arn"] for v in attributes["versions"]] == [f"{sm}:1"]
+    assert "aliases" not in attributes
+
+
+def test_a_failed_alias_listing_is_listed_again_next_sync(_aws_env, store):
+    """A listing that failed for another reason than a denial (throttled, timed out) is not kept
+    for reuse: the next sync asks again."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    handlers = _handlers(sm, ["rev-1"], time.time())
+    handlers["ListStateMachineAliases"] = lambda b: (400, {"__type": "ThrottlingException", "message": "slow"})
     with FakeSfn(handlers) as fake:
         source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
                   "max_attempts": 1}
@@ -109,4 +138,35 @@ def test_a_denied_alias_listing_is_listed_again_next_sync(_aws_env, store):
             assert result.status == RunStatus.SUCCEEDED, result.row()
         assert fake.count("ListStateMachineVersions") == 2
     assert "metadata_listed_at" not in _latest_attributes(store)
-    assert [v["arn"] for v in _latest_attributes(store)["versions"]] == [f"{sm}:1"]
+
+
+def test_credentials_in_older_stored_revisions_are_taken_out_too(_aws_env, store):
+    """Definitions are stored without the credentials they quote since a fix of the transform; the
+    revisions a store kept from before it (a machine's older definitions, never described again)
+    still held a URL's token or a bearer token, shown on the dashboard and exported. A sync now
+    rewrites the stored revisions of the machines it reads whose text still holds one."""
+    from flowscope.model import Batch
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    leaky = json.dumps({"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::http:invoke", "End": True,
+        "Parameters": {"ApiEndpoint": "https://hooks.example.com/run?token=s3cr3tT0ken",
+                       "Headers": {"Authorization": "Bearer abcdefgh12345678"}}}}})
+    seen = dt.datetime.now(UTC) - dt.timedelta(days=30)
+    store.write(Batch(workflows=[{
+        C.cloud: "aws", C.account: ACCOUNT, C.region: "us-east-1", C.workflow_id: sm, C.name: "orders",
+        C.kind: "sfn-standard", C.revision: "rev-0", C.definition: leaky, C.definition_format: "asl-json",
+        C.attributes: "{}", C.seen_at: seen}]))
+    with FakeSfn(_handlers(sm, ["rev-1"], time.time())) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store)
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+    rows = {r[C.revision]: r for r in store.read_rows("workflows")}
+    assert set(rows) == {"rev-0", "rev-1"}
+    old = rows["rev-0"]
+    assert "s3cr3tT0ken" not in old[C.definition] and "abcdefgh12345678" not in old[C.definition]
+    assert "token=REDACTED" in old[C.definition]
+    assert old[C.seen_at] == seen                               # still the older revision
+    assert max(rows.values(), key=lambda r: r[C.seen_at])[C.revision] == "rev-1"

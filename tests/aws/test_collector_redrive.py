@@ -162,3 +162,23 @@ def test_redrives_are_listed_only_for_machines_with_a_stored_failure(_aws_env, s
             assert result.status == RunStatus.SUCCEEDED, result.row()
         assert fake.count("ListExecutions", redriveFilter="REDRIVEN") == 0
     assert _stored(store) == [("SUCCEEDED", 0)]
+
+
+def test_a_stale_running_listing_of_a_stored_finished_run_is_not_read_as_a_redrive(_aws_env, store):
+    """ListExecutions is eventually consistent: a run stored FAILED (from its history) may be listed
+    RUNNING a while longer, with the same redrive count. That re-fetched its history every sync and
+    counted it as redriven; a redrive raises the count, so only a higher count is one now."""
+    execution = Execution(time.time() - 300)
+    handlers = _handlers(execution)
+    stale = {**execution.item(), "status": "RUNNING", "stopDate": None}
+    handlers["ListExecutions"] = lambda b: {"executions": [] if b.get("redriveFilter") else [stale]}
+    with FakeSfn(handlers) as fake:
+        [first] = aws.sync(_source(fake), store)     # not stored yet: fetched, FAILED by its history
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        assert _stored(store) == [("FAILED", 0)]
+        [second] = aws.sync(_source(fake), store)
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+        assert fake.count("GetExecutionHistory") == 1
+        assert "executions_redriven" not in second.counts
+        assert second.counts.get("executions_skipped_terminal") == 1
+    assert _stored(store) == [("FAILED", 0)]

@@ -587,3 +587,37 @@ def test_an_unread_log_group_not_tried_again_stays_recorded_while_the_watermark_
                             lock=sc.lock)
     logs.carry_unread(moved, set())
     assert logs.LOGS_UNREAD not in moved.result.details
+
+
+def test_a_log_group_that_does_not_exist_is_said_by_name_not_a_partial_scope_for_ever(_aws_env, store):
+    """An Express machine configured to log to a group nobody created (or one since deleted):
+    FilterLogEvents answers ResourceNotFoundException. Every sync was PARTIAL and kept the group
+    'unread from' its first failure, for ever, without saying plainly that the group is absent.
+    Now each sync says it once, by name with the machines that log to it, and is not partial:
+    there is nothing unread to go back to (an absent group holds no records)."""
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+
+    now = time.time()
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:quotes"
+    group = "/aws/vendedlogs/states/quotes-never-created"
+    group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*"
+    handlers = {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": sm, "name": "quotes", "type": "EXPRESS", "creationDate": now - 7200}]},
+        "DescribeStateMachine": lambda b: {**_standard_on_logs(sm, group_arn, now), "name": "quotes",
+                                           "type": "EXPRESS"},
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        "FilterLogEvents": lambda b: (400, {"__type": "ResourceNotFoundException",
+                                            "message": "The specified log group does not exist."}),
+    }
+    source = {"cloud": "aws", "regions": ["us-east-1"], "metrics": False, "max_attempts": 1}
+    with FakeSfn(handlers) as fake:
+        results = [aws.sync({**source, "endpoint_url": fake.endpoint}, store)[0] for _ in range(2)]
+    for result in results:
+        assert result.status == RunStatus.SUCCEEDED, result.row()
+        details = json.loads(result.row()["details"])
+        assert logs.LOGS_UNREAD not in details and not details.get("errors")
+        [said] = [w for w in result.warnings if group in w]
+        assert "does not exist" in said and "quotes" in said
+        assert details[logs.LOGS_MISSING] == {group: ["quotes"]}

@@ -777,3 +777,136 @@ def test_credentials_written_into_a_definition_are_not_stored():
     params = json.loads(stored)["States"]["Call"]["Parameters"]
     assert params["ApiEndpoint"] == "https://hooks.example.com/run?token=REDACTED&x=1"
     assert params["Headers"]["X-Forward"] == "Bearer REDACTED"
+
+
+def test_the_optional_run_link_hooks_are_read_through_the_contract():
+    """`link_parents` and `stored_children` are optional members of a cloud's transforms
+    (native.py): AWS has both, a package without them (or with something else under the name)
+    gives None instead of failing the assembly."""
+    import types
+
+    from flowscope.collectors.native import link_parents_of, stored_children_of
+
+    assert link_parents_of(T) is T.link_parents and stored_children_of(T) is T.stored_children
+    bare = types.SimpleNamespace(FORMATS={}, link_parents="not a function")
+    assert link_parents_of(bare) is None and stored_children_of(bare) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("name", 5), ("type", 5), ("revisionId", ["a"]), ("loggingConfiguration", "ALL"),
+    ("loggingConfiguration", {"level": 5}), ("loggingConfiguration", {"destinations": "x"}),
+    ("tracingConfiguration", "on"), ("definition", 7)])
+def test_a_describe_state_machine_field_of_the_wrong_type_is_named(field, value):
+    """A describe-state-machine document with a field of the wrong type failed the import with a
+    Python error ("'int' object has no attribute 'upper'") or the store's ("workflows: column
+    'name' expects string"), naming neither the field nor the file; it now names both."""
+    doc = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:x", "name": "x",
+           "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
+           field: value}
+    with pytest.raises(NativeFormatError, match=re.escape(field)) as info:
+        T.transform_state_machine(doc, ImportContext(source_name="sm.json"))
+    assert str(info.value).startswith("sm.json: ")
+
+
+@pytest.mark.parametrize(("event_type", "details"), [
+    ("MapIterationStarted", {"name": "Each", "index": "first"}),
+    ("MapIterationStarted", {"name": "Each", "index": [0]}),
+    ("TaskScheduled", {"resourceType": "lambda", "resource": 5, "region": "us-east-1"}),
+])
+def test_one_event_with_a_field_of_the_wrong_type_is_skipped_not_the_whole_file(event_type, details):
+    """A log record whose details held a field of the wrong type (a Map iteration's index that is
+    no number, a Task's resource that is no text) failed the whole file with a Python error
+    ("int() argument must be ...", "'int' object has no attribute 'startswith'"). That event is
+    skipped now, named with its execution and id, and the rest of the execution is kept."""
+    arn = "arn:aws:states:us-east-1:123456789012:express:m:run-1:00000000-0000-0000-0000-000000000000"
+    types = [("ExecutionStarted", {}), ("MapStateEntered", {"name": "Each"}),
+             ("TaskStateEntered", {"name": "Call"}), (event_type, details),
+             ("TaskStateExited", {"name": "Call"}), ("MapStateExited", {"name": "Each"}),
+             ("ExecutionSucceeded", {})]
+    records = [{"id": str(i + 1), "type": t, "details": d, "previous_event_id": str(i),
+                "event_timestamp": str(1_700_000_000_000 + i), "execution_arn": arn}
+               for i, (t, d) in enumerate(types)]
+    batch = T.transform_log_records(records, ImportContext(source_name="f.jsonl"))
+    [execution] = batch.executions
+    assert execution[C.status] == "SUCCEEDED"
+    [skip] = batch.skips
+    assert skip.source == "f.jsonl" and f"{arn} event 4" in skip.location
+    assert event_type in skip.reason
+
+
+@pytest.mark.parametrize("where", ["record", "event", "describe"])
+def test_a_redrive_count_that_is_no_count_is_said_not_a_failed_import(where):
+    """A redrive count out of range ("99999999999999999999") went through the transform and failed
+    the whole import at the store ("column 'redrive_count' expects int32"); a log record's that was
+    no number was dropped without a word. Either is now a skip naming the file and the value, and
+    the execution is kept without it."""
+    arn = "arn:aws:states:us-east-1:123456789012:execution:m:run-1"
+    bad = "99999999999999999999"
+    if where == "describe":
+        item = {"executionArn": arn, "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+                "name": "run-1", "startDate": 1_700_000_000, "status": "SUCCEEDED", "stopDate": 1_700_000_001,
+                "redriveCount": bad}
+        good = {**item, "executionArn": arn + "-good", "name": "run-1-good", "redriveCount": 1}
+        batch = T.transform_execution({"executions": [item, good]}, ImportContext(source_name="list.json"))
+        assert [e[C.execution_id] for e in batch.executions] == [arn + "-good"]
+        [skip] = batch.skips
+        assert skip.source == "list.json" and bad in skip.reason
+        return
+    types = [("ExecutionStarted", {}), ("ExecutionRedriven", {"redriveCount": bad if where == "event" else 1}),
+             ("ExecutionSucceeded", {})]
+    records = [{"id": str(i + 1), "type": t, "details": d, "previous_event_id": str(i),
+                "event_timestamp": str(1_700_000_000_000 + i), "execution_arn": arn,
+                "redrive_count": bad if where == "record" and i == 2 else "1"}
+               for i, (t, d) in enumerate(types)]
+    batch = T.transform_log_records(records, ImportContext(source_name="f.jsonl"))
+    [execution] = batch.executions
+    assert 0 <= execution[C.redrive_count] < 2**31
+    [skip] = batch.skips
+    assert skip.source == "f.jsonl" and bad in skip.reason
+
+
+@pytest.mark.parametrize(("event", "said"), [
+    ({"type": "TaskScheduled", "taskScheduledEventDetails": {"resource": {"fn": "x"}, "resourceType": ""}},
+     "resource"),
+    ({"type": "TaskStarted", "taskStartedEventDetails": {"resource": True}}, "resource"),
+    ({"type": "", "stateEnteredEventDetails": {}}, "type"),
+    ({"type": ["TaskScheduled"]}, "type"),
+])
+def test_a_history_event_whose_type_or_resource_is_not_text_is_skipped(event, said):
+    """A Task resource that is no text went into the steps row and failed the whole import at the
+    store ("column 'resource' expects string"); an event type that is empty or no text failed it
+    with an IndexError or TypeError traceback. The event is skipped now, named, and the rest kept."""
+    from flowscope.collectors.assemble import assemble_batch
+    from flowscope.store.validate import validate_batch
+
+    events = [
+        {"id": 1, "previousEventId": 0, "timestamp": 1_700_000_000, "type": "ExecutionStarted",
+         "executionStartedEventDetails": {}},
+        {"id": 2, "previousEventId": 1, "timestamp": 1_700_000_001, "type": "TaskStateEntered",
+         "stateEnteredEventDetails": {"name": "Call"}},
+        {"id": 3, "previousEventId": 2, "timestamp": 1_700_000_002, **event},
+        {"id": 4, "previousEventId": 3, "timestamp": 1_700_000_003, "type": "TaskStateExited",
+         "stateExitedEventDetails": {"name": "Call"}},
+        {"id": 5, "previousEventId": 4, "timestamp": 1_700_000_004, "type": "ExecutionSucceeded",
+         "executionSucceededEventDetails": {}},
+    ]
+    batch = T.transform_history({"events": events}, ImportContext(source_name="h.json", execution_id=ARN))
+    validate_batch(assemble_batch(batch, None, transforms_for=lambda cloud: T))    # what the store accepts
+    [execution] = batch.executions
+    assert execution[C.status] == "SUCCEEDED" and [s[C.name] for s in batch.steps] == ["Call"]
+    [skip] = batch.skips
+    assert skip.source == "h.json" and said in skip.reason
+
+
+def test_an_execution_item_with_a_status_step_functions_does_not_have_is_skipped():
+    """A list-executions / describe-execution item whose status is none of Step Functions' (a typo,
+    another tool's vocabulary: "COMPLETED") was stored RUNNING, a run that never ends, without a
+    word. It is a skip now naming the file and the status; the other items are kept."""
+    base = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+            "startDate": 1_700_000_000, "stopDate": 1_700_000_001}
+    items = [{**base, "executionArn": f"arn:aws:states:us-east-1:123456789012:execution:m:{name}", "name": name,
+              "status": status} for name, status in (("a", "COMPLETED"), ("b", "SUCCEEDED"), ("c", "PENDING_REDRIVE"))]
+    batch = T.transform_execution({"executions": items}, ImportContext(source_name="list.json"))
+    assert [(e[C.name], e[C.status]) for e in batch.executions] == [("b", "SUCCEEDED"), ("c", "RUNNING")]
+    [skip] = batch.skips
+    assert skip.source == "list.json" and skip.location == "executions[0]" and "'COMPLETED'" in skip.reason

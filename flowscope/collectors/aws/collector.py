@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.aws.definition import estimate_events
 from flowscope.collectors.aws.source import SOURCE_KEYS, AwsScope, scopes, validate
+from flowscope.collectors.aws.stepfunctions import MACHINES_UNREAD
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import bounded_map
@@ -95,7 +96,8 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
     last = _last_run_details(store, result)      # what the last run could not read, read once
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
                               formats=FORMATS, now=now, concurrency=scope.concurrency,
-                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last))
+                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last),
+                              machines_unread=_unread_starts(last, MACHINES_UNREAD))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -159,7 +161,8 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
     machines = cfg.match_names(listed, scope.globs, lambda m: str(m["name"]), result, "state machines")
     result.count("state_machines", len(machines))
     unsupported: set[str] = set()
-    stored = sfn_mod.stored_metadata(sc.store, [m["stateMachineArn"] for m in machines])
+    stored_rows = sfn_mod.stored_workflows(sc.store, [m["stateMachineArn"] for m in machines])
+    stored = sfn_mod.stored_metadata(stored_rows)
 
     def describe(machine: dict[str, Any]) -> dict[str, Any]:
         arn = machine["stateMachineArn"]
@@ -168,12 +171,14 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
         if reused is not None:
             result.count("machine_metadata_reused")
             doc.update(reused)
+            if reused.get("metadataDenied"):     # still said while the denial is reused
+                result.warn(f"{', '.join(reused['metadataDenied'])} denied when last asked; versions/aliases "
+                            "not recorded (asked again a day later; docs/iam-policy.json grants them)")
             return doc
         listed = sfn_mod.versions_and_aliases(sfn, arn, result, unsupported)
         doc.update(listed)
-        if "versions" in listed and "aliases" in listed and all(
-                a.get("routing") is not None for a in listed["aliases"]):
-            # both listed, every alias's routing read: kept for reuse (`reusable_metadata`)
+        if sfn_mod.metadata_settled(listed):
+            # every part listed (every alias's routing read) or denied: kept for reuse
             doc["metadataListedAt"] = sc.now.isoformat()
         return doc
 
@@ -190,8 +195,8 @@ def _describe_machines(scope: AwsScope, sc: "ScopeContext") -> dict[str, dict[st
             sc.machines_listed.discard(arn)
         else:
             result.record_error(sfn_mod.as_collection_error(outcome.error, "DescribeStateMachine", arn))
-            sc.gap(None)
-    workflows = Batch()
+            sfn_mod.keep_machine_unread(sc, arn)
+    workflows = Batch(workflows=sfn_mod.definitions_to_redact(stored_rows))
     for doc in described.values():
         workflows.extend(sc.formats["aws.state_machine"](doc, sc.ctx(f"DescribeStateMachine {doc['stateMachineArn']}")))
     sc.sink.add(workflows)
@@ -228,7 +233,31 @@ def _plan_standard(scope: AwsScope, sc: "ScopeContext", standard: dict[str, dict
             log_listed[arn] = {it["executionArn"]: it for it in todo if it["executionArn"] not in sc.refetch}
         else:
             history_items.extend(todo)
+        _file_express_children(sc, arn, describe_doc, paths[arn], log_groups)
     return history_items
+
+
+def _file_express_children(sc: "ScopeContext", arn: str, describe_doc: dict[str, Any], entry: dict[str, Any],
+                           log_groups: dict[str, dict[str, dict[str, Any]]]) -> None:
+    """A Standard machine whose Distributed Map runs Express children: they log to its log group,
+    their only source of steps (no history API serves them). The machine itself takes the history
+    path, so the group was never read and the children had no step; it is now read for them only
+    (`ScopeContext.express_parents`). Logging OFF is said: they can have no steps then."""
+    from flowscope.collectors.aws import logs as aws_logs
+    from flowscope.collectors.aws.definition import has_distributed_map
+
+    if not has_distributed_map(describe_doc.get("definition"), execution_type="EXPRESS"):
+        return
+    info = aws_logs.logging_info(describe_doc)
+    if info.log_group is None:
+        warning = (f"state machine {describe_doc.get('name') or arn}: the Express child executions of its "
+                   "Distributed Map log to its log group, and its logging is OFF: they are stored without steps")
+        sc.result.warn(warning)
+        entry["express_children"] = {"log_group": None, "warning": warning}
+        return
+    sc.express_parents.add(arn)
+    log_groups[info.log_group][arn] = describe_doc
+    entry["express_children"] = {"log_group": info.log_group, "logging_level": info.level}
 
 
 def _plan_express(sc: "ScopeContext", express: dict[str, dict[str, Any]], paths: dict[str, dict[str, Any]],
@@ -308,10 +337,16 @@ def _logs_unread(details: dict[str, Any]) -> dict[str, dt.datetime | None]:
     """The log groups the scope's last collected run could not read, and where their read began."""
     from flowscope.collectors.aws.logs import LOGS_UNREAD
 
-    unread = details.get(LOGS_UNREAD)
+    return _unread_starts(details, LOGS_UNREAD)
+
+
+def _unread_starts(details: dict[str, Any], key: str) -> dict[str, dt.datetime | None]:
+    """What the scope's last collected run could not read under `key` (log groups, state machines),
+    and where each read began (None: the beginning)."""
+    unread = details.get(key)
     if not isinstance(unread, dict):
         return {}
-    return {str(group): utc(start) if isinstance(start, str) else None for group, start in unread.items()
+    return {str(name): utc(start) if isinstance(start, str) else None for name, start in unread.items()
             if start is None or isinstance(start, str)}
 
 
@@ -337,4 +372,5 @@ def sync(source_config: Mapping[str, Any], store: "Store", *, since: dt.datetime
                        max_parallel_scopes=max_parallel_scopes)
 
 
-__all__ = ["SOURCE_KEYS", "AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync", "validate"]
+__all__ = ["MACHINES_UNREAD", "SOURCE_KEYS", "AwsScope", "SourceConfigError", "collect_scope", "scopes", "sync",
+           "validate"]

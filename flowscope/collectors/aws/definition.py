@@ -166,10 +166,16 @@ def definition_indexes(definition: Any) -> tuple[BranchIndex, TaskResources]:
     return cached
 
 
-def has_distributed_map(definition: Any) -> bool:
+def has_distributed_map(definition: Any, *, execution_type: str | None = None) -> bool:
     """Whether a definition has a Distributed Map at any depth (`ProcessorConfig.Mode` DISTRIBUTED):
-    its Map Runs and their child executions are read only through the parent's history."""
+    its Map Runs and their child executions are read only through the parent's history.
+    `execution_type` ("EXPRESS" / "STANDARD", the default of `ExecutionType`): only such a Map's
+    (Express children log to the parent machine's log group, their only source of steps)."""
     machine = definition_object(definition)
+
+    def matches(config: dict) -> bool:
+        kind = str(config.get("ExecutionType") or "STANDARD").upper()
+        return config.get("Mode") == "DISTRIBUTED" and (execution_type is None or kind == execution_type)
 
     def walk(states: dict) -> bool:
         for state in states.values():
@@ -177,7 +183,7 @@ def has_distributed_map(definition: Any) -> bool:
                 continue
             processor = state.get("ItemProcessor")
             config = processor.get("ProcessorConfig") if isinstance(processor, dict) else None
-            if state.get("Type") == "Map" and isinstance(config, dict) and config.get("Mode") == "DISTRIBUTED":
+            if state.get("Type") == "Map" and isinstance(config, dict) and matches(config):
                 return True
             if any(walk(_states(inner)) for _, inner in _nested(state)):
                 return True

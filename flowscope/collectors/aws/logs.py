@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Generator, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -33,8 +33,9 @@ import orjson
 
 from flowscope.collectors.aws.clients import error_code, restarting_pages
 from flowscope.collectors.aws.definition import has_distributed_map
-from flowscope.collectors.aws.events import LOG_RECORD_KEYS, state_machine_arn
+from flowscope.collectors.aws.events import LOG_RECORD_KEYS, is_express_arn, state_machine_arn
 from flowscope.collectors.aws.stepfunctions import (
+    MACHINES_UNREAD,
     TERMINAL,
     ScopeContext,
     as_collection_error,
@@ -167,9 +168,11 @@ class LogRecordStream:
     Records of an execution already handed out are dropped and counted (`late`).
     """
 
-    def __init__(self, group: str, wanted: set[str]) -> None:
+    def __init__(self, group: str, wanted: set[str], express_only: frozenset[str] = frozenset()) -> None:
         self.group = group
         self.wanted = wanted
+        self.express_only = express_only
+        """Machines of `wanted` whose Express (Map Run children) executions only are wanted."""
         self.open: dict[str, _Open] = {}
         self.closed: list[str] = []
         self.closed_records = 0
@@ -209,6 +212,8 @@ class LogRecordStream:
                 machine = machine_of.get(arn, "")
                 if machine == "":
                     machine = state_machine_arn(arn)
+                if machine in self.express_only and not is_express_arn(arn):
+                    machine = None                 # a parent on the history path: its own records
                 if machine not in wanted:
                     machine_of[arn] = machine      # other machines' records recur: remember them
                     continue
@@ -278,10 +283,10 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
     still recorded: the group's Express executions have no other source).
     """
     window = sc.window
-    start = unread_start(sc, group)
+    start = unread_start(sc, group, machines)
     start_ms = int(start.timestamp() * 1000) if start else None
     end_ms = int(window.end.timestamp() * 1000)
-    stream = LogRecordStream(group, set(machines))
+    stream = LogRecordStream(group, set(machines), frozenset(sc.express_parents & set(machines)))
     chunks = _Chunks(sc, group, machines, listed)
     pages = records = 0
     failed = False
@@ -295,9 +300,12 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
                 try:
                     events = next(fetched, None)
                 except Exception as exc:  # noqa: BLE001 - the read failed: record it, keep what is whole
-                    sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
-                    if _has_express(machines):
-                        keep_unread(sc, group, start)   # Express runs have no other source: read again
+                    if error_code(exc) in MISSING_GROUP_CODES:
+                        say_missing(sc, group, machines)
+                    else:
+                        sc.result.record_error(as_collection_error(exc, "FilterLogEvents", group))
+                        if _has_express(machines) or sc.express_parents & set(machines):
+                            keep_unread(sc, group, start)   # Express runs have no other source: read again
                     failed = True
                     break
                 if events is None:
@@ -335,20 +343,45 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
         run_history_fetches(sc, fallback)
 
 
+MISSING_GROUP_CODES = frozenset({"ResourceNotFoundException"})
+LOGS_MISSING = "log_groups_missing"
+"""Key, in a collection run's `details`, of the configured log groups that do not exist: group ->
+the names of the state machines that log to it."""
+
+
+def say_missing(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]]) -> None:
+    """A log group a state machine names that does not exist (never created, or deleted): said in
+    this run, by name with its machines, as a warning, not an error. An absent group holds no
+    records, so there is nothing unread to go back to; recorded as an error it made every sync
+    PARTIAL and kept the group 'unread' from its first failure, for as long as it stayed absent.
+    Every sync says it again (the scope's latest run must not read as all clear while the
+    group's Express executions go uncollected); its Standard runs are fetched by history."""
+    names = sorted(str(d.get("name") or arn) for arn, d in machines.items())
+    with sc.lock:
+        sc.result.details.setdefault(LOGS_MISSING, {})[group] = names
+    express = _has_express(machines) or bool(sc.express_parents & set(machines))   # Map Run children too
+    sc.result.warn(f"log group {group} does not exist (state machine(s) {', '.join(names)} log to it): "
+                   + ("their Express executions are not collected until it exists; create it or fix the "
+                      "machines' loggingConfiguration" if express else
+                      "their executions are read by GetExecutionHistory instead"))
+
+
 LOGS_UNREAD = "log_groups_unread_from"
 """Key, in a collection run's `details`, of the log groups it could not read: group -> the start
 (ISO, or None: from the beginning) its read began at, where the next sync reads it from."""
 
 
-def unread_start(sc: ScopeContext, group: str) -> dt.datetime | None:
+def unread_start(sc: ScopeContext, group: str, machines: Iterable[str] = ()) -> dt.datetime | None:
     """Where to read `group` from: the window's start, or earlier where the scope's last run could
-    not read it (`sc.logs_unread`, from that run's details): a group denied for a while is read
-    again from where it was not read, without holding the other groups' or the scope's window."""
+    not read it (`sc.logs_unread`, from that run's details) or one of its `machines`
+    (`sc.machines_unread`: a machine not described has no known group): a group denied for a while
+    is read again from where it was not read, without holding the other groups' or the scope's window."""
     start = window_start(sc.window.lower_bound)
-    if group not in sc.logs_unread:
-        return start
-    earlier = sc.logs_unread[group]
-    return None if earlier is None or start is None else min(start, earlier)
+    earliest = [sc.logs_unread[group]] if group in sc.logs_unread else []
+    earliest += [window_start(sc.machines_unread[arn]) for arn in machines if arn in sc.machines_unread]
+    for earlier in earliest:
+        start = None if earlier is None or start is None else min(start, earlier)
+    return start
 
 
 def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None:
@@ -365,9 +398,10 @@ def keep_unread(sc: ScopeContext, group: str, start: dt.datetime | None) -> None
 def carry_unread(sc: ScopeContext, read: set[str]) -> None:
     """Keep the last run's unread log groups that this run did not try (a DescribeStateMachine that
     failed left its machine's group out): their record would be lost with this run's details, and
-    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`, as a
-    failed describe does); when it moves on, a group no machine read is one no machine logs to."""
-    if None not in sc.gaps:
+    the missed window with it. Kept only while the scope's watermark is held (`gap(None)`) or a
+    machine is left unread (`MACHINES_UNREAD`, as a failed describe does); otherwise a group no
+    machine read is one no machine logs to."""
+    if None not in sc.gaps and not sc.result.details.get(MACHINES_UNREAD):
         return
     for group, start in sc.logs_unread.items():
         if group not in read:
@@ -397,7 +431,8 @@ class _Chunks:
         sc = self.sc
         for arn, describe in self.machines.items():
             entries = groups.pop(arn, {})
-            kept, absent = select_records(sc, entries, express=describe.get("type") == "EXPRESS")
+            express = describe.get("type") == "EXPRESS" or arn in sc.express_parents
+            kept, absent = select_records(sc, entries, express=express)
             if self.listed.get(arn):
                 self.tails[arn] |= {a for a in entries if a not in kept and sc.stored.get(a) is None}
             if not kept:
@@ -409,8 +444,12 @@ class _Chunks:
                 batch = sc.formats["aws.log_records"](records, sc.ctx(self.source_name, Source.LOGS,
                                                                       options={DEFER_ASSEMBLE: True}))
             del records
-            if describe.get("type") == "EXPRESS" and logging_info(describe).level in PARTIAL_LEVELS:
+            if express and logging_info(describe).level in PARTIAL_LEVELS:
                 settle_unlogged_ends(sc, batch.executions, logging_info(describe).level)
+            for row in batch.executions:
+                parent = sc.listed_children.get(row[C.execution_id])
+                if parent is not None:
+                    row[C.parent_execution_id] = parent
             sc.result.count("executions_from_logs", len(batch.executions))
             sc.sink.add(batch, absent=[(Cloud.AWS.value, a) for a in absent])
 
@@ -463,12 +502,13 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
     if not groups:
         return {}, []
     stored = sc.load_stored(list(groups))
+    listed_only = _listed_without_steps(sc, [a for a, s in stored.items() if s in TERMINAL]) if express else set()
     kept: dict[str, _Open] = {}
     absent: list[str] = []
     seen: list[str] = []
     for arn, entry in groups.items():
         status = stored.get(arn)
-        if status in TERMINAL:
+        if status in TERMINAL and arn not in listed_only:
             sc.result.count("executions_skipped_terminal")
             seen.append(arn)
             continue
@@ -487,6 +527,33 @@ def select_records(sc: ScopeContext, groups: dict[str, _Open], *,
             absent.append(arn)
     sc.mark_seen(seen)
     return kept, absent
+
+
+def _listed_without_steps(sc: ScopeContext, arns: list[str]) -> set[str]:
+    """Express Map Run children among `arns` (stored terminal) that have no stored step: their row
+    is only what ListExecutions(mapRunArn) gave, so their log records, the only source of their
+    steps, are kept, not skipped as collected. Those listed this sync, and those of earlier syncs
+    whose records came late (within the window's lag). One with its steps stored is not read
+    again (its stored row stays the listing's: the row's `source` cannot tell)."""
+    found = {a for a in arns if a in sc.listed_children}
+    candidates = [a for a in arns if a not in found and is_express_arn(a) and _is_map_child(a)]
+    if candidates:
+        quote = "''"
+        listed = ", ".join("'" + a.replace("'", quote) + "'" for a in candidates)
+        try:
+            frame = sc.store.sql(f"SELECT DISTINCT {C.execution_id} FROM steps WHERE {C.cloud} = 'aws' "
+                                 f"AND {C.execution_id} IN ({listed})")
+            with_steps = {str(v) for v in frame[C.execution_id].tolist()}
+        except Exception:  # noqa: BLE001 - the store cannot say: they stay as stored
+            with_steps = set(candidates)
+        found.update(a for a in candidates if a not in with_steps)
+    return found
+
+
+def _is_map_child(arn: str) -> bool:
+    """`...:express:SM/label:name:id`: a Map Run's child (its machine part names the Map's label)."""
+    parts = arn.split(":")
+    return len(parts) > 6 and "/" in parts[6]
 
 
 def _has_start(entry: _Open) -> bool:

@@ -52,6 +52,16 @@ def queries_for(machine_arn: str, express: bool, period: int) -> list[tuple[dict
     return out
 
 
+FAILED_STATUS = frozenset({"InternalError", "Forbidden"})
+"""Per-query `StatusCode`s of GetMetricData that mean the query was not answered (`PartialData`
+only means more pages follow)."""
+
+
+def _messages(result: dict[str, Any], page: dict[str, Any]) -> str:
+    messages = (result.get("Messages") or []) + (page.get("Messages") or [])
+    return "; ".join(f"{m.get('Code')}: {m.get('Value')}" for m in messages if isinstance(m, dict))[:200]
+
+
 def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account: str, region: str,
                     start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
     """Metrics rows for the machines over [start, end); raises on an API failure."""
@@ -80,6 +90,12 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
             page = cloudwatch.get_metric_data(**kwargs)
             for result in page.get("MetricDataResults", []):
                 arn, metric, stat, unit = lookup[result["Id"]]
+                if result.get("StatusCode") in FAILED_STATUS:
+                    # a 200 answer with a query that failed: no datapoints is not a quiet period
+                    raise CollectionError(
+                        f"GetMetricData: {metric} {stat} of {arn}: {result['StatusCode']} "
+                        f"{_messages(result, page)}".rstrip(),
+                        operation="GetMetricData", code=str(result["StatusCode"]), target=arn)
                 for ts, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
                     stamp = utc(ts)
                     assert stamp is not None, "GetMetricData returned a datapoint without a timestamp"

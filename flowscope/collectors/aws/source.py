@@ -5,6 +5,7 @@ and region each), apart from `collector.py`, which collects a scope (as for Azur
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -40,12 +41,18 @@ def validate(source: Mapping[str, Any]) -> None:
     if not isinstance(regions, list) or not regions or not all(isinstance(r, str) and r for r in regions):
         raise SourceConfigError("aws source: regions must be a non-empty list of region names, "
                                 'e.g. regions = ["us-east-1"]')
+    _once(regions, "regions")
     cfg.strings(source, ("profile", "external_id", "endpoint_url"), "aws")
     roles = source.get("role_arn")
     if roles is not None:
         roles = [roles] if isinstance(roles, str) else roles
-        if not isinstance(roles, list) or not all(isinstance(r, str) and r.startswith("arn:") for r in roles):
+        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
             raise SourceConfigError("aws source: role_arn must be a role ARN or a list of role ARNs")
+        for role in roles:
+            if not _ROLE_ARN.match(role):
+                raise SourceConfigError(f"aws source: role_arn {role!r} is not a role ARN "
+                                        "(arn:aws:iam::<12-digit account>:role/<name>)")
+        _once(roles, "role_arn")
     globs = source.get("state_machines")
     if globs is not None and (not isinstance(globs, list) or not all(isinstance(g, str) for g in globs)):
         raise SourceConfigError("aws source: state_machines must be a list of name globs")
@@ -53,6 +60,19 @@ def validate(source: Mapping[str, Any]) -> None:
     if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
         raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")
     cfg.quotas(source.get("quotas"), "aws")
+
+
+_ROLE_ARN = re.compile(r"arn:[a-z-]+:iam::\d{12}:role/.+")
+"""A role ARN: its account names the scope (`AwsScope.scope_id`), so one without fails every sync."""
+
+
+def _once(values: list[str], key: str) -> None:
+    """A region or role listed twice made two scopes of one id, collected at once into the same rows."""
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise SourceConfigError(f"aws source: {key} names {value!r} twice")
+        seen.add(value)
 
 
 @dataclass(frozen=True)

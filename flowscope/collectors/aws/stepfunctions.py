@@ -10,15 +10,16 @@ I/O and the orchestration of calls: every native document goes to the pure trans
 - Executions: ListExecutions newest first, stopping at the window's lower bound (watermark
   minus lag). GetExecutionHistory (`includeExecutionData=False`: no payloads fetched at all),
   paginated to the end however long the history (25,000 events and more), only for executions
-  not already stored as terminal, or listed with another status or a higher `redriveCount` than
-  stored (redriven: fetched again and replaced). ListExecutions(redriveFilter=REDRIVEN), not
+  not already stored as terminal, or listed with a higher `redriveCount` than stored
+  (redriven: fetched again and replaced; `ScopeContext.needs_fetch`). ListExecutions(redriveFilter=REDRIVEN), not
   bounded by the window, finds the redrives of stored executions that started before it (asked
   only of machines with a stored run failed, timed out or aborted in the last 14 days).
   DescribeExecution only to revisit a stored RUNNING execution
   that the listing did not return again.
 - Distributed Map: ListMapRuns / DescribeMapRun for executions whose history has a Map Run;
   child executions via ListExecutions(mapRunArn), linked to their parent (Express children,
-  which have no history API, as the listing gives them: no steps).
+  which have no history API, as the listing gives them; their steps from the parent's log group:
+  `collector._file_express_children`).
 - Expired pagination tokens restart the listing (seen ARNs are skipped, so nothing doubles).
 """
 
@@ -80,8 +81,15 @@ class ScopeContext(ScopeRun):
     globs: tuple[str, ...] = ()
     logs_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
     """Log groups the scope's last run could not read -> the start it tried (None: the beginning)."""
+    machines_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """State machines the scope's last run could not read -> the start it tried (None: the beginning)."""
     metrics_unread: dt.datetime | None = None
     """Where the scope's last run failed to read metrics from (None: it read them)."""
+    express_parents: set[str] = field(default_factory=set)
+    """Standard machines whose log group is read only for their Distributed Map's Express
+    children (`collector._plan_standard`): the children's only source of steps."""
+    listed_children: dict[str, str] = field(default_factory=dict)
+    """Express Map Run children stored from ListExecutions(mapRunArn) this sync -> their parent."""
     redrivable: set[str] | None = None
     """State machines with a stored run that may have been redriven since (`stored_redrivable`);
     None: not known, every machine's redrives are listed."""
@@ -108,19 +116,52 @@ class ScopeContext(ScopeRun):
 
     def needs_fetch(self, item: dict[str, Any]) -> bool:
         """Whether a listed execution must be fetched: not stored, stored still running, or
-        stored terminal but listed now with another status or a higher redrive count (it was
-        redriven since: its history has a later life). Call `load_stored` first; a terminal
-        execution fetched again for that reason is remembered in `refetch`."""
+        stored terminal but redriven since (its history has a later life). Call `load_stored`
+        first; a terminal execution fetched again for that reason is remembered in `refetch`.
+
+        A redrive raises the listed `redriveCount`: when the listing gives one, only a count
+        higher than stored is a redrive. ListExecutions is eventually consistent and lists a run
+        RUNNING a while after its history ended: reading that as a redrive fetched its history
+        again every sync and counted it as redriven. An endpoint that gives no count is read by
+        the status: another status than stored, for a run that could be redriven."""
         arn = item["executionArn"]
         status = self.stored.get(arn)
         if status not in TERMINAL:
             return True
-        listed = NATIVE_STATUS.get(str(item.get("status")), status)
-        if listed == status and int(item.get("redriveCount") or 0) <= self.redrives.get(arn, 0):
+        count = item.get("redriveCount")
+        if count is not None:
+            if int(count) <= self.redrives.get(arn, 0):
+                return False
+        elif NATIVE_STATUS.get(str(item.get("status")), status) == status or status not in REDRIVABLE:
             return False
         with self.lock:
             self.refetch.add(arn)
         return True
+
+
+MACHINES_UNREAD = "machines_unread_from"
+"""Key, in a collection run's `details`, of the state machines it could not read (DescribeStateMachine
+or ListExecutions failing for them alone): ARN -> the start (ISO, or None: the beginning) its read
+began at, where the next sync reads that machine from."""
+
+
+def machine_lower_bound(sc: ScopeContext, arn: str) -> dt.datetime | None:
+    """Where to read one machine from: the window's lower bound, or earlier where the scope's last
+    run could not read it (`sc.machines_unread`)."""
+    bound = sc.window.lower_bound
+    if arn not in sc.machines_unread:
+        return bound
+    earlier = sc.machines_unread[arn]
+    return None if earlier is None or bound is None else min(bound, earlier)
+
+
+def keep_machine_unread(sc: ScopeContext, arn: str) -> None:
+    """Record that machine `arn` was not read from its lower bound on: the next sync reads it from
+    there. Held as a gap, one unreadable machine (a resource-level denial) held the whole scope's
+    watermark: every later sync listed every machine from that old point, sync after sync."""
+    start = machine_lower_bound(sc, arn)
+    with sc.lock:
+        sc.result.details.setdefault(MACHINES_UNREAD, {})[arn] = start.isoformat() if start else None
 
 
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
@@ -180,7 +221,27 @@ def versions_and_aliases(sfn: Any, arn: str, result: ScopeResult,
                               for alias in aliases]
         except Exception as exc:  # noqa: BLE001
             _metadata_failure(exc, "ListStateMachineAliases", arn, result, unsupported)
+    denied = [op for op in _METADATA_NOUN if _DENIED + op in unsupported]
+    if denied:
+        out["metadataDenied"] = denied
     return out
+
+
+_DENIED = "denied:"
+"""Prefix, in a scope's `unsupported` set, of a metadata operation the policy denied."""
+
+
+def metadata_settled(listed: dict[str, Any]) -> bool:
+    """Whether a `versions_and_aliases` listing may be kept for reuse (`reusable_metadata`): every
+    part listed, or denied by the policy. A denial stands until the policy changes, so it is asked
+    again a day later like the rest; counted as unlisted, one denied ListStateMachineAliases
+    (the scope stops asking it) left every machine's versions listed again every sync, at 1 call
+    a second. A failure for another reason is asked again next sync."""
+    denied = set(listed.get("metadataDenied") or [])
+    versions = "versions" in listed or "ListStateMachineVersions" in denied
+    aliases = "ListStateMachineAliases" in denied or ("aliases" in listed and all(
+        a.get("routing") is not None or "DescribeStateMachineAlias" in denied for a in listed["aliases"]))
+    return versions and aliases
 
 
 METADATA_MAX_AGE = dt.timedelta(days=1)
@@ -188,16 +249,38 @@ METADATA_MAX_AGE = dt.timedelta(days=1)
 (publishing a version or moving an alias leaves the machine's revision as it was)."""
 
 
-def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
-    """State machine ARN -> (revision, attributes) of its latest stored workflows row; {} when
-    nothing is stored (or the store cannot say: everything is listed then)."""
+def stored_workflows(store: Any, arns: list[str]) -> list[dict[str, Any]]:
+    """Every stored workflows row (all revisions) of these state machines; [] when the store cannot
+    say (everything is listed then)."""
     if not arns:
-        return {}
+        return []
     quoted = ", ".join("'" + arn.replace("'", "''") + "'" for arn in arns)
     try:
-        rows = store.read_rows("workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})")
+        return cast(list[dict[str, Any]], store.read_rows(
+            "workflows", filter_sql=f"{C.cloud} = 'aws' AND {C.workflow_id} IN ({quoted})"))
     except Exception:  # noqa: BLE001 - the store cannot say: everything is listed
-        return {}
+        return []
+
+
+def definitions_to_redact(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stored revisions whose definition still quotes a credential (stored before definitions were
+    redacted, `definition.definition_text`), as rows to write again without it. Only the revision a
+    sync describes is transformed again: the older ones kept their tokens on the dashboard and in
+    exports for good."""
+    from flowscope.collectors.aws.definition import definition_text
+
+    out = []
+    for row in rows:
+        text = row.get(C.definition)
+        clean = definition_text(text) if isinstance(text, str) else None
+        if clean is not None and clean != text:
+            out.append({**row, C.definition: clean})
+    return out
+
+
+def stored_metadata(rows: list[dict[str, Any]]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """State machine ARN -> (revision, attributes) of its latest stored workflows row
+    (`stored_workflows`); {} when nothing is stored."""
     never = dt.datetime.min.replace(tzinfo=dt.timezone.utc)
     latest: dict[str, dict[str, Any]] = {}
     for row in rows:
@@ -210,7 +293,8 @@ def stored_metadata(store: Any, arns: list[str]) -> dict[str, tuple[str, dict[st
 def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
                       now: dt.datetime) -> dict[str, Any] | None:
     """The stored versions and aliases of a machine, when they may stand for a new listing: same
-    revision, both listed (a denied or failed listing is asked again), less than a day ago.
+    revision, both listed or denied (`metadata_settled`; a failed listing is asked again), less
+    than a day ago.
     ListStateMachineVersions, ListStateMachineAliases and DescribeStateMachineAlias are each
     refilled at 1 call a second: listing every machine every sync cost minutes of quota."""
     if stored is None or stored[0] != revision:
@@ -224,9 +308,13 @@ def reusable_metadata(stored: tuple[str, dict[str, Any]] | None, revision: str,
         return None
     # an empty listing is not kept in the row's attributes: none stored is none listed
     versions, aliases = attributes.get("versions") or [], attributes.get("aliases") or []
-    if not isinstance(versions, list) or not isinstance(aliases, list):
+    denied = attributes.get("metadata_denied") or []
+    if not isinstance(versions, list) or not isinstance(aliases, list) or not isinstance(denied, list):
         return None
-    return {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
+    reused: dict[str, Any] = {"versions": versions, "aliases": aliases, "metadataListedAt": listed_at.isoformat()}
+    if denied:
+        reused["metadataDenied"] = denied
+    return reused
 
 
 def _described_alias(sfn: Any, alias_arn: str | None, result: ScopeResult, unsupported: set[str]) -> dict[str, Any]:
@@ -260,7 +348,7 @@ def _metadata_failure(exc: BaseException, operation: str, arn: str, result: Scop
     code = error_code(exc) or type(exc).__name__
     status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
     if code in DENIED_CODES:
-        unsupported.add(operation)
+        unsupported.update((operation, _DENIED + operation))
         result.warn(f"{operation} denied ({code}); {_METADATA_NOUN.get(operation, 'metadata is')} not recorded "
                     "in this scope (the read-only policy, docs/iam-policy.json, grants it)")
     elif code in UNSUPPORTED_CODES or (isinstance(status, int) and status >= 500) or code == "500":
@@ -443,13 +531,20 @@ def store_listed_express_children(sc: ScopeContext, items: list[dict[str, Any]],
     ListExecutions(mapRunArn) gives them: GetExecutionHistory does not serve Express executions,
     so asking failed once per child, every sync (a failed scope, its watermark held for ever).
     Their executions rows (status, start, stop: one request and its duration billed each) come
-    from the listing; their steps only from the logs."""
+    from the listing; their steps only from the logs (the parent machine's log group, read for
+    them: `ScopeContext.express_parents`)."""
     batch = sc.formats["aws.execution"](
         {"executions": [strip_payloads(it) for it in items]},
         sc.ctx(f"ListExecutions {map_run_arn}"))
     for row in batch.executions:
         row[C.parent_execution_id] = parent
     sc.sink.add(batch)
+    with sc.lock:
+        for row in batch.executions:
+            # stored now: their log records, read next (`logs.select_records`), are merged with
+            # these rows, not written over them as runs absent from the store
+            sc.stored[row[C.execution_id]] = row[C.status]
+            sc.listed_children[row[C.execution_id]] = parent
     sc.result.count("map_run_express_children", len(batch.executions))
 
 
@@ -480,16 +575,18 @@ def collect_standard_listing(sc: ScopeContext, machine: dict[str, Any]) -> list[
     or listed with another status or a higher redrive count than stored (`list_redriven` adds
     those redriven after they left the window)."""
     arn = machine["stateMachineArn"]
+    lower_bound = machine_lower_bound(sc, arn)
+    if lower_bound != sc.window.lower_bound:
+        sc.result.count("machines_read_from_unread")
     try:
-        items = list(iter_executions(sc.clients.sfn, lower_bound=sc.window.lower_bound,
-                                     state_machine_arn=arn))
+        items = list(iter_executions(sc.clients.sfn, lower_bound=lower_bound, state_machine_arn=arn))
     except Exception as exc:  # noqa: BLE001
         if error_code(exc) in GONE_CODES:     # deleted since it was described: nothing to hold for
             sc.result.warn(f"state machine {machine.get('name') or arn} no longer exists "
                            "(deleted while the scope was read); its executions were not listed")
             return []
         sc.result.record_error(as_collection_error(exc, "ListExecutions", arn))
-        sc.gap(None)
+        keep_machine_unread(sc, arn)
         return []
     arns = [it["executionArn"] for it in items]
     sc.mark_seen(arns)

@@ -56,7 +56,7 @@ from flowscope.collectors.aws.transform.names import (
     LOG_RECORDS,
     STATE_MACHINE,
 )
-from flowscope.collectors.aws.transform.parents import link_parents
+from flowscope.collectors.aws.transform.parents import link_parents, stored_children
 from flowscope.collectors.aws.transform.state_machines import transform_state_machine
 from flowscope.collectors.aws.transform.values import parse_json
 from flowscope.collectors.native import FormatHandler, StreamKey
@@ -73,5 +73,6 @@ STREAMS: dict[str, StreamKey] = {LOG_RECORDS: stream_key}
 __all__ = [
     "CLOUD", "DEFER_ASSEMBLE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE", "STREAMS",
     "assemble", "detect", "express_gb_seconds", "link_parents", "is_describe_execution", "pair_histories", "parse_json",
-    "stream_key", "transform_execution", "transform_history", "transform_log_records", "transform_state_machine",
+    "stored_children", "stream_key", "transform_execution", "transform_history", "transform_log_records",
+    "transform_state_machine",
 ]

@@ -68,6 +68,8 @@ class HistoryBuilder:
             try:
                 eid = ev["id"]
                 etype = ev["type"]
+                if etype.__class__ is not str or not etype:
+                    raise ValueError(f"event type {etype!r} is not an event type")
                 if eid.__class__ is not int:
                     eid = int(eid)
                 prev = ev.get("previousEventId") or 0
@@ -106,7 +108,13 @@ class HistoryBuilder:
                     continue
             if not details or details.__class__ is not dict:
                 details = {}   # the file readers skip (and report) events whose details are not objects
-            handler(self, eid, prev, ts, etype, details)
+            try:
+                handler(self, eid, prev, ts, etype, details)
+            except (TypeError, ValueError, AttributeError, OverflowError) as exc:
+                # a field of the wrong type (an iteration index that is no number, a resource that
+                # is no text) failed the whole file; the event alone is skipped, named
+                self.skips.append(Skip(self.source_name, f"{self.arn} event {eid}",
+                                       f"malformed {etype} event: {type(exc).__name__}: {str(exc)[:120]}"))
         self.event_count += count
 
     # ------------------------------------------------------------------ finding visits

@@ -8,6 +8,7 @@ from typing import Any
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.assemble import assemble
 from flowscope.collectors.aws.transform.builder import HistoryBuilder
+from flowscope.collectors.aws.transform.names import NATIVE_STATUS
 from flowscope.collectors.aws.transform.rows import history_rows
 from flowscope.collectors.aws.transform.values import as_doc
 from flowscope.collectors.native import ImportContext, NativeFormatError
@@ -33,6 +34,12 @@ def transform_execution(doc: Any, ctx: ImportContext) -> Batch:
         if not isinstance(item, dict) or E.parse_arn(item.get("executionArn") or "") is None \
                 or not item.get("startDate"):
             batch.skips.append(Skip(ctx.source_name, loc, "execution item without executionArn / startDate"))
+            continue
+        status = item.get("status")
+        if status is not None and (not isinstance(status, str) or status not in NATIVE_STATUS):
+            # stored RUNNING it was a run that never ends, without a word
+            batch.skips.append(Skip(ctx.source_name, loc, f"status {status!r} is not a Step Functions execution "
+                                                          f"status ({', '.join(NATIVE_STATUS)})"))
             continue
         try:
             builder = HistoryBuilder(item["executionArn"], ctx.source_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.aws.transform.names import ABORTED, FAILED
+from flowscope.collectors.aws.transform.values import redrive_count
 from flowscope.collectors.aws.transform.visits import Fork, Scope, Visit, container_of
 
 if TYPE_CHECKING:
@@ -94,6 +95,8 @@ def _map_of_run(b: HistoryBuilder, eid: int, prev: int) -> Visit | None:
 def on_map_run_started(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str, details: dict) -> None:
     box = _map_of_run(b, eid, prev)
     arn = details.get("mapRunArn")
+    if arn is not None and not isinstance(arn, str):
+        raise ValueError(f"mapRunArn is {type(arn).__name__}, not text")   # the builder skips the event
     if box is not None and arn:
         box.resource = arn          # a retried Map's resource is its last run's
         b.map_runs.append(arn)
@@ -127,7 +130,7 @@ def on_exec_redriven(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str
     b.error = b.cause = None
     rc = details.get("redriveCount")
     if rc is not None:
-        b.redrive_count = max(b.redrive_count, int(rc))
+        b.redrive_count = max(b.redrive_count, redrive_count(rc))   # no count: the event is skipped
     b.owner[eid] = b.root
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.history import add_history
-from flowscope.collectors.aws.transform.values import as_doc, is_execution_arn
+from flowscope.collectors.aws.transform.values import as_doc, is_execution_arn, redrive_count
 from flowscope.collectors.native import ImportContext, NativeFormatError
 from flowscope.model import Batch, Skip
 
@@ -69,6 +69,8 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
             fields = split(rec)
             if fields[4] is not None and fields[4].__class__ is not dict:
                 raise ValueError(f"details is a {type(fields[4]).__name__}, not an object")
+            rc = rec.get("redrive_count")
+            rc = redrive_count(rc) if rc is not None and rc != "" else 0
             bucket = groups.get(arn)
             if bucket is None:
                 if not is_execution_arn(arn):
@@ -85,9 +87,8 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
         elif first != fields:
             skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid} of {arn} appears again "
                                                                 "with different content (the first is kept)"))
-        rc = rec.get("redrive_count")
-        if rc is not None and rc != "0" and rc != 0 and rc != "":
-            _note_redrive(redrives, arn, rc)
+        if rc:
+            redrives[arn] = max(redrives.get(arn, 0), rc)
     batch = Batch(skips=skips)
     for arn, bucket in groups.items():
         add_history(batch, _in_id_order(bucket), arn, ctx, None, redrives.get(arn), fields=True)
@@ -112,13 +113,6 @@ def stream_key(record: Any) -> tuple[str, int, int] | None:
     except (KeyError, TypeError, ValueError):
         return arn, 0, 0
     return arn, event_id, event_id if record.get("type") in _ENDED else 0
-
-
-def _note_redrive(redrives: dict[str, int], arn: str, rc: Any) -> None:
-    try:
-        redrives[arn] = max(redrives.get(arn, 0), int(rc))
-    except (TypeError, ValueError):
-        pass
 
 
 def _in_id_order(bucket: dict[int, tuple]) -> list[tuple]:

@@ -4,7 +4,8 @@
 Run's children through their parent); describe-execution / list-executions of a child name only its
 Map Run (`mapRunArn`, kept in the child's `attributes`), which the parent's history names in turn
 (`attributes.map_run_arns`). The assembly links the two when the parent is in the same batch or
-already stored; otherwise the child stays unlinked (null) until it is written again.
+already stored. A parent that arrives after its children (imported later) brings the stored,
+still unlinked children of its Map Runs into its write (`stored_children`), so they are linked then.
 """
 
 from __future__ import annotations
@@ -77,3 +78,28 @@ def _stored_parents(store: "Store", runs: list[str]) -> dict[str, str]:
             return found
         found.update({r: p for r, p in _runs_of(rows).items() if r == run})
     return found
+
+
+def stored_children(executions: list[Row], store: "Store | None") -> set[str]:
+    """Ids of the stored, still unlinked Map Run children of the parents among `executions`: the
+    assembly merges them into the write so `link_parents` links them. Children imported before
+    their parent were otherwise left without it until each was written again."""
+    if store is None:
+        return set()
+    runs = _runs_of(executions)
+    if not runs:
+        return set()
+    quote = "''"
+    incoming = {row[C.execution_id] for row in executions}
+    machines = sorted({m for m in (E.state_machine_arn(run) for run in runs) if m})
+    if not machines:
+        return set()
+    listed = ", ".join("'" + m.replace("'", quote) + "'" for m in machines)
+    try:
+        rows = store.read_rows("executions", filter_sql=(
+            f"{C.cloud} = 'aws' AND {C.parent_execution_id} IS NULL AND {C.workflow_id} IN ({listed}) "
+            f"AND {C.attributes} LIKE '%{_CHILD_MARK}%'"))
+    except Exception:  # noqa: BLE001 - no executions table yet: no stored child to link
+        return set()
+    return {row[C.execution_id] for row in rows
+            if row[C.execution_id] not in incoming and row_attributes(row).get("mapRunArn") in runs}

@@ -28,7 +28,14 @@ from flowscope.collectors.aws.transform.names import (
     SUCCEEDED,
     TIMED_OUT,
 )
-from flowscope.collectors.aws.transform.values import error_from_output, execution_name, identity, payload, text
+from flowscope.collectors.aws.transform.values import (
+    error_from_output,
+    execution_name,
+    identity,
+    payload,
+    text,
+)
+from flowscope.collectors.aws.transform.values import redrive_count as as_redrive_count
 from flowscope.collectors.aws.transform.visits import Visit
 from flowscope.collectors.native import ImportContext, Row
 from flowscope.model import C, Skip, duration_ms
@@ -121,7 +128,7 @@ def _execution_row(builder: HistoryBuilder, ctx: ImportContext, describe: dict[s
     out_bytes, _ = payload(builder.output if builder.output is not None else describe.get("output"))
     billing = describe.get("billingDetails") or {}
     attributes = _execution_attributes(builder, describe)
-    rc = max(builder.redrive_count, int(redrive_count or 0), int(describe.get("redriveCount") or 0))
+    rc = max(builder.redrive_count, int(redrive_count or 0), as_redrive_count(describe.get("redriveCount") or 0))
     return {
         C.cloud: CLOUD,
         C.account: ident[C.account],

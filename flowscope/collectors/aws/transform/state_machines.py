@@ -18,7 +18,7 @@ _ATTRIBUTE_KEYS = (("versionDescription", "version_description"), ("description"
                    ("label", "label"), ("stateMachineVersionArn", "version_arn"),
                    ("stateMachineAliasArn", "alias_arn"), ("routingConfiguration", "routing"),
                    ("versions", "versions"), ("aliases", "aliases"),
-                   ("metadataListedAt", "metadata_listed_at"))
+                   ("metadataListedAt", "metadata_listed_at"), ("metadataDenied", "metadata_denied"))
 
 
 def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
@@ -32,6 +32,7 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
     if not isinstance(doc, dict) or "stateMachineArn" not in doc or "definition" not in doc:
         raise NativeFormatError(ctx.source_name, "$", "not a describe-state-machine document "
                                 "(expected 'stateMachineArn' and 'definition')")
+    _check_shape(doc, ctx)
     arn = doc["stateMachineArn"]
     parts = E.parse_arn(arn)
     if parts is None:
@@ -71,6 +72,34 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
             "histories are not filled from it, and its graph cannot be drawn, until a readable "
             "definition is imported")
     return batch
+
+
+_TEXT_FIELDS = ("name", "type", "revisionId", "status", "description", "label", "versionDescription")
+_OBJECT_FIELDS = ("loggingConfiguration", "tracingConfiguration")
+
+
+def _check_shape(doc: dict[str, Any], ctx: ImportContext) -> None:
+    """The fields read here, of the types the API gives, else an error naming the field: a number
+    or a list where text belongs failed the import with a Python error ("'int' object has no
+    attribute 'upper'") or the store's ("column 'name' expects string"), naming neither the field
+    nor the file."""
+    def bad(where: str, value: Any, expected: str) -> NativeFormatError:
+        return NativeFormatError(ctx.source_name, where, f"{type(value).__name__} where {expected} belongs")
+
+    for key in _TEXT_FIELDS:
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            raise bad(key, doc[key], "text")
+    if not isinstance(doc["definition"], (str, dict)):
+        raise bad("definition", doc["definition"], "the definition's JSON text")
+    for key in _OBJECT_FIELDS:
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise bad(key, doc[key], "an object")
+    logging_cfg = doc.get("loggingConfiguration") or {}
+    if logging_cfg.get("level") is not None and not isinstance(logging_cfg["level"], str):
+        raise bad("loggingConfiguration.level", logging_cfg["level"], "text")
+    destinations = logging_cfg.get("destinations")
+    if destinations is not None and not isinstance(destinations, list):
+        raise bad("loggingConfiguration.destinations", destinations, "a list")
 
 
 def revision_of(doc: dict[str, Any]) -> str:

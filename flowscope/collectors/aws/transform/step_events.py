@@ -112,11 +112,7 @@ def on_try_scheduled(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str
         return
     step.tries.append([ts, None, None, None, None])
     if step.resource is None:
-        res = details.get("resource")
-        rtype = details.get("resourceType")
-        if rtype and res and not res.startswith("arn:"):
-            res = f"arn:aws:states:::{rtype}:{res}"
-        step.resource = res
+        step.resource = _resource(details)
 
 
 def on_try_started(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str, details: dict) -> None:
@@ -127,10 +123,8 @@ def on_try_started(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str, 
     tries = step.tries
     if not tries or tries[-1][2] is not None:
         tries.append([ts, None, None, None, None])
-    if step.resource is None and details.get("resource"):
-        res = details["resource"]
-        rtype = details.get("resourceType")
-        step.resource = f"arn:aws:states:::{rtype}:{res}" if rtype and not res.startswith("arn:") else res
+    if step.resource is None:
+        step.resource = _resource(details)
 
 
 def _end_try(b: HistoryBuilder, eid: int, prev: int, ts: Any) -> tuple[Visit, list[Any]] | None:
@@ -154,10 +148,15 @@ def on_try_succeeded(b: HistoryBuilder, eid: int, prev: int, ts: Any, etype: str
 
 
 def _resource(details: dict) -> str | None:
+    """A Task event's resource as an ARN (`lambda` + `invoke` -> `arn:aws:states:::lambda:invoke`).
+    One that is no text raises ValueError (the builder skips the event, named): it went into the
+    steps row and failed the whole import at the store."""
     res = details.get("resource")
-    rtype = details.get("resourceType")
-    if res.__class__ is not str or not res:
+    if res is None or res == "":
         return None
+    if res.__class__ is not str:
+        raise ValueError(f"resource is {type(res).__name__}, not text")
+    rtype = details.get("resourceType")
     return f"arn:aws:states:::{rtype}:{res}" if rtype and not res.startswith("arn:") else res
 
 

@@ -15,6 +15,22 @@ _IDENTITIES: dict[str, dict[str, Any]] = {}
 _IDENTITIES_MAX = 4096
 
 
+MAX_COUNT = 2**31 - 1
+"""The largest count the store's int32 columns hold (`redrive_count`)."""
+
+
+def redrive_count(value: Any) -> int:
+    """A redrive count as given (a number or its text); ValueError naming the value when it is no
+    count: out of range, it went through and failed the whole import at the store's int32 column."""
+    try:
+        count = int(value)
+    except (TypeError, ValueError, OverflowError):
+        raise ValueError(f"redrive count {value!r} is not a number") from None
+    if not 0 <= count <= MAX_COUNT or (isinstance(value, float) and value != count):
+        raise ValueError(f"redrive count {value!r} is not a count")
+    return count
+
+
 def payload(value: Any) -> tuple[int | None, str | None]:
     """Size and hash of a payload. The API sends JSON strings; already-parsed values (as in
     normalised recordings) are re-serialised compactly so the size is close to the wire size."""

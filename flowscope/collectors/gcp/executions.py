@@ -4,7 +4,7 @@ running executions revisited.
 1. Workflows: listed (current revision, definition with callLogLevel and executionHistoryLevel);
    a past revision that executions ran on is fetched once (its definition tells internal from
    external calls, hence the billing meter).
-2. Executions: listed per workflow with `startTime >= watermark - lag` (BASIC view, every page);
+2. Executions: listed per workflow with `createTime >= watermark - lag` (BASIC view, every page);
    executions stored as terminal are skipped; the rest get their step entries (paged) and, when
    they failed or were cancelled, their FULL view (error). A finished execution without step
    entries (history not recorded) is said in collection_runs, naming the workflow; one whose

@@ -61,10 +61,18 @@ def ts(value: Any) -> dt.datetime | None:
     return utc(value)
 
 
+UNSAID = frozenset({"notspecified"})
+"""Native statuses that tell nothing: the record's end decides, as for a status not known at all."""
+
+
 def status_of(native: Any, ended: dt.datetime | None) -> Status:
+    """The model's status of a native one. A status that says nothing (`NotSpecified`) or is not
+    known reads as RUNNING without an end and FAILED with one: a record that ended is never left in
+    flight (revisited by every sync, counted as running in every page)."""
     if isinstance(native, str):
-        hit = STATUS_MAP.get(native.lower())
-        if hit is not None:
+        word = native.lower()
+        hit = STATUS_MAP.get(word)
+        if hit is not None and word not in UNSAID:
             return hit
     return Status.FAILED if ended is not None else Status.RUNNING
 

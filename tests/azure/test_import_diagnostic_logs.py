@@ -13,6 +13,7 @@ import pytest
 from flowscope.collectors.azure.transform import detect, diagnostic_logs
 from flowscope.collectors.azure.transform.documents import transform_diagnostic_logs
 from flowscope.collectors.importer import NothingImportedError, import_files
+from flowscope.model import Kind
 from flowscope.store import Store
 from tests.azure.arm_server import la_rows_from, simulated_corpus, snapshot
 
@@ -156,6 +157,7 @@ def test_bad_records_are_counted_skips_with_their_line_and_loops_are_said(tmp_pa
     bad_status["properties"]["status"] = ["Succeeded"]
     standard = json.loads(json.dumps(events[2]))
     standard["workflowId"] = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
+    del standard["properties"]["resource"]["workflowName"]         # which of the app's workflows: not said
     no_run = json.loads(json.dumps(events[3]))
     del no_run["properties"]["resource"]["runId"]
     action = next(e for e in events if e["operationName"].endswith("workflowActionCompleted"))
@@ -172,7 +174,43 @@ def test_bad_records_are_counted_skips_with_their_line_and_loops_are_said(tmp_pa
 def test_an_archive_of_nothing_usable_writes_nothing(tmp_path):
     record = json.loads(json.dumps(DOCS_RECORD))
     record["workflowId"] = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
+    del record["properties"]["resource"]["workflowName"]
     path = write_lines(tmp_path / "PT1H.json", [record, record])
     with pytest.raises(NothingImportedError):
         import_files(tmp_path / "s", [path])
     assert not (tmp_path / "s").exists()
+
+
+SITE = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
+
+
+def as_standard(event: dict[str, Any]) -> dict[str, Any]:
+    """The event as a Standard app's diagnostic setting writes it: the record names the app (the
+    site), `properties.resource.workflowName` the workflow."""
+    out = json.loads(json.dumps(event))
+    out["workflowId"] = out["resourceId"] = SITE
+    return out
+
+
+def test_a_standard_apps_events_are_its_workflows_runs(tmp_path):
+    """A Standard app's events name the app, not the workflow: every one was a skip, so an archive
+    of a Standard app imported nothing. The record's workflowName places it under
+    `<site>/workflows/<name>`, the id the management API's records of that workflow get; an event
+    without one is still a skip, saying why."""
+    corpus = loop_free(simulated_corpus(20))
+    rows = la_rows_from(corpus)
+    events = [as_standard(archived(row)) for row in rows]
+    nameless = json.loads(json.dumps(events[0]))
+    del nameless["properties"]["resource"]["workflowName"]
+    path = write_lines(tmp_path / "PT1H.json", [nameless, *events])
+    result = import_files(Store(tmp_path / "s"), [path])
+    [skip] = result.skips
+    assert skip.location == "line 1" and "workflowName" in skip.reason, skip
+    executions = Store(tmp_path / "s").read_rows("executions")
+    runs = {r["RunId"].lower() for r in rows}               # ids are lower-case (`ids.ArmId`)
+    assert {e["execution_id"].rsplit("/", 1)[-1] for e in executions} == runs
+    site = "/subscriptions/x/resourcegroups/rg/providers/microsoft.web/sites/app/workflows/"
+    assert {e["workflow_id"] for e in executions} == {site + n.lower() for n in {r["WorkflowName"] for r in rows}}
+    assert {e["workflow_name"] for e in executions} == {r["WorkflowName"] for r in rows}
+    assert {e["kind"] for e in executions} == {Kind.LOGICAPP_STANDARD.value}
+    assert Store(tmp_path / "s").read_rows("steps")

@@ -354,6 +354,33 @@ def test_a_queued_execution_listed_before_it_started_is_stored_running(server, t
     assert "skips" not in result.details, result.details.get("skips")
 
 
+def test_an_execution_queued_longer_than_the_lag_whose_entries_failed_is_listed_again(server, tmp_path):
+    """The listing filters on createTime, but a failed read held the watermark at the execution's
+    startTime (BASIC gives no createTime): one queued longer than the lag window was created before
+    the next sync's lower bound, so it was never listed again and its run was lost. The hold goes no
+    later than where this listing started, so the next sync lists it again and reads it."""
+    wf = next(iter(sorted(server.workflows)))
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    name = f"{wf}/executions/long-queued"
+    server.add_execution({"name": name, "state": "SUCCEEDED", "createTime": "2026-11-02T01:01:00.000000000Z",
+                          "startTime": "2026-11-02T01:40:00.000000000Z", "endTime": "2026-11-02T01:40:01.000000000Z",
+                          "duration": "1s", "workflowRevisionId": server.workflows[wf]["revisionId"]},
+                         [{"name": f"{name}/stepEntries/1", "entryId": "1", "step": "first", "routine": "main",
+                           "stepType": "STEP_ASSIGN", "state": "STATE_SUCCEEDED",
+                           "createTime": "2026-11-02T01:40:00.100000000Z",
+                           "updateTime": "2026-11-02T01:40:00.200000000Z"}])
+    server.fail(f"{name.rsplit('/', 1)[-1]}/stepEntries", 403, times=1)
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=50))
+    assert second.status == RunStatus.PARTIAL, second.row()
+    assert name not in {r[C.execution_id] for r in store.read_rows("executions")}
+    [third] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=60))
+    assert third.status == RunStatus.SUCCEEDED, third.row()
+    [row] = [r for r in store.read_rows("executions") if r[C.execution_id] == name]
+    assert row[C.status] == "SUCCEEDED"
+    assert [r[C.name] for r in store.read_rows("steps") if r[C.execution_id] == name] == ["first"]
+
+
 def test_an_execution_queued_during_an_incremental_sync_is_collected_even_if_cancelled_unstarted(server, tmp_path):
     """The incremental listing filtered on `startTime>=`: an execution waiting in the backlog (no
     startTime) was not returned, and one cancelled before it started never was: that run was lost.

@@ -26,13 +26,14 @@ from flowscope.collectors.gcp.context import (
     TERMINAL,
     ScopeContext,
     as_error,
+    listed_again_from,
     location_of,
     raise_auth,
     workflow_of,
 )
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
-from flowscope.model import C, utc
+from flowscope.model import C
 
 
 def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -157,7 +158,8 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
-        sc.gap(utc(item.get("startTime")) or utc(item.get("createTime")))   # a re-run lists it again
+        sc.gap(listed_again_from(sc, item))      # a re-run lists it again
+
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
@@ -207,7 +209,7 @@ def _await_call_logs(sc: ScopeContext, doc: dict[str, Any]) -> None:
     next sync lists it again and reads them."""
     sc.result.count("executions_awaiting_call_logs")
     sc.note("executions_awaiting_call_logs", str(doc["name"]))
-    sc.gap(utc(doc.get("startTime")) or utc(doc.get("createTime")))
+    sc.gap(listed_again_from(sc, doc))
 
 
 def _gone_while_listed(sc: ScopeContext, item: dict[str, Any], exc: BaseException) -> None:

@@ -170,3 +170,33 @@ def test_a_workflow_whose_id_cannot_go_into_a_query_takes_the_management_path():
     assert result.details["paths"]["commandes"]["path"] == "management"
     assert "query" in result.details["paths"]["commandes"]["why"]
     la.build_query(list(bulk), NOW, NOW)                    # what is left can be queried
+
+
+def test_a_bulk_run_whose_completion_was_logged_too_late_is_read_again_from_the_management_api(tmp_path):
+    """Log Analytics makes events queryable minutes after they happen (Microsoft: completed events up
+    to 10-15 minutes). A run whose Completed event was not yet in the workspace was stored RUNNING,
+    and when the event came in later than the lag window reaches back, no query returned it and the
+    management revisit left bulk workflows out: the run stayed RUNNING for ever. A bulk run stored
+    running that this sync's log rows do not mention is read again (`runs.get`), like any other."""
+    corpus = simulated_corpus(60)
+    with ArmServer() as server:
+        loaded(server, corpus)
+        rows = server.la_rows[WS]
+        late = next(r for r in rows if r["OperationName"].endswith("workflowRunCompleted")
+                    and r["Status"] == "Succeeded")
+        rows.remove(late)                                    # not ingested yet at the first sync
+        store = Store(tmp_path / "s")
+        source = src(server, workspace_id=WS, logs_endpoint=server.endpoint, lag="15m")
+        [first] = az.sync(source, store, now=NOW, since=NOW - dt.timedelta(days=40))
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+
+        def status() -> str:
+            [run] = [r for r in store.read_rows("executions")
+                     if r["execution_id"].endswith("/runs/" + late["RunId"].lower())]
+            return run["status"]
+        assert status() == "RUNNING"
+        rows.append(late)                                    # in the workspace now, long before the window
+        [second] = az.sync(source, store, now=NOW + dt.timedelta(hours=1))
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+        assert second.counts.get("running_revisited") == 1, second.counts
+    assert status() == "SUCCEEDED"

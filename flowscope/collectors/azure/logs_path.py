@@ -92,6 +92,8 @@ def _load_log_records(sc: ScopeContext, formats: Mapping[str, Any], records: lis
         owner = canonical_execution_id(record["id"]) if "/runs/" in record["id"] else record["id"].lower()
         owners.setdefault(owner or "", []).append(record)
     run_ids = [o for o in owners if "/runs/" in o]
+    with sc.lock:
+        sc.seen.update(run_ids)          # the log tells about them: not revisited through the management API
     stored = sc.store.existing_execution_ids(CLOUD, run_ids) or {}
     keep = [r for owner, recs in owners.items() if stored.get(owner) not in TERMINAL for r in recs]
     fresh = [o for o in run_ids if stored.get(o) not in TERMINAL]

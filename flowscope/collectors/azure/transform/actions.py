@@ -26,6 +26,7 @@ def read_action(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     step = step_row(ids, step_key(ids.action_name, indexes), ids.action_name, props, ctx,
                      step_type=StepType.TASK, parent=parent,
                      iteration=indexes[-1][1] if indexes else None)
+    tries = attempts_for(step, props)        # before anything is added: a bad try skips the whole record
     batch.steps.append(step)
-    batch.attempts.extend(attempts_for(step, props))
+    batch.attempts.extend(tries)
 

@@ -45,9 +45,11 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
         "scheduled_time": trigger.get("scheduledTime"),
     }.items() if v is not None}
     step = None
+    tries = []
     if trigger.get("name"):
         step = step_row(ids, trigger_key(trigger["name"]), trigger["name"], trigger, ctx,
                          step_type=StepType.TRIGGER)
+        tries = attempts_for(step, trigger)  # before anything is added: a bad try skips the whole record
     batch.executions.append({
         C.cloud: CLOUD, C.account: ids.sub, C.region: None,
         C.workflow_id: ids.workflow_id, C.workflow_name: ids.workflow_name,
@@ -66,5 +68,5 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     })
     if step is not None:
         batch.steps.append(step)
-        batch.attempts.extend(attempts_for(step, trigger))
+        batch.attempts.extend(tries)
 

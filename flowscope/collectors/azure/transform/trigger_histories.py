@@ -39,6 +39,7 @@ def read_trigger_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) 
         step = step_row(ids, trigger_key(ids.trigger_name), ids.trigger_name, props, ctx,
                          step_type=StepType.TRIGGER)
         step[C.execution_id] = f"{ids.workflow_id}/triggers/{ids.trigger}/histories/{ids.history}"
+    tries = attempts_for(step, props)        # before anything is added: a bad try skips the whole record
     batch.steps.append(step)
-    batch.attempts.extend(attempts_for(step, props))
+    batch.attempts.extend(tries)
 

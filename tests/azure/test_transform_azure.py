@@ -397,3 +397,14 @@ def test_a_record_skipped_for_a_bad_try_leaves_no_row_behind(where):
     batch = t.transform({"value": [rec]}, CTX)
     assert len(batch.skips) == 1 and "not a time" in batch.skips[0].reason, batch.skips
     assert (batch.executions, batch.steps, batch.attempts) == ([], [], [])
+
+
+def test_a_record_whose_properties_are_not_an_object_is_skipped_saying_so():
+    """`"properties": "x"` was skipped with Python's own words ('str' object has no attribute 'get'),
+    which tell a user nothing about the file; the skip now names the field and what it holds."""
+    recs = [{"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs", "properties": "x"},
+            {"id": f"{RUN}/actions/Risky", "name": "Risky", "type": "Microsoft.Logic/workflows/runs/actions",
+             "properties": [1]}]
+    batch = t.transform({"value": recs}, CTX)
+    reasons = [s.reason for s in batch.skips]
+    assert len(reasons) == 2 and all("properties is " in r and "not an object" in r for r in reasons), reasons

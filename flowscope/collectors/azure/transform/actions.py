@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
-from flowscope.collectors.azure.transform.records import attempts_for, repetition_indexes, step_row
+from flowscope.collectors.azure.transform.records import attempts_for, properties_of, repetition_indexes, step_row
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, StepType
 
@@ -18,7 +18,7 @@ def read_action(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     ids = ArmId(rec["id"])
     if ids.run is None or ids.action is None or ids.action_name is None:
         raise ValueError("action id without /runs/<run>/actions/<action>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     indexes = repetition_indexes(props) if ids.repetition else []
     if ids.repetition and not indexes:
         raise ValueError("repetition without repetitionIndexes")

@@ -44,6 +44,17 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def properties_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's `properties` (none: empty); anything but an object is a ValueError naming it, so
+    the skip says what is wrong with the record, not which Python call failed on it."""
+    props = rec.get("properties")
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        raise ValueError(f"properties is {type(props).__name__}, not an object")
+    return props
+
+
 def as_list(value: Any) -> list[Any]:
     """A JSON array, or an empty one in place of anything else."""
     return value if isinstance(value, list) else []

@@ -15,6 +15,7 @@ from flowscope.collectors.azure.transform.records import (
     attempts_for,
     content_size,
     error_of,
+    properties_of,
     status_of,
     step_row,
     ts,
@@ -27,7 +28,7 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     ids = ArmId(rec["id"])
     if ids.run is None:
         raise ValueError("run id without /runs/<name>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     started = ts(props.get("startTime"))
     if started is None:
         raise ValueError("run without startTime")

@@ -181,36 +181,31 @@ def test_an_archive_of_nothing_usable_writes_nothing(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
-SITE = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
-
-
-def as_standard(event: dict[str, Any]) -> dict[str, Any]:
-    """The event as a Standard app's diagnostic setting writes it: the record names the app (the
-    site), `properties.resource.workflowName` the workflow."""
-    out = json.loads(json.dumps(event))
-    out["workflowId"] = out["resourceId"] = SITE
-    return out
-
-
-def test_a_standard_apps_events_are_its_workflows_runs(tmp_path):
-    """A Standard app's events name the app, not the workflow: every one was a skip, so an archive
-    of a Standard app imported nothing. The record's workflowName places it under
-    `<site>/workflows/<name>`, the id the management API's records of that workflow get; an event
-    without one is still a skip, saying why."""
-    corpus = loop_free(simulated_corpus(20))
+def test_a_standard_apps_events_import_as_the_same_runs_as_the_management_api(tmp_path):
+    """A Standard app's events name the app (the site), not the workflow: every one was a skip, so
+    an archive of a Standard app imported nothing. The record's workflowName places it under
+    `<site>/workflows/<name>`: the same runs, steps, tries and usage as the app's management API
+    records give; an event without a workflow name is still a skip, saying why."""
+    corpus = [r for r in simulated_corpus(40, standard=True) if "/sites/" in r["id"].lower()
+              and "/requesthistories/" not in r["id"].lower()]
     rows = la_rows_from(corpus)
-    events = [as_standard(archived(row)) for row in rows]
+    site = rows[0]["ResourceId"].split("/workflows/")[0].upper()      # what a Standard app's record names
+    events = [{**archived(row), "workflowId": site, "resourceId": site} for row in rows]
     nameless = json.loads(json.dumps(events[0]))
     del nameless["properties"]["resource"]["workflowName"]
-    path = write_lines(tmp_path / "PT1H.json", [nameless, *events])
-    result = import_files(Store(tmp_path / "s"), [path])
+    write_lines(tmp_path / "definitions" / "app.json", [r for r in corpus if r["type"].startswith("Microsoft.Web")])
+    write_lines(tmp_path / "logs" / "PT1H.json", [nameless, *events])
+    result = import_files(Store(tmp_path / "a"), [tmp_path / "definitions", tmp_path / "logs"])
     [skip] = result.skips
     assert skip.location == "line 1" and "workflowName" in skip.reason, skip
-    executions = Store(tmp_path / "s").read_rows("executions")
-    runs = {r["RunId"].lower() for r in rows}               # ids are lower-case (`ids.ArmId`)
-    assert {e["execution_id"].rsplit("/", 1)[-1] for e in executions} == runs
-    site = "/subscriptions/x/resourcegroups/rg/providers/microsoft.web/sites/app/workflows/"
-    assert {e["workflow_id"] for e in executions} == {site + n.lower() for n in {r["WorkflowName"] for r in rows}}
-    assert {e["workflow_name"] for e in executions} == {r["WorkflowName"] for r in rows}
+    assert result.new_executions == sum(1 for r in corpus if r["type"].lower().endswith("/runs")) > 0
+
+    write_lines(tmp_path / "managed" / "all.json", corpus)
+    import_files(Store(tmp_path / "m"), [tmp_path / "managed"])
+    a, b = snapshot(Store(tmp_path / "a")), snapshot(Store(tmp_path / "m"))
+    for table in ("steps", "attempts", "usage"):
+        assert a[table] == b[table], table
+    executions = Store(tmp_path / "a").read_rows("executions")
     assert {e["kind"] for e in executions} == {Kind.LOGICAPP_STANDARD.value}
-    assert Store(tmp_path / "s").read_rows("steps")
+    assert sorted(e["execution_id"] for e in executions) == \
+        sorted(e["execution_id"] for e in Store(tmp_path / "m").read_rows("executions"))

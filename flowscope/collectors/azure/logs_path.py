@@ -72,6 +72,7 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
                 _load_log_records(sc, FORMATS, records_from_rows(rows))
                 rows = []
         _load_log_records(sc, FORMATS, records_from_rows(rows))
+        sc.gap(sc.now - la.INGESTION_DELAY)       # events of the last minutes may not be queryable yet
     except Exception as exc:
         if getattr(exc, "status_code", None) == 401:
             raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "

@@ -161,7 +161,6 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         sc.gap(listed_again_from(sc, item))      # a re-run lists it again
 
 
-
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
     from flowscope.collectors.gcp import executions_api, step_entries
     from flowscope.collectors.gcp.clients import GcpApiError

@@ -16,6 +16,7 @@ from flowscope.store import Store
 from tests.azure.arm_server import (
     SAMPLE_SUB,
     ArmServer,
+    canonical,
     import_reference,
     sample_body,
     sample_corpus,
@@ -331,3 +332,27 @@ def test_an_action_in_a_loop_whose_last_iteration_was_skipped_has_its_repetition
         assert server.counts["repetitions.list"] == 1
     visits = rows(store, "steps", execution_id=RUN2, name="testAction")
     assert len(visits) == len(sample_body("WorkflowRunActionRepetitions_List")["value"]) == 2
+
+
+def test_a_poll_still_running_when_listed_is_written_once_it_ends(tmp_path):
+    """A poll that fired nothing is written once (its id is then stored, never listed again as new).
+    One listed while still running was written RUNNING, and every later sync skipped it as stored:
+    the poll stayed RUNNING for ever. It is written only once finished; until then the watermark is
+    held at its start, so the next sync lists it again."""
+    corpus = simulated_corpus(20)
+    fired = next(r for r in corpus if r["type"].lower().endswith("/triggers/histories"))
+    poll = json.loads(json.dumps(fired))
+    poll["properties"] = {"startTime": "2026-11-01T23:58:00.0000000Z", "status": "Running", "fired": False}
+    poll["id"] = fired["id"].rsplit("/", 1)[0] + "/08584000000000000000000000POLL1"
+    poll["name"] = "08584000000000000000000000POLL1"
+    with ArmServer() as server:
+        server.load_documents(corpus + [poll])
+        store = Store(tmp_path / "s")
+        [first] = az.sync(src(server, SIM_SUB, lag="15m"), store, now=NOW, since=NOW - dt.timedelta(days=3))
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        server.items[canonical(poll["id"])]["properties"].update(status="Succeeded",
+                                                                 endTime="2026-11-01T23:58:01.0000000Z")
+        [second] = az.sync(src(server, SIM_SUB, lag="15m"), store, now=NOW + dt.timedelta(minutes=30))
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+    steps = [r for r in store.read_rows("steps") if r["execution_id"].endswith("/histories/" + poll["name"].lower())]
+    assert [s["status"] for s in steps] == ["SUCCEEDED"], steps

@@ -170,3 +170,59 @@ def test_a_workflow_whose_id_cannot_go_into_a_query_takes_the_management_path():
     assert result.details["paths"]["commandes"]["path"] == "management"
     assert "query" in result.details["paths"]["commandes"]["why"]
     la.build_query(list(bulk), NOW, NOW)                    # what is left can be queried
+
+
+def test_a_bulk_run_whose_completion_was_logged_too_late_is_read_again_from_the_management_api(tmp_path):
+    """Log Analytics makes events queryable minutes after they happen (Microsoft: completed events up
+    to 10-15 minutes). A run whose Completed event was not yet in the workspace was stored RUNNING,
+    and when the event came in later than the lag window reaches back, no query returned it and the
+    management revisit left bulk workflows out: the run stayed RUNNING for ever. A bulk run stored
+    running that this sync's log rows do not mention is read again (`runs.get`), like any other."""
+    corpus = simulated_corpus(60)
+    with ArmServer() as server:
+        loaded(server, corpus)
+        rows = server.la_rows[WS]
+        late = next(r for r in rows if r["OperationName"].endswith("workflowRunCompleted")
+                    and r["Status"] == "Succeeded")
+        rows.remove(late)                                    # not ingested yet at the first sync
+        store = Store(tmp_path / "s")
+        source = src(server, workspace_id=WS, logs_endpoint=server.endpoint, lag="15m")
+        [first] = az.sync(source, store, now=NOW, since=NOW - dt.timedelta(days=40))
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+
+        def status() -> str:
+            [run] = [r for r in store.read_rows("executions")
+                     if r["execution_id"].endswith("/runs/" + late["RunId"].lower())]
+            return run["status"]
+        assert status() == "RUNNING"
+        rows.append(late)                                    # in the workspace now, long before the window
+        [second] = az.sync(source, store, now=NOW + dt.timedelta(hours=1))
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+        assert second.counts.get("running_revisited") == 1, second.counts
+    assert status() == "SUCCEEDED"
+
+
+def test_a_bulk_run_logged_later_than_the_lag_is_read_by_the_next_sync(tmp_path):
+    """The log answers for events minutes after they happen. The window moved to the sync's now, so
+    a run whose events reached the workspace later than the lag window reaches back (Microsoft:
+    completed events can take 10-15 minutes) was read by no query: the run was never collected. The
+    watermark of a sync that read the log stays `la.INGESTION_DELAY` before its now."""
+    corpus = simulated_corpus(60)
+    with ArmServer() as server:
+        loaded(server, corpus)
+        rows = server.la_rows[WS]
+        done = next(r for r in rows if r["OperationName"].endswith("workflowRunCompleted"))
+        run_rows = [r for r in rows if r["RunId"] == done["RunId"]]
+        last = max(dt.datetime.fromisoformat(str(r["TimeGenerated"]).replace("Z", "+00:00")) for r in run_rows)
+        now = last + dt.timedelta(minutes=20)            # its events happened 20 minutes before the sync
+        for r in run_rows:
+            rows.remove(r)                               # not in the workspace yet
+        store = Store(tmp_path / "s")
+        source = src(server, workspace_id=WS, logs_endpoint=server.endpoint, lag="15m")
+        [first] = az.sync(source, store, now=now, since=now - dt.timedelta(days=40))
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        rows.extend(run_rows)                            # ingested 25 minutes late
+        [second] = az.sync(source, store, now=now + dt.timedelta(hours=1))
+        assert second.status == RunStatus.SUCCEEDED, second.row()
+    stored = [r for r in store.read_rows("executions") if r["execution_id"].endswith("/runs/" + done["RunId"].lower())]
+    assert [r["status"] for r in stored] == ["SUCCEEDED"]

@@ -13,6 +13,7 @@ import pytest
 from flowscope.collectors.azure.transform import detect, diagnostic_logs
 from flowscope.collectors.azure.transform.documents import transform_diagnostic_logs
 from flowscope.collectors.importer import NothingImportedError, import_files
+from flowscope.model import Kind
 from flowscope.store import Store
 from tests.azure.arm_server import la_rows_from, simulated_corpus, snapshot
 
@@ -156,6 +157,7 @@ def test_bad_records_are_counted_skips_with_their_line_and_loops_are_said(tmp_pa
     bad_status["properties"]["status"] = ["Succeeded"]
     standard = json.loads(json.dumps(events[2]))
     standard["workflowId"] = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
+    del standard["properties"]["resource"]["workflowName"]         # which of the app's workflows: not said
     no_run = json.loads(json.dumps(events[3]))
     del no_run["properties"]["resource"]["runId"]
     action = next(e for e in events if e["operationName"].endswith("workflowActionCompleted"))
@@ -172,7 +174,38 @@ def test_bad_records_are_counted_skips_with_their_line_and_loops_are_said(tmp_pa
 def test_an_archive_of_nothing_usable_writes_nothing(tmp_path):
     record = json.loads(json.dumps(DOCS_RECORD))
     record["workflowId"] = "/SUBSCRIPTIONS/X/RESOURCEGROUPS/RG/PROVIDERS/MICROSOFT.WEB/SITES/APP"
+    del record["properties"]["resource"]["workflowName"]
     path = write_lines(tmp_path / "PT1H.json", [record, record])
     with pytest.raises(NothingImportedError):
         import_files(tmp_path / "s", [path])
     assert not (tmp_path / "s").exists()
+
+
+def test_a_standard_apps_events_import_as_the_same_runs_as_the_management_api(tmp_path):
+    """A Standard app's events name the app (the site), not the workflow: every one was a skip, so
+    an archive of a Standard app imported nothing. The record's workflowName places it under
+    `<site>/workflows/<name>`: the same runs, steps, tries and usage as the app's management API
+    records give; an event without a workflow name is still a skip, saying why."""
+    corpus = [r for r in simulated_corpus(40, standard=True) if "/sites/" in r["id"].lower()
+              and "/requesthistories/" not in r["id"].lower()]
+    rows = la_rows_from(corpus)
+    site = rows[0]["ResourceId"].split("/workflows/")[0].upper()      # what a Standard app's record names
+    events = [{**archived(row), "workflowId": site, "resourceId": site} for row in rows]
+    nameless = json.loads(json.dumps(events[0]))
+    del nameless["properties"]["resource"]["workflowName"]
+    write_lines(tmp_path / "definitions" / "app.json", [r for r in corpus if r["type"].startswith("Microsoft.Web")])
+    write_lines(tmp_path / "logs" / "PT1H.json", [nameless, *events])
+    result = import_files(Store(tmp_path / "a"), [tmp_path / "definitions", tmp_path / "logs"])
+    [skip] = result.skips
+    assert skip.location == "line 1" and "workflowName" in skip.reason, skip
+    assert result.new_executions == sum(1 for r in corpus if r["type"].lower().endswith("/runs")) > 0
+
+    write_lines(tmp_path / "managed" / "all.json", corpus)
+    import_files(Store(tmp_path / "m"), [tmp_path / "managed"])
+    a, b = snapshot(Store(tmp_path / "a")), snapshot(Store(tmp_path / "m"))
+    for table in ("steps", "attempts", "usage"):
+        assert a[table] == b[table], table
+    executions = Store(tmp_path / "a").read_rows("executions")
+    assert {e["kind"] for e in executions} == {Kind.LOGICAPP_STANDARD.value}
+    assert sorted(e["execution_id"] for e in executions) == \
+        sorted(e["execution_id"] for e in Store(tmp_path / "m").read_rows("executions"))

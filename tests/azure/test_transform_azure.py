@@ -377,3 +377,34 @@ def test_request_histories_are_requests_not_tries():
     assert next(s for s in steps if s[C.step_key] == "risky")[C.attempts] == 2
     execution = load(docs).executions[0]
     assert t.assemble(execution, steps, attempts, load(docs).workflows[0])[1] == attempts   # idempotent
+
+
+@pytest.mark.parametrize("where", ["action", "trigger"])
+def test_a_record_skipped_for_a_bad_try_leaves_no_row_behind(where):
+    """A record whose retryHistory held a bad time was reported skipped, yet its step (an action)
+    or its execution (a run's trigger) had already been added: the import said "skipped" and stored
+    the record anyway, with its tries missing (a retried action counted one try). A skipped record
+    now adds nothing."""
+    bad_try = [{"startTime": "not a time", "endTime": iso(1)}]
+    if where == "action":
+        rec = {"id": f"{RUN}/actions/Risky", "name": "Risky", "type": "Microsoft.Logic/workflows/runs/actions",
+               "properties": {"startTime": iso(0), "endTime": iso(2), "status": "Succeeded", "retryHistory": bad_try}}
+    else:
+        rec = {"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs",
+               "properties": {"startTime": iso(0), "endTime": iso(2), "status": "Succeeded",
+                              "trigger": {"name": "manual", "startTime": iso(0), "endTime": iso(0),
+                                          "status": "Succeeded", "retryHistory": bad_try}}}
+    batch = t.transform({"value": [rec]}, CTX)
+    assert len(batch.skips) == 1 and "not a time" in batch.skips[0].reason, batch.skips
+    assert (batch.executions, batch.steps, batch.attempts) == ([], [], [])
+
+
+def test_a_record_whose_properties_are_not_an_object_is_skipped_saying_so():
+    """`"properties": "x"` was skipped with Python's own words ('str' object has no attribute 'get'),
+    which tell a user nothing about the file; the skip now names the field and what it holds."""
+    recs = [{"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs", "properties": "x"},
+            {"id": f"{RUN}/actions/Risky", "name": "Risky", "type": "Microsoft.Logic/workflows/runs/actions",
+             "properties": [1]}]
+    batch = t.transform({"value": recs}, CTX)
+    reasons = [s.reason for s in batch.skips]
+    assert len(reasons) == 2 and all("properties is " in r and "not an object" in r for r in reasons), reasons

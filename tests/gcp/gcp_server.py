@@ -95,6 +95,8 @@ def matches_filter(doc: dict[str, Any], flt: str | None) -> bool:
             raise ValueError(f"unsupported filter clause {clause!r}")
         field_name, op, value = m.groups()
         have = doc.get(field_name)
+        if field_name == "createTime" and not have:
+            have = doc.get("startTime")     # the API always sets createTime: a fixture without started at once
         if not have:
             return False
         a, b = parse_time(have), parse_time(value)
@@ -437,7 +439,7 @@ def _r_time_series_impl(server: GcpServer, g: dict[str, str], query: dict[str, l
         epoch = int(ended.timestamp())
         bucket = dt.datetime.fromtimestamp(epoch - epoch % period, tz=dt.timezone.utc)
         wf = ex["name"].split("/executions/")[0]
-        seconds = (ended - parse_time(ex["startTime"])).total_seconds()
+        seconds = (ended - parse_time(ex.get("startTime") or ex.get("createTime") or ex["endTime"])).total_seconds()
         buckets.setdefault((wf, ex["state"], bucket), []).append(seconds)
     series: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for (wf, state, bucket), values in sorted(buckets.items(), key=lambda kv: kv[0][2], reverse=True):

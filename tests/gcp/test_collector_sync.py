@@ -130,7 +130,7 @@ def test_the_listing_filters_on_the_window_and_asks_for_the_basic_view(server, t
     assert len(listings) == 3
     for query in listings:
         assert query["view"] == ["BASIC"] and query["pageSize"] == ["1000"]
-        assert query["filter"] == ['startTime>="2026-11-02T00:50:00.000000Z"']     # watermark (NOW) - 10m
+        assert query["filter"] == ['createTime>="2026-11-02T00:50:00.000000Z"']     # watermark (NOW) - 10m
 
 
 def test_failed_execution_gets_its_full_view_and_past_revision_its_definition(server, tmp_path):
@@ -352,3 +352,52 @@ def test_a_queued_execution_listed_before_it_started_is_stored_running(server, t
     assert (row[C.status], row[C.native_status]) == ("RUNNING", "QUEUED")
     assert row[C.started_at] == dt.datetime(2026, 11, 1, 23, 59, tzinfo=UTC)
     assert "skips" not in result.details, result.details.get("skips")
+
+
+def test_an_execution_queued_longer_than_the_lag_whose_entries_failed_is_listed_again(server, tmp_path):
+    """The listing filters on createTime, but a failed read held the watermark at the execution's
+    startTime (BASIC gives no createTime): one queued longer than the lag window was created before
+    the next sync's lower bound, so it was never listed again and its run was lost. The hold goes no
+    later than where this listing started, so the next sync lists it again and reads it."""
+    wf = next(iter(sorted(server.workflows)))
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    name = f"{wf}/executions/long-queued"
+    server.add_execution({"name": name, "state": "SUCCEEDED", "createTime": "2026-11-02T01:01:00.000000000Z",
+                          "startTime": "2026-11-02T01:40:00.000000000Z", "endTime": "2026-11-02T01:40:01.000000000Z",
+                          "duration": "1s", "workflowRevisionId": server.workflows[wf]["revisionId"]},
+                         [{"name": f"{name}/stepEntries/1", "entryId": "1", "step": "first", "routine": "main",
+                           "stepType": "STEP_ASSIGN", "state": "STATE_SUCCEEDED",
+                           "createTime": "2026-11-02T01:40:00.100000000Z",
+                           "updateTime": "2026-11-02T01:40:00.200000000Z"}])
+    server.fail(f"{name.rsplit('/', 1)[-1]}/stepEntries", 403, times=1)
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=50))
+    assert second.status == RunStatus.PARTIAL, second.row()
+    assert name not in {r[C.execution_id] for r in store.read_rows("executions")}
+    [third] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=60))
+    assert third.status == RunStatus.SUCCEEDED, third.row()
+    [row] = [r for r in store.read_rows("executions") if r[C.execution_id] == name]
+    assert row[C.status] == "SUCCEEDED"
+    assert [r[C.name] for r in store.read_rows("steps") if r[C.execution_id] == name] == ["first"]
+
+
+def test_an_execution_queued_during_an_incremental_sync_is_collected_even_if_cancelled_unstarted(server, tmp_path):
+    """The incremental listing filtered on `startTime>=`: an execution waiting in the backlog (no
+    startTime) was not returned, and one cancelled before it started never was: that run was lost.
+    The listing filters on createTime: it is stored RUNNING (QUEUED), then revisited until it ends."""
+    wf = next(iter(sorted(server.workflows)))
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server), store, now=NOW)
+    name = f"{wf}/executions/queued-late"
+    server.add_execution({"name": name, "state": "QUEUED", "createTime": "2026-11-02T01:01:00.000000000Z",
+                          "workflowRevisionId": server.workflows[wf]["revisionId"]})
+    [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=5))
+    assert second.status == RunStatus.SUCCEEDED, second.row()
+    rows = {r[C.execution_id]: r for r in store.read_rows("executions")}
+    assert (rows[name][C.status], rows[name][C.native_status]) == ("RUNNING", "QUEUED")
+
+    server.executions[name].update(state="CANCELLED", endTime="2026-11-02T01:20:00.000000000Z")
+    [third] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=30))
+    assert third.status == RunStatus.SUCCEEDED, third.row()
+    [row] = [r for r in store.read_rows("executions") if r[C.execution_id] == name]
+    assert (row[C.status], row[C.native_status]) == ("ABORTED", "CANCELLED")

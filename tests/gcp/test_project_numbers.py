@@ -167,3 +167,42 @@ def test_workflow_revisions_stored_under_the_number_move_too(server, tmp_path, m
     assert len(after) == len(rows) + 1
     assert next(w for w in after if w[C.workflow_id] == rows[1][C.workflow_id]
                 and w[C.revision] == rows[1][C.revision])[C.name] == rows[1][C.name]
+
+
+def number_probes(server: GcpServer) -> int:
+    """`executions.list` calls of one execution: what reads the project number."""
+    return sum(1 for _m, p, q in server.requests if p.endswith("/executions") and q.get("pageSize") == ["1"])
+
+
+def test_rows_of_deleted_workflows_move_too(server, tmp_path, monkeypatch):
+    """The number was read only through a listed workflow that had numbered rows: when every
+    workflow stored under the number had been deleted since, nothing was asked and the rows stayed
+    under the number for ever (an extra 'project' of runs joining no workflow). Any listed workflow
+    of the project tells its number; once known not to be a stored number, it is not asked again."""
+    store = Store(tmp_path / "s")
+    old_sync(server, store, monkeypatch)
+    kept = dict(next(iter(server.workflows.values())))
+    server.workflows.clear()                                   # every workflow of the old rows deleted
+    fresh = {**kept, "name": kept["name"].rsplit("/", 1)[0] + "/created-since"}
+    server.add_workflow(fresh)
+    server.add_execution({"name": f"{fresh['name']}/executions/f-1", "state": "SUCCEEDED",
+                          "createTime": "2026-11-02T00:55:00.000000000Z",
+                          "startTime": "2026-11-02T00:55:00.000000000Z", "endTime": "2026-11-02T00:55:01.000000000Z",
+                          "workflowRevisionId": fresh["revisionId"]})
+    [result] = gcp.sync(source_of(server, PROJECT), store, now=LATER)
+    assert result.counts.get("executions_moved_from_project_number") == 60, result.row()
+    assert numbered(store) == 0
+    no_duplicates(store)
+
+    other = "999999999999"                 # rows under another project's number: asked once, then not
+    row = {**store.read_rows("executions")[0]}
+    row[C.execution_id] = row[C.execution_id].replace(f"projects/{PROJECT}/", f"projects/{other}/")
+    row[C.workflow_id] = row[C.workflow_id].replace(f"projects/{PROJECT}/", f"projects/{other}/")
+    store.write({"executions": [row]})
+    server.requests.clear()
+    gcp.sync(source_of(server, PROJECT), store, now=LATER + dt.timedelta(minutes=1))
+    assert number_probes(server) == 1
+    server.requests.clear()
+    gcp.sync(source_of(server, PROJECT), store, now=LATER + dt.timedelta(minutes=2))
+    assert number_probes(server) == 0
+    assert len(store.read_rows("executions", f"{C.execution_id} LIKE 'projects/{other}/%'")) == 1

@@ -16,7 +16,8 @@ Per scope (get -> transform -> load), one module per step, all on one `ScopeCont
 4. `runs.py`: stored RUNNING runs revisited until terminal (one that no longer exists is marked,
    not retried forever). 4b. `logs_path.py`: with `workspace_id`, workflows without loops are read
    instead from the workspace's runtime log, one KQL query per time slice (`loganalytics.py`);
-   `details.paths` says which path each workflow took and why.
+   `details.paths` says which path each workflow took and why; their runs stored RUNNING that no
+   row of the window mentions are then revisited like the others.
 5. `metrics.py`: Azure Monitor metrics, through ARM or, with `metrics_endpoint`, the batch API (a
    failure there is a warning, not a failed scope).
 
@@ -101,6 +102,10 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         sc.check_auth()
         if bulk:
             logs_path.collect_log_analytics(scope, sc, bulk, credential)
+            sc.check_auth()
+            # a bulk run stored RUNNING that no log row of the window mentions: its completion was
+            # logged too late for any window (ingestion delay), or lost; the management API says
+            runs.revisit_running(sc, {k: found[k] for k in bulk})
             sc.check_auth()
         sink.flush()
         consumption = workflows.consumption(found)        # a Standard app's metrics are its site's

@@ -36,6 +36,10 @@ DEFAULT_SLICE = dt.timedelta(hours=6)
 DEFAULT_LOOKBACK = dt.timedelta(days=30)
 """A first sync without --since reads this much (a workspace's default retention)."""
 MIN_SLICE = dt.timedelta(minutes=5)
+INGESTION_DELAY = dt.timedelta(minutes=15)
+"""How long an event may take to become queryable (Microsoft: completed events and tracked
+properties can take 10-15 minutes to appear): a sync that read the log holds the watermark this
+far before its now, so the next window (watermark minus lag) asks for those minutes again."""
 _SAFE_ID = re.compile(r"^/subscriptions/[a-z0-9/_.()\-]+$")
 COLUMNS = ("ResourceId", "WorkflowName", "RunId", "ActionName", "TriggerName", "OperationName", "Status",
            "StartTime", "EndTime", "Code", "Error", "RetryHistory", "TimeGenerated")

@@ -72,6 +72,7 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
                 _load_log_records(sc, FORMATS, records_from_rows(rows))
                 rows = []
         _load_log_records(sc, FORMATS, records_from_rows(rows))
+        sc.gap(sc.now - la.INGESTION_DELAY)       # events of the last minutes may not be queryable yet
     except Exception as exc:
         if getattr(exc, "status_code", None) == 401:
             raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "
@@ -92,6 +93,8 @@ def _load_log_records(sc: ScopeContext, formats: Mapping[str, Any], records: lis
         owner = canonical_execution_id(record["id"]) if "/runs/" in record["id"] else record["id"].lower()
         owners.setdefault(owner or "", []).append(record)
     run_ids = [o for o in owners if "/runs/" in o]
+    with sc.lock:
+        sc.seen.update(run_ids)          # the log tells about them: not revisited through the management API
     stored = sc.store.existing_execution_ids(CLOUD, run_ids) or {}
     keep = [r for owner, recs in owners.items() if stored.get(owner) not in TERMINAL for r in recs]
     fresh = [o for o in run_ids if stored.get(o) not in TERMINAL]

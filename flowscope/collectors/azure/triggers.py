@@ -7,12 +7,14 @@ from typing import Any, cast
 
 from flowscope.collectors.azure.context import CLOUD, ScopeContext, props
 from flowscope.collectors.throttle import bounded_map
+from flowscope.model import utc
 
 
 def collect_trigger_histories(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> None:
     """Fires and polls of every trigger in the window. A fired history joins its run when the run
     was fetched in this sync (the others' runs are stored already); a poll that fired nothing is a
-    trigger row of its own (polls are billed), written once."""
+    trigger row of its own (polls are billed), written once, when it has ended: one still running
+    is left for the next sync (the watermark held at its start), or it would stay RUNNING for ever."""
     from flowscope.collectors.azure import arm
     from flowscope.collectors.azure.transform import FORMATS
 
@@ -39,8 +41,15 @@ def collect_trigger_histories(sc: ScopeContext, workflows: dict[str, dict[str, A
             owner = _history_owner(history)
             if owner is None:
                 continue
-            if owner in sc.fetched or (not _fired(history) and owner not in stored):
+            if owner in sc.fetched:
                 keep.append(history)
+            elif not _fired(history) and owner not in stored:
+                started = utc(props(history).get("startTime"))
+                if props(history).get("endTime") or started is None:    # without a start it cannot be waited for
+                    keep.append(history)
+                else:
+                    sc.result.count("trigger_polls_running")
+                    sc.gap(started)
     if keep:
         sc.sink.add(FORMATS["azure.trigger_histories"]({"value": keep}, sc.ctx("histories.list")))
     sc.result.count("trigger_histories_written", len(keep))

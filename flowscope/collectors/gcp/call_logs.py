@@ -11,7 +11,14 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowscope.collectors.gcp.context import NATIVE_TERMINAL, ScopeContext, as_error, raise_auth, workflow_of
+from flowscope.collectors.gcp.context import (
+    NATIVE_TERMINAL,
+    ScopeContext,
+    as_error,
+    listed_again_from,
+    raise_auth,
+    workflow_of,
+)
 from flowscope.collectors.gcp.transform.names import parse_name
 from flowscope.collectors.sink import gc_paused
 from flowscope.model import C, utc
@@ -154,7 +161,7 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
         except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
             raise_auth(exc)
             sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
-            sc.gap(start + LOG_SLACK)
+            sc.gap(min(listed_again_from(sc, d) or start + LOG_SLACK for d in chunk))
             return
         _write_with_call_logs(sc, wanted, entries, without_history=without_history)
 

@@ -7,13 +7,14 @@ other (executions seen, executions whose calls come from Cloud Logging, gaps tha
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.native import ImportContext
 from flowscope.collectors.window import CollectionError, ScopeRun, as_collection_error
-from flowscope.model import TERMINAL_STATUSES, Batch, Cloud
+from flowscope.model import TERMINAL_STATUSES, Batch, Cloud, utc
 
 if TYPE_CHECKING:
     from flowscope.collectors.gcp.clients import GcpClients
@@ -52,6 +53,21 @@ class ScopeContext(ScopeRun):
                 names = self.result.details.setdefault(key, [])
                 if len(names) < MAX_NAMES_KEPT:
                     names.append(name)
+
+
+def listed_again_from(sc: ScopeContext, item: Mapping[str, Any]) -> dt.datetime | None:
+    """Where the watermark must hold for the next listing (`createTime >= watermark - lag`) to return
+    a listed execution that was not collected: at its createTime. The BASIC view gives only its
+    startTime, which a queued execution reached later than its creation (by more than the lag, it
+    would fall out of the next window): then no later than where this listing's window began plus
+    the lag, since the listing returned it (created at or after that lower bound)."""
+    created, started = utc(item.get("createTime")), utc(item.get("startTime"))
+    if created is not None:
+        return min(created, started) if started is not None else created
+    bound = sc.window.lower_bound
+    if started is not None and bound is not None:
+        return min(started, bound + sc.window.lag)
+    return started
 
 
 def location_of(name: str) -> str:

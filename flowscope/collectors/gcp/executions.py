@@ -4,7 +4,7 @@ running executions revisited.
 1. Workflows: listed (current revision, definition with callLogLevel and executionHistoryLevel);
    a past revision that executions ran on is fetched once (its definition tells internal from
    external calls, hence the billing meter).
-2. Executions: listed per workflow with `startTime >= watermark - lag` (BASIC view, every page);
+2. Executions: listed per workflow with `createTime >= watermark - lag` (BASIC view, every page);
    executions stored as terminal are skipped; the rest get their step entries (paged) and, when
    they failed or were cancelled, their FULL view (error). A finished execution without step
    entries (history not recorded) is said in collection_runs, naming the workflow; one whose
@@ -26,13 +26,14 @@ from flowscope.collectors.gcp.context import (
     TERMINAL,
     ScopeContext,
     as_error,
+    listed_again_from,
     location_of,
     raise_auth,
     workflow_of,
 )
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
-from flowscope.model import C, utc
+from flowscope.model import C
 
 
 def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any]]]:
@@ -157,7 +158,7 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
-        sc.gap(utc(item.get("startTime")) or utc(item.get("createTime")))   # a re-run lists it again
+        sc.gap(listed_again_from(sc, item))      # a re-run lists it again
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
@@ -207,7 +208,7 @@ def _await_call_logs(sc: ScopeContext, doc: dict[str, Any]) -> None:
     next sync lists it again and reads them."""
     sc.result.count("executions_awaiting_call_logs")
     sc.note("executions_awaiting_call_logs", str(doc["name"]))
-    sc.gap(utc(doc.get("startTime")) or utc(doc.get("createTime")))
+    sc.gap(listed_again_from(sc, doc))
 
 
 def _gone_while_listed(sc: ScopeContext, item: dict[str, Any], exc: BaseException) -> None:

@@ -1,4 +1,4 @@
-"""Workflow Executions API v1 (I/O only): executions listed by start time, and fetched one by one.
+"""Workflow Executions API v1 (I/O only): executions listed by creation time, and fetched one by one.
 
 Listing uses the BASIC view (name, times, state, revision: enough to know what changed) at the
 BASIC maximum page size; the FULL view (error, labels, call log level, sizes of argument and
@@ -21,16 +21,22 @@ FULL_WHEN = frozenset({"FAILED", "CANCELLED", "UNAVAILABLE"})
 
 
 def start_filter(lower_bound: dt.datetime | None) -> str | None:
-    """AIP-160 filter on the window's lower bound (RFC 3339, UTC), or None for everything kept."""
+    """AIP-160 filter on the window's lower bound (RFC 3339, UTC), or None for everything kept.
+
+    On `createTime`, not `startTime`: a QUEUED execution (over the concurrency limit) has no
+    startTime, so a `startTime>=` listing never returns it while it waits, and one cancelled in
+    the backlog never at all. Every execution has a createTime (never after its startTime): each
+    is listed while its creation is in the window, stored (QUEUED is stored RUNNING) and revisited
+    until it ends."""
     if lower_bound is None:
         return None
     stamp = lower_bound.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return f'startTime>="{stamp}"'
+    return f'createTime>="{stamp}"'
 
 
 def list_executions(clients: GcpClients, workflow_name: str, *, location: str,
                     lower_bound: dt.datetime | None) -> Iterator[dict[str, Any]]:
-    """Executions of one workflow started at or after `lower_bound`, every page (BASIC view), named
+    """Executions of one workflow created at or after `lower_bound`, every page (BASIC view), named
     under the workflow's project (`under_project_of`: the API answers with the project number)."""
     params: dict[str, Any] = {"view": "BASIC", "pageSize": LIST_PAGE}
     flt = start_filter(lower_bound)

@@ -40,6 +40,12 @@ def step_name(number: str) -> str:
     return f"gcp-project-number-{number}"
 
 
+def not_ours_name(project: str, number: str) -> str:
+    """The store's note that `project` is not project `number` (its rows are another project's):
+    its scopes stop asking their number for them."""
+    return f"gcp-project-{project}-is-not-number-{number}"
+
+
 def upgrade_project_number(store: "Store", number: str, project: str) -> int:
     """Move the rows stored under project `number` to `project` (its id), once; the number of
     executions moved (0 when done before, or nothing was stored under the number)."""
@@ -131,9 +137,14 @@ def upgrade_scope(sc: "ScopeContext") -> int:
     from flowscope.collectors.gcp.transform.names import parse_name
 
     stored = _numbered_workflows(sc.store)
-    pending = {n for n in stored.values() if not sc.store.upgrade_done(step_name(n))}
+    pending = {n for n in stored.values() if not sc.store.upgrade_done(step_name(n))
+               and not sc.store.upgrade_done(not_ours_name(sc.scope.project, n))}
     ours = [name for name in sorted(sc.workflows)
             if (parts := parse_name(name)) and stored.get((parts["l"], parts["w"])) in pending]
+    if not ours and pending:
+        # Numbered rows of workflows no longer listed (deleted since): the number is the project's,
+        # so any listed workflow tells it (asked until known, then never for a number not its own).
+        ours = sorted(sc.workflows)
     for name in ours[:3]:
         try:
             number = executions_api.project_number(sc.clients, name, location=location_of(name))
@@ -141,6 +152,8 @@ def upgrade_scope(sc: "ScopeContext") -> int:
             sc.result.record_error(as_error(exc, "executions.list", name))
             return 0
         if number is not None:
+            for other in sorted(pending - {number}):
+                sc.store.mark_upgrade_done(not_ours_name(sc.scope.project, other))
             moved = upgrade_project_number(sc.store, number, sc.scope.project)
             if moved:
                 sc.result.count("executions_moved_from_project_number", moved)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
-from flowscope.collectors.azure.transform.records import attempts_for, repetition_indexes, step_row
+from flowscope.collectors.azure.transform.records import attempts_for, properties_of, repetition_indexes, step_row
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, StepType
 
@@ -18,7 +18,7 @@ def read_action(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     ids = ArmId(rec["id"])
     if ids.run is None or ids.action is None or ids.action_name is None:
         raise ValueError("action id without /runs/<run>/actions/<action>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     indexes = repetition_indexes(props) if ids.repetition else []
     if ids.repetition and not indexes:
         raise ValueError("repetition without repetitionIndexes")
@@ -26,6 +26,7 @@ def read_action(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     step = step_row(ids, step_key(ids.action_name, indexes), ids.action_name, props, ctx,
                      step_type=StepType.TASK, parent=parent,
                      iteration=indexes[-1][1] if indexes else None)
+    tries = attempts_for(step, props)        # before anything is added: a bad try skips the whole record
     batch.steps.append(step)
-    batch.attempts.extend(attempts_for(step, props))
+    batch.attempts.extend(tries)
 

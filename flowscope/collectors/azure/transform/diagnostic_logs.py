@@ -12,8 +12,10 @@ hold the same records as `{"records": [...]}`. These are the events Log Analytic
 
 What the log does not carry stays empty, as on the live path: it has no loop iteration index, so an
 action logged more than once in one run (a loop's iterations) is one visit, and the import says how
-many were folded. A Logic Apps Standard app's records name the app, not the workflow (as on the live
-path, they are not mapped): each is a counted skip.
+many were folded. A Logic Apps Standard app's records name the app (the site), not the workflow:
+`properties.resource.workflowName` places them under `<site>/workflows/<name>`, the id the
+management API's records of that workflow get (`ids.ArmId`); one without a workflowName is a
+counted skip.
 """
 
 from __future__ import annotations
@@ -116,9 +118,11 @@ def _unusable(rec: Any) -> str | None:
     if not isinstance(resource, dict) or not resource.get("runId"):
         return "no properties.resource.runId"
     where = _workflow_resource(rec, resource).lower()
-    if "/providers/microsoft.web/" in where:
-        return ("a Logic Apps Standard app's event: its workflows are not mapped from the runtime log in "
-                "this version (import the app's management API records)")
+    if "/providers/microsoft.web/sites/" in where:
+        if "/workflows/" not in where:
+            return ("a Logic Apps Standard app's event without properties.resource.workflowName: "
+                    "which of the app's workflows ran is not said")
+        return None
     if "/providers/microsoft.logic/workflows/" not in where:
         return "no workflow resource id (workflowId or resourceId)"
     return None
@@ -126,17 +130,24 @@ def _unusable(rec: Any) -> str | None:
 
 def _workflow_resource(rec: dict[str, Any], resource: dict[str, Any]) -> str:
     """The workflow's resource id: `workflowId`, else `resourceId` cut after the workflow's name (an
-    action's event names .../RUNS/<run>/ACTIONS/<action>)."""
+    action's event names .../RUNS/<run>/ACTIONS/<action>). A Standard app's event names the app
+    (`.../MICROSOFT.WEB/SITES/<app>`): its workflow is `<app>/workflows/<resource.workflowName>`."""
     wf = rec.get("workflowId")
     if isinstance(wf, str) and wf:
-        return wf
-    found = rec.get("resourceId")
-    rid = found if isinstance(found, str) else ""
+        rid = wf
+    else:
+        found = rec.get("resourceId")
+        rid = found if isinstance(found, str) else ""
     parts = rid.split("/")
     lowered = [p.lower() for p in parts]
     if "workflows" in lowered:
         at = lowered.index("workflows")
         return "/".join(parts[: at + 2])
+    if "sites" in lowered and "microsoft.web" in lowered:
+        name = resource.get("workflowName")
+        if isinstance(name, str) and name.strip("/"):
+            at = lowered.index("sites")
+            return "/".join([*parts[: at + 2], "workflows", name.strip("/").rsplit("/", 1)[-1]])
     return rid
 
 

@@ -44,6 +44,17 @@ def as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def properties_of(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's `properties` (none: empty); anything but an object is a ValueError naming it, so
+    the skip says what is wrong with the record, not which Python call failed on it."""
+    props = rec.get("properties")
+    if props is None:
+        return {}
+    if not isinstance(props, dict):
+        raise ValueError(f"properties is {type(props).__name__}, not an object")
+    return props
+
+
 def as_list(value: Any) -> list[Any]:
     """A JSON array, or an empty one in place of anything else."""
     return value if isinstance(value, list) else []
@@ -61,10 +72,18 @@ def ts(value: Any) -> dt.datetime | None:
     return utc(value)
 
 
+UNSAID = frozenset({"notspecified"})
+"""Native statuses that tell nothing: the record's end decides, as for a status not known at all."""
+
+
 def status_of(native: Any, ended: dt.datetime | None) -> Status:
+    """The model's status of a native one. A status that says nothing (`NotSpecified`) or is not
+    known reads as RUNNING without an end and FAILED with one: a record that ended is never left in
+    flight (revisited by every sync, counted as running in every page)."""
     if isinstance(native, str):
-        hit = STATUS_MAP.get(native.lower())
-        if hit is not None:
+        word = native.lower()
+        hit = STATUS_MAP.get(word)
+        if hit is not None and word not in UNSAID:
             return hit
     return Status.FAILED if ended is not None else Status.RUNNING
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
-from flowscope.collectors.azure.transform.records import CLOUD, as_dict, error_of, first_date, ts
+from flowscope.collectors.azure.transform.records import CLOUD, as_dict, error_of, first_date, properties_of, ts
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, Status, duration_ms
 
@@ -28,7 +28,7 @@ def read_request_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) 
     ids = ArmId(rec["id"])
     if ids.run is None or ids.action is None or ids.action_name is None:
         raise ValueError("request history id without /runs/<run>/actions/<action>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     started = ts(props.get("startTime"))
     ended = ts(props.get("endTime"))
     day = first_date(started, ended, ctx.seen_at)

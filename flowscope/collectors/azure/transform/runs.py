@@ -15,6 +15,7 @@ from flowscope.collectors.azure.transform.records import (
     attempts_for,
     content_size,
     error_of,
+    properties_of,
     status_of,
     step_row,
     ts,
@@ -27,7 +28,7 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     ids = ArmId(rec["id"])
     if ids.run is None:
         raise ValueError("run id without /runs/<name>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     started = ts(props.get("startTime"))
     if started is None:
         raise ValueError("run without startTime")
@@ -45,9 +46,11 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
         "scheduled_time": trigger.get("scheduledTime"),
     }.items() if v is not None}
     step = None
+    tries = []
     if trigger.get("name"):
         step = step_row(ids, trigger_key(trigger["name"]), trigger["name"], trigger, ctx,
                          step_type=StepType.TRIGGER)
+        tries = attempts_for(step, trigger)  # before anything is added: a bad try skips the whole record
     batch.executions.append({
         C.cloud: CLOUD, C.account: ids.sub, C.region: None,
         C.workflow_id: ids.workflow_id, C.workflow_name: ids.workflow_name,
@@ -66,5 +69,5 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     })
     if step is not None:
         batch.steps.append(step)
-        batch.attempts.extend(attempts_for(step, trigger))
+        batch.attempts.extend(tries)
 

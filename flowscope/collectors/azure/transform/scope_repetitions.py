@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
-from flowscope.collectors.azure.transform.records import ITERATION_NATIVE_TYPE, repetition_indexes, step_row
+from flowscope.collectors.azure.transform.records import (
+    ITERATION_NATIVE_TYPE,
+    properties_of,
+    repetition_indexes,
+    step_row,
+)
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, Status, StepType
 
@@ -15,7 +20,7 @@ def read_scope_repetition(rec: dict[str, Any], ctx: ImportContext, batch: Batch)
     ids = ArmId(rec["id"])
     if ids.run is None or ids.action is None or ids.action_name is None:
         raise ValueError("scope repetition id without /runs/<run>/actions/<action>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     indexes = repetition_indexes(props)
     if not indexes:
         raise ValueError("scope repetition without repetitionIndexes")

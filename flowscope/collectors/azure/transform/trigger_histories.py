@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, trigger_key
-from flowscope.collectors.azure.transform.records import as_dict, attempts_for, step_row
+from flowscope.collectors.azure.transform.records import as_dict, attempts_for, properties_of, step_row
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, StepType
 
@@ -24,7 +24,7 @@ def read_trigger_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) 
     ids = ArmId(rec["id"])
     if ids.trigger is None or ids.trigger_name is None or ids.history is None:
         raise ValueError("trigger history id without /triggers/<name>/histories/<name>")
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     run = as_dict(props.get("run"))
     if run.get("id"):
         run_ids = ArmId(run["id"])
@@ -39,6 +39,7 @@ def read_trigger_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) 
         step = step_row(ids, trigger_key(ids.trigger_name), ids.trigger_name, props, ctx,
                          step_type=StepType.TRIGGER)
         step[C.execution_id] = f"{ids.workflow_id}/triggers/{ids.trigger}/histories/{ids.history}"
+    tries = attempts_for(step, props)        # before anything is added: a bad try skips the whole record
     batch.steps.append(step)
-    batch.attempts.extend(attempts_for(step, props))
+    batch.attempts.extend(tries)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from flowscope.collectors.azure.definition import definition_object, definition_problem
 from flowscope.collectors.azure.transform.ids import ArmId
-from flowscope.collectors.azure.transform.records import CLOUD, ts
+from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
 from flowscope.collectors.native import ImportContext
 from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Kind, Meter
 
@@ -24,7 +24,7 @@ DEFINITION_FORMAT = "logicapp-json"
 
 def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     ids = ArmId(rec["id"])
-    props = rec.get("properties") or {}
+    props = properties_of(rec)
     rtype = str(rec.get("type") or "").lower()
     definition = props.get("definition")
     if definition is None and isinstance(props.get("files"), dict):      # Microsoft.Web/sites/workflows

@@ -103,6 +103,11 @@ PRICES: tuple[Price, ...] = (
     Price(Meter.GCP_WORKFLOWS_EXTERNAL_STEP, _D, 0.025 / 1000, free_per_month=2000, source="GCP-WF", increment=1000),
 )
 
+UNCLASSIFIED = Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION
+"""A Logic Apps action stored before its definition was read: a built-in action or a connector call, unknown.
+Priced as a built-in action (the cheapest, never overstated); on a Standard plan that is $0, which
+`collection.unpriced_usage` says, since a managed connector call among them is billed per call."""
+
 # Logic Apps Standard (single-tenant) bills the plan per hour; its built-in operations cost nothing
 # per execution [AZ-LA]. Managed (standard/enterprise) connector calls are still billed per call.
 STANDARD_PLAN_FREE_METERS = frozenset({

@@ -679,6 +679,9 @@ def express_candidates(ctx: Context) -> list[Finding]:
                if blocks_express(r.resource)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
     running = _longest_running_ms(ctx, std_ids)
+    wfs = ctx.workflows
+    regions = {str(w): (str(r) if isinstance(r, str) and r else None)
+               for c, w, r in zip(wfs[C.cloud], wfs[C.workflow_id], wfs[C.region], strict=True) if c == Cloud.AWS}
     out = []
     for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
         if r.workflow_id in blocked or pd.isna(r.max_ms) or not r.done:
@@ -692,7 +695,9 @@ def express_candidates(ctx: Context) -> list[Finding]:
         monthly_execs = r.executions * factor
         std_monthly = standard_usd * factor
         gb_s_per_exec = r.gb_seconds / max(r.done, 1)
-        exp_monthly = pricing.express_cost(monthly_execs, gb_s_per_exec * monthly_execs, on=ctx.until.date())
+        region = regions.get(r.workflow_id)
+        exp_monthly = pricing.express_cost(monthly_execs, gb_s_per_exec * monthly_execs, region=region,
+                                           on=ctx.until.date())
         saving = std_monthly - exp_monthly
         if monthly_execs < th.express_min_monthly_executions or saving < th.express_min_monthly_saving_usd:
             continue
@@ -709,7 +714,9 @@ def express_candidates(ctx: Context) -> list[Finding]:
                       "transitions_per_execution": transitions / max(r.executions, 1),
                       "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
                       "express_gb_seconds_per_execution": gb_s_per_exec,
-                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days,
+                      "assumed_memory_mb": th.express_memory_mb, "region": region,
+                      "express_price_region": pricing.express_price_region(region, ctx.until.date()),
+                      "window_days": ctx.window_days,
                       "measured_days": ctx.measured_days},
             recommendation=("Run it as an Express workflow (type EXPRESS, or nest it as an Express child "
                             "started with StartExecution.sync:2 from a Standard parent): every finished run "

@@ -253,11 +253,27 @@ def express_billed_units_expr(duration_ms: ir.NumericValue, memory_mb: ir.Numeri
     return (increments * chunks).cast("int64")
 
 
-def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = None,
+def express_cost(executions: float, gb_seconds: float, *, region: str | None = None, on: dt.date | None = None,
                  free_tier: bool = False) -> float:
-    """What `executions` Express requests and their GB-seconds cost in a month."""
-    return (price(Meter.AWS_SFN_EXPRESS_REQUEST, executions, on=on, free_tier=free_tier)
-            + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, on=on, free_tier=free_tier))
+    """What `executions` Express requests and their GB-seconds cost in a month in `region`: its rows of the
+    list where it has them (`express_price_region`), else the default (US East) rates. A Standard machine's
+    transitions are priced in its region; its Express what-if was priced in US East whatever the region."""
+    return (price(Meter.AWS_SFN_EXPRESS_REQUEST, executions, region=region, on=on, free_tier=free_tier)
+            + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, region=region, on=on, free_tier=free_tier))
+
+
+def priced_region(meter: Meter | str, region: str | None, on: dt.date | None = None) -> str | None:
+    """The region whose row of the list prices `meter` in `region`: `region` when it has its own row, None
+    when the default row applies (the list holds the regions whose price differs, [AWS-SFN])."""
+    return _lookup(meter, region, on).region
+
+
+def express_price_region(region: str | None, on: dt.date | None = None) -> str | None:
+    """`priced_region` of Express (requests and GB-seconds alike; None: the default rates): what an Express
+    what-if says beside its figure, since the list has no regional Express rates yet and a region whose
+    transitions cost more (Sao Paulo's $0.0375) likely pays more for Express too."""
+    regions = {priced_region(m, region, on) for m in (Meter.AWS_SFN_EXPRESS_REQUEST, Meter.AWS_SFN_EXPRESS_GB_SECOND)}
+    return region if regions == {region} and region is not None else None
 
 
 def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None = None,

@@ -851,3 +851,33 @@ def test_map_failure_budget_reads_the_tolerated_count(percentage, count, failed,
         return
     assert list(f["severity"]) == [verdict] and said in f.iloc[0].title
     assert f.iloc[0].evidence["tolerated_count"] == count
+
+
+def test_express_what_if_prices_express_in_the_workflows_region(monkeypatch):
+    """A Standard machine in Sao Paulo (transitions at $0.0375 per 1,000) was set against Express at the
+    default (US East) rates whatever its region: `express_cost` took no region. Express is priced by the
+    price list's row for the machine's region when it has one, and the evidence says which region's
+    Express rates were used (None: the default list rates, no regional row)."""
+    import dataclasses
+
+    from flowscope.analysis import pricing
+
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = World()
+    wf = w.workflow("thumbs", wf_id="arn:aws:states:sa-east-1:123456789012:stateMachine:thumbs", region="sa-east-1")
+    for i in range(2000):
+        ex = w.execution(wf, at(seconds=60 * i), duration_ms=2000, region="sa-east-1")
+        w.step(ex, "Resize", at(seconds=60 * i))
+        transitions(w, ex, 20)
+    ev = of(run(w, thresholds=th), "express_candidate").iloc[0].evidence
+    assert ev["standard_monthly_usd"] == pytest.approx(15.0 * 0.0375 / 0.025)
+    assert (ev["region"], ev["express_price_region"]) == ("sa-east-1", None)
+    default_usd = ev["express_monthly_usd"]
+    regional = tuple(dataclasses.replace(p, region="sa-east-1", unit_usd=p.unit_usd * 2,
+                                         tiers=tuple((upto, usd * 2) for upto, usd in p.tiers))
+                     for p in pricing.PRICES
+                     if p.meter in (Meter.AWS_SFN_EXPRESS_REQUEST, Meter.AWS_SFN_EXPRESS_GB_SECOND))
+    monkeypatch.setattr(pricing, "PRICES", pricing.PRICES + regional)
+    ev = of(run(w, thresholds=th), "express_candidate").iloc[0].evidence
+    assert ev["express_price_region"] == "sa-east-1"
+    assert ev["express_monthly_usd"] == pytest.approx(2 * default_usd, rel=1e-4)

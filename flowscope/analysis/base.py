@@ -511,6 +511,12 @@ def split_quantiles(t: ir.Table, names: Sequence[str]) -> ir.Table:
     return t.mutate(**{name: t[QUANTILES][i] for i, name in enumerate(names)}).drop(QUANTILES)
 
 
+def timed_run(e: ir.Table) -> ir.BooleanValue:
+    """Whether a finished run of the executions `e` has a duration that measures a run (`measures.TIMED_RUN`):
+    never redriven. The engine's form of the rule; the dashboard's SQL is `tables.TIMED_RUN_SQL`."""
+    return e[C.redrive_count].fill_null(0) == 0
+
+
 def execute(expr: ir.Table) -> pd.DataFrame:
     """Run an expression on its backend; only ever called on small, aggregated results."""
     return measures.settle_floats(expr.execute())

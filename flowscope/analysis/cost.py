@@ -42,6 +42,7 @@ from flowscope.analysis.base import (
     sample_ids,
     sample_rank,
     split_quantiles,
+    timed_run,
 )
 from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
@@ -237,21 +238,25 @@ def workflow_executions(ctx: Context) -> pd.DataFrame:
 
 
 def workflow_durations(ctx: Context) -> pd.DataFrame:
-    """Per workflow and window (`current`: this one, else the previous one), over its finished runs
-    (ended, duration at least 0): n, p50, p95, p99, max_ms and gb_seconds (Express GB-seconds at the
-    billed memory, else `express_memory_mb`). The one read of run durations, cached on the context:
-    `latency_drift` compares the two windows, `workflow_executions` takes this one's (they were two
-    reads of the executions, 0.1 s of CPU at 1M)."""
+    """Per workflow and window (`current`: this one, else the previous one), over its timed runs (ended,
+    duration at least 0, never redriven: `measures.TIMED_RUN`): n, p50, p95, p99 and gb_seconds (Express
+    GB-seconds at the billed memory, else `express_memory_mb`); max_ms over every finished run, a redriven
+    one's span too (no run Express's 5-minute limit would stop goes unseen). The one read of run durations,
+    cached on the context: `latency_drift` compares the two windows, `workflow_executions` takes this
+    one's (they were two reads of the executions, 0.1 s of CPU at 1M)."""
     def compute() -> pd.DataFrame:
         e = ctx.in_window(ctx.table("executions"), both=True)
         e = e.filter(e[C.duration_ms].notnull() & (e[C.duration_ms] >= 0) & e[C.ended_at].notnull())
         current = (e[C.started_at] >= lit_ts(ctx.since)).name("current")
         d = e[C.duration_ms].cast("float64")
+        timed = timed_run(e)
         mem = ibis.coalesce(e[C.billed_memory_mb].cast("float64"),
                             ibis.literal(float(ctx.thresholds.express_memory_mb)))
         df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
-            n=e.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}, max_ms=d.max(),
-            gb_seconds=pricing.express_billed_units_expr(d, mem).sum()), ["p50", "p95", "p99"]))
+            n=timed.cast("int64").sum(),
+            **{QUANTILES: quantiles(ibis.ifelse(timed, d, ibis.null("float64")), [0.5, 0.95, 0.99])},
+            max_ms=d.max(), gb_seconds=pricing.express_billed_units_expr(d, mem).sum(where=timed)),
+            ["p50", "p95", "p99"]))
         df["gb_seconds"] = df["gb_seconds"].astype("float64") * pricing.EXPRESS_GB_SECONDS_PER_UNIT
         return measures.settle_floats(df)
     return ctx.cached("workflow_durations", compute)

@@ -29,6 +29,13 @@ from flowscope.timewindow import STALE_AFTER
 if TYPE_CHECKING:
     import pandas as pd
 
+TIMED_RUN = ("a finished run (ended, duration at least 0) never redriven (redrive_count 0 or unknown): Step "
+             "Functions keeps a redriven run's start date, so its duration spans the wait before its redrive")
+"""Runs whose durations the duration quantiles (p50/p95/p99, latency drift, the stuck baseline) are taken
+over: a run failed on Monday and redriven on Friday read as a run of four days, a p99 of days that made a
+machine "get slower" and a run stuck for hours look normal. `base.timed_run` (engine) and
+`tables.TIMED_RUN_SQL` (dashboard) write this rule."""
+
 DEFAULT_MONTH_DAYS = 30.0
 """Days in a projected month unless `Thresholds.monthly_days` (flowscope.toml) says otherwise."""
 

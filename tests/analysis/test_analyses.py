@@ -881,3 +881,36 @@ def test_express_what_if_prices_express_in_the_workflows_region(monkeypatch):
     ev = of(run(w, thresholds=th), "express_candidate").iloc[0].evidence
     assert ev["express_price_region"] == "sa-east-1"
     assert ev["express_monthly_usd"] == pytest.approx(2 * default_usd, rel=1e-4)
+
+
+def redriven_world():
+    """An AWS Standard machine run every 30 minutes for 4 days, each run 1 s; in the second 2 days, 8 runs
+    failed and were redriven to success a day later: Step Functions keeps a redriven run's start date, so
+    each of those runs' rows spans a day (its failure, the wait, its redriven life)."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(4 * 48):
+        t = T0 + dt.timedelta(minutes=30 * i)
+        redriven = i >= 2 * 48 and i % 10 == 0
+        ex = w.execution(wf, t, duration_ms=DAY // dt.timedelta(milliseconds=1) if redriven else 1000)
+        ex[C.redrive_count] = 1 if redriven else 0
+        w.step(ex, "Charge", t, duration_ms=900, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    return w
+
+
+def test_a_redriven_runs_wait_before_its_redrive_is_no_duration():
+    """Eight runs redriven a day after they failed read as runs of a day: the window's p95 and p99 were a
+    day, the machine "got slower" (latency_drift, 1 s to 1 d), and a run running for hours was within the
+    stuck baseline. A redriven run's duration is left out of the duration quantiles (analyses and the
+    dashboard's Latency table alike): it measures the wait for someone to redrive, not a run."""
+    from flowscope.analysis import tables as q
+    from tests.analysis.helpers import tables_from_rows
+
+    w = redriven_world()
+    since, until = T0 + 2 * DAY, T0 + 4 * DAY
+    df = analyze(w.tables(), since=since, until=until, now=until)
+    assert of(df, "latency_drift").empty
+    f = q.Filters(since, until)
+    t = tables_from_rows(w.rows)
+    lat = q.execution_latency(q.prepare(t["executions"].get_backend().con), f).iloc[0]
+    assert (lat["p95_ms"], lat["p99_ms"]) == (1000.0, 1000.0)

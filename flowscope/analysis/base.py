@@ -24,31 +24,16 @@ import numpy as np
 import pandas as pd
 
 from flowscope.analysis import measures
+from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
 
 # ---------------------------------------------------------------- kinds and severities
 
 
-class FindingKind(StrEnum):
-    FAILING_STEP = "failing_step"
-    RETRY_STORM = "retry_storm"
-    SYNCHRONIZED_RETRIES = "synchronized_retries"
-    COSTLY_STEP = "costly_step"
-    POLLING_LOOP = "polling_loop"
-    EXPRESS_CANDIDATE = "express_candidate"
-    PLAN_WHAT_IF = "plan_what_if"
-    SLOW_STEP = "slow_step"
-    LATENCY_DRIFT = "latency_drift"
-    STUCK_EXECUTION = "stuck_execution"
-    HISTORY_LIMIT_RISK = "history_limit_risk"
-    MAP_FAILURE_BUDGET = "map_failure_budget"
-    COLLECTION_GAP = "collection_gap"
-
-
 # Kinds that describe an episode (a storm, a slowdown): their id includes the episode's start
 # bucket, so two storms on the same step are two findings. Every other kind describes a standing
-# condition of a workflow or step and keeps one id across runs and windows.
-EPISODIC_KINDS = frozenset({FindingKind.RETRY_STORM, FindingKind.SLOW_STEP})
+# condition of a workflow or step and keeps one id across runs and windows. (`checks.Check.episodic`)
+EPISODIC_KINDS = frozenset(k for k, c in CHECKS.items() if c.episodic)
 
 
 class Severity(StrEnum):

@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from flowscope.analysis import checks
 from flowscope.model import Status
 from flowscope.timewindow import STALE_AFTER
 
@@ -48,19 +49,18 @@ STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.A
 TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
 """Statuses of a finished run (the denominator of the run failure rate)."""
 
-PRICED_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if", "failing_step", "retry_storm",
-                "synchronized_retries")
-"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving). The others (a slow step,
-latency drift, a stuck run, a failed collection, ...) price nothing: their 0.0 is no amount, and surfaces
-show none ("—"), never "$0.00" as if it cost nothing."""
+PRICED_KINDS = checks.kinds_where(dollars=tuple(checks.Dollars))
+"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving: each check's metadata,
+`checks.Check.dollars`). The others (a slow step, latency drift, a stuck run, a failed collection, ...)
+price nothing: their 0.0 is no amount, and surfaces show none ("—"), never "$0.00" as if it cost nothing."""
 
-SAVING_KINDS = ("polling_loop", "express_candidate", "plan_what_if")
-"""Findings whose `monthly_usd` is a saving (what a change would stop paying): a callback instead of the
-polling loop's turns, the same runs priced as Express, the same work on the other Logic Apps plan. Other
-findings' `monthly_usd` is spend already counted, not a saving: what a problem costs (retries, failed
-runs), or where the spend sits (`costly_step`: the step's whole spend, while the change it recommends, a
-batch, a child workflow or another action, removes an unknown part of it; a step of one state per Map
-item moved into an Express child still costs a transition per item in its parent)."""
+SAVING_KINDS = checks.kinds_where(dollars=checks.Dollars.SAVING)
+"""Findings whose `monthly_usd` is a saving (`checks.Dollars.SAVING`: what a change would stop paying): a
+callback instead of the polling loop's turns, the same runs priced as Express, the same work on the other
+Logic Apps plan. Other findings' `monthly_usd` is spend already counted, not a saving: what a problem costs
+(retries, failed runs), or where the spend sits (`costly_step`: the step's whole spend, while the change
+it recommends, a batch, a child workflow or another action, removes an unknown part of it; a step of one
+state per Map item moved into an Express child still costs a transition per item in its parent)."""
 
 
 def window_days(seconds: float) -> float:

@@ -712,7 +712,8 @@ def express_candidates(ctx: Context) -> list[Finding]:
             severity=money_severity(saving),
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
+            title=(f"{wf_name} as Express would save {fmt_usd(saving)}/month: {fmt_usd(exp_monthly)}/month "
+                   f"instead of {fmt_usd(std_monthly)}"
                    f" ({monthly_execs:,.0f} runs/month, p99 {fmt_duration(r.p99_ms)})"),
             evidence={"standard_monthly_usd": std_monthly, "express_monthly_usd": exp_monthly,
                       "monthly_executions": monthly_execs,
@@ -913,7 +914,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
             severity=_lower(money_severity(saving)) if assumed else money_severity(saving),
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{subject} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
+            title=(f"{subject} on {target} would save {fmt_usd(saving)}/month: {fmt_usd(other)}/month instead of "
+                   f"{fmt_usd(current)}"
                    + (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
                       "total holds)" if assumed else "")),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,

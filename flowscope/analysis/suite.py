@@ -14,7 +14,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import collection, cost, failures, latency, retries, stuck
+from flowscope.analysis import checks, collection, cost, failures, latency, retries, stuck
 from flowscope.analysis.base import (
     FINDING_COLUMNS,
     Context,
@@ -190,8 +190,14 @@ def _workflow_dim(t: Mapping[str, ir.Table], from_runs: pd.DataFrame) -> pd.Data
     return merged[cols]
 
 
+MONTHLY_USD_IS = "monthly_usd_is"
+"""The JSON field beside `monthly_usd` that says what it is (`findings_to_records`)."""
+
+
 def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object."""
+    """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object, and beside `monthly_usd`
+    what it is (`monthly_usd_is`: "saving", "cost", "spend", or None for a kind that prices nothing; the
+    check's metadata, `checks.Check.dollars`): a plan what-if's saving of $172 read as a monthly cost."""
     out = []
     for row in df.to_dict("records"):
         rec = {}
@@ -211,6 +217,9 @@ def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
             elif value is not None and not isinstance(value, str) and pd.isna(value):
                 value = None
             rec[col] = value
+            if col == "monthly_usd":
+                meaning = checks.dollars(row.get("kind"))
+                rec[MONTHLY_USD_IS] = None if meaning is None else str(meaning)
         out.append(rec)
     return out
 

@@ -140,7 +140,7 @@ def test_ids_are_stable_across_runs_and_windows():
 def test_json_shape():
     df = run(failing_world())
     data = json.loads(findings_to_json(df))
-    assert data and set(data[0]) == set(FINDING_COLUMNS)
+    assert data and set(data[0]) == {*FINDING_COLUMNS, "monthly_usd_is"}
     rec = data[0]
     assert rec["window_start"].endswith("Z") and isinstance(rec["evidence"], dict)
     assert isinstance(rec["sample_execution_ids"], list) and isinstance(rec["monthly_usd"], float)
@@ -914,3 +914,20 @@ def test_a_redriven_runs_wait_before_its_redrive_is_no_duration():
     t = tables_from_rows(w.rows)
     lat = q.execution_latency(q.prepare(t["executions"].get_backend().con), f).iloc[0]
     assert (lat["p95_ms"], lat["p99_ms"]) == (1000.0, 1000.0)
+
+
+def test_a_what_ifs_dollars_read_as_a_saving_not_a_cost():
+    """A plan what-if's `monthly_usd` ($172 on the demo, beside a spend of $1.20) read as a monthly cost in
+    findings tables and JSON: nothing said it was a saving. The JSON names what each finding's dollars are
+    (`monthly_usd_is`: saving, cost, spend, or null for a kind that prices nothing, from the check's
+    metadata) and the what-ifs' titles say "would save"."""
+    p = of(run(busy_consumption_world()), "plan_what_if")
+    rec = json.loads(findings_to_json(p))[0]
+    assert rec["monthly_usd_is"] == "saving"
+    assert f"would save ${rec['monthly_usd']:,.0f}/month" in rec["title"]
+    f = json.loads(findings_to_json(run(failing_world())))
+    assert {r["kind"]: r["monthly_usd_is"] for r in f}["failing_step"] == "cost"
+    e = of(run(express_world(), thresholds={"express_min_monthly_executions": 1000,
+                                            "express_min_monthly_saving_usd": 0.5}), "express_candidate")
+    assert "would save" in e.iloc[0].title
+    assert json.loads(findings_to_json(run(latency_world())))[0]["monthly_usd_is"] is None

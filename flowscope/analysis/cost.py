@@ -232,7 +232,7 @@ def workflow_executions(ctx: Context) -> pd.DataFrame:
         a = execute(e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(), mean_ms=dur.mean()))
         runs = workflow_durations(ctx)
         b = runs[runs["current"]].rename(columns={"n": "done", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"})
-        b = b[[C.cloud, C.workflow_id, "done", "max_ms", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]
+        b = b[[C.cloud, C.workflow_id, "done", "max_ms", "redriven", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]
         return a.merge(b.reset_index(drop=True), on=[C.cloud, C.workflow_id], how="left")
     return ctx.cached("workflow_executions", compute)
 
@@ -241,7 +241,8 @@ def workflow_durations(ctx: Context) -> pd.DataFrame:
     """Per workflow and window (`current`: this one, else the previous one), over its timed runs (ended,
     duration at least 0, never redriven: `measures.TIMED_RUN`): n, p50, p95, p99 and gb_seconds (Express
     GB-seconds at the billed memory, else `express_memory_mb`); max_ms over every finished run, a redriven
-    one's span too (no run Express's 5-minute limit would stop goes unseen). The one read of run durations,
+    one's span too (no run Express's 5-minute limit would stop goes unseen), and `redriven`, the finished runs
+    that were redriven (Express cannot redrive a run: `express_candidates`). The one read of run durations,
     cached on the context: `latency_drift` compares the two windows, `workflow_executions` takes this
     one's (they were two reads of the executions, 0.1 s of CPU at 1M)."""
     def compute() -> pd.DataFrame:
@@ -255,8 +256,8 @@ def workflow_durations(ctx: Context) -> pd.DataFrame:
         df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
             n=timed.cast("int64").sum(),
             **{QUANTILES: quantiles(ibis.ifelse(timed, d, ibis.null("float64")), [0.5, 0.95, 0.99])},
-            max_ms=d.max(), gb_seconds=pricing.express_billed_units_expr(d, mem).sum(where=timed)),
-            ["p50", "p95", "p99"]))
+            max_ms=d.max(), redriven=(~timed).cast("int64").sum(),
+            gb_seconds=pricing.express_billed_units_expr(d, mem).sum(where=timed)), ["p50", "p95", "p99"]))
         df["gb_seconds"] = df["gb_seconds"].astype("float64") * pricing.EXPRESS_GB_SECONDS_PER_UNIT
         return measures.settle_floats(df)
     return ctx.cached("workflow_durations", compute)
@@ -693,6 +694,8 @@ def express_candidates(ctx: Context) -> list[Finding]:
             continue
         if max(r.max_ms, running.get(r.workflow_id, 0.0)) > th.express_max_duration_ms:
             continue        # Express stops a run at 5 minutes: one longer run in the window is one it would fail
+        if r.redriven:
+            continue        # RedriveExecution "is not supported by EXPRESS state machines" [AWS API reference]
         mine = wc[(wc[C.cloud] == r.cloud) & (wc[C.workflow_id] == r.workflow_id)]
         transitions = float(mine.loc[mine[C.meter] == str(Meter.AWS_SFN_STATE_TRANSITION), "quantity"].sum())
         standard_usd = float(mine["usd"].sum())

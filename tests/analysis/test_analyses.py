@@ -931,3 +931,17 @@ def test_a_what_ifs_dollars_read_as_a_saving_not_a_cost():
                                             "express_min_monthly_saving_usd": 0.5}), "express_candidate")
     assert "would save" in e.iloc[0].title
     assert json.loads(findings_to_json(run(latency_world())))[0]["monthly_usd_is"] is None
+
+
+def test_no_express_candidate_when_its_runs_are_redriven():
+    """RedriveExecution "is not supported by EXPRESS state machines" (AWS API reference): a machine whose
+    failed runs were redriven in the window relies on it, and was advised to move to Express when its
+    redrives came quickly (a span under 5 minutes). A redriven run in the window blocks the advice."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = express_world()
+    assert len(of(run(w, thresholds=th), "express_candidate")) == 1
+    ex = w.rows["executions"][100]
+    ex[C.redrive_count] = 1
+    ex[C.duration_ms] = 120_000                  # failed, redriven a minute later, done: under 5 minutes
+    ex[C.ended_at] = ex[C.started_at] + dt.timedelta(minutes=2)
+    assert of(run(w, thresholds=th), "express_candidate").empty

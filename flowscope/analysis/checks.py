@@ -45,7 +45,8 @@ class Check:
     """What `monthly_usd` is; None: the kind prices nothing."""
     episodic: bool = False
     """An episode (a storm, a slowdown): its id holds the episode's start bucket, so two storms on one step
-    are two findings. Otherwise a standing condition of a workflow or step, one id across runs and windows."""
+    are two findings, and its dollars are what the episode cost, not projected to a month (it need not come
+    back). Otherwise a standing condition of a workflow or step, one id across runs and windows."""
 
 
 K, D = FindingKind, Dollars

@@ -945,3 +945,12 @@ def test_no_express_candidate_when_its_runs_are_redriven():
     ex[C.duration_ms] = 120_000                  # failed, redriven a minute later, done: under 5 minutes
     ex[C.ended_at] = ex[C.started_at] + dt.timedelta(minutes=2)
     assert of(run(w, thresholds=th), "express_candidate").empty
+
+
+def test_a_retry_storms_dollars_are_what_it_cost_not_a_monthly_rate():
+    """A storm is an episode: one hour of retries on day 2 of a 2-day window was projected to a month as if it
+    came back every two days (x15: a storm of $0.0x read as 15 times its cost "per month", and over a 1-day
+    window 30 times). Its `monthly_usd` is what it cost (`evidence.retry_usd`), whatever the window."""
+    s = of(run(storm_world()), "retry_storm").iloc[0]
+    assert s.evidence["retry_usd"] > 0
+    assert s.monthly_usd == pytest.approx(s.evidence["retry_usd"], abs=1e-4)

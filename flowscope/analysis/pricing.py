@@ -22,7 +22,10 @@ Sources (read 2026; prices in USD):
   Functions workflows"); duration "rounded up to the nearest 100ms" and memory "billed in 64-MB
   chunks"; $0.00001667 per GB-second for the first 1,000 GB-hours, $0.00000833 for the next
   4,000 GB-hours, $0.00000456 beyond (tier table as quoted from the pricing page in public notes;
-  the AWS workshop's "$0.0000001042 per 100 ms" at 64 MB equals $0.00001667 per GB-second).
+  the AWS workshop's "$0.0000001042 per 100 ms" at 64 MB equals $0.00001667 per GB-second). These are the
+  US East rates; no regional Express rate was found in the stored pages (their table is rendered client
+  side), so every region is priced at them: `express_cost(region=...)` takes a regional row once one is
+  added, and an Express what-if says which rates it used (`express_price_region`).
 - [AZ-LA] https://azure.microsoft.com/pricing/details/logic-apps/ and
   https://learn.microsoft.com/azure/logic-apps/logic-apps-pricing : Consumption plan: "an initial
   number of free built-in operations, per Azure subscription" (4,000 per month), built-in actions

@@ -681,7 +681,8 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
                       "errors": sorted({e for e in g["error"].dropna()}), "throttling": throttled,
                       "retries": retries, "retry_usd": cost},
             recommendation=_sync_recommendation(cloud, throttled),
-            monthly_usd=cost * ctx.monthly_factor, executions_affected=execs,
+            # the retries of the storms it was found in: what they cost, as the storms say (not projected)
+            monthly_usd=cost, executions_affected=execs,
             sample_execution_ids=samples.get(key, []),
         ))
     return out

@@ -954,3 +954,16 @@ def test_a_retry_storms_dollars_are_what_it_cost_not_a_monthly_rate():
     s = of(run(storm_world()), "retry_storm").iloc[0]
     assert s.evidence["retry_usd"] > 0
     assert s.monthly_usd == pytest.approx(s.evidence["retry_usd"], abs=1e-4)
+
+
+def test_lockstep_retries_cost_what_their_storms_cost():
+    """A synchronized_retries finding prices the retries of the storms it was found in: it projected them
+    to a month (x15 over a 2-day window) while the storms said what they cost, so the same retries read two
+    amounts. Both now say what the storms' retries cost."""
+    df = run(storm_world(jitter=False))
+    sync = of(df, "synchronized_retries").iloc[0]
+    storms = of(df, "retry_storm")
+    storms = storms[storms["step"] == sync.step]
+    assert sync.evidence["retry_usd"] > 0
+    assert sync.monthly_usd == pytest.approx(sync.evidence["retry_usd"], abs=1e-4)
+    assert sync.monthly_usd == pytest.approx(storms["monthly_usd"].sum(), abs=1e-4)

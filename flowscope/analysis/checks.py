@@ -36,6 +36,7 @@ class Dollars(StrEnum):
     SPEND = "spend"        # where spend already counted sits (a costly step's whole spend)
     COST = "cost"          # what a problem costs, spend already counted (retries, failed runs)
     SAVING = "saving"      # what a change would stop paying (a callback, Express, the other plan)
+    ONCE = "cost_once"     # what an episode cost, once: no monthly rate (a retry storm need not come back)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,8 @@ class Check:
 K, D = FindingKind, Dollars
 CHECKS: Mapping[FindingKind, Check] = {c.kind: c for c in (
     Check(K.FAILING_STEP, D.COST),
-    Check(K.RETRY_STORM, D.COST, episodic=True),
-    Check(K.SYNCHRONIZED_RETRIES, D.COST),
+    Check(K.RETRY_STORM, D.ONCE, episodic=True),
+    Check(K.SYNCHRONIZED_RETRIES, D.ONCE),        # its storms' retries
     Check(K.COSTLY_STEP, D.SPEND),
     Check(K.POLLING_LOOP, D.SAVING),
     Check(K.EXPRESS_CANDIDATE, D.SAVING),

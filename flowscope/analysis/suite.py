@@ -196,7 +196,7 @@ MONTHLY_USD_IS = "monthly_usd_is"
 
 def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object, and beside `monthly_usd`
-    what it is (`monthly_usd_is`: "saving", "cost", "spend", or None for a kind that prices nothing; the
+    what it is (`monthly_usd_is`: "saving", "cost", "cost_once", "spend", or None for a kind that prices nothing; the
     check's metadata, `checks.Check.dollars`): a plan what-if's saving of $172 read as a monthly cost."""
     out = []
     for row in df.to_dict("records"):

@@ -954,6 +954,8 @@ def test_a_retry_storms_dollars_are_what_it_cost_not_a_monthly_rate():
     s = of(run(storm_world()), "retry_storm").iloc[0]
     assert s.evidence["retry_usd"] > 0
     assert s.monthly_usd == pytest.approx(s.evidence["retry_usd"], abs=1e-4)
+    rec = next(r for r in json.loads(findings_to_json(run(storm_world()))) if r["kind"] == "retry_storm")
+    assert rec["monthly_usd_is"] == "cost_once"          # no monthly rate: JSON says so
 
 
 def test_lockstep_retries_cost_what_their_storms_cost():

@@ -16,5 +16,6 @@ def test_the_priced_and_saving_kinds_are_the_metadatas():
                                           if c.dollars is checks.Dollars.SAVING}
     assert checks.dollars("plan_what_if") is checks.Dollars.SAVING
     assert checks.dollars("costly_step") is checks.Dollars.SPEND
-    assert checks.dollars("retry_storm") is checks.Dollars.COST
+    assert checks.dollars("failing_step") is checks.Dollars.COST
+    assert checks.dollars("retry_storm") is checks.Dollars.ONCE
     assert checks.dollars("slow_step") is None and checks.dollars("no_such_kind") is None

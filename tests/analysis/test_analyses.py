@@ -969,3 +969,15 @@ def test_lockstep_retries_cost_what_their_storms_cost():
     assert sync.evidence["retry_usd"] > 0
     assert sync.monthly_usd == pytest.approx(sync.evidence["retry_usd"], abs=1e-4)
     assert sync.monthly_usd == pytest.approx(storms["monthly_usd"].sum(), abs=1e-4)
+
+
+def test_a_redriven_runs_wait_does_not_hide_a_stuck_run():
+    """The stuck baseline (p99 of finished runs) took redriven runs' spans: 8 runs redriven a day later made
+    a run of 1-second runs running for 3 hours look normal (p99 of a day). Their durations are left out."""
+    w = redriven_world()
+    until = T0 + 4 * DAY
+    ex = w.execution("arn:aws:states:us-east-1:123456789012:stateMachine:orders", until - dt.timedelta(hours=3),
+                     status=Status.RUNNING, collected_at=until)
+    w.step(ex, "Charge", ex[C.started_at], status=Status.RUNNING, duration_ms=None)
+    stuck = of(analyze(w.tables(), since=T0 + 2 * DAY, until=until, now=until), "stuck_execution")
+    assert len(stuck) == 1 and stuck.iloc[0].evidence["p99_ms"] == pytest.approx(1000.0)

@@ -9,11 +9,14 @@ same thing two ways.
 - Step failure rate: failed visits / visits of a step, caught failures included (a caught
   failure still ran and was billed); `uncaught` is reported beside it.
 - Retries: tries of a step visit after the first (attempts - 1), summed.
+- Run duration quantiles: over timed runs, finished and never redriven (`TIMED_RUN`).
 - Spend: billed units at list (marginal) price, `analysis/pricing.py`; plan fees are spend when the
   collector metered plan hours (a Logic Apps Standard plan), never estimated.
 - Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / `measured_days`: the days
   of the window from the later of its start and the filters' first execution).
 - Potential savings: see `potential_savings`. Spend, projection and savings are never added together.
+- A finding's dollars: what its `monthly_usd` is (spend, cost, an episode's cost once, a saving, or nothing)
+  is its check's metadata, `checks.Check.dollars`.
 - Comparison with the previous window: only when the data covers it, `previous_covered`.
 """
 

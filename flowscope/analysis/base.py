@@ -339,6 +339,11 @@ class Context:
     runs: pd.DataFrame                       # suite.runs_per_workflow of the clouds asked for (coverage)
     memo: dict[str, Any] = field(default_factory=dict)
     collections_as_of: dt.datetime | None = None
+    unfiltered: dict[str, ir.Table] | None = None
+    """Under a workflow filter, the tables before it (the cloud filter applied): what a check that judges
+    more than one workflow at once reads for the workflows left out (a shared App Service plan)."""
+    all_workflows: pd.DataFrame | None = None
+    """Under a workflow filter, `workflows` before it: names of the workflows left out."""
 
     @property
     def collections_until(self) -> dt.datetime:
@@ -417,7 +422,8 @@ class Context:
 
     def workflow_name(self, cloud: str, workflow_id: str) -> str:
         names = self.cached("wf_names", lambda: {
-            (r[C.cloud], r[C.workflow_id]): r[C.workflow_name] for r in self.workflows.to_dict("records")
+            (r[C.cloud], r[C.workflow_id]): r[C.workflow_name]
+            for frame in (self.all_workflows, self.workflows) if frame is not None for r in frame.to_dict("records")
         })
         return names.get((cloud, workflow_id), workflow_id)
 

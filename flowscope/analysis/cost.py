@@ -13,6 +13,7 @@ finding, and retries.py's: retries' share of the workflow's billable units; in t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -806,7 +807,7 @@ def standard_plans(ctx: Context) -> dict[str, dict]:
     import json
 
     def compute() -> dict[str, dict]:
-        w = ctx.table("workflows")
+        w = (ctx.unfiltered or ctx.tables)["workflows"]       # a plan's workflows, selected or not
         w = w.filter((w[C.cloud] == str(Cloud.AZURE)) & (w[C.kind] == str(Kind.LOGICAPP_STANDARD)))
         latest = execute(w.group_by(C.workflow_id).aggregate(attrs=w[C.attributes].argmax(w[C.seen_at])))
         out: dict[str, dict] = {}
@@ -833,6 +834,40 @@ def _plan_key(wf_id: str, plan: dict) -> str:
     return str(plan.get("id") or (site if "/microsoft.web/sites/" in site else wf_id.lower()))
 
 
+def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) -> dict[str, dict[str, float]]:
+    """Per workflow of `usage` (workflow_id, meter, quantity over the window): a month's dollars of its
+    connector calls, built-in operations and observed plan hours, and its built-in operations."""
+    monthly: dict[str, dict[str, float]] = {}
+    for wf_id, g in usage.groupby(C.workflow_id):
+        q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
+        monthly[str(wf_id)] = {
+            "connectors": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _CONNECTOR_METERS),
+            "builtin": sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
+                           if m in pricing.STANDARD_PLAN_FREE_METERS),
+            "observed_plan": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _PLAN_METERS),
+            "operations": sum(v for m, v in q.items() if m in pricing.STANDARD_PLAN_FREE_METERS),
+        }
+    return monthly
+
+
+def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plans: dict[str, dict],
+                        monthly: dict[str, dict[str, float]], selected: set[str],
+                        factor: float) -> dict[str, dict[str, float]]:
+    """`_monthly_by_kind_of_meter` of the workflows a workflow filter left out that share a plan with a
+    selected one: a plan is judged with every workflow on it (judged by `--workflow wf0` alone, moving wf0
+    "saved" a fee wf1 and wf2 still need). Read only under such a filter (`Context.unfiltered`)."""
+    if ctx.unfiltered is None:
+        return {}
+    outside = sorted({w for wf_id in monthly if wf_id in plans
+                      for w in sharing[_plan_key(wf_id, plans[wf_id])] if w not in selected})
+    if not outside:
+        return {}
+    u = ctx.in_window(ctx.unfiltered["usage"])
+    u = u.filter((u[C.cloud] == str(Cloud.AZURE)) & u[C.workflow_id].isin(outside))
+    usage = execute(u.group_by([C.workflow_id, C.meter]).aggregate(quantity=u[C.quantity].sum()))
+    return _monthly_by_kind_of_meter(usage, factor, ctx.until.date())
+
+
 def plan_what_ifs(ctx: Context) -> list[Finding]:
     """Consumption vs Standard per workflow; Standard workflows whose App Service plan is known are judged
     per plan: its fee is paid once for all the workflows on it and saved only when every one of them moves
@@ -849,23 +884,16 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     factor = ctx.monthly_factor
     day = ctx.until.date()
     az = wc[wc[C.cloud] == str(Cloud.AZURE)]
-    monthly: dict[str, dict[str, float]] = {}
-    for wf_id, g in az.groupby(C.workflow_id):
-        q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
-        monthly[str(wf_id)] = {
-            "connectors": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _CONNECTOR_METERS),
-            "builtin": sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
-                           if m in pricing.STANDARD_PLAN_FREE_METERS),
-            "observed_plan": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _PLAN_METERS),
-            "operations": sum(v for m, v in q.items() if m in pricing.STANDARD_PLAN_FREE_METERS),
-        }
+    monthly = _monthly_by_kind_of_meter(az, factor, day)
     sharing: dict[str, list[str]] = {}
     for wf_id, plan in plans.items():
         sharing.setdefault(_plan_key(wf_id, plan), []).append(wf_id)
+    selected = set(ctx.workflows.loc[ctx.workflows[C.cloud] == str(Cloud.AZURE), C.workflow_id].astype(str))
+    monthly.update(_outside_the_filter(ctx, sharing, plans, monthly, selected, factor))
     none = {"connectors": 0.0, "builtin": 0.0, "observed_plan": 0.0, "operations": 0.0}
     out = []
     judged: set[str] = set()
-    for wf_id in sorted(monthly):
+    for wf_id in sorted(w for w in monthly if w in selected):
         kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
         group = sorted(sharing[_plan_key(wf_id, known)]) if known is not None else [wf_id]
@@ -893,8 +921,12 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         assumed = kind == Kind.LOGICAPP_STANDARD and known is None and not observed_plan
         if saving < th.plan_what_if_min_monthly_saving_usd or saving < th.plan_what_if_margin * current:
             continue
-        # the plan's finding sits on its busiest workflow; it names them all
-        wf_id = max(group, key=lambda w: (monthly.get(w, none)["operations"], w == wf_id))
+        # the plan's finding sits on its busiest workflow (ties: the first by id with usage); it names them
+        # all. Under a workflow filter that workflow may be one not selected: the finding is then not this
+        # analysis's, as the unfiltered analysis's findings filtered say (`suite.select_findings`).
+        wf_id = min(group, key=lambda w: (-monthly.get(w, none)["operations"], w not in monthly, w))
+        if wf_id not in selected:
+            continue
         wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
         names = [ctx.workflow_name(str(Cloud.AZURE), w) for w in group]
         subject = wf_name if len(group) == 1 else f"{wf_name} and the {len(group) - 1} other workflow(s) on its plan"

@@ -117,6 +117,7 @@ def build_context(
              for name, tbl in t.items()}
     runs = runs_per_workflow(t["executions"], since=to_utc(since), until=until)
     wf = _workflow_dim(t, runs)
+    unfiltered, all_workflows = (t, wf) if workflows else (None, None)
     if workflows:
         names = {str(w) for w in workflows}
         wf = wf[wf[C.workflow_name].isin(names) | wf[C.workflow_id].isin(names)]
@@ -126,7 +127,7 @@ def build_context(
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
-                   collections_as_of=to_utc(collections_as_of))
+                   collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows)
 
 
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]

@@ -24,31 +24,16 @@ import numpy as np
 import pandas as pd
 
 from flowscope.analysis import measures
+from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
 
 # ---------------------------------------------------------------- kinds and severities
 
 
-class FindingKind(StrEnum):
-    FAILING_STEP = "failing_step"
-    RETRY_STORM = "retry_storm"
-    SYNCHRONIZED_RETRIES = "synchronized_retries"
-    COSTLY_STEP = "costly_step"
-    POLLING_LOOP = "polling_loop"
-    EXPRESS_CANDIDATE = "express_candidate"
-    PLAN_WHAT_IF = "plan_what_if"
-    SLOW_STEP = "slow_step"
-    LATENCY_DRIFT = "latency_drift"
-    STUCK_EXECUTION = "stuck_execution"
-    HISTORY_LIMIT_RISK = "history_limit_risk"
-    MAP_FAILURE_BUDGET = "map_failure_budget"
-    COLLECTION_GAP = "collection_gap"
-
-
 # Kinds that describe an episode (a storm, a slowdown): their id includes the episode's start
 # bucket, so two storms on the same step are two findings. Every other kind describes a standing
-# condition of a workflow or step and keeps one id across runs and windows.
-EPISODIC_KINDS = frozenset({FindingKind.RETRY_STORM, FindingKind.SLOW_STEP})
+# condition of a workflow or step and keeps one id across runs and windows. (`checks.Check.episodic`)
+EPISODIC_KINDS = frozenset(k for k, c in CHECKS.items() if c.episodic)
 
 
 class Severity(StrEnum):
@@ -354,6 +339,11 @@ class Context:
     runs: pd.DataFrame                       # suite.runs_per_workflow of the clouds asked for (coverage)
     memo: dict[str, Any] = field(default_factory=dict)
     collections_as_of: dt.datetime | None = None
+    unfiltered: dict[str, ir.Table] | None = None
+    """Under a workflow filter, the tables before it (the cloud filter applied): what a check that judges
+    more than one workflow at once reads for the workflows left out (a shared App Service plan)."""
+    all_workflows: pd.DataFrame | None = None
+    """Under a workflow filter, `workflows` before it: names of the workflows left out."""
 
     @property
     def collections_until(self) -> dt.datetime:
@@ -432,7 +422,8 @@ class Context:
 
     def workflow_name(self, cloud: str, workflow_id: str) -> str:
         names = self.cached("wf_names", lambda: {
-            (r[C.cloud], r[C.workflow_id]): r[C.workflow_name] for r in self.workflows.to_dict("records")
+            (r[C.cloud], r[C.workflow_id]): r[C.workflow_name]
+            for frame in (self.all_workflows, self.workflows) if frame is not None for r in frame.to_dict("records")
         })
         return names.get((cloud, workflow_id), workflow_id)
 
@@ -509,6 +500,12 @@ def quantiles(x: ir.NumericColumn, qs: Sequence[float]) -> ir.ArrayScalar:
 def split_quantiles(t: ir.Table, names: Sequence[str]) -> ir.Table:
     """`t` with its `quantiles(...)` list (aggregated as QUANTILES) as one column per name, in order."""
     return t.mutate(**{name: t[QUANTILES][i] for i, name in enumerate(names)}).drop(QUANTILES)
+
+
+def timed_run(e: ir.Table) -> ir.BooleanValue:
+    """Whether a finished run of the executions `e` has a duration that measures a run (`measures.TIMED_RUN`):
+    never redriven. The engine's form of the rule; the dashboard's SQL is `tables.TIMED_RUN_SQL`."""
+    return e[C.redrive_count].fill_null(0) == 0
 
 
 def execute(expr: ir.Table) -> pd.DataFrame:

@@ -11,7 +11,9 @@
   they ended, and their end records were never read. Said in the machine's logging-level gap when it
   has one (a finding's id is its kind and workflow: one finding per workflow);
 - usage of a meter the price list does not know (medium, per workflow; a store written by a newer
-  flowscope, tables given to `analyze`): the engines price it at $0, so its spend reads low.
+  flowscope, tables given to `analyze`): the engines price it at $0, so its spend reads low; and a Logic
+  Apps Standard workflow's actions of unknown type (`azure.logic.unclassified_action`, stored before its
+  definition was read), which count $0 on its plan though a managed connector call among them is billed.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import ibis
 import pandas as pd
 
 from flowscope.analysis import pricing, stuck
@@ -50,19 +53,36 @@ UNPRICED_RECOMMENDATION = ("Upgrade flowscope: this version's price list (analys
                            "these meters, so their usage counts $0 in every spend, projection and saving.")
 
 
+UNCLASSIFIED_RECOMMENDATION = ("Sync again (or import the workflow's definition): its actions were stored before "
+                               "their definition was read, so flowscope cannot tell a built-in action (free on "
+                               "the Standard plan) from a managed connector call (billed per call); they count $0.")
+
+
 def unpriced_usage(ctx: Context) -> list[Finding]:
     """A `collection_gap` per workflow whose usage in the window holds a meter without a price: the engines
     price it at $0 (`pricing.priced_usage`), where 10,000 calls of an unknown meter read as no spend and
-    nothing said. Read from `cost.workflow_costs` (the analyses' priced usage, cached)."""
+    nothing said. Also a Logic Apps Standard workflow's actions of unknown type (`pricing.UNCLASSIFIED`):
+    free on the plan as built-in operations, yet a managed connector call among them is billed per call,
+    and they counted $0 with nothing said. Read from `cost.workflow_costs` (the analyses' priced usage,
+    cached): the usage is read again only for the workflows found."""
     wc = workflow_costs(ctx)
     if wc.empty:
         return []
     priced = set(pricing.price_rows(ctx.until.date())["p_meter"])
-    unknown = wc[~wc[C.meter].astype(str).isin(priced)]
+    meters = wc[C.meter].astype(str)
+    standard = [ctx.workflow_kind(c, w) == Kind.LOGICAPP_STANDARD for c, w in
+                zip(wc[C.cloud], wc[C.workflow_id], strict=True)]
+    unclassified = (meters == str(pricing.UNCLASSIFIED)) & pd.Series(standard, index=wc.index, dtype=bool) \
+        & (wc["quantity"] > 0)
+    unknown = wc[~meters.isin(priced) | unclassified]
     if unknown.empty:
         return []
     u = ctx.in_window(ctx.table("usage"))
     u = u.filter(u[C.meter].isin(sorted({str(m) for m in unknown[C.meter]})))
+    if unclassified.any():      # a Consumption app's unclassified actions are priced (as built-in actions)
+        k = ibis.memtable(unknown[[C.cloud, C.workflow_id, C.meter]].astype(str).drop_duplicates().rename(
+            columns={C.cloud: "k_cloud", C.workflow_id: "k_wf", C.meter: "k_meter"}))
+        u = u.semi_join(k, [u[C.cloud] == k.k_cloud, u[C.workflow_id] == k.k_wf, u[C.meter] == k.k_meter])
     runs = execute(u.group_by([C.cloud, C.workflow_id]).aggregate(n=u[C.execution_id].nunique()))
     counts = {(r.cloud, r.workflow_id): int(r.n) for r in runs.itertuples(index=False)}
     samples = sample_ids(u, [C.cloud, C.workflow_id], order_by=C.started_at)
@@ -70,13 +90,20 @@ def unpriced_usage(ctx: Context) -> list[Finding]:
     for (cloud, wf_id), g in unknown.groupby([C.cloud, C.workflow_id], sort=True):
         units = {str(m): float(q) for m, q in sorted(zip(g[C.meter], g["quantity"], strict=True))}
         wf_name = ctx.workflow_name(cloud, wf_id)
-        said = ", ".join(f"{q:,.0f} {m}" for m, q in units.items())
+        said = ", ".join(f"{q:,.0f} {m}" for m, q in units.items() if m != pricing.UNCLASSIFIED)
+        actions = units.get(str(pricing.UNCLASSIFIED))
+        title = (f"{wf_name} used meters with no price in this flowscope ({truncate(said, TITLE_ERROR_CHARS)})"
+                 if said else f"{wf_name} ran {actions:,.0f} action(s) of unknown type on its Standard plan")
+        if said and actions:
+            title += f" and {actions:,.0f} action(s) of unknown type"
         out.append(Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=cloud, workflow=wf_name,
             workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until,
-            title=(f"{wf_name} used meters with no price in this flowscope ({truncate(said, TITLE_ERROR_CHARS)}): "
-                   "their spend counts $0, so its costs read low"),
-            evidence={"unpriced_units": units}, recommendation=UNPRICED_RECOMMENDATION,
+            title=title + (": their spend counts $0, so its costs read low" if said
+                           else ": they count $0, so its costs may read low"),
+            evidence={"unpriced_units": units},
+            recommendation=" ".join(r for r, on in ((UNPRICED_RECOMMENDATION, said),
+                                                    (UNCLASSIFIED_RECOMMENDATION, actions)) if on),
             executions_affected=counts.get((cloud, wf_id), 0), sample_execution_ids=samples.get((cloud, wf_id), []),
             id_detail="unpriced"))     # beside an Express workflow's logging gap, which has the same kind
     return out

@@ -13,6 +13,7 @@ finding, and retries.py's: retries' share of the workflow's billable units; in t
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 from collections.abc import Iterator
@@ -42,6 +43,7 @@ from flowscope.analysis.base import (
     sample_ids,
     sample_rank,
     split_quantiles,
+    timed_run,
 )
 from flowscope.format import fmt_duration, fmt_usd
 from flowscope.model import C, Cloud, Kind, Meter, Status, StepType
@@ -231,27 +233,32 @@ def workflow_executions(ctx: Context) -> pd.DataFrame:
         a = execute(e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(), mean_ms=dur.mean()))
         runs = workflow_durations(ctx)
         b = runs[runs["current"]].rename(columns={"n": "done", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"})
-        b = b[[C.cloud, C.workflow_id, "done", "max_ms", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]
+        b = b[[C.cloud, C.workflow_id, "done", "max_ms", "redriven", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]
         return a.merge(b.reset_index(drop=True), on=[C.cloud, C.workflow_id], how="left")
     return ctx.cached("workflow_executions", compute)
 
 
 def workflow_durations(ctx: Context) -> pd.DataFrame:
-    """Per workflow and window (`current`: this one, else the previous one), over its finished runs
-    (ended, duration at least 0): n, p50, p95, p99, max_ms and gb_seconds (Express GB-seconds at the
-    billed memory, else `express_memory_mb`). The one read of run durations, cached on the context:
-    `latency_drift` compares the two windows, `workflow_executions` takes this one's (they were two
-    reads of the executions, 0.1 s of CPU at 1M)."""
+    """Per workflow and window (`current`: this one, else the previous one), over its timed runs (ended,
+    duration at least 0, never redriven: `measures.TIMED_RUN`): n, p50, p95, p99 and gb_seconds (Express
+    GB-seconds at the billed memory, else `express_memory_mb`); max_ms over every finished run, a redriven
+    one's span too (no run Express's 5-minute limit would stop goes unseen), and `redriven`, the finished runs
+    that were redriven (Express cannot redrive a run: `express_candidates`). The one read of run durations,
+    cached on the context: `latency_drift` compares the two windows, `workflow_executions` takes this
+    one's (they were two reads of the executions, 0.1 s of CPU at 1M)."""
     def compute() -> pd.DataFrame:
         e = ctx.in_window(ctx.table("executions"), both=True)
         e = e.filter(e[C.duration_ms].notnull() & (e[C.duration_ms] >= 0) & e[C.ended_at].notnull())
         current = (e[C.started_at] >= lit_ts(ctx.since)).name("current")
         d = e[C.duration_ms].cast("float64")
+        timed = timed_run(e)
         mem = ibis.coalesce(e[C.billed_memory_mb].cast("float64"),
                             ibis.literal(float(ctx.thresholds.express_memory_mb)))
         df = execute(split_quantiles(e.group_by([C.cloud, C.workflow_id, current]).aggregate(
-            n=e.count(), **{QUANTILES: quantiles(d, [0.5, 0.95, 0.99])}, max_ms=d.max(),
-            gb_seconds=pricing.express_billed_units_expr(d, mem).sum()), ["p50", "p95", "p99"]))
+            n=timed.cast("int64").sum(),
+            **{QUANTILES: quantiles(ibis.ifelse(timed, d, ibis.null("float64")), [0.5, 0.95, 0.99])},
+            max_ms=d.max(), redriven=(~timed).cast("int64").sum(),
+            gb_seconds=pricing.express_billed_units_expr(d, mem).sum(where=timed)), ["p50", "p95", "p99"]))
         df["gb_seconds"] = df["gb_seconds"].astype("float64") * pricing.EXPRESS_GB_SECONDS_PER_UNIT
         return measures.settle_floats(df)
     return ctx.cached("workflow_durations", compute)
@@ -679,12 +686,17 @@ def express_candidates(ctx: Context) -> list[Finding]:
                if blocks_express(r.resource)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
     running = _longest_running_ms(ctx, std_ids)
+    wfs = ctx.workflows
+    regions = {str(w): (str(r) if isinstance(r, str) and r else None)
+               for c, w, r in zip(wfs[C.cloud], wfs[C.workflow_id], wfs[C.region], strict=True) if c == Cloud.AWS}
     out = []
     for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
         if r.workflow_id in blocked or pd.isna(r.max_ms) or not r.done:
             continue
         if max(r.max_ms, running.get(r.workflow_id, 0.0)) > th.express_max_duration_ms:
             continue        # Express stops a run at 5 minutes: one longer run in the window is one it would fail
+        if r.redriven:
+            continue        # RedriveExecution "is not supported by EXPRESS state machines" [AWS API reference]
         mine = wc[(wc[C.cloud] == r.cloud) & (wc[C.workflow_id] == r.workflow_id)]
         transitions = float(mine.loc[mine[C.meter] == str(Meter.AWS_SFN_STATE_TRANSITION), "quantity"].sum())
         standard_usd = float(mine["usd"].sum())
@@ -692,7 +704,9 @@ def express_candidates(ctx: Context) -> list[Finding]:
         monthly_execs = r.executions * factor
         std_monthly = standard_usd * factor
         gb_s_per_exec = r.gb_seconds / max(r.done, 1)
-        exp_monthly = pricing.express_cost(monthly_execs, gb_s_per_exec * monthly_execs, on=ctx.until.date())
+        region = regions.get(r.workflow_id)
+        exp_monthly = pricing.express_cost(monthly_execs, gb_s_per_exec * monthly_execs, region=region,
+                                           on=ctx.until.date())
         saving = std_monthly - exp_monthly
         if monthly_execs < th.express_min_monthly_executions or saving < th.express_min_monthly_saving_usd:
             continue
@@ -702,14 +716,17 @@ def express_candidates(ctx: Context) -> list[Finding]:
             severity=money_severity(saving),
             cloud=r.cloud, workflow=wf_name, workflow_id=r.workflow_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{wf_name} as Express: {fmt_usd(exp_monthly)}/month instead of {fmt_usd(std_monthly)}"
+            title=(f"{wf_name} as Express would save {fmt_usd(saving)}/month: {fmt_usd(exp_monthly)}/month "
+                   f"instead of {fmt_usd(std_monthly)}"
                    f" ({monthly_execs:,.0f} runs/month, p99 {fmt_duration(r.p99_ms)})"),
             evidence={"standard_monthly_usd": std_monthly, "express_monthly_usd": exp_monthly,
                       "monthly_executions": monthly_execs,
                       "transitions_per_execution": transitions / max(r.executions, 1),
                       "p50_ms": r.p50_ms, "p95_ms": r.p95_ms, "p99_ms": r.p99_ms, "max_ms": r.max_ms,
                       "express_gb_seconds_per_execution": gb_s_per_exec,
-                      "assumed_memory_mb": th.express_memory_mb, "window_days": ctx.window_days,
+                      "assumed_memory_mb": th.express_memory_mb, "region": region,
+                      "express_price_region": pricing.express_price_region(region, ctx.until.date()),
+                      "window_days": ctx.window_days,
                       "measured_days": ctx.measured_days},
             recommendation=("Run it as an Express workflow (type EXPRESS, or nest it as an Express child "
                             "started with StartExecution.sync:2 from a Standard parent): every finished run "
@@ -790,7 +807,7 @@ def standard_plans(ctx: Context) -> dict[str, dict]:
     import json
 
     def compute() -> dict[str, dict]:
-        w = ctx.table("workflows")
+        w = (ctx.unfiltered or ctx.tables)["workflows"]       # a plan's workflows, selected or not
         w = w.filter((w[C.cloud] == str(Cloud.AZURE)) & (w[C.kind] == str(Kind.LOGICAPP_STANDARD)))
         latest = execute(w.group_by(C.workflow_id).aggregate(attrs=w[C.attributes].argmax(w[C.seen_at])))
         out: dict[str, dict] = {}
@@ -817,6 +834,40 @@ def _plan_key(wf_id: str, plan: dict) -> str:
     return str(plan.get("id") or (site if "/microsoft.web/sites/" in site else wf_id.lower()))
 
 
+def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) -> dict[str, dict[str, float]]:
+    """Per workflow of `usage` (workflow_id, meter, quantity over the window): a month's dollars of its
+    connector calls, built-in operations and observed plan hours, and its built-in operations."""
+    monthly: dict[str, dict[str, float]] = {}
+    for wf_id, g in usage.groupby(C.workflow_id):
+        q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
+        monthly[str(wf_id)] = {
+            "connectors": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _CONNECTOR_METERS),
+            "builtin": sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
+                           if m in pricing.STANDARD_PLAN_FREE_METERS),
+            "observed_plan": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _PLAN_METERS),
+            "operations": sum(v for m, v in q.items() if m in pricing.STANDARD_PLAN_FREE_METERS),
+        }
+    return monthly
+
+
+def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plans: dict[str, dict],
+                        monthly: dict[str, dict[str, float]], selected: set[str],
+                        factor: float) -> dict[str, dict[str, float]]:
+    """`_monthly_by_kind_of_meter` of the workflows a workflow filter left out that share a plan with a
+    selected one: a plan is judged with every workflow on it (judged by `--workflow wf0` alone, moving wf0
+    "saved" a fee wf1 and wf2 still need). Read only under such a filter (`Context.unfiltered`)."""
+    if ctx.unfiltered is None:
+        return {}
+    outside = sorted({w for wf_id in monthly if wf_id in plans
+                      for w in sharing[_plan_key(wf_id, plans[wf_id])] if w not in selected})
+    if not outside:
+        return {}
+    u = ctx.in_window(ctx.unfiltered["usage"])
+    u = u.filter((u[C.cloud] == str(Cloud.AZURE)) & u[C.workflow_id].isin(outside))
+    usage = execute(u.group_by([C.workflow_id, C.meter]).aggregate(quantity=u[C.quantity].sum()))
+    return _monthly_by_kind_of_meter(usage, factor, ctx.until.date())
+
+
 def plan_what_ifs(ctx: Context) -> list[Finding]:
     """Consumption vs Standard per workflow; Standard workflows whose App Service plan is known are judged
     per plan: its fee is paid once for all the workflows on it and saved only when every one of them moves
@@ -833,23 +884,16 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     factor = ctx.monthly_factor
     day = ctx.until.date()
     az = wc[wc[C.cloud] == str(Cloud.AZURE)]
-    monthly: dict[str, dict[str, float]] = {}
-    for wf_id, g in az.groupby(C.workflow_id):
-        q = {m: float(g.loc[g[C.meter] == m, "quantity"].sum()) * factor for m in g[C.meter].unique()}
-        monthly[str(wf_id)] = {
-            "connectors": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _CONNECTOR_METERS),
-            "builtin": sum(pricing.unit_price(m, on=day) * v for m, v in q.items()
-                           if m in pricing.STANDARD_PLAN_FREE_METERS),
-            "observed_plan": sum(pricing.unit_price(m, on=day) * v for m, v in q.items() if m in _PLAN_METERS),
-            "operations": sum(v for m, v in q.items() if m in pricing.STANDARD_PLAN_FREE_METERS),
-        }
+    monthly = _monthly_by_kind_of_meter(az, factor, day)
     sharing: dict[str, list[str]] = {}
     for wf_id, plan in plans.items():
         sharing.setdefault(_plan_key(wf_id, plan), []).append(wf_id)
+    selected = set(ctx.workflows.loc[ctx.workflows[C.cloud] == str(Cloud.AZURE), C.workflow_id].astype(str))
+    monthly.update(_outside_the_filter(ctx, sharing, plans, monthly, selected, factor))
     none = {"connectors": 0.0, "builtin": 0.0, "observed_plan": 0.0, "operations": 0.0}
     out = []
     judged: set[str] = set()
-    for wf_id in sorted(monthly):
+    for wf_id in sorted(w for w in monthly if w in selected):
         kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
         group = sorted(sharing[_plan_key(wf_id, known)]) if known is not None else [wf_id]
@@ -877,8 +921,12 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         assumed = kind == Kind.LOGICAPP_STANDARD and known is None and not observed_plan
         if saving < th.plan_what_if_min_monthly_saving_usd or saving < th.plan_what_if_margin * current:
             continue
-        # the plan's finding sits on its busiest workflow; it names them all
-        wf_id = max(group, key=lambda w: (monthly.get(w, none)["operations"], w == wf_id))
+        # the plan's finding sits on its busiest workflow (ties: the first by id with usage); it names them
+        # all. Under a workflow filter that workflow may be one not selected: the finding is then not this
+        # analysis's, as the unfiltered analysis's findings filtered say (`suite.select_findings`).
+        wf_id = min(group, key=lambda w: (-monthly.get(w, none)["operations"], w not in monthly, w))
+        if wf_id not in selected:
+            continue
         wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
         names = [ctx.workflow_name(str(Cloud.AZURE), w) for w in group]
         subject = wf_name if len(group) == 1 else f"{wf_name} and the {len(group) - 1} other workflow(s) on its plan"
@@ -901,7 +949,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
             severity=_lower(money_severity(saving)) if assumed else money_severity(saving),
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
-            title=(f"{subject} on {target}: {fmt_usd(other)}/month instead of {fmt_usd(current)}"
+            title=(f"{subject} on {target} would save {fmt_usd(saving)}/month: {fmt_usd(other)}/month instead of "
+                   f"{fmt_usd(current)}"
                    + (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
                       "total holds)" if assumed else "")),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,

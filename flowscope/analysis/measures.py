@@ -9,11 +9,14 @@ same thing two ways.
 - Step failure rate: failed visits / visits of a step, caught failures included (a caught
   failure still ran and was billed); `uncaught` is reported beside it.
 - Retries: tries of a step visit after the first (attempts - 1), summed.
+- Run duration quantiles: over timed runs, finished and never redriven (`TIMED_RUN`).
 - Spend: billed units at list (marginal) price, `analysis/pricing.py`; plan fees are spend when the
   collector metered plan hours (a Logic Apps Standard plan), never estimated.
 - Projected monthly spend: spend x `monthly_factor` (`Thresholds.monthly_days` / `measured_days`: the days
   of the window from the later of its start and the filters' first execution).
 - Potential savings: see `potential_savings`. Spend, projection and savings are never added together.
+- A finding's dollars: what its `monthly_usd` is (spend, cost, an episode's cost once, a saving, or nothing)
+  is its check's metadata, `checks.Check.dollars`.
 - Comparison with the previous window: only when the data covers it, `previous_covered`.
 """
 
@@ -23,11 +26,19 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
+from flowscope.analysis import checks
 from flowscope.model import Status
 from flowscope.timewindow import STALE_AFTER
 
 if TYPE_CHECKING:
     import pandas as pd
+
+TIMED_RUN = ("a finished run (ended, duration at least 0) never redriven (redrive_count 0 or unknown): Step "
+             "Functions keeps a redriven run's start date, so its duration spans the wait before its redrive")
+"""Runs whose durations the duration quantiles (p50/p95/p99, latency drift, the stuck baseline) are taken
+over: a run failed on Monday and redriven on Friday read as a run of four days, a p99 of days that made a
+machine "get slower" and a run stuck for hours look normal. `base.timed_run` (engine) and
+`tables.TIMED_RUN_SQL` (dashboard) write this rule."""
 
 DEFAULT_MONTH_DAYS = 30.0
 """Days in a projected month unless `Thresholds.monthly_days` (flowscope.toml) says otherwise."""
@@ -41,19 +52,18 @@ STEP_UNCAUGHT = tuple(str(s) for s in (Status.FAILED, Status.TIMED_OUT, Status.A
 TERMINAL = tuple(str(s) for s in Status if s is not Status.RUNNING)
 """Statuses of a finished run (the denominator of the run failure rate)."""
 
-PRICED_KINDS = ("costly_step", "polling_loop", "express_candidate", "plan_what_if", "failing_step", "retry_storm",
-                "synchronized_retries")
-"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving). The others (a slow step,
-latency drift, a stuck run, a failed collection, ...) price nothing: their 0.0 is no amount, and surfaces
-show none ("—"), never "$0.00" as if it cost nothing."""
+PRICED_KINDS = checks.kinds_where(dollars=tuple(checks.Dollars))
+"""Findings whose `monthly_usd` is dollars (a spend, a problem's cost or a saving: each check's metadata,
+`checks.Check.dollars`). The others (a slow step, latency drift, a stuck run, a failed collection, ...)
+price nothing: their 0.0 is no amount, and surfaces show none ("—"), never "$0.00" as if it cost nothing."""
 
-SAVING_KINDS = ("polling_loop", "express_candidate", "plan_what_if")
-"""Findings whose `monthly_usd` is a saving (what a change would stop paying): a callback instead of the
-polling loop's turns, the same runs priced as Express, the same work on the other Logic Apps plan. Other
-findings' `monthly_usd` is spend already counted, not a saving: what a problem costs (retries, failed
-runs), or where the spend sits (`costly_step`: the step's whole spend, while the change it recommends, a
-batch, a child workflow or another action, removes an unknown part of it; a step of one state per Map
-item moved into an Express child still costs a transition per item in its parent)."""
+SAVING_KINDS = checks.kinds_where(dollars=checks.Dollars.SAVING)
+"""Findings whose `monthly_usd` is a saving (`checks.Dollars.SAVING`: what a change would stop paying): a
+callback instead of the polling loop's turns, the same runs priced as Express, the same work on the other
+Logic Apps plan. Other findings' `monthly_usd` is spend already counted, not a saving: what a problem costs
+(retries, failed runs), or where the spend sits (`costly_step`: the step's whole spend, while the change
+it recommends, a batch, a child workflow or another action, removes an unknown part of it; a step of one
+state per Map item moved into an Express child still costs a transition per item in its parent)."""
 
 
 def window_days(seconds: float) -> float:

@@ -22,7 +22,10 @@ Sources (read 2026; prices in USD):
   Functions workflows"); duration "rounded up to the nearest 100ms" and memory "billed in 64-MB
   chunks"; $0.00001667 per GB-second for the first 1,000 GB-hours, $0.00000833 for the next
   4,000 GB-hours, $0.00000456 beyond (tier table as quoted from the pricing page in public notes;
-  the AWS workshop's "$0.0000001042 per 100 ms" at 64 MB equals $0.00001667 per GB-second).
+  the AWS workshop's "$0.0000001042 per 100 ms" at 64 MB equals $0.00001667 per GB-second). These are the
+  US East rates; no regional Express rate was found in the stored pages (their table is rendered client
+  side), so every region is priced at them: `express_cost(region=...)` takes a regional row once one is
+  added, and an Express what-if says which rates it used (`express_price_region`).
 - [AZ-LA] https://azure.microsoft.com/pricing/details/logic-apps/ and
   https://learn.microsoft.com/azure/logic-apps/logic-apps-pricing : Consumption plan: "an initial
   number of free built-in operations, per Azure subscription" (4,000 per month), built-in actions
@@ -102,6 +105,11 @@ PRICES: tuple[Price, ...] = (
     Price(Meter.GCP_WORKFLOWS_INTERNAL_STEP, _D, 0.01 / 1000, free_per_month=5000, source="GCP-WF", increment=1000),
     Price(Meter.GCP_WORKFLOWS_EXTERNAL_STEP, _D, 0.025 / 1000, free_per_month=2000, source="GCP-WF", increment=1000),
 )
+
+UNCLASSIFIED = Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION
+"""A Logic Apps action stored before its definition was read: a built-in action or a connector call, unknown.
+Priced as a built-in action (the cheapest, never overstated); on a Standard plan that is $0, which
+`collection.unpriced_usage` says, since a managed connector call among them is billed per call."""
 
 # Logic Apps Standard (single-tenant) bills the plan per hour; its built-in operations cost nothing
 # per execution [AZ-LA]. Managed (standard/enterprise) connector calls are still billed per call.
@@ -248,11 +256,27 @@ def express_billed_units_expr(duration_ms: ir.NumericValue, memory_mb: ir.Numeri
     return (increments * chunks).cast("int64")
 
 
-def express_cost(executions: float, gb_seconds: float, *, on: dt.date | None = None,
+def express_cost(executions: float, gb_seconds: float, *, region: str | None = None, on: dt.date | None = None,
                  free_tier: bool = False) -> float:
-    """What `executions` Express requests and their GB-seconds cost in a month."""
-    return (price(Meter.AWS_SFN_EXPRESS_REQUEST, executions, on=on, free_tier=free_tier)
-            + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, on=on, free_tier=free_tier))
+    """What `executions` Express requests and their GB-seconds cost in a month in `region`: its rows of the
+    list where it has them (`express_price_region`), else the default (US East) rates. A Standard machine's
+    transitions are priced in its region; its Express what-if was priced in US East whatever the region."""
+    return (price(Meter.AWS_SFN_EXPRESS_REQUEST, executions, region=region, on=on, free_tier=free_tier)
+            + price(Meter.AWS_SFN_EXPRESS_GB_SECOND, gb_seconds, region=region, on=on, free_tier=free_tier))
+
+
+def priced_region(meter: Meter | str, region: str | None, on: dt.date | None = None) -> str | None:
+    """The region whose row of the list prices `meter` in `region`: `region` when it has its own row, None
+    when the default row applies (the list holds the regions whose price differs, [AWS-SFN])."""
+    return _lookup(meter, region, on).region
+
+
+def express_price_region(region: str | None, on: dt.date | None = None) -> str | None:
+    """`priced_region` of Express (requests and GB-seconds alike; None: the default rates): what an Express
+    what-if says beside its figure, since the list has no regional Express rates yet and a region whose
+    transitions cost more (Sao Paulo's $0.0375) likely pays more for Express too."""
+    regions = {priced_region(m, region, on) for m in (Meter.AWS_SFN_EXPRESS_REQUEST, Meter.AWS_SFN_EXPRESS_GB_SECOND)}
+    return region if regions == {region} and region is not None else None
 
 
 def standard_plan_monthly(vcpu: float, memory_gb: float, *, on: dt.date | None = None,

@@ -157,7 +157,9 @@ def storms(ctx: Context) -> list[Finding]:
                       "retry_usd": cost,
                       "per_attempt_usd": per_attempt},
             recommendation=_retry_recommendation(r.cloud, throttled, ctx.workflow_kind(r.cloud, r.workflow_id)),
-            monthly_usd=cost * ctx.monthly_factor,
+            # an episode's dollars are what it cost, once (`checks.Check.episodic`): projected to a month, an
+            # hour's storm in a 2-day window read 15 times its cost, as if it came back every two days
+            monthly_usd=cost,
             executions_affected=0 if pd.isna(r.executions) else int(r.executions),
             sample_execution_ids=list(r.samples) if isinstance(r.samples, list) else [],
             id_bucket=r.bucket_start, id_detail=r.error,
@@ -679,7 +681,8 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
                       "errors": sorted({e for e in g["error"].dropna()}), "throttling": throttled,
                       "retries": retries, "retry_usd": cost},
             recommendation=_sync_recommendation(cloud, throttled),
-            monthly_usd=cost * ctx.monthly_factor, executions_affected=execs,
+            # the retries of the storms it was found in: what they cost, as the storms say (not projected)
+            monthly_usd=cost, executions_affected=execs,
             sample_execution_ids=samples.get(key, []),
         ))
     return out

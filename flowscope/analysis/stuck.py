@@ -38,6 +38,7 @@ from flowscope.analysis.base import (
     execute,
     lit_ts,
     sample_ids,
+    timed_run,
     to_utc,
     top_ids,
 )
@@ -63,7 +64,7 @@ def _running_ages(ctx: Context) -> ir.Table | None:
     latest = latest.select(k_cloud=C.cloud, k_wf=C.workflow_id,
                            wf_latest=ibis.greatest(latest.s, latest.en.fill_null(latest.s)))
     done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0)
-                    & (e[C.status] != str(Status.RUNNING)))
+                    & (e[C.status] != str(Status.RUNNING)) & timed_run(e))     # a redrive's wait is no duration
     base = done.group_by([C.cloud, C.workflow_id]).aggregate(
         p99=done[C.duration_ms].cast("float64").quantile(0.99), finished=done.count())
     base = base.select(b_cloud=C.cloud, b_wf=C.workflow_id, p99="p99", finished="finished")

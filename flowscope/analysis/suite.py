@@ -14,7 +14,7 @@ from typing import Any
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis import collection, cost, failures, latency, retries, stuck
+from flowscope.analysis import checks, collection, cost, failures, latency, retries, stuck
 from flowscope.analysis.base import (
     FINDING_COLUMNS,
     Context,
@@ -117,6 +117,7 @@ def build_context(
              for name, tbl in t.items()}
     runs = runs_per_workflow(t["executions"], since=to_utc(since), until=until)
     wf = _workflow_dim(t, runs)
+    unfiltered, all_workflows = (t, wf) if workflows else (None, None)
     if workflows:
         names = {str(w) for w in workflows}
         wf = wf[wf[C.workflow_name].isin(names) | wf[C.workflow_id].isin(names)]
@@ -126,7 +127,7 @@ def build_context(
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
-                   collections_as_of=to_utc(collections_as_of))
+                   collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows)
 
 
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]
@@ -190,8 +191,14 @@ def _workflow_dim(t: Mapping[str, ir.Table], from_runs: pd.DataFrame) -> pd.Data
     return merged[cols]
 
 
+MONTHLY_USD_IS = "monthly_usd_is"
+"""The JSON field beside `monthly_usd` that says what it is (`findings_to_records`)."""
+
+
 def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object."""
+    """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object, and beside `monthly_usd`
+    what it is (`monthly_usd_is`: "saving", "cost", "cost_once", "spend", or None for a kind that prices nothing; the
+    check's metadata, `checks.Check.dollars`): a plan what-if's saving of $172 read as a monthly cost."""
     out = []
     for row in df.to_dict("records"):
         rec = {}
@@ -211,6 +218,9 @@ def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
             elif value is not None and not isinstance(value, str) and pd.isna(value):
                 value = None
             rec[col] = value
+            if col == "monthly_usd":
+                meaning = checks.dollars(row.get("kind"))
+                rec[MONTHLY_USD_IS] = None if meaning is None else str(meaning)
         out.append(rec)
     return out
 

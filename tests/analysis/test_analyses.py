@@ -140,7 +140,7 @@ def test_ids_are_stable_across_runs_and_windows():
 def test_json_shape():
     df = run(failing_world())
     data = json.loads(findings_to_json(df))
-    assert data and set(data[0]) == set(FINDING_COLUMNS)
+    assert data and set(data[0]) == {*FINDING_COLUMNS, "monthly_usd_is"}
     rec = data[0]
     assert rec["window_start"].endswith("Z") and isinstance(rec["evidence"], dict)
     assert isinstance(rec["sample_execution_ids"], list) and isinstance(rec["monthly_usd"], float)
@@ -851,3 +851,133 @@ def test_map_failure_budget_reads_the_tolerated_count(percentage, count, failed,
         return
     assert list(f["severity"]) == [verdict] and said in f.iloc[0].title
     assert f.iloc[0].evidence["tolerated_count"] == count
+
+
+def test_express_what_if_prices_express_in_the_workflows_region(monkeypatch):
+    """A Standard machine in Sao Paulo (transitions at $0.0375 per 1,000) was set against Express at the
+    default (US East) rates whatever its region: `express_cost` took no region. Express is priced by the
+    price list's row for the machine's region when it has one, and the evidence says which region's
+    Express rates were used (None: the default list rates, no regional row)."""
+    import dataclasses
+
+    from flowscope.analysis import pricing
+
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = World()
+    wf = w.workflow("thumbs", wf_id="arn:aws:states:sa-east-1:123456789012:stateMachine:thumbs", region="sa-east-1")
+    for i in range(2000):
+        ex = w.execution(wf, at(seconds=60 * i), duration_ms=2000, region="sa-east-1")
+        w.step(ex, "Resize", at(seconds=60 * i))
+        transitions(w, ex, 20)
+    ev = of(run(w, thresholds=th), "express_candidate").iloc[0].evidence
+    assert ev["standard_monthly_usd"] == pytest.approx(15.0 * 0.0375 / 0.025)
+    assert (ev["region"], ev["express_price_region"]) == ("sa-east-1", None)
+    default_usd = ev["express_monthly_usd"]
+    regional = tuple(dataclasses.replace(p, region="sa-east-1", unit_usd=p.unit_usd * 2,
+                                         tiers=tuple((upto, usd * 2) for upto, usd in p.tiers))
+                     for p in pricing.PRICES
+                     if p.meter in (Meter.AWS_SFN_EXPRESS_REQUEST, Meter.AWS_SFN_EXPRESS_GB_SECOND))
+    monkeypatch.setattr(pricing, "PRICES", pricing.PRICES + regional)
+    ev = of(run(w, thresholds=th), "express_candidate").iloc[0].evidence
+    assert ev["express_price_region"] == "sa-east-1"
+    assert ev["express_monthly_usd"] == pytest.approx(2 * default_usd, rel=1e-4)
+
+
+def redriven_world():
+    """An AWS Standard machine run every 30 minutes for 4 days, each run 1 s; in the second 2 days, 8 runs
+    failed and were redriven to success a day later: Step Functions keeps a redriven run's start date, so
+    each of those runs' rows spans a day (its failure, the wait, its redriven life)."""
+    w = World()
+    wf = w.workflow("orders")
+    for i in range(4 * 48):
+        t = T0 + dt.timedelta(minutes=30 * i)
+        redriven = i >= 2 * 48 and i % 10 == 0
+        ex = w.execution(wf, t, duration_ms=DAY // dt.timedelta(milliseconds=1) if redriven else 1000)
+        ex[C.redrive_count] = 1 if redriven else 0
+        w.step(ex, "Charge", t, duration_ms=900, meter=Meter.AWS_SFN_STATE_TRANSITION)
+    return w
+
+
+def test_a_redriven_runs_wait_before_its_redrive_is_no_duration():
+    """Eight runs redriven a day after they failed read as runs of a day: the window's p95 and p99 were a
+    day, the machine "got slower" (latency_drift, 1 s to 1 d), and a run running for hours was within the
+    stuck baseline. A redriven run's duration is left out of the duration quantiles (analyses and the
+    dashboard's Latency table alike): it measures the wait for someone to redrive, not a run."""
+    from flowscope.analysis import tables as q
+    from tests.analysis.helpers import tables_from_rows
+
+    w = redriven_world()
+    since, until = T0 + 2 * DAY, T0 + 4 * DAY
+    df = analyze(w.tables(), since=since, until=until, now=until)
+    assert of(df, "latency_drift").empty
+    f = q.Filters(since, until)
+    t = tables_from_rows(w.rows)
+    lat = q.execution_latency(q.prepare(t["executions"].get_backend().con), f).iloc[0]
+    assert (lat["p95_ms"], lat["p99_ms"]) == (1000.0, 1000.0)
+
+
+def test_a_what_ifs_dollars_read_as_a_saving_not_a_cost():
+    """A plan what-if's `monthly_usd` ($172 on the demo, beside a spend of $1.20) read as a monthly cost in
+    findings tables and JSON: nothing said it was a saving. The JSON names what each finding's dollars are
+    (`monthly_usd_is`: saving, cost, spend, or null for a kind that prices nothing, from the check's
+    metadata) and the what-ifs' titles say "would save"."""
+    p = of(run(busy_consumption_world()), "plan_what_if")
+    rec = json.loads(findings_to_json(p))[0]
+    assert rec["monthly_usd_is"] == "saving"
+    assert f"would save ${rec['monthly_usd']:,.0f}/month" in rec["title"]
+    f = json.loads(findings_to_json(run(failing_world())))
+    assert {r["kind"]: r["monthly_usd_is"] for r in f}["failing_step"] == "cost"
+    e = of(run(express_world(), thresholds={"express_min_monthly_executions": 1000,
+                                            "express_min_monthly_saving_usd": 0.5}), "express_candidate")
+    assert "would save" in e.iloc[0].title
+    assert json.loads(findings_to_json(run(latency_world())))[0]["monthly_usd_is"] is None
+
+
+def test_no_express_candidate_when_its_runs_are_redriven():
+    """RedriveExecution "is not supported by EXPRESS state machines" (AWS API reference): a machine whose
+    failed runs were redriven in the window relies on it, and was advised to move to Express when its
+    redrives came quickly (a span under 5 minutes). A redriven run in the window blocks the advice."""
+    th = {"express_min_monthly_executions": 1000, "express_min_monthly_saving_usd": 0.5}
+    w = express_world()
+    assert len(of(run(w, thresholds=th), "express_candidate")) == 1
+    ex = w.rows["executions"][100]
+    ex[C.redrive_count] = 1
+    ex[C.duration_ms] = 120_000                  # failed, redriven a minute later, done: under 5 minutes
+    ex[C.ended_at] = ex[C.started_at] + dt.timedelta(minutes=2)
+    assert of(run(w, thresholds=th), "express_candidate").empty
+
+
+def test_a_retry_storms_dollars_are_what_it_cost_not_a_monthly_rate():
+    """A storm is an episode: one hour of retries on day 2 of a 2-day window was projected to a month as if it
+    came back every two days (x15: a storm of $0.0x read as 15 times its cost "per month", and over a 1-day
+    window 30 times). Its `monthly_usd` is what it cost (`evidence.retry_usd`), whatever the window."""
+    s = of(run(storm_world()), "retry_storm").iloc[0]
+    assert s.evidence["retry_usd"] > 0
+    assert s.monthly_usd == pytest.approx(s.evidence["retry_usd"], abs=1e-4)
+    rec = next(r for r in json.loads(findings_to_json(run(storm_world()))) if r["kind"] == "retry_storm")
+    assert rec["monthly_usd_is"] == "cost_once"          # no monthly rate: JSON says so
+
+
+def test_lockstep_retries_cost_what_their_storms_cost():
+    """A synchronized_retries finding prices the retries of the storms it was found in: it projected them
+    to a month (x15 over a 2-day window) while the storms said what they cost, so the same retries read two
+    amounts. Both now say what the storms' retries cost."""
+    df = run(storm_world(jitter=False))
+    sync = of(df, "synchronized_retries").iloc[0]
+    storms = of(df, "retry_storm")
+    storms = storms[storms["step"] == sync.step]
+    assert sync.evidence["retry_usd"] > 0
+    assert sync.monthly_usd == pytest.approx(sync.evidence["retry_usd"], abs=1e-4)
+    assert sync.monthly_usd == pytest.approx(storms["monthly_usd"].sum(), abs=1e-4)
+
+
+def test_a_redriven_runs_wait_does_not_hide_a_stuck_run():
+    """The stuck baseline (p99 of finished runs) took redriven runs' spans: 8 runs redriven a day later made
+    a run of 1-second runs running for 3 hours look normal (p99 of a day). Their durations are left out."""
+    w = redriven_world()
+    until = T0 + 4 * DAY
+    ex = w.execution("arn:aws:states:us-east-1:123456789012:stateMachine:orders", until - dt.timedelta(hours=3),
+                     status=Status.RUNNING, collected_at=until)
+    w.step(ex, "Charge", ex[C.started_at], status=Status.RUNNING, duration_ms=None)
+    stuck = of(analyze(w.tables(), since=T0 + 2 * DAY, until=until, now=until), "stuck_execution")
+    assert len(stuck) == 1 and stuck.iloc[0].evidence["p99_ms"] == pytest.approx(1000.0)

@@ -30,7 +30,11 @@ $0.10 a month each, read low, not medium; and when the cost findings' evidence c
 `measured_days`, the days their projection divides by, beside `window_days`; and when titles came to
 say durations as evidence and tables do, in two units at most: "26.8 h" reads "1 d 2 h", "11.1 min"
 reads "11 min 7 s"; and when a retry storm's id came to hold its error, as storms of two errors on
-one step from one bucket shared an id and one was dropped: the four storms' ids changed, nothing else).
+one step from one bucket shared an id and one was dropped: the four storms' ids changed, nothing else; and when the
+JSON came to say beside `monthly_usd` what it is (`monthly_usd_is`: saving, cost, cost_once, spend or null) and the
+what-ifs' titles to say "would save $X/month" (a plan what-if's $172 read as a monthly cost), and when an
+Express what-if came to give the machine's `region` and the `express_price_region` its Express rates are
+from (the bench's five candidates: us-east-1 and null, the default rates; no figure changed)).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -222,3 +222,31 @@ def test_usage_of_a_meter_without_a_price_is_said_not_priced_at_zero():
     assert (row.workflow, row.executions_affected, len(row.sample_execution_ids)) == ("la", 200, 5)
     assert row.evidence["unpriced_units"] == {"azure.logic.future_meter": 10_000.0}
     assert "azure.logic.future_meter" in row.title and "no price" in row.title
+
+
+def test_a_standard_apps_unclassified_actions_are_said_not_counted_free():
+    """A Logic Apps Standard workflow whose actions were stored before its definition was read
+    (`azure.logic.unclassified_action`) counted them $0 with nothing said: as built-in operations they are
+    free on the plan, but a managed connector call among them is billed per call. They are a
+    collection_gap naming the units; a Consumption app's (priced as built-in actions, the cheapest) are not."""
+    import datetime as dt
+
+    from flowscope.analysis import analyze
+    from tests.analysis.helpers import T0, World, at
+
+    w = World()
+    std = w.workflow("std", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    cons = w.workflow("cons", cloud="azure", kind=Kind.LOGICAPP_CONSUMPTION)
+    for i in range(100):
+        for wf in (std, cons):
+            ex = w.execution(wf, at(minutes=10 * i), cloud="azure")
+            w.step(ex, "Call", at(minutes=10 * i), meter=Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION, quantity=3)
+            w.step(ex, "Compose", at(minutes=10 * i, seconds=1), meter=Meter.AZURE_LOGIC_BUILTIN_ACTION)
+    until = T0 + dt.timedelta(days=2)
+    df = analyze(w.tables(), since=T0, until=until, now=until)
+    gaps = df[df["kind"] == "collection_gap"]
+    assert gaps["workflow"].tolist() == ["std"]
+    row = gaps.iloc[0]
+    assert row.evidence["unpriced_units"] == {"azure.logic.unclassified_action": 300.0}
+    assert row.executions_affected == 100
+    assert "unknown type" in row.title

@@ -4,6 +4,7 @@ collector read (`attributes.app_service_plan`: SKU size x instances), and says w
 import datetime as dt
 import json
 
+import pandas as pd
 import pytest
 
 from flowscope.analysis import analyze, measures, pricing
@@ -124,3 +125,29 @@ def test_the_plan_fee_is_for_the_month_the_usage_is_projected_over(month_days):
     fee = (0.192 + 3.5 * 0.0137) * 24 * month_days
     assert (ev["standard_plan_monthly_usd"], ev["current_monthly_usd"], ev["what_if_monthly_usd"]) == pytest.approx(
         (fee, fee, 10 * 0.000025 * month_days / 2))
+
+
+def test_a_shared_plan_is_judged_with_all_its_workflows_under_a_workflow_filter():
+    """Three workflows on one WS1, analysed with `--workflow wf0`: the what-if judged the plan by wf0 alone and
+    said moving wf0 to Consumption would save the whole $173 fee, which wf1 and wf2 still need. Under a
+    filter the plan is judged with every workflow on it, and its finding is the unfiltered analysis's (on the
+    busiest, wf2): shown when wf2 is selected, not said of wf0 (`suite.select_findings`' rule)."""
+    w = World()
+    for i in range(3):
+        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
+                        wf_id=f"/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/app1/workflows/wf{i}",
+                        attributes=json.dumps({"app_service_plan": _plan("asp1")}))
+        ex = w.execution(wf, at(minutes=1), cloud="azure")
+        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
+               quantity=10 * (i + 1))
+
+    def plan_findings(workflows):
+        df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL, workflows=workflows)
+        found = df[df["kind"] == "plan_what_if"].reset_index(drop=True)
+        return found.assign(evidence=[json.dumps(e, sort_keys=True) for e in found["evidence"]])
+
+    everything = plan_findings(None)
+    assert everything["workflow"].tolist() == ["wf2"]
+    assert plan_findings(["wf0"]).empty
+    pd.testing.assert_frame_equal(plan_findings(["wf2"]), everything)
+    pd.testing.assert_frame_equal(plan_findings(["wf0", "wf2"]), everything)

@@ -106,3 +106,17 @@ def test_the_repository_streamlit_config_binds_loopback():
                                                    ("10.0.0.1", False), ("localhost.example.com", False)])
 def test_is_loopback(address, expected):
     assert server.is_loopback(address) is expected
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FLOWSCOPE_UI_ANALYSES_NICE", "high"),
+                                                  ("FLOWSCOPE_UI_ANALYSES_MEMORY", "lots")])
+def test_a_bad_dashboard_variable_under_streamlit_run_is_one_error_naming_it(variable, value, bound,
+                                                                           one_cloud_store, monkeypatch, tmp_path):
+    """`streamlit run app.py` with FLOWSCOPE_UI_ANALYSES_NICE=high was a traceback of int() on every page
+    (`flowscope dashboard` refuses it before it starts the server): now one error naming it, and no page."""
+    bound("127.0.0.1")
+    monkeypatch.setenv(variable, value)
+    at = run(one_cloud_store, monkeypatch, tmp_path)
+    text = " ".join(e.value for e in at.error).replace("\\", "")   # as rendered: Markdown escapes gone
+    assert variable in text and repr(value) in text, text
+    assert not at.metric and not at.dataframe          # no page computed with a setting it cannot use

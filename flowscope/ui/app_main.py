@@ -70,9 +70,9 @@ def _require_usable_environment() -> None:
 def main() -> None:
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
     auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
+    auth.require_login()                  # before the config's problems: they name its file and lines
     _require_usable_config()
     _require_usable_environment()
-    auth.require_login()
     chart_preload.preload()               # the browser loads the chart renderer while the page queries run
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
              for i, (name, title, icon) in enumerate(PAGES)]

@@ -30,6 +30,7 @@ from flowscope.analysis.suite import (
     known_workflows,
     runs_of,
 )
+from flowscope.dialect import CLI, Dialect
 from flowscope.format import fmt_duration
 from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus, superseded_failures
 from flowscope.timewindow import STALE_AFTER, known_end, parse_window
@@ -95,50 +96,53 @@ class Coverage:
             return "collection_failed"
         return "stale" if self.gap_note() else "ok"
 
-    def _filter_text(self) -> str:
+    def _filter_text(self, words: Dialect = CLI) -> str:
         parts = []
         if self.clouds:
-            parts.append("--cloud " + ", ".join(self.clouds))
+            parts.append(words.selection("cloud", self.clouds))
         if self.workflow_filter:
-            parts.append("--workflow " + ", ".join(self.workflow_filter))
+            parts.append(words.selection("workflow", self.workflow_filter))
         return " for " + " and ".join(parts) if parts else ""
 
-    def message(self) -> str | None:
-        """Why the window holds nothing, and what to type instead; None when it holds executions."""
+    def message(self, words: Dialect = CLI) -> str | None:
+        """Why the window holds nothing, and what to type instead (in the caller's `words`: the commands'
+        flags or the notebook API's arguments); None when it holds executions."""
         if self.executions:
             return None
         if self.store_executions == 0:
             return f"the store holds no executions yet: {NEXT_STEP}"
         if self.first is None or self.last is None:
-            return (f"no executions{self._filter_text()} in the store (it holds executions of "
+            return (f"no executions{self._filter_text(words)} in the store (it holds executions of "
                     f"{', '.join(self.store_clouds)})")
-        flag = f"--since {self.first.date()}"
+        since = ("since", self.first.date())
+        until = ("until", (self.last + dt.timedelta(days=1)).date())
         if self.until_given or self.last >= self.until:
-            flag += f" --until {(self.last + dt.timedelta(days=1)).date()}"
+            flag = words.options(since, until)
         else:
             days = math.ceil((self.now - self.first) / dt.timedelta(days=1))
             # or end the window where the data ends: a relative --since counts back from --until
-            flag += f" (or --since {days}d), or --until {(self.last + dt.timedelta(days=1)).date()}"
+            flag = f"{words.options(since)} (or {words.options(('since', f'{days}d'))}), or {words.options(until)}"
         return (f"the window {_iso(self.since)} .. {_iso(self.until)} is empty: no executions"
-                f"{self._filter_text()}; the store's executions run from {_iso(self.first)} to "
+                f"{self._filter_text(words)}; the store's executions run from {_iso(self.first)} to "
                 f"{_iso(self.last)}: use {flag}")
 
-    def gap_note(self) -> str | None:
+    def gap_note(self, words: Dialect = CLI) -> str | None:
         """When what the store knows ends well before the window does (at least a day, and a tenth of the
         window): the data's last start, or a successful sync's watermark past it (`collected_to`: a sync
         that found nothing new knows the time was quiet). The window's spend is then projected over days
-        nobody looked at, so say where the data ends and how to end the window there; None otherwise."""
+        nobody looked at, so say where the data ends and how to end the window there (in the caller's
+        `words`); None otherwise."""
         if not self.executions or self.last is None:
             return None
         known = known_end(self.last, self.collected_to) or self.last
         gap, span = self.until - known, self.until - self.since
         if gap < STALE_AFTER or gap < span * DATA_GAP_SHARE:
             return None
-        return (f"the data{self._filter_text()} ends at {_iso(self.last)} and nothing was collected after "
+        until = ("until", (known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date())
+        return (f"the data{self._filter_text(words)} ends at {_iso(self.last)} and nothing was collected after "
                 f"{_iso(known)}, {fmt_duration(gap)} before the window's end: monthly projections spread "
-                f"its spend over all {fmt_duration(span)} of the window; use --until "
-                f"{(known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date()} to end it where the data "
-                "ends")
+                f"its spend over all {fmt_duration(span)} of the window; use {words.options(until)} to end it "
+                "where the data ends")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""

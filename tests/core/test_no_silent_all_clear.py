@@ -641,3 +641,19 @@ def test_csv_without_findings_still_says_what_it_read(payments):
     records = list(csv.DictReader(io.StringIO(result.stdout)))
     assert records == [] and result.stdout.startswith("id,kind,severity,cloud,workflow"), result.stdout
     assert "no findings in this window (20 executions of 1 workflow(s)" in " ".join(result.stderr.split())
+
+
+def test_the_notebook_api_quotes_a_failed_collection_error_as_stored(tmp_path):
+    """flowscope.analyze rewrote its whole warning by regular expressions to name its own arguments, the
+    cloud's error text included: an error quoting a command line ("--since 2026-11-01 --until ...") read
+    "since='2026-11-01', until=..." in the notebook. The notes are built in the notebook's words now,
+    and what the cloud said is left as it was said."""
+    said_by_cloud = "ValidationException: bad request: --since 2026-11-01 --until 2026-11-02 --cloud aws"
+    path = make_store(tmp_path / "s", rows("payments-standard"),
+                      Batch(collection_runs=[run_row("aws:1/r1", "failed", error=said_by_cloud,
+                                                     at=T0 + dt.timedelta(days=1))]))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        flowscope.analyze(path, since="2026-11-09", until="2026-11-12")
+    text = "\n".join(str(w.message) for w in caught if w.category is UserWarning)
+    assert said_by_cloud in text, text

@@ -180,7 +180,12 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
         yield lambda text: spinner.update(text)
 
 
-@app.command()
+DEMO_HELP = ("Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store "
+             "holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2).")
+"""One line, not a docstring: `flowscope --help` lists a command's first paragraph with its line breaks."""
+
+
+@app.command(help=DEMO_HELP)
 def demo(
     store: DemoStoreOpt = None,
     config: ConfigOpt = None,
@@ -192,8 +197,7 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: PortOpt = 8501,
 ) -> None:
-    """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store
-    holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2)."""
+    """Build the demo store and serve it (`DEMO_HELP`)."""
     from flowscope.simulate.demo import build_demo, holds_a_demo_only
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
@@ -289,7 +293,12 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
                    f"is port {port} already in use?)")
 
 
-@app.command()
+DASHBOARD_HELP = ("Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the "
+                  "config's thresholds table is wrong, or the server stops by itself (a port already in use); "
+                  "0 when stopped with Ctrl-C or SIGTERM.")
+
+
+@app.command(help=DASHBOARD_HELP)
 def dashboard(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
@@ -297,9 +306,7 @@ def dashboard(
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the config's
-    thresholds table is wrong, or the server stops by itself (a port already in use); 0 when stopped with
-    Ctrl-C or SIGTERM."""
+    """Serve the dashboard (`DASHBOARD_HELP`)."""
     settings = _settings(config, store)
     _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
     _open_store(settings.store_path)

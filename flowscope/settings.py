@@ -41,13 +41,18 @@ class Settings:
 def read_config(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            raw = handle.read()
+        data = tomllib.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:   # `--config ""` (Typer reads it as ".") or a folder: was exit 5, "a bug"
         raise ConfigError(f"config file {path} is a folder: name the flowscope.toml file") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:   # saved as UTF-16 (PowerShell's `>`) or Latin-1: was exit 5, "a bug"
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path}, line {line}: not UTF-8 text (byte {exc.start}); TOML files are "
+                          "UTF-8: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)

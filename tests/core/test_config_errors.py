@@ -187,6 +187,19 @@ def test_a_config_that_is_a_folder_is_a_usage_error(tmp_path, monkeypatch, given
     assert "is a folder" in flat(result.output)
 
 
+@pytest.mark.parametrize(("raw", "line"), [(b"\xff\xfe[\x00t\x00]\x00", 1),           # PowerShell's UTF-16
+                                           ('store = "x"\n# caf\u00e9\n'.encode("latin-1"), 2)])
+def test_a_config_that_is_not_utf8_is_a_usage_error_naming_file_and_line(tmp_path, raw, line):
+    """A flowscope.toml saved as UTF-16 (Windows PowerShell's `>`) or Latin-1 exited 5, "UnicodeDecodeError
+    ... a bug in flowscope"; now exit 2 naming the file, the line and the encoding TOML needs."""
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_bytes(raw)
+    for command in (["doctor"], ["analyze"]):
+        result = runner.invoke(app, [*command, "--config", str(cfg), "--store", str(tmp_path)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert f"config file {cfg}, line {line}: not UTF-8 text" in flat(result.output), result.output
+
+
 def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
     import flowscope
 

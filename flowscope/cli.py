@@ -293,9 +293,9 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
                    f"is port {port} already in use?)")
 
 
-DASHBOARD_HELP = ("Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the "
-                  "config's thresholds table is wrong, or the server stops by itself (a port already in use); "
-                  "0 when stopped with Ctrl-C or SIGTERM.")
+DASHBOARD_HELP = literal("Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, "
+                          "the config's thresholds or [auth] table is wrong, or the server stops by itself (a port "
+                          "already in use); 0 when stopped with Ctrl-C or SIGTERM.")
 
 
 @app.command(help=DASHBOARD_HELP)
@@ -457,8 +457,8 @@ def _extra_lines() -> list[str]:
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
-    "a [report] table `run` would refuse, a [[notify]] entry that is wrong, or whose environment variable is not "
-    "set here) or not a store; 3 no "
+    "a [report] table `run` would refuse, an [auth] table sign-in cannot use, a [[notify]] entry that is wrong, or "
+    "whose environment variable is not set here) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
     "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
     "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped).")
@@ -479,6 +479,11 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     settings = _settings(config, store)
     planned = _configured_scopes(settings)
     _run_options(settings, None, None, None, None)      # the [report] table, as `run` reads it
+    from flowscope.ui.server import auth_problem
+
+    auth_refused = auth_problem(settings.auth, settings.config_path)     # as `dashboard` refuses it
+    if auth_refused:
+        raise fail(auth_refused)
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():

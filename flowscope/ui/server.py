@@ -4,6 +4,7 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,6 +164,55 @@ def check_environment(env: dict[str, str]) -> None:
                              f"({exc})") from None
 
 
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+"""What Streamlit's sign-in needs of the provider it logs in with (the [auth] table itself for the
+default provider, else [auth.NAME]); [auth] itself needs redirect_uri and cookie_secret."""
+
+
+def check_auth(auth: Mapping[str, Any]) -> None:
+    """ValueError naming what an [auth] table lacks for Streamlit's sign-in (the provider is chosen as
+    `ui.auth` chooses it: `provider = "NAME"`, else the one [auth.NAME] table, else [auth] itself). An
+    incomplete table started the dashboard, whose Sign in button then failed with Streamlit's words about
+    a `.streamlit/secrets.toml` the user never wrote (flowscope writes it from [auth])."""
+    missing = [key for key in ("redirect_uri", "cookie_secret") if not auth.get(key)]
+    if missing:
+        raise ValueError(f"[auth] is missing {', '.join(missing)} (Streamlit's sign-in needs them; see the "
+                         "README's Dashboard section)")
+    redirect = str(auth["redirect_uri"])
+    if not redirect.endswith("/oauth2callback"):
+        raise ValueError(f"[auth] redirect_uri must end with /oauth2callback (the address the identity provider "
+                         f"sends the browser back to), not {redirect!r}")
+    named = [key for key, value in auth.items() if isinstance(value, Mapping)]
+    provider = auth.get("provider") or (named[0] if len(named) == 1 else None)
+    if provider is None:
+        table, where = auth, "[auth]"
+    elif not isinstance(auth.get(provider), Mapping):
+        raise ValueError(f"[auth] provider = {json.dumps(str(provider))} names no [auth.{provider}] table "
+                         f"(tables: {', '.join(f'[auth.{n}]' for n in named) or 'none'})")
+    else:
+        table, where = auth[provider], f"[auth.{provider}]"
+        if "_" in str(provider):
+            raise ValueError(f"{where}: Streamlit's sign-in refuses a provider name with an underscore")
+    lacking = [key for key in PROVIDER_KEYS if not table.get(key)]
+    if lacking:
+        several = " (or name one of the [auth.NAME] tables: provider = \"NAME\")" if provider is None and named else ""
+        raise ValueError(f"{where} is missing {', '.join(lacking)}{several}")
+
+
+def auth_problem(auth: Mapping[str, Any], config_path: str | Path | None) -> str | None:
+    """`check_auth`'s refusal at the config file's [auth] line; None when sign-in can use the table (or
+    there is none)."""
+    if not auth:
+        return None
+    try:
+        check_auth(auth)
+    except ValueError as exc:
+        from flowscope.settings import top_level_at
+
+        return f"{top_level_at(Path(config_path), 'auth')}: {exc}" if config_path else str(exc)
+    return None
+
+
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 
@@ -200,6 +251,9 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
+    problem = auth_problem(auth, settings.config_path)
+    if problem:
+        raise ValueError(problem)
     if not is_loopback(address) and not auth:
         raise ValueError(f"refusing to serve on {address} without sign-in: add an [auth] section to flowscope.toml "
                          "(OIDC, see the README) or keep the default 127.0.0.1")

@@ -354,3 +354,39 @@ def test_sync_since_help_says_it_widens_a_later_sync():
     assert later.lower_bound == NOW - dt.timedelta(days=90)
     text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output.replace("│", " "))
     assert "on a later sync, re-read back to it (a backfill" in text
+
+
+AUTH_OK = ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+           'client_id = "id"\nclient_secret = "x"\n'
+           'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')
+
+
+@pytest.mark.parametrize(("auth", "said"), [
+    (AUTH_OK.replace('cookie_secret = "s"\n', ""), "[auth] is missing cookie_secret"),
+    (AUTH_OK.replace("oauth2callback", "callback"), "[auth] redirect_uri must end with /oauth2callback"),
+    ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+     '[auth.google]\nclient_id = "id"\n', "[auth.google] is missing client_secret, server_metadata_url"),
+    (AUTH_OK + 'provider = "okta"\n', '[auth] provider = "okta" names no [auth.okta] table'),
+])
+@pytest.mark.parametrize("command", [["doctor"], ["dashboard"]])
+def test_an_auth_table_sign_in_cannot_use_is_a_usage_error(tmp_path, monkeypatch, auth, said, command):
+    """An [auth] table missing a key Streamlit's sign-in needs started the dashboard, whose Sign in
+    button failed with Streamlit's "credentials in `.streamlit/secrets.toml` are missing ..." (a file
+    flowscope wrote, not the user's), and doctor said nothing. Both refuse it, naming the file and line."""
+    import flowscope.ui.server as server
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: pytest.fail("the server was started"))
+    cfg = config(tmp_path, "\n" + auth)
+    result = runner.invoke(app, [*command, "--config", cfg])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 3: {said}" in flat(result.output), result.output
+
+
+def test_a_usable_auth_table_passes_doctor(tmp_path):
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    result = runner.invoke(app, ["doctor", "--config", config(tmp_path, "\n" + AUTH_OK)])
+    assert result.exit_code == ExitCode.NO_DATA and "no data yet" in result.output, result.output

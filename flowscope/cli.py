@@ -225,6 +225,8 @@ def demo(
             result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
     except StoreError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"
+        raise fail(f"{settings.store_path}: cannot write a store there: {exc.strerror or exc}") from None
     written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items())
     err.print(f"demo store {settings.store_path}: {written}; "
               f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False,

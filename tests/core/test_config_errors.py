@@ -103,6 +103,17 @@ def test_sync_into_a_path_that_cannot_hold_a_store_is_a_usage_error(tmp_path, wh
     assert f"store {tmp_path / where}: cannot write a store there" in flat(result.output)
 
 
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_demo_into_a_path_that_cannot_hold_a_store_is_a_usage_error(tmp_path, where):
+    """`demo --store FILE` (or a path below a file) exited 5, "FileExistsError ... a bug in flowscope", as
+    sync once did; now exit 2 naming the path, as sync and import say it."""
+    (tmp_path / "a-file").write_text("")
+    result = runner.invoke(app, ["demo", "--no-serve", "--executions", "10", "--store", str(tmp_path / where)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{tmp_path / where}: cannot write a store there" in flat(result.output), result.output
+    assert (tmp_path / "a-file").read_text() == ""
+
+
 def test_sync_help_says_a_partial_scope_exits_0():
     text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output)
     assert "0 every scope collected, completely or partially" in text

@@ -42,7 +42,7 @@ def read_config(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
             raw = handle.read()
-        data = tomllib.loads(raw.decode("utf-8"))
+        data = tomllib.loads(raw.decode("utf-8-sig"))   # a byte order mark (PowerShell 5.1's utf8) is no text
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:   # `--config ""` (Typer reads it as ".") or a folder: was exit 5, "a bug"
@@ -194,7 +194,7 @@ def config_line(path: Path, table: str, index: int | None = None, key: str | Non
     when given), else of that table's header (or of `table = {...}` written inline); None when the file
     cannot be read or holds no such table. tomllib keeps no line numbers, so the lines are scanned."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError:
         return None
     key_line = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[=.]""") if key else None

@@ -211,6 +211,21 @@ def test_a_config_that_is_not_utf8_is_a_usage_error_naming_file_and_line(tmp_pat
         assert f"config file {cfg}, line {line}: not UTF-8 text" in flat(result.output), result.output
 
 
+def test_a_config_saved_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    """Windows PowerShell 5.1's `Out-File -Encoding utf8` starts the file with a byte order mark: the
+    config was refused, "Invalid statement (at line 1, column 1)", on a line that looks right."""
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + f'store = "{tmp_path / "store"}"\n[thresholds]\nfailure_rate = 0.2\n'.encode())
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    result = runner.invoke(app, ["doctor", "--config", str(cfg)])
+    assert result.exit_code == ExitCode.NO_DATA and "no data yet" in result.output, result.output
+    cfg.write_bytes(b"\xef\xbb\xbf" + b'store = 5\n')                 # and a mistake on line 1 is placed there
+    result = runner.invoke(app, ["doctor", "--config", str(cfg)])
+    assert f"config file {cfg}, line 1: store must be" in flat(result.output), result.output
+
+
 def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
     import flowscope
 

@@ -217,19 +217,26 @@ _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 
 
-def check_address(address: str) -> None:
-    """ValueError unless `address` is an IP address (v6 bracketed or not) or a host name: `localhost:8501`
-    was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose failure read
-    as a port already in use."""
+def check_address(address: str) -> str:
+    """`address` as Streamlit binds it (an IPv6 one without brackets: "[::1]" failed to bind with a
+    traceback); ValueError unless it is an IP address (v6 bracketed or not) or a host name:
+    `localhost:8501` was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose
+    failure read as a port already in use."""
     text = address.strip()
     try:
-        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
-        return
+        return str(ipaddress.ip_address(text.removeprefix("[").removesuffix("]")))
     except ValueError:
         pass
     if not _HOST_NAME.match(text):
         raise ValueError(f"--address {address!r} is not a host name or IP address (e.g. 127.0.0.1 or 0.0.0.0; "
                          "the port goes in --port)")
+    return text
+
+
+def url(address: str, port: int) -> str:
+    """The dashboard's address for a browser: an IPv6 address in brackets (http://[::1]:8501)."""
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{port}"
 
 
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
@@ -247,7 +254,7 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
-    check_address(address)
+    address = check_address(address)
     check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
@@ -268,7 +275,7 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
         proc = subprocess.Popen(command(store, port, address, str(secrets) if secrets else None), env=env)
         proc.secrets_dir = secrets.parent if secrets else None  # type: ignore[attr-defined]
         return proc
-    print(f"flowscope dashboard on http://{address}:{port} (store {settings.store_path})", file=sys.stderr)
+    print(f"flowscope dashboard on {url(address, port)} (store {settings.store_path})", file=sys.stderr)
     secrets_dir: Path | None = None
     with _Stopper() as stopper:
         try:

@@ -237,6 +237,20 @@ def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | Non
     for wanted in workflows:
         if str(wanted) not in names and str(wanted) not in ids:
             raise ValueError(unknown_workflow_message(str(wanted), names))
+    if not clouds:
+        return
+    # a workflow of another cloud than the ones selected: the window held "no executions" for ever (exit 3)
+    inside = dim[dim[C.cloud].isin([str(c) for c in clouds])]
+    for wanted in workflows:
+        if str(wanted) in set(inside[C.workflow_name].astype(str)) | set(inside[C.workflow_id].astype(str)):
+            continue
+        match = (dim[C.workflow_name].astype(str) == str(wanted)) | (dim[C.workflow_id].astype(str) == str(wanted))
+        homes = ", ".join(sorted({str(c) for c in dim.loc[match, C.cloud]}))
+        there = sorted({str(n) for n in inside[C.workflow_name].dropna()})
+        selected = ", ".join(map(str, clouds))
+        said = (f"workflows of {selected} (closest first): {closest(str(wanted), there)}" if there else
+                f"the store holds no workflows of {selected}")
+        raise ValueError(f"workflow {str(wanted)!r} is in {homes}, not in {selected}; {said}")
 
 
 def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
@@ -246,12 +260,17 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
     if not names:
         return f"unknown workflow {wanted!r}; the store holds no workflows yet"
     folded = wanted.casefold()
-    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
-    shown = ", ".join(ranked[:MAX_NAMES_SHOWN])
-    more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
     case = [n for n in names if n.casefold() == folded]
     hint = f" ({', '.join(map(repr, case))} differs only in case: names match as spelt)" if case else ""
-    return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {shown}{more}"
+    return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {closest(wanted, names)}"
+
+
+def closest(wanted: str, names: Sequence[str]) -> str:
+    """`names`, closest to `wanted` first (compared without case), the first MAX_NAMES_SHOWN and how many more."""
+    folded = wanted.casefold()
+    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
+    more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
+    return ", ".join(ranked[:MAX_NAMES_SHOWN]) + more
 
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,

@@ -659,3 +659,23 @@ def test_the_notebook_api_quotes_a_failed_collection_error_as_stored(tmp_path):
         flowscope.analyze(path, since="2026-11-09", until="2026-11-12")
     text = "\n".join(str(w.message) for w in caught if w.category is UserWarning)
     assert said_by_cloud in text, text
+
+
+def test_a_workflow_of_another_cloud_than_the_cloud_filter_is_a_usage_error(tmp_path):
+    """`--cloud gcp --workflow orders-standard` (an aws workflow) selected nothing and said "no executions
+    for --cloud gcp and --workflow orders-standard" with exit 3, as if the data were missing: a cron job so
+    written read as a collection problem for ever. It is a usage error naming the workflow's cloud and the
+    selected cloud's workflows; in the notebook a ValueError."""
+    path = make_store(tmp_path / "s", rows("orders-standard", failing=False),
+                      rows("etl-nightly", cloud="gcp", failing=False))
+    result = runner.invoke(app, ["analyze", "--store", path, *WINDOW, "--cloud", "gcp",
+                                 "--workflow", "orders-standard"])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert ("workflow 'orders-standard' is in aws, not in gcp; workflows of gcp (closest first): "
+            "etl-nightly") in text, text
+    with pytest.raises(ValueError, match="'orders-standard' is in aws, not in gcp"):
+        flowscope.open(path).executions(cloud="gcp", workflow="orders-standard")
+    both = runner.invoke(app, ["analyze", "--store", path, *WINDOW, "--cloud", "gcp", "--cloud", "aws",
+                               "--workflow", "orders-standard"])
+    assert both.exit_code == ExitCode.OK, both.output

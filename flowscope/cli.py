@@ -64,17 +64,33 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
                                               "or an ISO date; not in the future.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
+def _not_blank(name: str, values: list[str | None]) -> None:
+    """Exit 2 for a filter given an empty value (`--workflow "$WF"` with WF unset): it read as a typo'd
+    name, "unknown workflow ''; workflows in the store ..."."""
+    from flowscope.dialect import CLI
+
+    if any(value is not None and not value.strip() for value in values):
+        raise fail(CLI.empty_filter(name))
+
+
 def _cloud_spelt(value: str | None) -> str | None:
     """--cloud AWS is --cloud aws (`model.cloud_spelling`); a name of no cloud stays, for its error."""
     from flowscope.model import cloud_spelling
 
+    _not_blank("cloud", [value])
     return cloud_spelling(value)
 
 
 def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     from flowscope.model import cloud_spelling
 
+    _not_blank("cloud", list(values or []))
     return None if values is None else [cloud_spelling(v) for v in values]
+
+
+def _workflows_given(values: list[str] | None) -> list[str] | None:
+    _not_blank("workflow", list(values or []))
+    return values
 
 
 def _word(value: str | None) -> str | None:
@@ -90,7 +106,8 @@ PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-
 """A port a server can bind: 99999 reached Streamlit, which printed a traceback, and the command exited 0."""
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
                                                         callback=_clouds_spelt)]
-WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
+WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).",
+                                                           callback=_workflows_given)]
 FailOnOpt = Annotated[Optional[str], typer.Option(
     help="Exit 1 when a finding is at least this severe (for cron alerts).", callback=_word)]
 """The window and filter options `analyze` and `report` share (one wording, one default)."""

@@ -32,6 +32,16 @@ class Dialect:
         """A filter and the values it selects: "--cloud aws, azure" or "cloud=aws, azure"."""
         return f"--{name} {', '.join(values)}" if self.flags else f"{name}={', '.join(values)}"
 
+    def name(self, name: str) -> str:
+        """An option as written: "--cloud" or "cloud"."""
+        return f"--{name}" if self.flags else name
+
+    def empty_filter(self, name: str) -> str:
+        """A filter given an empty value (a shell variable that is not set): it named nothing, and was read
+        as a typo'd name ("unknown workflow ''")."""
+        unset = self.unset_variable(name) if self.flags else ""
+        return f"{self.name(name)} is empty{unset}: name one, or {self.omit(name)} for all"
+
     def omit(self, name: str) -> str:
         """How to take an option's default: "leave --since out" or "pass since=None"."""
         return f"leave --{name} out" if self.flags else f"pass {name}=None"

@@ -52,6 +52,9 @@ def check_not_empty(filters: dict[str, Any]) -> None:
     neither a string nor a list of strings is a TypeError naming the filter ("'int' object is not
     iterable" named none)."""
     for arg, value in filters.items():
+        if isinstance(value, str) and not value.strip() or \
+                isinstance(value, list) and any(isinstance(v, str) and not v.strip() for v in value):
+            raise ValueError(PYTHON.empty_filter(arg))
         if value is None or isinstance(value, str):
             continue
         if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or \

@@ -416,3 +416,29 @@ def test_a_usable_auth_table_passes_doctor(tmp_path):
     Store(tmp_path / "store")
     result = runner.invoke(app, ["doctor", "--config", config(tmp_path, "\n" + AUTH_OK)])
     assert result.exit_code == ExitCode.NO_DATA and "no data yet" in result.output, result.output
+
+
+@pytest.mark.parametrize("flag", ["--cloud", "--workflow"])
+@pytest.mark.parametrize("command", [["analyze"], ["report", "--out", "r.html"]])
+def test_an_empty_filter_flag_says_so(tmp_path, monkeypatch, flag, command):
+    """`--workflow "$WF"` with WF unset said "unknown workflow ''; workflows in the store ...", as if a
+    name had been mistyped: it says the flag is empty, as an empty --since or --store does."""
+    from flowscope.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    Store(tmp_path / "store")
+    result = runner.invoke(app, [*command, "--store", str(tmp_path / "store"), flag, " "])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f'{flag} is empty (an unset variable in {flag} "$VAR"?)' in flat(result.output), result.output
+
+
+@pytest.mark.parametrize("name", ["cloud", "workflow"])
+def test_an_empty_filter_argument_says_so_in_the_notebook(tmp_path, name):
+    import flowscope
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    session = flowscope.open(str(tmp_path / "store"))
+    for call in (lambda: session.executions(**{name: ""}), lambda: flowscope.analyze(session, **{name: [" "]})):
+        with pytest.raises(ValueError, match=f"{name} is empty: name one, or pass {name}=None for all"):
+            call()

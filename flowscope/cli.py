@@ -1045,7 +1045,7 @@ def run_(
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets
-    from flowscope.timewindow import parse_window
+    from flowscope.timewindow import check_order, parse_window
 
     if renotify and not notify:     # it sent nothing, exit 0: the --renotify silently dropped
         raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
@@ -1065,6 +1065,7 @@ def run_(
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour
+        check_order(start, end)         # before the sync: it took minutes, then the window was refused
     except ValueError as exc:
         raise fail(str(exc)) from None
     names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}

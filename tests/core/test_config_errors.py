@@ -442,3 +442,15 @@ def test_an_empty_filter_argument_says_so_in_the_notebook(tmp_path, name):
     for call in (lambda: session.executions(**{name: ""}), lambda: flowscope.analyze(session, **{name: [" "]})):
         with pytest.raises(ValueError, match=f"{name} is empty: name one, or pass {name}=None for all"):
             call()
+
+
+def test_run_refuses_an_empty_window_before_it_syncs(tmp_path, monkeypatch):
+    """`run --since 2026-11-20 --until 2026-11-10` synced every source first (minutes against real clouds)
+    and only then said "the window is empty" (exit 2): the window is checked before anything runs."""
+    import flowscope.cli as cli
+
+    monkeypatch.setattr(cli, "_run_sync", lambda *a, **k: pytest.fail("it synced first"))
+    result = runner.invoke(app, ["run", "--config", config(tmp_path, GCP), "--report-dir", str(tmp_path / "r"),
+                                 "--since", "2026-11-20", "--until", "2026-11-10"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "the window is empty: since 2026-11-20" in flat(result.output), result.output

@@ -88,6 +88,14 @@ def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     return None if values is None else [cloud_spelling(v) for v in values]
 
 
+def _arn_given(value: str | None) -> str | None:
+    """`--execution-arn "$ARN"` with ARN unset read as no ARN ("import each history with --execution-arn")."""
+    if value is not None and not value.strip():
+        raise fail('--execution-arn is empty (an unset variable in --execution-arn "$VAR"?): name the '
+                   "execution's ARN, or leave --execution-arn out for histories paired with their execution")
+    return value
+
+
 def _workflows_given(values: list[str] | None) -> list[str] | None:
     _not_blank("workflow", list(values or []))
     return values
@@ -343,7 +351,7 @@ def import_(
     format: Annotated[Optional[str], typer.Option(
         "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
-        help="Execution ARN of a bare get-execution-history file.")] = None,
+        help="Execution ARN of a bare get-execution-history file.", callback=_arn_given)] = None,
 ) -> None:
     """Load histories exported from the clouds, in their native formats (detected from content)."""
     from flowscope.collectors.importer import NothingImportedError, import_files

@@ -751,3 +751,13 @@ def test_credentials_quoted_in_error_texts_are_not_stored(tmp_path):
     assert "api-version=2016-10-01" in stored                       # what is not a credential stays
     again, text = run_import(tmp_path / "store", str(runs))
     assert again.exit_code == 0 and "nothing new: 1 execution(s) already stored unchanged" in text, text
+
+
+def test_an_empty_execution_arn_says_so(tmp_path):
+    """`--execution-arn "$ARN"` with ARN unset read as no ARN: "get-execution-history output does not name
+    its execution ... import each history with --execution-arn ARN", which the command line had."""
+    history = write_history(tmp_path / "h.json", history_events())
+    result, text = run_import(tmp_path / "s", "--execution-arn", " ", str(history))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert '--execution-arn is empty (an unset variable in --execution-arn "$VAR"?)' in text, text
+    assert not (tmp_path / "s").exists()

@@ -53,16 +53,16 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     import warnings
 
     from flowscope.analysis.run import analyze_report
+    from flowscope.dialect import PYTHON
     from flowscope.session import (
         Session,
         as_list,
         clouds_list,
         configured_thresholds,
         filter_values,
-        in_python_words,
         open_store,
-        python_words,
     )
+    from flowscope.timewindow import parse_window
 
     for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
         if one is not None and many is not None:
@@ -75,18 +75,19 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     collections_as_of = None
     if until is None:
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
-    with in_python_words():     # the shared checks name the commands' flags: said as this call's arguments
-        report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
-                                collections_as_of=collections_as_of,
-                                clouds=clouds_list(cloud if cloud is not None else clouds),
-                                workflows=as_list(workflow if workflow is not None else workflows))
-    gap = report.coverage.gap_note()
+    # the window is read here, in this call's words (since=..., not the commands' --since), then handed on
+    since, until = parse_window(since, until, now, words=PYTHON)
+    report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
+                            collections_as_of=collections_as_of,
+                            clouds=clouds_list(cloud if cloud is not None else clouds),
+                            workflows=as_list(workflow if workflow is not None else workflows))
+    gap = report.coverage.gap_note(PYTHON)
     if gap:
-        warnings.warn(python_words(gap), UserWarning, stacklevel=2)
-    problems = [report.coverage.message()] + [
+        warnings.warn(gap, UserWarning, stacklevel=2)
+    problems = [report.coverage.message(PYTHON)] + [
         f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
     if any(problems):
-        warnings.warn(python_words("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
+        warnings.warn("; ".join(p for p in problems if p), UserWarning, stacklevel=2)
     return report.findings
 
 

@@ -64,17 +64,41 @@ ConfigOpt = Annotated[Optional[Path], typer.Option("--config", help="Config file
 SinceOpt = Annotated[str, typer.Option(help="Window start: 7d or 24h (counted back from --until, default now), "
                                               "or an ISO date; not in the future.")]
 UntilOpt = Annotated[Optional[str], typer.Option(help="Window end (default: now).")]
+def _not_blank(name: str, values: list[str | None]) -> None:
+    """Exit 2 for a filter given an empty value (`--workflow "$WF"` with WF unset): it read as a typo'd
+    name, "unknown workflow ''; workflows in the store ..."."""
+    from flowscope.dialect import CLI
+
+    if any(value is not None and not value.strip() for value in values):
+        raise fail(CLI.empty_filter(name))
+
+
 def _cloud_spelt(value: str | None) -> str | None:
     """--cloud AWS is --cloud aws (`model.cloud_spelling`); a name of no cloud stays, for its error."""
     from flowscope.model import cloud_spelling
 
+    _not_blank("cloud", [value])
     return cloud_spelling(value)
 
 
 def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     from flowscope.model import cloud_spelling
 
+    _not_blank("cloud", list(values or []))
     return None if values is None else [cloud_spelling(v) for v in values]
+
+
+def _arn_given(value: str | None) -> str | None:
+    """`--execution-arn "$ARN"` with ARN unset read as no ARN ("import each history with --execution-arn")."""
+    if value is not None and not value.strip():
+        raise fail('--execution-arn is empty (an unset variable in --execution-arn "$VAR"?): name the '
+                   "execution's ARN, or leave --execution-arn out for histories paired with their execution")
+    return value
+
+
+def _workflows_given(values: list[str] | None) -> list[str] | None:
+    _not_blank("workflow", list(values or []))
+    return values
 
 
 def _word(value: str | None) -> str | None:
@@ -90,7 +114,8 @@ PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-
 """A port a server can bind: 99999 reached Streamlit, which printed a traceback, and the command exited 0."""
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
                                                         callback=_clouds_spelt)]
-WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).")]
+WorkflowsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these workflows, by name or id (repeatable).",
+                                                           callback=_workflows_given)]
 FailOnOpt = Annotated[Optional[str], typer.Option(
     help="Exit 1 when a finding is at least this severe (for cron alerts).", callback=_word)]
 """The window and filter options `analyze` and `report` share (one wording, one default)."""
@@ -180,7 +205,12 @@ def status(message: str) -> Iterator[Callable[[str], None]]:
         yield lambda text: spinner.update(text)
 
 
-@app.command()
+DEMO_HELP = ("Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store "
+             "holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2).")
+"""One line, not a docstring: `flowscope --help` lists a command's first paragraph with its line breaks."""
+
+
+@app.command(help=DEMO_HELP)
 def demo(
     store: DemoStoreOpt = None,
     config: ConfigOpt = None,
@@ -192,8 +222,7 @@ def demo(
     serve: Annotated[bool, typer.Option("--serve/--no-serve", help="Open the dashboard afterwards.")] = True,
     port: PortOpt = 8501,
 ) -> None:
-    """Fill a store with a simulated 30-day, three-cloud workload, then open the dashboard. A store
-    holding an earlier demo only is built again; one holding synced or imported data is refused (exit 2)."""
+    """Build the demo store and serve it (`DEMO_HELP`)."""
     from flowscope.simulate.demo import build_demo, holds_a_demo_only
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
@@ -221,6 +250,8 @@ def demo(
             result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
     except StoreError as exc:
         raise fail(str(exc)) from None
+    except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"
+        raise fail(f"{settings.store_path}: cannot write a store there: {exc.strerror or exc}") from None
     written = ", ".join(f"{fmt_count(n)} {t}" for t, n in result.written.items())
     err.print(f"demo store {settings.store_path}: {written}; "
               f"{len(result.truth)} injected anomalies (see _flowscope/demo_truth.json)", highlight=False,
@@ -289,7 +320,12 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
                    f"is port {port} already in use?)")
 
 
-@app.command()
+DASHBOARD_HELP = literal("Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, "
+                          "the config's thresholds or [auth] table is wrong, or the server stops by itself (a port "
+                          "already in use); 0 when stopped with Ctrl-C or SIGTERM.")
+
+
+@app.command(help=DASHBOARD_HELP)
 def dashboard(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
@@ -297,9 +333,7 @@ def dashboard(
     address: Annotated[str, typer.Option(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
-    """Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, the config's
-    thresholds table is wrong, or the server stops by itself (a port already in use); 0 when stopped with
-    Ctrl-C or SIGTERM."""
+    """Serve the dashboard (`DASHBOARD_HELP`)."""
     settings = _settings(config, store)
     _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
     _open_store(settings.store_path)
@@ -317,7 +351,7 @@ def import_(
     format: Annotated[Optional[str], typer.Option(
         "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
-        help="Execution ARN of a bare get-execution-history file.")] = None,
+        help="Execution ARN of a bare get-execution-history file.", callback=_arn_given)] = None,
 ) -> None:
     """Load histories exported from the clouds, in their native formats (detected from content)."""
     from flowscope.collectors.importer import NothingImportedError, import_files
@@ -450,8 +484,8 @@ def _extra_lines() -> list[str]:
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
-    "a [report] table `run` would refuse, a [[notify]] entry that is wrong, or whose environment variable is not "
-    "set here) or not a store; 3 no "
+    "a [report] table `run` would refuse, an [auth] table sign-in cannot use, a [[notify]] entry that is wrong, or "
+    "whose environment variable is not set here) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
     "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
     "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped).")
@@ -472,6 +506,11 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     settings = _settings(config, store)
     planned = _configured_scopes(settings)
     _run_options(settings, None, None, None, None)      # the [report] table, as `run` reads it
+    from flowscope.ui.server import auth_problem
+
+    auth_refused = auth_problem(settings.auth, settings.config_path)     # as `dashboard` refuses it
+    if auth_refused:
+        raise fail(auth_refused)
     out.print(f"flowscope {__version__}; config: {settings.config_path or 'none (defaults)'}; "
               f"sources: {len(settings.sources)}", highlight=False, markup=False, soft_wrap=True)
     for line in _extra_lines():
@@ -1014,7 +1053,7 @@ def run_(
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets
-    from flowscope.timewindow import parse_window
+    from flowscope.timewindow import check_order, parse_window
 
     if renotify and not notify:     # it sent nothing, exit 0: the --renotify silently dropped
         raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
@@ -1034,6 +1073,7 @@ def run_(
         hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         start, until_at = parse_window(since_text, hour if until is None else until)
         end = until_at or hour
+        check_order(start, end)         # before the sync: it took minutes, then the window was refused
     except ValueError as exc:
         raise fail(str(exc)) from None
     names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}

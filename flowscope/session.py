@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import reprlib
 import warnings
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from flowscope.dialect import PYTHON
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
 from flowscope.timewindow import check_order, default_end, parse_window
 
@@ -30,36 +29,6 @@ FILTER_COLUMNS = {"cloud": C.cloud, "workflow": C.workflow_id, "status": C.statu
 """Each filter argument and the column it needs: a table without that column refuses the filter
 (usage has no status: `usage(status="FAILED")` returning every row would read as filtered)."""
 
-
-
-_PYTHON_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r' \(an unset variable in --(since|until) "\$VAR"\?\)'), " (an unset environment variable?)"),
-    (re.compile(r"leave --(since|until) out for its default"), r"pass \1=None for its default"),
-    (re.compile(r"--(since|until) ([^\s,;()]+) --(since|until) ([^\s,;()]+)"), r"\1='\2', \3='\4'"),
-    (re.compile(r"--(since|until) ([^\s,;()]+)"), r"\1='\2'"),
-    (re.compile(r"--(cloud|workflow) "), r"\1="),
-)
-"""The commands' flags in the messages the checks and analyses share, as the notebook API's arguments."""
-
-
-def python_words(text: str) -> str:
-    """`text` naming the notebook API's arguments where it names the commands' flags: "use --since
-    2026-11-17 --until 2026-11-20" is "use since='2026-11-17', until='2026-11-20'" (a Python call has no
-    --since to pass)."""
-    for pattern, words in _PYTHON_WORDS:
-        text = pattern.sub(words, text)
-    return text
-
-
-@contextmanager
-def in_python_words() -> Iterator[None]:
-    """A ValueError raised inside, re-said in `python_words` (same type and traceback)."""
-    try:
-        yield
-    except ValueError as exc:
-        if len(exc.args) == 1 and isinstance(exc.args[0], str):
-            exc.args = (python_words(exc.args[0]),)
-        raise
 
 
 def as_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -83,6 +52,9 @@ def check_not_empty(filters: dict[str, Any]) -> None:
     neither a string nor a list of strings is a TypeError naming the filter ("'int' object is not
     iterable" named none)."""
     for arg, value in filters.items():
+        if isinstance(value, str) and not value.strip() or \
+                isinstance(value, list) and any(isinstance(v, str) and not v.strip() for v in value):
+            raise ValueError(PYTHON.empty_filter(arg))
         if value is None or isinstance(value, str):
             continue
         if isinstance(value, (bytes, dict)) or not isinstance(value, Iterable) or \
@@ -235,9 +207,8 @@ class Session:
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})
-        with in_python_words():
-            start, end = parse_window(since, until)
-            check_order(start, end)
+        start, end = parse_window(since, until, words=PYTHON)   # a refusal names since=..., not --since
+        check_order(start, end)
         wanted_status = None if status is None else statuses(name, as_list(status) or [])
         self._check_filters(cloud, workflow)
         expr = self.store.table(name)

@@ -41,13 +41,18 @@ class Settings:
 def read_config(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as handle:
-            data = tomllib.load(handle)
+            raw = handle.read()
+        data = tomllib.loads(raw.decode("utf-8-sig"))   # a byte order mark (PowerShell 5.1's utf8) is no text
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:   # `--config ""` (Typer reads it as ".") or a folder: was exit 5, "a bug"
         raise ConfigError(f"config file {path} is a folder: name the flowscope.toml file") from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:   # saved as UTF-16 (PowerShell's `>`) or Latin-1: was exit 5, "a bug"
+        line = raw[:exc.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path}, line {line}: not UTF-8 text (byte {exc.start}); TOML files are "
+                          "UTF-8: save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: {exc}") from None
     unknown = sorted(set(data) - KNOWN_KEYS)
@@ -189,7 +194,7 @@ def config_line(path: Path, table: str, index: int | None = None, key: str | Non
     when given), else of that table's header (or of `table = {...}` written inline); None when the file
     cannot be read or holds no such table. tomllib keeps no line numbers, so the lines are scanned."""
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        lines = path.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     except OSError:
         return None
     key_line = re.compile(rf"""^\s*["']?{re.escape(key)}["']?\s*[=.]""") if key else None

@@ -11,6 +11,7 @@ import datetime as dt
 import math
 import re
 
+from flowscope.dialect import CLI, Dialect
 from flowscope.model import UTC, utc
 
 _RELATIVE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$", re.IGNORECASE)
@@ -52,22 +53,23 @@ def parse_since(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
     return parsed
 
 
-def not_blank(value: object, name: str) -> None:
-    """An empty or blank window edge is a ValueError naming it: `--since "$SINCE"` with SINCE unset (or
-    `since=""`) read as no edge at all, so a 7-day report silently covered the whole store."""
+def not_blank(value: object, name: str, words: Dialect = CLI) -> None:
+    """An empty or blank window edge is a ValueError naming it in the caller's `words`: `--since "$SINCE"`
+    with SINCE unset (or `since=""`) read as no edge at all, so a 7-day report silently covered the whole
+    store."""
     if isinstance(value, str) and not value.strip():
-        raise ValueError(f"{name} is empty (an unset variable in --{name} \"$VAR\"?): name a time, "
-                         f"or leave --{name} out for its default; {_HINT}")
+        raise ValueError(f"{name} is empty{words.unset_variable(name)}: name a time, "
+                         f"or {words.omit(name)} for its default; {_HINT}")
 
 
 def parse_start(value: str | dt.datetime | dt.date | None, now: dt.datetime | None = None, *,
-                base: dt.datetime | None = None) -> dt.datetime | None:
+                base: dt.datetime | None = None, words: Dialect = CLI) -> dt.datetime | None:
     """A window's or a sync's start (`parse_since`; a relative one counted back from `base`, default
     `now`), which must not lie after `now`: nothing is known of the future, so a start there (a typo'd
     year) would hold nothing, and would move a sync's watermark past the history it should have read.
     The one rule of every --since (sync, analyze, report, run and the notebook API)."""
     now = now or dt.datetime.now(UTC)
-    not_blank(value, "since")
+    not_blank(value, "since", words)
     start = parse_since(value, base or now)
     if start is not None and start > now:
         raise ValueError(f"since {value!r} starts in the future ({start:%Y-%m-%d %H:%M} UTC, after now, "
@@ -76,18 +78,20 @@ def parse_start(value: str | dt.datetime | dt.date | None, now: dt.datetime | No
 
 
 def parse_window(since: str | dt.datetime | dt.date | None, until: str | dt.datetime | dt.date | None,
-                 now: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime | None]:
+                 now: dt.datetime | None = None,
+                 words: Dialect = CLI) -> tuple[dt.datetime | None, dt.datetime | None]:
     """(start, end) of a window: `until` read first (relative to `now`), then a relative `since` ('7d')
     counted back from it, else from `now`: `--since 7d --until 2026-03-31` is the 7 days before 31 March
-    in analyze, report, run and the notebook API alike. A start after `now` is refused (`parse_start`)."""
+    in analyze, report, run and the notebook API alike. A start after `now` is refused (`parse_start`).
+    A refusal names the options in the caller's `words`."""
     now = now or dt.datetime.now(UTC)
-    not_blank(until, "until")
+    not_blank(until, "until", words)
     end = parse_since(until, now)
     relative = _RELATIVE.match(since) if isinstance(since, str) else None
     if relative and float(relative.group(1)) == 0:
         raise ValueError(f"since {since!r} is a window of no length: {_HINT}")
     try:
-        return parse_start(since, now, base=end or now), end
+        return parse_start(since, now, base=end or now, words=words), end
     except ValueError as exc:
         if relative and end is not None and end > now and "in the future" in str(exc):
             # '7d' back is in the future only from an end after now: say where it was counted from

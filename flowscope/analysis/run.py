@@ -30,6 +30,7 @@ from flowscope.analysis.suite import (
     known_workflows,
     runs_of,
 )
+from flowscope.dialect import CLI, Dialect
 from flowscope.format import fmt_duration
 from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus, superseded_failures
 from flowscope.timewindow import STALE_AFTER, known_end, parse_window
@@ -95,50 +96,53 @@ class Coverage:
             return "collection_failed"
         return "stale" if self.gap_note() else "ok"
 
-    def _filter_text(self) -> str:
+    def _filter_text(self, words: Dialect = CLI) -> str:
         parts = []
         if self.clouds:
-            parts.append("--cloud " + ", ".join(self.clouds))
+            parts.append(words.selection("cloud", self.clouds))
         if self.workflow_filter:
-            parts.append("--workflow " + ", ".join(self.workflow_filter))
+            parts.append(words.selection("workflow", self.workflow_filter))
         return " for " + " and ".join(parts) if parts else ""
 
-    def message(self) -> str | None:
-        """Why the window holds nothing, and what to type instead; None when it holds executions."""
+    def message(self, words: Dialect = CLI) -> str | None:
+        """Why the window holds nothing, and what to type instead (in the caller's `words`: the commands'
+        flags or the notebook API's arguments); None when it holds executions."""
         if self.executions:
             return None
         if self.store_executions == 0:
             return f"the store holds no executions yet: {NEXT_STEP}"
         if self.first is None or self.last is None:
-            return (f"no executions{self._filter_text()} in the store (it holds executions of "
+            return (f"no executions{self._filter_text(words)} in the store (it holds executions of "
                     f"{', '.join(self.store_clouds)})")
-        flag = f"--since {self.first.date()}"
+        since = ("since", self.first.date())
+        until = ("until", (self.last + dt.timedelta(days=1)).date())
         if self.until_given or self.last >= self.until:
-            flag += f" --until {(self.last + dt.timedelta(days=1)).date()}"
+            flag = words.options(since, until)
         else:
             days = math.ceil((self.now - self.first) / dt.timedelta(days=1))
             # or end the window where the data ends: a relative --since counts back from --until
-            flag += f" (or --since {days}d), or --until {(self.last + dt.timedelta(days=1)).date()}"
+            flag = f"{words.options(since)} (or {words.options(('since', f'{days}d'))}), or {words.options(until)}"
         return (f"the window {_iso(self.since)} .. {_iso(self.until)} is empty: no executions"
-                f"{self._filter_text()}; the store's executions run from {_iso(self.first)} to "
+                f"{self._filter_text(words)}; the store's executions run from {_iso(self.first)} to "
                 f"{_iso(self.last)}: use {flag}")
 
-    def gap_note(self) -> str | None:
+    def gap_note(self, words: Dialect = CLI) -> str | None:
         """When what the store knows ends well before the window does (at least a day, and a tenth of the
         window): the data's last start, or a successful sync's watermark past it (`collected_to`: a sync
         that found nothing new knows the time was quiet). The window's spend is then projected over days
-        nobody looked at, so say where the data ends and how to end the window there; None otherwise."""
+        nobody looked at, so say where the data ends and how to end the window there (in the caller's
+        `words`); None otherwise."""
         if not self.executions or self.last is None:
             return None
         known = known_end(self.last, self.collected_to) or self.last
         gap, span = self.until - known, self.until - self.since
         if gap < STALE_AFTER or gap < span * DATA_GAP_SHARE:
             return None
-        return (f"the data{self._filter_text()} ends at {_iso(self.last)} and nothing was collected after "
+        until = ("until", (known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date())
+        return (f"the data{self._filter_text(words)} ends at {_iso(self.last)} and nothing was collected after "
                 f"{_iso(known)}, {fmt_duration(gap)} before the window's end: monthly projections spread "
-                f"its spend over all {fmt_duration(span)} of the window; use --until "
-                f"{(known + dt.timedelta(days=1) - dt.timedelta(microseconds=1)).date()} to end it where the data "
-                "ends")
+                f"its spend over all {fmt_duration(span)} of the window; use {words.options(until)} to end it "
+                "where the data ends")
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""
@@ -233,6 +237,20 @@ def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | Non
     for wanted in workflows:
         if str(wanted) not in names and str(wanted) not in ids:
             raise ValueError(unknown_workflow_message(str(wanted), names))
+    if not clouds:
+        return
+    # a workflow of another cloud than the ones selected: the window held "no executions" for ever (exit 3)
+    inside = dim[dim[C.cloud].isin([str(c) for c in clouds])]
+    for wanted in workflows:
+        if str(wanted) in set(inside[C.workflow_name].astype(str)) | set(inside[C.workflow_id].astype(str)):
+            continue
+        match = (dim[C.workflow_name].astype(str) == str(wanted)) | (dim[C.workflow_id].astype(str) == str(wanted))
+        homes = ", ".join(sorted({str(c) for c in dim.loc[match, C.cloud]}))
+        there = sorted({str(n) for n in inside[C.workflow_name].dropna()})
+        selected = ", ".join(map(str, clouds))
+        said = (f"workflows of {selected} (closest first): {closest(str(wanted), there)}" if there else
+                f"the store holds no workflows of {selected}")
+        raise ValueError(f"workflow {str(wanted)!r} is in {homes}, not in {selected}; {said}")
 
 
 def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
@@ -242,12 +260,17 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
     if not names:
         return f"unknown workflow {wanted!r}; the store holds no workflows yet"
     folded = wanted.casefold()
-    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
-    shown = ", ".join(ranked[:MAX_NAMES_SHOWN])
-    more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
     case = [n for n in names if n.casefold() == folded]
     hint = f" ({', '.join(map(repr, case))} differs only in case: names match as spelt)" if case else ""
-    return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {shown}{more}"
+    return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {closest(wanted, names)}"
+
+
+def closest(wanted: str, names: Sequence[str]) -> str:
+    """`names`, closest to `wanted` first (compared without case), the first MAX_NAMES_SHOWN and how many more."""
+    folded = wanted.casefold()
+    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
+    more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
+    return ", ".join(ranked[:MAX_NAMES_SHOWN]) + more
 
 
 def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None,

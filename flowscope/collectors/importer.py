@@ -81,7 +81,7 @@ class NothingImportedError(ValueError):
 
     def __init__(self, skips: list[Skip], empty: list[str] | None = None) -> None:
         empty = empty or []
-        said = f"; {len(empty)} document(s) an empty list, a query that found nothing: " \
+        said = f"; {len(empty)} document(s) an empty list or file, a query that found nothing: " \
             f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}" if empty else ""
         super().__init__(f"nothing imported: {len(skips)} record(s) skipped{said}")
         self.skips = skips
@@ -98,6 +98,9 @@ class ImportResult:
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     empty_documents: list[str] = field(default_factory=list)
+    empty_files: set[str] = field(default_factory=set)
+    """Of `empty_documents`, the files with no text at all: what gcloud's default YAML prints for a query
+    that found nothing."""
     """Documents that are an empty list page (`is_empty_list`): read, and said, never an unknown format."""
     new_executions: int = 0
     changed_executions: int = 0
@@ -433,9 +436,10 @@ class Loaded:
 
 def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, execution_id: str | None,
           seen_at: dt.datetime, warnings: list[str] | None = None,
-          empty: list[str] | None = None) -> Iterator[Loaded]:
-    """Each document of the files with its format. An empty list page (`is_empty_list`) is named in
-    `empty` and left out, when given: a query that found nothing is no unknown format."""
+          empty: list[str] | None = None, empty_files: set[str] | None = None) -> Iterator[Loaded]:
+    """Each document of the files with its format. An empty list page (`is_empty_list`) or an empty file
+    (also added to `empty_files`) is named in `empty` and left out, when given: a query that found nothing
+    is no unknown format, nor a bad file."""
     if fmt and cloud and not fmt.startswith(f"{cloud}."):
         raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
     if fmt:
@@ -443,6 +447,11 @@ def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, executio
     for path in paths:
         name = str(path)
         text = _open_text(path)
+        if empty is not None and not text.strip():
+            empty.append(name)
+            if empty_files is not None:
+                empty_files.add(name)
+            continue
         for parsed in parse_documents(text, name):
             where = f"{name} ({parsed.part})" if parsed.part else name
             if parsed.replaced and warnings is not None:
@@ -980,9 +989,10 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
         whole = [path for path, plan in plans.items() if plan is None]
         loaded = list(_load(whole, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
-                            warnings=result.warnings, empty=result.empty_documents))
-        result.warnings.extend(f"{where}: an empty list (a query that found nothing): no records"
-                               for where in result.empty_documents)
+                            warnings=result.warnings, empty=result.empty_documents,
+                            empty_files=result.empty_files))
+        result.warnings.extend(f"{where}: an empty {'file' if where in result.empty_files else 'list'} (a query "
+                               "that found nothing): no records" for where in result.empty_documents)
         _pair_aws_histories(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)

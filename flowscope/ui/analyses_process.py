@@ -34,24 +34,49 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 
 from flowscope.ui.jobs import Preempted
 
-NICE = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_NICE", "10"))
-"""How much lower the analyses' CPU priority is than the pages' (os.nice increment; 0: the same)."""
-IDLE = os.environ.get("FLOWSCOPE_UI_ANALYSES_IDLE", "1") != "0"
-"""On Linux, a lowered worker also runs under the SCHED_IDLE policy: CPU only when nothing else
-wants it. With nice 10 alone it still took about a tenth of the cores from a page's rerun and the
-browser drawing it (1M-execution store, Overview, 7 rounds alternated: charts after a cloud and a
-window change 0.97 and 1.00 s median with nice 10 alone, 0.85 and 0.87 s with SCHED_IDLE; findings
-0.1 s later; a full 3-repeat bench afterwards read 0.88 and 1.03 s: the window change's own 30-day
-queries dominate it). On a machine kept busy by other work the findings wait, under the pages'
-"analyses are still running"."""
-THREADS = int(os.environ.get("FLOWSCOPE_UI_ANALYSES_THREADS", "0")) or (os.cpu_count() or 1)
-"""DuckDB threads of the analyses (default: every core; the lower priority keeps the pages first)."""
-MEMORY = os.environ.get("FLOWSCOPE_UI_ANALYSES_MEMORY", "1GB")
-"""DuckDB's memory limit in the analyses process (it spills to disk past it)."""
+NICE_VARIABLE, IDLE_VARIABLE = "FLOWSCOPE_UI_ANALYSES_NICE", "FLOWSCOPE_UI_ANALYSES_IDLE"
+THREADS_VARIABLE, MEMORY_VARIABLE = "FLOWSCOPE_UI_ANALYSES_THREADS", "FLOWSCOPE_UI_ANALYSES_MEMORY"
+
+
+class WorkerSettings(NamedTuple):
+    """The worker's settings, from the environment (docs/dashboard.md)."""
+
+    nice: int
+    """How much lower the analyses' CPU priority is than the pages' (os.nice increment; 0: the same;
+    default 10)."""
+    idle: bool
+    """On Linux, a lowered worker also runs under the SCHED_IDLE policy: CPU only when nothing else
+    wants it (default; "0" leaves it out). With nice 10 alone it still took about a tenth of the cores
+    from a page's rerun and the browser drawing it (1M-execution store, Overview, 7 rounds alternated:
+    charts after a cloud and a window change 0.97 and 1.00 s median with nice 10 alone, 0.85 and 0.87 s
+    with SCHED_IDLE; findings 0.1 s later; a full 3-repeat bench afterwards read 0.88 and 1.03 s: the
+    window change's own 30-day queries dominate it). On a machine kept busy by other work the findings
+    wait, under the pages' "analyses are still running"."""
+    threads: int
+    """DuckDB threads of the analyses (default: every core; the lower priority keeps the pages first)."""
+    memory: str
+    """DuckDB's memory limit in the analyses process (it spills to disk past it; default 1GB)."""
+
+
+def worker_settings(env: Mapping[str, str] | None = None) -> WorkerSettings:
+    """The settings `env` (default: this process's environment) asks for, read when a worker is wanted,
+    not when this module is imported: FLOWSCOPE_UI_ANALYSES_NICE=high was a traceback of int() at the
+    import, under `streamlit run app.py` on every page. A bad value is a ValueError naming the variable,
+    the range and the value (`ui.server.check_environment`, the one check of the dashboard's variables)."""
+    from flowscope.ui.server import check_environment
+
+    values = dict(os.environ if env is None else env)
+    check_environment(values)
+    return WorkerSettings(nice=int(values.get(NICE_VARIABLE, "10")),
+                          idle=values.get(IDLE_VARIABLE, "1") != "0",
+                          threads=int(values.get(THREADS_VARIABLE, "0")) or (os.cpu_count() or 1),
+                          memory=values.get(MEMORY_VARIABLE, "1GB"))
+
+
 POLL_S = 0.25
 """How often a waiting caller checks that the worker is still alive."""
 
@@ -76,8 +101,11 @@ class AnalysesProcess:
     memory) fails its job with `AnalysesDied` and is replaced on the next one.
     """
 
-    def __init__(self, nice: int = NICE, threads: int = THREADS, memory: str = MEMORY) -> None:
-        self._settings = (nice, threads, memory)
+    def __init__(self, nice: int | None = None, threads: int | None = None, memory: str | None = None) -> None:
+        """Each setting left out is the environment's (`worker_settings`: a ValueError names a bad one)."""
+        wanted = worker_settings()
+        self._settings = (wanted.nice if nice is None else nice, wanted.threads if threads is None else threads,
+                          wanted.memory if memory is None else memory)
         self._lock = threading.Lock()       # one job at a time on the pipe
         self._worker: Worker | None = None
         self._closed = False
@@ -101,7 +129,7 @@ class AnalysesProcess:
             pass
 
     def runs_idle(self) -> bool:
-        """Whether the worker lives and runs under SCHED_IDLE (`IDLE`; a container may refuse it): it then
+        """Whether the worker lives and runs under SCHED_IDLE (`WorkerSettings.idle`; a container may refuse): it then
         takes only CPU that nothing else wants, so work ahead of time need not wait for a quiet moment."""
         pid = self.pid
         if pid is None or not hasattr(os, "sched_getscheduler") or not hasattr(os, "SCHED_IDLE"):
@@ -182,7 +210,11 @@ def prestart(store: str | None) -> None:
     taken is killed at exit (and ends by itself when the dashboard dies: its socket closes)."""
     import atexit
 
-    settings = (NICE, THREADS, MEMORY)
+    try:
+        wanted = worker_settings()
+    except ValueError:      # the dashboard's page names the bad variable (app_main); nothing to start meanwhile
+        return
+    settings = (wanted.nice, wanted.threads, wanted.memory)
     with _prestart_lock:
         if settings in _prestarted:
             return
@@ -262,14 +294,15 @@ def _answer(job: Callable[..., Any], preemptible: bool, args: tuple[Any, ...]) -
 
 def lower_priority(nice: int) -> None:
     """This process's CPU priority: `nice` lower, and under SCHED_IDLE where the platform has it
-    (`IDLE`), for every thread it has (DuckDB's, started when the store was opened) and, since threads
+    (`WorkerSettings.idle`), for every thread it has (DuckDB's, started when the store was opened) and, since threads
     inherit both when created, every thread it starts later."""
     if not nice:
         return
+    idle = worker_settings().idle
     for tid in _threads():
         try:
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-            if IDLE and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
+            if idle and hasattr(os, "sched_setscheduler") and hasattr(os, "SCHED_IDLE"):
                 os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))
         except OSError:           # a thread that ended meanwhile, or refused (a restricted container)
             pass
@@ -356,8 +389,8 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     if store is None:
         store = _stores[path] = Store.open(path)
     backend = store.ibis()
-    backend.raw_sql(f"SET threads = {int(_settings.get('threads', THREADS))}")
-    backend.raw_sql(f"SET memory_limit = '{_settings.get('memory', MEMORY)}'")
+    backend.raw_sql(f"SET threads = {int(_settings['threads'])}")
+    backend.raw_sql(f"SET memory_limit = '{_settings['memory']}'")
     tables = {name: backend.table(name) for name in TABLES}
     # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
     # where the data ends (the default) ends there because the syncs after it failed

@@ -49,11 +49,30 @@ def _require_usable_config() -> None:
         st.stop()
 
 
+def _require_usable_environment() -> None:
+    """Stop the run with one error naming a dashboard variable of the environment that cannot be used
+    (`ui.server.check_environment`, which `flowscope dashboard` runs before it starts the server): under
+    `streamlit run app.py` FLOWSCOPE_UI_ANALYSES_NICE=high was a traceback of int() on every page."""
+    import os
+
+    from flowscope.textsafety import markdown_text
+    from flowscope.ui.server import check_environment
+
+    try:
+        check_environment(dict(os.environ))
+    except ValueError as exc:
+        st.error(f"**A dashboard setting of the environment cannot be used.** {markdown_text(str(exc))}",
+                 icon=":material/settings:")
+        st.info("Fix the variable or unset it (docs/dashboard.md lists them), then restart the dashboard.")
+        st.stop()
+
+
 def main() -> None:
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
     auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
+    auth.require_login()                  # before the config's problems: they name its file and lines
     _require_usable_config()
-    auth.require_login()
+    _require_usable_environment()
     chart_preload.preload()               # the browser loads the chart renderer while the page queries run
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
              for i, (name, title, icon) in enumerate(PAGES)]

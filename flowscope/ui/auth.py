@@ -13,12 +13,22 @@ import streamlit as st
 
 
 def auth_settings() -> dict[str, Any]:
-    try:
-        from flowscope.settings import load_settings
+    """flowscope.toml's [auth] table; settings.ConfigError when the config file cannot be used. It was
+    read as "no [auth]": on a public bind the page told an operator whose [auth] had a typo to add one."""
+    from flowscope.settings import load_settings
 
-        return dict(load_settings().auth or {})
-    except Exception:  # noqa: BLE001 - a broken config is reported by the CLI, not here
-        return {}
+    return dict(load_settings().auth or {})
+
+
+def config_unusable() -> bool:
+    """Whether the config file cannot be used (what is wrong with it: `data.config_problem`)."""
+    from flowscope.settings import ConfigError
+
+    try:
+        auth_settings()
+    except ConfigError:
+        return True
+    return False
 
 
 def secrets_auth() -> dict[str, Any]:
@@ -33,8 +43,15 @@ def secrets_auth() -> dict[str, Any]:
 
 def sign_in_settings() -> dict[str, Any]:
     """What sign-in is configured with: flowscope.toml's [auth], else Streamlit's [auth] secrets.
-    Either one makes sign-in required (require_login enforces it)."""
-    return auth_settings() or secrets_auth()
+    Either one makes sign-in required (require_login enforces it). A config file that cannot be used
+    configures none (`require_private_or_sign_in` says so on a public bind)."""
+    from flowscope.settings import ConfigError
+
+    try:
+        configured = auth_settings()
+    except ConfigError:
+        configured = {}
+    return configured or secrets_auth()
 
 
 def require_private_or_sign_in() -> None:
@@ -49,6 +66,12 @@ def require_private_or_sign_in() -> None:
     if is_loopback(address) or sign_in_settings():
         return
     where = f"`{address}`" if address else "every network interface (no server.address set)"
+    if config_unusable():       # its details (file, line, values) are not for whoever opened the page
+        st.error(f"**This dashboard is served on {where} and its config file cannot be used, so whether "
+                 "sign-in is configured cannot be read: it shows no data.** Run `flowscope doctor` where the "
+                 "dashboard runs: it names the file and the line to fix.", icon=":material/lock:")
+        st.stop()
+        return
     st.error(f"**This dashboard is served on {where} without sign-in, so it shows no data.** "
              "Serve it on this machine only with `flowscope dashboard` (binds 127.0.0.1), or with "
              "`streamlit run app.py --server.address 127.0.0.1` (the repository's .streamlit/config.toml sets "

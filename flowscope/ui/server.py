@@ -4,6 +4,7 @@ FLOWSCOPE_CONFIG when a config file is named), on localhost by default."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -162,23 +164,79 @@ def check_environment(env: dict[str, str]) -> None:
                              f"({exc})") from None
 
 
+PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
+"""What Streamlit's sign-in needs of the provider it logs in with (the [auth] table itself for the
+default provider, else [auth.NAME]); [auth] itself needs redirect_uri and cookie_secret."""
+
+
+def check_auth(auth: Mapping[str, Any]) -> None:
+    """ValueError naming what an [auth] table lacks for Streamlit's sign-in (the provider is chosen as
+    `ui.auth` chooses it: `provider = "NAME"`, else the one [auth.NAME] table, else [auth] itself). An
+    incomplete table started the dashboard, whose Sign in button then failed with Streamlit's words about
+    a `.streamlit/secrets.toml` the user never wrote (flowscope writes it from [auth])."""
+    missing = [key for key in ("redirect_uri", "cookie_secret") if not auth.get(key)]
+    if missing:
+        raise ValueError(f"[auth] is missing {', '.join(missing)} (Streamlit's sign-in needs them; see the "
+                         "README's Dashboard section)")
+    redirect = str(auth["redirect_uri"])
+    if not redirect.endswith("/oauth2callback"):
+        raise ValueError(f"[auth] redirect_uri must end with /oauth2callback (the address the identity provider "
+                         f"sends the browser back to), not {redirect!r}")
+    named = [key for key, value in auth.items() if isinstance(value, Mapping)]
+    provider = auth.get("provider") or (named[0] if len(named) == 1 else None)
+    if provider is None:
+        table, where = auth, "[auth]"
+    elif not isinstance(auth.get(provider), Mapping):
+        raise ValueError(f"[auth] provider = {json.dumps(str(provider))} names no [auth.{provider}] table "
+                         f"(tables: {', '.join(f'[auth.{n}]' for n in named) or 'none'})")
+    else:
+        table, where = auth[provider], f"[auth.{provider}]"
+        if "_" in str(provider):
+            raise ValueError(f"{where}: Streamlit's sign-in refuses a provider name with an underscore")
+    lacking = [key for key in PROVIDER_KEYS if not table.get(key)]
+    if lacking:
+        several = " (or name one of the [auth.NAME] tables: provider = \"NAME\")" if provider is None and named else ""
+        raise ValueError(f"{where} is missing {', '.join(lacking)}{several}")
+
+
+def auth_problem(auth: Mapping[str, Any], config_path: str | Path | None) -> str | None:
+    """`check_auth`'s refusal at the config file's [auth] line; None when sign-in can use the table (or
+    there is none)."""
+    if not auth:
+        return None
+    try:
+        check_auth(auth)
+    except ValueError as exc:
+        from flowscope.settings import top_level_at
+
+        return f"{top_level_at(Path(config_path), 'auth')}: {exc}" if config_path else str(exc)
+    return None
+
+
 _HOST_NAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
                         r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$")
 
 
-def check_address(address: str) -> None:
-    """ValueError unless `address` is an IP address (v6 bracketed or not) or a host name: `localhost:8501`
-    was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose failure read
-    as a port already in use."""
+def check_address(address: str) -> str:
+    """`address` as Streamlit binds it (an IPv6 one without brackets: "[::1]" failed to bind with a
+    traceback); ValueError unless it is an IP address (v6 bracketed or not) or a host name:
+    `localhost:8501` was refused as a public bind without sign-in, or with [auth] reached Streamlit, whose
+    failure read as a port already in use."""
     text = address.strip()
     try:
-        ipaddress.ip_address(text.removeprefix("[").removesuffix("]"))
-        return
+        return str(ipaddress.ip_address(text.removeprefix("[").removesuffix("]")))
     except ValueError:
         pass
     if not _HOST_NAME.match(text):
         raise ValueError(f"--address {address!r} is not a host name or IP address (e.g. 127.0.0.1 or 0.0.0.0; "
                          "the port goes in --port)")
+    return text
+
+
+def url(address: str, port: int) -> str:
+    """The dashboard's address for a browser: an IPv6 address in brackets (http://[::1]:8501)."""
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{port}"
 
 
 def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0.0.1", *,
@@ -196,10 +254,13 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
     """
     from flowscope.settings import CONFIG_ENV, load_settings
 
-    check_address(address)
+    address = check_address(address)
     check_environment(dict(os.environ))
     settings = load_settings(config=config, store=store_path)
     auth = dict(settings.auth or {})
+    problem = auth_problem(auth, settings.config_path)
+    if problem:
+        raise ValueError(problem)
     if not is_loopback(address) and not auth:
         raise ValueError(f"refusing to serve on {address} without sign-in: add an [auth] section to flowscope.toml "
                          "(OIDC, see the README) or keep the default 127.0.0.1")
@@ -214,7 +275,7 @@ def serve(store_path: str | None = None, port: int = 8501, address: str = "127.0
         proc = subprocess.Popen(command(store, port, address, str(secrets) if secrets else None), env=env)
         proc.secrets_dir = secrets.parent if secrets else None  # type: ignore[attr-defined]
         return proc
-    print(f"flowscope dashboard on http://{address}:{port} (store {settings.store_path})", file=sys.stderr)
+    print(f"flowscope dashboard on {url(address, port)} (store {settings.store_path})", file=sys.stderr)
     secrets_dir: Path | None = None
     with _Stopper() as stopper:
         try:

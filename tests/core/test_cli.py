@@ -153,6 +153,19 @@ def test_help_shows_what_was_written():
     assert checked >= 5          # [auth], [report] twice, [[notify]] twice at least
 
 
+def test_each_command_summary_in_the_overview_is_one_row_on_a_wide_terminal():
+    """`flowscope --help` broke demo's and dashboard's summaries where their docstrings' source lines
+    ended ("... then open the dashboard. A store" / "holding an earlier demo ..."): the overview lists
+    each command's first paragraph, line breaks and all. On a wide terminal each summary is one row."""
+    import typer.main
+
+    names = set(typer.main.get_command(app).commands)
+    overview = runner.invoke(app, ["--help"], env={"COLUMNS": "400"}).output
+    panel = [line for line in overview[overview.index("Commands"):].splitlines() if line.startswith("│")]
+    rows = [line.strip("│ ").split(" ", 1)[0] for line in panel]
+    assert sorted(rows) == sorted(names), panel      # a continuation row starts with no command name
+
+
 @pytest.mark.parametrize("port", ["0", "99999", "-1"])
 def test_a_port_that_cannot_be_bound_is_a_usage_error(tmp_path, port, monkeypatch):
     """`dashboard --port 99999` announced http://127.0.0.1:99999, printed Streamlit's OverflowError

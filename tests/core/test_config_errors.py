@@ -103,6 +103,17 @@ def test_sync_into_a_path_that_cannot_hold_a_store_is_a_usage_error(tmp_path, wh
     assert f"store {tmp_path / where}: cannot write a store there" in flat(result.output)
 
 
+@pytest.mark.parametrize("where", ["a-file", "a-file/below"])
+def test_demo_into_a_path_that_cannot_hold_a_store_is_a_usage_error(tmp_path, where):
+    """`demo --store FILE` (or a path below a file) exited 5, "FileExistsError ... a bug in flowscope", as
+    sync once did; now exit 2 naming the path, as sync and import say it."""
+    (tmp_path / "a-file").write_text("")
+    result = runner.invoke(app, ["demo", "--no-serve", "--executions", "10", "--store", str(tmp_path / where)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{tmp_path / where}: cannot write a store there" in flat(result.output), result.output
+    assert (tmp_path / "a-file").read_text() == ""
+
+
 def test_sync_help_says_a_partial_scope_exits_0():
     text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output)
     assert "0 every scope collected, completely or partially" in text
@@ -185,6 +196,34 @@ def test_a_config_that_is_a_folder_is_a_usage_error(tmp_path, monkeypatch, given
     result = runner.invoke(app, ["analyze", "--config", given, "--store", str(tmp_path)])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "is a folder" in flat(result.output)
+
+
+@pytest.mark.parametrize(("raw", "line"), [(b"\xff\xfe[\x00t\x00]\x00", 1),           # PowerShell's UTF-16
+                                           ('store = "x"\n# caf\u00e9\n'.encode("latin-1"), 2)])
+def test_a_config_that_is_not_utf8_is_a_usage_error_naming_file_and_line(tmp_path, raw, line):
+    """A flowscope.toml saved as UTF-16 (Windows PowerShell's `>`) or Latin-1 exited 5, "UnicodeDecodeError
+    ... a bug in flowscope"; now exit 2 naming the file, the line and the encoding TOML needs."""
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_bytes(raw)
+    for command in (["doctor"], ["analyze"]):
+        result = runner.invoke(app, [*command, "--config", str(cfg), "--store", str(tmp_path)])
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert f"config file {cfg}, line {line}: not UTF-8 text" in flat(result.output), result.output
+
+
+def test_a_config_saved_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    """Windows PowerShell 5.1's `Out-File -Encoding utf8` starts the file with a byte order mark: the
+    config was refused, "Invalid statement (at line 1, column 1)", on a line that looks right."""
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_bytes(b"\xef\xbb\xbf" + f'store = "{tmp_path / "store"}"\n[thresholds]\nfailure_rate = 0.2\n'.encode())
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    result = runner.invoke(app, ["doctor", "--config", str(cfg)])
+    assert result.exit_code == ExitCode.NO_DATA and "no data yet" in result.output, result.output
+    cfg.write_bytes(b"\xef\xbb\xbf" + b'store = 5\n')                 # and a mistake on line 1 is placed there
+    result = runner.invoke(app, ["doctor", "--config", str(cfg)])
+    assert f"config file {cfg}, line 1: store must be" in flat(result.output), result.output
 
 
 def test_open_of_an_empty_path_is_an_error(tmp_path, monkeypatch):
@@ -341,3 +380,77 @@ def test_sync_since_help_says_it_widens_a_later_sync():
     assert later.lower_bound == NOW - dt.timedelta(days=90)
     text = flat(runner.invoke(app, ["sync", "--help"], terminal_width=200).output.replace("│", " "))
     assert "on a later sync, re-read back to it (a backfill" in text
+
+
+AUTH_OK = ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+           'client_id = "id"\nclient_secret = "x"\n'
+           'server_metadata_url = "https://accounts.google.com/.well-known/openid-configuration"\n')
+
+
+@pytest.mark.parametrize(("auth", "said"), [
+    (AUTH_OK.replace('cookie_secret = "s"\n', ""), "[auth] is missing cookie_secret"),
+    (AUTH_OK.replace("oauth2callback", "callback"), "[auth] redirect_uri must end with /oauth2callback"),
+    ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+     '[auth.google]\nclient_id = "id"\n', "[auth.google] is missing client_secret, server_metadata_url"),
+    (AUTH_OK + 'provider = "okta"\n', '[auth] provider = "okta" names no [auth.okta] table'),
+])
+@pytest.mark.parametrize("command", [["doctor"], ["dashboard"]])
+def test_an_auth_table_sign_in_cannot_use_is_a_usage_error(tmp_path, monkeypatch, auth, said, command):
+    """An [auth] table missing a key Streamlit's sign-in needs started the dashboard, whose Sign in
+    button failed with Streamlit's "credentials in `.streamlit/secrets.toml` are missing ..." (a file
+    flowscope wrote, not the user's), and doctor said nothing. Both refuse it, naming the file and line."""
+    import flowscope.ui.server as server
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    monkeypatch.setattr(server.subprocess, "Popen", lambda *a, **k: pytest.fail("the server was started"))
+    cfg = config(tmp_path, "\n" + auth)
+    result = runner.invoke(app, [*command, "--config", cfg])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 3: {said}" in flat(result.output), result.output
+
+
+def test_a_usable_auth_table_passes_doctor(tmp_path):
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    result = runner.invoke(app, ["doctor", "--config", config(tmp_path, "\n" + AUTH_OK)])
+    assert result.exit_code == ExitCode.NO_DATA and "no data yet" in result.output, result.output
+
+
+@pytest.mark.parametrize("flag", ["--cloud", "--workflow"])
+@pytest.mark.parametrize("command", [["analyze"], ["report", "--out", "r.html"]])
+def test_an_empty_filter_flag_says_so(tmp_path, monkeypatch, flag, command):
+    """`--workflow "$WF"` with WF unset said "unknown workflow ''; workflows in the store ...", as if a
+    name had been mistyped: it says the flag is empty, as an empty --since or --store does."""
+    from flowscope.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    Store(tmp_path / "store")
+    result = runner.invoke(app, [*command, "--store", str(tmp_path / "store"), flag, " "])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f'{flag} is empty (an unset variable in {flag} "$VAR"?)' in flat(result.output), result.output
+
+
+@pytest.mark.parametrize("name", ["cloud", "workflow"])
+def test_an_empty_filter_argument_says_so_in_the_notebook(tmp_path, name):
+    import flowscope
+    from flowscope.store import Store
+
+    Store(tmp_path / "store")
+    session = flowscope.open(str(tmp_path / "store"))
+    for call in (lambda: session.executions(**{name: ""}), lambda: flowscope.analyze(session, **{name: [" "]})):
+        with pytest.raises(ValueError, match=f"{name} is empty: name one, or pass {name}=None for all"):
+            call()
+
+
+def test_run_refuses_an_empty_window_before_it_syncs(tmp_path, monkeypatch):
+    """`run --since 2026-11-20 --until 2026-11-10` synced every source first (minutes against real clouds)
+    and only then said "the window is empty" (exit 2): the window is checked before anything runs."""
+    import flowscope.cli as cli
+
+    monkeypatch.setattr(cli, "_run_sync", lambda *a, **k: pytest.fail("it synced first"))
+    result = runner.invoke(app, ["run", "--config", config(tmp_path, GCP), "--report-dir", str(tmp_path / "r"),
+                                 "--since", "2026-11-20", "--until", "2026-11-10"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "the window is empty: since 2026-11-20" in flat(result.output), result.output

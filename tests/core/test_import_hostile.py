@@ -349,6 +349,30 @@ def test_an_empty_list_page_is_said_and_never_stops_the_import(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
+@pytest.mark.parametrize("empty", ["", "  \n\n", "gz"])
+def test_an_empty_file_is_a_query_that_found_nothing_as_an_empty_list_is(tmp_path, empty):
+    """gcloud's default YAML output of a query that found nothing is no text at all: such a file was
+    "empty file", exit 2 (a usage error) and, beside good files, refused the whole import, where `[]`
+    is a warning and, alone, "no data" (exit 3). Now an empty file is said and read as `[]` is."""
+    folder = tmp_path / "export"
+    folder.mkdir()
+    if empty == "gz":
+        blank = folder / "gcloud-executions.yaml.gz"
+        blank.write_bytes(gzip.compress(b""))
+    else:
+        blank = folder / "gcloud-executions.yaml"
+        blank.write_text(empty)
+    write_history(folder / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(folder))
+    assert result.exit_code == 0, result.output
+    assert "1 new" in text
+    assert f"warning: {blank}: an empty file (a query that found nothing): no records" in text
+    result, text = run_import(tmp_path / "other", str(blank))
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "nothing imported" in text and str(blank) in text
+    assert not (tmp_path / "other").exists()
+
+
 def _retyped(doc, key: str, index: int, path: tuple, value):
     """`doc` with one field of its record `key`[`index`] given a value of another JSON type."""
     import copy
@@ -727,3 +751,13 @@ def test_credentials_quoted_in_error_texts_are_not_stored(tmp_path):
     assert "api-version=2016-10-01" in stored                       # what is not a credential stays
     again, text = run_import(tmp_path / "store", str(runs))
     assert again.exit_code == 0 and "nothing new: 1 execution(s) already stored unchanged" in text, text
+
+
+def test_an_empty_execution_arn_says_so(tmp_path):
+    """`--execution-arn "$ARN"` with ARN unset read as no ARN: "get-execution-history output does not name
+    its execution ... import each history with --execution-arn ARN", which the command line had."""
+    history = write_history(tmp_path / "h.json", history_events())
+    result, text = run_import(tmp_path / "s", "--execution-arn", " ", str(history))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert '--execution-arn is empty (an unset variable in --execution-arn "$VAR"?)' in text, text
+    assert not (tmp_path / "s").exists()

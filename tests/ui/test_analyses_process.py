@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -17,7 +18,7 @@ import pytest
 from flowscope.analysis import analyze
 from flowscope.model import TABLES
 from flowscope.store import NotAStoreError, Store
-from flowscope.ui.analyses_process import IDLE, NICE, AnalysesDied, AnalysesProcess
+from flowscope.ui.analyses_process import AnalysesDied, AnalysesProcess, worker_settings
 from flowscope.ui.jobs import Preempted
 from tests.ui.helpers import build
 
@@ -64,20 +65,20 @@ def test_the_worker_runs_below_the_pages_priority(store, worker):
     assert worker.pid is not None and worker.pid != os.getpid()
     _assert_lowered(worker.pid)
     # What lets the windows computed ahead of time start without waiting for a quiet moment.
-    assert worker.runs_idle() == (sys.platform == "linux" and IDLE and _idle_allowed())
+    assert worker.runs_idle() == (sys.platform == "linux" and worker_settings().idle and _idle_allowed())
 
 
 def _assert_lowered(pid: int) -> None:
-    """Every thread of the worker, DuckDB's included, runs `NICE` lower and (where allowed) only on CPU
+    """Every thread of the worker, DuckDB's included, runs `nice` lower and (where allowed) only on CPU
     nothing else wants."""
-    lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + NICE)
+    lowered = min(19, os.getpriority(os.PRIO_PROCESS, 0) + worker_settings().nice)
     if sys.platform != "linux":
         assert os.getpriority(os.PRIO_PROCESS, pid) == lowered
         return
     threads = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
     assert len(threads) > 1, "DuckDB's threads are running"
     assert {os.getpriority(os.PRIO_PROCESS, t) for t in threads} == {lowered}
-    if IDLE and _idle_allowed():
+    if worker_settings().idle and _idle_allowed():
         assert {os.sched_getscheduler(t) for t in threads} == {os.SCHED_IDLE}
 
 
@@ -331,3 +332,16 @@ def test_a_window_a_page_shows_interrupts_one_computed_ahead_and_that_one_is_dro
     _same(frame, expected)
     assert isinstance(ahead.exception(0), Preempted)
     assert jobs.peek("ahead") is None, "the interrupted window is not kept as a result or a failure"
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FLOWSCOPE_UI_ANALYSES_NICE", "high"),
+                                                  ("FLOWSCOPE_UI_ANALYSES_THREADS", "many")])
+def test_a_bad_variable_is_no_error_at_import_and_named_when_a_worker_is_wanted(variable, value):
+    """FLOWSCOPE_UI_ANALYSES_NICE=high was a traceback of int() at the module's import: under `streamlit
+    run app.py` every page. Now the import does nothing, and asking for a worker names the variable."""
+    code = ("import flowscope.ui.analyses_process as a\n"
+            "try:\n    a.AnalysesProcess()\nexcept ValueError as exc:\n    print('said:', exc)\n")
+    env = dict(os.environ, **{variable: value})
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert f"said: {variable} must be a whole number" in done.stdout and repr(value) in done.stdout, done.stdout

@@ -106,3 +106,54 @@ def test_the_repository_streamlit_config_binds_loopback():
                                                    ("10.0.0.1", False), ("localhost.example.com", False)])
 def test_is_loopback(address, expected):
     assert server.is_loopback(address) is expected
+
+
+@pytest.mark.parametrize(("variable", "value"), [("FLOWSCOPE_UI_ANALYSES_NICE", "high"),
+                                                  ("FLOWSCOPE_UI_ANALYSES_MEMORY", "lots")])
+def test_a_bad_dashboard_variable_under_streamlit_run_is_one_error_naming_it(variable, value, bound,
+                                                                           one_cloud_store, monkeypatch, tmp_path):
+    """`streamlit run app.py` with FLOWSCOPE_UI_ANALYSES_NICE=high was a traceback of int() on every page
+    (`flowscope dashboard` refuses it before it starts the server): now one error naming it, and no page."""
+    bound("127.0.0.1")
+    monkeypatch.setenv(variable, value)
+    at = run(one_cloud_store, monkeypatch, tmp_path)
+    text = " ".join(e.value for e in at.error).replace("\\", "")   # as rendered: Markdown escapes gone
+    assert variable in text and repr(value) in text, text
+    assert not at.metric and not at.dataframe          # no page computed with a setting it cannot use
+
+
+BROKEN_AUTH = ('[auth]\nredirect_uri = "http://localhost:8501/oauth2callback"\ncookie_secret = "s"\n'
+               'client_id = "id"\nclient_secret = "x\n')       # the closing quote forgotten: line 5
+
+
+def test_a_public_bind_with_a_broken_config_says_the_config_is_broken(bound, one_cloud_store, monkeypatch, tmp_path):
+    """[auth] in a flowscope.toml with a syntax error, on a public bind: the error was swallowed and the
+    page said "served without sign-in ... add an [auth] section", which the operator had done. Now it says
+    the config file cannot be used (and shows no data), without its details to whoever opened the page."""
+    bound("0.0.0.0")
+    (tmp_path / "flowscope.toml").write_text(BROKEN_AUTH)
+    at = run(one_cloud_store, monkeypatch, tmp_path)
+    text = " ".join(e.value for e in at.error)
+    assert "config file cannot be used" in text and "flowscope doctor" in text, text
+    assert "add an [auth] section" not in text and "line 5" not in text, text
+    assert not at.metric and not at.dataframe and not at.title
+
+
+def test_a_broken_config_with_sign_in_in_streamlit_secrets_asks_to_sign_in_first(bound, one_cloud_store,
+                                                                                monkeypatch, tmp_path):
+    """Sign-in from .streamlit/secrets.toml on a public bind: a broken flowscope.toml is said to whoever
+    signed in, not (file, line and all) to anyone who opens the page."""
+    bound("0.0.0.0")
+    (tmp_path / "flowscope.toml").write_text(BROKEN_AUTH)
+    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
+                          "client_id": "id", "client_secret": "x",
+                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+    at.user = {"is_logged_in": False}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    assert [b.label for b in at.button] == ["Sign in"]

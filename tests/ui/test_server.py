@@ -241,3 +241,36 @@ def test_an_address_that_is_no_address_is_said_as_such(tmp_path, monkeypatch, ad
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ValueError, match=f"--address {address!r} is not a host name or IP address"):
         server.serve(str(tmp_path), address=address, wait=False)
+
+
+class _Ended:
+    """A server process that has already exited (serve's wait loop returns at once)."""
+
+    pid = 2 ** 22 + 1
+    returncode = 0
+
+    def wait(self, timeout=None):
+        return 0
+
+    def poll(self):
+        return 0
+
+
+@pytest.mark.parametrize(("address", "bound", "url"), [("::1", "::1", "http://[::1]:8599"),
+                                                        ("[::1]", "::1", "http://[::1]:8599"),
+                                                        ("127.0.0.1", "127.0.0.1", "http://127.0.0.1:8599")])
+def test_an_ipv6_address_is_bound_bare_and_said_bracketed(tmp_path, monkeypatch, capsys, address, bound, url):
+    """`--address [::1]` passed the check, then Streamlit failed to bind "[::1]" with a traceback, and the
+    command asked whether the port was in use; `--address ::1` served, announced at http://::1:8501, a URL
+    no browser opens. Streamlit binds the bare address; the URL said brackets an IPv6 one."""
+    from flowscope.store import Store
+
+    Store(tmp_path / "s")
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    started = []
+    monkeypatch.setattr(server.subprocess, "Popen", lambda cmd, **k: started.append(cmd) or _Ended())
+    assert server.serve(str(tmp_path / "s"), port=8599, address=address) == 0
+    cmd = started[0]
+    assert cmd[cmd.index("--server.address") + 1] == bound
+    assert f"flowscope dashboard on {url} " in capsys.readouterr().err

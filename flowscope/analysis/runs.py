@@ -64,6 +64,7 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
         text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err ESCAPE '\\'", p="{p}")
         cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")
         params["err"] = contains_pattern(error_text)
+    execution_id = execution_id.strip().removeprefix(CUT)     # a run column's cell, copied, finds its run
     if execution_id:
         cond.append(q("(e.{execution_id} ILIKE $eid ESCAPE '\\' OR coalesce(e.{name}, '') ILIKE $eid ESCAPE '\\')"))
         params["eid"] = contains_pattern(execution_id)
@@ -84,12 +85,28 @@ SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} 
 A run still running is ordered by its time so far (`ELAPSED_MS`); only a run with no start comes last."""
 
 
+AZURE_RUN_NAME = re.compile(r"\d{20,}cu\d+", re.IGNORECASE)
+"""A Logic Apps run name: a 20-digit reverse clock (100 ns ticks to the end of time), more digits, then the
+scale unit ("08586676746934337772206998657CU22"). Runs of one day share its first ten digits or so."""
+
+AZURE_RUN_TAIL = 16
+"""Characters of a Logic Apps run name `short_id` keeps: the clock's last four (a run per 0.1 ms), the digits
+after it and the scale unit; the 33 characters of the whole name do not fit the pinned run column."""
+
+CUT = "…"
+"""What marks a `short_id` that is the end of its run's name, not all of it (the id search ignores it)."""
+
+
 def short_id(execution_id: Any) -> str:
     """The part of an execution id that tells runs apart: an ARN's or a resource path's last segment
     (the run's name), the whole id when it has none. Ids of one workflow share a long prefix that is all
-    a narrow column shows."""
+    a narrow column shows. A Logic Apps run name is that long prefix itself: it reads as its end, cut
+    (`CUT`) and without the zeros the cut leaves in front (at one length, that tells the same runs apart),
+    where the column showed "0858400000000000000000..." on every Azure row."""
     text = str(execution_id or "")
     tail = re.split(r"[/:]", text.rstrip("/:"))[-1]
+    if AZURE_RUN_NAME.fullmatch(tail) and len(tail) > AZURE_RUN_TAIL:
+        return CUT + tail[-AZURE_RUN_TAIL:].lstrip("0")
     return tail or text
 
 

@@ -132,6 +132,28 @@ def test_executions_table_shows_the_part_of_the_id_that_tells_runs_apart():
     assert readable.layout(["workflow", "execution_id", "run", "error", "status"])[1] == ["workflow", "run"]
 
 
+def test_azure_run_ids_read_by_the_digits_that_tell_them_apart(demo):
+    """A Logic Apps run name is 29+ digits and its scale unit ("08586676746934337772206998657CU22"): the
+    run column at 1366 px cut every one inside the digits their day's runs share ("0858400000000000000000..."
+    on each demo row), so Azure runs read alike. The run column now keeps the name's end, marked cut, and
+    that text typed in the id search finds the run."""
+    real = "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/runs/"
+    a, b = real + "08586676746934337772206998657CU22", real + "08586676746934337772206998658CU22"
+    assert runs.short_id(a) != runs.short_id(b)
+    assert runs.short_id(a).startswith("…") and "08586676746934337772206998657CU22".endswith(runs.short_id(a)[1:])
+    assert len(runs.short_id(a)) <= 20                   # the pinned 200-pixel column shows about 26 characters
+    simulated = [real + f"08584{n:022d}cu{n % 97:02d}" for n in (291, 292, 476)]
+    shown = [runs.short_id(i) for i in simulated]
+    assert shown == ["…291cu00", "…292cu01", "…476cu88"]
+    assert runs.short_id("exec-000004") == "exec-000004"   # an id not of that shape is its last segment
+    _store, con, window = demo
+    f = q.Filters(window.since, window.until, ("azure",))
+    rows, _ = runs.search_executions(con, f, page_size=50)
+    assert rows["run"].is_unique and rows["run"].str.startswith("…").all()
+    found, _ = runs.search_executions(con, f, execution_id=rows.iloc[0]["run"])
+    assert rows.iloc[0][C.execution_id] in set(found[C.execution_id])
+
+
 def test_an_executions_search_that_finds_nothing_says_what_was_searched(three_cloud_store, monkeypatch):
     """A typo read "0 matching execution(s) ... showing 0–0", "Nothing to show." and a generic "No execution
     matches" at the page's foot; one note now names what found nothing."""

@@ -188,6 +188,17 @@ def _colours(metric: str, label: str, values: list[float], measured: list[float]
         values = [v / size for v in values]
         bar["ticksuffix"] = f" {unit}"
     return values, bar
+
+
+NO_P95 = "— (no visit has ended: still running, or no end time was collected)"
+"""A visited step's p95 when none of its visits has a duration: said why, where it read "n/a"."""
+
+
+def _p95(value: Any) -> str:
+    """A step's p95 in a node's hover: its duration, or why it has none (`NO_P95`), never "n/a" or "0 ms"."""
+    return NO_P95 if is_missing(value) else fmt_duration(float(value))
+
+
 EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#aaa", "catch": "#d62728",
                "observed": "#9467bd", "call": "#888"}
 
@@ -231,7 +242,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
                          f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
                          f"<br>retries {int(s.get('retries') or 0):,}"
-                         f"<br>p95 {fmt_duration(float(s.get('p95_ms') or 0))}"
+                         f"<br>p95 {_p95(s.get('p95_ms'))}"
                          f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else 'none'}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")

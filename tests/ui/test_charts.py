@@ -441,6 +441,25 @@ def test_graph_numbers_read_as_the_tables_read_them():
     assert bar["retries"].dtick == 1
 
 
+def test_graph_hover_gives_a_visited_step_its_p95_or_says_why_it_has_none():
+    """A step whose visits in the window have no end time (a stuck run's step, still running; a call whose
+    end was not logged) hovered "p95 n/a", as if the measure failed; one whose p95 came as None read
+    "p95 0 ms". A visited step's hover gives its p95, and without one says why."""
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder", "InStock"], "visits": [2, 100, 98],
+                          "failures": [0, 0, 0], "failure_rate": [0.0, 0.0, 0.0], "retries": [0, 0, 0],
+                          "p95_ms": [float("nan"), 850.0, None], "cost_usd": [0.1, 0.01, 0.0]}).astype(
+        {"p95_ms": object})
+    hover = list(graph.figure(g, steps, metric="p95_ms").data[-1].hovertext)
+    charge = next(h for h in hover if h.startswith("<b>ChargeCard"))
+    validate = next(h for h in hover if h.startswith("<b>ValidateOrder"))
+    in_stock = next(h for h in hover if h.startswith("<b>InStock"))
+    assert "p95 850 ms" in validate
+    for text in (charge, in_stock):
+        assert "n/a" not in text and "p95 0 ms" not in text
+        assert "no visit has ended" in text
+
+
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""

@@ -386,12 +386,21 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = No
 
 # ---------------------------------------------------------------- the run in its cloud's console
 
-_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):")
+_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):[^:]*:(?P<resource>[^:]*)")
+"""An execution ARN: its partition, region and resource type ("execution", or "express" for an Express run)."""
 _AWS_CONSOLES = {"aws-us-gov": "console.amazonaws-us-gov.com", "aws-cn": "console.amazonaws.cn"}
 """The console of each AWS partition other than the commercial one (a GovCloud or China account cannot sign
 in to console.aws.amazon.com)."""
 _GCP_EXECUTION = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workflows/"
                             r"(?P<workflow>[^/:]+)(?:/executions/(?P<execution>[^/]+))?")
+
+
+def _express_start(started_at: Any) -> str:
+    """The `?startDate=` (epoch milliseconds) of an Express run's console page: Step Functions keeps no Express
+    run, and the page reads its history from CloudWatch Logs from that moment ("" without a start)."""
+    if started_at is None or pd.isna(started_at):
+        return ""
+    return f"?startDate={int(pd.Timestamp(started_at).timestamp() * 1000)}"
 
 
 def console_url(execution: dict[str, Any]) -> str | None:
@@ -407,6 +416,9 @@ def console_url(execution: dict[str, Any]) -> str | None:
             return None
         r = quote(region, safe="")
         host = _AWS_CONSOLES.get(match.group("partition"), f"{r}.console.aws.amazon.com")
+        if match.group("resource") == "express":
+            return f"https://{host}/states/home?region={r}#/express-executions/details/{quote(eid, safe=':')}" \
+                   + _express_start(execution.get(C.started_at))
         return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
         if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():

@@ -34,6 +34,20 @@ def test_console_url_aws():
         "https://eu-west-1.console.aws.amazon.com/"), "the region comes from the ARN when not stored"
 
 
+def test_console_url_aws_express_opens_the_express_execution_page():
+    """An Express run (not kept by Step Functions: its history is in CloudWatch Logs, which the console reads
+    from its start) linked to the Standard execution page, which cannot find it. It now links to the
+    console's Express page with its start (epoch milliseconds), which that page needs."""
+    arn = "arn:aws:states:us-east-1:111122223333:express:clicks:3810645c-f9b4:12909e05-e4f6"
+    started = dt.datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=UTC)
+    assert runs.console_url({C.cloud: "aws", C.region: "us-east-1", C.execution_id: arn, C.started_at: started}) == (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/express-executions/details/{arn}?startDate={int(started.timestamp() * 1000)}")
+    assert runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: pd.Timestamp(started)}).endswith(
+        f"?startDate={int(started.timestamp() * 1000)}"), "a stored start reads as a pandas Timestamp"
+    assert "express-executions" in runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: None})
+
+
 def test_console_url_azure():
     run_id = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/invoices/runs/0858"
     assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == f"https://portal.azure.com/#resource{run_id}"

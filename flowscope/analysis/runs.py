@@ -289,12 +289,13 @@ def _parent_names(steps: pd.DataFrame) -> dict[str, str | None]:
             for k, p in zip(steps[C.step_key], steps[C.parent_step_key], strict=True)}
 
 
-STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", "running", C.attempts, "retries", "total_ms",
-                      C.error, C.cause]
+STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", "skipped", "running", C.attempts, "retries",
+                      "total_ms", C.error, C.cause]
 
 
 def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
-    """One row per (step name, parent step name): visits, failed visits, visits still running, tries,
+    """One row per (step name, parent step name): visits, failed and skipped visits (a Logic Apps action whose
+    branch was not taken is a visit that did not run), visits still running, tries,
     retries, total duration and the first failure's error. A running visit has no duration: with
     `as_of` (when the run was last seen running) it counts its time so far, else none, and a step with
     no duration at all has none (NaN), never 0 ms. Loop and Map iterations fold into one row, and rows
@@ -309,13 +310,15 @@ def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
                          **{RANK: ranks_of(steps)},
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
+                         skipped=(steps[C.status] == str(Status.SKIPPED)).astype(int),
                          running=(steps[C.status] == str(Status.RUNNING)).astype(int),
                          _ms=_so_far(steps, as_of),
                          retries=visit_retries(steps),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
     grouped = lowest_rank(frame.groupby(["parent", C.name, RANK], sort=False, dropna=False).agg(
-        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"), running=("running", "sum"),
+        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"), skipped=("skipped", "sum"),
+        running=("running", "sum"),
         attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=("_ms", lambda v: v.sum(min_count=1)),
         depth=("_depth", "max"), first=("_order", "min")).reset_index(), ["parent", C.name])
     out = grouped.merge(errors, on=["parent", C.name], how="left").rename(columns={C.name: "step"})

@@ -124,6 +124,22 @@ def test_failing_step_is_the_deepest_with_its_own_error():
     assert len(folded) == 3
 
 
+def test_a_skipped_step_is_counted_as_skipped_not_only_as_a_run_of_it():
+    """A Logic Apps action skipped (a branch not taken, its runAfter not met) read "runs of step 1, failed 0"
+    in the run page's step table, like an action that ran; only the Timeline's grey bar said otherwise. The
+    table now counts each step's skipped visits."""
+    batch = Batch()
+    loop_run(batch)
+    at = batch.steps[-1][C.started_at]
+    batch.steps.append({**batch.steps[-1], C.step_key: "9:Notify", C.previous_step_key: None, C.parent_step_key: None,
+                        C.iteration: None, C.name: "Notify", C.type: StepType.TASK.value, C.native_type: "Http",
+                        C.status: Status.SKIPPED.value, C.started_at: at, C.ended_at: at, C.duration_ms: 0,
+                        C.attempts: 0, C.error: None, C.cause: None})
+    folded = runs.collapsed_steps(pd.DataFrame(batch.steps)).set_index("step")
+    assert folded.loc["Notify", "skipped"] == 1 and folded.loc["Notify", "failed"] == 0
+    assert folded.loc["Call_api", "skipped"] == 0
+
+
 def test_run_page_opens_on_the_failing_step_with_loops_folded(loop_store, monkeypatch):
     at = open_page(app(loop_store, monkeypatch, exec=LOOP_RUN), "executions")
     no_exception(at)

@@ -134,6 +134,9 @@ st.caption("Loop and Map iterations are folded into one row per step and parent,
 ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
+    "skipped": st.column_config.NumberColumn("skipped", format="%d",
+                                             help="Runs of the step skipped, not run (a branch not taken, its "
+                                                  "runAfter not met)"),
     "running": st.column_config.NumberColumn("still running", format="%d",
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "

@@ -250,8 +250,9 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
                    title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
                    bucket_s: int | None = None, since: dt.datetime | None = None) -> go.Figure:
-    """Retries over time by cloud, with each storm window shaded (labelled when there are few)."""
-    if retries is None or retries.empty:
+    """Retries over time by cloud, with each storm window shaded (labelled when there are few). Buckets of
+    tries without a retry draw no bar: a window of them says it has no retries, never an empty grid."""
+    if retries is None or retries.empty or not pd.to_numeric(retries["retries"], errors="coerce").fillna(0).any():
         return empty_figure("No retries in this window", title=title)
     fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
                 until=until, bucket_s=bucket_s, since=since)

@@ -407,6 +407,17 @@ def test_gcp_list_form_loops_and_parallel():
     graph.layout(g)   # a loop back to the start does not break the layout
 
 
+def test_a_window_of_tries_without_a_retry_says_no_retries():
+    """A window whose runs tried every step once (24 h of one cloud) drew "Retries over time" as an empty
+    0-to-1 grid: its buckets of tries hold 0 retries each, and no bar is drawn for 0. It says "No retries in
+    this window", as a window without tries does."""
+    quiet = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=4, freq="6h", tz="UTC"),
+                          "cloud": ["aws"] * 4, "retries": [0] * 4, "tries": [12, 9, 30, 4]})
+    fig = charts.storm_timeline(quiet, until=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc))
+    assert [a.text for a in fig.layout.annotations] == ["No retries in this window"]
+    assert not fig.data
+
+
 def test_graph_figure_paints_metrics_and_counts():
     g = graph.parse(json.dumps(ASL))
     steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [100, 100], "failures": [8, 0],

@@ -235,6 +235,17 @@ def test_compare_lists_the_path_difference(three_cloud_store, monkeypatch):
     assert table.iloc[0]["path"] != "both" or table.iloc[0]["a_error"], "differences come first"
 
 
+def test_compare_of_a_run_columns_cut_id_names_the_column_with_the_whole_id(three_cloud_store, monkeypatch):
+    """The Executions page's run column shows an Azure run's end ("…476cu88"); Compare runs, given that, asked
+    for the id "as the Executions page shows it", which it had been given. It names the execution id column,
+    which holds the whole id."""
+    at = open_page(app(three_cloud_store, monkeypatch, a="…476cu88"), "compare")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "No run A with id …476cu88 in the store" in said
+    assert "execution id column" in said and "as the Executions page shows it" not in said
+
+
 def test_compare_says_which_typed_id_is_not_in_the_store(three_cloud_store, monkeypatch):
     """A typed id that is no run said "Enter the execution id of run A", as if nothing had been typed."""
     at = open_page(app(three_cloud_store, monkeypatch, a="no-such-run"), "compare")

@@ -186,8 +186,9 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_
 
 
 def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,
-         money: bool = False, text: str | None = None, limit: int = 15) -> go.Figure:
-    """Horizontal bars, largest on top (top drivers, amplification, failing steps)."""
+         money: bool = False, text: str | None = None, text_format: str | None = None, limit: int = 15) -> go.Figure:
+    """Horizontal bars, largest on top (top drivers, amplification, failing steps); `text` labels each bar with
+    another column, in `text_format` (`str.format`: "{:.2f}×" for a ratio, which read as a bare number)."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
     part = frame.nlargest(limit, x).iloc[::-1]
@@ -195,8 +196,8 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     fig = _base(title, height=max(HEIGHT, 28 * len(part) + 60))
     labels = None
     if text:
-        labels = [fmt_usd(v) if text.endswith("_usd") else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
-                  for v in part[text]]
+        labels = [text_format.format(v) if text_format else fmt_usd(v) if text.endswith("_usd")
+                  else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in part[text]]
     fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)

@@ -418,6 +418,15 @@ def test_a_window_of_tries_without_a_retry_says_no_retries():
     assert not fig.data
 
 
+def test_retries_by_step_labels_its_bars_as_amplification():
+    """The Retries page's "Retries by step" bars (as long as the retries, 130) read "1.11": a number beside a
+    count of retries, with nothing saying it is tries per visit. Its labels read "1.11×", as its table does."""
+    amp = pd.DataFrame({"label": ["s / check", "p / auth"], "retries": [130, 48], "amplification": [1.107, 1.21]})
+    fig = charts.hbar(amp, x="retries", y="label", text="amplification", text_format="{:.2f}×")
+    assert list(fig.data[0].text) == ["1.21×", "1.11×"]
+    assert list(charts.hbar(amp, x="retries", y="label", text="retries").data[0].text) == ["48", "130"]
+
+
 def test_graph_figure_paints_metrics_and_counts():
     g = graph.parse(json.dumps(ASL))
     steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [100, 100], "failures": [8, 0],

@@ -335,3 +335,17 @@ def test_compare_says_when_run_a_has_no_successful_run_to_pair_with(tmp_path, mo
     assert at.text_input(key="cmp-a").value and not at.text_input(key="cmp-b").value
     said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
     assert "No other successful run of" in said and "in this window" in said, said
+
+
+def test_collection_health_does_not_link_to_itself(three_cloud_store, monkeypatch):
+    """Collection health's failed-scope banner ended with "Open collection health", a link to the page it is
+    on; the other pages keep it."""
+    def links(page: str) -> list[str]:
+        at = open_page(app(three_cloud_store, monkeypatch), page)
+        no_exception(at)
+        assert any("Collection failed for" in e.value for e in at.error)
+        return [str(p.proto.label) for p in at.get("page_link")]
+
+    assert "Open collection health" in links("overview")
+    assert "Open collection health" not in links("collection_health")
+

@@ -67,7 +67,7 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     row = table[table["step"] == step].iloc[0]
     assert shown_ms(row["a_ms"]) > 0 and shown_ms(row["b_ms"]) > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
-    assert metrics(run_page)["Duration"] == "running 3 h"
+    assert metrics(run_page)["Running for"] == "3 h"
 
 
 def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811

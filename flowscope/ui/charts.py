@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -273,17 +274,25 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
 
 def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, duration: bool = False) -> go.Figure:
     """A histogram of `values`; with duration=True they are milliseconds, drawn in one unit picked from
-    the data (ms, s, min, h, d) named on the axis ("delay (s)")."""
+    the data (ms, s, min, h, d) named on the axis ("delay (s)"). Its `bins` are set here, not by plotly, so
+    the tallest bar is known and the count axis ticks whole retries (`integer_axis`): a few samples read
+    "0 1 1 2 2 3 3", ticks every half retry printed as whole numbers."""
     if values is None or len(values) == 0:
         return empty_figure(title=title)
     if duration:
         unit, size = readable.duration_unit(values)
         values, x_title = values / size, f"{x_title} ({unit})"
+    present = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    counts, edges = np.histogram(present, bins=bins) if len(present) else (np.zeros(1), np.array([0.0, 1.0]))
+    width = float(edges[1] - edges[0])
     fig = _base(title)
-    fig.add_trace(go.Histogram(x=values, nbinsx=bins, marker_color=PALETTE[0]))
+    # A bin is [start, start + size): the last one ends a bin past numpy's, which holds its right edge.
+    fig.add_trace(go.Histogram(x=values, xbins=dict(start=float(edges[0]), end=float(edges[-1]) + width, size=width),
+                               marker_color=PALETTE[0]))
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="retries", tickformat=",d")
+    fig.update_yaxes(title="retries")
+    integer_axis(fig, int(counts.max()))     # plotly's bins hold no more: numpy's last one holds its right edge too
     return fig
 
 

@@ -504,6 +504,18 @@ def test_a_duration_histogram_names_its_unit_and_scales_the_values():
     assert list(fig.data[0].x) == [2.0, 2.1, 1.9, 4.0]
 
 
+def test_a_histogram_of_few_delays_has_whole_number_ticks():
+    """The Retries page's delay histogram of a retry with a few samples read "0 1 1 2 2 3 3" up its axis
+    (ticks every 0.5 retries, printed as whole numbers). Its bins are set, so its counts are known and the
+    axis ticks every retry."""
+    few = pd.Series([2001.0, 2002.0, 2002.0, 2003.0, 2100.0, 2100.0, 2100.0, 1990.0, 2050.0, 2051.0, 2060.0])
+    fig = charts.histogram(few, title="t", x_title="delay", duration=True)
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.tickformat == ",d"
+    assert fig.data[0].xbins.size is not None
+    many = pd.Series([float(v % 7) for v in range(500)])
+    assert charts.histogram(many, title="t", x_title="x").layout.yaxis.dtick is None, "large counts: plotly's ticks"
+
+
 def test_storm_labels_do_not_write_over_each_other():
     """Labels sit at each window's top left: one is cut to the room before the next window starts,
     and left off where not even ten characters fit (the storm table below names every window)."""

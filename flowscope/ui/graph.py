@@ -204,9 +204,10 @@ EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#
 
 
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,
-           metric: str = "failure_rate", title: str | None = None) -> go.Figure:
+           metric: str = "failure_rate", title: str | None = None, unpriced: str | None = None) -> go.Figure:
     """Draw the graph: nodes coloured by `metric` (from `queries.step_metrics`), edges labelled
-    with observed transition counts (from `queries.edge_counts`)."""
+    with observed transition counts (from `queries.edge_counts`). `unpriced`: why a step has no cost (its
+    workflow is billed per execution), said in its hover, where "cost none" read as free."""
     pos = layout(graph)
     label, scale, fmt = METRICS.get(metric, METRICS["failure_rate"])
     stats: dict[str, dict[str, Any]] = {}
@@ -234,6 +235,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     raw = [stats.get(n, {}).get(metric) for n in names]
     valued = {n for n, v in zip(names, raw, strict=True) if n in stats and not is_missing(v)}
     values = [float(v or 0.0) if n in valued else 0.0 for n, v in zip(names, raw, strict=True)]
+    no_cost = f"— ({safe(unpriced)})" if unpriced else "—"
     hover = []
     for n in names:
         s = stats.get(n)
@@ -243,7 +245,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
                          f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
                          f"<br>retries {int(s.get('retries') or 0):,}"
                          f"<br>p95 {_p95(s.get('p95_ms'))}"
-                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else 'none'}")
+                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else no_cost}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
     text = [f"{safe(n)}<br>{fmt(v)}" if n in valued else safe(n) for n, v in zip(names, values, strict=True)]

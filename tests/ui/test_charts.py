@@ -480,6 +480,17 @@ def test_graph_hover_gives_a_visited_step_its_p95_or_says_why_it_has_none():
         assert "no visit has ended" in text
 
 
+def test_graph_hover_of_a_workflow_billed_per_execution_says_why_a_step_has_no_cost():
+    """An Express workflow's steps have no cost of their own (it is billed per execution): each node's hover
+    read "cost none", which reads as free. It says "cost — (billed per execution, not per step)"."""
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard"], "visits": [10], "failures": [0], "failure_rate": [0.0],
+                          "retries": [0], "p95_ms": [120.0], "cost_usd": [float("nan")]})
+    hover = graph.figure(g, steps, metric="failure_rate", unpriced="billed per execution, not per step").data[-1]
+    charge = next(h for h in hover.hovertext if h.startswith("<b>ChargeCard"))
+    assert charge.endswith("cost — (billed per execution, not per step)") and "none" not in charge
+
+
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""

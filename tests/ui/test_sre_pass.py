@@ -4,6 +4,7 @@ that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
@@ -348,4 +349,21 @@ def test_collection_health_does_not_link_to_itself(three_cloud_store, monkeypatc
 
     assert "Open collection health" in links("overview")
     assert "Open collection health" not in links("collection_health")
+
+
+def test_overviews_sample_runs_read_by_the_end_of_their_ids(demo, monkeypatch):
+    """The chosen finding's sample runs were listed by their whole ids, each an ARN or resource path that
+    took two lines ("/subscriptions/5f1e.../workflows/crm-export/runs/0858400000000000000000000499cu14") and
+    differed only at its end. Each reads as the run column does (`runs.short_id`), linking to the whole id."""
+    store, _con, window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "overview")
+    no_exception(at)
+    picker = next(b for b in at.selectbox if b.label == "Evidence of finding")
+    picker.select(next(t for t in picker.options if " fails " in str(t))).run()     # a finding with sample runs
+    samples = [m.value for m in at.markdown if str(m.value).startswith("- [")]
+    assert samples, "the chosen finding lists its sample runs"
+    for line in samples:
+        text, target = line[3:].split("](", 1)
+        whole = urllib.parse.parse_qs(urllib.parse.urlsplit(target.rstrip(")")).query)["exec"][0]
+        assert text.replace("\\", "") == runs.short_id(whole) != whole
 

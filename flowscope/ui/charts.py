@@ -76,6 +76,11 @@ def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt
     return head, tail
 
 
+MONEY_TICKS = ",.6~f"
+"""Money axis ticks (d3-format) in decimals, to the millionth, no trailing zeros: "$0.00005", "$1,250"; plotly's
+default read "$50µ" for a retry costing $0.00005 a month."""
+
+
 def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
     """Counts on whole-number ticks (no 0.5 executions)."""
     small = top is not None and not pd.isna(top) and float(top) <= 10
@@ -155,7 +160,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
-                     tickformat=".0%" if percent else None, ticksuffix=suffix)
+                     tickformat=MONEY_TICKS if money else ".0%" if percent else None, ticksuffix=suffix)
     if integer:
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())
@@ -203,7 +208,7 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
     # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
-    fig.update_xaxes(tickprefix="$" if money else None,
+    fig.update_xaxes(tickprefix="$" if money else None, tickformat=MONEY_TICKS if money else None,
                      rangemode="nonnegative" if (pd.to_numeric(part[x], errors="coerce") >= 0).all() else "normal")
     if not money and pd.api.types.is_integer_dtype(part[x]):
         integer_axis(fig, part[x].max(), axis="x")

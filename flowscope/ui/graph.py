@@ -23,6 +23,7 @@ from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
 from flowscope.textsafety import plotly_text as safe
+from flowscope.ui.charts import MONEY_TICKS
 from flowscope.ui.readable import duration_unit
 
 
@@ -178,7 +179,7 @@ def _colours(metric: str, label: str, values: list[float], measured: list[float]
     if metric == "failure_rate":
         bar["tickformat"] = ".1~%"
     elif metric == "cost_usd":
-        bar.update(tickprefix="$", tickformat=",.6~f")
+        bar.update(tickprefix="$", tickformat=MONEY_TICKS)
     elif metric == "retries":
         bar["tickformat"] = ",d"
         if max(values, default=0) <= 10:

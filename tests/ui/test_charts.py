@@ -491,6 +491,18 @@ def test_graph_hover_of_a_workflow_billed_per_execution_says_why_a_step_has_no_c
     assert charge.endswith("cost — (billed per execution, not per step)") and "none" not in charge
 
 
+def test_money_axes_read_in_dollars_not_si_prefixes():
+    """The Cost page's "$/month spent on retries" axis read "$0 $50µ $100µ" (plotly's SI prefixes) for a
+    retry costing $0.0001 a month. Money axes read in decimals ("$0.00005"), as the graph's colour bar does."""
+    tiny = pd.DataFrame({"label": ["image-pipeline / download"], "monthly_usd": [0.000108]})
+    assert charts.hbar(tiny, x="monthly_usd", y="label", money=True).layout.xaxis.tickformat == charts.MONEY_TICKS
+    spend = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"),
+                          "cloud": ["aws"] * 3, "cost_usd": [0.00002, 0.00005, 0.00001]})
+    fig = charts.lines(spend, x="bucket", y="cost_usd", color="cloud", kind="area", money=True)
+    assert fig.layout.yaxis.tickformat == charts.MONEY_TICKS and fig.layout.yaxis.tickprefix == "$"
+    assert "~" in charts.MONEY_TICKS and "f" in charts.MONEY_TICKS, "decimals, no SI prefix, no trailing zeros"
+
+
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""

@@ -81,6 +81,11 @@ MONEY_TICKS = ",.6~f"
 default read "$50µ" for a retry costing $0.00005 a month."""
 
 
+SHARE_TICKS = ".2~%"
+"""Percent axis ticks (d3-format) to two decimals, no trailing zeros: "0.1%", "0.25%", "12%"; whole percents
+read "0% 0% 0% 0% 0% 1% 1%" up a healthy cloud's failure-rate trend."""
+
+
 def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
     """Counts on whole-number ticks (no 0.5 executions)."""
     small = top is not None and not pd.isna(top) and float(top) <= 10
@@ -160,7 +165,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
-                     tickformat=MONEY_TICKS if money else ".0%" if percent else None, ticksuffix=suffix)
+                     tickformat=MONEY_TICKS if money else SHARE_TICKS if percent else None, ticksuffix=suffix)
     if integer:
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())

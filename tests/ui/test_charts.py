@@ -256,7 +256,7 @@ def test_trend_charts_colour_clouds(con, window):
     figs = charts.kpi_trends(queries.overview_and_trend(con, window, with_previous=False)[2])
     colours = {t.name: t.marker.color for t in figs["executions"].data}
     assert colours == {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853"}
-    assert figs["failure_rate"].layout.yaxis.tickformat == ".0%"
+    assert figs["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS
 
 
 def test_storm_windows_are_shaded_and_merged():
@@ -501,6 +501,15 @@ def test_money_axes_read_in_dollars_not_si_prefixes():
     fig = charts.lines(spend, x="bucket", y="cost_usd", color="cloud", kind="area", money=True)
     assert fig.layout.yaxis.tickformat == charts.MONEY_TICKS and fig.layout.yaxis.tickprefix == "$"
     assert "~" in charts.MONEY_TICKS and "f" in charts.MONEY_TICKS, "decimals, no SI prefix, no trailing zeros"
+
+
+def test_a_failure_rate_below_one_percent_reads_on_its_axis():
+    """Overview's failure-rate trend of a healthy cloud (0.1% to 0.6%) read "0% 0% 0% 0% 0% 1% 1%" up its axis
+    (whole percents). Its ticks keep two decimals where needed ("0.1%", "0.25%", "12%")."""
+    frame = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"), "cloud": ["aws"] * 3,
+                          "executions": [1000] * 3, "failure_rate": [0.001, 0.004, 0.006], "retries": [1, 2, 0],
+                          "cost_usd": [0.1] * 3})
+    assert charts.kpi_trends(frame)["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS == ".2~%"
 
 
 def test_bars_of_zero_dollars_have_no_negative_axis():

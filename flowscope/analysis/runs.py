@@ -64,6 +64,7 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
         text = q("(coalesce({p}{error}, '') || ' ' || coalesce({p}{cause}, '')) ILIKE $err ESCAPE '\\'", p="{p}")
         cond.append(f"({text.format(p='e.')} OR {in_steps.format(match=text.format(p='s.'))})")
         params["err"] = contains_pattern(error_text)
+    execution_id = execution_id.strip().removeprefix(CUT)     # a run column's cell, copied, finds its run
     if execution_id:
         cond.append(q("(e.{execution_id} ILIKE $eid ESCAPE '\\' OR coalesce(e.{name}, '') ILIKE $eid ESCAPE '\\')"))
         params["eid"] = contains_pattern(execution_id)
@@ -84,12 +85,28 @@ SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} 
 A run still running is ordered by its time so far (`ELAPSED_MS`); only a run with no start comes last."""
 
 
+AZURE_RUN_NAME = re.compile(r"\d{20,}cu\d+", re.IGNORECASE)
+"""A Logic Apps run name: a 20-digit reverse clock (100 ns ticks to the end of time), more digits, then the
+scale unit ("08586676746934337772206998657CU22"). Runs of one day share its first ten digits or so."""
+
+AZURE_RUN_TAIL = 16
+"""Characters of a Logic Apps run name `short_id` keeps: the clock's last four (a run per 0.1 ms), the digits
+after it and the scale unit; the 33 characters of the whole name do not fit the pinned run column."""
+
+CUT = "…"
+"""What marks a `short_id` that is the end of its run's name, not all of it (the id search ignores it)."""
+
+
 def short_id(execution_id: Any) -> str:
     """The part of an execution id that tells runs apart: an ARN's or a resource path's last segment
     (the run's name), the whole id when it has none. Ids of one workflow share a long prefix that is all
-    a narrow column shows."""
+    a narrow column shows. A Logic Apps run name is that long prefix itself: it reads as its end, cut
+    (`CUT`) and without the zeros the cut leaves in front (at one length, that tells the same runs apart),
+    where the column showed "0858400000000000000000..." on every Azure row."""
     text = str(execution_id or "")
     tail = re.split(r"[/:]", text.rstrip("/:"))[-1]
+    if AZURE_RUN_NAME.fullmatch(tail) and len(tail) > AZURE_RUN_TAIL:
+        return CUT + tail[-AZURE_RUN_TAIL:].lstrip("0")
     return tail or text
 
 
@@ -272,12 +289,13 @@ def _parent_names(steps: pd.DataFrame) -> dict[str, str | None]:
             for k, p in zip(steps[C.step_key], steps[C.parent_step_key], strict=True)}
 
 
-STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", "running", C.attempts, "retries", "total_ms",
-                      C.error, C.cause]
+STEP_GROUP_COLUMNS = ["step", "parent", C.type, "visits", "failed", "skipped", "running", C.attempts, "retries",
+                      "total_ms", C.error, C.cause]
 
 
 def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
-    """One row per (step name, parent step name): visits, failed visits, visits still running, tries,
+    """One row per (step name, parent step name): visits, failed and skipped visits (a Logic Apps action whose
+    branch was not taken is a visit that did not run), visits still running, tries,
     retries, total duration and the first failure's error. A running visit has no duration: with
     `as_of` (when the run was last seen running) it counts its time so far, else none, and a step with
     no duration at all has none (NaN), never 0 ms. Loop and Map iterations fold into one row, and rows
@@ -292,13 +310,15 @@ def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
     frame = steps.assign(parent=steps[C.step_key].map(_parent_names(steps)).fillna(""),
                          **{RANK: ranks_of(steps)},
                          failed=steps[C.status].isin(STEP_FAILED).astype(int),
+                         skipped=(steps[C.status] == str(Status.SKIPPED)).astype(int),
                          running=(steps[C.status] == str(Status.RUNNING)).astype(int),
                          _ms=_so_far(steps, as_of),
                          retries=visit_retries(steps),
                          _depth=steps[C.step_key].map(_depths(steps)).fillna(0), _order=range(len(steps)))
     errors = frame[frame["failed"] == 1].drop_duplicates(["parent", C.name])[["parent", C.name, C.error, C.cause]]
     grouped = lowest_rank(frame.groupby(["parent", C.name, RANK], sort=False, dropna=False).agg(
-        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"), running=("running", "sum"),
+        type=(C.type, "first"), visits=(C.step_key, "count"), failed=("failed", "sum"), skipped=("skipped", "sum"),
+        running=("running", "sum"),
         attempts=(C.attempts, "sum"), retries=("retries", "sum"), total_ms=("_ms", lambda v: v.sum(min_count=1)),
         depth=("_depth", "max"), first=("_order", "min")).reset_index(), ["parent", C.name])
     out = grouped.merge(errors, on=["parent", C.name], how="left").rename(columns={C.name: "step"})
@@ -369,12 +389,21 @@ def compare_runs(a_steps: pd.DataFrame, b_steps: pd.DataFrame, a_as_of: Any = No
 
 # ---------------------------------------------------------------- the run in its cloud's console
 
-_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):")
+_AWS_ARN = re.compile(r"^arn:(?P<partition>aws[\w-]*):states:(?P<region>[a-z0-9-]+):[^:]*:(?P<resource>[^:]*)")
+"""An execution ARN: its partition, region and resource type ("execution", or "express" for an Express run)."""
 _AWS_CONSOLES = {"aws-us-gov": "console.amazonaws-us-gov.com", "aws-cn": "console.amazonaws.cn"}
 """The console of each AWS partition other than the commercial one (a GovCloud or China account cannot sign
 in to console.aws.amazon.com)."""
 _GCP_EXECUTION = re.compile(r"^projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/workflows/"
                             r"(?P<workflow>[^/:]+)(?:/executions/(?P<execution>[^/]+))?")
+
+
+def _express_start(started_at: Any) -> str:
+    """The `?startDate=` (epoch milliseconds) of an Express run's console page: Step Functions keeps no Express
+    run, and the page reads its history from CloudWatch Logs from that moment ("" without a start)."""
+    if started_at is None or pd.isna(started_at):
+        return ""
+    return f"?startDate={int(pd.Timestamp(started_at).timestamp() * 1000)}"
 
 
 def console_url(execution: dict[str, Any]) -> str | None:
@@ -390,6 +419,9 @@ def console_url(execution: dict[str, Any]) -> str | None:
             return None
         r = quote(region, safe="")
         host = _AWS_CONSOLES.get(match.group("partition"), f"{r}.console.aws.amazon.com")
+        if match.group("resource") == "express":
+            return f"https://{host}/states/home?region={r}#/express-executions/details/{quote(eid, safe=':')}" \
+                   + _express_start(execution.get(C.started_at))
         return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
         if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
@@ -73,6 +74,16 @@ def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt
     head = first if since is not None and first < pd.Timestamp(since) < first + width else None
     tail = last if until is not None and last + width > pd.Timestamp(until) else None
     return head, tail
+
+
+MONEY_TICKS = ",.6~f"
+"""Money axis ticks (d3-format) in decimals, to the millionth, no trailing zeros: "$0.00005", "$1,250"; plotly's
+default read "$50µ" for a retry costing $0.00005 a month."""
+
+
+SHARE_TICKS = ".2~%"
+"""Percent axis ticks (d3-format) to two decimals, no trailing zeros: "0.1%", "0.25%", "12%"; whole percents
+read "0% 0% 0% 0% 0% 1% 1%" up a healthy cloud's failure-rate trend."""
 
 
 def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
@@ -154,7 +165,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
-                     tickformat=".0%" if percent else None, ticksuffix=suffix)
+                     tickformat=MONEY_TICKS if money else SHARE_TICKS if percent else None, ticksuffix=suffix)
     if integer:
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())
@@ -186,8 +197,9 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_
 
 
 def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,
-         money: bool = False, text: str | None = None, limit: int = 15) -> go.Figure:
-    """Horizontal bars, largest on top (top drivers, amplification, failing steps)."""
+         money: bool = False, text: str | None = None, text_format: str | None = None, limit: int = 15) -> go.Figure:
+    """Horizontal bars, largest on top (top drivers, amplification, failing steps); `text` labels each bar with
+    another column, in `text_format` (`str.format`: "{:.2f}×" for a ratio, which read as a bare number)."""
     if frame is None or frame.empty:
         return empty_figure(title=title)
     part = frame.nlargest(limit, x).iloc[::-1]
@@ -195,13 +207,13 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     fig = _base(title, height=max(HEIGHT, 28 * len(part) + 60))
     labels = None
     if text:
-        labels = [fmt_usd(v) if text.endswith("_usd") else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
-                  for v in part[text]]
+        labels = [text_format.format(v) if text_format else fmt_usd(v) if text.endswith("_usd")
+                  else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in part[text]]
     fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
     fig.update_layout(hovermode="closest", showlegend=False)
     # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
-    fig.update_xaxes(tickprefix="$" if money else None,
+    fig.update_xaxes(tickprefix="$" if money else None, tickformat=MONEY_TICKS if money else None,
                      rangemode="nonnegative" if (pd.to_numeric(part[x], errors="coerce") >= 0).all() else "normal")
     if not money and pd.api.types.is_integer_dtype(part[x]):
         integer_axis(fig, part[x].max(), axis="x")
@@ -250,8 +262,9 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
                    title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
                    bucket_s: int | None = None, since: dt.datetime | None = None) -> go.Figure:
-    """Retries over time by cloud, with each storm window shaded (labelled when there are few)."""
-    if retries is None or retries.empty:
+    """Retries over time by cloud, with each storm window shaded (labelled when there are few). Buckets of
+    tries without a retry draw no bar: a window of them says it has no retries, never an empty grid."""
+    if retries is None or retries.empty or not pd.to_numeric(retries["retries"], errors="coerce").fillna(0).any():
         return empty_figure("No retries in this window", title=title)
     fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
                 until=until, bucket_s=bucket_s, since=since)
@@ -271,17 +284,25 @@ def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (),
 
 def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, duration: bool = False) -> go.Figure:
     """A histogram of `values`; with duration=True they are milliseconds, drawn in one unit picked from
-    the data (ms, s, min, h, d) named on the axis ("delay (s)")."""
+    the data (ms, s, min, h, d) named on the axis ("delay (s)"). Its `bins` are set here, not by plotly, so
+    the tallest bar is known and the count axis ticks whole retries (`integer_axis`): a few samples read
+    "0 1 1 2 2 3 3", ticks every half retry printed as whole numbers."""
     if values is None or len(values) == 0:
         return empty_figure(title=title)
     if duration:
         unit, size = readable.duration_unit(values)
         values, x_title = values / size, f"{x_title} ({unit})"
+    present = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    counts, edges = np.histogram(present, bins=bins) if len(present) else (np.zeros(1), np.array([0.0, 1.0]))
+    width = float(edges[1] - edges[0])
     fig = _base(title)
-    fig.add_trace(go.Histogram(x=values, nbinsx=bins, marker_color=PALETTE[0]))
+    # A bin is [start, start + size): the last one ends a bin past numpy's, which holds its right edge.
+    fig.add_trace(go.Histogram(x=values, xbins=dict(start=float(edges[0]), end=float(edges[-1]) + width, size=width),
+                               marker_color=PALETTE[0]))
     fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
     fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="retries", tickformat=",d")
+    fig.update_yaxes(title="retries")
+    integer_axis(fig, int(counts.max()))     # plotly's bins hold no more: numpy's last one holds its right edge too
     return fig
 
 

@@ -262,10 +262,11 @@ def keep_in_url(**params: str) -> None:
             del st.query_params[key]
 
 
-def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> None:
+def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = (), *, link: bool = True) -> None:
     """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
     analyses' coverage says: `tables.collection_health`'s `superseded`). With `clouds` (the sidebar's
-    cloud filter) only theirs: a GCP scope's failure does not make an AWS-only view's numbers incomplete."""
+    cloud filter) only theirs: a GCP scope's failure does not make an AWS-only view's numbers incomplete.
+    `link`: end with a link to Collection health (not on that page itself, which it would reload)."""
     if health is None or health.empty:
         return
     if clouds:
@@ -283,7 +284,9 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = ()) -> No
     lines = "\n".join(why(r) for r in bad.itertuples(index=False))
     st.error(f"**Collection failed for {len(bad)} scope(s).** Their executions are missing from every number "
              f"below, so *no failures* there means *unknown*, not *healthy*.\n\n{lines}", icon=":material/error:")
-    st.page_link(str(page_file("collection_health")), label="Open collection health", icon=":material/monitor_heart:")
+    if link:
+        st.page_link(str(page_file("collection_health")), label="Open collection health",
+                     icon=":material/monitor_heart:")
 
 
 METRICS_PER_ROW = 5

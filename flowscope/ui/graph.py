@@ -23,6 +23,7 @@ from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
 from flowscope.textsafety import plotly_text as safe
+from flowscope.ui.charts import MONEY_TICKS
 from flowscope.ui.readable import duration_unit
 
 
@@ -178,7 +179,7 @@ def _colours(metric: str, label: str, values: list[float], measured: list[float]
     if metric == "failure_rate":
         bar["tickformat"] = ".1~%"
     elif metric == "cost_usd":
-        bar.update(tickprefix="$", tickformat=",.6~f")
+        bar.update(tickprefix="$", tickformat=MONEY_TICKS)
     elif metric == "retries":
         bar["tickformat"] = ",d"
         if max(values, default=0) <= 10:
@@ -188,14 +189,26 @@ def _colours(metric: str, label: str, values: list[float], measured: list[float]
         values = [v / size for v in values]
         bar["ticksuffix"] = f" {unit}"
     return values, bar
+
+
+NO_P95 = "— (no visit has ended: still running, or no end time was collected)"
+"""A visited step's p95 when none of its visits has a duration: said why, where it read "n/a"."""
+
+
+def _p95(value: Any) -> str:
+    """A step's p95 in a node's hover: its duration, or why it has none (`NO_P95`), never "n/a" or "0 ms"."""
+    return NO_P95 if is_missing(value) else fmt_duration(float(value))
+
+
 EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#aaa", "catch": "#d62728",
                "observed": "#9467bd", "call": "#888"}
 
 
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,
-           metric: str = "failure_rate", title: str | None = None) -> go.Figure:
+           metric: str = "failure_rate", title: str | None = None, unpriced: str | None = None) -> go.Figure:
     """Draw the graph: nodes coloured by `metric` (from `queries.step_metrics`), edges labelled
-    with observed transition counts (from `queries.edge_counts`)."""
+    with observed transition counts (from `queries.edge_counts`). `unpriced`: why a step has no cost (its
+    workflow is billed per execution), said in its hover, where "cost none" read as free."""
     pos = layout(graph)
     label, scale, fmt = METRICS.get(metric, METRICS["failure_rate"])
     stats: dict[str, dict[str, Any]] = {}
@@ -223,6 +236,7 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     raw = [stats.get(n, {}).get(metric) for n in names]
     valued = {n for n, v in zip(names, raw, strict=True) if n in stats and not is_missing(v)}
     values = [float(v or 0.0) if n in valued else 0.0 for n, v in zip(names, raw, strict=True)]
+    no_cost = f"— ({safe(unpriced)})" if unpriced else "—"
     hover = []
     for n in names:
         s = stats.get(n)
@@ -231,8 +245,8 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
                          f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
                          f"<br>retries {int(s.get('retries') or 0):,}"
-                         f"<br>p95 {fmt_duration(float(s.get('p95_ms') or 0))}"
-                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else 'none'}")
+                         f"<br>p95 {_p95(s.get('p95_ms'))}"
+                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else no_cost}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
     text = [f"{safe(n)}<br>{fmt(v)}" if n in valued else safe(n) for n, v in zip(names, values, strict=True)]

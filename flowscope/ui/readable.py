@@ -35,6 +35,8 @@ DURATION_UNITS: tuple[tuple[str, float], ...] = (("ms", 1.0), ("s", 1_000.0), ("
 IDENTITY = ("title", "workflow", "step", "scope", "error", "run", "execution_id")
 """Columns that name a row, in the order they come first (the title of a finding says it all)."""
 
+FINDING_MARKS = ("severity", "kind")
+"""What a finding is, read beside its pinned title and its money (`layout`)."""
 
 NUMBER, DATETIME, TEXT = "number", "datetime", "text"
 
@@ -296,9 +298,9 @@ def leading(frame: pd.DataFrame, first: Sequence[str], *, drop: Sequence[str] = 
 def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     """(column order, columns to pin): the pinned name first, then money, then the other name columns
     and the rest, so a narrow screen (1366 px with the sidebar open) keeps the name and the dollars in
-    view. A finding's title is pinned alone (it names workflow and step); else workflow (or scope, or
-    the execution) and step. An error text is pinned only when nothing else names the row: pinned
-    columns wider than most of the grid make Streamlit pin none."""
+    view. A finding's title is pinned alone (it names workflow and step), its severity and kind after the
+    money; else workflow (or scope, or the execution) and step. An error text is pinned only when nothing
+    else names the row: pinned columns wider than most of the grid make Streamlit pin none."""
     names = [str(c) for c in columns]
     identity = [c for c in IDENTITY if c in names]
     if "title" in identity:
@@ -309,8 +311,11 @@ def layout(columns: Sequence[str]) -> tuple[list[str], list[str]]:
     # A row's status before its long texts, and a whole execution id last when "run" (its telling end) is
     # pinned: at 1366 px the Executions table's error and id pushed every status and duration off screen.
     status = ["status"] if "status" in names and "status" not in pinned else []
+    # A finding's severity and kind beside its title and dollars: after the workflow and step (which the title
+    # names) they were off the right edge of Overview's findings table at 1366 px.
+    marks = [c for c in FINDING_MARKS if c in names] if pinned == ["title"] else []
     last = ["execution_id"] if "run" in pinned and "execution_id" in names else []
-    order = [*pinned, *money, *status, *[c for c in identity if c not in pinned and c not in last]]
+    order = [*pinned, *money, *status, *marks, *[c for c in identity if c not in pinned and c not in last]]
     return order + [c for c in names if c not in order and c not in last] + last, pinned
 
 

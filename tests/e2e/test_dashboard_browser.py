@@ -176,9 +176,10 @@ def grid_layout(frame) -> dict | None:
 
 def must_see(grid: dict) -> list[tuple[str, str, float]]:
     """(name, title, right edge) of the columns a narrow screen must keep in view: the pinned name
-    column(s) and the money."""
+    column(s) and the money, and a finding's severity and kind beside its title."""
+    finding = any(n == "title" for n, _, _, _ in grid["placed"][:grid["freeze"]])
     return [(n, t, right) for i, (n, t, _, right) in enumerate(grid["placed"])
-            if i < grid["freeze"] or n.endswith("_usd") or n == "usd"]
+            if i < grid["freeze"] or n.endswith("_usd") or n == "usd" or (finding and n in readable.FINDING_MARKS)]
 
 
 def test_names_and_money_stay_in_view_at_1366_pixels(server, browser):

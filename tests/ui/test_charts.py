@@ -256,7 +256,7 @@ def test_trend_charts_colour_clouds(con, window):
     figs = charts.kpi_trends(queries.overview_and_trend(con, window, with_previous=False)[2])
     colours = {t.name: t.marker.color for t in figs["executions"].data}
     assert colours == {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853"}
-    assert figs["failure_rate"].layout.yaxis.tickformat == ".0%"
+    assert figs["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS
 
 
 def test_storm_windows_are_shaded_and_merged():
@@ -407,6 +407,26 @@ def test_gcp_list_form_loops_and_parallel():
     graph.layout(g)   # a loop back to the start does not break the layout
 
 
+def test_a_window_of_tries_without_a_retry_says_no_retries():
+    """A window whose runs tried every step once (24 h of one cloud) drew "Retries over time" as an empty
+    0-to-1 grid: its buckets of tries hold 0 retries each, and no bar is drawn for 0. It says "No retries in
+    this window", as a window without tries does."""
+    quiet = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=4, freq="6h", tz="UTC"),
+                          "cloud": ["aws"] * 4, "retries": [0] * 4, "tries": [12, 9, 30, 4]})
+    fig = charts.storm_timeline(quiet, until=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc))
+    assert [a.text for a in fig.layout.annotations] == ["No retries in this window"]
+    assert not fig.data
+
+
+def test_retries_by_step_labels_its_bars_as_amplification():
+    """The Retries page's "Retries by step" bars (as long as the retries, 130) read "1.11": a number beside a
+    count of retries, with nothing saying it is tries per visit. Its labels read "1.11×", as its table does."""
+    amp = pd.DataFrame({"label": ["s / check", "p / auth"], "retries": [130, 48], "amplification": [1.107, 1.21]})
+    fig = charts.hbar(amp, x="retries", y="label", text="amplification", text_format="{:.2f}×")
+    assert list(fig.data[0].text) == ["1.21×", "1.11×"]
+    assert list(charts.hbar(amp, x="retries", y="label", text="retries").data[0].text) == ["48", "130"]
+
+
 def test_graph_figure_paints_metrics_and_counts():
     g = graph.parse(json.dumps(ASL))
     steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [100, 100], "failures": [8, 0],
@@ -441,6 +461,57 @@ def test_graph_numbers_read_as_the_tables_read_them():
     assert bar["retries"].dtick == 1
 
 
+def test_graph_hover_gives_a_visited_step_its_p95_or_says_why_it_has_none():
+    """A step whose visits in the window have no end time (a stuck run's step, still running; a call whose
+    end was not logged) hovered "p95 n/a", as if the measure failed; one whose p95 came as None read
+    "p95 0 ms". A visited step's hover gives its p95, and without one says why."""
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder", "InStock"], "visits": [2, 100, 98],
+                          "failures": [0, 0, 0], "failure_rate": [0.0, 0.0, 0.0], "retries": [0, 0, 0],
+                          "p95_ms": [float("nan"), 850.0, None], "cost_usd": [0.1, 0.01, 0.0]}).astype(
+        {"p95_ms": object})
+    hover = list(graph.figure(g, steps, metric="p95_ms").data[-1].hovertext)
+    charge = next(h for h in hover if h.startswith("<b>ChargeCard"))
+    validate = next(h for h in hover if h.startswith("<b>ValidateOrder"))
+    in_stock = next(h for h in hover if h.startswith("<b>InStock"))
+    assert "p95 850 ms" in validate
+    for text in (charge, in_stock):
+        assert "n/a" not in text and "p95 0 ms" not in text
+        assert "no visit has ended" in text
+
+
+def test_graph_hover_of_a_workflow_billed_per_execution_says_why_a_step_has_no_cost():
+    """An Express workflow's steps have no cost of their own (it is billed per execution): each node's hover
+    read "cost none", which reads as free. It says "cost — (billed per execution, not per step)"."""
+    g = graph.parse(json.dumps(ASL))
+    steps = pd.DataFrame({"step": ["ChargeCard"], "visits": [10], "failures": [0], "failure_rate": [0.0],
+                          "retries": [0], "p95_ms": [120.0], "cost_usd": [float("nan")]})
+    hover = graph.figure(g, steps, metric="failure_rate", unpriced="billed per execution, not per step").data[-1]
+    charge = next(h for h in hover.hovertext if h.startswith("<b>ChargeCard"))
+    assert charge.endswith("cost — (billed per execution, not per step)") and "none" not in charge
+
+
+def test_money_axes_read_in_dollars_not_si_prefixes():
+    """The Cost page's "$/month spent on retries" axis read "$0 $50µ $100µ" (plotly's SI prefixes) for a
+    retry costing $0.0001 a month. Money axes read in decimals ("$0.00005"), as the graph's colour bar does."""
+    tiny = pd.DataFrame({"label": ["image-pipeline / download"], "monthly_usd": [0.000108]})
+    assert charts.hbar(tiny, x="monthly_usd", y="label", money=True).layout.xaxis.tickformat == charts.MONEY_TICKS
+    spend = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"),
+                          "cloud": ["aws"] * 3, "cost_usd": [0.00002, 0.00005, 0.00001]})
+    fig = charts.lines(spend, x="bucket", y="cost_usd", color="cloud", kind="area", money=True)
+    assert fig.layout.yaxis.tickformat == charts.MONEY_TICKS and fig.layout.yaxis.tickprefix == "$"
+    assert "~" in charts.MONEY_TICKS and "f" in charts.MONEY_TICKS, "decimals, no SI prefix, no trailing zeros"
+
+
+def test_a_failure_rate_below_one_percent_reads_on_its_axis():
+    """Overview's failure-rate trend of a healthy cloud (0.1% to 0.6%) read "0% 0% 0% 0% 0% 1% 1%" up its axis
+    (whole percents). Its ticks keep two decimals where needed ("0.1%", "0.25%", "12%")."""
+    frame = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"), "cloud": ["aws"] * 3,
+                          "executions": [1000] * 3, "failure_rate": [0.001, 0.004, 0.006], "retries": [1, 2, 0],
+                          "cost_usd": [0.1] * 3})
+    assert charts.kpi_trends(frame)["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS == ".2~%"
+
+
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""
@@ -463,6 +534,18 @@ def test_a_duration_histogram_names_its_unit_and_scales_the_values():
                            duration=True)
     assert fig.layout.xaxis.title.text == "delay (s)"
     assert list(fig.data[0].x) == [2.0, 2.1, 1.9, 4.0]
+
+
+def test_a_histogram_of_few_delays_has_whole_number_ticks():
+    """The Retries page's delay histogram of a retry with a few samples read "0 1 1 2 2 3 3" up its axis
+    (ticks every 0.5 retries, printed as whole numbers). Its bins are set, so its counts are known and the
+    axis ticks every retry."""
+    few = pd.Series([2001.0, 2002.0, 2002.0, 2003.0, 2100.0, 2100.0, 2100.0, 1990.0, 2050.0, 2051.0, 2060.0])
+    fig = charts.histogram(few, title="t", x_title="delay", duration=True)
+    assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.tickformat == ",d"
+    assert fig.data[0].xbins.size is not None
+    many = pd.Series([float(v % 7) for v in range(500)])
+    assert charts.histogram(many, title="t", x_title="x").layout.yaxis.dtick is None, "large counts: plotly's ticks"
 
 
 def test_storm_labels_do_not_write_over_each_other():

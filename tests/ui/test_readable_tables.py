@@ -75,7 +75,7 @@ def test_a_count_whose_name_holds_a_ratio_word_is_still_a_count():
 def test_names_come_first_and_are_pinned_then_money():
     order, pinned = readable.layout(["severity", "kind", "cloud", "workflow", "step", "title", "recommendation",
                                      "monthly_usd", "executions_affected"])
-    assert order[:3] == ["title", "monthly_usd", "workflow"] and pinned == ["title"]
+    assert order[:5] == ["title", "monthly_usd", "severity", "kind", "workflow"] and pinned == ["title"]
     order, pinned = readable.layout(["cloud", "workflow", "step", "meter", "quantity", "cost_usd", "retry_usd",
                                      "monthly_usd", "share"])
     assert order[:5] == ["workflow", "step", "cost_usd", "retry_usd", "monthly_usd"]
@@ -83,6 +83,19 @@ def test_names_come_first_and_are_pinned_then_money():
     # a long error text is pinned only when nothing else names the row (wide pins make Streamlit pin none)
     assert readable.layout(["status", "scope", "error", "runs"]) == (["scope", "status", "error", "runs"], ["scope"])
     assert readable.layout(["error", "count"])[1] == ["error"]
+
+
+def test_a_findings_severity_and_kind_come_beside_its_title_and_money():
+    """Overview's findings table (three quarters of the page beside the severity chart) showed title,
+    $/month, workflow and step at 1366 px: severity and kind, what a finding is, were off its right edge."""
+    columns = ["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "executions_affected",
+               "evidence_link", "recommendation"]
+    order, pinned = readable.layout(columns)
+    assert order[:4] == ["title", "monthly_usd", "severity", "kind"] and pinned == ["title"]
+    assert sorted(order) == sorted(columns)
+    # tables that name their rows otherwise keep their order: a workflow's kind is not a finding's
+    assert readable.layout(["cloud", "workflow", "kind", "runs", "cost_usd"])[0] == [
+        "workflow", "cost_usd", "cloud", "kind", "runs"]
 
 
 def test_table_config_pins_names_with_a_width_and_keeps_page_labels():

@@ -4,6 +4,7 @@ that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
 from __future__ import annotations
 
 import datetime as dt
+import urllib.parse
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
@@ -67,7 +68,7 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     row = table[table["step"] == step].iloc[0]
     assert shown_ms(row["a_ms"]) > 0 and shown_ms(row["b_ms"]) > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
-    assert metrics(run_page)["Duration"] == "running 3 h"
+    assert metrics(run_page)["Running for"] == "3 h"
 
 
 def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811
@@ -130,6 +131,28 @@ def test_executions_table_shows_the_part_of_the_id_that_tells_runs_apart():
     assert runs.short_id("/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/runs/0858") == "0858"
     assert runs.short_id("exec-000004") == "exec-000004"
     assert readable.layout(["workflow", "execution_id", "run", "error", "status"])[1] == ["workflow", "run"]
+
+
+def test_azure_run_ids_read_by_the_digits_that_tell_them_apart(demo):
+    """A Logic Apps run name is 29+ digits and its scale unit ("08586676746934337772206998657CU22"): the
+    run column at 1366 px cut every one inside the digits their day's runs share ("0858400000000000000000..."
+    on each demo row), so Azure runs read alike. The run column now keeps the name's end, marked cut, and
+    that text typed in the id search finds the run."""
+    real = "/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/w/runs/"
+    a, b = real + "08586676746934337772206998657CU22", real + "08586676746934337772206998658CU22"
+    assert runs.short_id(a) != runs.short_id(b)
+    assert runs.short_id(a).startswith("…") and "08586676746934337772206998657CU22".endswith(runs.short_id(a)[1:])
+    assert len(runs.short_id(a)) <= 20                   # the pinned 200-pixel column shows about 26 characters
+    simulated = [real + f"08584{n:022d}cu{n % 97:02d}" for n in (291, 292, 476)]
+    shown = [runs.short_id(i) for i in simulated]
+    assert shown == ["…291cu00", "…292cu01", "…476cu88"]
+    assert runs.short_id("exec-000004") == "exec-000004"   # an id not of that shape is its last segment
+    _store, con, window = demo
+    f = q.Filters(window.since, window.until, ("azure",))
+    rows, _ = runs.search_executions(con, f, page_size=50)
+    assert rows["run"].is_unique and rows["run"].str.startswith("…").all()
+    found, _ = runs.search_executions(con, f, execution_id=rows.iloc[0]["run"])
+    assert rows.iloc[0][C.execution_id] in set(found[C.execution_id])
 
 
 def test_an_executions_search_that_finds_nothing_says_what_was_searched(three_cloud_store, monkeypatch):
@@ -313,3 +336,34 @@ def test_compare_says_when_run_a_has_no_successful_run_to_pair_with(tmp_path, mo
     assert at.text_input(key="cmp-a").value and not at.text_input(key="cmp-b").value
     said = " ".join(i.value for i in at.info).replace("\\", "").replace("**", "")
     assert "No other successful run of" in said and "in this window" in said, said
+
+
+def test_collection_health_does_not_link_to_itself(three_cloud_store, monkeypatch):
+    """Collection health's failed-scope banner ended with "Open collection health", a link to the page it is
+    on; the other pages keep it."""
+    def links(page: str) -> list[str]:
+        at = open_page(app(three_cloud_store, monkeypatch), page)
+        no_exception(at)
+        assert any("Collection failed for" in e.value for e in at.error)
+        return [str(p.proto.label) for p in at.get("page_link")]
+
+    assert "Open collection health" in links("overview")
+    assert "Open collection health" not in links("collection_health")
+
+
+def test_overviews_sample_runs_read_by_the_end_of_their_ids(demo, monkeypatch):
+    """The chosen finding's sample runs were listed by their whole ids, each an ARN or resource path that
+    took two lines ("/subscriptions/5f1e.../workflows/crm-export/runs/0858400000000000000000000499cu14") and
+    differed only at its end. Each reads as the run column does (`runs.short_id`), linking to the whole id."""
+    store, _con, window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "overview")
+    no_exception(at)
+    picker = next(b for b in at.selectbox if b.label == "Evidence of finding")
+    picker.select(next(t for t in picker.options if " fails " in str(t))).run()     # a finding with sample runs
+    samples = [m.value for m in at.markdown if str(m.value).startswith("- [")]
+    assert samples, "the chosen finding lists its sample runs"
+    for line in samples:
+        text, target = line[3:].split("](", 1)
+        whole = urllib.parse.parse_qs(urllib.parse.urlsplit(target.rstrip(")")).query)["exec"][0]
+        assert text.replace("\\", "") == runs.short_id(whole) != whole
+

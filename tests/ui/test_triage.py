@@ -34,6 +34,20 @@ def test_console_url_aws():
         "https://eu-west-1.console.aws.amazon.com/"), "the region comes from the ARN when not stored"
 
 
+def test_console_url_aws_express_opens_the_express_execution_page():
+    """An Express run (not kept by Step Functions: its history is in CloudWatch Logs, which the console reads
+    from its start) linked to the Standard execution page, which cannot find it. It now links to the
+    console's Express page with its start (epoch milliseconds), which that page needs."""
+    arn = "arn:aws:states:us-east-1:111122223333:express:clicks:3810645c-f9b4:12909e05-e4f6"
+    started = dt.datetime(2026, 12, 1, 10, 0, 0, 250000, tzinfo=UTC)
+    assert runs.console_url({C.cloud: "aws", C.region: "us-east-1", C.execution_id: arn, C.started_at: started}) == (
+        "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+        f"#/express-executions/details/{arn}?startDate={int(started.timestamp() * 1000)}")
+    assert runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: pd.Timestamp(started)}).endswith(
+        f"?startDate={int(started.timestamp() * 1000)}"), "a stored start reads as a pandas Timestamp"
+    assert "express-executions" in runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: None})
+
+
 def test_console_url_azure():
     run_id = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/invoices/runs/0858"
     assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == f"https://portal.azure.com/#resource{run_id}"
@@ -108,6 +122,22 @@ def test_failing_step_is_the_deepest_with_its_own_error():
     first = folded.iloc[0]
     assert (first["step"], first["visits"], first["failed"], first["retries"]) == ("Call_api", ITERATIONS, 1, 2)
     assert len(folded) == 3
+
+
+def test_a_skipped_step_is_counted_as_skipped_not_only_as_a_run_of_it():
+    """A Logic Apps action skipped (a branch not taken, its runAfter not met) read "runs of step 1, failed 0"
+    in the run page's step table, like an action that ran; only the Timeline's grey bar said otherwise. The
+    table now counts each step's skipped visits."""
+    batch = Batch()
+    loop_run(batch)
+    at = batch.steps[-1][C.started_at]
+    batch.steps.append({**batch.steps[-1], C.step_key: "9:Notify", C.previous_step_key: None, C.parent_step_key: None,
+                        C.iteration: None, C.name: "Notify", C.type: StepType.TASK.value, C.native_type: "Http",
+                        C.status: Status.SKIPPED.value, C.started_at: at, C.ended_at: at, C.duration_ms: 0,
+                        C.attempts: 0, C.error: None, C.cause: None})
+    folded = runs.collapsed_steps(pd.DataFrame(batch.steps)).set_index("step")
+    assert folded.loc["Notify", "skipped"] == 1 and folded.loc["Notify", "failed"] == 0
+    assert folded.loc["Call_api", "skipped"] == 0
 
 
 def test_run_page_opens_on_the_failing_step_with_loops_folded(loop_store, monkeypatch):
@@ -203,6 +233,17 @@ def test_compare_lists_the_path_difference(three_cloud_store, monkeypatch):
     table = at.dataframe[0].value
     assert "only B" in set(table["path"])
     assert table.iloc[0]["path"] != "both" or table.iloc[0]["a_error"], "differences come first"
+
+
+def test_compare_of_a_run_columns_cut_id_names_the_column_with_the_whole_id(three_cloud_store, monkeypatch):
+    """The Executions page's run column shows an Azure run's end ("…476cu88"); Compare runs, given that, asked
+    for the id "as the Executions page shows it", which it had been given. It names the execution id column,
+    which holds the whole id."""
+    at = open_page(app(three_cloud_store, monkeypatch, a="…476cu88"), "compare")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "No run A with id …476cu88 in the store" in said
+    assert "execution id column" in said and "as the Executions page shows it" not in said
 
 
 def test_compare_says_which_typed_id_is_not_in_the_store(three_cloud_store, monkeypatch):

@@ -13,7 +13,7 @@ if health.empty:
     st.info("No collection runs recorded yet. `flowscope sync` records one per scope (account/region, "
             "subscription, project) each time it runs; imports and the demo record theirs too.")
     st.stop()
-ui.failed_scopes_banner(health)
+ui.failed_scopes_banner(health, link=False)     # no link to this page itself
 counts = health.loc[health["superseded"].isna(), "status"].value_counts()
 # A scope with no watermark and no successful sync has collected nothing: it has no lag to take a
 # maximum of, so it is counted apart, never left out of "Max lag" in silence.

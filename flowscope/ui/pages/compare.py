@@ -54,17 +54,22 @@ ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a 
 found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
 details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
 typed = {"A": id_a, "B": id_b}
+WHOLE_ID = "execution id column"
+"""Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only."""
 unknown = [label for label, d in details.items() if d is None and typed[label]]
 empty = [label for label, d in details.items() if d is None and not typed[label]]
 for label in unknown:
-    st.warning(f"No run {label} with id {md(typed[label])} in the store: give the exact id, as the Executions "
-               "page shows it (its search finds a run by part of its id).")
+    st.warning(f"No run {label} with id {md(typed[label])} in the store: give the whole id, as the Executions "
+               f"page's {WHOLE_ID} shows it (its run column shows the end of some; its search finds a run by part "
+               "of its id).")
 if empty == ["B"] and unpaired and details["A"] is not None:
     name = details["A"]["execution"].iloc[0]["workflow_name"]
     st.info(f"**No other successful run of {md(name)} in this window** to set against run A: enter the "
-            "execution id of run B (exact id, as the Executions page shows it), or widen the time window.")
+            f"execution id of run B (the whole id, as the Executions page's {WHOLE_ID} shows it), or widen "
+            "the time window.")
 elif empty:
-    st.info(f"Enter the execution id of run {' and '.join(empty)} (exact id, as the Executions page shows it).")
+    st.info(f"Enter the execution id of run {' and '.join(empty)} (the whole id, as the Executions page's "
+            f"{WHOLE_ID} shows it).")
 if unknown or empty:
     st.stop()
 

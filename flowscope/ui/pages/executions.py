@@ -6,8 +6,8 @@ then its timeline, events and cost."""
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_duration, fmt_usd
-from flowscope.model import Status
+from flowscope.format import fmt_duration, fmt_usd, is_missing
+from flowscope.model import C, Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -125,7 +125,10 @@ if as_of is not None:
     else:
         said += "; no step was recorded as running"
     st.warning(said)
-ui.metric_row([("Duration", ui.run_duration(run), None),
+# A run still running reads "Running for 23 d 5 h": "Duration: running 23 d 5 h" was cut to "running 23 …" in a
+# quarter of a 1366-pixel page (Compare runs, two runs side by side, has the room for it).
+running_for = as_of is not None and is_missing(run.get(C.duration_ms))        # as `ui.run_duration` reads it
+ui.metric_row([("Running for", fmt_duration(age), None) if running_for else ("Duration", ui.run_duration(run), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
                ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
@@ -134,6 +137,9 @@ st.caption("Loop and Map iterations are folded into one row per step and parent,
 ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
+    "skipped": st.column_config.NumberColumn("skipped", format="%d",
+                                             help="Runs of the step skipped, not run (a branch not taken, its "
+                                                  "runAfter not met)"),
     "running": st.column_config.NumberColumn("still running", format="%d",
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "

@@ -4,7 +4,7 @@ trends; top findings and the potential savings they add up to (counted once, nev
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis import measures
+from flowscope.analysis import measures, runs
 from flowscope.analysis.tables import bucket_seconds
 from flowscope.format import fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
 from flowscope.textsafety import markdown_text as md
@@ -94,8 +94,10 @@ def top_findings(found: pd.DataFrame | None) -> None:
     chosen = shown.loc[pick]
     st.markdown(f"**{md(chosen['title'])}** — {md(chosen['recommendation'])}")
     st.markdown(f"Evidence: {md(fmt_evidence(chosen['evidence']))}")
+    # Each run by the end of its id, as the Executions page's run column reads it: whole ids (an ARN, a resource
+    # path) took two lines each and differed only at their ends. The link opens the whole id.
     for eid in list(chosen["sample_execution_ids"])[:5]:
-        st.markdown(f"- [{md(eid)}]({ui.link('executions', f, exec=eid)})")
+        st.markdown(f"- [{md(runs.short_id(eid))}]({ui.link('executions', f, exec=eid)})")
 
 
 ui.with_findings(f, top_findings)

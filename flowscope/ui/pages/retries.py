@@ -43,7 +43,7 @@ st.subheader("Amplification by step", divider="gray")
 st.caption("Tries per visit: 2.0× means every visit ran twice on average (each retry is billed by every cloud).")
 if not amp.empty:
     amp["label"] = amp["workflow"] + " / " + amp["step"]
-ui.plot(charts.hbar(amp, x="retries", y="label", title="Retries by step", text="amplification")
+ui.plot(charts.hbar(amp, x="retries", y="label", title="Retries by step", text="amplification", text_format="{:.2f}×")
         if not amp.empty else charts.empty_figure("No retries"), key="amp")
 if len(amp) >= data.RETRY_ROWS:
     st.caption(f"The {len(amp):,} steps with the most retries; filter to fewer workflows to see the rest.")

@@ -183,3 +183,31 @@ def test_a_filter_given_twice_is_the_same_report_run():
     assert again.run_id == once.run_id and list(again.resolved[C.id]) == list(once.resolved[C.id])
     _, dup = step(stored, findings(), T0 + 2 * DAY, clouds=("aws", "aws"))
     assert dup.run_id == first.run_id and list(dup.resolved[C.id]) == ["a"]
+
+
+def _content(since: dt.datetime, until: dt.datetime, frame: pd.DataFrame, **scope) -> object:
+    """What `record` reads of a report's content: its filters, findings and what it looked at."""
+    from types import SimpleNamespace
+
+    filters = SimpleNamespace(since=since, until=until, clouds=tuple(scope.get("clouds", ())),
+                              workflows=tuple(scope.get("workflows", ())))
+    return SimpleNamespace(filters=filters, findings=frame, coverage=SimpleNamespace(observed=set()),
+                           history=None)
+
+
+def test_a_scope_without_findings_knows_its_last_report(tmp_path):
+    """A scope that never had a finding said "(first report of this scope)" on every run: the last
+    report was read off the stored findings only. Report runs are kept per scope, so the second run
+    says "since the last report", and a re-run of the same window writes nothing."""
+    store = Store(tmp_path / "s")
+    first = record(store, _content(T0, T0 + DAY, findings(), workflows=("wf-quiet",)))
+    assert first.previous_report is None and first.summary().endswith("(first report of this scope)")
+    second = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-quiet",)))
+    assert second.previous_report == T0 + DAY and second.summary().endswith("since the last report")
+    version = store.version()
+    again = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-quiet",)))
+    assert again.previous_report == T0 + DAY and store.version() == version and not again.recorded
+    other = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-other",)))
+    assert other.previous_report is None                     # another scope's runs are not its own
+    assert record(store, _content(T0, T0 + DAY, findings(), workflows=("wf-quiet",)),
+                  write=False).previous_report is None        # an older window: nothing before it

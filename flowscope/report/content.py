@@ -54,6 +54,7 @@ class HistoryChange:
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its `alerts` row of this scope
     alert_scope: str = "all"                                          # the filters' scope (history.alert_scope)
     unannounced: list[dict[str, Any]] = field(default_factory=list)   # resolved rows a target is owed the end of
+    not_recorded: str | None = None   # why the store refused this report's history rows (None: written, or none due)
 
     def resolutions_owed(self, target: str) -> list[dict[str, Any]]:
         """The resolved findings (history rows) in this scope that `target` was told of and not yet
@@ -90,7 +91,9 @@ class HistoryChange:
             parts.append(f"{self.count('worsened')} worsened")
         parts += [f"{self.count('ongoing')} ongoing", f"{len(self.resolved)} resolved"]
         since = "since the last report" if self.previous_report is not None else "(first report of this scope)"
-        return ", ".join(parts) + " " + since
+        unsaved = "; not recorded in the findings history, so the next report says them again" \
+            if self.not_recorded is not None else ""
+        return ", ".join(parts) + " " + since + unsaved
 
 
 @dataclass

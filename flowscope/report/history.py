@@ -251,7 +251,11 @@ def _plain(value: Any) -> Any:
 
 def record(store: Any, content: ReportContent, *, write: bool = True) -> HistoryChange:
     """Read the stored history, work out what changed, write it (unless `write` is off), and attach
-    the change to the report's content. One visible sync: get -> transform -> load."""
+    the change to the report's content. One visible sync: get -> transform -> load.
+
+    A write the store refuses raises (StoreError, OSError) with the change attached all the same and
+    `not_recorded` set: what changed against the stored history is still known, so a message tells only
+    that (without it, every open finding read as new and was sent again on every run)."""
     f = content.filters
     stored = store.read_rows("findings")
     runs = store.read_rows("report_runs")
@@ -263,10 +267,14 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     this_run = [] if any(r[C.run_id] == change.run_id for r in runs) else [
         {C.run_id: change.run_id, C.scope: change.alert_scope, C.window_start: f.since, C.window_end: f.until}]
     batch = {name: rows for name, rows in (("findings", writes), ("report_runs", this_run)) if rows}
-    if batch and write:
-        store.write(batch)           # findings and the run together: a failed write leaves neither half
-        change.recorded = True
     content.history = change
+    if batch and write:
+        try:
+            store.write(batch)           # findings and the run together: a failed write leaves neither half
+        except Exception as exc:
+            change.not_recorded = str(exc) or type(exc).__name__
+            raise
+        change.recorded = True
     return change
 
 

@@ -211,3 +211,27 @@ def test_a_scope_without_findings_knows_its_last_report(tmp_path):
     assert other.previous_report is None                     # another scope's runs are not its own
     assert record(store, _content(T0, T0 + DAY, findings(), workflows=("wf-quiet",)),
                   write=False).previous_report is None        # an older window: nothing before it
+
+
+def test_a_refused_history_write_raises_with_the_change_attached(tmp_path):
+    """A store that refused the history left the report without one: every open finding read as new
+    and was sent again. The change against the stored history is attached all the same, and said to
+    be unrecorded."""
+    from flowscope.store import StoreError
+
+    store = Store(tmp_path / "s")
+    record(store, _content(T0, T0 + DAY, findings(("a", "high", "aws"))))
+
+    class Refusing:
+        def read_rows(self, table: str) -> list[dict]:
+            return store.read_rows(table)
+
+        def write(self, batch: dict) -> None:
+            raise StoreError("disk full")
+
+    content = _content(T0 + DAY, T0 + 2 * DAY, findings(("a", "high", "aws"), ("b", "low", "aws")))
+    with pytest.raises(StoreError, match="disk full"):
+        record(Refusing(), content)
+    change = content.history
+    assert change.states == {"a": "ongoing", "b": "new"} and change.not_recorded == "disk full"
+    assert not change.recorded and change.summary().endswith("so the next report says them again")

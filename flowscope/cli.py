@@ -908,8 +908,8 @@ RUN_HELP = literal(
     "(or --until), so a re-run in the same hour writes the same files and changes no history.\n\n"
     f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
     "the window, a failed collection (a failed sync included) or data ending well before the window does "
-    "(syncs that succeed but bring nothing); else 6 the store refused the findings history; "
-    "else 4 a notification could not be "
+    "(syncs that succeed but bring nothing); else 6 the store refused the findings history (or the record of "
+    "what a notification told); else 4 a notification could not be "
     "delivered after its retries; else 0. 2: a bad flag or configuration."
 )
 
@@ -977,7 +977,8 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
 
 def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None:
     """Remember what each target was sent by this report run (its findings, and the status its message
-    said), so a re-run does not send them again and a status is sent when it starts, changes or ends."""
+    said), so a re-run does not send them again and a status is sent when it starts, changes or ends.
+    A write the store refuses is an error (exit 6, `_unrecorded`): the next run repeats those messages."""
     from flowscope.report.history import mark_delivered
     from flowscope.store import StoreError
 
@@ -988,7 +989,8 @@ def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None
     try:
         mark_delivered(target, content.history, sent, said)
     except (StoreError, OSError) as exc:
-        tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
+        content.history.not_recorded = str(exc) or type(exc).__name__
+        fail(f"notifications sent but not recorded (the next run repeats them): {exc}")
 
 
 def _file_stamp(end: dt.datetime) -> str:

@@ -10,8 +10,8 @@
 |   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
 | 4 | `run`: a notification could not be delivered, after retries (a report file that cannot be written is 2) |
 | 5 | a bug: an error flowscope did not foresee, said in one line with the file holding its traceback |
-| 6 | `report`, `run`: the findings history could not be written to the store: the report is
-|   | written and the messages say only what changed against the stored history, but |
+| 6 | `report`, `run`: the findings history (or what a notification told) could not be written to
+|   | the store: the report is written and the messages say only what changed against the stored history, but |
 |   | the next run tells this run's new findings again |
 
 A failed delivery (a report or notification that could not be sent) or history write never hides the

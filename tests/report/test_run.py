@@ -276,3 +276,22 @@ def test_a_history_that_cannot_be_written_is_an_error_and_no_flood(tmp_path, rec
     monkeypatch.setattr(Store, "write", write)
     back = tick(2)
     assert back.exit_code == ExitCode.OK and len(receiver.requests) == 1, back.output
+
+
+def test_what_a_message_told_that_cannot_be_recorded_is_exit_6(tmp_path, receiver, monkeypatch):
+    """Notifications sent but not recorded were a warning and exit 0: every re-run and scheduled run sent
+    them again, and nothing a scheduler reads said why."""
+    from flowscope.report import history
+    from flowscope.store import StoreError
+
+    def refused(*args, **kwargs):
+        raise StoreError("disk full")
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    monkeypatch.setattr(history, "mark_delivered", refused)
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["md"]')
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                 "--until", UNTIL, "--since", "7d", "--no-sync"])
+    assert result.exit_code == ExitCode.HISTORY_NOT_RECORDED, result.output
+    assert "sent but not recorded" in result.output and len(receiver.requests) == 1

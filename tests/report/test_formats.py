@@ -366,3 +366,22 @@ def test_an_empty_window_does_not_read_as_no_findings(tmp_path):
     for text in (render_html(empty, plotly="cdn"), render_markdown(empty)):
         assert "No findings in this window." not in text
         assert "No findings: the window holds no executions to analyse." in text
+
+
+def test_markdown_escapes_the_names_in_a_coverage_sentence_and_nothing_else(empty_store, hostile_store):
+    """The Markdown ran its own sentences through the escaping meant for cloud names: a report pasted
+    into a chat or a ticket read "run \\`flowscope demo \\-\\-no\\-serve\\`" and "use \\-\\-since 2026\\-11\\-13".
+    Only the names in them are escaped now."""
+    from flowscope.report.markdown import render_markdown
+
+    empty = render_markdown(build_content(Store.open(empty_store), since=SINCE, until=END, now=END))
+    assert "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`" in empty
+    later = END + dt.timedelta(days=40)
+    name = HOSTILE["orders"]
+    content = build_content(Store.open(hostile_store), since=later - dt.timedelta(days=7), until=later, now=later,
+                            workflows=[name])
+    text = render_markdown(content)
+    sentence = content.coverage.message()
+    assert sentence and name in sentence and "<script>" not in text
+    assert f"is empty: no executions for --workflow {md(name)}; the store's executions run from " in text
+    assert f"use --since {content.coverage.first.date()}" in text

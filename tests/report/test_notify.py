@@ -674,3 +674,33 @@ def test_an_email_ca_file_that_is_not_there_is_named_in_the_failure(content, tmp
     [result] = deliver(parse_targets([target]), content)
     assert result.failed and result.attempts == 1
     assert result.error == f"ca_file {str(missing)!r} is not a file (the CA certificates to trust, PEM)"
+
+
+def _mrkdwn(node) -> list[dict]:
+    """Every mrkdwn text object of a Slack payload."""
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "mrkdwn" else []
+        return own + [t for v in node.values() for t in _mrkdwn(v)]
+    return [t for v in node for t in _mrkdwn(v)] if isinstance(node, list) else []
+
+
+def test_slack_reads_no_mention_channel_or_link_in_cloud_text():
+    """Slack's mrkdwn, by default, turns a bare URL into a link and parses "@here" and "#channel" in
+    plain text: a step named "@here http://evil.example" pinged the channel with a live link from
+    flowscope. Every mrkdwn text is verbatim (Slack changes nothing of it); a configured report URL is
+    an explicit link, the one link a message holds."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step", title="@here see http://evil.example",
+                       cloud="aws", workflow=HOSTILE["etl"], step="#general", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="stale", status_text="the data of @channel ends",
+                      changes="1 new", counts={}, findings=[f], more=2, more_ids=("a", "b"),
+                      resolved=[f], resolved_more_ids=("c",), report="https://reports.example.com/latest.html")
+    body = slack.payload(message)
+    texts = _mrkdwn(body["blocks"])
+    assert len(texts) >= 6 and all(t.get("verbatim") is True for t in texts)
+    assert "<https://reports.example.com/latest.html|open the report>" in json.dumps(body)
+    local = slack.payload(Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                                  report="/srv/reports/flowscope-2026.html"))
+    assert "report: /srv/reports/flowscope-2026.html" in json.dumps(local)

@@ -385,3 +385,19 @@ def test_markdown_escapes_the_names_in_a_coverage_sentence_and_nothing_else(empt
     assert sentence and name in sentence and "<script>" not in text
     assert f"is empty: no executions for --workflow {md(name)}; the store's executions run from " in text
     assert f"use --since {content.coverage.first.date()}" in text
+
+
+def test_markdown_evidence_escapes_the_cloud_text_in_it_not_its_own_figures(hostile_content):
+    """A finding's evidence line was escaped whole: "first seen\\: 2026\\-11\\-13 12\\:54 UTC; rate change\\:
+    \\+2\\.1 pt" in a pasted report. Its keys and figures are flowscope's; only its text values (an error,
+    a name) are cloud text, escaped as every name is."""
+    from flowscope.format import fmt_evidence
+    from flowscope.report.markdown import render_markdown
+
+    text = render_markdown(hostile_content)
+    lines = [line for line in text.splitlines() if line.startswith("  - evidence: ")]
+    hostile = next(line for line in lines if "pwned" in line)
+    assert "&lt;script&gt;window\\.\\_\\_pwned" in hostile and "<script>" not in hostile
+    assert re.search(r"first seen: \d{4}-\d\d-\d\d \d\d:\d\d UTC; ", hostile), hostile
+    assert fmt_evidence({"a_usd": 1.5, "error": "[x](http://e)", "top": [{"error": "*b*"}]}, text=md) == \
+        r"A: $1.50; error: \[x\]\(http\://e\); top: (error: \*b\*)."

@@ -704,3 +704,19 @@ def test_slack_reads_no_mention_channel_or_link_in_cloud_text():
     local = slack.payload(Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
                                   report="/srv/reports/flowscope-2026.html"))
     assert "report: /srv/reports/flowscope-2026.html" in json.dumps(local)
+
+
+def test_a_quiet_target_whose_variable_is_unset_is_a_failed_delivery(content, monkeypatch):
+    """A scheduled run with nothing new to send skipped a target whose webhook variable the scheduler's
+    environment did not set, and exited 0, hour after hour: the first finding worth sending was then
+    the first to fail. A target that could not be told anything is a failed delivery every run."""
+    from flowscope.report import notify
+
+    monkeypatch.delenv("HOOK_URL", raising=False)
+    monkeypatch.setattr(notify, "worth_sending", lambda message: False)
+    [quiet] = deliver(parse_targets([hook("slack")]), content)
+    assert quiet.failed and not quiet.skipped and quiet.attempts == 0
+    assert "environment variable HOOK_URL (slack webhook URL) is not set" in quiet.line()
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/never-called")
+    [ok] = deliver(parse_targets([hook("slack")]), content)
+    assert ok.skipped and not ok.failed and "nothing to send" in ok.line()

@@ -356,11 +356,20 @@ def report_location(files: Sequence[Path]) -> str | None:
 
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
             sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
-    """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
+    """Send to every target; one Delivery each (sent, skipped or failed), never an exception. A target
+    with nothing to send whose environment variables are not set is failed, not skipped."""
     results = []
     for p in plan(targets, content, report=report_location(files), sync_failed=sync_failed,
                   renotify=renotify):
         t = p.target
+        unset = unset_variables(t)
+        if not p.send and unset:
+            # nothing to say this run, but nothing could be said: quiet hours of exit 0 hid a target whose
+            # first finding worth sending was the first to fail
+            said = f"variable {unset[0]} is" if len(unset) == 1 else f"variables {', '.join(unset)} are"
+            results.append(Delivery(t.name, sent=False, error=f"environment {said} not set: nothing to send "
+                                    "this run, and nothing could be sent"))
+            continue
         if not p.send:
             results.append(Delivery(t.name, sent=False, skipped=True, detail=_quiet(p.message)))
             continue

@@ -837,7 +837,8 @@ def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, c
     try:
         findings_history.record(target, content, write=history)
     except (StoreError, OSError) as exc:     # exit 6 at the end; the report and the messages still go out
-        fail(f"findings history not recorded (the next report tells this one's new findings again): {exc}")
+        fail(f"findings history not recorded (the next report tells this one's new findings again; on a "
+             f"read-only store, `report --no-history` reads it without writing): {exc}")
     return content
 
 

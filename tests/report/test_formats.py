@@ -401,3 +401,17 @@ def test_markdown_evidence_escapes_the_cloud_text_in_it_not_its_own_figures(host
     assert re.search(r"first seen: \d{4}-\d\d-\d\d \d\d:\d\d UTC; ", hostile), hostile
     assert fmt_evidence({"a_usd": 1.5, "error": "[x](http://e)", "top": [{"error": "*b*"}]}, text=md) == \
         r"A: $1.50; error: \[x\]\(http\://e\); top: (error: \*b\*)."
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv"])
+def test_a_report_written_over_a_published_one_keeps_its_permissions(hostile_content, tmp_path, fmt):
+    """Written beside and renamed over, a report the web server published (0644, or behind a link) came
+    back 0600 after the next scheduled run, and the server answered 403. A file replaced keeps its mode;
+    a new one is private."""
+    out = tmp_path / ("r.md" if fmt == "md" else "tables")
+    [first, *_] = write_report(hostile_content, fmt, out)
+    assert first.stat().st_mode & 0o077 == 0                        # new: private
+    for path in ([out] if fmt == "md" else list(out.iterdir())):
+        path.chmod(0o644)
+    written = write_report(hostile_content, fmt, out)
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}

@@ -720,3 +720,12 @@ def test_a_quiet_target_whose_variable_is_unset_is_a_failed_delivery(content, mo
     monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/never-called")
     [ok] = deliver(parse_targets([hook("slack")]), content)
     assert ok.skipped and not ok.failed and "nothing to send" in ok.line()
+
+
+def test_a_permanent_failure_after_retries_counts_every_attempt(content, receiver, monkeypatch):
+    """A 503 retried, then a 400: the line said "FAILED after 1 attempt(s)" of a target tried twice."""
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    receiver.statuses = [503, 400]
+    [result] = deliver(parse_targets([hook("webhook", retries=3)]), content)
+    assert result.failed and len(receiver.requests) == 2
+    assert result.attempts == 2 and "FAILED after 2 attempt(s): HTTP 400" in result.line()

@@ -200,6 +200,9 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
 class Transient(Exception):
     """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
 
+    attempts = 0
+    """The attempts made when it ended the delivery (`_with_retries` sets it)."""
+
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -207,6 +210,9 @@ class Transient(Exception):
 
 class Permanent(Exception):
     """A failure that will not pass by retrying (HTTP 4xx, a missing variable, refused credentials)."""
+
+    attempts = 0
+    """The attempts made when it ended the delivery (`_with_retries` sets it)."""
 
 
 VARIABLE_KEYS = {"url_env": "webhook URL", "username_env": "SMTP user name", "password_env": "SMTP password"}
@@ -310,10 +316,21 @@ def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]
         waited = float(backoff(state))
         return max(waited, min(float(asked), RETRY_AFTER_MAX_S)) if asked is not None else waited
 
+    tries = 0
+
+    def counted() -> str:
+        nonlocal tries
+        tries += 1
+        return attempt()
+
     retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True, wait=wait,
                         retry=retry_if_exception_type(Transient))
-    detail = retrying(attempt)
-    return detail, int(retrying.statistics.get("attempt_number", 1))
+    try:
+        detail = retrying(counted)
+    except (Transient, Permanent) as exc:
+        exc.attempts = tries        # a 503 retried, then a 400: "after 1 attempt(s)" of a target tried twice
+        raise
+    return detail, tries
 
 
 @dataclass
@@ -380,7 +397,8 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
                                     finding_ids=p.message.told,
                                     said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
-            results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))
+            results.append(Delivery(t.name, sent=False, attempts=exc.attempts or attempts or _attempts(exc, t),
+                                    error=str(exc)))
     return results
 
 

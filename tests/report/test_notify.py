@@ -729,3 +729,15 @@ def test_a_permanent_failure_after_retries_counts_every_attempt(content, receive
     [result] = deliver(parse_targets([hook("webhook", retries=3)]), content)
     assert result.failed and len(receiver.requests) == 2
     assert result.attempts == 2 and "FAILED after 2 attempt(s): HTTP 400" in result.line()
+
+
+def test_a_password_smtplib_cannot_send_is_a_failed_delivery_of_its_own(content, smtps_server, receiver,
+                                                                        monkeypatch):
+    """smtplib sends credentials as ASCII only: a password with an "é" raised UnicodeEncodeError out of
+    the delivery, a crash (exit 5) that left the targets after it unsent and nothing recorded."""
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", "mot-de-passe-été")
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    mail, hook_ = deliver(parse_targets([smtps_target(smtps_server, tls="implicit"), hook("webhook")]), content)
+    assert mail.failed and "ASCII" in mail.error and "été" not in mail.line(), mail.line()
+    assert hook_.sent and len(receiver.requests) == 1

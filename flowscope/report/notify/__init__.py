@@ -281,6 +281,9 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
         raise Transient(type(exc).__name__) from None
+    except UnicodeEncodeError:      # raised out of the delivery: a crash, the targets after it never tried
+        raise Permanent("the SMTP user name, password or an address is not ASCII, which smtplib cannot "
+                        "send (the error's text is not shown: it would quote the credential)") from None
     except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
         raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     return f"to {len(to)} recipient(s)"

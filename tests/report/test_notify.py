@@ -716,7 +716,8 @@ def test_a_quiet_target_whose_variable_is_unset_is_a_failed_delivery(content, mo
     monkeypatch.setattr(notify, "worth_sending", lambda message: False)
     [quiet] = deliver(parse_targets([hook("slack")]), content)
     assert quiet.failed and not quiet.skipped and quiet.attempts == 0
-    assert "environment variable HOOK_URL (slack webhook URL) is not set" in quiet.line()
+    said = "notify slack#1: FAILED: environment variable HOOK_URL (slack webhook URL) is not set"
+    assert quiet.line().startswith(said), quiet.line()
     monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/never-called")
     [ok] = deliver(parse_targets([hook("slack")]), content)
     assert ok.skipped and not ok.failed and "nothing to send" in ok.line()

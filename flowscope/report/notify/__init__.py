@@ -66,6 +66,8 @@ class Delivery:
             return f"notify {self.target}: nothing to send ({self.detail})"
         if self.sent:
             return f"notify {self.target}: sent ({self.detail}; {self.attempts} attempt(s))"
+        if not self.attempts:        # nothing could be tried (a variable not set on a run with nothing to send)
+            return f"notify {self.target}: FAILED: {self.error}"
         return f"notify {self.target}: FAILED after {self.attempts} attempt(s): {self.error}"
 
 

@@ -255,17 +255,23 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
 
     A write the store refuses raises (StoreError, OSError) with the change attached all the same and
     `not_recorded` set: what changed against the stored history is still known, so a message tells only
-    that (without it, every open finding read as new and was sent again on every run)."""
+    that (without it, every open finding read as new and was sent again on every run).
+
+    A window that ends after the report was made (a month-to-date `--until` at the month's end) is
+    recorded as ending then: recorded at its future end, every scheduled run before that date found the
+    rows "at a later window", left them as they were (sending "new" ones again on each run) and resolved
+    none of them."""
     f = content.filters
+    until = min(utc(f.until), utc(content.generated_at))
     stored = store.read_rows("findings")
     runs = store.read_rows("report_runs")
     looked = content.coverage.observed          # the workflows with runs in the window, and so their clouds
-    writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
+    writes, change = changes(stored, content.findings, since=f.since, until=until, clouds=f.clouds,
                              workflows=f.workflows, observed={cloud for cloud, _ in looked},
                              observed_workflows=looked, runs=runs)
     change.alerts = stored_alerts(store, change.alert_scope)
     this_run = [] if any(r[C.run_id] == change.run_id for r in runs) else [
-        {C.run_id: change.run_id, C.scope: change.alert_scope, C.window_start: f.since, C.window_end: f.until}]
+        {C.run_id: change.run_id, C.scope: change.alert_scope, C.window_start: f.since, C.window_end: until}]
     batch = {name: rows for name, rows in (("findings", writes), ("report_runs", this_run)) if rows}
     content.history = change
     if batch and write:

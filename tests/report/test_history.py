@@ -185,14 +185,16 @@ def test_a_filter_given_twice_is_the_same_report_run():
     assert dup.run_id == first.run_id and list(dup.resolved[C.id]) == ["a"]
 
 
-def _content(since: dt.datetime, until: dt.datetime, frame: pd.DataFrame, **scope) -> object:
-    """What `record` reads of a report's content: its filters, findings and what it looked at."""
+def _content(since: dt.datetime, until: dt.datetime, frame: pd.DataFrame, now: dt.datetime | None = None,
+             **scope) -> object:
+    """What `record` reads of a report's content: its filters, findings, what it looked at and when it
+    was made (`now`, by default the window's end)."""
     from types import SimpleNamespace
 
     filters = SimpleNamespace(since=since, until=until, clouds=tuple(scope.get("clouds", ())),
                               workflows=tuple(scope.get("workflows", ())))
     return SimpleNamespace(filters=filters, findings=frame, coverage=SimpleNamespace(observed=set()),
-                           history=None)
+                           history=None, generated_at=now or until)
 
 
 def test_a_scope_without_findings_knows_its_last_report(tmp_path):
@@ -235,3 +237,20 @@ def test_a_refused_history_write_raises_with_the_change_attached(tmp_path):
     change = content.history
     assert change.states == {"a": "ongoing", "b": "new"} and change.not_recorded == "disk full"
     assert not change.recorded and change.summary().endswith("so the next report says them again")
+
+
+def test_a_window_ending_in_the_future_is_recorded_as_of_now(tmp_path):
+    """`report --until` a month ahead (a month-to-date report) recorded its findings at that future end:
+    every hourly run before it found the rows "already at a later window", reported them as recorded
+    ("new", so sent again by every run) and resolved none of them, until that date. The history of
+    such a window is recorded at the time the report was made."""
+    store = Store(tmp_path / "s")
+    now = T0 + DAY
+    record(store, _content(T0, T0 + 30 * DAY, findings(("a", "high", "aws"), ("b", "low", "aws")), now=now))
+    rows = {r[C.id]: r for r in store.read_rows("findings")}
+    assert {r[C.window_end] for r in rows.values()} == {now} and rows["a"][C.first_seen] == now
+    content = _content(now, now + dt.timedelta(hours=1), findings(("a", "high", "aws")))
+    content.coverage.observed = {("aws", "wf-aws")}
+    later = record(store, content)
+    assert later.states == {"a": "ongoing"} and list(later.resolved[C.id]) == ["b"]
+    assert later.previous_report == now

@@ -4,6 +4,7 @@ re-running a report for the same window changes nothing; a filtered report resol
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -254,3 +255,21 @@ def test_a_window_ending_in_the_future_is_recorded_as_of_now(tmp_path):
     later = record(store, content)
     assert later.states == {"a": "ongoing"} and list(later.resolved[C.id]) == ["b"]
     assert later.previous_report == now
+
+
+def test_an_older_window_does_not_resend_what_a_newer_run_told():
+    """A run of an older window (`run --until` an hour back, after the current hour's run) reports the
+    rows the newer run wrote as they were recorded, "new" among them: each target was sent them again,
+    though the newer run had told it (only a send by this very run counted)."""
+    from types import SimpleNamespace
+
+    from flowscope.report.notify.message import select
+
+    frame = findings(("a", "high", "aws"))
+    stored, newer = step([], frame, T0 + 2 * DAY)
+    stored = [{**r, C.notified: json.dumps({"ops": newer.run_id})} for r in stored]      # the newer run told ops
+    _, older = changes(stored, frame, since=T0, until=T0 + DAY)
+    assert older.states == {"a": "new"}
+    content = SimpleNamespace(findings=frame, history=older, state_of=lambda fid: older.states.get(fid))
+    assert select(content, min_severity="low", only_changes=True, target="ops") == []
+    assert [r["id"] for r in select(content, min_severity="low", only_changes=True, target="dev")] == ["a"]

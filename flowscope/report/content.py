@@ -61,10 +61,6 @@ class HistoryChange:
         told are over (`RESOLUTION_OWED`)."""
         return [r for r in self.unannounced if self.notified.get(str(r[C.id]), {}).get(target) == RESOLUTION_OWED]
 
-    def already_sent(self, finding_id: str, target: str) -> bool:
-        """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
-        return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
-
     def never_sent(self, finding_id: str, target: str) -> bool:
         """Whether no report run delivered this finding as it stands to `target`: never at all (its
         delivery failed, the finding was first recorded by `flowscope report`, which sends nothing, or

@@ -415,3 +415,16 @@ def test_a_report_written_over_a_published_one_keeps_its_permissions(hostile_con
         path.chmod(0o644)
     written = write_report(hostile_content, fmt, out)
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+
+
+def test_the_findings_table_has_the_same_columns_with_or_without_findings(hostile_content):
+    """The findings table of a window without findings had no `state` column: a daily csv or parquet
+    folder read as one dataset changed its schema on quiet days."""
+    import dataclasses
+
+    from flowscope.report.tables import frames
+
+    quiet = dataclasses.replace(hostile_content, analysis=dataclasses.replace(
+        hostile_content.analysis, findings=hostile_content.findings.iloc[:0]))
+    assert quiet.findings.empty and not hostile_content.findings.empty
+    assert list(frames(quiet)["findings"].columns) == list(frames(hostile_content)["findings"].columns)

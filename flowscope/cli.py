@@ -699,14 +699,16 @@ def _coverage_notes(coverage: "Coverage") -> None:
 
 
 def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,
-            delivery_failed: bool = False) -> ExitCode:
+            delivery_failed: bool = False, history_failed: bool = False) -> ExitCode:
     """The one exit rule of analyze, report and run: 1 a finding at or above --fail-on (it wins: the
-    findings are real whatever else); else 3 no data or a failed collection; else 4 a failed
-    delivery; else 0."""
+    findings are real whatever else); else 3 no data or a failed collection; else 6 a findings history
+    the store refused; else 4 a failed delivery; else 0."""
     if fail_on is not None and any(SEVERITY_RANK.get(str(s), -1) >= SEVERITY_RANK[fail_on] for s in severities):
         return ExitCode.FINDINGS
     if status != "ok":
         return ExitCode.NO_DATA
+    if history_failed:
+        return ExitCode.HISTORY_NOT_RECORDED
     return ExitCode.DELIVERY_FAILED if delivery_failed else ExitCode.OK
 
 
@@ -801,7 +803,7 @@ REPORT_HELP = (
     "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\n\n"
     f"Exit codes ({exit_code_table()}): as `analyze`: 1 a finding at or above --fail-on (it wins), "
     "else 3 no executions in the window, a failed last collection or data ending well before the window "
-    "does, else 0; 2 for a bad flag or path."
+    "does, else 6 the store refused the findings history, else 0; 2 for a bad flag or path."
 )
 PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
 
@@ -873,9 +875,15 @@ def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, c
         raise fail(str(exc)) from None
     try:
         findings_history.record(target, content, write=history)
-    except (StoreError, OSError) as exc:
-        tagged("warning:", f"findings history not recorded: {exc}")
+    except (StoreError, OSError) as exc:     # exit 6 at the end; the report and the messages still go out
+        fail(f"findings history not recorded (the next report tells this one's new findings again; on a "
+             f"read-only store, `report --no-history` reads it without writing): {exc}")
     return content
+
+
+def _unrecorded(content: Any) -> bool:
+    """Whether the store refused this report's findings history (`HistoryChange.not_recorded`)."""
+    return content.history is not None and content.history.not_recorded is not None
 
 
 def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
@@ -930,7 +938,8 @@ def report(
     if content.history is not None:
         note(f"findings: {content.history.summary()}")
     _coverage_notes(content.coverage)
-    raise typer.Exit(verdict(content.findings["severity"], content.coverage.status, fail_on))
+    raise typer.Exit(verdict(content.findings["severity"], content.coverage.status, fail_on,
+                             history_failed=_unrecorded(content)))
 
 
 RUN_HELP = literal(
@@ -939,7 +948,8 @@ RUN_HELP = literal(
     "(or --until), so a re-run in the same hour writes the same files and changes no history.\n\n"
     f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
     "the window, a failed collection (a failed sync included) or data ending well before the window does "
-    "(syncs that succeed but bring nothing); else 4 a notification could not be "
+    "(syncs that succeed but bring nothing); else 6 the store refused the findings history (or the record of "
+    "what a notification told); else 4 a notification could not be "
     "delivered after its retries; else 0. 2: a bad flag or configuration."
 )
 
@@ -1007,7 +1017,8 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
 
 def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None:
     """Remember what each target was sent by this report run (its findings, and the status its message
-    said), so a re-run does not send them again and a status is sent when it starts, changes or ends."""
+    said), so a re-run does not send them again and a status is sent when it starts, changes or ends.
+    A write the store refuses is an error (exit 6, `_unrecorded`): the next run repeats those messages."""
     from flowscope.report.history import mark_delivered
     from flowscope.store import StoreError
 
@@ -1018,7 +1029,8 @@ def _mark_notified(target: "Store", content: Any, deliveries: list[Any]) -> None
     try:
         mark_delivered(target, content.history, sent, said)
     except (StoreError, OSError) as exc:
-        tagged("warning:", f"notifications sent but not recorded (a re-run may repeat them): {exc}")
+        content.history.not_recorded = str(exc) or type(exc).__name__
+        fail(f"notifications sent but not recorded (the next run repeats them): {exc}")
 
 
 def _file_stamp(end: dt.datetime) -> str:
@@ -1107,7 +1119,7 @@ def run_(
     # a scope that failed in this very sync counts even when it started after the window's end
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
-                             delivery_failed=any(d.failed for d in deliveries)))
+                             delivery_failed=any(d.failed for d in deliveries), history_failed=_unrecorded(content)))
 
 
 def _check_pdf_printer() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Callable
 from typing import Any
 
 MISSING = "n/a"
@@ -165,12 +166,13 @@ def fmt_time(value: Any) -> str | None:
     return None
 
 
-def _evidence_value(key: str, value: Any) -> str:
-    """One evidence value with its unit, chosen by the key's suffix (the analyses' naming)."""
+def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> str:
+    """One evidence value with its unit, chosen by the key's suffix (the analyses' naming); `text` is
+    applied to a value that is text (an error, a name), not to the figures formatted here."""
     if isinstance(value, dict):
-        return "(" + fmt_evidence(value, sentence=False) + ")"
+        return "(" + fmt_evidence(value, sentence=False, text=text) + ")"
     if isinstance(value, (list, tuple)):
-        shown = ", ".join(_evidence_value(key, v) for v in list(value)[:5])
+        shown = ", ".join(_evidence_value(key, v, text) for v in list(value)[:5])
         return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
     if is_missing(value):
         return BLANK
@@ -180,7 +182,7 @@ def _evidence_value(key: str, value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if not isinstance(value, (int, float)):
-        return str(value)
+        return text(str(value))
     if key.endswith("_ms"):
         return fmt_duration(value)
     if key.endswith("_minutes"):
@@ -199,15 +201,18 @@ def _evidence_value(key: str, value: Any) -> str:
     return f"{float(value):,.0f}" if abs(float(value)) >= 100 else f"{float(value):.3g}"
 
 
-def fmt_evidence(evidence: Any, *, sentence: bool = True) -> str:
+def fmt_evidence(evidence: Any, *, sentence: bool = True, text: Callable[[str], str] = str) -> str:
     """A finding's evidence as a readable sentence ("P95: 5 min 12 s; executions: 1,234.") rather
-    than raw JSON: each key humanised, each value with its unit."""
+    than raw JSON: each key humanised, each value with its unit.
+
+    text: what the keys and the text values (errors, names: cloud text) go through, e.g. a Markdown
+    escape, so the figures and punctuation formatted here are not escaped with them."""
     if isinstance(evidence, str) and evidence.startswith("{"):
         try:
             evidence = json.loads(evidence)
         except ValueError:
             pass
     if not isinstance(evidence, dict) or not evidence:
-        return BLANK if is_missing(evidence) or not evidence else str(evidence)
-    text = "; ".join(f"{_humanize(str(k))}: {_evidence_value(str(k), v)}" for k, v in evidence.items())
-    return (text[:1].upper() + text[1:] + ".") if sentence else text
+        return BLANK if is_missing(evidence) or not evidence else text(str(evidence))
+    shown = "; ".join(f"{text(_humanize(str(k)))}: {_evidence_value(str(k), v, text)}" for k, v in evidence.items())
+    return (shown[:1].upper() + shown[1:] + ".") if sentence else shown

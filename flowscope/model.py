@@ -438,6 +438,13 @@ ALERTS = pa.schema([
     _f(C.run_id, pa.string(), False),        # that report run
 ])
 
+REPORT_RUNS = pa.schema([
+    _f(C.run_id, pa.string(), False),        # the report run (history.run_id: its window and filters)
+    _f(C.scope, pa.string(), False),         # its filters (history.alert_scope)
+    _f(C.window_start, TIMESTAMP, False),
+    _f(C.window_end, TIMESTAMP, False),
+])
+
 
 class FindingState(StrEnum):
     """Where a finding stands against the previous report (flowscope/report/history.py)."""
@@ -482,6 +489,7 @@ TABLES: dict[str, TableSpec] = {
     "collection_runs": TableSpec("collection_runs", COLLECTION_RUNS, (C.run_id,), (C.run_id,), ()),
     "findings": TableSpec("findings", FINDINGS, (C.id,), (C.id,), ()),
     "alerts": TableSpec("alerts", ALERTS, (C.target, C.scope), (C.target, C.scope), ()),
+    "report_runs": TableSpec("report_runs", REPORT_RUNS, (C.run_id,), (C.run_id,), ()),
 }
 EXECUTION_TABLES = ("executions", "steps", "attempts", "usage")
 """Tables whose rows belong to one execution and are replaced together with it."""
@@ -594,6 +602,7 @@ class Batch:
     collection_runs: list[dict[str, Any]] = field(default_factory=list)
     findings: list[dict[str, Any]] = field(default_factory=list)
     alerts: list[dict[str, Any]] = field(default_factory=list)
+    report_runs: list[dict[str, Any]] = field(default_factory=list)
     skips: list[Skip] = field(default_factory=list)
     unknown_event_types: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)

@@ -54,15 +54,12 @@ class HistoryChange:
     alerts: dict[str, dict[str, Any]] = field(default_factory=dict)   # target -> its `alerts` row of this scope
     alert_scope: str = "all"                                          # the filters' scope (history.alert_scope)
     unannounced: list[dict[str, Any]] = field(default_factory=list)   # resolved rows a target is owed the end of
+    not_recorded: str | None = None   # why the store refused this report's history rows (None: written, or none due)
 
     def resolutions_owed(self, target: str) -> list[dict[str, Any]]:
         """The resolved findings (history rows) in this scope that `target` was told of and not yet
         told are over (`RESOLUTION_OWED`)."""
         return [r for r in self.unannounced if self.notified.get(str(r[C.id]), {}).get(target) == RESOLUTION_OWED]
-
-    def already_sent(self, finding_id: str, target: str) -> bool:
-        """Whether `target` was sent this finding by this very report run (a re-run must not repeat it)."""
-        return bool(self.run_id) and self.notified.get(finding_id, {}).get(target) == self.run_id
 
     def never_sent(self, finding_id: str, target: str) -> bool:
         """Whether no report run delivered this finding as it stands to `target`: never at all (its
@@ -90,7 +87,9 @@ class HistoryChange:
             parts.append(f"{self.count('worsened')} worsened")
         parts += [f"{self.count('ongoing')} ongoing", f"{len(self.resolved)} resolved"]
         since = "since the last report" if self.previous_report is not None else "(first report of this scope)"
-        return ", ".join(parts) + " " + since
+        unsaved = "; not recorded in the findings history, so the next report says them again" \
+            if self.not_recorded is not None else ""
+        return ", ".join(parts) + " " + since + unsaved
 
 
 @dataclass

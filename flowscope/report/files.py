@@ -3,13 +3,15 @@
 A scheduler's re-run that fails half-way (a full disk, a killed job, a cell a writer refuses) must
 leave last week's good report in place, not half of this week's. A folder of tables (csv, parquet)
 is written whole beside it first and its files moved in only then (`write_files_whole`). The temporary file is private
-(0600, `tempfile.mkstemp`): reports carry error causes from the clouds.
+(0600, `tempfile.mkstemp`): reports carry error causes from the clouds. A file replaced keeps its own
+mode (`_keep_mode`): a report a web server published (0644) came back 0600 after the next run.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -21,6 +23,15 @@ def through_link(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
+def _keep_mode(new: Path, old: Path) -> None:
+    """Give `new` the permissions of the file `old` it replaces (nothing when there is none)."""
+    try:
+        mode = stat.S_IMODE(old.stat().st_mode)
+    except FileNotFoundError:
+        return
+    new.chmod(mode)
+
+
 def write_whole(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write` with a temporary path beside `path` (beside the file it links to), then rename it
     to `path`."""
@@ -30,6 +41,7 @@ def write_whole(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        _keep_mode(Path(tmp), path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -56,6 +68,7 @@ def write_files_whole(folder: Path, writes: Mapping[str, Callable[[Path], object
             (staging / name).chmod(0o600)
         written = []
         for name in writes:
+            _keep_mode(staging / name, folder / name)
             os.replace(staging / name, folder / name)
             written.append(folder / name)
         for name in set(stale) - set(writes):

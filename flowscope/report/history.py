@@ -81,6 +81,7 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
             clouds: Sequence[str] = (), workflows: Sequence[str] = (),
             observed: Collection[str] | None = None,
             observed_workflows: Collection[tuple[str, str]] | None = None,
+            runs: Sequence[dict[str, Any]] = (),
             ) -> tuple[list[dict[str, Any]], HistoryChange]:
     """Pure: the history rows this report writes and the change it reports.
 
@@ -89,16 +90,19 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     A finding not found again is resolved only where this report looked (`_looked_at`):
     `observed`, the clouds with executions in this window, and `observed_workflows`, the
     (cloud, workflow_id) with executions in it (None: everything was looked at).
+    `runs`: the stored `report_runs` rows, so a scope that never had a finding knows its last report.
     """
     rid = run_id(since, until, clouds, workflows)
+    scope = alert_scope(clouds, workflows)
     by_id = {str(r[C.id]): r for r in stored}
     # the last report before this one: any recorded time earlier than this window's end (on a re-run
-    # the rows already carry this window, but their first or last seen still says when it was before)
+    # the rows already carry this window, but their first or last seen still says when it was before),
+    # and the end of every earlier report run of this scope (one that found nothing left no finding)
     earlier = [t for r in stored if _in_scope(r, clouds, workflows)
                for t in (utc(r[C.window_end]), utc(r[C.last_seen]), utc(r[C.first_seen])) if t < until]
+    earlier += [t for r in runs if r.get(C.scope) == scope for t in (utc(r[C.window_end]),) if t < until]
     change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid, until=until,
-                           notified={i: _notified(r) for i, r in by_id.items()},
-                           alert_scope=alert_scope(clouds, workflows))
+                           notified={i: _notified(r) for i, r in by_id.items()}, alert_scope=scope)
     writes: list[dict[str, Any]] = []
     seen: set[str] = set()
     for row in findings.to_dict("records"):
@@ -247,18 +251,36 @@ def _plain(value: Any) -> Any:
 
 def record(store: Any, content: ReportContent, *, write: bool = True) -> HistoryChange:
     """Read the stored history, work out what changed, write it (unless `write` is off), and attach
-    the change to the report's content. One visible sync: get -> transform -> load."""
+    the change to the report's content. One visible sync: get -> transform -> load.
+
+    A write the store refuses raises (StoreError, OSError) with the change attached all the same and
+    `not_recorded` set: what changed against the stored history is still known, so a message tells only
+    that (without it, every open finding read as new and was sent again on every run).
+
+    A window that ends after the report was made (a month-to-date `--until` at the month's end) is
+    recorded as ending then: recorded at its future end, every scheduled run before that date found the
+    rows "at a later window", left them as they were (sending "new" ones again on each run) and resolved
+    none of them."""
     f = content.filters
+    until = min(utc(f.until), utc(content.generated_at))
     stored = store.read_rows("findings")
+    runs = store.read_rows("report_runs")
     looked = content.coverage.observed          # the workflows with runs in the window, and so their clouds
-    writes, change = changes(stored, content.findings, since=f.since, until=f.until, clouds=f.clouds,
+    writes, change = changes(stored, content.findings, since=f.since, until=until, clouds=f.clouds,
                              workflows=f.workflows, observed={cloud for cloud, _ in looked},
-                             observed_workflows=looked)
+                             observed_workflows=looked, runs=runs)
     change.alerts = stored_alerts(store, change.alert_scope)
-    if writes and write:
-        store.write({"findings": writes})
-        change.recorded = True
+    this_run = [] if any(r[C.run_id] == change.run_id for r in runs) else [
+        {C.run_id: change.run_id, C.scope: change.alert_scope, C.window_start: f.since, C.window_end: until}]
+    batch = {name: rows for name, rows in (("findings", writes), ("report_runs", this_run)) if rows}
     content.history = change
+    if batch and write:
+        try:
+            store.write(batch)           # findings and the run together: a failed write leaves neither half
+        except Exception as exc:
+            change.not_recorded = str(exc) or type(exc).__name__
+            raise
+        change.recorded = True
     return change
 
 

@@ -3,11 +3,15 @@
 Cloud-originated text is escaped for Markdown (`textsafety.markdown_text`, the dashboard's rule too):
 HTML's `<`, `>` and `&` become entities (renderers pass raw HTML through), every other Markdown
 punctuation gets a backslash (no link, image, table cell or emphasis can be forged by a name), and
-line breaks become spaces.
+line breaks become spaces. flowscope's own sentences that name a workflow (`sentence`) are written as
+they are, with only the names in them escaped: escaped whole, a pasted report read
+"use \\-\\-since 2026\\-11\\-13" and "run \\`flowscope sync\\`".
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import Any
 
 from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
@@ -25,6 +29,24 @@ def md(value: Any) -> str:
     return markdown_text(value)
 
 
+def sentence(text: str | None, names: Iterable[str]) -> str:
+    """One of flowscope's own sentences (a coverage message) as Markdown: each of `names` in it (the
+    cloud-originated values it was built from) escaped as `md` does, the rest kept as written (its flags,
+    dates and `code`), but for `<`, `>`, `&` and line breaks, which no sentence of ours means as Markdown."""
+    if text is None:
+        return md(None)
+    wanted = sorted({str(n) for n in names if n}, key=len, reverse=True)
+    if not wanted:
+        return _plain(text)
+    parts = re.split("(" + "|".join(map(re.escape, wanted)) + ")", text)
+    return "".join(md(part) if i % 2 else _plain(part) for i, part in enumerate(parts))
+
+
+def _plain(text: str) -> str:
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"[\r\n\t]+", " ", text)
+
+
 def _row(cells: list[str]) -> str:
     return "| " + " | ".join(cells) + " |"
 
@@ -36,10 +58,11 @@ def render_markdown(c: ReportContent) -> str:
              f"Window {window_time(cov.since)} .. {window_time(cov.until)} UTC"
              + (f"; clouds: {md(', '.join(cov.clouds))}" if cov.clouds else "")
              + (f"; workflows: {md(', '.join(cov.workflow_filter))}" if cov.workflow_filter else ""), ""]
+    names = [*(cov.workflow_filter or ()), *(cov.clouds or ())]     # what a coverage sentence names
     if cov.status == "no_data":
-        lines += [f"**No data.** {md(cov.message())}", ""]
+        lines += [f"**No data.** {sentence(cov.message(), names)}", ""]
     if cov.gap_note():
-        lines += [f"**The data ends before the window does:** {md(cov.gap_note())}", ""]
+        lines += [f"**The data ends before the window does:** {sentence(cov.gap_note(), names)}", ""]
     for failed in cov.failed_collections:
         lines.append(f"**Last collection failed:** {md(failed['scope'])}: {md(failed['error'] or 'no error recorded')}")
     if cov.failed_collections:
@@ -60,7 +83,7 @@ def render_markdown(c: ReportContent) -> str:
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)
         lines += [f"- **{r['severity'].upper()}**" + (f" ({state})" if state else "") + f" {md(r['title'])}",
                   f"  - where: {where}; {fmt_per_month(r['monthly_usd'])}; id `{r['id']}`",
-                  f"  - evidence: {md(fmt_evidence(r['evidence']))}",
+                  f"  - evidence: {fmt_evidence(r['evidence'], text=md)}",
                   f"  - recommendation: {md(r['recommendation'])}"]
     if len(c.findings) > MAX_FINDINGS:
         lines.append(f"- and {len(c.findings) - MAX_FINDINGS} more, not listed here (the html, csv and xlsx "

@@ -41,12 +41,13 @@ def _summary(c: ReportContent) -> pd.DataFrame:
 
 
 def _findings(c: ReportContent) -> pd.DataFrame:
-    """The findings, their evidence as JSON and their state in the history."""
+    """The findings, their evidence as JSON and their state in the history; the same columns without
+    findings (a daily folder read as one dataset changed its schema on quiet days)."""
     findings = c.findings.copy()
     if not findings.empty:
         findings["evidence"] = [json.dumps(e, default=_json_default, sort_keys=True) for e in findings["evidence"]]
         findings["sample_execution_ids"] = [" ".join(map(str, ids)) for ids in findings["sample_execution_ids"]]
-        findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
+    findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
     return findings
 
 

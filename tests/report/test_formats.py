@@ -366,3 +366,65 @@ def test_an_empty_window_does_not_read_as_no_findings(tmp_path):
     for text in (render_html(empty, plotly="cdn"), render_markdown(empty)):
         assert "No findings in this window." not in text
         assert "No findings: the window holds no executions to analyse." in text
+
+
+def test_markdown_escapes_the_names_in_a_coverage_sentence_and_nothing_else(empty_store, hostile_store):
+    """The Markdown ran its own sentences through the escaping meant for cloud names: a report pasted
+    into a chat or a ticket read "run \\`flowscope demo \\-\\-no\\-serve\\`" and "use \\-\\-since 2026\\-11\\-13".
+    Only the names in them are escaped now."""
+    from flowscope.report.markdown import render_markdown
+
+    empty = render_markdown(build_content(Store.open(empty_store), since=SINCE, until=END, now=END))
+    assert "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`" in empty
+    later = END + dt.timedelta(days=40)
+    name = HOSTILE["orders"]
+    content = build_content(Store.open(hostile_store), since=later - dt.timedelta(days=7), until=later, now=later,
+                            workflows=[name])
+    text = render_markdown(content)
+    sentence = content.coverage.message()
+    assert sentence and name in sentence and "<script>" not in text
+    assert f"is empty: no executions for --workflow {md(name)}; the store's executions run from " in text
+    assert f"use --since {content.coverage.first.date()}" in text
+
+
+def test_markdown_evidence_escapes_the_cloud_text_in_it_not_its_own_figures(hostile_content):
+    """A finding's evidence line was escaped whole: "first seen\\: 2026\\-11\\-13 12\\:54 UTC; rate change\\:
+    \\+2\\.1 pt" in a pasted report. Its keys and figures are flowscope's; only its text values (an error,
+    a name) are cloud text, escaped as every name is."""
+    from flowscope.format import fmt_evidence
+    from flowscope.report.markdown import render_markdown
+
+    text = render_markdown(hostile_content)
+    lines = [line for line in text.splitlines() if line.startswith("  - evidence: ")]
+    hostile = next(line for line in lines if "pwned" in line)
+    assert "&lt;script&gt;window\\.\\_\\_pwned" in hostile and "<script>" not in hostile
+    assert re.search(r"first seen: \d{4}-\d\d-\d\d \d\d:\d\d UTC; ", hostile), hostile
+    assert fmt_evidence({"a_usd": 1.5, "error": "[x](http://e)", "top": [{"error": "*b*"}]}, text=md) == \
+        r"A: $1.50; error: \[x\]\(http\://e\); top: (error: \*b\*)."
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv"])
+def test_a_report_written_over_a_published_one_keeps_its_permissions(hostile_content, tmp_path, fmt):
+    """Written beside and renamed over, a report the web server published (0644, or behind a link) came
+    back 0600 after the next scheduled run, and the server answered 403. A file replaced keeps its mode;
+    a new one is private."""
+    out = tmp_path / ("r.md" if fmt == "md" else "tables")
+    [first, *_] = write_report(hostile_content, fmt, out)
+    assert first.stat().st_mode & 0o077 == 0                        # new: private
+    for path in ([out] if fmt == "md" else list(out.iterdir())):
+        path.chmod(0o644)
+    written = write_report(hostile_content, fmt, out)
+    assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+
+
+def test_the_findings_table_has_the_same_columns_with_or_without_findings(hostile_content):
+    """The findings table of a window without findings had no `state` column: a daily csv or parquet
+    folder read as one dataset changed its schema on quiet days."""
+    import dataclasses
+
+    from flowscope.report.tables import frames
+
+    quiet = dataclasses.replace(hostile_content, analysis=dataclasses.replace(
+        hostile_content.analysis, findings=hostile_content.findings.iloc[:0]))
+    assert quiet.findings.empty and not hostile_content.findings.empty
+    assert list(frames(quiet)["findings"].columns) == list(frames(hostile_content)["findings"].columns)

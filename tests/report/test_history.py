@@ -4,6 +4,7 @@ re-running a report for the same window changes nothing; a filtered report resol
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import pandas as pd
 import pytest
@@ -183,3 +184,92 @@ def test_a_filter_given_twice_is_the_same_report_run():
     assert again.run_id == once.run_id and list(again.resolved[C.id]) == list(once.resolved[C.id])
     _, dup = step(stored, findings(), T0 + 2 * DAY, clouds=("aws", "aws"))
     assert dup.run_id == first.run_id and list(dup.resolved[C.id]) == ["a"]
+
+
+def _content(since: dt.datetime, until: dt.datetime, frame: pd.DataFrame, now: dt.datetime | None = None,
+             **scope) -> object:
+    """What `record` reads of a report's content: its filters, findings, what it looked at and when it
+    was made (`now`, by default the window's end)."""
+    from types import SimpleNamespace
+
+    filters = SimpleNamespace(since=since, until=until, clouds=tuple(scope.get("clouds", ())),
+                              workflows=tuple(scope.get("workflows", ())))
+    return SimpleNamespace(filters=filters, findings=frame, coverage=SimpleNamespace(observed=set()),
+                           history=None, generated_at=now or until)
+
+
+def test_a_scope_without_findings_knows_its_last_report(tmp_path):
+    """A scope that never had a finding said "(first report of this scope)" on every run: the last
+    report was read off the stored findings only. Report runs are kept per scope, so the second run
+    says "since the last report", and a re-run of the same window writes nothing."""
+    store = Store(tmp_path / "s")
+    first = record(store, _content(T0, T0 + DAY, findings(), workflows=("wf-quiet",)))
+    assert first.previous_report is None and first.summary().endswith("(first report of this scope)")
+    second = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-quiet",)))
+    assert second.previous_report == T0 + DAY and second.summary().endswith("since the last report")
+    version = store.version()
+    again = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-quiet",)))
+    assert again.previous_report == T0 + DAY and store.version() == version and not again.recorded
+    other = record(store, _content(T0 + DAY, T0 + 2 * DAY, findings(), workflows=("wf-other",)))
+    assert other.previous_report is None                     # another scope's runs are not its own
+    assert record(store, _content(T0, T0 + DAY, findings(), workflows=("wf-quiet",)),
+                  write=False).previous_report is None        # an older window: nothing before it
+
+
+def test_a_refused_history_write_raises_with_the_change_attached(tmp_path):
+    """A store that refused the history left the report without one: every open finding read as new
+    and was sent again. The change against the stored history is attached all the same, and said to
+    be unrecorded."""
+    from flowscope.store import StoreError
+
+    store = Store(tmp_path / "s")
+    record(store, _content(T0, T0 + DAY, findings(("a", "high", "aws"))))
+
+    class Refusing:
+        def read_rows(self, table: str) -> list[dict]:
+            return store.read_rows(table)
+
+        def write(self, batch: dict) -> None:
+            raise StoreError("disk full")
+
+    content = _content(T0 + DAY, T0 + 2 * DAY, findings(("a", "high", "aws"), ("b", "low", "aws")))
+    with pytest.raises(StoreError, match="disk full"):
+        record(Refusing(), content)
+    change = content.history
+    assert change.states == {"a": "ongoing", "b": "new"} and change.not_recorded == "disk full"
+    assert not change.recorded and change.summary().endswith("so the next report says them again")
+
+
+def test_a_window_ending_in_the_future_is_recorded_as_of_now(tmp_path):
+    """`report --until` a month ahead (a month-to-date report) recorded its findings at that future end:
+    every hourly run before it found the rows "already at a later window", reported them as recorded
+    ("new", so sent again by every run) and resolved none of them, until that date. The history of
+    such a window is recorded at the time the report was made."""
+    store = Store(tmp_path / "s")
+    now = T0 + DAY
+    record(store, _content(T0, T0 + 30 * DAY, findings(("a", "high", "aws"), ("b", "low", "aws")), now=now))
+    rows = {r[C.id]: r for r in store.read_rows("findings")}
+    assert {r[C.window_end] for r in rows.values()} == {now} and rows["a"][C.first_seen] == now
+    content = _content(now, now + dt.timedelta(hours=1), findings(("a", "high", "aws")))
+    content.coverage.observed = {("aws", "wf-aws")}
+    later = record(store, content)
+    assert later.states == {"a": "ongoing"} and list(later.resolved[C.id]) == ["b"]
+    assert later.previous_report == now
+
+
+def test_an_older_window_does_not_resend_what_a_newer_run_told():
+    """A run of an older window (`run --until` an hour back, after the current hour's run) reports the
+    rows the newer run wrote as they were recorded, "new" among them: each target was sent them again,
+    though the newer run had told it (only a send by this very run counted)."""
+    from types import SimpleNamespace
+
+    from flowscope.report.notify.message import select
+
+    frame = findings(("a", "high", "aws"))
+    stored, newer = step([], frame, T0 + 2 * DAY)
+    stored = [{**r, C.notified: json.dumps({"ops": newer.run_id})} for r in stored]      # the newer run told ops
+    _, older = changes(stored, frame, since=T0, until=T0 + DAY)
+    assert older.states == {"a": "new"}
+    content = SimpleNamespace(findings=frame, history=older, state_of=lambda fid: older.states.get(fid))
+    assert select(content, min_severity="low", only_changes=True, target="ops") == []
+    assert [r["id"] for r in select(content, min_severity="low", only_changes=True, target="dev")] == ["a"]

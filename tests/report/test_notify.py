@@ -674,3 +674,71 @@ def test_an_email_ca_file_that_is_not_there_is_named_in_the_failure(content, tmp
     [result] = deliver(parse_targets([target]), content)
     assert result.failed and result.attempts == 1
     assert result.error == f"ca_file {str(missing)!r} is not a file (the CA certificates to trust, PEM)"
+
+
+def _mrkdwn(node) -> list[dict]:
+    """Every mrkdwn text object of a Slack payload."""
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "mrkdwn" else []
+        return own + [t for v in node.values() for t in _mrkdwn(v)]
+    return [t for v in node for t in _mrkdwn(v)] if isinstance(node, list) else []
+
+
+def test_slack_reads_no_mention_channel_or_link_in_cloud_text():
+    """Slack's mrkdwn, by default, turns a bare URL into a link and parses "@here" and "#channel" in
+    plain text: a step named "@here http://evil.example" pinged the channel with a live link from
+    flowscope. Every mrkdwn text is verbatim (Slack changes nothing of it); a configured report URL is
+    an explicit link, the one link a message holds."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step", title="@here see http://evil.example",
+                       cloud="aws", workflow=HOSTILE["etl"], step="#general", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="stale", status_text="the data of @channel ends",
+                      changes="1 new", counts={}, findings=[f], more=2, more_ids=("a", "b"),
+                      resolved=[f], resolved_more_ids=("c",), report="https://reports.example.com/latest.html")
+    body = slack.payload(message)
+    texts = _mrkdwn(body["blocks"])
+    assert len(texts) >= 6 and all(t.get("verbatim") is True for t in texts)
+    assert "<https://reports.example.com/latest.html|open the report>" in json.dumps(body)
+    local = slack.payload(Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                                  report="/srv/reports/flowscope-2026.html"))
+    assert "report: /srv/reports/flowscope-2026.html" in json.dumps(local)
+
+
+def test_a_quiet_target_whose_variable_is_unset_is_a_failed_delivery(content, monkeypatch):
+    """A scheduled run with nothing new to send skipped a target whose webhook variable the scheduler's
+    environment did not set, and exited 0, hour after hour: the first finding worth sending was then
+    the first to fail. A target that could not be told anything is a failed delivery every run."""
+    from flowscope.report import notify
+
+    monkeypatch.delenv("HOOK_URL", raising=False)
+    monkeypatch.setattr(notify, "worth_sending", lambda message: False)
+    [quiet] = deliver(parse_targets([hook("slack")]), content)
+    assert quiet.failed and not quiet.skipped and quiet.attempts == 0
+    said = "notify slack#1: FAILED: environment variable HOOK_URL (slack webhook URL) is not set"
+    assert quiet.line().startswith(said), quiet.line()
+    monkeypatch.setenv("HOOK_URL", "http://127.0.0.1:9/never-called")
+    [ok] = deliver(parse_targets([hook("slack")]), content)
+    assert ok.skipped and not ok.failed and "nothing to send" in ok.line()
+
+
+def test_a_permanent_failure_after_retries_counts_every_attempt(content, receiver, monkeypatch):
+    """A 503 retried, then a 400: the line said "FAILED after 1 attempt(s)" of a target tried twice."""
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    receiver.statuses = [503, 400]
+    [result] = deliver(parse_targets([hook("webhook", retries=3)]), content)
+    assert result.failed and len(receiver.requests) == 2
+    assert result.attempts == 2 and "FAILED after 2 attempt(s): HTTP 400" in result.line()
+
+
+def test_a_password_smtplib_cannot_send_is_a_failed_delivery_of_its_own(content, smtps_server, receiver,
+                                                                        monkeypatch):
+    """smtplib sends credentials as ASCII only: a password with an "é" raised UnicodeEncodeError out of
+    the delivery, a crash (exit 5) that left the targets after it unsent and nothing recorded."""
+    monkeypatch.setenv("SMTP_USER_VAR", SMTP_USER)
+    monkeypatch.setenv("SMTP_PASSWORD_VAR", "mot-de-passe-été")
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    mail, hook_ = deliver(parse_targets([smtps_target(smtps_server, tls="implicit"), hook("webhook")]), content)
+    assert mail.failed and "ASCII" in mail.error and "été" not in mail.line(), mail.line()
+    assert hook_.sent and len(receiver.requests) == 1

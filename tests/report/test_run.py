@@ -240,3 +240,58 @@ def test_renotify_with_no_notify_is_a_usage_error(tmp_path):
                                  "--no-sync", "--no-notify", "--renotify", "--until", UNTIL])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "--renotify and --no-notify" in result.output and not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow   # three scheduled runs over a fresh store, ~3 s each
+def test_a_history_that_cannot_be_written_is_an_error_and_no_flood(tmp_path, receiver, monkeypatch):
+    """When the store refused the findings history, `run` warned and exited 0, and sent every open
+    finding as new (it had no history to compare with): each hour, to every target. Now the message
+    says only what changed against the stored history, and the run exits 6."""
+    from flowscope.store import StoreError
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["md"]')
+
+    def tick(hours: int):
+        until = END + dt.timedelta(hours=hours)
+        return runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                   "--until", until.isoformat(), "--since", "7d", "--no-sync"])
+
+    first = tick(0)
+    assert first.exit_code == ExitCode.OK and len(receiver.requests) == 1, first.output
+    write = Store.write
+
+    def refused(self, batch, *args, **kwargs):
+        if "findings" in batch or "report_runs" in batch:
+            raise StoreError("disk full")
+        return write(self, batch, *args, **kwargs)
+
+    monkeypatch.setattr(Store, "write", refused)
+    failed = tick(1)
+    assert failed.exit_code == ExitCode.HISTORY_NOT_RECORDED, failed.output
+    assert "findings history not recorded" in failed.output and "disk full" in failed.output
+    assert len(receiver.requests) == 1 and "nothing to send" in failed.output     # no finding sent again
+    assert (tmp_path / "r").is_dir() and len(list((tmp_path / "r").iterdir())) == 2   # the report still written
+    monkeypatch.setattr(Store, "write", write)
+    back = tick(2)
+    assert back.exit_code == ExitCode.OK and len(receiver.requests) == 1, back.output
+
+
+def test_what_a_message_told_that_cannot_be_recorded_is_exit_6(tmp_path, receiver, monkeypatch):
+    """Notifications sent but not recorded were a warning and exit 0: every re-run and scheduled run sent
+    them again, and nothing a scheduler reads said why."""
+    from flowscope.report import history
+    from flowscope.store import StoreError
+
+    def refused(*args, **kwargs):
+        raise StoreError("disk full")
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    monkeypatch.setattr(history, "mark_delivered", refused)
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["md"]')
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                 "--until", UNTIL, "--since", "7d", "--no-sync"])
+    assert result.exit_code == ExitCode.HISTORY_NOT_RECORDED, result.output
+    assert "sent but not recorded" in result.output and len(receiver.requests) == 1

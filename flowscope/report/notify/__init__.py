@@ -66,6 +66,8 @@ class Delivery:
             return f"notify {self.target}: nothing to send ({self.detail})"
         if self.sent:
             return f"notify {self.target}: sent ({self.detail}; {self.attempts} attempt(s))"
+        if not self.attempts:        # nothing could be tried (a variable not set on a run with nothing to send)
+            return f"notify {self.target}: FAILED: {self.error}"
         return f"notify {self.target}: FAILED after {self.attempts} attempt(s): {self.error}"
 
 
@@ -200,6 +202,9 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
 class Transient(Exception):
     """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
 
+    attempts = 0
+    """The attempts made when it ended the delivery (`_with_retries` sets it)."""
+
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
@@ -207,6 +212,9 @@ class Transient(Exception):
 
 class Permanent(Exception):
     """A failure that will not pass by retrying (HTTP 4xx, a missing variable, refused credentials)."""
+
+    attempts = 0
+    """The attempts made when it ended the delivery (`_with_retries` sets it)."""
 
 
 VARIABLE_KEYS = {"url_env": "webhook URL", "username_env": "SMTP user name", "password_env": "SMTP password"}
@@ -275,6 +283,9 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
         raise Transient(type(exc).__name__) from None
+    except UnicodeEncodeError:      # raised out of the delivery: a crash, the targets after it never tried
+        raise Permanent("the SMTP user name, password or an address is not ASCII, which smtplib cannot "
+                        "send (the error's text is not shown: it would quote the credential)") from None
     except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
         raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     return f"to {len(to)} recipient(s)"
@@ -310,10 +321,21 @@ def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]
         waited = float(backoff(state))
         return max(waited, min(float(asked), RETRY_AFTER_MAX_S)) if asked is not None else waited
 
+    tries = 0
+
+    def counted() -> str:
+        nonlocal tries
+        tries += 1
+        return attempt()
+
     retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True, wait=wait,
                         retry=retry_if_exception_type(Transient))
-    detail = retrying(attempt)
-    return detail, int(retrying.statistics.get("attempt_number", 1))
+    try:
+        detail = retrying(counted)
+    except (Transient, Permanent) as exc:
+        exc.attempts = tries        # a 503 retried, then a 400: "after 1 attempt(s)" of a target tried twice
+        raise
+    return detail, tries
 
 
 @dataclass
@@ -356,11 +378,20 @@ def report_location(files: Sequence[Path]) -> str | None:
 
 def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[Path] = (), *,
             sync_failed: bool = False, renotify: bool = False) -> list[Delivery]:
-    """Send to every target; one Delivery each (sent, skipped or failed), never an exception."""
+    """Send to every target; one Delivery each (sent, skipped or failed), never an exception. A target
+    with nothing to send whose environment variables are not set is failed, not skipped."""
     results = []
     for p in plan(targets, content, report=report_location(files), sync_failed=sync_failed,
                   renotify=renotify):
         t = p.target
+        unset = unset_variables(t)
+        if not p.send and unset:
+            # nothing to say this run, but nothing could be said: quiet hours of exit 0 hid a target whose
+            # first finding worth sending was the first to fail
+            said = f"variable {unset[0]} is" if len(unset) == 1 else f"variables {', '.join(unset)} are"
+            results.append(Delivery(t.name, sent=False, error=f"environment {said} not set: nothing to send "
+                                    "this run, and nothing could be sent"))
+            continue
         if not p.send:
             results.append(Delivery(t.name, sent=False, skipped=True, detail=_quiet(p.message)))
             continue
@@ -371,7 +402,8 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
                                     finding_ids=p.message.told,
                                     said=(p.message.status, p.message.alert)))
         except (Transient, Permanent) as exc:
-            results.append(Delivery(t.name, sent=False, attempts=attempts or _attempts(exc, t), error=str(exc)))
+            results.append(Delivery(t.name, sent=False, attempts=exc.attempts or attempts or _attempts(exc, t),
+                                    error=str(exc)))
     return results
 
 

@@ -116,7 +116,8 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
            target: str | None = None) -> list[dict[str, Any]]:
     """The findings a notification names: at or above `min_severity` and, by default, only those this
     target has not been told: new, worsened or reopened since the last report (so a daily job does not
-    repeat yesterday's alert) and not already sent to it by this very report run (a scheduler's retry),
+    repeat yesterday's alert) and not yet sent to it since (by this very report run, a scheduler's retry,
+    or by a newer window's run when this one reports an older window),
     or still open but never delivered to it (its delivery failed last time, or `flowscope report` saw
     the finding first and sent nothing). Without a history every finding counts as new."""
     out = []
@@ -128,7 +129,9 @@ def select(content: ReportContent, *, min_severity: str, only_changes: bool,
         state = content.state_of(fid)
         if only_changes and state is not None and history is not None:
             if state in ALERT_STATES:
-                if target and history.already_sent(fid, target):
+                # told since it changed, by this run or another: a run of an older window reports a newer
+                # run's rows as recorded ("new"), and re-sent what that run had told
+                if target and not history.never_sent(fid, target):
                     continue
             elif not (target and history.never_sent(fid, target)):
                 continue

@@ -701,15 +701,15 @@ def _coverage_notes(coverage: "Coverage") -> None:
 def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,
             delivery_failed: bool = False, history_failed: bool = False) -> ExitCode:
     """The one exit rule of analyze, report and run: 1 a finding at or above --fail-on (it wins: the
-    findings are real whatever else); else 3 no data or a failed collection; else 6 a findings history
-    the store refused; else 4 a failed delivery; else 0."""
+    findings are real whatever else); else 3 no data or a failed collection; else 4 a failed delivery
+    (people were not told); else 6 a findings history the store refused (people may be told twice); else 0."""
     if fail_on is not None and any(SEVERITY_RANK.get(str(s), -1) >= SEVERITY_RANK[fail_on] for s in severities):
         return ExitCode.FINDINGS
     if status != "ok":
         return ExitCode.NO_DATA
-    if history_failed:
-        return ExitCode.HISTORY_NOT_RECORDED
-    return ExitCode.DELIVERY_FAILED if delivery_failed else ExitCode.OK
+    if delivery_failed:
+        return ExitCode.DELIVERY_FAILED
+    return ExitCode.HISTORY_NOT_RECORDED if history_failed else ExitCode.OK
 
 
 def _print_csv(findings: "pd.DataFrame", *, header: bool = True) -> None:

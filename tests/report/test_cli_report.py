@@ -105,7 +105,8 @@ def test_one_exit_rule():
     assert verdict([], "ok", None, delivery_failed=True) == ExitCode.DELIVERY_FAILED
     assert verdict(["critical"], "ok", "high", delivery_failed=True) == ExitCode.FINDINGS
     assert verdict([], "no_data", None, delivery_failed=True) == ExitCode.NO_DATA
-    assert verdict([], "ok", None, delivery_failed=True, history_failed=True) == ExitCode.HISTORY_NOT_RECORDED
+    assert verdict([], "ok", None, delivery_failed=True, history_failed=True) == ExitCode.DELIVERY_FAILED
+    assert verdict([], "ok", None, history_failed=True) == ExitCode.HISTORY_NOT_RECORDED
     assert verdict(["critical"], "ok", "high", history_failed=True) == ExitCode.FINDINGS
     assert verdict([], "stale", None, history_failed=True) == ExitCode.NO_DATA
 

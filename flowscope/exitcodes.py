@@ -16,8 +16,8 @@
 |   | the next run tells this run's new findings again |
 
 A failed delivery (a report or notification that could not be sent) or history write never hides the
-findings: the code still says what was found (1 and 3 win over 4, and 4 over 6: a message that did not go out outranks one that
-may go out twice).
+findings: the code still says what was found (1 and 3 win over 4, and 4 over 6: a message that did
+not go out outranks one that may go out twice).
 
 Outside the table, as shells report signals: 130 when interrupted (Ctrl-C), 141 when the reader of
 the output stopped early (`flowscope analyze | head -1`; Click would exit 1, the findings' code).

@@ -27,7 +27,10 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]"                           # two-character escapes
     r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
 )
-_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+"""C0 and C1 controls, and the explicit bidirectional marks, embeddings, overrides and isolates
+("Trojan Source"): a name holding U+202E shows its end reversed, so `invoice\u202egnp.exe` reads as
+`invoiceexe.png`. Arabic and Hebrew names keep their natural direction without them."""
 
 
 _MARKDOWN_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:$])")

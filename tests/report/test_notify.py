@@ -742,3 +742,18 @@ def test_a_password_smtplib_cannot_send_is_a_failed_delivery_of_its_own(content,
     mail, hook_ = deliver(parse_targets([smtps_target(smtps_server, tls="implicit"), hook("webhook")]), content)
     assert mail.failed and "ASCII" in mail.error and "été" not in mail.line(), mail.line()
     assert hook_.sent and len(receiver.requests) == 1
+
+
+def test_a_channel_that_breaks_unexpectedly_fails_alone(content, receiver, monkeypatch):
+    """A bug in one channel's message builder raised out of `deliver`: the targets after it were never
+    tried and the run ended as a crash. It is that target's failed delivery, naming no secret."""
+    from flowscope.report.notify import slack
+
+    def broken(message):
+        raise KeyError(receiver.url)
+
+    monkeypatch.setattr(slack, "payload", broken)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    first, second = deliver(parse_targets([hook("slack", name="chat"), hook("webhook")]), content)
+    assert first.failed and "KeyError" in first.error and receiver.url not in first.line(), first.line()
+    assert second.sent and len(receiver.requests) == 1

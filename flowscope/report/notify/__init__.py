@@ -404,6 +404,11 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
         except (Transient, Permanent) as exc:
             results.append(Delivery(t.name, sent=False, attempts=exc.attempts or attempts or _attempts(exc, t),
                                     error=str(exc)))
+        except Exception as exc:        # noqa: BLE001 - a bug in one channel must not silence the others
+            # only the type: its message or traceback could quote the target's URL, a secret
+            results.append(Delivery(t.name, sent=False, attempts=max(attempts, 1),
+                                    error=f"unexpected {type(exc).__name__} while sending (a flowscope bug: "
+                                          "please report it)"))
     return results
 
 

@@ -1,0 +1,24 @@
+"""Bidirectional controls from a cloud's names are dropped on every surface: they would show a name's
+end reversed ("Trojan Source"), so what an SRE reads is not what the cloud holds."""
+
+from __future__ import annotations
+
+import pytest
+
+from flowscope.textsafety import markdown_text, neutralise_formula, plotly_text, terminal_text
+
+SPOOFED = "invoice\u202egnp.exe \u2066x\u2069 \u200fy\u200e \u061cz \u202ab\u202c"
+
+
+@pytest.mark.parametrize("safe", [terminal_text, plotly_text, neutralise_formula])
+def test_bidi_controls_are_removed(safe):
+    assert safe(SPOOFED) == "invoicegnp.exe x y z b"
+
+
+def test_bidi_controls_are_removed_in_markdown():
+    assert markdown_text(SPOOFED) == r"invoicegnp\.exe x y z b"
+
+
+def test_right_to_left_names_keep_their_letters():
+    name = "\u05d4\u05d6\u05de\u05e0\u05d4-orders \u0637\u0644\u0628"
+    assert terminal_text(name) == name and plotly_text(name) == name

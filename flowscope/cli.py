@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from flowscope.exitcodes import ExitCode, exit_code_table
-from flowscope.format import fmt_count, fmt_monthly, fmt_time
+from flowscope.format import fmt_count, fmt_per_month, fmt_time
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
@@ -716,6 +716,7 @@ def _print_csv(findings: "pd.DataFrame", *, header: bool = True) -> None:
     """Findings as CSV, cells a spreadsheet would run neutralised. None: the header row alone (an empty file
     read as a failed run), or nothing at all without `header` (a window without data, said on stderr)."""
     from flowscope.analysis import findings_to_records
+    from flowscope.analysis.suite import with_dollars_is
     from flowscope.textsafety import csv_safe_frame
 
     if findings.empty:
@@ -724,6 +725,7 @@ def _print_csv(findings: "pd.DataFrame", *, header: bool = True) -> None:
         return
     frame = findings.copy()
     frame["evidence"] = [json.dumps(r["evidence"]) for r in findings_to_records(findings)]
+    with_dollars_is(frame)
     frame["sample_execution_ids"] = [" ".join(ids) for ids in frame["sample_execution_ids"]]
     typer.echo(csv_safe_frame(frame).to_csv(index=False), nl=False)
 
@@ -786,11 +788,11 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     for column in ("severity", "kind", "cloud", "workflow", "step"):
         table.add_column(column, no_wrap=True)
     table.add_column("title", overflow="fold", min_width=40)
-    table.add_column("monthly $", justify="right", no_wrap=True)
+    table.add_column("dollars", justify="right", no_wrap=True)
     for row in findings.itertuples(index=False):
         cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
         table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
-                      fmt_monthly(row.monthly_usd))
+                      fmt_per_month(row.monthly_usd, row.kind))
     console = out if out.is_terminal else _Console(width=200)
     console.print(table)
     note(f"{fmt_count(len(findings))} finding(s) in {analysed}", console=out)

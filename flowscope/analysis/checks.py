@@ -82,3 +82,10 @@ def kinds_where(*, dollars: Dollars | tuple[Dollars, ...]) -> tuple[str, ...]:
     """The kinds (as strings, in `FindingKind` order) whose `monthly_usd` is one of `dollars`."""
     wanted = dollars if isinstance(dollars, tuple) else (dollars,)
     return tuple(str(k) for k, c in CHECKS.items() if c.dollars in wanted)
+
+
+def dollars_is(kind: str | None) -> str | None:
+    """`dollars(kind)` as the word the exports write beside `monthly_usd` ("saving", "cost", "cost_once",
+    "spend"; None: nothing priced): the JSON's `monthly_usd_is`, the CSV and Excel column of that name."""
+    meaning = dollars(kind)
+    return None if meaning is None else str(meaning)

@@ -195,6 +195,14 @@ MONTHLY_USD_IS = "monthly_usd_is"
 """The JSON field beside `monthly_usd` that says what it is (`findings_to_records`)."""
 
 
+def with_dollars_is(frame: pd.DataFrame) -> None:
+    """`frame` (findings) with `monthly_usd_is` beside `monthly_usd`, in place: the CSV and Excel exports
+    say what the dollars are, as the JSON does (`findings_to_records`)."""
+    if MONTHLY_USD_IS not in frame.columns and C.monthly_usd in frame.columns:
+        frame.insert(frame.columns.get_loc(C.monthly_usd) + 1, MONTHLY_USD_IS,
+                     pd.Series([checks.dollars_is(k) for k in frame[C.kind]], index=frame.index, dtype=object))
+
+
 def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
     """Findings as JSON-ready dicts: timestamps ISO 8601 UTC, evidence an object, and beside `monthly_usd`
     what it is (`monthly_usd_is`: "saving", "cost", "cost_once", "spend", or None for a kind that prices nothing; the
@@ -219,8 +227,7 @@ def findings_to_records(df: pd.DataFrame) -> list[dict[str, Any]]:
                 value = None
             rec[col] = value
             if col == "monthly_usd":
-                meaning = checks.dollars(row.get("kind"))
-                rec[MONTHLY_USD_IS] = None if meaning is None else str(meaning)
+                rec[MONTHLY_USD_IS] = checks.dollars_is(row.get("kind"))
         out.append(rec)
     return out
 

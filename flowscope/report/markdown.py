@@ -82,7 +82,7 @@ def render_markdown(c: ReportContent) -> str:
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)
         lines += [f"- **{r['severity'].upper()}**" + (f" ({state})" if state else "") + f" {md(r['title'])}",
-                  f"  - where: {where}; {fmt_per_month(r['monthly_usd'])}; id `{r['id']}`",
+                  f"  - where: {where}; {fmt_per_month(r['monthly_usd'], r['kind'])}; id `{r['id']}`",
                   f"  - evidence: {fmt_evidence(r['evidence'], text=md)}",
                   f"  - recommendation: {md(r['recommendation'])}"]
     if len(c.findings) > MAX_FINDINGS:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 
-from flowscope.analysis.suite import _json_default
+from flowscope.analysis.suite import _json_default, with_dollars_is
 from flowscope.format import is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent
@@ -48,6 +48,7 @@ def _findings(c: ReportContent) -> pd.DataFrame:
         findings["evidence"] = [json.dumps(e, default=_json_default, sort_keys=True) for e in findings["evidence"]]
         findings["sample_execution_ids"] = [" ".join(map(str, ids)) for ids in findings["sample_execution_ids"]]
     findings.insert(1, C.state, [c.state_of(i) for i in findings["id"]])
+    with_dollars_is(findings)
     return findings
 
 

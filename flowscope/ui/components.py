@@ -154,6 +154,16 @@ UNFILTERED_PAGES = frozenset({"collection_health"})
 gap's "workflow id" is its scope, which the sidebar would read as a workflow not in the store)."""
 
 
+def finding_dollars_column(**config: Any) -> Any:
+    """A findings table's `monthly_usd` column: a month's cost, saving or spend, except for the kinds whose
+    dollars are what an episode cost, once (`checks.Dollars.ONCE`; "$3.20 once" in the CLI and reports)."""
+    from flowscope.analysis import checks
+
+    once = ", ".join(k.replace("_", " ") for k in checks.kinds_where(dollars=checks.Dollars.ONCE))
+    return st.column_config.NumberColumn("$", help=f"Dollars a month (a cost, a saving or a step's spend); for a "
+                                                   f"{once}: what the episode cost, once", **config)
+
+
 def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
     """A finding's "evidence: open" link: a run's page opens its first sample run (without one, the
     finding's workflow's runs); any other opens filtered to the finding's workflow (the sidebar's

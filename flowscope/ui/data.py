@@ -80,15 +80,17 @@ def _version(path: str) -> str:
     return str(_store(path).snapshot_key())
 
 
-DUCKDB_MEMORY = os.environ.get("FLOWSCOPE_UI_DUCKDB_MEMORY", "1GB")
-"""DuckDB's memory limit for the dashboard's connection (it spills to disk past it): keeps the
-dashboard process within its 2 GB budget on large stores."""
+def duckdb_memory() -> str:
+    """DuckDB's memory limit for the dashboard's connection (it spills to disk past it): keeps the
+    dashboard process within its 2 GB budget on large stores. Read when a connection opens, not at
+    import (`flowscope dashboard` checks the variable's form before the server starts)."""
+    return os.environ.get("FLOWSCOPE_UI_DUCKDB_MEMORY", "1GB")
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
 def _connection(path: str, version: str) -> Any:
     con = _store(path).connect()
-    con.execute(f"SET memory_limit = '{DUCKDB_MEMORY}'")
+    con.execute(f"SET memory_limit = '{duckdb_memory()}'")
     return con
 
 

@@ -29,6 +29,16 @@ def test_a_finding_that_prices_nothing_does_not_read_as_free(value, text):
     assert fmt_per_month(value) == text
 
 
+@pytest.mark.parametrize("kind,text", [
+    ("retry_storm", "$3.20 once"), ("synchronized_retries", "$3.20 once"), ("failing_step", "$3.20/month"),
+    ("polling_loop", "$3.20/month"), ("stuck_execution", "$3.20/month"), (None, "$3.20/month"),
+])
+def test_an_episode_cost_reads_once_not_monthly(kind, text):
+    """A retry storm's dollars are what the storm cost, once (`checks.Dollars.ONCE`): "$3.20/month" in the
+    CLI, reports and chat promised a monthly rate the episode need not repeat."""
+    assert fmt_per_month(3.2, kind) == text
+
+
 @pytest.mark.parametrize("value,text", [
     (850, "850 ms"), (1500.0, "1.5 s"), (120_000, "2 min"), (8 * 3_600_000, "8 h"),
     (47.9 * 3_600_000, "1 d 23 h"), (648 * 3_600_000, "27 d"), (5.1 * 86_400_000, "5 d 2 h"),

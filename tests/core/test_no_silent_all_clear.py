@@ -540,6 +540,7 @@ def test_csv_neutralises_formulas(tmp_path):
     failing = [r for r in records if r["kind"] == "failing_step"]
     assert {r["workflow"] for r in failing} == {"'" + n for n in names}
     assert {r["step"] for r in failing} == {"'" + n for n in names}
+    assert {r["monthly_usd_is"] for r in failing} == {"cost"}    # what the dollars are, as the JSON says
     for r in records:
         float(r["monthly_usd"])                   # numbers stay numbers
         assert not r["title"].startswith(("=", "+", "-", "@"))

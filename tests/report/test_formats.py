@@ -428,3 +428,17 @@ def test_the_findings_table_has_the_same_columns_with_or_without_findings(hostil
         hostile_content.analysis, findings=hostile_content.findings.iloc[:0]))
     assert quiet.findings.empty and not hostile_content.findings.empty
     assert list(frames(quiet)["findings"].columns) == list(frames(hostile_content)["findings"].columns)
+
+
+def test_the_findings_table_says_what_its_dollars_are(hostile_content):
+    """`monthly_usd` holds a saving, a cost, an episode's cost once or a spend: the JSON said which, the CSV,
+    Parquet and Excel tables did not, so a storm's one-off cost read as a monthly rate."""
+    from flowscope.analysis.checks import dollars_is
+    from flowscope.report.tables import frames
+
+    table = frames(hostile_content)["findings"]
+    columns = list(table.columns)
+    assert columns[columns.index("monthly_usd") + 1] == "monthly_usd_is"
+    said = [None if not isinstance(v, str) else v for v in table["monthly_usd_is"]]     # NaN: an empty cell
+    assert said == [dollars_is(k) for k in table["kind"]]
+    assert {"cost"} <= set(table["monthly_usd_is"])

@@ -220,3 +220,9 @@ def test_a_runs_status_comes_before_its_long_texts_and_the_whole_id_last():
     assert order[:4] == ["workflow", "run", "status", "error"] and order[-1] == "execution_id", order
     assert readable.layout(["workflow", "execution_id", "status"])[0] == ["workflow", "execution_id", "status"], \
         "the whole id stays beside the workflow when it is the only one"
+
+
+def test_findings_dollars_say_an_episode_costs_once():
+    """Overview's findings column read "$/month" over a retry storm's one-off cost."""
+    column = components.finding_dollars_column(format="$%.2f")
+    assert column["label"] == "$" and "retry storm" in column["help"] and "once" in column["help"]

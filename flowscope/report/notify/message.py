@@ -33,8 +33,8 @@ class MessageFinding:
 
     @property
     def monthly(self) -> str:
-        """'$12.34/month', or 'no cost measured' (`format.fmt_per_month`)."""
-        return fmt_per_month(self.monthly_usd)
+        """'$12.34/month', '$3.20 once' or 'no cost measured' (`format.fmt_per_month`)."""
+        return fmt_per_month(self.monthly_usd, self.kind)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,7 @@ def top_findings(found: pd.DataFrame | None) -> None:
         ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
                         "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],
                  "findings", hide=["evidence", "id"], column_config={
-                     "monthly_usd": st.column_config.NumberColumn("$/month", format="$%.2f"),
+                     "monthly_usd": ui.finding_dollars_column(format="$%.2f"),
                      "evidence_link": st.column_config.LinkColumn("evidence", display_text="open"),
                      "title": st.column_config.TextColumn(width="large"),
                  })

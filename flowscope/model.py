@@ -139,6 +139,11 @@ scope id the run got (an AWS source whose account could not be read names its sc
 profile, `aws:default:us-east-1`, not after the account)."""
 
 
+LOGS_MISSING_KEY = "log_groups_missing"
+"""Key, in a collection run's `details`, of the log groups state machines name that do not exist: group ->
+the names of the state machines that log to it (the AWS collector writes it, `collection_gap` reads it)."""
+
+
 CONFIGURED_KEY = "configured_sources"
 """Key, in a collection run's `details`, of the `SOURCE_KEY`s of every scope of its cloud that the sync's
 configuration named when it ran: a scope whose source is not among them in a later sync is no longer

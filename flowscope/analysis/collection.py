@@ -4,6 +4,8 @@
 - a scope whose latest collection run failed (critical), was partial or was interrupted (high: still
   `running` though its sync is gone, `runstate.interrupted`), unless a later
   run of the same source collected under another scope id (`model.superseded_failures`);
+- a log group an Express state machine logs to that does not exist (high; the run succeeded with a
+  warning, and the machine's executions reach no store);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
   reconstructed from logs, so its failures and steps are under-counted;
@@ -36,7 +38,7 @@ from flowscope.analysis.base import (
     to_utc,
 )
 from flowscope.analysis.cost import workflow_costs
-from flowscope.model import C, Cloud, Kind, RunStatus, run_details, superseded_failures, truncate
+from flowscope.model import LOGS_MISSING_KEY, C, Cloud, Kind, RunStatus, run_details, superseded_failures, truncate
 from flowscope.runstate import interrupted
 
 LEVEL_KEYS = {"level", "logging_level", "logginglevel", "log_level", "loglevel"}
@@ -46,7 +48,7 @@ TITLE_ERROR_CHARS = 120   # a collection error in a finding title: its start, th
 
 
 def run(ctx: Context) -> list[Finding]:
-    return failed_runs(ctx) + express_gaps(ctx) + unpriced_usage(ctx)
+    return failed_runs(ctx) + missing_log_groups(ctx) + express_gaps(ctx) + unpriced_usage(ctx)
 
 
 UNPRICED_RECOMMENDATION = ("Upgrade flowscope: this version's price list (analysis/pricing.py) has no price for "
@@ -144,6 +146,45 @@ def failed_runs(ctx: Context) -> list[Finding]:
             recommendation=_rerun_recommendation(r.cloud),
         ))
     return out
+
+
+MISSING_GROUP_RECOMMENDATION = (
+    "Create the log group (or point the state machine's loggingConfiguration at one that exists, level ALL with "
+    "includeExecutionData) and give Step Functions' log delivery its resource policy; Express has no execution "
+    "history API, so until the group exists its executions reach no store, flowscope's included.")
+
+
+def missing_log_groups(ctx: Context) -> list[Finding]:
+    """One `collection_gap` (high) per log group the scope's latest run found missing that an Express state
+    machine logs to: its executions are not collected at all, so the workflow reads as quiet, never failing.
+    The run itself succeeded with a warning (an absent group holds nothing unread), so `failed_runs` is silent
+    on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory."""
+    out = []
+    for r in _latest_runs(ctx).itertuples(index=False):
+        missing = run_details(r.details).get(LOGS_MISSING_KEY)
+        if not isinstance(missing, dict):
+            continue
+        for group, names in sorted(missing.items()):
+            names = [str(n) for n in names] if isinstance(names, list) else []
+            kinds = {ctx.workflow_kind(r.cloud, wf_id) for wf_id in _ids_named(ctx, r.cloud, names)}
+            if kinds and kinds <= {str(Kind.SFN_STANDARD)}:
+                continue
+            out.append(Finding(
+                kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=r.cloud, workflow=None,
+                workflow_id=r.scope, step=None, window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
+                title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: the Express executions "
+                       f"of {truncate(', '.join(names), TITLE_ERROR_CHARS) or 'its state machines'} are not "
+                       "collected - they may be failing unseen"),
+                evidence={"run_id": r.run_id, "log_group": str(group), "state_machines": names},
+                recommendation=MISSING_GROUP_RECOMMENDATION, id_detail=f"log-group:{group}"))
+    return out
+
+
+def _ids_named(ctx: Context, cloud: str, names: list[str]) -> list[str]:
+    """The workflow ids of `cloud` whose name (or id: an undescribed machine is named by its ARN) is in `names`."""
+    wanted = set(names)
+    return [str(w) for c, w in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
+            if c == cloud and (w in wanted or ctx.workflow_name(c, w) in wanted)]
 
 
 def _rerun_recommendation(cloud: str) -> str:

@@ -598,6 +598,29 @@ def test_collection_gap_for_express_without_all_logging():
     assert g["workflow"].tolist() == ["events"] and g.iloc[0].severity == "high"
 
 
+@pytest.mark.parametrize("kinds,found", [
+    ((Kind.SFN_EXPRESS,), True), ((Kind.SFN_STANDARD, Kind.SFN_EXPRESS), True), ((Kind.SFN_STANDARD,), False),
+    ((), True),                               # machines the store has no row of: said, not assumed Standard
+])
+def test_a_missing_log_group_of_an_express_machine_is_a_gap(kinds, found):
+    """A log group an Express machine names that does not exist: the sync succeeded with a warning, and the
+    machine's executions reached no store, so analyze read the workflow as quiet with nothing said. A group
+    only Standard machines log to is no gap: their runs are read by GetExecutionHistory."""
+    w = World()
+    names = [f"m{i}" for i in range(len(kinds))]
+    for name, kind in zip(names, kinds, strict=True):
+        w.workflow(name, kind=kind)
+    group = "/aws/vendedlogs/states/never-created"
+    w.collection_run("aws:123:us-east-1", at(minutes=1), RunStatus.SUCCEEDED,
+                     details=json.dumps({"log_groups_missing": {group: names or ["gone"]}}))
+    g = of(run(w), "collection_gap")
+    if not found:
+        assert g.empty
+        return
+    assert len(g) == 1 and g.iloc[0].severity == "high" and group in g.iloc[0].title
+    assert g.iloc[0].evidence["state_machines"] == (names or ["gone"])
+
+
 # ---------------------------------------------------------------- thresholds
 
 def test_thresholds_from_mapping():

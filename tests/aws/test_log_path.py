@@ -620,4 +620,10 @@ def test_a_log_group_that_does_not_exist_is_said_by_name_not_a_partial_scope_for
         assert logs.LOGS_UNREAD not in details and not details.get("errors")
         [said] = [w for w in result.warnings if group in w]
         assert "does not exist" in said and "quotes" in said
-        assert details[logs.LOGS_MISSING] == {group: ["quotes"]}
+        assert details[logs.LOGS_MISSING_KEY] == {group: ["quotes"]}
+    # and analyze says it: the Express executions reached no store, so the workflow read as quiet
+    from flowscope.analysis.run import analyze_store
+
+    found = analyze_store(store, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
+    [gap] = [f for f in found.itertuples(index=False) if f.kind == "collection_gap" and group in f.title]
+    assert gap.severity == "high" and "quotes" in gap.title

@@ -45,7 +45,7 @@ from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.throttle import prefetched
 from flowscope.collectors.window import merge_attributes
-from flowscope.model import Batch, C, Cloud, Skip, Source, Status, utc
+from flowscope.model import LOGS_MISSING_KEY, Batch, C, Cloud, Skip, Source, Status, utc
 
 RUNNING, SUCCEEDED = Status.RUNNING.value, Status.SUCCEEDED.value
 
@@ -344,10 +344,6 @@ def collect_log_group(sc: ScopeContext, group: str, machines: dict[str, dict[str
 
 
 MISSING_GROUP_CODES = frozenset({"ResourceNotFoundException"})
-LOGS_MISSING = "log_groups_missing"
-"""Key, in a collection run's `details`, of the configured log groups that do not exist: group ->
-the names of the state machines that log to it."""
-
 
 def say_missing(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]]) -> None:
     """A log group a state machine names that does not exist (never created, or deleted): said in
@@ -358,7 +354,7 @@ def say_missing(sc: ScopeContext, group: str, machines: dict[str, dict[str, Any]
     group's Express executions go uncollected); its Standard runs are fetched by history."""
     names = sorted(str(d.get("name") or arn) for arn, d in machines.items())
     with sc.lock:
-        sc.result.details.setdefault(LOGS_MISSING, {})[group] = names
+        sc.result.details.setdefault(LOGS_MISSING_KEY, {})[group] = names
     express = _has_express(machines) or bool(sc.express_parents & set(machines))   # Map Run children too
     sc.result.warn(f"log group {group} does not exist (state machine(s) {', '.join(names)} log to it): "
                    + ("their Express executions are not collected until it exists; create it or fix the "

@@ -76,11 +76,9 @@ def test_a_public_bind_with_sign_in_configured_asks_to_sign_in(bound, one_cloud_
     assert not at.metric and not at.dataframe
 
 
-def test_sign_in_in_streamlit_secrets_alone_is_enforced(bound, one_cloud_store, monkeypatch, tmp_path):
-    """`streamlit run app.py` with [auth] only in .streamlit/secrets.toml: sign-in is required, so the
-    public bind is allowed and shows the sign-in page."""
-    bound("0.0.0.0")
-    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
+def signed_out_with_secrets(store: str, monkeypatch, tmp_path) -> AppTest:
+    """The app run once by a visitor not signed in, with [auth] only in .streamlit/secrets.toml."""
+    monkeypatch.setenv("FLOWSCOPE_STORE", store)
     monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
     at = AppTest.from_file(APP, default_timeout=60)
@@ -89,6 +87,14 @@ def test_sign_in_in_streamlit_secrets_alone_is_enforced(bound, one_cloud_store, 
                           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
     at.user = {"is_logged_in": False}
     at.run()
+    return at
+
+
+def test_sign_in_in_streamlit_secrets_alone_is_enforced(bound, one_cloud_store, monkeypatch, tmp_path):
+    """`streamlit run app.py` with [auth] only in .streamlit/secrets.toml: sign-in is required, so the
+    public bind is allowed and shows the sign-in page."""
+    bound("0.0.0.0")
+    at = signed_out_with_secrets(one_cloud_store, monkeypatch, tmp_path)
     assert not at.exception, [e.value for e in at.exception]
     assert [b.label for b in at.button] == ["Sign in"]
     assert not at.metric and not at.dataframe
@@ -145,15 +151,7 @@ def test_a_broken_config_with_sign_in_in_streamlit_secrets_asks_to_sign_in_first
     signed in, not (file, line and all) to anyone who opens the page."""
     bound("0.0.0.0")
     (tmp_path / "flowscope.toml").write_text(BROKEN_AUTH)
-    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
-    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
-                          "client_id": "id", "client_secret": "x",
-                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
-    at.user = {"is_logged_in": False}
-    at.run()
+    at = signed_out_with_secrets(one_cloud_store, monkeypatch, tmp_path)
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
     assert [b.label for b in at.button] == ["Sign in"]

@@ -19,8 +19,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowscope.analysis.checks import dollars_text
 from flowscope.exitcodes import ExitCode, exit_code_table
-from flowscope.format import fmt_count, fmt_per_month, fmt_time
+from flowscope.format import fmt_count, fmt_time
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
 
@@ -792,7 +793,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
     for row in findings.itertuples(index=False):
         cells = (row.severity, row.kind, row.cloud, row.workflow, row.step, row.title)
         table.add_row(*(Text(terminal_text(_text(v))) for v in cells),
-                      fmt_per_month(row.monthly_usd, row.kind))
+                      dollars_text(row.monthly_usd, row.kind))
     console = out if out.is_terminal else _Console(width=200)
     console.print(table)
     note(f"{fmt_count(len(findings))} finding(s) in {analysed}", console=out)

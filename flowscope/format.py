@@ -60,16 +60,14 @@ def fmt_monthly(value: Any) -> str:
     return fmt_usd(value)
 
 
-def fmt_per_month(value: Any, kind: str | None = None) -> str:
-    """A finding's dollars in a sentence: "$12.34/month", "$3.20 once" for a finding of `kind` whose
-    dollars are what an episode cost (a retry storm: `checks.Dollars.ONCE`, not a monthly rate), or
+def fmt_per_month(value: Any, *, once: bool = False) -> str:
+    """A finding's dollars in a sentence: "$12.34/month", "$3.20 once" where they are what an episode
+    cost, not a monthly rate (`analysis.checks.dollars_text` says which for a finding's kind), or
     NOT_PRICED."""
-    from flowscope.analysis import checks
-
     shown = fmt_monthly(value)
     if shown == NOT_PRICED:
         return shown
-    return f"{shown} once" if checks.dollars(kind) is checks.Dollars.ONCE else f"{shown}/month"
+    return f"{shown} once" if once else f"{shown}/month"
 
 
 def fmt_count(value: Any) -> str:

@@ -1,9 +1,10 @@
 """Each check's metadata: the facts about a finding kind, kept beside the kind (as Prowler keeps a check's
 severity and remediation in its metadata), not in lists of kind names elsewhere.
 
-Pure: no engine, no I/O, nothing of flowscope.analysis imported, so `measures` (pure too) and `base` both
-read it. `measures.PRICED_KINDS` / `SAVING_KINDS` and `base.EPISODIC_KINDS` are derived from here: a kind
-added without its metadata fails a test instead of pricing nothing, or everything, with nothing said.
+Pure: no engine, no I/O, nothing of flowscope.analysis imported (only the display formatters), so
+`measures` (pure too) and `base` both read it. `measures.PRICED_KINDS` / `SAVING_KINDS` and
+`base.EPISODIC_KINDS` are derived from here: a kind added without its metadata fails a test instead of
+pricing nothing, or everything, with nothing said.
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+from flowscope.format import fmt_per_month
 
 
 class FindingKind(StrEnum):
@@ -89,3 +93,10 @@ def dollars_is(kind: str | None) -> str | None:
     "spend"; None: nothing priced): the JSON's `monthly_usd_is`, the CSV and Excel column of that name."""
     meaning = dollars(kind)
     return None if meaning is None else str(meaning)
+
+
+def dollars_text(value: Any, kind: str | None) -> str:
+    """A finding's `monthly_usd` in a sentence or a cell: "$12.34/month", or "$3.20 once" for a kind whose
+    dollars are what an episode cost (`Dollars.ONCE`); NOT_PRICED when there are none. The CLI, reports,
+    chat and mail all read it here."""
+    return fmt_per_month(value, once=dollars(kind) is Dollars.ONCE)

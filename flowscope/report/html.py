@@ -16,12 +16,12 @@ from typing import Any
 
 import pandas as pd
 
+from flowscope.analysis.checks import dollars_text
 from flowscope.format import (
     fmt_count,
     fmt_duration,
     fmt_evidence,
     fmt_pct,
-    fmt_per_month,
     fmt_pt_change,
     fmt_usd,
     fmt_usd_change,
@@ -192,7 +192,7 @@ def _findings(c: ReportContent) -> list[dict[str, Any]]:
     return [{
         "id": r["id"], "severity": r["severity"], "state": c.state_of(r["id"]), "kind": r["kind"],
         "cloud": _text(r["cloud"]), "workflow": _text(r["workflow"]), "step": _text(r["step"]),
-        "title": r["title"], "monthly": fmt_per_month(r["monthly_usd"], r["kind"]),
+        "title": r["title"], "monthly": dollars_text(r["monthly_usd"], r["kind"]),
         "affected": fmt_count(r["executions_affected"]),
         "evidence": fmt_evidence(r["evidence"]), "recommendation": _text(r["recommendation"]),
         "first_seen": _iso(first.get(r["id"])), "samples": [str(s) for s in list(r["sample_execution_ids"])[:5]],

@@ -14,7 +14,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_per_month, fmt_usd, is_missing
+from flowscope.analysis.checks import dollars_text
+from flowscope.format import fmt_count, fmt_evidence, fmt_pct, fmt_usd, is_missing
 from flowscope.model import C
 from flowscope.report.content import ReportContent, window_time
 from flowscope.textsafety import markdown_text
@@ -82,7 +83,7 @@ def render_markdown(c: ReportContent) -> str:
         state = c.state_of(r["id"])
         where = " / ".join(md(v) for v in (r["cloud"], r["workflow"], r["step"]) if not is_missing(v) and v)
         lines += [f"- **{r['severity'].upper()}**" + (f" ({state})" if state else "") + f" {md(r['title'])}",
-                  f"  - where: {where}; {fmt_per_month(r['monthly_usd'], r['kind'])}; id `{r['id']}`",
+                  f"  - where: {where}; {dollars_text(r['monthly_usd'], r['kind'])}; id `{r['id']}`",
                   f"  - evidence: {fmt_evidence(r['evidence'], text=md)}",
                   f"  - recommendation: {md(r['recommendation'])}"]
     if len(c.findings) > MAX_FINDINGS:

@@ -36,7 +36,9 @@ def test_a_finding_that_prices_nothing_does_not_read_as_free(value, text):
 def test_an_episode_cost_reads_once_not_monthly(kind, text):
     """A retry storm's dollars are what the storm cost, once (`checks.Dollars.ONCE`): "$3.20/month" in the
     CLI, reports and chat promised a monthly rate the episode need not repeat."""
-    assert fmt_per_month(3.2, kind) == text
+    from flowscope.analysis.checks import dollars_text
+
+    assert dollars_text(3.2, kind) == text
 
 
 @pytest.mark.parametrize("value,text", [

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flowscope.analysis.base import Severity
-from flowscope.format import fmt_per_month, is_missing
+from flowscope.analysis.checks import dollars_text
+from flowscope.format import is_missing
 from flowscope.report.content import ReportContent
 from flowscope.report.history import ALERT_STATES, status_alert
 
@@ -33,8 +34,8 @@ class MessageFinding:
 
     @property
     def monthly(self) -> str:
-        """'$12.34/month', '$3.20 once' or 'no cost measured' (`format.fmt_per_month`)."""
-        return fmt_per_month(self.monthly_usd, self.kind)
+        """'$12.34/month', '$3.20 once' or 'no cost measured' (`checks.dollars_text`)."""
+        return dollars_text(self.monthly_usd, self.kind)
 
 
 @dataclass(frozen=True)

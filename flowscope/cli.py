@@ -518,7 +518,9 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     unready = _notify_lines(settings)
     target = _open_store(settings.store_path)
     try:
-        counts = target.row_counts(("executions", "steps", "workflows"))
+        counts: dict[str, int] = {}
+        for table in ("executions", "steps", "workflows"):    # one at a time: a damaged file's table is named
+            counts.update(target.row_counts((table,)))
         runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
         said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"

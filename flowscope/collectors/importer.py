@@ -503,9 +503,11 @@ def _pair_aws_histories(loaded: list[Loaded]) -> None:
     pairs = aws.pair_histories([(h.ctx.source_name, h.doc) for h in histories],
                                [(d.ctx.source_name, d.doc) for d in describes])
     used = {id(doc) for doc in pairs.values()}
+    source_of = {id(d.doc): d.ctx.source_name for d in describes}
     for item in histories:
         describe = pairs[item.ctx.source_name]
-        item.ctx = replace(item.ctx, options={**item.ctx.options, "describe_execution": describe})
+        item.ctx = replace(item.ctx, options={**item.ctx.options, "describe_execution": describe,
+                                              aws.DESCRIBE_SOURCE: source_of[id(describe)]})
     for item in describes:
         item.paired = id(item.doc) in used
 

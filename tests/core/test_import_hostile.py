@@ -761,3 +761,23 @@ def test_an_empty_execution_arn_says_so(tmp_path):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert '--execution-arn is empty (an unset variable in --execution-arn "$VAR"?)' in text, text
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("key", "value"), [("stopDate", "yesterday-ish"), ("redriveCount", "lots"),
+                                            ("billingDetails", "n/a"), ("status", ["SUCCEEDED"]),
+                                            ("startDate", {"at": 1})])
+def test_a_bad_field_of_a_paired_describe_names_the_describe_file(tmp_path, store_with_data, key, value):
+    """A describe-execution paired with its history, holding a value no timestamp, count or status
+    reads as: the error named the history file ("history.json: document: could not be read as
+    aws.history: ValueError: Invalid isoformat string"), which was fine; the describe file is the one
+    to fix."""
+    running = history_events()[:2]                                 # still running: the describe's end is read
+    history = write_history(tmp_path / "history.json", running)
+    describe = tmp_path / "describe.json"
+    describe.write_text(json.dumps({**_describe(ARN, status="SUCCEEDED"), key: value}, indent=2))
+    before = Store.open(store_with_data).version()
+    result, text = run_import(store_with_data, str(history), str(describe))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{describe}: {key}:" in text, text
+    assert "could not be read as" not in text, text
+    assert Store.open(store_with_data).version() == before

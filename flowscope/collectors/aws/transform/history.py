@@ -15,9 +15,9 @@ from typing import Any
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.assemble import assemble
 from flowscope.collectors.aws.transform.builder import HistoryBuilder
-from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
+from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE, NATIVE_STATUS
 from flowscope.collectors.aws.transform.rows import history_rows
-from flowscope.collectors.aws.transform.values import as_doc
+from flowscope.collectors.aws.transform.values import as_doc, redrive_count
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import Batch, Skip
 
@@ -44,6 +44,8 @@ def transform_history(doc: Any, ctx: ImportContext) -> Batch:
     if E.parse_arn(arn) is None:
         raise NativeFormatError(ctx.source_name, "execution_id",
                                 f"{arn!r} is not a Step Functions execution ARN")
+    if describe is not None:
+        check_describe(describe, ctx.options.get(DESCRIBE_SOURCE) or f"the describe-execution of {ctx.source_name}")
     events, skips = sorted_events(doc["events"], ctx, "events")
     batch = Batch(skips=list(skips))
     add_history(batch, events, arn, ctx, describe)
@@ -133,6 +135,37 @@ def sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[li
 
 
 # ---------------------------------------------------------------- pairing with describe-execution
+
+DESCRIBE_SOURCE = "describe_execution_source"
+"""`ImportContext.options` key: where the ``describe_execution`` given with a history came from (its
+file, for the errors about it)."""
+
+
+def check_describe(describe: dict[str, Any], source: str) -> None:
+    """NativeFormatError naming `source` and the field, for a describe-execution field the history's
+    rows would fail on: read while transforming the history, a bad `stopDate` was said as an error of
+    the history file, which was fine."""
+    def bad(key: str, why: str) -> NativeFormatError:
+        return NativeFormatError(source, key, f"{describe[key]!r} {why} (the describe-execution imported "
+                                 "with a get-execution-history; fix it or import the history alone with "
+                                 "--execution-arn)")
+
+    for key in ("startDate", "stopDate"):
+        try:
+            E.parse_timestamp(describe.get(key))
+        except (TypeError, ValueError, OverflowError):
+            raise bad(key, "is not a timestamp") from None
+    if describe.get("redriveCount") is not None:
+        try:
+            redrive_count(describe["redriveCount"])
+        except ValueError:
+            raise bad("redriveCount", "is not a count") from None
+    status = describe.get("status")
+    if status is not None and (status.__class__ is not str or status not in NATIVE_STATUS):
+        raise bad("status", f"is not a Step Functions execution status ({', '.join(NATIVE_STATUS)})")
+    if describe.get("billingDetails") is not None and not isinstance(describe["billingDetails"], dict):
+        raise bad("billingDetails", "is not an object")
+
 
 def _history_start(doc: Any) -> dt.datetime | None:
     """When a get-execution-history document's execution started (its ExecutionStarted event)."""

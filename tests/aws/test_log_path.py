@@ -692,3 +692,16 @@ def test_the_event_ids_kept_to_drop_repeats_do_not_grow_with_the_log_group():
         tracemalloc.stop()
     assert pages == 100
     assert held < 3_000_000, f"{held:,} bytes held while reading"       # ids of every event: ~14 MB
+
+
+def test_the_executions_of_other_machines_remembered_do_not_grow_with_the_log_group(monkeypatch):
+    """A log group shared with machines the scope does not collect: every one of their executions was
+    remembered until the read's end (one ARN each, a million executions a day of an Express machine)."""
+    monkeypatch.setattr(logs, "OTHER_EXECUTIONS_KEPT", 100, raising=False)
+    stream = logs.LogRecordStream("g", {SM})
+    for batch in range(10):
+        others = [r for i in range(batch * 50, batch * 50 + 50) for r in _records(_arn(i, machine="other"))]
+        assert stream.add(_events(others)) == 0
+        assert len(stream.machine_of) <= 100
+    mine = _records(_arn(1))
+    assert stream.add(_events(mine)) == len(mine) and stream.closed == [_arn(1)]

@@ -58,6 +58,10 @@ ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut",
 FULL_LEVELS = frozenset({"ALL"})
 PARTIAL_LEVELS = frozenset({"ERROR", "FATAL"})
 LOG_CHUNK_RECORDS = 12_500   # whole executions' records transformed and written together
+OTHER_EXECUTIONS_KEPT = 50_000
+"""Executions of machines not collected (a shared log group) whose machine `LogRecordStream` keeps, so
+their next records skip the ARN's parse; forgotten all at once when full: an execution's records come
+close together, and kept for the whole read they grew with every execution of the group."""
 PREFETCH_PAGES = 4           # pages fetched ahead of the parse (<= 40,000 events in memory)
 
 
@@ -250,6 +254,8 @@ class LogRecordStream:
                 if machine in self.express_only and not is_express_arn(arn):
                     machine = None                 # a parent on the history path: its own records
                 if machine not in wanted:
+                    if len(machine_of) >= OTHER_EXECUTIONS_KEPT:
+                        machine_of.clear()
                     machine_of[arn] = machine      # other machines' records recur: remember them
                     continue
                 entry = open_[arn] = _Open(machine, [])

@@ -781,3 +781,17 @@ def test_a_bad_field_of_a_paired_describe_names_the_describe_file(tmp_path, stor
     assert f"{describe}: {key}:" in text, text
     assert "could not be read as" not in text, text
     assert Store.open(store_with_data).version() == before
+
+
+def test_one_execution_arn_for_several_histories_is_refused(tmp_path, store_with_data):
+    """`--execution-arn ARN h1.json h2.json`: each history was stored as that one execution, the last
+    read replacing the others ("1 new execution"): all but one history lost without a word."""
+    later = [dict(ev, timestamp=_ts(60_000 + i * 100)) for i, ev in enumerate(history_events())]
+    paths = [write_history(tmp_path / "h1.json", history_events()), write_history(tmp_path / "h2.json", later)]
+    before = Store.open(store_with_data).version()
+    result, text = run_import(store_with_data, "--execution-arn", ARN, *map(str, paths))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "h1.json" in text and "h2.json" in text and "--execution-arn" in text, text
+    assert Store.open(store_with_data).version() == before
+    result, _ = run_import(store_with_data, "--execution-arn", ARN, str(paths[0]))
+    assert result.exit_code == 0, result.output

@@ -48,6 +48,7 @@ from flowscope.collectors.aws.transform.describe import transform_execution
 from flowscope.collectors.aws.transform.detect import detect
 from flowscope.collectors.aws.transform.history import (
     DESCRIBE_SOURCE,
+    history_start,
     is_describe_execution,
     pair_histories,
     transform_history,
@@ -78,7 +79,8 @@ STREAMS: dict[str, StreamKey] = {LOG_RECORDS: stream_key}
 __all__ = [
     "CLOUD", "DEFER_ASSEMBLE", "DESCRIBE_SOURCE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE",
     "STREAMS",
-    "assemble", "detect", "express_gb_seconds", "link_parents", "is_describe_execution", "pair_histories", "parse_json",
+    "assemble", "detect", "express_gb_seconds", "history_start", "link_parents", "is_describe_execution",
+    "pair_histories", "parse_json",
     "stored_children", "stream_key", "transform_execution", "transform_history", "transform_log_records",
     "transform_state_machine",
 ]

@@ -167,7 +167,7 @@ def check_describe(describe: dict[str, Any], source: str) -> None:
         raise bad("billingDetails", "is not an object")
 
 
-def _history_start(doc: Any) -> dt.datetime | None:
+def history_start(doc: Any) -> dt.datetime | None:
     """When a get-execution-history document's execution started (its ExecutionStarted event)."""
     events = doc.get("events") if isinstance(doc, dict) else doc
     for ev in events if isinstance(events, list) else []:
@@ -203,7 +203,7 @@ def pair_histories(histories: list[tuple[str, Any]], describes: list[tuple[str, 
     pairs: dict[str, dict] = {}
     waiting: list[tuple[str, dt.datetime | None]] = []
     for source, doc in histories:
-        start = _history_start(doc)
+        start = history_start(doc)
         same = [d for d in free if start is not None and _describe_start(d[1]) == start]
         if len(same) == 1:
             pairs[source] = same[0][1]

@@ -44,8 +44,8 @@ def transform_history(doc: Any, ctx: ImportContext) -> Batch:
     if E.parse_arn(arn) is None:
         raise NativeFormatError(ctx.source_name, "execution_id",
                                 f"{arn!r} is not a Step Functions execution ARN")
-    if describe is not None:
-        check_describe(describe, ctx.options.get(DESCRIBE_SOURCE) or f"the describe-execution of {ctx.source_name}")
+    if describe is not None and ctx.options.get(DESCRIBE_SOURCE):      # a file's: the API's is botocore-checked
+        check_describe(describe, ctx.options[DESCRIBE_SOURCE])
     events, skips = sorted_events(doc["events"], ctx, "events")
     batch = Batch(skips=list(skips))
     add_history(batch, events, arn, ctx, describe)

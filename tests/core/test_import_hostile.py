@@ -795,3 +795,14 @@ def test_one_execution_arn_for_several_histories_is_refused(tmp_path, store_with
     assert Store.open(store_with_data).version() == before
     result, _ = run_import(store_with_data, "--execution-arn", ARN, str(paths[0]))
     assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("key", ["nextToken", "NextToken"])
+def test_a_page_of_a_history_is_said_to_be_one(tmp_path, key):
+    """`get-execution-history --max-items 2` (or one API page) ends with a token for the rest: imported as
+    if whole, the run read as running (or, with its describe, finished with steps missing), unsaid."""
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({"events": history_events()[:2], key: "eyJuZXh0VG9rZW4iOiBudWxsfQ=="}))
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: " in text and "one page" in text and "--max-items" in text, text

@@ -49,6 +49,13 @@ def transform_history(doc: Any, ctx: ImportContext) -> Batch:
     events, skips = sorted_events(doc["events"], ctx, "events")
     batch = Batch(skips=list(skips))
     add_history(batch, events, arn, ctx, describe)
+    if doc.get("nextToken") or doc.get("NextToken"):
+        # one page (the API's, or the CLI's --max-items): read as whole, the run looked still running,
+        # or finished with its later steps missing
+        batch.warnings.append(f"{ctx.source_name}: one page of the execution's history (it ends with a token for "
+                              f"the next): the events after its {len(doc['events'])} are missing; export the "
+                              "history whole (without --max-items or --starting-token: pages imported apart "
+                              "are not joined) and import it again")
     return batch
 
 

@@ -806,3 +806,15 @@ def test_a_page_of_a_history_is_said_to_be_one(tmp_path, key):
     result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
     assert result.exit_code == 0, result.output
     assert f"warning: {path}: " in text and "one page" in text and "--max-items" in text, text
+
+
+def test_a_page_of_filter_log_events_output_is_said_to_be_one(tmp_path):
+    """`aws logs filter-log-events --max-items` output ends with a token for the rest: the executions whose
+    records go on in the next page were stored cut short, unsaid."""
+    events = [{"eventId": str(i), "timestamp": 1, "logStreamName": "s", "message": json.dumps(r)}
+              for i, r in enumerate(log_records()[:2])]
+    path = tmp_path / "logs-page.json"
+    path.write_text(json.dumps({"events": events, "searchedLogStreams": [], "nextToken": "abc"}))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: " in text and "one page" in text, text

@@ -519,7 +519,9 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     unready = _notify_lines(settings)
     target = _open_store(settings.store_path)
     try:
-        counts = target.row_counts(("executions", "steps", "workflows"))
+        counts: dict[str, int] = {}
+        for table in ("executions", "steps", "workflows"):    # one at a time: a damaged file's table is named
+            counts.update(target.row_counts((table,)))
         runs = target.latest_collection_runs()
     except (StoreError, OSError) as exc:
         said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"
@@ -900,9 +902,33 @@ def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
         raise fail(f"{out}: {exc}") from None
 
 
+STDOUT_FORMATS = ("md", "html")
+"""The formats `report --out -` prints on standard output (one text; the others are binary or folders)."""
+
+
+def _print_report(content: Any, fmt: str, plotly: str) -> None:
+    """The report on standard output (`--out -`): `--out - --format md | ...` wrote a file named "-"."""
+    if fmt == "md":
+        from flowscope.report.markdown import render_markdown
+
+        text = render_markdown(content)
+    else:
+        from flowscope.report.html import render_html
+
+        text = render_html(content, plotly=plotly)
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:         # `| head`: the reader stopped, as `analyze` says it
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(OUTPUT_CLOSED) from None
+
+
 @app.command(help=REPORT_HELP)
 def report(
-    out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet).")],
+    out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet; - prints an "
+                                                    "md or html report on standard output).")],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     since: SinceOpt = "7d",
@@ -922,11 +948,16 @@ def report(
 
     format = _report_format(format, out)
     _check_report_flags(format, fail_on, plotly)
+    to_stdout = str(out) == "-"
+    if to_stdout and format not in STDOUT_FORMATS:
+        raise fail(f"--out - writes the report to standard output, which takes --format md or html; "
+                   f"name a {'folder' if format in ('csv', 'parquet') else 'file'} for {format}")
     try:
-        check_out(format, out)
+        if not to_stdout:
+            check_out(format, out)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    blocker = _file_in_the_way(out)
+    blocker = None if to_stdout else _file_in_the_way(out)
     if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
         raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
     if format == "pdf":
@@ -935,8 +966,11 @@ def report(
     target = _open_store(settings.store_path)
     content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
                               title=title, history=history)
-    written = _write(content, format, out, plotly)
-    note(f"report written: {', '.join(map(str, written[:3]))}{' ...' if len(written) > 3 else ''}")
+    if to_stdout:
+        _print_report(content, format, plotly)
+    else:
+        written = _write(content, format, out, plotly)
+        note(f"report written: {', '.join(map(str, written[:3]))}{' ...' if len(written) > 3 else ''}")
     note(content.summary_line())
     if content.history is not None:
         note(f"findings: {content.history.summary()}")

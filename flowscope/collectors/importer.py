@@ -494,8 +494,21 @@ def read_files(paths: Iterable[Path], *, cloud: str | None = None, fmt: str | No
 
 
 def _pair_aws_histories(loaded: list[Loaded]) -> None:
-    """Give each bare get-execution-history the describe-execution imported with it (by start time)."""
+    """Give each bare get-execution-history the describe-execution imported with it (by start time).
+    NativeFormatError for histories of different executions (started at other times) under one
+    --execution-arn: each was stored as that one execution, the last read replacing the others, and
+    "1 new execution" said nothing of it. Snapshots of one execution (fetched while it ran, then after)
+    start alike and are settled as ever."""
     aws = transforms_for(Cloud.AWS)
+    named = [item for item in loaded if item.fmt == aws.HISTORY and item.ctx.execution_id]
+    starts = {start: item for item in named if (start := aws.history_start(item.doc)) is not None}
+    if len(starts) > 1:
+        names = ", ".join(f"{item.ctx.source_name} (started {start.isoformat()})" for start, item in starts.items())
+        raise NativeFormatError(list(starts.values())[1].ctx.source_name, "document",
+                                f"--execution-arn names one execution, and these get-execution-history documents "
+                                f"are of {len(starts)} executions: {names}; import each history with its own "
+                                "--execution-arn, or together with its describe-execution JSON and without "
+                                "--execution-arn")
     histories = [item for item in loaded if item.fmt == aws.HISTORY and not item.ctx.execution_id]
     if not histories:
         return
@@ -503,9 +516,11 @@ def _pair_aws_histories(loaded: list[Loaded]) -> None:
     pairs = aws.pair_histories([(h.ctx.source_name, h.doc) for h in histories],
                                [(d.ctx.source_name, d.doc) for d in describes])
     used = {id(doc) for doc in pairs.values()}
+    source_of = {id(d.doc): d.ctx.source_name for d in describes}
     for item in histories:
         describe = pairs[item.ctx.source_name]
-        item.ctx = replace(item.ctx, options={**item.ctx.options, "describe_execution": describe})
+        item.ctx = replace(item.ctx, options={**item.ctx.options, "describe_execution": describe,
+                                              aws.DESCRIBE_SOURCE: source_of[id(describe)]})
     for item in describes:
         item.paired = id(item.doc) in used
 

@@ -3,8 +3,11 @@
 A scheduler's re-run that fails half-way (a full disk, a killed job, a cell a writer refuses) must
 leave last week's good report in place, not half of this week's. A folder of tables (csv, parquet)
 is written whole beside it first and its files moved in only then (`write_files_whole`). The temporary file is private
-(0600, `tempfile.mkstemp`): reports carry error causes from the clouds. A file replaced keeps its own
-mode (`_keep_mode`): a report a web server published (0644) came back 0600 after the next run.
+(0600, `tempfile.mkstemp`) while it is written. Renamed into place it takes its final mode (`_final_mode`):
+a file replaced keeps its own (a report a web server published, 0644, came back 0600 after the next
+run), a new one what the umask gives any new file (0644 under umask 022; kept 0600, a report dated by
+day was refused by the web server every day until someone ran chmod). Who may read a new report is
+the umask's to say, as for every other file the user writes: 077 keeps reports private.
 """
 
 from __future__ import annotations
@@ -23,13 +26,30 @@ def through_link(path: Path) -> Path:
     return Path(os.path.realpath(path)) if path.is_symlink() else path
 
 
-def _keep_mode(new: Path, old: Path) -> None:
-    """Give `new` the permissions of the file `old` it replaces (nothing when there is none)."""
+def _final_mode(new: Path, old: Path) -> None:
+    """Give `new` the permissions of the file `old` it replaces, or when there is none those a new file
+    gets from the umask (`_new_file_mode`)."""
     try:
         mode = stat.S_IMODE(old.stat().st_mode)
     except FileNotFoundError:
-        return
+        mode = _new_file_mode()
     new.chmod(mode)
+
+
+def _new_file_mode() -> int:
+    """0666 less the process umask. Linux says the umask in /proc/self/status; elsewhere it can only be
+    read by setting it, briefly to 077, so a file another thread creates meanwhile is private, never
+    more open than it would have been."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return 0o666 & ~mask
 
 
 def write_whole(path: Path, write: Callable[[Path], object]) -> None:
@@ -41,7 +61,7 @@ def write_whole(path: Path, write: Callable[[Path], object]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
-        _keep_mode(Path(tmp), path)
+        _final_mode(Path(tmp), path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -68,7 +88,7 @@ def write_files_whole(folder: Path, writes: Mapping[str, Callable[[Path], object
             (staging / name).chmod(0o600)
         written = []
         for name in writes:
-            _keep_mode(staging / name, folder / name)
+            _final_mode(staging / name, folder / name)
             os.replace(staging / name, folder / name)
             written.append(folder / name)
         for name in set(stale) - set(writes):

@@ -627,3 +627,81 @@ def test_a_log_group_that_does_not_exist_is_said_by_name_not_a_partial_scope_for
     found = analyze_store(store, since=dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
     [gap] = [f for f in found.itertuples(index=False) if f.kind == "collection_gap" and group in f.title]
     assert gap.severity == "high" and "quotes" in gap.title
+
+
+class _PagedLogs:
+    """FilterLogEvents over `events` in pages of `size`; the token is refused once at `expire_at`."""
+
+    def __init__(self, events: list[dict], size: int, expire_at: int | None = None) -> None:
+        self.events, self.size, self.expire_at = events, size, expire_at
+        self.calls = 0
+
+    def filter_log_events(self, **kw: Any) -> dict:
+        from botocore.exceptions import ClientError
+
+        self.calls += 1
+        start = int(kw.get("nextToken") or 0)
+        if start and start == self.expire_at:
+            self.expire_at = None
+            raise ClientError({"Error": {"Code": "InvalidToken", "Message": "expired"}}, "FilterLogEvents")
+        page: dict[str, Any] = {"events": self.events[start:start + self.size]}
+        if start + self.size < len(self.events):
+            page["nextToken"] = str(start + self.size)
+        return page
+
+
+def test_a_restarted_read_yields_each_timed_event_once_also_at_one_millisecond():
+    """Several events share a millisecond across the page where the token expired: each is read once."""
+    stamps = [1000, 1001, 1001, 1002, 1002, 1002, 1002, 1003, 1004, 1004]
+    events = [{"eventId": f"e{i}", "timestamp": ts, "logStreamName": "s", "message": "{}"}
+              for i, ts in enumerate(stamps)]
+    client = _PagedLogs(events, size=3, expire_at=6)          # refused after the page ending inside 1002
+    read = [e["eventId"] for page in logs.filter_log_events(client, "g", None, 2000) for e in page]
+    assert read == [e["eventId"] for e in events]
+    assert client.calls == 1 + 1 + 1 + 4                     # 2 pages, the refusal, then 4 from the start
+
+
+def test_the_event_ids_kept_to_drop_repeats_do_not_grow_with_the_log_group():
+    """Every event id of the read was kept until its end, to drop what a restarted read repeats: a group
+    of millions of records held hundreds of MB of ids. Pages come sorted by timestamp (documented), so
+    only the ids of the newest millisecond are kept."""
+    import tracemalloc
+
+    class Generated:
+        """100,000 events, 1,000 a page, each with its own timestamp, made as they are asked for."""
+
+        def filter_log_events(self, **kw: Any) -> dict:
+            start = int(kw.get("nextToken") or 0)
+            page: dict[str, Any] = {"events": [
+                {"eventId": f"{n:056d}", "timestamp": 1_700_000_000_000 + n, "logStreamName": "s", "message": "{}"}
+                for n in range(start, start + 1000)]}
+            if start + 1000 < 100_000:
+                page["nextToken"] = str(start + 1000)
+            return page
+
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        held = 0
+        pages = 0
+        for page in logs.filter_log_events(Generated(), "g", None, 2_000_000_000_000):
+            pages += 1
+            del page
+            held = max(held, tracemalloc.get_traced_memory()[0] - base)
+    finally:
+        tracemalloc.stop()
+    assert pages == 100
+    assert held < 3_000_000, f"{held:,} bytes held while reading"       # ids of every event: ~14 MB
+
+
+def test_the_executions_of_other_machines_remembered_do_not_grow_with_the_log_group(monkeypatch):
+    """A log group shared with machines the scope does not collect: every one of their executions was
+    remembered until the read's end (one ARN each, a million executions a day of an Express machine)."""
+    monkeypatch.setattr(logs, "OTHER_EXECUTIONS_KEPT", 100, raising=False)
+    stream = logs.LogRecordStream("g", {SM})
+    for batch in range(10):
+        others = [r for i in range(batch * 50, batch * 50 + 50) for r in _records(_arn(i, machine="other"))]
+        assert stream.add(_events(others)) == 0
+        assert len(stream.machine_of) <= 100
+    mine = _records(_arn(1))
+    assert stream.add(_events(mine)) == len(mine) and stream.closed == [_arn(1)]

@@ -761,3 +761,60 @@ def test_an_empty_execution_arn_says_so(tmp_path):
     assert result.exit_code == ExitCode.USAGE, result.output
     assert '--execution-arn is empty (an unset variable in --execution-arn "$VAR"?)' in text, text
     assert not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize(("key", "value"), [("stopDate", "yesterday-ish"), ("redriveCount", "lots"),
+                                            ("billingDetails", "n/a"), ("status", ["SUCCEEDED"]),
+                                            ("startDate", {"at": 1})])
+def test_a_bad_field_of_a_paired_describe_names_the_describe_file(tmp_path, store_with_data, key, value):
+    """A describe-execution paired with its history, holding a value no timestamp, count or status
+    reads as: the error named the history file ("history.json: document: could not be read as
+    aws.history: ValueError: Invalid isoformat string"), which was fine; the describe file is the one
+    to fix."""
+    running = history_events()[:2]                                 # still running: the describe's end is read
+    history = write_history(tmp_path / "history.json", running)
+    describe = tmp_path / "describe.json"
+    describe.write_text(json.dumps({**_describe(ARN, status="SUCCEEDED"), key: value}, indent=2))
+    before = Store.open(store_with_data).version()
+    result, text = run_import(store_with_data, str(history), str(describe))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{describe}: {key}:" in text, text
+    assert "could not be read as" not in text, text
+    assert Store.open(store_with_data).version() == before
+
+
+def test_one_execution_arn_for_several_histories_is_refused(tmp_path, store_with_data):
+    """`--execution-arn ARN h1.json h2.json`: each history was stored as that one execution, the last
+    read replacing the others ("1 new execution"): all but one history lost without a word."""
+    later = [dict(ev, timestamp=_ts(60_000 + i * 100)) for i, ev in enumerate(history_events())]
+    paths = [write_history(tmp_path / "h1.json", history_events()), write_history(tmp_path / "h2.json", later)]
+    before = Store.open(store_with_data).version()
+    result, text = run_import(store_with_data, "--execution-arn", ARN, *map(str, paths))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "h1.json" in text and "h2.json" in text and "--execution-arn" in text, text
+    assert Store.open(store_with_data).version() == before
+    result, _ = run_import(store_with_data, "--execution-arn", ARN, str(paths[0]))
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("key", ["nextToken", "NextToken"])
+def test_a_page_of_a_history_is_said_to_be_one(tmp_path, key):
+    """`get-execution-history --max-items 2` (or one API page) ends with a token for the rest: imported as
+    if whole, the run read as running (or, with its describe, finished with steps missing), unsaid."""
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({"events": history_events()[:2], key: "eyJuZXh0VG9rZW4iOiBudWxsfQ=="}))
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: " in text and "one page" in text and "--max-items" in text, text
+
+
+def test_a_page_of_filter_log_events_output_is_said_to_be_one(tmp_path):
+    """`aws logs filter-log-events --max-items` output ends with a token for the rest: the executions whose
+    records go on in the next page were stored cut short, unsaid."""
+    events = [{"eventId": str(i), "timestamp": 1, "logStreamName": "s", "message": json.dumps(r)}
+              for i, r in enumerate(log_records()[:2])]
+    path = tmp_path / "logs-page.json"
+    path.write_text(json.dumps({"events": events, "searchedLogStreams": [], "nextToken": "abc"}))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"warning: {path}: " in text and "one page" in text, text

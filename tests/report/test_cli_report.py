@@ -213,3 +213,15 @@ def test_a_pdf_without_a_chromium_to_print_it_exits_2_before_any_work(healthy_st
     said = " ".join(result.output.split())
     assert f"FLOWSCOPE_CHROMIUM is {tmp_path / 'no-chromium'}, which is not a program" in said, said
     assert Store.open(healthy_store).version() == version
+
+
+def test_out_dash_prints_a_text_report_on_stdout_and_writes_no_file_named_dash(healthy_store, tmp_path, monkeypatch):
+    """`--out - --format md | ...` wrote a file named "-" in the working folder and said "report written: -"."""
+    monkeypatch.chdir(tmp_path)
+    result = report(healthy_store, "-", "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert result.stdout.startswith("# flowscope report"), result.stdout[:200]
+    assert "report written" not in result.output and not (tmp_path / "-").exists()
+    result = report(healthy_store, "-", "--format", "xlsx", "--no-history")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--out -" in result.output and "md or html" in result.output and not (tmp_path / "-").exists()

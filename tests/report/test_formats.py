@@ -4,6 +4,7 @@ CSV / Parquet / Excel (the findings and the aggregates, formula cells neutralise
 from __future__ import annotations
 
 import datetime as dt
+import os
 import re
 
 import pandas as pd
@@ -93,13 +94,12 @@ def test_markdown_does_not_send_a_reader_to_a_report_that_was_not_written(hostil
 
 def test_a_failed_write_leaves_the_last_report_whole(hostile_content, tmp_path, monkeypatch):
     """A workbook openpyxl refused half-way (a control character in an error) left 3 sheets of 8 over
-    last week's report; every format now writes beside the target and renames, private (0600)."""
+    last week's report; every format now writes beside the target and renames."""
     from flowscope.report import tables
 
     out = tmp_path / "r.xlsx"
     write_report(hostile_content, "xlsx", out)
     good = out.read_bytes()
-    assert out.stat().st_mode & 0o077 == 0
 
     def refuse(sheet, frame):
         raise ValueError("a cell the writer refuses")
@@ -403,18 +403,40 @@ def test_markdown_evidence_escapes_the_cloud_text_in_it_not_its_own_figures(host
         r"A: $1.50; error: \[x\]\(http\://e\); top: (error: \*b\*)."
 
 
+@pytest.fixture
+def umask():
+    """Set the process umask for one test (`umask(0o022)`), restored after it."""
+    before = os.umask(0o022)
+    os.umask(before)
+    yield os.umask
+    os.umask(before)
+
+
 @pytest.mark.parametrize("fmt", ["md", "csv"])
-def test_a_report_written_over_a_published_one_keeps_its_permissions(hostile_content, tmp_path, fmt):
+def test_a_report_written_over_a_published_one_keeps_its_permissions(hostile_content, tmp_path, fmt, umask):
     """Written beside and renamed over, a report the web server published (0644, or behind a link) came
-    back 0600 after the next scheduled run, and the server answered 403. A file replaced keeps its mode;
-    a new one is private."""
+    back 0600 after the next scheduled run, and the server answered 403. A file replaced keeps its mode."""
+    umask(0o077)
     out = tmp_path / ("r.md" if fmt == "md" else "tables")
     [first, *_] = write_report(hostile_content, fmt, out)
-    assert first.stat().st_mode & 0o077 == 0                        # new: private
+    assert first.stat().st_mode & 0o077 == 0                        # new, under umask 077: private
     for path in ([out] if fmt == "md" else list(out.iterdir())):
         path.chmod(0o644)
     written = write_report(hostile_content, fmt, out)
     assert {oct(p.stat().st_mode & 0o777) for p in written} == {"0o644"}
+
+
+@pytest.mark.parametrize("fmt", ["md", "xlsx", "csv"])
+def test_a_new_report_gets_the_mode_the_umask_gives(hostile_content, tmp_path, fmt, umask):
+    """A new report was always 0600 (the temporary file's mode, renamed): a report dated by day, new every
+    day, was refused by the web server (403) every day until someone ran chmod. A new file now gets what
+    the umask gives any new file (0644 under 022), a private umask (077) keeps it 0600."""
+    for mask, mode in ((0o022, "0o644"), (0o027, "0o640")):
+        umask(mask)
+        out = tmp_path / f"{mask:o}" / ("r." + fmt if fmt != "csv" else "tables")
+        written = write_report(hostile_content, fmt, out)
+        assert {oct(p.stat().st_mode & 0o777) for p in written} == {mode}, mask
+    assert not [p for p in tmp_path.rglob(".*")], "no temporary file is left behind"
 
 
 def test_the_findings_table_has_the_same_columns_with_or_without_findings(hostile_content):
@@ -442,3 +464,17 @@ def test_the_findings_table_says_what_its_dollars_are(hostile_content):
     said = [None if not isinstance(v, str) else v for v in table["monthly_usd_is"]]     # NaN: an empty cell
     assert said == [dollars_is(k) for k in table["kind"]]
     assert {"cost"} <= set(table["monthly_usd_is"])
+
+
+def test_the_umask_is_read_without_proc_too_and_left_as_it_was(monkeypatch, umask):
+    from flowscope.report import files
+
+    umask(0o027)
+    assert files._new_file_mode() == 0o640
+
+    def no_proc(*args, **kwargs):
+        raise OSError("no /proc here")
+
+    monkeypatch.setattr(files, "open", no_proc, raising=False)
+    assert files._new_file_mode() == 0o640
+    assert os.umask(0o027) == 0o027                                 # restored

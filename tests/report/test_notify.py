@@ -757,3 +757,26 @@ def test_a_channel_that_breaks_unexpectedly_fails_alone(content, receiver, monke
     first, second = deliver(parse_targets([hook("slack", name="chat"), hook("webhook")]), content)
     assert first.failed and "KeyError" in first.error and receiver.url not in first.line(), first.line()
     assert second.sent and len(receiver.requests) == 1
+
+
+@pytest.mark.parametrize(("report", "url"), [
+    ("https://sharepoint.example.com/sites/Ops/Shared Documents/report.html",
+     "https://sharepoint.example.com/sites/Ops/Shared%20Documents/report.html"),
+    ("https://reports.example.com/r.html?week=49#top", "https://reports.example.com/r.html?week=49#top"),
+    ("https://reports.example.com/already%20quoted.html", "https://reports.example.com/already%20quoted.html"),
+    ("https://", None), ("https:///r.html", None), ("https://reports.example.com/\nr.html", None),
+])
+def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):
+    """An Action.OpenUrl whose url Teams cannot read breaks the whole card on the desktop client
+    (microsoft/AdaptiveCards#3538): a report_url with a space (a SharePoint folder's name) or no host went
+    to the button as written. A space is percent-encoded; one without a host, or with a line break, is a
+    line of text."""
+    from flowscope.report.notify.message import Message
+    from flowscope.report.notify.teams import card
+
+    built = card(Message(title="flowscope", summary="s", status="ok", status_text=None, changes=None, counts={},
+                         report=report))
+    if url is None:
+        assert "actions" not in built and built["body"][-1]["text"].startswith("report: ")
+    else:
+        assert built["actions"][0]["url"] == url

@@ -8,8 +8,8 @@ execution); `choose_path` picks the cheaper path per machine and says why.
 
 - FilterLogEvents on the log group, windowed by time (the scope's lower bound minus the
   longest an Express execution can run) and paginated to the end; a log group shared by several
-  machines is read once per sync. Expired tokens restart the window; records are de-duplicated
-  by event id, so nothing doubles.
+  machines is read once per sync. Expired tokens restart the window; what the restarted read
+  yields again is dropped (`_Repeats`: the pages are sorted by time), so nothing doubles.
 - Records are the documented JSON (`id`, `type`, `execution_arn`, `event_timestamp`, ...); a
   record that is not JSON or lacks those fields is skipped and counted, never fatal.
 - Logging OFF (nothing to read), or ERROR / FATAL (only failures are logged) is said plainly in
@@ -58,6 +58,10 @@ ENDED = frozenset({"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut",
 FULL_LEVELS = frozenset({"ALL"})
 PARTIAL_LEVELS = frozenset({"ERROR", "FATAL"})
 LOG_CHUNK_RECORDS = 12_500   # whole executions' records transformed and written together
+OTHER_EXECUTIONS_KEPT = 50_000
+"""Executions of machines not collected (a shared log group) whose machine `LogRecordStream` keeps, so
+their next records skip the ARN's parse; forgotten all at once when full: an execution's records come
+close together, and kept for the whole read they grew with every execution of the group."""
 PREFETCH_PAGES = 4           # pages fetched ahead of the parse (<= 40,000 events in memory)
 
 
@@ -123,19 +127,54 @@ def choose_path(describe: dict[str, Any], new_executions: int, events_per_execut
 
 def filter_log_events(logs: Any, group: str, start_ms: int | None, end_ms: int) -> Iterator[list[dict[str, Any]]]:
     """Pages of events of one log group in [start_ms, end_ms], each event once."""
-    seen: set[str] = set()
+    repeats = _Repeats()
     params: dict[str, Any] = {"logGroupName": group, "endTime": end_ms, "limit": FILTER_PAGE_LIMIT}
     if start_ms is not None:
         params["startTime"] = start_ms
-    for page, _ in restarting_pages(logs.filter_log_events, params, expired=_log_token_expired):
+    for page, restarted in restarting_pages(logs.filter_log_events, params, expired=_log_token_expired):
+        yield repeats.fresh(page.get("events", []), restarted)
+
+
+class _Repeats:
+    """Drops the events a read restarted from its first page (an expired token) yields again.
+
+    FilterLogEvents returns events sorted by timestamp (documented): after a restart, an event older
+    than the newest one yielded was yielded already, and so was one at that millisecond whose id is
+    kept. Only the newest millisecond's ids are kept: keeping every id of the read held one string per
+    record of the group, hundreds of MB for a busy group's first full read. An event without a numeric
+    timestamp (no API answer lacks one) is remembered by its id. A record ingested late, with a time
+    the read had passed, is not read by a restarted read, as it is not by one that was not restarted.
+    """
+
+    def __init__(self) -> None:
+        self.newest: int | None = None          # the newest timestamp yielded
+        self.at_newest: set[Any] = set()        # the ids yielded at it
+        self.untimed: set[Any] = set()          # ids of events without a timestamp
+        self.replaying = False                  # the read was restarted: older events are repeats
+
+    def fresh(self, events: list[dict[str, Any]], restarted: bool) -> list[dict[str, Any]]:
+        self.replaying = self.replaying or restarted
         fresh = []
-        for event in page.get("events", []):
-            event_id = event.get("eventId")
-            if event_id is None or event_id not in seen:
+        for event in events:
+            event_id, ts = event.get("eventId"), event.get("timestamp")
+            if ts.__class__ is not int:
                 if event_id is not None:
-                    seen.add(event_id)
+                    if event_id in self.untimed:
+                        continue
+                    self.untimed.add(event_id)
                 fresh.append(event)
-        yield fresh
+                continue
+            newest = self.newest
+            if newest is None or ts > newest:
+                self.newest, self.at_newest = ts, {event_id}
+            elif ts == newest:
+                if event_id is not None and event_id in self.at_newest:
+                    continue
+                self.at_newest.add(event_id)
+            elif self.replaying:
+                continue                        # before the newest yielded: read before the restart
+            fresh.append(event)
+        return fresh
 
 
 def _log_token_expired(exc: BaseException) -> bool:
@@ -215,6 +254,8 @@ class LogRecordStream:
                 if machine in self.express_only and not is_express_arn(arn):
                     machine = None                 # a parent on the history path: its own records
                 if machine not in wanted:
+                    if len(machine_of) >= OTHER_EXECUTIONS_KEPT:
+                        machine_of.clear()
                     machine_of[arn] = machine      # other machines' records recur: remember them
                     continue
                 entry = open_[arn] = _Open(machine, [])

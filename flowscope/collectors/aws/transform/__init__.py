@@ -46,7 +46,13 @@ from flowscope.collectors.aws.transform.assemble import assemble
 from flowscope.collectors.aws.transform.billing import express_gb_seconds
 from flowscope.collectors.aws.transform.describe import transform_execution
 from flowscope.collectors.aws.transform.detect import detect
-from flowscope.collectors.aws.transform.history import is_describe_execution, pair_histories, transform_history
+from flowscope.collectors.aws.transform.history import (
+    DESCRIBE_SOURCE,
+    history_start,
+    is_describe_execution,
+    pair_histories,
+    transform_history,
+)
 from flowscope.collectors.aws.transform.log_records import stream_key, transform_log_records
 from flowscope.collectors.aws.transform.names import (
     CLOUD,
@@ -71,8 +77,10 @@ STREAMS: dict[str, StreamKey] = {LOG_RECORDS: stream_key}
 """Formats whose JSON Lines files the importer reads in bounded memory (`collectors/streaming.py`)."""
 
 __all__ = [
-    "CLOUD", "DEFER_ASSEMBLE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE", "STREAMS",
-    "assemble", "detect", "express_gb_seconds", "link_parents", "is_describe_execution", "pair_histories", "parse_json",
+    "CLOUD", "DEFER_ASSEMBLE", "DESCRIBE_SOURCE", "EXECUTION", "FORMATS", "HISTORY", "LOG_RECORDS", "STATE_MACHINE",
+    "STREAMS",
+    "assemble", "detect", "express_gb_seconds", "history_start", "link_parents", "is_describe_execution",
+    "pair_histories", "parse_json",
     "stored_children", "stream_key", "transform_execution", "transform_history", "transform_log_records",
     "transform_state_machine",
 ]

@@ -15,9 +15,9 @@ from typing import Any
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.assemble import assemble
 from flowscope.collectors.aws.transform.builder import HistoryBuilder
-from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
+from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE, NATIVE_STATUS
 from flowscope.collectors.aws.transform.rows import history_rows
-from flowscope.collectors.aws.transform.values import as_doc
+from flowscope.collectors.aws.transform.values import as_doc, redrive_count
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row
 from flowscope.model import Batch, Skip
 
@@ -44,9 +44,18 @@ def transform_history(doc: Any, ctx: ImportContext) -> Batch:
     if E.parse_arn(arn) is None:
         raise NativeFormatError(ctx.source_name, "execution_id",
                                 f"{arn!r} is not a Step Functions execution ARN")
+    if describe is not None and ctx.options.get(DESCRIBE_SOURCE):      # a file's: the API's is botocore-checked
+        check_describe(describe, ctx.options[DESCRIBE_SOURCE])
     events, skips = sorted_events(doc["events"], ctx, "events")
     batch = Batch(skips=list(skips))
     add_history(batch, events, arn, ctx, describe)
+    if doc.get("nextToken") or doc.get("NextToken"):
+        # one page (the API's, or the CLI's --max-items): read as whole, the run looked still running,
+        # or finished with its later steps missing
+        batch.warnings.append(f"{ctx.source_name}: one page of the execution's history (it ends with a token for "
+                              f"the next): the events after its {len(doc['events'])} are missing; export the "
+                              "history whole (without --max-items or --starting-token: pages imported apart "
+                              "are not joined) and import it again")
     return batch
 
 
@@ -134,7 +143,38 @@ def sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[li
 
 # ---------------------------------------------------------------- pairing with describe-execution
 
-def _history_start(doc: Any) -> dt.datetime | None:
+DESCRIBE_SOURCE = "describe_execution_source"
+"""`ImportContext.options` key: where the ``describe_execution`` given with a history came from (its
+file, for the errors about it)."""
+
+
+def check_describe(describe: dict[str, Any], source: str) -> None:
+    """NativeFormatError naming `source` and the field, for a describe-execution field the history's
+    rows would fail on: read while transforming the history, a bad `stopDate` was said as an error of
+    the history file, which was fine."""
+    def bad(key: str, why: str) -> NativeFormatError:
+        return NativeFormatError(source, key, f"{describe[key]!r} {why} (the describe-execution imported "
+                                 "with a get-execution-history; fix it or import the history alone with "
+                                 "--execution-arn)")
+
+    for key in ("startDate", "stopDate"):
+        try:
+            E.parse_timestamp(describe.get(key))
+        except (TypeError, ValueError, OverflowError):
+            raise bad(key, "is not a timestamp") from None
+    if describe.get("redriveCount") is not None:
+        try:
+            redrive_count(describe["redriveCount"])
+        except ValueError:
+            raise bad("redriveCount", "is not a count") from None
+    status = describe.get("status")
+    if status is not None and (status.__class__ is not str or status not in NATIVE_STATUS):
+        raise bad("status", f"is not a Step Functions execution status ({', '.join(NATIVE_STATUS)})")
+    if describe.get("billingDetails") is not None and not isinstance(describe["billingDetails"], dict):
+        raise bad("billingDetails", "is not an object")
+
+
+def history_start(doc: Any) -> dt.datetime | None:
     """When a get-execution-history document's execution started (its ExecutionStarted event)."""
     events = doc.get("events") if isinstance(doc, dict) else doc
     for ev in events if isinstance(events, list) else []:
@@ -170,7 +210,7 @@ def pair_histories(histories: list[tuple[str, Any]], describes: list[tuple[str, 
     pairs: dict[str, dict] = {}
     waiting: list[tuple[str, dt.datetime | None]] = []
     for source, doc in histories:
-        start = _history_start(doc)
+        start = history_start(doc)
         same = [d for d in free if start is not None and _describe_start(d[1]) == start]
         if len(same) == 1:
             pairs[source] = same[0][1]

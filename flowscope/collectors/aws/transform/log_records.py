@@ -92,6 +92,11 @@ def transform_log_records(doc: Any, ctx: ImportContext) -> Batch:
     batch = Batch(skips=skips)
     for arn, bucket in groups.items():
         add_history(batch, _in_id_order(bucket), arn, ctx, None, redrives.get(arn), fields=True)
+    if isinstance(doc, dict) and (doc.get("nextToken") or doc.get("NextToken")):
+        # filter-log-events with --max-items: the executions going on in the next page were cut short
+        batch.warnings.append(f"{ctx.source_name}: one page of filter-log-events output (it ends with a token for "
+                              "the next): executions whose records go on after it are stored cut short; export "
+                              "the log events whole (without --max-items) and import them again")
     return batch
 
 

@@ -489,11 +489,34 @@ DOCTOR_HELP = literal(
     "whose environment variable is not set here) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
     "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
-    "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped).")
+    "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped). "
+    "--read-all also decodes every page of every file of the store (a damaged file is exit 2, named).")
+
+
+def _doctor_reads(target: "Store", path: str, *, read_all: bool) -> tuple[dict[str, int], list[dict[str, Any]]]:
+    """The store's row counts and latest collection runs (and with `read_all` every page of every file),
+    a damaged or unreadable store one error naming it (exit 2)."""
+    from flowscope.store import StoreError
+
+    try:
+        counts: dict[str, int] = {}
+        for table in ("executions", "steps", "workflows"):    # one at a time: a damaged file's table is named
+            counts.update(target.row_counts((table,)))
+        runs = target.latest_collection_runs()
+        if read_all:
+            target.read_every_file()
+    except (StoreError, OSError) as exc:
+        said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"
+        raise fail(said if said.startswith("store ") else f"store {path}: {said}") from None
+    return counts, runs
 
 
 @app.command(help=DOCTOR_HELP)
-def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
+def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None,
+           read_all: Annotated[bool, typer.Option(
+               "--read-all", help="Also read every page of every file of the store: a file whose data is damaged "
+                                  "(a disk error, a partial copy) has whole footers and row counts, which is all "
+                                  "the other checks read.")] = False) -> None:
     """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
@@ -501,7 +524,6 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
     from flowscope.format import fmt_duration
     from flowscope.model import C, superseded_failures
     from flowscope.runstate import interrupted
-    from flowscope.store import StoreError
     from flowscope.timewindow import STALE_AFTER
 
     settings = _settings(config, store)
@@ -518,18 +540,11 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None) -> None:
         out.print(line, highlight=False, markup=False, soft_wrap=True)
     unready = _notify_lines(settings)
     target = _open_store(settings.store_path)
-    try:
-        counts: dict[str, int] = {}
-        for table in ("executions", "steps", "workflows"):    # one at a time: a damaged file's table is named
-            counts.update(target.row_counts((table,)))
-        runs = target.latest_collection_runs()
-    except (StoreError, OSError) as exc:
-        said = str(exc)   # a StoreDamagedError names the store itself: not "store X: store X is damaged"
-        raise fail(said if said.startswith("store ") else f"store {settings.store_path}: {said}") from None
+    counts, runs = _doctor_reads(target, settings.store_path, read_all=read_all)
     # the workflows table holds definitions: an import of runs alone has workflows but no definition
     summary = ", ".join(f"{fmt_count(n)} {'workflow definitions' if table == 'workflows' else table}"
                         for table, n in counts.items())
-    note(f"store {settings.store_path}: {summary}", console=out)
+    note(f"store {settings.store_path}: {summary}" + ("; every file read whole" if read_all else ""), console=out)
     from flowscope.collectors.upkeep import COMPACT_AFTER_FILES
 
     crowded = target.crowded_partitions(COMPACT_AFTER_FILES)

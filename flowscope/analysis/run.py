@@ -189,9 +189,18 @@ def analyze_report(
     the window's end); a window ended where the data ends (`timewindow.default_end`) asks as of now,
     since the syncs that failed after the data are why it ends there."""
     tables = {name: store.table(name) for name in TABLES}
-    ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                   thresholds=thresholds, collections_as_of=collections_as_of)
-    return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
+    try:
+        ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
+                       thresholds=thresholds, collections_as_of=collections_as_of)
+        return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
+    except Exception as exc:
+        # a damaged data page fails a query with an engine error that names no file: the store, when it
+        # can, finds the file (`Store.damaged_error`); otherwise the error is ours and goes on as it is
+        damaged = getattr(store, "damaged_error", None)
+        said = damaged(exc) if callable(damaged) else None
+        if said is not None:
+            raise said from exc
+        raise
 
 
 def window_coverage(

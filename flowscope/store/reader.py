@@ -174,6 +174,12 @@ def column_types(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, str]:
 _TYPE_ALIASES = {"TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ"}
 
 
+def about_files(exc: duckdb.Error) -> bool:
+    """Whether a DuckDB error is one a file raises (missing, unreadable, not Parquet, damaged: DuckDB says
+    some of these as a plain `duckdb.Error`), not one our SQL does (a binder or parser error is a bug)."""
+    return isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException)) or type(exc) is duckdb.Error
+
+
 def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyConnection:
     """A new in-memory DuckDB (UTC) with one view per model table.
 
@@ -190,8 +196,11 @@ def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyCon
     for table in TABLES:
         try:
             con.execute(view_sql(con, table, files.get(table, TableFiles([], frozenset()))))
-        except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            # a Parquet file of the snapshot deleted or overwritten: DuckDB's message names it
+        except duckdb.Error as exc:
+            if not about_files(exc):
+                raise
+            # a Parquet file of the snapshot deleted, overwritten or with a damaged footer ("don't know
+            # what type"): DuckDB's message names it, or the table does
             con.close()
             raise StoreDamagedError(store, f"a Parquet file of the {table} table", str(exc)) from None
     return con

@@ -483,6 +483,46 @@ class Store:
                 counts[name] = int(count)
         return counts
 
+    def unreadable_file(self) -> tuple[str, str, str] | None:
+        """The first Parquet file of the current snapshot whose data cannot be decoded, as (table, file,
+        DuckDB's error), or None. Reads every column of every file: a diagnosis (`flowscope doctor
+        --read-all`, a failed analysis), never part of a normal read. Footers and row counts, which is all
+        the other checks read, are whole in a file whose data pages are damaged."""
+        snap = self._latest()
+        cur = delta.scratch().cursor()
+        try:
+            for table in TABLES:
+                for file in reader.snapshot_table_files(self._layout, snap, table, self.storage_options,
+                                                        self._files).files:
+                    try:
+                        for _ in cur.read_parquet(file).to_arrow_reader():
+                            pass       # batch by batch: a big file is read, not held
+                    except duckdb.Error as exc:
+                        return table, file, f"{type(exc).__name__}: {exc}"
+        finally:
+            cur.close()
+        return None
+
+    def damaged_error(self, exc: BaseException) -> StoreDamagedError | None:
+        """`exc`, a read that failed, as the StoreDamagedError that names the damaged file, when a file of the
+        store cannot be decoded; None when every file reads (then `exc` is not the store's: a bug). DuckDB's
+        errors for a damaged data page ("don't know what type", "Invalid data") name no file, and said as
+        "a bug in flowscope" they sent the user to the wrong place."""
+        if not isinstance(exc, duckdb.Error) or not reader.about_files(exc):
+            return None
+        try:
+            self.read_every_file()
+        except StoreDamagedError as damaged:
+            return damaged
+        return None
+
+    def read_every_file(self) -> None:
+        """Raise StoreDamagedError naming the first file whose data cannot be decoded (`unreadable_file`)."""
+        found = self.unreadable_file()
+        if found is not None:
+            table, file, error = found
+            raise StoreDamagedError(str(self.path), f"{file} (a Parquet file of {table})", error)
+
     def last_collected_scope(self, source: str) -> str | None:
         """The scope id of the newest succeeded or partial collection run of that source
         (`details.source`, `model.SOURCE_KEY`), or None."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 
@@ -54,5 +55,8 @@ class StoreDamagedError(StoreError):
 
     def __init__(self, store: str, what: str, detail: str) -> None:
         self.store = store
+        # DuckDB's messages end with the query and a caret line ("LINE 1: ...) AS cause ... ^^^^"): the file
+        # is named before it, the rest buried it
+        detail = re.split(r"\s*\bLINE \d+:", detail, maxsplit=1)[0].strip()
         super().__init__(f"store {store} is damaged: {what} cannot be read ({detail}); restore it from a "
                          "backup, or rebuild the store with `flowscope import` / `flowscope sync`")

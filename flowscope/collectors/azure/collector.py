@@ -82,7 +82,7 @@ def collect_scope(scope: AzureScope, store: "Store", *, since: dt.datetime | Non
 
 def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime, credential: Any) -> None:
-    from flowscope.collectors.azure import logs_path, metrics, runs, transform, triggers, workflows
+    from flowscope.collectors.azure import logs_path, metrics, runs, standard, transform, triggers, workflows
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
     sc = ScopeContext(client=client, store=store, sink=sink, result=result, window=window, now=now,
@@ -126,6 +126,7 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         result.details["skips"] = sink.skips_kept
     if sc.gone:
         result.details["runs_gone"] = sc.gone[:MAX_GONE_LISTED]
+    standard.record_unread(sc)
     if sc.unknown_statuses:
         result.details["unknown_statuses"] = dict(sorted(sc.unknown_statuses.items()))
         result.warn(f"unknown Logic Apps status(es) {', '.join(sorted(sc.unknown_statuses))[:200]}: kept as "

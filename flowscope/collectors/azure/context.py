@@ -41,6 +41,11 @@ class ScopeContext(ScopeRun):
     unknown_statuses: dict[str, int] = field(default_factory=dict)
     stopped_sites: set[str] = field(default_factory=set)
     """Standard apps (site ids, lower case) found stopped: not read (`standard.is_stopped`)."""
+    stopped_unread: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Stopped Standard apps (site ids) -> where their runs were last read (`standard.unread_since`)."""
+    site_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Standard apps (site ids) running again after a stop: where their runs were last read
+    (`standard.unread_since`); None: never read."""
     auth_failure: CollectionError | None = None
 
     def failed(self, exc: BaseException, operation: str, target: str | None,
@@ -55,6 +60,17 @@ class ScopeContext(ScopeRun):
         self.result.record_error(err)
         if gap:
             self.gap(start)
+
+    def lower_bound_for(self, workflow_id: str) -> dt.datetime | None:
+        """Where a workflow's runs and trigger histories are listed from: the window's lower bound,
+        or earlier for the workflows of an app running again whose runs were not read while it was
+        stopped (`site_bounds`)."""
+        bound = self.window.lower_bound
+        site = workflow_id.split("/workflows/", 1)[0]
+        if site not in self.site_bounds:
+            return bound
+        since = self.site_bounds[site]
+        return None if since is None or bound is None else min(since, bound)
 
     def definition_for(self, workflow_id: str, run: Mapping[str, Any]) -> "Definition | None":
         """The definition a run ran: its own revision's when that is an older one read this sync

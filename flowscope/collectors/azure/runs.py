@@ -27,7 +27,7 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
     def listing(wf_id: str) -> list[dict[str, Any]]:
         if sc.auth_failure is not None:
             return []
-        return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.window.lower_bound)
+        return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.lower_bound_for(wf_id))
 
     todo: list[dict[str, Any]] = []
     without_history: list[str] = []

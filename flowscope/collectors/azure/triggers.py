@@ -23,7 +23,7 @@ def collect_trigger_histories(sc: ScopeContext, workflows: dict[str, dict[str, A
             return [], set()
         histories: list[dict[str, Any]] = []
         for trigger in arm.list_triggers(sc.client, workflows[wf_id]["id"]):
-            histories.extend(arm.list_trigger_histories(sc.client, trigger["id"], sc.window.lower_bound))
+            histories.extend(arm.list_trigger_histories(sc.client, trigger["id"], sc.lower_bound_for(wf_id)))
         if not histories:
             return [], set()
         return histories, sc.store.execution_ids_of_workflow(CLOUD, wf_id)

@@ -356,3 +356,62 @@ def test_a_poll_still_running_when_listed_is_written_once_it_ends(tmp_path):
         assert second.status == RunStatus.SUCCEEDED, second.row()
     steps = [r for r in store.read_rows("steps") if r["execution_id"].endswith("/histories/" + poll["name"].lower())]
     assert [s["status"] for s in steps] == ["SUCCEEDED"], steps
+
+
+def _running_poll(corpus, start):
+    """A poll of one of the corpus's triggers that fired nothing and is still running."""
+    history = next(r for r in corpus if "/histories/" in r["id"].lower())
+    poll = copy.deepcopy(history)
+    poll["id"] = history["id"].rsplit("/", 1)[0] + "/08580000000000000000000000000CU00"
+    poll["name"] = "08580000000000000000000000000CU00"
+    props = poll["properties"]
+    props.update({"startTime": start.isoformat().replace("+00:00", "Z"), "status": "Running", "fired": False})
+    for key in ("endTime", "run"):
+        props.pop(key, None)
+    return poll
+
+
+def test_a_poll_still_running_is_read_again_by_id_and_does_not_hold_the_watermark(tmp_path):
+    """A poll that fired nothing and was still running held the scope's watermark at its start until
+    it ended, silently: one that stayed Running for days kept every sync re-listing every workflow's
+    runs and histories from there, and the sync said succeeded with its watermark not moving. A
+    running poll is now remembered by id (`details.running_polls`) and read again (`histories.get`)
+    by the next sync, the watermark unheld; written once it has ended."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        [first] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW)
+        assert first.status == RunStatus.SUCCEEDED and first.watermark == NOW, first.row()
+        assert first.counts["trigger_polls_running"] == 1
+        assert list(json.loads(first.row()["details"])["running_polls"]) == [canonical(poll["id"])]
+        [still] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=2))
+        assert still.watermark == NOW + dt.timedelta(days=2) and server.counts["histories.get"] == 1
+        assert json.loads(still.row()["details"])["running_polls"] == \
+            json.loads(first.row()["details"])["running_polls"]
+        poll["properties"].update({"status": "Succeeded", "endTime": "2026-11-03T00:00:00Z"})
+        server.load([poll])
+        server.counts.clear()
+        [ended] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=3))
+    assert ended.status == RunStatus.SUCCEEDED, ended.row()
+    assert server.counts["histories.get"] == 1 and "running_polls" not in json.loads(ended.row()["details"])
+    [row] = [r for r in store.read_rows("steps") if r["execution_id"] == canonical(poll["id"])]
+    assert row["status"] == "SUCCEEDED" and row["ended_at"] == dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
+
+
+def test_a_poll_running_for_longer_than_a_poll_can_is_written_as_last_read_and_said(tmp_path):
+    """A poll never ends after days: it is not asked about for ever, but written as last read, said."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW)
+        [late] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=8))
+        [after] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=9))
+    assert late.status == RunStatus.SUCCEEDED and "running_polls" not in json.loads(late.row()["details"])
+    assert any("still running" in w and "written as last read" in w for w in late.warnings), late.warnings
+    assert [r["status"] for r in store.read_rows("steps") if r["execution_id"] == canonical(poll["id"])] == \
+        ["RUNNING"]
+    assert after.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1

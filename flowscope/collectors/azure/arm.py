@@ -18,7 +18,7 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
   `{action}/repetitions`; a loop's iterations `{action}/scopeRepetitions`; for an action that
   was retried, `{action}/requestHistories` (the HTTP requests it made: the final try's start; times and status only).
 - trigger histories: `{workflow}/triggers`, then `{trigger}/histories?$filter=startTime ge ...`
-  (fired and skipped polls: both are billed).
+  (fired and skipped polls: both are billed); a poll left running by the last sync: `{history}`.
 - a Standard app's App Service plan: `Microsoft.Web/serverfarms/{name}` (the site's `serverFarmId`).
 """
 
@@ -281,6 +281,11 @@ def _request_times(record: dict[str, Any]) -> dict[str, Any]:
 
 def list_triggers(client: ArmClient, workflow_id: str) -> list[dict[str, Any]]:
     return _list(client, workflow_id, "triggers", "triggers.list")
+
+
+def get_trigger_history(client: ArmClient, history_id: str) -> dict[str, Any]:
+    """One fire or poll of a trigger (a poll left running by the last sync, read again)."""
+    return _get(client, history_id, "histories.get")
 
 
 def list_trigger_histories(client: ArmClient, trigger_id: str, lower_bound: dt.datetime | None

@@ -66,6 +66,7 @@ PERMISSIONS: dict[str, str] = {
     "scopeRepetitions.list": "Microsoft.Logic/workflows/runs/actions/scoperepetitions/read",
     "triggers.list": "Microsoft.Logic/workflows/triggers/read",
     "histories.list": "Microsoft.Logic/workflows/triggers/histories/read",
+    "histories.get": "Microsoft.Logic/workflows/triggers/histories/read",
     "metrics.get": "Microsoft.Insights/metrics/read",
     # `metrics_endpoint`: the batch API (POST {sub}/metrics:getBatch), authorized by the same read
     "metrics.getBatch": "Microsoft.Insights/metrics/read",

@@ -17,14 +17,13 @@ is not held for an app that may stay stopped for months.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectionError, as_collection_error, merge_attributes
-from flowscope.model import COLLECTED_STATUSES, Batch, C, utc
+from flowscope.collectors.window import as_collection_error, merge_attributes
+from flowscope.model import Batch, C, utc
 
 if TYPE_CHECKING:
     from flowscope.collectors.azure.context import ScopeContext
@@ -122,20 +121,8 @@ def record_unread(sc: "ScopeContext") -> None:
 
 
 def _previous_unread(sc: "ScopeContext") -> dict[str, dt.datetime | None]:
-    """`UNREAD_KEY` of the scope's last succeeded or partial sync (the one its watermark came from)."""
-    try:
-        found = sc.store.sql(f"SELECT {C.details} FROM collection_runs WHERE {C.scope} = ? AND {C.status} IN (?, ?) "
-                             f"ORDER BY {C.started_at} DESC LIMIT 1", [sc.result.scope, *COLLECTED_STATUSES])
-        text = found[C.details].iloc[0] if len(found) else None
-    except Exception as exc:
-        # the scope fails: a sync recorded without the stopped apps' entries would lose them for good
-        raise CollectionError(f"reading the last sync's {UNREAD_KEY} failed: {type(exc).__name__}: {str(exc)[:200]}",
-                              operation="store.collection_runs", code=type(exc).__name__) from exc
-    try:
-        details = json.loads(text) if isinstance(text, str) else None
-    except ValueError:
-        details = None
-    table = details.get(UNREAD_KEY) if isinstance(details, dict) else None
+    """`UNREAD_KEY` of the scope's last succeeded or partial sync."""
+    table = sc.previous_details().get(UNREAD_KEY)
     out: dict[str, dt.datetime | None] = {}
     for site, since in (table.items() if isinstance(table, dict) else ()):
         try:

@@ -415,3 +415,38 @@ def test_a_poll_running_for_longer_than_a_poll_can_is_written_as_last_read_and_s
     assert [r["status"] for r in store.read_rows("steps") if r["execution_id"] == canonical(poll["id"])] == \
         ["RUNNING"]
     assert after.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1
+
+
+def test_a_retried_action_inside_a_loop_has_its_repetitions_request_histories_read(tmp_path):
+    """With `request_histories`, only the actions' own records were looked at: an action inside a
+    loop whose repetitions were retried never had their request histories read (the aggregate's, when
+    read, belong to no visit and were dropped), so the final try of each retried repetition kept no
+    start. A retried repetition's request histories (`{repetition}/requestHistories`, the REST
+    example's shape) now give it, the aggregate's no longer asked for."""
+    corpus = sample_corpus()
+    rep = next(r for r in corpus if r["id"].lower() == f"{RUN2}/actions/testaction/repetitions/000001")
+    rep["properties"]["retryHistory"] = [{"startTime": "2018-04-18T17:05:57.0929911Z",
+                                          "endTime": "2018-04-18T17:05:57.0950000Z", "code": "BadGateway",
+                                          "error": {"code": "BadGateway", "message": "502"}}]
+    aggregate = next(r for r in corpus if r["id"].lower() == f"{RUN2}/actions/testaction")
+    aggregate["properties"]["retryHistory"] = rep["properties"]["retryHistory"]   # the last visit's record
+    example = sample_body("WorkflowRunActionRequestHistories_List")["value"][0]
+    requests = []
+    for i, start in enumerate(("2018-04-18T17:05:57.0929911Z", "2018-04-18T17:05:57.0990000Z")):
+        request = copy.deepcopy(example)
+        request["id"] = f"{rep['id']}/requestHistories/0858661114273280068{i}"
+        request["name"] = request["id"].rsplit("/", 1)[-1]
+        request["type"] = "Microsoft.Logic/workflows/runs/actions/repetitions/requestHistories"
+        request["properties"].update({"startTime": start, "endTime": start})
+        requests.append(request)
+    with ArmServer() as server:
+        server.load_documents([*corpus, *requests])
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, request_histories=True, metrics=False), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    calls = json.loads(result.row()["details"])["api"]["calls"]
+    assert calls["repetitionRequestHistories.list"] == 1 and "requestHistories.list" not in calls
+    tries = sorted((a["attempt"], a["status"], a["started_at"]) for a in store.read_rows("attempts")
+                   if a["execution_id"] == RUN2 and a["step_key"] == "testaction#for_each:1")
+    assert tries == [(1, "FAILED", dt.datetime(2018, 4, 18, 17, 5, 57, 92991, tzinfo=dt.timezone.utc)),
+                     (2, "SUCCEEDED", dt.datetime(2018, 4, 18, 17, 5, 57, 99000, tzinfo=dt.timezone.utc))]

@@ -89,6 +89,7 @@ OPT_IN_PERMISSIONS: dict[str, str] = {
     # `request_histories = true` only: the same permission lets a reader see request and response
     # headers (and signed callback URIs) of HTTP actions, so it is not in the shipped role
     "requestHistories.list": "Microsoft.Logic/workflows/runs/actions/requestHistories/read",
+    "repetitionRequestHistories.list": "Microsoft.Logic/workflows/runs/actions/repetitions/requestHistories/read",
 }
 
 

@@ -144,13 +144,20 @@ def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> lis
         if not isinstance(action.get("id"), str):
             continue
         skipped = str(properties.get("status") or "").lower() == "skipped"
-        if sc.request_histories and properties.get("retryHistory") and not skipped:
-            out.extend(_request_histories(sc, action["id"]))
         info = definition.get(name) if definition is not None else None
-        if info is None or definition is None or (skipped and not definition.loop_ancestors(name)):
+        in_loop = info is not None and definition is not None and bool(definition.loop_ancestors(name))
+        # inside loops the action's record is its last visit's: the tries are the repetitions'
+        if sc.request_histories and _retried(action) and not skipped and not in_loop:
+            out.extend(_request_histories(sc, action))
+        if info is None or definition is None or (skipped and not in_loop):
             continue
-        if definition.loop_ancestors(name):
-            out.extend(_unless_gone(arm.list_repetitions, sc, action["id"], skipped))
+        if in_loop:
+            repetitions = _unless_gone(arm.list_repetitions, sc, action["id"], skipped)
+            out.extend(repetitions)
+            if sc.request_histories:
+                for repetition in repetitions:
+                    if _retried(repetition) and str(props(repetition).get("status") or "").lower() != "skipped":
+                        out.extend(_request_histories(sc, repetition))
         if info.is_loop:
             out.extend(_unless_gone(arm.list_scope_repetitions, sc, action["id"], skipped))
     return out
@@ -167,12 +174,19 @@ def _unless_gone(listing: Callable[[Any, str], list[dict[str, Any]]], sc: ScopeC
         raise
 
 
-def _request_histories(sc: ScopeContext, action_id: str) -> list[dict[str, Any]]:
-    """Each try's own times for a retried action; a 404 (actions that make no HTTP request) is none."""
+def _retried(record: Mapping[str, Any]) -> bool:
+    return bool(props(record).get("retryHistory")) and isinstance(record.get("id"), str)
+
+
+def _request_histories(sc: ScopeContext, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each try's own times for a retried action or visit inside loops (a repetition); a 404
+    (actions that make no HTTP request) is none."""
     from flowscope.collectors.azure import arm
 
     try:
-        return arm.list_request_histories(sc.client, action_id)
+        if "/repetitions/" in str(record["id"]).lower():
+            return arm.list_repetition_request_histories(sc.client, record)
+        return arm.list_request_histories(sc.client, record["id"])
     except Exception as exc:
         if getattr(exc, "gone", False):
             return []

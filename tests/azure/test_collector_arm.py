@@ -450,3 +450,24 @@ def test_a_retried_action_inside_a_loop_has_its_repetitions_request_histories_re
                    if a["execution_id"] == RUN2 and a["step_key"] == "testaction#for_each:1")
     assert tries == [(1, "FAILED", dt.datetime(2018, 4, 18, 17, 5, 57, 92991, tzinfo=dt.timezone.utc)),
                      (2, "SUCCEEDED", dt.datetime(2018, 4, 18, 17, 5, 57, 99000, tzinfo=dt.timezone.utc))]
+
+
+def test_a_running_poll_that_fired_since_is_not_written_without_its_run(tmp_path):
+    """A poll read again by id that fired a run meanwhile joins that run only when the run was
+    fetched: a fire whose run this sync did not read is not written as steps of no stored run."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW)
+        workflow = poll["id"].split("/triggers/")[0]
+        poll["properties"].update({"status": "Succeeded", "endTime": "2026-11-02T00:10:00Z", "fired": True,
+                                   "run": {"name": "08580000000000000000000000001CU00",
+                                           "id": f"{workflow}/runs/08580000000000000000000000001CU00",
+                                           "type": "Microsoft.Logic/workflows/runs"}})
+        server.load([poll])
+        [later] = az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW + dt.timedelta(days=1))
+    assert later.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1, later.row()
+    assert "running_polls" not in json.loads(later.row()["details"])
+    assert not [r for r in store.read_rows("steps") if r["execution_id"].endswith("08580000000000000000000000001cu00")]

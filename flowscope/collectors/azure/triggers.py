@@ -87,8 +87,10 @@ def _settle(sc: ScopeContext, owner: str, history: dict[str, Any]) -> list[dict[
 
 def _revisit_polls(sc: ScopeContext, listed: set[str]) -> list[dict[str, Any]]:
     """The polls the last sync left running (`POLLS_KEY`) that this sync's listings did not return:
-    read again by id. One Azure no longer has (404) is dropped and counted; one that cannot be read
-    is an error and stays remembered; one of an app found stopped waits for it, unasked."""
+    read again by id. One that fired a run since joins that run as a listed fire does (the run,
+    started after the last sync, is this sync's). One Azure no longer has (404) is dropped and
+    counted; one that cannot be read is an error and stays remembered; one of an app found stopped
+    waits for it, unasked."""
     from flowscope.collectors.azure import arm
     from flowscope.collectors.azure.standard import of_stopped_app
 
@@ -113,7 +115,11 @@ def _revisit_polls(sc: ScopeContext, listed: set[str]) -> list[dict[str, Any]]:
                                min(4, sc.concurrency), thread_name_prefix="flowscope-polls"):
         poll, started = outcome.item
         if outcome.error is None:
-            keep.extend(_settle(sc, poll, cast(dict[str, Any], outcome.result)))
+            history = cast(dict[str, Any], outcome.result)
+            if not _fired(history):
+                keep.extend(_settle(sc, poll, history))
+            elif _history_owner(history) in sc.fetched:     # it fired a run since: it joins the run
+                keep.append(history)
         elif getattr(outcome.error, "gone", False):
             sc.result.count("trigger_polls_gone")
         else:

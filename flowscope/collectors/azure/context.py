@@ -47,6 +47,10 @@ class ScopeContext(ScopeRun):
     site_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
     """Standard apps (site ids) running again after a stop: where their runs were last read
     (`standard.unread_since`); None: never read."""
+    workflow_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Workflows the last sync could not read all runs of: where to read them from (`unread.load`)."""
+    unread_workflows: dict[str, dt.datetime | None] = field(default_factory=dict)
+    """Workflows this sync could not read all runs of, and from where (`unread.mark`)."""
     running_polls: dict[str, dt.datetime] = field(default_factory=dict)
     """Polls that fired nothing, still running (history id -> start): read again next sync (`triggers`)."""
     auth_failure: CollectionError | None = None
@@ -68,13 +72,16 @@ class ScopeContext(ScopeRun):
     def lower_bound_for(self, workflow_id: str) -> dt.datetime | None:
         """Where a workflow's runs and trigger histories are listed from: the window's lower bound,
         or earlier for the workflows of an app running again whose runs were not read while it was
-        stopped (`site_bounds`)."""
+        stopped (`site_bounds`), and for those the last sync could not read (`workflow_bounds`)."""
+        from flowscope.collectors.azure.unread import earliest
+
         bound = self.window.lower_bound
         site = workflow_id.split("/workflows/", 1)[0]
-        if site not in self.site_bounds:
-            return bound
-        since = self.site_bounds[site]
-        return None if since is None or bound is None else min(since, bound)
+        if site in self.site_bounds:
+            bound = earliest(bound, self.site_bounds[site])
+        if workflow_id in self.workflow_bounds:
+            bound = earliest(bound, self.workflow_bounds[workflow_id])
+        return bound
 
     def definition_for(self, workflow_id: str, run: Mapping[str, Any]) -> "Definition | None":
         """The definition a run ran: its own revision's when that is an older one read this sync

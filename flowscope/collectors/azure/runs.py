@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
+from flowscope.collectors.azure import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
@@ -33,7 +34,8 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
     without_history: list[str] = []
     for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
         if outcome.error is not None:
-            sc.failed(outcome.error, "runs.list", outcome.item)
+            sc.failed(outcome.error, "runs.list", outcome.item, gap=False)
+            unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))
             continue
         runs = cast(list[dict[str, Any]], outcome.result)
         if not runs and stateless(workflows[outcome.item]):
@@ -80,12 +82,20 @@ def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
 
 
 def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
-    """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest."""
+    """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest.
+    A run not stored yet is listed again by the next sync (its workflow from its start: `unread`);
+    one stored RUNNING is read again by id anyway."""
+    from flowscope.collectors.azure.transform import canonical_execution_id, canonical_workflow_id
+
     outcomes = bounded_map(lambda run: _collect_run(sc, run), runs, sc.concurrency,
                            thread_name_prefix="flowscope-run")
     for outcome in outcomes:
         if outcome.error is not None:
-            sc.failed(outcome.error, "run details", str(outcome.item.get("id"))[:300], run_start(outcome.item))
+            run = outcome.item
+            sc.failed(outcome.error, "run details", str(run.get("id"))[:300], gap=False)
+            if canonical_execution_id(run["id"]) in sc.absent:
+                workflow = canonical_workflow_id(run["id"])
+                unread.mark(sc, workflow, run_start(run) or sc.lower_bound_for(workflow))
 
 
 def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
@@ -246,8 +256,8 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
             again.append(cast(dict[str, Any], outcome.result))
         elif getattr(outcome.error, "gone", False):
             gone.append(outcome.item)
-        else:
-            sc.failed(outcome.error, "runs.get", outcome.item[C.execution_id], outcome.item.get(C.started_at))
+        else:       # still stored RUNNING: read again by id next sync, the watermark not held for it
+            sc.failed(outcome.error, "runs.get", outcome.item[C.execution_id], gap=False)
     if gone:
         ids = mark_gone(sc.sink, sc.result, [(row, "NotFound") for row in gone], sc.now,
                         noun="RUNNING run(s)", where="Azure (HTTP 404)")

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error, merge_attributes
-from flowscope.model import Batch, C, utc
+from flowscope.model import Batch, C
 
 if TYPE_CHECKING:
     from flowscope.collectors.azure.context import ScopeContext
@@ -110,26 +110,18 @@ def unread_since(sc: "ScopeContext", running: set[str], *, complete: bool) -> No
 
 
 def record_unread(sc: "ScopeContext") -> None:
-    """This sync's `UNREAD_KEY` for the next one: the stopped apps, and the apps running again when
-    anything of this sync was not collected (their runs' listing may be what failed)."""
-    unread = dict(sc.stopped_unread)
-    if sc.result.error_count:
-        unread.update(sc.site_bounds)
-    if unread:
+    """This sync's `UNREAD_KEY` for the next one: the stopped apps. (A workflow of an app running
+    again whose runs this sync could not read is remembered on its own: `unread.mark`.)"""
+    if sc.stopped_unread:
         sc.result.details[UNREAD_KEY] = {site: since.isoformat() if since else None
-                                         for site, since in sorted(unread.items())}
+                                         for site, since in sorted(sc.stopped_unread.items())}
 
 
 def _previous_unread(sc: "ScopeContext") -> dict[str, dt.datetime | None]:
     """`UNREAD_KEY` of the scope's last succeeded or partial sync."""
-    table = sc.previous_details().get(UNREAD_KEY)
-    out: dict[str, dt.datetime | None] = {}
-    for site, since in (table.items() if isinstance(table, dict) else ()):
-        try:
-            out[str(site)] = utc(since) if since is not None else None
-        except (TypeError, ValueError):
-            out[str(site)] = None             # unreadable: everything the API keeps
-    return out
+    from flowscope.collectors.azure.unread import parse
+
+    return parse(sc.previous_details().get(UNREAD_KEY))
 
 
 def is_stopped(site: Mapping[str, Any]) -> bool:

@@ -12,6 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, cast
 
+from flowscope.collectors.azure import unread
 from flowscope.collectors.azure.context import CLOUD, ScopeContext, props
 from flowscope.collectors.throttle import bounded_map
 from flowscope.model import utc
@@ -47,7 +48,8 @@ def collect_trigger_histories(sc: ScopeContext, workflows: dict[str, dict[str, A
     listed: set[str] = set()
     for outcome in outcomes:
         if outcome.error is not None:
-            sc.failed(outcome.error, "histories.list", outcome.item)
+            sc.failed(outcome.error, "histories.list", outcome.item, gap=False)
+            unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))
             continue
         histories, stored = cast(tuple[list[dict[str, Any]], set[str]], outcome.result)
         sc.result.count("trigger_histories_listed", len(histories))

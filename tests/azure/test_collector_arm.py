@@ -337,8 +337,8 @@ def test_an_action_in_a_loop_whose_last_iteration_was_skipped_has_its_repetition
 def test_a_poll_still_running_when_listed_is_written_once_it_ends(tmp_path):
     """A poll that fired nothing is written once (its id is then stored, never listed again as new).
     One listed while still running was written RUNNING, and every later sync skipped it as stored:
-    the poll stayed RUNNING for ever. It is written only once finished; until then the watermark is
-    held at its start, so the next sync lists it again."""
+    the poll stayed RUNNING for ever. It is written only once finished; until then it is read again
+    by the next sync (listed again here, by id otherwise)."""
     corpus = simulated_corpus(20)
     fired = next(r for r in corpus if r["type"].lower().endswith("/triggers/histories"))
     poll = json.loads(json.dumps(fired))

@@ -11,6 +11,9 @@ running executions revisited.
    workflow logs calls waits for them (`call_logs.py`), as do those on the logs path.
 3. Stored ACTIVE/QUEUED executions the listing did not return are revisited until terminal; one
    the API no longer has (404, retention) is marked `gone` (`window.mark_gone`) and not asked again.
+   One that cannot be read (or its step entries) is an error of the sync but holds no watermark:
+   stored RUNNING, it is read again by id by the next sync (an execution running for days whose
+   reads failed kept the scope's watermark where it was for as long as they failed).
 """
 
 from __future__ import annotations
@@ -158,7 +161,8 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
-        sc.gap(listed_again_from(sc, item))      # a re-run lists it again
+        if str(item["name"]) not in sc.stored_unfinished:   # a stored running one is read again by id anyway
+            sc.gap(listed_again_from(sc, item))      # a re-run lists it again
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
@@ -272,9 +276,8 @@ def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
         err = as_error(outcome.error, "executions.get", outcome.item[C.execution_id])
         if isinstance(outcome.error, GcpApiError) and outcome.error.gone:
             gone.append((outcome.item, err.code or "NOT_FOUND"))
-        else:
+        else:       # still stored RUNNING: read again by id next sync, the watermark not held for it
             sc.result.record_error(err)
-            sc.gap(outcome.item.get(C.started_at))
     if gone:
         for row, _ in gone:
             sc.note("running_gone", str(row[C.execution_id]))

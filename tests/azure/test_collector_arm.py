@@ -471,3 +471,21 @@ def test_a_running_poll_that_fired_since_is_not_written_without_its_run(tmp_path
     assert later.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1, later.row()
     assert "running_polls" not in json.loads(later.row()["details"])
     assert not [r for r in store.read_rows("steps") if r["execution_id"].endswith("08580000000000000000000000001cu00")]
+
+
+@pytest.mark.parametrize("start", ["not a time", ["2026-11-01"]])
+def test_a_running_poll_with_an_unreadable_start_is_a_skip_not_a_failed_scope(tmp_path, start):
+    """A poll that fired nothing whose startTime is not a time (cloud text is untrusted) failed the
+    whole scope (a ValueError out of the triggers step): every other run of the subscription went
+    uncollected. It is now handed to the transform like any record, which skips it, said."""
+    corpus = simulated_corpus(20)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=1))
+    poll["properties"]["startTime"] = start
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED and store.read_rows("executions"), result.row()
+    details = json.loads(result.row()["details"])
+    assert result.counts["skipped_records"] == 1 and "azure.trigger_histories" in details["skips"][0]["reason"]
+    assert "running_polls" not in details

@@ -73,9 +73,9 @@ def collect_trigger_histories(sc: ScopeContext, workflows: dict[str, dict[str, A
 def _settle(sc: ScopeContext, owner: str, history: dict[str, Any]) -> list[dict[str, Any]]:
     """A poll that fired nothing: to be written (ended, or running longer than a poll can), or
     remembered as running (`sc.running_polls`)."""
-    started = utc(props(history).get("startTime"))
+    started = _start(history)
     if props(history).get("endTime") or started is None:    # without a start it cannot be waited for
-        return [history]
+        return [history]            # (nor with one that is not a time: the transform says it skips it)
     if started < sc.now - MAX_POLL_WAIT:
         sc.result.count("trigger_polls_given_up")
         sc.result.warn(f"poll(s) that fired nothing still running after {MAX_POLL_WAIT.days} days, e.g. "
@@ -99,10 +99,7 @@ def _revisit_polls(sc: ScopeContext, listed: set[str]) -> list[dict[str, Any]]:
     table = sc.previous_details().get(POLLS_KEY)
     todo: list[tuple[str, dt.datetime]] = []
     for poll, start in (table.items() if isinstance(table, dict) else ()):
-        try:
-            started = utc(start)
-        except (TypeError, ValueError):
-            started = None
+        started = _start({"properties": {"startTime": start}})
         if poll in listed or started is None:
             continue
         if of_stopped_app(sc, poll.split("/triggers/", 1)[0]):
@@ -128,6 +125,14 @@ def _revisit_polls(sc: ScopeContext, listed: set[str]) -> list[dict[str, Any]]:
             sc.failed(outcome.error, "histories.get", poll, gap=False)
             sc.running_polls[poll] = started
     return keep
+
+
+def _start(history: Mapping[str, Any]) -> dt.datetime | None:
+    """A history's start, None when absent or not a time (cloud text is untrusted)."""
+    try:
+        return utc(props(history).get("startTime"))
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _fired(history: Mapping[str, Any]) -> bool:

@@ -362,3 +362,21 @@ def test_a_running_run_that_cannot_be_read_again_does_not_hold_the_watermark(tmp
     assert partial.watermark == NOW + dt.timedelta(days=3)
     assert "workflows_unread_since" not in json.loads(partial.row()["details"])
     assert after.status == RunStatus.SUCCEEDED and server.counts["runs.get"] == len(running)
+
+
+@pytest.mark.parametrize("start", ["not a time", ["2026-11-01"]])
+def test_a_run_with_an_unreadable_start_whose_details_fail_is_an_error_not_a_failed_scope(tmp_path, start):
+    """A run whose startTime is not a time (cloud text is untrusted) and whose details failed
+    failed the whole scope (a ValueError while recording where to read again): every other run of
+    the subscription went uncollected. It is an error of that run; its workflow is read again from
+    the window's lower bound."""
+    corpus = simulated_corpus(20)
+    run = next(r for r in corpus if r["type"].lower().endswith("/runs"))
+    run["properties"]["startTime"] = start
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        server.fault(rf"/runs/{run['name']}/actions$", 500, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False, max_attempts=1), store, now=NOW)
+    assert result.status == RunStatus.PARTIAL and "actions.list" in result.error, result.row()
+    assert json.loads(result.row()["details"])["workflows_unread_since"] == {run["id"].split("/runs/")[0].lower(): None}

@@ -138,7 +138,12 @@ def props(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def run_start(run: Mapping[str, Any]) -> dt.datetime | None:
+    """A run's start, None when absent or not a time (cloud text is untrusted: the transform says
+    it skips such a run; a collector step must not fail the scope on it)."""
     from flowscope.collectors.azure.transform.records import ts
 
     value = run.get("properties")
-    return ts(value.get("startTime")) if isinstance(value, dict) else None
+    try:
+        return ts(value.get("startTime")) if isinstance(value, dict) else None
+    except (AttributeError, TypeError, ValueError):
+        return None

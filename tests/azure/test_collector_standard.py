@@ -205,3 +205,43 @@ def test_the_runs_of_an_app_stopped_before_a_sync_are_read_once_it_runs_again(tm
     assert "stopped_apps_unread_since" not in json.loads(after.row()["details"])
     stored = {e["execution_id"] for e in store.read_rows("executions")}
     assert {run.split("/runs/")[1] for run in late} <= {e.split("/runs/")[1] for e in stored if e.startswith(WF)}
+
+
+def test_an_app_stopped_during_a_sync_then_found_stopped_keeps_its_unread_runs(tmp_path):
+    """An app that stopped during a sync (listed running, then its runtime refused the runs
+    listing) has its workflows remembered as unread (`workflows_unread_since`); the next sync,
+    finding the app stopped, did not list them and dropped them as no longer there, so once the app
+    ran again its runs of before the stop were never read. They stay remembered while the app is
+    stopped."""
+    split = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
+    corpus = simulated_corpus(120, standard=True)
+    standard_runs = [r for r in corpus if "/hostruntime/" in r["id"].lower() and r["type"].lower().endswith("/runs")]
+    late = {r["id"].lower() for r in standard_runs if r["properties"]["startTime"] >= split.isoformat()[:19]}
+
+    def is_late(record):
+        return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+
+    store = Store(tmp_path / "s")
+    site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")
+    with ArmServer() as server:
+        server.load_documents([r for r in corpus if not is_late(r)])
+        assert az.sync(src(server, lag="1h"), store, now=split)[0].status == RunStatus.SUCCEEDED
+        server.load([r for r in corpus if is_late(r)])
+        stopping = server.fault(r"/workflows/ledger-standard/runs$", 403, times=1000)   # stopped mid-sync
+        [during] = az.sync(src(server, lag="1h"), store, now=NOW)
+        assert during.status == RunStatus.PARTIAL and during.watermark == NOW, during.row()
+        assert json.loads(during.row()["details"])["workflows_unread_since"] == \
+            {WF: (split - dt.timedelta(hours=1)).isoformat()}
+        site["properties"]["state"] = "Stopped"
+        server.load([site])
+        [stopped] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=1))
+        assert stopped.status == RunStatus.SUCCEEDED, stopped.row()
+        assert json.loads(stopped.row()["details"])["workflows_unread_since"] == \
+            {WF: (split - dt.timedelta(hours=1)).isoformat()}
+        site["properties"]["state"] = "Running"
+        server.load([site])
+        stopping.times = 0
+        [after] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=2))
+    assert after.status == RunStatus.SUCCEEDED and "workflows_unread_since" not in json.loads(after.row()["details"])
+    stored = {e["execution_id"] for e in store.read_rows("executions")}
+    assert {run.split("/runs/")[1] for run in late} <= {e.split("/runs/")[1] for e in stored if e.startswith(WF)}

@@ -43,13 +43,16 @@ def parse(table: Any) -> dict[str, dt.datetime | None]:
 
 def load(sc: "ScopeContext", listed: Collection[str]) -> None:
     """The last sync's unread workflows: those listed now are read from there (`workflow_bounds`);
-    one not listed stays remembered when this sync's workflow listing was not complete (an error
-    so far), else it is gone (deleted, or out of the scope's globs)."""
+    one not listed stays remembered when its Standard app is stopped (an app that stopped during
+    the last sync) or this sync's workflow listing was not complete (an error so far), else it is
+    gone (deleted, or out of the scope's globs)."""
+    from flowscope.collectors.azure.standard import of_stopped_app
+
     complete = sc.result.error_count == 0
     for workflow, since in parse(sc.previous_details().get(KEY)).items():
         if workflow in listed:
             sc.workflow_bounds[workflow] = since
-        elif not complete:
+        elif not complete or of_stopped_app(sc, workflow):
             mark(sc, workflow, since)
 
 

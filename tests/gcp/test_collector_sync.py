@@ -433,3 +433,36 @@ def test_a_running_execution_whose_step_entries_fail_does_not_hold_the_watermark
     [partial] = gcp.sync(source(server, lag="15m"), store, now=later)
     assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "stepEntries.list", partial.row()
     assert partial.watermark == later
+
+
+def test_a_workflow_whose_executions_cannot_be_listed_for_days_does_not_freeze_the_scope(server, tmp_path):
+    """One workflow whose executions listing kept failing held the whole scope's watermark where it
+    was: every sync, for as long as it failed, re-listed every workflow from there. The watermark now
+    moves on; the workflow is remembered with where to read it from (`details.workflows_unread_since`)
+    and its executions of those days are read once it answers."""
+    t1 = SPEC.start + dt.timedelta(hours=12)
+    from collections import Counter
+
+    [(workflow, _)] = Counter(n.split("/executions/")[0] for n in server.executions).most_common(1)
+    late = {n: e for n, e in server.executions.items() if n.startswith(workflow + "/")
+            and e.get("createTime", e.get("startTime")) >= t1.strftime("%Y-%m-%dT%H:%M:%S")}
+    assert late
+    held = {n: (server.executions.pop(n), server.entries.pop(n, None)) for n in late}
+    store = Store(tmp_path / "s")
+    assert gcp.sync(source(server, lag="15m"), store, now=t1)[0].status == RunStatus.SUCCEEDED
+    for name, (doc, entries) in held.items():                 # they run after the first sync
+        server.executions[name] = doc
+        if entries is not None:
+            server.entries[name] = entries
+    server.fail(f"{workflow}/executions", 403, times=10**6, method="GET")
+    syncs = [gcp.sync(source(server, lag="15m"), store, now=NOW + dt.timedelta(days=d))[0] for d in (0, 3)]
+    server.faults.clear()
+    [after] = gcp.sync(source(server, lag="15m"), store, now=NOW + dt.timedelta(days=4))
+    for day, partial in zip((0, 3), syncs, strict=True):
+        assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "executions.list"
+        assert partial.watermark == NOW + dt.timedelta(days=day)
+        assert json.loads(partial.row()["details"])["workflows_unread_since"] == \
+            {workflow: (t1 - dt.timedelta(minutes=15)).isoformat()}
+    assert after.status == RunStatus.SUCCEEDED, after.row()
+    assert "workflows_unread_since" not in json.loads(after.row()["details"])
+    assert set(late) <= {e[C.execution_id] for e in store.read_rows("executions")}

@@ -337,8 +337,8 @@ def test_an_action_in_a_loop_whose_last_iteration_was_skipped_has_its_repetition
 def test_a_poll_still_running_when_listed_is_written_once_it_ends(tmp_path):
     """A poll that fired nothing is written once (its id is then stored, never listed again as new).
     One listed while still running was written RUNNING, and every later sync skipped it as stored:
-    the poll stayed RUNNING for ever. It is written only once finished; until then the watermark is
-    held at its start, so the next sync lists it again."""
+    the poll stayed RUNNING for ever. It is written only once finished; until then it is read again
+    by the next sync (listed again here, by id otherwise)."""
     corpus = simulated_corpus(20)
     fired = next(r for r in corpus if r["type"].lower().endswith("/triggers/histories"))
     poll = json.loads(json.dumps(fired))
@@ -356,3 +356,136 @@ def test_a_poll_still_running_when_listed_is_written_once_it_ends(tmp_path):
         assert second.status == RunStatus.SUCCEEDED, second.row()
     steps = [r for r in store.read_rows("steps") if r["execution_id"].endswith("/histories/" + poll["name"].lower())]
     assert [s["status"] for s in steps] == ["SUCCEEDED"], steps
+
+
+def _running_poll(corpus, start):
+    """A poll of one of the corpus's triggers that fired nothing and is still running."""
+    history = next(r for r in corpus if "/histories/" in r["id"].lower())
+    poll = copy.deepcopy(history)
+    poll["id"] = history["id"].rsplit("/", 1)[0] + "/08580000000000000000000000000CU00"
+    poll["name"] = "08580000000000000000000000000CU00"
+    props = poll["properties"]
+    props.update({"startTime": start.isoformat().replace("+00:00", "Z"), "status": "Running", "fired": False})
+    for key in ("endTime", "run"):
+        props.pop(key, None)
+    return poll
+
+
+def test_a_poll_still_running_is_read_again_by_id_and_does_not_hold_the_watermark(tmp_path):
+    """A poll that fired nothing and was still running held the scope's watermark at its start until
+    it ended, silently: one that stayed Running for days kept every sync re-listing every workflow's
+    runs and histories from there, and the sync said succeeded with its watermark not moving. A
+    running poll is now remembered by id (`details.running_polls`) and read again (`histories.get`)
+    by the next sync, the watermark unheld; written once it has ended."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        [first] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW)
+        assert first.status == RunStatus.SUCCEEDED and first.watermark == NOW, first.row()
+        assert first.counts["trigger_polls_running"] == 1
+        assert list(json.loads(first.row()["details"])["running_polls"]) == [canonical(poll["id"])]
+        [still] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=2))
+        assert still.watermark == NOW + dt.timedelta(days=2) and server.counts["histories.get"] == 1
+        assert json.loads(still.row()["details"])["running_polls"] == \
+            json.loads(first.row()["details"])["running_polls"]
+        poll["properties"].update({"status": "Succeeded", "endTime": "2026-11-03T00:00:00Z"})
+        server.load([poll])
+        server.counts.clear()
+        [ended] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=3))
+    assert ended.status == RunStatus.SUCCEEDED, ended.row()
+    assert server.counts["histories.get"] == 1 and "running_polls" not in json.loads(ended.row()["details"])
+    [row] = [r for r in store.read_rows("steps") if r["execution_id"] == canonical(poll["id"])]
+    assert row["status"] == "SUCCEEDED" and row["ended_at"] == dt.datetime(2026, 11, 3, tzinfo=dt.timezone.utc)
+
+
+def test_a_poll_running_for_longer_than_a_poll_can_is_written_as_last_read_and_said(tmp_path):
+    """A poll never ends after days: it is not asked about for ever, but written as last read, said."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW)
+        [late] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=8))
+        [after] = az.sync(src(server, SIM_SUB, lag="1h"), store, now=NOW + dt.timedelta(days=9))
+    assert late.status == RunStatus.SUCCEEDED and "running_polls" not in json.loads(late.row()["details"])
+    assert any("still running" in w and "written as last read" in w for w in late.warnings), late.warnings
+    assert [r["status"] for r in store.read_rows("steps") if r["execution_id"] == canonical(poll["id"])] == \
+        ["RUNNING"]
+    assert after.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1
+
+
+def test_a_retried_action_inside_a_loop_has_its_repetitions_request_histories_read(tmp_path):
+    """With `request_histories`, only the actions' own records were looked at: an action inside a
+    loop whose repetitions were retried never had their request histories read (the aggregate's, when
+    read, belong to no visit and were dropped), so the final try of each retried repetition kept no
+    start. A retried repetition's request histories (`{repetition}/requestHistories`, the REST
+    example's shape) now give it, the aggregate's no longer asked for."""
+    corpus = sample_corpus()
+    rep = next(r for r in corpus if r["id"].lower() == f"{RUN2}/actions/testaction/repetitions/000001")
+    rep["properties"]["retryHistory"] = [{"startTime": "2018-04-18T17:05:57.0929911Z",
+                                          "endTime": "2018-04-18T17:05:57.0950000Z", "code": "BadGateway",
+                                          "error": {"code": "BadGateway", "message": "502"}}]
+    aggregate = next(r for r in corpus if r["id"].lower() == f"{RUN2}/actions/testaction")
+    aggregate["properties"]["retryHistory"] = rep["properties"]["retryHistory"]   # the last visit's record
+    example = sample_body("WorkflowRunActionRequestHistories_List")["value"][0]
+    requests = []
+    for i, start in enumerate(("2018-04-18T17:05:57.0929911Z", "2018-04-18T17:05:57.0990000Z")):
+        request = copy.deepcopy(example)
+        request["id"] = f"{rep['id']}/requestHistories/0858661114273280068{i}"
+        request["name"] = request["id"].rsplit("/", 1)[-1]
+        request["type"] = "Microsoft.Logic/workflows/runs/actions/repetitions/requestHistories"
+        request["properties"].update({"startTime": start, "endTime": start})
+        requests.append(request)
+    with ArmServer() as server:
+        server.load_documents([*corpus, *requests])
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, request_histories=True, metrics=False), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    calls = json.loads(result.row()["details"])["api"]["calls"]
+    assert calls["repetitionRequestHistories.list"] == 1 and "requestHistories.list" not in calls
+    tries = sorted((a["attempt"], a["status"], a["started_at"]) for a in store.read_rows("attempts")
+                   if a["execution_id"] == RUN2 and a["step_key"] == "testaction#for_each:1")
+    assert tries == [(1, "FAILED", dt.datetime(2018, 4, 18, 17, 5, 57, 92991, tzinfo=dt.timezone.utc)),
+                     (2, "SUCCEEDED", dt.datetime(2018, 4, 18, 17, 5, 57, 99000, tzinfo=dt.timezone.utc))]
+
+
+def test_a_running_poll_that_fired_since_is_not_written_without_its_run(tmp_path):
+    """A poll read again by id that fired a run meanwhile joins that run only when the run was
+    fetched: a fire whose run this sync did not read is not written as steps of no stored run."""
+    corpus = simulated_corpus(60)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=12))
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW)
+        workflow = poll["id"].split("/triggers/")[0]
+        poll["properties"].update({"status": "Succeeded", "endTime": "2026-11-02T00:10:00Z", "fired": True,
+                                   "run": {"name": "08580000000000000000000000001CU00",
+                                           "id": f"{workflow}/runs/08580000000000000000000000001CU00",
+                                           "type": "Microsoft.Logic/workflows/runs"}})
+        server.load([poll])
+        [later] = az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW + dt.timedelta(days=1))
+    assert later.status == RunStatus.SUCCEEDED and server.counts["histories.get"] == 1, later.row()
+    assert "running_polls" not in json.loads(later.row()["details"])
+    assert not [r for r in store.read_rows("steps") if r["execution_id"].endswith("08580000000000000000000000001cu00")]
+
+
+@pytest.mark.parametrize("start", ["not a time", ["2026-11-01"]])
+def test_a_running_poll_with_an_unreadable_start_is_a_skip_not_a_failed_scope(tmp_path, start):
+    """A poll that fired nothing whose startTime is not a time (cloud text is untrusted) failed the
+    whole scope (a ValueError out of the triggers step): every other run of the subscription went
+    uncollected. It is now handed to the transform like any record, which skips it, said."""
+    corpus = simulated_corpus(20)
+    poll = _running_poll(corpus, NOW - dt.timedelta(hours=1))
+    poll["properties"]["startTime"] = start
+    with ArmServer() as server:
+        server.load_documents([*corpus, poll])
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED and store.read_rows("executions"), result.row()
+    details = json.loads(result.row()["details"])
+    assert result.counts["skipped_records"] == 1 and "azure.trigger_histories" in details["skips"][0]["reason"]
+    assert "running_polls" not in details

@@ -22,6 +22,7 @@ from tests.loopback import kill_mid_sync
 
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
 SIM_SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
+FLOW = f"/subscriptions/{SAMPLE_SUB}/resourcegroups/testresourcegroup/providers/microsoft.logic/workflows/testflow"
 RUN1_PATH = (f"/subscriptions/{SAMPLE_SUB}/resourceGroups/test-resource-group/providers/Microsoft.Logic/workflows/"
              "test-workflow/runs/08586676746934337772206998657CU22")
 
@@ -139,7 +140,8 @@ def test_a_next_link_naming_its_own_page_is_a_recorded_failure_not_a_hang(tmp_pa
     [result] = outcome
     assert result.status == RunStatus.PARTIAL and result.error_count == 1
     assert result.errors[0]["code"] == "RepeatedNextLink" and "testflow/runs" in result.errors[0]["target"].lower()
-    assert result.watermark is None                       # held: the next sync lists that workflow again
+    assert result.watermark == NOW                        # the other workflows' are not held for it:
+    assert json.loads(result.row()["details"])["workflows_unread_since"] == {FLOW: None}   # listed again next
     assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
 
 
@@ -152,7 +154,8 @@ def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):
         [partial] = az.sync(src(server, max_attempts=2), store, now=NOW)
         assert partial.status == RunStatus.PARTIAL and partial.error_count == 1
         assert "runs.list" in partial.error and "HTTP 500" in partial.error
-        assert partial.watermark is None                  # held: the next sync lists that workflow again
+        assert partial.watermark == NOW                   # not held: the next sync lists that workflow again
+        assert json.loads(partial.row()["details"])["workflows_unread_since"] == {FLOW: None}
         assert len(store.read_rows("executions")) == 2    # the other workflows' runs are in
         fault.times = 0
         [again] = az.sync(src(server, max_attempts=2), store, now=NOW)
@@ -204,8 +207,8 @@ def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path)
 def test_a_404_on_the_details_of_a_run_that_still_exists_is_an_error_not_a_run_left_out(tmp_path):
     """A 404 on one detail call (here the loop's repetitions) of a run Azure still has made the
     whole run count as deleted: it was left out of the store and the scope said `succeeded`. The
-    run is now asked for again: still there, the 404 is an error of that run (partial, watermark
-    held at its start) and the next sync collects it."""
+    run is now asked for again: still there, the 404 is an error of that run (partial, its workflow
+    read again from its start by the next sync) and the next sync collects it."""
     corpus = sample_corpus()
     flow_run = (f"/subscriptions/{SAMPLE_SUB}/resourceGroups/testResourceGroup/providers/Microsoft.Logic/workflows/"
                 "testFlow/runs/08586776228332053161046300351")
@@ -217,7 +220,8 @@ def test_a_404_on_the_details_of_a_run_that_still_exists_is_an_error_not_a_run_l
         assert partial.status == RunStatus.PARTIAL and partial.error_count == 1, partial.row()
         assert "repetitions" in partial.errors[0]["target"] and "HTTP 404" in partial.error
         assert partial.counts.get("runs_gone") is None
-        assert partial.watermark is not None and partial.watermark < NOW
+        assert json.loads(partial.row()["details"])["workflows_unread_since"] == \
+            {FLOW: "2018-04-18T17:05:56.900000+00:00"}         # from the run's start
         fault.times = 0
         [again] = az.sync(src(server), store, now=NOW)
     assert again.status == RunStatus.SUCCEEDED, again.row()
@@ -296,3 +300,83 @@ def test_a_throttling_storm_longer_than_three_retries_is_ridden_out(tmp_path):
         server.fault(r"/workflows/testFlow/runs$", 429, times=50, retry_after=0)
         [partial] = az.sync(src(server, max_attempts=3), Store(tmp_path / "t"), now=NOW)
     assert partial.status == RunStatus.PARTIAL and "HTTP 429" in partial.error
+
+
+def test_a_workflow_whose_runs_cannot_be_listed_for_days_does_not_freeze_the_scope(tmp_path):
+    """One workflow whose runs listing kept failing (a 403 on it alone) held the whole scope's
+    watermark where it was: every sync, for as long as it failed, re-listed every workflow's runs
+    from there. The scope's watermark now moves on; the workflow is remembered with where its runs
+    must be read from again (`details.workflows_unread_since`), and its runs of those days are read
+    once it answers."""
+    t1 = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
+    corpus = simulated_corpus(120)
+    runs = [r for r in corpus if r["type"].lower().endswith("/runs")]
+    workflow = runs[0]["id"].split("/runs/")[0]
+    late = {r["id"].lower() for r in runs if r["id"].startswith(workflow + "/")
+            and r["properties"]["startTime"] >= t1.isoformat()[:19]}
+    assert late
+
+    def is_late(record):
+        return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+
+    name = workflow.rsplit("/", 1)[-1]
+    canonical_wf = workflow.lower()
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents([r for r in corpus if not is_late(r)])
+        assert az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=t1)[0].status == RunStatus.SUCCEEDED
+        server.load([r for r in corpus if is_late(r)])
+        fault = server.fault(rf"/workflows/{name}/runs$", 403, times=10**6)
+        syncs = [az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW + dt.timedelta(days=d))[0]
+                 for d in (0, 3)]
+        fault.times = 0
+        [after] = az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW + dt.timedelta(days=4))
+    for day, partial in zip((0, 3), syncs, strict=True):
+        assert partial.status == RunStatus.PARTIAL and "runs.list" in partial.error
+        assert partial.watermark == NOW + dt.timedelta(days=day)        # the other workflows go on
+        assert json.loads(partial.row()["details"])["workflows_unread_since"] == \
+            {canonical_wf: (t1 - dt.timedelta(hours=1)).isoformat()}
+    assert after.status == RunStatus.SUCCEEDED and "workflows_unread_since" not in json.loads(after.row()["details"])
+    stored = {e["execution_id"] for e in store.read_rows("executions")}
+    assert {run.lower() for run in late} <= stored
+
+
+def test_a_running_run_that_cannot_be_read_again_does_not_hold_the_watermark(tmp_path):
+    """A stored running run is read again by id every sync until it ends: one whose read failed
+    (for days, a run that runs for days) also held the scope's watermark, for nothing, the next
+    sync reading it by id anyway. Its failure is an error of the sync, the watermark moves on."""
+    corpus = simulated_corpus(120, standard=True)
+    store = Store(tmp_path / "s")
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        assert az.sync(src(server, SIM_SUB, lag="30d", metrics=False), store, now=NOW)[0].status == RunStatus.SUCCEEDED
+        running = sorted(e["execution_id"] for e in store.read_rows("executions") if e["status"] == "RUNNING")
+        assert running
+        fault = server.fault(rf"/runs/{running[0].rsplit('/', 1)[1]}$", 500, times=10**6)
+        [partial] = az.sync(src(server, SIM_SUB, lag="1h", metrics=False, max_attempts=1), store,
+                            now=NOW + dt.timedelta(days=3))
+        fault.times = 0
+        server.counts.clear()
+        [after] = az.sync(src(server, SIM_SUB, lag="1h", metrics=False), store, now=NOW + dt.timedelta(days=4))
+    assert partial.status == RunStatus.PARTIAL and "runs.get" in partial.error, partial.row()
+    assert partial.watermark == NOW + dt.timedelta(days=3)
+    assert "workflows_unread_since" not in json.loads(partial.row()["details"])
+    assert after.status == RunStatus.SUCCEEDED and server.counts["runs.get"] == len(running)
+
+
+@pytest.mark.parametrize("start", ["not a time", ["2026-11-01"]])
+def test_a_run_with_an_unreadable_start_whose_details_fail_is_an_error_not_a_failed_scope(tmp_path, start):
+    """A run whose startTime is not a time (cloud text is untrusted) and whose details failed
+    failed the whole scope (a ValueError while recording where to read again): every other run of
+    the subscription went uncollected. It is an error of that run; its workflow is read again from
+    the window's lower bound."""
+    corpus = simulated_corpus(20)
+    run = next(r for r in corpus if r["type"].lower().endswith("/runs"))
+    run["properties"]["startTime"] = start
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        server.fault(rf"/runs/{run['name']}/actions$", 500, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False, max_attempts=1), store, now=NOW)
+    assert result.status == RunStatus.PARTIAL and "actions.list" in result.error, result.row()
+    assert json.loads(result.row()["details"])["workflows_unread_since"] == {run["id"].split("/runs/")[0].lower(): None}

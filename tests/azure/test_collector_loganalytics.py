@@ -101,7 +101,9 @@ def test_a_slice_still_partial_at_the_smallest_size_is_a_recorded_gap(tmp_path):
     assert result.status == RunStatus.PARTIAL
     assert result.errors[0]["code"] == "PartialResult" and result.errors[0]["operation"] == "logs.query"
     assert result.error_count == 4                      # 20 min -> 10 -> 5: four slices never whole
-    assert result.watermark == since                    # held at the first gap: the next sync asks again
+    assert result.watermark == NOW - la.INGESTION_DELAY  # not held: the bulk workflows are asked again
+    unread = json.loads(result.row()["details"])["workflows_unread_since"]       # from the first gap on
+    assert unread and set(unread.values()) == {since.isoformat()}
 
 
 def test_records_from_rows_build_management_shapes():

@@ -162,3 +162,86 @@ def test_a_stopped_standard_app_is_not_read_and_its_running_runs_are_left_as_the
     assert stopped.hits == 0 and server.counts["runs.get"] == 0
     assert {e["execution_id"] for e in store.read_rows("executions") if e["status"] == "RUNNING"} == running
     assert {w["workflow_id"] for w in store.read_rows("workflows")} >= {WF}
+
+
+def test_the_runs_of_an_app_stopped_before_a_sync_are_read_once_it_runs_again(tmp_path):
+    """A Standard app that ran, then was stopped before the next sync: that sync could not read its
+    runs (its runtime does not answer), said nothing of it, and moved the watermark past them, so
+    once the app ran again its runs of before the stop were never read. A stopped app is now a
+    warning, and the app remembers (`details.stopped_apps_unread_since`) where its runs were last
+    read: once it runs again its workflows are listed from there, the scope's watermark unheld."""
+    split = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
+    corpus = simulated_corpus(120, standard=True)
+    standard_runs = [r for r in corpus if "/hostruntime/" in r["id"].lower() and r["type"].lower().endswith("/runs")]
+    late = {r["id"].lower() for r in standard_runs if r["properties"]["startTime"] >= split.isoformat()[:19]}
+    assert late and len(late) < len(standard_runs)
+
+    def is_late(record):
+        return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+
+    store = Store(tmp_path / "s")
+    site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")
+    with ArmServer() as server:
+        server.load_documents([r for r in corpus if not is_late(r)])
+        [first] = az.sync(src(server, lag="1h"), store, now=split)
+        assert first.status == RunStatus.SUCCEEDED, first.row()
+        server.load([r for r in corpus if is_late(r)])             # the app ran, then was stopped
+        site["properties"]["state"] = "Stopped"
+        server.load([site])
+        stopped = server.fault(r"/sites/ledger-app/", 403, times=1000)
+        [during] = az.sync(src(server, lag="1h"), store, now=NOW)
+        assert during.status == RunStatus.SUCCEEDED, during.row()
+        assert any("ledger-app" in w and "stopped" in w for w in during.warnings), during.warnings
+        assert during.watermark == NOW                              # the other workflows are not held
+        unread = json.loads(during.row()["details"])["stopped_apps_unread_since"]
+        assert unread == {SITE.lower(): (split - dt.timedelta(hours=1)).isoformat()}
+        [still] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(hours=6))   # still stopped
+        assert json.loads(still.row()["details"])["stopped_apps_unread_since"] == unread
+        site["properties"]["state"] = "Running"                     # started again
+        server.load([site])
+        stopped.times = 0
+        [after] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=1))
+    assert after.status == RunStatus.SUCCEEDED, after.row()
+    assert "stopped_apps_unread_since" not in json.loads(after.row()["details"])
+    stored = {e["execution_id"] for e in store.read_rows("executions")}
+    assert {run.split("/runs/")[1] for run in late} <= {e.split("/runs/")[1] for e in stored if e.startswith(WF)}
+
+
+def test_an_app_stopped_during_a_sync_then_found_stopped_keeps_its_unread_runs(tmp_path):
+    """An app that stopped during a sync (listed running, then its runtime refused the runs
+    listing) has its workflows remembered as unread (`workflows_unread_since`); the next sync,
+    finding the app stopped, did not list them and dropped them as no longer there, so once the app
+    ran again its runs of before the stop were never read. They stay remembered while the app is
+    stopped."""
+    split = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
+    corpus = simulated_corpus(120, standard=True)
+    standard_runs = [r for r in corpus if "/hostruntime/" in r["id"].lower() and r["type"].lower().endswith("/runs")]
+    late = {r["id"].lower() for r in standard_runs if r["properties"]["startTime"] >= split.isoformat()[:19]}
+
+    def is_late(record):
+        return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+
+    store = Store(tmp_path / "s")
+    site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")
+    with ArmServer() as server:
+        server.load_documents([r for r in corpus if not is_late(r)])
+        assert az.sync(src(server, lag="1h"), store, now=split)[0].status == RunStatus.SUCCEEDED
+        server.load([r for r in corpus if is_late(r)])
+        stopping = server.fault(r"/workflows/ledger-standard/runs$", 403, times=1000)   # stopped mid-sync
+        [during] = az.sync(src(server, lag="1h"), store, now=NOW)
+        assert during.status == RunStatus.PARTIAL and during.watermark == NOW, during.row()
+        assert json.loads(during.row()["details"])["workflows_unread_since"] == \
+            {WF: (split - dt.timedelta(hours=1)).isoformat()}
+        site["properties"]["state"] = "Stopped"
+        server.load([site])
+        [stopped] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=1))
+        assert stopped.status == RunStatus.SUCCEEDED, stopped.row()
+        assert json.loads(stopped.row()["details"])["workflows_unread_since"] == \
+            {WF: (split - dt.timedelta(hours=1)).isoformat()}
+        site["properties"]["state"] = "Running"
+        server.load([site])
+        stopping.times = 0
+        [after] = az.sync(src(server, lag="1h"), store, now=NOW + dt.timedelta(days=2))
+    assert after.status == RunStatus.SUCCEEDED and "workflows_unread_since" not in json.loads(after.row()["details"])
+    stored = {e["execution_id"] for e in store.read_rows("executions")}
+    assert {run.split("/runs/")[1] for run in late} <= {e.split("/runs/")[1] for e in stored if e.startswith(WF)}

@@ -408,3 +408,19 @@ def test_a_record_whose_properties_are_not_an_object_is_skipped_saying_so():
     batch = t.transform({"value": recs}, CTX)
     reasons = [s.reason for s in batch.skips]
     assert len(reasons) == 2 and all("properties is " in r and "not an object" in r for r in reasons), reasons
+
+
+def test_retries_inside_a_loops_visit_are_that_visits_tries_and_billed():
+    """A repetition's own retryHistory: each retry a try of that visit (not of the action's
+    aggregate, which the repetitions replace), each try billed as an action execution."""
+    docs = documents(items=3)
+    rep = docs[3]["value"][2]                      # Call_api, For_each item 2
+    rep["properties"]["retryHistory"] = [{"startTime": iso(2.90 + k / 100), "endTime": iso(2.905 + k / 100),
+                                          "code": "TooManyRequests",
+                                          "error": {"code": "TooManyRequests", "message": "429"}} for k in range(2)]
+    steps, attempts, usage = assembled(load(docs))
+    visit = {s[C.step_key]: s for s in steps}["call_api#for_each:2"]
+    tries = sorted((a[C.attempt], a[C.status]) for a in attempts if a[C.step_key] == "call_api#for_each:2")
+    assert visit[C.attempts] == 3 and tries == [(1, "FAILED"), (2, "FAILED"), (3, "SUCCEEDED")]
+    assert [u[C.quantity] for u in usage if u[C.step_key] == "call_api#for_each:2"] == [3.0]
+    assert [u[C.quantity] for u in usage if u[C.step_key] == "call_api#for_each:1"] == [1.0]

@@ -106,7 +106,9 @@ def test_a_429_that_never_ends_is_a_recorded_failure_not_an_empty_list(server, t
     [result] = gcp.sync(source(server, max_attempts=2), Store(tmp_path / "s"), now=NOW)
     assert result.status == RunStatus.PARTIAL
     assert result.error_count == 40 and "RESOURCE_EXHAUSTED" in result.error
-    assert result.watermark is not None and result.watermark < NOW       # held at the oldest gap
+    assert result.watermark == NOW          # not held: each workflow listed again from its oldest execution
+    unread = json.loads(result.row()["details"])["workflows_unread_since"]
+    assert unread and all(since < NOW.isoformat() for since in unread.values())
     assert result.counts.get("executions_fetched", 0) == 0
 
 

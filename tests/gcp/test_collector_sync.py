@@ -401,3 +401,68 @@ def test_an_execution_queued_during_an_incremental_sync_is_collected_even_if_can
     assert third.status == RunStatus.SUCCEEDED, third.row()
     [row] = [r for r in store.read_rows("executions") if r[C.execution_id] == name]
     assert (row[C.status], row[C.native_status]) == ("ABORTED", "CANCELLED")
+
+
+def test_a_running_execution_that_cannot_be_read_again_does_not_hold_the_watermark(server, tmp_path):
+    """A stored ACTIVE execution is read again by id every sync until it ends: one whose read
+    failed (for days, an execution that runs for days) also held the scope's watermark, for nothing,
+    the next sync reading it by id anyway. Its failure is an error of the sync, the watermark moves on,
+    and it is read again once it answers."""
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server, lag="15m"), store, now=NOW)
+    active = sorted(running_names(server))
+    server.fail(f"/executions/{active[0].rsplit('/', 1)[1]}", 403, times=10**6)
+    later = NOW + dt.timedelta(days=3)
+    [partial] = gcp.sync(source(server, lag="15m"), store, now=later)
+    assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "executions.get", partial.row()
+    assert partial.watermark == later
+    server.faults.clear()
+    server.requests.clear()
+    [after] = gcp.sync(source(server, lag="15m"), store, now=later + dt.timedelta(hours=1))
+    assert after.status == RunStatus.SUCCEEDED and after.counts["running_revisited"] == len(active)
+
+
+def test_a_running_execution_whose_step_entries_fail_does_not_hold_the_watermark(server, tmp_path):
+    """The same for a stored ACTIVE execution whose step entries cannot be read: an error, read
+    again by id next sync, the watermark not held."""
+    store = Store(tmp_path / "s")
+    gcp.sync(source(server, lag="15m"), store, now=NOW)
+    active = sorted(running_names(server))
+    server.fail(f"/executions/{active[0].rsplit('/', 1)[1]}/stepEntries", 403, times=10**6)
+    later = NOW + dt.timedelta(days=3)
+    [partial] = gcp.sync(source(server, lag="15m"), store, now=later)
+    assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "stepEntries.list", partial.row()
+    assert partial.watermark == later
+
+
+def test_a_workflow_whose_executions_cannot_be_listed_for_days_does_not_freeze_the_scope(server, tmp_path):
+    """One workflow whose executions listing kept failing held the whole scope's watermark where it
+    was: every sync, for as long as it failed, re-listed every workflow from there. The watermark now
+    moves on; the workflow is remembered with where to read it from (`details.workflows_unread_since`)
+    and its executions of those days are read once it answers."""
+    t1 = SPEC.start + dt.timedelta(hours=12)
+    from collections import Counter
+
+    [(workflow, _)] = Counter(n.split("/executions/")[0] for n in server.executions).most_common(1)
+    late = {n: e for n, e in server.executions.items() if n.startswith(workflow + "/")
+            and e.get("createTime", e.get("startTime")) >= t1.strftime("%Y-%m-%dT%H:%M:%S")}
+    assert late
+    held = {n: (server.executions.pop(n), server.entries.pop(n, None)) for n in late}
+    store = Store(tmp_path / "s")
+    assert gcp.sync(source(server, lag="15m"), store, now=t1)[0].status == RunStatus.SUCCEEDED
+    for name, (doc, entries) in held.items():                 # they run after the first sync
+        server.executions[name] = doc
+        if entries is not None:
+            server.entries[name] = entries
+    server.fail(f"{workflow}/executions", 403, times=10**6, method="GET")
+    syncs = [gcp.sync(source(server, lag="15m"), store, now=NOW + dt.timedelta(days=d))[0] for d in (0, 3)]
+    server.faults.clear()
+    [after] = gcp.sync(source(server, lag="15m"), store, now=NOW + dt.timedelta(days=4))
+    for day, partial in zip((0, 3), syncs, strict=True):
+        assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "executions.list"
+        assert partial.watermark == NOW + dt.timedelta(days=day)
+        assert json.loads(partial.row()["details"])["workflows_unread_since"] == \
+            {workflow: (t1 - dt.timedelta(minutes=15)).isoformat()}
+    assert after.status == RunStatus.SUCCEEDED, after.row()
+    assert "workflows_unread_since" not in json.loads(after.row()["details"])
+    assert set(late) <= {e[C.execution_id] for e in store.read_rows("executions")}

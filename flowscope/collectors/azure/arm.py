@@ -16,9 +16,10 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
 - runs: `{workflow}/runs?$filter=startTime ge {lower bound}`, newest first; one run: `{run}`.
 - actions: `{run}/actions` (with `retryHistory`: one attempt per entry); inside loops
   `{action}/repetitions`; a loop's iterations `{action}/scopeRepetitions`; for an action that
-  was retried, `{action}/requestHistories` (the HTTP requests it made: the final try's start; times and status only).
+  was retried, `{action}/requestHistories` (the HTTP requests it made: the final try's start; times and status only),
+  and for a retried visit inside loops `{repetition}/requestHistories`.
 - trigger histories: `{workflow}/triggers`, then `{trigger}/histories?$filter=startTime ge ...`
-  (fired and skipped polls: both are billed).
+  (fired and skipped polls: both are billed); a poll left running by the last sync: `{history}`.
 - a Standard app's App Service plan: `Microsoft.Web/serverfarms/{name}` (the site's `serverFarmId`).
 """
 
@@ -266,12 +267,24 @@ def list_request_histories(client: ArmClient, action_id: str) -> list[dict[str, 
     return [_request_times(h) for h in _list(client, action_id, "requestHistories", "requestHistories.list")]
 
 
-def _request_times(record: dict[str, Any]) -> dict[str, Any]:
+def list_repetition_request_histories(client: ArmClient, repetition: dict[str, Any]) -> list[dict[str, Any]]:
+    """The HTTP requests one visit of an action inside loops made (`{repetition}/requestHistories`),
+    as `list_request_histories`, each with its visit's `repetitionIndexes` (which the request
+    history does not carry), so the transform places it in that visit's tries."""
+    props = repetition.get("properties") if isinstance(repetition.get("properties"), dict) else {}
+    assert isinstance(props, dict)
+    return [_request_times(h, props.get("repetitionIndexes"))
+            for h in _list(client, str(repetition["id"]), "requestHistories", "repetitionRequestHistories.list")]
+
+
+def _request_times(record: dict[str, Any], indexes: Any = None) -> dict[str, Any]:
     props = record.get("properties") if isinstance(record.get("properties"), dict) else {}
     assert isinstance(props, dict)
     response = props.get("response") if isinstance(props.get("response"), dict) else {}
     assert isinstance(response, dict)
     kept = {k: props[k] for k in ("startTime", "endTime", "error") if k in props}
+    if indexes is not None:
+        kept["repetitionIndexes"] = indexes
     if "statusCode" in response:
         kept["response"] = {"statusCode": response["statusCode"]}
     return {**{k: v for k, v in record.items() if k != "properties"}, "properties": kept}
@@ -281,6 +294,11 @@ def _request_times(record: dict[str, Any]) -> dict[str, Any]:
 
 def list_triggers(client: ArmClient, workflow_id: str) -> list[dict[str, Any]]:
     return _list(client, workflow_id, "triggers", "triggers.list")
+
+
+def get_trigger_history(client: ArmClient, history_id: str) -> dict[str, Any]:
+    """One fire or poll of a trigger (a poll left running by the last sync, read again)."""
+    return _get(client, history_id, "histories.get")
 
 
 def list_trigger_histories(client: ArmClient, trigger_id: str, lower_bound: dt.datetime | None

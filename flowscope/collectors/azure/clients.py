@@ -66,6 +66,7 @@ PERMISSIONS: dict[str, str] = {
     "scopeRepetitions.list": "Microsoft.Logic/workflows/runs/actions/scoperepetitions/read",
     "triggers.list": "Microsoft.Logic/workflows/triggers/read",
     "histories.list": "Microsoft.Logic/workflows/triggers/histories/read",
+    "histories.get": "Microsoft.Logic/workflows/triggers/histories/read",
     "metrics.get": "Microsoft.Insights/metrics/read",
     # `metrics_endpoint`: the batch API (POST {sub}/metrics:getBatch), authorized by the same read
     "metrics.getBatch": "Microsoft.Insights/metrics/read",
@@ -88,6 +89,7 @@ OPT_IN_PERMISSIONS: dict[str, str] = {
     # `request_histories = true` only: the same permission lets a reader see request and response
     # headers (and signed callback URIs) of HTTP actions, so it is not in the shipped role
     "requestHistories.list": "Microsoft.Logic/workflows/runs/actions/requestHistories/read",
+    "repetitionRequestHistories.list": "Microsoft.Logic/workflows/runs/actions/repetitions/requestHistories/read",
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from flowscope.collectors.azure import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext
 from flowscope.collectors.window import CollectionError
 
@@ -46,8 +47,10 @@ def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dic
 
 
 def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str, str], credential: Any) -> None:
-    """Runs of the bulk workflows from the workspace, one KQL query per slice of the window; runs
-    stored as finished are skipped; a slice still partial at the smallest size is a recorded gap."""
+    """Runs of the bulk workflows from the workspace, one KQL query per slice of the window (from
+    the earliest a bulk workflow must be read from: `unread`); runs stored as finished are skipped;
+    a slice still partial at the smallest size, or a failed query, is an error and the bulk
+    workflows are read again from there by the next sync (`unread.mark`)."""
     from flowscope.collectors.azure import loganalytics as la
     from flowscope.collectors.azure.clients import CallStats
     from flowscope.collectors.azure.transform import FORMATS
@@ -57,7 +60,9 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
     stats = CallStats()
     client, options = la.make_logs_client(scope.logs_endpoint, credential, stats,
                                           retry_total=max(scope.max_attempts - 1, 0))
-    start = sc.window.lower_bound or (sc.now - la.DEFAULT_LOOKBACK)
+    bounds = [sc.lower_bound_for(wf) for wf in bulk]      # a workflow the last sync could not read: earlier
+    start = (None if any(b is None for b in bounds) else min(b for b in bounds if b is not None)) \
+        or (sc.now - la.DEFAULT_LOOKBACK)
     rows: list[dict[str, Any]] = []
     try:
         for outcome in la.query_window(client, options, scope.workspace_id, sorted(bulk), start, sc.now):
@@ -66,7 +71,8 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
             for lo, _hi, message in outcome.failed:
                 sc.result.record_error(CollectionError(message, operation="logs.query", code="PartialResult",
                                                        target=f"workspaces/{scope.workspace_id}"))
-                sc.gap(lo)
+                for wf in bulk:         # read again by the next sync, the scope's watermark not held
+                    unread.mark(sc, wf, lo)
             rows.extend(outcome.rows)
             if len(rows) >= 10 * scope.write_every:     # a few slices at a time: one store lookup for them
                 _load_log_records(sc, FORMATS, records_from_rows(rows))
@@ -78,7 +84,9 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
             raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "
                                   "expired or is not valid for it", operation="logs.query", code="Unauthorized",
                                   target=f"workspaces/{scope.workspace_id}") from None
-        sc.failed(exc, "logs.query", f"workspaces/{scope.workspace_id}")
+        sc.failed(exc, "logs.query", f"workspaces/{scope.workspace_id}", gap=False)
+        for wf in bulk:
+            unread.mark(sc, wf, sc.lower_bound_for(wf))
     finally:
         sc.result.details["logs_api"] = stats.as_dict()
         client.close()

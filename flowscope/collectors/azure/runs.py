@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
+from flowscope.collectors.azure import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
@@ -27,13 +28,14 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
     def listing(wf_id: str) -> list[dict[str, Any]]:
         if sc.auth_failure is not None:
             return []
-        return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.window.lower_bound)
+        return arm.list_runs(sc.client, workflows[wf_id]["id"], sc.lower_bound_for(wf_id))
 
     todo: list[dict[str, Any]] = []
     without_history: list[str] = []
     for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
         if outcome.error is not None:
-            sc.failed(outcome.error, "runs.list", outcome.item)
+            sc.failed(outcome.error, "runs.list", outcome.item, gap=False)
+            unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))
             continue
         runs = cast(list[dict[str, Any]], outcome.result)
         if not runs and stateless(workflows[outcome.item]):
@@ -80,12 +82,20 @@ def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
 
 
 def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
-    """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest."""
+    """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest.
+    A run not stored yet is listed again by the next sync (its workflow from its start: `unread`);
+    one stored RUNNING is read again by id anyway."""
+    from flowscope.collectors.azure.transform import canonical_execution_id, canonical_workflow_id
+
     outcomes = bounded_map(lambda run: _collect_run(sc, run), runs, sc.concurrency,
                            thread_name_prefix="flowscope-run")
     for outcome in outcomes:
         if outcome.error is not None:
-            sc.failed(outcome.error, "run details", str(outcome.item.get("id"))[:300], run_start(outcome.item))
+            run = outcome.item
+            sc.failed(outcome.error, "run details", str(run.get("id"))[:300], gap=False)
+            if canonical_execution_id(run["id"]) in sc.absent:
+                workflow = canonical_workflow_id(run["id"])
+                unread.mark(sc, workflow, run_start(run) or sc.lower_bound_for(workflow))
 
 
 def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:
@@ -144,13 +154,20 @@ def _run_details(sc: ScopeContext, run: dict[str, Any], workflow_id: str) -> lis
         if not isinstance(action.get("id"), str):
             continue
         skipped = str(properties.get("status") or "").lower() == "skipped"
-        if sc.request_histories and properties.get("retryHistory") and not skipped:
-            out.extend(_request_histories(sc, action["id"]))
         info = definition.get(name) if definition is not None else None
-        if info is None or definition is None or (skipped and not definition.loop_ancestors(name)):
+        in_loop = info is not None and definition is not None and bool(definition.loop_ancestors(name))
+        # inside loops the action's record is its last visit's: the tries are the repetitions'
+        if sc.request_histories and _retried(action) and not skipped and not in_loop:
+            out.extend(_request_histories(sc, action))
+        if info is None or definition is None or (skipped and not in_loop):
             continue
-        if definition.loop_ancestors(name):
-            out.extend(_unless_gone(arm.list_repetitions, sc, action["id"], skipped))
+        if in_loop:
+            repetitions = _unless_gone(arm.list_repetitions, sc, action["id"], skipped)
+            out.extend(repetitions)
+            if sc.request_histories:
+                for repetition in repetitions:
+                    if _retried(repetition) and str(props(repetition).get("status") or "").lower() != "skipped":
+                        out.extend(_request_histories(sc, repetition))
         if info.is_loop:
             out.extend(_unless_gone(arm.list_scope_repetitions, sc, action["id"], skipped))
     return out
@@ -167,12 +184,19 @@ def _unless_gone(listing: Callable[[Any, str], list[dict[str, Any]]], sc: ScopeC
         raise
 
 
-def _request_histories(sc: ScopeContext, action_id: str) -> list[dict[str, Any]]:
-    """Each try's own times for a retried action; a 404 (actions that make no HTTP request) is none."""
+def _retried(record: Mapping[str, Any]) -> bool:
+    return bool(props(record).get("retryHistory")) and isinstance(record.get("id"), str)
+
+
+def _request_histories(sc: ScopeContext, record: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each try's own times for a retried action or visit inside loops (a repetition); a 404
+    (actions that make no HTTP request) is none."""
     from flowscope.collectors.azure import arm
 
     try:
-        return arm.list_request_histories(sc.client, action_id)
+        if "/repetitions/" in str(record["id"]).lower():
+            return arm.list_repetition_request_histories(sc.client, record)
+        return arm.list_request_histories(sc.client, record["id"])
     except Exception as exc:
         if getattr(exc, "gone", False):
             return []
@@ -232,8 +256,8 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
             again.append(cast(dict[str, Any], outcome.result))
         elif getattr(outcome.error, "gone", False):
             gone.append(outcome.item)
-        else:
-            sc.failed(outcome.error, "runs.get", outcome.item[C.execution_id], outcome.item.get(C.started_at))
+        else:       # still stored RUNNING: read again by id next sync, the watermark not held for it
+            sc.failed(outcome.error, "runs.get", outcome.item[C.execution_id], gap=False)
     if gone:
         ids = mark_gone(sc.sink, sc.result, [(row, "NotFound") for row in gone], sc.now,
                         noun="RUNNING run(s)", where="Azure (HTTP 404)")

@@ -6,10 +6,17 @@ is what the Standard-plan cost and the Consumption-vs-Standard what-if need. Eac
 (SKU, tier, instances, and each instance's vCPU and memory for the Workflow Standard SKUs) and
 put into its workflows' `attributes.app_service_plan` (`with_plans`) before they are stored. A
 plan that cannot be read is a warning: the analysis then says it assumed the plan size.
+
+A stopped app runs nothing and its runtime does not answer, so the runs it made between the last
+sync and its stop cannot be read until it runs again: each sync remembers where they were last read
+(`details.stopped_apps_unread_since`, carried from sync to sync, `unread_since`), and once the app
+runs again its workflows are listed from there (`ScopeContext.site_bounds`); the scope's watermark
+is not held for an app that may stay stopped for months.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
@@ -28,6 +35,9 @@ WORKFLOW_STANDARD_SKUS: dict[str, tuple[float, float]] = {
     "WS2": (2.0, 7.0),
     "WS3": (4.0, 14.0),
 }
+UNREAD_KEY = "stopped_apps_unread_since"
+"""collection_runs `details` key: stopped app (site id) -> where its runs were last read (ISO time, or
+null: never), read back by the next sync (`unread_since`)."""
 PLAN_KEY = "app_service_plan"
 """The workflows rows' `attributes` key holding the plan summary (read by `analysis.cost`)."""
 
@@ -38,6 +48,8 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
     (site id, lower case -> serverFarmId). A failing group is recorded; the others go on."""
     from flowscope.collectors.azure import arm
 
+    running: set[str] = set()
+
     def per_group(rg: str | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
         docs: list[dict[str, Any]] = []
         farms: dict[str, str] = {}
@@ -46,6 +58,8 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
                 with sc.lock:
                     sc.stopped_sites.add(str(site["id"]).lower())
                 continue
+            with sc.lock:
+                running.add(str(site["id"]).lower())
             found = cfg.match_names(arm.list_site_workflows(sc.client, str(site["id"])), globs,
                                     arm.workflow_short_name, sc.result)
             docs.extend(found)
@@ -57,17 +71,57 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
 
     docs: list[dict[str, Any]] = []
     farms: dict[str, str] = {}
+    complete = True
     for outcome in bounded_map(per_group, list(groups), min(4, sc.concurrency)):
         if outcome.error is None:
             found, found_farms = cast(tuple[list[dict[str, Any]], dict[str, str]], outcome.result)
             docs.extend(found)
             farms.update(found_farms)
         else:
+            complete = False
             sc.failed(outcome.error, "sites.list", f"resourceGroups/{outcome.item}" if outcome.item else None)
+    unread_since(sc, running, complete=complete)
+    return docs, farms
+
+
+def unread_since(sc: "ScopeContext", running: set[str], *, complete: bool) -> None:
+    """Where the runs of each stopped app were last read: the last sync's (`UNREAD_KEY`) for an app
+    still stopped, this window's lower bound for one found stopped now (`stopped_unread`); an app of
+    that list running again gets its workflows listed from there (`site_bounds`). An app not listed
+    at all (`complete` False: a resource group's listing failed) keeps its entry."""
+    previous = _previous_unread(sc)
+    for site in sorted(sc.stopped_sites):
+        sc.stopped_unread[site] = previous[site] if site in previous else sc.window.lower_bound
+    for site, since in previous.items():
+        if site in running:
+            sc.site_bounds[site] = since
+        elif site not in sc.stopped_sites and not complete:
+            sc.stopped_unread[site] = since
     if sc.stopped_sites:
         sc.result.count("standard_apps_stopped", len(sc.stopped_sites))
         sc.result.details["stopped_apps"] = sorted(sc.stopped_sites)[:50]
-    return docs, farms
+        first = sorted(sc.stopped_sites)[0]
+        since = sc.stopped_unread[first]
+        sc.result.warn(f"{len(sc.stopped_sites)} Standard app(s) stopped, e.g. {first.rsplit('/', 1)[-1][:200]}: "
+                       "a stopped app's workflows and runs cannot be read; its runs since "
+                       f"{since.isoformat() if since else 'the start of its run history'} are read once it runs again")
+    if sc.site_bounds:
+        sc.result.count("standard_apps_restarted", len(sc.site_bounds))
+
+
+def record_unread(sc: "ScopeContext") -> None:
+    """This sync's `UNREAD_KEY` for the next one: the stopped apps. (A workflow of an app running
+    again whose runs this sync could not read is remembered on its own: `unread.mark`.)"""
+    if sc.stopped_unread:
+        sc.result.details[UNREAD_KEY] = {site: since.isoformat() if since else None
+                                         for site, since in sorted(sc.stopped_unread.items())}
+
+
+def _previous_unread(sc: "ScopeContext") -> dict[str, dt.datetime | None]:
+    """`UNREAD_KEY` of the scope's last succeeded or partial sync."""
+    from flowscope.collectors.azure.unread import parse
+
+    return parse(sc.previous_details().get(UNREAD_KEY))
 
 
 def is_stopped(site: Mapping[str, Any]) -> bool:

@@ -11,6 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from flowscope.collectors.gcp import unread
 from flowscope.collectors.gcp.context import (
     NATIVE_TERMINAL,
     ScopeContext,
@@ -70,8 +71,8 @@ def read_call_logs(sc: ScopeContext) -> None:
       consecutive executions (by workflow and time): a page of 1,000 entries instead of one
       step-entries listing per execution.
 
-    A slice whose logs cannot be read is not written at all (an error of the run, the watermark
-    held at its start), so the next sync lists those executions again and retries."""
+    A slice whose logs cannot be read is not written at all (an error of the run, its executions'
+    workflows remembered from their creation: `unread`), so the next sync lists them again and retries."""
     from flowscope.collectors.gcp import logging_api
 
     if sc.deferred:
@@ -161,7 +162,8 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
         except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
             raise_auth(exc)
             sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
-            sc.gap(min(listed_again_from(sc, d) or start + LOG_SLACK for d in chunk))
+            for doc in chunk:           # their workflows listed again from them, the watermark not held
+                unread.mark(sc, workflow_of(str(doc["name"])), listed_again_from(sc, doc) or start + LOG_SLACK)
             return
         _write_with_call_logs(sc, wanted, entries, without_history=without_history)
 

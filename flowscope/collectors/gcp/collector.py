@@ -16,7 +16,8 @@ module per step, all on one `ScopeContext` (`context.py`):
    workflow logs calls, and for the logs path (`path = "logs"`).
 5. `monitoring.py`: Cloud Monitoring metrics (an error of the run, never a held watermark).
 6. The watermark moves to the window's end, held back to the oldest execution not collected
-   (`window.held_watermark`).
+   (`window.held_watermark`) but for a workflow whose executions could not all be read: it is
+   remembered for the next sync instead (`unread.py`, `details.workflows_unread_since`).
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def collect_scope(scope: GcpScope, store: "Store", *, since: dt.datetime | None 
 
 def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime) -> None:
-    from flowscope.collectors.gcp import call_logs, executions, monitoring, project_numbers, transform
+    from flowscope.collectors.gcp import call_logs, executions, monitoring, project_numbers, transform, unread
     from flowscope.collectors.gcp.transform import FORMATS
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
@@ -81,6 +82,7 @@ def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: Sco
         with _phase(result, "workflows"):
             locations, workflows = executions.list_workflows(sc)
         sc.workflows = workflows
+        unread.load(sc, workflows)
         with _phase(result, "project_numbers"):
             project_numbers.upgrade_scope(sc)
         with _phase(result, "executions_list"):
@@ -100,6 +102,7 @@ def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: Sco
             result.details["skips"] = sink.skips_kept
     finally:
         sink.close()
+    unread.record(sc)
     result.finish()
     result.watermark = sc.held_watermark()
 

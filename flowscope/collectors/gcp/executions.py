@@ -4,13 +4,17 @@ running executions revisited.
 1. Workflows: listed (current revision, definition with callLogLevel and executionHistoryLevel);
    a past revision that executions ran on is fetched once (its definition tells internal from
    external calls, hence the billing meter).
-2. Executions: listed per workflow with `createTime >= watermark - lag` (BASIC view, every page);
+2. Executions: listed per workflow with `createTime >= watermark - lag` (BASIC view, every page;
+   earlier for a workflow the last sync could not read: `unread.py`);
    executions stored as terminal are skipped; the rest get their step entries (paged) and, when
    they failed or were cancelled, their FULL view (error). A finished execution without step
    entries (history not recorded) is said in collection_runs, naming the workflow; one whose
    workflow logs calls waits for them (`call_logs.py`), as do those on the logs path.
 3. Stored ACTIVE/QUEUED executions the listing did not return are revisited until terminal; one
    the API no longer has (404, retention) is marked `gone` (`window.mark_gone`) and not asked again.
+   One that cannot be read (or its step entries) is an error of the sync but holds no watermark:
+   stored RUNNING, it is read again by id by the next sync (an execution running for days whose
+   reads failed kept the scope's watermark where it was for as long as they failed).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from flowscope.collectors import source_config as cfg
+from flowscope.collectors.gcp import unread
 from flowscope.collectors.gcp.call_logs import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
@@ -89,7 +94,7 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         # the rest down and the last of a page comes again on the next. One execution, listed once
         # (its latest listing kept).
         items = executions_api.list_executions(sc.clients, name, location=location_of(name),
-                                               lower_bound=sc.window.lower_bound)
+                                               lower_bound=sc.lower_bound_for(name))
         return list({str(it["name"]): it for it in items}.values())
 
     todo: list[dict[str, Any]] = []
@@ -98,7 +103,7 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         if outcome.error is not None:
             raise_auth(outcome.error)
             sc.result.record_error(as_error(outcome.error, "executions.list", outcome.item))
-            sc.gap(None)
+            unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))     # the watermark not held
             continue
         items = cast(list[dict[str, Any]], outcome.result)
         names = [str(it["name"]) for it in items]
@@ -158,7 +163,9 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
-        sc.gap(listed_again_from(sc, item))      # a re-run lists it again
+        if str(item["name"]) not in sc.stored_unfinished:   # a stored running one is read again by id anyway
+            workflow = workflow_of(str(item["name"]))     # its workflow listed again from its creation
+            unread.mark(sc, workflow, listed_again_from(sc, item) or sc.lower_bound_for(workflow))
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:
@@ -272,9 +279,8 @@ def revisit_running(sc: ScopeContext, locations: Sequence[str]) -> None:
         err = as_error(outcome.error, "executions.get", outcome.item[C.execution_id])
         if isinstance(outcome.error, GcpApiError) and outcome.error.gone:
             gone.append((outcome.item, err.code or "NOT_FOUND"))
-        else:
+        else:       # still stored RUNNING: read again by id next sync, the watermark not held for it
             sc.result.record_error(err)
-            sc.gap(outcome.item.get(C.started_at))
     if gone:
         for row, _ in gone:
             sc.note("running_gone", str(row[C.execution_id]))

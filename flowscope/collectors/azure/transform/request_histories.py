@@ -7,7 +7,10 @@ request, so an action has as many request histories as requests, and any number 
 request history names its action but neither its try nor its position among the action's
 requests: it is read as an attempts piece numbered `REQUEST` (0), which `assemble` places in the
 try whose time it falls in (`assemble._place_requests`): it only gives that try its start time
-when the try has none (the final try of a retried action). It never adds a try.
+when the try has none (the final try of a retried action). It never adds a try. One of a visit
+inside loops (`{repetition}/requestHistories`) goes to that visit's step when it carries the
+visit's `repetitionIndexes` (the live collector adds them); without them, to the action's own
+record, which a loop's visits replace (it places nothing).
 """
 
 from __future__ import annotations
@@ -15,7 +18,15 @@ from __future__ import annotations
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId, step_key
-from flowscope.collectors.azure.transform.records import CLOUD, as_dict, error_of, first_date, properties_of, ts
+from flowscope.collectors.azure.transform.records import (
+    CLOUD,
+    as_dict,
+    error_of,
+    first_date,
+    properties_of,
+    repetition_indexes,
+    ts,
+)
 from flowscope.collectors.native import ImportContext
 from flowscope.model import Batch, C, Status, duration_ms
 
@@ -41,9 +52,11 @@ def read_request_history(rec: dict[str, Any], ctx: ImportContext, batch: Batch) 
     err, cause = error_of(props, status)
     if failed and err is None and code is not None:
         err = str(code)
+    # a visit inside loops: the collector adds its repetition's indexes (`arm.list_repetition_request_histories`)
+    indexes = repetition_indexes(props) if ids.repetition else []
     batch.attempts.append({
         C.cloud: CLOUD, C.workflow_id: ids.workflow_id, C.execution_id: ids.execution_id,
-        C.step_key: step_key(ids.action_name), C.attempt: REQUEST, C.started_at: started,
+        C.step_key: step_key(ids.action_name, indexes), C.attempt: REQUEST, C.started_at: started,
         C.ended_at: ended, C.duration_ms: duration_ms(started, ended), C.status: status.value,
         C.error: err, C.cause: cause, C.start_date: day,
     })

@@ -8,10 +8,7 @@ describing how that went. Scopes are independent: one failing scope never stops 
   late and still-running runs; `--since` bounds the first sync).
 - `CollectionError`: an API failure that must be recorded, never swallowed into an empty list.
 - `ScopeResult`: the outcome of one scope, convertible to its `collection_runs` row.
-- `ScopeRun`: what every collector's per-scope context shares (store, sink, result, window, gaps).
 - `held_watermark`: where the next sync starts, held back to the oldest gap left behind.
-- `gone_mark` / `mark_gone`: stored running runs the cloud no longer has, marked once and never
-  revisited again (every collector's revisit step ends with them).
 """
 
 from __future__ import annotations
@@ -24,14 +21,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.native import row_attributes
-from flowscope.model import COLLECTED_STATUSES, UTC, Batch, C, RunStatus, truncate
+from flowscope.model import COLLECTED_STATUSES, UTC, C, RunStatus, truncate
 
 if TYPE_CHECKING:
-    from flowscope.collectors.native import ImportContext
-    from flowscope.collectors.sink import StoreSink
-    from flowscope.model import Source
-    from flowscope.store import Store
+    pass
 
 DEFAULT_LAG = dt.timedelta(minutes=15)
 """Runs that started up to this long before the last watermark are listed again: listings are
@@ -170,37 +163,6 @@ class ScopeResult:
         }
 
 
-@dataclass(kw_only=True)
-class ScopeRun:
-    """What one scope's collection shares across its worker threads, in every collector (each
-    cloud's `ScopeContext` adds its clients and what its steps hand each other)."""
-
-    store: "Store"
-    sink: "StoreSink"
-    result: ScopeResult
-    window: CollectWindow
-    now: dt.datetime
-    seen: set[str] = field(default_factory=set)
-    """Execution ids the listings returned in this sync (not revisited as stored running ones)."""
-    gaps: list[dt.datetime | None] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def ctx(self, source_name: str, source: "Source | None" = None, **kwargs: Any) -> "ImportContext":
-        """The transforms' context for documents read now from the API (`source`: Source.API)."""
-        from flowscope.collectors.native import ImportContext
-        from flowscope.model import Source
-
-        return ImportContext(source_name=source_name, seen_at=self.now, source=source or Source.API, **kwargs)
-
-    def gap(self, start: dt.datetime | None) -> None:
-        """Something from `start` on (None: anything) was not collected; hold the watermark there."""
-        with self.lock:
-            self.gaps.append(start)
-
-    def held_watermark(self) -> dt.datetime | None:
-        return held_watermark(self.window, self.gaps)
-
-
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
     """`exc` as a recorded CollectionError (a CollectionError keeps its own, its target filled in)."""
     if isinstance(exc, CollectionError):
@@ -235,27 +197,3 @@ def merge_attributes(row: dict[str, Any], extra: Mapping[str, Any]) -> None:
         current = {"raw": row.get(C.attributes)}
     current.update(extra)
     row[C.attributes] = json.dumps(current, sort_keys=True, default=str)
-
-
-def gone_mark(row: Mapping[str, Any]) -> Any:
-    """The `gone` mark of a stored execution (see `mark_gone`), if any."""
-    return row_attributes(row).get("gone")
-
-
-def mark_gone(sink: "StoreSink", result: ScopeResult, gone: Sequence[tuple[dict[str, Any], str]],
-              now: dt.datetime, *, noun: str, where: str) -> list[str]:
-    """Stored running executions the cloud no longer has (deleted, past retention).
-
-    They keep what was collected, status included (nothing says how they ended), with
-    `attributes.gone = {"code", "noticed_at"}`, and are never revisited again, so later syncs do
-    not fail on them; said once, as a warning of this run. Returns their execution ids."""
-    rows = []
-    for row, code in gone:
-        marked = {**row, C.collected_at: now}
-        merge_attributes(marked, {"gone": {"code": code, "noticed_at": now.isoformat()}})
-        rows.append(marked)
-    sink.add(Batch(executions=rows))     # the sink merges their stored steps back in
-    result.count("running_gone", len(rows))
-    result.warn(f"{len(rows)} stored {noun} no longer exist in {where}; kept as last collected and no longer "
-                f"revisited, e.g. {gone[0][0][C.execution_id]}")
-    return [str(r[C.execution_id]) for r in rows]

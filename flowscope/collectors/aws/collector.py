@@ -14,20 +14,21 @@ CloudWatch Logs; stored RUNNING executions revisited until terminal; CloudWatch 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import source_config as cfg
+from flowscope.collectors import unread
 from flowscope.collectors.aws.definition import estimate_events
+from flowscope.collectors.aws.logs import LOGS_UNREAD
 from flowscope.collectors.aws.source import SOURCE_KEYS, AwsScope, scopes, validate
 from flowscope.collectors.aws.stepfunctions import MACHINES_UNREAD
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectWindow, ScopeResult
-from flowscope.model import SOURCE_KEY, UTC, Batch, C, Cloud, utc
+from flowscope.model import SOURCE_KEY, UTC, Batch, Cloud, utc
 
 if TYPE_CHECKING:
     from flowscope.collectors.aws.stepfunctions import ScopeContext
@@ -93,11 +94,11 @@ def _collect(scope: AwsScope, clients: Any, store: "Store", result: ScopeResult,
     from flowscope.collectors.aws.transform import FORMATS
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
-    last = _last_run_details(store, result)      # what the last run could not read, read once
     sc = sfn_mod.ScopeContext(clients=clients, store=store, sink=sink, result=result, window=window,
-                              formats=FORMATS, now=now, concurrency=scope.concurrency,
-                              logs_unread=_logs_unread(last), metrics_unread=_metrics_unread_from(last),
-                              machines_unread=_unread_starts(last, MACHINES_UNREAD))
+                              formats=FORMATS, now=now, concurrency=scope.concurrency)
+    last = sc.previous_details()      # what the last run could not read, read once
+    sc.logs_unread, sc.metrics_unread = unread.parse(last.get(LOGS_UNREAD)), _metrics_unread_from(last)
+    sc.machines_unread = unread.parse(last.get(MACHINES_UNREAD))
     try:
         _collect_machines(scope, sc)
     finally:
@@ -304,50 +305,12 @@ METRICS_UNREAD = "metrics_unread_from"
 """Key, in a collection run's `details`, of the start of the metrics window it could not read."""
 
 
-def _last_run_details(store: "Store", result: ScopeResult) -> dict[str, Any]:
-    """The `details` of the scope's last collected run (succeeded or partial; {} if none): what it
-    could not read, for this run to read again. Each failed read records the start it tried, so
-    failures in a row chain back to the first."""
-    quote = "''"
-    try:
-        rows = store.read_rows("collection_runs", filter_sql=(
-            f"{C.scope} = '{result.scope.replace(chr(39), quote)}' AND {C.status} IN ('succeeded', 'partial') "
-            f"AND {C.run_id} <> '{result.run_id.replace(chr(39), quote)}'"))
-    except Exception:  # noqa: BLE001 - no collection_runs yet: nothing unread
-        return {}
-    if not rows:
-        return {}
-    last = max(rows, key=lambda r: r[C.started_at])
-    try:
-        details = json.loads(last[C.details] or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return details if isinstance(details, dict) else {}
-
-
 def _metrics_unread_from(details: dict[str, Any]) -> dt.datetime | None:
     """Where the scope's last collected run failed to read metrics from, if it did: metrics have no
     watermark of their own, so without it a failed GetMetricData window was never read again (the
     next sync's window starts at the moved-on watermark)."""
     value = details.get(METRICS_UNREAD)
     return utc(value) if isinstance(value, str) else None
-
-
-def _logs_unread(details: dict[str, Any]) -> dict[str, dt.datetime | None]:
-    """The log groups the scope's last collected run could not read, and where their read began."""
-    from flowscope.collectors.aws.logs import LOGS_UNREAD
-
-    return _unread_starts(details, LOGS_UNREAD)
-
-
-def _unread_starts(details: dict[str, Any], key: str) -> dict[str, dt.datetime | None]:
-    """What the scope's last collected run could not read under `key` (log groups, state machines),
-    and where each read began (None: the beginning)."""
-    unread = details.get(key)
-    if not isinstance(unread, dict):
-        return {}
-    return {str(name): utc(start) if isinstance(start, str) else None for name, start in unread.items()
-            if start is None or isinstance(start, str)}
 
 
 def _events_per_execution(store: "Store", machine_arn: str, describe: dict[str, Any]) -> float:

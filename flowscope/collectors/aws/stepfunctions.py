@@ -38,16 +38,10 @@ from flowscope.collectors.aws.clients import (
 from flowscope.collectors.aws.events import is_express_arn
 from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
 from flowscope.collectors.native import ImportContext, row_attributes
+from flowscope.collectors.scope_run import ScopeRun, gone_mark, mark_gone
 from flowscope.collectors.source_config import name_matches
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import (
-    CollectionError,
-    ScopeResult,
-    ScopeRun,
-    gone_mark,
-    mark_gone,
-    merge_attributes,
-)
+from flowscope.collectors.window import CollectionError, ScopeResult, merge_attributes
 from flowscope.model import TERMINAL_STATUSES, Batch, C, Cloud, utc
 
 if TYPE_CHECKING:

@@ -24,7 +24,7 @@ Per scope (get -> transform -> load), one module per step, all on one `ScopeCont
 Everything goes unchanged to the pure transforms (`collectors/azure/transform`), through one
 `StoreSink`; the watermark is the window's end held back to the oldest gap (`window.held_watermark`).
 A workflow whose runs could not all be read does not hold it: it is remembered for the next sync
-(`unread.py`), as a stopped Standard app is (`standard.unread_since`).
+(`collectors/unread.py`), as a stopped Standard app is (`standard.unread_since`).
 """
 
 from __future__ import annotations
@@ -84,14 +84,15 @@ def collect_scope(scope: AzureScope, store: "Store", *, since: dt.datetime | Non
 
 def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime, credential: Any) -> None:
-    from flowscope.collectors.azure import logs_path, metrics, runs, standard, transform, triggers, unread, workflows
+    from flowscope.collectors import unread
+    from flowscope.collectors.azure import logs_path, metrics, runs, standard, transform, triggers, workflows
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)
     sc = ScopeContext(client=client, store=store, sink=sink, result=result, window=window, now=now,
                       concurrency=scope.concurrency, request_histories=scope.request_histories)
     try:
         found = workflows.collect_workflows(scope, sc)
-        unread.load(sc, found)
+        unread.load(sc, found, keep=lambda workflow: standard.of_stopped_app(sc, workflow))   # an app stopped mid-sync
         bulk = logs_path.choose_paths(scope, sc, found)
         managed = {k: v for k, v in found.items() if k not in bulk}
         listed = runs.list_runs(sc, managed)

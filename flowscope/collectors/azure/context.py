@@ -8,12 +8,12 @@ learn from each other (definitions, runs seen and fetched, gaps that hold the wa
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.window import CollectionError, ScopeRun, as_collection_error
+from flowscope.collectors.scope_run import ScopeRun
+from flowscope.collectors.window import CollectionError, as_collection_error
 from flowscope.model import TERMINAL_STATUSES, Cloud
 
 if TYPE_CHECKING:
@@ -47,14 +47,9 @@ class ScopeContext(ScopeRun):
     site_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
     """Standard apps (site ids) running again after a stop: where their runs were last read
     (`standard.unread_since`); None: never read."""
-    workflow_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
-    """Workflows the last sync could not read all runs of: where to read them from (`unread.load`)."""
-    unread_workflows: dict[str, dt.datetime | None] = field(default_factory=dict)
-    """Workflows this sync could not read all runs of, and from where (`unread.mark`)."""
     running_polls: dict[str, dt.datetime] = field(default_factory=dict)
     """Polls that fired nothing, still running (history id -> start): read again next sync (`triggers`)."""
     auth_failure: CollectionError | None = None
-    _previous: dict[str, Any] | None = None
 
     def failed(self, exc: BaseException, operation: str, target: str | None,
                start: dt.datetime | None = None, *, gap: bool = True) -> None:
@@ -73,7 +68,7 @@ class ScopeContext(ScopeRun):
         """Where a workflow's runs and trigger histories are listed from: the window's lower bound,
         or earlier for the workflows of an app running again whose runs were not read while it was
         stopped (`site_bounds`), and for those the last sync could not read (`workflow_bounds`)."""
-        from flowscope.collectors.azure.unread import earliest
+        from flowscope.collectors.unread import earliest
 
         bound = self.window.lower_bound
         site = workflow_id.split("/workflows/", 1)[0]
@@ -91,29 +86,6 @@ class ScopeContext(ScopeRun):
         if key is not None and key in self.revision_definitions:
             return self.revision_definitions[key]
         return self.definitions.get(workflow_id)
-
-    def previous_details(self) -> dict[str, Any]:
-        """`details` of the scope's last succeeded or partial sync (the one its watermark came from):
-        what one sync hands the next (`standard.UNREAD_KEY`, `triggers.POLLS_KEY`). A store that cannot
-        be read fails the scope: a sync recorded without them would lose them for good."""
-        from flowscope.model import COLLECTED_STATUSES, C
-
-        if self._previous is None:
-            try:
-                found = self.store.sql(
-                    f"SELECT {C.details} FROM collection_runs WHERE {C.scope} = ? AND {C.status} IN (?, ?) "
-                    f"ORDER BY {C.started_at} DESC LIMIT 1", [self.result.scope, *COLLECTED_STATUSES])
-                text = found[C.details].iloc[0] if len(found) else None
-            except Exception as exc:
-                raise CollectionError(f"reading the last sync's details failed: {type(exc).__name__}: "
-                                      f"{str(exc)[:200]}", operation="store.collection_runs",
-                                      code=type(exc).__name__) from exc
-            try:
-                details = json.loads(text) if isinstance(text, str) else None
-            except ValueError:
-                details = None
-            self._previous = details if isinstance(details, dict) else {}
-        return self._previous
 
     def check_auth(self) -> None:
         if self.auth_failure is not None:

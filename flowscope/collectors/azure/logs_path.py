@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.azure import unread
+from flowscope.collectors import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext
 from flowscope.collectors.window import CollectionError
 

@@ -5,7 +5,7 @@ Per workflow the runs that started in the window are listed; every run not alrea
 terminal gets its actions (with retryHistory), the repetitions of actions inside loops and the
 iterations of the loops themselves (and, opted in, retried actions' request histories), all
 transformed together and queued. A stored RUNNING run the listing did not return is read again;
-one Azure no longer has is marked gone (`window.mark_gone`) and never asked about again.
+one Azure no longer has is marked gone (`scope_run.mark_gone`) and never asked about again.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, cast
 
-from flowscope.collectors.azure import unread
+from flowscope.collectors import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
+from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
+from flowscope.collectors.window import CollectionError
 from flowscope.model import C
 
 

@@ -119,7 +119,7 @@ def record_unread(sc: "ScopeContext") -> None:
 
 def _previous_unread(sc: "ScopeContext") -> dict[str, dt.datetime | None]:
     """`UNREAD_KEY` of the scope's last succeeded or partial sync."""
-    from flowscope.collectors.azure.unread import parse
+    from flowscope.collectors.unread import parse
 
     return parse(sc.previous_details().get(UNREAD_KEY))
 

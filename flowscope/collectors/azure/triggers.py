@@ -12,7 +12,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import Any, cast
 
-from flowscope.collectors.azure import unread
+from flowscope.collectors import unread
 from flowscope.collectors.azure.context import CLOUD, ScopeContext, props
 from flowscope.collectors.throttle import bounded_map
 from flowscope.model import utc

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from flowscope.collectors.gcp import unread
+from flowscope.collectors import unread
 from flowscope.collectors.gcp.context import (
     NATIVE_TERMINAL,
     ScopeContext,

@@ -17,7 +17,7 @@ module per step, all on one `ScopeContext` (`context.py`):
 5. `monitoring.py`: Cloud Monitoring metrics (an error of the run, never a held watermark).
 6. The watermark moves to the window's end, held back to the oldest execution not collected
    (`window.held_watermark`) but for a workflow whose executions could not all be read: it is
-   remembered for the next sync instead (`unread.py`, `details.workflows_unread_since`).
+   remembered for the next sync instead (`collectors/unread.py`, `details.workflows_unread_since`).
 """
 
 from __future__ import annotations
@@ -72,7 +72,8 @@ def collect_scope(scope: GcpScope, store: "Store", *, since: dt.datetime | None 
 
 def _collect(scope: GcpScope, clients: "GcpClients", store: "Store", result: ScopeResult,
              window: CollectWindow, now: dt.datetime) -> None:
-    from flowscope.collectors.gcp import call_logs, executions, monitoring, project_numbers, transform, unread
+    from flowscope.collectors import unread
+    from flowscope.collectors.gcp import call_logs, executions, monitoring, project_numbers, transform
     from flowscope.collectors.gcp.transform import FORMATS
 
     sink = StoreSink(store, result, transforms=transform, flush_every=scope.write_every)

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.native import ImportContext
-from flowscope.collectors.window import CollectionError, ScopeRun, as_collection_error
+from flowscope.collectors.scope_run import ScopeRun
+from flowscope.collectors.window import CollectionError, as_collection_error
 from flowscope.model import TERMINAL_STATUSES, Batch, Cloud, utc
 
 if TYPE_CHECKING:
@@ -42,45 +43,12 @@ class ScopeContext(ScopeRun):
     stored_unfinished: set[str] = field(default_factory=set)
     """Executions already stored unfinished (read from their step entries while they ran): they stay
     on step entries, since their call logs would add every call again under other keys."""
-    workflow_bounds: dict[str, dt.datetime | None] = field(default_factory=dict)
-    """Workflows the last sync could not read all executions of: where to list them from (`unread.load`)."""
-    unread_workflows: dict[str, dt.datetime | None] = field(default_factory=dict)
-    """Workflows this sync could not read all executions of, and from where (`unread.mark`)."""
-    _previous: dict[str, Any] | None = None
 
     def lower_bound_for(self, workflow: str) -> dt.datetime | None:
-        """Where a workflow's executions are listed from: the window's lower bound, or earlier for
-        one the last sync could not read (`workflow_bounds`)."""
-        from flowscope.collectors.gcp.unread import earliest
+        """Where a workflow's executions are listed from (`unread.bound_for`)."""
+        from flowscope.collectors.unread import bound_for
 
-        if workflow in self.workflow_bounds:
-            return earliest(self.window.lower_bound, self.workflow_bounds[workflow])
-        return self.window.lower_bound
-
-    def previous_details(self) -> dict[str, Any]:
-        """`details` of the scope's last succeeded or partial sync (the one its watermark came from):
-        what one sync hands the next (`unread.KEY`). A store that cannot be read fails the scope: a
-        sync recorded without them would lose them for good."""
-        import json
-
-        from flowscope.model import COLLECTED_STATUSES, C
-
-        if self._previous is None:
-            try:
-                found = self.store.sql(
-                    f"SELECT {C.details} FROM collection_runs WHERE {C.scope} = ? AND {C.status} IN (?, ?) "
-                    f"ORDER BY {C.started_at} DESC LIMIT 1", [self.result.scope, *COLLECTED_STATUSES])
-                text = found[C.details].iloc[0] if len(found) else None
-            except Exception as exc:
-                raise CollectionError(f"reading the last sync's details failed: {type(exc).__name__}: "
-                                      f"{str(exc)[:200]}", operation="store.collection_runs",
-                                      code=type(exc).__name__) from exc
-            try:
-                details = json.loads(text) if isinstance(text, str) else None
-            except ValueError:
-                details = None
-            self._previous = details if isinstance(details, dict) else {}
-        return self._previous
+        return bound_for(self, workflow)
 
     def note(self, key: str, name: str, value: Any = None) -> None:
         """Add `name` (bounded) under details[key]: a list, or a {name: count} table when value is 1."""

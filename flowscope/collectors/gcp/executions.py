@@ -11,7 +11,7 @@ running executions revisited.
    entries (history not recorded) is said in collection_runs, naming the workflow; one whose
    workflow logs calls waits for them (`call_logs.py`), as do those on the logs path.
 3. Stored ACTIVE/QUEUED executions the listing did not return are revisited until terminal; one
-   the API no longer has (404, retention) is marked `gone` (`window.mark_gone`) and not asked again.
+   the API no longer has (404, retention) is marked `gone` (`scope_run.mark_gone`) and not asked again.
    One that cannot be read (or its step entries) is an error of the sync but holds no watermark:
    stored RUNNING, it is read again by id by the next sync (an execution running for days whose
    reads failed kept the scope's watermark where it was for as long as they failed).
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from typing import Any, cast
 
 from flowscope.collectors import source_config as cfg
-from flowscope.collectors.gcp import unread
+from flowscope.collectors import unread
 from flowscope.collectors.gcp.call_logs import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
@@ -36,8 +36,9 @@ from flowscope.collectors.gcp.context import (
     raise_auth,
     workflow_of,
 )
+from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectionError, gone_mark, mark_gone
+from flowscope.collectors.window import CollectionError
 from flowscope.model import C
 
 

@@ -424,12 +424,44 @@ def console_url(execution: dict[str, Any]) -> str | None:
                    + _express_start(execution.get(C.started_at))
         return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
-        if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():
-            return None
-        return f"https://portal.azure.com/#resource{quote(eid, safe='/')}"
+        return _azure_portal_url(eid)
     if cloud == Cloud.GCP:
         return _gcp_console_url(eid, execution)
     return None
+
+
+_AZURE_RUN = re.compile(r"^(?P<workflow>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/(?:"
+                        r"(?P<consumption>microsoft\.logic/workflows/[^/]+)|microsoft\.web/sites/[^/]+/workflows/[^/]+))"
+                        r"/runs/[^/]+$", re.IGNORECASE)
+"""A Logic Apps run id: a Consumption workflow's (`microsoft.logic/workflows/<wf>`) or a Standard logic
+app's (`microsoft.web/sites/<app>/workflows/<wf>`), `/runs/<run name>` (`collectors/azure/transform/ids.py`)."""
+
+AZURE_MONITOR_BLADE = "https://portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/"
+"""The portal's run view of a Consumption workflow: the Logic Apps monitor blade, whose `runid` input is the
+run's id percent-encoded whole (the link a workflow builds to its own run,
+`encodeUriComponent(workflow()['run']['id'])`)."""
+
+
+def _azure_portal_url(eid: str) -> str | None:
+    """A Consumption run in the monitor blade (`AZURE_MONITOR_BLADE`). A run is no ARM resource the portal's
+    `#resource/<id>` route opens (that link opened no run), and the monitor blade reads Consumption runs
+    only: a Standard workflow's run links to its workflow's page, whose run history lists the run (the
+    stable page one click away; the run itself is not deep-linked). None for an id naming no workflow."""
+    match = _AZURE_RUN.match(eid)
+    if not match:
+        return None
+    if match.group("consumption"):
+        return AZURE_MONITOR_BLADE + quote(eid, safe="")
+    return f"https://portal.azure.com/#resource{quote(match.group('workflow'), safe='/')}"
+
+
+def console_opens_run(execution: dict[str, Any]) -> bool:
+    """Whether `console_url` opens the run itself, not its workflow's page (a Standard Logic Apps run), so a
+    button says which it opens."""
+    if str(execution.get(C.cloud) or "") != Cloud.AZURE:
+        return True
+    match = _AZURE_RUN.match(str(execution.get(C.execution_id) or ""))
+    return bool(match and match.group("consumption"))
 
 
 def _gcp_console_url(eid: str, execution: dict[str, Any]) -> str | None:

@@ -48,9 +48,29 @@ def test_console_url_aws_express_opens_the_express_execution_page():
     assert "express-executions" in runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: None})
 
 
-def test_console_url_azure():
+def test_console_url_azure_consumption_opens_the_run_in_the_monitor_blade():
+    """A Consumption run linked to `#resource/<run id>`: a run is no ARM resource the portal's resource route
+    opens. It now opens the Logic Apps monitor blade on the run, the blade's `runid` input percent-encoded
+    whole (the link a workflow builds for itself: `encodeUriComponent(workflow()['run']['id'])`)."""
     run_id = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/invoices/runs/0858"
-    assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == f"https://portal.azure.com/#resource{run_id}"
+    assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == (
+        "https://portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/"
+        "%2Fsubscriptions%2Fs1%2Fresourcegroups%2Frg%2Fproviders%2Fmicrosoft.logic%2Fworkflows%2Finvoices"
+        "%2Fruns%2F0858")
+
+
+def test_console_url_azure_standard_opens_the_workflow_whose_run_history_lists_the_run():
+    """A Standard workflow's run is no ARM resource either, and the Consumption monitor blade does not read
+    a Standard run: the link opens the workflow's own page (its run history lists the run), said so."""
+    workflow = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/la-std/workflows/orders"
+    assert runs.console_url({C.cloud: "azure", C.execution_id: f"{workflow}/runs/0858"}) == (
+        f"https://portal.azure.com/#resource{workflow}")
+    assert not runs.console_opens_run({C.cloud: "azure", C.execution_id: f"{workflow}/runs/0858"}), (
+        "the button says it opens the workflow's run history, not the run")
+    assert runs.console_opens_run({C.cloud: "azure", C.execution_id: workflow.replace(
+        "microsoft.web/sites/la-std", "microsoft.logic") + "/runs/0858"})
+    assert runs.console_url({C.cloud: "azure", C.execution_id: "/subscriptions/s1/runs/x"}) is None, (
+        "an id naming no workflow links nowhere")
 
 
 def test_console_url_gcp():
@@ -60,8 +80,10 @@ def test_console_url_gcp():
 
 
 def test_console_url_quotes_what_it_is_given_and_declines_unknown_ids():
-    url = runs.console_url({C.cloud: "azure", C.execution_id: "/subscriptions/s/x/runs/a b)\"<script>"})
-    assert url is not None and " " not in url and "<" not in url and '"' not in url and ")" not in url
+    for wf in ("microsoft.logic/workflows/w", "microsoft.web/sites/app/workflows/w b)\"<x>"):
+        eid = f"/subscriptions/s/resourcegroups/r/providers/{wf}/runs/a b)\"<script>"
+        url = runs.console_url({C.cloud: "azure", C.execution_id: eid})
+        assert url is not None and " " not in url and "<" not in url and '"' not in url and ")" not in url
     assert runs.console_url({C.cloud: "aws", C.execution_id: "not-an-arn"}) is None
     assert runs.console_url({C.cloud: "gcp", C.execution_id: "whatever"}) is None
 
@@ -149,7 +171,8 @@ def test_run_page_opens_on_the_failing_step_with_loops_folded(loop_store, monkey
     folded = next(df.value for df in at.dataframe if "visits" in df.value.columns)
     assert (folded.iloc[0]["step"], folded.iloc[0]["visits"], folded.iloc[0]["failed"]) == ("Call_api", 72, 1)
     assert folded.iloc[0]["attempts"] == ITERATIONS + 2, "retries show per step"
-    assert any("portal.azure.com/#resource" in b.proto.url for b in at.get("link_button"))
+    assert any("portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/" in b.proto.url
+               for b in at.get("link_button"))
 
 
 def test_search_by_error_finds_the_step_error_under_a_generic_run_error(loop_store, monkeypatch):

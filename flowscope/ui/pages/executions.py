@@ -111,7 +111,8 @@ elif run.get("error"):
     st.error(f"**{md(run['error'])}**: {md(run.get('cause') or '')}")
 url = runs.console_url(run)
 if url:
-    st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
+    what = "this run" if runs.console_opens_run(run) else "its workflow's run history"
+    st.link_button(f"Open {what} in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 as_of = runs.last_seen_running(run)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:

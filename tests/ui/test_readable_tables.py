@@ -226,3 +226,27 @@ def test_findings_dollars_say_an_episode_costs_once():
     """Overview's findings column read "$/month" over a retry storm's one-off cost."""
     column = components.finding_dollars_column(format="$%.2f")
     assert column["label"] == "$" and "retry storm" in column["help"] and "once" in column["help"]
+
+
+@pytest.mark.parametrize("values", [[1.0, 2 * 3_600_000.0],                 # read "0.001 s" beside "7200.000 s"
+                                    [500.0] * 50 + [5 * 3_600_000.0],        # "0.008 min" beside "300.000 min"
+                                    [30_000.0, 9.5 * 3_600_000.0],           # "0.008 h" beside "9.500 h"
+                                    [1_500.0, 2_000.0, 10 * 3_600_000.0],    # "0.03 min" beside "600.00 min"
+                                    [2 * 3_600_000.0] * 5 + [400 * 86_400_000.0]])   # "9600.0 h"
+def test_a_duration_column_never_reads_hours_in_seconds_nor_seconds_as_a_sliver_of_an_hour(values):
+    """One unit read hours as thousands of seconds and seconds as "0.008 h": a column whose shortest
+    non-zero value would read under a tenth of the unit, or whose longest a thousand of it or more, now
+    reads each cell in its own units ("1 ms", "2 hours")."""
+    shown, formats = readable.display_frame(pd.DataFrame({"total_ms": values}))
+    assert formats["total_ms"].format == "localized", formats
+    assert shown["total_ms"].tolist() == [pd.Timedelta(milliseconds=v) for v in values]
+
+
+@pytest.mark.parametrize("values,unit", [([1.0, 3 * 3_600_000.0], "h"),          # the axis read 0..10,800 s
+                                         ([40_000.0, 50_000.0, 2 * 3_600_000.0], "min"),     # 0..7,200 s
+                                         ([100.0, 200.0, 5_000.0], "s")])                      # 0..5,000 ms
+def test_a_chart_axis_unit_holds_its_longest_value_under_a_thousand(values, unit):
+    """A chart's axis (and the graph's colour bar) read 3 hours as 10,800 s: the unit stepped down to
+    keep a 1 ms value off 0.000 in a table, and climbed only at 10,000. An axis starts at 0 and needs no
+    step down; it climbs while its longest value reads a thousand or more."""
+    assert readable.duration_unit(pd.Series(values))[0] == unit

@@ -172,14 +172,31 @@ def fmt_time(value: Any) -> str | None:
     return None
 
 
+def _is_empty(value: Any) -> bool:
+    """An evidence value that says nothing: missing, blank text, or a list or mapping of such values only.
+    Its field is left out of the sentence, where it read "steps: ;" or "previous p95: —"."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_is_empty(v) for v in value)
+    try:
+        return is_missing(value)
+    except ValueError:  # an array: its truth value is ambiguous
+        return False
+
+
 def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> str:
     """One evidence value with its unit, chosen by the key's suffix (the analyses' naming); `text` is
-    applied to a value that is text (an error, a name), not to the figures formatted here."""
+    applied to a value that is text (an error, a name), not to the figures formatted here. Empty items
+    of a list are left out (`_is_empty`)."""
     if isinstance(value, dict):
         return "(" + fmt_evidence(value, sentence=False, text=text) + ")"
     if isinstance(value, (list, tuple)):
-        shown = ", ".join(_evidence_value(key, v, text) for v in list(value)[:5])
-        return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
+        items = [v for v in value if not _is_empty(v)]
+        shown = ", ".join(_evidence_value(key, v, text) for v in items[:5])
+        return shown + (f" and {len(items) - 5} more" if len(items) > 5 else "")
     if is_missing(value):
         return BLANK
     moment = fmt_time(value)
@@ -209,7 +226,8 @@ def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> s
 
 def fmt_evidence(evidence: Any, *, sentence: bool = True, text: Callable[[str], str] = str) -> str:
     """A finding's evidence as a readable sentence ("P95: 5 min 12 s; executions: 1,234.") rather
-    than raw JSON: each key humanised, each value with its unit.
+    than raw JSON: each key humanised, each value with its unit; a field with no value (None, NaN, "",
+    [], {}) left out, and evidence with none at all the blank.
 
     text: what the keys and the text values (errors, names: cloud text) go through, e.g. a Markdown
     escape, so the figures and punctuation formatted here are not escaped with them."""
@@ -218,7 +236,8 @@ def fmt_evidence(evidence: Any, *, sentence: bool = True, text: Callable[[str], 
             evidence = json.loads(evidence)
         except ValueError:
             pass
-    if not isinstance(evidence, dict) or not evidence:
-        return BLANK if is_missing(evidence) or not evidence else text(str(evidence))
-    shown = "; ".join(f"{text(_humanize(str(k)))}: {_evidence_value(str(k), v, text)}" for k, v in evidence.items())
+    if not isinstance(evidence, dict) or _is_empty(evidence):
+        return BLANK if _is_empty(evidence) else text(str(evidence))
+    shown = "; ".join(f"{text(_humanize(str(k)))}: {_evidence_value(str(k), v, text)}"
+                      for k, v in evidence.items() if not _is_empty(v))
     return (shown[:1].upper() + shown[1:] + ".") if sentence else shown

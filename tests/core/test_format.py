@@ -67,3 +67,18 @@ def test_changes_are_signed_and_missing_rates_have_no_change():
     # a failing step's change of rate read "rate change: -0.022" (a share, shown raw)
     assert fmt_evidence({"failure_rate": 0.378, "rate_change": -0.022}) == (
         "Failure rate: 37.8%; rate change: -2.2 pt.")
+
+
+@pytest.mark.parametrize("evidence,text", [
+    ({"steps": [], "executions": 2}, "Executions: 2."),                    # read "Steps: ; executions: 2."
+    ({"error": "", "cause": "  ", "executions": 2}, "Executions: 2."),      # read "Error: ; cause:   ; ..."
+    ({"previous_p95_ms": None, "p95_ms": 1_500}, "P95: 1.5 s."),           # read "Previous p95: —; p95: ..."
+    ({"detail": {}, "runs": [None, "", "r1"]}, "Runs: r1."),                # read "Detail: (—); runs: —, , r1."
+    ({"detail": {"gap": None}, "failure_rate": float("nan")}, "—"),        # nothing to say: the blank
+])
+def test_evidence_leaves_out_empty_fields(evidence, text):
+    """An evidence field with no value (None, NaN, "", [], {}) printed its name and nothing ("Steps: ;"),
+    or a dash, in the sentence a finding shows; it is now left out, and evidence with none reads blank."""
+    from flowscope.format import fmt_evidence
+
+    assert fmt_evidence(evidence) == text

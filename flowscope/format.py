@@ -78,8 +78,18 @@ def fmt_count(value: Any) -> str:
 
 
 def fmt_pct(share: Any) -> str:
-    """A share (0..1) as a percentage with one decimal: 0.123 -> 12.3%."""
-    return MISSING if is_missing(share) else f"{float(share):.1%}"
+    """A share (0..1) as a percentage with one decimal: 0.123 -> 12.3%. A share that is not none but
+    rounds to 0.0% reads "<0.1%", and one that is not all but rounds to 100.0% ">99.9%": 1 failed run in
+    5,000 read "failure rate 0.0%", an all-clear that is not one."""
+    if is_missing(share):
+        return MISSING
+    value = float(share)
+    shown = f"{value:.1%}"
+    if 0 < value and shown == "0.0%":
+        return "<0.1%"
+    if value < 1 and shown == "100.0%":
+        return ">99.9%"
+    return shown
 
 
 def fmt_pt_change(now: Any, before: Any) -> str | None:

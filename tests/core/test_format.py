@@ -82,3 +82,12 @@ def test_evidence_leaves_out_empty_fields(evidence, text):
     from flowscope.format import fmt_evidence
 
     assert fmt_evidence(evidence) == text
+
+
+@pytest.mark.parametrize("share,text", [(0.0002, "<0.1%"), (0.00049, "<0.1%"), (0.0, "0.0%"), (0.0005, "0.1%"),
+                                        (0.9998, ">99.9%"), (1.0, "100.0%"), (0.375 / 100, "0.4%")])
+def test_a_share_that_is_not_none_never_reads_as_none(share, text):
+    """1 failed run in 5,000 read "Run failure rate 0.0%" on Overview and in reports (an all-clear that is
+    not one), and 4,999 in 5,000 "100.0%". A share between 0 and 0.1% now reads "<0.1%", one between
+    99.9% and 100% ">99.9%"."""
+    assert fmt_pct(share) == text

@@ -212,11 +212,19 @@ def _is_count(column: str, values: pd.Series) -> bool:
     return bool(len(present)) and bool((present == present.round()).all())
 
 
+def _missing_item(value: Any) -> bool:
+    try:
+        return is_missing(value)
+    except ValueError:  # an array: its truth value is ambiguous
+        return False
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return fmt_evidence(value)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) if value else BLANK
+    if isinstance(value, (list, tuple)):      # its missing or blank items left out: never "a, None, nan"
+        items = [str(v) for v in value if not _missing_item(v) and str(v).strip()]
+        return ", ".join(items) if items else BLANK
     try:
         return BLANK if is_missing(value) else value
     except ValueError:  # an array: its truth value is ambiguous

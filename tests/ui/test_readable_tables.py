@@ -250,3 +250,11 @@ def test_a_chart_axis_unit_holds_its_longest_value_under_a_thousand(values, unit
     keep a 1 ms value off 0.000 in a table, and climbed only at 10,000. An axis starts at 0 and needs no
     step down; it climbs while its longest value reads a thousand or more."""
     assert readable.duration_unit(pd.Series(values))[0] == unit
+
+
+def test_a_list_cell_leaves_out_its_missing_items():
+    """A list cell joined every item as text: ["a", None, nan] read "a, None, nan" and [None] "None". Its
+    missing and blank items are now left out, and a list of none reads as the placeholder."""
+    frame = pd.DataFrame({"steps": [["a", None, float("nan")], [None, ""], ("x", pd.NA, "y"), []]})
+    shown, _ = readable.display_frame(frame)
+    assert shown["steps"].tolist() == ["a", readable.BLANK, "x, y", readable.BLANK]

@@ -129,14 +129,16 @@ BLANK = "—"
 
 def fmt_duration(ms: Any, missing: str = MISSING) -> str:
     """A duration in milliseconds (or a timedelta) with two units at most, so tables read like a person
-    speaks: 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    speaks: 0.4 ms, 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
     if isinstance(ms, dt.timedelta):
         ms = ms.total_seconds() * 1000
     if is_missing(ms):
         return missing
     value = float(ms)
     sign, value = ("-" if value < 0 else ""), abs(value)
-    if value < 1_000:
+    if 0 < value < 1:       # a step of 0.4 ms read "0 ms", as one that took no time
+        return f"{sign}{value:.2g} ms" if value >= 0.001 else f"{sign}<0.001 ms"     # never an exponent
+    if value < 999.5:       # 999.6 ms read "1000 ms"
         return f"{sign}{value:.0f} ms"
     if value < 59_950:
         return f"{sign}{value / 1_000:.1f} s"

@@ -91,3 +91,12 @@ def test_a_share_that_is_not_none_never_reads_as_none(share, text):
     not one), and 4,999 in 5,000 "100.0%". A share between 0 and 0.1% now reads "<0.1%", one between
     99.9% and 100% ">99.9%"."""
     assert fmt_pct(share) == text
+
+
+@pytest.mark.parametrize("value,text", [(0.4, "0.4 ms"), (0.5, "0.5 ms"), (0.043, "0.043 ms"), (0, "0 ms"),
+                                        (0.0, "0 ms"), (-0.3, "-0.3 ms"), (999.6, "1.0 s"), (1.0, "1 ms"),
+                                        (1e-9, "<0.001 ms")])
+def test_a_duration_under_a_millisecond_is_not_zero(value, text):
+    """A step of 0.4 ms (Logic Apps and Workflows time to the microsecond) read "0 ms", as a step that took
+    no time; 999.6 ms read "1000 ms". It now reads "0.4 ms" (two significant digits), and 999.6 ms "1.0 s"."""
+    assert fmt_duration(value) == text

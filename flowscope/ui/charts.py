@@ -411,7 +411,7 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
             x=part[C.started_at], y=part[C.scope].map(safe), mode="markers", name=safe(status),
             marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
                         symbol="x" if status == "failed" else "circle"),
-            hovertext=[safe(f"{s}: {e or ''}"[:200]) for s, e in zip(part[C.status], part[C.error], strict=True)],
+            hovertext=[safe(_run_hover(s, e)) for s, e in zip(part[C.status], part[C.error], strict=True)],
             hoverinfo="text+x"))
     fig.update_layout(hovermode="closest")
     times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
@@ -424,6 +424,14 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
 
 
 MIN_TIME_SPAN = pd.Timedelta(hours=1)
+
+
+def _run_hover(status: Any, error: Any) -> str:
+    """A collection run's hover: its status, and its error when it has one (a stored run without one
+    has NaN, which read "succeeded: nan")."""
+    if is_missing(error) or not str(error).strip():
+        return str(status)
+    return f"{status}: {error}"[:200]
 
 
 # ---------------------------------------------------------------- one execution's timeline

@@ -821,3 +821,13 @@ def test_a_log_duration_axis_reads_durations_not_si_prefixes():
     p95 = next(t for t in fig.data if t.name == "p95")
     ticks = dict(zip(axis.ticktext, axis.tickvals, strict=True))
     assert ticks["1 h"] == pytest.approx(max(p95.x)), "ticks in the bars' unit"
+
+
+def test_a_collection_run_without_an_error_hovers_its_status_alone():
+    """A run read from the store has NaN for no error (not None): its marker's hover read "succeeded: nan".
+    It now reads "succeeded"; a failed run's reads its error."""
+    runs = pd.DataFrame({C.scope: ["aws:1/us-east-1", "gcp:p/l", "gcp:p/l"],
+                         C.status: ["succeeded", "failed", "partial"],
+                         C.started_at: [T0, T0, T0], C.error: [float("nan"), "PermissionDenied", ""]})
+    hovers = [h for trace in charts.collection_timeline(runs).data for h in trace.hovertext]
+    assert sorted(hovers) == ["failed: PermissionDenied", "partial", "succeeded"], hovers

@@ -477,6 +477,11 @@ def _lanes(steps: pd.DataFrame) -> list[tuple[int, str, list[Any]]]:
     return [(depth, path[-1], visits) for path, (depth, visits) in lanes.items()]
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A stored text (an error, a cause), None for a missing (None, NaN) or blank one."""
+    return None if is_missing(value) or not str(value).strip() else str(value)
+
+
 def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     """The timeline bar of one step visit on its lane (None when it never started); a running step
     ends now."""
@@ -488,11 +493,16 @@ def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     iteration = getattr(row, C.iteration)
     suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
     step_type = getattr(row, C.type)
-    attempts_n = int(getattr(row, C.attempts) or 1)
+    tried = getattr(row, C.attempts)
+    attempts_n = 1 if is_missing(tried) else max(1, int(tried))     # none recorded: the one try it had
+    running = getattr(row, C.status) == Status.RUNNING.value and is_missing(getattr(row, C.duration_ms))
+    took = "running" if running else fmt_duration(getattr(row, C.duration_ms))
     hover = (f"{safe(getattr(row, C.name))}{suffix} ({safe(step_type)})<br>status {safe(getattr(row, C.status))}"
-             f"<br>{fmt_duration(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
-    if getattr(row, C.error):
-        hover += f"<br>{safe(getattr(row, C.error))}: {safe(str(getattr(row, C.cause) or '')[:120])}"
+             f"<br>{took}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+    error = _text_or_none(getattr(row, C.error))
+    if error:       # a stored row without one has NaN, which read "nan: nan"
+        cause = _text_or_none(getattr(row, C.cause))
+        hover += f"<br>{safe(error)}" + (f": {safe(cause[:120])}" if cause else "")
     return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),
             "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
 
@@ -514,7 +524,8 @@ def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
             continue
         t_end = t_start if t_end is None or pd.isna(t_end) else t_end
         bars.append({"label": label, "start": t_start, "end": t_end, "status": getattr(t, C.status), "kind": "try",
-                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}")})
+                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} "
+                                   f"{_text_or_none(getattr(t, C.error)) or ''}".rstrip())})
     return bars
 
 

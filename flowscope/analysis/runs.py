@@ -18,6 +18,7 @@ from flowscope.analysis import measures, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
+from flowscope.format import fmt_cause
 from flowscope.model import C, Cloud, Status
 
 SEARCH_STATUSES = [Status.RUNNING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.TIMED_OUT.value,
@@ -502,5 +503,12 @@ def run_events(steps: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
 
 
 def _detail(error: Any, cause: Any) -> str:
-    """Error and cause as one line, missing parts left out (never "None" or "nan")."""
-    return " ".join(str(v) for v in (error, cause) if isinstance(v, str) and v).strip()
+    """Error and cause as one line, "error: cause", missing parts left out (never "None" or "nan"). A Lambda
+    error's JSON cause reads as its type and message, as the step table reads it (`format.fmt_cause`: it
+    read raw, '{"errorMessage": ..., "requestId": ...}'), its type not said twice."""
+    said = error.strip() if isinstance(error, str) else ""
+    shown = fmt_cause(cause)
+    because = shown.strip() if isinstance(shown, str) else ""
+    if said and because.startswith(said):
+        return because
+    return ": ".join(part for part in (said, because) if part)

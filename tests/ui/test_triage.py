@@ -467,3 +467,23 @@ def test_a_gcp_calls_cost_row_names_the_parent_its_step_row_names(demo):
     assert [(r.step, r.parent) for r in cost.itertuples(index=False) if r.step in parent_of] == [
         (r.step, parent_of[r.step]) for r in cost.itertuples(index=False) if r.step in parent_of]
     assert pd.isna(cost.loc[cost["step"] == "check_status", "parent"]).all()
+
+
+def test_a_run_s_events_read_a_lambda_error_as_its_type_and_message():
+    """The step table reads a Lambda error's JSON cause as "type: message" (`format.fmt_cause`), but the run's
+    Events said it raw: 'States.TaskFailed {"errorMessage": "Card declined ...", "errorType": ..., "requestId":
+    ...}'. An event's detail now reads as the table does, the error not said twice, and the error and its
+    cause apart ("BadGateway: summary endpoint returned 502")."""
+    t0 = dt.datetime(2026, 12, 1, 10, tzinfo=UTC)
+    lam = json.dumps({"errorMessage": "Card declined", "errorType": "States.TaskFailed", "requestId": "r-1"})
+    steps = pd.DataFrame([
+        {C.step_key: "1", C.name: "Charge", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "States.TaskFailed", C.cause: lam},
+        {C.step_key: "2", C.name: "Post", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "BadGateway", C.cause: "summary endpoint returned 502"},
+        {C.step_key: "3", C.name: "Log", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "Timeout", C.cause: None}])
+    attempts = pd.DataFrame(columns=[C.step_key, C.attempt, C.status, C.started_at, C.error, C.cause])
+    exited = runs.run_events(steps, attempts).query("event == 'step exited'").set_index("step")["detail"]
+    assert exited.to_dict() == {"Charge": "States.TaskFailed: Card declined",
+                                "Post": "BadGateway: summary endpoint returned 502", "Log": "Timeout"}

@@ -18,7 +18,7 @@ from flowscope.analysis import measures, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
-from flowscope.format import fmt_cause
+from flowscope.format import fmt_cause, is_missing
 from flowscope.model import C, Cloud, Status
 
 SEARCH_STATUSES = [Status.RUNNING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.TIMED_OUT.value,
@@ -206,10 +206,16 @@ def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
                                    _has_error=failed[C.error].notna(),
                                    _at=pd.to_datetime(failed[C.ended_at].fillna(failed[C.started_at]), utc=True))
             ranked = ranked.sort_values(["_has_error", "_depth", "_at"], ascending=False, kind="stable")
-            row = ranked.iloc[0].drop(["_depth", "_has_error", "_at"]).to_dict()
+            row = _present(ranked.iloc[0].drop(["_depth", "_has_error", "_at"]).to_dict())
             row["parent"] = _parent_names(steps).get(row[C.step_key])
             return row
     return None
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    """A step's row with its missing values None: a text column read from the store holds NaN where
+    another row has text, and a surface printing `row.get("cause") or ""` said "nan"."""
+    return {k: None if is_missing(v) else v for k, v in row.items()}
 
 
 def _so_far(steps: pd.DataFrame, as_of: Any) -> pd.Series:
@@ -263,7 +269,7 @@ def running_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     ranked = open_.assign(_depth=open_[C.step_key].map(depth).fillna(0),
                           _at=pd.to_datetime(open_[C.started_at], utc=True))
     ranked = ranked.sort_values(["_depth", "_at"], ascending=False, kind="stable")
-    row = ranked.iloc[0].drop(["_depth", "_at"]).to_dict()
+    row = _present(ranked.iloc[0].drop(["_depth", "_at"]).to_dict())
     row["parent"] = _parent_names(steps).get(row[C.step_key])
     return row
 
@@ -502,13 +508,19 @@ def run_events(steps: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _detail(error: Any, cause: Any) -> str:
-    """Error and cause as one line, "error: cause", missing parts left out (never "None" or "nan"). A Lambda
-    error's JSON cause reads as its type and message, as the step table reads it (`format.fmt_cause`: it
-    read raw, '{"errorMessage": ..., "requestId": ...}'), its type not said twice."""
+def cause_text(error: Any, cause: Any) -> str:
+    """A failure's cause as a person reads it beside its error: a Lambda error's JSON as its message
+    (`format.fmt_cause`; it read raw, '{"errorMessage": ..., "requestId": ...}'), without the error's
+    name it would repeat; "" when there is none (never "None" or "nan")."""
     said = error.strip() if isinstance(error, str) else ""
     shown = fmt_cause(cause)
     because = shown.strip() if isinstance(shown, str) else ""
-    if said and because.startswith(said):
-        return because
-    return ": ".join(part for part in (said, because) if part)
+    if said and because.startswith(said + ":"):
+        because = because.removeprefix(said + ":").strip()
+    return because
+
+
+def _detail(error: Any, cause: Any) -> str:
+    """Error and cause as one line, "error: cause" (`cause_text`), missing parts left out."""
+    said = error.strip() if isinstance(error, str) else ""
+    return ": ".join(part for part in (said, cause_text(error, cause)) if part)

@@ -487,3 +487,20 @@ def test_a_run_s_events_read_a_lambda_error_as_its_type_and_message():
     exited = runs.run_events(steps, attempts).query("event == 'step exited'").set_index("step")["detail"]
     assert exited.to_dict() == {"Charge": "States.TaskFailed: Card declined",
                                 "Post": "BadGateway: summary endpoint returned 502", "Log": "Timeout"}
+
+
+def test_a_failing_step_without_a_cause_says_no_nan(tmp_path, monkeypatch):
+    """A step read from the store has NaN, not None, for a missing cause when another step of the run has
+    one: the run page said "Failed at step Call_api (inside For_each): **BadGateway** nan". It now says the
+    error alone."""
+    batch = build(5, days=6, clouds=(Cloud.AZURE,), failed_scope=False)
+    loop_run(batch)
+    for row in batch.steps:
+        if row[C.error] == "BadGateway":
+            row[C.cause] = None
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    said = [e.value for e in at.error]
+    assert said and said[0].startswith("**Failed at step Call\\_api**"), said
+    assert not [s for s in said if "nan" in s.lower()], said

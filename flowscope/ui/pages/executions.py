@@ -100,15 +100,18 @@ st.subheader(f"{md(run['workflow_name'])} · {run['status']}", divider="gray")
 failing = runs.failing_step(steps)
 if failing is not None:
     where = f" (inside {md(failing['parent'])})" if failing.get("parent") else ""
-    what = f"{where}: **{md(failing.get('error') or 'no error recorded')}** {md(failing.get('cause') or '')}"
+    cause = runs.cause_text(failing.get("error"), failing.get("cause"))
+    what = f"{where}: **{md(failing.get('error') or 'no error recorded')}**" + (f" {md(cause)}" if cause else "")
     if runs.was_caught(failing):
         st.warning(f"**Caught a failure at step {md(failing['name'])}**{what} (the run handled it and went on)")
     else:
         st.error(f"**Failed at step {md(failing['name'])}**{what}")
     if run.get("error") and run.get("error") != failing.get("error"):
-        st.caption(f"The run itself reported {md(run['error'])}: {md(run.get('cause') or '')}")
+        cause = runs.cause_text(run["error"], run.get("cause"))
+        st.caption(f"The run itself reported {md(run['error'])}" + (f": {md(cause)}" if cause else ""))
 elif run.get("error"):
-    st.error(f"**{md(run['error'])}**: {md(run.get('cause') or '')}")
+    cause = runs.cause_text(run["error"], run.get("cause"))
+    st.error(f"**{md(run['error'])}**" + (f": {md(cause)}" if cause else ""))
 url = runs.console_url(run)
 if url:
     what = "this run" if runs.console_opens_run(run) else "its workflow's run history"

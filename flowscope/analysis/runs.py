@@ -115,7 +115,9 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
                       execution_id: str = "", step: str = "", page: int = 0,
                       page_size: int = PAGE_SIZE, sort: str = "newest first") -> tuple[pd.DataFrame, int]:
     """One page of the matching executions in the order `sort` names (`SORTS`; ties newest first, then
-    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`."""
+    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`; a run
+    still running has its time so far as its `duration_ms` (`ELAPSED_MS`, the figure the duration orders
+    read: a stuck run at the top of "longest first" read "—")."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     where, params = _search_where(f, statuses, error_text, execution_id, step)
@@ -124,10 +126,11 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
     offset = max(0, min(int(page), max(0, (total - 1) // size))) * size
     rows = run(con, q("""
         SELECT e.{cloud}, e.{workflow_name} AS workflow, e.{execution_id}, e.{status}, e.{started_at},
-               e.{ended_at}, e.{duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id}, e.{kind}
+               e.{ended_at}, {elapsed} AS {duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id},
+               e.{kind}
         FROM executions e WHERE {where}
         ORDER BY {order}, e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
-    """, where=where, order=q(SORTS[sort]), limit=size, offset=offset), params)
+    """, where=where, order=q(SORTS[sort]), elapsed=q(ELAPSED_MS), limit=size, offset=offset), params)
     rows.insert(0, "run", [short_id(e) for e in rows[C.execution_id]])
     return rows, total
 

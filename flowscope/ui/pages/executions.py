@@ -48,7 +48,8 @@ if total:
     ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
         "run": st.column_config.TextColumn("run", help="The end of the execution id, which tells runs apart; "
                                                        "the whole id is in the execution id column"),
-        "duration_ms": st.column_config.NumberColumn("duration"),
+        "duration_ms": st.column_config.NumberColumn("duration", help="A run still running: its time so far, "
+                                                                       "to when it was last collected"),
         "cause": st.column_config.TextColumn(width="medium")})
 else:
     asked = [f"status {' or '.join(search['statuses'])}" if search["statuses"] else "",

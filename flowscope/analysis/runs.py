@@ -9,12 +9,13 @@ transforms of `tables.execution_detail` frames, so the dashboard, the CLI and te
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
 
-from flowscope.analysis import measures, transitions
+from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
@@ -361,6 +362,32 @@ def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     grouped = grouped.sort_values(["usd", "first"], ascending=[False, True], kind="stable")
     grouped["parent"] = grouped["parent"].replace("", None)
     return grouped[RUN_COST_COLUMNS].reset_index(drop=True)
+
+
+class PlanPaid(str, Enum):
+    """How much of a run's usage its plan pays (`plan_paid`)."""
+
+    ALL = "all"
+    SOME = "some"
+    NONE = "none"
+
+
+def plan_paid(usage: pd.DataFrame, kind: Any) -> PlanPaid:
+    """How much of a run's usage costs nothing per unit because its plan pays it (`pricing.free_per_unit`: a
+    Logic Apps Standard workflow's built-in operations, billed in plan hours whatever runs): a run all of
+    whose usage is such read "Cost $0" as if it ran free."""
+    if usage is None or usage.empty or C.meter not in usage:
+        return PlanPaid.NONE
+    free = [_free_per_unit(m, kind) for m in usage[C.meter]]
+    return PlanPaid.ALL if all(free) else PlanPaid.SOME if any(free) else PlanPaid.NONE
+
+
+def _free_per_unit(meter: Any, kind: Any) -> bool:
+    """`pricing.free_per_unit`; a meter this version does not know is not free (it is priced, or said unpriced)."""
+    try:
+        return pricing.free_per_unit(str(meter), str(kind) if kind is not None else None)
+    except ValueError:
+        return False
 
 
 # ---------------------------------------------------------------- two runs side by side

@@ -504,3 +504,21 @@ def test_a_failing_step_without_a_cause_says_no_nan(tmp_path, monkeypatch):
     said = [e.value for e in at.error]
     assert said and said[0].startswith("**Failed at step Call\\_api**"), said
     assert not [s for s in said if "nan" in s.lower()], said
+
+
+def test_a_standard_run_s_built_in_operations_read_as_paid_by_the_plan():
+    """A Logic Apps Standard run of built-in operations read "Cost $0" on its page, as if it ran free: its
+    plan is billed per hour whatever runs. `runs.plan_paid` says which of a run's usage the plan pays, so
+    the page reads "in plan hours" (all of it) or says so beside a connector call's dollars (some)."""
+    from flowscope.model import Kind
+
+    usage = pd.DataFrame({C.meter: [Meter.AZURE_LOGIC_BUILTIN_ACTION.value, Meter.AZURE_LOGIC_BUILTIN_TRIGGER.value],
+                          "usd": [0.0, 0.0]})
+    connector = pd.concat([usage, pd.DataFrame({C.meter: [Meter.AZURE_LOGIC_STANDARD_CONNECTOR.value],
+                                                "usd": [0.000125]})], ignore_index=True)
+    assert runs.plan_paid(usage, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.ALL
+    assert runs.plan_paid(connector, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.SOME
+    assert runs.plan_paid(usage, Kind.LOGICAPP_CONSUMPTION.value) == runs.PlanPaid.NONE
+    assert runs.plan_paid(usage.iloc[:0], Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE
+    unknown = pd.DataFrame({C.meter: ["azure.logic.some_new_meter"], "usd": [0.0]})
+    assert runs.plan_paid(unknown, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE, "not a ValueError"

@@ -133,10 +133,13 @@ if as_of is not None:
 # A run still running reads "Running for 23 d 5 h": "Duration: running 23 d 5 h" was cut to "running 23 …" in a
 # quarter of a 1366-pixel page (Compare runs, two runs side by side, has the room for it).
 running_for = as_of is not None and is_missing(run.get(C.duration_ms))        # as `ui.run_duration` reads it
+paid = runs.plan_paid(usage, run.get(C.kind))
 ui.metric_row([("Running for", fmt_duration(age), None) if running_for else ("Duration", ui.run_duration(run), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
-               ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
+               # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free
+               ("Cost", "in plan hours" if paid is runs.PlanPaid.ALL
+                else fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
 ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
@@ -154,7 +157,10 @@ st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
-    st.caption("Per step and meter, loop and Map iterations folded into one row with their count.")
+    st.caption("Per step and meter, loop and Map iterations folded into one row with their count."
+               + (" A Logic Apps Standard workflow's built-in operations cost nothing per run ($0 here): its "
+                  "plan is billed per hour (vCPU and memory), whatever runs." if paid is not runs.PlanPaid.NONE
+                  else ""))
     ui.table(runs.run_cost(steps, usage), "execution-cost", column_config={
         "usd": st.column_config.NumberColumn("cost"),
         "visits": st.column_config.NumberColumn("runs of step", format="%d")})

@@ -251,6 +251,25 @@ def column_kind(column: str, values: pd.Series) -> str | None:
     return SHARE if not SHARE_WORDS.isdisjoint(name_words(column)) else None
 
 
+PERCENT_SHOWN = 0.00005
+"""The least share Streamlit's "percent" (two decimals) shows as non-zero: a smaller one reads "0.00%"."""
+
+
+def _share(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown]:
+    """A share column as a percent ("percent", or the page's own format). One whose smallest non-zero
+    value "percent" would show as 0.00% (a step failing 1 visit in 100,000) is shown in percent numbers
+    to the decimals that value needs ("%.3f%%": "0.001%"): a rare failure never reads as none."""
+    given = _given_format(config)
+    if given and given != "percent":
+        return values, Shown(_label(column, config), given)
+    present = pd.to_numeric(values, errors="coerce").astype("float64").abs()
+    nonzero = present[present > 0]
+    if not len(nonzero) or float(nonzero.min()) >= PERCENT_SHOWN:
+        return values, Shown(_label(column, config), "percent")
+    percent = pd.to_numeric(values, errors="coerce").astype("float64") * 100
+    return percent, Shown(_label(column, config), f"%.{_decimals_for(percent, 2, 6)}f%%")
+
+
 def _column(column: str, values: pd.Series, config: Any,
             together_ms: pd.Series | None = None) -> tuple[pd.Series, Shown | None]:
     """(display values, its format or None for "as the page configured it") for one column;
@@ -269,7 +288,7 @@ def _column(column: str, values: pd.Series, config: Any,
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")
     if kind == SHARE:       # a fraction (failure_rate 0.002967) reads as a percent, "0.30%", as metrics say it
-        return values, Shown(_label(column, config), _given_format(config) or "percent")
+        return _share(column, values, config)
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         if "cause" in name_words(column):       # a Lambda error's JSON reads as its type and message

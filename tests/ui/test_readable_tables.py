@@ -258,3 +258,18 @@ def test_a_list_cell_leaves_out_its_missing_items():
     frame = pd.DataFrame({"steps": [["a", None, float("nan")], [None, ""], ("x", pd.NA, "y"), []]})
     shown, _ = readable.display_frame(frame)
     assert shown["steps"].tolist() == ["a", readable.BLANK, "x, y", readable.BLANK]
+
+
+def test_a_rare_failure_rate_does_not_read_as_none_in_a_table():
+    """Streamlit's "percent" shows two decimals: a step failing 1 visit in 100,000 read "0.00%" in the Failures
+    and Workflows tables, an all-clear that is not one. A share column whose smallest non-zero value would
+    read so is shown in percent numbers to the decimals it needs ("0.001%"), still sorting by value; a page's
+    "percent" is read the same way, and a column of ordinary rates keeps "percent"."""
+    frame = pd.DataFrame({"step": ["a", "b", "c"], "failure_rate": [0.2, 0.00001, 0.0]})
+    for config in (None, {"failure_rate": {"label": "failure rate", "type_config": {"type": "number",
+                                                                                    "format": "percent"}}}):
+        shown, formats = readable.display_frame(frame, config)
+        assert formats["failure_rate"] == readable.Shown("failure rate", "%.3f%%"), formats
+        assert shown["failure_rate"].tolist() == pytest.approx([20.0, 0.001, 0.0])
+    _, formats = readable.display_frame(frame.assign(failure_rate=[0.2, 0.0001, 0.0]))
+    assert formats["failure_rate"].format == "percent", "0.01% reads at two decimals"

@@ -273,3 +273,16 @@ def test_a_rare_failure_rate_does_not_read_as_none_in_a_table():
         assert shown["failure_rate"].tolist() == pytest.approx([20.0, 0.001, 0.0])
     _, formats = readable.display_frame(frame.assign(failure_rate=[0.2, 0.0001, 0.0]))
     assert formats["failure_rate"].format == "percent", "0.01% reads at two decimals"
+
+
+def test_a_finding_that_prices_nothing_reads_blank_not_free():
+    """A failing step's finding prices nothing: the CLI and reports say "no cost measured" (`format.fmt_monthly`),
+    but the dashboard's findings tables read "$0.00" beside it, as if there were nothing to lose. Its dollars
+    now read as the placeholder, which the column's help names, and priced findings keep theirs."""
+    found = pd.DataFrame({"kind": ["failing_step", "costly_step", "stuck_execution"],
+                          "monthly_usd": [0.0, 0.3581, float("nan")]})
+    shown = components.finding_dollars(found)
+    assert shown["monthly_usd"].isna().tolist() == [True, False, True]
+    assert shown["monthly_usd"].iloc[1] == pytest.approx(0.3581)
+    assert found["monthly_usd"].iloc[0] == 0.0, "the frame given (and its CSV) is left as it is"
+    assert "no cost measured" in components.finding_dollars_column(format="$%.2f")["help"]

@@ -37,13 +37,14 @@ def fmt_usd(value: Any) -> str:
     if not amount:
         return "$0"
     sign, size = ("-" if amount < 0 else ""), abs(amount)
-    if size >= 100:
+    # Each precision from where the amount rounds into it: $99.996 is "$100", not "$100.00".
+    if float(f"{size:.2f}") >= 100:
         return f"{sign}${size:,.0f}"
-    if size >= 1:
+    if float(f"{size:.4f}") >= 1:
         return f"{sign}${size:,.2f}"
-    if size >= 0.0001:
+    if float(f"{size:.6f}") >= 0.0001:
         return f"{sign}${size:.4f}"
-    if size >= 0.000001:
+    if float(f"{size:.6f}") >= 0.000001:
         return f"{sign}${size:.6f}"
     return f"{sign}<$0.000001"
 

@@ -100,3 +100,11 @@ def test_a_duration_under_a_millisecond_is_not_zero(value, text):
     """A step of 0.4 ms (Logic Apps and Workflows time to the microsecond) read "0 ms", as a step that took
     no time; 999.6 ms read "1000 ms". It now reads "0.4 ms" (two significant digits), and 999.6 ms "1.0 s"."""
     assert fmt_duration(value) == text
+
+
+@pytest.mark.parametrize("value,text", [(99.996, "$100"), (0.99996, "$1.00"), (0.00009996, "$0.0001"),
+                                        (-99.996, "-$100"), (99.994, "$99.99"), (0.99994, "$0.9999")])
+def test_an_amount_at_a_precision_boundary_reads_as_the_amount_it_rounds_to(value, text):
+    """fmt_usd chose its precision before rounding: $99.996 read "$100.00" beside "$100", $0.99996 "$1.0000"
+    beside "$1.00", $0.00009996 "$0.000100". An amount now reads at the precision of what it rounds to."""
+    assert fmt_usd(value) == text

@@ -371,7 +371,9 @@ def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A aga
         errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
         marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
         failed = [m.startswith("failed") for m in marks]
-        hover = [f"{lab}<br>run {run.upper()}: {fmt_duration(ms)}, {int(v or 0)} visit(s)"
+        # A step this run did not take hovers "not run", as its bar is marked (it read "n/a, 0 visit(s)").
+        hover = [f"{lab}<br>run {run.upper()}: not run" if not int(v or 0) else
+                 f"{lab}<br>run {run.upper()}: {fmt_duration(ms, 'no duration recorded')}, {int(v or 0)} visit(s)"
                  + (f", {int(r)} retries" if r else "")
                  + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")
                  for lab, ms, v, r, e in zip(labels, part[f"{run}_ms"], visits, retries, errors, strict=True)]

@@ -354,6 +354,7 @@ def test_compare_chart_marks_failed_retried_and_missing_steps():
     assert list(a.text) == ["failed, 2 retries", "not run", ""] and list(b.text) == ["", "", ""]
     assert a.marker.line.width[0] == 3 and a.marker.line.color[0] == charts.STATUS_COLORS["FAILED"]
     assert "Payment.Declined" in a.hovertext[0] and "12.0 s" in a.hovertext[0]
+    assert a.hovertext[1] == "Refund<br>run A: not run", "a step one run did not take hovered 'n/a, 0 visit(s)'"
     assert charts.compare_steps(table.iloc[0:0]).layout.annotations[0].text == "No steps to compare"
 
 

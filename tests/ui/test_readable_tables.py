@@ -286,3 +286,13 @@ def test_a_finding_that_prices_nothing_reads_blank_not_free():
     assert shown["monthly_usd"].iloc[1] == pytest.approx(0.3581)
     assert found["monthly_usd"].iloc[0] == 0.0, "the frame given (and its CSV) is left as it is"
     assert "no cost measured" in components.finding_dollars_column(format="$%.2f")["help"]
+
+
+def test_a_finished_run_without_a_duration_says_so_not_n_a():
+    """A run that ended without a recorded end (aborted, timed out as the collector last saw it) read
+    "Duration n/a" on the run page and Compare runs; it now says "not recorded", and a run that has one
+    still reads it."""
+    t0 = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    aborted = {C.status: Status.ABORTED.value, C.started_at: t0, C.ended_at: None, C.duration_ms: float("nan")}
+    assert components.run_duration(aborted) == "not recorded"
+    assert components.run_duration({**aborted, C.duration_ms: 90_000.0}) == "1 min 30 s"

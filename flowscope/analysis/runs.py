@@ -390,6 +390,28 @@ def _free_per_unit(meter: Any, kind: Any) -> bool:
         return False
 
 
+CHILD_RUN_COLUMNS = ["workflow", "runs", "failed", "running", C.error, C.cause, "first_failed", C.workflow_id]
+
+
+def child_runs(con: Any, cloud: str, execution_id: str) -> pd.DataFrame:
+    """A run's child executions (a Distributed Map's items, each an execution naming the run in
+    `parent_execution_id`) per child workflow: runs, failed and still running, the first failed child's own
+    error and cause and its id; the workflows with failures first. Its Map step is one row of the run
+    (States.ExceedToleratedFailureThreshold), the items' failures are theirs. Empty without children."""
+    frame = run(con, q("""
+        SELECT {workflow_id}, any_value({workflow_name}) AS workflow, count(*) AS runs,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
+               count(*) FILTER (WHERE {status} = '{running}') AS running,
+               arg_min({error}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed})) AS {error},
+               arg_min({cause}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed})) AS {cause},
+               arg_min({execution_id}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed}))
+                   AS first_failed
+        FROM executions WHERE {cloud} = $cloud AND {parent_execution_id} = $eid
+        GROUP BY {workflow_id} ORDER BY failed DESC, runs DESC, {workflow_id}
+    """, failed=_in(RUN_FAILED), running=Status.RUNNING.value), {"cloud": cloud, "eid": execution_id})
+    return frame[CHILD_RUN_COLUMNS] if not frame.empty else pd.DataFrame(columns=CHILD_RUN_COLUMNS)
+
+
 # ---------------------------------------------------------------- two runs side by side
 
 COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",

@@ -522,3 +522,62 @@ def test_a_standard_run_s_built_in_operations_read_as_paid_by_the_plan():
     assert runs.plan_paid(usage.iloc[:0], Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE
     unknown = pd.DataFrame({C.meter: ["azure.logic.some_new_meter"], "usd": [0.0]})
     assert runs.plan_paid(unknown, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE, "not a ValueError"
+
+
+# ---------------------------------------------------------------- a Distributed Map's child runs
+
+MAP_PARENT = "arn:aws:states:us-east-1:111:execution:orders:map-parent"
+MAP_CHILD_SM = "arn:aws:states:us-east-1:111:stateMachine:orders/Fan"
+
+
+def map_run(batch: Batch, children: int = 40, failed: tuple[int, ...] = (7, 30)) -> None:
+    """An AWS run whose Distributed Map "Fan" ran `children` child executions (their own runs, naming the
+    parent in `parent_execution_id`), the `failed` ones with a Lambda error; the parent reports only
+    States.ExceedToleratedFailureThreshold."""
+    started = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=3)
+    aws = next(w for w in WORKFLOWS if w.cloud is Cloud.AWS)
+
+    def execution(eid, workflow_id, name, status, at, error=(None, None), parent=None):
+        batch.executions.append({
+            C.cloud: "aws", C.workflow_id: workflow_id, C.execution_id: eid, C.start_date: at.date(),
+            C.account: "111", C.region: "us-east-1", C.workflow_name: name, C.kind: aws.kind.value,
+            C.revision: "1", C.name: eid.rsplit(":", 1)[-1], C.status: status.value, C.native_status: status.value,
+            C.started_at: at, C.ended_at: at + dt.timedelta(seconds=5), C.duration_ms: 5_000, C.error: error[0],
+            C.cause: error[1], C.redrive_count: 0, C.parent_execution_id: parent, C.source: "simulate",
+            C.collected_at: at + dt.timedelta(minutes=10)})
+
+    execution(MAP_PARENT, aws.workflow_id, aws.name, Status.FAILED, started,
+              ("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"))
+    batch.steps.append({C.cloud: "aws", C.workflow_id: aws.workflow_id, C.execution_id: MAP_PARENT,
+                        C.start_date: started.date(), C.step_key: "2", C.previous_step_key: None,
+                        C.parent_step_key: None, C.iteration: None, C.name: "Fan", C.type: StepType.MAP.value,
+                        C.native_type: "Map", C.resource: None, C.status: Status.FAILED.value, C.started_at: started,
+                        C.ended_at: started + dt.timedelta(minutes=1), C.duration_ms: 60_000, C.attempts: 1,
+                        C.error: "States.ExceedToleratedFailureThreshold", C.cause: None})
+    lam = json.dumps({"errorMessage": "Item 7 has no price", "errorType": "PriceMissing"})
+    for i in range(children):
+        execution(f"arn:aws:states:us-east-1:111:execution:orders/Fan:child-{i:03d}", MAP_CHILD_SM, "orders/Fan",
+                  Status.FAILED if i in failed else Status.SUCCEEDED, started + dt.timedelta(seconds=i),
+                  ("PriceMissing", lam) if i in failed else (None, None), parent=MAP_PARENT)
+
+
+def test_a_distributed_map_s_child_runs_read_on_its_run_page_with_counts_and_failures(tmp_path, monkeypatch):
+    """A Distributed Map's items run as child executions: the parent's page showed one "Fan" row and
+    States.ExceedToleratedFailureThreshold, never how many children ran, how many failed nor why. The page
+    now reads them (`runs.child_runs`): per child workflow, runs, failed, still running, the first failure's
+    own error and a link to that child run."""
+    batch = build(5, days=1, clouds=(Cloud.AWS,), failed_scope=False)
+    map_run(batch)
+    Store(tmp_path).write(batch)
+    con = q.prepare(Store.open(str(tmp_path)).connect().cursor())
+    kids = runs.child_runs(con, "aws", MAP_PARENT)
+    assert len(kids) == 1
+    row = kids.iloc[0]
+    assert (row["workflow"], row["runs"], row["failed"], row["running"]) == ("orders/Fan", 40, 2, 0)
+    assert row[C.error] == "PriceMissing" and row["first_failed"].endswith("child-007")
+    assert runs.child_runs(con, "aws", "arn:aws:states:us-east-1:111:execution:orders:none").empty
+    at = open_page(app(str(tmp_path), monkeypatch, exec=MAP_PARENT, window="7d"), "executions")
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "first_failed" in df.value.columns)
+    assert (int(table.iloc[0]["runs"]), int(table.iloc[0]["failed"])) == (40, 2)
+    assert "PriceMissing: Item 7 has no price" in str(table.iloc[0][C.cause]), table.iloc[0].to_dict()

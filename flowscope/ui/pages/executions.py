@@ -152,6 +152,19 @@ ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, colu
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "
                                                             "was last collected")})
+children = data.child_runs(*target)
+if not children.empty:
+    # A Distributed Map's items are child executions: its step above is one row and a generic
+    # States.ExceedToleratedFailureThreshold, the items' own failures are theirs.
+    st.subheader("Child runs (Distributed Map items)", divider="gray")
+    st.caption("Executions this run started, per child workflow, failures first, with the first failed child's "
+               "own error; open it to read it failure first.")
+    ui.table(children.assign(first_failed=[ui.link("executions", f, exec=e) if isinstance(e, str) and e else None
+                                           for e in children["first_failed"]]),
+             "execution-children", hide=[C.workflow_id], column_config={
+        "runs": st.column_config.NumberColumn("child runs", format="%d"),
+        "running": st.column_config.NumberColumn("still running", format="%d"),
+        "first_failed": st.column_config.LinkColumn("first failed run", display_text="open")})
 ui.plot(charts.gantt(run, folded, attempts, now=as_of.to_pydatetime() if as_of is not None else None), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)

@@ -37,13 +37,14 @@ def fmt_usd(value: Any) -> str:
     if not amount:
         return "$0"
     sign, size = ("-" if amount < 0 else ""), abs(amount)
-    if size >= 100:
+    # Each precision from where the amount rounds into it: $99.996 is "$100", not "$100.00".
+    if float(f"{size:.2f}") >= 100:
         return f"{sign}${size:,.0f}"
-    if size >= 1:
+    if float(f"{size:.4f}") >= 1:
         return f"{sign}${size:,.2f}"
-    if size >= 0.0001:
+    if float(f"{size:.6f}") >= 0.0001:
         return f"{sign}${size:.4f}"
-    if size >= 0.000001:
+    if float(f"{size:.6f}") >= 0.000001:
         return f"{sign}${size:.6f}"
     return f"{sign}<$0.000001"
 
@@ -76,8 +77,18 @@ def fmt_count(value: Any) -> str:
 
 
 def fmt_pct(share: Any) -> str:
-    """A share (0..1) as a percentage with one decimal: 0.123 -> 12.3%."""
-    return MISSING if is_missing(share) else f"{float(share):.1%}"
+    """A share (0..1) as a percentage with one decimal: 0.123 -> 12.3%. A share that is not none but
+    rounds to 0.0% reads "<0.1%", and one that is not all but rounds to 100.0% ">99.9%": 1 failed run in
+    5,000 read "failure rate 0.0%", an all-clear that is not one."""
+    if is_missing(share):
+        return MISSING
+    value = float(share)
+    shown = f"{value:.1%}"
+    if 0 < value and shown == "0.0%":
+        return "<0.1%"
+    if value < 1 and shown == "100.0%":
+        return ">99.9%"
+    return shown
 
 
 def fmt_pt_change(now: Any, before: Any) -> str | None:
@@ -117,14 +128,16 @@ BLANK = "—"
 
 def fmt_duration(ms: Any, missing: str = MISSING) -> str:
     """A duration in milliseconds (or a timedelta) with two units at most, so tables read like a person
-    speaks: 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    speaks: 0.4 ms, 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
     if isinstance(ms, dt.timedelta):
         ms = ms.total_seconds() * 1000
     if is_missing(ms):
         return missing
     value = float(ms)
     sign, value = ("-" if value < 0 else ""), abs(value)
-    if value < 1_000:
+    if 0 < value < 1:       # a step of 0.4 ms read "0 ms", as one that took no time
+        return f"{sign}{value:.2g} ms" if value >= 0.001 else f"{sign}<0.001 ms"     # never an exponent
+    if value < 999.5:       # 999.6 ms read "1000 ms"
         return f"{sign}{value:.0f} ms"
     if value < 59_950:
         return f"{sign}{value / 1_000:.1f} s"
@@ -170,14 +183,31 @@ def fmt_time(value: Any) -> str | None:
     return None
 
 
+def _is_empty(value: Any) -> bool:
+    """An evidence value that says nothing: missing, blank text, or a list or mapping of such values only.
+    Its field is left out of the sentence, where it read "steps: ;" or "previous p95: —"."""
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, dict):
+        return all(_is_empty(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_is_empty(v) for v in value)
+    try:
+        return is_missing(value)
+    except ValueError:  # an array: its truth value is ambiguous
+        return False
+
+
 def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> str:
     """One evidence value with its unit, chosen by the key's suffix (the analyses' naming); `text` is
-    applied to a value that is text (an error, a name), not to the figures formatted here."""
+    applied to a value that is text (an error, a name), not to the figures formatted here. Empty items
+    of a list are left out (`_is_empty`)."""
     if isinstance(value, dict):
         return "(" + fmt_evidence(value, sentence=False, text=text) + ")"
     if isinstance(value, (list, tuple)):
-        shown = ", ".join(_evidence_value(key, v, text) for v in list(value)[:5])
-        return shown + (f" and {len(value) - 5} more" if len(value) > 5 else "")
+        items = [v for v in value if not _is_empty(v)]
+        shown = ", ".join(_evidence_value(key, v, text) for v in items[:5])
+        return shown + (f" and {len(items) - 5} more" if len(items) > 5 else "")
     if is_missing(value):
         return BLANK
     moment = fmt_time(value)
@@ -207,7 +237,8 @@ def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> s
 
 def fmt_evidence(evidence: Any, *, sentence: bool = True, text: Callable[[str], str] = str) -> str:
     """A finding's evidence as a readable sentence ("P95: 5 min 12 s; executions: 1,234.") rather
-    than raw JSON: each key humanised, each value with its unit.
+    than raw JSON: each key humanised, each value with its unit; a field with no value (None, NaN, "",
+    [], {}) left out, and evidence with none at all the blank.
 
     text: what the keys and the text values (errors, names: cloud text) go through, e.g. a Markdown
     escape, so the figures and punctuation formatted here are not escaped with them."""
@@ -216,7 +247,8 @@ def fmt_evidence(evidence: Any, *, sentence: bool = True, text: Callable[[str], 
             evidence = json.loads(evidence)
         except ValueError:
             pass
-    if not isinstance(evidence, dict) or not evidence:
-        return BLANK if is_missing(evidence) or not evidence else text(str(evidence))
-    shown = "; ".join(f"{text(_humanize(str(k)))}: {_evidence_value(str(k), v, text)}" for k, v in evidence.items())
+    if not isinstance(evidence, dict) or _is_empty(evidence):
+        return BLANK if _is_empty(evidence) else text(str(evidence))
+    shown = "; ".join(f"{text(_humanize(str(k)))}: {_evidence_value(str(k), v, text)}"
+                      for k, v in evidence.items() if not _is_empty(v))
     return (shown[:1].upper() + shown[1:] + ".") if sentence else shown

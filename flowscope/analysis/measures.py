@@ -129,11 +129,30 @@ def is_lockstep(cv: float | None, samples: int, executions: int, mean_ms: float 
     `min_samples` retries of `min_executions` executions, `LOCKSTEP_MIN_MEAN_MS` long on average (the
     thresholds' sync_retry_* knobs). Per retry number: exponential backoff without jitter waits 2, 4, 8 s,
     each the same in every execution, while its delays taken together spread by half."""
-    if cv is None or cv != cv:       # NaN: no spread measurable
-        return False
+    return lockstep_verdict(cv, samples, executions, mean_ms, max_cv=max_cv, min_samples=min_samples,
+                            min_executions=min_executions) is None
+
+
+def lockstep_verdict(cv: float | None, samples: int, executions: int, mean_ms: float | None, *, max_cv: float,
+                     min_samples: int, min_executions: int) -> str | None:
+    """None for retries in lockstep (`is_lockstep`), else why not, in words: the Retries table shows it
+    beside an unticked row, so a cv near 0 left unticked (too few runs) reads as the rule, not as a
+    contradiction of the count above it."""
+    from flowscope.format import fmt_duration
+
     if mean_ms is None or mean_ms != mean_ms or mean_ms < LOCKSTEP_MIN_MEAN_MS:
-        return False
-    return cv < max_cv and samples >= min_samples and executions >= min_executions
+        return (f"no delay to spread (mean {fmt_duration(mean_ms)}, under "
+                f"{fmt_duration(LOCKSTEP_MIN_MEAN_MS)})")
+    if cv is None or cv != cv:       # NaN: no spread measurable
+        return "no spread measurable"
+    reasons = []
+    if cv >= max_cv:
+        reasons.append(f"delays spread (cv {cv:.2f}, at least {max_cv:.2f}): jittered")
+    if samples < min_samples:
+        reasons.append(f"{samples:,} retries (fewer than {min_samples:,})")
+    if executions < min_executions:
+        reasons.append(f"{executions:,} runs (fewer than {min_executions:,})")
+    return "; ".join(reasons) or None
 
 
 PREVIOUS_COVERAGE = 0.9

@@ -9,15 +9,17 @@ transforms of `tables.execution_detail` frames, so the dashboard, the CLI and te
 from __future__ import annotations
 
 import re
+from enum import Enum
 from typing import Any
 from urllib.parse import quote
 
 import pandas as pd
 
-from flowscope.analysis import measures, transitions
+from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
+from flowscope.format import fmt_cause, is_missing
 from flowscope.model import C, Cloud, Status
 
 SEARCH_STATUSES = [Status.RUNNING.value, Status.SUCCEEDED.value, Status.FAILED.value, Status.TIMED_OUT.value,
@@ -114,7 +116,9 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
                       execution_id: str = "", step: str = "", page: int = 0,
                       page_size: int = PAGE_SIZE, sort: str = "newest first") -> tuple[pd.DataFrame, int]:
     """One page of the matching executions in the order `sort` names (`SORTS`; ties newest first, then
-    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`."""
+    by id, so pages never overlap) and the total number of matches. `run` is the id's `short_id`; a run
+    still running has its time so far as its `duration_ms` (`ELAPSED_MS`, the figure the duration orders
+    read: a stuck run at the top of "longest first" read "—")."""
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}: one of {', '.join(SORTS)}")
     where, params = _search_where(f, statuses, error_text, execution_id, step)
@@ -123,10 +127,11 @@ def search_executions(con: Any, f: Filters, *, statuses: tuple[str, ...] = (), e
     offset = max(0, min(int(page), max(0, (total - 1) // size))) * size
     rows = run(con, q("""
         SELECT e.{cloud}, e.{workflow_name} AS workflow, e.{execution_id}, e.{status}, e.{started_at},
-               e.{ended_at}, e.{duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id}, e.{kind}
+               e.{ended_at}, {elapsed} AS {duration_ms}, e.{error}, e.{cause}, e.{redrive_count}, e.{workflow_id},
+               e.{kind}
         FROM executions e WHERE {where}
         ORDER BY {order}, e.{started_at} DESC, e.{execution_id} DESC LIMIT {limit} OFFSET {offset}
-    """, where=where, order=q(SORTS[sort]), limit=size, offset=offset), params)
+    """, where=where, order=q(SORTS[sort]), elapsed=q(ELAPSED_MS), limit=size, offset=offset), params)
     rows.insert(0, "run", [short_id(e) for e in rows[C.execution_id]])
     return rows, total
 
@@ -205,10 +210,16 @@ def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
                                    _has_error=failed[C.error].notna(),
                                    _at=pd.to_datetime(failed[C.ended_at].fillna(failed[C.started_at]), utc=True))
             ranked = ranked.sort_values(["_has_error", "_depth", "_at"], ascending=False, kind="stable")
-            row = ranked.iloc[0].drop(["_depth", "_has_error", "_at"]).to_dict()
+            row = _present(ranked.iloc[0].drop(["_depth", "_has_error", "_at"]).to_dict())
             row["parent"] = _parent_names(steps).get(row[C.step_key])
             return row
     return None
+
+
+def _present(row: dict[str, Any]) -> dict[str, Any]:
+    """A step's row with its missing values None: a text column read from the store holds NaN where
+    another row has text, and a surface printing `row.get("cause") or ""` said "nan"."""
+    return {k: None if is_missing(v) else v for k, v in row.items()}
 
 
 def _so_far(steps: pd.DataFrame, as_of: Any) -> pd.Series:
@@ -262,7 +273,7 @@ def running_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     ranked = open_.assign(_depth=open_[C.step_key].map(depth).fillna(0),
                           _at=pd.to_datetime(open_[C.started_at], utc=True))
     ranked = ranked.sort_values(["_depth", "_at"], ascending=False, kind="stable")
-    row = ranked.iloc[0].drop(["_depth", "_at"]).to_dict()
+    row = _present(ranked.iloc[0].drop(["_depth", "_at"]).to_dict())
     row["parent"] = _parent_names(steps).get(row[C.step_key])
     return row
 
@@ -353,6 +364,54 @@ def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     return grouped[RUN_COST_COLUMNS].reset_index(drop=True)
 
 
+class PlanPaid(str, Enum):
+    """How much of a run's usage its plan pays (`plan_paid`)."""
+
+    ALL = "all"
+    SOME = "some"
+    NONE = "none"
+
+
+def plan_paid(usage: pd.DataFrame, kind: Any) -> PlanPaid:
+    """How much of a run's usage costs nothing per unit because its plan pays it (`pricing.free_per_unit`: a
+    Logic Apps Standard workflow's built-in operations, billed in plan hours whatever runs): a run all of
+    whose usage is such read "Cost $0" as if it ran free."""
+    if usage is None or usage.empty or C.meter not in usage:
+        return PlanPaid.NONE
+    free = [_free_per_unit(m, kind) for m in usage[C.meter]]
+    return PlanPaid.ALL if all(free) else PlanPaid.SOME if any(free) else PlanPaid.NONE
+
+
+def _free_per_unit(meter: Any, kind: Any) -> bool:
+    """`pricing.free_per_unit`; a meter this version does not know is not free (it is priced, or said unpriced)."""
+    try:
+        return pricing.free_per_unit(str(meter), str(kind) if kind is not None else None)
+    except ValueError:
+        return False
+
+
+CHILD_RUN_COLUMNS = ["workflow", "runs", "failed", "running", C.error, C.cause, "first_failed", C.workflow_id]
+
+
+def child_runs(con: Any, cloud: str, execution_id: str) -> pd.DataFrame:
+    """A run's child executions (a Distributed Map's items, each an execution naming the run in
+    `parent_execution_id`) per child workflow: runs, failed and still running, the first failed child's own
+    error and cause and its id; the workflows with failures first. Its Map step is one row of the run
+    (States.ExceedToleratedFailureThreshold), the items' failures are theirs. Empty without children."""
+    frame = run(con, q("""
+        SELECT {workflow_id}, any_value({workflow_name}) AS workflow, count(*) AS runs,
+               count(*) FILTER (WHERE {status} IN ({failed})) AS failed,
+               count(*) FILTER (WHERE {status} = '{running}') AS running,
+               arg_min({error}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed})) AS {error},
+               arg_min({cause}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed})) AS {cause},
+               arg_min({execution_id}, ({started_at}, {execution_id})) FILTER (WHERE {status} IN ({failed}))
+                   AS first_failed
+        FROM executions WHERE {cloud} = $cloud AND {parent_execution_id} = $eid
+        GROUP BY {workflow_id} ORDER BY failed DESC, runs DESC, {workflow_id}
+    """, failed=_in(RUN_FAILED), running=Status.RUNNING.value), {"cloud": cloud, "eid": execution_id})
+    return frame[CHILD_RUN_COLUMNS] if not frame.empty else pd.DataFrame(columns=CHILD_RUN_COLUMNS)
+
+
 # ---------------------------------------------------------------- two runs side by side
 
 COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",
@@ -424,12 +483,44 @@ def console_url(execution: dict[str, Any]) -> str | None:
                    + _express_start(execution.get(C.started_at))
         return f"https://{host}/states/home?region={r}#/v2/executions/details/{quote(eid, safe=':')}"
     if cloud == Cloud.AZURE:
-        if not eid.lower().startswith("/subscriptions/") or "/runs/" not in eid.lower():
-            return None
-        return f"https://portal.azure.com/#resource{quote(eid, safe='/')}"
+        return _azure_portal_url(eid)
     if cloud == Cloud.GCP:
         return _gcp_console_url(eid, execution)
     return None
+
+
+_AZURE_RUN = re.compile(r"^(?P<workflow>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/(?:"
+                        r"(?P<consumption>microsoft\.logic/workflows/[^/]+)|microsoft\.web/sites/[^/]+/workflows/[^/]+))"
+                        r"/runs/[^/]+$", re.IGNORECASE)
+"""A Logic Apps run id: a Consumption workflow's (`microsoft.logic/workflows/<wf>`) or a Standard logic
+app's (`microsoft.web/sites/<app>/workflows/<wf>`), `/runs/<run name>` (`collectors/azure/transform/ids.py`)."""
+
+AZURE_MONITOR_BLADE = "https://portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/"
+"""The portal's run view of a Consumption workflow: the Logic Apps monitor blade, whose `runid` input is the
+run's id percent-encoded whole (the link a workflow builds to its own run,
+`encodeUriComponent(workflow()['run']['id'])`)."""
+
+
+def _azure_portal_url(eid: str) -> str | None:
+    """A Consumption run in the monitor blade (`AZURE_MONITOR_BLADE`). A run is no ARM resource the portal's
+    `#resource/<id>` route opens (that link opened no run), and the monitor blade reads Consumption runs
+    only: a Standard workflow's run links to its workflow's page, whose run history lists the run (the
+    stable page one click away; the run itself is not deep-linked). None for an id naming no workflow."""
+    match = _AZURE_RUN.match(eid)
+    if not match:
+        return None
+    if match.group("consumption"):
+        return AZURE_MONITOR_BLADE + quote(eid, safe="")
+    return f"https://portal.azure.com/#resource{quote(match.group('workflow'), safe='/')}"
+
+
+def console_opens_run(execution: dict[str, Any]) -> bool:
+    """Whether `console_url` opens the run itself, not its workflow's page (a Standard Logic Apps run), so a
+    button says which it opens."""
+    if str(execution.get(C.cloud) or "") != Cloud.AZURE:
+        return True
+    match = _AZURE_RUN.match(str(execution.get(C.execution_id) or ""))
+    return bool(match and match.group("consumption"))
 
 
 def _gcp_console_url(eid: str, execution: dict[str, Any]) -> str | None:
@@ -469,6 +560,19 @@ def run_events(steps: pd.DataFrame, attempts: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def cause_text(error: Any, cause: Any) -> str:
+    """A failure's cause as a person reads it beside its error: a Lambda error's JSON as its message
+    (`format.fmt_cause`; it read raw, '{"errorMessage": ..., "requestId": ...}'), without the error's
+    name it would repeat; "" when there is none (never "None" or "nan")."""
+    said = error.strip() if isinstance(error, str) else ""
+    shown = fmt_cause(cause)
+    because = shown.strip() if isinstance(shown, str) else ""
+    if said and because.startswith(said + ":"):
+        because = because.removeprefix(said + ":").strip()
+    return because
+
+
 def _detail(error: Any, cause: Any) -> str:
-    """Error and cause as one line, missing parts left out (never "None" or "nan")."""
-    return " ".join(str(v) for v in (error, cause) if isinstance(v, str) and v).strip()
+    """Error and cause as one line, "error: cause" (`cause_text`), missing parts left out."""
+    said = error.strip() if isinstance(error, str) else ""
+    return ": ".join(part for part in (said, cause_text(error, cause)) if part)

@@ -801,17 +801,19 @@ def retry_delays(con: Any, f: Filters, limit: int = 50) -> pd.DataFrame:
 
 
 def mark_lockstep(delays: pd.DataFrame, th: Any) -> pd.DataFrame:
-    """`delays` (from `retry_delays`) with `lockstep`: measures.is_lockstep under the thresholds `th`
+    """`delays` (from `retry_delays`) with `lockstep` and, where not, `why_not_lockstep`
+    (`measures.lockstep_verdict`): measures.is_lockstep under the thresholds `th`
     (sync_retry_max_cv, sync_retry_min_samples, sync_retry_min_executions), per retry number. The
     synchronized_retries finding applies the same rule to the retries inside retry storms only."""
     out = delays.copy()
-    out["lockstep"] = [measures.is_lockstep(None if pd.isna(cv) else float(cv), int(n), int(e),
-                                            None if pd.isna(m) else float(m), max_cv=th.sync_retry_max_cv,
-                                            min_samples=th.sync_retry_min_samples,
-                                            min_executions=th.sync_retry_min_executions)
-                       for cv, n, e, m in zip(out["cv"], out["samples"], out["executions"], out["mean_delay_ms"],
-                                              strict=True)]
-    out["lockstep"] = out["lockstep"].astype(bool)
+    why_not = [measures.lockstep_verdict(None if pd.isna(cv) else float(cv), int(n), int(e),
+                                         None if pd.isna(m) else float(m), max_cv=th.sync_retry_max_cv,
+                                         min_samples=th.sync_retry_min_samples,
+                                         min_executions=th.sync_retry_min_executions)
+               for cv, n, e, m in zip(out["cv"], out["samples"], out["executions"], out["mean_delay_ms"],
+                                      strict=True)]
+    out["lockstep"] = pd.Series([w is None for w in why_not], index=out.index, dtype=bool)
+    out["why_not_lockstep"] = pd.Series(why_not, index=out.index, dtype=object)    # the rule, where not ticked
     return out
 
 

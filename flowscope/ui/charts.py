@@ -371,7 +371,9 @@ def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A aga
         errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
         marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
         failed = [m.startswith("failed") for m in marks]
-        hover = [f"{lab}<br>run {run.upper()}: {fmt_duration(ms)}, {int(v or 0)} visit(s)"
+        # A step this run did not take hovers "not run", as its bar is marked (it read "n/a, 0 visit(s)").
+        hover = [f"{lab}<br>run {run.upper()}: not run" if not int(v or 0) else
+                 f"{lab}<br>run {run.upper()}: {fmt_duration(ms, 'no duration recorded')}, {int(v or 0)} visit(s)"
                  + (f", {int(r)} retries" if r else "")
                  + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")
                  for lab, ms, v, r, e in zip(labels, part[f"{run}_ms"], visits, retries, errors, strict=True)]
@@ -411,7 +413,7 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
             x=part[C.started_at], y=part[C.scope].map(safe), mode="markers", name=safe(status),
             marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
                         symbol="x" if status == "failed" else "circle"),
-            hovertext=[safe(f"{s}: {e or ''}"[:200]) for s, e in zip(part[C.status], part[C.error], strict=True)],
+            hovertext=[safe(_run_hover(s, e)) for s, e in zip(part[C.status], part[C.error], strict=True)],
             hoverinfo="text+x"))
     fig.update_layout(hovermode="closest")
     times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
@@ -424,6 +426,14 @@ def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by sco
 
 
 MIN_TIME_SPAN = pd.Timedelta(hours=1)
+
+
+def _run_hover(status: Any, error: Any) -> str:
+    """A collection run's hover: its status, and its error when it has one (a stored run without one
+    has NaN, which read "succeeded: nan")."""
+    if is_missing(error) or not str(error).strip():
+        return str(status)
+    return f"{status}: {error}"[:200]
 
 
 # ---------------------------------------------------------------- one execution's timeline
@@ -469,6 +479,11 @@ def _lanes(steps: pd.DataFrame) -> list[tuple[int, str, list[Any]]]:
     return [(depth, path[-1], visits) for path, (depth, visits) in lanes.items()]
 
 
+def _text_or_none(value: Any) -> str | None:
+    """A stored text (an error, a cause), None for a missing (None, NaN) or blank one."""
+    return None if is_missing(value) or not str(value).strip() else str(value)
+
+
 def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     """The timeline bar of one step visit on its lane (None when it never started); a running step
     ends now."""
@@ -480,11 +495,16 @@ def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
     iteration = getattr(row, C.iteration)
     suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
     step_type = getattr(row, C.type)
-    attempts_n = int(getattr(row, C.attempts) or 1)
+    tried = getattr(row, C.attempts)
+    attempts_n = 1 if is_missing(tried) else max(1, int(tried))     # none recorded: the one try it had
+    running = getattr(row, C.status) == Status.RUNNING.value and is_missing(getattr(row, C.duration_ms))
+    took = "running" if running else fmt_duration(getattr(row, C.duration_ms))
     hover = (f"{safe(getattr(row, C.name))}{suffix} ({safe(step_type)})<br>status {safe(getattr(row, C.status))}"
-             f"<br>{fmt_duration(getattr(row, C.duration_ms))}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
-    if getattr(row, C.error):
-        hover += f"<br>{safe(getattr(row, C.error))}: {safe(str(getattr(row, C.cause) or '')[:120])}"
+             f"<br>{took}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
+    error = _text_or_none(getattr(row, C.error))
+    if error:       # a stored row without one has NaN, which read "nan: nan"
+        cause = _text_or_none(getattr(row, C.cause))
+        hover += f"<br>{safe(error)}" + (f": {safe(cause[:120])}" if cause else "")
     return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),
             "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
 
@@ -506,7 +526,8 @@ def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
             continue
         t_end = t_start if t_end is None or pd.isna(t_end) else t_end
         bars.append({"label": label, "start": t_start, "end": t_end, "status": getattr(t, C.status), "kind": "try",
-                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} {getattr(t, C.error) or ''}")})
+                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} "
+                                   f"{_text_or_none(getattr(t, C.error)) or ''}".rstrip())})
     return bars
 
 

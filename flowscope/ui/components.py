@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import Filters
-from flowscope.format import BLANK
+from flowscope.format import BLANK, NOT_PRICED, fmt_monthly
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.textsafety import markdown_text as md
@@ -161,7 +161,18 @@ def finding_dollars_column(**config: Any) -> Any:
 
     once = ", ".join(k.replace("_", " ") for k in checks.kinds_where(dollars=checks.Dollars.ONCE))
     return st.column_config.NumberColumn("$", help=f"Dollars a month (a cost, a saving or a step's spend); for a "
-                                                   f"{once}: what the episode cost, once", **config)
+                                                   f"{once}: what the episode cost, once; {BLANK}: no cost "
+                                                   f"measured (the finding prices nothing)", **config)
+
+
+def finding_dollars(found: pd.DataFrame) -> pd.DataFrame:
+    """Findings with the dollars of those that price nothing (none, or 0: `format.fmt_monthly` reads both
+    as NOT_PRICED, as the CLI and reports say them) missing, so the table draws the placeholder: a failing
+    step's finding read "$0.00", as if there were nothing to lose."""
+    if "monthly_usd" not in found.columns:
+        return found
+    priced = [fmt_monthly(v) != NOT_PRICED for v in found["monthly_usd"]]
+    return found.assign(monthly_usd=pd.to_numeric(found["monthly_usd"], errors="coerce").where(priced))
 
 
 def evidence_link(f: Filters, kind: str, workflow_id: Any, step: Any, sample_ids: Sequence[str] = ()) -> str:
@@ -320,14 +331,15 @@ def metric_row(items: Sequence[tuple]) -> None:
 
 def run_duration(run: dict[str, Any]) -> str:
     """A run's duration as the run page and Compare runs show it: a run still running reads "running
-    5 d" (its time to when it was last collected, `runs.seen_running`), never "n/a"."""
+    5 d" (its time to when it was last collected, `runs.seen_running`), a finished run without one "not
+    recorded", never "n/a"."""
     from flowscope.analysis import runs
     from flowscope.format import fmt_duration
 
     as_of = runs.last_seen_running(run)
     if as_of is not None and pd.isna(run.get(C.duration_ms)):
         return f"running {fmt_duration(runs.since(run.get(C.started_at), as_of))}"
-    return fmt_duration(run.get(C.duration_ms))
+    return fmt_duration(run.get(C.duration_ms), missing="not recorded")
 
 
 def ago(ts: Any, now: dt.datetime | None = None) -> str:

@@ -419,6 +419,12 @@ def execution_latency(f: Filters) -> pd.DataFrame:
     return call("execution_latency", f)
 
 
+def child_runs(cloud: str, execution_id: str) -> pd.DataFrame:
+    """A run's child executions (a Distributed Map's items) per child workflow (analysis/runs.py), cached."""
+    result: pd.DataFrame = call_in("runs", "child_runs", cloud, execution_id)
+    return result
+
+
 def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
     """One page of the executions search and the number of matches (analysis/runs.py), cached."""
     result: tuple[pd.DataFrame, int] = call_in("runs", "search_executions", f, **kwargs)

@@ -76,31 +76,43 @@ def _given_format(config: Any) -> str | None:
     return type_config.get("format") if type_config.get("type") == "number" else None
 
 
-SMALLEST_SHOWN = 0.001
-"""A unit in which a column's smallest non-zero duration is below this prints it as 0.000 at three
-decimals: a smaller unit is taken while the longest value fits in five digits (`duration_unit`)."""
+LONGEST_IN_UNIT = 1_000
+"""A unit reads a value of a thousand of it or more as the next unit would read it better ("7200 s" is
+2 h): `duration_unit` climbs while the longest value reaches it, and a table column whose longest value
+still does (days) reads each cell in its own units (`per_cell_durations`)."""
+
+SHORTEST_IN_UNIT = {"ms": 0.0, "s": 0.001, "min": 0.1, "h": 0.1, "d": 0.1}
+"""The least part of each unit a non-zero value reads well as: seconds to the millisecond ("0.019 s", as
+a stopwatch reads), a minute, an hour or a day to a tenth ("0.008 h" is 30 s, "0.008 min" half a
+second). A table column whose shortest non-zero value reads less reads each cell in its own units
+instead (`per_cell_durations`), unless it is signed (`_duration`)."""
 
 
 def duration_unit(values_ms: pd.Series) -> tuple[str, float]:
-    """The one unit a duration column reads in: the largest unit its median value is at least one of,
-    one larger while its longest value would take five digits (no "30000 ms": cells have no thousands
-    separators); then one smaller while its shortest non-zero value would read 0.000 and its longest
-    still fits in five digits (1 ms beside 3 h reads "0.001 s" beside "10776 s", not "0.000 min")."""
+    """The one unit a duration column or a chart's axis reads in: the largest unit its median value is
+    at least one of, one larger while its longest value would read a thousand of it or more
+    (`LONGEST_IN_UNIT`: an axis to 3 h read "10,800 s"). A table column in which its shortest non-zero
+    value reads as a sliver of that unit reads per cell instead (`_duration`); an axis starts at 0 and
+    needs no smaller unit."""
     present = pd.to_numeric(values_ms, errors="coerce").dropna().abs()
     typical = float(present.median()) if len(present) else 0.0
     longest = float(present.max()) if len(present) else 0.0
-    nonzero = present[present > 0]
-    shortest = float(nonzero.min()) if len(nonzero) else 0.0
     index = 0
     for i, (_unit, size) in enumerate(DURATION_UNITS):
         if typical >= size:
             index = i
-    while index + 1 < len(DURATION_UNITS) and longest / DURATION_UNITS[index][1] >= 10_000:
+    while index + 1 < len(DURATION_UNITS) and longest / DURATION_UNITS[index][1] >= LONGEST_IN_UNIT:
         index += 1
-    while (index > 0 and shortest and shortest / DURATION_UNITS[index][1] < SMALLEST_SHOWN
-           and longest / DURATION_UNITS[index - 1][1] < 100_000):
-        index -= 1
     return DURATION_UNITS[index]
+
+
+def _reads_in_one_unit(basis_ms: pd.Series, unit: str, size: float) -> bool:
+    """Whether every value of a column reads well in `unit` (`size` ms): its longest under
+    `LONGEST_IN_UNIT` of it, its shortest non-zero at least `SHORTEST_IN_UNIT` of it."""
+    present = pd.to_numeric(basis_ms, errors="coerce").dropna().abs() / size
+    nonzero = present[present > 0]
+    return not len(nonzero) or (float(nonzero.max()) < LONGEST_IN_UNIT
+                                and float(nonzero.min()) >= SHORTEST_IN_UNIT[unit])
 
 
 def _decimals_for(values: pd.Series, low: int, high: int) -> int:
@@ -129,7 +141,9 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
               together_ms: pd.Series | None = None) -> tuple[pd.Series, Shown]:
     """A duration column in one unit; with `together_ms` (its comparable columns' values, in ms, its
     own included: `comparable_durations`) in the unit and decimals they share. The decimals show the
-    first significant digit of the smallest non-zero value (up to 6), so none reads 0.000."""
+    first significant digit of the smallest non-zero value (up to 6), so none reads 0.000. A column no one
+    unit reads well (`_reads_in_one_unit`: 1 ms beside 2 h read "0.001 s" beside "7200.000 s") reads
+    each cell in its own units."""
     ms = pd.to_numeric(values, errors="coerce").astype("float64") * per_ms
     basis = ms if together_ms is None else together_ms
     unit, size = duration_unit(basis)
@@ -137,15 +151,10 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
     # A signed column (Compare's "B − A") keeps one unit: read per cell, "+5 min" would lose its "+".
-    if not sign and (decimals > ONE_UNIT_DECIMALS or float((basis / size).abs().max()) >= 10_000):
+    if not sign and not _reads_in_one_unit(basis, unit, size):
         return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
-
-
-ONE_UNIT_DECIMALS = 3
-"""The most decimals a duration column reads in one unit: a column needing more (40 ms beside 3 days read
-"0.000667 min" beside "4320.000000 min") reads each cell in its own units (`per_cell_durations`)."""
 
 
 def per_cell_durations(ms: pd.Series) -> pd.Series:
@@ -203,11 +212,19 @@ def _is_count(column: str, values: pd.Series) -> bool:
     return bool(len(present)) and bool((present == present.round()).all())
 
 
+def _missing_item(value: Any) -> bool:
+    try:
+        return is_missing(value)
+    except ValueError:  # an array: its truth value is ambiguous
+        return False
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return fmt_evidence(value)
-    if isinstance(value, (list, tuple)):
-        return ", ".join(str(v) for v in value) if value else BLANK
+    if isinstance(value, (list, tuple)):      # its missing or blank items left out: never "a, None, nan"
+        items = [str(v) for v in value if not _missing_item(v) and str(v).strip()]
+        return ", ".join(items) if items else BLANK
     try:
         return BLANK if is_missing(value) else value
     except ValueError:  # an array: its truth value is ambiguous
@@ -234,6 +251,25 @@ def column_kind(column: str, values: pd.Series) -> str | None:
     return SHARE if not SHARE_WORDS.isdisjoint(name_words(column)) else None
 
 
+PERCENT_SHOWN = 0.00005
+"""The least share Streamlit's "percent" (two decimals) shows as non-zero: a smaller one reads "0.00%"."""
+
+
+def _share(column: str, values: pd.Series, config: Any) -> tuple[pd.Series, Shown]:
+    """A share column as a percent ("percent", or the page's own format). One whose smallest non-zero
+    value "percent" would show as 0.00% (a step failing 1 visit in 100,000) is shown in percent numbers
+    to the decimals that value needs ("%.3f%%": "0.001%"): a rare failure never reads as none."""
+    given = _given_format(config)
+    if given and given != "percent":
+        return values, Shown(_label(column, config), given)
+    present = pd.to_numeric(values, errors="coerce").astype("float64").abs()
+    nonzero = present[present > 0]
+    if not len(nonzero) or float(nonzero.min()) >= PERCENT_SHOWN:
+        return values, Shown(_label(column, config), "percent")
+    percent = pd.to_numeric(values, errors="coerce").astype("float64") * 100
+    return percent, Shown(_label(column, config), f"%.{_decimals_for(percent, 2, 6)}f%%")
+
+
 def _column(column: str, values: pd.Series, config: Any,
             together_ms: pd.Series | None = None) -> tuple[pd.Series, Shown | None]:
     """(display values, its format or None for "as the page configured it") for one column;
@@ -252,7 +288,7 @@ def _column(column: str, values: pd.Series, config: Any,
         given = _given_format(config)
         return counts, Shown(_label(column, config), given or "localized")
     if kind == SHARE:       # a fraction (failure_rate 0.002967) reads as a percent, "0.30%", as metrics say it
-        return values, Shown(_label(column, config), _given_format(config) or "percent")
+        return _share(column, values, config)
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
         words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         if "cause" in name_words(column):       # a Lambda error's JSON reads as its type and message

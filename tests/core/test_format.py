@@ -69,3 +69,44 @@ def test_changes_are_signed_and_missing_rates_have_no_change():
     # a failing step's change of rate read "rate change: -0.022" (a share, shown raw)
     assert fmt_evidence({"failure_rate": 0.378, "rate_change": -0.022}) == (
         "Failure rate: 37.8%; rate change: -2.2 pt.")
+
+
+@pytest.mark.parametrize("evidence,text", [
+    ({"steps": [], "executions": 2}, "Executions: 2."),                    # read "Steps: ; executions: 2."
+    ({"error": "", "cause": "  ", "executions": 2}, "Executions: 2."),      # read "Error: ; cause:   ; ..."
+    ({"previous_p95_ms": None, "p95_ms": 1_500}, "P95: 1.5 s."),           # read "Previous p95: —; p95: ..."
+    ({"detail": {}, "runs": [None, "", "r1"]}, "Runs: r1."),                # read "Detail: (—); runs: —, , r1."
+    ({"detail": {"gap": None}, "failure_rate": float("nan")}, "—"),        # nothing to say: the blank
+])
+def test_evidence_leaves_out_empty_fields(evidence, text):
+    """An evidence field with no value (None, NaN, "", [], {}) printed its name and nothing ("Steps: ;"),
+    or a dash, in the sentence a finding shows; it is now left out, and evidence with none reads blank."""
+    from flowscope.format import fmt_evidence
+
+    assert fmt_evidence(evidence) == text
+
+
+@pytest.mark.parametrize("share,text", [(0.0002, "<0.1%"), (0.00049, "<0.1%"), (0.0, "0.0%"), (0.0005, "0.1%"),
+                                        (0.9998, ">99.9%"), (1.0, "100.0%"), (0.375 / 100, "0.4%")])
+def test_a_share_that_is_not_none_never_reads_as_none(share, text):
+    """1 failed run in 5,000 read "Run failure rate 0.0%" on Overview and in reports (an all-clear that is
+    not one), and 4,999 in 5,000 "100.0%". A share between 0 and 0.1% now reads "<0.1%", one between
+    99.9% and 100% ">99.9%"."""
+    assert fmt_pct(share) == text
+
+
+@pytest.mark.parametrize("value,text", [(0.4, "0.4 ms"), (0.5, "0.5 ms"), (0.043, "0.043 ms"), (0, "0 ms"),
+                                        (0.0, "0 ms"), (-0.3, "-0.3 ms"), (999.6, "1.0 s"), (1.0, "1 ms"),
+                                        (1e-9, "<0.001 ms")])
+def test_a_duration_under_a_millisecond_is_not_zero(value, text):
+    """A step of 0.4 ms (Logic Apps and Workflows time to the microsecond) read "0 ms", as a step that took
+    no time; 999.6 ms read "1000 ms". It now reads "0.4 ms" (two significant digits), and 999.6 ms "1.0 s"."""
+    assert fmt_duration(value) == text
+
+
+@pytest.mark.parametrize("value,text", [(99.996, "$100"), (0.99996, "$1.00"), (0.00009996, "$0.0001"),
+                                        (-99.996, "-$100"), (99.994, "$99.99"), (0.99994, "$0.9999")])
+def test_an_amount_at_a_precision_boundary_reads_as_the_amount_it_rounds_to(value, text):
+    """fmt_usd chose its precision before rounding: $99.996 read "$100.00" beside "$100", $0.99996 "$1.0000"
+    beside "$1.00", $0.00009996 "$0.000100". An amount now reads at the precision of what it rounds to."""
+    assert fmt_usd(value) == text

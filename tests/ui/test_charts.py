@@ -354,6 +354,7 @@ def test_compare_chart_marks_failed_retried_and_missing_steps():
     assert list(a.text) == ["failed, 2 retries", "not run", ""] and list(b.text) == ["", "", ""]
     assert a.marker.line.width[0] == 3 and a.marker.line.color[0] == charts.STATUS_COLORS["FAILED"]
     assert "Payment.Declined" in a.hovertext[0] and "12.0 s" in a.hovertext[0]
+    assert a.hovertext[1] == "Refund<br>run A: not run", "a step one run did not take hovered 'n/a, 0 visit(s)'"
     assert charts.compare_steps(table.iloc[0:0]).layout.annotations[0].text == "No steps to compare"
 
 
@@ -821,3 +822,36 @@ def test_a_log_duration_axis_reads_durations_not_si_prefixes():
     p95 = next(t for t in fig.data if t.name == "p95")
     ticks = dict(zip(axis.ticktext, axis.tickvals, strict=True))
     assert ticks["1 h"] == pytest.approx(max(p95.x)), "ticks in the bars' unit"
+
+
+def test_a_collection_run_without_an_error_hovers_its_status_alone():
+    """A run read from the store has NaN for no error (not None): its marker's hover read "succeeded: nan".
+    It now reads "succeeded"; a failed run's reads its error."""
+    runs = pd.DataFrame({C.scope: ["aws:1/us-east-1", "gcp:p/l", "gcp:p/l"],
+                         C.status: ["succeeded", "failed", "partial"],
+                         C.started_at: [T0, T0, T0], C.error: [float("nan"), "PermissionDenied", ""]})
+    hovers = [h for trace in charts.collection_timeline(runs).data for h in trace.hovertext]
+    assert sorted(hovers) == ["failed: PermissionDenied", "partial", "succeeded"], hovers
+
+
+def test_a_timeline_bar_without_an_error_hovers_no_nan():
+    """A run read from the store has NaN (not None) for a step's missing error, cause and tries: every bar of
+    a Logic Apps run hovered "nan: nan", a try "try 2: FAILED nan", and NaN tries could not be counted. A
+    bar now hovers its error only when it has one, a running step "running", and no tries recorded as one."""
+    nan = float("nan")
+    steps = pd.DataFrame([
+        {C.step_key: "1", C.parent_step_key: None, C.previous_step_key: None, C.iteration: nan, C.name: "Call",
+         C.type: "task", C.status: "SUCCEEDED", C.started_at: T0, C.ended_at: T0 + dt.timedelta(seconds=2),
+         C.duration_ms: 2_000.0, C.attempts: nan, C.error: nan, C.cause: nan},
+        {C.step_key: "2", C.parent_step_key: None, C.previous_step_key: None, C.iteration: nan, C.name: "Wait",
+         C.type: "task", C.status: "RUNNING", C.started_at: T0 + dt.timedelta(seconds=2), C.ended_at: pd.NaT,
+         C.duration_ms: nan, C.attempts: 2.0, C.error: nan, C.cause: nan}])
+    attempts = pd.DataFrame([
+        {C.step_key: "2", C.attempt: 1, C.status: "FAILED", C.started_at: T0, C.ended_at: T0, C.error: nan},
+        {C.step_key: "2", C.attempt: 2, C.status: "RUNNING", C.started_at: T0, C.ended_at: pd.NaT, C.error: nan}])
+    fig = charts.gantt({C.started_at: T0, C.status: "RUNNING"}, steps, attempts, now=T0 + dt.timedelta(hours=1))
+    hovers = [str(h) for trace in fig.data if trace.hovertext is not None for h in trace.hovertext]
+    assert hovers and not [h for h in hovers if "nan" in h.lower()], hovers
+    assert any("Call (task)<br>status SUCCEEDED<br>2.0 s, 1 try" == h for h in hovers), hovers
+    assert any(h.startswith("Wait (task)<br>status RUNNING<br>running, 2 tries") for h in hovers), hovers
+    assert "try 1: FAILED" in hovers, hovers

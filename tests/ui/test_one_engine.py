@@ -228,3 +228,27 @@ def test_cost_retry_figures_are_the_engines(params, three_cloud_store, monkeypat
     assert last_metric(at, "Monthly saving from fewer retries") == fmt_usd(spend.monthly_usd * 50 / 100)
     by_step = spend.by_step.set_index("label")["monthly_usd"]
     assert by_step.sum() == pytest.approx(drivers["retry_usd"].sum() * engine.f.monthly_factor)
+
+
+def test_a_retry_not_ticked_as_lockstep_says_why(three_cloud_store, monkeypatch):
+    """The Retries table ticked some retries "lockstep" and left others blank with no reason, so a row with
+    a cv of 0.02 and no tick (too few runs) read as contradicting the count above. Every row not ticked now
+    says why (`measures.lockstep_verdict`, the one rule the tick and the finding use); a ticked row says
+    nothing."""
+    at, _engine = shown("retries", three_cloud_store, monkeypatch, {})
+    table = next(df.value for df in at.dataframe if "lockstep" in df.value.columns)
+    assert "why_not_lockstep" in table.columns, table.columns
+    unticked, ticked = table[~table["lockstep"]], table[table["lockstep"]]
+    assert len(unticked) and len(ticked), "the fixture has both"
+    assert (ticked["why_not_lockstep"] == "—").all()
+    assert unticked["why_not_lockstep"].map(lambda s: isinstance(s, str) and s not in ("", "—")).all()
+    th = Thresholds()
+    few = measures.lockstep_verdict(0.01, 3, 2, 2_000.0, max_cv=th.sync_retry_max_cv,
+                                    min_samples=th.sync_retry_min_samples,
+                                    min_executions=th.sync_retry_min_executions)
+    assert few == f"3 retries (fewer than {th.sync_retry_min_samples}); 2 runs (fewer than 5)", few
+    assert measures.lockstep_verdict(0.4, 50, 50, 2_000.0, max_cv=0.1, min_samples=20,
+                                     min_executions=5) == "delays spread (cv 0.40, at least 0.10): jittered"
+    assert measures.lockstep_verdict(float("nan"), 50, 50, 0.0, max_cv=0.1, min_samples=20,
+                                     min_executions=5) == "no delay to spread (mean 0 ms, under 100 ms)"
+    assert measures.lockstep_verdict(0.01, 50, 50, 2_000.0, max_cv=0.1, min_samples=20, min_executions=5) is None

@@ -271,6 +271,24 @@ def test_longest_first_puts_a_stuck_running_run_first(stuck_store):
     assert shortest.iloc[-1][C.execution_id] == execution_id
 
 
+def test_a_stuck_run_first_in_longest_first_shows_the_time_that_put_it_there(stuck_store, monkeypatch):
+    """"Longest first" put a stuck run at the top by its time so far, but its duration cell was blank ("—"),
+    the top row of a longest-first list reading as the one with no length. The cell now holds its time so
+    far (3 h, to when it was last seen running: `runs.ELAPSED_MS`, as the order reads it), the status beside
+    it saying it runs."""
+    path, execution_id, _ = stuck_store
+    at = open_page(app(path, monkeypatch, window="30d"), "executions")
+    at.selectbox(key="ex-sort").set_value("longest first")
+    at.run()
+    no_exception(at)
+    shown = at.dataframe[0].value
+    top = shown.iloc[0]
+    assert (top[C.execution_id], top[C.status]) == (execution_id, "RUNNING")
+    assert shown_ms(top[C.duration_ms]) == pytest.approx(3 * 3_600_000, rel=0.01), top[C.duration_ms]
+    durations = [shown_ms(v) for v in shown[C.duration_ms]]
+    assert durations == sorted(durations, reverse=True), "the cells read in the order's own figures"
+
+
 def test_the_run_picked_is_in_the_address(three_cloud_store, monkeypatch):
     """Picking a run left the address as it was (no ?exec=, or the run a link opened), so a link copied
     to a ticket opened another run; the address now names the run on screen."""

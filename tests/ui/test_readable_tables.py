@@ -226,3 +226,73 @@ def test_findings_dollars_say_an_episode_costs_once():
     """Overview's findings column read "$/month" over a retry storm's one-off cost."""
     column = components.finding_dollars_column(format="$%.2f")
     assert column["label"] == "$" and "retry storm" in column["help"] and "once" in column["help"]
+
+
+@pytest.mark.parametrize("values", [[1.0, 2 * 3_600_000.0],                 # read "0.001 s" beside "7200.000 s"
+                                    [500.0] * 50 + [5 * 3_600_000.0],        # "0.008 min" beside "300.000 min"
+                                    [30_000.0, 9.5 * 3_600_000.0],           # "0.008 h" beside "9.500 h"
+                                    [1_500.0, 2_000.0, 10 * 3_600_000.0],    # "0.03 min" beside "600.00 min"
+                                    [2 * 3_600_000.0] * 5 + [400 * 86_400_000.0]])   # "9600.0 h"
+def test_a_duration_column_never_reads_hours_in_seconds_nor_seconds_as_a_sliver_of_an_hour(values):
+    """One unit read hours as thousands of seconds and seconds as "0.008 h": a column whose shortest
+    non-zero value would read under a tenth of the unit, or whose longest a thousand of it or more, now
+    reads each cell in its own units ("1 ms", "2 hours")."""
+    shown, formats = readable.display_frame(pd.DataFrame({"total_ms": values}))
+    assert formats["total_ms"].format == "localized", formats
+    assert shown["total_ms"].tolist() == [pd.Timedelta(milliseconds=v) for v in values]
+
+
+@pytest.mark.parametrize("values,unit", [([1.0, 3 * 3_600_000.0], "h"),          # the axis read 0..10,800 s
+                                         ([40_000.0, 50_000.0, 2 * 3_600_000.0], "min"),     # 0..7,200 s
+                                         ([100.0, 200.0, 5_000.0], "s")])                      # 0..5,000 ms
+def test_a_chart_axis_unit_holds_its_longest_value_under_a_thousand(values, unit):
+    """A chart's axis (and the graph's colour bar) read 3 hours as 10,800 s: the unit stepped down to
+    keep a 1 ms value off 0.000 in a table, and climbed only at 10,000. An axis starts at 0 and needs no
+    step down; it climbs while its longest value reads a thousand or more."""
+    assert readable.duration_unit(pd.Series(values))[0] == unit
+
+
+def test_a_list_cell_leaves_out_its_missing_items():
+    """A list cell joined every item as text: ["a", None, nan] read "a, None, nan" and [None] "None". Its
+    missing and blank items are now left out, and a list of none reads as the placeholder."""
+    frame = pd.DataFrame({"steps": [["a", None, float("nan")], [None, ""], ("x", pd.NA, "y"), []]})
+    shown, _ = readable.display_frame(frame)
+    assert shown["steps"].tolist() == ["a", readable.BLANK, "x, y", readable.BLANK]
+
+
+def test_a_rare_failure_rate_does_not_read_as_none_in_a_table():
+    """Streamlit's "percent" shows two decimals: a step failing 1 visit in 100,000 read "0.00%" in the Failures
+    and Workflows tables, an all-clear that is not one. A share column whose smallest non-zero value would
+    read so is shown in percent numbers to the decimals it needs ("0.001%"), still sorting by value; a page's
+    "percent" is read the same way, and a column of ordinary rates keeps "percent"."""
+    frame = pd.DataFrame({"step": ["a", "b", "c"], "failure_rate": [0.2, 0.00001, 0.0]})
+    for config in (None, {"failure_rate": {"label": "failure rate", "type_config": {"type": "number",
+                                                                                    "format": "percent"}}}):
+        shown, formats = readable.display_frame(frame, config)
+        assert formats["failure_rate"] == readable.Shown("failure rate", "%.3f%%"), formats
+        assert shown["failure_rate"].tolist() == pytest.approx([20.0, 0.001, 0.0])
+    _, formats = readable.display_frame(frame.assign(failure_rate=[0.2, 0.0001, 0.0]))
+    assert formats["failure_rate"].format == "percent", "0.01% reads at two decimals"
+
+
+def test_a_finding_that_prices_nothing_reads_blank_not_free():
+    """A failing step's finding prices nothing: the CLI and reports say "no cost measured" (`format.fmt_monthly`),
+    but the dashboard's findings tables read "$0.00" beside it, as if there were nothing to lose. Its dollars
+    now read as the placeholder, which the column's help names, and priced findings keep theirs."""
+    found = pd.DataFrame({"kind": ["failing_step", "costly_step", "stuck_execution"],
+                          "monthly_usd": [0.0, 0.3581, float("nan")]})
+    shown = components.finding_dollars(found)
+    assert shown["monthly_usd"].isna().tolist() == [True, False, True]
+    assert shown["monthly_usd"].iloc[1] == pytest.approx(0.3581)
+    assert found["monthly_usd"].iloc[0] == 0.0, "the frame given (and its CSV) is left as it is"
+    assert "no cost measured" in components.finding_dollars_column(format="$%.2f")["help"]
+
+
+def test_a_finished_run_without_a_duration_says_so_not_n_a():
+    """A run that ended without a recorded end (aborted, timed out as the collector last saw it) read
+    "Duration n/a" on the run page and Compare runs; it now says "not recorded", and a run that has one
+    still reads it."""
+    t0 = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    aborted = {C.status: Status.ABORTED.value, C.started_at: t0, C.ended_at: None, C.duration_ms: float("nan")}
+    assert components.run_duration(aborted) == "not recorded"
+    assert components.run_duration({**aborted, C.duration_ms: 90_000.0}) == "1 min 30 s"

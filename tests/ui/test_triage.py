@@ -48,9 +48,29 @@ def test_console_url_aws_express_opens_the_express_execution_page():
     assert "express-executions" in runs.console_url({C.cloud: "aws", C.execution_id: arn, C.started_at: None})
 
 
-def test_console_url_azure():
+def test_console_url_azure_consumption_opens_the_run_in_the_monitor_blade():
+    """A Consumption run linked to `#resource/<run id>`: a run is no ARM resource the portal's resource route
+    opens. It now opens the Logic Apps monitor blade on the run, the blade's `runid` input percent-encoded
+    whole (the link a workflow builds for itself: `encodeUriComponent(workflow()['run']['id'])`)."""
     run_id = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/invoices/runs/0858"
-    assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == f"https://portal.azure.com/#resource{run_id}"
+    assert runs.console_url({C.cloud: "azure", C.execution_id: run_id}) == (
+        "https://portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/"
+        "%2Fsubscriptions%2Fs1%2Fresourcegroups%2Frg%2Fproviders%2Fmicrosoft.logic%2Fworkflows%2Finvoices"
+        "%2Fruns%2F0858")
+
+
+def test_console_url_azure_standard_opens_the_workflow_whose_run_history_lists_the_run():
+    """A Standard workflow's run is no ARM resource either, and the Consumption monitor blade does not read
+    a Standard run: the link opens the workflow's own page (its run history lists the run), said so."""
+    workflow = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/la-std/workflows/orders"
+    assert runs.console_url({C.cloud: "azure", C.execution_id: f"{workflow}/runs/0858"}) == (
+        f"https://portal.azure.com/#resource{workflow}")
+    assert not runs.console_opens_run({C.cloud: "azure", C.execution_id: f"{workflow}/runs/0858"}), (
+        "the button says it opens the workflow's run history, not the run")
+    assert runs.console_opens_run({C.cloud: "azure", C.execution_id: workflow.replace(
+        "microsoft.web/sites/la-std", "microsoft.logic") + "/runs/0858"})
+    assert runs.console_url({C.cloud: "azure", C.execution_id: "/subscriptions/s1/runs/x"}) is None, (
+        "an id naming no workflow links nowhere")
 
 
 def test_console_url_gcp():
@@ -60,8 +80,10 @@ def test_console_url_gcp():
 
 
 def test_console_url_quotes_what_it_is_given_and_declines_unknown_ids():
-    url = runs.console_url({C.cloud: "azure", C.execution_id: "/subscriptions/s/x/runs/a b)\"<script>"})
-    assert url is not None and " " not in url and "<" not in url and '"' not in url and ")" not in url
+    for wf in ("microsoft.logic/workflows/w", "microsoft.web/sites/app/workflows/w b)\"<x>"):
+        eid = f"/subscriptions/s/resourcegroups/r/providers/{wf}/runs/a b)\"<script>"
+        url = runs.console_url({C.cloud: "azure", C.execution_id: eid})
+        assert url is not None and " " not in url and "<" not in url and '"' not in url and ")" not in url
     assert runs.console_url({C.cloud: "aws", C.execution_id: "not-an-arn"}) is None
     assert runs.console_url({C.cloud: "gcp", C.execution_id: "whatever"}) is None
 
@@ -149,7 +171,8 @@ def test_run_page_opens_on_the_failing_step_with_loops_folded(loop_store, monkey
     folded = next(df.value for df in at.dataframe if "visits" in df.value.columns)
     assert (folded.iloc[0]["step"], folded.iloc[0]["visits"], folded.iloc[0]["failed"]) == ("Call_api", 72, 1)
     assert folded.iloc[0]["attempts"] == ITERATIONS + 2, "retries show per step"
-    assert any("portal.azure.com/#resource" in b.proto.url for b in at.get("link_button"))
+    assert any("portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/" in b.proto.url
+               for b in at.get("link_button"))
 
 
 def test_search_by_error_finds_the_step_error_under_a_generic_run_error(loop_store, monkeypatch):
@@ -444,3 +467,117 @@ def test_a_gcp_calls_cost_row_names_the_parent_its_step_row_names(demo):
     assert [(r.step, r.parent) for r in cost.itertuples(index=False) if r.step in parent_of] == [
         (r.step, parent_of[r.step]) for r in cost.itertuples(index=False) if r.step in parent_of]
     assert pd.isna(cost.loc[cost["step"] == "check_status", "parent"]).all()
+
+
+def test_a_run_s_events_read_a_lambda_error_as_its_type_and_message():
+    """The step table reads a Lambda error's JSON cause as "type: message" (`format.fmt_cause`), but the run's
+    Events said it raw: 'States.TaskFailed {"errorMessage": "Card declined ...", "errorType": ..., "requestId":
+    ...}'. An event's detail now reads as the table does, the error not said twice, and the error and its
+    cause apart ("BadGateway: summary endpoint returned 502")."""
+    t0 = dt.datetime(2026, 12, 1, 10, tzinfo=UTC)
+    lam = json.dumps({"errorMessage": "Card declined", "errorType": "States.TaskFailed", "requestId": "r-1"})
+    steps = pd.DataFrame([
+        {C.step_key: "1", C.name: "Charge", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "States.TaskFailed", C.cause: lam},
+        {C.step_key: "2", C.name: "Post", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "BadGateway", C.cause: "summary endpoint returned 502"},
+        {C.step_key: "3", C.name: "Log", C.type: "task", C.status: "FAILED", C.started_at: t0, C.ended_at: t0,
+         C.error: "Timeout", C.cause: None}])
+    attempts = pd.DataFrame(columns=[C.step_key, C.attempt, C.status, C.started_at, C.error, C.cause])
+    exited = runs.run_events(steps, attempts).query("event == 'step exited'").set_index("step")["detail"]
+    assert exited.to_dict() == {"Charge": "States.TaskFailed: Card declined",
+                                "Post": "BadGateway: summary endpoint returned 502", "Log": "Timeout"}
+
+
+def test_a_failing_step_without_a_cause_says_no_nan(tmp_path, monkeypatch):
+    """A step read from the store has NaN, not None, for a missing cause when another step of the run has
+    one: the run page said "Failed at step Call_api (inside For_each): **BadGateway** nan". It now says the
+    error alone."""
+    batch = build(5, days=6, clouds=(Cloud.AZURE,), failed_scope=False)
+    loop_run(batch)
+    for row in batch.steps:
+        if row[C.error] == "BadGateway":
+            row[C.cause] = None
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch, exec=LOOP_RUN), "executions")
+    no_exception(at)
+    said = [e.value for e in at.error]
+    assert said and said[0].startswith("**Failed at step Call\\_api**"), said
+    assert not [s for s in said if "nan" in s.lower()], said
+
+
+def test_a_standard_run_s_built_in_operations_read_as_paid_by_the_plan():
+    """A Logic Apps Standard run of built-in operations read "Cost $0" on its page, as if it ran free: its
+    plan is billed per hour whatever runs. `runs.plan_paid` says which of a run's usage the plan pays, so
+    the page reads "in plan hours" (all of it) or says so beside a connector call's dollars (some)."""
+    from flowscope.model import Kind
+
+    usage = pd.DataFrame({C.meter: [Meter.AZURE_LOGIC_BUILTIN_ACTION.value, Meter.AZURE_LOGIC_BUILTIN_TRIGGER.value],
+                          "usd": [0.0, 0.0]})
+    connector = pd.concat([usage, pd.DataFrame({C.meter: [Meter.AZURE_LOGIC_STANDARD_CONNECTOR.value],
+                                                "usd": [0.000125]})], ignore_index=True)
+    assert runs.plan_paid(usage, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.ALL
+    assert runs.plan_paid(connector, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.SOME
+    assert runs.plan_paid(usage, Kind.LOGICAPP_CONSUMPTION.value) == runs.PlanPaid.NONE
+    assert runs.plan_paid(usage.iloc[:0], Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE
+    unknown = pd.DataFrame({C.meter: ["azure.logic.some_new_meter"], "usd": [0.0]})
+    assert runs.plan_paid(unknown, Kind.LOGICAPP_STANDARD.value) == runs.PlanPaid.NONE, "not a ValueError"
+
+
+# ---------------------------------------------------------------- a Distributed Map's child runs
+
+MAP_PARENT = "arn:aws:states:us-east-1:111:execution:orders:map-parent"
+MAP_CHILD_SM = "arn:aws:states:us-east-1:111:stateMachine:orders/Fan"
+
+
+def map_run(batch: Batch, children: int = 40, failed: tuple[int, ...] = (7, 30)) -> None:
+    """An AWS run whose Distributed Map "Fan" ran `children` child executions (their own runs, naming the
+    parent in `parent_execution_id`), the `failed` ones with a Lambda error; the parent reports only
+    States.ExceedToleratedFailureThreshold."""
+    started = dt.datetime.now(UTC).replace(microsecond=0) - dt.timedelta(hours=3)
+    aws = next(w for w in WORKFLOWS if w.cloud is Cloud.AWS)
+
+    def execution(eid, workflow_id, name, status, at, error=(None, None), parent=None):
+        batch.executions.append({
+            C.cloud: "aws", C.workflow_id: workflow_id, C.execution_id: eid, C.start_date: at.date(),
+            C.account: "111", C.region: "us-east-1", C.workflow_name: name, C.kind: aws.kind.value,
+            C.revision: "1", C.name: eid.rsplit(":", 1)[-1], C.status: status.value, C.native_status: status.value,
+            C.started_at: at, C.ended_at: at + dt.timedelta(seconds=5), C.duration_ms: 5_000, C.error: error[0],
+            C.cause: error[1], C.redrive_count: 0, C.parent_execution_id: parent, C.source: "simulate",
+            C.collected_at: at + dt.timedelta(minutes=10)})
+
+    execution(MAP_PARENT, aws.workflow_id, aws.name, Status.FAILED, started,
+              ("States.ExceedToleratedFailureThreshold", "The specified tolerated failure threshold was exceeded"))
+    batch.steps.append({C.cloud: "aws", C.workflow_id: aws.workflow_id, C.execution_id: MAP_PARENT,
+                        C.start_date: started.date(), C.step_key: "2", C.previous_step_key: None,
+                        C.parent_step_key: None, C.iteration: None, C.name: "Fan", C.type: StepType.MAP.value,
+                        C.native_type: "Map", C.resource: None, C.status: Status.FAILED.value, C.started_at: started,
+                        C.ended_at: started + dt.timedelta(minutes=1), C.duration_ms: 60_000, C.attempts: 1,
+                        C.error: "States.ExceedToleratedFailureThreshold", C.cause: None})
+    lam = json.dumps({"errorMessage": "Item 7 has no price", "errorType": "PriceMissing"})
+    for i in range(children):
+        execution(f"arn:aws:states:us-east-1:111:execution:orders/Fan:child-{i:03d}", MAP_CHILD_SM, "orders/Fan",
+                  Status.FAILED if i in failed else Status.SUCCEEDED, started + dt.timedelta(seconds=i),
+                  ("PriceMissing", lam) if i in failed else (None, None), parent=MAP_PARENT)
+
+
+def test_a_distributed_map_s_child_runs_read_on_its_run_page_with_counts_and_failures(tmp_path, monkeypatch):
+    """A Distributed Map's items run as child executions: the parent's page showed one "Fan" row and
+    States.ExceedToleratedFailureThreshold, never how many children ran, how many failed nor why. The page
+    now reads them (`runs.child_runs`): per child workflow, runs, failed, still running, the first failure's
+    own error and a link to that child run."""
+    batch = build(5, days=1, clouds=(Cloud.AWS,), failed_scope=False)
+    map_run(batch)
+    Store(tmp_path).write(batch)
+    con = q.prepare(Store.open(str(tmp_path)).connect().cursor())
+    kids = runs.child_runs(con, "aws", MAP_PARENT)
+    assert len(kids) == 1
+    row = kids.iloc[0]
+    assert (row["workflow"], row["runs"], row["failed"], row["running"]) == ("orders/Fan", 40, 2, 0)
+    assert row[C.error] == "PriceMissing" and row["first_failed"].endswith("child-007")
+    assert runs.child_runs(con, "aws", "arn:aws:states:us-east-1:111:execution:orders:none").empty
+    at = open_page(app(str(tmp_path), monkeypatch, exec=MAP_PARENT, window="7d"), "executions")
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "first_failed" in df.value.columns)
+    assert (int(table.iloc[0]["runs"]), int(table.iloc[0]["failed"])) == (40, 2)
+    assert "PriceMissing: Item 7 has no price" in str(table.iloc[0][C.cause]), table.iloc[0].to_dict()

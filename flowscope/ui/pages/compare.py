@@ -98,7 +98,8 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
             col.error(f"Failed at {said}", icon=":material/error:")
     url = runs.console_url(run)
     if url:
-        col.link_button("Open in its console", url, icon=":material/open_in_new:")
+        what = "" if runs.console_opens_run(run) else " its workflow's run history"
+        col.link_button(f"Open{what} in its console", url, icon=":material/open_in_new:")
 
 steps_of = {label: d["steps"] for label, d in details.items() if d is not None}
 table = runs.compare_runs(steps_of["A"], steps_of["B"], runs.last_seen_running(record["A"]),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds, retry_spend
-from flowscope.format import fmt_usd
+from flowscope.format import BLANK, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -74,9 +74,9 @@ def cost_findings(found: pd.DataFrame | None) -> None:
                    "(not adds to) that workflow's step savings. A costly step's $/month is its spend (what "
                    "a change saves of it depends on the change) and a what-if on an assumed plan fee is "
                    "listed: neither is counted.")
-    ui.table(found[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation",
-                    "evidence"]], "cost-what-if", column_config={
-        "monthly_usd": st.column_config.NumberColumn("$/month")})
+    columns = ["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "recommendation", "evidence"]
+    ui.table(ui.finding_dollars(found)[columns], "cost-what-if", column_config={
+        "monthly_usd": st.column_config.NumberColumn("$/month", help=f"{BLANK}: no cost measured")})
 
 
 ui.with_findings(f, cost_findings, ["costly_step", "polling_loop", "express_candidate", "plan_what_if"])

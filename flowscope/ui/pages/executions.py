@@ -48,7 +48,8 @@ if total:
     ui.table(found, "executions", hide=["workflow_id", "kind"], height=300, column_config={
         "run": st.column_config.TextColumn("run", help="The end of the execution id, which tells runs apart; "
                                                        "the whole id is in the execution id column"),
-        "duration_ms": st.column_config.NumberColumn("duration"),
+        "duration_ms": st.column_config.NumberColumn("duration", help="A run still running: its time so far, "
+                                                                       "to when it was last collected"),
         "cause": st.column_config.TextColumn(width="medium")})
 else:
     asked = [f"status {' or '.join(search['statuses'])}" if search["statuses"] else "",
@@ -100,18 +101,22 @@ st.subheader(f"{md(run['workflow_name'])} · {run['status']}", divider="gray")
 failing = runs.failing_step(steps)
 if failing is not None:
     where = f" (inside {md(failing['parent'])})" if failing.get("parent") else ""
-    what = f"{where}: **{md(failing.get('error') or 'no error recorded')}** {md(failing.get('cause') or '')}"
+    cause = runs.cause_text(failing.get("error"), failing.get("cause"))
+    what = f"{where}: **{md(failing.get('error') or 'no error recorded')}**" + (f" {md(cause)}" if cause else "")
     if runs.was_caught(failing):
         st.warning(f"**Caught a failure at step {md(failing['name'])}**{what} (the run handled it and went on)")
     else:
         st.error(f"**Failed at step {md(failing['name'])}**{what}")
     if run.get("error") and run.get("error") != failing.get("error"):
-        st.caption(f"The run itself reported {md(run['error'])}: {md(run.get('cause') or '')}")
+        cause = runs.cause_text(run["error"], run.get("cause"))
+        st.caption(f"The run itself reported {md(run['error'])}" + (f": {md(cause)}" if cause else ""))
 elif run.get("error"):
-    st.error(f"**{md(run['error'])}**: {md(run.get('cause') or '')}")
+    cause = runs.cause_text(run["error"], run.get("cause"))
+    st.error(f"**{md(run['error'])}**" + (f": {md(cause)}" if cause else ""))
 url = runs.console_url(run)
 if url:
-    st.link_button(f"Open this run in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
+    what = "this run" if runs.console_opens_run(run) else "its workflow's run history"
+    st.link_button(f"Open {what} in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
 as_of = runs.last_seen_running(run)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:
@@ -128,10 +133,13 @@ if as_of is not None:
 # A run still running reads "Running for 23 d 5 h": "Duration: running 23 d 5 h" was cut to "running 23 …" in a
 # quarter of a 1366-pixel page (Compare runs, two runs side by side, has the room for it).
 running_for = as_of is not None and is_missing(run.get(C.duration_ms))        # as `ui.run_duration` reads it
+paid = runs.plan_paid(usage, run.get(C.kind))
 ui.metric_row([("Running for", fmt_duration(age), None) if running_for else ("Duration", ui.run_duration(run), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
-               ("Cost", fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
+               # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free
+               ("Cost", "in plan hours" if paid is runs.PlanPaid.ALL
+                else fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
 ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
@@ -144,12 +152,28 @@ ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, colu
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "
                                                             "was last collected")})
+children = data.child_runs(*target)
+if not children.empty:
+    # A Distributed Map's items are child executions: its step above is one row and a generic
+    # States.ExceedToleratedFailureThreshold, the items' own failures are theirs.
+    st.subheader("Child runs (Distributed Map items)", divider="gray")
+    st.caption("Executions this run started, per child workflow, failures first, with the first failed child's "
+               "own error; open it to read it failure first.")
+    ui.table(children.assign(first_failed=[ui.link("executions", f, exec=e) if isinstance(e, str) and e else None
+                                           for e in children["first_failed"]]),
+             "execution-children", hide=[C.workflow_id], column_config={
+        "runs": st.column_config.NumberColumn("child runs", format="%d"),
+        "running": st.column_config.NumberColumn("still running", format="%d"),
+        "first_failed": st.column_config.LinkColumn("first failed run", display_text="open")})
 ui.plot(charts.gantt(run, folded, attempts, now=as_of.to_pydatetime() if as_of is not None else None), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")
 if not usage.empty:
-    st.caption("Per step and meter, loop and Map iterations folded into one row with their count.")
+    st.caption("Per step and meter, loop and Map iterations folded into one row with their count."
+               + (" A Logic Apps Standard workflow's built-in operations cost nothing per run ($0 here): its "
+                  "plan is billed per hour (vCPU and memory), whatever runs." if paid is not runs.PlanPaid.NONE
+                  else ""))
     ui.table(runs.run_cost(steps, usage), "execution-cost", column_config={
         "usd": st.column_config.NumberColumn("cost"),
         "visits": st.column_config.NumberColumn("runs of step", format="%d")})

@@ -83,8 +83,9 @@ def top_findings(found: pd.DataFrame | None) -> None:
                        "spend or its projection. A costly step's $/month is its spend, and a what-if on an "
                        "assumed plan fee is listed: neither is counted.")
     with c2:
-        ui.table(shown[["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd",
-                        "executions_affected", "evidence_link", "recommendation", "evidence", "id"]],
+        columns = ["severity", "kind", "cloud", "workflow", "step", "title", "monthly_usd", "executions_affected",
+                   "evidence_link", "recommendation", "evidence", "id"]
+        ui.table(ui.finding_dollars(shown)[columns],
                  "findings", hide=["evidence", "id"], column_config={
                      "monthly_usd": ui.finding_dollars_column(format="$%.2f"),
                      "evidence_link": st.column_config.LinkColumn("evidence", display_text="open"),

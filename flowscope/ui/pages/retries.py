@@ -58,8 +58,8 @@ st.caption("Delay between one try's end and the next try's start, per retry (2: 
 if cut:
     st.caption(f"The {len(delays):,} most sampled retries (and the lockstep count above among them only); "
                "filter to fewer workflows to see the rest.")
-# The verdict (lockstep, cv) first after the names: last, it was off a 1366-pixel screen.
-first = ["cloud", "workflow", "workflow_id", "step", "retry", "lockstep", "cv"]
+# The verdict (lockstep, cv, and why a retry is not) first after the names: last, it was off a 1366-pixel screen.
+first = ["cloud", "workflow", "workflow_id", "step", "retry", "lockstep", "cv", "why_not_lockstep"]
 ui.table(readable.leading(delays, first),
          "retry-delays", hide=["workflow_id"], column_config={
     "cv": st.column_config.NumberColumn(format="%.3f"),

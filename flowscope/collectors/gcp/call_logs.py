@@ -8,58 +8,21 @@ to 1,000 entries instead of one step-entries listing per execution. `logging_api
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from flowscope.collectors import unread
 from flowscope.collectors.gcp.context import (
-    NATIVE_TERMINAL,
     ScopeContext,
     as_error,
     listed_again_from,
     raise_auth,
     workflow_of,
 )
+from flowscope.collectors.gcp.log_path import LOG_SLACK, execution_times
 from flowscope.collectors.gcp.transform.names import parse_name
 from flowscope.collectors.sink import gc_paused
-from flowscope.model import C, utc
-
-CALL_LOGGING_LEVELS = frozenset({"LOG_ALL_CALLS", "LOG_ERRORS_ONLY"})
-LOG_SLACK = dt.timedelta(minutes=1)
-LOG_SETTLE = dt.timedelta(minutes=5)
-"""How long after an execution ends its call logs are taken as complete. Cloud Logging makes an
-entry readable some time after it is written (usually seconds, at times minutes), and a finished
-execution is never read again: one read sooner would keep the calls not yet readable missing."""
-
-
-def call_logging_on(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
-    """Whether the execution logged its calls: its own level (FULL view) wins over its workflow's."""
-    level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
-    return level in CALL_LOGGING_LEVELS
-
-
-def _times(doc: Mapping[str, Any], now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
-    start = utc(doc.get("startTime")) or utc(doc.get("createTime")) or now
-    return start, utc(doc.get("endTime")) or now
-
-
-def logs_settled(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
-    """Whether a finished execution ended at least `LOG_SETTLE` before the sync's now (one without
-    an end time cannot be judged: taken as settled, never held forever)."""
-    end = utc(doc.get("endTime"))
-    return end is None or end <= sc.now - LOG_SETTLE
-
-
-def on_logs_path(sc: ScopeContext, doc: Mapping[str, Any]) -> bool:
-    """A finished execution of a workflow logging all its calls, in a source with `path = "logs"`,
-    that ended long enough ago for its call logs to be readable and was not stored while it ran
-    (else its step entries are read)."""
-    if sc.scope.path != "logs" or doc.get("state") not in NATIVE_TERMINAL or not logs_settled(sc, doc):
-        return False
-    if str(doc["name"]) in sc.stored_unfinished:       # its step entries are stored: stay on them
-        return False
-    level = doc.get("callLogLevel") or (sc.workflows.get(workflow_of(str(doc["name"]))) or {}).get("callLogLevel")
-    return level == "LOG_ALL_CALLS"
+from flowscope.model import C
 
 
 def read_call_logs(sc: ScopeContext) -> None:
@@ -76,7 +39,7 @@ def read_call_logs(sc: ScopeContext) -> None:
     from flowscope.collectors.gcp import logging_api
 
     if sc.deferred:
-        docs = sorted(sc.deferred, key=lambda d: _times(d, sc.now)[0])
+        docs = sorted(sc.deferred, key=lambda d: execution_times(d, sc.now)[0])
         unsafe = [d for d in docs if not logging_api.safe_id(str(d["name"]).rsplit("/", 1)[-1])]
         if unsafe:
             sc.result.warn(f"{len(unsafe)} execution id(s) not usable in a Logging filter; written without call logs")
@@ -87,7 +50,7 @@ def read_call_logs(sc: ScopeContext) -> None:
             _read_slice(sc, chunk, lambda names, a, b: logging_api.executions_filter(
                 [n.rsplit("/", 1)[-1] for n in names], a, b), without_history=True)
     for workflow, docs in sorted(sc.bulk.items()):
-        docs.sort(key=lambda d: _times(d, sc.now)[0])
+        docs.sort(key=lambda d: execution_times(d, sc.now)[0])
         for i in range(0, len(docs), logging_api.BULK_EXECUTIONS):
             _read_slice(sc, docs[i:i + logging_api.BULK_EXECUTIONS], _workflow_slice(workflow), without_history=False)
 
@@ -149,8 +112,8 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
                 make_filter: Callable[[list[str], dt.datetime, dt.datetime], str], *, without_history: bool) -> None:
     from flowscope.collectors.gcp import logging_api
 
-    start = min(_times(d, sc.now)[0] for d in chunk) - LOG_SLACK
-    end = max(_times(d, sc.now)[1] for d in chunk) + LOG_SLACK
+    start = min(execution_times(d, sc.now)[0] for d in chunk) - LOG_SLACK
+    end = max(execution_times(d, sc.now)[1] for d in chunk) + LOG_SLACK
     wanted = {str(d["name"]): d for d in chunk}
     # hundreds of thousands of small dicts decoded and built: the cyclic GC would rescan them
     # again and again (see `gc_paused`)

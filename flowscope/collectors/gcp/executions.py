@@ -24,7 +24,6 @@ from typing import Any, cast
 
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors import unread
-from flowscope.collectors.gcp.call_logs import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.gcp.context import (
     CLOUD,
     NATIVE_TERMINAL,
@@ -36,6 +35,7 @@ from flowscope.collectors.gcp.context import (
     raise_auth,
     workflow_of,
 )
+from flowscope.collectors.gcp.log_path import call_logging_on, logs_settled, on_logs_path
 from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError

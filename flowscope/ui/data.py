@@ -394,7 +394,17 @@ def cost_over_time(f: Filters, by: str) -> pd.DataFrame:
 
 
 def cost_drivers(f: Filters) -> pd.DataFrame:
-    return call("cost_drivers", f)
+    """The top cost drivers' spend (`tables.cost_spend_drivers`): what the Cost page's charts need."""
+    return call("cost_spend_drivers", f)
+
+
+def cost_driver_table(f: Filters) -> pd.DataFrame:
+    """The top cost drivers with their executions (`tables.cost_drivers`' figures), counted after the
+    page's charts are drawn: the count is the dearest part of the page's read."""
+    from flowscope.analysis.tables import driver_keys, with_executions
+
+    drivers = cost_drivers(f)
+    return with_executions(drivers, call("driver_executions", f, driver_keys(drivers)))
 
 
 def edge_cost(f: Filters) -> pd.DataFrame:

@@ -49,7 +49,7 @@ with right:
                             title="Projected $/month spent on retries (top drivers)", money=True)
                 if not retries.by_step.empty else charts.empty_figure("No retries among the top drivers"),
                 key="retry-drivers")
-ui.table(drivers.drop(columns=["label"], errors="ignore"), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
+ui.table(data.cost_driver_table(f), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
          column_config={
     "cost_usd": st.column_config.NumberColumn("cost"),
     "retry_usd": st.column_config.NumberColumn("of which retries"),

@@ -364,6 +364,11 @@ def run_cost(steps: pd.DataFrame, usage: pd.DataFrame) -> pd.DataFrame:
     return grouped[RUN_COST_COLUMNS].reset_index(drop=True)
 
 
+def run_usd(usage: pd.DataFrame | None) -> float:
+    """A run's spend: the dollars of its billed usage (`run_cost`'s rows add up to it)."""
+    return float(usage["usd"].sum()) if usage is not None and not usage.empty else 0.0
+
+
 class PlanPaid(str, Enum):
     """How much of a run's usage its plan pays (`plan_paid`)."""
 

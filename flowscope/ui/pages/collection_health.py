@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from flowscope.analysis.tables import parse_json
+from flowscope.analysis.tables import collection_totals, never_synced, parse_json
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
@@ -14,17 +14,14 @@ if health.empty:
             "subscription, project) each time it runs; imports and the demo record theirs too.")
     st.stop()
 ui.failed_scopes_banner(health, link=False)     # no link to this page itself
-counts = health.loc[health["superseded"].isna(), "status"].value_counts()
-# A scope with no watermark and no successful sync has collected nothing: it has no lag to take a
-# maximum of, so it is counted apart, never left out of "Max lag" in silence.
-never = health["lag_minutes"].isna()
-ui.metric_row([("Scopes", f"{len(health):,}", None),
-               ("Healthy", f"{int(counts.get('succeeded', 0)):,}", None),
-               ("Failed", f"{int(counts.get('failed', 0)):,}", None),   # a superseded failure is history
-               ("Partial", f"{int(counts.get('partial', 0)):,}", None),
-               ("Never synced", f"{int(never.sum()):,}", None),
-               ("Max lag" + (" of the synced" if never.any() else ""),
-                fmt_duration(health["lag_minutes"].max() * 60_000) if (~never).any() else "—", None)])
+totals = collection_totals(health)
+ui.metric_row([("Scopes", f"{totals.scopes:,}", None),
+               ("Healthy", f"{totals.succeeded:,}", None),
+               ("Failed", f"{totals.failed:,}", None),
+               ("Partial", f"{totals.partial:,}", None),
+               ("Never synced", f"{totals.never_synced:,}", None),
+               ("Max lag" + (" of the synced" if totals.never_synced else ""),
+                fmt_duration(totals.max_lag_minutes * 60_000) if totals.max_lag_minutes is not None else "—", None)])
 ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
 view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
@@ -34,7 +31,8 @@ view["status"] = [({"failed": "FAILED", "partial": "PARTIAL"}.get(s, str(s)) if 
 # A sync killed mid-run leaves its row "running" for ever: it reads as the interruption it is.
 view["status"] = [f"INTERRUPTED ({why})" if isinstance(why, str) else s
                   for s, why in zip(view["status"], view["interrupted"], strict=True)]
-view["status"] = [f"{s}, never synced" if gone else s for s, gone in zip(view["status"], never, strict=True)]
+view["status"] = [f"{s}, never synced" if gone else s
+                  for s, gone in zip(view["status"], never_synced(health), strict=True)]
 # What a sync collected reads as words ("Executions: 1,533."), not the JSON the store keeps it as.
 view["counts"] = view["counts"].map(parse_json)
 ui.table(view[["status", "cloud", "scope", "last_sync", "last_sync_started", "last_success", "watermark",

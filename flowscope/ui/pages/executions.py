@@ -139,7 +139,7 @@ ui.metric_row([("Running for", fmt_duration(age), None) if running_for else ("Du
                ("Retries", f"{runs.run_retries(steps):,}", None),
                # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free
                ("Cost", "in plan hours" if paid is runs.PlanPaid.ALL
-                else fmt_usd(usage["usd"].sum() if not usage.empty else 0.0), None)])
+                else fmt_usd(runs.run_usd(usage)), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
 ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={

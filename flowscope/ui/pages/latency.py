@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from flowscope.analysis.tables import bucket_seconds, slower_steps
+from flowscope.analysis.tables import bucket_seconds, slower_steps, slowest_p95
 from flowscope.format import fmt_duration
 from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
@@ -20,7 +20,8 @@ cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, ne
 ui.metric_row([("Steps measured", f"{len(steps):,}" + ("+" if cut else ""), None),
                (f"Steps slower than last window (≥{ratio:g}× p95)", f"{len(drifting):,}" if ctx.compare else "—",
                 None),
-               ("Slowest workflow p95", fmt_duration(runs["p95_ms"].max()) if not runs.empty else "—", None)])
+               ("Slowest workflow p95", fmt_duration(slowest) if (slowest := slowest_p95(runs)) is not None else "—",
+                None)])
 if cut:
     st.caption(f"Only the {len(steps):,} most visited steps are measured (and counted as slower) here: a step "
                "visited less is left out. Filter to fewer workflows in the sidebar to see them all.")

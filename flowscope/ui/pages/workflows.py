@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from flowscope.analysis.tables import billed_per_execution, workflow_trend_seconds
+from flowscope.analysis.tables import billed_per_execution, workflow_totals, workflow_trend_seconds
 from flowscope.format import fmt_usd
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, graph, readable
@@ -12,9 +12,10 @@ ctx = ui.page("Workflows")
 f = ctx.filters
 table = data.workflow_table(f)
 per = "day" if workflow_trend_seconds(f) == 86400 else "hour"
-ui.metric_row([("Workflows", f"{len(table):,}", None), ("Runs", f"{int(table['runs'].sum()):,}", None),
-               ("Workflows with failures", f"{int((table['failed'] > 0).sum()):,}", None),
-               ("Spend in window", fmt_usd(table["cost_usd"].sum()), None)])
+totals = workflow_totals(table)
+ui.metric_row([("Workflows", f"{totals.workflows:,}", None), ("Runs", f"{totals.runs:,}", None),
+               ("Workflows with failures", f"{totals.with_failures:,}", None),
+               ("Spend in window", fmt_usd(totals.cost_usd), None)])
 ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "cost_usd", "monthly_usd", "trend",
                 "last_run", "workflow_id"]], "workflows", column_config={
     "failure_pct": st.column_config.NumberColumn("runs failed %", format="%.1f%%",

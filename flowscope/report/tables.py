@@ -96,10 +96,24 @@ def sheet_format(column: str, values: pd.Series) -> str | None:
     if pd.api.types.is_datetime64_any_dtype(values):
         return "yyyy-mm-dd hh:mm"
     kind = column_kind(column, values)
+    if kind == SHARE:
+        return _share_format(values)
     if kind is not None:
         return SHEET_FORMATS[kind]
     numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
     return "#,##0.00" if numeric else None
+
+
+def _share_format(values: pd.Series) -> str:
+    """A share column's percentage format: one decimal, and as many more (up to 6) as its smallest share above
+    zero needs to read as more than zero: 1 failed visit in 100,000 read "0.0%" in the sheet, an all-clear
+    that is not one (the dashboard and the text formats say "0.001%" and "<0.1%")."""
+    shares = pd.to_numeric(values, errors="coerce")
+    smallest = shares[shares > 0].min() if (shares > 0).any() else None
+    extra = 0
+    while smallest is not None and extra < 5 and round(float(smallest) * 100, 1 + extra) == 0:
+        extra += 1
+    return "0.0" + "#" * extra + "%" if extra else SHEET_FORMATS[SHARE]
 
 
 def _dress(sheet: Any, frame: pd.DataFrame) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from typing import Any
 
 import pytest
 
@@ -164,12 +165,9 @@ def test_a_stopped_standard_app_is_not_read_and_its_running_runs_are_left_as_the
     assert {w["workflow_id"] for w in store.read_rows("workflows")} >= {WF}
 
 
-def test_the_runs_of_an_app_stopped_before_a_sync_are_read_once_it_runs_again(tmp_path):
-    """A Standard app that ran, then was stopped before the next sync: that sync could not read its
-    runs (its runtime does not answer), said nothing of it, and moved the watermark past them, so
-    once the app ran again its runs of before the stop were never read. A stopped app is now a
-    warning, and the app remembers (`details.stopped_apps_unread_since`) where its runs were last
-    read: once it runs again its workflows are listed from there, the scope's watermark unheld."""
+def _standard_runs_split() -> tuple[dt.datetime, list, set, Any]:
+    """A simulated Standard corpus split at a time: (the split, the corpus, the runs started after it, whether
+    a record belongs to one of those runs)."""
     split = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
     corpus = simulated_corpus(120, standard=True)
     standard_runs = [r for r in corpus if "/hostruntime/" in r["id"].lower() and r["type"].lower().endswith("/runs")]
@@ -178,6 +176,17 @@ def test_the_runs_of_an_app_stopped_before_a_sync_are_read_once_it_runs_again(tm
 
     def is_late(record):
         return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+
+    return split, corpus, late, is_late
+
+
+def test_the_runs_of_an_app_stopped_before_a_sync_are_read_once_it_runs_again(tmp_path):
+    """A Standard app that ran, then was stopped before the next sync: that sync could not read its
+    runs (its runtime does not answer), said nothing of it, and moved the watermark past them, so
+    once the app ran again its runs of before the stop were never read. A stopped app is now a
+    warning, and the app remembers (`details.stopped_apps_unread_since`) where its runs were last
+    read: once it runs again its workflows are listed from there, the scope's watermark unheld."""
+    split, corpus, late, is_late = _standard_runs_split()
 
     store = Store(tmp_path / "s")
     site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")
@@ -213,13 +222,7 @@ def test_an_app_stopped_during_a_sync_then_found_stopped_keeps_its_unread_runs(t
     finding the app stopped, did not list them and dropped them as no longer there, so once the app
     ran again its runs of before the stop were never read. They stay remembered while the app is
     stopped."""
-    split = dt.datetime(2026, 10, 31, 12, tzinfo=dt.timezone.utc)
-    corpus = simulated_corpus(120, standard=True)
-    standard_runs = [r for r in corpus if "/hostruntime/" in r["id"].lower() and r["type"].lower().endswith("/runs")]
-    late = {r["id"].lower() for r in standard_runs if r["properties"]["startTime"] >= split.isoformat()[:19]}
-
-    def is_late(record):
-        return any(record["id"].lower() == run or record["id"].lower().startswith(run + "/") for run in late)
+    split, corpus, late, is_late = _standard_runs_split()
 
     store = Store(tmp_path / "s")
     site = next(r for r in corpus if r["type"] == "Microsoft.Web/sites")

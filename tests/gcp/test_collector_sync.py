@@ -403,36 +403,25 @@ def test_an_execution_queued_during_an_incremental_sync_is_collected_even_if_can
     assert (row[C.status], row[C.native_status]) == ("ABORTED", "CANCELLED")
 
 
-def test_a_running_execution_that_cannot_be_read_again_does_not_hold_the_watermark(server, tmp_path):
-    """A stored ACTIVE execution is read again by id every sync until it ends: one whose read
-    failed (for days, an execution that runs for days) also held the scope's watermark, for nothing,
-    the next sync reading it by id anyway. Its failure is an error of the sync, the watermark moves on,
-    and it is read again once it answers."""
+@pytest.mark.parametrize(("suffix", "operation"), [("", "executions.get"), ("/stepEntries", "stepEntries.list")])
+def test_a_running_execution_that_cannot_be_read_again_does_not_hold_the_watermark(server, tmp_path, suffix,
+                                                                                   operation):
+    """A stored ACTIVE execution is read again by id every sync until it ends: one whose read (or its
+    step entries') failed, for days of an execution that runs for days, also held the scope's watermark,
+    for nothing, the next sync reading it by id anyway. Its failure is an error of the sync, the
+    watermark moves on, and it is read again once it answers."""
     store = Store(tmp_path / "s")
     gcp.sync(source(server, lag="15m"), store, now=NOW)
     active = sorted(running_names(server))
-    server.fail(f"/executions/{active[0].rsplit('/', 1)[1]}", 403, times=10**6)
+    server.fail(f"/executions/{active[0].rsplit('/', 1)[1]}{suffix}", 403, times=10**6)
     later = NOW + dt.timedelta(days=3)
     [partial] = gcp.sync(source(server, lag="15m"), store, now=later)
-    assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "executions.get", partial.row()
+    assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == operation, partial.row()
     assert partial.watermark == later
     server.faults.clear()
     server.requests.clear()
     [after] = gcp.sync(source(server, lag="15m"), store, now=later + dt.timedelta(hours=1))
     assert after.status == RunStatus.SUCCEEDED and after.counts["running_revisited"] == len(active)
-
-
-def test_a_running_execution_whose_step_entries_fail_does_not_hold_the_watermark(server, tmp_path):
-    """The same for a stored ACTIVE execution whose step entries cannot be read: an error, read
-    again by id next sync, the watermark not held."""
-    store = Store(tmp_path / "s")
-    gcp.sync(source(server, lag="15m"), store, now=NOW)
-    active = sorted(running_names(server))
-    server.fail(f"/executions/{active[0].rsplit('/', 1)[1]}/stepEntries", 403, times=10**6)
-    later = NOW + dt.timedelta(days=3)
-    [partial] = gcp.sync(source(server, lag="15m"), store, now=later)
-    assert partial.status == RunStatus.PARTIAL and partial.errors[0]["operation"] == "stepEntries.list", partial.row()
-    assert partial.watermark == later
 
 
 def test_a_workflow_whose_executions_cannot_be_listed_for_days_does_not_freeze_the_scope(server, tmp_path):

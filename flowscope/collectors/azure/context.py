@@ -67,16 +67,12 @@ class ScopeContext(ScopeRun):
     def lower_bound_for(self, workflow_id: str) -> dt.datetime | None:
         """Where a workflow's runs and trigger histories are listed from: the window's lower bound,
         or earlier for the workflows of an app running again whose runs were not read while it was
-        stopped (`site_bounds`), and for those the last sync could not read (`workflow_bounds`)."""
-        from flowscope.collectors.unread import earliest
+        stopped (`site_bounds`), and for those the last sync could not read (`unread.bound_for`)."""
+        from flowscope.collectors.unread import bound_for, earliest
 
-        bound = self.window.lower_bound
+        bound = bound_for(self, workflow_id)
         site = workflow_id.split("/workflows/", 1)[0]
-        if site in self.site_bounds:
-            bound = earliest(bound, self.site_bounds[site])
-        if workflow_id in self.workflow_bounds:
-            bound = earliest(bound, self.workflow_bounds[workflow_id])
-        return bound
+        return earliest(bound, self.site_bounds[site]) if site in self.site_bounds else bound
 
     def definition_for(self, workflow_id: str, run: Mapping[str, Any]) -> "Definition | None":
         """The definition a run ran: its own revision's when that is an older one read this sync

@@ -1028,16 +1028,17 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
                             for c, w in multi[[C.cloud, C.workflow_id]].drop_duplicates().itertuples(index=False))
         visits = q("""
             WITH s AS (SELECT {columns} FROM steps WHERE {where} AND ({flows})),
-                 o AS ({own}),
-                 e AS (SELECT * FROM ({sources}) WHERE ({entered}))
+                 v AS ({visits}),
+                 o AS (SELECT * FROM v WHERE {container} IS NOT NULL),
+                 e AS (SELECT * FROM v WHERE {container} IS NULL AND ({entered}))
             SELECT u.* EXCLUDE (visit_key), coalesce(e.{came_from}, {start}) AS source
-            FROM (SELECT u.*, coalesce(o.container_key, u.{step_key}) AS visit_key
+            FROM (SELECT u.*, coalesce(o.{container}, u.{step_key}) AS visit_key
                   FROM (SELECT * FROM ({usage}) WHERE ({pick})) u
                   LEFT JOIN o ON o.{cloud} = u.{cloud} AND o.{execution_id} = u.{execution_id}
                              AND o.{step_key} = u.{step_key}) u
             JOIN e ON e.{cloud} = u.{cloud} AND e.{execution_id} = u.{execution_id} AND e.{step_key} = u.visit_key
         """, columns=", ".join(transitions.COLUMNS), where=f.where(), flows=flows,
-            own=transitions.own_work_sql("s"), sources=transitions.sql("s"), came_from=transitions.SOURCE,
+            visits=transitions.visits_sql("s"), container=transitions.CONTAINER, came_from=transitions.SOURCE,
             start=_lit(transitions.START_EDGE), usage=usage, pick=pick, entered=entered)
         by_edge = run(con, usage_cost_sql(visits, [C.cloud, C.workflow_id, "source", "step"]), p)
         parts.append(edges.merge(by_edge.rename(columns={"step": "target"}), on=target + ["source"]))

@@ -31,31 +31,54 @@ SOURCE = "source"
 """The column `with_sources` adds: the name of the step a visit came from (null: none)."""
 
 
-def with_sources(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
-    """`steps`' visits (cloud, workflow_id, execution_id, step_key, name) with `source`, the name of the
-    step each came from: its previous step, else its container; null for an execution's first step and
-    for a source outside `steps` (a previous step before the window). One self-join on the execution and
-    coalesce(previous, parent): one join per key cost a quarter more (Workflows page, 30 days of the 1M
-    dashboard bench store: 142 against 115 ms). `one_cloud`: the caller's steps are of one cloud (the
-    dashboard's graph of one workflow), so the join leaves the cloud out (on that store 13 ms of 130)."""
+CONTAINER = "container_key"
+"""The column `visits` adds: the step key of the container whose own work a visit is (null: the visit is a
+transition of its own)."""
+
+
+def _self_joined(steps: ir.Table, one_cloud: bool) -> ir.Table:
+    """`steps`' visits joined to the step each came from (its previous step, else its container: `_src`),
+    with `_own`, whether the visit is its container's own work (it starts the container's body and has the
+    container's name). One self-join on the execution and coalesce(previous, parent): one join per key cost
+    a quarter more (Workflows page, 30 days of the 1M dashboard bench store: 142 against 115 ms)."""
     s = steps.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
                      _src=ibis.coalesce(steps[C.previous_step_key], steps[C.parent_step_key]),
                      _first=steps[C.previous_step_key].isnull())
     p = s.select(_p_cloud=C.cloud, _p_exec=C.execution_id, _p_key=C.step_key, _p_name=C.name)
     on = (s[C.execution_id] == p._p_exec) & (s._src == p._p_key)
     j = s.left_join(p, on if one_cloud else on & (s[C.cloud] == p._p_cloud))
-    j = j.filter(~(j._first & (j._p_name == j[C.name])).fill_null(False))     # a container's own work
+    return j.mutate(_own=(j._first & (j._p_name == j[C.name])).fill_null(False))
+
+
+def visits(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
+    """Every visit of `steps` (cloud, workflow_id, execution_id, step_key, name) with `source`, the name of
+    the step it came from (null: an execution's first step, a source outside `steps` such as a previous
+    step before the window, or a container's own work), and `container_key` (`CONTAINER`), the container
+    whose own work it is (null for every other visit). `with_sources` and `own_work` from one self-join,
+    for a caller that needs both (edge dollars: a container's own work costs on the container's edge)."""
+    j = _self_joined(steps, one_cloud)
+    return j.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
+                    **{SOURCE: ibis.ifelse(j._own, ibis.null(), j._p_name),
+                       CONTAINER: ibis.ifelse(j._own, j._src, ibis.null())})
+
+
+def with_sources(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
+    """`steps`' visits (cloud, workflow_id, execution_id, step_key, name) with `source`, the name of the
+    step each came from: its previous step, else its container; null for an execution's first step and
+    for a source outside `steps` (a previous step before the window). A container's own work is left out.
+    `one_cloud`: the caller's steps are of one cloud (the dashboard's graph of one workflow), so the join
+    leaves the cloud out (on that store 13 ms of 130)."""
+    j = _self_joined(steps, one_cloud)
+    j = j.filter(~j._own)
     return j.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name, **{SOURCE: j._p_name})
 
 
 def own_work(steps: ir.Table) -> ir.Table:
     """(cloud, execution_id, step_key, container_key) of the visits `with_sources` leaves out as their
-    container's own work, so what they cost can be counted on the container's visit."""
-    kid = steps.filter(steps[C.previous_step_key].isnull() & steps[C.parent_step_key].notnull())
-    box = steps.select(_b_cloud=C.cloud, _b_exec=C.execution_id, _b_key=C.step_key, _b_name=C.name)
-    j = kid.inner_join(box, (kid[C.cloud] == box._b_cloud) & (kid[C.execution_id] == box._b_exec)
-                       & (kid[C.parent_step_key] == box._b_key) & (kid[C.name] == box._b_name))
-    return j.select(C.cloud, C.execution_id, C.step_key, container_key=j._b_key)
+    container's own work, so what they cost can be counted on the container's visit (`visits`' rule)."""
+    v = visits(steps)
+    v = v.filter(v[CONTAINER].notnull())
+    return v.select(C.cloud, C.execution_id, C.step_key, CONTAINER)
 
 
 def own_work_in_run(steps: pd.DataFrame) -> dict[str, str]:
@@ -80,9 +103,9 @@ def sql(table: str, one_cloud: bool = False) -> str:
 
 
 @functools.cache
-def own_work_sql(table: str) -> str:
-    """`own_work` over the table (or CTE) named `table`, which has `COLUMNS`, as DuckDB SQL (compiled once
-    per process)."""
+def visits_sql(table: str) -> str:
+    """`visits` over the table (or CTE) named `table`, which has `COLUMNS`, as DuckDB SQL (compiled once per
+    process)."""
     schema = ibis.Schema.from_pyarrow(STEPS)
     steps = ibis.table({c: schema[c] for c in COLUMNS}, name=table)
-    return str(ibis.to_sql(own_work(steps), dialect="duckdb"))
+    return str(ibis.to_sql(visits(steps), dialect="duckdb"))

@@ -80,11 +80,26 @@ def test_the_rule_in_pandas_is_the_rule_in_ibis():
                                                                   executions=150, seed=3)), end)
     steps = pd.DataFrame(batch.steps)
     backend = ibis.duckdb.connect()
-    ibis_rows = backend.execute(transitions.own_work(ibis.memtable(steps[[C.cloud, C.execution_id, C.step_key,
-                                                                          C.previous_step_key, C.parent_step_key,
-                                                                          C.name]])))
+    ibis_rows = backend.execute(transitions.own_work(ibis.memtable(steps[list(transitions.COLUMNS)])))
     want = {(r.execution_id, r.step_key): r.container_key for r in ibis_rows.itertuples(index=False)}
     got = {(eid, k): box for eid, run in steps.groupby(C.execution_id)
            for k, box in transitions.own_work_in_run(run).items()}
     assert got == want
     assert len({eid for eid, _ in want}) > 50, "tries in most runs"
+
+
+def test_visits_are_the_sources_and_the_own_work_of_one_join(con):
+    """`visits` (what `cost.edge_costs` and the Cost page read, one self-join) holds every visit: the ones
+    `with_sources` keeps with the same source, and the container's own work (the GCP try's call) with its
+    container's key and no source."""
+    backend = ibis.duckdb.from_connection(con)
+    got = backend.execute(transitions.visits(backend.table("steps")))
+    assert len(got) == len(STEPS)
+    keyed = {(r.cloud, r.execution_id, r.step_key): r for r in got.itertuples(index=False)}
+    own = {k: r.container_key for k, r in keyed.items() if isinstance(r.container_key, str)}
+    assert own == {("gcp", "e1", "4"): "3"}
+    assert not isinstance(keyed["gcp", "e1", "4"].source, str)
+    sources = backend.execute(transitions.with_sources(backend.table("steps")))
+    assert {(r.cloud, r.execution_id, r.step_key): r.source if isinstance(r.source, str) else None
+            for r in sources.itertuples(index=False)} == \
+        {k: r.source if isinstance(r.source, str) else None for k, r in keyed.items() if k not in own}

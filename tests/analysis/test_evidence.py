@@ -363,3 +363,60 @@ def test_critical_path_is_read_once_for_slow_steps_and_drift(monkeypatch):
         assert len(got) == 1
         for key in ("dominant_steps", "callback_waits"):
             assert got.iloc[0].evidence[key] == alone[kind][key]
+
+
+def test_critical_path_reads_the_steps_once(monkeypatch):
+    """The critical path's four readers of the window's steps (the visits, their branches, the containers,
+    the parents) share one read (`execute(..., shared_reads=True)`: one common table expression, which
+    DuckDB materializes once), where Ibis's select fusion folded it into each reader: four scans."""
+    import contextlib
+
+    import ibis
+
+    from flowscope.analysis import base, latency
+    w, key = one(parallel)
+    compiled = []
+    real = latency.execute
+
+    def spy(expr, **kw):
+        with base._select_fusion_off() if kw.get("shared_reads") else contextlib.nullcontext():
+            compiled.append(str(ibis.to_sql(expr, dialect="duckdb")))
+        return real(expr, **kw)
+
+    monkeypatch.setattr(latency, "execute", spy)
+    got = critical_path(ctx_of(w), [key])[key]
+    assert [s["step"] for s in got["dominant_steps"]] == ["X", "A", "Y"]
+    assert len(compiled) == 1 and compiled[0].count('FROM "steps"') == 1
+
+
+def test_select_fusion_comes_back_after_nested_failing_and_concurrent_blocks():
+    """`shared_reads` turns a process-wide Ibis option off: it is restored when the last block leaves, whether
+    blocks nest, fail or overlap in two threads."""
+    import threading
+
+    import ibis
+
+    from flowscope.analysis import base
+    assert ibis.options.sql.fuse_selects is True
+    with pytest.raises(RuntimeError), base._select_fusion_off():
+        with base._select_fusion_off():
+            assert ibis.options.sql.fuse_selects is False
+        assert ibis.options.sql.fuse_selects is False
+        raise RuntimeError("a query failed")
+    assert ibis.options.sql.fuse_selects is True
+    inside, leave = threading.Event(), threading.Event()
+
+    def other():
+        with base._select_fusion_off():
+            inside.set()
+            leave.wait(5)
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(5)
+    with base._select_fusion_off():
+        pass
+    assert ibis.options.sql.fuse_selects is False, "the other thread's block is still open"
+    leave.set()
+    t.join(5)
+    assert ibis.options.sql.fuse_selects is True

@@ -166,7 +166,7 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
             continue
         for group, names in sorted(missing.items()):
             names = [str(n) for n in names] if isinstance(names, list) else []
-            kinds = {ctx.workflow_kind(r.cloud, wf_id) for wf_id in _ids_named(ctx, r.cloud, names)}
+            kinds = {ctx.workflow_kind(r.cloud, wf_id) for name in names for wf_id in _ids_named(ctx, r, name)}
             if kinds and kinds <= {str(Kind.SFN_STANDARD)}:
                 continue
             out.append(Finding(
@@ -180,11 +180,31 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
     return out
 
 
-def _ids_named(ctx: Context, cloud: str, names: list[str]) -> list[str]:
-    """The workflow ids of `cloud` whose name (or id: an undescribed machine is named by its ARN) is in `names`."""
-    wanted = set(names)
-    return [str(w) for c, w in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
-            if c == cloud and (w in wanted or ctx.workflow_name(c, w) in wanted)]
+def _ids_named(ctx: Context, run_row: Any, name: str) -> list[str]:
+    """The workflow ids a collection run (`run_row`: its cloud and scope) means by `name`: the id itself (an
+    undescribed machine is named by its ARN), else its cloud's workflows of that name, those of the
+    run's scope when some are (a run names the machines it collected). Two machines of one name (two
+    regions or accounts) out of its scope are both meant: one is never silently picked. None: []."""
+    if ctx.workflow_kind(run_row.cloud, name) is not None:
+        return [name]
+
+    def index() -> dict[tuple[str, str], list[str]]:
+        by_name: dict[tuple[str, str], list[str]] = {}
+        for c, w in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True):
+            by_name.setdefault((str(c), str(ctx.workflow_name(c, w))), []).append(str(w))
+        return by_name
+
+    named = ctx.cached("collection_ids_by_name", index).get((run_row.cloud, name), [])
+    return [w for w in named if _of_scope(w, str(run_row.scope))] or named
+
+
+def _of_scope(workflow_id: str, scope: str) -> bool:
+    """Whether a workflow is of a collection scope, where its id says so: an AWS state machine ARN
+    (`arn:<partition>:states:<region>:<account>:...`) of the scope `aws:<account>:<region>[#globs]`.
+    Azure and GCP runs name no machine by name alone (False: the name decides)."""
+    arn, parts = workflow_id.split(":"), scope.split("#", 1)[0].split(":")
+    return (len(arn) > 4 and arn[0] == "arn" and len(parts) == 3 and parts[0] == Cloud.AWS
+            and (arn[4], arn[3]) == (parts[1], parts[2]))
 
 
 def _rerun_recommendation(cloud: str) -> str:
@@ -213,11 +233,13 @@ def express_gaps(ctx: Context) -> list[Finding]:
 
 def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     """Per Express workflow (cloud, workflow_id) logging below ALL: its level and where it was read
-    (the latest collection run's details first, else the workflow's attributes)."""
+    (the latest collection run's details first, a machine they name by name resolved by `_ids_named`,
+    else the workflow's attributes)."""
     gaps: dict[tuple[str, str], dict[str, Any]] = {}
     for r in _latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):
-            gaps.setdefault((r.cloud, name), {"level": level, "source": "collection_run", "run_id": r.run_id})
+            for wf_id in _ids_named(ctx, r, name) or [name]:
+                gaps.setdefault((r.cloud, wf_id), {"level": level, "source": "collection_run", "run_id": r.run_id})
     w = ctx.table("workflows")
     w = w.filter(w[C.kind] == str(Kind.SFN_EXPRESS))
     latest = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(
@@ -225,13 +247,7 @@ def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     for r in latest.itertuples(index=False):
         for _, level in _levels(_json(r.attrs), default_name=r.workflow_id):
             gaps.setdefault((r.cloud, r.workflow_id), {"level": level, "source": "workflow_attributes"})
-    keys = zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
-    by_name = {(c, str(n)): w_id for (c, w_id), n in ((k, ctx.workflow_name(*k)) for k in keys)}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for (cloud, ref), info in gaps.items():
-        wf_id = ref if ctx.workflow_kind(cloud, ref) is not None else by_name.get((cloud, ref), ref)
-        out.setdefault((cloud, wf_id), info)
-    return out
+    return gaps
 
 
 LOGGING_RECOMMENDATION = (

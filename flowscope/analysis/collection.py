@@ -8,7 +8,8 @@
   warning, and the machine's executions reach no store);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
-  reconstructed from logs, so its failures and steps are under-counted;
+  reconstructed from logs, so its failures and steps are under-counted (a Standard machine whose
+  Distributed Map's Express children log to its group below ALL: those children's steps);
 - Express runs seen RUNNING past Express's 5-minute limit (medium; `stuck.express_runs_without_end`):
   they ended, and their end records were never read. Said in the machine's logging-level gap when it
   has one (a finding's id is its kind and workflow: one finding per workflow);
@@ -254,6 +255,10 @@ LOGGING_RECOMMENDATION = (
     "Set the state machine's logging configuration to level ALL with includeExecutionData true "
     "(UpdateStateMachine loggingConfiguration) so every execution's steps reach CloudWatch Logs; Express has "
     "no execution history API.")
+CHILDREN_LOGGING_RECOMMENDATION = (
+    "Set the state machine's logging configuration to level ALL with includeExecutionData true "
+    "(UpdateStateMachine loggingConfiguration): the Express child executions of its Distributed Map log to its "
+    "log group, their steps' only source (no execution history API serves them).")
 UNENDED_RECOMMENDATION = (
     "Express stops every run at 5 minutes, so these are missing log records, not stuck runs. Check that the "
     "log group receives every event (logging level ALL, the log group's resource policy for delivery, no "
@@ -270,14 +275,19 @@ def _express_gap(ctx: Context, cloud: str, wf_id: str, level: dict[str, Any] | N
     if unended is not None:
         evidence.update(runs_without_end=n, oldest_start=to_utc(unended.oldest), last_seen=to_utc(unended.as_of))
     if level is not None:
-        title = (f"Express state machine {wf_name} logs at {level['level']}, not ALL: its executions and "
+        # a Standard machine's own runs are read whole from their history: a level of one is that of
+        # its Distributed Map's Express children (`details.machines[arn].express_children`)
+        children = ctx.workflow_kind(cloud, wf_id) == str(Kind.SFN_STANDARD)
+        title = (f"Standard state machine {wf_name} logs at {level['level']}, not ALL: the Express child "
+                 "executions of its Distributed Map, read from its log group, are only partly visible" if children
+                 else f"Express state machine {wf_name} logs at {level['level']}, not ALL: its executions and "
                  "failures are only partly visible")
         if unended is not None:
             title += f"; {n} run(s) seen running past Express's 5 minutes have no end record"
         return Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=cloud, workflow=wf_name,
             workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until, title=title,
-            evidence=evidence, recommendation=LOGGING_RECOMMENDATION,
+            evidence=evidence, recommendation=CHILDREN_LOGGING_RECOMMENDATION if children else LOGGING_RECOMMENDATION,
             executions_affected=n, sample_execution_ids=samples)
     return Finding(
         kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=cloud, workflow=wf_name,

@@ -72,3 +72,4 @@ def test_a_missing_log_group_named_by_a_run_is_read_against_the_machines_of_its_
     w.collection_run(f"aws:{ACCOUNT}:us-east-1", at(minutes=1), RunStatus.SUCCEEDED,
                      details=json.dumps({"log_groups_missing": {"/aws/states/orders": ["orders"]}}))
     assert _gaps(w).empty
+

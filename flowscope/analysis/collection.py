@@ -167,7 +167,7 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
             continue
         for group, names in sorted(missing.items()):
             names = [str(n) for n in names] if isinstance(names, list) else []
-            kinds = {ctx.workflow_kind(r.cloud, wf_id) for name in names for wf_id in _ids_named(ctx, r, name)}
+            kinds = {_every_kind(ctx).get((r.cloud, wf_id)) for name in names for wf_id in _ids_named(ctx, r, name)}
             if kinds and kinds <= {str(Kind.SFN_STANDARD)}:
                 continue
             out.append(Finding(
@@ -181,18 +181,30 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
     return out
 
 
+def _every_kind(ctx: Context) -> dict[tuple[str, str], str]:
+    """(cloud, workflow_id) -> kind of every workflow, those a workflow filter left out too: a run
+    names the machines of its scope, and what it says of them must read the same under any filter
+    (`suite.select_findings`)."""
+    def kinds() -> dict[tuple[str, str], str]:
+        frame = ctx.all_workflows if ctx.all_workflows is not None else ctx.workflows
+        return {(str(c), str(w)): str(k) for c, w, k in zip(frame[C.cloud], frame[C.workflow_id], frame[C.kind],
+                                                            strict=True)}
+    return ctx.cached("collection_every_kind", kinds)
+
+
 def _ids_named(ctx: Context, run_row: Any, name: str) -> list[str]:
     """The workflow ids a collection run (`run_row`: its cloud and scope) means by `name`: the id itself (an
     undescribed machine is named by its ARN), else its cloud's workflows of that name, those of the
     run's scope when some are (a run names the machines it collected). Two machines of one name (two
-    regions or accounts) out of its scope are both meant: one is never silently picked. None: []."""
-    if ctx.workflow_kind(run_row.cloud, name) is not None:
+    regions or accounts) out of its scope are both meant: one is never silently picked. None: [].
+    Workflows a filter left out are among them (`_every_kind`)."""
+    if (run_row.cloud, name) in _every_kind(ctx):
         return [name]
 
     def index() -> dict[tuple[str, str], list[str]]:
         by_name: dict[tuple[str, str], list[str]] = {}
-        for c, w in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True):
-            by_name.setdefault((str(c), str(ctx.workflow_name(c, w))), []).append(str(w))
+        for c, w in _every_kind(ctx):
+            by_name.setdefault((c, str(ctx.workflow_name(c, w))), []).append(w)
         return by_name
 
     named = ctx.cached("collection_ids_by_name", index).get((run_row.cloud, name), [])
@@ -240,6 +252,8 @@ def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     for r in _latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):
             for wf_id in _ids_named(ctx, r, name) or [name]:
+                if ctx.all_workflows is not None and ctx.workflow_kind(r.cloud, wf_id) is None:
+                    continue          # a workflow the filter left out
                 gaps.setdefault((r.cloud, wf_id), {"level": level, "source": "collection_run", "run_id": r.run_id})
     w = ctx.table("workflows")
     w = w.filter(w[C.kind] == str(Kind.SFN_EXPRESS))

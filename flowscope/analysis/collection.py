@@ -245,9 +245,9 @@ def express_gaps(ctx: Context) -> list[Finding]:
 
 
 def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per Express workflow (cloud, workflow_id) logging below ALL: its level and where it was read
-    (the latest collection run's details first, a machine they name by name resolved by `_ids_named`,
-    else the workflow's attributes)."""
+    """Per Express workflow (cloud, workflow_id) logging below ALL (or Standard one whose Express children
+    log to its group): its level and where it was read (the latest collection run's details first, a
+    machine they name by name resolved by `_ids_named`, else the workflow's attributes)."""
     gaps: dict[tuple[str, str], dict[str, Any]] = {}
     for r in _latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):

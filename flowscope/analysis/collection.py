@@ -4,8 +4,8 @@
 - a scope whose latest collection run failed (critical), was partial or was interrupted (high: still
   `running` though its sync is gone, `runstate.interrupted`), unless a later
   run of the same source collected under another scope id (`model.superseded_failures`);
-- a log group an Express state machine logs to that does not exist (high; the run succeeded with a
-  warning, and the machine's executions reach no store);
+- a log group an Express state machine (or a Standard one's Distributed Map Express children) logs to
+  that does not exist (high; the run succeeded with a warning, and those executions reach no store);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
   reconstructed from logs, so its failures and steps are under-counted (a Standard machine whose
@@ -159,26 +159,41 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
     """One `collection_gap` (high) per log group the scope's latest run found missing that an Express state
     machine logs to: its executions are not collected at all, so the workflow reads as quiet, never failing.
     The run itself succeeded with a warning (an absent group holds nothing unread), so `failed_runs` is silent
-    on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory."""
+    on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory,
+    unless their Distributed Map's Express children log there (`_children_groups`): no history serves those."""
     out = []
     for r in _latest_runs(ctx).itertuples(index=False):
-        missing = run_details(r.details).get(LOGS_MISSING_KEY)
+        details = run_details(r.details)
+        missing = details.get(LOGS_MISSING_KEY)
         if not isinstance(missing, dict):
             continue
         for group, names in sorted(missing.items()):
             names = [str(n) for n in names] if isinstance(names, list) else []
             kinds = {_every_kind(ctx).get((r.cloud, wf_id)) for name in names for wf_id in _ids_named(ctx, r, name)}
-            if kinds and kinds <= {str(Kind.SFN_STANDARD)}:
+            only_standard = bool(kinds) and kinds <= {str(Kind.SFN_STANDARD)}
+            if only_standard and str(group) not in _children_groups(details):
                 continue
+            said = truncate(', '.join(names), TITLE_ERROR_CHARS) or 'its state machines'
             out.append(Finding(
                 kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=r.cloud, workflow=None,
                 workflow_id=r.scope, step=None, window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
-                title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: the Express executions "
-                       f"of {truncate(', '.join(names), TITLE_ERROR_CHARS) or 'its state machines'} are not "
-                       "collected - they may be failing unseen"),
+                title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: "
+                       + (f"the steps of the Express child executions of {said}'s Distributed Map"
+                          if only_standard else f"the Express executions of {said}")
+                       + " are not collected - they may be failing unseen"),
                 evidence={"run_id": r.run_id, "log_group": str(group), "state_machines": names},
                 recommendation=MISSING_GROUP_RECOMMENDATION, id_detail=f"log-group:{group}"))
     return out
+
+
+def _children_groups(details: dict[str, Any]) -> set[str]:
+    """The log groups a run's Standard machines' Distributed Map Express children log to
+    (`machines[arn].express_children.log_group`): their steps' only source, whatever the parent's kind."""
+    machines = details.get("machines")
+    entries = machines.values() if isinstance(machines, dict) else []
+    return {str(e["express_children"].get("log_group")) for e in entries
+            if isinstance(e, dict) and isinstance(e.get("express_children"), dict)
+            and e["express_children"].get("log_group")}
 
 
 def _every_kind(ctx: Context) -> dict[tuple[str, str], str]:

@@ -178,9 +178,9 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
                 kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=r.cloud, workflow=None,
                 workflow_id=r.scope, step=None, window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
                 title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: "
-                       + (f"the steps of the Express child executions of {said}'s Distributed Map"
-                          if only_standard else f"the Express executions of {said}")
-                       + " are not collected - they may be failing unseen"),
+                       + (f"the steps of the Express child executions of {said}'s Distributed Map are not "
+                          "collected - which steps fail is unseen" if only_standard
+                          else f"the Express executions of {said} are not collected - they may be failing unseen")),
                 evidence={"run_id": r.run_id, "log_group": str(group), "state_machines": names},
                 recommendation=MISSING_GROUP_RECOMMENDATION, id_detail=f"log-group:{group}"))
     return out

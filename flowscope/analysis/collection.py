@@ -4,11 +4,12 @@
 - a scope whose latest collection run failed (critical), was partial or was interrupted (high: still
   `running` though its sync is gone, `runstate.interrupted`), unless a later
   run of the same source collected under another scope id (`model.superseded_failures`);
-- a log group an Express state machine logs to that does not exist (high; the run succeeded with a
-  warning, and the machine's executions reach no store);
+- a log group an Express state machine (or a Standard one's Distributed Map Express children) logs to
+  that does not exist (high; the run succeeded with a warning, and those executions reach no store);
 - an Express state machine that logs at a level below ALL (high), named either in the latest
   run's `details` JSON or in the workflow's `attributes` JSON: its executions cannot be fully
-  reconstructed from logs, so its failures and steps are under-counted;
+  reconstructed from logs, so its failures and steps are under-counted (a Standard machine whose
+  Distributed Map's Express children log to its group below ALL: those children's steps);
 - Express runs seen RUNNING past Express's 5-minute limit (medium; `stuck.express_runs_without_end`):
   they ended, and their end records were never read. Said in the machine's logging-level gap when it
   has one (a finding's id is its kind and workflow: one finding per workflow);
@@ -158,33 +159,80 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
     """One `collection_gap` (high) per log group the scope's latest run found missing that an Express state
     machine logs to: its executions are not collected at all, so the workflow reads as quiet, never failing.
     The run itself succeeded with a warning (an absent group holds nothing unread), so `failed_runs` is silent
-    on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory."""
+    on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory,
+    unless their Distributed Map's Express children log there (`_children_groups`): no history serves those."""
     out = []
     for r in _latest_runs(ctx).itertuples(index=False):
-        missing = run_details(r.details).get(LOGS_MISSING_KEY)
+        details = run_details(r.details)
+        missing = details.get(LOGS_MISSING_KEY)
         if not isinstance(missing, dict):
             continue
         for group, names in sorted(missing.items()):
             names = [str(n) for n in names] if isinstance(names, list) else []
-            kinds = {ctx.workflow_kind(r.cloud, wf_id) for wf_id in _ids_named(ctx, r.cloud, names)}
-            if kinds and kinds <= {str(Kind.SFN_STANDARD)}:
+            kinds = {_every_kind(ctx).get((r.cloud, wf_id)) for name in names for wf_id in _ids_named(ctx, r, name)}
+            only_standard = bool(kinds) and kinds <= {str(Kind.SFN_STANDARD)}
+            if only_standard and str(group) not in _children_groups(details):
                 continue
+            said = truncate(', '.join(names), TITLE_ERROR_CHARS) or 'its state machines'
             out.append(Finding(
                 kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=r.cloud, workflow=None,
                 workflow_id=r.scope, step=None, window_start=to_utc(r.started_at), window_end=to_utc(r.ended_at),
-                title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: the Express executions "
-                       f"of {truncate(', '.join(names), TITLE_ERROR_CHARS) or 'its state machines'} are not "
-                       "collected - they may be failing unseen"),
+                title=(f"Log group {truncate(str(group), TITLE_ERROR_CHARS)} does not exist: "
+                       + (f"the steps of the Express child executions of {said}'s Distributed Map are not "
+                          "collected - which steps fail is unseen" if only_standard
+                          else f"the Express executions of {said} are not collected - they may be failing unseen")),
                 evidence={"run_id": r.run_id, "log_group": str(group), "state_machines": names},
                 recommendation=MISSING_GROUP_RECOMMENDATION, id_detail=f"log-group:{group}"))
     return out
 
 
-def _ids_named(ctx: Context, cloud: str, names: list[str]) -> list[str]:
-    """The workflow ids of `cloud` whose name (or id: an undescribed machine is named by its ARN) is in `names`."""
-    wanted = set(names)
-    return [str(w) for c, w in zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
-            if c == cloud and (w in wanted or ctx.workflow_name(c, w) in wanted)]
+def _children_groups(details: dict[str, Any]) -> set[str]:
+    """The log groups a run's Standard machines' Distributed Map Express children log to
+    (`machines[arn].express_children.log_group`): their steps' only source, whatever the parent's kind."""
+    machines = details.get("machines")
+    entries = machines.values() if isinstance(machines, dict) else []
+    return {str(e["express_children"].get("log_group")) for e in entries
+            if isinstance(e, dict) and isinstance(e.get("express_children"), dict)
+            and e["express_children"].get("log_group")}
+
+
+def _every_kind(ctx: Context) -> dict[tuple[str, str], str]:
+    """(cloud, workflow_id) -> kind of every workflow, those a workflow filter left out too: a run
+    names the machines of its scope, and what it says of them must read the same under any filter
+    (`suite.select_findings`)."""
+    def kinds() -> dict[tuple[str, str], str]:
+        frame = ctx.all_workflows if ctx.all_workflows is not None else ctx.workflows
+        return {(str(c), str(w)): str(k) for c, w, k in zip(frame[C.cloud], frame[C.workflow_id], frame[C.kind],
+                                                            strict=True)}
+    return ctx.cached("collection_every_kind", kinds)
+
+
+def _ids_named(ctx: Context, run_row: Any, name: str) -> list[str]:
+    """The workflow ids a collection run (`run_row`: its cloud and scope) means by `name`: the id itself (an
+    undescribed machine is named by its ARN), else its cloud's workflows of that name, those of the
+    run's scope when some are (a run names the machines it collected). Two machines of one name (two
+    regions or accounts) out of its scope are both meant: one is never silently picked. None: [].
+    Workflows a filter left out are among them (`_every_kind`)."""
+    if (run_row.cloud, name) in _every_kind(ctx):
+        return [name]
+
+    def index() -> dict[tuple[str, str], list[str]]:
+        by_name: dict[tuple[str, str], list[str]] = {}
+        for c, w in _every_kind(ctx):
+            by_name.setdefault((c, str(ctx.workflow_name(c, w))), []).append(w)
+        return by_name
+
+    named = ctx.cached("collection_ids_by_name", index).get((run_row.cloud, name), [])
+    return [w for w in named if _of_scope(w, str(run_row.scope))] or named
+
+
+def _of_scope(workflow_id: str, scope: str) -> bool:
+    """Whether a workflow is of a collection scope, where its id says so: an AWS state machine ARN
+    (`arn:<partition>:states:<region>:<account>:...`) of the scope `aws:<account>:<region>[#globs]`.
+    Azure and GCP runs name no machine by name alone (False: the name decides)."""
+    arn, parts = workflow_id.split(":"), scope.split("#", 1)[0].split(":")
+    return (len(arn) > 4 and arn[0] == "arn" and len(parts) == 3 and parts[0] == Cloud.AWS
+            and (arn[4], arn[3]) == (parts[1], parts[2]))
 
 
 def _rerun_recommendation(cloud: str) -> str:
@@ -212,12 +260,16 @@ def express_gaps(ctx: Context) -> list[Finding]:
 
 
 def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
-    """Per Express workflow (cloud, workflow_id) logging below ALL: its level and where it was read
-    (the latest collection run's details first, else the workflow's attributes)."""
+    """Per Express workflow (cloud, workflow_id) logging below ALL (or Standard one whose Express children
+    log to its group): its level and where it was read (the latest collection run's details first, a
+    machine they name by name resolved by `_ids_named`, else the workflow's attributes)."""
     gaps: dict[tuple[str, str], dict[str, Any]] = {}
     for r in _latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):
-            gaps.setdefault((r.cloud, name), {"level": level, "source": "collection_run", "run_id": r.run_id})
+            for wf_id in _ids_named(ctx, r, name) or [name]:
+                if ctx.all_workflows is not None and ctx.workflow_kind(r.cloud, wf_id) is None:
+                    continue          # a workflow the filter left out
+                gaps.setdefault((r.cloud, wf_id), {"level": level, "source": "collection_run", "run_id": r.run_id})
     w = ctx.table("workflows")
     w = w.filter(w[C.kind] == str(Kind.SFN_EXPRESS))
     latest = execute(w.group_by([C.cloud, C.workflow_id]).aggregate(
@@ -225,19 +277,17 @@ def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     for r in latest.itertuples(index=False):
         for _, level in _levels(_json(r.attrs), default_name=r.workflow_id):
             gaps.setdefault((r.cloud, r.workflow_id), {"level": level, "source": "workflow_attributes"})
-    keys = zip(ctx.workflows[C.cloud], ctx.workflows[C.workflow_id], strict=True)
-    by_name = {(c, str(n)): w_id for (c, w_id), n in ((k, ctx.workflow_name(*k)) for k in keys)}
-    out: dict[tuple[str, str], dict[str, Any]] = {}
-    for (cloud, ref), info in gaps.items():
-        wf_id = ref if ctx.workflow_kind(cloud, ref) is not None else by_name.get((cloud, ref), ref)
-        out.setdefault((cloud, wf_id), info)
-    return out
+    return gaps
 
 
 LOGGING_RECOMMENDATION = (
     "Set the state machine's logging configuration to level ALL with includeExecutionData true "
     "(UpdateStateMachine loggingConfiguration) so every execution's steps reach CloudWatch Logs; Express has "
     "no execution history API.")
+CHILDREN_LOGGING_RECOMMENDATION = (
+    "Set the state machine's logging configuration to level ALL with includeExecutionData true "
+    "(UpdateStateMachine loggingConfiguration): the Express child executions of its Distributed Map log to its "
+    "log group, their steps' only source (no execution history API serves them).")
 UNENDED_RECOMMENDATION = (
     "Express stops every run at 5 minutes, so these are missing log records, not stuck runs. Check that the "
     "log group receives every event (logging level ALL, the log group's resource policy for delivery, no "
@@ -254,14 +304,19 @@ def _express_gap(ctx: Context, cloud: str, wf_id: str, level: dict[str, Any] | N
     if unended is not None:
         evidence.update(runs_without_end=n, oldest_start=to_utc(unended.oldest), last_seen=to_utc(unended.as_of))
     if level is not None:
-        title = (f"Express state machine {wf_name} logs at {level['level']}, not ALL: its executions and "
+        # a Standard machine's own runs are read whole from their history: a level of one is that of
+        # its Distributed Map's Express children (`details.machines[arn].express_children`)
+        children = ctx.workflow_kind(cloud, wf_id) == str(Kind.SFN_STANDARD)
+        title = (f"Standard state machine {wf_name} logs at {level['level']}, not ALL: the Express child "
+                 "executions of its Distributed Map, read from its log group, are only partly visible" if children
+                 else f"Express state machine {wf_name} logs at {level['level']}, not ALL: its executions and "
                  "failures are only partly visible")
         if unended is not None:
             title += f"; {n} run(s) seen running past Express's 5 minutes have no end record"
         return Finding(
             kind=FindingKind.COLLECTION_GAP, severity=Severity.HIGH, cloud=cloud, workflow=wf_name,
             workflow_id=wf_id, step=None, window_start=ctx.since, window_end=ctx.until, title=title,
-            evidence=evidence, recommendation=LOGGING_RECOMMENDATION,
+            evidence=evidence, recommendation=CHILDREN_LOGGING_RECOMMENDATION if children else LOGGING_RECOMMENDATION,
             executions_affected=n, sample_execution_ids=samples)
     return Finding(
         kind=FindingKind.COLLECTION_GAP, severity=Severity.MEDIUM, cloud=cloud, workflow=wf_name,

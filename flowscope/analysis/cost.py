@@ -832,8 +832,9 @@ _CONNECTOR_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE
 def _plan_key(wf_id: str, plan: dict) -> str:
     """What the workflows that share one App Service plan, and so its fee, have in common: the plan's id,
     else their Standard app's (a site's workflows run on its one plan)."""
-    site = wf_id.lower().split("/workflows/", 1)[0]
-    return str(plan.get("id") or (site if "/microsoft.web/sites/" in site else wf_id.lower()))
+    from flowscope.azure_ids import site_of
+
+    return str(plan.get("id") or site_of(wf_id.lower()) or wf_id.lower())
 
 
 def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) -> dict[str, dict[str, float]]:

@@ -11,7 +11,7 @@ import collections
 import http.server
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tests.loopback import LoopbackServer, send
@@ -19,6 +19,33 @@ from tests.loopback import LoopbackServer, send
 ACCOUNT = "123456789012"
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
+PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+
+
+def described_machine(arn: str, type_: str, created: float, **fields: Any) -> dict[str, Any]:
+    """DescribeStateMachine of `arn` (named after its last segment): one Pass state, logging OFF,
+    unless `fields` (definition=, loggingConfiguration=, ...) say otherwise."""
+    return {"stateMachineArn": arn, "name": arn.rsplit(":", 1)[1], "roleArn": "r", "type": type_,
+            "creationDate": created, "definition": PASS_DEFINITION, "loggingConfiguration": {"level": "OFF"},
+            **fields}
+
+
+def machine_handlers(machines: Mapping[str, str], type_: str, created: float, *,
+                     describe: Handler | None = None, **described: Any) -> dict[str, Handler]:
+    """The handlers every sync asks before any execution: ListStateMachines lists `machines`
+    (name -> ARN), all of `type_` and created at `created` (epoch seconds); DescribeStateMachine
+    answers by `describe`, else `described_machine(arn, type_, created, **described)`; no version
+    nor alias. A test adds (or replaces) the operations it is about, e.g.
+    `{**machine_handlers({"orders": sm}, "STANDARD", now), "ListExecutions": ...}`."""
+    return {
+        "ListStateMachines": lambda b: {"stateMachines": [
+            {"stateMachineArn": arn, "name": name, "type": type_, "creationDate": created}
+            for name, arn in machines.items()]},
+        "DescribeStateMachine": describe or (
+            lambda b: described_machine(b["stateMachineArn"], type_, created, **described)),
+        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+    }
 
 
 class FakeSfn(LoopbackServer):

@@ -201,18 +201,12 @@ def test_a_denied_describe_state_machine_alias_is_named_as_such(_aws_env, store)
     """DescribeStateMachineAlias denied (states:DescribeStateMachineAlias missing from a policy):
     the warning said 'ListStateMachineAliases failed', which had succeeded, pointing at the wrong
     permission. It now names the call that failed, and the aliases are still listed."""
-    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
     alias = f"{sm}:live"
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": 1.7e9}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": 1.7e9,
-            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-            "loggingConfiguration": {"level": "OFF"}},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
+        **machine_handlers({"orders": sm}, "STANDARD", 1.7e9),
         "ListStateMachineAliases": lambda b: {"stateMachineAliases": [
             {"stateMachineAliasArn": alias, "creationDate": 1.7e9}]},
         "DescribeStateMachineAlias": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
@@ -234,19 +228,12 @@ def test_a_denied_version_listing_is_said_once_and_not_asked_again(_aws_env, sto
     (at the API's 1 call a second) and warned about on its own, so a sync of 300 machines printed
     300 warning lines and waited minutes for the same AccessDenied. Now it is said once for the
     scope, and no other machine is asked."""
-    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
     arns = [f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:m{i}" for i in range(3)]
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": a, "name": a.rsplit(":", 1)[1], "type": "STANDARD", "creationDate": 1.7e9}
-            for a in arns]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": b["stateMachineArn"], "name": b["stateMachineArn"].rsplit(":", 1)[1], "roleArn": "r",
-            "type": "STANDARD", "creationDate": 1.7e9, "loggingConfiguration": {"level": "OFF"},
-            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
+        **machine_handlers({a.rsplit(":", 1)[1]: a for a in arns}, "STANDARD", 1.7e9),
         "ListStateMachineVersions": lambda b: (400, {"__type": "AccessDeniedException", "message": "denied"}),
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
         "ListExecutions": lambda b: {"executions": []},
     }
     with FakeSfn(handlers) as fake:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import time
 
 from flowscope.collectors.aws import collector as aws
@@ -15,7 +14,7 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
     (StateMachineDoesNotExist) and held the scope's watermark: the run read partial, and the next
     sync read the whole window again, for a machine nobody can collect any more. It is now a
     warning, and the other machines' window moves on."""
-    from tests.aws.sfn_fake import ACCOUNT
+    from tests.aws.sfn_fake import ACCOUNT, described_machine, machine_handlers
 
     now = time.time()
     arns = {name: f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}" for name in ("kept", "deleted")}
@@ -23,17 +22,10 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
     def describe(b: dict) -> dict | tuple:
         if b["stateMachineArn"] == arns["deleted"]:
             return 400, {"__type": "StateMachineDoesNotExist", "message": "State Machine Does Not Exist"}
-        return {"stateMachineArn": arns["kept"], "name": "kept", "roleArn": "r", "type": "STANDARD",
-                "creationDate": now - 60, "loggingConfiguration": {"level": "OFF"},
-                "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})}
+        return described_machine(arns["kept"], "STANDARD", now - 60)
 
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": arn, "name": name, "type": "STANDARD", "creationDate": now - 60}
-            for name, arn in arns.items()]},
-        "DescribeStateMachine": describe,
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers(arns, "STANDARD", now - 60, describe=describe),
         "ListExecutions": lambda b: {"executions": []},
     }
     result = _sync_once(handlers, store)
@@ -45,19 +37,12 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
 
 def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(_aws_env, store):
     """The same when the machine goes between its DescribeStateMachine and its ListExecutions."""
-    from tests.aws.sfn_fake import ACCOUNT
+    from tests.aws.sfn_fake import ACCOUNT, machine_handlers
 
     now = time.time()
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:deleted"
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "deleted", "type": "STANDARD", "creationDate": now - 60}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": sm, "name": "deleted", "roleArn": "r", "type": "STANDARD", "creationDate": now - 60,
-            "loggingConfiguration": {"level": "OFF"},
-            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"deleted": sm}, "STANDARD", now - 60),
         "ListExecutions": lambda b: (400, {"__type": "StateMachineDoesNotExist", "message": "gone"}),
     }
     result = _sync_once(handlers, store)

@@ -54,7 +54,7 @@ def test_an_express_run_logged_at_error_whose_end_was_not_logged_is_not_running_
     import time
 
     from flowscope.model import C
-    from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
     sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
     group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/aws/states/orders:*"
@@ -75,15 +75,9 @@ def test_an_express_run_logged_at_error_whose_end_was_not_logged_is_not_running_
     events = [{"eventId": f"{r['execution_arn'][-6:]}-{r['id']}", "logStreamName": "s",
                "timestamp": int(r["event_timestamp"]), "message": json.dumps(r)} for r in records]
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "EXPRESS", "creationDate": now - 9000}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "EXPRESS", "creationDate": now - 9000,
-            "definition": json.dumps(PASS), "loggingConfiguration": {
-                "level": "ERROR", "includeExecutionData": False,
-                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"orders": sm}, "EXPRESS", now - 9000, definition=json.dumps(PASS), loggingConfiguration={
+            "level": "ERROR", "includeExecutionData": False,
+            "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}),
         "FilterLogEvents": lambda b: {"events": [e for e in events
                                                  if b.get("startTime", 0) <= e["timestamp"] <= b["endTime"]]},
     }

@@ -9,11 +9,10 @@ import time
 
 from flowscope.collectors.aws import collector as aws
 from flowscope.model import C, RunStatus
-from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+from tests.aws.sfn_fake import ACCOUNT, FakeSfn, described_machine, machine_handlers
 
 UTC = dt.timezone.utc
 REGION = "us-east-1"
-PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
 
 def _history(t0: float) -> list[dict]:
@@ -42,8 +41,7 @@ def test_a_machine_that_could_not_be_read_is_read_again_without_holding_the_scop
         name = b["stateMachineArn"].rsplit(":", 1)[1]
         if name == "locked" and denied[0]:
             return 400, {"__type": "AccessDeniedException", "message": "not authorized"}
-        return {"stateMachineArn": b["stateMachineArn"], "name": name, "roleArn": "r", "type": "STANDARD",
-                "creationDate": now - 7200, "definition": PASS, "loggingConfiguration": {"level": "OFF"}}
+        return described_machine(b["stateMachineArn"], "STANDARD", now - 7200)
 
     def list_executions(b: dict) -> dict:
         if b.get("redriveFilter"):
@@ -55,12 +53,7 @@ def test_a_machine_that_could_not_be_read_is_read_again_without_holding_the_scop
         return {"executions": []}
 
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": arn, "name": name, "type": "STANDARD", "creationDate": now - 7200}
-            for name, arn in machines.items()]},
-        "DescribeStateMachine": describe,
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers(machines, "STANDARD", now - 7200, describe=describe),
         "ListExecutions": list_executions,
         "GetExecutionHistory": lambda b: {"events": _history(started)},
     }

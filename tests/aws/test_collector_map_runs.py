@@ -14,7 +14,7 @@ import pytest
 
 from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
-from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
 REGION = "us-east-1"
 SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-map"
@@ -89,13 +89,7 @@ def _handlers() -> dict:
         return {"events": _parent_history() if arn == PARENT else _child_history(arn)}
 
     return {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": SM, "name": "orders-map", "type": "STANDARD", "creationDate": T0 - 60}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": SM, "name": "orders-map", "definition": json.dumps(DEFINITION), "roleArn": "r",
-            "type": "STANDARD", "creationDate": T0 - 60, "loggingConfiguration": {"level": "OFF"}},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"orders-map": SM}, "STANDARD", T0 - 60, definition=json.dumps(DEFINITION)),
         "ListExecutions": list_executions,
         "GetExecutionHistory": history,
         # ListMapRuns as recorded (`list_map_runs`)
@@ -327,7 +321,7 @@ def test_a_distributed_map_machine_logging_at_all_still_collects_its_map_runs(_a
         "level": "ALL", "includeExecutionData": False,
         "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
     handlers["FilterLogEvents"] = lambda b: {"events": []}
-    doc = handlers["DescribeStateMachine"]({})
+    doc = handlers["DescribeStateMachine"]({"stateMachineArn": SM})
     assert choose_path(doc, 500, 8.0)[0] == "history"
     assert choose_path({**doc, "definition": json.dumps({"StartAt": "P", "States": {"P": {
         "Type": "Pass", "End": True}}})}, 500, 8.0)[0] == "logs"          # what it chose before

@@ -14,7 +14,7 @@ import pytest
 
 from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
-from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
 REGION = "us-east-1"
 SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders"
@@ -80,14 +80,8 @@ def _handlers(execution: Execution) -> dict:
         return {"executions": [item]}
 
     return {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": SM, "name": "orders", "type": "STANDARD", "creationDate": T0 - 86400}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": SM, "name": "orders", "type": "STANDARD", "status": "ACTIVE",
-            "definition": json.dumps(DEFINITION), "roleArn": "r", "creationDate": T0 - 86400,
-            "loggingConfiguration": {"level": "OFF"}},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"orders": SM}, "STANDARD", T0 - 86400, status="ACTIVE",
+                           definition=json.dumps(DEFINITION)),
         "ListExecutions": list_executions,
         "GetExecutionHistory": lambda b: {"events": execution.history()},
         "DescribeExecution": lambda b: {**execution.item(), "input": "{}"},

@@ -16,7 +16,7 @@ from flowscope.cli import app
 from flowscope.collectors.sync import sync_store
 from flowscope.exitcodes import ExitCode
 from flowscope.model import RunStatus
-from tests.aws.sfn_fake import ACCOUNT, FakeSfn
+from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
 
 REGION = "us-east-1"
 REAL = f"aws:{ACCOUNT}:{REGION}"
@@ -28,14 +28,8 @@ SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders"
 EX = f"arn:aws:states:{REGION}:{ACCOUNT}:execution:orders:run-1"
 T0 = time.time() - 600
 HANDLERS = {   # one state machine with one execution: doctor's "no data yet" stays out of the way
-    "ListStateMachines": lambda b: {"stateMachines": [
-        {"stateMachineArn": SM, "name": "orders", "type": "STANDARD", "creationDate": T0 - 60}]},
-    "DescribeStateMachine": lambda b: {
-        "stateMachineArn": SM, "name": "orders", "type": "STANDARD", "roleArn": "r", "creationDate": T0 - 60,
-        "definition": json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}}),
-        "loggingConfiguration": {"level": "OFF"}},
-    "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-    "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+    **machine_handlers({"orders": SM}, "STANDARD", T0 - 60,
+                       definition=json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}})),
     "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else [
         {"executionArn": EX, "stateMachineArn": SM, "name": "run-1", "status": "SUCCEEDED",
          "startDate": T0, "stopDate": T0 + 1}]},

@@ -19,6 +19,7 @@ from flowscope.collectors.registry import transforms_for
 from flowscope.model import TABLES, C, RunStatus, Source
 from flowscope.simulate.aws import simulate
 from flowscope.simulate.base import SimSpec
+from tests.aws.sfn_fake import described_machine, machine_handlers
 
 UTC = dt.timezone.utc
 SM = "arn:aws:states:us-east-1:123456789012:stateMachine:orders"
@@ -313,15 +314,8 @@ def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws
          "executionSucceededEventDetails": {}},
     ]
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": t0 - 60}]},
-        "DescribeStateMachine": lambda b: {
-            "stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": t0 - 60,
-            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-            "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
-                {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"orders": sm}, "STANDARD", t0 - 60,
+                           describe=lambda b: _standard_on_logs(sm, group_arn, t0)),
         "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else [
             {"executionArn": run, "name": "run-1", "stateMachineArn": sm, "startDate": t0,
              "status": "SUCCEEDED", "stopDate": t0 + 3}]},
@@ -345,10 +339,9 @@ def test_an_unreadable_log_group_falls_back_to_the_history_of_standard_runs(_aws
 
 def _standard_on_logs(sm: str, group_arn: str, t0: float) -> dict:
     """DescribeStateMachine of a Standard machine logging at ALL to `group_arn`."""
-    return {"stateMachineArn": sm, "name": "orders", "roleArn": "r", "type": "STANDARD", "creationDate": t0 - 60,
-            "definition": json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}),
-            "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
-                {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+    return described_machine(sm, "STANDARD", t0 - 60, loggingConfiguration={
+        "level": "ALL", "includeExecutionData": False,
+        "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]})
 
 
 def _orders_on_logs(sm: str, group_arn: str, now: float, listed: list, history: list, fetched: str,
@@ -356,11 +349,8 @@ def _orders_on_logs(sm: str, group_arn: str, now: float, listed: list, history: 
     """The handlers of one Standard machine 'orders' on the logs path: `listed` executions, the
     history of `fetched` only (any other history asked for is an error), FilterLogEvents as given."""
     return {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "orders", "type": "STANDARD", "creationDate": now - 60}]},
-        "DescribeStateMachine": lambda b: _standard_on_logs(sm, group_arn, now),
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"orders": sm}, "STANDARD", now - 60,
+                           describe=lambda b: _standard_on_logs(sm, group_arn, now)),
         "ListExecutions": lambda b: {"executions": [] if b.get("redriveFilter") else listed},
         "GetExecutionHistory": lambda b: {"events": history} if b["executionArn"] == fetched else (
             400, {"__type": "ExecutionDoesNotExist", "message": "unexpected"}),
@@ -463,12 +453,7 @@ def test_an_unreadable_log_group_is_read_again_without_holding_the_other_groups(
         return {**_standard_on_logs(b["stateMachineArn"], group_arn, now), "name": name, "type": "EXPRESS"}
 
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": arn, "name": name, "type": "EXPRESS", "creationDate": now - 7200}
-            for name, arn in machines.items()]},
-        "DescribeStateMachine": describe,
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers(machines, "EXPRESS", now - 7200, describe=describe),
         "FilterLogEvents": filter_log_events,
     }
     since = dt.datetime.now(UTC) - dt.timedelta(hours=1)
@@ -602,12 +587,8 @@ def test_a_log_group_that_does_not_exist_is_said_by_name_not_a_partial_scope_for
     group = "/aws/vendedlogs/states/quotes-never-created"
     group_arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{group}:*"
     handlers = {
-        "ListStateMachines": lambda b: {"stateMachines": [
-            {"stateMachineArn": sm, "name": "quotes", "type": "EXPRESS", "creationDate": now - 7200}]},
-        "DescribeStateMachine": lambda b: {**_standard_on_logs(sm, group_arn, now), "name": "quotes",
-                                           "type": "EXPRESS"},
-        "ListStateMachineVersions": lambda b: {"stateMachineVersions": []},
-        "ListStateMachineAliases": lambda b: {"stateMachineAliases": []},
+        **machine_handlers({"quotes": sm}, "EXPRESS", now - 7200, describe=lambda b: {
+            **_standard_on_logs(sm, group_arn, now), "name": "quotes", "type": "EXPRESS"}),
         "FilterLogEvents": lambda b: (400, {"__type": "ResourceNotFoundException",
                                             "message": "The specified log group does not exist."}),
     }

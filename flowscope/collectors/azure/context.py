@@ -68,11 +68,12 @@ class ScopeContext(ScopeRun):
         """Where a workflow's runs and trigger histories are listed from: the window's lower bound,
         or earlier for the workflows of an app running again whose runs were not read while it was
         stopped (`site_bounds`), and for those the last sync could not read (`unread.bound_for`)."""
+        from flowscope.azure_ids import site_of
         from flowscope.collectors.unread import bound_for, earliest
 
         bound = bound_for(self, workflow_id)
-        site = workflow_id.split("/workflows/", 1)[0]
-        return earliest(bound, self.site_bounds[site]) if site in self.site_bounds else bound
+        site = site_of(workflow_id)
+        return earliest(bound, self.site_bounds[site]) if site is not None and site in self.site_bounds else bound
 
     def definition_for(self, workflow_id: str, run: Mapping[str, Any]) -> "Definition | None":
         """The definition a run ran: its own revision's when that is an older one read this sync

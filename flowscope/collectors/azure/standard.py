@@ -20,6 +20,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
+from flowscope.azure_ids import site_of
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error, merge_attributes
@@ -134,8 +135,8 @@ def is_stopped(site: Mapping[str, Any]) -> bool:
 
 def of_stopped_app(sc: "ScopeContext", workflow_id: Any) -> bool:
     """Whether a (canonical) workflow id belongs to an app this sync found stopped."""
-    site = str(workflow_id or "").split("/workflows/", 1)[0]
-    return site in sc.stopped_sites
+    site = site_of(str(workflow_id or ""))
+    return site is not None and site in sc.stopped_sites
 
 
 def read_plans(sc: "ScopeContext", farms: Mapping[str, str]) -> dict[str, dict[str, Any]]:
@@ -187,7 +188,7 @@ def with_plans(batch: Batch, plans: Mapping[str, dict[str, Any]]) -> Batch:
     if plans:
         for row in batch.workflows:
             wf_id = str(row.get(C.workflow_id) or "")
-            site = wf_id.split("/workflows/", 1)[0] if "/microsoft.web/sites/" in wf_id else None
+            site = site_of(wf_id)
             if site is not None and site in plans:
                 merge_attributes(row, {PLAN_KEY: plans[site]})
     return batch

@@ -1028,9 +1028,8 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
                             for c, w in multi[[C.cloud, C.workflow_id]].drop_duplicates().itertuples(index=False))
         visits = q("""
             WITH s AS (SELECT {columns} FROM steps WHERE {where} AND ({flows})),
-                 v AS ({visits}),
-                 o AS (SELECT * FROM v WHERE {container} IS NOT NULL),
-                 e AS (SELECT * FROM v WHERE {container} IS NULL AND ({entered}))
+                 o AS ({own}),
+                 e AS (SELECT * FROM ({sources}) WHERE ({entered}))
             SELECT u.* EXCLUDE (visit_key), coalesce(e.{came_from}, {start}) AS source
             FROM (SELECT u.*, coalesce(o.{container}, u.{step_key}) AS visit_key
                   FROM (SELECT * FROM ({usage}) WHERE ({pick})) u
@@ -1038,7 +1037,8 @@ def edge_cost(con: Any, f: Filters, limit: int = 25) -> pd.DataFrame:
                              AND o.{step_key} = u.{step_key}) u
             JOIN e ON e.{cloud} = u.{cloud} AND e.{execution_id} = u.{execution_id} AND e.{step_key} = u.visit_key
         """, columns=", ".join(transitions.COLUMNS), where=f.where(), flows=flows,
-            visits=transitions.visits_sql("s"), container=transitions.CONTAINER, came_from=transitions.SOURCE,
+            own=transitions.own_work_sql("s"), sources=transitions.sql("s"), came_from=transitions.SOURCE,
+            container=transitions.CONTAINER,
             start=_lit(transitions.START_EDGE), usage=usage, pick=pick, entered=entered)
         by_edge = run(con, usage_cost_sql(visits, [C.cloud, C.workflow_id, "source", "step"]), p)
         parts.append(edges.merge(by_edge.rename(columns={"step": "target"}), on=target + ["source"]))

@@ -89,7 +89,7 @@ def test_the_rule_in_pandas_is_the_rule_in_ibis():
 
 
 def test_visits_are_the_sources_and_the_own_work_of_one_join(con):
-    """`visits` (what `cost.edge_costs` and the Cost page read, one self-join) holds every visit: the ones
+    """`visits` (what `cost.edge_costs` reads, one self-join) holds every visit: the ones
     `with_sources` keeps with the same source, and the container's own work (the GCP try's call) with its
     container's key and no source."""
     backend = ibis.duckdb.from_connection(con)

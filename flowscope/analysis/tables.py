@@ -135,8 +135,12 @@ def _bucket(column: str, seconds: int) -> str:
 
 
 def run(con: Any, sql: str, params: dict[str, Any] | None = None) -> pd.DataFrame:
-    """Execute on a DuckDB connection; timestamps come back as UTC."""
+    """Execute on a DuckDB connection; timestamps come back as UTC. A query that bounds the execution start
+    dates it reads (`$since_date`, `Filters.where`) has the bound moved back to the first start date whose
+    executions were still running at the window's start (`first_live_date`)."""
     used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
+    if "since_date" in used and "since" in used:
+        used["since_date"] = first_live_date(con, used["since"], used["since_date"])
     frame = measures.settle_floats(con.execute(sql, used).df() if used else con.execute(sql).df())
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
@@ -314,21 +318,48 @@ def workflows_seen(con: Any) -> str:
     """The name of a table holding WORKFLOW_OPTIONS_SQL's rows, made once per snapshot connection.
 
     Most page queries name their rows (`_with_names`), and the options scan every execution: on a
-    1M-execution store that is ~0.1 s a query, paid two or three times per page. A snapshot's
-    connection reads files that never change, so the rows are computed once into a table of its
-    in-memory database, which every cursor of that connection shares. When two cursors race to
-    create it, the loser reads the options directly this time."""
+    1M-execution store that is ~0.1 s a query, paid two or three times per page."""
+    return _snapshot_table(con, WORKFLOWS_SEEN, WORKFLOW_OPTIONS_SQL)
+
+
+def _snapshot_table(con: Any, name: str, sql: str) -> str:
+    """`sql`'s rows as the table `name` of the connection's in-memory database, made on first use. A
+    snapshot's connection reads files that never change, so the rows are computed once, and every cursor
+    of that connection shares them. When two cursors race to create it, the loser reads `sql` directly this
+    time (the name returned is then the query, in parentheses)."""
     import duckdb
 
-    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name",
-                       {"name": WORKFLOWS_SEEN}).fetchone()
+    made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchone()
     if made and made[0]:
-        return WORKFLOWS_SEEN
+        return name
     try:
-        con.execute(f"CREATE TABLE IF NOT EXISTS {WORKFLOWS_SEEN} AS {WORKFLOW_OPTIONS_SQL}")
+        con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS {sql}")
     except duckdb.Error:
-        return f"({WORKFLOW_OPTIONS_SQL})"
-    return WORKFLOWS_SEEN
+        return f"({sql})"
+    return name
+
+
+LIVE_DAYS = "fs_live_days"
+"""A table, in a snapshot connection's own in-memory database, of LIVE_DAYS_SQL's rows."""
+
+LIVE_DAYS_SQL = q("""
+    SELECT {cloud}, {start_date}, max(coalesce({ended_at}, 'infinity'::TIMESTAMPTZ)) AS last_end
+    FROM executions GROUP BY ALL
+""")
+"""Per cloud and execution start date, when its executions' last one ended (infinity while one has no end)."""
+
+
+def first_live_date(con: Any, since: dt.datetime, bound: dt.date) -> dt.date:
+    """The first execution start date (at most `bound`) whose executions may have steps from `since` on:
+    one of them had not ended by then. A page's step queries read the execution tables from a start date
+    on (`Filters.where`: the partitions they scan), and a step belongs to its execution's start date, so an
+    approval that waited three days before its failing step read "no failing step" on the Failures page
+    while the analyses flagged it. Read from a table of the snapshot (`LIVE_DAYS`), not the executions."""
+    table = _snapshot_table(con, LIVE_DAYS, LIVE_DAYS_SQL)
+    row = con.execute(f"SELECT min({C.start_date}) FROM {table} WHERE last_end >= $since AND {C.start_date} < $bound",
+                      {"since": since, "bound": bound}).fetchone()
+    first = row[0] if row else None
+    return min(bound, first) if isinstance(first, dt.date) else bound
 
 
 def workflow_options(con: Any) -> pd.DataFrame:

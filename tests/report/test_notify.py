@@ -780,3 +780,42 @@ def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):
         assert "actions" not in built and built["body"][-1]["text"].startswith("report: ")
     else:
         assert built["actions"][0]["url"] == url
+
+
+def _plain(node) -> list[dict]:
+    """Every plain_text text object of a Slack payload."""
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "plain_text" else []
+        return own + [t for v in node.values() for t in _plain(v)]
+    return [t for v in node for t in _plain(v)] if isinstance(node, list) else []
+
+
+def test_slack_shows_cloud_text_as_written_never_as_mrkdwn():
+    """Slack's mrkdwn has no escape for `*`, `_`, `~` or a backtick: a step named "*urgent* _pay_now_"
+    showed "urgent" in bold and "pay_now" in italics, an error text with "~x~" was struck through and
+    one backtick turned the rest of the line into code; a report folder like /srv/flow_reports/team_a/
+    lost its underscores to italics. Cloud text (titles, names, error texts) and the report's path are
+    now plain_text objects (no formatting, no mentions, emoji codes left as written; `&`, `<`, `>`
+    escaped as Slack asks of every text object); mrkdwn holds flowscope's own words only."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    hostile = ["*urgent*", "_pay_now_", "~struck~", "`code", ":rotating_light:"]
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step",
+                       title="Step *urgent* fails: `code ~struck~", cloud="aws", workflow="_pay_now_ <!here>",
+                       step=":rotating_light: & more", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed",
+                      status_text="last collection failed: gcp:p: denied on *prod* _eu_", changes="1 new",
+                      counts={}, findings=[f], resolved=[f], report="/srv/flow_reports/team_a/r.html")
+    body = slack.payload(message)
+    mrkdwn = " ".join(t["text"] for t in _mrkdwn(body["blocks"]))
+    for part in [*hostile, "*prod*", "_eu_", "flow_reports", "team_a"]:
+        assert part not in mrkdwn, (part, mrkdwn)
+    plain = _plain(body["blocks"][1:])                  # the header is flowscope's title, plain_text already
+    shown = " ".join(t["text"] for t in plain)
+    for part in [*hostile, "denied on *prod* _eu_", "/srv/flow_reports/team_a/r.html", "&lt;!here&gt; ", "&amp; more"]:
+        assert part in shown, (part, shown)
+    assert all(t.get("emoji") is False for t in plain)
+    assert "<!here>" not in json.dumps(body)
+    sections = [b for b in body["blocks"] if b["type"] == "section" and "fields" in b]
+    assert len(sections) == 2 and all(b["text"]["text"].startswith("*HIGH*") for b in sections)

@@ -819,3 +819,25 @@ def test_slack_shows_cloud_text_as_written_never_as_mrkdwn():
     assert "<!here>" not in json.dumps(body)
     sections = [b for b in body["blocks"] if b["type"] == "section" and "fields" in b]
     assert len(sections) == 2 and all(b["text"]["text"].startswith("*HIGH*") for b in sections)
+
+
+@pytest.mark.parametrize("channel", ["slack", "teams"])
+def test_chat_text_loses_bidi_controls_and_escape_sequences(channel):
+    """A workflow named "invoice\\u202egnp.exe" read "invoiceexe.png" in the Slack and Teams message
+    (a right-to-left override: "Trojan Source"), and an error text's ESC [31m and NUL went into the
+    card as they were, while the e-mail and every report dropped them (`textsafety`)."""
+    import importlib
+
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    module = importlib.import_module(f"flowscope.report.notify.{channel}")
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step",
+                       title="fails \u2066x\u2069 \x1b[31mred\x00", cloud="aws", workflow="invoice\u202egnp.exe",
+                       step="s\u200f", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed",
+                      status_text="denied \x1b]8;;http://evil.example\x07here\x1b]8;;\x07", changes=None,
+                      counts={}, findings=[f])
+    raw = json.dumps(module.payload(message), ensure_ascii=False)
+    for bad in ("\u202e", "\u2066", "\u2069", "\u200f", "\x1b", "\x00", "\x07", "evil.example"):
+        assert bad not in raw, repr(bad)
+    assert "invoicegnp.exe" in raw and "red" in raw and "denied here" in raw

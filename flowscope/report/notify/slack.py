@@ -23,10 +23,14 @@ import re
 from typing import Any
 
 from flowscope.report.notify.message import Message
+from flowscope.textsafety import terminal_text
 
 
 def escape(value: Any, limit: int = 300) -> str:
-    text = " ".join(str(value).split())[:limit]
+    """One line of cloud text, cut to `limit` before `&`, `<`, `>` are escaped (never half an entity);
+    without escape sequences, control characters and bidi controls (`textsafety.terminal_text`: a
+    right-to-left override made "invoice<U+202E>gnp.exe" read "invoiceexe.png")."""
+    text = " ".join(terminal_text(value).split())[:limit]
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 

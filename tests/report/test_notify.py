@@ -113,7 +113,7 @@ def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content,
     receiver.requests.clear()
     receiver.statuses = [404]
     [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
-    assert bad.failed and bad.attempts == 1 and bad.error == "HTTP 404" and len(receiver.requests) == 1
+    assert bad.failed and bad.attempts == 1 and bad.error == "HTTP 404: error" and len(receiver.requests) == 1
     receiver.statuses = [503, 503]
     [gave_up] = deliver(parse_targets([hook("webhook", retries=2)]), content)
     assert gave_up.failed and gave_up.attempts == 2 and "FAILED after 2 attempt(s): HTTP 503" in gave_up.line()
@@ -841,3 +841,28 @@ def test_chat_text_loses_bidi_controls_and_escape_sequences(channel):
     for bad in ("\u202e", "\u2066", "\u2069", "\u200f", "\x1b", "\x00", "\x07", "evil.example"):
         assert bad not in raw, repr(bad)
     assert "invoicegnp.exe" in raw and "red" in raw and "denied here" in raw
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (b"invalid_blocks", "HTTP 400: invalid_blocks"),                 # Slack says why in a word
+    (b"channel_is_archived\n", "HTTP 410: channel_is_archived"),
+    (b'{"error": {"code": "TriggerInputSchemaMismatch", "message": "The input body for trigger \'manual\' '
+     b'of type \'Request\' did not match its schema"}}',
+     "HTTP 400: TriggerInputSchemaMismatch: The input body for trigger 'manual' of type 'Request' did not match "
+     "its schema"),                                                    # a Teams workflow's JSON error
+    (b"<html><body><h1>Bad Gateway</h1></body></html>", "HTTP 400"),  # a proxy's page: nothing to read
+    (b"no such hook: /services/T0/B0/very-secret?sig=abc \x1b[31mred", "HTTP 400: no such hook: "
+     "[the webhook URL] red"),                                        # never the secret URL, never a colour
+])
+def test_a_refused_message_says_why_the_receiver_refused_it(content, receiver, monkeypatch, answer, said):
+    """Slack refuses a message with 400 and a word ("invalid_blocks", "no_text"), 403 "action_prohibited",
+    404 "channel_not_found", 410 "channel_is_archived"; a Teams workflow with a JSON error. The run said
+    only "FAILED after 1 attempt(s): HTTP 400", so whoever read the scheduler's log could not tell a
+    deleted channel from a message flowscope built wrong. The reason is kept (one line, short, without
+    the URL, which holds the secret, or terminal escapes)."""
+    status = {"HTTP 410": 410}.get(said[:8], 400)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/services/T0/B0/very-secret?sig=abc")
+    receiver.statuses, receiver.error_body = [status], answer
+    [result] = deliver(parse_targets([hook("slack", retries=1)]), content)
+    assert result.failed and result.error == said, result.line()
+    assert "very-secret" not in result.line() and "sig=abc" not in result.line()

@@ -252,13 +252,59 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> str:
         raise Transient(f"{type(exc).__name__} (no response)") from None
     except requests.RequestException as exc:
         raise Permanent(f"{type(exc).__name__}") from None
+    if response.status_code < 300:
+        return f"HTTP {response.status_code}"
+    said = f"HTTP {response.status_code}" + (f": {why}" if (why := refusal(response.text, url)) else "")
     if response.status_code == 429 or response.status_code >= 500:
         from flowscope.collectors.gcp.clients import retry_after_s
 
-        raise Transient(f"HTTP {response.status_code}", retry_after_s(response.headers.get("Retry-After")))
-    if response.status_code >= 300:
-        raise Permanent(f"HTTP {response.status_code}")
-    return f"HTTP {response.status_code}"
+        raise Transient(said, retry_after_s(response.headers.get("Retry-After")))
+    raise Permanent(said)
+
+
+REFUSAL_CHARS = 200
+"""The most of a receiver's reason a failed delivery quotes."""
+
+
+def refusal(body: str, url: str) -> str:
+    """Why a receiver refused a message, in one short line: Slack's word ("invalid_blocks",
+    "channel_is_archived"), a JSON error's code and message (a Teams workflow's), else its text; nothing
+    for an HTML page (a proxy's). "HTTP 400" alone could not tell a deleted channel from a message built
+    wrong. The URL is a secret: it, its path and each long part of it are taken out, as is any credential
+    `textsafety.SECRET_RULES` knows, and terminal escapes (the line is printed)."""
+    import json
+    import re
+    from urllib.parse import urlsplit
+
+    from flowscope.textsafety import SECRET_RULES, terminal_text
+
+    text = body.strip()
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        error = doc.get("error", doc)
+        if isinstance(error, dict):
+            text = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
+        elif isinstance(error, str):
+            text = error
+    if text.startswith("<"):
+        return ""
+    text = " ".join(terminal_text(text).split())
+    try:
+        parts = urlsplit(url)
+        whole = [url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path]
+        # a token of its path or query (Slack's 24 characters, a Teams workflow's id and sig), not a word
+        # of it ("workflows", "triggers") that the reason may use
+        tokens = [t for t in re.split(r"[/?&=]", parts.path + "?" + parts.query) if len(t) >= 16]
+    except ValueError:
+        whole, tokens = [url], []
+    for secret in sorted({p for p in [*whole, *tokens] if len(p) > 1}, key=len, reverse=True):
+        text = text.replace(secret, "[the webhook URL]")
+    for pattern, replacement in SECRET_RULES:
+        text = re.sub(pattern, replacement, text)
+    return text[:REFUSAL_CHARS]
 
 
 def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:

@@ -322,8 +322,26 @@ def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, 
               "to": "b@example.com", "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
               "ca_file": smtp_server.ca_file, "min_severity": "low", "backoff": 0}
     [result] = deliver(parse_targets([target]), content)
-    assert result.failed and result.error == "SMTP 535" and not smtp_server.messages
-    assert "wrong" not in result.line()
+    # the server's own words: "SMTP 535" alone read the same as a refused sender or a message refused as spam
+    assert result.failed and result.error == "SMTP 535: 5.7.8 Authentication credentials invalid"
+    assert not smtp_server.messages and "wrong" not in result.line()
+
+
+def test_an_smtp_refusal_quotes_the_server_without_the_credentials():
+    """What an SMTP server says when it refuses is quoted (one line, short, without terminal escapes),
+    and never the user name or password, which some servers echo."""
+    import smtplib
+
+    from flowscope.report.notify import smtp_refusal
+
+    exc = smtplib.SMTPSenderRefused(550, b"5.7.1 reporter@example.com may not send as\r\n a@example.com \x1b[31m",
+                                    "a@example.com")
+    assert smtp_refusal(exc, "reporter@example.com", "s3cret") == \
+        "SMTP 550: 5.7.1 [the user name] may not send as a@example.com"
+    exc = smtplib.SMTPAuthenticationError(535, b"bad password s3cret for reporter@example.com")
+    assert smtp_refusal(exc, "reporter@example.com", "s3cret") == \
+        "SMTP 535: bad password [the password] for [the user name]"
+    assert smtp_refusal(smtplib.SMTPDataError(554, b""), None, None) == "SMTP 554"
 
 
 @pytest.mark.slow  # two reports of a fresh store

@@ -325,7 +325,7 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
                    tls=smtp_tls(target), username=username, password=password,
                    ca_file=ca_file, timeout=target.timeout)
     except smtplib.SMTPResponseException as exc:
-        error = f"SMTP {exc.smtp_code}"
+        error = smtp_refusal(exc, username, password)
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
         raise Transient(type(exc).__name__) from None
@@ -335,6 +335,20 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
         raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     return f"to {len(to)} recipient(s)"
+
+
+def smtp_refusal(exc: smtplib.SMTPResponseException, username: str | None, password: str | None) -> str:
+    """'SMTP 550: <what the server said>': the code alone read the same for refused credentials, a
+    sender the server will not relay for and a message refused as spam. One short line without terminal
+    escapes, and without the user name or password (some servers echo the user name)."""
+    from flowscope.textsafety import terminal_text
+
+    raw = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    text = " ".join(terminal_text(raw).split())
+    for secret, name in ((password, "[the password]"), (username, "[the user name]")):
+        if secret:
+            text = text.replace(secret, name)
+    return f"SMTP {exc.smtp_code}" + (f": {text[:REFUSAL_CHARS]}" if text else "")
 
 
 def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable[[], str]:

@@ -295,3 +295,44 @@ def test_what_a_message_told_that_cannot_be_recorded_is_exit_6(tmp_path, receive
                                  "--until", UNTIL, "--since", "7d", "--no-sync"])
     assert result.exit_code == ExitCode.HISTORY_NOT_RECORDED, result.output
     assert "sent but not recorded" in result.output and len(receiver.requests) == 1
+
+
+def _history_is_free(store_path) -> bool:
+    """Whether another process could take the findings history's lock now (a new lock, its own file
+    descriptor: flock refuses it while any other holds the file, this process's included)."""
+    from flowscope.report.history import HISTORY_LOCK
+    from flowscope.store.errors import StoreLockedError
+    from flowscope.store.lock import WriterLock
+
+    lock = WriterLock(store_path / HISTORY_LOCK, str(store_path))
+    try:
+        lock.acquire(0)
+    except StoreLockedError:
+        return False
+    lock.release()
+    return True
+
+
+def test_a_run_holds_the_findings_history_from_reading_it_to_recording_what_it_told(tmp_path, monkeypatch):
+    """Two runs of one store at once (the cron job and someone's manual run, or an hour's run that
+    overran into the next) both read the history before either recorded anything: both found the same
+    findings new and both sent them, and the second record of `notified` wrote over the first. A run
+    now holds the history's lock from reading it until what its messages told is recorded: a second
+    run waits, then reads what the first recorded and sends nothing it was sent."""
+    from flowscope.report import notify
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "http://127.0.0.1:9/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["md"]')
+    free: list[bool] = []
+    real = notify.deliver
+
+    def watched(*args, **kwargs):
+        free.append(_history_is_free(tmp_path / "store"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(notify, "deliver", watched)
+    done = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "out"), "--until", UNTIL])
+    assert done.exit_code == ExitCode.DELIVERY_FAILED, done.output   # port 9: nothing listens
+    assert free == [False]
+    assert _history_is_free(tmp_path / "store")                 # and let go at the end

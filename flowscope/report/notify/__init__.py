@@ -278,7 +278,7 @@ def refusal(body: str, url: str) -> str:
 
     from flowscope.textsafety import SECRET_RULES, terminal_text
 
-    text = body.strip()
+    text = body[:8000].strip()       # a reason is short; a page of megabytes is not read whole
     try:
         doc = json.loads(text)
     except ValueError:

@@ -884,3 +884,22 @@ def test_a_refused_message_says_why_the_receiver_refused_it(content, receiver, m
     [result] = deliver(parse_targets([hook("slack", retries=1)]), content)
     assert result.failed and result.error == said, result.line()
     assert "very-secret" not in result.line() and "sig=abc" not in result.line()
+
+
+def test_slack_text_fits_slack_s_limits_after_escaping():
+    """Slack refuses a whole message (400 invalid_blocks) whose text object is over 3,000 characters
+    (2,000 for a section field), counted as sent: escaped. Cloud text was cut to 1,000 characters and then
+    escaped, so a failed collection's error of angle brackets (an HTML error page) or ampersands grew
+    fourfold and no message went out. It is now cut after escaping, never inside an entity."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step", title="<" * 400,
+                       cloud="aws", workflow="&" * 300, step=">" * 300, monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed", status_text="<b>&" * 900,
+                      changes=None, counts={}, findings=[f])
+    body = slack.payload(message)
+    for t in _plain(body["blocks"]) + _mrkdwn(body["blocks"]):
+        assert len(t["text"]) <= 2000, len(t["text"])
+        assert t["text"].count("&") == t["text"].count(";"), t["text"][-12:]     # every entity whole
+    assert slack.escape("a<b", 6) == "a&lt;b" and slack.escape("a<b", 5) == "a&lt;" and slack.escape("a<b", 4) == "a"

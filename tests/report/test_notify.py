@@ -903,3 +903,17 @@ def test_slack_text_fits_slack_s_limits_after_escaping():
         assert len(t["text"]) <= 2000, len(t["text"])
         assert t["text"].count("&") == t["text"].count(";"), t["text"][-12:]     # every entity whole
     assert slack.escape("a<b", 6) == "a&lt;b" and slack.escape("a<b", 5) == "a&lt;" and slack.escape("a<b", 4) == "a"
+
+
+def test_a_webhook_url_is_read_as_an_address(content, receiver, monkeypatch):
+    """A URL put in a Kubernetes secret or an env file with its line break was posted to ".../XXXX%0A":
+    Slack answered 404 and nothing said why. The variable's value loses surrounding white space, and one
+    that holds no http(s) address fails once naming the variable (requests said "MissingSchema"), never
+    the value."""
+    monkeypatch.setenv("HOOK_URL", f" {receiver.url}/services/T0/B0/XXXX\n")
+    [result] = deliver(parse_targets([hook("slack")]), content)
+    assert result.sent and receiver.requests[0].path == "/services/T0/B0/XXXX", result.line()
+    monkeypatch.setenv("HOOK_URL", "hooks.slack.com/services/T0/B0/very-secret")
+    [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
+    assert bad.failed and bad.attempts == 1, bad.line()
+    assert bad.error == "environment variable HOOK_URL (slack webhook URL) holds no http:// or https:// address"

@@ -242,6 +242,18 @@ def _env(target: Target, key: str) -> str:
     return value
 
 
+def _url(target: Target) -> str:
+    """The webhook URL from its variable, without the white space around it (a Kubernetes secret or an env
+    file keeps the line break: it was posted to ".../XXXX%0A" and Slack answered 404); Permanent naming
+    the variable, never its value, when it holds no http(s) address (requests said "MissingSchema")."""
+    url = _env(target, "url_env").strip()
+    if not url.lower().startswith(("http://", "https://")):
+        name = str(target.options["url_env"])
+        raise Permanent(f"environment variable {name} ({dict(variables(target))[name]}) holds no http:// or "
+                        "https:// address")
+    return url
+
+
 def _post(url: str, body: dict[str, Any], timeout: float) -> str:
     """One POST; the URL is a secret, so no error names it (requests' messages do: only types are kept)."""
     import requests
@@ -361,7 +373,7 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
     body = build(message)
 
     def attempt() -> str:
-        return _post(_env(target, "url_env"), body, target.timeout)
+        return _post(_url(target), body, target.timeout)
 
     return attempt
 

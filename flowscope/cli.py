@@ -626,8 +626,9 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
 
 def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
-    error, exit 2); returns how many need an environment variable this environment does not set."""
-    from flowscope.report.notify import parse_targets, unset_variables
+    error, exit 2); returns how many need an environment variable this environment does not set, or
+    whose webhook URL variable holds no http(s) address (every send would fail)."""
+    from flowscope.report.notify import parse_targets, unaddressed_variables, unset_variables
 
     try:
         targets = parse_targets(settings.notify)
@@ -635,9 +636,11 @@ def _notify_lines(settings: Any) -> int:
         raise config_fail(settings, str(exc)) from None
     unready = 0
     for target in targets:
-        unset = unset_variables(target)
-        unready += bool(unset)
-        said = f"not ready: {', '.join(unset)} not set here" if unset else "configured, its variables set"
+        unset, unaddressed = unset_variables(target), unaddressed_variables(target)
+        unready += bool(unset or unaddressed)
+        problems = ([f"{', '.join(unset)} not set here"] if unset else []) + \
+            [f"{v} holds no http:// or https:// address" for v in unaddressed]
+        said = f"not ready: {'; '.join(problems)}" if problems else "configured, its variables set"
         note(f"  notify {target.name} ({target.type}, {target.min_severity} and above, "
              f"{'changes only' if target.only_changes else 'every run'}): {said}", console=out)
     return unready

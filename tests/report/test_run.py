@@ -336,3 +336,21 @@ def test_a_run_holds_the_findings_history_from_reading_it_to_recording_what_it_t
     assert done.exit_code == ExitCode.DELIVERY_FAILED, done.output   # port 9: nothing listens
     assert free == [False]
     assert _history_is_free(tmp_path / "store")                 # and let go at the end
+
+
+def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypatch):
+    """`doctor` said "configured, its variables set" of a webhook variable holding "hooks.slack.com/..."
+    (no scheme: every scheduled run then failed to deliver, exit 4); it says the variable holds no http(s)
+    address (never the value), and exit 2, as for a variable not set. White space around one is fine."""
+    store = make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "hooks.slack.com/services/T0/B0/very-secret")
+    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert ("notify webhook#1 (webhook, low and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (webhook "
+            "webhook URL) holds no http:// or https:// address") in text
+    assert "very-secret" not in result.output
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", " https://hooks.slack.com/services/T0/B0/very-secret\n")
+    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    assert "configured, its variables set" in result.output and "very-secret" not in result.output

@@ -233,6 +233,16 @@ def unset_variables(target: Target) -> list[str]:
     return [f"{name} ({what})" for name, what in variables(target) if not os.environ.get(name)]
 
 
+def unaddressed_variables(target: Target) -> list[str]:
+    """'NAME (what it holds)' of a webhook URL variable that is set but holds no http(s) address (`_url`
+    refuses it at every send): `flowscope doctor` says so, never the value."""
+    name = str(target.options.get("url_env") or "")
+    value = os.environ.get(name, "").strip() if name else ""
+    if not value or _an_address(value):
+        return []
+    return [f"{name} ({dict(variables(target))[name]})"]
+
+
 def _env(target: Target, key: str) -> str:
     name = str(target.options[key])
     value = os.environ.get(name)
@@ -247,11 +257,15 @@ def _url(target: Target) -> str:
     file keeps the line break: it was posted to ".../XXXX%0A" and Slack answered 404); Permanent naming
     the variable, never its value, when it holds no http(s) address (requests said "MissingSchema")."""
     url = _env(target, "url_env").strip()
-    if not url.lower().startswith(("http://", "https://")):
+    if not _an_address(url):
         name = str(target.options["url_env"])
         raise Permanent(f"environment variable {name} ({dict(variables(target))[name]}) holds no http:// or "
                         "https:// address")
     return url
+
+
+def _an_address(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
 
 
 def _post(url: str, body: dict[str, Any], timeout: float) -> str:

@@ -295,19 +295,20 @@ wait up to a minute each (Slack's Retry-After)."""
 
 
 @contextlib.contextmanager
-def history_lock(store: Any, timeout: float = HISTORY_LOCK_TIMEOUT_S) -> Iterator[None]:
+def history_lock(store: Any, timeout: float | None = None) -> Iterator[None]:
     """Hold the findings history from reading it to recording what was told of it: two runs at once
     (a cron job and a manual run, or an hour's run that overran) both read it before either wrote,
     both found the same findings new and sent them twice, and the second `notified` wrote over the
     first. The second now waits, then reads what the first recorded. StoreLockedError (naming the
-    holder's pid) after `timeout`. A store this process cannot create the lock in (read-only) is not
-    locked: nothing of it will be written either (the history's write fails and says so)."""
+    holder's pid) after `timeout` (default `HISTORY_LOCK_TIMEOUT_S`). A store this process cannot
+    create the lock in (read-only) is not locked: nothing of it will be written either (the history's
+    write fails and says so)."""
     from flowscope.store.lock import WriterLock
 
     root = Path(store.path)
     lock = WriterLock(root / HISTORY_LOCK, str(root))
     try:
-        lock.acquire(timeout)
+        lock.acquire(HISTORY_LOCK_TIMEOUT_S if timeout is None else timeout)
         held = True
     except OSError:
         held = False

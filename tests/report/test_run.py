@@ -354,3 +354,29 @@ def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypa
     monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", " https://hooks.slack.com/services/T0/B0/very-secret\n")
     result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
     assert "configured, its variables set" in result.output and "very-secret" not in result.output
+
+
+def test_a_report_that_waits_too_long_for_the_history_says_who_holds_it(tmp_path, monkeypatch):
+    """A report whose store's history another process holds past the wait is exit 2 naming that
+    process, nothing written; with --no-history (which writes none) it does not wait at all."""
+    import os
+
+    from flowscope.report import history
+    from flowscope.store.lock import WriterLock
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setattr(history, "HISTORY_LOCK_TIMEOUT_S", 0.2)
+    held = WriterLock(tmp_path / "store" / history.HISTORY_LOCK, "store")
+    held.acquire(0)
+    try:
+        out = tmp_path / "r.md"
+        args = ["report", "--store", str(tmp_path / "store"), "--out", str(out), "--until", UNTIL]
+        result = runner.invoke(app, args)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        text = " ".join(result.output.split())
+        assert "another flowscope report or run has held this store's findings history" in text
+        assert f"pid {os.getpid()}" in text and not out.exists()
+        free = runner.invoke(app, [*args, "--no-history"])
+        assert free.exit_code in (ExitCode.OK, ExitCode.NO_DATA) and out.exists(), free.output
+    finally:
+        held.release()

@@ -5,6 +5,7 @@ Each command is a thin shell over library calls; errors print one clear line and
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -625,8 +626,9 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
 
 def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
-    error, exit 2); returns how many need an environment variable this environment does not set."""
-    from flowscope.report.notify import parse_targets, unset_variables
+    error, exit 2); returns how many need an environment variable this environment does not set, or
+    whose webhook URL variable holds no http(s) address (every send would fail)."""
+    from flowscope.report.notify import parse_targets, unaddressed_variables, unset_variables
 
     try:
         targets = parse_targets(settings.notify)
@@ -634,9 +636,11 @@ def _notify_lines(settings: Any) -> int:
         raise config_fail(settings, str(exc)) from None
     unready = 0
     for target in targets:
-        unset = unset_variables(target)
-        unready += bool(unset)
-        said = f"not ready: {', '.join(unset)} not set here" if unset else "configured, its variables set"
+        unset, unaddressed = unset_variables(target), unaddressed_variables(target)
+        unready += bool(unset or unaddressed)
+        problems = ([f"{', '.join(unset)} not set here"] if unset else []) + \
+            [f"{v} holds no http:// or https:// address" for v in unaddressed]
+        said = f"not ready: {'; '.join(problems)}" if problems else "configured, its variables set"
         note(f"  notify {target.name} ({target.type}, {target.min_severity} and above, "
              f"{'changes only' if target.only_changes else 'every run'}): {said}", console=out)
     return unready
@@ -901,6 +905,25 @@ def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, c
     return content
 
 
+@contextlib.contextmanager
+def _history_held(target: "Store", history: bool = True) -> Iterator[None]:
+    """`history.history_lock` (nothing with --no-history, which writes none): a second report or run
+    of the store waits for the first to record what it found and told. Exit 2 naming the holder's pid
+    when it waited too long, before anything is written or sent."""
+    from flowscope.report.history import HISTORY_LOCK_TIMEOUT_S, history_lock
+    from flowscope.store import StoreError
+
+    with contextlib.ExitStack() as held:
+        if history:
+            try:
+                held.enter_context(history_lock(target))
+            except StoreError as exc:
+                raise fail(f"another flowscope report or run has held this store's findings history for "
+                           f"{HISTORY_LOCK_TIMEOUT_S:.0f} s, so nothing was written or sent ({exc}); run it "
+                           "again when that one is done") from None
+        yield
+
+
 def _unrecorded(content: Any) -> bool:
     """Whether the store refused this report's findings history (`HistoryChange.not_recorded`)."""
     return content.history is not None and content.history.not_recorded is not None
@@ -979,8 +1002,9 @@ def report(
         _check_pdf_printer()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
-    content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
-                              title=title, history=history)
+    with _history_held(target, history):
+        content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
+                                  title=title, history=history)
     if to_stdout:
         _print_report(content, format, plotly)
     else:
@@ -1146,26 +1170,27 @@ def run_(
         _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
-    # the window ends at the hour; the sync just run (after it) says how each scope stands now
-    content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None,
-                              title=title, history=True, collections_as_of=None if until else dt.datetime.now(UTC))
-    written: list[Path] = []
-    unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
-    for fmt, name in names.items():
-        try:
-            written += _write(content, fmt, report_dir / name, plotly_mode)
-        except typer.Exit as exc:
-            unwritten = exc
-    note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
-    note(content.summary_line())
-    if content.history is not None:
-        note(f"findings: {content.history.summary()}")
-    _coverage_notes(content.coverage)
-    with status("notifying"):
-        deliveries = deliver(targets, content, written, sync_failed=sync_failed, renotify=renotify)
-    for d in deliveries:
-        note(d.line())
-    _mark_notified(target, content, deliveries)
+    with _history_held(target):      # from reading the history to recording what the messages told
+        # the window ends at the hour; the sync just run (after it) says how each scope stands now
+        content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
+                                  history=True, collections_as_of=None if until else dt.datetime.now(UTC))
+        written: list[Path] = []
+        unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
+        for fmt, name in names.items():
+            try:
+                written += _write(content, fmt, report_dir / name, plotly_mode)
+            except typer.Exit as exc:
+                unwritten = exc
+        note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
+        note(content.summary_line())
+        if content.history is not None:
+            note(f"findings: {content.history.summary()}")
+        _coverage_notes(content.coverage)
+        with status("notifying"):
+            deliveries = deliver(targets, content, written, sync_failed=sync_failed, renotify=renotify)
+        for d in deliveries:
+            note(d.line())
+        _mark_notified(target, content, deliveries)
     if unwritten is not None:
         raise unwritten
     # a scope that failed in this very sync counts even when it started after the window's end

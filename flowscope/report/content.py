@@ -183,6 +183,8 @@ class ReportContent:
         if total is not None and cov.executions:
             head += (f", run failure rate {fmt_pct(total['failure_rate'])}, spend {fmt_usd(total['cost_usd'])} "
                      f"({fmt_usd(total['monthly_usd'])}/month projected)")
+        if cov.status == "no_data" and self.findings.empty:
+            return head + "; no data, so no findings"    # "0 finding(s)" read as an all-clear in a chat preview
         head += f"; {len(self.findings)} finding(s)"
         if self.potential_savings:
             head += f", potential savings {fmt_usd(self.potential_savings)}/month"

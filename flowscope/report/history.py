@@ -9,10 +9,12 @@ the same report for the same window finds every row already at that window and w
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -282,6 +284,39 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
             raise
         change.recorded = True
     return change
+
+
+HISTORY_LOCK = Path("_flowscope") / "history.lock"
+"""Beside the store's writer lock (`store.layout.META_DIR`), a lock of its own: held for minutes while
+messages are sent, the writer's would stop every sync meanwhile."""
+HISTORY_LOCK_TIMEOUT_S = 900.0
+"""How long a report or run waits for another to finish with the history: a run's deliveries, retried,
+wait up to a minute each (Slack's Retry-After)."""
+
+
+@contextlib.contextmanager
+def history_lock(store: Any, timeout: float | None = None) -> Iterator[None]:
+    """Hold the findings history from reading it to recording what was told of it: two runs at once
+    (a cron job and a manual run, or an hour's run that overran) both read it before either wrote,
+    both found the same findings new and sent them twice, and the second `notified` wrote over the
+    first. The second now waits, then reads what the first recorded. StoreLockedError (naming the
+    holder's pid) after `timeout` (default `HISTORY_LOCK_TIMEOUT_S`). A store this process cannot
+    create the lock in (read-only) is not locked: nothing of it will be written either (the history's
+    write fails and says so)."""
+    from flowscope.store.lock import WriterLock
+
+    root = Path(store.path)
+    lock = WriterLock(root / HISTORY_LOCK, str(root))
+    try:
+        lock.acquire(HISTORY_LOCK_TIMEOUT_S if timeout is None else timeout)
+        held = True
+    except OSError:
+        held = False
+    try:
+        yield
+    finally:
+        if held:
+            lock.release()
 
 
 def finding_history(store: Any, finding_id: str) -> dict[str, Any] | None:

@@ -126,7 +126,21 @@ window and these filters.</p>
 def _environment() -> Any:
     from jinja2 import Environment
 
-    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True)
+    return Environment(autoescape=True, trim_blocks=True, lstrip_blocks=True, finalize=_shown)
+
+
+def _shown(value: Any) -> Any:
+    """Every value the template shows, before it is escaped: text without terminal escape sequences,
+    control characters and bidi controls (`textsafety.terminal_text`, what every other format drops: an
+    error text's hidden OSC-8 link and NUL went into the page, and a right-to-left override in a name
+    reversed the rest of its cell). What the page marks safe (its charts, plotly.js) is its own, kept."""
+    from markupsafe import Markup
+
+    from flowscope.textsafety import terminal_text
+
+    if isinstance(value, str) and not isinstance(value, Markup) and not value.isprintable():
+        return terminal_text(value)
+    return value
 
 
 def _iso(value: Any) -> str:

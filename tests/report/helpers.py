@@ -70,6 +70,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     error_headers: dict[str, str] = field(default_factory=dict)   # sent with every answer but 2xx
+    error_body: bytes = b"error"                                     # the body of every answer but 2xx
     server: ThreadingHTTPServer | None = None
 
     @property
@@ -96,7 +97,7 @@ class Receiver:
                 for name, value in (receiver.error_headers.items() if code >= 300 else ()):
                     self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(b"ok" if code < 300 else b"error")
+                self.wfile.write(b"ok" if code < 300 else receiver.error_body)
 
             def log_message(self, *args: Any) -> None:
                 return

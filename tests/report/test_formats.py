@@ -488,3 +488,37 @@ def test_a_rare_share_reads_above_zero_in_a_sheet(shares, shown):
     from flowscope.report.tables import sheet_format
 
     assert sheet_format("share", pd.Series(shares)) == shown
+
+
+def test_an_empty_window_s_summary_line_says_no_data_not_0_findings(tmp_path):
+    """The summary line, the first text of every Slack, Teams and e-mail message and of `report`'s output,
+    ended "0 executions of 0 workflow(s); 0 finding(s)" for a window nothing was analysed in: read in a
+    chat preview, an all-clear. It says there was nothing to look at; a window with data keeps its count."""
+    from flowscope.report.notify.message import build_message
+    from tests.report.helpers import make_store
+
+    later = END + dt.timedelta(days=40)
+    store = make_store(tmp_path / "s", failed_scope=False)
+    empty = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
+    assert empty.coverage.status == "no_data" and empty.findings.empty
+    line = empty.summary_line()
+    assert "0 finding(s)" not in line and line.endswith("; no data, so no findings"), line
+    assert build_message(empty).summary == line
+    full = build_content(store, since=END - dt.timedelta(days=7), until=END, now=END)
+    assert full.summary_line().count(f"; {len(full.findings)} finding(s)") == 1
+
+
+def test_html_shows_no_control_characters_escape_sequences_or_bidi_controls(hostile_content):
+    """Every other format drops them (`textsafety`), the HTML page kept them: an error text's ESC ]8
+    link, colour, bell, NUL and vertical tab went into the page as they were (NUL is a parse error, the
+    rest boxes or nothing), and a right-to-left override in a name ("invoice<U+202E>gnp.exe" read
+    "invoiceexe.png") reversed the text after it in its cell. Every value the template shows loses them."""
+    from flowscope.report.html import _environment, render_html
+
+    page = render_html(hostile_content, plotly="cdn")
+    assert "__pwned" in page                                     # the hostile text is there, as text
+    for bad in ("\x1b", "\x00", "\x07", "\x0b", "http://evil.example/z"):
+        assert bad not in page, repr(bad)
+    shown = _environment().from_string("<td>{{ name }}</td>{{ safe|safe }}").render(
+        name="invoice\u202egnp.exe \u2066x\u2069\u200f \x1b[31mred", safe="<b>\u202e</b>")
+    assert shown == "<td>invoicegnp.exe x red</td><b>\u202e</b>"   # what the page itself marks safe is its own

@@ -113,7 +113,7 @@ def test_transient_failures_are_retried_and_a_permanent_one_is_reported(content,
     receiver.requests.clear()
     receiver.statuses = [404]
     [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
-    assert bad.failed and bad.attempts == 1 and bad.error == "HTTP 404" and len(receiver.requests) == 1
+    assert bad.failed and bad.attempts == 1 and bad.error == "HTTP 404: error" and len(receiver.requests) == 1
     receiver.statuses = [503, 503]
     [gave_up] = deliver(parse_targets([hook("webhook", retries=2)]), content)
     assert gave_up.failed and gave_up.attempts == 2 and "FAILED after 2 attempt(s): HTTP 503" in gave_up.line()
@@ -322,8 +322,26 @@ def test_email_refused_credentials_are_a_reported_failure(content, smtp_server, 
               "to": "b@example.com", "username_env": "SMTP_USER_VAR", "password_env": "SMTP_PASSWORD_VAR",
               "ca_file": smtp_server.ca_file, "min_severity": "low", "backoff": 0}
     [result] = deliver(parse_targets([target]), content)
-    assert result.failed and result.error == "SMTP 535" and not smtp_server.messages
-    assert "wrong" not in result.line()
+    # the server's own words: "SMTP 535" alone read the same as a refused sender or a message refused as spam
+    assert result.failed and result.error == "SMTP 535: 5.7.8 Authentication credentials invalid"
+    assert not smtp_server.messages and "wrong" not in result.line()
+
+
+def test_an_smtp_refusal_quotes_the_server_without_the_credentials():
+    """What an SMTP server says when it refuses is quoted (one line, short, without terminal escapes),
+    and never the user name or password, which some servers echo."""
+    import smtplib
+
+    from flowscope.report.notify import smtp_refusal
+
+    exc = smtplib.SMTPSenderRefused(550, b"5.7.1 reporter@example.com may not send as\r\n a@example.com \x1b[31m",
+                                    "a@example.com")
+    assert smtp_refusal(exc, "reporter@example.com", "s3cret") == \
+        "SMTP 550: 5.7.1 [the user name] may not send as a@example.com"
+    exc = smtplib.SMTPAuthenticationError(535, b"bad password s3cret for reporter@example.com")
+    assert smtp_refusal(exc, "reporter@example.com", "s3cret") == \
+        "SMTP 535: bad password [the password] for [the user name]"
+    assert smtp_refusal(smtplib.SMTPDataError(554, b""), None, None) == "SMTP 554"
 
 
 @pytest.mark.slow  # two reports of a fresh store
@@ -780,3 +798,122 @@ def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):
         assert "actions" not in built and built["body"][-1]["text"].startswith("report: ")
     else:
         assert built["actions"][0]["url"] == url
+
+
+def _plain(node) -> list[dict]:
+    """Every plain_text text object of a Slack payload."""
+    if isinstance(node, dict):
+        own = [node] if node.get("type") == "plain_text" else []
+        return own + [t for v in node.values() for t in _plain(v)]
+    return [t for v in node for t in _plain(v)] if isinstance(node, list) else []
+
+
+def test_slack_shows_cloud_text_as_written_never_as_mrkdwn():
+    """Slack's mrkdwn has no escape for `*`, `_`, `~` or a backtick: a step named "*urgent* _pay_now_"
+    showed "urgent" in bold and "pay_now" in italics, an error text with "~x~" was struck through and
+    one backtick turned the rest of the line into code; a report folder like /srv/flow_reports/team_a/
+    lost its underscores to italics. Cloud text (titles, names, error texts) and the report's path are
+    now plain_text objects (no formatting, no mentions, emoji codes left as written; `&`, `<`, `>`
+    escaped as Slack asks of every text object); mrkdwn holds flowscope's own words only."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    hostile = ["*urgent*", "_pay_now_", "~struck~", "`code", ":rotating_light:"]
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step",
+                       title="Step *urgent* fails: `code ~struck~", cloud="aws", workflow="_pay_now_ <!here>",
+                       step=":rotating_light: & more", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed",
+                      status_text="last collection failed: gcp:p: denied on *prod* _eu_", changes="1 new",
+                      counts={}, findings=[f], resolved=[f], report="/srv/flow_reports/team_a/r.html")
+    body = slack.payload(message)
+    mrkdwn = " ".join(t["text"] for t in _mrkdwn(body["blocks"]))
+    for part in [*hostile, "*prod*", "_eu_", "flow_reports", "team_a"]:
+        assert part not in mrkdwn, (part, mrkdwn)
+    plain = _plain(body["blocks"][1:])                  # the header is flowscope's title, plain_text already
+    shown = " ".join(t["text"] for t in plain)
+    for part in [*hostile, "denied on *prod* _eu_", "/srv/flow_reports/team_a/r.html", "&lt;!here&gt; ", "&amp; more"]:
+        assert part in shown, (part, shown)
+    assert all(t.get("emoji") is False for t in plain)
+    assert "<!here>" not in json.dumps(body)
+    sections = [b for b in body["blocks"] if b["type"] == "section" and "fields" in b]
+    assert len(sections) == 2 and all(b["text"]["text"].startswith("*HIGH*") for b in sections)
+
+
+@pytest.mark.parametrize("channel", ["slack", "teams"])
+def test_chat_text_loses_bidi_controls_and_escape_sequences(channel):
+    """A workflow named "invoice\\u202egnp.exe" read "invoiceexe.png" in the Slack and Teams message
+    (a right-to-left override: "Trojan Source"), and an error text's ESC [31m and NUL went into the
+    card as they were, while the e-mail and every report dropped them (`textsafety`)."""
+    import importlib
+
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    module = importlib.import_module(f"flowscope.report.notify.{channel}")
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step",
+                       title="fails \u2066x\u2069 \x1b[31mred\x00", cloud="aws", workflow="invoice\u202egnp.exe",
+                       step="s\u200f", monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed",
+                      status_text="denied \x1b]8;;http://evil.example\x07here\x1b]8;;\x07", changes=None,
+                      counts={}, findings=[f])
+    raw = json.dumps(module.payload(message), ensure_ascii=False)
+    for bad in ("\u202e", "\u2066", "\u2069", "\u200f", "\x1b", "\x00", "\x07", "evil.example"):
+        assert bad not in raw, repr(bad)
+    assert "invoicegnp.exe" in raw and "red" in raw and "denied here" in raw
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (b"invalid_blocks", "HTTP 400: invalid_blocks"),                 # Slack says why in a word
+    (b"channel_is_archived\n", "HTTP 410: channel_is_archived"),
+    (b'{"error": {"code": "TriggerInputSchemaMismatch", "message": "The input body for trigger \'manual\' '
+     b'of type \'Request\' did not match its schema"}}',
+     "HTTP 400: TriggerInputSchemaMismatch: The input body for trigger 'manual' of type 'Request' did not match "
+     "its schema"),                                                    # a Teams workflow's JSON error
+    (b"<html><body><h1>Bad Gateway</h1></body></html>", "HTTP 400"),  # a proxy's page: nothing to read
+    (b"no such hook: /services/T0/B0/very-secret?sig=abc \x1b[31mred", "HTTP 400: no such hook: "
+     "[the webhook URL] red"),                                        # never the secret URL, never a colour
+])
+def test_a_refused_message_says_why_the_receiver_refused_it(content, receiver, monkeypatch, answer, said):
+    """Slack refuses a message with 400 and a word ("invalid_blocks", "no_text"), 403 "action_prohibited",
+    404 "channel_not_found", 410 "channel_is_archived"; a Teams workflow with a JSON error. The run said
+    only "FAILED after 1 attempt(s): HTTP 400", so whoever read the scheduler's log could not tell a
+    deleted channel from a message flowscope built wrong. The reason is kept (one line, short, without
+    the URL, which holds the secret, or terminal escapes)."""
+    status = {"HTTP 410": 410}.get(said[:8], 400)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/services/T0/B0/very-secret?sig=abc")
+    receiver.statuses, receiver.error_body = [status], answer
+    [result] = deliver(parse_targets([hook("slack", retries=1)]), content)
+    assert result.failed and result.error == said, result.line()
+    assert "very-secret" not in result.line() and "sig=abc" not in result.line()
+
+
+def test_slack_text_fits_slack_s_limits_after_escaping():
+    """Slack refuses a whole message (400 invalid_blocks) whose text object is over 3,000 characters
+    (2,000 for a section field), counted as sent: escaped. Cloud text was cut to 1,000 characters and then
+    escaped, so a failed collection's error of angle brackets (an HTML error page) or ampersands grew
+    fourfold and no message went out. It is now cut after escaping, never inside an entity."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step", title="<" * 400,
+                       cloud="aws", workflow="&" * 300, step=">" * 300, monthly_usd=1.0)
+    message = Message(title="t", summary="s", status="collection_failed", status_text="<b>&" * 900,
+                      changes=None, counts={}, findings=[f])
+    body = slack.payload(message)
+    for t in _plain(body["blocks"]) + _mrkdwn(body["blocks"]):
+        assert len(t["text"]) <= 2000, len(t["text"])
+        assert t["text"].count("&") == t["text"].count(";"), t["text"][-12:]     # every entity whole
+    assert slack.escape("a<b", 6) == "a&lt;b" and slack.escape("a<b", 5) == "a&lt;" and slack.escape("a<b", 4) == "a"
+
+
+def test_a_webhook_url_is_read_as_an_address(content, receiver, monkeypatch):
+    """A URL put in a Kubernetes secret or an env file with its line break was posted to ".../XXXX%0A":
+    Slack answered 404 and nothing said why. The variable's value loses surrounding white space, and one
+    that holds no http(s) address fails once naming the variable (requests said "MissingSchema"), never
+    the value."""
+    monkeypatch.setenv("HOOK_URL", f" {receiver.url}/services/T0/B0/XXXX\n")
+    [result] = deliver(parse_targets([hook("slack")]), content)
+    assert result.sent and receiver.requests[0].path == "/services/T0/B0/XXXX", result.line()
+    monkeypatch.setenv("HOOK_URL", "hooks.slack.com/services/T0/B0/very-secret")
+    [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
+    assert bad.failed and bad.attempts == 1, bad.line()
+    assert bad.error == "environment variable HOOK_URL (slack webhook URL) holds no http:// or https:// address"

@@ -295,3 +295,88 @@ def test_what_a_message_told_that_cannot_be_recorded_is_exit_6(tmp_path, receive
                                  "--until", UNTIL, "--since", "7d", "--no-sync"])
     assert result.exit_code == ExitCode.HISTORY_NOT_RECORDED, result.output
     assert "sent but not recorded" in result.output and len(receiver.requests) == 1
+
+
+def _history_is_free(store_path) -> bool:
+    """Whether another process could take the findings history's lock now (a new lock, its own file
+    descriptor: flock refuses it while any other holds the file, this process's included)."""
+    from flowscope.report.history import HISTORY_LOCK
+    from flowscope.store.errors import StoreLockedError
+    from flowscope.store.lock import WriterLock
+
+    lock = WriterLock(store_path / HISTORY_LOCK, str(store_path))
+    try:
+        lock.acquire(0)
+    except StoreLockedError:
+        return False
+    lock.release()
+    return True
+
+
+def test_a_run_holds_the_findings_history_from_reading_it_to_recording_what_it_told(tmp_path, monkeypatch):
+    """Two runs of one store at once (the cron job and someone's manual run, or an hour's run that
+    overran into the next) both read the history before either recorded anything: both found the same
+    findings new and both sent them, and the second record of `notified` wrote over the first. A run
+    now holds the history's lock from reading it until what its messages told is recorded: a second
+    run waits, then reads what the first recorded and sends nothing it was sent."""
+    from flowscope.report import notify
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "http://127.0.0.1:9/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK, report='formats = ["md"]')
+    free: list[bool] = []
+    real = notify.deliver
+
+    def watched(*args, **kwargs):
+        free.append(_history_is_free(tmp_path / "store"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(notify, "deliver", watched)
+    done = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "out"), "--until", UNTIL])
+    assert done.exit_code == ExitCode.DELIVERY_FAILED, done.output   # port 9: nothing listens
+    assert free == [False]
+    assert _history_is_free(tmp_path / "store")                 # and let go at the end
+
+
+def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypatch):
+    """`doctor` said "configured, its variables set" of a webhook variable holding "hooks.slack.com/..."
+    (no scheme: every scheduled run then failed to deliver, exit 4); it says the variable holds no http(s)
+    address (never the value), and exit 2, as for a variable not set. White space around one is fine."""
+    store = make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "hooks.slack.com/services/T0/B0/very-secret")
+    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert ("notify webhook#1 (webhook, low and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (webhook "
+            "webhook URL) holds no http:// or https:// address") in text
+    assert "very-secret" not in result.output
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", " https://hooks.slack.com/services/T0/B0/very-secret\n")
+    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    assert "configured, its variables set" in result.output and "very-secret" not in result.output
+
+
+def test_a_report_that_waits_too_long_for_the_history_says_who_holds_it(tmp_path, monkeypatch):
+    """A report whose store's history another process holds past the wait is exit 2 naming that
+    process, nothing written; with --no-history (which writes none) it does not wait at all."""
+    import os
+
+    from flowscope.report import history
+    from flowscope.store.lock import WriterLock
+
+    make_store(tmp_path / "store", failed_scope=False)
+    monkeypatch.setattr(history, "HISTORY_LOCK_TIMEOUT_S", 0.2)
+    held = WriterLock(tmp_path / "store" / history.HISTORY_LOCK, "store")
+    held.acquire(0)
+    try:
+        out = tmp_path / "r.md"
+        args = ["report", "--store", str(tmp_path / "store"), "--out", str(out), "--until", UNTIL]
+        result = runner.invoke(app, args)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        text = " ".join(result.output.split())
+        assert "another flowscope report or run has held this store's findings history" in text
+        assert f"pid {os.getpid()}" in text and not out.exists()
+        free = runner.invoke(app, [*args, "--no-history"])
+        assert free.exit_code in (ExitCode.OK, ExitCode.NO_DATA) and out.exists(), free.output
+    finally:
+        held.release()

@@ -233,6 +233,16 @@ def unset_variables(target: Target) -> list[str]:
     return [f"{name} ({what})" for name, what in variables(target) if not os.environ.get(name)]
 
 
+def unaddressed_variables(target: Target) -> list[str]:
+    """'NAME (what it holds)' of a webhook URL variable that is set but holds no http(s) address (`_url`
+    refuses it at every send): `flowscope doctor` says so, never the value."""
+    name = str(target.options.get("url_env") or "")
+    value = os.environ.get(name, "").strip() if name else ""
+    if not value or _an_address(value):
+        return []
+    return [f"{name} ({dict(variables(target))[name]})"]
+
+
 def _env(target: Target, key: str) -> str:
     name = str(target.options[key])
     value = os.environ.get(name)
@@ -240,6 +250,22 @@ def _env(target: Target, key: str) -> str:
         what = dict(variables(target)).get(name, key)
         raise Permanent(f"environment variable {name} ({what}) is not set")
     return value
+
+
+def _url(target: Target) -> str:
+    """The webhook URL from its variable, without the white space around it (a Kubernetes secret or an env
+    file keeps the line break: it was posted to ".../XXXX%0A" and Slack answered 404); Permanent naming
+    the variable, never its value, when it holds no http(s) address (requests said "MissingSchema")."""
+    url = _env(target, "url_env").strip()
+    if not _an_address(url):
+        name = str(target.options["url_env"])
+        raise Permanent(f"environment variable {name} ({dict(variables(target))[name]}) holds no http:// or "
+                        "https:// address")
+    return url
+
+
+def _an_address(url: str) -> bool:
+    return url.lower().startswith(("http://", "https://"))
 
 
 def _post(url: str, body: dict[str, Any], timeout: float) -> str:
@@ -252,13 +278,59 @@ def _post(url: str, body: dict[str, Any], timeout: float) -> str:
         raise Transient(f"{type(exc).__name__} (no response)") from None
     except requests.RequestException as exc:
         raise Permanent(f"{type(exc).__name__}") from None
+    if response.status_code < 300:
+        return f"HTTP {response.status_code}"
+    said = f"HTTP {response.status_code}" + (f": {why}" if (why := refusal(response.text, url)) else "")
     if response.status_code == 429 or response.status_code >= 500:
         from flowscope.collectors.gcp.clients import retry_after_s
 
-        raise Transient(f"HTTP {response.status_code}", retry_after_s(response.headers.get("Retry-After")))
-    if response.status_code >= 300:
-        raise Permanent(f"HTTP {response.status_code}")
-    return f"HTTP {response.status_code}"
+        raise Transient(said, retry_after_s(response.headers.get("Retry-After")))
+    raise Permanent(said)
+
+
+REFUSAL_CHARS = 200
+"""The most of a receiver's reason a failed delivery quotes."""
+
+
+def refusal(body: str, url: str) -> str:
+    """Why a receiver refused a message, in one short line: Slack's word ("invalid_blocks",
+    "channel_is_archived"), a JSON error's code and message (a Teams workflow's), else its text; nothing
+    for an HTML page (a proxy's). "HTTP 400" alone could not tell a deleted channel from a message built
+    wrong. The URL is a secret: it, its path and each long part of it are taken out, as is any credential
+    `textsafety.SECRET_RULES` knows, and terminal escapes (the line is printed)."""
+    import json
+    import re
+    from urllib.parse import urlsplit
+
+    from flowscope.textsafety import SECRET_RULES, terminal_text
+
+    text = body[:8000].strip()       # a reason is short; a page of megabytes is not read whole
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        doc = None
+    if isinstance(doc, dict):
+        error = doc.get("error", doc)
+        if isinstance(error, dict):
+            text = ": ".join(str(error[k]) for k in ("code", "message") if error.get(k))
+        elif isinstance(error, str):
+            text = error
+    if text.startswith("<"):
+        return ""
+    text = " ".join(terminal_text(text).split())
+    try:
+        parts = urlsplit(url)
+        whole = [url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path]
+        # a token of its path or query (Slack's 24 characters, a Teams workflow's id and sig), not a word
+        # of it ("workflows", "triggers") that the reason may use
+        tokens = [t for t in re.split(r"[/?&=]", parts.path + "?" + parts.query) if len(t) >= 16]
+    except ValueError:
+        whole, tokens = [url], []
+    for secret in sorted({p for p in [*whole, *tokens] if len(p) > 1}, key=len, reverse=True):
+        text = text.replace(secret, "[the webhook URL]")
+    for pattern, replacement in SECRET_RULES:
+        text = re.sub(pattern, replacement, text)
+    return text[:REFUSAL_CHARS]
 
 
 def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
@@ -279,7 +351,7 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
                    tls=smtp_tls(target), username=username, password=password,
                    ca_file=ca_file, timeout=target.timeout)
     except smtplib.SMTPResponseException as exc:
-        error = f"SMTP {exc.smtp_code}"
+        error = smtp_refusal(exc, username, password)
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
     except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, TimeoutError, ConnectionError) as exc:
         raise Transient(type(exc).__name__) from None
@@ -289,6 +361,20 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
     except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
         raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
     return f"to {len(to)} recipient(s)"
+
+
+def smtp_refusal(exc: smtplib.SMTPResponseException, username: str | None, password: str | None) -> str:
+    """'SMTP 550: <what the server said>': the code alone read the same for refused credentials, a
+    sender the server will not relay for and a message refused as spam. One short line without terminal
+    escapes, and without the user name or password (some servers echo the user name)."""
+    from flowscope.textsafety import terminal_text
+
+    raw = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    text = " ".join(terminal_text(raw).split())
+    for secret, name in ((password, "[the password]"), (username, "[the user name]")):
+        if secret:
+            text = text.replace(secret, name)
+    return f"SMTP {exc.smtp_code}" + (f": {text[:REFUSAL_CHARS]}" if text else "")
 
 
 def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable[[], str]:
@@ -301,7 +387,7 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
     body = build(message)
 
     def attempt() -> str:
-        return _post(_env(target, "url_env"), body, target.timeout)
+        return _post(_url(target), body, target.timeout)
 
     return attempt
 

@@ -7,6 +7,14 @@ a bare URL into a link and parses "@here" or "#channel" in plain text, so a step
 "@here http://evil.example" pinged the channel with a live link. A report at an http(s) address is
 an explicit `<url|open the report>` link, which verbatim text still reads. Cloud text also loses line
 breaks and is cut to a length.
+
+mrkdwn has no escape for `*`, `_`, `~` or a backtick (Slack documents escapes for `&`, `<`, `>` only),
+so a step named "*urgent* _pay_now_" came out bold and italic, and one backtick made the rest of its
+line code. Cloud text (titles, names, error texts) and a report's path on disk are therefore `plain_text`
+objects, which Slack shows unformatted (`emoji` false: ":fire:" stays as written), escaped as Slack asks
+of every text object; mrkdwn holds flowscope's own words only (the severity in bold, counts, the link).
+A finding is a section whose mrkdwn text is its severity, state and cost, and whose two `fields` are its
+title and where it is.
 """
 
 from __future__ import annotations
@@ -15,11 +23,22 @@ import re
 from typing import Any
 
 from flowscope.report.notify.message import Message
+from flowscope.textsafety import terminal_text
 
 
 def escape(value: Any, limit: int = 300) -> str:
-    text = " ".join(str(value).split())[:limit]
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """One line of cloud text with `&`, `<`, `>` escaped, at most `limit` characters as sent (Slack counts
+    its limits on the escaped text: cut before escaping, an error text of angle brackets grew fourfold
+    past 3,000 and Slack refused the whole message), never cut inside an entity; without escape
+    sequences, control characters and bidi controls (`textsafety.terminal_text`: a right-to-left
+    override made "invoice<U+202E>gnp.exe" read "invoiceexe.png")."""
+    text = " ".join(terminal_text(value).split())
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if len(text) <= limit:
+        return text
+    text = text[:limit]
+    amp = text.rfind("&")
+    return text[:amp] if amp != -1 and ";" not in text[amp:] else text
 
 
 def _mrkdwn(text: str) -> dict[str, Any]:
@@ -27,17 +46,25 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _report(where: str) -> str:
-    """The report's place: a link when it is an http(s) address (from the config), else its path."""
+def _plain(text: str) -> dict[str, Any]:
+    """A plain_text object: shown as written, no mrkdwn (already `escape`d; never empty, as Slack requires)."""
+    return {"type": "plain_text", "text": text or "-", "emoji": False}
+
+
+def _report(where: str) -> dict[str, Any]:
+    """The report's place: a link when it is an http(s) address (from the config), else its path as text."""
     if re.fullmatch(r"https?://[^\s|<>]+", where):
-        return f"<{where}|open the report>"
-    return f"report: {escape(where)}"
+        return _mrkdwn(f"<{where}|open the report>")
+    return _plain(f"report: {escape(where)}")
 
 
-def _finding_line(f: Any) -> str:
+def _finding(f: Any) -> dict[str, Any]:
+    """A section: the severity, state and cost (flowscope's words, mrkdwn) over the title and the place
+    (cloud text, plain_text fields)."""
     where = " / ".join(escape(v, 80) for v in (f.cloud, f.workflow, f.step) if v)
     state = f" ({f.state})" if f.state else ""
-    return f"*{f.severity.upper()}*{state} {escape(f.title)}\n{where} · {f.monthly}"
+    return {"type": "section", "text": _mrkdwn(f"*{f.severity.upper()}*{state} · {f.monthly}"),
+            "fields": [_plain(escape(f.title)), _plain(where)]}
 
 
 def payload(message: Message) -> dict[str, Any]:
@@ -46,18 +73,19 @@ def payload(message: Message) -> dict[str, Any]:
         {"type": "header", "text": {"type": "plain_text", "text": message.headline[:150]}},
         {"type": "section", "text": _mrkdwn(escape(message.summary, 1000))},
     ]
-    context = [t for t in (message.changes, message.status_text) if t]
+    context = ([_mrkdwn(escape(message.changes, 1000))] if message.changes else []) + \
+        ([_plain(escape(message.status_text, 1000))] if message.status_text else [])   # names failed scopes
     if context:
-        blocks.append({"type": "context", "elements": [_mrkdwn(escape(t, 1000)) for t in context]})
+        blocks.append({"type": "context", "elements": context})
     for f in message.findings:
-        blocks.append({"type": "section", "text": _mrkdwn(_finding_line(f))})
+        blocks.append(_finding(f))
     if message.more:
         blocks.append({"type": "context", "elements": [_mrkdwn(f"and {message.more} more in the report")]})
     for f in message.resolved:
-        blocks.append({"type": "section", "text": _mrkdwn(_finding_line(f))})
+        blocks.append(_finding(f))
     if message.resolved_more_ids:
         blocks.append({"type": "context", "elements": [
             _mrkdwn(f"and {len(message.resolved_more_ids)} more resolved")]})
     if message.report:
-        blocks.append({"type": "context", "elements": [_mrkdwn(_report(message.report))]})
+        blocks.append({"type": "context", "elements": [_report(message.report)]})
     return {"text": escape(message.headline), "blocks": blocks}

@@ -917,3 +917,18 @@ def test_a_webhook_url_is_read_as_an_address(content, receiver, monkeypatch):
     [bad] = deliver(parse_targets([hook("slack", retries=3)]), content)
     assert bad.failed and bad.attempts == 1, bad.line()
     assert bad.error == "environment variable HOOK_URL (slack webhook URL) holds no http:// or https:// address"
+
+
+def test_a_long_title_keeps_the_slack_headers_counts():
+    """Slack's header holds 150 characters: a long report title was cut there with the number of findings
+    behind it; now the title is shortened and the counts stay whole."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message
+
+    title = "Nightly flowscope report for the payments platform's production accounts, " * 3
+    message = Message(title=title.strip(), summary="s", status="ok", status_text=None, changes=None, counts={})
+    header = slack.payload(message)["blocks"][0]["text"]["text"]
+    assert len(header) <= slack.HEADER_CHARS
+    assert header.endswith(": 0 finding(s) at or above high to look at") and "…" in header
+    short = Message(title="nightly", summary="s", status="ok", status_text=None, changes=None, counts={})
+    assert slack.payload(short)["blocks"][0]["text"]["text"] == short.headline

@@ -25,6 +25,9 @@ from typing import Any
 from flowscope.report.notify.message import Message
 from flowscope.textsafety import terminal_text
 
+HEADER_CHARS = 150
+"""The most a header block's text may hold (Block Kit)."""
+
 
 def escape(value: Any, limit: int = 300) -> str:
     """One line of cloud text with `&`, `<`, `>` escaped, at most `limit` characters as sent (Slack counts
@@ -70,7 +73,7 @@ def _finding(f: Any) -> dict[str, Any]:
 def payload(message: Message) -> dict[str, Any]:
     """The JSON body Slack's incoming webhook takes."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": message.headline[:150]}},
+        {"type": "header", "text": {"type": "plain_text", "text": message.headline_within(HEADER_CHARS)}},
         {"type": "section", "text": _mrkdwn(escape(message.summary, 1000))},
     ]
     context = ([_mrkdwn(escape(message.changes, 1000))] if message.changes else []) + \

@@ -94,7 +94,7 @@ class Filters:
         while the analyses priced it)."""
         return {"since": self.since, "until": self.until,
                 "since_date": self.since.date() - dt.timedelta(days=1), "until_date": self.until.date(),
-                "price_date": pricing.price_day(self.until.date())}
+                "price_date": pricing.price_day(self.until.date()), LIVE_CLOUDS: self.clouds}
 
     def where(self, alias: str = "", time_column: str = C.started_at, *, dated: bool = True,
               timed: bool = True) -> str:
@@ -140,7 +140,8 @@ def run(con: Any, sql: str, params: dict[str, Any] | None = None) -> pd.DataFram
     executions were still running at the window's start (`first_live_date`)."""
     used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}
     if "since_date" in used and "since" in used:
-        used["since_date"] = first_live_date(con, used["since"], used["since_date"])
+        clouds = (params or {}).get(LIVE_CLOUDS, ())
+        used["since_date"] = first_live_date(con, used["since"], used["since_date"], clouds)
     frame = measures.settle_floats(con.execute(sql, used).df() if used else con.execute(sql).df())
     for col in frame.columns:
         if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
@@ -339,6 +340,9 @@ def _snapshot_table(con: Any, name: str, sql: str) -> str:
     return name
 
 
+LIVE_CLOUDS = "live_clouds"
+"""The parameter (not a SQL one) that carries a filter's clouds to `first_live_date`."""
+
 LIVE_DAYS = "fs_live_days"
 """A table, in a snapshot connection's own in-memory database, of LIVE_DAYS_SQL's rows."""
 
@@ -349,15 +353,17 @@ LIVE_DAYS_SQL = q("""
 """Per cloud and execution start date, when its executions' last one ended (infinity while one has no end)."""
 
 
-def first_live_date(con: Any, since: dt.datetime, bound: dt.date) -> dt.date:
+def first_live_date(con: Any, since: dt.datetime, bound: dt.date, clouds: tuple[str, ...] = ()) -> dt.date:
     """The first execution start date (at most `bound`) whose executions may have steps from `since` on:
     one of them had not ended by then. A page's step queries read the execution tables from a start date
     on (`Filters.where`: the partitions they scan), and a step belongs to its execution's start date, so an
     approval that waited three days before its failing step read "no failing step" on the Failures page
-    while the analyses flagged it. Read from a table of the snapshot (`LIVE_DAYS`), not the executions."""
+    while the analyses flagged it. Read from a table of the snapshot (`LIVE_DAYS`), not the executions; `clouds`
+    (the filter's; none: all) keeps a run still going in one cloud from widening another's reads."""
     table = _snapshot_table(con, LIVE_DAYS, LIVE_DAYS_SQL)
-    row = con.execute(f"SELECT min({C.start_date}) FROM {table} WHERE last_end >= $since AND {C.start_date} < $bound",
-                      {"since": since, "bound": bound}).fetchone()
+    only = f" AND {C.cloud} IN ({_in(list(clouds))})" if clouds else ""
+    row = con.execute(f"SELECT min({C.start_date}) FROM {table} WHERE last_end >= $since AND {C.start_date} < $bound"
+                      f"{only}", {"since": since, "bound": bound}).fetchone()
     first = row[0] if row else None
     return min(bound, first) if isinstance(first, dt.date) else bound
 

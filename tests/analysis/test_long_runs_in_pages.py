@@ -59,3 +59,15 @@ def test_the_first_live_date_is_the_first_start_of_a_run_not_ended_by_the_window
     ex[C.ended_at] = None
     con = w.tables()["steps"]._find_backend().con
     assert q.first_live_date(con, T0 + 30 * DAY, (T0 + 29 * DAY).date()) == (T0 - 10 * DAY).date()
+
+
+def test_a_run_still_going_in_one_cloud_does_not_widen_anothers_reads():
+    w = approvals(wait_days=4.5)
+    gcp = w.workflow("poller", cloud="gcp")
+    ex = w.execution(gcp, T0 - 10 * DAY, cloud="gcp", duration_ms=None, status=Status.RUNNING)
+    ex[C.ended_at] = None
+    con = w.tables()["steps"]._find_backend().con
+    later = (T0 + 29 * DAY).date()
+    assert q.first_live_date(con, T0 + 30 * DAY, later) == (T0 - 10 * DAY).date()
+    assert q.first_live_date(con, T0 + 30 * DAY, later, ("aws",)) == later
+    assert q.first_live_date(con, T0 + 30 * DAY, later, ("gcp",)) == (T0 - 10 * DAY).date()

@@ -126,3 +126,9 @@ def terminal_text(value: Any) -> str:
     text = _ESCAPES.sub("", text)
     text = text.replace("\n", " ").replace("\t", " ")
     return _CONTROLS.sub("", text)
+
+
+def one_line(value: Any) -> str:
+    """`terminal_text` with its runs of white space made one space: cloud text as one line of a chat
+    message, a mail or an error line (every notification channel and a refusal's reason read it so)."""
+    return " ".join(terminal_text(value).split())

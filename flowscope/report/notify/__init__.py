@@ -302,7 +302,7 @@ def refusal(body: str, url: str) -> str:
     import re
     from urllib.parse import urlsplit
 
-    from flowscope.textsafety import SECRET_RULES, terminal_text
+    from flowscope.textsafety import SECRET_RULES, one_line
 
     text = body[:8000].strip()       # a reason is short; a page of megabytes is not read whole
     try:
@@ -317,7 +317,7 @@ def refusal(body: str, url: str) -> str:
             text = error
     if text.startswith("<"):
         return ""
-    text = " ".join(terminal_text(text).split())
+    text = one_line(text)
     try:
         parts = urlsplit(url)
         whole = [url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path]
@@ -367,10 +367,10 @@ def smtp_refusal(exc: smtplib.SMTPResponseException, username: str | None, passw
     """'SMTP 550: <what the server said>': the code alone read the same for refused credentials, a
     sender the server will not relay for and a message refused as spam. One short line without terminal
     escapes, and without the user name or password (some servers echo the user name)."""
-    from flowscope.textsafety import terminal_text
+    from flowscope.textsafety import one_line
 
     raw = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
-    text = " ".join(terminal_text(raw).split())
+    text = one_line(raw)
     for secret, name in ((password, "[the password]"), (username, "[the user name]")):
         if secret:
             text = text.replace(secret, name)

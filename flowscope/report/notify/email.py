@@ -16,12 +16,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 from flowscope.report.notify.message import Message, MessageFinding
-from flowscope.textsafety import terminal_text
+from flowscope.textsafety import one_line
 
 
 def _line(value: object, limit: int = 300) -> str:
     """One line of cloud text, its escape sequences gone (mail is often read in a terminal)."""
-    return " ".join(terminal_text(value).split())[:limit]
+    return one_line(value)[:limit]
 
 
 def body(message: Message) -> str:

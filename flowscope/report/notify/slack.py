@@ -23,7 +23,7 @@ import re
 from typing import Any
 
 from flowscope.report.notify.message import Message
-from flowscope.textsafety import terminal_text
+from flowscope.textsafety import one_line
 
 HEADER_CHARS = 150
 """The most a header block's text may hold (Block Kit)."""
@@ -35,7 +35,7 @@ def escape(value: Any, limit: int = 300) -> str:
     past 3,000 and Slack refused the whole message), never cut inside an entity; without escape
     sequences, control characters and bidi controls (`textsafety.terminal_text`: a right-to-left
     override made "invoice<U+202E>gnp.exe" read "invoiceexe.png")."""
-    text = " ".join(terminal_text(value).split())
+    text = one_line(value)
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     if len(text) <= limit:
         return text

@@ -18,7 +18,7 @@ import re
 from typing import Any
 
 from flowscope.report.notify.message import Message, MessageFinding
-from flowscope.textsafety import terminal_text
+from flowscope.textsafety import one_line
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 _INLINE = re.compile(r"([\\`*_\[\]~])")
@@ -31,7 +31,7 @@ def escape(value: Any, limit: int = 300) -> str:
     """Cloud text as one line of a TextBlock that renders as written (`_INLINE` anywhere, `_LEADING` at
     its start: "1. x" would be a list, "# x" a heading), without escape sequences, control characters
     and bidi controls (`textsafety.terminal_text`: "invoice<U+202E>gnp.exe" read "invoiceexe.png")."""
-    text = _INLINE.sub(r"\\\1", " ".join(terminal_text(value).split())[:limit])
+    text = _INLINE.sub(r"\\\1", one_line(value)[:limit])
     match = _LEADING.match(text)
     if match is None:
         return text

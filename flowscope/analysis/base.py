@@ -518,9 +518,7 @@ def execute(expr: ir.Table, *, shared_reads: bool = False) -> pd.DataFrame:
     reader (one scan of the files each). For a self-join of the flagged workflows' steps
     (`latency.critical_path`: four readers) that halves the query (30k demo: 0.25 to 0.12 s). Not the
     default: over the 1M bench store the other queries' shared parts, materialized whole, cost 1.4x."""
-    if not shared_reads:
-        return measures.settle_floats(expr.execute())
-    with _select_fusion_off():
+    with _select_fusion_off() if shared_reads else contextlib.nullcontext():
         return measures.settle_floats(expr.execute())
 
 

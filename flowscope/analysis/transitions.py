@@ -56,13 +56,13 @@ def _self_joined(steps: ir.Table, one_cloud: bool) -> ir.Table:
     return j.mutate(_own=_is_own_work(j._first, j._p_name, j[C.name]))
 
 
-def visits(steps: ir.Table, one_cloud: bool = False) -> ir.Table:
+def visits(steps: ir.Table) -> ir.Table:
     """Every visit of `steps` (cloud, workflow_id, execution_id, step_key, name) with `source`, the name of
     the step it came from (null: an execution's first step, a source outside `steps` such as a previous
     step before the window, or a container's own work), and `container_key` (`CONTAINER`), the container
     whose own work it is (null for every other visit). `with_sources` and `own_work` from one self-join,
     for a caller that needs both (edge dollars: a container's own work costs on the container's edge)."""
-    j = _self_joined(steps, one_cloud)
+    j = _self_joined(steps, one_cloud=False)
     return j.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
                     **{SOURCE: ibis.ifelse(j._own, ibis.null(), j._p_name),
                        CONTAINER: ibis.ifelse(j._own, j._src, ibis.null())})

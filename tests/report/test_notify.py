@@ -694,12 +694,16 @@ def test_an_email_ca_file_that_is_not_there_is_named_in_the_failure(content, tmp
     assert result.error == f"ca_file {str(missing)!r} is not a file (the CA certificates to trust, PEM)"
 
 
-def _mrkdwn(node) -> list[dict]:
-    """Every mrkdwn text object of a Slack payload."""
+def _texts(node, kind: str) -> list[dict]:
+    """Every text object of a Slack payload of the type `kind` (mrkdwn, plain_text)."""
     if isinstance(node, dict):
-        own = [node] if node.get("type") == "mrkdwn" else []
-        return own + [t for v in node.values() for t in _mrkdwn(v)]
-    return [t for v in node for t in _mrkdwn(v)] if isinstance(node, list) else []
+        own = [node] if node.get("type") == kind else []
+        return own + [t for v in node.values() for t in _texts(v, kind)]
+    return [t for v in node for t in _texts(v, kind)] if isinstance(node, list) else []
+
+
+def _mrkdwn(node) -> list[dict]:
+    return _texts(node, "mrkdwn")
 
 
 def test_slack_reads_no_mention_channel_or_link_in_cloud_text():
@@ -801,11 +805,7 @@ def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):
 
 
 def _plain(node) -> list[dict]:
-    """Every plain_text text object of a Slack payload."""
-    if isinstance(node, dict):
-        own = [node] if node.get("type") == "plain_text" else []
-        return own + [t for v in node.values() for t in _plain(v)]
-    return [t for v in node for t in _plain(v)] if isinstance(node, list) else []
+    return _texts(node, "plain_text")
 
 
 def test_slack_shows_cloud_text_as_written_never_as_mrkdwn():

@@ -626,9 +626,10 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
 
 def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
-    error, exit 2); returns how many need an environment variable this environment does not set, or
-    whose webhook URL variable holds no http(s) address (every send would fail)."""
-    from flowscope.report.notify import parse_targets, unaddressed_variables, unset_variables
+    error, exit 2); returns how many need an environment variable this environment does not set (a
+    webhook URL variable of white space only is not set), or whose webhook URL variable holds no http(s)
+    address: every send would fail, by the rule the send applies (`notify.url_problem`)."""
+    from flowscope.report.notify import NO_ADDRESS, parse_targets, unaddressed_variables, unset_variables
 
     try:
         targets = parse_targets(settings.notify)
@@ -639,7 +640,7 @@ def _notify_lines(settings: Any) -> int:
         unset, unaddressed = unset_variables(target), unaddressed_variables(target)
         unready += bool(unset or unaddressed)
         problems = ([f"{', '.join(unset)} not set here"] if unset else []) + \
-            [f"{v} holds no http:// or https:// address" for v in unaddressed]
+            [f"{v} {NO_ADDRESS}" for v in unaddressed]
         said = f"not ready: {'; '.join(problems)}" if problems else "configured, its variables set"
         note(f"  notify {target.name} ({target.type}, {target.min_severity} and above, "
              f"{'changes only' if target.only_changes else 'every run'}): {said}", console=out)

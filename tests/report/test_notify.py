@@ -932,3 +932,43 @@ def test_a_long_title_keeps_the_slack_headers_counts():
     assert header.endswith(": 0 finding(s) at or above high to look at") and "…" in header
     short = Message(title="nightly", summary="s", status="ok", status_text=None, changes=None, counts={})
     assert slack.payload(short)["blocks"][0]["text"]["text"] == short.headline
+
+
+@pytest.mark.parametrize(("value", "problem"), [
+    (None, "is not set"), ("", "is not set"), ("  \n", "is not set"),
+    ("hooks.slack.com/services/T0/B0/very-secret", "holds no http:// or https:// address"),
+    (" https://hooks.slack.com/services/T0/B0/very-secret\n", None),
+])
+def test_a_webhook_variable_has_one_rule_for_doctor_and_for_sending(value, problem, monkeypatch):
+    """A variable holding only white space (a Kubernetes secret's "\\n") passed doctor's check ("configured,
+    its variables set": set, and nothing to call an address once stripped) while every send failed on it.
+    One rule now says what is wrong with it, and doctor and the send say the same, never the value."""
+    from flowscope.report.notify import Permanent, _url, unaddressed_variables, unset_variables, url_problem
+
+    if value is None:
+        monkeypatch.delenv("HOOK_URL", raising=False)
+    else:
+        monkeypatch.setenv("HOOK_URL", value)
+    [target] = parse_targets([hook("slack")])
+    assert url_problem(target) == problem
+    label = "HOOK_URL (slack webhook URL)"
+    assert unset_variables(target) == ([label] if problem == "is not set" else [])
+    assert unaddressed_variables(target) == ([label] if problem and problem != "is not set" else [])
+    if problem is None:
+        assert _url(target) == "https://hooks.slack.com/services/T0/B0/very-secret"
+        return
+    with pytest.raises(Permanent) as raised:
+        _url(target)
+    assert str(raised.value) == f"environment variable {label} {problem}"
+
+
+def test_a_quiet_target_whose_variable_holds_white_space_is_a_failed_delivery(content, monkeypatch):
+    """With nothing to send, a target whose variable held only a line break was skipped (exit 0) while
+    it could send nothing: it is failed, as a variable not set is."""
+    from flowscope.report import notify
+
+    monkeypatch.setenv("HOOK_URL", "  \n")
+    monkeypatch.setattr(notify, "worth_sending", lambda message: False)
+    [quiet] = deliver(parse_targets([hook("slack")]), content)
+    assert quiet.failed and not quiet.skipped, quiet.line()
+    assert "HOOK_URL (slack webhook URL) is not set" in quiet.line()

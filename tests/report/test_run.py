@@ -356,6 +356,20 @@ def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypa
     assert "configured, its variables set" in result.output and "very-secret" not in result.output
 
 
+def test_doctor_says_a_webhook_variable_that_holds_only_white_space(tmp_path, monkeypatch):
+    """A Slack variable holding only "  \\n" (a Kubernetes secret's line break) was "configured, its
+    variables set" with exit 0 while every send failed ("holds no address"); doctor now says it is not
+    set, as the send does, and exits 2."""
+    store = make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", notify='[[notify]]\ntype = "slack"\nurl_env = "FLOWSCOPE_TEST_HOOK"\n')
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "  \n")
+    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert ("notify slack#1 (slack, high and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (slack "
+            "webhook URL) not set here") in text
+
+
 def test_a_report_that_waits_too_long_for_the_history_says_who_holds_it(tmp_path, monkeypatch):
     """A report whose store's history another process holds past the wait is exit 2 naming that
     process, nothing written; with --no-history (which writes none) it does not wait at all."""

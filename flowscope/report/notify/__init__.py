@@ -223,45 +223,71 @@ VARIABLE_KEYS = {"url_env": "webhook URL", "username_env": "SMTP user name", "pa
 
 def variables(target: Target) -> list[tuple[str, str]]:
     """(variable, what it holds) of each environment variable the target reads when it sends."""
-    return [(str(target.options[key]), f"{target.type} {what}" if key == "url_env" else what)
-            for key, what in VARIABLE_KEYS.items() if target.options.get(key)]
+    return [(str(target.options[key]), _holds(target, key)) for key in VARIABLE_KEYS if target.options.get(key)]
+
+
+def _holds(target: Target, key: str) -> str:
+    """What the variable named by `key` holds ("slack webhook URL", "SMTP password")."""
+    what = VARIABLE_KEYS.get(key, key)
+    return f"{target.type} {what}" if key == "url_env" else what
+
+
+def _label(target: Target, key: str) -> str:
+    """'NAME (what it holds)': how every message names a variable (never its value, a secret)."""
+    return f"{target.options[key]} ({_holds(target, key)})"
+
+
+NOT_SET = "is not set"
+NO_ADDRESS = "holds no http:// or https:// address"
+
+
+def url_problem(target: Target) -> str | None:
+    """What is wrong with the target's webhook URL variable in this environment: `NOT_SET` (unset, empty,
+    or only white space: a Kubernetes secret's lone line break), `NO_ADDRESS` (requests said
+    "MissingSchema"), or None (an address, or a target without one). The one rule `flowscope doctor`
+    and the send both apply: doctor said "configured" of a variable holding "\\n" that every send refused."""
+    name = target.options.get("url_env")
+    if not name:
+        return None
+    value = os.environ.get(str(name), "").strip()
+    if not value:
+        return NOT_SET
+    return None if _an_address(value) else NO_ADDRESS
 
 
 def unset_variables(target: Target) -> list[str]:
-    """'NAME (what it holds)' of each variable the target needs that this environment does not set:
-    `flowscope doctor` says so before a scheduled run fails to deliver."""
-    return [f"{name} ({what})" for name, what in variables(target) if not os.environ.get(name)]
+    """'NAME (what it holds)' of each variable the target needs that this environment does not set (a
+    webhook URL variable of white space only counts as not set): `flowscope doctor` says so before a
+    scheduled run fails to deliver."""
+    def unset(key: str) -> bool:
+        if key == "url_env":
+            return url_problem(target) == NOT_SET
+        return not os.environ.get(str(target.options[key]))
+
+    return [_label(target, key) for key in VARIABLE_KEYS if target.options.get(key) and unset(key)]
 
 
 def unaddressed_variables(target: Target) -> list[str]:
     """'NAME (what it holds)' of a webhook URL variable that is set but holds no http(s) address (`_url`
     refuses it at every send): `flowscope doctor` says so, never the value."""
-    name = str(target.options.get("url_env") or "")
-    value = os.environ.get(name, "").strip() if name else ""
-    if not value or _an_address(value):
-        return []
-    return [f"{name} ({dict(variables(target))[name]})"]
+    return [_label(target, "url_env")] if url_problem(target) == NO_ADDRESS else []
 
 
 def _env(target: Target, key: str) -> str:
-    name = str(target.options[key])
-    value = os.environ.get(name)
+    value = os.environ.get(str(target.options[key]))
     if not value:
-        what = dict(variables(target)).get(name, key)
-        raise Permanent(f"environment variable {name} ({what}) is not set")
+        raise Permanent(f"environment variable {_label(target, key)} {NOT_SET}")
     return value
 
 
 def _url(target: Target) -> str:
     """The webhook URL from its variable, without the white space around it (a Kubernetes secret or an env
     file keeps the line break: it was posted to ".../XXXX%0A" and Slack answered 404); Permanent naming
-    the variable, never its value, when it holds no http(s) address (requests said "MissingSchema")."""
-    url = _env(target, "url_env").strip()
-    if not _an_address(url):
-        name = str(target.options["url_env"])
-        raise Permanent(f"environment variable {name} ({dict(variables(target))[name]}) holds no http:// or "
-                        "https:// address")
-    return url
+    the variable, never its value, when `url_problem` finds one."""
+    problem = url_problem(target)
+    if problem:
+        raise Permanent(f"environment variable {_label(target, 'url_env')} {problem}")
+    return os.environ[str(target.options["url_env"])].strip()
 
 
 def _an_address(url: str) -> bool:

@@ -39,6 +39,7 @@ from flowscope.analysis.base import (
     to_utc,
 )
 from flowscope.analysis.cost import workflow_costs
+from flowscope.aws_ids import arn_account_region, scope_account_region
 from flowscope.model import LOGS_MISSING_KEY, C, Cloud, Kind, RunStatus, run_details, superseded_failures, truncate
 from flowscope.runstate import interrupted
 
@@ -229,10 +230,10 @@ def _ids_named(ctx: Context, run_row: Any, name: str) -> list[str]:
 def _of_scope(workflow_id: str, scope: str) -> bool:
     """Whether a workflow is of a collection scope, where its id says so: an AWS state machine ARN
     (`arn:<partition>:states:<region>:<account>:...`) of the scope `aws:<account>:<region>[#globs]`.
-    Azure and GCP runs name no machine by name alone (False: the name decides)."""
-    arn, parts = workflow_id.split(":"), scope.split("#", 1)[0].split(":")
-    return (len(arn) > 4 and arn[0] == "arn" and len(parts) == 3 and parts[0] == Cloud.AWS
-            and (arn[4], arn[3]) == (parts[1], parts[2]))
+    Azure and GCP runs name no machine by name alone (False: the name decides). The formats are
+    `aws_ids`', the collector's own."""
+    where = scope_account_region(scope)
+    return where is not None and arn_account_region(workflow_id) == where
 
 
 def _rerun_recommendation(cloud: str) -> str:

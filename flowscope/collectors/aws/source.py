@@ -4,12 +4,12 @@ and region each), apart from `collector.py`, which collects a scope (as for Azur
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowscope import aws_ids
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import Quota
@@ -88,13 +88,13 @@ class AwsScope(cfg.ScopeSettings):
     quotas: tuple[tuple[str, Quota], ...] = field(default_factory=tuple)
 
     def scope_id(self, account: str | None) -> str:
+        """`aws_ids.scope_id` of the account once known, else of the role's account, the profile or
+        'default' (the format the analysis reads back)."""
         who = account or (self.role_arn.split(":")[4] if self.role_arn else None) or self.profile or "default"
-        return f"aws:{who}:{self.region}{self._suffix()}"
+        return aws_ids.scope_id(who, self.region, self._suffix())
 
     def _suffix(self) -> str:
-        if not self.globs:
-            return ""
-        return "#" + hashlib.sha256("\n".join(sorted(self.globs)).encode()).hexdigest()[:8]
+        return aws_ids.globs_suffix(self.globs)
 
     def source_key(self) -> str:
         """What identifies this scope's configuration whatever its account (`model.SOURCE_KEY`):

@@ -18,7 +18,10 @@ from tests.loopback import LoopbackServer, send
 
 ACCOUNT = "123456789012"
 
-Handler = Callable[[dict[str, Any]], dict[str, Any]]
+Answer = dict[str, Any] | tuple[int, dict[str, Any]]
+"""What a handler answers: the response document (HTTP 200), or (HTTP status, error document), e.g.
+`(400, {"__type": "StateMachineDoesNotExist", "message": "..."})`, which the client reads as that error."""
+Handler = Callable[[dict[str, Any]], Answer]
 PASS_DEFINITION = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
 

@@ -9,12 +9,13 @@ from AWS in shared/samples/aws/localstack_snapshots/test_sfn_api_map_run.snapsho
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
-from tests.aws.sfn_fake import ACCOUNT, FakeSfn, machine_handlers
+from tests.aws.sfn_fake import ACCOUNT, Answer, FakeSfn, machine_handlers
 
 REGION = "us-east-1"
 SM = f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:orders-map"
@@ -462,9 +463,10 @@ PARENT_GROUP = "/aws/vendedlogs/states/orders-map"
 
 def _log_events(arn: str, t0: float, types: list[str]) -> list[dict]:
     """CloudWatch Logs events of one execution logged at ALL, as FilterLogEvents returns them."""
-    records = [{"id": str(i + 1), "type": t, "details": {"name": "Item"} if "State" in t else {},
-                "previous_event_id": str(i), "event_timestamp": str(int((t0 + i * 0.05) * 1000)),
-                "execution_arn": arn} for i, t in enumerate(types)]
+    records: list[dict[str, Any]] = [
+        {"id": str(i + 1), "type": t, "details": {"name": "Item"} if "State" in t else {},
+         "previous_event_id": str(i), "event_timestamp": str(int((t0 + i * 0.05) * 1000)),
+         "execution_arn": arn} for i, t in enumerate(types)]
     return [{"eventId": f"{arn}-{r['id']}", "logStreamName": "states/orders-map", "message": json.dumps(r),
              "timestamp": int(r["event_timestamp"])} for r in records]
 
@@ -473,10 +475,16 @@ def _log_to_parent_group(fake: FakeSfn) -> None:
     """The parent machine: an Express Distributed Map, logging at ALL to PARENT_GROUP."""
     describe = fake.handlers["DescribeStateMachine"]
     group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:{PARENT_GROUP}:*"
-    fake.handlers["DescribeStateMachine"] = lambda b: {
-        **describe(b), "definition": json.dumps(EXPRESS_DEFINITION),
-        "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
-            {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+
+    def logging(b: dict[str, Any]) -> Answer:
+        answer = describe(b)
+        if isinstance(answer, tuple):       # a refusal stays one
+            return answer
+        return {**answer, "definition": json.dumps(EXPRESS_DEFINITION),
+                "loggingConfiguration": {"level": "ALL", "includeExecutionData": False, "destinations": [
+                    {"cloudWatchLogsLogGroup": {"logGroupArn": group_arn}}]}}
+
+    fake.handlers["DescribeStateMachine"] = logging
 
 
 def test_express_children_of_a_distributed_map_get_their_steps_from_the_parents_log_group(express_fake, store):

@@ -972,3 +972,17 @@ def test_a_quiet_target_whose_variable_holds_white_space_is_a_failed_delivery(co
     [quiet] = deliver(parse_targets([hook("slack")]), content)
     assert quiet.failed and not quiet.skipped, quiet.line()
     assert "HOOK_URL (slack webhook URL) is not set" in quiet.line()
+
+
+def test_a_quiet_target_whose_variable_holds_no_address_is_a_failed_delivery(content, monkeypatch):
+    """With nothing to send, a target whose variable held "hooks.slack.com/..." (no scheme) was skipped
+    (exit 0) while doctor said it was not ready and every send would fail: it is failed, as an unset one
+    is, naming the variable and never its value."""
+    from flowscope.report import notify
+
+    monkeypatch.setenv("HOOK_URL", "hooks.slack.com/services/T0/B0/very-secret")
+    monkeypatch.setattr(notify, "worth_sending", lambda message: False)
+    [quiet] = deliver(parse_targets([hook("slack")]), content)
+    assert quiet.failed and not quiet.skipped and quiet.attempts == 0, quiet.line()
+    assert quiet.line() == ("notify slack#1: FAILED: environment variable HOOK_URL (slack webhook URL) holds no "
+                            "http:// or https:// address: nothing to send this run, and nothing could be sent")

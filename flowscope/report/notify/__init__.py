@@ -496,13 +496,12 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
     for p in plan(targets, content, report=report_location(files), sync_failed=sync_failed,
                   renotify=renotify):
         t = p.target
-        unset = unset_variables(t)
-        if not p.send and unset:
+        unready = _unready(t)
+        if not p.send and unready:
             # nothing to say this run, but nothing could be said: quiet hours of exit 0 hid a target whose
             # first finding worth sending was the first to fail
-            said = f"variable {unset[0]} is" if len(unset) == 1 else f"variables {', '.join(unset)} are"
-            results.append(Delivery(t.name, sent=False, error=f"environment {said} not set: nothing to send "
-                                    "this run, and nothing could be sent"))
+            results.append(Delivery(t.name, sent=False, error=f"{unready}: nothing to send this run, and "
+                                    "nothing could be sent"))
             continue
         if not p.send:
             results.append(Delivery(t.name, sent=False, skipped=True, detail=_quiet(p.message)))
@@ -522,6 +521,17 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
                                     error=f"unexpected {type(exc).__name__} while sending (a flowscope bug: "
                                           "please report it)"))
     return results
+
+
+def _unready(target: Target) -> str | None:
+    """Why no message could reach the target in this environment (its variables, by the rules doctor
+    and the send apply), or None: a variable holding no address was skipped on a quiet run (exit 0)."""
+    problems = [f"environment variable {v} {NO_ADDRESS}" for v in unaddressed_variables(target)]
+    unset = unset_variables(target)
+    if unset:
+        said = f"variable {unset[0]} is" if len(unset) == 1 else f"variables {', '.join(unset)} are"
+        problems.insert(0, f"environment {said} not set")
+    return "; ".join(problems) or None
 
 
 def _quiet(message: Message) -> str:

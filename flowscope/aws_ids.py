@@ -41,6 +41,15 @@ def scope_account_region(scope: str) -> tuple[str, str] | None:
     return parts[1], parts[2]
 
 
+def scope_without_account(scope: str) -> str | None:
+    """`<region>[#globs]` of an AWS scope id: what stays when the account is not known yet (a scope
+    without role_arn names no account until it syncs, then matches a row of any account); None for
+    another cloud's scope or an id not of that form."""
+    if scope_account_region(scope) is None:
+        return None
+    return scope.split(":", 2)[2]
+
+
 def arn_account_region(arn: str) -> tuple[str, str] | None:
     """(account, region) of an ARN (`arn:<partition>:<service>:<region>:<account>:...`); None for
     anything else (an Azure or GCP workflow id, a bare name)."""

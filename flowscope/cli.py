@@ -20,6 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from flowscope import aws_ids
 from flowscope.analysis.checks import dollars_text
 from flowscope.exitcodes import ExitCode, exit_code_table
 from flowscope.format import fmt_count, fmt_time
@@ -617,9 +618,9 @@ def _never_synced(planned: list[tuple[int, Any]], synced: list[str]) -> list[tup
         scope_id = scope.scope_id(None)
         if scope_id in synced:
             continue
-        if scope_id.startswith("aws:") and getattr(scope, "role_arn", None) is None:
-            _, _, rest = scope_id.split(":", 2)
-            if any(s.startswith("aws:") and s.split(":", 2)[-1] == rest for s in synced):
+        rest = aws_ids.scope_without_account(scope_id)
+        if rest is not None and getattr(scope, "role_arn", None) is None:
+            if any(aws_ids.scope_without_account(s) == rest for s in synced):
                 continue
         out.append((index, scope_id))
     return out

@@ -9,6 +9,7 @@
 | 3 | no data: the store or the window holds nothing, an import read nothing usable, the last
 |   | collection failed, or the data ends well before the window does ("no data" is not healthy) |
 | 4 | `run`: a notification could not be delivered, after retries, or a target's variable is unset |
+|   | or its webhook variable holds no http(s) address |
 |   | (a report file that cannot be written is 2) |
 | 5 | a bug: an error flowscope did not foresee, said in one line with the file holding its traceback |
 | 6 | `report`, `run`: the findings history (or what a notification told) could not be written to

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.aws_ids import arn_account_region, globs_suffix, scope_account_region, scope_id
+from flowscope.aws_ids import arn_account_region, globs_suffix, scope_account_region, scope_id, scope_without_account
 from flowscope.collectors.aws.source import scopes
 
 ACCOUNT, REGION = "123456789012", "eu-west-1"
@@ -50,3 +50,14 @@ def test_a_scope_id_is_written_as_it_always_was():
 ])
 def test_an_arn_says_its_account_and_region(workflow_id, expected):
     assert arn_account_region(workflow_id) == expected
+
+
+@pytest.mark.parametrize(("scope", "expected"), [
+    ("aws:default:eu-west-1", "eu-west-1"),
+    (f"aws:{ACCOUNT}:eu-west-1#7e047ff3", "eu-west-1#7e047ff3"),
+    ("azure:sub:rg", None),
+    ("aws:only-two", None),
+])
+def test_a_scope_without_its_account_keeps_region_and_globs(scope, expected):
+    """What `doctor` matches a scope whose account is not known yet by: the same region and globs of any account."""
+    assert scope_without_account(scope) == expected

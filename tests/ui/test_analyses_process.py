@@ -184,6 +184,16 @@ def test_a_worker_started_with_the_dashboard_is_taken_by_the_first_job(store, mo
         worker.close()
 
 
+def test_a_worker_imports_the_analyses_themselves_before_its_first_job():
+    """What the worker imports at start-up holds the analyses' modules, not only their lazy package: the
+    first job used to import them itself, at the worker's idle priority beside the first visitor's page."""
+    probe = ("import sys; from flowscope.ui.analyses_process import _import_analyses; _import_analyses(); "
+             "print(all(m in sys.modules for m in ('flowscope.analysis.suite', 'flowscope.analysis.retries', "
+             "'flowscope.analysis.latency', 'flowscope.store')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.strip() == "True", out.stderr
+
+
 def test_a_worker_started_with_the_dashboard_and_never_taken_is_killed_at_exit(store, monkeypatch):
     from flowscope.ui import analyses_process
 

@@ -44,7 +44,10 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     window ends now, or where the store's data ends when that is earlier (said in a warning), as on
     the dashboard: the days after a stopped sync or an old import are not read as days without spend.
     `thresholds` default to the config file's [thresholds] (FLOWSCOPE_CONFIG or ./flowscope.toml), as
-    `flowscope analyze` reads them. Raises NotAStoreError for a path that is not a store and ValueError
+    `flowscope analyze` reads them. Beside `monthly_usd`, `monthly_usd_is` says what the dollars are
+    ("saving", "cost", "cost_once", "spend", or missing for a kind that prices nothing), as in the JSON and
+    CSV exports: savings, costs and spend are never added together. Raises NotAStoreError for a path that
+    is not a store and ValueError
     naming what exists for a typo'd cloud or workflow (or the file and line of a bad [thresholds]);
     warns (UserWarning) when the window holds no executions or the last collection of an in-scope
     scope failed, so an empty frame is never read as "healthy".
@@ -61,6 +64,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         configured_thresholds,
         filter_values,
         open_store,
+        with_dollars_meaning,
     )
     from flowscope.timewindow import parse_window
 
@@ -88,7 +92,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
     if any(problems):
         warnings.warn("; ".join(p for p in problems if p), UserWarning, stacklevel=2)
-    return report.findings
+    return with_dollars_meaning(report.findings)
 
 
 __all__ = ["__version__", "analyze", "open", "version"]

@@ -319,6 +319,17 @@ def configured_thresholds() -> Any:
         raise ValueError(in_config_file(str(exc), settings.config_path)) from None
 
 
+def with_dollars_meaning(findings: "pd.DataFrame") -> "pd.DataFrame":
+    """`findings` with `monthly_usd_is` beside `monthly_usd` (`analysis.suite.with_dollars_is`, the exports'
+    column), a text column like the others: without it `monthly_usd.sum()` added savings to costs and spend."""
+    from flowscope.analysis.suite import MONTHLY_USD_IS, with_dollars_is
+
+    frame = findings.copy()
+    with_dollars_is(frame)
+    frame[MONTHLY_USD_IS] = frame[MONTHLY_USD_IS].astype(frame["kind"].dtype)
+    return frame
+
+
 def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 

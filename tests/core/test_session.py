@@ -188,14 +188,16 @@ def test_findings_have_one_dtype_whatever_the_findings(session):
     """flowscope.analyze's text columns are `str` in a frame with findings and in an empty one (they were
     `object` when empty, or when every finding left a column missing: a collection gap has no workflow)."""
     from flowscope.analysis.base import Finding, FindingKind, Severity, findings_frame
+    from flowscope.session import with_dollars_meaning
 
     some = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END)
     with pytest.warns(UserWarning, match="empty"):
         none = flowscope.analyze(session, since="2020-01-01", until="2020-01-02")
     assert len(some) and none.empty
     assert some.dtypes.astype(str).to_dict() == none.dtypes.astype(str).to_dict()
-    gap = findings_frame([Finding(FindingKind("collection_gap"), Severity("critical"), "gcp", None, "gcp:p", None,
-                                  None, None, "Last collection failed", {}, "")])
+    gap = with_dollars_meaning(findings_frame([Finding(
+        FindingKind("collection_gap"), Severity("critical"), "gcp", None, "gcp:p", None, None, None,
+        "Last collection failed", {}, "")]))
     assert gap.dtypes.astype(str).to_dict() == some.dtypes.astype(str).to_dict()
     assert gap["workflow"].isna().all()
 
@@ -334,3 +336,16 @@ def test_analyze_reads_the_configured_thresholds_as_the_commands_do(session, tmp
     cfg.write_text("[thresholds]\nfailure_rate = \"high\"\n")
     with pytest.raises(ValueError, match=f"config file {cfg}, line 2: threshold failure_rate must be a number"):
         flowscope.analyze(session, **window)
+
+
+def test_findings_say_what_their_dollars_are_as_the_exports_do(session):
+    """`flowscope analyze --format json` and the CSV/Excel tables say beside `monthly_usd` what it is (a
+    saving, a monthly cost, an episode's cost once, spend); the notebook's findings had no such column, so
+    `found.monthly_usd.sum()` added what a change would save to what a problem costs and to spend."""
+    from flowscope.analysis.checks import dollars_is
+
+    found = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END)
+    columns = list(found.columns)
+    assert columns[columns.index("monthly_usd") + 1] == "monthly_usd_is"
+    assert len(found) and list(found["monthly_usd_is"].fillna("")) == [dollars_is(k) or "" for k in found["kind"]]
+    assert found["monthly_usd_is"].dtype == found["kind"].dtype, "a text column like the others"

@@ -231,13 +231,14 @@ class Session:
         if limit is not None:
             expr = expr.limit(limit)
         frame = model_frame(name, expr.to_pyarrow())
-        if frame.empty and (start is not None or end is not None) and name != "metrics":
+        if frame.empty and name != "metrics":     # metrics() says why it has none
             self._say_empty_window(name, start, end)
         return frame
 
     def _say_empty_window(self, name: str, start: Any, end: Any) -> None:
         """Warn that a window holds no row of the table, with the table's own time range: an empty frame
-        for `since="7d"` over an old import read as "nothing happened" (analyze already says it)."""
+        for `since="7d"` over an old import read as "nothing happened" (analyze already says it). Without
+        a window, that the store holds none: a store a failed first sync left empty read the same way."""
         import ibis
 
         table = self.store.table(name)
@@ -247,8 +248,8 @@ class Session:
             inside &= column >= start
         if end is not None:
             inside &= column < end
-        row = table.aggregate(lo=column.min(), hi=column.max(),
-                              n=inside.cast("int64").sum()).to_pyarrow().to_pylist()[0]
+        n = table.count() if start is None and end is None else inside.cast("int64").sum()
+        row = table.aggregate(lo=column.min(), hi=column.max(), n=n).to_pyarrow().to_pylist()[0]
         if row["n"]:
             return          # the window holds rows: the other filters matched none of them
         window = " and ".join(f"{word} {t:%Y-%m-%d %H:%M}" for word, t in (("since", start), ("before", end))

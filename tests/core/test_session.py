@@ -349,3 +349,15 @@ def test_findings_say_what_their_dollars_are_as_the_exports_do(session):
     assert columns[columns.index("monthly_usd") + 1] == "monthly_usd_is"
     assert len(found) and list(found["monthly_usd_is"].fillna("")) == [dollars_is(k) or "" for k in found["kind"]]
     assert found["monthly_usd_is"].dtype == found["kind"].dtype, "a text column like the others"
+
+
+def test_a_store_without_rows_says_so_without_a_window(tmp_path):
+    """A store a writer made but filled with nothing (a first sync whose credentials failed) gave empty frames
+    without a word when no window was passed: `s.executions()` read as "no executions happened". Only a
+    window's emptiness was said."""
+    Store(tmp_path / "store")
+    s = flowscope.open(str(tmp_path / "store"))
+    for call, table in ((lambda: s.executions(), "executions"), (lambda: s.steps(cloud="aws"), "steps"),
+                        (lambda: s.workflows(), "workflows"), (lambda: s.collection_runs(), "collection_runs")):
+        with pytest.warns(UserWarning, match=f"the store holds no {table}"):
+            assert call().empty

@@ -43,6 +43,8 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     (`clouds` / `workflows` are the same filters under the analyses' own names). Without `until` the
     window ends now, or where the store's data ends when that is earlier (said in a warning), as on
     the dashboard: the days after a stopped sync or an old import are not read as days without spend.
+    `now` (default: now) is the instant they count from; it, `since` and `until` take what the table readers
+    take (a duration, an ISO text, a datetime or date, pandas' or numpy's times; naive is UTC).
     `thresholds` default to the config file's [thresholds] (FLOWSCOPE_CONFIG or ./flowscope.toml), as
     `flowscope analyze` reads them. Beside `monthly_usd`, `monthly_usd_is` says what the dollars are
     ("saving", "cost", "cost_once", "spend", or missing for a kind that prices nothing), as in the JSON and
@@ -60,6 +62,8 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     from flowscope.session import (
         Session,
         as_list,
+        as_now,
+        as_time,
         clouds_list,
         configured_thresholds,
         filter_values,
@@ -73,6 +77,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
             raise TypeError(f"flowscope.analyze() takes {name} or {name}s, not both")
     given = filter_values({"cloud": cloud, "clouds": clouds, "workflow": workflow, "workflows": workflows})
     cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
+    since, until, now = as_time(since, "since"), as_time(until, "until"), as_now(now)
     session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
     if thresholds is None:      # the config's, as `flowscope analyze` reads them
         thresholds = configured_thresholds()

@@ -64,6 +64,34 @@ def check_not_empty(filters: dict[str, Any]) -> None:
             raise ValueError(f"{arg}=[] selects nothing: name at least one, or pass None for all")
 
 
+def as_time(value: Any, name: str) -> Any:
+    """A time argument as `timewindow` reads it: a numpy datetime64 (what `frame[col].values[i]` gives) as a
+    pandas Timestamp, naive read as UTC like a naive datetime ("cannot read time np.datetime64(...)" refused
+    it); NaT, pandas' or numpy's, a ValueError naming the argument (it was "out of range"). Others unchanged."""
+    if value is None or isinstance(value, str):
+        return value
+    import numpy as np
+    import pandas as pd
+
+    if value is pd.NaT or isinstance(value, np.datetime64) and np.isnat(value):
+        raise ValueError(f"{name}=NaT is no time (a missing value?): name a time, or {PYTHON.omit(name)} "
+                         "for its default")
+    return pd.Timestamp(value) if isinstance(value, np.datetime64) else value
+
+
+def as_now(value: Any) -> "dt.datetime | None":
+    """`now=` read as `since` and `until` are (an ISO text, a naive datetime as UTC, a date, numpy's or
+    pandas' times), aware UTC: a string failed inside the window's end ("'str' object has no attribute
+    'timestamp'"), a naive datetime in a comparison with aware ones."""
+    from flowscope.timewindow import parse_since
+
+    value = as_time(value, "now")
+    try:
+        return parse_since(value)
+    except ValueError as exc:
+        raise ValueError(f"now: {exc}") from None
+
+
 def check_limit(limit: Any) -> None:
     """`limit` is a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
     row returned by a subquery")."""
@@ -207,7 +235,8 @@ class Session:
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})
-        start, end = parse_window(since, until, words=PYTHON)   # a refusal names since=..., not --since
+        start, end = parse_window(as_time(since, "since"), as_time(until, "until"),
+                                  words=PYTHON)   # a refusal names since=..., not --since
         check_order(start, end)
         wanted_status = None if status is None else statuses(name, as_list(status) or [])
         self._check_filters(cloud, workflow)

@@ -361,3 +361,38 @@ def test_a_store_without_rows_says_so_without_a_window(tmp_path):
                         (lambda: s.workflows(), "workflows"), (lambda: s.collection_runs(), "collection_runs")):
         with pytest.warns(UserWarning, match=f"the store holds no {table}"):
             assert call().empty
+
+
+def test_a_time_from_numpy_or_pandas_is_read_as_a_datetime_is(session):
+    """`frame.started_at.values[0]` is a numpy datetime64: every reader and flowscope.analyze refused it
+    ("cannot read time np.datetime64(...): use a duration like 7d"), while the same instant as a pandas
+    Timestamp or a datetime was read (naive as UTC). NaT was "out of range", not a missing time."""
+    import numpy as np
+
+    start = END - dt.timedelta(days=1)
+    expected = session.executions(since=start, until=END)
+    assert len(expected)
+    for since, until in ((np.datetime64(start.replace(tzinfo=None)), np.datetime64(END.replace(tzinfo=None))),
+                         (np.datetime64("2026-11-19"), np.datetime64("2026-11-20T00:00:00.000000000"))):
+        assert session.executions(since=since, until=until).equals(expected)
+    with pytest.raises(ValueError, match=r"since=NaT is no time \(a missing value\?\)"):
+        session.steps(since=pd.NaT)
+    with pytest.raises(ValueError, match=r"until=NaT is no time"):
+        session.steps(until=np.datetime64("NaT"))
+    with pytest.raises(ValueError, match=r"until=NaT is no time"):
+        flowscope.analyze(session, until=np.datetime64("NaT"))
+
+
+@pytest.mark.slow  # three analyses
+def test_analyze_reads_now_as_it_reads_since_and_until(session):
+    """`now=` (the instant a window given no end, or a relative start, counts from) failed on a string
+    ("'str' object has no attribute 'timestamp'") and on a naive datetime ("can't compare offset-naive and
+    offset-aware datetimes"), where since and until take both."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        aware = flowscope.analyze(session, since="2d", now=END)
+        assert len(aware)
+        for now in ("2026-11-20", "2026-11-20T00:00:00Z", END.replace(tzinfo=None)):
+            assert flowscope.analyze(session, since="2d", now=now).equals(aware), now
+    with pytest.raises(ValueError, match="now=NaT is no time"):
+        flowscope.analyze(session, since="2d", now=pd.NaT)

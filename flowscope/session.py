@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import numbers
 import reprlib
 import warnings
 from collections.abc import Iterable, Sequence
@@ -92,11 +93,14 @@ def as_now(value: Any) -> "dt.datetime | None":
         raise ValueError(f"now: {exc}") from None
 
 
-def check_limit(limit: Any) -> None:
-    """`limit` is a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
-    row returned by a subquery")."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+def check_limit(limit: Any) -> int | None:
+    """`limit` as a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
+    row returned by a subquery"); any whole number counts (numpy's int64 from a frame was refused)."""
+    if limit is None:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, numbers.Integral) or limit < 0:
         raise ValueError(f"limit must be a number of rows (0 or more), not {limit!r}")
+    return int(limit)
 
 
 def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
@@ -231,7 +235,7 @@ class Session:
         self._check(name)
         given = filter_values({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
         cloud, workflow, status, execution_id = (given[k] for k in ("cloud", "workflow", "status", "execution_id"))
-        check_limit(limit)
+        limit = check_limit(limit)
         cloud = clouds_list(cloud)
         check_filter_columns(name, {"cloud": cloud, "workflow": workflow, "status": status,
                                     "execution_id": execution_id})

@@ -243,6 +243,17 @@ def test_a_filter_of_the_wrong_kind_names_itself(session, filters, error, messag
         session.executions(**filters)
 
 
+def test_a_numpy_integer_is_a_limit(session):
+    """`limit=counts.max()` (a numpy int64 from a frame) was refused: "limit must be a number of rows (0 or more),
+    not np.int64(5)", as if it were no number."""
+    import numpy as np
+
+    assert len(session.executions(limit=np.int64(5))) == 5
+    assert session.executions(limit=np.int32(2)).equals(session.executions(limit=2))
+    with pytest.raises(ValueError, match="limit must be a number of rows"):
+        session.executions(limit=np.int64(-1))
+
+
 def test_a_generator_as_a_filter_is_read_once(session):
     wanted = session.executions(limit=3)[C.execution_id]
     assert len(session.executions(execution_id=(e for e in wanted))) == 3

@@ -64,6 +64,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         as_list,
         as_now,
         as_time,
+        check_thresholds,
         clouds_list,
         configured_thresholds,
         filter_values,
@@ -81,6 +82,7 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
     if thresholds is None:      # the config's, as `flowscope analyze` reads them
         thresholds = configured_thresholds()
+    check_thresholds(thresholds)
     collections_as_of = None
     if until is None:
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)

@@ -353,6 +353,18 @@ def configured_thresholds() -> Any:
         raise ValueError(in_config_file(str(exc), settings.config_path)) from None
 
 
+def check_thresholds(thresholds: Any) -> None:
+    """`thresholds=` is a Thresholds or a mapping of threshold names to numbers: anything else failed inside
+    the analyses ("'int' object is not iterable"), naming no argument."""
+    from collections.abc import Mapping
+
+    from flowscope.analysis import Thresholds
+
+    if not isinstance(thresholds, (Thresholds, Mapping)):
+        raise TypeError(f"thresholds takes a dict of thresholds ({{'failure_rate': 0.5}}) or a "
+                        f"flowscope.analysis.Thresholds, not {reprlib.repr(thresholds)}")
+
+
 def with_dollars_meaning(findings: "pd.DataFrame") -> "pd.DataFrame":
     """`findings` with `monthly_usd_is` beside `monthly_usd` (`analysis.suite.with_dollars_is`, the exports'
     column), a text column like the others: without it `monthly_usd.sum()` added savings to costs and spend."""

@@ -407,3 +407,10 @@ def test_analyze_reads_now_as_it_reads_since_and_until(session):
             assert flowscope.analyze(session, since="2d", now=now).equals(aware), now
     with pytest.raises(ValueError, match="now=NaT is no time"):
         flowscope.analyze(session, since="2d", now=pd.NaT)
+
+
+@pytest.mark.parametrize("thresholds", [5, "failure_rate=0.5", [("failure_rate", 0.5)]])
+def test_thresholds_of_the_wrong_kind_name_themselves(session, thresholds):
+    """`thresholds=5` failed inside the analyses with "'int' object is not iterable", naming no argument."""
+    with pytest.raises(TypeError, match=r"thresholds takes a dict of thresholds \(\{'failure_rate': 0.5\}\)"):
+        flowscope.analyze(session, since=END - dt.timedelta(days=1), until=END, thresholds=thresholds)

@@ -69,8 +69,10 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         configured_thresholds,
         filter_values,
         open_store,
+        safe_errors,
         with_dollars_meaning,
     )
+    from flowscope.textsafety import one_line
     from flowscope.timewindow import parse_window
 
     for name, one, many in (("cloud", cloud, clouds), ("workflow", workflow, workflows)):
@@ -88,17 +90,18 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
         until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
     # the window is read here, in this call's words (since=..., not the commands' --since), then handed on
     since, until = parse_window(since, until, now, words=PYTHON)
-    report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
-                            collections_as_of=collections_as_of,
-                            clouds=clouds_list(cloud if cloud is not None else clouds),
-                            workflows=as_list(workflow if workflow is not None else workflows))
+    with safe_errors():        # a typo's error names the store's workflows: cloud text
+        report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
+                                collections_as_of=collections_as_of,
+                                clouds=clouds_list(cloud if cloud is not None else clouds),
+                                workflows=as_list(workflow if workflow is not None else workflows))
     gap = report.coverage.gap_note(PYTHON)
     if gap:
-        warnings.warn(gap, UserWarning, stacklevel=2)
-    problems = [report.coverage.message(PYTHON)] + [
+        warnings.warn(one_line(gap), UserWarning, stacklevel=2)
+    problems = [report.coverage.message(PYTHON)] + [   # a collection's error is the cloud's text: one safe line
         f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
     if any(problems):
-        warnings.warn("; ".join(p for p in problems if p), UserWarning, stacklevel=2)
+        warnings.warn(one_line("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
     return with_dollars_meaning(report.findings)
 
 

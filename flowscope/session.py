@@ -6,11 +6,13 @@ import datetime as dt
 import numbers
 import reprlib
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from flowscope.dialect import PYTHON
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
+from flowscope.textsafety import one_line, terminal_text
 from flowscope.timewindow import check_order, default_end, parse_window
 
 if TYPE_CHECKING:
@@ -91,6 +93,20 @@ def as_now(value: Any) -> "dt.datetime | None":
         return parse_since(value)
     except ValueError as exc:
         raise ValueError(f"now: {exc}") from None
+
+
+@contextmanager
+def safe_errors() -> Iterator[None]:
+    """A ValueError whose text holds cloud text (a store's workflow names after a typo) raised again without
+    its escape sequences and control characters, as the commands print it (`textsafety.one_line`): a
+    notebook's traceback printed `pay<ESC>]0;pwned<BEL>ments` raw to the terminal. Not chained: the cause
+    would print the raw text again."""
+    try:
+        yield
+    except ValueError as exc:
+        if terminal_text(str(exc)) == str(exc):
+            raise
+        raise ValueError(one_line(str(exc))) from None
 
 
 def check_limit(limit: Any) -> int | None:
@@ -299,8 +315,9 @@ class Session:
             return
         from flowscope.analysis.run import check_filters
 
-        check_filters({name: self.store.table(name) for name in ("executions", "workflows")},
-                      clouds=clouds, workflows=workflows)
+        with safe_errors():
+            check_filters({name: self.store.table(name) for name in ("executions", "workflows")},
+                          clouds=clouds, workflows=workflows)
 
     def _workflow_ids(self, names_or_ids: list[str]) -> list[str]:
         """Workflow ids matching names or ids, from executions and workflow definitions."""

@@ -1,0 +1,46 @@
+"""The notebook API's errors and warnings carry cloud text (workflow names, a collection's error): it reaches
+a terminal IPython or a Jupyter cell raw unless it is made safe, as the commands make it (`terminal_text`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+
+import pytest
+
+import flowscope
+from flowscope.model import Batch
+
+from .test_no_silent_all_clear import NASTY, T0, make_store, rows, run_row
+
+
+@pytest.fixture(scope="module")
+def nasty(tmp_path_factory) -> str:
+    """A workflow whose name holds a terminal escape, and a collection that failed with one in its error."""
+    path = tmp_path_factory.mktemp("nasty") / "store"
+    after = T0 + dt.timedelta(days=2)
+    return make_store(path, rows("pay\x1b]0;pwned\x07ments"),
+                      Batch(collection_runs=[run_row("aws:1/r1", "failed", error=NASTY, at=after)]))
+
+
+def test_analyze_warnings_strip_terminal_escapes(nasty):
+    """flowscope.analyze warned "last collection of aws:1/r1 failed: " followed by the cloud's error as stored,
+    escape sequences and all (the commands strip them: `cli.note`)."""
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always", UserWarning)
+        flowscope.analyze(nasty, since="3d", now=T0 + dt.timedelta(days=2, hours=1))
+    text = "\n".join(str(w.message) for w in said)
+    assert "last collection of aws:1/r1 failed" in text and "[bold]x[/bold]" in text, text
+    assert "\x1b" not in text and "\x07" not in text, repr(text)
+
+
+@pytest.mark.parametrize("call", [lambda p: flowscope.open(p).executions(workflow="pay"),
+                                  lambda p: flowscope.analyze(p, workflow="pay", since="2026-11-09",
+                                                              until="2026-11-12")])
+def test_a_typo_names_the_store_workflows_without_their_escapes(nasty, call):
+    """'unknown workflow 'pay'; workflows in the store (closest first): pay<ESC>]0;pwned<BEL>ments' set a
+    terminal's title from a notebook's traceback."""
+    with pytest.raises(ValueError, match="unknown workflow 'pay'") as raised:
+        call(nasty)
+    assert "\x1b" not in str(raised.value) and "\x07" not in str(raised.value), repr(str(raised.value))
+    assert "pay]0;pwnedments" in str(raised.value) or "payments" in str(raised.value)

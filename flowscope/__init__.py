@@ -99,7 +99,8 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     if gap:
         warnings.warn(one_line(gap), UserWarning, stacklevel=2)
     problems = [report.coverage.message(PYTHON)] + [   # a collection's error is the cloud's text: one safe line
-        f"last collection of {f['scope']} failed: {f['error']}" for f in report.coverage.failed_collections]
+        f"last collection of {f['scope']} failed: {f['error'] or 'no error recorded'}"
+        for f in report.coverage.failed_collections]
     if any(problems):
         warnings.warn(one_line("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
     return with_dollars_meaning(report.findings)

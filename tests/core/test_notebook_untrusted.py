@@ -44,3 +44,13 @@ def test_a_typo_names_the_store_workflows_without_their_escapes(nasty, call):
         call(nasty)
     assert "\x1b" not in str(raised.value) and "\x07" not in str(raised.value), repr(str(raised.value))
     assert "pay]0;pwnedments" in str(raised.value) or "payments" in str(raised.value)
+
+
+def test_a_failed_collection_without_an_error_says_so(tmp_path):
+    """A failed collection with no error recorded (a killed sync) was warned as "failed: None"."""
+    after = T0 + dt.timedelta(days=2)
+    path = make_store(tmp_path / "store", rows("payments"),
+                      Batch(collection_runs=[run_row("aws:1/r1", "failed", at=after)]))
+    with pytest.warns(UserWarning, match="last collection of aws:1/r1 failed: no error recorded") as said:
+        flowscope.analyze(path, since="3d", now=after + dt.timedelta(hours=1))
+    assert not any("None" in str(w.message) for w in said)

@@ -85,9 +85,9 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
     if thresholds is None:      # the config's, as `flowscope analyze` reads them
         thresholds = configured_thresholds()
     check_thresholds(thresholds)
-    collections_as_of = None
-    if until is None:
-        until, collections_as_of = session.window_end(now), now or dt.datetime.now(dt.timezone.utc)
+    collections_as_of, end_note = None, None
+    if until is None:        # where it ends is said once the filters are known good (a typo is said alone)
+        (until, end_note), collections_as_of = session.window_end_note(now), now or dt.datetime.now(dt.timezone.utc)
     # the window is read here, in this call's words (since=..., not the commands' --since), then handed on
     since, until = parse_window(since, until, now, words=PYTHON)
     with safe_errors():        # a typo's error names the store's workflows: cloud text
@@ -95,6 +95,8 @@ def analyze(store: "Session | str | None" = None, *, since: Any = None, until: A
                                 collections_as_of=collections_as_of,
                                 clouds=clouds_list(cloud if cloud is not None else clouds),
                                 workflows=as_list(workflow if workflow is not None else workflows))
+    if end_note:
+        warnings.warn(end_note, UserWarning, stacklevel=2)
     gap = report.coverage.gap_note(PYTHON)
     if gap:
         warnings.warn(one_line(gap), UserWarning, stacklevel=2)

@@ -212,6 +212,14 @@ class Session:
     def window_end(self, now: Any = None) -> "dt.datetime":
         """Where a window given no end ends (`timewindow.default_end`): now, or where the store's data ends
         when that is earlier, with a UserWarning saying so."""
+        end, said = self.window_end_note(now)
+        if said:
+            warnings.warn(said, UserWarning, stacklevel=2)
+        return end
+
+    def window_end_note(self, now: Any = None) -> "tuple[dt.datetime, str | None]":
+        """`window_end` and what it would warn, for a caller that warns once its own checks pass
+        (flowscope.analyze said where the window ends, then raised a typo's ValueError)."""
         from flowscope.analysis.tables import store_summary
 
         con = self.store.cursor()       # the snapshot the analysis reads, not a new DuckDB (~350 ms)
@@ -220,11 +228,10 @@ class Session:
         finally:
             con.close()
         end, at_data = default_end(known, now)
-        if at_data:
-            warnings.warn(f"the store's data ends at {known:%Y-%m-%d %H:%M} UTC: the window ends at "
-                          f"{end:%Y-%m-%d %H:%M} UTC, not now (pass until=... to end it elsewhere)",
-                          UserWarning, stacklevel=3)
-        return end
+        if not at_data:
+            return end, None
+        return end, (f"the store's data ends at {known:%Y-%m-%d %H:%M} UTC: the window ends at "
+                     f"{end:%Y-%m-%d %H:%M} UTC, not now (pass until=... to end it elsewhere)")
 
     def sql(self, query: str) -> "pd.DataFrame":
         """DuckDB SQL over views named like the model tables: queries only (SELECT, EXPLAIN, COPY ... TO).

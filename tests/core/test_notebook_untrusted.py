@@ -54,3 +54,15 @@ def test_a_failed_collection_without_an_error_says_so(tmp_path):
     with pytest.warns(UserWarning, match="last collection of aws:1/r1 failed: no error recorded") as said:
         flowscope.analyze(path, since="3d", now=after + dt.timedelta(hours=1))
     assert not any("None" in str(w.message) for w in said)
+
+
+@pytest.mark.parametrize("filters", [{"cloud": "awz"}, {"workflow": "paymnts"}])
+def test_a_typo_is_the_only_thing_said(tmp_path, filters):
+    """flowscope.analyze(s, cloud="awz") over a store whose data ended before now warned where the window ends
+    ("the store's data ends at ...") before it raised the typo's ValueError: two messages, one of them
+    about a window that was never read."""
+    path = make_store(tmp_path / "store", rows("payments"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        with pytest.raises(ValueError, match="unknown"):
+            flowscope.analyze(path, since="3d", **filters)

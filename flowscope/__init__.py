@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 version = __version__
 
 if TYPE_CHECKING:
+    import os
     from collections.abc import Sequence
 
     import pandas as pd
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from flowscope.session import Session
 
 
-def open(path: str | None = None) -> "Session":  # noqa: A001 - the documented notebook entry point
+def open(path: "str | os.PathLike[str] | bytes | None" = None) -> "Session":  # noqa: A001 - the documented notebook entry point
     """Open an existing store: `flowscope.open(path).executions(since="7d")`.
 
     Raises flowscope.store.NotAStoreError naming the path when it holds no store (readers never create one).
@@ -33,7 +34,7 @@ def open(path: str | None = None) -> "Session":  # noqa: A001 - the documented n
     return open_store(path)
 
 
-def analyze(store: "Session | str | None" = None, *, since: Any = None, until: Any = None,
+def analyze(store: "Session | str | os.PathLike[str] | None" = None, *, since: Any = None, until: Any = None,
             cloud: "str | Sequence[str] | None" = None, workflow: "str | Sequence[str] | None" = None,
             thresholds: Any = None, now: Any = None, clouds: "str | Sequence[str] | None" = None,
             workflows: "str | Sequence[str] | None" = None) -> "pd.DataFrame":

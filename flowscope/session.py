@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import numbers
+import os
 import reprlib
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
@@ -400,7 +401,7 @@ def with_dollars_meaning(findings: "pd.DataFrame") -> "pd.DataFrame":
     return frame
 
 
-def open_store(path: str | None = None, caller: str = "flowscope.open") -> Session:
+def open_store(path: "str | os.PathLike[str] | bytes | None" = None, caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 
     A reader never creates a store: a path that holds none raises NotAStoreError naming it, and
@@ -409,7 +410,10 @@ def open_store(path: str | None = None, caller: str = "flowscope.open") -> Sessi
     from flowscope.settings import load_settings
     from flowscope.store import NotAStoreError, Store
 
-    if path is not None and not str(path).strip():   # open("") read the default store
+    if path is not None and not isinstance(path, (str, bytes, os.PathLike)):   # 5 was looked for as ./5
+        raise TypeError(f"{caller}() takes the store's folder (a str or a Path), not {reprlib.repr(path)}")
+    path = None if path is None else os.fsdecode(path)     # b"/x" was looked for as "./b'/x'"
+    if path is not None and not path.strip():   # open("") read the default store
         raise ValueError(f"{caller}(''): the path is empty; name the store folder, or call "
                          f"{caller}() for the configured store")
     try:

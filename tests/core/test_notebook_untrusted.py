@@ -66,3 +66,16 @@ def test_a_typo_is_the_only_thing_said(tmp_path, filters):
         warnings.simplefilter("error", UserWarning)
         with pytest.raises(ValueError, match="unknown"):
             flowscope.analyze(path, since="3d", **filters)
+
+
+def test_a_store_path_of_another_kind_is_read_or_named(tmp_path):
+    """flowscope.open(b"/path") looked for a folder named "b'/path'" in the working directory, and open(5) for
+    one named "5": "<cwd>/b'/path' is not a flowscope store". Bytes are a path (os.fsdecode); a number or a
+    list is a TypeError naming what the call takes."""
+    path = make_store(tmp_path / "store", rows("payments"))
+    assert flowscope.open(path.encode()).store.path == flowscope.open(path).store.path
+    for wrong in (5, [path]):
+        with pytest.raises(TypeError, match=r"flowscope.open\(\) takes the store's folder \(a str or a Path\)"):
+            flowscope.open(wrong)
+    with pytest.raises(TypeError, match=r"flowscope.analyze\(\) takes"):
+        flowscope.analyze(5)

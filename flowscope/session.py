@@ -203,7 +203,7 @@ class Session:
         self.store = store
 
     def __repr__(self) -> str:
-        return f"flowscope.Session({self.store.path!r})"
+        return f"flowscope.Session({str(self.store.path)!r})"
 
     def table(self, name: str) -> "ir.Table":
         """An Ibis table, for expressions that should run in the engine."""

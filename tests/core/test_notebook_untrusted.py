@@ -79,3 +79,11 @@ def test_a_store_path_of_another_kind_is_read_or_named(tmp_path):
             flowscope.open(wrong)
     with pytest.raises(TypeError, match=r"flowscope.analyze\(\) takes"):
         flowscope.analyze(5)
+
+
+def test_a_session_shows_its_store_path_as_typed(tmp_path):
+    """A session's repr in a cell was `flowscope.Session(PosixPath('/path'))`: the path as the store's own repr
+    shows it (`Store('/path')`), one short line, no query run for it."""
+    path = make_store(tmp_path / "store", rows("payments"))
+    s = flowscope.open(path)
+    assert repr(s) == str(s) == f"flowscope.Session({path!r})"

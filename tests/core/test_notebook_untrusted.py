@@ -10,6 +10,7 @@ import pytest
 
 import flowscope
 from flowscope.model import Batch
+from flowscope.store import Store
 
 from .test_no_silent_all_clear import NASTY, T0, make_store, rows, run_row
 
@@ -87,3 +88,14 @@ def test_a_session_shows_its_store_path_as_typed(tmp_path):
     path = make_store(tmp_path / "store", rows("payments"))
     s = flowscope.open(path)
     assert repr(s) == str(s) == f"flowscope.Session({path!r})"
+
+
+def test_a_session_kept_open_reads_what_was_written_since(tmp_path):
+    """The README's promise: each call reads the newest snapshot, while `s.store.connect()` keeps its own."""
+    path = make_store(tmp_path / "store", rows("payments"))
+    s = flowscope.open(path)
+    pinned = s.store.connect()
+    assert len(s.executions()) == 20
+    Store(path).write(rows("orders", failing=False))
+    assert len(s.executions()) == 40 and len(s.sql("SELECT * FROM executions")) == 40
+    assert pinned.execute("SELECT count(*) FROM executions").fetchone()[0] == 20

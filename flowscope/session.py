@@ -170,6 +170,22 @@ def model_frame(name: str, data: "pa.Table") -> "pd.DataFrame":
     return frame
 
 
+LISTED_IN_SQL = 200
+"""Up to this many filter values are written into the query; more are a table the engine joins."""
+
+
+def one_of(column: "ir.Column", values: list[str]) -> "ir.BooleanValue":
+    """`column` is one of `values`. A long list (`execution_id=failed.execution_id`) as a table the engine joins:
+    written into the SQL text, 100,000 ids took 12 s to build and run the query (a join 0.07 s)."""
+    if len(values) <= LISTED_IN_SQL:
+        return column.isin(values)
+    import ibis
+    import pyarrow as pa
+
+    listed = ibis.memtable(pa.table({"value": pa.array(sorted(set(values)), pa.string())}))
+    return column.isin(listed["value"])
+
+
 QUERY_STATEMENTS = frozenset({"SELECT", "EXPLAIN", "COPY"})
 """What Session.sql runs: statements that read (COPY ... TO exports; COPY ... FROM has no table to fill)."""
 
@@ -253,9 +269,17 @@ class Session:
         if name not in TABLES:
             raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
 
-    def _select(self, name: str, *, since: Any = None, until: Any = None, cloud: Any = None,
-                workflow: Any = None, status: Any = None, execution_id: Any = None,
-                limit: int | None = None) -> "pd.DataFrame":
+    def _select(self, name: str, **filters: Any) -> "pd.DataFrame":
+        expr, start, end = self._query(name, **filters)
+        frame = model_frame(name, expr.to_pyarrow())
+        if frame.empty and name != "metrics":     # metrics() says why it has none
+            self._say_empty_window(name, start, end)
+        return frame
+
+    def _query(self, name: str, *, since: Any = None, until: Any = None, cloud: Any = None,
+               workflow: Any = None, status: Any = None, execution_id: Any = None,
+               limit: int | None = None) -> "tuple[ir.Table, dt.datetime | None, dt.datetime | None]":
+        """The table's rows the filters select, as an Ibis expression, and the window read."""
         self._check(name)
         given = filter_values({"cloud": cloud, "workflow": workflow, "status": status, "execution_id": execution_id})
         cloud, workflow, status, execution_id = (given[k] for k in ("cloud", "workflow", "status", "execution_id"))
@@ -279,18 +303,15 @@ class Session:
         for column, values in ((C.cloud, as_list(cloud)), (C.status, wanted_status),
                                (C.execution_id, as_list(execution_id))):
             if values is not None:
-                expr = expr.filter(expr[column].isin(values))
+                expr = expr.filter(one_of(expr[column], values))
         workflows = as_list(workflow)
         if workflows is not None:
-            expr = expr.filter(expr[C.workflow_id].isin(self._workflow_ids(workflows)))
+            expr = expr.filter(one_of(expr[C.workflow_id], self._workflow_ids(workflows)))
         if time_column in columns:
             expr = expr.order_by(when)
         if limit is not None:
             expr = expr.limit(limit)
-        frame = model_frame(name, expr.to_pyarrow())
-        if frame.empty and name != "metrics":     # metrics() says why it has none
-            self._say_empty_window(name, start, end)
-        return frame
+        return expr, start, end
 
     def _say_empty_window(self, name: str, start: Any, end: Any) -> None:
         """Warn that a window holds no row of the table, with the table's own time range: an empty frame

@@ -29,8 +29,11 @@ class Dialect:
         return ", ".join(f"{name}={str(value)!r}" for name, value in pairs)
 
     def selection(self, name: str, values: Sequence[str]) -> str:
-        """A filter and the values it selects: "--cloud aws, azure" or "cloud=aws, azure"."""
-        return f"--{name} {', '.join(values)}" if self.flags else f"{name}={', '.join(values)}"
+        """A filter and the values it selects: "--cloud aws, azure", or as a call writes it: "cloud='aws'",
+        "cloud=['aws', 'azure']" ("cloud=aws, azure and workflow=..." read as neither Python nor one list)."""
+        if self.flags:
+            return f"--{name} {', '.join(values)}"
+        return f"{name}={str(values[0])!r}" if len(values) == 1 else f"{name}={[str(v) for v in values]!r}"
 
     def name(self, name: str) -> str:
         """An option as written: "--cloud" or "cloud"."""

@@ -316,7 +316,7 @@ def test_the_notebook_api_says_its_own_arguments_not_the_commands_flags(session)
         said.append(str(raised.value))
     text = "\n".join(said)
     assert "use since='2026-11-17', until='2026-11-20'" in text, text
-    assert "no executions for cloud=aws" in text and "use until='2026-11-20' to end it" in text, text
+    assert "no executions for cloud='aws'" in text and "use until='2026-11-20' to end it" in text, text
     assert "pass since=None for its default" in text and "pass until=None for its default" in text, text
     assert "--" not in text, text
 
@@ -428,3 +428,13 @@ def test_a_long_list_of_ids_is_not_written_into_the_query(session):
     assert len(ibis.to_sql(query)) < 5_000
     assert set(session.steps(execution_id=ids)[C.execution_id]) == set(wanted)
     assert session.steps(execution_id=ids).equals(session.steps(execution_id=wanted))
+
+
+def test_a_selection_is_said_as_the_call_writes_it():
+    """The notebook's "no executions for cloud=aws, azure and workflow=payments, orders" read as neither Python
+    nor one list: it is "cloud=['aws', 'azure'] and workflow=['payments', 'orders']" (one value: cloud='aws')."""
+    from flowscope.dialect import CLI, PYTHON
+
+    assert PYTHON.selection("cloud", ["aws"]) == "cloud='aws'"
+    assert PYTHON.selection("cloud", ["aws", "azure"]) == "cloud=['aws', 'azure']"
+    assert CLI.selection("cloud", ["aws", "azure"]) == "--cloud aws, azure"

@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 version = __version__
 
+DEFAULT_SINCE = "7d"
+"""flowscope.analyze's window when not given one: `flowscope analyze --since` and the dashboard's default."""
+
 if TYPE_CHECKING:
     import os
     from collections.abc import Sequence
@@ -34,13 +37,16 @@ def open(path: "str | os.PathLike[str] | bytes | None" = None) -> "Session":  # 
     return open_store(path)
 
 
-def analyze(store: "Session | str | os.PathLike[str] | None" = None, *, since: Any = None, until: Any = None,
+def analyze(store: "Session | str | os.PathLike[str] | None" = None, *, since: Any = DEFAULT_SINCE,
+            until: Any = None,
             cloud: "str | Sequence[str] | None" = None, workflow: "str | Sequence[str] | None" = None,
             thresholds: Any = None, now: Any = None, clouds: "str | Sequence[str] | None" = None,
             workflows: "str | Sequence[str] | None" = None) -> "pd.DataFrame":
     """Findings as a DataFrame, most severe and most expensive first (see flowscope.analysis).
 
-    The filters are the table readers': `cloud` and `workflow` (name or id), one or a list
+    The window is the last 7 days by default, as `flowscope analyze` and the dashboard read (it was the whole
+    store: 20 findings where the command said 11); `since=None` reads the whole store. The filters are the
+    table readers': `cloud` and `workflow` (name or id), one or a list
     (`clouds` / `workflows` are the same filters under the analyses' own names). Without `until` the
     window ends now, or where the store's data ends when that is earlier (said in a warning), as on
     the dashboard: the days after a stopped sync or an old import are not read as days without spend.

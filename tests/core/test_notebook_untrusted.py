@@ -99,3 +99,18 @@ def test_a_session_kept_open_reads_what_was_written_since(tmp_path):
     Store(path).write(rows("orders", failing=False))
     assert len(s.executions()) == 40 and len(s.sql("SELECT * FROM executions")) == 40
     assert pinned.execute("SELECT count(*) FROM executions").fetchone()[0] == 20
+
+
+def test_analyze_without_since_reads_the_commands_window(tmp_path):
+    """`flowscope analyze` and the dashboard read the last 7 days by default; `flowscope.analyze(s)` read the
+    whole store: the same store gave 11 findings on the command line and 20 in a notebook. It reads 7 days
+    too (counted back from where the window ends); since=None asks for the whole store."""
+    path = make_store(tmp_path / "store", rows("old", start=T0), rows("recent", start=T0 + dt.timedelta(days=20)))
+    now = T0 + dt.timedelta(days=22)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        default = flowscope.analyze(path, now=now)
+        assert default.equals(flowscope.analyze(path, since="7d", now=now))
+        everything = flowscope.analyze(path, since=None, now=now)
+    assert set(default["workflow"].dropna()) == {"recent"}
+    assert {"old", "recent"} <= set(everything["workflow"].dropna())

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flowscope.dialect import PYTHON
 from flowscope.model import COLUMN_VALUES, TABLES, C, cloud_spelling
 from flowscope.textsafety import one_line, terminal_text
-from flowscope.timewindow import check_order, default_end, parse_window
+from flowscope.timewindow import STALE_AFTER, check_order, default_end, parse_window
 
 if TYPE_CHECKING:
     import duckdb
@@ -236,7 +236,8 @@ class Session:
 
     def window_end_note(self, now: Any = None) -> "tuple[dt.datetime, str | None]":
         """`window_end` and what it would warn, for a caller that warns once its own checks pass
-        (flowscope.analyze said where the window ends, then raised a typo's ValueError)."""
+        (flowscope.analyze said where the window ends, then raised a typo's ValueError). Said when the data
+        ends a day or more before now (`STALE_AFTER`): a store synced an hour ago had it on every call."""
         from flowscope.analysis.tables import store_summary
 
         con = self.store.cursor()       # the snapshot the analysis reads, not a new DuckDB (~350 ms)
@@ -244,8 +245,9 @@ class Session:
             known = store_summary(con)["known_to"]
         finally:
             con.close()
+        now = as_now(now)
         end, at_data = default_end(known, now)
-        if not at_data:
+        if not at_data or (now or dt.datetime.now(dt.timezone.utc)) - end < STALE_AFTER:
             return end, None
         return end, (f"the store's data ends at {known:%Y-%m-%d %H:%M} UTC: the window ends at "
                      f"{end:%Y-%m-%d %H:%M} UTC, not now (pass until=... to end it elsewhere)")

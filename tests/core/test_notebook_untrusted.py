@@ -114,3 +114,17 @@ def test_analyze_without_since_reads_the_commands_window(tmp_path):
         everything = flowscope.analyze(path, since=None, now=now)
     assert set(default["workflow"].dropna()) == {"recent"}
     assert {"old", "recent"} <= set(everything["workflow"].dropna())
+
+
+def test_a_window_end_minutes_before_now_is_not_news(tmp_path):
+    """Every flowscope.analyze(s) over a store synced an hour ago warned "the store's data ends at 13:00 UTC:
+    the window ends at 13:05 UTC, not now": a pink box in every cell over healthy data, which teaches to read
+    past warnings. It is said when the data ends a day or more before now (`timewindow.STALE_AFTER`)."""
+    path = make_store(tmp_path / "store", rows("payments", failing=False))
+    last = T0 + dt.timedelta(hours=38)                 # rows(): 20 runs, 2 h apart
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        flowscope.analyze(path, since="1d", now=last + dt.timedelta(hours=2))
+        flowscope.open(path).window_end(now=last + dt.timedelta(hours=2))
+    with pytest.warns(UserWarning, match="the store's data ends at"):
+        flowscope.analyze(path, since="1d", now=last + dt.timedelta(days=3))

@@ -25,9 +25,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from flowscope.session import Session
+    from flowscope.store import Store
 
 
-def open(path: "str | os.PathLike[str] | bytes | None" = None) -> "Session":  # noqa: A001 - the documented notebook entry point
+def open(path: "str | os.PathLike[str] | bytes | Store | None" = None) -> "Session":  # noqa: A001 - the documented notebook entry point
     """Open an existing store: `flowscope.open(path).executions(since="7d")`.
 
     Raises flowscope.store.NotAStoreError naming the path when it holds no store (readers never create one).
@@ -37,7 +38,7 @@ def open(path: "str | os.PathLike[str] | bytes | None" = None) -> "Session":  # 
     return open_store(path)
 
 
-def analyze(store: "Session | str | os.PathLike[str] | None" = None, *, since: Any = DEFAULT_SINCE,
+def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, since: Any = DEFAULT_SINCE,
             until: Any = None,
             cloud: "str | Sequence[str] | None" = None, workflow: "str | Sequence[str] | None" = None,
             thresholds: Any = None, now: Any = None, clouds: "str | Sequence[str] | None" = None,

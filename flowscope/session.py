@@ -424,7 +424,8 @@ def with_dollars_meaning(findings: "pd.DataFrame") -> "pd.DataFrame":
     return frame
 
 
-def open_store(path: "str | os.PathLike[str] | bytes | None" = None, caller: str = "flowscope.open") -> Session:
+def open_store(path: "str | os.PathLike[str] | bytes | Store | None" = None,
+               caller: str = "flowscope.open") -> Session:
     """Open an existing store folder (default: settings, FLOWSCOPE_STORE, ~/.flowscope).
 
     A reader never creates a store: a path that holds none raises NotAStoreError naming it, and
@@ -433,6 +434,8 @@ def open_store(path: "str | os.PathLike[str] | bytes | None" = None, caller: str
     from flowscope.settings import load_settings
     from flowscope.store import NotAStoreError, Store
 
+    if isinstance(path, Store):      # the object a writer holds: read as its folder is
+        return Session(path)
     if path is not None and not isinstance(path, (str, bytes, os.PathLike)):   # 5 was looked for as ./5
         raise TypeError(f"{caller}() takes the store's folder (a str or a Path), not {reprlib.repr(path)}")
     path = None if path is None else os.fsdecode(path)     # b"/x" was looked for as "./b'/x'"

@@ -128,3 +128,14 @@ def test_a_window_end_minutes_before_now_is_not_news(tmp_path):
         flowscope.open(path).window_end(now=last + dt.timedelta(hours=2))
     with pytest.warns(UserWarning, match="the store's data ends at"):
         flowscope.analyze(path, since="1d", now=last + dt.timedelta(days=3))
+
+
+def test_a_store_object_is_a_store(tmp_path):
+    """flowscope.analyze(Store(path)) and flowscope.open(Store(path)) refused the store object a writer holds
+    (it was looked for as a folder named "Store('/path')"): it is read as its path is."""
+    path = make_store(tmp_path / "store", rows("payments"))
+    store = Store.open(path)
+    assert flowscope.open(store).store is store
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        assert flowscope.analyze(store, since=None).equals(flowscope.analyze(path, since=None))

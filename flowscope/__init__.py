@@ -90,6 +90,7 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
     cloud, clouds, workflow, workflows = (given[k] for k in ("cloud", "clouds", "workflow", "workflows"))
     since, until, now = as_time(since, "since"), as_time(until, "until"), as_now(now)
     session = store if isinstance(store, Session) else open_store(store, "flowscope.analyze")
+    session.still_there()
     if thresholds is None:      # the config's, as `flowscope analyze` reads them
         thresholds = configured_thresholds()
     check_thresholds(thresholds)

@@ -260,6 +260,7 @@ class Session:
         3,033 executions, 19 findings instead of 22), a SET their time zone. Such a statement is a
         ValueError; `s.store.connect()` gives a private DuckDB over the same snapshot for that.
         """
+        self.still_there()
         con = self.store.cursor()
         try:
             check_query(query, con)
@@ -267,7 +268,18 @@ class Session:
         finally:
             con.close()
 
+    def still_there(self) -> None:
+        """Raise NotAStoreError when the store was deleted since it was opened: the store reads a missing folder as
+        an empty snapshot, so after `rm -r STORE` s.executions() was an empty frame, s.sql() a count of 0 and
+        flowscope.analyze(s) no finding. A store built again at the path is read (docs/store.md)."""
+        from flowscope.store import NotAStoreError
+        from flowscope.store.layout import META_DIR
+
+        if not (self.store.path / META_DIR).is_dir():
+            raise NotAStoreError(str(self.store.path), "deleted since it was opened").for_caller("flowscope.open")
+
     def _check(self, name: str) -> None:
+        self.still_there()
         if name not in TABLES:
             raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
 

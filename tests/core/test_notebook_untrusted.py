@@ -139,3 +139,23 @@ def test_a_store_object_is_a_store(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         assert flowscope.analyze(store, since=None).equals(flowscope.analyze(path, since=None))
+
+
+def test_a_store_deleted_under_an_open_session_is_said(tmp_path):
+    """`rm -r STORE` under a notebook's session: s.executions() returned an empty frame, s.sql() a count of 0
+    and flowscope.analyze(s) no finding, as if the store held nothing. Each is a NotAStoreError saying the
+    store is gone (a store built again at the path is read, as docs/store.md says)."""
+    import shutil
+
+    from flowscope.store import NotAStoreError
+
+    path = make_store(tmp_path / "store", rows("payments"))
+    s = flowscope.open(path)
+    assert len(s.executions()) == 20
+    shutil.rmtree(path)
+    for call in (lambda: s.executions(), lambda: s.sql("SELECT count(*) FROM executions"),
+                 lambda: s.table("steps"), lambda: flowscope.analyze(s, since=None)):
+        with pytest.raises(NotAStoreError, match="deleted since it was opened"):
+            call()
+    make_store(tmp_path / "store", rows("orders", runs=3))
+    assert len(s.executions()) == 3

@@ -371,33 +371,62 @@ class Session:
             found.update(expr.select(C.workflow_id).distinct().to_pandas()[C.workflow_id])
         return sorted(found)
 
-    def workflows(self, **filters: Any) -> "pd.DataFrame":
-        return self._select("workflows", **filters)
+    # Each reader: rows in [since, until) of the table's time (TIME_COLUMN: a run's or step's start, a
+    # definition's seen_at, a metric's timestamp), filtered in the engine by cloud ("aws", any case), workflow
+    # (name or id), status (any case) and execution_id, each one value or a list; the first `limit` rows in
+    # time order. A filter the table has no column for is a ValueError naming those it takes.
 
-    def executions(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        """Executions started since `since` ('7d', '2026-11-01', a datetime)."""
-        return self._select("executions", since=since, **filters)
+    def workflows(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+                  status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Workflow definitions seen in [since, until) ('7d', '2026-11-01', a datetime); filters: cloud, workflow."""
+        return self._select("workflows", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                            execution_id=execution_id, limit=limit)
 
-    def steps(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        return self._select("steps", since=since, **filters)
+    def executions(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+                   status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Executions started in [since, until) ('7d', '2026-11-01', a datetime); filters: cloud, workflow,
+        status, execution_id."""
+        return self._select("executions", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                            execution_id=execution_id, limit=limit)
 
-    def attempts(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        return self._select("attempts", since=since, **filters)
+    def steps(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+              status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Steps (states, actions) started in [since, until) (by their end where no start is recorded);
+        filters: cloud, workflow, status, execution_id."""
+        return self._select("steps", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                            execution_id=execution_id, limit=limit)
 
-    def usage(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        return self._select("usage", since=since, **filters)
+    def attempts(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+                 status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Tries of steps started in [since, until) (a Logic Apps action's last try by its end); filters: cloud,
+        workflow, status, execution_id."""
+        return self._select("attempts", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                            execution_id=execution_id, limit=limit)
 
-    def metrics(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        """Metric datapoints. Only `flowscope sync` of live sources collects them: warns when there are none."""
-        frame = self._select("metrics", since=since, **filters)
+    def usage(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+              status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Billable usage of the runs started in [since, until); filters: cloud, workflow, execution_id (no
+        status: a ValueError)."""
+        return self._select("usage", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                            execution_id=execution_id, limit=limit)
+
+    def metrics(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+                status: Any = None, execution_id: Any = None, limit: int | None = None) -> "pd.DataFrame":
+        """Metric datapoints in [since, until); filter: cloud. Only `flowscope sync` of live sources collects
+        them: warns when there are none."""
+        frame = self._select("metrics", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
+                             execution_id=execution_id, limit=limit)
         if frame.empty and self.store.table("metrics").count().to_pyarrow().as_py() == 0:
             warnings.warn("the store holds no metrics: metrics come only from `flowscope sync` of live "
                           "sources (the demo and imported files carry none)", UserWarning, stacklevel=2)
         return frame
 
-    def collection_runs(self, since: Any = None, **filters: Any) -> "pd.DataFrame":
-        return self._select("collection_runs", since=since, **filters)
-
+    def collection_runs(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
+                        status: Any = None, execution_id: Any = None,
+                        limit: int | None = None) -> "pd.DataFrame":
+        """Collection runs (syncs, imports, the demo) started in [since, until); filters: cloud, status."""
+        return self._select("collection_runs", since=since, until=until, cloud=cloud, workflow=workflow,
+                            status=status, execution_id=execution_id, limit=limit)
 
 def configured_thresholds() -> Any:
     """The config file's [thresholds] as the commands read them (FLOWSCOPE_CONFIG or ./flowscope.toml, else the

@@ -438,3 +438,26 @@ def test_a_selection_is_said_as_the_call_writes_it():
     assert PYTHON.selection("cloud", ["aws"]) == "cloud='aws'"
     assert PYTHON.selection("cloud", ["aws", "azure"]) == "cloud=['aws', 'azure']"
     assert CLI.selection("cloud", ["aws", "azure"]) == "--cloud aws, azure"
+
+
+READERS = ("workflows", "executions", "steps", "attempts", "usage", "metrics", "collection_runs")
+
+
+def test_each_reader_shows_its_filters_and_names_itself(session):
+    """The readers took `since, **filters`: Jupyter's signature help showed no filter, four readers had no
+    docstring, and a wrong keyword (`clouds=`, flowscope.analyze's name) was "Session._select() got an
+    unexpected keyword argument 'clouds'", naming a private function."""
+    import inspect
+
+    for name in READERS:
+        reader = getattr(session, name)
+        assert list(inspect.signature(reader).parameters) == ["since", "until", "cloud", "workflow", "status",
+                                                              "execution_id", "limit"], name
+        assert reader.__doc__ and "since" in reader.__doc__, name
+        from flowscope.session import table_filters
+
+        said = reader.__doc__.split("filter")[1]
+        assert all(f in said for f in table_filters(name)[2:]), (name, said)
+    with pytest.raises(TypeError, match=r"executions\(\) got an unexpected keyword argument 'clouds'") as raised:
+        session.executions(clouds="aws")
+    assert "_select" not in str(raised.value) and "_query" not in str(raised.value)

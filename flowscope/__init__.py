@@ -60,7 +60,9 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
     is not a store and ValueError
     naming what exists for a typo'd cloud or workflow (or the file and line of a bad [thresholds]);
     warns (UserWarning) when the window holds no executions or the last collection of an in-scope
-    scope failed, so an empty frame is never read as "healthy".
+    scope failed, so an empty frame is never read as "healthy"; where warnings are silenced, the frame's
+    `attrs["coverage"]` says the same (the header of `flowscope analyze --format json`: window, counts,
+    status "ok", "no_data", "collection_failed" or "stale", message, note).
     """
     import datetime as dt
     import warnings
@@ -114,7 +116,12 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         for f in report.coverage.failed_collections]
     if any(problems):
         warnings.warn(one_line("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
-    return with_dollars_meaning(report.findings)
+    findings = with_dollars_meaning(report.findings)
+    # what the window held, as `flowscope analyze --format json` prints it: read where warnings are silenced
+    findings.attrs["coverage"] = {**report.coverage.to_dict(), "message": report.coverage.message(PYTHON),
+                                  "note": report.coverage.gap_note(PYTHON)}
+    findings.attrs["coverage"]["counts"]["findings"] = len(findings)
+    return findings
 
 
 __all__ = ["__version__", "analyze", "open", "version"]

@@ -461,3 +461,20 @@ def test_each_reader_shows_its_filters_and_names_itself(session):
     with pytest.raises(TypeError, match=r"executions\(\) got an unexpected keyword argument 'clouds'") as raised:
         session.executions(clouds="aws")
     assert "_select" not in str(raised.value) and "_query" not in str(raised.value)
+
+
+def test_findings_carry_their_coverage_when_warnings_are_silenced(session):
+    """Notebooks silence warnings (`warnings.filterwarnings("ignore")` against the engines' noise): then
+    flowscope.analyze over a window without data was an empty frame and nothing else, an all-clear. The
+    frame carries the coverage `flowscope analyze --format json` prints (`attrs["coverage"]`: status,
+    counts, message in the call's words)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        none = flowscope.analyze(session, since="2020-01-01", until="2020-01-02")
+        some = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END)
+    said = none.attrs["coverage"]
+    assert none.empty and said["status"] == "no_data" and said["counts"]["executions"] == 0
+    assert "since='2026-11-17'" in said["message"] and "--" not in said["message"]
+    counted = some.attrs["coverage"]
+    assert counted["counts"]["executions"] == len(session.executions(since=END - dt.timedelta(days=3), until=END))
+    assert counted["counts"]["findings"] == len(some) and counted["window"]["until"] == "2026-11-20T00:00:00Z"

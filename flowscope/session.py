@@ -287,7 +287,9 @@ class Session:
         expr, start, end = self._query(name, **filters)
         frame = model_frame(name, expr.to_pyarrow())
         if frame.empty and name != "metrics":     # metrics() says why it has none
-            self._say_empty_window(name, start, end)
+            said = self._say_empty_window(name, start, end)
+            if said:      # also on the frame: notebooks silence warnings
+                frame.attrs["empty"] = said
         return frame
 
     def _query(self, name: str, *, since: Any = None, until: Any = None, cloud: Any = None,
@@ -327,7 +329,7 @@ class Session:
             expr = expr.limit(limit)
         return expr, start, end
 
-    def _say_empty_window(self, name: str, start: Any, end: Any) -> None:
+    def _say_empty_window(self, name: str, start: Any, end: Any) -> str | None:
         """Warn that a window holds no row of the table, with the table's own time range: an empty frame
         for `since="7d"` over an old import read as "nothing happened" (analyze already says it). Without
         a window, that the store holds none: a store a failed first sync left empty read the same way."""
@@ -343,13 +345,14 @@ class Session:
         n = table.count() if start is None and end is None else inside.cast("int64").sum()
         row = table.aggregate(lo=column.min(), hi=column.max(), n=n).to_pyarrow().to_pylist()[0]
         if row["n"]:
-            return          # the window holds rows: the other filters matched none of them
+            return None     # the window holds rows: the other filters matched none of them
         window = " and ".join(f"{word} {t:%Y-%m-%d %H:%M}" for word, t in (("since", start), ("before", end))
                               if t is not None)
         said = (f"the store holds no {name}" if row["lo"] is None else
                 f"no {name} {window} UTC; the store's {name} run from "
                 f"{row['lo']:%Y-%m-%d %H:%M} to {row['hi']:%Y-%m-%d %H:%M} UTC")
         warnings.warn(said, UserWarning, stacklevel=4)
+        return said
 
     def _check_filters(self, cloud: Any, workflow: Any) -> None:
         """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""

@@ -478,3 +478,14 @@ def test_findings_carry_their_coverage_when_warnings_are_silenced(session):
     counted = some.attrs["coverage"]
     assert counted["counts"]["executions"] == len(session.executions(since=END - dt.timedelta(days=3), until=END))
     assert counted["counts"]["findings"] == len(some) and counted["window"]["until"] == "2026-11-20T00:00:00Z"
+
+
+def test_an_empty_frame_says_why_when_warnings_are_silenced(session):
+    """A reader's empty window is said in a warning; with warnings silenced the frame was bare. Its
+    `attrs["empty"]` holds what the warning said; a frame emptied by the other filters has none."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        empty = session.executions(since="2020-01-01", until="2020-01-02")
+        filtered = session.executions(status="ABORTED", cloud="gcp", limit=0)
+    assert empty.empty and empty.attrs["empty"].startswith("no executions since 2020-01-01 00:00")
+    assert "empty" not in filtered.attrs and "empty" not in session.executions(limit=1).attrs

@@ -28,10 +28,12 @@ if TYPE_CHECKING:
     from flowscope.store import Store
 
 
-def open(path: "str | os.PathLike[str] | bytes | Store | None" = None) -> "Session":  # noqa: A001 - the documented notebook entry point
+def open(  # noqa: A001 - the documented notebook entry point
+        path: "str | os.PathLike[str] | bytes | Store | None" = None) -> "Session":
     """Open an existing store: `flowscope.open(path).executions(since="7d")`.
 
-    Raises flowscope.store.NotAStoreError naming the path when it holds no store (readers never create one).
+    `path`: the store's folder (a str, a Path, bytes) or a Store; default: the configured store. Raises
+    flowscope.store.NotAStoreError naming the path when it holds no store (readers never create one).
     """
     from flowscope.session import open_store
 
@@ -57,8 +59,8 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
     `flowscope analyze` reads them. Beside `monthly_usd`, `monthly_usd_is` says what the dollars are
     ("saving", "cost", "cost_once", "spend", or missing for a kind that prices nothing), as in the JSON and
     CSV exports: savings, costs and spend are never added together. Raises NotAStoreError for a path that
-    is not a store and ValueError
-    naming what exists for a typo'd cloud or workflow (or the file and line of a bad [thresholds]);
+    is not a store and ValueError naming what exists for a typo'd cloud or workflow (or the file and line
+    of a bad [thresholds]);
     warns (UserWarning) when the window holds no executions or the last collection of an in-scope
     scope failed, so an empty frame is never read as "healthy"; where warnings are silenced, the frame's
     `attrs["coverage"]` says the same (the header of `flowscope analyze --format json`: window, counts,

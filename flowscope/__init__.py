@@ -16,7 +16,8 @@ __version__ = "0.1.0"
 version = __version__
 
 DEFAULT_SINCE = "7d"
-"""flowscope.analyze's window when not given one: `flowscope analyze --since` and the dashboard's default."""
+"""The window read when none is given, defined once: `flowscope.analyze`, `flowscope analyze --since` (and
+`report`), and the dashboard's default window."""
 
 if TYPE_CHECKING:
     import os

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from flowscope import aws_ids
+from flowscope import DEFAULT_SINCE, aws_ids
 from flowscope.analysis.checks import dollars_text
 from flowscope.exitcodes import ExitCode, exit_code_table
 from flowscope.format import fmt_count, fmt_time
@@ -671,7 +671,7 @@ ANALYZE_HELP = (
 def analyze(
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    since: SinceOpt = "7d",
+    since: SinceOpt = DEFAULT_SINCE,
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
@@ -972,7 +972,7 @@ def report(
                                                     "md or html report on standard output).")],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
-    since: SinceOpt = "7d",
+    since: SinceOpt = DEFAULT_SINCE,
     until: UntilOpt = None,
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
@@ -1067,7 +1067,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
         _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
-    return (chosen, cfg.get("since", "7d") if since is None else since, resolved_fail_on, resolved_plotly,
+    return (chosen, cfg.get("since", DEFAULT_SINCE) if since is None else since, resolved_fail_on, resolved_plotly,
             str(cfg.get("title", "flowscope report")))
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from flowscope import DEFAULT_SINCE
 from flowscope.analysis import measures
 from flowscope.analysis.tables import Filters, first_execution
 from flowscope.model import C
@@ -25,7 +26,7 @@ from flowscope.timewindow import default_end
 from flowscope.ui import readable
 
 WINDOWS = {"24h": 1.0, "3d": 3.0, "7d": 7.0, "14d": 14.0, "30d": 30.0, "90d": 90.0}
-DEFAULT_WINDOW = "7d"
+DEFAULT_WINDOW = DEFAULT_SINCE
 CLOUD_LABELS = {"aws": "AWS Step Functions", "azure": "Azure Logic Apps", "gcp": "GCP Workflows"}
 KEY_WINDOW, KEY_CLOUDS, KEY_WF, KEY_END_NOW = "fs_window", "fs_clouds", "fs_workflows", "fs_end_now"
 PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_END = "window", "cloud", "wf", "end"

@@ -226,7 +226,7 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.simulate.demo import build_demo, holds_a_demo_only
+    from flowscope.simulate.demo import build_demo, holds_a_demo_only, rebuild_beside
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
@@ -245,12 +245,14 @@ def demo(
     _refuse_foreign(settings.store_path, "the demo neither writes beside them nor deletes them")
     try:
         target = Store(settings.store_path)
-        if holds_a_demo_only(target):
+        replacing = holds_a_demo_only(target)
+        if replacing:
             err.print(f"replacing the demo built earlier in {target.path}", highlight=False, markup=False)
-            shutil.rmtree(target.path)
-            target = Store(settings.store_path)
         with status("simulating") as say:
-            result = build_demo(target, days=days, executions=executions, seed=seed, end=end_at, progress=say)
+            def build(store: Any) -> Any:
+                return build_demo(store, days=days, executions=executions, seed=seed, end=end_at, progress=say)
+
+            result = rebuild_beside(settings.store_path, build) if replacing else build(target)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"

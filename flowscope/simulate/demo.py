@@ -19,6 +19,7 @@ import functools
 import json
 import multiprocessing
 import os
+import shutil
 import time
 import uuid
 from collections import Counter, deque
@@ -345,6 +346,33 @@ def holds_a_demo_only(store: "Store") -> bool:
         return False
     real = store.sql(f"SELECT count(*) AS n FROM executions WHERE source IS DISTINCT FROM '{Source.SIMULATE}'")
     return int(real["n"].iloc[0]) == 0
+
+
+def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult]) -> DemoResult:
+    """`build` a demo store that replaces the earlier demo at `path` in a folder beside it, then swap the
+    two: the old one was deleted first, so a dashboard or notebook reading it for the whole build (minutes
+    at 1M executions) was told the store was damaged and to restore it from a backup. Readers now read the
+    old demo whole until the swap (two renames; their next read takes the new snapshot), and a build that
+    fails or is interrupted leaves the old demo as it was and no half-built folder."""
+    from flowscope.store import Store
+
+    path = Path(path)
+    fresh = path.parent / f".{path.name}.building-{os.getpid()}"
+    old = path.parent / f".{path.name}.replaced-{os.getpid()}"
+    for leftover in (fresh, old):
+        shutil.rmtree(leftover, ignore_errors=True)
+    try:
+        result = build(Store(fresh))
+        path.rename(old)
+        try:
+            fresh.rename(path)
+        except BaseException:
+            old.rename(path)
+            raise
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
+    return result
 
 
 def truth_path(store: "Store") -> Path:

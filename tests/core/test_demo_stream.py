@@ -224,3 +224,44 @@ def test_the_demo_refuses_a_store_that_already_holds_real_data_and_replaces_an_e
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2 and "already holds" in result.output, result.output
     assert Store.open(path).version() == before        # nothing written, nothing deleted
+
+
+def test_an_earlier_demo_stays_readable_while_its_replacement_is_built_and_a_failed_build_keeps_it(
+        tmp_path, monkeypatch):
+    """`flowscope demo` deleted the earlier demo before building the new one: a dashboard or notebook
+    reading it was told, for the whole build, that the store was damaged. The new demo is built beside it
+    and swapped in; a build that fails leaves the old demo whole and no half-built folder."""
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+    from flowscope.store import Store
+
+    path = tmp_path / "store"
+    demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END, workers=1)
+    before = Store.open(path).row_counts(["executions"])["executions"]
+    seen: list[int] = []
+    real_build = demo.build_demo
+
+    def build(store, **options):
+        seen.append(Store.open(path).row_counts(["executions"])["executions"])   # the old demo, mid-build
+        return real_build(store, **{**options, "workers": 1})
+
+    monkeypatch.setattr(demo, "build_demo", build)
+    args = ["demo", "--store", str(path), "--no-serve", "--executions", "40", "--days", "1", "--seed", "2",
+            "--end", END.isoformat()]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output
+    assert seen == [before]
+    after = Store.open(path).row_counts(["executions"])["executions"]
+    assert after != before and demo.truth_path(Store.open(path)).exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]        # nothing left beside it
+
+    def failing(store, **options):
+        real_build(store, **{**options, "workers": 1})
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(demo, "build_demo", failing)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code != 0
+    assert Store.open(path).row_counts(["executions"])["executions"] == after
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

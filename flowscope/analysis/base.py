@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import difflib
 import functools
 import hashlib
 import math
@@ -157,8 +158,11 @@ class Thresholds:
         known = {f.name: f for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - set(known))
         if unknown:
+            # a typo's closest name first: the list of every threshold is 40 names long
+            hints = [f"{name} (did you mean {close[0]}?)" if close else name
+                     for name in unknown for close in [difflib.get_close_matches(name, known, n=1)]]
             raise ValueError(
-                f"unknown threshold(s) {', '.join(unknown)}; known thresholds: {', '.join(sorted(known))}"
+                f"unknown threshold(s) {', '.join(hints)}; known thresholds: {', '.join(sorted(known))}"
             )
         converted: dict[str, Any] = {}
         for key, value in values.items():

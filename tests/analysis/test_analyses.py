@@ -628,6 +628,8 @@ def test_thresholds_from_mapping():
     assert th.failure_rate == 0.1 and th.failure_min_count == 3
     with pytest.raises(ValueError, match="unknown threshold.*nope"):
         Thresholds.from_mapping({"nope": 1})
+    with pytest.raises(ValueError, match=r"unknown threshold\(s\) failure_rat \(did you mean failure_rate\?\);"):
+        Thresholds.from_mapping({"failure_rat": 0.2})       # a typo's closest name, before 40 others
     with pytest.raises(ValueError, match="failure_min_count"):
         Thresholds.from_mapping({"failure_min_count": 2.5})
     with pytest.raises(ValueError, match="number"):

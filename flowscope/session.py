@@ -362,7 +362,7 @@ class Session:
         from flowscope.analysis.run import check_filters
 
         with safe_errors():
-            check_filters({name: self.store.table(name) for name in ("executions", "workflows")},
+            check_filters(self.store.tables(("executions", "workflows")),
                           clouds=clouds, workflows=workflows)
 
     def _workflow_ids(self, names_or_ids: list[str]) -> list[str]:

@@ -188,7 +188,7 @@ def analyze_report(
     collections_as_of: the failed collections said are each scope's last before this time (default:
     the window's end); a window ended where the data ends (`timewindow.default_end`) asks as of now,
     since the syncs that failed after the data are why it ends there."""
-    tables = {name: store.table(name) for name in TABLES}
+    tables = store.tables(TABLES)
     try:
         ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
                        thresholds=thresholds, collections_as_of=collections_as_of)
@@ -213,7 +213,7 @@ def window_coverage(
     workflows: list[str] | None = None,
 ) -> Coverage:
     """The coverage alone (no analysis run): for a dashboard banner or a report header."""
-    tables = {name: store.table(name) for name in TABLES}
+    tables = store.tables(TABLES)
     ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows, thresholds=None)
     return _coverage(ctx, tables, clouds, workflows, until is not None)
 

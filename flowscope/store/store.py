@@ -381,6 +381,15 @@ class Store:
         self._check_table(name)
         return self.ibis().table(name)
 
+    def tables(self, names: Iterable[str]) -> dict[str, Any]:
+        """Ibis tables of one snapshot, by name: `table()` per name took the snapshot current at each
+        call, so a write landing between two of them joined executions of one snapshot to steps of the next."""
+        wanted = list(names)
+        for name in wanted:
+            self._check_table(name)
+        backend = self.ibis()
+        return {name: backend.table(name) for name in wanted}
+
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
         return self.cursor().sql(query, params=params).df()

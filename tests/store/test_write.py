@@ -239,3 +239,30 @@ def test_write_and_delete_refuses_an_unknown_table_or_a_key_without_its_values(s
         store.write_and_delete(Batch(), {"nope": [{C.cloud: "aws"}]})
     with pytest.raises(StoreError, match="without execution_id"):
         store.write_and_delete(Batch(), {"executions": [{C.cloud: "aws"}]})
+
+
+def test_tables_taken_together_are_of_one_snapshot_when_a_write_lands_between_them(tmp_path, monkeypatch):
+    """The analyses took their tables one `Store.table()` at a time, each from the snapshot current at its
+    call: a sync committing in between joined one snapshot's executions to the next one's steps.
+    `Store.tables()` takes them all from one."""
+    from flowscope.store import Store
+    from tests.store.helpers import batch
+
+    store = Store(tmp_path / "store")
+    store.write(batch(range(0, 3)))
+    backend = store.ibis()
+    real_table = type(backend).table
+    wrote: list[bool] = []
+
+    def table_then_write(self, name, *args, **kwargs):
+        found = real_table(self, name, *args, **kwargs)
+        if not wrote:                          # a writer commits right after the first table is taken
+            wrote.append(True)
+            Store(tmp_path / "store").write(batch(range(3, 6)))
+        return found
+
+    monkeypatch.setattr(type(backend), "table", table_then_write)
+    tables = store.tables(["executions", "steps", "usage"])
+    assert len({id(t._find_backend()) for t in tables.values()}) == 1
+    counts = {name: int(t.count().execute()) for name, t in tables.items()}
+    assert counts["executions"] == 3, counts              # the snapshot of the first table, whole

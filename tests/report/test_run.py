@@ -342,32 +342,34 @@ def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypa
     """`doctor` said "configured, its variables set" of a webhook variable holding "hooks.slack.com/..."
     (no scheme: every scheduled run then failed to deliver, exit 4); it says the variable holds no http(s)
     address (never the value), and exit 2, as for a variable not set. White space around one is fine."""
-    store = make_store(tmp_path / "store", failed_scope=False)
-    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK)
-    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "hooks.slack.com/services/T0/B0/very-secret")
-    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
-    text = " ".join(result.output.split())
+    result = _doctor_with_hook(tmp_path, monkeypatch, WEBHOOK, "hooks.slack.com/services/T0/B0/very-secret")
     assert result.exit_code == ExitCode.USAGE, result.output
     assert ("notify webhook#1 (webhook, low and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (webhook "
-            "webhook URL) holds no http:// or https:// address") in text
+            "webhook URL) holds no http:// or https:// address") in " ".join(result.output.split())
     assert "very-secret" not in result.output
-    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", " https://hooks.slack.com/services/T0/B0/very-secret\n")
-    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
+    result = _doctor_with_hook(tmp_path, monkeypatch, WEBHOOK, " https://hooks.slack.com/services/T0/B0/very-secret\n")
     assert "configured, its variables set" in result.output and "very-secret" not in result.output
+
+
+def _doctor_with_hook(tmp_path, monkeypatch, notify: str, value: str):
+    """`flowscope doctor` of a store with no failed scope and the [[notify]] entry `notify`, whose variable
+    FLOWSCOPE_TEST_HOOK holds `value`."""
+    store = make_store(tmp_path / "store", failed_scope=False) if not (tmp_path / "store").exists() \
+        else Store.open(str(tmp_path / "store"))
+    cfg = config(tmp_path, tmp_path / "store", notify=notify)
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", value)
+    return runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
 
 
 def test_doctor_says_a_webhook_variable_that_holds_only_white_space(tmp_path, monkeypatch):
     """A Slack variable holding only "  \\n" (a Kubernetes secret's line break) was "configured, its
     variables set" with exit 0 while every send failed ("holds no address"); doctor now says it is not
     set, as the send does, and exits 2."""
-    store = make_store(tmp_path / "store", failed_scope=False)
-    cfg = config(tmp_path, tmp_path / "store", notify='[[notify]]\ntype = "slack"\nurl_env = "FLOWSCOPE_TEST_HOOK"\n')
-    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", "  \n")
-    result = runner.invoke(app, ["doctor", "--store", str(store.path), "--config", str(cfg)])
-    text = " ".join(result.output.split())
+    result = _doctor_with_hook(tmp_path, monkeypatch,
+                               '[[notify]]\ntype = "slack"\nurl_env = "FLOWSCOPE_TEST_HOOK"\n', "  \n")
     assert result.exit_code == ExitCode.USAGE, result.output
     assert ("notify slack#1 (slack, high and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (slack "
-            "webhook URL) not set here") in text
+            "webhook URL) not set here") in " ".join(result.output.split())
 
 
 def test_a_report_that_waits_too_long_for_the_history_says_who_holds_it(tmp_path, monkeypatch):

@@ -172,6 +172,16 @@ class AnalysisReport:
         return json.dumps(doc, indent=indent, default=_json_default)
 
 
+def _tables_of(source: Any) -> dict[str, Any]:
+    """The model tables of one snapshot: a Store's (`Store.tables`, taken together), or those of an Ibis
+    backend a caller pinned to a snapshot (a report reads its findings and measures from one)."""
+    from flowscope.store import Store
+
+    if isinstance(source, Store):
+        return source.tables(TABLES)
+    return {name: source.table(name) for name in TABLES}
+
+
 def analyze_report(
     store: Any,
     *,
@@ -188,7 +198,7 @@ def analyze_report(
     collections_as_of: the failed collections said are each scope's last before this time (default:
     the window's end); a window ended where the data ends (`timewindow.default_end`) asks as of now,
     since the syncs that failed after the data are why it ends there."""
-    tables = store.tables(TABLES)
+    tables = _tables_of(store)
     try:
         ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
                        thresholds=thresholds, collections_as_of=collections_as_of)
@@ -213,7 +223,7 @@ def window_coverage(
     workflows: list[str] | None = None,
 ) -> Coverage:
     """The coverage alone (no analysis run): for a dashboard banner or a report header."""
-    tables = store.tables(TABLES)
+    tables = _tables_of(store)
     ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows, thresholds=None)
     return _coverage(ctx, tables, clouds, workflows, until is not None)
 

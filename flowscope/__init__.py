@@ -121,9 +121,7 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         warnings.warn(one_line("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
     findings = with_dollars_meaning(report.findings)
     # what the window held, as `flowscope analyze --format json` prints it: read where warnings are silenced
-    findings.attrs["coverage"] = {**report.coverage.to_dict(), "message": report.coverage.message(PYTHON),
-                                  "note": report.coverage.gap_note(PYTHON)}
-    findings.attrs["coverage"]["counts"]["findings"] = len(findings)
+    findings.attrs["coverage"] = report.header(PYTHON)
     return findings
 
 

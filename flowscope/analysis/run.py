@@ -144,8 +144,9 @@ class Coverage:
                 f"its spend over all {fmt_duration(span)} of the window; use {words.options(until)} to end it "
                 "where the data ends")
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready header of `flowscope analyze --format json` (findings go beside it)."""
+    def to_dict(self, words: Dialect = CLI) -> dict[str, Any]:
+        """The JSON-ready header of `flowscope analyze --format json` (findings go beside it); its message and
+        note name the caller's options (`words`: the commands' --until, the notebook's until=)."""
         return {
             "window": {"since": _iso(self.since), "until": _iso(self.until)},
             "filters": {"clouds": self.clouds, "workflows": self.workflow_filter},
@@ -154,8 +155,8 @@ class Coverage:
             "data_range": {"first": _iso(self.first), "last": _iso(self.last)},
             "failed_collections": [{**f, "ended_at": _iso(f["ended_at"])} for f in self.failed_collections],
             "status": self.status,
-            "message": self.message(),
-            "note": self.gap_note(),
+            "message": self.message(words),
+            "note": self.gap_note(words),
         }
 
 
@@ -164,10 +165,15 @@ class AnalysisReport:
     findings: pd.DataFrame
     coverage: Coverage
 
+    def header(self, words: Dialect = CLI) -> dict[str, Any]:
+        """The coverage with the findings' count: the JSON's header, and a notebook frame's attrs['coverage']."""
+        doc = self.coverage.to_dict(words)
+        doc["counts"]["findings"] = len(self.findings)
+        return doc
+
     def to_json(self, *, indent: int | None = 2) -> str:
         """The documented `flowscope analyze --format json` object: the coverage, then the findings."""
-        doc = self.coverage.to_dict()
-        doc["counts"]["findings"] = len(self.findings)
+        doc = self.header()
         doc["findings"] = findings_to_records(self.findings)
         return json.dumps(doc, indent=indent, default=_json_default)
 

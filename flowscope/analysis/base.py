@@ -26,7 +26,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from flowscope.analysis import measures
+from flowscope.analysis import lanes, measures
 from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
 
@@ -350,6 +350,8 @@ class Context:
     more than one workflow at once reads for the workflows left out (a shared App Service plan)."""
     all_workflows: pd.DataFrame | None = None
     """Under a workflow filter, `workflows` before it: names of the workflows left out."""
+    _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
+    _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @property
     def collections_until(self) -> dt.datetime:
@@ -416,8 +418,15 @@ class Context:
                         dtype=bool)
 
     def cached(self, key: str, compute: Callable[[], Any]) -> Any:
-        if key not in self.memo:
-            self.memo[key] = compute()
+        """`compute()` once per context, whichever analysis (or lane, `lanes`) asks first; the other waits
+        for it rather than computing it again."""
+        if key in self.memo:
+            return self.memo[key]
+        with self._memo_guard:
+            lock = self._memo_locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self.memo:
+                self.memo[key] = compute()
         return self.memo[key]
 
     def in_window(self, t: ir.Table, column: str = C.started_at, *, previous: bool = False,
@@ -522,8 +531,9 @@ def execute(expr: ir.Table, *, shared_reads: bool = False) -> pd.DataFrame:
     reader (one scan of the files each). For a self-join of the flagged workflows' steps
     (`latency.critical_path`: four readers) that halves the query (30k demo: 0.25 to 0.12 s). Not the
     default: over the 1M bench store the other queries' shared parts, materialized whole, cost 1.4x."""
+    lane = lanes.backend()        # the second lane's cursor, when this runs in it
     with _select_fusion_off() if shared_reads else contextlib.nullcontext():
-        return measures.settle_floats(expr.execute())
+        return measures.settle_floats(lane.execute(expr) if lane is not None else expr.execute())
 
 
 _fusion_lock = threading.Lock()

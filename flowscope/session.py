@@ -269,14 +269,14 @@ class Session:
             con.close()
 
     def still_there(self) -> None:
-        """Raise NotAStoreError when the store was deleted since it was opened: the store reads a missing folder as
-        an empty snapshot, so after `rm -r STORE` s.executions() was an empty frame, s.sql() a count of 0 and
-        flowscope.analyze(s) no finding. A store built again at the path is read (docs/store.md)."""
+        """Raise NotAStoreError when the store was deleted since it was opened (the store's own rule,
+        `Store.check_present`), naming the store as `flowscope.open`'s argument: a notebook has no --store."""
         from flowscope.store import NotAStoreError
-        from flowscope.store.layout import META_DIR
 
-        if not (self.store.path / META_DIR).is_dir():
-            raise NotAStoreError(str(self.store.path), "deleted since it was opened").for_caller("flowscope.open")
+        try:
+            self.store.check_present()
+        except NotAStoreError as exc:
+            raise exc.for_caller("flowscope.open") from None
 
     def _check(self, name: str) -> None:
         self.still_there()

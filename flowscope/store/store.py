@@ -121,6 +121,8 @@ class Store:
     @contextmanager
     def writer(self, timeout: float | None = None) -> Iterator["Store"]:
         """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
+        if not self._lock.held:
+            self.check_present()    # the lock would make its folder again: a deleted store is not re-made
         outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
         previous_umask = os.umask(0o777 & ~self.mode) if outermost else None
         try:
@@ -333,6 +335,7 @@ class Store:
         """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the
         manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
         write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
+        self.check_present()
         current = manifest.latest(self._layout.manifest_dir)
         if current.number == 0 and self._tables_without_write():
             # a first write may have finished between the two looks (manifest written, then intent
@@ -344,6 +347,13 @@ class Store:
         if current.number and self._files.of_lineage(current.lineage):
             self._tables.clear()    # another store at this path (deleted and built again): no handle of the old
         return current
+
+    def check_present(self) -> None:
+        """Raise NotAStoreError when the store's folder (its `_flowscope/`) is gone since this Store was made:
+        its manifests' folder missing read as a store never written, so after `rm -r STORE` every table was
+        an empty frame and an analysis "0 findings". A store built again at the path is read."""
+        if not self._layout.meta.is_dir():
+            raise NotAStoreError(str(self.path), "deleted since it was opened")
 
     def _tables_without_write(self) -> bool:
         """Tables exist and no write is in progress or interrupted (no intent)."""

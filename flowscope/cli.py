@@ -720,9 +720,8 @@ def _coverage_notes(coverage: "Coverage") -> None:
     for said in (coverage.message(), coverage.gap_note()):
         if said:
             note(said)
-    for failed in coverage.failed_collections:
-        note(f"last collection of {failed['scope']} failed at {fmt_time(failed['ended_at']) or failed['ended_at']}: "
-             f"{failed['error'] or 'no error recorded'}")
+    for failed in coverage.failed_notes():
+        note(failed)
 
 
 def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,

@@ -252,7 +252,7 @@ def demo(
             def build(store: Any) -> Any:
                 return build_demo(store, days=days, executions=executions, seed=seed, end=end_at, progress=say)
 
-            result = rebuild_beside(settings.store_path, build) if replacing else build(target)
+            result = rebuild_beside(settings.store_path, build, say=note) if replacing else build(target)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"

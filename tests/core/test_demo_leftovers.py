@@ -1,0 +1,60 @@
+"""A demo build killed outright (SIGKILL, OOM killer) left its `.NAME.building-PID` folder beside the store
+for ever: the next build removed only the folder of its own pid. The next build now removes those of builds
+whose process is gone, never one of a build still running, and says so."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from flowscope.simulate import demo
+from flowscope.store import Store
+
+
+@pytest.fixture
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()          # reaped: its pid names no process
+    return child.pid
+
+
+@pytest.fixture
+def live_pid():
+    child = subprocess.Popen(["sleep", "60"])
+    yield child.pid
+    child.kill()
+    child.wait()
+
+
+def _leftover(parent: Path, name: str) -> Path:
+    folder = parent / name
+    (folder / "_flowscope").mkdir(parents=True)
+    return folder
+
+
+def test_a_killed_build_s_folder_goes_and_a_running_one_s_stays(tmp_path, dead_pid, live_pid):
+    path = tmp_path / "store"
+    Store(path)
+    dead = _leftover(tmp_path, f".store.building-{dead_pid}")
+    dead_swap = _leftover(tmp_path, f".store.replaced-{dead_pid}")
+    running = _leftover(tmp_path, f".store.building-{live_pid}")
+    another = _leftover(tmp_path, f".other.building-{dead_pid}")      # another store's: not this build's to judge
+    said: list[str] = []
+
+    demo.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+
+    assert not dead.exists() and not dead_swap.exists()
+    assert running.is_dir() and another.is_dir() and path.is_dir()
+    assert len(said) == 1 and dead.name in said[0] and dead_swap.name in said[0], said
+    assert running.name not in said[0]
+
+
+def test_nothing_left_over_says_nothing(tmp_path, live_pid):
+    path = tmp_path / "store"
+    Store(path)
+    running = _leftover(tmp_path, f".store.building-{live_pid}")
+    said: list[str] = []
+    demo.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+    assert said == [] and running.is_dir()

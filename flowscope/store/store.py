@@ -335,8 +335,9 @@ class Store:
         """The manifest of the current snapshot. None while tables hold data is a StoreDamagedError (the
         manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
         write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
-        self.check_present()
         current = manifest.latest(self._layout.manifest_dir)
+        if current.number == 0:
+            self.check_present()    # after the look: a store deleted while it is read has no manifest either
         if current.number == 0 and self._tables_without_write():
             # a first write may have finished between the two looks (manifest written, then intent
             # removed): with the intent gone, a second look at the manifests is conclusive

@@ -4,6 +4,7 @@ so the same failure read differently depending on where it was looked at."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import warnings
 
@@ -54,3 +55,12 @@ def test_the_reports_say_it(failed):
     content = build_content(Store.open(failed), since=SINCE, until=UNTIL, now=UNTIL)
     assert md(SENTENCE) in render_markdown(content)
     assert str(escape(SENTENCE)) in render_html(content, plotly="cdn")
+
+
+def test_a_failure_without_an_end_or_an_error_is_said_without_them(failed):
+    """A run recorded failed with no end time and no error (a killed sync) reads "failed: no error recorded",
+    not "failed at None: None"."""
+    coverage = build_content(Store.open(failed), since=SINCE, until=UNTIL, now=UNTIL).coverage
+    bare = dataclasses.replace(coverage, failed_collections=[{"scope": "aws:1/r1", "cloud": "aws",
+                                                               "ended_at": None, "error": None}])
+    assert bare.failed_notes() == ["last collection of aws:1/r1 failed: no error recorded"]

@@ -66,8 +66,9 @@ def render_markdown(c: ReportContent) -> str:
         lines += [f"**The data ends before the window does:** {sentence(cov.gap_note(), names)}", ""]
     failed = cov.failed_notes()
     if failed:     # as the HTML's banner says it; each scope's sentence is the one every surface writes
+        cloud_text = [str(v) for f in cov.failed_collections for v in (f["scope"], f["error"]) if v]
         lines += [f"**The last collection failed** for {len(failed)} scope(s): the window may be incomplete.", "",
-                  *(f"- {md(said)}" for said in failed), ""]
+                  *(f"- {sentence(said, cloud_text)}" for said in failed), ""]
     if c.history is not None:
         lines += [f"**What changed:** {c.history.summary()}", ""]
     lines += ["## Summary", "", _row(["cloud", "executions", "run failure rate", "retries", "spend", "monthly"]),

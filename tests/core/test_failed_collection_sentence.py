@@ -53,7 +53,9 @@ def test_the_notebook_says_it(failed):
 
 def test_the_reports_say_it(failed):
     content = build_content(Store.open(failed), since=SINCE, until=UNTIL, now=UNTIL)
-    assert md(SENTENCE) in render_markdown(content)
+    # the cloud's text escaped, flowscope's own words as written (a ticket's raw text reads them)
+    assert (f"- last collection of {md('aws:1/r1')} failed at 2026-11-11 00:01 UTC: "
+            f"{md('AccessDenied (the role is gone)')}") in render_markdown(content)
     assert str(escape(SENTENCE)) in render_html(content, plotly="cdn")
 
 

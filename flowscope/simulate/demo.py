@@ -363,8 +363,9 @@ def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult], *,
     fails or is interrupted leaves the old demo as it was and no half-built folder. The folders of builds
     killed outright (no `finally` ran) are removed first (`remove_killed_builds`), and `say` names them."""
     from flowscope.store import Store
+    from flowscope.store.store import local_root
 
-    path = Path(path)
+    path = local_root(path)
     fresh = path.parent / f".{path.name}.{BUILDING}-{os.getpid()}"
     old = path.parent / f".{path.name}.{REPLACED}-{os.getpid()}"
     for leftover in (fresh, old):

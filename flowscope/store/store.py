@@ -52,6 +52,17 @@ def store_mode(value: str | int | None = None) -> int:
     return mode
 
 
+def local_root(path: str | Path) -> Path:
+    """The absolute folder a store's path names (`~` expanded, a `file://` URL's path); StoreError for
+    another URL. Whatever works beside a store (the demo builds its replacement there) takes the folder
+    from here: `file:///x` taken as a path is the relative folder `file:/x`."""
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        raise StoreError(f"{text}: only local stores are supported for now "
+                         "(the lock and manifest need a local file system)")
+    return Path(text.removeprefix("file://")).expanduser().absolute()
+
+
 UNWRITABLE_PATH_CHARS = ("[", "]")
 """Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
 
@@ -72,11 +83,7 @@ class Store:
                  vacuum_retention: dt.timedelta = DEFAULT_VACUUM_RETENTION,
                  storage_options: dict[str, str] | None = None, create: bool = True,
                  mode: str | int | None = None) -> None:
-        text = str(path)
-        if "://" in text and not text.startswith("file://"):
-            raise StoreError(f"{text}: only local stores are supported for now "
-                             "(the lock and manifest need a local file system)")
-        root = Path(text.removeprefix("file://")).expanduser().absolute()
+        root = local_root(path)
         if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
             # delta-rs parses a table's path as a URL and panics on these
             raise StoreError(f"{root}: a store's path cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)} (the Delta "

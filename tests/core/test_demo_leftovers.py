@@ -58,3 +58,23 @@ def test_nothing_left_over_says_nothing(tmp_path, live_pid):
     said: list[str] = []
     demo.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
     assert said == [] and running.is_dir()
+
+
+def test_a_store_named_as_a_file_url_is_replaced_beside_itself(tmp_path, monkeypatch):
+    """`flowscope demo --store file:///path` built its replacement under a folder `file:` in the working
+    folder, then failed ("cannot write a store there: No such file or directory"), leaving that folder:
+    the store's `file://` was taken as part of a relative path."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    path = tmp_path / "store"
+    Store(path)
+    seen: list[Path] = []
+
+    def build(store):
+        seen.append(store.path)
+        return demo.DemoResult()
+
+    demo.rebuild_beside(f"file://{path}", build)
+    assert seen and seen[0].parent == tmp_path
+    assert list(work.iterdir()) == [] and path.is_dir()

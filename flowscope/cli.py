@@ -286,11 +286,24 @@ def _foreign_entries(path: str) -> list[str]:
     from flowscope.model import TABLES
     from flowscope.store.layout import META_DIR
 
-    folder = Path(path)
-    if not folder.is_dir():
+    folder = _store_folder(path)
+    if folder is None or not folder.is_dir():
         return []
     own = {*TABLES, META_DIR}
     return sorted(entry.name for entry in folder.iterdir() if entry.name not in own)
+
+
+def _store_folder(path: str) -> Path | None:
+    """The folder the store's `path` names, as the store reads it (a `file://` URL's path: taken as a path, it
+    was a relative folder `file:` that held nothing, and the checks of the real folder were skipped); None
+    for a URL the store refuses (it says so itself)."""
+    from flowscope.store import StoreError
+    from flowscope.store.store import local_root
+
+    try:
+        return local_root(path)
+    except StoreError:
+        return None
 
 
 def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> None:
@@ -300,7 +313,8 @@ def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> Non
     read the store's own files as exports)."""
     from flowscope.store.layout import META_DIR
 
-    if new_store_only and (Path(path) / META_DIR).is_dir():
+    folder = _store_folder(path)
+    if new_store_only and folder is not None and (folder / META_DIR).is_dir():
         return
     foreign = _foreign_entries(path)
     if foreign:

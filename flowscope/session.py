@@ -240,6 +240,7 @@ class Session:
         ends a day or more before now (`STALE_AFTER`): a store synced an hour ago had it on every call."""
         from flowscope.analysis.tables import store_summary
 
+        self.still_there()
         con = self.store.cursor()       # the snapshot the analysis reads, not a new DuckDB (~350 ms)
         try:
             known = store_summary(con)["known_to"]

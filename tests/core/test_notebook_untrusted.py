@@ -155,8 +155,9 @@ def test_a_store_deleted_under_an_open_session_is_said(tmp_path):
     assert len(s.executions()) == 20
     shutil.rmtree(path)
     for call in (lambda: s.executions(), lambda: s.sql("SELECT count(*) FROM executions"),
-                 lambda: s.table("steps"), lambda: flowscope.analyze(s, since=None)):
-        with pytest.raises(NotAStoreError, match="deleted since it was opened"):
+                 lambda: s.table("steps"), lambda: flowscope.analyze(s, since=None), lambda: s.window_end()):
+        with pytest.raises(NotAStoreError, match="deleted since it was opened") as raised:
             call()
+        assert "--store" not in str(raised.value) and "flowscope.open(" in str(raised.value)   # a notebook's words
     make_store(tmp_path / "store", rows("orders", runs=3))
     assert len(s.executions()) == 3

@@ -92,14 +92,9 @@ class Store:
         if create:
             _refuse_nested(root)
             _make_private_dirs(root / META_DIR, root, self.mode)
-        elif not root.is_dir():
-            raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
-                                 _demo_store_beside(root))
-        elif not (root / META_DIR).is_dir():
-            inside = _store_above(root)
-            if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
-                raise NotAStoreError(str(root), f"it is inside the store {inside}", inside=str(inside))
-            raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
+        else:
+            with _refused_look(root):
+                _check_is_store(root)
         self.path = root
         self.lock_timeout = lock_timeout
         self.vacuum_retention = vacuum_retention
@@ -360,8 +355,9 @@ class Store:
         """Raise NotAStoreError when the store's folder (its `_flowscope/`) is gone since this Store was made:
         its manifests' folder missing read as a store never written, so after `rm -r STORE` every table was
         an empty frame and an analysis "0 findings". A store built again at the path is read."""
-        if not self._layout.meta.is_dir():
-            raise NotAStoreError(str(self.path), "deleted since it was opened")
+        with _refused_look(self.path):
+            if not self._layout.meta.is_dir():
+                raise NotAStoreError(str(self.path), "deleted since it was opened")
 
     def _tables_without_write(self) -> bool:
         """Tables exist and no write is in progress or interrupted (no intent)."""
@@ -676,6 +672,30 @@ def _revalidated(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 def _id_table(ids: Iterable[str]) -> pa.Table:
     unique = sorted({i for i in ids if i is not None})
     return pa.table({"id": pa.array(unique, pa.string())})
+
+
+def _check_is_store(root: Path) -> None:
+    """NotAStoreError when a reader's `root` holds no store (readers never create one)."""
+    if not root.is_dir():
+        raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
+                             _demo_store_beside(root))
+    if not (root / META_DIR).is_dir():
+        inside = _store_above(root)
+        if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
+            raise NotAStoreError(str(root), f"it is inside the store {inside}", inside=str(inside))
+        raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
+
+
+@contextmanager
+def _refused_look(root: Path) -> Iterator[None]:
+    """A look into a store the user may not enter is a StoreError saying so: another user's store is
+    private (0700), and the PermissionError out of `is_dir` was said by the commands as a bug (exit 5)."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise StoreError(f"cannot read the store {root}: permission denied ({exc.filename}): a store is private "
+                         "to the user who made it; run as that user, or have the store made with "
+                         f"{MODE_ENV}=0750 for its group to read (docs/store.md, Permissions)") from None
 
 
 def _refuse_nested(root: Path) -> None:

@@ -365,7 +365,9 @@ def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult], *,
     from flowscope.store import Store
     from flowscope.store.store import local_root
 
-    path = local_root(path)
+    # beside the folder itself: through a link (~/.flowscope-demo on a bigger disk) the swap renamed the link
+    # away, put the new demo in its place and left the old one where the link pointed
+    path = local_root(path).resolve()
     fresh = path.parent / f".{path.name}.{BUILDING}-{os.getpid()}"
     old = path.parent / f".{path.name}.{REPLACED}-{os.getpid()}"
     for leftover in (fresh, old):

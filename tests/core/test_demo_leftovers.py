@@ -76,5 +76,22 @@ def test_a_store_named_as_a_file_url_is_replaced_beside_itself(tmp_path, monkeyp
         return demo.DemoResult()
 
     demo.rebuild_beside(f"file://{path}", build)
-    assert seen and seen[0].parent == tmp_path
+    assert seen and seen[0].parent == tmp_path.resolve()
     assert list(work.iterdir()) == [] and path.is_dir()
+
+
+def test_a_demo_reached_through_a_symlink_is_replaced_where_it_lies(tmp_path):
+    """`~/.flowscope-demo` linked to a folder on a bigger disk: the replacement renamed the link away, put a
+    real folder in its place in the home folder, and left the old demo where the link pointed with a
+    `.flowscope-demo.replaced-PID` link to it, for ever (rmtree refuses a link)."""
+    data, home = tmp_path / "data", tmp_path / "home"
+    home.mkdir()
+    real = data / "demo"
+    Store(real)
+    link = home / "demo"
+    link.symlink_to(real)
+
+    demo.rebuild_beside(link, lambda store: (store.path.joinpath("new").touch(), demo.DemoResult())[1])
+
+    assert link.is_symlink() and (real / "new").is_file()
+    assert sorted(p.name for p in home.iterdir()) == ["demo"] and sorted(p.name for p in data.iterdir()) == ["demo"]

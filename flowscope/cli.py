@@ -226,7 +226,7 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.simulate.demo import build_demo, holds_a_demo_only, rebuild_beside
+    from flowscope.simulate.demo import build_demo, clear_killed_builds, holds_a_demo_only, rebuild_beside
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
@@ -252,6 +252,8 @@ def demo(
             def build(store: Any) -> Any:
                 return build_demo(store, days=days, executions=executions, seed=seed, end=end_at, progress=say)
 
+            if not replacing:       # a replacement clears them itself
+                clear_killed_builds(settings.store_path, note)
             result = rebuild_beside(settings.store_path, build, say=note) if replacing else build(target)
     except StoreError as exc:
         raise fail(str(exc)) from None

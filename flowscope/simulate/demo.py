@@ -372,10 +372,7 @@ def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult], *,
     old = path.parent / f".{path.name}.{REPLACED}-{os.getpid()}"
     for leftover in (fresh, old):
         shutil.rmtree(leftover, ignore_errors=True)
-    removed = remove_killed_builds(path)
-    if removed and say is not None:
-        say(f"removed {len(removed)} folder(s) of demo builds killed before they finished: "
-            + ", ".join(str(folder) for folder in removed))
+    clear_killed_builds(path, say)
     try:
         result = build(Store(fresh))
         path.rename(old)
@@ -388,6 +385,17 @@ def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult], *,
         shutil.rmtree(fresh, ignore_errors=True)
     shutil.rmtree(old, ignore_errors=True)
     return result
+
+
+def clear_killed_builds(path: str | Path, say: Callable[[str], None] | None = None) -> None:
+    """`remove_killed_builds` beside the store `path` (as the store reads it, through a link to where it lies),
+    and `say` in one line what was removed: a new demo too, after `rm -r STORE`, whose replacement was killed."""
+    from flowscope.store.store import local_root
+
+    removed = remove_killed_builds(local_root(path).resolve())
+    if removed and say is not None:
+        say(f"removed {len(removed)} folder(s) of demo builds killed before they finished: "
+            + ", ".join(str(folder) for folder in removed))
 
 
 def remove_killed_builds(path: Path) -> list[Path]:

@@ -51,6 +51,20 @@ def test_a_killed_build_s_folder_goes_and_a_running_one_s_stays(tmp_path, dead_p
     assert running.name not in said[0]
 
 
+def test_a_new_demo_removes_them_too(tmp_path, dead_pid):
+    """After `rm -r STORE`, the folder a killed replacement left beside it stayed through every later demo:
+    one built into a new folder replaces nothing, and only a replacement looked."""
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    dead = _leftover(tmp_path, f".store.building-{dead_pid}")
+    result = CliRunner().invoke(app, ["demo", "--store", str(tmp_path / "store"), "--no-serve",
+                                      "--executions", "30", "--days", "1"])
+    assert result.exit_code == 0, result.output
+    assert not dead.exists() and "removed 1 folder(s) of demo builds killed" in result.output, result.output
+
+
 def test_nothing_left_over_says_nothing(tmp_path, live_pid):
     path = tmp_path / "store"
     Store(path)

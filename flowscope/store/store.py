@@ -586,7 +586,9 @@ class Store:
             cur.execute("SET TimeZone = 'UTC'")
             yield cur, sources
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it
+            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it (the
+            # whole store deleted is said as such: "damaged ... restore it from a backup" sent the user astray)
+            self.check_present()
             raise StoreDamagedError(str(self.path), f"a Parquet file of {', '.join(tables)}", str(exc)) from None
         finally:
             cur.close()

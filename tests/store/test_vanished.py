@@ -73,3 +73,14 @@ def test_a_writer_does_not_make_a_deleted_store_again(tmp_path):
     with pytest.raises(NotAStoreError, match="deleted since it was opened"):
         writer.write(batch(range(1)))
     assert not path.exists()
+
+
+def test_a_store_deleted_during_a_read_is_not_said_damaged(tmp_path):
+    """Deleted between a point read's snapshot and its query, the store was "damaged: ... restore it from a
+    backup": it is gone, and said so."""
+    path = _written(tmp_path)
+    reader = Store.open(path)
+    with pytest.raises(NotAStoreError, match="deleted since it was opened"):
+        with reader._lookup("executions") as (cur, src):
+            shutil.rmtree(path)
+            cur.execute(f"SELECT count(*) FROM {src['executions']} t").fetchall()

@@ -53,14 +53,15 @@ def store_mode(value: str | int | None = None) -> int:
 
 
 def local_root(path: str | Path) -> Path:
-    """The absolute folder a store's path names (`~` expanded, a `file://` URL's path); StoreError for
-    another URL. Whatever works beside a store (the demo builds its replacement there) takes the folder
-    from here: `file:///x` taken as a path is the relative folder `file:/x`."""
+    """The absolute folder a store's path names (`~` expanded, `..` taken away, a `file://` URL's path);
+    StoreError for another URL. Whatever works beside a store (the demo builds its replacement there) takes
+    the folder from here: `file:///x` taken as a path is the relative folder `file:/x`. With its `..` kept,
+    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer)."""
     text = str(path)
     if "://" in text and not text.startswith("file://"):
         raise StoreError(f"{text}: only local stores are supported for now "
                          "(the lock and manifest need a local file system)")
-    return Path(text.removeprefix("file://")).expanduser().absolute()
+    return Path(os.path.abspath(Path(text.removeprefix("file://")).expanduser()))
 
 
 UNWRITABLE_PATH_CHARS = ("[", "]")

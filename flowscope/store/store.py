@@ -355,10 +355,15 @@ class Store:
     def check_present(self) -> None:
         """Raise NotAStoreError when the store's folder (its `_flowscope/`) is gone since this Store was made:
         its manifests' folder missing read as a store never written, so after `rm -r STORE` every table was
-        an empty frame and an analysis "0 findings". A store built again at the path is read."""
+        an empty frame and an analysis "0 findings". A store built again at the path is read. `_flowscope/`
+        gone while tables stay is a StoreDamagedError, as a missing manifest is."""
         with _refused_look(self.path):
-            if not self._layout.meta.is_dir():
-                raise NotAStoreError(str(self.path), "deleted since it was opened")
+            if self._layout.meta.is_dir():
+                return
+            if any(self._layout.table_exists(name) for name in TABLES):
+                raise StoreDamagedError(str(self.path), f"its bookkeeping folder {self._layout.meta}",
+                                        "it is gone, while the tables hold data")
+            raise NotAStoreError(str(self.path), "deleted since it was opened")
 
     def _tables_without_write(self) -> bool:
         """Tables exist and no write is in progress or interrupted (no intent)."""

@@ -84,3 +84,17 @@ def test_a_store_deleted_during_a_read_is_not_said_damaged(tmp_path):
         with reader._lookup("executions") as (cur, src):
             shutil.rmtree(path)
             cur.execute(f"SELECT count(*) FROM {src['executions']} t").fetchall()
+
+
+def test_its_bookkeeping_folder_gone_under_its_tables_is_damage(tmp_path):
+    """`_flowscope/` deleted (or left out of a copy) while the tables stay is a damaged store, as a missing
+    manifest is (`test_damaged.py`): not a store "deleted since it was opened"."""
+    from flowscope.store import StoreDamagedError
+
+    path = _written(tmp_path)
+    reader, writer = Store.open(path), Store(path)
+    shutil.rmtree(path / "_flowscope")
+    for call in (reader.row_counts, lambda: writer.write(batch(range(1)))):
+        with pytest.raises(StoreDamagedError, match="_flowscope"):
+            call()
+    assert not (path / "_flowscope").exists()

@@ -114,9 +114,8 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
     gap = report.coverage.gap_note(PYTHON)
     if gap:
         warnings.warn(one_line(gap), UserWarning, stacklevel=2)
-    problems = [report.coverage.message(PYTHON)] + [   # a collection's error is the cloud's text: one safe line
-        f"last collection of {f['scope']} failed: {f['error'] or 'no error recorded'}"
-        for f in report.coverage.failed_collections]
+    # a collection's error is the cloud's text: one safe line
+    problems = [report.coverage.message(PYTHON), *report.coverage.failed_notes()]
     if any(problems):
         warnings.warn(one_line("; ".join(p for p in problems if p)), UserWarning, stacklevel=2)
     findings = with_dollars_meaning(report.findings)

@@ -226,7 +226,7 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.simulate.demo import build_demo, holds_a_demo_only, rebuild_beside
+    from flowscope.simulate.demo import build_demo, clear_killed_builds, holds_a_demo_only, rebuild_beside
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 
@@ -252,7 +252,9 @@ def demo(
             def build(store: Any) -> Any:
                 return build_demo(store, days=days, executions=executions, seed=seed, end=end_at, progress=say)
 
-            result = rebuild_beside(settings.store_path, build) if replacing else build(target)
+            if not replacing:       # a replacement clears them itself
+                clear_killed_builds(settings.store_path, note)
+            result = rebuild_beside(settings.store_path, build, say=note) if replacing else build(target)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"
@@ -286,11 +288,24 @@ def _foreign_entries(path: str) -> list[str]:
     from flowscope.model import TABLES
     from flowscope.store.layout import META_DIR
 
-    folder = Path(path)
-    if not folder.is_dir():
+    folder = _store_folder(path)
+    if folder is None or not folder.is_dir():
         return []
     own = {*TABLES, META_DIR}
     return sorted(entry.name for entry in folder.iterdir() if entry.name not in own)
+
+
+def _store_folder(path: str) -> Path | None:
+    """The folder the store's `path` names, as the store reads it (a `file://` URL's path: taken as a path, it
+    was a relative folder `file:` that held nothing, and the checks of the real folder were skipped); None
+    for a URL the store refuses (it says so itself)."""
+    from flowscope.store import StoreError
+    from flowscope.store.store import local_root
+
+    try:
+        return local_root(path)
+    except StoreError:
+        return None
 
 
 def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> None:
@@ -300,7 +315,8 @@ def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> Non
     read the store's own files as exports)."""
     from flowscope.store.layout import META_DIR
 
-    if new_store_only and (Path(path) / META_DIR).is_dir():
+    folder = _store_folder(path)
+    if new_store_only and folder is not None and (folder / META_DIR).is_dir():
         return
     foreign = _foreign_entries(path)
     if foreign:
@@ -720,9 +736,8 @@ def _coverage_notes(coverage: "Coverage") -> None:
     for said in (coverage.message(), coverage.gap_note()):
         if said:
             note(said)
-    for failed in coverage.failed_collections:
-        note(f"last collection of {failed['scope']} failed at {fmt_time(failed['ended_at']) or failed['ended_at']}: "
-             f"{failed['error'] or 'no error recorded'}")
+    for failed in coverage.failed_notes():
+        note(failed)
 
 
 def verdict(severities: Iterable[str], status: str, fail_on: str | None, *,

@@ -240,6 +240,7 @@ class Session:
         ends a day or more before now (`STALE_AFTER`): a store synced an hour ago had it on every call."""
         from flowscope.analysis.tables import store_summary
 
+        self.still_there()
         con = self.store.cursor()       # the snapshot the analysis reads, not a new DuckDB (~350 ms)
         try:
             known = store_summary(con)["known_to"]
@@ -269,14 +270,14 @@ class Session:
             con.close()
 
     def still_there(self) -> None:
-        """Raise NotAStoreError when the store was deleted since it was opened: the store reads a missing folder as
-        an empty snapshot, so after `rm -r STORE` s.executions() was an empty frame, s.sql() a count of 0 and
-        flowscope.analyze(s) no finding. A store built again at the path is read (docs/store.md)."""
+        """Raise NotAStoreError when the store was deleted since it was opened (the store's own rule,
+        `Store.check_present`), naming the store as `flowscope.open`'s argument: a notebook has no --store."""
         from flowscope.store import NotAStoreError
-        from flowscope.store.layout import META_DIR
 
-        if not (self.store.path / META_DIR).is_dir():
-            raise NotAStoreError(str(self.store.path), "deleted since it was opened").for_caller("flowscope.open")
+        try:
+            self.store.check_present()
+        except NotAStoreError as exc:
+            raise exc.for_caller("flowscope.open") from None
 
     def _check(self, name: str) -> None:
         self.still_there()

@@ -31,7 +31,7 @@ from flowscope.analysis.suite import (
     runs_of,
 )
 from flowscope.dialect import CLI, Dialect
-from flowscope.format import fmt_duration
+from flowscope.format import fmt_duration, fmt_time
 from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus, superseded_failures
 from flowscope.timewindow import STALE_AFTER, known_end, parse_window
 
@@ -125,6 +125,19 @@ class Coverage:
         return (f"the window {_iso(self.since)} .. {_iso(self.until)} is empty: no executions"
                 f"{self._filter_text(words)}; the store's executions run from {_iso(self.first)} to "
                 f"{_iso(self.last)}: use {flag}")
+
+    def failed_notes(self) -> list[str]:
+        """One sentence per in-scope scope whose last collection failed, "last collection of SCOPE failed at
+        TIME: ERROR": what the commands, the notebook, the reports and the notifications all say (each wrote
+        its own, with the time or without, so one failure read differently on each). Plain text: the scope
+        and the error are the cloud's, which each surface escapes for its medium."""
+        notes = []
+        for failed in self.failed_collections:
+            ended = failed.get("ended_at")
+            at = fmt_time(ended) or (str(ended) if ended is not None else None)
+            notes.append(f"last collection of {failed['scope']} failed" + (f" at {at}" if at else "")
+                         + f": {failed.get('error') or 'no error recorded'}")
+        return notes
 
     def gap_note(self, words: Dialect = CLI) -> str | None:
         """When what the store knows ends well before the window does (at least a day, and a tenth of the

@@ -148,15 +148,14 @@ class ReportContent:
         return f"{begins}, inside the previous period, which it does not cover"
 
     def failed_text(self) -> str | None:
-        """'scope: error; scope: error' of each scope whose last collection failed (None when none did)."""
-        failed = self.coverage.failed_collections
-        return "; ".join(f"{f['scope']}: {f['error'] or 'no error recorded'}" for f in failed) or None
+        """The sentences of the scopes whose last collection failed (`Coverage.failed_notes`), joined by "; "
+        (None when none did)."""
+        return "; ".join(self.coverage.failed_notes()) or None
 
     def data_reasons(self) -> list[str]:
         """Why the window's data is not whole, every reason: what the coverage says (an empty or stale
         window) and the scopes whose last collection failed. What a notification and a table export say."""
-        failed = self.failed_text()
-        return [r for r in (self.coverage.message(), f"last collection failed: {failed}" if failed else None) if r]
+        return [r for r in (self.coverage.message(), *self.coverage.failed_notes()) if r]
 
     def status_note(self) -> str | None:
         """`data_reasons` and where the data ends early, in one line; None when the data is whole. What a

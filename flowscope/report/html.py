@@ -71,7 +71,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 {# every reason: an empty window's banner hid the failed collection that emptied it #}
 {% if failed %}<div class="banner bad" id="failed"><b>The last collection failed</b>
  for {{ failed|length }} scope(s): the window may be incomplete.<ul>{% for f in failed %}
-<li>{{ f.scope }} at {{ f.ended_at }}: {{ f.error or 'no error recorded' }}</li>{% endfor %}</ul></div>
+<li>{{ f }}</li>{% endfor %}</ul></div>
 {% elif not gap and status != 'no_data' %}<div class="banner ok" id="status">Data for the whole window:
  {{ c.coverage.executions|int }} executions of {{ c.coverage.workflows|int }} workflow(s).</div>{% endif %}
 {% if gap %}<div class="banner warn" id="gap"><b>The data ends before the window does:</b> {{ gap }}</div>{% endif %}
@@ -293,7 +293,7 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         previous_window=f"{window_time(prev.since)} .. {window_time(prev.until)}",
         generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
         gap=cov.gap_note() or "",
-        failed=[{**f, "ended_at": _iso(f["ended_at"])} for f in cov.failed_collections],
+        failed=cov.failed_notes(),
         changes=c.history.summary() if c.history is not None else "",
         summary=_summary(c), compare=c.previous_has_data, no_comparison=c.no_comparison(),
         savings=fmt_usd(c.potential_savings), trends=trends,

@@ -64,10 +64,11 @@ def render_markdown(c: ReportContent) -> str:
         lines += [f"**No data.** {sentence(cov.message(), names)}", ""]
     if cov.gap_note():
         lines += [f"**The data ends before the window does:** {sentence(cov.gap_note(), names)}", ""]
-    for failed in cov.failed_collections:
-        lines.append(f"**Last collection failed:** {md(failed['scope'])}: {md(failed['error'] or 'no error recorded')}")
-    if cov.failed_collections:
-        lines.append("")
+    failed = cov.failed_notes()
+    if failed:     # as the HTML's banner says it; each scope's sentence is the one every surface writes
+        cloud_text = [str(v) for f in cov.failed_collections for v in (f["scope"], f["error"]) if v]
+        lines += [f"**The last collection failed** for {len(failed)} scope(s): the window may be incomplete.", "",
+                  *(f"- {sentence(said, cloud_text)}" for said in failed), ""]
     if c.history is not None:
         lines += [f"**What changed:** {c.history.summary()}", ""]
     lines += ["## Summary", "", _row(["cloud", "executions", "run failure rate", "retries", "spend", "monthly"]),

@@ -52,6 +52,18 @@ def store_mode(value: str | int | None = None) -> int:
     return mode
 
 
+def local_root(path: str | Path) -> Path:
+    """The absolute folder a store's path names (`~` expanded, `..` taken away, a `file://` URL's path);
+    StoreError for another URL. Whatever works beside a store (the demo builds its replacement there) takes
+    the folder from here: `file:///x` taken as a path is the relative folder `file:/x`. With its `..` kept,
+    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer)."""
+    text = str(path)
+    if "://" in text and not text.startswith("file://"):
+        raise StoreError(f"{text}: only local stores are supported for now "
+                         "(the lock and manifest need a local file system)")
+    return Path(os.path.abspath(Path(text.removeprefix("file://")).expanduser()))
+
+
 UNWRITABLE_PATH_CHARS = ("[", "]")
 """Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
 
@@ -72,11 +84,7 @@ class Store:
                  vacuum_retention: dt.timedelta = DEFAULT_VACUUM_RETENTION,
                  storage_options: dict[str, str] | None = None, create: bool = True,
                  mode: str | int | None = None) -> None:
-        text = str(path)
-        if "://" in text and not text.startswith("file://"):
-            raise StoreError(f"{text}: only local stores are supported for now "
-                             "(the lock and manifest need a local file system)")
-        root = Path(text.removeprefix("file://")).expanduser().absolute()
+        root = local_root(path)
         if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
             # delta-rs parses a table's path as a URL and panics on these
             raise StoreError(f"{root}: a store's path cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)} (the Delta "
@@ -85,14 +93,9 @@ class Store:
         if create:
             _refuse_nested(root)
             _make_private_dirs(root / META_DIR, root, self.mode)
-        elif not root.is_dir():
-            raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
-                                 _demo_store_beside(root))
-        elif not (root / META_DIR).is_dir():
-            inside = _store_above(root)
-            if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
-                raise NotAStoreError(str(root), f"it is inside the store {inside}", inside=str(inside))
-            raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
+        else:
+            with _refused_look(root):
+                _check_is_store(root)
         self.path = root
         self.lock_timeout = lock_timeout
         self.vacuum_retention = vacuum_retention
@@ -121,6 +124,8 @@ class Store:
     @contextmanager
     def writer(self, timeout: float | None = None) -> Iterator["Store"]:
         """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
+        if not self._lock.held:
+            self.check_present()    # the lock would make its folder again: a deleted store is not re-made
         outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
         previous_umask = os.umask(0o777 & ~self.mode) if outermost else None
         try:
@@ -334,6 +339,8 @@ class Store:
         manifests deleted or not copied): it read as an empty store ("no executions yet"), and the next
         write made a snapshot of its own tables alone. A killed first write leaves its intent: not damage."""
         current = manifest.latest(self._layout.manifest_dir)
+        if current.number == 0:
+            self.check_present()    # after the look: a store deleted while it is read has no manifest either
         if current.number == 0 and self._tables_without_write():
             # a first write may have finished between the two looks (manifest written, then intent
             # removed): with the intent gone, a second look at the manifests is conclusive
@@ -344,6 +351,19 @@ class Store:
         if current.number and self._files.of_lineage(current.lineage):
             self._tables.clear()    # another store at this path (deleted and built again): no handle of the old
         return current
+
+    def check_present(self) -> None:
+        """Raise NotAStoreError when the store's folder (its `_flowscope/`) is gone since this Store was made:
+        its manifests' folder missing read as a store never written, so after `rm -r STORE` every table was
+        an empty frame and an analysis "0 findings". A store built again at the path is read. `_flowscope/`
+        gone while tables stay is a StoreDamagedError, as a missing manifest is."""
+        with _refused_look(self.path):
+            if self._layout.meta.is_dir():
+                return
+            if any(self._layout.table_exists(name) for name in TABLES):
+                raise StoreDamagedError(str(self.path), f"its bookkeeping folder {self._layout.meta}",
+                                        "it is gone, while the tables hold data")
+            raise NotAStoreError(str(self.path), "deleted since it was opened")
 
     def _tables_without_write(self) -> bool:
         """Tables exist and no write is in progress or interrupted (no intent)."""
@@ -572,7 +592,9 @@ class Store:
             cur.execute("SET TimeZone = 'UTC'")
             yield cur, sources
         except (duckdb.IOException, duckdb.InvalidInputException) as exc:
-            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it
+            # a file of the snapshot deleted or overwritten behind our back: DuckDB's message names it (the
+            # whole store deleted is said as such: "damaged ... restore it from a backup" sent the user astray)
+            self.check_present()
             raise StoreDamagedError(str(self.path), f"a Parquet file of {', '.join(tables)}", str(exc)) from None
         finally:
             cur.close()
@@ -658,6 +680,30 @@ def _revalidated(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
 def _id_table(ids: Iterable[str]) -> pa.Table:
     unique = sorted({i for i in ids if i is not None})
     return pa.table({"id": pa.array(unique, pa.string())})
+
+
+def _check_is_store(root: Path) -> None:
+    """NotAStoreError when a reader's `root` holds no store (readers never create one)."""
+    if not root.is_dir():
+        raise NotAStoreError(str(root), "no such folder" if not root.exists() else "not a folder",
+                             _demo_store_beside(root))
+    if not (root / META_DIR).is_dir():
+        inside = _store_above(root)
+        if inside is not None:   # a table's folder or _flowscope/: the hint named the demo's store
+            raise NotAStoreError(str(root), f"it is inside the store {inside}", inside=str(inside))
+        raise NotAStoreError(str(root), f"no {META_DIR}/ folder in it", _demo_store_beside(root))
+
+
+@contextmanager
+def _refused_look(root: Path) -> Iterator[None]:
+    """A look into a store the user may not enter is a StoreError saying so: another user's store is
+    private (0700), and the PermissionError out of `is_dir` was said by the commands as a bug (exit 5)."""
+    try:
+        yield
+    except PermissionError as exc:
+        raise StoreError(f"cannot read the store {root}: permission denied ({exc.filename}): a store is private "
+                         "to the user who made it; run as that user, or have the store made with "
+                         f"{MODE_ENV}=0750 for its group to read (docs/store.md, Permissions)") from None
 
 
 def _refuse_nested(root: Path) -> None:

@@ -233,6 +233,21 @@ def test_demo_never_deletes_files_that_are_not_the_store(tmp_path):
     assert result.exit_code == 0 and "replacing the demo built earlier" in result.output, result.output
 
 
+def test_a_store_named_as_a_file_url_is_checked_for_other_files_too(tmp_path):
+    """`--store file:///home/me/work` skipped the check for other files (the URL was looked for as a relative
+    folder `file:`): the demo wrote its tables beside notes.txt, and the next demo, replacing it, deleted the
+    folder with notes.txt in it. `import` and `sync` created their store among such files the same way."""
+    folder = tmp_path / "work"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("mine")
+    for args in ([*DEMO, "--store", f"file://{folder}"], ["import", str(tmp_path / "none.json"), "--store",
+                                                             f"file://{folder}"]):
+        result = runner.invoke(app, args)
+        assert result.exit_code == ExitCode.USAGE, result.output
+        assert "holds files that are not a flowscope store's: notes.txt" in " ".join(result.output.split())
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
+
+
 def test_spark_without_java_is_a_usage_error_not_a_bug(tmp_path, monkeypatch):
     """`analyze --engine spark` where JAVA_HOME names no Java (or none is on PATH) said "PySparkRuntimeError:
     [JAVA_GATEWAY_EXITED] ... a bug in flowscope" and exit 5: a missing runtime is the environment's."""

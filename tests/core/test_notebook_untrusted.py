@@ -52,7 +52,8 @@ def test_a_failed_collection_without_an_error_says_so(tmp_path):
     after = T0 + dt.timedelta(days=2)
     path = make_store(tmp_path / "store", rows("payments"),
                       Batch(collection_runs=[run_row("aws:1/r1", "failed", at=after)]))
-    with pytest.warns(UserWarning, match="last collection of aws:1/r1 failed: no error recorded") as said:
+    said_as = "last collection of aws:1/r1 failed at 2026-11-12 00:01 UTC: no error recorded"
+    with pytest.warns(UserWarning, match=said_as) as said:
         flowscope.analyze(path, since="3d", now=after + dt.timedelta(hours=1))
     assert not any("None" in str(w.message) for w in said)
 
@@ -154,8 +155,9 @@ def test_a_store_deleted_under_an_open_session_is_said(tmp_path):
     assert len(s.executions()) == 20
     shutil.rmtree(path)
     for call in (lambda: s.executions(), lambda: s.sql("SELECT count(*) FROM executions"),
-                 lambda: s.table("steps"), lambda: flowscope.analyze(s, since=None)):
-        with pytest.raises(NotAStoreError, match="deleted since it was opened"):
+                 lambda: s.table("steps"), lambda: flowscope.analyze(s, since=None), lambda: s.window_end()):
+        with pytest.raises(NotAStoreError, match="deleted since it was opened") as raised:
             call()
+        assert "--store" not in str(raised.value) and "flowscope.open(" in str(raised.value)   # a notebook's words
     make_store(tmp_path / "store", rows("orders", runs=3))
     assert len(s.executions()) == 3

@@ -327,7 +327,8 @@ def test_tables_of_an_empty_window_say_there_is_no_data(report_store, hostile_co
         window = summary[summary["period"] == "window"]
         assert set(window["data_status"]) == {status}
         note = str(window["data_status_note"].iloc[0])
-        assert ("is empty" in note) if status == "no_data" else ("last collection failed" in note)
+        failed = "last collection of gcp:" in note and " failed at " in note
+        assert ("is empty" in note) if status == "no_data" else failed
 
 
 def test_a_window_ending_now_is_headed_to_the_second_not_the_microsecond():
@@ -349,7 +350,7 @@ def test_an_empty_window_s_html_names_the_failed_collection_that_emptied_it(host
     page = render_html(content, plotly="cdn")
     assert "No data." in page
     for failed in content.coverage.failed_collections:
-        assert f"<li>{failed['scope']} at " in page
+        assert f"<li>last collection of {failed['scope']} failed at " in page
 
 
 def test_an_empty_window_does_not_read_as_no_findings(tmp_path):

@@ -471,7 +471,8 @@ def test_a_message_gives_every_reason_the_data_is_incomplete(report_store, sync_
     message = build_message(content, sync_failed=sync_failed)
     assert message.status == "no_data"
     assert "is empty: no executions" in message.status_text
-    assert "last collection failed: gcp:projects/p2/locations/europe-west1: PermissionDenied" in message.status_text
+    assert ("last collection of gcp:projects/p2/locations/europe-west1 failed at 2026-11-19 23:55 UTC: "
+            "PermissionDenied") in message.status_text
     assert SYNC_FAILED not in message.status_text            # the failure is named: not said twice
 
 

@@ -108,3 +108,23 @@ def test_the_process_umask_is_restored_after_a_write(tmp_path, monkeypatch, loos
     probe = tmp_path / "after.txt"                             # the user's own files are as before
     probe.write_text("x")
     assert stat.S_IMODE(probe.stat().st_mode) == 0o644
+
+
+def test_another_user_s_private_store_is_said_as_such(tmp_path, monkeypatch):
+    """Opening a store another user made (0700: the default) raised PermissionError out of the reader's
+    checks, which `flowscope analyze` said as "a bug in flowscope" (exit 5). It is a StoreError naming the
+    store and what to do. (As root nothing is refused: the refusal the OS gives is stood in for.)"""
+    path = tmp_path / "store"
+    Store(path).write(batch(range(2)))
+    reader = Store.open(path)
+    real_stat = Path.stat
+
+    def refused(self, *args, **kwargs):
+        if self.name == "_flowscope":
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", refused)
+    for call in (lambda: Store.open(path), reader.check_present):
+        with pytest.raises(StoreError, match=r"cannot read the store .*: permission denied.*FLOWSCOPE_STORE_MODE"):
+            call()

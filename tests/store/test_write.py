@@ -9,7 +9,7 @@ import pytest
 
 from flowscope.model import TABLES, Batch, C, to_arrow
 from flowscope.store import Store
-from flowscope.store.errors import StoreError
+from flowscope.store.errors import NotAStoreError, StoreError
 from tests.store.helpers import T0, batch, eid, execution, steps
 
 
@@ -175,6 +175,18 @@ def test_a_new_store_is_never_made_inside_a_store(store):
             Store(inner)
         assert not (inner / "_flowscope").exists()
     assert Store(store.path).path == store.path, "the store itself opens as before"
+
+
+def test_a_store_beside_a_store_named_through_dot_dot_is_not_inside_it(store, monkeypatch):
+    """`--store ../prod` typed inside the demo's folder (or `STORE/../prod`) was refused as "inside the store
+    STORE", whose path it passes through but not into; a reader named it "STORE/../nothing"."""
+    store.write(batch([0]))
+    monkeypatch.chdir(store.path)
+    sibling = Store("../prod")
+    assert sibling.path == store.path.parent / "prod" and (store.path.parent / "prod" / "_flowscope").is_dir()
+    assert Store.open(f"{store.path}/../prod").path == sibling.path
+    with pytest.raises(NotAStoreError, match=f"^{store.path.parent / 'nothing'} is not a flowscope store"):
+        Store.open("../nothing")
 
 
 def test_the_snapshot_key_tells_a_store_built_again_from_the_one_before(tmp_path):

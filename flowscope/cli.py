@@ -39,6 +39,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 OUTPUT_CLOSED = 141
 """Exit code when the reader of the output stopped early (`flowscope analyze | head -1`): what a shell
 reports for a command killed by SIGPIPE. Rich and Click exit 1 there, which is `--fail-on`'s "findings"."""
+INTERRUPTED = 130
+"""Exit code after Ctrl-C (SIGINT), as shells report it."""
 
 
 class _Console(Console):
@@ -1257,19 +1259,44 @@ def _output_closed() -> bool:
     return type(sys.stdout).__name__.endswith("PacifyFlushWrapper")
 
 
+class _Interrupts:
+    """Whether Ctrl-C came. DuckDB turns the KeyboardInterrupt raised inside one of its queries into
+    `RuntimeError: Query interrupted`, which read as "a bug in flowscope" (exit 5, a crash file); the
+    handler notes the signal, so whatever error it ends the command with, the exit is 130."""
+
+    seen = False
+
+    @classmethod
+    def install(cls) -> None:
+        import signal
+
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:    # not ignored (a background job)
+            signal.signal(signal.SIGINT, cls._on_sigint)
+
+    @classmethod
+    def _on_sigint(cls, signum: int, frame: Any) -> None:
+        cls.seen = True
+        raise KeyboardInterrupt
+
+
 def main() -> None:
     """The console entry point: `app`, with an error nobody foresaw said in one line and exit 5, its
     traceback kept in a private file for a bug report (it exited 1, "findings", to a scheduler).
-    FLOWSCOPE_DEBUG=1 shows the traceback instead."""
+    FLOWSCOPE_DEBUG=1 shows the traceback instead. Ctrl-C exits 130, whatever error it caused."""
+    _Interrupts.install()
     try:
         app()
     except KeyboardInterrupt:
-        sys.exit(130)
+        sys.exit(INTERRUPTED)
     except SystemExit as done:
+        if _Interrupts.seen:
+            sys.exit(INTERRUPTED)
         if done.code == 1 and _output_closed():
             sys.exit(OUTPUT_CLOSED)
         raise
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, a code of its own
+        if _Interrupts.seen:
+            sys.exit(INTERRUPTED)
         if os.environ.get("FLOWSCOPE_DEBUG"):
             raise
         import tempfile

@@ -26,6 +26,7 @@ from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
+from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import META_DIR, Layout
 from flowscope.store.lock import WriterLock
 from flowscope.store.sqlutil import ident
@@ -67,6 +68,22 @@ def local_root(path: str | Path) -> Path:
 UNWRITABLE_PATH_CHARS = ("[", "]")
 """Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
 
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+"""A '%' and two hex digits in a local path: delta-rs 1.x writes a table's log under the folder as named
+but decodes the escape ('%41' as 'A') when it reads the log, so the first write failed ('Kernel error: File
+not found', exit 5) after making the folders. A '%' followed by anything else is taken literally."""
+
+
+def unwritable_path(root: Path) -> str | None:
+    """Why delta-rs cannot keep a store's tables under `root`, or None."""
+    if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
+        # delta-rs parses a table's path as a URL and panics on these
+        return f"cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)}"
+    escape = _PERCENT_ESCAPE.search(str(root))
+    if escape:
+        return f"cannot hold a '%' followed by two hex digits ({escape.group()!r}, which delta-rs decodes)"
+    return None
+
 
 class Store:
     """A folder of Delta tables (one per model table) with a consistent multi-table snapshot.
@@ -85,10 +102,10 @@ class Store:
                  storage_options: dict[str, str] | None = None, create: bool = True,
                  mode: str | int | None = None) -> None:
         root = local_root(path)
-        if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
-            # delta-rs parses a table's path as a URL and panics on these
-            raise StoreError(f"{root}: a store's path cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)} (the Delta "
-                             "Lake writer refuses them): choose a folder without them")
+        refused = unwritable_path(root)
+        if refused:
+            raise StoreError(f"{root}: a store's path {refused} (the Delta Lake writer refuses them): "
+                             "choose a folder without them")
         self.mode = store_mode(mode)
         if create:
             _refuse_nested(root)
@@ -321,7 +338,7 @@ class Store:
         undone = []
         for name, dtable in self._existing_tables():
             target = current.versions.get(name, 0)      # a table the batch created: back to empty
-            if dtable.version() > target and set(dtable.file_uris()) != set(
+            if dtable.version() > target and set(readable_files(dtable)) != set(
                     reader.snapshot_table_files(self._layout, current, name, self.storage_options,
                                                 self._files).files):
                 dtable.restore(target)

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -57,12 +58,17 @@ def local_root(path: str | Path) -> Path:
     """The absolute folder a store's path names (`~` expanded, `..` taken away, a `file://` URL's path);
     StoreError for another URL. Whatever works beside a store (the demo builds its replacement there) takes
     the folder from here: `file:///x` taken as a path is the relative folder `file:/x`. With its `..` kept,
-    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer)."""
+    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer).
+    A `file://` URL's escapes are decoded once (`Application%20Support` is the folder with a space); a
+    '#' or '?' in it is part of the path, as typed, not a fragment or query."""
     text = str(path)
     if "://" in text and not text.startswith("file://"):
         raise StoreError(f"{text}: only local stores are supported for now "
                          "(the lock and manifest need a local file system)")
-    return Path(os.path.abspath(Path(text.removeprefix("file://")).expanduser()))
+    if text.startswith("file://"):
+        text = text.removeprefix("file://")
+        text = unquote(text.removeprefix("localhost") if text.startswith("localhost/") else text)
+    return Path(os.path.abspath(Path(text).expanduser()))
 
 
 UNWRITABLE_PATH_CHARS = ("[", "]")

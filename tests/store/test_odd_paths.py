@@ -90,3 +90,18 @@ def test_demo_then_analyze_under_an_odd_folder_finds_what_a_plain_folder_finds(t
     odd = _demo_and_analyze(tmp_path / ODD / "store")
     assert odd[0] == plain[0] == ExitCode.NO_DATA       # the demo's failed collection
     assert json.loads(odd[1])["findings"] == json.loads(plain[1])["findings"] != []
+
+
+def test_a_file_url_names_the_folder_its_escapes_spell(tmp_path):
+    """`--store file:///.../Application%20Support/flowscope` (a URL, as a file manager copies it) was taken
+    as a folder named 'Application%20Support' (refused now, as delta-rs cannot keep one): a URL's escapes
+    are decoded, once."""
+    from flowscope.store.store import local_root
+
+    folder = tmp_path / ODD / "store"
+    assert local_root(folder.as_uri()) == folder
+    assert local_root("file://" + str(tmp_path / "plain")) == tmp_path / "plain"
+    assert local_root("file://localhost" + str(tmp_path / "a#b")) == tmp_path / "a#b"
+    store = Store(folder.as_uri())
+    store.write(batch(range(2)))
+    assert store.path == folder and counts(Store.open(folder))["executions"] == 2

@@ -149,7 +149,11 @@ class Store:
         """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
         if not self._lock.held:
             self.check_present()    # the lock would make its folder again: a deleted store is not re-made
-        outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        try:
+            outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        except FileNotFoundError:
+            self.check_present()    # deleted since the look above: said so
+            raise
         previous_umask = os.umask(0o777 & ~self.mode) if outermost else None
         try:
             if outermost:

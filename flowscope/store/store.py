@@ -85,6 +85,10 @@ def unwritable_path(root: Path) -> str | None:
     if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
         # delta-rs parses a table's path as a URL and panics on these
         return f"cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)}"
+    if "\\" in str(root):
+        return "cannot hold a backslash (delta-rs reads it as '/')"
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(root)):
+        return "cannot hold a control character (a line break, a tab: delta-rs cannot parse it)"
     escape = _PERCENT_ESCAPE.search(str(root))
     if escape:
         return f"cannot hold a '%' followed by two hex digits ({escape.group()!r}, which delta-rs decodes)"

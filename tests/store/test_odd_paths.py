@@ -105,3 +105,21 @@ def test_a_file_url_names_the_folder_its_escapes_spell(tmp_path):
     store = Store(folder.as_uri())
     store.write(batch(range(2)))
     assert store.path == folder and counts(Store.open(folder))["executions"] == 2
+
+
+@pytest.mark.parametrize("name", ["back\\slash", "new\nline", "tab\tx", "esc\x1b[31mred"])
+def test_a_store_path_delta_rs_cannot_parse_is_refused_before_anything_is_written(tmp_path, name):
+    """A backslash (delta-rs reads it as '/': 'Kernel error: File not found' on the first write) or a control
+    character ('Error parsing Path ... illegal character sequence') in a store's path was a raw DeltaError
+    (exit 5, 'a bug in flowscope') after the folders were made."""
+    path = tmp_path / name / "store"
+    with pytest.raises(StoreError, match="cannot hold"):
+        Store(path)
+    assert not path.parent.exists()
+
+
+def test_the_cli_names_a_refused_path_without_running_its_escapes(tmp_path):
+    path = tmp_path / "x\x1b]0;pwned\x07y\\z" / "store"
+    result = runner.invoke(app, ["demo", "--no-serve", "--executions", "20", "--days", "1", "--store", str(path)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "cannot hold" in result.output and "\x1b" not in result.output and not path.parent.exists()

@@ -44,6 +44,8 @@ def test_a_store_under_an_odd_folder_takes_overlapping_writes_reads_and_compacts
     # the table folder is decoded once; what follows it is the name on disk (a partition value escaped by Delta)
     ("/a%2541/t/p=x%20y/x.parquet", "file:///a%2541/t/", "/a%41/t/p=x%20y/x.parquet"),
     ("/plain/t/x.parquet", "file:///plain/t", "/plain/t/x.parquet"),
+    ("file:///a%20b/t/x.parquet", "file:///a%20b/t/", "/a b/t/x.parquet"),     # should delta-rs list URLs
+    ("/elsewhere/x.parquet", "file:///a%20b/t/", "/elsewhere/x.parquet"),        # an absolute path in the log
     ("s3://bucket/a%20b/t/x.parquet", "s3://bucket/a%20b/t/", "s3://bucket/a%20b/t/x.parquet"),
     ("gs://bucket/t/x.parquet", "gs://bucket/t", "gs://bucket/t/x.parquet"),
     ("az://c/t/x.parquet", "az://c/t/", "az://c/t/x.parquet"),

@@ -97,3 +97,19 @@ def test_a_new_store_takes_its_first_write_under_the_lock(tmp_path):
     path = tmp_path / "new" / "store"
     assert Store(path).write(batch([1]))["executions"] == 1
     assert (path / "_flowscope" / "lock").is_file()
+
+
+def test_the_findings_history_lock_does_not_make_a_deleted_store_again(tmp_path):
+    """`report.history.history_lock` takes a lock of its own beside the writer's: on a store deleted under a
+    running report it made `STORE/_flowscope/` again, a stub that read as a store never written."""
+    import shutil
+
+    from flowscope.report.history import history_lock
+
+    path = tmp_path / "store"
+    s = Store(path)
+    s.write(batch([1]))
+    shutil.rmtree(path)
+    with history_lock(s, timeout=0):
+        pass
+    assert not path.exists()

@@ -86,12 +86,12 @@ def unwritable_path(root: Path) -> str | None:
         # delta-rs parses a table's path as a URL and panics on these
         return f"cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)}"
     if "\\" in str(root):
-        return "cannot hold a backslash (delta-rs reads it as '/')"
+        return "cannot hold a backslash (read as '/')"
     if any(ord(c) < 32 or ord(c) == 127 for c in str(root)):
-        return "cannot hold a control character (a line break, a tab: delta-rs cannot parse it)"
+        return "cannot hold a control character (a line break, a tab)"
     escape = _PERCENT_ESCAPE.search(str(root))
     if escape:
-        return f"cannot hold a '%' followed by two hex digits ({escape.group()!r}, which delta-rs decodes)"
+        return f"cannot hold {escape.group()!r} (a '%' and two hex digits: decoded when read)"
     return None
 
 
@@ -114,8 +114,8 @@ class Store:
         root = local_root(path)
         refused = unwritable_path(root)
         if refused:
-            raise StoreError(f"{root}: a store's path {refused} (the Delta Lake writer refuses them): "
-                             "choose a folder without them")
+            raise StoreError(f"{root}: a store's path {refused}, which the Delta Lake writer cannot take: "
+                             "choose another folder")
         self.mode = store_mode(mode)
         if create:
             _refuse_nested(root)

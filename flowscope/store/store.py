@@ -62,6 +62,9 @@ def local_root(path: str | Path) -> Path:
     A `file://` URL's escapes are decoded once (`Application%20Support` is the folder with a space); a
     '#' or '?' in it is part of the path, as typed, not a fragment or query."""
     text = str(path)
+    if not text.removeprefix("file://").strip():
+        # os.path.abspath("") is the working folder: a writer made it a store, beside whatever it holds
+        raise StoreError(f"a store's path is empty ({text!r}: an unset variable?): name the store folder")
     if "://" in text and not text.startswith("file://"):
         raise StoreError(f"{text}: only local stores are supported for now "
                          "(the lock and manifest need a local file system)")

@@ -125,3 +125,15 @@ def test_the_cli_names_a_refused_path_without_running_its_escapes(tmp_path):
     result = runner.invoke(app, ["demo", "--no-serve", "--executions", "20", "--days", "1", "--store", str(path)])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "cannot hold" in result.output and "\x1b" not in result.output and not path.parent.exists()
+
+
+@pytest.mark.parametrize("empty", ["", " ", "file://"])
+def test_an_empty_store_path_is_refused_not_taken_as_the_working_folder(tmp_path, monkeypatch, empty):
+    """`Store("")` (a writer's path from an unset variable, in code: the commands and `flowscope.open` refuse
+    it already) made the working folder a store, a project's checkout included, beside its files."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match="empty"):
+        Store(empty)
+    with pytest.raises(StoreError, match="empty"):
+        Store.open(empty)
+    assert list(tmp_path.iterdir()) == []

@@ -21,6 +21,7 @@ from deltalake import (
 )
 
 from flowscope.model import EXECUTION_TABLES, TABLES
+from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import (
     delta_schema,
     partition_columns,
@@ -85,7 +86,7 @@ def existing_partitions(dt: DeltaTable, table: str, keys: pa.Table) -> list[tupl
 
     Execution tables are looked up in `_KeyIndex`, which reads each file once; the other
     (small, keyed per row) tables are scanned whole."""
-    files = dt.file_uris()
+    files = readable_files(dt)
     if not files or not keys.num_rows:
         return []
     cols = ", ".join(ident(k) for k in keys.column_names)

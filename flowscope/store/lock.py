@@ -33,7 +33,10 @@ class WriterLock:
         return self._depth > 0 and self._owner == threading.get_ident()
 
     def acquire(self, timeout: float) -> bool:
-        """Take the lock (waiting up to `timeout` s); True if this call took it first (outermost)."""
+        """Take the lock (waiting up to `timeout` s); True if this call took it first (outermost).
+
+        FileNotFoundError when the lock's folder is gone: the lock never makes it, so a store deleted
+        just before it is taken is not made again, empty, under the writer."""
         if self.held:
             self._depth += 1
             return False
@@ -41,7 +44,7 @@ class WriterLock:
         if not self._mutex.acquire(timeout=max(timeout, 0.0)):
             raise StoreLockedError(self._store_name, os.getpid(), time.monotonic() - start)
         try:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+            # no mkdir: the folder is the store's (made when the store is); one deleted is not made again
             fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)   # private: the store may be shared read-only
             while True:
                 try:

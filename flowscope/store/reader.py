@@ -19,6 +19,7 @@ from deltalake.exceptions import DeltaError
 
 from flowscope.model import TABLES
 from flowscope.store.errors import StoreDamagedError
+from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import Layout
 from flowscope.store.manifest import Manifest
 from flowscope.store.sqlutil import file_list, ident
@@ -87,7 +88,7 @@ class FileListCache:
 
 def table_files(dt: DeltaTable) -> TableFiles:
     """The files and columns of a Delta table at the version it is loaded at."""
-    return TableFiles(dt.file_uris(), frozenset(f.name for f in dt.schema().fields))
+    return TableFiles(readable_files(dt), frozenset(f.name for f in dt.schema().fields))
 
 
 def snapshot_files(layout: Layout, manifest: Manifest, storage_options: dict[str, str] | None,

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
@@ -26,6 +27,7 @@ from flowscope.settings import DEMO_STORE
 from flowscope.store import delta, manifest, reader, staging
 from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
+from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import META_DIR, Layout
 from flowscope.store.lock import WriterLock
 from flowscope.store.sqlutil import ident
@@ -56,16 +58,44 @@ def local_root(path: str | Path) -> Path:
     """The absolute folder a store's path names (`~` expanded, `..` taken away, a `file://` URL's path);
     StoreError for another URL. Whatever works beside a store (the demo builds its replacement there) takes
     the folder from here: `file:///x` taken as a path is the relative folder `file:/x`. With its `..` kept,
-    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer)."""
+    `--store ../prod` typed inside a store read as a folder inside that store (refused for a writer).
+    A `file://` URL's escapes are decoded once (`Application%20Support` is the folder with a space); a
+    '#' or '?' in it is part of the path, as typed, not a fragment or query."""
     text = str(path)
+    if not text.removeprefix("file://").strip():
+        # os.path.abspath("") is the working folder: a writer made it a store, beside whatever it holds
+        raise StoreError(f"a store's path is empty ({text!r}: an unset variable?): name the store folder")
     if "://" in text and not text.startswith("file://"):
         raise StoreError(f"{text}: only local stores are supported for now "
                          "(the lock and manifest need a local file system)")
-    return Path(os.path.abspath(Path(text.removeprefix("file://")).expanduser()))
+    if text.startswith("file://"):
+        text = text.removeprefix("file://")
+        text = unquote(text.removeprefix("localhost") if text.startswith("localhost/") else text)
+    return Path(os.path.abspath(Path(text).expanduser()))
 
 
 UNWRITABLE_PATH_CHARS = ("[", "]")
 """Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
+
+_PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
+"""A '%' and two hex digits in a local path: delta-rs 1.x writes a table's log under the folder as named
+but decodes the escape ('%41' as 'A') when it reads the log, so the first write failed ('Kernel error: File
+not found', exit 5) after making the folders. A '%' followed by anything else is taken literally."""
+
+
+def unwritable_path(root: Path) -> str | None:
+    """Why delta-rs cannot keep a store's tables under `root`, or None."""
+    if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
+        # delta-rs parses a table's path as a URL and panics on these
+        return f"cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)}"
+    if "\\" in str(root):
+        return "cannot hold a backslash (read as '/')"
+    if any(ord(c) < 32 or ord(c) == 127 for c in str(root)):
+        return "cannot hold a control character (a line break, a tab)"
+    escape = _PERCENT_ESCAPE.search(str(root))
+    if escape:
+        return f"cannot hold {escape.group()!r} (a '%' and two hex digits: decoded when read)"
+    return None
 
 
 class Store:
@@ -85,10 +115,10 @@ class Store:
                  storage_options: dict[str, str] | None = None, create: bool = True,
                  mode: str | int | None = None) -> None:
         root = local_root(path)
-        if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
-            # delta-rs parses a table's path as a URL and panics on these
-            raise StoreError(f"{root}: a store's path cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)} (the Delta "
-                             "Lake writer refuses them): choose a folder without them")
+        refused = unwritable_path(root)
+        if refused:
+            raise StoreError(f"{root}: a store's path {refused}, which the Delta Lake writer cannot take: "
+                             "choose another folder")
         self.mode = store_mode(mode)
         if create:
             _refuse_nested(root)
@@ -126,7 +156,11 @@ class Store:
         """Hold the store's single-writer lock; on first entry, finish a killed writer's batch."""
         if not self._lock.held:
             self.check_present()    # the lock would make its folder again: a deleted store is not re-made
-        outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        try:
+            outermost = self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        except FileNotFoundError:
+            self.check_present()    # deleted since the look above: said so
+            raise
         previous_umask = os.umask(0o777 & ~self.mode) if outermost else None
         try:
             if outermost:
@@ -321,7 +355,7 @@ class Store:
         undone = []
         for name, dtable in self._existing_tables():
             target = current.versions.get(name, 0)      # a table the batch created: back to empty
-            if dtable.version() > target and set(dtable.file_uris()) != set(
+            if dtable.version() > target and set(readable_files(dtable)) != set(
                     reader.snapshot_table_files(self._layout, current, name, self.storage_options,
                                                 self._files).files):
                 dtable.restore(target)

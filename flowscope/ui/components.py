@@ -300,6 +300,8 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = (), *, li
     def why(r: Any) -> str:
         if isinstance(r.interrupted, str):
             return f"- **{md(r.scope)}** (interrupted): still recorded as running, but {md(r.interrupted)}"
+        if r.status == "failed":
+            return f"- {md(failed_collection_note(r.scope, r.last_sync_ended, r.error))}"
         return f"- **{md(r.scope)}** ({r.status}): {md(str(r.error or 'see details')[:200])}"
 
     lines = "\n".join(why(r) for r in bad.itertuples(index=False))
@@ -308,6 +310,22 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = (), *, li
     if link:
         st.page_link(str(page_file("collection_health")), label="Open collection health",
                      icon=":material/monitor_heart:")
+
+
+def failed_collection_note(scope: Any, ended_at: Any, error: Any) -> str:
+    """The sentence `flowscope analyze`, the notebook and the reports say of a scope whose last collection
+    failed (`Coverage.failed_notes`, the one definition), from the Collection health row the page already
+    read: no coverage is computed for it. Plain text: the caller escapes it for Markdown."""
+    from types import SimpleNamespace
+    from typing import cast
+
+    from flowscope.analysis.run import Coverage
+
+    failed = {"scope": str(scope), "ended_at": None if pd.isna(ended_at) else pd.Timestamp(ended_at).to_pydatetime(),
+              "error": None if error is None or (not isinstance(error, str) and pd.isna(error)) else str(error)}
+    # failed_notes reads only the failed collections: a whole Coverage would need the window's counts
+    [note] = Coverage.failed_notes(cast(Coverage, SimpleNamespace(failed_collections=[failed])))
+    return note
 
 
 METRICS_PER_ROW = 5

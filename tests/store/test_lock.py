@@ -68,3 +68,48 @@ def test_lock_is_reentrant_for_the_same_store_but_not_for_another(tmp_path):
         assert info.value.holder_pid == os.getpid()
     other.write(batch([3]))
     assert len(s.read_rows("executions")) == 3
+
+
+def test_a_store_deleted_as_a_writer_takes_its_lock_is_not_made_again(tmp_path, monkeypatch):
+    """The lock made its folder (`mkdir(parents=True)`): a store deleted between the writer's check that it
+    is there and taking the lock came back as an empty `STORE/_flowscope/lock`, and the write went on into
+    it. The lock makes no folder; the writer says the store was deleted, and nothing is made."""
+    import shutil
+
+    from flowscope.store.errors import NotAStoreError
+
+    path = tmp_path / "store"
+    s = Store(path)
+    s.write(batch([1]))
+    checked = Store.check_present
+
+    def deleted_after_the_check(self):
+        checked(self)
+        shutil.rmtree(path)
+
+    monkeypatch.setattr(Store, "check_present", deleted_after_the_check)
+    with pytest.raises(NotAStoreError, match="deleted since it was opened"):
+        s.write(batch([2]))
+    assert not path.exists()
+
+
+def test_a_new_store_takes_its_first_write_under_the_lock(tmp_path):
+    path = tmp_path / "new" / "store"
+    assert Store(path).write(batch([1]))["executions"] == 1
+    assert (path / "_flowscope" / "lock").is_file()
+
+
+def test_the_findings_history_lock_does_not_make_a_deleted_store_again(tmp_path):
+    """`report.history.history_lock` takes a lock of its own beside the writer's: on a store deleted under a
+    running report it made `STORE/_flowscope/` again, a stub that read as a store never written."""
+    import shutil
+
+    from flowscope.report.history import history_lock
+
+    path = tmp_path / "store"
+    s = Store(path)
+    s.write(batch([1]))
+    shutil.rmtree(path)
+    with history_lock(s, timeout=0):
+        pass
+    assert not path.exists()

@@ -131,13 +131,7 @@ class Coverage:
         TIME: ERROR": what the commands, the notebook, the reports and the notifications all say (each wrote
         its own, with the time or without, so one failure read differently on each). Plain text: the scope
         and the error are the cloud's, which each surface escapes for its medium."""
-        notes = []
-        for failed in self.failed_collections:
-            ended = failed.get("ended_at")
-            at = fmt_time(ended) or (str(ended) if ended is not None else None)
-            notes.append(f"last collection of {failed['scope']} failed" + (f" at {at}" if at else "")
-                         + f": {failed.get('error') or 'no error recorded'}")
-        return notes
+        return [failed_collection_note(f["scope"], f.get("ended_at"), f.get("error")) for f in self.failed_collections]
 
     def gap_note(self, words: Dialect = CLI) -> str | None:
         """When what the store knows ends well before the window does (at least a day, and a tenth of the
@@ -189,6 +183,14 @@ class AnalysisReport:
         doc = self.header()
         doc["findings"] = findings_to_records(self.findings)
         return json.dumps(doc, indent=indent, default=_json_default)
+
+
+def failed_collection_note(scope: str, ended_at: Any, error: str | None) -> str:
+    """"last collection of SCOPE failed at TIME: ERROR", the one sentence for a scope whose last collection
+    failed (`Coverage.failed_notes`; the dashboard's banner says it from the collection health row it reads).
+    Plain text: the scope and the error are the cloud's, which each surface escapes for its medium."""
+    at = fmt_time(ended_at) or (str(ended_at) if ended_at is not None else None)
+    return f"last collection of {scope} failed" + (f" at {at}" if at else "") + f": {error or 'no error recorded'}"
 
 
 def _tables_of(source: Any) -> dict[str, Any]:

@@ -313,19 +313,13 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = (), *, li
 
 
 def failed_collection_note(scope: Any, ended_at: Any, error: Any) -> str:
-    """The sentence `flowscope analyze`, the notebook and the reports say of a scope whose last collection
-    failed (`Coverage.failed_notes`, the one definition), from the Collection health row the page already
-    read: no coverage is computed for it. Plain text: the caller escapes it for Markdown."""
-    from types import SimpleNamespace
-    from typing import cast
+    """`run.failed_collection_note` (what `flowscope analyze`, the notebook and the reports say) of a
+    Collection health row, whose missing values are pandas' NaN/NaT. Plain text: the caller escapes it."""
+    from flowscope.analysis.run import failed_collection_note as note
 
-    from flowscope.analysis.run import Coverage
-
-    failed = {"scope": str(scope), "ended_at": None if pd.isna(ended_at) else pd.Timestamp(ended_at).to_pydatetime(),
-              "error": None if error is None or (not isinstance(error, str) and pd.isna(error)) else str(error)}
-    # failed_notes reads only the failed collections: a whole Coverage would need the window's counts
-    [note] = Coverage.failed_notes(cast(Coverage, SimpleNamespace(failed_collections=[failed])))
-    return note
+    missing = error is None or (not isinstance(error, str) and pd.isna(error))
+    return note(str(scope), None if pd.isna(ended_at) else pd.Timestamp(ended_at).to_pydatetime(),
+                None if missing else str(error))
 
 
 METRICS_PER_ROW = 5

@@ -300,14 +300,15 @@ def _foreign_entries(path: str) -> list[str]:
 def _store_folder(path: str) -> Path | None:
     """The folder the store's `path` names, as the store reads it (a `file://` URL's path: taken as a path, it
     was a relative folder `file:` that held nothing, and the checks of the real folder were skipped); None
-    for a URL the store refuses (it says so itself)."""
+    for a URL or a path the store refuses (it says so itself)."""
     from flowscope.store import StoreError
-    from flowscope.store.store import local_root
+    from flowscope.store.store import local_root, unwritable_path
 
     try:
-        return local_root(path)
+        root = local_root(path)
     except StoreError:
         return None
+    return None if unwritable_path(root) else root
 
 
 def _refuse_foreign(path: str, why: str, *, new_store_only: bool = False) -> None:

@@ -83,6 +83,11 @@ but decodes the escape ('%41' as 'A') when it reads the log, so the first write 
 not found', exit 5) after making the folders. A '%' followed by anything else is taken literally."""
 
 
+NAME_MAX = 255
+"""The longest file or folder name, in bytes, of Linux's and macOS's file systems: a longer one was a raw
+OSError ('File name too long') out of the first look at the folder, said as a bug in flowscope (exit 5)."""
+
+
 def unwritable_path(root: Path) -> str | None:
     """Why delta-rs cannot keep a store's tables under `root`, or None."""
     if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
@@ -95,6 +100,8 @@ def unwritable_path(root: Path) -> str | None:
     escape = _PERCENT_ESCAPE.search(str(root))
     if escape:
         return f"cannot hold {escape.group()!r} (a '%' and two hex digits: decoded when read)"
+    if any(len(os.fsencode(part)) > NAME_MAX for part in root.parts):
+        return f"cannot hold a folder name longer than {NAME_MAX} bytes (the file system's limit)"
     return None
 
 

@@ -120,6 +120,16 @@ def test_a_store_path_delta_rs_cannot_parse_is_refused_before_anything_is_writte
     assert not path.parent.exists()
 
 
+@pytest.mark.parametrize("command", [["demo", "--no-serve", "--executions", "20", "--days", "1"], ["analyze"]])
+def test_a_folder_name_longer_than_the_file_system_takes_is_a_usage_error(tmp_path, command):
+    """A 256-byte folder name was a raw OSError ('File name too long') from the first look at the folder:
+    "a bug in flowscope", exit 5."""
+    path = tmp_path / ("é" * 128) / "store"          # 256 bytes in UTF-8
+    result = runner.invoke(app, [*command, "--store", str(path)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "longer than 255 bytes" in " ".join(result.output.split())
+
+
 def test_the_cli_names_a_refused_path_without_running_its_escapes(tmp_path):
     path = tmp_path / "x\x1b]0;pwned\x07y\\z" / "store"
     result = runner.invoke(app, ["demo", "--no-serve", "--executions", "20", "--days", "1", "--store", str(path)])

@@ -101,6 +101,24 @@ def _arn_given(value: str | None) -> str | None:
     return value
 
 
+def _path_flag(flag: str) -> Callable[[str], Path]:
+    """A parser of a path flag that refuses a blank value: Typer reads "" as "." (the working folder), so
+    `--out "$OUT"` with OUT unset wrote a csv report's files there."""
+    def parse(value: str) -> Path:
+        if not str(value).strip():
+            raise fail(f'{flag} is empty (an unset variable in {flag} "$VAR"?): name the '
+                       f"{'folder' if flag == '--report-dir' else 'file'} to write")
+        return Path(value)
+    return parse
+
+
+def _import_path(value: str) -> Path:
+    """A file or folder to import: a blank one (an unset variable) read every file under the working folder."""
+    if not str(value).strip():
+        raise fail('a file to import is empty (an unset variable in "$FILE"?): name the exported files or folders')
+    return Path(value)
+
+
 def _workflows_given(values: list[str] | None) -> list[str] | None:
     _not_blank("workflow", list(values or []))
     return values
@@ -367,7 +385,8 @@ def dashboard(
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(
-        help="Exported files (JSON, JSON Lines, YAML, optionally .gz), or folders: every file under them.")],
+        help="Exported files (JSON, JSON Lines, YAML, optionally .gz), or folders: every file under them.",
+        parser=_import_path)],
     store: StoreOpt = None,
     config: ConfigOpt = None,
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
@@ -989,7 +1008,8 @@ def _print_report(content: Any, fmt: str, plotly: str) -> None:
 @app.command(help=REPORT_HELP)
 def report(
     out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet; - prints an "
-                                                    "md or html report on standard output).")],
+                                                    "md or html report on standard output).",
+                                      parser=_path_flag("--out"))],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     since: SinceOpt = DEFAULT_SINCE,
@@ -1143,7 +1163,8 @@ def _file_stamp(end: dt.datetime) -> str:
 
 @app.command("run", help=RUN_HELP)
 def run_(
-    report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.")],
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.",
+                                             parser=_path_flag("--report-dir"))],
     config: ConfigOpt = None,
     store: StoreOpt = None,
     since: Annotated[Optional[str], typer.Option(

@@ -978,8 +978,22 @@ def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
     try:
         with status(f"writing {fmt}"):
             return write_report(content, fmt, out, plotly=plotly)
-    except (PdfError, ValueError, OSError) as exc:
+    except OSError as exc:
+        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
+    except (PdfError, ValueError) as exc:
         raise fail(f"{out}: {exc}") from None
+
+
+def _os_reason(exc: OSError, out: Path) -> str:
+    """Why the system refused a report file, naming the path it refused unless that is `out` itself or the
+    hidden temporary file (or folder) beside it the report is first written to ('.r.md.u0kkcpgj'), which the
+    user never named."""
+    if not exc.strerror:
+        return str(exc)
+    named = str(exc.filename or "")
+    if not named or named == str(out) or Path(named).name.startswith(f".{out.name}."):
+        return exc.strerror
+    return f"{exc.strerror} ({named})"
 
 
 STDOUT_FORMATS = ("md", "html")

@@ -225,3 +225,21 @@ def test_out_dash_prints_a_text_report_on_stdout_and_writes_no_file_named_dash(h
     result = report(healthy_store, "-", "--format", "xlsx", "--no-history")
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "--out -" in result.output and "md or html" in result.output and not (tmp_path / "-").exists()
+
+
+def test_an_out_folder_that_refuses_the_file_names_the_out_path_not_a_temporary_one(healthy_store, tmp_path,
+                                                                                    monkeypatch):
+    """A folder the user may not write in said "[Errno 13] Permission denied: '/reports/.r.md.u0kkcpgj'",
+    the hidden temporary file the report is first written to, which the user never named."""
+    import flowscope.report.files as files
+
+    def refused(prefix: str = "", dir: str | None = None, **_: object):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}u0kkcpgj")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refused)
+    out = tmp_path / "r.md"
+    result = report(healthy_store, out, "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"{out}: cannot write it: Permission denied" in said, said
+    assert "u0kkcpgj" not in said

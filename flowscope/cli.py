@@ -1055,6 +1055,8 @@ def report(
     blocker = None if to_stdout else _file_in_the_way(out)
     if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
         raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
+    if not to_stdout:
+        _check_writable(out)
     if format == "pdf":
         _check_pdf_printer()
     settings = _settings(config, store)
@@ -1288,6 +1290,17 @@ def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
             check_out(fmt, report_dir / name)
         except ValueError as exc:
             raise fail(str(exc)) from None
+    _check_writable(report_dir)
+
+
+def _check_writable(out: Path) -> None:
+    """Exit 2 before any work when no file can be made where the report goes (`files.check_writable`)."""
+    from flowscope.report.files import check_writable
+
+    try:
+        check_writable(out)
+    except OSError as exc:
+        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
 
 
 def _output_closed() -> bool:

@@ -243,3 +243,33 @@ def test_an_out_folder_that_refuses_the_file_names_the_out_path_not_a_temporary_
     said = " ".join(result.output.split())
     assert f"{out}: cannot write it: Permission denied" in said, said
     assert "u0kkcpgj" not in said
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv"])
+def test_an_out_folder_that_refuses_the_file_exits_2_before_any_work(tmp_path, monkeypatch, fmt):
+    """The report was analysed and its findings recorded in the history, then the file could not be
+    written (exit 2): the next report called those findings 'ongoing', though no report ever showed
+    them. The folder is tried first, as a missing PDF printer or a file in the way is."""
+    import flowscope.report.files as files
+    from flowscope.store import Store
+
+    store_path = tmp_path / "store"
+    make_store(store_path, failed_scope=False)
+    version = Store.open(store_path).version()
+
+    def refused(*_: object, **__: object):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(files.tempfile, "mkdtemp", refused)
+    out = tmp_path / "reports" / ("r.md" if fmt == "md" else "tables")
+    result = report(str(store_path), out, "--format", fmt)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{out}: cannot write it: Permission denied" in " ".join(result.output.split())
+    assert "report written" not in result.output and "findings:" not in result.output
+    assert Store.open(store_path).version() == version          # no history recorded
+    result = runner.invoke(app, ["run", "--store", str(store_path), "--report-dir", str(out.parent), "--no-sync",
+                                 "--no-notify", "--format", fmt, "--until", END.isoformat()])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{out.parent}: cannot write it: Permission denied" in " ".join(result.output.split())
+    assert Store.open(store_path).version() == version

@@ -741,16 +741,32 @@ def analyze(
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     findings, coverage = report.findings, report.coverage
-    if format == "json":
-        typer.echo(report.to_json())
-    elif format == "csv":
-        _print_csv(findings, header=coverage.status != "no_data")
-        if findings.empty and coverage.status != "no_data":
-            note(f"no findings in this window ({_analysed(coverage)})")
-    else:
-        _print_findings(findings, coverage)
+    with _stdout_written():
+        if format == "json":
+            typer.echo(report.to_json())
+        elif format == "csv":
+            _print_csv(findings, header=coverage.status != "no_data")
+        else:
+            _print_findings(findings, coverage)
+    if format == "csv" and findings.empty and coverage.status != "no_data":
+        note(f"no findings in this window ({_analysed(coverage)})")
     _coverage_notes(coverage)
     raise typer.Exit(verdict(findings["severity"], coverage.status, fail_on))
+
+
+@contextlib.contextmanager
+def _stdout_written() -> Iterator[None]:
+    """Exit 2 when standard output refuses what is written to it (a full disk behind `> findings.json`), as
+    for a report file that cannot be written: it was an OSError said as a bug in flowscope (exit 5).
+    Flushed here, so the refusal is not left for the interpreter's exit. A reader that stopped early
+    (BrokenPipeError) is left to the callers: it has its own code."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise fail(f"standard output: cannot write it: {exc.strerror or exc}") from None
 
 
 def _coverage_notes(coverage: "Coverage") -> None:
@@ -1011,8 +1027,8 @@ def _print_report(content: Any, fmt: str, plotly: str) -> None:
 
         text = render_html(content, plotly=plotly)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        with _stdout_written():
+            sys.stdout.write(text)
     except BrokenPipeError:         # `| head`: the reader stopped, as `analyze` says it
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -112,6 +112,14 @@ def _path_flag(flag: str) -> Callable[[str], Path]:
     return parse
 
 
+def _title_given(value: str) -> str:
+    """`--title "$TITLE"` with TITLE unset wrote a report headed "# " (an untitled browser tab)."""
+    if not value.strip():
+        raise fail('--title is empty (an unset variable in --title "$VAR"?): name the report, or leave --title '
+                   "out for the default")
+    return value
+
+
 def _import_path(value: str) -> Path:
     """A file or folder to import: a blank one (an unset variable) read every file under the working folder."""
     if not str(value).strip():
@@ -1053,7 +1061,7 @@ def report(
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,
-    title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
+    title: Annotated[str, typer.Option(help="The report's title.", callback=_title_given)] = "flowscope report",
 ) -> None:
     from flowscope.report import check_out
 

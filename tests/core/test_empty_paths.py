@@ -42,3 +42,14 @@ def test_an_empty_import_path_is_a_usage_error_not_the_working_folder(tmp_path, 
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "a file to import is empty" in flat(result.output), result.output
     assert not (tmp_path / "store").exists()
+
+
+def test_an_empty_title_is_a_usage_error_not_a_blank_heading(tmp_path, monkeypatch):
+    """`--title "$TITLE"` with TITLE unset wrote a report headed "# " (an untitled page in the browser)."""
+    monkeypatch.chdir(tmp_path)
+    Store(tmp_path / "store")
+    result = runner.invoke(app, ["report", "--no-history", "--out", str(tmp_path / "r.md"), "--title", " ",
+                                 "--store", str(tmp_path / "store")])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert '--title is empty (an unset variable in --title "$VAR"?)' in flat(result.output), result.output
+    assert not (tmp_path / "r.md").exists()

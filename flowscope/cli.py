@@ -90,7 +90,8 @@ def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     from flowscope.model import cloud_spelling
 
     _not_blank("cloud", list(values or []))
-    return None if values is None else [cloud_spelling(v) for v in values]
+    # once each, in the order given: `--cloud aws --cloud AWS` listed "clouds": ["aws", "aws"] in the JSON
+    return None if values is None else list(dict.fromkeys(cloud_spelling(v) for v in values))
 
 
 def _arn_given(value: str | None) -> str | None:

@@ -82,6 +82,15 @@ def test_a_cloud_in_capitals_is_that_cloud(healthy_store):
     assert said["AWS"]["findings"] == said["aws"]["findings"] and said["aws"]["counts"]["executions"] > 0
 
 
+def test_a_cloud_named_twice_is_one_cloud(healthy_store):
+    """`--cloud aws --cloud AWS` (a script adding its default to the user's) listed "clouds": ["aws", "aws"]
+    in the JSON, which a consumer counting the filtered clouds read as two."""
+    result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--cloud", "aws", "--cloud", "AWS",
+                                 "--cloud", "gcp", "--format", "json"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert json.loads(result.stdout)["filters"]["clouds"] == ["aws", "gcp"]
+
+
 def test_flag_words_in_any_case_are_those_words(healthy_store, tmp_path):
     """`--fail-on High` was "must be one of critical, high, ..." for the word it lists."""
     result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--fail-on", "LOW", "--format", "Json"])

@@ -1086,6 +1086,8 @@ def report(
         _check_pdf_printer()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
+    if not to_stdout:
+        _check_outside_store(out, target)
     with _history_held(target, history):
         content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
                                   title=title, history=history)
@@ -1255,6 +1257,7 @@ def run_(
         _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
+    _check_outside_store(report_dir, target)
     with _history_held(target):      # from reading the history to recording what the messages told
         # the window ends at the hour; the sync just run (after it) says how each scope stands now
         content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
@@ -1316,6 +1319,23 @@ def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
         except ValueError as exc:
             raise fail(str(exc)) from None
     _check_writable(report_dir)
+
+
+def _check_outside_store(out: Path, store: Any) -> None:
+    """Exit 2 before the analysis when the report would go into one of the store's own folders (a table's,
+    or _flowscope): `--out STORE/executions --format csv` dropped its tables among a Delta table's files,
+    which a vacuum deletes as untracked."""
+    from flowscope.model import TABLES
+    from flowscope.store.layout import META_DIR
+
+    root = Path(str(store.path))
+    if not root.is_dir():
+        return
+    root, where = root.resolve(), out.resolve()
+    for own in (*TABLES, META_DIR):
+        if where.is_relative_to(root / own):
+            raise fail(f"{out}: inside the store {store.path} ({own}/ is flowscope's own): write the report "
+                       "elsewhere")
 
 
 def _check_writable(out: Path) -> None:

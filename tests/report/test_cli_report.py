@@ -282,3 +282,20 @@ def test_an_out_folder_that_refuses_the_file_exits_2_before_any_work(tmp_path, m
     assert result.exit_code == ExitCode.USAGE, result.output
     assert f"{out.parent}: cannot write it: Permission denied" in " ".join(result.output.split())
     assert Store.open(store_path).version() == version
+
+
+@pytest.mark.parametrize("inside", ["executions", "_flowscope", "executions/reports"])
+def test_an_out_path_inside_the_stores_own_folders_exits_2_before_any_work(tmp_path, inside):
+    """`--out STORE/executions --format csv` dropped the report's tables into a Delta table's folder (which a
+    vacuum deletes as untracked files), and `--out STORE/_flowscope/...` wrote beside the manifest."""
+    from flowscope.store import Store
+
+    store_path = tmp_path / "store"
+    make_store(store_path, failed_scope=False)
+    version = Store.open(store_path).version()
+    before = sorted(p.relative_to(store_path) for p in store_path.rglob("*"))
+    result = report(str(store_path), store_path / inside, "--format", "csv")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{store_path / inside}: inside the store {store_path}" in " ".join(result.output.split())
+    assert Store.open(store_path).version() == version
+    assert sorted(p.relative_to(store_path) for p in store_path.rglob("*")) == before

@@ -90,7 +90,8 @@ def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     from flowscope.model import cloud_spelling
 
     _not_blank("cloud", list(values or []))
-    return None if values is None else [cloud_spelling(v) for v in values]
+    # once each, in the order given: `--cloud aws --cloud AWS` listed "clouds": ["aws", "aws"] in the JSON
+    return None if values is None else list(dict.fromkeys(cloud_spelling(v) for v in values))
 
 
 def _arn_given(value: str | None) -> str | None:
@@ -99,6 +100,32 @@ def _arn_given(value: str | None) -> str | None:
         raise fail('--execution-arn is empty (an unset variable in --execution-arn "$VAR"?): name the '
                    "execution's ARN, or leave --execution-arn out for histories paired with their execution")
     return value
+
+
+def _path_flag(flag: str) -> Callable[[str], Path]:
+    """A parser of a path flag that refuses a blank value: Typer reads "" as "." (the working folder), so
+    `--out "$OUT"` with OUT unset wrote a csv report's files there."""
+    def parse(value: str) -> Path:
+        if not str(value).strip():
+            raise fail(f'{flag} is empty (an unset variable in {flag} "$VAR"?): name the '
+                       f"{'folder' if flag == '--report-dir' else 'file'} to write")
+        return Path(value)
+    return parse
+
+
+def _title_given(value: str) -> str:
+    """`--title "$TITLE"` with TITLE unset wrote a report headed "# " (an untitled browser tab)."""
+    if not value.strip():
+        raise fail('--title is empty (an unset variable in --title "$VAR"?): name the report, or leave --title '
+                   "out for the default")
+    return value
+
+
+def _import_path(value: str) -> Path:
+    """A file or folder to import: a blank one (an unset variable) read every file under the working folder."""
+    if not str(value).strip():
+        raise fail('a file to import is empty (an unset variable in "$FILE"?): name the exported files or folders')
+    return Path(value)
 
 
 def _workflows_given(values: list[str] | None) -> list[str] | None:
@@ -367,7 +394,8 @@ def dashboard(
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(
-        help="Exported files (JSON, JSON Lines, YAML, optionally .gz), or folders: every file under them.")],
+        help="Exported files (JSON, JSON Lines, YAML, optionally .gz), or folders: every file under them.",
+        parser=_import_path)],
     store: StoreOpt = None,
     config: ConfigOpt = None,
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
@@ -722,16 +750,32 @@ def analyze(
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     findings, coverage = report.findings, report.coverage
-    if format == "json":
-        typer.echo(report.to_json())
-    elif format == "csv":
-        _print_csv(findings, header=coverage.status != "no_data")
-        if findings.empty and coverage.status != "no_data":
-            note(f"no findings in this window ({_analysed(coverage)})")
-    else:
-        _print_findings(findings, coverage)
+    with _stdout_written():
+        if format == "json":
+            typer.echo(report.to_json())
+        elif format == "csv":
+            _print_csv(findings, header=coverage.status != "no_data")
+        else:
+            _print_findings(findings, coverage)
+    if format == "csv" and findings.empty and coverage.status != "no_data":
+        note(f"no findings in this window ({_analysed(coverage)})")
     _coverage_notes(coverage)
     raise typer.Exit(verdict(findings["severity"], coverage.status, fail_on))
+
+
+@contextlib.contextmanager
+def _stdout_written() -> Iterator[None]:
+    """Exit 2 when standard output refuses what is written to it (a full disk behind `> findings.json`), as
+    for a report file that cannot be written: it was an OSError said as a bug in flowscope (exit 5).
+    Flushed here, so the refusal is not left for the interpreter's exit. A reader that stopped early
+    (BrokenPipeError) is left to the callers: it has its own code."""
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise fail(f"standard output: cannot write it: {exc.strerror or exc}") from None
 
 
 def _coverage_notes(coverage: "Coverage") -> None:
@@ -959,8 +1003,22 @@ def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
     try:
         with status(f"writing {fmt}"):
             return write_report(content, fmt, out, plotly=plotly)
-    except (PdfError, ValueError, OSError) as exc:
+    except OSError as exc:
+        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
+    except (PdfError, ValueError) as exc:
         raise fail(f"{out}: {exc}") from None
+
+
+def _os_reason(exc: OSError, out: Path) -> str:
+    """Why the system refused a report file, naming the path it refused unless that is `out` itself or the
+    hidden temporary file (or folder) beside it the report is first written to ('.r.md.u0kkcpgj'), which the
+    user never named."""
+    if not exc.strerror:
+        return str(exc)
+    named = str(exc.filename or "")
+    if not named or named == str(out) or Path(named).name.startswith(f".{out.name}."):
+        return exc.strerror
+    return f"{exc.strerror} ({named})"
 
 
 STDOUT_FORMATS = ("md", "html")
@@ -978,8 +1036,8 @@ def _print_report(content: Any, fmt: str, plotly: str) -> None:
 
         text = render_html(content, plotly=plotly)
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        with _stdout_written():
+            sys.stdout.write(text)
     except BrokenPipeError:         # `| head`: the reader stopped, as `analyze` says it
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
@@ -989,7 +1047,8 @@ def _print_report(content: Any, fmt: str, plotly: str) -> None:
 @app.command(help=REPORT_HELP)
 def report(
     out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet; - prints an "
-                                                    "md or html report on standard output).")],
+                                                    "md or html report on standard output).",
+                                      parser=_path_flag("--out"))],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     since: SinceOpt = DEFAULT_SINCE,
@@ -1003,7 +1062,7 @@ def report(
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,
-    title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
+    title: Annotated[str, typer.Option(help="The report's title.", callback=_title_given)] = "flowscope report",
 ) -> None:
     from flowscope.report import check_out
 
@@ -1021,10 +1080,14 @@ def report(
     blocker = None if to_stdout else _file_in_the_way(out)
     if blocker is not None:     # it failed after the analyses and the history, "[Errno 17] File exists"
         raise fail(f"--out {out}: {blocker} is a file, not a folder; name a file in a folder")
+    if not to_stdout:
+        _check_writable(out)
     if format == "pdf":
         _check_pdf_printer()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
+    if not to_stdout:
+        _check_outside_store(out, target)
     with _history_held(target, history):
         content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
                                   title=title, history=history)
@@ -1143,7 +1206,8 @@ def _file_stamp(end: dt.datetime) -> str:
 
 @app.command("run", help=RUN_HELP)
 def run_(
-    report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.")],
+    report_dir: Annotated[Path, typer.Option("--report-dir", help="Folder for the dated report files.",
+                                             parser=_path_flag("--report-dir"))],
     config: ConfigOpt = None,
     store: StoreOpt = None,
     since: Annotated[Optional[str], typer.Option(
@@ -1193,6 +1257,7 @@ def run_(
         _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
+    _check_outside_store(report_dir, target)
     with _history_held(target):      # from reading the history to recording what the messages told
         # the window ends at the hour; the sync just run (after it) says how each scope stands now
         content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
@@ -1253,6 +1318,34 @@ def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
             check_out(fmt, report_dir / name)
         except ValueError as exc:
             raise fail(str(exc)) from None
+    _check_writable(report_dir)
+
+
+def _check_outside_store(out: Path, store: Any) -> None:
+    """Exit 2 before the analysis when the report would go into one of the store's own folders (a table's,
+    or _flowscope): `--out STORE/executions --format csv` dropped its tables among a Delta table's files,
+    which a vacuum deletes as untracked."""
+    from flowscope.model import TABLES
+    from flowscope.store.layout import META_DIR
+
+    root = Path(str(store.path))
+    if not root.is_dir():
+        return
+    root, where = root.resolve(), out.resolve()
+    for own in (*TABLES, META_DIR):
+        if where.is_relative_to(root / own):
+            raise fail(f"{out}: inside the store {store.path} ({own}/ is flowscope's own): write the report "
+                       "elsewhere")
+
+
+def _check_writable(out: Path) -> None:
+    """Exit 2 before any work when no file can be made where the report goes (`files.check_writable`)."""
+    from flowscope.report.files import check_writable
+
+    try:
+        check_writable(out)
+    except OSError as exc:
+        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
 
 
 def _output_closed() -> bool:

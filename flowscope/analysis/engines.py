@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import TABLES, TIMESTAMP
@@ -47,6 +48,15 @@ def spark_session(master: str = "local[2]", app_name: str = "flowscope") -> Any:
     return session
 
 
+_GLOB_CHARS = re.compile(r"([\\*?\[\]{}])")
+
+
+def _literal_path(path: str) -> str:
+    """`path` as a Hadoop glob matching only itself: Spark globs every path it reads, so a store under a
+    folder named with `?`, `*` or `{}` was 'Path does not exist' (a backslash makes the next one literal)."""
+    return _GLOB_CHARS.sub(r"\\\1", path)
+
+
 def _spark_schema(name: str) -> str:
     return ", ".join(f"`{f.name}` {_SPARK_TYPES[str(f.type)]}" for f in TABLES[name].schema)
 
@@ -72,7 +82,7 @@ def spark_tables(store: "Store", session: Any = None) -> dict[str, Any]:
         paths = list(snap.files) if snap is not None else []
         stored = snap.columns if snap is not None else None   # columns of the stored version
         if paths:
-            frame = session.read.schema(schema).parquet(*paths)
+            frame = session.read.schema(schema).parquet(*map(_literal_path, paths))
         else:
             frame = session.createDataFrame([], schema)
         cols = []

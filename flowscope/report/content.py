@@ -48,6 +48,7 @@ class HistoryChange:
     resolved: pd.DataFrame = field(default_factory=pd.DataFrame)     # history rows resolved by this report
     recorded: bool = False                                            # history rows written by this report
     previous_report: dt.datetime | None = None                       # end of the previous report's window
+    later_report: dt.datetime | None = None   # end of the newest report's window, when it ends after this one's
     run_id: str = ""                                                  # this report run (history.run_id)
     notified: dict[str, dict[str, str]] = field(default_factory=dict)  # finding id -> {target: run id}
     until: dt.datetime | None = None                                  # this report's window end
@@ -86,7 +87,12 @@ class HistoryChange:
         if self.count("worsened"):
             parts.append(f"{self.count('worsened')} worsened")
         parts += [f"{self.count('ongoing')} ongoing", f"{len(self.resolved)} resolved"]
-        since = "since the last report" if self.previous_report is not None else "(first report of this scope)"
+        if self.previous_report is not None:
+            since = "since the last report"
+        elif self.later_report is not None:   # an older window run after a newer one: its states, not new ones
+            since = f"as recorded by the report of a later window (to {self.later_report:%Y-%m-%d %H:%M} UTC)"
+        else:
+            since = "(first report of this scope)"
         unsaved = "; not recorded in the findings history, so the next report says them again" \
             if self.not_recorded is not None else ""
         return ", ".join(parts) + " " + since + unsaved

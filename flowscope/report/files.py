@@ -52,6 +52,18 @@ def _new_file_mode() -> int:
     return 0o666 & ~mask
 
 
+def check_writable(path: Path) -> None:
+    """OSError when no file can be made where `path` (a report file, or a folder of them) will be: in
+    `path` itself when it is a folder already there, else in the nearest folder above it that exists.
+    Tried with a temporary file, as the writers make theirs: a report that failed only at the end had
+    analysed the window and recorded the findings history for a file no one got."""
+    path = through_link(path)
+    place = path if path.is_dir() else next((p for p in path.parents if p.exists()), Path("."))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=place)
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def write_whole(path: Path, write: Callable[[Path], object]) -> None:
     """Call `write` with a temporary path beside `path` (beside the file it links to), then rename it
     to `path`."""

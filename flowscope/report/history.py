@@ -103,7 +103,11 @@ def changes(stored: Sequence[dict[str, Any]], findings: pd.DataFrame, *, since: 
     earlier = [t for r in stored if _in_scope(r, clouds, workflows)
                for t in (utc(r[C.window_end]), utc(r[C.last_seen]), utc(r[C.first_seen])) if t < until]
     earlier += [t for r in runs if r.get(C.scope) == scope for t in (utc(r[C.window_end]),) if t < until]
+    # a newer report of this scope, when this window ends before it (an older window run after a newer one)
+    later = [t for r in stored if _in_scope(r, clouds, workflows) for t in (utc(r[C.window_end]),) if t > until]
+    later += [t for r in runs if r.get(C.scope) == scope for t in (utc(r[C.window_end]),) if t > until]
     change = HistoryChange(previous_report=max(earlier) if earlier else None, run_id=rid, until=until,
+                           later_report=max(later) if later else None,
                            notified={i: _notified(r) for i, r in by_id.items()}, alert_scope=scope)
     writes: list[dict[str, Any]] = []
     seen: set[str] = set()

@@ -67,7 +67,9 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
                    f"{md(str(exc)[:300])}). Reload the page in a few seconds.")
         st.stop()
     span = filters.current_window()
-    st.caption(f"Store `{data.store_path()}` · {filters.describe(f, span.ends_at_data)}")
+    # escaped, not a code span: a folder name may hold a backtick, which would end the span and let the
+    # rest of the path be read as Markdown
+    st.caption(f"Store {md(data.store_path())} · {filters.describe(f, span.ends_at_data)}")
     note = filters.data_end_note(span)
     if note:
         st.caption(note)

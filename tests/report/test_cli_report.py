@@ -82,6 +82,15 @@ def test_a_cloud_in_capitals_is_that_cloud(healthy_store):
     assert said["AWS"]["findings"] == said["aws"]["findings"] and said["aws"]["counts"]["executions"] > 0
 
 
+def test_a_cloud_named_twice_is_one_cloud(healthy_store):
+    """`--cloud aws --cloud AWS` (a script adding its default to the user's) listed "clouds": ["aws", "aws"]
+    in the JSON, which a consumer counting the filtered clouds read as two."""
+    result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--cloud", "aws", "--cloud", "AWS",
+                                 "--cloud", "gcp", "--format", "json"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert json.loads(result.stdout)["filters"]["clouds"] == ["aws", "gcp"]
+
+
 def test_flag_words_in_any_case_are_those_words(healthy_store, tmp_path):
     """`--fail-on High` was "must be one of critical, high, ..." for the word it lists."""
     result = runner.invoke(app, ["analyze", "--store", healthy_store, *WINDOW, "--fail-on", "LOW", "--format", "Json"])
@@ -225,3 +234,68 @@ def test_out_dash_prints_a_text_report_on_stdout_and_writes_no_file_named_dash(h
     result = report(healthy_store, "-", "--format", "xlsx", "--no-history")
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "--out -" in result.output and "md or html" in result.output and not (tmp_path / "-").exists()
+
+
+def test_an_out_folder_that_refuses_the_file_names_the_out_path_not_a_temporary_one(healthy_store, tmp_path,
+                                                                                    monkeypatch):
+    """A folder the user may not write in said "[Errno 13] Permission denied: '/reports/.r.md.u0kkcpgj'",
+    the hidden temporary file the report is first written to, which the user never named."""
+    import flowscope.report.files as files
+
+    def refused(prefix: str = "", dir: str | None = None, **_: object):
+        raise PermissionError(13, "Permission denied", f"{dir}/{prefix}u0kkcpgj")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refused)
+    out = tmp_path / "r.md"
+    result = report(healthy_store, out, "--format", "md", "--no-history")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert f"{out}: cannot write it: Permission denied" in said, said
+    assert "u0kkcpgj" not in said
+
+
+@pytest.mark.parametrize("fmt", ["md", "csv"])
+def test_an_out_folder_that_refuses_the_file_exits_2_before_any_work(tmp_path, monkeypatch, fmt):
+    """The report was analysed and its findings recorded in the history, then the file could not be
+    written (exit 2): the next report called those findings 'ongoing', though no report ever showed
+    them. The folder is tried first, as a missing PDF printer or a file in the way is."""
+    import flowscope.report.files as files
+    from flowscope.store import Store
+
+    store_path = tmp_path / "store"
+    make_store(store_path, failed_scope=False)
+    version = Store.open(store_path).version()
+
+    def refused(*_: object, **__: object):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(files.tempfile, "mkstemp", refused)
+    monkeypatch.setattr(files.tempfile, "mkdtemp", refused)
+    out = tmp_path / "reports" / ("r.md" if fmt == "md" else "tables")
+    result = report(str(store_path), out, "--format", fmt)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{out}: cannot write it: Permission denied" in " ".join(result.output.split())
+    assert "report written" not in result.output and "findings:" not in result.output
+    assert Store.open(store_path).version() == version          # no history recorded
+    result = runner.invoke(app, ["run", "--store", str(store_path), "--report-dir", str(out.parent), "--no-sync",
+                                 "--no-notify", "--format", fmt, "--until", END.isoformat()])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{out.parent}: cannot write it: Permission denied" in " ".join(result.output.split())
+    assert Store.open(store_path).version() == version
+
+
+@pytest.mark.parametrize("inside", ["executions", "_flowscope", "executions/reports"])
+def test_an_out_path_inside_the_stores_own_folders_exits_2_before_any_work(tmp_path, inside):
+    """`--out STORE/executions --format csv` dropped the report's tables into a Delta table's folder (which a
+    vacuum deletes as untracked files), and `--out STORE/_flowscope/...` wrote beside the manifest."""
+    from flowscope.store import Store
+
+    store_path = tmp_path / "store"
+    make_store(store_path, failed_scope=False)
+    version = Store.open(store_path).version()
+    before = sorted(p.relative_to(store_path) for p in store_path.rglob("*"))
+    result = report(str(store_path), store_path / inside, "--format", "csv")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{store_path / inside}: inside the store {store_path}" in " ".join(result.output.split())
+    assert Store.open(store_path).version() == version
+    assert sorted(p.relative_to(store_path) for p in store_path.rglob("*")) == before

@@ -61,6 +61,19 @@ def test_same_window_again_writes_nothing_and_says_the_same():
     assert older == []
 
 
+def test_an_older_window_after_a_newer_report_is_not_called_the_first_report():
+    """`flowscope report` at 11:35 then the scheduled `run` (its window ends at 11:00) said "0 new, 2 ongoing,
+    0 resolved (first report of this scope)": the states are those a later window's report recorded."""
+    stored, _ = step([], findings(("a", "medium", "aws"), ("b", "low", "aws")), T0 + 2 * DAY)
+    stored, _ = step(stored, findings(("a", "medium", "aws"), ("b", "low", "aws")), T0 + 3 * DAY)
+    _, older = changes(stored, findings(("a", "medium", "aws"), ("b", "low", "aws")), since=T0, until=T0 + DAY)
+    assert older.previous_report is None and older.states == {"a": "ongoing", "b": "ongoing"}
+    assert older.summary() == ("0 new, 2 ongoing, 0 resolved as recorded by the report of a later window "
+                               "(to 2026-11-04 00:00 UTC)")
+    _, first = changes([], findings(("a", "medium", "aws")), since=T0, until=T0 + DAY)
+    assert first.summary().endswith("(first report of this scope)")
+
+
 def test_a_filtered_report_resolves_only_findings_in_its_scope():
     stored, _ = step([], findings(("a", "high", "aws"), ("z", "high", "azure")), T0 + DAY)
     _, change = step(stored, findings(), T0 + 2 * DAY, clouds=("aws",))

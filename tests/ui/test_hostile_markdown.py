@@ -75,3 +75,17 @@ def test_markdown_text_escapes_what_streamlit_reads_as_syntax():
     out = markdown_text("![i](http://x) $a$ :red[b] :material/home: <i>c</i> *d* _e_ `f`\nnext")
     assert out == ("\\!\\[i\\]\\(http\\://x\\) \\$a\\$ \\:red\\[b\\] \\:material/home\\: "
                    "&lt;i&gt;c&lt;/i&gt; \\*d\\* \\_e\\_ \\`f\\` next")
+
+
+def test_store_path_with_a_backtick_is_literal_in_the_caption(tmp_path, monkeypatch):
+    """A folder name may hold a backtick (legal on Linux): inside the caption's code span it ended the
+    span early, and what followed it was read as Markdown (here bold, HTML and LaTeX)."""
+    path = tmp_path / "ops`s **store** <img src=x onerror=alert(1)> $x$"
+    path.mkdir()
+    Store(path).write(build(60, days=3, clouds=(Cloud.AWS,), failed_scope=False))
+    at = open_page(app(str(path), monkeypatch), "overview")
+    no_exception(at)
+    captions = [str(c.value) for c in at.caption if "Store" in str(c.value)]
+    assert captions, [str(c.value) for c in at.caption]
+    assert markdown_text(str(path)) in captions[0], captions[0]
+    assert "`" + str(path) not in captions[0], captions[0]

@@ -74,8 +74,10 @@ def local_root(path: str | Path) -> Path:
     return Path(os.path.abspath(Path(text).expanduser()))
 
 
-UNWRITABLE_PATH_CHARS = ("[", "]")
-"""Characters of a local path that delta-rs cannot take in a table's location ("Invalid object store url")."""
+UNWRITABLE_PATH_CHARS = ("[", "]", "^", "|")
+"""Characters of a local path that delta-rs cannot take in a table's location: it panics, "Invalid object store
+url: InvalidDomainCharacter" (every ASCII punctuation character tried in a folder's name: these four, and the
+backslash, refused below; `tests/store/test_odd_paths.py`)."""
 
 _PERCENT_ESCAPE = re.compile(r"%[0-9A-Fa-f]{2}")
 """A '%' and two hex digits in a local path: delta-rs 1.x writes a table's log under the folder as named
@@ -92,7 +94,7 @@ def unwritable_path(root: Path) -> str | None:
     """Why delta-rs cannot keep a store's tables under `root`, or None."""
     if any(c in str(root) for c in UNWRITABLE_PATH_CHARS):
         # delta-rs parses a table's path as a URL and panics on these
-        return f"cannot hold {' or '.join(UNWRITABLE_PATH_CHARS)}"
+        return f"cannot hold {', '.join(UNWRITABLE_PATH_CHARS[:-1])} or {UNWRITABLE_PATH_CHARS[-1]}"
     if "\\" in str(root):
         return "cannot hold a backslash (read as '/')"
     if any(ord(c) < 32 or ord(c) == 127 for c in str(root)):

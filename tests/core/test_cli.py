@@ -300,7 +300,7 @@ def test_a_store_path_the_delta_writer_refuses_is_a_clear_error(tmp_path):
     path = tmp_path / "runs[1]"
     result = runner.invoke(app, ["demo", "--store", str(path), "--no-serve", "--executions", "20", "--days", "1"])
     assert result.exit_code == ExitCode.USAGE, result.output
-    assert "cannot hold [ or ]" in result.output.replace("\n", "") and not path.exists()
+    assert "cannot hold [, ], ^ or |" in result.output.replace("\n", "") and not path.exists()
 
 
 def test_version_flag_prints_the_version():

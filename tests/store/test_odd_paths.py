@@ -109,7 +109,7 @@ def test_a_file_url_names_the_folder_its_escapes_spell(tmp_path):
     assert store.path == folder and counts(Store.open(folder))["executions"] == 2
 
 
-@pytest.mark.parametrize("name", ["back\\slash", "new\nline", "tab\tx", "esc\x1b[31mred"])
+@pytest.mark.parametrize("name", ["back\\slash", "new\nline", "tab\tx", "esc\x1b[31mred", "a^b", "a|b", "a[b"])
 def test_a_store_path_delta_rs_cannot_parse_is_refused_before_anything_is_written(tmp_path, name):
     """A backslash (delta-rs reads it as '/': 'Kernel error: File not found' on the first write) or a control
     character ('Error parsing Path ... illegal character sequence') in a store's path was a raw DeltaError

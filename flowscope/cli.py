@@ -138,10 +138,6 @@ def _word(value: str | None) -> str | None:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _words(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [v.strip().lower() for v in values]
-
-
 PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-65535).")]
 """A port a server can bind: 99999 reached Streamlit, which printed a traceback, and the command exited 0."""
 CloudsOpt = Annotated[Optional[list[str]], typer.Option(help="Only these clouds (repeatable): aws, azure, gcp.",
@@ -910,7 +906,8 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         return fail(message) if settings is None else config_fail(settings, message)
 
     if fmt not in FORMATS:
-        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)} (or {', '.join(FORMAT_ALIASES)}, the other "
+                  f"names of their files), not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
         raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
@@ -919,6 +916,19 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
 
 OUT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
 """The names each file format of `report` is written under (csv and parquet write a folder)."""
+FORMAT_ALIASES = {suffix[1:]: fmt for fmt, suffixes in OUT_SUFFIXES.items() for suffix in suffixes if suffix[1:] != fmt}
+"""A format by the other names its files take (`--format markdown`, `htm`): `--out r.markdown` wrote Markdown,
+and `--format markdown` was refused as no format."""
+
+
+def _format_word(value: str | None) -> str | None:
+    """A report format as `report.FORMATS` names it, from any case and any name of its files."""
+    word = _word(value)
+    return FORMAT_ALIASES.get(word, word) if word is not None else None
+
+
+def _format_words(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [str(_format_word(v)) for v in values]
 FORMAT_WORDS = {"html": "HTML", "pdf": "a PDF", "md": "Markdown", "xlsx": "a workbook"}
 OTHER_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf", ".json", ".csv", ".tsv", ".xls", ".xlsm", ".ods",
                             ".pptx", ".png", ".jpg", ".jpeg", ".svg", ".zip", ".gz", ".parquet", ".xml", ".yaml"})
@@ -1056,8 +1066,8 @@ def report(
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="html, pdf, md, csv, parquet or xlsx (default: the one --out's name ends in, "
-                         "else html).", callback=_word)] = None,
+        "--format", help="html, pdf, md (or markdown), csv, parquet or xlsx (default: the one --out's name "
+                         "ends in, else html).", callback=_format_word)] = None,
     fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
@@ -1137,7 +1147,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
         raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
                                     f'not {configured!r}')
     # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
-    for fmt in _words(configured) or ["html"]:
+    for fmt in _format_words(configured) or ["html"]:
         _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
                             names=("[report] formats", "[report] fail_on", "[report] plotly"), settings=settings)
     if "since" in cfg:
@@ -1145,7 +1155,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
             parse_start(cfg["since"])
         except ValueError as exc:   # said as the --since it stands for, without the file: "time '30' has no unit"
             raise config_fail(settings, f"[report] since: {exc}") from None
-    chosen = formats or _words(configured) or ["html"]
+    chosen = formats or _format_words(configured) or ["html"]
     resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
@@ -1215,7 +1225,7 @@ def run_(
     until: Annotated[Optional[str], typer.Option(help="Window end (default: the start of this hour).")] = None,
     format: Annotated[Optional[list[str]], typer.Option(
         "--format", help=literal("Formats to write (repeatable; default: [report] formats, else html)."),
-        callback=_words)] = None,
+        callback=_format_words)] = None,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.",
                                                    callback=_word)] = None,
     plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word)] = None,

@@ -84,3 +84,11 @@ def test_a_report_of_the_shown_name_holds_that_workflow_alone(hostile, tmp_path)
     assert result.exit_code == ExitCode.FINDINGS, result.output
     text = out.read_text()
     assert "| total | 20 | 100.0% |" in text and "payments" not in text, text
+
+
+def test_the_shown_name_in_another_case_is_named_as_differing_in_case_alone(hostile):
+    """`--workflow EVILRED-WF` got no "differs only in case" hint, which `--workflow PAYMENTS` gets: the
+    case was compared with the name as stored, escapes and all."""
+    result = runner.invoke(app, ["analyze", "--store", hostile, *WINDOW, "--workflow", "EVILRED-WF"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "('evilred-wf' differs only in case" in " ".join(result.output.split()), result.output

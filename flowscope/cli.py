@@ -129,8 +129,10 @@ def _import_path(value: str) -> Path:
 
 
 def _workflows_given(values: list[str] | None) -> list[str] | None:
+    """Each workflow once, in the order given: `--workflow a --workflow a` (a script adding its default to
+    the user's) listed "workflows": ["a", "a"] in analyze's JSON filters, as `--cloud` did."""
     _not_blank("workflow", list(values or []))
-    return values
+    return None if values is None else list(dict.fromkeys(values))
 
 
 def _word(value: str | None) -> str | None:

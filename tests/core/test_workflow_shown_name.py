@@ -92,3 +92,11 @@ def test_the_shown_name_in_another_case_is_named_as_differing_in_case_alone(host
     result = runner.invoke(app, ["analyze", "--store", hostile, *WINDOW, "--workflow", "EVILRED-WF"])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "('evilred-wf' differs only in case" in " ".join(result.output.split()), result.output
+
+
+def test_a_workflow_named_twice_is_one_workflow(hostile):
+    """`--workflow payments --workflow payments` (a script adding its default to the user's) listed
+    "workflows": ["payments", "payments"] in the JSON filters, as `--cloud` did."""
+    result = runner.invoke(app, ["analyze", "--store", hostile, *WINDOW, "--workflow", "payments", "--workflow",
+                                 "evilred-wf", "--workflow", "payments", "--format", "json"])
+    assert json.loads(result.stdout)["filters"]["workflows"] == ["payments", "evilred-wf"], result.output

@@ -399,7 +399,8 @@ def import_(
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
                                                  callback=_cloud_spelt)] = None,
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
+        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).",
+        callback=_word)] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.", callback=_arn_given)] = None,
 ) -> None:

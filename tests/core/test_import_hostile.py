@@ -850,3 +850,12 @@ def test_an_execution_arn_with_its_history_among_other_files_is_used(tmp_path):
     assert result.exit_code == ExitCode.OK, result.output
     ids = {r[C.execution_id] for r in Store.open(tmp_path / "store").read_rows("executions")}
     assert ids == {ARN, ARN2}
+
+
+def test_a_forced_format_in_any_case_is_that_format(tmp_path):
+    """`import --format AWS.History` was "unknown format 'AWS.History'; formats: ..., aws.history, ...", while
+    every other command reads its flag words in any case (`--format JSON`, `--fail-on High`)."""
+    history = write_history(tmp_path / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--format", " AWS.History", "--execution-arn", ARN, str(history))
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "1 aws.history" in text, text

@@ -29,12 +29,12 @@ from flowscope.analysis.suite import (
     findings_to_records,
     known_workflows,
     runs_of,
+    shown_name,
     workflows_named,
 )
 from flowscope.dialect import CLI, Dialect
 from flowscope.format import fmt_duration, fmt_time
 from flowscope.model import COLLECTED_STATUSES, TABLES, C, Cloud, RunStatus, superseded_failures
-from flowscope.textsafety import one_line
 from flowscope.timewindow import STALE_AFTER, known_end, parse_window
 
 NEXT_STEP = "run `flowscope demo --no-serve`, `flowscope import FILE` or `flowscope sync`"
@@ -302,11 +302,12 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
     """'unknown workflow X; workflows in the store: closest first ...', compared without case: by case
     alone `PAYMENTS-STANDARD` ranked payments-standard ninth of twelve. A name that differs only in case
     is named first and said to be one (names are matched as the cloud spells them). Names are compared as
-    shown (`one_line`): `EVILRED-WF` got no hint for a stored `evil<ESC>]0;x<BEL>red-wf`, listed as evilred-wf."""
+    shown (`suite.shown_name`): `EVILRED-WF` got no hint for a stored `evil<ESC>]0;x<BEL>red-wf`, listed as
+    evilred-wf."""
     if not names:
         return f"unknown workflow {wanted!r}; the store holds no workflows yet"
-    folded = one_line(wanted).casefold()
-    case = sorted({one_line(n) for n in names if one_line(n).casefold() == folded})
+    folded = str(shown_name(wanted)).casefold()
+    case = sorted({str(shown_name(n)) for n in names if str(shown_name(n)).casefold() == folded})
     hint = f" ({', '.join(map(repr, case))} differs only in case: names match as spelt)" if case else ""
     return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {closest(wanted, names)}"
 
@@ -314,8 +315,9 @@ def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
 def closest(wanted: str, names: Sequence[str]) -> str:
     """`names`, closest to `wanted` first (compared without case, as shown), the first MAX_NAMES_SHOWN and how
     many more."""
-    folded = one_line(wanted).casefold()
-    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, one_line(n).casefold()).ratio(), n))
+    folded = str(shown_name(wanted)).casefold()
+    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, str(shown_name(n)).casefold()).ratio(),
+                                          n))
     more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
     return ", ".join(ranked[:MAX_NAMES_SHOWN]) + more
 

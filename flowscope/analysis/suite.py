@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -140,7 +141,7 @@ def build_context(
 def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:
     """The rows of `dim` (one per workflow: its workflow_id and workflow_name) that a typed `wanted` selects:
     those whose name or id is `wanted` as stored; failing that, those whose name or id is `wanted` as
-    flowscope shows it (`textsafety.one_line`, both sides). A name holding escape sequences or control
+    flowscope shows it (`shown_name`, both sides). A name holding escape sequences or control
     characters is listed cleaned (`evil<ESC>]0;x<BEL>red-wf` as `evilred-wf`) and that cleaned name, typed
     back, selected nothing: the workflow could not be named. The one rule of every workflow filter
     (analyze's check and context, the reports' tables, the notebook's readers).
@@ -149,10 +150,10 @@ def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:
     both would merge two workflows without a word, and neither could be told apart by its shown name."""
     ids, names = dim[C.workflow_id], dim[C.workflow_name]
     exact = ids.isin([wanted]) | names.isin([wanted])
-    target = one_line(wanted)
+    target = shown_name(wanted)
     if exact.any() or not target:
         return exact
-    by_id, by_name = ids.map(_shown).eq(target), names.map(_shown).eq(target)
+    by_id, by_name = ids.map(shown_name).eq(target), names.map(shown_name).eq(target)
     hit = by_id | by_name
     if names[by_name].astype(str).combine_first(ids[hit].astype(str)).nunique() > 1:   # each row as it matched
         rows = dim[hit]
@@ -171,9 +172,13 @@ def named_any(dim: pd.DataFrame, wanted: Sequence[str]) -> pd.Series:
     return keep
 
 
-def _shown(value: Any) -> str | None:
-    """A stored name or id as the surfaces show it; None for a missing one (never the text "None")."""
-    return None if value is None or (isinstance(value, float) and pd.isna(value)) else one_line(value)
+def shown_name(value: Any) -> str | None:
+    """A name or id as the surfaces show it (`textsafety.one_line`), in Unicode's composed form (NFC): a
+    name stored decomposed (`cafe` + U+0301) reads as the `café` a keyboard types, which was refused.
+    None for a missing one (never the text "None")."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return unicodedata.normalize("NFC", one_line(value))
 
 
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]

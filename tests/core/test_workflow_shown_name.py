@@ -100,3 +100,12 @@ def test_a_workflow_named_twice_is_one_workflow(hostile):
     result = runner.invoke(app, ["analyze", "--store", hostile, *WINDOW, "--workflow", "payments", "--workflow",
                                  "evilred-wf", "--workflow", "payments", "--format", "json"])
     assert json.loads(result.stdout)["filters"]["workflows"] == ["payments", "evilred-wf"], result.output
+
+
+def test_a_name_typed_in_another_unicode_form_selects_it(tmp_path):
+    """A name stored decomposed (`cafe` + U+0301, as some exports and macOS tools write it) reads `café` like
+    the composed one a keyboard types: `--workflow café` was "unknown workflow 'café'; ... closest first: café"."""
+    path = make_store(tmp_path / "store", rows("cafe\u0301-orders"))
+    result = runner.invoke(app, ["analyze", "--store", path, *WINDOW, "--workflow", "caf\u00e9-orders",
+                                 "--fail-on", "high"])
+    assert result.exit_code == ExitCode.FINDINGS, result.output

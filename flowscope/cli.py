@@ -102,6 +102,15 @@ def _arn_given(value: str | None) -> str | None:
     return value
 
 
+def _import_format_given(value: str | None) -> str | None:
+    """`import --format "$FMT"` with FMT unset detected each file's format as without --format, where a
+    blank --execution-arn or filter is exit 2; a format is read in any case, as every flag word is."""
+    if value is not None and not value.strip():
+        raise fail('--format is empty (an unset variable in --format "$VAR"?): name a format, or leave '
+                   "--format out to detect each file's format")
+    return _word(value)
+
+
 def _path_flag(flag: str) -> Callable[[str], Path]:
     """A parser of a path flag that refuses a blank value: Typer reads "" as "." (the working folder), so
     `--out "$OUT"` with OUT unset wrote a csv report's files there."""
@@ -400,7 +409,7 @@ def import_(
                                                  callback=_cloud_spelt)] = None,
     format: Annotated[Optional[str], typer.Option(
         "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).",
-        callback=_word)] = None,
+        callback=_import_format_given)] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.", callback=_arn_given)] = None,
 ) -> None:

@@ -859,3 +859,12 @@ def test_a_forced_format_in_any_case_is_that_format(tmp_path):
     result, text = run_import(tmp_path / "store", "--format", " AWS.History", "--execution-arn", ARN, str(history))
     assert result.exit_code == ExitCode.OK, result.output
     assert "1 aws.history" in text, text
+
+
+def test_a_blank_forced_format_is_refused(tmp_path):
+    """`import --format "$FMT"` with FMT unset detected the format as if no --format were given (exit 0),
+    where a blank --execution-arn, --cloud or --workflow is exit 2."""
+    history = write_history(tmp_path / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--format", " ", "--execution-arn", ARN, str(history))
+    assert result.exit_code == ExitCode.USAGE and "--format is empty" in text, result.output
+    assert not (tmp_path / "store").exists()

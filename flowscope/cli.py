@@ -102,6 +102,15 @@ def _arn_given(value: str | None) -> str | None:
     return value
 
 
+def _import_format_given(value: str | None) -> str | None:
+    """`import --format "$FMT"` with FMT unset detected each file's format as without --format, where a
+    blank --execution-arn or filter is exit 2; a format is read in any case, as every flag word is."""
+    if value is not None and not value.strip():
+        raise fail('--format is empty (an unset variable in --format "$VAR"?): name a format, or leave '
+                   "--format out to detect each file's format")
+    return _word(value)
+
+
 def _path_flag(flag: str) -> Callable[[str], Path]:
     """A parser of a path flag that refuses a blank value: Typer reads "" as "." (the working folder), so
     `--out "$OUT"` with OUT unset wrote a csv report's files there."""
@@ -129,17 +138,15 @@ def _import_path(value: str) -> Path:
 
 
 def _workflows_given(values: list[str] | None) -> list[str] | None:
+    """Each workflow once, in the order given: `--workflow a --workflow a` (a script adding its default to
+    the user's) listed "workflows": ["a", "a"] in analyze's JSON filters, as `--cloud` did."""
     _not_blank("workflow", list(values or []))
-    return values
+    return None if values is None else list(dict.fromkeys(values))
 
 
 def _word(value: str | None) -> str | None:
     """A flag's value from a fixed list as the list spells it (--fail-on High, --format JSON)."""
     return value.strip().lower() if isinstance(value, str) else value
-
-
-def _words(values: list[str] | None) -> list[str] | None:
-    return None if values is None else [v.strip().lower() for v in values]
 
 
 PortOpt = Annotated[int, typer.Option(min=1, max=65535, help="Dashboard port (1-65535).")]
@@ -401,7 +408,8 @@ def import_(
     cloud: Annotated[Optional[str], typer.Option(help="Force the cloud: aws, azure, gcp.",
                                                  callback=_cloud_spelt)] = None,
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).")] = None,
+        "--format", help="Force the format, e.g. aws.history or gcp.step_entries (a wrong one lists all).",
+        callback=_import_format_given)] = None,
     execution_arn: Annotated[Optional[str], typer.Option(
         help="Execution ARN of a bare get-execution-history file.", callback=_arn_given)] = None,
 ) -> None:
@@ -910,7 +918,8 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         return fail(message) if settings is None else config_fail(settings, message)
 
     if fmt not in FORMATS:
-        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise bad(f"{names[0]} must be one of {', '.join(FORMATS)} (or {', '.join(FORMAT_ALIASES)}, the other "
+                  f"names of their files), not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
         raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
@@ -919,6 +928,19 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
 
 OUT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
 """The names each file format of `report` is written under (csv and parquet write a folder)."""
+FORMAT_ALIASES = {suffix[1:]: fmt for fmt, suffixes in OUT_SUFFIXES.items() for suffix in suffixes if suffix[1:] != fmt}
+"""A format by the other names its files take (`--format markdown`, `htm`): `--out r.markdown` wrote Markdown,
+and `--format markdown` was refused as no format."""
+
+
+def _format_word(value: str | None) -> str | None:
+    """A report format as `report.FORMATS` names it, from any case and any name of its files."""
+    word = _word(value)
+    return FORMAT_ALIASES.get(word, word) if word is not None else None
+
+
+def _format_words(values: list[str] | None) -> list[str] | None:
+    return None if values is None else [str(_format_word(v)) for v in values]
 FORMAT_WORDS = {"html": "HTML", "pdf": "a PDF", "md": "Markdown", "xlsx": "a workbook"}
 OTHER_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf", ".json", ".csv", ".tsv", ".xls", ".xlsm", ".ods",
                             ".pptx", ".png", ".jpg", ".jpeg", ".svg", ".zip", ".gz", ".parquet", ".xml", ".yaml"})
@@ -1056,8 +1078,8 @@ def report(
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="html, pdf, md, csv, parquet or xlsx (default: the one --out's name ends in, "
-                         "else html).", callback=_word)] = None,
+        "--format", help="html, pdf, md (or markdown), csv, parquet or xlsx (default: the one --out's name "
+                         "ends in, else html).", callback=_format_word)] = None,
     fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
@@ -1137,7 +1159,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
         raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
                                     f'not {configured!r}')
     # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
-    for fmt in _words(configured) or ["html"]:
+    for fmt in _format_words(configured) or ["html"]:
         _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
                             names=("[report] formats", "[report] fail_on", "[report] plotly"), settings=settings)
     if "since" in cfg:
@@ -1145,7 +1167,7 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
             parse_start(cfg["since"])
         except ValueError as exc:   # said as the --since it stands for, without the file: "time '30' has no unit"
             raise config_fail(settings, f"[report] since: {exc}") from None
-    chosen = formats or _words(configured) or ["html"]
+    chosen = formats or _format_words(configured) or ["html"]
     resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
     resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
     for fmt in chosen:
@@ -1215,7 +1237,7 @@ def run_(
     until: Annotated[Optional[str], typer.Option(help="Window end (default: the start of this hour).")] = None,
     format: Annotated[Optional[list[str]], typer.Option(
         "--format", help=literal("Formats to write (repeatable; default: [report] formats, else html)."),
-        callback=_words)] = None,
+        callback=_format_words)] = None,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.",
                                                    callback=_word)] = None,
     plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word)] = None,

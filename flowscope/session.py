@@ -308,7 +308,7 @@ class Session:
                                   words=PYTHON)   # a refusal names since=..., not --since
         check_order(start, end)
         wanted_status = None if status is None else statuses(name, as_list(status) or [])
-        self._check_filters(cloud, workflow)
+        selected = self._check_filters(cloud, workflow)
         expr = self.store.table(name)
         columns = set(TABLES[name].schema.names)
         time_column = TIME_COLUMN[name]
@@ -323,7 +323,7 @@ class Session:
                 expr = expr.filter(one_of(expr[column], values))
         workflows = as_list(workflow)
         if workflows is not None:
-            expr = expr.filter(one_of(expr[C.workflow_id], self._workflow_ids(workflows)))
+            expr = expr.filter(one_of(expr[C.workflow_id], selected))
         if time_column in columns:
             expr = expr.order_by(when)
         if limit is not None:
@@ -355,25 +355,17 @@ class Session:
         warnings.warn(said, UserWarning, stacklevel=4)
         return said
 
-    def _check_filters(self, cloud: Any, workflow: Any) -> None:
-        """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame."""
+    def _check_filters(self, cloud: Any, workflow: Any) -> list[str]:
+        """A typo'd cloud or workflow is a ValueError naming what exists, never an empty frame; the ids of
+        the workflows `workflow` selects, by the rule of every workflow filter (`suite.workflows_named`)."""
         clouds, workflows = as_list(cloud), as_list(workflow)
         if not clouds and not workflows:
-            return
+            return []
         from flowscope.analysis.run import check_filters
 
         with safe_errors():
-            check_filters(self.store.tables(("executions", "workflows")),
-                          clouds=clouds, workflows=workflows)
-
-    def _workflow_ids(self, names_or_ids: list[str]) -> list[str]:
-        """Workflow ids matching names or ids, from executions and workflow definitions."""
-        found: set[str] = set()
-        for table, name_column in (("executions", C.workflow_name), ("workflows", C.name)):
-            expr = self.store.table(table)
-            expr = expr.filter(expr[name_column].isin(names_or_ids) | expr[C.workflow_id].isin(names_or_ids))
-            found.update(expr.select(C.workflow_id).distinct().to_pandas()[C.workflow_id])
-        return sorted(found)
+            return check_filters(self.store.tables(("executions", "workflows")),
+                                 clouds=clouds, workflows=workflows)
 
     # Each reader: rows in [since, until) of the table's time (TIME_COLUMN: a run's or step's start, a
     # definition's seen_at, a metric's timestamp), filtered in the engine by cloud ("aws", any case), workflow

@@ -29,6 +29,8 @@ from flowscope.analysis.suite import (
     findings_to_records,
     known_workflows,
     runs_of,
+    shown_name,
+    workflows_named,
 )
 from flowscope.dialect import CLI, Dialect
 from flowscope.format import fmt_duration, fmt_time
@@ -259,56 +261,63 @@ def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.
 
 
 def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | None = None,
-                  workflows: Sequence[str] | None = None) -> None:
-    """Raise ValueError naming what exists for a cloud that is not one, or a workflow the store never saw.
+                  workflows: Sequence[str] | None = None) -> list[str]:
+    """Raise ValueError naming what exists for a cloud that is not one, or a workflow the store never saw;
+    return the ids of the workflows `workflows` selects, in any cloud (none without a workflow filter).
 
     A valid cloud without data is not a typo (the caller reports "no data"); a workflow matches by
-    name or id. `tables` needs only executions and workflows.
+    name or id, as stored or as shown (`suite.workflows_named`). `tables` needs only executions and workflows.
     """
     known_clouds = [c.value for c in Cloud]
     for cloud in clouds or []:
         if str(cloud) not in known_clouds:
             raise ValueError(f"unknown cloud {cloud!r}; clouds: {', '.join(known_clouds)}")
     if not workflows:
-        return
+        return []
     dim = known_workflows({name: tables[name] for name in ("executions", "workflows") if name in tables})
     names = sorted({str(n) for n in dim[C.workflow_name].dropna()})
-    ids = {str(i) for i in dim[C.workflow_id].dropna()}
-    for wanted in workflows:
-        if str(wanted) not in names and str(wanted) not in ids:
-            raise ValueError(unknown_workflow_message(str(wanted), names))
+    hits = {str(wanted): workflows_named(dim, str(wanted)) for wanted in workflows}
+    for wanted, hit in hits.items():
+        if not hit.any():
+            raise ValueError(unknown_workflow_message(wanted, names))
+    ids = sorted({str(i) for hit in hits.values() for i in dim.loc[hit, C.workflow_id]})
     if not clouds:
-        return
+        return ids
     # a workflow of another cloud than the ones selected: the window held "no executions" for ever (exit 3)
-    inside = dim[dim[C.cloud].isin([str(c) for c in clouds])]
-    for wanted in workflows:
-        if str(wanted) in set(inside[C.workflow_name].astype(str)) | set(inside[C.workflow_id].astype(str)):
+    selected_clouds = [str(c) for c in clouds]
+    inside = dim[dim[C.cloud].isin(selected_clouds)]
+    for wanted, hit in hits.items():
+        if dim.loc[hit, C.cloud].isin(selected_clouds).any():
             continue
-        match = (dim[C.workflow_name].astype(str) == str(wanted)) | (dim[C.workflow_id].astype(str) == str(wanted))
-        homes = ", ".join(sorted({str(c) for c in dim.loc[match, C.cloud]}))
+        homes = ", ".join(sorted({str(c) for c in dim.loc[hit, C.cloud]}))
         there = sorted({str(n) for n in inside[C.workflow_name].dropna()})
         selected = ", ".join(map(str, clouds))
-        said = (f"workflows of {selected} (closest first): {closest(str(wanted), there)}" if there else
+        said = (f"workflows of {selected} (closest first): {closest(wanted, there)}" if there else
                 f"the store holds no workflows of {selected}")
-        raise ValueError(f"workflow {str(wanted)!r} is in {homes}, not in {selected}; {said}")
+        raise ValueError(f"workflow {wanted!r} is in {homes}, not in {selected}; {said}")
+    return ids
 
 
 def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:
     """'unknown workflow X; workflows in the store: closest first ...', compared without case: by case
     alone `PAYMENTS-STANDARD` ranked payments-standard ninth of twelve. A name that differs only in case
-    is named first and said to be one (names are matched as the cloud spells them)."""
+    is named first and said to be one (names are matched as the cloud spells them). Names are compared as
+    shown (`suite.shown_name`): `EVILRED-WF` got no hint for a stored `evil<ESC>]0;x<BEL>red-wf`, listed as
+    evilred-wf."""
     if not names:
         return f"unknown workflow {wanted!r}; the store holds no workflows yet"
-    folded = wanted.casefold()
-    case = [n for n in names if n.casefold() == folded]
+    folded = str(shown_name(wanted)).casefold()
+    case = sorted({str(shown_name(n)) for n in names if str(shown_name(n)).casefold() == folded})
     hint = f" ({', '.join(map(repr, case))} differs only in case: names match as spelt)" if case else ""
     return f"unknown workflow {wanted!r}{hint}; workflows in the store (closest first): {closest(wanted, names)}"
 
 
 def closest(wanted: str, names: Sequence[str]) -> str:
-    """`names`, closest to `wanted` first (compared without case), the first MAX_NAMES_SHOWN and how many more."""
-    folded = wanted.casefold()
-    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, n.casefold()).ratio(), n))
+    """`names`, closest to `wanted` first (compared without case, as shown), the first MAX_NAMES_SHOWN and how
+    many more."""
+    folded = str(shown_name(wanted)).casefold()
+    ranked = sorted(names, key=lambda n: (-difflib.SequenceMatcher(None, folded, str(shown_name(n)).casefold()).ratio(),
+                                          n))
     more = f" and {len(ranked) - MAX_NAMES_SHOWN} more" if len(ranked) > MAX_NAMES_SHOWN else ""
     return ", ".join(ranked[:MAX_NAMES_SHOWN]) + more
 

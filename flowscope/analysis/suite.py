@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -30,6 +31,7 @@ from flowscope.analysis.base import (
     utc,
 )
 from flowscope.model import UTC, C
+from flowscope.textsafety import one_line
 from flowscope.timewindow import check_order
 
 ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
@@ -126,8 +128,7 @@ def build_context(
     wf = _workflow_dim(t, runs)
     unfiltered, all_workflows = (t, wf) if workflows else (None, None)
     if workflows:
-        names = {str(w) for w in workflows}
-        wf = wf[wf[C.workflow_name].isin(names) | wf[C.workflow_id].isin(names)]
+        wf = wf[named_any(wf, workflows)]
         ids = sorted(wf[C.workflow_id].unique().tolist())
         t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
              for name, tbl in t.items()}
@@ -135,6 +136,49 @@ def build_context(
     check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
                    collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows)
+
+
+def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:
+    """The rows of `dim` (one per workflow: its workflow_id and workflow_name) that a typed `wanted` selects:
+    those whose name or id is `wanted` as stored; failing that, those whose name or id is `wanted` as
+    flowscope shows it (`shown_name`, both sides). A name holding escape sequences or control
+    characters is listed cleaned (`evil<ESC>]0;x<BEL>red-wf` as `evilred-wf`) and that cleaned name, typed
+    back, selected nothing: the workflow could not be named. The one rule of every workflow filter
+    (analyze's check and context, the reports' tables, the notebook's readers).
+
+    Two different stored names or ids shown alike are a ValueError naming them with their escapes: selecting
+    both would merge two workflows without a word, and neither could be told apart by its shown name."""
+    ids, names = dim[C.workflow_id], dim[C.workflow_name]
+    exact = ids.isin([wanted]) | names.isin([wanted])
+    target = shown_name(wanted)
+    if exact.any() or not target:
+        return exact
+    by_id, by_name = ids.map(shown_name).eq(target), names.map(shown_name).eq(target)
+    hit = by_id | by_name
+    if names[by_name].astype(str).combine_first(ids[hit].astype(str)).nunique() > 1:   # each row as it matched
+        rows = dim[hit]
+        listed = ", ".join(f"{str(n)!r} (id {str(i)!r})"
+                           for n, i in zip(rows[C.workflow_name], rows[C.workflow_id], strict=True))
+        raise ValueError(f"{len(rows)} workflows show as {target!r}: {listed}; name one by its id as stored "
+                         "(the escapes as written here; a shell reads them in $'...')")
+    return hit
+
+
+def named_any(dim: pd.DataFrame, wanted: Sequence[str]) -> pd.Series:
+    """The rows of `dim` any of `wanted` selects (`workflows_named`)."""
+    keep = pd.Series(False, index=dim.index)
+    for one in wanted:
+        keep |= workflows_named(dim, str(one))
+    return keep
+
+
+def shown_name(value: Any) -> str | None:
+    """A name or id as the surfaces show it (`textsafety.one_line`), in Unicode's composed form (NFC): a
+    name stored decomposed (`cafe` + U+0301) reads as the `café` a keyboard types, which was refused.
+    None for a missing one (never the text "None")."""
+    if value is None or (isinstance(value, float) and pd.isna(value)):
+        return None
+    return unicodedata.normalize("NFC", one_line(value))
 
 
 RUNS_COLUMNS = [C.cloud, C.workflow_id, C.workflow_name, C.kind, C.region, "runs", "in_window", "first", "last"]

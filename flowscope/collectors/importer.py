@@ -493,6 +493,24 @@ def read_files(paths: Iterable[Path], *, cloud: str | None = None, fmt: str | No
         yield item.fmt, item.doc, item.ctx
 
 
+NAMED_BY_EXECUTION_ID = frozenset({"aws.history", "gcp.step_entries"})
+"""The formats whose documents may not name their execution and read it from `--execution-arn`
+(`ImportContext.execution_id`): a bare get-execution-history, GCP step entries without their resource names."""
+
+
+def _check_execution_id_read(formats: list[str]) -> None:
+    """ValueError, before anything is read further or written, for an `--execution-arn` no document reads:
+    given with CloudWatch log records or an Azure runs list (a history meant, the wrong file passed), it
+    was ignored without a word, and "1 new execution" read as that history imported. Empty files alone
+    are "nothing imported" (exit 3), said as such."""
+    if not formats or NAMED_BY_EXECUTION_ID.intersection(formats):
+        return
+    read = ", ".join(f"{formats.count(f)} {f}" for f in sorted(set(formats)))
+    raise ValueError("--execution-arn names the execution of a bare get-execution-history (aws stepfunctions "
+                     f"get-execution-history output), and no file here is one (read: {read}): it would change "
+                     "nothing; leave it out, or add the history it names")
+
+
 def _pair_aws_histories(loaded: list[Loaded]) -> None:
     """Give each bare get-execution-history the describe-execution imported with it (by start time).
     NativeFormatError for histories of different executions (started at other times) under one
@@ -1008,6 +1026,8 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
                             empty_files=result.empty_files))
         result.warnings.extend(f"{where}: an empty {'file' if where in result.empty_files else 'list'} (a query "
                                "that found nothing): no records" for where in result.empty_documents)
+        if execution_id is not None:
+            _check_execution_id_read([item.fmt for item in loaded] + [p.fmt for p in plans.values() if p])
         _pair_aws_histories(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)

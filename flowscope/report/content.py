@@ -19,6 +19,7 @@ from flowscope.analysis import measures
 from flowscope.analysis import tables as q
 from flowscope.analysis.base import Thresholds
 from flowscope.analysis.run import AnalysisReport, Coverage, analyze_report
+from flowscope.analysis.suite import named_any
 from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import C
 
@@ -211,8 +212,7 @@ def workflow_ids(con: Any, workflows: Sequence[str] | None) -> tuple[str, ...]:
     if not workflows:
         return ()
     options = q.workflow_options(con)
-    wanted = {str(w) for w in workflows}
-    hit = options[options[C.workflow_id].isin(wanted) | options[C.workflow_name].isin(wanted)]
+    hit = options[named_any(options, workflows)]      # the rule of every workflow filter
     return tuple(sorted(set(hit[C.workflow_id].astype(str))))
 
 

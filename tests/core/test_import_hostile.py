@@ -818,3 +818,53 @@ def test_a_page_of_filter_log_events_output_is_said_to_be_one(tmp_path):
     result, text = run_import(tmp_path / "store", str(path))
     assert result.exit_code == 0, result.output
     assert f"warning: {path}: " in text and "one page" in text, text
+
+
+AZURE_RUNS = Path("/work/shared/samples/azure/WorkflowRuns_List.json")
+
+
+@pytest.mark.parametrize("kind", ["log records", "azure runs"])
+def test_an_execution_arn_no_file_can_use_is_refused_before_anything_is_written(tmp_path, kind):
+    """`--execution-arn ARN` names the execution of a bare get-execution-history. Given with CloudWatch log
+    records or an Azure runs list, it was ignored without a word (exit 0): the user who meant a history
+    and passed the wrong file read "1 new execution" as done. It is exit 2 naming the flag and the formats
+    read, and no store is made."""
+    if kind == "log records":
+        path = write_jsonl(tmp_path / "records.jsonl", log_records())
+    else:
+        path = tmp_path / "runs.json"
+        path.write_text(json.dumps(json.loads(AZURE_RUNS.read_text())["responses"]["200"]["body"]))
+    store = tmp_path / "store"
+    result, text = run_import(store, "--execution-arn", ARN2, str(path))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "--execution-arn" in text and "no file here is one" in text and "nothing was written" in text, text
+    assert not store.exists()
+    result, text = run_import(store, str(path))        # the same files without it: imported
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+def test_an_execution_arn_with_its_history_among_other_files_is_used(tmp_path):
+    history = write_history(tmp_path / "history.json", history_events())
+    records = write_jsonl(tmp_path / "records.jsonl", log_records(ARN))
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN2, str(history), str(records))
+    assert result.exit_code == ExitCode.OK, result.output
+    ids = {r[C.execution_id] for r in Store.open(tmp_path / "store").read_rows("executions")}
+    assert ids == {ARN, ARN2}
+
+
+def test_a_forced_format_in_any_case_is_that_format(tmp_path):
+    """`import --format AWS.History` was "unknown format 'AWS.History'; formats: ..., aws.history, ...", while
+    every other command reads its flag words in any case (`--format JSON`, `--fail-on High`)."""
+    history = write_history(tmp_path / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--format", " AWS.History", "--execution-arn", ARN, str(history))
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "1 aws.history" in text, text
+
+
+def test_a_blank_forced_format_is_refused(tmp_path):
+    """`import --format "$FMT"` with FMT unset detected the format as if no --format were given (exit 0),
+    where a blank --execution-arn, --cloud or --workflow is exit 2."""
+    history = write_history(tmp_path / "history.json", history_events())
+    result, text = run_import(tmp_path / "store", "--format", " ", "--execution-arn", ARN, str(history))
+    assert result.exit_code == ExitCode.USAGE and "--format is empty" in text, result.output
+    assert not (tmp_path / "store").exists()

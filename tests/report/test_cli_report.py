@@ -299,3 +299,25 @@ def test_an_out_path_inside_the_stores_own_folders_exits_2_before_any_work(tmp_p
     assert f"{store_path / inside}: inside the store {store_path}" in " ".join(result.output.split())
     assert Store.open(store_path).version() == version
     assert sorted(p.relative_to(store_path) for p in store_path.rglob("*")) == before
+
+
+def test_format_takes_the_names_out_takes(healthy_store, tmp_path):
+    """`--out r.markdown` wrote Markdown while `--format markdown` was "--format must be one of html, pdf, md,
+    ...": one mapping (`cli.OUT_SUFFIXES`) names the formats for both, and a wrong one lists them all."""
+    result = report(healthy_store, "-", "--format", "Markdown", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert result.stdout.startswith("# flowscope report"), result.stdout[:200]
+    result = report(healthy_store, tmp_path / "r.pdf", "--format", "markdown", "--no-history")
+    assert result.exit_code == ExitCode.USAGE and "but --format md writes Markdown" in result.output, result.output
+    result = report(healthy_store, tmp_path / "r.html", "--format", "docx")
+    said = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE and "markdown" in said and "htm" in said, said
+
+
+def test_report_formats_in_the_config_take_those_names_too():
+    from types import SimpleNamespace
+
+    from flowscope.cli import _run_options
+
+    settings = SimpleNamespace(report={"formats": ["Markdown", "htm", "txt"]})
+    assert _run_options(settings, None, None, None, None)[0] == ["md", "html", "md"]

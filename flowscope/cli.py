@@ -912,7 +912,7 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
                         settings: Any = None) -> None:
     """names: what the message calls the three values (the flags, or the config file's keys, then
     `settings` names the file and line)."""
-    from flowscope.report import FORMATS
+    from flowscope.report import FORMAT_ALIASES, FORMATS
 
     def bad(message: str) -> typer.Exit:
         return fail(message) if settings is None else config_fail(settings, message)
@@ -926,21 +926,18 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
 
 
-OUT_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
-"""The names each file format of `report` is written under (csv and parquet write a folder)."""
-FORMAT_ALIASES = {suffix[1:]: fmt for fmt, suffixes in OUT_SUFFIXES.items() for suffix in suffixes if suffix[1:] != fmt}
-"""A format by the other names its files take (`--format markdown`, `htm`): `--out r.markdown` wrote Markdown,
-and `--format markdown` was refused as no format."""
-
-
 def _format_word(value: str | None) -> str | None:
     """A report format as `report.FORMATS` names it, from any case and any name of its files."""
+    from flowscope.report import format_named
+
     word = _word(value)
-    return FORMAT_ALIASES.get(word, word) if word is not None else None
+    return format_named(word) if word is not None else None
 
 
 def _format_words(values: list[str] | None) -> list[str] | None:
     return None if values is None else [str(_format_word(v)) for v in values]
+
+
 FORMAT_WORDS = {"html": "HTML", "pdf": "a PDF", "md": "Markdown", "xlsx": "a workbook"}
 OTHER_SUFFIXES = frozenset({".docx", ".doc", ".odt", ".rtf", ".json", ".csv", ".tsv", ".xls", ".xlsm", ".ods",
                             ".pptx", ".png", ".jpg", ".jpeg", ".svg", ".zip", ".gz", ".parquet", ".xml", ".yaml"})
@@ -951,23 +948,23 @@ suffixes are part of a name (a dated `r.2026.12.02`)."""
 def _report_format(fmt: str | None, out: Path) -> str:
     """--format, else the format `--out`'s name says (`--out r.md` wrote HTML into r.md), else html; a
     name that says another format than --format is exit 2 naming the name to use, before any work."""
-    from flowscope.report import FORMATS
+    from flowscope.report import FILE_SUFFIXES, FORMATS
 
     suffix = out.suffix.lower()
-    named = next((f for f, suffixes in OUT_SUFFIXES.items() if suffix in suffixes), None)
+    named = next((f for f, suffixes in FILE_SUFFIXES.items() if suffix in suffixes), None)
     if fmt is None:
         if named is None and suffix in OTHER_SUFFIXES:
             raise fail(f"--out {out}: cannot tell the report's format from {suffix}: pass --format "
                        f"{', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
         return named or "html"
-    if fmt not in OUT_SUFFIXES:       # csv and parquet: a folder, not a file of a type
+    if fmt not in FILE_SUFFIXES:      # csv and parquet: a folder, not a file of a type
         if fmt in FORMATS and (named is not None or suffix in OTHER_SUFFIXES):
             raise fail(f"--format {fmt} writes a folder of files (one per table), and {out} names a {suffix} "
                        f"file: name a folder, e.g. {out.with_name(f'{out.stem}-{fmt}')}")
         return fmt
     if (named is not None and named != fmt) or (named is None and suffix in OTHER_SUFFIXES):
         raise fail(f"--out {out} names a {suffix} file, but --format {fmt} writes {FORMAT_WORDS[fmt]}: name it "
-                   f"{out.with_suffix(OUT_SUFFIXES[fmt][0])}" + (f" or pass --format {named}" if named else ""))
+                   f"{out.with_suffix(FILE_SUFFIXES[fmt][0])}" + (f" or pass --format {named}" if named else ""))
     return fmt
 
 

@@ -15,10 +15,21 @@ from flowscope.report.content import ReportContent, build_content
 from flowscope.report.files import write_text_whole, write_whole
 
 FORMATS = ("html", "pdf", "md", "csv", "parquet", "xlsx")
-SUFFIX = {"html": ".html", "pdf": ".pdf", "md": ".md", "csv": "", "parquet": "", "xlsx": ".xlsx"}
-"""File name suffix of each format (csv and parquet write a folder of files)."""
+FILE_SUFFIXES = {"html": (".html", ".htm"), "pdf": (".pdf",), "md": (".md", ".markdown", ".txt"), "xlsx": (".xlsx",)}
+"""The names each file format is written under, its own first (csv and parquet write a folder of files)."""
+SUFFIX = {fmt: FILE_SUFFIXES[fmt][0] if fmt in FILE_SUFFIXES else "" for fmt in FORMATS}
+"""File name suffix of each format ("" for a folder of files)."""
+FORMAT_ALIASES = {suffix[1:]: fmt for fmt, suffixes in FILE_SUFFIXES.items()
+                  for suffix in suffixes if suffix[1:] != fmt}
+"""A format by the other names its files take ("markdown", "htm"): `--out r.markdown` wrote Markdown, and
+`--format markdown` (or `write_report(..., "markdown", ...)`) was refused as no format."""
 
-__all__ = ["FORMATS", "ReportContent", "build_content", "check_out", "write_report"]
+__all__ = ["FORMATS", "ReportContent", "build_content", "check_out", "format_named", "write_report"]
+
+
+def format_named(word: str) -> str:
+    """The format `word` names: one of FORMATS, or the format whose files it names (FORMAT_ALIASES)."""
+    return FORMAT_ALIASES.get(word, word)
 
 
 def check_out(fmt: str, out: Path) -> None:
@@ -37,9 +48,12 @@ def check_out(fmt: str, out: Path) -> None:
 
 
 def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "inline") -> list[Path]:
-    """Write one format; returns the files written. Raises ValueError for an unknown format or a taken path."""
+    """Write one format (`format_named`); returns the files written. Raises ValueError for an unknown format or
+    a taken path."""
+    fmt = format_named(fmt)
     if fmt not in FORMATS:
-        raise ValueError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+        raise ValueError(f"the format must be one of {', '.join(FORMATS)} (or {', '.join(FORMAT_ALIASES)}), "
+                         f"not {fmt!r}")
     out = Path(out)
     check_out(fmt, out)
     if fmt == "html":

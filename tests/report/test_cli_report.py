@@ -303,7 +303,7 @@ def test_an_out_path_inside_the_stores_own_folders_exits_2_before_any_work(tmp_p
 
 def test_format_takes_the_names_out_takes(healthy_store, tmp_path):
     """`--out r.markdown` wrote Markdown while `--format markdown` was "--format must be one of html, pdf, md,
-    ...": one mapping (`cli.OUT_SUFFIXES`) names the formats for both, and a wrong one lists them all."""
+    ...": one mapping (`report.FILE_SUFFIXES`) names the formats for both, and a wrong one lists them all."""
     result = report(healthy_store, "-", "--format", "Markdown", "--no-history")
     assert result.exit_code == ExitCode.OK, result.output
     assert result.stdout.startswith("# flowscope report"), result.stdout[:200]

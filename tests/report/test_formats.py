@@ -177,9 +177,15 @@ def test_csv_refuses_to_write_its_folder_over_a_file(hostile_content, tmp_path):
         write_report(hostile_content, "csv", tmp_path / "taken")
 
 
-def test_unknown_format_is_an_error(hostile_content, tmp_path):
-    with pytest.raises(ValueError, match="--format must be one of"):
+def test_the_python_api_takes_the_formats_names_the_command_takes(hostile_content, tmp_path):
+    """`write_report(content, "markdown", ...)` was refused ("--format must be one of ...", a flag a Python
+    caller never gave) while `flowscope report --format markdown` wrote Markdown: one table of names."""
+    out = tmp_path / "r.markdown"
+    assert write_report(hostile_content, "markdown", out) == [out]
+    assert out.read_text(encoding="utf-8").startswith("# ")
+    with pytest.raises(ValueError, match="the format must be one of .*markdown") as refused:
         write_report(hostile_content, "docx", tmp_path / "r.docx")
+    assert "--format" not in str(refused.value)
 
 
 def test_reports_load_no_streamlit():

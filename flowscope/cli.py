@@ -94,20 +94,24 @@ def _clouds_spelt(values: list[str] | None) -> list[str] | None:
     return None if values is None else list(dict.fromkeys(cloud_spelling(v) for v in values))
 
 
+def _refuse_blank(flag: str, value: str | None, then: str) -> None:
+    """Exit 2 for a flag given only white space, as a script's unset variable gives it (`--out "$OUT"`):
+    "FLAG is empty (an unset variable in FLAG "$VAR"?): THEN", THEN saying what to give instead."""
+    if value is not None and not str(value).strip():
+        raise fail(f'{flag} is empty (an unset variable in {flag} "$VAR"?): {then}')
+
+
 def _arn_given(value: str | None) -> str | None:
     """`--execution-arn "$ARN"` with ARN unset read as no ARN ("import each history with --execution-arn")."""
-    if value is not None and not value.strip():
-        raise fail('--execution-arn is empty (an unset variable in --execution-arn "$VAR"?): name the '
-                   "execution's ARN, or leave --execution-arn out for histories paired with their execution")
+    _refuse_blank("--execution-arn", value, "name the execution's ARN, or leave --execution-arn out for histories "
+                  "paired with their execution")
     return value
 
 
 def _import_format_given(value: str | None) -> str | None:
     """`import --format "$FMT"` with FMT unset detected each file's format as without --format, where a
     blank --execution-arn or filter is exit 2; a format is read in any case, as every flag word is."""
-    if value is not None and not value.strip():
-        raise fail('--format is empty (an unset variable in --format "$VAR"?): name a format, or leave '
-                   "--format out to detect each file's format")
+    _refuse_blank("--format", value, "name a format, or leave --format out to detect each file's format")
     return _word(value)
 
 
@@ -115,18 +119,14 @@ def _path_flag(flag: str) -> Callable[[str], Path]:
     """A parser of a path flag that refuses a blank value: Typer reads "" as "." (the working folder), so
     `--out "$OUT"` with OUT unset wrote a csv report's files there."""
     def parse(value: str) -> Path:
-        if not str(value).strip():
-            raise fail(f'{flag} is empty (an unset variable in {flag} "$VAR"?): name the '
-                       f"{'folder' if flag == '--report-dir' else 'file'} to write")
+        _refuse_blank(flag, value, f"name the {'folder' if flag == '--report-dir' else 'file'} to write")
         return Path(value)
     return parse
 
 
 def _title_given(value: str) -> str:
     """`--title "$TITLE"` with TITLE unset wrote a report headed "# " (an untitled browser tab)."""
-    if not value.strip():
-        raise fail('--title is empty (an unset variable in --title "$VAR"?): name the report, or leave --title '
-                   "out for the default")
+    _refuse_blank("--title", value, "name the report, or leave --title out for the default")
     return value
 
 
@@ -1023,9 +1023,14 @@ def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
         with status(f"writing {fmt}"):
             return write_report(content, fmt, out, plotly=plotly)
     except OSError as exc:
-        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
+        raise _cannot_write(out, exc) from None
     except (PdfError, ValueError) as exc:
         raise fail(f"{out}: {exc}") from None
+
+
+def _cannot_write(out: Path, exc: OSError) -> typer.Exit:
+    """Exit 2 for a report the system refused, before the work (`_check_writable`) or at its end (`_write`)."""
+    return fail(f"{out}: cannot write it: {_os_reason(exc, out)}")
 
 
 def _os_reason(exc: OSError, out: Path) -> str:
@@ -1364,7 +1369,7 @@ def _check_writable(out: Path) -> None:
     try:
         check_writable(out)
     except OSError as exc:
-        raise fail(f"{out}: cannot write it: {_os_reason(exc, out)}") from None
+        raise _cannot_write(out, exc) from None
 
 
 def _output_closed() -> bool:

@@ -128,7 +128,8 @@ BLANK = "—"
 
 def fmt_duration(ms: Any, missing: str = MISSING) -> str:
     """A duration in milliseconds (or a timedelta) with two units at most, so tables read like a person
-    speaks: 0.4 ms, 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h."""
+    speaks: 0.4 ms, 850 ms, 1.2 s, 5 min 12 s, 2 h 5 min, 3 d 4 h. From an hour up it rounds to the minute
+    before it splits, as the dashboard's tables do, so "1 h 22 min" here is "1 hr, 22 min" there."""
     if isinstance(ms, dt.timedelta):
         ms = ms.total_seconds() * 1000
     if is_missing(ms):
@@ -142,6 +143,8 @@ def fmt_duration(ms: Any, missing: str = MISSING) -> str:
     if value < 59_950:
         return f"{sign}{value / 1_000:.1f} s"
     seconds = int(round(value / 1_000))
+    if seconds >= 3_600:    # to the minute first, as the tables round (`ui.readable.per_cell_durations`)
+        seconds = int(round(value / 60_000)) * 60
     for big, big_unit, small, small_unit in ((86_400, "d", 3_600, "h"), (3_600, "h", 60, "min"),
                                              (60, "min", 1, "s")):
         if seconds >= big:

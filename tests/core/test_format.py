@@ -110,3 +110,20 @@ def test_an_amount_at_a_precision_boundary_reads_as_the_amount_it_rounds_to(valu
     """fmt_usd chose its precision before rounding: $99.996 read "$100.00" beside "$100", $0.99996 "$1.0000"
     beside "$1.00", $0.00009996 "$0.000100". An amount now reads at the precision of what it rounds to."""
     assert fmt_usd(value) == text
+
+
+@pytest.mark.parametrize("ms", [81.52 * 60_000, 119.8 * 60_000, 3_599_700, 47.9 * 3_600_000, 86_399_000,
+                                2 * 3_600_000 + 30_000, 5.1 * 86_400_000])
+def test_a_duration_reads_the_same_minute_in_a_sentence_and_in_a_table(ms):
+    """The Latency page's "Slowest workflow p95" read "1 h 21 min" above a table whose p95 read "1 hr, 22 min"
+    for the same 81.5 minutes: a sentence cut the minutes, the table (`per_cell_durations`) rounds them.
+    Now both round to the minute from an hour up, and a sentence keeps the table's two largest units."""
+    from flowscope.ui.readable import per_cell_durations
+
+    cell = per_cell_durations(pd.Series([ms])).iloc[0]
+    days, rest = divmod(int(cell.total_seconds()) // 60, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    units = [(days, "d"), (hours, "h"), (minutes, "min")]
+    first = next(i for i, (n, _) in enumerate(units) if n)
+    shown = [f"{n} {u}" for n, u in units[first:first + 2] if n]
+    assert fmt_duration(ms) == " ".join(shown)

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import TABLES, TIMESTAMP
@@ -31,12 +34,39 @@ _SPARK_TYPES = {
 }
 
 
+LOG_CONFIG = Path(__file__).with_name("spark_log4j2.properties")
+"""Spark's JVM logging: errors only, unless the user's SPARK_CONF_DIR has its own (`_java_options`)."""
+
+
+def _java_options(env: Mapping[str, str]) -> str | None:
+    """`-Dlog4j2.configurationFile=...` for the driver's JVM, or None when the user configured log4j
+    themselves (`$SPARK_CONF_DIR/log4j2.properties`, which Spark reads): JVM start-up notices and WARN lines
+    (NativeCodeLoader's) went to the stderr of every `analyze --engine spark`, noise a cron job mails."""
+    conf_dir = env.get("SPARK_CONF_DIR")
+    if conf_dir and Path(conf_dir, "log4j2.properties").is_file():
+        return None
+    return f"-Dlog4j2.configurationFile={LOG_CONFIG.as_uri()}"
+
+
+ARROW_FALLBACK_NOTICE = r"createDataFrame attempted Arrow optimization"
+"""PySpark's UserWarning when a pandas frame goes to Spark without Arrow (and the slower way works): Ibis
+registers an analysis' small lookup tables (`ibis.memtable`) from pandas frames, and one whose text columns
+Spark's own `toPandas` made (Arrow-backed, several chunks) cannot take the Arrow path. The tables are a few
+rows; the notice told a user of `--engine spark` nothing they could act on."""
+
+
 def spark_session(master: str = "local[2]", app_name: str = "flowscope") -> Any:
-    """A local SparkSession in UTC (SPARK_LOCAL_IP=127.0.0.1 unless set), reused if one is active."""
+    """A local SparkSession in UTC (SPARK_LOCAL_IP=127.0.0.1 unless set), reused if one is active, whose
+    JVM logs errors only (`_java_options`)."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     from pyspark.sql import SparkSession
 
-    session = (SparkSession.builder.master(master).appName(app_name)
+    warnings.filterwarnings("ignore", message=ARROW_FALLBACK_NOTICE, category=UserWarning)
+    builder = SparkSession.builder.master(master).appName(app_name)
+    java_options = _java_options(os.environ)
+    if java_options is not None:
+        builder = builder.config("spark.driver.extraJavaOptions", java_options)
+    session = (builder
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.driver.host", "127.0.0.1")
             .config("spark.ui.enabled", "false")

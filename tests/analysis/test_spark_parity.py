@@ -101,3 +101,33 @@ def test_spark_reads_a_store_whose_path_holds_glob_characters(tmp_path):
         session.stop()
     assert counts == {name: store.table(name).count().execute() for name in counts}
     assert counts["executions"] > 0
+
+
+QUIET_SPARK = """
+import ibis, pandas as pd, pyarrow as pa
+from flowscope.analysis.engines import spark_session
+session = spark_session()
+# text columns as Spark's own toPandas gives them (Arrow-backed, two chunks): what made PySpark fall back
+# from Arrow, with a UserWarning, when Ibis registered the stuck runs' ids (stuck.stuck_executions)
+frame = pd.DataFrame({"x": pd.array(pa.chunked_array([["a"], ["b"]]), dtype=pd.ArrowDtype(pa.string()))})
+print("rows", ibis.pyspark.connect(session).execute(ibis.memtable(frame).count()))
+session.stop()
+"""
+
+
+def test_spark_says_nothing_on_stderr_but_errors(tmp_path):
+    """`flowscope analyze --engine spark` wrote Spark's start-up notices ("Using Spark's default log4j profile",
+    "Setting default log level to WARN", NativeCodeLoader's WARN) and PySpark's Arrow fallback warning to
+    stderr on every run, noise a cron job mails. The JVM logs errors only; Java's own one-line notice of the
+    incubator module Spark 4 always loads is the one line left."""
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in __import__("os").environ.items() if k != "SPARK_CONF_DIR"}
+    done = subprocess.run([sys.executable, "-c", QUIET_SPARK], capture_output=True, text=True, timeout=300,
+                          env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "rows 2" in done.stdout
+    lines = [line for line in done.stderr.splitlines()
+             if line.strip() and not line.startswith("WARNING: Using incubator modules")]
+    assert lines == [], done.stderr

@@ -987,3 +987,44 @@ def test_a_quiet_target_whose_variable_holds_no_address_is_a_failed_delivery(con
     assert quiet.failed and not quiet.skipped and quiet.attempts == 0, quiet.line()
     assert quiet.line() == ("notify slack#1: FAILED: environment variable HOOK_URL (slack webhook URL) holds no "
                             "http:// or https:// address: nothing to send this run, and nothing could be sent")
+
+
+def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
+    """smtplib raises only when the server refuses every recipient; for some it returns them and sends to the
+    rest. `to = ["ops@example.com", "oncall@example.com"]` with oncall's mailbox gone said "sent (to 2
+    recipient(s))", and oncall was never told, run after run (its findings recorded as told). A refused
+    recipient is a failed delivery naming it and the server's reason; the others got the message."""
+    from aiosmtpd.controller import Controller
+
+    from tests.report.conftest import _free_port
+
+    received = []
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
+            if address.startswith("oncall@"):
+                return "550 5.1.1 <oncall@example.com>: mailbox unavailable"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        target = {"type": "email", "host": "127.0.0.1", "port": controller.port, "starttls": False,
+                  "from": "flowscope@example.com", "to": ["ops@example.com", "oncall@example.com"],
+                  "min_severity": "low", "backoff": 0, "retries": 2}
+        [result] = deliver(parse_targets([target]), content)
+        [nobody] = deliver(parse_targets([{**target, "to": "oncall@example.com"}]), content)
+    finally:
+        controller.stop()
+    assert nobody.failed and nobody.error == ("SMTP refused 1 of 1 recipient(s): oncall@example.com: SMTP 550: "
+                                              "5.1.1 <oncall@example.com>: mailbox unavailable"), nobody.error
+    assert [e.rcpt_tos for e in received] == [["ops@example.com"]]
+    assert result.failed and not result.finding_ids, result.line()
+    assert result.attempts == 1, result.line()           # a refusal with 5xx is not retried (nor re-sent to ops)
+    assert result.error == ("SMTP refused 1 of 2 recipient(s) (the others got the message): oncall@example.com: "
+                            "SMTP 550: 5.1.1 <oncall@example.com>: mailbox unavailable"), result.error

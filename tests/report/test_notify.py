@@ -787,6 +787,8 @@ def test_a_channel_that_breaks_unexpectedly_fails_alone(content, receiver, monke
      "https://sharepoint.example.com/sites/Ops/Shared%20Documents/report.html"),
     ("https://reports.example.com/r.html?week=49#top", "https://reports.example.com/r.html?week=49#top"),
     ("https://reports.example.com/already%20quoted.html", "https://reports.example.com/already%20quoted.html"),
+    ("https://reports.example.com/100%.html", "https://reports.example.com/100%25.html"),   # a % no escape starts
+    ("https://reports.example.com/a%20b%zz%4.html", "https://reports.example.com/a%20b%25zz%254.html"),
     ("https://", None), ("https:///r.html", None), ("https://reports.example.com/\nr.html", None),
 ])
 def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):

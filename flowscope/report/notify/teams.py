@@ -79,7 +79,8 @@ def card(message: Message) -> dict[str, Any]:
 def button_url(where: str) -> str | None:
     """The report's address as an Action.OpenUrl takes it, or None (it is then a line of text): http(s)
     with a host, its spaces and other characters a URL cannot hold percent-encoded (what is already
-    encoded stays). A url Teams cannot read broke the whole card on the desktop client
+    encoded stays; a `%` that starts no escape, as in "100%.html", is `%25`: kept, the url was one
+    no browser reads). A url Teams cannot read broke the whole card on the desktop client
     (microsoft/AdaptiveCards#3538); a line break or control character is no address at all."""
     from urllib.parse import quote, urlsplit
 
@@ -90,7 +91,7 @@ def button_url(where: str) -> str | None:
             return None
     except ValueError:             # a bracketed host that is no IPv6 address, a port that is no number
         return None
-    return quote(where, safe=":/?#[]@!$&'()*+,;=%~")
+    return quote(re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", where), safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def payload(message: Message) -> dict[str, Any]:

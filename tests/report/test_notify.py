@@ -1030,3 +1030,25 @@ def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
     assert result.attempts == 1, result.line()           # a refusal with 5xx is not retried (nor re-sent to ops)
     assert result.error == ("SMTP refused 1 of 2 recipient(s) (the others got the message): oncall@example.com: "
                             "SMTP 550: 5.1.1 <oncall@example.com>: mailbox unavailable"), result.error
+
+
+@pytest.mark.parametrize(("report", "link"), [
+    ("https://sharepoint.example.com/sites/Ops/Shared Documents/report.html",
+     "<https://sharepoint.example.com/sites/Ops/Shared%20Documents/report.html|open the report>"),
+    ("https://reports.example.com/r.html?week=49&team=ops",
+     "<https://reports.example.com/r.html?week=49&amp;team=ops|open the report>"),
+    ("https://reports.example.com/a|b>c.html", "<https://reports.example.com/a%7Cb%3Ec.html|open the report>"),
+    ("https://reports.example.com/latest.html", "<https://reports.example.com/latest.html|open the report>"),
+])
+def test_slack_links_a_report_address_teams_would_open(report, link):
+    """A report_url with a space (a SharePoint folder's name), a `|` or a `>` was a line of plain text in
+    Slack where Teams made it a button: the link is the address Teams' button takes (`report_address`:
+    percent-encoded once), its `&` escaped as Slack asks of every `&` that is not an entity of its own
+    (a raw one read as the start of an entity)."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message
+
+    body = slack.payload(Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                                 report=report))
+    [element] = body["blocks"][-1]["elements"]
+    assert element == {"type": "mrkdwn", "text": link, "verbatim": True}

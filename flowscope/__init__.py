@@ -74,7 +74,6 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
     from flowscope.dialect import PYTHON
     from flowscope.session import (
         Session,
-        as_list,
         as_now,
         as_time,
         check_thresholds,
@@ -84,6 +83,7 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         open_store,
         safe_errors,
         with_dollars_meaning,
+        workflows_list,
     )
     from flowscope.textsafety import one_line
     from flowscope.timewindow import parse_window
@@ -108,7 +108,7 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
                                 collections_as_of=collections_as_of,
                                 clouds=clouds_list(cloud if cloud is not None else clouds),
-                                workflows=as_list(workflow if workflow is not None else workflows))
+                                workflows=workflows_list(workflow if workflow is not None else workflows))
     if end_note:
         warnings.warn(end_note, UserWarning, stacklevel=2)
     gap = report.coverage.gap_note(PYTHON)

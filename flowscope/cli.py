@@ -87,11 +87,11 @@ def _cloud_spelt(value: str | None) -> str | None:
 
 
 def _clouds_spelt(values: list[str] | None) -> list[str] | None:
-    from flowscope.model import cloud_spelling
+    from flowscope.session import clouds_list
 
     _not_blank("cloud", list(values or []))
     # once each, in the order given: `--cloud aws --cloud AWS` listed "clouds": ["aws", "aws"] in the JSON
-    return None if values is None else list(dict.fromkeys(cloud_spelling(v) for v in values))
+    return clouds_list(values)
 
 
 def _refuse_blank(flag: str, value: str | None, then: str) -> None:
@@ -140,8 +140,10 @@ def _import_path(value: str) -> Path:
 def _workflows_given(values: list[str] | None) -> list[str] | None:
     """Each workflow once, in the order given: `--workflow a --workflow a` (a script adding its default to
     the user's) listed "workflows": ["a", "a"] in analyze's JSON filters, as `--cloud` did."""
+    from flowscope.session import workflows_list
+
     _not_blank("workflow", list(values or []))
-    return None if values is None else list(dict.fromkeys(values))
+    return workflows_list(values)
 
 
 def _word(value: str | None) -> str | None:

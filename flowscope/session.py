@@ -120,10 +120,21 @@ def check_limit(limit: Any) -> int | None:
     return int(limit)
 
 
+def once_each(values: Iterable[str] | None) -> list[str] | None:
+    """A filter's values once each, in the order given: the one rule of the commands' repeatable flags
+    (`--cloud aws --cloud AWS`) and flowscope.analyze's lists, whose headers listed "clouds": ["aws", "aws"]."""
+    return None if values is None else list(dict.fromkeys(values))
+
+
 def clouds_list(value: str | Sequence[str] | None) -> list[str] | None:
-    """The cloud filter as a list, each as the model spells it ("AWS" is aws)."""
+    """The cloud filter as a list, each as the model spells it ("AWS" is aws), once each (`once_each`)."""
     values = as_list(value)
-    return None if values is None else [cloud_spelling(v) for v in values]
+    return None if values is None else once_each(cloud_spelling(v) for v in values)
+
+
+def workflows_list(value: str | Sequence[str] | None) -> list[str] | None:
+    """The workflow filter as a list, each name or id once (`once_each`)."""
+    return once_each(as_list(value))
 
 
 def table_filters(name: str) -> list[str]:

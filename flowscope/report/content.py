@@ -22,6 +22,7 @@ from flowscope.analysis.run import AnalysisReport, Coverage, analyze_report
 from flowscope.analysis.suite import named_any
 from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import C
+from flowscope.session import clouds_list, workflows_list
 
 TOP = 10
 """Rows in each 'top' table of a report (costly steps, slowest steps, failing steps, retried steps)."""
@@ -222,17 +223,21 @@ def build_content(
     since: str | dt.datetime | None = "7d",
     until: str | dt.datetime | None = None,
     now: dt.datetime | None = None,
-    clouds: Sequence[str] | None = None,
-    workflows: Sequence[str] | None = None,
+    clouds: str | Sequence[str] | None = None,
+    workflows: str | Sequence[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     title: str = "flowscope report",
     collections_as_of: dt.datetime | None = None,
 ) -> ReportContent:
     """Run the analyses and the dashboard's measures over one window and filters of a store.
 
+    clouds, workflows: one or a list, read as `flowscope analyze` and the notebook read them (a cloud in any
+    case, each once: `session.clouds_list`, `session.workflows_list`); `clouds=["AWS"]` was an unknown cloud
+    and `clouds="aws"` the clouds 'a', 'w' and 's'.
     collections_as_of: as `analyze_report` (`run` asks as of now: its sync ran after the window's end).
     Raises ValueError (a typo'd cloud or workflow, a bad time) as `analyze` does.
     """
+    clouds, workflows = clouds_list(clouds), workflows_list(workflows)
     thresholds = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_mapping(thresholds)
     now = now or dt.datetime.now(dt.timezone.utc)
     # One snapshot for the findings and the measures: a sync committing mid-report cannot split them.

@@ -489,3 +489,20 @@ def test_an_empty_frame_says_why_when_warnings_are_silenced(session):
         filtered = session.executions(status="ABORTED", cloud="gcp", limit=0)
     assert empty.empty and empty.attrs["empty"].startswith("no executions since 2020-01-01 00:00")
     assert "empty" not in filtered.attrs and "empty" not in session.executions(limit=1).attrs
+
+
+def test_analyze_lists_each_filter_once_as_the_command_does(session):
+    """`flowscope analyze --cloud aws --cloud AWS --workflow a --workflow a` lists "clouds": ["aws"] and
+    "workflows": ["a"] in its JSON header; flowscope.analyze(clouds=["aws", "AWS"], ...) listed the
+    repeats in `attrs["coverage"]["filters"]`: one rule (`session.once_each`) for both."""
+    from flowscope.cli import _clouds_spelt, _workflows_given
+
+    name = session.workflows()["name"].iloc[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        findings = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END,
+                                     clouds=["aws", "AWS", "aws"], workflows=[name, name])
+        one = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END, cloud="aws", workflow=name)
+    assert findings.attrs["coverage"]["filters"] == {"clouds": ["aws"], "workflows": [name]}
+    assert findings.attrs["coverage"] == one.attrs["coverage"]
+    assert _clouds_spelt(["aws", "AWS", "aws"]) == ["aws"] and _workflows_given([name, name]) == [name]

@@ -787,6 +787,8 @@ def test_a_channel_that_breaks_unexpectedly_fails_alone(content, receiver, monke
      "https://sharepoint.example.com/sites/Ops/Shared%20Documents/report.html"),
     ("https://reports.example.com/r.html?week=49#top", "https://reports.example.com/r.html?week=49#top"),
     ("https://reports.example.com/already%20quoted.html", "https://reports.example.com/already%20quoted.html"),
+    ("https://reports.example.com/100%.html", "https://reports.example.com/100%25.html"),   # a % no escape starts
+    ("https://reports.example.com/a%20b%zz%4.html", "https://reports.example.com/a%20b%25zz%254.html"),
     ("https://", None), ("https:///r.html", None), ("https://reports.example.com/\nr.html", None),
 ])
 def test_teams_gives_its_button_only_a_url_a_card_can_hold(report, url):
@@ -987,3 +989,66 @@ def test_a_quiet_target_whose_variable_holds_no_address_is_a_failed_delivery(con
     assert quiet.failed and not quiet.skipped and quiet.attempts == 0, quiet.line()
     assert quiet.line() == ("notify slack#1: FAILED: environment variable HOOK_URL (slack webhook URL) holds no "
                             "http:// or https:// address: nothing to send this run, and nothing could be sent")
+
+
+def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
+    """smtplib raises only when the server refuses every recipient; for some it returns them and sends to the
+    rest. `to = ["ops@example.com", "oncall@example.com"]` with oncall's mailbox gone said "sent (to 2
+    recipient(s))", and oncall was never told, run after run (its findings recorded as told). A refused
+    recipient is a failed delivery naming it and the server's reason; the others got the message."""
+    from aiosmtpd.controller import Controller
+
+    from tests.report.conftest import _free_port
+
+    received = []
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
+            if address.startswith("oncall@"):
+                return "550 5.1.1 <oncall@example.com>: mailbox unavailable"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            received.append(envelope)
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        target = {"type": "email", "host": "127.0.0.1", "port": controller.port, "starttls": False,
+                  "from": "flowscope@example.com", "to": ["ops@example.com", "oncall@example.com"],
+                  "min_severity": "low", "backoff": 0, "retries": 2}
+        [result] = deliver(parse_targets([target]), content)
+        [nobody] = deliver(parse_targets([{**target, "to": "oncall@example.com"}]), content)
+    finally:
+        controller.stop()
+    assert nobody.failed and nobody.error == ("SMTP refused 1 of 1 recipient(s): oncall@example.com: SMTP 550: "
+                                              "5.1.1 <oncall@example.com>: mailbox unavailable"), nobody.error
+    assert [e.rcpt_tos for e in received] == [["ops@example.com"]]
+    assert result.failed and not result.finding_ids, result.line()
+    assert result.attempts == 1, result.line()           # a refusal with 5xx is not retried (nor re-sent to ops)
+    assert result.error == ("SMTP refused 1 of 2 recipient(s) (the others got the message): oncall@example.com: "
+                            "SMTP 550: 5.1.1 <oncall@example.com>: mailbox unavailable"), result.error
+
+
+@pytest.mark.parametrize(("report", "link"), [
+    ("https://sharepoint.example.com/sites/Ops/Shared Documents/report.html",
+     "<https://sharepoint.example.com/sites/Ops/Shared%20Documents/report.html|open the report>"),
+    ("https://reports.example.com/r.html?week=49&team=ops",
+     "<https://reports.example.com/r.html?week=49&amp;team=ops|open the report>"),
+    ("https://reports.example.com/a|b>c.html", "<https://reports.example.com/a%7Cb%3Ec.html|open the report>"),
+    ("https://reports.example.com/latest.html", "<https://reports.example.com/latest.html|open the report>"),
+])
+def test_slack_links_a_report_address_teams_would_open(report, link):
+    """A report_url with a space (a SharePoint folder's name), a `|` or a `>` was a line of plain text in
+    Slack where Teams made it a button: the link is the address Teams' button takes (`report_address`:
+    percent-encoded once), its `&` escaped as Slack asks of every `&` that is not an entity of its own
+    (a raw one read as the start of an entity)."""
+    from flowscope.report.notify import slack
+    from flowscope.report.notify.message import Message
+
+    body = slack.payload(Message(title="t", summary="s", status="ok", status_text=None, changes=None, counts={},
+                                 report=report))
+    [element] = body["blocks"][-1]["elements"]
+    assert element == {"type": "mrkdwn", "text": link, "verbatim": True}

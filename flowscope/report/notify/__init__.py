@@ -373,9 +373,11 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
         # ssl said "FileNotFoundError: [Errno 2] No such file or directory", naming no file and no key
         raise Permanent(f"ca_file {ca_file!r} is not a file (the CA certificates to trust, PEM)")
     try:
-        send_email(mail, host=str(o["host"]), port=_port(o.get("port", 587)) or 587,
-                   tls=smtp_tls(target), username=username, password=password,
-                   ca_file=ca_file, timeout=target.timeout)
+        refused = send_email(mail, host=str(o["host"]), port=_port(o.get("port", 587)) or 587,
+                             tls=smtp_tls(target), username=username, password=password,
+                             ca_file=ca_file, timeout=target.timeout)
+    except smtplib.SMTPRecipientsRefused as exc:      # every one: no one got it
+        raise Permanent(recipients_refused(exc.recipients, len(to), username, password)) from None
     except smtplib.SMTPResponseException as exc:
         error = smtp_refusal(exc, username, password)
         raise (Transient(error) if 400 <= exc.smtp_code < 500 else Permanent(error)) from None
@@ -386,21 +388,42 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:
                         "send (the error's text is not shown: it would quote the credential)") from None
     except (smtplib.SMTPException, OSError) as exc:      # refused recipients, TLS or certificate errors
         raise Permanent(f"{type(exc).__name__}: {str(exc)[:200]}") from None
+    if refused:
+        # sent to the others: "sent" hid a recipient never told, run after run. Not retried, which would
+        # send the others the message again.
+        raise Permanent(recipients_refused(refused, len(to), username, password))
     return f"to {len(to)} recipient(s)"
+
+
+def recipients_refused(refused: Mapping[str, tuple[int, bytes | str]], total: int, username: str | None,
+                       password: str | None) -> str:
+    """'SMTP refused 1 of 2 recipient(s) (the others got the message): ADDRESS: SMTP 550: WHY', each refused
+    address with the server's words (`smtp_said`)."""
+    from flowscope.textsafety import one_line
+
+    others = " (the others got the message)" if len(refused) < total else ""
+    said = "; ".join(f"{one_line(address)}: {smtp_said(code, why, username, password)}"
+                     for address, (code, why) in refused.items())
+    return f"SMTP refused {len(refused)} of {total} recipient(s){others}: {said}"
 
 
 def smtp_refusal(exc: smtplib.SMTPResponseException, username: str | None, password: str | None) -> str:
     """'SMTP 550: <what the server said>': the code alone read the same for refused credentials, a
     sender the server will not relay for and a message refused as spam. One short line without terminal
     escapes, and without the user name or password (some servers echo the user name)."""
+    return smtp_said(exc.smtp_code, exc.smtp_error, username, password)
+
+
+def smtp_said(code: int, error: bytes | str, username: str | None, password: str | None) -> str:
+    """`smtp_refusal` of a server's code and words (a whole refusal, or one recipient's)."""
     from flowscope.textsafety import one_line
 
-    raw = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+    raw = error.decode("utf-8", "replace") if isinstance(error, bytes) else str(error)
     text = one_line(raw)
     for secret, name in ((password, "[the password]"), (username, "[the user name]")):
         if secret:
             text = text.replace(secret, name)
-    return f"SMTP {exc.smtp_code}" + (f": {text[:REFUSAL_CHARS]}" if text else "")
+    return f"SMTP {code}" + (f": {text[:REFUSAL_CHARS]}" if text else "")
 
 
 def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable[[], str]:

@@ -77,10 +77,13 @@ def build_email(message: Message, *, sender: str, to: Sequence[str],
 
 
 def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: str | None,
-               password: str | None, ca_file: str | None, timeout: float) -> None:
+               password: str | None, ca_file: str | None,
+               timeout: float) -> dict[str, tuple[int, bytes]]:
     """One delivery attempt (the caller retries): connect (`tls` 'implicit': SMTPS, TLS from the first
     byte), STARTTLS ('starttls'), log in when credentials are given. The certificate is checked against
-    the system's CAs or `ca_file` either way; 'none' is only allowed for a relay on this machine."""
+    the system's CAs or `ca_file` either way; 'none' is only allowed for a relay on this machine.
+    Returns the recipients the server refused while it took the message for the others (smtplib raises
+    only when it refuses them all): address -> (SMTP code, its words)."""
     context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
     smtp = (smtplib.SMTP_SSL(host, port, timeout=timeout, context=context) if tls == "implicit"
             else smtplib.SMTP(host, port, timeout=timeout))
@@ -91,4 +94,4 @@ def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: 
             smtp.ehlo()
         if username:
             smtp.login(username, password or "")
-        smtp.send_message(mail)
+        return smtp.send_message(mail)

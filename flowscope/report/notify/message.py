@@ -8,6 +8,7 @@ keeps none), no URLs of webhooks, no credentials; the report's location only whe
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -208,3 +209,21 @@ def worth_sending(message: Message) -> bool:
     one it was told, or its end. The same problem again at the next scheduled run is not news (`run`
     still exits 3 for it)."""
     return bool(message.findings) or message.status_due or bool(message.resolved)
+
+
+def report_address(where: str) -> str | None:
+    """The report's address as a link takes it (Teams' Action.OpenUrl, Slack's `<url|text>`), or None (it
+    is then a line of text): http(s) with a host, its spaces and other characters a URL cannot hold
+    percent-encoded (what is already encoded stays; a `%` that starts no escape, as in "100%.html", is
+    `%25`: kept, the url was one no browser reads). A url Teams cannot read broke the whole card on the
+    desktop client (microsoft/AdaptiveCards#3538); a line break or control character is no address at all."""
+    from urllib.parse import quote, urlsplit
+
+    if not re.match(r"https?://", where) or any(ch < " " or ch == "\x7f" for ch in where):
+        return None
+    try:
+        if not urlsplit(where).hostname:
+            return None
+    except ValueError:             # a bracketed host that is no IPv6 address, a port that is no number
+        return None
+    return quote(re.sub(r"%(?![0-9A-Fa-f]{2})", "%25", where), safe=":/?#[]@!$&'()*+,;=%~")

@@ -19,10 +19,9 @@ title and where it is.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
-from flowscope.report.notify.message import Message
+from flowscope.report.notify.message import Message, report_address
 from flowscope.textsafety import one_line
 
 HEADER_CHARS = 150
@@ -55,9 +54,12 @@ def _plain(text: str) -> dict[str, Any]:
 
 
 def _report(where: str) -> dict[str, Any]:
-    """The report's place: a link when it is an http(s) address (from the config), else its path as text."""
-    if re.fullmatch(r"https?://[^\s|<>]+", where):
-        return _mrkdwn(f"<{where}|open the report>")
+    """The report's place: a link when it is an address a link can open (`report_address`, Teams' rule
+    too: percent-encoded once, so no `|`, `<`, `>` or space is left in it; a SharePoint folder's space made
+    a line of text here and a button in Teams), its `&` escaped as Slack asks; else its path as text."""
+    url = report_address(where)
+    if url is not None:
+        return _mrkdwn(f"<{url.replace('&', '&amp;')}|open the report>")
     return _plain(f"report: {escape(where)}")
 
 

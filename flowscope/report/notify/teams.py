@@ -6,8 +6,8 @@ that make a link, emphasis or code anywhere, and before what starts a list, head
 start (no forged link, emphasis or list); `<script>` stays text, and a mention needs an explicit
 `msteams.entities` entry, which a card built here never has. Nothing else is escaped: Teams' mobile
 clients show escapes as backslashes (microsoft/AdaptiveCards#5590), so a path read
-with a backslash before each dot and dash. A report at an http(s) address is a button (Action.OpenUrl, `button_url`),
-not text.
+with a backslash before each dot and dash. A report at an http(s) address is a button (Action.OpenUrl,
+`message.report_address`), not text.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import json
 import re
 from typing import Any
 
-from flowscope.report.notify.message import Message, MessageFinding
+from flowscope.report.notify.message import Message, MessageFinding, report_address
 from flowscope.textsafety import one_line
 
 CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -68,29 +68,12 @@ def card(message: Message) -> dict[str, Any]:
         body.append(_block(f"and {len(message.resolved_more_ids)} more resolved", isSubtle=True))
     doc: dict[str, Any] = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
                            "version": "1.4", "body": body}
-    url = button_url(message.report) if message.report else None
+    url = report_address(message.report) if message.report else None
     if url is not None:
         doc["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": url}]
     elif message.report:
         body.append(_block(f"report: {escape(message.report)}", isSubtle=True))
     return doc
-
-
-def button_url(where: str) -> str | None:
-    """The report's address as an Action.OpenUrl takes it, or None (it is then a line of text): http(s)
-    with a host, its spaces and other characters a URL cannot hold percent-encoded (what is already
-    encoded stays). A url Teams cannot read broke the whole card on the desktop client
-    (microsoft/AdaptiveCards#3538); a line break or control character is no address at all."""
-    from urllib.parse import quote, urlsplit
-
-    if not re.match(r"https?://", where) or any(ch < " " or ch == "\x7f" for ch in where):
-        return None
-    try:
-        if not urlsplit(where).hostname:
-            return None
-    except ValueError:             # a bracketed host that is no IPv6 address, a port that is no number
-        return None
-    return quote(where, safe=":/?#[]@!$&'()*+,;=%~")
 
 
 def payload(message: Message) -> dict[str, Any]:

@@ -104,12 +104,18 @@ def csv_safe_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
     """A copy whose text cells (and column names) cannot run as formulas in Excel, Sheets or Calc, nor
     as escape sequences on a terminal (`neutralise_formula`).
 
-    Numbers stay numbers: only str cells are touched, so a negative dollar figure is not quoted.
+    Numbers stay numbers: only str cells are touched, so a negative dollar figure is not quoted. Text is
+    text whatever holds it: object, pandas' and Arrow's strings (large ones too) and categoricals, whose
+    "=1+1" went out as written.
     """
+    import pandas as pd
+
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object or str(out[column].dtype).startswith(("string", "str")):
-            out[column] = out[column].map(neutralise_formula).astype(object)
+        dtype = out[column].dtype
+        types = pd.api.types
+        if types.is_object_dtype(dtype) or types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
+            out[column] = out[column].astype(object).map(neutralise_formula).astype(object)
     out.columns = [neutralise_formula(str(c)) for c in out.columns]
     return out
 

@@ -80,6 +80,20 @@ def test_an_hour_long_retry_after_is_cut_to_the_cap_not_slept(monkeypatch):
         assert server.statuses[429] == 1
 
 
+@pytest.mark.parametrize("retry_after", ["soon", "Thu, 31 Dec 2026 23:59:60 ZZZ"])
+def test_a_429_whose_retry_after_does_not_read_is_retried_after_backoff(retry_after):
+    """A 429 whose Retry-After was neither seconds nor an HTTP date (a proxy's `soon`) raised
+    azure-core's ValueError ("Invalid HTTP date") out of the retry policy: no retry, no ArmError,
+    and on the workflows listing the whole scope failed. The header is now ignored and the call is
+    retried after the usual backoff."""
+    with ArmServer() as server:
+        server.fault(r"/providers/Microsoft\.Logic/workflows$", 429, retry_after=retry_after)
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token), backoff=0.01)
+        body = client.get(f"/subscriptions/{SAMPLE_SUB}/providers/Microsoft.Logic/workflows",
+                          operation="workflows.list", params={"api-version": "2019-05-01"})
+        assert body == {"value": []} and server.statuses[429] == 1 and server.statuses[200] == 1
+
+
 @pytest.mark.slow  # ~4 s: about 150 reads at the server's 40 per second
 def test_two_sources_of_one_subscription_share_its_read_bucket(tmp_path):
     """ARM counts reads per subscription. Two sources of one subscription (here split by workflow

@@ -69,6 +69,20 @@ def test_throttling_and_5xx_storms_are_retried_to_the_same_rows(server, clean, t
     assert snapshot(store) == clean
 
 
+def test_a_connection_dropped_mid_page_is_retried_to_the_same_rows(server, clean, tmp_path):
+    """A 200 whose connection broke half-way through the body (requests' ChunkedEncodingError,
+    "Connection broken: IncompleteRead") was not retried: each such page was an error of the sync
+    (the execution's steps or a workflow's executions left for the next one). It is retried as a
+    dropped connection is."""
+    server.cut("/stepEntries", times=3)
+    server.cut("/executions", times=1)
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert server.injected == 4 and sum(result.details["api_retries"].values()) == 4
+    assert snapshot(store) == clean
+
+
 @pytest.mark.slow  # ~2 s: the server asks for 1.5 s
 def test_retry_after_is_waited_out_not_undercut(server, clean, tmp_path):
     """503 UNAVAILABLE with Retry-After: 1.5 refuses every call made sooner. Retrying on the

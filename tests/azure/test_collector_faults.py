@@ -192,6 +192,26 @@ def test_one_failing_resource_group_never_stops_the_others(tmp_path):
         assert failed.status == RunStatus.FAILED and "HTTP 403" in failed.error
 
 
+def test_a_principal_that_cannot_list_any_workflows_runs_is_a_failed_scope_not_exit_0(tmp_path):
+    """A role without `Microsoft.Logic/workflows/runs/read`: every workflow's runs listing is a 403.
+    The scope said `partial, wrote 3 workflows` and `flowscope sync` exited 0, night after night,
+    with not one run collected. Not one listing answering is now a failed scope (exit 3), each
+    workflow's error recorded; the watermark stays where it was."""
+    from flowscope.collectors.sync import sync_store
+    from flowscope.exitcodes import ExitCode
+
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/runs$", 403, times=100)
+        store = Store(tmp_path / "s")
+        report = sync_store(store, [src(server, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "runs of none of the 3 workflows could be listed" in result.error and "HTTP 403" in result.error
+    assert sum(e.get("operation") == "runs.list" for e in result.errors) == 3
+    assert result.watermark is None and not store.read_rows("executions")
+
+
 def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path):
     corpus = sample_corpus()
     odd = copy.deepcopy(next(r for r in corpus if r.get("type") == "Microsoft.Logic/workflows/runs"

@@ -95,7 +95,7 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         unread.load(sc, found, keep=lambda workflow: standard.of_stopped_app(sc, workflow))   # an app stopped mid-sync
         bulk = logs_path.choose_paths(scope, sc, found)
         managed = {k: v for k, v in found.items() if k not in bulk}
-        listed = runs.list_runs(sc, managed)
+        listed = runs.list_runs(sc, managed, only_path=not bulk)
         sc.check_auth()
         workflows.collect_versions(sc, workflows.consumption(managed), listed)   # Standard apps keep no versions
         runs.fetch_runs(sc, listed)

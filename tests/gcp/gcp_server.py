@@ -247,7 +247,8 @@ class GcpServer(LoopbackServer):
             fault = None
         if fault:
             self.injected += 1
-            word = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 404: "NOT_FOUND"}
+            word = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 404: "NOT_FOUND",
+                    403: "PERMISSION_DENIED"}
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             return self._error(h, fault.status, word.get(fault.status, "UNKNOWN"), "injected fault", headers)
         if self.throttle_every and n % self.throttle_every == 0:

@@ -319,6 +319,21 @@ def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
     assert run["status"] == "failed" and run["watermark"] is None
 
 
+def test_a_principal_that_cannot_list_any_executions_is_a_failed_scope_not_exit_0(server, tmp_path):
+    """A role without workflows.executions.list: every workflow's listing is a 403 PERMISSION_DENIED.
+    The scope said `partial, wrote 3 workflows` and sync exited 0 with not one execution collected;
+    not one listing answering is now a failed scope (exit 3), each workflow's error recorded."""
+    server.fail("/executions", 403, times=10**6)
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "executions of none of the 3 workflows could be listed" in result.error
+    assert "PERMISSION_DENIED" in result.error
+    assert {e["target"] for e in result.errors} == set(server.workflows)      # each workflow's refusal
+    assert result.watermark is None and not store.read_rows("executions")
+
+
 # ---------------------------------------------------------------- SIGKILL mid-sync
 
 KILL_SCRIPT = textwrap.dedent("""

@@ -87,7 +87,11 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
 
 
 def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """2. Each workflow's executions in the window; returns those not yet stored as terminal."""
+    """2. Each workflow's executions in the window; returns those not yet stored as terminal.
+
+    One workflow whose executions cannot be listed is an error of the sync (the others go on); not
+    one listing answering (a role without executions.list: every one a 403) fails the scope, every
+    workflow's error recorded: nothing of it can be collected (it said `partial` and exited 0)."""
     from flowscope.collectors.gcp import executions_api
 
     def listing(name: str) -> list[dict[str, Any]]:
@@ -99,11 +103,13 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         return list({str(it["name"]): it for it in items}.values())
 
     todo: list[dict[str, Any]] = []
+    failures: list[CollectionError] = []
     for outcome in bounded_map(listing, sorted(workflows), min(4, sc.scope.concurrency),
                                thread_name_prefix="flowscope-gcp-list"):
         if outcome.error is not None:
             raise_auth(outcome.error)
-            sc.result.record_error(as_error(outcome.error, "executions.list", outcome.item))
+            failures.append(as_error(outcome.error, "executions.list", outcome.item))
+            sc.result.record_error(failures[-1])
             unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))     # the watermark not held
             continue
         items = cast(list[dict[str, Any]], outcome.result)
@@ -117,6 +123,10 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         sc.result.count("executions_listed", len(items))
         sc.result.count("executions_skipped_terminal", len(items) - len(fresh))
         todo.extend(fresh)
+    if failures and len(failures) == len(workflows):
+        raise CollectionError(f"executions of none of the {len(workflows)} workflows could be listed; first: "
+                              f"{failures[0]}", operation="executions.list", code=failures[0].code,
+                              target=failures[0].target)
     return todo
 
 

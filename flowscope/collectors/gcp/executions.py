@@ -79,6 +79,10 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
         result.record_error(failure)
         sc.gap(None)
     result.count("workflows", len(workflows))
+    if not workflows and not scope.globs and not failures:     # a glob matching nothing: said by match_names
+        where = f"location {scope.location}" if scope.location else "any location"
+        result.warn(f"no workflows in project {scope.project}, {where}: nothing to collect (check the source's "
+                    "project and locations, and that the credentials may list workflows there)")
     if not scope.location:
         result.details["locations"] = with_workflows
     if workflows:

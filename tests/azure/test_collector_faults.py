@@ -212,6 +212,25 @@ def test_a_principal_that_cannot_list_any_workflows_runs_is_a_failed_scope_not_e
     assert result.watermark is None and not store.read_rows("executions")
 
 
+def test_a_role_that_cannot_read_any_runs_actions_is_a_failed_scope_not_exit_0(tmp_path):
+    """A custom role with runs/read but without `Microsoft.Logic/workflows/runs/actions/read`: every
+    run's actions listing is a 403. Each run was an error, none was stored, and the scope said
+    `partial` with exit 0, every night. Every run's details refused (403) is a failed scope now
+    (exit 3) naming the refusal; one run refused among others stays an error of that run."""
+    from flowscope.collectors.sync import sync_store
+    from flowscope.exitcodes import ExitCode
+
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/actions$", 403, times=100)
+        store = Store(tmp_path / "s")
+        report = sync_store(store, [src(server, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "the details of none of the 3 runs could be read" in result.error and "HTTP 403" in result.error
+    assert result.watermark is None and not store.read_rows("executions")
+
+
 def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path):
     corpus = sample_corpus()
     odd = copy.deepcopy(next(r for r in corpus if r.get("type") == "Microsoft.Logic/workflows/runs"

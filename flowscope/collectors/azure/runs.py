@@ -97,18 +97,28 @@ def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
 def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
     """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest.
     A run not stored yet is listed again by the next sync (its workflow from its start: `unread`);
-    one stored RUNNING is read again by id anyway."""
+    one stored RUNNING is read again by id anyway. Every run refused (HTTP 403) fails the scope:
+    the role lacks a read, and partial with nothing stored exited 0 every night."""
     from flowscope.collectors.azure.transform import canonical_execution_id, canonical_workflow_id
 
     outcomes = bounded_map(lambda run: _collect_run(sc, run), runs, sc.concurrency,
                            thread_name_prefix="flowscope-run")
+    refused: list[BaseException] = []
     for outcome in outcomes:
         if outcome.error is not None:
             run = outcome.item
             sc.failed(outcome.error, "run details", str(run.get("id"))[:300], gap=False)
+            if getattr(outcome.error, "status", None) == 403:
+                refused.append(outcome.error)
             if canonical_execution_id(run["id"]) in sc.absent:
                 workflow = canonical_workflow_id(run["id"])
                 unread.mark(sc, workflow, run_start(run) or sc.lower_bound_for(workflow))
+    if refused and len(refused) == len(outcomes):
+        # a role without runs/actions/read (or repetitions/read): not one run can ever be stored
+        first = as_collection_error(refused[0], "run details", None)
+        raise CollectionError(f"the details of none of the {len(runs)} runs could be read (each refused, "
+                              f"HTTP 403: check the role grants docs/azure-role.json); first: {first}",
+                              operation=first.operation, code=first.code, target=first.target)
 
 
 def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:

@@ -334,6 +334,20 @@ def test_a_principal_that_cannot_list_any_executions_is_a_failed_scope_not_exit_
     assert result.watermark is None and not store.read_rows("executions")
 
 
+def test_a_role_without_step_entries_list_is_a_failed_scope_not_exit_0(server, tmp_path):
+    """workflows.stepEntries.list is a permission of its own; a role without it has every
+    execution's step entries refused (403). Not one execution was stored and the scope said
+    `partial`, exit 0, every night. Every execution refused is a failed scope (exit 3) naming it."""
+    server.fail("/stepEntries", 403, times=10**6)
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "step entries of none of the 40 executions could be read" in result.error
+    assert "PERMISSION_DENIED" in result.error and "workflows.stepEntries.list" in result.error
+    assert result.watermark is None and not store.read_rows("executions")
+
+
 # ---------------------------------------------------------------- SIGKILL mid-sync
 
 KILL_SCRIPT = textwrap.dedent("""

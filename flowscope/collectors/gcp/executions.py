@@ -168,9 +168,11 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
 
     `entries_only`: executions the logs path read no call log of (`call_logs`): their step
     entries are read and they are written with them (or without steps), never sent back to the
-    logs."""
+    logs. Every execution refused (HTTP 403) fails the scope: the role lacks a read, and partial
+    with nothing stored exited 0 every night."""
     outcomes = bounded_map(lambda it: _fetch_one(sc, it, entries_only=entries_only), list(items),
                            sc.scope.concurrency, thread_name_prefix="flowscope-gcp-steps")
+    refused: list[CollectionError] = []
     for outcome in outcomes:
         if outcome.error is None:
             continue
@@ -178,9 +180,17 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
+        if getattr(outcome.error, "http_status", None) == 403:
+            refused.append(err)
         if str(item["name"]) not in sc.stored_unfinished:   # a stored running one is read again by id anyway
             workflow = workflow_of(str(item["name"]))     # its workflow listed again from its creation
             unread.mark(sc, workflow, listed_again_from(sc, item) or sc.lower_bound_for(workflow))
+    if refused and len(refused) == len(outcomes):
+        # a role without workflows.stepEntries.list (its own permission): not one can ever be stored
+        raise CollectionError(f"step entries of none of the {len(outcomes)} executions could be read (each "
+                              "refused, HTTP 403: check that the role grants workflows.stepEntries.list, "
+                              f"docs/gcp-role.md); first: {refused[0]}", operation=refused[0].operation,
+                              code=refused[0].code, target=refused[0].target)
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:

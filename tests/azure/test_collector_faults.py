@@ -299,6 +299,32 @@ def test_expired_token_mid_sync_fails_the_scope_clearly_and_a_rerun_completes(tm
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
+def test_a_sign_in_that_stops_giving_tokens_mid_sync_fails_the_scope_clearly(tmp_path, monkeypatch):
+    """`az login` whose refresh token is revoked mid-sync: the credential raises instead of giving a
+    token. Each later call was recorded as an error of its own (tens of them, the scope `partial`,
+    exit 0, the watermark moved on); like a 401, it now fails the scope once, saying so."""
+    from azure.core.credentials import AccessToken
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Revoked:
+        calls = 0
+
+        def get_token(self, *scopes, **kwargs):
+            Revoked.calls += 1
+            if Revoked.calls > 3:
+                raise ClientAuthenticationError("AADSTS700082: The refresh token has expired due to inactivity.")
+            return AccessToken("test-token", int(time.time()) + 1)     # refreshed before every call
+
+    monkeypatch.setattr(clients, "make_credential", lambda *a, **k: Revoked())
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, metrics=False), store, now=NOW)
+    assert result.status == RunStatus.FAILED, result.row()
+    assert "authentication failed" in result.error and "AADSTS700082" in result.error
+    assert result.watermark is None
+
+
 def test_wrong_token_is_a_failed_scope_not_an_empty_success(tmp_path, monkeypatch):
     monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "not-the-token")
     with ArmServer() as server:

@@ -116,7 +116,9 @@ class ArmError(CollectionError):
 
     @property
     def unauthenticated(self) -> bool:
-        return self.status == 401
+        """A 401, or no token to send at all (the sign-in stopped giving tokens: a revoked refresh
+        token mid-sync): every later call of the scope fails alike."""
+        return self.status == 401 or self.code == "ClientAuthenticationError"
 
 
 # ---------------------------------------------------------------- endpoints and credentials

@@ -106,7 +106,8 @@ class Fault:
     pattern: str
     status: int | None = None
     times: int = 1
-    retry_after: float | None = None
+    retry_after: float | str | None = None
+    """Seconds, or any text (an HTTP date, a proxy's `soon`), sent as the Retry-After header."""
     delay_s: float = 0.0
     hits: int = 0
 
@@ -189,8 +190,8 @@ class ArmServer(LoopbackServer):
                 self.children[k.rsplit("/", 1)[0]].pop(k, None)
                 del record
 
-    def fault(self, pattern: str, status: int | None = None, *, times: int = 1, retry_after: float | None = None,
-              delay_s: float = 0.0) -> Fault:
+    def fault(self, pattern: str, status: int | None = None, *, times: int = 1,
+              retry_after: float | str | None = None, delay_s: float = 0.0) -> Fault:
         fault = Fault(pattern, status, times, retry_after, delay_s)
         with self.lock:
             self.faults.append(fault)

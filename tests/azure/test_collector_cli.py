@@ -73,3 +73,15 @@ def test_a_workflow_glob_matching_nothing_is_said_and_is_no_data(config, tmp_pat
         result = runner.invoke(app, ["sync", "--config", config(server.endpoint, workflows='["*"]')])
         assert result.exit_code == ExitCode.OK, result.output
         assert "match" not in result.output
+
+
+def test_a_subscription_that_lists_no_workflow_is_said_not_a_silent_success(config, monkeypatch):
+    """An identity that may read nothing of the subscription's Logic Apps sees it empty (ARM lists only
+    what it may read): the sync said "succeeded" and nothing else. It now says that no workflow was
+    listed and what to check, as the AWS collector does for a region without state machines."""
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+    with ArmServer() as server:
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.OK, result.output
+    assert f"warning: no Logic Apps workflows in subscription {SAMPLE_SUB}: nothing to collect" in said

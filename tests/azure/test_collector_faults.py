@@ -80,6 +80,20 @@ def test_an_hour_long_retry_after_is_cut_to_the_cap_not_slept(monkeypatch):
         assert server.statuses[429] == 1
 
 
+@pytest.mark.parametrize("retry_after", ["soon", "Thu, 31 Dec 2026 23:59:60 ZZZ"])
+def test_a_429_whose_retry_after_does_not_read_is_retried_after_backoff(retry_after):
+    """A 429 whose Retry-After was neither seconds nor an HTTP date (a proxy's `soon`) raised
+    azure-core's ValueError ("Invalid HTTP date") out of the retry policy: no retry, no ArmError,
+    and on the workflows listing the whole scope failed. The header is now ignored and the call is
+    retried after the usual backoff."""
+    with ArmServer() as server:
+        server.fault(r"/providers/Microsoft\.Logic/workflows$", 429, retry_after=retry_after)
+        client = clients.ArmClient(server.endpoint, clients.StaticTokenCredential(server.token), backoff=0.01)
+        body = client.get(f"/subscriptions/{SAMPLE_SUB}/providers/Microsoft.Logic/workflows",
+                          operation="workflows.list", params={"api-version": "2019-05-01"})
+        assert body == {"value": []} and server.statuses[429] == 1 and server.statuses[200] == 1
+
+
 @pytest.mark.slow  # ~4 s: about 150 reads at the server's 40 per second
 def test_two_sources_of_one_subscription_share_its_read_bucket(tmp_path):
     """ARM counts reads per subscription. Two sources of one subscription (here split by workflow
@@ -178,6 +192,45 @@ def test_one_failing_resource_group_never_stops_the_others(tmp_path):
         assert failed.status == RunStatus.FAILED and "HTTP 403" in failed.error
 
 
+def test_a_principal_that_cannot_list_any_workflows_runs_is_a_failed_scope_not_exit_0(tmp_path):
+    """A role without `Microsoft.Logic/workflows/runs/read`: every workflow's runs listing is a 403.
+    The scope said `partial, wrote 3 workflows` and `flowscope sync` exited 0, night after night,
+    with not one run collected. Not one listing answering is now a failed scope (exit 3), each
+    workflow's error recorded; the watermark stays where it was."""
+    from flowscope.collectors.sync import sync_store
+    from flowscope.exitcodes import ExitCode
+
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/runs$", 403, times=100)
+        store = Store(tmp_path / "s")
+        report = sync_store(store, [src(server, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "runs of none of the 3 workflows could be listed" in result.error and "HTTP 403" in result.error
+    assert sum(e.get("operation") == "runs.list" for e in result.errors) == 3
+    assert result.watermark is None and not store.read_rows("executions")
+
+
+def test_a_role_that_cannot_read_any_runs_actions_is_a_failed_scope_not_exit_0(tmp_path):
+    """A custom role with runs/read but without `Microsoft.Logic/workflows/runs/actions/read`: every
+    run's actions listing is a 403. Each run was an error, none was stored, and the scope said
+    `partial` with exit 0, every night. Every run's details refused (403) is a failed scope now
+    (exit 3) naming the refusal; one run refused among others stays an error of that run."""
+    from flowscope.collectors.sync import sync_store
+    from flowscope.exitcodes import ExitCode
+
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/actions$", 403, times=100)
+        store = Store(tmp_path / "s")
+        report = sync_store(store, [src(server, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "the details of none of the 3 runs could be read" in result.error and "HTTP 403" in result.error
+    assert result.watermark is None and not store.read_rows("executions")
+
+
 def test_run_gone_between_list_and_get_unknown_status_and_open_actions(tmp_path):
     corpus = sample_corpus()
     odd = copy.deepcopy(next(r for r in corpus if r.get("type") == "Microsoft.Logic/workflows/runs"
@@ -244,6 +297,32 @@ def test_expired_token_mid_sync_fails_the_scope_clearly_and_a_rerun_completes(tm
         [again] = az.sync(src(server, SIM_SUB, lag="30d", request_histories=True), store, now=NOW)
     assert again.status == RunStatus.SUCCEEDED, again.row()
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
+
+
+def test_a_sign_in_that_stops_giving_tokens_mid_sync_fails_the_scope_clearly(tmp_path, monkeypatch):
+    """`az login` whose refresh token is revoked mid-sync: the credential raises instead of giving a
+    token. Each later call was recorded as an error of its own (tens of them, the scope `partial`,
+    exit 0, the watermark moved on); like a 401, it now fails the scope once, saying so."""
+    from azure.core.credentials import AccessToken
+    from azure.core.exceptions import ClientAuthenticationError
+
+    class Revoked:
+        calls = 0
+
+        def get_token(self, *scopes, **kwargs):
+            Revoked.calls += 1
+            if Revoked.calls > 3:
+                raise ClientAuthenticationError("AADSTS700082: The refresh token has expired due to inactivity.")
+            return AccessToken("test-token", int(time.time()) + 1)     # refreshed before every call
+
+    monkeypatch.setattr(clients, "make_credential", lambda *a, **k: Revoked())
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, metrics=False), store, now=NOW)
+    assert result.status == RunStatus.FAILED, result.row()
+    assert "authentication failed" in result.error and "AADSTS700082" in result.error
+    assert result.watermark is None
 
 
 def test_wrong_token_is_a_failed_scope_not_an_empty_success(tmp_path, monkeypatch):

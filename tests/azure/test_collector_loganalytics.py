@@ -150,6 +150,29 @@ def test_query_api_throttling_is_retried_and_a_401_fails_the_scope(tmp_path):
     assert failed.status == RunStatus.FAILED and "HTTP 401" in failed.error and "Log Analytics" in failed.error
 
 
+def test_a_workspace_that_cannot_be_queried_leaves_its_workflows_to_the_management_path(tmp_path):
+    """A `workspace_id` the identity may not query (a 403 on every query, a role without
+    workspaces/query/read): the loop-free workflows' runs were left uncollected, the sync partial,
+    every sync, for as long as the role lacked it. The bulk path is a shortcut: their runs are read
+    through the management API instead (the same rows as without a workspace), and a warning says so."""
+    corpus = simulated_corpus(60)
+    with ArmServer(page_size=50) as server:
+        loaded(server, corpus)
+        managed = Store(tmp_path / "management")
+        assert az.sync(src(server), managed, now=NOW)[0].status == RunStatus.SUCCEEDED
+        server.fault(r"/v1/workspaces/.*/query$", 403, times=100)
+        store = Store(tmp_path / "bulk")
+        [result] = az.sync(src(server, workspace_id=WS, logs_endpoint=server.endpoint, max_attempts=1), store,
+                           now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    details = json.loads(result.row()["details"])
+    assert "workflows_unread_since" not in details
+    assert {details["paths"][n]["path"] for n in LOOP_FREE} == {"management"}
+    assert all("could not be queried" in details["paths"][n]["why"] for n in LOOP_FREE)
+    assert any(f"workspace {WS} could not be queried" in w and "403" in w for w in result.warnings), result.warnings
+    assert snapshot(store) == snapshot(managed)
+
+
 def test_a_workflow_whose_id_cannot_go_into_a_query_takes_the_management_path():
     """Resource group names may hold Unicode letters (`ventes-été`), which the KQL builder refuses to
     embed: such a workflow on the bulk path failed every slice's query, for every bulk workflow, on

@@ -306,7 +306,7 @@ def test_workflow_row():
     assert row[C.workflow_id] == "/subscriptions/s1/resourcegroups/rg/providers/microsoft.logic/workflows/orders"
     assert (row[C.name], row[C.kind], row[C.revision], row[C.region]) == \
         ("Orders", "logicapp-consumption", "V1", "westeurope")
-    assert json.loads(row[C.definition]) == DEFINITION
+    assert json.loads(row[C.definition]) == json.loads(json.dumps(DEFINITION).replace("sig=SECRET", "sig=REDACTED"))
     assert json.loads(row[C.attributes])["connections"] == {"office365_1": "office365", "sap": "sap"}
     std = {"id": "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Web/sites/App/workflows/Ledger",
            "name": "App/Ledger", "type": "Microsoft.Web/sites/workflows", "kind": "Stateful",
@@ -424,3 +424,42 @@ def test_retries_inside_a_loops_visit_are_that_visits_tries_and_billed():
     assert visit[C.attempts] == 3 and tries == [(1, "FAILED"), (2, "FAILED"), (3, "SUCCEEDED")]
     assert [u[C.quantity] for u in usage if u[C.step_key] == "call_api#for_each:2"] == [3.0]
     assert [u[C.quantity] for u in usage if u[C.step_key] == "call_api#for_each:1"] == [1.0]
+
+
+def test_credentials_written_into_a_definition_are_not_stored():
+    """A definition quotes what its author typed in: another Logic App's callback URL with its `sig`
+    (whoever holds it can run that workflow), a Functions `code`, an Authorization header, a Basic
+    password, a SecureString's default. They were stored as they came, in the workflows table the
+    dashboard reads and exports. The stored definition keeps its shape (types, runAfter, hosts, the
+    expressions that name a parameter) without them."""
+    secret = "Zk9mR2x4bVRzS2Vj"
+    callback = ("https://prod-07.westeurope.logic.azure.com:443/workflows/abc/triggers/manual/paths/invoke"
+                f"?api-version=2016-10-01&sp=%2Ftriggers%2Fmanual%2Frun&sv=1.0&sig={secret}")
+    definition = {
+        "parameters": {"pwd": {"type": "SecureString", "defaultValue": secret},
+                       "region": {"type": "String", "defaultValue": "westeurope"}},
+        "triggers": {"manual": {"type": "Request", "kind": "Http", "inputs": {}}},
+        "actions": {
+            "Call": {"type": "Http", "runAfter": {}, "inputs": {
+                "method": "POST", "uri": callback,
+                "headers": {"Authorization": f"Bearer {secret}", "x-functions-key": secret,
+                            "Ocp-Apim-Subscription-Key": "@parameters('apimKey')", "Accept": "application/json"},
+                "authentication": {"type": "Basic", "username": "svc", "password": secret}}},
+            "Fn": {"type": "Http", "runAfter": {"Call": ["Succeeded"]},
+                   "inputs": {"method": "GET", "uri": f"https://fn.azurewebsites.net/api/x?code={secret}=="}},
+        }}
+    doc = {"id": "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders",
+           "name": "orders", "type": "Microsoft.Logic/workflows", "location": "westeurope",
+           "properties": {"definition": definition}}
+    row = load([doc]).workflows[0]
+    stored = json.loads(row[C.definition])
+    assert secret not in row[C.definition], row[C.definition]
+    call = stored["actions"]["Call"]["inputs"]
+    assert call["uri"].endswith("&sv=1.0&sig=REDACTED") and call["uri"].startswith("https://prod-07.westeurope")
+    assert call["headers"] == {"Authorization": "REDACTED", "x-functions-key": "REDACTED",
+                               "Ocp-Apim-Subscription-Key": "@parameters('apimKey')", "Accept": "application/json"}
+    assert call["authentication"] == {"type": "Basic", "username": "svc", "password": "REDACTED"}
+    assert stored["actions"]["Fn"]["inputs"]["uri"] == "https://fn.azurewebsites.net/api/x?code=REDACTED"
+    assert stored["actions"]["Fn"]["runAfter"] == {"Call": ["Succeeded"]}
+    assert stored["parameters"] == {"pwd": {"type": "SecureString", "defaultValue": "REDACTED"},
+                                    "region": {"type": "String", "defaultValue": "westeurope"}}

@@ -18,6 +18,7 @@ Faults, for the fault tests: `fail(path_part, status, times)` answers matching r
 Google error body; `slow(path_part, delay_s, times)` answers them late; `throttle_every = n`
 answers every n-th request with 429 RESOURCE_EXHAUSTED; `delay_s` slows every answer;
 `short_pages = n` caps each page at n items (shorter than asked, with a next token);
+`cut(path_part, times)` drops the connection half-way through a 200's body;
 `revoke(token)` makes a bearer token answer 401;
 `delete_execution(name)` makes an execution (and its entries) 404, e.g. from `on_request`,
 a callback run before each answer. Every request is recorded in `requests`.
@@ -141,6 +142,8 @@ class GcpServer(LoopbackServer):
         by the project *number* (`projects/123456789012/...`), whichever form the request used, and
         answers requests made with either form."""
         self.injected = 0
+        self.cuts: list[list[Any]] = []
+        """[path part, times]: answers cut off mid-body (`cut`)."""
         self._n = 0
         self.lock = threading.RLock()
         super().__init__()
@@ -244,7 +247,8 @@ class GcpServer(LoopbackServer):
             fault = None
         if fault:
             self.injected += 1
-            word = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 404: "NOT_FOUND"}
+            word = {429: "RESOURCE_EXHAUSTED", 503: "UNAVAILABLE", 500: "INTERNAL", 404: "NOT_FOUND",
+                    403: "PERMISSION_DENIED"}
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after is not None else None
             return self._error(h, fault.status, word.get(fault.status, "UNKNOWN"), "injected fault", headers)
         if self.throttle_every and n % self.throttle_every == 0:
@@ -266,7 +270,39 @@ class GcpServer(LoopbackServer):
             return self._error(h, 400, "INVALID_ARGUMENT", str(exc))
         if status != 200:
             return self._error(h, status, doc["status"], doc["message"])
+        self._send_ok(h, parts.path, doc)
+
+    def _send_ok(self, h: http.server.BaseHTTPRequestHandler, path: str, doc: dict[str, Any]) -> None:
+        """A 200 with `doc`, or, when a `cut` matches `path`, one cut off mid-body."""
+        if self._take_cut(path):
+            return self._send_cut(h, doc)
         self._send(h, 200, doc)
+
+    def cut(self, path_part: str, times: int = 1) -> None:
+        """The next `times` matching answers are 200s whose connection drops half-way through the
+        body (a reset mid-page: `Content-Length` says more than arrives)."""
+        with self.lock:
+            self.cuts.append([path_part, times])
+
+    def _take_cut(self, path: str) -> bool:
+        with self.lock:
+            for cut in self.cuts:
+                if cut[0] in path and cut[1] > 0:
+                    cut[1] -= 1
+                    self.injected += 1
+                    return True
+        return False
+
+    def _send_cut(self, h: http.server.BaseHTTPRequestHandler, doc: dict[str, Any]) -> None:
+        data = json.dumps(doc).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json; charset=UTF-8")
+        h.send_header("Content-Length", str(len(data)))
+        h.send_header("Connection", "close")
+        h.end_headers()
+        h.wfile.write(data[: len(data) // 2])
+        h.wfile.flush()
+        h.close_connection = True
 
     def _send(self, h: http.server.BaseHTTPRequestHandler, status: int, doc: dict[str, Any],
               headers: dict[str, str] | None = None) -> None:

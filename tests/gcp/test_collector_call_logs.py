@@ -209,6 +209,28 @@ def test_the_logs_path_reads_call_steps_in_bulk_and_equals_the_importer(sim_serv
             if s[C.execution_id] not in running} == {"call_log"}
 
 
+def test_the_logs_path_falls_back_to_step_entries_when_the_logs_cannot_be_read(sim_server, tmp_path):
+    """`path = "logs"` with a role lacking logging.logEntries.list (every entries:list a 403): each
+    slice's executions were left unwritten, the sync partial, and the next one listed them again
+    (from the first failure on, a window growing for as long as the role lacked it) and failed alike:
+    not one finished execution stored. The logs path is a shortcut: their step entries are read
+    instead, the same rows as the step-entries path, and the sync says the logs could not be read."""
+    server = sim_server
+    now = SPEC.end + dt.timedelta(hours=1)
+    clean = Store(tmp_path / "entries")
+    assert gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint}, clean,
+                    now=now)[0].status == RunStatus.SUCCEEDED
+    server.fail("/v2/entries:list", 403, times=10**6)
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync({"cloud": "gcp", "project": PROJECT, "endpoint": server.endpoint, "path": "logs",
+                         "max_attempts": 1}, store, now=now)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert "workflows_unread_since" not in json.loads(result.row()["details"])
+    assert any("call logs of" in w and "HTTP 403" in w and "step entries were read instead" in w
+               for w in result.warnings), result.warnings
+    assert snapshot(store) == snapshot(clean)
+
+
 def test_the_logs_path_reads_step_entries_of_an_execution_that_just_ended(sim_server, tmp_path):
     """On the logs path an execution that ended seconds before the sync got its calls from logs not
     all readable yet (here none): stored finished with no steps, never read again. It now takes

@@ -69,6 +69,20 @@ def test_throttling_and_5xx_storms_are_retried_to_the_same_rows(server, clean, t
     assert snapshot(store) == clean
 
 
+def test_a_connection_dropped_mid_page_is_retried_to_the_same_rows(server, clean, tmp_path):
+    """A 200 whose connection broke half-way through the body (requests' ChunkedEncodingError,
+    "Connection broken: IncompleteRead") was not retried: each such page was an error of the sync
+    (the execution's steps or a workflow's executions left for the next one). It is retried as a
+    dropped connection is."""
+    server.cut("/stepEntries", times=3)
+    server.cut("/executions", times=1)
+    store = Store(tmp_path / "s")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert server.injected == 4 and sum(result.details["api_retries"].values()) == 4
+    assert snapshot(store) == clean
+
+
 @pytest.mark.slow  # ~2 s: the server asks for 1.5 s
 def test_retry_after_is_waited_out_not_undercut(server, clean, tmp_path):
     """503 UNAVAILABLE with Retry-After: 1.5 refuses every call made sooner. Retrying on the
@@ -303,6 +317,35 @@ def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
     assert report.exit_code == 3
     [run] = store.read_rows("collection_runs")
     assert run["status"] == "failed" and run["watermark"] is None
+
+
+def test_a_principal_that_cannot_list_any_executions_is_a_failed_scope_not_exit_0(server, tmp_path):
+    """A role without workflows.executions.list: every workflow's listing is a 403 PERMISSION_DENIED.
+    The scope said `partial, wrote 3 workflows` and sync exited 0 with not one execution collected;
+    not one listing answering is now a failed scope (exit 3), each workflow's error recorded."""
+    server.fail("/executions", 403, times=10**6)
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "executions of none of the 3 workflows could be listed" in result.error
+    assert "PERMISSION_DENIED" in result.error
+    assert {e["target"] for e in result.errors} == set(server.workflows)      # each workflow's refusal
+    assert result.watermark is None and not store.read_rows("executions")
+
+
+def test_a_role_without_step_entries_list_is_a_failed_scope_not_exit_0(server, tmp_path):
+    """workflows.stepEntries.list is a permission of its own; a role without it has every
+    execution's step entries refused (403). Not one execution was stored and the scope said
+    `partial`, exit 0, every night. Every execution refused is a failed scope (exit 3) naming it."""
+    server.fail("/stepEntries", 403, times=10**6)
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    assert "step entries of none of the 40 executions could be read" in result.error
+    assert "PERMISSION_DENIED" in result.error and "workflows.stepEntries.list" in result.error
+    assert result.watermark is None and not store.read_rows("executions")
 
 
 # ---------------------------------------------------------------- SIGKILL mid-sync

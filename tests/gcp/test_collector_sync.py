@@ -285,6 +285,22 @@ def test_the_role_document_grants_exactly_the_permissions_used():
             "monitoring.metricDescriptors.list"} <= listed
 
 
+@pytest.mark.parametrize("locations", [None, ["europe-west9"]])
+def test_a_project_that_lists_no_workflow_is_said_not_a_silent_success(server, tmp_path, locations):
+    """A project (or a location) without one workflow, e.g. the wrong project or location in the
+    source, synced as a bare "succeeded": it now says nothing was there to collect and what to check,
+    as the AWS collector does for a region without state machines."""
+    extra = {"locations": locations} if locations else {}
+    server.extra_locations["empty-project"] = {"us-central1", "europe-west9"}
+    report = sync_store(Store(tmp_path / "s"), [source_of(server, "empty-project", **extra)], now=NOW)
+    [result] = report.results
+    where = "location europe-west9" if locations else "any location"
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.warnings == [f"no workflows in project empty-project, {where}: nothing to collect (check the "
+                               "source's project and locations, and that the credentials may list workflows there)"]
+    assert any("warning: no workflows in project empty-project" in line for line in report.summary_lines())
+
+
 def test_a_glob_matching_no_workflow_is_no_data(server, tmp_path):
     """A typo'd glob (`workflows = ["etl-nightyl"]`) listed every location's workflows, kept none and
     passed as a clean success: the sync report says "0 of N workflows match", exit 3."""
@@ -370,7 +386,8 @@ def test_an_execution_queued_longer_than_the_lag_whose_entries_failed_is_listed_
                            "stepType": "STEP_ASSIGN", "state": "STATE_SUCCEEDED",
                            "createTime": "2026-11-02T01:40:00.100000000Z",
                            "updateTime": "2026-11-02T01:40:00.200000000Z"}])
-    server.fail(f"{name.rsplit('/', 1)[-1]}/stepEntries", 403, times=1)
+    # every attempt of the second sync fails (a 403 on every execution read is a failed scope: a role's)
+    server.fail(f"{name.rsplit('/', 1)[-1]}/stepEntries", 500, times=6)
     [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=50))
     assert second.status == RunStatus.PARTIAL, second.row()
     assert name not in {r[C.execution_id] for r in store.read_rows("executions")}

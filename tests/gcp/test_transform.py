@@ -342,6 +342,35 @@ def test_workflow_row():
     to_arrow("workflows", batch.workflows)
 
 
+def test_credentials_written_into_a_workflow_source_are_not_stored():
+    """A workflow's source quotes what its author typed: an API key in a URL, a bearer token or a Basic
+    header, a password. It was stored as it came in workflows.definition, which the dashboard reads
+    and exports (AWS definitions already lose them, by the store's SECRET_RULES). The stored source
+    keeps its steps, hosts and the expressions that fetch a secret (`${...}`), without them; the
+    definition still reads (internal and external calls are told apart by host)."""
+    secret = "Zk9mR2x4bVRzS2Vj"
+    source = SOURCE + (
+        "    - notify:\n"
+        "        call: http.post\n"
+        "        args:\n"
+        f"          url: https://hooks.example.com/run?key={secret}&x=1\n"
+        "          headers:\n"
+        f"            Authorization: \"Basic {secret}\"\n"
+        f"            X-Api-Key: {secret}\n"
+        "            X-Token: ${sys.get_env(\"TOKEN\")}\n"
+        f"          auth_url: https://svc:{secret}@internal.example.com/login\n"
+        f"          body: {{password: '{secret}', user: svc}}\n"
+        f"          raw: Bearer {secret}.{secret}\n")
+    batch = t.transform_workflows({**WORKFLOW, "sourceContents": source}, CTX)
+    stored = batch.workflows[0][C.definition]
+    assert secret not in stored, stored
+    assert "url: https://hooks.example.com/run?key=REDACTED&x=1" in stored
+    assert 'Authorization: "REDACTED"' in stored and "X-Api-Key: REDACTED" in stored
+    assert 'X-Token: ${sys.get_env("TOKEN")}' in stored and "raw: Bearer REDACTED" in stored
+    assert "https://REDACTED@internal.example.com/login" in stored
+    assert stored.startswith(SOURCE) and batch.warnings == []
+
+
 def _exec(state, n, **extra):
     doc = {"name": f"{WF}/executions/e{n}", "state": state, "startTime": ts(n), "workflowRevisionId": "000002-b7c"}
     doc.update(extra)

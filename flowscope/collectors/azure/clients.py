@@ -16,8 +16,8 @@ bearer tokens and paging are the SDK's own, not hand-written:
   included (ARM: 250 reads burst, 25 per second refill, per subscription, principal and region),
   and the bucket is drained to what `x-ms-ratelimit-remaining-subscription-reads` says is left.
 - `JitterRetryPolicy`: azure-core's RetryPolicy (429/408/5xx, timeouts, Retry-After honoured up to
-  `RETRY_AFTER_MAX_S`) with the exponential backoff spread by random jitter, so parallel workers do
-  not retry in lockstep.
+  `RETRY_AFTER_MAX_S`, one that does not read left to the backoff) with the exponential backoff
+  spread by random jitter, so parallel workers do not retry in lockstep.
 - `pages()`: azure-core's `ItemPaged` following `nextLink`; a nextLink to another host is refused
   (it would carry our token elsewhere: cloud text is untrusted).
 """
@@ -116,7 +116,9 @@ class ArmError(CollectionError):
 
     @property
     def unauthenticated(self) -> bool:
-        return self.status == 401
+        """A 401, or no token to send at all (the sign-in stopped giving tokens: a revoked refresh
+        token mid-sync): every later call of the scope fails alike."""
+        return self.status == 401 or self.code == "ClientAuthenticationError"
 
 
 # ---------------------------------------------------------------- endpoints and credentials
@@ -267,7 +269,12 @@ def make_policies(credential: Any, scope: str, bucket: ArmBucket | None, stats: 
             return base * (0.5 + random.random() / 2)   # noqa: S311 - jitter, not security
 
         def get_retry_after(self, response: Any) -> float | None:
-            asked = super().get_retry_after(response)
+            """The server's wait, capped; None (the backoff decides) for a header that is neither
+            seconds nor an HTTP date: azure-core raised ValueError on it, out of the retry loop."""
+            try:
+                asked = super().get_retry_after(response)
+            except (ValueError, TypeError, OverflowError):
+                return None
             return min(float(asked), RETRY_AFTER_MAX_S) if asked is not None else None
 
     class QuotaPolicy(http_policy):  # type: ignore[misc, valid-type]

@@ -15,7 +15,8 @@ Per scope (get -> transform -> load), one module per step, all on one `ScopeCont
 3. `triggers.py`: trigger histories (fired, and polls that fired nothing: both are billed).
 4. `runs.py`: stored RUNNING runs revisited until terminal (one that no longer exists is marked,
    not retried forever). 4b. `logs_path.py`: with `workspace_id`, workflows without loops are read
-   instead from the workspace's runtime log, one KQL query per time slice (`loganalytics.py`);
+   instead from the workspace's runtime log, one KQL query per time slice (`loganalytics.py`),
+   read before step 2: a workspace that answers no query leaves them to the management path;
    `details.paths` says which path each workflow took and why; their runs stored RUNNING that no
    row of the window mentions are then revisited like the others.
 5. `metrics.py`: Azure Monitor metrics, through ARM or, with `metrics_endpoint`, the batch API (a
@@ -94,8 +95,10 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         found = workflows.collect_workflows(scope, sc)
         unread.load(sc, found, keep=lambda workflow: standard.of_stopped_app(sc, workflow))   # an app stopped mid-sync
         bulk = logs_path.choose_paths(scope, sc, found)
+        if bulk and not logs_path.collect_log_analytics(scope, sc, bulk, credential):
+            bulk = {}               # the workspace answered nothing: the management path reads them
         managed = {k: v for k, v in found.items() if k not in bulk}
-        listed = runs.list_runs(sc, managed)
+        listed = runs.list_runs(sc, managed, only_path=not bulk)
         sc.check_auth()
         workflows.collect_versions(sc, workflows.consumption(managed), listed)   # Standard apps keep no versions
         runs.fetch_runs(sc, listed)
@@ -105,8 +108,6 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
         runs.revisit_running(sc, managed, listed=found, in_scope=scope.holds)
         sc.check_auth()
         if bulk:
-            logs_path.collect_log_analytics(scope, sc, bulk, credential)
-            sc.check_auth()
             # a bulk run stored RUNNING that no log row of the window mentions: its completion was
             # logged too late for any window (ingestion delay), or lost; the management API says
             runs.revisit_running(sc, {k: found[k] for k in bulk})

@@ -85,11 +85,17 @@ class ScopeContext(ScopeRun):
         return self.definitions.get(workflow_id)
 
     def check_auth(self) -> None:
-        if self.auth_failure is not None:
+        failure = self.auth_failure
+        if failure is None:
+            return
+        if getattr(failure, "status", None) == 401:
             raise CollectionError(
                 "authentication failed (HTTP 401): the token expired or is not valid for this endpoint; "
-                f"first at {self.auth_failure.operation} {self.auth_failure.target}",
-                operation=self.auth_failure.operation, code="Unauthorized", target=self.auth_failure.target)
+                f"first at {failure.operation} {failure.target}",
+                operation=failure.operation, code="Unauthorized", target=failure.target)
+        raise CollectionError(f"authentication failed: no token could be obtained; first at {failure.operation} "
+                              f"{failure.target}: {failure}", operation=failure.operation, code=failure.code,
+                              target=failure.target)
 
 
 

@@ -46,11 +46,16 @@ def choose_paths(scope: "AzureScope", sc: ScopeContext, workflows: dict[str, dic
     return bulk
 
 
-def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str, str], credential: Any) -> None:
+def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str, str], credential: Any) -> bool:
     """Runs of the bulk workflows from the workspace, one KQL query per slice of the window (from
     the earliest a bulk workflow must be read from: `unread`); runs stored as finished are skipped;
     a slice still partial at the smallest size, or a failed query, is an error and the bulk
-    workflows are read again from there by the next sync (`unread.mark`)."""
+    workflows are read again from there by the next sync (`unread.mark`).
+
+    False when the workspace answered no query at all (a role without workspaces/query/read, a
+    wrong workspace id): nothing was taken from it, and the caller reads those workflows through
+    the management API instead (the bulk path is a shortcut; left unread, their runs were never
+    collected for as long as the workspace refused). Said in a warning and in `details.paths`."""
     from flowscope.collectors.azure import loganalytics as la
     from flowscope.collectors.azure.clients import CallStats
     from flowscope.collectors.azure.transform import FORMATS
@@ -64,8 +69,10 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
     start = (None if any(b is None for b in bounds) else min(b for b in bounds if b is not None)) \
         or (sc.now - la.DEFAULT_LOOKBACK)
     rows: list[dict[str, Any]] = []
+    answered = False
     try:
         for outcome in la.query_window(client, options, scope.workspace_id, sorted(bulk), start, sc.now):
+            answered = True
             sc.result.count("la_queries", outcome.queries)
             sc.result.count("la_rows", len(outcome.rows))
             for lo, _hi, message in outcome.failed:
@@ -84,12 +91,29 @@ def collect_log_analytics(scope: "AzureScope", sc: ScopeContext, bulk: dict[str,
             raise CollectionError("authentication failed (HTTP 401) on the Log Analytics query API: the token "
                                   "expired or is not valid for it", operation="logs.query", code="Unauthorized",
                                   target=f"workspaces/{scope.workspace_id}") from None
+        if not answered:
+            _to_management(scope, sc, bulk, exc)
+            return False
         sc.failed(exc, "logs.query", f"workspaces/{scope.workspace_id}", gap=False)
         for wf in bulk:
             unread.mark(sc, wf, sc.lower_bound_for(wf))
     finally:
         sc.result.details["logs_api"] = stats.as_dict()
         client.close()
+    return True
+
+
+def _to_management(scope: "AzureScope", sc: ScopeContext, bulk: dict[str, str], exc: BaseException) -> None:
+    """The workspace answered no query: its workflows are read through the management API; said."""
+    from flowscope.collectors.window import as_collection_error
+
+    why = as_collection_error(exc, "logs.query", f"workspaces/{scope.workspace_id}")
+    sc.result.warn(f"Log Analytics workspace {scope.workspace_id} could not be queried ({why}); its "
+                   f"{len(bulk)} workflow(s) were read through the management API instead")
+    paths = sc.result.details.get("paths") or {}
+    for name in bulk.values():
+        paths[name] = {"path": "management", "why": f"workspace {scope.workspace_id} could not be queried"}
+    sc.result.details["path"] = "management"
 
 
 def _load_log_records(sc: ScopeContext, formats: Mapping[str, Any], records: list[dict[str, Any]]) -> None:

@@ -17,12 +17,18 @@ from flowscope.collectors import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
 from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectionError
+from flowscope.collectors.window import CollectionError, as_collection_error
 from flowscope.model import C
 
 
-def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """The runs of the window that need their details (not stored as terminal)."""
+def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *, only_path: bool = True
+              ) -> list[dict[str, Any]]:
+    """The runs of the window that need their details (not stored as terminal).
+
+    One workflow whose runs cannot be listed is an error of the sync (the others go on); when not
+    one listing answered and these workflows are the scope's `only_path` (no Log Analytics path
+    beside them), nothing can be collected: the scope fails (a role without runs/read exited 0,
+    `partial`, every night), every workflow's error recorded."""
     from flowscope.collectors.azure import arm
     from flowscope.collectors.azure.transform import canonical_execution_id
 
@@ -33,10 +39,12 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
 
     todo: list[dict[str, Any]] = []
     without_history: list[str] = []
+    failures: list[BaseException] = []
     for outcome in bounded_map(listing, list(workflows), min(4, sc.concurrency), thread_name_prefix="flowscope-runs"):
         if outcome.error is not None:
             sc.failed(outcome.error, "runs.list", outcome.item, gap=False)
             unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))
+            failures.append(outcome.error)
             continue
         runs = cast(list[dict[str, Any]], outcome.result)
         if not runs and stateless(workflows[outcome.item]):
@@ -59,6 +67,10 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[di
         sc.result.count("runs_skipped_terminal", len(ids) - len(fresh))
     if without_history:
         _say_stateless(sc, sorted(without_history))
+    if only_path and failures and len(failures) == len(workflows) and sc.auth_failure is None:
+        first = as_collection_error(failures[0], "runs.list", None)
+        raise CollectionError(f"runs of none of the {len(workflows)} workflows could be listed; first: {first}",
+                              operation="runs.list", code=first.code, target=first.target)
     return todo
 
 
@@ -85,18 +97,28 @@ def _say_stateless(sc: ScopeContext, names: list[str]) -> None:
 def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
     """Details of each run (bounded concurrency); failures recorded per run, never stopping the rest.
     A run not stored yet is listed again by the next sync (its workflow from its start: `unread`);
-    one stored RUNNING is read again by id anyway."""
+    one stored RUNNING is read again by id anyway. Every run refused (HTTP 403) fails the scope:
+    the role lacks a read, and partial with nothing stored exited 0 every night."""
     from flowscope.collectors.azure.transform import canonical_execution_id, canonical_workflow_id
 
     outcomes = bounded_map(lambda run: _collect_run(sc, run), runs, sc.concurrency,
                            thread_name_prefix="flowscope-run")
+    refused: list[BaseException] = []
     for outcome in outcomes:
         if outcome.error is not None:
             run = outcome.item
             sc.failed(outcome.error, "run details", str(run.get("id"))[:300], gap=False)
+            if getattr(outcome.error, "status", None) == 403:
+                refused.append(outcome.error)
             if canonical_execution_id(run["id"]) in sc.absent:
                 workflow = canonical_workflow_id(run["id"])
                 unread.mark(sc, workflow, run_start(run) or sc.lower_bound_for(workflow))
+    if refused and len(refused) == len(outcomes):
+        # a role without runs/actions/read (or repetitions/read): not one run can ever be stored
+        first = as_collection_error(refused[0], "run details", None)
+        raise CollectionError(f"the details of none of the {len(runs)} runs could be read (each refused, "
+                              f"HTTP 403: check the role grants docs/azure-role.json); first: {first}",
+                              operation=first.operation, code=first.code, target=first.target)
 
 
 def _collect_run(sc: ScopeContext, run: dict[str, Any]) -> None:

@@ -55,6 +55,8 @@ def collect_workflows(scope: "AzureScope", sc: ScopeContext) -> dict[str, dict[s
                                     "message": f"not a workflow id: {str(doc.get('id'))[:200]}"})
     sc.result.count("workflows", len(workflows))
     sc.result.details["workflows"] = sorted(str(d.get("name")) for d in workflows.values())[:200]
+    if not workflows and not scope.globs and sc.result.error_count == 0:
+        _say_none_listed(scope, sc)
     if workflows:
         plans = standard.read_plans(sc, farms) if farms else {}
         batch = FORMATS["azure.workflow"]({"value": list(workflows.values())}, sc.ctx("workflows.list"))
@@ -63,6 +65,18 @@ def collect_workflows(scope: "AzureScope", sc: ScopeContext) -> dict[str, dict[s
         definition = definition_object(definition_of(doc))
         sc.definitions[wf_id] = parse_definition(definition) if definition else None
     return workflows
+
+
+def _say_none_listed(scope: "AzureScope", sc: ScopeContext) -> None:
+    """Not one workflow listed: said, not a clean empty success (ARM lists only what the identity may
+    read, so a reader of the wrong resource group sees an empty subscription; a glob matching nothing
+    is said by `match_names`)."""
+    where = f"subscription {scope.subscription}"
+    if scope.resource_groups:
+        where += f", resource group(s) {', '.join(scope.resource_groups)}"
+    sc.result.warn(f"no Logic Apps workflows in {where}: nothing to collect (check the source's subscription_id "
+                   "and resource_groups, and that the identity may read Microsoft.Logic/workflows and "
+                   "Microsoft.Web/sites there: ARM lists only what it may read)")
 
 
 def definition_of(doc: Mapping[str, Any]) -> Any:

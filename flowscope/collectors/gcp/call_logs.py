@@ -34,8 +34,10 @@ def read_call_logs(sc: ScopeContext) -> None:
       consecutive executions (by workflow and time): a page of 1,000 entries instead of one
       step-entries listing per execution.
 
-    A slice whose logs cannot be read is not written at all (an error of the run, its executions'
-    workflows remembered from their creation: `unread`), so the next sync lists them again and retries."""
+    A slice of executions without step entries whose logs cannot be read is not written at all (an
+    error of the run, its executions' workflows remembered from their creation: `unread`), so the
+    next sync lists them again and retries; a logs-path slice's executions get their step entries
+    instead (`_entries_instead`)."""
     from flowscope.collectors.gcp import logging_api
 
     if sc.deferred:
@@ -124,11 +126,28 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
                 entries.extend(page)
         except Exception as exc:  # noqa: BLE001 - recorded; the slice is retried by the next sync
             raise_auth(exc)
-            sc.result.record_error(as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)"))
+            why = as_error(exc, logging_api.API, f"call logs of {len(chunk)} execution(s)")
+            if not without_history:
+                _entries_instead(sc, chunk, why)
+                return
+            sc.result.record_error(why)
             for doc in chunk:           # their workflows listed again from them, the watermark not held
                 unread.mark(sc, workflow_of(str(doc["name"])), listed_again_from(sc, doc) or start + LOG_SLACK)
             return
         _write_with_call_logs(sc, wanted, entries, without_history=without_history)
+
+
+def _entries_instead(sc: ScopeContext, chunk: list[dict[str, Any]], why: Exception) -> None:
+    """A logs-path slice whose logs cannot be read (a role without logging.logEntries.list, a Logging
+    outage): the logs path is a shortcut, so its executions' step entries are read instead (each
+    failure there recorded as on the step-entries path). Left unwritten, they were listed again by
+    every sync from the first failure on, and never stored while the logs stayed unreadable."""
+    from flowscope.collectors.gcp.executions import fetch_executions
+
+    sc.result.warn(f"call logs of {len(chunk)} execution(s) on the logs path could not be read ({why}); "
+                   "their step entries were read instead")
+    sc.result.count("executions_logs_unreadable", len(chunk))
+    fetch_executions(sc, chunk, entries_only=True)
 
 
 def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], entries: list[Any], *,

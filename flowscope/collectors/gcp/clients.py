@@ -15,8 +15,9 @@ one layer means one read-only guard, one retry policy and one call count.
   GET, and POST except to the Cloud Logging `entries:list` path.
 - Quotas: one token bucket per (project, location, API) sized to the documented per-minute
   quotas (`QUOTAS`); retries with exponential backoff and full jitter (tenacity) on 429, 5xx,
-  timeouts and dropped connections, each attempt taking its own token; a `Retry-After` the server
-  sends is waited out (up to `RETRY_AFTER_MAX_S`) before the next attempt, never undercut.
+  timeouts and dropped connections (before or during the body), each attempt taking its own
+  token; a `Retry-After` the server sends is waited out (up to `RETRY_AFTER_MAX_S`) before the
+  next attempt, never undercut.
 """
 
 from __future__ import annotations
@@ -222,7 +223,8 @@ def _retryable(exc: BaseException) -> bool:
 
     if isinstance(exc, GcpApiError):
         return exc.retryable
-    return isinstance(exc, (requests.ConnectionError, requests.Timeout))
+    # ChunkedEncodingError: the connection broke after the headers, mid-body ("IncompleteRead")
+    return isinstance(exc, (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError))
 
 
 # ---------------------------------------------------------------- credentials

@@ -79,6 +79,10 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
         result.record_error(failure)
         sc.gap(None)
     result.count("workflows", len(workflows))
+    if not workflows and not scope.globs and not failures:     # a glob matching nothing: said by match_names
+        where = f"location {scope.location}" if scope.location else "any location"
+        result.warn(f"no workflows in project {scope.project}, {where}: nothing to collect (check the source's "
+                    "project and locations, and that the credentials may list workflows there)")
     if not scope.location:
         result.details["locations"] = with_workflows
     if workflows:
@@ -87,7 +91,11 @@ def list_workflows(sc: ScopeContext) -> tuple[list[str], dict[str, dict[str, Any
 
 
 def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
-    """2. Each workflow's executions in the window; returns those not yet stored as terminal."""
+    """2. Each workflow's executions in the window; returns those not yet stored as terminal.
+
+    One workflow whose executions cannot be listed is an error of the sync (the others go on); not
+    one listing answering (a role without executions.list: every one a 403) fails the scope, every
+    workflow's error recorded: nothing of it can be collected (it said `partial` and exited 0)."""
     from flowscope.collectors.gcp import executions_api
 
     def listing(name: str) -> list[dict[str, Any]]:
@@ -99,11 +107,13 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         return list({str(it["name"]): it for it in items}.values())
 
     todo: list[dict[str, Any]] = []
+    failures: list[CollectionError] = []
     for outcome in bounded_map(listing, sorted(workflows), min(4, sc.scope.concurrency),
                                thread_name_prefix="flowscope-gcp-list"):
         if outcome.error is not None:
             raise_auth(outcome.error)
-            sc.result.record_error(as_error(outcome.error, "executions.list", outcome.item))
+            failures.append(as_error(outcome.error, "executions.list", outcome.item))
+            sc.result.record_error(failures[-1])
             unread.mark(sc, outcome.item, sc.lower_bound_for(outcome.item))     # the watermark not held
             continue
         items = cast(list[dict[str, Any]], outcome.result)
@@ -117,6 +127,10 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
         sc.result.count("executions_listed", len(items))
         sc.result.count("executions_skipped_terminal", len(items) - len(fresh))
         todo.extend(fresh)
+    if failures and len(failures) == len(workflows):
+        raise CollectionError(f"executions of none of the {len(workflows)} workflows could be listed; first: "
+                              f"{failures[0]}", operation="executions.list", code=failures[0].code,
+                              target=failures[0].target)
     return todo
 
 
@@ -154,9 +168,11 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
 
     `entries_only`: executions the logs path read no call log of (`call_logs`): their step
     entries are read and they are written with them (or without steps), never sent back to the
-    logs."""
+    logs. Every execution refused (HTTP 403) fails the scope: the role lacks a read, and partial
+    with nothing stored exited 0 every night."""
     outcomes = bounded_map(lambda it: _fetch_one(sc, it, entries_only=entries_only), list(items),
                            sc.scope.concurrency, thread_name_prefix="flowscope-gcp-steps")
+    refused: list[CollectionError] = []
     for outcome in outcomes:
         if outcome.error is None:
             continue
@@ -164,9 +180,17 @@ def fetch_executions(sc: ScopeContext, items: Sequence[dict[str, Any]], *, entri
         item = outcome.item
         err = as_error(outcome.error, "stepEntries.list", item["name"])
         sc.result.record_error(err)
+        if getattr(outcome.error, "http_status", None) == 403:
+            refused.append(err)
         if str(item["name"]) not in sc.stored_unfinished:   # a stored running one is read again by id anyway
             workflow = workflow_of(str(item["name"]))     # its workflow listed again from its creation
             unread.mark(sc, workflow, listed_again_from(sc, item) or sc.lower_bound_for(workflow))
+    if refused and len(refused) == len(outcomes):
+        # a role without workflows.stepEntries.list (its own permission): not one can ever be stored
+        raise CollectionError(f"step entries of none of the {len(outcomes)} executions could be read (each "
+                              "refused, HTTP 403: check that the role grants workflows.stepEntries.list, "
+                              f"docs/gcp-role.md); first: {refused[0]}", operation=refused[0].operation,
+                              code=refused[0].code, target=refused[0].target)
 
 
 def _fetch_one(sc: ScopeContext, item: dict[str, Any], *, entries_only: bool = False) -> None:

@@ -2,8 +2,9 @@
 
 Consumption (`Microsoft.Logic/workflows`, `.../versions`) and Standard (`Microsoft.Web/sites/workflows`,
 whose definition sits in `files/workflow.json`) alike. The definition is stored as canonical JSON
-(its hash is the revision when the record names none); the `$connections` parameter is kept as
-connection key -> managed API name, which the definition's index needs to pick meters.
+(its hash is the revision when the record names none), without the credentials written into it
+(`secrets.stored_definition`); the `$connections` parameter is kept as connection key -> managed
+API name, which the definition's index needs to pick meters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from flowscope.collectors.azure.definition import definition_object, definition_problem
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
+from flowscope.collectors.azure.transform.secrets import stored_definition
 from flowscope.collectors.native import ImportContext
 from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Kind, Meter
 
@@ -44,7 +46,8 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))
     text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
     revision = (ids.version or props.get("version")
-                or hashlib.sha256(text.encode()).hexdigest()[:20])
+                or hashlib.sha256(text.encode()).hexdigest()[:20])     # of the definition the cloud holds
+    text = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
     connections: dict[str, str] = {}
     params = props.get("parameters") or {}
     conns = params.get("$connections") if isinstance(params, dict) else None

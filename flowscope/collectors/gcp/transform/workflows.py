@@ -1,5 +1,6 @@
 """`gcp.workflow`: a Workflow resource, or ``{"workflows": [...]}`` (ListWorkflows /
-ListWorkflowRevisions) -> workflows rows, one per revision seen."""
+ListWorkflowRevisions) -> workflows rows, one per revision seen, the source stored without the
+credentials written into it (`secrets.stored_source`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from flowscope.collectors.gcp.definition import definition_problem
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import CLOUD, KIND, json_attrs, records_of
+from flowscope.collectors.gcp.transform.secrets import stored_source
 from flowscope.collectors.native import ImportContext, text_field
 from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Skip, utc
 
@@ -56,7 +58,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
             C.name: parts["w"],
             C.kind: KIND,
             C.revision: str(revision),
-            C.definition: None if too_big else source,
+            C.definition: None if too_big or source is None else stored_source(source),
             C.definition_format: DEFINITION_FORMAT if source is not None else None,
             C.attributes: json_attrs({
                 "state": wf.get("state"),

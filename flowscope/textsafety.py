@@ -45,6 +45,15 @@ can run the workflow), an Azure Functions `code`, presigned S3 / GCS URLs, token
 
 REDACTED = "REDACTED"
 
+CREDENTIAL_KEYS = frozenset({
+    "authorization", "proxy-authorization", "x-functions-key", "ocp-apim-subscription-key", "api-key", "apikey",
+    "x-api-key", "password", "secret", "clientsecret", "client_secret", "pfx", "sharedaccesskey",
+    "sharedaccesssignature", "accesskey", "access_token", "refresh_token",
+})
+"""Keys (any case) whose literal value is a credential wherever an author writes one into a workflow's
+definition or source: headers, an `authentication` block's or a body's fields. The Logic Apps definitions
+(`azure.transform.secrets`) and the Cloud Workflows sources (`gcp.transform.secrets`) read this one list."""
+
 SECRET_RULES: tuple[tuple[str, str], ...] = (
     (r"(?i)([?&](?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)[^&#\s\"'<>]+", r"\1" + REDACTED),
     (r"(?i)(\bbearer\s+)[a-z0-9._~+/=-]{8,}", r"\1" + REDACTED),

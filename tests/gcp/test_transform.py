@@ -644,3 +644,16 @@ def test_an_unavailable_execution_says_why():
     doc = _exec("UNAVAILABLE", 6, stateError={"details": "KMS key disabled", "type": "KMS_ERROR"})
     [row] = t.transform_executions({"executions": [doc]}, CTX).executions
     assert (row[C.error], row[C.cause]) == ("UNAVAILABLE KMS_ERROR", "execution data unavailable: KMS key disabled")
+
+
+def test_a_source_and_a_definition_take_out_the_same_credential_keys():
+    """The Logic Apps definitions and the Cloud Workflows sources had a list of credential keys each, and they
+    had drifted: `access_token: ...` in a workflow's YAML was stored as written where a Logic Apps header of
+    that name was REDACTED. One list now (textsafety.CREDENTIAL_KEYS)."""
+    from flowscope.collectors.azure.transform.secrets import stored_definition
+    from flowscope.collectors.gcp.transform.secrets import stored_source
+    from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED
+
+    for key in sorted(CREDENTIAL_KEYS):
+        assert stored_source(f"args:\n  {key}: s3cr3t-value\n") == f"args:\n  {key}: {REDACTED}\n", key
+        assert stored_definition({"headers": {key: "s3cr3t-value"}}) == {"headers": {key: REDACTED}}, key

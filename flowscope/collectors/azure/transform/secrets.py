@@ -16,14 +16,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowscope.textsafety import REDACTED, SECRET_RULES
+from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, SECRET_RULES
 
-SECRET_KEYS = frozenset({
-    "authorization", "proxy-authorization", "x-functions-key", "ocp-apim-subscription-key", "api-key", "apikey",
-    "x-api-key", "password", "secret", "clientsecret", "client_secret", "pfx", "sharedaccesskey",
-    "sharedaccesssignature", "accesskey", "access_token", "refresh_token",
-})
-"""Keys (any case) whose string value is a credential: headers, and an `authentication` object's fields."""
 SECURE_TYPES = frozenset({"securestring", "secureobject"})
 """Definition parameter types whose `defaultValue` is a secret."""
 _REFERENCE = re.compile(r"^@\{?[A-Za-z]+\('[^']*'\)\}?$")
@@ -38,7 +32,7 @@ def stored_definition(definition: Any) -> Any:
         out: dict[Any, Any] = {}
         for key, value in definition.items():
             word = str(key).lower()
-            if isinstance(value, str) and (word in SECRET_KEYS or (secure and word == "defaultvalue")):
+            if isinstance(value, str) and (word in CREDENTIAL_KEYS or (secure and word == "defaultvalue")):
                 out[key] = value if _REFERENCE.match(value) else REDACTED
             elif secure and word == "defaultvalue" and value is not None:
                 out[key] = REDACTED                                 # a SecureObject's default

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import re
 
-from flowscope.textsafety import REDACTED, SECRET_RULES
+from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, SECRET_RULES
 
-SECRET_KEYS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "apikey", "x-functions-key",
-               "ocp-apim-subscription-key", "password", "client_secret", "clientsecret", "secret")
-"""Keys (any case) whose literal value is a credential: headers, and a body's or auth block's fields."""
+_KEYS = "|".join(re.escape(k) for k in sorted(CREDENTIAL_KEYS, key=lambda k: (-len(k), k)))
 _KEY_VALUE = re.compile(
-    r"""(?im)((?:^|[\s{,])["']?(?:""" + "|".join(re.escape(k) for k in SECRET_KEYS) + r""")["']?[ \t]*:[ \t]*)"""
+    r"""(?im)((?:^|[\s{,])["']?(?:""" + _KEYS + r""")["']?[ \t]*:[ \t]*)"""
     r"""(?:"(?!\$\{)[^"\n]*"|'(?!\$\{)[^'\n]*'|(?![$"'\s])[^\n,}\]#]+)""")
 _RULES = [(re.compile(pattern), replacement) for pattern, replacement in SECRET_RULES]
 

@@ -497,7 +497,7 @@ def test_analyze_lists_each_filter_once_as_the_command_does(session):
     repeats in `attrs["coverage"]["filters"]`: one rule (`session.once_each`) for both."""
     from flowscope.cli import _clouds_spelt, _workflows_given
 
-    name = session.workflows()["name"].iloc[0]
+    name = session.workflows(cloud="aws")["name"].iloc[0]     # the filter names aws: an AWS workflow
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         findings = flowscope.analyze(session, since=END - dt.timedelta(days=3), until=END,

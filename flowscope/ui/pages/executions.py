@@ -9,7 +9,7 @@ from flowscope.analysis import runs
 from flowscope.format import fmt_duration, fmt_usd, is_missing
 from flowscope.model import C, Status
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud console"}
@@ -80,7 +80,8 @@ if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
     # Named as the table reads a run (workflow, the id's telling end, status, start): 100 whole ids of one
     # workflow differ only in their last characters, past where the box cuts them.
-    labels = {(r.cloud, r.execution_id): f"{r.workflow} · {r.run} · {r.status} · {r.started_at:%Y-%m-%d %H:%M} UTC"
+    labels = {(r.cloud, r.execution_id): readable.plain(f"{r.workflow} · {r.run} · {r.status} · "
+                                                        f"{r.started_at:%Y-%m-%d %H:%M} UTC")
               for r in found.itertuples(index=False)}
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
                           format_func=lambda k: labels.get(k, k[1]))

@@ -13,7 +13,7 @@ f = ctx.filters
 steps = data.latency_by_step(f, compare=ctx.compare)
 runs = data.execution_latency(f)
 if not steps.empty:
-    steps["label"] = steps["workflow"] + " / " + steps["step"]
+    steps["label"] = (steps["workflow"] + " / " + steps["step"]).map(readable.plain)     # the picker's options
 ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
 drifting = slower_steps(steps, ratio)
 cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, never read as all of them

@@ -72,8 +72,8 @@ if not delays.empty:
         return "—" if pd.isna(cv) else f"{cv:.3f}"
 
     pick = st.selectbox("Retry delays of step", options,
-                        format_func=lambda i: (f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
-                                               f"retry {int(delays.loc[i, 'retry'])}"))
+                        format_func=lambda i: readable.plain(f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
+                                                             f"retry {int(delays.loc[i, 'retry'])}"))
     row = delays.loc[pick]
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"], int(row["retry"]))
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,

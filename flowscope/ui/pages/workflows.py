@@ -32,8 +32,8 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
 st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
 named = readable.workflow_labels(data.workflow_options(), with_cloud=True)     # as the sidebar names them
-labels = {k: named.get(k, f"{r.workflow} ({r.cloud})") for k, r in zip(keys, table.itertuples(index=False),
-                                                                      strict=True)}
+labels = {k: named.get(k, readable.plain(f"{r.workflow} ({r.cloud})"))
+          for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
 linked = next((i for i, k in enumerate(keys) if k[1] == focus), None)
 if focus and linked is None:      # said, not replaced by the default workflow in silence

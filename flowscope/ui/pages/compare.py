@@ -54,8 +54,9 @@ ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a 
 found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
 details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
 typed = {"A": id_a, "B": id_b}
+# Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only. (A
+# comment: a page's bare string, docstring-like under a constant, is drawn on the page by Streamlit's magic.)
 WHOLE_ID = "execution id column"
-"""Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only."""
 unknown = [label for label, d in details.items() if d is None and typed[label]]
 empty = [label for label, d in details.items() if d is None and not typed[label]]
 for label in unknown:

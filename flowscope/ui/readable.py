@@ -151,8 +151,10 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
-    # A signed column (Compare's "B − A") keeps one unit: read per cell, "+5 min" would lose its "+".
-    if not sign and not _reads_in_one_unit(basis, unit, size):
+    # A signed column (Compare's "B − A") keeps one unit and its "+" while one unit reads it; else it is read
+    # per cell as its run columns are, a negative difference with its minus ("-233 ms"): in one unit, a run
+    # waiting two days beside steps of milliseconds read "-0.000065 h".
+    if not _reads_in_one_unit(basis, unit, size):
         return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)

@@ -119,5 +119,6 @@ ui.table(table, "compare-runs", column_config={
     "a_retries": st.column_config.NumberColumn("A retries"), "b_retries": st.column_config.NumberColumn("B retries"),
     "a_ms": st.column_config.NumberColumn("A total"),
     "b_ms": st.column_config.NumberColumn("B total"),
-    "delta_ms": st.column_config.NumberColumn("B − A", format="%+d"),
+    "delta_ms": st.column_config.NumberColumn("B − A", format="%+d", help="Run B's time in the step minus run A's: "
+                                              "B took longer where it is positive, less where it is negative"),
     "a_error": st.column_config.TextColumn("A error"), "b_error": st.column_config.TextColumn("B error")})

@@ -344,11 +344,12 @@ def _compare_label(row: Any) -> str:
     return safe(f"{parent} / {row.step}" if parent else row.step)
 
 
-def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
-    """A bar's mark in words (no emoji font needed): failed, retried, or not run."""
+def _compare_mark(error: Any, retries: Any, visits: Any, running: bool = False) -> str:
+    """A bar's mark in words (no emoji font needed): failed, retried, or not run (for a run still running,
+    "not yet": it may not have reached the step)."""
     marks = []
     if not int(visits or 0):
-        return "not run"
+        return "not yet" if running else "not run"
     if isinstance(error, str) and error:
         marks.append("failed")
     if int(retries or 0):
@@ -357,10 +358,11 @@ def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
 
 
 def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A against run B",
-                  limit: int = 30) -> go.Figure:
+                  limit: int = 30, running: Sequence[str] = ()) -> go.Figure:
     """Two runs' per-step durations side by side (`runs.compare_runs`: one row per step, differences
     first): grouped horizontal bars in one unit picked from the data, a failed or retried step marked on
-    its bar in words and outlined red, a step only one run took shown with "not run" for the other."""
+    its bar in words and outlined red, a step only one run took shown with "not run" for the other, or
+    "not yet" when that run is still running (`running`: "a", "b")."""
     if table is None or table.empty:
         return empty_figure("No steps to compare", title=title)
     part = table.head(limit)
@@ -369,10 +371,11 @@ def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A aga
     fig = _base(title, height=max(HEIGHT, 44 * len(part) + 90))
     for run, colour in (("a", PALETTE[0]), ("b", PALETTE[1])):
         errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
-        marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
+        marks = [_compare_mark(e, r, v, run in running) for e, r, v in zip(errors, retries, visits, strict=True)]
         failed = [m.startswith("failed") for m in marks]
         # A step this run did not take hovers "not run", as its bar is marked (it read "n/a, 0 visit(s)").
-        hover = [f"{lab}<br>run {run.upper()}: not run" if not int(v or 0) else
+        hover = [f"{lab}<br>run {run.upper()}: {'not yet (still running)' if run in running else 'not run'}"
+                 if not int(v or 0) else
                  f"{lab}<br>run {run.upper()}: {fmt_duration(ms, 'no duration recorded')}, {int(v or 0)} visit(s)"
                  + (f", {int(r)} retries" if r else "")
                  + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")

@@ -4,17 +4,20 @@ that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.parse
+
+import pytest
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
 from flowscope.format import fmt_usd
-from flowscope.model import UTC, C
+from flowscope.model import UTC, C, Cloud
 from flowscope.store import Store
 from flowscope.ui import readable
-from tests.ui.helpers import shown_ms
+from tests.ui.helpers import build, shown_ms
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
-from tests.ui.test_pages import app, metrics, no_exception, open_page
+from tests.ui.test_pages import app, metrics, no_exception, open_page, page_charts
 from tests.ui.test_triage import ITERATIONS, LOOP_RUN, MANY, loop_store, many_store  # noqa: F401 - fixtures
 
 
@@ -69,6 +72,43 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     assert shown_ms(row["a_ms"]) > 0 and shown_ms(row["b_ms"]) > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
     assert metrics(run_page)["Running for"] == "3 h"
+
+
+@pytest.fixture(scope="module")
+def halfway_store(tmp_path_factory) -> tuple[str, str]:
+    """A run still running in its second step (ChargeCard), the steps after it not reached yet."""
+    batch = build(60, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    run = next(e for e in batch.executions if e[C.status] == "SUCCEEDED")
+    run.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None,
+                C.collected_at: run[C.started_at] + dt.timedelta(hours=1)})
+    mine = [s for s in batch.steps if s[C.execution_id] == run[C.execution_id]]
+    kept = {s[C.step_key] for s in mine if s[C.name] in ("ValidateOrder", "ChargeCard")}
+    for table in (batch.steps, batch.attempts, batch.usage):
+        table[:] = [r for r in table if r[C.execution_id] != run[C.execution_id] or r[C.step_key] in kept]
+    charge = next(s for s in batch.steps if s[C.execution_id] == run[C.execution_id] and s[C.name] == "ChargeCard")
+    charge.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None})
+    path = tmp_path_factory.mktemp("ui-halfway")
+    Store(path).write(batch)
+    return str(path), run[C.execution_id]
+
+
+def test_compare_of_a_running_run_does_not_read_its_steps_to_come_as_another_path(halfway_store, monkeypatch):
+    """A run still running against a finished one read "The paths differ. Only in A: none. Only in B: ..." and
+    its chart marked every step it had not reached "not run", as if it had taken another path. The page
+    says the run is still running, so a step only in the other run may be one it has not reached, and the
+    chart marks such a step "not yet"."""
+    path, execution_id = halfway_store
+    at = open_page(app(path, monkeypatch, window="30d", a=execution_id), "compare")
+    no_exception(at)
+    a, b = _cmp(at)
+    assert a == execution_id and b and b != a, "B: the newest successful run of its workflow"
+    table = at.dataframe[0].value
+    assert (table["path"] == "only B").any(), "the running run has not reached some steps"
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "still running" in said and "not reached" in said, said
+    chart = next(c for c in page_charts(at) if "run A against run B" in c.proto.spec)
+    marks = json.loads(chart.proto.spec)["data"][0]["text"]
+    assert "not yet" in marks and "not run" not in marks, marks
 
 
 def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811

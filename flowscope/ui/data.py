@@ -441,6 +441,16 @@ def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
     return result
 
 
+ANY_TIME = Filters(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc))
+"""Every run of the store, whatever its start, cloud or workflow (`runs_with_id_in_store`)."""
+
+
+def runs_with_id_in_store(text: str) -> int:
+    """How many runs of the whole store (any time, cloud or workflow) have an id containing `text`: when
+    none, no window or filter finds one, and the Executions page says so instead of advising a wider window."""
+    return search_executions(ANY_TIME, execution_id=text, page=0, page_size=1)[1]
+
+
 # ---------------------------------------------------------------- findings (the analyses)
 #
 # The analyses run once per (store version, window) over every cloud and workflow, in one

@@ -407,3 +407,28 @@ def test_overviews_sample_runs_read_by_the_end_of_their_ids(demo, monkeypatch):
         whole = urllib.parse.parse_qs(urllib.parse.urlsplit(target.rstrip(")")).query)["exec"][0]
         assert text.replace("\\", "") == runs.short_id(whole) != whole
 
+
+
+def test_a_links_run_not_in_the_store_is_said_not_blamed_on_the_window(three_cloud_store, monkeypatch):
+    """A link to a run the store does not hold (from another store, or a run a newer sync replaced) read
+    "No execution in this window matches an id containing …: widen the time window or clear the sidebar's
+    filters", which no window or filter could change. The page says the store holds no run with that id."""
+    stale = "arn:aws:states:us-east-1:111:execution:orders:gone-4711"
+    at = open_page(app(three_cloud_store, monkeypatch, window="90d", exec=stale), "executions")
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "not in this store" in said and "gone-4711" in said, said
+    assert "widen the time window" not in said, said
+    at.text_input(key="ex-id").set_value("no-such-run").run()
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "No run in this store has an id containing “no-such-run”" in said, said
+
+
+def test_an_id_found_only_outside_the_window_still_asks_for_a_wider_window(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    oldest = at.dataframe[0].value.sort_values("started_at")["execution_id"].iloc[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="24h"), "executions")
+    at.text_input(key="ex-id").set_value(oldest[-11:]).run()
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "No execution in this window matches" in said and "widen the time window" in said, said

@@ -62,6 +62,14 @@ else:
     if linked is not None:      # a link's run (or a whole id typed) that started outside the window
         st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
                 "search lists nothing; the run is shown below all the same.")
+    elif search["execution_id"] and not data.runs_with_id_in_store(str(search["execution_id"])):
+        # No window or filter would find it: "widen the time window" sent the reader of a stale link looking.
+        typed = md(search["execution_id"])
+        lead = (f"**The link's run “{typed}” is not in this store**: no run has an id containing it"
+                if search["execution_id"] == st.query_params.get("exec", "").strip()
+                else f"**No run in this store has an id containing “{typed}”**")
+        st.warning(f"{lead}, in any window, cloud or workflow (a link from another store, or a run a newer sync "
+                   "replaced?). Check the id, or search by status, error or step.")
     else:
         st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, "
                 "any case), widen the time window or clear the sidebar's cloud and workflow filters.")

@@ -432,3 +432,13 @@ def test_an_id_found_only_outside_the_window_still_asks_for_a_wider_window(three
     no_exception(at)
     said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
     assert "No execution in this window matches" in said and "widen the time window" in said, said
+
+
+def test_a_blank_exec_in_a_link_opens_the_search_as_without_one(three_cloud_store, monkeypatch):
+    """`?exec=%20` (a template whose id was empty) read "No run has the link's id “ ”: 300 run(s) in this
+    window contain it", every run "containing" the blank; it is read as no id."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d", exec="   "), "executions")
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning))
+    assert "link's id" not in said, said
+    assert at.dataframe and len(at.dataframe[0].value) > 0

@@ -222,6 +222,22 @@ def test_a_links_bad_window_and_cloud_are_named(three_cloud_store, monkeypatch):
     assert not any("The link's" in w.value for w in good.warning)
 
 
+def test_a_links_bad_end_and_empty_filters_are_named(three_cloud_store, monkeypatch):
+    """`?end=tomorrow` ended the window at the data in silence (only `?end=now` is read), and an empty
+    `?cloud=` or `?wf=` (a link built from unset variables) was named as nothing: "names , not a cloud"."""
+    at = open_page(app(three_cloud_store, monkeypatch, end="tomorrow", cloud="", wf=""), "overview")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "The link's end “tomorrow” is not “now”" in said, said
+    assert "names an empty value, not a cloud" in said and "names an empty value, not in this store" in said, said
+    assert "names ," not in said, said
+    at.checkbox(key="fs_end_now").check()
+    at.run()
+    assert "The link's end" not in " ".join(w.value for w in at.warning), "the note goes once the end is chosen"
+    good = open_page(app(three_cloud_store, monkeypatch, end="now"), "overview")
+    assert not any("The link's" in w.value for w in good.warning)
+
+
 def test_latency_tables_are_titled_and_the_default_lines_are_the_slowest(three_cloud_store, monkeypatch):
     """The Latency page's findings and per-workflow durations were two tables without a heading at its foot,
     and with no previous window to measure drift by, "p95 over time" opened on the first three steps by

@@ -123,3 +123,17 @@ def test_a_long_name_is_cut_in_legends_and_axis_labels_not_in_hovers():
                              "b_error": None, "a_retries": 0, "b_retries": 0, "a_visits": 1, "b_visits": 1}])
     assert max(len(t) for t in charts.compare_steps(compare).layout.yaxis.ticktext) <= longest
     assert charts.short("<b>" + "y" * 100).startswith("<b>"), "cut before escaping: no entity cut in two"
+
+
+def test_a_long_step_name_is_cut_on_the_state_graph_not_in_its_hover():
+    """A long step name on the Workflows page's state graph ran over its neighbours and under the colour bar."""
+    g = Graph()
+    g.add(LONG, "task")
+    g.add("next", "task")
+    g.link(LONG, "next")
+    stats = pd.DataFrame([{"step": LONG, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
+                           "p95_ms": 10.0, "cost_usd": 0.0}])
+    nodes = next(t for t in graph.figure(g, stats, None).data if t.text is not None and len(t.text) == 2)
+    names = [t.split("<br>")[0] for t in nodes.text]
+    assert max(len(n) for n in names) <= charts.LABEL_CHARS and names[0].endswith("-eu-west-1"), names
+    assert any(LONG in h for h in nodes.hovertext), "the hover keeps the whole name"

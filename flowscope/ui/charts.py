@@ -67,12 +67,24 @@ def short(value: Any, limit: int = LABEL_CHARS) -> str:
     return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
 
 
+def shorts(names: Iterable[Any], limit: int = LABEL_CHARS) -> dict[str, str]:
+    """{name: its `short` form}, except that names whose short forms would read alike keep their whole
+    names: "orders-…-A-…-eu" and "orders-…-B-…-eu" cut to one label would read as one series or bar."""
+    whole = list(dict.fromkeys("" if n is None else str(n) for n in names))
+    cut = {n: short(n, limit) for n in whole}
+    taken: dict[str, int] = {}
+    for label in cut.values():
+        taken[label] = taken.get(label, 0) + 1
+    return {n: label if taken[label] == 1 else n for n, label in cut.items()}
+
+
 def _short_categories(fig: go.Figure, names: Iterable[Any]) -> None:
-    """The y axis's category labels cut to `LABEL_CHARS` (`short`); the categories themselves, which tell
+    """The y axis's category labels cut to `LABEL_CHARS` (`shorts`); the categories themselves, which tell
     bars apart and which the hover shows, keep the whole names (`safe`)."""
-    whole = list(dict.fromkeys(str(n) for n in names))
-    if any(len(n) > LABEL_CHARS for n in whole):
-        fig.update_yaxes(tickmode="array", tickvals=[safe(n) for n in whole], ticktext=[safe(short(n)) for n in whole])
+    labels = shorts(names)
+    if any(label != n for n, label in labels.items()):
+        fig.update_yaxes(tickmode="array", tickvals=[safe(n) for n in labels],
+                         ticktext=[safe(label) for label in labels.values()])
 
 
 def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:
@@ -187,9 +199,10 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     fig = _base(title)
     partial = partial_buckets(frame[x], since, until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
+    legend = shorts(frame[color].astype(str), LEGEND_CHARS) if color else {}
     for index, (key, part) in enumerate(groups):
         name = str(key[0] if isinstance(key, tuple) else key)
-        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(short(name, LEGEND_CHARS)), col=color_for(name, index),
+        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(legend.get(name, name)), col=color_for(name, index),
                kind=kind, partial=partial)
     if kind == "bar":
         fig.update_layout(barmode="stack")

@@ -137,3 +137,14 @@ def test_a_long_step_name_is_cut_on_the_state_graph_not_in_its_hover():
     names = [t.split("<br>")[0] for t in nodes.text]
     assert max(len(n) for n in names) <= charts.LABEL_CHARS and names[0].endswith("-eu-west-1"), names
     assert any(LONG in h for h in nodes.hovertext), "the hover keeps the whole name"
+
+
+def test_two_long_names_that_differ_in_the_middle_are_not_cut_alike():
+    """Cut to their start and end, "orders-…-A-…-eu" and "orders-…-B-…-eu" read alike: two series in one
+    legend entry's words, two bars of one label. Names whose cut forms would collide keep their whole names."""
+    a, b = "orders-" + "x" * 40 + "-A-" + "y" * 40 + "-eu", "orders-" + "x" * 40 + "-B-" + "y" * 40 + "-eu"
+    over = pd.DataFrame({"bucket": [T0, T0], "failed": [1, 2], "workflow": [a, b]})
+    legend = [t.name for t in charts.lines(over, x="bucket", y="failed", color="workflow", kind="bar").data]
+    assert len(set(legend)) == 2, legend
+    bars = charts.hbar(pd.DataFrame({"label": [a, b], "failures": [2, 1]}), x="failures", y="label")
+    assert len(set(bars.layout.yaxis.ticktext or [])) in (0, 2), bars.layout.yaxis.ticktext

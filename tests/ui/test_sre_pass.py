@@ -458,3 +458,18 @@ def test_a_blank_exec_in_a_link_opens_the_search_as_without_one(three_cloud_stor
     said = " ".join(i.value for i in (*at.info, *at.warning))
     assert "link's id" not in said, said
     assert at.dataframe and len(at.dataframe[0].value) > 0
+
+
+def test_compare_names_each_step_only_one_run_took_once(demo, monkeypatch):
+    """A Logic Apps loop has a row for itself and one for its iterations, both named as the loop: runs of
+    two workflows read "Only in B: For_each_contact, For_each_contact, List_contacts, ...", as if two steps."""
+    store, cursor, _window = demo
+    pick = ("SELECT execution_id FROM executions WHERE workflow_name = ? AND status = 'SUCCEEDED' "
+            "ORDER BY started_at DESC LIMIT 1")
+    a = cursor.execute(pick, ["status-checker"]).fetchone()[0]
+    b = cursor.execute(pick, ["crm-export"]).fetchone()[0]
+    at = open_page(app(str(store.path), monkeypatch, window="30d", a=a, b=b), "compare")
+    no_exception(at)
+    said = next(w.value for w in at.warning if "Only in B" in w.value).replace("\\", "")
+    only_b = said.split("Only in B: ", 1)[1].rstrip(".").split(", ")
+    assert "For_each_contact" in only_b and len(only_b) == len(set(only_b)), only_b

@@ -105,8 +105,9 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
 steps_of = {label: d["steps"] for label, d in details.items() if d is not None}
 as_of = {label: runs.last_seen_running(record[label]) for label in ("A", "B")}
 table = runs.compare_runs(steps_of["A"], steps_of["B"], as_of["A"], as_of["B"])
-only_a = table.loc[table["path"] == "only A", "step"].tolist()
-only_b = table.loc[table["path"] == "only B", "step"].tolist()
+# Each step once: a loop's row and its iterations' row share its name ("For_each, For_each" read as two steps).
+only_a = list(dict.fromkeys(table.loc[table["path"] == "only A", "step"]))
+only_b = list(dict.fromkeys(table.loc[table["path"] == "only B", "step"]))
 # A run still running has not taken the steps it has not reached: "the paths differ" read them as another path.
 running = [label for label, seen in as_of.items() if seen is not None]
 so_far = (f"run {' and run '.join(running)} {'is' if len(running) == 1 else 'are'} still running, so a step only "

@@ -393,9 +393,15 @@ def cost_over_time(f: Filters, by: str) -> pd.DataFrame:
     return frame.assign(key=named.where(frame["workflow"].notna(), frame["key"]))
 
 
+COST_DRIVERS = 25
+"""How many (workflow, step, meter) rows, dearest first, the Cost page's drivers read (the page says when it
+is cut there, and what share of the spend it shows)."""
+
+
 def cost_drivers(f: Filters) -> pd.DataFrame:
-    """The top cost drivers' spend (`tables.cost_spend_drivers`): what the Cost page's charts need."""
-    return call("cost_spend_drivers", f)
+    """The top cost drivers' spend (`tables.cost_spend_drivers`, the `COST_DRIVERS` dearest): what the Cost
+    page's charts need."""
+    return call("cost_spend_drivers", f, COST_DRIVERS)
 
 
 def cost_driver_table(f: Filters) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pytest
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
-from flowscope.format import fmt_usd
+from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import UTC, C, Cloud
 from flowscope.store import Store
 from flowscope.ui import readable
@@ -473,3 +473,18 @@ def test_compare_names_each_step_only_one_run_took_once(demo, monkeypatch):
     said = next(w.value for w in at.warning if "Only in B" in w.value).replace("\\", "")
     only_b = said.split("Only in B: ", 1)[1].rstrip(".").split(", ")
     assert "For_each_contact" in only_b and len(only_b) == len(set(only_b)), only_b
+
+
+def test_the_cost_drivers_cut_at_the_top_say_so(demo, monkeypatch):
+    """The Cost page's drivers table (and its CSV) held the 25 dearest (workflow, step, meter) rows of 60-odd, 90%
+    of the spend, in silence, read as every step's spend. The page says how many rows and what share it shows."""
+    store, cursor, _window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "cost")
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "share" in df.value.columns)
+    f = at.session_state["_fs_filters"]
+    every = q.cost_spend_drivers(q.prepare(store.connect().cursor()), f, 10_000)
+    assert len(every) > len(table), "the demo store has more drivers than the page reads"
+    share = every["share"].head(len(table)).sum()
+    said = " ".join(c.value for c in at.caption)
+    assert f"The {len(table):,} dearest" in said and fmt_pct(share) in said, said

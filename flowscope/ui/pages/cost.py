@@ -5,7 +5,7 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds, retry_spend
-from flowscope.format import BLANK, fmt_usd
+from flowscope.format import BLANK, fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -49,6 +49,9 @@ with right:
                             title="Projected $/month spent on retries (top drivers)", money=True)
                 if not retries.by_step.empty else charts.empty_figure("No retries among the top drivers"),
                 key="retry-drivers")
+if len(drivers) >= data.COST_DRIVERS:      # more rows than read: said, never read as every step's spend
+    st.caption(f"The {len(drivers):,} dearest steps (by meter), {fmt_pct(drivers['share'].sum())} of the "
+               "window's spend; filter to fewer workflows in the sidebar to see the rest.")
 ui.table(data.cost_driver_table(f), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
          column_config={
     "cost_usd": st.column_config.NumberColumn("cost"),

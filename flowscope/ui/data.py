@@ -413,8 +413,12 @@ def cost_driver_table(f: Filters) -> pd.DataFrame:
     return with_executions(drivers, call("driver_executions", f, driver_keys(drivers)))
 
 
+EDGE_ROWS = 25
+"""How many transitions, dearest first, the Cost page's "By transition" reads (it says when it is cut there)."""
+
+
 def edge_cost(f: Filters) -> pd.DataFrame:
-    return call("edge_cost", f)
+    return call("edge_cost", f, EDGE_ROWS)
 
 
 LATENCY_STEPS = 2000

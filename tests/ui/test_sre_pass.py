@@ -488,3 +488,16 @@ def test_the_cost_drivers_cut_at_the_top_say_so(demo, monkeypatch):
     share = every["share"].head(len(table)).sum()
     said = " ".join(c.value for c in at.caption)
     assert f"The {len(table):,} dearest" in said and fmt_pct(share) in said, said
+
+
+def test_the_cost_by_transition_cut_at_the_top_says_so(demo, monkeypatch):
+    """"By transition" listed the 25 dearest transitions of many, in silence, read as every transition."""
+    store, _cursor, _window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "cost")
+    at.toggle(key="cost-edges").set_value(True).run()
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "target" in df.value.columns)
+    every = q.edge_cost(q.prepare(store.connect().cursor()), at.session_state["_fs_filters"], 10_000)
+    assert len(every) > len(table), "the demo store has more transitions than the page reads"
+    said = " ".join(c.value for c in at.caption)
+    assert f"The {len(table):,} dearest transitions" in said, said

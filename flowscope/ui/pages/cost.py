@@ -59,6 +59,8 @@ ui.table(data.cost_driver_table(f), "cost-drivers", hide=["workflow_id", "total_
     "monthly_usd": st.column_config.NumberColumn("$/month"),
     "share": st.column_config.NumberColumn(format="percent")})
 if edges is not None:
+    if len(edges) >= data.EDGE_ROWS:        # more transitions than read: said, never read as every one
+        st.caption(f"The {len(edges):,} dearest transitions; filter to fewer workflows in the sidebar to see the rest.")
     ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
 
 st.subheader("What if", divider="gray")

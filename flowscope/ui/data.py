@@ -304,8 +304,12 @@ def collection_health() -> pd.DataFrame:
     return call("collection_health")
 
 
+COLLECTION_RUNS = 2000
+"""How many collection runs, newest first, Collection health's chart draws (it says when it is cut there)."""
+
+
 def collection_runs() -> pd.DataFrame:
-    return call("collection_runs")
+    return call("collection_runs", COLLECTION_RUNS)
 
 
 def workflow_table(f: Filters) -> pd.DataFrame:

@@ -501,3 +501,23 @@ def test_the_cost_by_transition_cut_at_the_top_says_so(demo, monkeypatch):
     assert len(every) > len(table), "the demo store has more transitions than the page reads"
     said = " ".join(c.value for c in at.caption)
     assert f"The {len(table):,} dearest transitions" in said, said
+
+
+def test_a_scope_left_out_of_the_collection_chart_is_said(tmp_path, monkeypatch):
+    """The collection chart draws the 2,000 latest runs: a scope that last synced before them (the stale one
+    an SRE looks for) was not on it, in silence. The page says where the chart begins and that the table
+    below lists every scope."""
+    batch = build(30, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    end = max(r[C.started_at] for r in batch.executions)
+    runs_ = [{C.run_id: f"busy-{i}", C.cloud: "aws", C.scope: "aws:acct/us-east-1",
+              C.started_at: end - dt.timedelta(minutes=i), C.ended_at: end - dt.timedelta(minutes=i),
+              C.status: "succeeded", C.watermark: end, C.counts: "{}", C.error: None, C.details: "{}"}
+             for i in range(2_100)]
+    runs_.append({**runs_[0], C.run_id: "stale", C.scope: "aws:acct/eu-west-1",
+                  C.started_at: end - dt.timedelta(days=5), C.ended_at: end - dt.timedelta(days=5)})
+    batch.collection_runs[:] = runs_
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch), "collection_health")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "2,000 latest collection runs" in said and "table below" in said, said

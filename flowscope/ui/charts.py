@@ -46,6 +46,47 @@ def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
                                  hovermode="x unified"))
 
 
+LABEL_CHARS = 60
+"""The most characters of a name an axis label shows (`short`): a 150-character workflow
+name took the whole width of a bar chart's axis, its bars a sliver, and a legend of three such names
+wrapped over the chart's title."""
+
+LEGEND_CHARS = 40
+"""The most characters of a legend entry: entries sit in a row beside the chart's title, which longer ones
+wrapped over."""
+
+
+def short(value: Any, limit: int = LABEL_CHARS) -> str:
+    """A name as a legend or an axis label shows it: at most `limit` characters, its start and its end kept
+    around "…" (names of one estate share a prefix as often as a suffix: "orders (aws)", "orders (gcp)").
+    Cut before `safe`, so no entity is cut in two; the hover keeps the whole name."""
+    text = "" if value is None else str(value)
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) * 2 // 3
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head):]
+
+
+def shorts(names: Iterable[Any], limit: int = LABEL_CHARS) -> dict[str, str]:
+    """{name: its `short` form}, except that names whose short forms would read alike keep their whole
+    names: "orders-…-A-…-eu" and "orders-…-B-…-eu" cut to one label would read as one series or bar."""
+    whole = list(dict.fromkeys("" if n is None else str(n) for n in names))
+    cut = {n: short(n, limit) for n in whole}
+    taken: dict[str, int] = {}
+    for label in cut.values():
+        taken[label] = taken.get(label, 0) + 1
+    return {n: label if taken[label] == 1 else n for n, label in cut.items()}
+
+
+def _short_categories(fig: go.Figure, names: Iterable[Any]) -> None:
+    """The y axis's category labels cut to `LABEL_CHARS` (`shorts`); the categories themselves, which tell
+    bars apart and which the hover shows, keep the whole names (`safe`)."""
+    labels = shorts(names)
+    if any(label != n for n, label in labels.items()):
+        fig.update_yaxes(tickmode="array", tickvals=[safe(n) for n in labels],
+                         ticktext=[safe(label) for label in labels.values()])
+
+
 def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:
     fig = _base(title, height=200)
     fig.add_annotation(text=safe(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
@@ -158,10 +199,11 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     fig = _base(title)
     partial = partial_buckets(frame[x], since, until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
+    legend = shorts(frame[color].astype(str), LEGEND_CHARS) if color else {}
     for index, (key, part) in enumerate(groups):
         name = str(key[0] if isinstance(key, tuple) else key)
-        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(name), col=color_for(name, index), kind=kind,
-               partial=partial)
+        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(legend.get(name, name)), col=color_for(name, index),
+               kind=kind, partial=partial)
     if kind == "bar":
         fig.update_layout(barmode="stack")
     fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
@@ -211,6 +253,7 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
                   else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in part[text]]
     fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
                          text=labels, textposition="auto"))
+    _short_categories(fig, part[y])
     fig.update_layout(hovermode="closest", showlegend=False)
     # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
     fig.update_xaxes(tickprefix="$" if money else None, tickformat=MONEY_TICKS if money else None,
@@ -320,6 +363,7 @@ def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration p
         fig.add_trace(go.Bar(y=part[label].map(safe), x=part[col] / size, name=col.removesuffix("_ms"),
                              orientation="h", marker_color=PALETTE[i],
                              hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
+    _short_categories(fig, part[label])
     fig.update_layout(barmode="group", hovermode="closest")
     spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
     if spread > 100:    # a log axis ticks at durations in words: plotly's own read "1000 s", "10k s" (2.8 h)
@@ -340,15 +384,17 @@ LOG_DURATION_TICKS = ((1, "1 ms"), (10, "10 ms"), (100, "100 ms"), (1_000, "1 s"
 
 
 def _compare_label(row: Any) -> str:
+    """A step's name as Compare's chart reads it (under its parent), not yet made chart text (`safe`)."""
     parent = row.parent if isinstance(row.parent, str) and row.parent else None
-    return safe(f"{parent} / {row.step}" if parent else row.step)
+    return f"{parent} / {row.step}" if parent else str(row.step)
 
 
-def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
-    """A bar's mark in words (no emoji font needed): failed, retried, or not run."""
+def _compare_mark(error: Any, retries: Any, visits: Any, running: bool = False) -> str:
+    """A bar's mark in words (no emoji font needed): failed, retried, or not run (for a run still running,
+    "not yet": it may not have reached the step)."""
     marks = []
     if not int(visits or 0):
-        return "not run"
+        return "not yet" if running else "not run"
     if isinstance(error, str) and error:
         marks.append("failed")
     if int(retries or 0):
@@ -357,22 +403,25 @@ def _compare_mark(error: Any, retries: Any, visits: Any) -> str:
 
 
 def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A against run B",
-                  limit: int = 30) -> go.Figure:
+                  limit: int = 30, running: Sequence[str] = ()) -> go.Figure:
     """Two runs' per-step durations side by side (`runs.compare_runs`: one row per step, differences
     first): grouped horizontal bars in one unit picked from the data, a failed or retried step marked on
-    its bar in words and outlined red, a step only one run took shown with "not run" for the other."""
+    its bar in words and outlined red, a step only one run took shown with "not run" for the other, or
+    "not yet" when that run is still running (`running`: "a", "b")."""
     if table is None or table.empty:
         return empty_figure("No steps to compare", title=title)
     part = table.head(limit)
-    labels = [_compare_label(r) for r in part.itertuples(index=False)]
+    names = [_compare_label(r) for r in part.itertuples(index=False)]
+    labels = [safe(n) for n in names]
     unit, size = readable.duration_unit(pd.concat([part["a_ms"], part["b_ms"]]))
     fig = _base(title, height=max(HEIGHT, 44 * len(part) + 90))
     for run, colour in (("a", PALETTE[0]), ("b", PALETTE[1])):
         errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
-        marks = [_compare_mark(e, r, v) for e, r, v in zip(errors, retries, visits, strict=True)]
+        marks = [_compare_mark(e, r, v, run in running) for e, r, v in zip(errors, retries, visits, strict=True)]
         failed = [m.startswith("failed") for m in marks]
         # A step this run did not take hovers "not run", as its bar is marked (it read "n/a, 0 visit(s)").
-        hover = [f"{lab}<br>run {run.upper()}: not run" if not int(v or 0) else
+        hover = [f"{lab}<br>run {run.upper()}: {'not yet (still running)' if run in running else 'not run'}"
+                 if not int(v or 0) else
                  f"{lab}<br>run {run.upper()}: {fmt_duration(ms, 'no duration recorded')}, {int(v or 0)} visit(s)"
                  + (f", {int(r)} retries" if r else "")
                  + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")
@@ -384,6 +433,7 @@ def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A aga
             text=marks, textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
     fig.update_layout(barmode="group", hovermode="closest")
     fig.update_yaxes(autorange="reversed", type="category")
+    _short_categories(fig, names)
     fig.update_xaxes(title=f"time in step ({unit})", ticksuffix=f" {unit}", rangemode="tozero")
     return fig
 
@@ -513,7 +563,7 @@ def _lane_label(depth: int, name: str, visits: list[Any]) -> str:
     """The lane's name, indented under its container, with its visits and failed ones when several."""
     failed = sum(1 for v in visits if getattr(v, C.status) in measures.STEP_FAILED)
     count = f" ×{len(visits)}" if len(visits) > 1 else ""
-    return (f"{'   ' * depth}{'└ ' if depth else ''}{safe(name)}{count}"
+    return (f"{'   ' * depth}{'└ ' if depth else ''}{safe(short(name))}{count}"
             + (f" ({failed} failed)" if failed and count else ""))
 
 
@@ -548,7 +598,7 @@ def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame
     run_start = execution.get(C.started_at)
     run_end = execution.get(C.ended_at)
     if run_start is not None and not pd.isna(run_start):
-        rows.append({"label": f"run: {safe(execution.get(C.workflow_name) or 'execution')}", "start": run_start,
+        rows.append({"label": f"run: {safe(short(execution.get(C.workflow_name) or 'execution'))}", "start": run_start,
                      "end": run_end if run_end is not None and not pd.isna(run_end) else now,
                      "status": execution.get(C.status), "kind": "run", "hover": safe(execution.get(C.execution_id)),
                      "lane": -1})

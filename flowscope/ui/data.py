@@ -304,8 +304,12 @@ def collection_health() -> pd.DataFrame:
     return call("collection_health")
 
 
+COLLECTION_RUNS = 2000
+"""How many collection runs, newest first, Collection health's chart draws (it says when it is cut there)."""
+
+
 def collection_runs() -> pd.DataFrame:
-    return call("collection_runs")
+    return call("collection_runs", COLLECTION_RUNS)
 
 
 def workflow_table(f: Filters) -> pd.DataFrame:
@@ -393,9 +397,15 @@ def cost_over_time(f: Filters, by: str) -> pd.DataFrame:
     return frame.assign(key=named.where(frame["workflow"].notna(), frame["key"]))
 
 
+COST_DRIVERS = 25
+"""How many (workflow, step, meter) rows, dearest first, the Cost page's drivers read (the page says when it
+is cut there, and what share of the spend it shows)."""
+
+
 def cost_drivers(f: Filters) -> pd.DataFrame:
-    """The top cost drivers' spend (`tables.cost_spend_drivers`): what the Cost page's charts need."""
-    return call("cost_spend_drivers", f)
+    """The top cost drivers' spend (`tables.cost_spend_drivers`, the `COST_DRIVERS` dearest): what the Cost
+    page's charts need."""
+    return call("cost_spend_drivers", f, COST_DRIVERS)
 
 
 def cost_driver_table(f: Filters) -> pd.DataFrame:
@@ -407,8 +417,12 @@ def cost_driver_table(f: Filters) -> pd.DataFrame:
     return with_executions(drivers, call("driver_executions", f, driver_keys(drivers)))
 
 
+EDGE_ROWS = 25
+"""How many transitions, dearest first, the Cost page's "By transition" reads (it says when it is cut there)."""
+
+
 def edge_cost(f: Filters) -> pd.DataFrame:
-    return call("edge_cost", f)
+    return call("edge_cost", f, EDGE_ROWS)
 
 
 LATENCY_STEPS = 2000
@@ -439,6 +453,16 @@ def search_executions(f: Filters, **kwargs: Any) -> tuple[pd.DataFrame, int]:
     """One page of the executions search and the number of matches (analysis/runs.py), cached."""
     result: tuple[pd.DataFrame, int] = call_in("runs", "search_executions", f, **kwargs)
     return result
+
+
+ANY_TIME = Filters(dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc), dt.datetime(2200, 1, 1, tzinfo=dt.timezone.utc))
+"""Every run of the store, whatever its start, cloud or workflow (`runs_with_id_in_store`)."""
+
+
+def runs_with_id_in_store(text: str) -> int:
+    """How many runs of the whole store (any time, cloud or workflow) have an id containing `text`: when
+    none, no window or filter finds one, and the Executions page says so instead of advising a wider window."""
+    return search_executions(ANY_TIME, execution_id=text, page=0, page_size=1)[1]
 
 
 # ---------------------------------------------------------------- findings (the analyses)

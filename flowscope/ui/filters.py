@@ -62,6 +62,8 @@ def _initial(options_clouds: list[str], options_wf: list[str]) -> dict[str, Any]
             "unknown": [w for w in workflows if w not in options_wf] if options_wf else [],
             "bad_window": None if saved.get(KEY_WINDOW) or window in WINDOWS else str(window),
             "bad_clouds": [c for c in clouds if c not in options_clouds] if options_clouds else [],
+            "bad_end": None if KEY_END_NOW in saved or params.get(PARAM_END, "now") == "now"
+            else str(params.get(PARAM_END)),
             KEY_END_NOW: bool(saved.get(KEY_END_NOW, params.get(PARAM_END) == "now"))}
 
 
@@ -122,7 +124,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
             tuple(sorted(k for k in st.query_params if k not in KNOWN_PARAMS)),
             (init[KEY_WINDOW], tuple(init[KEY_CLOUDS]), tuple(init[KEY_WF])))
         st.session_state[STATE_BAD_LINK] = (init["bad_window"], tuple(init["bad_clouds"]), init[KEY_WINDOW],
-                                             tuple(init[KEY_CLOUDS]), tuple(clouds))
+                                             tuple(init[KEY_CLOUDS]), tuple(clouds), init["bad_end"])
     with st.sidebar:
         st.markdown("**Filters**")
         window = st.selectbox("Time window", list(WINDOWS), index=list(WINDOWS).index(init[KEY_WINDOW]),
@@ -142,7 +144,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
         dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
     st.session_state[STATE_NOTES] = (_unknown_param_notes((window, tuple(chosen_clouds), tuple(chosen_wf)))
-                                     + _bad_link_notes(window, chosen_clouds) + dropped)
+                                     + _bad_link_notes(window, chosen_clouds, bool(end_now)) + dropped)
     st.session_state[STATE_SAVED] = {KEY_WINDOW: window, KEY_CLOUDS: list(chosen_clouds), KEY_WF: list(chosen_wf),
                                      KEY_END_NOW: bool(end_now)}
     _to_url(window, chosen_clouds, chosen_wf, end_now)
@@ -176,7 +178,7 @@ def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], nam
     if unknown and tuple(chosen) != unknown[1]:
         del st.session_state[STATE_UNKNOWN_WF]          # the choice changed since the link was opened
     elif unknown:
-        listed = ", ".join(md(w) for w in unknown[0])
+        listed = _listed(unknown[0])
         gone = "every workflow is shown" if not unknown[1] else "the link's other workflows are shown"
         out.append(f"**The link's workflow filter names {listed}, not in this store, so left out:** {gone}.")
     return out
@@ -198,22 +200,33 @@ def _unknown_param_notes(chosen: tuple[str, tuple[str, ...], tuple[str, ...]]) -
             f"{PARAM_WINDOW}=, {PARAM_CLOUD}= and {PARAM_WF}= (a workflow's id), as the sidebar writes them."]
 
 
-def _bad_link_notes(window: str, clouds: list[str]) -> list[str]:
-    """A link's `?window=` that is no window of the sidebar, or `?cloud=` that is no cloud of the store,
-    in words (Markdown), until the window (the clouds) is changed: they were replaced by the default
-    in silence, so `?window=2w` showed 7 days as if asked for."""
+def _listed(values: tuple[str, ...] | list[str]) -> str:
+    """A link's filter values in words (Markdown); an empty one (a link built from an unset variable) is
+    said to be empty, never shown as nothing ("names , not a cloud")."""
+    return ", ".join(md(v) if v.strip() else "an empty value" for v in values)
+
+
+def _bad_link_notes(window: str, clouds: list[str], end_now: bool = False) -> list[str]:
+    """A link's `?window=` that is no window of the sidebar, `?cloud=` that is no cloud of the store, or
+    `?end=` that is not "now", in words (Markdown), until the window (the clouds, the end) is changed: they
+    were replaced by the default in silence, so `?window=2w` showed 7 days as if asked for, and
+    `?end=tomorrow` a window ending at the data."""
     bad = st.session_state.get(STATE_BAD_LINK)
     if not bad:
         return []
-    bad_window, bad_clouds, first_window, first_clouds, options = bad
+    bad_window, bad_clouds, first_window, first_clouds, options, bad_end = bad
     out: list[str] = []
     if bad_window is not None and window == first_window:
         out.append(f"**The link's time window “{md(bad_window)}” is not one of {', '.join(WINDOWS)}, so "
                    f"{window} is shown.**")
     if bad_clouds and tuple(clouds) == first_clouds:
         rest = f"{', '.join(clouds)} is shown" if clouds else "every cloud is shown"
-        out.append(f"**The link's cloud filter names {md(', '.join(bad_clouds))}, not a cloud in this store "
+        out.append(f"**The link's cloud filter names {_listed(bad_clouds)}, not a cloud in this store "
                    f"({md(', '.join(options))}), so left out:** {md(rest)}.")
+    if bad_end is not None and not end_now:
+        out.append(f"**The link's end “{md(bad_end)}” is not “now”**, the one end a link can give, so the window "
+                   "ends as without one, at the store's newest data when that is before now (tick *End the window "
+                   "now* in the sidebar to end it now).")
     if not out:
         del st.session_state[STATE_BAD_LINK]
     return out

@@ -23,7 +23,7 @@ from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
 from flowscope.textsafety import plotly_text as safe
-from flowscope.ui.charts import MONEY_TICKS
+from flowscope.ui.charts import MONEY_TICKS, short
 from flowscope.ui.readable import duration_unit
 
 
@@ -249,7 +249,10 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
                          f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else no_cost}")
         else:
             hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
-    text = [f"{safe(n)}<br>{fmt(v)}" if n in valued else safe(n) for n, v in zip(names, values, strict=True)]
+    # A node's label cut as an axis label is (`charts.short`; its hover keeps the whole name): a long step name ran
+    # over its neighbours and under the colour bar.
+    text = [f"{safe(short(n))}<br>{fmt(v)}" if n in valued else safe(short(n))
+            for n, v in zip(names, values, strict=True)]
     colours, colorbar = _colours(metric if metric in METRICS else "failure_rate", label, values,
                                  [v for n, v in zip(names, values, strict=True) if n in valued])
     fig.add_trace(go.Scatter(

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from flowscope.format import BLANK, SHARE_WORDS, fmt_cause, fmt_evidence, is_missing, name_words
+from flowscope.textsafety import terminal_text
 
 RATIO_WORDS = SHARE_WORDS | {"pct", "cv", "drift", "amplification", "factor", "mean", "avg", "score"}
 """Words of a column's name (whole words: "iterations" holds "ratio" and is a count) that make a float
@@ -150,8 +151,10 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     converted = ms / size
     sign = "+" if "+" in (_given_format(config) or "") else ""
     decimals = _decimals_for(basis / size, 0 if unit == "ms" else 1, 6)
-    # A signed column (Compare's "B − A") keeps one unit: read per cell, "+5 min" would lose its "+".
-    if not sign and not _reads_in_one_unit(basis, unit, size):
+    # A signed column (Compare's "B − A") keeps one unit and its "+" while one unit reads it; else it is read
+    # per cell as its run columns are, a negative difference with its minus ("-233 ms"): in one unit, a run
+    # waiting two days beside steps of milliseconds read "-0.000065 h".
+    if not _reads_in_one_unit(basis, unit, size):
         return per_cell_durations(ms), Shown(_label(column, config), "localized")
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
@@ -219,12 +222,23 @@ def _missing_item(value: Any) -> bool:
         return False
 
 
+def plain(value: Any) -> str:
+    """Cloud text as a table cell or a list's option shows it: without escape sequences, control
+    characters and bidirectional marks, line breaks as spaces (`textsafety.terminal_text`). Neither the
+    grid nor a select box reads Markdown or HTML, but both draw U+202E as it asks: a workflow named
+    `orders\u202egnp.exe` read "ordersexe.png" in the sidebar and the tables, and BEL or an ANSI colour
+    drew boxes, while the charts and captions (which drop them) named it otherwise."""
+    return terminal_text(value)
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, dict):
-        return fmt_evidence(value)
+        return plain(fmt_evidence(value))
     if isinstance(value, (list, tuple)):      # its missing or blank items left out: never "a, None, nan"
-        items = [str(v) for v in value if not _missing_item(v) and str(v).strip()]
+        items = [plain(v) for v in value if not _missing_item(v) and str(v).strip()]
         return ", ".join(items) if items else BLANK
+    if isinstance(value, str):
+        return plain(value)
     try:
         return BLANK if is_missing(value) else value
     except ValueError:  # an array: its truth value is ambiguous
@@ -385,7 +399,7 @@ def workflow_labels(options: pd.DataFrame, *, with_cloud: bool = False) -> dict[
     if options is None or options.empty:
         return {}
     rows = options[["cloud", "workflow_id", "workflow_name"]].drop_duplicates(["cloud", "workflow_id"])
-    names = rows["workflow_name"].where(rows["workflow_name"].notna(), rows["workflow_id"]).astype(str)
+    names = rows["workflow_name"].where(rows["workflow_name"].notna(), rows["workflow_id"]).astype(str).map(plain)
     out: dict[WorkflowKey, str] = {}
     for name, group in rows.assign(name=names).groupby("name", sort=False):
         keys = [(str(c), str(w)) for c, w in zip(group["cloud"], group["workflow_id"], strict=True)]

@@ -95,3 +95,56 @@ def test_plotly_text_escapes_only_markup():
     assert plotly_text('<a href="x">P</a> & co') == '&lt;a href="x"&gt;P&lt;/a&gt; &amp; co'
     assert plotly_text("line\nbreak\x1b[31m") == "line break"
     assert plotly_text(None) == "" and plotly_text("Charge_Card-2") == "Charge_Card-2"
+
+
+LONG = "orders-" + "x" * 150 + "-eu-west-1"
+
+
+def test_a_long_name_is_cut_in_legends_and_axis_labels_not_in_hovers():
+    """A 167-character workflow name took the whole width of Failures' "Failed visits by step" (its bars a
+    sliver, its x axis's ticks run together) and a legend of three such names wrapped over the chart's title.
+    Legends and axis labels show at most `charts.LABEL_CHARS` characters, start and end kept; the bars'
+    categories (which the hover shows and which tell bars apart) keep the whole name."""
+    longest = charts.LABEL_CHARS
+    labelled = pd.DataFrame({"label": [f"{LONG} / ChargeCard", f"{LONG}-2 / ChargeCard", "short / step"],
+                             "failures": [3, 2, 1]})
+    bars = charts.hbar(labelled, x="failures", y="label")
+    ticks = list(bars.layout.yaxis.ticktext)
+    assert ticks and max(len(t) for t in ticks) <= longest, ticks
+    assert len(set(ticks)) == 3 and all(t.startswith(("orders-", "short")) for t in ticks), ticks
+    assert f"{LONG} / ChargeCard" in list(bars.data[0].y), "the category (and hover) keeps the whole name"
+    over = pd.DataFrame({"bucket": [T0, T0], "failed": [1, 2], "workflow": [LONG + " (aws)", LONG + " (gcp)"]})
+    legend = [t.name for t in charts.lines(over, x="bucket", y="failed", color="workflow", kind="bar").data]
+    assert max(len(n) for n in legend) <= charts.LEGEND_CHARS and len(set(legend)) == 2, legend
+    assert all(n.endswith(("(aws)", "(gcp)")) for n in legend), "the end that tells them apart is kept"
+    pct = pd.DataFrame({"label": [LONG], "p50_ms": [10.0], "p95_ms": [20.0], "p99_ms": [30.0]})
+    assert max(len(t) for t in charts.percentile_bars(pct, label="label").layout.yaxis.ticktext) <= longest
+    compare = pd.DataFrame([{"step": "ChargeCard", "parent": LONG, "a_ms": 10.0, "b_ms": 20.0, "a_error": None,
+                             "b_error": None, "a_retries": 0, "b_retries": 0, "a_visits": 1, "b_visits": 1}])
+    assert max(len(t) for t in charts.compare_steps(compare).layout.yaxis.ticktext) <= longest
+    assert charts.short("<b>" + "y" * 100).startswith("<b>"), "cut before escaping: no entity cut in two"
+
+
+def test_a_long_step_name_is_cut_on_the_state_graph_not_in_its_hover():
+    """A long step name on the Workflows page's state graph ran over its neighbours and under the colour bar."""
+    g = Graph()
+    g.add(LONG, "task")
+    g.add("next", "task")
+    g.link(LONG, "next")
+    stats = pd.DataFrame([{"step": LONG, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
+                           "p95_ms": 10.0, "cost_usd": 0.0}])
+    nodes = next(t for t in graph.figure(g, stats, None).data if t.text is not None and len(t.text) == 2)
+    names = [t.split("<br>")[0] for t in nodes.text]
+    assert max(len(n) for n in names) <= charts.LABEL_CHARS and names[0].endswith("-eu-west-1"), names
+    assert any(LONG in h for h in nodes.hovertext), "the hover keeps the whole name"
+
+
+def test_two_long_names_that_differ_in_the_middle_are_not_cut_alike():
+    """Cut to their start and end, "orders-…-A-…-eu" and "orders-…-B-…-eu" read alike: two series in one
+    legend entry's words, two bars of one label. Names whose cut forms would collide keep their whole names."""
+    a, b = "orders-" + "x" * 40 + "-A-" + "y" * 40 + "-eu", "orders-" + "x" * 40 + "-B-" + "y" * 40 + "-eu"
+    over = pd.DataFrame({"bucket": [T0, T0], "failed": [1, 2], "workflow": [a, b]})
+    legend = [t.name for t in charts.lines(over, x="bucket", y="failed", color="workflow", kind="bar").data]
+    assert len(set(legend)) == 2, legend
+    bars = charts.hbar(pd.DataFrame({"label": [a, b], "failures": [2, 1]}), x="failures", y="label")
+    assert len(set(bars.layout.yaxis.ticktext or [])) in (0, 2), bars.layout.yaxis.ticktext

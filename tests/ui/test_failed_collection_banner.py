@@ -40,7 +40,9 @@ def _banner(at) -> str:
     return shown[0]
 
 
-@pytest.mark.parametrize("page", ["overview", "collection_health"])
+# Every page of numbers, not only Overview: Failures read "0 failed executions" beside a scope that could not be read.
+@pytest.mark.parametrize("page", ["overview", "collection_health", "workflows", "failures", "retries", "cost",
+                                  "latency"])
 def test_the_dashboard_says_a_failed_collection_as_analyze_does(failed, monkeypatch, page):
     sentence = _cli_sentence(failed)
     assert sentence.startswith("last collection of aws:1/r1 failed at 2026-11-11 00:01 UTC: AccessDenied")

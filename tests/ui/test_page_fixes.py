@@ -679,17 +679,23 @@ def test_findings_that_price_nothing_read_no_dollars_not_zero(three_cloud_store,
     assert found.loc[found["kind"].isin(measures.PRICED_KINDS), "monthly_usd"].notna().all()
 
 
-def test_a_signed_duration_column_keeps_its_sign_however_wide():
-    """Compare runs' "B − A" (`%+d`) must say which run was slower: read per cell ("5 min") a positive
-    difference lost its "+"; a signed column keeps one unit and its sign."""
+def test_a_signed_duration_column_says_which_run_was_slower():
+    """Compare runs' "B − A" (`%+d`) must say which run was slower: while one unit reads the column it keeps
+    it and its "+"; where none does (1 ms beside 3 hours) it is read per cell, as the run columns beside it,
+    a negative difference with its minus (in one unit, 1 ms read "+0.00002 min")."""
     import streamlit as st
 
     from flowscope.ui import readable
 
-    frame = pd.DataFrame({"a_ms": [2.0, 10_800_000.0], "b_ms": [3.0, 10_500_000.0], "delta_ms": [1.0, -300_000.0]})
-    shown, formats = readable.display_frame(frame, {"delta_ms": st.column_config.NumberColumn("B − A", format="%+d")})
+    config = {"delta_ms": st.column_config.NumberColumn("B − A", format="%+d")}
+    frame = pd.DataFrame({"a_ms": [2_000.0, 60_000.0], "b_ms": [3_000.0, 30_000.0], "delta_ms": [1_000.0, -30_000.0]})
+    shown, formats = readable.display_frame(frame, config)
     assert formats["delta_ms"].format.startswith("%+"), formats
     assert (formats["delta_ms"].format % shown["delta_ms"].iloc[0]).startswith("+")
+    wide = pd.DataFrame({"a_ms": [2.0, 10_800_000.0], "b_ms": [3.0, 10_500_000.0], "delta_ms": [1.0, -300_000.0]})
+    shown, formats = readable.display_frame(wide, config)
+    assert formats["delta_ms"].format == "localized", formats
+    assert [shown_ms(v) for v in shown["delta_ms"]] == [1.0, -300_000.0]
 
 
 def test_latency_over_time_picks_the_new_views_steps_when_the_filter_drops_the_picked_ones(three_cloud_store,

@@ -12,7 +12,7 @@ import pytest
 from flowscope.model import C, Cloud, Status
 from flowscope.store import Store
 from flowscope.ui import components, readable
-from tests.ui.helpers import build
+from tests.ui.helpers import build, shown_ms
 from tests.ui.test_pages import app, no_exception, open_page, page_charts
 
 
@@ -180,6 +180,20 @@ def test_compare_runs_totals_and_their_difference_read_in_one_unit():
         "a_ms": "%.1f s", "b_ms": "%.1f s", "delta_ms": "%+.1f s"}
     assert shown[["a_ms", "b_ms", "delta_ms"]].to_dict("list") == {
         "a_ms": [30.0, 1.0], "b_ms": [150.0, 1.0], "delta_ms": [120.0, 0.0]}
+
+
+def test_a_difference_no_one_unit_reads_is_read_per_cell_with_its_sign():
+    """Compare runs of a run still running 2 days in a Wait against one of 2.5 minutes: "B − A" kept one unit,
+    hours with six decimals, and read "-52.958183 h" and "-0.000065 h" (a step 233 ms faster, cut to
+    "…00065 h" in the grid) beside totals read per cell ("517 ms", "284 ms"). It is read per cell as they are;
+    a negative difference keeps its minus."""
+    frame = pd.DataFrame({"step": ["WaitForReport", "StartReport"], "a_ms": [190_800_000.0, 517.0],
+                          "b_ms": [120_000.0, 284.0], "delta_ms": [-190_680_000.0, -233.0]})
+    shown, formats = readable.display_frame(frame, {"delta_ms": {"type_config": {"type": "number",
+                                                                                "format": "%+d"}}})
+    assert formats["delta_ms"].format == formats["a_ms"].format == "localized", formats
+    assert [shown_ms(v) for v in shown["delta_ms"]] == [-190_680_000.0, -233.0]
+    assert [shown_ms(v) for v in shown["a_ms"]] == [190_800_000.0, 517.0]
 
 
 def test_a_rate_column_the_page_did_not_format_reads_as_a_percent():

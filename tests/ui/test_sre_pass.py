@@ -4,17 +4,20 @@ that was wrong or unsaid, each checked against the page as drawn (AppTest)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import urllib.parse
+
+import pytest
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as q
-from flowscope.format import fmt_usd
-from flowscope.model import UTC, C
+from flowscope.format import fmt_pct, fmt_usd
+from flowscope.model import UTC, C, Cloud
 from flowscope.store import Store
 from flowscope.ui import readable
-from tests.ui.helpers import shown_ms
+from tests.ui.helpers import build, shown_ms
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
-from tests.ui.test_pages import app, metrics, no_exception, open_page
+from tests.ui.test_pages import app, metrics, no_exception, open_page, page_charts
 from tests.ui.test_triage import ITERATIONS, LOOP_RUN, MANY, loop_store, many_store  # noqa: F401 - fixtures
 
 
@@ -69,6 +72,43 @@ def test_compare_reads_a_running_run_as_the_run_page_does(stuck_store, monkeypat
     assert shown_ms(row["a_ms"]) > 0 and shown_ms(row["b_ms"]) > 0, "the running step's time so far"
     run_page = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
     assert metrics(run_page)["Running for"] == "3 h"
+
+
+@pytest.fixture(scope="module")
+def halfway_store(tmp_path_factory) -> tuple[str, str]:
+    """A run still running in its second step (ChargeCard), the steps after it not reached yet."""
+    batch = build(60, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    run = next(e for e in batch.executions if e[C.status] == "SUCCEEDED")
+    run.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None,
+                C.collected_at: run[C.started_at] + dt.timedelta(hours=1)})
+    mine = [s for s in batch.steps if s[C.execution_id] == run[C.execution_id]]
+    kept = {s[C.step_key] for s in mine if s[C.name] in ("ValidateOrder", "ChargeCard")}
+    for table in (batch.steps, batch.attempts, batch.usage):
+        table[:] = [r for r in table if r[C.execution_id] != run[C.execution_id] or r[C.step_key] in kept]
+    charge = next(s for s in batch.steps if s[C.execution_id] == run[C.execution_id] and s[C.name] == "ChargeCard")
+    charge.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None})
+    path = tmp_path_factory.mktemp("ui-halfway")
+    Store(path).write(batch)
+    return str(path), run[C.execution_id]
+
+
+def test_compare_of_a_running_run_does_not_read_its_steps_to_come_as_another_path(halfway_store, monkeypatch):
+    """A run still running against a finished one read "The paths differ. Only in A: none. Only in B: ..." and
+    its chart marked every step it had not reached "not run", as if it had taken another path. The page
+    says the run is still running, so a step only in the other run may be one it has not reached, and the
+    chart marks such a step "not yet"."""
+    path, execution_id = halfway_store
+    at = open_page(app(path, monkeypatch, window="30d", a=execution_id), "compare")
+    no_exception(at)
+    a, b = _cmp(at)
+    assert a == execution_id and b and b != a, "B: the newest successful run of its workflow"
+    table = at.dataframe[0].value
+    assert (table["path"] == "only B").any(), "the running run has not reached some steps"
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "still running" in said and "not reached" in said, said
+    chart = next(c for c in page_charts(at) if "run A against run B" in c.proto.spec)
+    marks = json.loads(chart.proto.spec)["data"][0]["text"]
+    assert "not yet" in marks and "not run" not in marks, marks
 
 
 def test_the_run_pages_cost_folds_a_loops_iterations(loop_store, monkeypatch):  # noqa: F811
@@ -179,6 +219,22 @@ def test_a_links_bad_window_and_cloud_are_named(three_cloud_store, monkeypatch):
     said = " ".join(w.value for w in at.warning)
     assert "time window" not in said and "cloud filter" in said, "each note goes once its filter is changed"
     good = open_page(app(three_cloud_store, monkeypatch, window="30d", cloud="aws"), "overview")
+    assert not any("The link's" in w.value for w in good.warning)
+
+
+def test_a_links_bad_end_and_empty_filters_are_named(three_cloud_store, monkeypatch):
+    """`?end=tomorrow` ended the window at the data in silence (only `?end=now` is read), and an empty
+    `?cloud=` or `?wf=` (a link built from unset variables) was named as nothing: "names , not a cloud"."""
+    at = open_page(app(three_cloud_store, monkeypatch, end="tomorrow", cloud="", wf=""), "overview")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning).replace("\\", "")
+    assert "The link's end “tomorrow” is not “now”" in said, said
+    assert "names an empty value, not a cloud" in said and "names an empty value, not in this store" in said, said
+    assert "names ," not in said, said
+    at.checkbox(key="fs_end_now").check()
+    at.run()
+    assert "The link's end" not in " ".join(w.value for w in at.warning), "the note goes once the end is chosen"
+    good = open_page(app(three_cloud_store, monkeypatch, end="now"), "overview")
     assert not any("The link's" in w.value for w in good.warning)
 
 
@@ -367,3 +423,101 @@ def test_overviews_sample_runs_read_by_the_end_of_their_ids(demo, monkeypatch):
         whole = urllib.parse.parse_qs(urllib.parse.urlsplit(target.rstrip(")")).query)["exec"][0]
         assert text.replace("\\", "") == runs.short_id(whole) != whole
 
+
+
+def test_a_links_run_not_in_the_store_is_said_not_blamed_on_the_window(three_cloud_store, monkeypatch):
+    """A link to a run the store does not hold (from another store, or a run a newer sync replaced) read
+    "No execution in this window matches an id containing …: widen the time window or clear the sidebar's
+    filters", which no window or filter could change. The page says the store holds no run with that id."""
+    stale = "arn:aws:states:us-east-1:111:execution:orders:gone-4711"
+    at = open_page(app(three_cloud_store, monkeypatch, window="90d", exec=stale), "executions")
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "not in this store" in said and "gone-4711" in said, said
+    assert "widen the time window" not in said, said
+    at.text_input(key="ex-id").set_value("no-such-run").run()
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "No run in this store has an id containing “no-such-run”" in said, said
+
+
+def test_an_id_found_only_outside_the_window_still_asks_for_a_wider_window(three_cloud_store, monkeypatch):
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d"), "executions")
+    oldest = at.dataframe[0].value.sort_values("started_at")["execution_id"].iloc[0]
+    at = open_page(app(three_cloud_store, monkeypatch, window="24h"), "executions")
+    at.text_input(key="ex-id").set_value(oldest[-11:]).run()
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning)).replace("\\", "")
+    assert "No execution in this window matches" in said and "widen the time window" in said, said
+
+
+def test_a_blank_exec_in_a_link_opens_the_search_as_without_one(three_cloud_store, monkeypatch):
+    """`?exec=%20` (a template whose id was empty) read "No run has the link's id “ ”: 300 run(s) in this
+    window contain it", every run "containing" the blank; it is read as no id."""
+    at = open_page(app(three_cloud_store, monkeypatch, window="30d", exec="   "), "executions")
+    no_exception(at)
+    said = " ".join(i.value for i in (*at.info, *at.warning))
+    assert "link's id" not in said, said
+    assert at.dataframe and len(at.dataframe[0].value) > 0
+
+
+def test_compare_names_each_step_only_one_run_took_once(demo, monkeypatch):
+    """A Logic Apps loop has a row for itself and one for its iterations, both named as the loop: runs of
+    two workflows read "Only in B: For_each_contact, For_each_contact, List_contacts, ...", as if two steps."""
+    store, cursor, _window = demo
+    pick = ("SELECT execution_id FROM executions WHERE workflow_name = ? AND status = 'SUCCEEDED' "
+            "ORDER BY started_at DESC LIMIT 1")
+    a = cursor.execute(pick, ["status-checker"]).fetchone()[0]
+    b = cursor.execute(pick, ["crm-export"]).fetchone()[0]
+    at = open_page(app(str(store.path), monkeypatch, window="30d", a=a, b=b), "compare")
+    no_exception(at)
+    said = next(w.value for w in at.warning if "Only in B" in w.value).replace("\\", "")
+    only_b = said.split("Only in B: ", 1)[1].rstrip(".").split(", ")
+    assert "For_each_contact" in only_b and len(only_b) == len(set(only_b)), only_b
+
+
+def test_the_cost_drivers_cut_at_the_top_say_so(demo, monkeypatch):
+    """The Cost page's drivers table (and its CSV) held the 25 dearest (workflow, step, meter) rows of 60-odd, 90%
+    of the spend, in silence, read as every step's spend. The page says how many rows and what share it shows."""
+    store, cursor, _window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "cost")
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "share" in df.value.columns)
+    f = at.session_state["_fs_filters"]
+    every = q.cost_spend_drivers(q.prepare(store.connect().cursor()), f, 10_000)
+    assert len(every) > len(table), "the demo store has more drivers than the page reads"
+    share = every["share"].head(len(table)).sum()
+    said = " ".join(c.value for c in at.caption)
+    assert f"The {len(table):,} dearest" in said and fmt_pct(share) in said, said
+
+
+def test_the_cost_by_transition_cut_at_the_top_says_so(demo, monkeypatch):
+    """"By transition" listed the 25 dearest transitions of many, in silence, read as every transition."""
+    store, _cursor, _window = demo
+    at = open_page(app(str(store.path), monkeypatch, window="7d"), "cost")
+    at.toggle(key="cost-edges").set_value(True).run()
+    no_exception(at)
+    table = next(df.value for df in at.dataframe if "target" in df.value.columns)
+    every = q.edge_cost(q.prepare(store.connect().cursor()), at.session_state["_fs_filters"], 10_000)
+    assert len(every) > len(table), "the demo store has more transitions than the page reads"
+    said = " ".join(c.value for c in at.caption)
+    assert f"The {len(table):,} dearest transitions" in said, said
+
+
+def test_a_scope_left_out_of_the_collection_chart_is_said(tmp_path, monkeypatch):
+    """The collection chart draws the 2,000 latest runs: a scope that last synced before them (the stale one
+    an SRE looks for) was not on it, in silence. The page says where the chart begins and that the table
+    below lists every scope."""
+    batch = build(30, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    end = max(r[C.started_at] for r in batch.executions)
+    runs_ = [{C.run_id: f"busy-{i}", C.cloud: "aws", C.scope: "aws:acct/us-east-1",
+              C.started_at: end - dt.timedelta(minutes=i), C.ended_at: end - dt.timedelta(minutes=i),
+              C.status: "succeeded", C.watermark: end, C.counts: "{}", C.error: None, C.details: "{}"}
+             for i in range(2_100)]
+    runs_.append({**runs_[0], C.run_id: "stale", C.scope: "aws:acct/eu-west-1",
+                  C.started_at: end - dt.timedelta(days=5), C.ended_at: end - dt.timedelta(days=5)})
+    batch.collection_runs[:] = runs_
+    Store(tmp_path).write(batch)
+    at = open_page(app(str(tmp_path), monkeypatch), "collection_health")
+    no_exception(at)
+    said = " ".join(c.value for c in at.caption)
+    assert "2,000 latest collection runs" in said and "table below" in said, said

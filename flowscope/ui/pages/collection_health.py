@@ -22,7 +22,12 @@ ui.metric_row([("Scopes", f"{totals.scopes:,}", None),
                ("Never synced", f"{totals.never_synced:,}", None),
                ("Max lag" + (" of the synced" if totals.never_synced else ""),
                 fmt_duration(totals.max_lag_minutes * 60_000) if totals.max_lag_minutes is not None else "—", None)])
-ui.plot(charts.collection_timeline(data.collection_runs()), key="runs")
+recent = data.collection_runs()
+ui.plot(charts.collection_timeline(recent), key="runs")
+if len(recent) >= data.COLLECTION_RUNS:     # a scope that last synced before them is not on the chart: said
+    st.caption(f"The chart draws the {len(recent):,} latest collection runs, from "
+               f"{recent['started_at'].min():%Y-%m-%d %H:%M} UTC: a scope that last synced before then is not on "
+               "it, and is in the table below, which lists every scope.")
 view = health.copy()
 view["last_sync"] = [ui.ago(t) for t in view["last_sync_started"]]
 # Status as words (failures in capitals), not emoji: they read the same without an emoji font.

@@ -54,8 +54,9 @@ ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a 
 found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
 details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
 typed = {"A": id_a, "B": id_b}
+# Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only. (A
+# comment: a page's bare string, docstring-like under a constant, is drawn on the page by Streamlit's magic.)
 WHOLE_ID = "execution id column"
-"""Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only."""
 unknown = [label for label, d in details.items() if d is None and typed[label]]
 empty = [label for label, d in details.items() if d is None and not typed[label]]
 for label in unknown:
@@ -102,21 +103,28 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
         col.link_button(f"Open{what} in its console", url, icon=":material/open_in_new:")
 
 steps_of = {label: d["steps"] for label, d in details.items() if d is not None}
-table = runs.compare_runs(steps_of["A"], steps_of["B"], runs.last_seen_running(record["A"]),
-                         runs.last_seen_running(record["B"]))
-only_a = table.loc[table["path"] == "only A", "step"].tolist()
-only_b = table.loc[table["path"] == "only B", "step"].tolist()
+as_of = {label: runs.last_seen_running(record[label]) for label in ("A", "B")}
+table = runs.compare_runs(steps_of["A"], steps_of["B"], as_of["A"], as_of["B"])
+# Each step once: a loop's row and its iterations' row share its name ("For_each, For_each" read as two steps).
+only_a = list(dict.fromkeys(table.loc[table["path"] == "only A", "step"]))
+only_b = list(dict.fromkeys(table.loc[table["path"] == "only B", "step"]))
+# A run still running has not taken the steps it has not reached: "the paths differ" read them as another path.
+running = [label for label, seen in as_of.items() if seen is not None]
+so_far = (f"run {' and run '.join(running)} {'is' if len(running) == 1 else 'are'} still running, so a step only "
+          f"in the other run may be one {'it has' if len(running) == 1 else 'they have'} not reached yet"
+          if running else "")
 st.subheader("Step by step, differences first", divider="gray")
 if only_a or only_b:
-    st.warning(f"The paths differ. Only in A: {md(', '.join(only_a) or 'none')}. "
-               f"Only in B: {md(', '.join(only_b) or 'none')}.")
+    st.warning((f"**The paths differ so far:** {so_far}. " if running else "The paths differ. ")
+               + f"Only in A: {md(', '.join(only_a) or 'none')}. Only in B: {md(', '.join(only_b) or 'none')}.")
 else:
-    st.caption("Both runs took the same path.")
-ui.plot(charts.compare_steps(table), key="cmp-steps")
+    st.caption("Both runs took the same path" + (f" so far ({so_far})." if running else "."))
+ui.plot(charts.compare_steps(table, running=tuple(label.lower() for label in running)), key="cmp-steps")
 ui.table(table, "compare-runs", column_config={
     "a_visits": st.column_config.NumberColumn("A visits"), "b_visits": st.column_config.NumberColumn("B visits"),
     "a_retries": st.column_config.NumberColumn("A retries"), "b_retries": st.column_config.NumberColumn("B retries"),
     "a_ms": st.column_config.NumberColumn("A total"),
     "b_ms": st.column_config.NumberColumn("B total"),
-    "delta_ms": st.column_config.NumberColumn("B − A", format="%+d"),
+    "delta_ms": st.column_config.NumberColumn("B − A", format="%+d", help="Run B's time in the step minus run A's: "
+                                              "B took longer where it is positive, less where it is negative"),
     "a_error": st.column_config.TextColumn("A error"), "b_error": st.column_config.TextColumn("B error")})

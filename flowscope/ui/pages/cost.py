@@ -5,12 +5,15 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds, retry_spend
-from flowscope.format import BLANK, fmt_usd
+from flowscope.format import BLANK, fmt_pct, fmt_usd
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
 ctx = ui.page("Cost", findings=True)
 f = ctx.filters
+# A failed collection leaves its executions out of every number here: said on each page, not only Overview
+# (Failures read "0 failed executions" beside a scope that could not be read).
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
 retries = retry_spend(drivers, data.configured(f))
@@ -49,6 +52,9 @@ with right:
                             title="Projected $/month spent on retries (top drivers)", money=True)
                 if not retries.by_step.empty else charts.empty_figure("No retries among the top drivers"),
                 key="retry-drivers")
+if len(drivers) >= data.COST_DRIVERS:      # more rows than read: said, never read as every step's spend
+    st.caption(f"The {len(drivers):,} dearest steps (by meter), {fmt_pct(drivers['share'].sum())} of the "
+               "window's spend; filter to fewer workflows in the sidebar to see the rest.")
 ui.table(data.cost_driver_table(f), "cost-drivers", hide=["workflow_id", "total_retry_usd"],
          column_config={
     "cost_usd": st.column_config.NumberColumn("cost"),
@@ -56,6 +62,8 @@ ui.table(data.cost_driver_table(f), "cost-drivers", hide=["workflow_id", "total_
     "monthly_usd": st.column_config.NumberColumn("$/month"),
     "share": st.column_config.NumberColumn(format="percent")})
 if edges is not None:
+    if len(edges) >= data.EDGE_ROWS:        # more transitions than read: said, never read as every one
+        st.caption(f"The {len(edges):,} dearest transitions; filter to fewer workflows in the sidebar to see the rest.")
     ui.table(edges.drop(columns=["label"], errors="ignore"), "cost-by-edge", hide=["workflow_id"])
 
 st.subheader("What if", divider="gray")

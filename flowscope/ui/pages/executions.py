@@ -9,7 +9,7 @@ from flowscope.analysis import runs
 from flowscope.format import fmt_duration, fmt_usd, is_missing
 from flowscope.model import C, Status
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud console"}
@@ -17,6 +17,9 @@ CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud 
 
 ctx = ui.page("Executions")
 f = ctx.filters
+# A link's run (`?exec=`), blank read as none: a template whose id was empty linked "?exec=%20", which "every
+# run contains", and the page said "No run has the link's id “ ”: 300 run(s) contain it".
+exact = (st.query_params.get("exec") or "").strip()
 c1, c2, c3, c4 = st.columns(4)
 search = {"statuses": tuple(c1.multiselect("Status", runs.SEARCH_STATUSES, key="ex-status",
                                            placeholder="Any status",
@@ -27,7 +30,7 @@ search = {"statuses": tuple(c1.multiselect("Status", runs.SEARCH_STATUSES, key="
           "error_text": c2.text_input("Error contains", key="ex-error").strip(),
           "step": c3.text_input("Step name contains", key="ex-step").strip(),
           "execution_id": c4.text_input("Execution id contains", key="ex-id",
-                                        value=st.query_params.get("exec", "")).strip()}
+                                        value=exact).strip()}
 left, middle, right = st.columns([1, 1, 3])
 sort = middle.selectbox("Order", list(runs.SORTS), key="ex-sort",
                         help="Over every match: a click on a column's header sorts only the page shown.")
@@ -62,15 +65,22 @@ else:
     if linked is not None:      # a link's run (or a whole id typed) that started outside the window
         st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
                 "search lists nothing; the run is shown below all the same.")
+    elif search["execution_id"] and not data.runs_with_id_in_store(str(search["execution_id"])):
+        # No window or filter would find it: "widen the time window" sent the reader of a stale link looking.
+        typed = md(search["execution_id"])
+        lead = (f"**The link's run “{typed}” is not in this store**: no run has an id containing it"
+                if search["execution_id"] == exact
+                else f"**No run in this store has an id containing “{typed}”**")
+        st.warning(f"{lead}, in any window, cloud or workflow (a link from another store, or a run a newer sync "
+                   "replaced?). Check the id, or search by status, error or step.")
     else:
         st.info(f"**No execution in this window matches** {said}. Check the spelling (text matches anywhere, "
                 "any case), widen the time window or clear the sidebar's cloud and workflow filters.")
 
 target = None
-exact = st.query_params.get("exec")
 if exact:
     target = data.find_execution(exact)
-    if target is None and total and search["execution_id"] == exact.strip():
+    if target is None and total and search["execution_id"] == exact:
         # A link's id that is no whole id (cut short, mistyped) opened the first run containing it as if
         # it were the one linked: said, before the list it searched.
         st.info(f"**No run has the link's id “{md(exact)}”**: {total:,} run(s) in this window contain it, and the "
@@ -80,7 +90,8 @@ if not found.empty:
     keys = [(r.cloud, r.execution_id) for r in found.itertuples(index=False)]
     # Named as the table reads a run (workflow, the id's telling end, status, start): 100 whole ids of one
     # workflow differ only in their last characters, past where the box cuts them.
-    labels = {(r.cloud, r.execution_id): f"{r.workflow} · {r.run} · {r.status} · {r.started_at:%Y-%m-%d %H:%M} UTC"
+    labels = {(r.cloud, r.execution_id): readable.plain(f"{r.workflow} · {r.run} · {r.status} · "
+                                                        f"{r.started_at:%Y-%m-%d %H:%M} UTC")
               for r in found.itertuples(index=False)}
     target = st.selectbox("Execution", keys, index=keys.index(target) if target in keys else 0, key="ex-pick",
                           format_func=lambda k: labels.get(k, k[1]))

@@ -10,10 +10,13 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Latency", findings=True)
 f = ctx.filters
+# A failed collection leaves its executions out of every number here: said on each page, not only Overview
+# (Failures read "0 failed executions" beside a scope that could not be read).
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 steps = data.latency_by_step(f, compare=ctx.compare)
 runs = data.execution_latency(f)
 if not steps.empty:
-    steps["label"] = steps["workflow"] + " / " + steps["step"]
+    steps["label"] = (steps["workflow"] + " / " + steps["step"]).map(readable.plain)     # the picker's options
 ratio = data.thresholds().latency_drift_ratio      # the analyses' knob: the page and latency_drift agree
 drifting = slower_steps(steps, ratio)
 cut = len(steps) >= data.LATENCY_STEPS      # more steps than measured: said, never read as all of them

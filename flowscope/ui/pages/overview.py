@@ -8,7 +8,7 @@ from flowscope.analysis import measures, runs
 from flowscope.analysis.tables import bucket_seconds
 from flowscope.format import fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 ctx = ui.page("Overview", findings=True)
@@ -91,7 +91,8 @@ def top_findings(found: pd.DataFrame | None) -> None:
                      "evidence_link": st.column_config.LinkColumn("evidence", display_text="open"),
                      "title": st.column_config.TextColumn(width="large"),
                  })
-    pick = st.selectbox("Evidence of finding", shown.index, format_func=lambda i: shown.loc[i, "title"][:120])
+    pick = st.selectbox("Evidence of finding", shown.index,
+                        format_func=lambda i: readable.plain(shown.loc[i, "title"])[:120])
     chosen = shown.loc[pick]
     st.markdown(f"**{md(chosen['title'])}** — {md(chosen['recommendation'])}")
     st.markdown(f"Evidence: {md(fmt_evidence(chosen['evidence']))}")

@@ -10,6 +10,9 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Retries", findings=True)
 f = ctx.filters
+# A failed collection leaves its executions out of every number here: said on each page, not only Overview
+# (Failures read "0 failed executions" beside a scope that could not be read).
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 over = data.retries_over_time(f)
 amp = data.amplification(f)
 delays = data.retry_delays(f)
@@ -72,8 +75,8 @@ if not delays.empty:
         return "—" if pd.isna(cv) else f"{cv:.3f}"
 
     pick = st.selectbox("Retry delays of step", options,
-                        format_func=lambda i: (f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
-                                               f"retry {int(delays.loc[i, 'retry'])}"))
+                        format_func=lambda i: readable.plain(f"{delays.loc[i, 'workflow']} / {delays.loc[i, 'step']}, "
+                                                             f"retry {int(delays.loc[i, 'retry'])}"))
     row = delays.loc[pick]
     values = data.step_retry_delays(f, row["cloud"], row["workflow_id"], row["step"], int(row["retry"]))
     ui.plot(charts.histogram(values["delay_ms"] if not values.empty else None,

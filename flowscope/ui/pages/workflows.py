@@ -10,6 +10,9 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Workflows")
 f = ctx.filters
+# A failed collection leaves its executions out of every number here: said on each page, not only Overview
+# (Failures read "0 failed executions" beside a scope that could not be read).
+ui.failed_scopes_banner(data.collection_health(), f.clouds)
 table = data.workflow_table(f)
 per = "day" if workflow_trend_seconds(f) == 86400 else "hour"
 totals = workflow_totals(table)
@@ -32,8 +35,8 @@ ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "c
 st.subheader("State graph", divider="gray")
 keys = [(r.cloud, r.workflow_id) for r in table.itertuples(index=False)]
 named = readable.workflow_labels(data.workflow_options(), with_cloud=True)     # as the sidebar names them
-labels = {k: named.get(k, f"{r.workflow} ({r.cloud})") for k, r in zip(keys, table.itertuples(index=False),
-                                                                      strict=True)}
+labels = {k: named.get(k, readable.plain(f"{r.workflow} ({r.cloud})"))
+          for k, r in zip(keys, table.itertuples(index=False), strict=True)}
 focus = st.query_params.get("focus")
 linked = next((i for i, k in enumerate(keys) if k[1] == focus), None)
 if focus and linked is None:      # said, not replaced by the default workflow in silence

@@ -289,7 +289,9 @@ def failed_scopes_banner(health: pd.DataFrame, clouds: Sequence[str] = (), *, li
     """Scopes whose latest collection failed: impossible to miss (not one a later sync superseded, as the
     analyses' coverage says: `tables.collection_health`'s `superseded`). With `clouds` (the sidebar's
     cloud filter) only theirs: a GCP scope's failure does not make an AWS-only view's numbers incomplete.
-    `link`: end with a link to Collection health (not on that page itself, which it would reload)."""
+    `link`: end with a link to Collection health (not on that page itself, which it would reload). Every page
+    of numbers shows it, as a failed collection leaves its executions out of each of them: shown on Overview
+    alone, Failures read "0 failed executions" beside a scope that could not be read."""
     if health is None or health.empty:
         return
     if clouds:

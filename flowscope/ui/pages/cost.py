@@ -11,8 +11,6 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Cost", findings=True)
 f = ctx.filters
-# A failed collection leaves its executions out of every number here: said on each page, not only Overview
-# (Failures read "0 failed executions" beside a scope that could not be read).
 ui.failed_scopes_banner(data.collection_health(), f.clouds)
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)

@@ -10,8 +10,6 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Failures", findings=True)
 f = ctx.filters
-# A failed collection leaves its executions out of every number here: said on each page, not only Overview
-# (Failures read "0 failed executions" beside a scope that could not be read).
 ui.failed_scopes_banner(data.collection_health(), f.clouds)
 total = data.overview(f).iloc[-1]
 errors = data.top_errors(f)

@@ -10,8 +10,6 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Latency", findings=True)
 f = ctx.filters
-# A failed collection leaves its executions out of every number here: said on each page, not only Overview
-# (Failures read "0 failed executions" beside a scope that could not be read).
 ui.failed_scopes_banner(data.collection_health(), f.clouds)
 steps = data.latency_by_step(f, compare=ctx.compare)
 runs = data.execution_latency(f)

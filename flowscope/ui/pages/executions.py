@@ -17,6 +17,7 @@ CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud 
 
 ctx = ui.page("Executions")
 f = ctx.filters
+ui.failed_scopes_banner(data.collection_health(), f.clouds)     # "0 matching" may be runs it could not read
 # A link's run (`?exec=`), blank read as none: a template whose id was empty linked "?exec=%20", which "every
 # run contains", and the page said "No run has the link's id “ ”: 300 run(s) contain it".
 exact = (st.query_params.get("exec") or "").strip()

@@ -148,3 +148,26 @@ def test_two_long_names_that_differ_in_the_middle_are_not_cut_alike():
     assert len(set(legend)) == 2, legend
     bars = charts.hbar(pd.DataFrame({"label": [a, b], "failures": [2, 1]}), x="failures", y="label")
     assert len(set(bars.layout.yaxis.ticktext or [])) in (0, 2), bars.layout.yaxis.ticktext
+
+
+def test_the_state_graphs_title_cuts_a_long_workflow_name(tmp_path, monkeypatch):
+    """The Workflows page's state graph was titled with the workflow's whole label: a 160-character name ran past
+    the chart's width, where its node labels, axes and legends are cut (`charts.short`)."""
+    import json
+
+    from flowscope.model import C, Cloud
+    from flowscope.store import Store
+    from tests.ui.helpers import build
+    from tests.ui.test_pages import app, no_exception, open_page
+
+    batch = build(60, days=3, clouds=(Cloud.AWS,), failed_scope=False)
+    for table in ("workflows", "executions"):
+        for row in getattr(batch, table):
+            row[C.name if table == "workflows" else C.workflow_name] = LONG
+    Store(tmp_path / "s").write(batch)
+    at = open_page(app(str(tmp_path / "s"), monkeypatch), "workflows")
+    no_exception(at)
+    titles = [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+              for c in at.get("plotly_chart")]
+    graph_title = next(t for t in titles if "—" in t)
+    assert LONG not in graph_title and len(graph_title.split(" — ")[0]) <= charts.LABEL_CHARS, graph_title

@@ -69,7 +69,7 @@ if not g.nodes:
     st.info("No steps were recorded for this workflow in the window.")
 else:
     unpriced = " · billed per execution, no step has a cost" if per_run and metric == "cost_usd" else ""
-    ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{labels[chosen]} — {source}{unpriced}",
+    ui.plot(graph.figure(g, steps, edges, metric=metric, title=f"{charts.short(labels[chosen])} — {source}{unpriced}",
                          unpriced="billed per execution, not per step" if per_run else None), key="graph")
     st.caption("Opens on the workflow with the most failed runs (then the highest spend). "
                "Edge labels: transitions observed in the window. Red arrows: error handlers (Catch, runAfter "

@@ -64,6 +64,15 @@ value, a bearer token, a URL's user:password. Applied to the store's error texts
 with Arrow's RE2 (`store.validate.without_secrets`); Python's `re` reads the same syntax."""
 
 
+def without_secrets(text: str) -> str:
+    """`text` with every credential `SECRET_RULES` knows replaced by `REDACTED`: the one loop over the rules for
+    a single text (a definition, a source's string, a receiver's refusal; `re` caches the compiled patterns).
+    The store applies the same rules to whole columns with Arrow's RE2 (`store.validate.without_secrets`)."""
+    for pattern, replacement in SECRET_RULES:
+        text = re.sub(pattern, replacement, text)
+    return text
+
+
 def markdown_text(value: Any) -> str:
     """Text as literal Markdown (CommonMark and Streamlit's): HTML's special characters as entities,
     line breaks as spaces, and every character Markdown could read as syntax backslash-escaped."""

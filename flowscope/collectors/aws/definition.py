@@ -9,13 +9,12 @@ execution is stored, and the graph the dashboard draws. Pure: no I/O.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.model import MAX_DEFINITION_CHARS
-from flowscope.textsafety import SECRET_RULES
+from flowscope.textsafety import without_secrets
 
 BranchIndex = dict[tuple[str, str], int]
 """(Parallel state name, inner state name) -> branch index."""
@@ -41,9 +40,7 @@ def definition_text(definition: Any) -> str | None:
         return None
     if not isinstance(definition, str):
         definition = json.dumps(definition, indent=2, sort_keys=False)
-    for pattern, replacement in SECRET_RULES:
-        definition = re.sub(pattern, replacement, definition)     # `re` caches the compiled patterns
-    return definition[:MAX_DEFINITION_CHARS]
+    return without_secrets(definition)[:MAX_DEFINITION_CHARS]
 
 
 def definition_object(definition: Any) -> dict | None:

@@ -328,7 +328,7 @@ def refusal(body: str, url: str) -> str:
     import re
     from urllib.parse import urlsplit
 
-    from flowscope.textsafety import SECRET_RULES, one_line
+    from flowscope.textsafety import one_line, without_secrets
 
     text = body[:8000].strip()       # a reason is short; a page of megabytes is not read whole
     try:
@@ -354,9 +354,7 @@ def refusal(body: str, url: str) -> str:
         whole, tokens = [url], []
     for secret in sorted({p for p in [*whole, *tokens] if len(p) > 1}, key=len, reverse=True):
         text = text.replace(secret, "[the webhook URL]")
-    for pattern, replacement in SECRET_RULES:
-        text = re.sub(pattern, replacement, text)
-    return text[:REFUSAL_CHARS]
+    return without_secrets(text)[:REFUSAL_CHARS]
 
 
 def _smtp(target: Target, message: Message, files: Sequence[Path]) -> str:

@@ -16,13 +16,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, SECRET_RULES
+from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, without_secrets
 
 SECURE_TYPES = frozenset({"securestring", "secureobject"})
 """Definition parameter types whose `defaultValue` is a secret."""
 _REFERENCE = re.compile(r"^@\{?[A-Za-z]+\('[^']*'\)\}?$")
 """An expression that only names a parameter, app setting or variable: no credential in it."""
-_RULES = [(re.compile(pattern), replacement) for pattern, replacement in SECRET_RULES]
 
 
 def stored_definition(definition: Any) -> Any:
@@ -42,6 +41,5 @@ def stored_definition(definition: Any) -> Any:
     if isinstance(definition, list):
         return [stored_definition(item) for item in definition]
     if isinstance(definition, str):
-        for pattern, replacement in _RULES:
-            definition = pattern.sub(replacement, definition)
+        return without_secrets(definition)
     return definition

@@ -13,20 +13,17 @@ from __future__ import annotations
 
 import re
 
-from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, SECRET_RULES
+from flowscope.textsafety import CREDENTIAL_KEYS, REDACTED, without_secrets
 
 _KEYS = "|".join(re.escape(k) for k in sorted(CREDENTIAL_KEYS, key=lambda k: (-len(k), k)))
 _KEY_VALUE = re.compile(
     r"""(?im)((?:^|[\s{,])["']?(?:""" + _KEYS + r""")["']?[ \t]*:[ \t]*)"""
     r"""(?:"(?!\$\{)[^"\n]*"|'(?!\$\{)[^'\n]*'|(?![$"'\s])[^\n,}\]#]+)""")
-_RULES = [(re.compile(pattern), replacement) for pattern, replacement in SECRET_RULES]
 
 
 def stored_source(source: str) -> str:
     """`source` with every credential written into it replaced by `REDACTED`."""
-    for pattern, replacement in _RULES:
-        source = pattern.sub(replacement, source)
-    return _KEY_VALUE.sub(_redacted_value, source)
+    return _KEY_VALUE.sub(_redacted_value, without_secrets(source))
 
 
 def _redacted_value(match: re.Match[str]) -> str:

@@ -9,6 +9,7 @@ plotly.js reads HTML in text, so a step named `<a href=...>` would draw a live l
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -72,9 +73,7 @@ def shorts(names: Iterable[Any], limit: int = LABEL_CHARS) -> dict[str, str]:
     names: "orders-…-A-…-eu" and "orders-…-B-…-eu" cut to one label would read as one series or bar."""
     whole = list(dict.fromkeys("" if n is None else str(n) for n in names))
     cut = {n: short(n, limit) for n in whole}
-    taken: dict[str, int] = {}
-    for label in cut.values():
-        taken[label] = taken.get(label, 0) + 1
+    taken = Counter(cut.values())
     return {n: label if taken[label] == 1 else n for n, label in cut.items()}
 
 

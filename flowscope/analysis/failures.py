@@ -78,7 +78,9 @@ def run(ctx: Context) -> list[Finding]:
     revs = execute(fx.group_by(keys).aggregate(first_revision=fx.e_rev.argmin(fx[C.started_at]),
                                                 executions=fx[C.execution_id].nunique()))
     ec = execution_costs(ctx)
-    un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES)).select(*keys, C.execution_id).distinct()
+    un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES))
+    # each wasted run once, in the failure bucket of its first uncaught failure (`_wasted_by_bucket`)
+    un = un.group_by([*keys, C.execution_id]).aggregate(first=un[C.started_at].min())
     # Wasted: the runs an uncaught failure ended and that stayed failed. A run redriven to success resumed
     # at the failed state (Step Functions keeps one row, its last life's status): its cost bought the result.
     ended = ctx.table("executions")
@@ -86,10 +88,11 @@ def run(ctx: Context) -> list[Finding]:
     un = un.semi_join(ended, (un[C.cloud] == ended.x_cloud) & (un[C.execution_id] == ended.x_id))
     ec = ec.select(c_cloud=C.cloud, c_id=C.execution_id, usd="usd")
     un = un.inner_join(ec, (un[C.cloud] == ec.c_cloud) & (un[C.execution_id] == ec.c_id))
-    wasted = execute(un.group_by(keys).aggregate(usd=un.usd.sum()))
+    wasted = _wasted_by_bucket(ctx, un, keys)
     samples = sample_ids(fs, keys, order_by=C.started_at)
 
-    info = hits.merge(revs, on=keys, how="left").merge(wasted, on=keys, how="left")
+    info = hits.merge(revs, on=keys, how="left").merge(
+        wasted.groupby(keys, as_index=False)["usd"].sum(), on=keys, how="left")
     out = []
     for r in info.itertuples(index=False):
         key = (r.cloud, r.workflow_id, getattr(r, C.name))
@@ -116,7 +119,13 @@ def run(ctx: Context) -> list[Finding]:
         ep = episodes.get(key)
         window_start = to_utc(r.first_seen) or ctx.since
         window_end = to_utc(r.last_seen) or ctx.until
+        monthly = usd * ctx.monthly_factor
         if ep is not None:
+            ep = {**ep, "wasted_usd": _episode_usd(ctx, wasted, key, ep)}
+            if ep["end"] < ctx.until:
+                # A burst that is over is no monthly rate: what it cost is said once (the episode's
+                # wasted_usd); the month is projected from what the step wastes outside it.
+                monthly = max(usd - ep["wasted_usd"], 0.0) * ctx.monthly_factor
             window_start, window_end = ep["start"], ep["end"]
             title = (f"{key[2]} in {wf_name} failed {ep['rate']:.0%} of {int(ep['visits']):,} visits from "
                      f"{ep['start']:%Y-%m-%d %H:%M} to {ep['end']:%Y-%m-%d %H:%M} UTC (otherwise "
@@ -135,11 +144,30 @@ def run(ctx: Context) -> list[Finding]:
                       "top_errors": top, "throttling": throttled, "wasted_usd": usd, "episode": ep},
             recommendation=_recommendation(r.cloud, top_error, throttled, r.uncaught > 0,
                                            ctx.workflow_kind(r.cloud, r.workflow_id)),
-            monthly_usd=usd * ctx.monthly_factor,
+            monthly_usd=monthly,
             executions_affected=int(0 if pd.isna(r.executions) else r.executions),
             sample_execution_ids=samples.get(key, []),
         ))
     return out
+
+
+def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFrame:
+    """Per flagged step and failure bucket (`Thresholds.failure_bucket_hours`, the episodes' buckets): the
+    cost of the wasted runs whose first uncaught failure of the step fell in it, so a burst's share is
+    exact (`_episode_usd`). `un` holds (keys, execution_id, first, usd), a run once per step."""
+    width = int(ctx.thresholds.failure_bucket_hours * 3600)
+    df = execute(un.group_by([*keys, bucket_expr(un, "first", width).name("bucket")]).aggregate(usd=un.usd.sum()))
+    df["bucket"] = bucket_index(df["bucket"], width)
+    return df
+
+
+def _episode_usd(ctx: Context, wasted: pd.DataFrame, key: tuple, ep: dict) -> float:
+    """What the runs a failure burst ended cost: the wasted runs of the step in the episode's buckets (its
+    start and end are bucket edges, or the window's edges inside a bucket)."""
+    width = int(ctx.thresholds.failure_bucket_hours * 3600)
+    first, last = int(ep["start"].timestamp()) // width, (int(ep["end"].timestamp()) - 1) // width
+    mine = wasted[(wasted[C.cloud] == key[0]) & (wasted[C.workflow_id] == key[1]) & (wasted[C.name] == key[2])]
+    return float(mine.loc[mine["bucket"].between(first, last), "usd"].sum())
 
 
 def _text(value: object) -> str | None:

@@ -5,18 +5,22 @@ before its start or after its end (a burst in the last hour of a window ending n
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from flowscope.analysis import analyze
-from flowscope.model import Meter, Status
+from flowscope.model import C, Meter, Status
 from tests.analysis.helpers import T0, World
 from tests.analysis.test_analyses import latency_world, of, storm_world
 
 H = dt.timedelta(hours=1)
+MIN = dt.timedelta(minutes=1)
 DAY = dt.timedelta(days=1)
 
 
-def _burst_world(since: dt.datetime, until: dt.datetime, bad_from: dt.datetime, bad_to: dt.datetime) -> World:
-    """A visit every 10 minutes over [since, until), failing in [bad_from, bad_to) only."""
+def _burst_world(since: dt.datetime, until: dt.datetime, bad_from: dt.datetime, bad_to: dt.datetime, *,
+                 quantity: float = 1.0) -> World:
+    """A visit every 10 minutes over [since, until), failing in [bad_from, bad_to) only; each visit bills
+    `quantity` transitions."""
     w = World()
     wf = w.workflow("orders")
     t = since
@@ -24,7 +28,7 @@ def _burst_world(since: dt.datetime, until: dt.datetime, bad_from: dt.datetime, 
         bad = bad_from <= t < bad_to
         ex = w.execution(wf, t, status=Status.FAILED if bad else Status.SUCCEEDED)
         w.step(ex, "Charge", t, status=Status.FAILED if bad else Status.SUCCEEDED, error="Boom" if bad else None,
-               meter=Meter.AWS_SFN_STATE_TRANSITION)
+               meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=quantity)
         t += dt.timedelta(minutes=10)
     return w
 
@@ -165,3 +169,39 @@ def test_retry_storm_peak_is_of_the_retries_in_the_window():
     df = of(analyze(w.tables(), since=since, until=until, now=until), "retry_storm")
     assert [(r.evidence["retries"], r.evidence["peak_retries_per_bucket"]) for r in df.itertuples()] == [(270, 90)]
     assert "(peak 90 per 15 min" in df.iloc[0].title
+
+
+def _burst_finding(bad_from: dt.datetime, bad_to: dt.datetime, *, also_bad: dt.datetime | None = None) -> pd.Series:
+    w = _burst_world(SINCE, UNTIL, bad_from, bad_to, quantity=1000)    # dollars the findings' rounding keeps
+    if also_bad is not None:      # one more failed run outside the burst: what the step wastes as a rule
+        ex = w.execution(w.rows["workflows"][0][C.workflow_id], also_bad, status=Status.FAILED)
+        w.step(ex, "Charge", also_bad, status=Status.FAILED, error="Boom", meter=Meter.AWS_SFN_STATE_TRANSITION,
+               quantity=1000)
+    df = of(analyze(w.tables(), since=SINCE, until=UNTIL, now=UNTIL), "failing_step")
+    assert len(df) == 1 and df.iloc[0].evidence["episode"] is not None
+    return df.iloc[0]
+
+
+def test_a_failure_burst_that_is_over_is_not_projected_to_a_month():
+    """A burst of failures on day 2 of a 3.5-day window: its wasted runs were projected to a month (x8.6), as
+    if the outage came back every 3.5 days. What it cost is said once, in the episode's evidence; the month
+    is projected from what the step wastes outside it (nothing here)."""
+    row = _burst_finding(T0 + DAY + 6 * H, T0 + DAY + 8 * H)
+    assert row.evidence["wasted_usd"] > 0
+    assert row.evidence["episode"]["wasted_usd"] == pytest.approx(row.evidence["wasted_usd"])
+    assert row.monthly_usd == 0.0
+
+
+def test_a_failure_burst_that_is_over_leaves_the_steps_other_waste_projected():
+    row = _burst_finding(T0 + DAY + 6 * H, T0 + DAY + 8 * H, also_bad=T0 + 2 * DAY + 5 * H + 3 * MIN)
+    whole, burst = row.evidence["wasted_usd"], row.evidence["episode"]["wasted_usd"]
+    assert 0 < burst < whole
+    factor = 30 / ((UNTIL - SINCE) / DAY)
+    assert row.monthly_usd == pytest.approx((whole - burst) * factor, rel=1e-3)
+
+
+def test_a_failure_burst_still_going_at_the_window_end_is_projected():
+    row = _burst_finding(UNTIL - 2 * H, UNTIL)
+    factor = 30 / ((UNTIL - SINCE) / DAY)
+    assert row.evidence["episode"]["wasted_usd"] == pytest.approx(row.evidence["wasted_usd"])
+    assert row.monthly_usd == pytest.approx(row.evidence["wasted_usd"] * factor, rel=1e-3) and row.monthly_usd > 0

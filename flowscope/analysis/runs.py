@@ -127,9 +127,10 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
 
 
 ELAPSED_MS = ("coalesce(e.{duration_ms}, CASE WHEN e.{status} = '" + Status.RUNNING.value + "' THEN "
-              "date_diff('millisecond', e.{started_at}, least(coalesce(e.{collected_at}, now()), now())) END)")
-"""A run's duration, or for a run still running its time so far, to when it was last seen running (the SQL
-form of `since(started_at, seen_running(run))`): a stuck run is the longest, not a run without a length."""
+              "date_diff('millisecond', e.{started_at}, least(coalesce(e.{collected_at}, $until), $until)) END)")
+"""A run's duration, or for a run still running its time so far, to when it was last seen running, never past
+the window's end `$until` (the SQL form of `since(started_at, seen_running(run, until))`): a stuck run is the
+longest, not a run without a length."""
 
 SORTS = {"newest first": "e.{started_at} DESC", "oldest first": "e.{started_at} ASC",
          "longest first": ELAPSED_MS + " DESC NULLS LAST", "shortest first": ELAPSED_MS + " ASC NULLS LAST"}
@@ -282,18 +283,20 @@ def _so_far(steps: pd.DataFrame, as_of: Any) -> pd.Series:
     return ms.where(~open_, (elapsed.dt.total_seconds() * 1000).clip(lower=0))
 
 
-def seen_running(run: dict[str, Any], now: Any = None) -> pd.Timestamp:
-    """When a running run was last seen running: the sync or import that wrote it (`collected_at`),
-    never later than `now`; now when it has none."""
-    current = pd.Timestamp(now) if now is not None else pd.Timestamp.now(tz="UTC")
-    current = _utc(current)
+def seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp:
+    """When a running run was last seen running: the sync or import that wrote it (`collected_at`), never
+    later than the window's end `until`; the window's end when it has none (as `stuck` and the Express
+    advice cap it). A row without one was timed to the clock, its time so far growing between two loads of
+    one window, the search's order and the run page each reading their own."""
+    end = _utc(until)
     seen = run.get(C.collected_at)
-    return current if seen is None or pd.isna(seen) else min(_utc(seen), current)
+    return end if seen is None or pd.isna(seen) else min(_utc(seen), end)
 
 
-def last_seen_running(run: dict[str, Any]) -> pd.Timestamp | None:
-    """When a run still running was last seen running (`seen_running`); None for a finished run."""
-    return seen_running(run) if run.get(C.status) == Status.RUNNING.value else None
+def last_seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp | None:
+    """When a run still running was last seen running in a window ending at `until` (`seen_running`); None
+    for a finished run."""
+    return seen_running(run, until) if run.get(C.status) == Status.RUNNING.value else None
 
 
 def since(start: Any, as_of: Any) -> pd.Timedelta | None:

@@ -25,7 +25,7 @@ def _line(value: object, limit: int = 300) -> str:
 
 
 def body(message: Message) -> str:
-    lines = [message.headline, "", _line(message.summary, 1000)]
+    lines = [_line(message.headline, 1000), "", _line(message.summary, 1000)]   # the title too: one line
     for text in (message.changes, message.status_text):
         if text:
             lines.append(_line(text, 1000))

@@ -287,10 +287,13 @@ def seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp:
     """When a running run was last seen running: the sync or import that wrote it (`collected_at`), never
     later than the window's end `until`; the window's end when it has none (as `stuck` and the Express
     advice cap it). A row without one was timed to the clock, its time so far growing between two loads of
-    one window, the search's order and the run page each reading their own."""
+    one window, the search's order and the run page each reading their own. Never before the run's start:
+    a run a link opens from a sync newer than the window read "Still running after -5 min"."""
     end = _utc(until)
     seen = run.get(C.collected_at)
-    return end if seen is None or pd.isna(seen) else min(_utc(seen), end)
+    seen = end if seen is None or pd.isna(seen) else min(_utc(seen), end)
+    start = run.get(C.started_at)
+    return seen if start is None or pd.isna(start) else max(seen, _utc(start))
 
 
 def last_seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp | None:

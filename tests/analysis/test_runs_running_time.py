@@ -63,3 +63,10 @@ def test_the_run_page_reads_the_search_figure(world):
 def test_a_naive_window_end_reads_as_utc():
     row = {C.status: Status.RUNNING.value, C.started_at: at(), C.collected_at: None}
     assert runs.seen_running(row, dt.datetime(2026, 3, 1, 4)) == pd.Timestamp(at(hours=4))
+
+
+def test_a_run_started_after_the_window_end_has_run_no_time_not_a_negative_one():
+    """A run a link opens from a sync newer than the page's window read "Still running after -5 min"."""
+    row = {C.status: Status.RUNNING.value, C.started_at: at(hours=5), C.collected_at: at(hours=6)}
+    seen = runs.last_seen_running(row, UNTIL)
+    assert runs.since(row[C.started_at], seen) == pd.Timedelta(0)

@@ -263,10 +263,15 @@ def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.
 def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | None = None,
                   workflows: Sequence[str] | None = None) -> list[str]:
     """Raise ValueError naming what exists for a cloud that is not one, or a workflow the store never saw;
-    return the ids of the workflows `workflows` selects, in any cloud (none without a workflow filter).
+    return the ids of the workflows `workflows` selects in the clouds chosen (in any cloud without a cloud
+    filter; none without a workflow filter).
 
     A valid cloud without data is not a typo (the caller reports "no data"); a workflow matches by
-    name or id, as stored or as shown (`suite.workflows_named`). `tables` needs only executions and workflows.
+    name or id, as stored or as shown (`suite.workflows_named`), among the chosen clouds' workflows, as the
+    analyses' context (`suite.build_context`) and the reports' tables (`content.workflow_ids`) match it:
+    matched as stored across every cloud first, an Azure "café" hid the AWS workflow shown so and the
+    filter `--cloud aws --workflow café` was refused. A workflow only in other clouds is refused naming
+    them. `tables` needs only executions and workflows.
     """
     known_clouds = [c.value for c in Cloud]
     for cloud in clouds or []:
@@ -275,27 +280,37 @@ def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | Non
     if not workflows:
         return []
     dim = known_workflows({name: tables[name] for name in ("executions", "workflows") if name in tables})
-    names = sorted({str(n) for n in dim[C.workflow_name].dropna()})
-    hits = {str(wanted): workflows_named(dim, str(wanted)) for wanted in workflows}
-    for wanted, hit in hits.items():
+    selected = [str(c) for c in clouds or []]
+    scope = dim[dim[C.cloud].isin(selected)] if selected else dim
+    ids: set[str] = set()
+    for wanted in map(str, workflows):
+        hit = workflows_named(scope, wanted)
         if not hit.any():
-            raise ValueError(unknown_workflow_message(wanted, names))
-    ids = sorted({str(i) for hit in hits.values() for i in dim.loc[hit, C.workflow_id]})
-    if not clouds:
-        return ids
-    # a workflow of another cloud than the ones selected: the window held "no executions" for ever (exit 3)
-    selected_clouds = [str(c) for c in clouds]
-    inside = dim[dim[C.cloud].isin(selected_clouds)]
-    for wanted, hit in hits.items():
-        if dim.loc[hit, C.cloud].isin(selected_clouds).any():
-            continue
-        homes = ", ".join(sorted({str(c) for c in dim.loc[hit, C.cloud]}))
-        there = sorted({str(n) for n in inside[C.workflow_name].dropna()})
-        selected = ", ".join(map(str, clouds))
-        said = (f"workflows of {selected} (closest first): {closest(wanted, there)}" if there else
-                f"the store holds no workflows of {selected}")
-        raise ValueError(f"workflow {wanted!r} is in {homes}, not in {selected}; {said}")
-    return ids
+            raise ValueError(_not_selected(dim, scope, wanted, selected))
+        ids.update(str(i) for i in scope.loc[hit, C.workflow_id])
+    return sorted(ids)
+
+
+def _not_selected(dim: pd.DataFrame, scope: pd.DataFrame, wanted: str, selected: list[str]) -> str:
+    """Why `wanted` selects no workflow of the chosen clouds: the clouds that hold it (the window held "no
+    executions" for ever, exit 3), else a typo ("unknown workflow", the store's names closest first)."""
+    homes = [cloud for cloud in sorted({str(c) for c in dim[C.cloud]}) if cloud not in selected
+             and _names_any(dim[dim[C.cloud] == cloud], wanted)] if selected else []
+    if not homes:
+        return unknown_workflow_message(wanted, sorted({str(n) for n in dim[C.workflow_name].dropna()}))
+    there = sorted({str(n) for n in scope[C.workflow_name].dropna()})
+    chosen = ", ".join(selected)
+    said = (f"workflows of {chosen} (closest first): {closest(wanted, there)}" if there else
+            f"the store holds no workflows of {chosen}")
+    return f"workflow {wanted!r} is in {', '.join(homes)}, not in {chosen}; {said}"
+
+
+def _names_any(dim: pd.DataFrame, wanted: str) -> bool:
+    """Whether `wanted` names a workflow of `dim` (two it names alike count: it is there)."""
+    try:
+        return bool(workflows_named(dim, wanted).any())
+    except ValueError:
+        return True
 
 
 def unknown_workflow_message(wanted: str, names: Sequence[str]) -> str:

@@ -208,11 +208,15 @@ def window_time(value: dt.datetime) -> str:
 
 
 
-def workflow_ids(con: Any, workflows: Sequence[str] | None) -> tuple[str, ...]:
-    """The ids of workflows named by name or id (the CLI's --workflow), as `tables.Filters` needs."""
+def workflow_ids(con: Any, workflows: Sequence[str] | None, clouds: Sequence[str] = ()) -> tuple[str, ...]:
+    """The ids of workflows named by name or id (the CLI's --workflow) among the `clouds` chosen (all without),
+    as `tables.Filters` needs and `run.check_filters` selects them: matched in every cloud, an Azure "café"
+    hid the AWS workflow shown so from a report of AWS, whose tables read nothing."""
     if not workflows:
         return ()
     options = q.workflow_options(con)
+    if clouds:
+        options = options[options[C.cloud].isin([str(c) for c in clouds])]
     hit = options[named_any(options, workflows)]      # the rule of every workflow filter
     return tuple(sorted(set(hit[C.workflow_id].astype(str))))
 
@@ -249,7 +253,7 @@ def build_content(
     con = q.prepare(snapshot.con.cursor())
     try:
         f = q.Filters(since=cov.since, until=cov.until, clouds=tuple(clouds or ()),
-                      workflows=workflow_ids(con, workflows), month_days=thresholds.monthly_days,
+                      workflows=workflow_ids(con, workflows, tuple(clouds or ())), month_days=thresholds.monthly_days,
                       data_since=cov.first)
         covered = measures.previous_covered(cov.first, cov.since, cov.until)
         latency = q.latency_by_step(con, f, compare=covered)

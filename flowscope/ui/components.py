@@ -345,14 +345,14 @@ def metric_row(items: Sequence[tuple]) -> None:
             col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
 
 
-def run_duration(run: dict[str, Any]) -> str:
+def run_duration(run: dict[str, Any], until: Any) -> str:
     """A run's duration as the run page and Compare runs show it: a run still running reads "running
-    5 d" (its time to when it was last collected, `runs.seen_running`), a finished run without one "not
-    recorded", never "n/a"."""
+    5 d" (its time to when it was last collected in the window ending at `until`, `runs.seen_running`), a
+    finished run without one "not recorded", never "n/a"."""
     from flowscope.analysis import runs
     from flowscope.format import fmt_duration
 
-    as_of = runs.last_seen_running(run)
+    as_of = runs.last_seen_running(run, until)
     if as_of is not None and pd.isna(run.get(C.duration_ms)):
         return f"running {fmt_duration(runs.since(run.get(C.started_at), as_of))}"
     return fmt_duration(run.get(C.duration_ms), missing="not recorded")

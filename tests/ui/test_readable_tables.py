@@ -308,5 +308,5 @@ def test_a_finished_run_without_a_duration_says_so_not_n_a():
     still reads it."""
     t0 = pd.Timestamp("2026-12-01 10:00", tz="UTC")
     aborted = {C.status: Status.ABORTED.value, C.started_at: t0, C.ended_at: None, C.duration_ms: float("nan")}
-    assert components.run_duration(aborted) == "not recorded"
-    assert components.run_duration({**aborted, C.duration_ms: 90_000.0}) == "1 min 30 s"
+    assert components.run_duration(aborted, None) == "not recorded"
+    assert components.run_duration({**aborted, C.duration_ms: 90_000.0}, None) == "1 min 30 s"

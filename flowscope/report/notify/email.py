@@ -25,7 +25,7 @@ def _line(value: object, limit: int = 300) -> str:
 
 
 def body(message: Message) -> str:
-    lines = [message.headline, "", _line(message.summary, 1000)]
+    lines = [_line(message.headline, 1000), "", _line(message.summary, 1000)]   # the title too: one line
     for text in (message.changes, message.status_text):
         if text:
             lines.append(_line(text, 1000))
@@ -77,11 +77,12 @@ def build_email(message: Message, *, sender: str, to: Sequence[str],
 
 
 def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: str | None,
-               password: str | None, ca_file: str | None,
-               timeout: float) -> dict[str, tuple[int, bytes]]:
+               password: str | None, ca_file: str | None, timeout: float,
+               recipients: Sequence[str] | None = None) -> dict[str, tuple[int, bytes]]:
     """One delivery attempt (the caller retries): connect (`tls` 'implicit': SMTPS, TLS from the first
     byte), STARTTLS ('starttls'), log in when credentials are given. The certificate is checked against
     the system's CAs or `ca_file` either way; 'none' is only allowed for a relay on this machine.
+    `recipients`: the envelope's (those of the To header not yet told, on a retry), all of them by default.
     Returns the recipients the server refused while it took the message for the others (smtplib raises
     only when it refuses them all): address -> (SMTP code, its words)."""
     context = ssl.create_default_context(cafile=ca_file) if tls != "none" else None
@@ -94,4 +95,4 @@ def send_email(mail: EmailMessage, *, host: str, port: int, tls: str, username: 
             smtp.ehlo()
         if username:
             smtp.login(username, password or "")
-        return smtp.send_message(mail)
+        return smtp.send_message(mail, to_addrs=list(recipients) if recipients is not None else None)

@@ -7,7 +7,6 @@ keeps none), no URLs of webhooks, no credentials; the report's location only whe
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,16 +77,6 @@ class Message:
         new = len(self.findings) + self.more
         over = f"; {self.resolved_count} resolved" if self.resolved_count else ""
         return f"{head}: {new} finding(s) at or above {self.min_severity} to look at{over}"
-
-    def headline_within(self, limit: int) -> str:
-        """The headline in at most `limit` characters, its title shortened ("…") rather than its counts cut
-        off: Slack's header holds 150, and a long report title left "nightly report for the payments
-        platform's …" without the number of findings."""
-        text = self.headline
-        if len(text) <= limit:
-            return text
-        keep = max(len(self.title) - (len(text) - limit) - 1, 1)
-        return dataclasses.replace(self, title=self.title[:keep].rstrip() + "…").headline[:limit]
 
     @property
     def resolved_count(self) -> int:

@@ -19,6 +19,7 @@ title and where it is.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from flowscope.report.notify.message import Message, report_address
@@ -72,10 +73,22 @@ def _finding(f: Any) -> dict[str, Any]:
             "fields": [_plain(escape(f.title)), _plain(where)]}
 
 
+def _header(message: Message) -> str:
+    """The headline in the header block: its title (the user's own text, often a scheduler's variable) escaped
+    and on one line as cloud text is (it went as written: `<!channel>`, a line break, an escape sequence), and
+    shortened to fit `HEADER_CHARS` once escaped, never inside an entity, the counts kept whole."""
+    whole = dataclasses.replace(message, title=escape(message.title, len(message.title) * 5))
+    over = len(whole.headline) - HEADER_CHARS
+    if over <= 0:
+        return whole.headline
+    keep = max(len(whole.title) - over - 1, 1)
+    return dataclasses.replace(message, title=escape(message.title, keep).rstrip() + "…").headline[:HEADER_CHARS]
+
+
 def payload(message: Message) -> dict[str, Any]:
     """The JSON body Slack's incoming webhook takes."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": message.headline_within(HEADER_CHARS)}},
+        {"type": "header", "text": _plain(_header(message))},
         {"type": "section", "text": _mrkdwn(escape(message.summary, 1000))},
     ]
     context = ([_mrkdwn(escape(message.changes, 1000))] if message.changes else []) + \

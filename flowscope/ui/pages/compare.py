@@ -88,7 +88,7 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
     run, steps = record[label], d["steps"]
     col.subheader(f"{label}: {md(run['workflow_name'])} · {run['status']}", divider="gray")
     col.caption(md(run["execution_id"]))
-    col.metric("Duration", ui.run_duration(run))
+    col.metric("Duration", ui.run_duration(run, f.until))
     col.metric("Retries", f"{runs.run_retries(steps):,}")
     failing = runs.failing_step(steps)
     if failing is not None:
@@ -103,7 +103,7 @@ for col, (label, d) in zip(cols, details.items(), strict=True):
         col.link_button(f"Open{what} in its console", url, icon=":material/open_in_new:")
 
 steps_of = {label: d["steps"] for label, d in details.items() if d is not None}
-as_of = {label: runs.last_seen_running(record[label]) for label in ("A", "B")}
+as_of = {label: runs.last_seen_running(record[label], f.until) for label in ("A", "B")}
 table = runs.compare_runs(steps_of["A"], steps_of["B"], as_of["A"], as_of["B"])
 # Each step once: a loop's row and its iterations' row share its name ("For_each, For_each" read as two steps).
 only_a = list(dict.fromkeys(table.loc[table["path"] == "only A", "step"]))

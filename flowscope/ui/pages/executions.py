@@ -129,7 +129,7 @@ url = runs.console_url(run)
 if url:
     what = "this run" if runs.console_opens_run(run) else "its workflow's run history"
     st.link_button(f"Open {what} in the {CONSOLES.get(run['cloud'], 'console')}", url, icon=":material/open_in_new:")
-as_of = runs.last_seen_running(run)
+as_of = runs.last_seen_running(run, f.until)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:
     waiting = runs.running_step(steps)
@@ -146,7 +146,8 @@ if as_of is not None:
 # quarter of a 1366-pixel page (Compare runs, two runs side by side, has the room for it).
 running_for = as_of is not None and is_missing(run.get(C.duration_ms))        # as `ui.run_duration` reads it
 paid = runs.plan_paid(usage, run.get(C.kind))
-ui.metric_row([("Running for", fmt_duration(age), None) if running_for else ("Duration", ui.run_duration(run), None),
+ui.metric_row([("Running for", fmt_duration(age), None) if running_for
+               else ("Duration", ui.run_duration(run, f.until), None),
                ("Step visits", f"{len(folded):,}", None),
                ("Retries", f"{runs.run_retries(steps):,}", None),
                # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free

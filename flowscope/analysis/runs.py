@@ -296,6 +296,16 @@ def seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp:
     return seen if start is None or pd.isna(start) else max(seen, _utc(start))
 
 
+def seen_running_when(run: dict[str, Any], until: Any) -> str:
+    """What `seen_running`'s time is, for a sentence: "when last collected" (the sync or import that wrote
+    the run) or "at the window's end" (it was collected after the window ends, or has no collection time):
+    a run page capped at the window's end said "when last collected" beside a time no sync had."""
+    seen = run.get(C.collected_at)
+    if seen is None or pd.isna(seen) or _utc(seen) > _utc(until):
+        return "at the window's end"
+    return "when last collected"
+
+
 def last_seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp | None:
     """When a run still running was last seen running in a window ending at `until` (`seen_running`); None
     for a finished run."""

@@ -70,3 +70,11 @@ def test_a_run_started_after_the_window_end_has_run_no_time_not_a_negative_one()
     row = {C.status: Status.RUNNING.value, C.started_at: at(hours=5), C.collected_at: at(hours=6)}
     seen = runs.last_seen_running(row, UNTIL)
     assert runs.since(row[C.started_at], seen) == pd.Timedelta(0)
+
+
+def test_the_sentence_says_which_time_it_is(world):
+    """A run capped at the window's end (collected later, or never stamped) said "when last collected" beside
+    a time no sync had."""
+    said = {r[C.workflow_name]: runs.seen_running_when(r, UNTIL) for r in world.rows["executions"]
+            if r[C.status] == Status.RUNNING}
+    assert said == {"unseen": "at the window's end", "seen": "when last collected", "late": "at the window's end"}

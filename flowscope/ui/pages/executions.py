@@ -133,7 +133,8 @@ as_of = runs.last_seen_running(run, f.until)
 age = runs.since(run.get("started_at"), as_of)
 if as_of is not None:
     waiting = runs.running_step(steps)
-    said = f"**Still running** after {fmt_duration(age)} when last collected ({as_of:%Y-%m-%d %H:%M} UTC)"
+    said = (f"**Still running** after {fmt_duration(age)} {runs.seen_running_when(run, f.until)} "
+            f"({as_of:%Y-%m-%d %H:%M} UTC)")
     if waiting is not None:
         inside = f" (inside {md(waiting['parent'])})" if waiting.get("parent") else ""
         waited = runs.since(waiting.get("started_at"), as_of)

@@ -1082,8 +1082,8 @@ def report(
     cloud: CloudsOpt = None,
     workflow: WorkflowsOpt = None,
     format: Annotated[Optional[str], typer.Option(
-        "--format", help="html, pdf, md (or markdown), csv, parquet or xlsx (default: the one --out's name "
-                         "ends in, else html).", callback=_format_word)] = None,
+        "--format", help="html (or htm), pdf, md (or markdown, txt), csv, parquet or xlsx (default: the one "
+                         "--out's name ends in, else html).", callback=_format_word)] = None,
     fail_on: FailOnOpt = None,
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
@@ -1136,9 +1136,9 @@ RUN_HELP = literal(
     "(or --until), so a re-run in the same hour writes the same files and changes no history.\n\n"
     f"Exit codes ({exit_code_table()}): 1 a finding at or above --fail-on (it wins); else 3 no executions in "
     "the window, a failed collection (a failed sync included) or data ending well before the window does "
-    "(syncs that succeed but bring nothing); else 6 the store refused the findings history (or the record of "
-    "what a notification told); else 4 a notification could not be "
-    "delivered after its retries; else 0. 2: a bad flag or configuration."
+    "(syncs that succeed but bring nothing); else 4 a notification could not be delivered after its retries; "
+    "else 6 the store refused the findings history (or the record of what a notification told); else 0. "
+    "2: a bad flag or configuration."
 )
 
 

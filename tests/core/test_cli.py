@@ -321,3 +321,18 @@ def test_demo_checks_the_dashboard_environment_before_building(tmp_path, monkeyp
     result = runner.invoke(app, ["demo", "--store", str(tmp_path / "demo"), "--executions", "10", "--days", "1"])
     assert result.exit_code == 2 and "FLOWSCOPE_UI_ANALYSES_NICE" in result.output, result.output
     assert not (tmp_path / "demo").exists()
+
+
+def test_help_names_every_report_format_and_the_exit_order():
+    """`report --help` named "md (or markdown)" while `txt` and `htm` are read too; `run --help` gave exit 6
+    before 4, where `verdict` gives 4 first (people not told outrank a history not recorded)."""
+    import typer.main
+
+    from flowscope.report import FORMAT_ALIASES, FORMATS
+
+    root = typer.main.get_command(app)
+    report_help = " ".join(p.help or "" for p in root.commands["report"].params if p.name == "format")
+    for word in (*FORMATS, *FORMAT_ALIASES):
+        assert word in report_help, word
+    run_help = root.commands["run"].help or ""
+    assert run_help.index("else 4") < run_help.index("else 6"), run_help

@@ -67,8 +67,9 @@ that each (cloud, start date) partition is written once and compaction has littl
 twice this, it writes mid-day. Bounds this process's memory."""
 _DAY_S = 86_400
 
-FAILED_SCOPE = "gcp:projects/analytics-sandbox/locations/europe-west1"
-"""A scope whose simulated collection failed: the demo shows that a gap is never '0 failures'."""
+FAILED_SCOPE = "gcp:analytics-sandbox:europe-west1"
+"""A scope whose simulated collection failed: the demo shows that a gap is never '0 failures'. Its id is
+the one a live sync writes (`live_scope_id`)."""
 
 Progress = Callable[[str], None]
 
@@ -124,11 +125,27 @@ def cloud_specs(start: dt.datetime, end: dt.datetime, executions: int, seed: int
     return specs
 
 
+def live_scope_id(cloud: str, account: str | None, region: str | None) -> str:
+    """The scope id a live sync of this account and region writes (`aws_ids.scope_id`, `AzureScope.scope_id`,
+    `GcpScope.scope_id`): the demo wrote `aws:123456789012/us-east-1`, a form no sync writes, so the
+    dashboard, doctor and findings showed ids a user never sees live, and an AWS scope's account and region
+    (`aws_ids.scope_account_region`) could not be read back from it."""
+    from flowscope import aws_ids
+    from flowscope.collectors.azure.source import AzureScope
+    from flowscope.collectors.gcp.source import GcpScope
+
+    if cloud == Cloud.AWS:
+        return aws_ids.scope_id(account or "default", region or "us-east-1")
+    if cloud == Cloud.AZURE:
+        return AzureScope(subscription=account or "-").scope_id()
+    return GcpScope(project=account or "-", location=region).scope_id()
+
+
 def collection_rows(counts: dict[tuple[str, str | None, str | None], int], end: dt.datetime) -> list[dict]:
     """A succeeded run per simulated scope ((cloud, account, region) -> executions), and one failed scope."""
     rows = []
     for (cloud, account, region), n in sorted(counts.items(), key=lambda kv: tuple(str(k) for k in kv[0])):
-        scope = f"{cloud}:{account or '-'}/{region or '-'}"
+        scope = live_scope_id(cloud, account, region)
         rows.append({C.run_id: f"demo-{uuid.uuid5(uuid.NAMESPACE_URL, scope)}", C.cloud: cloud, C.scope: scope,
                      C.started_at: end - dt.timedelta(minutes=5), C.ended_at: end - dt.timedelta(minutes=4),
                      C.status: RunStatus.SUCCEEDED.value, C.watermark: end,

@@ -34,7 +34,9 @@ one step from one bucket shared an id and one was dropped: the four storms' ids 
 JSON came to say beside `monthly_usd` what it is (`monthly_usd_is`: saving, cost, cost_once, spend or null) and the
 what-ifs' titles to say "would save $X/month" (a plan what-if's $172 read as a monthly cost), and when an
 Express what-if came to give the machine's `region` and the `express_price_region` its Express rates are
-from (the bench's five candidates: us-east-1 and null, the default rates; no figure changed)).
+from (the bench's five candidates: us-east-1 and null, the default rates; no figure changed), and when the
+demo's collection runs came to name their scopes as a live sync does: its failed GCP scope reads
+`gcp:analytics-sandbox:europe-west1`, so that finding's id, title and run id changed, nothing else).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

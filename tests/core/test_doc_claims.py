@@ -160,6 +160,7 @@ def test_every_flag_the_docs_name_exists():
     some flowscope command, of a script the docs run (bench/, the GCP test server), or of another tool."""
     flags = {opt for c in GROUP.commands.values() for p in c.params  # type: ignore[attr-defined]
              for opt in (*p.opts, *p.secondary_opts)}
+    flags.add("--help")           # every command's, which Click adds beside its params
     for script in [*(ROOT / "bench").glob("*.py"), ROOT / "tests" / "gcp" / "gcp_server.py"]:
         flags |= set(re.findall(r"[\"'](--[a-z][\w-]*)[\"']", _text(script)))
     unknown = {}

@@ -1,0 +1,58 @@
+"""A collection run's errors and warnings quote what the cloud's SDK said, URLs with credentials included:
+none of them reaches the store (`collection_runs.details`, `.error`), nor the summary `sync` prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flowscope.collectors.sync import SyncReport
+from flowscope.collectors.window import CollectionError, ScopeResult
+from flowscope.model import UTC, Batch, C
+from flowscope.store import Store
+
+SECRETS = ("s1gnature", "fnk3y", "t0ken-abcdefgh", "hunter2", "pr0xyp4ss")
+
+
+def _leaky_result() -> ScopeResult:
+    result = ScopeResult(cloud="azure", scope="azure:sub/rg", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    result.record_error(CollectionError("GET https://prod-07.westeurope.logic.azure.com/run?sv=1.0&sig=s1gnature "
+                                        "failed", operation="runs.get", code="Forbidden",
+                                        target="https://fn.azurewebsites.net/api/x?code=fnk3y"))
+    result.record_error(RuntimeError("401 for Authorization: Bearer t0ken-abcdefgh"))
+    result.record_error({"code": "Proxy", "message": "via https://svc:hunter2@proxy.example:8080/"})
+    result.warn("metrics skipped: https://api.example/m?key=fnk3y refused")
+    result.details["endpoint"] = "https://user:pr0xyp4ss@mgmt.example/"
+    return result.finish()
+
+
+def test_collection_run_row_keeps_no_credentials(tmp_path):
+    store = Store(tmp_path / "store")
+    store.write(Batch(collection_runs=[_leaky_result().row()]))
+    (row,) = store.read_rows("collection_runs")
+    stored = json.dumps({C.details: row[C.details], C.error: row[C.error]})
+    assert [s for s in SECRETS if s in stored] == []
+    details = json.loads(row[C.details])
+    assert details["errors"][0]["message"].startswith("GET https://prod-07.westeurope.logic.azure.com/run?sv=1.0&sig=REDACTED")
+    assert details["errors"][0]["target"] == "https://fn.azurewebsites.net/api/x?code=REDACTED"
+    assert details["warnings"] == ["metrics skipped: https://api.example/m?key=REDACTED refused"]
+
+
+def test_sync_summary_prints_no_credentials():
+    failed = ScopeResult(cloud="gcp", scope="gcp:p/l", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    failed.finish(failed=RuntimeError("token refused at https://oauth2.example/t?access_token=t0ken-abcdefgh"))
+    lines = "\n".join(SyncReport(results=[_leaky_result(), failed]).summary_lines())
+    assert [s for s in SECRETS if s in lines] == []
+    assert "access_token=REDACTED" in lines and "sig=REDACTED" in lines and "key=REDACTED" in lines
+
+
+def test_details_cleaned_string_by_string_whoever_writes_them(tmp_path):
+    """The store cleans every writer's details (an import's, an older flowscope's row) one JSON string at a
+    time: a rule run over the whole text would read `https://a", "b": "u:p@` as a user:password and break it."""
+    store = Store(tmp_path / "store")
+    run = ScopeResult(cloud="aws", scope="aws:1/eu", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC)).finish().row()
+    run[C.details] = json.dumps({"a": "https://host", "b": "u:v@w", "c": ["Bearer t0ken-abcdefgh"]},
+                                separators=(",", ":"))
+    store.write(Batch(collection_runs=[run]))
+    (row,) = store.read_rows("collection_runs")
+    assert json.loads(row[C.details]) == {"a": "https://host", "b": "u:v@w", "c": ["Bearer REDACTED"]}

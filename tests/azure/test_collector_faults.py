@@ -177,6 +177,22 @@ def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
+@pytest.mark.parametrize("page", [{}, {"nextLink": None}, {"values": []}])
+def test_a_list_page_without_value_is_that_workflows_error_not_no_runs(tmp_path, page):
+    """A proxy or a broken gateway answering 200 with a JSON body that is no ARM list page: it read as an
+    empty page, so the workflow had "no runs" and the scope succeeded. It is that listing's error now
+    (`BadPage`, as a page whose `value` is no list), the scope partial, the workflow listed again next."""
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/workflows/testFlow/runs$", body=page, times=100)
+        store = Store(tmp_path / "s")
+        [partial] = az.sync(src(server, max_attempts=2), store, now=NOW)
+    assert partial.status == RunStatus.PARTIAL and partial.error_count == 1, partial.row()
+    assert partial.errors[0]["code"] == "BadPage" and "testflow/runs" in partial.errors[0]["target"].lower()
+    assert json.loads(partial.row()["details"])["workflows_unread_since"] == {FLOW: None}
+    assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
+
+
 def test_one_failing_resource_group_never_stops_the_others(tmp_path):
     with ArmServer() as server:
         server.load_documents(sample_corpus())

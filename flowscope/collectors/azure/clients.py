@@ -426,11 +426,13 @@ class ArmClient:
             return self.get(link or first, operation=operation)
 
         def extract(body: Any) -> tuple[str | None, Iterator[Any]]:
-            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
+            # ARM's every list page names `value` (`[]` when empty): a body without it is a proxy's or a
+            # broken gateway's, not "nothing there", and read as an empty page it hid the whole listing
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise ArmError(f"{operation}: a page without a `value` list", status=200, operation=operation,
                                code="BadPage", target=_target(first))
             link = body.get("nextLink")
-            return (link if isinstance(link, str) and link else None), iter(body.get("value") or [])
+            return (link if isinstance(link, str) and link else None), iter(body["value"])
 
         paged: ItemPaged[dict[str, Any]] = ItemPaged(get_next, extract)
         for page in paged.by_page():

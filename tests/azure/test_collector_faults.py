@@ -193,6 +193,23 @@ def test_a_list_page_without_value_is_that_workflows_error_not_no_runs(tmp_path,
     assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
 
 
+def test_a_listing_nested_too_deeply_to_read_is_that_listings_error(tmp_path):
+    """A workflow whose definition nests 3,000 levels deep makes its resource group's listing unreadable
+    (Python's JSON reader stops at its recursion limit): that was a bare `RecursionError` failing the whole
+    scope. It is that listing's recorded error naming the resource group; the other group is collected."""
+    deep = '{"value": [{"id": "x", "properties": {"definition": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}}]}"
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/resourceGroups/testResourceGroup/providers/Microsoft\.Logic/workflows$", body=deep.encode(),
+                     times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, resource_groups=["test-resource-group", "testResourceGroup"]), store, now=NOW)
+    assert result.status == RunStatus.PARTIAL, result.row()
+    assert result.errors[0]["code"] == "TooDeep" and "testResourceGroup" in result.errors[0]["message"]
+    assert "nested too deeply" in result.error
+    assert [r["workflow_name"] for r in store.read_rows("executions")] == ["test-workflow"]
+
+
 def test_one_failing_resource_group_never_stops_the_others(tmp_path):
     with ArmServer() as server:
         server.load_documents(sample_corpus())

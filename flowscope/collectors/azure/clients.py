@@ -401,6 +401,9 @@ class ArmClient:
         except ValueError:
             raise ArmError(f"{operation}: the response is not JSON", status=status, operation=operation,
                            code="NotJson", target=_target(url)) from None
+        except RecursionError:      # a definition nested thousands deep in a listing: that call's error
+            raise ArmError(f"{operation} of {_target(url)}: the response is JSON nested too deeply to read",
+                           status=status, operation=operation, code="TooDeep", target=_target(url)) from None
 
     def get(self, path_or_url: str, *, operation: str, params: Mapping[str, str] | None = None) -> Any:
         return self.send("GET", path_or_url, operation=operation, params=params)

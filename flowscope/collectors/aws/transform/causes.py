@@ -51,7 +51,7 @@ def readable_cause(cause: Any) -> str | None:
             return truncate(cause)
         try:
             value = json.loads(cause)
-        except ValueError:
+        except (ValueError, RecursionError):        # RecursionError: nested thousands of levels deep
             return truncate(_unparsed(cause))
     else:
         value = cause

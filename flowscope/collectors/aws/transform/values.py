@@ -56,7 +56,7 @@ def error_from_output(output: Any) -> tuple[Any, Any]:
             return None, None
         try:
             output = json.loads(output)
-        except ValueError:
+        except (ValueError, RecursionError):        # RecursionError: nested thousands of levels deep
             return None, None
     if isinstance(output, dict) and "Error" in output:
         return output.get("Error"), output.get("Cause")

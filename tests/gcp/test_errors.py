@@ -40,3 +40,11 @@ def test_http_error_body_and_headers_are_not_kept(body):
     payload = ('{"body":"%s","code":404,"headers":{"Set-Cookie":"session=secret"},'
                '"message":"HTTP server responded with error code 404","tags":["HttpError"]}' % body)
     assert error_and_cause(payload) == ("HttpError 404", "HTTP server responded with error code 404")
+
+
+def test_a_payload_nested_thousands_deep_is_kept_as_text_not_a_recursion_error():
+    """A workflow raising a map nested 3,000 levels deep: reading its payload raised RecursionError out of
+    the executions' transform (the execution, and a live scope, lost). It is kept as text, truncated."""
+    payload = '{"a":' * 3000 + "1" + "}" * 3000
+    error, cause = error_and_cause(payload, None)
+    assert len(error) == MAX_TEXT_CHARS and error.startswith('{"a":{"a":') and cause is None

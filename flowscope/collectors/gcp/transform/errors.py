@@ -36,7 +36,7 @@ def split_payload(payload: str) -> tuple[str | None, str | None]:
     """(error name, message) of one payload's JSON text."""
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):        # RecursionError: a raised map nested thousands deep
         return payload or None, None
     if isinstance(value, str):
         return value or None, None

@@ -56,3 +56,15 @@ def test_details_cleaned_string_by_string_whoever_writes_them(tmp_path):
     store.write(Batch(collection_runs=[run]))
     (row,) = store.read_rows("collection_runs")
     assert json.loads(row[C.details]) == {"a": "https://host", "b": "u:v@w", "c": ["Bearer REDACTED"]}
+
+
+def test_a_message_cut_short_never_keeps_part_of_a_credential():
+    """A message cut at 200 characters before its credentials were taken out: a cut between `user:pass`
+    and its `@`, or eight characters into a bearer token, left what came before it, which no rule matches."""
+    from flowscope.collectors.window import as_collection_error
+
+    for quoted in ("https://svc:hunter2hunter2@proxy.example/", "Authorization: Bearer t0ken-abcdefgh"):
+        for pad in range(170, 200):
+            error = as_collection_error(RuntimeError("x" * pad + quoted), "runs.list", None)
+            kept = error.as_dict()["message"]
+            assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)

@@ -38,6 +38,7 @@ from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket,
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
+from flowscope.textsafety import without_secrets
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -389,7 +390,7 @@ class ArmClient:
             raise ArmError(f"{operation} failed: {no_credentials(exc)}", status=None, operation=operation,
                            code=type(exc).__name__, target=_target(url)) from None
         except AzureError as exc:
-            raise ArmError(f"{operation} failed: {type(exc).__name__}: {str(exc)[:200]}", status=None,
+            raise ArmError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}", status=None,
                            operation=operation, code=type(exc).__name__, target=_target(url)) from None
         status = response.status_code
         if status >= 400:
@@ -486,4 +487,4 @@ def _error_of(response: Any) -> tuple[str | None, str | None]:
     if not isinstance(err, dict):
         return None, None
     code, message = err.get("code"), err.get("message")
-    return (str(code)[:100] if code else None), (str(message)[:200] if message else None)
+    return (str(code)[:100] if code else None), (without_secrets(str(message))[:200] if message else None)

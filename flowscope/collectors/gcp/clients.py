@@ -37,6 +37,7 @@ from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback
+from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -178,7 +179,8 @@ def _api_error(response: Any, operation: str, target: str | None) -> GcpApiError
     except ValueError:
         pass
     code = str(code or f"HTTP_{status}")
-    text = f"{operation} failed: HTTP {status} {code}" + (f": {truncate(str(message), 200)}" if message else "")
+    said = f": {truncate(without_secrets(str(message)), 200)}" if message else ""     # cleaned before the cut
+    text = f"{operation} failed: HTTP {status} {code}" + said
     cls = GcpAuthError if status == 401 else GcpApiError
     if status == 401:
         text += f" (the access token was refused: expired or revoked? check {TOKEN_ENV} or `gcloud auth`)"

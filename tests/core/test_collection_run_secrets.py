@@ -68,3 +68,19 @@ def test_a_message_cut_short_never_keeps_part_of_a_credential():
             error = as_collection_error(RuntimeError("x" * pad + quoted), "runs.list", None)
             kept = error.as_dict()["message"]
             assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)
+
+
+def test_an_execution_error_cut_to_its_column_never_keeps_part_of_a_credential():
+    """Errors and causes are cut to 1,024 characters by each cloud's transform, and the store takes credentials
+    out after: a `user:password@` or a token across the cut kept the part before it (no rule matches it)."""
+    from flowscope.collectors.aws.transform import causes, values
+    from flowscope.collectors.azure.transform.records import error_of
+    from flowscope.collectors.gcp.transform.errors import error_and_cause
+    from flowscope.model import Status
+
+    for pad in range(990, 1024, 3):
+        text = "x" * pad + "https://svc:hunter2hunter2@proxy.example/ Bearer t0ken-abcdefgh"
+        kept = [values.text(text), causes.readable_cause(text), *error_of({"error": {"code": text, "message": text}},
+                                                                           Status.FAILED),
+                error_and_cause(json.dumps({"message": text, "tags": ["E"]}), None)[1], error_and_cause(text)[0]]
+        assert [k for k in kept if k is None or "hunt" in k or "t0ke" in k] == [], pad

@@ -16,7 +16,7 @@ import functools
 import json
 from typing import Any
 
-from flowscope.model import truncate
+from flowscope.collectors.native import error_text
 
 
 def error_and_cause(payload: Any, where: Any = None) -> tuple[str | None, str | None]:
@@ -29,7 +29,7 @@ def error_and_cause(payload: Any, where: Any = None) -> tuple[str | None, str | 
     else:
         error, message = split_payload(payload)
     parts = [p for p in (message, where) if p not in (None, "")]
-    return truncate(error), truncate("; ".join(str(p) for p in parts)) if parts else None
+    return error_text(error), error_text("; ".join(str(p) for p in parts)) if parts else None
 
 
 def split_payload(payload: str) -> tuple[str | None, str | None]:

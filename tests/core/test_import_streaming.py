@@ -92,6 +92,43 @@ def test_a_streamed_export_commits_in_chunks_and_equals_the_whole_file_path(tmp_
     assert json.loads(runs[0][C.counts])["executions"] == result.new_executions
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_an_import_stopped_after_a_chunk_was_stored_leaves_a_trace(tmp_path, sim, monkeypatch, stop):
+    """Ctrl-C, a full disk or a SIGKILL after a streamed import committed its first chunks: its executions
+    were stored and no collection_runs row said that an import had begun (a failed row is written only for a
+    bad line). The first chunk is written with a `running` row naming its process (a sync's rule, so
+    `doctor` reads it as stopped once the process is gone); the import's end replaces it."""
+    from flowscope.runstate import WRITER_KEY
+
+    path = write_jsonl(tmp_path / "export.jsonl", export(sim))
+    writes: list[int] = []
+    original_write = Store.write
+
+    def write(self, batch):
+        writes.append(1)
+        if len(writes) == 3:
+            raise stop("stopped")
+        return original_write(self, batch)
+
+    monkeypatch.setattr(Store, "write", write)
+    store = Store(tmp_path / "store")
+    with pytest.raises(stop):
+        import_files(store, [path])
+    (run,) = store.read_rows("collection_runs")
+    assert run[C.status] == "running" and run[C.scope] == "import:aws" and run[C.ended_at] is None
+    assert json.loads(run[C.details])[WRITER_KEY]["pid"] > 0
+    assert json.loads(run[C.counts])["executions"] == len(store.read_rows("executions")) > 0
+    monkeypatch.setattr(Store, "write", original_write)
+    import_files(store, [path])
+    assert sorted(r[C.status] for r in store.read_rows("collection_runs")) == ["running", "succeeded"]
+
+
+def test_a_streamed_import_that_ends_leaves_one_row_not_its_running_one(tmp_path, sim):
+    store = Store(tmp_path / "store")
+    import_files(store, [write_jsonl(tmp_path / "export.jsonl", export(sim))])
+    assert [r[C.status] for r in store.read_rows("collection_runs")] == ["succeeded"]
+
+
 def test_reimporting_a_streamed_export_rewrites_nothing(tmp_path, sim):
     path = write_jsonl(tmp_path / "export.jsonl", export(sim))
     store = Store(tmp_path / "store")

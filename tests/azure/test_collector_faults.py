@@ -492,3 +492,14 @@ def test_a_run_with_an_unreadable_start_whose_details_fail_is_an_error_not_a_fai
         [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False, max_attempts=1), store, now=NOW)
     assert result.status == RunStatus.PARTIAL and "actions.list" in result.error, result.row()
     assert json.loads(result.row()["details"])["workflows_unread_since"] == {run["id"].split("/runs/")[0].lower(): None}
+
+
+def test_an_error_answer_nested_too_deeply_is_still_its_http_error(tmp_path):
+    """A 403 whose body nests 3,000 levels deep (a broken gateway's): reading its ARM error raised a bare
+    RecursionError. It is the listing's HTTP 403, as any error body that cannot be read."""
+    deep = ('{"error": {"code": "X", "message": ' + "[" * 3000 + "]" * 3000 + "}}").encode()
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/workflows/testFlow/runs$", 403, body=deep, times=100)
+        [partial] = az.sync(src(server, max_attempts=1), Store(tmp_path / "s"), now=NOW)
+    assert partial.status == RunStatus.PARTIAL and "HTTP 403" in partial.error, partial.row()

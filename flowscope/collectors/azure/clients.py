@@ -481,7 +481,7 @@ def _error_of(response: Any) -> tuple[str | None, str | None]:
     """ARM's `{"error": {"code", "message"}}`, truncated (cloud text: shown escaped, never trusted)."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):        # no JSON, or nested too deeply to read: the status says it
         return None, None
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):

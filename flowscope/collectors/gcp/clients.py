@@ -176,7 +176,7 @@ def _api_error(response: Any, operation: str, target: str | None) -> GcpApiError
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict):
             code, message = error.get("status"), error.get("message")
-    except ValueError:
+    except (ValueError, RecursionError):        # no JSON, or nested too deeply to read: the status says it
         pass
     code = str(code or f"HTTP_{status}")
     said = f": {truncate(without_secrets(str(message)), 200)}" if message else ""     # cleaned before the cut
@@ -308,6 +308,9 @@ class GcpClients:
             raise GcpApiError(f"{api}: the response is not JSON (HTTP {response.status_code})",
                               http_status=response.status_code, operation=api, code="BAD_RESPONSE",
                               target=target) from None
+        except RecursionError:
+            raise GcpApiError(f"{api}: the response is JSON nested too deeply to read", operation=api,
+                              http_status=response.status_code, code="BAD_RESPONSE", target=target) from None
         if not isinstance(doc, dict):
             raise GcpApiError(f"{api}: the response is not a JSON object", http_status=response.status_code,
                               operation=api, code="BAD_RESPONSE", target=target)

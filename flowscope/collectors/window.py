@@ -170,6 +170,14 @@ class ScopeResult:
         }
 
 
+def failure_entry(exc: BaseException, code: str | None = None) -> dict[str, Any]:
+    """A whole scope's failure as its `details.errors` entry: its code (`code`, else the error's own, else
+    its type) and its message without the credentials it quotes, then cut (cut first, a `user:password@`
+    across the cut kept its first part)."""
+    return {"code": code or getattr(exc, "code", None) or type(exc).__name__,
+            "message": truncate(without_secrets(str(exc)), 300)}
+
+
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
     """`exc` as a recorded CollectionError (a CollectionError keeps its own, its target filled in)."""
     if isinstance(exc, CollectionError):

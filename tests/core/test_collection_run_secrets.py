@@ -84,3 +84,27 @@ def test_an_execution_error_cut_to_its_column_never_keeps_part_of_a_credential()
                                                                            Status.FAILED),
                 error_and_cause(json.dumps({"message": text, "tags": ["E"]}), None)[1], error_and_cause(text)[0]]
         assert [k for k in kept if k is None or "hunt" in k or "t0ke" in k] == [], pad
+
+
+def test_a_failed_scopes_own_entry_never_keeps_part_of_a_credential(tmp_path, monkeypatch):
+    """A scope failing as a whole keeps its exception in `details.errors`, cut at 300 characters: cut before
+    the store cleaned it, a `user:password@` across the cut kept the part before it."""
+    from flowscope.collectors.aws import clients as aws_clients
+    from flowscope.collectors.aws import collector as aws
+    from flowscope.collectors.aws.source import AwsScope
+    from flowscope.collectors.azure import clients as az_clients
+    from flowscope.collectors.azure import collector as az
+    from flowscope.collectors.azure.source import scopes as azure_scopes
+
+    def refuse(*_a, **_k):
+        raise RuntimeError("x" * 270 + " via https://svc:hunter2hunter2@proxy.example/")
+
+    monkeypatch.setattr(aws_clients, "scope_clients", refuse)
+    monkeypatch.setattr(az_clients, "make_credential", refuse)
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "t")
+    store = Store(tmp_path / "s")
+    results = [aws.collect_scope(AwsScope(region="us-east-1"), store),
+               az.collect_scope(azure_scopes({"cloud": "azure", "subscription_id":
+                                              "34adfa4f-cedf-4dc0-ba29-b6d1a69ab345"})[0], store)]
+    for result in results:
+        assert result.errors and not [e for e in result.errors if "hunt" in json.dumps(e)], result.errors

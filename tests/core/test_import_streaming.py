@@ -175,6 +175,22 @@ def test_a_bad_line_after_committed_chunks_stores_whole_executions_only_and_a_re
     assert result.unchanged_executions == len(stored)
 
 
+def test_a_truncated_gzip_export_names_the_line_it_ends_in_and_keeps_what_came_before(tmp_path, sim):
+    """A .gz cut short (a copy or a download stopped): the lines decompressed in the block that hit the end were
+    dropped and the error named that block's first line ("line 1" for a small file), not where the data ends.
+    It names the line the data ends in, and stores the whole executions before it, as for a bad line."""
+    import zlib
+
+    data = gzip.compress("".join(json.dumps(r) + "\n" for r in export(sim)).encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    whole_lines = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut.read_bytes()).count(b"\n")
+    store = Store(tmp_path / "store")
+    with pytest.raises(PartlyImportedError, match=rf"cut.jsonl.gz: line {whole_lines + 1}: truncated or corrupt"):
+        import_files(store, [cut])
+    assert store.read_rows("executions")
+
+
 def test_a_bad_line_in_the_first_chunk_writes_nothing(tmp_path, sim):
     lines = [json.dumps(r) for r in export(sim)]
     path = tmp_path / "export.jsonl"

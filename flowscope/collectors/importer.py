@@ -67,6 +67,7 @@ from flowscope.model import (
     Source,
     to_arrow,
 )
+from flowscope.runstate import WRITER_KEY, writer_details
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -731,6 +732,8 @@ class _Writer:
         self.commits = 0
         self.executions_written = 0
         self.counts: dict[str, Counter] = {}
+        self.run_ids: dict[str, str] = {}
+        """cloud -> the import's collection_runs run_id: its `running` row and the end's are the same row."""
 
     def add(self, batch: Batch, *, whole: bool = False) -> None:
         """Queue a batch. `whole`: every execution of it comes with its execution row, and no
@@ -793,6 +796,10 @@ class _Writer:
         if final:
             self.tally.settle(self.result)
             complete.collection_runs.extend(self._run_rows())
+        else:
+            # one of several commits: a `running` row (replaced by each) goes with it, as a sync writes one,
+            # so an import stopped before its end (Ctrl-C, a full disk, SIGKILL) says what it stored
+            complete.collection_runs.extend(self._run_rows(running=True))
         written = self.store.write(complete)
         self.commits += 1
         self.executions_written += len(complete.executions)
@@ -821,8 +828,9 @@ class _Writer:
             absent.update((cloud, execution_id) for execution_id in wanted if execution_id not in stored)
         return absent
 
-    def _run_rows(self, error: str | None = None) -> list[dict[str, Any]]:
-        return import_run_rows(self.result, self.counts, self.started, error=error)
+    def _run_rows(self, error: str | None = None, *, running: bool = False) -> list[dict[str, Any]]:
+        return import_run_rows(self.result, self.counts, self.started, error=error, run_ids=self.run_ids,
+                               running=running)
 
 
 IMPORT_SCOPE_PREFIX = "import:"
@@ -831,26 +839,35 @@ says its age but never reads it as a sync that stopped."""
 
 
 def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: dt.datetime, *,
-                    error: str | None = None) -> list[dict[str, Any]]:
+                    error: str | None = None, run_ids: dict[str, str] | None = None,
+                    running: bool = False) -> list[dict[str, Any]]:
     """A collection_runs row per cloud imported (`counts`: cloud -> rows written per table): imports
-    show up in collection health too, and so does an import that failed after storing a part."""
-    ended = dt.datetime.now(UTC)
+    show up in collection health too, and so does an import that failed after storing a part, or that
+    stopped while `running` (its process named, `runstate`). `run_ids` (cloud -> run_id, filled as
+    needed) keeps one row per cloud across an import's writes."""
+    ended = None if running else dt.datetime.now(UTC)
+    run_ids = {} if run_ids is None else run_ids
     rows = []
     for cloud in sorted(cloud for cloud, n in counts.items() if n["workflows"] or n["executions"] or n["steps"]):
         row_counts = {table: counts[cloud][table]
                       for table in ("workflows", "executions", "steps", "attempts", "usage")}
         row_counts["skipped_records"] = len(result.skips)
-        status = RunStatus.FAILED if error else RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED
+        status = RunStatus.RUNNING if running else RunStatus.FAILED if error else \
+            RunStatus.PARTIAL if result.skips else RunStatus.SUCCEEDED
+        details: dict[str, Any] = {"files": result.files, "formats": result.formats,
+                                   "unknown_event_types": result.unknown_event_types,
+                                   "unchanged_executions": result.unchanged_executions,
+                                   "warnings": result.warnings}
+        if running:
+            details[WRITER_KEY] = writer_details()
         rows.append({
-            C.run_id: f"import-{uuid.uuid4()}", C.cloud: cloud, C.scope: f"{IMPORT_SCOPE_PREFIX}{cloud}",
+            C.run_id: run_ids.setdefault(cloud, f"import-{uuid.uuid4()}"), C.cloud: cloud,
+            C.scope: f"{IMPORT_SCOPE_PREFIX}{cloud}",
             C.started_at: started, C.ended_at: ended,
             C.status: status.value,
             C.watermark: None, C.counts: json.dumps(row_counts),
             C.error: error,
-            C.details: json.dumps({"files": result.files, "formats": result.formats,
-                                   "unknown_event_types": result.unknown_event_types,
-                                   "unchanged_executions": result.unchanged_executions,
-                                   "warnings": result.warnings}),
+            C.details: json.dumps(details),
         })
     return rows
 

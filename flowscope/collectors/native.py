@@ -45,7 +45,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from flowscope.model import Batch, C, Source
+from flowscope.model import MAX_TEXT_CHARS, Batch, C, Source, truncate
+from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -88,6 +89,18 @@ def row_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     except (TypeError, ValueError):
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def error_text(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """A cloud's error or cause text as stored: without the credentials it quotes (`SECRET_RULES`), then cut
+    to `limit` (`model.truncate`). Cut first, a `user:password@` or a token across the cut kept the part
+    before it, which no rule matches any more (the store cleans what it writes again). Only the first
+    `2 * limit` characters are read: a 32 KB cause is cut anyway, and a credential begun before the cut
+    ends within them."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return truncate(without_secrets(text[: 2 * limit]), limit)
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

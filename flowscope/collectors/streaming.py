@@ -109,6 +109,25 @@ class Block:
     replaced: int = 0          # lone UTF-16 surrogates replaced by U+FFFD
 
 
+def _read_block(handle: IO[bytes], size: int) -> tuple[bytes, BaseException | None]:
+    """Up to `size` bytes, and the error that stopped the read short (a truncated or corrupt .gz), if one
+    did: what was decompressed before it is kept (one `read(size)` raised and dropped it, and the error
+    named the block's first line, not the line where the data ends)."""
+    read = getattr(handle, "read1", handle.read)
+    parts: list[bytes] = []
+    got = 0
+    try:
+        while got < size:
+            data = read(size - got)
+            if not data:
+                break
+            parts.append(data)
+            got += len(data)
+    except (EOFError, zlib.error) as exc:
+        return b"".join(parts), exc
+    return b"".join(parts), None
+
+
 def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block]:
     """The records of a JSON Lines file, a block of lines at a time, in order.
 
@@ -121,15 +140,18 @@ def read_records(path: Path, source_name: str, clean: Cleaner) -> Iterator[Block
         with _open_binary(path) as handle:
             rest = b""
             while True:
-                data = handle.read(BLOCK_BYTES)
+                data, broken = _read_block(handle, BLOCK_BYTES)
+                if data:
+                    lines = (rest + data).split(b"\n")
+                    rest = lines.pop()
+                    if exported is None:
+                        exported = next((_is_exported(line) for line in lines if line.strip()), None)
+                    yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
+                    first += len(lines)
+                if broken is not None:
+                    raise broken              # the line it names is the one the data ends in
                 if not data:
                     break
-                lines = (rest + data).split(b"\n")
-                rest = lines.pop()
-                if exported is None:
-                    exported = next((_is_exported(line) for line in lines if line.strip()), None)
-                yield _decode(without_export_prefix(lines) if exported else lines, first, source_name, clean)
-                first += len(lines)
             if rest:
                 lines = [rest]
                 if exported is None:

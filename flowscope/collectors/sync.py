@@ -24,6 +24,7 @@ from flowscope.collectors.window import ScopeResult
 from flowscope.exitcodes import ExitCode
 from flowscope.model import CONFIGURED_KEY, SOURCE_KEY, UTC, Cloud, RunStatus, cloud_spelling
 from flowscope.settings import ConfigError
+from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     from flowscope.settings import Settings
@@ -68,7 +69,9 @@ class SyncReport:
     def summary_lines(self) -> list[str]:
         """One line per scope: status, rows written ("3 executions, 12 steps"), error; then its warnings.
 
-        Plain text holding cloud-originated errors: the printer makes it terminal-safe.
+        Plain text holding cloud-originated errors: the printer makes it terminal-safe; the credentials
+        an SDK's message quotes are gone already (`ScopeResult` keeps none) and are taken out again here, for
+        a warning a collector added to the list itself.
         """
         lines = []
         for r in self.results:
@@ -79,8 +82,8 @@ class SyncReport:
                 line += f" - {r.error}"
             if r.status != RunStatus.FAILED and (said := unmatched_line(r)):
                 line += f" - {said}"
-            lines.append(line)
-            lines.extend(f"  warning: {w}" for w in r.warnings)
+            lines.append(without_secrets(line))
+            lines.extend(f"  warning: {without_secrets(w)}" for w in r.warnings)
         if self.texts_upgraded:
             lines.append(upgraded_line(self.texts_upgraded))
         if self.upkeep:
@@ -223,7 +226,7 @@ def _stamp_configured(store: "Store", results: list[ScopeResult], jobs: list[tup
         store.write(Batch(collection_runs=rows))
     except Exception as exc:  # noqa: BLE001 - the runs are written already; this only adds to them
         for result in results:
-            result.warnings.append(f"could not record the configured sources: {type(exc).__name__}: {exc}")
+            result.warn(f"could not record the configured sources: {type(exc).__name__}: {exc}")
 
 
 def _run_batch(result: ScopeResult) -> Any:

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import COLLECTED_STATUSES, UTC, C, RunStatus, truncate
+from flowscope.store.validate import json_without_secrets
+from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     pass
@@ -51,8 +53,10 @@ class CollectionError(RuntimeError):
         self.retryable = retryable
 
     def as_dict(self) -> dict[str, Any]:
-        return {"operation": self.operation, "code": self.code, "target": self.target,
-                "message": truncate(str(self), 300)}
+        """What a collection run keeps of it: no credential its message or target quotes (`SECRET_RULES`)."""
+        return {"operation": self.operation, "code": self.code,
+                "target": None if self.target is None else without_secrets(self.target),
+                "message": truncate(without_secrets(str(self)), 300)}
 
 
 @dataclass(frozen=True)
@@ -114,17 +118,20 @@ class ScopeResult:
             self.count(key, n)
 
     def record_error(self, error: BaseException | Mapping[str, Any]) -> None:
-        """Something could not be collected: keep its description (bounded), count it."""
+        """Something could not be collected: keep its description (bounded, without the credentials an
+        SDK's message quotes: the row, the summary `sync` prints and the reports all read it), count it."""
         self.error_count += 1
         if len(self.errors) < MAX_ERRORS_KEPT:
             if isinstance(error, CollectionError):
                 self.errors.append(error.as_dict())
             elif isinstance(error, BaseException):
-                self.errors.append({"code": type(error).__name__, "message": truncate(str(error), 300)})
+                self.errors.append({"code": type(error).__name__,
+                                    "message": truncate(without_secrets(str(error)), 300)})
             else:
-                self.errors.append(dict(error))
+                self.errors.append(json_without_secrets(dict(error)))
 
     def warn(self, message: str) -> None:
+        message = without_secrets(message)
         if message not in self.warnings:
             self.warnings.append(message)
 
@@ -132,7 +139,7 @@ class ScopeResult:
         self.ended_at = ended_at or dt.datetime.now(UTC)
         if failed is not None:
             self.status = RunStatus.FAILED
-            self.error = truncate(f"{type(failed).__name__}: {failed}")
+            self.error = truncate(without_secrets(f"{type(failed).__name__}: {failed}"))
         elif self.error_count:
             self.status = RunStatus.PARTIAL
             first = self.errors[0] if self.errors else {}
@@ -163,13 +170,22 @@ class ScopeResult:
         }
 
 
+def failure_entry(exc: BaseException, code: str | None = None) -> dict[str, Any]:
+    """A whole scope's failure as its `details.errors` entry: its code (`code`, else the error's own, else
+    its type) and its message without the credentials it quotes, then cut (cut first, a `user:password@`
+    across the cut kept its first part)."""
+    return {"code": code or getattr(exc, "code", None) or type(exc).__name__,
+            "message": truncate(without_secrets(str(exc)), 300)}
+
+
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
     """`exc` as a recorded CollectionError (a CollectionError keeps its own, its target filled in)."""
     if isinstance(exc, CollectionError):
         if exc.target is None:
             exc.target = target
         return exc
-    return CollectionError(f"{operation} failed: {type(exc).__name__}: {str(exc)[:200]}",
+    # credentials out before the cut: a cut inside `user:pass@` or a token leaves a part no rule matches
+    return CollectionError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}",
                            operation=operation, code=type(exc).__name__, target=target)
 
 

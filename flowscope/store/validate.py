@@ -7,6 +7,7 @@ conversion, which is what makes million-row appends fast.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,6 +17,7 @@ import pyarrow.compute as pc
 from flowscope.model import COLUMN_VALUES, EXECUTION_TABLES, TABLES, Batch, C
 from flowscope.store.errors import StoreError
 from flowscope.textsafety import SECRET_RULES
+from flowscope.textsafety import without_secrets as text_without_secrets
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                       TypeError, ValueError, OverflowError)
@@ -76,9 +78,19 @@ SECRET_COLUMNS = (C.error, C.cause)
 (`textsafety.SECRET_RULES`), and what the store keeps is shown in reports, exports and chat."""
 
 
+SECRET_JSON_COLUMNS = (C.details,)
+"""JSON objects holding such texts: a collection run's per-item errors and warnings (what an SDK said
+about the URL it called), cleaned string by string (`json_without_secrets`)."""
+
+
 def without_secrets(data: pa.Table) -> pa.Table:
     """Every write's error texts without the credentials they quote (a Logic Apps callback URL's `sig`,
     an Azure Functions `code`, a bearer token), in bulk (RE2, in C) and for every writer alike."""
+    for name in SECRET_JSON_COLUMNS:
+        index = data.schema.get_field_index(name)
+        if index >= 0 and data.column(index).null_count < data.num_rows:
+            texts = [None if t is None else json_text_without_secrets(t) for t in data.column(index).to_pylist()]
+            data = data.set_column(index, data.field(index), pa.array(texts, data.field(index).type))
     for name in SECRET_COLUMNS:
         index = data.schema.get_field_index(name)
         if index < 0:
@@ -90,6 +102,29 @@ def without_secrets(data: pa.Table) -> pa.Table:
             col = pc.replace_substring_regex(col, pattern=pattern, replacement=replacement)
         data = data.set_column(index, data.field(index), col)
     return data
+
+
+def json_text_without_secrets(text: str) -> str:
+    """A JSON text with `SECRET_RULES` applied to each of its strings (keys included), never across two
+    (a rule run over the whole text could take `https://a", "b": "u:p@` for a URL's user:password and break
+    the JSON). A text that is no JSON (or nests deeper than the parser goes) is cleaned as one text."""
+    try:
+        value = json.loads(text)
+        cleaned = json_without_secrets(value)
+    except (ValueError, RecursionError):
+        return text_without_secrets(text)
+    return text if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
+
+
+def json_without_secrets(value: Any) -> Any:
+    """A JSON value (dicts, lists, strings, numbers) with `SECRET_RULES` applied to every string in it."""
+    if isinstance(value, str):
+        return text_without_secrets(value)
+    if isinstance(value, dict):
+        return {json_without_secrets(k): json_without_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_without_secrets(v) for v in value]
+    return value
 
 
 def dedupe_last(data: pa.Table, key: tuple[str, ...]) -> pa.Table:

@@ -99,3 +99,61 @@ def test_a_readable_definition_gives_no_warning_and_settles_the_branch(tmp_path)
     result = import_files(store, files, execution_id=ARN)
     assert result.warnings == []
     assert {row[C.name] for row in store.read_rows("steps")} == {"Fan", "Inner"}
+
+
+def test_a_definition_nested_thousands_deep_is_said_and_the_sync_goes_on(_aws_env, tmp_path):
+    """An ASL whose Pass Result nests 3,000 levels deep: guessing its history length (`estimate_events`)
+    raised RecursionError out of the scope's planning, so the scope failed, its other machine unread.
+    The machine is stored with a warning naming it, and both machines' executions are listed."""
+    import time
+
+    from flowscope.collectors.aws import collector as aws
+    from flowscope.model import RunStatus
+    from tests.aws.sfn_fake import ACCOUNT, FakeSfn, described_machine, machine_handlers
+
+    now = time.time()
+    arns = {name: f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:{name}" for name in ("deep", "plain")}
+    deep = ('{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "Result": '
+            + '{"a":' * 3000 + "1" + "}" * 3000 + "}}}")
+
+    def describe(b: dict) -> dict:
+        arn = b["stateMachineArn"]
+        return described_machine(arn, "STANDARD", now - 60, **({"definition": deep} if arn == arns["deep"] else {}))
+
+    listed: list[str] = []
+
+    def list_executions(b: dict) -> dict:
+        listed.append(b["stateMachineArn"])
+        return {"executions": []}
+
+    handlers = {**machine_handlers(arns, "STANDARD", now - 60, describe=describe), "ListExecutions": list_executions}
+    store = Store(tmp_path / "store")
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert sorted(listed) == sorted(arns.values())
+    assert any("deep" in w and "nested too deeply" in w for w in result.warnings), result.warnings
+    assert sorted(w["name"] for w in store.read_rows("workflows")) == ["deep", "plain"]
+
+
+DEEP_JSON = '{"Error": "E", "a":' + '{"a":' * 3000 + "1" + "}" * 3001
+
+
+def test_a_cause_or_an_output_nested_thousands_deep_is_kept_as_text_not_a_recursion_error():
+    """A failure's cause, or a caught error passed on as a state's output, that nests 3,000 levels deep
+    raised RecursionError out of the history's transform (the execution, and a live scope, lost)."""
+    from flowscope.collectors.aws.transform.causes import readable_cause
+    from flowscope.collectors.aws.transform.values import error_from_output
+    assert isinstance(readable_cause(DEEP_JSON), str)      # read as JSON it cannot parse (`causes._unparsed`)
+    assert error_from_output(DEEP_JSON) == (None, None)
+
+
+def test_a_log_message_nested_thousands_deep_is_a_skip_naming_it():
+    from flowscope.collectors.aws.transform.log_records import _log_records_of
+    from flowscope.collectors.native import ImportContext
+
+    records, _, skips = _log_records_of({"events": [{"message": DEEP_JSON}]}, ImportContext(source_name="logs.json"))
+    assert records == [None] and [(s.location, "nested too deeply" in s.reason) for s in skips] == \
+        [("events[0].message", True)]

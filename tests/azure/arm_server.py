@@ -110,6 +110,8 @@ class Fault:
     """Seconds, or any text (an HTTP date, a proxy's `soon`), sent as the Retry-After header."""
     delay_s: float = 0.0
     hits: int = 0
+    body: Any = None
+    """When set, the answer's JSON body (with `status`, 200 when None): a proxy's or a broken server's page."""
 
 
 class ArmServer(LoopbackServer):
@@ -191,8 +193,8 @@ class ArmServer(LoopbackServer):
                 del record
 
     def fault(self, pattern: str, status: int | None = None, *, times: int = 1,
-              retry_after: float | str | None = None, delay_s: float = 0.0) -> Fault:
-        fault = Fault(pattern, status, times, retry_after, delay_s)
+              retry_after: float | str | None = None, delay_s: float = 0.0, body: Any = None) -> Fault:
+        fault = Fault(pattern, status, times, retry_after, delay_s, body=body)
         with self.lock:
             self.faults.append(fault)
         return fault
@@ -230,6 +232,8 @@ class ArmServer(LoopbackServer):
         if fault is not None:
             if fault.delay_s:
                 time.sleep(fault.delay_s)
+            if fault.body is not None:
+                return self._reply(handler, fault.status or 200, fault.body)
             if fault.status is not None:
                 headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {}
                 return self._reply(handler, fault.status, _error("Injected", f"HTTP {fault.status} (injected)"),

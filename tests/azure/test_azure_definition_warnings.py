@@ -40,3 +40,28 @@ def test_a_definition_given_as_json_text_is_read():
 
 def test_a_readable_definition_gives_no_warning():
     assert t.transform(_workflow({"actions": {"HTTP": {"type": "Http"}}, "triggers": {}}), CTX).warnings == []
+
+
+def _nested(depth: int) -> dict:
+    inputs: object = 1
+    for _ in range(depth):
+        inputs = {"a": inputs}
+    return {"triggers": {}, "actions": {"Compose": {"type": "Compose", "inputs": inputs}}}
+
+
+@pytest.mark.parametrize("as_text", [False, True])
+def test_a_definition_nested_thousands_deep_is_reported_not_a_recursion_error(as_text):
+    """A definition 3,000 levels deep raised RecursionError out of the transform: the import stopped
+    ("nested too deeply" for the whole file) and a live sync lost the scope. The workflow is kept without
+    its definition, said as any unreadable definition is, and the record beside it is read."""
+    deep = _workflow(_nested(3000))
+    if as_text:
+        deep["properties"]["definition"] = ('{"triggers": {}, "actions": {"C": {"type": "Compose", "inputs": '
+                                            + '{"a":' * 3000 + "1" + "}" * 3000 + "}}}")
+    other = {**_workflow({"triggers": {}, "actions": {}}), "id": WF_ID.replace("Order-Router", "Other"),
+             "name": "Other"}
+    batch = t.transform({"value": [deep, other]}, CTX)
+    assert not batch.skips and [w["name"] for w in batch.workflows] == ["Order-Router", "Other"]
+    assert batch.workflows[0]["definition"] is None and batch.workflows[0]["revision"] == "1"
+    (warning,) = batch.warnings
+    assert "Order-Router" in warning and "nested too deeply" in warning

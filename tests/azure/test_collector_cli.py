@@ -85,3 +85,24 @@ def test_a_subscription_that_lists_no_workflow_is_said_not_a_silent_success(conf
     said = " ".join(result.output.split())
     assert result.exit_code == ExitCode.OK, result.output
     assert f"warning: no Logic Apps workflows in subscription {SAMPLE_SUB}: nothing to collect" in said
+
+
+def test_a_cloud_error_quoting_credentials_and_escapes_is_printed_and_stored_without_them(config, tmp_path,
+                                                                                           monkeypatch):
+    """ARM's error message is cloud text: it quoted a callback URL with its `sig` and a bearer token (printed by
+    `sync` and kept in collection_runs), and could hold terminal escapes (a retitled terminal)."""
+    import json
+
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "test-token")
+    message = ("denied for https://prod-07.westeurope.logic.azure.com/run?sv=1.0&sig=S1GNATURE "
+               "with Bearer T0KENT0KEN \x1b]0;pwned\x07\x1b[2J")
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/runs$", 403, times=10**6, body={"error": {"code": "AuthorizationFailed", "message": message}})
+        result = runner.invoke(app, ["sync", "--config", config(server.endpoint)])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    assert "AuthorizationFailed" in result.output and "sig=REDACTED" in result.output
+    assert not [s for s in ("S1GNATURE", "T0KENT0KEN", "\x1b", "\x07") if s in result.output]
+    (run,) = Store(tmp_path / "store").read_rows("collection_runs")
+    stored = json.dumps([run["error"], run["details"]])
+    assert "S1GNATURE" not in stored and "T0KENT0KEN" not in stored

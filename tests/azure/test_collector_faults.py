@@ -177,6 +177,39 @@ def test_one_failing_workflow_is_recorded_and_a_rerun_fills_the_gap(tmp_path):
     assert snapshot(store) == snapshot(import_reference(corpus, tmp_path / "ref"))
 
 
+@pytest.mark.parametrize("page", [{}, {"nextLink": None}, {"values": []}])
+def test_a_list_page_without_value_is_that_workflows_error_not_no_runs(tmp_path, page):
+    """A proxy or a broken gateway answering 200 with a JSON body that is no ARM list page: it read as an
+    empty page, so the workflow had "no runs" and the scope succeeded. It is that listing's error now
+    (`BadPage`, as a page whose `value` is no list), the scope partial, the workflow listed again next."""
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/workflows/testFlow/runs$", body=page, times=100)
+        store = Store(tmp_path / "s")
+        [partial] = az.sync(src(server, max_attempts=2), store, now=NOW)
+    assert partial.status == RunStatus.PARTIAL and partial.error_count == 1, partial.row()
+    assert partial.errors[0]["code"] == "BadPage" and "testflow/runs" in partial.errors[0]["target"].lower()
+    assert json.loads(partial.row()["details"])["workflows_unread_since"] == {FLOW: None}
+    assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
+
+
+def test_a_listing_nested_too_deeply_to_read_is_that_listings_error(tmp_path):
+    """A workflow whose definition nests 3,000 levels deep makes its resource group's listing unreadable
+    (Python's JSON reader stops at its recursion limit): that was a bare `RecursionError` failing the whole
+    scope. It is that listing's recorded error naming the resource group; the other group is collected."""
+    deep = '{"value": [{"id": "x", "properties": {"definition": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}}]}"
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/resourceGroups/testResourceGroup/providers/Microsoft\.Logic/workflows$", body=deep.encode(),
+                     times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, resource_groups=["test-resource-group", "testResourceGroup"]), store, now=NOW)
+    assert result.status == RunStatus.PARTIAL, result.row()
+    assert result.errors[0]["code"] == "TooDeep" and "testResourceGroup" in result.errors[0]["message"]
+    assert "nested too deeply" in result.error
+    assert [r["workflow_name"] for r in store.read_rows("executions")] == ["test-workflow"]
+
+
 def test_one_failing_resource_group_never_stops_the_others(tmp_path):
     with ArmServer() as server:
         server.load_documents(sample_corpus())
@@ -459,3 +492,14 @@ def test_a_run_with_an_unreadable_start_whose_details_fail_is_an_error_not_a_fai
         [result] = az.sync(src(server, SIM_SUB, lag="30d", metrics=False, max_attempts=1), store, now=NOW)
     assert result.status == RunStatus.PARTIAL and "actions.list" in result.error, result.row()
     assert json.loads(result.row()["details"])["workflows_unread_since"] == {run["id"].split("/runs/")[0].lower(): None}
+
+
+def test_an_error_answer_nested_too_deeply_is_still_its_http_error(tmp_path):
+    """A 403 whose body nests 3,000 levels deep (a broken gateway's): reading its ARM error raised a bare
+    RecursionError. It is the listing's HTTP 403, as any error body that cannot be read."""
+    deep = ('{"error": {"code": "X", "message": ' + "[" * 3000 + "]" * 3000 + "}}").encode()
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/workflows/testFlow/runs$", 403, body=deep, times=100)
+        [partial] = az.sync(src(server, max_attempts=1), Store(tmp_path / "s"), now=NOW)
+    assert partial.status == RunStatus.PARTIAL and "HTTP 403" in partial.error, partial.row()

@@ -68,6 +68,19 @@ def test_a_metrics_failure_is_a_warning_not_a_failed_scope(tmp_path):
     assert len(store.read_rows("executions")) == 3                      # the runs are all there
 
 
+@pytest.mark.parametrize("answer", [{}, [], {"values": []}])
+def test_a_metrics_answer_without_value_is_that_workflows_failure_not_no_datapoints(tmp_path, answer):
+    """A 200 whose body is no metrics response (a proxy's page) read as "no datapoints": the workflow's
+    metrics were missing and nothing said so. It is that workflow's metrics failure (a warning) now."""
+    with ArmServer() as server:
+        server.load_documents(sample_corpus())
+        server.fault(r"/testFlow/providers/Microsoft\.Insights/metrics$", body=answer, times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, max_attempts=2), store, now=NOW)
+    assert result.counts.get("metrics_failed") == 1, result.row()
+    assert json.loads(result.row()["details"])["metrics_errors"][0]["code"] == "BadPage"
+
+
 def test_metric_rows_read_only_known_metrics_and_real_datapoints():
     body = {"value": [
         {"name": {"value": "RunsFailed"}, "unit": "Count",

@@ -463,3 +463,16 @@ def test_credentials_written_into_a_definition_are_not_stored():
     assert stored["actions"]["Fn"]["runAfter"] == {"Call": ["Succeeded"]}
     assert stored["parameters"] == {"pwd": {"type": "SecureString", "defaultValue": "REDACTED"},
                                     "region": {"type": "String", "defaultValue": "westeurope"}}
+
+
+def test_a_runs_client_tracking_id_is_capped_as_other_cloud_texts():
+    """A caller sets a run's clientTrackingId (the `x-ms-client-tracking-id` header) to any length: it was
+    stored whole in the run's attributes, read on every page; it is capped as errors and causes are."""
+    from flowscope.model import MAX_TEXT_CHARS, truncate
+
+    doc = body("WorkflowRuns_Get")
+    doc["properties"]["correlation"] = {"clientTrackingId": "t" * 200_000}
+    batch = t.FORMATS[t.detect(doc)](doc, CTX)
+    (row,) = batch.executions
+    tracking = json.loads(row[C.attributes])["client_tracking_id"]
+    assert len(tracking) == MAX_TEXT_CHARS and tracking == truncate("t" * 200_000)

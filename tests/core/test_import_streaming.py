@@ -92,6 +92,43 @@ def test_a_streamed_export_commits_in_chunks_and_equals_the_whole_file_path(tmp_
     assert json.loads(runs[0][C.counts])["executions"] == result.new_executions
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError])
+def test_an_import_stopped_after_a_chunk_was_stored_leaves_a_trace(tmp_path, sim, monkeypatch, stop):
+    """Ctrl-C, a full disk or a SIGKILL after a streamed import committed its first chunks: its executions
+    were stored and no collection_runs row said that an import had begun (a failed row is written only for a
+    bad line). The first chunk is written with a `running` row naming its process (a sync's rule, so
+    `doctor` reads it as stopped once the process is gone); the import's end replaces it."""
+    from flowscope.runstate import WRITER_KEY
+
+    path = write_jsonl(tmp_path / "export.jsonl", export(sim))
+    writes: list[int] = []
+    original_write = Store.write
+
+    def write(self, batch):
+        writes.append(1)
+        if len(writes) == 3:
+            raise stop("stopped")
+        return original_write(self, batch)
+
+    monkeypatch.setattr(Store, "write", write)
+    store = Store(tmp_path / "store")
+    with pytest.raises(stop):
+        import_files(store, [path])
+    (run,) = store.read_rows("collection_runs")
+    assert run[C.status] == "running" and run[C.scope] == "import:aws" and run[C.ended_at] is None
+    assert json.loads(run[C.details])[WRITER_KEY]["pid"] > 0
+    assert json.loads(run[C.counts])["executions"] == len(store.read_rows("executions")) > 0
+    monkeypatch.setattr(Store, "write", original_write)
+    import_files(store, [path])
+    assert sorted(r[C.status] for r in store.read_rows("collection_runs")) == ["running", "succeeded"]
+
+
+def test_a_streamed_import_that_ends_leaves_one_row_not_its_running_one(tmp_path, sim):
+    store = Store(tmp_path / "store")
+    import_files(store, [write_jsonl(tmp_path / "export.jsonl", export(sim))])
+    assert [r[C.status] for r in store.read_rows("collection_runs")] == ["succeeded"]
+
+
 def test_reimporting_a_streamed_export_rewrites_nothing(tmp_path, sim):
     path = write_jsonl(tmp_path / "export.jsonl", export(sim))
     store = Store(tmp_path / "store")
@@ -136,6 +173,22 @@ def test_a_bad_line_after_committed_chunks_stores_whole_executions_only_and_a_re
     result = import_files(store, [path])
     assert rows(store) == rows(want)
     assert result.unchanged_executions == len(stored)
+
+
+def test_a_truncated_gzip_export_names_the_line_it_ends_in_and_keeps_what_came_before(tmp_path, sim):
+    """A .gz cut short (a copy or a download stopped): the lines decompressed in the block that hit the end were
+    dropped and the error named that block's first line ("line 1" for a small file), not where the data ends.
+    It names the line the data ends in, and stores the whole executions before it, as for a bad line."""
+    import zlib
+
+    data = gzip.compress("".join(json.dumps(r) + "\n" for r in export(sim)).encode())
+    cut = tmp_path / "cut.jsonl.gz"
+    cut.write_bytes(data[: len(data) * 3 // 4])
+    whole_lines = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(cut.read_bytes()).count(b"\n")
+    store = Store(tmp_path / "store")
+    with pytest.raises(PartlyImportedError, match=rf"cut.jsonl.gz: line {whole_lines + 1}: truncated or corrupt"):
+        import_files(store, [cut])
+    assert store.read_rows("executions")
 
 
 def test_a_bad_line_in_the_first_chunk_writes_nothing(tmp_path, sim):

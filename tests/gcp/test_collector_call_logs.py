@@ -135,6 +135,33 @@ def test_unreadable_logs_leave_the_executions_for_the_next_sync(server, tmp_path
     assert len(store.read_rows("executions")) == 2 and len(store.read_rows("steps")) == 2
 
 
+def test_executions_whose_call_logs_stay_refused_are_stored_without_their_steps(server, tmp_path):
+    """A role without logging.logEntries.list: finished executions without step entries waited for their call
+    logs on every sync, never written, for as long as the role stayed so. Refused a day apart, they are
+    stored without steps (status, times, error: the failure rates count them), counted and said; the scope
+    is partial each time, and nothing is read or written twice."""
+    from flowscope.collectors.gcp.call_logs import CALL_LOGS_PATIENCE, REFUSED_KEY
+
+    server.fail("/v2/entries:list", 403, times=10**6)
+    store = Store(tmp_path / "s")
+    [first] = gcp.sync(source(server), store, now=NOW)
+    assert first.status == RunStatus.PARTIAL and not store.read_rows("executions")      # waits a while
+    assert json.loads(first.row()["details"])[REFUSED_KEY] == {WF: NOW.isoformat()}
+    [soon] = gcp.sync(source(server), store, now=NOW + dt.timedelta(hours=1))
+    assert soon.status == RunStatus.PARTIAL and not store.read_rows("executions")
+    assert json.loads(soon.row()["details"])[REFUSED_KEY] == {WF: NOW.isoformat()}      # since the first refusal
+    [later] = gcp.sync(source(server), store, now=NOW + CALL_LOGS_PATIENCE)
+    assert later.status == RunStatus.PARTIAL and "logging.entries.list" in later.error
+    assert later.counts["executions_call_logs_unread"] == 2, later.row()
+    assert any("2 execution(s)" in w and "stored without their call steps" in w and "HTTP 403" in w
+               for w in later.warnings), later.warnings
+    assert sorted(e[C.execution_id].rsplit("/", 1)[-1] for e in store.read_rows("executions")) == ["other", "run-1"]
+    assert not store.read_rows("steps")
+    assert REFUSED_KEY not in json.loads(later.row()["details"])
+    [after] = gcp.sync(source(server), store, now=NOW + CALL_LOGS_PATIENCE + dt.timedelta(hours=1))
+    assert after.status == RunStatus.SUCCEEDED and len(store.read_rows("executions")) == 2, after.row()
+
+
 def test_an_execution_that_just_ended_waits_for_its_call_logs(server, tmp_path):
     """run-1 ended 30 s before the sync and its call logs are not readable yet. It was written
     then without call steps and, finished, never read again; now it is held for the next sync

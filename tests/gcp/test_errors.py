@@ -40,3 +40,29 @@ def test_http_error_body_and_headers_are_not_kept(body):
     payload = ('{"body":"%s","code":404,"headers":{"Set-Cookie":"session=secret"},'
                '"message":"HTTP server responded with error code 404","tags":["HttpError"]}' % body)
     assert error_and_cause(payload) == ("HttpError 404", "HTTP server responded with error code 404")
+
+
+def test_a_payload_nested_thousands_deep_is_kept_as_text_not_a_recursion_error():
+    """A workflow raising a map nested 3,000 levels deep: reading its payload raised RecursionError out of
+    the executions' transform (the execution, and a live scope, lost). It is kept as text, truncated."""
+    payload = '{"a":' * 3000 + "1" + "}" * 3000
+    error, cause = error_and_cause(payload, None)
+    assert len(error) == MAX_TEXT_CHARS and error.startswith('{"a":{"a":') and cause is None
+
+
+def test_an_api_answer_nested_too_deeply_is_its_http_error_or_a_bad_response():
+    """A body nesting 3,000 levels deep raised a bare RecursionError out of the client (an error's body
+    read for its message, a 200's for its data)."""
+    import json
+
+    from flowscope.collectors.gcp.clients import GcpApiError, _api_error
+
+    class Deep:
+        status_code = 503
+        headers: dict = {}
+
+        def json(self):
+            return json.loads("[" * 3000 + "]" * 3000)
+
+    error = _api_error(Deep(), "executions.list", "projects/p")
+    assert isinstance(error, GcpApiError) and "HTTP 503" in str(error)

@@ -304,14 +304,16 @@ def scope_clients(*, region: str, profile: str | None = None, role_arn: str | No
 
 
 def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any], *,
-                     expired: Callable[[BaseException], bool], max_restarts: int = 3,
+                     expired: Callable[[BaseException], bool], max_restarts: int = 3, key: str | None = None,
                      ) -> Iterator[tuple[dict[str, Any], bool]]:
     """Pages of a `nextToken`-paginated call, each with whether it is the first after a restart.
 
     A token the service calls expired or invalid (`expired(exc)`) restarts from the first page,
     at most `max_restarts` times; the caller drops what it already had (or what it already saw).
     Any other failure is raised, and so is a page whose nextToken is the one it was asked with
-    (it would be asked again for ever; botocore's paginators refuse it the same way).
+    (it would be asked again for ever; botocore's paginators refuse it the same way), and a page
+    without its `key` list (`BadPage`): the service always sends it, `[]` when empty, so a body
+    without it is a proxy's or a broken gateway's, and read as empty it said "nothing there".
     """
     token: str | None = None
     restarts = 0
@@ -325,6 +327,9 @@ def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any]
                 token, restarted = None, True
                 continue
             raise
+        if key is not None and not isinstance(page.get(key) if isinstance(page, dict) else None, list):
+            name = getattr(call, "__name__", "the listing")
+            raise CollectionError(f"{name}: a page without its `{key}` list", operation=name, code="BadPage")
         yield page, restarted
         restarted = False
         sent, token = token, page.get("nextToken")

@@ -27,7 +27,7 @@ from flowscope.collectors.aws.stepfunctions import MACHINES_UNREAD
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.throttle import bounded_map
-from flowscope.collectors.window import CollectWindow, ScopeResult
+from flowscope.collectors.window import CollectWindow, ScopeResult, failure_entry
 from flowscope.model import SOURCE_KEY, UTC, Batch, Cloud, utc
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def collect_scope(scope: AwsScope, store: "Store", *, since: dt.datetime | None 
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
         failed = aws_clients.explain_credentials(exc)
         result.finish(failed=failed)
-        result.errors.append({"code": type(failed).__name__, "message": str(failed)[:300]})
+        result.errors.append(failure_entry(failed, type(failed).__name__))
         if clients is None:
             _name_after_last_success(scope, store, result)
     finally:

@@ -192,10 +192,11 @@ def has_distributed_map(definition: Any, *, execution_type: str | None = None) -
 # ---------------------------------------------------------------- history length guess
 
 def estimate_events(definition: str | None) -> float:
-    """Rough events per execution from a definition: ~2 per state, 3 per task, + start/end."""
+    """Rough events per execution from a definition: ~2 per state, 3 per task, + start/end (an unreadable
+    definition, one nested too deeply included, counts no state: `definition_problem` says which)."""
     try:
         states = _count_states(json.loads(definition or "{}"))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         states = (0, 0)
     plain, tasks = states
     return 2.0 + 2.0 * plain + 5.0 * tasks

@@ -131,8 +131,8 @@ def filter_log_events(logs: Any, group: str, start_ms: int | None, end_ms: int) 
     params: dict[str, Any] = {"logGroupName": group, "endTime": end_ms, "limit": FILTER_PAGE_LIMIT}
     if start_ms is not None:
         params["startTime"] = start_ms
-    for page, restarted in restarting_pages(logs.filter_log_events, params, expired=_log_token_expired):
-        yield repeats.fresh(page.get("events", []), restarted)
+    for page, restarted in restarting_pages(logs.filter_log_events, params, expired=_log_token_expired, key="events"):
+        yield repeats.fresh(page["events"], restarted)
 
 
 class _Repeats:

@@ -183,10 +183,11 @@ def _paginate(call: Callable[..., dict[str, Any]], key: str, **kwargs: Any) -> l
     """Every item of a `nextToken` listing; an expired token starts it over (what was read is dropped,
     so nothing doubles)."""
     items: list[dict[str, Any]] = []
-    for page, restarted in restarting_pages(call, kwargs, expired=_token_expired, max_restarts=MAX_TOKEN_RESTARTS):
+    for page, restarted in restarting_pages(call, kwargs, expired=_token_expired, max_restarts=MAX_TOKEN_RESTARTS,
+                                            key=key):
         if restarted:
             items = []
-        items.extend(page.get(key, []))
+        items.extend(page[key])
     return items
 
 
@@ -373,8 +374,8 @@ def iter_executions(sfn: Any, *, lower_bound: dt.datetime | None, state_machine_
     else:
         params["stateMachineArn"] = state_machine_arn
     for page, _ in restarting_pages(sfn.list_executions, params, expired=_token_expired,
-                                    max_restarts=MAX_TOKEN_RESTARTS):
-        for item in page.get("executions", []):
+                                    max_restarts=MAX_TOKEN_RESTARTS, key="executions"):
+        for item in page["executions"]:
             started = utc(item.get("startDate"))
             if lower_bound is not None and started is not None and started < lower_bound:
                 return
@@ -390,10 +391,13 @@ def get_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
     params = {"executionArn": execution_arn, "maxResults": HISTORY_PAGE, "includeExecutionData": False,
               "reverseOrder": False}
     for page, restarted in restarting_pages(sfn.get_execution_history, params, expired=_token_expired,
-                                            max_restarts=MAX_TOKEN_RESTARTS):
+                                            max_restarts=MAX_TOKEN_RESTARTS, key="events"):
         if restarted:
             events = []            # start over: a history is immutable up to its end
-        events.extend(page.get("events", []))
+        events.extend(page["events"])
+    if not events:                 # every history begins with ExecutionStarted
+        raise CollectionError("GetExecutionHistory: a history without events", operation="GetExecutionHistory",
+                              code="BadPage", target=execution_arn)
     return events
 
 

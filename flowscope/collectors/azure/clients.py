@@ -38,6 +38,7 @@ from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket,
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
+from flowscope.textsafety import without_secrets
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -389,7 +390,7 @@ class ArmClient:
             raise ArmError(f"{operation} failed: {no_credentials(exc)}", status=None, operation=operation,
                            code=type(exc).__name__, target=_target(url)) from None
         except AzureError as exc:
-            raise ArmError(f"{operation} failed: {type(exc).__name__}: {str(exc)[:200]}", status=None,
+            raise ArmError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}", status=None,
                            operation=operation, code=type(exc).__name__, target=_target(url)) from None
         status = response.status_code
         if status >= 400:
@@ -401,6 +402,9 @@ class ArmClient:
         except ValueError:
             raise ArmError(f"{operation}: the response is not JSON", status=status, operation=operation,
                            code="NotJson", target=_target(url)) from None
+        except RecursionError:      # a definition nested thousands deep in a listing: that call's error
+            raise ArmError(f"{operation} of {_target(url)}: the response is JSON nested too deeply to read",
+                           status=status, operation=operation, code="TooDeep", target=_target(url)) from None
 
     def get(self, path_or_url: str, *, operation: str, params: Mapping[str, str] | None = None) -> Any:
         return self.send("GET", path_or_url, operation=operation, params=params)
@@ -426,11 +430,13 @@ class ArmClient:
             return self.get(link or first, operation=operation)
 
         def extract(body: Any) -> tuple[str | None, Iterator[Any]]:
-            if not isinstance(body, dict) or not isinstance(body.get("value", []), list):
+            # ARM's every list page names `value` (`[]` when empty): a body without it is a proxy's or a
+            # broken gateway's, not "nothing there", and read as an empty page it hid the whole listing
+            if not isinstance(body, dict) or not isinstance(body.get("value"), list):
                 raise ArmError(f"{operation}: a page without a `value` list", status=200, operation=operation,
                                code="BadPage", target=_target(first))
             link = body.get("nextLink")
-            return (link if isinstance(link, str) and link else None), iter(body.get("value") or [])
+            return (link if isinstance(link, str) and link else None), iter(body["value"])
 
         paged: ItemPaged[dict[str, Any]] = ItemPaged(get_next, extract)
         for page in paged.by_page():
@@ -475,10 +481,10 @@ def _error_of(response: Any) -> tuple[str | None, str | None]:
     """ARM's `{"error": {"code", "message"}}`, truncated (cloud text: shown escaped, never trusted)."""
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):        # no JSON, or nested too deeply to read: the status says it
         return None, None
     err = body.get("error") if isinstance(body, dict) else None
     if not isinstance(err, dict):
         return None, None
     code, message = err.get("code"), err.get("message")
-    return (str(code)[:100] if code else None), (str(message)[:200] if message else None)
+    return (str(code)[:100] if code else None), (without_secrets(str(message))[:200] if message else None)

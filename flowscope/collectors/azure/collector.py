@@ -38,7 +38,7 @@ from flowscope.collectors.azure.context import CLOUD, ScopeContext
 from flowscope.collectors.azure.source import SOURCE_KEYS, AzureScope, scopes, validate
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
-from flowscope.collectors.window import CollectWindow, ScopeResult
+from flowscope.collectors.window import CollectWindow, ScopeResult, failure_entry
 from flowscope.model import UTC
 
 if TYPE_CHECKING:
@@ -74,8 +74,7 @@ def collect_scope(scope: AzureScope, store: "Store", *, since: dt.datetime | Non
         _collect(scope, client, store, result, window, now, credential)
     except Exception as exc:  # noqa: BLE001 - a failed scope is recorded, never raised
         result.finish(failed=exc)
-        result.errors.append({"code": getattr(exc, "code", None) or type(exc).__name__,
-                              "message": str(exc)[:300]})
+        result.errors.append(failure_entry(exc))
     finally:
         if client is not None:
             result.details["api"] = client.stats.as_dict()

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from flowscope.collectors.azure.clients import ArmClient, CallStats, check_endpoint, make_policies
+from flowscope.collectors.azure.clients import ArmClient, ArmError, CallStats, check_endpoint, make_policies
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error
 from flowscope.model import Batch, C, Cloud, utc
@@ -80,9 +80,12 @@ def get_metrics(client: ArmClient, workflow_id: str, start: dt.datetime, end: dt
     span = "/".join(t.astimezone(dt.timezone.utc).strftime(fmt) for t in (start, end))
     params = {"api-version": METRICS_API_VERSION, "metricnames": ",".join(METRICS), "interval": GRAIN,
               "aggregation": "Total,Average", "timespan": span}
-    body = client.get(workflow_id.rstrip("/") + "/providers/Microsoft.Insights/metrics", operation="metrics.get",
-                      params=params)
-    return body if isinstance(body, dict) else {}
+    path = workflow_id.rstrip("/") + "/providers/Microsoft.Insights/metrics"
+    body = client.get(path, operation="metrics.get", params=params)
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):   # a proxy's page, not "no data"
+        raise ArmError("metrics.get: an answer without a `value` list", status=200, operation="metrics.get",
+                       code="BadPage", target=path[:300])
+    return body
 
 
 def metric_rows(body: dict[str, Any], *, resource_id: str, account: str | None,
@@ -286,7 +289,5 @@ def _batched(sc: "ScopeContext", workflows: dict[str, dict[str, Any]], endpoint:
 
 def _unauthenticated(exc: BaseException) -> BaseException:
     """A 401 of the batch API as the ARM client's error, so the scope stops as for any 401."""
-    from flowscope.collectors.azure.clients import ArmError
-
     return ArmError(f"metrics.getBatch failed: HTTP 401: {str(exc)[:200]}", status=401,
                     operation="metrics.getBatch")

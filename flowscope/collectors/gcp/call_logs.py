@@ -22,7 +22,15 @@ from flowscope.collectors.gcp.context import (
 from flowscope.collectors.gcp.log_path import LOG_SLACK, execution_times
 from flowscope.collectors.gcp.transform.names import parse_name
 from flowscope.collectors.sink import gc_paused
-from flowscope.model import C
+from flowscope.model import C, utc
+
+CALL_LOGS_PATIENCE = dt.timedelta(days=1)
+"""How long executions without step entries wait for call logs that Logging refuses (a role without
+logging.logEntries.list, an outage): refused on syncs this far apart, they are stored without their steps
+rather than never at all."""
+REFUSED_KEY = "call_logs_refused_since"
+"""collection_runs `details` key: workflow id -> when its executions' call logs were first refused, on the
+syncs since then that were refused too (`CALL_LOGS_PATIENCE`)."""
 
 
 def read_call_logs(sc: ScopeContext) -> None:
@@ -34,10 +42,11 @@ def read_call_logs(sc: ScopeContext) -> None:
       consecutive executions (by workflow and time): a page of 1,000 entries instead of one
       step-entries listing per execution.
 
-    A slice of executions without step entries whose logs cannot be read is not written at all (an
-    error of the run, its executions' workflows remembered from their creation: `unread`), so the
-    next sync lists them again and retries; a logs-path slice's executions get their step entries
-    instead (`_entries_instead`)."""
+    A slice of executions without step entries whose logs cannot be read is not written yet (an error
+    of the run, its executions' workflows remembered from their creation: `unread`), so the next sync
+    lists them again and retries; refused still `CALL_LOGS_PATIENCE` after the first refusal, they are
+    stored without steps (`_refused`). A logs-path slice's executions get their step entries instead
+    (`_entries_instead`)."""
     from flowscope.collectors.gcp import logging_api
 
     if sc.deferred:
@@ -131,10 +140,38 @@ def _read_slice(sc: ScopeContext, chunk: list[dict[str, Any]],
                 _entries_instead(sc, chunk, why)
                 return
             sc.result.record_error(why)
-            for doc in chunk:           # their workflows listed again from them, the watermark not held
-                unread.mark(sc, workflow_of(str(doc["name"])), listed_again_from(sc, doc) or start + LOG_SLACK)
+            _refused(sc, chunk, why, start + LOG_SLACK)
             return
         _write_with_call_logs(sc, wanted, entries, without_history=without_history)
+
+
+def _refused(sc: ScopeContext, chunk: list[dict[str, Any]], why: Exception, start: dt.datetime) -> None:
+    """Executions without step entries whose call logs Logging refused: their workflows listed again from
+    them (the watermark not held) and the refusal remembered (`REFUSED_KEY`); those of a workflow refused
+    since `CALL_LOGS_PATIENCE` ago are stored now, without steps, and said (left waiting they were never
+    stored while the role stayed as it was; a later sync does not read them again)."""
+    earlier = sc.previous_details().get(REFUSED_KEY)
+    earlier = earlier if isinstance(earlier, dict) else {}
+    due: list[dict[str, Any]] = []
+    for doc in chunk:
+        workflow = workflow_of(str(doc["name"]))
+        try:
+            since = min(utc(earlier.get(workflow)) or sc.now, sc.now)
+        except (TypeError, ValueError):
+            since = sc.now
+        if sc.now - since >= CALL_LOGS_PATIENCE:
+            due.append(doc)
+            continue
+        with sc.lock:
+            sc.result.details.setdefault(REFUSED_KEY, {})[workflow] = since.isoformat()
+        unread.mark(sc, workflow, listed_again_from(sc, doc) or start)
+    if due:
+        sc.sink.add(sc.formats["gcp.executions"]({"executions": due}, sc.ctx("executions.list")))
+        sc.result.count("executions_call_logs_unread", len(due))
+        sc.result.warn(f"{len(due)} execution(s) without step entries stored without their call steps: their call "
+                       f"logs were refused for a day or more ({why}); their steps and billed steps "
+                       "are missing and are not read again (check that the role grants logging.logEntries.list, "
+                       "docs/gcp-role.md)")
 
 
 def _entries_instead(sc: ScopeContext, chunk: list[dict[str, Any]], why: Exception) -> None:

@@ -37,6 +37,7 @@ from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback
+from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -175,10 +176,11 @@ def _api_error(response: Any, operation: str, target: str | None) -> GcpApiError
         error = body.get("error") if isinstance(body, dict) else None
         if isinstance(error, dict):
             code, message = error.get("status"), error.get("message")
-    except ValueError:
+    except (ValueError, RecursionError):        # no JSON, or nested too deeply to read: the status says it
         pass
     code = str(code or f"HTTP_{status}")
-    text = f"{operation} failed: HTTP {status} {code}" + (f": {truncate(str(message), 200)}" if message else "")
+    said = f": {truncate(without_secrets(str(message)), 200)}" if message else ""     # cleaned before the cut
+    text = f"{operation} failed: HTTP {status} {code}" + said
     cls = GcpAuthError if status == 401 else GcpApiError
     if status == 401:
         text += f" (the access token was refused: expired or revoked? check {TOKEN_ENV} or `gcloud auth`)"
@@ -306,6 +308,9 @@ class GcpClients:
             raise GcpApiError(f"{api}: the response is not JSON (HTTP {response.status_code})",
                               http_status=response.status_code, operation=api, code="BAD_RESPONSE",
                               target=target) from None
+        except RecursionError:
+            raise GcpApiError(f"{api}: the response is JSON nested too deeply to read", operation=api,
+                              http_status=response.status_code, code="BAD_RESPONSE", target=target) from None
         if not isinstance(doc, dict):
             raise GcpApiError(f"{api}: the response is not a JSON object", http_status=response.status_code,
                               operation=api, code="BAD_RESPONSE", target=target)

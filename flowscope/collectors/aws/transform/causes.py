@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from flowscope.model import truncate
+from flowscope.collectors.native import error_text
 
 MESSAGE_KEYS = ("Cause", "ErrorMessage", "StoppedReason", "StatusReason", "StateChangeReason", "FailureReason",
                 "Message", "Reason")
@@ -48,16 +48,16 @@ def readable_cause(cause: Any) -> str | None:
         return None
     if isinstance(cause, str):
         if not cause.lstrip().startswith("{"):
-            return truncate(cause)
+            return error_text(cause)
         try:
             value = json.loads(cause)
-        except ValueError:
-            return truncate(_unparsed(cause))
+        except (ValueError, RecursionError):        # RecursionError: nested thousands of levels deep
+            return error_text(_unparsed(cause))
     else:
         value = cause
     if not isinstance(value, dict) or LAMBDA_KEY in value:      # not a job's description: as written
-        return truncate(cause if isinstance(cause, str) else _dump(value))
-    return truncate(_from_description(value))
+        return error_text(cause if isinstance(cause, str) else _dump(value))
+    return error_text(_from_description(value))
 
 
 def _from_description(job: dict[str, Any]) -> str:

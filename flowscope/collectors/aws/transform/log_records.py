@@ -34,6 +34,9 @@ def _log_records_of(doc: Any, ctx: ImportContext) -> tuple[list[Any], str, list[
                 except ValueError as exc:
                     skips.append(Skip(ctx.source_name, f"events[{i}].message", f"log message is not JSON: {exc}"))
                     out.append(None)
+                except RecursionError:
+                    skips.append(Skip(ctx.source_name, f"events[{i}].message", "log message nested too deeply to read"))
+                    out.append(None)
             elif isinstance(msg, dict):
                 out.append(msg)
             else:

@@ -8,8 +8,8 @@ from typing import Any
 
 from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.transform.names import KIND_EXPRESS, KIND_STANDARD
-from flowscope.collectors.native import ImportContext, NativeFormatError
-from flowscope.model import C, payload_size_and_hash, truncate
+from flowscope.collectors.native import ImportContext, NativeFormatError, error_text
+from flowscope.model import C, payload_size_and_hash
 
 _IDENTITIES: dict[str, dict[str, Any]] = {}
 _IDENTITIES_MAX = 4096
@@ -45,7 +45,7 @@ def text(value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         value = json.dumps(value, separators=(",", ":"), sort_keys=True)
-    return truncate(value)
+    return error_text(value)
 
 
 def error_from_output(output: Any) -> tuple[Any, Any]:
@@ -56,7 +56,7 @@ def error_from_output(output: Any) -> tuple[Any, Any]:
             return None, None
         try:
             output = json.loads(output)
-        except ValueError:
+        except (ValueError, RecursionError):        # RecursionError: nested thousands of levels deep
             return None, None
     if isinstance(output, dict) and "Error" in output:
         return output.get("Error"), output.get("Cause")

@@ -10,8 +10,8 @@ import datetime as dt
 from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId
-from flowscope.collectors.native import ImportContext, Row
-from flowscope.model import C, Cloud, Status, StepType, bounded_int, duration_ms, truncate, utc
+from flowscope.collectors.native import ImportContext, Row, error_text
+from flowscope.model import C, Cloud, Status, StepType, bounded_int, duration_ms, utc
 
 CLOUD = Cloud.AZURE.value
 ITERATION_NATIVE_TYPE = "ScopeRepetition"
@@ -101,7 +101,7 @@ def error_of(props: dict[str, Any], status: Status) -> tuple[str | None, str | N
         msg = err
     if status in (Status.FAILED, Status.TIMED_OUT, Status.ABORTED):
         code = code or props.get("code")
-    return truncate(code), truncate(msg)
+    return error_text(code), error_text(msg)
 
 
 def first_date(*stamps: dt.datetime | None) -> dt.date | None:

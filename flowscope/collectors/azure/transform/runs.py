@@ -21,7 +21,7 @@ from flowscope.collectors.azure.transform.records import (
     ts,
 )
 from flowscope.collectors.native import ImportContext, text_field
-from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms
+from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms, truncate
 
 
 def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
@@ -39,7 +39,8 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     trigger = as_dict(props.get("trigger"))
     wf = as_dict(props.get("workflow"))
     correlation = as_dict(props.get("correlation"))
-    attributes = {k: v for k, v in {
+    # texts capped as errors and causes are (`model.truncate`): a caller sets the tracking id, any length
+    attributes = {k: truncate(v) if isinstance(v, str) else v for k, v in {
         "client_tracking_id": correlation.get("clientTrackingId"),
         "wait_end_time": props.get("waitEndTime"),
         "trigger": trigger.get("name"),

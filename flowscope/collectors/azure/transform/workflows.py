@@ -34,20 +34,28 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         definition = wf_file.get("definition") if isinstance(wf_file, dict) else None
     if definition is None:
         raise ValueError("workflow without properties.definition")
-    problem = definition_problem(definition)
+    text: str | None = None
+    stored: str | None = None
+    try:
+        problem = definition_problem(definition)
+        definition = definition_object(definition)
+        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+        stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
+    except RecursionError:
+        # JSON nested thousands of levels deep: the workflow is kept, without its definition, and said
+        problem = "nested too deeply to read"
+    revision = ids.version or props.get("version")
+    if not revision and text is None:
+        raise ValueError(f"workflow {ids.workflow_name}: no version, and its definition ({problem}) gives none")
+    revision = revision or hashlib.sha256(str(text).encode()).hexdigest()[:20]     # of the definition the cloud holds
     if problem:
         batch.warnings.append(
             f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition could not be "
             f"read whole ({problem}); the actions it does not describe are metered "
             f"{Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} until a readable definition is imported")
-    definition = definition_object(definition)
     kind_word = rec.get("kind") or props.get("kind")
     standard = bool(ids.site) or rtype.startswith("microsoft.web/") or \
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))
-    text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-    revision = (ids.version or props.get("version")
-                or hashlib.sha256(text.encode()).hexdigest()[:20])     # of the definition the cloud holds
-    text = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
     connections: dict[str, str] = {}
     params = props.get("parameters") or {}
     conns = params.get("$connections") if isinstance(params, dict) else None
@@ -78,7 +86,7 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         C.workflow_id: ids.workflow_id, C.name: ids.workflow_name,
         C.kind: (Kind.LOGICAPP_STANDARD if standard else Kind.LOGICAPP_CONSUMPTION).value,
         C.revision: str(revision),
-        C.definition: text if len(text) <= MAX_DEFINITION_CHARS else None,
+        C.definition: stored if stored is not None and len(stored) <= MAX_DEFINITION_CHARS else None,
         C.definition_format: DEFINITION_FORMAT,
         C.attributes: json.dumps({k: v for k, v in attributes.items() if v not in (None, {})},
                                  sort_keys=True),

@@ -16,7 +16,7 @@ import functools
 import json
 from typing import Any
 
-from flowscope.model import truncate
+from flowscope.collectors.native import error_text
 
 
 def error_and_cause(payload: Any, where: Any = None) -> tuple[str | None, str | None]:
@@ -29,14 +29,14 @@ def error_and_cause(payload: Any, where: Any = None) -> tuple[str | None, str | 
     else:
         error, message = split_payload(payload)
     parts = [p for p in (message, where) if p not in (None, "")]
-    return truncate(error), truncate("; ".join(str(p) for p in parts)) if parts else None
+    return error_text(error), error_text("; ".join(str(p) for p in parts)) if parts else None
 
 
 def split_payload(payload: str) -> tuple[str | None, str | None]:
     """(error name, message) of one payload's JSON text."""
     try:
         value = json.loads(payload)
-    except ValueError:
+    except (ValueError, RecursionError):        # RecursionError: a raised map nested thousands deep
         return payload or None, None
     if isinstance(value, str):
         return value or None, None

@@ -16,8 +16,8 @@ from flowscope.collectors.gcp.transform.records import (
     seconds_ms,
     ts,
 )
-from flowscope.collectors.native import ImportContext, Row, text_field
-from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash, truncate
+from flowscope.collectors.native import ImportContext, Row, error_text, text_field
+from flowscope.model import Batch, C, Skip, Status, duration_ms, payload_size_and_hash
 
 
 def transform_executions(doc: Any, ctx: ImportContext) -> Batch:
@@ -114,4 +114,4 @@ def _unavailable(state_error: Any) -> tuple[str, str | None]:
     details = err.get("details")
     error = "UNAVAILABLE" + (f" {kind}" if isinstance(kind, str) and kind and kind != "TYPE_UNSPECIFIED" else "")
     cause = f"execution data unavailable: {details}" if isinstance(details, str) and details else None
-    return truncate(error) or error, truncate(cause)
+    return error_text(error) or error, error_text(cause)

@@ -1,0 +1,110 @@
+"""A collection run's errors and warnings quote what the cloud's SDK said, URLs with credentials included:
+none of them reaches the store (`collection_runs.details`, `.error`), nor the summary `sync` prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from flowscope.collectors.sync import SyncReport
+from flowscope.collectors.window import CollectionError, ScopeResult
+from flowscope.model import UTC, Batch, C
+from flowscope.store import Store
+
+SECRETS = ("s1gnature", "fnk3y", "t0ken-abcdefgh", "hunter2", "pr0xyp4ss")
+
+
+def _leaky_result() -> ScopeResult:
+    result = ScopeResult(cloud="azure", scope="azure:sub/rg", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    result.record_error(CollectionError("GET https://prod-07.westeurope.logic.azure.com/run?sv=1.0&sig=s1gnature "
+                                        "failed", operation="runs.get", code="Forbidden",
+                                        target="https://fn.azurewebsites.net/api/x?code=fnk3y"))
+    result.record_error(RuntimeError("401 for Authorization: Bearer t0ken-abcdefgh"))
+    result.record_error({"code": "Proxy", "message": "via https://svc:hunter2@proxy.example:8080/"})
+    result.warn("metrics skipped: https://api.example/m?key=fnk3y refused")
+    result.details["endpoint"] = "https://user:pr0xyp4ss@mgmt.example/"
+    return result.finish()
+
+
+def test_collection_run_row_keeps_no_credentials(tmp_path):
+    store = Store(tmp_path / "store")
+    store.write(Batch(collection_runs=[_leaky_result().row()]))
+    (row,) = store.read_rows("collection_runs")
+    stored = json.dumps({C.details: row[C.details], C.error: row[C.error]})
+    assert [s for s in SECRETS if s in stored] == []
+    details = json.loads(row[C.details])
+    assert details["errors"][0]["message"].startswith("GET https://prod-07.westeurope.logic.azure.com/run?sv=1.0&sig=REDACTED")
+    assert details["errors"][0]["target"] == "https://fn.azurewebsites.net/api/x?code=REDACTED"
+    assert details["warnings"] == ["metrics skipped: https://api.example/m?key=REDACTED refused"]
+
+
+def test_sync_summary_prints_no_credentials():
+    failed = ScopeResult(cloud="gcp", scope="gcp:p/l", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    failed.finish(failed=RuntimeError("token refused at https://oauth2.example/t?access_token=t0ken-abcdefgh"))
+    lines = "\n".join(SyncReport(results=[_leaky_result(), failed]).summary_lines())
+    assert [s for s in SECRETS if s in lines] == []
+    assert "access_token=REDACTED" in lines and "sig=REDACTED" in lines and "key=REDACTED" in lines
+
+
+def test_details_cleaned_string_by_string_whoever_writes_them(tmp_path):
+    """The store cleans every writer's details (an import's, an older flowscope's row) one JSON string at a
+    time: a rule run over the whole text would read `https://a", "b": "u:p@` as a user:password and break it."""
+    store = Store(tmp_path / "store")
+    run = ScopeResult(cloud="aws", scope="aws:1/eu", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC)).finish().row()
+    run[C.details] = json.dumps({"a": "https://host", "b": "u:v@w", "c": ["Bearer t0ken-abcdefgh"]},
+                                separators=(",", ":"))
+    store.write(Batch(collection_runs=[run]))
+    (row,) = store.read_rows("collection_runs")
+    assert json.loads(row[C.details]) == {"a": "https://host", "b": "u:v@w", "c": ["Bearer REDACTED"]}
+
+
+def test_a_message_cut_short_never_keeps_part_of_a_credential():
+    """A message cut at 200 characters before its credentials were taken out: a cut between `user:pass`
+    and its `@`, or eight characters into a bearer token, left what came before it, which no rule matches."""
+    from flowscope.collectors.window import as_collection_error
+
+    for quoted in ("https://svc:hunter2hunter2@proxy.example/", "Authorization: Bearer t0ken-abcdefgh"):
+        for pad in range(170, 200):
+            error = as_collection_error(RuntimeError("x" * pad + quoted), "runs.list", None)
+            kept = error.as_dict()["message"]
+            assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)
+
+
+def test_an_execution_error_cut_to_its_column_never_keeps_part_of_a_credential():
+    """Errors and causes are cut to 1,024 characters by each cloud's transform, and the store takes credentials
+    out after: a `user:password@` or a token across the cut kept the part before it (no rule matches it)."""
+    from flowscope.collectors.aws.transform import causes, values
+    from flowscope.collectors.azure.transform.records import error_of
+    from flowscope.collectors.gcp.transform.errors import error_and_cause
+    from flowscope.model import Status
+
+    for pad in range(990, 1024, 3):
+        text = "x" * pad + "https://svc:hunter2hunter2@proxy.example/ Bearer t0ken-abcdefgh"
+        kept = [values.text(text), causes.readable_cause(text), *error_of({"error": {"code": text, "message": text}},
+                                                                           Status.FAILED),
+                error_and_cause(json.dumps({"message": text, "tags": ["E"]}), None)[1], error_and_cause(text)[0]]
+        assert [k for k in kept if k is None or "hunt" in k or "t0ke" in k] == [], pad
+
+
+def test_a_failed_scopes_own_entry_never_keeps_part_of_a_credential(tmp_path, monkeypatch):
+    """A scope failing as a whole keeps its exception in `details.errors`, cut at 300 characters: cut before
+    the store cleaned it, a `user:password@` across the cut kept the part before it."""
+    from flowscope.collectors.aws import clients as aws_clients
+    from flowscope.collectors.aws import collector as aws
+    from flowscope.collectors.aws.source import AwsScope
+    from flowscope.collectors.azure import clients as az_clients
+    from flowscope.collectors.azure import collector as az
+    from flowscope.collectors.azure.source import scopes as azure_scopes
+
+    def refuse(*_a, **_k):
+        raise RuntimeError("x" * 270 + " via https://svc:hunter2hunter2@proxy.example/")
+
+    monkeypatch.setattr(aws_clients, "scope_clients", refuse)
+    monkeypatch.setattr(az_clients, "make_credential", refuse)
+    monkeypatch.setenv("FLOWSCOPE_AZURE_TOKEN", "t")
+    store = Store(tmp_path / "s")
+    results = [aws.collect_scope(AwsScope(region="us-east-1"), store),
+               az.collect_scope(azure_scopes({"cloud": "azure", "subscription_id":
+                                              "34adfa4f-cedf-4dc0-ba29-b6d1a69ab345"})[0], store)]
+    for result in results:
+        assert result.errors and not [e for e in result.errors if "hunt" in json.dumps(e)], result.errors

@@ -11,6 +11,7 @@ Markdown, draw LaTeX (`$...$`), icons and colours (`:red[...]`, `:material/...:`
 
 from __future__ import annotations
 
+import json
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -71,6 +72,29 @@ def without_secrets(text: str) -> str:
     for pattern, replacement in SECRET_RULES:
         text = re.sub(pattern, replacement, text)
     return text
+
+
+def json_text_without_secrets(text: str) -> str:
+    """A JSON text with `SECRET_RULES` applied to each of its strings (keys included), never across two
+    (a rule run over the whole text could take `https://a", "b": "u:p@` for a URL's user:password and break
+    the JSON). A text that is no JSON (or nests deeper than the parser goes) is cleaned as one text."""
+    try:
+        value = json.loads(text)
+        cleaned = json_without_secrets(value)
+    except (ValueError, RecursionError):
+        return without_secrets(text)
+    return text if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
+
+
+def json_without_secrets(value: Any) -> Any:
+    """A JSON value (dicts, lists, strings, numbers) with `SECRET_RULES` applied to every string in it."""
+    if isinstance(value, str):
+        return without_secrets(value)
+    if isinstance(value, dict):
+        return {json_without_secrets(k): json_without_secrets(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_without_secrets(v) for v in value]
+    return value
 
 
 def markdown_text(value: Any) -> str:

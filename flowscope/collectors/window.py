@@ -22,8 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from flowscope.model import COLLECTED_STATUSES, UTC, C, RunStatus, truncate
-from flowscope.store.validate import json_without_secrets
-from flowscope.textsafety import without_secrets
+from flowscope.textsafety import json_without_secrets, without_secrets
 
 if TYPE_CHECKING:
     pass

@@ -7,7 +7,6 @@ conversion, which is what makes million-row appends fast.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,8 +15,7 @@ import pyarrow.compute as pc
 
 from flowscope.model import COLUMN_VALUES, EXECUTION_TABLES, TABLES, Batch, C
 from flowscope.store.errors import StoreError
-from flowscope.textsafety import SECRET_RULES
-from flowscope.textsafety import without_secrets as text_without_secrets
+from flowscope.textsafety import SECRET_RULES, json_text_without_secrets
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError,
                       TypeError, ValueError, OverflowError)
@@ -102,29 +100,6 @@ def without_secrets(data: pa.Table) -> pa.Table:
             col = pc.replace_substring_regex(col, pattern=pattern, replacement=replacement)
         data = data.set_column(index, data.field(index), col)
     return data
-
-
-def json_text_without_secrets(text: str) -> str:
-    """A JSON text with `SECRET_RULES` applied to each of its strings (keys included), never across two
-    (a rule run over the whole text could take `https://a", "b": "u:p@` for a URL's user:password and break
-    the JSON). A text that is no JSON (or nests deeper than the parser goes) is cleaned as one text."""
-    try:
-        value = json.loads(text)
-        cleaned = json_without_secrets(value)
-    except (ValueError, RecursionError):
-        return text_without_secrets(text)
-    return text if cleaned == value else json.dumps(cleaned, ensure_ascii=False)
-
-
-def json_without_secrets(value: Any) -> Any:
-    """A JSON value (dicts, lists, strings, numbers) with `SECRET_RULES` applied to every string in it."""
-    if isinstance(value, str):
-        return text_without_secrets(value)
-    if isinstance(value, dict):
-        return {json_without_secrets(k): json_without_secrets(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_without_secrets(v) for v in value]
-    return value
 
 
 def dedupe_last(data: pa.Table, key: tuple[str, ...]) -> pa.Table:

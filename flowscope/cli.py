@@ -582,10 +582,9 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None,
     """Check the configuration, the store, the syncs and the notifications (`DOCTOR_HELP`)."""
     from flowscope import __version__
     from flowscope.analysis.run import NEXT_STEP
-    from flowscope.collectors.importer import IMPORT_SCOPE_PREFIX
     from flowscope.format import fmt_duration
     from flowscope.model import C, superseded_failures
-    from flowscope.runstate import interrupted
+    from flowscope.runstate import interrupted, is_import
     from flowscope.timewindow import STALE_AFTER
 
     settings = _settings(config, store)
@@ -619,24 +618,25 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None,
     def last(run: dict) -> dt.datetime:
         return run[C.ended_at] or run[C.started_at]
 
-    def imported(run: dict) -> bool:
-        return str(run[C.scope]).startswith(IMPORT_SCOPE_PREFIX)
-
     superseded = superseded_failures(runs)
     stopped = {run[C.run_id]: why for run in runs if (why := interrupted(run, now))}
     for run in runs:
         later = superseded.get(run[C.run_id])
         status = f"interrupted ({stopped[run[C.run_id]]}), started" if run[C.run_id] in stopped else run[C.status]
-        what = f"import of {run[C.cloud]}" if imported(run) else f"sync of {run[C.scope]}"
+        what = f"import of {run[C.cloud]}" if is_import(run) else f"sync of {run[C.scope]}"
         note(f"  last {what}: {status} at {fmt_time(last(run))} "
              f"({fmt_duration(now - last(run))} ago)"
              + (f" - {run[C.error]}" if isinstance(run[C.error], str) else "")
              + (f" (superseded: {later})" if later else ""), console=out)
-    if stopped:
-        note(f"{len(stopped)} sync(s) stopped before they ended (killed, or the machine lost): their scopes "
-             "were not fully collected; run `flowscope sync` again", console=out)
+    stopped_imports = sum(1 for run in runs if run[C.run_id] in stopped and is_import(run))
+    if len(stopped) > stopped_imports:
+        note(f"{len(stopped) - stopped_imports} sync(s) stopped before they ended (killed, or the machine lost): "
+             "their scopes were not fully collected; run `flowscope sync` again", console=out)
+    if stopped_imports:
+        note(f"{stopped_imports} import(s) stopped before they ended: the executions of the chunks they wrote "
+             "are stored; import the same files again (what is stored already is not written twice)", console=out)
     runs = [run for run in runs if run[C.run_id] not in superseded]
-    stale = [run for run in runs if now - last(run) > STALE_AFTER and not imported(run)]   # no scheduler imports
+    stale = [run for run in runs if now - last(run) > STALE_AFTER and not is_import(run)]   # no scheduler imports
     if stale:
         note(f"no sync of {len(stale)} scope(s) for {fmt_duration(now - max(map(last, stale)))} or more: is the "
              "scheduler that runs `flowscope run` or `flowscope sync` still running?", console=out)

@@ -18,6 +18,16 @@ from typing import Any
 
 from flowscope.model import C, RunStatus, run_details, utc
 
+IMPORT_SCOPE_PREFIX = "import:"
+"""The scope of an import's collection_runs row ("import:aws"): no scheduler runs imports, so `doctor`
+says its age but never reads it as a sync that stopped."""
+
+
+def is_import(run: Mapping[str, Any]) -> bool:
+    """Whether a collection run is an import's (`IMPORT_SCOPE_PREFIX`), not a sync's."""
+    return str(run.get(C.scope) or "").startswith(IMPORT_SCOPE_PREFIX)
+
+
 RUNNING_LIMIT = dt.timedelta(hours=24)
 """A sync still `running` after this long is taken as interrupted, whatever its process."""
 WRITER_KEY = "writer"
@@ -44,7 +54,7 @@ def interrupted(run: Mapping[str, Any], now: dt.datetime, details: Mapping[str, 
     pid = writer.get("pid")
     if not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
         return None
-    return f"its sync (pid {pid}) is gone"
+    return f"its {'import' if is_import(run) else 'sync'} (pid {pid}) is gone"
 
 
 def _alive(pid: int) -> bool:

@@ -67,7 +67,7 @@ from flowscope.model import (
     Source,
     to_arrow,
 )
-from flowscope.runstate import WRITER_KEY, writer_details
+from flowscope.runstate import IMPORT_SCOPE_PREFIX, WRITER_KEY, writer_details
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -831,11 +831,6 @@ class _Writer:
     def _run_rows(self, error: str | None = None, *, running: bool = False) -> list[dict[str, Any]]:
         return import_run_rows(self.result, self.counts, self.started, error=error, run_ids=self.run_ids,
                                running=running)
-
-
-IMPORT_SCOPE_PREFIX = "import:"
-"""The scope of an import's collection_runs row ("import:aws"): no scheduler runs imports, so `doctor`
-says its age but never reads it as a sync that stopped."""
 
 
 def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: dt.datetime, *,

@@ -417,6 +417,28 @@ def test_doctor_says_a_sync_that_was_killed(tmp_path):
     assert "interrupted (running for more than 24 h)" in " ".join(result.output.split())
 
 
+def test_doctor_says_an_import_that_was_stopped_and_what_to_run(tmp_path):
+    """A streamed import stopped after its first chunks leaves its row `running` (importer): doctor said "its
+    sync (pid N) is gone ... run `flowscope sync` again", a command that does not re-read the user's files."""
+    import socket
+    import subprocess
+    import sys
+
+    now = dt.datetime.now(UTC)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    stopped = run_row("import:aws", "running", at=now - dt.timedelta(minutes=5))
+    stopped[C.ended_at] = None
+    stopped[C.details] = json.dumps({"writer": {"host": socket.gethostname(), "pid": int(gone.stdout)}})
+    path = make_store(tmp_path / "stopped", rows("a", failing=False), Batch(collection_runs=[stopped]))
+    result = runner.invoke(app, ["doctor", "--store", path])
+    assert result.exit_code == ExitCode.NO_DATA, result.output
+    said = " ".join(result.output.split())
+    assert f"last import of aws: interrupted (its import (pid {int(gone.stdout)}) is gone)" in said, said
+    assert "1 import(s) stopped before they ended" in said and "import the same files again" in said, said
+    assert "sync(s) stopped" not in said, said
+
+
 def test_doctor_checks_the_notifications_as_run_will_send_them(tmp_path, monkeypatch):
     """`doctor` said nothing of [[notify]]: a typo'd type or a webhook variable missing from the cron
     environment surfaced only when a scheduled `run` failed to deliver. Now a wrong entry is the

@@ -91,3 +91,17 @@ class FakeSfn(LoopbackServer):
     def ops(self) -> collections.Counter:
         with self.lock:
             return collections.Counter(o for o, _ in self.calls)
+
+
+def sync_once(handlers: Mapping[str, Any], store: Any) -> Any:
+    """One AWS sync of the last hour against a fake Step Functions answering with `handlers`, one attempt a
+    call, no metrics: the scope's result."""
+    import datetime as dt
+
+    from flowscope.collectors.aws import collector as aws
+
+    with FakeSfn(handlers) as fake:
+        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
+                  "max_attempts": 1}
+        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
+    return result

@@ -4,24 +4,13 @@ with no steps, never read again; each is that call's recorded error now, and the
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
 import pytest
 
-from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
 from flowscope.store import Store
-
-
-def _sync(handlers, store):
-    from tests.aws.sfn_fake import FakeSfn
-
-    with FakeSfn(handlers) as fake:
-        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
-                  "max_attempts": 1}
-        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
-    return result
+from tests.aws.sfn_fake import sync_once
 
 
 def _machine(now: float):
@@ -39,7 +28,7 @@ def test_a_listing_page_without_executions_is_an_error_not_no_executions(_aws_en
 
     now = time.time()
     sm, _ = _machine(now)
-    result = _sync({**machine_handlers({"orders": sm}, "STANDARD", now - 3600),
+    result = sync_once({**machine_handlers({"orders": sm}, "STANDARD", now - 3600),
                     "ListExecutions": lambda b: page}, Store(tmp_path / "s"))
     assert result.status in (RunStatus.PARTIAL, RunStatus.FAILED), result.row()
     assert "BadPage" in str(result.errors) and "executions" in result.error, result.row()
@@ -60,11 +49,11 @@ def test_a_history_without_events_is_that_executions_error_and_read_again(_aws_e
                 "DescribeExecution": lambda b: {**item, "input": "{}"},
                 "GetExecutionHistory": lambda b: answers["history"]}
     store = Store(tmp_path / "s")
-    first = _sync(handlers, store)
+    first = sync_once(handlers, store)
     assert first.status == RunStatus.PARTIAL and "BadPage" in str(first.errors), first.row()
     assert not store.read_rows("executions")                    # not stored finished with no steps
     answers["history"] = {"events": good}
-    second = _sync(handlers, store)
+    second = sync_once(handlers, store)
     assert second.status == RunStatus.SUCCEEDED, second.row()
     [execution] = store.read_rows("executions")
     assert execution["status"] == "SUCCEEDED" and execution["event_count"] == 2

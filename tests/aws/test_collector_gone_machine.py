@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import time
 
-from flowscope.collectors.aws import collector as aws
 from flowscope.model import RunStatus
+from tests.aws.sfn_fake import sync_once
 
 
 def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_env, store):
@@ -28,7 +27,7 @@ def test_a_machine_deleted_while_the_scope_was_listed_is_said_not_failed(_aws_en
         **machine_handlers(arns, "STANDARD", now - 60, describe=describe),
         "ListExecutions": lambda b: {"executions": []},
     }
-    result = _sync_once(handlers, store)
+    result = sync_once(handlers, store)
     assert result.status == RunStatus.SUCCEEDED, result.row()
     assert result.watermark is not None
     assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
@@ -45,18 +44,8 @@ def test_a_machine_deleted_before_its_executions_were_listed_is_said_not_failed(
         **machine_handlers({"deleted": sm}, "STANDARD", now - 60),
         "ListExecutions": lambda b: (400, {"__type": "StateMachineDoesNotExist", "message": "gone"}),
     }
-    result = _sync_once(handlers, store)
+    result = sync_once(handlers, store)
     assert result.status == RunStatus.SUCCEEDED, result.row()
     assert result.watermark is not None
     assert any("deleted" in w and "no longer exists" in w for w in result.warnings), result.warnings
 
-
-def _sync_once(handlers, store):
-    """One sync of the last hour against a fake Step Functions answering with `handlers`, one attempt a call."""
-    from tests.aws.sfn_fake import FakeSfn
-
-    with FakeSfn(handlers) as fake:
-        source = {"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": fake.endpoint, "metrics": False,
-                  "max_attempts": 1}
-        [result] = aws.sync(source, store, since=dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=1))
-    return result

@@ -376,32 +376,39 @@ def test_doctor_says_a_scheduler_that_stopped(tmp_path):
     assert "no sync of 1 scope(s) for 2 d 23 h or more" in " ".join(result.output.split())
 
 
+def _run_of_a_gone_process(scope: str) -> tuple[dict, int]:
+    """A collection run of `scope` left `running` five minutes ago by a process of this host that is gone."""
+    import socket
+    import subprocess
+    import sys
+
+    pid = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                             text=True, check=True).stdout)
+    run = run_row(scope, "running", at=dt.datetime.now(UTC) - dt.timedelta(minutes=5))
+    run[C.ended_at] = None
+    run[C.details] = json.dumps({"writer": {"host": socket.gethostname(), "pid": pid}})
+    return run, pid
+
+
 def test_doctor_says_a_sync_that_was_killed(tmp_path):
     """A sync killed mid-way left its collection run `running` for ever, and doctor listed it as
     running and exited 0. A running run whose process is gone (its pid on this host no longer
     exists), or that has been running for more than a day, reads as interrupted: exit 3."""
     import socket
-    import subprocess
-    import sys
 
     from flowscope.runstate import RUNNING_LIMIT
 
-    now = dt.datetime.now(UTC)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    killed = run_row("aws:1/r1", "running", at=now - dt.timedelta(minutes=5))
-    killed[C.ended_at] = None
-    killed[C.details] = json.dumps({"writer": {"host": socket.gethostname(), "pid": int(gone.stdout)}})
+    killed, pid = _run_of_a_gone_process("aws:1/r1")
     path = make_store(tmp_path / "killed", rows("a", failing=False), Batch(collection_runs=[killed]))
     result = runner.invoke(app, ["doctor", "--store", path])
     assert result.exit_code == ExitCode.NO_DATA, result.output
     said = " ".join(result.output.split())
-    assert f"last sync of aws:1/r1: interrupted (its sync (pid {int(gone.stdout)}) is gone)" in said
+    assert f"last sync of aws:1/r1: interrupted (its sync (pid {pid}) is gone)" in said
     assert "1 sync(s) stopped before they ended" in said
     doc = json.loads(runner.invoke(app, ["analyze", "--store", path, "--since", "2026-11-09", "--format",
                                          "json"]).stdout)
     [gap] = [f for f in doc["findings"] if f["kind"] == "collection_gap"]
-    assert gap["title"] == (f"Last collection of aws:1/r1 was interrupted (its sync (pid {int(gone.stdout)}) is gone)"
+    assert gap["title"] == (f"Last collection of aws:1/r1 was interrupted (its sync (pid {pid}) is gone)"
                             " - its findings may be missing, not absent") and gap["severity"] == "high"
 
     alive = {**killed, C.details: json.dumps({"writer": {"host": socket.gethostname(), "pid": os.getppid()}})}
@@ -410,7 +417,7 @@ def test_doctor_says_a_sync_that_was_killed(tmp_path):
     assert result.exit_code == ExitCode.OK, result.output        # its process still runs: a sync going on
     assert "last sync of aws:1/r1: running" in result.output
 
-    old = {**alive, C.started_at: now - RUNNING_LIMIT - dt.timedelta(minutes=1), C.details: "{}"}
+    old = {**alive, C.started_at: dt.datetime.now(UTC) - RUNNING_LIMIT - dt.timedelta(minutes=1), C.details: "{}"}
     path = make_store(tmp_path / "old", rows("a", failing=False), Batch(collection_runs=[old]))
     result = runner.invoke(app, ["doctor", "--store", path])
     assert result.exit_code == ExitCode.NO_DATA, result.output
@@ -420,21 +427,12 @@ def test_doctor_says_a_sync_that_was_killed(tmp_path):
 def test_doctor_says_an_import_that_was_stopped_and_what_to_run(tmp_path):
     """A streamed import stopped after its first chunks leaves its row `running` (importer): doctor said "its
     sync (pid N) is gone ... run `flowscope sync` again", a command that does not re-read the user's files."""
-    import socket
-    import subprocess
-    import sys
-
-    now = dt.datetime.now(UTC)
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    stopped = run_row("import:aws", "running", at=now - dt.timedelta(minutes=5))
-    stopped[C.ended_at] = None
-    stopped[C.details] = json.dumps({"writer": {"host": socket.gethostname(), "pid": int(gone.stdout)}})
+    stopped, pid = _run_of_a_gone_process("import:aws")
     path = make_store(tmp_path / "stopped", rows("a", failing=False), Batch(collection_runs=[stopped]))
     result = runner.invoke(app, ["doctor", "--store", path])
     assert result.exit_code == ExitCode.NO_DATA, result.output
     said = " ".join(result.output.split())
-    assert f"last import of aws: interrupted (its import (pid {int(gone.stdout)}) is gone)" in said, said
+    assert f"last import of aws: interrupted (its import (pid {pid}) is gone)" in said, said
     assert "1 import(s) stopped before they ended" in said and "import the same files again" in said, said
     assert "sync(s) stopped" not in said, said
 

@@ -151,11 +151,17 @@ def run(ctx: Context) -> list[Finding]:
     return out
 
 
+def _bucket_s(ctx: Context) -> int:
+    """Seconds of a failure bucket (`Thresholds.failure_bucket_hours`): the episodes' scan and the wasted
+    runs' split into them read the same buckets."""
+    return int(ctx.thresholds.failure_bucket_hours * 3600)
+
+
 def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFrame:
     """Per flagged step and failure bucket (`Thresholds.failure_bucket_hours`, the episodes' buckets): the
     cost of the wasted runs whose first uncaught failure of the step fell in it, so a burst's share is
     exact (`_episode_usd`). `un` holds (keys, execution_id, first, usd), a run once per step."""
-    width = int(ctx.thresholds.failure_bucket_hours * 3600)
+    width = _bucket_s(ctx)
     df = execute(un.group_by([*keys, bucket_expr(un, "first", width).name("bucket")]).aggregate(usd=un.usd.sum()))
     df["bucket"] = bucket_index(df["bucket"], width)
     return df
@@ -164,7 +170,7 @@ def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFra
 def _episode_usd(ctx: Context, wasted: pd.DataFrame, key: tuple, ep: dict) -> float:
     """What the runs a failure burst ended cost: the wasted runs of the step in the episode's buckets (its
     start and end are bucket edges, or the window's edges inside a bucket)."""
-    width = int(ctx.thresholds.failure_bucket_hours * 3600)
+    width = _bucket_s(ctx)
     first, last = int(ep["start"].timestamp()) // width, (int(ep["end"].timestamp()) - 1) // width
     mine = wasted[(wasted[C.cloud] == key[0]) & (wasted[C.workflow_id] == key[1]) & (wasted[C.name] == key[2])]
     return float(mine.loc[mine["bucket"].between(first, last), "usd"].sum())
@@ -206,7 +212,7 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
     if candidates.empty:
         return {}
     keys = [C.cloud, C.workflow_id, C.name]
-    width = int(th.failure_bucket_hours * 3600)
+    width = _bucket_s(ctx)
     flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", C.name: "f_name"}))
     j = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
                     & (s[C.name] == flagged.f_name))

@@ -225,21 +225,28 @@ def test_one_failing_resource_group_never_stops_the_others(tmp_path):
         assert failed.status == RunStatus.FAILED and "HTTP 403" in failed.error
 
 
-def test_a_principal_that_cannot_list_any_workflows_runs_is_a_failed_scope_not_exit_0(tmp_path):
-    """A role without `Microsoft.Logic/workflows/runs/read`: every workflow's runs listing is a 403.
-    The scope said `partial, wrote 3 workflows` and `flowscope sync` exited 0, night after night,
-    with not one run collected. Not one listing answering is now a failed scope (exit 3), each
-    workflow's error recorded; the watermark stays where it was."""
+def _sync_refused(path: str, tmp_path) -> tuple:
+    """A sync of the sample corpus where every call to `path` is a 403: its one scope failed, exit 3
+    (asserted), and the store. Returns (the scope's result, the store)."""
     from flowscope.collectors.sync import sync_store
     from flowscope.exitcodes import ExitCode
 
     with ArmServer() as server:
         server.load_documents(sample_corpus())
-        server.fault(r"/runs$", 403, times=100)
+        server.fault(path, 403, times=100)
         store = Store(tmp_path / "s")
         report = sync_store(store, [src(server, metrics=False)], now=NOW)
     [result] = report.results
     assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    return result, store
+
+
+def test_a_principal_that_cannot_list_any_workflows_runs_is_a_failed_scope_not_exit_0(tmp_path):
+    """A role without `Microsoft.Logic/workflows/runs/read`: every workflow's runs listing is a 403.
+    The scope said `partial, wrote 3 workflows` and `flowscope sync` exited 0, night after night,
+    with not one run collected. Not one listing answering is now a failed scope (exit 3), each
+    workflow's error recorded; the watermark stays where it was."""
+    result, store = _sync_refused(r"/runs$", tmp_path)
     assert "runs of none of the 3 workflows could be listed" in result.error and "HTTP 403" in result.error
     assert sum(e.get("operation") == "runs.list" for e in result.errors) == 3
     assert result.watermark is None and not store.read_rows("executions")
@@ -250,16 +257,7 @@ def test_a_role_that_cannot_read_any_runs_actions_is_a_failed_scope_not_exit_0(t
     run's actions listing is a 403. Each run was an error, none was stored, and the scope said
     `partial` with exit 0, every night. Every run's details refused (403) is a failed scope now
     (exit 3) naming the refusal; one run refused among others stays an error of that run."""
-    from flowscope.collectors.sync import sync_store
-    from flowscope.exitcodes import ExitCode
-
-    with ArmServer() as server:
-        server.load_documents(sample_corpus())
-        server.fault(r"/actions$", 403, times=100)
-        store = Store(tmp_path / "s")
-        report = sync_store(store, [src(server, metrics=False)], now=NOW)
-    [result] = report.results
-    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    result, store = _sync_refused(r"/actions$", tmp_path)
     assert "the details of none of the 3 runs could be read" in result.error and "HTTP 403" in result.error
     assert result.watermark is None and not store.read_rows("executions")
 

@@ -319,15 +319,22 @@ def test_no_location_listed_at_all_fails_the_scope(server, tmp_path):
     assert run["status"] == "failed" and run["watermark"] is None
 
 
-def test_a_principal_that_cannot_list_any_executions_is_a_failed_scope_not_exit_0(server, tmp_path):
-    """A role without workflows.executions.list: every workflow's listing is a 403 PERMISSION_DENIED.
-    The scope said `partial, wrote 3 workflows` and sync exited 0 with not one execution collected;
-    not one listing answering is now a failed scope (exit 3), each workflow's error recorded."""
-    server.fail("/executions", 403, times=10**6)
+def _sync_refused(server, path: str, tmp_path) -> tuple:
+    """A sync where every call to `path` is a 403: its one scope failed, exit 3 (asserted), and the store.
+    Returns (the scope's result, the store)."""
+    server.fail(path, 403, times=10**6)
     store = Store(tmp_path / "s")
     report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
     [result] = report.results
     assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    return result, store
+
+
+def test_a_principal_that_cannot_list_any_executions_is_a_failed_scope_not_exit_0(server, tmp_path):
+    """A role without workflows.executions.list: every workflow's listing is a 403 PERMISSION_DENIED.
+    The scope said `partial, wrote 3 workflows` and sync exited 0 with not one execution collected;
+    not one listing answering is now a failed scope (exit 3), each workflow's error recorded."""
+    result, store = _sync_refused(server, "/executions", tmp_path)
     assert "executions of none of the 3 workflows could be listed" in result.error
     assert "PERMISSION_DENIED" in result.error
     assert {e["target"] for e in result.errors} == set(server.workflows)      # each workflow's refusal
@@ -338,11 +345,7 @@ def test_a_role_without_step_entries_list_is_a_failed_scope_not_exit_0(server, t
     """workflows.stepEntries.list is a permission of its own; a role without it has every
     execution's step entries refused (403). Not one execution was stored and the scope said
     `partial`, exit 0, every night. Every execution refused is a failed scope (exit 3) naming it."""
-    server.fail("/stepEntries", 403, times=10**6)
-    store = Store(tmp_path / "s")
-    report = sync_store(store, [source(server, max_attempts=1, metrics=False)], now=NOW)
-    [result] = report.results
-    assert result.status == RunStatus.FAILED and report.exit_code == ExitCode.NO_DATA, result.row()
+    result, store = _sync_refused(server, "/stepEntries", tmp_path)
     assert "step entries of none of the 40 executions could be read" in result.error
     assert "PERMISSION_DENIED" in result.error and "workflows.stepEntries.list" in result.error
     assert result.watermark is None and not store.read_rows("executions")

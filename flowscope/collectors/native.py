@@ -91,6 +91,13 @@ def row_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def cleaned(text: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """`text` without the credentials it quotes (`SECRET_RULES`), then cut to `limit` (`model.truncate`), in
+    that order: cut first, a `user:password@` or a token across the cut kept the part before it, which no
+    rule matches any more. Every kept message of the collectors goes through it."""
+    return str(truncate(without_secrets(text), limit))
+
+
 def error_text(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
     """A cloud's error or cause text as stored: without the credentials it quotes (`SECRET_RULES`), then cut
     to `limit` (`model.truncate`). Cut first, a `user:password@` or a token across the cut kept the part
@@ -100,7 +107,7 @@ def error_text(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)
-    return truncate(without_secrets(text[: 2 * limit]), limit)
+    return cleaned(text[: 2 * limit], limit)
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from flowscope.collectors.native import cleaned
 from flowscope.model import COLLECTED_STATUSES, UTC, C, RunStatus, truncate
 from flowscope.textsafety import json_without_secrets, without_secrets
 
@@ -55,7 +56,7 @@ class CollectionError(RuntimeError):
         """What a collection run keeps of it: no credential its message or target quotes (`SECRET_RULES`)."""
         return {"operation": self.operation, "code": self.code,
                 "target": None if self.target is None else without_secrets(self.target),
-                "message": truncate(without_secrets(str(self)), 300)}
+                "message": cleaned(str(self), 300)}
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ class ScopeResult:
                 self.errors.append(error.as_dict())
             elif isinstance(error, BaseException):
                 self.errors.append({"code": type(error).__name__,
-                                    "message": truncate(without_secrets(str(error)), 300)})
+                                    "message": cleaned(str(error), 300)})
             else:
                 self.errors.append(json_without_secrets(dict(error)))
 
@@ -138,7 +139,7 @@ class ScopeResult:
         self.ended_at = ended_at or dt.datetime.now(UTC)
         if failed is not None:
             self.status = RunStatus.FAILED
-            self.error = truncate(without_secrets(f"{type(failed).__name__}: {failed}"))
+            self.error = cleaned(f"{type(failed).__name__}: {failed}")
         elif self.error_count:
             self.status = RunStatus.PARTIAL
             first = self.errors[0] if self.errors else {}
@@ -174,7 +175,7 @@ def failure_entry(exc: BaseException, code: str | None = None) -> dict[str, Any]
     its type) and its message without the credentials it quotes, then cut (cut first, a `user:password@`
     across the cut kept its first part)."""
     return {"code": code or getattr(exc, "code", None) or type(exc).__name__,
-            "message": truncate(without_secrets(str(exc)), 300)}
+            "message": cleaned(str(exc), 300)}
 
 
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:

@@ -33,11 +33,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
 from flowscope.model import truncate
 from flowscope.netaddr import is_loopback
-from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -179,7 +179,7 @@ def _api_error(response: Any, operation: str, target: str | None) -> GcpApiError
     except (ValueError, RecursionError):        # no JSON, or nested too deeply to read: the status says it
         pass
     code = str(code or f"HTTP_{status}")
-    said = f": {truncate(without_secrets(str(message)), 200)}" if message else ""     # cleaned before the cut
+    said = f": {cleaned(str(message), 200)}" if message else ""     # cleaned before the cut
     text = f"{operation} failed: HTTP {status} {code}" + said
     cls = GcpAuthError if status == 401 else GcpApiError
     if status == 401:

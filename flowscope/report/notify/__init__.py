@@ -375,12 +375,12 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> Callable[[
     def attempt() -> str:
         nonlocal pending, tries
         tries += 1
-        answered = _smtp_once(target, message, files, to, pending)
+        username, password = _smtp_credentials(target)
+        answered = _smtp_once(target, message, files, to, pending, username, password)
         temporary = {a: r for a, r in answered.items() if 400 <= r[0] < 500}
         refused.update({a: r for a, r in answered.items() if a not in temporary})
         late.update({a: tries for a in pending if a in first and a not in answered})
         pending = list(temporary)
-        username, password = _smtp_credentials(target)
         for address, (code, why) in temporary.items():
             first.setdefault(address, smtp_said(code, why, username, password))
         told_late = "; ".join(f"{one_line(a)} on attempt {n} (first refused for now: {first[a]})"
@@ -402,13 +402,14 @@ def _smtp_credentials(target: Target) -> tuple[str | None, str | None]:
 
 
 def _smtp_once(target: Target, message: Message, files: Sequence[Path], to: list[str],
-               recipients: list[str]) -> dict[str, tuple[int, bytes | str]]:
-    """One SMTP session sending the message to `recipients` (of `to`, its To header): the recipients the
-    server refused, each with its code and words (every one of them when it refused them all)."""
+               recipients: list[str], username: str | None,
+               password: str | None) -> dict[str, tuple[int, bytes | str]]:
+    """One SMTP session sending the message to `recipients` (of `to`, its To header), logged in as
+    `username` when given: the recipients the server refused, each with its code and words (every one of
+    them when it refused them all)."""
     from flowscope.report.notify.email import build_email, send_email
 
     o = target.options
-    username, password = _smtp_credentials(target)
     attach = [p for p in files if p.is_file()] if o.get("attach", False) else []
     mail = build_email(message, sender=str(o["from"]), to=to, attachments=attach)
     ca_file = str(Path(str(o["ca_file"])).expanduser()) if o.get("ca_file") else None

@@ -264,7 +264,8 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.simulate.demo import build_demo, clear_killed_builds, holds_a_demo_only, rebuild_beside
+    from flowscope.simulate.demo import build_demo, holds_a_demo_only
+    from flowscope.simulate.rebuild import clear_killed_builds, rebuild_beside
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
 

@@ -52,18 +52,20 @@ def interrupted(run: Mapping[str, Any], now: dt.datetime, details: Mapping[str, 
     if not isinstance(writer, Mapping) or writer.get("host") != socket.gethostname():
         return None
     pid = writer.get("pid")
-    if not isinstance(pid, int) or pid == os.getpid() or _alive(pid):
+    if not isinstance(pid, int) or pid == os.getpid() or process_alive(pid):
         return None
     return f"its {'import' if is_import(run) else 'sync'} (pid {pid}) is gone"
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process has this pid in this pid namespace (signal 0 checks, sends nothing). Another user's
+    process is alive, and so is a pid no process can have (nothing to judge it by: kept, never removed)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
-        return True                 # another user's process: alive
+    except (PermissionError, OverflowError):
+        return True
     except OSError:
         return False
     return True

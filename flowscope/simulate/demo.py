@@ -19,8 +19,6 @@ import functools
 import json
 import multiprocessing
 import os
-import re
-import shutil
 import time
 import uuid
 from collections import Counter, deque
@@ -364,85 +362,6 @@ def holds_a_demo_only(store: "Store") -> bool:
         return False
     real = store.sql(f"SELECT count(*) AS n FROM executions WHERE source IS DISTINCT FROM '{Source.SIMULATE}'")
     return int(real["n"].iloc[0]) == 0
-
-
-BUILDING, REPLACED = "building", "replaced"
-"""`.NAME.building-PID`: a replacement demo being built; `.NAME.replaced-PID`: the earlier demo between the
-two renames of the swap. Both are removed by their build, unless it was killed outright."""
-
-
-def rebuild_beside(path: str | Path, build: Callable[["Store"], DemoResult], *,
-                   say: Callable[[str], None] | None = None) -> DemoResult:
-    """`build` a demo store that replaces the earlier demo at `path` in a folder beside it, then swap the
-    two: the old one was deleted first, so a dashboard or notebook reading it for the whole build (minutes
-    at 1M executions) was told the store was damaged and to restore it from a backup. Readers now read the
-    old demo whole until the swap (two renames; their next read takes the new snapshot), and a build that
-    fails or is interrupted leaves the old demo as it was and no half-built folder. The folders of builds
-    killed outright (no `finally` ran) are removed first (`remove_killed_builds`), and `say` names them."""
-    from flowscope.store import Store
-    from flowscope.store.store import local_root
-
-    # beside the folder itself: through a link (~/.flowscope-demo on a bigger disk) the swap renamed the link
-    # away, put the new demo in its place and left the old one where the link pointed
-    path = local_root(path).resolve()
-    fresh = path.parent / f".{path.name}.{BUILDING}-{os.getpid()}"
-    old = path.parent / f".{path.name}.{REPLACED}-{os.getpid()}"
-    for leftover in (fresh, old):
-        shutil.rmtree(leftover, ignore_errors=True)
-    clear_killed_builds(path, say)
-    try:
-        result = build(Store(fresh))
-        path.rename(old)
-        try:
-            fresh.rename(path)
-        except BaseException:
-            old.rename(path)
-            raise
-    finally:
-        shutil.rmtree(fresh, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    return result
-
-
-def clear_killed_builds(path: str | Path, say: Callable[[str], None] | None = None) -> None:
-    """`remove_killed_builds` beside the store `path` (as the store reads it, through a link to where it lies),
-    and `say` in one line what was removed: a new demo too, after `rm -r STORE`, whose replacement was killed."""
-    from flowscope.store.store import local_root
-
-    removed = remove_killed_builds(local_root(path).resolve())
-    if removed and say is not None:
-        say(f"removed {len(removed)} folder(s) of demo builds killed before they finished: "
-            + ", ".join(str(folder) for folder in removed))
-
-
-def remove_killed_builds(path: Path) -> list[Path]:
-    """Remove the `.NAME.building-PID` (and `.NAME.replaced-PID`) folders beside the store `path` whose
-    process is gone, and return them. A SIGKILLed build left its folder for ever (a store's size each), and
-    removing every such folder would delete the one a demo still building in another process writes. A
-    folder whose pid a process holds is kept, whichever process it is: a live build's is never deleted."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.({BUILDING}|{REPLACED})-([1-9][0-9]{{0,9}})")
-    removed = []
-    for entry in sorted(path.parent.iterdir()) if path.parent.is_dir() else []:
-        found = pattern.fullmatch(entry.name)
-        if found is None or not entry.is_dir() or entry.is_symlink() or _alive(int(found.group(2))):
-            continue
-        if found.group(1) == REPLACED and not path.exists():
-            continue      # killed between the swap's renames: the earlier demo is only there
-        shutil.rmtree(entry, ignore_errors=True)
-        if not entry.exists():      # one that cannot be removed (another user's files) is not said removed
-            removed.append(entry)
-    return removed
-
-
-def _alive(pid: int) -> bool:
-    """Whether a process has this pid (signal 0 checks, sends nothing): another user's is alive too."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):      # another user's process; a pid no process can have: kept
-        return True
-    return True
 
 
 def truth_path(store: "Store") -> Path:

@@ -4,12 +4,14 @@ whose process is gone, never one of a build still running, and says so."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-from flowscope.simulate import demo
+from flowscope.simulate import demo, rebuild
 from flowscope.store import Store
 
 
@@ -43,7 +45,7 @@ def test_a_killed_build_s_folder_goes_and_a_running_one_s_stays(tmp_path, dead_p
     another = _leftover(tmp_path, f".other.building-{dead_pid}")      # another store's: not this build's to judge
     said: list[str] = []
 
-    demo.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+    rebuild.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
 
     assert not dead.exists() and not dead_swap.exists()
     assert running.is_dir() and another.is_dir() and path.is_dir()
@@ -70,7 +72,7 @@ def test_nothing_left_over_says_nothing(tmp_path, live_pid):
     Store(path)
     running = _leftover(tmp_path, f".store.building-{live_pid}")
     said: list[str] = []
-    demo.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+    rebuild.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
     assert said == [] and running.is_dir()
 
 
@@ -89,7 +91,7 @@ def test_a_store_named_as_a_file_url_is_replaced_beside_itself(tmp_path, monkeyp
         seen.append(store.path)
         return demo.DemoResult()
 
-    demo.rebuild_beside(f"file://{path}", build)
+    rebuild.rebuild_beside(f"file://{path}", build)
     assert seen and seen[0].parent == tmp_path.resolve()
     assert list(work.iterdir()) == [] and path.is_dir()
 
@@ -105,7 +107,92 @@ def test_a_demo_reached_through_a_symlink_is_replaced_where_it_lies(tmp_path):
     link = home / "demo"
     link.symlink_to(real)
 
-    demo.rebuild_beside(link, lambda store: (store.path.joinpath("new").touch(), demo.DemoResult())[1])
+    rebuild.rebuild_beside(link, lambda store: (store.path.joinpath("new").touch(), demo.DemoResult())[1])
 
     assert link.is_symlink() and (real / "new").is_file()
     assert sorted(p.name for p in home.iterdir()) == ["demo"] and sorted(p.name for p in data.iterdir()) == ["demo"]
+
+
+# A build's life is its lock, not its pid (`simulate/rebuild.py`): a demo building in another container on a
+# shared volume has a pid this process cannot see, or the very pid this process has (PID 1 in both).
+
+@pytest.fixture
+def hold_lock():
+    """Hold an exclusive flock on a file from another process, as a build elsewhere does, until the test ends."""
+    holders = []
+
+    def hold(lock: Path) -> None:
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import fcntl, os, sys, time\n"
+             "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\nfcntl.flock(fd, fcntl.LOCK_EX)\n"
+             "print('held', flush=True)\ntime.sleep(60)", str(lock)], stdout=subprocess.PIPE, text=True)
+        assert child.stdout is not None and child.stdout.readline().strip() == "held"
+        holders.append(child)
+
+    yield hold
+    for child in holders:
+        child.kill()
+        child.wait()
+
+
+def test_a_build_whose_pid_this_process_cannot_see_is_kept_while_its_lock_is_held(tmp_path, dead_pid, hold_lock):
+    path = tmp_path / "store"
+    Store(path)
+    elsewhere = _leftover(tmp_path, f".store.building-{dead_pid}-0badc0de")
+    hold_lock(tmp_path / f".store.build-{dead_pid}-0badc0de.lock")
+    said: list[str] = []
+    rebuild.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+    assert elsewhere.is_dir() and said == []
+
+
+def test_a_build_with_this_process_s_own_pid_is_neither_removed_nor_reused(tmp_path):
+    """PID 1 in two containers: the second build removed the first's folder as its own leftover."""
+    path = tmp_path / "store"
+    Store(path)
+    twin = _leftover(tmp_path, f".store.building-{os.getpid()}")     # named as builds were, by pid alone
+    built: list[Path] = []
+
+    def build(store):
+        built.append(store.path)
+        return demo.DemoResult()
+
+    rebuild.rebuild_beside(path, build)
+    assert twin.is_dir() and built and built[0] != twin and built[0].name.startswith(twin.name + "-")
+
+
+def test_a_killed_build_s_folders_and_lock_go(tmp_path, hold_lock):
+    path = tmp_path / "store"
+    Store(path)
+    lock = tmp_path / ".store.build-4242-0badc0de.lock"
+    killed = _leftover(tmp_path, ".store.building-4242-0badc0de")
+    lockless = _leftover(tmp_path, ".store.replaced-4243-0badc0df")       # its lock already removed
+    lock.touch()                                                          # a lock nobody holds: its build is over
+    said: list[str] = []
+    rebuild.rebuild_beside(path, lambda store: demo.DemoResult(), say=said.append)
+    assert not killed.exists() and not lockless.exists() and not lock.exists()
+    assert killed.name in said[0] and lockless.name in said[0]
+
+
+def test_a_build_holds_its_lock_while_it_runs_and_leaves_nothing_beside_the_store(tmp_path):
+    import fcntl
+
+    path = tmp_path / "store"
+    Store(path)
+    seen: list[bool] = []
+
+    def build(store):
+        (lock,) = tmp_path.glob(".store.build-*.lock")
+        fd = os.open(lock, os.O_RDWR)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            seen.append(False)
+        except BlockingIOError:
+            seen.append(True)
+        finally:
+            os.close(fd)
+        assert rebuild.remove_killed_builds(path) == []       # another build's cleaner keeps this one
+        return demo.DemoResult()
+
+    rebuild.rebuild_beside(path, build)
+    assert seen == [True]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]

@@ -92,19 +92,45 @@ def fmt_pct(share: Any) -> str:
 
 
 def fmt_pt_change(now: Any, before: Any) -> str | None:
-    """The change between two shares (0..1) in percentage points, signed: "+2.1 pt"; None when either
-    is missing (a window where no run finished has no rate to compare)."""
+    """The change between two shares (0..1) in percentage points: "+2.1 pt"; None when either is missing
+    (a window where no run finished has no rate to compare). Written as every change is (`is_change`)."""
     if is_missing(now) or is_missing(before):
         return None
-    return f"{(float(now) - float(before)) * 100:+.1f} pt"
+    return fmt_points(float(now) - float(before))
+
+
+def fmt_points(change: float) -> str:
+    """A change of a share (0..1) in percentage points, one decimal: "+2.1 pt". No change is "0.0 pt",
+    unsigned (see `is_change`); one that is not none but rounds to 0.0 reads "+<0.1 pt", as `fmt_pct`
+    says "<0.1%": "-0.0 pt" read as no change under a falling arrow."""
+    if not change:
+        return "0.0 pt"
+    shown = f"{change * 100:+.1f}"
+    return f"{shown[0]}<0.1 pt" if shown[1:] == "0.0" else f"{shown} pt"
+
+
+def fmt_count_change(now: Any, before: Any) -> str | None:
+    """The change between two counts: "+1,204", "-3", and "0" for none (`is_change`); None when either
+    is missing."""
+    if is_missing(now) or is_missing(before):
+        return None
+    change = int(now) - int(before)
+    return f"{change:+,}" if change else "0"
 
 
 def fmt_usd_change(now: Any, before: Any) -> str | None:
-    """The change between two amounts, signed, at fmt_usd's precision: "+$1.20", "-$0.0340"."""
+    """The change between two amounts, signed, at fmt_usd's precision: "+$1.20", "-$0.0340"; "$0" for none."""
     if is_missing(now) or is_missing(before):
         return None
     change = float(now) - float(before)
-    return ("+" if change >= 0 else "-") + fmt_usd(abs(change))
+    return (("+" if change > 0 else "-") if change else "") + fmt_usd(abs(change))
+
+
+def is_change(delta: str) -> bool:
+    """Whether a change written by this module's `fmt_*_change` says something changed. The rule of them
+    all: a change is signed ("+3", "-$0.0340", "+<0.1 pt"), no change is not ("0", "$0", "0.0 pt"), so a
+    metric shows no rising or falling arrow for a figure that stayed where it was ("+0" rose in red)."""
+    return delta.startswith(("+", "-"))
 
 
 def fmt_cause(text: Any) -> Any:
@@ -229,7 +255,7 @@ def _evidence_value(key: str, value: Any, text: Callable[[str], str] = str) -> s
     if key.endswith("_pct"):
         return f"{float(value):.1f}%"
     if "change" in name_words(key) and not SHARE_WORDS.isdisjoint(name_words(key)):   # rate_change
-        return f"{float(value) * 100:+.1f} pt"
+        return fmt_points(float(value))
     if not SHARE_WORDS.isdisjoint(name_words(key)) and 0 <= float(value) <= 1:   # whole words: not "operations"
         return fmt_pct(value)
     if float(value).is_integer():

@@ -19,6 +19,7 @@ import pandas as pd
 from flowscope.analysis.checks import dollars_text
 from flowscope.format import (
     fmt_count,
+    fmt_count_change,
     fmt_duration,
     fmt_evidence,
     fmt_pct,
@@ -189,10 +190,11 @@ def _summary(c: ReportContent) -> list[dict[str, Any]]:
 
         out.append({"cloud": r[C.cloud], "cells": [
             cell(fmt_count(r["executions"]), p and fmt_count(p["executions"]),
-                 p and f"{r['executions'] - p['executions']:+,}"),
+                 p and fmt_count_change(r["executions"], p["executions"])),
             cell(fmt_pct(r["failure_rate"]), p and fmt_pct(p["failure_rate"]),
                  p and fmt_pt_change(r["failure_rate"], p["failure_rate"])),
-            cell(fmt_count(r["retries"]), p and fmt_count(p["retries"]), p and f"{r['retries'] - p['retries']:+,}"),
+            cell(fmt_count(r["retries"]), p and fmt_count(p["retries"]),
+                 p and fmt_count_change(r["retries"], p["retries"])),
             cell(fmt_usd(r["cost_usd"]), p and fmt_usd(p["cost_usd"]),
                  p and fmt_usd_change(r["cost_usd"], p["cost_usd"])),
             cell(fmt_usd(r["monthly_usd"]), p and fmt_usd(p["monthly_usd"]),

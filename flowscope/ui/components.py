@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import Filters
-from flowscope.format import BLANK, NOT_PRICED, fmt_monthly
+from flowscope.format import BLANK, NOT_PRICED, fmt_monthly, is_change
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.textsafety import markdown_text as md
@@ -332,7 +332,8 @@ health's "Max lag" read "27 min…"."""
 
 
 def metric_row(items: Sequence[tuple]) -> None:
-    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad. More than
+    """(label, value, delta[, delta_color]) per column; delta_color 'inverse' where up is bad; a delta that
+    says no change (`format.is_change`) is grey without an arrow. More than
     METRICS_PER_ROW wrap onto rows of (nearly) equal length."""
     if not items:
         return
@@ -342,7 +343,10 @@ def metric_row(items: Sequence[tuple]) -> None:
         part = items[start:start + per_row]
         for col, item in zip(st.columns(per_row), part, strict=False):
             label, value, delta = item[:3]
-            col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+            if delta is not None and not is_change(delta):     # "0", "$0": no arrow, no colour of better or worse
+                col.metric(label, value, delta, delta_color="off", delta_arrow="off")
+            else:
+                col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
 
 
 def run_duration(run: dict[str, Any], until: Any) -> str:

@@ -127,3 +127,41 @@ def test_a_duration_reads_the_same_minute_in_a_sentence_and_in_a_table(ms):
     first = next(i for i, (n, _) in enumerate(units) if n)
     shown = [f"{n} {u}" for n, u in units[first:first + 2] if n]
     assert fmt_duration(ms) == " ".join(shown)
+
+
+def test_no_change_is_unsigned_and_a_change_that_rounds_away_is_still_signed():
+    """The Overview read "Retries 0, +0" and "Run failure rate 0.0%, +0.0 pt" under a red rising arrow, and
+    a fall of 0.04 pt as "-0.0 pt": the deltas were signed whatever they were. No change is now unsigned
+    (`is_change`), and a change too small for one decimal keeps its sign ("-<0.1 pt")."""
+    from flowscope.format import fmt_count_change, fmt_evidence, fmt_pt_change, fmt_usd_change, is_change
+
+    assert fmt_count_change(5, 5) == "0" and fmt_count_change(5, 3) == "+2" and fmt_count_change(3, 1_205) == "-1,202"
+    assert fmt_count_change(None, 3) is None
+    assert fmt_pt_change(0.0, 0.0) == "0.0 pt" and fmt_pt_change(0.25, 0.25) == "0.0 pt"
+    assert fmt_pt_change(0.0010, 0.0014) == "-<0.1 pt" and fmt_pt_change(0.0014, 0.0010) == "+<0.1 pt"
+    assert fmt_pt_change(0.0014, 0.0004) == "+0.1 pt"
+    assert fmt_usd_change(2.0, 2.0) == "$0" and fmt_usd_change(2.00001, 2.0) == "+$0.000010"
+    assert fmt_evidence({"rate_change": -0.0001}) == "Rate change: -<0.1 pt."
+    assert [is_change(d) for d in ("0", "$0", "0.0 pt", "+2", "-$0.0340", "-<0.1 pt")] == [
+        False, False, False, True, True, True]
+
+
+def test_a_metric_that_did_not_change_shows_no_arrow():
+    from streamlit.testing.v1 import AppTest
+
+    def metrics() -> None:
+        from flowscope.format import fmt_pt_change, fmt_usd_change
+        from flowscope.ui import components
+
+        components.metric_row([("Retries", "0.0%", fmt_pt_change(0.0, 0.0), "inverse"),
+                               ("Executions", "6,900", "-395"), ("Failure rate", "0.6%", "+0.2 pt", "inverse"),
+                               ("Spend", "$2.74", fmt_usd_change(2.74, 2.74))])
+
+    at = AppTest.from_function(metrics).run()
+    assert not at.exception
+    shown = {m.label: m.proto for m in at.metric}
+    for unchanged in ("Retries", "Spend"):         # Streamlit itself draws a rising arrow for "0.0 pt" and "$0"
+        assert shown[unchanged].direction == shown[unchanged].NONE and shown[unchanged].color == shown[unchanged].GRAY
+    fell, rose = shown["Executions"], shown["Failure rate"]
+    assert fell.direction == fell.DOWN and fell.color == fell.RED
+    assert rose.direction == rose.UP and rose.color == rose.RED

@@ -6,7 +6,7 @@ import streamlit as st
 
 from flowscope.analysis import measures, runs
 from flowscope.analysis.tables import bucket_seconds
-from flowscope.format import fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
+from flowscope.format import fmt_count_change, fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
@@ -32,10 +32,10 @@ for row in now.itertuples(index=False):
     label = "All clouds" if row.cloud == "total" else ui.filters.CLOUD_LABELS.get(row.cloud, row.cloud)
     st.subheader(label, divider="gray" if row.cloud != "total" else "blue")
     ui.metric_row([
-        ("Executions", f"{row.executions:,}", f"{row.executions - p.executions:+,}" if p else None),
+        ("Executions", f"{row.executions:,}", fmt_count_change(row.executions, p.executions) if p else None),
         ("Run failure rate", fmt_pct(row.failure_rate),
          fmt_pt_change(row.failure_rate, p.failure_rate) if p else None, "inverse"),
-        ("Retries", f"{row.retries:,}", f"{row.retries - p.retries:+,}" if p else None, "inverse"),
+        ("Retries", f"{row.retries:,}", fmt_count_change(row.retries, p.retries) if p else None, "inverse"),
         ("Spend in window", fmt_usd(row.cost_usd), None),
         ("Projected monthly spend", fmt_usd(row.monthly_usd),
          fmt_usd_change(row.monthly_usd, p.monthly_usd) if p else None, "inverse"),

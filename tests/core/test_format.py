@@ -144,24 +144,3 @@ def test_no_change_is_unsigned_and_a_change_that_rounds_away_is_still_signed():
     assert fmt_evidence({"rate_change": -0.0001}) == "Rate change: -<0.1 pt."
     assert [is_change(d) for d in ("0", "$0", "0.0 pt", "+2", "-$0.0340", "-<0.1 pt")] == [
         False, False, False, True, True, True]
-
-
-def test_a_metric_that_did_not_change_shows_no_arrow():
-    from streamlit.testing.v1 import AppTest
-
-    def metrics() -> None:
-        from flowscope.format import fmt_pt_change, fmt_usd_change
-        from flowscope.ui import components
-
-        components.metric_row([("Retries", "0.0%", fmt_pt_change(0.0, 0.0), "inverse"),
-                               ("Executions", "6,900", "-395"), ("Failure rate", "0.6%", "+0.2 pt", "inverse"),
-                               ("Spend", "$2.74", fmt_usd_change(2.74, 2.74))])
-
-    at = AppTest.from_function(metrics).run()
-    assert not at.exception
-    shown = {m.label: m.proto for m in at.metric}
-    for unchanged in ("Retries", "Spend"):         # Streamlit itself draws a rising arrow for "0.0 pt" and "$0"
-        assert shown[unchanged].direction == shown[unchanged].NONE and shown[unchanged].color == shown[unchanged].GRAY
-    fell, rose = shown["Executions"], shown["Failure rate"]
-    assert fell.direction == fell.DOWN and fell.color == fell.RED
-    assert rose.direction == rose.UP and rose.color == rose.RED

@@ -743,3 +743,24 @@ def test_a_row_of_many_metrics_is_split_so_values_fit_at_1366_pixels():
     rows = [b for b in at.main.children.values() if getattr(b, "type", "") == "flex_container"]
     assert [len(r.children) for r in rows] == [3, 3]
     assert [m.label for m in at.metric] == [f"m{i}" for i in range(6)], "in order"
+
+
+def test_a_metric_that_did_not_change_shows_no_arrow():
+    from streamlit.testing.v1 import AppTest
+
+    def metrics() -> None:
+        from flowscope.format import fmt_pt_change, fmt_usd_change
+        from flowscope.ui import components
+
+        components.metric_row([("Retries", "0.0%", fmt_pt_change(0.0, 0.0), "inverse"),
+                               ("Executions", "6,900", "-395"), ("Failure rate", "0.6%", "+0.2 pt", "inverse"),
+                               ("Spend", "$2.74", fmt_usd_change(2.74, 2.74))])
+
+    at = AppTest.from_function(metrics).run()
+    assert not at.exception
+    shown = {m.label: m.proto for m in at.metric}
+    for unchanged in ("Retries", "Spend"):         # Streamlit itself draws a rising arrow for "0.0 pt" and "$0"
+        assert shown[unchanged].direction == shown[unchanged].NONE and shown[unchanged].color == shown[unchanged].GRAY
+    fell, rose = shown["Executions"], shown["Failure rate"]
+    assert fell.direction == fell.DOWN and fell.color == fell.RED
+    assert rose.direction == rose.UP and rose.color == rose.RED

@@ -184,8 +184,7 @@ def as_collection_error(exc: BaseException, operation: str, target: str | None) 
         if exc.target is None:
             exc.target = target
         return exc
-    # credentials out before the cut: a cut inside `user:pass@` or a token leaves a part no rule matches
-    return CollectionError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}",
+    return CollectionError(f"{operation} failed: {type(exc).__name__}: {cleaned(str(exc), 200)}",
                            operation=operation, code=type(exc).__name__, target=target)
 
 

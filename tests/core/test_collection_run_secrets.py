@@ -108,3 +108,54 @@ def test_a_failed_scopes_own_entry_never_keeps_part_of_a_credential(tmp_path, mo
                                               "34adfa4f-cedf-4dc0-ba29-b6d1a69ab345"})[0], store)]
     for result in results:
         assert result.errors and not [e for e in result.errors if "hunt" in json.dumps(e)], result.errors
+
+
+QUOTED = ("https://svc:hunter2hunter2@proxy.example/", "Authorization: Bearer t0ken-abcdefgh")
+
+
+def _cut_messages(text: str) -> dict[str, str | None]:
+    """What each collector keeps of an SDK's or a cloud's `text`, where it cuts it short."""
+    from botocore.exceptions import ClientError, CredentialRetrievalError
+
+    from flowscope.collectors.aws.clients import explain_credentials
+    from flowscope.collectors.aws.metrics import _messages
+    from flowscope.collectors.aws.stepfunctions import as_collection_error as aws_error
+    from flowscope.collectors.azure.clients import _error_of, no_credentials
+    from flowscope.collectors.azure.metrics import _unauthenticated
+    from flowscope.collectors.window import as_collection_error
+
+    class Response:
+        def json(self) -> dict:
+            return {"error": {"code": text, "message": text}}
+
+    code, message = _error_of(Response())
+    refused = ClientError({"Error": {"Code": "AccessDenied", "Message": text}}, "ListExecutions")
+    return {
+        "window.as_collection_error": str(as_collection_error(RuntimeError(text), "runs.list", None)),
+        "aws.explain_credentials": str(explain_credentials(CredentialRetrievalError(provider="sso", error_msg=text))),
+        "aws.as_collection_error": str(aws_error(refused, "ListExecutions", None)),
+        "aws.metrics._messages": _messages({"Messages": [{"Code": "E", "Value": text}]}, {}),
+        "azure._error_of code": code,
+        "azure._error_of message": message,
+        "azure.no_credentials": no_credentials(RuntimeError(text)),
+        "azure.metrics._unauthenticated": str(_unauthenticated(RuntimeError(text))),
+    }
+
+
+def test_every_collector_cut_keeps_no_part_of_a_credential():
+    """Each collector cut a cloud's or an SDK's message (at 80 to 300 characters) itself, some before the
+    credentials were taken out: a cut between `user:pass` and its `@`, or into a bearer token, left what came
+    before it, which no rule matches. Each one takes them out first (`native.cleaned`)."""
+    leaks = set()
+    for quoted in QUOTED:
+        for pad in range(60, 300, 3):
+            for where, kept in _cut_messages("x" * pad + " " + quoted).items():
+                if kept is not None and ("hunt" in kept or "t0ke" in kept):
+                    leaks.add(where)
+    assert sorted(leaks) == []
+
+
+def test_every_collector_cut_says_it_was_cut():
+    """The same cut everywhere (`native.cleaned`): a message cut short says so (`…`), where some sliced it."""
+    cut = {where for where, kept in _cut_messages("y" * 2_000).items() if kept is not None and "…" in kept}
+    assert sorted(set(_cut_messages("y")) - cut) == []

@@ -208,7 +208,7 @@ def merge_attributes(row: dict[str, Any], extra: Mapping[str, Any]) -> None:
         current = json.loads(row.get(C.attributes) or "{}")
         if not isinstance(current, dict):
             current = {"value": current}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         current = {"raw": row.get(C.attributes)}
     current.update(extra)
     row[C.attributes] = json.dumps(current, sort_keys=True, default=str)

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from flowscope.collectors.azure.deep_json import loads_keeping_deep_definitions
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
@@ -397,11 +398,14 @@ class ArmClient:
             raise ArmError(cleaned(f"{operation} failed: HTTP {status} {code or ''}: {message or ''}".strip(), 300),
                            status=status, operation=operation, code=code or f"HTTP{status}", target=_target(url))
         try:
-            return response.json()
+            try:
+                return response.json()
+            except RecursionError:  # one workflow's definition too deep to read: kept as text, the rest read
+                return loads_keeping_deep_definitions(response.text())
         except ValueError:
             raise ArmError(f"{operation}: the response is not JSON", status=status, operation=operation,
                            code="NotJson", target=_target(url)) from None
-        except RecursionError:      # a definition nested thousands deep in a listing: that call's error
+        except RecursionError:      # nested too deeply outside a definition: that call's error
             raise ArmError(f"{operation} of {_target(url)}: the response is JSON nested too deeply to read",
                            status=status, operation=operation, code="TooDeep", target=_target(url)) from None
 

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.native import row_attributes
+from flowscope.collectors.native import cleaned, row_attributes
 from flowscope.collectors.window import CollectionError, CollectWindow, ScopeResult, held_watermark, merge_attributes
 from flowscope.model import COLLECTED_STATUSES, Batch, C, json_object
 
@@ -73,7 +73,7 @@ class ScopeRun:
                 text = found[C.details].iloc[0] if len(found) else None
             except Exception as exc:
                 raise CollectionError(f"reading the last sync's details failed: {type(exc).__name__}: "
-                                      f"{str(exc)[:200]}", operation="store.collection_runs",
+                                      f"{cleaned(str(exc), 200)}", operation="store.collection_runs",
                                       code=type(exc).__name__) from exc
             self._previous = json_object(text) if isinstance(text, str) else {}
         return self._previous

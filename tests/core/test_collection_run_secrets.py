@@ -130,7 +130,7 @@ def _cut_messages(text: str) -> dict[str, str | None]:
 
     code, message = _error_of(Response())
     refused = ClientError({"Error": {"Code": "AccessDenied", "Message": text}}, "ListExecutions")
-    return {
+    return {**_cut_sweep(text),
         "window.as_collection_error": str(as_collection_error(RuntimeError(text), "runs.list", None)),
         "aws.explain_credentials": str(explain_credentials(CredentialRetrievalError(provider="sso", error_msg=text))),
         "aws.as_collection_error": str(aws_error(refused, "ListExecutions", None)),
@@ -140,6 +140,41 @@ def _cut_messages(text: str) -> dict[str, str | None]:
         "azure.no_credentials": no_credentials(RuntimeError(text)),
         "azure.metrics._unauthenticated": str(_unauthenticated(RuntimeError(text))),
     }
+
+
+def _cut_sweep(text: str) -> dict[str, str | None]:
+    """The cuts of skip reasons, scope failures and partial answers, beside those of `_cut_messages`."""
+    from types import SimpleNamespace
+
+    from azure.monitor.query import LogsQueryStatus
+
+    from flowscope.collectors.azure import loganalytics
+    from flowscope.collectors.sink import StoreSink, close_run_row
+    from flowscope.model import Batch, Skip
+
+    result = ScopeResult(cloud="azure", scope="azure:s", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    sink = StoreSink(None, result, transforms=None, flush_every=10**9)        # type: ignore[arg-type]
+    sink.add(Batch(skips=[Skip(text, text, text)]))
+
+    class Refusing:
+        def write(self, _batch: Batch) -> None:
+            raise RuntimeError(text)
+
+    class Client:
+        def query_workspace(self, *_a: object, **_k: object) -> object:
+            return SimpleNamespace(status=LogsQueryStatus.PARTIAL,
+                                   partial_error=SimpleNamespace(code="PartialError", message=text))
+
+    try:
+        loganalytics.query_slice(Client(), {}, "ws", ["/subscriptions/s/resourcegroups/r/providers/microsoft.logic/"
+                                                      "workflows/w"],
+                                 dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC))
+        partial = None
+    except loganalytics.PartialResult as exc:
+        partial = str(exc)
+    return {**{f"sink.skips_kept {k}": v for k, v in sink.skips_kept[0].items()},
+            "sink.close_run_row": close_run_row(Refusing(), result).error,      # type: ignore[arg-type]
+            "azure.loganalytics partial": partial}
 
 
 def test_every_collector_cut_keeps_no_part_of_a_credential():
@@ -159,3 +194,18 @@ def test_every_collector_cut_says_it_was_cut():
     """The same cut everywhere (`native.cleaned`): a message cut short says so (`…`), where some sliced it."""
     cut = {where for where, kept in _cut_messages("y" * 2_000).items() if kept is not None and "…" in kept}
     assert sorted(set(_cut_messages("y")) - cut) == []
+
+
+def test_a_runtime_log_error_cut_to_its_column_keeps_no_part_of_a_credential():
+    """A Log Analytics runtime row's `Error` was cut to 1,024 characters before the transform took the
+    credentials out of it (`records.error_of`): a `user:password@` across the cut kept the part before it."""
+    from flowscope.collectors.azure.transform.records import error_of
+    from flowscope.collectors.azure.transform.runtime_log import _props
+    from flowscope.model import Status
+
+    for quoted in QUOTED:
+        for pad in range(990, 1024, 3):
+            props = _props({"Error": "x" * pad + " " + quoted, "Code": "ActionFailed",
+                            "StartTime": "2026-11-01T00:00:00Z"}, completed=False)
+            kept = json.dumps([props, error_of(props, Status.FAILED)])
+            assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)

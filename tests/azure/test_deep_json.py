@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from flowscope.collectors.azure.deep_json import definition_spans, loads_keeping_deep_definitions
+from flowscope.collectors.deep_json import definition_spans, loads_keeping_deep_definitions
 
 DEEP = '{"a":' * 3000 + "1" + "}" * 3000
 

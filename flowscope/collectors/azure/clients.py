@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
-from flowscope.collectors.azure.deep_json import loads_keeping_deep_definitions
+from flowscope.collectors.deep_json import loads_keeping_deep_definitions
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError

@@ -1,12 +1,13 @@
-"""An ARM answer that Python's JSON reader gives up on because one workflow's definition nests too deeply.
+"""JSON that Python's reader gives up on because one workflow's definition nests too deeply.
 
-Python's reader stops at its recursion limit (about 1,000 levels; orjson at 1,024), and a workflows listing
-page holds every workflow's whole definition: ONE definition nested 3,000 levels deep made the whole page
-unreadable, and the other workflows of that page were lost with it. `loads_keeping_deep_definitions` reads
-such a page with every `definition` value set aside first (found by a scan that counts brackets, without
-recursion), then puts each back: as its JSON value when it reads on its own, else as its text. The
-transform reads a definition given as text as it reads one given as an object, and says a definition too
-deep to read in a warning naming its workflow, keeping the workflow without it: what an import does.
+Python's reader stops at its recursion limit (about 1,000 levels; orjson at 1,024), and a Logic Apps
+workflows listing (an ARM page, or a file exported from one) holds every workflow's whole definition: ONE
+definition nested 3,000 levels deep made the whole page or file unreadable, and the other workflows in it
+were lost. `loads_keeping_deep_definitions` reads such a text with every `definition` value set aside first
+(found by a scan that counts brackets, without recursion), then puts each back: as its JSON value when it
+reads on its own, else as its text. The transforms read a definition given as text as they read one given
+as an object, and say one too deep to read in a warning naming its workflow, keeping the workflow without
+it. The live Azure collector (`azure/clients.py`) and the importer both read through it.
 """
 
 from __future__ import annotations

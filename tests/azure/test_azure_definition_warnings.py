@@ -88,3 +88,15 @@ def test_an_exported_listing_with_one_definition_too_deep_to_read_imports_the_ot
     rows = {r["name"]: r for r in store.read_rows("workflows")}
     assert sorted(rows) == ["Order-Router", "Other"] and rows["Order-Router"]["definition"] is None
     assert [w for w in result.warnings if "Order-Router" in w and "nested too deeply" in w]
+
+
+def test_stored_attributes_nested_too_deeply_leave_the_definition_readable():
+    """A stored workflow's `attributes` nested 3,000 deep raised RecursionError out of the assembly (its
+    `connections` are read there); it reads as attributes that say nothing, the definition still indexed."""
+    from flowscope.collectors.azure.transform.assemble import _definition_of
+    from flowscope.model import C
+
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    definition = _definition_of({C.definition: '{"triggers": {}, "actions": {"H": {"type": "Http"}}}',
+                                 C.attributes: deep})
+    assert definition is not None and "h" in definition.actions

@@ -152,11 +152,11 @@ configured (its name globs changed, its region was removed), so its last failure
 
 def json_object(value: Any) -> dict[str, Any]:
     """A JSON object given as text or as a mapping (a collection run's `details`, a workflow
-    definition), as a dict; {} when it is unreadable or not an object."""
+    definition), as a dict; {} when it is unreadable, nested deeper than the parser goes, or not an object."""
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):
             return {}
     if isinstance(value, dict):
         return value

@@ -37,6 +37,7 @@ import orjson
 import yaml
 
 from flowscope.collectors.assemble import assemble_batch
+from flowscope.collectors.deep_json import loads_keeping_deep_definitions
 from flowscope.collectors.native import (
     DEFER_ASSEMBLE,
     END_WITHOUT_START,
@@ -164,7 +165,8 @@ def parse_documents(text: str, source_name: str) -> list[Parsed]:
 
     Text that starts like JSON (``{`` or ``[``) is JSON or JSON Lines; anything else is read as
     YAML, which is what gcloud prints by default. Too deeply nested input is an error naming the
-    file, not a crash.
+    file, not a crash, unless what nests too deeply is a workflow's definition (`deep_json`: kept as
+    its text, which the transform says it cannot read).
     """
     stripped = text.strip()
     if not stripped:
@@ -191,7 +193,10 @@ def _loads(text: str) -> Any:
     try:
         return orjson.loads(text)
     except ValueError:
-        return json.loads(text)
+        try:
+            return json.loads(text)
+        except RecursionError:      # a definition too deep to read: kept as text, the rest read (deep_json)
+            return loads_keeping_deep_definitions(text)
 
 
 def _parse_json(text: str, stripped: str, source_name: str) -> list[Parsed]:

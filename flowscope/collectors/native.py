@@ -40,12 +40,11 @@ Handlers and `assemble` do no I/O. The importer and the live collectors both use
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from flowscope.model import MAX_TEXT_CHARS, Batch, C, Source, truncate
+from flowscope.model import MAX_TEXT_CHARS, Batch, C, Source, json_object, truncate
 from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
@@ -83,12 +82,9 @@ assembly completes it from the start another file of the import holds, or an ear
 
 
 def row_attributes(row: Mapping[str, Any]) -> dict[str, Any]:
-    """A model row's `attributes` JSON object; {} when it has none, or text that is not a JSON object."""
-    try:
-        value = json.loads(row.get(C.attributes) or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    """A model row's `attributes` JSON object; {} when it has none, or text that is not a JSON object
+    (`model.json_object`: nested too deeply to read included)."""
+    return json_object(row.get(C.attributes))
 
 
 def cleaned(text: str, limit: int = MAX_TEXT_CHARS) -> str:

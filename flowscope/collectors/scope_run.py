@@ -9,15 +9,14 @@ window do not import each other: a run holds its sink, a sink only the result it
 from __future__ import annotations
 
 import datetime as dt
-import json
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from flowscope.collectors.native import row_attributes
+from flowscope.collectors.native import cleaned, row_attributes
 from flowscope.collectors.window import CollectionError, CollectWindow, ScopeResult, held_watermark, merge_attributes
-from flowscope.model import COLLECTED_STATUSES, Batch, C
+from flowscope.model import COLLECTED_STATUSES, Batch, C, json_object
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import ImportContext
@@ -74,13 +73,9 @@ class ScopeRun:
                 text = found[C.details].iloc[0] if len(found) else None
             except Exception as exc:
                 raise CollectionError(f"reading the last sync's details failed: {type(exc).__name__}: "
-                                      f"{str(exc)[:200]}", operation="store.collection_runs",
+                                      f"{cleaned(str(exc), 200)}", operation="store.collection_runs",
                                       code=type(exc).__name__) from exc
-            try:
-                details = json.loads(text) if isinstance(text, str) else None
-            except ValueError:
-                details = None
-            self._previous = details if isinstance(details, dict) else {}
+            self._previous = json_object(text) if isinstance(text, str) else {}
         return self._previous
 
 

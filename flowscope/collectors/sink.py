@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.window import CollectWindow, ScopeResult
 from flowscope.runstate import WRITER_KEY, writer_details
 
@@ -96,8 +97,9 @@ class StoreSink:
             self._pending_executions += len(batch.executions)
             for skip in batch.skips:
                 if len(self.skips_kept) < 20:
-                    self.skips_kept.append({"source": skip.source[:200], "location": str(skip.location)[:100],
-                                            "reason": str(skip.reason)[:200]})
+                    self.skips_kept.append({"source": cleaned(str(skip.source), 200),
+                                            "location": cleaned(str(skip.location), 100),
+                                            "reason": cleaned(str(skip.reason), 200)})
             due = self._pending_executions >= self.flush_every
         if due:
             self._submit(wait=False)
@@ -188,5 +190,5 @@ def close_run_row(store: "Store", result: ScopeResult) -> ScopeResult:
         write_run_row(store, result)
     except Exception as exc:  # noqa: BLE001 - the store itself failed: report it in the result
         result.status = RunStatus.FAILED
-        result.error = f"could not write collection_runs row: {type(exc).__name__}: {exc}"[:1024]
+        result.error = cleaned(f"could not write collection_runs row: {type(exc).__name__}: {exc}")
     return result

@@ -184,8 +184,7 @@ def as_collection_error(exc: BaseException, operation: str, target: str | None) 
         if exc.target is None:
             exc.target = target
         return exc
-    # credentials out before the cut: a cut inside `user:pass@` or a token leaves a part no rule matches
-    return CollectionError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}",
+    return CollectionError(f"{operation} failed: {type(exc).__name__}: {cleaned(str(exc), 200)}",
                            operation=operation, code=type(exc).__name__, target=target)
 
 
@@ -209,7 +208,7 @@ def merge_attributes(row: dict[str, Any], extra: Mapping[str, Any]) -> None:
         current = json.loads(row.get(C.attributes) or "{}")
         if not isinstance(current, dict):
             current = {"value": current}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         current = {"raw": row.get(C.attributes)}
     current.update(extra)
     row[C.attributes] = json.dumps(current, sort_keys=True, default=str)

@@ -272,3 +272,31 @@ def test_a_state_machine_glob_matching_nothing_is_said(moto, store, defs):
     assert result.status == RunStatus.SUCCEEDED and report.exit_code == ExitCode.NO_DATA
     listed = result.counts["glob_listed"]
     assert listed >= 1 and f"0 of {listed} state machines match ['ordrs-*']" in report.summary_lines()[0]
+
+
+def test_a_definition_is_stored_as_aws_returned_it_and_the_same_when_imported(moto, store, tmp_path):
+    """A definition is stored as the text Step Functions returns (its author's spacing, key order and
+    characters, without credentials), and importing `aws stepfunctions describe-state-machine` output of the
+    same machine stores the same row, so neither a re-sync nor a re-import sees a changed workflow."""
+    from flowscope.collectors.importer import import_files
+    from flowscope.store import Store
+
+    text = ('{\n\t"Comment" : "café ✓",  "StartAt":"P",\n  "States": {"P": {"Type": "Pass", '
+            '"Parameters": {"url": "https://h/x?token=abcdefgh"}, "End": true}}}\n')
+    arn = moto.sfn.create_state_machine(name="spaced", definition=text, roleArn="arn:aws:iam::123456789012:role/r")[
+        "stateMachineArn"]
+    [result] = aws.sync(moto.source(state_machines=["spaced"]), store)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    [live] = _rows(store, "workflows")
+    assert live["definition"] == text.replace("token=abcdefgh", "token=REDACTED")
+
+    described = moto.sfn.describe_state_machine(stateMachineArn=arn)
+    described.pop("ResponseMetadata", None)
+    path = tmp_path / "describe.json"                       # as the AWS CLI prints it
+    path.write_text(json.dumps(described, indent=4, default=lambda d: d.isoformat()), encoding="utf-8")
+    imported = Store(tmp_path / "imported")
+    import_files(imported, [path])
+    [again] = imported.read_rows("workflows")
+    assert (again["definition"], again["revision"]) == (live["definition"], live["revision"])
+    import_files(store, [path])                              # over the collected one: the same revision
+    assert len(_rows(store, "workflows")) == 1

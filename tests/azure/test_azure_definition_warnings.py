@@ -65,3 +65,38 @@ def test_a_definition_nested_thousands_deep_is_reported_not_a_recursion_error(as
     assert batch.workflows[0]["definition"] is None and batch.workflows[0]["revision"] == "1"
     (warning,) = batch.warnings
     assert "Order-Router" in warning and "nested too deeply" in warning
+
+
+def test_an_exported_listing_with_one_definition_too_deep_to_read_imports_the_others(tmp_path):
+    """A workflows listing file (`az logic workflow list` output) in which one definition nests 3,000 levels
+    deep failed as a whole file ("nested too deeply to read"): the other workflows were not imported. It is
+    read as the live collector reads such a page: that workflow kept without its definition and said, the
+    others imported."""
+    import json
+
+    from flowscope.collectors.importer import import_files
+    from flowscope.store import Store
+
+    other = {**_workflow({"triggers": {}, "actions": {}}), "id": WF_ID.replace("Order-Router", "Other"),
+             "name": "Other"}
+    text = json.dumps({"value": [_workflow("DEEP"), other]}).replace(
+        '"definition": "DEEP"', '"definition": ' + '{"a":' * 3000 + "1" + "}" * 3000)
+    path = tmp_path / "workflows.json"
+    path.write_text(text)
+    store = Store(tmp_path / "s")
+    result = import_files(store, [path])
+    rows = {r["name"]: r for r in store.read_rows("workflows")}
+    assert sorted(rows) == ["Order-Router", "Other"] and rows["Order-Router"]["definition"] is None
+    assert [w for w in result.warnings if "Order-Router" in w and "nested too deeply" in w]
+
+
+def test_stored_attributes_nested_too_deeply_leave_the_definition_readable():
+    """A stored workflow's `attributes` nested 3,000 deep raised RecursionError out of the assembly (its
+    `connections` are read there); it reads as attributes that say nothing, the definition still indexed."""
+    from flowscope.collectors.azure.transform.assemble import _definition_of
+    from flowscope.model import C
+
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    definition = _definition_of({C.definition: '{"triggers": {}, "actions": {"H": {"type": "Http"}}}',
+                                 C.attributes: deep})
+    assert definition is not None and "h" in definition.actions

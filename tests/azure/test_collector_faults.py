@@ -193,11 +193,16 @@ def test_a_list_page_without_value_is_that_workflows_error_not_no_runs(tmp_path,
     assert len(store.read_rows("executions")) == 2        # the other workflows' runs are in
 
 
+DEEP = '{"a":' * 3000 + "1" + "}" * 3000
+"""JSON nested 3,000 levels deep: past Python's JSON reader (its recursion limit) and orjson's (1,024)."""
+
+
 def test_a_listing_nested_too_deeply_to_read_is_that_listings_error(tmp_path):
-    """A workflow whose definition nests 3,000 levels deep makes its resource group's listing unreadable
-    (Python's JSON reader stops at its recursion limit): that was a bare `RecursionError` failing the whole
-    scope. It is that listing's recorded error naming the resource group; the other group is collected."""
-    deep = '{"value": [{"id": "x", "properties": {"definition": ' + '{"a":' * 3000 + "1" + "}" * 3000 + "}}]}"
+    """A workflow nesting 3,000 levels deep outside its definition (here its tags) makes its resource group's
+    listing unreadable (Python's JSON reader stops at its recursion limit): that was a bare `RecursionError`
+    failing the whole scope. It is that listing's recorded error naming the resource group; the other group is
+    collected."""
+    deep = '{"value": [{"id": "x", "tags": ' + DEEP + ', "properties": {"definition": {}}}]}'
     with ArmServer() as server:
         server.load_documents(sample_corpus())
         server.fault(r"/resourceGroups/testResourceGroup/providers/Microsoft\.Logic/workflows$", body=deep.encode(),
@@ -208,6 +213,33 @@ def test_a_listing_nested_too_deeply_to_read_is_that_listings_error(tmp_path):
     assert result.errors[0]["code"] == "TooDeep" and "testResourceGroup" in result.errors[0]["message"]
     assert "nested too deeply" in result.error
     assert [r["workflow_name"] for r in store.read_rows("executions")] == ["test-workflow"]
+
+
+def test_one_workflow_defined_too_deeply_to_read_is_its_warning_and_the_page_is_read(tmp_path):
+    """A listing page in which ONE workflow's definition nests 3,000 levels deep failed as a whole (`TooDeep`):
+    the other workflows of that page were lost with it. The page is read; that workflow is kept without its
+    definition and named in a warning, as an import of the same definition does; the others are collected."""
+    from tests.azure.arm_server import _as_served
+
+    corpus = sample_corpus()
+    group = [r for r in corpus if r.get("type") == "Microsoft.Logic/workflows" and "/testResourceGroup/" in r["id"]]
+    page = {"value": [_as_served({**r, "properties": {**r["properties"], "definition": "DEEP"}})
+                      if r["name"] == "testFlow" else _as_served(r)
+                      for r in sorted(group, key=lambda r: r["id"].lower())]}
+    body = json.dumps(page).replace('"definition": "DEEP"', '"definition": ' + DEEP)
+    with ArmServer() as server:
+        server.load_documents(corpus)
+        server.fault(r"/resourceGroups/testResourceGroup/providers/Microsoft\.Logic/workflows$", body=body.encode(),
+                     times=100)
+        store = Store(tmp_path / "s")
+        [result] = az.sync(src(server, resource_groups=["testResourceGroup"]), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED and result.error_count == 0, result.row()
+    (warning,) = [w for w in result.warnings if "nested too deeply" in w]
+    assert "testFlow" in warning and "testWorkflowName" not in warning
+    workflows = {r["name"]: r for r in store.read_rows("workflows")}
+    assert sorted(workflows) == ["testFlow", "testWorkflowName"]
+    assert workflows["testFlow"]["definition"] is None and workflows["testWorkflowName"]["definition"]
+    assert sorted(r["workflow_name"] for r in store.read_rows("executions")) == ["testFlow", "testWorkflowName"]
 
 
 def test_one_failing_resource_group_never_stops_the_others(tmp_path):

@@ -108,3 +108,104 @@ def test_a_failed_scopes_own_entry_never_keeps_part_of_a_credential(tmp_path, mo
                                               "34adfa4f-cedf-4dc0-ba29-b6d1a69ab345"})[0], store)]
     for result in results:
         assert result.errors and not [e for e in result.errors if "hunt" in json.dumps(e)], result.errors
+
+
+QUOTED = ("https://svc:hunter2hunter2@proxy.example/", "Authorization: Bearer t0ken-abcdefgh")
+
+
+def _cut_messages(text: str) -> dict[str, str | None]:
+    """What each collector keeps of an SDK's or a cloud's `text`, where it cuts it short."""
+    from botocore.exceptions import ClientError, CredentialRetrievalError
+
+    from flowscope.collectors.aws.clients import explain_credentials
+    from flowscope.collectors.aws.metrics import _messages
+    from flowscope.collectors.aws.stepfunctions import as_collection_error as aws_error
+    from flowscope.collectors.azure.clients import _error_of, no_credentials
+    from flowscope.collectors.azure.metrics import _unauthenticated
+    from flowscope.collectors.window import as_collection_error
+
+    class Response:
+        def json(self) -> dict:
+            return {"error": {"code": text, "message": text}}
+
+    code, message = _error_of(Response())
+    refused = ClientError({"Error": {"Code": "AccessDenied", "Message": text}}, "ListExecutions")
+    return {**_cut_sweep(text),
+        "window.as_collection_error": str(as_collection_error(RuntimeError(text), "runs.list", None)),
+        "aws.explain_credentials": str(explain_credentials(CredentialRetrievalError(provider="sso", error_msg=text))),
+        "aws.as_collection_error": str(aws_error(refused, "ListExecutions", None)),
+        "aws.metrics._messages": _messages({"Messages": [{"Code": "E", "Value": text}]}, {}),
+        "azure._error_of code": code,
+        "azure._error_of message": message,
+        "azure.no_credentials": no_credentials(RuntimeError(text)),
+        "azure.metrics._unauthenticated": str(_unauthenticated(RuntimeError(text))),
+    }
+
+
+def _cut_sweep(text: str) -> dict[str, str | None]:
+    """The cuts of skip reasons, scope failures and partial answers, beside those of `_cut_messages`."""
+    from types import SimpleNamespace
+
+    from azure.monitor.query import LogsQueryStatus
+
+    from flowscope.collectors.azure import loganalytics
+    from flowscope.collectors.sink import StoreSink, close_run_row
+    from flowscope.model import Batch, Skip
+
+    result = ScopeResult(cloud="azure", scope="azure:s", started_at=dt.datetime(2026, 11, 1, tzinfo=UTC))
+    sink = StoreSink(None, result, transforms=None, flush_every=10**9)        # type: ignore[arg-type]
+    sink.add(Batch(skips=[Skip(text, text, text)]))
+
+    class Refusing:
+        def write(self, _batch: Batch) -> None:
+            raise RuntimeError(text)
+
+    class Client:
+        def query_workspace(self, *_a: object, **_k: object) -> object:
+            return SimpleNamespace(status=LogsQueryStatus.PARTIAL,
+                                   partial_error=SimpleNamespace(code="PartialError", message=text))
+
+    try:
+        loganalytics.query_slice(Client(), {}, "ws", ["/subscriptions/s/resourcegroups/r/providers/microsoft.logic/"
+                                                      "workflows/w"],
+                                 dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 2, tzinfo=UTC))
+        partial = None
+    except loganalytics.PartialResult as exc:
+        partial = str(exc)
+    return {**{f"sink.skips_kept {k}": v for k, v in sink.skips_kept[0].items()},
+            "sink.close_run_row": close_run_row(Refusing(), result).error,      # type: ignore[arg-type]
+            "azure.loganalytics partial": partial}
+
+
+def test_every_collector_cut_keeps_no_part_of_a_credential():
+    """Each collector cut a cloud's or an SDK's message (at 80 to 300 characters) itself, some before the
+    credentials were taken out: a cut between `user:pass` and its `@`, or into a bearer token, left what came
+    before it, which no rule matches. Each one takes them out first (`native.cleaned`)."""
+    leaks = set()
+    for quoted in QUOTED:
+        for pad in range(60, 300, 3):
+            for where, kept in _cut_messages("x" * pad + " " + quoted).items():
+                if kept is not None and ("hunt" in kept or "t0ke" in kept):
+                    leaks.add(where)
+    assert sorted(leaks) == []
+
+
+def test_every_collector_cut_says_it_was_cut():
+    """The same cut everywhere (`native.cleaned`): a message cut short says so (`…`), where some sliced it."""
+    cut = {where for where, kept in _cut_messages("y" * 2_000).items() if kept is not None and "…" in kept}
+    assert sorted(set(_cut_messages("y")) - cut) == []
+
+
+def test_a_runtime_log_error_cut_to_its_column_keeps_no_part_of_a_credential():
+    """A Log Analytics runtime row's `Error` was cut to 1,024 characters before the transform took the
+    credentials out of it (`records.error_of`): a `user:password@` across the cut kept the part before it."""
+    from flowscope.collectors.azure.transform.records import error_of
+    from flowscope.collectors.azure.transform.runtime_log import _props
+    from flowscope.model import Status
+
+    for quoted in QUOTED:
+        for pad in range(990, 1024, 3):
+            props = _props({"Error": "x" * pad + " " + quoted, "Code": "ActionFailed",
+                            "StartTime": "2026-11-01T00:00:00Z"}, completed=False)
+            kept = json.dumps([props, error_of(props, Status.FAILED)])
+            assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)

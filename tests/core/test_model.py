@@ -46,3 +46,29 @@ def test_truncate_and_payload_hash():
 def test_to_arrow_rejects_missing_required_column():
     with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError, ValueError)):
         model.to_arrow("executions", [{C.cloud: "aws"}])
+
+
+def test_json_object_of_text_nested_too_deeply_is_empty_not_a_recursion_error():
+    """A stored `details` or definition nested 3,000 levels deep: `json.loads` raised RecursionError, which
+    nothing caught (doctor, the dashboard and every reader of `run_details` broke on it). It reads as
+    unreadable text does: {}."""
+    from flowscope.model import json_object, run_details
+
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    assert json_object(deep) == {} and run_details(deep) == {}
+    assert json_object('{"a": {"b": 1}}') == {"a": {"b": 1}}
+
+
+def test_attributes_nested_too_deeply_read_as_unreadable_not_a_recursion_error():
+    """A row's `attributes` nested 3,000 deep raised RecursionError out of the assembly and the live collectors'
+    merges (`row_attributes`, `merge_attributes`): it reads as unreadable text does."""
+    import json
+
+    from flowscope.collectors.native import row_attributes
+    from flowscope.collectors.window import merge_attributes
+
+    deep = '{"a":' * 3000 + "1" + "}" * 3000
+    assert row_attributes({C.attributes: deep}) == {}
+    row = {C.attributes: deep}
+    merge_attributes(row, {"gone": True})
+    assert json.loads(row[C.attributes]) == {"raw": deep, "gone": True}

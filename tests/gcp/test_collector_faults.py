@@ -432,3 +432,44 @@ def test_an_execution_starting_while_the_listing_pages_is_listed_and_read_once(s
     fetched = [p for m, p, q in server.requests if p.endswith("/stepEntries") and "pageToken" not in q]
     assert len(fetched) == len(set(fetched)) == len(server.executions) - 1     # the late one: not listed yet
     assert result.counts["executions_listed"] == result.counts["executions_fetched"] == len(server.executions) - 1
+
+
+# ---------------------------------------------------------------- sign-in failures quoting credentials
+
+PASSWORD = "s3cr3t" * 30
+QUOTING = f"{'x' * 100} https://svc:{PASSWORD}@oauth2.example/token"
+"""A sign-in failure quoting a URL's user:password, long enough that a cut at 160 or 200 characters falls
+inside the password (cut first, the part before the cut had no `@` left for the rule to match)."""
+
+
+@pytest.mark.parametrize("failure", ["refresh", "transport", "default"])
+def test_a_sign_in_failure_quoting_a_credential_is_stored_and_printed_without_it(failure, monkeypatch, tmp_path):
+    """google-auth's RefreshError / TransportError, or google.auth.default's failure, quoting a
+    `user:password@` URL: its message was cut (160 / 200 characters) before the credentials were taken out,
+    so the part of the password before the cut stayed in the stored and printed error."""
+    import google.auth
+    import google.auth.credentials
+    from google.auth.exceptions import DefaultCredentialsError, RefreshError, TransportError
+
+    error = {"refresh": RefreshError, "transport": TransportError, "default": DefaultCredentialsError}[failure]
+
+    class Refusing(google.auth.credentials.Credentials):
+        def refresh(self, request: Any) -> None:
+            raise error(QUOTING)
+
+    def no_default(*_a: Any, **_k: Any) -> Any:
+        raise error(QUOTING)
+
+    monkeypatch.delenv(gcp_clients.TOKEN_ENV, raising=False)
+    if failure == "default":
+        monkeypatch.setattr(google.auth, "default", no_default)
+    else:
+        monkeypatch.setattr(gcp_clients, "credentials", lambda: Refusing())
+    store = Store(tmp_path / "s")
+    report = sync_store(store, [{"cloud": "gcp", "project": "p", "endpoint": "http://127.0.0.1:9",
+                                 "max_attempts": 1}], now=NOW)
+    [result] = report.results
+    assert result.status == RunStatus.FAILED and "oauth2.example" in result.error, result.row()
+    [run] = store.read_rows("collection_runs")
+    for said in (json.dumps(result.row(), default=str), json.dumps(run, default=str), *report.summary_lines()):
+        assert "s3cr3t" not in said, said

@@ -79,3 +79,23 @@ def test_without_any_definition_unknown_calls_are_external_until_it_arrives():
     good = t.transform_workflows(_workflow("- charge:\n    call: sys.log\n- ping:\n    call: sys.sleep\n"), CTX)
     _, _, usage = t.assemble(batch.executions[0], batch.steps, batch.attempts, good.workflows[0])
     assert {u[C.step_key]: u[C.meter] for u in usage} == {"1": IN, "2": IN, "3": IN, "4": IN, "5": IN}
+
+
+def test_a_parse_error_quoting_a_credential_of_the_source_is_said_without_it():
+    """A source that does not parse: the YAML reader's message quotes the line it stopped at, and the warning
+    quoted it as written: a `password:` the author typed there (taken out of the stored source) went into the
+    run's warnings and the printed summary, and a URL's user:password across the 300th character kept its
+    start."""
+    said = []
+    for pad in (0, 200, 250, 280):
+        source = ("main:\n  steps:\n    - login:\n        call: http.post\n        args:\n          body:\n"
+                  f"            note: {'x' * pad}\n"
+                  "            password: hunter2secret: x\n")
+        url = ("main:\n  steps:\n    - login:\n        call: http.get\n        args:\n"
+               f"          url: {'y' * pad} https://svc:hunter2hunter2@api.example/x: [\n")
+        for text in (source, url):
+            batch = t.transform(_workflow(text), CTX)
+            (warning,) = batch.warnings
+            said.append(warning)
+    assert [w for w in said if "hunt" in w] == []
+    assert all("could not be parsed" in w for w in said)

@@ -21,9 +21,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
-from flowscope.model import truncate
 
 try:  # boto3 is the `aws` extra: importing flowscope must not need it
     import boto3
@@ -369,7 +369,7 @@ def explain_credentials(exc: Exception) -> Exception:
              UnauthorizedSSOTokenError, CredentialRetrievalError)
     if not isinstance(exc, kinds):
         return exc
-    return AwsAuthError(f"no AWS credentials: {type(exc).__name__}: {truncate(str(exc), 160)} (set the source's "
+    return AwsAuthError(f"no AWS credentials: {type(exc).__name__}: {cleaned(str(exc), 160)} (set the source's "
                         "profile or AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; run `aws sso login` "
                         "for an SSO profile; or use an instance or task role: docs/iam-policy.json is the read-only "
                         "policy)", code=type(exc).__name__)

@@ -42,6 +42,7 @@ from flowscope.collectors.aws.stepfunctions import (
     run_history_fetches,
 )
 from flowscope.collectors.aws.transform.names import DEFER_ASSEMBLE
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.sink import gc_paused
 from flowscope.collectors.throttle import prefetched
 from flowscope.collectors.window import merge_attributes
@@ -240,7 +241,7 @@ class LogRecordStream:
             except (TypeError, ValueError, KeyError, AttributeError) as exc:
                 self.skips.append(Skip(f"FilterLogEvents {self.group}",
                                        f"{event.get('logStreamName')}#{event.get('eventId')}",
-                                       f"malformed log record: {type(exc).__name__} {str(exc)[:80]}"))
+                                       f"malformed log record: {type(exc).__name__} {cleaned(str(exc), 80)}"))
                 continue
             entry = open_.get(arn)
             if entry is None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.window import CollectionError
 from flowscope.model import C, Cloud, utc
 
@@ -59,7 +60,7 @@ only means more pages follow)."""
 
 def _messages(result: dict[str, Any], page: dict[str, Any]) -> str:
     messages = (result.get("Messages") or []) + (page.get("Messages") or [])
-    return "; ".join(f"{m.get('Code')}: {m.get('Value')}" for m in messages if isinstance(m, dict))[:200]
+    return cleaned("; ".join(f"{m.get('Code')}: {m.get('Value')}" for m in messages if isinstance(m, dict)), 200)
 
 
 def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account: str, region: str,

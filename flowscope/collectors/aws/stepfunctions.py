@@ -37,7 +37,7 @@ from flowscope.collectors.aws.clients import (
 )
 from flowscope.collectors.aws.events import is_express_arn
 from flowscope.collectors.aws.transform.names import KIND_EXPRESS, NATIVE_STATUS
-from flowscope.collectors.native import ImportContext, row_attributes
+from flowscope.collectors.native import ImportContext, cleaned, row_attributes
 from flowscope.collectors.scope_run import ScopeRun, gone_mark, mark_gone
 from flowscope.collectors.source_config import name_matches
 from flowscope.collectors.throttle import bounded_map
@@ -165,7 +165,7 @@ def as_collection_error(exc: BaseException, operation: str, target: str | None) 
     message = f"{operation} failed: {code or type(exc).__name__}"
     detail = getattr(exc, "response", {}).get("Error", {}).get("Message") if code else str(exc)
     if detail:
-        message += f": {str(detail)[:200]}"
+        message += f": {cleaned(str(detail), 200)}"
     return CollectionError(message, operation=operation, code=code or type(exc).__name__, target=target)
 
 

@@ -34,11 +34,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
+from flowscope.collectors.deep_json import loads_keeping_deep_definitions
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
-from flowscope.model import truncate
 from flowscope.netaddr import is_loopback_url
-from flowscope.textsafety import without_secrets
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -183,7 +183,7 @@ def no_credentials(exc: Exception) -> str:
     """A token that could not be had, in one line with what to do: the SDK's first line (its list of
     every credential tried is noise here), and the ways to sign in."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return (f"no Azure credentials: {truncate(first, 160)} (sign in with `az login`, set AZURE_TENANT_ID, "
+    return (f"no Azure credentials: {cleaned(first, 160)} (sign in with `az login`, set AZURE_TENANT_ID, "
             f"AZURE_CLIENT_ID and AZURE_CLIENT_SECRET, use a managed or workload identity, or set {TOKEN_ENV})")
 
 
@@ -390,19 +390,22 @@ class ArmClient:
             raise ArmError(f"{operation} failed: {no_credentials(exc)}", status=None, operation=operation,
                            code=type(exc).__name__, target=_target(url)) from None
         except AzureError as exc:
-            raise ArmError(f"{operation} failed: {type(exc).__name__}: {without_secrets(str(exc))[:200]}", status=None,
+            raise ArmError(f"{operation} failed: {type(exc).__name__}: {cleaned(str(exc), 200)}", status=None,
                            operation=operation, code=type(exc).__name__, target=_target(url)) from None
         status = response.status_code
         if status >= 400:
             code, message = _error_of(response)
-            raise ArmError(f"{operation} failed: HTTP {status} {code or ''}: {message or ''}".strip()[:300],
+            raise ArmError(cleaned(f"{operation} failed: HTTP {status} {code or ''}: {message or ''}".strip(), 300),
                            status=status, operation=operation, code=code or f"HTTP{status}", target=_target(url))
         try:
-            return response.json()
+            try:
+                return response.json()
+            except RecursionError:  # one workflow's definition too deep to read: kept as text, the rest read
+                return loads_keeping_deep_definitions(response.text())
         except ValueError:
             raise ArmError(f"{operation}: the response is not JSON", status=status, operation=operation,
                            code="NotJson", target=_target(url)) from None
-        except RecursionError:      # a definition nested thousands deep in a listing: that call's error
+        except RecursionError:      # nested too deeply outside a definition: that call's error
             raise ArmError(f"{operation} of {_target(url)}: the response is JSON nested too deeply to read",
                            status=status, operation=operation, code="TooDeep", target=_target(url)) from None
 
@@ -487,4 +490,4 @@ def _error_of(response: Any) -> tuple[str | None, str | None]:
     if not isinstance(err, dict):
         return None, None
     code, message = err.get("code"), err.get("message")
-    return (str(code)[:100] if code else None), (without_secrets(str(message))[:200] if message else None)
+    return (cleaned(str(code), 100) if code else None), (cleaned(str(message), 200) if message else None)

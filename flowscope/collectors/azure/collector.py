@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.azure.context import CLOUD, ScopeContext
 from flowscope.collectors.azure.source import SOURCE_KEYS, AzureScope, scopes, validate
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.sink import StoreSink, close_run_row, open_window
 from flowscope.collectors.source_config import SourceConfigError
 from flowscope.collectors.window import CollectWindow, ScopeResult, failure_entry
@@ -134,7 +135,7 @@ def _collect(scope: AzureScope, client: "ArmClient", store: "Store", result: Sco
     unread.record(sc)
     if sc.unknown_statuses:
         result.details["unknown_statuses"] = dict(sorted(sc.unknown_statuses.items()))
-        result.warn(f"unknown Logic Apps status(es) {', '.join(sorted(sc.unknown_statuses))[:200]}: kept as "
+        result.warn(f"unknown Logic Apps status(es) {cleaned(', '.join(sorted(sc.unknown_statuses)), 200)}: kept as "
                     "native_status, counted RUNNING without an end time and FAILED with one")
     result.finish()
     result.watermark = sc.held_watermark()

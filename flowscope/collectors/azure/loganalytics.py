@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flowscope.collectors.azure.clients import AzureConfigError, CallStats, check_endpoint, make_policies
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import Quota
 
 DEFAULT_LOGS_ENDPOINT = "https://api.loganalytics.io"
@@ -127,7 +128,7 @@ def query_slice(client: Any, options: Mapping[str, Any], workspace_id: str, work
     if result.status != LogsQueryStatus.SUCCESS:
         error = getattr(result, "partial_error", None)
         raise PartialResult(f"partial result for {kql_time(start)}..{kql_time(end)}: "
-                            f"{getattr(error, 'code', None)}: {str(getattr(error, 'message', ''))[:200]}")
+                            f"{getattr(error, 'code', None)}: {cleaned(str(getattr(error, 'message', '')), 200)}")
     rows: list[dict[str, Any]] = []
     for table in result.tables:
         names = list(table.columns)

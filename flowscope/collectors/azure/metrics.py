@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors.azure.clients import ArmClient, ArmError, CallStats, check_endpoint, make_policies
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error
 from flowscope.model import Batch, C, Cloud, utc
@@ -289,5 +290,5 @@ def _batched(sc: "ScopeContext", workflows: dict[str, dict[str, Any]], endpoint:
 
 def _unauthenticated(exc: BaseException) -> BaseException:
     """A 401 of the batch API as the ARM client's error, so the scope stops as for any 401."""
-    return ArmError(f"metrics.getBatch failed: HTTP 401: {str(exc)[:200]}", status=401,
+    return ArmError(f"metrics.getBatch failed: HTTP 401: {cleaned(str(exc), 200)}", status=401,
                     operation="metrics.getBatch")

@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from flowscope.collectors import unread
 from flowscope.collectors.azure.context import CLOUD, TERMINAL, ScopeContext, props, run_start
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError, as_collection_error
@@ -55,7 +56,7 @@ def list_runs(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *, only_pa
                 ids[canonical_execution_id(run["id"]) or ""] = run
             except ValueError:
                 sc.result.record_error({"operation": "runs.list", "code": "BadId",
-                                        "message": f"not a run id: {str(run.get('id'))[:200]}"})
+                                        "message": f"not a run id: {cleaned(str(run.get('id')), 200)}"})
         ids.pop("", None)
         sc.seen.update(ids)
         stored = sc.store.existing_execution_ids(CLOUD, list(ids)) or {}
@@ -107,7 +108,7 @@ def fetch_runs(sc: ScopeContext, runs: list[dict[str, Any]]) -> None:
     for outcome in outcomes:
         if outcome.error is not None:
             run = outcome.item
-            sc.failed(outcome.error, "run details", str(run.get("id"))[:300], gap=False)
+            sc.failed(outcome.error, "run details", cleaned(str(run.get("id")), 300), gap=False)
             if getattr(outcome.error, "status", None) == 403:
                 refused.append(outcome.error)
             if canonical_execution_id(run["id"]) in sc.absent:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.azure.context import CLOUD, ScopeContext, props
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import bounded_map
 from flowscope.model import C, Source
 
@@ -52,7 +53,7 @@ def collect_workflows(scope: "AzureScope", sc: ScopeContext) -> dict[str, dict[s
             workflows[canonical_workflow_id(doc["id"])] = doc
         except ValueError:
             sc.result.record_error({"operation": "workflows.list", "code": "BadId",
-                                    "message": f"not a workflow id: {str(doc.get('id'))[:200]}"})
+                                    "message": f"not a workflow id: {cleaned(str(doc.get('id')), 200)}"})
     sc.result.count("workflows", len(workflows))
     sc.result.details["workflows"] = sorted(str(d.get("name")) for d in workflows.values())[:200]
     if not workflows and not scope.globs and sc.result.error_count == 0:

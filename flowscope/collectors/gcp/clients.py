@@ -36,7 +36,6 @@ from urllib.parse import urlsplit
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
-from flowscope.model import truncate
 from flowscope.netaddr import is_loopback
 
 if TYPE_CHECKING:
@@ -243,7 +242,7 @@ def credentials() -> "Credentials":
     try:
         creds, _project = google.auth.default(scopes=list(SCOPES))
     except Exception as exc:  # noqa: BLE001 - DefaultCredentialsError and transport errors alike
-        raise GcpAuthError(f"no Google credentials: {type(exc).__name__}: {truncate(str(exc), 200)} "
+        raise GcpAuthError(f"no Google credentials: {type(exc).__name__}: {cleaned(str(exc), 200)} "
                            f"(run `gcloud auth application-default login`, or set {TOKEN_ENV})",
                            http_status=None, operation="google.auth.default", code="NO_CREDENTIALS") from None
     return creds
@@ -350,10 +349,10 @@ class GcpClients:
             raise GcpAuthError(
                 f"{api} failed: HTTP 401 UNAUTHENTICATED: the access token was refused and cannot be refreshed "
                 f"(expired or revoked? set a fresh {TOKEN_ENV} or run `gcloud auth application-default login`): "
-                f"{truncate(str(exc), 160)}", http_status=401, operation=api, code="UNAUTHENTICATED",
+                f"{cleaned(str(exc), 160)}", http_status=401, operation=api, code="UNAUTHENTICATED",
                 target=target) from None
         except TransportError as exc:
-            raise GcpAuthError(f"{api}: obtaining an access token failed: {truncate(str(exc), 200)}",
+            raise GcpAuthError(f"{api}: obtaining an access token failed: {cleaned(str(exc), 200)}",
                                http_status=None, operation=api, code="TOKEN_TRANSPORT", target=target) from None
         if response.status_code >= 400:
             raise _api_error(response, api, target)

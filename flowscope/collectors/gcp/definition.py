@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from flowscope.collectors.graph import DefinitionError, Graph
+from flowscope.collectors.native import cleaned
 
 INTERNAL_HOST_SUFFIXES = (
     "googleapis.com",
@@ -153,6 +154,19 @@ def resource_is_wait(resource: str | None) -> bool:
 
 # ---------------------------------------------------------------- parsing
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """What the YAML reader found wrong and where (line, column), without the snippet of the source its
+    message quotes: a line of the source holds what its author typed there, credentials included, and the
+    reader cuts that snippet to its width itself (a URL's `user:password@` kept without its scheme, which
+    no rule matches)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return type(exc).__name__
+    mark = exc.problem_mark or exc.context_mark
+    where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+    said = ", ".join(str(part) for part in (exc.context, exc.problem) if part)
+    return (said or type(exc).__name__) + where
+
+
 @lru_cache(maxsize=256)
 def parse_definition(source: str) -> Definition:
     """Parse workflow source (YAML, or JSON which YAML reads too). Cached: sources repeat."""
@@ -162,7 +176,7 @@ def parse_definition(source: str) -> Definition:
         try:
             doc = json.loads(source)
         except ValueError:
-            raise DefinitionError(f"not YAML or JSON: {exc}") from None
+            raise DefinitionError(f"not YAML or JSON: {yaml_problem(exc)}") from None
     routines: dict[str, list[Any]] = {}
     if isinstance(doc, list):
         routines["main"] = doc
@@ -181,12 +195,12 @@ def parse_definition(source: str) -> Definition:
 
 
 def definition_problem(source: str) -> str | None:
-    """Why a workflow source cannot be used (one line, for a warning), or None when it parses."""
+    """Why a workflow source cannot be used (one line, for a warning, credentials out, then cut), or None
+    when it parses."""
     try:
         parse_definition(source)
     except (DefinitionError, RecursionError, ValueError, TypeError) as exc:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        return text if len(text) <= 300 else text[:299] + "…"
+        return cleaned(" ".join(str(exc).split()) or type(exc).__name__, 300)
     return None
 
 

@@ -18,6 +18,7 @@ from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.events import EventKind
 from flowscope.collectors.aws.transform import flow_events, step_events
 from flowscope.collectors.aws.transform.visits import Anchor, Scope, Visit
+from flowscope.collectors.native import cleaned
 from flowscope.model import Skip
 
 EventFields = tuple[int, int, Any, str, Any]
@@ -114,7 +115,7 @@ class HistoryBuilder:
                 # a field of the wrong type (an iteration index that is no number, a resource that
                 # is no text) failed the whole file; the event alone is skipped, named
                 self.skips.append(Skip(self.source_name, f"{self.arn} event {eid}",
-                                       f"malformed {etype} event: {type(exc).__name__}: {str(exc)[:120]}"))
+                                       f"malformed {etype} event: {type(exc).__name__}: {cleaned(str(exc), 120)}"))
         self.event_count += count
 
     # ------------------------------------------------------------------ finding visits

@@ -29,7 +29,7 @@ from flowscope.collectors.azure.transform.ids import parse_step_key, step_key, t
 from flowscope.collectors.azure.transform.records import ITERATION_NATIVE_TYPE, attempt_row
 from flowscope.collectors.azure.transform.request_histories import REQUEST
 from flowscope.collectors.merge import merge_rows
-from flowscope.collectors.native import Row
+from flowscope.collectors.native import Row, row_attributes
 from flowscope.model import WORK_STEP_TYPES, C, Meter, Status, StepType, duration_ms
 
 ParsedKeys = dict[str, tuple[str, list[tuple[str, int]]]]
@@ -75,13 +75,7 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
 def _definition_of(workflow: Row | None) -> Definition | None:
     if not workflow or not workflow.get(C.definition):
         return None
-    connections = "{}"
-    attrs = workflow.get(C.attributes)
-    if attrs:
-        try:
-            connections = json.dumps((json.loads(attrs) or {}).get("connections") or {}, sort_keys=True)
-        except (ValueError, AttributeError):
-            connections = "{}"
+    connections = json.dumps(row_attributes(workflow).get("connections") or {}, sort_keys=True)
     return cached_definition(workflow[C.definition], connections)
 
 

@@ -24,7 +24,7 @@ from collections import Counter
 from typing import Any
 
 from flowscope.collectors.azure.transform.runtime_log import records_from_rows
-from flowscope.collectors.native import ImportContext, NativeFormatError, text_field
+from flowscope.collectors.native import ImportContext, NativeFormatError, cleaned, text_field
 from flowscope.model import Skip
 
 FORMAT = "azure.diagnostic_logs"
@@ -112,7 +112,7 @@ def _unusable(rec: Any) -> str | None:
     if not isinstance(rec, dict):
         return f"not a record ({type(rec).__name__})"
     if not is_runtime_record(rec):
-        return f"not a Logic Apps WorkflowRuntime event (category {str(rec.get('category'))[:40]!r})"
+        return f"not a Logic Apps WorkflowRuntime event (category {cleaned(str(rec.get('category')), 40)!r})"
     props = rec.get("properties")
     resource = props.get("resource") if isinstance(props, dict) else None
     if not isinstance(resource, dict) or not resource.get("runId"):

@@ -13,6 +13,8 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from flowscope.collectors.native import error_text
+
 
 def _time(value: Any) -> Any:
     """A time as the transforms read it: LogsQueryClient's aware datetime as is (no round trip
@@ -39,7 +41,7 @@ def _props(row: Mapping[str, Any], completed: bool) -> dict[str, Any]:
     if code:
         props["code"] = str(code)
     if row.get("Error"):
-        props["error"] = {"code": str(code or ""), "message": str(row["Error"])[:1024]}
+        props["error"] = {"code": str(code or ""), "message": error_text(row["Error"])}
     return props
 
 

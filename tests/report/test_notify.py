@@ -995,7 +995,9 @@ def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
     """smtplib raises only when the server refuses every recipient; for some it returns them and sends to the
     rest. `to = ["ops@example.com", "oncall@example.com"]` with oncall's mailbox gone said "sent (to 2
     recipient(s))", and oncall was never told, run after run (its findings recorded as told). A refused
-    recipient is a failed delivery naming it and the server's reason; the others got the message."""
+    recipient is a failed delivery naming it and the server's reason; the others got the message, and it is
+    recorded as told (`finding_ids`): recorded as told to nobody, every later run sent it to them again
+    (tests/report/test_notify_partial.py)."""
     from aiosmtpd.controller import Controller
 
     from tests.report.conftest import _free_port
@@ -1026,7 +1028,9 @@ def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
     assert nobody.failed and nobody.error == ("SMTP refused 1 of 1 recipient(s): oncall@example.com: SMTP 550: "
                                               "5.1.1 <oncall@example.com>: mailbox unavailable"), nobody.error
     assert [e.rcpt_tos for e in received] == [["ops@example.com"]]
-    assert result.failed and not result.finding_ids, result.line()
+    assert result.failed and result.partly and result.finding_ids, result.line()
+    assert result.line().endswith("; recorded as sent to the 1 of 2 recipient(s) that took it: no later run sends "
+                                  "it to them again"), result.line()
     assert result.attempts == 1, result.line()           # a refusal with 5xx is not retried (nor re-sent to ops)
     assert result.error == ("SMTP refused 1 of 2 recipient(s) (the others got the message): oncall@example.com: "
                             "SMTP 550: 5.1.1 <oncall@example.com>: mailbox unavailable"), result.error

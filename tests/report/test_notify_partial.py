@@ -7,6 +7,8 @@ on loopback."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from typer.testing import CliRunner
 
@@ -65,3 +67,46 @@ def test_a_recipient_refused_for_good_is_named_and_the_others_are_not_sent_it_ag
     assert again.exit_code == ExitCode.OK, again.output
     assert "notify ops-mail: nothing to send" in again.output, again.output
     assert received == [["ops@example.com"]], "ops was sent the same message twice"
+
+
+def test_a_later_attempt_that_fails_whole_keeps_those_told_by_an_earlier_one(tmp_path):
+    """ops took the message at the first attempt and grey@ was refused for now; the second attempt, to grey@
+    alone, ended in a refused DATA (451). The delivery failed, but ops has the message: it is recorded as told
+    (`partly`), or the next run would send ops the same message again."""
+    from aiosmtpd.controller import Controller
+
+    from flowscope.report import build_content
+    from flowscope.report.notify import deliver, parse_targets
+    from flowscope.store import Store
+
+    received: list[list[str]] = []
+    greyed: list[str] = []
+
+    class Handler:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
+            if address.startswith("grey@") and not greyed:
+                greyed.append(address)
+                return "450 4.2.0 <grey@example.com>: Greylisted, try later"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
+            if envelope.rcpt_tos == ["grey@example.com"]:
+                return "451 4.3.0 local error in processing"
+            received.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    make_store(tmp_path / "store", failed_scope=False)
+    content = build_content(Store.open(tmp_path / "store"), since=END - dt.timedelta(days=7), until=END, now=END)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    try:
+        [result] = deliver(parse_targets([{
+            "type": "email", "host": "127.0.0.1", "port": controller.port, "starttls": False,
+            "from": "flowscope@example.com", "to": ["ops@example.com", "grey@example.com"], "min_severity": "low",
+            "backoff": 0, "retries": 2}]), content)
+    finally:
+        controller.stop()
+    assert received == [["ops@example.com"]]
+    assert result.failed and result.partly and result.finding_ids and result.attempts == 2, result.line()
+    assert result.error.startswith("SMTP 451"), result.error

@@ -17,7 +17,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP
+from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, lit_ts
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, q, run
 from flowscope.format import fmt_cause, is_missing
@@ -127,7 +127,8 @@ def _search_where(f: Filters, statuses: tuple[str, ...], error_text: str, execut
 
 
 ELAPSED_MS = ("coalesce(e.{duration_ms}, CASE WHEN e.{status} = '" + Status.RUNNING.value + "' THEN "
-              "date_diff('millisecond', e.{started_at}, least(coalesce(e.{collected_at}, $until), $until)) END)")
+              "date_diff('millisecond', e.{started_at}, "
+              "greatest(least(coalesce(e.{collected_at}, $until), $until), e.{started_at})) END)")
 """A run's duration, or for a run still running its time so far, to when it was last seen running, never past
 the window's end `$until` (the SQL form of `since(started_at, seen_running(run, until))`): a stuck run is the
 longest, not a run without a length."""
@@ -294,6 +295,17 @@ def seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp:
     seen = end if seen is None or pd.isna(seen) else min(_utc(seen), end)
     start = run.get(C.started_at)
     return seen if start is None or pd.isna(start) else max(seen, _utc(start))
+
+
+def seen_running_expr(collected_at: Any, started_at: Any, until: Any) -> Any:
+    """`seen_running` as an ibis expression over a table's `collected_at` and `started_at` columns (the stuck
+    check's form): the one rule for how long a running run has run, which the stuck check, the executions
+    search (`ELAPSED_MS`) and the run page read. The stuck check aged a row without `collected_at` to its
+    workflow's latest start or end while the search timed it to the window's end: one run, two ages."""
+    import ibis
+
+    end = lit_ts(_utc(until).to_pydatetime())
+    return ibis.greatest(ibis.least(ibis.coalesce(collected_at, end), end), started_at)
 
 
 def seen_running_when(run: dict[str, Any], until: Any) -> str:

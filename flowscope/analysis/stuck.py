@@ -2,12 +2,13 @@
 
 - `stuck_execution`: RUNNING executions older than k x their workflow's p99 duration (and a
   minimum age); a workflow without finished runs uses a fixed age instead. Age is measured to when
-  the run was last seen running: its row's `collected_at` (the sync or import that wrote it),
-  capped by `now` and the window's end, so neither a store last synced a week ago nor another
-  workflow's newer runs make it look older. A run known only from an imported snapshot
+  the run was last seen running (`runs.seen_running_expr`, the rule the executions search and the run
+  page read): its row's `collected_at` (the sync or import that wrote it), capped by `now` and the
+  window's end, so neither a store last synced a week ago nor another workflow's newer runs make it
+  look older; a row without `collected_at` (written before it existed), to the window's end, and its
+  title says so. A run known only from an imported snapshot
   (`source` import) is said to have been RUNNING in that snapshot, with its age then, not to be
-  running now. Rows without `collected_at` fall back to their own workflow's latest start or end.
-  A redriven run (Step Functions keeps its start date) is aged from its current life's first step.
+  running now. A redriven run (Step Functions keeps its start date) is aged from its current life's first step.
   An Express run seen RUNNING past Express's 5-minute limit is not stuck: it ended and its end record
   was never read (`express_runs_without_end`, said as a `collection_gap` by analysis/collection.py).
 - `history_limit_risk`: executions whose history nears the 25,000-event limit of Step Functions
@@ -42,6 +43,7 @@ from flowscope.analysis.base import (
     to_utc,
     top_ids,
 )
+from flowscope.analysis.runs import seen_running_expr
 from flowscope.format import fmt_duration
 from flowscope.model import AWS_HISTORY_EVENT_LIMIT, C, Cloud, Kind, Source, Status, StepType
 
@@ -59,23 +61,18 @@ def _running_ages(ctx: Context) -> ir.Table | None:
     running = e.filter(e[C.status] == str(Status.RUNNING))
     if not ctx.cached("running_count", lambda: int(execute(running.aggregate(n=running.count()))["n"].iloc[0])):
         return None
-    # Rows without collected_at (written before it existed): their own workflow's latest start or end.
-    latest = e.group_by([C.cloud, C.workflow_id]).aggregate(s=e[C.started_at].max(), en=e[C.ended_at].max())
-    latest = latest.select(k_cloud=C.cloud, k_wf=C.workflow_id,
-                           wf_latest=ibis.greatest(latest.s, latest.en.fill_null(latest.s)))
     done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0)
                     & (e[C.status] != str(Status.RUNNING)) & timed_run(e))     # a redrive's wait is no duration
     base = done.group_by([C.cloud, C.workflow_id]).aggregate(
         p99=done[C.duration_ms].cast("float64").quantile(0.99), finished=done.count())
     base = base.select(b_cloud=C.cloud, b_wf=C.workflow_id, p99="p99", finished="finished")
-    r = running.inner_join(latest, (running[C.cloud] == latest.k_cloud) & (running[C.workflow_id] == latest.k_wf))
-    r = r.left_join(base, (r[C.cloud] == base.b_cloud) & (r[C.workflow_id] == base.b_wf))
-    # Age when last seen running: at the sync or import that wrote the row, never later than now/until.
-    seen = ibis.coalesce(r[C.collected_at], r.wf_latest)
-    r = r.mutate(as_of=ibis.least(seen, lit_ts(min(ctx.now, ctx.until))),
-                 cut=(seen > lit_ts(min(ctx.now, ctx.until))).cast("int64"),
-                 snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"),
-                 no_collected=r[C.collected_at].isnull().cast("int64"))
+    r = running.left_join(base, (running[C.cloud] == base.b_cloud) & (running[C.workflow_id] == base.b_wf))
+    # Age when last seen running: at the sync or import that wrote the row, never later than now/until
+    # (`cut`: measured to the window's end, a row collected after it or never stamped).
+    end = min(ctx.now, ctx.until)
+    r = r.mutate(as_of=seen_running_expr(r[C.collected_at], r[C.started_at], end),
+                 cut=(r[C.collected_at].isnull() | (r[C.collected_at] > lit_ts(end))).cast("int64"),
+                 snapshot=(r[C.source].fill_null("") == str(Source.IMPORT)).cast("int64"))
     lives = _redriven_life_starts(ctx, running)
     start = r[C.started_at]
     if lives is not None:
@@ -145,7 +142,7 @@ def _flagged_running(ctx: Context) -> pd.DataFrame:
         flagged = r.filter((r.age_ms >= limit) | r.unended)
         rows = execute(flagged.select(
             C.cloud, C.workflow_id, C.execution_id, C.started_at, "age_ms", "p99", "finished", "as_of",
-            "snapshot", "no_collected", "cut", "unended",
+            "snapshot", "cut", "unended",
             # marked by the collector when the cloud no longer knows the execution (`mark_gone`)
             gone=flagged[C.attributes].fill_null("").contains('"gone"').cast("int64")))
         return rows.assign(unended=rows["unended"].fillna(False).astype(bool))
@@ -193,8 +190,7 @@ def stuck_executions(ctx: Context) -> list[Finding]:
                       "finished_executions": None if pd.isna(a.finished) else int(a.finished),
                       "as_of": to_utc(a.as_of), "current_step": step,
                       "snapshot": snapshots == n, "from_snapshots": snapshots, "imported_at": imported_at,
-                      "age_measured_to": ("window_end" if a.cut else "collected_at" if not a.no_collected
-                                          else "workflow_latest_timestamp"),
+                      "age_measured_to": "window_end" if a.cut else "collected_at",
                       "gone_from_cloud": int(a.gone or 0)},
             recommendation=_stuck_recommendation(a.cloud),
             monthly_usd=0.0, executions_affected=n,
@@ -211,7 +207,7 @@ def _stuck_counts(rows: pd.DataFrame) -> pd.DataFrame:
     return g.agg(n=(C.execution_id, "size"), max_age=("age_ms", "max"), min_age=("age_ms", "min"),
                  p99=("p99", "max"), finished=("finished", "max"), oldest=(C.started_at, "min"),
                  newest=(C.started_at, "max"), as_of=("as_of", "max"), snapshots=("snapshot", "sum"),
-                 no_collected=("no_collected", "sum"), imported_at=("_snap_as_of", "max"),
+                 imported_at=("_snap_as_of", "max"),
                  snapshot_max_age=("_snap_age", "max"), gone=("gone", "sum"), cut=("cut", "max")).reset_index()
 
 

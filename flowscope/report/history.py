@@ -198,7 +198,8 @@ def mark_delivered(store: Any, change: HistoryChange, sent: dict[str, Sequence[s
     so a failed write leaves neither half): the findings it named (target -> finding ids), so a re-run
     of the same window (a scheduler's retry) does not send them again, and the status it said (target
     -> (status, status_alert)), so a status is sent when it starts, changes or ends, not on every run.
-    A target whose delivery failed is in neither: the next run tells it. Returns rows written."""
+    A target whose delivery reached no one is in neither: the next run tells it (an e-mail some recipients
+    took is in both, `Delivery.partly`). Returns rows written."""
     findings = _notified_rows(store, change, sent)
     alerts = _alert_rows(change, said)
     batch = {name: rows for name, rows in (("findings", findings), ("alerts", alerts)) if rows}

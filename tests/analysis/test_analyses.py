@@ -514,14 +514,18 @@ def test_express_runs_without_end_join_the_logging_level_gap_of_their_machine():
 
 
 def test_stuck_execution_vs_p99_and_running_ones_not_flagged_early():
+    """Both running runs were seen by the sync at the store's clock (`collected_at`): a run without it is timed
+    to the window's end, as the executions search times it (tests/analysis/test_stuck_age.py)."""
     w = World()
     wf = w.workflow("approve")
     for i in range(50):
         w.execution(wf, at(minutes=10 * i), duration_ms=60_000)
-    stuck = w.execution(wf, at(hours=2), status=Status.RUNNING)
+    clock = at(hours=9, minutes=11)                                           # the store's clock
+    stuck = w.execution(wf, at(hours=2), status=Status.RUNNING, collected_at=clock)
     w.step(stuck, "WaitForHuman", at(hours=2), duration_ms=None, status=Status.RUNNING)
-    fresh = w.execution(wf, at(hours=9, minutes=10), status=Status.RUNNING)   # 1 minute before the clock
-    w.execution(wf, at(hours=9, minutes=11), duration_ms=1)                   # the store's clock
+    fresh = w.execution(wf, at(hours=9, minutes=10), status=Status.RUNNING,   # 1 minute before the clock
+                        collected_at=clock)
+    w.execution(wf, clock, duration_ms=1)
     df = run(w)
     s = of(df, "stuck_execution")
     assert len(s) == 1

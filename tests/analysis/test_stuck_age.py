@@ -66,16 +66,27 @@ def test_stuck_age_is_measured_at_collection(name, collected, source, other, exp
         assert "running for up to 8 h" in row.title and "snapshot" not in row.title
 
 
-def test_without_collected_at_the_age_runs_to_its_own_workflows_latest_timestamp():
-    # Rows written before collected_at existed: the workflow's own latest start or end stands in,
-    # never another workflow's.
+def test_without_collected_at_the_age_runs_to_the_window_end_as_the_executions_search_times_it():
+    """Rows written before collected_at existed were aged to their own workflow's latest start or end here,
+    while the executions search and the run page (`runs.seen_running`, `runs.ELAPSED_MS`) timed the same
+    run to the window's end: one run, two ages. One rule now (`runs.seen_running_expr`): to the window's end
+    (or now, if sooner), and the title says so; never another workflow's timestamps."""
+    from flowscope.analysis import runs
+    from flowscope.analysis import tables as q
+    from tests.analysis.helpers import tables_from_rows
+
     w, running = world(collected_hours=None, source=None, other_days=13)
     df = analyze(w.tables(), since=at(), until=NOW, now=NOW)
     row = df[df["kind"] == "stuck_execution"].iloc[0]
     assert row.sample_execution_ids == [running[C.execution_id]]
-    own_latest = at(minutes=10 * 49) + dt.timedelta(minutes=1)
-    assert row.evidence["max_age_ms"] == pytest.approx((own_latest - at(hours=2)).total_seconds() * 1000)
-    assert row.evidence["snapshot"] is False and row.evidence["age_measured_to"] == "workflow_latest_timestamp"
+    assert row.evidence["max_age_ms"] == pytest.approx((NOW - at(hours=2)).total_seconds() * 1000)
+    assert row.evidence["snapshot"] is False and row.evidence["age_measured_to"] == "window_end"
+    assert "at the window's end (2026-03-15 00:00 UTC)" in row.title, row.title
+    con = tables_from_rows(w.rows)["executions"]._find_backend().con
+    found, _ = runs.search_executions(con, q.Filters(at(), NOW), statuses=(Status.RUNNING.value,))
+    assert list(found[C.duration_ms]) == [row.evidence["max_age_ms"]]
+    assert runs.seen_running(running, NOW) - running[C.started_at] == dt.timedelta(
+        milliseconds=row.evidence["max_age_ms"])
 
 
 def test_a_window_that_ends_before_the_collection_says_the_age_is_at_its_end():

@@ -67,3 +67,17 @@ def test_the_scheduled_command_runs_end_to_end(tmp_path, scheduler):
     result = CliRunner().invoke(app, [*args, "--until", END.isoformat()])
     assert result.exit_code in (ExitCode.OK, ExitCode.FINDINGS), result.output
     assert [p.name for p in (tmp_path / "reports").iterdir()] == [f"flowscope-{END:%Y-%m-%dT%H%MZ}.md"]
+
+
+def test_the_deploy_files_install_flowscope_from_its_source_not_a_registry():
+    """The CronJob said to build its image with `pip install 'flowscope[aws,report]'`: flowscope is not
+    published on PyPI (README: install from the repository folder), so that line failed, or would install
+    whatever another project publishes under the name. Every `pip install` of flowscope in the deploy files
+    names a folder or a wheel (a path), never the bare name."""
+    import re
+
+    installs = [(path.name, m.group(1)) for path in sorted(DEPLOY.iterdir())
+                for m in re.finditer(r"pip install (\S+)", path.read_text())]
+    assert installs, "the deploy files say how flowscope is installed"
+    by_name = [(name, what) for name, what in installs if re.match(r"['\"]?flowscope\b", what)]
+    assert not by_name, by_name

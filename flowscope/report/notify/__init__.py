@@ -59,11 +59,21 @@ class Delivery:
 
     @property
     def failed(self) -> bool:
-        return not self.sent and not self.skipped
+        """Not every receiver got it: nothing sent, or sent to some recipients only (`partly`)."""
+        return not self.skipped and (not self.sent or self.error is not None)
+
+    @property
+    def partly(self) -> bool:
+        """Sent to some of its recipients, refused for the others: recorded as told (`finding_ids`, `said`),
+        so a later run does not send it again to those who have it, and a failure naming the others."""
+        return self.sent and self.error is not None
 
     def line(self) -> str:
         if self.skipped:
             return f"notify {self.target}: nothing to send ({self.detail})"
+        if self.partly:
+            return (f"notify {self.target}: FAILED after {self.attempts} attempt(s): {self.error}; recorded as "
+                    f"sent to the {self.detail} that took it: no later run sends it to them again")
         if self.sent:
             return f"notify {self.target}: sent ({self.detail}; {self.attempts} attempt(s))"
         if not self.attempts:        # nothing could be tried (a variable not set on a run with nothing to send)
@@ -199,22 +209,26 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
     return targets
 
 
-class Transient(Exception):
-    """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
+class Failure(Exception):
+    """A delivery that did not reach every receiver (`Transient` or `Permanent`)."""
 
     attempts = 0
     """The attempts made when it ended the delivery (`_with_retries` sets it)."""
+    told: str | None = None
+    """Who got the message all the same ("1 of 2 recipient(s)": an e-mail the server took for some
+    recipients), or None: such a message is recorded as told, so no later run sends it to them again."""
+
+
+class Transient(Failure):
+    """A failure that may pass: retried (no sooner than `retry_after` seconds when the server said so)."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
 
 
-class Permanent(Exception):
+class Permanent(Failure):
     """A failure that will not pass by retrying (HTTP 4xx, a missing variable, refused credentials)."""
-
-    attempts = 0
-    """The attempts made when it ended the delivery (`_with_retries` sets it)."""
 
 
 VARIABLE_KEYS = {"url_env": "webhook URL", "username_env": "SMTP user name", "password_env": "SMTP password"}
@@ -376,7 +390,11 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> Callable[[
         nonlocal pending, tries
         tries += 1
         username, password = _smtp_credentials(target)
-        answered = _smtp_once(target, message, files, to, pending, username, password)
+        try:
+            answered = _smtp_once(target, message, files, to, pending, username, password)
+        except Failure as exc:          # a later attempt's session failed: those told before still were
+            exc.told = told(len(to) - len(pending) - len(refused))
+            raise
         temporary = {a: r for a, r in answered.items() if 400 <= r[0] < 500}
         refused.update({a: r for a, r in answered.items() if a not in temporary})
         late.update({a: tries for a in pending if a in first and a not in answered})
@@ -389,8 +407,13 @@ def _smtp(target: Target, message: Message, files: Sequence[Path]) -> Callable[[
             notes = {a: f" (for now, at each of {tries} attempt(s))" for a in pending}
             error = recipients_refused({**refused, **temporary}, len(to), username, password, notes)
             error += f"; {told_late}" if told_late else ""
-            raise Transient(error) if pending else Permanent(error)
+            failure = Transient(error) if pending else Permanent(error)
+            failure.told = told(len(to) - len(pending) - len(refused))
+            raise failure
         return f"to {len(to)} recipient(s)" + (f"; {told_late}" if told_late else "")
+
+    def told(n: int) -> str | None:
+        return f"{n} of {len(to)} recipient(s)" if n else None
 
     return attempt
 
@@ -506,7 +529,7 @@ def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]
                         retry=retry_if_exception_type(Transient))
     try:
         detail = retrying(counted)
-    except (Transient, Permanent) as exc:
+    except Failure as exc:
         exc.attempts = tries        # a 503 retried, then a 400: "after 1 attempt(s)" of a target tried twice
         raise
     return detail, tries
@@ -574,9 +597,13 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
             results.append(Delivery(t.name, sent=True, attempts=attempts, detail=detail,
                                     finding_ids=p.message.told,
                                     said=(p.message.status, p.message.alert)))
-        except (Transient, Permanent) as exc:
-            results.append(Delivery(t.name, sent=False, attempts=exc.attempts or attempts or _attempts(exc, t),
-                                    error=str(exc)))
+        except Failure as exc:
+            tries = exc.attempts or attempts or _attempts(exc, t)
+            if exc.told:     # some recipients have it: recorded as told, or every later run sent it them again
+                results.append(Delivery(t.name, sent=True, attempts=tries, error=str(exc), detail=exc.told,
+                                        finding_ids=p.message.told, said=(p.message.status, p.message.alert)))
+            else:
+                results.append(Delivery(t.name, sent=False, attempts=tries, error=str(exc)))
         except Exception as exc:        # noqa: BLE001 - a bug in one channel must not silence the others
             # only the type: its message or traceback could quote the target's URL, a secret
             results.append(Delivery(t.name, sent=False, attempts=max(attempts, 1),

@@ -8,6 +8,11 @@ start (no forged link, emphasis or list); `<script>` stays text, and a mention n
 clients show escapes as backslashes (microsoft/AdaptiveCards#5590), so a path read
 with a backslash before each dot and dash. A report at an http(s) address is a button (Action.OpenUrl,
 `message.report_address`), not text.
+
+A bare address needs no Markdown to be a link where the client (or the phone under it) makes links of
+addresses in text, as Teams' mobile clients do (`unlinked`): cloud text holds no host, scheme or e-mail
+domain a linkifier reads, its dots and "://" replaced by look-alikes. Teams documents no switch for
+this (Slack's `verbatim` is one), so which clients link what is not certain; the look-alikes hold either way.
 """
 
 from __future__ import annotations
@@ -25,11 +30,29 @@ _INLINE = re.compile(r"([\\`*_\[\]~])")
 """What makes markup anywhere in a line: a link or image needs its brackets (parentheses alone make
 nothing, and "finding\\(s\\)" read so on a phone), emphasis, code, strike-through, and the backslash."""
 _LEADING = re.compile(r"^([#>+\-]|\d+(?=[.)]))")
+_HOST_DOT = re.compile(r"(?<=[^\W_])\.(?=[^\W_])")
+"""A dot between two letters or digits: what joins a host's names ("evil.example", "www.x", "10.0.0.1")."""
+DOT, COLON = "\u2024", "\u2236"
+"""ONE DOT LEADER and RATIO: they look like '.' and ':' and no linkifier reads them as a host's dot or a
+scheme's colon (Android's Patterns.WEB_URL and linkify-it need a '.' between a host's names)."""
+
+
+def unlinked(text: str) -> str:
+    """`text` as it reads, with no address a client could make a link of: each dot between two letters or
+    digits a `DOT`, each "://" "`COLON`//". A bare "https://evil.example/x", "www.evil.example" or
+    "ops@evil.example" in a step's name or an error text was a live link in the alert on a phone."""
+    return _HOST_DOT.sub(DOT, text.replace("://", COLON + "//"))
 
 
 def escape(value: Any, limit: int = 300) -> str:
-    """Cloud text as one line of a TextBlock that renders as written (`_INLINE` anywhere, `_LEADING` at
-    its start: "1. x" would be a list, "# x" a heading), without escape sequences, control characters
+    """Cloud text as one line of a TextBlock that renders as written and links nothing (`_markdown`,
+    then `unlinked`)."""
+    return unlinked(_markdown(value, limit))
+
+
+def _markdown(value: Any, limit: int = 300) -> str:
+    """Text as one line of a TextBlock that renders as written (`_INLINE` anywhere, `_LEADING` at its
+    start: "1. x" would be a list, "# x" a heading), without escape sequences, control characters
     and bidi controls (`textsafety.terminal_text`: "invoice<U+202E>gnp.exe" read "invoiceexe.png")."""
     text = _INLINE.sub(r"\\\1", one_line(value)[:limit])
     match = _LEADING.match(text)
@@ -72,7 +95,7 @@ def card(message: Message) -> dict[str, Any]:
     if url is not None:
         doc["actions"] = [{"type": "Action.OpenUrl", "title": "Open the report", "url": url}]
     elif message.report:
-        body.append(_block(f"report: {escape(message.report)}", isSubtle=True))
+        body.append(_block(f"report: {_markdown(message.report)}", isSubtle=True))   # a path, copied as written
     return doc
 
 

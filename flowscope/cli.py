@@ -23,6 +23,7 @@ from rich.markup import escape
 from flowscope import DEFAULT_SINCE, aws_ids
 from flowscope.analysis.checks import dollars_text
 from flowscope.exitcodes import ExitCode, exit_code_table
+from flowscope.extras import install_command
 from flowscope.format import fmt_count, fmt_time
 from flowscope.settings import DEMO_STORE
 from flowscope.textsafety import terminal_text
@@ -369,7 +370,7 @@ def _serve(store_path: str, port: int, address: str = "127.0.0.1", config: Path 
     from importlib.util import find_spec
 
     if find_spec("streamlit") is None:
-        raise fail("the dashboard needs Streamlit: pip install 'flowscope[ui]'", code=ExitCode.USAGE)
+        raise fail(f"the dashboard needs Streamlit: {install_command('ui')}", code=ExitCode.USAGE)
     from flowscope.ui.server import serve
 
     try:
@@ -539,7 +540,7 @@ def _extra_lines() -> list[str]:
             present = find_spec(module) is not None
         except ModuleNotFoundError:
             present = False
-        wanted = f"missing: pip install flowscope[{EXTRA_NAMES.get(extra, extra)}]"
+        wanted = f"missing: {install_command(EXTRA_NAMES.get(extra, extra))}"
         lines.append(f"  {extra:<9} {'installed' if present else wanted}")
     return lines
 
@@ -854,7 +855,7 @@ def _spark_tables(store: "Store") -> _TableSource:
     from importlib.util import find_spec
 
     if find_spec("pyspark") is None:
-        raise fail("--engine spark needs PySpark: pip install 'flowscope[spark]' (and a Java runtime)")
+        raise fail(f"--engine spark needs PySpark: {install_command('spark')} (and a Java runtime)")
     missing = _java_missing()
     if missing:
         raise fail(f"--engine spark needs a Java runtime: {missing}; install Java 17 or use --engine duckdb")

@@ -1,7 +1,7 @@
 """Engines the analyses run on: the same Ibis expressions, another backend.
 
 - DuckDB (default): `Store.table(name)`, an in-memory DuckDB over the snapshot's Parquet files.
-- PySpark (`pip install flowscope[spark]`, Java 17): `spark_tables(store)` reads the same
+- PySpark (the `spark` extra, `flowscope.extras.install_command`, Java 17): `spark_tables(store)` reads the same
   snapshot's Parquet files (`Store.snapshot_files()`: the file list of each Delta table at the
   version the store's manifest names) into a local SparkSession and returns Ibis tables over them.
 

@@ -15,6 +15,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from flowscope.extras import install_command
+
 CHROMIUM_ENV = "FLOWSCOPE_CHROMIUM"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -34,7 +36,8 @@ def chromium_path() -> str:
     return path
 
 
-NEEDS_PLAYWRIGHT = "the PDF report needs Playwright: pip install 'flowscope[report]'"
+def needs_playwright() -> str:
+    return f"the PDF report needs Playwright: {install_command('report')}"
 
 
 def check_printer() -> None:
@@ -48,7 +51,7 @@ def check_printer() -> None:
         said = f"{CHROMIUM_ENV} is {path}" if os.environ.get(CHROMIUM_ENV) else f"Chromium at {path}"
         raise PdfError(f"{said}, which is not a program this user can run: the PDF report is printed by Chromium")
     if find_spec("playwright") is None:
-        raise PdfError(NEEDS_PLAYWRIGHT)
+        raise PdfError(needs_playwright())
 
 
 def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
@@ -57,7 +60,7 @@ def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
     except ImportError:
-        raise PdfError(NEEDS_PLAYWRIGHT) from None
+        raise PdfError(needs_playwright()) from None
     executable = chromium_path()
     with tempfile.TemporaryDirectory(prefix="flowscope-pdf-") as tmp:
         page_file = Path(tmp) / "report.html"

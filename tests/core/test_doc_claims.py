@@ -150,9 +150,9 @@ def test_exit_code_tables_list_the_codes():
     assert [int(m) for m in re.findall(r"(?:^|; )(\d) ", exitcodes.exit_code_table())] == sorted(codes)
 
 
-# flags of other tools the docs show: streamlit, az, gcloud, systemctl
+# flags of other tools the docs show: streamlit, az, gcloud, systemctl, pip
 OTHER_TOOLS_FLAGS = {"--server.address", "--role-definition", "--project", "--description", "--permissions",
-                     "--member", "--role", "--now"}
+                     "--member", "--role", "--now", "--no-cache-dir"}
 
 
 def test_every_flag_the_docs_name_exists():
@@ -222,7 +222,7 @@ def test_doctor_names_extras_that_exist(monkeypatch):
 
     extras = set(tomllib.loads(_text(ROOT / "pyproject.toml"))["project"]["optional-dependencies"])
     monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
-    named = [re.search(r"flowscope\[(\w+)\]", line) for line in cli._extra_lines()]
+    named = [re.search(r"\[(\w+)\]'?$", line) for line in cli._extra_lines()]   # flowscope[ui] or FOLDER[ui]
     assert {m.group(1) for m in named if m} <= extras
     assert any(m and m.group(1) == "ui" for m in named)
 

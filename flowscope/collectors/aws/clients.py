@@ -24,6 +24,7 @@ from typing import Any
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
+from flowscope.extras import install_command
 
 try:  # boto3 is the `aws` extra: importing flowscope must not need it
     import boto3
@@ -176,7 +177,7 @@ def make_session(*, region: str, profile: str | None = None, role_arn: str | Non
                  config: "Config | None" = None) -> "boto3.Session":
     """A boto3 session for one region: default chain or `profile`, then `role_arn` assumed."""
     if boto3 is None:  # pragma: no cover
-        raise RuntimeError("the AWS collector needs boto3: pip install 'flowscope[aws]'")
+        raise RuntimeError(f"the AWS collector needs boto3: {install_command('aws')}")
     base = boto3.Session(profile_name=profile, region_name=region)
     if not role_arn:
         return base

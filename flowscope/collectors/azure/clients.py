@@ -38,6 +38,7 @@ from flowscope.collectors.deep_json import loads_keeping_deep_definitions
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
+from flowscope.extras import install_command
 from flowscope.netaddr import is_loopback_url
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
@@ -171,7 +172,7 @@ def make_credential(env: Mapping[str, str] | None = None) -> Any:
     try:
         from azure.identity import DefaultAzureCredential
     except ImportError:  # pragma: no cover - exercised only without the extra
-        raise AzureConfigError("the Azure collector needs azure-identity: pip install 'flowscope[azure]' "
+        raise AzureConfigError(f"the Azure collector needs azure-identity: {install_command('azure')} "
                                f"(or set {TOKEN_ENV} to a bearer token)") from None
     identity_log = logging.getLogger("azure.identity")
     if identity_log.level == logging.NOTSET:      # a level the user set stays theirs
@@ -335,7 +336,7 @@ class ArmClient:
             from azure.core import PipelineClient
             from azure.core.pipeline.transport import RequestsTransport
         except ImportError:  # pragma: no cover - exercised only without the extra
-            raise AzureConfigError("the Azure collector needs azure-core: pip install 'flowscope[azure]'") from None
+            raise AzureConfigError(f"the Azure collector needs azure-core: {install_command('azure')}") from None
 
         self.endpoint = check_endpoint(endpoint, "arm_endpoint")
         self._origin = origin(self.endpoint)

@@ -27,6 +27,7 @@ from typing import Any
 from flowscope.collectors.azure.clients import AzureConfigError, CallStats, check_endpoint, make_policies
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import Quota
+from flowscope.extras import install_command
 
 DEFAULT_LOGS_ENDPOINT = "https://api.loganalytics.io"
 LA_QUERIES = Quota(200, 200 / 30)
@@ -102,7 +103,7 @@ def make_logs_client(endpoint: str, credential: Any, stats: CallStats, *, retry_
         from azure.core.pipeline.transport import RequestsTransport
         from azure.monitor.query import LogsQueryClient
     except ImportError:  # pragma: no cover - exercised only without the extra
-        raise AzureConfigError("the Log Analytics path needs azure-monitor-query: pip install 'flowscope[azure]'") \
+        raise AzureConfigError(f"the Log Analytics path needs azure-monitor-query: {install_command('azure')}") \
             from None
 
     from flowscope.collectors.azure.clients import ArmBucket, token_scope

@@ -26,6 +26,7 @@ from flowscope.collectors.azure.clients import ArmClient, ArmError, CallStats, c
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error
+from flowscope.extras import install_command
 from flowscope.model import Batch, C, Cloud, utc
 
 if TYPE_CHECKING:
@@ -152,7 +153,7 @@ def make_batch_client(endpoint: str, credential: Any, stats: CallStats, *, retry
     except ImportError:  # pragma: no cover - exercised only without the extra
         from flowscope.collectors.azure.clients import AzureConfigError
 
-        raise AzureConfigError("metrics_endpoint needs azure-monitor-querymetrics: pip install 'flowscope[azure]'") \
+        raise AzureConfigError(f"metrics_endpoint needs azure-monitor-querymetrics: {install_command('azure')}") \
             from None
     policies = make_policies(credential, batch_token_scope(endpoint), None, stats, retry_total=retry_total,
                              backoff=0.8)

@@ -30,13 +30,15 @@ def install_command(extra: str) -> str:
 def _installed_from() -> tuple[str | None, bool]:
     """(the folder this flowscope was installed from, whether editable), or (None, False) when it came
     from an index or a wheel, or its folder is gone."""
-    from importlib.metadata import PackageNotFoundError, distribution
+    from importlib.metadata import distributions
 
-    try:
-        text = distribution(DISTRIBUTION).read_text("direct_url.json")
-    except PackageNotFoundError:
-        return None, False
-    return folder_of(text)
+    # Every record of the name, not the first: run from a checkout, its `flowscope.egg-info` (the editable
+    # build's) comes first on the path and holds no direct_url.json; the install's dist-info does.
+    for dist in distributions(name=DISTRIBUTION):
+        text = dist.read_text("direct_url.json")
+        if text:
+            return folder_of(text)
+    return None, False
 
 
 def folder_of(direct_url: str | None) -> tuple[str | None, bool]:

@@ -476,3 +476,25 @@ def test_a_runs_client_tracking_id_is_capped_as_other_cloud_texts():
     (row,) = batch.executions
     tracking = json.loads(row[C.attributes])["client_tracking_id"]
     assert len(tracking) == MAX_TEXT_CHARS and tracking == truncate("t" * 200_000)
+
+
+def test_a_runs_attribute_texts_are_stored_without_credentials_then_cut():
+    """Whoever calls a workflow sets its run's clientTrackingId (any text): one holding a URL's `user:pass@`
+    or a `sig=` was stored as it came in the run's attributes, which no later pass cleans. Every text the
+    attributes take from a run is cleaned of credentials, then cut (`native.cleaned`); a value that is no
+    text nor number (an object a hand-made file holds) is not stored."""
+    doc = body("WorkflowRuns_Get")
+    props = doc["properties"]
+    props["correlation"] = {"clientTrackingId": "https://svc:Pa55w0rd@hooks.example/x?sig=Zk9mR2x4bVRz&a=1"}
+    props["waitEndTime"] = "https://u:p4ss@h.example/"
+    props["trigger"]["scheduledTime"] = {"uri": "https://u:p4ss@h.example/"}
+    props["trigger"]["name"] = "Recurrence?token=abcdefgh"
+    props["correlation"]["clientTrackingId"] += "t" * 200_000 + "https://u:p4ss@late.example/"
+    (row,) = t.FORMATS[t.detect(doc)](doc, CTX).executions
+    attributes = json.loads(row[C.attributes])
+    assert "Pa55w0rd" not in row[C.attributes] and "Zk9mR2x4bVRz" not in row[C.attributes]
+    assert "p4ss" not in row[C.attributes] and "abcdefgh" not in row[C.attributes]
+    assert attributes["client_tracking_id"].startswith("https://REDACTED@hooks.example/x?sig=REDACTED&a=1")
+    assert attributes["wait_end_time"] == "https://REDACTED@h.example/"
+    assert attributes["trigger"] == "Recurrence?token=REDACTED"
+    assert "scheduled_time" not in attributes

@@ -20,8 +20,8 @@ from flowscope.collectors.azure.transform.records import (
     step_row,
     ts,
 )
-from flowscope.collectors.native import ImportContext, text_field
-from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms, truncate
+from flowscope.collectors.native import ImportContext, error_text, text_field
+from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms
 
 
 def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
@@ -39,12 +39,11 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     trigger = as_dict(props.get("trigger"))
     wf = as_dict(props.get("workflow"))
     correlation = as_dict(props.get("correlation"))
-    # texts capped as errors and causes are (`model.truncate`): a caller sets the tracking id, any length
-    attributes = {k: truncate(v) if isinstance(v, str) else v for k, v in {
-        "client_tracking_id": correlation.get("clientTrackingId"),
-        "wait_end_time": props.get("waitEndTime"),
-        "trigger": trigger.get("name"),
-        "scheduled_time": trigger.get("scheduledTime"),
+    attributes = {k: v for k, v in {
+        "client_tracking_id": _attribute(correlation.get("clientTrackingId")),
+        "wait_end_time": _attribute(props.get("waitEndTime")),
+        "trigger": _attribute(trigger.get("name")),
+        "scheduled_time": _attribute(trigger.get("scheduledTime")),
     }.items() if v is not None}
     step = None
     tries = []
@@ -72,3 +71,15 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
         batch.steps.append(step)
         batch.attempts.extend(tries)
 
+
+
+def _attribute(value: Any) -> str | int | float | None:
+    """A run's value as its attributes keep it. A text is cleaned of credentials, then cut, as errors are
+    (`native.error_text`): a caller sets the tracking id, any length, any text (a URL's `user:pass@`, a
+    `sig=`), and nothing cleans the attributes later. Numbers stay; anything else (an object a hand-made
+    file holds) is not kept, never stored uncleaned."""
+    if isinstance(value, str):
+        return error_text(value)
+    if isinstance(value, (int, float)):
+        return value
+    return None

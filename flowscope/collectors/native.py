@@ -40,6 +40,7 @@ Handlers and `assemble` do no I/O. The importer and the live collectors both use
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
@@ -104,6 +105,22 @@ def error_text(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     return cleaned(text[: 2 * limit], limit)
+
+
+TOO_DEEP = "nested too deeply to read"
+"""Why a JSON text (or value) thousands of levels deep is not read: Python's parser and writer recurse."""
+
+
+def json_or_problem(text: str) -> tuple[Any, str | None]:
+    """(the value of a JSON text, None), or (None, why it cannot be read): "not JSON: ..." (the parser's
+    position, no quote of the text), or "nested too deeply to read" (a text thousands of levels deep raises
+    RecursionError, not ValueError). The one reading of a definition's text for its warning, every cloud."""
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+    except RecursionError:
+        return None, TOO_DEEP
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

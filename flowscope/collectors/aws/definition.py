@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.graph import DefinitionError, Graph
+from flowscope.collectors.native import json_or_problem
 from flowscope.model import MAX_DEFINITION_CHARS
 from flowscope.textsafety import without_secrets
 
@@ -63,12 +64,9 @@ def definition_problem(definition: Any) -> str | None:
     resources from it and the dashboard cannot draw it: the user must hear which state machine.
     """
     if isinstance(definition, str):
-        try:
-            definition = json.loads(definition)
-        except ValueError as exc:
-            return f"not JSON: {exc}"
-        except RecursionError:
-            return "nested too deeply to read"
+        definition, problem = json_or_problem(definition)
+        if problem:
+            return problem
     if not isinstance(definition, dict):
         return f"not a JSON object but {type(definition).__name__}"
     stack: list[tuple[str, Any]] = [("the definition", definition)]

@@ -18,7 +18,7 @@ from flowscope.collectors.azure.definition import definition_object, definition_
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
 from flowscope.collectors.azure.transform.secrets import stored_definition
-from flowscope.collectors.native import ImportContext
+from flowscope.collectors.native import TOO_DEEP, ImportContext
 from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Kind, Meter
 
 DEFINITION_FORMAT = "logicapp-json"
@@ -36,14 +36,16 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         raise ValueError("workflow without properties.definition")
     text: str | None = None
     stored: str | None = None
+    # JSON nested thousands of levels deep (a text, or an object too deep to write): the workflow is kept,
+    # without its definition, and said
     try:
         problem = definition_problem(definition)
-        definition = definition_object(definition)
-        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
+        if problem != TOO_DEEP:
+            definition = definition_object(definition)
+            text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+            stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
     except RecursionError:
-        # JSON nested thousands of levels deep: the workflow is kept, without its definition, and said
-        problem = "nested too deeply to read"
+        problem = TOO_DEEP
     revision = ids.version or props.get("version")
     if not revision and text is None:
         raise ValueError(f"workflow {ids.workflow_name}: no version, and its definition ({problem}) gives none")

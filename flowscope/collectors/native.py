@@ -45,7 +45,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from flowscope.model import MAX_TEXT_CHARS, Batch, C, Source, json_object, truncate
+from flowscope.model import MAX_DEFINITION_CHARS, MAX_TEXT_CHARS, Batch, C, Source, json_object, truncate
 from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
@@ -121,6 +121,15 @@ def json_or_problem(text: str) -> tuple[Any, str | None]:
         return None, f"not JSON: {exc}"
     except RecursionError:
         return None, TOO_DEEP
+
+
+def definition_too_large(text: str | None) -> str | None:
+    """Why a definition's text is not stored, for its warning: over `MAX_DEFINITION_CHARS` (a cut one would be
+    broken JSON or YAML, read and drawn as some other workflow); None when it fits or there is none. Every
+    cloud stores no definition then, and says so, naming the workflow."""
+    if text is None or len(text) <= MAX_DEFINITION_CHARS:
+        return None
+    return f"{len(text):,} characters, over the {MAX_DEFINITION_CHARS:,} a workflows row keeps"
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

@@ -18,8 +18,8 @@ from flowscope.collectors.azure.definition import definition_object, definition_
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
 from flowscope.collectors.azure.transform.secrets import stored_definition
-from flowscope.collectors.native import TOO_DEEP, ImportContext
-from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Kind, Meter
+from flowscope.collectors.native import TOO_DEEP, ImportContext, definition_too_large
+from flowscope.model import Batch, C, Kind, Meter
 
 DEFINITION_FORMAT = "logicapp-json"
 
@@ -55,6 +55,11 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
             f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition could not be "
             f"read whole ({problem}); the actions it does not describe are metered "
             f"{Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} until a readable definition is imported")
+    too_large = definition_too_large(stored)
+    if too_large:
+        batch.warnings.append(
+            f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition is not stored "
+            f"({too_large}); its actions are metered {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value}")
     kind_word = rec.get("kind") or props.get("kind")
     standard = bool(ids.site) or rtype.startswith("microsoft.web/") or \
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))
@@ -88,7 +93,7 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         C.workflow_id: ids.workflow_id, C.name: ids.workflow_name,
         C.kind: (Kind.LOGICAPP_STANDARD if standard else Kind.LOGICAPP_CONSUMPTION).value,
         C.revision: str(revision),
-        C.definition: stored if stored is not None and len(stored) <= MAX_DEFINITION_CHARS else None,
+        C.definition: None if too_large else stored,
         C.definition_format: DEFINITION_FORMAT,
         C.attributes: json.dumps({k: v for k, v in attributes.items() if v not in (None, {})},
                                  sort_keys=True),

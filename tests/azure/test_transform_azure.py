@@ -498,3 +498,32 @@ def test_a_runs_attribute_texts_are_stored_without_credentials_then_cut():
     assert attributes["wait_end_time"] == "https://REDACTED@h.example/"
     assert attributes["trigger"] == "Recurrence?token=REDACTED"
     assert "scheduled_time" not in attributes
+
+
+def test_a_deployment_slots_workflow_is_its_own_workflow_not_the_production_ones():
+    """A Standard logic app's deployment slot holds workflows of its own (`.../sites/<app>/slots/<slot>/
+    workflows/<wf>`, an ARM resource: App Service's WebApps_GetInstanceWorkflowSlot). The id reader skipped
+    `slots/<slot>`, so a staging slot's runs were stored as the production workflow's, its failures counted
+    as production's. The slot stays in the workflow and run ids (and the run links that slot's workflow)."""
+    from flowscope.analysis.runs import console_url
+
+    site = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/la-std"
+
+    def standard_run(workflow: str) -> dict:
+        return {"id": f"{workflow}/runs/0858", "name": "0858", "type": "Microsoft.Logic/workflows/runs",
+                "properties": {"status": "Failed", "startTime": "2026-11-20T10:00:00Z",
+                               "endTime": "2026-11-20T10:00:01Z"}}
+
+    batch = load([standard_run(f"{site}/workflows/orders"), standard_run(f"{site}/slots/Staging/workflows/orders")])
+    assert not batch.skips
+    production, staging = batch.executions
+    assert production[C.workflow_id] == f"{site.lower()}/workflows/orders"
+    assert staging[C.workflow_id] == f"{site.lower()}/slots/staging/workflows/orders"
+    assert staging[C.execution_id] == staging[C.workflow_id] + "/runs/0858"
+    assert staging[C.workflow_name] == "orders" and staging[C.kind] == "logicapp-standard"
+    assert console_url(staging) == f"https://portal.azure.com/#resource{staging[C.workflow_id]}"
+    workflow = {"id": f"{site}/slots/Staging/workflows/orders", "name": "la-std/Staging/orders",
+                "type": "Microsoft.Web/sites/slots/workflows", "kind": "Stateful",
+                "properties": {"files": {"workflow.json": {"definition": {"triggers": {}, "actions": {}}}}}}
+    (row,) = load([workflow]).workflows
+    assert row[C.workflow_id] == staging[C.workflow_id] and row[C.name] == "orders"

@@ -132,6 +132,27 @@ def definition_too_large(text: str | None) -> str | None:
     return f"{len(text):,} characters, over the {MAX_DEFINITION_CHARS:,} a workflows row keeps"
 
 
+def cleaned_texts(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
+    """A JSON value with every text in it (keys too) cleaned of credentials, then cut (`error_text`): what a
+    row's `attributes` keep of a cloud's fields (a description, a label, a state error's details, a tracking
+    id), which no later pass cleans. Numbers, booleans and None stay; a value nested deeper than Python
+    recurses is kept as `TOO_DEEP`, never raised."""
+    try:
+        return _cleaned_texts(value, limit)
+    except RecursionError:
+        return TOO_DEEP
+
+
+def _cleaned_texts(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return error_text(value, limit)
+    if isinstance(value, dict):
+        return {error_text(str(k), limit): _cleaned_texts(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned_texts(v, limit) for v in value]
+    return value
+
+
 def text_field(record: dict[str, Any], key: str) -> str | None:
     """A record's text field: its string, None when absent. Anything else raises ValueError naming
     the field, so the handler skips the record with its line instead of carrying a number or an

@@ -482,7 +482,7 @@ def test_a_runs_attribute_texts_are_stored_without_credentials_then_cut():
     """Whoever calls a workflow sets its run's clientTrackingId (any text): one holding a URL's `user:pass@`
     or a `sig=` was stored as it came in the run's attributes, which no later pass cleans. Every text the
     attributes take from a run is cleaned of credentials, then cut (`native.cleaned`); a value that is no
-    text nor number (an object a hand-made file holds) is not stored."""
+    text (an object a hand-made file holds) keeps its texts cleaned the same way (`native.cleaned_texts`)."""
     doc = body("WorkflowRuns_Get")
     props = doc["properties"]
     props["correlation"] = {"clientTrackingId": "https://svc:Pa55w0rd@hooks.example/x?sig=Zk9mR2x4bVRz&a=1"}
@@ -497,7 +497,7 @@ def test_a_runs_attribute_texts_are_stored_without_credentials_then_cut():
     assert attributes["client_tracking_id"].startswith("https://REDACTED@hooks.example/x?sig=REDACTED&a=1")
     assert attributes["wait_end_time"] == "https://REDACTED@h.example/"
     assert attributes["trigger"] == "Recurrence?token=REDACTED"
-    assert "scheduled_time" not in attributes
+    assert attributes["scheduled_time"] == {"uri": "https://REDACTED@h.example/"}
 
 
 def test_a_deployment_slots_workflow_is_its_own_workflow_not_the_production_ones():

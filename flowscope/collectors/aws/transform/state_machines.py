@@ -11,7 +11,7 @@ from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.definition import definition_problem, definition_text
 from flowscope.collectors.aws.transform.names import CLOUD
 from flowscope.collectors.aws.transform.values import as_doc
-from flowscope.collectors.native import ImportContext, NativeFormatError, definition_too_large
+from flowscope.collectors.native import ImportContext, NativeFormatError, cleaned_texts, definition_too_large
 from flowscope.model import Batch, C, Kind
 
 _ATTRIBUTE_KEYS = (("versionDescription", "version_description"), ("description", "description"),
@@ -61,7 +61,7 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
         C.revision: revision,
         C.definition: None if too_large else definition,
         C.definition_format: "asl-json",
-        C.attributes: json.dumps(attributes, sort_keys=True, default=str),
+        C.attributes: json.dumps(cleaned_texts(attributes), sort_keys=True, default=str),
         C.seen_at: seen,
     }
     batch = Batch(workflows=[row])

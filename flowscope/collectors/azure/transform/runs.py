@@ -20,7 +20,7 @@ from flowscope.collectors.azure.transform.records import (
     step_row,
     ts,
 )
-from flowscope.collectors.native import ImportContext, error_text, text_field
+from flowscope.collectors.native import ImportContext, cleaned_texts, text_field
 from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms
 
 
@@ -39,11 +39,12 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     trigger = as_dict(props.get("trigger"))
     wf = as_dict(props.get("workflow"))
     correlation = as_dict(props.get("correlation"))
-    attributes = {k: v for k, v in {
-        "client_tracking_id": _attribute(correlation.get("clientTrackingId")),
-        "wait_end_time": _attribute(props.get("waitEndTime")),
-        "trigger": _attribute(trigger.get("name")),
-        "scheduled_time": _attribute(trigger.get("scheduledTime")),
+    # a caller sets the tracking id, any length, any text (a URL's `user:pass@`, a `sig=`)
+    attributes = {k: cleaned_texts(v) for k, v in {
+        "client_tracking_id": correlation.get("clientTrackingId"),
+        "wait_end_time": props.get("waitEndTime"),
+        "trigger": trigger.get("name"),
+        "scheduled_time": trigger.get("scheduledTime"),
     }.items() if v is not None}
     step = None
     tries = []
@@ -70,16 +71,3 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     if step is not None:
         batch.steps.append(step)
         batch.attempts.extend(tries)
-
-
-
-def _attribute(value: Any) -> str | int | float | None:
-    """A run's value as its attributes keep it. A text is cleaned of credentials, then cut, as errors are
-    (`native.error_text`): a caller sets the tracking id, any length, any text (a URL's `user:pass@`, a
-    `sig=`), and nothing cleans the attributes later. Numbers stay; anything else (an object a hand-made
-    file holds) is not kept, never stored uncleaned."""
-    if isinstance(value, str):
-        return error_text(value)
-    if isinstance(value, (int, float)):
-        return value
-    return None

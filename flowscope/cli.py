@@ -26,7 +26,7 @@ from flowscope.exitcodes import ExitCode, exit_code_table
 from flowscope.extras import install_command
 from flowscope.format import fmt_count, fmt_time
 from flowscope.settings import DEMO_STORE
-from flowscope.textsafety import terminal_text
+from flowscope.textsafety import terminal_text, without_secrets
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -424,8 +424,10 @@ def import_(
     from flowscope.store import StoreError
 
     def print_skips(skips: list) -> None:
+        # a skip's location and reason quote the file's text (a record's id, an exception's message):
+        # credentials out here, escapes out in `tagged`
         for skip in skips[:20]:
-            tagged("skipped", f"{skip.source}: {skip.location}: {skip.reason}")
+            tagged("skipped", without_secrets(f"{skip.source}: {skip.location}: {skip.reason}"))
         if len(skips) > 20:
             tagged("skipped", f"{len(skips) - 20} more record(s)")
 

@@ -573,10 +573,13 @@ def console_url(execution: dict[str, Any]) -> str | None:
 
 
 _AZURE_RUN = re.compile(r"^(?P<workflow>/subscriptions/[^/]+/resourcegroups/[^/]+/providers/(?:"
-                        r"(?P<consumption>microsoft\.logic/workflows/[^/]+)|microsoft\.web/sites/[^/]+/workflows/[^/]+))"
+                        r"(?P<consumption>microsoft\.logic/workflows/[^/]+)"
+                        r"|microsoft\.web/sites/[^/]+(?:/slots/[^/]+)?/workflows/[^/]+))"
                         r"/runs/[^/]+$", re.IGNORECASE)
 """A Logic Apps run id: a Consumption workflow's (`microsoft.logic/workflows/<wf>`) or a Standard logic
-app's (`microsoft.web/sites/<app>/workflows/<wf>`), `/runs/<run name>` (`collectors/azure/transform/ids.py`)."""
+app's (`microsoft.web/sites/<app>/workflows/<wf>`, or in a deployment slot
+`microsoft.web/sites/<app>/slots/<slot>/workflows/<wf>`, an ARM resource of its own: App Service's
+WebApps_GetInstanceWorkflowSlot), `/runs/<run name>` (`collectors/azure/transform/ids.py`)."""
 
 AZURE_MONITOR_BLADE = "https://portal.azure.com/#view/Microsoft_Azure_EMA/LogicAppsMonitorBlade/runid/"
 """The portal's run view of a Consumption workflow: the Logic Apps monitor blade, whose `runid` input is the

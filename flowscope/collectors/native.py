@@ -40,11 +40,12 @@ Handlers and `assemble` do no I/O. The importer and the live collectors both use
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from flowscope.model import MAX_TEXT_CHARS, Batch, C, Source, json_object, truncate
+from flowscope.model import MAX_DEFINITION_CHARS, MAX_TEXT_CHARS, Batch, C, Source, json_object, truncate
 from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
@@ -104,6 +105,52 @@ def error_text(value: Any, limit: int = MAX_TEXT_CHARS) -> str | None:
         return None
     text = value if isinstance(value, str) else str(value)
     return cleaned(text[: 2 * limit], limit)
+
+
+TOO_DEEP = "nested too deeply to read"
+"""Why a JSON text (or value) thousands of levels deep is not read: Python's parser and writer recurse."""
+
+
+def json_or_problem(text: str) -> tuple[Any, str | None]:
+    """(the value of a JSON text, None), or (None, why it cannot be read): "not JSON: ..." (the parser's
+    position, no quote of the text), or "nested too deeply to read" (a text thousands of levels deep raises
+    RecursionError, not ValueError). The one reading of a definition's text for its warning, every cloud."""
+    try:
+        return json.loads(text), None
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+    except RecursionError:
+        return None, TOO_DEEP
+
+
+def definition_too_large(text: str | None) -> str | None:
+    """Why a definition's text is not stored, for its warning: over `MAX_DEFINITION_CHARS` (a cut one would be
+    broken JSON or YAML, read and drawn as some other workflow); None when it fits or there is none. Every
+    cloud stores no definition then, and says so, naming the workflow."""
+    if text is None or len(text) <= MAX_DEFINITION_CHARS:
+        return None
+    return f"{len(text):,} characters, over the {MAX_DEFINITION_CHARS:,} a workflows row keeps"
+
+
+def cleaned_texts(value: Any, limit: int = MAX_TEXT_CHARS) -> Any:
+    """A JSON value with every text in it (keys too) cleaned of credentials, then cut (`error_text`): what a
+    row's `attributes` keep of a cloud's fields (a description, a label, a state error's details, a tracking
+    id), which no later pass cleans. Numbers, booleans and None stay; a value nested deeper than Python
+    recurses is kept as `TOO_DEEP`, never raised."""
+    try:
+        return _cleaned_texts(value, limit)
+    except RecursionError:
+        return TOO_DEEP
+
+
+def _cleaned_texts(value: Any, limit: int) -> Any:
+    if isinstance(value, str):
+        return error_text(value, limit)
+    if isinstance(value, dict):
+        return {error_text(str(k), limit): _cleaned_texts(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_cleaned_texts(v, limit) for v in value]
+    return value
 
 
 def text_field(record: dict[str, Any], key: str) -> str | None:

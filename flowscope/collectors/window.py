@@ -36,6 +36,11 @@ MAX_ERRORS_KEPT = 50
 """At most this many per-item errors are kept in a collection_runs row (the total is counted)."""
 
 
+MAX_CODE_CHARS = 100
+"""A kept error code's length: the clouds' codes are names (`ThrottlingException`, `AuthorizationFailed`,
+`PERMISSION_DENIED`); anything longer is some other text in that place."""
+
+
 class CollectionError(RuntimeError):
     """An API call (or a whole scope) that could not be completed.
 
@@ -53,8 +58,10 @@ class CollectionError(RuntimeError):
         self.retryable = retryable
 
     def as_dict(self) -> dict[str, Any]:
-        """What a collection run keeps of it: no credential its message or target quotes (`SECRET_RULES`)."""
-        return {"operation": self.operation, "code": self.code,
+        """What a collection run keeps of it: no credential its message, code or target quotes (`SECRET_RULES`),
+        the message and code cut too; no writer depends on a later pass."""
+        return {"operation": self.operation,
+                "code": None if self.code is None else cleaned(str(self.code), MAX_CODE_CHARS),
                 "target": None if self.target is None else without_secrets(self.target),
                 "message": cleaned(str(self), 300)}
 

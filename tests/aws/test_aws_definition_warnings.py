@@ -157,3 +157,25 @@ def test_a_log_message_nested_thousands_deep_is_a_skip_naming_it():
     records, _, skips = _log_records_of({"events": [{"message": DEEP_JSON}]}, ImportContext(source_name="logs.json"))
     assert records == [None] and [(s.location, "nested too deeply" in s.reason) for s in skips] == \
         [("events[0].message", True)]
+
+
+def test_a_definition_over_the_models_limit_is_not_stored_cut_but_said():
+    """A definition over the model's 2,000,000 characters (only an imported file holds one: AWS allows
+    1 MiB) was stored cut, broken JSON, where Azure and GCP store none. It is not stored, a warning names
+    the state machine and why, and the revision is of the whole definition (two differing only past the
+    cut are two revisions)."""
+    from flowscope.collectors.aws.transform.state_machines import transform_state_machine
+    from flowscope.collectors.native import ImportContext
+    from flowscope.model import MAX_DEFINITION_CHARS
+
+    def machine(tail: str) -> dict:
+        states = {"A": {"Type": "Pass", "Comment": "x" * MAX_DEFINITION_CHARS + tail, "End": True}}
+        return _machine(json.dumps({"StartAt": "A", "States": states}))
+
+    one, two = (transform_state_machine(machine(tail), ImportContext(source_name="big.json")) for tail in "12")
+    (row,) = one.workflows
+    assert row[C.definition] is None
+    (warning,) = one.warnings
+    assert "big.json" in warning and "OrderFlow" in warning and "not stored" in warning, warning
+    assert f"{MAX_DEFINITION_CHARS:,}" in warning
+    assert row[C.revision] != two.workflows[0][C.revision]

@@ -910,3 +910,18 @@ def test_an_execution_item_with_a_status_step_functions_does_not_have_is_skipped
     assert [(e[C.name], e[C.status]) for e in batch.executions] == [("b", "SUCCEEDED"), ("c", "RUNNING")]
     [skip] = batch.skips
     assert skip.source == "list.json" and skip.location == "executions[0]" and "'COMPLETED'" in skip.reason
+
+
+def test_a_state_machines_description_is_stored_without_credentials_then_cut():
+    """A state machine's (or version's) description is its author's text, any length: it was kept whole
+    in the row's attributes, credentials included. It is cleaned, then cut, as errors are."""
+    doc = {"stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:hooks", "name": "hooks",
+           "type": "STANDARD", "definition": json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass",
+                                                                                         "End": True}}}),
+           "description": "mirror https://deploy:hunter22@git.example.com/repo " + "d" * 5000,
+           "versionDescription": "token=abc?token=s3cr3tT0ken"}
+    [row] = T.transform_state_machine(doc, ctx(None)).workflows
+    attributes = json.loads(row[C.attributes])
+    assert "hunter22" not in row[C.attributes] and "s3cr3tT0ken" not in row[C.attributes]
+    assert attributes["description"].startswith("mirror https://REDACTED@git.example.com/repo")
+    assert len(attributes["description"]) == 1024

@@ -100,3 +100,16 @@ def test_stored_attributes_nested_too_deeply_leave_the_definition_readable():
     definition = _definition_of({C.definition: '{"triggers": {}, "actions": {"H": {"type": "Http"}}}',
                                  C.attributes: deep})
     assert definition is not None and "h" in definition.actions
+
+
+def test_a_definition_over_the_models_limit_is_not_stored_and_said():
+    """A definition over the model's 2,000,000 characters was dropped without a word: the workflow's actions
+    then read as unclassified with no reason given. It is still not stored, and a warning says why."""
+    from flowscope.model import MAX_DEFINITION_CHARS
+
+    definition = {"triggers": {}, "actions": {"C": {"type": "Compose", "inputs": "x" * MAX_DEFINITION_CHARS}}}
+    batch = t.transform(_workflow(definition), CTX)
+    assert batch.workflows[0]["definition"] is None and not batch.skips
+    (warning,) = batch.warnings
+    assert "workflow.json" in warning and "Order-Router" in warning and "not stored" in warning, warning
+    assert f"{MAX_DEFINITION_CHARS:,}" in warning

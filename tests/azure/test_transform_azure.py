@@ -476,3 +476,54 @@ def test_a_runs_client_tracking_id_is_capped_as_other_cloud_texts():
     (row,) = batch.executions
     tracking = json.loads(row[C.attributes])["client_tracking_id"]
     assert len(tracking) == MAX_TEXT_CHARS and tracking == truncate("t" * 200_000)
+
+
+def test_a_runs_attribute_texts_are_stored_without_credentials_then_cut():
+    """Whoever calls a workflow sets its run's clientTrackingId (any text): one holding a URL's `user:pass@`
+    or a `sig=` was stored as it came in the run's attributes, which no later pass cleans. Every text the
+    attributes take from a run is cleaned of credentials, then cut (`native.cleaned`); a value that is no
+    text (an object a hand-made file holds) keeps its texts cleaned the same way (`native.cleaned_texts`)."""
+    doc = body("WorkflowRuns_Get")
+    props = doc["properties"]
+    props["correlation"] = {"clientTrackingId": "https://svc:Pa55w0rd@hooks.example/x?sig=Zk9mR2x4bVRz&a=1"}
+    props["waitEndTime"] = "https://u:p4ss@h.example/"
+    props["trigger"]["scheduledTime"] = {"uri": "https://u:p4ss@h.example/"}
+    props["trigger"]["name"] = "Recurrence?token=abcdefgh"
+    props["correlation"]["clientTrackingId"] += "t" * 200_000 + "https://u:p4ss@late.example/"
+    (row,) = t.FORMATS[t.detect(doc)](doc, CTX).executions
+    attributes = json.loads(row[C.attributes])
+    assert "Pa55w0rd" not in row[C.attributes] and "Zk9mR2x4bVRz" not in row[C.attributes]
+    assert "p4ss" not in row[C.attributes] and "abcdefgh" not in row[C.attributes]
+    assert attributes["client_tracking_id"].startswith("https://REDACTED@hooks.example/x?sig=REDACTED&a=1")
+    assert attributes["wait_end_time"] == "https://REDACTED@h.example/"
+    assert attributes["trigger"] == "Recurrence?token=REDACTED"
+    assert attributes["scheduled_time"] == {"uri": "https://REDACTED@h.example/"}
+
+
+def test_a_deployment_slots_workflow_is_its_own_workflow_not_the_production_ones():
+    """A Standard logic app's deployment slot holds workflows of its own (`.../sites/<app>/slots/<slot>/
+    workflows/<wf>`, an ARM resource: App Service's WebApps_GetInstanceWorkflowSlot). The id reader skipped
+    `slots/<slot>`, so a staging slot's runs were stored as the production workflow's, its failures counted
+    as production's. The slot stays in the workflow and run ids (and the run links that slot's workflow)."""
+    from flowscope.analysis.runs import console_url
+
+    site = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Web/sites/la-std"
+
+    def standard_run(workflow: str) -> dict:
+        return {"id": f"{workflow}/runs/0858", "name": "0858", "type": "Microsoft.Logic/workflows/runs",
+                "properties": {"status": "Failed", "startTime": "2026-11-20T10:00:00Z",
+                               "endTime": "2026-11-20T10:00:01Z"}}
+
+    batch = load([standard_run(f"{site}/workflows/orders"), standard_run(f"{site}/slots/Staging/workflows/orders")])
+    assert not batch.skips
+    production, staging = batch.executions
+    assert production[C.workflow_id] == f"{site.lower()}/workflows/orders"
+    assert staging[C.workflow_id] == f"{site.lower()}/slots/staging/workflows/orders"
+    assert staging[C.execution_id] == staging[C.workflow_id] + "/runs/0858"
+    assert staging[C.workflow_name] == "orders" and staging[C.kind] == "logicapp-standard"
+    assert console_url(staging) == f"https://portal.azure.com/#resource{staging[C.workflow_id]}"
+    workflow = {"id": f"{site}/slots/Staging/workflows/orders", "name": "la-std/Staging/orders",
+                "type": "Microsoft.Web/sites/slots/workflows", "kind": "Stateful",
+                "properties": {"files": {"workflow.json": {"definition": {"triggers": {}, "actions": {}}}}}}
+    (row,) = load([workflow]).workflows
+    assert row[C.workflow_id] == staging[C.workflow_id] and row[C.name] == "orders"

@@ -209,3 +209,17 @@ def test_a_runtime_log_error_cut_to_its_column_keeps_no_part_of_a_credential():
                             "StartTime": "2026-11-01T00:00:00Z"}, completed=False)
             kept = json.dumps([props, error_of(props, Status.FAILED)])
             assert "hunt" not in kept and "t0ke" not in kept, (pad, kept)
+
+
+def test_an_errors_code_is_kept_cleaned_and_cut_by_the_error_itself():
+    """`CollectionError.as_dict` cleaned its message and target but kept `code` as the cloud (or an SDK
+    quoting it) gave it: any length, credentials included, left to a later pass of whoever wrote it. It is
+    cleaned, then cut (`native.cleaned`), like the rest of the error."""
+    from flowscope.collectors.window import MAX_CODE_CHARS
+
+    code = "Forbidden https://svc:hunter2@proxy.example/?sig=s1gnature " + "x" * 5000
+    kept = CollectionError("denied", operation="runs.get", code=code).as_dict()["code"]
+    assert "hunter2" not in kept and "s1gnature" not in kept
+    assert kept.startswith("Forbidden https://REDACTED@proxy.example/?sig=REDACTED") and len(kept) == MAX_CODE_CHARS
+    assert CollectionError("x", code="ThrottlingException").as_dict()["code"] == "ThrottlingException"
+    assert CollectionError("x").as_dict()["code"] is None

@@ -868,3 +868,24 @@ def test_a_blank_forced_format_is_refused(tmp_path):
     result, text = run_import(tmp_path / "store", "--format", " ", "--execution-arn", ARN, str(history))
     assert result.exit_code == ExitCode.USAGE and "--format is empty" in text, result.output
     assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("with_good_run", [True, False], ids=["imported", "nothing-imported"])
+def test_skip_reasons_print_without_terminal_escapes_or_credentials(tmp_path, with_good_run):
+    """A skip names its record by the text the file holds (a Logic Apps record's id) and by exception text
+    quoting it; such a text was printed as it came, credentials included. An id holding an OSC escape and a
+    `user:pass@` URL prints with neither, whether the import wrote something or nothing."""
+    wf = "/subscriptions/s1/resourceGroups/rg/providers/Microsoft.Logic/workflows/orders"
+    bad = {"id": f"{wf}/runs/r\x1b]0;pwned\x07https://svc:Pa55w0rd@h.example/?sig=Zk9mR2x4bVRz",
+           "name": "r", "type": "Microsoft.Logic/workflows/runs", "properties": {"status": "Failed"}}
+    good = {"id": f"{wf}/runs/ok", "name": "ok", "type": "Microsoft.Logic/workflows/runs",
+            "properties": {"status": "Succeeded", "startTime": "2026-11-20T10:00:00Z",
+                           "endTime": "2026-11-20T10:00:01Z"}}
+    path = tmp_path / "runs.json"
+    path.write_text(json.dumps({"value": [good, bad] if with_good_run else [bad]}))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == (0 if with_good_run else ExitCode.NO_DATA), result.output
+    assert "skipped" in text and "run without startTime" in text, text
+    assert "\x1b" not in result.output and "\x07" not in result.output
+    assert "Pa55w0rd" not in result.output and "Zk9mR2x4bVRz" not in result.output, result.output
+    assert "https://REDACTED@h.example/?sig=REDACTED" in text, text

@@ -99,3 +99,17 @@ def test_a_parse_error_quoting_a_credential_of_the_source_is_said_without_it():
             said.append(warning)
     assert [w for w in said if "hunt" in w] == []
     assert all("could not be parsed" in w for w in said)
+
+
+def test_a_source_over_the_models_limit_is_not_stored_and_said():
+    """A source over the model's 2,000,000 characters was dropped with only `definitionTooLarge` in the
+    row's attributes: nothing told the user why its calls bill as external. A warning says it now."""
+    from flowscope.model import MAX_DEFINITION_CHARS
+
+    source = "main:\n  steps:\n    - init:\n        assign:\n          - x: '" + "y" * MAX_DEFINITION_CHARS + "'\n"
+    batch = t.transform_workflows(_workflow(source), CTX)
+    (row,) = batch.workflows
+    assert row[C.definition] is None and json.loads(row[C.attributes])["definitionTooLarge"] is True
+    (warning,) = batch.warnings
+    assert "workflow.json" in warning and WF in warning and "not stored" in warning, warning
+    assert f"{MAX_DEFINITION_CHARS:,}" in warning

@@ -657,3 +657,22 @@ def test_a_source_and_a_definition_take_out_the_same_credential_keys():
     for key in sorted(CREDENTIAL_KEYS):
         assert stored_source(f"args:\n  {key}: s3cr3t-value\n") == f"args:\n  {key}: {REDACTED}\n", key
         assert stored_definition({"headers": {key: "s3cr3t-value"}}) == {"headers": {key: REDACTED}}, key
+
+
+def test_attribute_texts_are_stored_without_credentials_then_cut():
+    """A workflow's description and labels (its author's text) and an execution's stateError details were
+    stored whole in `attributes`, credentials included: nothing cleans that column later. Every text in
+    them is cleaned, then cut (`native.cleaned_texts`)."""
+    wf = {**WORKFLOW, "description": "calls https://svc:hunter22@api.example/x?sig=s1gnature " + "d" * 5000,
+          "labels": {"team": "orders", "note": "Bearer abcdefgh12345678"}}
+    (row,) = t.transform_workflows({"workflows": [wf]}, CTX).workflows
+    attributes = json.loads(row[C.attributes])
+    assert "hunter22" not in row[C.attributes] and "s1gnature" not in row[C.attributes]
+    assert attributes["description"].startswith("calls https://REDACTED@api.example/x?sig=REDACTED")
+    assert len(attributes["description"]) == 1024
+    assert attributes["labels"] == {"team": "orders", "note": "Bearer REDACTED"}
+    ex = {**EXECUTIONS[0], "stateError": {"type": "KMS_ERROR",
+                                          "details": "key at https://u:p4ssw0rd@kms.example/ refused"}}
+    (erow,) = t.transform_executions({"executions": [ex]}, CTX).executions
+    assert "p4ssw0rd" not in erow[C.attributes]
+    assert json.loads(erow[C.attributes])["stateError"]["details"] == "key at https://REDACTED@kms.example/ refused"

@@ -73,6 +73,19 @@ def test_console_url_azure_standard_opens_the_workflow_whose_run_history_lists_t
         "an id naming no workflow links nowhere")
 
 
+def test_console_url_azure_standard_in_a_deployment_slot_opens_that_slots_workflow():
+    """A Standard logic app's deployment slot holds its own workflows, an ARM resource of their own
+    (`Microsoft.Web/sites/<app>/slots/<slot>/workflows/<wf>`, App Service's WebApps_GetInstanceWorkflowSlot):
+    a run under one got no link. It opens that workflow's page, as a Standard run does, never the
+    production slot's workflow of the same name."""
+    workflow = "/subscriptions/s1/resourcegroups/rg/providers/microsoft.web/sites/la-std/slots/staging/workflows/orders"
+    run = {C.cloud: "azure", C.execution_id: f"{workflow}/runs/0858"}
+    assert runs.console_url(run) == f"https://portal.azure.com/#resource{workflow}"
+    assert not runs.console_opens_run(run)
+    assert runs.console_url({C.cloud: "azure", C.execution_id: workflow.replace("/slots/staging", "/slots")
+                             + "/runs/0858"}) is None, "a slot without its name is no resource path"
+
+
 def test_console_url_gcp():
     eid = "projects/p1/locations/us-central1/workflows/etl/executions/3f2c-11"
     assert runs.console_url({C.cloud: "gcp", C.execution_id: eid}) == (

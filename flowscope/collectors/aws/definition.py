@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.model import MAX_DEFINITION_CHARS
+from flowscope.collectors.native import json_or_problem
 from flowscope.textsafety import without_secrets
 
 BranchIndex = dict[tuple[str, str], int]
@@ -32,15 +32,16 @@ _INDEXES: dict[str, tuple[BranchIndex, TaskResources]] = {}
 # ---------------------------------------------------------------- reading
 
 def definition_text(definition: Any) -> str | None:
-    """The definition as stored: JSON text without the credentials it quotes, cut at the model's
-    limit. A Task's Parameters may hold a URL with its token or user:password, or a bearer token:
-    the same rules as the store's error texts (`textsafety.SECRET_RULES`) take them out, since the
-    definition is shown on the dashboard and exported with the workflows table."""
+    """The definition as stored: JSON text without the credentials it quotes. A Task's Parameters may
+    hold a URL with its token or user:password, or a bearer token: the same rules as the store's error
+    texts (`textsafety.SECRET_RULES`) take them out, since the definition is shown on the dashboard and
+    exported with the workflows table. Never cut: one over the model's limit is not stored at all
+    (`native.definition_too_large`), as on the other clouds; a cut one was broken JSON."""
     if definition is None:
         return None
     if not isinstance(definition, str):
         definition = json.dumps(definition, indent=2, sort_keys=False)
-    return without_secrets(definition)[:MAX_DEFINITION_CHARS]
+    return without_secrets(definition)
 
 
 def definition_object(definition: Any) -> dict | None:
@@ -63,12 +64,9 @@ def definition_problem(definition: Any) -> str | None:
     resources from it and the dashboard cannot draw it: the user must hear which state machine.
     """
     if isinstance(definition, str):
-        try:
-            definition = json.loads(definition)
-        except ValueError as exc:
-            return f"not JSON: {exc}"
-        except RecursionError:
-            return "nested too deeply to read"
+        definition, problem = json_or_problem(definition)
+        if problem:
+            return problem
     if not isinstance(definition, dict):
         return f"not a JSON object but {type(definition).__name__}"
     stack: list[tuple[str, Any]] = [("the definition", definition)]

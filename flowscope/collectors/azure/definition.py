@@ -25,13 +25,13 @@ Billing classification follows "Usage metering, billing, and pricing for Azure L
 from __future__ import annotations
 
 import functools
-import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
 from flowscope.collectors.graph import DefinitionError, Graph
+from flowscope.collectors.native import json_or_problem
 from flowscope.model import Meter, StepType, json_object
 
 ENTERPRISE_CONNECTORS = frozenset({
@@ -287,10 +287,9 @@ def definition_problem(definition: Any) -> str | None:
     `azure.logic.unclassified_action`, so the user must hear which workflow that happened to.
     """
     if isinstance(definition, str):
-        try:
-            definition = json.loads(definition)
-        except ValueError as exc:
-            return f"not JSON: {exc}"
+        definition, problem = json_or_problem(definition)
+        if problem:
+            return problem
     if not isinstance(definition, dict):
         return f"not a JSON object but {type(definition).__name__}"
     stack: list[tuple[str, Any]] = [("triggers", definition.get("triggers")), ("actions", definition.get("actions"))]
@@ -311,11 +310,8 @@ def definition_problem(definition: Any) -> str | None:
 @functools.lru_cache(maxsize=256)
 def cached_definition(definition_json: str, connections_json: str = "{}") -> Definition:
     """`parse_definition` memoised on the stored JSON text (assemble runs once per execution)."""
-    try:
-        connections = json.loads(connections_json) or {}
-    except ValueError:
-        connections = {}
-    return parse_definition(definition_json, connections if isinstance(connections, dict) else {})
+    connections = json_object(connections_json)      # none when unreadable, nested too deeply included
+    return parse_definition(definition_json, connections)
 
 
 # ---------------------------------------------------------------- the definition as a graph

@@ -11,7 +11,7 @@ from flowscope.collectors.aws import events as E
 from flowscope.collectors.aws.definition import definition_problem, definition_text
 from flowscope.collectors.aws.transform.names import CLOUD
 from flowscope.collectors.aws.transform.values import as_doc
-from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.collectors.native import ImportContext, NativeFormatError, cleaned_texts, definition_too_large
 from flowscope.model import Batch, C, Kind
 
 _ATTRIBUTE_KEYS = (("versionDescription", "version_description"), ("description", "description"),
@@ -38,6 +38,7 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
     if parts is None:
         raise NativeFormatError(ctx.source_name, "stateMachineArn", f"{arn!r} is not a state machine ARN")
     definition = definition_text(doc.get("definition"))
+    too_large = definition_too_large(definition)
     revision = revision_of(doc)
     sm_type = (doc.get("type") or "STANDARD").upper()
     attributes = _attributes(doc)
@@ -58,13 +59,18 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
         C.name: doc.get("name") or sm_arn.rsplit(":", 1)[-1],
         C.kind: (Kind.SFN_EXPRESS if sm_type == "EXPRESS" else Kind.SFN_STANDARD).value,
         C.revision: revision,
-        C.definition: definition,
+        C.definition: None if too_large else definition,
         C.definition_format: "asl-json",
-        C.attributes: json.dumps(attributes, sort_keys=True, default=str),
+        C.attributes: json.dumps(cleaned_texts(attributes), sort_keys=True, default=str),
         C.seen_at: seen,
     }
     batch = Batch(workflows=[row])
-    problem = definition_problem(doc.get("definition"))
+    if too_large:
+        batch.warnings.append(
+            f"{ctx.source_name}: state machine {row[C.name]} ({sm_arn}, revision {revision}): its definition "
+            f"is not stored ({too_large}); Parallel branches and Task resources missing from its histories "
+            "are not filled from it, and its graph cannot be drawn")
+    problem = None if too_large else definition_problem(doc.get("definition"))
     if problem:
         batch.warnings.append(
             f"{ctx.source_name}: state machine {row[C.name]} ({sm_arn}, revision {revision}): its definition "

@@ -18,6 +18,7 @@ _TYPES: dict[str, str] = {
     "microsoft.logic/workflows": "azure.workflow",
     "microsoft.logic/workflows/versions": "azure.workflow",
     "microsoft.web/sites/workflows": "azure.workflow",
+    "microsoft.web/sites/slots/workflows": "azure.workflow",
     "microsoft.logic/workflows/runs": "azure.runs",
     "microsoft.logic/workflows/runs/actions": "azure.run_actions",
     "microsoft.logic/workflows/runs/actions/repetitions": "azure.action_repetitions",

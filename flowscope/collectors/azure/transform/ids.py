@@ -5,7 +5,8 @@ ARM ids are case-insensitive, so every id is lower-cased and starts at `/subscri
 
 - workflow_id: `/subscriptions/<sub>/resourcegroups/<rg>/providers/microsoft.logic/workflows/<wf>`
   (Consumption) or `/subscriptions/<sub>/resourcegroups/<rg>/providers/microsoft.web/sites/<site>/workflows/<wf>`
-  (Standard);
+  (Standard), `.../sites/<site>/slots/<slot>/workflows/<wf>` for a workflow in a deployment slot (an ARM
+  resource of its own: a staging slot's runs are not the production workflow's);
 - execution_id: `<workflow_id>/runs/<run name>`;
 - step_key: the lower-cased action name, plus `#<scope>:<itemIndex>/<scope>:<itemIndex>...` from
   `repetitionIndexes` (outermost loop first) for a visit inside loops; the trigger is `@<name>`.
@@ -24,6 +25,7 @@ _SEGMENT_SLOTS: dict[str, tuple[str | None, str | None]] = {
     "subscriptions": (None, "sub"),
     "resourcegroups": (None, "rg"),
     "sites": (None, "site"),
+    "slots": (None, "slot"),
     "workflows": ("workflow_name", "workflow"),
     "runs": ("run_name", "run"),
     "actions": ("action_name", "action"),
@@ -41,13 +43,14 @@ _SKIPPED_SEGMENTS = frozenset({"hostruntime", "runtime", "webhooks", "api", "man
 class ArmId:
     """The parts of a Logic Apps ARM id. `canonical` ids are lower-case (see module docstring)."""
 
-    __slots__ = ("sub", "rg", "site", "workflow", "workflow_name", "run", "run_name", "action", "action_name",
+    __slots__ = ("sub", "rg", "site", "slot", "workflow", "workflow_name", "run", "run_name", "action", "action_name",
                  "repetition", "scope_repetition", "request_history", "trigger", "trigger_name",
                  "history", "version", "shape")
 
     sub: str | None
     rg: str | None
     site: str | None
+    slot: str | None                    # a deployment slot's name; not a collection: the shape has no slot
     workflow: str | None
     workflow_name: str | None
     run: str | None
@@ -82,7 +85,8 @@ class ArmId:
         if start == -1:
             raise ValueError(f"not an ARM id: {raw!r}")
         segs = text[start:].strip("/").split("/")
-        self.sub = self.rg = self.site = self.workflow = self.workflow_name = self.run = self.run_name = None
+        self.sub = self.rg = self.site = self.slot = self.workflow = self.workflow_name = None
+        self.run = self.run_name = None
         self.action = self.action_name = self.repetition = self.scope_repetition = None
         self.request_history = self.trigger = self.trigger_name = self.history = self.version = None
         self._walk(segs, [])
@@ -122,7 +126,9 @@ class ArmId:
     def workflow_id(self) -> str:
         rg = f"/resourcegroups/{self.rg}" if self.rg else ""
         if self.site:
-            return f"/subscriptions/{self.sub}{rg}/providers/microsoft.web/sites/{self.site}/workflows/{self.workflow}"
+            slot = f"/slots/{self.slot}" if self.slot else ""
+            return (f"/subscriptions/{self.sub}{rg}/providers/microsoft.web/sites/{self.site}{slot}"
+                    f"/workflows/{self.workflow}")
         return f"/subscriptions/{self.sub}{rg}/providers/microsoft.logic/workflows/{self.workflow}"
 
     @property

@@ -20,8 +20,8 @@ from flowscope.collectors.azure.transform.records import (
     step_row,
     ts,
 )
-from flowscope.collectors.native import ImportContext, text_field
-from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms, truncate
+from flowscope.collectors.native import ImportContext, cleaned_texts, text_field
+from flowscope.model import Batch, C, Kind, Source, StepType, duration_ms
 
 
 def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
@@ -39,8 +39,8 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     trigger = as_dict(props.get("trigger"))
     wf = as_dict(props.get("workflow"))
     correlation = as_dict(props.get("correlation"))
-    # texts capped as errors and causes are (`model.truncate`): a caller sets the tracking id, any length
-    attributes = {k: truncate(v) if isinstance(v, str) else v for k, v in {
+    # a caller sets the tracking id, any length, any text (a URL's `user:pass@`, a `sig=`)
+    attributes = {k: cleaned_texts(v) for k, v in {
         "client_tracking_id": correlation.get("clientTrackingId"),
         "wait_end_time": props.get("waitEndTime"),
         "trigger": trigger.get("name"),
@@ -71,4 +71,3 @@ def read_run(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None:
     if step is not None:
         batch.steps.append(step)
         batch.attempts.extend(tries)
-

@@ -112,7 +112,7 @@ def _retry_history(value: Any) -> list[dict[str, Any]] | None:
     if isinstance(value, str) and value.strip().startswith("["):
         try:
             parsed = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):     # no JSON, or nested too deeply to read: tries unknown
             return None
         return [v for v in parsed if isinstance(v, dict)] if isinstance(parsed, list) else None
     return None

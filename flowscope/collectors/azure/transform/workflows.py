@@ -18,8 +18,8 @@ from flowscope.collectors.azure.definition import definition_object, definition_
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
 from flowscope.collectors.azure.transform.secrets import stored_definition
-from flowscope.collectors.native import ImportContext
-from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Kind, Meter
+from flowscope.collectors.native import TOO_DEEP, ImportContext, definition_too_large
+from flowscope.model import Batch, C, Kind, Meter
 
 DEFINITION_FORMAT = "logicapp-json"
 
@@ -36,14 +36,16 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         raise ValueError("workflow without properties.definition")
     text: str | None = None
     stored: str | None = None
+    # JSON nested thousands of levels deep (a text, or an object too deep to write): the workflow is kept,
+    # without its definition, and said
     try:
         problem = definition_problem(definition)
-        definition = definition_object(definition)
-        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-        stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
+        if problem != TOO_DEEP:
+            definition = definition_object(definition)
+            text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+            stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
     except RecursionError:
-        # JSON nested thousands of levels deep: the workflow is kept, without its definition, and said
-        problem = "nested too deeply to read"
+        problem = TOO_DEEP
     revision = ids.version or props.get("version")
     if not revision and text is None:
         raise ValueError(f"workflow {ids.workflow_name}: no version, and its definition ({problem}) gives none")
@@ -53,6 +55,11 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
             f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition could not be "
             f"read whole ({problem}); the actions it does not describe are metered "
             f"{Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value} until a readable definition is imported")
+    too_large = definition_too_large(stored)
+    if too_large:
+        batch.warnings.append(
+            f"{ctx.source_name}: workflow {ids.workflow_name} ({rec['id']}): its definition is not stored "
+            f"({too_large}); its actions are metered {Meter.AZURE_LOGIC_UNCLASSIFIED_ACTION.value}")
     kind_word = rec.get("kind") or props.get("kind")
     standard = bool(ids.site) or rtype.startswith("microsoft.web/") or \
         (isinstance(kind_word, str) and kind_word.lower() in ("stateful", "stateless"))
@@ -86,7 +93,7 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         C.workflow_id: ids.workflow_id, C.name: ids.workflow_name,
         C.kind: (Kind.LOGICAPP_STANDARD if standard else Kind.LOGICAPP_CONSUMPTION).value,
         C.revision: str(revision),
-        C.definition: stored if stored is not None and len(stored) <= MAX_DEFINITION_CHARS else None,
+        C.definition: None if too_large else stored,
         C.definition_format: DEFINITION_FORMAT,
         C.attributes: json.dumps({k: v for k, v in attributes.items() if v not in (None, {})},
                                  sort_keys=True),

@@ -11,7 +11,7 @@ import json
 import math
 from typing import Any
 
-from flowscope.collectors.native import ImportContext, NativeFormatError, Row
+from flowscope.collectors.native import ImportContext, NativeFormatError, Row, cleaned_texts
 from flowscope.model import Batch, C, Cloud, Kind, Status, StepType, utc
 
 CLOUD = Cloud.GCP.value
@@ -91,7 +91,8 @@ def seconds_ms(text: Any) -> int | None:
 
 
 def json_attrs(values: dict[str, Any]) -> str | None:
-    kept = {k: v for k, v in values.items() if v not in (None, "", [], {})}
+    """A row's `attributes`: the values given, but empty ones, with every text cleaned, then cut."""
+    kept = {k: cleaned_texts(v) for k, v in values.items() if v not in (None, "", [], {})}
     return json.dumps(kept, sort_keys=True) if kept else None
 
 

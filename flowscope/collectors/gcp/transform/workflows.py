@@ -10,8 +10,8 @@ from flowscope.collectors.gcp.definition import definition_problem
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import CLOUD, KIND, json_attrs, records_of
 from flowscope.collectors.gcp.transform.secrets import stored_source
-from flowscope.collectors.native import ImportContext, text_field
-from flowscope.model import MAX_DEFINITION_CHARS, Batch, C, Skip, utc
+from flowscope.collectors.native import ImportContext, definition_too_large, text_field
+from flowscope.model import Batch, C, Skip, utc
 
 DEFINITION_FORMAT = "gcp-yaml"
 
@@ -38,8 +38,14 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
         except ValueError as exc:
             batch.skips.append(Skip(ctx.source_name, loc, f"bad workflow: {exc}"))
             continue
-        too_big = isinstance(source, str) and len(source) > MAX_DEFINITION_CHARS
+        too_large = definition_too_large(source)
+        too_big = too_large is not None
         problem = definition_problem(source) if isinstance(source, str) and not too_big else None
+        if too_large:
+            batch.warnings.append(
+                f"{ctx.source_name}: workflow {parts['w']} ({wf.get('name')}, revision {revision}): "
+                f"its source is not stored ({too_large}); its call steps are billed as external steps "
+                "(an upper bound)")
         if problem:
             batch.warnings.append(
                 f"{ctx.source_name}: workflow {parts['w']} ({wf.get('name')}, revision {revision}): "

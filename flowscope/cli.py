@@ -184,20 +184,28 @@ def literal(help_text: str) -> str:
     return escape(help_text)
 
 
+def shown(message: Any) -> str:
+    """Text for a line of the terminal, as every line the commands print is: without the credentials it
+    quotes (a cloud's error, a record's id, an exception's text, a URL the user typed: `without_secrets`) and
+    without escape sequences or control characters (`terminal_text`). Each caller cleaned its part or not:
+    an import's warnings and errors quoting a record printed a `user:pass@` or a `sig=` as read."""
+    return without_secrets(terminal_text(message))
+
+
 def fail(message: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(shown(message))}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def tagged(tag: str, message: str) -> None:
-    """One stderr line: a yellow tag, then text that may hold cloud-originated names (escapes
-    stripped, markup escaped)."""
-    err.print(f"[yellow]{tag}[/] {escape(terminal_text(message))}", highlight=False, soft_wrap=True)
+    """One stderr line: a yellow tag, then text that may hold cloud-originated names (`shown`, markup
+    escaped)."""
+    err.print(f"[yellow]{tag}[/] {escape(shown(message))}", highlight=False, soft_wrap=True)
 
 
 def note(message: str, *, console: Console | None = None) -> None:
-    """One line of text that may hold cloud-originated names: escapes stripped, no markup."""
-    (console or err).print(terminal_text(message), markup=False, highlight=False, soft_wrap=True)
+    """One line of text that may hold cloud-originated names (`shown`), no markup."""
+    (console or err).print(shown(message), markup=False, highlight=False, soft_wrap=True)
 
 
 def _open_store(path: str):  # noqa: ANN202 - Store, imported lazily
@@ -427,7 +435,7 @@ def import_(
         # a skip's location and reason quote the file's text (a record's id, an exception's message):
         # credentials out here, escapes out in `tagged`
         for skip in skips[:20]:
-            tagged("skipped", without_secrets(f"{skip.source}: {skip.location}: {skip.reason}"))
+            tagged("skipped", f"{skip.source}: {skip.location}: {skip.reason}")
         if len(skips) > 20:
             tagged("skipped", f"{len(skips) - 20} more record(s)")
 
@@ -1429,7 +1437,7 @@ def main() -> None:
         handle, path = tempfile.mkstemp(prefix="flowscope-crash-", suffix=".txt")     # 0600
         with os.fdopen(handle, "w") as out_file:
             traceback.print_exc(file=out_file)
-        err.print(f"[bold red]error:[/] {escape(terminal_text(f'{type(exc).__name__}: {exc}'))[:500]} - a bug in "
+        err.print(f"[bold red]error:[/] {escape(shown(f'{type(exc).__name__}: {exc}')[:500])} - a bug in "
                   f"flowscope, not in your input: please report it with {path} (FLOWSCOPE_DEBUG=1 shows the "
                   "traceback here)", highlight=False, soft_wrap=True)
         sys.exit(ExitCode.INTERNAL)

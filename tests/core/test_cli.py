@@ -336,3 +336,20 @@ def test_help_names_every_report_format_and_the_exit_order():
         assert word in report_help, word
     run_help = root.commands["run"].help or ""
     assert run_help.index("else 4") < run_help.index("else 6"), run_help
+
+
+def test_every_line_the_commands_print_leaves_credentials_and_escapes_out(tmp_path, capsys):
+    """`fail`, `tagged`, `note` and the crash line print through one rule (`cli.shown`): each caller had cleaned
+    its part or not, and an import's warnings quoting a record's id, or an error quoting a path or URL the
+    user typed, printed a `user:pass@` or a `sig=` as read."""
+    from typer.testing import CliRunner
+
+    from flowscope import cli
+
+    result = CliRunner().invoke(cli.app, ["analyze", "--store", "https://admin:hunter2@example.invalid/x?sig=abc123"])
+    assert result.exit_code == 2 and "hunter2" not in result.output and "abc123" not in result.output
+    assert "REDACTED" in result.output, result.output
+    for say in (lambda text: cli.tagged("warning:", text), cli.note, lambda text: cli.fail(text)):
+        say("record /subscriptions/s/x https://bob:s3cret@h.example/\x1b[31mred Authorization: Bearer tok.en.x")
+        printed = capsys.readouterr().err
+        assert "s3cret" not in printed and "tok.en.x" not in printed and "\x1b" not in printed, printed

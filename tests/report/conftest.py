@@ -3,9 +3,10 @@ empty store, and a loopback SMTP server (aiosmtpd) that requires STARTTLS and a 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,6 +50,46 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+@dataclass
+class Relay:
+    port: int
+    received: list[list[str]] = field(default_factory=list)
+    """Each accepted message's recipients, in order."""
+
+
+@contextlib.contextmanager
+def relay(rcpt: Callable[[str], str | None],
+          data: Callable[[list[str]], str | None] = lambda recipients: None) -> Iterator[Relay]:
+    """aiosmtpd on 127.0.0.1, plain SMTP: `rcpt(address)` is the server's refusal of a recipient ("550 ...",
+    "450 ..."; None takes it), `data(recipients)` its refusal of the message (None takes it)."""
+    from aiosmtpd.controller import Controller
+
+    state = Relay(port=_free_port())
+
+    class Handler:
+        async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,  # noqa: N802 - aiosmtpd's
+                              rcpt_options: Any) -> str:
+            refused = rcpt(address)
+            if refused:
+                return refused
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+            refused = data(list(envelope.rcpt_tos))
+            if refused:
+                return refused
+            state.received.append(list(envelope.rcpt_tos))
+            return "250 OK"
+
+    controller = Controller(Handler(), hostname="127.0.0.1", port=state.port)
+    controller.start()
+    try:
+        yield state
+    finally:
+        controller.stop()
 
 
 def _smtp_server(tmp_path: Any, tls: str) -> Iterator[Smtp]:

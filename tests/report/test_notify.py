@@ -1000,36 +1000,18 @@ def test_a_recipient_the_server_refuses_is_a_failed_delivery_naming_it(content):
     recipient is a failed delivery naming it and the server's reason; the others got the message, and it is
     recorded as told (`finding_ids`): recorded as told to nobody, every later run sent it to them again
     (tests/report/test_notify_partial.py)."""
-    from aiosmtpd.controller import Controller
+    from tests.report.conftest import relay
 
-    from tests.report.conftest import _free_port
-
-    received = []
-
-    class Handler:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
-            if address.startswith("oncall@"):
-                return "550 5.1.1 <oncall@example.com>: mailbox unavailable"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            received.append(envelope)
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        target = {"type": "email", "host": "127.0.0.1", "port": controller.port, "starttls": False,
+    gone = "550 5.1.1 <oncall@example.com>: mailbox unavailable"
+    with relay(lambda address: gone if address.startswith("oncall@") else None) as serving:
+        target = {"type": "email", "host": "127.0.0.1", "port": serving.port, "starttls": False,
                   "from": "flowscope@example.com", "to": ["ops@example.com", "oncall@example.com"],
                   "min_severity": "low", "backoff": 0, "retries": 2}
         [result] = deliver(parse_targets([target]), content)
         [nobody] = deliver(parse_targets([{**target, "to": "oncall@example.com"}]), content)
-    finally:
-        controller.stop()
     assert nobody.failed and nobody.error == ("SMTP refused 1 of 1 recipient(s): oncall@example.com: SMTP 550: "
                                               "5.1.1 <oncall@example.com>: mailbox unavailable"), nobody.error
-    assert [e.rcpt_tos for e in received] == [["ops@example.com"]]
+    assert serving.received == [["ops@example.com"]]
     assert result.failed and result.partly and result.finding_ids, result.line()
     assert result.line().endswith("; recorded as sent to the 1 of 2 recipient(s) that took it: no later run sends "
                                   "it to them again"), result.line()

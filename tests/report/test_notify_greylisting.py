@@ -13,7 +13,7 @@ import pytest
 from flowscope.report import build_content
 from flowscope.report.notify import deliver, parse_targets
 from flowscope.store import Store
-from tests.report.conftest import _free_port
+from tests.report.conftest import relay
 from tests.report.helpers import END
 
 
@@ -24,38 +24,23 @@ def content(report_store):
 
 @pytest.fixture()
 def server():
-    """A relay that greylists `grey@` for its first `grey_for` RCPTs (450), says 451 to `busy@` every time and
-    550 to `gone@`; `received` holds each accepted message's recipients."""
-    from aiosmtpd.controller import Controller
+    """A relay that greylists `grey@` for its first 2 RCPTs (450), says 451 to `busy@` every time and 550 to
+    `gone@`; `received` holds each accepted message's recipients."""
+    greyed = []
 
-    class Handler:
-        grey_for = 2
-        seen = 0
-        received: list[list[str]] = []
+    def rcpt(address: str) -> str | None:
+        if address.startswith("grey@"):
+            greyed.append(address)
+            if len(greyed) <= 2:
+                return "450 4.2.0 <grey@example.com>: Recipient address rejected: Greylisted, try later"
+        if address.startswith("busy@"):
+            return "451 4.3.0 <busy@example.com>: mailbox busy"
+        if address.startswith("gone@"):
+            return "550 5.1.1 <gone@example.com>: mailbox unavailable"
+        return None
 
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
-            if address.startswith("grey@"):
-                Handler.seen += 1
-                if Handler.seen <= Handler.grey_for:
-                    return "450 4.2.0 <grey@example.com>: Recipient address rejected: Greylisted, try later"
-            if address.startswith("busy@"):
-                return "451 4.3.0 <busy@example.com>: mailbox busy"
-            if address.startswith("gone@"):
-                return "550 5.1.1 <gone@example.com>: mailbox unavailable"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            Handler.received.append(list(envelope.rcpt_tos))
-            return "250 OK"
-
-    Handler.received = []
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller, Handler
-    finally:
-        controller.stop()
+    with relay(rcpt) as serving:
+        yield serving
 
 
 def _target(port: int, to: list[str], retries: int = 4) -> dict:
@@ -64,34 +49,31 @@ def _target(port: int, to: list[str], retries: int = 4) -> dict:
 
 
 def test_a_greylisted_recipient_is_tried_again_alone_and_gets_the_message(content, server):
-    controller, handler = server
-    [result] = deliver(parse_targets([_target(controller.port, ["ops@example.com", "grey@example.com"])]), content)
+    [result] = deliver(parse_targets([_target(server.port, ["ops@example.com", "grey@example.com"])]), content)
     assert result.sent and result.attempts == 3, result.line()
-    assert handler.received == [["ops@example.com"], ["grey@example.com"]]     # ops got it once
+    assert server.received == [["ops@example.com"], ["grey@example.com"]]     # ops got it once
     assert "grey@example.com on attempt 3" in result.detail and "SMTP 450" in result.detail, result.detail
     assert result.finding_ids
 
 
 def test_a_permanent_refusal_stays_a_failure_and_the_greylisted_one_still_gets_it(content, server):
-    controller, handler = server
     to = ["ops@example.com", "grey@example.com", "gone@example.com"]
-    [result] = deliver(parse_targets([_target(controller.port, to)]), content)
+    [result] = deliver(parse_targets([_target(server.port, to)]), content)
     assert result.failed and result.attempts == 3, result.line()
-    assert handler.received == [["ops@example.com"], ["grey@example.com"]]
+    assert server.received == [["ops@example.com"], ["grey@example.com"]]
     assert result.error.startswith("SMTP refused 1 of 3 recipient(s) (the others got the message): "
                                    "gone@example.com: SMTP 550: 5.1.1"), result.error
     assert "grey@example.com on attempt 3" in result.error, result.error
 
 
 def test_a_recipient_refused_for_now_at_every_attempt_is_a_failure_saying_so(content, server):
-    controller, handler = server
-    [result] = deliver(parse_targets([_target(controller.port, ["ops@example.com", "busy@example.com"], 3)]),
+    [result] = deliver(parse_targets([_target(server.port, ["ops@example.com", "busy@example.com"], 3)]),
                        content)
     assert result.failed and result.attempts == 3, result.line()
-    assert handler.received == [["ops@example.com"]]                            # never sent to ops again
+    assert server.received == [["ops@example.com"]]                            # never sent to ops again
     assert result.error == ("SMTP refused 1 of 2 recipient(s) (the others got the message): busy@example.com: "
                             "SMTP 451: 4.3.0 <busy@example.com>: mailbox busy (for now, at each of 3 attempt(s))"), \
         result.error
-    [alone] = deliver(parse_targets([_target(controller.port, ["busy@example.com"], 2)]), content)
+    [alone] = deliver(parse_targets([_target(server.port, ["busy@example.com"], 2)]), content)
     assert alone.failed and alone.attempts == 2 and alone.error.startswith("SMTP refused 1 of 1 recipient(s): "), \
         alone.line()

@@ -14,41 +14,23 @@ from typer.testing import CliRunner
 
 from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
-from tests.report.conftest import _free_port
+from tests.report.conftest import relay
 from tests.report.helpers import END, make_store
 
 runner = CliRunner()
 
 
 @pytest.fixture()
-def relay():
+def gone_relay():
     """A relay that refuses `gone@` for good (550); `received` holds each accepted message's recipients."""
-    from aiosmtpd.controller import Controller
-
-    received: list[list[str]] = []
-
-    class Handler:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
-            if address.startswith("gone@"):
-                return "550 5.1.1 <gone@example.com>: mailbox unavailable"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            received.append(list(envelope.rcpt_tos))
-            return "250 OK"
-
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
-        yield controller.port, received
-    finally:
-        controller.stop()
+    with relay(lambda address: "550 5.1.1 <gone@example.com>: mailbox unavailable"
+               if address.startswith("gone@") else None) as serving:
+        yield serving.port, serving.received
 
 
 @pytest.mark.slow   # two runs over a fresh store, ~3 s each
-def test_a_recipient_refused_for_good_is_named_and_the_others_are_not_sent_it_again(tmp_path, relay):
-    port, received = relay
+def test_a_recipient_refused_for_good_is_named_and_the_others_are_not_sent_it_again(tmp_path, gone_relay):
+    port, received = gone_relay
     make_store(tmp_path / "store", failed_scope=False)
     cfg = tmp_path / "flowscope.toml"
     cfg.write_text(f'store = "{tmp_path / "store"}"\n[report]\nformats = ["md"]\n'
@@ -73,40 +55,26 @@ def test_a_later_attempt_that_fails_whole_keeps_those_told_by_an_earlier_one(tmp
     """ops took the message at the first attempt and grey@ was refused for now; the second attempt, to grey@
     alone, ended in a refused DATA (451). The delivery failed, but ops has the message: it is recorded as told
     (`partly`), or the next run would send ops the same message again."""
-    from aiosmtpd.controller import Controller
-
     from flowscope.report import build_content
     from flowscope.report.notify import deliver, parse_targets
     from flowscope.store import Store
 
-    received: list[list[str]] = []
     greyed: list[str] = []
 
-    class Handler:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802 - aiosmtpd's
-            if address.startswith("grey@") and not greyed:
-                greyed.append(address)
-                return "450 4.2.0 <grey@example.com>: Greylisted, try later"
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's name
-            if envelope.rcpt_tos == ["grey@example.com"]:
-                return "451 4.3.0 local error in processing"
-            received.append(list(envelope.rcpt_tos))
-            return "250 OK"
+    def rcpt(address: str) -> str | None:
+        if address.startswith("grey@") and not greyed:
+            greyed.append(address)
+            return "450 4.2.0 <grey@example.com>: Greylisted, try later"
+        return None
 
     make_store(tmp_path / "store", failed_scope=False)
     content = build_content(Store.open(tmp_path / "store"), since=END - dt.timedelta(days=7), until=END, now=END)
-    controller = Controller(Handler(), hostname="127.0.0.1", port=_free_port())
-    controller.start()
-    try:
+    alone = "451 4.3.0 local error in processing"
+    with relay(rcpt, lambda recipients: alone if recipients == ["grey@example.com"] else None) as serving:
         [result] = deliver(parse_targets([{
-            "type": "email", "host": "127.0.0.1", "port": controller.port, "starttls": False,
+            "type": "email", "host": "127.0.0.1", "port": serving.port, "starttls": False,
             "from": "flowscope@example.com", "to": ["ops@example.com", "grey@example.com"], "min_severity": "low",
             "backoff": 0, "retries": 2}]), content)
-    finally:
-        controller.stop()
-    assert received == [["ops@example.com"]]
+    assert serving.received == [["ops@example.com"]]
     assert result.failed and result.partly and result.finding_ids and result.attempts == 2, result.line()
     assert result.error.startswith("SMTP 451"), result.error

@@ -433,7 +433,7 @@ def import_(
 
     def print_skips(skips: list) -> None:
         # a skip's location and reason quote the file's text (a record's id, an exception's message):
-        # credentials out here, escapes out in `tagged`
+        # credentials and escapes out in `tagged` (`shown`)
         for skip in skips[:20]:
             tagged("skipped", f"{skip.source}: {skip.location}: {skip.reason}")
         if len(skips) > 20:

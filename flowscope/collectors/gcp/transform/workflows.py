@@ -39,8 +39,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
             batch.skips.append(Skip(ctx.source_name, loc, f"bad workflow: {exc}"))
             continue
         too_large = definition_too_large(source)
-        too_big = too_large is not None
-        problem = definition_problem(source) if isinstance(source, str) and not too_big else None
+        problem = definition_problem(source) if isinstance(source, str) and not too_large else None
         if too_large:
             batch.warnings.append(
                 f"{ctx.source_name}: workflow {parts['w']} ({wf.get('name')}, revision {revision}): "
@@ -64,7 +63,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
             C.name: parts["w"],
             C.kind: KIND,
             C.revision: str(revision),
-            C.definition: None if too_big or source is None else stored_source(source),
+            C.definition: None if too_large or source is None else stored_source(source),
             C.definition_format: DEFINITION_FORMAT if source is not None else None,
             C.attributes: json_attrs({
                 "state": wf.get("state"),
@@ -74,7 +73,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
                 "serviceAccount": wf.get("serviceAccount"),
                 "revisionCreateTime": wf.get("revisionCreateTime"),
                 "labels": wf.get("labels"),
-                "definitionTooLarge": too_big or None,
+                "definitionTooLarge": bool(too_large) or None,
             }),
             C.seen_at: seen,
         })

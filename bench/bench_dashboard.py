@@ -259,16 +259,36 @@ def _pressed(page: Any, element: Any, what: str) -> float:
 
 
 @contextlib.contextmanager
-def _serving(store: Path) -> Iterator[tuple[Any, str]]:
+def _serving(store: Path, cache: Path | None = None) -> Iterator[tuple[Any, str]]:
     """A fresh `flowscope dashboard` server on `store` (cold caches), answering health checks: its
-    process and base URL; stopped on exit."""
-    import urllib.request
+    process and base URL; stopped on exit. `cache`: its user cache folder (`XDG_CACHE_HOME`, where it
+    keeps findings, `ui/kept_findings.py`); None: an empty one of its own, so no server reads findings an
+    earlier one kept."""
+    import os
+    import tempfile
 
     from flowscope.ui.server import serve
     from tests.e2e.helpers import free_port
 
     port = free_port()
-    proc = serve(str(store), port=port, wait=False)
+    with contextlib.ExitStack() as stack:
+        folder = cache or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cache-")))
+        before = os.environ.get("XDG_CACHE_HOME")
+        os.environ["XDG_CACHE_HOME"] = str(folder)
+        try:
+            proc = serve(str(store), port=port, wait=False)
+        finally:
+            if before is None:
+                os.environ.pop("XDG_CACHE_HOME", None)
+            else:
+                os.environ["XDG_CACHE_HOME"] = before
+        yield from _answering(proc, port)
+
+
+def _answering(proc: Any, port: int) -> Iterator[tuple[Any, str]]:
+    """`proc` once its server answers health checks, with its base URL; stopped on exit."""
+    import urllib.request
+
     base = f"http://127.0.0.1:{port}"
     try:
         for _attempt in range(200):
@@ -311,14 +331,20 @@ def _navigate(browser: Any, base: str, window: str, pages: list[str],
     page.close()
 
 
-def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3, navigate: bool = True) -> None:
+def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3, navigate: bool = True,
+            kept: bool = False) -> None:
     """Serve the dashboard on `store` and drive it in headless Chromium: per page, the first draw in a
     new session (a new browser context: nothing cached), then two sidebar changes (one cloud, then a
     wider window); then, with `navigate`, one session that opens Overview and every other page from
     the sidebar's navigation, as a user moves through the app. Each is timed until its charts are drawn
     and until its findings are (the run is over). A fresh server per repeat, so every repeat starts
-    cold; medians over the repeats are printed with the peak memory of the server."""
+    cold; medians over the repeats are printed with the peak memory of the server. With `kept`, the
+    servers share one user cache folder and an unmeasured server first draws the same pages, so each
+    measured server reads the findings it kept (a dashboard started again on a store it has analysed),
+    its other caches still cold."""
+    import shutil
     import statistics
+    import tempfile
 
     from playwright.sync_api import sync_playwright
 
@@ -330,27 +356,33 @@ def measure(store: Path, window: str, pages: list[str] = PAGES, repeat: int = 3,
     wider = "30d" if window != "30d" else "90d"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        for _ in range(repeat):
-            with _serving(store) as (proc, base):
+        shared = Path(tempfile.mkdtemp(prefix="bench-kept-")) if kept else None
+        for run in range(repeat + (1 if kept else 0)):
+            measured = rows if not (kept and run == 0) else {}
+            with _serving(store, shared) as (proc, base):
                 for name in pages:
                     page = browser.new_page(viewport={"width": 1366, "height": 900})
                     heard: dict[str, float] = {}
                     page.on("websocket", lambda ws, heard=heard: listen(ws, heard))
                     t0 = time.monotonic()
                     page.goto(f"{base}/{'' if name == 'overview' else name}?window={window}")
-                    rows.setdefault((name, "first draw"), []).append(_timed(page, t0, heard=heard))
+                    measured.setdefault((name, "first draw"), []).append(_timed(page, t0, heard=heard))
                     t0 = _pick(page, "stMultiSelect", "Clouds", "aws")
-                    rows.setdefault((name, "cloud -> aws"), []).append(_timed(page, t0, False, heard))
+                    measured.setdefault((name, "cloud -> aws"), []).append(_timed(page, t0, False, heard))
                     page.keyboard.press("Escape")
                     t0 = _pick(page, "stSelectbox", "Time window", wider)
-                    rows.setdefault((name, f"window -> {wider}"), []).append(_timed(page, t0, False, heard))
+                    measured.setdefault((name, f"window -> {wider}"), []).append(_timed(page, t0, False, heard))
                     page.close()
                 peaks.append(peak_rss_mb(proc.pid))
                 worker_peaks.append(max([peak_rss_mb(c) for c in children(proc.pid)] or [0.0]))
-            if navigate:
-                with _serving(store) as (_proc, base):     # its own fresh server: no page's reads cached
+            if navigate and measured is rows:
+                with _serving(store, shared) as (_proc, base):     # its own fresh server: no page's reads cached
                     _navigate(browser, base, window, pages, rows)
         browser.close()
+    if shared is not None:
+        shutil.rmtree(shared, ignore_errors=True)
+    if kept:
+        print("findings kept by an earlier server on this store (--kept): each server read them, not computed them")
     print(f"{'page':<20}{'action':<16}{'charts s':>10}{'findings s':>12}   median of {repeat} (min-max charts)")
     worst: dict[str, float] = {"first_charts": 0.0, "first_all": 0.0, "change_charts": 0.0, "change_findings": 0.0,
                                "nav_charts": 0.0, "nav_all": 0.0}
@@ -390,6 +422,9 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3, help="fresh servers (cold starts); medians are printed")
     ap.add_argument("--no-navigate", action="store_true",
                     help="leave out the session that opens every page from the sidebar's navigation")
+    ap.add_argument("--kept", action="store_true",
+                    help="servers read the findings an earlier server on the store kept (a dashboard started "
+                         "again), instead of each computing its own")
     args = ap.parse_args()
     print(describe(), flush=True)
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"
@@ -399,7 +434,7 @@ def main() -> None:
         build_store(store, args.executions)
         print(f"built in {time.perf_counter() - t0:.0f}s", flush=True)
     print(f"store {store}: {args.executions:,} executions; window {args.window}", flush=True)
-    measure(store, args.window, args.pages.split(","), args.repeat, navigate=not args.no_navigate)
+    measure(store, args.window, args.pages.split(","), args.repeat, navigate=not args.no_navigate, kept=args.kept)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from collections.abc import Callable, Mapping
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
+from flowscope.ui import kept_findings
 from flowscope.ui.jobs import Preempted
 
 NICE_VARIABLE, IDLE_VARIABLE = "FLOWSCOPE_UI_ANALYSES_NICE", "FLOWSCOPE_UI_ANALYSES_IDLE"
@@ -391,14 +392,24 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     store = _stores.get(path)
     if store is None:
         store = _stores[path] = Store.open(path)
+    snapshot = store.snapshot_key()
+    where, key = kept_findings.folder(), kept_findings.kept_key(path, snapshot, since, until, thresholds)
+    kept = kept_findings.load(where, key)
+    if kept is not None:
+        return kept
     backend = store.ibis()
     backend.raw_sql(f"SET threads = {int(_settings['threads'])}")
     backend.raw_sql(f"SET memory_limit = '{_settings['memory']}'")
     tables = {name: backend.table(name) for name in TABLES}
+    now = dt.datetime.now(dt.timezone.utc)
     # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
     # where the data ends (the default) ends there because the syncs after it failed
-    return analyze(tables, since=since, until=until, thresholds=thresholds or None,
-                   collections_as_of=dt.datetime.now(dt.timezone.utc))
+    found = analyze(tables, since=since, until=until, now=now, thresholds=thresholds or None,
+                    collections_as_of=now)
+    # kept only when the backend read the snapshot the key names (no write landed in between)
+    if kept_findings.keepable(until, now) and store.snapshot_key() == snapshot:
+        kept_findings.keep(where, key, found)
+    return found
 
 
 if __name__ == "__main__":     # the worker: FD NICE THREADS MEMORY [STORE] (see _spawn)

@@ -23,6 +23,13 @@ from flowscope.ui.jobs import Preempted
 from tests.ui.helpers import build
 
 
+@pytest.fixture(autouse=True)
+def computed_every_time(monkeypatch):
+    """These tests are of the worker's computing (its priority, preemption, deaths): no window is read
+    from findings an earlier job kept (`ui/kept_findings.py`, tested in test_kept_findings.py)."""
+    monkeypatch.setenv("FLOWSCOPE_UI_KEEP_FINDINGS", "0")
+
+
 @pytest.fixture
 def store(tmp_path):
     Store(tmp_path / "s").write(build(90, days=6, seed=11))

@@ -123,6 +123,14 @@ def json_or_problem(text: str) -> tuple[Any, str | None]:
         return None, TOO_DEEP
 
 
+def canonical_json(value: Any) -> str:
+    """A JSON value as one text whatever form it came in (keys sorted, no spaces, non-ASCII escaped): what a
+    definition's hash is of when the cloud names no revision, so the same definition is one revision whether
+    it arrived as text, with any spacing and key order, or as a parsed object. Raises RecursionError on a value
+    nested deeper than Python recurses."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def definition_too_large(text: str | None) -> str | None:
     """Why a definition's text is not stored, for its warning: over `MAX_DEFINITION_CHARS` (a cut one would be
     broken JSON or YAML, read and drawn as some other workflow); None when it fits or there is none. Every

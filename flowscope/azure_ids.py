@@ -34,3 +34,9 @@ def production_site_of(workflow_id: str) -> str | None:
     so that plan is what a slot whose own is unknown is priced by (`collectors.azure.standard.with_plans`)."""
     found = _APP.match(workflow_id)
     return found.group("site") if found else None
+
+
+def in_slot(workflow_id: str) -> bool:
+    """Whether a workflow id is a deployment slot's (`.../sites/<app>/slots/<slot>/workflows/<name>`)."""
+    found = _APP.match(workflow_id)
+    return bool(found and found.group("slot"))

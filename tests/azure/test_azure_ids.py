@@ -60,9 +60,10 @@ def test_a_deployment_slots_workflow_belongs_to_the_slot(workflow_id: str, app: 
     """A slot is an app of its own (ARM `Microsoft.Web/sites/slots`: its own `serverFarmId` and state), and a
     slot's workflow ids keep `/slots/<slot>`: `site_of` returned the production app, so a slot was priced with
     the production app's plan and read as stopped when production was."""
-    from flowscope.azure_ids import production_site_of
+    from flowscope.azure_ids import in_slot, production_site_of
 
     assert site_of(workflow_id) == app
+    assert in_slot(workflow_id) == ("/slots/" in app.lower())
     assert production_site_of(workflow_id) == app.split("/slots/")[0].split("/Slots/")[0]
     assert production_site_of(f"{SITE}/workflows/orders") == SITE
     assert production_site_of("/subscriptions/s/resourcegroups/rg/providers/microsoft.logic/workflows/o") is None

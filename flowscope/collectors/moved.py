@@ -42,9 +42,8 @@ def with_moved(batch: Batch, store: "Store") -> tuple[Batch, list[dict[str, Any]
                 getattr(moved, table).append({**row, C.execution_id: new_id, C.workflow_id: new_workflow})
         gone.extend({C.cloud: cloud, C.execution_id: old} for old in sorted(ids))
         old, (new, _) = min(ids.items())
-        said.append(f"{len(ids):,} {cloud} execution(s) stored by an earlier flowscope under another id were "
-                    f"moved to the id they are imported under now (e.g. {old} -> {new}: a deployment slot's "
-                    "run, stored as its production workflow's before ids kept the slot)")
+        said.append(f"{len(ids):,} {cloud} execution(s) stored under the id an earlier flowscope gave them were "
+                    f"moved to the id they are imported under now, not kept twice (e.g. {old} -> {new})")
     if not gone:
         return batch, [], []
     return (replace(batch, executions=moved.executions + batch.executions, steps=moved.steps + batch.steps,

@@ -38,6 +38,7 @@ import yaml
 
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.deep_json import loads_keeping_deep_definitions
+from flowscope.collectors.moved import with_moved
 from flowscope.collectors.native import (
     DEFER_ASSEMBLE,
     END_WITHOUT_START,
@@ -785,6 +786,8 @@ class _Writer:
             self.store = _open_target(self.target)
         prints: dict[ExecKey, Counter] = {}
         imported = _execution_keys(batch)
+        batch, gone, said = with_moved(batch, self.store)       # stored under an id an earlier flowscope gave
+        self.result.warnings.extend(said)
         complete = assemble_batch(batch, self.store, transforms_for=transforms_for,
                                   absent=self._absent(batch) if whole else (),
                                   on_stored=lambda stored: prints.update(_fingerprints(
@@ -805,7 +808,7 @@ class _Writer:
             # one of several commits: a `running` row (replaced by each) goes with it, as a sync writes one,
             # so an import stopped before its end (Ctrl-C, a full disk, SIGKILL) says what it stored
             complete.collection_runs.extend(self._run_rows(running=True))
-        written = self.store.write(complete)
+        written = self.store.write_and_delete(complete, {"executions": gone}) if gone else self.store.write(complete)
         self.commits += 1
         self.executions_written += len(complete.executions)
         for table, n in written.items():

@@ -34,6 +34,11 @@ a link that one of `executions` gives (AWS: Map Run children imported before the
 the assembly merges into the write so `link_parents` links them. The only hooks that may read the
 store, and only its stored executions.
 
+Optionally, ``moved_executions(batch, store) -> {stored id: (id now, workflow id now)}``: stored executions
+that are incoming ones of `batch` kept under the id an earlier flowscope gave them (Azure: a deployment slot's
+runs and trigger polls, stored under the production workflow before ids kept the slot). The importer moves
+their rows to the id now, in the same write as the batch, so the store never holds one run twice.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 
@@ -123,6 +128,14 @@ def json_or_problem(text: str) -> tuple[Any, str | None]:
         return None, TOO_DEEP
 
 
+def canonical_json(value: Any) -> str:
+    """A JSON value as one text whatever form it came in (keys sorted, no spaces, non-ASCII escaped): what a
+    definition's hash is of when the cloud names no revision, so the same definition is one revision whether
+    it arrived as text, with any spacing and key order, or as a parsed object. Raises RecursionError on a value
+    nested deeper than Python recurses."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def definition_too_large(text: str | None) -> str | None:
     """Why a definition's text is not stored, for its warning: over `MAX_DEFINITION_CHARS` (a cut one would be
     broken JSON or YAML, read and drawn as some other workflow); None when it fits or there is none. Every
@@ -192,6 +205,16 @@ def stored_children_of(transforms: "CloudTransforms") -> StoredChildren | None:
     """A cloud's `stored_children` hook, None when it has none."""
     hook = getattr(transforms, "stored_children", None)
     return cast(StoredChildren, hook) if callable(hook) else None
+
+
+MovedExecutions = Callable[[Batch, "Store"], dict[str, tuple[str, str]]]
+"""The optional ``moved_executions(batch, store)`` hook of `CloudTransforms` (see the module doc)."""
+
+
+def moved_executions_of(transforms: "CloudTransforms") -> MovedExecutions | None:
+    """A cloud's `moved_executions` hook, None when it has none (only Azure re-keys stored runs on import)."""
+    hook = getattr(transforms, "moved_executions", None)
+    return cast(MovedExecutions, hook) if callable(hook) else None
 
 
 class NativeFormatError(ValueError):

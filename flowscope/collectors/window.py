@@ -40,6 +40,11 @@ MAX_CODE_CHARS = 100
 """A kept error code's length: the clouds' codes are names (`ThrottlingException`, `AuthorizationFailed`,
 `PERMISSION_DENIED`); anything longer is some other text in that place."""
 
+MAX_TARGET_CHARS = 512
+"""A kept error target's length: what a call was about is an id (an ARN, an ARM resource id, a GCP resource
+name; the longest, an Azure Standard slot's run id, a few hundred characters), or a URL whose query may be
+any length."""
+
 
 class CollectionError(RuntimeError):
     """An API call (or a whole scope) that could not be completed.
@@ -59,10 +64,10 @@ class CollectionError(RuntimeError):
 
     def as_dict(self) -> dict[str, Any]:
         """What a collection run keeps of it: no credential its message, code or target quotes (`SECRET_RULES`),
-        the message and code cut too; no writer depends on a later pass."""
+        each then cut (`native.cleaned`); no writer depends on a later pass."""
         return {"operation": self.operation,
                 "code": None if self.code is None else cleaned(str(self.code), MAX_CODE_CHARS),
-                "target": None if self.target is None else without_secrets(self.target),
+                "target": None if self.target is None else cleaned(str(self.target), MAX_TARGET_CHARS),
                 "message": cleaned(str(self), 300)}
 
 

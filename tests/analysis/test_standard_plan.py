@@ -72,6 +72,11 @@ def _plan(name: str | None) -> dict:
     ([("app1", "asp1"), ("app2", "asp2")], 2, 2 * (WS1_MONTHLY - OPS_MONTHLY)),
     # a plan read without its id: the workflows of one app share its plan
     ([("app1", None)] * 2, 1, WS1_MONTHLY - 2 * OPS_MONTHLY),
+    # a deployment slot on its production app's plan: the fee once
+    ([("app1", "asp1"), ("app1/slots/staging", "asp1")], 1, WS1_MONTHLY - 2 * OPS_MONTHLY),
+    # a slot is an app of its own (`Microsoft.Web/sites/slots`): a plan of its own read without its id is not
+    # its production app's
+    ([("app1", None), ("app1/slots/staging", None)], 2, 2 * (WS1_MONTHLY - OPS_MONTHLY)),
 ])
 def test_a_plan_shared_by_workflows_is_one_saving(apps_and_plans, findings, savings):
     w = World()

@@ -248,3 +248,27 @@ def test_an_app_stopped_during_a_sync_then_found_stopped_keeps_its_unread_runs(t
     assert after.status == RunStatus.SUCCEEDED and "workflows_unread_since" not in json.loads(after.row()["details"])
     stored = {e["execution_id"] for e in store.read_rows("executions")}
     assert {run.split("/runs/")[1] for run in late} <= {e.split("/runs/")[1] for e in stored if e.startswith(WF)}
+
+
+def test_a_stored_running_run_of_a_deployment_slot_is_not_taken_for_gone(tmp_path):
+    """A slot's runs reach the store only by import: the collector lists no slot, and its paths route none
+    (a slot run was asked for at `.../slots/<slot>/workflows/<wf>/runs/<run>` with the Logic Apps api-version,
+    which Microsoft.Web refuses): every sync of the subscription recorded the refusal and ended partial, for
+    as long as the run was stored running (a 404 there would have marked it gone). It is not asked about, and
+    the sync says how many it left as stored."""
+    from flowscope.collectors.importer import import_files
+
+    slot_run = {"id": f"{SITE}/slots/staging/workflows/ledger-standard/runs/08585", "name": "08585",
+                "type": "Microsoft.Logic/workflows/runs",
+                "properties": {"status": "Running", "startTime": "2026-11-01T10:00:00Z"}}
+    (tmp_path / "slot.json").write_text(json.dumps({"value": [slot_run]}))
+    store = Store(tmp_path / "s")
+    import_files(store, [tmp_path / "slot.json"])
+    with ArmServer() as server:
+        server.load_documents(simulated_corpus(40, standard=True))
+        [result] = az.sync(src(server, lag="30d"), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    [row] = [e for e in store.read_rows("executions") if "/slots/" in e["execution_id"]]
+    assert row["status"] == "RUNNING" and "gone" not in (row["attributes"] or "")
+    assert result.counts.get("running_gone", 0) == 0 and result.counts["slot_runs_not_revisited"] == 1
+    assert any("deployment slot" in w for w in result.warnings), result.warnings

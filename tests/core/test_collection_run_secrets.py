@@ -223,3 +223,19 @@ def test_an_errors_code_is_kept_cleaned_and_cut_by_the_error_itself():
     assert kept.startswith("Forbidden https://REDACTED@proxy.example/?sig=REDACTED") and len(kept) == MAX_CODE_CHARS
     assert CollectionError("x", code="ThrottlingException").as_dict()["code"] == "ThrottlingException"
     assert CollectionError("x").as_dict()["code"] is None
+
+
+def test_an_errors_target_is_kept_cleaned_and_cut_by_the_error_itself():
+    """`CollectionError.as_dict` took the credentials out of `target` but never cut it, while message and code
+    are cleaned, then cut (`native.cleaned`): a URL target with a long query (GCP names a call by its URL) was
+    kept whole in the collection run's row. It is cut the same way, at `MAX_TARGET_CHARS`."""
+    from flowscope.collectors.window import MAX_TARGET_CHARS
+
+    target = "https://svc:hunter2@workflowexecutions.example/v1/x?access_token=t0ken-abcdefgh&f=" + "y" * 50_000
+    kept = CollectionError("denied", operation="executions.list", target=target).as_dict()["target"]
+    assert "hunter2" not in kept and "t0ken" not in kept
+    assert kept.startswith("https://REDACTED@workflowexecutions.example/v1/x?access_token=REDACTED")
+    assert len(kept) == MAX_TARGET_CHARS and kept.endswith("…")
+    arn = "arn:aws:states:eu-west-1:123456789012:execution:orders:" + "e" * 80
+    assert CollectionError("x", target=arn).as_dict()["target"] == arn
+    assert CollectionError("x").as_dict()["target"] is None

@@ -113,3 +113,28 @@ def test_a_source_over_the_models_limit_is_not_stored_and_said():
     (warning,) = batch.warnings
     assert "workflow.json" in warning and WF in warning and "not stored" in warning, warning
     assert f"{MAX_DEFINITION_CHARS:,}" in warning
+
+
+def test_the_too_large_rule_reads_the_source_as_it_would_be_stored():
+    """`definition_too_large` was checked against the source as the cloud gave it, while what is stored is
+    the source without its credentials (`secrets.stored_source`), which may be longer or shorter: a source
+    just under the limit whose short keys became `REDACTED` was stored over it, and one just over it only
+    because of a long token was dropped though its stored text fits. The rule reads the stored text, as AWS
+    and Azure do."""
+    from flowscope.collectors.gcp.transform.secrets import stored_source
+    from flowscope.model import MAX_DEFINITION_CHARS
+
+    head = "main:\n  steps:\n    - call:\n        call: http.get\n        args:\n"
+    short_keys = "".join(f"          url{i}: https://api.example/x?key=k\n" for i in range(2000))
+    pad = "    - fill:\n        assign:\n          - x: '" + "y" * MAX_DEFINITION_CHARS + "'\n"
+    grows = head + short_keys + pad[: MAX_DEFINITION_CHARS - len(head) - len(short_keys) - 2] + "'\n"
+    assert len(grows) <= MAX_DEFINITION_CHARS < len(stored_source(grows))
+    (row,) = (batch := t.transform_workflows(_workflow(grows), CTX)).workflows
+    assert row[C.definition] is None and [w for w in batch.warnings if "not stored" in w]
+
+    token = "          auth: https://api.example/x?access_token=" + "t" * 5000 + "\n"
+    base = head + token + "    - fill:\n        assign:\n          - x: '"
+    shrinks = base + "y" * (MAX_DEFINITION_CHARS + 10 - len(base) - 2) + "'\n"
+    assert len(stored_source(shrinks)) <= MAX_DEFINITION_CHARS < len(shrinks)
+    (row,) = (batch := t.transform_workflows(_workflow(shrinks), CTX)).workflows
+    assert row[C.definition] == stored_source(shrinks) and not [w for w in batch.warnings if "not stored" in w]

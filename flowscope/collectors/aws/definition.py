@@ -8,13 +8,14 @@ execution is stored, and the graph the dashboard draws. Pure: no I/O.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from typing import Any
 
 from flowscope.collectors.graph import DefinitionError, Graph
-from flowscope.collectors.native import json_or_problem
-from flowscope.textsafety import without_secrets
+from flowscope.collectors.native import canonical_json, json_or_problem
+from flowscope.textsafety import json_without_secrets, without_secrets
 
 BranchIndex = dict[tuple[str, str], int]
 """(Parallel state name, inner state name) -> branch index."""
@@ -35,13 +36,28 @@ def definition_text(definition: Any) -> str | None:
     """The definition as stored: JSON text without the credentials it quotes. A Task's Parameters may
     hold a URL with its token or user:password, or a bearer token: the same rules as the store's error
     texts (`textsafety.SECRET_RULES`) take them out, since the definition is shown on the dashboard and
-    exported with the workflows table. Never cut: one over the model's limit is not stored at all
-    (`native.definition_too_large`), as on the other clouds; a cut one was broken JSON."""
+    exported with the workflows table. The cloud's text is kept as it came (its author's spacing); a parsed
+    object (a file some tool rewrote) is written compact, its key order and characters kept, each string
+    cleaned on its own: no larger than the text the cloud kept, the same text each time. Never cut: one over
+    the model's limit is not stored at all (`native.definition_too_large`), as on the other clouds; a cut one
+    was broken JSON."""
     if definition is None:
         return None
-    if not isinstance(definition, str):
-        definition = json.dumps(definition, indent=2, sort_keys=False)
-    return without_secrets(definition)
+    if isinstance(definition, str):
+        return without_secrets(definition)
+    return json.dumps(json_without_secrets(definition), separators=(",", ":"), ensure_ascii=False)
+
+
+def definition_digest(text: str) -> str:
+    """The SHA-256 (hex) a revision is named by when Step Functions gives no `revisionId`: of the stored text's
+    JSON value in one form (`native.canonical_json`), so a definition is one revision whether it arrived as
+    text, with any spacing, or as an object; of the text itself when it is not JSON."""
+    value, problem = json_or_problem(text)
+    try:
+        form = text if problem else canonical_json(value)
+    except RecursionError:                   # read, but too deep to write again
+        form = text
+    return hashlib.sha256(form.encode()).hexdigest()
 
 
 def definition_object(definition: Any) -> dict | None:

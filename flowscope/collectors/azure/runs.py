@@ -246,6 +246,7 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
     marked gone, not retried. `in_scope` also takes the runs of this scope's workflows that were
     not listed at all (deleted, or renamed): asked for once, they are marked gone instead of
     staying RUNNING for ever. `listed`: workflows read another way (the Log Analytics path)."""
+    from flowscope.azure_ids import in_slot
     from flowscope.collectors.azure import arm
     from flowscope.collectors.azure.standard import of_stopped_app
     from flowscope.collectors.azure.workflows import collect_versions, consumption
@@ -261,10 +262,17 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
         workflow = row.get(C.workflow_id)
         if workflow in workflows:
             return True
-        if of_stopped_app(sc, workflow):         # its runtime does not answer; it runs again once started
-            return False
+        if of_stopped_app(sc, workflow) or in_slot(str(workflow)):
+            return False          # a stopped app's runtime does not answer; a slot is never read (its app is not)
         return workflow not in listed and in_scope is not None and in_scope(row)
 
+    slot_runs = [r for r in rows if in_slot(str(r.get(C.workflow_id))) and in_scope is not None and in_scope(r)
+                 and not gone_mark(r)]
+    if slot_runs:
+        sc.result.count("slot_runs_not_revisited", len(slot_runs))
+        sc.result.warn(f"{len(slot_runs)} stored running run(s) of deployment slots (imported, e.g. "
+                       f"{slot_runs[0][C.execution_id][:300]}) not asked about: the collector does not read slots; "
+                       "importing the slot's runs again updates them")
     todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]
     if not todo:
         return

@@ -20,7 +20,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
-from flowscope.azure_ids import site_of
+from flowscope.azure_ids import production_site_of, site_of
 from flowscope.collectors import source_config as cfg
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error, merge_attributes
@@ -150,7 +150,10 @@ def read_plans(sc: "ScopeContext", farms: Mapping[str, str]) -> dict[str, dict[s
     failed: list[dict[str, Any]] = []
     for outcome in outcomes:
         if outcome.error is None:
-            summaries[outcome.item.lower()] = plan_summary(cast(dict[str, Any], outcome.result))
+            # named by the id it was read at when its document has none: the analysis judges a plan's workflows
+            # (an app's and its slots') together by it, and by each one's app without it
+            summary = plan_summary(cast(dict[str, Any], outcome.result))
+            summaries[outcome.item.lower()] = {"id": outcome.item.lower()[:500], **summary}
         elif getattr(outcome.error, "unauthenticated", False):
             sc.failed(outcome.error, "serverfarms.get", outcome.item)
         else:
@@ -184,11 +187,15 @@ def plan_summary(farm: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def with_plans(batch: Batch, plans: Mapping[str, dict[str, Any]]) -> Batch:
-    """The workflows rows of Standard apps with their app's plan in `attributes.app_service_plan` (pure)."""
+    """The workflows rows of Standard apps with their app's plan in `attributes.app_service_plan` (pure). A
+    deployment slot's workflow gets its slot's plan (`site_of`: the slot is an app of its own); when that was
+    not read, its production app's, which a slot runs on unless given its own, with `of_app` naming that app."""
     if plans:
         for row in batch.workflows:
             wf_id = str(row.get(C.workflow_id) or "")
-            site = site_of(wf_id)
-            if site is not None and site in plans:
-                merge_attributes(row, {PLAN_KEY: plans[site]})
+            app, site = site_of(wf_id), production_site_of(wf_id)
+            if app is not None and app in plans:
+                merge_attributes(row, {PLAN_KEY: plans[app]})
+            elif site is not None and site in plans:
+                merge_attributes(row, {PLAN_KEY: {**plans[site], "of_app": site}})
     return batch

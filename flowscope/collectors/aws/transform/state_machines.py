@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from typing import Any
 
 from flowscope.collectors.aws import events as E
-from flowscope.collectors.aws.definition import definition_problem, definition_text
+from flowscope.collectors.aws.definition import definition_digest, definition_problem, definition_text
 from flowscope.collectors.aws.transform.names import CLOUD
 from flowscope.collectors.aws.transform.values import as_doc
 from flowscope.collectors.native import ImportContext, NativeFormatError, cleaned_texts, definition_too_large
@@ -25,8 +24,9 @@ def transform_state_machine(doc: Any, ctx: ImportContext) -> Batch:
     """`describe-state-machine` output -> one workflows row.
 
     ``revision`` is the ``revisionId`` when Step Functions gives one (it does after an update or
-    for a version), else the first 16 hex digits of the definition's SHA-256: a definition that
-    did not change keeps its revision, so re-describing it does not add a row.
+    for a version), else the first 16 hex digits of the definition's SHA-256 (`definition_digest`, of its
+    JSON in one form): a definition that did not change keeps its revision, whether it arrives as text or
+    as an object, so re-describing or re-importing it does not add a row.
     """
     doc = as_doc(doc, ctx)
     if not isinstance(doc, dict) or "stateMachineArn" not in doc or "definition" not in doc:
@@ -110,8 +110,7 @@ def _check_shape(doc: dict[str, Any], ctx: ImportContext) -> None:
 
 def revision_of(doc: dict[str, Any]) -> str:
     """The workflows row's `revision` of a describe-state-machine document (see above)."""
-    definition = definition_text(doc.get("definition"))
-    return str(doc.get("revisionId") or hashlib.sha256((definition or "").encode()).hexdigest()[:16])
+    return str(doc.get("revisionId") or definition_digest(definition_text(doc.get("definition")) or "")[:16])
 
 
 def _attributes(doc: dict[str, Any]) -> dict[str, Any]:

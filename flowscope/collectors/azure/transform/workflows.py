@@ -18,7 +18,7 @@ from flowscope.collectors.azure.definition import definition_object, definition_
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.azure.transform.records import CLOUD, properties_of, ts
 from flowscope.collectors.azure.transform.secrets import stored_definition
-from flowscope.collectors.native import TOO_DEEP, ImportContext, definition_too_large
+from flowscope.collectors.native import TOO_DEEP, ImportContext, canonical_json, definition_too_large
 from flowscope.model import Batch, C, Kind, Meter
 
 DEFINITION_FORMAT = "logicapp-json"
@@ -42,8 +42,8 @@ def read_workflow(rec: dict[str, Any], ctx: ImportContext, batch: Batch) -> None
         problem = definition_problem(definition)
         if problem != TOO_DEEP:
             definition = definition_object(definition)
-            text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
-            stored = json.dumps(stored_definition(definition), sort_keys=True, separators=(",", ":"))
+            text = canonical_json(definition)
+            stored = canonical_json(stored_definition(definition))
     except RecursionError:
         problem = TOO_DEEP
     revision = ids.version or props.get("version")

@@ -38,7 +38,8 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
         except ValueError as exc:
             batch.skips.append(Skip(ctx.source_name, loc, f"bad workflow: {exc}"))
             continue
-        too_large = definition_too_large(source)
+        stored = None if source is None else stored_source(source)
+        too_large = definition_too_large(stored)          # of the text a row would keep, as on AWS and Azure
         problem = definition_problem(source) if isinstance(source, str) and not too_large else None
         if too_large:
             batch.warnings.append(
@@ -63,7 +64,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
             C.name: parts["w"],
             C.kind: KIND,
             C.revision: str(revision),
-            C.definition: None if too_large or source is None else stored_source(source),
+            C.definition: None if too_large else stored,
             C.definition_format: DEFINITION_FORMAT if source is not None else None,
             C.attributes: json_attrs({
                 "state": wf.get("state"),

@@ -336,6 +336,28 @@ def _utc(value: Any) -> pd.Timestamp:
     return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
 
 
+def current_life_start(run: dict[str, Any], steps: pd.DataFrame | None) -> pd.Timestamp | None:
+    """When a redriven run's current life began, from its steps: its first step started at or after the end of
+    the last uncaught failure (the one that ended its previous life), else that failure's end (a redrive read
+    before any step of it); None for a run never redriven or with no uncaught failure among `steps`.
+
+    The rule of the stuck check (`stuck._redriven_life_starts`, over the store in Ibis) for one run's steps
+    held in pandas: the run page dates the life with it, so its "this life" age is the one the stuck check
+    judges (`tests/analysis/test_stuck_age.py` compares the two). Step Functions keeps a redriven run's start
+    date, so its time since the start spans its failure and the wait for someone to redrive it."""
+    count = run.get(C.redrive_count)
+    if steps is None or steps.empty or count is None or pd.isna(count) or int(count) <= 0:
+        return None
+    failed = steps[steps[C.status].isin(measures.STEP_UNCAUGHT)]
+    if failed.empty:
+        return None
+    fail_end = failed[C.ended_at].fillna(failed[C.started_at]).max()
+    if pd.isna(fail_end):
+        return None
+    after = steps[C.started_at][steps[C.started_at] >= fail_end]
+    return _utc(after.min() if not after.empty else fail_end)
+
+
 def running_step(steps: pd.DataFrame) -> dict[str, Any] | None:
     """The step a running run waits in: its deepest running step that is not a container (a loop
     runs while its iteration does), latest started first; None when no step is running."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from flowscope.analysis import analyze
@@ -136,3 +137,33 @@ def test_a_redriven_run_is_aged_from_its_redrive(redriven, collected, expected_a
         return
     assert len(s) == 1 and s.iloc[0].sample_execution_ids == [running[C.execution_id]]
     assert s.iloc[0].evidence["max_age_ms"] == pytest.approx(expected_age_h * H)
+
+
+@pytest.mark.parametrize("redriven, collected", [(50, 50 + 2 / 60), (50, 58), (None, 58)])
+def test_the_run_page_dates_a_redriven_runs_current_life_as_the_stuck_check_does(redriven, collected):
+    """The stuck check aged a redriven run from its current life's first step while the run page said only
+    "Still running after 2 d" from the run's start date: one run, two ages and no word why. The run page
+    reads the life's start from the run's steps (`runs.current_life_start`, the pandas form of the stuck
+    check's rule), so its "this life" age is the stuck check's."""
+    from flowscope.analysis import runs
+
+    w, running = redriven_world(redriven, collected)
+    steps = pd.DataFrame([s for s in w.rows["steps"] if s[C.execution_id] == running[C.execution_id]])
+    life = runs.current_life_start(running, steps)
+    expected = at(hours=redriven) if redriven is not None else at(hours=2, seconds=1.5)
+    assert life == expected
+    df = analyze(w.tables(), since=at(), until=NOW, now=NOW)
+    stuck = df[df["kind"] == "stuck_execution"]
+    if not stuck.empty:
+        age = runs.since(life, runs.seen_running(running, NOW))
+        assert age == dt.timedelta(milliseconds=stuck.iloc[0].evidence["max_age_ms"])
+
+
+def test_a_run_never_redriven_has_no_current_life_to_date():
+    from flowscope.analysis import runs
+
+    w, running = redriven_world(50, 58)
+    running = {**running, C.redrive_count: 0}
+    steps = pd.DataFrame([s for s in w.rows["steps"] if s[C.execution_id] == running[C.execution_id]])
+    assert runs.current_life_start(running, steps) is None
+    assert runs.current_life_start({**running, C.redrive_count: 1}, steps.iloc[0:0]) is None

@@ -764,3 +764,42 @@ def test_a_metric_that_did_not_change_shows_no_arrow():
     fell, rose = shown["Executions"], shown["Failure rate"]
     assert fell.direction == fell.DOWN and fell.color == fell.RED
     assert rose.direction == rose.UP and rose.color == rose.RED
+
+
+@pytest.fixture(scope="module")
+def redriven_store(tmp_path_factory) -> tuple[str, str]:
+    """One run that failed a minute in, was redriven 2 h later (Step Functions keeps its start date) and was
+    seen running 3 h after its start: 1 h into its current life."""
+    import datetime as dt
+
+    path = tmp_path_factory.mktemp("ui-redriven")
+    batch = build(60, days=2, clouds=(Cloud.AWS,), failed_scope=False)
+    run = next(e for e in batch.executions if e[C.status] == "SUCCEEDED")
+    start = run[C.started_at]
+    run.update({C.status: "RUNNING", C.ended_at: None, C.duration_ms: None, C.error: None, C.cause: None,
+                C.redrive_count: 1, C.collected_at: start + dt.timedelta(hours=3)})
+    own = sorted((s for s in batch.steps if s[C.execution_id] == run[C.execution_id]
+                  and s[C.type] not in ("map", "parallel", "loop", "scope")), key=lambda s: s[C.started_at])
+    failed, again = own[0], dict(own[0])
+    failed.update({C.status: "FAILED", C.started_at: start, C.ended_at: start + dt.timedelta(minutes=1),
+                   C.duration_ms: 60_000, C.error: "States.TaskFailed"})
+    again.update({C.step_key: f"{failed[C.step_key]}-redriven", C.status: "RUNNING", C.ended_at: None,
+                  C.duration_ms: None, C.error: None, C.started_at: start + dt.timedelta(hours=2)})
+    batch.steps[:] = [s for s in batch.steps if s[C.execution_id] != run[C.execution_id] or s is failed]
+    batch.steps.append(again)
+    batch.attempts[:] = [a for a in batch.attempts if a[C.execution_id] != run[C.execution_id]]
+    batch.usage[:] = [u for u in batch.usage if u[C.execution_id] != run[C.execution_id]]
+    Store(path).write(batch)
+    return str(path), run[C.execution_id]
+
+
+def test_a_redriven_run_says_how_long_its_current_life_has_run(redriven_store, monkeypatch):
+    """The stuck check ages a redriven run from its current life; the run page said only "Still running after
+    3 h" from its start date (its failure and the 2 h before the redrive included), with no word of the
+    redrive: one run, two ages. It now dates the current life by the same rule (`runs.current_life_start`)."""
+    path, execution_id = redriven_store
+    at = open_page(app(path, monkeypatch, window="30d", exec=execution_id), "executions")
+    no_exception(at)
+    said = " ".join(w.value for w in at.warning)
+    assert "Still running" in said and "after 3 h" in said, said
+    assert "redriven" in said and "its current life has run 1 h" in said, said

@@ -142,6 +142,10 @@ if as_of is not None:
             f" for {fmt_duration(waited)}" if waited is not None else "")
     else:
         said += "; no step was recorded as running"
+    life = runs.current_life_start(run, steps)       # a redrive keeps the start date: say the life the stuck check ages
+    if life is not None and life <= as_of:
+        said += (f"; it was redriven: its current life has run {fmt_duration(runs.since(life, as_of))} "
+                 f"(since {life:%Y-%m-%d %H:%M} UTC)")
     st.warning(said)
 # A run still running reads "Running for 23 d 5 h": "Duration: running 23 d 5 h" was cut to "running 23 …" in a
 # quarter of a 1366-pixel page (Compare runs, two runs side by side, has the room for it).

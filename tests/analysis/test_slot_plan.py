@@ -51,6 +51,9 @@ CASES = {
                                    ("app1/slots/staging", NO_PLAN)],
                                   [(WS1_MONTHLY - OPS_MONTHLY, False, None),
                                    (WS1_MONTHLY - 2 * OPS_MONTHLY, False, ["wf2"])]),
+    # an app runs on one plan: one of its workflows imported without it gets the one read for the others
+    "production sibling's plan": ([("app1", _plan("asp1")), ("app1", NO_PLAN)],
+                                  [(WS1_MONTHLY - 2 * OPS_MONTHLY, False, ["wf1"])]),
     # another app's plan is never lent
     "another app's plan": ([("app2", _plan("asp1")), ("app1/slots/staging", NO_PLAN)],
                            [(WS1_MONTHLY - OPS_MONTHLY, False, None), (WS1_MONTHLY - OPS_MONTHLY, True, None)]),

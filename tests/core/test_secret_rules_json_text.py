@@ -32,6 +32,9 @@ CASES = [
      {"Comment": "see https://docs", "Mirror": "https://REDACTED@git.example/repo"}),
     ('{"a":"ftp://x","b":"y","c":"z:w@h"}',
      {"a": "ftp://x", "b": "y", "c": "z:w@h"}),
+    # a password written with a JSON escape (`ensure_ascii`) is still one password
+    ('{"Mirror":"https://deploy:p\\u00e9ss@git.example/r","Next":"keep"}',
+     {"Mirror": "https://REDACTED@git.example/r", "Next": "keep"}),
     ('{"Url":"https://h.example/x?sig=abc\\"def","Next":"keep"}',
      {"Url": "https://h.example/x?sig=REDACTED\"def", "Next": "keep"}),
     ('{"Url":"https://h.example/x?token=abc\\\\","Next":"keep"}',

@@ -56,13 +56,20 @@ definition or source: headers, an `authentication` block's or a body's fields. T
 (`azure.transform.secrets`) and the Cloud Workflows sources (`gcp.transform.secrets`) read this one list."""
 
 SECRET_RULES: tuple[tuple[str, str], ...] = (
-    (r"(?i)([?&](?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)[^&#\s\"'<>]+", r"\1" + REDACTED),
+    (r"(?i)([?&](?:" + "|".join(re.escape(p) for p in SECRET_PARAMS) + r")=)(?:[^&#\s\"'<>\\]|\\[^&#\s\"'<>])+",
+     r"\1" + REDACTED),
     (r"(?i)(\bbearer\s+)[a-z0-9._~+/=-]{8,}", r"\1" + REDACTED),
-    (r"(?i)(\b[a-z][a-z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@", r"\1" + REDACTED + "@"),
+    (r"(?i)(\b[a-z][a-z0-9+.-]*://)(?:[^/\s:@\"\\]|\\[^/\s:@\"])+:(?:[^/\s@\"\\]|\\[^/\s@\"])+@",
+     r"\1" + REDACTED + "@"),
 )
 """(pattern, replacement) pairs that take credentials out of a text a cloud wrote: a query parameter's
 value, a bearer token, a URL's user:password. Applied to the store's error texts on every write, in bulk
-with Arrow's RE2 (`store.validate.without_secrets`); Python's `re` reads the same syntax."""
+with Arrow's RE2 (`store.validate.without_secrets`); Python's `re` reads the same syntax. They also run over
+whole JSON texts (an AWS definition as the cloud wrote it, often compact), so no match may cross a `"` nor
+split an escape: `https://docs","Result":"u:p@` read as one URL's user:password dropped the `Result` key,
+and `sig=abc\\` taken from `sig=abc\\"` left the quote bare (RFC 3986 allows neither `"` nor `\\` in a
+user, a password or a query value unencoded). A backslash is read with the character after it, so a value
+written with JSON escapes (`p\\u00e9ss`) is still matched whole."""
 
 
 def without_secrets(text: str) -> str:
@@ -75,9 +82,9 @@ def without_secrets(text: str) -> str:
 
 
 def json_text_without_secrets(text: str) -> str:
-    """A JSON text with `SECRET_RULES` applied to each of its strings (keys included), never across two
-    (a rule run over the whole text could take `https://a", "b": "u:p@` for a URL's user:password and break
-    the JSON). A text that is no JSON (or nests deeper than the parser goes) is cleaned as one text."""
+    """A JSON text with `SECRET_RULES` applied to each of its strings (keys included), decoded: a credential
+    written with JSON escapes (`\\u0040` for `@`) is found, and the text is written again with correct
+    escapes. A text that is no JSON (or nests deeper than the parser goes) is cleaned as one text."""
     try:
         value = json.loads(text)
         cleaned = json_without_secrets(value)

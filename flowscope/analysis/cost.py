@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Iterator
 from collections.abc import Set as AbstractSet
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -820,15 +821,22 @@ def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, floa
 def standard_plans(ctx: Context) -> dict[str, dict]:
     """Azure Standard workflows' App Service plans as the collector read them (`attributes.app_service_plan`
     of the latest workflows row: sku, instances, vcpu and memory_gb per instance): workflow id -> plan.
-    A plan without a known size is left out (the thresholds' assumed plan is used for it)."""
+    A workflow whose row holds no plan (an imported one: an export carries none) gets the plan read for its
+    app's other workflows (an app runs on one plan), else, in a deployment slot, its production app's, which
+    a slot runs on unless given its own (docs/azure.md), with `of_app` naming that app: priced as a WS1 of its
+    own, a slot on production's plan paid that fee twice. A plan without a known size is left out (the
+    thresholds' assumed plan is used for it) when neither is known."""
     import json
 
     def compute() -> dict[str, dict]:
         w = (ctx.unfiltered or ctx.tables)["workflows"]       # a plan's workflows, selected or not
         w = w.filter((w[C.cloud] == str(Cloud.AZURE)) & (w[C.kind] == str(Kind.LOGICAPP_STANDARD)))
-        latest = execute(w.group_by(C.workflow_id).aggregate(attrs=w[C.attributes].argmax(w[C.seen_at])))
+        latest = execute(w.group_by(C.workflow_id).aggregate(attrs=w[C.attributes].argmax(w[C.seen_at]),
+                                                              seen=w[C.seen_at].max()))
         out: dict[str, dict] = {}
-        for wf_id, attrs in zip(latest[C.workflow_id], latest["attrs"], strict=True):
+        seen: dict[str, Any] = {}
+        for wf_id, attrs, at in zip(latest[C.workflow_id], latest["attrs"], latest["seen"], strict=True):
+            seen[str(wf_id)] = at
             try:
                 plan = json.loads(attrs or "{}").get("app_service_plan")
             except (TypeError, ValueError, AttributeError):
@@ -836,8 +844,28 @@ def standard_plans(ctx: Context) -> dict[str, dict]:
             if isinstance(plan, dict) and all(isinstance(plan.get(k), (int, float)) and not isinstance(plan[k], bool)
                                               and plan[k] > 0 for k in ("vcpu", "memory_gb", "instances")):
                 out[str(wf_id)] = plan
-        return out
+        return {**out, **_plans_of_their_apps(sorted(set(seen) - set(out)), out, seen)}
     return ctx.cached("standard_plans", compute)
+
+
+def _plans_of_their_apps(unknown: list[str], known: dict[str, dict], seen: dict[str, Any]) -> dict[str, dict]:
+    """For each workflow of `unknown`, the plan `known` for its app's workflows (the latest read), else for a
+    slot's workflow its production app's, with `of_app` naming the app whose workflows it was read for."""
+    from flowscope.azure_ids import production_site_of, site_of
+
+    by_app: dict[str, tuple[Any, str, dict]] = {}
+    for wf_id, plan in known.items():
+        app = site_of(wf_id.lower())
+        if app is not None and (app not in by_app or (seen[wf_id], wf_id) > by_app[app][:2]):
+            by_app[app] = (seen[wf_id], wf_id, plan)
+    out: dict[str, dict] = {}
+    for wf_id in unknown:
+        for app in dict.fromkeys((site_of(wf_id.lower()), production_site_of(wf_id.lower()))):
+            if app is not None and app in by_app:
+                plan = by_app[app][2]
+                out[wf_id] = {**plan, "of_app": plan.get("of_app") or app}
+                break
+    return out
 
 
 _PLAN_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR})
@@ -846,10 +874,11 @@ _CONNECTOR_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE
 
 def _plan_key(wf_id: str, plan: dict) -> str:
     """What the workflows that share one App Service plan, and so its fee, have in common: the plan's id,
-    else their Standard app's (a site's workflows run on its one plan)."""
+    else their Standard app's (a site's workflows run on its one plan; a plan lent by a slot's production app,
+    that app's: `of_app`)."""
     from flowscope.azure_ids import site_of
 
-    return str(plan.get("id") or site_of(wf_id.lower()) or wf_id.lower())
+    return str(plan.get("id") or str(plan.get("of_app") or "").lower() or site_of(wf_id.lower()) or wf_id.lower())
 
 
 def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) -> dict[str, dict[str, float]]:
@@ -915,6 +944,10 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
         group = sorted(sharing[_plan_key(wf_id, known)]) if known is not None else [wf_id]
+        if known is not None:         # the plan as read for a workflow on it, not as lent to another
+            known = next((plans[w] for w in group if not plans[w].get("of_app")), known)
+        lent = sorted(ctx.workflow_name(str(Cloud.AZURE), w) for w in group
+                      if w in plans and plans[w].get("of_app"))
         if group[0] in judged:
             continue
         judged.add(group[0])
@@ -923,7 +956,8 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         wf_plan = plan_monthly if known is None else pricing.standard_plan_monthly(
             known["vcpu"] * known["instances"], known["memory_gb"] * known["instances"], on=day, hours=hours)
         plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
-                                                                                   "memory_gb")}}
+                                                                                   "memory_gb")},
+                      **({"of_app": known["of_app"]} if known.get("of_app") else {})}
                      if known is not None else {"source": "assumed", "sku": None, "instances": 1,
                                                 "vcpu": th.logicapp_standard_plan_vcpu,
                                                 "memory_gb": th.logicapp_standard_plan_memory_gb})
@@ -975,6 +1009,7 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
                       "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
                       "standard_plan": plan_used, "assumed_current_plan": assumed,
                       "plan_workflows": sorted(names),
+                      **({"plan_from_their_app": lent} if lent else {}),
                       "builtin_operations_monthly": sums["operations"],
                       "connector_monthly_usd": connectors, "window_days": ctx.window_days,
                       "measured_days": ctx.measured_days},

@@ -55,3 +55,12 @@ def test_an_object_whose_compact_text_fits_is_stored():
     row = _row(big)
     assert len(json.dumps(big, indent=2)) > MAX_DEFINITION_CHARS
     assert row[C.definition] is not None and json.loads(row[C.definition]) == big
+
+
+def test_a_compact_definition_text_keeps_every_key():
+    """The cloud's compact text is cleaned as one text: the user:password rule read
+    `https://docs","Result":"u:p@` as one URL and stored the definition without its `Result` (valid JSON)."""
+    text = '{"Comment":"see https://docs","Result":"u:p@q","Mirror":"https://deploy:hunter22@git.example/r"}'
+    stored = _row(text)[C.definition]
+    assert json.loads(stored) == {"Comment": "see https://docs", "Result": "u:p@q",
+                                  "Mirror": "https://REDACTED@git.example/r"}

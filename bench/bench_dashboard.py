@@ -266,6 +266,7 @@ def _serving(store: Path, cache: Path | None = None) -> Iterator[tuple[Any, str]
     earlier one kept."""
     import os
     import tempfile
+    from unittest import mock
 
     from flowscope.ui.server import serve
     from tests.e2e.helpers import free_port
@@ -273,15 +274,8 @@ def _serving(store: Path, cache: Path | None = None) -> Iterator[tuple[Any, str]
     port = free_port()
     with contextlib.ExitStack() as stack:
         folder = cache or Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-cache-")))
-        before = os.environ.get("XDG_CACHE_HOME")
-        os.environ["XDG_CACHE_HOME"] = str(folder)
-        try:
+        with mock.patch.dict(os.environ, {"XDG_CACHE_HOME": str(folder)}):     # the server's environment
             proc = serve(str(store), port=port, wait=False)
-        finally:
-            if before is None:
-                os.environ.pop("XDG_CACHE_HOME", None)
-            else:
-                os.environ["XDG_CACHE_HOME"] = before
         yield from _answering(proc, port)
 
 

@@ -824,8 +824,8 @@ def standard_plans(ctx: Context) -> dict[str, dict]:
     A workflow whose row holds no plan (an imported one: an export carries none) gets the plan read for its
     app's other workflows (an app runs on one plan), else, in a deployment slot, its production app's, which
     a slot runs on unless given its own (docs/azure.md), with `of_app` naming that app: priced as a WS1 of its
-    own, a slot on production's plan paid that fee twice. A plan without a known size is left out (the
-    thresholds' assumed plan is used for it) when neither is known."""
+    own, a slot on production's plan paid that fee twice. A plan without a known size is left out when neither
+    is known: the thresholds' plan is assumed, one for the app's and its slots' such workflows (`_plan_key`)."""
     import json
 
     def compute() -> dict[str, dict]:
@@ -872,13 +872,27 @@ _PLAN_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, Meter.AZURE
 _CONNECTOR_METERS = frozenset({Meter.AZURE_LOGIC_STANDARD_CONNECTOR, Meter.AZURE_LOGIC_ENTERPRISE_CONNECTOR})
 
 
-def _plan_key(wf_id: str, plan: dict) -> str:
+def _plan_key(wf_id: str, plan: dict | None) -> str:
     """What the workflows that share one App Service plan, and so its fee, have in common: the plan's id,
     else their Standard app's (a site's workflows run on its one plan; a plan lent by a slot's production app,
-    that app's: `of_app`)."""
-    from flowscope.azure_ids import site_of
+    that app's: `of_app`). With no plan known (None: none read for the workflow, its app or, in a slot, its
+    production app; `standard_plans`), its production app's: the one plan assumed for the app's such workflows
+    and its slots', which run on production's plan unless given their own (a plan assumed per workflow read an
+    app of three workflows as three fees)."""
+    from flowscope.azure_ids import production_site_of, site_of
 
+    if plan is None:
+        return production_site_of(wf_id.lower()) or wf_id.lower()
     return str(plan.get("id") or str(plan.get("of_app") or "").lower() or site_of(wf_id.lower()) or wf_id.lower())
+
+
+def _plans_shared(ctx: Context, plans: dict[str, dict]) -> dict[str, str]:
+    """Every Azure Standard workflow, selected by a workflow filter or not (`Context.all_workflows`), with a
+    known plan (`plans`) or not -> the key of the plan it shares (`_plan_key`)."""
+    dim = ctx.all_workflows if ctx.all_workflows is not None else ctx.workflows
+    standard = dim.loc[(dim[C.cloud] == str(Cloud.AZURE)) & (dim[C.kind] == str(Kind.LOGICAPP_STANDARD)),
+                       C.workflow_id].astype(str)
+    return {w: _plan_key(w, plans.get(w)) for w in sorted(set(standard) | set(plans))}
 
 
 def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) -> dict[str, dict[str, float]]:
@@ -897,7 +911,7 @@ def _monthly_by_kind_of_meter(usage: pd.DataFrame, factor: float, day: dt.date) 
     return monthly
 
 
-def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plans: dict[str, dict],
+def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plan_of: dict[str, str],
                         monthly: dict[str, dict[str, float]], selected: set[str],
                         factor: float) -> dict[str, dict[str, float]]:
     """`_monthly_by_kind_of_meter` of the workflows a workflow filter left out that share a plan with a
@@ -905,8 +919,7 @@ def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plans: dict
     "saved" a fee wf1 and wf2 still need). Read only under such a filter (`Context.unfiltered`)."""
     if ctx.unfiltered is None:
         return {}
-    outside = sorted({w for wf_id in monthly if wf_id in plans
-                      for w in sharing[_plan_key(wf_id, plans[wf_id])] if w not in selected})
+    outside = sorted({w for wf_id in monthly if wf_id in plan_of for w in sharing[plan_of[wf_id]] if w not in selected})
     if not outside:
         return {}
     u = ctx.in_window(ctx.unfiltered["usage"])
@@ -916,10 +929,13 @@ def _outside_the_filter(ctx: Context, sharing: dict[str, list[str]], plans: dict
 
 
 def plan_what_ifs(ctx: Context) -> list[Finding]:
-    """Consumption vs Standard per workflow; Standard workflows whose App Service plan is known are judged
-    per plan: its fee is paid once for all the workflows on it and saved only when every one of them moves
-    (one finding per plan, on its busiest workflow; a finding per workflow summed the fee once per workflow,
-    three workflows on one $175 WS1 read $525 of potential savings)."""
+    """Consumption vs Standard per workflow; Standard workflows are judged per App Service plan: its fee is paid
+    once for all the workflows on it and saved only when every one of them moves (one finding per plan, on its
+    busiest workflow; a finding per workflow summed the fee once per workflow, three workflows on one $175 WS1
+    read $525 of potential savings). The plan-less workflows of one app (its slots' with it) share one assumed
+    plan (`_plan_key`)."""
+    from flowscope.azure_ids import production_site_of
+
     th = ctx.thresholds
     wc = workflow_costs(ctx)
     if wc.empty:
@@ -932,20 +948,21 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
     day = ctx.until.date()
     az = wc[wc[C.cloud] == str(Cloud.AZURE)]
     monthly = _monthly_by_kind_of_meter(az, factor, day)
+    plan_of = _plans_shared(ctx, plans)
     sharing: dict[str, list[str]] = {}
-    for wf_id, plan in plans.items():
-        sharing.setdefault(_plan_key(wf_id, plan), []).append(wf_id)
+    for wf_id, key in plan_of.items():
+        sharing.setdefault(key, []).append(wf_id)
     selected = set(ctx.workflows.loc[ctx.workflows[C.cloud] == str(Cloud.AZURE), C.workflow_id].astype(str))
-    monthly.update(_outside_the_filter(ctx, sharing, plans, monthly, selected, factor))
+    monthly.update(_outside_the_filter(ctx, sharing, plan_of, monthly, selected, factor))
     none = {"connectors": 0.0, "builtin": 0.0, "observed_plan": 0.0, "operations": 0.0}
     out = []
     judged: set[str] = set()
     for wf_id in sorted(w for w in monthly if w in selected):
         kind = ctx.workflow_kind(str(Cloud.AZURE), wf_id)
         known = plans.get(wf_id) if kind == Kind.LOGICAPP_STANDARD else None
-        group = sorted(sharing[_plan_key(wf_id, known)]) if known is not None else [wf_id]
+        group = sorted(sharing[plan_of[wf_id]]) if kind == Kind.LOGICAPP_STANDARD and wf_id in plan_of else [wf_id]
         if known is not None:         # the plan as read for a workflow on it, not as lent to another
-            known = next((plans[w] for w in group if not plans[w].get("of_app")), known)
+            known = next((plans[w] for w in group if w in plans and not plans[w].get("of_app")), known)
         lent = sorted(ctx.workflow_name(str(Cloud.AZURE), w) for w in group
                       if w in plans and plans[w].get("of_app"))
         if group[0] in judged:
@@ -982,6 +999,22 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         wf_name = ctx.workflow_name(str(Cloud.AZURE), wf_id)
         names = [ctx.workflow_name(str(Cloud.AZURE), w) for w in group]
         subject = wf_name if len(group) == 1 else f"{wf_name} and the {len(group) - 1} other workflow(s) on its plan"
+        if known is None and len(group) > 1:      # one plan assumed for an app's plan-less workflows
+            plan_used["app"] = production_site_of(wf_id) or wf_id
+        if not assumed:
+            said_assumed = ("", "")
+        elif len(group) > 1:
+            said_assumed = (f" (their Standard plan assumed: one WS1 for its app's {len(group)} workflows, "
+                            f"{fmt_usd(wf_plan)}/month, which no spend total holds)",
+                            f" The plan's fee is assumed (one WS1 instance for these {len(group)} workflows of "
+                            "one app, whose App Service plan was not read; a deployment slot runs on its production "
+                            "app's plan unless given its own): collect the app's App Service plan (sync with Azure) "
+                            "to price the one they run on.")
+        else:
+            said_assumed = (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
+                            "total holds)",
+                            " The plan's fee is assumed (one WS1 instance hosting only this workflow): collect the "
+                            "app's App Service plan (sync with Azure) to price the one it runs on.")
         if target == "Standard":
             rec = (f"Move {wf_name} to a Logic Apps Standard plan (WS1: {th.logicapp_standard_plan_vcpu:g} vCPU, "
                    f"{th.logicapp_standard_plan_memory_gb:g} GB, about {fmt_usd(plan_monthly)}/month): built-in "
@@ -990,21 +1023,19 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         elif len(group) > 1:
             rec = (f"The {len(group)} workflows on this App Service plan ({', '.join(sorted(names))}) run too few "
                    "operations to fill it: as Consumption logic apps they would pay per execution instead. The "
-                   "plan's fee is saved only when all of them move; moving some of them saves nothing.")
+                   "plan's fee is saved only when all of them move; moving some of them saves nothing."
+                   + said_assumed[1])
         else:
             rec = (f"{wf_name} runs too few operations to fill a Standard plan: as a Consumption logic app it "
                    "would pay per execution instead. Alternatively consolidate more workflows onto this plan."
-                   + (" The plan's fee is assumed (one WS1 instance hosting only this workflow): collect the app's "
-                      "App Service plan (sync with Azure) to price the one it runs on." if assumed else ""))
+                   + said_assumed[1])
         out.append(Finding(
             kind=FindingKind.PLAN_WHAT_IF,
             severity=_lower(money_severity(saving)) if assumed else money_severity(saving),
             cloud=str(Cloud.AZURE), workflow=wf_name, workflow_id=wf_id, step=None,
             window_start=ctx.since, window_end=ctx.until,
             title=(f"{subject} on {target} would save {fmt_usd(saving)}/month: {fmt_usd(other)}/month instead of "
-                   f"{fmt_usd(current)}"
-                   + (f" (its Standard plan assumed: a WS1 of its own, {fmt_usd(wf_plan)}/month, which no spend "
-                      "total holds)" if assumed else "")),
+                   f"{fmt_usd(current)}" + said_assumed[0]),
             evidence={"current_plan": str(kind), "current_monthly_usd": current, "what_if_plan": target,
                       "what_if_monthly_usd": other, "standard_plan_monthly_usd": wf_plan,
                       "standard_plan": plan_used, "assumed_current_plan": assumed,

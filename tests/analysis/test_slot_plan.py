@@ -3,7 +3,7 @@ plan (an export holds none), so the what-if priced each as an assumed WS1 of its
 app's plan paid that fee a second time. A Standard workflow whose plan is unknown now gets the plan read for its
 app's other workflows, else, in a slot, its production app's (which a slot runs on unless given its own,
 docs/azure.md), one fee for the shared plan, and the finding's evidence names the workflows it was lent to
-(`plan_from_their_app`); the assumed WS1 stays for a workflow whose plan neither is known for."""
+(`plan_from_their_app`); when neither is known, one assumed WS1 for the app's and its slots' plan-less workflows."""
 
 import datetime as dt
 import json
@@ -57,9 +57,10 @@ CASES = {
     # another app's plan is never lent
     "another app's plan": ([("app2", _plan("asp1")), ("app1/slots/staging", NO_PLAN)],
                            [(WS1_MONTHLY - OPS_MONTHLY, False, None), (WS1_MONTHLY - OPS_MONTHLY, True, None)]),
-    # neither known: each is an assumed WS1 of its own, as before
+    # neither known: one assumed WS1 for both, the slot on its production app's plan (an assumed fee per
+    # workflow read two fees for one plan)
     "neither known": ([("app1", NO_PLAN), ("app1/slots/staging", NO_PLAN)],
-                      [(WS1_MONTHLY - OPS_MONTHLY, True, None), (WS1_MONTHLY - OPS_MONTHLY, True, None)]),
+                      [(WS1_MONTHLY - 2 * OPS_MONTHLY, True, None)]),
     "slot alone": ([("app1/slots/staging", NO_PLAN)], [(WS1_MONTHLY - OPS_MONTHLY, True, None)]),
 }
 

@@ -975,9 +975,13 @@ def plan_what_ifs(ctx: Context) -> list[Finding]:
         plan_used = ({"source": "app_service_plan", **{k: known.get(k) for k in ("sku", "instances", "vcpu",
                                                                                    "memory_gb")},
                       **({"of_app": known["of_app"]} if known.get("of_app") else {})}
-                     if known is not None else {"source": "assumed", "sku": None, "instances": 1,
-                                                "vcpu": th.logicapp_standard_plan_vcpu,
-                                                "memory_gb": th.logicapp_standard_plan_memory_gb})
+                     if known is not None
+                     # no plan read, its hours billed in the usage: priced by them (`current` below), not assumed
+                     else {"source": "usage", "sku": None, "instances": None, "vcpu": None, "memory_gb": None}
+                     if observed_plan
+                     else {"source": "assumed", "sku": None, "instances": 1,
+                           "vcpu": th.logicapp_standard_plan_vcpu,
+                           "memory_gb": th.logicapp_standard_plan_memory_gb})
         if kind == Kind.LOGICAPP_CONSUMPTION:
             current, other, target = builtin + connectors, plan_monthly + connectors, "Standard"
         elif kind == Kind.LOGICAPP_STANDARD:

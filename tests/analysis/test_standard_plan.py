@@ -156,3 +156,24 @@ def test_a_shared_plan_is_judged_with_all_its_workflows_under_a_workflow_filter(
     assert plan_findings(["wf0"]).empty
     pd.testing.assert_frame_equal(plan_findings(["wf2"]), everything)
     pd.testing.assert_frame_equal(plan_findings(["wf0", "wf2"]), everything)
+
+
+def test_a_plan_billed_in_the_usage_is_said_as_billed_not_assumed():
+    """A Standard workflow with no plan read but the plan's hours in its usage (an export that carried the App
+    Service meters) is priced by those hours (`current_monthly_usd`) and is not an assumed fee
+    (`assumed_current_plan` false, no "assumed" in its title): its evidence's `standard_plan` said
+    `source: assumed` with the thresholds' WS1 size beside it all the same."""
+    w = World()
+    wf = w.workflow("ledger", cloud="azure", kind=Kind.LOGICAPP_STANDARD)
+    ex = w.execution(wf, at(minutes=1), cloud="azure")
+    w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    w.usage(ex, None, Meter.AZURE_LOGIC_STANDARD_PLAN_VCPU_HOUR, 48.0)        # 1 vCPU for the 2 days
+    w.usage(ex, None, Meter.AZURE_LOGIC_STANDARD_PLAN_GB_HOUR, 48.0 * 3.5)
+    df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
+    found = df[df["kind"] == "plan_what_if"]
+    assert len(found) == 1
+    evidence = found.iloc[0].evidence
+    assert evidence["assumed_current_plan"] is False and "assumed" not in found.iloc[0].title
+    assert evidence["current_monthly_usd"] == pytest.approx(WS1_MONTHLY, rel=1e-6)
+    assert evidence["standard_plan"] == {"source": "usage", "sku": None, "instances": None, "vcpu": None,
+                                         "memory_gb": None}

@@ -81,6 +81,8 @@ def test_a_slots_workflow_is_stored_under_the_slot_with_its_plan_and_its_runs_ar
     assert [e for e in executions if e["workflow_id"] == WF]                # production's, under production
     assert not [e for e in executions if "/slots/" in e["execution_id"]]
     assert result.counts["slot_workflows"] == 1 and result.counts["standard_plans"] == 2
+    assert {"ledger-app/ledger-standard", "ledger-app/staging/ledger-standard"} <= \
+        set(json.loads(result.row()["details"])["workflows"])
     assert any("deployment slot" in w and "runs are not read" in w for w in result.warnings), result.warnings
 
 

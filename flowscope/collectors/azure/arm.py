@@ -242,8 +242,14 @@ def list_slot_workflows(client: ArmClient, slot: str) -> list[dict[str, Any]]:
     example shows), which would have stored a staging workflow over its production namesake."""
     items = client.list_all(_path(slot, "workflows"), operation="slotWorkflows.list",
                             params={"api-version": WEB_API_VERSION})
-    return [{**scrub(w), "id": _path(slot, "workflows", workflow_short_name(w) or str(w["id"]).rsplit("/", 1)[-1])}
-            for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)]
+    site, slot_name = slot.rstrip("/").split("/")[-3], slot.rstrip("/").split("/")[-1]
+    out = []
+    for w in items:
+        if isinstance(w, dict) and isinstance(w.get("id"), str):
+            name = workflow_short_name(w) or str(w["id"]).rstrip("/").rsplit("/", 1)[-1]
+            # named `site/slot/workflow` too, so what the sync lists tells it from its production namesake
+            out.append({**scrub(w), "id": _path(slot, "workflows", name), "name": f"{site}/{slot_name}/{name}"})
+    return out
 
 
 def get_server_farm(client: ArmClient, farm_id: str) -> dict[str, Any]:

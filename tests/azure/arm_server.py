@@ -39,13 +39,14 @@ WEB_API_VERSION = "2024-04-01"
 _SITES = re.compile(r"^/subscriptions/[^/]+(/resourcegroups/[^/]+)?/providers/microsoft\.web/sites$")
 _HOSTRUNTIME_ID = re.compile(r"/providers/Microsoft\.Web/sites/[^/]+/hostruntime/runtime/webhooks/workflow/api/"
                              r"management/workflows/", re.IGNORECASE)
+_SLOT_WORKFLOW = re.compile(r"(/providers/Microsoft\.Web/sites/[^/]+)/slots/[^/]+(/workflows/[^/]+)$", re.IGNORECASE)
 _SUB_ID = re.compile(r"^/subscriptions/[^/]+(/resourcegroups/[^/]+)?/providers/microsoft\.logic/workflows$")
 _FILTER = re.compile(r"^\s*starttime\s+ge\s+(\S+)\s*$", re.IGNORECASE)
 _KINDS = [
     ("repetitions", "repetitions"), ("scoperepetitions", "scopeRepetitions"), ("histories", "histories"),
     ("requesthistories", "requestHistories"),
     ("triggers", "triggers"), ("actions", "actions"), ("runs", "runs"), ("versions", "versions"),
-    ("workflows", "workflows"), ("serverfarms", "serverfarms"),
+    ("workflows", "workflows"), ("serverfarms", "serverfarms"), ("slots", "slots"),
 ]
 _BATCH = re.compile(r"^/subscriptions/[^/]+/metrics:getbatch$", re.IGNORECASE)
 BATCH_API_VERSION = "2024-02-01"
@@ -430,8 +431,13 @@ class ArmServer(LoopbackServer):
 def _as_served(record: dict[str, Any]) -> dict[str, Any]:
     """A record as ARM answers it: a Standard app's runs, actions and trigger histories come from
     the site's workflow management API with ids *without* the site
-    (`.../providers/Microsoft.Web/workflows/{name}/runs/..`, as the App Service REST examples show)."""
+    (`.../providers/Microsoft.Web/workflows/{name}/runs/..`, as the App Service REST examples show), and a
+    slot's workflows ids without their slot."""
     rid = str(record.get("id", ""))
+    if _SLOT_WORKFLOW.search(rid):
+        # a slot's workflows listing answers ids without the slot, as WebApps_ListInstanceWorkflowsSlot's
+        # example does (azure-rest-api-specs, Microsoft.Web 2024-04-01, examples/ListWorkflows.json)
+        return {**record, "id": _SLOT_WORKFLOW.sub(r"\1\2", rid)}
     if not _HOSTRUNTIME_ID.search(rid):
         return record
     out = {**record, "id": _HOSTRUNTIME_ID.sub("/providers/Microsoft.Web/workflows/", rid)}

@@ -251,7 +251,7 @@ def test_an_app_stopped_during_a_sync_then_found_stopped_keeps_its_unread_runs(t
 
 
 def test_a_stored_running_run_of_a_deployment_slot_is_not_taken_for_gone(tmp_path):
-    """A slot's runs reach the store only by import: the collector lists no slot, and its paths route none
+    """A slot's runs reach the store only by import: no documented API serves them, and the paths route none
     (a slot run was asked for at `.../slots/<slot>/workflows/<wf>/runs/<run>` with the Logic Apps api-version,
     which Microsoft.Web refuses): every sync of the subscription recorded the refusal and ended partial, for
     as long as the run was stored running (a 404 there would have marked it gone). It is not asked about, and

@@ -21,6 +21,8 @@ inline `inputs` / `outputs` payloads. The links themselves are never fetched.
 - trigger histories: `{workflow}/triggers`, then `{trigger}/histories?$filter=startTime ge ...`
   (fired and skipped polls: both are billed); a poll left running by the last sync: `{history}`.
 - a Standard app's App Service plan: `Microsoft.Web/serverfarms/{name}` (the site's `serverFarmId`).
+- a Standard app's deployment slots: `{site}/slots`, and each slot's workflows `{slot}/workflows` (re-rooted
+  at the slot: the listing leaves it out). No documented API serves a slot's runs: none is asked for.
 """
 
 from __future__ import annotations
@@ -218,6 +220,36 @@ def list_site_workflows(client: ArmClient, site_id: str) -> list[dict[str, Any]]
     items = client.list_all(_path(site_id, "workflows"), operation="siteWorkflows.list",
                             params={"api-version": WEB_API_VERSION})
     return [scrub(w) for w in items if isinstance(w, dict) and isinstance(w.get("id"), str)]
+
+
+def list_site_slots(client: ArmClient, site_id: str) -> list[dict[str, Any]]:
+    """A Standard app's deployment slots (`{site}/slots`, WebApps_ListSlots): each an app of its own
+    (`Microsoft.Web/sites/slots`), with its own `properties.state` and `serverFarmId`."""
+    items = client.list_all(_path(site_id, "slots"), operation="slots.list", params={"api-version": WEB_API_VERSION})
+    return [s for s in items if isinstance(s, dict) and isinstance(s.get("id"), str)]
+
+
+def slot_id(site_id: str, slot: dict[str, Any]) -> str:
+    """The id of one of a site's slots, `{site}/slots/{name}`, built from the site listed and the slot's
+    short name (its listed `name` is `site/slot`): a listed id is cloud text, never trusted as a path."""
+    name = str(slot.get("name") or "").rsplit("/", 1)[-1] or str(slot["id"]).rstrip("/").rsplit("/", 1)[-1]
+    return _path(site_id, "slots", name)
+
+
+def list_slot_workflows(client: ArmClient, slot: str) -> list[dict[str, Any]]:
+    """One deployment slot's workflows (`{slot}/workflows`, WebApps_ListInstanceWorkflowsSlot), each with the
+    slot in its id: the listing answers ids without it (`.../sites/{site}/workflows/{name}`, as the REST
+    example shows), which would have stored a staging workflow over its production namesake."""
+    items = client.list_all(_path(slot, "workflows"), operation="slotWorkflows.list",
+                            params={"api-version": WEB_API_VERSION})
+    site, slot_name = slot.rstrip("/").split("/")[-3], slot.rstrip("/").split("/")[-1]
+    out = []
+    for w in items:
+        if isinstance(w, dict) and isinstance(w.get("id"), str):
+            name = workflow_short_name(w) or str(w["id"]).rstrip("/").rsplit("/", 1)[-1]
+            # named `site/slot/workflow` too, so what the sync lists tells it from its production namesake
+            out.append({**scrub(w), "id": _path(slot, "workflows", name), "name": f"{site}/{slot_name}/{name}"})
+    return out
 
 
 def get_server_farm(client: ArmClient, farm_id: str) -> dict[str, Any]:

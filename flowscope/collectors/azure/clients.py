@@ -76,6 +76,9 @@ PERMISSIONS: dict[str, str] = {
     # triggers are read through the site's workflow management API, under the same Logic actions
     "sites.list": "Microsoft.Web/sites/read",
     "siteWorkflows.list": "Microsoft.Web/sites/workflows/read",
+    # their deployment slots (WebApps_ListSlots) and each slot's workflows (WebApps_ListInstanceWorkflowsSlot)
+    "slots.list": "Microsoft.Web/sites/slots/read",
+    "slotWorkflows.list": "Microsoft.Web/sites/slots/workflows/read",
     # each Standard app's App Service plan (SKU, instances): the Standard-plan cost
     "serverfarms.get": "Microsoft.Web/serverfarms/read",
     # the Log Analytics bulk path (`workspace_id`): KQL queries of the workspace (POST .../query)

@@ -263,7 +263,7 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
         if workflow in workflows:
             return True
         if of_stopped_app(sc, workflow) or in_slot(str(workflow)):
-            return False          # a stopped app's runtime does not answer; a slot is never read (its app is not)
+            return False          # a stopped app's runtime does not answer; no documented API serves a slot's runs
         return workflow not in listed and in_scope is not None and in_scope(row)
 
     slot_runs = [r for r in rows if in_slot(str(r.get(C.workflow_id))) and in_scope is not None and in_scope(r)
@@ -271,8 +271,9 @@ def revisit_running(sc: ScopeContext, workflows: dict[str, dict[str, Any]], *,
     if slot_runs:
         sc.result.count("slot_runs_not_revisited", len(slot_runs))
         sc.result.warn(f"{len(slot_runs)} stored running run(s) of deployment slots (imported, e.g. "
-                       f"{slot_runs[0][C.execution_id][:300]}) not asked about: the collector does not read slots; "
-                       "importing the slot's runs again updates them")
+                       f"{slot_runs[0][C.execution_id][:300]}) not asked about: no documented API serves a slot's runs "
+                       "(the collector lists slots and their workflows only); importing the slot's runs again "
+                       "updates them")
     todo = [r for r in rows if wanted(r) and r[C.execution_id] not in sc.seen and not gone_mark(r)]
     if not todo:
         return

@@ -1,4 +1,6 @@
-"""Logic Apps Standard: the apps (sites of kind workflowapp), their workflows, and their App Service plans.
+"""Logic Apps Standard: the apps (sites of kind workflowapp), their workflows, their deployment slots' workflows
+(a slot is an app of its own: its workflows keep the slot in their id and are priced by its plan; their runs
+are not read, no documented API serves them), and their App Service plans.
 
 A Standard workflow is billed by the plan its app runs on, not per execution, so the plan's size
 is what the Standard-plan cost and the Consumption-vs-Standard what-if need. Each app's
@@ -18,10 +20,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from flowscope.azure_ids import production_site_of, site_of
+from flowscope.azure_ids import in_slot, production_site_of, site_of
 from flowscope.collectors import source_config as cfg
+from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import as_collection_error, merge_attributes
 from flowscope.model import Batch, C
@@ -43,17 +47,29 @@ PLAN_KEY = "app_service_plan"
 """The workflows rows' `attributes` key holding the plan summary (read by `analysis.cost`)."""
 
 
+@dataclass
+class _Listed:
+    """What one resource group's Standard apps gave: workflows, each app's (or slot's) plan id, and the slot
+    calls that failed (recorded by the caller's thread: the group is read in a worker)."""
+
+    docs: list[dict[str, Any]] = field(default_factory=list)
+    farms: dict[str, str] = field(default_factory=dict)
+    failures: list[tuple[BaseException, str, str]] = field(default_factory=list)
+    slots: int = 0
+    stopped_slots: list[str] = field(default_factory=list)
+
+
 def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | None],
                   globs: Sequence[str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """The Standard workflows of the subscription or resource groups, and each app's plan id
-    (site id, lower case -> serverFarmId). A failing group is recorded; the others go on."""
+    """The Standard workflows of the subscription or resource groups, their deployment slots' among them
+    (`_slot_workflows`), and each app's plan id (site or slot id, lower case -> serverFarmId). A failing group
+    is recorded; the others go on."""
     from flowscope.collectors.azure import arm
 
     running: set[str] = set()
 
-    def per_group(rg: str | None) -> tuple[list[dict[str, Any]], dict[str, str]]:
-        docs: list[dict[str, Any]] = []
-        farms: dict[str, str] = {}
+    def per_group(rg: str | None) -> _Listed:
+        listed = _Listed()
         for site in arm.list_workflow_sites(sc.client, subscription, rg):
             if is_stopped(site):
                 with sc.lock:
@@ -63,26 +79,87 @@ def list_standard(sc: "ScopeContext", subscription: str, groups: Sequence[str | 
                 running.add(str(site["id"]).lower())
             found = cfg.match_names(arm.list_site_workflows(sc.client, str(site["id"])), globs,
                                     arm.workflow_short_name, sc.result)
-            docs.extend(found)
-            farm = site.get("properties", {}).get("serverFarmId") if isinstance(site.get("properties"), dict) \
-                else None
-            if found and isinstance(farm, str) and farm:
-                farms[str(site["id"]).lower()] = farm
-        return docs, farms
+            listed.docs.extend(found)
+            _add_farm(listed.farms, site, bool(found))
+            _slot_workflows(sc, str(site["id"]), globs, listed)
+        return listed
 
     docs: list[dict[str, Any]] = []
     farms: dict[str, str] = {}
     complete = True
+    slots, stopped_slots = 0, []
     for outcome in bounded_map(per_group, list(groups), min(4, sc.concurrency)):
         if outcome.error is None:
-            found, found_farms = cast(tuple[list[dict[str, Any]], dict[str, str]], outcome.result)
-            docs.extend(found)
-            farms.update(found_farms)
+            listed = cast(_Listed, outcome.result)
+            docs.extend(listed.docs)
+            farms.update(listed.farms)
+            for exc, operation, target in listed.failures:
+                # the slot's runs are never read, so no run of the window waits on it: the watermark moves
+                sc.failed(exc, operation, target, gap=False)
+            slots += listed.slots
+            stopped_slots.extend(listed.stopped_slots)
         else:
             complete = False
             sc.failed(outcome.error, "sites.list", f"resourceGroups/{outcome.item}" if outcome.item else None)
     unread_since(sc, running, complete=complete)
+    _say_slots(sc, docs, slots, stopped_slots)
     return docs, farms
+
+
+def _add_farm(farms: dict[str, str], app: Mapping[str, Any], wanted: bool) -> None:
+    """An app's (or slot's) `serverFarmId` under its id (lower case), when it has workflows to price."""
+    properties = app.get("properties")
+    farm = properties.get("serverFarmId") if isinstance(properties, dict) else None
+    if wanted and isinstance(farm, str) and farm:
+        farms[str(app["id"]).lower()] = farm
+
+
+def _slot_workflows(sc: "ScopeContext", site_id: str, globs: Sequence[str], listed: _Listed) -> None:
+    """A running app's deployment slots (`{site}/slots`) and each running slot's workflows under the slot's own
+    id, with the slot's own plan (a slot is an app of its own). A stopped slot is not read (its runtime does
+    not answer, as a stopped app's). A failed call is kept in `listed.failures`, naming it; the app's own
+    workflows stay listed."""
+    from flowscope.collectors.azure import arm
+
+    try:
+        slots = arm.list_site_slots(sc.client, site_id)
+    except Exception as exc:  # noqa: BLE001 - recorded by the caller, naming the call
+        listed.failures.append((exc, "slots.list", site_id))
+        return
+    listed.slots += len(slots)
+    for slot in slots:
+        slot_id = arm.slot_id(site_id, slot)
+        if is_stopped(slot):
+            listed.stopped_slots.append(slot_id.lower())
+            continue
+        try:
+            found = cfg.match_names(arm.list_slot_workflows(sc.client, slot_id), globs, arm.workflow_short_name,
+                                    sc.result)
+        except Exception as exc:  # noqa: BLE001 - recorded by the caller, naming the call
+            listed.failures.append((exc, "slotWorkflows.list", slot_id))
+            continue
+        listed.docs.extend(found)
+        _add_farm(listed.farms, {**slot, "id": slot_id}, bool(found))
+
+
+def _say_slots(sc: "ScopeContext", docs: Sequence[Mapping[str, Any]], slots: int, stopped: list[str]) -> None:
+    """How many slots and slot workflows were listed, and that the slots' runs are not read: no documented API
+    serves them (the workflow management API is documented under `{site}/hostruntime/...` only, and Microsoft
+    documents that a non-production slot's workflows do not run), so a slot workflow without runs is said,
+    not taken for idle."""
+    if slots:
+        sc.result.count("standard_slots", slots)
+    if stopped:
+        sc.result.count("standard_slots_stopped", len(stopped))
+        sc.result.details["stopped_slots"] = sorted(stopped)[:50]
+        sc.result.warn(f"{len(stopped)} deployment slot(s) of Standard apps stopped, e.g. "
+                       f"{sorted(stopped)[0].rsplit('/', 1)[-1][:200]}: their workflows are not read")
+    in_slots = sorted(str(d.get("id")) for d in docs if in_slot(str(d.get("id"))))
+    if in_slots:
+        sc.result.count("slot_workflows", len(in_slots))
+        sc.result.warn(f"{len(in_slots)} workflow(s) of deployment slots listed, e.g. {cleaned(in_slots[0], 300)}: "
+                       "their runs are not read (no documented API serves a slot's run history; Microsoft "
+                       "documents that a non-production slot's workflows do not run)")
 
 
 def unread_since(sc: "ScopeContext", running: set[str], *, complete: bool) -> None:

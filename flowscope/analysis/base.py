@@ -571,14 +571,35 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
     t = t.select(*keys, id_col, _order=t[order_by] if isinstance(order_by, str) else order_by)
     ranked = t.mutate(_rn=sample_rank(t, keys, order_by="_order", id_col=id_col)).filter(lambda x: x["_rn"] < n * 3)
     df = execute(ranked.select(*keys, id_col, "_rn"))
-    out: dict[tuple, list[str]] = {}
+    ranked_ids: dict[tuple, list[str]] = {}
     for row in df.sort_values("_rn").itertuples(index=False):
-        key = tuple(getattr(row, k) for k in keys)
-        ids = out.setdefault(key, [])
-        value = getattr(row, id_col)
-        if value not in ids and len(ids) < n:
-            ids.append(value)
+        ranked_ids.setdefault(tuple(getattr(row, k) for k in keys), []).append(getattr(row, id_col))
+    return {key: _distinct_first(ids, n) for key, ids in ranked_ids.items()}
+
+
+def _distinct_first(ids: Iterable[Any], n: int) -> list[str]:
+    """The first n distinct ids of a group's ranked rows (a run with several rows is sampled once)."""
+    out: list[str] = []
+    for value in ids:
+        if value not in out and len(out) < n:
+            out.append(value)
     return out
+
+
+def sample_rows(t: ir.Table, rank: str, *, where: ir.BooleanValue | None = None,
+                id_col: str = C.execution_id, n: int = SAMPLES) -> ir.ArrayValue:
+    """An aggregate that takes `sample_ids`' rows in the finding's own query, which saves its second read:
+    the rows of the group ranked (`rank`, a `sample_rank` over the sample's groups) among the first n * 3
+    of their sample group, `where` they are sample rows. `picked_ids` reads the samples off them."""
+    cond = t[rank] < n * 3
+    return ibis.struct({"rank": t[rank], "id": t[id_col]}).collect(where=cond if where is None else cond & where)
+
+
+def picked_ids(collected: Iterable[Any], n: int = SAMPLES) -> list[str]:
+    """The samples of one sample group from the `sample_rows` of its query's groups (lists of structs, or
+    null where a group had none): the same ids in the same order as `sample_ids` picks."""
+    rows = [v for picked in collected if isinstance(picked, (list, np.ndarray)) for v in picked]
+    return _distinct_first((v["id"] for v in sorted(rows, key=lambda v: v["rank"])), n)
 
 
 def sample_rank(t: ir.Table, keys: Sequence[str], *, order_by: str, id_col: str = C.execution_id) -> ir.IntegerColumn:

@@ -40,9 +40,10 @@ from flowscope.analysis.base import (
     Severity,
     execute,
     lit_ts,
+    picked_ids,
     quantiles,
-    sample_ids,
     sample_rank,
+    sample_rows,
     split_quantiles,
     timed_run,
 )
@@ -601,17 +602,20 @@ def polling_loops(ctx: Context) -> list[Finding]:
     per_exec = s.group_by([C.cloud, C.workflow_id, C.execution_id, C.name]).aggregate(
         visits=s.count(), type=s[C.type].max(), first=s[C.started_at].min())
     heavy = per_exec.filter(per_exec.visits >= th.polling_min_visits)
+    # the samples (the runs that wait most) in the same query: each run's Wait rows ranked per workflow
+    heavy = heavy.mutate(_wait=(heavy.type == str(StepType.WAIT)).fill_null(False))
+    heavy = heavy.mutate(_rank=sample_rank(heavy, [C.cloud, C.workflow_id, "_wait"], order_by="visits"))
     agg = execute(heavy.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
         type=heavy.type.max(), executions=heavy.count(), visits=heavy.visits.sum(),
-        max_visits=heavy.visits.max()))
+        max_visits=heavy.visits.max(), picks=sample_rows(heavy, "_rank", where=heavy["_wait"])))
     if agg.empty:
         return []
+    samples = {tuple(key): picked_ids(g["picks"]) for key, g in agg.groupby([C.cloud, C.workflow_id])}
+    agg = agg.drop(columns="picks")
     sc = step_costs(ctx)
     costs = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}
     stats = step_stats(ctx)
     visits_total = {(r.cloud, r.workflow_id, getattr(r, C.name)): r.visits for r in stats.itertuples(index=False)}
-    waits = heavy.filter(heavy.type == str(StepType.WAIT))
-    samples = sample_ids(waits, [C.cloud, C.workflow_id], order_by="visits")
     out = []
     for (cloud, wf_id), g in agg.groupby([C.cloud, C.workflow_id]):
         g = g[g["executions"] >= th.polling_min_executions]

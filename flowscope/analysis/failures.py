@@ -30,7 +30,9 @@ from flowscope.analysis.base import (
     execute,
     is_throttling,
     lit_ts,
-    sample_ids,
+    picked_ids,
+    sample_rank,
+    sample_rows,
     to_utc,
 )
 from flowscope.analysis.cost import execution_costs, step_window_stats
@@ -70,9 +72,12 @@ def run(ctx: Context) -> list[Finding]:
     fs = s.filter(current & failed)
     fs = fs.inner_join(flagged, (fs[C.cloud] == flagged.f_cloud) & (fs[C.workflow_id] == flagged.f_wf)
                        & (fs[C.name] == flagged.f_name)).drop("f_cloud", "f_wf", "f_name")
-    cause = ibis.coalesce(fs[C.cause], ibis.literal(""))
-    errors = execute(fs.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
-        count=fs.count(), example=fs[C.cause].max()))
+    # the samples (the latest failed runs) in the error groups' query: one read of the failed visits, not two
+    ranked = fs.mutate(_rank=sample_rank(fs, keys, order_by=C.started_at))
+    cause = ibis.coalesce(ranked[C.cause], ibis.literal(""))
+    errors = execute(ranked.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
+        count=ranked.count(), example=ranked[C.cause].max(), samples=sample_rows(ranked, "_rank")))
+    samples = {tuple(key): picked_ids(g["samples"]) for key, g in errors.groupby(keys)}
     ex = ctx.table("executions").select(e_cloud=C.cloud, e_id=C.execution_id, e_rev=C.revision)
     fx = fs.inner_join(ex, (fs[C.cloud] == ex.e_cloud) & (fs[C.execution_id] == ex.e_id))
     revs = execute(fx.group_by(keys).aggregate(first_revision=fx.e_rev.argmin(fx[C.started_at]),
@@ -89,7 +94,6 @@ def run(ctx: Context) -> list[Finding]:
     ec = ec.select(c_cloud=C.cloud, c_id=C.execution_id, usd="usd")
     un = un.inner_join(ec, (un[C.cloud] == ec.c_cloud) & (un[C.execution_id] == ec.c_id))
     wasted = _wasted_by_bucket(ctx, un, keys)
-    samples = sample_ids(fs, keys, order_by=C.started_at)
 
     info = hits.merge(revs, on=keys, how="left").merge(
         wasted.groupby(keys, as_index=False)["usd"].sum(), on=keys, how="left")

@@ -39,8 +39,10 @@ from flowscope.analysis.base import (
     bucket_index,
     execute,
     lit_ts,
+    picked_ids,
     quantiles,
-    sample_ids,
+    sample_rank,
+    sample_rows,
     split_quantiles,
 )
 from flowscope.analysis.cost import workflow_durations, workflow_executions
@@ -255,9 +257,10 @@ def _slow_details(ctx: Context, fd: pd.DataFrame) -> dict[int, tuple[int, list[s
     j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
                      & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end)
                      & (s[C.duration_ms] >= m.m_limit))
-    counts = execute(j.group_by("sid").aggregate(n=j[C.execution_id].nunique()))
-    samples = sample_ids(j, ["sid"], order_by=C.duration_ms)
-    return {int(r.sid): (int(r.n), samples.get((r.sid,), [])) for r in counts.itertuples(index=False)}
+    # the samples (the slowest visits' runs) in the same query
+    j = j.mutate(_rank=sample_rank(j, ["sid"], order_by=C.duration_ms))
+    counts = execute(j.group_by("sid").aggregate(n=j[C.execution_id].nunique(), samples=sample_rows(j, "_rank")))
+    return {int(r.sid): (int(r.n), picked_ids([r.samples])) for r in counts.itertuples(index=False)}
 
 
 def drifted_workflows(ctx: Context) -> pd.DataFrame:

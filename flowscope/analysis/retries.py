@@ -34,7 +34,9 @@ from flowscope.analysis.base import (
     execute,
     is_throttling,
     lit_ts,
-    sample_ids,
+    picked_ids,
+    sample_rank,
+    sample_rows,
 )
 from flowscope.analysis.cost import add_retry_share, billable_retries, step_costs, step_stats
 from flowscope.analysis.window_median import windows_median_mad
@@ -582,14 +584,17 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
     others = flags.filter(flags.other & ~flags.own)
     j = j.anti_join(others, [j.sid == others.sid, j[C.cloud] == others.v_cloud,
                              j[C.execution_id] == others.v_exec, j[C.step_key] == others.v_key])
+    # the samples (the storm's most retried visits' runs) in the same query: ranked among the retried visits
+    j = j.mutate(_retried=j[C.attempts] > 1)
+    j = j.mutate(_rank=sample_rank(j, ["sid", "_retried"], order_by=C.attempts))
     agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
-        visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique()))
+        visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique(),
+        samples=sample_rows(j, "_rank", where=j["_retried"])))
+    samples = {sid: picked_ids(g["samples"]) for sid, g in agg.groupby("sid")}
     # the rows that stand for the step count (`step_rank`), as in `cost.step_window_stats`: a GCP try's
     # one attempt per visit beside its call's tries diluted the amplification
-    agg = step_rank.lowest_rank(agg, ["sid"])
-    retried = j.filter(j[C.attempts] > 1)
-    samples = sample_ids(retried, ["sid"], order_by=C.attempts)
-    agg["samples"] = [samples.get((sid,), []) for sid in agg["sid"]]
+    agg = step_rank.lowest_rank(agg.drop(columns="samples"), ["sid"])
+    agg["samples"] = [samples.get(sid, []) for sid in agg["sid"]]
     return agg
 
 
@@ -638,12 +643,17 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
     j = j.inner_join(w, (j[C.cloud] == w.w_cloud) & (j[C.workflow_id] == w.w_wf) & (j.s_name == w.w_step)
                      & (j.n_start >= w.w_start) & (j.n_start < w.w_end))
     keys = [C.cloud, C.workflow_id, "s_name"]
+    # the sample runs (the latest second tries) in the same query: ranked per step and retry
+    j = j.mutate(_rank=sample_rank(j, [*keys, "n_attempt"], order_by="n_start"))
     agg = execute(j.group_by([*keys, "n_attempt"]).aggregate(
         samples=j.count(), executions=j[C.execution_id].nunique(), mean_ms=j.delay_ms.mean(),
         std_ms=j.delay_ms.std(how="pop"), min_ms=j.delay_ms.min(), max_ms=j.delay_ms.max(),
-        error=j[C.error].max()))   # the retried error (one per storm step in practice)
+        error=j[C.error].max(),    # the retried error (one per storm step in practice)
+        picks=sample_rows(j, "_rank", where=j.n_attempt == 2)))
     if agg.empty:
         return []
+    sample_runs = {tuple(key): picked_ids(g["picks"]) for key, g in agg.groupby(keys)}
+    agg = agg.drop(columns="picks")
     agg = agg.assign(cv=agg["std_ms"].fillna(0.0) / agg["mean_ms"].where(agg["mean_ms"] > 0))
     hits = agg[[measures.is_lockstep(cv, n, e, m, max_cv=th.sync_retry_max_cv,
                                      min_samples=th.sync_retry_min_samples,
@@ -656,7 +666,6 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
     for f in storms_found:
         k = (f.cloud, f.workflow_id, f.step)
         retries_by_step[k] = retries_by_step.get(k, 0.0) + float(f.evidence.get("retries") or 0.0)
-    samples = sample_ids(j.filter(j.n_attempt == 2), keys, order_by="n_start")
     out = []
     for key, g in hits.groupby(keys):
         cloud, wf_id, step = key
@@ -683,7 +692,7 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
             recommendation=_sync_recommendation(cloud, throttled),
             # the retries of the storms it was found in: what they cost, as the storms say (not projected)
             monthly_usd=cost, executions_affected=execs,
-            sample_execution_ids=samples.get(key, []),
+            sample_execution_ids=sample_runs.get(key, []),
         ))
     return out
 

@@ -1,0 +1,120 @@
+"""A finding's sample runs are taken in the query that reads its rows (`base.sample_rows` and `picked_ids`),
+not by a second read of them (`base.sample_ids`, a query of its own: issue 15, small stores). The picks are
+`sample_ids`' own: its ranking (highest first, ties by id), its first 15 rows per group, the first 5
+distinct runs among them."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import pandas as pd
+import pytest
+
+from flowscope.analysis import analyze, cost, failures, latency, retries
+from flowscope.analysis.base import FAILED_VALUES, picked_ids, sample_ids, sample_rank, sample_rows
+from flowscope.model import C, Status
+from tests.analysis.helpers import T0, World
+from tests.analysis.test_analyses import failing_world, latency_world, polling_world, storm_world
+
+DAY = dt.timedelta(days=1)
+
+
+def _run(world: World, monkeypatch) -> pd.DataFrame:
+    """The findings, with any call of `sample_ids` by the analyses failing the test."""
+    def second_read(*args, **kwargs):
+        raise AssertionError("a second query for a finding's samples")
+    for module in (failures, retries, cost, latency):
+        monkeypatch.setattr(module, "sample_ids", second_read, raising=False)
+    return analyze(world.tables(), since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+
+
+def _one(df: pd.DataFrame, kind: str) -> pd.Series:
+    rows = df[df["kind"] == kind]
+    assert len(rows) == 1
+    return rows.iloc[0]
+
+
+def test_the_picks_in_a_query_are_sample_ids_picks():
+    """Ties by id, a run with more rows than the picks read (it fills the first 15: one sample), a group
+    split over several of the query's groups, null ranks of rows that are no samples."""
+    rows = ([{"k": "a", "sub": i % 3, C.execution_id: f"e{i:02d}", "v": i // 4} for i in range(40)]
+            + [{"k": "b", "sub": 0, C.execution_id: "busy", "v": 100} for _ in range(16)]
+            + [{"k": "b", "sub": 1, C.execution_id: f"f{i}", "v": 50} for i in range(6)])
+    t = ibis.memtable(pd.DataFrame(rows))
+    expected = sample_ids(t, ["k"], order_by="v")
+    ranked = t.mutate(_rank=sample_rank(t, ["k"], order_by="v"))
+    got = ranked.group_by(["k", "sub"]).aggregate(picks=sample_rows(ranked, "_rank")).execute()
+    assert {(k,): picked_ids(g["picks"]) for k, g in got.groupby("k")} == expected
+    assert expected[("b",)] == ["busy"]
+    assert expected[("a",)] == ["e36", "e37", "e38", "e39", "e32"]
+    assert picked_ids([None]) == []
+
+
+def test_failing_step_samples(monkeypatch):
+    w = failing_world()
+    wf = w.rows["workflows"][0][C.workflow_id]
+    late = T0 + dt.timedelta(hours=8)
+    looping = w.execution(wf, late, status=Status.FAILED)        # fails Charge 20 times: the latest rows
+    for k in range(20):
+        w.step(looping, "Charge", late + dt.timedelta(seconds=k), status=Status.CAUGHT, error="PaymentDeclined")
+    for _ in range(2):                                             # a tie in time: by id
+        ex = w.execution(wf, late - dt.timedelta(minutes=1), status=Status.FAILED)
+        w.step(ex, "Charge", late - dt.timedelta(minutes=1), status=Status.FAILED, error="PaymentDeclined")
+    s = w.tables()["steps"]
+    fs = s.filter((s[C.name] == "Charge") & s[C.status].isin(FAILED_VALUES))
+    expected = sample_ids(fs, [C.cloud, C.workflow_id, C.name], order_by=C.started_at)
+    f = _one(_run(w, monkeypatch), "failing_step")
+    assert list(f.sample_execution_ids) == expected[(f.cloud, f.workflow_id, f.step)] == [looping[C.execution_id]]
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_retry_storm_and_synchronized_retries_samples(monkeypatch, busy):
+    w = storm_world(jitter=False)
+    if busy:     # one run retries the step 20 times during the storm, each visit more than any other
+        ex = w.rows["executions"][-1]
+        start = T0 + DAY + dt.timedelta(hours=10, minutes=20)
+        for k in range(20):
+            st = w.step(ex, "CallApi", start + dt.timedelta(seconds=k), attempts=6)
+            for n in range(1, 7):
+                w.attempt(st, n, start + dt.timedelta(seconds=k, milliseconds=2050 * (n - 1)),
+                          status=Status.FAILED if n < 6 else Status.SUCCEEDED,
+                          error="ThrottlingException" if n < 6 else None)
+    df = _run(w, monkeypatch)
+    storm, sync = _one(df, "retry_storm"), _one(df, "synchronized_retries")
+    s = w.tables()["steps"]
+    s = s.filter((s[C.name] == "CallApi") & (s[C.attempts] > 1) & (s[C.started_at] >= storm.window_start)
+                 & (s[C.started_at] < storm.window_end))
+    expected = sample_ids(s.mutate(sid=0), ["sid"], order_by=C.attempts)[(0,)]
+    assert list(storm.sample_execution_ids) == expected and (len(expected) == 1) == busy
+    a = w.tables()["attempts"]
+    a = a.filter((a[C.attempt] == 2) & (a[C.started_at] >= sync.window_start) & (a[C.started_at] < sync.window_end))
+    expected = sample_ids(a.mutate(sid=0), ["sid"], order_by=C.started_at)[(0,)]
+    assert list(sync.sample_execution_ids) == expected and len(expected) == 5
+
+
+def test_polling_loop_samples(monkeypatch):
+    w = polling_world()
+    ex = list(w.rows["executions"])
+    w.rows["steps"] = [r for r in w.rows["steps"]          # the runs wait 8, 7, 6, 8, 7, ... times
+                       if not (r[C.name] == "WaitABit" and int(r[C.step_key].split("#")[1]) > 3 * (
+                           8 - [e[C.execution_id] for e in ex].index(r[C.execution_id]) % 3))]
+    s = w.tables()["steps"]
+    waits = s.filter(s[C.name] == "WaitABit")
+    waits = waits.group_by([C.cloud, C.workflow_id, C.execution_id]).aggregate(visits=waits.count())
+    waits = waits.filter(waits.visits >= 5)
+    expected = sample_ids(waits, [C.cloud, C.workflow_id], order_by="visits")
+    p = _one(_run(w, monkeypatch), "polling_loop")
+    assert list(p.sample_execution_ids) == expected[(p.cloud, p.workflow_id)]
+
+
+def test_slow_step_samples(monkeypatch):
+    w = latency_world()
+    for r in [r for r in w.rows["steps"] if r[C.duration_ms] == 9000][::5]:    # ties in duration: by id
+        r[C.duration_ms] = 9500
+    f = _one(_run(w, monkeypatch), "slow_step")
+    s = w.tables()["steps"]
+    s = s.filter((s[C.started_at] >= f.window_start) & (s[C.started_at] < f.window_end)
+                 & (s[C.duration_ms] >= f.evidence["slow_limit_ms"]))
+    expected = sample_ids(s.mutate(sid=0), ["sid"], order_by=C.duration_ms)[(0,)]
+    assert list(f.sample_execution_ids) == expected and len(expected) == 5

@@ -72,16 +72,22 @@ def run(ctx: Context) -> list[Finding]:
     fs = s.filter(current & failed)
     fs = fs.inner_join(flagged, (fs[C.cloud] == flagged.f_cloud) & (fs[C.workflow_id] == flagged.f_wf)
                        & (fs[C.name] == flagged.f_name)).drop("f_cloud", "f_wf", "f_name")
-    # the samples (the latest failed runs) in the error groups' query: one read of the failed visits, not two
-    ranked = fs.mutate(_rank=sample_rank(fs, keys, order_by=C.started_at))
-    cause = ibis.coalesce(ranked[C.cause], ibis.literal(""))
-    errors = execute(ranked.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
-        count=ranked.count(), example=ranked[C.cause].max(), samples=sample_rows(ranked, "_rank")))
-    samples = {tuple(key): picked_ids(g["samples"]) for key, g in errors.groupby(keys)}
+    # One read of the failed visits for their error groups, the samples (the latest failed runs), the
+    # runs (each counted in the group of its first row) and the revision of the first failure. The
+    # executions are joined by their key (one row each), so every failed visit keeps one row.
     ex = ctx.table("executions").select(e_cloud=C.cloud, e_id=C.execution_id, e_rev=C.revision)
-    fx = fs.inner_join(ex, (fs[C.cloud] == ex.e_cloud) & (fs[C.execution_id] == ex.e_id))
-    revs = execute(fx.group_by(keys).aggregate(first_revision=fx.e_rev.argmin(fx[C.started_at]),
-                                                executions=fx[C.execution_id].nunique()))
+    fx = fs.left_join(ex, (fs[C.cloud] == ex.e_cloud) & (fs[C.execution_id] == ex.e_id))
+    run_row = ibis.window(group_by=[fx[k] for k in [*keys, C.execution_id]], order_by=[fx[C.started_at]])
+    fx = fx.mutate(_rank=sample_rank(fx, keys, order_by=C.started_at), _run_row=ibis.row_number().over(run_row),
+                   _known=fx.e_id.notnull())
+    cause = ibis.coalesce(fx[C.cause], ibis.literal(""))
+    errors = execute(fx.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
+        count=fx.count(), example=fx[C.cause].max(), samples=sample_rows(fx, "_rank"),
+        runs=((fx["_run_row"] == 0) & fx["_known"]).cast("int64").sum(),
+        first_at=fx[C.started_at].min(where=fx["_known"]),
+        first_rev=fx.e_rev.argmin(fx[C.started_at], where=fx["_known"])))
+    samples = {tuple(key): picked_ids(g["samples"]) for key, g in errors.groupby(keys)}
+    revs = _revisions(errors, keys)
     ec = execution_costs(ctx)
     un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES))
     # each wasted run once, in the failure bucket of its first uncaught failure (`_wasted_by_bucket`)
@@ -153,6 +159,19 @@ def run(ctx: Context) -> list[Finding]:
             sample_execution_ids=samples.get(key, []),
         ))
     return out
+
+
+def _revisions(errors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Per step, from its error groups: `executions`, the failed runs the executions table knows, and
+    `first_revision`, the revision of the earliest of their failures."""
+    if errors.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in [*keys, "first_revision"]}
+                            | {"executions": pd.Series(dtype="int64")})
+    known = errors[errors["first_at"].notna()].sort_values([*keys, "first_at"], kind="stable")
+    first = known.drop_duplicates(keys)[[*keys, "first_rev"]].rename(columns={"first_rev": "first_revision"})
+    runs = errors.groupby(keys, as_index=False)["runs"].sum().rename(columns={"runs": "executions"})
+    runs = runs[runs["executions"] > 0]
+    return runs.merge(first, on=keys, how="left")
 
 
 def _bucket_s(ctx: Context) -> int:

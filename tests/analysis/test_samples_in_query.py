@@ -118,3 +118,26 @@ def test_slow_step_samples(monkeypatch):
                  & (s[C.duration_ms] >= f.evidence["slow_limit_ms"]))
     expected = sample_ids(s.mutate(sid=0), ["sid"], order_by=C.duration_ms)[(0,)]
     assert list(f.sample_execution_ids) == expected and len(expected) == 5
+
+
+def test_failing_step_runs_and_first_revision_come_from_its_error_groups_read(monkeypatch):
+    """One read of the failed visits gives their error groups, the runs (a run failing in two error groups
+    counted once; failed visits of a run the executions table lacks are failures, not runs) and the
+    revision of the earliest failure (the runs and the revision were a second read of them)."""
+    w = failing_world()
+    wf = w.rows["workflows"][0][C.workflow_id]
+    failed = [e for e in w.rows["executions"] if e[C.status] == Status.FAILED]
+    failed[0][C.revision] = "0"                                   # the earliest failure's run
+    twice = w.execution(wf, T0 + dt.timedelta(hours=9), status=Status.FAILED, revision="2")
+    w.step(twice, "Charge", T0 + dt.timedelta(hours=9), status=Status.FAILED, error="PaymentDeclined")
+    w.step(twice, "Charge", T0 + dt.timedelta(hours=9, seconds=5), status=Status.FAILED, error="Timeout")
+    lost = w.execution(wf, T0 + dt.timedelta(hours=10), status=Status.FAILED)
+    w.step(lost, "Charge", T0 + dt.timedelta(hours=10), status=Status.FAILED, error="PaymentDeclined")
+    w.rows["executions"].remove(lost)
+    calls = []
+    real = failures.execute
+    monkeypatch.setattr(failures, "execute", lambda expr, **kw: calls.append(1) or real(expr, **kw))
+    f = _one(_run(w, monkeypatch), "failing_step")
+    assert f.evidence["failures"] == 23 and f.executions_affected == 21
+    assert f.evidence["first_revision"] == "0"
+    assert len(calls) == 2                                        # the failed visits' groups, the wasted runs

@@ -569,29 +569,20 @@ def sample_ids(t: ir.Table, keys: Sequence[str], *, order_by: ir.Value | str, n:
                id_col: str = C.execution_id) -> dict[tuple, list[str]]:
     """Up to n execution ids per group, picked in the engine (latest first by `order_by`)."""
     t = t.select(*keys, id_col, _order=t[order_by] if isinstance(order_by, str) else order_by)
-    ranked = t.mutate(_rn=sample_rank(t, keys, order_by="_order", id_col=id_col)).filter(lambda x: x["_rn"] < n * 3)
-    df = execute(ranked.select(*keys, id_col, "_rn"))
+    ranked = sample_rank(t, keys, order_by="_order", id_col=id_col, name="_rn")
+    df = execute(ranked.filter(ranked["_rn"] < n).select(*keys, id_col, "_rn"))
     ranked_ids: dict[tuple, list[str]] = {}
     for row in df.sort_values("_rn").itertuples(index=False):
         ranked_ids.setdefault(tuple(getattr(row, k) for k in keys), []).append(getattr(row, id_col))
-    return {key: _distinct_first(ids, n) for key, ids in ranked_ids.items()}
-
-
-def _distinct_first(ids: Iterable[Any], n: int) -> list[str]:
-    """The first n distinct ids of a group's ranked rows (a run with several rows is sampled once)."""
-    out: list[str] = []
-    for value in ids:
-        if value not in out and len(out) < n:
-            out.append(value)
-    return out
+    return ranked_ids
 
 
 def sample_rows(t: ir.Table, rank: str, *, where: ir.BooleanValue | None = None,
                 id_col: str = C.execution_id, n: int = SAMPLES) -> ir.ArrayValue:
     """An aggregate that takes `sample_ids`' rows in the finding's own query, which saves its second read:
-    the rows of the group ranked (`rank`, a `sample_rank` over the sample's groups) among the first n * 3
+    the runs of the group ranked (`rank`, a `sample_rank` over the sample's groups) among the first n
     of their sample group, `where` they are sample rows. `picked_ids` reads the samples off them."""
-    cond = t[rank] < n * 3
+    cond = (t[rank] < n).fill_null(False)
     return ibis.struct({"rank": t[rank], "id": t[id_col]}).collect(where=cond if where is None else cond & where)
 
 
@@ -599,20 +590,28 @@ def picked_ids(collected: Iterable[Any], n: int = SAMPLES) -> list[str]:
     """The samples of one sample group from the `sample_rows` of its query's groups (lists of structs, or
     null where a group had none): the same ids in the same order as `sample_ids` picks."""
     rows = [v for picked in collected if isinstance(picked, (list, np.ndarray)) for v in picked]
-    return _distinct_first((v["id"] for v in sorted(rows, key=lambda v: v["rank"])), n)
+    return [v["id"] for v in sorted(rows, key=lambda v: v["rank"])][:n]
 
 
-def sample_rank(t: ir.Table, keys: Sequence[str], *, order_by: str, id_col: str = C.execution_id) -> ir.IntegerColumn:
-    """Each row's place (0 first) among its group's samples: highest `order_by` first, ties by id. The
-    one ranking every engine-side sample pick uses, so samples agree wherever they are taken."""
-    w = ibis.window(group_by=[t[k] for k in keys], order_by=[ibis.desc(t[order_by]), t[id_col]])
-    return ibis.row_number().over(w)
+def sample_rank(t: ir.Table, keys: Sequence[str], *, order_by: str, name: str,
+                id_col: str = C.execution_id) -> ir.Table:
+    """`t` with column `name`: each run's place (0 first) among its group's sample runs, on the run's best
+    row (highest `order_by`, ties by id); null on its other rows. Runs are ranked, not rows: a run with
+    many rows in the group (a loop, retries) would fill the first places and leave a finding fewer
+    samples than the runs it affects. The one ranking every engine-side pick uses (`sample_ids`,
+    `sample_rows`), the same picks as `top_ids`. Two windows, as window functions do not nest."""
+    best = "_sample_best"
+    run = ibis.window(group_by=[t[k] for k in [*keys, id_col]], order_by=[ibis.desc(t[order_by])])
+    t = t.mutate(**{best: ibis.row_number().over(run) == 0})
+    w = ibis.window(group_by=[*(t[k] for k in keys), t[best]], order_by=[ibis.desc(t[order_by]), t[id_col]])
+    return t.mutate(**{name: ibis.ifelse(t[best], ibis.row_number().over(w), ibis.null("int64"))}).drop(best)
 
 
 def top_ids(rows: pd.DataFrame, keys: Sequence[str], *, order_by: str, n: int = SAMPLES,
             id_col: str = C.execution_id) -> dict[tuple, list[str]]:
     """`sample_ids` of rows already read (a small set a finding computed anyway): up to n distinct
-    ids per group, highest `order_by` first, ties by id; the same picks as the engine's ranking."""
+    ids per group, each ranked by its best row (highest `order_by` first, ties by id); the same picks
+    as the engine's ranking (`sample_rank`)."""
     if rows.empty:
         return {}
     ordered = rows.sort_values([*keys, order_by, id_col], ascending=[True] * len(keys) + [False, True],

@@ -512,7 +512,7 @@ def _flagged_steps(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame:
         visits=s.count(), last=s[C.started_at].max(),
         **{C.start_date: s[C.start_date].max(), C.parent_step_key: s[C.parent_step_key].argmax(s[C.started_at])})
     # The samples in the same query: each run's rank by visits (as `sample_ids` picks).
-    runs = runs.mutate(rank=sample_rank(runs, [C.cloud, C.workflow_id, C.name], order_by="visits"))
+    runs = sample_rank(runs, [C.cloud, C.workflow_id, C.name], order_by="visits", name="rank")
     latest = ibis.struct({C.execution_id: runs[C.execution_id], C.start_date: runs[C.start_date],
                           C.parent_step_key: runs[C.parent_step_key]})
     df = execute(runs.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
@@ -604,7 +604,7 @@ def polling_loops(ctx: Context) -> list[Finding]:
     heavy = per_exec.filter(per_exec.visits >= th.polling_min_visits)
     # the samples (the runs that wait most) in the same query: each run's Wait rows ranked per workflow
     heavy = heavy.mutate(_wait=(heavy.type == str(StepType.WAIT)).fill_null(False))
-    heavy = heavy.mutate(_rank=sample_rank(heavy, [C.cloud, C.workflow_id, "_wait"], order_by="visits"))
+    heavy = sample_rank(heavy, [C.cloud, C.workflow_id, "_wait"], order_by="visits", name="_rank")
     agg = execute(heavy.group_by([C.cloud, C.workflow_id, C.name]).aggregate(
         type=heavy.type.max(), executions=heavy.count(), visits=heavy.visits.sum(),
         max_visits=heavy.visits.max(), picks=sample_rows(heavy, "_rank", where=heavy["_wait"])))

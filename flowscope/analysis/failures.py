@@ -77,9 +77,9 @@ def run(ctx: Context) -> list[Finding]:
     # executions are joined by their key (one row each), so every failed visit keeps one row.
     ex = ctx.table("executions").select(e_cloud=C.cloud, e_id=C.execution_id, e_rev=C.revision)
     fx = fs.left_join(ex, (fs[C.cloud] == ex.e_cloud) & (fs[C.execution_id] == ex.e_id))
+    fx = sample_rank(fx, keys, order_by=C.started_at, name="_rank")
     run_row = ibis.window(group_by=[fx[k] for k in [*keys, C.execution_id]], order_by=[fx[C.started_at]])
-    fx = fx.mutate(_rank=sample_rank(fx, keys, order_by=C.started_at), _run_row=ibis.row_number().over(run_row),
-                   _known=fx.e_id.notnull())
+    fx = fx.mutate(_run_row=ibis.row_number().over(run_row), _known=fx.e_id.notnull())
     cause = ibis.coalesce(fx[C.cause], ibis.literal(""))
     errors = execute(fx.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
         count=fx.count(), example=fx[C.cause].max(), samples=sample_rows(fx, "_rank"),

@@ -258,7 +258,7 @@ def _slow_details(ctx: Context, fd: pd.DataFrame) -> dict[int, tuple[int, list[s
                      & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end)
                      & (s[C.duration_ms] >= m.m_limit))
     # the samples (the slowest visits' runs) in the same query
-    j = j.mutate(_rank=sample_rank(j, ["sid"], order_by=C.duration_ms))
+    j = sample_rank(j, ["sid"], order_by=C.duration_ms, name="_rank")
     counts = execute(j.group_by("sid").aggregate(n=j[C.execution_id].nunique(), samples=sample_rows(j, "_rank")))
     return {int(r.sid): (int(r.n), picked_ids([r.samples])) for r in counts.itertuples(index=False)}
 

@@ -586,7 +586,7 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
                              j[C.execution_id] == others.v_exec, j[C.step_key] == others.v_key])
     # the samples (the storm's most retried visits' runs) in the same query: ranked among the retried visits
     j = j.mutate(_retried=j[C.attempts] > 1)
-    j = j.mutate(_rank=sample_rank(j, ["sid", "_retried"], order_by=C.attempts))
+    j = sample_rank(j, ["sid", "_retried"], order_by=C.attempts, name="_rank")
     agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
         visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique(),
         samples=sample_rows(j, "_rank", where=j["_retried"])))
@@ -644,7 +644,7 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
                      & (j.n_start >= w.w_start) & (j.n_start < w.w_end))
     keys = [C.cloud, C.workflow_id, "s_name"]
     # the sample runs (the latest second tries) in the same query: ranked per step and retry
-    j = j.mutate(_rank=sample_rank(j, [*keys, "n_attempt"], order_by="n_start"))
+    j = sample_rank(j, [*keys, "n_attempt"], order_by="n_start", name="_rank")
     agg = execute(j.group_by([*keys, "n_attempt"]).aggregate(
         samples=j.count(), executions=j[C.execution_id].nunique(), mean_ms=j.delay_ms.mean(),
         std_ms=j.delay_ms.std(how="pop"), min_ms=j.delay_ms.min(), max_ms=j.delay_ms.max(),

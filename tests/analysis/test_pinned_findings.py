@@ -36,7 +36,9 @@ what-ifs' titles to say "would save $X/month" (a plan what-if's $172 read as a m
 Express what-if came to give the machine's `region` and the `express_price_region` its Express rates are
 from (the bench's five candidates: us-east-1 and null, the default rates; no figure changed), and when the
 demo's collection runs came to name their scopes as a live sync does: its failed GCP scope reads
-`gcp:analytics-sandbox:europe-west1`, so that finding's id, title and run id changed, nothing else).
+`gcp:analytics-sandbox:europe-west1`, so that finding's id, title and run id changed, nothing else; and when
+sample runs came to be ranked as runs, not rows, so a run with many rows is one sample: the demo's synchronized
+retries of check_status list 5 sample ids, not 3, the first 3 the same, nothing else changed).
 
 Numbers are compared after the rounding findings apply (`Finding.row`: evidence to 6 decimals,
 monthly_usd to 4), allowing one unit of the last place: DuckDB sums doubles in an order that

@@ -73,17 +73,17 @@ def run(ctx: Context) -> list[Finding]:
     fs = fs.inner_join(flagged, (fs[C.cloud] == flagged.f_cloud) & (fs[C.workflow_id] == flagged.f_wf)
                        & (fs[C.name] == flagged.f_name)).drop("f_cloud", "f_wf", "f_name")
     # One read of the failed visits for their error groups, the samples (the latest failed runs), the
-    # runs (each counted in the group of its first row) and the revision of the first failure. The
-    # executions are joined by their key (one row each), so every failed visit keeps one row.
+    # runs and the revision of the first failure. The executions are joined by their key (one row each),
+    # so every failed visit keeps one row. A run is counted on the one row the samples rank it by (its
+    # latest failed visit of the step: `sample_rank` gives the others no rank), in that row's error group.
     ex = ctx.table("executions").select(e_cloud=C.cloud, e_id=C.execution_id, e_rev=C.revision)
     fx = fs.left_join(ex, (fs[C.cloud] == ex.e_cloud) & (fs[C.execution_id] == ex.e_id))
     fx = sample_rank(fx, keys, order_by=C.started_at, name="_rank")
-    run_row = ibis.window(group_by=[fx[k] for k in [*keys, C.execution_id]], order_by=[fx[C.started_at]])
-    fx = fx.mutate(_run_row=ibis.row_number().over(run_row), _known=fx.e_id.notnull())
+    fx = fx.mutate(_known=fx.e_id.notnull())
     cause = ibis.coalesce(fx[C.cause], ibis.literal(""))
     errors = execute(fx.group_by([*keys, C.error, error_template(cause).name("template")]).aggregate(
         count=fx.count(), example=fx[C.cause].max(), samples=sample_rows(fx, "_rank"),
-        runs=((fx["_run_row"] == 0) & fx["_known"]).cast("int64").sum(),
+        runs=(fx["_rank"].notnull() & fx["_known"]).cast("int64").sum(),
         first_at=fx[C.started_at].min(where=fx["_known"]),
         first_rev=fx.e_rev.argmin(fx[C.started_at], where=fx["_known"])))
     samples = {tuple(key): picked_ids(g["samples"]) for key, g in errors.groupby(keys)}

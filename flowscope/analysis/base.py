@@ -593,6 +593,13 @@ def picked_ids(collected: Iterable[Any], n: int = SAMPLES) -> list[str]:
     return [v["id"] for v in sorted(rows, key=lambda v: v["rank"])][:n]
 
 
+def picked_by(rows: pd.DataFrame, keys: Sequence[str], column: str, n: int = SAMPLES) -> dict[tuple, list[str]]:
+    """`picked_ids` per sample group (`keys`, a tuple each) of a query's result, whose `column` holds the
+    `sample_rows` of each of its groups (a query may group finer than its samples)."""
+    return {key if isinstance(key, tuple) else (key,): picked_ids(g[column], n)
+            for key, g in rows.groupby(list(keys), sort=False)}
+
+
 def sample_rank(t: ir.Table, keys: Sequence[str], *, order_by: str, name: str,
                 id_col: str = C.execution_id) -> ir.Table:
     """`t` with column `name`: each run's place (0 first) among its group's sample runs, on the run's best

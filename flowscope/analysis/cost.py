@@ -40,7 +40,7 @@ from flowscope.analysis.base import (
     Severity,
     execute,
     lit_ts,
-    picked_ids,
+    picked_by,
     quantiles,
     sample_rank,
     sample_rows,
@@ -610,7 +610,7 @@ def polling_loops(ctx: Context) -> list[Finding]:
         max_visits=heavy.visits.max(), picks=sample_rows(heavy, "_rank", where=heavy["_wait"])))
     if agg.empty:
         return []
-    samples = {tuple(key): picked_ids(g["picks"]) for key, g in agg.groupby([C.cloud, C.workflow_id])}
+    samples = picked_by(agg, [C.cloud, C.workflow_id], "picks")
     agg = agg.drop(columns="picks")
     sc = step_costs(ctx)
     costs = {(r.cloud, r.workflow_id, r.step): r.usd for r in sc.itertuples(index=False)}

@@ -30,7 +30,7 @@ from flowscope.analysis.base import (
     execute,
     is_throttling,
     lit_ts,
-    picked_ids,
+    picked_by,
     sample_rank,
     sample_rows,
     to_utc,
@@ -86,7 +86,7 @@ def run(ctx: Context) -> list[Finding]:
         runs=(fx["_rank"].notnull() & fx["_known"]).cast("int64").sum(),
         first_at=fx[C.started_at].min(where=fx["_known"]),
         first_rev=fx.e_rev.argmin(fx[C.started_at], where=fx["_known"])))
-    samples = {tuple(key): picked_ids(g["samples"]) for key, g in errors.groupby(keys)}
+    samples = picked_by(errors, keys, "samples")
     revs = _revisions(errors, keys)
     ec = execution_costs(ctx)
     un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES))

@@ -34,7 +34,7 @@ from flowscope.analysis.base import (
     execute,
     is_throttling,
     lit_ts,
-    picked_ids,
+    picked_by,
     sample_rank,
     sample_rows,
 )
@@ -590,11 +590,11 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
     agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
         visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique(),
         samples=sample_rows(j, "_rank", where=j["_retried"])))
-    samples = {sid: picked_ids(g["samples"]) for sid, g in agg.groupby("sid")}
+    samples = picked_by(agg, ["sid"], "samples")
     # the rows that stand for the step count (`step_rank`), as in `cost.step_window_stats`: a GCP try's
     # one attempt per visit beside its call's tries diluted the amplification
     agg = step_rank.lowest_rank(agg.drop(columns="samples"), ["sid"])
-    agg["samples"] = [samples.get(sid, []) for sid in agg["sid"]]
+    agg["samples"] = [samples.get((sid,), []) for sid in agg["sid"]]
     return agg
 
 
@@ -652,7 +652,7 @@ def synchronized(ctx: Context, storms_found: list[Finding] | None = None) -> lis
         picks=sample_rows(j, "_rank", where=j.n_attempt == 2)))
     if agg.empty:
         return []
-    sample_runs = {tuple(key): picked_ids(g["picks"]) for key, g in agg.groupby(keys)}
+    sample_runs = picked_by(agg, keys, "picks")
     agg = agg.drop(columns="picks")
     agg = agg.assign(cv=agg["std_ms"].fillna(0.0) / agg["mean_ms"].where(agg["mean_ms"] > 0))
     hits = agg[[measures.is_lockstep(cv, n, e, m, max_cv=th.sync_retry_max_cv,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from collections.abc import Callable
 from typing import Any
 
 import ibis
+import pandas as pd
 
 from flowscope.model import TABLES, UTC, C, Kind, Meter, Status, StepType, to_arrow
 
@@ -121,3 +124,31 @@ def tables_from_rows(rows: dict[str, list[dict[str, Any]]]) -> dict[str, ibis.Ta
 
 def transitions(world: World, ex: dict[str, Any], n: int) -> None:
     world.usage(ex, None, Meter.AWS_SFN_STATE_TRANSITION, n)
+
+
+STANDARD_SITES = "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/"
+"""The Logic Apps Standard sites (apps) `standard_workflows` puts workflows in."""
+
+
+def standard_workflows(world: World, apps_and_plans: list[tuple[str, dict[str, Any] | None]], *,
+                       quantity: Callable[[int], float] = lambda i: 10) -> None:
+    """Logic Apps Standard workflow `wf{i}` in app i (`app1`, or a slot: `app1/slots/staging`) on plan i
+    (`attributes.app_service_plan`; None: no plan, as an export carries), each with one run of `quantity(i)`
+    built-in operations: what the plan what-if tests judge."""
+    for i, (app, plan) in enumerate(apps_and_plans):
+        attributes = None if plan is None else json.dumps({"app_service_plan": plan})
+        wf = world.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
+                            wf_id=f"{STANDARD_SITES}{app}/workflows/wf{i}", attributes=attributes)
+        ex = world.execution(wf, at(minutes=1), cloud="azure")
+        world.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
+                   quantity=quantity(i))
+
+
+def plan_findings(world: World, until: dt.datetime, workflows: list[str] | None = None) -> pd.DataFrame:
+    """The plan_what_if findings of `world` from T0 to `until`, under a workflow filter or none, with their
+    evidence as sorted JSON so that two analyses' findings compare as frames."""
+    from flowscope.analysis import analyze
+
+    df = analyze(world.tables(), since=T0, until=until, now=until, workflows=workflows)
+    found = df[df["kind"] == "plan_what_if"].reset_index(drop=True)
+    return found.assign(evidence=[json.dumps(e, sort_keys=True) for e in found["evidence"]])

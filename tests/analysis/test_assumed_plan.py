@@ -5,19 +5,17 @@ workflows of one app (a slot's with its production app's) now share one assumed 
 plan share it: one finding, its fee once, on the busiest workflow, naming them all."""
 
 import datetime as dt
-import json
 
 import pandas as pd
 import pytest
 
 from flowscope.analysis import analyze, measures
-from flowscope.model import Kind, Meter, StepType
-from tests.analysis.helpers import T0, World, at
+from tests.analysis.helpers import STANDARD_SITES as SITES
+from tests.analysis.helpers import T0, World, plan_findings, standard_workflows
 
 UNTIL = T0 + dt.timedelta(days=2)
 WS1_MONTHLY = (0.192 + 3.5 * 0.0137) * 720          # $172.764: one WS1 instance for a 30-day month [AZ-LA]
 OPS_MONTHLY = 10 * 15 * 0.000025                      # 10 built-in operations in 2 days: 150 a month
-SITES = "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/"
 NO_PLAN = "no plan"
 OWN_PLAN = {"id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/serverfarms/asp2", "sku": "WS1",
             "tier": "WorkflowStandard", "instances": 1, "vcpu": 1.0, "memory_gb": 3.5}
@@ -26,13 +24,8 @@ OWN_PLAN = {"id": "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/se
 def _world(apps_and_plans: list[tuple[str, object]]) -> World:
     """Workflow i (`wf{i}`) of each (app, plan) with 10 x (i + 1) built-in operations: the last is the busiest."""
     w = World()
-    for i, (app, plan) in enumerate(apps_and_plans):
-        attributes = None if plan == NO_PLAN else json.dumps({"app_service_plan": plan})
-        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
-                        wf_id=f"{SITES}{app}/workflows/wf{i}", attributes=attributes)
-        ex = w.execution(wf, at(minutes=1), cloud="azure")
-        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
-               quantity=10 * (i + 1))
+    standard_workflows(w, [(app, None if plan == NO_PLAN else plan) for app, plan in apps_and_plans],
+                       quantity=lambda i: 10 * (i + 1))
     return w
 
 
@@ -96,14 +89,8 @@ def test_an_assumed_plan_is_judged_with_all_its_apps_workflows_under_a_workflow_
     """As for a known plan: under `--workflow wf0` the assumed plan is still the app's three workflows', and its
     finding is the unfiltered analysis's, shown only when its busiest workflow (wf2) is selected."""
     w = _world([("app1", NO_PLAN)] * 3)
-
-    def plan_findings(workflows):
-        df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL, workflows=workflows)
-        found = df[df["kind"] == "plan_what_if"].reset_index(drop=True)
-        return found.assign(evidence=[json.dumps(e, sort_keys=True) for e in found["evidence"]])
-
-    everything = plan_findings(None)
+    everything = plan_findings(w, UNTIL)
     assert everything["workflow"].tolist() == ["wf2"]
-    assert plan_findings(["wf0"]).empty
-    pd.testing.assert_frame_equal(plan_findings(["wf2"]), everything)
-    pd.testing.assert_frame_equal(plan_findings(["wf0", "wf2"]), everything)
+    assert plan_findings(w, UNTIL, ["wf0"]).empty
+    pd.testing.assert_frame_equal(plan_findings(w, UNTIL, ["wf2"]), everything)
+    pd.testing.assert_frame_equal(plan_findings(w, UNTIL, ["wf0", "wf2"]), everything)

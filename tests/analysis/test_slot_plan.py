@@ -6,19 +6,16 @@ docs/azure.md), one fee for the shared plan, and the finding's evidence names th
 (`plan_from_their_app`); when neither is known, one assumed WS1 for the app's and its slots' plan-less workflows."""
 
 import datetime as dt
-import json
 
 import pytest
 
 from flowscope.analysis import analyze, measures
-from flowscope.model import Kind, Meter, StepType
-from tests.analysis.helpers import T0, World, at
+from tests.analysis.helpers import T0, World, standard_workflows
 
 UNTIL = T0 + dt.timedelta(days=2)
 WS1_MONTHLY = (0.192 + 3.5 * 0.0137) * 720          # $172.764: one WS1 instance for a 30-day month [AZ-LA]
 WS2_MONTHLY = (2 * 0.192 + 7 * 0.0137) * 720
 OPS_MONTHLY = 10 * 15 * 0.000025                      # 10 built-in operations in 2 days: 150 a month
-SITES = "/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/"
 
 
 def _plan(name: str | None, sku: str = "WS1") -> dict:
@@ -68,12 +65,7 @@ CASES = {
 @pytest.mark.parametrize("apps_and_plans, expected", list(CASES.values()), ids=list(CASES))
 def test_a_slot_without_a_plan_is_priced_by_its_production_apps(apps_and_plans, expected):
     w = World()
-    for i, (app, plan) in enumerate(apps_and_plans):
-        attributes = None if plan == NO_PLAN else json.dumps({"app_service_plan": plan})
-        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
-                        wf_id=f"{SITES}{app}/workflows/wf{i}", attributes=attributes)
-        ex = w.execution(wf, at(minutes=1), cloud="azure")
-        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    standard_workflows(w, [(app, None if plan == NO_PLAN else plan) for app, plan in apps_and_plans])
     df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
     found = df[df["kind"] == "plan_what_if"]
     got = sorted((f.monthly_usd, f.evidence["assumed_current_plan"], f.evidence.get("plan_from_their_app"))

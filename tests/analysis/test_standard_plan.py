@@ -9,7 +9,7 @@ import pytest
 
 from flowscope.analysis import analyze, measures, pricing
 from flowscope.model import Kind, Meter, StepType
-from tests.analysis.helpers import T0, World, at
+from tests.analysis.helpers import T0, World, at, plan_findings, standard_workflows
 
 UNTIL = T0 + dt.timedelta(days=2)
 
@@ -80,12 +80,7 @@ def _plan(name: str | None) -> dict:
 ])
 def test_a_plan_shared_by_workflows_is_one_saving(apps_and_plans, findings, savings):
     w = World()
-    for i, (app, plan) in enumerate(apps_and_plans):
-        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
-                        wf_id=f"/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/{app}/workflows/wf{i}",
-                        attributes=json.dumps({"app_service_plan": _plan(plan)}))
-        ex = w.execution(wf, at(minutes=1), cloud="azure")
-        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION, quantity=10)
+    standard_workflows(w, [(app, _plan(plan)) for app, plan in apps_and_plans])
     df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL)
     found = df[df["kind"] == "plan_what_if"]
     assert len(found) == findings
@@ -138,24 +133,12 @@ def test_a_shared_plan_is_judged_with_all_its_workflows_under_a_workflow_filter(
     filter the plan is judged with every workflow on it, and its finding is the unfiltered analysis's (on the
     busiest, wf2): shown when wf2 is selected, not said of wf0 (`suite.select_findings`' rule)."""
     w = World()
-    for i in range(3):
-        wf = w.workflow(f"wf{i}", cloud="azure", kind=Kind.LOGICAPP_STANDARD,
-                        wf_id=f"/subscriptions/s/resourcegroups/rg/providers/microsoft.web/sites/app1/workflows/wf{i}",
-                        attributes=json.dumps({"app_service_plan": _plan("asp1")}))
-        ex = w.execution(wf, at(minutes=1), cloud="azure")
-        w.step(ex, "Compose", at(minutes=1), type=StepType.PASS, meter=Meter.AZURE_LOGIC_BUILTIN_ACTION,
-               quantity=10 * (i + 1))
-
-    def plan_findings(workflows):
-        df = analyze(w.tables(), since=T0, until=UNTIL, now=UNTIL, workflows=workflows)
-        found = df[df["kind"] == "plan_what_if"].reset_index(drop=True)
-        return found.assign(evidence=[json.dumps(e, sort_keys=True) for e in found["evidence"]])
-
-    everything = plan_findings(None)
+    standard_workflows(w, [("app1", _plan("asp1"))] * 3, quantity=lambda i: 10 * (i + 1))
+    everything = plan_findings(w, UNTIL)
     assert everything["workflow"].tolist() == ["wf2"]
-    assert plan_findings(["wf0"]).empty
-    pd.testing.assert_frame_equal(plan_findings(["wf2"]), everything)
-    pd.testing.assert_frame_equal(plan_findings(["wf0", "wf2"]), everything)
+    assert plan_findings(w, UNTIL, ["wf0"]).empty
+    pd.testing.assert_frame_equal(plan_findings(w, UNTIL, ["wf2"]), everything)
+    pd.testing.assert_frame_equal(plan_findings(w, UNTIL, ["wf0", "wf2"]), everything)
 
 
 def test_a_plan_billed_in_the_usage_is_said_as_billed_not_assumed():

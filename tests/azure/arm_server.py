@@ -600,6 +600,21 @@ def import_reference(records: list[dict[str, Any]], path: Any) -> Any:
     return store
 
 
+def store_with_running_slot_run(folder: Any, slot: str) -> Any:
+    """A store in `folder/s` holding one running run of the deployment slot `slot` (`.../sites/{site}/slots/
+    {name}`), imported as a runs list (`folder/slot.json`): a slot's runs reach the store only by import."""
+    from flowscope.collectors.importer import import_files
+    from flowscope.store import Store
+
+    slot_run = {"id": f"{slot}/workflows/ledger-standard/runs/08585", "name": "08585",
+                "type": "Microsoft.Logic/workflows/runs",
+                "properties": {"status": "Running", "startTime": "2026-11-01T10:00:00Z"}}
+    (folder / "slot.json").write_text(json.dumps({"value": [slot_run]}))
+    store = Store(folder / "s")
+    import_files(store, [folder / "slot.json"])
+    return store
+
+
 def snapshot(store: Any) -> dict[str, list[str]]:
     """Model rows minus when and how they were collected, sorted: two stores compare equal."""
     return loopback.snapshot(store, {"workflows": {"seen_at"}, "executions": {"collected_at", "source"}})

@@ -15,7 +15,7 @@ from flowscope.collectors.azure import clients
 from flowscope.collectors.azure import collector as az
 from flowscope.model import RunStatus
 from flowscope.store import Store
-from tests.azure.arm_server import ArmServer, server_farm, simulated_corpus
+from tests.azure.arm_server import ArmServer, server_farm, simulated_corpus, store_with_running_slot_run
 
 SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
@@ -148,14 +148,7 @@ def test_a_stopped_slot_is_not_read(tmp_path):
 def test_a_stored_running_slot_run_is_still_left_as_stored_when_its_slot_is_listed(tmp_path):
     """Listing the slot gives no route to its runs: an imported running slot run is not asked about (no
     request under the slot's runtime), counted and said, the slot's workflow stored beside it."""
-    from flowscope.collectors.importer import import_files
-
-    slot_run = {"id": f"{SLOT}/workflows/ledger-standard/runs/08585", "name": "08585",
-                "type": "Microsoft.Logic/workflows/runs",
-                "properties": {"status": "Running", "startTime": "2026-11-01T10:00:00Z"}}
-    (tmp_path / "slot.json").write_text(json.dumps({"value": [slot_run]}))
-    store = Store(tmp_path / "s")
-    import_files(store, [tmp_path / "slot.json"])
+    store = store_with_running_slot_run(tmp_path, SLOT)
     with ArmServer() as server:
         server.load_documents(slotted_corpus())
         [result] = az.sync(src(server, lag="30d"), store, now=NOW)

@@ -13,7 +13,14 @@ from flowscope.collectors.azure import arm, clients
 from flowscope.collectors.azure import collector as az
 from flowscope.model import RunStatus
 from flowscope.store import Store
-from tests.azure.arm_server import ArmServer, import_reference, server_farm, simulated_corpus, snapshot
+from tests.azure.arm_server import (
+    ArmServer,
+    import_reference,
+    server_farm,
+    simulated_corpus,
+    snapshot,
+    store_with_running_slot_run,
+)
 
 SUB = "5f1e0c2a-7b3d-4e8f-9a10-b2c3d4e5f601"
 NOW = dt.datetime(2026, 11, 2, tzinfo=dt.timezone.utc)
@@ -256,14 +263,7 @@ def test_a_stored_running_run_of_a_deployment_slot_is_not_taken_for_gone(tmp_pat
     which Microsoft.Web refuses): every sync of the subscription recorded the refusal and ended partial, for
     as long as the run was stored running (a 404 there would have marked it gone). It is not asked about, and
     the sync says how many it left as stored."""
-    from flowscope.collectors.importer import import_files
-
-    slot_run = {"id": f"{SITE}/slots/staging/workflows/ledger-standard/runs/08585", "name": "08585",
-                "type": "Microsoft.Logic/workflows/runs",
-                "properties": {"status": "Running", "startTime": "2026-11-01T10:00:00Z"}}
-    (tmp_path / "slot.json").write_text(json.dumps({"value": [slot_run]}))
-    store = Store(tmp_path / "s")
-    import_files(store, [tmp_path / "slot.json"])
+    store = store_with_running_slot_run(tmp_path, f"{SITE}/slots/staging")
     with ArmServer() as server:
         server.load_documents(simulated_corpus(40, standard=True))
         [result] = az.sync(src(server, lag="30d"), store, now=NOW)

@@ -114,6 +114,13 @@ def unpriced_usage(ctx: Context) -> list[Finding]:
 
 
 def _latest_runs(ctx: Context) -> pd.DataFrame:
+    """Each scope's latest collection run before the coverage's moment. Read once per context: failed
+    runs, missing log groups and logging levels each read them (three queries of the same rows); callers
+    only read the frame."""
+    return ctx.cached("latest_collection_runs", lambda: _read_latest_runs(ctx))
+
+
+def _read_latest_runs(ctx: Context) -> pd.DataFrame:
     cr = ctx.table("collection_runs")
     cr = cr.filter(cr[C.started_at] < lit_ts(ctx.collections_until))    # the coverage's moment: one rule
     df = execute(cr.select(C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.status, C.error, C.details))

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import datetime as dt
 
+import ibis.expr.operations as ops
 import numpy as np
 import pandas as pd
 import pytest
 
-from flowscope.analysis import cost, failures, retries
+from flowscope.analysis import collection, cost, failures, retries
 from flowscope.analysis.base import CONTAINER_TYPES, FAILED_VALUES, UNCAUGHT_FAILED_VALUES, execute
 from flowscope.analysis.suite import analyze_context, build_context
-from flowscope.model import C, Meter, Status, StepType
+from flowscope.model import C, Meter, RunStatus, Status, StepType
 from flowscope.store import Store
 from tests.analysis.helpers import ARN, T0, World, at
 
@@ -130,6 +131,26 @@ def test_each_shared_read_runs_once_per_analysis_run(monkeypatch):
                 "kinds_table"):
         assert calls.get(key) == 1, (key, calls)
     assert calls.get("window_usage", 0) <= 1
+
+
+def test_the_latest_collection_runs_are_read_once_per_analysis_run(monkeypatch):
+    """Failed runs, missing log groups and logging levels each take the scopes' latest collection runs:
+    one query of the collection runs for the three, not one each."""
+    w = _world()
+    w.collection_run("aws:123:us-east-1", at(minutes=1), RunStatus.FAILED, error="AccessDenied")
+    w.collection_run("aws:123:us-east-1", at(minutes=2), RunStatus.SUCCEEDED,
+                     details='{"log_groups_missing": {"/aws/vendedlogs/states/gone": ["orders"]}}')
+    ctx = build_context(w.tables(), since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+    names: list[set[str]] = []
+    real = collection.execute
+
+    def spying(expr, **kwargs):
+        names.append({t.name for t in expr.op().find(ops.PhysicalTable)})
+        return real(expr, **kwargs)
+
+    monkeypatch.setattr(collection, "execute", spying)
+    collection.run(ctx)
+    assert sum("collection_runs" in n for n in names) == 1, names
 
 
 def test_store_connections_cache_parquet_footers(tmp_path):

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from flowscope.analysis import analyze, build_context
-from flowscope.analysis.cost import retry_shares
+from flowscope.analysis.cost import edge_costs, retry_shares
 from flowscope.analysis.latency import critical_path
 from flowscope.model import Kind, Meter, StepType
 from tests.analysis.helpers import T0, World, at
@@ -144,6 +144,34 @@ def test_edges_are_at_most_five_and_count_retries_in_dollars():
     assert len(edges) == 5
     assert edges[0] == edge("S0", "Hot", 240) | {"monthly_usd": pytest.approx(240 * 3 * SFN_UNIT * MONTHLY)}
     assert [e["from"] for e in edges[1:]] == ["S1", "S2", "S3", "S4"]
+
+
+def two_meter_world(meters):
+    """Start -> Hot in each of 10 executions, Hot billed on each of `meters` (one usage row per meter)."""
+    w = World()
+    wf = w.workflow("billed")
+    for e in range(10):
+        t = at(minutes=30 * e)
+        ex = w.execution(wf, t)
+        w.step(ex, "Start", t, key="s", meter=Meter.AWS_SFN_STATE_TRANSITION)
+        w.step(ex, "Hot", ms(t, 10), key="h", prev="s")
+        for m in meters:
+            w.usage(ex, "h", m, 2, name="Hot")
+    return w, wf
+
+
+def test_an_edge_counts_visits_and_sums_every_meter_of_them():
+    """A visit billed on two meters is one transition, and its edge's dollars are both meters' (the usage rows
+    are summed per edge, the visits counted apart: session 46)."""
+    one, both = Meter.AWS_SFN_STATE_TRANSITION, Meter.AWS_SFN_EXPRESS_GB_SECOND
+    got = {}
+    for meters in ([one], [both], [one, both]):
+        w, wf = two_meter_world(meters)
+        row = edge_costs(ctx_of(w), [("aws", wf)]).set_index(["from", "to"]).loc[("Start", "Hot")]
+        got[len(meters), meters[-1]] = (int(row["transitions"]), float(row["usd"]))
+    assert {k: n for k, (n, _) in got.items()} == {(1, one): 10, (1, both): 10, (2, both): 10}
+    assert got[1, one][1] > 0 and got[1, both][1] > 0
+    assert got[2, both][1] == pytest.approx(got[1, one][1] + got[1, both][1])
 
 
 # ---------------------------------------------------------------- 2. retries' share of cost

@@ -209,22 +209,22 @@ def _fold_buckets(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def failure_buckets(ctx: Context) -> pd.DataFrame | None:
-    """Per (cloud, workflow, step name) and failure bucket (`bucket_index` numbers) of this window: the
-    visits that do work (no containers, no Fail states, a type) and their failures, from the shared step
-    read; None when that read is not grouped by bucket (`_buckets_folded`)."""
-    def compute() -> pd.DataFrame | None:
-        df = _step_window_groups(ctx)
-        if "bucket" not in df.columns:
-            return None
-        keys = [C.cloud, C.workflow_id, C.name]
-        work = df[df["bucket"].notna() & df[C.type].notna() & ~df[C.type].isin(NOT_WORK)
-                  & df[keys].notna().all(axis=1)]
-        work = work.assign(failures=work["visits"].where(work[C.status].isin(FAILED_VALUES), 0))
-        out = work.groupby([*keys, "bucket"], sort=False)[["visits", "failures"]].sum().reset_index()
-        out["bucket"] = bucket_index(out["bucket"], failure_bucket_s(ctx))
-        return out
-    return ctx.cached("failure_buckets", compute)
+def failure_buckets(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame | None:
+    """Per step of `steps` (cloud, workflow_id, name; a null key matches none) and failure bucket of this
+    window (`bucket_index` numbers): the visits that do work (no containers, no Fail states, a type) and
+    their failures, from the shared step read; None when that read is not grouped by bucket
+    (`_buckets_folded`). The steps are picked first: 126k bucket rows filtered and summed whole cost
+    0.09 s at 1M executions, the 50 candidates' 6,000 first 0.025 s."""
+    df = _step_window_groups(ctx)
+    if "bucket" not in df.columns:
+        return None
+    keys = [C.cloud, C.workflow_id, C.name]
+    df = df.merge(steps[keys].dropna().drop_duplicates(), on=keys)
+    work = df[df["bucket"].notna() & df[C.type].notna() & ~df[C.type].isin(NOT_WORK)]
+    work = work.assign(failures=work["visits"].where(work[C.status].isin(FAILED_VALUES), 0))
+    out = work.groupby([*keys, "bucket"], sort=False)[["visits", "failures"]].sum().reset_index()
+    out["bucket"] = bucket_index(out["bucket"], failure_bucket_s(ctx))
+    return out
 
 
 _STATS_KEYS = [C.cloud, C.workflow_id, C.name, "current", C.type]

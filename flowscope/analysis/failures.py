@@ -236,12 +236,8 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
         return {}
     keys = [C.cloud, C.workflow_id, C.name]
     width = _bucket_s(ctx)
-    shared = failure_buckets(ctx)
-    if shared is not None:
-        # the shared step read's buckets (cost.failure_buckets): the candidates' rows, as the semi-join
-        # below keeps them (a null key matches nothing)
-        df = shared.merge(candidates.dropna(), on=keys)
-    else:
+    df = failure_buckets(ctx, candidates)     # from the shared step read, when it is grouped by bucket
+    if df is None:
         flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf",
                                                            C.name: "f_name"}))
         j = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)

@@ -217,8 +217,8 @@ def test_step_window_stats_are_the_same_read_with_buckets_or_without(monkeypatch
     got = cost.step_window_stats(folded)
     monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
     plain = _fresh()
-    assert not cost._buckets_folded(plain) and cost.failure_buckets(plain) is None
     want = cost.step_window_stats(plain)
+    assert not cost._buckets_folded(plain) and cost.failure_buckets(plain, want) is None
     keys = [*KEYS, "current"]
     assert set(got["current"]) == {True, False}
     pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(want, keys))
@@ -233,7 +233,12 @@ def test_failure_buckets_equal_the_direct_aggregate_of_working_visits():
     direct = execute(s.group_by([*KEYS, "bucket"]).aggregate(
         visits=s.count(), failures=s[C.status].isin(FAILED_VALUES).cast("int64").sum()))
     direct["bucket"] = bucket_index(direct["bucket"], width)
-    got = cost.failure_buckets(ctx)
+    every = pd.DataFrame({C.cloud: ["aws"] * 6, C.workflow_id: [ARN + "orders"] * 5 + [ARN + "billing"],
+                          C.name: ["Charge", "Caught", "Fan", "Stop", "OnlyBefore", "Charge"]})
+    got = cost.failure_buckets(ctx, every)
     assert "OnlyBefore" not in set(got[C.name]) and not {"Fan", "Stop"} & set(got[C.name])
     keys = [*KEYS, "bucket"]
+    direct = direct.merge(every, on=KEYS)          # Caught of billing is not asked for
     pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(direct[got.columns], keys))
+    one = cost.failure_buckets(ctx, every.iloc[[1]])
+    assert set(one[C.name]) == {"Caught"} and set(one[C.workflow_id]) == {ARN + "orders"}

@@ -10,14 +10,7 @@ import pandas as pd
 import pytest
 
 from flowscope.analysis import cost, failures, retries
-from flowscope.analysis.base import (
-    CONTAINER_TYPES,
-    FAILED_VALUES,
-    UNCAUGHT_FAILED_VALUES,
-    bucket_expr,
-    bucket_index,
-    execute,
-)
+from flowscope.analysis.base import CONTAINER_TYPES, FAILED_VALUES, UNCAUGHT_FAILED_VALUES, execute
 from flowscope.analysis.suite import analyze_context, build_context
 from flowscope.model import C, Meter, Status, StepType
 from flowscope.store import Store
@@ -225,6 +218,8 @@ def test_step_window_stats_are_the_same_read_with_buckets_or_without(monkeypatch
 
 
 def test_failure_buckets_equal_the_direct_aggregate_of_working_visits():
+    from flowscope.analysis.base import bucket_expr, bucket_index
+
     ctx = _fresh()
     width = cost.failure_bucket_s(ctx)
     s = ctx.in_window(ctx.table("steps"))

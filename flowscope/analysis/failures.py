@@ -35,7 +35,7 @@ from flowscope.analysis.base import (
     sample_rows,
     to_utc,
 )
-from flowscope.analysis.cost import execution_costs, step_window_stats
+from flowscope.analysis.cost import execution_costs, failure_bucket_s, failure_buckets, step_window_stats
 from flowscope.model import UTC, C, Cloud, Kind
 
 TOP_ERRORS = 3
@@ -175,9 +175,9 @@ def _revisions(errors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
 
 
 def _bucket_s(ctx: Context) -> int:
-    """Seconds of a failure bucket (`Thresholds.failure_bucket_hours`): the episodes' scan and the wasted
-    runs' split into them read the same buckets."""
-    return int(ctx.thresholds.failure_bucket_hours * 3600)
+    """Seconds of a failure bucket (`cost.failure_bucket_s`): the episodes' scan and the wasted runs' split
+    into them read the same buckets."""
+    return failure_bucket_s(ctx)
 
 
 def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFrame:
@@ -236,13 +236,16 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
         return {}
     keys = [C.cloud, C.workflow_id, C.name]
     width = _bucket_s(ctx)
-    flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf", C.name: "f_name"}))
-    j = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
-                    & (s[C.name] == flagged.f_name))
-    j = j.mutate(bucket=bucket_expr(j, C.started_at, width))
-    df = execute(j.group_by([*keys, "bucket"]).aggregate(
-        visits=j.count(), failures=j[C.status].isin(FAILED_VALUES).cast("int64").sum()))
-    df["bucket"] = bucket_index(df["bucket"], width)
+    df = failure_buckets(ctx, candidates)     # from the shared step read, when it is grouped by bucket
+    if df is None:
+        flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf",
+                                                           C.name: "f_name"}))
+        j = s.semi_join(flagged, (s[C.cloud] == flagged.f_cloud) & (s[C.workflow_id] == flagged.f_wf)
+                        & (s[C.name] == flagged.f_name))
+        j = j.mutate(bucket=bucket_expr(j, C.started_at, width))
+        df = execute(j.group_by([*keys, "bucket"]).aggregate(
+            visits=j.count(), failures=j[C.status].isin(FAILED_VALUES).cast("int64").sum()))
+        df["bucket"] = bucket_index(df["bucket"], width)
     first = int(ctx.since.timestamp()) // width
     size = (int(ctx.until.timestamp()) - 1) // width - first + 1
     out: dict[tuple, dict] = {}

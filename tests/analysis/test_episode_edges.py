@@ -205,3 +205,21 @@ def test_a_failure_burst_still_going_at_the_window_end_is_projected():
     factor = 30 / ((UNTIL - SINCE) / DAY)
     assert row.evidence["episode"]["wasted_usd"] == pytest.approx(row.evidence["wasted_usd"])
     assert row.monthly_usd == pytest.approx(row.evidence["wasted_usd"] * factor, rel=1e-3) and row.monthly_usd > 0
+
+
+@pytest.mark.parametrize("bad", [(UNTIL - 2 * H, UNTIL), (SINCE, SINCE + 2 * H), (T0 + DAY + 6 * H, T0 + DAY + 8 * H)])
+def test_failure_bursts_are_the_same_from_the_shared_read_or_their_own(monkeypatch, bad):
+    """The failure episodes' buckets come from the shared step read (`cost.failure_buckets`) while the window's
+    buckets x workflows stay within `cost.FOLDED_BUCKETS_MAX`, else from a read of the candidates' visits:
+    the same burst either way, the bucket that straddles `since` counting the window's visits only."""
+    from flowscope.analysis import cost
+
+    def finding(**kw: object) -> tuple:
+        w = _burst_world(SINCE - 6 * H, UNTIL, *bad)      # visits in the previous window too
+        row = of(analyze(w.tables(), since=SINCE, until=UNTIL, now=UNTIL), "failing_step").iloc[0]
+        return row.title, row.window_start, row.window_end, row.monthly_usd, row.evidence
+
+    shared = finding()
+    monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+    own = finding()
+    assert shared[4]["episode"] is not None and shared == own

@@ -214,3 +214,47 @@ def test_usage_of_a_whole_execution_has_one_label_in_findings_and_the_dashboard(
         con.close()
     engine = set(cost.step_costs(ctx)["step"])
     assert shown == engine == {"(per execution)", "Charge", "Caught"}
+
+
+# ---------------------------------------------------------------- failure buckets in the shared step read
+
+
+def _fresh():
+    return build_context(_world().tables(), since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY)
+
+
+def test_step_window_stats_are_the_same_read_with_buckets_or_without(monkeypatch):
+    """The shared read grouped by failure bucket (`cost._buckets_folded`), summed back per window, is what
+    the read grouped by window alone returns: the same values and dtypes (whole counts int64)."""
+    folded = _fresh()
+    assert cost._buckets_folded(folded) and "bucket" in cost._step_window_groups(folded).columns
+    got = cost.step_window_stats(folded)
+    monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+    plain = _fresh()
+    want = cost.step_window_stats(plain)
+    assert not cost._buckets_folded(plain) and cost.failure_buckets(plain, want) is None
+    keys = [*KEYS, "current"]
+    assert set(got["current"]) == {True, False}
+    pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(want, keys))
+
+
+def test_failure_buckets_equal_the_direct_aggregate_of_working_visits():
+    from flowscope.analysis.base import bucket_expr, bucket_index
+
+    ctx = _fresh()
+    width = cost.failure_bucket_s(ctx)
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter(~s[C.type].isin([*CONTAINER_TYPES, str(StepType.FAIL)]))
+    s = s.mutate(bucket=bucket_expr(s, C.started_at, width))
+    direct = execute(s.group_by([*KEYS, "bucket"]).aggregate(
+        visits=s.count(), failures=s[C.status].isin(FAILED_VALUES).cast("int64").sum()))
+    direct["bucket"] = bucket_index(direct["bucket"], width)
+    every = pd.DataFrame({C.cloud: ["aws"] * 6, C.workflow_id: [ARN + "orders"] * 5 + [ARN + "billing"],
+                          C.name: ["Charge", "Caught", "Fan", "Stop", "OnlyBefore", "Charge"]})
+    got = cost.failure_buckets(ctx, every)
+    assert "OnlyBefore" not in set(got[C.name]) and not {"Fan", "Stop"} & set(got[C.name])
+    keys = [*KEYS, "bucket"]
+    direct = direct.merge(every, on=KEYS)          # Caught of billing is not asked for
+    pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(direct[got.columns], keys))
+    one = cost.failure_buckets(ctx, every.iloc[[1]])
+    assert set(one[C.name]) == {"Caught"} and set(one[C.workflow_id]) == {ARN + "orders"}

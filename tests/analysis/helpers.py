@@ -65,7 +65,8 @@ class World:
                C.ended_at: None if duration_ms is None else start + dt.timedelta(milliseconds=duration_ms),
                C.duration_ms: duration_ms, C.attempts: attempts, C.error: error, C.cause: cause,
                C.iteration: iteration, C.parent_step_key: parent, C.resource: resource,
-               C.previous_step_key: prev, C.native_type: native_type, C.start_date: start.date()}
+               C.previous_step_key: prev, C.native_type: native_type,
+               C.start_date: ex[C.start_date]}   # the execution's, on each of its rows (docs/model.md)
         self.rows["steps"].append(row)
         if meter:
             self.usage(ex, key, meter, quantity, name=name)
@@ -77,7 +78,7 @@ class World:
             C.cloud: step[C.cloud], C.workflow_id: step[C.workflow_id], C.execution_id: step[C.execution_id],
             C.step_key: step[C.step_key], C.attempt: n, C.started_at: start,
             C.ended_at: start + dt.timedelta(milliseconds=duration_ms), C.duration_ms: duration_ms,
-            C.status: str(status), C.error: error, C.start_date: start.date()})
+            C.status: str(status), C.error: error, C.start_date: step[C.start_date]})
 
     def usage(self, ex: dict[str, Any], step_key: str | None, meter: str, quantity: float,
               name: str | None = None) -> None:

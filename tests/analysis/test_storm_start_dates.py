@@ -6,6 +6,8 @@ inside it is still found, with the same retries as a run that started in it."""
 
 import datetime as dt
 
+import pytest
+
 from flowscope.analysis import analyze
 from flowscope.model import Meter, Status
 from tests.analysis.helpers import T0, World, at
@@ -15,11 +17,15 @@ DAY = dt.timedelta(days=1)
 BURST = T0 + DAY + dt.timedelta(hours=10)
 
 
-def burst_world(began: dt.timedelta, step_began: dt.timedelta) -> World:
+def burst_world(began: dt.timedelta, step_began: dt.timedelta, older: bool) -> World:
     """Steady retries for 2 days and, in the hour from BURST, 120 runs whose CallApi fails 3 times and
-    succeeds; each of those runs started `began` before its first retry, its CallApi `step_began` before."""
+    succeeds; each of those runs started `began` before its first retry, its CallApi `step_began` before.
+    `older`: a run 10 days before the window too, older than the storms' baseline, so the key is used
+    (without one no steps file could be skipped and the join goes without it)."""
     w = World()
     wf = w.workflow("ingest")
+    if older:
+        w.step(w.execution(wf, T0 - 10 * DAY), "CallApi", T0 - 10 * DAY)
     for i in range(48 * 4):
         t = at(minutes=15 * i)
         if i % 4 == 0:
@@ -43,12 +49,13 @@ def storms(w: World) -> list[tuple]:
     return [(r.step, r.window_start, r.window_end, r.evidence["retries"]) for r in df.itertuples()]
 
 
-def test_a_storm_of_runs_that_started_days_before_the_window_is_found():
-    inside = storms(burst_world(began=dt.timedelta(0), step_began=dt.timedelta(0)))
+@pytest.mark.parametrize("older", [True, False])
+def test_a_storm_of_runs_that_started_days_before_the_window_is_found(older):
+    inside = storms(burst_world(dt.timedelta(0), dt.timedelta(0), older))
     assert len(inside) == 1 and inside[0][3] == 361   # 3 x 120 and a steady one
     # long-running runs (started 3 days before the window) whose step began in the window
-    assert storms(burst_world(began=dt.timedelta(days=4), step_began=dt.timedelta(0))) == inside
+    assert storms(burst_world(dt.timedelta(days=4), dt.timedelta(0), older)) == inside
     # and whose step began before the window too, its first try there, its retries inside (the first
     # try's failure is the baseline's, not the storm's)
-    early = storms(burst_world(began=dt.timedelta(days=4), step_began=dt.timedelta(days=2)))
+    early = storms(burst_world(dt.timedelta(days=4), dt.timedelta(days=2), older))
     assert [(s, a, b) for s, a, b, _ in early] == [(s, a, b) for s, a, b, _ in inside] and early[0][3] == 241

@@ -487,6 +487,12 @@ def bucket_index(values: pd.Series, seconds: int) -> pd.Series:
     return values.astype("int64")
 
 
+def bucket_span(start: dt.datetime, end: dt.datetime, seconds: int) -> tuple[int, int]:
+    """The numbers of the first and the last bucket (`bucket_expr`'s) that [start, end) touches: an end on a
+    bucket's edge is not in that bucket."""
+    return int(start.timestamp()) // int(seconds), (int(end.timestamp()) - 1) // int(seconds)
+
+
 def lit_ts(value: dt.datetime) -> ir.Value:
     return ibis.literal(to_utc(value), type="timestamp('UTC')")
 

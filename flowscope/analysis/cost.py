@@ -40,6 +40,7 @@ from flowscope.analysis.base import (
     Severity,
     bucket_expr,
     bucket_index,
+    bucket_span,
     execute,
     lit_ts,
     picked_by,
@@ -157,9 +158,8 @@ in a query of their own (`failures._episodes`), as a long window over many workf
 
 
 def _buckets_folded(ctx: Context) -> bool:
-    width = failure_bucket_s(ctx)
-    buckets = (int(ctx.until.timestamp()) - 1) // width - int(ctx.since.timestamp()) // width + 1
-    return buckets * max(len(ctx.workflows), 1) <= FOLDED_BUCKETS_MAX
+    first, last = bucket_span(ctx.since, ctx.until, failure_bucket_s(ctx))
+    return (last - first + 1) * max(len(ctx.workflows), 1) <= FOLDED_BUCKETS_MAX
 
 
 def _step_window_groups(ctx: Context) -> pd.DataFrame:
@@ -192,9 +192,6 @@ def _step_window_groups(ctx: Context) -> pd.DataFrame:
     return ctx.cached("step_window_groups", compute)
 
 
-_GROUP_KEYS = [C.cloud, C.workflow_id, C.name, "current", C.type, C.status]
-
-
 def _fold_buckets(df: pd.DataFrame) -> pd.DataFrame:
     """`_step_window_groups`' rows per failure bucket summed per window (`current`): what the read grouped
     by the window alone returns. A sum is null only where every bucket's is (a sum of nulls), and whole
@@ -220,7 +217,7 @@ def failure_buckets(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame | None:
         return None
     keys = [C.cloud, C.workflow_id, C.name]
     df = df.merge(steps[keys].dropna().drop_duplicates(), on=keys)
-    work = df[df["bucket"].notna() & df[C.type].notna() & ~df[C.type].isin(NOT_WORK)]
+    work = df[df["bucket"].notna() & ~_idle(df)]
     work = work.assign(failures=work["visits"].where(work[C.status].isin(FAILED_VALUES), 0))
     out = work.groupby([*keys, "bucket"], sort=False)[["visits", "failures"]].sum().reset_index()
     out["bucket"] = bucket_index(out["bucket"], failure_bucket_s(ctx))
@@ -228,6 +225,7 @@ def failure_buckets(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame | None:
 
 
 _STATS_KEYS = [C.cloud, C.workflow_id, C.name, "current", C.type]
+_GROUP_KEYS = [*_STATS_KEYS, C.status]     # the shared step read's keys, its window read as `current`
 
 
 def _by_failure(df: pd.DataFrame) -> pd.DataFrame:
@@ -247,11 +245,17 @@ def _by_failure(df: pd.DataFrame) -> pd.DataFrame:
 _WORK_ONLY = ["failures", "uncaught", "first_seen", "last_seen"]
 
 
+def _idle(df: pd.DataFrame) -> pd.Series:
+    """The groups of the shared step read whose visits do no work: a type that does none (a container, a
+    Fail state) or no type. One rule for `_work_only` and `failure_buckets`."""
+    return df[C.type].isna() | df[C.type].isin(NOT_WORK)
+
+
 def _work_only(df: pd.DataFrame) -> pd.DataFrame:
     """`f_visits` and the failure columns over the visits that do work: a group whose type does none
     (or has no type) counts no visit and has no failure sums or dates (nulls, as a filtered aggregate
     over no rows gives)."""
-    idle = df[C.type].isna() | df[C.type].isin(NOT_WORK)
+    idle = _idle(df)
     df.insert(df.columns.get_loc("failures"), "f_visits", df["visits"].where(~idle, 0))
     if idle.any():
         for col in _WORK_ONLY:

@@ -26,6 +26,7 @@ from flowscope.analysis.base import (
     bernoulli_scan,
     bucket_expr,
     bucket_index,
+    bucket_span,
     error_template,
     execute,
     is_throttling,
@@ -174,17 +175,11 @@ def _revisions(errors: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return runs.merge(first, on=keys, how="left")
 
 
-def _bucket_s(ctx: Context) -> int:
-    """Seconds of a failure bucket (`cost.failure_bucket_s`): the episodes' scan and the wasted runs' split
-    into them read the same buckets."""
-    return failure_bucket_s(ctx)
-
-
 def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFrame:
     """Per flagged step and failure bucket (`Thresholds.failure_bucket_hours`, the episodes' buckets): the
     cost of the wasted runs whose first uncaught failure of the step fell in it, so a burst's share is
     exact (`_episode_usd`). `un` holds (keys, execution_id, first, usd), a run once per step."""
-    width = _bucket_s(ctx)
+    width = failure_bucket_s(ctx)
     df = execute(un.group_by([*keys, bucket_expr(un, "first", width).name("bucket")]).aggregate(usd=un.usd.sum()))
     df["bucket"] = bucket_index(df["bucket"], width)
     return df
@@ -193,8 +188,8 @@ def _wasted_by_bucket(ctx: Context, un: ir.Table, keys: list[str]) -> pd.DataFra
 def _episode_usd(ctx: Context, wasted: pd.DataFrame, key: tuple, ep: dict) -> float:
     """What the runs a failure burst ended cost: the wasted runs of the step in the episode's buckets (its
     start and end are bucket edges, or the window's edges inside a bucket)."""
-    width = _bucket_s(ctx)
-    first, last = int(ep["start"].timestamp()) // width, (int(ep["end"].timestamp()) - 1) // width
+    width = failure_bucket_s(ctx)
+    first, last = bucket_span(ep["start"], ep["end"], width)
     mine = wasted[(wasted[C.cloud] == key[0]) & (wasted[C.workflow_id] == key[1]) & (wasted[C.name] == key[2])]
     return float(mine.loc[mine["bucket"].between(first, last), "usd"].sum())
 
@@ -235,7 +230,7 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
     if candidates.empty:
         return {}
     keys = [C.cloud, C.workflow_id, C.name]
-    width = _bucket_s(ctx)
+    width = failure_bucket_s(ctx)
     df = failure_buckets(ctx, candidates)     # from the shared step read, when it is grouped by bucket
     if df is None:
         flagged = ibis.memtable(candidates.rename(columns={C.cloud: "f_cloud", C.workflow_id: "f_wf",
@@ -246,8 +241,8 @@ def _episodes(ctx: Context, s: ir.Table, candidates: pd.DataFrame) -> dict[tuple
         df = execute(j.group_by([*keys, "bucket"]).aggregate(
             visits=j.count(), failures=j[C.status].isin(FAILED_VALUES).cast("int64").sum()))
         df["bucket"] = bucket_index(df["bucket"], width)
-    first = int(ctx.since.timestamp()) // width
-    size = (int(ctx.until.timestamp()) - 1) // width - first + 1
+    first, last = bucket_span(ctx.since, ctx.until, width)
+    size = last - first + 1
     out: dict[tuple, dict] = {}
     for key, g in df.groupby(keys):
         # Only the buckets that hold visits: the scan's memory follows the data, not the window.

@@ -37,6 +37,7 @@ from flowscope.analysis.base import (
     bernoulli_scan,
     bucket_expr,
     bucket_index,
+    bucket_span,
     execute,
     lit_ts,
     picked_ids,
@@ -150,9 +151,9 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     slow["slow"] = np.where(slow["callback"], slow["slow_cb"], slow["slow_plain"])
     slow["slow_in"] = np.where(slow["callback"], slow["slow_cb_in"], slow["slow_plain_in"])
     slow["bucket"] = bucket_index(slow["bucket"], width)
-    first = int(ctx.prev_since.timestamp()) // width
+    first, last = bucket_span(ctx.prev_since, ctx.until, width)
     win_first = int(ctx.since.timestamp()) // width - first
-    size = (int(ctx.until.timestamp()) - 1) // width - first + 1
+    size = last - first + 1
     lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
     callbacks = {tuple(k): bool(v) for k, v in cand.groupby(keys)["callback"].max().items()}
     p95s = {k: g.set_index("bucket")["p95"] for k, g in cand.groupby(keys)}

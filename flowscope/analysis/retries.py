@@ -31,6 +31,7 @@ from flowscope.analysis.base import (
     Severity,
     bucket_expr,
     bucket_index,
+    bucket_span,
     execute,
     is_throttling,
     lit_ts,
@@ -92,9 +93,8 @@ def storms(ctx: Context) -> list[Finding]:
     if df.empty:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
-    first = int(start.timestamp()) // width
+    first, last = bucket_span(start, ctx.until, width)
     win_first = int(ctx.since.timestamp()) // width
-    last = (int(ctx.until.timestamp()) - 1) // width
     trailing = max(int(th.retry_baseline_days * 86400 // width), 4)
     found: list[dict] = []
     size = last - first + 1

@@ -350,6 +350,10 @@ class Context:
     more than one workflow at once reads for the workflows left out (a shared App Service plan)."""
     all_workflows: pd.DataFrame | None = None
     """Under a workflow filter, `workflows` before it: names of the workflows left out."""
+    never_null: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Per table, columns no row of the snapshot holds null in (`Store.tables_never_null`, from the Delta
+    log's statistics): a query may leave out what only a null row needs. Empty (nothing known) for tables
+    not read from a store's files (an Ibis backend, Spark): every query takes its general form."""
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

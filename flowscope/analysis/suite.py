@@ -112,6 +112,7 @@ def build_context(
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     collections_as_of: dt.datetime | None = None,
+    never_null: Mapping[str, frozenset[str]] | None = None,
 ) -> Context:
     if thresholds is None:
         thresholds = Thresholds()
@@ -135,7 +136,8 @@ def build_context(
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
-                   collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows)
+                   collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows,
+                   never_null=dict(never_null or {}))
 
 
 def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:

@@ -47,6 +47,10 @@ class TableFiles:
 
     files: list[str]
     columns: frozenset[str]
+    never_null: frozenset[str] = frozenset()
+    """Columns no row of these files holds null in: each file's statistics in the Delta log (the `add`
+    action's `nullCount`, which delta-rs writes) count none. A column any file has no count for (no
+    statistics, or a file from before the column existed) is not listed; nor is any when there are no files."""
 
 
 class FileListCache:
@@ -88,7 +92,26 @@ class FileListCache:
 
 def table_files(dt: DeltaTable) -> TableFiles:
     """The files and columns of a Delta table at the version it is loaded at."""
-    return TableFiles(readable_files(dt), frozenset(f.name for f in dt.schema().fields))
+    files = readable_files(dt)
+    columns = frozenset(f.name for f in dt.schema().fields)
+    return TableFiles(files, columns, never_null(dt, columns) if files else frozenset())
+
+
+def never_null(dt: DeltaTable, columns: frozenset[str]) -> frozenset[str]:
+    """The columns whose null count is known and 0 in every file of `dt` (`TableFiles.never_null`): the
+    log's add actions as delta-rs already holds them (no read; ~1 ms over 30 files)."""
+    actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    if not actions.num_rows or "num_records" not in actions.column_names \
+            or actions.column("num_records").null_count:
+        return frozenset()
+    found = set()
+    for name in columns:
+        counts = f"null_count.{name}"
+        if counts in actions.column_names:
+            column = actions.column(counts)
+            if not column.null_count and not any(column.to_pylist()):
+                found.add(name)
+    return frozenset(found)
 
 
 def snapshot_files(layout: Layout, manifest: Manifest, storage_options: dict[str, str] | None,

@@ -107,6 +107,10 @@ def unwritable_path(root: Path) -> str | None:
     return None
 
 
+_Snapshot = tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any, dict[str, reader.TableFiles]]
+"""A snapshot's manifest, its DuckDB connection, the Ibis backend over it (None until asked for) and its files."""
+
+
 class Store:
     """A folder of Delta tables (one per model table) with a consistent multi-table snapshot.
 
@@ -142,7 +146,7 @@ class Store:
         self._layout = Layout(root)
         self._lock = WriterLock(self._layout.lock_file, str(root))
         self._cache_guard = threading.Lock()
-        self._cache: tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any] | None = None
+        self._cache: _Snapshot | None = None
         self._tables: dict[str, delta.DeltaTable] = {}     # the writer's open tables (under the lock)
         self._files = reader.FileListCache()               # (table, version) -> files, immutable
 
@@ -430,8 +434,11 @@ class Store:
         return self._connect(self._latest())
 
     def _connect(self, snap: manifest.Manifest) -> duckdb.DuckDBPyConnection:
-        return reader.connect(reader.snapshot_files(self._layout, snap, self.storage_options, self._files),
-                              str(self.path))
+        return self._connect_files(snap)[0]
+
+    def _connect_files(self, snap: manifest.Manifest) -> tuple[duckdb.DuckDBPyConnection, dict[str, reader.TableFiles]]:
+        files = reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
+        return reader.connect(files, str(self.path)), files
 
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
@@ -447,11 +454,18 @@ class Store:
     def tables(self, names: Iterable[str]) -> dict[str, Any]:
         """Ibis tables of one snapshot, by name: `table()` per name took the snapshot current at each
         call, so a write landing between two of them joined executions of one snapshot to steps of the next."""
+        return self.tables_never_null(names)[0]
+
+    def tables_never_null(self, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, frozenset[str]]]:
+        """`tables(names)`, and per table the columns no row of that same snapshot holds null in, as the
+        Delta log's per-file statistics say (`reader.TableFiles.never_null`: no extra read). A query may
+        leave out work that only a null would need; a column without statistics in some file is not listed."""
         wanted = list(names)
         for name in wanted:
             self._check_table(name)
-        backend = self.ibis()
-        return {name: backend.table(name) for name in wanted}
+        _snap, _con, backend, files = self._snapshot_backend()
+        return ({name: backend.table(name) for name in wanted},
+                {name: files[name].never_null for name in wanted if name in files})
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
@@ -646,26 +660,31 @@ class Store:
         if name not in TABLES:
             raise StoreError(f"unknown table {name!r} (model tables: {', '.join(TABLES)})")
 
-    def _snapshot(self) -> tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any]:
-        """Connection of the current snapshot (Ibis backend built on first use), rebuilt when
-        the manifest moves: another number, or the same number of another store at this path
+    def _snapshot(self) -> _Snapshot:
+        """Connection of the current snapshot (Ibis backend built on first use) and the files it reads,
+        rebuilt when the manifest moves: another number, or the same number of another store at this path
         (deleted and built again: its numbers start at 1 again)."""
         snap = self._latest()
         with self._cache_guard:
             if self._cache is None or self._cache[0] != snap:
-                self._cache = (snap, self._connect(snap), None)
+                con, files = self._connect_files(snap)
+                self._cache = (snap, con, None, files)
             return self._cache
 
     def _ibis_backend(self) -> Any:
-        snap, con, backend = self._snapshot()
+        return self._snapshot_backend()[2]
+
+    def _snapshot_backend(self) -> _Snapshot:
+        """`_snapshot()` with its Ibis backend built."""
+        snap, con, backend, files = self._snapshot()
         if backend is None:
             import ibis  # heavy import: only when a caller asks for Ibis
 
             backend = ibis.duckdb.from_connection(con)
             with self._cache_guard:
                 if self._cache is not None and self._cache[1] is con:
-                    self._cache = (snap, con, backend)
-        return backend
+                    self._cache = (snap, con, backend, files)
+        return snap, con, backend, files
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor (UTC) of the current snapshot's connection, the one `sql()` and `ibis()` read: queries

@@ -19,7 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis
 import ibis.expr.types as ir
@@ -29,6 +29,9 @@ import pandas as pd
 from flowscope.analysis import lanes, measures
 from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
+
+if TYPE_CHECKING:
+    from flowscope.store.reader import ColumnFacts
 
 # ---------------------------------------------------------------- kinds and severities
 
@@ -350,10 +353,11 @@ class Context:
     more than one workflow at once reads for the workflows left out (a shared App Service plan)."""
     all_workflows: pd.DataFrame | None = None
     """Under a workflow filter, `workflows` before it: names of the workflows left out."""
-    never_null: Mapping[str, frozenset[str]] = field(default_factory=dict)
-    """Per table, columns no row of the snapshot holds null in (`Store.tables_never_null`, from the Delta
-    log's statistics): a query may leave out what only a null row needs. Empty (nothing known) for tables
-    not read from a store's files (an Ibis backend, Spark): every query takes its general form."""
+    column_facts: Mapping[str, ColumnFacts] = field(default_factory=dict)
+    """Per table, what the Delta log's statistics say of its columns in the snapshot read
+    (`Store.tables_and_facts`): a query may leave out what only a null row, or a value below a column's
+    least, needs (`never_null`, `least`). Empty for tables not read from a store's files (an Ibis backend,
+    Spark): every query takes its general form."""
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -403,6 +407,16 @@ class Context:
 
     def table(self, name: str) -> ir.Table:
         return self.tables[name]
+
+    def never_null(self, table: str) -> frozenset[str]:
+        """The columns of `table` no row of the snapshot holds null in, as far as the store knows."""
+        facts = self.column_facts.get(table)
+        return facts.never_null if facts is not None else frozenset()
+
+    def least(self, table: str, column: str) -> int | None:
+        """The smallest value of an integer column no row holds null in, when the store knows it."""
+        facts = self.column_facts.get(table)
+        return facts.least.get(column) if facts is not None else None
 
     def clip(self, start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
         """An episode's [start, end) of whole time buckets, cut to the window: buckets are aligned on the Unix

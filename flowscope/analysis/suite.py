@@ -11,7 +11,7 @@ import functools
 import json
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -33,6 +33,9 @@ from flowscope.analysis.base import (
 from flowscope.model import UTC, C
 from flowscope.textsafety import one_line
 from flowscope.timewindow import check_order
+
+if TYPE_CHECKING:
+    from flowscope.store.reader import ColumnFacts
 
 ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
     collection.run,
@@ -112,7 +115,7 @@ def build_context(
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     collections_as_of: dt.datetime | None = None,
-    never_null: Mapping[str, frozenset[str]] | None = None,
+    column_facts: Mapping[str, ColumnFacts] | None = None,
 ) -> Context:
     if thresholds is None:
         thresholds = Thresholds()
@@ -137,7 +140,7 @@ def build_context(
     check_order(start, until)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
                    collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows,
-                   never_null=dict(never_null or {}))
+                   column_facts=dict(column_facts or {}))
 
 
 def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:

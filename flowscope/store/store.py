@@ -454,18 +454,18 @@ class Store:
     def tables(self, names: Iterable[str]) -> dict[str, Any]:
         """Ibis tables of one snapshot, by name: `table()` per name took the snapshot current at each
         call, so a write landing between two of them joined executions of one snapshot to steps of the next."""
-        return self.tables_never_null(names)[0]
+        return self.tables_and_facts(names)[0]
 
-    def tables_never_null(self, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, frozenset[str]]]:
-        """`tables(names)`, and per table the columns no row of that same snapshot holds null in, as the
-        Delta log's per-file statistics say (`reader.TableFiles.never_null`: no extra read). A query may
-        leave out work that only a null would need; a column without statistics in some file is not listed."""
+    def tables_and_facts(self, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, reader.ColumnFacts]]:
+        """`tables(names)`, and what the Delta log's statistics say of each one's columns in that same snapshot
+        (`reader.ColumnFacts`: no extra read): a query may leave out work only a null row, or a value below
+        the least, would need."""
         wanted = list(names)
         for name in wanted:
             self._check_table(name)
         _snap, _con, backend, files = self._snapshot_backend()
         return ({name: backend.table(name) for name in wanted},
-                {name: files[name].never_null for name in wanted if name in files})
+                {name: files[name].facts for name in wanted if name in files})
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""

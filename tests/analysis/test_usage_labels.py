@@ -1,5 +1,5 @@
 """step_meter_costs labels each usage row's step; a store whose files hold no usage row without a name or a
-step_key (the Delta log's statistics say so: `Store.tables_never_null`) is summed without reading step_key, to
+step_key (the Delta log's statistics say so: `Store.tables_and_facts`) is summed without reading step_key, to
 the same frame. Usage without names (files of an older flowscope, or a row with a null name) and usage of a
 whole execution take the general path."""
 
@@ -17,7 +17,7 @@ from flowscope import model
 from flowscope.analysis import cost
 from flowscope.analysis.suite import build_context
 from flowscope.model import TABLES, Batch, C, Meter
-from flowscope.store import Store
+from flowscope.store import Store, reader
 from tests.analysis.helpers import T0, World, at
 
 DAY = dt.timedelta(days=1)
@@ -42,9 +42,9 @@ def _world(*, whole: bool = False, nameless: bool = False) -> World:
 
 
 def _context(store: Store, *, known: bool = True):
-    tables, never_null = store.tables_never_null(TABLES)
+    tables, facts = store.tables_and_facts(TABLES)
     return build_context(tables, since=T0, until=T0 + 2 * DAY, now=T0 + 2 * DAY,
-                         never_null=never_null if known else None)
+                         column_facts=facts if known else None)
 
 
 def _costs(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
@@ -76,7 +76,7 @@ def test_a_store_of_named_stepped_usage_is_labelled_without_its_step_keys(tmp_pa
     Store(tmp_path / "s").write(Batch(**_world().rows))
     store = Store(tmp_path / "s")
     ctx = _context(store)
-    assert {C.name, C.step_key} <= ctx.never_null["usage"]
+    assert {C.name, C.step_key} <= ctx.never_null("usage")
     fast, fast_sql = _costs(ctx, monkeypatch)
     general, general_sql = _costs(_context(store, known=False), monkeypatch)
     assert C.step_key not in fast_sql and C.step_key in general_sql
@@ -90,7 +90,7 @@ def test_usage_without_a_name_or_a_step_key_reads_the_step_keys(tmp_path, monkey
     Store(tmp_path / "s").write(Batch(**_world(whole=whole, nameless=nameless).rows))
     store = Store(tmp_path / "s")
     ctx = _context(store)
-    known = ctx.never_null["usage"]
+    known = ctx.never_null("usage")
     assert (C.step_key in known) is not whole and C.name not in known
     got, sql = _costs(ctx, monkeypatch)
     general, general_sql = _costs(_context(store, known=False), monkeypatch)
@@ -116,7 +116,7 @@ def test_files_of_an_older_flowscope_without_the_name_column_take_the_general_pa
     Store(tmp_path / "s").write(Batch(**_world().rows))
     store = Store(tmp_path / "s")
     ctx = _context(store)
-    assert C.step_key in ctx.never_null["usage"] and C.name not in ctx.never_null["usage"]
+    assert C.step_key in ctx.never_null("usage") and C.name not in ctx.never_null("usage")
     got, sql = _costs(ctx, monkeypatch)
     assert C.step_key in sql
     assert {"Charge", "Ship", "Charge#0", "Ship#1"} <= set(got["step"])
@@ -130,5 +130,49 @@ def test_a_column_is_never_null_only_when_every_file_counts_no_null(tmp_path):
                                              for r in _world().rows["usage"]]))
     files = Store(tmp_path / "s").snapshot_files()
     assert len(files["usage"].files) >= 2
-    assert C.region not in files["usage"].never_null and C.meter in files["usage"].never_null
-    assert files["metrics"].never_null == frozenset()          # no files: nothing is known
+    facts = files["usage"].facts
+    assert C.region not in facts.never_null and C.meter in facts.never_null
+    assert files["steps"].facts.least == {C.attempts: 1, C.duration_ms: 100}      # integer columns never null
+    assert files["metrics"].facts == reader.ColumnFacts()          # no files: nothing is known
+
+
+# ---------------------------------------------------------------- retries in the shared step read
+
+
+def _steps_world(attempts: int) -> World:
+    """Steps retried or not; one visit with `attempts` (0: what a container's visit may say)."""
+    w = _world()
+    wf = w.rows["workflows"][0][C.workflow_id]
+    ex = w.execution(wf, at(days=0.9))
+    w.step(ex, "Odd", at(days=0.9), attempts=attempts)
+    w.step(ex, "Odd", at(days=0.9, seconds=1), attempts=3)
+    return w
+
+
+def _groups(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
+    sql: list[str] = []
+    real = cost.execute
+
+    def recording(expr, **kwargs):
+        sql.append(ibis.to_sql(expr))
+        return real(expr, **kwargs)
+
+    monkeypatch.setattr(cost, "execute", recording)
+    got = cost._step_window_groups(ctx)
+    monkeypatch.setattr(cost, "execute", real)
+    keys = [C.cloud, C.workflow_id, C.name, "bucket", C.type, C.status]
+    return got.sort_values(keys).reset_index(drop=True), sql[0]
+
+
+@pytest.mark.parametrize("attempts, extra", [(1, True), (2, True), (0, False)])
+def test_retries_are_attempts_less_visits_only_where_every_visit_has_an_attempt(tmp_path, monkeypatch,
+                                                                                attempts, extra):
+    Store(tmp_path / "s").write(Batch(**_steps_world(attempts).rows))
+    store = Store(tmp_path / "s")
+    ctx = _context(store)
+    assert cost._retries_are_extra(ctx) is extra
+    got, sql = _groups(ctx, monkeypatch)
+    want, general_sql = _groups(_context(store, known=False), monkeypatch)
+    assert ("GREATEST" not in sql) is extra and "GREATEST" in general_sql
+    assert got["retries"].sum() > 0
+    pd.testing.assert_frame_equal(got, want)

@@ -113,17 +113,31 @@ def unpriced_usage(ctx: Context) -> list[Finding]:
     return out
 
 
+_LATEST_COLUMNS = [C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.status, C.error, C.details]
+
+
+def runs_before(ctx: Context) -> pd.DataFrame:
+    """The collection runs started before the coverage's moment (`Context.collections_until`), read once per
+    context: the scopes' latest runs (`_latest_runs`) and the coverage's failed collections and watermark
+    (`run._coverage`, whose window end is no later) each took their own query of them; callers only read
+    the frame."""
+    return ctx.cached("collection_runs_before", lambda: _read_runs_before(ctx))
+
+
+def _read_runs_before(ctx: Context) -> pd.DataFrame:
+    cr = ctx.table("collection_runs")
+    cr = cr.filter(cr[C.started_at] < lit_ts(ctx.collections_until))    # the coverage's moment: one rule
+    return execute(cr.select(*_LATEST_COLUMNS, C.watermark))
+
+
 def _latest_runs(ctx: Context) -> pd.DataFrame:
-    """Each scope's latest collection run before the coverage's moment. Read once per context: failed
-    runs, missing log groups and logging levels each read them (three queries of the same rows); callers
-    only read the frame."""
+    """Each scope's latest collection run before the coverage's moment. Worked out once per context: failed
+    runs, missing log groups and logging levels each read them; callers only read the frame."""
     return ctx.cached("latest_collection_runs", lambda: _read_latest_runs(ctx))
 
 
 def _read_latest_runs(ctx: Context) -> pd.DataFrame:
-    cr = ctx.table("collection_runs")
-    cr = cr.filter(cr[C.started_at] < lit_ts(ctx.collections_until))    # the coverage's moment: one rule
-    df = execute(cr.select(C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.status, C.error, C.details))
+    df = runs_before(ctx)[_LATEST_COLUMNS]
     if df.empty:
         return df
     df = df.sort_values([C.cloud, C.scope, C.started_at])

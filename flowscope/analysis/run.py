@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from flowscope.analysis.base import Thresholds, execute, lit_ts, to_utc
+from flowscope.analysis.base import Thresholds, execute, to_utc
+from flowscope.analysis.collection import runs_before
 from flowscope.analysis.measures import DATA_GAP_SHARE
 from flowscope.analysis.suite import (
     _json_default,
@@ -360,31 +360,32 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
         store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
         until_given=until_given,
-        failed_collections=_failed_collections(ctx.tables["collection_runs"], ctx.collections_until),
-        collected_to=_collected_to(ctx.tables["collection_runs"], ctx.until),
+        failed_collections=_failed_collections(runs_before(ctx)),
+        collected_to=_collected_to(runs_before(ctx), ctx.until),
         observed=frozenset((str(c), str(w)) for c, w, n in zip(runs[C.cloud], runs[C.workflow_id], runs["in_window"],
                                                                  strict=True) if n > 0),
     )
 
 
-def _collected_to(runs: ir.Table, until: dt.datetime) -> dt.datetime | None:
-    """The latest watermark (no later than `until`) of a sync that succeeded or partly succeeded, runs
-    already narrowed to the clouds; None when none has one (an imported or demo-less store)."""
-    done = runs.filter(runs[C.status].isin(list(COLLECTED_STATUSES))
-                       & runs[C.watermark].notnull() & (runs[C.started_at] < lit_ts(until)))
-    latest = execute(done.aggregate(to=done[C.watermark].max()))
-    value = latest["to"].iloc[0] if len(latest) else None
+def _collected_to(runs: pd.DataFrame, until: dt.datetime) -> dt.datetime | None:
+    """The latest watermark (no later than `until`) of a sync that started before `until` and succeeded or
+    partly succeeded, of `runs` (`collection.runs_before`: already narrowed to the clouds, started before a
+    moment no earlier than `until`); None when none has one (an imported or demo-less store)."""
+    done = runs[runs[C.status].isin(list(COLLECTED_STATUSES)) & runs[C.watermark].notna()
+                & (runs[C.started_at] < until)]
+    value = done[C.watermark].max()
     return None if _missing(value) else min(_ts(value) or until, until)
 
 
-def _failed_collections(runs: ir.Table, until: dt.datetime) -> list[dict[str, Any]]:
-    """Scopes whose last collection started before `until` failed (runs already narrowed to the clouds),
-    but for a failure a later run of the same source superseded (`model.superseded_failures`)."""
-    runs = runs.filter(runs[C.started_at] < lit_ts(until))
-    order = ibis.window(group_by=runs[C.scope], order_by=[ibis.desc(runs[C.started_at])])
-    latest = runs.mutate(_rn=ibis.row_number().over(order)).filter(lambda t: t["_rn"] == 0)
-    rows = execute(latest.select(C.run_id, C.scope, C.cloud, C.status, C.started_at, C.ended_at, C.error,
-                                 C.details).order_by(C.scope)).to_dict("records")
+def _failed_collections(runs: pd.DataFrame) -> list[dict[str, Any]]:
+    """Scopes whose last collection (of `runs`, `collection.runs_before`: narrowed to the clouds, started
+    before the coverage's moment) failed, but for a failure a later run of the same source superseded
+    (`model.superseded_failures`). By scope, as the engine's window read them (a scope's runs started at
+    one instant: the last read)."""
+    ordered = runs.sort_values([C.scope, C.started_at], kind="stable")
+    latest = ordered.groupby(C.scope, sort=False, dropna=False).tail(1)
+    rows = latest[[C.run_id, C.scope, C.cloud, C.status, C.started_at, C.ended_at, C.error,
+                   C.details]].to_dict("records")
     superseded = superseded_failures(rows)     # a later run of the same source collected
     return [{"scope": str(r[C.scope]), "cloud": str(r[C.cloud]), "ended_at": _ts(r[C.ended_at]),
              "error": None if _missing(r[C.error]) else str(r[C.error])}

@@ -258,3 +258,81 @@ def test_failure_buckets_equal_the_direct_aggregate_of_working_visits():
     pd.testing.assert_frame_equal(_sorted(got, keys), _sorted(direct[got.columns], keys))
     one = cost.failure_buckets(ctx, every.iloc[[1]])
     assert set(one[C.name]) == {"Caught"} and set(one[C.workflow_id]) == {ARN + "orders"}
+
+
+def _old_failed_collections(runs, until):
+    """The coverage's failed collections as their own query read them (before `collection.runs_before`)."""
+    import ibis
+
+    from flowscope.analysis.base import lit_ts
+    from flowscope.analysis.run import _missing, _ts
+    from flowscope.model import superseded_failures
+
+    runs = runs.filter(runs[C.started_at] < lit_ts(until))
+    order = ibis.window(group_by=runs[C.scope], order_by=[ibis.desc(runs[C.started_at])])
+    latest = runs.mutate(_rn=ibis.row_number().over(order)).filter(lambda t: t["_rn"] == 0)
+    rows = execute(latest.select(C.run_id, C.scope, C.cloud, C.status, C.started_at, C.ended_at, C.error,
+                                 C.details).order_by(C.scope)).to_dict("records")
+    superseded = superseded_failures(rows)
+    return [{"scope": str(r[C.scope]), "cloud": str(r[C.cloud]), "ended_at": _ts(r[C.ended_at]),
+             "error": None if _missing(r[C.error]) else str(r[C.error])}
+            for r in rows if r[C.status] == RunStatus.FAILED.value and str(r[C.run_id]) not in superseded]
+
+
+def _old_collected_to(runs, until):
+    from flowscope.analysis.base import lit_ts
+    from flowscope.analysis.run import _missing, _ts
+    from flowscope.model import COLLECTED_STATUSES
+
+    done = runs.filter(runs[C.status].isin(list(COLLECTED_STATUSES))
+                       & runs[C.watermark].notnull() & (runs[C.started_at] < lit_ts(until)))
+    value = execute(done.aggregate(to=done[C.watermark].max()))["to"].iloc[0]
+    return None if _missing(value) else min(_ts(value) or until, until)
+
+
+@pytest.mark.parametrize("watermarks", [True, False])
+def test_the_coverage_and_the_collection_checks_read_the_collection_runs_once(monkeypatch, watermarks):
+    """The coverage's failed collections (each scope's last run before the coverage's moment) and its watermark
+    (syncs started before the window's end) come from the one read the collection checks take
+    (`collection.runs_before`), and say what their own queries said: a scope failed last, one superseded by a
+    later run of its source, one failed after the window's end but before the moment asked about, a
+    watermark of a sync after the window's end left out, runs after the moment left out."""
+    from flowscope.analysis import run as run_module
+
+    until = T0 + 2 * DAY
+    w = _world()
+    source = '{"source": "aws:123:us-east-1"}'
+    w.collection_run("aws:123:us-east-1", at(minutes=1), RunStatus.FAILED, error="AccessDenied")
+    w.collection_run("aws:123:us-east-1", at(minutes=2), RunStatus.SUCCEEDED)
+    w.collection_run("aws:default:us-east-1", at(minutes=3), RunStatus.FAILED, error="NoAccount", details=source)
+    w.collection_run("aws:123:eu-west-1", at(minutes=4), RunStatus.SUCCEEDED, details=source)
+    w.collection_run("aws:123:eu-west-1", at(days=1), RunStatus.PARTIAL)
+    w.collection_run("aws:9:us-west-2", until + dt.timedelta(hours=2), RunStatus.FAILED, error="late")
+    w.collection_run("aws:123:eu-west-1", until + dt.timedelta(hours=3), RunStatus.SUCCEEDED, details=source)
+    w.collection_run("aws:7:us-west-1", until + 3 * DAY, RunStatus.FAILED, error="after the moment")
+    w.collection_run("aws:5:ap-south-1", at(minutes=5), RunStatus.FAILED, error="Throttled")
+    marks = [at(minutes=1), at(minutes=2), None, at(minutes=4), at(hours=20), None, until + dt.timedelta(hours=3),
+             None, None]
+    for row, mark in zip(w.rows["collection_runs"], marks, strict=True):
+        row[C.watermark] = mark if watermarks else None
+    ctx = build_context(w.tables(), since=T0, until=until, now=until + 3 * DAY,
+                        collections_as_of=until + DAY)
+    names: list[set[str]] = []
+
+    def spying(real):
+        def spy(expr, **kwargs):
+            names.append({t.name for t in expr.op().find(ops.PhysicalTable)})
+            return real(expr, **kwargs)
+        return spy
+
+    monkeypatch.setattr(collection, "execute", spying(collection.execute))
+    monkeypatch.setattr(run_module, "execute", spying(run_module.execute))
+    coverage = run_module._coverage(ctx, ctx.tables, None, None, True)
+    collection.run(ctx)
+    assert sum("collection_runs" in n for n in names) == 1, names
+
+    runs = ctx.tables["collection_runs"]
+    assert coverage.failed_collections == _old_failed_collections(runs, ctx.collections_until)
+    assert [f["scope"] for f in coverage.failed_collections] == ["aws:5:ap-south-1", "aws:9:us-west-2"]
+    assert coverage.collected_to == _old_collected_to(runs, until)
+    assert coverage.collected_to == (at(hours=20) if watermarks else None)

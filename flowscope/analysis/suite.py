@@ -62,6 +62,7 @@ def analyze(
     workflows: list[str] | None = None,
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     collections_as_of: dt.datetime | None = None,
+    column_facts: Mapping[str, ColumnFacts] | None = None,
 ) -> pd.DataFrame:
     """Every finding over [since, until), most severe and most expensive first.
 
@@ -70,9 +71,11 @@ def analyze(
     (workflows match by name or id). thresholds: a `Thresholds` or a mapping of overrides.
     collections_as_of: a failed collection is a finding when it is its scope's last before this moment
     or the window's end, whichever is later (`Context.collections_until`).
+    column_facts: what the store's Delta log says of the tables' columns (`Store.tables_and_facts`), which
+    lets a query leave out work no row needs; the same findings without it.
     """
     ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                        thresholds=thresholds, collections_as_of=collections_as_of)
+                        thresholds=thresholds, collections_as_of=collections_as_of, column_facts=column_facts)
     return analyze_context(ctx)
 
 

@@ -385,6 +385,8 @@ def _warm(path: str) -> None:
 
 def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict[str, Any]) -> Any:
     """In the worker: `analysis.analyze` of the store's current snapshot over the window."""
+    import ibis
+
     from flowscope.analysis import analyze
     from flowscope.model import TABLES
     from flowscope.store import Store
@@ -397,15 +399,17 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     kept = kept_findings.load(where, key)
     if kept is not None:
         return kept
-    backend = store.ibis()
+    # the tables of one snapshot with what its Delta log says of their columns (the engine's shortcuts,
+    # as `flowscope analyze` takes them), and the settings on that snapshot's own connection
+    tables, facts = store.tables_and_facts(TABLES)
+    backend = ibis.get_backend(next(iter(tables.values())))
     backend.raw_sql(f"SET threads = {int(_settings['threads'])}")
     backend.raw_sql(f"SET memory_limit = '{_settings['memory']}'")
-    tables = {name: backend.table(name) for name in TABLES}
     now = dt.datetime.now(dt.timezone.utc)
     # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
     # where the data ends (the default) ends there because the syncs after it failed
     found = analyze(tables, since=since, until=until, now=now, thresholds=thresholds or None,
-                    collections_as_of=now)
+                    collections_as_of=now, column_facts=facts)
     # kept only when the backend read the snapshot the key names (no write landed in between)
     if kept_findings.keepable(until, now) and store.snapshot_key() == snapshot:
         kept_findings.keep(where, key, found)

@@ -362,3 +362,29 @@ def test_a_bad_variable_is_no_error_at_import_and_named_when_a_worker_is_wanted(
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert f"said: {variable} must be a whole number" in done.stdout and repr(value) in done.stdout, done.stdout
+
+
+def test_the_worker_hands_the_snapshots_column_facts_to_the_engine(store, monkeypatch):
+    """The dashboard's findings take the engine's shortcuts as `flowscope analyze` does (the Delta log's
+    column facts, `Store.tables_and_facts`): the worker passed none, so its queries took the general forms."""
+    import flowscope.analysis as analysis
+    from flowscope.ui import analyses_process
+
+    seen: dict = {}
+    real = analysis.analyze
+
+    def spy(tables, **kwargs):
+        seen.update(kwargs)
+        return real(tables, **kwargs)
+
+    monkeypatch.setattr(analysis, "analyze", spy)
+    monkeypatch.setattr(analyses_process, "_settings", {"threads": 1, "memory": "1GB"})
+    monkeypatch.setattr(analyses_process, "_stores", {})
+    since, until = _window(store)
+    got = analyses_process.findings(store, since, until, {})
+    _tables, facts = Store(store).tables_and_facts(TABLES)
+    assert facts["usage"].never_null, "the store's log has statistics to hand over"
+    assert seen["column_facts"] == facts
+    expected = analyze({n: Store(store).ibis().table(n) for n in TABLES}, since=since, until=until,
+                       now=seen["now"], collections_as_of=seen["now"])
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))

@@ -8,11 +8,11 @@ retry series. `np.nanmedian` over those windows was 0.8 s of a 2.8 s analysis of
 Retry counts (and their rolling sums) are whole numbers, so every window is described by how many
 times it holds each of the series' distinct values: one prefix count per distinct value at each
 window edge, and a window's counts are the difference of two prefixes. The median is then the
-value where the cumulative count passes the middle rank, and the MAD the smallest distance d with
-enough values within [median - d, median + d] (a binary search over the half-unit grid every
-distance of whole numbers lies on). Both equal `np.nanmedian`'s to the bit: the same two middle
-values, averaged the same way. Series with other values, or too many distinct values for the
-counts to stay small, take `np.nanmedian`.
+value where the cumulative count passes the middle rank, and the MAD the distance where the values'
+counts, taken by distance to the median, pass it (a sort of the few distinct values' distances; with
+many, a binary search over the half-unit grid every distance of whole numbers lies on). Both equal
+`np.nanmedian`'s to the bit: the same two middle values, averaged the same way. Series with other
+values, or too many distinct values for the counts to stay small, take `np.nanmedian`.
 """
 
 from __future__ import annotations

@@ -532,15 +532,22 @@ def _cusum_segments(dense: np.ndarray, ref: np.ndarray, core: np.ndarray) -> tup
     s = cum - np.minimum(np.minimum.accumulate(cum), 0.0)
     up = s > 0
     starts = np.nonzero(up & ~np.concatenate([[False], up[:-1]]))[0]
-    zeros = np.nonzero(~up)[0]
-    segments: list[list[int]] = []
-    for a in starts.tolist():
-        z = int(np.searchsorted(zeros, a))
-        e = int(zeros[z]) if z < zeros.size else n - 1
-        best_i = a + int(np.argmax(s[a:e + 1]))
-        cores = np.nonzero(core[a:e + 1])[0]
-        segments.append([a, max(best_i, a + int(cores[-1])) if cores.size else best_i])
-    return segments, float(s[-1])
+    if starts.size == 0:
+        return [], float(s[-1])
+    # Each segment's span [a, e]: e the first bucket at rest after a, or the last bucket. Spans are disjoint,
+    # so their buckets are read once, all segments at once (a loop over 4,416 segments cost 0.02 s of CPU on
+    # the 1M dashboard store's 7 days): the first bucket holding its span's peak, as `np.argmax` takes it, and
+    # its last core bucket.
+    zeros = np.append(np.nonzero(~up)[0], n - 1)        # n - 1: the last segment may run to the end
+    ends = zeros[np.searchsorted(zeros, starts)]
+    lengths = ends - starts + 1
+    offsets = np.cumsum(lengths) - lengths
+    pos = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(offsets, lengths) + np.repeat(starts, lengths)
+    values = s[pos]
+    peaks = np.maximum.reduceat(values, offsets)
+    best = np.minimum.reduceat(np.where(values == np.repeat(peaks, lengths), pos, n), offsets)
+    last_core = np.maximum.reduceat(np.where(core[pos], pos, -1), offsets)
+    return np.stack([starts, np.maximum(best, last_core)], axis=1).tolist(), float(s[-1])
 
 
 def _cusum_segments_loop(dense: np.ndarray, ref: np.ndarray, core: np.ndarray) -> tuple[list[list[int]], float]:

@@ -126,3 +126,18 @@ def test_the_storm_baseline_is_what_nanmedian_gave(kind, offset, monkeypatch):
     want = _baseline_by_nanmedian(series, 672, offset, whole)
     assert np.array_equal(got[0], want[0], equal_nan=True)
     assert np.array_equal(got[1], want[1], equal_nan=True)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("sorted_max", [0, 10 ** 6])
+def test_the_kth_distance_by_sorting_and_by_search_equal_nanmedian_to_the_bit(kind, sorted_max, monkeypatch):
+    # 0: every MAD by the half-unit search; 10**6: every one by sorting each window's distances
+    monkeypatch.setattr(window_median, "SORTED_DISTANCES_MAX", sorted_max)
+    rng = np.random.default_rng(7)
+    width = 96
+    padded = np.concatenate([np.full(int(rng.integers(0, width)), np.nan), _series(rng, kind, 3 * width + 57)])
+    starts = np.arange(0, padded.size - width + 1, 3)
+    got = windows_median_mad(padded, starts, width)
+    want = nanmedian_windows(padded, starts, width)
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w, equal_nan=True)

@@ -47,8 +47,8 @@ def _context(store: Store, *, known: bool = True):
                          column_facts=facts if known else None)
 
 
-def _costs(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
-    """step_meter_costs of `ctx`, and the SQL it ran."""
+def _with_sql(compute, monkeypatch) -> tuple[pd.DataFrame, list[str]]:
+    """What `compute()` returns, and the SQL of each query it ran (cost's `execute` recorded)."""
     sql: list[str] = []
     real = cost.execute
 
@@ -57,9 +57,14 @@ def _costs(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
         return real(expr, **kwargs)
 
     monkeypatch.setattr(cost, "execute", recording)
-    got = cost.step_meter_costs(ctx)
+    got = compute()
     monkeypatch.setattr(cost, "execute", real)
-    [query] = sql
+    return got, sql
+
+
+def _costs(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
+    """step_meter_costs of `ctx`, and the SQL it ran."""
+    got, [query] = _with_sql(lambda: cost.step_meter_costs(ctx), monkeypatch)
     return got.sort_values(KEYS).reset_index(drop=True), re.sub(r"ibis_pandas_memtable_\w+", "memtable", query)
 
 
@@ -150,16 +155,7 @@ def _steps_world(attempts: int) -> World:
 
 
 def _groups(ctx, monkeypatch) -> tuple[pd.DataFrame, str]:
-    sql: list[str] = []
-    real = cost.execute
-
-    def recording(expr, **kwargs):
-        sql.append(ibis.to_sql(expr))
-        return real(expr, **kwargs)
-
-    monkeypatch.setattr(cost, "execute", recording)
-    got = cost._step_window_groups(ctx)
-    monkeypatch.setattr(cost, "execute", real)
+    got, sql = _with_sql(lambda: cost._step_window_groups(ctx), monkeypatch)
     keys = [C.cloud, C.workflow_id, C.name, "bucket", C.type, C.status]
     return got.sort_values(keys).reset_index(drop=True), sql[0]
 

@@ -118,9 +118,8 @@ _LATEST_COLUMNS = [C.run_id, C.cloud, C.scope, C.started_at, C.ended_at, C.statu
 
 def runs_before(ctx: Context) -> pd.DataFrame:
     """The collection runs started before the coverage's moment (`Context.collections_until`), read once per
-    context: the scopes' latest runs (`_latest_runs`) and the coverage's failed collections and watermark
-    (`run._coverage`, whose window end is no later) each took their own query of them; callers only read
-    the frame."""
+    context: the scopes' latest runs (`latest_runs`) and the coverage's watermark (`run._coverage`, whose
+    window end is no later) each took their own query of them; callers only read the frame."""
     return ctx.cached("collection_runs_before", lambda: _read_runs_before(ctx))
 
 
@@ -130,9 +129,10 @@ def _read_runs_before(ctx: Context) -> pd.DataFrame:
     return execute(cr.select(*_LATEST_COLUMNS, C.watermark))
 
 
-def _latest_runs(ctx: Context) -> pd.DataFrame:
-    """Each scope's latest collection run before the coverage's moment. Worked out once per context: failed
-    runs, missing log groups and logging levels each read them; callers only read the frame."""
+def latest_runs(ctx: Context) -> pd.DataFrame:
+    """Each scope's latest collection run before the coverage's moment, by cloud and scope. Worked out once
+    per context: failed runs, missing log groups, logging levels and the coverage's failed collections each
+    read them; callers only read the frame."""
     return ctx.cached("latest_collection_runs", lambda: _read_latest_runs(ctx))
 
 
@@ -145,7 +145,7 @@ def _read_latest_runs(ctx: Context) -> pd.DataFrame:
 
 
 def failed_runs(ctx: Context) -> list[Finding]:
-    latest = _latest_runs(ctx)
+    latest = latest_runs(ctx)
     superseded = superseded_failures(latest.to_dict("records")) if not latest.empty else {}
     out = []
     for r in latest.itertuples(index=False):
@@ -184,7 +184,7 @@ def missing_log_groups(ctx: Context) -> list[Finding]:
     on it. A group only Standard machines log to is not a gap: their runs are read by GetExecutionHistory,
     unless their Distributed Map's Express children log there (`_children_groups`): no history serves those."""
     out = []
-    for r in _latest_runs(ctx).itertuples(index=False):
+    for r in latest_runs(ctx).itertuples(index=False):
         details = run_details(r.details)
         missing = details.get(LOGS_MISSING_KEY)
         if not isinstance(missing, dict):
@@ -286,7 +286,7 @@ def _logging_levels(ctx: Context) -> dict[tuple[str, str], dict[str, Any]]:
     log to its group): its level and where it was read (the latest collection run's details first, a
     machine they name by name resolved by `_ids_named`, else the workflow's attributes)."""
     gaps: dict[tuple[str, str], dict[str, Any]] = {}
-    for r in _latest_runs(ctx).itertuples(index=False):
+    for r in latest_runs(ctx).itertuples(index=False):
         for name, level in _levels(_json(r.details)):
             for wf_id in _ids_named(ctx, r, name) or [name]:
                 if ctx.all_workflows is not None and ctx.workflow_kind(r.cloud, wf_id) is None:

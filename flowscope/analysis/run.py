@@ -20,7 +20,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from flowscope.analysis.base import Thresholds, execute, to_utc
-from flowscope.analysis.collection import runs_before
+from flowscope.analysis.collection import latest_runs, runs_before
 from flowscope.analysis.measures import DATA_GAP_SHARE
 from flowscope.analysis.suite import (
     _json_default,
@@ -360,7 +360,7 @@ def _coverage(ctx: Any, tables: Mapping[str, ir.Table], clouds: list[str] | None
         store_executions=int(per_cloud["n"].sum()) if not per_cloud.empty else 0,
         store_clouds=sorted(str(c) for c in per_cloud[C.cloud]),
         until_given=until_given,
-        failed_collections=_failed_collections(runs_before(ctx)),
+        failed_collections=_failed_collections(latest_runs(ctx)),
         collected_to=_collected_to(runs_before(ctx), ctx.until),
         observed=frozenset((str(c), str(w)) for c, w, n in zip(runs[C.cloud], runs[C.workflow_id], runs["in_window"],
                                                                  strict=True) if n > 0),
@@ -377,15 +377,11 @@ def _collected_to(runs: pd.DataFrame, until: dt.datetime) -> dt.datetime | None:
     return None if _missing(value) else min(_ts(value) or until, until)
 
 
-def _failed_collections(runs: pd.DataFrame) -> list[dict[str, Any]]:
-    """Scopes whose last collection (of `runs`, `collection.runs_before`: narrowed to the clouds, started
-    before the coverage's moment) failed, but for a failure a later run of the same source superseded
-    (`model.superseded_failures`). By scope, as the engine's window read them (a scope's runs started at
-    one instant: the last read)."""
-    ordered = runs.sort_values([C.scope, C.started_at], kind="stable")
-    latest = ordered.groupby(C.scope, sort=False, dropna=False).tail(1)
-    rows = latest[[C.run_id, C.scope, C.cloud, C.status, C.started_at, C.ended_at, C.error,
-                   C.details]].to_dict("records")
+def _failed_collections(latest: pd.DataFrame) -> list[dict[str, Any]]:
+    """Scopes whose last collection (`collection.latest_runs`: narrowed to the clouds, started before the
+    coverage's moment, the runs the collection_gap findings judge) failed, but for a failure a later run of
+    the same source superseded (`model.superseded_failures`). By scope."""
+    rows = latest.sort_values(C.scope, kind="stable").to_dict("records")
     superseded = superseded_failures(rows)     # a later run of the same source collected
     return [{"scope": str(r[C.scope]), "cloud": str(r[C.cloud]), "ended_at": _ts(r[C.ended_at]),
              "error": None if _missing(r[C.error]) else str(r[C.error])}

@@ -154,7 +154,7 @@ def slow_episodes(ctx: Context) -> pd.DataFrame:
     slow["slow_in"] = np.where(slow["callback"], slow["slow_cb_in"], slow["slow_plain_in"])
     slow["bucket"] = bucket_index(slow["bucket"], width)
     first, last = bucket_span(ctx.prev_since, ctx.until, width)
-    win_first = int(ctx.since.timestamp()) // width - first
+    win_first = bucket_span(ctx.since, ctx.until, width)[0] - first
     size = last - first + 1
     lim = {tuple(r[:3]): r[3:] for r in limits[[*keys, "limit", "base50", "base95", "buckets"]].itertuples(index=False)}
     callbacks = {tuple(k): bool(v) for k, v in cand.groupby(keys)["callback"].max().items()}

@@ -94,7 +94,7 @@ def storms(ctx: Context) -> list[Finding]:
         return []
     df["bucket"] = bucket_index(df["bucket"], width)
     first, last = bucket_span(start, ctx.until, width)
-    win_first = int(ctx.since.timestamp()) // width
+    win_first = bucket_span(ctx.since, ctx.until, width)[0]
     trailing = max(int(th.retry_baseline_days * 86400 // width), 4)
     found: list[dict] = []
     size = last - first + 1

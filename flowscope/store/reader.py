@@ -8,16 +8,18 @@ any Delta writer quirks stay invisible; a table never written is an empty view o
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import unquote
 
 import duckdb
 import pyarrow as pa
 from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
-from flowscope.model import TABLES
+from flowscope.model import TABLES, C
 from flowscope.store.errors import StoreDamagedError
 from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import Layout
@@ -54,6 +56,10 @@ class ColumnFacts:
     """Integer columns never null, with the smallest value of any file (each file's `minValues`)."""
 
 
+Span = tuple[dt.datetime, dt.datetime]
+"""A file's least and greatest `started_at`, as the Delta log's statistics say them (to the millisecond)."""
+
+
 @dataclass(frozen=True)
 class TableFiles:
     """A table's Parquet files at one version, the columns that version's schema has, and what the log's
@@ -62,6 +68,9 @@ class TableFiles:
     files: list[str]
     columns: frozenset[str]
     facts: ColumnFacts = field(default_factory=ColumnFacts)
+    spans: tuple[Span | None, ...] = ()
+    """Per file of `files`, the least and greatest `started_at` its add action's statistics give (None where
+    the log has none for it): which files a window's read can skip (`spans.SpanViews`). Empty: none known."""
 
 
 class FileListCache:
@@ -105,13 +114,31 @@ def table_files(dt: DeltaTable) -> TableFiles:
     """The files and columns of a Delta table at the version it is loaded at."""
     files = readable_files(dt)
     columns = frozenset(f.name for f in dt.schema().fields)
-    return TableFiles(files, columns, column_facts(dt, columns) if files else ColumnFacts())
-
-
-def column_facts(dt: DeltaTable, columns: frozenset[str]) -> ColumnFacts:
-    """`ColumnFacts` of `dt`'s files, from the log's add actions as delta-rs already holds them (~1-3 ms a table
-    over 30-90 files)."""
+    if not files:
+        return TableFiles(files, columns)
     actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
+    return TableFiles(files, columns, column_facts(actions, columns), file_spans(actions, files))
+
+
+def file_spans(actions: pa.Table, files: list[str]) -> tuple[Span | None, ...]:
+    """Per file of `files` (as `readable_files` names them), its `started_at` span from its add action
+    (`TableFiles.spans`), matched by the file's name: delta-rs names each file it writes with a fresh UUID.
+    A name the log lists twice, or a file without both statistics, has none."""
+    low, high = "min." + C.started_at, "max." + C.started_at
+    if low not in actions.column_names or high not in actions.column_names:
+        return ()
+    by_name: dict[str, Span | None] = {}
+    for path, least, greatest in zip(actions.column("path").to_pylist(), actions.column(low).to_pylist(),
+                                     actions.column(high).to_pylist(), strict=True):
+        name = unquote(str(path)).rsplit("/", 1)[-1]
+        known = isinstance(least, dt.datetime) and isinstance(greatest, dt.datetime)
+        by_name[name] = None if name in by_name or not known else (least, greatest)
+    return tuple(by_name.get(f.replace("\\", "/").rsplit("/", 1)[-1]) for f in files)
+
+
+def column_facts(actions: pa.Table, columns: frozenset[str]) -> ColumnFacts:
+    """`ColumnFacts` of a table's files, from the log's add actions as delta-rs already holds them (~1-3 ms a
+    table over 30-90 files)."""
     if not actions.num_rows or "num_records" not in actions.column_names \
             or actions.column("num_records").null_count:
         return ColumnFacts()
@@ -157,14 +184,32 @@ def snapshot_table_files(layout: Layout, manifest: Manifest, table: str, storage
     return known
 
 
-def view_sql(con: duckdb.DuckDBPyConnection, table: str, snapshot: TableFiles) -> str:
-    """The view of one table on `con`: `select_sql` under the table's name, without `union_by_name`
-    and needless casts when its files all have the same columns (checked on `con`, footers cached)."""
+@dataclass(frozen=True)
+class ViewPlan:
+    """How a table's files are read (`select_sql`'s options), decided once per snapshot from their footers; a
+    view over some of the same files reads them the same way (`spans.SpanViews`)."""
+
+    union_by_name: bool = True
+    file_types: Mapping[str, str] | None = None
+
+
+def view_plan(con: duckdb.DuckDBPyConnection, snapshot: TableFiles) -> ViewPlan:
+    """Without `union_by_name` and needless casts when the files all have the same columns (checked on `con`,
+    footers cached)."""
     if snapshot.files and same_columns(con, snapshot.files):
-        sql = select_sql(table, snapshot, union_by_name=False, file_types=column_types(con, snapshot.files[0]))
-    else:
-        sql = select_sql(table, snapshot)
-    return f"CREATE VIEW {ident(table)} AS {sql}"
+        return ViewPlan(union_by_name=False, file_types=column_types(con, snapshot.files[0]))
+    return ViewPlan()
+
+
+def view_sql(con: duckdb.DuckDBPyConnection, table: str, snapshot: TableFiles) -> str:
+    """The view of one table on `con`: `select_sql` under the table's name, read as `view_plan` decides."""
+    return plan_view_sql(table, table, snapshot, view_plan(con, snapshot))
+
+
+def plan_view_sql(name: str, table: str, snapshot: TableFiles, plan: ViewPlan) -> str:
+    """`CREATE VIEW name` over `snapshot`'s files of the model table `table`, read as `plan` says."""
+    return (f"CREATE VIEW {ident(name)} AS "
+            f"{select_sql(table, snapshot, union_by_name=plan.union_by_name, file_types=plan.file_types)}")
 
 
 def select_sql(table: str, snapshot: TableFiles, *, union_by_name: bool = True,
@@ -223,7 +268,13 @@ def about_files(exc: duckdb.Error) -> bool:
 
 
 def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyConnection:
-    """A new in-memory DuckDB (UTC) with one view per model table.
+    """A new in-memory DuckDB (UTC) with one view per model table (`connect_planned`)."""
+    return connect_planned(files, store)[0]
+
+
+def connect_planned(files: dict[str, TableFiles],
+                    store: str = "") -> tuple[duckdb.DuckDBPyConnection, dict[str, ViewPlan]]:
+    """A new in-memory DuckDB (UTC) with one view per model table, and how each table's files are read.
 
     Parquet footers are cached (`parquet_metadata_cache`): an analysis run sends dozens of queries
     over the same snapshot files, and a snapshot's files never change (Delta writes new ones), so
@@ -235,9 +286,12 @@ def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyCon
     con = duckdb.connect(":memory:")
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET parquet_metadata_cache = true")
+    plans: dict[str, ViewPlan] = {}
     for table in TABLES:
+        snapshot = files.get(table, TableFiles([], frozenset()))
         try:
-            con.execute(view_sql(con, table, files.get(table, TableFiles([], frozenset()))))
+            plans[table] = view_plan(con, snapshot)
+            con.execute(plan_view_sql(table, table, snapshot, plans[table]))
         except duckdb.Error as exc:
             if not about_files(exc):
                 raise
@@ -245,4 +299,4 @@ def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyCon
             # what type"): DuckDB's message names it, or the table does
             con.close()
             raise StoreDamagedError(store, f"a Parquet file of the {table} table", str(exc)) from None
-    return con
+    return con, plans

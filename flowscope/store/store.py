@@ -12,7 +12,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from deltalake.exceptions import DeltaError
 
 from flowscope.model import COLLECTED_STATUSES, EXECUTION_TABLES, SOURCE_KEY, TABLES, Batch, C
 from flowscope.settings import DEMO_STORE
-from flowscope.store import delta, manifest, reader, staging
+from flowscope.store import delta, manifest, reader, spans, staging
 from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.fileuri import readable_files
@@ -107,8 +107,9 @@ def unwritable_path(root: Path) -> str | None:
     return None
 
 
-_Snapshot = tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any, dict[str, reader.TableFiles]]
-"""A snapshot's manifest, its DuckDB connection, the Ibis backend over it (None until asked for) and its files."""
+_Snapshot = tuple[manifest.Manifest, duckdb.DuckDBPyConnection, Any, dict[str, reader.TableFiles], spans.SpanViews]
+"""A snapshot's manifest, its DuckDB connection, the Ibis backend over it (None until asked for), its files and
+its window views."""
 
 
 class Store:
@@ -440,6 +441,11 @@ class Store:
         files = reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
         return reader.connect(files, str(self.path)), files
 
+    def _connect_snapshot(self, snap: manifest.Manifest) -> _Snapshot:
+        files = reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
+        con, plans = reader.connect_planned(files, str(self.path))
+        return snap, con, None, files, spans.SpanViews(con, files, plans)
+
     def ibis(self) -> Any:
         """An Ibis DuckDB backend over the current snapshot (reused while the snapshot holds).
 
@@ -460,12 +466,24 @@ class Store:
         """`tables(names)`, and what the Delta log's statistics say of each one's columns in that same snapshot
         (`reader.ColumnFacts`: no extra read): a query may leave out work only a null row, or a value below
         the least, would need."""
+        tables, facts, _windows = self.snapshot_tables(names)
+        return tables, facts
+
+    def snapshot_tables(self, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, reader.ColumnFacts],
+                                                              Callable[[str, dt.datetime, dt.datetime], Any]]:
+        """`tables_and_facts(names)`, and `window(name, start, end)`: the table `name` of that same snapshot over
+        only the files that may hold rows started in [start, end) (`spans.SpanViews`; the table itself when
+        that is every file). A superset of the window's rows: the caller filters the window on top."""
         wanted = list(names)
         for name in wanted:
             self._check_table(name)
-        _snap, _con, backend, files = self._snapshot_backend()
-        return ({name: backend.table(name) for name in wanted},
-                {name: files[name].facts for name in wanted if name in files})
+        _snap, _con, backend, files, views = self._snapshot_backend()
+        tables = {name: backend.table(name) for name in wanted}
+
+        def window(name: str, start: dt.datetime, end: dt.datetime) -> Any:
+            view = views.view(name, start, end)
+            return tables[name] if view is None else _renamed(tables[name], view)
+        return tables, {name: files[name].facts for name in wanted if name in files}, window
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
@@ -667,8 +685,7 @@ class Store:
         snap = self._latest()
         with self._cache_guard:
             if self._cache is None or self._cache[0] != snap:
-                con, files = self._connect_files(snap)
-                self._cache = (snap, con, None, files)
+                self._cache = self._connect_snapshot(snap)
             return self._cache
 
     def _ibis_backend(self) -> Any:
@@ -676,15 +693,15 @@ class Store:
 
     def _snapshot_backend(self) -> _Snapshot:
         """`_snapshot()` with its Ibis backend built."""
-        snap, con, backend, files = self._snapshot()
+        snap, con, backend, files, views = self._snapshot()
         if backend is None:
             import ibis  # heavy import: only when a caller asks for Ibis
 
             backend = ibis.duckdb.from_connection(con)
             with self._cache_guard:
                 if self._cache is not None and self._cache[1] is con:
-                    self._cache = (snap, con, backend, files)
-        return snap, con, backend, files
+                    self._cache = (snap, con, backend, files, views)
+        return snap, con, backend, files, views
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """A cursor (UTC) of the current snapshot's connection, the one `sql()` and `ibis()` read: queries
@@ -692,6 +709,15 @@ class Store:
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+def _renamed(table: Any, view: str) -> Any:
+    """`table` (an Ibis table of a store view) read from another view of the same columns: its schema is the
+    table's, so Ibis asks DuckDB for none (a DESCRIBE per view was ~4 ms)."""
+    import ibis.expr.operations as ops  # heavy import: only when a caller asks for Ibis
+
+    op = table.op()
+    return ops.DatabaseTable(view, schema=op.schema, source=op.source, namespace=op.namespace).to_expr()
 
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")

@@ -331,6 +331,11 @@ def findings_frame(findings: Iterable[Finding]) -> pd.DataFrame:
 EPOCH = dt.datetime(1970, 1, 1, tzinfo=UTC)
 
 
+WindowRead = Callable[[str, dt.datetime, dt.datetime, bool], "ir.Table | None"]
+"""(table name, start, end, unfiltered) -> that table of the context (before the workflow filter when
+`unfiltered`) read from only the files that can hold rows started in [start, end); None: the table as it is."""
+
+
 @dataclass
 class Context:
     """The tables and window an analysis runs over.
@@ -358,6 +363,9 @@ class Context:
     (`Store.tables_and_facts`): a query may leave out what only a null row, or a value below a column's
     least, needs (`never_null`, `least`). Empty for tables not read from a store's files (an Ibis backend,
     Spark): every query takes its general form."""
+    window_read: WindowRead | None = None
+    """The store's reads of a window (`suite.build_context` from `Store.snapshot_tables`): `in_window` reads a
+    table of the context over only the files that can hold the window's rows. None: the tables as they are."""
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -451,7 +459,30 @@ class Context:
                   both: bool = False) -> ir.Table:
         start = self.prev_since if (previous or both) else self.since
         end = self.since if previous else self.until
+        return self.between(t, start, end, column)
+
+    def between(self, t: ir.Table, start: dt.datetime, end: dt.datetime, column: str = C.started_at) -> ir.Table:
+        """The rows of `t` whose `column` is in [start, end); a table of the context read from only the files
+        that can hold them when the column is `started_at` (`_files_of_window`)."""
+        if column == C.started_at:
+            t = self._files_of_window(t, start, end)
         return t.filter((t[column] >= lit_ts(start)) & (t[column] < lit_ts(end)))
+
+    def _files_of_window(self, t: ir.Table, start: dt.datetime, end: dt.datetime) -> ir.Table:
+        """`t`, when it is one of the context's tables (`tables`, or `unfiltered`), read from only the files that
+        can hold rows started in [start, end) (`window_read`), with the same filters: a superset of the window's
+        rows, which `in_window` filters as before, so the same rows."""
+        if self.window_read is None:
+            return t
+        found = next(((name, whole) for whole, tables in ((False, self.tables), (True, self.unfiltered or {}))
+                      for name, table in tables.items() if table is t), None)
+        if found is None:
+            return t
+        name, whole = found
+        read = self.window_read
+        narrowed = self.cached(f"window_read:{name}:{whole}:{start.isoformat()}:{end.isoformat()}",
+                               lambda: read(name, start, end, whole))
+        return t if narrowed is None else narrowed
 
     def workflow_name(self, cloud: str, workflow_id: str) -> str:
         names = self.cached("wf_names", lambda: {

@@ -23,6 +23,7 @@ from flowscope.analysis.base import Thresholds, execute, to_utc
 from flowscope.analysis.collection import latest_runs, runs_before
 from flowscope.analysis.measures import DATA_GAP_SHARE
 from flowscope.analysis.suite import (
+    TableOfWindow,
     _json_default,
     analyze_context,
     build_context,
@@ -195,15 +196,16 @@ def failed_collection_note(scope: str, ended_at: Any, error: str | None) -> str:
     return f"last collection of {scope} failed" + (f" at {at}" if at else "") + f": {error or 'no error recorded'}"
 
 
-def _tables_of(source: Any) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The model tables of one snapshot: a Store's (`Store.tables_and_facts`, taken together, with what the
-    Delta log's statistics say of their columns), or those of an Ibis backend a caller pinned to a snapshot
-    (a report reads its findings and measures from one; nothing known of its columns)."""
+def _tables_of(source: Any) -> tuple[dict[str, Any], dict[str, Any], TableOfWindow | None]:
+    """The model tables of one snapshot: a Store's (`Store.snapshot_tables`, taken together, with what the
+    Delta log's statistics say of their columns and its reads of a window's files), or those of an Ibis backend
+    a caller pinned to a snapshot (a report reads its findings and measures from one; nothing known of its
+    columns or files)."""
     from flowscope.store import Store
 
     if isinstance(source, Store):
-        return source.tables_and_facts(TABLES)
-    return {name: source.table(name) for name in TABLES}, {}
+        return source.snapshot_tables(TABLES)
+    return {name: source.table(name) for name in TABLES}, {}, None
 
 
 def analyze_report(
@@ -222,10 +224,11 @@ def analyze_report(
     collections_as_of: the failed collections said are each scope's last before this time (default:
     the window's end); a window ended where the data ends (`timewindow.default_end`) asks as of now,
     since the syncs that failed after the data are why it ends there."""
-    tables, facts = _tables_of(store)
+    tables, facts, window_tables = _tables_of(store)
     try:
         ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                       thresholds=thresholds, collections_as_of=collections_as_of, column_facts=facts)
+                       thresholds=thresholds, collections_as_of=collections_as_of, column_facts=facts,
+                       window_tables=window_tables)
         return AnalysisReport(analyze_context(ctx), _coverage(ctx, tables, clouds, workflows, until is not None))
     except Exception as exc:
         # a damaged data page fails a query with an engine error that names no file: the store, when it
@@ -247,7 +250,7 @@ def window_coverage(
     workflows: list[str] | None = None,
 ) -> Coverage:
     """The coverage alone (no analysis run): for a dashboard banner or a report header."""
-    tables, _facts = _tables_of(store)
+    tables, _facts, _windows = _tables_of(store)
     ctx = _context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows, thresholds=None)
     return _coverage(ctx, tables, clouds, workflows, until is not None)
 
@@ -255,11 +258,12 @@ def window_coverage(
 def _context(tables: Mapping[str, ir.Table], *, since: Any, until: Any, now: dt.datetime | None,
              clouds: list[str] | None, workflows: list[str] | None, thresholds: Any,
              collections_as_of: dt.datetime | None = None,
-             column_facts: Mapping[str, Any] | None = None) -> Any:
+             column_facts: Mapping[str, Any] | None = None, window_tables: TableOfWindow | None = None) -> Any:
     since_at, until_at = parse_window(since, until, now)
     check_filters(tables, clouds=clouds, workflows=workflows)
     return build_context(tables, since=since_at, until=until_at, now=now, clouds=clouds, workflows=workflows,
-                         thresholds=thresholds, collections_as_of=collections_as_of, column_facts=column_facts)
+                         thresholds=thresholds, collections_as_of=collections_as_of, column_facts=column_facts,
+                         window_tables=window_tables)
 
 
 def check_filters(tables: Mapping[str, ir.Table], *, clouds: Sequence[str] | None = None,

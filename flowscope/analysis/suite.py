@@ -23,6 +23,7 @@ from flowscope.analysis.base import (
     Finding,
     FindingKind,
     Thresholds,
+    WindowRead,
     ensure_tables,
     execute,
     findings_frame,
@@ -36,6 +37,10 @@ from flowscope.timewindow import check_order
 
 if TYPE_CHECKING:
     from flowscope.store.reader import ColumnFacts
+
+TableOfWindow = Callable[[str, dt.datetime, dt.datetime], ir.Table]
+"""(table name, start, end) -> the table read from only the files that can hold rows started in [start, end)
+(`Store.snapshot_tables`' third part)."""
 
 ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
     collection.run,
@@ -63,6 +68,7 @@ def analyze(
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     collections_as_of: dt.datetime | None = None,
     column_facts: Mapping[str, ColumnFacts] | None = None,
+    window_tables: TableOfWindow | None = None,
 ) -> pd.DataFrame:
     """Every finding over [since, until), most severe and most expensive first.
 
@@ -73,9 +79,12 @@ def analyze(
     or the window's end, whichever is later (`Context.collections_until`).
     column_facts: what the store's Delta log says of the tables' columns (`Store.tables_and_facts`), which
     lets a query leave out work no row needs; the same findings without it.
+    window_tables: the store's reads of a window (`Store.snapshot_tables`), so a read of the window opens only
+    the files that can hold its rows; the same findings without it.
     """
     ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,
-                        thresholds=thresholds, collections_as_of=collections_as_of, column_facts=column_facts)
+                        thresholds=thresholds, collections_as_of=collections_as_of, column_facts=column_facts,
+                        window_tables=window_tables)
     return analyze_context(ctx)
 
 
@@ -119,6 +128,7 @@ def build_context(
     thresholds: Thresholds | Mapping[str, Any] | None = None,
     collections_as_of: dt.datetime | None = None,
     column_facts: Mapping[str, ColumnFacts] | None = None,
+    window_tables: TableOfWindow | None = None,
 ) -> Context:
     if thresholds is None:
         thresholds = Thresholds()
@@ -127,23 +137,45 @@ def build_context(
     now = to_utc(now) or dt.datetime.now(UTC)
     until = to_utc(until) or now
     t = ensure_tables(tables)
-    if clouds:
-        wanted = [str(c) for c in clouds]
-        t = {name: (tbl.filter(tbl[C.cloud].isin(wanted)) if C.cloud in tbl.columns else tbl)
-             for name, tbl in t.items()}
+    wanted_clouds = [str(c) for c in clouds] if clouds else None
+    if wanted_clouds:
+        t = _only(t, C.cloud, wanted_clouds)
     runs = runs_per_workflow(t["executions"], since=to_utc(since), until=until)
     wf = _workflow_dim(t, runs)
     unfiltered, all_workflows = (t, wf) if workflows else (None, None)
+    ids: list[str] | None = None
     if workflows:
         wf = wf[named_any(wf, workflows)]
         ids = sorted(wf[C.workflow_id].unique().tolist())
-        t = {name: (tbl.filter(tbl[C.workflow_id].isin(ids)) if C.workflow_id in tbl.columns else tbl)
-             for name, tbl in t.items()}
+        t = _only(t, C.workflow_id, ids)
     start = to_utc(since) or _first_start(runs_of(runs, wf if workflows else None)) or until - dt.timedelta(days=30)
     check_order(start, until)
+    window_read = None if window_tables is None else _window_read(window_tables, set(tables), wanted_clouds, ids)
     return Context(tables=t, since=start, until=until, now=now, thresholds=thresholds, workflows=wf, runs=runs,
                    collections_as_of=to_utc(collections_as_of), unfiltered=unfiltered, all_workflows=all_workflows,
-                   column_facts=dict(column_facts or {}))
+                   column_facts=dict(column_facts or {}), window_read=window_read)
+
+
+def _window_read(window_tables: TableOfWindow, given: set[str], clouds: list[str] | None,
+                 ids: list[str] | None) -> WindowRead:
+    """`Context.window_read` over the store's `window_tables`: each read filtered as `build_context` filters the
+    context's tables (the clouds, then the workflows unless the caller reads the tables before that filter)."""
+    def read(name: str, start: dt.datetime, end: dt.datetime, whole: bool) -> ir.Table | None:
+        if name not in given:      # an empty stand-in (`ensure_tables`): nothing to leave out
+            return None
+        tables = {name: window_tables(name, start, end)}
+        if clouds:
+            tables = _only(tables, C.cloud, clouds)
+        if ids is not None and not whole:
+            tables = _only(tables, C.workflow_id, ids)
+        return tables[name]
+    return read
+
+
+def _only(tables: Mapping[str, ir.Table], column: str, wanted: list[str]) -> dict[str, ir.Table]:
+    """Each table's rows whose `column` is one of `wanted` (a table without the column as it is)."""
+    return {name: (tbl.filter(tbl[column].isin(wanted)) if column in tbl.columns else tbl)
+            for name, tbl in tables.items()}
 
 
 def workflows_named(dim: pd.DataFrame, wanted: str) -> pd.Series:

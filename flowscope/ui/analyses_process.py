@@ -399,9 +399,9 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     kept = kept_findings.load(where, key)
     if kept is not None:
         return kept
-    # the tables of one snapshot with what its Delta log says of their columns (the engine's shortcuts,
-    # as `flowscope analyze` takes them), and the settings on that snapshot's own connection
-    tables, facts = store.tables_and_facts(TABLES)
+    # the tables of one snapshot with what its Delta log says of their columns and files (the engine's
+    # shortcuts, as `flowscope analyze` takes them), and the settings on that snapshot's own connection
+    tables, facts, window_tables = store.snapshot_tables(TABLES)
     backend = ibis.get_backend(next(iter(tables.values())))
     backend.raw_sql(f"SET threads = {int(_settings['threads'])}")
     backend.raw_sql(f"SET memory_limit = '{_settings['memory']}'")
@@ -409,7 +409,7 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
     # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
     # where the data ends (the default) ends there because the syncs after it failed
     found = analyze(tables, since=since, until=until, now=now, thresholds=thresholds or None,
-                    collections_as_of=now, column_facts=facts)
+                    collections_as_of=now, column_facts=facts, window_tables=window_tables)
     # kept only when the backend read the snapshot the key names (no write landed in between)
     if kept_findings.keepable(until, now) and store.snapshot_key() == snapshot:
         kept_findings.keep(where, key, found)

@@ -7,6 +7,7 @@ table -> manifest. Reads: a fresh in-memory DuckDB over the manifest's snapshot.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import os
 import re
@@ -478,7 +479,7 @@ class Store:
         for name in wanted:
             self._check_table(name)
         _snap, _con, backend, files, views = self._snapshot_backend()
-        tables = {name: backend.table(name) for name in wanted}
+        tables = {name: _view_table(backend, name) for name in wanted}
 
         def window(name: str, start: dt.datetime, end: dt.datetime) -> Any:
             view = views.view(name, start, end)
@@ -709,6 +710,22 @@ class Store:
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+def _view_table(backend: Any, name: str) -> Any:
+    """The Ibis table of the model table `name`'s view on `backend`, typed from the model: every view selects
+    exactly the model's columns, cast to its types (`reader.select_sql`), so DuckDB's DESCRIBE of it (~3 ms a
+    table, 23-31 ms a store open) says nothing the model does not. Nullable, as a view's columns are."""
+    import ibis.expr.operations as ops  # heavy import: only when a caller asks for Ibis
+
+    return ops.DatabaseTable(name, schema=_view_schema(name), source=backend, namespace=ops.Namespace()).to_expr()
+
+
+@functools.cache
+def _view_schema(name: str) -> Any:
+    import ibis
+
+    return ibis.Schema.from_pyarrow(pa.schema([f.with_nullable(True) for f in TABLES[name].schema]))
 
 
 def _renamed(table: Any, view: str) -> Any:

@@ -75,9 +75,12 @@ def window_usage(ctx: Context) -> ir.Table:
         ctx.in_window(ctx.table("usage")), kinds_table(ctx), on=ctx.until.date()))
 
 
-def execution_costs(ctx: Context) -> ir.Table:
-    """cloud, workflow_id, execution_id, usd (an expression; one row per execution with usage)."""
+def execution_costs(ctx: Context, workflow_ids: Collection[str] | None = None) -> ir.Table:
+    """cloud, workflow_id, execution_id, usd (an expression; one row per execution with usage); `workflow_ids`:
+    only those workflows' executions (a finding's detail needs a few workflows' runs, not every run's cost)."""
     u = window_usage(ctx)
+    if workflow_ids is not None:
+        u = u.filter(u[C.workflow_id].isin(sorted(workflow_ids)))
     return u.group_by([C.cloud, C.workflow_id, C.execution_id]).aggregate(usd=u.usd.sum())
 
 

@@ -466,7 +466,8 @@ def add_edges(ctx: Context, findings: list[Finding]) -> None:
     if not findings:
         return
     into = {id(f): set(f.evidence.get("cycle") or []) or {f.step} for f in findings}
-    # only the edges into the findings' steps are read: their visits, not all the workflows' (session 48)
+    # only the edges into the findings' steps are read: their visits, not all the workflows' (session 48: on
+    # the 30k demo the targets hold 90% of the visits, add_edges 0.61 to 0.55 s of CPU)
     edges = edge_costs(ctx, [(f.cloud, f.workflow_id) for f in findings if f.workflow_id is not None],
                        into={n for names in into.values() for n in names if n is not None})
     by_wf = {k: g for k, g in edges.groupby([C.cloud, C.workflow_id])} if not edges.empty else {}

@@ -90,7 +90,7 @@ def run(ctx: Context) -> list[Finding]:
     samples = picked_by(errors, keys, "samples")
     revs = _revisions(errors, keys)
     # the flagged steps' workflows' runs only: the cost of every run of the window was summed to price a few
-    # (30k demo: 0.18 to 0.15 s of CPU for this query, session 48)
+    # (30k demo, this query alone: 0.205 to 0.175 s of CPU, session 48)
     ec = execution_costs(ctx, set(hits[C.workflow_id]))
     un = fs.filter(fs[C.status].isin(UNCAUGHT_FAILED_VALUES))
     # each wasted run once, in the failure bucket of its first uncaught failure (`_wasted_by_bucket`)

@@ -586,6 +586,10 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
     s = s.filter((s[C.started_at] >= lit_ts(st["start"].min())) & (s[C.started_at] < lit_ts(st["end"].max())))
     j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
                      & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end))
+    # The storm's visits are read once: a projection of the join, which the flags below and the counts read
+    # (a join chain extended by the anti-join was a second scan of the steps; a projection read twice is one
+    # common table; its SQL alone 0.12 to 0.07 s of CPU on the 30k demo, 0.08 to 0.04 s at 1M, session 48).
+    j = j.select("sid", "m_error", C.cloud, C.execution_id, C.step_key, C.attempts, *step_rank.COLUMNS)
     a = ctx.table("attempts")
     a = a.filter(a[C.status].isin(FAILED_VALUES) & (a[C.started_at] >= lit_ts(st["start"].min()))
                  & (a[C.started_at] < lit_ts(ctx.until)))
@@ -598,6 +602,7 @@ def _storm_details(ctx: Context, st: pd.DataFrame) -> pd.DataFrame:
     flags = r.group_by(["sid", "v_cloud", "v_exec", "v_key"]).aggregate(
         own=(r.a_error == r.m_error).max(), other=(r.a_error != r.m_error).max())
     others = flags.filter(flags.other & ~flags.own)
+    j = j.view()                   # a new join chain on the one projection, not the first chain extended
     j = j.anti_join(others, [j.sid == others.sid, j[C.cloud] == others.v_cloud,
                              j[C.execution_id] == others.v_exec, j[C.step_key] == others.v_key])
     # the samples (the storm's most retried visits' runs) in the same query: ranked among the retried visits

@@ -14,6 +14,7 @@ dashboard as the SQL Ibis compiles it to.
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 
 import ibis
 import ibis.expr.types as ir
@@ -42,27 +43,32 @@ def _is_own_work(first: ir.BooleanValue, container_name: ir.StringValue, name: i
     return (first & (container_name == name)).fill_null(False)
 
 
-def _self_joined(steps: ir.Table, one_cloud: bool) -> ir.Table:
-    """`steps`' visits joined to the step each came from (its previous step, else its container: `_src`),
-    with `_own` (`_is_own_work`). One self-join on the execution and coalesce(previous, parent): one join
-    per key cost a quarter more (Workflows page, 30 days of the 1M dashboard bench store: 142 against
-    115 ms)."""
-    s = steps.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
-                     _src=ibis.coalesce(steps[C.previous_step_key], steps[C.parent_step_key]),
-                     _first=steps[C.previous_step_key].isnull())
-    p = s.select(_p_cloud=C.cloud, _p_exec=C.execution_id, _p_key=C.step_key, _p_name=C.name)
+def _self_joined(steps: ir.Table, one_cloud: bool, into: Collection[str] | None = None) -> ir.Table:
+    """`steps`' visits (`into`: only those of steps of these names) joined to the step each came from (its
+    previous step, else its container: `_src`, looked up among all of `steps`), with `_own`
+    (`_is_own_work`). One self-join on the execution and coalesce(previous, parent): one join per key cost
+    a quarter more (Workflows page, 30 days of the 1M dashboard bench store: 142 against 115 ms)."""
+    v = steps if into is None else steps.filter(steps[C.name].isin(sorted(into)))
+    s = v.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
+                 _src=ibis.coalesce(v[C.previous_step_key], v[C.parent_step_key]),
+                 _first=v[C.previous_step_key].isnull())
+    # the sources among every step (`into` narrows the visits, never where they came from)
+    p = (s if into is None else steps).select(_p_cloud=C.cloud, _p_exec=C.execution_id, _p_key=C.step_key,
+                                              _p_name=C.name)
     on = (s[C.execution_id] == p._p_exec) & (s._src == p._p_key)
     j = s.left_join(p, on if one_cloud else on & (s[C.cloud] == p._p_cloud))
     return j.mutate(_own=_is_own_work(j._first, j._p_name, j[C.name]))
 
 
-def visits(steps: ir.Table) -> ir.Table:
+def visits(steps: ir.Table, into: Collection[str] | None = None) -> ir.Table:
     """Every visit of `steps` (cloud, workflow_id, execution_id, step_key, name) with `source`, the name of
     the step it came from (null: an execution's first step, a source outside `steps` such as a previous
     step before the window, or a container's own work), and `container_key` (`CONTAINER`), the container
     whose own work it is (null for every other visit). `with_sources` and `own_work` from one self-join,
-    for a caller that needs both (edge dollars: a container's own work costs on the container's edge)."""
-    j = _self_joined(steps, one_cloud=False)
+    for a caller that needs both (edge dollars: a container's own work costs on the container's edge).
+    `into`: only the visits of steps of these names, the edges into them (their sources are still looked
+    up among all of `steps`); a container's own work has the container's name, so it is kept with it."""
+    j = _self_joined(steps, one_cloud=False, into=into)
     return j.select(C.cloud, C.workflow_id, C.execution_id, C.step_key, C.name,
                     **{SOURCE: ibis.ifelse(j._own, ibis.null(), j._p_name),
                        CONTAINER: ibis.ifelse(j._own, j._src, ibis.null())})

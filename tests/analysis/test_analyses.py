@@ -8,7 +8,7 @@ import pytest
 
 from flowscope.analysis import FINDING_COLUMNS, Thresholds, analyze, findings_to_json
 from flowscope.model import C, Kind, Meter, RunStatus, Status, StepType
-from tests.analysis.helpers import T0, World, at, transitions
+from tests.analysis.helpers import ARN, T0, World, at, transitions
 
 DAY = dt.timedelta(days=1)
 
@@ -850,6 +850,27 @@ def test_a_run_redriven_to_success_wasted_nothing():
     ev = f.evidence
     assert (ev["visits"], ev["failures"], ev["uncaught"], f.executions_affected) == (50, 20, 20, 20)
     assert ev["wasted_usd"] == pytest.approx(10 * 2 * 0.000025)       # the 10 runs still failed: 2 transitions each
+
+
+
+def test_wasted_runs_are_priced_from_the_flagged_workflows_usage_only(monkeypatch):
+    """The wasted runs' cost reads the usage of the failing steps' workflows (`execution_costs(ctx,
+    workflow_ids)`), not every run's of the window; the findings are those of the read of every run."""
+    from flowscope.analysis import cost, failures
+    w = failing_world()
+    other = w.workflow("quiet")
+    for i in range(20):
+        ex = w.execution(other, T0 + dt.timedelta(minutes=10 * i), status=Status.FAILED)
+        w.step(ex, "Work", T0 + dt.timedelta(minutes=10 * i), meter=Meter.AWS_SFN_STATE_TRANSITION, quantity=50)
+    asked = []
+    monkeypatch.setattr(failures, "execution_costs", lambda ctx, workflow_ids=None: asked.append(workflow_ids)
+                        or cost.execution_costs(ctx, workflow_ids))
+    narrow = run(w)
+    assert asked == [{ARN + "orders"}]
+    monkeypatch.setattr(failures, "execution_costs", lambda ctx, workflow_ids=None: cost.execution_costs(ctx))
+    whole = run(w)
+    assert of(narrow, "failing_step").iloc[0].evidence["wasted_usd"] == pytest.approx(20 * 2 * 0.000025)
+    assert findings_to_json(narrow) == findings_to_json(whole)
 
 
 @pytest.mark.parametrize(("percentage", "count", "failed", "verdict", "said"), [

@@ -174,6 +174,45 @@ def test_an_edge_counts_visits_and_sums_every_meter_of_them():
     assert got[2, both][1] == pytest.approx(got[1, one][1] + got[1, both][1])
 
 
+
+@pytest.mark.parametrize("world, into", [
+    (map_world(), {"Item"}), (polling_world(), {"Wait", "Check", "IsReady"}),
+    (gcp_try_polling_world(), {"check"}), (gcp_try_polling_world(), {"is_done", "start"}),
+], ids=["map-item", "polling-cycle", "gcp-try", "gcp-not-the-try"])
+def test_edges_into_some_steps_are_those_of_the_whole_read(world, into):
+    """`edge_costs(..., into)` (what `add_edges` reads: the visits entering the findings' steps) gives the
+    edges into those steps with the transitions and dollars of the read of every edge, to the bit."""
+    ctx = ctx_of(world)
+    wfs = [(r["cloud"], r["workflow_id"]) for r in world.rows["workflows"]]
+    order = ["cloud", "workflow_id", "from", "to"]
+    whole = edge_costs(ctx, wfs)
+    whole = whole[whole["to"].isin(into)].sort_values(order).reset_index(drop=True)
+    got = edge_costs(ctx, wfs, into).sort_values(order).reset_index(drop=True)
+    assert not whole.empty
+    pd.testing.assert_frame_equal(got, whole, check_exact=True, check_dtype=False)
+
+
+def test_a_try_entered_through_the_narrowed_read_keeps_its_calls_dollars():
+    """The narrowed read must still find a container's own work: the GCP try named check costs nothing of
+    its own, the http call inside it (its own work, also named check) is what the wait -> check edge costs."""
+    w = gcp_try_polling_world()
+    wf = w.rows["workflows"][0]["workflow_id"]
+    got = edge_costs(ctx_of(w), [("gcp", wf)], {"check"}).set_index(["from", "to"])
+    assert list(got.index) == [("wait", "check")] and int(got.loc[("wait", "check"), "transitions"]) == 24
+    assert float(got.loc[("wait", "check"), "usd"]) > 0, "the try has no usage of its own: the calls' is the edge's"
+
+def test_add_edges_reads_only_the_edges_into_the_findings_steps(monkeypatch):
+    """`add_edges` asks `edge_costs` for the edges into the flagged steps (and loops' cycles), not every edge."""
+    from flowscope.analysis import cost
+    asked = []
+    whole = cost.edge_costs
+    monkeypatch.setattr(cost, "edge_costs", lambda ctx, wfs, into=None: asked.append(into) or whole(ctx, wfs, into))
+    f = of(run(polling_world()), "polling_loop")
+    assert asked == [{"Wait", "Check", "IsReady"}]
+    assert [(e["from"], e["to"]) for e in f.iloc[0].evidence["edges"]] == \
+        [("Check", "IsReady"), ("Wait", "Check"), ("IsReady", "Wait"), ("Start", "Wait")]
+
+
 # ---------------------------------------------------------------- 2. retries' share of cost
 
 def retry_world(kind, cloud, meter, attempts, executions=10):

@@ -336,3 +336,76 @@ def test_the_coverage_and_the_collection_checks_read_the_collection_runs_once(mo
     assert [f["scope"] for f in coverage.failed_collections] == ["aws:5:ap-south-1", "aws:9:us-west-2"]
     assert coverage.collected_to == _old_collected_to(runs, until)
     assert coverage.collected_to == (at(hours=20) if watermarks else None)
+
+
+def _storm_details_in_two_reads(ctx, st: pd.DataFrame) -> pd.DataFrame:
+    """`retries._storm_details` as it was before session 48: the join of the storms' visits extended by the
+    anti-join (two scans of the steps). The reference the one-read form must equal."""
+    import ibis
+
+    from flowscope.analysis import step_rank
+    from flowscope.analysis.base import lit_ts, picked_by, sample_rank, sample_rows
+    m = ibis.memtable(pd.DataFrame({
+        "sid": st["sid"].astype("int64"), "m_cloud": st["cloud"].astype(str),
+        "m_wf": st["workflow_id"].astype(str), "m_step": st["step"].astype(str),
+        "m_start": pd.to_datetime(st["start"], utc=True), "m_end": pd.to_datetime(st["end"], utc=True),
+        "m_error": st["error"].astype(str)}))
+    s = ctx.table("steps")
+    s = s.filter((s[C.started_at] >= lit_ts(st["start"].min())) & (s[C.started_at] < lit_ts(st["end"].max())))
+    j = s.inner_join(m, (s[C.cloud] == m.m_cloud) & (s[C.workflow_id] == m.m_wf) & (s[C.name] == m.m_step)
+                     & (s[C.started_at] >= m.m_start) & (s[C.started_at] < m.m_end))
+    a = ctx.table("attempts")
+    a = a.filter(a[C.status].isin(FAILED_VALUES) & (a[C.started_at] >= lit_ts(st["start"].min()))
+                 & (a[C.started_at] < lit_ts(ctx.until)))
+    a = a.select(a_cloud=a[C.cloud], a_exec=a[C.execution_id], a_key=a[C.step_key], a_attempt=a[C.attempt],
+                 a_error=ibis.coalesce(a[C.error], ibis.literal(retries.NO_ERROR)))
+    v = j.select("sid", "m_error", v_cloud=j[C.cloud], v_exec=j[C.execution_id], v_key=j[C.step_key],
+                 v_attempts=j[C.attempts])
+    r = v.inner_join(a, (v.v_cloud == a.a_cloud) & (v.v_exec == a.a_exec) & (v.v_key == a.a_key)
+                     & (a.a_attempt < v.v_attempts))
+    flags = r.group_by(["sid", "v_cloud", "v_exec", "v_key"]).aggregate(
+        own=(r.a_error == r.m_error).max(), other=(r.a_error != r.m_error).max())
+    others = flags.filter(flags.other & ~flags.own)
+    j = j.anti_join(others, [j.sid == others.sid, j[C.cloud] == others.v_cloud,
+                             j[C.execution_id] == others.v_exec, j[C.step_key] == others.v_key])
+    j = j.mutate(_retried=j[C.attempts] > 1)
+    j = sample_rank(j, ["sid", "_retried"], order_by=C.attempts, name="_rank")
+    agg = execute(j.group_by(["sid", step_rank.rank(j)]).aggregate(
+        visits=j.count(), attempts=j[C.attempts].sum(), executions=j[C.execution_id].nunique(),
+        samples=sample_rows(j, "_rank", where=j["_retried"])))
+    samples = picked_by(agg, ["sid"], "samples")
+    agg = step_rank.lowest_rank(agg.drop(columns="samples"), ["sid"])
+    agg["samples"] = [samples.get((sid,), []) for sid in agg["sid"]]
+    return agg
+
+
+def test_storm_details_read_the_storms_visits_once_and_count_as_two_reads_did(monkeypatch):
+    """A storm's visits, attempts, runs and samples from one read of its steps (a projection of the join that
+    the error flags and the counts share), equal to the two-read form; visits retried for another error
+    only are still left out, and a second storm on the same step keeps its own."""
+    w = World()
+    wf = w.workflow("ingest")
+    for i in range(40):
+        t = at(hours=10, seconds=30 * i)
+        ex = w.execution(wf, t)
+        tries = 1 + i % 4
+        error = "Timeout" if i % 5 == 0 else "ThrottlingException"
+        st = w.step(ex, "CallApi", t, attempts=tries, meter=Meter.AWS_SFN_STATE_TRANSITION)
+        for n in range(1, tries + 1):
+            w.attempt(st, n, t + dt.timedelta(seconds=n), status=Status.FAILED if n < tries else Status.SUCCEEDED,
+                      error=error if n < tries else None)
+    ctx = build_context(w.tables(), since=T0, until=T0 + DAY, now=T0 + DAY)
+    st = pd.DataFrame({"sid": [0, 1], "cloud": ["aws", "aws"], "workflow_id": [wf, wf], "step": ["CallApi"] * 2,
+                       "start": [at(hours=10)] * 2, "end": [at(hours=11)] * 2,
+                       "error": ["ThrottlingException", "Timeout"]})
+    reads = []
+    real = retries.execute
+    monkeypatch.setattr(retries, "execute", lambda expr, **kw: reads.append(expr) or real(expr, **kw))
+    got = retries._storm_details(ctx, st).sort_values("sid").reset_index(drop=True)
+    want = _storm_details_in_two_reads(ctx, st).sort_values("sid").reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, want)
+    # 40 visits, 10 never retried; 6 retried for Timeout only, 24 for ThrottlingException only
+    assert got["visits"].tolist() == [34, 16] and got["samples"].map(len).tolist() == [5, 5]
+    steps = ctx.table("steps").op().name
+    import ibis
+    assert [str(ibis.to_sql(e, dialect="duckdb")).count(f'"{steps}"') for e in reads] == [1], "one read of the steps"

@@ -105,3 +105,22 @@ def test_visits_are_the_sources_and_the_own_work_of_one_join(con):
     assert {(r.cloud, r.execution_id, r.step_key): r.source if isinstance(r.source, str) else None
             for r in sources.itertuples(index=False)} == \
         {k: r.source if isinstance(r.source, str) else None for k, r in keyed.items() if k not in own}
+
+
+@pytest.mark.parametrize("into", [{"Call"}, {"B", "Item"}, {"Guard", "Inner", "X"}, set()])
+def test_visits_into_some_steps_are_those_of_every_visit(con, into):
+    """`visits(steps, into)` (the findings' edges, `cost.add_edges`) holds the visits of the steps named in
+    `into` with the sources and containers `visits(steps)` gives them: their sources are looked up among
+    every step, and a container's own work (GCP's try around "Call") stays with its container."""
+    backend = ibis.duckdb.from_connection(con)
+
+    def keyed(df: pd.DataFrame) -> dict:
+        return {(r.cloud, r.execution_id, r.step_key): (r.name, r.source if isinstance(r.source, str) else None,
+                                                        r.container_key if isinstance(r.container_key, str) else None)
+                for r in df.itertuples(index=False)}
+
+    whole = keyed(backend.execute(transitions.visits(backend.table("steps"))))
+    got = keyed(backend.execute(transitions.visits(backend.table("steps"), into)))
+    assert got == {k: v for k, v in whole.items() if v[0] in into}
+    if "Call" in into:
+        assert got["gcp", "e1", "4"] == ("Call", None, "3"), "the try's own work, charged to the try"

@@ -57,7 +57,7 @@ def test_a_window_read_from_its_files_finds_what_every_file_gives(store, read_vi
     assert narrowed, "the demo must give the window something to find"
     left_out = {name.split("__")[0] for name in views if "__files" in name}
     if days < 7:      # the window and its previous window leave out the data's first days
-        assert {"steps", "executions", "usage"} <= left_out
+        assert {"steps", "executions", "usage", "attempts"} <= left_out
     assert not any("__files" in name for name in read_views[read_first:])     # without the store's windows
 
 

@@ -123,7 +123,8 @@ def table_files(dt: DeltaTable) -> TableFiles:
 def file_spans(actions: pa.Table, files: list[str]) -> tuple[Span | None, ...]:
     """Per file of `files` (as `readable_files` names them), its `started_at` span from its add action
     (`TableFiles.spans`), matched by the file's name: delta-rs names each file it writes with a fresh UUID.
-    A name the log lists twice, or a file without both statistics, has none."""
+    A name the log lists twice, or a file without both statistics (or with timestamps of no time zone, which a
+    window's bounds could not be compared with), has none."""
     low, high = "min." + C.started_at, "max." + C.started_at
     if low not in actions.column_names or high not in actions.column_names:
         return ()
@@ -131,7 +132,7 @@ def file_spans(actions: pa.Table, files: list[str]) -> tuple[Span | None, ...]:
     for path, least, greatest in zip(actions.column("path").to_pylist(), actions.column(low).to_pylist(),
                                      actions.column(high).to_pylist(), strict=True):
         name = unquote(str(path)).rsplit("/", 1)[-1]
-        known = isinstance(least, dt.datetime) and isinstance(greatest, dt.datetime)
+        known = all(isinstance(v, dt.datetime) and v.tzinfo is not None for v in (least, greatest))
         by_name[name] = None if name in by_name or not known else (least, greatest)
     return tuple(by_name.get(f.replace("\\", "/").rsplit("/", 1)[-1]) for f in files)
 

@@ -93,3 +93,23 @@ def test_a_write_after_the_tables_were_taken_leaves_their_window_on_their_snapsh
     read = window("executions", T0 + DAY, T0 + 2 * DAY)
     assert _count(read, T0 + DAY, T0 + 2 * DAY) == 1           # the snapshot the tables were taken from
     assert _count(later.snapshot_tables(TABLES)[2]("executions", T0 + DAY, T0 + 2 * DAY), T0 + DAY, T0 + 2 * DAY) == 2
+
+
+def test_a_file_whose_span_the_log_does_not_give_plainly_has_none():
+    """Matched by file name; a name listed twice, a missing statistic or a timestamp without a zone (which a
+    window's bounds cannot be compared with) gives no span, so the file is always read."""
+    import pyarrow as pa
+
+    aware, naive = T0, T0.replace(tzinfo=None)
+    actions = pa.table({
+        "path": ["_p_cloud=aws/_p_start_date=2026-03-01/part-a.parquet", "part-b.parquet", "x/part-c.parquet",
+                 "y/part-c.parquet", "part-d.parquet"],
+        "min.started_at": pa.array([aware, None, aware, aware, aware], pa.timestamp("us", tz="UTC")),
+        "max.started_at": pa.array([aware + DAY, aware, aware, aware, aware], pa.timestamp("us", tz="UTC")),
+    })
+    files = ["/s/steps/_p_cloud=aws/_p_start_date=2026-03-01/part-a.parquet", "/s/steps/part-b.parquet",
+             "/s/steps/x/part-c.parquet", "/s/steps/part-d.parquet", "/s/steps/part-e.parquet"]
+    assert reader.file_spans(actions, files) == ((aware, aware + DAY), None, None, (aware, aware), None)
+    without_zone = actions.set_column(1, "min.started_at", pa.array([naive] * 5, pa.timestamp("us")))
+    assert reader.file_spans(without_zone, files)[0] is None
+    assert reader.file_spans(actions.drop_columns(["max.started_at"]), files) == ()

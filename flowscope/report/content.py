@@ -245,7 +245,7 @@ def build_content(
     thresholds = thresholds if isinstance(thresholds, Thresholds) else Thresholds.from_mapping(thresholds)
     now = now or dt.datetime.now(dt.timezone.utc)
     # One snapshot for the findings and the measures: a sync committing mid-report cannot split them.
-    snapshot = store.ibis()
+    snapshot = store.pinned()
     report = analyze_report(snapshot, since=since, until=until, now=now, clouds=list(clouds) if clouds else None,
                             workflows=list(workflows) if workflows else None, thresholds=thresholds,
                             collections_as_of=collections_as_of)

@@ -15,6 +15,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -475,6 +476,13 @@ class Store:
         """`tables_and_facts(names)`, and `window(name, start, end)`: the table `name` of that same snapshot over
         only the files that may hold rows started in [start, end) (`spans.SpanViews`; the table itself when
         that is every file). A superset of the window's rows: the caller filters the window on top."""
+        held = self.pinned(names)
+        return held.tables, held.facts, held.window
+
+    def pinned(self, names: Iterable[str] = TABLES) -> PinnedSnapshot:
+        """The current snapshot held for several reads (a report's findings and its measures): its Ibis backend
+        and connection, its tables with their column facts, and its window reads (`snapshot_tables`). A write
+        that lands meanwhile is not seen by any of them."""
         wanted = list(names)
         for name in wanted:
             self._check_table(name)
@@ -484,7 +492,7 @@ class Store:
         def window(name: str, start: dt.datetime, end: dt.datetime) -> Any:
             view = views.view(name, start, end)
             return tables[name] if view is None else _renamed(tables[name], view)
-        return tables, {name: files[name].facts for name in wanted if name in files}, window
+        return PinnedSnapshot(backend, tables, {name: files[name].facts for name in wanted if name in files}, window)
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
         """Run SQL over the current snapshot; returns a pandas DataFrame."""
@@ -710,6 +718,24 @@ class Store:
         cur = self._snapshot()[1].cursor()
         cur.execute("SET TimeZone = 'UTC'")
         return cur
+
+
+@dataclass(frozen=True)
+class PinnedSnapshot:
+    """One snapshot of a store, held (`Store.pinned`): read through it, findings and measures cannot straddle a
+    write. `table(name)` and `con` as an Ibis backend offers them, so a reader of a backend reads it too."""
+
+    backend: Any
+    tables: dict[str, Any]
+    facts: dict[str, reader.ColumnFacts]
+    window: Callable[[str, dt.datetime, dt.datetime], Any]
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.backend.con
+
+    def table(self, name: str) -> Any:
+        return self.tables[name]
 
 
 def _view_table(backend: Any, name: str) -> Any:

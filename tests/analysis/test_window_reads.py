@@ -78,3 +78,14 @@ def test_the_tables_before_a_workflow_filter_are_read_from_the_window_files_with
         one = narrowed.in_window(narrowed.table(name))
         assert set(base.execute(one.select(C.workflow_id).distinct())[C.workflow_id]) == {
             w for w in narrowed.workflows[C.workflow_id]}
+
+
+def test_a_report_reads_its_window_from_the_files_of_its_snapshot(store, read_views):
+    """`flowscope report` reads its findings and measures from one pinned snapshot (`Store.pinned`): the findings
+    take the store's windows and column facts as `flowscope analyze` does, and are the same."""
+    from flowscope.report.content import build_content
+
+    window = {"since": END - dt.timedelta(days=3), "until": END, "now": END}
+    content = build_content(store, **window)
+    assert any("__files" in name for name in read_views)
+    assert findings_to_records(content.analysis.findings) == findings_to_records(analyze_store(store, **window))

@@ -238,11 +238,17 @@ def _merge(dt: DeltaTable, table: str, data: pa.Table | None, keys: pa.Table, pa
 
 def compact(dt: DeltaTable) -> dict[str, int]:
     """Merge small files (optimize.compact: every partition of more than one file, in one commit; a
-    partition of one file is not rewritten); returns files before/after."""
+    partition of one file is not rewritten), then checkpoint the log; returns files before/after.
+
+    The checkpoint: optimize's commit removes and adds every file it merges, each add with its statistics as
+    JSON, and every open of the table replays the log from its last checkpoint (delta-rs writes one every 100
+    commits by itself). A year of daily files (1,098 a table) took 101-208 ms a table to open, 18 ms from a
+    checkpoint (session 48)."""
     before = len(dt.file_uris())
     if before > 1:
         dt.optimize.compact(writer_properties=WRITER_PROPERTIES)
         dt.update_incremental()
+        dt.create_checkpoint()
     return {"files_before": before, "files_after": len(dt.file_uris()), "version": dt.version()}
 
 

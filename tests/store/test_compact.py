@@ -54,3 +54,22 @@ def test_vacuum_keeps_files_of_a_snapshot_a_reader_still_has(tmp_path):
     assert s.sql("SELECT count(*) n FROM steps")["n"][0] == 36
     fresh = s.connect()
     assert fresh.execute("SELECT count(*) FROM executions").fetchone() == (13,)
+
+
+def test_compaction_checkpoints_each_table_it_merged_and_the_store_reads_from_it(tmp_path):
+    """optimize's commit lists every file it removed and added, with statistics as JSON, and each open replays
+    the log from its last checkpoint: compaction leaves one at its commit, which a new reader opens from."""
+    import json
+
+    s = Store(tmp_path / "store", vacuum_retention=dt.timedelta(0))
+    for k in range(6):
+        s.write(batch(range(k * 5, k * 5 + 5)))
+    before = snapshot(s)
+    result = s.compact()
+    for name, table in result["tables"].items():
+        last = json.loads((s.path / name / "_delta_log" / "_last_checkpoint").read_text())
+        assert last["version"] == table["version"], name
+    reopened = Store.open(tmp_path / "store")
+    after = snapshot(reopened)
+    for t in TABLES:
+        assert after[t].equals(before[t]), t

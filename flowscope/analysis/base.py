@@ -364,7 +364,7 @@ class Context:
     least, needs (`never_null`, `least`). Empty for tables not read from a store's files (an Ibis backend,
     Spark): every query takes its general form."""
     window_read: WindowRead | None = None
-    """The store's reads of a window (`suite.build_context` from `Store.snapshot_tables`): `in_window` reads a
+    """The store's reads of a window (`suite.build_context` from `Store.pinned`): `in_window` reads a
     table of the context over only the files that can hold the window's rows. None: the tables as they are."""
     _memo_locks: dict[str, threading.Lock] = field(default_factory=dict, repr=False, compare=False)
     _memo_guard: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)

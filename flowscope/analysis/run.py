@@ -197,15 +197,15 @@ def failed_collection_note(scope: str, ended_at: Any, error: str | None) -> str:
 
 
 def _tables_of(source: Any) -> tuple[dict[str, Any], dict[str, Any], TableOfWindow | None]:
-    """The model tables of one snapshot: a Store's (`Store.snapshot_tables`, taken together, with what the
-    Delta log's statistics say of their columns and its reads of a window's files), the same of a snapshot a
-    caller pinned (`Store.pinned`: a report reads its findings and measures from one), or those of an Ibis
-    backend (another engine; nothing known of its columns or files)."""
+    """The model tables of one snapshot: a Store's current one (`Store.pinned`: the tables taken together, with
+    what the Delta log's statistics say of their columns and its reads of a window's files), the same of a
+    snapshot a caller pinned (a report reads its findings and measures from one), or those of an Ibis backend
+    (another engine; nothing known of its columns or files)."""
     from flowscope.store import Store
     from flowscope.store.store import PinnedSnapshot
 
     if isinstance(source, Store):
-        return source.snapshot_tables(TABLES)
+        source = source.pinned(TABLES)
     if isinstance(source, PinnedSnapshot):
         return source.tables, source.facts, source.window
     return {name: source.table(name) for name in TABLES}, {}, None

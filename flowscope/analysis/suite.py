@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 TableOfWindow = Callable[[str, dt.datetime, dt.datetime], ir.Table]
 """(table name, start, end) -> the table read from only the files that can hold rows started in [start, end)
-(`Store.snapshot_tables`' third part)."""
+(`Store.pinned`'s `window`)."""
 
 ANALYSES: tuple[Callable[[Context], list[Finding]], ...] = (
     collection.run,
@@ -79,7 +79,7 @@ def analyze(
     or the window's end, whichever is later (`Context.collections_until`).
     column_facts: what the store's Delta log says of the tables' columns (`Store.tables_and_facts`), which
     lets a query leave out work no row needs; the same findings without it.
-    window_tables: the store's reads of a window (`Store.snapshot_tables`), so a read of the window opens only
+    window_tables: the store's reads of a window (`Store.pinned`'s `window`), so a read of the window opens only
     the files that can hold its rows; the same findings without it.
     """
     ctx = build_context(tables, since=since, until=until, now=now, clouds=clouds, workflows=workflows,

@@ -437,11 +437,7 @@ class Store:
         return self._connect(self._latest())
 
     def _connect(self, snap: manifest.Manifest) -> duckdb.DuckDBPyConnection:
-        return self._connect_files(snap)[0]
-
-    def _connect_files(self, snap: manifest.Manifest) -> tuple[duckdb.DuckDBPyConnection, dict[str, reader.TableFiles]]:
-        files = reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
-        return reader.connect(files, str(self.path)), files
+        return self._connect_snapshot(snap)[1]
 
     def _connect_snapshot(self, snap: manifest.Manifest) -> _Snapshot:
         files = reader.snapshot_files(self._layout, snap, self.storage_options, self._files)
@@ -468,21 +464,15 @@ class Store:
         """`tables(names)`, and what the Delta log's statistics say of each one's columns in that same snapshot
         (`reader.ColumnFacts`: no extra read): a query may leave out work only a null row, or a value below
         the least, would need."""
-        tables, facts, _windows = self.snapshot_tables(names)
-        return tables, facts
-
-    def snapshot_tables(self, names: Iterable[str]) -> tuple[dict[str, Any], dict[str, reader.ColumnFacts],
-                                                              Callable[[str, dt.datetime, dt.datetime], Any]]:
-        """`tables_and_facts(names)`, and `window(name, start, end)`: the table `name` of that same snapshot over
-        only the files that may hold rows started in [start, end) (`spans.SpanViews`; the table itself when
-        that is every file). A superset of the window's rows: the caller filters the window on top."""
         held = self.pinned(names)
-        return held.tables, held.facts, held.window
+        return held.tables, held.facts
 
     def pinned(self, names: Iterable[str] = TABLES) -> PinnedSnapshot:
         """The current snapshot held for several reads (a report's findings and its measures): its Ibis backend
-        and connection, its tables with their column facts, and its window reads (`snapshot_tables`). A write
-        that lands meanwhile is not seen by any of them."""
+        and connection, its tables with their column facts (`tables_and_facts`), and `window(name, start, end)`:
+        the table `name` over only the files that may hold rows started in [start, end) (`spans.SpanViews`; the
+        table itself when that is every file), a superset of the window's rows the caller filters on top. A
+        write that lands meanwhile is not seen by any of them."""
         wanted = list(names)
         for name in wanted:
             self._check_table(name)
@@ -491,7 +481,7 @@ class Store:
 
         def window(name: str, start: dt.datetime, end: dt.datetime) -> Any:
             view = views.view(name, start, end)
-            return tables[name] if view is None else _renamed(tables[name], view)
+            return tables[name] if view is None else _view_table(backend, name, view)
         return PinnedSnapshot(backend, tables, {name: files[name].facts for name in wanted if name in files}, window)
 
     def sql(self, query: str, params: list[Any] | None = None) -> Any:
@@ -738,13 +728,15 @@ class PinnedSnapshot:
         return self.tables[name]
 
 
-def _view_table(backend: Any, name: str) -> Any:
-    """The Ibis table of the model table `name`'s view on `backend`, typed from the model: every view selects
-    exactly the model's columns, cast to its types (`reader.select_sql`), so DuckDB's DESCRIBE of it (~3 ms a
-    table, 23-31 ms a store open) says nothing the model does not. Nullable, as a view's columns are."""
+def _view_table(backend: Any, name: str, view: str | None = None) -> Any:
+    """The Ibis table of the model table `name`'s view on `backend` (or of `view`, one of its window views over
+    some of its files, `spans.SpanViews`), typed from the model: every view selects exactly the model's columns,
+    cast to its types (`reader.select_sql`), so DuckDB's DESCRIBE of it (~3 ms a table, 23-31 ms a store open)
+    says nothing the model does not. Nullable, as a view's columns are."""
     import ibis.expr.operations as ops  # heavy import: only when a caller asks for Ibis
 
-    return ops.DatabaseTable(name, schema=_view_schema(name), source=backend, namespace=ops.Namespace()).to_expr()
+    return ops.DatabaseTable(view or name, schema=_view_schema(name), source=backend,
+                             namespace=ops.Namespace()).to_expr()
 
 
 @functools.cache
@@ -752,15 +744,6 @@ def _view_schema(name: str) -> Any:
     import ibis
 
     return ibis.Schema.from_pyarrow(pa.schema([f.with_nullable(True) for f in TABLES[name].schema]))
-
-
-def _renamed(table: Any, view: str) -> Any:
-    """`table` (an Ibis table of a store view) read from another view of the same columns: its schema is the
-    table's, so Ibis asks DuckDB for none (a DESCRIBE per view was ~4 ms)."""
-    import ibis.expr.operations as ops  # heavy import: only when a caller asks for Ibis
-
-    op = table.op()
-    return ops.DatabaseTable(view, schema=op.schema, source=op.source, namespace=op.namespace).to_expr()
 
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")

@@ -385,8 +385,6 @@ def _warm(path: str) -> None:
 
 def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict[str, Any]) -> Any:
     """In the worker: `analysis.analyze` of the store's current snapshot over the window."""
-    import ibis
-
     from flowscope.analysis import analyze
     from flowscope.model import TABLES
     from flowscope.store import Store
@@ -401,15 +399,15 @@ def findings(path: str, since: dt.datetime, until: dt.datetime, thresholds: dict
         return kept
     # the tables of one snapshot with what its Delta log says of their columns and files (the engine's
     # shortcuts, as `flowscope analyze` takes them), and the settings on that snapshot's own connection
-    tables, facts, window_tables = store.snapshot_tables(TABLES)
-    backend = ibis.get_backend(next(iter(tables.values())))
+    held = store.pinned(TABLES)
+    backend = held.backend
     backend.raw_sql(f"SET threads = {int(_settings['threads'])}")
     backend.raw_sql(f"SET memory_limit = '{_settings['memory']}'")
     now = dt.datetime.now(dt.timezone.utc)
     # the dashboard shows each scope's last collection as of now, whatever the window: a window ended
     # where the data ends (the default) ends there because the syncs after it failed
-    found = analyze(tables, since=since, until=until, now=now, thresholds=thresholds or None,
-                    collections_as_of=now, column_facts=facts, window_tables=window_tables)
+    found = analyze(held.tables, since=since, until=until, now=now, thresholds=thresholds or None,
+                    collections_as_of=now, column_facts=held.facts, window_tables=held.window)
     # kept only when the backend read the snapshot the key names (no write landed in between)
     if kept_findings.keepable(until, now) and store.snapshot_key() == snapshot:
         kept_findings.keep(where, key, found)

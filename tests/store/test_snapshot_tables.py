@@ -1,4 +1,4 @@
-"""`Store.snapshot_tables` types each view's Ibis table from the model instead of asking DuckDB (a DESCRIBE a
+"""`Store.pinned` types each view's Ibis table from the model instead of asking DuckDB (a DESCRIBE a
 table at every store open): the schema must be the one DuckDB describes, for a table written today, one whose
 files predate a column of the model, and one never written."""
 
@@ -24,7 +24,7 @@ def test_the_model_typed_tables_are_the_views_duckdb_describes(tmp_path, monkeyp
     monkeypatch.setitem(model.TABLES, "steps", spec)
     Store(tmp_path / "s").write(Batch(workflows=w.rows["workflows"], executions=w.rows["executions"]))
     store = Store(tmp_path / "s")
-    tables, _facts, _window = store.snapshot_tables(TABLES)
+    tables = store.pinned(TABLES).tables
     described = store.ibis()
     for name, table in tables.items():
         assert table.schema() == described.table(name).schema(), name

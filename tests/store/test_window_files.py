@@ -60,7 +60,8 @@ def _count(table, start: dt.datetime, end: dt.datetime) -> int:
 
 def test_a_window_reads_the_files_of_its_days_and_the_same_rows(tmp_path):
     store = _store(tmp_path, [T0 + d * DAY + dt.timedelta(hours=h) for d in range(6) for h in (1, 13)])
-    tables, _facts, window = store.snapshot_tables(["executions", "steps"])
+    held = store.pinned(["executions", "steps"])
+    tables, window = held.tables, held.window
     files = store.snapshot_files()
     assert len(files["steps"].files) == 6 and all(s is not None for s in files["steps"].spans)
     start, end = T0 + 2 * DAY, T0 + 4 * DAY
@@ -81,18 +82,19 @@ def test_a_start_a_microsecond_inside_the_window_is_read(tmp_path):
     late = T0 + DAY - dt.timedelta(microseconds=300)       # its file's greatest start, said to the millisecond
     early = T0 + 3 * DAY + dt.timedelta(microseconds=300)
     store = _store(tmp_path, [T0 + dt.timedelta(hours=1), late, T0 + 2 * DAY, early])
-    tables, _facts, window = store.snapshot_tables(["steps"])
+    held = store.pinned(["steps"])
+    tables, window = held.tables, held.window
     for start, end in ((late - US, T0 + 2 * DAY), (T0 + 2 * DAY + DAY / 2, early + US)):
         assert _count(window("steps", start, end), start, end) == _count(tables["steps"], start, end) == 1
 
 
 def test_a_write_after_the_tables_were_taken_leaves_their_window_on_their_snapshot(tmp_path):
     store = _store(tmp_path, [T0 + d * DAY for d in range(3)])
-    tables, _facts, window = store.snapshot_tables(TABLES)
+    window = store.pinned(TABLES).window
     later = _store(tmp_path, [T0 + d * DAY + dt.timedelta(hours=5) for d in range(3)], workflow="billing")
     read = window("executions", T0 + DAY, T0 + 2 * DAY)
     assert _count(read, T0 + DAY, T0 + 2 * DAY) == 1           # the snapshot the tables were taken from
-    assert _count(later.snapshot_tables(TABLES)[2]("executions", T0 + DAY, T0 + 2 * DAY), T0 + DAY, T0 + 2 * DAY) == 2
+    assert _count(later.pinned(TABLES).window("executions", T0 + DAY, T0 + 2 * DAY), T0 + DAY, T0 + 2 * DAY) == 2
 
 
 def test_a_file_whose_span_the_log_does_not_give_plainly_has_none():

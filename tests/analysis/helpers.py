@@ -13,6 +13,8 @@ import pandas as pd
 from flowscope.model import TABLES, UTC, C, Kind, Meter, Status, StepType, to_arrow
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=UTC)
+DEMO_END = dt.datetime(2026, 3, 31, tzinfo=UTC)
+"""Where `conftest.demo_store`'s 14 days end."""
 ARN = "arn:aws:states:us-east-1:123456789012:stateMachine:"
 
 

@@ -16,20 +16,16 @@ import pytest
 from flowscope.analysis import base, lanes, suite
 from flowscope.analysis.run import analyze_store
 from flowscope.analysis.suite import build_context, findings_to_records
-from flowscope.model import UTC
-from flowscope.simulate.demo import build_demo
 from flowscope.store import Store
-from tests.analysis.helpers import T0, World, at
+from tests.analysis.helpers import DEMO_END, T0, World, at
 
-END = dt.datetime(2026, 3, 31, tzinfo=UTC)
+END = DEMO_END
 WINDOW = {"since": END - dt.timedelta(days=14), "until": END, "now": END}
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    s = Store(tmp_path_factory.mktemp("lanes") / "demo")
-    build_demo(s, days=14, executions=1_500, seed=5, end=END, workers=1)
-    return s
+@pytest.fixture
+def store(demo_store) -> Store:
+    return demo_store
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """A window's reads open only the files that can hold its rows (`Context.in_window` over the store's
-`snapshot_tables` windows, `store.spans`): the same findings as reading every file, for windows that leave
+`Store.pinned` windows, `store.spans`): the same findings as reading every file, for windows that leave
 files out at either end, under a cloud filter and under a workflow filter (whose checks also read the
 workflows it leaves out), and the narrowed views are what the queries read."""
 
@@ -13,18 +13,16 @@ import pytest
 from flowscope.analysis import base
 from flowscope.analysis.run import analyze_store
 from flowscope.analysis.suite import analyze, build_context, findings_to_records
-from flowscope.model import TABLES, UTC, C
-from flowscope.simulate.demo import build_demo
+from flowscope.model import TABLES, C
 from flowscope.store import Store
+from tests.analysis.helpers import DEMO_END
 
-END = dt.datetime(2026, 3, 31, tzinfo=UTC)
+END = DEMO_END
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory) -> Store:
-    s = Store(tmp_path_factory.mktemp("window-reads") / "demo")
-    build_demo(s, days=14, executions=1_500, seed=5, end=END, workers=1)
-    return s
+@pytest.fixture
+def store(demo_store) -> Store:
+    return demo_store
 
 
 @pytest.fixture
@@ -62,7 +60,8 @@ def test_a_window_read_from_its_files_finds_what_every_file_gives(store, read_vi
 
 
 def test_the_tables_before_a_workflow_filter_are_read_from_the_window_files_with_the_cloud_filter_alone(store):
-    tables, facts, window_tables = store.snapshot_tables(TABLES)
+    held = store.pinned(TABLES)
+    tables, window_tables = held.tables, held.window
     since = END - dt.timedelta(days=2)
     args = {"since": since, "until": END, "now": END, "clouds": ["aws", "azure"], "workflows": ["ledger-standard"]}
     narrowed = build_context(tables, **args, window_tables=window_tables)

@@ -15,6 +15,7 @@ span is unknown is kept. The caller filters the window on top (`Context.in_windo
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import threading
 
@@ -67,7 +68,7 @@ class SpanViews:
             name = self._views.get(key)
             if name is None:
                 name = f"{table}__files{len(self._views)}"
-                part = reader.TableFiles([snapshot.files[i] for i in kept], snapshot.columns, snapshot.facts)
+                part = dataclasses.replace(snapshot, files=[snapshot.files[i] for i in kept], spans=())
                 cursor = self._con.cursor()
                 try:
                     cursor.execute(reader.plan_view_sql(name, table, part, plan))

@@ -16,6 +16,7 @@ from flowscope.analysis import tables, transitions
 from flowscope.model import UTC, C, Cloud
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.demo import simulate_cloud, transform_simulated
+from flowscope.store import reader
 
 # (cloud, execution, step_key, previous_step_key, parent_step_key, name): a Map whose items start inside
 # it, a step after the Map, a run's first step, a step whose previous visit is not in the table, and
@@ -45,7 +46,7 @@ def con():
     con.executemany("INSERT INTO steps VALUES (?, 'wf', ?, ?, ?, ?, ?, TIMESTAMPTZ '2026-01-02 00:00:00+00', "
                     "DATE '2026-01-02')", STEPS)
     # the runs' table the pages read their start dates from (`tables.first_live_date`): none still going
-    con.execute(f"CREATE TABLE executions ({C.cloud} VARCHAR, {C.start_date} DATE, {C.ended_at} TIMESTAMPTZ)")
+    con.execute(f"CREATE TABLE executions AS {reader.select_sql('executions', reader.TableFiles([], frozenset()))}")
     return con
 
 

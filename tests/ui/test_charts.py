@@ -14,7 +14,7 @@ import pytest
 from flowscope.analysis import runs
 from flowscope.analysis import tables as queries
 from flowscope.model import UTC, C
-from flowscope.store import Store
+from flowscope.store import Store, reader
 from flowscope.ui import charts, graph
 from tests.ui.helpers import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
 
@@ -168,9 +168,7 @@ def test_edge_counts_take_the_previous_step_else_the_container(source, target, t
     con.executemany("INSERT INTO steps VALUES ('aws', 'wf', ?, ?, ?, ?, ?, TIMESTAMPTZ '2026-01-02 00:00:00+00', "
                     "DATE '2026-01-02')", EDGE_STEPS)
     # the runs' table the pages read their start dates from (`tables.first_live_date`): none still going
-    con.execute(f"CREATE TABLE executions ({C.cloud} VARCHAR, {C.workflow_id} VARCHAR, {C.workflow_name} VARCHAR, "
-                f"{C.kind} VARCHAR, {C.status} VARCHAR, {C.start_date} DATE, {C.started_at} TIMESTAMPTZ, "
-                f"{C.ended_at} TIMESTAMPTZ)")
+    con.execute(f"CREATE TABLE executions AS {reader.select_sql('executions', reader.TableFiles([], frozenset()))}")
     f = queries.Filters(dt.datetime(2026, 1, 1, tzinfo=UTC), dt.datetime(2026, 1, 3, tzinfo=UTC))
     edges = queries.edge_counts(con, f, "aws", "wf")
     got = {(r.source, r.target): r.transitions for r in edges.itertuples()}

@@ -167,3 +167,32 @@ def test_a_run_never_redriven_has_no_current_life_to_date():
     steps = pd.DataFrame([s for s in w.rows["steps"] if s[C.execution_id] == running[C.execution_id]])
     assert runs.current_life_start(running, steps) is None
     assert runs.current_life_start({**running, C.redrive_count: 1}, steps.iloc[0:0]) is None
+
+
+@pytest.mark.parametrize("filters", [{}, {"clouds": ["gcp"]}, {"workflows": ["approve"]},
+                                     {"clouds": ["aws"], "workflows": ["nightly"]}])
+def test_the_runs_still_going_are_counted_in_the_read_of_every_run_as_they_are_on_their_own(filters):
+    """The stuck check counts the runs still going before it reads them; the count comes from the context's runs
+    per workflow (`suite.runs_per_workflow`'s `running`, one read of every execution fewer), and equals the
+    count of the context's own executions for every filter, leaving out runs started after the window."""
+    from flowscope.analysis import stuck
+    from flowscope.analysis.base import execute
+    from flowscope.analysis.suite import build_context
+
+    w = World()
+    until = at(days=5)
+    for cloud in ("aws", "gcp"):
+        for name, going in (("approve", 2), ("nightly", 1)):
+            wf = w.workflow(name, cloud=cloud)
+            for i in range(going):
+                w.execution(wf, at(hours=3 + i), status=Status.RUNNING, cloud=cloud, duration_ms=None)
+            w.execution(wf, at(days=6), status=Status.RUNNING, cloud=cloud, duration_ms=None)   # after the window
+            w.execution(wf, at(hours=1), cloud=cloud)
+    ctx = build_context(w.tables(), since=at(), until=until, now=until, **filters)
+    e = ctx.table("executions")
+    direct = e.filter((e[C.status] == str(Status.RUNNING)) & (e[C.started_at] < until))
+    expected = int(execute(direct.aggregate(n=direct.count()))["n"].iloc[0])
+    assert expected == {(): 6, ("gcp",): 3, ("approve",): 4, ("aws", "nightly"): 1}[
+        tuple(v for vs in filters.values() for v in vs)]
+    assert stuck._running_count(ctx, direct) == expected
+    assert int(ctx.runs["running"].sum()) == (3 if filters.get("clouds") else 6)

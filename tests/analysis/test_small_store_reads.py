@@ -78,6 +78,28 @@ def test_files_whose_column_types_differ_keep_union_by_name(tmp_path):
     assert len(_rows(con, "executions")) == 4
 
 
+def test_a_files_columns_are_read_once_per_process(tmp_path):
+    """A Delta file never changes, so a snapshot opened after a sync reads the footers of its new files only: the
+    files already looked at can be gone from their folder without the check noticing, and a new file of other
+    columns among them still says no."""
+    import duckdb
+
+    folder = tmp_path / "t"
+    folder.mkdir()
+    files = [_write(_executions(3, 10 * i), folder / f"{i}.parquet") for i in range(3)]
+    assert reader.same_columns(duckdb.connect(), files)
+    moved = tmp_path / "moved"
+    folder.rename(moved)
+    assert reader.same_columns(duckdb.connect(), files)                  # no footer read again
+    folder.mkdir()
+    older = _write(_executions(2, 100).drop_columns([C.collected_at]), folder / "older.parquet")
+    assert not reader.same_columns(duckdb.connect(), [*files, older])
+    newer = _write(_executions(2, 200), folder / "newer.parquet")
+    assert reader.same_columns(duckdb.connect(), [*files, newer])
+    with pytest.raises(duckdb.Error):                                    # a file never looked at is read
+        reader.same_columns(duckdb.connect(), [*files, str(folder / "gone.parquet")])
+
+
 def test_one_file_or_none_needs_no_check(tmp_path):
     con = reader.connect({})
     assert reader.same_columns(con, []) and reader.same_columns(con, [str(tmp_path / "never-read.parquet")])

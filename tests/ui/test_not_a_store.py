@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -27,16 +29,24 @@ def test_a_path_that_is_not_a_store_gets_a_clear_message(kind, tmp_path, monkeyp
         assert list(path.iterdir()) == []
 
 
-def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, monkeypatch):
-    """A Parquet file of the store's snapshot deleted (a bad copy, a disk cleaned by hand): the page said
-    "the store is being updated; reload in a few seconds", which no reload ever changed. It says the
-    store is damaged, naming it."""
+@pytest.mark.parametrize(("damage", "read_before"), [("deleted", False), ("cut short", False), ("cut short", True)])
+def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, monkeypatch, damage, read_before):
+    """A Parquet file of the store's snapshot deleted or cut short (a bad copy, a disk cleaned by hand): the page
+    said "the store is being updated; reload in a few seconds", which no reload ever changed. It says the store is
+    damaged, naming it; also when the process had read the store before, so its open no longer reads that file's
+    footer (`reader.same_columns`) and the first query that reads the file fails instead."""
     from flowscope.store import Store
     from tests.ui.helpers import build
 
     path = tmp_path / "store"
     Store(path).write(build(40, days=2))
-    next((path / "executions").rglob("*.parquet")).unlink()
+    victim = Path(Store.open(path).snapshot_files()["executions"].files[-1])   # not the one a view binds by
+    if read_before:
+        Store.open(path).connect().close()
+    if damage == "deleted":
+        victim.unlink()
+    else:
+        victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
     monkeypatch.setenv("FLOWSCOPE_STORE", str(path))
     at = AppTest.from_file(APP, default_timeout=60)
     at.run()

@@ -138,22 +138,16 @@ def partitions_in_paths(actions: pa.Table, files: list[str], partition_columns: 
     names = [c for c in partition_columns if c.startswith(PARTITION_PREFIX)]
     if not files or not names or any(f"partition.{c}" not in actions.column_names for c in names):
         return frozenset()
-    paths = [unquote(str(p)).replace("\\", "/") for p in actions.column("path").to_pylist()]
     values = {c: actions.column(f"partition.{c}").to_pylist() for c in names}
-    by_name: dict[str, list[str] | None] = {}
-    for i, path in enumerate(paths):
-        name = path.rsplit("/", 1)[-1]
-        spelled = [_hive_value(values[c][i]) for c in names]
-        by_name[name] = None if name in by_name or None in spelled else \
-            sorted(f"{c}={v}" for c, v in zip(names, spelled, strict=True))
-    for f in files:
-        segments = f.replace("\\", "/").split("/")
-        want = by_name.get(segments[-1])
-        if want is None:
+    for f, row in zip(files, action_rows(actions, files), strict=True):
+        spelled = [None if row is None else _hive_value(values[c][row]) for c in names]
+        if None in spelled:
             return frozenset()
         # DuckDB's Hive reader takes every `key=value` folder of the path as a column: one above the table's
         # own (a store kept under `/data/status=prod/`) could stand in for a column of the files
-        if sorted(s for s in segments[:-1] if "=" in s) != want:
+        folders = f.replace("\\", "/").split("/")[:-1]
+        named = sorted(f"{c}={v}" for c, v in zip(names, spelled, strict=True))
+        if sorted(s for s in folders if "=" in s) != named:
             return frozenset()
     return frozenset(c[len(PARTITION_PREFIX):] for c in names)
 
@@ -170,19 +164,32 @@ def _hive_value(value: object) -> str | None:
 
 def file_spans(actions: pa.Table, files: list[str]) -> tuple[Span | None, ...]:
     """Per file of `files` (as `readable_files` names them), its `started_at` span from its add action
-    (`TableFiles.spans`), matched by the file's name: delta-rs names each file it writes with a fresh UUID.
-    A name the log lists twice, or a file without both statistics (or with timestamps of no time zone, which a
-    window's bounds could not be compared with), has none."""
+    (`TableFiles.spans`, `action_rows`). A file without an add action of its own, or without both statistics (or
+    with timestamps of no time zone, which a window's bounds could not be compared with), has none."""
     low, high = "min." + C.started_at, "max." + C.started_at
     if low not in actions.column_names or high not in actions.column_names:
         return ()
-    by_name: dict[str, Span | None] = {}
-    for path, least, greatest in zip(actions.column("path").to_pylist(), actions.column(low).to_pylist(),
-                                     actions.column(high).to_pylist(), strict=True):
-        name = unquote(str(path)).rsplit("/", 1)[-1]
+    lows, highs = actions.column(low).to_pylist(), actions.column(high).to_pylist()
+
+    def span(row: int | None) -> Span | None:
+        if row is None:
+            return None
+        least, greatest = lows[row], highs[row]
         known = all(isinstance(v, dt.datetime) and v.tzinfo is not None for v in (least, greatest))
-        by_name[name] = None if name in by_name or not known else (least, greatest)
-    return tuple(by_name.get(f.replace("\\", "/").rsplit("/", 1)[-1]) for f in files)
+        return (least, greatest) if known else None
+
+    return tuple(span(row) for row in action_rows(actions, files))
+
+
+def action_rows(actions: pa.Table, files: list[str]) -> list[int | None]:
+    """Per file of `files` (as `readable_files` names them), the row of its add action in `actions`, matched by
+    the file's name: delta-rs names each file it writes with a fresh UUID. None for a name the log does not list,
+    or lists twice (which of the two would be a guess)."""
+    rows: dict[str, int | None] = {}
+    for i, path in enumerate(actions.column("path").to_pylist()):
+        name = unquote(str(path)).replace("\\", "/").rsplit("/", 1)[-1]
+        rows[name] = None if name in rows else i
+    return [rows.get(f.replace("\\", "/").rsplit("/", 1)[-1]) for f in files]
 
 
 def column_facts(actions: pa.Table, columns: frozenset[str]) -> ColumnFacts:
@@ -282,11 +289,9 @@ def select_sql(table: str, snapshot: TableFiles, *, union_by_name: bool = True,
             return f"CAST(NULL AS {typ}) AS {ident(name)}"
         return ident(name) if types.get(name) == typ else f"CAST({ident(name)} AS {typ}) AS {ident(name)}"
 
-    def from_path(name: str, typ: str) -> str:
-        return f"{ident(PARTITION_PREFIX + name)} AS {ident(name)}"
-
     hive = snapshot.partitions_in_paths
-    cols = ", ".join((from_path if f.name in hive else column)(f.name, duck_type(f.type)) for f in schema)
+    cols = ", ".join(f"{ident(PARTITION_PREFIX + f.name)} AS {ident(f.name)}" if f.name in hive
+                     else column(f.name, duck_type(f.type)) for f in schema)
     union = ", union_by_name=true" if union_by_name else ""
     if not hive:
         return f"SELECT {cols} FROM read_parquet({file_list(snapshot.files)}, hive_partitioning=false{union})"

@@ -17,6 +17,7 @@ import datetime as dt
 import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -283,7 +284,7 @@ table instead, made in one read per snapshot connection."""
 
 def run_days(con: Any) -> str:
     """The name of the table of RUN_DAYS_SQL's rows, made once per snapshot connection (`_snapshot_table`)."""
-    return _snapshot_table(con, RUN_DAYS, RUN_DAYS_SQL)
+    return _snapshot_table(con, RUN_DAYS, lambda: RUN_DAYS_SQL)
 
 
 def store_summary(con: Any) -> dict[str, Any]:
@@ -343,19 +344,21 @@ def workflows_seen(con: Any) -> str:
 
     Most page queries name their rows (`_with_names`), and the options scan every execution: on a
     1M-execution store that is ~0.1 s a query, paid two or three times per page."""
-    return _snapshot_table(con, WORKFLOWS_SEEN, WORKFLOW_OPTIONS_SQL.format(days=run_days(con)))
+    return _snapshot_table(con, WORKFLOWS_SEEN, lambda: WORKFLOW_OPTIONS_SQL.format(days=run_days(con)))
 
 
-def _snapshot_table(con: Any, name: str, sql: str) -> str:
-    """`sql`'s rows as the table `name` of the connection's in-memory database, made on first use. A
+def _snapshot_table(con: Any, name: str, make_sql: Callable[[], str]) -> str:
+    """`make_sql()`'s rows as the table `name` of the connection's in-memory database, made on first use. A
     snapshot's connection reads files that never change, so the rows are computed once, and every cursor
-    of that connection shares them. When two cursors race to create it, the loser reads `sql` directly this
-    time (the name returned is then the query, in parentheses)."""
+    of that connection shares them. When two cursors race to create it, the loser reads the query directly
+    this time (the name returned is then the query, in parentheses). The query is asked for only when the
+    table is to be made: a table made from another (`run_days`) would otherwise look that one up at every call."""
     import duckdb
 
     made = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = $name", {"name": name}).fetchone()
     if made and made[0]:
         return name
+    sql = make_sql()
     try:
         con.execute(f"CREATE TABLE IF NOT EXISTS {name} AS {sql}")
     except duckdb.Error:
@@ -382,7 +385,7 @@ def first_live_date(con: Any, since: dt.datetime, bound: dt.date, clouds: tuple[
     approval that waited three days before its failing step read "no failing step" on the Failures page
     while the analyses flagged it. Read from a table of the snapshot (`LIVE_DAYS`), not the executions; `clouds`
     (the filter's; none: all) keeps a run still going in one cloud from widening another's reads."""
-    table = _snapshot_table(con, LIVE_DAYS, LIVE_DAYS_SQL.format(days=run_days(con)))
+    table = _snapshot_table(con, LIVE_DAYS, lambda: LIVE_DAYS_SQL.format(days=run_days(con)))
     only = f" AND {C.cloud} IN ({_in(list(clouds))})" if clouds else ""
     row = con.execute(f"SELECT min({C.start_date}) FROM {table} WHERE last_end >= $since AND {C.start_date} < $bound"
                       f"{only}", {"since": since, "bound": bound}).fetchone()

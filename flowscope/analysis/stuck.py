@@ -59,7 +59,7 @@ def _running_ages(ctx: Context) -> ir.Table | None:
     e = ctx.table("executions")
     e = e.filter(e[C.started_at] < lit_ts(ctx.until))
     running = e.filter(e[C.status] == str(Status.RUNNING))
-    if not ctx.cached("running_count", lambda: _running_count(ctx, running)):
+    if not ctx.cached("running_count", lambda: _running_count(ctx)):
         return None
     done = e.filter(e[C.ended_at].notnull() & (e[C.duration_ms] >= 0)
                     & (e[C.status] != str(Status.RUNNING)) & timed_run(e))     # a redrive's wait is no duration
@@ -82,12 +82,10 @@ def _running_ages(ctx: Context) -> ir.Table | None:
     return r.mutate(unended=_past_express_limit(ctx, r))
 
 
-def _running_count(ctx: Context, running: ir.Table) -> int:
+def _running_count(ctx: Context) -> int:
     """How many of the context's runs that started before `until` are still going: from the runs per workflow the
     context read (`suite.runs_per_workflow`, the workflows a filter keeps), which counted them in its read of
-    every execution; a context without that count reads them."""
-    if "running" not in ctx.runs.columns:
-        return int(execute(running.aggregate(n=running.count()))["n"].iloc[0])
+    every execution."""
     runs = ctx.runs
     if ctx.unfiltered is not None:       # a workflow filter: the runs of the workflows it keeps
         runs = runs[runs[C.workflow_id].isin(set(ctx.workflows[C.workflow_id]))]

@@ -194,5 +194,5 @@ def test_the_runs_still_going_are_counted_in_the_read_of_every_run_as_they_are_o
     expected = int(execute(direct.aggregate(n=direct.count()))["n"].iloc[0])
     assert expected == {(): 6, ("gcp",): 3, ("approve",): 4, ("aws", "nightly"): 1}[
         tuple(v for vs in filters.values() for v in vs)]
-    assert stuck._running_count(ctx, direct) == expected
+    assert stuck._running_count(ctx) == expected
     assert int(ctx.runs["running"].sum()) == (3 if filters.get("clouds") else 6)

@@ -16,16 +16,10 @@ import pytest
 from flowscope.analysis import base, lanes, suite
 from flowscope.analysis.run import analyze_store
 from flowscope.analysis.suite import build_context, findings_to_records
-from flowscope.store import Store
 from tests.analysis.helpers import DEMO_END, T0, World, at
 
 END = DEMO_END
 WINDOW = {"since": END - dt.timedelta(days=14), "until": END, "now": END}
-
-
-@pytest.fixture
-def store(demo_store) -> Store:
-    return demo_store
 
 
 @pytest.fixture
@@ -43,11 +37,11 @@ def lanes_opened(monkeypatch) -> list[bool]:
     return opened
 
 
-def test_two_lanes_find_what_one_lane_finds(store, lanes_opened, monkeypatch):
-    two = findings_to_records(analyze_store(store, **WINDOW))
+def test_two_lanes_find_what_one_lane_finds(demo_store, lanes_opened, monkeypatch):
+    two = findings_to_records(analyze_store(demo_store, **WINDOW))
     assert lanes_opened == [True]
     monkeypatch.setattr(lanes, "second_lane", lambda tables: None)
-    one = findings_to_records(analyze_store(store, **WINDOW))
+    one = findings_to_records(analyze_store(demo_store, **WINDOW))
     assert len(one) > 5
     assert {f["kind"] for f in one} & {"retry_storm", "slow_step", "stuck_execution"}, \
         "the demo must give the second lane something to find"
@@ -68,15 +62,15 @@ def _failing(ctx):
     raise RuntimeError("the second lane broke")
 
 
-def test_a_failure_in_the_second_lane_fails_the_run(store, monkeypatch):
+def test_a_failure_in_the_second_lane_fails_the_run(demo_store, monkeypatch):
     monkeypatch.setattr(suite, "ANALYSES", (*suite.ANALYSES, _failing))
     monkeypatch.setattr(suite, "SECOND_LANE", suite.SECOND_LANE | {_failing})
     with pytest.raises(RuntimeError, match="the second lane broke"):
-        analyze_store(store, **WINDOW)
+        analyze_store(demo_store, **WINDOW)
 
 
-def test_a_failure_in_the_first_lane_fails_the_run_and_stops_the_second(store):
-    tables = store.tables(["steps"])
+def test_a_failure_in_the_first_lane_fails_the_run_and_stops_the_second(demo_store):
+    tables = demo_store.tables(["steps"])
     lane = lanes.second_lane(tables)
     assert lane is not None
     started = threading.Event()
@@ -97,10 +91,10 @@ def test_a_failure_in_the_first_lane_fails_the_run_and_stops_the_second(store):
     assert len(ran) < 10_000          # stopped at its next query, not run to its end
 
 
-def test_an_interruption_of_the_first_lane_interrupts_the_second_lanes_query(store):
+def test_an_interruption_of_the_first_lane_interrupts_the_second_lanes_query(demo_store):
     """The dashboard's worker preempts a job by raising in its main thread (a BaseException): the second
     lane's running query is interrupted, so the preemption does not wait for it."""
-    tables = store.tables(["steps"])
+    tables = demo_store.tables(["steps"])
     lane = lanes.second_lane(tables)
     assert lane is not None
     started = threading.Event()

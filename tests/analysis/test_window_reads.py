@@ -14,15 +14,9 @@ from flowscope.analysis import base
 from flowscope.analysis.run import analyze_store
 from flowscope.analysis.suite import analyze, build_context, findings_to_records
 from flowscope.model import TABLES, C
-from flowscope.store import Store
 from tests.analysis.helpers import DEMO_END
 
 END = DEMO_END
-
-
-@pytest.fixture
-def store(demo_store) -> Store:
-    return demo_store
 
 
 @pytest.fixture
@@ -45,11 +39,11 @@ def read_views(monkeypatch) -> list[str]:
 @pytest.mark.parametrize("days, filters", [
     (3, {}), (5, {"clouds": ["aws"]}), (4, {"workflows": ["ledger-standard", "orders-standard"]}), (14, {}),
 ])
-def test_a_window_read_from_its_files_finds_what_every_file_gives(store, read_views, days, filters):
+def test_a_window_read_from_its_files_finds_what_every_file_gives(demo_store, read_views, days, filters):
     window = {"since": END - dt.timedelta(days=days), "until": END, "now": END, **filters}
-    narrowed = findings_to_records(analyze_store(store, **window))
+    narrowed = findings_to_records(analyze_store(demo_store, **window))
     views, read_first = set(read_views), len(read_views)
-    tables, facts = store.tables_and_facts(TABLES)
+    tables, facts = demo_store.tables_and_facts(TABLES)
     every_file = findings_to_records(analyze(tables, column_facts=facts, **window))
     assert narrowed == every_file
     assert narrowed, "the demo must give the window something to find"
@@ -59,8 +53,8 @@ def test_a_window_read_from_its_files_finds_what_every_file_gives(store, read_vi
     assert not any("__files" in name for name in read_views[read_first:])     # without the store's windows
 
 
-def test_the_tables_before_a_workflow_filter_are_read_from_the_window_files_with_the_cloud_filter_alone(store):
-    held = store.pinned(TABLES)
+def test_the_tables_before_a_workflow_filter_are_read_from_the_window_files_with_the_cloud_filter_alone(demo_store):
+    held = demo_store.pinned(TABLES)
     tables, window_tables = held.tables, held.window
     since = END - dt.timedelta(days=2)
     args = {"since": since, "until": END, "now": END, "clouds": ["aws", "azure"], "workflows": ["ledger-standard"]}
@@ -79,12 +73,12 @@ def test_the_tables_before_a_workflow_filter_are_read_from_the_window_files_with
             w for w in narrowed.workflows[C.workflow_id]}
 
 
-def test_a_report_reads_its_window_from_the_files_of_its_snapshot(store, read_views):
+def test_a_report_reads_its_window_from_the_files_of_its_snapshot(demo_store, read_views):
     """`flowscope report` reads its findings and measures from one pinned snapshot (`Store.pinned`): the findings
     take the store's windows and column facts as `flowscope analyze` does, and are the same."""
     from flowscope.report.content import build_content
 
     window = {"since": END - dt.timedelta(days=3), "until": END, "now": END}
-    content = build_content(store, **window)
+    content = build_content(demo_store, **window)
     assert any("__files" in name for name in read_views)
-    assert findings_to_records(content.analysis.findings) == findings_to_records(analyze_store(store, **window))
+    assert findings_to_records(content.analysis.findings) == findings_to_records(analyze_store(demo_store, **window))

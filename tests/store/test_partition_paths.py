@@ -30,13 +30,18 @@ def _store(tmp_path, days: int = 4) -> Store:
             step = w.step(ex, "Charge", at, attempts=2, meter=METER[cloud])
             w.attempt(step, 1, at)
             w.attempt(step, 2, at + dt.timedelta(seconds=1))
-    Store(tmp_path / "s").write(Batch(**w.rows))
+    metrics = [{C.cloud: cloud, C.resource_id: f"orders-{cloud}", C.metric: "ExecutionsStarted", C.statistic: "Sum",
+                C.timestamp: T0 + d * DAY, C.value: 1.0, C.start_date: (T0 + d * DAY).date()}
+               for cloud in ("aws", "gcp") for d in range(days)]
+    Store(tmp_path / "s").write(Batch(**{**w.rows, "metrics": metrics}))
     return Store(tmp_path / "s")
 
 
 def _files_read(store: Store, sql: str) -> int:
-    """How many of the table's files the scan kept after the filters on the folders (DuckDB's own count)."""
-    plan = "\n".join(str(v) for _, v in store.connect().execute(f"EXPLAIN ANALYZE {sql}").fetchall())
+    """How many of the table's files the scan keeps after the filters on the folders, as DuckDB's plan says it
+    (`EXPLAIN`: the pruning is decided when the query is planned; `EXPLAIN ANALYZE`'s profile at times held only
+    its summary)."""
+    plan = "\n".join(str(v) for _, v in store.connect().execute(f"EXPLAIN {sql}").fetchall())
     kept = re.findall(r"Scanning Files: (\d+)/(\d+)", plan)
     assert len(kept) == 1, plan
     return int(kept[0][0])
@@ -50,18 +55,17 @@ def test_a_day_of_one_cloud_opens_its_one_file(tmp_path):
         assert len(files[table].files) == 8
     day = (T0 + 2 * DAY).date()
     for table in ("executions", "steps"):
-        sql = f"SELECT count({C.started_at}) FROM {table} WHERE {C.start_date} = DATE '{day}' AND {C.cloud} = 'gcp'"
+        # the rows themselves, which only a scan gives (an aggregate may be answered from the files' statistics)
+        sql = f"SELECT {C.execution_id} FROM {table} WHERE {C.start_date} = DATE '{day}' AND {C.cloud} = 'gcp'"
         assert _files_read(store, sql) == 1
-        assert int(store.sql(sql).iloc[0, 0]) == 1
-        assert _files_read(store, f"SELECT max({C.started_at}) FROM {table} WHERE {C.cloud} = 'aws'") == 4
+        assert len(store.sql(sql)) == 1
+        assert _files_read(store, f"SELECT {C.execution_id} FROM {table} WHERE {C.cloud} = 'aws'") == 4
 
 
 @pytest.mark.parametrize("table", [t for t, spec in TABLES.items() if spec.partition_by])
 def test_every_row_reads_as_it_does_from_inside_the_files(tmp_path, table):
     store = _store(tmp_path)
     snapshot = store.snapshot_files()[table]
-    if not snapshot.files:
-        pytest.skip(f"the world writes no {table}")
     inside = reader.TableFiles(snapshot.files, snapshot.columns, snapshot.facts)
     con = store.connect()
     by_path = con.sql(f"SELECT * FROM {table} ORDER BY ALL").to_arrow_table()

@@ -35,3 +35,10 @@ def readable_file(uri: str, table_uri: str) -> str:
     if uri.startswith(table_uri.rstrip("/") + "/"):
         return unquote(encoded) + uri[len(table_uri.rstrip("/")) + 1:]
     return uri
+
+
+def local_folder(table_uri: str) -> str | None:
+    """A table's folder as a local path (decoded as `readable_file` decodes its files' paths), or None for an
+    object store's URL."""
+    parts = urlsplit(table_uri)
+    return unquote(parts.path).rstrip("/") if parts.scheme == "file" else None

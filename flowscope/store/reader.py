@@ -20,8 +20,9 @@ from deltalake import DeltaTable
 from deltalake.exceptions import DeltaError
 
 from flowscope.model import TABLES, C
+from flowscope.store import file_columns
 from flowscope.store.errors import StoreDamagedError
-from flowscope.store.fileuri import readable_files
+from flowscope.store.fileuri import local_folder, readable_files
 from flowscope.store.layout import PARTITION_PREFIX, Layout
 from flowscope.store.manifest import Manifest
 from flowscope.store.sqlutil import file_list, ident
@@ -71,6 +72,9 @@ class TableFiles:
     spans: tuple[Span | None, ...] = ()
     """Per file of `files`, the least and greatest `started_at` its add action's statistics give (None where
     the log has none for it): which files a window's read can skip (`spans.SpanViews`). Empty: none known."""
+    folder: str | None = None
+    """The table's folder when it is on a local disk (None: an object store's, or not known): where the files'
+    columns, once read, are kept for the next process (`file_columns`)."""
     partitions_in_paths: frozenset[str] = frozenset()
     """The model columns (`TableSpec.partition_by`) whose value every file's path names as the log's partition
     value does (`partitions_in_paths`): the view reads them from the paths, so a filter on one leaves the other
@@ -122,7 +126,7 @@ def table_files(dt: DeltaTable) -> TableFiles:
         return TableFiles(files, columns)
     actions = pa.RecordBatchReader.from_stream(dt.get_add_actions(flatten=True)).read_all()
     return TableFiles(files, columns, column_facts(actions, columns), file_spans(actions, files),
-                      partitions_in_paths(actions, files, dt.metadata().partition_columns))
+                      local_folder(dt.table_uri), partitions_in_paths(actions, files, dt.metadata().partition_columns))
 
 
 def partitions_in_paths(actions: pa.Table, files: list[str], partition_columns: list[str]) -> frozenset[str]:
@@ -252,7 +256,7 @@ class ViewPlan:
 def view_plan(con: duckdb.DuckDBPyConnection, snapshot: TableFiles) -> ViewPlan:
     """Without `union_by_name` and needless casts when the files all have the same columns (checked on `con`,
     footers cached)."""
-    if snapshot.files and same_columns(con, snapshot.files):
+    if snapshot.files and same_columns(con, snapshot.files, snapshot.folder):
         return ViewPlan(union_by_name=False, file_types=column_types(con, snapshot.files[0]))
     return ViewPlan()
 
@@ -300,51 +304,15 @@ def select_sql(table: str, snapshot: TableFiles, *, union_by_name: bool = True,
             f"hive_types={{{hive_types}}}{union})")
 
 
-def same_columns(con: duckdb.DuckDBPyConnection, files: list[str]) -> bool:
+def same_columns(con: duckdb.DuckDBPyConnection, files: list[str], table_folder: str | None = None) -> bool:
     """Whether every file has the same columns (names and Parquet types) as the first: then reading
-    them by name without `union_by_name` gives the same rows. One read of the footers of the files this process
-    has not looked at yet (`_COLUMNS_OF`); a table whose schema evolved (files before and after a column was
-    added) says no."""
+    them by name without `union_by_name` gives the same rows. Each file's footer is read once and its columns
+    kept (`file_columns`: in the process, and with its local `table_folder` for the next process); a table whose
+    schema evolved (files before and after a column was added) says no."""
     if len(files) < 2:
         return True
-    digests = _COLUMNS_OF.of(con, files)
+    digests = file_columns.COLUMNS_OF.of(con, files, table_folder)
     return all(f in digests for f in files) and len({digests[f] for f in files}) == 1
-
-
-class _FileColumns:
-    """File -> a digest of its columns (names and Parquet types), for every file this process has read the footer
-    of. A Delta writer never rewrites a file (each one it writes has a new name), so a file's columns are read
-    once: a dashboard opens a new snapshot after every sync, and on a year of daily files (1,098 a table) reading
-    every footer again cost each open ~0.1 s a table. Bounded: forgets everything past `LIMIT` files."""
-
-    LIMIT = 200_000
-
-    def __init__(self) -> None:
-        self._digests: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def of(self, con: duckdb.DuckDBPyConnection, files: list[str]) -> dict[str, int]:
-        with self._lock:
-            known = {f: d for f in files if (d := self._digests.get(f)) is not None}
-        unread = sorted(set(files) - set(known))
-        if unread:
-            # each file's columns as one sorted list, its digest computed in DuckDB (on 1,098 files 0.11 s a table
-            # against 0.15-0.19 s with the rows compared in Python)
-            rows = con.execute(f"""
-                SELECT file_name, hash(CAST(list(c ORDER BY c) AS VARCHAR)) FROM (
-                    SELECT file_name, (name, type, CAST(logical_type AS VARCHAR), CAST(converted_type AS VARCHAR)) AS c
-                    FROM parquet_schema({file_list(unread)}))
-                GROUP BY file_name""").fetchall()
-            read = {str(f): int(d) for f, d in rows}
-            known.update((f, read[f]) for f in unread if f in read)
-            with self._lock:
-                if len(self._digests) + len(read) > self.LIMIT:
-                    self._digests.clear()
-                self._digests.update(read)
-        return known
-
-
-_COLUMNS_OF = _FileColumns()
 
 
 def column_types(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, str]:

@@ -212,9 +212,9 @@ def call_in(module: str, name: str, *args: Any, **kwargs: Any) -> Any:
 def _raise_if_damaged(exc: Exception) -> None:
     """A damaged store (a file of its snapshot gone or cut short, in the newest snapshot too) raised as
     StoreUnavailable, which pages say as such: taken for a passing failure it read "the store is being
-    updated, reload in a few seconds" for ever. A store open finds a damaged file only among those its process
-    has not read before (`reader.same_columns` reads a file's columns once), so a file damaged since then fails
-    the query that reads it: the store is asked which file that is (`Store.damaged_error`)."""
+    updated, reload in a few seconds" for ever. A store open finds a file gone or cut short, but not one damaged
+    inside with its size kept (`reader.same_columns` reads a file's footer once while its size and time hold), so
+    such a file fails the query that reads it: the store is asked which file that is (`Store.damaged_error`)."""
     from flowscope.store import StoreDamagedError
 
     if isinstance(exc, StoreDamagedError):

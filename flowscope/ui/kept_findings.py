@@ -31,11 +31,11 @@ import json
 import logging
 import os
 import pickle
-import stat
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from flowscope import usercache
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,8 +55,7 @@ def folder(env: Mapping[str, str] | None = None) -> Path | None:
     values = os.environ if env is None else env
     if values.get(KEEP_VARIABLE, "1") == "0":
         return None
-    base = values.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "flowscope" / "findings"
+    return usercache.folder("findings", values)
 
 
 @functools.cache
@@ -89,13 +88,6 @@ def _file(where: Path, key: str) -> Path:
     return where / f"{hashlib.sha256(key.encode()).hexdigest()}.pickle"
 
 
-def _private(path: Path) -> bool:
-    """Owned by this user and writable by no one else (what is unpickled must be ours alone)."""
-    info = path.lstat()
-    return (not stat.S_ISLNK(info.st_mode) and info.st_uid == os.getuid()
-            and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH))
-
-
 def load(where: Path | None, key: str) -> pd.DataFrame | None:
     """The findings kept under `key`, or None (nothing kept, keeping off, or a file not ours or unreadable)."""
     import pandas as pd
@@ -104,7 +96,7 @@ def load(where: Path | None, key: str) -> pd.DataFrame | None:
         return None
     path = _file(where, key)
     try:
-        if not (_private(where) and _private(path)):
+        if not (usercache.private(where) and usercache.private(path)):
             log.warning("kept findings at %s not read: another user owns it or can write it", path)
             return None
         with path.open("rb") as fh:
@@ -117,7 +109,7 @@ def load(where: Path | None, key: str) -> pd.DataFrame | None:
     if not isinstance(kept, dict) or kept.get("key") != key or not isinstance(kept.get("findings"), pd.DataFrame):
         return None
     try:
-        os.utime(path)            # read: the newest to keep (`_forget_oldest` goes by the time of last use)
+        os.utime(path)            # read: the newest to keep (`usercache.forget_oldest` goes by the time of last use)
     except OSError:
         pass
     return kept["findings"]
@@ -129,29 +121,10 @@ def keep(where: Path | None, key: str, findings: pd.DataFrame) -> None:
     if where is None:
         return
     try:
-        where.mkdir(parents=True, exist_ok=True, mode=0o700)
-        if not _private(where):
+        data = pickle.dumps({"key": key, "findings": findings}, protocol=pickle.HIGHEST_PROTOCOL)
+        if not usercache.write_whole(where, _file(where, key).name, data):
             log.warning("findings not kept: %s is not this user's alone", where)
             return
-        fd, tmp = tempfile.mkstemp(dir=where, prefix=".keeping-", suffix=".pickle")   # 0600
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                pickle.dump({"key": key, "findings": findings}, fh, protocol=pickle.HIGHEST_PROTOCOL)
-            os.replace(tmp, _file(where, key))
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        _forget_oldest(where)
+        usercache.forget_oldest(where, "*.pickle", MAX_KEPT)
     except OSError as exc:
         log.warning("findings not kept in %s: %s", where, exc.strerror or exc)
-
-
-def _forget_oldest(where: Path) -> None:
-    files = []
-    for path in where.glob("*.pickle"):
-        try:
-            files.append((path.stat().st_mtime, path))
-        except FileNotFoundError:     # another server removed it meanwhile
-            continue
-    for _, path in sorted(files, reverse=True)[MAX_KEPT:]:
-        path.unlink(missing_ok=True)

@@ -78,26 +78,33 @@ def test_files_whose_column_types_differ_keep_union_by_name(tmp_path):
     assert len(_rows(con, "executions")) == 4
 
 
-def test_a_files_columns_are_read_once_per_process(tmp_path):
-    """A Delta file never changes, so a snapshot opened after a sync reads the footers of its new files only: the
-    files already looked at can be gone from their folder without the check noticing, and a new file of other
-    columns among them still says no."""
+def test_a_files_columns_are_read_once_per_process(tmp_path, monkeypatch):
+    """A Delta file never changes, so a snapshot opened after a sync reads the footers of its new files only; a
+    file gone or cut short since is read again (and fails), and a new file of other columns among them still says
+    no."""
     import duckdb
 
+    from flowscope.store import file_columns
+
+    monkeypatch.setattr(file_columns, "COLUMNS_OF", file_columns.FileColumns())
+    reads: list[str] = []
+    real = file_columns.read_digests
+    monkeypatch.setattr(file_columns, "read_digests", lambda con, files: reads.extend(files) or real(con, files))
     folder = tmp_path / "t"
     folder.mkdir()
     files = [_write(_executions(3, 10 * i), folder / f"{i}.parquet") for i in range(3)]
-    assert reader.same_columns(duckdb.connect(), files)
-    moved = tmp_path / "moved"
-    folder.rename(moved)
-    assert reader.same_columns(duckdb.connect(), files)                  # no footer read again
-    folder.mkdir()
+    assert reader.same_columns(duckdb.connect(), files) and len(reads) == 3
+    assert reader.same_columns(duckdb.connect(), files) and len(reads) == 3        # no footer read again
     older = _write(_executions(2, 100).drop_columns([C.collected_at]), folder / "older.parquet")
     assert not reader.same_columns(duckdb.connect(), [*files, older])
     newer = _write(_executions(2, 200), folder / "newer.parquet")
-    assert reader.same_columns(duckdb.connect(), [*files, newer])
-    with pytest.raises(duckdb.Error):                                    # a file never looked at is read
-        reader.same_columns(duckdb.connect(), [*files, str(folder / "gone.parquet")])
+    assert reader.same_columns(duckdb.connect(), [*files, newer]) and len(reads) == 5
+    Path(files[0]).write_bytes(Path(files[0]).read_bytes()[:100])                 # cut short since
+    with pytest.raises(duckdb.Error):
+        reader.same_columns(duckdb.connect(), files)
+    Path(files[1]).unlink()
+    with pytest.raises(duckdb.Error):                                             # gone since
+        reader.same_columns(duckdb.connect(), files[1:])
 
 
 def test_one_file_or_none_needs_no_check(tmp_path):

@@ -33,8 +33,8 @@ def test_a_path_that_is_not_a_store_gets_a_clear_message(kind, tmp_path, monkeyp
 def test_a_damaged_store_is_said_as_such_not_as_an_update_in_progress(tmp_path, monkeypatch, damage, read_before):
     """A Parquet file of the store's snapshot deleted or cut short (a bad copy, a disk cleaned by hand): the page
     said "the store is being updated; reload in a few seconds", which no reload ever changed. It says the store is
-    damaged, naming it; also when the process had read the store before, so its open no longer reads that file's
-    footer (`reader.same_columns`) and the first query that reads the file fails instead."""
+    damaged, naming it; also when the process had read the store before (its open then reads the footer of that file
+    again only because its size changed, `store/file_columns.py`)."""
     from flowscope.store import Store
     from tests.ui.helpers import build
 

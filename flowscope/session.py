@@ -110,6 +110,26 @@ def safe_errors() -> Iterator[None]:
         raise ValueError(one_line(str(exc))) from None
 
 
+@contextmanager
+def damage_named(store: "Store") -> Iterator[None]:
+    """A read that fails on a file of the store whose data pages do not decode raised again as the
+    StoreDamagedError naming that file (`Store.damaged_error`), as `flowscope analyze` and the dashboard say it:
+    the open reads footers only, which stay whole, and DuckDB's "don't know what type" named no file and no
+    restore. Any other error goes on as it is. Not chained: the error's text holds the engine's already, and a
+    notebook printed the engine's traceback above it (`analyze_report` chains it, for the commands)."""
+    from flowscope.store import StoreDamagedError
+
+    try:
+        yield
+    except StoreDamagedError as exc:
+        raise exc from None
+    except Exception as exc:
+        damaged = store.damaged_error(exc)
+        if damaged is None:
+            raise
+        raise damaged from None
+
+
 def check_limit(limit: Any) -> int | None:
     """`limit` as a count of rows: a negative one or a string failed inside DuckDB ('5' as "More than one
     row returned by a subquery"); any whole number counts (numpy's int64 from a frame was refused)."""
@@ -233,7 +253,9 @@ class Session:
         return f"flowscope.Session({str(self.store.path)!r})"
 
     def table(self, name: str) -> "ir.Table":
-        """An Ibis table, for expressions that should run in the engine."""
+        """An Ibis table, for expressions that should run in the engine. Its `.execute()` runs outside the
+        session: a file of the store damaged since it was opened fails it with the engine's own error, which
+        names no file (the readers and `sql()` name it); `flowscope doctor --read-all` finds that file."""
         self._check(name)
         return self.store.table(name)
 
@@ -254,7 +276,8 @@ class Session:
         self.still_there()
         con = self.store.cursor()       # the snapshot the analysis reads, not a new DuckDB (~350 ms)
         try:
-            known = store_summary(con)["known_to"]
+            with damage_named(self.store):
+                known = store_summary(con)["known_to"]
         finally:
             con.close()
         now = as_now(now)
@@ -276,7 +299,8 @@ class Session:
         con = self.store.cursor()
         try:
             check_query(query, con)
-            return con.sql(query).df()
+            with damage_named(self.store):
+                return con.sql(query).df()
         finally:
             con.close()
 
@@ -296,12 +320,13 @@ class Session:
             raise ValueError(f"unknown table {name!r}; tables: {', '.join(TABLES)}")
 
     def _select(self, name: str, **filters: Any) -> "pd.DataFrame":
-        expr, start, end = self._query(name, **filters)
-        frame = model_frame(name, expr.to_pyarrow())
-        if frame.empty and name != "metrics":     # metrics() says why it has none
-            said = self._say_empty_window(name, start, end)
-            if said:      # also on the frame: notebooks silence warnings
-                frame.attrs["empty"] = said
+        with damage_named(self.store):      # the filters' checks read the store too
+            expr, start, end = self._query(name, **filters)
+            frame = model_frame(name, expr.to_pyarrow())
+            if frame.empty and name != "metrics":     # metrics() says why it has none
+                said = self._say_empty_window(name, start, end)
+                if said:      # also on the frame: notebooks silence warnings
+                    frame.attrs["empty"] = said
         return frame
 
     def _query(self, name: str, *, since: Any = None, until: Any = None, cloud: Any = None,
@@ -423,10 +448,15 @@ class Session:
         them: warns when there are none."""
         frame = self._select("metrics", since=since, until=until, cloud=cloud, workflow=workflow, status=status,
                              execution_id=execution_id, limit=limit)
-        if frame.empty and self.store.table("metrics").count().to_pyarrow().as_py() == 0:
+        if frame.empty and self._holds_no_metrics():
             warnings.warn("the store holds no metrics: metrics come only from `flowscope sync` of live "
                           "sources (the demo and imported files carry none)", UserWarning, stacklevel=2)
         return frame
+
+    def _holds_no_metrics(self) -> bool:
+        """Whether the store holds no metric at all (the reason an empty `metrics()` frame is warned of)."""
+        with damage_named(self.store):
+            return bool(self.store.table("metrics").count().to_pyarrow().as_py() == 0)
 
     def collection_runs(self, since: Any = None, until: Any = None, *, cloud: Any = None, workflow: Any = None,
                         status: Any = None, execution_id: Any = None,

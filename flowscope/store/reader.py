@@ -9,6 +9,7 @@ any Delta writer quirks stay invisible; a table never written is an empty view o
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -328,6 +329,16 @@ def about_files(exc: duckdb.Error) -> bool:
     """Whether a DuckDB error is one a file raises (missing, unreadable, not Parquet, damaged: DuckDB says
     some of these as a plain `duckdb.Error`), not one our SQL does (a binder or parser error is a bug)."""
     return isinstance(exc, (duckdb.IOException, duckdb.InvalidInputException)) or type(exc) is duckdb.Error
+
+
+_NAMES_A_FILE = re.compile(r"""(?:\bfile|the pattern) ["']""", re.IGNORECASE)
+
+
+def names_a_file(exc: duckdb.Error) -> bool:
+    """Whether a DuckDB error names the file it is about ('No files found that match the pattern "x"', 'Cannot
+    open file "x"', "File 'x' too small to be a Parquet file"), as the query spelled it; a damaged data page's
+    ("don't know what type") names none."""
+    return _NAMES_A_FILE.search(str(exc)) is not None
 
 
 def connect(files: dict[str, TableFiles], store: str = "") -> duckdb.DuckDBPyConnection:

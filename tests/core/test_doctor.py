@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
 from flowscope.store import Store
-from tests.store.helpers import batch
+from tests.store.helpers import batch, scramble_data_pages
 
 runner = CliRunner()
 
@@ -31,21 +31,12 @@ def test_doctor_names_the_one_table_whose_file_is_gone(tmp_path: Path, table: st
     assert "LINE 1:" not in said and "^^^" not in said, said      # DuckDB's query and caret buried the file
 
 
-def _damage(file: Path) -> None:
-    """Scramble a file's data pages and leave its footer whole: its row count still reads."""
-    data = bytearray(file.read_bytes())
-    footer = int.from_bytes(data[-8:-4], "little") + 8          # metadata, its length and "PAR1"
-    for i in range(8, len(data) - footer):
-        data[i] ^= 0x5A
-    file.write_bytes(bytes(data))
-
-
 @pytest.fixture()
 def damaged(tmp_path: Path) -> tuple[Path, Path]:
     path = tmp_path / "store"
     Store(path).write(batch(range(40)))
     [file, *_] = sorted((path / "steps").rglob("*.parquet"), key=lambda f: -f.stat().st_size)
-    _damage(file)
+    scramble_data_pages(file)
     return path, file
 
 

@@ -60,6 +60,16 @@ def batch(ids: range | list[int], status: str = "SUCCEEDED", cloud: str = "aws")
     return b
 
 
+def scramble_data_pages(file: Path) -> None:
+    """Scramble a Parquet file's data pages and leave its footer whole (a disk error, a partial copy): its
+    row count and schema still read, a query over its pages fails with an engine error naming no file."""
+    data = bytearray(file.read_bytes())
+    footer = int.from_bytes(data[-8:-4], "little") + 8          # metadata, its length and "PAR1"
+    for i in range(8, len(data) - footer):
+        data[i] ^= 0x5A
+    file.write_bytes(bytes(data))
+
+
 def env() -> dict[str, str]:
     """The environment of a worker: the repo root on PYTHONPATH, so `-m tests.store.store_worker` and its
     helpers import whatever the working directory."""

@@ -40,8 +40,44 @@ def batch_tables(batch: Batch | Mapping[str, Any]) -> dict[str, Any]:
 
 
 def validate_batch(batch: Batch | Mapping[str, Any]) -> dict[str, pa.Table]:
-    """Validated Arrow tables with the exact model schema, deduplicated where the key allows."""
-    return {name: validate_rows(name, rows) for name, rows in batch_tables(batch).items()}
+    """Validated Arrow tables with the exact model schema, deduplicated where the key allows, each row of an
+    execution written with its executions row dated as it is (`with_execution_dates`)."""
+    return with_execution_dates({name: validate_rows(name, rows) for name, rows in batch_tables(batch).items()})
+
+
+def with_execution_dates(tables: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """`tables` with every steps, attempts and usage row whose execution's row is in the batch taking that row's
+    `start_date`: the model's rule (docs/model.md), which every write passes here.
+
+    Why: the store partitions an execution's rows by it, and a run's reads open its day alone
+    (`tables.execution_detail`); a row of another date would be in files such a read never opens. The clouds'
+    assemblies date the rows they make from the run's, but AWS's keeps the dates of the steps it merges (a merge
+    that moved a run's start would leave its stored steps on the old date), and a writer of Arrow tables (the
+    demo's clones, the benchmarks, a notebook) dates its own. A row whose execution is not in the batch keeps its
+    date: every flowscope writer writes an execution's rows with its row (`collectors.assemble` merges the stored
+    ones in; a write of the row alone deletes the others, `delta.replace_keys`), and rows without one (a Logic
+    Apps trigger poll) have no row to be read by."""
+    executions = tables.get("executions")
+    if executions is None or not executions.num_rows:
+        return tables
+    keys = _execution_keys(executions)
+    dates = executions.column(C.start_date)
+    out = dict(tables)
+    for name in EXECUTION_TABLES:
+        rows = tables.get(name)
+        if name == "executions" or rows is None or not rows.num_rows:
+            continue
+        at = pc.index_in(_execution_keys(rows), value_set=keys)
+        theirs = pc.if_else(pc.is_null(at), rows.column(C.start_date), pc.take(dates, at))
+        if not pc.all(pc.equal(theirs, rows.column(C.start_date))).as_py():
+            index = rows.schema.get_field_index(C.start_date)
+            out[name] = rows.set_column(index, rows.schema.field(index), theirs)
+    return out
+
+
+def _execution_keys(rows: pa.Table) -> pa.ChunkedArray:
+    """(cloud, execution_id) of each row as one string: the execution a row belongs to (`TableSpec.replace_key`)."""
+    return pc.binary_join_element_wise(rows.column(C.cloud), rows.column(C.execution_id), "\x1f")
 
 
 def validate_rows(table: str, rows: Any) -> pa.Table:

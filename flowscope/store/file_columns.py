@@ -35,7 +35,7 @@ FOLDER = "columns"
 FORMAT = 1
 """Bumped when what a kept file holds changes shape, or the digest's definition does."""
 MAX_TABLES = 256
-"""Table folders kept on disk at most, the least recently used removed first."""
+"""Table folders kept on disk at most, the least recently written removed first."""
 
 Identity = tuple[int, int] | None
 """A local file's (size, modification time in ns), None for an object store's file (trusted by name)."""
@@ -44,6 +44,7 @@ _GONE = (-1, -1)
 
 
 def identity(file: str) -> Identity:
+    """What says a file is still the one whose footer was read: its size and modification time."""
     if "://" in file:
         return None
     try:

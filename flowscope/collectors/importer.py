@@ -48,6 +48,7 @@ from flowscope.collectors.native import (
 )
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
+from flowscope.collectors.stored_dates import upgrade_dates
 from flowscope.collectors.stored_texts import upgrade_texts
 from flowscope.collectors.streaming import (
     EXPORT_LINE_PREFIX,
@@ -111,6 +112,8 @@ class ImportResult:
     """Executions already stored exactly as this import would write them: not rewritten."""
     texts_upgraded: int = 0
     """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
+    dates_upgraded: int = 0
+    """Executions an earlier flowscope stored with rows under another start date, moved to it (`stored_dates`)."""
     runless_executions: int = 0
     """Executions the files gave steps, attempts or usage of but no run record of (nor the store): the
     dashboard and the run measures count runs from run records, so they wait for one."""
@@ -761,6 +764,7 @@ class _Writer:
         self.tally.settle(self.result)
         if self.store is not None:
             self.result.texts_upgraded = upgrade_texts(self.store)
+            self.result.dates_upgraded = upgrade_dates(self.store)
             self.result.upkeep = compact_crowded(self.store)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:

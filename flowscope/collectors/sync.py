@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors import registry
 from flowscope.collectors.scope_runs import DEFAULT_PARALLEL_SCOPES
+from flowscope.collectors.stored_dates import redated_line, upgrade_dates
 from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
@@ -39,6 +40,8 @@ class SyncReport:
     ended_at: dt.datetime | None = None
     texts_upgraded: int = 0
     """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
+    dates_upgraded: int = 0
+    """Executions an earlier flowscope stored with rows under another start date, moved to it (`stored_dates`)."""
     upkeep: str | None = None
     """What merging small files did after the scopes (`upkeep.compact_crowded`), None when nothing."""
 
@@ -86,6 +89,8 @@ class SyncReport:
             lines.extend(f"  warning: {without_secrets(w)}" for w in r.warnings)
         if self.texts_upgraded:
             lines.append(upgraded_line(self.texts_upgraded))
+        if self.dates_upgraded:
+            lines.append(redated_line(self.dates_upgraded))
         if self.upkeep:
             lines.append(self.upkeep)
         return lines
@@ -167,6 +172,7 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
     now = now or started_at
     plan = validate_sources(sources, clouds)
     report.texts_upgraded = upgrade_texts(store)
+    report.dates_upgraded = upgrade_dates(store)
     jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
             for scope in scopes]
     for index, source, module, _ in plan:

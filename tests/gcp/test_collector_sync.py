@@ -203,6 +203,19 @@ def test_a_sync_first_rewrites_what_an_earlier_flowscope_stored(server, tmp_path
     assert not store.sql("SELECT * FROM steps WHERE error LIKE '{%'").shape[0]
 
 
+def test_a_sync_first_moves_rows_an_earlier_flowscope_dated_off_their_run(server, tmp_path, monkeypatch):
+    """Steps, attempts and usage stored under another start date than their run's move to it before the scopes
+    run (`collectors/stored_dates.py`), and the summary says so."""
+    from tests.core.test_stored_dates import OFF_DATED, _off_dated, _write_old
+
+    store = _write_old(tmp_path / "s", monkeypatch)
+    report = sync_store(store, [source(server)], now=NOW)
+    assert report.ok and report.dates_upgraded == OFF_DATED
+    assert any(f"of {OFF_DATED} execution(s) stored by an earlier flowscope to their run's start date" in line
+               for line in report.summary_lines())
+    assert _off_dated(store) == 0
+
+
 def test_a_sync_that_wrote_merges_crowded_partitions_and_says_so(server, tmp_path):
     """DESIGN.md: compact after syncs. Partitions crowded by earlier small appends are merged once the
     sync has written (`collectors/upkeep.py`)."""

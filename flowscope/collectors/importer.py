@@ -763,9 +763,15 @@ class _Writer:
         self.held = None
         self.tally.settle(self.result)
         if self.store is not None:
-            self.result.texts_upgraded = upgrade_texts(self.store)
-            self.result.dates_upgraded = upgrade_dates(self.store)
             self.result.upkeep = compact_crowded(self.store)
+
+    def _upgrade(self, store: "Store") -> None:
+        """The one-off upgrades of what an earlier flowscope stored, before this import's first write: a store the
+        import creates (or one holding no data yet) is marked upgraded at once, where they ran after the writes
+        and read every row the import had just written by today's rules (the dates' scan alone: 1.2 s on a
+        1,000,000-execution store)."""
+        self.result.texts_upgraded = upgrade_texts(store)
+        self.result.dates_upgraded = upgrade_dates(store)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise
@@ -788,6 +794,7 @@ class _Writer:
             return
         if self.store is None:
             self.store = _open_target(self.target)
+            self._upgrade(self.store)
         prints: dict[ExecKey, Counter] = {}
         imported = _execution_keys(batch)
         batch, gone, said = with_moved(batch, self.store)       # stored under an id an earlier flowscope gave

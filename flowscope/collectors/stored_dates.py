@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from flowscope.collectors.upgrade_once import upgrade_once
 from flowscope.model import EXECUTION_TABLES, C
 
 if TYPE_CHECKING:
@@ -28,16 +29,11 @@ CHUNK = 2_000
 
 def upgrade_dates(store: "Store") -> int:
     """Date every row of `store` by its execution's row, once; the number of executions rewritten."""
-    if store.upgrade_done(STEP):
-        return 0
-    rewritten = 0
-    with store.writer():
-        if store.has_data():
-            for cloud, ids in off_dated(store):
-                store.write(store.read_execution_rows(cloud, ids))
-                rewritten += len(ids)
-        store.mark_upgrade_done(STEP)
-    return rewritten
+    def rewrite_chunk(cloud: str, ids: list[str]) -> int:
+        store.write(store.read_execution_rows(cloud, ids))       # the write dates them (`with_execution_dates`)
+        return len(ids)
+
+    return upgrade_once(store, STEP, off_dated, rewrite_chunk)
 
 
 def redated_line(executions: int) -> str:

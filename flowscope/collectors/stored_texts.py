@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.aws.transform.causes import LAMBDA_KEY, readable_cause
 from flowscope.collectors.gcp.transform.errors import error_and_cause
+from flowscope.collectors.upgrade_once import upgrade_once
 from flowscope.model import EXECUTION_TABLES, Batch, C, Cloud
 
 if TYPE_CHECKING:
@@ -39,19 +40,14 @@ _OLD = {
 
 def upgrade_texts(store: "Store") -> int:
     """Rewrite the old texts of `store` once; the number of executions rewritten."""
-    if store.upgrade_done(STEP):
-        return 0
-    rewritten = 0
-    with store.writer():
-        if store.has_data():
-            for cloud, ids in _stale_executions(store):
-                batch = store.read_execution_rows(cloud, ids)
-                changed = rewrite(batch, cloud)
-                if changed:
-                    store.write(_only(batch, changed))
-                    rewritten += len(changed)
-        store.mark_upgrade_done(STEP)
-    return rewritten
+    def rewrite_chunk(cloud: str, ids: list[str]) -> int:
+        batch = store.read_execution_rows(cloud, ids)
+        changed = rewrite(batch, cloud)
+        if changed:
+            store.write(_only(batch, changed))
+        return len(changed)
+
+    return upgrade_once(store, STEP, _stale_executions, rewrite_chunk)
 
 
 def upgraded_line(executions: int) -> str:

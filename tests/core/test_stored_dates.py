@@ -6,10 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -19,8 +16,8 @@ from flowscope.analysis import tables as q
 from flowscope.collectors import stored_dates
 from flowscope.model import EXECUTION_TABLES, TABLES, C, Meter
 from flowscope.store import Store, validate
-from flowscope.store.faults import ENV
 from tests.analysis.helpers import T0, World
+from tests.store.helpers import killed_in_third_chunk
 
 DAY = dt.timedelta(days=1)
 CLOUDS = {"aws": Meter.AWS_SFN_STATE_TRANSITION, "gcp": Meter.GCP_WORKFLOWS_EXTERNAL_STEP}
@@ -184,24 +181,6 @@ def test_an_import_into_a_new_store_scans_nothing_it_wrote(tmp_path, monkeypatch
     assert store.upgrade_done(stored_dates.STEP) and store.upgrade_done(stored_texts.STEP)
     assert store.sql("SELECT count(*) AS n FROM steps").iloc[0, 0] > 0
 
-KILLED_UPGRADE = """
-import os, sys
-from flowscope.collectors import stored_dates
-from flowscope.store import Store
-
-stored_dates.CHUNK = 3
-real = Store.write
-calls = []
-
-def third_chunk_killed(self, *args, **kwargs):
-    calls.append(1)
-    if len(calls) == 3:       # two chunks done: the third one's writer dies after its steps commit
-        os.environ["FLOWSCOPE_STORE_CRASH_AT"] = "commit:steps"
-    return real(self, *args, **kwargs)
-
-Store.write = third_chunk_killed
-stored_dates.upgrade_dates(Store(sys.argv[1]))
-"""
 
 
 def test_an_upgrade_killed_half_way_loses_and_duplicates_nothing(tmp_path, monkeypatch):
@@ -209,10 +188,8 @@ def test_an_upgrade_killed_half_way_loses_and_duplicates_nothing(tmp_path, monke
     expected = _write_old(tmp_path / "expected", monkeypatch)
     assert stored_dates.upgrade_dates(expected) == OFF_DATED
 
-    env = {k: v for k, v in os.environ.items() if k != ENV}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([sys.executable, "-c", KILLED_UPGRADE, str(store.path)],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = killed_in_third_chunk("from flowscope.collectors import stored_dates\nstored_dates.CHUNK = 3", "write",
+                                 "stored_dates.upgrade_dates(Store(sys.argv[1]))", str(store.path))
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     store = Store(tmp_path / "s")
     assert not store.upgrade_done(stored_dates.STEP)

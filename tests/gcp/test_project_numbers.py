@@ -5,10 +5,7 @@ the id (every execution of the lag twice); the move is idempotent and survives a
 from __future__ import annotations
 
 import datetime as dt
-import os
 import signal
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,8 +17,8 @@ from flowscope.model import EXECUTION_TABLES, C, RunStatus
 from flowscope.simulate.base import SimSpec
 from flowscope.simulate.gcp import PROJECT
 from flowscope.store import Store
-from flowscope.store.faults import ENV
 from tests.gcp.gcp_server import GcpServer, simulated_server, snapshot, source_of
+from tests.store.helpers import killed_in_third_chunk
 
 pytestmark = pytest.mark.slow   # several syncs against the local server
 
@@ -103,25 +100,6 @@ def test_the_move_run_again_changes_nothing(server, tmp_path, monkeypatch):
     assert {r[C.account] for r in store.read_rows("executions")} == {PROJECT}
 
 
-KILLED_UPGRADE = """
-import os, sys
-from flowscope.collectors.gcp import project_numbers
-from flowscope.store import Store
-
-project_numbers.CHUNK = 7
-store = Store(sys.argv[1])
-real = Store.write_and_delete
-calls = []
-
-def third_chunk_killed(self, *args, **kwargs):
-    calls.append(1)
-    if len(calls) == 3:       # two chunks done: the third one's writer dies after its steps commit
-        os.environ["FLOWSCOPE_STORE_CRASH_AT"] = "commit:steps"
-    return real(self, *args, **kwargs)
-
-Store.write_and_delete = third_chunk_killed
-project_numbers.upgrade_project_number(store, sys.argv[2], sys.argv[3])
-"""
 
 
 def test_a_move_killed_half_way_loses_and_duplicates_nothing(server, tmp_path, monkeypatch):
@@ -131,10 +109,10 @@ def test_a_move_killed_half_way_loses_and_duplicates_nothing(server, tmp_path, m
     old_sync(server, expected, monkeypatch)
     project_numbers.upgrade_project_number(expected, NUMBER, PROJECT)
 
-    env = {k: v for k, v in os.environ.items() if k != ENV}
-    env["PYTHONPATH"] = str(REPO)
-    proc = subprocess.run([sys.executable, "-c", KILLED_UPGRADE, str(store.path), NUMBER, PROJECT],
-                          env=env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = killed_in_third_chunk("from flowscope.collectors.gcp import project_numbers\nproject_numbers.CHUNK = 7",
+                                 "write_and_delete",
+                                 "project_numbers.upgrade_project_number(Store(sys.argv[1]), sys.argv[2], sys.argv[3])",
+                                 str(store.path), NUMBER, PROJECT)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     store = Store(tmp_path / "s")
     half = len(store.read_rows("executions"))

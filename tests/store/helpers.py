@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,3 +81,31 @@ def env() -> dict[str, str]:
 
 def worker_cmd(*args: object) -> list[str]:
     return [sys.executable, "-m", WORKER, *map(str, args)]
+
+
+def killed_in_third_chunk(prelude: str, method: str, call: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run, in a child process, the upgrade `call` (after `prelude`: its imports and a small CHUNK) with the store's
+    `method` (its write) killed after the steps commit of its third call: two chunks done, a third half-written."""
+    from flowscope.store.faults import ENV
+
+    script = f"""
+import os, sys
+{prelude}
+from flowscope.store import Store
+
+real = Store.{method}
+calls = []
+
+def third_chunk_killed(self, *args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:       # two chunks done: the third one's writer dies after its steps commit
+        os.environ["FLOWSCOPE_STORE_CRASH_AT"] = "commit:steps"
+    return real(self, *args, **kwargs)
+
+Store.{method} = third_chunk_killed
+{call}
+"""
+    env = {k: v for k, v in os.environ.items() if k != ENV}
+    env["PYTHONPATH"] = str(REPO)
+    return subprocess.run([sys.executable, "-c", script, *args], env=env, cwd=REPO, capture_output=True, text=True,
+                          timeout=120)

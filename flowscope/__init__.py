@@ -79,7 +79,7 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         check_thresholds,
         clouds_list,
         configured_thresholds,
-        damage_named,
+        damage_unchained,
         filter_values,
         open_store,
         safe_errors,
@@ -105,8 +105,9 @@ def analyze(store: "Session | Store | str | os.PathLike[str] | None" = None, *, 
         (until, end_note), collections_as_of = session.window_end_note(now), now or dt.datetime.now(dt.timezone.utc)
     # the window is read here, in this call's words (since=..., not the commands' --since), then handed on
     since, until = parse_window(since, until, now, words=PYTHON)
-    # a typo's error names the store's workflows: cloud text; a damaged file is named, not chained to DuckDB's
-    with safe_errors(), damage_named(session.store):
+    # a typo's error names the store's workflows: cloud text; a damaged file (which `analyze_report` names) is said
+    # without DuckDB's error chained to it
+    with safe_errors(), damage_unchained():
         report = analyze_report(session.store, since=since, until=until, now=now, thresholds=thresholds,
                                 collections_as_of=collections_as_of,
                                 clouds=clouds_list(cloud if cloud is not None else clouds),

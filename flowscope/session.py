@@ -111,23 +111,32 @@ def safe_errors() -> Iterator[None]:
 
 
 @contextmanager
-def damage_named(store: "Store") -> Iterator[None]:
-    """A read that fails on a file of the store whose data pages do not decode raised again as the
-    StoreDamagedError naming that file (`Store.damaged_error`), as `flowscope analyze` and the dashboard say it:
-    the open reads footers only, which stay whole, and DuckDB's "don't know what type" named no file and no
-    restore. Any other error goes on as it is. Not chained: the error's text holds the engine's already, and a
-    notebook printed the engine's traceback above it (`analyze_report` chains it, for the commands)."""
+def damage_unchained() -> Iterator[None]:
+    """A StoreDamagedError raised again without its cause: its text holds the engine's already, and a notebook
+    printed the engine's traceback above it (`analyze_report` chains it, for the commands)."""
     from flowscope.store import StoreDamagedError
 
     try:
         yield
     except StoreDamagedError as exc:
         raise exc from None
-    except Exception as exc:
-        damaged = store.damaged_error(exc)
-        if damaged is None:
-            raise
-        raise damaged from None
+
+
+@contextmanager
+def damage_named(store: "Store") -> Iterator[None]:
+    """A read that fails on a file of the store whose data pages do not decode raised again as the
+    StoreDamagedError naming that file (`Store.damaged_error`), as `flowscope analyze` and the dashboard say it:
+    the open reads footers only, which stay whole, and DuckDB's "don't know what type" named no file and no
+    restore. Any other error goes on as it is. Not chained (`damage_unchained`). Not around `analyze_report`,
+    which asks the store itself: asked again, an error not the store's read every file of it a second time."""
+    with damage_unchained():
+        try:
+            yield
+        except Exception as exc:
+            damaged = store.damaged_error(exc)
+            if damaged is None:
+                raise
+            raise damaged from None
 
 
 def check_limit(limit: Any) -> int | None:

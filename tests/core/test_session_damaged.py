@@ -86,6 +86,27 @@ def test_analyze_of_a_session_names_the_damaged_file(tmp_path: Path, table: str)
     _said(caught, file, table)
 
 
+
+def test_analyze_asks_the_store_once_for_an_error_that_is_not_its_own(tmp_path: Path, monkeypatch) -> None:
+    """An engine error about files that is not a damaged file of the store (every file reads): the analysis asks the
+    store once (`analyze_report`), and `flowscope.analyze` raises it as it is. It asked a second time, another read
+    of every file of the store, before the error was said."""
+    from flowscope.analysis import run
+
+    _store(tmp_path / "s")
+    session = flowscope.open(tmp_path / "s")
+    asked: list[BaseException] = []
+    real = Store.damaged_error
+    monkeypatch.setattr(Store, "damaged_error", lambda self, exc: asked.append(exc) or real(self, exc))
+
+    def failing(*_args: object, **_kwargs: object) -> None:
+        raise duckdb.IOException("IO Error: a read that failed for another reason")
+
+    monkeypatch.setattr(run, "analyze_context", failing)
+    with pytest.raises(duckdb.IOException, match="another reason"):
+        flowscope.analyze(session, since=None, thresholds={})
+    assert len(asked) == 1
+
 def test_errors_not_of_the_store_stay_as_they_are(tmp_path: Path) -> None:
     """A bad query and a refused filter over the damaged store are the same errors as over a whole one."""
     session, _file = _opened_then_damaged(tmp_path, "steps")

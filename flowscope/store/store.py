@@ -615,7 +615,8 @@ class Store:
         reading every file of the store to learn so held a typo'd path's error 6.3-7.1 s on a 20M-step store."""
         if not isinstance(exc, duckdb.Error) or not reader.about_files(exc):
             return None
-        if reader.names_a_file(exc) and not any(f in str(exc) for table in self.snapshot_files().values()
+        said = str(exc)
+        if reader.names_a_file(exc) and not any(f in said for table in self.snapshot_files().values()
                                                 for f in table.files):
             return None
         try:

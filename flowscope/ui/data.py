@@ -337,12 +337,14 @@ def execution_count(f: Filters) -> int:
     return call("execution_count", f)
 
 
-def execution_detail(cloud: str, execution_id: str) -> dict[str, pd.DataFrame] | None:
-    return call("execution_detail", cloud, execution_id)
+def execution_detail(cloud: str, execution_id: str, day: dt.date | None = None) -> dict[str, pd.DataFrame] | None:
+    """A run's frames (`tables.execution_detail`); `day`, its start date if the page knows it, is part of the
+    cache's key but never changes the result."""
+    return call("execution_detail", cloud, execution_id, day)
 
 
-def find_execution(execution_id: str) -> tuple[str, str] | None:
-    return call("find_execution", execution_id)
+def find_execution(execution_id: str, day: dt.date | None = None) -> q.RunKey | None:
+    return call("find_execution", execution_id, day)
 
 
 def failures_over_time(f: Filters) -> pd.DataFrame:
@@ -448,9 +450,10 @@ def execution_latency(f: Filters) -> pd.DataFrame:
     return call("execution_latency", f)
 
 
-def child_runs(cloud: str, execution_id: str) -> pd.DataFrame:
-    """A run's child executions (a Distributed Map's items) per child workflow (analysis/runs.py), cached."""
-    result: pd.DataFrame = call_in("runs", "child_runs", cloud, execution_id)
+def child_runs(cloud: str, execution_id: str, since: dt.date | None = None) -> pd.DataFrame:
+    """A run's child executions (a Distributed Map's items) per child workflow (analysis/runs.py), cached;
+    `since`: the run's start date, which bounds the read."""
+    result: pd.DataFrame = call_in("runs", "child_runs", cloud, execution_id, since)
     return result
 
 

@@ -1,5 +1,7 @@
 """A run's steps, attempts and usage are read from its own start date's files (`tables.execution_detail`): the
-same frames as its reads by cloud and id alone, which opened every file of the cloud."""
+same frames as its reads by cloud and id alone, which opened every file of the cloud. Its row too, and
+`find_execution`'s, when the caller knows its start date (a wrong one reads every file after, to the same row),
+and its child runs from its start date on (`runs.child_runs`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import re
 import pandas as pd
 import pytest
 
-from flowscope.analysis import pricing
+from flowscope.analysis import pricing, runs
 from flowscope.analysis import tables as q
 from flowscope.model import C, Meter
 from flowscope.store import Store
@@ -85,22 +87,104 @@ def test_a_runs_steps_attempts_and_usage_open_its_days_file_alone(tmp_path, monk
     files = store.snapshot_files()
     assert {len(files[t].files) for t in ("steps", "attempts", "usage")} == {8}
     con = q.prepare(store.connect().cursor())
-    reads: list[tuple[str, dict]] = []
-    real = q.run
-    monkeypatch.setattr(q, "run", lambda c, sql, params=None: reads.append((sql, params or {})) or real(c, sql, params))
+    reads = _recorded(monkeypatch, q)
     ex = runs[6]
     detail = q.execution_detail(con, ex[C.cloud], ex[C.execution_id])
     assert detail is not None and {k: len(f) for k, f in detail.items()} == {"execution": 1, "steps": 1, "attempts": 2,
                                                                          "usage": 1}
-    kept = {}
+    # without its day, the executions row is found by its id in every file of its cloud
+    assert _files_read(con, reads) == [("executions", [4]), ("steps", [1]), ("attempts", [1]), ("usage", [1])]
+    reads.clear()
+    assert _same(q.execution_detail(con, ex[C.cloud], ex[C.execution_id], ex[C.start_date]), detail)
+    assert _files_read(con, reads) == [("executions", [1]), ("steps", [1]), ("attempts", [1]), ("usage", [1])]
+    reads.clear()
+    assert q.find_execution(con, ex[C.execution_id]) == q.RunKey(ex[C.cloud], ex[C.execution_id], ex[C.start_date])
+    assert q.find_execution(con, ex[C.execution_id], ex[C.start_date]) == q.find_execution(con, ex[C.execution_id])
+    # by its id alone, every file; by its day first, the day's file of each cloud
+    assert [n for _, n in _files_read(con, reads)] == [ALL, [2], ALL]
+
+
+ALL = ["every file"]
+"""What `_files_read` says of a read DuckDB prunes no file of (its plan then names no count)."""
+
+
+def _recorded(monkeypatch, module) -> list[tuple[str, dict]]:
+    """The SQL and parameters of each read of `module` (its `run`), as they are made."""
+    reads: list[tuple[str, dict]] = []
+    real = module.run
+
+    def run(con, sql: str, params: dict | None = None):
+        reads.append((sql, params or {}))
+        return real(con, sql, params)
+
+    monkeypatch.setattr(module, "run", run)
+    return reads
+
+
+def _files_read(con, reads: list[tuple[str, dict]]) -> list[tuple[str, list[int | str]]]:
+    """Each read's table and the files of it DuckDB's plan scans."""
+    kept = []
     for sql, params in reads:
         table = re.search(r"FROM (executions|steps|attempts|usage) WHERE", sql)
         assert table is not None, sql
         used = {k: v for k, v in params.items() if f"${k}" in sql}
         plan = "\n".join(str(v) for _, v in con.execute(f"EXPLAIN {sql}", used).fetchall())
-        kept[table.group(1)] = [int(k) for k, _of in re.findall(r"Scanning Files: (\d+)/(\d+)", plan)]
-    # the executions row is found by its id, in every file of its cloud (nothing names its day before it is read)
-    assert kept == {"executions": [4], "steps": [1], "attempts": [1], "usage": [1]}
+        scanned: list[int | str] = [int(k) for k, _of in re.findall(r"Scanning Files: (\d+)/(\d+)", plan)]
+        kept.append((table.group(1), scanned or ALL))
+    return kept
+
+
+def _same(got: dict[str, pd.DataFrame] | None, want: dict[str, pd.DataFrame] | None) -> bool:
+    assert (got is None) == (want is None)
+    if got is not None and want is not None:
+        assert set(got) == set(want)
+        for name, frame in want.items():
+            pd.testing.assert_frame_equal(got[name], frame, check_exact=True, obj=name)
+    return True
+
+
+def test_a_wrong_day_reads_the_same_run_as_none(tmp_path):
+    """A stale or wrong start date (another day's, a day with no run) falls back to every file: the same frames."""
+    store, made = _store(tmp_path)
+    con = q.prepare(store.connect().cursor())
+    for ex in (made[0], made[5]):
+        cloud, eid = ex[C.cloud], ex[C.execution_id]
+        want = q.execution_detail(con, cloud, eid)
+        assert want is not None
+        for day in (ex[C.start_date] + DAY, ex[C.start_date] - 3 * DAY, dt.date(2001, 1, 1)):
+            assert _same(q.execution_detail(con, cloud, eid, day), want)
+            assert q.find_execution(con, eid, day) == q.find_execution(con, eid) is not None
+    assert q.execution_detail(con, "aws", "nope", made[0][C.start_date]) is None
+    assert q.find_execution(con, "nope", made[0][C.start_date]) is None
+
+
+def test_child_runs_from_the_parents_day_on_are_all_of_them(tmp_path, monkeypatch):
+    """A child starts after its parent, so on or after its start date: bounded there, the read finds every child
+    (the same frame as unbounded) and opens only the files of that day on."""
+    w = World()
+    wf, kids = w.workflow("orders"), w.workflow("orders/Fan")
+    parents = [w.execution(wf, T0 + d * DAY + dt.timedelta(hours=23, minutes=50), status="FAILED") for d in range(3)]
+    for p, parent in enumerate(parents):
+        for i in range(6):      # past midnight, over the next three days; two failed, one running
+            status = "FAILED" if i in (1, 4) else "RUNNING" if i == 5 else "SUCCEEDED"
+            child = w.execution(kids, parent[C.started_at] + dt.timedelta(minutes=3 + i * 600), status=status)
+            child.update({C.parent_execution_id: parent[C.execution_id], C.error: f"E{p}{i}" if i in (1, 4) else None})
+    Store(tmp_path / "s").write(w.rows)
+    store = Store(tmp_path / "s")
+    dates = sorted({row[C.start_date] for row in w.rows["executions"]})
+    assert len(store.snapshot_files()["executions"].files) == len(dates) == 6
+    con = q.prepare(store.connect().cursor())
+    reads = _recorded(monkeypatch, runs)
+    for parent in parents:      # the first day's reads every file, the next ones fewer
+        cloud, eid, day = parent[C.cloud], parent[C.execution_id], parent[C.start_date]
+        reads.clear()
+        whole, bounded = runs.child_runs(con, cloud, eid), runs.child_runs(con, cloud, eid, day)
+        pd.testing.assert_frame_equal(bounded, whole, check_exact=True)
+        assert whole.iloc[0][["runs", "failed", "running"]].tolist() == [6, 2, 1]
+        files = [n for _, n in _files_read(con, reads)]
+        later = sum(d >= day for d in dates)
+        assert files == [ALL, ALL if later == len(dates) else [later]], files
+    assert runs.child_runs(con, "aws", "nope", T0.date()).empty
 
 
 @pytest.mark.parametrize("table", ["steps", "attempts", "usage"])

@@ -6,10 +6,12 @@ workflow (what changed when it broke; without a failed run, the two newest succe
 workflow); `?a=<id>&b=<id>` or the inputs pick any two runs."""
 
 import dataclasses
+import datetime as dt
 
 import streamlit as st
 
 from flowscope.analysis import runs
+from flowscope.analysis.tables import Filters, RunKey
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data
@@ -17,24 +19,37 @@ from flowscope.ui import components as ui
 
 ctx = ui.page("Compare runs")
 f = ctx.filters
+days: dict[str, dt.date | None] = {}       # the start day of each run a search here listed: read from its day first
+
+
+def searched(scope: Filters, statuses: tuple[str, ...], size: int) -> list[dict]:
+    """The newest `size` runs in `scope` with one of `statuses`, their start days noted in `days`."""
+    rows, _ = data.search_executions(scope, statuses=statuses, page=0, page_size=size)
+    listed = rows.to_dict("records")
+    days.update({str(r["execution_id"]): runs.run_day(r["started_at"]) for r in listed})
+    return listed
 
 
 def newest(statuses: tuple[str, ...]) -> dict | None:
     """The newest run in the window with one of `statuses`."""
-    rows, _ = data.search_executions(f, statuses=statuses, page=0, page_size=1)
-    return None if rows.empty else rows.iloc[0].to_dict()
+    return next(iter(searched(f, statuses, 1)), None)
+
+
+def detail_of(run_id: str) -> tuple[RunKey | None, dict | None]:
+    """The run of an id and its frames (None, None when not stored), found from its start day if a search gave it."""
+    picked = data.find_execution(run_id, days.get(run_id))
+    return picked, data.execution_detail(*picked.key, picked.start_date) if picked else None
 
 
 def other_run(run_id: str) -> str:
     """The newest successful run of run_id's workflow other than run_id itself ("" when none)."""
-    picked = data.find_execution(run_id)
-    detail = data.execution_detail(*picked) if picked else None
+    _, detail = detail_of(run_id)
     if detail is None:
         return ""
     row = detail["execution"].iloc[0]
     scope = dataclasses.replace(f, clouds=(row["cloud"],), workflows=(row["workflow_id"],))
-    rows, _ = data.search_executions(scope, statuses=(Status.SUCCEEDED.value,), page=0, page_size=2)
-    return next((str(e) for e in rows["execution_id"] if e != run_id), "") if not rows.empty else ""
+    return next((str(r["execution_id"]) for r in searched(scope, (Status.SUCCEEDED.value,), 2)
+                 if r["execution_id"] != run_id), "")
 
 
 default_a = st.query_params.get("a") or ""
@@ -51,8 +66,9 @@ left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
 ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a copied link opens them
-found = {label: data.find_execution(eid) if eid else None for label, eid in (("A", id_a), ("B", id_b))}
-details = {label: data.execution_detail(*key) if key else None for label, key in found.items()}
+read = {label: detail_of(eid) if eid else (None, None) for label, eid in (("A", id_a), ("B", id_b))}
+found = {label: key for label, (key, _) in read.items()}
+details = {label: detail for label, (_, detail) in read.items()}
 typed = {"A": id_a, "B": id_b}
 # Where the Executions page shows a run's whole id: its pinned run column shows a Logic Apps run's end only. (A
 # comment: a page's bare string, docstring-like under a constant, is drawn on the page by Streamlit's magic.)

@@ -45,6 +45,9 @@ pages = runs.page_count(total)
 if page_no > pages:
     st.session_state["ex-page"] = page_no = pages
 first = (page_no - 1) * runs.PAGE_SIZE
+# Each listed run's start day, by which its row, steps and children are read (not from every file of its cloud).
+days = {(r.cloud, r.execution_id): runs.run_day(r.started_at) for r in found.itertuples(index=False)}
+exact_day = next((d for (_, e), d in days.items() if e == exact), None)     # the link's run, when it is listed
 left.number_input(f"Page (of {pages:,})", min_value=1, max_value=pages, step=1, key="ex-page")
 linked = None
 if total:
@@ -62,10 +65,12 @@ else:
              f"an id containing “{search['execution_id']}”" if search["execution_id"] else ""]
     said = ", ".join(md(a) for a in asked if a) or "the sidebar's filters"
     right.caption("0 matching executions.")
-    linked = data.find_execution(str(search["execution_id"])) if search["execution_id"] else None
-    if linked is not None:      # a link's run (or a whole id typed) that started outside the window
-        st.info(f"**The run {md(linked[1])} started outside this window or the sidebar's filters**, so the "
-                "search lists nothing; the run is shown below all the same.")
+    linked_run = data.find_execution(str(search["execution_id"])) if search["execution_id"] else None
+    linked = linked_run.key if linked_run is not None else None
+    if linked_run is not None:      # a link's run (or a whole id typed) that started outside the window
+        days[linked_run.key] = linked_run.start_date
+        st.info(f"**The run {md(linked_run.execution_id)} started outside this window or the sidebar's "
+                "filters**, so the search lists nothing; the run is shown below all the same.")
     elif search["execution_id"] and not data.runs_with_id_in_store(str(search["execution_id"])):
         # No window or filter would find it: "widen the time window" sent the reader of a stale link looking.
         typed = md(search["execution_id"])
@@ -80,7 +85,10 @@ else:
 
 target = None
 if exact:
-    target = data.find_execution(exact)
+    located = data.find_execution(exact, exact_day)
+    target = located.key if located is not None else None
+    if located is not None:
+        days[located.key] = located.start_date
     if target is None and total and search["execution_id"] == exact:
         # A link's id that is no whole id (cut short, mistyped) opened the first run containing it as if
         # it were the one linked: said, before the list it searched.
@@ -102,7 +110,7 @@ if exact or (not found.empty and target != keys[0]):
     # A run picked (or linked) is named in the address, so a copied link opens it; the list's first run,
     # shown by default, is not: a reload would narrow the search to it (the id box starts from ?exec=).
     ui.keep_in_url(exec=target[1])
-detail = data.execution_detail(*target)
+detail = data.execution_detail(*target, days.get(target))
 if detail is None:
     st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")
     st.stop()
@@ -170,7 +178,7 @@ ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, colu
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "
                                                             "was last collected")})
-children = data.child_runs(*target)
+children = data.child_runs(*target, runs.run_day(run[C.start_date]))
 if not children.empty:
     # A Distributed Map's items are child executions: its step above is one row and a generic
     # States.ExceedToleratedFailureThreshold, the items' own failures are theirs.

@@ -11,8 +11,16 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
+
+LEFTOVER_PREFIX = ".writing-"
+"""The name `write_whole`'s temporary files start with."""
+
+LEFTOVER_AGE_S = 3600.0
+"""A temporary file last written longer ago than this is a killed writer's leftover: a write in progress (one
+`write` of a few kilobytes to megabytes) is never that old, so another process's is never removed."""
 
 
 def folder(name: str, env: Mapping[str, str] | None = None) -> Path:
@@ -35,7 +43,7 @@ def write_whole(where: Path, name: str, data: bytes) -> bool:
     where.mkdir(parents=True, exist_ok=True, mode=0o700)
     if not private(where):
         return False
-    fd, tmp = tempfile.mkstemp(dir=where, prefix=".writing-")     # 0600
+    fd, tmp = tempfile.mkstemp(dir=where, prefix=LEFTOVER_PREFIX)     # 0600
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
@@ -47,7 +55,9 @@ def write_whole(where: Path, name: str, data: bytes) -> bool:
 
 
 def forget_oldest(where: Path, pattern: str, keep: int) -> None:
-    """Remove the files of `where` matching `pattern` past the `keep` most recently modified."""
+    """Remove the files of `where` matching `pattern` past the `keep` most recently modified, and the
+    leftovers of killed writes (`forget_leftovers`)."""
+    forget_leftovers(where)
     files = []
     for path in where.glob(pattern):
         try:
@@ -56,3 +66,16 @@ def forget_oldest(where: Path, pattern: str, keep: int) -> None:
             continue
     for _, path in sorted(files, reverse=True)[keep:]:
         path.unlink(missing_ok=True)
+
+
+def forget_leftovers(where: Path) -> None:
+    """Remove the temporary files of `where` that `write_whole`s killed mid-write left (SIGKILL skips their
+    cleanup, and no other pattern matches them), once older than `LEFTOVER_AGE_S` by their last write."""
+    cutoff = time.time() - LEFTOVER_AGE_S
+    for path in where.glob(f"{LEFTOVER_PREFIX}*"):
+        try:
+            info = path.lstat()
+        except FileNotFoundError:     # another process removed it meanwhile
+            continue
+        if stat.S_ISREG(info.st_mode) and info.st_mtime < cutoff:
+            path.unlink(missing_ok=True)

@@ -48,8 +48,7 @@ from flowscope.collectors.native import (
 )
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
-from flowscope.collectors.stored_dates import upgrade_dates
-from flowscope.collectors.stored_texts import upgrade_texts
+from flowscope.collectors.store_upgrades import upgrade_store
 from flowscope.collectors.streaming import (
     EXPORT_LINE_PREFIX,
     Chunk,
@@ -770,8 +769,8 @@ class _Writer:
         import creates (or one holding no data yet) is marked upgraded at once, where they ran after the writes
         and read every row the import had just written by today's rules (the dates' scan alone: 1.2 s on a
         1,000,000-execution store)."""
-        self.result.texts_upgraded = upgrade_texts(store)
-        self.result.dates_upgraded = upgrade_dates(store)
+        upgraded = upgrade_store(store)
+        self.result.texts_upgraded, self.result.dates_upgraded = upgraded.texts, upgraded.dates
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise

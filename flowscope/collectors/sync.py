@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors import registry
 from flowscope.collectors.scope_runs import DEFAULT_PARALLEL_SCOPES
-from flowscope.collectors.stored_dates import redated_line, upgrade_dates
-from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
+from flowscope.collectors.store_upgrades import upgrade_store
+from flowscope.collectors.stored_dates import redated_line
+from flowscope.collectors.stored_texts import upgraded_line
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
@@ -171,8 +172,8 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
     report = SyncReport(started_at=started_at)
     now = now or started_at
     plan = validate_sources(sources, clouds)
-    report.texts_upgraded = upgrade_texts(store)
-    report.dates_upgraded = upgrade_dates(store)
+    upgraded = upgrade_store(store)
+    report.texts_upgraded, report.dates_upgraded = upgraded.texts, upgraded.dates
     jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
             for scope in scopes]
     for index, source, module, _ in plan:

@@ -4,7 +4,8 @@ Every row of an execution carries its executions row's `start_date` (docs/model.
 its steps, attempts and usage from that day's files alone (`tables.execution_detail`). Writes hold the rule
 since `validate.with_execution_dates`; before it, AWS's assembly kept the dates of the stored steps it merged
 and Arrow writers dated their own, so an older store may hold rows the run page would silently miss. `sync`
-and `import` run this once per store (`Store.upgrade_done`): the executions with such a row are read whole
+and `import` run this once per store (`Store.upgrade_done`; `store_upgrades`, which also marks a store the demo
+creates as needing none): the executions with such a row are read whole
 and written back (a replace by execution, under the writer lock: every write dates the rows by their
 executions row, and nothing is lost or duplicated), in chunks.
 """

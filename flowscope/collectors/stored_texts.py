@@ -5,8 +5,9 @@ name and its message, `gcp/transform/errors.py`), and AWS `.sync` causes as the 
 its payloads (now the job's message, `aws/transform/causes.py`). A live sync does not revisit finished
 runs, so without this a store kept the old texts (and the payloads) for good, and a window spanning
 the change listed one error under two names. `sync` and `import` run the upgrade once per store
-(`Store.upgrade_done`): the executions holding an old text are read, rewritten and written back whole
-(a replace by execution, under the writer lock, so nothing is lost or duplicated), in chunks.
+(`Store.upgrade_done`; `store_upgrades`, which also marks a store the demo creates as needing none): the
+executions holding an old text are read, rewritten and written back whole (a replace by execution, under the
+writer lock, so nothing is lost or duplicated), in chunks.
 """
 
 from __future__ import annotations

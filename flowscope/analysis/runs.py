@@ -534,6 +534,15 @@ def run_day(value: Any) -> dt.date | None:
     return (at.tz_convert("UTC") if at.tzinfo is not None else at).date()
 
 
+def day_in_text(text: str | None) -> dt.date | None:
+    """A day written as an address writes it (`2026-03-05`, a link's `a_day`), None for anything else: a day
+    that only hints where a run's rows are needs no error when a hand-edited link mangles it."""
+    try:
+        return dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 # ---------------------------------------------------------------- two runs side by side
 
 COMPARE_COLUMNS = ["step", "parent", "path", "a_visits", "b_visits", "a_ms", "b_ms", "delta_ms", "a_retries",

@@ -71,3 +71,26 @@ def test_compare_reads_each_run_by_its_day(map_store, calls, monkeypatch, params
     assert all(args[2] == dates[args[1]] for args in details), calls
     found = [args for name, args in calls if name == "find_execution"]
     assert all(args[1] == (None if args[0] in named.values() else dates[args[0]]) for args in found), calls
+
+
+def test_the_run_pages_compare_link_gives_the_runs_day(map_store, calls, monkeypatch):
+    """"Compare this run with another" names run A's start day, and Compare reads A's row by it (the address
+    named A, so Compare had no day for it and read every file of the store for its row)."""
+    day = _start_dates(map_store)[MAP_PARENT]
+    at = open_page(app(map_store, monkeypatch, exec=MAP_PARENT, window="7d"), "executions")
+    no_exception(at)
+    link = next(m.value for m in at.markdown if "Compare this run with another" in m.value)
+    assert f"a_day={day.isoformat()}" in link, link
+    calls.clear()
+    at = open_page(app(map_store, monkeypatch, window="7d", a=MAP_PARENT, a_day=day.isoformat()), "compare")
+    no_exception(at)
+    assert ("find_execution", (MAP_PARENT, day)) in calls, calls
+
+
+@pytest.mark.parametrize("hint", ["yesterday", "2026-13-40", "1999-01-01"])
+def test_a_mangled_or_wrong_day_in_the_address_opens_the_same_run(map_store, calls, monkeypatch, hint):
+    at = open_page(app(map_store, monkeypatch, window="7d", a=MAP_PARENT, a_day=hint), "compare")
+    no_exception(at)
+    assert not at.warning or all("No run A" not in w.value for w in at.warning), [w.value for w in at.warning]
+    day = _start_dates(map_store)[MAP_PARENT]
+    assert ("execution_detail", ("aws", MAP_PARENT, day)) in calls, calls

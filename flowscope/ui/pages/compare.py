@@ -54,6 +54,8 @@ def other_run(run_id: str) -> str:
 
 default_a = st.query_params.get("a") or ""
 default_b = st.query_params.get("b") or ""
+if default_a:       # the run page's link gives run A's start day (`a_day`); a wrong one only costs a second read
+    days[default_a] = runs.day_in_text(st.query_params.get("a_day"))
 if not default_a:
     # The newest failed run (what changed when it broke); without one, the newest successful run.
     first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))

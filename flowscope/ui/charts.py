@@ -135,13 +135,14 @@ def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
     (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**settings)
 
 
-def _mark_partial(fig: go.Figure, start: pd.Timestamp, end: pd.Timestamp | dt.datetime) -> None:
-    """A partial bucket's time inside the window shaded and labelled: the shape and annotation
-    `add_vrect` makes, added directly (add_vrect's placement logic took 4.5-7.6 ms a chart, these 1.6 ms)."""
-    fig.add_shape(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(end), y0=0, y1=1,
-                  fillcolor="#bbbbbb", opacity=0.18, line_width=0)
-    fig.add_annotation(x=start, y=1, xref="x", yref="y domain", text="partial", showarrow=False, xanchor="left",
-                       yanchor="top", font=dict(size=10, color="#777"))
+def _partial_marks(start: pd.Timestamp, end: pd.Timestamp | dt.datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A partial bucket's time inside the window shaded and labelled: the shape and annotation `add_vrect`
+    makes (its placement logic took 4.5-7.6 ms a chart), which `lines` gives the layout at once (one by one,
+    `add_shape` and `add_annotation` copied and validated what came before: 2.6 ms a mark)."""
+    return (dict(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(end), y0=0, y1=1,
+                 fillcolor="#bbbbbb", opacity=0.18, line_width=0),
+            dict(x=start, y=1, xref="x", yref="y domain", text="partial", showarrow=False, xanchor="left",
+                 yanchor="top", font=dict(size=10, color="#777")))
 
 
 def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col: str, kind: str,
@@ -211,10 +212,14 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
         stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
         integer_axis(fig, stacked.max())
     head, tail = partial
+    marks = []
     if head is not None and since is not None and bucket_s:
-        _mark_partial(fig, pd.Timestamp(since), head + pd.Timedelta(seconds=bucket_s))
+        marks.append(_partial_marks(pd.Timestamp(since), head + pd.Timedelta(seconds=bucket_s)))
     if tail is not None and until is not None:
-        _mark_partial(fig, tail, until)
+        marks.append(_partial_marks(tail, until))
+    if marks:
+        fig.update_layout(shapes=[*fig.layout.shapes, *(shape for shape, _ in marks)],
+                          annotations=[*fig.layout.annotations, *(label for _, label in marks)])
     return fig
 
 

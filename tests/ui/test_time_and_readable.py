@@ -102,8 +102,8 @@ def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
 
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     start = pd.Timestamp("2026-03-10T12:00Z")
-    ours = go.Figure()
-    charts._mark_partial(ours, start, until)
+    shape, label = charts._partial_marks(start, until)
+    ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
     theirs = go.Figure()
     theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
                      annotation_text="partial", annotation_position="top left", annotation_font_size=10,

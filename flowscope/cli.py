@@ -411,17 +411,6 @@ def dashboard(
     _serve(settings.store_path, port, address, config)
 
 
-def _print_upgrades(result: Any) -> None:
-    """What an import's one-off upgrades of a store an earlier flowscope wrote did (`ImportResult`)."""
-    from flowscope.collectors.stored_dates import redated_line
-    from flowscope.collectors.stored_texts import upgraded_line
-
-    if result.texts_upgraded:
-        err.print(upgraded_line(result.texts_upgraded), highlight=False, soft_wrap=True)
-    if result.dates_upgraded:
-        err.print(redated_line(result.dates_upgraded), highlight=False, soft_wrap=True)
-
-
 @app.command("import")
 def import_(
     files: Annotated[list[Path], typer.Argument(
@@ -493,7 +482,8 @@ def import_(
                            "runs, run failure rates and durations count them once their run is imported "
                            "(Logic Apps: the runs list or get; Workflows: executions list or get; Step "
                            "Functions: describe-execution, or log records from ExecutionStarted)")
-    _print_upgrades(result)
+    for line in result.upgraded.lines():     # what the one-off upgrades of an earlier flowscope's store did
+        err.print(line, highlight=False, soft_wrap=True)
     if result.upkeep:
         note(result.upkeep)
     if result.unknown_event_types:

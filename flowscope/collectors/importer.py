@@ -48,7 +48,7 @@ from flowscope.collectors.native import (
 )
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
-from flowscope.collectors.store_upgrades import upgrade_store
+from flowscope.collectors.store_upgrades import Upgraded, upgrade_store
 from flowscope.collectors.streaming import (
     EXPORT_LINE_PREFIX,
     Chunk,
@@ -109,10 +109,8 @@ class ImportResult:
     changed_executions: int = 0
     unchanged_executions: int = 0
     """Executions already stored exactly as this import would write them: not rewritten."""
-    texts_upgraded: int = 0
-    """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
-    dates_upgraded: int = 0
-    """Executions an earlier flowscope stored with rows under another start date, moved to it (`stored_dates`)."""
+    upgraded: Upgraded = field(default_factory=Upgraded)
+    """What the one-off upgrades rewrote of what an earlier flowscope stored (`store_upgrades`)."""
     runless_executions: int = 0
     """Executions the files gave steps, attempts or usage of but no run record of (nor the store): the
     dashboard and the run measures count runs from run records, so they wait for one."""
@@ -769,8 +767,7 @@ class _Writer:
         import creates (or one holding no data yet) is marked upgraded at once, where they ran after the writes
         and read every row the import had just written by today's rules (the dates' scan alone: 1.2 s on a
         1,000,000-execution store)."""
-        upgraded = upgrade_store(store)
-        self.result.texts_upgraded, self.result.dates_upgraded = upgraded.texts, upgraded.dates
+        self.result.upgraded = upgrade_store(store)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from flowscope.collectors.stored_dates import upgrade_dates
-from flowscope.collectors.stored_texts import upgrade_texts
+from flowscope.collectors.stored_dates import redated_line, upgrade_dates
+from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 
 if TYPE_CHECKING:
     from flowscope.store import Store
@@ -27,6 +27,10 @@ class Upgraded:
     """Error texts rewritten (`stored_texts`)."""
     dates: int = 0
     """Rows moved to their execution's start date (`stored_dates`)."""
+
+    def lines(self) -> list[str]:
+        """What `sync` and `import` say of the upgrades that rewrote something (nothing when none did)."""
+        return ([upgraded_line(self.texts)] if self.texts else []) + ([redated_line(self.dates)] if self.dates else [])
 
 
 def upgrade_store(store: "Store") -> Upgraded:

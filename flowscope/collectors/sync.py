@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors import registry
 from flowscope.collectors.scope_runs import DEFAULT_PARALLEL_SCOPES
-from flowscope.collectors.store_upgrades import upgrade_store
-from flowscope.collectors.stored_dates import redated_line
-from flowscope.collectors.stored_texts import upgraded_line
+from flowscope.collectors.store_upgrades import Upgraded, upgrade_store
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.upkeep import compact_crowded
 from flowscope.collectors.window import ScopeResult
@@ -39,10 +37,8 @@ class SyncReport:
     results: list[ScopeResult] = field(default_factory=list)
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
-    texts_upgraded: int = 0
-    """Executions an earlier flowscope stored whose error texts were rewritten (`stored_texts`)."""
-    dates_upgraded: int = 0
-    """Executions an earlier flowscope stored with rows under another start date, moved to it (`stored_dates`)."""
+    upgraded: Upgraded = field(default_factory=Upgraded)
+    """What the one-off upgrades rewrote of what an earlier flowscope stored (`store_upgrades`)."""
     upkeep: str | None = None
     """What merging small files did after the scopes (`upkeep.compact_crowded`), None when nothing."""
 
@@ -88,10 +84,7 @@ class SyncReport:
                 line += f" - {said}"
             lines.append(without_secrets(line))
             lines.extend(f"  warning: {without_secrets(w)}" for w in r.warnings)
-        if self.texts_upgraded:
-            lines.append(upgraded_line(self.texts_upgraded))
-        if self.dates_upgraded:
-            lines.append(redated_line(self.dates_upgraded))
+        lines.extend(self.upgraded.lines())
         if self.upkeep:
             lines.append(self.upkeep)
         return lines
@@ -172,8 +165,7 @@ def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: d
     report = SyncReport(started_at=started_at)
     now = now or started_at
     plan = validate_sources(sources, clouds)
-    upgraded = upgrade_store(store)
-    report.texts_upgraded, report.dates_upgraded = upgraded.texts, upgraded.dates
+    report.upgraded = upgrade_store(store)
     jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
             for scope in scopes]
     for index, source, module, _ in plan:

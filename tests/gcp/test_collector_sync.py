@@ -198,7 +198,7 @@ def test_a_sync_first_rewrites_what_an_earlier_flowscope_stored(server, tmp_path
     store = Store(tmp_path / "s")
     store.write(_old_batch()[0])
     report = sync_store(store, [source(server)], now=NOW)
-    assert report.ok and report.texts_upgraded == 4
+    assert report.ok and report.upgraded.texts == 4
     assert any("rewrote the error texts of 4 execution(s)" in line for line in report.summary_lines())
     assert not store.sql("SELECT * FROM steps WHERE error LIKE '{%'").shape[0]
 
@@ -210,7 +210,7 @@ def test_a_sync_first_moves_rows_an_earlier_flowscope_dated_off_their_run(server
 
     store = _write_old(tmp_path / "s", monkeypatch)
     report = sync_store(store, [source(server)], now=NOW)
-    assert report.ok and report.dates_upgraded == OFF_DATED
+    assert report.ok and report.upgraded.dates == OFF_DATED
     assert any(f"of {OFF_DATED} execution(s) stored by an earlier flowscope to their run's start date" in line
                for line in report.summary_lines())
     assert _off_dated(store) == 0

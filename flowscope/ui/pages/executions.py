@@ -115,6 +115,7 @@ if detail is None:
     st.warning(f"Execution {md(target[1])} is not in the store (it may have been replaced by a newer sync).")
     st.stop()
 run = detail["execution"].iloc[0].to_dict()
+started_on = runs.run_day(run[C.start_date])     # the day its rows are stored under: its children's reads, Compare's
 steps, attempts, usage = detail["steps"], detail["attempts"], detail["usage"]
 folded = runs.fold_own_work(steps)      # a GCP try's call in the try's place, as every table of this page reads it
 st.subheader(f"{md(run['workflow_name'])} · {run['status']}", divider="gray")
@@ -178,7 +179,7 @@ ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, colu
                                              help="Runs of the step still running when last collected"),
     "total_ms": st.column_config.NumberColumn("total", help="A running step's time so far, to when the run "
                                                             "was last collected")})
-children = data.child_runs(*target, runs.run_day(run[C.start_date]))
+children = data.child_runs(*target, started_on)
 if not children.empty:
     # A Distributed Map's items are child executions: its step above is one row and a generic
     # States.ExceedToleratedFailureThreshold, the items' own failures are theirs.
@@ -206,7 +207,7 @@ if not usage.empty:
 else:
     st.caption("No billable usage recorded for this execution.")
 # its day goes along, so Compare reads the run's row from that day's files, not every file of the cloud
-st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1], a_day=days.get(target))})")
+st.markdown(f"[Compare this run with another]({ui.link('compare', f, a=target[1], a_day=started_on)})")
 with st.expander("Raw execution record"):
     st.json({k: (str(v) if not isinstance(v, (int, float, str, type(None))) else v) for k, v in run.items()},
             expanded=False)

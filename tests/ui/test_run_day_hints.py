@@ -92,6 +92,8 @@ def test_the_run_pages_compare_link_gives_the_runs_day(map_store, calls, monkeyp
     at = open_page(app(map_store, monkeypatch, window="7d", a=MAP_PARENT, a_day=day.isoformat()), "compare")
     no_exception(at)
     assert ("find_executions", ((MAP_PARENT,), (day,))) in calls, calls
+    # the link's own parameter: not named as one that "filters nothing"
+    assert not [w.value for w in at.warning if "not a parameter" in w.value], [w.value for w in at.warning]
 
 
 @pytest.mark.parametrize("hint", ["yesterday", "2026-13-40", "1999-01-01"])

@@ -124,7 +124,8 @@ def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwarg
         cursor.close()
 
 
-UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "execution_count", "find_execution"})
+UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "execution_count", "find_execution",
+                             "find_executions"})
 """Queries whose results name no workflow (`_named` would read the workflow list for nothing)."""
 
 
@@ -345,6 +346,11 @@ def execution_detail(cloud: str, execution_id: str, day: dt.date | None = None) 
 
 def find_execution(execution_id: str, day: dt.date | None = None) -> q.RunKey | None:
     return call("find_execution", execution_id, day)
+
+
+def find_executions(ids: tuple[str, ...], days: tuple[dt.date | None, ...]) -> dict[str, q.RunKey | None]:
+    """Several runs by their exact ids in one read (`tables.find_executions`): a page's runs named by a link."""
+    return call("find_executions", ids, days)
 
 
 def failures_over_time(f: Filters) -> pd.DataFrame:

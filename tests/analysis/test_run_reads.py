@@ -202,3 +202,57 @@ def test_a_row_dated_off_its_run_is_dated_by_its_run(tmp_path, table):
     con = q.prepare(Store(tmp_path / "s").connect().cursor())
     detail = q.execution_detail(con, "aws", ex[C.execution_id])
     assert detail is not None and len(detail[table]) == 1
+
+
+def test_runs_found_together_are_each_ones_find(tmp_path, monkeypatch):
+    """`find_executions` reads the ids with a day from their days' files in one read and every id still unfound (no
+    day, a wrong one, none stored) in one read of every file, whatever their number: each id's result is
+    `find_execution`'s, an id asked twice answered once (by the day one of its asks gave)."""
+    store, made = _store(tmp_path)
+    con = q.prepare(store.connect().cursor())
+    known, wrong, undated = made[1], made[2], made[6]
+    ids = [known[C.execution_id], wrong[C.execution_id], undated[C.execution_id], "nope", known[C.execution_id]]
+    days = [known[C.start_date], wrong[C.start_date] + DAY, None, known[C.start_date], None]
+    reads = _recorded(monkeypatch, q)
+    got = q.find_executions(con, ids, days)
+    # the days of `known` and `wrong`, a file of each cloud each; then `wrong`, `undated` and "nope" at once
+    assert _files_read(con, reads) == [("executions", [4]), ("executions", ALL)]
+    assert len(reads) == 2 and all(eid not in sql for sql, _ in reads for eid in ids), reads     # parameters only
+    assert list(got) == ids[:4]
+    for ex in (known, wrong, undated):
+        assert got[ex[C.execution_id]] == q.RunKey(ex[C.cloud], ex[C.execution_id], ex[C.start_date])
+    assert got["nope"] is None
+    for eid, day in zip(ids, days, strict=True):
+        assert got[eid] == q.find_execution(con, eid, day) == q.find_execution(con, eid)
+    reads.clear()
+    both = q.find_executions(con, ids[:2], [known[C.start_date], wrong[C.start_date]])      # every day right
+    assert _files_read(con, reads) == [("executions", [4])]
+    assert both == {eid: got[eid] for eid in ids[:2]}
+    reads.clear()
+    assert q.find_executions(con, [undated[C.execution_id], "nope"]) == {undated[C.execution_id]: got[ids[2]],
+                                                                         "nope": None}
+    assert _files_read(con, reads) == [("executions", ALL)]
+    assert q.find_executions(con, []) == {}
+
+
+@pytest.mark.parametrize("gcp_first", [True, False])
+def test_an_id_in_two_clouds_is_found_in_the_first_by_name(tmp_path, gcp_first):
+    """The same id stored by two clouds: its run is the first cloud's by name, whatever order they were written
+    in (the one-id read's `LIMIT 1` took the first in the table's file order), unless a day names the other's."""
+    rows = {}
+    for cloud, meter in CLOUDS.items():
+        w = World()
+        wf = w.workflow("orders", cloud=cloud)
+        ex = w.execution(wf, T0 + dt.timedelta(days=1 if cloud == "aws" else 0, hours=3), cloud=cloud)
+        w.step(ex, "Charge", ex[C.started_at], meter=meter)
+        for row in w.rows["executions"] + w.rows["steps"]:
+            row[C.execution_id] = "shared"
+        rows[cloud] = w.rows
+    for cloud in (["gcp", "aws"] if gcp_first else ["aws", "gcp"]):
+        Store(tmp_path / "s").write(rows[cloud])
+    con = q.prepare(Store(tmp_path / "s").connect().cursor())
+    aws, gcp = (q.RunKey(c, "shared", (T0 + dt.timedelta(days=d)).date()) for c, d in (("aws", 1), ("gcp", 0)))
+    assert q.find_execution(con, "shared") == aws
+    assert q.find_execution(con, "shared", T0.date()) == gcp
+    assert q.find_execution(con, "shared", T0.date() + 5 * DAY) == aws
+    assert q.find_executions(con, ["shared", "shared"], [None, T0.date()]) == {"shared": gcp}

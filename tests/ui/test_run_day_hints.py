@@ -5,17 +5,21 @@ cloud (`tables.execution_detail`, `tables.find_execution`, `runs.child_runs`; do
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
+from flowscope.analysis import tables as q
 from flowscope.model import C, Cloud
 from flowscope.store import Store
+from flowscope.textsafety import markdown_text as md
 from flowscope.ui import data
+from tests.analysis.test_run_reads import ALL, _files_read, _recorded
 from tests.ui.helpers import build
 from tests.ui.test_pages import app, no_exception, open_page
 from tests.ui.test_triage import MAP_PARENT, map_run
 
-RUN_READS = ("find_execution", "execution_detail", "child_runs")
+RUN_READS = ("find_execution", "find_executions", "execution_detail", "child_runs")
 
 
 @pytest.fixture(scope="module")
@@ -69,8 +73,11 @@ def test_compare_reads_each_run_by_its_day(map_store, calls, monkeypatch, params
     details = [args for name, args in calls if name == "execution_detail"]
     assert len({args[1] for args in details}) == 2, calls
     assert all(args[2] == dates[args[1]] for args in details), calls
-    found = [args for name, args in calls if name == "find_execution"]
-    assert all(args[1] == (None if args[0] in named.values() else dates[args[0]]) for args in found), calls
+    found = [pair for name, args in calls if name == "find_executions" for pair in zip(*args, strict=True)]
+    assert all(day == (None if eid in named.values() else dates[eid]) for eid, day in found), calls
+    assert len(found) == len({eid for eid, _ in found}), calls       # each run found once
+    if len(named) == 2:         # a link's two runs: found in one read
+        assert [args for name, args in calls if name == "find_executions"] == [(tuple(ids), (None, None))], calls
 
 
 def test_the_run_pages_compare_link_gives_the_runs_day(map_store, calls, monkeypatch):
@@ -84,7 +91,9 @@ def test_the_run_pages_compare_link_gives_the_runs_day(map_store, calls, monkeyp
     calls.clear()
     at = open_page(app(map_store, monkeypatch, window="7d", a=MAP_PARENT, a_day=day.isoformat()), "compare")
     no_exception(at)
-    assert ("find_execution", (MAP_PARENT, day)) in calls, calls
+    assert ("find_executions", ((MAP_PARENT,), (day,))) in calls, calls
+    # the link's own parameter: not named as one that "filters nothing"
+    assert not [w.value for w in at.warning if "not a parameter" in w.value], [w.value for w in at.warning]
 
 
 @pytest.mark.parametrize("hint", ["yesterday", "2026-13-40", "1999-01-01"])
@@ -94,3 +103,19 @@ def test_a_mangled_or_wrong_day_in_the_address_opens_the_same_run(map_store, cal
     assert not at.warning or all("No run A" not in w.value for w in at.warning), [w.value for w in at.warning]
     day = _start_dates(map_store)[MAP_PARENT]
     assert ("execution_detail", ("aws", MAP_PARENT, day)) in calls, calls
+
+
+def test_a_links_two_runs_are_found_in_one_read_of_every_file(map_store, monkeypatch):
+    """`?a=&b=` names two runs with no day: their rows are found together (`tables.find_executions`), one read of
+    every file of the store where finding each by itself read every file twice; the page shows both."""
+    dates = _start_dates(map_store)
+    a, b = sorted(e for e in dates if ":exec-" in e)[-2:]
+    data._cached.clear()        # read now, not from an earlier test's cache
+    reads = _recorded(monkeypatch, q)
+    at = open_page(app(map_store, monkeypatch, window="7d", a=a, b=b), "compare")
+    no_exception(at)
+    by_id = [(sql, params) for sql, params in reads if re.search(rf"FROM executions WHERE .*{C.execution_id} (=|IN) ",
+                                                                 sql)]
+    con = q.prepare(Store.open(map_store).connect().cursor())
+    assert [n for _, n in _files_read(con, by_id)] == [ALL, [1], [1]], by_id   # the two rows, then each by its day
+    assert [c.value for c in at.caption if c.value in (md(a), md(b))] == [md(a), md(b)]

@@ -20,6 +20,7 @@ from flowscope.ui import components as ui
 ctx = ui.page("Compare runs")
 f = ctx.filters
 days: dict[str, dt.date | None] = {}       # the start day of each run a search here listed: read from its day first
+picked: dict[str, RunKey | None] = {}      # each id's run as found here (None: not stored), so none is read twice
 
 
 def searched(scope: Filters, statuses: tuple[str, ...], size: int) -> list[dict]:
@@ -35,10 +36,19 @@ def newest(statuses: tuple[str, ...]) -> dict | None:
     return next(iter(searched(f, statuses, 1)), None)
 
 
+def find(*run_ids: str) -> None:
+    """The runs of the ids not found here yet, into `picked`: read together, so a link's two ids with no day
+    (`?a=&b=`) cost one read of every file, not two; each from its start day first when known (`days`)."""
+    wanted = tuple(dict.fromkeys(i for i in run_ids if i and i not in picked))
+    if wanted:
+        picked.update(data.find_executions(wanted, tuple(days.get(i) for i in wanted)))
+
+
 def detail_of(run_id: str) -> tuple[RunKey | None, dict | None]:
     """The run of an id and its frames (None, None when not stored), found from its start day if a search gave it."""
-    picked = data.find_execution(run_id, days.get(run_id))
-    return picked, data.execution_detail(*picked.key, picked.start_date) if picked else None
+    find(run_id)
+    key = picked[run_id]
+    return key, data.execution_detail(*key.key, key.start_date) if key else None
 
 
 def other_run(run_id: str) -> str:
@@ -68,6 +78,7 @@ left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
 ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a copied link opens them
+find(id_a, id_b)
 read = {label: detail_of(eid) if eid else (None, None) for label, eid in (("A", id_a), ("B", id_b))}
 found = {label: key for label, (key, _) in read.items()}
 details = {label: detail for label, (_, detail) in read.items()}

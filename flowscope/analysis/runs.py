@@ -20,7 +20,7 @@ import pandas as pd
 from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, lit_ts
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
-from flowscope.analysis.tables import Filters, q, run
+from flowscope.analysis.tables import Filters, RunKey, q, run
 from flowscope.format import fmt_cause, is_missing
 from flowscope.model import C, Cloud, Status
 
@@ -541,6 +541,11 @@ def day_in_text(text: str | None) -> dt.date | None:
         return dt.date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+def day_text(run: RunKey | None) -> str:
+    """A found run's start day as an address writes it (`day_in_text` reads it back), "" for no run."""
+    return run.start_date.isoformat() if run is not None else ""
 
 
 # ---------------------------------------------------------------- two runs side by side

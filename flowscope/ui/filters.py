@@ -41,7 +41,7 @@ STATE_UNKNOWN_PARAMS = "_fs_unknown_params"
 KNOWN_PARAMS = frozenset({PARAM_WINDOW, PARAM_CLOUD, PARAM_WF, PARAM_END,
                           "step",           # components.FOCUS_STEP: a finding's step, put first
                           "exec",           # Executions: the run to open
-                          "a", "b", "a_day",    # Compare runs: the two runs, run A's start day (the run page's link)
+                          "a", "b", "a_day", "b_day",   # Compare runs: the two runs and their start days
                           "focus",          # Workflows: the workflow whose graph opens
                           "embed", "embed_options"})    # Streamlit's own
 """The query parameters some page reads: any other in a link is named in a warning (`_unknown_param_notes`),

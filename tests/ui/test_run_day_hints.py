@@ -119,3 +119,35 @@ def test_a_links_two_runs_are_found_in_one_read_of_every_file(map_store, monkeyp
     con = q.prepare(Store.open(map_store).connect().cursor())
     assert [n for _, n in _files_read(con, by_id)] == [ALL, [1], [1]], by_id   # the two rows, then each by its day
     assert [c.value for c in at.caption if c.value in (md(a), md(b))] == [md(a), md(b)]
+
+
+def _param(at, key: str) -> str | None:
+    value = at.query_params.get(key)
+    return value[0] if isinstance(value, list) else value
+
+
+def test_compares_address_names_both_runs_days_so_its_link_reads_no_other_file(map_store, monkeypatch):
+    """Compare writes its two runs' start days beside their ids (`a_day`, `b_day`): a link copied from it opens
+    each run from its day's files, where its ids alone read every file of the store to find them."""
+    dates = _start_dates(map_store)
+    a, b = sorted(e for e in dates if ":exec-" in e)[-2:]
+    at = open_page(app(map_store, monkeypatch, window="7d", a=a, b=b), "compare")
+    no_exception(at)
+    assert (_param(at, "a_day"), _param(at, "b_day")) == (dates[a].isoformat(), dates[b].isoformat())
+    data._cached.clear()
+    reads = _recorded(monkeypatch, q)
+    at = open_page(app(map_store, monkeypatch, window="7d", a=a, b=b, a_day=dates[a].isoformat(),
+                       b_day=dates[b].isoformat()), "compare")
+    no_exception(at)
+    assert not [w.value for w in at.warning if "not a parameter" in w.value], [w.value for w in at.warning]
+    by_id = [(sql, params) for sql, params in reads if re.search(rf"FROM executions WHERE .*{C.execution_id} (=|IN) ",
+                                                                 sql)]
+    con = q.prepare(Store.open(map_store).connect().cursor())
+    assert ALL not in [n for _, n in _files_read(con, by_id)], by_id
+    assert [c.value for c in at.caption if c.value in (md(a), md(b))] == [md(a), md(b)]
+
+
+def test_compares_address_drops_the_day_of_a_run_it_does_not_show(map_store, monkeypatch):
+    at = open_page(app(map_store, monkeypatch, window="7d", a="no-such-run", a_day="2026-03-01"), "compare")
+    no_exception(at)
+    assert _param(at, "a") == "no-such-run" and _param(at, "a_day") is None

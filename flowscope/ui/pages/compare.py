@@ -64,8 +64,9 @@ def other_run(run_id: str) -> str:
 
 default_a = st.query_params.get("a") or ""
 default_b = st.query_params.get("b") or ""
-if default_a:       # the run page's link gives run A's start day (`a_day`); a wrong one only costs a second read
-    days[default_a] = runs.day_in_text(st.query_params.get("a_day"))
+for run_id, day_param in ((default_a, "a_day"), (default_b, "b_day")):
+    if run_id:      # a link's start day of a run (the run page's, this page's own); a wrong one costs a second read
+        days[run_id] = runs.day_in_text(st.query_params.get(day_param))
 if not default_a:
     # The newest failed run (what changed when it broke); without one, the newest successful run.
     first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))
@@ -77,8 +78,10 @@ unpaired = unpaired and not default_b         # run A's workflow has no other su
 left, right = st.columns(2)
 id_a = left.text_input("Run A (execution id)", value=default_a, key="cmp-a").strip()
 id_b = right.text_input("Run B (execution id)", value=default_b, key="cmp-b").strip()
-ui.keep_in_url(a=id_a, b=id_b)     # the address names the two runs shown, so a copied link opens them
 find(id_a, id_b)
+# The address names the two runs shown and their start days, so a copied link opens them, each read from its
+# day's files (a link with ids alone reads every file of the store to find them).
+ui.keep_in_url(a=id_a, b=id_b, a_day=runs.day_text(picked.get(id_a)), b_day=runs.day_text(picked.get(id_b)))
 read = {label: detail_of(eid) if eid else (None, None) for label, eid in (("A", id_a), ("B", id_b))}
 found = {label: key for label, (key, _) in read.items()}
 details = {label: detail for label, (_, detail) in read.items()}

@@ -354,9 +354,7 @@ def step_stats(ctx: Context) -> pd.DataFrame:
 def workflow_executions(ctx: Context) -> pd.DataFrame:
     """Per workflow in the window: executions, terminal executions, duration quantiles, Express GB-s."""
     def compute() -> pd.DataFrame:
-        e = ctx.in_window(ctx.table("executions"))
-        dur = e[C.duration_ms].cast("float64")
-        a = execute(e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(), mean_ms=dur.mean()))
+        a = ctx.window_runs()
         runs = workflow_durations(ctx)
         b = runs[runs["current"]].rename(columns={"n": "done", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"})
         b = b[[C.cloud, C.workflow_id, "done", "max_ms", "redriven", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]

@@ -434,6 +434,12 @@ class Context:
         facts = self.column_facts.get(table)
         return facts.never_null if facts is not None else frozenset()
 
+    def always_null(self, table: str) -> frozenset[str]:
+        """The columns of `table` every row of the snapshot holds null in, as far as the store knows: a query
+        that needs a value there finds none without reading."""
+        facts = self.column_facts.get(table)
+        return facts.always_null if facts is not None else frozenset()
+
     def least(self, table: str, column: str) -> int | None:
         """The smallest value of an integer column no row holds null in, when the store knows it."""
         facts = self.column_facts.get(table)

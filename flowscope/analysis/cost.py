@@ -906,11 +906,13 @@ def express_candidates(ctx: Context) -> list[Finding]:
 def _express_blocked(ctx: Context, workflow_ids: list[str]) -> set[str]:
     """The AWS Standard workflows of `workflow_ids` Express cannot run: a Task of the window's steps, or of
     the latest stored definition (`_defined_blockers`), names an `EXPRESS_BLOCKERS` resource."""
+    blocked = _defined_blockers(ctx, workflow_ids)
+    if C.resource in ctx.always_null("steps"):
+        return blocked             # no step names a resource (an export's): only the definitions can
     s = ctx.in_window(ctx.table("steps"))
     s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(workflow_ids))
     resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
-    return {r.workflow_id for r in resources.itertuples(index=False)
-            if blocks_express(r.resource)} | _defined_blockers(ctx, workflow_ids)
+    return {r.workflow_id for r in resources.itertuples(index=False) if blocks_express(r.resource)} | blocked
 
 
 EXPRESS_BLOCKERS = re.compile(r"\.(?:waitForTaskToken|sync(?::\d+)?)$|:activity:")

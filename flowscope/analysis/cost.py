@@ -966,6 +966,9 @@ def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, floa
     then). Such a run has no duration, yet one running past Express's 5 minutes is a run Express would
     stop: a workflow whose finished runs were short and whose long runs were still running was advised
     to move to Express."""
+    runs = ctx.runs
+    if not int(runs.loc[(runs[C.cloud] == str(Cloud.AWS)) & runs[C.workflow_id].isin(workflow_ids), "running"].sum()):
+        return {}                  # none of their runs is still going (`suite.runs_per_workflow` counted them)
     e = ctx.in_window(ctx.table("executions"))
     e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.workflow_id].isin(workflow_ids)
                  & (e[C.status] == str(Status.RUNNING)))

@@ -1,5 +1,6 @@
 """Express candidates: what only a workflow's steps, definition and running runs can rule out is read for the
-workflows its runs and costs make candidates, and not at all when none are (`cost.express_candidates`)."""
+workflows its runs and costs make candidates, and not at all when none are (`cost.express_candidates`); the runs
+still going are not read when the context's runs count none (`cost._longest_running_ms`)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,21 @@ def test_no_read_when_no_workflow_is_a_candidate(th, monkeypatch):
     w, _ids = _world()
     df = analyze(w.tables(), since=T0, until=END, now=END, thresholds=th)
     assert df[df["kind"] == "express_candidate"].empty
+
+
+@pytest.mark.parametrize("going", [False, True])
+def test_runs_still_going_are_read_only_when_the_runs_count_some(going, monkeypatch):
+    from flowscope.analysis.base import execute
+    from flowscope.analysis.suite import build_context
+
+    w, ids = _world()
+    if not going:
+        w.rows["executions"] = [e for e in w.rows["executions"] if e[C.status] != Status.RUNNING]
+    ctx = build_context(w.tables(), since=T0, until=END, now=END)
+    reads = []
+    monkeypatch.setattr(cost, "execute", lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
+    got = cost._longest_running_ms(ctx, list(ids.values()))
+    if going:                                      # the run seen going an hour before the window's end
+        assert got == {ids["running"]: 3_600_000.0} and len(reads) == 1
+    else:
+        assert got == {} and reads == []

@@ -354,9 +354,7 @@ def step_stats(ctx: Context) -> pd.DataFrame:
 def workflow_executions(ctx: Context) -> pd.DataFrame:
     """Per workflow in the window: executions, terminal executions, duration quantiles, Express GB-s."""
     def compute() -> pd.DataFrame:
-        e = ctx.in_window(ctx.table("executions"))
-        dur = e[C.duration_ms].cast("float64")
-        a = execute(e.group_by([C.cloud, C.workflow_id]).aggregate(executions=e.count(), mean_ms=dur.mean()))
+        a = ctx.window_runs()
         runs = workflow_durations(ctx)
         b = runs[runs["current"]].rename(columns={"n": "done", "p50": "p50_ms", "p95": "p95_ms", "p99": "p99_ms"})
         b = b[[C.cloud, C.workflow_id, "done", "max_ms", "redriven", "gb_seconds", "p50_ms", "p95_ms", "p99_ms"]]
@@ -405,6 +403,17 @@ def run(ctx: Context) -> list[Finding]:
     out.extend(plan_what_ifs(ctx))
     add_retry_share(ctx, out)
     return out
+
+
+def _may_poll(ctx: Context) -> bool:
+    """Whether the window's Wait steps have as many visits as one polling execution needs
+    (`polling_min_visits` of one Wait), from the shared read of the steps (`_step_window_groups`), which
+    the analysis makes anyway: a window without is not searched for loops (the search was a query of its own,
+    0.04 s of CPU on the 1M dashboard store's 7 days, which has no Wait step)."""
+    g = _step_window_groups(ctx)
+    current = g["bucket"].notna() if "bucket" in g.columns else g["current"].astype(bool)
+    waits = g.loc[current & (g[C.type] == str(StepType.WAIT)).fillna(False), "visits"]
+    return int(waits.sum()) >= ctx.thresholds.polling_min_visits
 
 
 # ---------------------------------------------------------------- evidence: edges and retries' share
@@ -713,6 +722,8 @@ def _costly_recommendation(cloud: str, kind: str | None, loop: bool) -> str:
 
 def polling_loops(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
+    if not _may_poll(ctx):
+        return []
     s = ctx.in_window(ctx.table("steps"))
     # A polling loop has a Wait visited again and again in one execution: find those executions
     # first (few rows), then count every step's visits in them only.
@@ -825,21 +836,18 @@ def express_candidates(ctx: Context) -> list[Finding]:
                if c == Cloud.AWS and ctx.workflow_kind(c, w) == Kind.SFN_STANDARD]
     if not std_ids:
         return []
-    s = ctx.in_window(ctx.table("steps"))
-    s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(std_ids))
-    resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
-    blocked = {r.workflow_id for r in resources.itertuples(index=False)
-               if blocks_express(r.resource)} | _defined_blockers(ctx, std_ids)
     wc = workflow_costs(ctx)
-    running = _longest_running_ms(ctx, std_ids)
     wfs = ctx.workflows
     regions = {str(w): (str(r) if isinstance(r, str) and r else None)
                for c, w, r in zip(wfs[C.cloud], wfs[C.workflow_id], wfs[C.region], strict=True) if c == Cloud.AWS}
-    out = []
+    # The workflows the window's runs and costs make candidates first; what only their steps, definitions and
+    # running runs can rule out (`_express_blocked`, `_longest_running_ms`) is read for those alone, and not at
+    # all when there are none (three queries of the 1M dashboard store's 7-day analysis, for no finding).
+    found = []
     for r in wfe[(wfe[C.cloud] == str(Cloud.AWS)) & wfe[C.workflow_id].isin(std_ids)].itertuples(index=False):
-        if r.workflow_id in blocked or pd.isna(r.max_ms) or not r.done:
+        if pd.isna(r.max_ms) or not r.done:
             continue
-        if max(r.max_ms, running.get(r.workflow_id, 0.0)) > th.express_max_duration_ms:
+        if r.max_ms > th.express_max_duration_ms:
             continue        # Express stops a run at 5 minutes: one longer run in the window is one it would fail
         if r.redriven:
             continue        # RedriveExecution "is not supported by EXPRESS state machines" [AWS API reference]
@@ -856,6 +864,16 @@ def express_candidates(ctx: Context) -> list[Finding]:
         saving = std_monthly - exp_monthly
         if monthly_execs < th.express_min_monthly_executions or saving < th.express_min_monthly_saving_usd:
             continue
+        found.append((r, transitions, monthly_execs, std_monthly, gb_s_per_exec, region, exp_monthly, saving))
+    if not found:
+        return []
+    ids = [f[0].workflow_id for f in found]
+    blocked = _express_blocked(ctx, ids)
+    running = _longest_running_ms(ctx, ids)
+    out = []
+    for r, transitions, monthly_execs, std_monthly, gb_s_per_exec, region, exp_monthly, saving in found:
+        if r.workflow_id in blocked or running.get(r.workflow_id, 0.0) > th.express_max_duration_ms:
+            continue        # a blocker, or a run still going past Express's 5 minutes
         wf_name = ctx.workflow_name(r.cloud, r.workflow_id)
         out.append(Finding(
             kind=FindingKind.EXPRESS_CANDIDATE,
@@ -883,6 +901,18 @@ def express_candidates(ctx: Context) -> list[Finding]:
             monthly_usd=saving, executions_affected=int(r.executions),
         ))
     return out
+
+
+def _express_blocked(ctx: Context, workflow_ids: list[str]) -> set[str]:
+    """The AWS Standard workflows of `workflow_ids` Express cannot run: a Task of the window's steps, or of
+    the latest stored definition (`_defined_blockers`), names an `EXPRESS_BLOCKERS` resource."""
+    blocked = _defined_blockers(ctx, workflow_ids)
+    if C.resource in ctx.always_null("steps"):
+        return blocked             # no step names a resource (an export's): only the definitions can
+    s = ctx.in_window(ctx.table("steps"))
+    s = s.filter((s[C.cloud] == str(Cloud.AWS)) & s[C.workflow_id].isin(workflow_ids))
+    resources = execute(s.filter(s[C.resource].notnull()).group_by([C.workflow_id, C.resource]).aggregate())
+    return {r.workflow_id for r in resources.itertuples(index=False) if blocks_express(r.resource)} | blocked
 
 
 EXPRESS_BLOCKERS = re.compile(r"\.(?:waitForTaskToken|sync(?::\d+)?)$|:activity:")
@@ -936,6 +966,9 @@ def _longest_running_ms(ctx: Context, workflow_ids: list[str]) -> dict[str, floa
     then). Such a run has no duration, yet one running past Express's 5 minutes is a run Express would
     stop: a workflow whose finished runs were short and whose long runs were still running was advised
     to move to Express."""
+    runs = ctx.runs
+    if not int(runs.loc[(runs[C.cloud] == str(Cloud.AWS)) & runs[C.workflow_id].isin(workflow_ids), "running"].sum()):
+        return {}                  # none of their runs is still going (`suite.runs_per_workflow` counted them)
     e = ctx.in_window(ctx.table("executions"))
     e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.workflow_id].isin(workflow_ids)
                  & (e[C.status] == str(Status.RUNNING)))

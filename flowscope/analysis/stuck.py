@@ -255,6 +255,8 @@ def _stuck_recommendation(cloud: str) -> str:
 
 def history_limit_risks(ctx: Context) -> list[Finding]:
     th = ctx.thresholds
+    if C.event_count in ctx.always_null("executions"):
+        return []                  # no run has an event count (an export's): none can be near the limit
     e = ctx.in_window(ctx.table("executions"))
     floor = int(AWS_HISTORY_EVENT_LIMIT * th.history_limit_ratio)
     risky = e.filter((e[C.cloud] == str(Cloud.AWS)) & (e[C.event_count] >= floor))
@@ -411,6 +413,8 @@ def distributed_map_budgets(ctx: Context) -> list[Finding]:
     """Distributed Map Runs near their tolerated failures, from the counts DescribeMapRun gave the
     collector (`executions.attributes.map_runs`); only parents of map runs are read."""
     th = ctx.thresholds
+    if C.attributes in ctx.always_null("executions"):
+        return []                  # no run has attributes: no map runs were collected
     e = ctx.in_window(ctx.table("executions"))
     e = e.filter((e[C.cloud] == str(Cloud.AWS)) & e[C.attributes].contains('"map_runs"'))
     parents = execute(e.select(C.cloud, C.workflow_id, C.execution_id, C.attributes))

@@ -56,6 +56,9 @@ class ColumnFacts:
     """Columns no row holds null in: every file's `nullCount` is 0."""
     least: Mapping[str, int] = field(default_factory=dict)
     """Integer columns never null, with the smallest value of any file (each file's `minValues`)."""
+    always_null: frozenset[str] = frozenset()
+    """Columns every row holds null in: every file's `nullCount` is its `numRecords` (a column no collector
+    fills, such as an export's event counts)."""
 
 
 Span = tuple[dt.datetime, dt.datetime]
@@ -204,20 +207,27 @@ def column_facts(actions: pa.Table, columns: frozenset[str]) -> ColumnFacts:
             or actions.column("num_records").null_count:
         return ColumnFacts()
     never_null: set[str] = set()
+    always_null: set[str] = set()
     least: dict[str, int] = {}
+    records = actions.column("num_records").to_pylist()
     for name in columns:
         counts = f"null_count.{name}"
         if counts not in actions.column_names:
             continue
         column = actions.column(counts)
-        if column.null_count or any(column.to_pylist()):
+        if column.null_count:
+            continue
+        nulls = column.to_pylist()
+        if nulls == records:
+            always_null.add(name)
+        if any(nulls):
             continue
         never_null.add(name)
         smallest = f"min.{name}"
         if smallest in actions.column_names and pa.types.is_integer(actions.column(smallest).type) \
                 and not actions.column(smallest).null_count:
             least[name] = min(actions.column(smallest).to_pylist())
-    return ColumnFacts(frozenset(never_null), least)
+    return ColumnFacts(frozenset(never_null), least, frozenset(always_null))
 
 
 def snapshot_files(layout: Layout, manifest: Manifest, storage_options: dict[str, str] | None,

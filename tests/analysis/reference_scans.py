@@ -142,3 +142,26 @@ def old_storm_segments(dense: np.ndarray, win_first: int, trailing: int, th) -> 
     return [(max(a, win_first), b, float(med1[a]), float(mad1[a])) for a, b in merged]
 
 
+
+
+def old_stormy_series(df, keys: list[str], first: int, size: int, win_first: int, min_retries: float):
+    """The storm scan's series as `retries.storms` took them before session 52 (a pandas group-by over the
+    keys), kept verbatim to pin `retries.stormy_series` to it. Tests only."""
+    from flowscope.analysis.retries import _max_rolling_sums
+
+    widest = STORM_SCALES[-1]
+    code = df.groupby(keys, sort=True).ngroup().to_numpy(dtype=np.int64)
+    rel = df["bucket"].to_numpy(dtype=np.int64) - first
+    ok = (code >= 0) & (rel >= 0) & (rel < size)
+    peaks = _max_rolling_sums(code[ok], rel[ok], df["retries"].to_numpy(dtype=float)[ok], widest,
+                              win_first - widest, int(code.max()) + 1)
+    stormy = code >= 0
+    stormy[stormy] = peaks[code[stormy]] >= min_retries
+    for key, g in df[stormy].groupby(keys):
+        idx = g["bucket"].to_numpy(dtype=np.int64) - first
+        counts_ = g["retries"].to_numpy(dtype=float)
+        in_win = g["in_win"].to_numpy(dtype=float)
+        ok = (idx >= 0) & (idx < size)
+        idx, counts_, in_win = idx[ok], counts_[ok], in_win[ok]
+        order = np.argsort(idx, kind="stable")
+        yield tuple(key), idx[order], counts_[order], in_win[order]

@@ -64,9 +64,11 @@ def other_run(run_id: str) -> str:
 
 default_a = st.query_params.get("a") or ""
 default_b = st.query_params.get("b") or ""
-for run_id, day_param in ((default_a, "a_day"), (default_b, "b_day")):
-    if run_id:      # a link's start day of a run (the run page's, this page's own); a wrong one costs a second read
-        days[run_id] = runs.day_in_text(st.query_params.get(day_param))
+# A link's start day of each run (the run page's link, this page's own address): read from it first; a wrong one
+# costs a second read.
+days.update({run_id: day for run_id, day in ((default_a, runs.day_in_text(st.query_params.get("a_day"))),
+                                             (default_b, runs.day_in_text(st.query_params.get("b_day"))))
+             if run_id and day})
 if not default_a:
     # The newest failed run (what changed when it broke); without one, the newest successful run.
     first = newest(tuple(runs.RUN_FAILED)) or newest((Status.SUCCEEDED.value,))

@@ -90,7 +90,7 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
             st.page_link(str(page_file("collection_health")), label="See collection health",
                          icon=":material/monitor_heart:")
         st.stop()
-    if need_data and need_window and data.execution_count(f) == 0:
+    if need_data and need_window and not data.has_executions(f):
         last = summary.get("last")
         hint = f" The newest execution in the store started {last:%Y-%m-%d %H:%M} UTC." if last else ""
         st.warning(f"**No executions match the filters in this window.**{hint} Widen the time window "

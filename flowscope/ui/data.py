@@ -124,7 +124,7 @@ def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwarg
         cursor.close()
 
 
-UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "execution_count", "find_execution",
+UNNAMED_QUERIES = frozenset({"workflow_options", "store_summary", "has_executions", "find_execution",
                              "find_executions"})
 """Queries whose results name no workflow (`_named` would read the workflow list for nothing)."""
 
@@ -334,8 +334,8 @@ def edge_counts(f: Filters, cloud: str, workflow_id: str) -> pd.DataFrame:
     return call("edge_counts", f, cloud, workflow_id)
 
 
-def execution_count(f: Filters) -> int:
-    return call("execution_count", f)
+def has_executions(f: Filters) -> bool:
+    return call("has_executions", f)
 
 
 def execution_detail(cloud: str, execution_id: str, day: dt.date | None = None) -> dict[str, pd.DataFrame] | None:

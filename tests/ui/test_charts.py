@@ -118,12 +118,23 @@ def test_filters_narrow_every_query(con, window):
     assert set(queries.workflow_table(con, aws)[C.cloud]) == {"aws"}
     assert set(queries.cost_drivers(con, aws)[C.cloud]) == {"aws"}
     wf = queries.Filters(window.since, window.until, workflows=(WORKFLOWS[1].workflow_id,))
-    assert queries.execution_count(con, wf) == 100
+    assert int(queries.workflow_table(con, wf)["runs"].sum()) == 100
+    assert queries.has_executions(con, wf)
+
+
+def test_a_window_has_executions_from_its_start_up_to_not_including_its_end(con):
+    """`has_executions` (every page's "no executions match" check) reads the window as the pages' queries do:
+    a run started at the window's start is in it, one started at its end is not."""
+    first = pd.Timestamp(con.execute(f"SELECT min({C.started_at}) FROM executions").fetchone()[0]).to_pydatetime()
+    tick = dt.timedelta(microseconds=1)
+    assert queries.has_executions(con, queries.Filters(first, first + tick))
+    assert not queries.has_executions(con, queries.Filters(first - dt.timedelta(hours=1), first))
+    assert not queries.has_executions(con, queries.Filters(first, first + tick, clouds=("no-such-cloud",)))
 
 
 def test_filter_values_are_quoted_not_pasted(con, window):
     hostile = queries.Filters(window.since, window.until, clouds=("aws' OR '1'='1",))
-    assert queries.execution_count(con, hostile) == 0
+    assert not queries.has_executions(con, hostile)
 
 
 def test_cost_uses_the_price_table(con, window):

@@ -119,7 +119,18 @@ def _cached(path: str, snapshot: str, module: str, name: str, args: tuple, kwarg
         result = getattr(QUERY_MODULES[module], name)(cursor, *args, **dict(kwargs))
         if name in UNNAMED_QUERIES:
             return result
-        return _named(result, readable.workflow_labels(q.workflow_options(cursor)))
+        return _named(result, _labels(path, snapshot))
+    finally:
+        cursor.close()
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _labels(path: str, snapshot: str) -> dict[readable.WorkflowKey, str]:
+    """`readable.workflow_labels` of the snapshot's workflows, made once per snapshot: every query a page reads
+    names its workflows by them, and each made them again from the workflow list (~4 ms a query)."""
+    cursor = q.prepare(_connection(path, snapshot).cursor())
+    try:
+        return readable.workflow_labels(q.workflow_options(cursor))
     finally:
         cursor.close()
 
@@ -511,7 +522,7 @@ class FindingsJob:
         found = select_findings(frame, clouds=self.filters.clouds, workflow_ids=self.filters.workflows)
         if {"kind", "monthly_usd"} <= set(found.columns):     # a finding that prices nothing reads no dollars
             found = found.assign(monthly_usd=found["monthly_usd"].where(found["kind"].isin(measures.PRICED_KINDS)))
-        return readable.with_workflow_labels(found, readable.workflow_labels(workflow_options())), None
+        return readable.with_workflow_labels(found, _labels(store_path(), version())), None
 
 
 class _Activity:

@@ -141,3 +141,29 @@ def test_the_state_graphs_workflow_list_names_them_as_the_sidebar_does(twin_stor
     assert sorted(o for o in options if o.startswith("orders")) == ["orders (aws · eu-west-1)",
                                                                    "orders (aws · us-east-1)"], options
     assert sorted(options) == sorted(at.sidebar.multiselect[1].options), "the sidebar's names"
+
+
+def test_the_labels_are_made_once_per_snapshot_and_name_every_query(twin_store, monkeypatch):
+    """Every query a page reads names its workflows by `workflow_labels`, made once per store snapshot (each query
+    made them again); the names read the same."""
+    import datetime as dt
+
+    from flowscope.analysis.tables import Filters
+    from flowscope.model import UTC
+    from flowscope.ui import data
+
+    monkeypatch.setenv("FLOWSCOPE_STORE", twin_store)
+    data._cached.clear()
+    data._labels.clear()
+    made: list[int] = []
+    real = readable.workflow_labels
+    monkeypatch.setattr(readable, "workflow_labels", lambda *a, **k: (made.append(1), real(*a, **k))[1])
+    now = dt.datetime.now(UTC)
+    f = Filters(now - dt.timedelta(days=7), now)
+    table, drivers = data.workflow_table(f), data.cost_drivers(f)
+    assert len(made) == 1, made
+    told = {w for w in table["workflow"] if w.startswith("orders (")}
+    assert told == {"orders (us-east-1)", "orders (eu-west-1)"}, set(table["workflow"])
+    assert told <= set(drivers["workflow"]), set(drivers["workflow"])
+    data._labels(twin_store, "another snapshot")        # another snapshot's are its own
+    assert len(made) == 2, made

@@ -673,7 +673,7 @@ def collection_runs(con: Any, limit: int = 2000) -> pd.DataFrame:
 def has_executions(con: Any, f: Filters) -> bool:
     """Whether any execution matches the filters: the first one found ends the read. Every page asks it on
     every new filter before its queries; counting them all read the window's executions to the end (30 days of
-    the 1M dashboard store: a count 37 ms, this 8 ms)."""
+    the 1M dashboard store: a count 22 ms, this 7 ms)."""
     return not run(con, f"SELECT 1 AS x FROM executions WHERE {f.where()} LIMIT 1", f.params()).empty
 
 

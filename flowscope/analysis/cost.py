@@ -216,6 +216,12 @@ def _step_window_groups(ctx: Context) -> pd.DataFrame:
     return ctx.cached("step_window_groups", compute)
 
 
+def _this_window(df: pd.DataFrame) -> pd.Series:
+    """Which rows of `_step_window_groups`' read are this window's, not the previous one's: those with a failure
+    bucket when the buckets are folded in, else those it marks `current`."""
+    return df["bucket"].notna() if "bucket" in df.columns else df["current"].astype(bool)
+
+
 def _retries_are_extra(ctx: Context) -> bool:
     """Whether no visit of the store's steps has a null or fewer than 1 attempt (`Context.least`, from the
     Delta log's statistics): then a visit's retries, max(attempts - 1, 0), are its attempts less one."""
@@ -227,7 +233,7 @@ def _fold_buckets(df: pd.DataFrame) -> pd.DataFrame:
     """`_step_window_groups`' rows per failure bucket summed per window (`current`): what the read grouped
     by the window alone returns. A sum is null only where every bucket's is (a sum of nulls), and whole
     counts stay int64 where no sum is null, as the engine's own aggregate returns them."""
-    df = df.assign(current=df["bucket"].notna()).drop(columns="bucket")
+    df = df.assign(current=_this_window(df)).drop(columns="bucket")
     grouped = df.groupby(_GROUP_KEYS, sort=False, dropna=False)
     sums = grouped[["visits", "attempts", "retries"]].sum(min_count=1)
     out = pd.concat([sums, grouped["first"].min(), grouped["last"].max()], axis=1).reset_index()
@@ -248,7 +254,7 @@ def failure_buckets(ctx: Context, steps: pd.DataFrame) -> pd.DataFrame | None:
         return None
     keys = [C.cloud, C.workflow_id, C.name]
     df = df.merge(steps[keys].dropna().drop_duplicates(), on=keys)
-    work = df[df["bucket"].notna() & ~_idle(df)]
+    work = df[_this_window(df) & ~_idle(df)]
     work = work.assign(failures=work["visits"].where(work[C.status].isin(FAILED_VALUES), 0))
     out = work.groupby([*keys, "bucket"], sort=False)[["visits", "failures"]].sum().reset_index()
     out["bucket"] = bucket_index(out["bucket"], failure_bucket_s(ctx))
@@ -411,8 +417,7 @@ def _may_poll(ctx: Context) -> bool:
     the analysis makes anyway: a window without is not searched for loops (the search was a query of its own,
     0.04 s of CPU on the 1M dashboard store's 7 days, which has no Wait step)."""
     g = _step_window_groups(ctx)
-    current = g["bucket"].notna() if "bucket" in g.columns else g["current"].astype(bool)
-    waits = g.loc[current & (g[C.type] == str(StepType.WAIT)).fillna(False), "visits"]
+    waits = g.loc[_this_window(g) & (g[C.type] == str(StepType.WAIT)).fillna(False), "visits"]
     return int(waits.sum()) >= ctx.thresholds.polling_min_visits
 
 

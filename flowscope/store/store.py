@@ -264,7 +264,7 @@ class Store:
                 if max_files_per_partition is not None and not delta.fragmented_partitions(
                         dtable, max_files_per_partition):
                     continue
-                tables[name] = delta.compact(dtable)
+                tables[name] = delta.compact(dtable, name)
                 versions[name] = tables[name]["version"]
             if tables:
                 manifest.write_next(self._layout.manifest_dir, versions)

@@ -167,11 +167,12 @@ def quiet_when_unread(fds: tuple[int, ...] = (1, 2)) -> None:
 def main() -> None:
     swallow_broken_pipes()          # first: Streamlit's loggers keep the sys.stderr they find at import
     quiet_when_unread()
-    from streamlit.web.cli import main as streamlit_main
-
     from flowscope.ui.analyses_process import prestart
 
+    # before Streamlit's import (0.33 s of CPU): the worker's own start-up begins that much sooner
     prestart(os.environ.get("FLOWSCOPE_STORE"))
+    from streamlit.web.cli import main as streamlit_main
+
     threading.Thread(target=_warm_all, name=WARM_THREAD, daemon=True).start()
     streamlit_main(prog_name="streamlit")
 

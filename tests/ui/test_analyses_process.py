@@ -191,6 +191,18 @@ def test_a_worker_started_with_the_dashboard_is_taken_by_the_first_job(store, mo
         worker.close()
 
 
+def test_the_dashboard_starts_its_worker_before_it_imports_streamlit():
+    """`launch.main` starts the worker before importing Streamlit's command line (0.33 s of CPU): the worker's
+    own start-up (imports, the store opened) is that much further on when the first visitor arrives (1M
+    store, Overview's first findings 4.0-4.1 s to 3.3-3.6 s, docs/dashboard.md, session 53)."""
+    probe = ("import sys; from flowscope.ui import analyses_process, launch; "
+             "analyses_process.prestart = lambda store: (print('streamlit.web.cli' in sys.modules, "
+             "'streamlit' in sys.modules, store), sys.exit(0)); launch.main()")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True,
+                         env={**os.environ, "FLOWSCOPE_STORE": "/nowhere/store"})
+    assert out.stdout.split() == ["False", "False", "/nowhere/store"], out.stdout + out.stderr
+
+
 def test_a_worker_imports_the_analyses_themselves_before_its_first_job():
     """What the worker imports at start-up holds the analyses' modules, not only their lazy package: the
     first job used to import them itself, at the worker's idle priority beside the first visitor's page."""

@@ -48,11 +48,11 @@ class TableWrite:
 def writer_properties(table: str) -> WriterProperties:
     """How a table's files are written: zstd, and its timestamps as deltas rather than a dictionary.
 
-    A day's timestamps are near-unique microseconds: as a dictionary each file held them twice (the dictionary
-    and its indices), three quarters of a steps file, and every windowed read decodes `started_at`. Delta-encoded, the
-    1M bench store is 27% smaller and a scan of 14 days' step times takes half the CPU (docs/store.md, How files
-    are written).
-    DuckDB, Spark (3.3+) and pyarrow read the encoding; files written before keep theirs."""
+    A day's timestamps are near-unique microseconds: as a dictionary each file held them twice (the
+    dictionary and its indices), three quarters of a steps file, and every windowed read decodes
+    `started_at`. As deltas the 1M bench store is 27% smaller and a scan of 14 days' step times takes half
+    the CPU (docs/store.md, "How files are written"). DuckDB, Spark 3.3+ and pyarrow read the encoding;
+    files written before keep theirs until a write or a compaction rewrites them."""
     stamps = [f.name for f in TABLES[table].schema if pa.types.is_timestamp(f.type)]
     return WriterProperties(compression="ZSTD", column_properties=dict.fromkeys(stamps, _TIMESTAMPS))
 

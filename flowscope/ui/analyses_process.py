@@ -20,6 +20,12 @@ A job sent as `preemptible` (the windows computed ahead of time) ends early on `
 to the worker, whose handler raises in the job's Python code and makes DuckDB stop the query it runs
 ("Query interrupted", within milliseconds; the connection works afterwards). The caller then gets
 `jobs.Preempted`, never a failed analysis. The signal is honoured only while a preemptible job runs.
+
+`pause()` stops the worker where it is (SIGSTOP) and `resume()` lets it go on (SIGCONT): `jobs.Jobs`
+pauses a window computed ahead of time while a page runs. The worker leads a process group of its own,
+so a dashboard killed outright while its worker is stopped does not leave a stopped worker behind: the
+group is then orphaned, and the kernel sends it SIGHUP and SIGCONT (it ends, or goes on and finds its
+socket closed). Ctrl-C in a terminal reaches the dashboard alone, whose exit kills the worker.
 """
 
 from __future__ import annotations
@@ -122,11 +128,23 @@ class AnalysesProcess:
     def preempt(self) -> None:
         """Interrupt the running job if it is preemptible (SIGUSR1 to the worker; none: nothing to do).
         Never blocks: the caller that waits for the job gets `Preempted` soon after."""
+        self._signal(PREEMPT_SIGNAL)
+
+    def pause(self) -> None:
+        """Stop the worker where it is (SIGSTOP), until `resume()`; nothing to do without a worker. For the
+        job queue (`Jobs(pause=...)`): it is called under the queue's lock, so it only sends a signal."""
+        self._signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a worker stopped by `pause()` go on (SIGCONT; harmless to one that runs)."""
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, signum: int) -> None:
         pid = self.pid
         if pid is None:
             return
         try:
-            os.kill(pid, PREEMPT_SIGNAL)
+            os.kill(pid, signum)
         except ProcessLookupError:    # it ended just now
             pass
 
@@ -183,7 +201,8 @@ class AnalysesProcess:
 
 
 def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:
-    """A new worker process (`store`: a store it opens while it waits for its first job).
+    """A new worker process (`store`: a store it opens while it waits for its first job), leading a
+    process group of its own (why: the module's docstring, on `pause()`).
 
     It is born with PREEMPT_SIGNAL blocked (a child inherits the spawning thread's signal mask through
     exec) and unblocks it once its handler is installed: SIGUSR1's default action ends a process, and
@@ -195,7 +214,7 @@ def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:
             process = subprocess.Popen(
                 [sys.executable, "-m", __name__, str(theirs.fileno()), *map(str, settings),
                  *([store] if store else [])],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
+                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, process_group=0)
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, mask)
     return process, Connection(ours.detach())

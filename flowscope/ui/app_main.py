@@ -28,6 +28,9 @@ PAGES: list[tuple[str, str, str]] = [
 ]
 """(url path = script name in pages/, title, icon); the first is the default page."""
 
+_SESSION_RAN = "flowscope_session_ran"
+"""Set in a session's state once a page has run in it: its later runs are changes (`data.page_running`)."""
+
 
 def page_file(name: str) -> Path:
     """The script of a page (absolute: st.Page, st.page_link and AppTest.switch_page accept it
@@ -68,6 +71,8 @@ def _require_usable_environment() -> None:
 
 
 def main() -> None:
+    from flowscope.ui import data
+
     st.set_page_config(page_title="flowscope", page_icon=":material/insights:", layout="wide")
     auth.require_private_or_sign_in()     # before any page: no data on a public bind without sign-in
     auth.require_login()                  # before the config's problems: they name its file and lines
@@ -76,4 +81,9 @@ def main() -> None:
     chart_preload.preload()               # the browser loads the chart renderer while the page queries run
     pages = [st.Page(str(page_file(name)), title=title, icon=icon, url_path=name, default=i == 0)
              for i, (name, title, icon) in enumerate(PAGES)]
-    st.navigation(pages).run()
+    first = not st.session_state.get(_SESSION_RAN, False)
+    try:
+        with data.page_running(first):    # the analyses stop meanwhile (on a first run, those ahead of time)
+            st.navigation(pages).run()
+    finally:
+        st.session_state[_SESSION_RAN] = True

@@ -10,6 +10,7 @@ All aggregation happens in DuckDB (`flowscope.analysis.tables`); only small fram
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import functools
@@ -17,7 +18,7 @@ import json
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import CancelledError, Future
 from typing import Any
 
@@ -573,11 +574,21 @@ def _jobs() -> Jobs:
     # up to 2.8 s for it on a 1M store.
     analyses = _analyses()
     jobs = Jobs(keep=24, name="flowscope-analyses", quiet=functools.partial(_may_work_ahead, analyses),
-                preempt=analyses.preempt)
+                preempt=analyses.preempt, pause=analyses.pause, resume=analyses.resume)
     # At exit (server stopped, tests done) cancel what waits and end the running job: its thread waits
     # on the analyses process, which is killed.
     atexit.register(jobs.close, 10.0, analyses.close)
     return jobs
+
+
+@contextlib.contextmanager
+def page_running(first: bool) -> Iterator[None]:
+    """Around a page's run (`app_main.main`): the analyses stop while it runs (`Jobs.holding`), all of
+    them after a change, those computed ahead of time only on a session's `first` run (its findings run
+    beside it, or they would wait for its whole first draw). So a page never waits for findings inside its
+    run: `components.with_findings` waits in a parallel fragment, which goes on after the run."""
+    with _jobs().holding(PREFETCH if first else URGENT):
+        yield
 
 
 def _compute_findings(path: str, since: dt.datetime, until: dt.datetime,

@@ -400,3 +400,81 @@ def test_the_worker_hands_the_snapshots_column_facts_to_the_engine(store, monkey
     expected = analyze({n: Store(store).ibis().table(n) for n in TABLES}, since=since, until=until,
                        now=seen["now"], collections_as_of=seen["now"])
     pd.testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+
+
+# ---------------------------------------------------------------- pausing (a page runs: work ahead stops)
+
+
+def _state_and_cpu(pid: int) -> tuple[str, int]:
+    """The process's state letter (T: stopped) and CPU ticks so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return fields[0], int(fields[11]) + int(fields[12])
+
+
+def _wait_state(pid: int, wanted: set[str], timeout: float = 10) -> str:
+    deadline = time.monotonic() + timeout
+    state = "?"
+    while time.monotonic() < deadline:
+        try:
+            state = _state_and_cpu(pid)[0]
+        except FileNotFoundError:
+            return "gone"
+        if state in wanted:
+            return state
+        time.sleep(0.02)
+    return state
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads process states from /proc (Linux)")
+def test_a_paused_worker_stops_where_it_is_and_its_job_ends_after_resume_with_the_same_findings(
+        bigger_store, expected, one_thread):
+    since, until = _window(bigger_store)
+    _same(one_thread.findings(bigger_store, since, until, {}, preemptible=True), expected)    # warm
+    pid = one_thread.pid
+    assert pid is not None
+    thread, out = _in_thread(one_thread.findings, bigger_store, since, until, {}, preemptible=True)
+    time.sleep(0.05)
+    one_thread.pause()
+    assert _wait_state(pid, {"T"}) == "T"
+    cpu = _state_and_cpu(pid)[1]
+    time.sleep(0.5)
+    assert _state_and_cpu(pid)[1] == cpu and thread.is_alive(), "stopped: no CPU, no answer"
+    one_thread.resume()
+    thread.join(30)
+    _same(out["value"], expected)
+    assert one_thread.pid == pid
+
+
+def test_the_worker_leads_a_process_group_of_its_own(store, worker):
+    since, until = _window(store)
+    worker.findings(store, since, until, {})
+    pid = worker.pid
+    assert pid is not None and os.getpgid(pid) == pid != os.getpgrp()
+
+
+def test_pause_and_resume_without_a_worker_do_nothing():
+    process = AnalysesProcess()
+    process.pause()
+    process.resume()
+    assert process.pid is None
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/stat"), reason="reads process states from /proc (Linux)")
+def test_a_dashboard_killed_outright_while_its_worker_is_paused_leaves_no_worker_behind(store):
+    """SIGKILL runs no exit hook, and a stopped worker cannot see its socket close: the kernel's rule for
+    an orphaned process group (SIGHUP, then SIGCONT) ends it, because the worker leads a group of its own."""
+    probe = ("import sys, time; import datetime as dt; from flowscope.ui.analyses_process import AnalysesProcess; "
+             "p = AnalysesProcess(); until = dt.datetime.now(dt.timezone.utc); "
+             "p.findings(sys.argv[1], until - dt.timedelta(days=30), until, {}); p.pause(); "
+             "print(p.pid, flush=True); time.sleep(120)")
+    dashboard = subprocess.Popen([sys.executable, "-c", probe, store], stdout=subprocess.PIPE, text=True)
+    try:
+        assert dashboard.stdout is not None
+        worker_pid = int(dashboard.stdout.readline())
+        assert _wait_state(worker_pid, {"T"}) == "T"
+        dashboard.kill()
+        dashboard.wait(10)
+        assert _wait_state(worker_pid, {"Z", "X"}) in {"Z", "X", "gone"}, "the paused worker lives on"
+    finally:
+        dashboard.kill()

@@ -275,6 +275,5 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     fig.update_xaxes(visible=False, range=[min(xs) - 0.6, max(xs) + 1.8])
     fig.update_yaxes(visible=False, range=[min(ys) - 0.6, max(ys) + 0.6])
     fig.update_layout(title=safe(title) if title else None, height=max(320, 90 * (int(max(ys) - min(ys)) + 2)),
-                      template="plotly_white",
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10), hovermode="closest")
     return fig

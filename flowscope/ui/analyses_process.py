@@ -22,10 +22,11 @@ to the worker, whose handler raises in the job's Python code and makes DuckDB st
 `jobs.Preempted`, never a failed analysis. The signal is honoured only while a preemptible job runs.
 
 `pause()` stops the worker where it is (SIGSTOP) and `resume()` lets it go on (SIGCONT): `jobs.Jobs`
-pauses a window computed ahead of time while a page runs. The worker leads a process group of its own,
-so a dashboard killed outright while its worker is stopped does not leave a stopped worker behind: the
-group is then orphaned, and the kernel sends it SIGHUP and SIGCONT (it ends, or goes on and finds its
-socket closed). Ctrl-C in a terminal reaches the dashboard alone, whose exit kills the worker.
+pauses the analyses a page's run holds (on a first run those computed ahead of time, after a change
+all). The worker leads a process group of its own, so a dashboard killed outright while its worker is
+stopped does not leave a stopped worker behind: the group is then orphaned, and the kernel sends it
+SIGHUP and SIGCONT (it ends, or goes on and finds its socket closed). Ctrl-C in a terminal reaches
+the dashboard alone, whose exit kills the worker.
 """
 
 from __future__ import annotations

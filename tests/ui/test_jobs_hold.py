@@ -1,6 +1,6 @@
 """The job queue held while a page runs (issue 11). A session's first run holds work ahead of time
 (PREFETCH): paused where it is, none started, while the page's own window runs beside it. A later run
-(a sidebar change) holds everything until its charts are sent. A window computed ahead of time that a
+(a sidebar change) holds everything until its script ends. A window computed ahead of time that a
 page preempts is resumed to end. `pause`/`resume` here stand for the analyses process's SIGSTOP/SIGCONT:
 a paused job makes no progress."""
 

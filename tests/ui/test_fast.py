@@ -180,7 +180,7 @@ def test_a_page_holds_the_analyses_while_it_runs_and_lets_them_go_after(page, tm
     assert held and set(held) == {PREFETCH}, held
     assert data._jobs()._holds == []
     held.clear()
-    at.selectbox(key="fs_window").set_value("30d").run()         # a change: another run of the session
+    at.selectbox(key=filters.KEY_WINDOW).set_value("30d").run()  # a change: another run of the session
     no_exception(at)
     assert held and set(held) == {URGENT}, held
     assert data._jobs()._holds == []

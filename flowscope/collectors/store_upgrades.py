@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flowscope.collectors.stored_dates import redated_line, upgrade_dates
+from flowscope.collectors.stored_encoding import reencoded_line, upgrade_encoding
 from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 
 if TYPE_CHECKING:
@@ -21,18 +22,22 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Upgraded:
-    """Executions each upgrade rewrote: 0 on a store upgraded before or holding no data."""
+    """What each upgrade rewrote: 0 on a store upgraded before or holding no data."""
 
     texts: int = 0
     """Error texts rewritten (`stored_texts`)."""
     dates: int = 0
     """Rows moved to their execution's start date (`stored_dates`)."""
+    files: int = 0
+    """Files rewritten with their timestamps as deltas (`stored_encoding`)."""
 
     def lines(self) -> list[str]:
         """What `sync` and `import` say of the upgrades that rewrote something (nothing when none did)."""
-        return ([upgraded_line(self.texts)] if self.texts else []) + ([redated_line(self.dates)] if self.dates else [])
+        return (([upgraded_line(self.texts)] if self.texts else []) + ([redated_line(self.dates)] if self.dates else [])
+                + ([reencoded_line(self.files)] if self.files else []))
 
 
 def upgrade_store(store: "Store") -> Upgraded:
     """Run every one-off upgrade `store` has not run; on a store holding no data, mark them all done."""
-    return Upgraded(texts=upgrade_texts(store), dates=upgrade_dates(store))
+    texts, dates = upgrade_texts(store), upgrade_dates(store)
+    return Upgraded(texts=texts, dates=dates, files=upgrade_encoding(store))     # last: it rewrites their files

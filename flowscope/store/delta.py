@@ -5,14 +5,17 @@
 from __future__ import annotations
 
 import functools
+import operator
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.dataset as ds
 from deltalake import (
     ColumnProperties,
     CommitProperties,
@@ -23,6 +26,7 @@ from deltalake import (
 )
 
 from flowscope.model import EXECUTION_TABLES, TABLES
+from flowscope.store.faults import crash_point
 from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import (
     delta_schema,
@@ -52,9 +56,13 @@ def writer_properties(table: str) -> WriterProperties:
     dictionary and its indices), three quarters of a steps file, and every windowed read decodes
     `started_at`. As deltas the 1M bench store is 27% smaller and a scan of 14 days' step times takes half
     the CPU (docs/store.md, "How files are written"). DuckDB, Spark 3.3+ and pyarrow read the encoding;
-    files written before keep theirs until a write or a compaction rewrites them."""
-    stamps = [f.name for f in TABLES[table].schema if pa.types.is_timestamp(f.type)]
-    return WriterProperties(compression="ZSTD", column_properties=dict.fromkeys(stamps, _TIMESTAMPS))
+    files an older flowscope wrote are rewritten once by `reencode` (the `timestamps-as-deltas-1` upgrade)."""
+    return WriterProperties(compression="ZSTD", column_properties=dict.fromkeys(timestamp_columns(table), _TIMESTAMPS))
+
+
+def timestamp_columns(table: str) -> list[str]:
+    """A model table's timestamp columns: the ones `writer_properties` writes as deltas."""
+    return [f.name for f in TABLES[table].schema if pa.types.is_timestamp(f.type)]
 
 
 def open_or_create(uri: str, table: str, storage_options: dict[str, str] | None) -> DeltaTable:
@@ -265,6 +273,102 @@ def compact(dt: DeltaTable, table: str) -> dict[str, int]:
         dt.update_incremental()
         dt.create_checkpoint()
     return {"files_before": before, "files_after": len(dt.file_uris()), "version": dt.version()}
+
+
+REENCODE_ROWS = 500_000
+"""Rows rewritten per commit by `reencode` (whole partitions: at least one, however large)."""
+
+
+def dictionary_stamp_partitions(dt: DeltaTable, table: str) -> list[tuple[Any, ...]]:
+    """The partitions (their model partition columns' values) holding a file whose timestamps are
+    a dictionary: what a writer before `writer_properties` set them as deltas left. Read from the files'
+    Parquet footers (one `parquet_metadata` over the table's files); a table without partition columns
+    that holds such a file is one partition, `()`."""
+    stamps, files = timestamp_columns(table), readable_files(dt)
+    if not stamps or not files:
+        return []
+    cur = scratch().cursor()
+    old = [row[0] for row in cur.execute(
+        f"SELECT DISTINCT file_name FROM parquet_metadata({file_list(files)}) "
+        f"WHERE path_in_schema IN ({', '.join(literal(c) for c in stamps)}) "
+        "AND (dictionary_page_offset IS NOT NULL OR contains(encodings, 'DICTIONARY'))").fetchall()]
+    if not old:
+        return []
+    by = TABLES[table].partition_by
+    if not by:
+        return [()]
+    # each file's rows carry the values its partition copies (`with_partition_columns`)
+    found = cur.execute(f"SELECT DISTINCT {', '.join(ident(c) for c in by)} FROM read_parquet({file_list(old)}) "
+                        "ORDER BY ALL").fetchall()
+    return [tuple(row) for row in found]
+
+
+def reencode(dt: DeltaTable, table: str) -> dict[str, int]:
+    """Rewrite every partition that holds a file with dictionary timestamps (`dictionary_stamp_partitions`)
+    with today's `writer_properties`: the same rows, in partitions of whole files, a commit per
+    ~`REENCODE_ROWS` rows (an overwrite of exactly those partitions: a reader sees the old files or the new,
+    never both or neither). Each partition's rows are counted against its files' before they are written.
+    Returns the files and partitions rewritten and the table's version after."""
+    # a table holding a column the model does not know (none today) is left as it is: a rewrite never drops one
+    known = set(delta_schema(table).names)
+    partitions = [] if any(f.name not in known for f in dt.schema().fields) else dictionary_stamp_partitions(dt, table)
+    if not partitions:
+        return {"files_before": 0, "partitions": 0, "version": dt.version()}
+    columns = partition_columns(table)
+    actions = pa.table(dt.get_add_actions(flatten=True))
+    keys = [pc.cast(actions["partition." + c], pa.string()) for c in columns]
+
+    def held(values: tuple[Any, ...]) -> tuple[int, int | None]:
+        """The files and rows the log lists under one partition (rows None when a file's count is not logged)."""
+        mask = pa.array([True] * actions.num_rows)
+        for key, value in zip(keys, values, strict=True):
+            mask = pc.and_(mask, pc.equal(key, str(value)))
+        rows = actions.filter(mask)["num_records"]
+        return len(rows), None if rows.null_count else int(pc.sum(rows).as_py() or 0)
+
+    files = 0
+    chunk: list[tuple[Any, ...]] = []
+    rows: int | None = 0
+    # read at the version loaded now: each commit below rewrites only its own partitions, so the files of the
+    # partitions still to come are the ones this dataset lists (one listing: a dataset per partition cost 60 ms)
+    dataset = dt.to_pyarrow_dataset()
+    for i, values in enumerate(partitions):
+        n_files, n_rows = held(values)
+        files += n_files
+        chunk.append(values)
+        rows = None if rows is None or n_rows is None else rows + n_rows
+        if rows is None or rows >= REENCODE_ROWS or i == len(partitions) - 1:
+            _rewrite(dt, table, dataset, chunk, rows)
+            chunk, rows = [], 0
+    dt.create_checkpoint()
+    return {"files_before": files, "partitions": len(partitions), "version": dt.version()}
+
+
+def _rewrite(dt: DeltaTable, table: str, dataset: ds.Dataset, partitions: list[tuple[Any, ...]],
+             expected: int | None) -> None:
+    """One overwrite commit of `partitions` (model partition values) with their own rows, read from `dataset`;
+    refused (nothing committed) when the rows read are not the rows the log lists (`expected`; None: a file
+    without its count, then a commit of one partition, unchecked)."""
+    columns = partition_columns(table)
+    model = delta_schema(table)
+    where = None
+    for values in partitions:
+        one = functools.reduce(operator.and_, [ds.field(c) == v for c, v in zip(columns, values, strict=True)]) \
+            if columns else None
+        where = one if where is None else where | one
+    data = dataset.to_table(columns=[f.name for f in model if f.name not in columns], filter=where)
+    data = with_partition_columns(table, data).cast(model)
+    if expected is not None and data.num_rows != expected:
+        raise RuntimeError(f"{table}: read {data.num_rows:,} rows to rewrite where its files list {expected:,}; "
+                           "nothing rewritten")
+    predicate = " OR ".join(
+        "(" + " AND ".join(f"{ident(c)} = {literal(str(v))}" for c, v in zip(columns, values, strict=True)) + ")"
+        for values in partitions) if columns else None
+    write_deltalake(dt, data, mode="overwrite", predicate=predicate, partition_by=columns or None,
+                    writer_properties=writer_properties(table),
+                    commit_properties=CommitProperties(custom_metadata={"flowscope.rewrite": "timestamps-as-deltas"}))
+    dt.update_incremental()
+    crash_point(f"rewrite:{table}")
 
 
 def fragmented_partitions(dt: DeltaTable, max_files: int) -> list[dict[str, str]]:

@@ -266,17 +266,7 @@ class Store:
                     continue
                 tables[name] = delta.compact(dtable, name)
                 versions[name] = tables[name]["version"]
-            if tables:
-                manifest.write_next(self._layout.manifest_dir, versions)
-            keep = manifest.protected(self._layout.manifest_dir, self.vacuum_retention)
-            replaced = 0
-            for name, dtable in opened.items():
-                kept = [m.versions[name] for m in keep if name in m.versions]
-                if name in tables:
-                    tables[name]["files_vacuumed"] = delta.vacuum(dtable, kept)
-                else:
-                    replaced += delta.vacuum_replaced(dtable, Path(self._layout.table_uri(name)), kept)
-            manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
+            replaced = self._publish_rewrites(opened, tables, versions)
         return {
             "tables": tables,
             "files_before": sum(t["files_before"] for t in tables.values()),
@@ -284,6 +274,42 @@ class Store:
             "files_vacuumed": sum(t["files_vacuumed"] for t in tables.values()),
             "files_replaced": replaced,
         }
+
+    def reencode(self) -> dict[str, Any]:
+        """Rewrite, with today's file encodings, the partitions holding a file an older flowscope wrote with its
+        timestamps as a dictionary (`delta.reencode`: the same rows; since `delta.writer_properties` writes
+        them as deltas, such files are only left by earlier versions), then vacuum as `compact` does. The
+        tables' new versions are published together in one manifest, so a reader opens all or none."""
+        with self._refused_io(), self.writer():
+            versions = dict(self._latest().versions)
+            opened = dict(self._existing_tables())
+            tables: dict[str, dict[str, int]] = {}
+            for name, dtable in opened.items():
+                done = delta.reencode(dtable, name)
+                if done["files_before"]:
+                    tables[name] = done
+                    versions[name] = done["version"]
+            self._publish_rewrites(opened, tables, versions)
+        return {"tables": tables, "files": sum(t["files_before"] for t in tables.values()),
+                "partitions": sum(t["partitions"] for t in tables.values())}
+
+    def _publish_rewrites(self, opened: dict[str, delta.DeltaTable], rewritten: dict[str, dict[str, int]],
+                          versions: dict[str, int]) -> int:
+        """After files were rewritten (`compact`, `reencode`; the writer's lock held): the new versions in a
+        manifest, then the files no protected snapshot uses deleted (each rewritten table's count in its
+        `files_vacuumed`); the other tables lose only the files of rows replaced since. Returns those."""
+        if rewritten:
+            manifest.write_next(self._layout.manifest_dir, versions)
+        keep = manifest.protected(self._layout.manifest_dir, self.vacuum_retention)
+        replaced = 0
+        for name, dtable in opened.items():
+            kept = [m.versions[name] for m in keep if name in m.versions]
+            if name in rewritten:
+                rewritten[name]["files_vacuumed"] = delta.vacuum(dtable, kept)
+            else:
+                replaced += delta.vacuum_replaced(dtable, Path(self._layout.table_uri(name)), kept)
+        manifest.prune(self._layout.manifest_dir, self.vacuum_retention)
+        return replaced
 
     def _apply(self, tables: dict[str, pa.Table], write_id: str) -> dict[str, int]:
         """Commit every table of a staged batch, then the manifest. Idempotent (replay-safe)."""

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from flowscope.cli import app
-from flowscope.collectors import stored_dates, stored_texts
+from flowscope.collectors import stored_dates, stored_encoding, stored_texts
 from flowscope.simulate.demo import build_demo
 from flowscope.store import Store, StoreError
 from tests.analysis.helpers import T0, World
@@ -46,7 +46,7 @@ def exported(tmp_path) -> Path:
 
 def test_a_demo_store_is_marked_as_a_new_store_of_an_import_is(demo_store, exported, tmp_path):
     _import(exported, tmp_path / "imported")
-    assert {stored_texts.STEP, stored_dates.STEP} <= _marks(tmp_path / "imported")
+    assert {stored_texts.STEP, stored_dates.STEP, stored_encoding.STEP} <= _marks(tmp_path / "imported")
     assert _marks(demo_store) == _marks(tmp_path / "imported")
     store = Store(demo_store)
     assert store.upgrade_done(stored_texts.STEP) and store.upgrade_done(stored_dates.STEP)
@@ -58,7 +58,24 @@ def test_the_first_import_into_a_demo_store_scans_nothing(demo_store, exported, 
 
     monkeypatch.setattr(stored_dates, "off_dated", scanned)
     monkeypatch.setattr(stored_texts, "_stale_executions", scanned)
+    monkeypatch.setattr(Store, "reencode", scanned)
     _import(exported, demo_store)
+
+
+def test_an_import_into_an_older_store_rewrites_its_files_once_and_says_so(exported, tmp_path, monkeypatch):
+    """A store whose files hold timestamps as a dictionary (an earlier flowscope's writer): the first import
+    rewrites them and says so; the second has nothing left to rewrite."""
+    from tests.store.test_reencode import old_files, old_store
+
+    store = old_store(tmp_path / "old", monkeypatch)
+    before = store.sql("SELECT count(*) AS n FROM steps")["n"][0]
+    run = CliRunner().invoke(app, ["import", str(exported), "--store", str(store.path), "--execution-arn", ARN])
+    assert run.exit_code == 0, run.output
+    assert "with their timestamps as deltas" in run.output
+    assert old_files(Store(store.path)) == 0
+    assert Store(store.path).sql("SELECT count(*) AS n FROM steps")["n"][0] > before
+    again = CliRunner().invoke(app, ["import", str(exported), "--store", str(store.path), "--execution-arn", ARN])
+    assert again.exit_code == 0 and "timestamps as deltas" not in again.output
 
 
 def test_a_demo_refused_for_stored_rows_marks_nothing(tmp_path):

@@ -26,6 +26,7 @@ from deltalake import (
 )
 
 from flowscope.model import EXECUTION_TABLES, TABLES
+from flowscope.store.errors import StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.fileuri import readable_files
 from flowscope.store.layout import (
@@ -359,8 +360,8 @@ def _rewrite(dt: DeltaTable, table: str, dataset: ds.Dataset, partitions: list[t
     data = dataset.to_table(columns=[f.name for f in model if f.name not in columns], filter=where)
     data = with_partition_columns(table, data).cast(model)
     if expected is not None and data.num_rows != expected:
-        raise RuntimeError(f"{table}: read {data.num_rows:,} rows to rewrite where its files list {expected:,}; "
-                           "nothing rewritten")
+        raise StoreError(f"{table}: read {data.num_rows:,} rows to rewrite where its files list {expected:,}; "
+                         "nothing rewritten")
     predicate = " OR ".join(
         "(" + " AND ".join(f"{ident(c)} = {literal(str(v))}" for c, v in zip(columns, values, strict=True)) + ")"
         for values in partitions) if columns else None

@@ -17,7 +17,7 @@ from deltalake import DeltaTable, WriterProperties
 
 from flowscope.collectors.store_upgrades import upgrade_store
 from flowscope.collectors.stored_encoding import STEP, upgrade_encoding
-from flowscope.store import Store, delta
+from flowscope.store import Store, StoreError, delta
 from flowscope.store.faults import ENV
 from tests.store.helpers import REPO, batch, env, worker_cmd
 from tests.store.test_file_encoding import WRITTEN, check_files, encodings, rows, timestamp_columns
@@ -157,3 +157,13 @@ def test_a_killed_rewrite_loses_nothing_and_the_next_run_finishes_it(tmp_path, m
     assert upgrade_encoding(reread) > 0                     # the lock was freed with the process; it finishes
     assert rows(reread) == before and old_files(reread) == 0 and reread.upgrade_done(STEP)
 
+
+
+def test_rows_read_short_of_what_the_log_lists_commit_nothing(tmp_path, monkeypatch):
+    s = old_store(tmp_path / "store", monkeypatch)
+    before, files = rows(s), live_paths(s)
+    real = delta.with_partition_columns
+    monkeypatch.setattr(delta, "with_partition_columns", lambda table, data: real(table, data).slice(1))
+    with pytest.raises(StoreError, match="nothing rewritten"):
+        upgrade_encoding(s)
+    assert live_paths(s) == files and rows(s) == before and not s.upgrade_done(STEP)

@@ -624,6 +624,13 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None,
         note(f"  small files: {', '.join(f'{n} partition(s) of {t}' for t, n in crowded.items())} hold more "
              f"than {COMPACT_AFTER_FILES} files each (scans slow down); the next sync or import merges them",
              console=out)
+    from flowscope.collectors.stored_encoding import STEP as ENCODING_STEP
+
+    older = {} if target.upgrade_done(ENCODING_STEP) else target.dictionary_stamp_partitions()
+    if older:
+        note(f"  older files: {', '.join(f'{n} partition(s) of {t}' for t, n in older.items())} hold timestamps "
+             "as an earlier flowscope wrote them (larger, slower to scan); the next sync or import rewrites them",
+             console=out)
     now = dt.datetime.now(dt.timezone.utc)
 
     def last(run: dict) -> dt.datetime:

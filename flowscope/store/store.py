@@ -241,6 +241,17 @@ class Store:
                 out[name] = crowded
         return out
 
+    def dictionary_stamp_partitions(self) -> dict[str, int]:
+        """Per table, how many of its partitions hold a file an older flowscope wrote with its timestamps as a
+        dictionary (what `reencode` rewrites; read from the logs and the files' footers: nothing is written);
+        tables with none are left out."""
+        out: dict[str, int] = {}
+        for name, dtable in self._existing_tables():
+            found = len(delta.dictionary_stamp_partitions(dtable, name))
+            if found:
+                out[name] = found
+        return out
+
     def _existing_tables(self) -> Iterator[tuple[str, delta.DeltaTable]]:
         """Each table the store has, opened at its latest version (upkeep's reads, not the writer's handles)."""
         for name in TABLES:

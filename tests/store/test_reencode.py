@@ -167,3 +167,18 @@ def test_rows_read_short_of_what_the_log_lists_commit_nothing(tmp_path, monkeypa
     with pytest.raises(StoreError, match="nothing rewritten"):
         upgrade_encoding(s)
     assert live_paths(s) == files and rows(s) == before and not s.upgrade_done(STEP)
+
+
+def test_doctor_says_when_older_files_wait_for_their_rewrite(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    s = old_store(tmp_path / "store", monkeypatch)
+    assert s.dictionary_stamp_partitions() == {"executions": 3, "steps": 3, "attempts": 3, "usage": 3}
+    said = CliRunner().invoke(app, ["doctor", "--store", str(s.path)]).output
+    assert "older files: 3 partition(s) of executions, 3 partition(s) of steps" in said, said
+    assert "the next sync or import rewrites them" in said
+    upgrade_encoding(s)
+    assert "older files" not in CliRunner().invoke(app, ["doctor", "--store", str(s.path)]).output
+    assert s.dictionary_stamp_partitions() == {}

@@ -13,7 +13,7 @@ import os
 import re
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,23 +234,18 @@ class Store:
     def crowded_partitions(self, max_files: int) -> dict[str, int]:
         """Per table, how many of its partitions hold more than `max_files` files (read from the Delta
         logs: nothing is written); tables with none are left out."""
-        out: dict[str, int] = {}
-        for name, dtable in self._existing_tables():
-            crowded = len(delta.fragmented_partitions(dtable, max_files))
-            if crowded:
-                out[name] = crowded
-        return out
+        return self._partitions_per_table(lambda dtable, _name: delta.fragmented_partitions(dtable, max_files))
 
     def dictionary_stamp_partitions(self) -> dict[str, int]:
         """Per table, how many of its partitions hold a file an older flowscope wrote with its timestamps as a
         dictionary (what `reencode` rewrites; read from the logs and the files' footers: nothing is written);
         tables with none are left out."""
-        out: dict[str, int] = {}
-        for name, dtable in self._existing_tables():
-            found = len(delta.dictionary_stamp_partitions(dtable, name))
-            if found:
-                out[name] = found
-        return out
+        return self._partitions_per_table(delta.dictionary_stamp_partitions)
+
+    def _partitions_per_table(self, find: Callable[[delta.DeltaTable, str], Sequence[Any]]) -> dict[str, int]:
+        """How many partitions `find(table, name)` names in each table that has any."""
+        counts = {name: len(find(dtable, name)) for name, dtable in self._existing_tables()}
+        return {name: n for name, n in counts.items() if n}
 
     def _existing_tables(self) -> Iterator[tuple[str, delta.DeltaTable]]:
         """Each table the store has, opened at its latest version (upkeep's reads, not the writer's handles)."""

@@ -368,10 +368,24 @@ def _serve(conn: Connection, nice: int, threads: int, memory: str, store: str | 
             return
         job = jobs.get(name)
         reply = _answer(job, preemptible, args) if job else (False, RuntimeError(f"no such job: {name!r}"))
+        if not _reply(conn, reply):
+            return
+
+
+def _reply(conn: Connection, reply: tuple[bool, Any]) -> bool:
+    """Send a job's answer; False when the dashboard is gone (stopped while the job ran: its end of the pipe
+    closed), which ends the worker quietly, where it printed two tracebacks of a broken pipe on the
+    terminal the dashboard was stopped from. A result that does not pickle is answered as its error."""
+    try:
+        conn.send(reply)
+    except OSError:
+        return False
+    except Exception as exc:  # noqa: BLE001 - a result that does not pickle
         try:
-            conn.send(reply)
-        except Exception as exc:  # noqa: BLE001 - a result that does not pickle
             conn.send((False, RuntimeError(f"{type(exc).__name__}: {exc}")))
+        except OSError:
+            return False
+    return True
 
 
 def _portable(exc: Exception) -> Exception:

@@ -42,7 +42,7 @@ def old_files(store: Store) -> int:
 
 
 def old_store(path: Path, monkeypatch: pytest.MonkeyPatch) -> Store:
-    """Executions over three days, written by the old writer; then a fourth day by today's."""
+    """Executions over three days and a replace of some of them, all written by the old writer."""
     s = Store(path, vacuum_retention=dt.timedelta(0))
     with monkeypatch.context() as m:
         old_writer(m)
@@ -71,7 +71,7 @@ def test_reencode_rewrites_only_old_partitions_with_the_same_rows(tmp_path, monk
     after = live_paths(s)
     for t in WRITTEN:
         assert kept[t] <= after[t], t                       # today's files left as they were
-        assert not (files[t] - kept[t]) & after[t], t        # every old one replaced (and vacuumed: retention 0)
+        assert not (files[t] - kept[t]) & after[t], t        # every old one replaced
     assert s.reencode() == {"tables": {}, "files": 0, "partitions": 0}
 
 
@@ -89,7 +89,7 @@ def test_the_upgrade_runs_once_and_says_what_it_did(tmp_path, monkeypatch):
     assert empty.upgrade_done(STEP)                          # a store today's code writes needs no rewrite
 
 
-def test_tables_without_partitions_and_the_rest_of_the_schema(tmp_path, monkeypatch):
+def test_a_table_without_partitions_is_rewritten_whole(tmp_path, monkeypatch):
     """`collection_runs` has no partition columns: the whole table is one partition to rewrite."""
     s = Store(tmp_path / "store", vacuum_retention=dt.timedelta(0))
     run = {"run_id": "r1", "cloud": "aws", "scope": "aws:123:us-east-1", "status": "succeeded",
@@ -112,9 +112,9 @@ def test_tables_without_partitions_and_the_rest_of_the_schema(tmp_path, monkeypa
 
 
 def test_a_table_with_a_column_the_model_does_not_know_is_left_alone(tmp_path, monkeypatch):
-    s = old_store(tmp_path / "store", monkeypatch)
-    from deltalake import DeltaTable, Field
+    from deltalake import Field
 
+    s = old_store(tmp_path / "store", monkeypatch)
     table = DeltaTable(str(s.path / "usage"))
     table.alter.add_columns([Field("legacy_note", "string", nullable=True)])
     before = live_paths(s)["usage"]
@@ -156,7 +156,6 @@ def test_a_killed_rewrite_loses_nothing_and_the_next_run_finishes_it(tmp_path, m
     assert 0 < old_files(reread) < old_files(old_store(tmp_path / "again", monkeypatch))
     assert upgrade_encoding(reread) > 0                     # the lock was freed with the process; it finishes
     assert rows(reread) == before and old_files(reread) == 0 and reread.upgrade_done(STEP)
-
 
 
 def test_rows_read_short_of_what_the_log_lists_commit_nothing(tmp_path, monkeypatch):

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from flowscope.model import TABLES, UTC, C  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
+from built_once import built_once  # noqa: E402
 from peak_memory import children, peak_rss_mb  # noqa: E402
 from which_host import describe  # noqa: E402
 
@@ -441,11 +442,7 @@ def main() -> None:
     args = ap.parse_args()
     print(describe(), flush=True)
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"
-    if not (store / "executions").exists():
-        print(f"building {store} with {args.executions:,} executions over 30 days", flush=True)
-        t0 = time.perf_counter()
-        build_store(store, args.executions)
-        print(f"built in {time.perf_counter() - t0:.0f}s", flush=True)
+    built_once(store, f"{args.executions:,} executions over 30 days", lambda path: build_store(path, args.executions))
     print(f"store {store}: {stored_executions(store):,} executions; window {args.window}", flush=True)
     measure(store, args.window, args.pages.split(","), args.repeat, navigate=not args.no_navigate, kept=args.kept)
 

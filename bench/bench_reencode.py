@@ -19,13 +19,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
 
+from built_once import built_once  # noqa: E402
 from which_host import describe  # noqa: E402
 
 TABLES = ("workflows", "executions", "steps", "attempts", "usage", "collection_runs")
@@ -76,11 +76,8 @@ def main() -> None:
     args = ap.parse_args()
     print(describe(), flush=True)
     source = args.store or ROOT / "bench" / "out" / f"reencode-{args.executions}"
-    if not (source / "executions").exists():
-        print(f"building {source} with {args.executions:,} executions, the old encoding", flush=True)
-        t0 = time.perf_counter()
-        build_old(source, args.executions)
-        print(f"built in {time.perf_counter() - t0:.0f}s", flush=True)
+    built_once(source, f"{args.executions:,} executions, the old encoding",
+               lambda path: build_old(path, args.executions))
     runs = []
     with tempfile.TemporaryDirectory(prefix="bench-reencode-") as tmp:
         for i in range(args.runs):

@@ -306,9 +306,9 @@ def dictionary_stamp_partitions(dt: DeltaTable, table: str) -> list[tuple[Any, .
 
 def reencode(dt: DeltaTable, table: str) -> dict[str, int]:
     """Rewrite every partition that holds a file with dictionary timestamps (`dictionary_stamp_partitions`)
-    with today's `writer_properties`: the same rows, in partitions of whole files, a commit per
-    ~`REENCODE_ROWS` rows (an overwrite of exactly those partitions: a reader sees the old files or the new,
-    never both or neither). Each partition's rows are counted against its files' before they are written.
+    with today's `writer_properties`: the same rows, whole partitions at a time, a commit per ~`REENCODE_ROWS`
+    rows (an overwrite of exactly those partitions: a reader sees the old files or the new, never both or
+    neither). Each commit's rows are counted against what the log lists for its partitions before it is made.
     Returns the files and partitions rewritten and the table's version after."""
     # a table holding a column the model does not know (none today) is left as it is: a rewrite never drops one
     known = set(delta_schema(table).names)
@@ -348,8 +348,8 @@ def reencode(dt: DeltaTable, table: str) -> dict[str, int]:
 def _rewrite(dt: DeltaTable, table: str, dataset: ds.Dataset, partitions: list[tuple[Any, ...]],
              expected: int | None) -> None:
     """One overwrite commit of `partitions` (model partition values) with their own rows, read from `dataset`;
-    refused (nothing committed) when the rows read are not the rows the log lists (`expected`; None: a file
-    without its count, then a commit of one partition, unchecked)."""
+    refused (nothing committed) when the rows read are not the rows the log lists (`expected`; None when a
+    file of the chunk has no count in the log: committed unchecked)."""
     columns = partition_columns(table)
     model = delta_schema(table)
     where = None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from flowscope.collectors.upgrade_once import run_once
+
 if TYPE_CHECKING:
     from flowscope.store import Store
 
@@ -22,12 +24,7 @@ STEP = "timestamps-as-deltas-1"
 def upgrade_encoding(store: "Store") -> int:
     """Rewrite the files of `store` that hold timestamps as a dictionary, once; the number of files rewritten
     (0 on a store upgraded before or holding no data, which is only marked)."""
-    if store.upgrade_done(STEP):
-        return 0
-    with store.writer():
-        files = int(store.reencode()["files"]) if store.has_data() else 0
-        store.mark_upgrade_done(STEP)
-    return files
+    return run_once(store, STEP, lambda: int(store.reencode()["files"]))
 
 
 def reencoded_line(files: int) -> str:

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own he
 from built_once import built_once  # noqa: E402
 from which_host import describe  # noqa: E402
 
-TABLES = ("workflows", "executions", "steps", "attempts", "usage", "collection_runs")
+from flowscope.model import TABLES  # noqa: E402
 
 CHILD = """
 import json, sys, time

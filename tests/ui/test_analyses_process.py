@@ -171,19 +171,17 @@ def test_the_worker_ends_by_itself_when_the_dashboard_is_gone(store, worker):
     assert process.wait(10) == 0
 
 
-def test_a_dashboard_stopped_while_its_worker_computes_leaves_no_traceback(store):
+def test_a_dashboard_stopped_while_its_worker_computes_leaves_no_traceback(store, monkeypatch):
     """The dashboard stopped (Ctrl-C) while a job runs: the worker's answer meets a closed pipe. It ends with
     nothing on the terminal, where it printed two BrokenPipeError tracebacks."""
-    import socket
-    from multiprocessing.connection import Connection
+    import functools
+
+    from flowscope.ui import analyses_process
 
     since, until = _window(store)
-    ours, theirs = socket.socketpair()
-    with theirs:
-        process = subprocess.Popen([sys.executable, "-m", "flowscope.ui.analyses_process", str(theirs.fileno()),
-                                    "0", "1", "1GB"], pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, text=True)
-    conn = Connection(ours.detach())
+    # the dashboard's own spawn, its worker's stderr kept for the test
+    monkeypatch.setattr(subprocess, "Popen", functools.partial(subprocess.Popen, stderr=subprocess.PIPE, text=True))
+    process, conn = analyses_process._spawn((0, 1, "1GB"))
     conn.send(("findings", False, (store, since, until, {})))
     conn.close()                      # gone before the answer: the job runs on and its reply finds no reader
     _, stderr = process.communicate(timeout=60)

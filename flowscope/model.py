@@ -539,6 +539,17 @@ def utc(value: dt.datetime | str | int | float | None) -> dt.datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
+def utc_text(value: Any) -> dt.datetime | None:
+    """`utc` of a time as the Azure and GCP APIs give one: RFC 3339 text (or a datetime, from an SDK). A number,
+    or text of digits alone, is refused (ValueError naming what it is) rather than read as epoch milliseconds as
+    `utc` reads AWS's: a `startTime` of 12345 in an export was stored as a run started in 1970, 57 years long."""
+    if isinstance(value, (int, float)) or (isinstance(value, str) and value.strip().isdigit()):
+        raise ValueError(f"time {value!r} is not RFC 3339 text")
+    if value is not None and not isinstance(value, (str, dt.datetime)):
+        raise ValueError(f"time is {type(value).__name__}, not RFC 3339 text")
+    return utc(value)
+
+
 def duration_ms(start: dt.datetime | None, end: dt.datetime | None) -> int | None:
     """Milliseconds from start to end; null while running.
 

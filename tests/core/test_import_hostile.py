@@ -130,6 +130,19 @@ def test_log_record_whose_details_is_a_string_is_skipped_by_line(tmp_path):
     assert "1 record(s) skipped" in text or "skipped" in text
 
 
+@pytest.mark.parametrize("bad", [["ExecutionSucceeded"], {"a": 1}])
+def test_log_record_whose_type_is_not_text_is_skipped_by_line(tmp_path, bad):
+    """A type holding a list or an object was "TypeError: unhashable type - a bug in flowscope" (exit 5) in a
+    JSON Lines file, where the bounded-memory reader looks for the record that ends its execution; a JSON array
+    of the same records skipped it."""
+    records = log_records()
+    records[1]["type"] = bad
+    path = write_jsonl(tmp_path / "logs.jsonl", records)
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line 2" in text and "1 record(s) skipped" in text, text
+
+
 @pytest.mark.parametrize("bad", ["a string", ["a", "list"], 42])
 def test_history_event_whose_details_is_not_an_object_is_skipped_by_line(tmp_path, bad):
     events = history_events()
@@ -889,3 +902,36 @@ def test_skip_reasons_print_without_terminal_escapes_or_credentials(tmp_path, wi
     assert "\x1b" not in result.output and "\x07" not in result.output
     assert "Pa55w0rd" not in result.output and "Zk9mR2x4bVRz" not in result.output, result.output
     assert "https://REDACTED@h.example/?sig=REDACTED" in text, text
+
+
+def _azure_actions() -> dict:
+    from tests.azure.test_transform_azure import SAMPLES
+
+    return json.loads((SAMPLES / "WorkflowRunActions_List.json").read_text())["responses"]["200"]["body"]
+
+
+@pytest.mark.parametrize("make, key, index", [
+    (lambda g: _retyped({"executions": g.EXECUTIONS}, "executions", 1, ("startTime",), 12345), "executions", 1),
+    (lambda g: _retyped({"stepEntries": g.ENTRIES}, "stepEntries", 2, ("createTime",), "1764900000000"),
+     "stepEntries", 2),
+    (lambda g: _retyped(_azure_runs(), "value", 1, ("properties", "startTime"), 12345), "value", 1),
+    (lambda g: _retyped(_azure_actions(), "value", 0, ("properties", "endTime"), 1764900000.5), "value", 0),
+], ids=["gcp-execution-start", "gcp-step-entry-created", "azure-run-start", "azure-action-end"])
+def test_a_time_given_as_a_number_skips_its_record_by_line(tmp_path, make, key, index):
+    """Azure and GCP give times as RFC 3339 text; a number there was read as epoch milliseconds, as AWS's are:
+    an export with `startTime: 12345` stored a run started in 1970 and 57 years long, with no word. It is now
+    skipped with its line, the rest imported."""
+    from tests.gcp import test_transform as g
+
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(make(g), indent=2))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code in (0, ExitCode.NO_DATA), result.output
+    starts = [n for n, t in enumerate(path.read_text().splitlines(), 1) if t == " " * (4 if key else 2) + "{"]
+    assert f"export.json: line {starts[index]}" in text and "not RFC 3339 text" in text, text
+    assert "1 record(s) skipped" in text
+    if result.exit_code == 0:
+        s = Store(tmp_path / "store")
+        for table in ("executions", "steps", "attempts"):
+            early = s.sql(f"SELECT count(*) AS n FROM {table} WHERE started_at < TIMESTAMPTZ '2000-01-01'")
+            assert int(early["n"].iloc[0]) == 0, table

@@ -120,7 +120,9 @@ def stream_key(record: Any) -> tuple[str, int, int] | None:
         event_id = int(record["id"])
     except (KeyError, TypeError, ValueError):
         return arn, 0, 0
-    return arn, event_id, event_id if record.get("type") in _ENDED else 0
+    kind = record.get("type")
+    # a type that is no text (a list, an object) ends nothing; the transform skips the record, counted
+    return arn, event_id, event_id if kind.__class__ is str and kind in _ENDED else 0
 
 
 def _in_id_order(bucket: dict[int, tuple]) -> list[tuple]:

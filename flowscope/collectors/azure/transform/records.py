@@ -11,7 +11,7 @@ from typing import Any
 
 from flowscope.collectors.azure.transform.ids import ArmId
 from flowscope.collectors.native import ImportContext, Row, error_text
-from flowscope.model import C, Cloud, Status, StepType, bounded_int, duration_ms, utc
+from flowscope.model import C, Cloud, Status, StepType, bounded_int, duration_ms, utc_text
 
 CLOUD = Cloud.AZURE.value
 ITERATION_NATIVE_TYPE = "ScopeRepetition"
@@ -69,7 +69,7 @@ def ts(value: Any) -> dt.datetime | None:
                 return dt.datetime.fromisoformat(value[:19] + "." + (frac[:6] + "000000")[:6]).replace(tzinfo=_UTC)
             except ValueError:
                 pass
-    return utc(value)
+    return utc_text(value)
 
 
 UNSAID = frozenset({"notspecified"})

@@ -12,7 +12,7 @@ import math
 from typing import Any
 
 from flowscope.collectors.native import ImportContext, NativeFormatError, Row, cleaned_texts
-from flowscope.model import Batch, C, Cloud, Kind, Status, StepType, utc
+from flowscope.model import Batch, C, Cloud, Kind, Status, StepType, utc_text
 
 CLOUD = Cloud.GCP.value
 KIND = Kind.GCP_WORKFLOWS.value
@@ -74,7 +74,7 @@ def ts(value: Any) -> dt.datetime | None:
                                int(value[14:16]), int(value[17:19]), int(value[20:26]), _UTC)
         except ValueError:
             pass
-    return utc(value)
+    return utc_text(value)
 
 
 def seconds_ms(text: Any) -> int | None:

@@ -226,8 +226,8 @@ def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[
     out_attempts: list[Row] = []
     for key, pieces in requests.items():
         if key not in rows and key not in aggregates:
-            # a request history read before its action is kept as it is, placed once the action arrives
-            out_attempts.extend(pieces)
+            # a request history read before its action waits, placed once the action arrives
+            out_attempts.extend(_one_row_per_request(pieces))
     for (key, _number), group in grouped.items():
         step = rows.get(key)
         if step is None:
@@ -253,6 +253,20 @@ def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[
         row[C.attempts] = len(tries)
         out_attempts.extend(tries)
     return out_attempts
+
+
+def _one_row_per_request(pieces: list[Row]) -> list[Row]:
+    """The waiting requests of one action, each once: the stored piece and the same request read
+    again (a file imported twice, a running request re-read finished) merge (`_merge_attempts`).
+    A request history carries no number, so its start time tells it from the action's other
+    requests; one without a start is told apart by all it holds."""
+    by_request: dict[tuple[object, ...], list[Row]] = {}
+    for piece in pieces:
+        start = piece.get(C.started_at)
+        key = (start,) if start is not None else \
+            (None, piece.get(C.ended_at), piece.get(C.status), piece.get(C.error), piece.get(C.cause))
+        by_request.setdefault(key, []).append(piece)
+    return [_merge_attempts(group) for group in by_request.values()]
 
 
 def _place_requests(tries: list[Row], requests: Iterable[Row]) -> None:

@@ -35,15 +35,17 @@ _RECORD_HANDLERS: dict[str, Callable[[dict[str, Any], ImportContext, Batch], Non
 def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
     """Rows of every record in a document, whatever Logic Apps record types it holds.
 
-    An unrecognised record type is counted in `unknown_event_types`; a record that cannot be
-    read becomes a `Skip`; a document with nothing recognisable raises `NativeFormatError`.
+    A Logic Apps record of a type not read is counted in `unknown_event_types`; a record that
+    cannot be read, or is none of Logic Apps (another cloud's), becomes a `Skip`; a document with
+    no Logic Apps record raises `NativeFormatError` naming the file (never "0 skipped").
     """
     ctx = ctx or ImportContext()
     records, is_list = records_of(doc, ctx)
+    prefix = "" if isinstance(doc, list) else "value"      # a top-level list (JSON Lines): skips by line
     batch = Batch()
     recognised = 0
     for i, rec in enumerate(records):
-        location = f"value[{i}]" if is_list else "$"
+        location = f"{prefix}[{i}]" if is_list else "$"
         fmt = record_format(rec)
         if fmt is None:
             recognised += _unrecognised(rec, location, ctx, batch)
@@ -55,19 +57,37 @@ def transform(doc: Any, ctx: ImportContext | None = None) -> Batch:
             batch.skips.append(Skip(ctx.source_name, f"{location} {rec.get('id', '')}".strip(),
                                     f"{fmt}: {exc}"))
     if not is_list and recognised == 0:
-        raise NativeFormatError(ctx.source_name, "$", "not an Azure Logic Apps management API record")
+        raise NativeFormatError(ctx.source_name, "$",
+                                f"not an Azure Logic Apps management API record ({_what(records[0])})")
     if is_list and records and recognised == 0 and not batch.steps:
-        raise NativeFormatError(ctx.source_name, "value", "no record is an Azure Logic Apps record")
+        raise NativeFormatError(ctx.source_name, prefix or "$", f"none of its {len(records)} record(s) is an "
+                                f"Azure Logic Apps record (the first: {_what(records[0])})")
     return batch
 
 
+_LOGIC_APPS_TYPES = ("microsoft.logic/", "microsoft.web/sites")
+"""ARM types of Logic Apps resources, Standard apps (`Microsoft.Web/sites`) and their workflows and slots
+included: a record of one flowscope does not read is still a Logic Apps record."""
+
+
 def _unrecognised(rec: Any, location: str, ctx: ImportContext, batch: Batch) -> int:
-    """Count a typed record of an unknown type (1: it is a record), skip an untyped one (0)."""
-    if isinstance(rec, dict) and isinstance(rec.get("type"), str):
-        batch.unknown_event_types[rec["type"]] = batch.unknown_event_types.get(rec["type"], 0) + 1
+    """Count a Logic Apps record of a type not read (1: it is a record); skip any other record (0).
+    Not any record with a string `type`: a file of another cloud's records (an AWS log record has
+    one) read as unknown types only, and its import said "0 record(s) skipped", naming no file."""
+    rtype = rec.get("type") if isinstance(rec, dict) else None
+    if isinstance(rtype, str) and rtype.lower().startswith(_LOGIC_APPS_TYPES):
+        batch.unknown_event_types[rtype] = batch.unknown_event_types.get(rtype, 0) + 1
         return 1
-    batch.skips.append(Skip(ctx.source_name, location, "not a Logic Apps record (no type, no id)"))
+    batch.skips.append(Skip(ctx.source_name, location, f"not a Logic Apps record ({_what(rec)})"))
     return 0
+
+
+def _what(rec: Any) -> str:
+    """What a record that is none of Logic Apps holds instead, for its skip or the file's refusal."""
+    rtype = rec.get("type") if isinstance(rec, dict) else None
+    if isinstance(rtype, str):
+        return f"type {rtype[:80]!r}"
+    return "no Logic Apps type, no Logic Apps id" if isinstance(rec, dict) else f"a {type(rec).__name__}"
 
 
 def transform_diagnostic_logs(doc: Any, ctx: ImportContext | None = None) -> Batch:

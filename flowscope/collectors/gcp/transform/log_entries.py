@@ -43,6 +43,7 @@ def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
         items, where = [doc], "$"
     else:
         raise NativeFormatError(ctx.source_name, "$", "gcp.log_entries: expected a list of log entries")
+    _refuse_without_workflows_entries(items, where, ctx)
     runs: dict[str, dict[str, Any]] = {}
     calls = CallLogs()
     for i, entry in enumerate(items):
@@ -62,6 +63,21 @@ def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
     batch.steps.extend(calls.steps_rows())
     batch.attempts.extend(calls.attempts_rows())
     return batch
+
+
+def _refuse_without_workflows_entries(items: list[Any], where: str, ctx: ImportContext) -> None:
+    """NativeFormatError naming the file when none of its records is a Workflows log entry (what
+    detection asks of the format). Another cloud's records forced as `gcp.log_entries` were each
+    counted as an unknown resource type, and the import said "0 record(s) skipped"."""
+    if not items or any(_of_workflows(entry) for entry in items):
+        return
+    raise NativeFormatError(ctx.source_name, where, f"gcp.log_entries: none of its {len(items)} record(s) is a "
+                            f"Cloud Logging entry of a Workflows resource (resource.type {WORKFLOW_RESOURCE_TYPE})")
+
+
+def _of_workflows(entry: Any) -> bool:
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    return isinstance(resource, dict) and resource.get("type") == WORKFLOW_RESOURCE_TYPE
 
 
 def _log_entry(entry: Any, batch: Batch, runs: dict, calls: CallLogs) -> str | None:

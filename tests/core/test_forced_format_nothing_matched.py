@@ -1,0 +1,77 @@
+"""A forced `--format` that none of a file's records is, through the real `flowscope import`.
+
+Forced onto CloudWatch Logs records, the Logic Apps formats (and `gcp.log_entries`) counted every
+record as one of an unknown type and said "nothing imported: 0 record(s) skipped", naming no file:
+an all-clear for a file of which nothing was read. Now, as `aws.state_machine` or
+`azure.diagnostic_logs` do, the import is refused with an error naming the file (exit 2), and a
+foreign record in a Logic Apps page is a skip with its line, not an "unknown type".
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.model import C
+from flowscope.store import Store
+
+runner = CliRunner(env={"COLUMNS": "400"})
+
+ARN = "arn:aws:states:us-east-1:1:express:m:e:1"
+AWS_RECORDS = [
+    {"id": "1", "type": "ExecutionStarted", "details": {}, "previous_event_id": "0",
+     "event_timestamp": "1764900000000", "execution_arn": ARN, "redrive_count": "0"},
+    {"id": "2", "type": "ExecutionSucceeded", "details": {}, "previous_event_id": "1",
+     "event_timestamp": "1764900001000", "execution_arn": ARN, "redrive_count": "0"},
+]
+AZURE_FORMATS = ["azure.workflow", "azure.runs", "azure.run_actions", "azure.action_repetitions",
+                 "azure.scope_repetitions", "azure.request_histories", "azure.trigger_histories"]
+RUN = "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Logic/workflows/Orders/runs/R1"
+
+
+def _jsonl(path: Path, records: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def _import(store: Path, *args: str) -> tuple[int, str]:
+    result = runner.invoke(app, ["import", "--store", str(store), *args])
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    return result.exit_code, " ".join(result.output.split())
+
+
+@pytest.mark.parametrize("fmt", [*AZURE_FORMATS, "gcp.log_entries"])
+def test_a_forced_format_no_record_is_refused_naming_the_file(tmp_path, fmt):
+    path = _jsonl(tmp_path / "t2.jsonl", AWS_RECORDS)
+    code, text = _import(tmp_path / "store", "--format", fmt, str(path))
+    assert code == ExitCode.USAGE, text
+    assert str(path) in text and "0 record(s) skipped" not in text, text
+    assert ("Azure Logic Apps record" if fmt.startswith("azure.") else "Workflows resource") in text, text
+    assert not (tmp_path / "store").exists()
+
+
+@pytest.mark.parametrize("fmt", ["azure.runs", "gcp.log_entries"])
+def test_a_forced_format_on_one_foreign_object_is_refused_naming_the_file(tmp_path, fmt):
+    path = tmp_path / "one.json"
+    path.write_text(json.dumps(AWS_RECORDS[0]))
+    code, text = _import(tmp_path / "store", "--format", fmt, str(path))
+    assert code == ExitCode.USAGE and str(path) in text, text
+
+
+def test_a_foreign_record_in_a_logic_apps_page_is_skipped_with_its_line(tmp_path):
+    run = {"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs",
+           "properties": {"startTime": "2025-01-06T09:00:00Z", "endTime": "2025-01-06T09:00:05Z",
+                          "status": "Succeeded"}}
+    path = _jsonl(tmp_path / "mixed.jsonl", [run, AWS_RECORDS[0]])
+    store = tmp_path / "store"
+    code, text = _import(store, "--format", "azure.runs", str(path))
+    assert code == ExitCode.OK, text
+    assert f"{path}: line 2: not a Logic Apps record" in text and "1 record(s) skipped" in text, text
+    assert "ExecutionStarted" in text and "not understood" not in text, text
+    assert [r[C.name] for r in Store(store).read_rows("executions")] == ["R1"]

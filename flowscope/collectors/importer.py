@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any, Union
 import orjson
 import yaml
 
+from flowscope import bounded_yaml
 from flowscope.collectors.assemble import assemble_batch
 from flowscope.collectors.deep_json import loads_keeping_deep_definitions
 from flowscope.collectors.moved import with_moved
@@ -248,7 +249,7 @@ def _parse_json(text: str, stripped: str, source_name: str) -> list[Parsed]:
 
 def _parse_yaml(stripped: str, source_name: str) -> list[Parsed]:
     try:
-        docs = [d for d in _safe_load_all(stripped, source_name) if d is not None]
+        docs = [d for d in bounded_yaml.safe_load_all(stripped) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else "document"
@@ -260,88 +261,6 @@ def _parse_yaml(stripped: str, source_name: str) -> list[Parsed]:
     if len(docs) == 1:
         return [Parsed(docs[0])]
     return [Parsed(d, part=f"document {n}") for n, d in enumerate(docs, start=1)]
-
-
-MAX_ALIAS_NODES = 100_000
-"""Nodes a YAML file's aliases may add, its documents together: each alias (``*name``) of a list or
-mapping counts as that list or mapping written out again. An alias bomb (a list of nine aliases of a
-list of nine aliases of ..., 500 bytes) reads as billions of nodes, which every later step walks;
-gcloud writes no alias, and the few of a hand-written file add hundreds."""
-
-
-def _safe_load_all(text: str, source_name: str) -> list[Any]:
-    """`yaml.safe_load_all`, each document's nodes checked (`_AliasCount`) before it is built."""
-    loader = yaml.SafeLoader(text)
-    count = _AliasCount(source_name)
-    docs: list[Any] = []
-    try:
-        while loader.check_node():
-            node = loader.get_node()
-            if node is not None:
-                count.walk(node)
-                docs.append(loader.construct_document(node))
-    finally:
-        loader.dispose()
-    return docs
-
-
-class _AliasCount:
-    """What aliases add to a file's YAML documents, over every document of the file: an error naming
-    the list or mapping where that goes past `MAX_ALIAS_NODES`, or one that holds itself (``&a [*a]``:
-    built as a list inside itself, which no walk ends). Each list or mapping is sized once, so the count
-    takes time in proportion to the text, not to what the aliases expand to."""
-
-    def __init__(self, source_name: str) -> None:
-        self.source_name = source_name
-        self.added = 0
-
-    def walk(self, root: yaml.Node) -> None:
-        """Size a document's lists and mappings, children first, without recursion."""
-        sizes: dict[int, int] = {}          # id(list or mapping) -> its nodes, aliases written out
-        claimed: set[int] = set()           # reached once already: another reference is an alias
-        opened: set[int] = set()            # the lists and mappings from the root to the one walked
-        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-        while stack:
-            node, children_sized = stack.pop()
-            if children_sized:
-                opened.discard(id(node))
-                sizes[id(node)] = self._size(node, sizes, claimed)
-            elif id(node) in opened:
-                raise self._refused(node, "a list or mapping that holds itself (an alias of it inside it): refused")
-            elif id(node) not in sizes:
-                opened.add(id(node))
-                stack.append((node, True))
-                stack.extend((child, False) for child in _nodes_in(node) if not isinstance(child, yaml.ScalarNode))
-
-    def _size(self, node: yaml.Node, sizes: dict[int, int], claimed: set[int]) -> int:
-        """The node's size; what its aliases add, counted."""
-        size = 1
-        for child in _nodes_in(node):
-            if isinstance(child, yaml.ScalarNode):
-                size += 1
-                continue
-            if id(child) in claimed:
-                self.added += sizes[id(child)]
-            claimed.add(id(child))
-            size += sizes[id(child)]
-        if self.added > MAX_ALIAS_NODES:
-            raise self._refused(node, f"its aliases (*name) repeat lists and mappings beyond {MAX_ALIAS_NODES:,} "
-                                      "nodes in the file (an alias bomb?): refused")
-        return size
-
-    def _refused(self, node: yaml.Node, reason: str) -> NativeFormatError:
-        mark = node.start_mark
-        where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else "document"
-        return NativeFormatError(self.source_name, where, reason)
-
-
-def _nodes_in(node: yaml.Node) -> list[yaml.Node]:
-    """A list's items, a mapping's keys and values; nothing of a scalar."""
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
 
 
 def _plain(doc: Any) -> Any:

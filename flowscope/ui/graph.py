@@ -17,6 +17,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import yaml
 
+from flowscope import bounded_yaml
 from flowscope.collectors.aws.definition import workflow_graph as parse_asl
 from flowscope.collectors.azure.definition import workflow_graph as parse_logicapp
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
@@ -38,7 +39,7 @@ def parse(definition: str | dict | None, fmt: str | None = None) -> Graph:
             doc = json.loads(text)
         except ValueError:
             try:
-                doc = yaml.safe_load(text)
+                doc = bounded_yaml.safe_load(text)
             except yaml.YAMLError as exc:
                 raise DefinitionError(f"the definition is neither JSON nor YAML: {exc}") from None
     fmt = (fmt or "").lower()

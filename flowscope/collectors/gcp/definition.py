@@ -38,6 +38,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from flowscope import bounded_yaml
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.collectors.native import cleaned
 
@@ -171,7 +172,7 @@ def yaml_problem(exc: yaml.YAMLError) -> str:
 def parse_definition(source: str) -> Definition:
     """Parse workflow source (YAML, or JSON which YAML reads too). Cached: sources repeat."""
     try:
-        doc = yaml.safe_load(source)
+        doc = bounded_yaml.safe_load(source)
     except yaml.YAMLError as exc:
         try:
             doc = json.loads(source)

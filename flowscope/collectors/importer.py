@@ -29,7 +29,7 @@ import re
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -84,13 +84,19 @@ LineOf = Callable[[str, int], "int | None"]
 class NothingImportedError(ValueError):
     """Every record of the import was skipped (or there were none): nothing usable, nothing written."""
 
-    def __init__(self, skips: list[Skip], empty: list[str] | None = None) -> None:
-        empty = empty or []
+    def __init__(self, skips: list[Skip], empty: list[str] | None = None,
+                 unread: Mapping[str, int] | None = None) -> None:
+        empty, unread = empty or [], dict(unread or {})
         said = f"; {len(empty)} document(s) an empty list or file, a query that found nothing: " \
             f"{', '.join(empty[:5])}{' ...' if len(empty) > 5 else ''}" if empty else ""
+        # records of the format but of kinds not read (a page of Logic Apps triggers): said, not "0 skipped" alone
+        kinds = sorted(unread.items(), key=lambda kv: (-kv[1], kv[0]))
+        said += f"; {sum(unread.values())} record(s) of kinds flowscope does not read: " \
+            f"{', '.join(f'{k} x{n}' for k, n in kinds[:5])}{' ...' if len(kinds) > 5 else ''}" if unread else ""
         super().__init__(f"nothing imported: {len(skips)} record(s) skipped{said}")
         self.skips = skips
         self.empty = empty
+        self.unread = unread
 
 
 @dataclass
@@ -809,7 +815,8 @@ class _Writer:
         unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
         if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
             if final and not self.commits:      # ends whose start no file has, and no store to hold it
-                raise NothingImportedError(self.result.skips, self.result.empty_documents)
+                raise NothingImportedError(self.result.skips, self.result.empty_documents,
+                                          self.result.unknown_event_types)
             return
         if self.store is None:
             self.store = _open_target(self.target)
@@ -826,7 +833,8 @@ class _Writer:
             self._withdraw_end_skips(unstarted, complete)
             if final and not self.commits and not _has_rows(complete):
                 # only ends whose start nobody has
-                raise NothingImportedError(self.result.skips, self.result.empty_documents)
+                raise NothingImportedError(self.result.skips, self.result.empty_documents,
+                                          self.result.unknown_event_types)
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -1098,6 +1106,6 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             except NativeFormatError as exc:
                 raise writer.fail(exc) from None
         if not writer.rows:
-            raise NothingImportedError(result.skips, result.empty_documents)
+            raise NothingImportedError(result.skips, result.empty_documents, result.unknown_event_types)
         writer.finish()
     return result

@@ -75,3 +75,20 @@ def test_a_foreign_record_in_a_logic_apps_page_is_skipped_with_its_line(tmp_path
     assert f"{path}: line 2: not a Logic Apps record" in text and "1 record(s) skipped" in text, text
     assert "ExecutionStarted" in text and "not understood" not in text, text
     assert [r[C.name] for r in Store(store).read_rows("executions")] == ["R1"]
+
+
+def test_a_file_of_logic_apps_records_of_kinds_not_read_says_what_they_are(tmp_path):
+    """Logic Apps records of a kind flowscope does not read (a page of triggers) said "nothing imported: 0
+    record(s) skipped" alone: the file read as empty. The error now counts and names them (exit 3, no data)."""
+    trigger = {"id": "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.Logic/workflows/Orders/triggers/manual",
+               "name": "manual", "type": "Microsoft.Logic/workflows/triggers",
+               "properties": {"provisioningState": "Succeeded", "state": "Enabled"}}
+    path = tmp_path / "triggers.json"
+    path.write_text(json.dumps({"value": [trigger, {**trigger, "name": "nightly",
+                                                     "id": trigger["id"].replace("manual", "nightly")}]}))
+    store = tmp_path / "store"
+    result = runner.invoke(app, ["import", "--store", str(store), "--format", "azure.workflow", str(path)])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.NO_DATA, text
+    assert "2 record(s) of kinds flowscope does not read: Microsoft.Logic/workflows/triggers x2" in text, text
+    assert not store.exists()

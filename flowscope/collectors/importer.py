@@ -208,7 +208,7 @@ def parse_documents(text: str, source_name: str) -> list[Parsed]:
             text = _EXPORT_PREFIX.sub("", text)
             parsed = _parse_json(text, text.strip(), source_name)
         else:
-            parsed = _parse_yaml(stripped, source_name)
+            parsed = _parse_yaml(text, source_name)      # whole: its lines as the file numbers them
         for item in parsed:
             item.doc, item.replaced = _without_lone_surrogates(item.doc) if _SURROGATE.search(text) \
                 else (item.doc, 0)
@@ -253,9 +253,9 @@ def _parse_json(text: str, stripped: str, source_name: str) -> list[Parsed]:
     return [Parsed(records, lambda key, index: numbers[index] if not key and index < len(numbers) else None)]
 
 
-def _parse_yaml(stripped: str, source_name: str) -> list[Parsed]:
+def _parse_yaml(text: str, source_name: str) -> list[Parsed]:
     try:
-        docs = [d for d in bounded_yaml.safe_load_all(stripped) if d is not None]
+        docs = [d for d in bounded_yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1} column {mark.column + 1}" if mark is not None else "document"

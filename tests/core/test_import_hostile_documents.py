@@ -206,3 +206,25 @@ def test_json_lines_not_utf8_name_the_same_place_read_whole_or_streamed(tmp_path
     code, text = run_import(tmp_path / "store", str(path))
     assert code == ExitCode.USAGE, text
     assert f"records.jsonl: line {bad_line} byte {byte}: not UTF-8 text" in text, text
+
+
+def test_a_yaml_error_after_leading_blank_lines_names_the_files_own_line(tmp_path):
+    """The YAML was read from the text stripped of its leading blank lines, so every line it named was early by
+    their number."""
+    path = tmp_path / "lead.yaml"
+    path.write_text("\n\n\nname: projects/p/locations/l/workflows/w/executions/e\nstate: SUCCEEDED\n  bad: [\n")
+    code, text = run_import(tmp_path / "store", str(path))
+    assert code == ExitCode.USAGE, text
+    assert "lead.yaml: line 6 column" in text, text
+
+
+def test_a_yaml_document_indented_as_a_whole_is_read(tmp_path):
+    """Stripping the text took the first line's indent alone, and a mapping indented as a whole (as pasted from
+    an indented block) failed to parse."""
+    path = tmp_path / "indented.yaml"
+    path.write_text("  name: projects/p/locations/l/workflows/w/executions/e1\n"
+                    "  startTime: '2026-11-01T10:00:00.123456789Z'\n  state: SUCCEEDED\n"
+                    "  workflowRevisionId: 000001-abc\n")
+    code, text = run_import(tmp_path / "store", str(path))
+    assert code == 0, text
+    assert "1 new" in text, text

@@ -169,8 +169,8 @@ def test_two_targets_of_one_name_are_a_config_error():
     # read as 1 try, 2 tries and 1 s
     ({"type": "slack", "url_env": "X", "retries": True}, "retries must be a whole number"),
     ({"type": "slack", "url_env": "X", "retries": 2.7}, "retries must be a whole number"),
-    ({"type": "slack", "url_env": "X", "timeout": True}, "timeout and backoff must be numbers"),
-    ({"type": "slack", "url_env": "X", "backoff": "2"}, "timeout and backoff must be numbers"),
+    ({"type": "slack", "url_env": "X", "timeout": True}, "timeout must be a number of seconds"),
+    ({"type": "slack", "url_env": "X", "backoff": "2"}, "backoff must be a number of seconds"),
 ])
 def test_bad_notify_entries_are_config_errors(entry, message):
     with pytest.raises(ValueError, match=message):

@@ -12,7 +12,9 @@ from environment variables named in the config and never appear in a message, an
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import smtplib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -166,11 +168,53 @@ def _word(value: Any) -> Any:
     return value.strip().lower() if isinstance(value, str) else value
 
 
-def _number(value: Any) -> float:
-    """A number of seconds; true, false and text are refused (float(True) read as 1 s)."""
+RETRIES_MAX = 10
+"""The most attempts of one delivery: enough for a greylisting mail server (with a backoff of a minute),
+few enough that a failing target cannot hold the run, and the findings history's lock, for days."""
+SECONDS = {"timeout": (10.0, False, 300.0), "backoff": (1.0, True, 60.0)}
+"""Each key of seconds: (its default, whether 0 is allowed, its most). 300 s is RFC 5321's wait for an SMTP
+reply (a webhook answers in seconds); 60 s of backoff, doubled per retry and each wait cut at 30 times it,
+lets 6 attempts span half an hour, a greylisting server's delay."""
+
+
+def _tries(where: str, entry: Mapping[str, Any]) -> int:
+    """The entry's `retries`, a whole number from 1 to `RETRIES_MAX` (true read as 1 try, 2.7 as 2, and
+    1000000 as a run that never ended), or a ValueError naming the key alone (its line is found by it)."""
+    value = entry.get("retries", 3)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= RETRIES_MAX:
+        raise ValueError(f"{where}: retries must be a whole number of tries from 1 to {RETRIES_MAX}, "
+                         f"not {_shown(value)}")
+    return value
+
+
+def _seconds(where: str, entry: Mapping[str, Any], key: str) -> float:
+    """The entry's `timeout` or `backoff`, a finite number of seconds within `SECONDS`, or a ValueError naming
+    the key alone: nan and inf passed, then failed every delivery as "a flowscope bug" (a ValueError and an
+    OverflowError out of the socket), and 1e9 held the run for years."""
+    default, zero, most = SECONDS[key]
+    value = entry.get(key, default)
+    seconds = _number(value)
+    if seconds is None or not (0 <= seconds if zero else 0 < seconds) or not seconds <= most:   # nan: neither
+        least = "from 0" if zero else "more than 0 and"
+        raise ValueError(f"{where}: {key} must be a number of seconds {least} up to {most:g}, not {_shown(value)}")
+    return seconds
+
+
+def _number(value: Any) -> float | None:
+    """A number as a float (inf for an integer too large for one); None for true, false and text
+    (float(True) read as 1 s)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(value)
-    return float(value)
+        return None
+    try:
+        return float(value)
+    except OverflowError:           # timeout = 1 followed by 400 zeros: TOML's integers have no limit here
+        return math.inf
+
+
+def _shown(value: Any) -> str:
+    """A config value as an error quotes it, cut short (a 400-digit number is no message)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
@@ -186,17 +230,8 @@ def parse_targets(entries: Sequence[Mapping[str, Any]]) -> list[Target]:
         send = _word(entry.get("send", "changes"))
         if send not in ("changes", "all"):
             raise ValueError(f"{where}: send must be 'changes' (new, worsened, reopened) or 'all', not {send!r}")
-        retries_given = entry.get("retries", 3)
-        if isinstance(retries_given, bool) or not isinstance(retries_given, int):
-            # true read as 1 try and 2.7 as 2: a number of tries is a whole number
-            raise ValueError(f"{where}: retries must be a whole number of tries, not {retries_given!r}")
-        try:
-            retries, timeout, backoff = retries_given, _number(entry.get("timeout", 10)), \
-                _number(entry.get("backoff", 1.0))
-        except (TypeError, ValueError):
-            raise ValueError(f"{where}: timeout and backoff must be numbers of seconds") from None
-        if retries < 1 or timeout <= 0 or backoff < 0:
-            raise ValueError(f"{where}: retries must be at least 1, timeout positive, backoff not negative")
+        retries, timeout, backoff = _tries(where, entry), _seconds(where, entry, "timeout"), \
+            _seconds(where, entry, "backoff")
         options = {k: v for k, v in entry.items() if k in KEYS[entry["type"]] or k == "report_url"}
         name = str(entry.get("name") or f"{entry['type']}#{i + 1}")
         if name in named:
@@ -305,7 +340,34 @@ def _url(target: Target) -> str:
 
 
 def _an_address(url: str) -> bool:
-    return url.lower().startswith(("http://", "https://"))
+    """Whether the sender can post to `url`: http(s), a host, a port from 1 to 65535 if one is given, no
+    white space or control character, and what requests makes of it (`_post`'s parse). Only the prefix was
+    checked: doctor passed "http://", "https://exa mple.com/x" and "http://[::1" that every send refused
+    (InvalidURL); port 0 was sent to port 80."""
+    from urllib.parse import urlsplit
+
+    if not url.lower().startswith(("http://", "https://")) or any(c.isspace() or not c.isprintable() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        port = parts.port                       # ValueError out of range or not a number
+    except ValueError:
+        return False
+    return bool(parts.hostname) and port != 0 and _requests_can_send(url)
+
+
+def _requests_can_send(url: str) -> bool:
+    """Whether requests prepares a POST to `url` (its own parse: a host label "*.com" or ".a.com" is refused
+    there); true without requests, whose absence doctor names as the missing report extra."""
+    try:
+        import requests
+    except ImportError:
+        return True
+    try:
+        requests.Request("POST", url).prepare()
+    except (requests.RequestException, ValueError):      # InvalidURL, or a UnicodeError of a host's IDNA
+        return False
+    return True
 
 
 def _post(url: str, body: dict[str, Any], timeout: float) -> str:
@@ -336,15 +398,15 @@ def refusal(body: str, url: str) -> str:
     """Why a receiver refused a message, in one short line: Slack's word ("invalid_blocks",
     "channel_is_archived"), a JSON error's code and message (a Teams workflow's), else its text; nothing
     for an HTML page (a proxy's). "HTTP 400" alone could not tell a deleted channel from a message built
-    wrong. The URL is a secret: it, its path and each long part of it are taken out, as is any credential
-    `textsafety.SECRET_RULES` knows, and terminal escapes (the line is printed)."""
+    wrong. The URL is a secret: it and every part of it that may be a token (`url_secrets`) are taken out,
+    as is any credential `textsafety.SECRET_RULES` knows, and terminal escapes (the line is printed)."""
     import json
-    import re
-    from urllib.parse import urlsplit
 
     from flowscope.textsafety import one_line, without_secrets
 
-    text = body[:8000].strip()       # a reason is short; a page of megabytes is not read whole
+    # a reason is short; a page of megabytes is not read whole, nor a token cut in two at the end of what is
+    text = body[:REFUSAL_READ] if len(body) <= REFUSAL_READ else re.sub(r"\S*\Z", "", body[:REFUSAL_READ])
+    text = text.strip()
     try:
         doc = json.loads(text)
     except ValueError:
@@ -357,18 +419,53 @@ def refusal(body: str, url: str) -> str:
             text = error
     if text.startswith("<"):
         return ""
-    text = one_line(text)
+    return without_secrets(without_url(one_line(text), url))[:REFUSAL_CHARS]
+
+
+REFUSAL_READ = 8000
+"""The most of a receiver's answer `refusal` reads."""
+SECRET_QUERY_NAME = re.compile(r"tok|sig|key|secret|pass|pwd|auth|code|cred", re.IGNORECASE)
+"""A query parameter whose value is a credential whatever it looks like (?token=, a Teams workflow's sig=,
+an Azure Function's code=, ?key=, ?apikey=)."""
+PLAIN_SEGMENT = re.compile(r"[a-z]{1,15}")
+"""A path segment that is a word, not a token: "services", "workflows", "triggers", "hook"."""
+PLAIN_VALUE = re.compile(r"[a-z]{1,15}|\d{1,4}(?:[.-]\d{1,4}){0,2}")
+"""A query value that is a word or a version, not a token: api-version=2016-06-01, sv=1.0, api-version=1."""
+LONG_SECRET = 8
+"""A secret this long is taken out wherever it is; a shorter one only where it stands alone (not inside a
+longer word or number), so a token "T0" or "abc" does not break "T01" or "abcde" in a reason."""
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of a webhook URL a message must not quote, longest first: the URL, its path and query, its
+    user name and password, the value of each query parameter named like a credential, and each other query
+    value and path segment that is not a plain word or version (each as written and percent-decoded). Any
+    may be the token whatever its length: only parts of 16 characters or more were taken out, and a
+    13-character ?token= that the server echoed was printed."""
+    from urllib.parse import unquote, unquote_plus, urlsplit
+
     try:
         parts = urlsplit(url)
-        whole = [url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path]
-        # a token of its path or query (Slack's 24 characters, a Teams workflow's id and sig), not a word
-        # of it ("workflows", "triggers") that the reason may use
-        tokens = [t for t in re.split(r"[/?&=]", parts.path + "?" + parts.query) if len(t) >= 16]
+        found = {url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path,
+                 parts.username or "", parts.password or ""}
     except ValueError:
-        whole, tokens = [url], []
-    for secret in sorted({p for p in [*whole, *tokens] if len(p) > 1}, key=len, reverse=True):
-        text = text.replace(secret, "[the webhook URL]")
-    return without_secrets(text)[:REFUSAL_CHARS]
+        return [url]
+    found |= {s for s in parts.path.split("/") if not PLAIN_SEGMENT.fullmatch(unquote(s))}
+    for pair in parts.query.split("&"):
+        name, equals, value = pair.partition("=")
+        name, value = (name, value) if equals else ("", name)       # "?TOKEN": the name is the secret
+        if SECRET_QUERY_NAME.search(unquote_plus(name)) or not PLAIN_VALUE.fullmatch(unquote_plus(value)):
+            found.add(value)
+    found |= {unquote_plus(s) for s in found} | {unquote(s) for s in found}
+    return sorted((s for s in found if any(c.isalnum() for c in s)), key=len, reverse=True)
+
+
+def without_url(text: str, url: str) -> str:
+    """`text` with every `url_secrets` part of `url` replaced by "[the webhook URL]", in one pass (a
+    replacement is never searched again for a shorter part)."""
+    patterns = [re.escape(s) if len(s) >= LONG_SECRET else rf"(?<![^\W_]){re.escape(s)}(?![^\W_])"
+                for s in url_secrets(url)]
+    return re.sub("|".join(patterns), "[the webhook URL]", text) if patterns else text
 
 
 def _smtp(target: Target, message: Message, files: Sequence[Path]) -> Callable[[], str]:

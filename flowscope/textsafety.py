@@ -149,6 +149,21 @@ def _without_escapes(text: str, keep: str) -> str:
     return "".join(ch for ch in text if ch in keep or not _CONTROLS.match(ch))
 
 
+def data_text(value: Any) -> Any:
+    """Cloud text sent as data (the generic webhook's JSON): as written, markup included (the receiver escapes
+    for wherever it shows it), but without terminal escapes and control characters other than line breaks and
+    tabs, which no name or error legitimately holds and which a relay printing the field to a terminal or a chat
+    would act on (a `\x1b]8;` hyperlink, `\x1b[2J`, a U+202E reversing the end of a name). Lists and mappings
+    are cleaned through; anything else is returned as it is."""
+    if isinstance(value, str):
+        return _without_escapes(value, keep="\n\t")
+    if isinstance(value, dict):
+        return {key: data_text(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [data_text(item) for item in value]
+    return value
+
+
 def csv_safe_frame(frame: "pd.DataFrame") -> "pd.DataFrame":
     """A copy whose text cells (and column names) cannot run as formulas in Excel, Sheets or Calc, nor
     as escape sequences on a terminal (`neutralise_formula`).

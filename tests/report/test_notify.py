@@ -1040,3 +1040,23 @@ def test_slack_links_a_report_address_teams_would_open(report, link):
                                  report=report))
     [element] = body["blocks"][-1]["elements"]
     assert element == {"type": "mrkdwn", "text": link, "verbatim": True}
+
+
+def test_the_generic_webhook_sends_names_as_data_without_terminal_escapes_or_controls():
+    """The generic webhook's JSON kept a name's `\\x1b]8;` hyperlink, `\\x1b[2J` and U+202E as the cloud wrote them,
+    which the CLI, Slack, Teams and e-mail all take out; markup stays (the receiver escapes it as it shows it)."""
+    from flowscope.report.notify import webhook
+    from flowscope.report.notify.message import Message, MessageFinding
+
+    hostile = "\x1b]8;;http://evil.example\x07click\x1b]8;;\x07 \x1b[2J<b>etl</b>\u202egnp.exe\r\nline two\tend"
+    f = MessageFinding(id="f1", severity="high", state="new", kind="failing_step", title=hostile, cloud="aws",
+                       workflow=hostile, step=hostile, monthly_usd=1.0)
+    message = Message(title=hostile, summary="s", status="ok", status_text=hostile, changes=None, counts={},
+                      findings=[f])
+    body = webhook.payload(message)
+    raw = json.dumps(body)
+    assert "\\u001b" not in raw and "\\u202e" not in raw and "\\r" not in raw, raw
+    expected = "click <b>etl</b>gnp.exe\nline two\tend"
+    assert body["title"] == expected and body["status_text"] == expected
+    assert body["findings"][0]["workflow"] == expected and body["findings"][0]["step"] == expected
+    assert body["findings"][0]["monthly_usd"] == 1.0 and body["source"] == "flowscope"

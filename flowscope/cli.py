@@ -126,12 +126,6 @@ def _path_flag(flag: str) -> Callable[[str], Path]:
     return parse
 
 
-def _title_given(value: str) -> str:
-    """`--title "$TITLE"` with TITLE unset wrote a report headed "# " (an untitled browser tab)."""
-    _refuse_blank("--title", value, "name the report, or leave --title out for the default")
-    return value
-
-
 def _import_path(value: str) -> Path:
     """A file or folder to import: a blank one (an unset variable) read every file under the working folder."""
     if not str(value).strip():
@@ -930,11 +924,16 @@ REPORT_HELP = (
 PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
 
 
-def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
-                        names: tuple[str, str, str] = ("--format", "--fail-on", "--plotly"),
-                        settings: Any = None) -> None:
-    """names: what the message calls the three values (the flags, or the config file's keys, then
-    `settings` names the file and line)."""
+REPORT_FLAGS = ("--format", "--fail-on", "--plotly", "--title")
+REPORT_KEYS = ("[report] formats", "[report] fail_on", "[report] plotly", "[report] title")
+"""What a refusal calls a report's values: the flags, or the config file's keys (`_check_report_flags`)."""
+
+
+def _check_report_flags(fmt: str, fail_on: str | None, plotly: str, title: str | None = None,
+                        names: tuple[str, ...] = REPORT_FLAGS, settings: Any = None) -> None:
+    """The one rule of each report value, given by a flag or by [report] (`names` REPORT_KEYS, and
+    `settings` names the file and line): `title = ""` headed a report "# " where `--title ''` was refused."""
+    from flowscope.dialect import CLI
     from flowscope.report import FORMAT_ALIASES, FORMATS
 
     def bad(message: str) -> typer.Exit:
@@ -947,6 +946,9 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str,
         raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
     if plotly not in ("inline", "cdn"):
         raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
+    if title is not None and not title.strip():     # "# " in Markdown, ": 3 finding(s)" in a message
+        unset = CLI.unset_variable("title") if settings is None else ""
+        raise bad(f"{names[3]} is empty{unset}: name the report, or leave {names[3]} out for the default")
 
 
 def _format_word(value: str | None) -> str | None:
@@ -1109,12 +1111,12 @@ def report(
     plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,
-    title: Annotated[str, typer.Option(help="The report's title.", callback=_title_given)] = "flowscope report",
+    title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
 ) -> None:
-    from flowscope.report import check_out
+    from flowscope.report import SUFFIX, check_out
 
     format = _report_format(format, out)
-    _check_report_flags(format, fail_on, plotly)
+    _check_report_flags(format, fail_on, plotly, title)
     to_stdout = str(out) == "-"
     if to_stdout and format not in STDOUT_FORMATS:
         raise fail(f"--out - writes the report to standard output, which takes --format md or html; "
@@ -1135,15 +1137,14 @@ def report(
     target = _open_store(settings.store_path)
     gc.freeze()    # as `analyze` does
     if not to_stdout:
-        _check_outside_store(out, target)
+        _check_outside_store(out, settings.store_path, folder=not SUFFIX[format])
     with _history_held(target, history):
         content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
                                   title=title, history=history)
     if to_stdout:
         _print_report(content, format, plotly)
     else:
-        written = _write(content, format, out, plotly)
-        note(f"report written: {', '.join(map(str, written[:3]))}{' ...' if len(written) > 3 else ''}")
+        note(f"report written: {_written(out, format, _write(content, format, out, plotly))}")
     note(content.summary_line())
     if content.history is not None:
         note(f"findings: {content.history.summary()}")
@@ -1167,39 +1168,77 @@ RUN_HELP = literal(
 def _run_options(settings: Any, formats: list[str] | None, since: str | None, fail_on: str | None,
                  plotly: str | None) -> tuple[list[str], str, str | None, str, str]:
     """Flags over the config file's [report] table over defaults; a bad value of the table is exit 2
-    naming the file and the line, whether or not a flag overrides it."""
-    from flowscope.timewindow import parse_start
+    naming the file and the line, whether or not a flag overrides it. A value given is used or refused,
+    never replaced by the default: `plotly = ""` and `run --plotly ""` wrote plotly inline in silence."""
+    from flowscope.timewindow import parse_window
 
-    known = {"formats", "since", "fail_on", "plotly", "title"}
-    unknown = sorted(set(settings.report) - known)
-    if unknown:
-        raise config_fail(settings, f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    cfg = settings.report
-    for key in ("fail_on", "plotly", "since", "title"):
-        if key in cfg and not isinstance(cfg[key], str):
-            raise config_fail(settings, f"[report] {key} must be a string, not {cfg[key]!r}")
-    configured = cfg.get("formats", ["html"])
-    if isinstance(configured, str):              # formats = "md": one format, not the letters m and d
-        configured = [configured]
-    if not isinstance(configured, list) or not all(isinstance(v, str) for v in configured):
-        raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
-                                    f'not {configured!r}')
-    # the file's values are read as the flags' are (--fail-on High, --format MD), and named when wrong
-    for fmt in _format_words(configured) or ["html"]:
-        _check_report_flags(fmt, _word(cfg.get("fail_on")), _word(cfg.get("plotly")) or "inline",
-                            names=("[report] formats", "[report] fail_on", "[report] plotly"), settings=settings)
+    cfg = _report_table(settings)
+    configured = _configured_formats(settings)
+    # the file's values are read as the flags' are (--fail-on High, --format MD), by the flags' rules
+    cfg_fail_on, cfg_plotly = _word(cfg.get("fail_on")), str(_word(cfg.get("plotly", "inline")))
+    for fmt in configured:
+        _check_report_flags(fmt, cfg_fail_on, cfg_plotly, cfg.get("title"), names=REPORT_KEYS, settings=settings)
     if "since" in cfg:
         try:
-            parse_start(cfg["since"])
+            parse_window(cfg["since"], None)    # the rule of run's own window: "0d" is a window of no length
         except ValueError as exc:   # said as the --since it stands for, without the file: "time '30' has no unit"
             raise config_fail(settings, f"[report] since: {exc}") from None
-    chosen = formats or _format_words(configured) or ["html"]
-    resolved_fail_on = fail_on or _word(cfg.get("fail_on"))
-    resolved_plotly = plotly or _word(cfg.get("plotly")) or "inline"
+    chosen = formats or configured
+    resolved_fail_on = fail_on if fail_on is not None else cfg_fail_on
+    resolved_plotly = plotly if plotly is not None else cfg_plotly
     for fmt in chosen:
         _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
     return (chosen, cfg.get("since", DEFAULT_SINCE) if since is None else since, resolved_fail_on, resolved_plotly,
             str(cfg.get("title", "flowscope report")))
+
+
+def _report_table(settings: Any) -> dict[str, Any]:
+    """The [report] table, its keys known and its single values strings (exit 2 naming the line)."""
+    known = {"formats", "since", "fail_on", "plotly", "title"}
+    unknown = sorted(set(settings.report) - known)
+    if unknown:
+        raise config_fail(settings, f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    cfg: dict[str, Any] = settings.report
+    for key in ("fail_on", "plotly", "since", "title"):
+        if key in cfg and not isinstance(cfg[key], str):
+            raise config_fail(settings, f"[report] {key} must be a string, not {cfg[key]!r}")
+    return cfg
+
+
+def _configured_formats(settings: Any) -> list[str]:
+    """[report] formats as `--format` names them: a list, or one format (`formats = "md"`: not the letters
+    m and d); an empty list names none, and fell back to html in silence."""
+    configured = settings.report.get("formats", ["html"])
+    if isinstance(configured, str):
+        configured = [configured]
+    if not isinstance(configured, list) or not all(isinstance(v, str) for v in configured):
+        raise config_fail(settings, f'[report] formats must be a list of formats, e.g. ["html", "md"], '
+                                    f'not {configured!r}')
+    if not configured:
+        raise config_fail(settings, '[report] formats is empty: name at least one, e.g. formats = ["html"], '
+                                    "or leave formats out for html")
+    return [str(_format_word(v)) for v in configured]
+
+
+def _run_window(settings: Any, since: str, until: str | None, *,
+                configured: bool) -> tuple[dt.datetime | None, dt.datetime]:
+    """(start, end) of run's window: it ends at the start of this hour, or --until. A since that leaves no
+    window is exit 2 before the sync, naming the config file's line when [report] gave it (`configured`):
+    "the window is empty" named neither, where every other refusal of [report] since names both."""
+    from flowscope.model import UTC
+    from flowscope.timewindow import check_order, parse_window
+
+    hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    try:
+        end = parse_window(None, hour if until is None else until)[1] or hour
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    try:
+        start = parse_window(since, end)[0]
+        check_order(start, end)
+    except ValueError as exc:
+        raise (config_fail(settings, f"[report] since: {exc}") if configured else fail(str(exc))) from None
+    return start, end
 
 
 def _run_sync(settings: Any, do_sync: bool) -> bool:
@@ -1276,7 +1315,6 @@ def run_(
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets
-    from flowscope.timewindow import check_order, parse_window
 
     if renotify and not notify:     # it sent nothing, exit 0: the --renotify silently dropped
         raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
@@ -1292,32 +1330,31 @@ def run_(
         raise config_fail(settings, str(exc)) from None
     if not notify:
         targets = []
-    try:
-        hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-        start, until_at = parse_window(since_text, hour if until is None else until)
-        end = until_at or hour
-        check_order(start, end)         # before the sync: it took minutes, then the window was refused
-    except ValueError as exc:
-        raise fail(str(exc)) from None
+    # before the sync: it took minutes, then the window was refused
+    start, end = _run_window(settings, since_text, until, configured=since is None and "since" in settings.report)
     names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}
     _check_report_dir(report_dir, names)
+    _check_outside_store(report_dir, settings.store_path, folder=True)
     if "pdf" in names:
         _check_pdf_printer()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
-    _check_outside_store(report_dir, target)
     with _history_held(target):      # from reading the history to recording what the messages told
         # the window ends at the hour; the sync just run (after it) says how each scope stands now
         content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
                                   history=True, collections_as_of=None if until else dt.datetime.now(UTC))
         written: list[Path] = []
+        shown: list[str] = []                    # what the folder holds now: a file, or a folder of tables
         unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
         for fmt, name in names.items():
             try:
-                written += _write(content, fmt, report_dir / name, plotly_mode)
+                files = _write(content, fmt, report_dir / name, plotly_mode)
             except typer.Exit as exc:
                 unwritten = exc
-        note(f"reports written to {report_dir}: {', '.join(p.name for p in written[:6])}")
+                continue
+            written += files
+            shown.append(_written(Path(name), fmt, files))
+        note(f"reports written to {report_dir}: {', '.join(shown)}" if shown else f"no report written to {report_dir}")
         note(content.summary_line())
         if content.history is not None:
             note(f"findings: {content.history.summary()}")
@@ -1333,6 +1370,14 @@ def run_(
     data = "collection_failed" if sync_failed and content.coverage.status == "ok" else content.coverage.status
     raise typer.Exit(verdict(content.findings["severity"], data, fail_on,
                              delivery_failed=any(d.failed for d in deliveries), history_failed=_unrecorded(content)))
+
+
+def _written(out: Path, fmt: str, files: list[Path]) -> str:
+    """A report written, as its folder holds it: the file, or a csv or parquet folder and how many tables
+    it holds ("six of its tables" listed the first ones and left the other reports unsaid)."""
+    from flowscope.report import SUFFIX
+
+    return str(out) if SUFFIX[fmt] else f"{out}/ ({len(files)} file{'' if len(files) == 1 else 's'})"
 
 
 def _check_pdf_printer() -> None:
@@ -1369,21 +1414,25 @@ def _check_report_dir(report_dir: Path, names: dict[str, str]) -> None:
     _check_writable(report_dir)
 
 
-def _check_outside_store(out: Path, store: Any) -> None:
-    """Exit 2 before the analysis when the report would go into one of the store's own folders (a table's,
-    or _flowscope): `--out STORE/executions --format csv` dropped its tables among a Delta table's files,
-    which a vacuum deletes as untracked."""
+def _check_outside_store(out: Path, store_path: str, *, folder: bool) -> None:
+    """Exit 2 before any work when the report's files would go into the store's folder or one of its own
+    folders (a table's, or _flowscope): the folder `out` is (`folder`), else the one it is in.
+    `--out STORE/executions --format csv` dropped its tables among a Delta table's files, which a vacuum
+    deletes as untracked; `--out STORE` dropped them beside the tables. Read from the path, so `run` asks
+    before its sync, which may make the store."""
     from flowscope.model import TABLES
     from flowscope.store.layout import META_DIR
 
-    root = Path(str(store.path))
-    if not root.is_dir():
+    root = _store_folder(store_path)
+    if root is None:             # a URL or a path no store can be at: the store says so itself
         return
-    root, where = root.resolve(), out.resolve()
-    for own in (*TABLES, META_DIR):
-        if where.is_relative_to(root / own):
-            raise fail(f"{out}: inside the store {store.path} ({own}/ is flowscope's own): write the report "
-                       "elsewhere")
+    where = out.resolve()
+    place, resolved = where if folder else where.parent, root.resolve()
+    own = next((name for name in (*TABLES, META_DIR) if place.is_relative_to(resolved / name)), None)
+    if own is None and place != resolved:
+        return
+    why = f"{own}/ is flowscope's own" if own else "its folder holds only its tables and _flowscope/"
+    raise fail(f"{out}: inside the store {root} ({why}): write the report elsewhere")
 
 
 def _check_writable(out: Path) -> None:

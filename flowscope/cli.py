@@ -482,7 +482,7 @@ def import_(
         note(result.upkeep)
     if result.unknown_event_types:
         kinds = ", ".join(f"{k} x{v}" for k, v in sorted(result.unknown_event_types.items()))
-        tagged("kept but not understood:", kinds)
+        tagged("read but not understood (nothing of them stored):", kinds)
 
 
 SYNC_HELP = literal(

@@ -92,3 +92,18 @@ def test_a_file_of_logic_apps_records_of_kinds_not_read_says_what_they_are(tmp_p
     assert result.exit_code == ExitCode.NO_DATA, text
     assert "2 record(s) of kinds flowscope does not read: Microsoft.Logic/workflows/triggers x2" in text, text
     assert not store.exists()
+
+
+def test_records_of_kinds_not_read_beside_a_run_are_said_as_not_stored(tmp_path):
+    """They were listed as "kept but not understood", but nothing of them is stored."""
+    run = {"id": RUN, "name": "R1", "type": "Microsoft.Logic/workflows/runs",
+           "properties": {"startTime": "2025-01-06T09:00:00Z", "endTime": "2025-01-06T09:00:05Z",
+                          "status": "Succeeded"}}
+    trigger = {"id": RUN.replace("runs/R1", "triggers/manual"), "name": "manual",
+               "type": "Microsoft.Logic/workflows/triggers", "properties": {"state": "Enabled"}}
+    path = tmp_path / "page.json"
+    path.write_text(json.dumps({"value": [run, trigger]}))
+    code, text = _import(tmp_path / "store", str(path))
+    assert code == ExitCode.OK, text
+    assert "read but not understood (nothing of them stored): Microsoft.Logic/workflows/triggers x1" in text, text
+    assert "kept" not in text, text

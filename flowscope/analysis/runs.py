@@ -19,7 +19,7 @@ import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
 from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, lit_ts
-from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, RANK, lowest_rank, ranks_of
+from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, ITERATION, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, RunKey, q, run
 from flowscope.format import fmt_cause, is_missing
 from flowscope.model import C, Cloud, Status
@@ -218,10 +218,11 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
     call's (`record_failure` inside `classify`); where it is a block, the block stands for the try and
     the except's steps read as the block's (the step entered once, not as a block and an except). A
     loop's iterations (rows named as the loop, with an iteration number) are not its own work: the loop
-    stays, its iterations under it."""
+    stays, its iterations folded into it (`loop_iterations`), their steps under it."""
     iterations = set(steps.loc[steps[C.iteration].notna(), C.step_key]) if C.iteration in steps else set()
     own = {k: box for k, box in transitions.own_work_in_run(steps).items() if k not in iterations}
-    if not own:
+    folded = loop_iterations(steps)
+    if not own and not folded:
         return steps
     parent = dict(zip(steps[C.step_key], steps[C.parent_step_key], strict=True))
     boxed = dict(zip(steps[C.step_key], steps[C.type].isin(CONTAINER_TYPES), strict=True))
@@ -235,6 +236,7 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
             call.setdefault(box, kid)
     moved: dict[str, Any] = {box: parent.get(box) for box in set(own.values())}     # dropped -> its stand-in
     moved.update({kid: call[box] for kid, box in own.items() if boxed[kid] and box in call and kid != call[box]})
+    moved.update(folded)
 
     def kept(key: Any) -> str | None:
         seen: set[str] = set()
@@ -245,6 +247,19 @@ def fold_own_work(steps: pd.DataFrame) -> pd.DataFrame:
 
     rest = steps[~steps[C.step_key].isin(moved)]
     return rest.assign(**{C.parent_step_key: [kept(p) for p in rest[C.parent_step_key]]})
+
+
+def loop_iterations(steps: pd.DataFrame) -> dict[str, Any]:
+    """{iteration's step key: its loop's} of the rows a loop's own row stands for: Logic Apps' ScopeRepetition
+    and GCP's STEP_FOR_ITERATION rows, named as the loop. The Workflows page's rule (`step_rank`: per name, the
+    lowest rank stands for the step), so the run page did not read them as a step "inside" the loop, 50 visits
+    the Workflows page does not count. A name with iteration rows alone (its loop not collected) keeps them."""
+    if steps.empty:
+        return {}
+    ranks = ranks_of(steps)
+    lowest = ranks.groupby(steps[C.name], dropna=False).transform("min")
+    folded = steps[(ranks == ITERATION) & (lowest < ITERATION)]
+    return dict(zip(folded[C.step_key], folded[C.parent_step_key], strict=True))
 
 
 def failing_step(steps: pd.DataFrame) -> dict[str, Any] | None:
@@ -413,9 +428,9 @@ def collapsed_steps(steps: pd.DataFrame, as_of: Any = None) -> pd.DataFrame:
     no duration at all has none (NaN), never 0 ms. Loop and Map iterations fold into one row, and rows
     with failures come first, innermost first (the step that failed before the loop that reports it),
     so a failed step is never buried under its loop's iterations. A container's own work stands for
-    it (`fold_own_work`), and where a name under one parent still has rows of two ranks (a loop and
-    its iterations are under different parents; a try around a block and its except are not) the
-    lowest rank's do, as on the Workflows graph (`step_rank.lowest_rank`)."""
+    it and a loop's iteration rows fold into the loop (`fold_own_work`), and where a name under one
+    parent still has rows of two ranks (a try around a block and its except) the lowest rank's do, as
+    on the Workflows graph (`step_rank.lowest_rank`)."""
     if steps is None or steps.empty:
         return pd.DataFrame(columns=STEP_GROUP_COLUMNS)
     steps = fold_own_work(steps)

@@ -27,10 +27,19 @@ def is_missing(value: Any) -> bool:
         return True
 
 
-def fmt_usd(value: Any) -> str:
+CENT = 0.01
+"""The least amount the dashboard reads in cents: its tables' money columns are `dollar` ($0.66) when their
+smallest amount is at least a cent (`ui.readable.money_format`), and its metric tiles say an amount as the
+tables do (`fmt_usd(..., cents=True)`)."""
+
+
+def fmt_usd(value: Any, *, cents: bool = False) -> str:
     """Dollars to the precision their size needs: $1,234 / $12.34 / $0.0123 / $0.000025 (a state
     transition's price); zero is "$0", an amount too small for six decimals "<$0.000001" (never a
-    zero that is not one), and a negative amount (a saving's other side) keeps its sign."""
+    zero that is not one), and a negative amount (a saving's other side) keeps its sign.
+
+    cents: the dashboard tables' rule (`CENT`): an amount of at least a cent in cents ("$0.66", "$0.01"),
+    where it read "$0.6550" in a metric tile beside "$1.80" and the tables' "$0.66"; a smaller one as above."""
     if is_missing(value):
         return MISSING
     amount = float(value)
@@ -40,7 +49,7 @@ def fmt_usd(value: Any) -> str:
     # Each precision from where the amount rounds into it: $99.996 is "$100", not "$100.00".
     if float(f"{size:.2f}") >= 100:
         return f"{sign}${size:,.0f}"
-    if float(f"{size:.4f}") >= 1:
+    if float(f"{size:.4f}") >= (CENT if cents else 1):
         return f"{sign}${size:,.2f}"
     if float(f"{size:.6f}") >= 0.0001:
         return f"{sign}${size:.4f}"
@@ -118,12 +127,13 @@ def fmt_count_change(now: Any, before: Any) -> str | None:
     return f"{change:+,}" if change else "0"
 
 
-def fmt_usd_change(now: Any, before: Any) -> str | None:
-    """The change between two amounts, signed, at fmt_usd's precision: "+$1.20", "-$0.0340"; "$0" for none."""
+def fmt_usd_change(now: Any, before: Any, *, cents: bool = False) -> str | None:
+    """The change between two amounts, signed, at fmt_usd's precision: "+$1.20", "-$0.0340" ("-$0.03" with
+    `cents`, as `fmt_usd` says it); "$0" for none."""
     if is_missing(now) or is_missing(before):
         return None
     change = float(now) - float(before)
-    return (("+" if change > 0 else "-") if change else "") + fmt_usd(abs(change))
+    return (("+" if change > 0 else "-") if change else "") + fmt_usd(abs(change), cents=cents)
 
 
 def is_change(delta: str) -> bool:

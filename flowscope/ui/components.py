@@ -77,8 +77,9 @@ def page(title: str, *, need_data: bool = True, need_window: bool = True, findin
         st.warning(dropped)
     step = focus_step()
     if step:
-        st.info(f"**From a finding:** the page is filtered to its workflow (the sidebar's filter), and step "
-                f"**{md(step)}** comes first in its step tables.")
+        # The workflow filter only when one applies: a link whose `wf=` was left out filters nothing.
+        scope = "the page is filtered to its workflow (the sidebar's filter), and " if f.workflows else ""
+        st.info(f"**From a finding:** {scope}step **{md(step)}** comes first in its step tables.")
     ctx = Context(f, summary, span)
     if findings and summary["executions"]:
         _findings_job(f)
@@ -120,15 +121,27 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
     config = dict(column_config or {})
     for column, shown_as in formats.items():
         given = _given(config, column)
-        width, help_text = given.get("width"), given.get("help")
+        width, help_text = given.get("width") or shown_as.width, given.get("help")
         if shown_as.kind == readable.DATETIME:
             config[column] = st.column_config.DatetimeColumn(shown_as.label, format=shown_as.format, timezone="UTC",
                                                              width=width, help=help_text)
         elif shown_as.kind == readable.TEXT:
-            config[column] = st.column_config.Column(shown_as.label, width=width, help=help_text)
+            config[column] = st.column_config.Column(shown_as.label, width=width, help=help_text,
+                                                     alignment=shown_as.align)   # type: ignore[arg-type]
         else:
             config[column] = st.column_config.NumberColumn(shown_as.label, format=shown_as.format, width=width,
                                                            help=help_text)
+    # A step's parent, its error and cause as wide as their longest cell (the grid sized them by their header:
+    # "BadGate…", "For_each…"), unless the page gave a width or hid the column.
+    for column in shown.columns:
+        name = str(column)
+        if name in config and config[name] is None:
+            continue
+        given = _given(config, name)
+        width = None if given.get("width") else readable.text_width(name, shown[column], str(
+            given.get("label") or (formats[name].label if name in formats else name)))
+        if width is not None:
+            config[name] = {**(config[name] if isinstance(config.get(name), dict) else given), "width": width}
     order, pinned = readable.layout(list(shown.columns))
     for column in pinned:
         if column in config and config[column] is None:
@@ -219,6 +232,10 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
                    "filters): the rows below are other steps.")
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
+    for column, shown_as in list(formats.items()):      # "B − A" of a step that took as long: "0 s", not "+0.000 s"
+        text = readable.unsigned_zeros(shown[column], shown_as)
+        if text is not None:
+            shown[column], formats[column] = text
     order, config = table_config(shown, formats, column_config)
     # A missing number stays a null (numbers sort by value); the grid would draw it as "None".
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch", "placeholder": BLANK}

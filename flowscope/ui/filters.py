@@ -141,7 +141,7 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
         wf_choices = [w for w in names if not chosen_clouds or cloud_of.get(w) in chosen_clouds]
         chosen_wf = st.multiselect("Workflows", list(names), default=init[KEY_WF], key=KEY_WF,
                                    placeholder="All workflows", format_func=lambda w: names.get(w, w))
-        dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names)
+        dropped = _dropped_notes(chosen_wf, wf_choices, chosen_clouds, names, _ids_by_name(wf_frame))
         chosen_wf = [w for w in chosen_wf if w in wf_choices]
     st.session_state[STATE_NOTES] = (_unknown_param_notes((window, tuple(chosen_clouds), tuple(chosen_wf)))
                                      + _bad_link_notes(window, chosen_clouds, bool(end_now)) + dropped)
@@ -159,11 +159,24 @@ def sidebar(workflow_options: Any = None, last_data: dt.datetime | None = None,
     return filters
 
 
-def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], names: dict[str, str]) -> list[str]:
+def _ids_by_name(wf_frame: Any) -> dict[str, list[str]]:
+    """The store's workflow ids by their names: what a link's `?wf=` naming a workflow is told to use."""
+    if wf_frame is None or wf_frame.empty or C.workflow_name not in wf_frame.columns:
+        return {}
+    out: dict[str, list[str]] = {}
+    for wid, name in zip(wf_frame[C.workflow_id], wf_frame[C.workflow_name], strict=True):
+        if isinstance(name, str) and name:
+            out.setdefault(name, []).append(str(wid))
+    return {name: list(dict.fromkeys(ids)) for name, ids in out.items()}
+
+
+def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], names: dict[str, str],
+                   ids_by_name: dict[str, list[str]] | None = None) -> list[str]:
     """What the workflow filter leaves out, in words (Markdown), never silently: workflows chosen in the
     sidebar that are not in the chosen clouds (the widget still shows them), and workflow ids of a
     link (`?wf=`) that are not in the store (dropped from the widget before it is drawn; said until
-    the workflow choice changes)."""
+    the workflow choice changes). A link value that is a workflow's name (`ids_by_name`), not its id, is
+    said to be one, with the id to use: "crm-export, not in this store" misled, since a workflow is named so."""
     out: list[str] = []
     outside = [w for w in chosen if w not in choices]
     kept = [w for w in chosen if w in choices]
@@ -178,9 +191,17 @@ def _dropped_notes(chosen: list[str], choices: list[str], clouds: list[str], nam
     if unknown and tuple(chosen) != unknown[1]:
         del st.session_state[STATE_UNKNOWN_WF]          # the choice changed since the link was opened
     elif unknown:
-        listed = _listed(unknown[0])
         gone = "every workflow is shown" if not unknown[1] else "the link's other workflows are shown"
-        out.append(f"**The link's workflow filter names {listed}, not in this store, so left out:** {gone}.")
+        named = [v for v in unknown[0] if v in (ids_by_name or {})]
+        if named:
+            ids = "; ".join(f"{md(v)}: {', '.join(md(i) for i in (ids_by_name or {})[v])}" for v in named)
+            out.append(f"**The link's workflow filter ({PARAM_WF}=) gives {_listed(named)}, a workflow's name where "
+                       f"its id is needed, so it filters nothing:** {gone}. The id to use ({ids}) is what the "
+                       "sidebar's workflow filter writes into the address.")
+        others = [v for v in unknown[0] if v not in named]
+        if others:
+            out.append(f"**The link's workflow filter names {_listed(others)}, not in this store, so left out:** "
+                       f"{gone}.")
     return out
 
 

@@ -54,6 +54,10 @@ class Shown:
     label: str
     format: str
     kind: str = NUMBER
+    width: int | None = None
+    """Pixels the column needs to show its longest cell whole (`fit_width`), where the grid's own sizing,
+    measured on a few rows, cut it; None: the grid's (or the page's) width."""
+    align: str | None = None
 
 
 def _label(column: str, config: Any) -> str:
@@ -155,7 +159,9 @@ def _duration(column: str, values: pd.Series, config: Any, per_ms: float,
     # per cell as its run columns are, a negative difference with its minus ("-233 ms"): in one unit, a run
     # waiting two days beside steps of milliseconds read "-0.000065 h".
     if not _reads_in_one_unit(basis, unit, size):
-        return per_cell_durations(ms), Shown(_label(column, config), "localized")
+        cells = per_cell_durations(ms)
+        label = _label(column, config)
+        return cells, Shown(label, "localized", width=fit_width(cells.map(localized_duration), label))
     template = f"%{sign}d ms" if unit == "ms" and not decimals else f"%{sign}.{decimals}f {unit}"
     return converted, Shown(_label(column, config), template)
 
@@ -172,6 +178,75 @@ def per_cell_durations(ms: pd.Series) -> pd.Series:
     step = step.where(size < 60_000, np.where(size < 3_600_000, 1_000.0, 60_000.0))
     rounded = (values / step).round() * step
     return pd.to_timedelta(rounded.where(size > 0, values), unit="ms")
+
+
+CHAR_PX, CELL_PAD_PX = 8, 28
+"""About the width of a character of the grid's font (14 px Source Sans: digits 7.7 px) and what a cell
+adds around its text (padding, a header's sort mark): what `fit_width` sizes a column by."""
+
+WIDEST_PX = 240
+"""The widest `fit_width` makes a column: two of them beside a pinned name still leave the rest of a
+table in view at 1366 px."""
+
+
+def fit_width(texts: Any, label: str, most: int = WIDEST_PX) -> int:
+    """Pixels that show the longest of `texts` (and the header `label`) whole, at most `most`. The grid sizes
+    a column by its header and its first rows: the Latency table's p95 "4 sec, 10 ms" (its tenth row) read
+    "…c, 10 ms" in a column sized for "10 ms", a failing step's error "BadGateway" read "BadGate…"."""
+    longest = max([len(str(t)) for t in texts if isinstance(t, str)] + [len(label) + 2])
+    return min(most, CELL_PAD_PX + CHAR_PX * longest)
+
+
+_DURATION_WORDS = ((86_400_000_000, "day"), (3_600_000_000, "hr"), (60_000_000, "min"), (1_000_000, "sec"),
+                   (1_000, "ms"), (1, "μs"))
+
+
+def localized_duration(value: Any) -> str:
+    """A duration as Streamlit's "localized" format writes it in a table cell (the browser's
+    Intl.DurationFormat, short style, English: "4 sec, 10 ms", "3 days, 2 min", "0 sec"), for sizing its
+    column (`fit_width`); "" for a missing one."""
+    if value is None or pd.isna(value):
+        return ""
+    micros = int(round(abs(pd.Timedelta(value).total_seconds()) * 1_000_000))
+    parts = []
+    for size, word in _DURATION_WORDS:
+        whole, micros = divmod(micros, size)
+        if whole:
+            parts.append(f"{whole} {word}{'s' if word == 'day' and whole > 1 else ''}")
+    text = ", ".join(parts) or "0 sec"
+    return f"-{text}" if pd.Timedelta(value) < pd.Timedelta(0) else text
+
+
+ROW_TEXTS = ("parent", "error", "cause")
+"""Words of the text columns that tell what a row is or why it failed (a step's parent, its error and
+cause; Compare's "A error"): sized to their longest cell (`fit_width`), where the grid cut them to the header."""
+
+
+def text_width(column: str, values: pd.Series, label: str) -> int | None:
+    """The width a text column of `ROW_TEXTS` needs (`fit_width`); None for any other column."""
+    if name_words(column).isdisjoint(ROW_TEXTS) or not (
+            pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+        return None
+    return fit_width(values, label)
+
+
+def unsigned_zeros(values: pd.Series, shown: Shown) -> tuple[pd.Series, Shown] | None:
+    """A signed duration column (`%+.3f s`: Compare's "B − A") in which a cell reads zero at the shown
+    precision, as text: the changes signed ("+0.104 s", "-3.292 s"), no change unsigned "0 s" (the rule of
+    every delta: `format.is_change`), where the grid's printf wrote "+0.000 s" (it signs every number not
+    below zero). None when the column is not signed or no cell reads zero: it stays numbers, sorting by value."""
+    template = shown.format
+    if shown.kind != NUMBER or not template.startswith("%+"):
+        return None
+    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
+    cells = [None if pd.isna(v) else template % v for v in numbers]
+    zero = template.replace("+", "", 1) % 0.0
+    if not any(c is not None and c.lstrip("+-") == zero for c in cells):
+        return None
+    unit = template.rsplit(" ", 1)[-1] if " " in template else ""
+    nothing = f"0 {unit}".strip()
+    text = [BLANK if c is None else nothing if c.lstrip("+-") == zero else c for c in cells]
+    return pd.Series(text, index=values.index, dtype=object), Shown(shown.label, "", TEXT, align="right")
 
 
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}
@@ -304,9 +379,9 @@ def _column(column: str, values: pd.Series, config: Any,
     if kind == SHARE:       # a fraction (failure_rate 0.002967) reads as a percent, "0.30%", as metrics say it
         return _share(column, values, config)
     if pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values):
-        words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         if "cause" in name_words(column):       # a Lambda error's JSON reads as its type and message
             values = values.map(fmt_cause)
+        words = None if config else Shown(_label(column, config), "", TEXT)   # "last_seen" reads "last seen"
         return values.map(_cell).astype(object), words
     return values, None
 

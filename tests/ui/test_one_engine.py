@@ -19,6 +19,11 @@ from tests.ui.test_pages import app, no_exception, open_page
 SCOPES = [pytest.param({}, id="all-clouds"), pytest.param({"cloud": "aws"}, id="one-cloud")]
 
 
+def tile_usd(value) -> str:
+    """A money tile's text: the tables' cents rule (`fmt_usd(..., cents=True)`)."""
+    return fmt_usd(value, cents=True)
+
+
 class Engine:
     """The analysis layer over the page's store and filters, called directly (no Streamlit)."""
 
@@ -57,9 +62,9 @@ def test_overview_headlines_are_the_engines(params, three_cloud_store, monkeypat
     assert last_metric(at, "Executions") == f"{int(total['executions']):,}"
     assert last_metric(at, "Run failure rate") == fmt_pct(total["failure_rate"])
     assert last_metric(at, "Retries") == f"{int(total['retries']):,}"
-    assert last_metric(at, "Spend in window") == fmt_usd(total["cost_usd"])
-    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * engine.f.monthly_factor)
-    assert last_metric(at, "Potential savings per month") == fmt_usd(engine.savings())
+    assert last_metric(at, "Spend in window") == tile_usd(total["cost_usd"])
+    assert last_metric(at, "Projected monthly spend") == tile_usd(total["cost_usd"] * engine.f.monthly_factor)
+    assert last_metric(at, "Potential savings per month") == tile_usd(engine.savings())
     assert not any(m.label == "Monthly dollars at stake" for m in at.metric), "no sum of unlike figures"
 
 
@@ -70,7 +75,7 @@ def test_workflows_headlines_are_the_engines(params, three_cloud_store, monkeypa
     assert last_metric(at, "Workflows") == f"{len(table):,}"
     assert last_metric(at, "Runs") == f"{int(table['runs'].sum()):,}"
     assert last_metric(at, "Workflows with failures") == f"{int((table['failed'] > 0).sum()):,}"
-    assert last_metric(at, "Spend in window") == fmt_usd(table["cost_usd"].sum())
+    assert last_metric(at, "Spend in window") == tile_usd(table["cost_usd"].sum())
 
 
 @pytest.mark.parametrize("params", SCOPES)
@@ -93,12 +98,12 @@ def test_cost_headlines_are_the_engines(params, three_cloud_store, monkeypatch):
     at, engine = shown("cost", three_cloud_store, monkeypatch, params)
     total = q.overview_by_cloud(engine.con, engine.f).iloc[-1]
     drivers = q.cost_drivers(engine.con, engine.f)
-    assert last_metric(at, "Spend in window") == fmt_usd(total["cost_usd"])
-    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * engine.f.monthly_factor)
-    assert last_metric(at, "Spent on retries") == fmt_usd(drivers["total_retry_usd"].iloc[0])
+    assert last_metric(at, "Spend in window") == tile_usd(total["cost_usd"])
+    assert last_metric(at, "Projected monthly spend") == tile_usd(total["cost_usd"] * engine.f.monthly_factor)
+    assert last_metric(at, "Spent on retries") == tile_usd(drivers["total_retry_usd"].iloc[0])
     savings = engine.savings()
     if savings:
-        assert last_metric(at, "Savings the analyses found") == f"{fmt_usd(savings)}/month"
+        assert last_metric(at, "Savings the analyses found") == f"{tile_usd(savings)}/month"
 
 
 @pytest.mark.parametrize("params", SCOPES)
@@ -167,7 +172,7 @@ def test_a_window_wider_than_the_data_projects_over_the_data(three_cloud_store, 
     data_days = (f.until - first).total_seconds() / 86400
     assert ctx.monthly_factor == pytest.approx(f.monthly_factor) == pytest.approx(30 / data_days)
     total = q.overview_by_cloud(engine.con, f).iloc[-1]
-    assert last_metric(at, "Projected monthly spend") == fmt_usd(total["cost_usd"] * 30 / data_days)
+    assert last_metric(at, "Projected monthly spend") == tile_usd(total["cost_usd"] * 30 / data_days)
 
 
 @pytest.mark.parametrize("params", SCOPES)
@@ -177,7 +182,7 @@ def test_cost_per_execution_is_the_engines(params, three_cloud_store, monkeypatc
     total = q.overview_by_cloud(engine.con, engine.f).iloc[-1]
     per_run = measures.per_execution(total["cost_usd"], total["executions"])
     assert per_run is not None and per_run > 0
-    assert last_metric(at, "Cost per execution") == fmt_usd(per_run)
+    assert last_metric(at, "Cost per execution") == tile_usd(per_run)
 
 
 def test_per_execution_and_amplification_have_no_value_without_a_run_or_a_try():
@@ -224,8 +229,8 @@ def test_cost_retry_figures_are_the_engines(params, three_cloud_store, monkeypat
     drivers = q.cost_drivers(engine.con, engine.f)
     spend = q.retry_spend(drivers, engine.f)
     assert spend.usd > 0 and spend.monthly_usd == pytest.approx(spend.usd * engine.f.monthly_factor)
-    assert last_metric(at, "Spent on retries") == fmt_usd(spend.usd)
-    assert last_metric(at, "Monthly saving from fewer retries") == fmt_usd(spend.monthly_usd * 50 / 100)
+    assert last_metric(at, "Spent on retries") == tile_usd(spend.usd)
+    assert last_metric(at, "Monthly saving from fewer retries") == tile_usd(spend.monthly_usd * 50 / 100)
     by_step = spend.by_step.set_index("label")["monthly_usd"]
     assert by_step.sum() == pytest.approx(drivers["retry_usd"].sum() * engine.f.monthly_factor)
 

@@ -23,6 +23,11 @@ from tests.ui.test_pages import app, no_exception, open_page
 END = dt.datetime(2026, 6, 1, 0, 0, tzinfo=UTC)    # the data ends months before today
 
 
+def tile_usd(value) -> str:
+    """A money tile's text: the tables' cents rule (`fmt_usd(..., cents=True)`)."""
+    return fmt_usd(value, cents=True)
+
+
 def changed_prices(after_end: dt.date, inside: dt.date) -> tuple[pricing.Price, ...]:
     """Today's list plus two dated changes: AWS transitions x10 after the window ends, GCP internal
     steps x3 from a day inside it."""
@@ -105,5 +110,5 @@ def test_overview_spend_is_the_engines_after_a_price_change(dated_store, new_pri
     f = at.session_state[STATE_FILTERS]
     assert f.until.date() < END.date() + dt.timedelta(days=20), "the window ends before the change"
     spend = [m.value for m in at.metric if m.label == "Spend in window"][-1]
-    assert spend == fmt_usd(engine_costs(dated_store, f)["usd"].sum())
-    assert spend != fmt_usd(today_priced(dated_store, f))
+    assert spend == tile_usd(engine_costs(dated_store, f)["usd"].sum())
+    assert spend != tile_usd(today_priced(dated_store, f))

@@ -14,7 +14,7 @@ from flowscope.analysis import runs
 from flowscope.analysis.tables import Filters, RunKey
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data
+from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
 
 ctx = ui.page("Compare runs")
@@ -154,7 +154,10 @@ if only_a or only_b:
 else:
     st.caption("Both runs took the same path" + (f" so far ({so_far})." if running else "."))
 ui.plot(charts.compare_steps(table, running=tuple(label.lower() for label in running)), key="cmp-steps")
-ui.table(table, "compare-runs", column_config={
+# The times and errors beside the step's name, its visits and retries after them: at 1366 px "A error" was off
+# the right edge.
+ui.table(readable.leading(table, ["step", "parent", "a_ms", "b_ms", "delta_ms", "a_error", "b_error"]),
+         "compare-runs", column_config={
     "a_visits": st.column_config.NumberColumn("A visits"), "b_visits": st.column_config.NumberColumn("B visits"),
     "a_retries": st.column_config.NumberColumn("A retries"), "b_retries": st.column_config.NumberColumn("B retries"),
     "a_ms": st.column_config.NumberColumn("A total"),

@@ -166,10 +166,12 @@ ui.metric_row([("Running for", fmt_duration(age), None) if running_for
                ("Retries", f"{runs.run_retries(steps):,}", None),
                # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free
                ("Cost", "in plan hours" if paid is runs.PlanPaid.ALL
-                else fmt_usd(runs.run_usd(usage)), None)])
+                else fmt_usd(runs.run_usd(usage), cents=True), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
-ui.table(runs.collapsed_steps(steps, as_of), "execution-steps", height=300, column_config={
+# The failing step's error and cause beside its name, before its counts: at 1366 px the cause was off screen.
+ui.table(readable.leading(runs.collapsed_steps(steps, as_of), ["step", "error", "cause", "parent"]),
+         "execution-steps", height=300, column_config={
     "visits": st.column_config.NumberColumn("runs of step", format="%d"),
     "attempts": st.column_config.NumberColumn("tries", format="%d", help="Tries over all its runs"),
     "skipped": st.column_config.NumberColumn("skipped", format="%d",

@@ -253,8 +253,10 @@ def loop_iterations(steps: pd.DataFrame) -> dict[str, Any]:
     """{iteration's step key: its loop's} of the rows a loop's own row stands for: Logic Apps' ScopeRepetition
     and GCP's STEP_FOR_ITERATION rows, named as the loop. The Workflows page's rule (`step_rank`: per name, the
     lowest rank stands for the step), so the run page did not read them as a step "inside" the loop, 50 visits
-    the Workflows page does not count. A name with iteration rows alone (its loop not collected) keeps them."""
-    if steps.empty:
+    the Workflows page does not count. A name with iteration rows alone (its loop not collected) keeps them.
+    A run without an iteration number has no such row: its ranks (a DuckDB query, ~20 ms, and every table of
+    the run page folds the run again) are not read."""
+    if steps.empty or C.iteration not in steps or steps[C.iteration].isna().all():
         return {}
     ranks = ranks_of(steps)
     lowest = ranks.groupby(steps[C.name], dropna=False).transform("min")

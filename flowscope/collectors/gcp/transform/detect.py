@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from flowscope.collectors.gcp.transform.log_entries import WORKFLOW_RESOURCE_TYPE
+from flowscope.collectors.gcp.transform.log_entries import is_workflows_entry
 from flowscope.collectors.gcp.transform.names import parse_name
 
 
@@ -18,13 +18,6 @@ def _is_gcp_name(value: Any, *, execution: bool | None = None, entry: bool = Fal
     if execution is None:
         return True
     return bool(parts["e"]) == execution and not parts["s"]
-
-
-def _looks_like_log_entry(item: Any) -> bool:
-    if not isinstance(item, dict):
-        return False
-    resource = item.get("resource")
-    return isinstance(resource, dict) and resource.get("type") == WORKFLOW_RESOURCE_TYPE
 
 
 _LIST_EXTRA_KEYS = frozenset({"nextPageToken", "totalSize", "unreachable"})
@@ -47,7 +40,7 @@ def detect(doc: Any) -> str | None:
     """
     if isinstance(doc, list):
         head = [x for x in doc[:50] if isinstance(x, dict)]
-        if any(_looks_like_log_entry(x) for x in head):
+        if any(is_workflows_entry(x) for x in head):
             return "gcp.log_entries"
         return next((fmt for _, fmt, check in _LISTS if any(check(x) for x in head)), None)
     if not isinstance(doc, dict):
@@ -62,9 +55,9 @@ def detect(doc: Any) -> str | None:
             continue
         if any(check(x) for x in items[:50] if isinstance(x, dict)):
             return fmt
-    if isinstance(doc.get("entries"), list) and any(_looks_like_log_entry(x) for x in doc["entries"][:50]):
+    if isinstance(doc.get("entries"), list) and any(is_workflows_entry(x) for x in doc["entries"][:50]):
         return "gcp.log_entries"
-    if _looks_like_log_entry(doc):
+    if is_workflows_entry(doc):
         return "gcp.log_entries"
     name = doc.get("name")
     if _is_gcp_name(name, entry=True):

@@ -69,13 +69,15 @@ def _refuse_without_workflows_entries(items: list[Any], where: str, ctx: ImportC
     """NativeFormatError naming the file when none of its records is a Workflows log entry (what
     detection asks of the format). Another cloud's records forced as `gcp.log_entries` were each
     counted as an unknown resource type, and the import said "0 record(s) skipped"."""
-    if not items or any(_of_workflows(entry) for entry in items):
+    if not items or any(is_workflows_entry(entry) for entry in items):
         return
     raise NativeFormatError(ctx.source_name, where, f"gcp.log_entries: none of its {len(items)} record(s) is a "
                             f"Cloud Logging entry of a Workflows resource (resource.type {WORKFLOW_RESOURCE_TYPE})")
 
 
-def _of_workflows(entry: Any) -> bool:
+def is_workflows_entry(entry: Any) -> bool:
+    """Whether a record is a Cloud Logging entry of a Workflows resource: what detection reads a list of log
+    entries by, and what the format refuses a file without."""
     resource = entry.get("resource") if isinstance(entry, dict) else None
     return isinstance(resource, dict) and resource.get("type") == WORKFLOW_RESOURCE_TYPE
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -95,12 +96,18 @@ def json_text_without_secrets(text: str) -> str:
 
 def json_without_secrets(value: Any) -> Any:
     """A JSON value (dicts, lists, strings, numbers) with `SECRET_RULES` applied to every string in it."""
+    return _each_string(value, without_secrets)
+
+
+def _each_string(value: Any, clean: Callable[[str], str]) -> Any:
+    """A JSON-like value (dicts, lists, tuples, strings, numbers) with `clean` applied to every string in it,
+    keys included; lists and tuples come back as lists, anything else as it is."""
     if isinstance(value, str):
-        return without_secrets(value)
+        return clean(value)
     if isinstance(value, dict):
-        return {json_without_secrets(k): json_without_secrets(v) for k, v in value.items()}
+        return {_each_string(k, clean): _each_string(v, clean) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_without_secrets(v) for v in value]
+        return [_each_string(v, clean) for v in value]
     return value
 
 
@@ -155,13 +162,7 @@ def data_text(value: Any) -> Any:
     tabs, which no name or error legitimately holds and which a relay printing the field to a terminal or a chat
     would act on (a `\x1b]8;` hyperlink, `\x1b[2J`, a U+202E reversing the end of a name). Lists and mappings
     are cleaned through; anything else is returned as it is."""
-    if isinstance(value, str):
-        return _without_escapes(value, keep="\n\t")
-    if isinstance(value, dict):
-        return {key: data_text(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [data_text(item) for item in value]
-    return value
+    return _each_string(value, lambda text: _without_escapes(text, keep="\n\t"))
 
 
 def csv_safe_frame(frame: "pd.DataFrame") -> "pd.DataFrame":

@@ -933,7 +933,6 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str, title: str |
                         names: tuple[str, ...] = REPORT_FLAGS, settings: Any = None) -> None:
     """The one rule of each report value, given by a flag or by [report] (`names` REPORT_KEYS, and
     `settings` names the file and line): `title = ""` headed a report "# " where `--title ''` was refused."""
-    from flowscope.dialect import CLI
     from flowscope.report import FORMAT_ALIASES, FORMATS
 
     def bad(message: str) -> typer.Exit:
@@ -947,8 +946,10 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str, title: str |
     if plotly not in ("inline", "cdn"):
         raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
     if title is not None and not title.strip():     # "# " in Markdown, ": 3 finding(s)" in a message
-        unset = CLI.unset_variable("title") if settings is None else ""
-        raise bad(f"{names[3]} is empty{unset}: name the report, or leave {names[3]} out for the default")
+        then = f"name the report, or leave {names[3]} out for the default"
+        if settings is None:                         # a flag: the rule of every blank flag
+            _refuse_blank(names[3], title, then)
+        raise bad(f"{names[3]} is empty: {then}")
 
 
 def _format_word(value: str | None) -> str | None:

@@ -30,7 +30,7 @@ def is_missing(value: Any) -> bool:
 CENT = 0.01
 """The least amount the dashboard reads in cents: its tables' money columns are `dollar` ($0.66) when their
 smallest amount is at least a cent (`ui.readable.money_format`), and its metric tiles say an amount as the
-tables do (`fmt_usd(..., cents=True)`)."""
+tables do (`fmt_usd(..., cents=True)`, through `ui.components.tile_usd`)."""
 
 
 def fmt_usd(value: Any, *, cents: bool = False) -> str:

@@ -16,7 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from flowscope.analysis.tables import Filters
-from flowscope.format import BLANK, NOT_PRICED, fmt_monthly, is_change
+from flowscope.format import BLANK, NOT_PRICED, fmt_monthly, fmt_usd, fmt_usd_change, is_change
 from flowscope.model import C
 from flowscope.textsafety import csv_safe_frame
 from flowscope.textsafety import markdown_text as md
@@ -364,6 +364,17 @@ def metric_row(items: Sequence[tuple]) -> None:
                 col.metric(label, value, delta, delta_color="off", delta_arrow="off")
             else:
                 col.metric(label, value, delta, delta_color=item[3] if len(item) > 3 else "normal")
+
+
+def tile_usd(value: Any) -> str:
+    """Dollars in a metric tile, as the tables beside it say them (`format.CENT`: "$0.66", where the
+    general rule wrote "$0.6550" beside a table's "$0.66"): the one place the dashboard's tiles pick it."""
+    return fmt_usd(value, cents=True)
+
+
+def tile_usd_change(now: Any, before: Any) -> str | None:
+    """A money tile's change against the previous window, at `tile_usd`'s precision."""
+    return fmt_usd_change(now, before, cents=True)
 
 
 def run_duration(run: dict[str, Any], until: Any) -> str:

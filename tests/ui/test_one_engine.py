@@ -10,18 +10,14 @@ import pytest
 from flowscope.analysis import analyze, measures
 from flowscope.analysis import tables as q
 from flowscope.analysis.base import Thresholds
-from flowscope.format import fmt_pct, fmt_usd
+from flowscope.format import fmt_pct
 from flowscope.model import TABLES
 from flowscope.store import Store
+from flowscope.ui.components import tile_usd
 from flowscope.ui.filters import STATE_FILTERS
 from tests.ui.test_pages import app, no_exception, open_page
 
 SCOPES = [pytest.param({}, id="all-clouds"), pytest.param({"cloud": "aws"}, id="one-cloud")]
-
-
-def tile_usd(value) -> str:
-    """A money tile's text: the tables' cents rule (`fmt_usd(..., cents=True)`)."""
-    return fmt_usd(value, cents=True)
 
 
 class Engine:

@@ -13,19 +13,14 @@ import pytest
 from flowscope.analysis import cost, pricing
 from flowscope.analysis import tables as q
 from flowscope.analysis.suite import build_context
-from flowscope.format import fmt_usd
 from flowscope.model import TABLES, UTC, C, Meter
 from flowscope.store import Store
+from flowscope.ui.components import tile_usd
 from flowscope.ui.filters import STATE_FILTERS
 from tests.ui.helpers import build
 from tests.ui.test_pages import app, no_exception, open_page
 
 END = dt.datetime(2026, 6, 1, 0, 0, tzinfo=UTC)    # the data ends months before today
-
-
-def tile_usd(value) -> str:
-    """A money tile's text: the tables' cents rule (`fmt_usd(..., cents=True)`)."""
-    return fmt_usd(value, cents=True)
 
 
 def changed_prices(after_end: dt.date, inside: dt.date) -> tuple[pricing.Price, ...]:

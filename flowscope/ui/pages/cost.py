@@ -5,7 +5,7 @@ import streamlit as st
 
 from flowscope.analysis import measures
 from flowscope.analysis.tables import bucket_seconds, retry_spend
-from flowscope.format import BLANK, fmt_pct, fmt_usd
+from flowscope.format import BLANK, fmt_pct
 from flowscope.ui import charts, data
 from flowscope.ui import components as ui
 
@@ -15,11 +15,11 @@ ui.failed_scopes_banner(data.collection_health(), f.clouds)
 total = data.overview(f).iloc[-1]
 drivers = data.cost_drivers(f)
 retries = retry_spend(drivers, data.configured(f))
-ui.metric_row([("Spend in window", fmt_usd(total["cost_usd"], cents=True), None),
-               ("Projected monthly spend", fmt_usd(total["monthly_usd"], cents=True), None),
-               ("Spent on retries", fmt_usd(retries.usd, cents=True), None),
+ui.metric_row([("Spend in window", ui.tile_usd(total["cost_usd"]), None),
+               ("Projected monthly spend", ui.tile_usd(total["monthly_usd"]), None),
+               ("Spent on retries", ui.tile_usd(retries.usd), None),
                ("Cost per execution",
-                fmt_usd(measures.per_execution(total["cost_usd"], total["executions"]), cents=True), None)])
+                ui.tile_usd(measures.per_execution(total["cost_usd"], total["executions"])), None)])
 st.caption("List prices (analysis/pricing.py) times billed quantities; monthly free tiers are account-wide "
            "and not subtracted here.")
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
@@ -67,7 +67,7 @@ if edges is not None:
 
 st.subheader("What if", divider="gray")
 cut = st.slider("Cut retries by", 0, 100, 50, step=10, format="%d%%", key="cost-cut")
-st.metric("Monthly saving from fewer retries", fmt_usd(retries.saving(cut), cents=True))
+st.metric("Monthly saving from fewer retries", ui.tile_usd(retries.saving(cut)))
 
 
 def cost_findings(found: pd.DataFrame | None) -> None:
@@ -76,7 +76,7 @@ def cost_findings(found: pd.DataFrame | None) -> None:
     if found.empty:
         st.caption("The cost analyses found no saving above their thresholds in this window.")
         return
-    saving = fmt_usd(measures.potential_savings(found.to_dict('records')), cents=True)
+    saving = ui.tile_usd(measures.potential_savings(found.to_dict('records')))
     st.metric("Savings the analyses found", f"{saving}/month",
               help="Each saving counted once: the largest per step, and a workflow-level what-if replaces "
                    "(not adds to) that workflow's step savings. A costly step's $/month is its spend (what "

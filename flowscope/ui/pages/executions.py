@@ -6,7 +6,7 @@ then its timeline, events and cost."""
 import streamlit as st
 
 from flowscope.analysis import runs
-from flowscope.format import fmt_duration, fmt_usd, is_missing
+from flowscope.format import fmt_duration, is_missing
 from flowscope.model import C, Status
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, readable
@@ -166,7 +166,7 @@ ui.metric_row([("Running for", fmt_duration(age), None) if running_for
                ("Retries", f"{runs.run_retries(steps):,}", None),
                # built-in operations of a Logic Apps Standard run are paid in plan hours: not "$0" as if free
                ("Cost", "in plan hours" if paid is runs.PlanPaid.ALL
-                else fmt_usd(runs.run_usd(usage), cents=True), None)])
+                else ui.tile_usd(runs.run_usd(usage)), None)])
 st.subheader("Steps, failures first", divider="gray")
 st.caption("Loop and Map iterations are folded into one row per step and parent, with their count.")
 # The failing step's error and cause beside its name, before its counts: at 1366 px the cause was off screen.

@@ -6,7 +6,7 @@ import streamlit as st
 
 from flowscope.analysis import measures, runs
 from flowscope.analysis.tables import bucket_seconds
-from flowscope.format import fmt_count_change, fmt_evidence, fmt_pct, fmt_pt_change, fmt_usd, fmt_usd_change
+from flowscope.format import fmt_count_change, fmt_evidence, fmt_pct, fmt_pt_change
 from flowscope.textsafety import markdown_text as md
 from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
@@ -36,9 +36,9 @@ for row in now.itertuples(index=False):
         ("Run failure rate", fmt_pct(row.failure_rate),
          fmt_pt_change(row.failure_rate, p.failure_rate) if p else None, "inverse"),
         ("Retries", f"{row.retries:,}", fmt_count_change(row.retries, p.retries) if p else None, "inverse"),
-        ("Spend in window", fmt_usd(row.cost_usd, cents=True), None),
-        ("Projected monthly spend", fmt_usd(row.monthly_usd, cents=True),
-         fmt_usd_change(row.monthly_usd, p.monthly_usd, cents=True) if p else None, "inverse"),
+        ("Spend in window", ui.tile_usd(row.cost_usd), None),
+        ("Projected monthly spend", ui.tile_usd(row.monthly_usd),
+         ui.tile_usd_change(row.monthly_usd, p.monthly_usd) if p else None, "inverse"),
     ])
     if row.cloud == "total" and len(now) == 2:
         st.caption(f"Only {now.iloc[0]['cloud']} data in this view.")
@@ -78,7 +78,7 @@ def top_findings(found: pd.DataFrame | None) -> None:
         ui.plot(charts.severity_counts(found), key="sev")
         st.metric("Findings", f"{len(found):,}")
         st.metric("Potential savings per month",
-                  fmt_usd(measures.potential_savings(found.to_dict("records")), cents=True),
+                  ui.tile_usd(measures.potential_savings(found.to_dict("records"))),
                   help="What the findings that price a change (a callback for a polling loop, Express, "
                        "the other Logic Apps plan) say it would save, each saving counted once; not part of "
                        "spend or its projection. A costly step's $/month is its spend, and a what-if on an "

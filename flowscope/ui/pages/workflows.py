@@ -16,7 +16,7 @@ per = "day" if workflow_trend_seconds(f) == 86400 else "hour"
 totals = workflow_totals(table)
 ui.metric_row([("Workflows", f"{totals.workflows:,}", None), ("Runs", f"{totals.runs:,}", None),
                ("Workflows with failures", f"{totals.with_failures:,}", None),
-               ("Spend in window", fmt_usd(totals.cost_usd, cents=True), None)])
+               ("Spend in window", ui.tile_usd(totals.cost_usd), None)])
 ui.table(table[["cloud", "workflow", "kind", "runs", "failure_pct", "p95_ms", "cost_usd", "monthly_usd", "trend",
                 "last_run", "workflow_id"]], "workflows", column_config={
     "failure_pct": st.column_config.NumberColumn("runs failed %", format="%.1f%%",

@@ -98,6 +98,12 @@ class NothingImportedError(ValueError):
         self.empty = empty
         self.unread = unread
 
+    @classmethod
+    def of(cls, result: ImportResult) -> NothingImportedError:
+        """The error for an import whose `result` stored nothing: its skips, its empty documents and the kinds
+        of record it did not read (the one way each place that finds nothing usable says so)."""
+        return cls(result.skips, result.empty_documents, result.unknown_event_types)
+
 
 @dataclass
 class ImportResult:
@@ -815,8 +821,7 @@ class _Writer:
         unstarted = {(row[C.cloud], row[C.execution_id]) for row in batch.executions if row[C.started_at] is None}
         if self.store is None and unstarted and _only_unstarted(batch) and not _store_exists(self.target):
             if final and not self.commits:      # ends whose start no file has, and no store to hold it
-                raise NothingImportedError(self.result.skips, self.result.empty_documents,
-                                          self.result.unknown_event_types)
+                raise NothingImportedError.of(self.result)
             return
         if self.store is None:
             self.store = _open_target(self.target)
@@ -833,8 +838,7 @@ class _Writer:
             self._withdraw_end_skips(unstarted, complete)
             if final and not self.commits and not _has_rows(complete):
                 # only ends whose start nobody has
-                raise NothingImportedError(self.result.skips, self.result.empty_documents,
-                                          self.result.unknown_event_types)
+                raise NothingImportedError.of(self.result)
         _drop_unchanged(complete, prints, self.tally, imported)
         for table in ("workflows", *EXECUTION_TABLES):
             for cloud, n in Counter(row[C.cloud] for row in complete.rows(table)).items():
@@ -1106,6 +1110,6 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             except NativeFormatError as exc:
                 raise writer.fail(exc) from None
         if not writer.rows:
-            raise NothingImportedError(result.skips, result.empty_documents, result.unknown_event_types)
+            raise NothingImportedError.of(result)
         writer.finish()
     return result

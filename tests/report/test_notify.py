@@ -1060,3 +1060,24 @@ def test_the_generic_webhook_sends_names_as_data_without_terminal_escapes_or_con
     assert body["title"] == expected and body["status_text"] == expected
     assert body["findings"][0]["workflow"] == expected and body["findings"][0]["step"] == expected
     assert body["findings"][0]["monthly_usd"] == 1.0 and body["source"] == "flowscope"
+
+
+def test_a_failing_target_stops_at_the_delivery_deadline_and_says_so(content, receiver, monkeypatch):
+    """With `retries`, `timeout` and `backoff` at their most, a target failing for now held the run (and the
+    findings history's lock) for about three hours. No attempt starts later than `DEADLINE_S` after the
+    first: here 1 s, with waits of 0.2, 0.4 and 0.8 s, so the fourth attempt (at 1.4 s) is never made."""
+    from flowscope.report import notify
+
+    monkeypatch.setattr(notify, "DEADLINE_S", 1.0)
+    monkeypatch.setenv("HOOK_URL", receiver.url + "/hook")
+    receiver.statuses = [503] * 10
+    started = time.monotonic()
+    [result] = deliver(parse_targets([hook("webhook", retries=10, backoff=0.2)]), content)
+    assert result.failed and result.attempts == 3 and len(receiver.requests) == 3, result.line()
+    assert time.monotonic() - started < 1.0
+    assert result.line() == ("notify webhook#1: FAILED after 3 attempt(s): HTTP 503: error (no attempt starts more "
+                             "than 1 s after the first: 3 of 10 made)"), result.line()
+    receiver.requests.clear()
+    receiver.statuses = [503]            # within the deadline, the retries go on as before
+    [ok] = deliver(parse_targets([hook("webhook", retries=10, backoff=0.2)]), content)
+    assert ok.sent and ok.attempts == 2, ok.line()

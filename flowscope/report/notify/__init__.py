@@ -175,6 +175,12 @@ SECONDS = {"timeout": (10.0, False, 300.0), "backoff": (1.0, True, 60.0)}
 """Each key of seconds: (its default, whether 0 is allowed, its most). 300 s is RFC 5321's wait for an SMTP
 reply (a webhook answers in seconds); 60 s of backoff, doubled per retry and each wait cut at 30 times it,
 lets 6 attempts span half an hour, a greylisting server's delay."""
+DEADLINE_S = 2400.0
+"""No attempt of one delivery starts later than this after its first: 40 minutes, room for the 6 attempts a
+backoff of 60 spreads over 31 minutes (a greylisting server's delay) even when each takes a while. With
+`retries`, `timeout` and `backoff` at their most, the waits between attempts alone came to about two and a half
+hours, the run holding the findings history's lock meanwhile. A delivery so stopped fails
+naming the deadline; at most one attempt's `timeout` comes after it."""
 
 
 def _tries(where: str, entry: Mapping[str, Any]) -> int:
@@ -601,7 +607,7 @@ def _sender(target: Target, message: Message, files: Sequence[Path]) -> Callable
 
 
 def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]:
-    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
+    from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, stop_before_delay, wait_exponential
 
     from flowscope.collectors.throttle import RETRY_AFTER_MAX_S
 
@@ -622,12 +628,16 @@ def _with_retries(target: Target, attempt: Callable[[], str]) -> tuple[str, int]
         tries += 1
         return attempt()
 
-    retrying = Retrying(stop=stop_after_attempt(target.retries), reraise=True, wait=wait,
-                        retry=retry_if_exception_type(Transient))
+    retrying = Retrying(stop=stop_after_attempt(target.retries) | stop_before_delay(DEADLINE_S), reraise=True,
+                        wait=wait, retry=retry_if_exception_type(Transient))
     try:
         detail = retrying(counted)
     except Failure as exc:
         exc.attempts = tries        # a 503 retried, then a 400: "after 1 attempt(s)" of a target tried twice
+        if isinstance(exc, Transient) and tries < target.retries:
+            deadline = f"{DEADLINE_S / 60:g} min" if DEADLINE_S >= 60 else f"{DEADLINE_S:g} s"
+            exc.args = (f"{exc} (no attempt starts more than {deadline} after the first: {tries} of "
+                        f"{target.retries} made)",)
         raise
     return detail, tries
 

@@ -101,19 +101,37 @@ def color_for(key: str, index: int) -> str:
 
 def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt.datetime | None,
                     seconds: int | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None]:
-    """The starts of the first and the last bucket when the window begins or ends inside them (each
+    """The starts of the window's first and last bucket when the window begins or ends inside them (each
     holds less than a full bucket's time, so must not read as a dip at the start or a drop at the
-    end), else None for that end. Buckets are whole multiples of `seconds` since the epoch, so a
-    window that starts at 10:35 has a first daily bucket holding 13 h 25 min of it."""
-    values = [pd.Timestamp(b) for b in buckets if b is not None and not pd.isna(b)]
-    if not seconds or not values:
+    end), else None for that end; None for both when there are no buckets to draw. Buckets are whole
+    multiples of `seconds` since the epoch, so a window that starts at 10:35 has a first daily bucket
+    holding 13 h 25 min of it. Read from the window, not from the buckets that hold rows: a chart of
+    failures alone ended at its last failure, a day before the window, and its last bucket went unmarked."""
+    if not seconds or not any(b is not None and not pd.isna(b) for b in buckets):
         return None, None
-    values = [v.tz_localize("UTC") if v.tzinfo is None else v for v in values]
-    first, last = min(values), max(values)
-    width = pd.Timedelta(seconds=seconds)
-    head = first if since is not None and first < pd.Timestamp(since) < first + width else None
-    tail = last if until is not None and last + width > pd.Timestamp(until) else None
-    return head, tail
+    head = _bucket_start(since, seconds) if since is not None else None
+    tail = _bucket_start(until, seconds) if until is not None else None
+    return (head if head is not None and head != _utc(since) else None,
+            tail if tail is not None and tail != _utc(until) else None)
+
+
+def _utc(moment: Any) -> pd.Timestamp:
+    at = pd.Timestamp(moment)
+    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+
+
+def _bucket_start(moment: Any, seconds: int) -> pd.Timestamp:
+    """The start of the bucket of `seconds` (a whole multiple of them since the epoch) holding `moment`."""
+    return _utc(moment).floor(pd.Timedelta(seconds=seconds))
+
+
+def window_span(since: dt.datetime, until: dt.datetime, seconds: int, kind: str) -> list[pd.Timestamp]:
+    """The time axis of a bucketed chart: the whole window, from its first bucket to its end, whatever rows
+    the chart holds (a bar, drawn about its bucket's start, keeps half a bucket each side). A chart of
+    failures drew only the buckets that had one, so its axis stopped at the last failure."""
+    pad = pd.Timedelta(seconds=seconds) / 2 if kind == "bar" else pd.Timedelta(0)
+    last = _bucket_start(_utc(until) - pd.Timedelta(microseconds=1), seconds)
+    return [_bucket_start(since, seconds) - pad, max(_utc(until), last + pad)]
 
 
 MONEY_TICKS = ",.6~f"
@@ -135,14 +153,17 @@ def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
     (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**settings)
 
 
-def _partial_marks(start: pd.Timestamp, end: pd.Timestamp | dt.datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+def _partial_marks(start: pd.Timestamp, end: pd.Timestamp | dt.datetime,
+                   label_at: str = "left") -> tuple[dict[str, Any], dict[str, Any]]:
     """A partial bucket's time inside the window shaded and labelled: the shape and annotation `add_vrect`
     makes (its placement logic took 4.5-7.6 ms a chart), which `lines` gives the layout at once (one by one,
-    `add_shape` and `add_annotation` copied and validated what came before: 2.6 ms a mark)."""
+    `add_shape` and `add_annotation` copied and validated what came before: 2.6 ms a mark). The label sits
+    inside the band's `label_at` edge: the last bucket's is "right", where a label from its left edge ran
+    past the chart's end ("partia")."""
     return (dict(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(end), y0=0, y1=1,
                  fillcolor="#bbbbbb", opacity=0.18, line_width=0),
-            dict(x=start, y=1, xref="x", yref="y domain", text="partial", showarrow=False, xanchor="left",
-                 yanchor="top", font=dict(size=10, color="#777")))
+            dict(x=start if label_at == "left" else pd.Timestamp(end), y=1, xref="x", yref="y domain",
+                 text="partial", showarrow=False, xanchor=label_at, yanchor="top", font=dict(size=10, color="#777")))
 
 
 def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col: str, kind: str,
@@ -162,7 +183,7 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
         fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col, marker_opacity=opacity))
         return
     stack = "one" if kind == "area" else None
-    if is_partial is None or kind == "area" or not is_partial.any() or is_partial.all():
+    if is_partial is None or not is_partial.any() or is_partial.all():
         fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
                                  stackgroup=stack))
         return
@@ -170,12 +191,15 @@ def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col
     whole = [i for i, p in enumerate(flags) if not p]
     lo, hi = whole[0], whole[-1]
     fig.add_trace(go.Scatter(x=part[x].iloc[lo:hi + 1], y=part[y].iloc[lo:hi + 1], name=name, mode="lines",
-                             line=dict(color=col, width=2), legendgroup=name))
-    for piece in (part.iloc[:lo + 1] if lo > 0 else None, part.iloc[hi:] if hi < len(part) - 1 else None):
+                             line=dict(color=col, width=2), legendgroup=name, stackgroup=stack))
+    # A stacked area's partial pieces stack in groups of their own (every series' first piece on the others'),
+    # dotted and pale as a line's: drawn in the series' area they read as a drop at the window's end.
+    for end, piece in (("head", part.iloc[:lo + 1] if lo > 0 else None),
+                       ("tail", part.iloc[hi:] if hi < len(part) - 1 else None)):
         if piece is not None:
             fig.add_trace(go.Scatter(x=piece[x], y=piece[y], name=f"{name} (partial)", mode="lines+markers",
                                      line=dict(color=col, width=2, dash="dot"), opacity=0.6, legendgroup=name,
-                                     showlegend=False))
+                                     showlegend=False, stackgroup=f"partial-{end}" if stack else None))
 
 
 def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
@@ -216,10 +240,12 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     if head is not None and since is not None and bucket_s:
         marks.append(_partial_marks(pd.Timestamp(since), head + pd.Timedelta(seconds=bucket_s)))
     if tail is not None and until is not None:
-        marks.append(_partial_marks(tail, until))
+        marks.append(_partial_marks(tail, until, label_at="right"))
     if marks:
         fig.update_layout(shapes=[*fig.layout.shapes, *(shape for shape, _ in marks)],
                           annotations=[*fig.layout.annotations, *(label for _, label in marks)])
+    if since is not None and until is not None and bucket_s:
+        fig.update_xaxes(range=window_span(since, until, bucket_s, kind))
     return fig
 
 

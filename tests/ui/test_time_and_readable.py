@@ -109,6 +109,13 @@ def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
                      annotation_text="partial", annotation_position="top left", annotation_font_size=10,
                      annotation_font_color="#777")
     assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
+    shape, label = charts._partial_marks(start, until, label_at="right")     # the last bucket's: inside its end
+    ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
+    theirs = go.Figure()
+    theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
+                     annotation_text="partial", annotation_position="top right", annotation_font_size=10,
+                     annotation_font_color="#777")
+    assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
 
 
 def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
@@ -371,3 +378,41 @@ def test_projections_divide_by_the_days_the_data_speaks_for(since, until, data_s
     from flowscope.analysis import measures
 
     assert measures.measured_days(since, until, data_since) == pytest.approx(days)
+
+
+def test_a_chart_of_sparse_rows_spans_the_window_and_marks_its_last_bucket():
+    """Failures are drawn only in buckets that had one: the chart's axis stopped at the last failure, a day
+    before the window's end, and its partial last bucket went unmarked (the partial ends were read from the
+    rows, not from the window)."""
+    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)             # 1 h into a 6-hour bucket
+    since = until - dt.timedelta(days=7)
+    frame = _trend(until).iloc[:2]                                    # rows stop 30 h before the end
+    fig = charts.lines(frame, x="bucket", y="failed", color="cloud", kind="bar", integer=True, since=since,
+                       until=until, bucket_s=6 * 3600)
+    assert [a.text for a in fig.layout.annotations].count("partial") == 2
+    tail = [s for s in fig.layout.shapes if pd.Timestamp(s.x1) == pd.Timestamp(until)]
+    assert tail and pd.Timestamp(tail[0].x0) == pd.Timestamp("2026-03-10T12:00Z")
+    low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
+    assert low == pd.Timestamp("2026-03-03T12:00Z") - pd.Timedelta(hours=3)      # the first bucket, half a bar
+    assert high == pd.Timestamp("2026-03-10T15:00Z")                             # the last bucket's bar whole
+    assert list(fig.data[0].marker.opacity) == [1.0, 1.0]                        # neither row is partial
+    line = charts.lines(frame, x="bucket", y="failed", color="cloud", since=since, until=until, bucket_s=6 * 3600)
+    assert [pd.Timestamp(v) for v in line.layout.xaxis.range] == [pd.Timestamp("2026-03-03T12:00Z"),
+                                                                   pd.Timestamp(until)]
+
+
+def test_a_stacked_areas_partial_last_bucket_is_dotted_not_a_drop():
+    """The Cost trend (a stacked area) drew its partial last bucket solid: a steep drop outside the shaded
+    band. Its partial pieces are dotted and stacked in a group of their own, as a line's are dotted."""
+    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
+    trend = _trend(until)
+    frame = pd.concat([trend, trend.assign(cloud="gcp", cost_usd=0.25)], ignore_index=True)
+    frame.loc[frame["bucket"] == frame["bucket"].max(), "cost_usd"] = 0.01       # the last bucket: 1 h of 6
+    fig = charts.lines(frame, x="bucket", y="cost_usd", color="cloud", kind="area", money=True, until=until,
+                       bucket_s=6 * 3600)
+    solid = [t for t in fig.data if t.line.dash != "dot"]
+    dotted = [t for t in fig.data if t.line.dash == "dot"]
+    assert [t.stackgroup for t in solid] == ["one", "one"] and all(len(t.x) == len(trend) - 1 for t in solid)
+    assert [t.stackgroup for t in dotted] == ["partial-tail", "partial-tail"]
+    assert all(len(t.x) == 2 and list(t.y)[-1] == 0.01 for t in dotted)       # last whole -> partial
+    assert all(not t.showlegend for t in dotted)

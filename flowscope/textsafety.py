@@ -29,6 +29,13 @@ _ESCAPES = re.compile(
     r"|\x1b[@-Z\\-_]"                           # two-character escapes
     r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
 )
+ESCAPE_SEQUENCES = _ESCAPES
+"""Terminal escape sequences (OSC, DCS / PM / APC / SOS, CSI, two-character, 8-bit CSI), for readers outside
+this module: `ESCAPE_SEQUENCES.sub("", text)` in Python, `ESCAPE_SEQUENCES.pattern` in an engine's regex
+(DuckDB's RE2 and Spark's Java read it as Python does). Error templates take them out before masking
+numbers (`analysis.base.error_template`): a colour's "31" masked first left "\\x1b[<n>m", which this
+pattern no longer read whole, so "boom >mred" was shown for "boom red"."""
+
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """C0 and C1 controls, and the explicit bidirectional marks, embeddings, overrides and isolates
 ("Trojan Source"): a name holding U+202E shows its end reversed, so `invoice\u202egnp.exe` reads as
@@ -36,6 +43,11 @@ _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u
 
 
 _MARKDOWN_PUNCT = re.compile(r"([\\`*_{}\[\]()#+\-.!|~@:$])")
+
+_WORD_JOINER = "\u2060"
+_AUTOLINK_LITERALS = re.compile(r"(?i)(?=://)|(?<=www)(?=\.)|(?=@)")
+"""Where `markdown_text` puts a `_WORD_JOINER`: before every "://", between "www" and a dot, before every "@"
+(GFM's autolink literals: `http://`, `https://`, `www.`, e-mail addresses, `mailto:` and `xmpp:` ones)."""
 
 
 SECRET_PARAMS = ("sig", "signature", "code", "token", "access_token", "refresh_token", "id_token", "key",
@@ -113,12 +125,24 @@ def _each_string(value: Any, clean: Callable[[str], str]) -> Any:
 
 def markdown_text(value: Any) -> str:
     """Text as literal Markdown (CommonMark and Streamlit's): HTML's special characters as entities,
-    line breaks as spaces, and every character Markdown could read as syntax backslash-escaped."""
+    line breaks as spaces, every character Markdown could read as syntax backslash-escaped, and no bare
+    address GFM would make a link of.
+
+    GFM's autolink literals (Streamlit's react-markdown with remark-gfm, GitHub's Markdown) are found in
+    the parsed text, after the backslash escapes are gone: `http\\://evil\\.example`, `www\\.evil\\.example`
+    and `a\\@evil\\.example` were live links on the dashboard. One rule takes them all: an invisible
+    U+2060 WORD JOINER before every "://" (any scheme, any case: `http<U+2060>://`), between "www" and a
+    dot (`www<U+2060>.`) and before every "@" (`a<U+2060>@b`, which breaks `mailto:` and `xmpp:` addresses
+    too). Each literal GFM knows needs those characters side by side (`https?://`, `www.`, `[-.+\\w]+@`),
+    so no renderer's reading of the characters around it (a word boundary, a domain with a dot) matters.
+    The joiner (not a zero width space) draws nothing and allows no line break, so the text reads and
+    wraps as written; only a copy of it holds the joiner. Text with none of those forms is unchanged."""
     if value is None:
         return ""
     text = _without_escapes(value if isinstance(value, str) else str(value), keep="\n\r\t")
     text = text.replace("&", "&amp;").replace("<", "&lt;")
     text = re.sub(r"[\r\n\t]+", " ", text.replace(">", "&gt;"))
+    text = _AUTOLINK_LITERALS.sub(_WORD_JOINER, text)
     return _MARKDOWN_PUNCT.sub(r"\\\1", text)
 
 

@@ -74,7 +74,7 @@ def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     text = out.read_text()
     assert "# flowscope report" in text and "## Findings" in text and "## Summary" in text
     assert "](http" not in text and "<script>" not in text and "<!channel>" not in text and "<img" not in text
-    assert md(HOSTILE["Get_invoice"]) == r"\[click me\]\(http\://evil\.example/y\) &lt;\!channel&gt; Get\_invoice"
+    assert md(HOSTILE["Get_invoice"]) == "\\[click me\\]\\(http\u2060\\://evil\\.example/y\\) &lt;\\!channel&gt; Get\\_invoice"
     assert md("a\nb|c") == r"a b\|c"
     assert "\x1b" not in text and "\x07" not in text and "evil.example/z" not in text, "no escape for a terminal"
     assert md(TERMINAL_TRAP) == "open"
@@ -407,7 +407,7 @@ def test_markdown_evidence_escapes_the_cloud_text_in_it_not_its_own_figures(host
     assert "&lt;script&gt;window\\.\\_\\_pwned" in hostile and "<script>" not in hostile
     assert re.search(r"first seen: \d{4}-\d\d-\d\d \d\d:\d\d UTC; ", hostile), hostile
     assert fmt_evidence({"a_usd": 1.5, "error": "[x](http://e)", "top": [{"error": "*b*"}]}, text=md) == \
-        r"A: $1.50; error: \[x\]\(http\://e\); top: (error: \*b\*)."
+        "A: $1.50; error: \\[x\\]\\(http\u2060\\://e\\); top: (error: \\*b\\*)."
 
 
 @pytest.fixture

@@ -73,7 +73,7 @@ def test_cloud_text_cannot_write_markdown(hostile_store, monkeypatch, page, para
 
 def test_markdown_text_escapes_what_streamlit_reads_as_syntax():
     out = markdown_text("![i](http://x) $a$ :red[b] :material/home: <i>c</i> *d* _e_ `f`\nnext")
-    assert out == ("\\!\\[i\\]\\(http\\://x\\) \\$a\\$ \\:red\\[b\\] \\:material/home\\: "
+    assert out == ("\\!\\[i\\]\\(http\u2060\\://x\\) \\$a\\$ \\:red\\[b\\] \\:material/home\\: "
                    "&lt;i&gt;c&lt;/i&gt; \\*d\\* \\_e\\_ \\`f\\` next")
 
 

@@ -29,6 +29,7 @@ import pandas as pd
 from flowscope.analysis import lanes, measures
 from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
+from flowscope.textsafety import ESCAPE_SEQUENCES
 
 if TYPE_CHECKING:
     from flowscope.store.reader import ColumnFacts
@@ -719,12 +720,21 @@ _ERROR_MESSAGE = r'"errorMessage"\s*:\s*"((?:[^"\\]|\\.)*)"'
 "stackTrace": [...]}, what Step Functions reports for a failed Lambda task): the template is made of the
 message, not of the JSON around it."""
 
+_INTRODUCERS = r"[\x1b\x9b]"
+"""ESC and the 8-bit CSI left once `textsafety.ESCAPE_SEQUENCES` is taken out (a lone ESC, a sequence cut short:
+"\\x1b[31" masked to "\\x1b[<n>" was shown as ">")."""
+
 
 def error_template(col: ir.StringValue) -> ir.StringValue:
     """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine;
-    a Lambda error's JSON cause is read for its message first (`_ERROR_MESSAGE`)."""
+    a Lambda error's JSON cause is read for its message first (`_ERROR_MESSAGE`), and loses its terminal
+    escape sequences (`textsafety.ESCAPE_SEQUENCES`) and any escape character left (a lone ESC, a sequence
+    cut short) before any mask: masked first, a colour's `\\x1b[31m` became `\\x1b[<n>m`, of which the
+    shown text's escape stripping took `\\x1b[<n` and left `>m` ("boom >mred" for "boom red"). A text
+    without an escape character gets the template it always had."""
     message = col.re_extract(_ERROR_MESSAGE, 1)
     out = ibis.ifelse(message.notnull() & (message != ""), message, col)
+    out = out.re_replace(ESCAPE_SEQUENCES.pattern, "").re_replace(_INTRODUCERS, "")
     for pattern, repl in _MASKS:
         out = out.re_replace(pattern, repl)
     return out.substr(0, 200)
@@ -737,6 +747,7 @@ def mask_text(text: str | None) -> str | None:
     found = re.search(_ERROR_MESSAGE, text)
     if found and found.group(1):
         text = found.group(1)
+    text = re.sub(_INTRODUCERS, "", ESCAPE_SEQUENCES.sub("", text))
     for pattern, repl in _MASKS:
         text = re.sub(pattern, repl, text)
     return text[:200]

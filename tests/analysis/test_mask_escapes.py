@@ -1,0 +1,85 @@
+"""Error templates lose terminal escape sequences before numbers are masked: masked first, a colour's
+`\\x1b[31m` became `\\x1b[<n>m`, the shown text's escape stripping took `\\x1b[<n` as a sequence and left
+`>m`, and the dashboard's evidence read "boom >mred" where the run page read "boom red". In Python
+(`mask_text`) and in the engine (`error_template`, here DuckDB) alike; texts without an escape character
+keep the templates they always had, so errors group as before."""
+
+from __future__ import annotations
+
+import ibis
+import pytest
+
+from flowscope.analysis.base import error_template, mask_text
+from flowscope.textsafety import markdown_text, terminal_text
+
+ESCAPED = [
+    ("boom \x1b[31mred", "boom red"),                                           # CSI colour
+    ("boom \x1b[1;31mred\x1b[0m after 3 tries", "boom red after <n> tries"),   # colour and reset
+    ("\x1b[2J\x1b[10;20Hcleared 9", "cleared <n>"),                            # clear screen, cursor move
+    ("\x1b]0;x\x07boom 42", "boom <n>"),                                       # OSC title, BEL
+    ("\x1b]0;title 7\x1b\\done", "done"),                                      # OSC title, ST
+    ("\x1b]8;;http://e/1\x1b\\link\x1b]8;;\x1b\\ 5", "link <n>"),              # OSC 8 hyperlink
+    ("a\x1bMb 1", "ab <n>"),                                                   # two-character escape
+    ("\x9b31mred 2", "red <n>"),                                               # 8-bit CSI
+    ("boom \x1b 42", "boom  <n>"),                                             # lone ESC
+    ("boom 42\x1b", "boom <n>"),                                               # ESC at the end
+    ("boom \x1b[31", "boom [<n>"),                                             # a CSI cut short
+    ('{"errorMessage": "card 4 \x1b[31mdeclined", "errorType": "E"}', "card <n> declined"),
+]
+
+ORDINARY = [
+    ("card 42 declined for order 3f2a9c1e-1111-2222-3333-444455550001", "card <n> declined for order <uuid>"),
+    ("Timeout at 2026-01-02T03:04:05Z after 30.5 s", "Timeout at <ts> after <n> s"),
+    ("arn:aws:lambda:us-east-1:123456789012:function:pay failed", "<arn> failed"),
+    ("line 1\nline 2\tend", "line <n>\nline <n>\tend"),
+    ('{"errorMessage": "boom 5", "errorType": "E"}', "boom <n>"),
+    ("id deadbeef1 gone", "id <hex> gone"),
+    ("bell \x07 rang 3 times", "bell \x07 rang <n> times"),
+    ("x" * 250 + " 7", "x" * 200),
+]
+"""Templates as the masking gave them before escape sequences were taken out (checked against it)."""
+
+
+@pytest.mark.parametrize(("text", "template"), ESCAPED + ORDINARY)
+def test_mask_text(text, template):
+    assert mask_text(text) == template
+
+
+@pytest.mark.parametrize(("text", "template"), ESCAPED)
+def test_the_shown_template_reads_as_the_run_page_reads(text, template):
+    """Nothing is left for the shown text's stripping to take, so it shows the template as made."""
+    assert terminal_text(mask_text(text)) == mask_text(text)
+    assert ">m" not in markdown_text(mask_text(text)).replace("\\", "")
+
+
+def test_error_template_in_the_engine_is_mask_text():
+    cases = ESCAPED + ORDINARY
+    table = ibis.memtable({"i": list(range(len(cases))), "cause": [text for text, _ in cases]})
+    got = ibis.duckdb.connect().execute(table.select("i", template=error_template(table.cause)).order_by("i"))
+    assert got["template"].tolist() == [template for _, template in cases]
+
+
+def test_same_error_with_and_without_colour_is_one_template():
+    assert mask_text("card 12 declined") == mask_text("card \x1b[31m13\x1b[0m declined") == "card <n> declined"
+
+
+@pytest.mark.slow  # a local Spark (a JVM)
+def test_error_template_on_spark_is_mask_text():
+    """Spark reads the pattern with Java's regex: the same templates."""
+    import shutil
+
+    pytest.importorskip("pyspark", reason="pyspark is not installed (pip install 'flowscope[spark]')")
+    if shutil.which("java") is None:
+        pytest.skip("no Java runtime on PATH: PySpark needs Java 17")
+    import pandas as pd
+
+    from flowscope.analysis.engines import spark_session
+
+    cases = ESCAPED + ORDINARY
+    session = spark_session(master="local[1]")
+    frame = session.createDataFrame(pd.DataFrame({"i": list(range(len(cases))), "cause": [t for t, _ in cases]}))
+    con = ibis.pyspark.connect(session)
+    frame.createOrReplaceTempView("mask_escapes_causes")
+    table = con.table("mask_escapes_causes")
+    got = con.execute(table.select("i", template=error_template(table.cause)).order_by("i"))
+    assert got["template"].tolist() == [template for _, template in cases]

@@ -74,7 +74,8 @@ def test_markdown_escapes_links_html_and_mentions(hostile_content, tmp_path):
     text = out.read_text()
     assert "# flowscope report" in text and "## Findings" in text and "## Summary" in text
     assert "](http" not in text and "<script>" not in text and "<!channel>" not in text and "<img" not in text
-    assert md(HOSTILE["Get_invoice"]) == "\\[click me\\]\\(http\u2060\\://evil\\.example/y\\) &lt;\\!channel&gt; Get\\_invoice"
+    assert md(HOSTILE["Get_invoice"]) == ("\\[click me\\]\\(http\u2060\\://evil\\.example/y\\) "
+                                         "&lt;\\!channel&gt; Get\\_invoice")
     assert md("a\nb|c") == r"a b\|c"
     assert "\x1b" not in text and "\x07" not in text and "evil.example/z" not in text, "no escape for a terminal"
     assert md(TERMINAL_TRAP) == "open"

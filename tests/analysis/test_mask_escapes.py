@@ -39,8 +39,15 @@ ORDINARY = [
 ]
 """Templates as the masking gave them before escape sequences were taken out (checked against it)."""
 
+PREFIXED_HEX = [
+    ("fault at 0xdeadbeef", "fault at <hex>"),       # letters only after 0x: read "<n>xdeadbeef"
+    ("fault at 0x1234 and 0X7FFF", "fault at <hex> and <hex>"),   # digits only: read "<n>x<n>"
+    ("fault at 0x1f3a", "fault at <hex>"),           # mixed: as before
+]
+"""Hex ids written with their 0x: one mask for the whole id, whatever its digits."""
 
-@pytest.mark.parametrize(("text", "template"), ESCAPED + ORDINARY)
+
+@pytest.mark.parametrize(("text", "template"), ESCAPED + ORDINARY + PREFIXED_HEX)
 def test_mask_text(text, template):
     assert mask_text(text) == template
 
@@ -53,7 +60,7 @@ def test_the_shown_template_reads_as_the_run_page_reads(text, template):
 
 
 def test_error_template_in_the_engine_is_mask_text():
-    cases = ESCAPED + ORDINARY
+    cases = ESCAPED + ORDINARY + PREFIXED_HEX
     table = ibis.memtable({"i": list(range(len(cases))), "cause": [text for text, _ in cases]})
     got = ibis.duckdb.connect().execute(table.select("i", template=error_template(table.cause)).order_by("i"))
     assert got["template"].tolist() == [template for _, template in cases]
@@ -75,7 +82,7 @@ def test_error_template_on_spark_is_mask_text():
 
     from flowscope.analysis.engines import spark_session
 
-    cases = ESCAPED + ORDINARY
+    cases = ESCAPED + ORDINARY + PREFIXED_HEX
     session = spark_session(master="local[1]")
     frame = session.createDataFrame(pd.DataFrame({"i": list(range(len(cases))), "cause": [t for t, _ in cases]}))
     con = ibis.pyspark.connect(session)

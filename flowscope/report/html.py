@@ -278,7 +278,8 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
 
     nonce = secrets.token_urlsafe(16)
     cov = c.coverage
-    figs = charts.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since)
+    figs = charts.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since,
+                             begins=c.coverage.first)
     trends = [_chart(fig, nonce, f"chart-trend-{key}") for key, fig in figs.items()]
     prev = c.filters.previous()
     filters = "; ".join(p for p in (

@@ -115,6 +115,13 @@ def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt
             tail if tail is not None and tail != _utc(until) else None)
 
 
+def data_start(since: dt.datetime | None, begins: dt.datetime | None) -> dt.datetime | None:
+    """Where a chart's rows can begin: the window's start, or the store's first data when it comes later."""
+    if begins is None or is_missing(begins) or since is None:
+        return since
+    return max(_utc(since), _utc(begins)).to_pydatetime()
+
+
 def _utc(moment: Any) -> pd.Timestamp:
     at = pd.Timestamp(moment)
     return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
@@ -206,12 +213,13 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
           y_title: str | None = None, kind: str = "line", money: bool = False,
           percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
           bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None,
-          empty: str = "No data in this window") -> go.Figure:
+          empty: str = "No data in this window", begins: dt.datetime | None = None) -> go.Figure:
     """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
     `empty` is what a frame without rows says: a chart of failed runs only says "no failed run", not
     that the window holds no data.
     With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
-    (`until`) are marked partial. `duration`:
+    (`until`) are marked partial; so is the bucket the store's data `begins` inside, when it begins after
+    the window does (a 90-day window over 30 days of data started with a low bucket, read as a dip). `duration`:
     `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
         return empty_figure(empty, title=title)
@@ -221,7 +229,8 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
         frame = frame.assign(**{y: frame[y] / size})
         suffix, y_title = f" {unit}", y_title or f"duration ({unit})"
     fig = _base(title)
-    partial = partial_buckets(frame[x], since, until, bucket_s)
+    start = data_start(since, begins)
+    partial = partial_buckets(frame[x], start, until, bucket_s)
     groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
     legend = shorts(frame[color].astype(str), LEGEND_CHARS) if color else {}
     for index, (key, part) in enumerate(groups):
@@ -237,8 +246,8 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
         integer_axis(fig, stacked.max())
     head, tail = partial
     marks = []
-    if head is not None and since is not None and bucket_s:
-        marks.append(_partial_marks(pd.Timestamp(since), head + pd.Timedelta(seconds=bucket_s)))
+    if head is not None and start is not None and bucket_s:
+        marks.append(_partial_marks(pd.Timestamp(start), head + pd.Timedelta(seconds=bucket_s)))
     if tail is not None and until is not None:
         marks.append(_partial_marks(tail, until, label_at="right"))
     if marks:
@@ -250,7 +259,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
 
 
 def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
-               since: dt.datetime | None = None) -> dict[str, go.Figure]:
+               since: dt.datetime | None = None, begins: dt.datetime | None = None) -> dict[str, go.Figure]:
     """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
     if trend is None or trend.empty:
         return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
@@ -258,13 +267,13 @@ def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_
     frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
     return {
         "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
-                            integer=True, until=until, bucket_s=bucket_s, since=since),
+                            integer=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
         "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True, until=until, bucket_s=bucket_s, since=since),
+                              percent=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
         "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
-                         until=until, bucket_s=bucket_s, since=since),
+                         until=until, bucket_s=bucket_s, since=since, begins=begins),
         "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
-                      until=until, bucket_s=bucket_s, since=since),
+                      until=until, bucket_s=bucket_s, since=since, begins=begins),
     }
 
 
@@ -334,13 +343,14 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
 
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
                    title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
-                   bucket_s: int | None = None, since: dt.datetime | None = None) -> go.Figure:
+                   bucket_s: int | None = None, since: dt.datetime | None = None,
+                   begins: dt.datetime | None = None) -> go.Figure:
     """Retries over time by cloud, with each storm window shaded (labelled when there are few). Buckets of
     tries without a retry draw no bar: a window of them says it has no retries, never an empty grid."""
     if retries is None or retries.empty or not pd.to_numeric(retries["retries"], errors="coerce").fillna(0).any():
         return empty_figure("No retries in this window", title=title)
     fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
-                until=until, bucket_s=bucket_s, since=since)
+                until=until, bucket_s=bucket_s, since=since, begins=begins)
     spans = merge_windows(storms)
     ends = [pd.Timestamp(v) for v in (retries["bucket"].min(), retries["bucket"].max(), until) if not is_missing(v)]
     labels = span_labels(spans, min(ends), max([*ends, *(s["window_end"] for s in spans)])) \

@@ -416,3 +416,27 @@ def test_a_stacked_areas_partial_last_bucket_is_dotted_not_a_drop():
     assert [t.stackgroup for t in dotted] == ["partial-tail", "partial-tail"]
     assert all(len(t.x) == 2 and list(t.y)[-1] == 0.01 for t in dotted)       # last whole -> partial
     assert all(not t.showlegend for t in dotted)
+
+
+def test_the_bucket_the_data_begins_inside_is_marked_partial():
+    """A 90-day window over a store whose data begins at 20:00 on a day inside it: that day's bar holds 4 h of
+    runs and read as a dip at the data's start, unmarked (only the window's own ends were). It is marked as
+    the window's first bucket is, from where the data begins to the bucket's end; the axis still spans the
+    whole window. Data that began before the window changes nothing."""
+    until = dt.datetime(2026, 3, 10, 0, 0, tzinfo=UTC)
+    since = until - dt.timedelta(days=90)
+    begins = dt.datetime(2026, 2, 5, 20, 0, tzinfo=UTC)
+    buckets = pd.date_range("2026-02-05", "2026-03-09", freq="D", tz="UTC")
+    frame = pd.DataFrame({"bucket": buckets, "cloud": "aws", "executions": [80] + [1000] * (len(buckets) - 1)})
+    fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", integer=True, since=since,
+                       until=until, bucket_s=86400, begins=begins)
+    [shade] = fig.layout.shapes
+    assert (pd.Timestamp(shade.x0), pd.Timestamp(shade.x1)) == (pd.Timestamp(begins), pd.Timestamp("2026-02-06T00:00Z"))
+    assert [a.text for a in fig.layout.annotations] == ["partial"]
+    opacity = list(fig.data[0].marker.opacity)
+    assert opacity[0] < 1 and set(opacity[1:]) == {1.0}
+    assert pd.Timestamp(fig.layout.xaxis.range[0]) < pd.Timestamp(since)          # the whole window, still
+    before = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", since=since, until=until,
+                          bucket_s=86400, begins=since - dt.timedelta(days=3))
+    assert not before.layout.shapes and fig.layout.xaxis.range == before.layout.xaxis.range
+    assert charts.data_start(since, None) == since and charts.data_start(None, begins) is None

@@ -25,7 +25,7 @@ st.caption("List prices (analysis/pricing.py) times billed quantities; monthly f
 by = st.radio("Break down by", ["cloud", "workflow", "step", "meter"], horizontal=True, key="cost-by")
 ui.plot(charts.lines(data.cost_over_time(f, by), x="bucket", y="cost_usd", color="key",
                      title=f"Cost by {by}", kind="area", money=True, since=f.since, until=f.until,
-                     bucket_s=bucket_seconds(f)),
+                     bucket_s=bucket_seconds(f), begins=data.summary()["first"]),
         key="cost-time")
 
 st.subheader("Top drivers", divider="gray")

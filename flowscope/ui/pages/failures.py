@@ -21,7 +21,8 @@ ui.metric_row([("Failed executions", f"{int(total['failed']):,}", None),
 over = data.failures_over_time(f)
 ui.plot(charts.lines(over[over["failed"] > 0], x="bucket", y="failed", color="workflow",
                      title="Failed executions by workflow", kind="bar", integer=True, until=f.until,
-                     bucket_s=bucket_seconds(f), since=f.since, empty="No failed executions in this window"),
+                     bucket_s=bucket_seconds(f), since=f.since, empty="No failed executions in this window",
+                     begins=data.summary()["first"]),
         key="fail-time")
 st.subheader("Top errors", divider="gray")
 if counted["distinct_errors"] > len(errors):

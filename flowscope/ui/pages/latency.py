@@ -60,7 +60,8 @@ if not steps.empty:
         names = dict(zip(keys, steps["label"], strict=True))
         over["label"] = [names.get(k, k[2]) for k in zip(over["cloud"], over["workflow_id"], over["step"], strict=True)]
     ui.plot(charts.lines(over, x="bucket", y="p95_ms", color="label", title="p95 per step", until=f.until,
-                         bucket_s=bucket_seconds(f), duration=True, since=f.since), key="lat-time")
+                         bucket_s=bucket_seconds(f), duration=True, since=f.since,
+                         begins=data.summary()["first"]), key="lat-time")
 
 
 def latency_findings(found: pd.DataFrame | None) -> None:

@@ -46,7 +46,8 @@ if not ctx.compare:
     st.caption("No change against the previous window is shown: the store holds no data for (most of) it.")
 
 st.subheader("Trends", divider="gray")
-figs = charts.kpi_trends(trend, until=f.until, bucket_s=bucket_seconds(f), since=f.since)
+figs = charts.kpi_trends(trend, until=f.until, bucket_s=bucket_seconds(f), since=f.since,
+                         begins=data.summary()["first"])
 left, right = st.columns(2)
 with left:
     ui.plot(figs["executions"], key="t-exec")

@@ -31,7 +31,8 @@ def storm_timeline(storms: pd.DataFrame | None) -> None:
     windows = [] if storms is None else [
         {"window_start": r.window_start, "window_end": r.window_end,
          "label": f"{r.workflow} / {r.step}" if r.step else r.title} for r in storms.itertuples(index=False)]
-    ui.plot(charts.storm_timeline(over, windows, since=f.since, until=f.until, bucket_s=retry_bucket_seconds(f)),
+    ui.plot(charts.storm_timeline(over, windows, since=f.since, until=f.until, bucket_s=retry_bucket_seconds(f),
+                                 begins=data.summary()["first"]),
             key="storms")
     if storms is not None and not storms.empty:
         ui.table(storms[["severity", "cloud", "workflow", "step", "window_start", "window_end", "title",

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from flowscope.textsafety import markdown_text
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, stop, wait_healthy
 
 JOINER = "\u2060"
 HOSTILE = [
@@ -104,17 +102,7 @@ def test_streamlit_renders_no_link_of_a_cloud_text(tmp_path):
            "--browser.gatherUsageStats", "false"]
     proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 40
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"streamlit did not start (exit code {proc.poll()})")
-            time.sleep(0.3)
+        wait_healthy(proc, port, "streamlit run hostile.py")
         with playwright_api.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
             try:
@@ -135,9 +123,4 @@ def test_streamlit_renders_no_link_of_a_cloud_text(tmp_path):
             finally:
                 browser.close()
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop(proc)

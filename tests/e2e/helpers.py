@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,35 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def wait_healthy(proc: subprocess.Popen, port: int, what: str, timeout_s: float = 40.0) -> None:
+    """Wait until the Streamlit server `proc` started answers its health check on loopback `port`; a test
+    failure naming `what` (killed first) when it exits or `timeout_s` passes before."""
+    import pytest
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"{what} did not start (exit code {proc.poll()})")
+        time.sleep(0.3)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """Stop a server the test started: SIGTERM, then SIGKILL if it has not ended within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
 
 
 def listen(ws: Any, heard: dict[str, float]) -> None:

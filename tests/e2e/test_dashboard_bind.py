@@ -9,12 +9,11 @@ import os
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, stop, wait_healthy
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -62,27 +61,8 @@ def streamlit_run(store: str, port: int, *extra: str):
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
            "--server.fileWatcherType", "none", "--server.headless", "true", *extra]
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 40
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    return proc
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit run app.py did not start (exit code {proc.poll()})")
-        time.sleep(0.3)
-
-
-def stop(proc) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
+    wait_healthy(proc, port, "streamlit run app.py")
+    return proc
 
 
 def test_streamlit_run_from_the_repository_binds_loopback_and_serves(store, browser):

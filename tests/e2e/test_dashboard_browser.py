@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from flowscope.ui import readable
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, listen, run_over
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, listen, run_over, wait_healthy
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -42,18 +41,7 @@ def server(tmp_path_factory):
     port = free_port()
     proc = serve(str(store), port=port, wait=False)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 40
-    while True:
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"dashboard did not start (exit code {proc.poll()})")
-        time.sleep(0.3)
+    wait_healthy(proc, port, "dashboard")
     yield base
     proc.terminate()
     try:

@@ -37,21 +37,33 @@ def check_keys(source: Mapping[str, Any], cloud: str, known: Iterable[str]) -> N
         raise SourceConfigError(f"{cloud} source: cloud must be {cloud!r}, got {source.get('cloud')!r}")
 
 
+MAX_DURATION = dt.timedelta(days=36_525)
+"""The longest duration a source key takes (a century): longer is a typo, and a number of seconds past it
+overflowed Python's time arithmetic (`lag = inf` stopped the sync with a traceback)."""
+
+
 def duration(value: Any, key: str, cloud: str) -> dt.timedelta:
-    """A positive duration: seconds, or text like '15m' (the `--since` grammar)."""
+    """A positive duration: seconds, or text like '15m' (the `--since` grammar), at most `MAX_DURATION`. Zero and
+    below are refused: a negative `lag` moved each sync's window past the runs that started since the last one,
+    which it then never read (exit 0, a metrics error its only sign)."""
     from flowscope.timewindow import parse_since
 
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not (0 < value <= MAX_DURATION.total_seconds()):      # NaN fails every comparison
+            raise SourceConfigError(f"{cloud} source: {key} must be a positive number of seconds, at most "
+                                    f"{MAX_DURATION.days:,} days, got {value!r}")
         return dt.timedelta(seconds=float(value))
     if not isinstance(value, str):
         raise SourceConfigError(f"{cloud} source: {key} must be a duration like '15m', got {value!r}")
     ref = dt.datetime(2000, 1, 1, tzinfo=UTC)
     try:
         start = parse_since(value, now=ref)
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
         raise SourceConfigError(f"{cloud} source: {key}: {exc}") from None
-    if start is None or start > ref:
+    if start is None or start >= ref:
         raise SourceConfigError(f"{cloud} source: {key} must be a positive duration like '15m'")
+    if ref - start > MAX_DURATION:
+        raise SourceConfigError(f"{cloud} source: {key} must be at most {MAX_DURATION.days:,} days, got {value!r}")
     return ref - start
 
 
@@ -126,17 +138,35 @@ def strings(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
             raise SourceConfigError(f"{cloud} source: {key} must be a string")
 
 
+MOST = {"concurrency": 256, "max_attempts": 100, "write_every": 1_000_000}
+"""The largest value of each whole-number key: `concurrency` sizes each scope's connection pools, which
+urllib3 fills ahead (a concurrency of 10^20 grew the sync past 5 GB without a line); 100 attempts and a
+million rows a write are far past any use, so a larger one is a typo."""
+
+
 def positive_ints(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
     for key in keys:
-        value = source.get(key)
-        if key in source and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        if key not in source:
+            continue
+        value = source[key]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise SourceConfigError(f"{cloud} source: {key} must be a positive integer")
+        if key in MOST and value > MOST[key]:
+            raise SourceConfigError(f"{cloud} source: {key} must be at most {MOST[key]:,}, got {value:,}")
+
+
+MOST_SECONDS = 3600.0
+"""The longest `read_timeout`: an hour without a byte from an API is a dead connection."""
 
 
 def positive_seconds(source: Mapping[str, Any], key: str, cloud: str) -> None:
+    """`key`, when set, a number of seconds above 0 and at most `MOST_SECONDS` (`nan` and `inf` passed, and
+    failed the scope at its first call: exit 3 for a mistake in the file)."""
     value = source.get(key)
-    if key in source and (not isinstance(value, (int, float)) or isinstance(value, bool) or value <= 0):
-        raise SourceConfigError(f"{cloud} source: {key} must be a positive number of seconds")
+    if key in source and (not isinstance(value, (int, float)) or isinstance(value, bool)
+                          or not 0 < value <= MOST_SECONDS):
+        raise SourceConfigError(f"{cloud} source: {key} must be a positive number of seconds, at most "
+                                f"{MOST_SECONDS:g}")
 
 
 def flags(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:

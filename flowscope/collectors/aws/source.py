@@ -21,7 +21,7 @@ SOURCE_KEYS = {
     "profile": "AWS profile name (optional; default credential chain otherwise)",
     "role_arn": "role ARN, or a list of them (one per account) to assume (optional)",
     "external_id": "external id for assuming role_arn (optional)",
-    "endpoint_url": "endpoint for every service (moto, LocalStack) (optional)",
+    "endpoint_url": "endpoint for every service (moto, LocalStack; http on a loopback host only) (optional)",
     "state_machines": "list of state machine name globs (optional)",
     "lag": "re-list window before the last watermark, e.g. '15m' (optional)",
     "concurrency": "threads per scope for history fetches (optional, default 8)",
@@ -43,6 +43,8 @@ def validate(source: Mapping[str, Any]) -> None:
                                 'e.g. regions = ["us-east-1"]')
     _once(regions, "regions")
     cfg.strings(source, ("profile", "external_id", "endpoint_url"), "aws")
+    if "endpoint_url" in source:
+        _check_endpoint(source["endpoint_url"])
     roles = source.get("role_arn")
     if roles is not None:
         roles = [roles] if isinstance(roles, str) else roles
@@ -60,6 +62,33 @@ def validate(source: Mapping[str, Any]) -> None:
     if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
         raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")
     cfg.quotas(source.get("quotas"), "aws")
+
+
+def _check_endpoint(url: str) -> None:
+    """`endpoint_url` is an http(s) root URL, plain http only on a loopback host (the Azure and GCP
+    endpoints' rule, `netaddr.is_loopback`): `127.0.0.1:5057` failed the scope at its first call (exit 3 for
+    a mistake in the file), and `http://example.com` sent signed requests, a session token with them, in the
+    clear. No credentials, query or fragment: the endpoint is recorded in collection_runs."""
+    from urllib.parse import urlsplit
+
+    from flowscope.netaddr import is_loopback
+
+    wrong = SourceConfigError(f"aws source: endpoint_url must be an https:// URL (or http:// on a loopback "
+                              f"address), got {url!r}")
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - a port out of range raises here
+    except ValueError:
+        raise wrong from None
+    if parts.scheme not in ("https", "http") or not host:
+        raise wrong
+    if parts.scheme == "http" and not is_loopback(host):
+        raise SourceConfigError(f"aws source: endpoint_url is plain http on a non-loopback host ({host}); signed "
+                                "requests go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
+    if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
+        raise SourceConfigError("aws source: endpoint_url must be a bare root URL (no credentials, query or "
+                                "fragment): credentials come from the SDK's chain")
 
 
 _ROLE_ARN = re.compile(r"arn:[a-z-]+:iam::\d{12}:role/.+")

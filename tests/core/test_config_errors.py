@@ -275,30 +275,33 @@ def test_run_refuses_an_empty_time_flag(tmp_path, flag):
 
 
 SOURCES_OK = '[[sources]]\ncloud = "gcp"\nproject = "p"\n\n'
+AWS_SOURCE = SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\n'
+"""A config whose second source, an AWS one, begins at line 5: its keys from line 8 on."""
 
 
 @pytest.mark.parametrize(("text", "line", "said", "commands"), [
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "5x"\n', 8,
+    (AWS_SOURCE + 'lag = "5x"\n', 8,
      "sources[2]: aws source: lag: cannot read time '5x'", ["sync", "doctor", "run"]),
     # A negative lag moved each sync's window past the runs started since the last (exit 0); inf crashed (exit 5),
     # nan named no key; read_timeout inf/nan, an endpoint without a scheme and a huge concurrency failed or hung
     # the sync at run time.
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = -3600\n', 8, "sources[2]: aws source: lag must be a positive number of seconds",
+    (AWS_SOURCE + 'lag = -3600\n', 8, "sources[2]: aws source: lag must be a positive number of seconds",
      ["sync", "doctor", "run"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "0m"\n', 8, "sources[2]: aws source: lag must be a positive duration", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = inf\n', 8, "sources[2]: aws source: lag must be a positive number of seconds", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = nan\n', 8, "sources[2]: aws source: lag must be a positive number of seconds", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nlag = "99999999d"\n', 8, "sources[2]: aws source: lag", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nread_timeout = inf\n', 8, "sources[2]: aws source: read_timeout must be a positive number of seconds",
+    (AWS_SOURCE + 'lag = "0m"\n', 8, "sources[2]: aws source: lag must be a positive duration", ["sync"]),
+    (AWS_SOURCE + 'lag = inf\n', 8, "sources[2]: aws source: lag must be a positive number of seconds", ["sync"]),
+    (AWS_SOURCE + 'lag = nan\n', 8, "sources[2]: aws source: lag must be a positive number of seconds", ["sync"]),
+    (AWS_SOURCE + 'lag = "99999999d"\n', 8, "sources[2]: aws source: lag", ["sync"]),
+    (AWS_SOURCE + 'read_timeout = inf\n', 8,
+     "sources[2]: aws source: read_timeout must be a positive number of seconds", ["sync"]),
+    (AWS_SOURCE + 'read_timeout = nan\n', 8, "sources[2]: aws source: read_timeout must be a positive number",
      ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nread_timeout = nan\n', 8, "sources[2]: aws source: read_timeout must be a positive number", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nconcurrency = 100000000000000000000\n', 8,
+    (AWS_SOURCE + 'concurrency = 100000000000000000000\n', 8,
      "sources[2]: aws source: concurrency must be at most 256", ["sync", "doctor"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nendpoint_url = "127.0.0.1:5057"\n', 8,
+    (AWS_SOURCE + 'endpoint_url = "127.0.0.1:5057"\n', 8,
      "sources[2]: aws source: endpoint_url must be an https:// URL", ["sync", "doctor"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nendpoint_url = "http://example.com:5057"\n', 8,
+    (AWS_SOURCE + 'endpoint_url = "http://example.com:5057"\n', 8,
      "sources[2]: aws source: endpoint_url is plain http on a non-loopback host (example.com)", ["sync"]),
-    (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\nendpoint_url = "https://user:pw@example.com"\n', 8,
+    (AWS_SOURCE + 'endpoint_url = "https://user:pw@example.com"\n', 8,
      "sources[2]: aws source: endpoint_url must be a bare root URL", ["sync"]),
     (SOURCES_OK + '[[sources]]\ncloud = "aws"\nregionz = ["us-east-1"]\n', 7,
      "sources[2]: aws source: unknown key(s) regionz", ["sync", "doctor", "run"]),

@@ -26,15 +26,17 @@ _ESCAPES = re.compile(
     r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"      # OSC ... BEL or ST (titles, hyperlinks)
     r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"          # DCS / PM / APC / SOS strings
     r"|\x1b\[[0-?]*[ -/]*[@-~]"                 # CSI sequences (colours, cursor moves)
-    r"|\x1b[@-Z\\-_]"                           # two-character escapes
+    r"|\x1b[!-/]*[0-~]"                        # every other escape: ESC ( B, ESC 7, ESC M, ESC c
     r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
 )
 ESCAPE_SEQUENCES = _ESCAPES
-"""Terminal escape sequences (OSC, DCS / PM / APC / SOS, CSI, two-character, 8-bit CSI), for readers outside
-this module: `ESCAPE_SEQUENCES.sub("", text)` in Python, `ESCAPE_SEQUENCES.pattern` in an engine's regex
-(DuckDB's RE2 and Spark's Java read it as Python does). Error templates take them out before masking
-numbers (`analysis.base.error_template`): a colour's "31" masked first left "\\x1b[<n>m", which this
-pattern no longer read whole, so "boom >mred" was shown for "boom red"."""
+"""Terminal escape sequences (OSC, DCS / PM / APC / SOS, CSI, 8-bit CSI, and ESC with its intermediates and final
+byte: ECMA-35's nF (but for a space after ESC, which is text more often than not), Fp, Fe and Fs forms; only Fe
+was read, so `tput sgr0`'s "\\x1b(B" left "(B" and a saved cursor's "\\x1b7" left "7" in the text), for readers
+outside this module: `ESCAPE_SEQUENCES.sub("", text)` in
+Python, `ESCAPE_SEQUENCES.pattern` in an engine's regex (DuckDB's RE2 and Spark's Java read it as Python does).
+Error templates take them out before masking numbers (`analysis.base.error_template`): a colour's "31" masked
+first left "\\x1b[<n>m", which this pattern no longer read whole, so "boom >mred" was shown for "boom red"."""
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """C0 and C1 controls, and the explicit bidirectional marks, embeddings, overrides and isolates

@@ -20,10 +20,14 @@ ESCAPED = [
     ("\x1b]0;title 7\x1b\\done", "done"),                                      # OSC title, ST
     ("\x1b]8;;http://e/1\x1b\\link\x1b]8;;\x1b\\ 5", "link <n>"),              # OSC 8 hyperlink
     ("a\x1bMb 1", "ab <n>"),                                                   # two-character escape
+    ("reset\x1b(B\x1b[m done 3", "reset done <n>"),                            # tput sgr0: ESC ( B, then CSI m
+    ("a\x1b7b\x1b8c 4", "abc <n>"),                                             # save and restore the cursor
+    ("\x1bcreset 5", "reset <n>"),                                              # full reset (ESC c)
+    ("\x1b#8line 6", "line <n>"),                                               # ESC # 8
     ("\x9b31mred 2", "red <n>"),                                               # 8-bit CSI
     ("boom \x1b 42", "boom  <n>"),                                             # lone ESC
     ("boom 42\x1b", "boom <n>"),                                               # ESC at the end
-    ("boom \x1b[31", "boom [<n>"),                                             # a CSI cut short
+    ("boom \x1b[31", "boom <n>"),                                             # a CSI cut short: its ESC [ goes too
     ('{"errorMessage": "card 4 \x1b[31mdeclined", "errorType": "E"}', "card <n> declined"),
 ]
 
@@ -90,3 +94,13 @@ def test_error_template_on_spark_is_mask_text():
     table = con.table("mask_escapes_causes")
     got = con.execute(table.select("i", template=error_template(table.cause)).order_by("i"))
     assert got["template"].tolist() == [template for _, template in cases]
+
+
+@pytest.mark.parametrize(("text", "shown"), [
+    ("reset\x1b(B\x1b[m done", "reset done"),       # tput sgr0 left "(B" on the terminal and in the dashboard
+    ("a\x1b7b\x1b8c", "abc"),                       # a saved and restored cursor left "7" and "8"
+    ("\x1bcreset", "reset"),
+    ("boom \x1b 42", "boom  42"),                   # ESC and a space: the text after it stays
+])
+def test_the_shown_text_loses_every_escape_form(text, shown):
+    assert terminal_text(text) == shown

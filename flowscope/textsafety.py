@@ -22,21 +22,19 @@ if TYPE_CHECKING:
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 """Cell starts that spreadsheets evaluate (OWASP CSV injection), tab and carriage return included."""
 
-_ESCAPES = re.compile(
+ESCAPE_SEQUENCES = re.compile(
     r"\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?"      # OSC ... BEL or ST (titles, hyperlinks)
     r"|\x1b[P^_X][^\x1b]*(?:\x1b\\)?"          # DCS / PM / APC / SOS strings
     r"|\x1b\[[0-?]*[ -/]*[@-~]"                 # CSI sequences (colours, cursor moves)
     r"|\x1b[!-/]*[0-~]"                        # every other escape: ESC ( B, ESC 7, ESC M, ESC c
     r"|\x9b[0-?]*[ -/]*[@-~]"                   # 8-bit CSI
 )
-ESCAPE_SEQUENCES = _ESCAPES
 """Terminal escape sequences (OSC, DCS / PM / APC / SOS, CSI, 8-bit CSI, and ESC with its intermediates and final
 byte: ECMA-35's nF (but for a space after ESC, which is text more often than not), Fp, Fe and Fs forms; only Fe
-was read, so `tput sgr0`'s "\\x1b(B" left "(B" and a saved cursor's "\\x1b7" left "7" in the text), for readers
-outside this module: `ESCAPE_SEQUENCES.sub("", text)` in
-Python, `ESCAPE_SEQUENCES.pattern` in an engine's regex (DuckDB's RE2 and Spark's Java read it as Python does).
-Error templates take them out before masking numbers (`analysis.base.error_template`): a colour's "31" masked
-first left "\\x1b[<n>m", which this pattern no longer read whole, so "boom >mred" was shown for "boom red"."""
+was read, so `tput sgr0`'s "\\x1b(B" left "(B" and a saved cursor's "\\x1b7" left "7" in the text). Read outside
+this module too: `ESCAPE_SEQUENCES.pattern` in an engine's regex (DuckDB's RE2 and Spark's Java read it as Python
+does). Error templates take them out before masking numbers (`analysis.base.error_template`): a colour's "31"
+masked first left "\\x1b[<n>m", which this pattern no longer read whole, so "boom >mred" was shown for "boom red"."""
 
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 """C0 and C1 controls, and the explicit bidirectional marks, embeddings, overrides and isolates
@@ -178,7 +176,7 @@ def _without_escapes(text: str, keep: str) -> str:
     """`text` without terminal escape sequences, and without control characters except those in `keep`."""
     if text.isprintable():
         return text          # the common case: nothing to look for
-    text = _ESCAPES.sub("", text)
+    text = ESCAPE_SEQUENCES.sub("", text)
     return "".join(ch for ch in text if ch in keep or not _CONTROLS.match(ch))
 
 
@@ -220,7 +218,7 @@ def terminal_text(value: Any) -> str:
     if value is None:
         return ""
     text = value if isinstance(value, str) else str(value)
-    text = _ESCAPES.sub("", text)
+    text = ESCAPE_SEQUENCES.sub("", text)
     text = text.replace("\n", " ").replace("\t", " ")
     return _CONTROLS.sub("", text)
 

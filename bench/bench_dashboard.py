@@ -177,7 +177,8 @@ def build_store(path: Path, executions: int, days: int = 30, chunk: int = 250_00
 PROBE = """() => {
   const els = [...document.querySelectorAll('[data-testid="stElementContainer"]')];
   // Charts a user sees: drawn, and not hidden (the hidden chart that preloads the renderer is neither).
-  const charts = els.filter(e => e.querySelector('.js-plotly-plot .main-svg') && e.getClientRects().length > 0);
+  const charts = els.filter(e => e.querySelector('.vega-embed canvas, .vega-embed svg')
+                                 && e.getClientRects().length > 0);
   const waiting = [...document.querySelectorAll('[data-testid="stAlert"]')]
       .some(a => a.innerText.includes('analyses are still running'));
   return {charts: charts.length,

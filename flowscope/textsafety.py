@@ -146,20 +146,25 @@ def markdown_text(value: Any) -> str:
     return _MARKDOWN_PUNCT.sub(r"\\\1", text)
 
 
+def chart_text(value: Any) -> str:
+    """Text a Vega-Lite chart shows (titles, labels, legends, tooltips): one line, without escape sequences
+    or control characters. Vega draws text as text (SVG or canvas) and its tooltips escape HTML, so `<`
+    and `&` stay what they are."""
+    if value is None:
+        return ""
+    text = _without_escapes(value if isinstance(value, str) else str(value), keep="\n\r\t")
+    return re.sub(r"[\r\n\t]+", " ", text)
+
+
 def plotly_text(value: Any) -> str:
     """Text a plotly chart shows literally (titles, legend and tick labels, hover, annotations).
 
     plotly.js reads a subset of HTML in every text it draws: `<a href>` becomes a live link, `<span
     style>` restyles, `<b>`, `<br>` format. `&`, `<` and `>` become entities, which plotly.js draws as
-    the characters themselves; escape sequences and control characters go, line breaks become spaces.
-    Chart builders pass every name from a cloud through here, and write their own markup (`<br>`)
-    around the result, never inside it.
+    the characters themselves; the rest is `chart_text`. Chart builders pass every name from a cloud
+    through here, and write their own markup (`<br>`) around the result, never inside it.
     """
-    if value is None:
-        return ""
-    text = _without_escapes(value if isinstance(value, str) else str(value), keep="\n\r\t")
-    text = re.sub(r"[\r\n\t]+", " ", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return chart_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def neutralise_formula(value: Any) -> Any:

@@ -158,9 +158,9 @@ def _chart(fig: Any, nonce: str, div_id: str) -> str:
     """A plotly figure as a div and a nonce'd script (plotly's JSON escapes '<', so no tag can close it)."""
     import plotly.io as pio
 
-    from flowscope.ui.charts import REPORT_TEMPLATE
+    from flowscope.report.figures import TEMPLATE
 
-    fig.update_layout(template=REPORT_TEMPLATE)
+    fig.update_layout(template=TEMPLATE)
     data = pio.to_json(fig, validate=False)
     # The note stays where plotly.js never loaded (a `--plotly cdn` report opened offline, or a viewer
     # that blocks the CDN): an empty space read as "no data"; plotly replaces it with the chart.
@@ -216,7 +216,7 @@ def _findings(c: ReportContent) -> list[dict[str, Any]]:
 
 
 def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
-    from flowscope.ui import charts
+    from flowscope.report import figures
 
     costly = c.cost_drivers.assign(label=_label(c.cost_drivers, "workflow", "step"))
     slow = c.slowest_steps.assign(label=_label(c.slowest_steps, "workflow", "step"))
@@ -224,7 +224,7 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
     storms = c.retry_storms()
     return [
         {"id": "costly-steps", "title": "Top costly steps",
-         "chart": _chart(charts.hbar(costly, x="cost_usd", y="label", money=True, text="cost_usd",
+         "chart": _chart(figures.hbar(costly, x="cost_usd", y="label", money=True, text="cost_usd",
                                      title="Spend in window by step"), nonce, "chart-costly") if len(costly) else "",
          "header": ["cloud", "workflow", "step", "meter", "spend", "share", "$/month", "retries' spend"],
          "numeric": {4, 5, 6, 7}, "empty": "No billed usage in this window.",
@@ -232,7 +232,7 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
                    fmt_pct(r["share"]), fmt_usd(r["monthly_usd"]), fmt_usd(r["retry_usd"])]
                   for r in costly.to_dict("records")]},
         {"id": "retry-storms", "title": "Retry storms and retried steps",
-         "chart": _chart(charts.hbar(retried, x="retries", y="label", title="Retries by step"), nonce,
+         "chart": _chart(figures.hbar(retried, x="retries", y="label", title="Retries by step"), nonce,
                          "chart-retries") if len(retried) else "",
          "header": ["cloud", "workflow", "step", "visits", "retries", "tries per visit", "max attempts"],
          "numeric": {3, 4, 5, 6}, "empty": "No retries in this window.",
@@ -241,7 +241,7 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
          + [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]), fmt_count(r["retries"]),
              f"{r['amplification']:.2f}", fmt_count(r["max_attempts"])] for r in retried.to_dict("records")]},
         {"id": "slowest-steps", "title": "Slowest steps (p95)",
-         "chart": _chart(charts.percentile_bars(slow, label="label", title="Duration percentiles"), nonce,
+         "chart": _chart(figures.percentile_bars(slow, label="label", title="Duration percentiles"), nonce,
                          "chart-latency") if len(slow) else "",
          "header": ["cloud", "workflow", "step", "visits", "p50", "p95", "p99", "p95 previous period", "drift"],
          "numeric": {3, 4, 5, 6, 7, 8}, "empty": "No step durations in this window.",
@@ -274,11 +274,11 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         raise ValueError(f"plotly must be one of {', '.join(PLOTLY_MODES)}, not {plotly!r}")
     from plotly.offline import get_plotlyjs, get_plotlyjs_version
 
-    from flowscope.ui import charts
+    from flowscope.report import figures
 
     nonce = secrets.token_urlsafe(16)
     cov = c.coverage
-    figs = charts.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since,
+    figs = figures.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since,
                              begins=c.coverage.first)
     trends = [_chart(fig, nonce, f"chart-trend-{key}") for key, fig in figs.items()]
     prev = c.filters.previous()
@@ -300,7 +300,7 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         changes=c.history.summary() if c.history is not None else "",
         summary=_summary(c), compare=c.previous_has_data, no_comparison=c.no_comparison(),
         savings=fmt_usd(c.potential_savings), trends=trends,
-        severity_chart=_chart(charts.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
+        severity_chart=_chart(figures.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
         findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
         no_findings=c.no_findings_text(),
     )

@@ -1,9 +1,17 @@
-"""Chart builders: pure functions from small DataFrames to plotly figures.
+"""Chart builders: pure functions from small DataFrames to Vega-Lite specs (`Chart`), which the dashboard
+draws with `st.vega_lite_chart` (`components.plot`).
 
-No Streamlit here (unit-tested without it). Every builder accepts an empty frame and returns a
-figure that says so, rather than raising. Every text a builder draws that may come from a cloud
-(workflow, step and error names, titles made of them) goes through `safe` (`textsafety.plotly_text`):
-plotly.js reads HTML in text, so a step named `<a href=...>` would draw a live link.
+No Streamlit here (unit-tested without it). Every builder accepts an empty frame and returns a chart
+that says so, rather than raising. Rows travel inside the spec (`data.values`), already in the units
+and words the chart shows: tooltips read pre-formatted text (`fmt_usd`, `fmt_duration`, ...), so a
+figure reads as the tables read it. Vega draws text as text and escapes its tooltips, so a name from a
+cloud needs no HTML escaping, only `safe` (`textsafety.chart_text`: no escape sequences, one line).
+
+Why Vega-Lite and not plotly: Streamlit's Vega-Lite renderer is a sixth of its plotly one (0.8 MB
+against 4.7 MB), and a fresh browser fetches and compiles the renderer on every first visit. Measured
+on the 1M-execution bench store (session 58), the first draw of a page took 1-2 s less with no plotly
+on it. Reports, which must open offline as one file, still draw plotly (`report/figures.py`) from the
+shared rules here (partial buckets, the window's span, labels cut to fit, colours, tick formats).
 """
 
 from __future__ import annotations
@@ -15,13 +23,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
-from flowscope.analysis import measures
-from flowscope.format import fmt_duration, fmt_usd, is_missing
-from flowscope.model import C, Status, StepType
-from flowscope.textsafety import plotly_text as safe
+from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
+from flowscope.model import C, Status
+from flowscope.textsafety import chart_text as safe
 from flowscope.ui import readable
+
+Chart = dict[str, Any]
+"""A Vega-Lite (v6) spec with its rows inline: what every builder returns and `components.plot` draws."""
 
 CLOUD_COLORS = {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853", "total": "#555555"}
 STATUS_COLORS = {
@@ -33,19 +42,8 @@ SEVERITY_COLORS = {"critical": "#9b1d20", "high": "#d62728", "medium": "#ff9f1c"
 PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#EECA3B", "#B279A2", "#FF9DA6",
            "#9D755D", "#BAB0AC", "#1f77b4", "#8c564b"]
 HEIGHT = 320
-REPORT_TEMPLATE = "plotly_white"
-"""The plotly template figures get outside the dashboard (reports), where no Streamlit theme applies."""
-
-
-def _base(title: str | None = None, height: int = HEIGHT) -> go.Figure:
-    """An empty figure with the common layout. No plotly template: the dashboard draws with Streamlit's
-    theme, and reports set theirs when they export (`REPORT_TEMPLATE`); a template set here was copied
-    into every figure, ~45 ms each, on every page run."""
-    return go.Figure(layout=dict(title=safe(title) if title else None, height=height,
-                                 margin=dict(l=10, r=10, t=40 if title else 10, b=10),
-                                 legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),
-                                 hovermode="x unified"))
-
+BAND_GREY = "#bbbbbb"
+NOTE_GREY = "#777777"
 
 LABEL_CHARS = 60
 """The most characters of a name an axis label shows (`short`): a 150-character workflow
@@ -53,9 +51,127 @@ name took the whole width of a bar chart's axis, its bars a sliver, and a legend
 wrapped over the chart's title."""
 
 LEGEND_CHARS = 40
-"""The most characters of a legend entry: entries sit in a row beside the chart's title, which longer ones
+"""The most characters of a legend entry: entries sit in a row above the chart, which longer ones
 wrapped over."""
 
+MONEY_TICKS = ",.6~f"
+"""Money axis ticks (d3-format) in decimals, to the millionth, no trailing zeros: "$0.00005", "$1,250"; an SI
+format read "$50µ" for a retry costing $0.00005 a month."""
+
+SHARE_TICKS = ".2~%"
+"""Percent axis ticks (d3-format) to two decimals, no trailing zeros: "0.1%", "0.25%", "12%"; whole percents
+read "0% 0% 0% 0% 0% 1% 1%" up a healthy cloud's failure-rate trend."""
+
+COUNT_TICKS = ",d"
+"""Count axis ticks: whole numbers with thousands separators (no 0.5 executions)."""
+
+LOG_DURATION_TICKS = ((1, "1 ms"), (10, "10 ms"), (100, "100 ms"), (1_000, "1 s"), (10_000, "10 s"),
+                      (60_000, "1 min"), (600_000, "10 min"), (3_600_000, "1 h"), (21_600_000, "6 h"),
+                      (86_400_000, "1 d"), (604_800_000, "7 d"), (2_592_000_000, "30 d"))
+"""(ms, label) where a log duration axis ticks."""
+
+TIME_FORMAT = "%Y-%m-%d %H:%M"
+"""How a tooltip writes a moment (UTC, as every table of the dashboard does)."""
+
+
+# ---------------------------------------------------------------- the spec's common parts
+
+def iso(moment: Any) -> str | None:
+    """A moment as the spec carries it: ISO 8601 in UTC with its "Z" (Vega parses it as UTC), None when missing."""
+    if moment is None or is_missing(moment):
+        return None
+    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def when(moment: Any) -> str:
+    """A moment as a tooltip reads it."""
+    return "" if moment is None or is_missing(moment) else _utc(moment).strftime(TIME_FORMAT) + " UTC"
+
+
+def json_value(value: Any) -> Any:
+    """One cell as JSON can carry it: numpy numbers as Python's, NaN and NaT as null, moments as `iso`."""
+    if value is None:
+        return None
+    if isinstance(value, (pd.Timestamp, dt.datetime, np.datetime64)):
+        return iso(value)
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return None if np.isnan(value) or np.isinf(value) else float(value)
+    if is_missing(value):
+        return None
+    return value
+
+
+def records(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as the spec's `data.values`: every cell a JSON value (`json_value`)."""
+    return [{k: json_value(v) for k, v in row.items()} for row in rows]
+
+
+def spec(title: str | None = None, height: int = HEIGHT, **body: Any) -> Chart:
+    """A chart's spec: its title (a name from a cloud made `safe`), height, a legend above the plot, and
+    `body` (data, mark or layer, encoding). Its width is the page's (`components.plot`)."""
+    out: Chart = {"height": height}
+    if title:
+        out["title"] = {"text": safe(title), "anchor": "start"}
+    # Rows stay in the spec, in each layer: Streamlit moves a spec's top-level data into an Arrow table,
+    # and the moments in it then missed the time axis (all at its left edge).
+    data = body.pop("data", None)
+    if "mark" in body:
+        body["layer"] = [{"mark": body.pop("mark"), "encoding": body.pop("encoding", {})}]
+    if data is not None:
+        body["layer"] = [part if "data" in part else {"data": data, **part} for part in body["layer"]]
+    out.update(body)
+    out.setdefault("config", {})
+    out["config"] = {"legend": {"orient": "top", "title": None, "labelLimit": 0},
+                     "axis": {"labelLimit": 0}, **out["config"]}
+    return out
+
+
+def empty_chart(message: str = "No data in this window", title: str | None = None) -> Chart:
+    """A chart with no rows: the message where the plot would be, no axes."""
+    return spec(title, height=200, data={"values": [{"message": safe(message)}]},
+                mark={"type": "text", "fontSize": 14, "color": NOTE_GREY},
+                encoding={"text": {"field": "message", "type": "nominal"}})
+
+
+def layers(chart: Chart) -> list[Chart]:
+    """The chart's layers (one, for a chart of one mark): what tests and builders adding marks read."""
+    return chart.get("layer", [chart])
+
+
+def integer_axis() -> dict[str, Any]:
+    """A count axis: whole-number ticks (no 0.5 executions), however few the counts."""
+    return {"format": COUNT_TICKS, "tickMinStep": 1}
+
+
+def one_domain(layer: list[Chart]) -> list[Chart]:
+    """Layers sharing one time axis, its span set on the first only: Vega-Lite compiled the same span in two
+    forms across layers and warned of a conflict on every draw."""
+    seen = False
+    out = []
+    for part in layer:
+        x = part.get("encoding", {}).get("x", {})
+        if "domain" in x.get("scale", {}):
+            if seen:
+                x = {**x, "scale": {k: v for k, v in x["scale"].items() if k != "domain"}}
+                part = {**part, "encoding": {**part["encoding"], "x": x}}
+            seen = True
+        out.append(part)
+    return out
+
+
+def time_x(field: str, *, title: str | None = None, domain: Sequence[Any] | None = None) -> dict[str, Any]:
+    """A time axis in UTC; `domain`: its span (the window's), whatever rows are drawn."""
+    scale: dict[str, Any] = {"type": "utc"}
+    if domain is not None:      # ISO texts: a span in epoch milliseconds left every point at the axis' start
+        scale["domain"] = [iso(v) for v in domain]
+    return {"field": field, "type": "temporal", "title": title, "scale": scale}
+
+
+# ---------------------------------------------------------------- shared rules (the report's figures use them too)
 
 def short(value: Any, limit: int = LABEL_CHARS) -> str:
     """A name as a legend or an axis label shows it: at most `limit` characters, its start and its end kept
@@ -75,24 +191,6 @@ def shorts(names: Iterable[Any], limit: int = LABEL_CHARS) -> dict[str, str]:
     cut = {n: short(n, limit) for n in whole}
     taken = Counter(cut.values())
     return {n: label if taken[label] == 1 else n for n, label in cut.items()}
-
-
-def _short_categories(fig: go.Figure, names: Iterable[Any]) -> None:
-    """The y axis's category labels cut to `LABEL_CHARS` (`shorts`); the categories themselves, which tell
-    bars apart and which the hover shows, keep the whole names (`safe`)."""
-    labels = shorts(names)
-    if any(label != n for n, label in labels.items()):
-        fig.update_yaxes(tickmode="array", tickvals=[safe(n) for n in labels],
-                         ticktext=[safe(label) for label in labels.values()])
-
-
-def empty_figure(message: str = "No data in this window", title: str | None = None) -> go.Figure:
-    fig = _base(title, height=200)
-    fig.add_annotation(text=safe(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper",
-                       font=dict(size=14, color="#777"))
-    fig.update_xaxes(visible=False)
-    fig.update_yaxes(visible=False)
-    return fig
 
 
 def color_for(key: str, index: int) -> str:
@@ -141,167 +239,6 @@ def window_span(since: dt.datetime, until: dt.datetime, seconds: int, kind: str)
     return [_bucket_start(since, seconds) - pad, max(_utc(until), last + pad)]
 
 
-MONEY_TICKS = ",.6~f"
-"""Money axis ticks (d3-format) in decimals, to the millionth, no trailing zeros: "$0.00005", "$1,250"; plotly's
-default read "$50µ" for a retry costing $0.00005 a month."""
-
-
-SHARE_TICKS = ".2~%"
-"""Percent axis ticks (d3-format) to two decimals, no trailing zeros: "0.1%", "0.25%", "12%"; whole percents
-read "0% 0% 0% 0% 0% 1% 1%" up a healthy cloud's failure-rate trend."""
-
-
-def integer_axis(fig: go.Figure, top: Any, axis: str = "y") -> None:
-    """Counts on whole-number ticks (no 0.5 executions)."""
-    small = top is not None and not pd.isna(top) and float(top) <= 10
-    settings: dict[str, Any] = {"tickformat": ",d", "rangemode": "tozero"}
-    if small:
-        settings["dtick"] = 1
-    (fig.update_yaxes if axis == "y" else fig.update_xaxes)(**settings)
-
-
-def _partial_marks(start: pd.Timestamp, end: pd.Timestamp | dt.datetime,
-                   label_at: str = "left") -> tuple[dict[str, Any], dict[str, Any]]:
-    """A partial bucket's time inside the window shaded and labelled: the shape and annotation `add_vrect`
-    makes (its placement logic took 4.5-7.6 ms a chart), which `lines` gives the layout at once (one by one,
-    `add_shape` and `add_annotation` copied and validated what came before: 2.6 ms a mark). The label sits
-    inside the band's `label_at` edge: the last bucket's is "right", where a label from its left edge ran
-    past the chart's end ("partia")."""
-    return (dict(type="rect", xref="x", yref="y domain", x0=start, x1=pd.Timestamp(end), y0=0, y1=1,
-                 fillcolor="#bbbbbb", opacity=0.18, line_width=0),
-            dict(x=start if label_at == "left" else pd.Timestamp(end), y=1, xref="x", yref="y domain",
-                 text="partial", showarrow=False, xanchor=label_at, yanchor="top", font=dict(size=10, color="#777")))
-
-
-def _trace(fig: go.Figure, part: pd.DataFrame, *, x: str, y: str, name: str, col: str, kind: str,
-           partial: tuple[pd.Timestamp | None, pd.Timestamp | None]) -> None:
-    """One series; its partial first and last buckets lighter (bars) or dotted (lines)."""
-    head, tail = partial
-    is_partial: pd.Series | None = None
-    if head is not None or tail is not None:
-        at = pd.to_datetime(part[x], utc=True)
-        is_partial = pd.Series(False, index=part.index)
-        if head is not None:
-            is_partial |= at == head
-        if tail is not None:
-            is_partial |= at >= tail
-    if kind == "bar":
-        opacity = [0.4 if p else 1.0 for p in is_partial] if is_partial is not None else 1.0
-        fig.add_trace(go.Bar(x=part[x], y=part[y], name=name, marker_color=col, marker_opacity=opacity))
-        return
-    stack = "one" if kind == "area" else None
-    if is_partial is None or not is_partial.any() or is_partial.all():
-        fig.add_trace(go.Scatter(x=part[x], y=part[y], name=name, mode="lines", line=dict(color=col, width=2),
-                                 stackgroup=stack))
-        return
-    flags = is_partial.to_numpy()
-    whole = [i for i, p in enumerate(flags) if not p]
-    lo, hi = whole[0], whole[-1]
-    fig.add_trace(go.Scatter(x=part[x].iloc[lo:hi + 1], y=part[y].iloc[lo:hi + 1], name=name, mode="lines",
-                             line=dict(color=col, width=2), legendgroup=name, stackgroup=stack))
-    # A stacked area's partial pieces stack in groups of their own (every series' first piece on the others'),
-    # dotted and pale as a line's: drawn in the series' area they read as a drop at the window's end.
-    for end, piece in (("head", part.iloc[:lo + 1] if lo > 0 else None),
-                       ("tail", part.iloc[hi:] if hi < len(part) - 1 else None)):
-        if piece is not None:
-            fig.add_trace(go.Scatter(x=piece[x], y=piece[y], name=f"{name} (partial)", mode="lines+markers",
-                                     line=dict(color=col, width=2, dash="dot"), opacity=0.6, legendgroup=name,
-                                     showlegend=False, stackgroup=f"partial-{end}" if stack else None))
-
-
-def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
-          y_title: str | None = None, kind: str = "line", money: bool = False,
-          percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
-          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None,
-          empty: str = "No data in this window", begins: dt.datetime | None = None) -> go.Figure:
-    """One trace per value of `color` (clouds get their brand colour); kind: line | area | bar.
-    `empty` is what a frame without rows says: a chart of failed runs only says "no failed run", not
-    that the window holds no data.
-    With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
-    (`until`) are marked partial; so is the bucket the store's data `begins` inside, when it begins after
-    the window does (a 90-day window over 30 days of data started with a low bucket, read as a dip). `duration`:
-    `y` holds milliseconds, drawn in one unit picked from the data (ms, s, min, h, d)."""
-    if frame is None or frame.empty:
-        return empty_figure(empty, title=title)
-    suffix = None
-    if duration:
-        unit, size = readable.duration_unit(frame[y])
-        frame = frame.assign(**{y: frame[y] / size})
-        suffix, y_title = f" {unit}", y_title or f"duration ({unit})"
-    fig = _base(title)
-    start = data_start(since, begins)
-    partial = partial_buckets(frame[x], start, until, bucket_s)
-    groups: Iterable[tuple[Any, pd.DataFrame]] = frame.groupby(color, sort=True) if color else [(y, frame)]
-    legend = shorts(frame[color].astype(str), LEGEND_CHARS) if color else {}
-    for index, (key, part) in enumerate(groups):
-        name = str(key[0] if isinstance(key, tuple) else key)
-        _trace(fig, part.sort_values(x), x=x, y=y, name=safe(legend.get(name, name)), col=color_for(name, index),
-               kind=kind, partial=partial)
-    if kind == "bar":
-        fig.update_layout(barmode="stack")
-    fig.update_yaxes(title=y_title, rangemode="tozero", tickprefix="$" if money else None,
-                     tickformat=MONEY_TICKS if money else SHARE_TICKS if percent else None, ticksuffix=suffix)
-    if integer:
-        stacked = frame.groupby(x)[y].sum() if kind in ("bar", "area") else frame[y]
-        integer_axis(fig, stacked.max())
-    head, tail = partial
-    marks = []
-    if head is not None and start is not None and bucket_s:
-        marks.append(_partial_marks(pd.Timestamp(start), head + pd.Timedelta(seconds=bucket_s)))
-    if tail is not None and until is not None:
-        marks.append(_partial_marks(tail, until, label_at="right"))
-    if marks:
-        fig.update_layout(shapes=[*fig.layout.shapes, *(shape for shape, _ in marks)],
-                          annotations=[*fig.layout.annotations, *(label for _, label in marks)])
-    if since is not None and until is not None and bucket_s:
-        fig.update_xaxes(range=window_span(since, until, bucket_s, kind))
-    return fig
-
-
-def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
-               since: dt.datetime | None = None, begins: dt.datetime | None = None) -> dict[str, go.Figure]:
-    """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
-    if trend is None or trend.empty:
-        return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
-                                                      ("retries", "Retries"), ("cost", "Cost"))}
-    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
-    return {
-        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
-                            integer=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
-                         until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
-                      until=until, bucket_s=bucket_s, since=since, begins=begins),
-    }
-
-
-def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,
-         money: bool = False, text: str | None = None, text_format: str | None = None, limit: int = 15) -> go.Figure:
-    """Horizontal bars, largest on top (top drivers, amplification, failing steps); `text` labels each bar with
-    another column, in `text_format` (`str.format`: "{:.2f}×" for a ratio, which read as a bare number)."""
-    if frame is None or frame.empty:
-        return empty_figure(title=title)
-    part = frame.nlargest(limit, x).iloc[::-1]
-    colors = [color_for(v, i) for i, v in enumerate(part[color])] if color else PALETTE[0]
-    fig = _base(title, height=max(HEIGHT, 28 * len(part) + 60))
-    labels = None
-    if text:
-        labels = [text_format.format(v) if text_format else fmt_usd(v) if text.endswith("_usd")
-                  else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}" for v in part[text]]
-    fig.add_trace(go.Bar(x=part[x], y=part[y].map(safe), orientation="h", marker_color=colors,
-                         text=labels, textposition="auto"))
-    _short_categories(fig, part[y])
-    fig.update_layout(hovermode="closest", showlegend=False)
-    # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
-    fig.update_xaxes(tickprefix="$" if money else None, tickformat=MONEY_TICKS if money else None,
-                     rangemode="nonnegative" if (pd.to_numeric(part[x], errors="coerce") >= 0).all() else "normal")
-    if not money and pd.api.types.is_integer_dtype(part[x]):
-        integer_axis(fig, part[x].max(), axis="x")
-    return fig
-
-
 def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Overlapping or touching storm windows merged into one shaded span (labels joined)."""
     spans = sorted((s for s in storms if s.get("window_start") is not None and s.get("window_end") is not None
@@ -320,11 +257,6 @@ def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-PLOT_WIDTH_PX = 850      # a chart's plotting area on a 1366-pixel screen with the sidebar open
-LABEL_CHAR_PX = 5.5      # one character of a 10-pixel annotation
-MIN_LABEL_CHARS = 10     # a label cut shorter than this names nothing
-
-
 def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.Timestamp) -> list[str | None]:
     """Each shaded span's label, cut to the room before the next span starts (labels sit at a span's
     top left, so close windows wrote over each other); None where fewer than MIN_LABEL_CHARS fit."""
@@ -341,183 +273,6 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
     return out
 
 
-def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
-                   title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
-                   bucket_s: int | None = None, since: dt.datetime | None = None,
-                   begins: dt.datetime | None = None) -> go.Figure:
-    """Retries over time by cloud, with each storm window shaded (labelled when there are few). Buckets of
-    tries without a retry draw no bar: a window of them says it has no retries, never an empty grid."""
-    if retries is None or retries.empty or not pd.to_numeric(retries["retries"], errors="coerce").fillna(0).any():
-        return empty_figure("No retries in this window", title=title)
-    fig = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
-                until=until, bucket_s=bucket_s, since=since, begins=begins)
-    spans = merge_windows(storms)
-    ends = [pd.Timestamp(v) for v in (retries["bucket"].min(), retries["bucket"].max(), until) if not is_missing(v)]
-    labels = span_labels(spans, min(ends), max([*ends, *(s["window_end"] for s in spans)])) \
-        if len(spans) <= 4 else [None] * len(spans)
-    for span, label in zip(spans, labels, strict=True):
-        # Only pass annotation_* when labelling: plotly adds a "new text" annotation for any of them.
-        note = ({"annotation_text": safe(label), "annotation_position": "top left", "annotation_font_size": 10}
-                if label else {})
-        fig.add_vrect(x0=span["window_start"], x1=span["window_end"], fillcolor="#d62728", opacity=0.18,
-                      line_width=0, **note)
-    fig.update_layout(bargap=0)
-    return fig
-
-
-def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, duration: bool = False) -> go.Figure:
-    """A histogram of `values`; with duration=True they are milliseconds, drawn in one unit picked from
-    the data (ms, s, min, h, d) named on the axis ("delay (s)"). Its `bins` are set here, not by plotly, so
-    the tallest bar is known and the count axis ticks whole retries (`integer_axis`): a few samples read
-    "0 1 1 2 2 3 3", ticks every half retry printed as whole numbers."""
-    if values is None or len(values) == 0:
-        return empty_figure(title=title)
-    if duration:
-        unit, size = readable.duration_unit(values)
-        values, x_title = values / size, f"{x_title} ({unit})"
-    present = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
-    counts, edges = np.histogram(present, bins=bins) if len(present) else (np.zeros(1), np.array([0.0, 1.0]))
-    width = float(edges[1] - edges[0])
-    fig = _base(title)
-    # A bin is [start, start + size): the last one ends a bin past numpy's, which holds its right edge.
-    fig.add_trace(go.Histogram(x=values, xbins=dict(start=float(edges[0]), end=float(edges[-1]) + width, size=width),
-                               marker_color=PALETTE[0]))
-    fig.update_layout(hovermode="closest", showlegend=False, bargap=0.05)
-    fig.update_xaxes(title=x_title)
-    fig.update_yaxes(title="retries")
-    integer_axis(fig, int(counts.max()))     # plotly's bins hold no more: numpy's last one holds its right edge too
-    return fig
-
-
-def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration percentiles",
-                    limit: int = 15) -> go.Figure:
-    """p50 / p95 / p99 per step (or workflow), grouped bars, log scale when spread is wide; the axis in
-    one unit picked from the data (ms, s, min, h, d), the hover in words ("5 min 12 s")."""
-    if frame is None or frame.empty:
-        return empty_figure(title=title)
-    part = frame.nlargest(limit, "p95_ms").iloc[::-1]
-    columns = [c for c in ("p50_ms", "p95_ms", "p99_ms") if c in part]
-    unit, size = readable.duration_unit(part[columns].stack())
-    fig = _base(title, height=max(HEIGHT, 30 * len(part) + 80))
-    for i, col in enumerate(columns):
-        fig.add_trace(go.Bar(y=part[label].map(safe), x=part[col] / size, name=col.removesuffix("_ms"),
-                             orientation="h", marker_color=PALETTE[i],
-                             hovertext=[fmt_duration(v) for v in part[col]], hoverinfo="text+name+y"))
-    _short_categories(fig, part[label])
-    fig.update_layout(barmode="group", hovermode="closest")
-    spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
-    if spread > 100:    # a log axis ticks at durations in words: plotly's own read "1000 s", "10k s" (2.8 h)
-        values = part[columns].stack()
-        low, high = float(values[values > 0].min()), float(values.max())
-        ladder = [(ms, text) for ms, text in LOG_DURATION_TICKS if low / 3 <= ms <= high * 3]
-        fig.update_xaxes(title="duration", type="log", tickmode="array",
-                         tickvals=[ms / size for ms, _ in ladder], ticktext=[text for _, text in ladder])
-    else:
-        fig.update_xaxes(title=f"duration ({unit})", ticksuffix=f" {unit}", type="linear")
-    return fig
-
-
-LOG_DURATION_TICKS = ((1, "1 ms"), (10, "10 ms"), (100, "100 ms"), (1_000, "1 s"), (10_000, "10 s"),
-                      (60_000, "1 min"), (600_000, "10 min"), (3_600_000, "1 h"), (21_600_000, "6 h"),
-                      (86_400_000, "1 d"), (604_800_000, "7 d"), (2_592_000_000, "30 d"))
-"""(ms, label) where a log duration axis ticks."""
-
-
-def _compare_label(row: Any) -> str:
-    """A step's name as Compare's chart reads it (under its parent), not yet made chart text (`safe`)."""
-    parent = row.parent if isinstance(row.parent, str) and row.parent else None
-    return f"{parent} / {row.step}" if parent else str(row.step)
-
-
-def _compare_mark(error: Any, retries: Any, visits: Any, running: bool = False) -> str:
-    """A bar's mark in words (no emoji font needed): failed, retried, or not run (for a run still running,
-    "not yet": it may not have reached the step)."""
-    marks = []
-    if not int(visits or 0):
-        return "not yet" if running else "not run"
-    if isinstance(error, str) and error:
-        marks.append("failed")
-    if int(retries or 0):
-        marks.append(f"{int(retries)} retr{'y' if int(retries) == 1 else 'ies'}")
-    return ", ".join(marks)
-
-
-def compare_steps(table: pd.DataFrame, *, title: str = "Time per step, run A against run B",
-                  limit: int = 30, running: Sequence[str] = ()) -> go.Figure:
-    """Two runs' per-step durations side by side (`runs.compare_runs`: one row per step, differences
-    first): grouped horizontal bars in one unit picked from the data, a failed or retried step marked on
-    its bar in words and outlined red, a step only one run took shown with "not run" for the other, or
-    "not yet" when that run is still running (`running`: "a", "b")."""
-    if table is None or table.empty:
-        return empty_figure("No steps to compare", title=title)
-    part = table.head(limit)
-    names = [_compare_label(r) for r in part.itertuples(index=False)]
-    labels = [safe(n) for n in names]
-    unit, size = readable.duration_unit(pd.concat([part["a_ms"], part["b_ms"]]))
-    fig = _base(title, height=max(HEIGHT, 44 * len(part) + 90))
-    for run, colour in (("a", PALETTE[0]), ("b", PALETTE[1])):
-        errors, retries, visits = part[f"{run}_error"], part[f"{run}_retries"], part[f"{run}_visits"]
-        marks = [_compare_mark(e, r, v, run in running) for e, r, v in zip(errors, retries, visits, strict=True)]
-        failed = [m.startswith("failed") for m in marks]
-        # A step this run did not take hovers "not run", as its bar is marked (it read "n/a, 0 visit(s)").
-        hover = [f"{lab}<br>run {run.upper()}: {'not yet (still running)' if run in running else 'not run'}"
-                 if not int(v or 0) else
-                 f"{lab}<br>run {run.upper()}: {fmt_duration(ms, 'no duration recorded')}, {int(v or 0)} visit(s)"
-                 + (f", {int(r)} retries" if r else "")
-                 + (f"<br>{safe(str(e)[:120])}" if isinstance(e, str) and e else "")
-                 for lab, ms, v, r, e in zip(labels, part[f"{run}_ms"], visits, retries, errors, strict=True)]
-        fig.add_trace(go.Bar(
-            y=labels, x=(part[f"{run}_ms"] / size).fillna(0), name=f"run {run.upper()}", orientation="h",
-            marker=dict(color=colour, line=dict(color=[STATUS_COLORS[Status.FAILED.value] if f else colour
-                                                       for f in failed], width=[3 if f else 0 for f in failed])),
-            text=marks, textposition="outside", cliponaxis=False, hovertext=hover, hoverinfo="text"))
-    fig.update_layout(barmode="group", hovermode="closest")
-    fig.update_yaxes(autorange="reversed", type="category")
-    _short_categories(fig, names)
-    fig.update_xaxes(title=f"time in step ({unit})", ticksuffix=f" {unit}", rangemode="tozero")
-    return fig
-
-
-def severity_counts(findings: pd.DataFrame) -> go.Figure:
-    if findings is None or findings.empty:
-        return empty_figure("No findings", title="Findings by severity")
-    counts = findings.groupby("severity").size()
-    order = [s for s in SEVERITY_COLORS if s in counts.index]
-    fig = _base("Findings by severity", height=220)
-    fig.add_trace(go.Bar(x=order, y=[counts[s] for s in order], marker_color=[SEVERITY_COLORS[s] for s in order]))
-    fig.update_layout(hovermode="closest", showlegend=False)
-    integer_axis(fig, counts.max())
-    return fig
-
-
-RUN_STATUS_COLORS = {"succeeded": "#2e9d5b", "partial": "#ff9f1c", "failed": "#d62728", "running": "#1f77b4"}
-
-
-def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by scope") -> go.Figure:
-    """One row per scope, a marker per run coloured by its status (failed runs stand out)."""
-    if runs is None or runs.empty:
-        return empty_figure("No collection runs recorded", title=title)
-    fig = _base(title, height=max(220, 40 * runs[C.scope].nunique() + 100))
-    for status, part in runs.groupby(C.status):
-        fig.add_trace(go.Scatter(
-            x=part[C.started_at], y=part[C.scope].map(safe), mode="markers", name=safe(status),
-            marker=dict(color=RUN_STATUS_COLORS.get(str(status), "#999"), size=12 if status == "failed" else 9,
-                        symbol="x" if status == "failed" else "circle"),
-            hovertext=[safe(_run_hover(s, e)) for s, e in zip(part[C.status], part[C.error], strict=True)],
-            hoverinfo="text+x"))
-    fig.update_layout(hovermode="closest")
-    times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
-    if len(times) and times.max() - times.min() < MIN_TIME_SPAN:
-        # Runs within moments of each other (every scope synced at once): an axis of their own span
-        # would tick in fractions of a millisecond; one hour around them reads as a time of day.
-        middle = times.min() + (times.max() - times.min()) / 2
-        fig.update_xaxes(range=[middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2])
-    return fig
-
-
-MIN_TIME_SPAN = pd.Timedelta(hours=1)
-
-
 def _run_hover(status: Any, error: Any) -> str:
     """A collection run's hover: its status, and its error when it has one (a stored run without one
     has NaN, which read "succeeded: nan")."""
@@ -526,165 +281,407 @@ def _run_hover(status: Any, error: Any) -> str:
     return f"{status}: {error}"[:200]
 
 
-# ---------------------------------------------------------------- one execution's timeline
+PLOT_WIDTH_PX = 850      # a chart's plotting area on a 1366-pixel screen with the sidebar open
+LABEL_CHAR_PX = 5.5      # one character of a 10-pixel annotation
+MIN_LABEL_CHARS = 10     # a label cut shorter than this names nothing
+RUN_STATUS_COLORS = {"succeeded": "#2e9d5b", "partial": "#ff9f1c", "failed": "#d62728", "running": "#1f77b4"}
+MIN_TIME_SPAN = pd.Timedelta(hours=1)
 
-def _tree_order(steps: pd.DataFrame) -> list[tuple[int, Any]]:
-    """Steps in display order (depth-first under their container), with their depth."""
-    keys = set(steps[C.step_key])
-    children: dict[Any, list[Any]] = {}
-    for row in steps.itertuples(index=False):
-        parent = getattr(row, C.parent_step_key)
-        parent = parent if isinstance(parent, str) and parent in keys else None
-        children.setdefault(parent, []).append(row)
 
-    def start_of(row: Any) -> tuple:
-        value = getattr(row, C.started_at)
-        iteration = getattr(row, C.iteration)
-        return (0 if iteration is None or pd.isna(iteration) else int(iteration),
-                pd.Timestamp.max.tz_localize("UTC") if value is None or pd.isna(value) else pd.Timestamp(value),
-                getattr(row, C.step_key))
+# ---------------------------------------------------------------- time series
 
-    out: list[tuple[int, Any]] = []
-    stack = [(0, r) for r in sorted(children.get(None, []), key=start_of, reverse=True)]
-    while stack:
-        depth, row = stack.pop()
-        out.append((depth, row))
-        for child in sorted(children.get(getattr(row, C.step_key), []), key=start_of, reverse=True):
-            stack.append((depth + 1, child))
+def _partial_bands(head: pd.Timestamp | None, tail: pd.Timestamp | None, start: Any, until: Any,
+                   bucket_s: int | None) -> list[dict[str, Any]]:
+    """The window's partial first and last buckets as shaded spans, each labelled inside its outer edge (the
+    last one's label from its right edge: from its left it ran past the chart's end, "partia")."""
+    bands = []
+    if head is not None and start is not None and bucket_s:
+        bands.append({"start": start, "end": head + pd.Timedelta(seconds=bucket_s), "at": start, "align": "left"})
+    if tail is not None and until is not None:
+        bands.append({"start": tail, "end": until, "at": until, "align": "right"})
+    return bands
+
+
+def _band_layers(bands: Sequence[dict[str, Any]], *, x: dict[str, Any], colour: str = BAND_GREY,
+                 label: str = "partial", labels: Sequence[str | None] | None = None) -> list[Chart]:
+    """Shaded spans of time (partial buckets, storm windows) and their labels, as layers under the data."""
+    if not bands:
+        return []
+    rows = records({"start": b["start"], "end": b["end"], "at": b.get("at", b["start"]),
+                    "label": safe(labels[i]) if labels is not None and labels[i] else
+                    (label if labels is None else None), "align": b.get("align", "left")}
+                   for i, b in enumerate(bands))
+    out: list[Chart] = [{"data": {"values": rows}, "mark": {"type": "rect", "color": colour, "opacity": 0.18},
+                         "encoding": {"x": {**x, "field": "start"}, "x2": {"field": "end"}}}]
+    for align in ("left", "right"):
+        part = [r for r in rows if r["label"] and r["align"] == align]
+        if part:
+            out.append({"data": {"values": part},
+                        "mark": {"type": "text", "align": align, "baseline": "top", "dx": 3 if align == "left" else -3,
+                                 "dy": 3, "fontSize": 10, "color": NOTE_GREY},
+                        "encoding": {"x": {**x, "field": "at"}, "y": {"value": 0},
+                                     "text": {"field": "label", "type": "nominal"}}})
     return out
 
 
-def _lanes(steps: pd.DataFrame) -> list[tuple[int, str, list[Any]]]:
-    """(depth, name, visits) per lane, in display order: one lane per step path (the names from the run
-    down to the step), so a loop's or a Map's iterations and a polling loop's revisits share their
-    step's lane instead of a row each (a failed action is not buried under 72 iteration rows)."""
-    lane_of: dict[str, tuple[str, ...]] = {}
-    lanes: dict[tuple[str, ...], tuple[int, list[Any]]] = {}
-    for depth, row in _tree_order(steps):
-        parent = getattr(row, C.parent_step_key)
-        path = (*lane_of.get(parent, ()), str(getattr(row, C.name))) if isinstance(parent, str) else (
-            str(getattr(row, C.name)),)
-        lane_of[str(getattr(row, C.step_key))] = path
-        lanes.setdefault(path, (depth, []))[1].append(row)
-    return [(depth, path[-1], visits) for path, (depth, visits) in lanes.items()]
+def _value_text(value: Any, *, money: bool, percent: bool, integer: bool, unit: str | None) -> str:
+    """A point's value as its tooltip reads it (the tables' formats)."""
+    if is_missing(value):
+        return "—"
+    if money:
+        return fmt_usd(value)
+    if percent:
+        return fmt_pct(value)
+    if integer:
+        return fmt_count(value)
+    if unit:
+        return f"{float(value):,.3g} {unit}"
+    return f"{float(value):,.4g}"
 
 
-def _text_or_none(value: Any) -> str | None:
-    """A stored text (an error, a cause), None for a missing (None, NaN) or blank one."""
-    return None if is_missing(value) or not str(value).strip() else str(value)
+def _pieces(part: pd.DataFrame, flags: np.ndarray) -> list[tuple[str, pd.DataFrame]]:
+    """A line's rows cut where its partial first and last buckets begin: ("whole", the full buckets) and
+    ("head" / "tail", each partial end with the full bucket next to it, so the dotted piece joins the line)."""
+    if not flags.any() or flags.all():
+        return [("whole" if not flags.any() else "tail", part)]
+    whole = [i for i, p in enumerate(flags) if not p]
+    lo, hi = whole[0], whole[-1]
+    out = [("whole", part.iloc[lo:hi + 1])]
+    if lo > 0:
+        out.append(("head", part.iloc[:lo + 1]))
+    if hi < len(part) - 1:
+        out.append(("tail", part.iloc[hi:]))
+    return out
 
 
-def _step_bar(row: Any, label: str, now: dt.datetime) -> dict[str, Any] | None:
-    """The timeline bar of one step visit on its lane (None when it never started); a running step
-    ends now."""
-    start, end = getattr(row, C.started_at), getattr(row, C.ended_at)
-    if start is None or pd.isna(start):
-        return None
-    if end is None or pd.isna(end):
-        end = now if getattr(row, C.status) == Status.RUNNING.value else start
-    iteration = getattr(row, C.iteration)
-    suffix = "" if iteration is None or pd.isna(iteration) else f" [{int(iteration)}]"
-    step_type = getattr(row, C.type)
-    tried = getattr(row, C.attempts)
-    attempts_n = 1 if is_missing(tried) else max(1, int(tried))     # none recorded: the one try it had
-    running = getattr(row, C.status) == Status.RUNNING.value and is_missing(getattr(row, C.duration_ms))
-    took = "running" if running else fmt_duration(getattr(row, C.duration_ms))
-    hover = (f"{safe(getattr(row, C.name))}{suffix} ({safe(step_type)})<br>status {safe(getattr(row, C.status))}"
-             f"<br>{took}, {attempts_n} tr{'y' if attempts_n == 1 else 'ies'}")
-    error = _text_or_none(getattr(row, C.error))
-    if error:       # a stored row without one has NaN, which read "nan: nan"
-        cause = _text_or_none(getattr(row, C.cause))
-        hover += f"<br>{safe(error)}" + (f": {safe(cause[:120])}" if cause else "")
-    return {"label": label, "start": start, "end": end, "status": getattr(row, C.status),
-            "kind": "wait" if step_type == StepType.WAIT.value else "step", "hover": hover}
+def _y_axis(y_title: str | None, *, money: bool, percent: bool, integer: bool, unit: str | None) -> dict[str, Any]:
+    """A value axis in the measure's own terms: dollars, percent, whole counts or one duration unit."""
+    axis: dict[str, Any] = {"title": y_title}
+    if money:
+        axis["format"] = "$" + MONEY_TICKS
+    elif percent:
+        axis["format"] = SHARE_TICKS
+    elif integer:
+        axis.update(integer_axis())
+    elif unit:
+        axis["labelExpr"] = f"format(datum.value, ',~g') + ' {unit}'"
+    return axis
 
 
-def _lane_label(depth: int, name: str, visits: list[Any]) -> str:
-    """The lane's name, indented under its container, with its visits and failed ones when several."""
-    failed = sum(1 for v in visits if getattr(v, C.status) in measures.STEP_FAILED)
-    count = f" ×{len(visits)}" if len(visits) > 1 else ""
-    return (f"{'   ' * depth}{'└ ' if depth else ''}{safe(short(name))}{count}"
-            + (f" ({failed} failed)" if failed and count else ""))
-
-
-def _try_bars(tries: pd.DataFrame | None, label: str) -> list[dict[str, Any]]:
-    """Thinner bars on the lane under a retried step, one per try that started."""
-    bars: list[dict[str, Any]] = []
-    for t in (tries if tries is not None else pd.DataFrame()).itertuples(index=False):
-        t_start, t_end = getattr(t, C.started_at), getattr(t, C.ended_at)
-        if t_start is None or pd.isna(t_start):
-            continue
-        t_end = t_start if t_end is None or pd.isna(t_end) else t_end
-        bars.append({"label": label, "start": t_start, "end": t_end, "status": getattr(t, C.status), "kind": "try",
-                     "hover": safe(f"try {getattr(t, C.attempt)}: {getattr(t, C.status)} "
-                                   f"{_text_or_none(getattr(t, C.error)) or ''}".rstrip())})
-    return bars
-
-
-def gantt(execution: dict[str, Any], steps: pd.DataFrame, attempts: pd.DataFrame | None = None, *,
-          max_rows: int = 400, now: dt.datetime | None = None) -> go.Figure:
-    """One execution: a lane per step (nested under Map/Parallel/loop containers) holding a bar per
-    visit, so iterations and revisits share it, with their count and failures in its label; a lane of
-    thinner bars for the tries of a retried step, waits hatched, status colours; the run itself on top."""
-    if steps is None or steps.empty:
-        return empty_figure("No step details were collected for this execution", title="Timeline")
-    now = now or dt.datetime.now(dt.timezone.utc)
-    tries: dict[str, pd.DataFrame] = {}
-    if attempts is not None and not attempts.empty:
-        for key, part in attempts.groupby(C.step_key):
-            if len(part) > 1:
-                tries[str(key)] = part.sort_values(C.attempt)
+def _series_rows(frame: pd.DataFrame, names: pd.Series, legend: dict[str, str], order: list[str], *, x: str, y: str,
+                 kind: str, partial: tuple[pd.Timestamp | None, pd.Timestamp | None], bucket_s: int | None,
+                 value_text: Any) -> list[dict[str, Any]]:
+    """Each series' points, flagged partial in the window's partial first and last buckets; a line's or an
+    area's rows cut into pieces (`_pieces`) so its partial ends draw apart (dotted, paler)."""
+    head, tail = partial
     rows: list[dict[str, Any]] = []
-    run_start = execution.get(C.started_at)
-    run_end = execution.get(C.ended_at)
-    if run_start is not None and not pd.isna(run_start):
-        rows.append({"label": f"run: {safe(short(execution.get(C.workflow_name) or 'execution'))}", "start": run_start,
-                     "end": run_end if run_end is not None and not pd.isna(run_end) else now,
-                     "status": execution.get(C.status), "kind": "run", "hover": safe(execution.get(C.execution_id)),
-                     "lane": -1})
-    lanes = 0
-    for depth, name, visits in _lanes(steps):
-        label = _lane_label(depth, name, visits)
-        bars = [b for b in (_step_bar(v, label, now) for v in visits) if b is not None]
-        if not bars:
+    for name in order:
+        part = frame[names == name].sort_values(x)
+        at = pd.to_datetime(part[x], utc=True)
+        flags = np.zeros(len(part), dtype=bool)
+        if head is not None:
+            flags |= (at == head).to_numpy()
+        if tail is not None:
+            flags |= (at >= tail).to_numpy()
+        for piece, rows_of in ([("bar", part)] if kind == "bar" else _pieces(part, flags)):
+            for moment, value, is_partial in zip(rows_of[x], rows_of[y],
+                                                 flags[part.index.get_indexer(rows_of.index)], strict=True):
+                rows.append({"x": moment, "x2": _utc(moment) + pd.Timedelta(seconds=bucket_s) if bucket_s else None,
+                             "y": value, "series": safe(legend[name]), "name": safe(name),
+                             "piece": "bar" if piece == "bar" else "whole" if piece == "whole" else "partial",
+                             "group": f"{name} {piece}", "end": piece, "partial": bool(is_partial),
+                             "when": when(moment), "value": value_text(value)})
+    return rows
+
+
+def _stack(rows: list[dict[str, Any]]) -> None:
+    """Each row's band of a stack (`y0` to `y1`), the series on one another in the rows' order at each moment.
+    Stacked here, not by Vega: its stack of bars spanning a bucket (x to x2) drew them as thin strips, and a
+    line's partial pieces stacked with the whole ones they share a moment with."""
+    tops: dict[tuple[bool, Any], float] = {}
+    for row in rows:
+        at = (row["piece"] == "partial", row["x"])
+        base = tops.get(at, 0.0)
+        value = row["y"]
+        row["y0"], row["y1"] = base, base + (0.0 if value is None or is_missing(value) else float(value))
+        tops[at] = row["y1"]
+
+
+def _data_layers(rows: list[dict[str, Any]], encoding: dict[str, Any], kind: str, bucketed: bool) -> list[Chart]:
+    """The series drawn: stacked bars spanning their buckets (partial ones paler), or lines and stacked areas
+    whose partial pieces are dotted and pale, stacked apart from the whole ones (in the series' own area a
+    partial last bucket read as a drop at the window's end)."""
+    if kind == "bar":
+        bars = {**encoding, "opacity": {"condition": {"test": "datum.partial", "value": 0.4}, "value": 1}}
+        if bucketed:
+            bars["x2"] = {"field": "x2"}
+        return [{"data": {"values": records(rows)}, "mark": {"type": "bar", "clip": True}, "encoding": bars}]
+    out: list[Chart] = []
+    for end in ("whole", "head", "tail"):      # a layer each: an area's edge line joined a head piece to a tail one
+        dotted = end != "whole"
+        piece_rows = [r for r in rows if r["end"] == end]
+        if not piece_rows:
             continue
-        rows.extend({**b, "lane": 2 * lanes} for b in bars)
-        retried = [tries[k] for k in (str(getattr(v, C.step_key)) for v in visits) if k in tries]
-        if retried:
-            tries_label = f"{'   ' * (depth + 1)}· tries ({sum(len(t) for t in retried)})"
-            rows.extend({**b, "lane": 2 * lanes + 1} for t in retried for b in _try_bars(t, tries_label))
-            lanes += 1
-        lanes += 1
-        if lanes >= max_rows:
-            break
-    if not rows:
-        return empty_figure("No step of this execution has a start time", title="Timeline")
-    frame = pd.DataFrame(rows)
-    frame["start"] = pd.to_datetime(frame["start"], utc=True)
-    frame["end"] = pd.to_datetime(frame["end"], utc=True)
-    frame["ms"] = ((frame["end"] - frame["start"]).dt.total_seconds() * 1000).clip(lower=1)
-    frame["y"] = pd.factorize(frame["lane"], sort=True)[0]
-    shown = int(frame["y"].max()) + 1
-    height = max(260, min(22 * shown + 90, 2400))
-    title = "Timeline" + (f" (first {max_rows} lanes)" if lanes >= max_rows else "")
-    fig = _base(title, height=height)
-    for kind, width, pattern in (("run", 0.8, ""), ("step", 0.7, ""), ("wait", 0.7, "/"), ("try", 0.4, "")):
-        part = frame[frame["kind"] == kind]
-        if part.empty:
-            continue
-        fig.add_trace(go.Bar(
-            y=part["y"], x=part["ms"], base=part["start"], orientation="h", width=width,
-            marker=dict(color=[STATUS_COLORS.get(s, "#999") for s in part["status"]],
-                        pattern=dict(shape=pattern), line=dict(width=0)),
-            opacity=0.55 if kind == "run" else 1.0, name=kind, hovertext=part["hover"], hoverinfo="text",
-            showlegend=False))
-    ticks = frame.drop_duplicates("y")
-    fig.update_yaxes(tickvals=ticks["y"], ticktext=ticks["label"], autorange="reversed", tickfont=dict(size=11,
-                                                                                                      family="monospace"))
-    fig.update_xaxes(type="date")
-    fig.update_layout(hovermode="closest", bargap=0.2)
-    for status, colour in STATUS_COLORS.items():
-        if status in set(frame["status"]):
-            fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=status,
-                                     marker=dict(color=colour, size=10, symbol="square")))
-    return fig
+        style: dict[str, Any] = {"type": "area" if kind == "area" else "line", "clip": True, "strokeWidth": 2}
+        if kind == "area":
+            style.update(opacity=0.35 if dotted else 0.85, line={"strokeDash": [2, 3]} if dotted else True)
+        elif dotted:
+            style.update(strokeDash=[2, 3], opacity=0.6, point=True)
+        out.append({"data": {"values": records(piece_rows)}, "mark": style,
+                    "encoding": {**encoding, "detail": {"field": "group", "type": "nominal"}}})
+    return out
+
+
+def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, title: str | None = None,
+          y_title: str | None = None, kind: str = "line", money: bool = False,
+          percent: bool = False, integer: bool = False, until: dt.datetime | None = None,
+          bucket_s: int | None = None, duration: bool = False, since: dt.datetime | None = None,
+          empty: str = "No data in this window", begins: dt.datetime | None = None) -> Chart:
+    """One series per value of `color` (clouds get their brand colour); kind: line | area (stacked) | bar
+    (stacked, each bar spanning its bucket). `empty` is what a frame without rows says: a chart of failed runs
+    only says "no failed run", not that the window holds no data.
+    With `bucket_s`, a first bucket the window (`since`) begins inside and a last one it ends inside
+    (`until`) are shaded and labelled "partial", their bars paler and their lines dotted; so is the bucket the
+    store's data `begins` inside, when it begins after the window does (a 90-day window over 30 days of data
+    started with a low bucket, read as a dip). `duration`: `y` holds milliseconds, drawn in one unit picked
+    from the data (ms, s, min, h, d)."""
+    if frame is None or frame.empty:
+        return empty_chart(empty, title=title)
+    unit = None
+    if duration:
+        unit, size = readable.duration_unit(frame[y])
+        frame = frame.assign(**{y: frame[y] / size})
+        y_title = y_title or f"duration ({unit})"
+    start = data_start(since, begins)
+    partial = partial_buckets(frame[x], start, until, bucket_s)
+    names = frame[color].astype(str) if color else pd.Series(y, index=frame.index)
+    legend = shorts(names, LEGEND_CHARS)
+    order = sorted(legend)
+    rows = _series_rows(frame, names, legend, order, x=x, y=y, kind=kind, partial=partial, bucket_s=bucket_s,
+                        value_text=lambda v: _value_text(v, money=money, percent=percent, integer=integer,
+                                                         unit=unit))
+    stacked = kind in ("bar", "area")
+    if stacked:
+        _stack(rows)
+    domain = window_span(since, until, bucket_s, "line") if since is not None and until is not None and bucket_s \
+        else None
+    encoding: dict[str, Any] = {
+        "x": time_x("x", domain=domain),
+        "y": {"field": "y1" if stacked else "y", "type": "quantitative", "stack": None,
+              "axis": _y_axis(y_title, money=money, percent=percent, integer=integer, unit=unit)},
+        "color": {"field": "series", "type": "nominal", **({} if color else {"legend": None}),
+                  "scale": {"domain": [safe(legend[n]) for n in order],
+                            "range": [color_for(n, i) for i, n in enumerate(order)]}},
+        "tooltip": [{"field": "name", "title": color or "series"},
+                    {"field": "when", "title": "bucket" if bucket_s else x}, {"field": "value", "title": y_title or y}]}
+    if stacked:
+        encoding["y2"] = {"field": "y0"}
+    bands = _partial_bands(*partial, start, until, bucket_s)
+    return spec(title, layer=one_domain([*_band_layers(bands, x=encoding["x"]),
+                                         *_data_layers(rows, encoding, kind, bool(bucket_s))]))
+
+
+def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
+               since: dt.datetime | None = None, begins: dt.datetime | None = None) -> dict[str, Chart]:
+    """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
+    if trend is None or trend.empty:
+        return {k: empty_chart(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
+                                                     ("retries", "Retries"), ("cost", "Cost"))}
+    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
+    return {
+        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
+                            integer=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
+        "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
+                              percent=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
+        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
+                         until=until, bucket_s=bucket_s, since=since, begins=begins),
+        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
+                      until=until, bucket_s=bucket_s, since=since, begins=begins),
+    }
+
+
+def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,
+                   title: str = "Retries over time (storm windows shaded)", until: dt.datetime | None = None,
+                   bucket_s: int | None = None, since: dt.datetime | None = None,
+                   begins: dt.datetime | None = None) -> Chart:
+    """Retries over time by cloud, with each storm window shaded (labelled when there are few). Buckets of
+    tries without a retry draw no bar: a window of them says it has no retries, never an empty grid."""
+    if retries is None or retries.empty or not pd.to_numeric(retries["retries"], errors="coerce").fillna(0).any():
+        return empty_chart("No retries in this window", title=title)
+    chart = lines(retries, x="bucket", y="retries", color=C.cloud, title=title, kind="bar", integer=True,
+                  until=until, bucket_s=bucket_s, since=since, begins=begins)
+    spans = merge_windows(storms)
+    ends = [pd.Timestamp(v) for v in (retries["bucket"].min(), retries["bucket"].max(), until) if not is_missing(v)]
+    labels = span_labels(spans, min(ends), max([*ends, *(s["window_end"] for s in spans)])) \
+        if len(spans) <= 4 else [None] * len(spans)
+    shaded = [{"start": s["window_start"], "end": s["window_end"]} for s in spans]
+    x = chart["layer"][-1]["encoding"]["x"]
+    chart["layer"] = one_domain([*_band_layers(shaded, x=x, colour=STATUS_COLORS[Status.FAILED.value],
+                                               labels=labels), *chart["layer"]])
+    return chart
+
+
+# ---------------------------------------------------------------- bars
+
+def _bar_height(n: int, per: int, extra: int) -> int:
+    return max(HEIGHT, per * n + extra)
+
+
+def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,
+         money: bool = False, text: str | None = None, text_format: str | None = None, limit: int = 15) -> Chart:
+    """Horizontal bars, largest on top (top drivers, amplification, failing steps); `text` labels each bar with
+    another column, in `text_format` (`str.format`: "{:.2f}×" for a ratio, which read as a bare number). Names
+    are cut on the axis (`shorts`) and whole in the tooltip."""
+    if frame is None or frame.empty:
+        return empty_chart(title=title)
+    part = frame.nlargest(limit, x)
+    labels = shorts(part[y])
+    values = pd.to_numeric(part[x], errors="coerce")
+    integer = not money and pd.api.types.is_integer_dtype(part[x])
+    rows = []
+    for i, (name, value, key) in enumerate(zip(part[y], part[x], part[color] if color else [None] * len(part),
+                                               strict=True)):
+        label = None
+        if text:
+            v = part[text].iloc[i]
+            label = text_format.format(v) if text_format else fmt_usd(v) if text.endswith("_usd") \
+                else f"{v:,.2f}" if isinstance(v, float) else f"{v:,}"
+        rows.append({"label": safe(labels["" if name is None else str(name)]), "name": safe(name), "x": value,
+                     "colour": color_for(key, i) if color else PALETTE[0], "text": label,
+                     "value": _value_text(value, money=money, percent=False, integer=integer, unit=None)})
+    order = [r["label"] for r in rows]
+    x_axis: dict[str, Any] = {"title": None}
+    if money:
+        x_axis["format"] = "$" + MONEY_TICKS
+    elif integer:
+        x_axis.update(integer_axis())
+    # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
+    scale = {"domainMin": 0} if (values.fillna(0) >= 0).all() else {}
+    encoding = {"y": {"field": "label", "type": "nominal", "sort": order, "title": None},
+                "x": {"field": "x", "type": "quantitative", "axis": x_axis, "scale": scale},
+                "tooltip": [{"field": "name", "title": y}, {"field": "value", "title": x}]}
+    layer: list[Chart] = [{"mark": {"type": "bar"}, "encoding": {**encoding, "color": {"field": "colour",
+                                                                                       "type": "nominal",
+                                                                                       "scale": None}}}]
+    if text:
+        layer.append({"mark": {"type": "text", "align": "left", "dx": 3, "fontSize": 11},
+                      "encoding": {**encoding, "text": {"field": "text", "type": "nominal"}}})
+    return spec(title, _bar_height(len(part), 28, 60), data={"values": records(rows)}, layer=layer)
+
+
+def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, duration: bool = False) -> Chart:
+    """A histogram of `values`; with duration=True they are milliseconds, drawn in one unit picked from
+    the data (ms, s, min, h, d) named on the axis ("delay (s)"). Its bins are numpy's, counted here, so the
+    count axis ticks whole retries (a few samples read "0 1 1 2 2 3 3" with ticks every half retry)."""
+    if values is None or len(values) == 0:
+        return empty_chart(title=title)
+    unit = None
+    if duration:
+        unit, size = readable.duration_unit(values)
+        values, x_title = values / size, f"{x_title} ({unit})"
+    present = pd.to_numeric(pd.Series(values), errors="coerce").dropna()
+    counts, edges = np.histogram(present, bins=bins) if len(present) else (np.zeros(1, dtype=int), np.array([0.0, 1.0]))
+    suffix = f" {unit}" if unit else ""
+    rows = [{"start": float(lo), "end": float(hi), "count": int(n),
+             "range": f"{lo:,.4g}{suffix} to {hi:,.4g}{suffix}", "n": fmt_count(int(n))}
+            for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True) if n]
+    return spec(title, data={"values": records(rows)},
+                mark={"type": "bar", "color": PALETTE[0], "binSpacing": 1},
+                encoding={"x": {"field": "start", "type": "quantitative", "title": x_title,
+                                "scale": {"domain": [float(edges[0]), float(edges[-1])]}},
+                          "x2": {"field": "end"},
+                          "y": {"field": "count", "type": "quantitative", "title": "retries",
+                                "axis": integer_axis()},
+                          "y2": {"datum": 0},
+                          "tooltip": [{"field": "range", "title": x_title}, {"field": "n", "title": "retries"}]})
+
+
+def _log_ticks(low: float, high: float, size: float) -> tuple[list[float], str]:
+    """A log duration axis' tick values (in the axis' unit) and the expression labelling them in words."""
+    ladder = [(ms, text) for ms, text in LOG_DURATION_TICKS if low / 3 <= ms <= high * 3]
+    values = [ms / size for ms, _ in ladder]
+    expr = " : ".join(f"datum.value == {v!r} ? '{text}'" for v, (_ms, text) in zip(values, ladder, strict=True))
+    return values, (expr + " : ''") if expr else "''"
+
+
+def percentile_bars(frame: pd.DataFrame, *, label: str, title: str = "Duration percentiles",
+                    limit: int = 15) -> Chart:
+    """p50 / p95 / p99 per step (or workflow), grouped bars, log scale when spread is wide; the axis in
+    one unit picked from the data (ms, s, min, h, d), the tooltip in words ("5 min 12 s")."""
+    if frame is None or frame.empty:
+        return empty_chart(title=title)
+    part = frame.nlargest(limit, "p95_ms")
+    columns = [c for c in ("p50_ms", "p95_ms", "p99_ms") if c in part]
+    unit, size = readable.duration_unit(part[columns].stack())
+    labels = shorts(part[label])
+    rows = [{"label": safe(labels[str(name)]), "name": safe(name), "p": col.removesuffix("_ms"), "x": ms / size,
+             "took": fmt_duration(ms)}
+            for name, (_, r) in zip(part[label], part.iterrows(), strict=True) for col in columns
+            for ms in [r[col]] if not is_missing(ms)]
+    order = list(dict.fromkeys(r["label"] for r in rows))
+    spread = part["p99_ms" if "p99_ms" in part else "p95_ms"].max() / max(part["p50_ms"].min(), 1)
+    x: dict[str, Any] = {"field": "x", "type": "quantitative", "stack": None}
+    if spread > 100:    # a log axis ticks at durations in words: d3's own read "1000 s", "10k s" (2.8 h)
+        values = part[columns].stack()
+        ticks, expr = _log_ticks(float(values[values > 0].min()), float(values.max()), size)
+        x.update(title="duration", scale={"type": "log"}, axis={"values": ticks, "labelExpr": expr})
+    else:
+        x.update(title=f"duration ({unit})", axis={"labelExpr": f"format(datum.value, ',~g') + ' {unit}'"})
+    names = [c.removesuffix("_ms") for c in columns]
+    return spec(title, _bar_height(len(part), 30, 80), data={"values": records(rows)}, mark={"type": "bar"},
+                encoding={"y": {"field": "label", "type": "nominal", "sort": order, "title": None},
+                          "yOffset": {"field": "p", "type": "nominal", "sort": names},
+                          "x": x,
+                          "color": {"field": "p", "type": "nominal", "sort": names,
+                                    "scale": {"domain": names, "range": PALETTE[:len(names)]}},
+                          "tooltip": [{"field": "name", "title": label}, {"field": "p", "title": "percentile"},
+                                      {"field": "took", "title": "duration"}]})
+
+
+def severity_counts(findings: pd.DataFrame) -> Chart:
+    """How many findings of each severity, most severe first."""
+    if findings is None or findings.empty:
+        return empty_chart("No findings", title="Findings by severity")
+    counts = findings.groupby("severity").size()
+    order = [s for s in SEVERITY_COLORS if s in counts.index]
+    rows = [{"severity": s, "count": int(counts[s]), "n": fmt_count(int(counts[s]))} for s in order]
+    return spec("Findings by severity", 220, data={"values": rows}, mark={"type": "bar"},
+                encoding={"x": {"field": "severity", "type": "nominal", "sort": order, "title": None,
+                                "axis": {"labelAngle": 0}},
+                          "y": {"field": "count", "type": "quantitative", "title": None,
+                                "axis": integer_axis()},
+                          "color": {"field": "severity", "type": "nominal", "legend": None,
+                                    "scale": {"domain": order, "range": [SEVERITY_COLORS[s] for s in order]}},
+                          "tooltip": [{"field": "severity"}, {"field": "n", "title": "findings"}]})
+
+
+# ---------------------------------------------------------------- collection runs
+
+def collection_timeline(runs: pd.DataFrame, title: str = "Collection runs by scope") -> Chart:
+    """One row per scope, a point per run coloured by its status (failed runs a larger cross)."""
+    if runs is None or runs.empty:
+        return empty_chart("No collection runs recorded", title=title)
+    rows = [{"at": at, "scope": safe(scope), "status": safe(status), "when": when(at),
+             "what": safe(_run_hover(status, error))}
+            for at, scope, status, error in zip(runs[C.started_at], runs[C.scope], runs[C.status], runs[C.error],
+                                                strict=True)]
+    statuses = sorted({r["status"] for r in rows})
+    times = pd.to_datetime(runs[C.started_at], utc=True).dropna()
+    domain = None
+    if len(times) and times.max() - times.min() < MIN_TIME_SPAN:
+        # Runs within moments of each other (every scope synced at once): an axis of their own span
+        # would tick in fractions of a millisecond; one hour around them reads as a time of day.
+        middle = times.min() + (times.max() - times.min()) / 2
+        domain = [middle - MIN_TIME_SPAN / 2, middle + MIN_TIME_SPAN / 2]
+    return spec(title, max(220, 40 * runs[C.scope].nunique() + 100), data={"values": records(rows)},
+                mark={"type": "point", "filled": True, "opacity": 1},
+                encoding={"x": time_x("at", domain=domain),
+                          "y": {"field": "scope", "type": "nominal", "title": None},
+                          "color": {"field": "status", "type": "nominal",
+                                    "scale": {"domain": statuses,
+                                              "range": [RUN_STATUS_COLORS.get(s, "#999999") for s in statuses]}},
+                          "shape": {"field": "status", "type": "nominal",
+                                    "scale": {"domain": statuses,
+                                              "range": ["cross" if s == "failed" else "circle" for s in statuses]}},
+                          "size": {"condition": {"test": "datum.status == 'failed'", "value": 150}, "value": 80},
+                          "tooltip": [{"field": "what", "title": "run"}, {"field": "when", "title": "started"}]})

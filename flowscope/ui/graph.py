@@ -3,18 +3,20 @@
 Pure (no Streamlit): `parse(definition, fmt)` reads Step Functions ASL JSON, a Logic Apps
 workflow definition JSON or a Google Cloud Workflows YAML/JSON source into nodes and edges, each
 drawn by its cloud's one definition parser (`collectors/<cloud>/definition.py`);
-`layout` places them in layers; `figure` draws them with plotly, colouring each step by a metric
-(failure rate, retries, p95 latency or cost) and writing observed transition counts on edges.
+`layout` places them in layers; `figure` draws them as a Vega-Lite spec (`charts.Chart`), colouring each
+step by a metric (failure rate, retries, p95 latency or cost) and writing observed transition counts on edges.
+Vega-Lite, not plotly, as every chart of the dashboard (`charts`): Streamlit's plotly renderer is 4.7 MB, and a
+fresh browser paid 1-2 s for it on its first page.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from collections import deque
 from typing import Any
 
 import pandas as pd
-import plotly.graph_objects as go
 import yaml
 
 from flowscope import bounded_yaml
@@ -23,8 +25,7 @@ from flowscope.collectors.azure.definition import workflow_graph as parse_logica
 from flowscope.collectors.gcp.definition import workflow_graph as parse_gcp
 from flowscope.collectors.graph import DefinitionError, Graph
 from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
-from flowscope.textsafety import plotly_text as safe
-from flowscope.ui.charts import MONEY_TICKS, short
+from flowscope.ui.charts import COUNT_TICKS, MONEY_TICKS, Chart, records, safe, short, spec
 from flowscope.ui.readable import duration_unit
 
 
@@ -174,21 +175,20 @@ rare failure is "0.4%", not "0%", and a state transition's cost "$0.000025", not
 
 
 def _colours(metric: str, label: str, values: list[float], measured: list[float]) -> tuple[list[float], dict[str, Any]]:
-    """The nodes' colour values and colour bar, in the labels' units: percent, dollars, whole retries, and
-    durations in one unit picked from the visited steps' values (`readable.duration_unit`), not raw ms."""
-    bar: dict[str, Any] = {"title": label, "thickness": 12}
+    """The nodes' colour values and colour bar (a Vega-Lite legend), in the labels' units: percent, dollars,
+    whole retries, and durations in one unit picked from the visited steps' values (`readable.duration_unit`),
+    not raw ms."""
+    bar: dict[str, Any] = {"title": label, "gradientThickness": 12, "orient": "right"}
     if metric == "failure_rate":
-        bar["tickformat"] = ".1~%"
+        bar["format"] = ".1~%"
     elif metric == "cost_usd":
-        bar.update(tickprefix="$", tickformat=MONEY_TICKS)
+        bar["format"] = "$" + MONEY_TICKS
     elif metric == "retries":
-        bar["tickformat"] = ",d"
-        if max(values, default=0) <= 10:
-            bar["dtick"] = 1
+        bar.update(format=COUNT_TICKS, tickMinStep=1)
     elif metric == "p95_ms":
         unit, size = duration_unit(pd.Series(measured, dtype=float))
         values = [v / size for v in values]
-        bar["ticksuffix"] = f" {unit}"
+        bar["labelExpr"] = f"datum.label + ' {unit}'"
     return values, bar
 
 
@@ -205,11 +205,28 @@ EDGE_COLORS = {"next": "#888", "choice": "#888", "default": "#888", "branch": "#
                "observed": "#9467bd", "call": "#888"}
 
 
+NODE_SIZE = 650
+"""A node's area in square pixels (Vega's symbol size): a 25-pixel circle, square or diamond."""
+
+NODE_REACH = 15.0
+"""Pixels from a node's centre to where its edges start and end: just outside its outline."""
+
+GUESSED_WIDTH = 900.0
+"""The plot's width in pixels, guessed (it is the page's, which only the browser knows), to turn an edge's
+direction into the angle its arrowhead is drawn at and to stop edges at a node's outline: exact for edges
+straight down, up or sideways, a few degrees off for a slanted edge in a much wider or narrower page."""
+
+
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,
-           metric: str = "failure_rate", title: str | None = None, unpriced: str | None = None) -> go.Figure:
+           metric: str = "failure_rate", title: str | None = None, unpriced: str | None = None) -> Chart:
     """Draw the graph: nodes coloured by `metric` (from `queries.step_metrics`), edges labelled
     with observed transition counts (from `queries.edge_counts`). `unpriced`: why a step has no cost (its
-    workflow is billed per execution), said in its hover, where "cost none" read as free."""
+    workflow is billed per execution), said in its hover, where "cost none" read as free.
+
+    A Vega-Lite spec of layers, each with its own rows: edges (rules), their arrowheads (triangles turned
+    towards the target: Vega-Lite draws no arrows), their counts, the nodes in three layers (not visited:
+    grey outline; visited without the metric: dark outline; painted by the metric, with its colour bar), drawn
+    over their labels. Each layer is `name`d, which tests read it by."""
     pos = layout(graph)
     label, scale, fmt = METRICS.get(metric, METRICS["failure_rate"])
     stats: dict[str, dict[str, Any]] = {}
@@ -219,62 +236,128 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     if edges is not None and not edges.empty:
         counts = {(str(r.source or ""), str(r.target)): int(r.transitions) for r in edges.itertuples(index=False)}
     top = max(counts.values(), default=1) or 1
-    fig = go.Figure()
-    # The arrows and their counts, given to the layout at once: `add_annotation` one by one copied and validated
-    # every annotation before it again (a 5-edge graph: 25 ms of the Workflows page's run, each window change).
-    annotations: list[dict[str, Any]] = []
+    xs = [p[0] for p in pos.values()] or [0]
+    ys = [p[1] for p in pos.values()] or [0]
+    x_domain = [min(xs) - 0.6, max(xs) + 1.8]
+    y_domain = [min(ys) - 0.6, max(ys) + 0.6]
+    height = max(320, 90 * (int(max(ys) - min(ys)) + 2))
+    # Pixels per unit of the layout (Vega's y grows upwards, as the layout's does: the start on top).
+    kx, ky = GUESSED_WIDTH / (x_domain[1] - x_domain[0]), height / (y_domain[1] - y_domain[0])
+
+    lines: list[dict[str, Any]] = []
+    arrows: list[dict[str, Any]] = []
+    numbers: list[dict[str, Any]] = []
     for e in graph.edges:
         if e.source not in pos or e.target not in pos:
             continue
         (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
         count = counts.get((e.source, e.target), 0)
         colour = EDGE_COLORS.get(e.kind, "#888") if count or e.kind == "catch" else "#cccccc"
-        annotations.append(dict(x=x1, y=y1 + 0.12, ax=x0, ay=y0 - 0.12, xref="x", yref="y", axref="x", ayref="y",
-                                showarrow=True, arrowhead=2, arrowsize=1, arrowwidth=1 + 3 * (count / top),
-                                arrowcolor=colour, text="", opacity=0.9 if count else 0.6))
+        width, opacity = 1 + 3 * (count / top), 0.9 if count else 0.6
         if count:
-            annotations.append(dict(x=(x0 + x1) / 2, y=(y0 + y1) / 2, text=f"{count:,}", showarrow=False,
-                                    font=dict(size=10, color="#444"), bgcolor="rgba(255,255,255,0.8)"))
-    fig.update_layout(annotations=annotations)
+            numbers.append({"x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "count": f"{count:,}"})
+        u, v = (x1 - x0) * kx, (y1 - y0) * ky
+        length = math.hypot(u, v)
+        if length <= 2 * NODE_REACH:
+            continue            # a step's transition to itself: its count alone
+        ux, uy = u / length / kx, v / length / ky            # one pixel along the edge, in layout units
+        head = 4.0 + 1.25 * width                            # the arrowhead's half height, in pixels
+        tip = (x1 - ux * NODE_REACH, y1 - uy * NODE_REACH)
+        lines.append({"x": x0 + ux * NODE_REACH, "y": y0 + uy * NODE_REACH,
+                      "x2": tip[0] - ux * head, "y2": tip[1] - uy * head,
+                      "width": width, "colour": colour, "opacity": opacity, "from": safe(e.source),
+                      "to": safe(e.target), "kind": e.kind, "transitions": f"{count:,}"})
+        # A triangle pointing up at angle 0, turned clockwise on the screen (whose y grows downwards).
+        arrows.append({"x": tip[0] - ux * head, "y": tip[1] - uy * head, "angle": _angle(u, v),
+                       "size": (2 * head) ** 2, "colour": colour, "opacity": opacity})
+
+    for drawn in (*lines, *arrows):      # a ten-thousandth of a unit is under a pixel: a spec a third shorter
+        drawn.update({k: round(v, 4) for k, v in drawn.items() if isinstance(v, float)})
     names = list(pos)
     # A visited step without the metric (no cost: its workflow is billed per execution) reads none, never $0.
     raw = [stats.get(n, {}).get(metric) for n in names]
     valued = {n for n, v in zip(names, raw, strict=True) if n in stats and not is_missing(v)}
     values = [float(v or 0.0) if n in valued else 0.0 for n, v in zip(names, raw, strict=True)]
+    colours, bar = _colours(metric if metric in METRICS else "failure_rate", label, values,
+                            [v for n, v in zip(names, values, strict=True) if n in valued])
     no_cost = f"— ({safe(unpriced)})" if unpriced else "—"
-    hover = []
-    for n in names:
-        s = stats.get(n)
-        node = graph.nodes[n]
+    nodes: list[dict[str, Any]] = []
+    for n, value, paint in zip(names, values, colours, strict=True):
+        node, s = graph.nodes[n], stats.get(n)
+        row: dict[str, Any] = {
+            "x": pos[n][0], "y": pos[n][1], "step": safe(n), "type": safe(node.type),
+            "shape": ("diamond" if node.type == "choice" else
+                      "square" if node.type in ("map", "parallel", "loop", "scope") else "circle"),
+            # A node's label cut as an axis label is (`charts.short`; its hover keeps the whole name): a long step
+            # name ran over its neighbours and under the colour bar.
+            "label": safe(short(n)) + (f"\n{fmt(value)}" if n in valued else ""),
+            "value": paint if n in valued else None, "visited": s is not None}
         if s:
-            hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>visits {int(s.get('visits') or 0):,}"
-                         f"<br>failures {int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})"
-                         f"<br>retries {int(s.get('retries') or 0):,}"
-                         f"<br>p95 {_p95(s.get('p95_ms'))}"
-                         f"<br>cost {fmt_usd(s['cost_usd']) if not is_missing(s.get('cost_usd')) else no_cost}")
+            row.update(visits=f"{int(s.get('visits') or 0):,}",
+                       failures=f"{int(s.get('failures') or 0):,} ({fmt_pct(s.get('failure_rate') or 0)})",
+                       retries=f"{int(s.get('retries') or 0):,}", p95=_p95(s.get("p95_ms")),
+                       cost=fmt_usd(s["cost_usd"]) if not is_missing(s.get("cost_usd")) else no_cost)
         else:
-            hover.append(f"<b>{safe(n)}</b> ({safe(node.type)})<br>not visited in this window")
-    # A node's label cut as an axis label is (`charts.short`; its hover keeps the whole name): a long step name ran
-    # over its neighbours and under the colour bar.
-    text = [f"{safe(short(n))}<br>{fmt(v)}" if n in valued else safe(short(n))
-            for n, v in zip(names, values, strict=True)]
-    colours, colorbar = _colours(metric if metric in METRICS else "failure_rate", label, values,
-                                 [v for n, v in zip(names, values, strict=True) if n in valued])
-    fig.add_trace(go.Scatter(
-        x=[pos[n][0] for n in names], y=[pos[n][1] for n in names], mode="markers+text", text=text,
-        textposition="middle right", hovertext=hover, hoverinfo="text", showlegend=False,
-        marker=dict(size=26, symbol=["diamond" if graph.nodes[n].type == "choice" else
-                                     "square" if graph.nodes[n].type in ("map", "parallel", "loop", "scope")
-                                     else "circle" for n in names],
-                    color=colours, colorscale=scale, cmin=0, cmax=max(colours) if max(colours, default=0) > 0 else 1,
-                    line=dict(width=[1 if n in stats else 2 for n in names],
-                              color=["#333" if n in stats else "#bbb" for n in names]),
-                    colorbar=colorbar),
-    ))
-    xs = [p[0] for p in pos.values()] or [0]
-    ys = [p[1] for p in pos.values()] or [0]
-    fig.update_xaxes(visible=False, range=[min(xs) - 0.6, max(xs) + 1.8])
-    fig.update_yaxes(visible=False, range=[min(ys) - 0.6, max(ys) + 0.6])
-    fig.update_layout(title=safe(title) if title else None, height=max(320, 90 * (int(max(ys) - min(ys)) + 2)),
-                      margin=dict(l=10, r=10, t=40 if title else 10, b=10), hovermode="closest")
-    return fig
+            row["visits"] = "not visited in this window"
+        nodes.append(row)
+    top_colour = max(colours, default=0)
+
+    def at() -> dict[str, Any]:
+        """Position on the layout's units, no axes: every layer on one scale and one padded domain."""
+        return {"x": {"field": "x", "type": "quantitative", "axis": None,
+                      "scale": {"domain": x_domain, "nice": False, "zero": False}},
+                "y": {"field": "y", "type": "quantitative", "axis": None,
+                      "scale": {"domain": y_domain, "nice": False, "zero": False}}}
+
+    def own(field: str) -> dict[str, Any]:
+        """A channel read from the row as it is (a colour, a width, an angle): no scale, no legend."""
+        return {"field": field, "type": "quantitative" if field in ("width", "opacity", "angle", "size")
+                else "nominal", "scale": None}
+
+    # Streamlit's theme gives every mark a tooltip of its fields: marks that have nothing to say say nothing.
+    tips = [{"field": f, "title": f} for f in ("step", "type", "visits", "failures", "retries", "p95", "cost")]
+    shape = {"field": "shape", "type": "nominal", "scale": None}
+    node_mark = {"type": "point", "filled": True, "size": NODE_SIZE, "opacity": 1}
+    layer: list[Chart] = [
+        {"name": "edges", "data": {"values": records(lines)}, "mark": {"type": "rule", "strokeCap": "butt"},
+         "encoding": {**at(), "x2": {"field": "x2"}, "y2": {"field": "y2"}, "strokeWidth": own("width"),
+                      "color": own("colour"), "opacity": own("opacity"),
+                      "tooltip": [{"field": "from", "title": "from"}, {"field": "to", "title": "to"},
+                                  {"field": "transitions", "title": "transitions"}]}},
+        {"name": "arrowheads", "data": {"values": records(arrows)},
+         "mark": {"type": "point", "shape": "triangle-up", "filled": True, "tooltip": None},
+         "encoding": {**at(), "angle": own("angle"), "size": own("size"), "color": own("colour"),
+                      "opacity": own("opacity")}},
+        # Counts over a white halo (a text mark has no background), so an edge crossing them leaves them legible.
+        {"name": "count-halos", "data": {"values": records(numbers)},
+         "mark": {"type": "text", "fontSize": 10, "color": "white", "stroke": "white", "strokeWidth": 4,
+                  "strokeJoin": "round", "tooltip": None},
+         "encoding": {**at(), "text": {"field": "count", "type": "nominal"}}},
+        {"name": "counts", "data": {"values": records(numbers)}, "mark": {"type": "text", "fontSize": 10,
+                                                                          "color": "#444", "tooltip": None},
+         "encoding": {**at(), "text": {"field": "count", "type": "nominal"}}},
+        # Labels under the nodes: a long one running under its neighbour leaves the neighbour whole, and hoverable.
+        {"name": "labels", "data": {"values": records(nodes)},
+         "mark": {"type": "text", "align": "left", "baseline": "middle", "dx": 17, "fontSize": 12,
+                  "lineBreak": "\n", "color": "#333", "tooltip": None},
+         "encoding": {**at(), "text": {"field": "label", "type": "nominal"}}},
+        {"name": "unvisited", "data": {"values": records(r for r in nodes if not r["visited"])},
+         "mark": {**node_mark, "fill": "white", "stroke": "#bbb", "strokeWidth": 2},
+         "encoding": {**at(), "shape": shape, "tooltip": tips[:3]}},
+        {"name": "visited", "data": {"values": records(r for r in nodes if r["visited"] and r["value"] is None)},
+         "mark": {**node_mark, "fill": "white", "stroke": "#333", "strokeWidth": 1},
+         "encoding": {**at(), "shape": shape, "tooltip": tips}},
+        {"name": "painted", "data": {"values": records(r for r in nodes if r["value"] is not None)},
+         "mark": {**node_mark, "stroke": "#333", "strokeWidth": 1},
+         "encoding": {**at(), "shape": shape, "tooltip": tips,
+                      "fill": {"field": "value", "type": "quantitative", "legend": bar,
+                               "scale": {"scheme": scale.lower(), "domain": [0, top_colour if top_colour > 0 else 1],
+                                         "clamp": True}}}},
+    ]
+    return spec(title, height=height, layer=layer, config={"view": {"stroke": None}})
+
+
+def _angle(u: float, v: float) -> float:
+    """Degrees clockwise from straight up on the screen of a direction `(u, v)` in pixels, v growing upwards
+    (the layout's): the angle a Vega triangle pointing up is turned by to point along it."""
+    return math.degrees(math.atan2(u, v)) % 360.0

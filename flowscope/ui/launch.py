@@ -2,9 +2,8 @@
 every page needs imported in the background while the server starts, and the analyses' worker
 process started (`analyses_process.prestart`: it imports the analyses and opens the store meanwhile).
 
-Streamlit imports pandas lazily and plotly builds its figure machinery on first use, so without this
-the first visitor of a fresh server paid both inside their page's first run (about 0.5 s of pandas and
-0.2 s of plotly on an idle 2-core machine, twice that under load), then ibis (0.3 s, for the
+Streamlit imports pandas lazily, so without this the first visitor of a fresh server paid it inside
+their page's first run (about 0.5 s on an idle 2-core machine, twice that under load), then ibis (0.3 s, for the
 analyses' `Thresholds` the pages read their month from) and the store's readers, and waited for a
 cold worker process before the first findings. Imported on a thread, the libraries load while the server binds
 its port; a page that needs them first simply waits on Python's import lock. Once the server's
@@ -21,16 +20,14 @@ from collections.abc import Callable
 
 
 def warm() -> None:
-    """Import pandas and plotly and build one figure (plotly's validators load on first use), then the
-    store's readers and the analyses' definitions the pages read their settings from (`Thresholds`:
-    ibis, 0.3 s; DuckDB and Delta Lake, 0.1 s)."""
+    """Import pandas and the chart builders, then the store's readers and the analyses' definitions the
+    pages read their settings from (`Thresholds`: ibis, 0.3 s; DuckDB and Delta Lake, 0.1 s)."""
     import pandas  # noqa: F401
-    import plotly.graph_objects as go
 
-    go.Figure(go.Scatter(x=[0, 1], y=[0, 1])).to_plotly_json()
     import flowscope.analysis.base  # noqa: F401
     import flowscope.analysis.tables  # noqa: F401
     import flowscope.store  # noqa: F401
+    import flowscope.ui.charts  # noqa: F401
 
 
 WARM_THREAD = "flowscope-warm"

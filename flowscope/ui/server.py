@@ -50,7 +50,7 @@ def secrets_toml(auth: dict[str, Any]) -> str:
 
 def command(store_path: str, port: int = 8501, address: str = "127.0.0.1",
             secrets_file: str | None = None) -> list[str]:
-    # Streamlit's command line, with pandas and plotly imported while the server starts (ui/launch.py).
+    # Streamlit's command line, with pandas and our libraries imported while the server starts (ui/launch.py).
     cmd = [sys.executable, "-m", "flowscope.ui.launch", "run", str(app_path()),
            "--server.port", str(port), "--server.address", address, "--server.headless", "true",
            "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",

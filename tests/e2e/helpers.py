@@ -54,6 +54,10 @@ def stop(proc: subprocess.Popen) -> None:
         proc.wait(5)
 
 
+CHART = ".vega-embed:visible"
+"""A drawn chart of the page (Vega-Lite's embed), not the hidden one that preloads the renderer."""
+
+
 def listen(ws: Any, heard: dict[str, float]) -> None:
     """Record on `heard` when the server last said the session's script started (`busy`) and stopped
     (`idle`) running, and when one of the page's own charts was last sent (`chart`). The page itself
@@ -74,8 +78,8 @@ def listen(ws: Any, heard: dict[str, float]) -> None:
         if kind == "session_status_changed":
             heard["busy" if msg.session_status_changed.script_is_running else "idle"] = now
         elif (kind == "delta" and msg.delta.WhichOneof("type") == "new_element"
-              and msg.delta.new_element.WhichOneof("type") == "plotly_chart"
-              and chart_preload.KEY not in msg.delta.new_element.plotly_chart.id):
+              and msg.delta.new_element.WhichOneof("type") == "vega_lite_chart"
+              and chart_preload.CHART_KEY not in msg.delta.new_element.vega_lite_chart.spec):
             heard["chart"] = now            # one of the page's own charts (not the renderer's preload)
 
     ws.on("framereceived", received)

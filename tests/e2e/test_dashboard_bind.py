@@ -91,7 +91,7 @@ def test_streamlit_run_on_every_interface_without_sign_in_shows_no_data(store, b
         page.screenshot(path=str(ARTIFACTS / "e2e-public-bind-refused.png"))
         assert page.locator('[data-testid="stMetric"]').count() == 0
         assert page.locator('[data-testid="stDataFrame"]').count() == 0
-        assert page.locator(".js-plotly-plot").count() == 0
+        assert page.locator(".vega-embed").count() == 0
         assert page.locator('[data-testid="stException"]').count() == 0
         for link in ("Overview", "Failures", "Cost"):                 # no navigation to the pages either
             assert page.get_by_role("link", name=link).count() == 0

@@ -1,7 +1,7 @@
 """End to end: the real dashboard server in real headless Chromium, on a small demo store.
 
 Starts `flowscope.ui.server.serve` on a free 127.0.0.1 port, visits every page, checks that the
-plotly charts render and that no exception element appears, and saves a screenshot per page to
+Vega-Lite charts render and that no exception element appears, and saves a screenshot per page to
 test-artifacts/. On a 1366x768 screen with the sidebar open, every table keeps its name and money
 columns in view without scrolling sideways (screenshots e2e-1366-<page>.png). Needs Debian's
 `chromium` and the `playwright` Python package (its own browser download is not used); skipped when
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from flowscope.ui import readable
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, listen, run_over, wait_healthy
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHART, CHROMIUM, free_port, listen, run_over, wait_healthy
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -70,7 +70,7 @@ def settle(page, heard: dict[str, float], since: float, timeout_s: float = 45.0)
     """Wait until a chart is drawn and the server says the run that began after `since` (fragments
     included: the findings) stopped."""
     page.wait_for_selector('[data-testid="stAppViewContainer"]', timeout=timeout_s * 1000)
-    page.locator(".js-plotly-plot:visible").first.wait_for(timeout=timeout_s * 1000)   # not the hidden preload
+    page.locator(CHART).first.wait_for(timeout=timeout_s * 1000)   # not the hidden preload
     deadline = time.monotonic() + timeout_s
     while not run_over(heard, since):
         if time.monotonic() > deadline:
@@ -96,7 +96,7 @@ def test_every_page_renders_in_chromium(server, browser):
         since = time.monotonic()
         page.goto(f"{server}/{path}?{WINDOW}", wait_until="domcontentloaded")
         settle(page, heard, since)
-        charts = page.locator(".js-plotly-plot:visible").count()      # not the renderer's hidden preload
+        charts = page.locator(CHART).count()      # not the renderer's hidden preload
         errors = page.locator('[data-testid="stException"]').count()
         shoot(page, ARTIFACTS / f"e2e-{name}.png")
         if charts == 0 or errors:

@@ -8,15 +8,15 @@ import json
 import re
 
 import pandas as pd
-import plotly.graph_objects as go
 import pytest
 
 from flowscope.analysis import runs
 from flowscope.analysis import tables as queries
+from flowscope.format import fmt_usd
 from flowscope.model import UTC, C
 from flowscope.store import Store, reader
-from flowscope.ui import charts, graph
-from tests.ui.helpers import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build
+from flowscope.ui import charts, graph, run_charts
+from tests.ui.helpers import ASL, GCP_YAML, LOGICAPP, WORKFLOWS, build, chart_layers, chart_rows, chart_texts
 
 T0 = dt.datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -255,23 +255,23 @@ def test_every_builder_accepts_empty_frames():
     empty = pd.DataFrame()
     figs = [charts.lines(empty, x="a", y="b"), charts.hbar(empty, x="a", y="b"), charts.storm_timeline(empty),
             charts.histogram(pd.Series([], dtype=float), title="t", x_title="x"),
-            charts.percentile_bars(empty, label="x"), charts.severity_counts(empty), charts.compare_steps(empty),
-            charts.collection_timeline(empty), charts.gantt({}, empty), *charts.kpi_trends(empty).values()]
-    assert all(isinstance(f, go.Figure) for f in figs)
+            charts.percentile_bars(empty, label="x"), charts.severity_counts(empty), run_charts.compare_steps(empty),
+            charts.collection_timeline(empty), run_charts.gantt({}, empty), *charts.kpi_trends(empty).values()]
+    assert all(isinstance(f, dict) and f.get("layer") for f in figs)
+    json.dumps(figs)
     unstarted = pd.DataFrame([{C.step_key: "1", C.parent_step_key: None, C.previous_step_key: None,
                                C.iteration: None, C.name: "a", C.type: "task", C.status: "RUNNING",
                                C.started_at: None, C.ended_at: None, C.duration_ms: None, C.attempts: 1,
                                C.error: None, C.cause: None}])
-    assert charts.gantt({}, unstarted).layout.title.text == "Timeline", "no step started: said, not a KeyError"
+    assert run_charts.gantt({}, unstarted)["title"]["text"] == "Timeline", "no step started: said, not a KeyError"
 
 
 def test_trend_charts_colour_clouds(con, window):
     figs = charts.kpi_trends(queries.overview_and_trend(con, window, with_previous=False)[2])
-    colours = {t.name: t.marker.color for t in figs["executions"].data}
-    assert colours == {"aws": "#FF9900", "azure": "#0078D4", "gcp": "#34A853"}
-    assert figs["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS
-
-
+    scale = chart_layers(figs["executions"], "bar")[0]["encoding"]["color"]["scale"]
+    assert dict(zip(scale["domain"], scale["range"], strict=True)) == {"aws": "#FF9900", "azure": "#0078D4",
+                                                                       "gcp": "#34A853"}
+    assert chart_layers(figs["failure_rate"], "line")[0]["encoding"]["y"]["axis"]["format"] == charts.SHARE_TICKS
 def test_storm_windows_are_shaded_and_merged():
     retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=8, freq="15min"), C.cloud: "aws",
                             "retries": [0, 1, 40, 50, 2, 0, 30, 1]})
@@ -281,20 +281,29 @@ def test_storm_windows_are_shaded_and_merged():
                "label": "orders / Charge"},
               {"window_start": T0 + dt.timedelta(minutes=90), "window_end": T0 + dt.timedelta(minutes=105),
                "label": "etl / fetch"}]
-    fig = charts.storm_timeline(retries, storms)
-    rects = [s for s in fig.layout.shapes if s.type == "rect"]
-    assert len(rects) == 2
-    assert sorted(a.text for a in fig.layout.annotations) == ["etl / fetch", "orders / Charge"]
-
-
+    chart = charts.storm_timeline(retries, storms)
+    assert len(chart_rows(chart, "rect")) == 2
+    assert sorted(chart_texts(chart)) == ["etl / fetch", "orders / Charge"]
 def test_many_storm_windows_are_shaded_without_placeholder_labels():
-    """Past four windows the labels are left off, and plotly must not draw its "new text" placeholder."""
+    """Past four windows the labels are left off (the storm table below names every window)."""
     retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=40, freq="15min"), C.cloud: "gcp", "retries": 5})
     storms = [{"window_start": T0 + dt.timedelta(hours=2 * i), "window_end": T0 + dt.timedelta(hours=2 * i, minutes=30),
                "label": f"wf / step{i}"} for i in range(5)]
-    fig = charts.storm_timeline(retries, storms)
-    assert len([s for s in fig.layout.shapes if s.type == "rect"]) == 5
-    assert not [a.text for a in fig.layout.annotations if a.text != fig.layout.title.text]
+    chart = charts.storm_timeline(retries, storms)
+    assert len(chart_rows(chart, "rect")) == 5
+    assert not chart_texts(chart)
+def _lanes(chart: dict) -> list[str]:
+    """A timeline's (or a compare chart's) lane labels, top to bottom, as its y axis shows them (an indent in
+    no-break spaces read as spaces)."""
+    [domain] = {tuple(layer["encoding"]["y"]["scale"]["domain"]) for layer in charts.layers(chart)}
+    return [key[run_charts.ROW_KEY:].replace("\u00a0", " ").replace("\u200b", "") for key in domain]
+
+
+def _bars(chart: dict, kind: str | None = None) -> list[dict]:
+    """A chart's bar rows (of one kind of timeline bar), each with `tip`: what its tooltip shows, title to text."""
+    return [{**row, "tip": {t["title"]: row[t["field"]] for t in layer["encoding"]["tooltip"]}}
+            for layer in charts.layers(chart) if layer["mark"]["type"] == "bar"
+            for row in layer["data"]["values"] if kind is None or row["kind"] == kind]
 
 
 def test_gantt_nests_map_items_and_shows_tries(con, window):
@@ -306,13 +315,25 @@ def test_gantt_nests_map_items_and_shows_tries(con, window):
             break
     else:
         pytest.fail("no retried Map execution in the fixture")
-    fig = charts.gantt(detail["execution"].iloc[0].to_dict(), detail["steps"], detail["attempts"])
-    labels = list(fig.layout.yaxis.ticktext)
+    chart = run_charts.gantt(detail["execution"].iloc[0].to_dict(), detail["steps"], detail["attempts"])
+    json.dumps(chart, allow_nan=False)      # the spec travels as JSON
+    labels = _lanes(chart)
     assert labels[0].startswith("run: ")  # a text mark: "▶" is emoji-capable (issue 11)
     items = next(label for label in labels if "└ ReserveItem" in label)
     assert re.fullmatch(r" +└ ReserveItem ×\d+( \(\d+ failed\))?", items), items
     assert any(re.fullmatch(r" +· tries \(\d+\)", label) for label in labels)
-    assert fig.layout.xaxis.type == "date"
+    assert {b["label"] for b in _bars(chart)} == set(labels), "every lane holds a bar, under its label"
+    assert all(layer["encoding"]["x"]["type"] == "temporal" and layer["encoding"]["x"]["scale"]["type"] == "utc"
+               and layer["encoding"]["x2"]["field"] == "end" for layer in charts.layers(chart))
+    assert all(b["start"].endswith("Z") and b["end"] > b["start"] for b in _bars(chart)), "UTC, never zero long"
+    tries = _bars(chart, "try")
+    assert tries and all(re.fullmatch(r"try \d+: \w+.*", b["tip"]["try"]) for b in tries)
+    layer = next(layer for layer in charts.layers(chart) if layer["data"]["values"][0]["kind"] == "try")
+    assert layer["mark"]["height"]["band"] < 0.7, "a try's bar is thinner than its step's"
+    colours = charts.layers(chart)[0]["encoding"]["color"]["scale"]
+    statuses = {b["status"] for b in _bars(chart)}
+    assert set(colours["domain"]) == statuses, "a legend of the statuses drawn"
+    assert all(charts.STATUS_COLORS[s] == c for s, c in zip(colours["domain"], colours["range"], strict=True))
 
 
 def test_gantt_draws_a_loops_iterations_on_its_steps_lanes(demo):
@@ -323,11 +344,11 @@ def test_gantt_draws_a_loops_iterations_on_its_steps_lanes(demo):
                       f"WHERE {C.native_type} = 'ScopeRepetition'").fetchone()[0]
     detail = queries.execution_detail(con, "azure", eid)
     steps = detail["steps"]
-    fig = charts.gantt(detail["execution"].iloc[0].to_dict(), steps, detail["attempts"])
-    labels = list(fig.layout.yaxis.ticktext)
+    chart = run_charts.gantt(detail["execution"].iloc[0].to_dict(), steps, detail["attempts"])
+    labels = _lanes(chart)
     n = int((steps[C.name] == "Upsert_contact").sum())
     assert f"   └ Upsert_contact ×{n}" in labels and len(labels) <= 8, labels
-    bars = sum(len(t.x) for t in fig.data if t.x is not None and t.type == "bar")
+    bars = len([b for b in _bars(chart) if b["kind"] != "try"])
     assert bars == len(steps) + 1, "every visit and the run still drawn"
 
 
@@ -335,40 +356,49 @@ def test_gantt_draws_a_loops_iterations_on_its_steps_lanes(demo):
 def test_percentile_bars_read_in_a_unit_from_the_data():
     frame = pd.DataFrame({"label": ["a", "b"], "p50_ms": [40_000.0, 90_000.0], "p95_ms": [300_000.0, 600_000.0],
                           "p99_ms": [400_000.0, 900_000.0]})
-    fig = charts.percentile_bars(frame, label="label")
-    assert fig.layout.xaxis.title.text == "duration (min)" and fig.layout.xaxis.ticksuffix == " min"
-    p95 = next(t for t in fig.data if t.name == "p95")
-    assert list(p95.x) == pytest.approx([5.0, 10.0])          # minutes on the axis
-    assert list(p95.hovertext) == ["5 min", "10 min"]          # words in the hover
+    chart = charts.percentile_bars(frame, label="label")
+    x = chart_layers(chart, "bar")[0]["encoding"]["x"]
+    assert x["title"] == "duration (min)" and "' min'" in x["axis"]["labelExpr"]
+    p95 = [r for r in chart_rows(chart, "bar") if r["p"] == "p95"]
+    assert [r["x"] for r in p95] == pytest.approx([10.0, 5.0])     # minutes on the axis, longest first
+    assert [r["took"] for r in p95] == ["10 min", "5 min"]           # words in the tooltip
     quick = charts.percentile_bars(frame.assign(p50_ms=[20.0, 30.0], p95_ms=[300.0, 600.0], p99_ms=[500.0, 800.0]),
                                    label="label")
-    assert quick.layout.xaxis.title.text == "duration (ms)"
-
-
+    assert chart_layers(quick, "bar")[0]["encoding"]["x"]["title"] == "duration (ms)"
 def test_duration_lines_take_one_unit():
     frame = pd.DataFrame({"bucket": pd.date_range(T0, periods=3, freq="1h"), "label": "x",
                           "p95_ms": [2_000.0, 4_000.0, 3_000.0]})
-    fig = charts.lines(frame, x="bucket", y="p95_ms", color="label", duration=True)
-    assert fig.layout.yaxis.ticksuffix == " s" and fig.layout.yaxis.title.text == "duration (s)"
-    assert list(fig.data[0].y) == pytest.approx([2.0, 4.0, 3.0])
-
-
+    chart = charts.lines(frame, x="bucket", y="p95_ms", color="label", duration=True)
+    axis = chart_layers(chart, "line")[0]["encoding"]["y"]["axis"]
+    assert axis["title"] == "duration (s)" and "' s'" in axis["labelExpr"]
+    assert [r["y"] for r in chart_rows(chart, "line")] == pytest.approx([2.0, 4.0, 3.0])
 def test_compare_chart_marks_failed_retried_and_missing_steps():
     table = pd.DataFrame({"step": ["Charge", "Refund", "Validate"], "parent": [None, None, "Map"],
                           "path": ["both", "only B", "both"], "a_visits": [1, 0, 3], "b_visits": [1, 1, 3],
                           "a_ms": [12_000.0, None, 600.0], "b_ms": [1_500.0, 2_500.0, 900.0],
                           "delta_ms": [-10_500.0, None, 300.0], "a_retries": [2, 0, 0], "b_retries": [0, 0, 0],
                           "a_error": ["Payment.Declined", None, None], "b_error": [None, None, None]})
-    fig = charts.compare_steps(table)
-    a, b = fig.data
-    assert (a.name, b.name) == ("run A", "run B")
-    assert list(a.y) == ["Charge", "Refund", "Map / Validate"] and fig.layout.yaxis.autorange == "reversed"
-    assert fig.layout.xaxis.ticksuffix == " s" and list(a.x) == pytest.approx([12.0, 0.0, 0.6])
-    assert list(a.text) == ["failed, 2 retries", "not run", ""] and list(b.text) == ["", "", ""]
-    assert a.marker.line.width[0] == 3 and a.marker.line.color[0] == charts.STATUS_COLORS["FAILED"]
-    assert "Payment.Declined" in a.hovertext[0] and "12.0 s" in a.hovertext[0]
-    assert a.hovertext[1] == "Refund<br>run A: not run", "a step one run did not take hovered 'n/a, 0 visit(s)'"
-    assert charts.compare_steps(table.iloc[0:0]).layout.annotations[0].text == "No steps to compare"
+    chart = run_charts.compare_steps(table)
+    json.dumps(chart, allow_nan=False)
+    assert _lanes(chart) == ["Charge", "Refund", "Map / Validate"], "lanes in the table's order, top down"
+    bars = {(b["step"], b["run"]): b for b in _bars(chart)}
+    a = [bars[(s, "run A")] for s in ("Charge", "Refund", "Map / Validate")]
+    b = [bars[(s, "run B")] for s in ("Charge", "Refund", "Map / Validate")]
+    bar = next(layer for layer in charts.layers(chart) if layer["mark"]["type"] == "bar")["encoding"]
+    assert bar["yOffset"]["field"] == "run" and bar["color"]["scale"] == {"domain": ["run A", "run B"],
+                                                                         "range": charts.PALETTE[:2]}
+    assert bar["x"]["title"] == "time in step (s)" and [r["value"] for r in a] == pytest.approx([12.0, 0.0, 0.6])
+    [text] = [layer for layer in charts.layers(chart) if layer["mark"]["type"] == "text"]
+    marks = {(r["step"], r["run"]): r["mark"] for r in text["data"]["values"]}
+    assert marks == {("Charge", "run A"): "failed, 2 retries", ("Refund", "run A"): "not run"}, marks
+    assert [r["mark"] for r in b] == ["", "", ""]
+    assert (a[0]["outline_width"], a[0]["outline"]) == (3, charts.STATUS_COLORS["FAILED"])
+    assert all(r["outline_width"] == 0 for r in (*a[1:], *b))
+    assert a[0]["tip"]["error"] == "Payment.Declined" and a[0]["tip"]["time in step"].startswith("12.0 s")
+    assert a[1]["tip"] == {"step": "Refund", "run": "run A", "time in step": "not run"}, \
+        "a step one run did not take hovered 'n/a, 0 visit(s)'"
+    empty = run_charts.compare_steps(table.iloc[0:0])
+    assert charts.layers(empty)[0]["data"]["values"][0]["message"] == "No steps to compare"
 
 
 # ---------------------------------------------------------------- state graph
@@ -427,18 +457,28 @@ def test_a_window_of_tries_without_a_retry_says_no_retries():
     this window", as a window without tries does."""
     quiet = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=4, freq="6h", tz="UTC"),
                           "cloud": ["aws"] * 4, "retries": [0] * 4, "tries": [12, 9, 30, 4]})
-    fig = charts.storm_timeline(quiet, until=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc))
-    assert [a.text for a in fig.layout.annotations] == ["No retries in this window"]
-    assert not fig.data
-
-
+    chart = charts.storm_timeline(quiet, until=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc))
+    assert chart_texts(chart) == ["No retries in this window"]
+    assert not chart_layers(chart, "bar")
 def test_retries_by_step_labels_its_bars_as_amplification():
     """The Retries page's "Retries by step" bars (as long as the retries, 130) read "1.11": a number beside a
     count of retries, with nothing saying it is tries per visit. Its labels read "1.11×", as its table does."""
     amp = pd.DataFrame({"label": ["s / check", "p / auth"], "retries": [130, 48], "amplification": [1.107, 1.21]})
-    fig = charts.hbar(amp, x="retries", y="label", text="amplification", text_format="{:.2f}×")
-    assert list(fig.data[0].text) == ["1.21×", "1.11×"]
-    assert list(charts.hbar(amp, x="retries", y="label", text="retries").data[0].text) == ["48", "130"]
+    assert chart_texts(charts.hbar(amp, x="retries", y="label", text="amplification",
+                                   text_format="{:.2f}×")) == ["1.11×", "1.21×"]
+    assert chart_texts(charts.hbar(amp, x="retries", y="label", text="retries")) == ["130", "48"]
+    bars = chart_layers(charts.hbar(amp, x="retries", y="label"), "bar")[0]["encoding"]
+    assert bars["y"]["sort"] == ["s / check", "p / auth"], "largest on top"
+    assert bars["x"]["axis"]["format"] == charts.COUNT_TICKS and bars["x"]["axis"]["tickMinStep"] == 1
+def _graph_layer(chart, name):
+    """The state graph's layer `name` (`graph.figure` names each: edges, arrowheads, counts, nodes, labels)."""
+    return next(layer for layer in charts.layers(chart) if layer.get("name") == name)
+
+
+def _graph_nodes(chart):
+    """{step: its row} of the state graph's nodes, whichever layer draws them."""
+    return {r["step"]: r for name in ("unvisited", "visited", "painted")
+            for r in _graph_layer(chart, name)["data"]["values"]}
 
 
 def test_graph_figure_paints_metrics_and_counts():
@@ -451,24 +491,32 @@ def test_graph_figure_paints_metrics_and_counts():
     g = graph.with_observed(g, edges)
     assert any(e.kind == "observed" and e.source == "Nowhere" for e in g.edges)
     fig = graph.figure(g, steps, edges, metric="failure_rate")
-    # the dashboard's theme, like every chart (`charts._base`): a template of its own was merged and sent with each
-    # graph (7 KB, ~10 ms a run) for the browser to draw over it with Streamlit's theme, pixel for pixel the same
-    assert fig.layout.template == go.Figure().layout.template
-    node = fig.data[-1]
-    assert max(node.marker.color) == pytest.approx(0.08)
-    assert any(a.text == "100" for a in fig.layout.annotations)
-    # one arrow per edge drawn, in the graph's order, as wide as its share of the busiest edge's transitions, then
-    # its count when it has one (given to the layout at once, where add_annotation copied them all each time)
+    text = json.dumps(fig, allow_nan=False)          # a Vega-Lite spec, as JSON carries it: no NaN, no numpy
+    assert "plotly" not in text and "<br>" not in text and "<b>" not in text
+    painted = _graph_layer(fig, "painted")
+    assert max(r["value"] for r in painted["data"]["values"]) == pytest.approx(0.08)
+    assert painted["encoding"]["fill"]["scale"]["domain"] == [0, pytest.approx(0.08)]
+    assert painted["encoding"]["fill"]["scale"]["scheme"] == "reds"
+    # one line per edge drawn, in the graph's order, as wide as its share of the busiest edge's transitions, its
+    # arrowhead at the target's end, and its count at its middle when it has one
     pos = graph.layout(g)
     drawn = [e for e in g.edges if e.source in pos and e.target in pos]
     counts = {(s, t): n for s, t, n in zip(edges["source"], edges["target"], edges["transitions"], strict=True)}
-    expected = []
-    for e in drawn:
-        n = counts.get((e.source, e.target), 0)
-        expected.append((True, pos[e.target][0], pos[e.source][0], pytest.approx(1 + 3 * n / 100), ""))
-        if n:
-            expected.append((False, (pos[e.source][0] + pos[e.target][0]) / 2, None, None, f"{n:,}"))
-    assert [(a.showarrow, a.x, a.ax, a.arrowwidth, a.text) for a in fig.layout.annotations] == expected
+    lines = _graph_layer(fig, "edges")["data"]["values"]
+    assert [(r["from"], r["to"], r["width"]) for r in lines] == [
+        (e.source, e.target, pytest.approx(1 + 3 * counts.get((e.source, e.target), 0) / 100)) for e in drawn]
+    never = next(r for r in lines if r["to"] == "InStock")
+    assert (never["colour"], never["opacity"]) == ("#cccccc", 0.6), "a transition never taken reads grey and faint"
+    assert next(r for r in lines if r["kind"] == "catch")["colour"] == graph.EDGE_COLORS["catch"]
+    assert next(r for r in lines if r["kind"] == "observed")["colour"] == graph.EDGE_COLORS["observed"]
+    heads = _graph_layer(fig, "arrowheads")["data"]["values"]
+    assert len(heads) == len(lines)
+    for e, head in zip(drawn, heads, strict=True):
+        (x0, y0), (x1, y1) = pos[e.source], pos[e.target]
+        assert abs(head["x"] - x1) + abs(head["y"] - y1) < abs(head["x"] - x0) + abs(head["y"] - y0), e
+    assert [(r["x"], r["count"]) for r in _graph_layer(fig, "counts")["data"]["values"]] == [
+        ((pos[e.source][0] + pos[e.target][0]) / 2, f"{counts[(e.source, e.target)]:,}")
+        for e in drawn if counts.get((e.source, e.target))]
 
 
 def test_graph_numbers_read_as_the_tables_read_them():
@@ -479,15 +527,18 @@ def test_graph_numbers_read_as_the_tables_read_them():
     steps = pd.DataFrame({"step": ["ChargeCard", "ValidateOrder"], "visits": [800, 800], "failures": [3, 0],
                           "failure_rate": [3 / 800, 0.0], "retries": [2, 0], "p95_ms": [90_000.0, 30_000.0],
                           "cost_usd": [0.000025, 0.01]})
-    text = {m: set(graph.figure(g, steps, metric=m).data[-1].text) for m in graph.METRICS}
-    assert "ChargeCard<br>0.4%" in text["failure_rate"]
-    assert "ChargeCard<br>$0.000025" in text["cost_usd"]
-    bar = {m: graph.figure(g, steps, metric=m).data[-1].marker.colorbar for m in graph.METRICS}
-    assert "%" in bar["failure_rate"].tickformat
-    assert bar["cost_usd"].tickprefix == "$"
-    assert bar["p95_ms"].ticksuffix == " min"
-    assert max(graph.figure(g, steps, metric="p95_ms").data[-1].marker.color) == pytest.approx(1.5)
-    assert bar["retries"].dtick == 1
+    figs = {m: graph.figure(g, steps, metric=m) for m in graph.METRICS}
+    text = {m: {r["label"] for r in _graph_layer(fig, "labels")["data"]["values"]} for m, fig in figs.items()}
+    assert "ChargeCard\n0.4%" in text["failure_rate"]
+    assert "ChargeCard\n$0.000025" in text["cost_usd"]
+    assert _graph_layer(figs["cost_usd"], "labels")["mark"]["lineBreak"] == "\n"
+    bar = {m: _graph_layer(fig, "painted")["encoding"]["fill"]["legend"] for m, fig in figs.items()}
+    assert {m: b["title"] for m, b in bar.items()} == {m: label for m, (label, _s, _f) in graph.METRICS.items()}
+    assert "%" in bar["failure_rate"]["format"]
+    assert bar["cost_usd"]["format"] == "$" + charts.MONEY_TICKS
+    assert bar["p95_ms"]["labelExpr"] == "datum.label + ' min'"
+    assert max(r["value"] for r in _graph_layer(figs["p95_ms"], "painted")["data"]["values"]) == pytest.approx(1.5)
+    assert bar["retries"]["tickMinStep"] == 1
 
 
 def test_graph_hover_gives_a_visited_step_its_p95_or_says_why_it_has_none():
@@ -499,14 +550,15 @@ def test_graph_hover_gives_a_visited_step_its_p95_or_says_why_it_has_none():
                           "failures": [0, 0, 0], "failure_rate": [0.0, 0.0, 0.0], "retries": [0, 0, 0],
                           "p95_ms": [float("nan"), 850.0, None], "cost_usd": [0.1, 0.01, 0.0]}).astype(
         {"p95_ms": object})
-    hover = list(graph.figure(g, steps, metric="p95_ms").data[-1].hovertext)
-    charge = next(h for h in hover if h.startswith("<b>ChargeCard"))
-    validate = next(h for h in hover if h.startswith("<b>ValidateOrder"))
-    in_stock = next(h for h in hover if h.startswith("<b>InStock"))
-    assert "p95 850 ms" in validate
-    for text in (charge, in_stock):
-        assert "n/a" not in text and "p95 0 ms" not in text
-        assert "no visit has ended" in text
+    fig = graph.figure(g, steps, metric="p95_ms")
+    for name in ("visited", "painted"):
+        assert {"field": "p95", "title": "p95"} in _graph_layer(fig, name)["encoding"]["tooltip"]
+    nodes = _graph_nodes(fig)
+    assert nodes["ValidateOrder"]["p95"] == "850 ms"
+    for step in ("ChargeCard", "InStock"):
+        text = nodes[step]["p95"]
+        assert "n/a" not in text and "0 ms" not in text
+        assert "no visit has ended" in text and text == graph.NO_P95
 
 
 def test_graph_hover_of_a_workflow_billed_per_execution_says_why_a_step_has_no_cost():
@@ -515,42 +567,70 @@ def test_graph_hover_of_a_workflow_billed_per_execution_says_why_a_step_has_no_c
     g = graph.parse(json.dumps(ASL))
     steps = pd.DataFrame({"step": ["ChargeCard"], "visits": [10], "failures": [0], "failure_rate": [0.0],
                           "retries": [0], "p95_ms": [120.0], "cost_usd": [float("nan")]})
-    hover = graph.figure(g, steps, metric="failure_rate", unpriced="billed per execution, not per step").data[-1]
-    charge = next(h for h in hover.hovertext if h.startswith("<b>ChargeCard"))
-    assert charge.endswith("cost — (billed per execution, not per step)") and "none" not in charge
+    fig = graph.figure(g, steps, metric="failure_rate", unpriced="billed per execution, not per step")
+    charge = _graph_nodes(fig)["ChargeCard"]
+    assert charge["cost"] == "— (billed per execution, not per step)"
+    assert not [v for v in charge.values() if isinstance(v, str) and "none" in v.lower()], charge
+    assert {"field": "cost", "title": "cost"} in _graph_layer(fig, "painted")["encoding"]["tooltip"]
+    unvisited = _graph_nodes(fig)["InStock"]
+    assert unvisited["visits"] == "not visited in this window" and "cost" not in unvisited
+    assert [t["field"] for t in _graph_layer(fig, "unvisited")["encoding"]["tooltip"]] == ["step", "type", "visits"]
+
+
+def test_graph_arrowheads_point_from_source_to_target(monkeypatch):
+    """Vega-Lite draws no arrows: each edge ends in a triangle turned (clockwise on the screen, whose y grows
+    downwards, where the layout's grows upwards) to point from its source to its target."""
+    from flowscope.collectors.graph import Graph
+
+    g = Graph()
+    for name in ("top", "below", "beside"):
+        g.add(name, "task")
+    g.link("top", "below")
+    g.link("below", "beside")
+    g.link("beside", "below")
+    monkeypatch.setattr(graph, "layout", lambda _g: {"top": (0.0, 0.0), "below": (0.0, -1.0), "beside": (1.0, -1.0)})
+    fig = graph.figure(g)
+    lines = _graph_layer(fig, "edges")["data"]["values"]
+    heads = _graph_layer(fig, "arrowheads")["data"]["values"]
+    angles = {(r["from"], r["to"]): h["angle"] for r, h in zip(lines, heads, strict=True)}
+    assert angles == {("top", "below"): pytest.approx(180), ("below", "beside"): pytest.approx(90),
+                      ("beside", "below"): pytest.approx(270)}
+    down, right, left = heads
+    assert down["x"] == 0 and -1 < down["y"] < -0.5, "just above the target, on the edge"
+    assert right["y"] == -1 and 0.5 < right["x"] < 1 and left["y"] == -1 and 0 < left["x"] < 0.5
+    arrow = _graph_layer(fig, "arrowheads")
+    assert arrow["mark"]["shape"] == "triangle-up" and arrow["encoding"]["angle"]["scale"] is None
 
 
 def test_money_axes_read_in_dollars_not_si_prefixes():
-    """The Cost page's "$/month spent on retries" axis read "$0 $50µ $100µ" (plotly's SI prefixes) for a
+    """The Cost page's "$/month spent on retries" axis read "$0 $50µ $100µ" (SI prefixes) for a
     retry costing $0.0001 a month. Money axes read in decimals ("$0.00005"), as the graph's colour bar does."""
     tiny = pd.DataFrame({"label": ["image-pipeline / download"], "monthly_usd": [0.000108]})
-    assert charts.hbar(tiny, x="monthly_usd", y="label", money=True).layout.xaxis.tickformat == charts.MONEY_TICKS
+    bars = chart_layers(charts.hbar(tiny, x="monthly_usd", y="label", money=True), "bar")[0]
+    assert bars["encoding"]["x"]["axis"]["format"] == "$" + charts.MONEY_TICKS
     spend = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"),
                           "cloud": ["aws"] * 3, "cost_usd": [0.00002, 0.00005, 0.00001]})
-    fig = charts.lines(spend, x="bucket", y="cost_usd", color="cloud", kind="area", money=True)
-    assert fig.layout.yaxis.tickformat == charts.MONEY_TICKS and fig.layout.yaxis.tickprefix == "$"
+    chart = charts.lines(spend, x="bucket", y="cost_usd", color="cloud", kind="area", money=True)
+    assert chart_layers(chart, "area")[0]["encoding"]["y"]["axis"]["format"] == "$" + charts.MONEY_TICKS
+    assert [r["value"] for r in chart_rows(chart, "area")] == [fmt_usd(v) for v in spend["cost_usd"]], "as tables"
     assert "~" in charts.MONEY_TICKS and "f" in charts.MONEY_TICKS, "decimals, no SI prefix, no trailing zeros"
-
-
 def test_a_failure_rate_below_one_percent_reads_on_its_axis():
     """Overview's failure-rate trend of a healthy cloud (0.1% to 0.6%) read "0% 0% 0% 0% 0% 1% 1%" up its axis
     (whole percents). Its ticks keep two decimals where needed ("0.1%", "0.25%", "12%")."""
     frame = pd.DataFrame({"bucket": pd.date_range("2026-12-01", periods=3, freq="D", tz="UTC"), "cloud": ["aws"] * 3,
                           "executions": [1000] * 3, "failure_rate": [0.001, 0.004, 0.006], "retries": [1, 2, 0],
                           "cost_usd": [0.1] * 3})
-    assert charts.kpi_trends(frame)["failure_rate"].layout.yaxis.tickformat == charts.SHARE_TICKS == ".2~%"
-
-
+    chart = charts.kpi_trends(frame)["failure_rate"]
+    assert chart_layers(chart, "line")[0]["encoding"]["y"]["axis"]["format"] == charts.SHARE_TICKS == ".2~%"
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""
     zero = pd.DataFrame({"label": ["a / Read", "a / Write"], "monthly_usd": [0.0, 0.0]})
-    fig = charts.hbar(zero, x="monthly_usd", y="label", money=True)
-    assert fig.layout.xaxis.rangemode == "nonnegative"
+    scale = chart_layers(charts.hbar(zero, x="monthly_usd", y="label", money=True), "bar")[0]["encoding"]["x"]["scale"]
+    assert scale == {"domainMin": 0}
     saving = pd.DataFrame({"label": ["a", "b"], "monthly_usd": [-2.0, 3.0]})
-    assert charts.hbar(saving, x="monthly_usd", y="label", money=True).layout.xaxis.rangemode != "nonnegative"
-
-
+    bars = chart_layers(charts.hbar(saving, x="monthly_usd", y="label", money=True), "bar")[0]
+    assert "domainMin" not in bars["encoding"]["x"]["scale"]
 def test_bad_definitions_raise_a_clear_error():
     with pytest.raises(graph.DefinitionError):
         graph.parse(None)
@@ -559,24 +639,24 @@ def test_bad_definitions_raise_a_clear_error():
 
 
 def test_a_duration_histogram_names_its_unit_and_scales_the_values():
-    fig = charts.histogram(pd.Series([2000.0, 2100.0, 1900.0, 4000.0]), title="delays", x_title="delay",
-                           duration=True)
-    assert fig.layout.xaxis.title.text == "delay (s)"
-    assert list(fig.data[0].x) == [2.0, 2.1, 1.9, 4.0]
-
-
+    chart = charts.histogram(pd.Series([2000.0, 2100.0, 1900.0, 4000.0]), title="delays", x_title="delay",
+                             duration=True)
+    bars = chart_layers(chart, "bar")[0]
+    assert bars["encoding"]["x"]["title"] == "delay (s)"
+    rows = chart_rows(chart, "bar")
+    assert sum(r["count"] for r in rows) == 4
+    assert min(r["start"] for r in rows) == pytest.approx(1.9) and max(r["end"] for r in rows) == pytest.approx(4.0)
 def test_a_histogram_of_few_delays_has_whole_number_ticks():
     """The Retries page's delay histogram of a retry with a few samples read "0 1 1 2 2 3 3" up its axis
-    (ticks every 0.5 retries, printed as whole numbers). Its bins are set, so its counts are known and the
-    axis ticks every retry."""
+    (ticks every 0.5 retries, printed as whole numbers). Its bins are counted here, so the axis ticks every
+    retry, and a bin of none draws no bar."""
     few = pd.Series([2001.0, 2002.0, 2002.0, 2003.0, 2100.0, 2100.0, 2100.0, 1990.0, 2050.0, 2051.0, 2060.0])
-    fig = charts.histogram(few, title="t", x_title="delay", duration=True)
-    assert fig.layout.yaxis.dtick == 1 and fig.layout.yaxis.tickformat == ",d"
-    assert fig.data[0].xbins.size is not None
-    many = pd.Series([float(v % 7) for v in range(500)])
-    assert charts.histogram(many, title="t", x_title="x").layout.yaxis.dtick is None, "large counts: plotly's ticks"
-
-
+    chart = charts.histogram(few, title="t", x_title="delay", duration=True)
+    axis = chart_layers(chart, "bar")[0]["encoding"]["y"]["axis"]
+    assert axis["tickMinStep"] == 1 and axis["format"] == ",d"
+    rows = chart_rows(chart, "bar")
+    assert sum(r["count"] for r in rows) == len(few) and all(r["count"] > 0 for r in rows)
+    assert all(isinstance(r["count"], int) for r in rows)
 def test_storm_labels_do_not_write_over_each_other():
     """Labels sit at each window's top left: one is cut to the room before the next window starts,
     and left off where not even ten characters fit (the storm table below names every window)."""
@@ -588,9 +668,9 @@ def test_storm_labels_do_not_write_over_each_other():
              "status-checker / check_status"]
     storms = [{"window_start": start, "window_end": start + dt.timedelta(hours=2), "label": label}
               for start, label in zip(at, names, strict=True)]
-    fig = charts.storm_timeline(retries, storms, until=T0 + dt.timedelta(days=30))
-    shown = {round((pd.Timestamp(a.x) - T0).total_seconds() / 86_400, 2): a.text for a in fig.layout.annotations
-             if a.text != fig.layout.title.text}
+    chart = charts.storm_timeline(retries, storms, until=T0 + dt.timedelta(days=30))
+    shown = {round((pd.Timestamp(r["at"]) - pd.Timestamp(T0)).total_seconds() / 86_400, 2): r["label"]
+             for r in chart_rows(chart, "text") if r.get("label") and r["label"] != "partial"}
     # 30 days on ~850 px: 16 h before the next window is no room, 4 days is 19 characters
     assert shown == {13.25: "order-router / Cal…", 18.46: "status-checker / check_status"}
     px_per_day = charts.PLOT_WIDTH_PX / 30
@@ -604,14 +684,12 @@ def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
     """Every scope synced at 10:55: the axis spans an hour around them, not 10:54:59.999..10:55:00.0005."""
     runs = pd.DataFrame({C.scope: ["aws:1/us-east-1", "gcp:p/l"], C.status: ["succeeded", "failed"],
                          C.started_at: [T0, T0 + spread], C.error: [None, "PermissionDenied"]})
-    span = charts.collection_timeline(runs).layout.xaxis.range
+    span = chart_layers(charts.collection_timeline(runs), "point")[0]["encoding"]["x"]["scale"].get("domain")
     if spread < charts.MIN_TIME_SPAN:
         start, end = (pd.Timestamp(v) for v in span)
         assert end - start == charts.MIN_TIME_SPAN and start <= pd.Timestamp(T0) and pd.Timestamp(T0 + spread) <= end
     else:
-        assert span is None                     # plotly's own range over hours of runs
-
-
+        assert span is None                     # the runs' own span over hours of runs
 def test_latency_by_step_counts_a_gcp_try_and_its_call_once(demo):
     """GCP gives a try around a call as two step entries of one name: the step's row is the call's
     (its type, its visits), not both entries' (visits doubled, type "scope")."""
@@ -844,26 +922,22 @@ def test_a_log_duration_axis_reads_durations_not_si_prefixes():
     (2.8 h): a log axis now ticks at durations written as such ("1 min", "1 h")."""
     frame = pd.DataFrame({"label": ["a", "b"], "p50_ms": [1.0, 2_000.0], "p95_ms": [5.0, 3_600_000.0],
                           "p99_ms": [8.0, 7_200_000.0]})
-    fig = charts.percentile_bars(frame, label="label")
-    axis = fig.layout.xaxis
-    assert axis.type == "log" and axis.tickmode == "array"
-    assert {"1 ms", "1 s", "1 min", "1 h"} <= set(axis.ticktext), axis.ticktext
-    assert not any("k" in t for t in axis.ticktext)
-    p95 = next(t for t in fig.data if t.name == "p95")
-    ticks = dict(zip(axis.ticktext, axis.tickvals, strict=True))
-    assert ticks["1 h"] == pytest.approx(max(p95.x)), "ticks in the bars' unit"
-
-
+    chart = charts.percentile_bars(frame, label="label")
+    x = chart_layers(chart, "bar")[0]["encoding"]["x"]
+    assert x["scale"] == {"type": "log"}
+    unit_of_bars = max(r["x"] for r in chart_rows(chart, "bar") if r["p"] == "p95")
+    ticks = dict(zip(re.findall(r"'([^']+)'", x["axis"]["labelExpr"]), x["axis"]["values"], strict=False))
+    assert {"1 ms", "1 s", "1 min", "1 h"} <= set(ticks), ticks
+    assert not any("k" in t for t in ticks)
+    assert ticks["1 h"] == pytest.approx(unit_of_bars), "ticks in the bars' unit"
 def test_a_collection_run_without_an_error_hovers_its_status_alone():
     """A run read from the store has NaN for no error (not None): its marker's hover read "succeeded: nan".
     It now reads "succeeded"; a failed run's reads its error."""
     runs = pd.DataFrame({C.scope: ["aws:1/us-east-1", "gcp:p/l", "gcp:p/l"],
                          C.status: ["succeeded", "failed", "partial"],
                          C.started_at: [T0, T0, T0], C.error: [float("nan"), "PermissionDenied", ""]})
-    hovers = [h for trace in charts.collection_timeline(runs).data for h in trace.hovertext]
+    hovers = [r["what"] for r in chart_rows(charts.collection_timeline(runs), "point")]
     assert sorted(hovers) == ["failed: PermissionDenied", "partial", "succeeded"], hovers
-
-
 def test_a_timeline_bar_without_an_error_hovers_no_nan():
     """A run read from the store has NaN (not None) for a step's missing error, cause and tries: every bar of
     a Logic Apps run hovered "nan: nan", a try "try 2: FAILED nan", and NaN tries could not be counted. A
@@ -879,9 +953,10 @@ def test_a_timeline_bar_without_an_error_hovers_no_nan():
     attempts = pd.DataFrame([
         {C.step_key: "2", C.attempt: 1, C.status: "FAILED", C.started_at: T0, C.ended_at: T0, C.error: nan},
         {C.step_key: "2", C.attempt: 2, C.status: "RUNNING", C.started_at: T0, C.ended_at: pd.NaT, C.error: nan}])
-    fig = charts.gantt({C.started_at: T0, C.status: "RUNNING"}, steps, attempts, now=T0 + dt.timedelta(hours=1))
-    hovers = [str(h) for trace in fig.data if trace.hovertext is not None for h in trace.hovertext]
-    assert hovers and not [h for h in hovers if "nan" in h.lower()], hovers
-    assert any("Call (task)<br>status SUCCEEDED<br>2.0 s, 1 try" == h for h in hovers), hovers
-    assert any(h.startswith("Wait (task)<br>status RUNNING<br>running, 2 tries") for h in hovers), hovers
-    assert "try 1: FAILED" in hovers, hovers
+    chart = run_charts.gantt({C.started_at: T0, C.status: "RUNNING"}, steps, attempts, now=T0 + dt.timedelta(hours=1))
+    hovers = [b["tip"] for b in _bars(chart)]
+    text = json.dumps(hovers)
+    assert hovers and "nan" not in text.lower() and "null" not in text, hovers
+    assert {"step": "Call (task)", "status": "SUCCEEDED", "duration": "2.0 s", "tries": 1} in hovers, hovers
+    assert {"step": "Wait (task)", "status": "RUNNING", "duration": "running", "tries": 2} in hovers, hovers
+    assert {"try": "try 1: FAILED"} in hovers, hovers

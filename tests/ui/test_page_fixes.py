@@ -8,7 +8,7 @@ import pytest
 from flowscope.model import C, Cloud
 from flowscope.store import Store
 from flowscope.textsafety import markdown_text
-from tests.ui.helpers import build, shown_ms
+from tests.ui.helpers import build, chart_layers, chart_rows, chart_texts, drawn_charts, shown_ms
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
 
@@ -242,14 +242,12 @@ def no_failures_store(tmp_path_factory) -> str:
 
 def test_no_failed_run_is_said_as_such_not_as_no_data(no_failures_store, monkeypatch):
     """The window holds runs, none failed: the failed-runs chart said "No data in this window"."""
-    import json
 
     at = open_page(app(no_failures_store, monkeypatch), "failures")
     no_exception(at)
     assert metrics(at)["Failed executions"] == "0"
-    [chart] = [c for c in at.get("plotly_chart") if c.key == "fail-time"]
-    said = [a["text"] for a in json.loads(chart.proto.spec)["layout"]["annotations"]]
-    assert said == ["No failed executions in this window"]
+    [chart] = [c for c in drawn_charts(at) if c.key == "fail-time"]
+    assert chart_texts(chart.spec) == ["No failed executions in this window"]
 
 
 def test_longest_first_puts_a_stuck_running_run_first(stuck_store):
@@ -338,7 +336,7 @@ def test_the_failure_rate_trend_is_the_headlines_rule(tmp_path):
     f = q.Filters(now - dt.timedelta(days=7), now + dt.timedelta(hours=1))
     overview, _, trend = q.overview_and_trend(con, f, with_previous=False)
     assert overview.iloc[-1]["failure_rate"] == 1.0
-    drawn = [y for t in charts.kpi_trends(trend)["failure_rate"].data for y in t.y if not pd.isna(y)]
+    drawn = [r["y"] for r in chart_rows(charts.kpi_trends(trend)["failure_rate"], "line") if r["y"] is not None]
     assert drawn and all(y == 1.0 for y in drawn), drawn
 
 
@@ -485,7 +483,6 @@ def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch
     """An Express workflow is billed per execution (requests, GB-seconds): the Workflows page's step table
     read "$0.00" on every step and "Cost by step" drew zero bars beside the workflow's spend. Its steps'
     cost is now blank and the chart says the workflow is billed per execution."""
-    import json
 
     store, _con, _f = demo
     at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
@@ -496,26 +493,27 @@ def test_an_express_workflows_steps_read_no_cost_not_zero_each(demo, monkeypatch
     no_exception(at)
     steps = next(d.value for d in at.dataframe if "visits" in d.value.columns and "type" in d.value.columns)
     assert len(steps) and steps["cost_usd"].isna().all(), steps
-    chart = next(c for c in at.get("plotly_chart") if c.key == "wf-cost")
-    spec = json.loads(chart.proto.spec)
-    assert not spec.get("data") and "Billed per execution, not per step" in spec["layout"]["annotations"][0]["text"]
+    chart = next(c for c in drawn_charts(at) if c.key == "wf-cost")
+    assert not chart_layers(chart.spec, "bar") and "Billed per execution, not per step" in chart_texts(chart.spec)[0]
 
 
 def test_an_express_workflows_graph_painted_by_cost_reads_no_step_cost(demo, monkeypatch):
     """Painted by cost, an Express workflow's graph labelled every step "$0.00" (all one pale green) beside a
     spend of dollars: it is billed per execution. Its nodes now read no cost and the graph's title says why."""
-    import json
-
     store, _con, _f = demo
     at = open_page(app(str(store.path), monkeypatch, window="7d"), "workflows")
     box = at.selectbox(key="wf-graph")
     box.select_index(next(i for i, label in enumerate(box.options) if "clickstream" in label)).run()
     at.radio(key="wf-metric").set_value("cost_usd").run()
     no_exception(at)
-    spec = json.loads(next(c for c in at.get("plotly_chart") if c.key == "graph").proto.spec)
-    nodes = next(t for t in spec["data"] if t.get("mode") == "markers+text")
-    assert not [t for t in nodes["text"] if "$" in t], nodes["text"]
-    assert "billed per execution" in spec["layout"]["title"]["text"], spec["layout"]["title"]
+    from tests.ui.helpers import drawn_charts
+
+    spec = next(c for c in drawn_charts(at) if c.key == "graph").spec
+    labels = [r["label"] for layer in spec["layer"] if layer.get("name") == "labels" for r in layer["data"]["values"]]
+    assert labels and not [t for t in labels if "$" in t], labels
+    painted = next(layer for layer in spec["layer"] if layer.get("name") == "painted")
+    assert not painted["data"]["values"], "no step is painted by a cost it has not"
+    assert "billed per execution" in spec["title"]["text"], spec["title"]
 
 
 def test_a_links_run_id_that_is_no_whole_id_is_said_not_taken_for_the_run(three_cloud_store, monkeypatch):
@@ -592,7 +590,6 @@ def test_a_run_findings_evidence_without_a_sample_opens_its_workflows_runs():
 def test_retry_delays_of_no_delay_title_their_chart_without_nan(three_cloud_store, monkeypatch):
     """Retries with no delay between tries (a mean of 0 ms) have no coefficient of variation: the chart's
     title read "(mean 0 ms, cv nan)"."""
-    import json
 
     from flowscope.ui import data
 
@@ -604,8 +601,8 @@ def test_retry_delays_of_no_delay_title_their_chart_without_nan(three_cloud_stor
     monkeypatch.setattr(data, "retry_delays", no_delay)
     at = open_page(app(three_cloud_store, monkeypatch, window="7d"), "retries")
     no_exception(at)
-    chart = next(c for c in at.get("plotly_chart") if c.key == "delay-hist")
-    title = json.loads(chart.proto.spec)["layout"]["title"]["text"]
+    chart = next(c for c in drawn_charts(at) if c.key == "delay-hist")
+    title = chart.title
     assert title == "Delays before retry 2 of Pay (mean 0 ms, cv —)", title
 
 

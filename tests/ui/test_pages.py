@@ -13,7 +13,7 @@ from flowscope.store import Store
 from flowscope.textsafety import markdown_text
 from flowscope.ui import chart_preload
 from flowscope.ui.app_main import page_file
-from tests.ui.helpers import APP, N, build
+from tests.ui.helpers import APP, N, build, drawn_charts
 
 PAGES = ["overview", "workflows", "executions", "failures", "retries", "cost", "latency", "collection_health"]
 WINDOWED = [p for p in PAGES if p != "collection_health"]
@@ -36,7 +36,7 @@ def open_page(at: AppTest, page: str) -> AppTest:
 
 def page_charts(at: AppTest) -> list:
     """The page's own charts: every run also sends the hidden chart that preloads the browser's renderer."""
-    return [c for c in at.get("plotly_chart") if c.key != chart_preload.CHART_KEY]
+    return drawn_charts(at)
 
 
 def no_exception(at: AppTest) -> None:
@@ -72,7 +72,7 @@ def test_every_run_first_sends_the_hidden_chart_that_preloads_the_renderer(page,
         no_exception(at)
         first = at.main.children[0]
         assert first.key == chart_preload.KEY
-        assert [c.key for c in first.get("plotly_chart")] == [chart_preload.CHART_KEY]
+        assert [c.key for c in drawn_charts(first, preload=True)] == [chart_preload.CHART_KEY]
         assert any(f".st-key-{chart_preload.KEY}" in h.proto.body and "display: none" in h.proto.body
                    for h in at.get("html"))
         at.run()

@@ -12,7 +12,7 @@ import pytest
 from flowscope.model import C, Cloud, Status
 from flowscope.store import Store
 from flowscope.ui import components, readable
-from tests.ui.helpers import build, shown_ms
+from tests.ui.helpers import build, chart_rows, shown_ms
 from tests.ui.test_pages import app, no_exception, open_page, page_charts
 
 
@@ -147,14 +147,13 @@ def test_compare_page_draws_both_runs_step_by_step(three_cloud_store, monkeypatc
     no_exception(at)
     a, b = at.text_input(key="cmp-a").value, at.text_input(key="cmp-b").value
     assert a and b and a != b
-    figure = json.loads(page_charts(at)[0].proto.spec)
-    names = [t["name"] for t in figure["data"]]
-    assert names == ["run A", "run B"]
-    marks = [m for t in figure["data"] for m in t["text"]]
+    bars = chart_rows(page_charts(at)[0].spec, "bar")
+    assert sorted({r["run"] for r in bars}) == ["run A", "run B"]
+    marks = [r["mark"] for r in bars]
     assert "failed" in " ".join(marks), "run A failed: its failing step is marked on its bar"
     assert "not run" in marks, "a step only one run took"
     table = at.dataframe[0].value
-    assert len(figure["data"][0]["y"]) == min(len(table), 30)
+    assert len([r for r in bars if r["run"] == "run A"]) == min(len(table), 30)
 
 
 def test_compare_opens_on_two_successful_runs_when_none_failed(tmp_path, monkeypatch):

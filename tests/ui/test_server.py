@@ -155,13 +155,13 @@ def test_wheel_contains_the_app_and_its_pages(tmp_path):
     assert out.returncode == 0, out.stderr
 
 
-def test_the_launcher_warms_pandas_plotly_ibis_and_the_store_in_a_fresh_interpreter():
+def test_the_launcher_warms_pandas_the_charts_ibis_and_the_store_in_a_fresh_interpreter():
     import subprocess
     import sys
 
     code = ("import sys; from flowscope.ui import launch; assert 'pandas' not in sys.modules; "
             "assert 'ibis' not in sys.modules and 'duckdb' not in sys.modules; launch.warm(); "
-            "assert 'pandas' in sys.modules and 'plotly.graph_objects' in sys.modules; "
+            "assert 'pandas' in sys.modules and 'flowscope.ui.charts' in sys.modules; "
             "assert 'ibis' in sys.modules and 'flowscope.store' in sys.modules and 'deltalake' in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
 

@@ -15,7 +15,7 @@ from flowscope.format import fmt_pct, fmt_usd
 from flowscope.model import UTC, C, Cloud
 from flowscope.store import Store
 from flowscope.ui import readable
-from tests.ui.helpers import build, shown_ms
+from tests.ui.helpers import build, chart_rows, shown_ms
 from tests.ui.test_page_fixes import stuck_store  # noqa: F401 - a fixture
 from tests.ui.test_pages import app, metrics, no_exception, open_page, page_charts
 from tests.ui.test_triage import ITERATIONS, LOOP_RUN, MANY, loop_store, many_store  # noqa: F401 - fixtures
@@ -106,8 +106,8 @@ def test_compare_of_a_running_run_does_not_read_its_steps_to_come_as_another_pat
     assert (table["path"] == "only B").any(), "the running run has not reached some steps"
     said = " ".join(w.value for w in at.warning).replace("\\", "")
     assert "still running" in said and "not reached" in said, said
-    chart = next(c for c in page_charts(at) if "run A against run B" in c.proto.spec)
-    marks = json.loads(chart.proto.spec)["data"][0]["text"]
+    chart = next(c for c in page_charts(at) if "run A against run B" in c.title)
+    marks = [r["mark"] for r in chart_rows(chart.spec, "bar") if r["run"] == "run A"]
     assert "not yet" in marks and "not run" not in marks, marks
 
 
@@ -364,7 +364,6 @@ def test_a_sync_killed_mid_run_reads_interrupted_not_running(tmp_path, monkeypat
 def test_latency_runs_say_they_are_the_finished_ones(stuck_store, monkeypatch):  # noqa: F811
     """The Latency table's "runs" counted finished runs only (a duration to rank), so a workflow with a run
     still running read one run fewer than on Workflows under the same label."""
-    import json
 
     path, _execution_id, _step = stuck_store
     at = open_page(app(path, monkeypatch, window="7d"), "latency")

@@ -17,7 +17,7 @@ from flowscope.model import UTC
 from flowscope.store import Store
 from flowscope.ui import charts, readable
 from flowscope.ui.filters import time_window
-from tests.ui.helpers import build
+from tests.ui.helpers import build, chart_layers, chart_rows, chart_texts
 from tests.ui.test_pages import PAGES, app, no_exception, open_page
 
 NOW = dt.datetime(2026, 3, 10, 12, 2, tzinfo=UTC)
@@ -84,48 +84,57 @@ def _trend(until: dt.datetime) -> pd.DataFrame:
                          "cost_usd": 0.5})
 
 
+def _pieces(chart: dict) -> tuple[list[list[dict]], list[list[dict]]]:
+    """A line chart's solid and dotted pieces, each its rows."""
+    solid, dotted = [], []
+    for layer in chart_layers(chart, "line"):
+        groups: dict[str, list[dict]] = {}
+        for row in layer["data"]["values"]:
+            groups.setdefault(row["group"], []).append(row)
+        (dotted if "strokeDash" in layer["mark"] else solid).extend(groups.values())
+    return solid, dotted
+
+
 def test_partial_last_bucket_is_marked_not_a_drop():
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)      # 1 h into a 6-hour bucket
     figs = charts.kpi_trends(_trend(until), until=until, bucket_s=6 * 3600)
     for name in ("executions", "failure_rate", "retries", "cost"):
-        notes = [a.text for a in figs[name].layout.annotations]
-        assert "partial" in notes, name
-    bar = figs["executions"].data[0]
-    assert list(bar.marker.opacity)[-1] < 1 and list(bar.marker.opacity)[0] == 1
-    dashed = [t for t in figs["failure_rate"].data if t.line.dash == "dot"]
-    assert dashed and len(dashed[0].x) == 2                  # last full point -> partial point
-
-
+        assert "partial" in chart_texts(figs[name]), name
+    bars = chart_layers(figs["executions"], "bar")[0]
+    assert bars["encoding"]["opacity"]["condition"] == {"test": "datum.partial", "value": 0.4}
+    flags = [r["partial"] for r in bars["data"]["values"]]
+    assert flags[-1] and not flags[0]
+    _solid, dotted = _pieces(figs["failure_rate"])
+    assert dotted and len(dotted[0]) == 2                  # last full point -> partial point
 def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
-    """Added directly (cheaper than add_vrect), the mark is what add_vrect made: same shade, same label."""
+    """In the report's plotly figures, added directly (cheaper than add_vrect), the mark is what add_vrect
+    made: same shade, same label."""
     import plotly.graph_objects as go
+
+    from flowscope.report import figures
 
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     start = pd.Timestamp("2026-03-10T12:00Z")
-    shape, label = charts._partial_marks(start, until)
+    shape, label = figures._partial_marks(start, until)
     ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
     theirs = go.Figure()
     theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
                      annotation_text="partial", annotation_position="top left", annotation_font_size=10,
                      annotation_font_color="#777")
     assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
-    shape, label = charts._partial_marks(start, until, label_at="right")     # the last bucket's: inside its end
+    shape, label = figures._partial_marks(start, until, label_at="right")     # the last bucket's: inside its end
     ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
     theirs = go.Figure()
     theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
                      annotation_text="partial", annotation_position="top right", annotation_font_size=10,
                      annotation_font_color="#777")
     assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
-
-
 def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
     until = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
     frame = _trend(until)
     frame["bucket"] = frame["bucket"] - pd.Timedelta(hours=6)
     fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", until=until, bucket_s=6 * 3600)
-    assert not [a for a in fig.layout.annotations if a.text == "partial"]
-
-
+    assert "partial" not in chart_texts(fig) and not chart_layers(fig, "rect")
 def test_partial_first_bucket_is_marked_not_a_dip():
     """A 7-day window from 10:35 has a first 6-hour bucket (06:00-12:00) holding 1 h 25 min of it: drawn
     like the others it read as a dip at the start of every trend chart. It is marked as the last one is."""
@@ -135,33 +144,29 @@ def test_partial_first_bucket_is_marked_not_a_dip():
     since = frame["bucket"].iloc[0].to_pydatetime() + dt.timedelta(hours=4, minutes=35)
     figs = charts.kpi_trends(frame, since=since, until=until, bucket_s=6 * 3600)
     for name in ("executions", "failure_rate", "retries", "cost"):
-        notes = [a.text for a in figs[name].layout.annotations]
-        assert notes.count("partial") == 2, name
-    shade = figs["executions"].layout.shapes[0]
-    assert pd.Timestamp(shade.x0) == pd.Timestamp(since)
-    assert pd.Timestamp(shade.x1) == frame["bucket"].iloc[1]            # to the first bucket's end
-    opacity = list(figs["executions"].data[0].marker.opacity)
-    assert opacity[0] < 1 and opacity[-1] < 1 and set(opacity[1:-1]) == {1.0}
-    dotted = [t for t in figs["failure_rate"].data if t.line.dash == "dot"]
-    assert sorted(len(t.x) for t in dotted) == [2, 2]                    # partial -> first whole; last whole -> partial
-    solid = [t for t in figs["failure_rate"].data if t.line.dash != "dot"]
-    assert len(solid) == 1 and len(solid[0].x) == len(frame) - 2
-
-
+        assert chart_texts(figs[name]).count("partial") == 2, name
+    shade = chart_rows(figs["executions"], "rect")[0]
+    assert pd.Timestamp(shade["start"]) == pd.Timestamp(since)
+    assert pd.Timestamp(shade["end"]) == frame["bucket"].iloc[1]            # to the first bucket's end
+    flags = [r["partial"] for r in chart_rows(figs["executions"], "bar")]
+    assert flags[0] and flags[-1] and not any(flags[1:-1])
+    solid, dotted = _pieces(figs["failure_rate"])
+    assert sorted(len(p) for p in dotted) == [2, 2]                    # partial -> first whole; last whole -> partial
+    assert len(solid) == 1 and len(solid[0]) == len(frame) - 2
 def test_no_first_partial_mark_when_the_window_begins_on_a_bucket_edge():
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     frame = _trend(until)
     fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar",
                        since=frame["bucket"].iloc[0].to_pydatetime(), until=until, bucket_s=6 * 3600)
-    assert [a.text for a in fig.layout.annotations].count("partial") == 1          # the last bucket only
-    assert list(fig.data[0].marker.opacity)[0] == 1
-
-
+    assert chart_texts(fig).count("partial") == 1          # the last bucket only
+    assert not chart_rows(fig, "bar")[0]["partial"]
 def test_count_charts_have_integer_axes():
     fig = charts.lines(_trend(NOW), x="bucket", y="executions", color="cloud", kind="bar", integer=True)
-    assert fig.layout.yaxis.tickformat == ",d"
+    axis = chart_layers(fig, "bar")[0]["encoding"]["y"]["axis"]
+    assert axis["format"] == ",d" and axis["tickMinStep"] == 1
     small = charts.severity_counts(pd.DataFrame({"severity": ["high", "low", "low"]}))
-    assert small.layout.yaxis.tickformat == ",d" and small.layout.yaxis.dtick == 1
+    axis = chart_layers(small, "bar")[0]["encoding"]["y"]["axis"]
+    assert axis["format"] == ",d" and axis["tickMinStep"] == 1
 
 
 # ---------------------------------------------------------------- readable (pure)
@@ -380,6 +385,12 @@ def test_projections_divide_by_the_days_the_data_speaks_for(since, until, data_s
     assert measures.measured_days(since, until, data_since) == pytest.approx(days)
 
 
+def _domain(chart: dict) -> list[pd.Timestamp]:
+    [domain] = [layer["encoding"]["x"]["scale"]["domain"] for layer in chart_layers(chart)
+                if "domain" in layer.get("encoding", {}).get("x", {}).get("scale", {})]
+    return [pd.Timestamp(v) for v in domain]
+
+
 def test_a_chart_of_sparse_rows_spans_the_window_and_marks_its_last_bucket():
     """Failures are drawn only in buckets that had one: the chart's axis stopped at the last failure, a day
     before the window's end, and its partial last bucket went unmarked (the partial ends were read from the
@@ -389,35 +400,35 @@ def test_a_chart_of_sparse_rows_spans_the_window_and_marks_its_last_bucket():
     frame = _trend(until).iloc[:2]                                    # rows stop 30 h before the end
     fig = charts.lines(frame, x="bucket", y="failed", color="cloud", kind="bar", integer=True, since=since,
                        until=until, bucket_s=6 * 3600)
-    assert [a.text for a in fig.layout.annotations].count("partial") == 2
-    tail = [s for s in fig.layout.shapes if pd.Timestamp(s.x1) == pd.Timestamp(until)]
-    assert tail and pd.Timestamp(tail[0].x0) == pd.Timestamp("2026-03-10T12:00Z")
-    low, high = (pd.Timestamp(v) for v in fig.layout.xaxis.range)
-    assert low == pd.Timestamp("2026-03-03T12:00Z") - pd.Timedelta(hours=3)      # the first bucket, half a bar
-    assert high == pd.Timestamp("2026-03-10T15:00Z")                             # the last bucket's bar whole
-    assert list(fig.data[0].marker.opacity) == [1.0, 1.0]                        # neither row is partial
+    assert chart_texts(fig).count("partial") == 2
+    tail = [r for r in chart_rows(fig, "rect") if pd.Timestamp(r["end"]) == pd.Timestamp(until)]
+    assert tail and pd.Timestamp(tail[0]["start"]) == pd.Timestamp("2026-03-10T12:00Z")
+    # the first bucket to the window's end: each bar spans its bucket (x to x2), the last one clipped at the end
+    assert _domain(fig) == [pd.Timestamp("2026-03-03T12:00Z"), pd.Timestamp(until)]
+    bars = chart_rows(fig, "bar")
+    assert [r["partial"] for r in bars] == [False, False]                        # neither row is partial
+    assert all(pd.Timestamp(r["x2"]) - pd.Timestamp(r["x"]) == pd.Timedelta(hours=6) for r in bars)
     line = charts.lines(frame, x="bucket", y="failed", color="cloud", since=since, until=until, bucket_s=6 * 3600)
-    assert [pd.Timestamp(v) for v in line.layout.xaxis.range] == [pd.Timestamp("2026-03-03T12:00Z"),
-                                                                   pd.Timestamp(until)]
-
-
+    assert _domain(line) == [pd.Timestamp("2026-03-03T12:00Z"), pd.Timestamp(until)]
 def test_a_stacked_areas_partial_last_bucket_is_dotted_not_a_drop():
     """The Cost trend (a stacked area) drew its partial last bucket solid: a steep drop outside the shaded
-    band. Its partial pieces are dotted and stacked in a group of their own, as a line's are dotted."""
+    band. Its partial pieces are dotted, pale and stacked apart, as a line's are dotted."""
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     trend = _trend(until)
     frame = pd.concat([trend, trend.assign(cloud="gcp", cost_usd=0.25)], ignore_index=True)
     frame.loc[frame["bucket"] == frame["bucket"].max(), "cost_usd"] = 0.01       # the last bucket: 1 h of 6
     fig = charts.lines(frame, x="bucket", y="cost_usd", color="cloud", kind="area", money=True, until=until,
                        bucket_s=6 * 3600)
-    solid = [t for t in fig.data if t.line.dash != "dot"]
-    dotted = [t for t in fig.data if t.line.dash == "dot"]
-    assert [t.stackgroup for t in solid] == ["one", "one"] and all(len(t.x) == len(trend) - 1 for t in solid)
-    assert [t.stackgroup for t in dotted] == ["partial-tail", "partial-tail"]
-    assert all(len(t.x) == 2 and list(t.y)[-1] == 0.01 for t in dotted)       # last whole -> partial
-    assert all(not t.showlegend for t in dotted)
-
-
+    whole, tail = chart_layers(fig, "area")
+    assert whole["mark"]["line"] is True and tail["mark"]["line"] == {"strokeDash": [2, 3]}
+    assert tail["mark"]["opacity"] < whole["mark"]["opacity"]
+    assert {r["series"] for r in whole["data"]["values"]} == {"aws", "gcp"}
+    assert all(sum(1 for r in whole["data"]["values"] if r["series"] == c) == len(trend) - 1 for c in ("aws", "gcp"))
+    dotted = tail["data"]["values"]
+    assert len(dotted) == 4 and [r["y"] for r in dotted if r["partial"]] == [0.01, 0.01]   # last whole -> partial
+    # stacked apart: the partial pieces' bands start from zero, not from the whole areas' tops
+    aws, gcp = ([r for r in dotted if r["series"] == c] for c in ("aws", "gcp"))
+    assert aws[-1]["y0"] == 0 and gcp[-1]["y0"] == pytest.approx(0.01)
 def test_the_bucket_the_data_begins_inside_is_marked_partial():
     """A 90-day window over a store whose data begins at 20:00 on a day inside it: that day's bar holds 4 h of
     runs and read as a dip at the data's start, unmarked (only the window's own ends were). It is marked as
@@ -430,13 +441,14 @@ def test_the_bucket_the_data_begins_inside_is_marked_partial():
     frame = pd.DataFrame({"bucket": buckets, "cloud": "aws", "executions": [80] + [1000] * (len(buckets) - 1)})
     fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", integer=True, since=since,
                        until=until, bucket_s=86400, begins=begins)
-    [shade] = fig.layout.shapes
-    assert (pd.Timestamp(shade.x0), pd.Timestamp(shade.x1)) == (pd.Timestamp(begins), pd.Timestamp("2026-02-06T00:00Z"))
-    assert [a.text for a in fig.layout.annotations] == ["partial"]
-    opacity = list(fig.data[0].marker.opacity)
-    assert opacity[0] < 1 and set(opacity[1:]) == {1.0}
-    assert pd.Timestamp(fig.layout.xaxis.range[0]) < pd.Timestamp(since)          # the whole window, still
+    [shade] = chart_rows(fig, "rect")
+    assert (pd.Timestamp(shade["start"]), pd.Timestamp(shade["end"])) == (pd.Timestamp(begins),
+                                                                       pd.Timestamp("2026-02-06T00:00Z"))
+    assert chart_texts(fig) == ["partial"]
+    flags = [r["partial"] for r in chart_rows(fig, "bar")]
+    assert flags[0] and not any(flags[1:])
+    assert _domain(fig) == [pd.Timestamp(since), pd.Timestamp(until)]          # the whole window, still
     before = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", since=since, until=until,
                           bucket_s=86400, begins=since - dt.timedelta(days=3))
-    assert not before.layout.shapes and fig.layout.xaxis.range == before.layout.xaxis.range
+    assert not chart_rows(before, "rect") and _domain(fig) == _domain(before)
     assert charts.data_start(since, None) == since and charts.data_start(None, begins) is None

@@ -442,8 +442,8 @@ def test_the_run_page_names_a_gcp_call_once(demo, monkeypatch):
     caught = at.warning[0].value
     assert caught.startswith("**Caught a failure at step classify**") and "inside" not in caught
     assert "HttpError 500" in caught and "went on" in caught
-    [gantt] = [c for c in at.get("plotly_chart") if "Timeline" in c.proto.spec]
-    labels = {str(t).strip() for t in json.loads(gantt.proto.spec)["layout"]["yaxis"]["ticktext"]}
+    [gantt] = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart") if "Timeline" in c.proto.spec]
+    labels = {row["label"].strip() for layer in gantt["layer"] for row in layer["data"]["values"]}
     assert "classify" in labels and "└ record_failure" in labels
     assert "└ classify" not in labels, "the try's call is drawn in the try's place, not inside it"
     events = next(df.value for df in at.dataframe if "event" in df.value.columns)

@@ -4,7 +4,6 @@ apart on every page: tables, charts by "workflow / step" and the sidebar's workf
 from __future__ import annotations
 
 import dataclasses
-import json
 
 import pandas as pd
 import pytest
@@ -79,14 +78,13 @@ def test_two_state_machines_named_alike_read_apart_in_tables_charts_and_the_side
     at.multiselect(key="lat-pick").set_value(picked).run()
     no_exception(at)
     chart = next(c for c in page_charts(at) if c.key == "lat-time")
-    traces = [t["name"] for t in json.loads(chart.proto.spec)["data"] if "partial" not in t["name"]]
+    traces = {r["name"] for r in helpers.chart_rows(chart.spec) if r.get("name")}
     assert sorted(traces) == sorted(picked)
 
 
 def _series(at, key: str) -> list[str]:
     chart = next(c for c in page_charts(at) if c.key == key)
-    return sorted({t["name"] for t in json.loads(chart.proto.spec)["data"]
-                   if t.get("name") and "partial" not in t["name"]})
+    return sorted({r["name"] for r in helpers.chart_rows(chart.spec) if r.get("name")})
 
 
 def test_failures_and_cost_over_time_draw_each_of_two_workflows_named_alike(twin_store, monkeypatch):

@@ -14,8 +14,8 @@ from flowscope.analysis import runs
 from flowscope.analysis.tables import Filters, RunKey
 from flowscope.model import Status
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
+from flowscope.ui import data, readable, run_charts
 
 ctx = ui.page("Compare runs")
 f = ctx.filters
@@ -153,7 +153,7 @@ if only_a or only_b:
                + f"Only in A: {md(', '.join(only_a) or 'none')}. Only in B: {md(', '.join(only_b) or 'none')}.")
 else:
     st.caption("Both runs took the same path" + (f" so far ({so_far})." if running else "."))
-ui.plot(charts.compare_steps(table, running=tuple(label.lower() for label in running)), key="cmp-steps")
+ui.plot(run_charts.compare_steps(table, running=tuple(label.lower() for label in running)), key="cmp-steps")
 # The times and errors beside the step's name, its visits and retries after them: at 1366 px "A error" was off
 # the right edge.
 ui.table(readable.leading(table, ["step", "parent", "a_ms", "b_ms", "delta_ms", "a_error", "b_error"]),

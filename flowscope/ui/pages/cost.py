@@ -34,7 +34,7 @@ if not drivers.empty:
 left, right = st.columns([1, 1])
 with left:
     ui.plot(charts.hbar(drivers, x="monthly_usd", y="label", title="Projected $/month by step", money=True)
-            if not drivers.empty else charts.empty_figure(), key="drivers")
+            if not drivers.empty else charts.empty_chart(), key="drivers")
 with right:
     # Transitions need each visit's previous step (a join of steps with itself): computed on demand.
     by_edge = st.toggle("By transition (previous step → step)", key="cost-edges",
@@ -45,11 +45,11 @@ with right:
         edges["label"] = edges["workflow"] + ": " + edges["source"] + " → " + edges["target"]
     if edges is not None:
         ui.plot(charts.hbar(edges, x="monthly_usd", y="label", title="Projected $/month by transition", money=True)
-                if not edges.empty else charts.empty_figure(), key="edges")
+                if not edges.empty else charts.empty_chart(), key="edges")
     else:
         ui.plot(charts.hbar(retries.by_step, x="monthly_usd", y="label",
                             title="Projected $/month spent on retries (top drivers)", money=True)
-                if not retries.by_step.empty else charts.empty_figure("No retries among the top drivers"),
+                if not retries.by_step.empty else charts.empty_chart("No retries among the top drivers"),
                 key="retry-drivers")
 if len(drivers) >= data.COST_DRIVERS:      # more rows than read: said, never read as every step's spend
     st.caption(f"The {len(drivers):,} dearest steps (by meter), {fmt_pct(drivers['share'].sum())} of the "

@@ -9,8 +9,8 @@ from flowscope.analysis import runs
 from flowscope.format import fmt_duration, is_missing
 from flowscope.model import C, Status
 from flowscope.textsafety import markdown_text as md
-from flowscope.ui import charts, data, readable
 from flowscope.ui import components as ui
+from flowscope.ui import data, readable, run_charts
 
 CONSOLES = {"aws": "AWS console", "azure": "Azure portal", "gcp": "Google Cloud console"}
 
@@ -194,7 +194,7 @@ if not children.empty:
         "runs": st.column_config.NumberColumn("child runs", format="%d"),
         "running": st.column_config.NumberColumn("still running", format="%d"),
         "first_failed": st.column_config.LinkColumn("first failed run", display_text="open")})
-ui.plot(charts.gantt(run, folded, attempts, now=as_of.to_pydatetime() if as_of is not None else None), key="gantt")
+ui.plot(run_charts.gantt(run, folded, attempts, now=as_of.to_pydatetime() if as_of is not None else None), key="gantt")
 st.subheader("Events", divider="gray")
 ui.table(runs.run_events(folded, attempts), "execution-events", height=320)
 st.subheader("Cost", divider="gray")

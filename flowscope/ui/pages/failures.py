@@ -39,7 +39,7 @@ if len(steps) >= data.FAILING_STEPS:       # more than read: said, never read as
 if not steps.empty:
     steps["label"] = steps["workflow"] + " / " + steps["step"]
 ui.plot(charts.hbar(steps, x="failures", y="label", title="Failed visits by step") if not steps.empty
-        else charts.empty_figure("No failed steps"), key="fail-steps")
+        else charts.empty_chart("No failed steps"), key="fail-steps")
 ui.table(steps.drop(columns=["label"], errors="ignore"), "failing-steps", hide=["workflow_id"],
          column_config={"failure_rate": st.column_config.NumberColumn("failure rate", format="percent")})
 

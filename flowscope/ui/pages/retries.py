@@ -46,7 +46,7 @@ st.caption("Tries per visit: 2.0× means every visit ran twice on average (each 
 if not amp.empty:
     amp["label"] = amp["workflow"] + " / " + amp["step"]
 ui.plot(charts.hbar(amp, x="retries", y="label", title="Retries by step", text="amplification", text_format="{:.2f}×")
-        if not amp.empty else charts.empty_figure("No retries"), key="amp")
+        if not amp.empty else charts.empty_chart("No retries"), key="amp")
 if len(amp) >= data.RETRY_ROWS:
     st.caption(f"The {len(amp):,} steps with the most retries; filter to fewer workflows to see the rest.")
 ui.table(amp.drop(columns=["label"], errors="ignore"), "retry-amplification", hide=["workflow_id"],

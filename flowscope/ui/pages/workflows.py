@@ -80,6 +80,6 @@ ui.table(steps, "workflow-steps", column_config={
                                                   help="Failed visits (caught included) / visits: the rate "
                                                        "the failing_step finding reports."),
     "cost_usd": st.column_config.NumberColumn("cost")})
-ui.plot(charts.empty_figure(f"Billed per execution, not per step: {fmt_usd(billed)} in this window",
+ui.plot(charts.empty_chart(f"Billed per execution, not per step: {fmt_usd(billed)} in this window",
                             title="Cost by step") if per_run
         else charts.hbar(steps, x="cost_usd", y="step", title="Cost by step", money=True), key="wf-cost")

@@ -24,6 +24,7 @@ from flowscope.textsafety import plotly_text as safe
 from flowscope.ui import readable
 from flowscope.ui.charts import (
     HEIGHT,
+    KPI_TRENDS,
     LEGEND_CHARS,
     LOG_DURATION_TICKS,
     MONEY_TICKS,
@@ -32,6 +33,7 @@ from flowscope.ui.charts import (
     SHARE_TICKS,
     color_for,
     data_start,
+    in_duration_unit,
     partial_buckets,
     shorts,
     window_span,
@@ -143,9 +145,8 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
         return empty_figure(empty, title=title)
     suffix = None
     if duration:
-        unit, size = readable.duration_unit(frame[y])
-        frame = frame.assign(**{y: frame[y] / size})
-        suffix, y_title = f" {unit}", y_title or f"duration ({unit})"
+        frame, unit, y_title = in_duration_unit(frame, y, y_title)
+        suffix = f" {unit}"
     fig = _base(title)
     start = data_start(since, begins)
     partial = partial_buckets(frame[x], start, until, bucket_s)
@@ -178,21 +179,11 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
 
 def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
                since: dt.datetime | None = None, begins: dt.datetime | None = None) -> dict[str, go.Figure]:
-    """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
+    """The Overview's trend charts (`charts.KPI_TRENDS`) by cloud."""
     if trend is None or trend.empty:
-        return {k: empty_figure(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
-                                                      ("retries", "Retries"), ("cost", "Cost"))}
-    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
-    return {
-        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
-                            integer=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
-                         until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
-                      until=until, bucket_s=bucket_s, since=since, begins=begins),
-    }
+        return {key: empty_figure(title=title) for key, _y, title, _how in KPI_TRENDS}
+    return {key: lines(trend, x="bucket", y=y, color=C.cloud, title=title, until=until, bucket_s=bucket_s,
+                       since=since, begins=begins, **how) for key, y, title, how in KPI_TRENDS}
 
 
 def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color: str | None = None,

@@ -273,6 +273,13 @@ def span_labels(spans: Sequence[dict[str, Any]], x_min: pd.Timestamp, x_max: pd.
     return out
 
 
+def in_duration_unit(frame: pd.DataFrame, y: str, y_title: str | None) -> tuple[pd.DataFrame, str, str]:
+    """A frame whose `y` holds milliseconds, in the one unit picked from them (ms, s, min, h, d); the unit, and the
+    axis' title ("duration (min)" unless one is given)."""
+    unit, size = readable.duration_unit(frame[y])
+    return frame.assign(**{y: frame[y] / size}), unit, y_title or f"duration ({unit})"
+
+
 def _run_hover(status: Any, error: Any) -> str:
     """A collection run's hover: its status, and its error when it has one (a stored run without one
     has NaN, which read "succeeded: nan")."""
@@ -447,11 +454,7 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     from the data (ms, s, min, h, d)."""
     if frame is None or frame.empty:
         return empty_chart(empty, title=title)
-    unit = None
-    if duration:
-        unit, size = readable.duration_unit(frame[y])
-        frame = frame.assign(**{y: frame[y] / size})
-        y_title = y_title or f"duration ({unit})"
+    frame, unit, y_title = in_duration_unit(frame, y, y_title) if duration else (frame, None, y_title)
     start = data_start(since, begins)
     partial = partial_buckets(frame[x], start, until, bucket_s)
     names = frame[color].astype(str) if color else pd.Series(y, index=frame.index)
@@ -481,23 +484,24 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
                                          *_data_layers(rows, encoding, kind, bool(bucket_s))]))
 
 
+KPI_TRENDS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
+    ("executions", "executions", "Executions", {"kind": "bar", "integer": True}),
+    ("failure_rate", "failure_rate", "Failure rate", {"percent": True}),
+    ("retries", "retries", "Retries", {"kind": "bar", "integer": True}),
+    ("cost", "cost_usd", "Cost", {"kind": "area", "money": True}),
+)
+"""The Overview's trend charts, (key, column of `tables.overview_and_trend`'s trend, title, how it is drawn): the
+dashboard's and the report's (`report/figures.py`) alike. Its failure_rate is the headline's (failed / finished),
+computed by the query."""
+
+
 def kpi_trends(trend: pd.DataFrame, *, until: dt.datetime | None = None, bucket_s: int | None = None,
                since: dt.datetime | None = None, begins: dt.datetime | None = None) -> dict[str, Chart]:
-    """The Overview's trend charts from `tables.overview_and_trend`: executions, failure rate, retries, cost."""
+    """The Overview's trend charts (`KPI_TRENDS`) by cloud."""
     if trend is None or trend.empty:
-        return {k: empty_chart(title=t) for k, t in (("executions", "Executions"), ("failure_rate", "Failure rate"),
-                                                     ("retries", "Retries"), ("cost", "Cost"))}
-    frame = trend      # its failure_rate is the headline's (failed / finished), computed by the query
-    return {
-        "executions": lines(frame, x="bucket", y="executions", color=C.cloud, title="Executions", kind="bar",
-                            integer=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "failure_rate": lines(frame, x="bucket", y="failure_rate", color=C.cloud, title="Failure rate",
-                              percent=True, until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "retries": lines(frame, x="bucket", y="retries", color=C.cloud, title="Retries", kind="bar", integer=True,
-                         until=until, bucket_s=bucket_s, since=since, begins=begins),
-        "cost": lines(frame, x="bucket", y="cost_usd", color=C.cloud, title="Cost", kind="area", money=True,
-                      until=until, bucket_s=bucket_s, since=since, begins=begins),
-    }
+        return {key: empty_chart(title=title) for key, _y, title, _how in KPI_TRENDS}
+    return {key: lines(trend, x="bucket", y=y, color=C.cloud, title=title, until=until, bucket_s=bucket_s,
+                       since=since, begins=begins, **how) for key, y, title, how in KPI_TRENDS}
 
 
 def storm_timeline(retries: pd.DataFrame, storms: Sequence[dict[str, Any]] = (), *,

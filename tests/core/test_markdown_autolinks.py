@@ -6,14 +6,12 @@ in each one (`http<U+2060>://`, `www<U+2060>.`, `a<U+2060>@b`): the text reads a
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from flowscope.textsafety import markdown_text
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, free_port, stop, wait_healthy
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHROMIUM, script_server
 
 JOINER = "\u2060"
 HOSTILE = [
@@ -96,31 +94,22 @@ def test_streamlit_renders_no_link_of_a_cloud_text(tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     script = tmp_path / "hostile.py"
     script.write_text(SCRIPT.format(texts=HOSTILE))
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_healthy(proc, port, "streamlit run hostile.py")
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-                page.get_by_text("done-rendering").wait_for(timeout=60_000)
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "markdown-autolinks.png"), full_page=True)
-                blocks = page.locator('[data-testid="stMarkdown"]')
-                assert blocks.count() == len(HOSTILE) + 1
-                links = page.locator('[data-testid="stMarkdown"] a')
-                hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
-                assert page.locator('a[href*="evil" i]').count() == 0, hrefs
-                assert hrefs == [], "no link at all in the cloud texts"
-                for i, text in enumerate(HOSTILE):
-                    shown = blocks.nth(i).inner_text().replace(JOINER, "")
-                    assert " ".join(shown.split()) == " ".join(text.split()), (shown, text)
-            finally:
-                browser.close()
-    finally:
-        stop(proc)
+    with script_server(script) as port, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            page.get_by_text("done-rendering").wait_for(timeout=60_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "markdown-autolinks.png"), full_page=True)
+            blocks = page.locator('[data-testid="stMarkdown"]')
+            assert blocks.count() == len(HOSTILE) + 1
+            links = page.locator('[data-testid="stMarkdown"] a')
+            hrefs = [links.nth(i).get_attribute("href") for i in range(links.count())]
+            assert page.locator('a[href*="evil" i]').count() == 0, hrefs
+            assert hrefs == [], "no link at all in the cloud texts"
+            for i, text in enumerate(HOSTILE):
+                shown = blocks.nth(i).inner_text().replace(JOINER, "")
+                assert " ".join(shown.split()) == " ".join(text.split()), (shown, text)
+        finally:
+            browser.close()

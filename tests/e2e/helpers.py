@@ -5,11 +5,14 @@ by bench/bench_dashboard.py to know that a run, fragments included, is over."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +55,22 @@ def stop(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(5)
+
+
+@contextlib.contextmanager
+def script_server(script: Path) -> Iterator[int]:
+    """`streamlit run script` (a test's own small app) on a free loopback port, answering health checks: its
+    port; stopped on exit."""
+    port = free_port()
+    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
+           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
+           "--browser.gatherUsageStats", "false"]
+    proc = subprocess.Popen(cmd, cwd=script.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_healthy(proc, port, f"streamlit run {script.name}")
+        yield port
+    finally:
+        stop(proc)
 
 
 CHART = ".vega-embed:visible"

@@ -5,13 +5,11 @@ kept: a real Streamlit server in headless Chromium, a hostile step name on a bar
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.helpers import ARGS, ARTIFACTS, CHART, CHROMIUM, free_port, stop, wait_healthy
+from tests.e2e.helpers import ARGS, ARTIFACTS, CHART, CHROMIUM, script_server
 
 NAME = '<a href="https://evil.example/x">pay</a><img src=x onerror="document.title=1"><b>Charge</b>'
 """A step name a cloud could hold: a link, an image whose error handler runs script, a bold tag."""
@@ -31,37 +29,28 @@ def test_a_hostile_name_is_text_in_a_charts_title_label_and_tooltip(tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api")
     script = tmp_path / "hostile_chart.py"
     script.write_text(SCRIPT.format(name=NAME))
-    port = free_port()
-    cmd = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port),
-           "--server.address", "127.0.0.1", "--server.headless", "true", "--server.fileWatcherType", "none",
-           "--browser.gatherUsageStats", "false"]
-    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_healthy(proc, port, "streamlit run hostile_chart.py")
-        with playwright_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-            try:
-                page = browser.new_page(viewport={"width": 1400, "height": 900})
-                errors: list[str] = []
-                page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-                page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-                chart = page.locator(CHART).first
-                chart.wait_for(timeout=60_000)
-                page.wait_for_timeout(500)
-                box = chart.locator("canvas, svg").first.bounding_box()
-                assert box, "the chart drew nothing"
-                # The one bar fills the plot from its left edge: hover its middle, right of the axis labels.
-                page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.55)
-                tooltip = page.locator("#vg-tooltip-element")
-                tooltip.wait_for(state="visible", timeout=10_000)
-                ARTIFACTS.mkdir(exist_ok=True)
-                page.screenshot(path=str(ARTIFACTS / "chart-hostile-tooltip.png"))
-                assert NAME in tooltip.inner_text(), tooltip.inner_text()
-                assert tooltip.locator("a, img, b").count() == 0, tooltip.inner_html()
-                assert page.locator('a[href*="evil" i], img[src="x"]').count() == 0
-                assert page.title() != "1", "the image's error handler ran"
-                assert not errors, errors
-            finally:
-                browser.close()
-    finally:
-        stop(proc)
+    with script_server(script) as port, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            errors: list[str] = []
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            chart = page.locator(CHART).first
+            chart.wait_for(timeout=60_000)
+            page.wait_for_timeout(500)
+            box = chart.locator("canvas, svg").first.bounding_box()
+            assert box, "the chart drew nothing"
+            # The one bar fills the plot from its left edge: hover its middle, right of the axis labels.
+            page.mouse.move(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.55)
+            tooltip = page.locator("#vg-tooltip-element")
+            tooltip.wait_for(state="visible", timeout=10_000)
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "chart-hostile-tooltip.png"))
+            assert NAME in tooltip.inner_text(), tooltip.inner_text()
+            assert tooltip.locator("a, img, b").count() == 0, tooltip.inner_html()
+            assert page.locator('a[href*="evil" i], img[src="x"]').count() == 0
+            assert page.title() != "1", "the image's error handler ran"
+            assert not errors, errors
+        finally:
+            browser.close()

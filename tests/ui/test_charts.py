@@ -272,6 +272,8 @@ def test_trend_charts_colour_clouds(con, window):
     assert dict(zip(scale["domain"], scale["range"], strict=True)) == {"aws": "#FF9900", "azure": "#0078D4",
                                                                        "gcp": "#34A853"}
     assert chart_layers(figs["failure_rate"], "line")[0]["encoding"]["y"]["axis"]["format"] == charts.SHARE_TICKS
+
+
 def test_storm_windows_are_shaded_and_merged():
     retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=8, freq="15min"), C.cloud: "aws",
                             "retries": [0, 1, 40, 50, 2, 0, 30, 1]})
@@ -284,6 +286,8 @@ def test_storm_windows_are_shaded_and_merged():
     chart = charts.storm_timeline(retries, storms)
     assert len(chart_rows(chart, "rect")) == 2
     assert sorted(chart_texts(chart)) == ["etl / fetch", "orders / Charge"]
+
+
 def test_many_storm_windows_are_shaded_without_placeholder_labels():
     """Past four windows the labels are left off (the storm table below names every window)."""
     retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=40, freq="15min"), C.cloud: "gcp", "retries": 5})
@@ -292,6 +296,8 @@ def test_many_storm_windows_are_shaded_without_placeholder_labels():
     chart = charts.storm_timeline(retries, storms)
     assert len(chart_rows(chart, "rect")) == 5
     assert not chart_texts(chart)
+
+
 def _lanes(chart: dict) -> list[str]:
     """A timeline's (or a compare chart's) lane labels, top to bottom, as its y axis shows them (an indent in
     no-break spaces read as spaces)."""
@@ -365,6 +371,8 @@ def test_percentile_bars_read_in_a_unit_from_the_data():
     quick = charts.percentile_bars(frame.assign(p50_ms=[20.0, 30.0], p95_ms=[300.0, 600.0], p99_ms=[500.0, 800.0]),
                                    label="label")
     assert chart_layers(quick, "bar")[0]["encoding"]["x"]["title"] == "duration (ms)"
+
+
 def test_duration_lines_take_one_unit():
     frame = pd.DataFrame({"bucket": pd.date_range(T0, periods=3, freq="1h"), "label": "x",
                           "p95_ms": [2_000.0, 4_000.0, 3_000.0]})
@@ -372,6 +380,8 @@ def test_duration_lines_take_one_unit():
     axis = chart_layers(chart, "line")[0]["encoding"]["y"]["axis"]
     assert axis["title"] == "duration (s)" and "' s'" in axis["labelExpr"]
     assert [r["y"] for r in chart_rows(chart, "line")] == pytest.approx([2.0, 4.0, 3.0])
+
+
 def test_compare_chart_marks_failed_retried_and_missing_steps():
     table = pd.DataFrame({"step": ["Charge", "Refund", "Validate"], "parent": [None, None, "Map"],
                           "path": ["both", "only B", "both"], "a_visits": [1, 0, 3], "b_visits": [1, 1, 3],
@@ -460,6 +470,8 @@ def test_a_window_of_tries_without_a_retry_says_no_retries():
     chart = charts.storm_timeline(quiet, until=dt.datetime(2026, 12, 2, tzinfo=dt.timezone.utc))
     assert chart_texts(chart) == ["No retries in this window"]
     assert not chart_layers(chart, "bar")
+
+
 def test_retries_by_step_labels_its_bars_as_amplification():
     """The Retries page's "Retries by step" bars (as long as the retries, 130) read "1.11": a number beside a
     count of retries, with nothing saying it is tries per visit. Its labels read "1.11×", as its table does."""
@@ -470,6 +482,8 @@ def test_retries_by_step_labels_its_bars_as_amplification():
     bars = chart_layers(charts.hbar(amp, x="retries", y="label"), "bar")[0]["encoding"]
     assert bars["y"]["sort"] == ["s / check", "p / auth"], "largest on top"
     assert bars["x"]["axis"]["format"] == charts.COUNT_TICKS and bars["x"]["axis"]["tickMinStep"] == 1
+
+
 def _graph_layer(chart, name):
     """The state graph's layer `name` (`graph.figure` names each: edges, arrowheads, counts, nodes, labels)."""
     return next(layer for layer in charts.layers(chart) if layer.get("name") == name)
@@ -614,6 +628,8 @@ def test_money_axes_read_in_dollars_not_si_prefixes():
     assert chart_layers(chart, "area")[0]["encoding"]["y"]["axis"]["format"] == "$" + charts.MONEY_TICKS
     assert [r["value"] for r in chart_rows(chart, "area")] == [fmt_usd(v) for v in spend["cost_usd"]], "as tables"
     assert "~" in charts.MONEY_TICKS and "f" in charts.MONEY_TICKS, "decimals, no SI prefix, no trailing zeros"
+
+
 def test_a_failure_rate_below_one_percent_reads_on_its_axis():
     """Overview's failure-rate trend of a healthy cloud (0.1% to 0.6%) read "0% 0% 0% 0% 0% 1% 1%" up its axis
     (whole percents). Its ticks keep two decimals where needed ("0.1%", "0.25%", "12%")."""
@@ -622,6 +638,8 @@ def test_a_failure_rate_below_one_percent_reads_on_its_axis():
                           "cost_usd": [0.1] * 3})
     chart = charts.kpi_trends(frame)["failure_rate"]
     assert chart_layers(chart, "line")[0]["encoding"]["y"]["axis"]["format"] == charts.SHARE_TICKS == ".2~%"
+
+
 def test_bars_of_zero_dollars_have_no_negative_axis():
     """Steps that cost nothing (a Logic Apps Standard plan's built-in actions) drew a money axis from
     "$-1" to "$1"; bars of amounts that are never negative keep their axis at zero and above."""
@@ -631,6 +649,8 @@ def test_bars_of_zero_dollars_have_no_negative_axis():
     saving = pd.DataFrame({"label": ["a", "b"], "monthly_usd": [-2.0, 3.0]})
     bars = chart_layers(charts.hbar(saving, x="monthly_usd", y="label", money=True), "bar")[0]
     assert "domainMin" not in bars["encoding"]["x"]["scale"]
+
+
 def test_bad_definitions_raise_a_clear_error():
     with pytest.raises(graph.DefinitionError):
         graph.parse(None)
@@ -646,6 +666,8 @@ def test_a_duration_histogram_names_its_unit_and_scales_the_values():
     rows = chart_rows(chart, "bar")
     assert sum(r["count"] for r in rows) == 4
     assert min(r["start"] for r in rows) == pytest.approx(1.9) and max(r["end"] for r in rows) == pytest.approx(4.0)
+
+
 def test_a_histogram_of_few_delays_has_whole_number_ticks():
     """The Retries page's delay histogram of a retry with a few samples read "0 1 1 2 2 3 3" up its axis
     (ticks every 0.5 retries, printed as whole numbers). Its bins are counted here, so the axis ticks every
@@ -657,6 +679,8 @@ def test_a_histogram_of_few_delays_has_whole_number_ticks():
     rows = chart_rows(chart, "bar")
     assert sum(r["count"] for r in rows) == len(few) and all(r["count"] > 0 for r in rows)
     assert all(isinstance(r["count"], int) for r in rows)
+
+
 def test_storm_labels_do_not_write_over_each_other():
     """Labels sit at each window's top left: one is cut to the room before the next window starts,
     and left off where not even ten characters fit (the storm table below names every window)."""
@@ -690,6 +714,8 @@ def test_collection_runs_of_one_moment_get_a_readable_time_axis(spread):
         assert end - start == charts.MIN_TIME_SPAN and start <= pd.Timestamp(T0) and pd.Timestamp(T0 + spread) <= end
     else:
         assert span is None                     # the runs' own span over hours of runs
+
+
 def test_latency_by_step_counts_a_gcp_try_and_its_call_once(demo):
     """GCP gives a try around a call as two step entries of one name: the step's row is the call's
     (its type, its visits), not both entries' (visits doubled, type "scope")."""
@@ -930,6 +956,8 @@ def test_a_log_duration_axis_reads_durations_not_si_prefixes():
     assert {"1 ms", "1 s", "1 min", "1 h"} <= set(ticks), ticks
     assert not any("k" in t for t in ticks)
     assert ticks["1 h"] == pytest.approx(unit_of_bars), "ticks in the bars' unit"
+
+
 def test_a_collection_run_without_an_error_hovers_its_status_alone():
     """A run read from the store has NaN for no error (not None): its marker's hover read "succeeded: nan".
     It now reads "succeeded"; a failed run's reads its error."""
@@ -938,6 +966,8 @@ def test_a_collection_run_without_an_error_hovers_its_status_alone():
                          C.started_at: [T0, T0, T0], C.error: [float("nan"), "PermissionDenied", ""]})
     hovers = [r["what"] for r in chart_rows(charts.collection_timeline(runs), "point")]
     assert sorted(hovers) == ["failed: PermissionDenied", "partial", "succeeded"], hovers
+
+
 def test_a_timeline_bar_without_an_error_hovers_no_nan():
     """A run read from the store has NaN (not None) for a step's missing error, cause and tries: every bar of
     a Logic Apps run hovered "nan: nan", a try "try 2: FAILED nan", and NaN tries could not be counted. A

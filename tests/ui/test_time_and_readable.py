@@ -106,6 +106,8 @@ def test_partial_last_bucket_is_marked_not_a_drop():
     assert flags[-1] and not flags[0]
     _solid, dotted = _pieces(figs["failure_rate"])
     assert dotted and len(dotted[0]) == 2                  # last full point -> partial point
+
+
 def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
     """In the report's plotly figures, added directly (cheaper than add_vrect), the mark is what add_vrect
     made: same shade, same label."""
@@ -129,12 +131,16 @@ def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
                      annotation_text="partial", annotation_position="top right", annotation_font_size=10,
                      annotation_font_color="#777")
     assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
+
+
 def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
     until = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
     frame = _trend(until)
     frame["bucket"] = frame["bucket"] - pd.Timedelta(hours=6)
     fig = charts.lines(frame, x="bucket", y="executions", color="cloud", kind="bar", until=until, bucket_s=6 * 3600)
     assert "partial" not in chart_texts(fig) and not chart_layers(fig, "rect")
+
+
 def test_partial_first_bucket_is_marked_not_a_dip():
     """A 7-day window from 10:35 has a first 6-hour bucket (06:00-12:00) holding 1 h 25 min of it: drawn
     like the others it read as a dip at the start of every trend chart. It is marked as the last one is."""
@@ -153,6 +159,8 @@ def test_partial_first_bucket_is_marked_not_a_dip():
     solid, dotted = _pieces(figs["failure_rate"])
     assert sorted(len(p) for p in dotted) == [2, 2]                    # partial -> first whole; last whole -> partial
     assert len(solid) == 1 and len(solid[0]) == len(frame) - 2
+
+
 def test_no_first_partial_mark_when_the_window_begins_on_a_bucket_edge():
     until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
     frame = _trend(until)
@@ -160,6 +168,8 @@ def test_no_first_partial_mark_when_the_window_begins_on_a_bucket_edge():
                        since=frame["bucket"].iloc[0].to_pydatetime(), until=until, bucket_s=6 * 3600)
     assert chart_texts(fig).count("partial") == 1          # the last bucket only
     assert not chart_rows(fig, "bar")[0]["partial"]
+
+
 def test_count_charts_have_integer_axes():
     fig = charts.lines(_trend(NOW), x="bucket", y="executions", color="cloud", kind="bar", integer=True)
     axis = chart_layers(fig, "bar")[0]["encoding"]["y"]["axis"]
@@ -410,6 +420,8 @@ def test_a_chart_of_sparse_rows_spans_the_window_and_marks_its_last_bucket():
     assert all(pd.Timestamp(r["x2"]) - pd.Timestamp(r["x"]) == pd.Timedelta(hours=6) for r in bars)
     line = charts.lines(frame, x="bucket", y="failed", color="cloud", since=since, until=until, bucket_s=6 * 3600)
     assert _domain(line) == [pd.Timestamp("2026-03-03T12:00Z"), pd.Timestamp(until)]
+
+
 def test_a_stacked_areas_partial_last_bucket_is_dotted_not_a_drop():
     """The Cost trend (a stacked area) drew its partial last bucket solid: a steep drop outside the shaded
     band. Its partial pieces are dotted, pale and stacked apart, as a line's are dotted."""
@@ -429,6 +441,8 @@ def test_a_stacked_areas_partial_last_bucket_is_dotted_not_a_drop():
     # stacked apart: the partial pieces' bands start from zero, not from the whole areas' tops
     aws, gcp = ([r for r in dotted if r["series"] == c] for c in ("aws", "gcp"))
     assert aws[-1]["y0"] == 0 and gcp[-1]["y0"] == pytest.approx(0.01)
+
+
 def test_the_bucket_the_data_begins_inside_is_marked_partial():
     """A 90-day window over a store whose data begins at 20:00 on a day inside it: that day's bar holds 4 h of
     runs and read as a dip at the data's start, unmarked (only the window's own ends were). It is marked as

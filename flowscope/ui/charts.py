@@ -148,8 +148,9 @@ def integer_axis() -> dict[str, Any]:
 
 
 def one_domain(layer: list[Chart]) -> list[Chart]:
-    """Layers sharing one time axis, its span set on the first only: Vega-Lite compiled the same span in two
-    forms across layers and warned of a conflict on every draw."""
+    """Layers sharing one time axis, its span set on the first only: Vega-Lite compiled each layer's copy of
+    the span in another form and warned of a conflict for each (it still warns once a chart, taking the union
+    of two equal spans: nothing is drawn differently)."""
     seen = False
     out = []
     for part in layer:

@@ -80,12 +80,12 @@ def iso(moment: Any) -> str | None:
     """A moment as the spec carries it: ISO 8601 in UTC with its "Z" (Vega parses it as UTC), None when missing."""
     if moment is None or is_missing(moment):
         return None
-    return _utc(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc_stamp(moment).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def when(moment: Any) -> str:
     """A moment as a tooltip reads it."""
-    return "" if moment is None or is_missing(moment) else _utc(moment).strftime(TIME_FORMAT) + " UTC"
+    return "" if moment is None or is_missing(moment) else utc_stamp(moment).strftime(TIME_FORMAT) + " UTC"
 
 
 def json_value(value: Any) -> Any:
@@ -210,25 +210,26 @@ def partial_buckets(buckets: Iterable[Any], since: dt.datetime | None, until: dt
         return None, None
     head = _bucket_start(since, seconds) if since is not None else None
     tail = _bucket_start(until, seconds) if until is not None else None
-    return (head if head is not None and head != _utc(since) else None,
-            tail if tail is not None and tail != _utc(until) else None)
+    return (head if head is not None and head != utc_stamp(since) else None,
+            tail if tail is not None and tail != utc_stamp(until) else None)
 
 
 def data_start(since: dt.datetime | None, begins: dt.datetime | None) -> dt.datetime | None:
     """Where a chart's rows can begin: the window's start, or the store's first data when it comes later."""
     if begins is None or is_missing(begins) or since is None:
         return since
-    return max(_utc(since), _utc(begins)).to_pydatetime()
+    return max(utc_stamp(since), utc_stamp(begins)).to_pydatetime()
 
 
-def _utc(moment: Any) -> pd.Timestamp:
+def utc_stamp(moment: Any) -> pd.Timestamp:
+    """A moment as a UTC timestamp (a naive one read as UTC)."""
     at = pd.Timestamp(moment)
     return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
 
 
 def _bucket_start(moment: Any, seconds: int) -> pd.Timestamp:
     """The start of the bucket of `seconds` (a whole multiple of them since the epoch) holding `moment`."""
-    return _utc(moment).floor(pd.Timedelta(seconds=seconds))
+    return utc_stamp(moment).floor(pd.Timedelta(seconds=seconds))
 
 
 def window_span(since: dt.datetime, until: dt.datetime, seconds: int, kind: str) -> list[pd.Timestamp]:
@@ -236,8 +237,8 @@ def window_span(since: dt.datetime, until: dt.datetime, seconds: int, kind: str)
     the chart holds (a bar, drawn about its bucket's start, keeps half a bucket each side). A chart of
     failures drew only the buckets that had one, so its axis stopped at the last failure."""
     pad = pd.Timedelta(seconds=seconds) / 2 if kind == "bar" else pd.Timedelta(0)
-    last = _bucket_start(_utc(until) - pd.Timedelta(microseconds=1), seconds)
-    return [_bucket_start(since, seconds) - pad, max(_utc(until), last + pad)]
+    last = _bucket_start(utc_stamp(until) - pd.Timedelta(microseconds=1), seconds)
+    return [_bucket_start(since, seconds) - pad, max(utc_stamp(until), last + pad)]
 
 
 def merge_windows(storms: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -394,7 +395,8 @@ def _series_rows(frame: pd.DataFrame, names: pd.Series, legend: dict[str, str], 
         for piece, rows_of in ([("bar", part)] if kind == "bar" else _pieces(part, flags)):
             for moment, value, is_partial in zip(rows_of[x], rows_of[y],
                                                  flags[part.index.get_indexer(rows_of.index)], strict=True):
-                rows.append({"x": moment, "x2": _utc(moment) + pd.Timedelta(seconds=bucket_s) if bucket_s else None,
+                end = utc_stamp(moment) + pd.Timedelta(seconds=bucket_s) if bucket_s else None
+                rows.append({"x": moment, "x2": end,
                              "y": value, "series": safe(legend[name]), "name": safe(name),
                              "piece": "bar" if piece == "bar" else "whole" if piece == "whole" else "partial",
                              "group": f"{name} {piece}", "end": piece, "partial": bool(is_partial),

@@ -16,7 +16,19 @@ from flowscope.format import fmt_duration, is_missing
 from flowscope.model import C, Status, StepType
 from flowscope.textsafety import chart_text as safe
 from flowscope.ui import readable
-from flowscope.ui.charts import HEIGHT, PALETTE, STATUS_COLORS, Chart, empty_chart, records, short, shorts, spec, time_x
+from flowscope.ui.charts import (
+    HEIGHT,
+    PALETTE,
+    STATUS_COLORS,
+    Chart,
+    empty_chart,
+    records,
+    short,
+    shorts,
+    spec,
+    time_x,
+    utc_stamp,
+)
 
 
 def _compare_label(row: Any) -> str:
@@ -225,11 +237,6 @@ SHORTEST_BAR = 500
 2 px across a page, where a step that ended as it started drew nothing."""
 
 
-def _utc(moment: Any) -> pd.Timestamp:
-    at = pd.Timestamp(moment)
-    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
-
-
 def _indented(label: str) -> str:
     """A lane's label with its indent kept on the axis: Vega trims a text's leading white space (no-break
     spaces too), but not after a zero-width space; no-break ones, so an SVG drawing keeps them all."""
@@ -305,7 +312,7 @@ def _timeline(rows: list[dict[str, Any]], title: str) -> Chart:
     # The axis shows a label's indent (`_indented`): Vega's labels lost their leading spaces.
     keys = [_row_key(i, _indented(labels[lane])) for lane, i in order.items()]
     for r in rows:
-        r.update(row=keys[order[r["lane"]]], start=_utc(r["start"]), end=_utc(r["end"]),
+        r.update(row=keys[order[r["lane"]]], start=utc_stamp(r["start"]), end=utc_stamp(r["end"]),
                  status=safe(r["status"]) if not is_missing(r["status"]) and str(r["status"]) else "unknown")
     # A bar of no length (a step that ended as it started) is still drawn: `SHORTEST_BAR` of the chart.
     shortest = max(pd.Timedelta(milliseconds=1),

@@ -276,41 +276,29 @@ def shown_ms(value: object) -> float:
 
 @dataclass
 class DrawnChart:
-    """A chart as a page drew it (AppTest): its spec, with the rows Streamlit moved out of it put back."""
+    """A chart as a page drew it (AppTest): its key and its spec, rows included (`charts.spec` keeps them in
+    each layer, where Streamlit leaves them)."""
 
     key: str | None
     spec: dict
-    rows: list[dict]
 
     @property
     def title(self) -> str:
         title = self.spec.get("title")
         return title.get("text", "") if isinstance(title, dict) else str(title or "")
 
-    def layer_rows(self) -> list[list[dict]]:
-        """Each layer's rows (its own inline values, else the chart's)."""
-        return [layer["data"]["values"] if "data" in layer else self.rows
-                for layer in self.spec.get("layer", [self.spec])]
-
 
 def drawn_charts(at: object, *, preload: bool = False) -> list[DrawnChart]:
     """The page's Vega-Lite charts, in order, found by the key `components.plot` puts in `usermeta`; without
     `preload`, not the hidden chart that loads the renderer (`chart_preload`)."""
-    import pyarrow as pa
-
     from flowscope.ui import chart_preload
 
     out = []
     for element in at.get("vega_lite_chart"):  # type: ignore[attr-defined]
-        proto = element.proto
-        spec = json.loads(proto.spec)
+        spec = json.loads(element.proto.spec)
         key = (spec.get("usermeta") or {}).get("key")
-        if key == chart_preload.CHART_KEY and not preload:
-            continue
-        rows: list[dict] = []
-        if proto.HasField("data") and proto.data.data:
-            rows = pa.ipc.open_stream(proto.data.data).read_all().to_pylist()
-        out.append(DrawnChart(key, spec, rows))
+        if key != chart_preload.CHART_KEY or preload:
+            out.append(DrawnChart(key, spec))
     return out
 
 
@@ -321,7 +309,9 @@ def mark_of(layer: dict) -> str:
 
 def chart_layers(chart: dict, mark: str | None = None) -> list[dict]:
     """A chart's layers (`mark`: only those of that mark type)."""
-    return [layer for layer in chart.get("layer", [chart]) if mark is None or mark_of(layer) == mark]
+    from flowscope.ui.charts import layers
+
+    return [layer for layer in layers(chart) if mark is None or mark_of(layer) == mark]
 
 
 def chart_rows(chart: dict, mark: str | None = None) -> list[dict]:

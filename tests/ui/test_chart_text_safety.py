@@ -56,6 +56,16 @@ def _gantt_steps() -> pd.DataFrame:
         C.attempts: 2, C.duration_ms: 5000.0, C.error: ERROR, C.cause: ERROR}])
 
 
+def _two_steps(name: str) -> tuple[Graph, pd.DataFrame]:
+    """A graph of a step named `name` before one named "next", and the stats of the first (visited, failing)."""
+    g = Graph()
+    g.add(name, "task")
+    g.add("next", "task")
+    g.link(name, "next")
+    return g, pd.DataFrame([{"step": name, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
+                             "p95_ms": 10.0, "cost_usd": 0.0}])
+
+
 def _builders() -> dict[str, charts.Chart]:
     labelled = pd.DataFrame({"label": [f"{WF} / {STEP}", "plain / step"], "failures": [3, 1]})
     over = pd.DataFrame({"bucket": _buckets() * 2, "failed": [1, 2, 3, 1, 1, 1],
@@ -68,12 +78,7 @@ def _builders() -> dict[str, charts.Chart]:
     runs = pd.DataFrame({C.started_at: [T0], C.scope: [WF], C.status: ["failed"], C.error: [ERROR]})
     attempts = pd.DataFrame({C.step_key: ["s1", "s1"], C.attempt: [1, 2], C.started_at: [T0, T0],
                              C.ended_at: [T0, T0], C.status: ["failed", "failed"], C.error: [ERROR, ERROR]})
-    g = Graph()
-    g.add(STEP, "task")
-    g.add("next", "task")
-    g.link(STEP, "next")
-    stats = pd.DataFrame([{"step": STEP, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
-                           "p95_ms": 10.0, "cost_usd": 0.0}])
+    g, stats = _two_steps(STEP)
     return {
         "hbar": charts.hbar(labelled, x="failures", y="label", title=f"Failed visits of {WF}"),
         "lines": charts.lines(over, x="bucket", y="failed", color="workflow", kind="bar"),
@@ -129,12 +134,7 @@ def test_a_long_name_is_cut_in_legends_and_axis_labels_not_in_hovers():
 
 def test_a_long_step_name_is_cut_on_the_state_graph_not_in_its_hover():
     """A long step name on the Workflows page's state graph ran over its neighbours and under the colour bar."""
-    g = Graph()
-    g.add(LONG, "task")
-    g.add("next", "task")
-    g.link(LONG, "next")
-    stats = pd.DataFrame([{"step": LONG, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
-                           "p95_ms": 10.0, "cost_usd": 0.0}])
+    g, stats = _two_steps(LONG)
     fig = graph.figure(g, stats, None)
     labels = next(layer for layer in charts.layers(fig) if layer.get("name") == "labels")["data"]["values"]
     names = [r["label"].split("\n")[0] for r in labels]
@@ -151,12 +151,7 @@ GRAPH_NAME = '<a href="http://x">x</a>\x1b[31m & co'
 def test_the_state_graph_shows_a_hostile_name_verbatim_without_its_escape():
     """Vega draws text as text and vega-tooltip escapes HTML: the state graph (Vega-Lite, no longer plotly) shows
     a name as the cloud wrote it, no entities (they would read "&lt;a"), minus the escape sequence."""
-    g = Graph()
-    g.add(GRAPH_NAME, "task")
-    g.add("next", "task")
-    g.link(GRAPH_NAME, "next")
-    stats = pd.DataFrame([{"step": GRAPH_NAME, "visits": 3, "failures": 1, "failure_rate": 0.3, "retries": 0,
-                           "p95_ms": 10.0, "cost_usd": 0.0}])
+    g, stats = _two_steps(GRAPH_NAME)
     fig = graph.figure(g, stats, pd.DataFrame({"source": [GRAPH_NAME], "target": ["next"], "transitions": [3]}),
                        title=f"{GRAPH_NAME} — definition")
     texts = _strings(json.loads(json.dumps(fig)))

@@ -13,6 +13,7 @@ window widened. Times run from the navigation, or from the press on the new opti
 it (the list it is picked from opens in the browser alone), until the page's charts are all drawn and
 fresh, and until its findings are (the run is over). Targets (issue 11): first draw <= 4 s,
 after a sidebar change charts <= 1 s and findings <= 3 s, the server and its analyses process each < 2 GB.
+`--cpus 1.5` measures on 1.5 of the host's cores (bench/cpu_quota.py): the same slower host on every run.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import argparse
 import contextlib
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Iterator
@@ -37,6 +39,7 @@ from flowscope.model import TABLES, UTC, C  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))   # the benches' own helpers
 from built_once import built_once  # noqa: E402
+from cpu_quota import QuotaUnavailable, limited_to  # noqa: E402
 from peak_memory import children, peak_rss_mb  # noqa: E402
 from which_host import describe  # noqa: E402
 
@@ -277,7 +280,6 @@ def _serving(store: Path, cache: Path | None = None) -> Iterator[tuple[Any, str]
     process and base URL; stopped on exit. `cache`: its user cache folder (`XDG_CACHE_HOME`, where it
     keeps findings, `ui/kept_findings.py`); None: an empty one of its own, so no server reads findings an
     earlier one kept."""
-    import os
     import tempfile
     from unittest import mock
 
@@ -440,12 +442,25 @@ def main() -> None:
     ap.add_argument("--kept", action="store_true",
                     help="servers read the findings an earlier server on the store kept (a dashboard started "
                          "again), instead of each computing its own")
+    ap.add_argument("--cpus", type=float, default=None,
+                    help="measure on this many cores: the bench, the server, its analyses process and the browser "
+                         "in one CPU cgroup with that quota (bench/cpu_quota.py: a slower host, the same on every "
+                         "run); needs root or a delegated cgroup")
     args = ap.parse_args()
     print(describe(), flush=True)
     store = args.store or ROOT / "bench" / "out" / f"dashboard-{args.executions}"
     built_once(store, f"{args.executions:,} executions over 30 days", lambda path: build_store(path, args.executions))
     print(f"store {store}: {stored_executions(store):,} executions; window {args.window}", flush=True)
-    measure(store, args.window, args.pages.split(","), args.repeat, navigate=not args.no_navigate, kept=args.kept)
+    with contextlib.ExitStack() as limits:
+        if args.cpus is not None:
+            try:
+                limits.enter_context(limited_to(args.cpus))
+            except (QuotaUnavailable, ValueError) as exc:
+                sys.exit(f"--cpus {args.cpus:g}: {exc}")
+            print(f"limited to {args.cpus:g} of {os.cpu_count()} cores (a CPU cgroup's quota, bench/cpu_quota.py)",
+                  flush=True)
+        measure(store, args.window, args.pages.split(","), args.repeat, navigate=not args.no_navigate,
+                kept=args.kept)
 
 
 if __name__ == "__main__":

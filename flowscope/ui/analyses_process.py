@@ -23,10 +23,14 @@ to the worker, whose handler raises in the job's Python code and makes DuckDB st
 
 `pause()` stops the worker where it is (SIGSTOP) and `resume()` lets it go on (SIGCONT): `jobs.Jobs`
 pauses the analyses a page's run holds (on a first run those computed ahead of time, after a change
-all). The worker leads a process group of its own, so a dashboard killed outright while its worker is
-stopped does not leave a stopped worker behind: the group is then orphaned, and the kernel sends it
-SIGHUP and SIGCONT (it ends, or goes on and finds its socket closed). Ctrl-C in a terminal reaches
-the dashboard alone, whose exit kills the worker.
+all). A stopped worker cannot see its socket close, so on Linux it asks the kernel to kill it when the
+dashboard dies (PR_SET_PDEATHSIG, `_die_with_dashboard`): a dashboard killed outright never leaves a
+stopped worker behind. The kernel sends that signal when the *thread* that started the worker ends, so
+every worker is started from one thread that lives as long as the dashboard (`_spawner`), never from a
+page's script thread. The worker also leads a process group of its own: Ctrl-C in a terminal reaches the
+dashboard alone, whose exit kills the worker (and where the kernel's orphaned-group rule applies, it
+sends such a group SIGHUP and SIGCONT too; it did not suffice alone: it waits for every thread of the
+worker to have stopped, and a subreaper in the dashboard's session keeps the group from being orphaned).
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ import datetime as dt
 import gc
 import os
 import pickle
+import queue
 import signal
 import socket
 import subprocess
@@ -49,6 +54,9 @@ from flowscope.ui.jobs import Preempted
 
 NICE_VARIABLE, IDLE_VARIABLE = "FLOWSCOPE_UI_ANALYSES_NICE", "FLOWSCOPE_UI_ANALYSES_IDLE"
 THREADS_VARIABLE, MEMORY_VARIABLE = "FLOWSCOPE_UI_ANALYSES_THREADS", "FLOWSCOPE_UI_ANALYSES_MEMORY"
+DASHBOARD_VARIABLE = "FLOWSCOPE_UI_ANALYSES_DASHBOARD"
+"""Set by the dashboard for its worker: the dashboard's process id, which the worker checks is still its parent
+once it has asked to die with it (`_die_with_dashboard`)."""
 
 
 class WorkerSettings(NamedTuple):
@@ -203,22 +211,62 @@ class AnalysesProcess:
 
 def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:
     """A new worker process (`store`: a store it opens while it waits for its first job), leading a
-    process group of its own (why: the module's docstring, on `pause()`).
+    process group of its own (why: the module's docstring, on `pause()`), started by `_spawner`.
 
     It is born with PREEMPT_SIGNAL blocked (a child inherits the spawning thread's signal mask through
     exec) and unblocks it once its handler is installed: SIGUSR1's default action ends a process, and
     a `preempt()` while a fresh worker starts up must not kill it (its job would fail as dead)."""
     ours, theirs = socket.socketpair()
     with theirs:
-        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {PREEMPT_SIGNAL})
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(theirs.fileno()), *map(str, settings),
-                 *([store] if store else [])],
-                pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, process_group=0)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        process = _spawner.run(lambda: _start_worker(theirs.fileno(), settings, store))
     return process, Connection(ours.detach())
+
+
+def _start_worker(fd: int, settings: tuple[int, int, str], store: str | None) -> subprocess.Popen[bytes]:
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, {PREEMPT_SIGNAL})
+    try:
+        return subprocess.Popen([sys.executable, "-m", __name__, str(fd), *map(str, settings),
+                                 *([store] if store else [])],
+                                pass_fds=(fd,), stdin=subprocess.DEVNULL, process_group=0,
+                                env={**os.environ, DASHBOARD_VARIABLE: str(os.getpid())})
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+
+
+class _Spawner:
+    """One thread, alive as long as this process, that starts every worker. A worker asks the kernel to kill
+    it when its parent dies (`_die_with_dashboard`), and the kernel means the thread that started it: one
+    started by a page's script thread would die when that run ended."""
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[tuple[bool, Any]]]] = \
+            queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def run(self, start: Callable[[], Any]) -> Any:
+        """`start()` called on the spawning thread; its result, or its exception raised here."""
+        answer: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name="flowscope-analyses-spawner", daemon=True)
+                self._thread.start()
+        self._requests.put((start, answer))
+        ok, value = answer.get()
+        if not ok:
+            raise value
+        return value
+
+    def _serve(self) -> None:
+        while True:
+            start, answer = self._requests.get()
+            try:
+                answer.put((True, start()))
+            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
+                answer.put((False, exc))
+
+
+_spawner = _Spawner()
 
 
 _prestarted: dict[tuple[int, int, str], Worker] = {}
@@ -343,6 +391,8 @@ def _serve(conn: Connection, nice: int, threads: int, memory: str, store: str | 
     """The worker's loop: start up (a worker prestarted with the server opens its store first), lower
     its priority, then answer (name, preemptible, args) requests until the pipe closes. A job's
     exception is sent back to be raised in the caller (the pages show it)."""
+    if not _die_with_dashboard():
+        return
     signal.signal(PREEMPT_SIGNAL, _on_preempt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {PREEMPT_SIGNAL})   # blocked since birth (see _spawn)
     _settings.update(threads=threads, memory=memory)
@@ -370,6 +420,26 @@ def _serve(conn: Connection, nice: int, threads: int, memory: str, store: str | 
         reply = _answer(job, preemptible, args) if job else (False, RuntimeError(f"no such job: {name!r}"))
         if not _reply(conn, reply):
             return
+
+
+PR_SET_PDEATHSIG = 1
+"""prctl(2)'s option: the signal this process gets when its parent (the thread that started it) ends."""
+
+
+def _die_with_dashboard() -> bool:
+    """Ask the kernel for SIGKILL when the dashboard dies (Linux; elsewhere nothing to do), then check the
+    dashboard is still the parent; False if it died before the request (it would never come): end at once.
+    SIGKILL, because a worker the dashboard paused is stopped and handles nothing else."""
+    expected = os.environ.get(DASHBOARD_VARIABLE)
+    if not sys.platform.startswith("linux") or not expected:
+        return True
+    import ctypes
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):      # no prctl in this libc: the socket's close still ends an idle worker
+        return True
+    return os.getppid() == int(expected)
 
 
 def _reply(conn: Connection, reply: tuple[bool, Any]) -> bool:

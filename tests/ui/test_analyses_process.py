@@ -512,3 +512,64 @@ def test_a_dashboard_killed_outright_while_its_worker_is_paused_leaves_no_worker
         assert not alive(worker_pid), "the paused worker lives on"
     finally:
         dashboard.kill()
+
+
+SUBREAPER_HARNESS = r"""
+import ctypes, os, signal, subprocess, sys, time
+PR_SET_CHILD_SUBREAPER = 36
+assert ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+dashboard = subprocess.Popen([sys.executable, "-c", sys.argv[1], sys.argv[2]], stdout=subprocess.PIPE, text=True)
+worker = int(dashboard.stdout.readline())
+os.kill(dashboard.pid, signal.SIGKILL)
+dashboard.wait()
+deadline = time.monotonic() + 10
+while time.monotonic() < deadline:
+    pid, status = os.waitpid(worker, os.WNOHANG)    # reparented to this harness: its child now
+    if pid:
+        print("killed by", os.WTERMSIG(status) if os.WIFSIGNALED(status) else None, flush=True)
+        sys.exit(0)
+    time.sleep(0.02)
+with open(f"/proc/{worker}/stat") as stat:
+    state = stat.read().rsplit(")", 1)[1].split()[0]
+os.kill(worker, signal.SIGKILL)
+os.waitpid(worker, 0)
+print("lives on, state", state, flush=True)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and child subreapers are Linux's")
+def test_a_paused_worker_dies_with_its_dashboard_even_where_its_group_is_not_orphaned(store):
+    """The kernel's orphaned-group rule is not enough: it ends a stopped worker only once every thread of it has
+    stopped (a dashboard killed sooner left one stopped for good: CI of 33efe70), and never where the worker is
+    reparented to a subreaper in the dashboard's session (a supervisor such as tini -s or a systemd user manager):
+    its group is then not orphaned. The worker asks the kernel to kill it when the dashboard dies
+    (PR_SET_PDEATHSIG), and is started from a thread that lives as long as the dashboard does, so a page's thread
+    ending never kills it. Here a harness is the subreaper, and the dashboard is killed the moment it has
+    paused its worker, its threads perhaps not yet stopped."""
+    probe = ("import sys, time; import datetime as dt; from flowscope.ui.analyses_process import AnalysesProcess; "
+             "p = AnalysesProcess(); until = dt.datetime.now(dt.timezone.utc); "
+             "p.findings(sys.argv[1], until - dt.timedelta(days=30), until, {}); p.pause(); "
+             "print(p.pid, flush=True); time.sleep(120)")
+    out = subprocess.run([sys.executable, "-c", SUBREAPER_HARNESS, probe, store], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.strip() == f"killed by {int(signal.SIGKILL)}", out.stdout + out.stderr
+
+
+def test_a_worker_outlives_the_page_thread_that_started_it(store):
+    """The kernel's parent-death signal follows the thread that started a process, not the process: a worker
+    started by a page's script thread (the first job of a server without a prestarted worker) must outlive
+    that thread, which ends with the page's run."""
+    worker = AnalysesProcess()
+    since, until = _window(store)
+    try:
+        starter = threading.Thread(target=worker.findings, args=(store, since, until, {}))
+        starter.start()
+        starter.join(120)
+        pid = worker.pid
+        assert pid is not None
+        time.sleep(0.5)
+        assert alive(pid) and worker.pid == pid, "the worker died with the thread that started it"
+        assert not worker.findings(store, since, until, {}).empty
+        assert worker.pid == pid
+    finally:
+        worker.close()

@@ -552,8 +552,8 @@ DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
     "a [report] table `run` would refuse, an [auth] table sign-in cannot use, a [[notify]] entry that is wrong, or "
-    "whose environment variable is not set here or whose webhook URL variable holds no http(s) address) or not "
-    "a store; 3 no "
+    "whose environment variable is not set here or whose webhook URL variable holds no http(s) address a send "
+    "can use) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
     "source succeeded under another scope id), a last sync interrupted (still 'running' though its process "
     "is gone, or for more than a day), or no sync of a scope for more than a day (a scheduler that stopped). "
@@ -701,8 +701,8 @@ def _notify_lines(settings: Any) -> int:
     """`doctor`'s lines on the [[notify]] entries, as `run` reads them (a bad entry is a configuration
     error, exit 2); returns how many need an environment variable this environment does not set (a
     webhook URL variable of white space only is not set), or whose webhook URL variable holds no http(s)
-    address: every send would fail, by the rule the send applies (`notify.url_problem`)."""
-    from flowscope.report.notify import NO_ADDRESS, parse_targets, unaddressed_variables, unset_variables
+    address a send can use: every send would fail, by the rule the send applies (`notify.url_problem`)."""
+    from flowscope.report.notify import parse_targets, unaddressed_problems, unset_variables
 
     try:
         targets = parse_targets(settings.notify)
@@ -710,10 +710,9 @@ def _notify_lines(settings: Any) -> int:
         raise config_fail(settings, str(exc)) from None
     unready = 0
     for target in targets:
-        unset, unaddressed = unset_variables(target), unaddressed_variables(target)
+        unset, unaddressed = unset_variables(target), unaddressed_problems(target)
         unready += bool(unset or unaddressed)
-        problems = ([f"{', '.join(unset)} not set here"] if unset else []) + \
-            [f"{v} {NO_ADDRESS}" for v in unaddressed]
+        problems = ([f"{', '.join(unset)} not set here"] if unset else []) + unaddressed
         said = f"not ready: {'; '.join(problems)}" if problems else "configured, its variables set"
         note(f"  notify {target.name} ({target.type}, {target.min_severity} and above, "
              f"{'changes only' if target.only_changes else 'every run'}): {said}", console=out)

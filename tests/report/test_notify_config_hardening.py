@@ -14,7 +14,18 @@ from typer.testing import CliRunner
 from flowscope.cli import app
 from flowscope.exitcodes import ExitCode
 from flowscope.report import build_content
-from flowscope.report.notify import NO_ADDRESS, deliver, parse_targets, unaddressed_variables, url_problem
+from flowscope.report.notify import (
+    BAD_PORT,
+    BLANKS,
+    NO_ADDRESS,
+    NO_HOST,
+    REFUSED,
+    UNREADABLE,
+    deliver,
+    parse_targets,
+    unaddressed_variables,
+    url_problem,
+)
 from flowscope.store import Store
 from tests.report.helpers import END, Receiver
 
@@ -121,23 +132,29 @@ def test_a_count_of_retries_out_of_bounds_is_refused_at_its_line(tmp_path, repor
 
 # --- a webhook URL the sender cannot parse ------------------------------------------------------------------
 
-UNPARSED = ["http://", "https://", "https://exa mple.com/x", "http://[::1", "http://[::1/hook", "http://127.0.0.1:0/a",
-            "http://127.0.0.1:99999/a", "http://127.0.0.1:port/a", "http://:8080/a", "http://u:p@/a",
-            "http://*.example.com/a", "http://127.0.0.1:9/a b", "http://127.0.0.1:9/a\x7fb"]
+UNPARSED = [("hooks.example.com/a", NO_ADDRESS), ("ftp://example.com/a", NO_ADDRESS), ("http://", NO_HOST),
+            ("https://", NO_HOST), ("https://exa mple.com/x", BLANKS), ("http://[::1", UNREADABLE),
+            ("http://[::1/hook", UNREADABLE), ("http://127.0.0.1:0/a", BAD_PORT),
+            ("http://127.0.0.1:99999/a", BAD_PORT), ("http://127.0.0.1:port/a", BAD_PORT), ("http://:8080/a", NO_HOST),
+            ("http://u:p@/a", NO_HOST), ("http://*.example.com/a", REFUSED), ("http://127.0.0.1:9/a b", BLANKS),
+            ("http://127.0.0.1:9/a\x7fb", BLANKS)]
 
 
-@pytest.mark.parametrize("value", UNPARSED)
-def test_a_url_the_sender_cannot_parse_holds_no_address_for_doctor_and_for_the_send(content, value, monkeypatch):
+@pytest.mark.parametrize(("value", "problem"), UNPARSED)
+def test_a_url_the_sender_cannot_parse_is_said_as_such_by_doctor_and_by_the_send(content, value, problem,
+                                                                                 monkeypatch):
     """doctor passed "http://", "https://exa mple.com/x" and "http://[::1" ("configured, its variables set",
     exit 0) while every send failed "InvalidURL" (exit 4); port 0 was posted to port 80. The one rule both
-    apply now parses the URL as the sender does: a host, a valid port, no white space."""
+    apply now parses the URL as the sender does: a host, a valid port, no white space; and says which is
+    wrong (a bad port or host read "holds no http:// or https:// address" of a variable that held one)."""
     monkeypatch.setenv("HOOK_URL", value)
     [target] = parse_targets([hook()])
-    assert url_problem(target) == NO_ADDRESS
+    assert url_problem(target) == problem
     assert unaddressed_variables(target) == ["HOOK_URL (webhook webhook URL)"]
     [result] = deliver([target], content)
     assert result.failed and result.attempts == 1, result.line()
-    assert result.error == f"environment variable HOOK_URL (webhook webhook URL) {NO_ADDRESS}", result.line()
+    assert result.error == f"environment variable HOOK_URL (webhook webhook URL) {problem}", result.line()
+    assert value.strip() not in result.error or value.strip() in ("http://", "https://")
 
 
 @pytest.mark.parametrize("value", ["https://hooks.slack.com/services/T0/B0/XXXX", "http://[::1]:8080/hook",
@@ -149,14 +166,16 @@ def test_an_address_the_sender_can_parse_is_taken(value, monkeypatch):
     assert url_problem(target) is None
 
 
-@pytest.mark.parametrize("value", ["http://", "https://exa mple.com/x", "http://[::1"])
-def test_doctor_says_the_variable_holds_no_address(tmp_path, report_store, monkeypatch, value):
+@pytest.mark.parametrize(("value", "problem"), [("http://", NO_HOST), ("https://exa mple.com/x", BLANKS),
+                                               ("http://[::1", UNREADABLE), ("hooks.example.com", NO_ADDRESS),
+                                               ("http://127.0.0.1:0/a", BAD_PORT)])
+def test_doctor_says_what_the_variable_holds(tmp_path, report_store, monkeypatch, value, problem):
     monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", value)
     cfg = _config(tmp_path, report_store, "timeout = 5")
     result = runner.invoke(app, ["doctor", "--config", str(cfg)])
     text = " ".join(result.output.split())
     assert result.exit_code == ExitCode.USAGE, text
-    assert f"not ready: FLOWSCOPE_TEST_HOOK (webhook webhook URL) {NO_ADDRESS}" in text, text
+    assert f"not ready: FLOWSCOPE_TEST_HOOK (webhook webhook URL) {problem}" in text, text
     assert "configured, its variables set" not in text
 
 

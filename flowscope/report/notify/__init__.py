@@ -294,20 +294,28 @@ def _label(target: Target, key: str) -> str:
 
 NOT_SET = "is not set"
 NO_ADDRESS = "holds no http:// or https:// address"
+BLANKS = "holds an address with white space or a control character in it"
+UNREADABLE = "holds an address that does not parse (a bracket or a colon out of place)"
+BAD_PORT = "holds an address whose port is not a number from 1 to 65535"
+NO_HOST = "holds an address without a host"
+REFUSED = "holds an address the sender refuses (a host name it cannot post to)"
+ADDRESS_PROBLEMS = (NO_ADDRESS, BLANKS, UNREADABLE, BAD_PORT, NO_HOST, REFUSED)
+"""What a set webhook URL variable can hold that no send can use, each said as such: a bad port or host read
+"holds no http:// or https:// address" of a variable that did hold one. Never the value (a secret)."""
 
 
 def url_problem(target: Target) -> str | None:
     """What is wrong with the target's webhook URL variable in this environment: `NOT_SET` (unset, empty,
-    or only white space: a Kubernetes secret's lone line break), `NO_ADDRESS` (requests said
-    "MissingSchema"), or None (an address, or a target without one). The one rule `flowscope doctor`
-    and the send both apply: doctor said "configured" of a variable holding "\\n" that every send refused."""
+    or only white space: a Kubernetes secret's lone line break), one of `ADDRESS_PROBLEMS`, or None (an
+    address, or a target without one). The one rule `flowscope doctor` and the send both apply: doctor
+    said "configured" of a variable holding "\\n" that every send refused."""
     name = target.options.get("url_env")
     if not name:
         return None
     value = os.environ.get(str(name), "").strip()
     if not value:
         return NOT_SET
-    return None if _an_address(value) else NO_ADDRESS
+    return _address_fault(value)
 
 
 def unset_variables(target: Target) -> list[str]:
@@ -323,9 +331,14 @@ def unset_variables(target: Target) -> list[str]:
 
 
 def unaddressed_variables(target: Target) -> list[str]:
-    """'NAME (what it holds)' of a webhook URL variable that is set but holds no http(s) address (`_url`
-    refuses it at every send): `flowscope doctor` says so, never the value."""
-    return [_label(target, "url_env")] if url_problem(target) == NO_ADDRESS else []
+    """'NAME (what it holds)' of a webhook URL variable that is set but holds no address a send can use
+    (`_url` refuses it at every send): `flowscope doctor` says so, never the value."""
+    return [_label(target, "url_env")] if url_problem(target) in ADDRESS_PROBLEMS else []
+
+
+def unaddressed_problems(target: Target) -> list[str]:
+    """'NAME (what it holds) <what is wrong>' for `unaddressed_variables`: how doctor and a skipped send say it."""
+    return [f"{label} {url_problem(target)}" for label in unaddressed_variables(target)]
 
 
 def _env(target: Target, key: str) -> str:
@@ -345,21 +358,30 @@ def _url(target: Target) -> str:
     return os.environ[str(target.options["url_env"])].strip()
 
 
-def _an_address(url: str) -> bool:
-    """Whether the sender can post to `url`: http(s), a host, a port from 1 to 65535 if one is given, no
-    white space or control character, and what requests makes of it (`_post`'s parse). Only the prefix was
-    checked: doctor passed "http://", "https://exa mple.com/x" and "http://[::1" that every send refused
-    (InvalidURL); port 0 was sent to port 80."""
+def _address_fault(url: str) -> str | None:
+    """What keeps the sender from posting to `url` (one of `ADDRESS_PROBLEMS`), or None: http(s), a host, a
+    port from 1 to 65535 if one is given, no white space or control character, and what requests makes of
+    it (`_post`'s parse). Only the prefix was checked: doctor passed "http://", "https://exa mple.com/x" and
+    "http://[::1" that every send refused (InvalidURL); port 0 was sent to port 80."""
     from urllib.parse import urlsplit
 
-    if not url.lower().startswith(("http://", "https://")) or any(c.isspace() or not c.isprintable() for c in url):
-        return False
+    if not url.lower().startswith(("http://", "https://")):
+        return NO_ADDRESS
+    if any(c.isspace() or not c.isprintable() for c in url):
+        return BLANKS
     try:
         parts = urlsplit(url)
+    except ValueError:
+        return UNREADABLE
+    try:
         port = parts.port                       # ValueError out of range or not a number
     except ValueError:
-        return False
-    return bool(parts.hostname) and port != 0 and _requests_can_send(url)
+        return BAD_PORT
+    if port == 0:
+        return BAD_PORT
+    if not parts.hostname:
+        return NO_HOST
+    return None if _requests_can_send(url) else REFUSED
 
 
 def _requests_can_send(url: str) -> bool:
@@ -722,7 +744,7 @@ def deliver(targets: Sequence[Target], content: ReportContent, files: Sequence[P
 def _unready(target: Target) -> str | None:
     """Why no message could reach the target in this environment (its variables, by the rules doctor
     and the send apply), or None: a variable holding no address was skipped on a quiet run (exit 0)."""
-    problems = [f"environment variable {v} {NO_ADDRESS}" for v in unaddressed_variables(target)]
+    problems = [f"environment variable {v}" for v in unaddressed_problems(target)]
     unset = unset_variables(target)
     if unset:
         said = f"variable {unset[0]} is" if len(unset) == 1 else f"variables {', '.join(unset)} are"

@@ -275,15 +275,20 @@ def clean_number(value: Any) -> Any:
     return value
 
 
+def utc_stamp(value: Any) -> pd.Timestamp:
+    """A moment as a UTC timestamp: a naive one is read as UTC (the store's moments are), an aware one converted.
+    The one rule `to_utc`, `utc` and the run page's times (`runs.seen_running`) apply; a missing moment is NaT."""
+    stamp = pd.Timestamp(value)
+    return stamp.tz_localize(UTC) if stamp.tzinfo is None else stamp.tz_convert(UTC)
+
+
 def to_utc(value: Any) -> dt.datetime | None:
+    """A datetime or timestamp as an aware UTC datetime (`utc_stamp`), for findings and literals; None for a
+    missing one (None, NaN, NaT). Anything else is returned as it is."""
     if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
         return None
-    if isinstance(value, pd.Timestamp):
-        if pd.isna(value):
-            return None
-        value = value.to_pydatetime()
     if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return utc_stamp(value).to_pydatetime()
     return value
 
 
@@ -725,18 +730,30 @@ _INTRODUCERS = r"[\x1b\x9b]"
 """ESC and the 8-bit CSI left once `textsafety.ESCAPE_SEQUENCES` is taken out (a lone ESC, a sequence cut short:
 "\\x1b[31" masked to "\\x1b[<n>" was shown as ">")."""
 
+_WRITTEN_ESCAPES = (
+    r"\\+(?:u001[bB]|x1[bB]|033)(?:\[[0-?]*[ -/]*[@-~]|[!-/]*[0-~])?"   # ESC as text, with what it starts
+    r"|\\+(?:u009[bB]|x9[bB]|233)(?:[0-?]*[ -/]*[@-~])?"                  # 8-bit CSI as text
+)
+"""Escape sequences written as text, as a JSON cause carries them (a Lambda's errorMessage holds "\\u001b[31m",
+six characters and a colour, not an ESC) or as a log line printed them (`\\x1b[`, `\\033[`): the introducer,
+with the CSI or the other escape it starts, or alone (a sequence cut short), as `ESCAPE_SEQUENCES` and
+`_INTRODUCERS` read the real ones. Masked digit by digit they left "\\u<n>b[<n>m" in the template, and a message
+in colour fell in another template than the same message without. A backslash before anything else stays."""
+
+_TEMPLATE_STEPS = [(ESCAPE_SEQUENCES.pattern, ""), (_INTRODUCERS, ""), (_WRITTEN_ESCAPES, ""), *_MASKS]
+"""What makes a message its template, in order: escapes out (real and written as text), then the masks. Escapes
+go first: masked first, a colour's `\\x1b[31m` became `\\x1b[<n>m`, of which the shown text's escape stripping
+took `\\x1b[<n` and left `>m` ("boom >mred" for "boom red"). `error_template` and `mask_text` both apply it."""
+
 
 def error_template(col: ir.StringValue) -> ir.StringValue:
-    """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine;
-    a Lambda error's JSON cause is read for its message first (`_ERROR_MESSAGE`), and loses its terminal
-    escape sequences (`textsafety.ESCAPE_SEQUENCES`) and any escape character left (a lone ESC, a sequence
-    cut short) before any mask: masked first, a colour's `\\x1b[31m` became `\\x1b[<n>m`, of which the
-    shown text's escape stripping took `\\x1b[<n` and left `>m` ("boom >mred" for "boom red"). A text
-    without an escape character gets the template it always had."""
+    """Mask the variable parts of an error message (uuids, timestamps, ARNs, hex ids, numbers), in the engine
+    (`_TEMPLATE_STEPS`), so messages that differ in those alone (or in their terminal escapes) group as one; a
+    Lambda error's JSON cause is read for its message first (`_ERROR_MESSAGE`), not decoded. A text without an
+    escape gets the template it always had."""
     message = col.re_extract(_ERROR_MESSAGE, 1)
     out = ibis.ifelse(message.notnull() & (message != ""), message, col)
-    out = out.re_replace(ESCAPE_SEQUENCES.pattern, "").re_replace(_INTRODUCERS, "")
-    for pattern, repl in _MASKS:
+    for pattern, repl in _TEMPLATE_STEPS:
         out = out.re_replace(pattern, repl)
     return out.substr(0, 200)
 
@@ -748,8 +765,7 @@ def mask_text(text: str | None) -> str | None:
     found = re.search(_ERROR_MESSAGE, text)
     if found and found.group(1):
         text = found.group(1)
-    text = re.sub(_INTRODUCERS, "", ESCAPE_SEQUENCES.sub("", text))
-    for pattern, repl in _MASKS:
+    for pattern, repl in _TEMPLATE_STEPS:
         text = re.sub(pattern, repl, text)
     return text[:200]
 

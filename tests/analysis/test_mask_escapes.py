@@ -2,7 +2,8 @@
 `\\x1b[31m` became `\\x1b[<n>m`, the shown text's escape stripping took `\\x1b[<n` as a sequence and left
 `>m`, and the dashboard's evidence read "boom >mred" where the run page read "boom red". In Python
 (`mask_text`) and in the engine (`error_template`, here DuckDB) alike; texts without an escape character
-keep the templates they always had, so errors group as before."""
+keep the templates they always had, so errors group as before. Escapes written as text (a Lambda's JSON
+errorMessage holds `\\u001b[31m`) go too: masked digit by digit, a message in colour had its own template."""
 
 from __future__ import annotations
 
@@ -31,6 +32,33 @@ ESCAPED = [
     ('{"errorMessage": "card 4 \x1b[31mdeclined", "errorType": "E"}', "card <n> declined"),
 ]
 
+WRITTEN = [
+    (r"\u001b[31mTimeout\u001b[0m after 30s", "Timeout after <n>s"),                # JSON's ESC, colour and reset
+    (r"\u001B[1;31mred\u001B[0m 3", "red <n>"),                                     # upper-case hex
+    (r"\x1b[31mred\x1B[0m 2", "red <n>"),                                           # as a log line prints it
+    (r"\033[31mred\033[0m 2", "red <n>"),                                           # octal
+    (r"\x1b(Breset\x1b[m done 3", "reset done <n>"),                                # tput sgr0
+    (r"a\u001b7b\u001b8c 4", "abc <n>"),                                            # save and restore the cursor
+    (r"\u009b31mred 2", "red <n>"),                                                 # 8-bit CSI
+    (r"\x9B0mred\233m 2", "red <n>"),
+    (r"boom \u001b 42", "boom  <n>"),                                               # lone ESC
+    (r"boom \u001b[31", "boom <n>"),                                                # a CSI cut short: its ESC [ goes
+    (r"boom 42\u009b", "boom <n>"),                                                 # CSI at the end
+    ('{"errorMessage": "\\u001b[31mTimeout\\u001b[0m after 30s", "errorType": "E"}', "Timeout after <n>s"),
+    ('{"errorMessage": "\\\\x1b[31mcard 4 declined", "errorType": "E"}', "card <n> declined"),  # "\\x1b" in JSON
+]
+"""Escape sequences written as text (a Lambda's JSON errorMessage, a printed log line): taken out as the real ones
+are; masked digit by digit they left "\\u<n>b[<n>m" in the template."""
+
+BACKSLASHES = [
+    (r"C:\temp\new file 5", r"C:\temp\new file <n>"),
+    (r'say \"hi\" \n then \t 2', r'say \"hi\" \n then \t <n>'),
+    (r"\u001c and \x1c 4", r"\u<n>c and \x<n>c <n>"),          # other characters written as text: masked as before
+    (r"a \\ b \[0m\] 1", r"a \\ b \[<n>m\] <n>"),             # a bracket after a backslash is no escape
+]
+"""Backslashes before anything else than an escape: the templates they always had (checked against the masking
+before written escapes were taken out)."""
+
 ORDINARY = [
     ("card 42 declined for order 3f2a9c1e-1111-2222-3333-444455550001", "card <n> declined for order <uuid>"),
     ("Timeout at 2026-01-02T03:04:05Z after 30.5 s", "Timeout at <ts> after <n> s"),
@@ -51,7 +79,7 @@ PREFIXED_HEX = [
 """Hex ids written with their 0x: one mask for the whole id, whatever its digits."""
 
 
-@pytest.mark.parametrize(("text", "template"), ESCAPED + ORDINARY + PREFIXED_HEX)
+@pytest.mark.parametrize(("text", "template"), ESCAPED + WRITTEN + BACKSLASHES + ORDINARY + PREFIXED_HEX)
 def test_mask_text(text, template):
     assert mask_text(text) == template
 
@@ -64,7 +92,7 @@ def test_the_shown_template_reads_as_the_run_page_reads(text, template):
 
 
 def test_error_template_in_the_engine_is_mask_text():
-    cases = ESCAPED + ORDINARY + PREFIXED_HEX
+    cases = ESCAPED + WRITTEN + BACKSLASHES + ORDINARY + PREFIXED_HEX
     table = ibis.memtable({"i": list(range(len(cases))), "cause": [text for text, _ in cases]})
     got = ibis.duckdb.connect().execute(table.select("i", template=error_template(table.cause)).order_by("i"))
     assert got["template"].tolist() == [template for _, template in cases]
@@ -72,6 +100,12 @@ def test_error_template_in_the_engine_is_mask_text():
 
 def test_same_error_with_and_without_colour_is_one_template():
     assert mask_text("card 12 declined") == mask_text("card \x1b[31m13\x1b[0m declined") == "card <n> declined"
+
+
+def test_same_error_with_and_without_a_colour_written_as_text_is_one_template():
+    """A Lambda's message in colour (its JSON cause writes the ESC as `\\u001b`) and the same message without."""
+    coloured = '{"errorMessage": "\\u001b[31mTimeout\\u001b[0m after 30s", "errorType": "States.Timeout"}'
+    assert mask_text(coloured) == mask_text(r"\u001b[31mTimeout\u001b[0m after 31s") == mask_text("Timeout after 30s")
 
 
 @pytest.mark.slow  # a local Spark (a JVM)
@@ -86,7 +120,7 @@ def test_error_template_on_spark_is_mask_text():
 
     from flowscope.analysis.engines import spark_session
 
-    cases = ESCAPED + ORDINARY + PREFIXED_HEX
+    cases = ESCAPED + WRITTEN + BACKSLASHES + ORDINARY + PREFIXED_HEX
     session = spark_session(master="local[1]")
     frame = session.createDataFrame(pd.DataFrame({"i": list(range(len(cases))), "cause": [t for t, _ in cases]}))
     con = ibis.pyspark.connect(session)

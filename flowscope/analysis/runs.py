@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, lit_ts
+from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, lit_ts, utc_stamp
 from flowscope.analysis.step_rank import HANDLER_NATIVE_TYPES, ITERATION, RANK, lowest_rank, ranks_of
 from flowscope.analysis.tables import Filters, RunKey, q, run
 from flowscope.format import fmt_cause, is_missing
@@ -298,7 +298,7 @@ def _so_far(steps: pd.DataFrame, as_of: Any) -> pd.Series:
     if as_of is None or pd.isna(as_of):
         return ms
     open_ = (steps[C.status] == str(Status.RUNNING)) & ms.isna()
-    elapsed = _utc(as_of) - pd.to_datetime(steps[C.started_at], utc=True)
+    elapsed = utc_stamp(as_of) - pd.to_datetime(steps[C.started_at], utc=True)
     return ms.where(~open_, (elapsed.dt.total_seconds() * 1000).clip(lower=0))
 
 
@@ -308,11 +308,11 @@ def seen_running(run: dict[str, Any], until: Any) -> pd.Timestamp:
     advice cap it). A row without one was timed to the clock, its time so far growing between two loads of
     one window, the search's order and the run page each reading their own. Never before the run's start:
     a run a link opens from a sync newer than the window read "Still running after -5 min"."""
-    end = _utc(until)
+    end = utc_stamp(until)
     seen = run.get(C.collected_at)
-    seen = end if seen is None or pd.isna(seen) else min(_utc(seen), end)
+    seen = end if seen is None or pd.isna(seen) else min(utc_stamp(seen), end)
     start = run.get(C.started_at)
-    return seen if start is None or pd.isna(start) else max(seen, _utc(start))
+    return seen if start is None or pd.isna(start) else max(seen, utc_stamp(start))
 
 
 def seen_running_expr(collected_at: Any, started_at: Any, until: Any) -> Any:
@@ -322,7 +322,7 @@ def seen_running_expr(collected_at: Any, started_at: Any, until: Any) -> Any:
     workflow's latest start or end while the search timed it to the window's end: one run, two ages."""
     import ibis
 
-    end = lit_ts(_utc(until).to_pydatetime())
+    end = lit_ts(utc_stamp(until).to_pydatetime())
     return ibis.greatest(ibis.least(ibis.coalesce(collected_at, end), end), started_at)
 
 
@@ -331,7 +331,7 @@ def seen_running_when(run: dict[str, Any], until: Any) -> str:
     the run) or "at the window's end" (it was collected after the window ends, or has no collection time):
     a run page capped at the window's end said "when last collected" beside a time no sync had."""
     seen = run.get(C.collected_at)
-    if seen is None or pd.isna(seen) or _utc(seen) > _utc(until):
+    if seen is None or pd.isna(seen) or utc_stamp(seen) > utc_stamp(until):
         return "at the window's end"
     return "when last collected"
 
@@ -346,12 +346,7 @@ def since(start: Any, as_of: Any) -> pd.Timedelta | None:
     """Time from `start` to `as_of` (None when either is missing)."""
     if start is None or as_of is None or pd.isna(start) or pd.isna(as_of):
         return None
-    return _utc(as_of) - _utc(start)
-
-
-def _utc(value: Any) -> pd.Timestamp:
-    stamp = pd.Timestamp(value)
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return utc_stamp(as_of) - utc_stamp(start)
 
 
 def current_life_start(run: dict[str, Any], steps: pd.DataFrame | None) -> pd.Timestamp | None:
@@ -373,7 +368,7 @@ def current_life_start(run: dict[str, Any], steps: pd.DataFrame | None) -> pd.Ti
     if pd.isna(fail_end):
         return None
     after = steps[C.started_at][steps[C.started_at] >= fail_end]
-    return _utc(after.min() if not after.empty else fail_end)
+    return utc_stamp(after.min() if not after.empty else fail_end)
 
 
 def running_step(steps: pd.DataFrame) -> dict[str, Any] | None:

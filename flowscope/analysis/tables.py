@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures, pricing, transitions
-from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, NOT_WORK
+from flowscope.analysis.base import CONTAINER_TYPES, EXECUTION_STEP, NOT_WORK, utc_stamp
 from flowscope.analysis.step_rank import lowest_rank, rank_sql
 from flowscope.model import COLLECTED_STATUSES, TABLES, UTC, C, Status, StepType, superseded_failures
 from flowscope.runstate import interrupted
@@ -307,10 +307,8 @@ def store_summary(con: Any) -> dict[str, Any]:
 
 
 def _ts(value: Any) -> dt.datetime | None:
-    if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
-        return None
-    return pd.Timestamp(value).tz_convert(UTC).to_pydatetime() if pd.Timestamp(value).tzinfo else \
-        pd.Timestamp(value).tz_localize(UTC).to_pydatetime()
+    """A moment a query returned as an aware UTC datetime (`base.utc_stamp`); None for a missing one."""
+    return None if value is None or pd.isna(value) else utc_stamp(value).to_pydatetime()
 
 
 WORKFLOW_OPTIONS_SQL = q("""

@@ -274,3 +274,98 @@ def test_a_malformed_role_or_a_repeated_region_is_a_config_error(extra, said):
     source = {"cloud": "aws", "regions": ["us-east-1"], **extra}
     with pytest.raises(ValueError, match=re.escape(said)):
         aws.validate(source)
+
+
+@pytest.mark.parametrize(("url", "said"), [
+    ("http://127.0.0.1:99999", "aws source: endpoint_url has a port that is not a number from 1 to 65535"),
+    ("http://127.0.0.1:0", "aws source: endpoint_url has a port that is not a number from 1 to 65535"),
+    ("http://[::1", "aws source: endpoint_url is not a readable URL (Invalid IPv6 URL), got 'http://[::1'"),
+])
+def test_a_bad_port_or_an_unreadable_endpoint_url_is_an_aws_config_error(url, said):
+    """The endpoints' one rule (`netaddr.endpoint_fault`) in AWS's words: a bad port and an unreadable URL
+    were refused as "must be an https:// URL", which is what they were; port 0 was accepted."""
+    with pytest.raises(aws.SourceConfigError, match=re.escape(said)):
+        aws.validate({"cloud": "aws", "regions": ["us-east-1"], "endpoint_url": url})
+
+
+KNOWN = frozenset({"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eusc-de-east-1"})
+
+
+@pytest.mark.parametrize(("region", "said"), [
+    ("us-east-1", None),
+    ("eusc-de-east-1", None),
+    # two letters swapped (the reported typo): the name of the same letters first, though difflib ranks
+    # us-west-1 higher
+    ("us-esat-1", "names 'us-esat-1', a region the installed botocore 9.9.9 does not know (did you mean "
+                  "'us-east-1' or"),
+    ("US-EAST-1", "(did you mean 'us-east-1'"),
+    (" eu-west-1", "(did you mean 'eu-west-1'"),
+    ("eu-wset-2", "(did you mean 'eu-west-2'"),
+    ("mars-north-1", "names 'mars-north-1', a region the installed botocore 9.9.9 does not know"),
+])
+def test_region_fault_names_the_closest_known_regions(region, said):
+    from flowscope.collectors.aws.source import region_fault
+
+    fault = region_fault(region, KNOWN, "9.9.9")
+    assert fault == said if said is None else said in (fault or "")
+    if region == "mars-north-1":
+        assert "did you mean" not in (fault or "")
+
+
+def test_known_regions_are_botocores_every_partition():
+    """Read from botocore's endpoint data (never a hard-coded list, never a botocore Session: that reads
+    ~/.aws/config, and a missing profile failed the check with ProfileNotFound)."""
+    import botocore
+
+    from flowscope.collectors.aws.source import known_regions
+
+    version, names = known_regions() or ("", frozenset())
+    assert version == botocore.__version__
+    assert {"us-east-1", "eu-west-1", "cn-north-1", "us-gov-west-1"} <= names and "us-esat-1" not in names
+
+
+@pytest.mark.parametrize("endpoint", [None, "http://127.0.0.1:9"])
+def test_an_unknown_region_is_refused_with_or_without_an_endpoint(endpoint, monkeypatch):
+    """With an `endpoint_url` too: moto serves only the regions botocore knows (`us-esat-1` got an HTML 500
+    page), and real AWS behind a private endpoint signs for a real region."""
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")          # never read: no botocore Session
+    source = {"cloud": "aws", "regions": ["us-east-1", "us-esat-1"]}
+    if endpoint:
+        source["endpoint_url"] = endpoint
+    with pytest.raises(aws.SourceConfigError, match=r"aws source: regions names 'us-esat-1', a region the installed "
+                                                    r"botocore \S+ does not know \(did you mean 'us-east-1'"):
+        aws.validate(source)
+
+
+def test_a_wrong_region_fails_sync_and_doctor_before_any_call(moto, api_calls, defs, tmp_path):
+    """Reported: `regions = ["us-esat-1"]` went to moto, which answered an HTML 500 page (exit 3); real AWS
+    fails with a DNS error deep in botocore. `sync` and `doctor` now refuse it as the config mistake it is
+    (exit 2, the file, line and setting named, the closest regions and botocore's version said), and no call
+    is made; the right region still syncs."""
+    import botocore
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+    from flowscope.exitcodes import ExitCode
+
+    runner = CliRunner()
+    path = tmp_path / "flowscope.toml"
+
+    def config(region: str) -> str:
+        path.write_text(f'store = "{tmp_path / "store"}"\n[[sources]]\ncloud = "aws"\nregions = ["{region}"]\n'
+                        f'endpoint_url = "{moto.endpoint}"\nmax_attempts = 1\n')
+        return str(path)
+
+    for command in ("sync", "doctor"):
+        result = runner.invoke(app, [command, "--config", config("us-esat-1")])
+        said = " ".join(result.output.split())
+        assert result.exit_code == ExitCode.USAGE, (command, result.output)
+        assert (f"config file {path}, line 4: sources[1]: aws source: regions names 'us-esat-1', a region the "
+                f"installed botocore {botocore.__version__} does not know (did you mean 'us-east-1'") in said, said
+        assert "needs an upgrade" in said and "pip install -U boto3" in said
+        assert not api_calls.calls, api_calls.calls
+    assert not (tmp_path / "store").exists()
+    moto.machine("orders", defs.PASS_CHOICE)
+    result = runner.invoke(app, ["sync", "--config", config("us-east-1")])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert api_calls.count("ListStateMachines") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -27,7 +28,7 @@ def source(**kw):
     ({"resource_groups": ["ok", "bad/rg"]}, "'bad/rg' is not a valid resource group name"),
     ({"workflows": [1]}, "workflows must be a non-empty list"),
     ({"arm_endpoint": "http://management.example.com"}, "plain http on a non-loopback host"),
-    ({"arm_endpoint": "ftp://127.0.0.1"}, "must be an http(s) URL"),
+    ({"arm_endpoint": "ftp://127.0.0.1"}, "arm_endpoint must be an https:// URL"),   # the endpoints' one wording
     ({"arm_endpoint": "https://x.example?sig=1"}, "must not carry a query"),
     # credentials in the URL were accepted, then written into every collection_runs row (details.endpoint)
     ({"arm_endpoint": "https://svc:s3cret@arm.example"}, "must not carry credentials"),
@@ -233,3 +234,20 @@ def test_shipped_role_grants_exactly_what_the_collector_calls(tmp_path, monkeypa
                            Store(tmp_path / "s"))
     called = set(json.loads(result.row()["details"])["api"]["calls"])
     assert called and called <= set(clients.PERMISSIONS) | set(clients.OPT_IN_PERMISSIONS)
+
+
+@pytest.mark.parametrize("key, url, said", [
+    ("arm_endpoint", "http://127.0.0.1:99999", "arm_endpoint has a port that is not a number from 1 to 65535"),
+    ("logs_endpoint", "https://api.example:0", "logs_endpoint has a port that is not a number from 1 to 65535"),
+    ("metrics_endpoint", "https://{region}.m.example:x", "metrics_endpoint has a port that is not a number"),
+    ("arm_endpoint", "http://[::1", "arm_endpoint is not a readable URL (Invalid IPv6 URL), got 'http://[::1'"),
+])
+def test_a_bad_port_or_an_unreadable_endpoint_is_an_azure_config_error(key, url, said):
+    """The endpoints' one rule (`netaddr.endpoint_fault`) in Azure's words, in the source check and where a client
+    is built: a bad port was accepted (the scope failed at its first call) and `http://[::1` raised urlsplit's
+    bare ValueError ("Invalid IPv6 URL", no setting named)."""
+    with pytest.raises(az.SourceConfigError) as info:
+        az.validate(source(**{key: url}))
+    assert f"azure source: {said}" in str(info.value)
+    with pytest.raises(clients.AzureConfigError, match=re.escape(f"azure source: {said}")):
+        clients.check_endpoint(url, key)

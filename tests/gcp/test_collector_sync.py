@@ -100,8 +100,11 @@ def test_a_second_sync_reads_no_step_entries_of_unchanged_executions(server, tmp
     assert all(stored[n] == "RUNNING" for n in active)
 
     server.requests.clear()
+    workflows_version = store.version()["workflows"]
     [second] = gcp.sync(source(server), store, now=NOW + dt.timedelta(minutes=30))
     assert second.status == RunStatus.SUCCEEDED
+    # the workflows read as stored are not written again to move their seen_at alone (a commit and a file a sync)
+    assert "written_workflows" not in second.counts and store.version()["workflows"] == workflows_version
     assert second.counts["running_revisited"] == 2           # the ACTIVE ones, and only them
     assert server.calls_to("step_entries") == 2 and server.calls_to("executions_get") == 2
 
@@ -485,3 +488,17 @@ def test_a_workflow_whose_executions_cannot_be_listed_for_days_does_not_freeze_t
     assert after.status == RunStatus.SUCCEEDED, after.row()
     assert "workflows_unread_since" not in json.loads(after.row()["details"])
     assert set(late) <= {e[C.execution_id] for e in store.read_rows("executions")}
+
+
+@pytest.mark.parametrize("endpoint, said", [
+    ("http://127.0.0.1:99999", "gcp source: endpoint has a port that is not a number from 1 to 65535"),
+    ("http://127.0.0.1:abc", "gcp source: endpoint has a port that is not a number from 1 to 65535"),
+    ("http://[::1", "gcp source: endpoint is not a readable URL (Invalid IPv6 URL), got 'http://[::1'"),
+])
+def test_a_bad_port_or_an_unreadable_endpoint_is_a_gcp_config_error(endpoint, said):
+    """The endpoints' one rule (`netaddr.endpoint_fault`) in GCP's words: a bad port was accepted (the scope
+    failed at its first call) and `http://[::1` stopped validation with urlsplit's bare ValueError
+    ("Invalid IPv6 URL", no setting named)."""
+    with pytest.raises(gcp.SourceConfigError) as info:
+        gcp.validate({"cloud": "gcp", "project": "p", "endpoint": endpoint})
+    assert said in str(info.value)

@@ -4,8 +4,13 @@ and region each), apart from `collector.py`, which collects a scope (as for Azur
 
 from __future__ import annotations
 
+import difflib
+import functools
+import os
 import re
-from collections.abc import Mapping
+import shlex
+import sys
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,7 +22,7 @@ from flowscope.collectors.throttle import Quota
 SOURCE_KEYS = {
     "cloud": "aws",
     "name": "a label for this source (optional)",
-    "regions": "list of region names (required)",
+    "regions": "list of region names the installed botocore knows (required)",
     "profile": "AWS profile name (optional; default credential chain otherwise)",
     "role_arn": "role ARN, or a list of them (one per account) to assume (optional)",
     "external_id": "external id for assuming role_arn (optional)",
@@ -62,33 +67,67 @@ def validate(source: Mapping[str, Any]) -> None:
     if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
         raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")
     cfg.quotas(source.get("quotas"), "aws")
+    _check_regions(regions)
 
 
 def _check_endpoint(url: str) -> None:
-    """`endpoint_url` is an http(s) root URL, plain http only on a loopback host (the Azure and GCP
-    endpoints' rule, `netaddr.is_loopback`): `127.0.0.1:5057` failed the scope at its first call (exit 3 for
-    a mistake in the file), and `http://example.com` sent signed requests, a session token with them, in the
-    clear. No credentials, query or fragment: the endpoint is recorded in collection_runs."""
-    from urllib.parse import urlsplit
+    """`endpoint_url` by the endpoints' one rule (`netaddr.endpoint_fault`): `127.0.0.1:5057` failed the scope at
+    its first call (exit 3 for a mistake in the file), and `http://example.com` sent signed requests, a session
+    token with them, in the clear."""
+    from flowscope.netaddr import endpoint_fault
 
-    from flowscope.netaddr import is_loopback
+    if fault := endpoint_fault(url):
+        raise SourceConfigError(f"aws source: endpoint_url {fault}")
 
-    wrong = SourceConfigError(f"aws source: endpoint_url must be an https:// URL (or http:// on a loopback "
-                              f"address), got {url!r}")
+
+def _check_regions(regions: list[str]) -> None:
+    """Every region one the installed botocore knows, before any call: `us-esat-1` went to moto, which answered
+    an HTML 500 page (exit 3), or to real AWS, a DNS error deep in botocore. Checked with an `endpoint_url` too:
+    moto (and LocalStack by default) serve only the regions botocore lists, and a private endpoint of real AWS
+    signs for a real region; a mock's region is only a label, so a known one costs nothing."""
+    known = known_regions()
+    if known is None:
+        return
+    version, names = known
+    for region in regions:
+        if fault := region_fault(region, names, version):
+            raise SourceConfigError(f"aws source: regions {fault}; a region newer than this botocore needs an "
+                                    f"upgrade: {shlex.join([sys.executable, '-m', 'pip', 'install', '-U', 'boto3'])}")
+
+
+def region_fault(region: str, known: Collection[str], botocore_version: str) -> str | None:
+    """What is wrong with `region` against the `known` region names (None: it is one), the closest names
+    suggested (difflib's, a name of the same letters first: a typo is most often two letters swapped). The
+    installed botocore's version is named: its list may predate a truly new region."""
+    if region in known:
+        return None
+    wanted = region.strip().lower()
+    close = difflib.get_close_matches(wanted, sorted(known), n=len(known), cutoff=0.6)
+    close = sorted(close, key=lambda name: sorted(name) != sorted(wanted))[:3]   # swapped letters first (us-esat-1)
+    hint = f" (did you mean {' or '.join(repr(c) for c in close)}?)" if close else ""
+    return f"names {region!r}, a region the installed botocore {botocore_version} does not know{hint}"
+
+
+@functools.cache
+def known_regions() -> tuple[str, frozenset[str]] | None:
+    """(botocore's version, every region of every partition in its endpoint data, Step Functions' own endpoints
+    included), or None without botocore (then sync says the aws extra is missing) or when the data lists none.
+
+    Read from the data files alone, not a botocore Session: a Session reads ~/.aws/config, and a missing
+    profile or a broken file would fail this check with an unrelated error. `AWS_DATA_PATH` is honoured as
+    botocore honours it, so data added there counts."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - a port out of range raises here
-    except ValueError:
-        raise wrong from None
-    if parts.scheme not in ("https", "http") or not host:
-        raise wrong
-    if parts.scheme == "http" and not is_loopback(host):
-        raise SourceConfigError(f"aws source: endpoint_url is plain http on a non-loopback host ({host}); signed "
-                                "requests go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
-    if parts.query or parts.fragment or parts.username is not None or parts.password is not None:
-        raise SourceConfigError("aws source: endpoint_url must be a bare root URL (no credentials, query or "
-                                "fragment): credentials come from the SDK's chain")
+        import botocore
+        from botocore.loaders import create_loader
+        from botocore.regions import EndpointResolver
+    except ImportError:
+        return None
+    data = create_loader(os.environ.get("AWS_DATA_PATH") or None).load_data("endpoints")
+    resolver = EndpointResolver(data)
+    names = {region for partition in data.get("partitions", []) for region in partition.get("regions", {})}
+    for partition in resolver.get_available_partitions():
+        names.update(resolver.get_available_endpoints("states", partition))   # Step Functions' endpoint prefix
+    return (str(botocore.__version__), frozenset(names)) if names else None
 
 
 _ROLE_ARN = re.compile(r"arn:[a-z-]+:iam::\d{12}:role/.+")

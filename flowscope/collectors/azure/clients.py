@@ -39,7 +39,7 @@ from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, TokenBucket, client_bucket, shared_bucket
 from flowscope.collectors.window import CollectionError
 from flowscope.extras import install_command
-from flowscope.netaddr import is_loopback_url
+from flowscope.netaddr import endpoint_fault, is_loopback_url
 
 TOKEN_ENV = "FLOWSCOPE_AZURE_TOKEN"
 DEFAULT_ARM_ENDPOINT = "https://management.azure.com"
@@ -129,20 +129,12 @@ class ArmError(CollectionError):
 # ---------------------------------------------------------------- endpoints and credentials
 
 def check_endpoint(url: Any, key: str) -> str:
-    """`url` without a trailing slash; http is accepted only on a loopback host."""
+    """`url` without a trailing slash, checked by the endpoints' one rule (`netaddr.endpoint_fault`: http only on
+    a loopback host, no bad port, credentials, query or fragment); AzureConfigError naming `key` otherwise."""
     if not isinstance(url, str) or not url:
         raise AzureConfigError(f"azure source: {key} must be a URL like https://management.azure.com")
-    parts = urlsplit(url)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        raise AzureConfigError(f"azure source: {key} must be an http(s) URL, got {url!r}")
-    if parts.scheme == "http" and not is_loopback_url(url):
-        raise AzureConfigError(f"azure source: {key} is plain http on a non-loopback host ({parts.hostname}); "
-                               "bearer tokens go over https only (http is allowed for 127.0.0.1, ::1, localhost)")
-    if parts.query or parts.fragment:
-        raise AzureConfigError(f"azure source: {key} must not carry a query or fragment")
-    if parts.username is not None or parts.password is not None:
-        raise AzureConfigError(f"azure source: {key} must not carry credentials (user:password@); the endpoint "
-                               "is recorded in collection_runs, credentials come from the SDK's chain")
+    if fault := endpoint_fault(url):
+        raise AzureConfigError(f"azure source: {key} {fault}")
     return url.rstrip("/")
 
 

@@ -36,7 +36,7 @@ from urllib.parse import urlsplit
 from flowscope.collectors.native import cleaned
 from flowscope.collectors.throttle import RETRY_AFTER_MAX_S, Quota, RateLimiters
 from flowscope.collectors.window import CollectionError
-from flowscope.netaddr import is_loopback
+from flowscope.netaddr import endpoint_fault
 
 if TYPE_CHECKING:
     from google.auth.credentials import Credentials
@@ -91,17 +91,10 @@ def check_read_only(method: str, url: str) -> None:
 # ---------------------------------------------------------------- endpoints
 
 def endpoint_problem(endpoint: str) -> str | None:
-    """Why `endpoint` (a root override) cannot be used, or None."""
-    probe = endpoint.replace("{service}", "workflows")
-    parts = urlsplit(probe)
-    if parts.scheme not in ("https", "http") or not parts.hostname:
-        return f"endpoint must be an https:// URL (or http:// on a loopback address), got {endpoint!r}"
-    if parts.scheme == "http" and not is_loopback(parts.hostname):
-        return (f"endpoint {endpoint!r}: plain http:// only on a loopback address (127.0.0.1, ::1, "
-                "localhost); use https:// elsewhere")
-    if parts.query or parts.fragment or parts.username or parts.password:
-        return f"endpoint {endpoint!r} must be a bare root URL (no credentials, query or fragment)"
-    return None
+    """Why `endpoint` (a root override) cannot be used, or None: the endpoints' one rule
+    (`netaddr.endpoint_fault`; a `{service}` in the host name is read as a part of it)."""
+    fault = endpoint_fault(endpoint)
+    return f"endpoint {fault}" if fault else None
 
 
 def service_root(endpoint: str | None, service: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from flowscope.analysis.base import utc_stamp
 from flowscope.format import fmt_count, fmt_duration, fmt_pct, fmt_usd, is_missing
 from flowscope.model import C, Status
 from flowscope.textsafety import chart_text as safe
@@ -219,12 +220,6 @@ def data_start(since: dt.datetime | None, begins: dt.datetime | None) -> dt.date
     if begins is None or is_missing(begins) or since is None:
         return since
     return max(utc_stamp(since), utc_stamp(begins)).to_pydatetime()
-
-
-def utc_stamp(moment: Any) -> pd.Timestamp:
-    """A moment as a UTC timestamp (a naive one read as UTC)."""
-    at = pd.Timestamp(moment)
-    return at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
 
 
 def _bucket_start(moment: Any, seconds: int) -> pd.Timestamp:

@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from flowscope.analysis import measures
+from flowscope.analysis.base import utc_stamp
 from flowscope.format import fmt_duration, is_missing
 from flowscope.model import C, Status, StepType
 from flowscope.textsafety import chart_text as safe
@@ -27,7 +28,6 @@ from flowscope.ui.charts import (
     shorts,
     spec,
     time_x,
-    utc_stamp,
 )
 
 

@@ -442,7 +442,7 @@ def import_(
         with status("importing"):
             # the path, not Store(path): the store is created only once every file has been read
             result = import_files(settings.store_path, list(files), cloud=cloud, fmt=format,
-                                  execution_id=execution_arn)
+                                  execution_id=execution_arn, say=note)
     except NothingImportedError as exc:
         print_skips(exc.skips)
         raise fail(f"{exc} (nothing was written)", ExitCode.NO_DATA) from None
@@ -512,7 +512,7 @@ def sync(
     _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
-            report = run_sync(settings, since=since, clouds=[cloud] if cloud else None)
+            report = run_sync(settings, since=since, clouds=[cloud] if cloud else None, say=note)
     except (ConfigError, StoreError, ValueError) as exc:
         raise config_fail(settings, str(exc)) from None
     for line in report.summary_lines():
@@ -1256,7 +1256,7 @@ def _run_sync(settings: Any, do_sync: bool) -> bool:
     _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
         with status("syncing"):
-            result = run_sync(settings)
+            result = run_sync(settings, say=note)
     except (ConfigError, StoreError, ValueError) as exc:
         raise config_fail(settings, str(exc)) from None
     for line in result.summary_lines():

@@ -5,7 +5,8 @@ files; GCP step entries across pages; the workflow definition last). The store r
 execution's rows as a whole, so before writing we merge the incoming rows with the rows already
 stored for the same executions, and call the cloud's pure `assemble` on the union. When a
 workflow is seen for the first time, the executions stored before it arrived are assembled again,
-so their step types and billing meters follow its definition.
+so their step types and billing meters follow its definition. A workflow revision read again as
+stored is not written again until its `seen_at` is a day old (`SEEN_AT_REFRESH`).
 
 Two records of the same execution (or step, or attempt) are settled by ONE rule,
 `collectors/merge.merge_rows`, used here and by the clouds' `assemble`: a terminal status never
@@ -15,13 +16,14 @@ finished one.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable
 from typing import TYPE_CHECKING, Any
 
 from flowscope.collectors.merge import display_name, merge_rows
 from flowscope.collectors.native import link_parents_of, stored_children_of
-from flowscope.model import Batch, C, duration_ms
+from flowscope.model import WORKFLOWS, Batch, C, duration_ms, utc
 
 if TYPE_CHECKING:
     from flowscope.collectors.native import CloudTransforms
@@ -29,6 +31,16 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 ExecKey = tuple[str, str]
+RevisionKey = tuple[str, str, str]
+
+SEEN_AT_REFRESH = dt.timedelta(days=1)
+"""How old a stored revision's `seen_at` grows before a sync or import that reads the revision again unchanged
+writes it again (docs/model.md, workflows). Each write of the workflows table is a Delta commit and a file: an
+hourly sync rewrote every workflow to move its `seen_at` alone, 24 commits and files a day for nothing. Refreshed
+once a day, `seen_at` still says when a revision was last seen, to the day (`Session.workflows(since=...)`)."""
+
+_WORKFLOW_CONTENT = tuple(f.name for f in WORKFLOWS if f.name != C.seen_at)
+"""The workflows columns a rewrite compares: every one but `seen_at`."""
 
 
 def _key(row: Row) -> ExecKey:
@@ -102,6 +114,7 @@ def assemble_batch(batch: Batch, store: "Store | None" = None, *, transforms_for
         _merge_stored(store, keys.difference(absent) if absent else keys, executions, steps, attempts, on_stored)
 
     _keep_workflow_names(out.workflows, stored_workflows)
+    out.workflows = _changed_workflows(out.workflows, stored_workflows)
     all_workflows = stored_workflows + out.workflows
     workflows = _latest_workflows(all_workflows)
     revisions = {(w[C.cloud], w[C.workflow_id], w[C.revision]): w for w in all_workflows}
@@ -143,6 +156,49 @@ def _keep_workflow_names(incoming: list[Row], stored: list[Row]) -> None:
         names[key] = display_name(row[C.name], names[key]) if key in names else row[C.name]
     for row in incoming:
         row[C.name] = display_name(row[C.name], names[(row[C.cloud], row[C.workflow_id])])
+
+
+def _changed_workflows(incoming: list[Row], stored: list[Row]) -> list[Row]:
+    """`incoming` without the revisions that writing would leave as stored but for a fresher `seen_at`
+    (`_unchanged`): a sync that reads nothing new then writes nothing to the workflows table."""
+    if not stored:
+        return incoming
+    last = {_revision_key(row): row for row in incoming}       # a revision given twice: the later is written
+    kept = {_revision_key(row): row for row in stored}
+    current = _current_revisions(stored)
+    same = {key for key, row in last.items() if _unchanged(row, kept.get(key), current=key in current)}
+    return [row for row in incoming if _revision_key(row) not in same]
+
+
+def _revision_key(row: Row) -> RevisionKey:
+    """A workflows row's key in the store (`TABLES["workflows"].replace_key`)."""
+    return row[C.cloud], row[C.workflow_id], row[C.revision]
+
+
+def _current_revisions(stored: list[Row]) -> set[RevisionKey]:
+    """Each workflow's revision whose stored `seen_at` is newer than every other's: its current one. A tie names
+    none, so a rewrite of either settles it."""
+    newest: dict[tuple[str, str], list[Row]] = {}
+    for row in stored:
+        workflow = (row[C.cloud], row[C.workflow_id])
+        top = newest.get(workflow)
+        if top is None or row[C.seen_at] > top[0][C.seen_at]:
+            newest[workflow] = [row]
+        elif row[C.seen_at] == top[0][C.seen_at]:
+            top.append(row)
+    return {_revision_key(rows[0]) for rows in newest.values() if len(rows) == 1}
+
+
+def _unchanged(row: Row, stored: Row | None, *, current: bool) -> bool:
+    """Whether writing `row` over its `stored` revision would change nothing, or only move the `seen_at` of the
+    workflow's current revision on by less than `SEEN_AT_REFRESH` (it stays current either way). Any other
+    column changed, or an older revision seen again (now current once more), is written."""
+    if stored is None or any(row.get(column) != stored.get(column) for column in _WORKFLOW_CONTENT):
+        return False
+    seen, kept = utc(row.get(C.seen_at)), utc(stored.get(C.seen_at))
+    if seen is None or kept is None:
+        return False
+    return seen == kept or (current and kept <= seen < kept + SEEN_AT_REFRESH)
 
 
 def _stored_executions_of(store: "Store", workflows: set[tuple[str, str]]) -> set[ExecKey]:

@@ -74,6 +74,7 @@ from flowscope.model import (
 from flowscope.runstate import IMPORT_SCOPE_PREFIX, WRITER_KEY, writer_details
 
 if TYPE_CHECKING:
+    from flowscope.collectors.upgrade_once import Say
     from flowscope.store import Store
 
 CLOUD_ORDER = (Cloud.AWS, Cloud.AZURE, Cloud.GCP)
@@ -761,10 +762,13 @@ class _Writer:
     write carries the import's collection_runs rows. The store is opened on the first write, so a
     refused import never creates one."""
 
-    def __init__(self, target: StoreTarget, result: ImportResult, started: dt.datetime) -> None:
+    def __init__(self, target: StoreTarget, result: ImportResult, started: dt.datetime,
+                 say: "Say | None" = None) -> None:
         self.target = target
         self.result = result
         self.started = started
+        self.say = say
+        """Where a one-off upgrade of the store that takes seconds says it starts and ends (`upgrade_store`)."""
         self.store: Store | None = None
         self.held: Batch | None = None
         self.held_whole = False
@@ -802,7 +806,7 @@ class _Writer:
         import creates (or one holding no data yet) is marked upgraded at once, where they ran after the writes
         and read every row the import had just written by today's rules (the dates' scan alone: 1.2 s on a
         1,000,000-execution store)."""
-        self.result.upgraded = upgrade_store(store)
+        self.result.upgraded = upgrade_store(store, self.say)
 
     def fail(self, error: NativeFormatError) -> NativeFormatError:
         """The error to raise for a failed file: as is when nothing was committed yet; otherwise
@@ -1055,7 +1059,7 @@ def files_of(paths: list[Path]) -> list[Path]:
 
 
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,
-                 execution_id: str | None = None) -> ImportResult:
+                 execution_id: str | None = None, say: "Say | None" = None) -> ImportResult:
     """Read, transform and store native files.
 
     JSON and YAML documents (and JSON Lines of formats read whole) are all read and checked
@@ -1069,6 +1073,9 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
     `store` is an open Store, or a path (or a function returning a Store) that is opened, and
     created if new, only when something is to be written: a refused import into a new path
     leaves no empty store folder behind.
+
+    `say`: where a one-off upgrade of the store that takes seconds says it starts and ends, before the
+    first write (`store_upgrades.upgrade_store`).
 
     Raises NativeFormatError (a file that cannot be read) or NothingImportedError (no usable
     record in any file); in both cases nothing is written, unless PartlyImportedError says so.
@@ -1095,7 +1102,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         result.skips.extend(batch.skips)
         result.unknown_event_types.update(batch.unknown_event_types)
         result.warnings.extend(w for w in batch.warnings if w not in result.warnings)
-        writer = _Writer(store, result, started)
+        writer = _Writer(store, result, started, say)
         writer.add(batch)
         del batch, loaded
         for plan in plans.values():

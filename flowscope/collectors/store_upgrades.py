@@ -17,6 +17,7 @@ from flowscope.collectors.stored_encoding import reencoded_line, upgrade_encodin
 from flowscope.collectors.stored_texts import upgrade_texts, upgraded_line
 
 if TYPE_CHECKING:
+    from flowscope.collectors.upgrade_once import Say
     from flowscope.store import Store
 
 
@@ -30,14 +31,18 @@ class Upgraded:
     """Rows moved to their execution's start date (`stored_dates`)."""
     files: int = 0
     """Files rewritten with their timestamps as deltas (`stored_encoding`)."""
+    files_said: bool = False
+    """The files' rewrite was said as it ran (`upgrade_store`'s `say`), so `lines()` does not say it again."""
 
     def lines(self) -> list[str]:
         """What `sync` and `import` say of the upgrades that rewrote something (nothing when none did)."""
         return (([upgraded_line(self.texts)] if self.texts else []) + ([redated_line(self.dates)] if self.dates else [])
-                + ([reencoded_line(self.files)] if self.files else []))
+                + ([reencoded_line(self.files)] if self.files and not self.files_said else []))
 
 
-def upgrade_store(store: "Store") -> Upgraded:
-    """Run every one-off upgrade `store` has not run; on a store holding no data, mark them all done."""
+def upgrade_store(store: "Store", say: "Say | None" = None) -> Upgraded:
+    """Run every one-off upgrade `store` has not run; on a store holding no data, mark them all done. `say`: where
+    the files' rewrite says it starts and how long it took (`stored_encoding.upgrade_encoding`), as it runs."""
     texts, dates = upgrade_texts(store), upgrade_dates(store)
-    return Upgraded(texts=texts, dates=dates, files=upgrade_encoding(store))     # last: it rewrites their files
+    files = upgrade_encoding(store, say)     # last: it rewrites their files
+    return Upgraded(texts=texts, dates=dates, files=files, files_said=say is not None)

@@ -27,6 +27,7 @@ from flowscope.settings import ConfigError
 from flowscope.textsafety import without_secrets
 
 if TYPE_CHECKING:
+    from flowscope.collectors.upgrade_once import Say
     from flowscope.settings import Settings
     from flowscope.store import Store
 
@@ -67,7 +68,8 @@ class SyncReport:
         return ExitCode.NO_DATA if self.failed or self.unmatched else ExitCode.OK
 
     def summary_lines(self) -> list[str]:
-        """One line per scope: status, rows written ("3 executions, 12 steps"), error; then its warnings.
+        """One line per scope: status, rows written ("3 executions, 12 steps", or "nothing new to store": never
+        a count of rows read again as stored, which are not written), error; then its warnings.
 
         Plain text holding cloud-originated errors: the printer makes it terminal-safe; the credentials
         an SDK's message quotes are gone already (`ScopeResult` keeps none) and are taken out again here, for
@@ -77,7 +79,7 @@ class SyncReport:
         for r in self.results:
             written = ", ".join(f"{v:,} {k.removeprefix('written_')}" for k, v in r.counts.items()
                                 if k.startswith("written_") and v)
-            line = f"{r.scope}: {RunStatus(r.status).value}" + (f", wrote {written}" if written else "")
+            line = f"{r.scope}: {RunStatus(r.status).value}" + _written_part(r, written)
             if r.error:
                 line += f" - {r.error}"
             if r.status != RunStatus.FAILED and (said := unmatched_line(r)):
@@ -89,6 +91,14 @@ class SyncReport:
             lines.append(self.upkeep)
         return lines
 
+
+
+def _written_part(result: ScopeResult, written: str) -> str:
+    """", wrote 3 executions, 12 steps"; ", nothing new to store" for a scope that read only what the store held
+    (a failed one says its error instead, one whose name globs matched nothing that nothing was collected)."""
+    if written:
+        return f", wrote {written}"
+    return "" if result.status == RunStatus.FAILED or unmatched_line(result) else ", nothing new to store"
 
 
 def unmatched_line(result: ScopeResult) -> str | None:
@@ -159,13 +169,14 @@ def no_sources_message(config_path: Any) -> str:
 
 def sync_store(store: "Store", sources: Iterable[Mapping[str, Any]], *, since: dt.datetime | None = None,
                clouds: Iterable[str] | None = None, now: dt.datetime | None = None,
-               max_parallel_scopes: int = DEFAULT_PARALLEL_SCOPES) -> SyncReport:
-    """Sync every scope of every selected source into `store`."""
+               max_parallel_scopes: int = DEFAULT_PARALLEL_SCOPES, say: "Say | None" = None) -> SyncReport:
+    """Sync every scope of every selected source into `store`. `say`: where a one-off upgrade of the store that
+    takes seconds says it starts and ends (`store_upgrades.upgrade_store`), before the scopes."""
     started_at = dt.datetime.now(UTC)
     report = SyncReport(started_at=started_at)
     now = now or started_at
     plan = validate_sources(sources, clouds)
-    report.upgraded = upgrade_store(store)
+    report.upgraded = upgrade_store(store, say)
     jobs = [(str(source["cloud"]), module, scope) for _, source, module, scopes in plan if module is not None
             for scope in scopes]
     for index, source, module, _ in plan:
@@ -235,8 +246,9 @@ def _run_batch(result: ScopeResult) -> Any:
 
 
 def run_sync(settings: "Settings", *, since: str | dt.datetime | None = None,
-             clouds: Iterable[str] | None = None, now: dt.datetime | None = None) -> SyncReport:
-    """`flowscope sync`: the configured sources into the configured store.
+             clouds: Iterable[str] | None = None, now: dt.datetime | None = None,
+             say: "Say | None" = None) -> SyncReport:
+    """`flowscope sync`: the configured sources into the configured store (`say`: as `sync_store`'s).
 
     Raises ConfigError (before any API call) for an unusable configuration.
     """
@@ -260,4 +272,4 @@ def run_sync(settings: "Settings", *, since: str | dt.datetime | None = None,
     except OSError as exc:   # a file where the folder should be, a parent that cannot be created
         raise ConfigError(f"store {settings.store_path}: cannot write a store there: {exc.strerror or exc} "
                           "(nothing was written)") from None
-    return sync_store(target, plan_sources, since=since_at, clouds=clouds, now=now)
+    return sync_store(target, plan_sources, since=since_at, clouds=clouds, now=now, say=say)

@@ -13,6 +13,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flowscope.store import Store
 
+Say = Callable[[str], None]
+"""Where an upgrade says a line as it runs (a command's stderr): one that takes seconds says so before it starts."""
+
 
 def run_once(store: "Store", step: str, rewrite: Callable[[], int]) -> int:
     """Run the upgrade named `step` on `store` unless it ran: `rewrite()` under the writer lock (only on a store

@@ -304,45 +304,54 @@ def dictionary_stamp_partitions(dt: DeltaTable, table: str) -> list[tuple[Any, .
     return [tuple(row) for row in found]
 
 
-def reencode(dt: DeltaTable, table: str) -> dict[str, int]:
-    """Rewrite every partition that holds a file with dictionary timestamps (`dictionary_stamp_partitions`)
-    with today's `writer_properties`: the same rows, whole partitions at a time, a commit per ~`REENCODE_ROWS`
-    rows (an overwrite of exactly those partitions: a reader sees the old files or the new, never both or
-    neither). Each commit's rows are counted against what the log lists for its partitions before it is made.
-    Returns the files and partitions rewritten and the table's version after."""
-    # a table holding a column the model does not know (none today) is left as it is: a rewrite never drops one
+Held = tuple[tuple[Any, ...], int, "int | None"]
+"""A partition `reencode` rewrites: its model partition values, and the files and rows the log lists under it
+(rows None when a file's count is not logged)."""
+
+
+def reencode_plan(dt: DeltaTable, table: str) -> list[Held]:
+    """What `reencode` rewrites of a table: every partition holding a file with dictionary timestamps
+    (`dictionary_stamp_partitions`), with what the log lists under it. Apart, so a caller can say how many files
+    a rewrite of seconds will take before it starts. Nothing of a table holding a column the model does not know
+    (none today): a rewrite never drops one."""
     known = set(delta_schema(table).names)
     partitions = [] if any(f.name not in known for f in dt.schema().fields) else dictionary_stamp_partitions(dt, table)
     if not partitions:
-        return {"files_before": 0, "partitions": 0, "version": dt.version()}
-    columns = partition_columns(table)
+        return []
     actions = pa.table(dt.get_add_actions(flatten=True))
-    keys = [pc.cast(actions["partition." + c], pa.string()) for c in columns]
-
-    def held(values: tuple[Any, ...]) -> tuple[int, int | None]:
-        """The files and rows the log lists under one partition (rows None when a file's count is not logged)."""
+    keys = [pc.cast(actions["partition." + c], pa.string()) for c in partition_columns(table)]
+    plan: list[Held] = []
+    for values in partitions:
         mask = pa.array([True] * actions.num_rows)
         for key, value in zip(keys, values, strict=True):
             mask = pc.and_(mask, pc.equal(key, str(value)))
         rows = actions.filter(mask)["num_records"]
-        return len(rows), None if rows.null_count else int(pc.sum(rows).as_py() or 0)
+        plan.append((values, len(rows), None if rows.null_count else int(pc.sum(rows).as_py() or 0)))
+    return plan
 
-    files = 0
+
+def reencode(dt: DeltaTable, table: str, plan: list[Held] | None = None) -> dict[str, int]:
+    """Rewrite every partition of `plan` (default: `reencode_plan`, found now) with today's `writer_properties`:
+    the same rows, whole partitions at a time, a commit per ~`REENCODE_ROWS` rows (an overwrite of exactly those
+    partitions: a reader sees the old files or the new, never both or neither). Each commit's rows are counted
+    against what the log lists for its partitions before it is made. Returns the files and partitions rewritten
+    and the table's version after."""
+    plan = reencode_plan(dt, table) if plan is None else plan
+    if not plan:
+        return {"files_before": 0, "partitions": 0, "version": dt.version()}
     chunk: list[tuple[Any, ...]] = []
     rows: int | None = 0
     # read at the version loaded now: each commit below rewrites only its own partitions, so the files of the
     # partitions still to come are the ones this dataset lists (one listing: a dataset per partition cost 60 ms)
     dataset = dt.to_pyarrow_dataset()
-    for i, values in enumerate(partitions):
-        n_files, n_rows = held(values)
-        files += n_files
+    for i, (values, _files, n_rows) in enumerate(plan):
         chunk.append(values)
         rows = None if rows is None or n_rows is None else rows + n_rows
-        if rows is None or rows >= REENCODE_ROWS or i == len(partitions) - 1:
+        if rows is None or rows >= REENCODE_ROWS or i == len(plan) - 1:
             _rewrite(dt, table, dataset, chunk, rows)
             chunk, rows = [], 0
     dt.create_checkpoint()
-    return {"files_before": files, "partitions": len(partitions), "version": dt.version()}
+    return {"files_before": sum(files for _, files, _ in plan), "partitions": len(plan), "version": dt.version()}
 
 
 def _rewrite(dt: DeltaTable, table: str, dataset: ds.Dataset, partitions: list[tuple[Any, ...]],

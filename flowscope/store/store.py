@@ -281,20 +281,21 @@ class Store:
             "files_replaced": replaced,
         }
 
-    def reencode(self) -> dict[str, Any]:
+    def reencode(self, on_start: Callable[[dict[str, int]], None] | None = None) -> dict[str, Any]:
         """Rewrite, with today's file encodings, the partitions holding a file an older flowscope wrote with its
         timestamps as a dictionary (`delta.reencode`: the same rows; since `delta.writer_properties` writes
         them as deltas, such files are only left by earlier versions), then vacuum as `compact` does. The
-        tables' new versions are published together in one manifest, so a reader opens all or none."""
+        tables' new versions are published together in one manifest, so a reader opens all or none.
+        `on_start`: told the files to rewrite per table once every table's are found, before the first is
+        rewritten, and only when there are some (seconds of work on a large store that a command says first)."""
         with self._refused_io(), self.writer():
             versions = dict(self._latest().versions)
             opened = dict(self._existing_tables())
-            tables: dict[str, dict[str, int]] = {}
-            for name, dtable in opened.items():
-                done = delta.reencode(dtable, name)
-                if done["files_before"]:
-                    tables[name] = done
-                    versions[name] = done["version"]
+            plans = {name: plan for name, dtable in opened.items() if (plan := delta.reencode_plan(dtable, name))}
+            if plans and on_start is not None:
+                on_start({name: sum(files for _, files, _ in plan) for name, plan in plans.items()})
+            tables = {name: delta.reencode(opened[name], name, plan) for name, plan in plans.items()}
+            versions.update({name: done["version"] for name, done in tables.items()})
             self._publish_rewrites(opened, tables, versions)
         return {"tables": tables, "files": sum(t["files_before"] for t in tables.values()),
                 "partitions": sum(t["partitions"] for t in tables.values())}

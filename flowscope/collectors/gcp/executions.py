@@ -36,6 +36,7 @@ from flowscope.collectors.gcp.context import (
     workflow_of,
 )
 from flowscope.collectors.gcp.log_path import call_logging_on, logs_settled, on_logs_path
+from flowscope.collectors.gcp.transform.workflows import CURRENT_WORKFLOWS
 from flowscope.collectors.scope_run import gone_mark, mark_gone
 from flowscope.collectors.throttle import bounded_map
 from flowscope.collectors.window import CollectionError
@@ -135,7 +136,8 @@ def list_executions(sc: ScopeContext, workflows: dict[str, dict[str, Any]]) -> l
 
 
 def fetch_revisions(sc: ScopeContext, workflows: dict[str, dict[str, Any]], todo: list[dict[str, Any]]) -> None:
-    """Past revisions that executions ran on, not stored yet: their definitions decide the meters."""
+    """Past revisions that executions ran on, not stored yet: their definitions decide the meters. Their rows
+    are dated by their own creation, before the listed current revision's (the newest `seen_at` is current)."""
     from flowscope.collectors.gcp import workflows_api
 
     current = {(name, doc.get("revisionId")) for name, doc in workflows.items()}
@@ -158,8 +160,10 @@ def fetch_revisions(sc: ScopeContext, workflows: dict[str, dict[str, Any]], todo
             why = as_error(exc, "workflows.get", name)
             sc.result.warn(f"revision {revision} of {name} could not be read ({why}); "
                            "its executions are billed by the current definition")
-    if docs:
-        sc.sink.add(sc.formats["gcp.workflow"]({"workflows": docs}, sc.ctx("workflows.get")))
+    if docs:        # past revisions: dated before the listed current ones (`transform.workflows.revision_seen_at`)
+        listed = [workflows[name] for name in sorted({name for name, _ in wanted})]
+        sc.sink.add(sc.formats["gcp.workflow"]({"workflows": docs},
+                                               sc.ctx("workflows.get", options={CURRENT_WORKFLOWS: listed})))
 
 
 

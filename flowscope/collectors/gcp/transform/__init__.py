@@ -40,13 +40,19 @@ from flowscope.collectors.gcp.transform.records import (
     ts,
 )
 from flowscope.collectors.gcp.transform.step_entries import transform_step_entries
-from flowscope.collectors.gcp.transform.workflows import DEFINITION_FORMAT, transform_workflows
+from flowscope.collectors.gcp.transform.workflows import (
+    CURRENT_WORKFLOWS,
+    DEFINITION_FORMAT,
+    current_revisions,
+    transform_workflows,
+    workflow_records,
+)
 from flowscope.model import Batch
 
 __all__ = [
-    "BILLED_NATIVE_TYPES", "CALL_LOG_NATIVE_TYPE", "CALL_NATIVE_TYPES", "CLOUD", "DEFINITION_FORMAT",
-    "EXECUTION_ID_LABEL", "EXECUTION_STATUS", "FORMATS", "KIND", "STEP_STATUS", "STEP_TYPES", "UNKNOWN_RESOURCE",
-    "WORKFLOW_RESOURCE_TYPE", "Batch", "assemble", "detect", "execution_id", "parse_name", "transform",
-    "transform_executions", "transform_log_entries", "transform_step_entries", "transform_workflows", "ts",
-    "workflow_id",
+    "BILLED_NATIVE_TYPES", "CALL_LOG_NATIVE_TYPE", "CALL_NATIVE_TYPES", "CLOUD", "CURRENT_WORKFLOWS",
+    "DEFINITION_FORMAT", "EXECUTION_ID_LABEL", "EXECUTION_STATUS", "FORMATS", "KIND", "STEP_STATUS", "STEP_TYPES",
+    "UNKNOWN_RESOURCE", "WORKFLOW_RESOURCE_TYPE", "Batch", "assemble", "current_revisions", "detect", "execution_id",
+    "parse_name", "transform", "transform_executions", "transform_log_entries", "transform_step_entries",
+    "transform_workflows", "ts", "workflow_id", "workflow_records",
 ]

@@ -1,9 +1,12 @@
 """`gcp.workflow`: a Workflow resource, or ``{"workflows": [...]}`` (ListWorkflows /
 ListWorkflowRevisions) -> workflows rows, one per revision seen, the source stored without the
-credentials written into it (`secrets.stored_source`)."""
+credentials written into it (`secrets.stored_source`), dated so that the newest `seen_at` of a
+workflow is its current revision (`revision_seen_at`)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from flowscope.collectors.gcp.definition import definition_problem
@@ -11,15 +14,93 @@ from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import CLOUD, KIND, json_attrs, records_of
 from flowscope.collectors.gcp.transform.secrets import stored_source
 from flowscope.collectors.native import ImportContext, definition_too_large, text_field
-from flowscope.model import Batch, C, Skip, utc
+from flowscope.model import Batch, C, Skip, utc_text
 
 DEFINITION_FORMAT = "gcp-yaml"
+
+CURRENT_WORKFLOWS = "current_workflows"
+"""`ImportContext.options` key: the Workflow resources a listing (`workflows.list`, or `workflows.get` without a
+revision) returned, i.e. each workflow's current revision. Any other revision of those workflows in the document
+is a past one (`revision_seen_at`). A workflow it does not name takes the document's newest revision as current."""
+
+_JUST_BEFORE = dt.timedelta(microseconds=1)
+"""The store's resolution: a past revision is dated at least this much before the current one."""
+
+
+def _time(doc: Mapping[str, Any], *keys: str) -> dt.datetime | None:
+    """The first of `keys` holding a readable RFC 3339 time (a bad one is no time: the revision is still stored)."""
+    for key in keys:
+        try:
+            found = utc_text(doc.get(key))
+        except (TypeError, ValueError):
+            continue
+        if found is not None:
+            return found
+    return None
+
+
+def _workflow_of(doc: Any) -> str | None:
+    parts = parse_name(doc.get("name")) if isinstance(doc, dict) else None
+    return workflow_id(parts["p"], parts["l"], parts["w"]) if parts and not parts["e"] else None
+
+
+def revision_order(doc: Mapping[str, Any]) -> tuple[int, dt.datetime]:
+    """How new a revision is: its ordinal ("000003-1a2" -> 3), then its revisionCreateTime. GCP numbers a
+    workflow's revisions in order and has no rollback (deploying an older source makes a new revision), so
+    the highest is the current one. An unreadable ordinal ("²", thousands of digits: a hostile file) is -1."""
+    head = str(doc.get("revisionId") or "").partition("-")[0]
+    ordinal = int(head) if head.isdecimal() and len(head) < 19 else -1
+    return ordinal, _time(doc, "revisionCreateTime") or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+
+
+def workflow_records(doc: Any) -> list[Any]:
+    """The records of a `gcp.workflow` document as the transform reads them (`records.records_of`): a list
+    response's, a top-level list's, or the one resource; [] for a shape the transform refuses."""
+    if isinstance(doc, dict):
+        items = doc["workflows"] if "workflows" in doc else [doc]
+        return items if isinstance(items, list) else []
+    return doc if isinstance(doc, list) else []
+
+
+def current_revisions(docs: Iterable[Any], listed: Iterable[Any] = ()) -> dict[str, Mapping[str, Any]]:
+    """workflow_id -> the Workflow resource of its current revision: the listing's (`listed`), else the newest
+    of `docs` (a ListWorkflowRevisions export holds them all, a ListWorkflows one the current ones alone).
+    Records that are no workflow revision are left to the transform to skip."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for doc in docs:
+        wf = _workflow_of(doc)
+        if wf and doc.get("revisionId") and (wf not in found or revision_order(doc) > revision_order(found[wf])):
+            found[wf] = doc
+    for doc in listed:
+        wf = _workflow_of(doc)
+        if wf and doc.get("revisionId"):
+            found[wf] = doc
+    return found
+
+
+def revision_seen_at(revision: Mapping[str, Any], current: Mapping[str, Any] | None,
+                     read_at: dt.datetime | None) -> dt.datetime | None:
+    """`seen_at` of a revision's row, `current` being its workflow's current revision (None: it is current) and
+    `read_at` when it was read. The newest `seen_at` names a workflow's current revision (docs/model.md), so
+    only that one takes the read's time (else its revisionCreateTime, updateTime or createTime). A past
+    revision, read because an execution ran on it, is dated by its own revisionCreateTime (else the
+    workflow's createTime; never updateTime, which is workflow-wide and as late as the current revision),
+    and at most just before both the read and the current revision's creation: it sorts before the current
+    revision's row, also one stored a day earlier (`assemble.SEEN_AT_REFRESH`). None: nothing dates it."""
+    if current is None or current.get("revisionId") == revision.get("revisionId"):
+        return read_at or _time(revision, "revisionCreateTime", "updateTime", "createTime")
+    current_at = [t for t in (read_at, _time(current, "revisionCreateTime")) if t is not None]
+    ceiling = min(current_at) if current_at else revision_seen_at(current, None, None)
+    dates = [t for t in (_time(revision, "revisionCreateTime", "createTime"),
+                         None if ceiling is None else ceiling - _JUST_BEFORE) if t is not None]
+    return min(dates) if dates else None
 
 
 def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
     """Workflow resources -> workflows rows (one per revision seen)."""
     batch = Batch()
     items, where = records_of(doc, "workflows", ctx, "gcp.workflow")
+    currents = current_revisions(items, ctx.options.get(CURRENT_WORKFLOWS) or ())
     for i, wf in enumerate(items):
         loc = f"{where}[{i}]" if where != "$" else "$"
         if not isinstance(wf, dict):
@@ -51,8 +132,7 @@ def transform_workflows(doc: Any, ctx: ImportContext) -> Batch:
                 f"{ctx.source_name}: workflow {parts['w']} ({wf.get('name')}, revision {revision}): "
                 f"its source could not be parsed ({problem}); its call steps are billed as external "
                 "steps (an upper bound) until a readable revision is imported")
-        seen = ctx.seen_at or utc(wf.get("revisionCreateTime")) or utc(wf.get("updateTime")) \
-            or utc(wf.get("createTime"))
+        seen = revision_seen_at(wf, currents.get(workflow_id(parts["p"], parts["l"], parts["w"])), ctx.seen_at)
         if seen is None:
             batch.skips.append(Skip(ctx.source_name, loc, "no time to date the revision (seen_at)"))
             continue

@@ -47,6 +47,7 @@ from flowscope.collectors.native import (
     ImportContext,
     NativeFormatError,
     StreamKey,
+    import_options_of,
 )
 from flowscope.collectors.registry import transforms_for
 from flowscope.collectors.sink import gc_paused
@@ -600,6 +601,20 @@ def _pair_gcp_workflows(loaded: list[Loaded]) -> None:
         item.ctx = replace(item.ctx, options={**item.ctx.options, gcp.CURRENT_WORKFLOWS: current})
 
 
+def _share_import_options(loaded: list[Loaded]) -> None:
+    """Give each cloud's documents the options its `import_options` hook reads from all of them together
+    (Azure: the loop visit a repetition record in one file names, for a request history in another)."""
+    by_cloud: dict[str, list[Loaded]] = {}
+    for item in loaded:
+        by_cloud.setdefault(item.fmt.split(".", 1)[0], []).append(item)
+    for cloud, items in by_cloud.items():
+        hook = import_options_of(transforms_for(cloud))
+        options = hook([(item.fmt, item.doc) for item in items]) if hook is not None else {}
+        if options:
+            for item in items:
+                item.ctx = replace(item.ctx, options={**item.ctx.options, **options})
+
+
 _INDEXED = re.compile(r"^(?P<key>[A-Za-z_]\w*)?\[(?P<index>\d+)\]\.?(?P<rest>.*)$")
 
 
@@ -1112,6 +1127,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         if execution_id is not None:
             _check_execution_id_read([item.fmt for item in loaded] + [p.fmt for p in plans.values() if p])
         _pair_aws_histories(loaded)
+        _share_import_options(loaded)
         _pair_gcp_workflows(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)

@@ -39,6 +39,10 @@ that are incoming ones of `batch` kept under the id an earlier flowscope gave th
 runs and trigger polls, stored under the production workflow before ids kept the slot). The importer moves
 their rows to the id now, in the same write as the batch, so the store never holds one run twice.
 
+Optionally, ``import_options(docs) -> dict``: given (format, document) of each of the cloud's documents
+read whole in one import, options added to every one of those documents' `ImportContext` (Azure: the
+loop visit each repetition record names, for the request histories of other files, which do not). Pure.
+
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
 
@@ -205,6 +209,16 @@ def stored_children_of(transforms: "CloudTransforms") -> StoredChildren | None:
     """A cloud's `stored_children` hook, None when it has none."""
     hook = getattr(transforms, "stored_children", None)
     return cast(StoredChildren, hook) if callable(hook) else None
+
+
+ImportOptions = Callable[[list[tuple[str, Any]]], dict[str, Any]]
+"""The optional ``import_options(docs)`` hook of `CloudTransforms` (see the module doc)."""
+
+
+def import_options_of(transforms: "CloudTransforms") -> ImportOptions | None:
+    """A cloud's `import_options` hook, None when it has none (Azure has one: its repetition records' loop visits)."""
+    hook = getattr(transforms, "import_options", None)
+    return cast(ImportOptions, hook) if callable(hook) else None
 
 
 MovedExecutions = Callable[[Batch, "Store"], dict[str, tuple[str, str]]]

@@ -107,3 +107,35 @@ def test_records_of_kinds_not_read_beside_a_run_are_said_as_not_stored(tmp_path)
     assert code == ExitCode.OK, text
     assert "read but not understood (nothing of them stored): Microsoft.Logic/workflows/triggers x1" in text, text
     assert "kept" not in text, text
+
+
+GCP_WORKFLOW = {"type": "workflows.googleapis.com/Workflow",
+                "labels": {"project_id": "acme-prod", "location": "europe-west1", "workflow_id": "orders"}}
+
+
+def _workflows_log(n: int, payload: dict) -> dict:
+    return {"insertId": f"i{n}", "resource": GCP_WORKFLOW, "timestamp": f"2026-11-01T10:00:0{n}.000000000Z",
+            "labels": {"workflows.googleapis.com/execution_id": "e1"},
+            "jsonPayload": {"@type": "type.googleapis.com/google.cloud.workflows.type.ExecutionsSystemLog",
+                            "activityTime": f"2026-11-01T10:00:0{n}.000000000Z", **payload}}
+
+
+@pytest.mark.parametrize("fmt", [None, "gcp.log_entries"])
+def test_records_that_are_no_workflows_log_entry_are_skipped_with_their_line(tmp_path, fmt):
+    """Among Cloud Logging entries of Workflows, a stray JSON object and another service's entry (a GCE
+    instance's) were counted as "unknown types" (`log.resource:None`, `log.resource:gce_instance`), as if
+    they were Workflows entries of a kind not read: the import said "1 execution, 0 record(s) skipped". Each is
+    now a skip naming its file and line and why, as a foreign record in a Logic Apps page is."""
+    gce = {"insertId": "g1", "resource": {"type": "gce_instance", "labels": {"instance_id": "1"}},
+           "timestamp": "2026-11-01T10:00:03Z", "textPayload": "kernel: eth0 up"}
+    entries = [_workflows_log(1, {"state": "ACTIVE", "start": {"argument": "{}"}}), {"hello": "world"}, gce,
+               _workflows_log(4, {"state": "SUCCEEDED", "success": {"result": "1"}})]
+    path = _jsonl(tmp_path / "sink.jsonl", entries)
+    store = tmp_path / "store"
+    code, text = _import(store, *(("--format", fmt) if fmt else ()), str(path))
+    assert code == ExitCode.OK, text
+    assert f"{path}: line 2: not a Workflows log entry (no resource.type)" in text, text
+    assert f"{path}: line 3: not a Workflows log entry (resource.type 'gce_instance')" in text, text
+    assert "2 record(s) skipped" in text and "log.resource" not in text, text
+    [run] = Store(store).read_rows("executions")
+    assert (run[C.status], run[C.name]) == ("SUCCEEDED", "e1")

@@ -585,9 +585,15 @@ def test_bad_records_are_skipped_and_unknown_types_counted():
     ex = t.transform_executions({"executions": [EXECUTION, {"name": EX}, {"state": "ACTIVE"}, 3]}, CTX)
     assert len(ex.executions) == 1 and [s.location for s in ex.skips] == \
         ["executions[1]", "executions[2]", "executions[3]"]
-    logs = t.transform_log_entries(LOGS[:1] + [{**LOGS[1], "jsonPayload": {"foo": 1}},
-                                               {"resource": {"type": "gce_instance"}}], CTX)
-    assert logs.unknown_event_types == {"log.payload:foo": 1, "log.resource:gce_instance": 1}
+    logs = t.transform_log_entries({"entries": LOGS[:1] + [{**LOGS[1], "jsonPayload": {"foo": 1}},
+                                                           {"resource": {"type": "gce_instance"}}, {"a": 1},
+                                                           {"resource": "flat"}]}, CTX)
+    # a Workflows entry of a kind not read is an unknown type; a record that is no Workflows entry is a skip
+    assert logs.unknown_event_types == {"log.payload:foo": 1}
+    assert [(s.location, s.reason) for s in logs.skips] == [
+        ("entries[2]", "not a Workflows log entry (resource.type 'gce_instance')"),
+        ("entries[3]", "not a Workflows log entry (no resource.type)"),
+        ("entries[4]", "not a Workflows log entry (resource is str, not an object)")]
 
 
 def test_unknown_documents_and_wrong_shapes():

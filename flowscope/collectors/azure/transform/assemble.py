@@ -5,7 +5,8 @@ The assembly rules (the order matters: each step reads what the previous one set
 1. duplicates of one step (the same record read twice, a run's trigger and its trigger
    history) collapse to one row by the shared rule (`collectors.assemble.merge_rows`);
 2. the aggregate record of an action that ran inside a loop is dropped once its repetitions
-   are known, so an action execution is never counted twice;
+   are known, so an action execution is never counted twice; so are its tries and the requests
+   read at its level, which belong to no visit;
 3. with the definition: names take the definition's spelling, types / native types /
    connectors / meters come from it, parents follow its nesting (Scope, If, Switch, loops),
    previous steps follow `runAfter`;
@@ -55,11 +56,11 @@ def assemble(execution: Row | None, steps: list[Row], attempts: list[Row],
 
     rows = _one_row_per_key(steps)
     parsed: ParsedKeys = {k: parse_step_key(k, r[C.name]) for k, r in rows.items()}
-    aggregates = _drop_loop_aggregates(rows, parsed)
+    repeated = _drop_loop_aggregates(rows, parsed)
     meters = _apply_definition(rows, parsed, definition)
     if definition is not None:
         _settle_caught(rows, parsed, definition)
-    out_attempts = _settle_attempts(rows, attempts, aggregates, exec_date)
+    out_attempts = _settle_attempts(rows, attempts, repeated, exec_date)
     if exec_date is not None:
         for row in rows.values():
             row[C.start_date] = exec_date
@@ -88,7 +89,8 @@ def _one_row_per_key(steps: list[Row]) -> dict[str, Row]:
 
 
 def _drop_loop_aggregates(rows: dict[str, Row], parsed: ParsedKeys) -> set[str]:
-    """Drop a row `x` when some `x#...` visit exists that is not an iteration of x itself."""
+    """Drop a row `x` when some `x#...` visit exists that is not an iteration of x itself; returns
+    those actions (`x`: the key of their own records), whose action-level pieces belong to no visit."""
     repeated = {base for k, (base, idx) in parsed.items()
                 if idx and not (rows[k][C.native_type] == ITERATION_NATIVE_TYPE)}
     aggregates = {k for k, (base, idx) in parsed.items()
@@ -96,7 +98,7 @@ def _drop_loop_aggregates(rows: dict[str, Row], parsed: ParsedKeys) -> set[str]:
     for key in aggregates:
         del rows[key]
         del parsed[key]
-    return aggregates
+    return repeated
 
 
 def _apply_definition(rows: dict[str, Row], parsed: ParsedKeys, definition: Definition | None) -> dict[str, Meter]:
@@ -211,10 +213,10 @@ def _merge_attempts(rows: list[Row]) -> Row:
     return merged
 
 
-def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[str],
+def _settle_attempts(rows: dict[str, Row], attempts: list[Row], repeated: set[str],
                      exec_date: dt.date | None) -> list[Row]:
     """One attempts row per try of a work step, merged across sources by attempt number;
-    `steps.attempts` counts them."""
+    `steps.attempts` counts them. Pieces keyed to a `repeated` action's own record go with it."""
     grouped: dict[tuple[str, int], list[Row]] = {}
     requests: dict[str, list[Row]] = {}
     for att in attempts:
@@ -225,14 +227,15 @@ def _settle_attempts(rows: dict[str, Row], attempts: list[Row], aggregates: set[
     per_step: dict[str, list[Row]] = {}
     out_attempts: list[Row] = []
     for key, pieces in requests.items():
-        if key not in rows and key not in aggregates:
-            # a request history read before its action waits, placed once the action arrives
+        if key not in rows and key not in repeated:
+            # a request history read before its action waits, placed once the action arrives; one
+            # keyed to a looped action's own record (visits known, aggregate or not) belongs to none
             out_attempts.extend(_one_row_per_request(pieces))
     for (key, _number), group in grouped.items():
         step = rows.get(key)
         if step is None:
             # the tries of a repeated action's aggregate record are its repetitions'
-            if key not in aggregates:
+            if key not in repeated:
                 out_attempts.append(_merge_attempts(group))
             continue
         if step[C.type] not in _WORK_TYPES or step[C.status] == _SKIPPED:

@@ -82,13 +82,24 @@ def is_workflows_entry(entry: Any) -> bool:
     return isinstance(resource, dict) and resource.get("type") == WORKFLOW_RESOURCE_TYPE
 
 
+def _not_workflows_entry(resource: Any) -> str:
+    """Why an object whose `resource` is not a Workflows one is no Workflows log entry (a stray JSON object,
+    another service's entry): a skip with its line. Counted among the unknown types, it read as a Workflows
+    entry of a kind not read, and the import named neither its file nor its line."""
+    if resource is not None and not isinstance(resource, dict):
+        return f"not a Workflows log entry (resource is {type(resource).__name__}, not an object)"
+    kind = resource.get("type") if resource is not None else None
+    if kind is None:
+        return "not a Workflows log entry (no resource.type)"
+    return f"not a Workflows log entry (resource.type {str(kind)[:80]!r})"
+
+
 def _log_entry(entry: Any, batch: Batch, runs: dict, calls: CallLogs) -> str | None:
     if not isinstance(entry, dict):
         return "log entry is not an object"
-    resource = entry.get("resource") or {}
-    if resource.get("type") != WORKFLOW_RESOURCE_TYPE:
-        count_unknown(batch, f"log.resource:{resource.get('type')}")
-        return None
+    resource = entry.get("resource")
+    if not isinstance(resource, dict) or resource.get("type") != WORKFLOW_RESOURCE_TYPE:
+        return _not_workflows_entry(resource)
     labels = resource.get("labels") or {}
     payload = entry.get("jsonPayload")
     if payload is None:

@@ -587,23 +587,10 @@ def _pair_aws_histories(loaded: list[Loaded]) -> None:
         item.paired = id(item.doc) in used
 
 
-def _pair_gcp_workflows(loaded: list[Loaded]) -> None:
-    """Tell each GCP workflows document of the import which revision of each workflow is current: the newest
-    any of its files holds. Another revision is a past one, dated by its own creation before it
-    (`gcp.transform.workflows.revision_seen_at`), not by the import's time: two files of one workflow
-    exported at different times named no revision current (a tie), or the older one."""
-    items = [item for item in loaded if item.fmt == "gcp.workflow"]
-    if len(items) < 2:
-        return                  # one document finds its workflows' newest revisions itself
-    gcp = transforms_for(Cloud.GCP)
-    current = list(gcp.current_revisions(r for item in items for r in gcp.workflow_records(item.doc)).values())
-    for item in items:
-        item.ctx = replace(item.ctx, options={**item.ctx.options, gcp.CURRENT_WORKFLOWS: current})
-
-
 def _share_import_options(loaded: list[Loaded]) -> None:
     """Give each cloud's documents the options its `import_options` hook reads from all of them together
-    (Azure: the loop visit a repetition record in one file names, for a request history in another)."""
+    (Azure: the loop visit a repetition record in one file names, for a request history in another; GCP: each
+    workflow's current revision, the newest of all its files, so the others are dated as past ones)."""
     by_cloud: dict[str, list[Loaded]] = {}
     for item in loaded:
         by_cloud.setdefault(item.fmt.split(".", 1)[0], []).append(item)
@@ -1128,7 +1115,6 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             _check_execution_id_read([item.fmt for item in loaded] + [p.fmt for p in plans.values() if p])
         _pair_aws_histories(loaded)
         _share_import_options(loaded)
-        _pair_gcp_workflows(loaded)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)
         result.unknown_event_types.update(batch.unknown_event_types)

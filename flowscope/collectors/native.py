@@ -41,7 +41,8 @@ their rows to the id now, in the same write as the batch, so the store never hol
 
 Optionally, ``import_options(docs) -> dict``: given (format, document) of each of the cloud's documents
 read whole in one import, options added to every one of those documents' `ImportContext` (Azure: the
-loop visit each repetition record names, for the request histories of other files, which do not). Pure.
+loop visit each repetition record names, for the request histories of other files, which do not; GCP: each
+workflow's current revision, the newest any of its files holds). Pure.
 
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
@@ -216,7 +217,8 @@ ImportOptions = Callable[[list[tuple[str, Any]]], dict[str, Any]]
 
 
 def import_options_of(transforms: "CloudTransforms") -> ImportOptions | None:
-    """A cloud's `import_options` hook, None when it has none (Azure has one: its repetition records' loop visits)."""
+    """A cloud's `import_options` hook, None when it has none (Azure's: its repetition records' loop visits; GCP's:
+    its workflows' current revisions)."""
     hook = getattr(transforms, "import_options", None)
     return cast(ImportOptions, hook) if callable(hook) else None
 

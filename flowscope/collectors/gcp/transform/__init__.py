@@ -43,16 +43,15 @@ from flowscope.collectors.gcp.transform.step_entries import transform_step_entri
 from flowscope.collectors.gcp.transform.workflows import (
     CURRENT_WORKFLOWS,
     DEFINITION_FORMAT,
-    current_revisions,
+    import_options,
     transform_workflows,
-    workflow_records,
 )
 from flowscope.model import Batch
 
 __all__ = [
     "BILLED_NATIVE_TYPES", "CALL_LOG_NATIVE_TYPE", "CALL_NATIVE_TYPES", "CLOUD", "CURRENT_WORKFLOWS",
     "DEFINITION_FORMAT", "EXECUTION_ID_LABEL", "EXECUTION_STATUS", "FORMATS", "KIND", "STEP_STATUS", "STEP_TYPES",
-    "UNKNOWN_RESOURCE", "WORKFLOW_RESOURCE_TYPE", "Batch", "assemble", "current_revisions", "detect", "execution_id",
+    "UNKNOWN_RESOURCE", "WORKFLOW_RESOURCE_TYPE", "Batch", "assemble", "detect", "execution_id",
     "parse_name", "transform", "transform_executions", "transform_log_entries", "transform_step_entries",
-    "transform_workflows", "ts", "workflow_id", "workflow_records",
+    "import_options", "transform_workflows", "ts", "workflow_id",
 ]

@@ -78,6 +78,15 @@ def current_revisions(docs: Iterable[Any], listed: Iterable[Any] = ()) -> dict[s
     return found
 
 
+def import_options(docs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The options every GCP document of one import is read with (`collectors.native`'s hook): each workflow's
+    current revision, the newest any of its `gcp.workflow` files holds (`CURRENT_WORKFLOWS`). Another revision is
+    a past one, dated by its own creation before it (`revision_seen_at`), not by the import's time: two files of
+    one workflow exported at different times named no revision current (a tie), or the older one."""
+    current = current_revisions(r for fmt, doc in docs if fmt == "gcp.workflow" for r in workflow_records(doc))
+    return {CURRENT_WORKFLOWS: list(current.values())} if current else {}
+
+
 def revision_seen_at(revision: Mapping[str, Any], current: Mapping[str, Any] | None,
                      read_at: dt.datetime | None) -> dt.datetime | None:
     """`seen_at` of a revision's row, `current` being its workflow's current revision (None: it is current) and

@@ -115,6 +115,24 @@ def test_call_steps_come_from_the_logs_and_equal_the_importer(server, tmp_path):
     assert server.count("/v2/entries:list", "POST") == 0                  # stored: not read again
 
 
+def test_a_call_log_entry_that_cannot_be_read_is_a_counted_skip(server, tmp_path):
+    """The live sync kept the call logs' unknown types but dropped their skips: an entry the transform cannot read
+    went without a word, where an import of the same entries counts and names it."""
+    bad = log("run-1", 5, "SUCCEEDED", "query", "googleapis.bigquery.v2.jobs.query",
+              {"callStartTime": "yesterday", "response": "{}"})
+    # a system log of run-1's end, its start outside what was read: the runs here are the API's, so that is no skip
+    end = log("run-1", 5, "SUCCEEDED", "query", "x", {})
+    end["logName"] = end["logName"].replace("call_log", "executions_system")
+    end["jsonPayload"] = {"@type": "type.googleapis.com/google.cloud.workflows.type.ExecutionsSystemLog",
+                          "activityTime": ts(5), "state": "FAILED", "failure": {"exception": "boom"}}
+    server.log_entries.extend([bad, end])
+    store = Store(tmp_path / "live")
+    [result] = gcp.sync(source(server), store, now=NOW)
+    assert result.status == RunStatus.SUCCEEDED, result.row()
+    assert result.counts.get("skipped_records") == 1, result.counts
+    assert {s[C.name] for s in store.read_rows("steps")} == {"query", "notify"}     # the readable ones still stored
+
+
 def test_throttled_logging_is_retried(server, tmp_path):
     server.fail("/v2/entries:list", 429, times=2)
     [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)

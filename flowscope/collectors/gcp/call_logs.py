@@ -20,6 +20,7 @@ from flowscope.collectors.gcp.context import (
     workflow_of,
 )
 from flowscope.collectors.gcp.log_path import LOG_SLACK, execution_times
+from flowscope.collectors.gcp.transform.log_entries import RUN_SKIPS
 from flowscope.collectors.gcp.transform.names import parse_name
 from flowscope.collectors.sink import gc_paused
 from flowscope.model import C, utc
@@ -201,6 +202,9 @@ def _write_with_call_logs(sc: ScopeContext, wanted: dict[str, dict[str, Any]], e
     batch.attempts.extend(r for r in logs.attempts if r[C.execution_id] in wanted)
     for key, n in logs.unknown_event_types.items():
         batch.unknown_event_types[key] = batch.unknown_event_types.get(key, 0) + n
+    # an entry the transform could not read is counted and kept, never dropped; what the system logs say of a run's
+    # start or end is not read here (the executions rows are the API's), so neither are their skips
+    batch.skips.extend(skip for skip in logs.skips if skip.reason not in RUN_SKIPS)
     sc.sink.add(batch)
     covered = {r[C.execution_id] for r in batch.steps}
     sc.result.count("call_log_entries", len(entries))

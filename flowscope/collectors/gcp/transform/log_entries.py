@@ -26,6 +26,13 @@ _SYSTEM_FIELDS = ("start", "success", "failure")
 _CALL_FIELDS = ("callee", "begun", "succeeded", "exceptionRaised", "exceptionHandled")
 
 
+NO_START_OR_END = "execution logged without its start or end"
+RUN_SKIPS = (NO_START_OR_END, END_WITHOUT_START)
+"""Skips of a run as its system logs tell it (not of an entry): where the runs are the Executions API's (the live
+collector's call logs), nothing of a run is read from the logs, and a time slice cutting a run's start off is no
+fault of any entry."""
+
+
 def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
     """Cloud Logging entries -> executions (system logs) and call steps (call logs).
 
@@ -56,7 +63,7 @@ def transform_log_entries(doc: Any, ctx: ImportContext) -> Batch:
     for exec_id, run in runs.items():
         if run.get("started") is None:
             if run.get("ended") is None:
-                batch.skips.append(Skip(ctx.source_name, exec_id, "execution logged without its start or end"))
+                batch.skips.append(Skip(ctx.source_name, exec_id, NO_START_OR_END))
                 continue
             batch.skips.append(Skip(ctx.source_name, exec_id, END_WITHOUT_START))
         batch.executions.append(_execution_from_logs(exec_id, run, ctx))

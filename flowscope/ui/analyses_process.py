@@ -430,8 +430,8 @@ def _die_with_dashboard() -> bool:
     """Ask the kernel for SIGKILL when the dashboard dies (Linux; elsewhere nothing to do), then check the
     dashboard is still the parent; False if it died before the request (it would never come): end at once.
     SIGKILL, because a worker the dashboard paused is stopped and handles nothing else."""
-    expected = os.environ.get(DASHBOARD_VARIABLE)
-    if not sys.platform.startswith("linux") or not expected:
+    expected = os.environ.get(DASHBOARD_VARIABLE, "")
+    if not sys.platform.startswith("linux") or not expected.isdigit():
         return True
     import ctypes
 

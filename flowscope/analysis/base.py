@@ -731,14 +731,16 @@ _INTRODUCERS = r"[\x1b\x9b]"
 "\\x1b[31" masked to "\\x1b[<n>" was shown as ">")."""
 
 _WRITTEN_ESCAPES = (
-    r"\\+(?:u001[bB]|x1[bB]|033)(?:\[[0-?]*[ -/]*[@-~]|[!-/]*[0-~])?"   # ESC as text, with what it starts
+    r"\\+(?:u001[bB]|x1[bB])(?:\[[0-?]*[ -/]*[@-~]|[!-/]*[0-~])?"       # ESC as text, with what it starts
+    r"|\\+033\[(?:[0-?]*[ -/]*[@-~])?"                                   # octal ESC: only before a CSI's [
     r"|\\+(?:u009[bB]|x9[bB]|233)(?:[0-?]*[ -/]*[@-~])?"                  # 8-bit CSI as text
 )
 """Escape sequences written as text, as a JSON cause carries them (a Lambda's errorMessage holds "\\u001b[31m",
 six characters and a colour, not an ESC) or as a log line printed them (`\\x1b[`, `\\033[`): the introducer,
 with the CSI or the other escape it starts, or alone (a sequence cut short), as `ESCAPE_SEQUENCES` and
 `_INTRODUCERS` read the real ones. Masked digit by digit they left "\\u<n>b[<n>m" in the template, and a message
-in colour fell in another template than the same message without. A backslash before anything else stays."""
+in colour fell in another template than the same message without. A backslash before anything else stays, and the
+octal ESC only before a CSI's bracket (`\\033[31m`): "C:\\logs\\0331.txt" is a path, not ESC and "1"."""
 
 _TEMPLATE_STEPS = [(ESCAPE_SEQUENCES.pattern, ""), (_INTRODUCERS, ""), (_WRITTEN_ESCAPES, ""), *_MASKS]
 """What makes a message its template, in order: escapes out (real and written as text), then the masks. Escapes

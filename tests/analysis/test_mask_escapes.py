@@ -55,6 +55,7 @@ BACKSLASHES = [
     (r'say \"hi\" \n then \t 2', r'say \"hi\" \n then \t <n>'),
     (r"\u001c and \x1c 4", r"\u<n>c and \x<n>c <n>"),          # other characters written as text: masked as before
     (r"a \\ b \[0m\] 1", r"a \\ b \[<n>m\] <n>"),             # a bracket after a backslash is no escape
+    (r"C:\logs\0331.txt 2", r"C:\logs\<n>.txt <n>"),           # an octal-looking path segment is no ESC
 ]
 """Backslashes before anything else than an escape: the templates they always had (checked against the masking
 before written escapes were taken out)."""

@@ -47,7 +47,7 @@ def endpoint_fault(url: str) -> str | None:
         return f"is not a readable URL ({exc}), got {shown!r}"
     if parts.scheme not in ("https", "http") or not host:
         return f"must be an https:// URL (or http:// on a loopback address), got {shown!r}"
-    if not _port_ok(parts):
+    if not port_ok(parts):
         return f"has a port that is not a number from 1 to 65535, got {shown!r}"
     if parts.scheme == "http" and not is_loopback(host):
         return (f"is plain http on a non-loopback host ({host}); requests carry credentials, so they go over https "
@@ -64,9 +64,9 @@ _USERINFO = re.compile(r"//[^/?#]*@")
 """`user:password@` of a URL, masked where a message repeats the URL (messages reach logs and terminals)."""
 
 
-def _port_ok(parts: SplitResult) -> bool:
+def port_ok(parts: SplitResult) -> bool:
     """No port, or one from 1 to 65535 (`SplitResult.port` raises ValueError for 99999 or "abc", and 0 is
-    nothing a client can connect to)."""
+    nothing a client can connect to): the endpoints' rule and the webhook URLs' (`report.notify`)."""
     try:
         return parts.port != 0
     except ValueError:

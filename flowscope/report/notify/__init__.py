@@ -365,6 +365,8 @@ def _address_fault(url: str) -> str | None:
     "http://[::1" that every send refused (InvalidURL); port 0 was sent to port 80."""
     from urllib.parse import urlsplit
 
+    from flowscope.netaddr import port_ok
+
     if not url.lower().startswith(("http://", "https://")):
         return NO_ADDRESS
     if any(c.isspace() or not c.isprintable() for c in url):
@@ -373,11 +375,7 @@ def _address_fault(url: str) -> str | None:
         parts = urlsplit(url)
     except ValueError:
         return UNREADABLE
-    try:
-        port = parts.port                       # ValueError out of range or not a number
-    except ValueError:
-        return BAD_PORT
-    if port == 0:
+    if not port_ok(parts):
         return BAD_PORT
     if not parts.hostname:
         return NO_HOST

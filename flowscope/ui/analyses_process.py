@@ -39,13 +39,13 @@ import datetime as dt
 import gc
 import os
 import pickle
-import queue
 import signal
 import socket
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 
@@ -218,7 +218,7 @@ def _spawn(settings: tuple[int, int, str], store: str | None = None) -> Worker:
     a `preempt()` while a fresh worker starts up must not kill it (its job would fail as dead)."""
     ours, theirs = socket.socketpair()
     with theirs:
-        process = _spawner.run(lambda: _start_worker(theirs.fileno(), settings, store))
+        process = _spawner.submit(_start_worker, theirs.fileno(), settings, store).result()
     return process, Connection(ours.detach())
 
 
@@ -233,40 +233,10 @@ def _start_worker(fd: int, settings: tuple[int, int, str], store: str | None) ->
         signal.pthread_sigmask(signal.SIG_SETMASK, mask)
 
 
-class _Spawner:
-    """One thread, alive as long as this process, that starts every worker. A worker asks the kernel to kill
-    it when its parent dies (`_die_with_dashboard`), and the kernel means the thread that started it: one
-    started by a page's script thread would die when that run ended."""
-
-    def __init__(self) -> None:
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[tuple[bool, Any]]]] = \
-            queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def run(self, start: Callable[[], Any]) -> Any:
-        """`start()` called on the spawning thread; its result, or its exception raised here."""
-        answer: queue.SimpleQueue[tuple[bool, Any]] = queue.SimpleQueue()
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._serve, name="flowscope-analyses-spawner", daemon=True)
-                self._thread.start()
-        self._requests.put((start, answer))
-        ok, value = answer.get()
-        if not ok:
-            raise value
-        return value
-
-    def _serve(self) -> None:
-        while True:
-            start, answer = self._requests.get()
-            try:
-                answer.put((True, start()))
-            except BaseException as exc:  # noqa: BLE001 - raised in the caller's thread
-                answer.put((False, exc))
-
-
-_spawner = _Spawner()
+_spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="flowscope-analyses-spawner")
+"""The one thread that starts every worker, alive as long as this process (an executor's thread waits for work
+until shutdown). A worker asks the kernel to kill it when its parent dies (`_die_with_dashboard`), and the kernel
+means the thread that started it: one started by a page's script thread would die when that run ended."""
 
 
 _prestarted: dict[tuple[int, int, str], Worker] = {}

@@ -730,17 +730,26 @@ _INTRODUCERS = r"[\x1b\x9b]"
 """ESC and the 8-bit CSI left once `textsafety.ESCAPE_SEQUENCES` is taken out (a lone ESC, a sequence cut short:
 "\\x1b[31" masked to "\\x1b[<n>" was shown as ">")."""
 
+_ESC_AS_TEXT = r"\\+(?:u001[bB]|x1[bB])"
+"""ESC written as text in a spelling that means nothing else after a backslash (JSON's, a repr's)."""
+
 _WRITTEN_ESCAPES = (
-    r"\\+(?:u001[bB]|x1[bB])(?:\[[0-?]*[ -/]*[@-~]|[!-/]*[0-~])?"       # ESC as text, with what it starts
-    r"|\\+033\[(?:[0-?]*[ -/]*[@-~])?"                                   # octal ESC: only before a CSI's [
-    r"|\\+(?:u009[bB]|x9[bB]|233)(?:[0-?]*[ -/]*[@-~])?"                  # 8-bit CSI as text
+    _ESC_AS_TEXT + r"\](?:[^\\\x07]|\\+[^\\ux])*(?:\\+(?:x07|u0007)|\x07|" + _ESC_AS_TEXT + r"\\\\?)?"  # OSC
+    r"|" + _ESC_AS_TEXT + r"[P^_X](?:[^\\]|\\+[^\\ux])*(?:" + _ESC_AS_TEXT + r"\\\\?)?"      # DCS / PM / APC / SOS
+    r"|" + _ESC_AS_TEXT + r"(?:\[[0-?]*[ -/]*[@-~]|[!-/]*[0-~])?"     # ESC as text, with what it starts
+    r"|\\+(?:0?33|e)\[(?:[0-?]*[ -/]*[@-~])?"                         # octal or bash ESC: only before a CSI's [
+    r"|\\+(?:u009[bB]|x9[bB]|233)(?:[0-?]*[ -/]*[@-~])?"              # 8-bit CSI as text
 )
 """Escape sequences written as text, as a JSON cause carries them (a Lambda's errorMessage holds "\\u001b[31m",
-six characters and a colour, not an ESC) or as a log line printed them (`\\x1b[`, `\\033[`): the introducer,
-with the CSI or the other escape it starts, or alone (a sequence cut short), as `ESCAPE_SEQUENCES` and
-`_INTRODUCERS` read the real ones. Masked digit by digit they left "\\u<n>b[<n>m" in the template, and a message
-in colour fell in another template than the same message without. A backslash before anything else stays, and the
-octal ESC only before a CSI's bracket (`\\033[31m`): "C:\\logs\\0331.txt" is a path, not ESC and "1"."""
+six characters and a colour, not an ESC) or as a log line printed them (`\\x1b[`, `\\033[`, `\\33[`, bash's
+`\\e[`): the introducer, with the CSI or the other escape it starts, or alone (a sequence cut short), as
+`ESCAPE_SEQUENCES` and `_INTRODUCERS` read the real ones. Masked digit by digit they left "\\u<n>b[<n>m" in the
+template, and a message in colour fell in another template than the same message without. An OSC or DCS goes
+whole, as a real one does, up to its terminator as text (ESC as text and a backslash, doubled as JSON writes it;
+for an OSC, BEL as `\\x07` or `\\u0007`): its introducer alone went, and an OSC 8 link left "]8;;https://..."
+in the template. RE2 has no lookahead, so its text ends at any backslash before `u` or `x`, which may start the
+terminator. A backslash before anything else stays, and the octal and bash ESC only before a CSI's bracket:
+"C:\\logs\\0331.txt" and "C:\\e\\file" are paths, not ESC and "1"."""
 
 _TEMPLATE_STEPS = [(ESCAPE_SEQUENCES.pattern, ""), (_INTRODUCERS, ""), (_WRITTEN_ESCAPES, ""), *_MASKS]
 """What makes a message its template, in order: escapes out (real and written as text), then the masks. Escapes

@@ -3,7 +3,8 @@
 `>m`, and the dashboard's evidence read "boom >mred" where the run page read "boom red". In Python
 (`mask_text`) and in the engine (`error_template`, here DuckDB) alike; texts without an escape character
 keep the templates they always had, so errors group as before. Escapes written as text (a Lambda's JSON
-errorMessage holds `\\u001b[31m`) go too: masked digit by digit, a message in colour had its own template."""
+errorMessage holds `\\u001b[31m`) go too: masked digit by digit, a message in colour had its own template; an OSC or
+DCS written so goes whole, as the real one does (its introducer alone went, and "]8;;https://..." stayed)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ ESCAPED = [
     ("\x1b]0;x\x07boom 42", "boom <n>"),                                       # OSC title, BEL
     ("\x1b]0;title 7\x1b\\done", "done"),                                      # OSC title, ST
     ("\x1b]8;;http://e/1\x1b\\link\x1b]8;;\x1b\\ 5", "link <n>"),              # OSC 8 hyperlink
+    ("\x1bP1$r0m\x1b\\ok 4", "ok <n>"),                                       # DCS
     ("a\x1bMb 1", "ab <n>"),                                                   # two-character escape
     ("reset\x1b(B\x1b[m done 3", "reset done <n>"),                            # tput sgr0: ESC ( B, then CSI m
     ("a\x1b7b\x1b8c 4", "abc <n>"),                                             # save and restore the cursor
@@ -46,6 +48,18 @@ WRITTEN = [
     (r"boom 42\u009b", "boom <n>"),                                                 # CSI at the end
     ('{"errorMessage": "\\u001b[31mTimeout\\u001b[0m after 30s", "errorType": "E"}', "Timeout after <n>s"),
     ('{"errorMessage": "\\\\x1b[31mcard 4 declined", "errorType": "E"}', "card <n> declined"),  # "\\x1b" in JSON
+    (r"\e[31mred\e[0m 2", "red <n>"),                                               # bash's ESC
+    (r"\33[1;31mred\33[0m 2", "red <n>"),                                           # octal without its 0
+    (r"\u001b]8;;https://x.example/7\u001b\\label\u001b]8;;\u001b\\ 5", "label <n>"),  # OSC 8, ST as in JSON
+    (r"\x1b]8;;https://x.example/7\x1b\label\x1b]8;;\x1b\ 5", "label <n>"),         # OSC 8, ST as printed
+    (r"\x1b]0;title 7\x07done 3", "done <n>"),                                      # OSC title, BEL
+    (r"\u001b]8;;https://x.example/7\u0007label\u001b]8;;\u0007 5", "label <n>"),   # OSC 8, BEL
+    (r"\u001b]0;a 1\u001b[31mred 2", "red <n>"),                                    # an OSC cut short by a CSI
+    (r"\u001b]0;cut short 5", ""),                                                  # an OSC to the end
+    (r"\u001bP1$r0m\u001b\\ok 4", "ok <n>"),                                        # DCS
+    (r"\x1b_apc 1\x1b\ok 4", "ok <n>"),                                             # APC
+    ('{"errorMessage": "\\u001b]8;;https://x.example/4\\u001b\\\\card 4\\u001b]8;;\\u001b\\\\ declined"}',
+     "card <n> declined"),
 ]
 """Escape sequences written as text (a Lambda's JSON errorMessage, a printed log line): taken out as the real ones
 are; masked digit by digit they left "\\u<n>b[<n>m" in the template."""
@@ -56,6 +70,9 @@ BACKSLASHES = [
     (r"\u001c and \x1c 4", r"\u<n>c and \x<n>c <n>"),          # other characters written as text: masked as before
     (r"a \\ b \[0m\] 1", r"a \\ b \[<n>m\] <n>"),             # a bracket after a backslash is no escape
     (r"C:\logs\0331.txt 2", r"C:\logs\<n>.txt <n>"),           # an octal-looking path segment is no ESC
+    (r"C:\e\file 3", r"C:\e\file <n>"),                        # nor a bash-looking one
+    (r"C:\33\e]x 1", r"C:\<n>\e]x <n>"),                       # bash's and octal ESC: only before a CSI's [
+    (r"\x1c]0;x 1", r"\x<n>c]<n>;x <n>"),                      # no ESC, no OSC
 ]
 """Backslashes before anything else than an escape: the templates they always had (checked against the masking
 before written escapes were taken out)."""
@@ -107,6 +124,19 @@ def test_same_error_with_and_without_a_colour_written_as_text_is_one_template():
     """A Lambda's message in colour (its JSON cause writes the ESC as `\\u001b`) and the same message without."""
     coloured = '{"errorMessage": "\\u001b[31mTimeout\\u001b[0m after 30s", "errorType": "States.Timeout"}'
     assert mask_text(coloured) == mask_text(r"\u001b[31mTimeout\u001b[0m after 31s") == mask_text("Timeout after 30s")
+
+
+@pytest.mark.parametrize(("written", "real"), [
+    (r"\e[31mred\e[0m 2", "\x1b[31mred\x1b[0m 2"),
+    (r"\33[31mred 2", "\x1b[31mred 2"),
+    (r"\u001b]8;;https://x.example\u001b\\label\u001b]8;;\u001b\\ 5",
+     "\x1b]8;;https://x.example\x1b\\label\x1b]8;;\x1b\\ 5"),
+    (r"\x1b]8;;https://x.example\x07label\x1b]8;;\x07 5", "\x1b]8;;https://x.example\x07label\x1b]8;;\x07 5"),
+    (r"\u001bP1$r0m\u001b\\ok 4", "\x1bP1$r0m\x1b\\ok 4"),
+])
+def test_an_escape_written_as_text_makes_the_template_the_real_one_makes(written, real):
+    """An OSC or DCS written as text went as the real one does, not its introducer alone ("]8;;https://...")."""
+    assert mask_text(written) == mask_text(real)
 
 
 @pytest.mark.slow  # a local Spark (a JVM)

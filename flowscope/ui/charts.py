@@ -148,21 +148,38 @@ def integer_axis() -> dict[str, Any]:
     return {"format": COUNT_TICKS, "tickMinStep": 1}
 
 
+SPAN_ONLY: dict[str, Any] = {"values": []}
+"""The rows of a layer that only carries a time axis' span (`one_domain`): none, so it draws nothing."""
+
+
 def one_domain(layer: list[Chart]) -> list[Chart]:
-    """Layers sharing one time axis, its span set on the first only: Vega-Lite compiled each layer's copy of
-    the span in another form and warned of a conflict for each (it still warns once a chart, taking the union
-    of two equal spans: nothing is drawn differently)."""
-    seen = False
-    out = []
+    """Layers sharing one time axis, its span declared once, on a layer drawing `x` without `x2` (the first
+    such, else a layer of no rows that only carries it). Vega-Lite reads a layer's span again for its `x2`,
+    in another form (ISO texts, where `x`'s are datetimes), and every browser console got "Conflicting scale
+    property domain" once a trend chart (a bar's layer and a shaded band's have an `x2`); a copy of the span
+    on each layer warned so too. Nothing is drawn differently: the span was the union of two equal ones."""
+    span: dict[str, Any] | None = None
+    out: list[Chart] = []
     for part in layer:
         x = part.get("encoding", {}).get("x", {})
+        if part.get("data") == SPAN_ONLY:       # one_domain's own, from an earlier call: placed anew below
+            span = span or x
+            continue
         if "domain" in x.get("scale", {}):
-            if seen:
-                x = {**x, "scale": {k: v for k, v in x["scale"].items() if k != "domain"}}
-                part = {**part, "encoding": {**part["encoding"], "x": x}}
-            seen = True
+            span = span or x
+            x = {**x, "scale": {k: v for k, v in x["scale"].items() if k != "domain"}}
+            part = {**part, "encoding": {**part["encoding"], "x": x}}
         out.append(part)
-    return out
+    if span is None:
+        return out
+    domain = span["scale"]["domain"]
+    for i, part in enumerate(out):
+        encoding = part.get("encoding", {})
+        if "field" in encoding.get("x", {}) and "x2" not in encoding:
+            x = encoding["x"]
+            out[i] = {**part, "encoding": {**encoding, "x": {**x, "scale": {**x.get("scale", {}), "domain": domain}}}}
+            return out
+    return [{"data": dict(SPAN_ONLY), "mark": {"type": "rule"}, "encoding": {"x": span}}, *out]
 
 
 def time_x(field: str, *, title: str | None = None, domain: Sequence[Any] | None = None) -> dict[str, Any]:

@@ -274,6 +274,39 @@ def test_trend_charts_colour_clouds(con, window):
     assert chart_layers(figs["failure_rate"], "line")[0]["encoding"]["y"]["axis"]["format"] == charts.SHARE_TICKS
 
 
+def _x_domains(chart: dict) -> list[list]:
+    """The x scale's span as Vega-Lite reads it from a layered spec: once per layer that declares it, and once
+    more where that layer also has an `x2` (it reads the span again for `x2`, as ISO texts against `x`'s
+    datetimes, and logged "Conflicting scale property domain" in the browser)."""
+    return [x["scale"]["domain"] for layer in charts.layers(chart) for x in [layer.get("encoding", {}).get("x", {})]
+            if "domain" in x.get("scale", {}) for _reading in range(2 if "x2" in layer["encoding"] else 1)]
+
+
+@pytest.mark.parametrize("since, until", [
+    (dt.datetime(2026, 11, 1, 10, 35, tzinfo=UTC), dt.datetime(2026, 11, 8, 15, 20, tzinfo=UTC)),  # partial ends
+    (dt.datetime(2026, 11, 1, tzinfo=UTC), dt.datetime(2026, 11, 8, tzinfo=UTC)),                 # whole buckets
+], ids=["partial-ends", "whole-buckets"])
+def test_a_trends_time_span_is_declared_once(since, until):
+    """Every trend chart (the Overview's four, retries with storm windows) declares its x span once, on a layer
+    without an `x2`: a trend whose bars or partial-bucket bands had it with their `x2` logged a Vega warning
+    per chart in every browser console (session 60). The span is still the window's, so the chart is unchanged."""
+    buckets = pd.date_range("2026-11-01", "2026-11-08", freq="D", tz="UTC", inclusive="left" if until.hour == 0
+                            else "both")
+    trend = pd.DataFrame([{"bucket": b, C.cloud: c, "executions": 10 + i, "failure_rate": 0.01 * i, "retries": i,
+                           "cost_usd": 0.5 * i} for i, b in enumerate(buckets) for c in ("aws", "azure", "gcp")])
+    storms = [{"window_start": b, "window_end": b + pd.Timedelta(hours=5), "label": f"wf / step{i}"}
+              for i, b in enumerate(buckets[:6])]
+    drawn = {**charts.kpi_trends(trend, until=until, bucket_s=86_400, since=since),
+             **{f"storms-{n}": charts.storm_timeline(trend, storms[:n], until=until, bucket_s=86_400, since=since)
+                for n in (0, 2, 6)}}
+    assert (chart_texts(drawn["executions"]).count("partial") == 2) == (until.hour > 0)
+    span = [charts.iso(v) for v in charts.window_span(since, until, 86_400, "line")]   # bars' too (`lines`)
+    for key, chart in drawn.items():
+        assert _x_domains(chart) == [span], key
+        assert all(layer["data"]["values"] for layer in charts.layers(chart)
+                   if "domain" not in layer["encoding"]["x"].get("scale", {})), f"{key}: only a span's layer is empty"
+
+
 def test_storm_windows_are_shaded_and_merged():
     retries = pd.DataFrame({"bucket": pd.date_range(T0, periods=8, freq="15min"), C.cloud: "aws",
                             "retries": [0, 1, 40, 50, 2, 0, 30, 1]})

@@ -17,6 +17,7 @@ shared rules here (partial buckets, the window's span, labels cut to fit, colour
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -143,9 +144,19 @@ def layers(chart: Chart) -> list[Chart]:
     return chart.get("layer", [chart])
 
 
-def integer_axis() -> dict[str, Any]:
-    """A count axis: whole-number ticks (no 0.5 executions), however few the counts."""
-    return {"format": COUNT_TICKS, "tickMinStep": 1}
+SMALL_COUNT = 10
+"""The largest count whose axis ticks every whole number (`integer_axis`)."""
+
+
+def integer_axis(top: Any = None) -> dict[str, Any]:
+    """A count axis: whole-number ticks (no 0.5 executions), however few the counts. `tickMinStep` only caps how
+    many ticks Vega asks for, and the step it is given back may still be 0.5 (three findings read "0 1 1 2 2"
+    on the severity chart): an axis whose `top` (the largest count drawn) is at most `SMALL_COUNT` ticks each
+    whole number from zero."""
+    axis: dict[str, Any] = {"format": COUNT_TICKS, "tickMinStep": 1}
+    if top is not None and not is_missing(top) and 0 <= float(top) <= SMALL_COUNT:
+        axis["values"] = list(range(math.ceil(float(top)) + 1))
+    return axis
 
 
 SPAN_ONLY: dict[str, Any] = {"values": []}
@@ -375,15 +386,17 @@ def _pieces(part: pd.DataFrame, flags: np.ndarray) -> list[tuple[str, pd.DataFra
     return out
 
 
-def _y_axis(y_title: str | None, *, money: bool, percent: bool, integer: bool, unit: str | None) -> dict[str, Any]:
-    """A value axis in the measure's own terms: dollars, percent, whole counts or one duration unit."""
+def _y_axis(y_title: str | None, *, money: bool, percent: bool, integer: bool, unit: str | None,
+            top: Any = None) -> dict[str, Any]:
+    """A value axis in the measure's own terms: dollars, percent, whole counts (`top`: the largest drawn) or one
+    duration unit."""
     axis: dict[str, Any] = {"title": y_title}
     if money:
         axis["format"] = "$" + MONEY_TICKS
     elif percent:
         axis["format"] = SHARE_TICKS
     elif integer:
-        axis.update(integer_axis())
+        axis.update(integer_axis(top))
     elif unit:
         axis["labelExpr"] = f"format(datum.value, ',~g') + ' {unit}'"
     return axis
@@ -486,7 +499,9 @@ def lines(frame: pd.DataFrame, *, x: str, y: str, color: str | None = None, titl
     encoding: dict[str, Any] = {
         "x": time_x("x", domain=domain),
         "y": {"field": "y1" if stacked else "y", "type": "quantitative", "stack": None,
-              "axis": _y_axis(y_title, money=money, percent=percent, integer=integer, unit=unit)},
+              "axis": _y_axis(y_title, money=money, percent=percent, integer=integer, unit=unit,
+                              top=(frame.groupby(x)[y].sum().max() if stacked else frame[y].max()) if integer
+                              else None)},
         "color": {"field": "series", "type": "nominal", **({} if color else {"legend": None}),
                   "scale": {"domain": [safe(legend[n]) for n in order],
                             "range": [color_for(n, i) for i, n in enumerate(order)]}},
@@ -573,7 +588,7 @@ def hbar(frame: pd.DataFrame, *, x: str, y: str, title: str | None = None, color
     if money:
         x_axis["format"] = "$" + MONEY_TICKS
     elif integer:
-        x_axis.update(integer_axis())
+        x_axis.update(integer_axis(values.max()))
     # Bars of amounts never below zero: an axis of zeros (a plan's built-in steps, $0) read "$-1 ... $1".
     scale = {"domainMin": 0} if (values.fillna(0) >= 0).all() else {}
     encoding = {"y": {"field": "label", "type": "nominal", "sort": order, "title": None},
@@ -610,7 +625,7 @@ def histogram(values: pd.Series, *, title: str, x_title: str, bins: int = 40, du
                                 "scale": {"domain": [float(edges[0]), float(edges[-1])]}},
                           "x2": {"field": "end"},
                           "y": {"field": "count", "type": "quantitative", "title": "retries",
-                                "axis": integer_axis()},
+                                "axis": integer_axis(counts.max())},
                           "y2": {"datum": 0},
                           "tooltip": [{"field": "range", "title": x_title}, {"field": "n", "title": "retries"}]})
 
@@ -668,7 +683,7 @@ def severity_counts(findings: pd.DataFrame) -> Chart:
                 encoding={"x": {"field": "severity", "type": "nominal", "sort": order, "title": None,
                                 "axis": {"labelAngle": 0}},
                           "y": {"field": "count", "type": "quantitative", "title": None,
-                                "axis": integer_axis()},
+                                "axis": integer_axis(counts.max())},
                           "color": {"field": "severity", "type": "nominal", "legend": None,
                                     "scale": {"domain": order, "range": [SEVERITY_COLORS[s] for s in order]}},
                           "tooltip": [{"field": "severity"}, {"field": "n", "title": "findings"}]})

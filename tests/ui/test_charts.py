@@ -1023,3 +1023,21 @@ def test_a_timeline_bar_without_an_error_hovers_no_nan():
     assert {"step": "Call (task)", "status": "SUCCEEDED", "duration": "2.0 s", "tries": 1} in hovers, hovers
     assert {"step": "Wait (task)", "status": "RUNNING", "duration": "running", "tries": 2} in hovers, hovers
     assert {"try": "try 1: FAILED"} in hovers, hovers
+
+
+def test_a_small_count_axis_ticks_each_whole_number():
+    """`tickMinStep` caps the ticks Vega asks for, not the step it gets: three findings' axis read "0 1 1 2 2"
+    (ticks at 0.5 apart, printed whole). Up to `SMALL_COUNT` the ticks are the whole numbers; above, the
+    step is left to Vega (whole numbers anyway, at that span)."""
+    findings = pd.DataFrame({"severity": ["critical", "medium", "medium"]})
+    assert charts.severity_counts(findings)["layer"][0]["encoding"]["y"]["axis"]["values"] == [0, 1, 2]
+    few = pd.DataFrame({"step": ["a", "b"], "retries": [3, 7]})
+    assert charts.hbar(few, x="retries", y="step")["layer"][0]["encoding"]["x"]["axis"]["values"] == list(range(8))
+    many = pd.DataFrame({"step": ["a", "b"], "retries": [3, 28]})
+    assert "values" not in charts.hbar(many, x="retries", y="step")["layer"][0]["encoding"]["x"]["axis"]
+    # a stacked count: its top is the buckets' sums (2 + 3), not the largest series' value
+    trend = pd.DataFrame({"bucket": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-02"], utc=True),
+                          C.cloud: ["aws", "gcp", "aws"], "executions": [2, 3, 1]})
+    chart = charts.lines(trend, x="bucket", y="executions", color=C.cloud, kind="bar", integer=True)
+    axes = [layer["encoding"]["y"]["axis"] for layer in charts.layers(chart) if "y" in layer.get("encoding", {})]
+    assert axes and all(axis["values"] == [0, 1, 2, 3, 4, 5] for axis in axes)

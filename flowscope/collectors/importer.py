@@ -46,7 +46,9 @@ from flowscope.collectors.native import (
     END_WITHOUT_START,
     ImportContext,
     NativeFormatError,
+    StoredRows,
     StreamKey,
+    cloud_of,
     import_options_of,
 )
 from flowscope.collectors.registry import transforms_for
@@ -440,12 +442,19 @@ def is_empty_list(doc: Any) -> bool:
 def handler_for(fmt: str) -> Callable[[Any, ImportContext], Batch]:
     """The transform of `--format fmt`; a ValueError naming the formats there are for one that is not
     (`--format history` said only "unknown format 'history'", and no help lists them)."""
-    cloud = fmt.split(".", 1)[0]
     try:
-        formats = transforms_for(cloud).FORMATS
+        formats = transforms_for(cloud_of(fmt)).FORMATS
         return formats[fmt]
     except (ValueError, KeyError):
         raise ValueError(f"unknown format {fmt!r}; formats: {', '.join(known_formats())}") from None
+
+
+def _check_format(cloud: str | None, fmt: str | None) -> None:
+    """ValueError for a `--format` that is not of `--cloud`, or names no format, before any file is read."""
+    if fmt and cloud and cloud_of(fmt) != cloud:
+        raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
+    if fmt:
+        handler_for(fmt)
 
 
 def known_formats() -> list[str]:
@@ -484,10 +493,7 @@ def _load(paths: Iterable[Path], *, cloud: str | None, fmt: str | None, executio
     """Each document of the files with its format. An empty list page (`is_empty_list`) or an empty file
     (also added to `empty_files`) is named in `empty` and left out, when given: a query that found nothing
     is no unknown format, nor a bad file."""
-    if fmt and cloud and not fmt.startswith(f"{cloud}."):
-        raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
-    if fmt:
-        handler_for(fmt)
+    _check_format(cloud, fmt)
     for path in paths:
         name = str(path)
         text = _open_text(path)
@@ -587,16 +593,17 @@ def _pair_aws_histories(loaded: list[Loaded]) -> None:
         item.paired = id(item.doc) in used
 
 
-def _share_import_options(loaded: list[Loaded]) -> None:
+def _share_import_options(loaded: list[Loaded], stored: Callable[[str], StoredRows]) -> None:
     """Give each cloud's documents the options its `import_options` hook reads from all of them together
     (Azure: the loop visit a repetition record in one file names, for a request history in another; GCP: each
-    workflow's current revision, the newest of all its files, so the others are dated as past ones)."""
+    workflow's current revision, the newest of all its files and the store, so the others are dated as past
+    ones). `stored(cloud)`: what the hook may read of that cloud's stored rows (`_Writer.stored_rows_of`)."""
     by_cloud: dict[str, list[Loaded]] = {}
     for item in loaded:
-        by_cloud.setdefault(item.fmt.split(".", 1)[0], []).append(item)
+        by_cloud.setdefault(cloud_of(item.fmt), []).append(item)
     for cloud, items in by_cloud.items():
         hook = import_options_of(transforms_for(cloud))
-        options = hook([(item.fmt, item.doc) for item in items]) if hook is not None else {}
+        options = hook([(item.fmt, item.doc) for item in items], stored(cloud)) if hook is not None else {}
         if options:
             for item in items:
                 item.ctx = replace(item.ctx, options={**item.ctx.options, **options})
@@ -786,6 +793,8 @@ class _Writer:
         self.say = say
         """Where a one-off upgrade of the store that takes seconds says it starts and ends (`upgrade_store`)."""
         self.store: Store | None = None
+        self.opened: Store | None = None
+        """The store read before the first write (`stored_rows_of`), which that write then opens no more."""
         self.held: Batch | None = None
         self.held_whole = False
         self.tally = _Tally()
@@ -817,6 +826,19 @@ class _Writer:
         if self.store is not None:
             self.result.upkeep = compact_crowded(self.store)
 
+    def stored_rows_of(self, cloud: str) -> StoredRows:
+        """`StoredRows` of `cloud` for its `import_options` hook: a table's rows of that cloud, read when the hook
+        asks (GCP: the revisions stored, only for an import holding workflows). A target that is no store yet
+        holds none, and is not created for the read."""
+        def rows(table: str) -> list[dict[str, Any]]:
+            store = self.store or self.opened
+            if store is None:
+                if not _store_exists(self.target):
+                    return []
+                store = self.opened = _open_target(self.target)
+            return store.read_rows(table, f"{C.cloud} = '{Cloud(cloud).value}'")
+        return rows
+
     def _upgrade(self, store: "Store") -> None:
         """The one-off upgrades of what an earlier flowscope stored, before this import's first write: a store the
         import creates (or one holding no data yet) is marked upgraded at once, where they ran after the writes
@@ -844,7 +866,7 @@ class _Writer:
                 raise NothingImportedError.of(self.result)
             return
         if self.store is None:
-            self.store = _open_target(self.target)
+            self.store = self.opened or _open_target(self.target)
             self._upgrade(self.store)
         prints: dict[ExecKey, Counter] = {}
         imported = _execution_keys(batch)
@@ -962,7 +984,7 @@ def _stream_plan(path: Path, *, cloud: str | None, fmt: str | None) -> _Streamed
         found = fmt or detect_format(sample, str(path), cloud)
     except NativeFormatError:
         return None                      # the whole-document path detects from every record and says why
-    streams: dict[str, StreamKey] = getattr(transforms_for(found.split(".", 1)[0]), "STREAMS", {})
+    streams: dict[str, StreamKey] = getattr(transforms_for(cloud_of(found)), "STREAMS", {})
     key = streams.get(found)
     return _Streamed(path, found, key, sample) if key is not None else None
 
@@ -1099,10 +1121,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
     started = dt.datetime.now(UTC)
     paths = files_of(paths)
     result = ImportResult(files=len(paths))
-    if fmt and cloud and not fmt.startswith(f"{cloud}."):
-        raise ValueError(f"--format {fmt} is not a format of --cloud {cloud}")
-    if fmt:
-        handler_for(fmt)
+    _check_format(cloud, fmt)
     with gc_paused():
         plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
         whole = [path for path, plan in plans.items() if plan is None]
@@ -1114,12 +1133,12 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         if execution_id is not None:
             _check_execution_id_read([item.fmt for item in loaded] + [p.fmt for p in plans.values() if p])
         _pair_aws_histories(loaded)
-        _share_import_options(loaded)
+        writer = _Writer(store, result, started, say)
+        _share_import_options(loaded, writer.stored_rows_of)
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)
         result.unknown_event_types.update(batch.unknown_event_types)
         result.warnings.extend(w for w in batch.warnings if w not in result.warnings)
-        writer = _Writer(store, result, started, say)
         writer.add(batch)
         del batch, loaded
         for plan in plans.values():

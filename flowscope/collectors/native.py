@@ -39,10 +39,12 @@ that are incoming ones of `batch` kept under the id an earlier flowscope gave th
 runs and trigger polls, stored under the production workflow before ids kept the slot). The importer moves
 their rows to the id now, in the same write as the batch, so the store never holds one run twice.
 
-Optionally, ``import_options(docs) -> dict``: given (format, document) of each of the cloud's documents
+Optionally, ``import_options(docs, stored) -> dict``: given (format, document) of each of the cloud's documents
 read whole in one import, options added to every one of those documents' `ImportContext` (Azure: the
 loop visit each repetition record names, for the request histories of other files, which do not; GCP: each
-workflow's current revision, the newest any of its files holds). Pure.
+workflow's current revision, the newest any of its files or the store holds). `stored(table)` (`StoredRows`)
+is the cloud's rows of a stored table, read only when called ([] before the first import): the one read of the
+store it may make.
 
 Handlers and `assemble` do no I/O. The importer and the live collectors both use them.
 """
@@ -74,6 +76,14 @@ class ImportContext:
 
 
 FormatHandler = Callable[[Any, ImportContext], Batch]
+
+
+def cloud_of(fmt: str) -> str:
+    """The cloud of a format name ("gcp.workflow" -> "gcp"): names are ``<cloud>.<what>`` (the module doc), so
+    the importer finds a format's transforms, and checks `--format` against `--cloud`, by this one reading."""
+    return fmt.split(".", 1)[0]
+
+
 Row = dict[str, Any]
 StreamKey = Callable[[Any], "tuple[str, int, int] | None"]
 """A record -> (its execution, its event id, the id of the execution's last event when this record
@@ -212,13 +222,22 @@ def stored_children_of(transforms: "CloudTransforms") -> StoredChildren | None:
     return cast(StoredChildren, hook) if callable(hook) else None
 
 
-ImportOptions = Callable[[list[tuple[str, Any]]], dict[str, Any]]
-"""The optional ``import_options(docs)`` hook of `CloudTransforms` (see the module doc)."""
+StoredRows = Callable[[str], list[Row]]
+"""table -> one cloud's rows stored in it ([] with no store yet): what `import_options` may read of the store."""
+
+
+def nothing_stored(table: str) -> list[Row]:
+    """`StoredRows` of an empty store (a hook called on documents alone, as in a test)."""
+    return []
+
+
+ImportOptions = Callable[[list[tuple[str, Any]], StoredRows], dict[str, Any]]
+"""The optional ``import_options(docs, stored)`` hook of `CloudTransforms` (see the module doc)."""
 
 
 def import_options_of(transforms: "CloudTransforms") -> ImportOptions | None:
     """A cloud's `import_options` hook, None when it has none (Azure's: its repetition records' loop visits; GCP's:
-    its workflows' current revisions)."""
+    its workflows' current revisions, the store's among them)."""
     hook = getattr(transforms, "import_options", None)
     return cast(ImportOptions, hook) if callable(hook) else None
 

@@ -36,7 +36,7 @@ from flowscope.collectors.azure.transform.records import (
     repetition_indexes,
     ts,
 )
-from flowscope.collectors.native import ImportContext, NativeFormatError
+from flowscope.collectors.native import ImportContext, NativeFormatError, StoredRows, nothing_stored
 from flowscope.model import Batch, C, Status, duration_ms
 
 REQUEST = 0
@@ -58,9 +58,10 @@ class LoopVisits:
     actions: frozenset[tuple[str | None, str]] = frozenset()
 
 
-def import_options(docs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def import_options(docs: Iterable[tuple[str, Any]], stored: StoredRows = nothing_stored) -> dict[str, Any]:
     """The options every Logic Apps document of one import is read with (`collectors.native`): the loop
-    visits its repetition records name, whichever file holds them, for the request histories that do not."""
+    visits its repetition records name, whichever file holds them, for the request histories that do not.
+    `stored` is not read: the repetition record must be of the same import (the module doc)."""
     indexes: dict[VisitKey, Indexes] = {}
     for _fmt, doc in docs:
         for rec in _records(doc):

@@ -1,7 +1,8 @@
 """`gcp.workflow`: a Workflow resource, or ``{"workflows": [...]}`` (ListWorkflows /
 ListWorkflowRevisions) -> workflows rows, one per revision seen, the source stored without the
 credentials written into it (`secrets.stored_source`), dated so that the newest `seen_at` of a
-workflow is its current revision (`revision_seen_at`)."""
+workflow is its current revision (`revision_seen_at`): the newest of the import's files and the store
+(`import_options`), so an export older than what an earlier import stored stays a past revision."""
 
 from __future__ import annotations
 
@@ -13,7 +14,14 @@ from flowscope.collectors.gcp.definition import definition_problem
 from flowscope.collectors.gcp.transform.names import parse_name, workflow_id
 from flowscope.collectors.gcp.transform.records import CLOUD, KIND, json_attrs, records_of
 from flowscope.collectors.gcp.transform.secrets import stored_source
-from flowscope.collectors.native import ImportContext, definition_too_large, text_field
+from flowscope.collectors.native import (
+    ImportContext,
+    StoredRows,
+    definition_too_large,
+    nothing_stored,
+    row_attributes,
+    text_field,
+)
 from flowscope.model import Batch, C, Skip, utc_text
 
 DEFINITION_FORMAT = "gcp-yaml"
@@ -25,6 +33,10 @@ is a past one (`revision_seen_at`). A workflow it does not name takes the docume
 
 _JUST_BEFORE = dt.timedelta(microseconds=1)
 """The store's resolution: a past revision is dated at least this much before the current one."""
+
+_STORED_SEEN_AT = "flowscope:storedSeenAt"
+"""A stored revision's (`stored_revision`) own `seen_at`: a past revision is dated before it too, also when no
+revisionCreateTime was stored to date it by (no Workflow resource has the key)."""
 
 
 def _time(doc: Mapping[str, Any], *keys: str) -> dt.datetime | None:
@@ -78,12 +90,24 @@ def current_revisions(docs: Iterable[Any], listed: Iterable[Any] = ()) -> dict[s
     return found
 
 
-def import_options(docs: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def stored_revision(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A stored workflows row as the Workflow resource `revision_order` and `revision_seen_at` read: its name,
+    revisionId and revisionCreateTime (kept in `attributes`), and its `seen_at` (`_STORED_SEEN_AT`)."""
+    return {"name": row[C.workflow_id], "revisionId": row[C.revision],
+            "revisionCreateTime": row_attributes(row).get("revisionCreateTime"), _STORED_SEEN_AT: row[C.seen_at]}
+
+
+def import_options(docs: Iterable[tuple[str, Any]], stored: StoredRows = nothing_stored) -> dict[str, Any]:
     """The options every GCP document of one import is read with (`collectors.native`'s hook): each workflow's
-    current revision, the newest any of its `gcp.workflow` files holds (`CURRENT_WORKFLOWS`). Another revision is
-    a past one, dated by its own creation before it (`revision_seen_at`), not by the import's time: two files of
-    one workflow exported at different times named no revision current (a tie), or the older one."""
-    current = current_revisions(r for fmt, doc in docs if fmt == "gcp.workflow" for r in workflow_records(doc))
+    current revision, the newest any of its `gcp.workflow` files holds, or the store if it holds a newer one
+    (`CURRENT_WORKFLOWS`). Another revision is a past one, dated by its own creation before it
+    (`revision_seen_at`), not by the import's time: two files of one workflow exported at different times named
+    no revision current (a tie), or the older one, and so did an older export imported after a newer one (a
+    later `flowscope import`) until the next sync. The store is read only for an import holding workflows."""
+    records = [r for fmt, doc in docs if fmt == "gcp.workflow" for r in workflow_records(doc)]
+    named = {wf for r in records if (wf := _workflow_of(r))}
+    kept = [stored_revision(row) for row in stored("workflows") if row[C.workflow_id] in named] if named else []
+    current = current_revisions([*records, *kept])       # a stored revision wins only if strictly newer
     return {CURRENT_WORKFLOWS: list(current.values())} if current else {}
 
 
@@ -94,11 +118,13 @@ def revision_seen_at(revision: Mapping[str, Any], current: Mapping[str, Any] | N
     only that one takes the read's time (else its revisionCreateTime, updateTime or createTime). A past
     revision, read because an execution ran on it, is dated by its own revisionCreateTime (else the
     workflow's createTime; never updateTime, which is workflow-wide and as late as the current revision),
-    and at most just before both the read and the current revision's creation: it sorts before the current
-    revision's row, also one stored a day earlier (`assemble.SEEN_AT_REFRESH`). None: nothing dates it."""
+    and at most just before the read, the current revision's creation and, a stored current one, its stored
+    `seen_at`: it sorts before the current revision's row, also one stored a day earlier
+    (`assemble.SEEN_AT_REFRESH`) or by an earlier import. None: nothing dates it."""
     if current is None or current.get("revisionId") == revision.get("revisionId"):
         return read_at or _time(revision, "revisionCreateTime", "updateTime", "createTime")
-    current_at = [t for t in (read_at, _time(current, "revisionCreateTime")) if t is not None]
+    current_at = [t for t in (read_at, _time(current, "revisionCreateTime"), _time(current, _STORED_SEEN_AT))
+                  if t is not None]
     ceiling = min(current_at) if current_at else revision_seen_at(current, None, None)
     dates = [t for t in (_time(revision, "revisionCreateTime", "createTime"),
                          None if ceiling is None else ceiling - _JUST_BEFORE) if t is not None]

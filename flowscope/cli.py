@@ -912,7 +912,7 @@ def _print_findings(findings: "pd.DataFrame", coverage: "Coverage") -> None:
 
 
 REPORT_HELP = (
-    "Write a report of one window: html (one self-contained file; --plotly cdn for a small one), pdf, "
+    "Write a report of one window: html (one self-contained file; --charts cdn for a small one), pdf, "
     "md, csv or parquet (a folder, one file per table) or xlsx (a sheet per table).\n\n"
     "The findings are kept in the store with their stable ids (--no-history: read only), so the report "
     "says what is new, ongoing and resolved since the last one; the same window again changes nothing.\n\n"
@@ -920,15 +920,30 @@ REPORT_HELP = (
     "else 3 no executions in the window, a failed last collection or data ending well before the window "
     "does, else 6 the store refused the findings history, else 0; 2 for a bad flag or path."
 )
-PLOTLY_HELP = "inline: plotly.js in the file (opens offline, ~5 MB); cdn: loaded from cdn.plot.ly (small file)."
+CHARTS_HELP = ("inline: the chart libraries in the file (opens offline, ~1 MB); cdn: loaded from cdn.jsdelivr.net "
+               "(a smaller file).")
+PLOTLY_HELP = "The former name of --charts (the charts are no longer plotly's)."
 
 
-REPORT_FLAGS = ("--format", "--fail-on", "--plotly", "--title")
-REPORT_KEYS = ("[report] formats", "[report] fail_on", "[report] plotly", "[report] title")
+REPORT_FLAGS = ("--format", "--fail-on", "--charts", "--title")
+REPORT_KEYS = ("[report] formats", "[report] fail_on", "[report] charts", "[report] title")
 """What a refusal calls a report's values: the flags, or the config file's keys (`_check_report_flags`)."""
 
 
-def _check_report_flags(fmt: str, fail_on: str | None, plotly: str, title: str | None = None,
+def _charts_mode(charts: str | None, plotly: str | None, names: tuple[str, str] = ("--charts", "--plotly"),
+                 settings: Any = None) -> str | None:
+    """The charts' mode from --charts, or from --plotly (its former name, said as such; both given is a
+    contradiction, refused: which one meant it?). `names` and `settings`: the [report] keys, and the file."""
+    if plotly is None:
+        return charts
+    if charts is not None:
+        message = f"{names[1]} is the former name of {names[0]}: give {names[0]} only"
+        raise fail(message) if settings is None else config_fail(settings, message)
+    tagged("renamed:", f"{names[1]} is now {names[0]} (the charts are drawn by Vega, not plotly)")
+    return plotly
+
+
+def _check_report_flags(fmt: str, fail_on: str | None, charts: str, title: str | None = None,
                         names: tuple[str, ...] = REPORT_FLAGS, settings: Any = None) -> None:
     """The one rule of each report value, given by a flag or by [report] (`names` REPORT_KEYS, and
     `settings` names the file and line): `title = ""` headed a report "# " where `--title ''` was refused."""
@@ -942,8 +957,8 @@ def _check_report_flags(fmt: str, fail_on: str | None, plotly: str, title: str |
                   f"names of their files), not {fmt!r}")
     if fail_on is not None and fail_on not in SEVERITY_RANK:
         raise bad(f"{names[1]} must be one of {', '.join(SEVERITY_RANK)}, not {fail_on!r}")
-    if plotly not in ("inline", "cdn"):
-        raise bad(f"{names[2]} must be inline or cdn, not {plotly!r}")
+    if charts not in ("inline", "cdn"):
+        raise bad(f"{names[2]} must be inline or cdn, not {charts!r}")
     if title is not None and not title.strip():     # "# " in Markdown, ": 3 finding(s)" in a message
         then = f"name the report, or leave {names[3]} out for the default"
         if settings is None:                         # a flag: the rule of every blank flag
@@ -1040,13 +1055,13 @@ def _unrecorded(content: Any) -> bool:
     return content.history is not None and content.history.not_recorded is not None
 
 
-def _write(content: Any, fmt: str, out: Path, plotly: str) -> list[Path]:
+def _write(content: Any, fmt: str, out: Path, charts: str) -> list[Path]:
     from flowscope.report import write_report
     from flowscope.report.pdf import PdfError
 
     try:
         with status(f"writing {fmt}"):
-            return write_report(content, fmt, out, plotly=plotly)
+            return write_report(content, fmt, out, charts=charts)
     except OSError as exc:
         raise _cannot_write(out, exc) from None
     except (PdfError, ValueError) as exc:
@@ -1074,7 +1089,7 @@ STDOUT_FORMATS = ("md", "html")
 """The formats `report --out -` prints on standard output (one text; the others are binary or folders)."""
 
 
-def _print_report(content: Any, fmt: str, plotly: str) -> None:
+def _print_report(content: Any, fmt: str, charts: str) -> None:
     """The report on standard output (`--out -`): `--out - --format md | ...` wrote a file named "-"."""
     if fmt == "md":
         from flowscope.report.markdown import render_markdown
@@ -1083,7 +1098,7 @@ def _print_report(content: Any, fmt: str, plotly: str) -> None:
     else:
         from flowscope.report.html import render_html
 
-        text = render_html(content, plotly=plotly)
+        text = render_html(content, charts=charts)
     try:
         with _stdout_written():
             sys.stdout.write(text)
@@ -1108,7 +1123,8 @@ def report(
         "--format", help="html (or htm), pdf, md (or markdown, txt), csv, parquet or xlsx (default: the one "
                          "--out's name ends in, else html).", callback=_format_word)] = None,
     fail_on: FailOnOpt = None,
-    plotly: Annotated[str, typer.Option(help=PLOTLY_HELP, callback=_word)] = "inline",
+    charts: Annotated[Optional[str], typer.Option(help=CHARTS_HELP, callback=_word)] = None,
+    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word, hidden=True)] = None,
     history: Annotated[bool, typer.Option("--history/--no-history",
                                           help="Record the findings history in the store.")] = True,
     title: Annotated[str, typer.Option(help="The report's title.")] = "flowscope report",
@@ -1116,7 +1132,8 @@ def report(
     from flowscope.report import SUFFIX, check_out
 
     format = _report_format(format, out)
-    _check_report_flags(format, fail_on, plotly, title)
+    mode = _charts_mode(charts, plotly) or "inline"
+    _check_report_flags(format, fail_on, mode, title)
     to_stdout = str(out) == "-"
     if to_stdout and format not in STDOUT_FORMATS:
         raise fail(f"--out - writes the report to standard output, which takes --format md or html; "
@@ -1133,6 +1150,8 @@ def report(
         _check_writable(out)
     if format == "pdf":
         _check_pdf_printer()
+    if format in CHARTED_FORMATS:
+        _check_chart_libraries()
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     gc.freeze()    # as `analyze` does
@@ -1142,9 +1161,9 @@ def report(
         content = _report_content(target, settings, since=since, until=until, cloud=cloud, workflow=workflow,
                                   title=title, history=history)
     if to_stdout:
-        _print_report(content, format, plotly)
+        _print_report(content, format, mode)
     else:
-        note(f"report written: {_written(out, format, _write(content, format, out, plotly))}")
+        note(f"report written: {_written(out, format, _write(content, format, out, mode))}")
     note(content.summary_line())
     if content.history is not None:
         note(f"findings: {content.history.summary()}")
@@ -1166,18 +1185,22 @@ RUN_HELP = literal(
 
 
 def _run_options(settings: Any, formats: list[str] | None, since: str | None, fail_on: str | None,
-                 plotly: str | None) -> tuple[list[str], str, str | None, str, str]:
+                 charts: str | None) -> tuple[list[str], str, str | None, str, str]:
     """Flags over the config file's [report] table over defaults; a bad value of the table is exit 2
     naming the file and the line, whether or not a flag overrides it. A value given is used or refused,
-    never replaced by the default: `plotly = ""` and `run --plotly ""` wrote plotly inline in silence."""
+    never replaced by the default: `plotly = ""` and `run --plotly ""` wrote the charts inline in silence."""
     from flowscope.timewindow import parse_window
 
     cfg = _report_table(settings)
     configured = _configured_formats(settings)
     # the file's values are read as the flags' are (--fail-on High, --format MD), by the flags' rules
-    cfg_fail_on, cfg_plotly = _word(cfg.get("fail_on")), str(_word(cfg.get("plotly", "inline")))
+    cfg_charts = _charts_mode(_word(cfg.get("charts")), _word(cfg.get("plotly")),
+                              names=("[report] charts", "[report] plotly"), settings=settings)
+    cfg_fail_on, cfg_charts = _word(cfg.get("fail_on")), str(cfg_charts if cfg_charts is not None else "inline")
+    written = "plotly" if "plotly" in cfg else "charts"     # a refusal names the key the file has (and its line)
+    keys = (*REPORT_KEYS[:2], f"[report] {written}", REPORT_KEYS[3])
     for fmt in configured:
-        _check_report_flags(fmt, cfg_fail_on, cfg_plotly, cfg.get("title"), names=REPORT_KEYS, settings=settings)
+        _check_report_flags(fmt, cfg_fail_on, cfg_charts, cfg.get("title"), names=keys, settings=settings)
     if "since" in cfg:
         try:
             parse_window(cfg["since"], None)    # the rule of run's own window: "0d" is a window of no length
@@ -1185,21 +1208,21 @@ def _run_options(settings: Any, formats: list[str] | None, since: str | None, fa
             raise config_fail(settings, f"[report] since: {exc}") from None
     chosen = formats or configured
     resolved_fail_on = fail_on if fail_on is not None else cfg_fail_on
-    resolved_plotly = plotly if plotly is not None else cfg_plotly
+    resolved_charts = charts if charts is not None else cfg_charts
     for fmt in chosen:
-        _check_report_flags(fmt, resolved_fail_on, resolved_plotly)
-    return (chosen, cfg.get("since", DEFAULT_SINCE) if since is None else since, resolved_fail_on, resolved_plotly,
+        _check_report_flags(fmt, resolved_fail_on, resolved_charts)
+    return (chosen, cfg.get("since", DEFAULT_SINCE) if since is None else since, resolved_fail_on, resolved_charts,
             str(cfg.get("title", "flowscope report")))
 
 
 def _report_table(settings: Any) -> dict[str, Any]:
     """The [report] table, its keys known and its single values strings (exit 2 naming the line)."""
-    known = {"formats", "since", "fail_on", "plotly", "title"}
+    known = {"formats", "since", "fail_on", "charts", "plotly", "title"}     # plotly: the former name of charts
     unknown = sorted(set(settings.report) - known)
     if unknown:
         raise config_fail(settings, f"[report]: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
     cfg: dict[str, Any] = settings.report
-    for key in ("fail_on", "plotly", "since", "title"):
+    for key in ("fail_on", "charts", "plotly", "since", "title"):
         if key in cfg and not isinstance(cfg[key], str):
             raise config_fail(settings, f"[report] {key} must be a string, not {cfg[key]!r}")
     return cfg
@@ -1305,7 +1328,8 @@ def run_(
         callback=_format_words)] = None,
     fail_on: Annotated[Optional[str], typer.Option(help="Exit 1 when a finding is at least this severe.",
                                                    callback=_word)] = None,
-    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word)] = None,
+    charts: Annotated[Optional[str], typer.Option(help=CHARTS_HELP, callback=_word)] = None,
+    plotly: Annotated[Optional[str], typer.Option(help=PLOTLY_HELP, callback=_word, hidden=True)] = None,
     do_sync: Annotated[bool, typer.Option("--sync/--no-sync", help="Sync the configured sources first.")] = True,
     notify: Annotated[bool, typer.Option("--notify/--no-notify", help=literal("Send the [[notify]] messages."))] = True,
     renotify: Annotated[bool, typer.Option("--renotify", help=literal(
@@ -1320,7 +1344,8 @@ def run_(
         raise fail("--renotify and --no-notify contradict each other: --renotify sends every target everything "
                    "again, --no-notify sends nothing; pass one")
     settings = _settings(config, store)
-    formats, since_text, fail_on, plotly_mode, title = _run_options(settings, format, since, fail_on, plotly)
+    formats, since_text, fail_on, charts_mode, title = _run_options(settings, format, since, fail_on,
+                                                                    _charts_mode(charts, plotly))
     # every table is checked whatever the flags: a typo'd [[notify]] or [[sources]] in a cron job's
     # `run --no-notify --no-sync` was found only on the day they were switched back on
     _configured_scopes(settings)
@@ -1337,6 +1362,8 @@ def run_(
     _check_outside_store(report_dir, settings.store_path, folder=True)
     if "pdf" in names:
         _check_pdf_printer()
+    if not CHARTED_FORMATS.isdisjoint(names):
+        _check_chart_libraries()
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
     with _history_held(target):      # from reading the history to recording what the messages told
@@ -1348,7 +1375,7 @@ def run_(
         unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out
         for fmt, name in names.items():
             try:
-                files = _write(content, fmt, report_dir / name, plotly_mode)
+                files = _write(content, fmt, report_dir / name, charts_mode)
             except typer.Exit as exc:
                 unwritten = exc
                 continue
@@ -1388,6 +1415,20 @@ def _check_pdf_printer() -> None:
     try:
         check_printer()
     except PdfError as exc:
+        raise fail(str(exc)) from None
+
+
+CHARTED_FORMATS = frozenset({"html", "pdf"})
+"""The report formats with charts (drawn by Vega, its libraries from vl-convert-python)."""
+
+
+def _check_chart_libraries() -> None:
+    """Exit 2 before any work when the charts' libraries are not installed (`vega.check_libraries`)."""
+    from flowscope.report.vega import ChartsUnavailable, check_libraries
+
+    try:
+        check_libraries()
+    except ChartsUnavailable as exc:
         raise fail(str(exc)) from None
 
 

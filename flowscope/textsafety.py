@@ -156,17 +156,6 @@ def chart_text(value: Any) -> str:
     return re.sub(r"[\r\n\t]+", " ", text)
 
 
-def plotly_text(value: Any) -> str:
-    """Text a plotly chart shows literally (titles, legend and tick labels, hover, annotations).
-
-    plotly.js reads a subset of HTML in every text it draws: `<a href>` becomes a live link, `<span
-    style>` restyles, `<b>`, `<br>` format. `&`, `<` and `>` become entities, which plotly.js draws as
-    the characters themselves; the rest is `chart_text`. Chart builders pass every name from a cloud
-    through here, and write their own markup (`<br>`) around the result, never inside it.
-    """
-    return chart_text(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def neutralise_formula(value: Any) -> Any:
     """A text cell a spreadsheet would evaluate gets a leading apostrophe, and loses the escape
     sequences and control characters a terminal would run (a CSV printed by `analyze --format csv`)

@@ -4,7 +4,7 @@
     history.record(store, content)                 # new / ongoing / resolved since the last report
     write_report(content, "html", Path("r.html"))  # lay it out
 
-Every module loads its heavy dependencies (Jinja2, plotly, Playwright, openpyxl) on first use.
+Every module loads its heavy dependencies (Jinja2, vl-convert, Playwright, openpyxl) on first use.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def check_out(fmt: str, out: Path) -> None:
                          f"e.g. {out / ('report' + SUFFIX[fmt])}")
 
 
-def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "inline") -> list[Path]:
+def write_report(content: ReportContent, fmt: str, out: Path, *, charts: str = "inline") -> list[Path]:
     """Write one format (`format_named`); returns the files written. Raises ValueError for an unknown format or
     a taken path."""
     fmt = format_named(fmt)
@@ -59,7 +59,7 @@ def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "
     if fmt == "html":
         from flowscope.report.html import render_html
 
-        write_text_whole(out, render_html(content, plotly=plotly))
+        write_text_whole(out, render_html(content, charts=charts))
         return [out]
     if fmt == "md":
         from flowscope.report.markdown import render_markdown
@@ -70,7 +70,7 @@ def write_report(content: ReportContent, fmt: str, out: Path, *, plotly: str = "
         from flowscope.report.html import render_html
         from flowscope.report.pdf import html_to_pdf
 
-        page = render_html(content, plotly="inline")
+        page = render_html(content, charts="inline")
         write_whole(out, lambda tmp: html_to_pdf(page, tmp, charts=page.count('<div class="chart"')))
         return [out]
     from flowscope.report.tables import write_tables

@@ -1,12 +1,11 @@
 """The HTML report: one self-contained file that opens offline.
 
 Jinja2 with autoescape lays out `ReportContent`; every cloud-originated string reaches the page
-as escaped text. Charts come from the dashboard's pure builders (`flowscope.ui.charts`, which
-imports no Streamlit), embedded as JSON that plotly's encoder escapes (`<` as \\u003c) and drawn by
-plotly.js, inlined by default (the file opens offline) or loaded from the plotly CDN (`cdn`, a
-~100 kB file instead of ~5 MB). Chart labels are HTML-escaped too, by the builders: plotly.js reads
-a few tags in text. A Content-Security-Policy with a per-file nonce lets only the report's own scripts run, so
-even a name that slipped through could not run one.
+as escaped text. Charts are the dashboard's own Vega-Lite specs (`flowscope.ui.charts`, which imports
+no Streamlit), embedded as JSON data blocks and drawn by vega-embed (`report/vega.py`), its libraries
+inlined by default (the file opens offline) or loaded from jsDelivr (`cdn`). A Content-Security-Policy
+with a per-file nonce lets only the report's own scripts run, so even a name that slipped through could
+not run one.
 """
 
 from __future__ import annotations
@@ -29,18 +28,15 @@ from flowscope.format import (
     is_missing,
 )
 from flowscope.model import C
+from flowscope.report import vega
 from flowscope.report.content import ReportContent, window_time
-
-PLOTLY_MODES = ("inline", "cdn")
-CDN = "https://cdn.plot.ly"
-NOT_DRAWN = ("Chart not drawn: plotly.js did not load (this report loads it from cdn.plot.ly; write it with "
-             "--plotly inline to open it offline).")
+from flowscope.report.vega import chart_html
 
 TEMPLATE = """<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; script-src 'nonce-{{ nonce }}'\
-{% if plotly == 'cdn' %} {{ cdn }}{% endif %}; style-src 'unsafe-inline'; img-src data:; font-src data:">
+{% if charts == 'cdn' %} {{ cdn }}{% endif %}; style-src 'unsafe-inline'; img-src data:; font-src data:">
 <title>{{ c.title }} {{ window }}</title>
 <style nonce="{{ nonce }}">
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:24px auto;max-width:1200px;
@@ -58,11 +54,12 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 .state-new,.state-reopened,.state-worsened{background:#ffe08a}
 .muted{color:#777;font-size:12px} .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 .chart{min-height:320px;break-inside:avoid} .finding{break-inside:avoid}
+.chart.vega-embed{display:block;width:100%}
 @media print{body{margin:0;max-width:none}.grid{grid-template-columns:1fr 1fr}}
 </style>
-{% if plotly == 'inline' %}<script nonce="{{ nonce }}">{{ plotly_js|safe }}</script>
-{% else %}<script nonce="{{ nonce }}" src="{{ cdn }}/plotly-{{ plotly_version }}.min.js" charset="utf-8"></script>
-{% endif %}
+{% if charts == 'inline' %}<script nonce="{{ nonce }}">{{ vega_js|safe }}</script>
+{% else %}{% for src in cdn_scripts %}<script nonce="{{ nonce }}" src="{{ src }}" charset="utf-8"></script>
+{% endfor %}{% endif %}
 </head><body>
 <h1>{{ c.title }}</h1>
 <div class="muted">Window {{ window }} UTC{% if filters %} &middot; {{ filters }}{% endif %}
@@ -120,6 +117,7 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 {% endfor %}
 <p class="muted">flowscope: the same measures as the dashboard and <code>flowscope analyze</code> for this
 window and these filters.</p>
+<script nonce="{{ nonce }}">{{ draw|safe }}</script>
 </body></html>
 """
 
@@ -134,7 +132,7 @@ def _shown(value: Any) -> Any:
     """Every value the template shows, before it is escaped: text without terminal escape sequences,
     control characters and bidi controls (`textsafety.terminal_text`, what every other format drops: an
     error text's hidden OSC-8 link and NUL went into the page, and a right-to-left override in a name
-    reversed the rest of its cell). What the page marks safe (its charts, plotly.js) is its own, kept."""
+    reversed the rest of its cell). What the page marks safe (its charts' specs, Vega's script) is its own, kept."""
     from markupsafe import Markup
 
     from flowscope.textsafety import terminal_text
@@ -154,25 +152,8 @@ def _text(value: Any) -> str:
     return "—" if value is None or is_missing(value) or value == "" else str(value)
 
 
-def _chart(fig: Any, nonce: str, div_id: str) -> str:
-    """A plotly figure as a div and a nonce'd script (plotly's JSON escapes '<', so no tag can close it)."""
-    import plotly.io as pio
-
-    from flowscope.report.figures import TEMPLATE
-
-    fig.update_layout(template=TEMPLATE)
-    data = pio.to_json(fig, validate=False)
-    # The note stays where plotly.js never loaded (a `--plotly cdn` report opened offline, or a viewer
-    # that blocks the CDN): an empty space read as "no data"; plotly replaces it with the chart.
-    return (f'<div class="chart" id="{div_id}"><p class="muted">{NOT_DRAWN}</p></div><script nonce="{nonce}">'
-            f'if (window.Plotly) {{ document.getElementById("{div_id}").replaceChildren(); '
-            f'Plotly.newPlot("{div_id}", Object.assign({data}, '
-            f'{{config: {{displaylogo: false, responsive: true}}}})); }}</script>')
-
-
 def _label(frame: pd.DataFrame, *parts: str) -> pd.Series:
-    """'workflow / step' for a chart axis, cut to 120 characters; the chart builders escape it
-    (`textsafety.plotly_text`: plotly.js reads tags like <b> or <a> in text)."""
+    """'workflow / step' for a chart axis, cut to 120 characters (Vega draws it as text)."""
     text = frame[list(parts)].astype(str).agg(" / ".join, axis=1) if not frame.empty else pd.Series(dtype=object)
     return text.map(lambda s: s[:120])
 
@@ -215,8 +196,8 @@ def _findings(c: ReportContent) -> list[dict[str, Any]]:
     } for r in c.findings.to_dict("records")]
 
 
-def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
-    from flowscope.report import figures
+def _tables(c: ReportContent) -> list[dict[str, Any]]:
+    from flowscope.ui import charts
 
     costly = c.cost_drivers.assign(label=_label(c.cost_drivers, "workflow", "step"))
     slow = c.slowest_steps.assign(label=_label(c.slowest_steps, "workflow", "step"))
@@ -224,16 +205,16 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
     storms = c.retry_storms()
     return [
         {"id": "costly-steps", "title": "Top costly steps",
-         "chart": _chart(figures.hbar(costly, x="cost_usd", y="label", money=True, text="cost_usd",
-                                     title="Spend in window by step"), nonce, "chart-costly") if len(costly) else "",
+         "chart": chart_html(charts.hbar(costly, x="cost_usd", y="label", money=True, text="cost_usd",
+                                         title="Spend in window by step"), "chart-costly") if len(costly) else "",
          "header": ["cloud", "workflow", "step", "meter", "spend", "share", "$/month", "retries' spend"],
          "numeric": {4, 5, 6, 7}, "empty": "No billed usage in this window.",
          "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), r[C.meter], fmt_usd(r["cost_usd"]),
                    fmt_pct(r["share"]), fmt_usd(r["monthly_usd"]), fmt_usd(r["retry_usd"])]
                   for r in costly.to_dict("records")]},
         {"id": "retry-storms", "title": "Retry storms and retried steps",
-         "chart": _chart(figures.hbar(retried, x="retries", y="label", title="Retries by step"), nonce,
-                         "chart-retries") if len(retried) else "",
+         "chart": chart_html(charts.hbar(retried, x="retries", y="label", title="Retries by step"),
+                              "chart-retries") if len(retried) else "",
          "header": ["cloud", "workflow", "step", "visits", "retries", "tries per visit", "max attempts"],
          "numeric": {3, 4, 5, 6}, "empty": "No retries in this window.",
          "rows": [[f"storm: {r['title']}", _text(r["workflow"]), _text(r["step"]), "", "", "", ""]
@@ -241,8 +222,8 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
          + [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]), fmt_count(r["retries"]),
              f"{r['amplification']:.2f}", fmt_count(r["max_attempts"])] for r in retried.to_dict("records")]},
         {"id": "slowest-steps", "title": "Slowest steps (p95)",
-         "chart": _chart(figures.percentile_bars(slow, label="label", title="Duration percentiles"), nonce,
-                         "chart-latency") if len(slow) else "",
+         "chart": chart_html(charts.percentile_bars(slow, label="label", title="Duration percentiles"),
+                              "chart-latency") if len(slow) else "",
          "header": ["cloud", "workflow", "step", "visits", "p50", "p95", "p99", "p95 previous period", "drift"],
          "numeric": {3, 4, 5, 6, 7, 8}, "empty": "No step durations in this window.",
          "rows": [[r[C.cloud], _text(r["workflow"]), _text(r["step"]), fmt_count(r["visits"]),
@@ -268,19 +249,17 @@ def _tables(c: ReportContent, nonce: str) -> list[dict[str, Any]]:
     ]
 
 
-def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
-    """The report as one HTML document (`plotly`: 'inline' to open offline, 'cdn' for a small file)."""
-    if plotly not in PLOTLY_MODES:
-        raise ValueError(f"plotly must be one of {', '.join(PLOTLY_MODES)}, not {plotly!r}")
-    from plotly.offline import get_plotlyjs, get_plotlyjs_version
-
-    from flowscope.report import figures
+def render_html(c: ReportContent, *, charts: str = "inline") -> str:
+    """The report as one HTML document (`charts`: 'inline' to open offline, 'cdn' for a small file)."""
+    if charts not in vega.MODES:
+        raise ValueError(f"charts must be one of {', '.join(vega.MODES)}, not {charts!r}")
+    from flowscope.ui import charts as builders
 
     nonce = secrets.token_urlsafe(16)
     cov = c.coverage
-    figs = figures.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since,
-                             begins=c.coverage.first)
-    trends = [_chart(fig, nonce, f"chart-trend-{key}") for key, fig in figs.items()]
+    specs = builders.kpi_trends(c.trend, until=c.filters.until, bucket_s=c.bucket_seconds, since=c.filters.since,
+                                begins=c.coverage.first)
+    trends = [chart_html(spec, f"chart-trend-{key}") for key, spec in specs.items()]
     prev = c.filters.previous()
     filters = "; ".join(p for p in (
         f"clouds: {', '.join(cov.clouds)}" if cov.clouds else "",
@@ -290,8 +269,9 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
          _iso(r[C.first_seen]), _iso(r[C.last_seen])] for r in c.history.resolved.to_dict("records")]
     template = _environment().from_string(TEMPLATE)
     return template.render(
-        c=c, nonce=nonce, plotly=plotly, cdn=CDN, plotly_version=get_plotlyjs_version(),
-        plotly_js=get_plotlyjs() if plotly == "inline" else "",
+        c=c, nonce=nonce, charts=charts, cdn=vega.CDN_ORIGIN,
+        cdn_scripts=vega.cdn_scripts() if charts == "cdn" else (),
+        vega_js=vega.inline_libraries() if charts == "inline" else "", draw=vega.draw_script(),
         window=f"{window_time(cov.since)} .. {window_time(cov.until)}",
         previous_window=f"{window_time(prev.since)} .. {window_time(prev.until)}",
         generated=_iso(c.generated_at), filters=filters, status=cov.status, message=cov.message() or "",
@@ -300,7 +280,7 @@ def render_html(c: ReportContent, *, plotly: str = "inline") -> str:
         changes=c.history.summary() if c.history is not None else "",
         summary=_summary(c), compare=c.previous_has_data, no_comparison=c.no_comparison(),
         savings=fmt_usd(c.potential_savings), trends=trends,
-        severity_chart=_chart(figures.severity_counts(c.findings), nonce, "chart-severity") if len(c.findings) else "",
-        findings=_findings(c), resolved=resolved, tables=_tables(c, nonce),
+        severity_chart=chart_html(builders.severity_counts(c.findings), "chart-severity") if len(c.findings) else "",
+        findings=_findings(c), resolved=resolved, tables=_tables(c),
         no_findings=c.no_findings_text(),
     )

@@ -1,10 +1,9 @@
 """The PDF report: the HTML report printed by headless Chromium (Playwright, Debian's /usr/bin/chromium).
 
-Why Chromium rather than WeasyPrint with static chart images: the charts are the very plotly figures
-of the HTML report, drawn by plotly.js as vector SVG, so the PDF matches the HTML page for page with
-no second renderer (WeasyPrint runs no JavaScript, so it would need kaleido and its own Chromium to
-turn each chart into an image anyway). The browser runs with the same flags as the browser tests,
-with JavaScript for the report's own nonce'd scripts only (the page's Content-Security-Policy),
+Why Chromium rather than WeasyPrint with static chart images: the charts are the very Vega-Lite charts
+of the HTML report, drawn by Vega as vector SVG, so the PDF matches the HTML page for page with no
+second renderer (WeasyPrint runs no JavaScript). The browser runs with the same flags as the browser
+tests, with JavaScript for the report's own nonce'd scripts only (the page's Content-Security-Policy),
 and the page is loaded from a local file with every network request refused.
 """
 
@@ -16,6 +15,7 @@ import tempfile
 from pathlib import Path
 
 from flowscope.extras import install_command
+from flowscope.report.vega import DRAWN_ATTR
 
 CHROMIUM_ENV = "FLOWSCOPE_CHROMIUM"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,7 +55,8 @@ def check_printer() -> None:
 
 
 def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
-    """Print an HTML report (plotly inlined) to `out` as A4 pages, once its `charts` plots are drawn."""
+    """Print an HTML report (its charts' libraries inlined) to `out` as A4 pages, once its `charts` charts are
+    drawn."""
     try:
         from playwright.sync_api import Error as PlaywrightError
         from playwright.sync_api import sync_playwright
@@ -76,7 +77,7 @@ def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
                     page.goto(page_file.as_uri(), wait_until="load", timeout=RENDER_TIMEOUT_MS)
                     if charts:
                         page.wait_for_function(
-                            f"document.querySelectorAll('.chart .main-svg').length >= {int(charts)}",
+                            f"document.querySelectorAll('.chart[{DRAWN_ATTR}]').length >= {int(charts)}",
                             timeout=RENDER_TIMEOUT_MS)
                     page.emulate_media(media="print")
                     page.pdf(path=str(out), format="A4", print_background=True, landscape=True,

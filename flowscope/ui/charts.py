@@ -10,8 +10,8 @@ cloud needs no HTML escaping, only `safe` (`textsafety.chart_text`: no escape se
 Why Vega-Lite and not plotly: Streamlit's Vega-Lite renderer is a sixth of its plotly one (0.8 MB
 against 4.7 MB), and a fresh browser fetches and compiles the renderer on every first visit. Measured
 on the 1M-execution bench store (session 58), the first draw of a page took 1-2 s less with no plotly
-on it. Reports, which must open offline as one file, still draw plotly (`report/figures.py`) from the
-shared rules here (partial buckets, the window's span, labels cut to fit, colours, tick formats).
+on it. The reports draw these same specs (`report/vega.py`, vega-embed in the page), so each chart is
+built once for both surfaces.
 """
 
 from __future__ import annotations
@@ -521,7 +521,7 @@ KPI_TRENDS: tuple[tuple[str, str, str, dict[str, Any]], ...] = (
     ("cost", "cost_usd", "Cost", {"kind": "area", "money": True}),
 )
 """The Overview's trend charts, (key, column of `tables.overview_and_trend`'s trend, title, how it is drawn): the
-dashboard's and the report's (`report/figures.py`) alike. Its failure_rate is the headline's (failed / finished),
+dashboard's and the report's (`report/vega.py`) alike. Its failure_rate is the headline's (failed / finished),
 computed by the query."""
 
 

@@ -27,7 +27,7 @@ DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT
 GROUP = typer.main.get_command(app)
 COMMANDS = sorted(GROUP.commands)  # type: ignore[attr-defined]
 _COMMAND = re.compile(rf"(?:\bflowscope(?: |\", \")|(?<=`))({'|'.join(COMMANDS)})\b((?:[ \",][^`\n]*)?)")
-_REPORT_KEYS = {"formats", "since", "fail_on", "plotly", "title"}   # cli._run_options
+_REPORT_KEYS = {"formats", "since", "fail_on", "charts", "plotly", "title"}   # cli._run_options
 
 
 def _text(path: Path) -> str:

@@ -56,7 +56,7 @@ def test_the_reports_say_it(failed):
     # the cloud's text escaped, flowscope's own words as written (a ticket's raw text reads them)
     assert (f"- last collection of {md('aws:1/r1')} failed at 2026-11-11 00:01 UTC: "
             f"{md('AccessDenied (the role is gone)')}") in render_markdown(content)
-    assert str(escape(SENTENCE)) in render_html(content, plotly="cdn")
+    assert str(escape(SENTENCE)) in render_html(content, charts="cdn")
 
 
 def test_a_failure_without_an_end_or_an_error_is_said_without_them(failed):

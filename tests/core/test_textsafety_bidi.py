@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from flowscope.textsafety import markdown_text, neutralise_formula, plotly_text, terminal_text
+from flowscope.textsafety import chart_text, markdown_text, neutralise_formula, terminal_text
 
 SPOOFED = "invoice\u202egnp.exe \u2066x\u2069 \u200fy\u200e \u061cz \u202ab\u202c"
 
 
-@pytest.mark.parametrize("safe", [terminal_text, plotly_text, neutralise_formula])
+@pytest.mark.parametrize("safe", [terminal_text, chart_text, neutralise_formula])
 def test_bidi_controls_are_removed(safe):
     assert safe(SPOOFED) == "invoicegnp.exe x y z b"
 
@@ -21,7 +21,7 @@ def test_bidi_controls_are_removed_in_markdown():
 
 def test_right_to_left_names_keep_their_letters():
     name = "\u05d4\u05d6\u05de\u05e0\u05d4-orders \u0637\u0644\u0628"
-    assert terminal_text(name) == name and plotly_text(name) == name
+    assert terminal_text(name) == name and chart_text(name) == name
 
 
 def test_csv_cells_are_neutralised_whatever_dtype_holds_the_text():

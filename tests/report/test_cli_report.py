@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -60,7 +61,9 @@ def test_empty_window_and_empty_store_exit_3_and_say_so(healthy_store, empty_sto
 @pytest.mark.parametrize("args, message", [
     (["--format", "docx"], "--format must be one of"),
     (["--fail-on", "severe"], "--fail-on must be one of"),
-    (["--plotly", "local"], "--plotly must be inline or cdn"),
+    (["--charts", "local"], "--charts must be inline or cdn"),
+    (["--plotly", "local"], "--charts must be inline or cdn"),             # the former name, said renamed
+    (["--plotly", "cdn", "--charts", "cdn"], "--plotly is the former name of --charts: give --charts only"),
     (["--cloud", "amazon"], "unknown cloud 'amazon'"),
     (["--workflow", "order"], "unknown workflow 'order'"),
 ])
@@ -97,8 +100,16 @@ def test_flag_words_in_any_case_are_those_words(healthy_store, tmp_path):
     assert result.exit_code == ExitCode.FINDINGS, result.output
     assert json.loads(result.stdout)["counts"]["findings"] > 0
     result = report(healthy_store, tmp_path / "r.md", "--format", "MD", "--fail-on", " Critical ", "--no-history",
-                    "--plotly", "CDN")
+                    "--charts", "CDN")
     assert result.exit_code == ExitCode.OK and (tmp_path / "r.md").is_file(), result.output
+
+
+def test_the_former_plotly_flag_still_works_and_says_its_new_name(healthy_store, tmp_path):
+    """A cron line with `--plotly cdn` kept working when the charts moved from plotly to Vega, and says so."""
+    result = report(healthy_store, tmp_path / "r.html", "--no-history", "--plotly", "cdn")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "--plotly is now --charts" in " ".join(result.output.split())
+    assert 'src="https://cdn.jsdelivr.net/npm/vega@' in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
 def test_a_path_that_is_not_a_store_exits_2_and_is_not_created(tmp_path):
@@ -321,3 +332,17 @@ def test_report_formats_in_the_config_take_those_names_too():
 
     settings = SimpleNamespace(report={"formats": ["Markdown", "htm", "txt"]})
     assert _run_options(settings, None, None, None, None)[0] == ["md", "html", "md"]
+
+
+@pytest.mark.parametrize("fmt", ["html", "pdf"])
+def test_a_charted_report_without_its_chart_libraries_is_exit_2_before_any_work(healthy_store, tmp_path, monkeypatch,
+                                                                                fmt):
+    """Without vl-convert-python (it holds Vega), an HTML or PDF report says what to install, before the window is
+    analysed or the findings history touched; the formats without charts are written as ever."""
+    monkeypatch.setitem(sys.modules, "vl_convert", None)     # `import vl_convert` raises ImportError
+    result = report(healthy_store, tmp_path / f"r.{fmt}")
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "vl-convert-python" in result.output and "pip install" in result.output
+    assert not (tmp_path / f"r.{fmt}").exists()
+    result = report(healthy_store, tmp_path / "r.md", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output

@@ -4,6 +4,7 @@ CSV / Parquet / Excel (the findings and the aggregates, formula cells neutralise
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 
@@ -23,12 +24,15 @@ def hostile_content(hostile_store):
     return build_content(Store.open(hostile_store), since=SINCE, until=END, now=END)
 
 
-def test_html_is_one_file_with_plotly_inlined_and_every_section(hostile_content, tmp_path):
+def test_html_is_one_file_with_its_charts_inlined_and_every_section(hostile_content, tmp_path):
+    from flowscope.report.vega import inline_libraries
+
     out = tmp_path / "r.html"
     write_report(hostile_content, "html", out)
     page = out.read_text()
     assert not re.search(r"<script[^>]* src=", page)  # no remote script: it opens offline
-    assert len(page) > 3_000_000                     # plotly.js is in the file: it opens offline
+    assert inline_libraries() in page                # Vega, Vega-Lite and vega-embed are in the file
+    assert len(page) < 2_000_000                     # plotly.js inlined made it ~5 MB
     for section in ("summary", "trends", "findings", "costly-steps", "retry-storms", "slowest-steps",
                     "failing-steps", "collection-health"):
         assert f'id="{section}"' in page
@@ -37,21 +41,29 @@ def test_html_is_one_file_with_plotly_inlined_and_every_section(hostile_content,
 
 def test_html_escapes_hostile_names_and_allows_only_its_own_scripts(hostile_content, tmp_path):
     out = tmp_path / "r.html"
-    write_report(hostile_content, "html", out, plotly="cdn")
+    write_report(hostile_content, "html", out, charts="cdn")
     page = out.read_text()
     assert len(page) < 500_000
-    assert re.search(r'<script nonce="[^"]+" src="https://cdn\.plot\.ly/plotly-[\d.]+\.min\.js"', page)
+    for library in ("vega", "vega-lite", "vega-embed"):     # pinned to the inlined bundle's versions
+        assert re.search(rf'<script nonce="[^"]+" src="https://cdn\.jsdelivr\.net/npm/{library}@[\d.]+"', page)
     assert "<script>window.__pwned" not in page and "<img src=x" not in page
     assert "&lt;script&gt;window.__pwned" in page                    # shown as text
     nonce = re.search(r"'nonce-([^']+)'", page).group(1)
     scripts = re.findall(r"<script([^>]*)>", page)
-    assert scripts and all(f'nonce="{nonce}"' in attrs for attrs in scripts)
+    code = [attrs for attrs in scripts if 'type="application/json"' not in attrs]
+    assert code and all(f'nonce="{nonce}"' in attrs for attrs in code)
+    # the charts' specs are data blocks no text in them can close: every '<' in them is written \u003c
+    blocks = re.findall(r'<script type="application/json" id="[^"]+">(.*?)</script>', page, re.S)
+    assert len(blocks) == len(scripts) - len(code) >= 4
+    assert all("<" not in block for block in blocks)
+    specs = [json.dumps(json.loads(block), ensure_ascii=False) for block in blocks]
+    assert any("<script>window.__pwned" in spec for spec in specs)      # read back as the text it is
 
 
 def test_html_sample_executions_read_one_a_line(hostile_content, tmp_path):
     """Five long execution ids ran together in one wrapped paragraph."""
     out = tmp_path / "r.html"
-    write_report(hostile_content, "html", out, plotly="cdn")
+    write_report(hostile_content, "html", out, charts="cdn")
     cells = re.findall(r"<th>sample executions</th><td[^>]*>(.*?)</td>", out.read_text(), re.S)
     many = [c for c in cells if c.count("<code>") > 1]
     assert many, "a finding with several sample executions"
@@ -63,7 +75,7 @@ def test_html_collection_health_says_when_it_was_measured(hostile_content, tmp_p
     """Its lag and its failures of the last 24 h count back from when the report was made, not from the
     window's end: the title says so."""
     out = tmp_path / "r.html"
-    write_report(hostile_content, "html", out, plotly="cdn")
+    write_report(hostile_content, "html", out, charts="cdn")
     when = hostile_content.generated_at.strftime("%Y-%m-%d %H:%M")
     assert f'<h2 id="collection-health">Collection health as of {when} UTC</h2>' in out.read_text()
 
@@ -239,7 +251,7 @@ def test_a_report_whose_data_ends_early_says_so_instead_of_whole_window(report_s
     gap = content.coverage.gap_note()
     assert gap and "before the window's end" in gap
     out = tmp_path / "r.html"
-    write_report(content, "html", out, plotly="cdn")
+    write_report(content, "html", out, charts="cdn")
     page = out.read_text()
     assert 'id="gap"' in page and "Data for the whole window" not in page
     md_out = tmp_path / "r.md"
@@ -274,7 +286,7 @@ def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store
 
     content = build_content(Store.open(report_store), since=END - dt.timedelta(days=10), until=END, now=END)
     assert int(content.previous.query("cloud == 'total'")["executions"].iloc[0]) > 0
-    page = render_html(content, plotly="cdn")
+    page = render_html(content, charts="cdn")
     first = content.coverage.first
     assert first is not None
     assert (f"No comparison: the data begins {first:%Y-%m-%d %H:%M} UTC, inside the previous period, "
@@ -283,7 +295,7 @@ def test_html_says_why_it_does_not_compare_with_the_previous_period(report_store
 
     content.previous_covered = True                       # covered, and empty
     content.previous = content.previous.assign(executions=0)
-    assert "No comparison: the previous period holds no executions." in render_html(content, plotly="cdn")
+    assert "No comparison: the previous period holds no executions." in render_html(content, charts="cdn")
 
 
 def test_two_windows_ending_in_one_minute_have_headings_of_their_own(report_store):
@@ -298,7 +310,7 @@ def test_two_windows_ending_in_one_minute_have_headings_of_their_own(report_stor
     for content, shown in ((ten, f"{END:%Y-%m-%d %H:%M}:10"), (forty, f"{END:%Y-%m-%d %H:%M}:40")):
         assert shown in content.summary_line()
         assert f".. {shown} UTC" in render_markdown(content)
-        assert re.search(rf"<title>[^<]*\.\. {shown}</title>", render_html(content, plotly="cdn"))
+        assert re.search(rf"<title>[^<]*\.\. {shown}</title>", render_html(content, charts="cdn"))
     whole = build_content(store, since=SINCE, until=END, now=END)
     assert f".. {END:%Y-%m-%d %H:%M} UTC" in render_markdown(whole)
 
@@ -354,7 +366,7 @@ def test_an_empty_window_s_html_names_the_failed_collection_that_emptied_it(host
     later = END + dt.timedelta(days=2)
     content = build_content(Store.open(hostile_store), since=END + dt.timedelta(days=1), until=later, now=later)
     assert content.coverage.status == "no_data" and content.coverage.failed_collections
-    page = render_html(content, plotly="cdn")
+    page = render_html(content, charts="cdn")
     assert "No data." in page
     for failed in content.coverage.failed_collections:
         assert f"<li>last collection of {failed['scope']} failed at " in page
@@ -371,7 +383,7 @@ def test_an_empty_window_does_not_read_as_no_findings(tmp_path):
     store = make_store(tmp_path / "s", failed_scope=False)
     empty = build_content(store, since=later - dt.timedelta(days=7), until=later, now=later)
     assert empty.coverage.status == "no_data" and empty.findings.empty
-    for text in (render_html(empty, plotly="cdn"), render_markdown(empty)):
+    for text in (render_html(empty, charts="cdn"), render_markdown(empty)):
         assert "No findings in this window." not in text
         assert "No findings: the window holds no executions to analyse." in text
 
@@ -523,7 +535,7 @@ def test_html_shows_no_control_characters_escape_sequences_or_bidi_controls(host
     "invoiceexe.png") reversed the text after it in its cell. Every value the template shows loses them."""
     from flowscope.report.html import _environment, render_html
 
-    page = render_html(hostile_content, plotly="cdn")
+    page = render_html(hostile_content, charts="cdn")
     assert "__pwned" in page                                     # the hostile text is there, as text
     for bad in ("\x1b", "\x00", "\x07", "\x0b", "http://evil.example/z"):
         assert bad not in page, repr(bad)

@@ -92,7 +92,7 @@ def test_report_compares_with_the_previous_window_by_the_dashboards_rule(report_
     assert span.previous_has_data is covered
     previous_total = content.previous[content.previous[C.cloud] == "total"]
     assert int(previous_total["executions"].iloc[0]) > 0      # data there: only its coverage is short
-    assert ("Grey: the previous period" in render_html(content, plotly="cdn")) is covered
+    assert ("Grey: the previous period" in render_html(content, charts="cdn")) is covered
 
 
 def test_the_summary_line_says_the_report_s_figures_as_the_report_formats_them(report_store):

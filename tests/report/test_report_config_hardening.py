@@ -43,7 +43,8 @@ def run(store: Path, report_dir: Path, *args: str):
 @pytest.mark.parametrize(("line", "said"), [
     ('title = ""', "[report] title is empty"),
     ('title = "   "', "[report] title is empty"),
-    ('plotly = ""', "[report] plotly must be inline or cdn, not ''"),
+    ('charts = ""', "[report] charts must be inline or cdn, not ''"),
+    ('plotly = ""', "[report] plotly must be inline or cdn, not ''"),     # the former name, refused by its name
     ("formats = []", "[report] formats is empty"),
     ('since = "0d"', "[report] since: since '0d' is a window of no length"),
     ('since = "0h"', "[report] since: since '0h' is a window of no length"),
@@ -63,7 +64,7 @@ def test_a_report_value_the_flag_would_refuse_is_exit_2_at_its_line(store, tmp_p
 
 
 @pytest.mark.parametrize(("flag", "said"), [
-    ("--plotly", "--plotly must be inline or cdn, not ''"),
+    ("--charts", "--charts must be inline or cdn, not ''"),
     ("--fail-on", "--fail-on must be one of critical"),
 ])
 def test_run_refuses_an_empty_flag_rather_than_taking_the_default(store, tmp_path, flag, said):
@@ -129,3 +130,14 @@ def test_a_report_into_the_stores_own_folder_is_exit_2(store, tmp_path, command)
     assert f"{named}: inside the store {store}" in flat(result.output), result.output
     assert "sync skipped" not in result.output          # run refuses it before its sync
     assert sorted(p.relative_to(store) for p in store.rglob("*")) == before
+
+
+def test_the_former_plotly_key_with_charts_is_refused_at_its_line(store, tmp_path):
+    """`plotly` is the former name of `charts`: one file giving both says which to keep, with the file and
+    the line, rather than picking one in silence."""
+    cfg = config(tmp_path, 'formats = ["md"]\ncharts = "inline"\nplotly = "cdn"')
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--store", str(store), "--report-dir",
+                                 str(tmp_path / "out"), "--no-sync", "--no-notify"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "[report] plotly is the former name of [report] charts: give [report] charts only" in flat(result.output)
+    assert not (tmp_path / "out").exists()

@@ -29,7 +29,7 @@ def receiver():
 
 def config(tmp_path, store, *, sources: str = "", notify: str = "", report: str = 'formats = ["html", "md", "xlsx"]'):
     path = tmp_path / "flowscope.toml"
-    path.write_text(f'store = "{store}"\n{sources}\n[report]\nplotly = "cdn"\n{report}\n{notify}\n')
+    path.write_text(f'store = "{store}"\n{sources}\n[report]\ncharts = "cdn"\n{report}\n{notify}\n')
     return path
 
 
@@ -186,8 +186,11 @@ def test_report_table_values_are_read_as_the_flags_are():
 
     from flowscope.cli import _run_options
 
-    settings = SimpleNamespace(report={"formats": "MD", "fail_on": "High", "plotly": "CDN"})
+    settings = SimpleNamespace(report={"formats": "MD", "fail_on": "High", "charts": "CDN"})
     assert _run_options(settings, None, None, None, None) == (["md"], "7d", "high", "cdn", "flowscope report")
+    # the former name of `charts` still read (and said renamed); both at once is refused, naming the file
+    settings = SimpleNamespace(report={"formats": "MD", "plotly": "CDN"})
+    assert _run_options(settings, None, None, None, None)[3] == "cdn"
     settings = SimpleNamespace(report={"formats": ["html", " xlsx"]})
     assert _run_options(settings, ["pdf"], "1d", "low", None)[:4] == (["pdf"], "1d", "low", "inline")
 

@@ -2,7 +2,7 @@
 draws text as text and its tooltips escape HTML, so a name reaches the spec as written, minus escape
 sequences and line breaks (`textsafety.chart_text`), and never as entities a reader would see ("&lt;b&gt;").
 (Under plotly, which reads a subset of HTML, a step named `<a href=...>` drew a live link on /failures;
-the report's plotly figures still escape, `textsafety.plotly_text`.) The browser side, that a tooltip of
+the reports draw these same specs, `report/vega.py`.) The browser side, that a tooltip of
 a hostile name shows text and no element, is `tests/e2e/test_chart_tooltips.py`."""
 
 from __future__ import annotations
@@ -97,14 +97,6 @@ def _builders() -> dict[str, charts.Chart]:
 @pytest.mark.parametrize("name", list(_builders()))
 def test_every_chart_shows_hostile_names_as_text(name):
     assert_verbatim(_builders()[name])
-
-
-def test_plotly_text_escapes_only_markup():
-    from flowscope.textsafety import plotly_text
-
-    assert plotly_text('<a href="x">P</a> & co') == '&lt;a href="x"&gt;P&lt;/a&gt; &amp; co'
-    assert plotly_text("line\nbreak\x1b[31m") == "line break"
-    assert plotly_text(None) == "" and plotly_text("Charge_Card-2") == "Charge_Card-2"
 
 
 LONG = "orders-" + "x" * 150 + "-eu-west-1"

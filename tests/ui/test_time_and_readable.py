@@ -108,31 +108,6 @@ def test_partial_last_bucket_is_marked_not_a_drop():
     assert dotted and len(dotted[0]) == 2                  # last full point -> partial point
 
 
-def test_the_partial_mark_is_the_shape_and_note_add_vrect_would_draw():
-    """In the report's plotly figures, added directly (cheaper than add_vrect), the mark is what add_vrect
-    made: same shade, same label."""
-    import plotly.graph_objects as go
-
-    from flowscope.report import figures
-
-    until = dt.datetime(2026, 3, 10, 13, 0, tzinfo=UTC)
-    start = pd.Timestamp("2026-03-10T12:00Z")
-    shape, label = figures._partial_marks(start, until)
-    ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
-    theirs = go.Figure()
-    theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
-                     annotation_text="partial", annotation_position="top left", annotation_font_size=10,
-                     annotation_font_color="#777")
-    assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
-    shape, label = figures._partial_marks(start, until, label_at="right")     # the last bucket's: inside its end
-    ours = go.Figure(layout=dict(shapes=[shape], annotations=[label]))
-    theirs = go.Figure()
-    theirs.add_vrect(x0=start, x1=pd.Timestamp(until), fillcolor="#bbbbbb", opacity=0.18, line_width=0,
-                     annotation_text="partial", annotation_position="top right", annotation_font_size=10,
-                     annotation_font_color="#777")
-    assert ours.to_plotly_json()["layout"] == theirs.to_plotly_json()["layout"]
-
-
 def test_no_partial_mark_when_the_window_ends_on_a_bucket_edge():
     until = dt.datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
     frame = _trend(until)

@@ -1,0 +1,119 @@
+"""The report's charts: the dashboard's Vega-Lite specs (`ui/charts.py`), drawn in the page by vega-embed.
+
+One builder per chart for both surfaces: a report used to draw its charts again with plotly from the
+same frames (`report/figures.py`, gone), two drawings of each rule to keep in step. The specs go into the
+page as JSON data blocks (`<script type="application/json">`, never run; `<`, `>` and `&` written as
+``\\u`` escapes so no text in them can close the block), and one nonce'd script hands each to vega-embed.
+Vega draws text as text (no HTML is read in a label) and its tooltips escape HTML, so cloud names need
+no escaping of their own here; the page's Content-Security-Policy lets no other script run, and Vega
+runs without `eval` (its expression interpreter, `ast: true`), which that policy forbids.
+
+The libraries (Vega, Vega-Lite, vega-embed: ~0.9 MB) are inlined from `vl-convert-python`'s bundle, so
+the file opens offline, or loaded from jsDelivr (`cdn`: a file of ~120 kB), pinned to the versions of that
+bundle. Making the bundle costs ~1.1 s of CPU and ~140 MB (vl-convert starts a JavaScript engine), so it is
+kept in the user's cache folder (`usercache`), one file per version, and a report's process reads it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib.metadata import version
+from typing import Any
+
+from flowscope import usercache
+from flowscope.extras import install_command
+
+MODES = ("inline", "cdn")
+CDN_ORIGIN = "https://cdn.jsdelivr.net"
+NOT_DRAWN = ("Chart not drawn: its script did not load (this report loads Vega from cdn.jsdelivr.net; write it "
+             "with --charts inline to open it offline).")
+DRAWN_ATTR = "data-drawn"
+"""Set on a chart's element once Vega has drawn it: what the PDF printer waits for."""
+EMBED_OPTIONS = {"actions": False, "renderer": "svg", "ast": True}
+"""SVG: the PDF keeps vector charts and their text; `ast`: no `eval` (the page's policy forbids it)."""
+
+_DRAW = """
+for (const box of document.querySelectorAll(".chart[data-spec]")) {
+  if (!window.vegaEmbed) break;
+  const spec = JSON.parse(document.getElementById(box.dataset.spec).textContent);
+  box.replaceChildren();
+  vegaEmbed(box, spec, %s).then(() => box.setAttribute("%s", "1"),
+                                (err) => { box.textContent = "Chart not drawn: " + err; });
+}
+""" % (json.dumps(EMBED_OPTIONS), DRAWN_ATTR)
+"""Every chart of the page handed to vega-embed; a chart whose libraries did not load keeps its note."""
+CACHE_FOLDER = "vega"
+"""The bundles kept between processes, under the user's cache folder (`usercache.folder`)."""
+KEEP_BUNDLES = 2
+"""Bundles of other versions kept (an upgrade, and a downgrade back)."""
+
+
+class ChartsUnavailable(RuntimeError):
+    """vl-convert-python, which holds the inlined libraries, is not installed."""
+
+
+def _vl_convert() -> Any:
+    try:
+        import vl_convert
+    except ImportError:
+        raise ChartsUnavailable(f"the HTML and PDF reports' charts need vl-convert-python (it holds Vega): "
+                                f"{install_command('report')}") from None
+    return vl_convert
+
+
+def check_libraries() -> None:
+    """ChartsUnavailable when the charts' libraries are missing: what `report` and `run` ask before any work."""
+    _vl_convert()
+
+
+@functools.cache
+def inline_libraries() -> str:
+    """Vega, Vega-Lite and vega-embed as one script (it sets `window.vegaEmbed`): the cached bundle of this
+    vl-convert when the cache holds it (a file only this user could have written), else made and kept."""
+    vlc = _vl_convert()
+    where = usercache.folder(CACHE_FOLDER)
+    name = (f"vega-{version('vl-convert-python')}-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-"
+            f"{vlc.get_vega_embed_version()}.js")
+    try:
+        if usercache.private(where) and usercache.private(where / name):
+            return (where / name).read_text(encoding="utf-8")
+    except OSError:
+        pass                        # not cached yet (or unreadable): made below
+    bundle = str(vlc.javascript_bundle())
+    try:
+        if usercache.write_whole(where, name, bundle.encode("utf-8")):
+            usercache.forget_oldest(where, "vega-*.js", KEEP_BUNDLES)
+    except OSError:
+        pass                        # a cache it cannot write: the next process makes the bundle again
+    return bundle
+
+
+@functools.cache
+def cdn_scripts() -> tuple[str, ...]:
+    """The libraries' jsDelivr URLs, at the versions of the inlined bundle."""
+    vlc = _vl_convert()
+    return (f"{CDN_ORIGIN}/npm/vega@{vlc.get_vega_version()}",
+            f"{CDN_ORIGIN}/npm/vega-lite@{vlc.get_vegalite_versions()[-1]}",
+            f"{CDN_ORIGIN}/npm/vega-embed@{vlc.get_vega_embed_version()}")
+
+
+def script_json(value: Any) -> str:
+    """JSON that can sit in an HTML script element: `<`, `>` and `&` as ``\\u`` escapes (no `</script>`,
+    no `<!--` in it), the text JSON.parse reads back unchanged."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def chart_html(spec: dict[str, Any], div_id: str) -> str:
+    """A chart's element (its note until Vega draws it: an empty space read as "no data") and its spec as
+    a data block. The chart fills the element's width, and its height is the whole chart's, title, legend
+    and axes included (the plot's alone, two trend charts a row ran past a printed page: 11 pages, not 8)."""
+    sized = {**spec, "width": "container", "autosize": {"type": "fit", "contains": "padding"}}
+    return (f'<div class="chart" id="{div_id}" data-spec="{div_id}-spec"><p class="muted">{NOT_DRAWN}</p></div>'
+            f'<script type="application/json" id="{div_id}-spec">{script_json(sized)}</script>')
+
+
+def draw_script() -> str:
+    """The script that draws every chart of the page (put after the last chart)."""
+    return _DRAW

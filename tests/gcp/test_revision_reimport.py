@@ -21,18 +21,10 @@ from flowscope.collectors.assemble import _current_revisions
 from flowscope.collectors.importer import import_files
 from flowscope.model import C
 from flowscope.store import Store
+from tests.gcp.test_revision_dates import CURRENT_SOURCE as SOURCE
 
 UTC = dt.timezone.utc
 WF = "projects/proj-1/locations/us-central1/workflows/orders"
-SOURCE = """main:
-  steps:
-    - run_query:
-        call: googleapis.bigquery.v2.jobs.query
-        args:
-          projectId: proj-1
-    - done:
-        return: ok
-"""
 # `gcloud workflows describe orders --location us-central1` (its default YAML), the Workflow resource's fields
 NEW = {"name": WF, "description": "orders pipeline", "revisionId": "000003-c1f", "sourceContents": SOURCE,
        "state": "ACTIVE", "serviceAccount": "projects/proj-1/serviceAccounts/wf@proj-1.iam.gserviceaccount.com",

@@ -12,7 +12,6 @@ fresh browser paid 1-2 s for it on its first page.
 from __future__ import annotations
 
 import json
-import math
 from collections import deque
 from typing import Any
 
@@ -211,10 +210,21 @@ NODE_SIZE = 650
 NODE_REACH = 15.0
 """Pixels from a node's centre to where its edges start and end: just outside its outline."""
 
-GUESSED_WIDTH = 900.0
-"""The plot's width in pixels, guessed (it is the page's, which only the browser knows), to turn an edge's
-direction into the angle its arrowhead is drawn at and to stop edges at a node's outline: exact for edges
-straight down, up or sideways, a few degrees off for a slanted edge in a much wider or narrower page."""
+
+
+def _on_screen(x: str, y: str, x2: str, y2: str) -> tuple[str, str, str]:
+    """Vega expressions of an edge's direction on the screen, in pixels (its x and y steps, and its length),
+    from the row's fields `x`, `y` (its start) to `x2`, `y2` (its end): the plot's size is the page's, which only
+    the browser knows, so the arrowheads' angles and the edges' ends are worked out there, by the chart's own
+    scales (a width guessed in Python turned a slanted arrowhead a few degrees off on a wider or narrower page)."""
+    dx = f"(scale('x', datum.{x2}) - scale('x', datum.{x}))"
+    dy = f"(scale('y', datum.{y2}) - scale('y', datum.{y}))"    # pixels grow downwards
+    return dx, dy, f"max(sqrt({dx} * {dx} + {dy} * {dy}), 1)"
+
+
+def _along(pixels: str, step: str, length: str) -> dict[str, str]:
+    """An offset of `pixels` along the edge (`_on_screen`'s `step` of one axis), as a mark property."""
+    return {"expr": f"({pixels}) * {step} / {length}"}
 
 
 def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame | None = None, *,
@@ -241,8 +251,6 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     x_domain = [min(xs) - 0.6, max(xs) + 1.8]
     y_domain = [min(ys) - 0.6, max(ys) + 0.6]
     height = max(320, 90 * (int(max(ys) - min(ys)) + 2))
-    # Pixels per unit of the layout (Vega's y grows upwards, as the layout's does: the start on top).
-    kx, ky = GUESSED_WIDTH / (x_domain[1] - x_domain[0]), height / (y_domain[1] - y_domain[0])
 
     lines: list[dict[str, Any]] = []
     arrows: list[dict[str, Any]] = []
@@ -256,19 +264,15 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
         width, opacity = 1 + 3 * (count / top), 0.9 if count else 0.6
         if count:
             numbers.append({"x": (x0 + x1) / 2, "y": (y0 + y1) / 2, "count": f"{count:,}"})
-        u, v = (x1 - x0) * kx, (y1 - y0) * ky
-        length = math.hypot(u, v)
-        if length <= 2 * NODE_REACH:
+        if (x0, y0) == (x1, y1):
             continue            # a step's transition to itself: its count alone
-        ux, uy = u / length / kx, v / length / ky            # one pixel along the edge, in layout units
         head = 4.0 + 1.25 * width                            # the arrowhead's half height, in pixels
-        tip = (x1 - ux * NODE_REACH, y1 - uy * NODE_REACH)
-        lines.append({"x": x0 + ux * NODE_REACH, "y": y0 + uy * NODE_REACH,
-                      "x2": tip[0] - ux * head, "y2": tip[1] - uy * head,
+        # From the source's centre to the target's: the browser stops the line at both nodes' outlines and
+        # puts the arrowhead before the target (`_on_screen`).
+        lines.append({"x": x0, "y": y0, "x2": x1, "y2": y1, "head": head,
                       "width": width, "colour": colour, "opacity": opacity, "from": safe(e.source),
                       "to": safe(e.target), "kind": e.kind, "transitions": f"{count:,}"})
-        # A triangle pointing up at angle 0, turned clockwise on the screen (whose y grows downwards).
-        arrows.append({"x": tip[0] - ux * head, "y": tip[1] - uy * head, "angle": _angle(u, v),
+        arrows.append({"x": x1, "y": y1, "from_x": x0, "from_y": y0, "head": head,
                        "size": (2 * head) ** 2, "colour": colour, "opacity": opacity})
 
     for drawn in (*lines, *arrows):      # a ten-thousandth of a unit is under a pixel: a spec a third shorter
@@ -318,16 +322,25 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     tips = [{"field": f, "title": f} for f in ("step", "type", "visits", "failures", "retries", "p95", "cost")]
     shape = {"field": "shape", "type": "nominal", "scale": None}
     node_mark = {"type": "point", "filled": True, "size": NODE_SIZE, "opacity": 1}
+    dx, dy, length = _on_screen("x", "y", "x2", "y2")
+    back = f"-({NODE_REACH} + datum.head)"              # the line ends under its arrowhead's middle
+    ax, ay, a_length = _on_screen("from_x", "from_y", "x", "y")
     layer: list[Chart] = [
-        {"name": "edges", "data": {"values": records(lines)}, "mark": {"type": "rule", "strokeCap": "butt"},
+        {"name": "edges", "data": {"values": records(lines)},
+         "mark": {"type": "rule", "strokeCap": "butt",
+                  "xOffset": _along(str(NODE_REACH), dx, length), "yOffset": _along(str(NODE_REACH), dy, length),
+                  "x2Offset": _along(back, dx, length), "y2Offset": _along(back, dy, length)},
          "encoding": {**at(), "x2": {"field": "x2"}, "y2": {"field": "y2"}, "strokeWidth": own("width"),
                       "color": own("colour"), "opacity": own("opacity"),
                       "tooltip": [{"field": "from", "title": "from"}, {"field": "to", "title": "to"},
                                   {"field": "transitions", "title": "transitions"}]}},
+        # A triangle pointing up at angle 0, turned clockwise on the screen (whose y grows downwards) to point
+        # along its edge, its middle `NODE_REACH` and its half height before the target's centre.
         {"name": "arrowheads", "data": {"values": records(arrows)},
-         "mark": {"type": "point", "shape": "triangle-up", "filled": True, "tooltip": None},
-         "encoding": {**at(), "angle": own("angle"), "size": own("size"), "color": own("colour"),
-                      "opacity": own("opacity")}},
+         "mark": {"type": "point", "shape": "triangle-up", "filled": True, "tooltip": None,
+                  "angle": {"expr": f"(atan2({ax}, -{ay}) * 180 / PI + 360) % 360"},
+                  "xOffset": _along(back, ax, a_length), "yOffset": _along(back, ay, a_length)},
+         "encoding": {**at(), "size": own("size"), "color": own("colour"), "opacity": own("opacity")}},
         # Counts over a white halo (a text mark has no background), so an edge crossing them leaves them legible.
         {"name": "count-halos", "data": {"values": records(numbers)},
          "mark": {"type": "text", "fontSize": 10, "color": "white", "stroke": "white", "strokeWidth": 4,
@@ -356,8 +369,3 @@ def figure(graph: Graph, steps: pd.DataFrame | None = None, edges: pd.DataFrame 
     ]
     return spec(title, height=height, layer=layer, config={"view": {"stroke": None}})
 
-
-def _angle(u: float, v: float) -> float:
-    """Degrees clockwise from straight up on the screen of a direction `(u, v)` in pixels, v growing upwards
-    (the layout's): the angle a Vega triangle pointing up is turned by to point along it."""
-    return math.degrees(math.atan2(u, v)) % 360.0

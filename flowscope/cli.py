@@ -921,7 +921,7 @@ REPORT_HELP = (
     "does, else 6 the store refused the findings history, else 0; 2 for a bad flag or path."
 )
 CHARTS_HELP = ("inline: the chart libraries in the file (opens offline, ~1 MB); cdn: loaded from cdn.jsdelivr.net "
-               "(a smaller file).")
+               "(a smaller file). Default: inline (run: [report] charts, else inline).")
 PLOTLY_HELP = "The former name of --charts (the charts are no longer plotly's)."
 
 

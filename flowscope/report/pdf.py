@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from flowscope.extras import install_command
-from flowscope.report.vega import DRAWN_ATTR
+from flowscope.report.vega import DRAWN_ATTR, FAILED_ATTR
 
 CHROMIUM_ENV = "FLOWSCOPE_CHROMIUM"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -77,8 +77,11 @@ def html_to_pdf(html: str, out: Path, *, charts: int = 0) -> Path:
                     page.goto(page_file.as_uri(), wait_until="load", timeout=RENDER_TIMEOUT_MS)
                     if charts:
                         page.wait_for_function(
-                            f"document.querySelectorAll('.chart[{DRAWN_ATTR}]').length >= {int(charts)}",
-                            timeout=RENDER_TIMEOUT_MS)
+                            f"document.querySelectorAll('.chart[{DRAWN_ATTR}], .chart[{FAILED_ATTR}]').length"
+                            f" >= {int(charts)}", timeout=RENDER_TIMEOUT_MS)
+                        failed = page.locator(f".chart[{FAILED_ATTR}]")
+                        if failed.count():
+                            raise PdfError(f"a chart could not be drawn: {failed.first.get_attribute(FAILED_ATTR)}")
                     page.emulate_media(media="print")
                     page.pdf(path=str(out), format="A4", print_background=True, landscape=True,
                              margin={"top": "12mm", "bottom": "12mm", "left": "10mm", "right": "10mm"})

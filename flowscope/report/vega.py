@@ -30,6 +30,8 @@ NOT_DRAWN = ("Chart not drawn: its script did not load (this report loads Vega f
              "with --charts inline to open it offline).")
 DRAWN_ATTR = "data-drawn"
 """Set on a chart's element once Vega has drawn it: what the PDF printer waits for."""
+FAILED_ATTR = "data-failed"
+"""Set on a chart's element, to Vega's error, when it could not be drawn: the PDF printer says it at once."""
 EMBED_OPTIONS = {"actions": False, "renderer": "svg", "ast": True}
 """SVG: the PDF keeps vector charts and their text; `ast`: no `eval` (the page's policy forbids it)."""
 
@@ -38,11 +40,11 @@ for (const box of document.querySelectorAll(".chart[data-spec]")) {
   if (!window.vegaEmbed) break;
   const spec = JSON.parse(document.getElementById(box.dataset.spec).textContent);
   box.replaceChildren();
-  vegaEmbed(box, spec, %s).then(() => box.setAttribute("%s", "1"),
-                                (err) => { box.textContent = "Chart not drawn: " + err; });
+  vegaEmbed(box, spec, OPTIONS).then(() => box.setAttribute("DRAWN", "1"),
+                                     (err) => { box.textContent = "Chart not drawn: " + err;
+                                                box.setAttribute("FAILED", String(err)); });
 }
-""" % (json.dumps(EMBED_OPTIONS), DRAWN_ATTR)
-"""Every chart of the page handed to vega-embed; a chart whose libraries did not load keeps its note."""
+"""
 CACHE_FOLDER = "vega"
 """The bundles kept between processes, under the user's cache folder (`usercache.folder`)."""
 KEEP_BUNDLES = 2
@@ -115,5 +117,7 @@ def chart_html(spec: dict[str, Any], div_id: str) -> str:
 
 
 def draw_script() -> str:
-    """The script that draws every chart of the page (put after the last chart)."""
-    return _DRAW
+    """The script that draws every chart of the page (put after the last chart); a chart whose libraries did
+    not load keeps its note, one Vega could not draw says why."""
+    return (_DRAW.replace("OPTIONS", json.dumps(EMBED_OPTIONS)).replace("DRAWN", DRAWN_ATTR)
+            .replace("FAILED", FAILED_ATTR))

@@ -123,3 +123,20 @@ def test_pdf_holds_the_report_on_pages(hostile_content, tmp_path):
     assert "<script>window.__pwned" in flat              # the name, printed as text
     pages = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True, check=True).stdout
     assert int(next(line.split()[-1] for line in pages.splitlines() if line.startswith("Pages:"))) >= 2
+
+
+def test_a_chart_vega_cannot_draw_fails_the_pdf_at_once(tmp_path):
+    """The printer waited for every chart to say it was drawn: one Vega refused left it waiting a minute, then
+    "Chromium could not print". It now says Vega's error, as soon as every chart has answered."""
+    import time
+
+    from flowscope.report import vega
+    from flowscope.report.pdf import RENDER_TIMEOUT_MS, PdfError, html_to_pdf
+
+    page = (f"<html><head><script>{vega.inline_libraries()}</script></head><body>"
+            f"{vega.chart_html({'mark': 'no-such-mark', 'data': {'values': []}}, 'c1')}"
+            f"<script>{vega.draw_script()}</script></body></html>")
+    began = time.monotonic()
+    with pytest.raises(PdfError, match="a chart could not be drawn: .*Error"):
+        html_to_pdf(page, tmp_path / "r.pdf", charts=1)
+    assert time.monotonic() - began < RENDER_TIMEOUT_MS / 1000 / 2 and not (tmp_path / "r.pdf").exists()

@@ -520,9 +520,10 @@ def sync(
     raise typer.Exit(report.exit_code)
 
 
-EXTRAS = {"aws": "boto3", "azure": "azure.identity", "gcp": "google.auth",
-          "dashboard": "streamlit", "spark": "pyspark"}
-"""Each optional part doctor reports, and the module that tells it is installed."""
+EXTRAS = {"aws": ("boto3",), "azure": ("azure.identity",), "gcp": ("google.auth",), "dashboard": ("streamlit",),
+          "report": ("jinja2", "vl_convert", "openpyxl"), "spark": ("pyspark",)}
+"""Each optional part doctor reports, and the modules that tell it is installed (all of them: a report needs its
+template engine, its charts' libraries and its workbook writer; a PDF also Chromium, which `report` checks)."""
 EXTRA_NAMES = {"dashboard": "ui"}
 """The pyproject extra of a part named otherwise (the dashboard's is `flowscope[ui]`)."""
 
@@ -535,14 +536,17 @@ def _extra_lines() -> list[str]:
     from flowscope.model import Cloud
 
     lines = []
-    for extra, module in EXTRAS.items():
+    def found(module: str) -> bool:
+        try:
+            return find_spec(module) is not None
+        except ModuleNotFoundError:
+            return False
+
+    for extra, modules in EXTRAS.items():
         if extra in {c.value for c in Cloud} and not live_collection_available(extra):
             lines.append(f"  {extra:<9} {unavailable_reason(extra)}")
             continue
-        try:
-            present = find_spec(module) is not None
-        except ModuleNotFoundError:
-            present = False
+        present = all(found(module) for module in modules)
         wanted = f"missing: {install_command(EXTRA_NAMES.get(extra, extra))}"
         lines.append(f"  {extra:<9} {'installed' if present else wanted}")
     return lines

@@ -258,3 +258,18 @@ def test_architecture_names_every_shared_module() -> None:
 
     unnamed = [str(p.relative_to(ROOT)) for p in modules if p.name != "__init__.py" and not named(p.stem)]
     assert not unnamed, f"docs/architecture.md names no line for: {unnamed}"
+
+
+def test_doctor_says_the_report_part_is_missing_when_any_of_its_modules_is(monkeypatch):
+    """doctor listed the clouds, the dashboard and Spark, not the reports: a machine without the charts' libraries
+    (vl-convert-python) learnt it only from `report` itself."""
+    import importlib.util
+
+    from flowscope import cli
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "vl_convert" else real(name))
+    report = next(line for line in cli._extra_lines() if line.split()[0] == "report")
+    assert "missing" in report and report.rstrip("'").endswith("[report]")
+    monkeypatch.setattr(importlib.util, "find_spec", real)
+    assert next(line for line in cli._extra_lines() if line.split()[0] == "report").split()[1] == "installed"

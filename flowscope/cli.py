@@ -1136,7 +1136,8 @@ def report(
     from flowscope.report import SUFFIX, check_out
 
     format = _report_format(format, out)
-    mode = _charts_mode(charts, plotly) or "inline"
+    given = _charts_mode(charts, plotly)
+    mode = "inline" if given is None else given        # `--charts ""` refused below, not read as the default
     _check_report_flags(format, fail_on, mode, title)
     to_stdout = str(out) == "-"
     if to_stdout and format not in STDOUT_FORMATS:

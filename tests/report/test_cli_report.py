@@ -62,6 +62,7 @@ def test_empty_window_and_empty_store_exit_3_and_say_so(healthy_store, empty_sto
     (["--format", "docx"], "--format must be one of"),
     (["--fail-on", "severe"], "--fail-on must be one of"),
     (["--charts", "local"], "--charts must be inline or cdn"),
+    (["--charts", ""], "--charts must be inline or cdn, not ''"),          # a value given is never the default
     (["--plotly", "local"], "--charts must be inline or cdn"),             # the former name, said renamed
     (["--plotly", "cdn", "--charts", "cdn"], "--plotly is the former name of --charts: give --charts only"),
     (["--cloud", "amazon"], "unknown cloud 'amazon'"),

@@ -439,10 +439,12 @@ def import_(
     settings = _settings(config, store)
     _refuse_foreign(settings.store_path, "a new store is not written among them", new_store_only=True)
     try:
-        with status("importing"):
-            # the path, not Store(path): the store is created only once every file has been read
+        with status("importing") as update:
+            # the path, not Store(path): the store is created only once every file has been read; how far it is
+            # said on the spinner (a 10M-record export takes minutes), a path as text, never as markup
             result = import_files(settings.store_path, list(files), cloud=cloud, fmt=format,
-                                  execution_id=execution_arn, say=note)
+                                  execution_id=execution_arn, say=note,
+                                  progress=lambda text: update(escape(f"importing {shown(text)}")))
     except NothingImportedError as exc:
         print_skips(exc.skips)
         raise fail(f"{exc} (nothing was written)", ExitCode.NO_DATA) from None

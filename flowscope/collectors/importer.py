@@ -961,6 +961,15 @@ def import_run_rows(result: ImportResult, counts: dict[str, Counter], started: d
 
 # ---------------------------------------------------------------- streamed files
 
+Progress = Callable[[str], None]
+"""Where an import says how far it is, a line at a time ("orders.jsonl: line 1,200,000 read, 14,000 executions
+stored"): the CLI's spinner. Paths and counts only, never a record's content."""
+
+
+def _silent(_text: str) -> None:
+    """The default `Progress`: says nothing."""
+
+
 CHUNK_RECORDS = 100_000
 """Records of whole executions transformed, assembled and committed together when streaming."""
 COLLECT_EVERY = 10
@@ -1007,8 +1016,10 @@ def _call_handler(handler: Callable[[Any, ImportContext], Batch], doc: Any, ctx:
 class _FileStream:
     """One streamed file: chunks of whole executions through the format's handler to the writer."""
 
-    def __init__(self, plan: _Streamed, ctx: ImportContext, result: ImportResult, writer: _Writer) -> None:
+    def __init__(self, plan: _Streamed, ctx: ImportContext, result: ImportResult, writer: _Writer,
+                 progress: Progress = _silent) -> None:
         self.plan, self.ctx, self.result, self.writer = plan, ctx, result, writer
+        self.progress = progress
         self.handler = handler_for(plan.fmt)
         self.reported: set[tuple[str, str]] = set()
         self.chunks = 0
@@ -1024,6 +1035,9 @@ class _FileStream:
                 self._skip(Skip(name, f"line {number}", "not a record of an execution (no readable execution id)"))
             if groups.ready_records >= CHUNK_RECORDS:
                 self._transform(groups.take_ready())
+            if block.lines:
+                self.progress(f"{name}: line {block.lines[-1]:,} read, {self.writer.executions_written:,} "
+                              "execution(s) stored")
         self._transform(groups.take_all())
         if groups.revisit:
             # records of executions already written came later: read them again, whole
@@ -1096,8 +1110,16 @@ def files_of(paths: list[Path]) -> list[Path]:
     return list(out.values())
 
 
+def _announced(paths: list[Path], progress: Progress) -> Iterator[Path]:
+    """`paths`, each said as it is read (a folder of thousands of exported documents takes minutes)."""
+    for number, path in enumerate(paths, start=1):
+        progress(f"reading {path} ({number:,} of {len(paths):,} file(s))")
+        yield path
+
+
 def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = None, fmt: str | None = None,
-                 execution_id: str | None = None, say: "Say | None" = None) -> ImportResult:
+                 execution_id: str | None = None, say: "Say | None" = None,
+                 progress: Progress = _silent) -> ImportResult:
     """Read, transform and store native files.
 
     JSON and YAML documents (and JSON Lines of formats read whole) are all read and checked
@@ -1113,7 +1135,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
     leaves no empty store folder behind.
 
     `say`: where a one-off upgrade of the store that takes seconds says it starts and ends, before the
-    first write (`store_upgrades.upgrade_store`).
+    first write (`store_upgrades.upgrade_store`). `progress`: where it says how far it is (`Progress`).
 
     Raises NativeFormatError (a file that cannot be read) or NothingImportedError (no usable
     record in any file); in both cases nothing is written, unless PartlyImportedError says so.
@@ -1125,7 +1147,8 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
     with gc_paused():
         plans = {path: _stream_plan(path, cloud=cloud, fmt=fmt) for path in paths}
         whole = [path for path, plan in plans.items() if plan is None]
-        loaded = list(_load(whole, cloud=cloud, fmt=fmt, execution_id=execution_id, seen_at=started,
+        loaded = list(_load(_announced(whole, progress), cloud=cloud, fmt=fmt, execution_id=execution_id,
+                            seen_at=started,
                             warnings=result.warnings, empty=result.empty_documents,
                             empty_files=result.empty_files))
         result.warnings.extend(f"{where}: an empty {'file' if where in result.empty_files else 'list'} (a query "
@@ -1135,6 +1158,8 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
         _pair_aws_histories(loaded)
         writer = _Writer(store, result, started, say)
         _share_import_options(loaded, writer.stored_rows_of)
+        if loaded:
+            progress(f"transforming and storing {len(loaded):,} document(s)")
         batch = _transform(loaded, result)
         result.skips.extend(batch.skips)
         result.unknown_event_types.update(batch.unknown_event_types)
@@ -1149,7 +1174,7 @@ def import_files(store: StoreTarget, paths: list[Path], *, cloud: str | None = N
             ctx = ImportContext(source_name=str(plan.path), seen_at=started, source=Source.IMPORT,
                                 execution_id=execution_id, options={DEFER_ASSEMBLE: True})
             try:
-                _FileStream(plan, ctx, result, writer).run()
+                _FileStream(plan, ctx, result, writer, progress).run()
             except NativeFormatError as exc:
                 raise writer.fail(exc) from None
         if not writer.rows:

@@ -367,3 +367,23 @@ def test_bench_stage_breakdown_times_every_stage(tmp_path, sim):
                   "assemble (with stored rows)", "store: validate (rows -> Arrow)", "store: Delta append"):
         assert out[f"stage: {stage}"] > 0, stage
     assert sum(v for k, v in out.items() if k.startswith("stage: ")) <= out["cpu_s"]
+
+
+def test_an_import_says_how_far_it_is(sim, tmp_path):
+    """A 10M-record export imports for minutes behind a spinner that said only "importing": each file read whole is
+    named as it is read, and a streamed file says its last line read and the executions stored so far, both only
+    growing, the last line the file's last, the count at most what the import stores. Paths and counts only."""
+    records = export(sim)
+    logs = write_jsonl(tmp_path / "logs.jsonl", records)
+    machines = machine_files(tmp_path, sim)
+    said: list[str] = []
+    result = import_files(tmp_path / "store", [logs, *machines], progress=said.append)
+    reading = [line for line in said if line.startswith("reading ")]
+    assert reading == [f"reading {path} ({n:,} of {len(machines):,} file(s))"
+                       for n, path in enumerate(sorted(machines), start=1)]
+    streamed = [line for line in said if line.startswith(f"{logs}: line ")]
+    lines = [int(line.split(": line ", 1)[1].split(" ", 1)[0].replace(",", "")) for line in streamed]
+    stored = [int(line.split(" read, ", 1)[1].split(" ", 1)[0].replace(",", "")) for line in streamed]
+    assert len(streamed) > 3 and lines == sorted(lines) and lines[-1] == len(records)
+    assert stored == sorted(stored) and 0 < stored[-1] <= result.written["executions"]
+    assert not any(str(records[0]["execution_arn"]) in line for line in said)      # no record's content

@@ -926,8 +926,8 @@ REPORT_HELP = (
     "else 3 no executions in the window, a failed last collection or data ending well before the window "
     "does, else 6 the store refused the findings history, else 0; 2 for a bad flag or path."
 )
-CHARTS_HELP = ("inline: the chart libraries in the file (opens offline, ~1 MB); cdn: loaded from cdn.jsdelivr.net "
-               "(a smaller file). Default: inline (run: [report] charts, else inline).")
+CHARTS_HELP = literal("inline: the chart libraries in the file (opens offline, ~1 MB); cdn: loaded from "
+                      "cdn.jsdelivr.net (a smaller file). Default: inline (run: [report] charts, else inline).")
 PLOTLY_HELP = "The former name of --charts (the charts are no longer plotly's)."
 
 

@@ -99,9 +99,9 @@ STAGES = (
     # (module, attribute, label): the import's stages, timed where each is called from
     ("flowscope.collectors.streaming", "_decode", "decode (orjson, per 4 MB block)"),
     ("flowscope.collectors.streaming", "ExecutionGroups.add_all", "group by execution"),
-    ("flowscope.collectors.importer", "_call_handler", "transform (log records -> rows)"),
-    ("flowscope.collectors.importer", "assemble_batch", "assemble (with stored rows)"),
-    ("flowscope.collectors.importer", "_drop_unchanged", "drop unchanged"),
+    ("flowscope.collectors.import_stream", "_call_handler", "transform (log records -> rows)"),
+    ("flowscope.collectors.import_writer", "assemble_batch", "assemble (with stored rows)"),
+    ("flowscope.collectors.import_writer", "_drop_unchanged", "drop unchanged"),
     ("flowscope.store.store", "validate_batch", "store: validate (rows -> Arrow)"),
     ("flowscope.store.staging", "stage", "store: stage"),
     ("flowscope.store.delta", "existing_partitions", "store: look up stored keys"),

@@ -34,7 +34,7 @@ def sim():
 
 @pytest.fixture(autouse=True)
 def small_chunks(monkeypatch):
-    monkeypatch.setattr(importer, "CHUNK_RECORDS", CHUNK)
+    monkeypatch.setattr("flowscope.collectors.import_stream.CHUNK_RECORDS", CHUNK)
     monkeypatch.setattr(streaming, "BLOCK_BYTES", 50_000)      # ~150 records: several blocks per chunk
 
 

@@ -72,7 +72,8 @@ def test_the_shortcut_finds_what_the_reads_find(tmp_path, monkeypatch, module, n
     store = _store(tmp_path, filled=filled)
     general = check(_ctx(store, known=False))
     reads = []
-    monkeypatch.setattr(module, "execute", lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
+    monkeypatch.setattr(f"{getattr(module, name).__module__}.execute",      # where the check looks it up
+                        lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
     got = check(_ctx(store, known=True))
     assert got == general and bool(got) is filled, name
     # the express check reads the definitions either way; the steps' resources only when some are stored

@@ -212,14 +212,12 @@ def test_failure_bursts_are_the_same_from_the_shared_read_or_their_own(monkeypat
     """The failure episodes' buckets come from the shared step read (`cost.failure_buckets`) while the window's
     buckets x workflows stay within `cost.FOLDED_BUCKETS_MAX`, else from a read of the candidates' visits:
     the same burst either way, the bucket that straddles `since` counting the window's visits only."""
-    from flowscope.analysis import cost
-
     def finding(**kw: object) -> tuple:
         w = _burst_world(SINCE - 6 * H, UNTIL, *bad)      # visits in the previous window too
         row = of(analyze(w.tables(), since=SINCE, until=UNTIL, now=UNTIL), "failing_step").iloc[0]
         return row.title, row.window_start, row.window_end, row.monthly_usd, row.evidence
 
     shared = finding()
-    monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+    monkeypatch.setattr("flowscope.analysis.step_stats.FOLDED_BUCKETS_MAX", 0)
     own = finding()
     assert shared[4]["episode"] is not None and shared == own

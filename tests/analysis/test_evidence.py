@@ -206,7 +206,8 @@ def test_add_edges_reads_only_the_edges_into_the_findings_steps(monkeypatch):
     from flowscope.analysis import cost
     asked = []
     whole = cost.edge_costs
-    monkeypatch.setattr(cost, "edge_costs", lambda ctx, wfs, into=None: asked.append(into) or whole(ctx, wfs, into))
+    monkeypatch.setattr("flowscope.analysis.cost_evidence.edge_costs",
+                        lambda ctx, wfs, into=None: asked.append(into) or whole(ctx, wfs, into))
     f = of(run(polling_world()), "polling_loop")
     assert asked == [{"Wait", "Check", "IsReady"}]
     assert [(e["from"], e["to"]) for e in f.iloc[0].evidence["edges"]] == \

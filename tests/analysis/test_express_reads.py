@@ -40,7 +40,8 @@ def test_only_the_candidates_are_read_and_each_reason_still_rules_out(monkeypatc
     asked = []
     for name in ("_express_blocked", "_longest_running_ms"):
         real = getattr(cost, name)
-        monkeypatch.setattr(cost, name, lambda ctx, ids, real=real: asked.append(sorted(ids)) or real(ctx, ids))
+        monkeypatch.setattr(f"flowscope.analysis.express_candidates.{name}",
+                            lambda ctx, ids, real=real: asked.append(sorted(ids)) or real(ctx, ids))
     w, ids = _world()
     df = analyze(w.tables(), since=T0, until=END, now=END, thresholds=TH)
     found = df[df["kind"] == "express_candidate"]
@@ -52,8 +53,8 @@ def test_only_the_candidates_are_read_and_each_reason_still_rules_out(monkeypatc
 def test_no_read_when_no_workflow_is_a_candidate(th, monkeypatch):
     def unread(*_a):
         raise AssertionError("read for no candidate")
-    monkeypatch.setattr(cost, "_express_blocked", unread)
-    monkeypatch.setattr(cost, "_longest_running_ms", unread)
+    monkeypatch.setattr("flowscope.analysis.express_candidates._express_blocked", unread)
+    monkeypatch.setattr("flowscope.analysis.express_candidates._longest_running_ms", unread)
     w, _ids = _world()
     df = analyze(w.tables(), since=T0, until=END, now=END, thresholds=th)
     assert df[df["kind"] == "express_candidate"].empty
@@ -69,7 +70,8 @@ def test_runs_still_going_are_read_only_when_the_runs_count_some(going, monkeypa
         w.rows["executions"] = [e for e in w.rows["executions"] if e[C.status] != Status.RUNNING]
     ctx = build_context(w.tables(), since=T0, until=END, now=END)
     reads = []
-    monkeypatch.setattr(cost, "execute", lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
+    monkeypatch.setattr("flowscope.analysis.express_candidates.execute",
+                        lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
     got = cost._longest_running_ms(ctx, list(ids.values()))
     if going:                                      # the run seen going an hour before the window's end
         assert got == {ids["running"]: 3_600_000.0} and len(reads) == 1

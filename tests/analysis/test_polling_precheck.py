@@ -36,9 +36,9 @@ WORLDS = {
 @pytest.mark.parametrize("name", list(WORLDS))
 def test_the_precheck_finds_the_searchs_loops(name, since, folded, monkeypatch):
     if not folded:                          # the shared read by window, not by failure bucket
-        monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+        monkeypatch.setattr("flowscope.analysis.step_stats.FOLDED_BUCKETS_MAX", 0)
     got = _loops(_ctx(WORLDS[name](), since))
-    monkeypatch.setattr(cost, "_may_poll", lambda ctx: True)
+    monkeypatch.setattr("flowscope.analysis.polling_loops._may_poll", lambda ctx: True)
     assert got == _loops(_ctx(WORLDS[name](), since))
     assert bool(got) is (name == "a polling loop")
 
@@ -48,7 +48,7 @@ def test_no_search_without_the_wait_visits_for_one_loop(world, searched, monkeyp
     ctx = _ctx(world)
     cost._step_window_groups(ctx)                  # read by the analysis anyway
     reads = []
-    monkeypatch.setattr(cost, "execute", lambda expr, **kw: reads.append(expr) or [][0])
+    monkeypatch.setattr("flowscope.analysis.polling_loops.execute", lambda expr, **kw: reads.append(expr) or [][0])
     if searched:
         with pytest.raises(IndexError):
             cost.polling_loops(ctx)
@@ -60,7 +60,7 @@ def test_no_search_without_the_wait_visits_for_one_loop(world, searched, monkeyp
 @pytest.mark.parametrize("folded", [True, False])
 def test_the_precheck_counts_the_windows_wait_visits(folded, monkeypatch):
     if not folded:
-        monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+        monkeypatch.setattr("flowscope.analysis.step_stats.FOLDED_BUCKETS_MAX", 0)
     for visits, may in ((40, True), (41, False)):                      # 10 runs x 4 Waits in the window
         th = dataclasses.replace(Thresholds(), polling_min_visits=visits)
         assert cost._may_poll(dataclasses.replace(_ctx(polling_world(polls=4)), thresholds=th)) is may

@@ -11,7 +11,7 @@ import re
 import pandas as pd
 import pytest
 
-from flowscope.analysis import pricing, runs
+from flowscope.analysis import pricing, runs, tables_executions
 from flowscope.analysis import tables as q
 from flowscope.model import C, Meter
 from flowscope.store import Store
@@ -87,7 +87,7 @@ def test_a_runs_steps_attempts_and_usage_open_its_days_file_alone(tmp_path, monk
     files = store.snapshot_files()
     assert {len(files[t].files) for t in ("steps", "attempts", "usage")} == {8}
     con = q.prepare(store.connect().cursor())
-    reads = _recorded(monkeypatch, q)
+    reads = _recorded(monkeypatch, tables_executions)
     ex = runs[6]
     detail = q.execution_detail(con, ex[C.cloud], ex[C.execution_id])
     assert detail is not None and {k: len(f) for k, f in detail.items()} == {"execution": 1, "steps": 1, "attempts": 2,
@@ -213,7 +213,7 @@ def test_runs_found_together_are_each_ones_find(tmp_path, monkeypatch):
     known, wrong, undated = made[1], made[2], made[6]
     ids = [known[C.execution_id], wrong[C.execution_id], undated[C.execution_id], "nope", known[C.execution_id]]
     days = [known[C.start_date], wrong[C.start_date] + DAY, None, known[C.start_date], None]
-    reads = _recorded(monkeypatch, q)
+    reads = _recorded(monkeypatch, tables_executions)
     got = q.find_executions(con, ids, days)
     # the days of `known` and `wrong`, a file of each cloud each; then `wrong`, `undated` and "nope" at once
     assert _files_read(con, reads) == [("executions", [4]), ("executions", ALL)]

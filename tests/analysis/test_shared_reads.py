@@ -229,7 +229,7 @@ def test_step_window_stats_are_the_same_read_with_buckets_or_without(monkeypatch
     folded = _fresh()
     assert cost._buckets_folded(folded) and "bucket" in cost._step_window_groups(folded).columns
     got = cost.step_window_stats(folded)
-    monkeypatch.setattr(cost, "FOLDED_BUCKETS_MAX", 0)
+    monkeypatch.setattr("flowscope.analysis.step_stats.FOLDED_BUCKETS_MAX", 0)
     plain = _fresh()
     want = cost.step_window_stats(plain)
     assert not cost._buckets_folded(plain) and cost.failure_buckets(plain, want) is None

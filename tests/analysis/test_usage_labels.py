@@ -56,9 +56,11 @@ def _with_sql(compute, monkeypatch) -> tuple[pd.DataFrame, list[str]]:
         sql.append(ibis.to_sql(expr))
         return real(expr, **kwargs)
 
-    monkeypatch.setattr(cost, "execute", recording)
+    for module in ("cost_reads", "step_stats"):      # step_meter_costs' read, _step_window_groups'
+        monkeypatch.setattr(f"flowscope.analysis.{module}.execute", recording)
     got = compute()
-    monkeypatch.setattr(cost, "execute", real)
+    for module in ("cost_reads", "step_stats"):
+        monkeypatch.setattr(f"flowscope.analysis.{module}.execute", real)
     return got, sql
 
 

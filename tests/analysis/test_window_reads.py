@@ -29,7 +29,8 @@ def read_views(monkeypatch) -> list[str]:
         names.extend(node.name for node in expr.op().find(ops.DatabaseTable))
         return real(expr, **kwargs)
 
-    for module in ("base", "collection", "cost", "failures", "latency", "retries", "stuck", "suite"):
+    for module in ("base", "collection", "cost_reads", "step_stats", "cost_evidence", "costly_steps", "polling_loops",
+                   "express_candidates", "plan_what_ifs", "failures", "latency", "retries", "stuck", "suite"):
         mod = __import__(f"flowscope.analysis.{module}", fromlist=["execute"])
         if getattr(mod, "execute", None) is real:
             monkeypatch.setattr(mod, "execute", recording)

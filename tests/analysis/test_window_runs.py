@@ -53,6 +53,7 @@ def test_the_analyses_count_the_window_without_a_read_of_their_own(monkeypatch):
     until = T0 + dt.timedelta(days=17)
     ctx = build_context(_world().tables(), since=T0 + dt.timedelta(days=3), until=until, now=until)
     reads = []
-    monkeypatch.setattr(cost, "execute", lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
+    monkeypatch.setattr("flowscope.analysis.cost_reads.execute",
+                        lambda expr, **kw: reads.append(expr) or execute(expr, **kw))
     cost.workflow_executions(ctx)
     assert len(reads) == 1                                # the durations' read alone

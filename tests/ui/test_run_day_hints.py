@@ -10,6 +10,7 @@ import re
 import pytest
 
 from flowscope.analysis import tables as q
+from flowscope.analysis import tables_executions
 from flowscope.model import C, Cloud
 from flowscope.store import Store
 from flowscope.textsafety import markdown_text as md
@@ -111,7 +112,7 @@ def test_a_links_two_runs_are_found_in_one_read_of_every_file(map_store, monkeyp
     dates = _start_dates(map_store)
     a, b = sorted(e for e in dates if ":exec-" in e)[-2:]
     data._cached.clear()        # read now, not from an earlier test's cache
-    reads = _recorded(monkeypatch, q)
+    reads = _recorded(monkeypatch, tables_executions)
     at = open_page(app(map_store, monkeypatch, window="7d", a=a, b=b), "compare")
     no_exception(at)
     by_id = [(sql, params) for sql, params in reads if re.search(rf"FROM executions WHERE .*{C.execution_id} (=|IN) ",
@@ -135,7 +136,7 @@ def test_compares_address_names_both_runs_days_so_its_link_reads_no_other_file(m
     no_exception(at)
     assert (_param(at, "a_day"), _param(at, "b_day")) == (dates[a].isoformat(), dates[b].isoformat())
     data._cached.clear()
-    reads = _recorded(monkeypatch, q)
+    reads = _recorded(monkeypatch, tables_executions)
     at = open_page(app(map_store, monkeypatch, window="7d", a=a, b=b, a_day=dates[a].isoformat(),
                        b_day=dates[b].isoformat()), "compare")
     no_exception(at)

@@ -14,8 +14,8 @@ rule of analyze, report and run in outcome.py.
 
 The commands' modules are imported below in the order `flowscope --help` lists the commands (each registers
 its command on `app` when imported). What other code and the tests use from here is re-exported (`__all__`).
-A test replaces `app`, `_serve` or `_run_sync` here: `main` calls the `app` this module holds, and `demo`,
-`dashboard` and `run` import `_serve` and `_run_sync` from here when they run.
+A test replaces `app` here (`main` calls the `app` this module holds); any other name is replaced in the module
+that reads it (`flowscope.cli.dashboard._serve`, `flowscope.cli.run._run_sync`).
 """
 
 from __future__ import annotations
@@ -31,7 +31,6 @@ from flowscope.cli.outcome import verdict
 from flowscope.cli.output import OUTPUT_CLOSED, err, fail, note, shown, tagged
 from flowscope.cli.report_options import _check_report_flags, _run_options
 from flowscope.cli.root import app
-from flowscope.cli.serving import _serve
 from flowscope.exitcodes import ExitCode
 
 # isort: off
@@ -39,7 +38,6 @@ from flowscope.exitcodes import ExitCode
 # `app` when it is imported (none imports another command's module)
 from flowscope.cli import demo, dashboard, collect, doctor, analyze, report, run  # noqa: F401
 from flowscope.cli.doctor import EXTRAS, _extra_lines
-from flowscope.cli.run import _run_sync
 # isort: on
 
 __all__ = [
@@ -55,12 +53,8 @@ __all__ = [
     "verdict",
     # report_options.py
     "_check_report_flags", "_run_options",
-    # serving.py
-    "_serve",
     # doctor.py
     "EXTRAS", "_extra_lines",
-    # run.py
-    "_run_sync",
 ]
 
 

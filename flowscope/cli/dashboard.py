@@ -10,6 +10,7 @@ from flowscope.cli.loading import _open_store, _settings, _thresholds
 from flowscope.cli.options import ConfigOpt, PortOpt, ReadStoreOpt
 from flowscope.cli.output import literal
 from flowscope.cli.root import app
+from flowscope.cli.serving import _serve
 
 DASHBOARD_HELP = literal("Serve the dashboard (Streamlit) on localhost. Exit 2 when the store does not exist, "
                           "the config's thresholds or [auth] table is wrong, or the server stops by itself (a port "
@@ -25,8 +26,6 @@ def dashboard(
         help=literal("Address to bind; other than loopback only with [auth] configured."))] = "127.0.0.1",
 ) -> None:
     """Serve the dashboard (`DASHBOARD_HELP`)."""
-    from flowscope.cli import _serve  # from the package when it runs: a test replaces it there
-
     settings = _settings(config, store)
     _thresholds(settings)       # pages computed with the defaults in place of bad thresholds said nothing
     _open_store(settings.store_path)

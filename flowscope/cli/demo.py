@@ -11,7 +11,7 @@ from flowscope.cli.loading import _settings, _thresholds
 from flowscope.cli.options import ConfigOpt, DemoStoreOpt, PortOpt
 from flowscope.cli.output import err, fail, note, status
 from flowscope.cli.root import app
-from flowscope.cli.serving import _check_dashboard_environment
+from flowscope.cli.serving import _check_dashboard_environment, _serve
 from flowscope.cli.store_folder import _refuse_foreign
 from flowscope.format import fmt_count
 from flowscope.settings import DEMO_STORE
@@ -34,7 +34,6 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.cli import _serve  # from the package when it runs: a test replaces it there
     from flowscope.simulate.demo import build_demo, holds_a_demo_only
     from flowscope.simulate.rebuild import clear_killed_builds, rebuild_beside
     from flowscope.store import Store, StoreError

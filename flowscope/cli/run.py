@@ -138,7 +138,6 @@ def run_(
         "Send every target the status and every open finding at or above its min_severity again, "
         "even if it was told already."))] = False,
 ) -> None:
-    from flowscope.cli import _run_sync  # from the package when it runs: a test replaces it there
     from flowscope.model import UTC
     from flowscope.report import SUFFIX
     from flowscope.report.notify import deliver, parse_targets

@@ -329,7 +329,7 @@ def test_a_config_mistake_names_the_file_and_its_line(tmp_path, monkeypatch, tex
     with the default thresholds in place of bad ones (here it would start a server: it must not)."""
     store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
     cfg = config(tmp_path, text, store=False)
-    monkeypatch.setattr("flowscope.cli._serve", lambda *_a, **_k: pytest.fail("the dashboard was served"))
+    monkeypatch.setattr("flowscope.cli.dashboard._serve", lambda *_a, **_k: pytest.fail("the dashboard was served"))
     for command in commands:
         extra = {"report": ["--out", str(tmp_path / "r.md"), "--format", "md"],
                  "run": ["--report-dir", str(tmp_path / "out"), "--no-sync", "--no-notify"]}.get(command, [])
@@ -470,9 +470,7 @@ def test_an_empty_filter_argument_says_so_in_the_notebook(tmp_path, name):
 def test_run_refuses_an_empty_window_before_it_syncs(tmp_path, monkeypatch):
     """`run --since 2026-11-20 --until 2026-11-10` synced every source first (minutes against real clouds)
     and only then said "the window is empty" (exit 2): the window is checked before anything runs."""
-    import flowscope.cli as cli
-
-    monkeypatch.setattr(cli, "_run_sync", lambda *a, **k: pytest.fail("it synced first"))
+    monkeypatch.setattr("flowscope.cli.run._run_sync", lambda *a, **k: pytest.fail("it synced first"))
     result = runner.invoke(app, ["run", "--config", config(tmp_path, GCP), "--report-dir", str(tmp_path / "r"),
                                  "--since", "2026-11-20", "--until", "2026-11-10"])
     assert result.exit_code == ExitCode.USAGE, result.output

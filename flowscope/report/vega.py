@@ -69,14 +69,19 @@ def check_libraries() -> None:
     _vl_convert()
 
 
+def _versions(vlc: Any) -> tuple[str, str, str]:
+    """Vega's, Vega-Lite's and vega-embed's versions in vl-convert's bundle (its Vega-Lite: the newest it has),
+    which name the cached bundle and pin the CDN's scripts alike."""
+    return vlc.get_vega_version(), vlc.get_vegalite_versions()[-1], vlc.get_vega_embed_version()
+
+
 @functools.cache
 def inline_libraries() -> str:
     """Vega, Vega-Lite and vega-embed as one script (it sets `window.vegaEmbed`): the cached bundle of this
     vl-convert when the cache holds it (a file only this user could have written), else made and kept."""
     vlc = _vl_convert()
     where = usercache.folder(CACHE_FOLDER)
-    name = (f"vega-{version('vl-convert-python')}-{vlc.get_vega_version()}-{vlc.get_vegalite_versions()[-1]}-"
-            f"{vlc.get_vega_embed_version()}.js")
+    name = f"vega-{version('vl-convert-python')}-{'-'.join(_versions(vlc))}.js"
     try:
         if usercache.private(where) and usercache.private(where / name):
             return (where / name).read_text(encoding="utf-8")
@@ -94,10 +99,8 @@ def inline_libraries() -> str:
 @functools.cache
 def cdn_scripts() -> tuple[str, ...]:
     """The libraries' jsDelivr URLs, at the versions of the inlined bundle."""
-    vlc = _vl_convert()
-    return (f"{CDN_ORIGIN}/npm/vega@{vlc.get_vega_version()}",
-            f"{CDN_ORIGIN}/npm/vega-lite@{vlc.get_vegalite_versions()[-1]}",
-            f"{CDN_ORIGIN}/npm/vega-embed@{vlc.get_vega_embed_version()}")
+    libraries = ("vega", "vega-lite", "vega-embed")
+    return tuple(f"{CDN_ORIGIN}/npm/{name}@{v}" for name, v in zip(libraries, _versions(_vl_convert()), strict=True))
 
 
 def script_json(value: Any) -> str:

@@ -102,3 +102,36 @@ def test_a_past_revision_with_no_time_is_dated_before_the_stored_current_one(tmp
     seen, revision = current(store)
     assert revision == "000003-c1f"
     assert seen["000002-a7b"] == first["000003-c1f"] - dt.timedelta(microseconds=1)
+
+
+# the workflow deleted and created again under its name: GCP numbers its revisions from 000001 again
+RECREATED = {**NEW, "revisionId": "000001-e42", "createTime": "2026-11-02T00:00:00.000000000Z",
+             "updateTime": "2026-11-02T00:00:00.000000000Z", "revisionCreateTime": "2026-11-02T00:00:00.000000000Z"}
+
+
+def test_a_workflow_created_again_is_current_though_its_revisions_start_again_at_1(tmp_path):
+    """The old workflow's 000003 has the higher ordinal, but the new one's 000001 was created after it."""
+    store = Store(tmp_path / "s")
+    import_files(store, [write(tmp_path / "before-delete.json", NEW)])
+    import_files(store, [write(tmp_path / "after-create.json", RECREATED)])
+    _, revision = current(store)
+    assert revision == "000001-e42"                 # was 000003-c1f: the old workflow's ordinal came first
+
+
+def test_an_export_of_the_deleted_workflow_imported_later_stays_past(tmp_path):
+    store = Store(tmp_path / "s")
+    import_files(store, [write(tmp_path / "after-create.json", RECREATED)])
+    first, _ = current(store)
+    import_files(store, [write(tmp_path / "before-delete.json", NEW)])
+    seen, revision = current(store)
+    assert revision == "000001-e42"
+    assert seen["000001-e42"] == first["000001-e42"]
+    assert seen["000003-c1f"] == dt.datetime(2026, 10, 30, 8, tzinfo=UTC)      # dated by its own creation
+
+
+def test_one_export_holding_both_workflows_names_the_new_one_current(tmp_path):
+    """A revisions listing saved across the delete (or two files in one import): the last created is current."""
+    store = Store(tmp_path / "s")
+    import_files(store, [write(tmp_path / "both.json", {"workflows": [NEW, RECREATED]})])
+    _, revision = current(store)
+    assert revision == "000001-e42"

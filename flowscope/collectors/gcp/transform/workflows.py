@@ -56,13 +56,18 @@ def _workflow_of(doc: Any) -> str | None:
     return workflow_id(parts["p"], parts["l"], parts["w"]) if parts and not parts["e"] else None
 
 
-def revision_order(doc: Mapping[str, Any]) -> tuple[int, dt.datetime]:
-    """How new a revision is: its ordinal ("000003-1a2" -> 3), then its revisionCreateTime. GCP numbers a
-    workflow's revisions in order and has no rollback (deploying an older source makes a new revision), so
-    the highest is the current one. An unreadable ordinal ("²", thousands of digits: a hostile file) is -1."""
+def revision_order(doc: Mapping[str, Any]) -> tuple[dt.datetime, int]:
+    """How new a revision is: its revisionCreateTime, then its ordinal ("000003-1a2" -> 3). GCP has no rollback
+    (deploying an older source makes a new revision), so the last created is the current one.
+
+    The time comes first: a workflow deleted and created again under its name numbers its revisions from
+    000001 again, so its old 000005 has the higher ordinal, but every revision of the new workflow was created
+    after the old one was deleted. Within one workflow the two orders agree, and the ordinal breaks a tie (or
+    orders revisions whose file holds no creation time, which sort before those that do: every Workflow
+    resource of the API has one). An unreadable ordinal ("²", thousands of digits: a hostile file) is -1."""
     head = str(doc.get("revisionId") or "").partition("-")[0]
     ordinal = int(head) if head.isdecimal() and len(head) < 19 else -1
-    return ordinal, _time(doc, "revisionCreateTime") or dt.datetime.min.replace(tzinfo=dt.timezone.utc)
+    return _time(doc, "revisionCreateTime") or dt.datetime.min.replace(tzinfo=dt.timezone.utc), ordinal
 
 
 def workflow_records(doc: Any) -> list[Any]:

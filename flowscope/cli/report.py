@@ -27,7 +27,6 @@ from flowscope.cli.outcome import _coverage_notes, verdict
 from flowscope.cli.output import fail, note
 from flowscope.cli.report_content import _history_held, _report_content, _unrecorded
 from flowscope.cli.report_files import (
-    CHARTED_FORMATS,
     STDOUT_FORMATS,
     _check_chart_libraries,
     _check_outside_store,
@@ -103,8 +102,7 @@ def report(
         _check_writable(out)
     if format == "pdf":
         _check_pdf_printer()
-    if format in CHARTED_FORMATS:
-        _check_chart_libraries()
+    _check_chart_libraries({format}, mode)
     settings = _settings(config, store)
     target = _open_store(settings.store_path)
     gc.freeze()    # as `analyze` does

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -92,12 +93,16 @@ CHARTED_FORMATS = frozenset({"html", "pdf"})
 """The report formats with charts (drawn by Vega, its libraries from vl-convert-python)."""
 
 
-def _check_chart_libraries() -> None:
-    """Exit 2 before any work when the charts' libraries are not installed (`vega.check_libraries`)."""
+def _check_chart_libraries(formats: Collection[str], charts: str) -> None:
+    """Exit 2 before any work when a format of `formats` has charts and their libraries are not installed, or
+    when html's `--charts cdn` has no pinned files for this vl-convert (`vega.check_libraries`; the PDF always
+    inlines them)."""
     from flowscope.report.vega import ChartsUnavailable, check_libraries
 
+    if CHARTED_FORMATS.isdisjoint(formats):
+        return
     try:
-        check_libraries()
+        check_libraries(charts if "html" in formats else "inline")
     except ChartsUnavailable as exc:
         raise fail(str(exc)) from None
 

@@ -16,7 +16,6 @@ from flowscope.cli.outcome import _coverage_notes, verdict
 from flowscope.cli.output import fail, literal, note, status
 from flowscope.cli.report_content import _history_held, _report_content, _unrecorded
 from flowscope.cli.report_files import (
-    CHARTED_FORMATS,
     _check_chart_libraries,
     _check_outside_store,
     _check_pdf_printer,
@@ -164,8 +163,7 @@ def run_(
     _check_outside_store(report_dir, settings.store_path, folder=True)
     if "pdf" in names:
         _check_pdf_printer()
-    if not CHARTED_FORMATS.isdisjoint(names):
-        _check_chart_libraries()
+    _check_chart_libraries(names.keys(), charts_mode)     # charts_mode: the flag's, or [report] charts
     sync_failed = _run_sync(settings, do_sync)
     target = _open_store(settings.store_path)
     with _history_held(target):      # from reading the history to recording what the messages told

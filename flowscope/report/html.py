@@ -3,7 +3,8 @@
 Jinja2 with autoescape lays out `ReportContent`; every cloud-originated string reaches the page
 as escaped text. Charts are the dashboard's own Vega-Lite specs (`flowscope.ui.charts`, which imports
 no Streamlit), embedded as JSON data blocks and drawn by vega-embed (`report/vega.py`), its libraries
-inlined by default (the file opens offline) or loaded from jsDelivr (`cdn`). A Content-Security-Policy
+inlined by default (the file opens offline) or loaded from jsDelivr (`cdn`: exact files, each with its
+Subresource Integrity hash, so the browser runs no other bytes; `vega.CDN_FILES`). A Content-Security-Policy
 with a per-file nonce lets only the report's own scripts run, so even a name that slipped through could
 not run one.
 """
@@ -58,7 +59,8 @@ th{background:#f6f6f6} td.n{text-align:right;white-space:nowrap}
 @media print{body{margin:0;max-width:none}.grid{grid-template-columns:1fr 1fr}}
 </style>
 {% if charts == 'inline' %}<script nonce="{{ nonce }}">{{ vega_js|safe }}</script>
-{% else %}{% for src in cdn_scripts %}<script nonce="{{ nonce }}" src="{{ src }}" charset="utf-8"></script>
+{% else %}{% for s in cdn_scripts %}<script nonce="{{ nonce }}" src="{{ s.url }}" integrity="{{ s.integrity }}" \
+crossorigin="anonymous" charset="utf-8"></script>
 {% endfor %}{% endif %}
 </head><body>
 <h1>{{ c.title }}</h1>

@@ -9,15 +9,22 @@ no escaping of their own here; the page's Content-Security-Policy lets no other 
 runs without `eval` (its expression interpreter, `ast: true`), which that policy forbids.
 
 The libraries (Vega, Vega-Lite, vega-embed: ~0.9 MB) are inlined from `vl-convert-python`'s bundle, so
-the file opens offline, or loaded from jsDelivr (`cdn`: a file of ~120 kB), pinned to the versions of that
-bundle. Making the bundle costs ~1.1 s of CPU and ~140 MB (vl-convert starts a JavaScript engine), so it is
-kept in the user's cache folder (`usercache`), one file per version, and a report's process reads it.
+the file opens offline, or loaded from jsDelivr (`cdn`: a file of ~120 kB). Making the bundle costs ~1.1 s of
+CPU and ~140 MB (vl-convert starts a JavaScript engine), so it is kept in the user's cache folder
+(`usercache`), one file per version, and a report's process reads it.
+
+The CDN's scripts are the exact npm files of the bundle's versions (`CDN_FILES`, one entry per vl-convert
+version), each with its Subresource Integrity hash: a report holds a team's data, and a CDN that served
+other bytes (or a range such as `vega-lite@6.4`, which jsDelivr resolves to its newest patch) would run
+them in it; the browser refuses a file whose hash differs, and the chart keeps its "not drawn" note. A
+vl-convert the table does not know is refused for `cdn` (`check_libraries`) rather than loaded unpinned.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
 
@@ -55,6 +62,46 @@ class ChartsUnavailable(RuntimeError):
     """vl-convert-python, which holds the inlined libraries, is not installed."""
 
 
+class CdnFilesUnknown(ChartsUnavailable):
+    """The installed vl-convert-python has no entry in `CDN_FILES`: its CDN files would load unpinned."""
+
+
+@dataclass(frozen=True)
+class CdnScript:
+    """One library's published file on jsDelivr: an exact version and path (jsDelivr serves the npm file's
+    own bytes there, where a bare `/npm/pkg@v` lets it pick and minify one) and the file's SRI hash."""
+
+    package: str
+    version: str
+    path: str
+    integrity: str
+
+    @property
+    def url(self) -> str:
+        return f"{CDN_ORIGIN}/npm/{self.package}@{self.version}/{self.path}"
+
+
+REGENERATE = "python scripts/cdn_integrity.py"
+"""What prints the `CDN_FILES` entry of the installed vl-convert-python (it asks the npm registry)."""
+_VEGA_6_2_0 = (
+    CdnScript("vega", "6.2.0", "build/vega.min.js",
+              "sha384-0Wc8+KeboSkAq/fK81pd4uFbWKu4ouB+y4KWCYxlC69hRWol7vnc6zZSruXOtc0F"),
+    CdnScript("vega-lite", "6.4.1", "build/vega-lite.min.js",
+              "sha384-QtG7pnWvq1Tk0Rcvl53B1TEVw7U1PUqfciCz3XMUqSmi1fNpJwiv5ml+m5NeOOzH"),
+    CdnScript("vega-embed", "7.0.2", "build/vega-embed.min.js",
+              "sha384-MsH1NE1KRDpmMJCcJ8Ulqhadgiz4lT0GIaHN7DKB1POKAoBhSWywPDQ2sJDkP8M7"),
+)
+CDN_FILES: dict[str, tuple[CdnScript, ...]] = {
+    "1.9.0": _VEGA_6_2_0,
+    "1.9.0.post1": _VEGA_6_2_0,     # a repackaging: its bundle is byte for byte 1.9.0's (checked, sha256)
+}
+"""The CDN files of each vl-convert-python version: Vega, Vega-Lite and vega-embed at the exact versions its
+bundle holds (Vega-Lite's patch read from the bundle: vl-convert names only `6.4`), each file the package.json
+`jsdelivr` field names, and its `sha384-` hash computed from the npm registry's tarball. A new vl-convert's
+entry is printed by `python scripts/cdn_integrity.py` (run in the venv that has it installed; or name the
+packages: `python scripts/cdn_integrity.py vega@6.2.0 vega-lite@6.4.1 vega-embed@7.0.2`)."""
+
+
 def _vl_convert() -> Any:
     try:
         import vl_convert
@@ -64,14 +111,17 @@ def _vl_convert() -> Any:
     return vl_convert
 
 
-def check_libraries() -> None:
-    """ChartsUnavailable when the charts' libraries are missing: what `report` and `run` ask before any work."""
+def check_libraries(charts: str = "inline") -> None:
+    """ChartsUnavailable when the charts' libraries are missing, or (CdnFilesUnknown) when `cdn` has no pinned
+    files for this vl-convert: what `report` and `run` ask before any work."""
     _vl_convert()
+    if charts == "cdn":
+        cdn_scripts()
 
 
 def _versions(vlc: Any) -> tuple[str, str, str]:
-    """Vega's, Vega-Lite's and vega-embed's versions in vl-convert's bundle (its Vega-Lite: the newest it has),
-    which name the cached bundle and pin the CDN's scripts alike."""
+    """Vega's, Vega-Lite's and vega-embed's versions in vl-convert's bundle (its Vega-Lite: the newest it has,
+    a minor version), which name the cached bundle."""
     return vlc.get_vega_version(), vlc.get_vegalite_versions()[-1], vlc.get_vega_embed_version()
 
 
@@ -96,11 +146,17 @@ def inline_libraries() -> str:
     return bundle
 
 
-@functools.cache
-def cdn_scripts() -> tuple[str, ...]:
-    """The libraries' jsDelivr URLs, at the versions of the inlined bundle."""
-    libraries = ("vega", "vega-lite", "vega-embed")
-    return tuple(f"{CDN_ORIGIN}/npm/{name}@{v}" for name, v in zip(libraries, _versions(_vl_convert()), strict=True))
+def cdn_scripts() -> tuple[CdnScript, ...]:
+    """The libraries' pinned jsDelivr files for the installed vl-convert (`CDN_FILES`), in load order;
+    CdnFilesUnknown for a version the table lacks: never a script the browser cannot check."""
+    _vl_convert()
+    installed = version("vl-convert-python")
+    try:
+        return CDN_FILES[installed]
+    except KeyError:
+        raise CdnFilesUnknown(f"the CDN files of vl-convert-python {installed} are not known to this flowscope "
+                              f"(no pinned versions and integrity hashes for them): write the report with "
+                              f"--charts inline") from None
 
 
 def script_json(value: Any) -> str:

@@ -3,7 +3,10 @@ names are shown as text and run nothing; the charts draw offline; the PDF reads 
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 import datetime as dt
+import hashlib
 import shutil
 import subprocess
 
@@ -73,14 +76,21 @@ def test_hostile_names_are_text_and_no_script_of_theirs_runs(hostile_content, br
 
 
 @pytest.mark.skipif(shutil.which("pdftotext") is None, reason="pdftotext (poppler-utils) is not installed")
-def test_a_cdn_report_opened_offline_says_its_charts_are_not_drawn(hostile_content, browser, tmp_path):
+def test_a_cdn_report_opened_offline_says_its_charts_are_not_drawn(hostile_content, browser, tmp_path, monkeypatch):
     """`--charts cdn` opened where the CDN cannot be reached left blank spaces where the charts go; each
-    now says why. Where the CDN answers (served here from the inlined bundle, no network), and inlined, the
-    charts are drawn and the note is gone."""
+    now says why. Where the CDN answers with the bytes the page's integrity hashes name (served here from the
+    inlined bundle, no network, the hashes made its own), and inlined, the charts are drawn and the note is
+    gone. Where it answers with other bytes than the pinned files' (a compromised CDN), Chromium refuses
+    them: nothing of theirs runs and the charts keep their note."""
+    from importlib.metadata import version
+
+    from flowscope.report import vega
     from flowscope.report.html import render_html
     from flowscope.report.vega import NOT_DRAWN, cdn_scripts, inline_libraries
 
-    served = {cdn_scripts()[0]: inline_libraries()}     # the bundle holds all three: the others are empty
+    pinned = cdn_scripts()
+    served = {pinned[0].url: inline_libraries()}     # the bundle holds all three: the others are empty
+    matching = tuple(dataclasses.replace(s, integrity=_sri(served.get(s.url, ""))) for s in pinned)
 
     def cdn(route):
         url = route.request.url
@@ -88,26 +98,43 @@ def test_a_cdn_report_opened_offline_says_its_charts_are_not_drawn(hostile_conte
             return route.continue_()
         if not answering or not url.startswith(vega_cdn):
             return route.abort()
-        return route.fulfill(status=200, content_type="application/javascript", body=served.get(url, ""))
+        fetched.append(url)
+        return route.fulfill(status=200, content_type="application/javascript", body=served.get(url, ""),
+                             headers={"Access-Control-Allow-Origin": "*"})     # jsDelivr's: a crossorigin load
 
     vega_cdn = "https://cdn.jsdelivr.net/npm/"
-    for mode, answering in (("cdn", False), ("cdn", True), ("inline", False)):
+    for mode, answering, files in (("cdn", False, pinned), ("cdn", True, matching), ("cdn", True, pinned),
+                                   ("inline", False, pinned)):
+        monkeypatch.setitem(vega.CDN_FILES, version("vl-convert-python"), files)
         out = tmp_path / f"{mode}.html"
         out.write_text(render_html(hostile_content, charts=mode), encoding="utf-8")
         context = browser.new_context()
         context.route("**/*", cdn)
         page = context.new_page()
+        fetched: list[str] = []
+        console: list[str] = []
+        page.on("console", lambda m, said=console: said.append(m.text))
         page.goto(out.as_uri(), wait_until="load")
         charts = page.locator(".chart")
         assert charts.count() >= 4
-        if mode == "cdn" and not answering:
+        drawn = mode == "inline" or (answering and files == matching)
+        if not drawn:
             notes = [charts.nth(i).inner_text() for i in range(charts.count())]
             assert all(n.strip() == NOT_DRAWN for n in notes), notes
-            assert page.locator(".chart svg").count() == 0
+            assert page.locator(".chart svg").count() == 0 and page.evaluate("window.vega") is None
         else:
             page.wait_for_function(DRAWN, timeout=30_000)
             assert NOT_DRAWN not in page.inner_text("body")
+        if answering:         # served, and then run or refused by its hash
+            assert fetched == [s.url for s in pinned], fetched
+            refused = [m for m in console if "integrity" in m]
+            assert len(refused) == (0 if drawn else 3), console
         context.close()
+
+
+def _sri(body: str) -> str:
+    """The Subresource Integrity value of a served text (its UTF-8 bytes)."""
+    return "sha384-" + base64.b64encode(hashlib.sha384(body.encode("utf-8")).digest()).decode()
 
 
 def test_pdf_holds_the_report_on_pages(hostile_content, tmp_path):

@@ -111,6 +111,7 @@ def test_the_former_plotly_flag_still_works_and_says_its_new_name(healthy_store,
     assert result.exit_code == ExitCode.OK, result.output
     assert "--plotly is now --charts" in " ".join(result.output.split())
     assert 'src="https://cdn.jsdelivr.net/npm/vega@' in (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert 'crossorigin="anonymous"' in (tmp_path / "r.html").read_text(encoding="utf-8")
 
 
 def test_a_path_that_is_not_a_store_exits_2_and_is_not_created(tmp_path):
@@ -346,4 +347,31 @@ def test_a_charted_report_without_its_chart_libraries_is_exit_2_before_any_work(
     assert "vl-convert-python" in result.output and "pip install" in result.output
     assert not (tmp_path / f"r.{fmt}").exists()
     result = report(healthy_store, tmp_path / "r.md", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+
+
+def test_a_cdn_report_of_a_vl_convert_without_pinned_files_is_exit_2_before_any_work(healthy_store, tmp_path,
+                                                                                      monkeypatch):
+    """A vl-convert-python this flowscope has no CDN files for (an upgrade): `--charts cdn` would load scripts
+    no hash pins, so it is refused before the window is analysed or the findings history touched, and says
+    the way out; `--charts inline`, and a format without charts, are written as ever."""
+    from importlib.metadata import version
+
+    from flowscope.report import vega
+    from flowscope.store import Store
+
+    installed = version("vl-convert-python")
+    monkeypatch.delitem(vega.CDN_FILES, installed)
+    before = Store.open(healthy_store).version()
+    for out in (tmp_path / "r.html", "-"):
+        result = report(healthy_store, out, "--charts", "cdn")
+        assert result.exit_code == ExitCode.USAGE, result.output
+        said = " ".join(result.output.split())
+        assert f"the CDN files of vl-convert-python {installed} are not known to this flowscope" in said, said
+        assert "write the report with --charts inline" in said and "<script" not in said
+    assert list(tmp_path.iterdir()) == [] and Store.open(healthy_store).version() == before
+    result = report(healthy_store, tmp_path / "r.html", "--charts", "inline", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert "<script" in (tmp_path / "r.html").read_text(encoding="utf-8")
+    result = report(healthy_store, tmp_path / "r.md", "--charts", "cdn", "--no-history")
     assert result.exit_code == ExitCode.OK, result.output

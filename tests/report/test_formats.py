@@ -44,8 +44,9 @@ def test_html_escapes_hostile_names_and_allows_only_its_own_scripts(hostile_cont
     write_report(hostile_content, "html", out, charts="cdn")
     page = out.read_text()
     assert len(page) < 500_000
-    for library in ("vega", "vega-lite", "vega-embed"):     # pinned to the inlined bundle's versions
-        assert re.search(rf'<script nonce="[^"]+" src="https://cdn\.jsdelivr\.net/npm/{library}@[\d.]+"', page)
+    for library in ("vega", "vega-lite", "vega-embed"):     # pinned to the inlined bundle's exact files
+        assert re.search(rf'<script nonce="[^"]+" src="https://cdn\.jsdelivr\.net/npm/{library}@[\d.]+/build/'
+                         rf'{library}\.min\.js" integrity="sha384-', page)
     assert "<script>window.__pwned" not in page and "<img src=x" not in page
     assert "&lt;script&gt;window.__pwned" in page                    # shown as text
     nonce = re.search(r"'nonce-([^']+)'", page).group(1)
@@ -58,6 +59,29 @@ def test_html_escapes_hostile_names_and_allows_only_its_own_scripts(hostile_cont
     assert all("<" not in block for block in blocks)
     specs = [json.dumps(json.loads(block), ensure_ascii=False) for block in blocks]
     assert any("<script>window.__pwned" in spec for spec in specs)      # read back as the text it is
+
+
+def test_a_cdn_reports_scripts_are_exact_files_the_browser_checks_by_their_hash(hostile_content):
+    """`--charts cdn` loaded `vega-lite@6.4`, a range jsDelivr resolves to its newest patch (not the bundle's
+    6.4.1), and no script carried an integrity hash: a CDN serving other bytes ran them in a page of a team's
+    data. Each script is now an exact npm file (`CDN_FILES`) the browser runs only if its SHA-384 matches."""
+    from importlib.metadata import version
+
+    from flowscope.report import vega
+    from flowscope.report.html import render_html
+
+    page = render_html(hostile_content, charts="cdn")
+    urls = re.findall(r'<script [^>]*\bsrc="([^"]+)"', page)
+    assert len(urls) == 3
+    for url in urls:     # an exact version and the package's own file, never a range jsDelivr resolves
+        assert re.fullmatch(r"https://cdn\.jsdelivr\.net/npm/(vega|vega-lite|vega-embed)@\d+\.\d+\.\d+/build/"
+                            r"\1\.min\.js", url), url
+    nonce = re.search(r"'nonce-([^']+)'", page).group(1)
+    pinned = vega.CDN_FILES[version("vl-convert-python")]
+    assert re.findall(r"<script [^>]*\bsrc=[^>]*>", page) == [
+        f'<script nonce="{nonce}" src="{s.url}" integrity="{s.integrity}" crossorigin="anonymous" charset="utf-8">'
+        for s in pinned]
+    assert all(re.fullmatch(r"sha384-[A-Za-z0-9+/]{64}", s.integrity) for s in pinned), pinned
 
 
 def test_html_sample_executions_read_one_a_line(hostile_content, tmp_path):

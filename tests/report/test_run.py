@@ -235,6 +235,30 @@ def test_a_report_dir_that_cannot_be_a_folder_exits_2_before_any_work(tmp_path, 
     assert Store.open(tmp_path / "store").version() == version
 
 
+def test_a_configured_cdn_of_a_vl_convert_without_pinned_files_exits_2_before_any_work(tmp_path, monkeypatch):
+    """`[report] charts = "cdn"` with a vl-convert-python this flowscope has no CDN files for would write
+    reports that load unpinned scripts: refused before the sync and the history, as `report --charts cdn` is;
+    `--charts inline` writes them."""
+    from importlib.metadata import version
+
+    from flowscope.report import vega
+
+    monkeypatch.delitem(vega.CDN_FILES, version("vl-convert-python"))
+    make_store(tmp_path / "store", executions=30, failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", report='formats = ["html", "md"]')
+    before = Store.open(tmp_path / "store").version()
+    args = ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"), "--no-sync", "--no-notify",
+            "--until", UNTIL]
+    result = runner.invoke(app, args)
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert "are not known to this flowscope" in said and "--charts inline" in said, said
+    assert not (tmp_path / "r").exists() and Store.open(tmp_path / "store").version() == before
+    result = runner.invoke(app, [*args, "--charts", "inline"])
+    assert result.exit_code == ExitCode.OK, result.output
+    assert (tmp_path / "r" / f"flowscope-{STAMP}.html").is_file()
+
+
 def test_renotify_with_no_notify_is_a_usage_error(tmp_path):
     """`run --renotify --no-notify` asked to send everything again and to send nothing: it sent nothing,
     exit 0, the --renotify silently dropped. The contradiction is exit 2 before any work."""

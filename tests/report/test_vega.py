@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from importlib.metadata import version
 
 import pytest
 
@@ -69,8 +71,37 @@ def test_a_cached_bundle_another_user_could_have_written_is_not_run(counted, tmp
     assert "__pwned" not in vega.inline_libraries() and counted == [1, 1]
 
 
-def test_cdn_scripts_are_the_bundles_versions():
-    urls = vega.cdn_scripts()
-    assert urls == (f"{vega.CDN_ORIGIN}/npm/vega@{vl_convert.get_vega_version()}",
-                    f"{vega.CDN_ORIGIN}/npm/vega-lite@{vl_convert.get_vegalite_versions()[-1]}",
-                    f"{vega.CDN_ORIGIN}/npm/vega-embed@{vl_convert.get_vega_embed_version()}")
+def test_the_installed_vl_convert_has_pinned_cdn_files():
+    """An upgrade of vl-convert-python (pyproject: `>=1.9`) fails here, not in a user's `--charts cdn`: add
+    the new version's entry to `CDN_FILES`, printed by the command this message names."""
+    installed = version("vl-convert-python")
+    assert installed in vega.CDN_FILES, (
+        f"vl-convert-python {installed} has no CDN_FILES entry in flowscope/report/vega.py: its `--charts cdn` "
+        f"is refused. Add the entry that `{vega.REGENERATE}` prints (it asks the npm registry).")
+
+
+def test_cdn_scripts_are_the_bundles_exact_versions():
+    """The pinned files are the libraries the inlined bundle holds: Vega and vega-embed at the versions
+    vl-convert names, Vega-Lite at the patch of the minor it names that the bundle itself carries."""
+    scripts = vega.cdn_scripts()
+    assert [s.package for s in scripts] == ["vega", "vega-lite", "vega-embed"]       # in load order
+    assert scripts[0].version == vl_convert.get_vega_version()
+    assert scripts[2].version == vl_convert.get_vega_embed_version()
+    lite = scripts[1].version
+    assert lite.rpartition(".")[0] == vl_convert.get_vegalite_versions()[-1]
+    assert f'"{lite}"' in vega.inline_libraries()
+    assert [s.url for s in scripts] == [f"{vega.CDN_ORIGIN}/npm/{s.package}@{s.version}/build/{s.package}.min.js"
+                                        for s in scripts]
+
+
+def test_an_unknown_vl_convert_is_refused_for_cdn_only(monkeypatch):
+    """Its CDN files would load unpinned (no integrity, maybe a range): refused, naming the way out."""
+    installed = version("vl-convert-python")
+    monkeypatch.delitem(vega.CDN_FILES, installed)
+    with pytest.raises(vega.CdnFilesUnknown, match=f"vl-convert-python {re.escape(installed)} are not known"
+                                                   ".*--charts inline"):
+        vega.cdn_scripts()
+    with pytest.raises(vega.ChartsUnavailable, match="--charts inline"):
+        vega.check_libraries("cdn")
+    vega.check_libraries("inline")
+    vega.check_libraries()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import contextvars
 import dataclasses
 import datetime as dt
+import functools
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import wait
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import pandas as pd
@@ -24,6 +25,9 @@ from flowscope.ui import data, filters, readable
 from flowscope.ui.app_main import PAGES as NAVIGATION
 from flowscope.ui.app_main import page_file
 from flowscope.ui.charts import Chart
+
+if TYPE_CHECKING:
+    from pandas.io.formats.style import Styler
 
 PAGES = {"overview": "Overview", "workflows": "Workflows", "executions": "Executions", "failures": "Failures",
          "retries": "Retries", "cost": "Cost", "latency": "Latency", "collection_health": "Collection health"}
@@ -125,6 +129,8 @@ def table_config(shown: pd.DataFrame, formats: dict[str, readable.Shown],
         if shown_as.kind == readable.DATETIME:
             config[column] = st.column_config.DatetimeColumn(shown_as.label, format=shown_as.format, timezone="UTC",
                                                              width=width, help=help_text)
+        elif shown_as.kind == readable.SIGNED:      # no format: the grid draws the Styler's text (`_styled`)
+            config[column] = st.column_config.NumberColumn(shown_as.label, width=width, help=help_text)
         elif shown_as.kind == readable.TEXT:
             config[column] = st.column_config.Column(shown_as.label, width=width, help=help_text,
                                                      alignment=shown_as.align)   # type: ignore[arg-type]
@@ -220,8 +226,9 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
           height: int | None = None, hide: Sequence[str] = (), key: str | None = None) -> None:
     """A dataframe made readable by its column names (readable.display_frame: numbers stay numbers, so
     headers sort by value, shown with units, money precision and integer counts; no None/nan cells;
-    evidence as sentences), its name and money columns first, the name pinned; with a CSV download of
-    its rows as raw numbers (hidden id columns included)."""
+    evidence as sentences; a signed column's no change "0 s", not "+0.000 s", drawn over its number:
+    `readable.unsigned_zeros`, `_styled`), its name and money columns first, the name pinned; with a CSV
+    download of its rows as raw numbers (hidden id columns included)."""
     if frame is None or frame.empty:
         st.caption("Nothing to show.")
         return
@@ -232,21 +239,36 @@ def table(frame: pd.DataFrame, name: str, *, column_config: dict[str, Any] | Non
                    "filters): the rows below are other steps.")
     shown, formats = readable.display_frame(frame.drop(columns=[c for c in hide if c in frame.columns]),
                                             column_config)
-    for column, shown_as in list(formats.items()):      # "B − A" of a step that took as long: "0 s", not "+0.000 s"
-        text = readable.unsigned_zeros(shown[column], shown_as)
-        if text is not None:
-            shown[column], formats[column] = text
+    if shown.size <= pd.get_option("styler.render.max_elements"):   # the most cells Streamlit styles (`_styled`)
+        for column, shown_as in list(formats.items()):  # "B − A" of a step that took as long: "0 s", not "+0.000 s"
+            formats[column] = readable.unsigned_zeros(shown[column], shown_as) or shown_as
     order, config = table_config(shown, formats, column_config)
     # A missing number stays a null (numbers sort by value); the grid would draw it as "None".
     kwargs: dict[str, Any] = {"hide_index": True, "width": "stretch", "placeholder": BLANK}
     if height:
         kwargs["height"] = height
-    st.dataframe(shown[order], column_config=config, **kwargs)
+    st.dataframe(_styled(shown[order], formats), column_config=config, **kwargs)
     # The CSV is made when the button is clicked (on its own thread), not on every page run, and the
     # click does not rerun the page.
     st.download_button(f"Download {name}.csv", lambda: csv_bytes(frame), file_name=f"flowscope-{name}.csv",
                        mime="text/csv", key=_keyed(key or f"dl-{name}"), icon=":material/download:",
                        on_click="ignore")
+
+
+def _styled(frame: pd.DataFrame, formats: dict[str, readable.Shown]) -> pd.DataFrame | Styler:
+    """`frame`, or, when a column of it is `readable.SIGNED`, a pandas Styler of it drawing that column's cells
+    as `readable.signed_text` writes them ("0 s" where the grid's printf wrote "+0.000 s"). The grid keeps the
+    frame's numbers as the cells' values, which a click on the header sorts by, and draws the Styler's text
+    over them in a NumberColumn without a format (`table_config`: a format would take precedence). It draws
+    the Styler's text of any other column without a format too: a text column's is its text, a missing cell
+    `BLANK` as the placeholder (the number columns of Compare's table all have a format: `display_frame`)."""
+    signed = {c: s.format for c, s in formats.items() if s.kind == readable.SIGNED and c in frame.columns}
+    if not signed:
+        return frame
+    styler = frame.reset_index(drop=True).style.format(na_rep=BLANK)
+    for column, template in signed.items():
+        styler = styler.format(functools.partial(readable.signed_text, template=template), subset=[column])
+    return styler
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:

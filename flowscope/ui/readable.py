@@ -7,16 +7,18 @@ sorts by value ("$9.00" below "$10.00", "900 ms" below "2.1 s"); the unit goes i
 number format instead: one duration unit per column, picked from its typical value ("5.2 s",
 "86.1 min"), money at the precision its smallest amount needs, counts as integers with thousands
 separators. A missing number stays a null, drawn as "—" (`BLANK`, the table's placeholder), like a
-missing text; never "None" or "nan". Evidence reads as a sentence. The CSV download keeps raw numbers.
+missing text; never "None" or "nan". A signed column's no change reads "0 s", unsigned, its cells
+still numbers (`unsigned_zeros`). Evidence reads as a sentence. The CSV download keeps raw numbers.
 
-No Streamlit here: `components.table` turns the formats into `st.column_config` columns.
+No Streamlit here: `components.table` turns the formats into `st.column_config` columns (and a signed
+column's text into a pandas Styler's).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -39,7 +41,9 @@ IDENTITY = ("title", "workflow", "step", "scope", "error", "run", "execution_id"
 FINDING_MARKS = ("severity", "kind")
 """What a finding is, read beside its pinned title and its money (`layout`)."""
 
-NUMBER, DATETIME, TEXT = "number", "datetime", "text"
+NUMBER, DATETIME, TEXT, SIGNED = "number", "datetime", "text", "signed"
+"""Kinds of `Shown`: SIGNED is a number column whose cells are drawn as `signed_text` writes them
+(`unsigned_zeros`), numbers still (they sort by value), its format the printf template of its changes."""
 
 TIME_FORMAT = "YYYY-MM-DD HH:mm"
 """Moments in tables, to the minute in UTC (Streamlit's DatetimeColumn, moment.js syntax), as the window
@@ -230,23 +234,36 @@ def text_width(column: str, values: pd.Series, label: str) -> int | None:
     return fit_width(values, label)
 
 
-def unsigned_zeros(values: pd.Series, shown: Shown) -> tuple[pd.Series, Shown] | None:
-    """A signed duration column (`%+.3f s`: Compare's "B − A") in which a cell reads zero at the shown
-    precision, as text: the changes signed ("+0.104 s", "-3.292 s"), no change unsigned "0 s" (the rule of
-    every delta: `format.is_change`), where the grid's printf wrote "+0.000 s" (it signs every number not
-    below zero). None when the column is not signed or no cell reads zero: it stays numbers, sorting by value."""
+def signed_text(value: Any, template: str) -> str:
+    """A cell of a signed column (`%+.3f s`: Compare's "B − A") as it reads: a change signed ("+0.104 s",
+    "-3.292 s"), no change at the shown precision unsigned in the column's unit ("0 s", the rule of every
+    delta: `format.is_change`), a missing one `BLANK`."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):     # None, pd.NA
+        return BLANK
+    if np.isnan(number):
+        return BLANK
+    text = template % number
+    if text.lstrip("+-") != template.replace("+", "", 1) % 0.0:
+        return text
+    unit = template.rsplit(" ", 1)[-1] if " " in template else ""
+    return f"0 {unit}".strip()
+
+
+def unsigned_zeros(values: pd.Series, shown: Shown) -> Shown | None:
+    """How a signed number column (`%+.3f s`: Compare's "B − A") in which a cell reads zero at the shown
+    precision shows: kind `SIGNED`, each cell drawn as `signed_text` writes it ("+0.104 s", "-3.292 s", "0 s")
+    over its number, where the grid's printf wrote "+0.000 s" (it signs every number not below zero). The
+    cells stay numbers, so the column sorts by value (as text "+0.104 s" sorted before "-3.292 s" and "0 s").
+    None when the column is not signed or no cell reads zero: the grid's printf reads it."""
     template = shown.format
     if shown.kind != NUMBER or not template.startswith("%+"):
         return None
-    numbers = pd.to_numeric(values, errors="coerce").astype("float64")
-    cells = [None if pd.isna(v) else template % v for v in numbers]
-    zero = template.replace("+", "", 1) % 0.0
-    if not any(c is not None and c.lstrip("+-") == zero for c in cells):
+    zero = signed_text(0.0, template)
+    if not any(signed_text(v, template) == zero for v in values):
         return None
-    unit = template.rsplit(" ", 1)[-1] if " " in template else ""
-    nothing = f"0 {unit}".strip()
-    text = [BLANK if c is None else nothing if c.lstrip("+-") == zero else c for c in cells]
-    return pd.Series(text, index=values.index, dtype=object), Shown(shown.label, "", TEXT, align="right")
+    return replace(shown, kind=SIGNED)
 
 
 _STATISTICS = {"min", "max", "mean", "median", "avg", "std"}

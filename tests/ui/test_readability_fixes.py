@@ -9,9 +9,10 @@ import re
 
 import pandas as pd
 import pytest
+from streamlit import dataframe_util
 from streamlit.testing.v1 import AppTest
 
-from flowscope.format import fmt_usd, fmt_usd_change, is_change
+from flowscope.format import BLANK, fmt_usd, fmt_usd_change, is_change
 from flowscope.ui import readable
 from tests.ui.test_pages import app, metrics, no_exception, open_page
 
@@ -20,6 +21,13 @@ from tests.ui.test_pages import app, metrics, no_exception, open_page
 
 def _table(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, dict]:
     """What `components.table` sends the grid: its frame and its column config (by column name)."""
+    values, _, config = _drawn(frame, column_config)
+    return values, config
+
+
+def _drawn(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, pd.DataFrame | None, dict]:
+    """What `components.table` sends the grid: its values, the text a pandas Styler draws over them (None
+    without one) and its column config (by column name)."""
 
     def page(frame, column_config):     # no annotations: AppTest runs the function's source alone
         from flowscope.ui import components
@@ -29,7 +37,9 @@ def _table(frame: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.D
     at = AppTest.from_function(page, kwargs={"frame": frame, "column_config": column_config}).run()
     assert not at.exception, [e.value for e in at.exception]
     df = at.dataframe[0]
-    return df.value, {k.removeprefix("col:"): v for k, v in json.loads(df.proto.columns).items()}
+    styled = df.proto.arrow_data.styler.display_values
+    text = dataframe_util.convert_arrow_bytes_to_pandas_df(styled) if styled else None
+    return df.value, text, {k.removeprefix("col:"): v for k, v in json.loads(df.proto.columns).items()}
 
 
 def _fits(width: object, text: str) -> bool:
@@ -93,6 +103,25 @@ def test_compare_puts_the_times_and_errors_before_visits_and_retries(three_cloud
     assert isinstance(config["a_error"].get("width"), int), config["a_error"]
 
 
+def test_compare_of_a_run_with_itself_reads_no_change_unsigned_over_numbers(three_cloud_store, monkeypatch):
+    """Run A against itself: every "B − A" is nil, "0 s" (not "+0.000 s"), drawn over the numbers the
+    column keeps (it sorts by value), by a NumberColumn without a format of its own."""
+    at = open_page(app(three_cloud_store, monkeypatch), "compare")
+    at.text_input(key="cmp-b").set_value(at.text_input(key="cmp-a").value).run()
+    no_exception(at)
+    assert "same run" in " ".join(i.value for i in at.info)
+    table = next(d for d in at.dataframe if "delta_ms" in d.value.columns)
+    deltas = table.value["delta_ms"]
+    assert pd.api.types.is_float_dtype(deltas) and (deltas.dropna() == 0).all() and deltas.notna().any()
+    text = dataframe_util.convert_arrow_bytes_to_pandas_df(table.proto.arrow_data.styler.display_values)
+    unit = re.fullmatch(r"0 (ms|s|min|h|d)", text["delta_ms"].dropna().iloc[0])
+    assert unit, text["delta_ms"].tolist()
+    assert text["delta_ms"].tolist() == [f"0 {unit.group(1)}" if pd.notna(v) else BLANK for v in deltas]
+    config = {k.removeprefix("col:"): v for k, v in json.loads(table.proto.columns).items()}
+    assert config["delta_ms"]["label"] == "B − A" and "format" not in config["delta_ms"]["type_config"]
+    assert config["delta_ms"]["help"].startswith("Run B's time"), "the page's help is kept"
+
+
 # ---------------------------------------------------------------- money in the metric tiles
 
 
@@ -131,18 +160,44 @@ def test_overview_tiles_say_money_as_the_tables_do(three_cloud_store, monkeypatc
 
 def test_a_difference_that_reads_zero_is_unsigned_with_the_column_s_unit():
     """Compare, row Recurrence: A 0.003 s, B 0.003 s, "B − A" read "+0.000 s" (the grid's printf signs every
-    number not below zero). A change is signed, no change reads 0 (`format.is_change`)."""
-    frame = pd.DataFrame({"step": ["For_each_contact", "Post_summary", "Recurrence", "List_contacts"],
-                          "a_ms": [16_354.0, 161.0, 3.0, 504.0], "b_ms": [13_062.0, 265.0, 3.0, 504.0],
-                          "delta_ms": [-3_292.0, 104.0, 0.0, -0.0]})
+    number not below zero). A change is signed, no change reads 0 (`format.is_change`). The column stays
+    numbers (it sorts by value: as text, "+0.104 s" sorted before "-3.292 s" and "0 s"), the text drawn
+    over them by a pandas Styler, and its NumberColumn has no format (one would be drawn instead)."""
+    frame = pd.DataFrame({"step": ["For_each_contact", "Post_summary", "Recurrence", "List_contacts", "Wait"],
+                          "a_ms": [16_354.0, 161.0, 3.0, 504.0, None], "b_ms": [13_062.0, 265.0, 3.0, 504.0, 900.0],
+                          "delta_ms": [-3_292.0, 104.0, 0.0, -0.0, None]})
     config = {"delta_ms": {"label": "B − A", "type_config": {"type": "number", "format": "%+d"}}}
-    shown, given = _table(frame, config)
-    assert shown["delta_ms"].tolist() == ["-3.292 s", "+0.104 s", "0 s", "0 s"]
-    assert not any(is_change(c) for c in shown["delta_ms"].iloc[2:])
-    assert given["delta_ms"]["label"] == "B − A"
-    # no cell reading zero: the column stays numbers (it sorts by value) and keeps its "+"
-    shown, given = _table(frame.iloc[:2], config)
-    assert pd.api.types.is_float_dtype(shown["delta_ms"]) and given["delta_ms"]["type_config"]["format"] == "%+.1f s"
+    values, text, given = _drawn(frame, config)
+    assert pd.api.types.is_float_dtype(values["delta_ms"])
+    assert values["delta_ms"].tolist()[:4] == pytest.approx([-3.292, 0.104, 0.0, 0.0])
+    assert text is not None and text["delta_ms"].tolist() == ["-3.292 s", "+0.104 s", "0 s", "0 s", BLANK]
+    assert not any(is_change(c) for c in text["delta_ms"].iloc[2:])
+    assert given["delta_ms"]["label"] == "B − A" and given["delta_ms"]["type_config"] == {"type": "number"}
+    # the other columns keep their formats (the grid draws a format over a Styler's text) and their text
+    assert given["a_ms"]["type_config"]["format"] == "%.3f s"
+    assert text["step"].tolist() == frame["step"].tolist()
+    # no cell reading zero: no Styler, the column keeps its "+" format
+    values, text, given = _drawn(frame.iloc[:2], config)
+    assert text is None
+    assert pd.api.types.is_float_dtype(values["delta_ms"]) and given["delta_ms"]["type_config"]["format"] == "%+.1f s"
+
+
+@pytest.mark.parametrize("value,template,text", [
+    (0.0, "%+.3f s", "0 s"), (-0.0, "%+.3f s", "0 s"), (0.0004, "%+.3f s", "0 s"), (-0.0004, "%+.3f s", "0 s"),
+    (0.104, "%+.3f s", "+0.104 s"), (-3.292, "%+.3f s", "-3.292 s"), (0.4, "%+d ms", "0 ms"), (7.0, "%+d ms", "+7 ms"),
+    (None, "%+.3f s", BLANK), (float("nan"), "%+.3f s", BLANK), (pd.NA, "%+d ms", BLANK), (0.0, "%+.1f", "0")])
+def test_a_signed_cell_reads_a_change_signed_and_no_change_unsigned(value, template, text):
+    assert readable.signed_text(value, template) == text
+
+
+def test_only_a_signed_column_with_a_cell_reading_zero_is_drawn_over_its_numbers():
+    shown = readable.Shown("B − A", "%+.3f s")
+    assert readable.unsigned_zeros(pd.Series([0.5, 0.0]), shown) == readable.Shown("B − A", "%+.3f s",
+                                                                                  readable.SIGNED)
+    assert readable.unsigned_zeros(pd.Series([0.5, -0.0004]), shown).kind == readable.SIGNED
+    assert readable.unsigned_zeros(pd.Series([0.5, -0.5, None]), shown) is None
+    assert readable.unsigned_zeros(pd.Series([0.5, 0.0]), readable.Shown("a", "%.3f s")) is None
+    assert readable.unsigned_zeros(pd.Series([0.5, 0.0]), readable.Shown("a", "localized")) is None
 
 
 # ---------------------------------------------------------------- a finding link naming a workflow by its name
@@ -170,3 +225,4 @@ def test_a_link_naming_a_workflow_by_name_says_so_and_claims_no_filter(three_clo
     assert "not in this store" in " ".join(w.value for w in gone.warning)
     kept = open_page(app(three_cloud_store, monkeypatch, window="7d", wf=orders.workflow_id, step="X"), "latency")
     assert "filtered to its workflow" in " ".join(i.value for i in kept.info)
+

@@ -55,10 +55,27 @@ def _extra_lines() -> list[str]:
     return lines
 
 
+def _check_cdn_files(settings: Any, formats: list[str], charts: str) -> None:
+    """Exit 2 when the [report] table asks `run` for an html report loading its charts from the CDN and the
+    installed vl-convert-python has no pinned files (`vega.cdn_scripts`), which `run` refuses before any
+    work; missing libraries are the extras' line."""
+    if charts != "cdn" or "html" not in formats:
+        return
+    from flowscope.report.vega import CdnFilesUnknown, ChartsUnavailable, cdn_scripts
+
+    try:
+        cdn_scripts()
+    except CdnFilesUnknown as exc:
+        raise config_fail(settings, f"[report] charts: {exc}") from None
+    except ChartsUnavailable:
+        pass                      # said on the report part's line of the extras
+
+
 DOCTOR_HELP = literal(
     "Check the configuration, the store, the last sync of every scope and the installed extras.\n\n"
     "Exit codes: 0 healthy; 2 configuration error (a [[sources]] entry sync would refuse, bad thresholds, "
-    "a [report] table `run` would refuse, an [auth] table sign-in cannot use, a [[notify]] entry that is wrong, or "
+    "a [report] table `run` would refuse (charts = \"cdn\" too, when the installed vl-convert-python has no "
+    "pinned CDN files), an [auth] table sign-in cannot use, a [[notify]] entry that is wrong, or "
     "whose environment variable is not set here or whose webhook URL variable holds no http(s) address a send "
     "can use) or not a store; 3 no "
     "executions yet, a configured scope never synced, a failed last sync (unless a later sync of the same "
@@ -101,7 +118,8 @@ def doctor(store: ReadStoreOpt = None, config: ConfigOpt = None,
 
     settings = _settings(config, store)
     planned = _configured_scopes(settings)
-    _run_options(settings, None, None, None, None)      # the [report] table, as `run` reads it
+    formats, _since, _fail_on, charts, _title = _run_options(settings, None, None, None, None)  # as `run` reads it
+    _check_cdn_files(settings, formats, charts)
     from flowscope.ui.server import auth_problem
 
     auth_refused = auth_problem(settings.auth, settings.config_path)     # as `dashboard` refuses it

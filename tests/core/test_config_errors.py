@@ -475,3 +475,21 @@ def test_run_refuses_an_empty_window_before_it_syncs(tmp_path, monkeypatch):
                                  "--since", "2026-11-20", "--until", "2026-11-10"])
     assert result.exit_code == ExitCode.USAGE, result.output
     assert "the window is empty: since 2026-11-20" in flat(result.output), result.output
+
+
+def test_doctor_refuses_a_cdn_report_run_would_refuse(tmp_path, monkeypatch):
+    """`[report] charts = "cdn"` with a vl-convert-python whose CDN files flowscope has not pinned: every `run`
+    exits 2 before any work (`vega.cdn_scripts`), and doctor said the config healthy."""
+    from flowscope.report import vega
+
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, '[report]\nformats = ["html"]\ncharts = "cdn"\n', store=False)
+    healthy = runner.invoke(app, ["doctor", "--config", cfg, "--store", store])
+    assert "[report] charts" not in flat(healthy.output), healthy.output        # pinned: nothing to say
+    monkeypatch.setattr(vega, "CDN_FILES", {})
+    result = runner.invoke(app, ["doctor", "--config", cfg, "--store", store])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 3: [report] charts: the CDN files of vl-convert-python" in flat(result.output)
+    assert "--charts inline" in flat(result.output)
+    inline = config(tmp_path, '[report]\nformats = ["html"]\n', store=False)
+    assert "[report] charts" not in flat(runner.invoke(app, ["doctor", "--config", inline, "--store", store]).output)

@@ -224,3 +224,67 @@ def test_a_token_cut_at_the_end_of_what_is_read_is_not_quoted_in_part():
     url = "http://127.0.0.1:9/hook?token=s3cr3tK3y9xyz"
     body = "invalid token" + " " * 7982 + "s3cr3tK3y9xyz"
     assert refusal(body, url) == "invalid token"
+
+
+# --- keys whose value is text: a host, an address, a variable's name, a file, a label ------------------------
+
+def mail(**extra) -> dict:
+    return {"type": "email", "host": "127.0.0.1", "port": 25, "starttls": False, "from": "flowscope@example.com",
+            "to": ["ops@example.com"], **extra}
+
+
+@pytest.mark.parametrize(("entry", "key"), [
+    pytest.param(mail(host=127), "host", id="host-127-no-tls"),           # AttributeError: exit 5, a traceback file
+    pytest.param(mail(host=127, starttls=True), "host", id="host-127"),  # str(127): sent to a host named "127"
+    pytest.param(mail(**{"from": ["a@example.com", "b@example.com"]}), "from", id="from-two"),
+    pytest.param(mail(**{"from": ["a@example.com"]}), "from", id="from-list"),   # From: ['a@example.com']
+    pytest.param(mail(username_env=5, starttls=True), "username_env", id="username_env-5"),
+    pytest.param(mail(password_env=["SMTP_PASSWORD"], starttls=True), "password_env", id="password_env-list"),
+    pytest.param(mail(ca_file=5, starttls=True), "ca_file", id="ca_file-5"),
+    pytest.param(hook(url_env=5), "url_env", id="url_env-5"),   # "environment variable 5 ... is not set": exit 4
+    pytest.param(hook(name=["ops"]), "name", id="name-list"),    # kept as the target "['ops']"
+])
+def test_a_key_of_text_given_another_type_is_refused_naming_that_key(entry, key):
+    """`host = 127` with `starttls = false` was exit 5 ("a bug in flowscope", a traceback file), and without it a
+    send to a host named "127"; `from = ["a@example.com", "b@example.com"]` passed and went out as the header
+    `From: ['a@example.com', 'b@example.com']`; `url_env = 5` failed every delivery as "environment variable 5
+    ... is not set" (exit 4). Each is a configuration error (exit 2) naming its key, and so its line."""
+    with pytest.raises(ValueError) as raised:
+        parse_targets([entry])
+    said = str(raised.value)
+    assert said.startswith(f"[[notify]] #1: {key} "), said
+
+
+def test_the_keys_of_text_written_as_text_are_taken():
+    [email] = parse_targets([mail(username_env="SMTP_USER", starttls=True, ca_file="/etc/ssl/ca.pem",
+                                  name="ops mail", to="ops@example.com")])
+    [slack] = parse_targets([hook("slack", name="ops")])
+    assert (email.name, email.options["host"], email.options["from"]) == ("ops mail", "127.0.0.1",
+                                                                          "flowscope@example.com")
+    assert (slack.name, slack.options["url_env"]) == ("ops", "HOOK_URL")
+
+
+MAIL_CONFIG = ('store = "{store}"\n'
+               '[[notify]]\n'
+               'type = "email"\n'
+               'host = {host}\n'                # line 4
+               'port = 25\n'
+               'starttls = false\n'
+               'from = {sender}\n'              # line 7
+               'to = "ops@example.com"\n')
+
+
+@pytest.mark.parametrize(("host", "sender", "key", "line"), [
+    ("127", '"flowscope@example.com"', "host", 4),
+    ('"127.0.0.1"', '["a@example.com", "b@example.com"]', "from", 7)])
+def test_run_refuses_a_key_of_text_at_its_line_before_anything_runs(tmp_path, report_store, host, sender, key, line):
+    """Exit 2 naming the file, the line and the key, nothing written: `host = 127` was exit 5 with a traceback
+    file, and two senders went out in a `From:` header of Python's list."""
+    cfg = tmp_path / "flowscope.toml"
+    cfg.write_text(MAIL_CONFIG.format(store=report_store, host=host, sender=sender))
+    result = runner.invoke(app, ["run", "--config", str(cfg), "--no-sync", "--report-dir", str(tmp_path / "out"),
+                                 "--until", END.isoformat()])
+    text = " ".join(result.output.split())
+    assert result.exit_code == ExitCode.USAGE, text
+    assert f"config file {cfg}, line {line}: [[notify]] #1: {key} " in text, text
+    assert "flowscope bug" not in text and not (tmp_path / "out").exists()

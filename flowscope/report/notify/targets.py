@@ -23,6 +23,13 @@ COMMON_KEYS = {"type", "name", "min_severity", "send", "report_url", "retries", 
 KEYS = {"slack": {"url_env"}, "teams": {"url_env"}, "webhook": {"url_env"},
         "email": {"host", "port", "tls", "starttls", "from", "to", "username_env", "password_env", "ca_file", "attach"}}
 
+TEXT_KEYS = {"name": "ops", "url_env": "FLOWSCOPE_SLACK_URL", "report_url": "https://reports.example.com/latest.html",
+             "host": "smtp.example.com", "from": "flowscope@example.com", "username_env": "SMTP_USER",
+             "password_env": "SMTP_PASSWORD", "ca_file": "/etc/ssl/private-ca.pem"}
+"""Keys whose value is one text (an example of each): `host = 127` with `starttls = false` was exit 5 (a
+traceback), `from = ["a@example.com"]` went out as the header `From: ['a@example.com']`, and `url_env = 5`
+failed every delivery as "environment variable 5 ... is not set" (exit 4) rather than exit 2 at its line."""
+
 
 @dataclass(frozen=True)
 class Target:
@@ -51,6 +58,10 @@ def _check_entry(i: int, entry: Mapping[str, Any]) -> str:
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}; known for {kind}: "
                          f"{', '.join(sorted(COMMON_KEYS | KEYS[kind]))}")
+    for key, example in TEXT_KEYS.items():
+        if key in entry and not isinstance(entry[key], str):
+            raise ValueError(f"{where}: {key} must be one text in quotes, e.g. {key} = \"{example}\", "
+                             f"not {_shown(entry[key])}")
     if kind != "email" and not entry.get("url_env"):
         raise ValueError(f"{where}: url_env (the environment variable holding the {kind} URL) is required")
     if kind == "email":

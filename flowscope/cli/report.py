@@ -5,8 +5,9 @@ history recorded in the store.
 from __future__ import annotations
 
 import gc
+import os
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -59,11 +60,25 @@ REPORT_HELP = (
 )
 
 
+_SystemPath: Any = type(Path())
+
+
+class _FolderNamed(_SystemPath):
+    """An --out written as a folder ("reports/"), which a Path forgets (`_out_flag`)."""
+
+
+def _out_flag(value: str) -> Path:
+    """--out as every path flag reads it (`_path_flag`), remembering a name written as a folder: `--out reports/`
+    for an HTML report, where no folder was there yet, lost its slash and wrote a file named `reports`."""
+    path = _path_flag("--out")(value)
+    return _FolderNamed(path) if value.endswith(("/", os.sep)) else path
+
+
 @app.command(help=REPORT_HELP)
 def report(
     out: Annotated[Path, typer.Option("--out", help="File to write (a folder for csv and parquet; - prints an "
                                                     "md or html report on standard output).",
-                                      parser=_path_flag("--out"))],
+                                      parser=_out_flag)],
     store: ReadStoreOpt = None,
     config: ConfigOpt = None,
     since: SinceOpt = DEFAULT_SINCE,
@@ -83,6 +98,9 @@ def report(
     from flowscope.report import SUFFIX, check_out
 
     format = _report_format(format, out)
+    if SUFFIX.get(format) and isinstance(out, _FolderNamed):     # refused as a folder already there is (check_out)
+        raise fail(f"--out {out}/ names a folder, and --format {format} writes one file: name the file, e.g. "
+                   f"{out / ('report' + SUFFIX[format])}")
     given = _charts_mode(charts, plotly)
     mode = "inline" if given is None else given        # `--charts ""` refused below, not read as the default
     _check_report_flags(format, fail_on, mode, title)

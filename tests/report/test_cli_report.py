@@ -149,6 +149,29 @@ def test_an_out_path_taken_by_the_other_kind_exits_2_before_any_work(healthy_sto
     assert Store.open(healthy_store).version() == version
 
 
+@pytest.mark.parametrize("fmt", [None, "html", "md", "xlsx"])
+def test_an_out_path_written_as_a_folder_exits_2_for_a_file_format(healthy_store, tmp_path, fmt):
+    """`--out reports/` names a folder as surely as an existing one does: where none was there yet, the slash
+    was dropped and the HTML report written as a file named `reports` (exit 0), so a report went where no
+    one would look and `run --report-dir reports` then found a file in the way. Refused first, in words,
+    naming a file in that folder; nothing is written, to the folder or to the store."""
+    from flowscope.store import Store
+
+    version = Store.open(healthy_store).version()
+    result = report(healthy_store, f"{tmp_path / 'reports'}/", *(("--format", fmt) if fmt else ()))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = " ".join(result.output.split())
+    assert "a folder" in said and f"reports/report.{ {None: 'html'}.get(fmt, fmt)}" in said, said
+    assert not (tmp_path / "reports").exists()
+    assert Store.open(healthy_store).version() == version
+
+
+def test_an_out_folder_written_with_a_slash_takes_a_folder_format(healthy_store, tmp_path):
+    result = report(healthy_store, f"{tmp_path / 'tables'}/", "--format", "csv", "--no-history")
+    assert result.exit_code == ExitCode.OK, result.output
+    assert (tmp_path / "tables" / "summary.csv").is_file()
+
+
 @pytest.mark.parametrize("fmt", ["md", "xlsx", "csv"])
 def test_an_out_path_that_is_a_device_or_pipe_exits_2_and_is_left_alone(healthy_store, tmp_path, fmt):
     """`--out /dev/stdout` (or any device or pipe) was written beside and renamed over: as root it

@@ -1081,3 +1081,14 @@ def test_a_failing_target_stops_at_the_delivery_deadline_and_says_so(content, re
     receiver.statuses = [503]            # within the deadline, the retries go on as before
     [ok] = deliver(parse_targets([hook("webhook", retries=10, backoff=0.2)]), content)
     assert ok.sent and ok.attempts == 2, ok.line()
+
+
+@pytest.mark.parametrize(("kind", "holds"), [("slack", "slack webhook URL"), ("teams", "teams webhook URL"),
+                                             ("webhook", "webhook URL")])
+def test_a_variable_is_named_with_what_it_holds_once(kind, holds, monkeypatch):
+    """A webhook target's unset variable read "HOOK_URL (webhook webhook URL)"."""
+    from flowscope.report.notify import unset_variables
+
+    monkeypatch.delenv("HOOK_URL", raising=False)
+    [target] = parse_targets([hook(kind)])
+    assert unset_variables(target) == [f"HOOK_URL ({holds})"]

@@ -22,9 +22,10 @@ def variables(target: Target) -> list[tuple[str, str]]:
 
 
 def _holds(target: Target, key: str) -> str:
-    """What the variable named by `key` holds ("slack webhook URL", "SMTP password")."""
+    """What the variable named by `key` holds ("slack webhook URL", "webhook URL", "SMTP password"): a webhook
+    target's is not a "webhook webhook URL"."""
     what = VARIABLE_KEYS.get(key, key)
-    return f"{target.type} {what}" if key == "url_env" else what
+    return f"{target.type} {what}" if key == "url_env" and target.type != "webhook" else what
 
 
 def _label(target: Target, key: str) -> str:

@@ -935,3 +935,44 @@ def test_a_time_given_as_a_number_skips_its_record_by_line(tmp_path, make, key, 
         for table in ("executions", "steps", "attempts"):
             early = s.sql(f"SELECT count(*) AS n FROM {table} WHERE started_at < TIMESTAMPTZ '2000-01-01'")
             assert int(early["n"].iloc[0]) == 0, table
+
+
+@pytest.mark.parametrize("field", ["id", "previous_event_id"])
+@pytest.mark.parametrize("layout", ["jsonl", "json"])
+def test_a_log_record_id_beyond_any_number_is_skipped_by_line(tmp_path, field, layout):
+    """An event id of `1e400` (read as an infinite float) was "OverflowError - a bug in flowscope" (exit 5) in a
+    JSON Lines file, where the bounded-memory reader keys each record by its id, and refused the whole file
+    ("could not be read as aws.log_records: OverflowError", no line) read whole; a NaN id was already a skip."""
+    records = log_records()
+    lines = [json.dumps(r) for r in records]
+    lines[2] = lines[2].replace(f'"{field}": "{records[2][field]}"', f'"{field}": 1e400')
+    assert "1e400" in lines[2]
+    path = tmp_path / f"logs.{layout}"
+    path.write_text("\n".join(lines) + "\n" if layout == "jsonl" else "[\n" + ",\n".join(lines) + "\n]\n")
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert f"{path}: line {3 if layout == 'jsonl' else 4}" in text and "1 record(s) skipped" in text, text
+    assert [r[C.execution_id] for r in Store.open(tmp_path / "store").read_rows("executions")] == [ARN]
+
+
+def test_a_history_event_id_beyond_any_number_is_skipped_by_line(tmp_path):
+    """The same in a get-execution-history file: `"id": 1e400` refused the whole file, no line named."""
+    path = write_history(tmp_path / "history.json", history_events())
+    path.write_text(path.read_text().replace('"id": 3,', '"id": 1e400,'))
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(path))
+    assert result.exit_code == 0, result.output
+    line = line_of(path, '"id": 1e400')
+    assert (f"{path}: line {line - 1}" in text or f"{path}: line {line}" in text) and "1 record(s) skipped" in text
+
+
+@pytest.mark.parametrize("key", ["previous", "parent"])
+def test_a_gcp_step_entry_link_beyond_any_number_does_not_refuse_the_file(tmp_path, key):
+    """A step entry's `navigationInfo.previous` or `parent` of `1e400` refused the whole stepEntries file
+    ("could not be read as gcp.step_entries: OverflowError", no line); a link that is no number is kept as text."""
+    first, second = _gcp_step(1), _gcp_step(2)
+    second["navigationInfo"] = {key: 1}
+    path = tmp_path / "steps.json"
+    path.write_text(json.dumps({"stepEntries": [first, second]}, indent=2).replace(f'"{key}": 1', f'"{key}": 1e400'))
+    result, text = run_import(tmp_path / "store", str(path))
+    assert result.exit_code == 0, result.output
+    assert sorted(r[C.step_key] for r in Store.open(tmp_path / "store").read_rows("steps")) == ["1", "2"]

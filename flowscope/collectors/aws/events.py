@@ -16,6 +16,7 @@ carry the same events:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from enum import IntEnum
 from typing import Any
@@ -215,6 +216,13 @@ def is_express_arn(arn: str) -> bool:
 LOG_RECORD_KEYS = ("id", "type", "execution_arn", "event_timestamp")
 
 
+def _beyond_any_id(record: dict[str, Any]) -> ValueError:
+    """The error for a record whose `id` or `previous_event_id` is an infinite float (`1e400` in the JSON), which
+    `int` refuses with an OverflowError: the callers skip ValueErrors by line."""
+    field = "id" if isinstance(record["id"], float) and math.isinf(record["id"]) else "previous_event_id"
+    return ValueError(f"{field} {record.get(field)!r} is no event id")
+
+
 def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
     """One CloudWatch Logs record of an execution -> one API-shape history event.
 
@@ -238,12 +246,15 @@ def log_record_to_event(record: dict[str, Any]) -> dict[str, Any]:
         raise ValueError(f"event_timestamp {ms!r} out of range") from exc
     prev = record.get("previous_event_id")
     info = EVENT_TYPES.get(event_type)
-    event = {
-        "id": int(record["id"]),
-        "previousEventId": int(prev) if prev not in (None, "") else 0,
-        "timestamp": timestamp,
-        "type": event_type,
-    }
+    try:
+        event = {
+            "id": int(record["id"]),
+            "previousEventId": int(prev) if prev not in (None, "") else 0,
+            "timestamp": timestamp,
+            "type": event_type,
+        }
+    except OverflowError as exc:      # 1e400 in the JSON: an infinite float
+        raise _beyond_any_id(record) from exc
     details = record.get("details")
     if details is not None and not isinstance(details, dict):
         raise ValueError(f"details is a {type(details).__name__}, not an object")
@@ -279,5 +290,8 @@ def log_record_fields(record: dict[str, Any]) -> tuple[int, int, dt.datetime, st
     except (OverflowError, OSError) as exc:
         raise ValueError(f"event_timestamp {ms!r} out of range") from exc
     prev = record.get("previous_event_id")
-    return (int(record["id"]), int(prev) if prev is not None and prev != "" else 0, timestamp, event_type,
-            record.get("details"))
+    try:
+        return (int(record["id"]), int(prev) if prev is not None and prev != "" else 0, timestamp, event_type,
+                record.get("details"))
+    except OverflowError as exc:      # 1e400 in the JSON: an infinite float
+        raise _beyond_any_id(record) from exc

@@ -119,7 +119,7 @@ def sorted_events(events: list[Any], ctx: ImportContext, where: str) -> tuple[li
         eid = ev["id"]
         try:
             eid = eid if eid.__class__ is int else int(eid)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):           # OverflowError: 1e400, an infinite float
             skips.append(Skip(ctx.source_name, f"{where}[{i}]", f"event id {eid!r} is not a number"))
             continue
         problem = _event_problem(ev)

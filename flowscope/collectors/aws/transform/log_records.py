@@ -118,7 +118,7 @@ def stream_key(record: Any) -> tuple[str, int, int] | None:
         return None
     try:
         event_id = int(record["id"])
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):     # OverflowError: 1e400, an infinite float
         return arn, 0, 0
     kind = record.get("type")
     # a type that is no text (a list, an object) ends nothing; the transform skips the record, counted

@@ -145,5 +145,5 @@ def _key(value: Any) -> str | None:
         return None
     try:
         return str(int(value))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):               # OverflowError: 1e400, an infinite float
         return str(value)

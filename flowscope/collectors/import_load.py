@@ -8,6 +8,7 @@ set aside as a query that found nothing, before anything is transformed or writt
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,9 +32,7 @@ def files_of(paths: list[Path]) -> list[Path]:
     out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
-            found = sorted(f for f in path.rglob("*")
-                           if f.is_file() and f.name not in EXPORT_MARKERS
-                           and not any(part.startswith(".") for part in f.relative_to(path).parts))
+            found = sorted(f for f in _under(path) if f.is_file() and f.name not in EXPORT_MARKERS)
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
             for f in found:
@@ -43,6 +42,20 @@ def files_of(paths: list[Path]) -> list[Path]:
         else:
             raise NativeFormatError(str(path), "file", "no such file" if not path.exists() else "not a file")
     return list(out.values())
+
+
+def _under(folder: Path) -> Iterator[Path]:
+    """Every path under `folder` but hidden ones and those under hidden folders (symbolic links to folders
+    named, not followed). A folder that cannot be listed is a NativeFormatError naming it: `Path.rglob` passed
+    over it without a word, so an import of `exports/` with a subfolder of another user's said "imported N
+    file(s)", exit 0, its files never read."""
+    def refuse(error: OSError) -> None:
+        raise NativeFormatError(str(error.filename or folder), "folder",
+                                f"cannot be read: {error.strerror or error}")
+
+    for root, folders, names in os.walk(folder, onerror=refuse):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        yield from (Path(root) / name for name in (*folders, *names) if not name.startswith("."))
 
 
 @dataclass

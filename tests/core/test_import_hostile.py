@@ -976,3 +976,33 @@ def test_a_gcp_step_entry_link_beyond_any_number_does_not_refuse_the_file(tmp_pa
     result, text = run_import(tmp_path / "store", str(path))
     assert result.exit_code == 0, result.output
     assert sorted(r[C.step_key] for r in Store.open(tmp_path / "store").read_rows("steps")) == ["1", "2"]
+
+
+def test_a_folder_that_cannot_be_read_is_an_error_not_left_out(tmp_path, monkeypatch):
+    """`flowscope import exports/` with a subfolder it may not list (another user's, mode 700) said
+    "imported 1 file(s)", exit 0: the folder walk passed over it without a word, so its files were never
+    read. It is now exit 2 naming the folder, nothing written; a hidden folder is left out unread, as before."""
+    import os
+
+    exports = tmp_path / "exports"
+    (exports / "locked").mkdir(parents=True)
+    (exports / ".cache").mkdir()
+    write_history(exports / "run-1.json", history_events())
+    write_history(exports / "locked" / "run-2.json", history_events())
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if not isinstance(path, int) and Path(path).name in ("locked", ".cache"):  # as if unreadable, even to root
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    store = tmp_path / "store"
+    result, text = run_import(store, "--execution-arn", ARN, str(exports))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"{exports / 'locked'}: folder: cannot be read: Permission denied" in text, text
+    assert "nothing was written" in text and not store.exists()
+    (exports / "locked" / "run-2.json").unlink()
+    (exports / "locked").rmdir()
+    result, text = run_import(store, "--execution-arn", ARN, str(exports))
+    assert result.exit_code == 0 and "imported 1 file(s)" in text, result.output

@@ -46,7 +46,9 @@ RUN_HELP = literal(
 
 def _run_window(settings: Any, since: str, until: str | None, *,
                 configured: bool) -> tuple[dt.datetime | None, dt.datetime]:
-    """(start, end) of run's window: it ends at the start of this hour, or --until. A since that leaves no
+    """(start, end) of run's window: it ends at the start of this hour, or --until, a relative one counted back
+    from that hour (`--until 1d`: the same window, and the same file names, all hour long; counted from the
+    second, each retry wrote files of its own, "flowscope-...T084944.083343Z.html"). A since that leaves no
     window is exit 2 before the sync, naming the config file's line when [report] gave it (`configured`):
     "the window is empty" named neither, where every other refusal of [report] since names both."""
     from flowscope.model import UTC
@@ -54,7 +56,7 @@ def _run_window(settings: Any, since: str, until: str | None, *,
 
     hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     try:
-        end = parse_window(None, hour if until is None else until)[1] or hour
+        end = parse_window(None, hour if until is None else until, now=hour)[1] or hour
     except ValueError as exc:
         raise fail(str(exc)) from None
     try:

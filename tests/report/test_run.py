@@ -423,3 +423,25 @@ def test_a_report_that_waits_too_long_for_the_history_says_who_holds_it(tmp_path
         assert free.exit_code in (ExitCode.OK, ExitCode.NO_DATA) and out.exists(), free.output
     finally:
         held.release()
+
+
+def test_a_relative_until_counts_back_from_the_hour_as_the_default_end_does(tmp_path):
+    """`run --until 1d` counted back from the second, where the default end is the start of the hour: each
+    retry in the hour was another window, its files named to the microsecond ("...T084944.083343Z.html")."""
+    from flowscope.cli.run import _run_window
+
+    hour = dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+    for until, end in (("1d", hour - dt.timedelta(days=1)), ("250d", hour - dt.timedelta(days=250)),
+                       ("90m", hour - dt.timedelta(minutes=90)), (None, hour)):
+        start, got = _run_window(None, "7d", until, configured=False)
+        if got != end and dt.datetime.now(dt.timezone.utc) >= hour + dt.timedelta(hours=1):
+            pytest.skip("the hour turned during the test")
+        assert (start, got) == (end - dt.timedelta(days=7), end), until
+    make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", report='formats = ["md"]')
+    out = tmp_path / "reports"
+    for _ in range(2):
+        runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(out), "--no-sync", "--no-notify",
+                            "--until", "1d"])
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 1 and names[0].endswith("00Z.md"), names     # one window, named to the hour

@@ -150,10 +150,10 @@ def test_a_url_the_sender_cannot_parse_is_said_as_such_by_doctor_and_by_the_send
     monkeypatch.setenv("HOOK_URL", value)
     [target] = parse_targets([hook()])
     assert url_problem(target) == problem
-    assert unaddressed_variables(target) == ["HOOK_URL (webhook webhook URL)"]
+    assert unaddressed_variables(target) == ["HOOK_URL (webhook URL)"]
     [result] = deliver([target], content)
     assert result.failed and result.attempts == 1, result.line()
-    assert result.error == f"environment variable HOOK_URL (webhook webhook URL) {problem}", result.line()
+    assert result.error == f"environment variable HOOK_URL (webhook URL) {problem}", result.line()
     assert value.strip() not in result.error or value.strip() in ("http://", "https://")
 
 
@@ -175,7 +175,7 @@ def test_doctor_says_what_the_variable_holds(tmp_path, report_store, monkeypatch
     result = runner.invoke(app, ["doctor", "--config", str(cfg)])
     text = " ".join(result.output.split())
     assert result.exit_code == ExitCode.USAGE, text
-    assert f"not ready: FLOWSCOPE_TEST_HOOK (webhook webhook URL) {problem}" in text, text
+    assert f"not ready: FLOWSCOPE_TEST_HOOK (webhook URL) {problem}" in text, text
     assert "configured, its variables set" not in text
 
 

@@ -371,7 +371,7 @@ def test_doctor_says_a_webhook_variable_that_holds_no_address(tmp_path, monkeypa
     address (never the value), and exit 2, as for a variable not set. White space around one is fine."""
     result = _doctor_with_hook(tmp_path, monkeypatch, WEBHOOK, "hooks.slack.com/services/T0/B0/very-secret")
     assert result.exit_code == ExitCode.USAGE, result.output
-    assert ("notify webhook#1 (webhook, low and above, changes only): not ready: FLOWSCOPE_TEST_HOOK (webhook "
+    assert ("notify webhook#1 (webhook, low and above, changes only): not ready: FLOWSCOPE_TEST_HOOK ("
             "webhook URL) holds no http:// or https:// address") in " ".join(result.output.split())
     assert "very-secret" not in result.output
     result = _doctor_with_hook(tmp_path, monkeypatch, WEBHOOK, " https://hooks.slack.com/services/T0/B0/very-secret\n")

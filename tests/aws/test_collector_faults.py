@@ -435,6 +435,60 @@ def test_a_listing_that_returns_the_token_it_was_given_stops_with_an_error():
     assert calls == [None, "same"]
 
 
+def test_a_listing_whose_tokens_go_round_in_a_cycle_is_that_machines_error_not_a_sync_that_never_ends(
+        _aws_env, tmp_path):
+    """Tokens that come back after another page (A, B, A, ...: a proxy replaying responses) passed the check
+    on the token just sent, and the sync asked ListExecutions for ever. A token already sent in the listing
+    now ends it as that machine's recorded error, as the Azure and GCP listings do."""
+    import time
+
+    from flowscope.store import Store
+    from tests.aws.sfn_fake import ACCOUNT, machine_handlers, sync_once
+
+    now = time.time()
+    sm = f"arn:aws:states:us-east-1:{ACCOUNT}:stateMachine:orders"
+    calls: list[str | None] = []
+
+    def listing(body: dict) -> Any:
+        calls.append(body.get("nextToken"))
+        if len(calls) > 20:
+            return 400, {"__type": "ProbeStopped", "message": "asked for ever"}
+        n = len(calls)
+        item = {"executionArn": f"arn:aws:states:us-east-1:{ACCOUNT}:execution:orders:e{n}", "stateMachineArn": sm,
+                "name": f"e{n}", "status": "SUCCEEDED", "startDate": now - 120, "stopDate": now - 60}
+        return {"executions": [item], "nextToken": "B" if body.get("nextToken") == "A" else "A"}
+
+    result = sync_once({**machine_handlers({"orders": sm}, "STANDARD", now - 3600), "ListExecutions": listing,
+                        "GetExecutionHistory": lambda b: (400, {"__type": "ExecutionDoesNotExist", "message": "x"})},
+                       Store(tmp_path / "s"))
+    assert calls == [None, "A", "B"], calls
+    assert result.status == RunStatus.PARTIAL, result.row()
+    assert "RepeatedNextToken" in str(result.errors) and sm in str(result.errors), result.errors
+
+
+def test_get_metric_data_whose_tokens_go_round_in_a_cycle_stops_with_an_error():
+    """GetMetricData's NextToken coming back after another page looped for ever, adding the same
+    datapoints again each time round."""
+    import datetime as dt
+
+    from flowscope.collectors.aws.metrics import get_metric_rows
+    from flowscope.collectors.window import CollectionError
+
+    sent: list[str | None] = []
+
+    class Cloudwatch:
+        def get_metric_data(self, **params):
+            sent.append(params.get("NextToken"))
+            assert len(sent) < 10, "GetMetricData was asked for ever"
+            return {"MetricDataResults": [], "NextToken": "B" if params.get("NextToken") == "A" else "A"}
+
+    end = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+    with pytest.raises(CollectionError, match="RepeatedNextToken|nextToken|NextToken"):
+        get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
+                        account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)
+    assert sent == [None, "A", "B"]
+
+
 def test_get_metric_data_returning_the_token_it_was_given_stops_with_an_error():
     """The same for GetMetricData's NextToken: the metrics step looped for ever."""
     import datetime as dt

@@ -311,12 +311,14 @@ def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any]
 
     A token the service calls expired or invalid (`expired(exc)`) restarts from the first page,
     at most `max_restarts` times; the caller drops what it already had (or what it already saw).
-    Any other failure is raised, and so is a page whose nextToken is the one it was asked with
-    (it would be asked again for ever; botocore's paginators refuse it the same way), and a page
+    Any other failure is raised, and so is a page whose nextToken was already sent in this listing
+    (the one it was asked with, or one of an earlier page: A, B, A, ... would be asked again for ever;
+    botocore's paginators refuse only the first), and a page
     without its `key` list (`BadPage`): the service always sends it, `[]` when empty, so a body
     without it is a proxy's or a broken gateway's, and read as empty it said "nothing there".
     """
     token: str | None = None
+    sent: set[str] = set()
     restarts = 0
     restarted = False
     while True:
@@ -326,20 +328,24 @@ def restarting_pages(call: Callable[..., dict[str, Any]], params: dict[str, Any]
             if token and restarts < max_restarts and expired(exc):
                 restarts += 1
                 token, restarted = None, True
+                sent.clear()        # a new listing: its tokens are its own
                 continue
             raise
+        if token:
+            sent.add(token)
         if key is not None and not isinstance(page.get(key) if isinstance(page, dict) else None, list):
             name = getattr(call, "__name__", "the listing")
             raise CollectionError(f"{name}: a page without its `{key}` list", operation=name, code="BadPage")
         yield page, restarted
         restarted = False
-        sent, token = token, page.get("nextToken")
+        token = page.get("nextToken")
         if not token:
             return
-        if token == sent:
+        if token in sent:
             name = getattr(call, "__name__", "the listing")
-            raise CollectionError(f"{name} returned the same nextToken it was sent; stopped rather than "
-                                  "asking for the same page again", operation=name, code="RepeatedNextToken")
+            raise CollectionError(f"{name} returned the same nextToken it was sent (for this page or an earlier "
+                                  "one); stopped rather than asking for the same pages again for ever",
+                                  operation=name, code="RepeatedNextToken")
 
 
 def error_code(exc: BaseException) -> str | None:

@@ -83,11 +83,13 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
             queries.append({"Id": qid, **query})
             lookup[qid] = (arn, metric, stat, unit)
         token: str | None = None
+        sent: set[str] = set()
         while True:
             kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end,
                                       "ScanBy": "TimestampAscending"}
             if token:
                 kwargs["NextToken"] = token
+                sent.add(token)
             page = cloudwatch.get_metric_data(**kwargs)
             for result in page.get("MetricDataResults", []):
                 arn, metric, stat, unit = lookup[result["Id"]]
@@ -104,11 +106,11 @@ def get_metric_rows(cloudwatch: Any, machines: list[dict[str, Any]], *, account:
                                  C.resource_id: arn, C.metric: metric, C.statistic: stat,
                                  C.timestamp: stamp, C.value: float(value), C.unit: unit,
                                  C.start_date: stamp.date()})
-            sent, token = token, page.get("NextToken")
+            token = page.get("NextToken")
             if not token:
                 break
-            if token == sent:     # asked again, it would answer the same page for ever
-                raise CollectionError("GetMetricData returned the same NextToken it was sent; stopped rather "
-                                      "than asking for the same page again", operation="GetMetricData",
-                                      code="RepeatedNextToken")
+            if token in sent:     # asked again (A, A or A, B, A), it would answer the same pages for ever
+                raise CollectionError("GetMetricData returned the same NextToken it was sent (for this page or "
+                                      "an earlier one); stopped rather than asking for the same pages again",
+                                      operation="GetMetricData", code="RepeatedNextToken")
     return rows

@@ -160,6 +160,8 @@ def keep_machine_unread(sc: ScopeContext, arn: str) -> None:
 
 def as_collection_error(exc: BaseException, operation: str, target: str | None) -> CollectionError:
     if isinstance(exc, CollectionError):
+        if exc.target is None:      # a listing's own error (BadPage, RepeatedNextToken) names what it listed
+            exc.target = target
         return exc
     code = error_code(exc)
     message = f"{operation} failed: {code or type(exc).__name__}"

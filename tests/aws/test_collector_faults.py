@@ -534,3 +534,33 @@ def test_a_metric_query_that_failed_inside_a_good_answer_is_an_error_not_no_data
     with pytest.raises(CollectionError, match=status):
         get_metric_rows(Cloudwatch(), [{"stateMachineArn": "arn:aws:states:us-east-1:1:stateMachine:a"}],
                         account="1", region="us-east-1", start=end - dt.timedelta(hours=1), end=end)
+
+
+def test_a_running_run_that_cannot_be_described_does_not_hold_the_watermark():
+    """A stored RUNNING run DescribeExecution refuses is read again by id next sync (it stays RUNNING in the
+    store), so the scope's watermark is not held at its start: held, one run refused for weeks kept every sync
+    listing from that day (Azure and GCP were changed the same way)."""
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from flowscope.collectors.aws.stepfunctions import ScopeContext, revisit_running
+    from flowscope.collectors.window import CollectWindow, ScopeResult
+
+    started = dt.datetime(2024, 4, 1, tzinfo=dt.timezone.utc)
+    row = {"execution_id": "arn:aws:states:us-east-1:1:execution:orders:r", "kind": "sfn-standard",
+           "attributes": None, "workflow_id": "arn:aws:states:us-east-1:1:stateMachine:orders",
+           "workflow_name": "orders", "started_at": started}
+
+    def describe_execution(executionArn: str, **_: Any) -> dict:
+        raise RuntimeError("offline")
+
+    now = dt.datetime(2024, 5, 4, tzinfo=dt.timezone.utc)
+    sc = ScopeContext(store=SimpleNamespace(running_executions=lambda *a, **k: [row]), sink=None,
+                      result=ScopeResult(cloud="aws", scope="s", started_at=now), window=CollectWindow(end=now),
+                      now=now, formats={}, concurrency=1, globs=("orders*",),
+                      clients=SimpleNamespace(account="1", region="us-east-1",
+                                              sfn=SimpleNamespace(describe_execution=describe_execution)),
+                      machines_listed=set())
+    revisit_running(sc, {row["workflow_id"]})
+    assert sc.result.errors and sc.result.counts["running_revisited"] == 1       # said: the sync is partial
+    assert sc.held_watermark() == now                                            # was held at 1 April

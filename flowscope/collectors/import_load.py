@@ -32,7 +32,7 @@ def files_of(paths: list[Path]) -> list[Path]:
     out: dict[Path, Path] = {}          # the file itself (resolved) -> the path it was first named by
     for path in paths:
         if path.is_dir():
-            found = sorted(f for f in _under(path) if f.is_file() and f.name not in EXPORT_MARKERS)
+            found = sorted(f for f in _under(path) if f.name not in EXPORT_MARKERS)
             if not found:
                 raise NativeFormatError(str(path), "folder", "holds no files")
             for f in found:
@@ -45,17 +45,32 @@ def files_of(paths: list[Path]) -> list[Path]:
 
 
 def _under(folder: Path) -> Iterator[Path]:
-    """Every path under `folder` but hidden ones and those under hidden folders (symbolic links to folders
-    named, not followed). A folder that cannot be listed is a NativeFormatError naming it: `Path.rglob` passed
-    over it without a word, so an import of `exports/` with a subfolder of another user's said "imported N
-    file(s)", exit 0, its files never read."""
+    """Every file under `folder` but hidden ones and those under hidden folders; a symbolic link to a folder is
+    followed (once: a link back up is not walked again). What would be passed over without a word is a
+    NativeFormatError naming it, as a path given that is no file: a folder that cannot be listed (`Path.rglob`
+    passed over it, so an import of `exports/` with a subfolder of another user's said "imported N file(s)",
+    exit 0, its files never read), a symbolic link to nothing, and a pipe, socket or device (its reader would
+    wait for ever). Linked folders and those three were left out in silence too."""
     def refuse(error: OSError) -> None:
         raise NativeFormatError(str(error.filename or folder), "folder",
                                 f"cannot be read: {error.strerror or error}")
 
-    for root, folders, names in os.walk(folder, onerror=refuse):
+    walked: set[str] = set()
+    for root, folders, names in os.walk(folder, onerror=refuse, followlinks=True):
+        real = os.path.realpath(root)
+        if real in walked:          # a link to a folder already walked (or back up the tree): its files are known
+            folders[:] = []
+            continue
+        walked.add(real)
         folders[:] = [name for name in folders if not name.startswith(".")]
-        yield from (Path(root) / name for name in (*folders, *names) if not name.startswith("."))
+        for name in names:
+            if name.startswith("."):
+                continue
+            path = Path(root) / name
+            if not path.is_file():
+                raise NativeFormatError(str(path), "file", "a symbolic link to nothing" if not path.exists()
+                                        else "not a regular file (a pipe, socket or device)")
+            yield path
 
 
 @dataclass

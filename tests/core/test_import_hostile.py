@@ -1006,3 +1006,40 @@ def test_a_folder_that_cannot_be_read_is_an_error_not_left_out(tmp_path, monkeyp
     (exports / "locked").rmdir()
     result, text = run_import(store, "--execution-arn", ARN, str(exports))
     assert result.exit_code == 0 and "imported 1 file(s)" in text, result.output
+
+
+@pytest.mark.parametrize("kind", ["broken link", "pipe"])
+def test_a_folder_entry_that_is_no_file_is_an_error_not_left_out(tmp_path, kind):
+    """A symbolic link to nothing, or a named pipe, in an imported folder was left out without a word ("imported
+    1 file(s)", exit 0): each is now exit 2 naming it, as the same path named on the command line is."""
+    import os
+
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    write_history(exports / "run-1.json", history_events())
+    odd = exports / "run-2.json"
+    if kind == "broken link":
+        odd.symlink_to(tmp_path / "moved-away.json")
+    else:
+        os.mkfifo(odd)
+    store = tmp_path / "store"
+    result, text = run_import(store, "--execution-arn", ARN, str(exports))
+    assert result.exit_code == ExitCode.USAGE, result.output
+    said = "a symbolic link to nothing" if kind == "broken link" else "not a regular file"
+    assert f"{odd}: file: {said}" in text, text
+    assert "nothing was written" in text and not store.exists()
+
+
+def test_a_linked_folder_in_an_imported_folder_is_read_once(tmp_path):
+    """A symbolic link to a folder (an archive mounted elsewhere) was left out without a word; it is read, and a
+    link back up the tree is not walked again (no loop, no file twice)."""
+    exports, archive = tmp_path / "exports", tmp_path / "archive"
+    exports.mkdir()
+    archive.mkdir()
+    write_history(exports / "run-1.json", history_events())
+    write_history(archive / "run-2.json", history_events())
+    (exports / "2026-11").symlink_to(archive, target_is_directory=True)
+    (archive / "up").symlink_to(exports, target_is_directory=True)       # a loop
+    result, text = run_import(tmp_path / "store", "--execution-arn", ARN, str(exports))
+    assert result.exit_code == 0, result.output
+    assert "imported 2 file(s)" in text, text

@@ -30,6 +30,7 @@ from flowscope.analysis import lanes, measures
 from flowscope.analysis.checks import CHECKS, FindingKind
 from flowscope.model import TABLES, UTC, C, StepType, empty
 from flowscope.textsafety import ESCAPE_SEQUENCES
+from flowscope.timewindow import EARLIEST, LATEST
 
 if TYPE_CHECKING:
     from flowscope.store.reader import ColumnFacts
@@ -153,6 +154,14 @@ class Thresholds:
             value = getattr(self, name)
             if not value > 0:
                 raise ValueError(f"threshold {name} must be greater than 0, got {value!r}")
+        for name, (unit, seconds) in TIME_SPAN_THRESHOLDS.items():
+            value = getattr(self, name)
+            if name in POSITIVE_THRESHOLDS and int(value * seconds) < 1:    # a bucket of 0 s divided by 0
+                raise ValueError(f"threshold {name} must be at least 1 second ({1 / seconds:.6g} {unit}), "
+                                 f"got {value!r}")
+            if value * seconds > SUPPORTED_SPAN_S:      # past int64 in the engines, or before year 1
+                raise ValueError(f"threshold {name} must be at most {SUPPORTED_SPAN_S / seconds:,.0f} {unit} "
+                                 f"(the supported times, {EARLIEST.date()} to {LATEST.date()}), got {value!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
@@ -197,6 +206,13 @@ POSITIVE_THRESHOLDS = ("retry_bucket_minutes", "failure_bucket_hours", "latency_
 """Thresholds that must be above 0: the analyses' bucket widths (a width of 0 divided every start by 0 and
 `flowscope analyze` failed with a DuckDB conversion error) and the projected month (0 days made every
 projection, saving and monthly figure $0, said as if nothing cost anything)."""
+TIME_SPAN_THRESHOLDS = {"retry_bucket_minutes": ("minutes", 60), "failure_bucket_hours": ("hours", 3600),
+                        "latency_bucket_hours": ("hours", 3600), "retry_baseline_days": ("days", 86400)}
+"""Thresholds that are spans of time (their unit and its seconds): a bucket width (those also in
+`POSITIVE_THRESHOLDS`) is at least a second, since the analyses take it in whole seconds (0.0001 hours was a
+ZeroDivisionError, exit 5), and no span is longer than the supported times (`timewindow.EARLIEST` ..
+`LATEST`): 1e18 hours overflowed int64 inside Ibis, and a 1e6-day retry baseline started before year 1."""
+SUPPORTED_SPAN_S = (LATEST - EARLIEST).total_seconds()
 
 
 # ---------------------------------------------------------------- findings

@@ -652,6 +652,28 @@ def test_thresholds_that_must_be_positive_refuse_zero(name):
     assert getattr(Thresholds.from_mapping({name: 1}), name) == 1
 
 
+@pytest.mark.parametrize(("name", "value", "said"), [
+    ("failure_bucket_hours", 0.0001, "must be at least 1 second"),
+    ("latency_bucket_hours", 1e-9, "must be at least 1 second"),
+    ("failure_bucket_hours", 1e18, "must be at most 2,016,144 hours"),
+    ("latency_bucket_hours", 1e18, "must be at most"),
+    ("retry_bucket_minutes", 10**18, "must be at most 120,968,640 minutes"),
+    ("retry_baseline_days", 1e6, "must be at most 84,006 days"),
+])
+def test_time_thresholds_refuse_spans_no_analysis_can_take(name, value, said):
+    """A bucket under a second (the analyses take whole seconds: 0 s, a ZeroDivisionError) or a span longer
+    than the supported times (int64 overflow in Ibis, a baseline before year 1) failed every analysis with an
+    engine's error, exit 5 ("a bug"); refused by name, in `thresholds=` as in flowscope.toml. The edges pass."""
+    with pytest.raises(ValueError, match=f"threshold {name} {said}"):
+        Thresholds.from_mapping({name: value})
+    with pytest.raises(ValueError, match=f"threshold {name} "):
+        Thresholds(**{name: value})
+    with pytest.raises(ValueError, match=f"threshold {name} "):
+        run(World(), thresholds={name: value})
+    Thresholds.from_mapping({"failure_bucket_hours": 1 / 3600, "retry_baseline_days": 84_006,
+                             "latency_bucket_hours": 2_016_144, "retry_bucket_minutes": 120_968_640})
+
+
 # ---------------------------------------------------------------- episodes (scan statistic, storm extent)
 
 def test_bernoulli_scan_finds_a_burst_and_ignores_steady_rates():

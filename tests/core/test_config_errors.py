@@ -493,3 +493,22 @@ def test_doctor_refuses_a_cdn_report_run_would_refuse(tmp_path, monkeypatch):
     assert "--charts inline" in flat(result.output)
     inline = config(tmp_path, '[report]\nformats = ["html"]\n', store=False)
     assert "[report] charts" not in flat(runner.invoke(app, ["doctor", "--config", inline, "--store", store]).output)
+
+
+@pytest.mark.parametrize(("key", "value", "said"), [
+    ("failure_bucket_hours", "0.0001", "threshold failure_bucket_hours must be at least 1 second"),
+    ("latency_bucket_hours", "1e-9", "threshold latency_bucket_hours must be at least 1 second"),
+    ("failure_bucket_hours", "1e18", "threshold failure_bucket_hours must be at most"),
+    ("latency_bucket_hours", "1e18", "threshold latency_bucket_hours must be at most"),
+    ("retry_bucket_minutes", "1000000000000000000", "threshold retry_bucket_minutes must be at most"),
+    ("retry_baseline_days", "1e6", "threshold retry_baseline_days must be at most"),
+])
+def test_a_time_threshold_no_bucket_or_baseline_can_span_is_refused(tmp_path, key, value, said):
+    """A bucket width under a second (truncated to 0 s: ZeroDivisionError) or a bucket or baseline longer than
+    every time flowscope supports (an int64 overflow inside Ibis, a date before year 1) failed `analyze` with
+    exit 5, "a bug in flowscope, not in your input": the input it was, exit 2 naming the file, line and key."""
+    store = _synced_store(tmp_path / "s", "gcp:p:all-locations")
+    cfg = config(tmp_path, f"[thresholds]\n{key} = {value}\n", store=False)
+    result = runner.invoke(app, ["analyze", "--config", cfg, "--store", store, "--since", "30d"])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert f"config file {cfg}, line 2: {said}" in flat(result.output)

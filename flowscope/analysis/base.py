@@ -162,6 +162,9 @@ class Thresholds:
             if value * seconds > SUPPORTED_SPAN_S:      # past int64 in the engines, or before year 1
                 raise ValueError(f"threshold {name} must be at most {SUPPORTED_SPAN_S / seconds:,.0f} {unit} "
                                  f"(the supported times, {EARLIEST.date()} to {LATEST.date()}), got {value!r}")
+        if self.express_memory_mb > MAX_EXPRESS_MEMORY_MB:
+            raise ValueError(f"threshold express_memory_mb must be at most {MAX_EXPRESS_MEMORY_MB:,} (1 TiB), got "
+                             f"{self.express_memory_mb!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> Thresholds:
@@ -213,6 +216,9 @@ TIME_SPAN_THRESHOLDS = {"retry_bucket_minutes": ("minutes", 60), "failure_bucket
 ZeroDivisionError, exit 5), and no span is longer than the supported times (`timewindow.EARLIEST` ..
 `LATEST`): 1e18 hours overflowed int64 inside Ibis, and a 1e6-day retry baseline started before year 1."""
 SUPPORTED_SPAN_S = (LATEST - EARLIEST).total_seconds()
+MAX_EXPRESS_MEMORY_MB = 1 << 20
+"""The most `express_memory_mb` takes: an Express run's billed memory is 50 MB plus its definition and payloads
+(at most 1 MB and 256 kB each), far below; 1e18 MB overflowed the billed units' int64 in the engine (exit 5)."""
 
 
 # ---------------------------------------------------------------- findings

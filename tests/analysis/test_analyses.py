@@ -659,6 +659,7 @@ def test_thresholds_that_must_be_positive_refuse_zero(name):
     ("latency_bucket_hours", 1e18, "must be at most"),
     ("retry_bucket_minutes", 10**18, "must be at most 120,968,640 minutes"),
     ("retry_baseline_days", 1e6, "must be at most 84,006 days"),
+    ("express_memory_mb", 10**18, "must be at most 1,048,576"),       # the billed units' int64 overflowed
 ])
 def test_time_thresholds_refuse_spans_no_analysis_can_take(name, value, said):
     """A bucket under a second (the analyses take whole seconds: 0 s, a ZeroDivisionError) or a span longer
@@ -671,7 +672,8 @@ def test_time_thresholds_refuse_spans_no_analysis_can_take(name, value, said):
     with pytest.raises(ValueError, match=f"threshold {name} "):
         run(World(), thresholds={name: value})
     Thresholds.from_mapping({"failure_bucket_hours": 1 / 3600, "retry_baseline_days": 84_006,
-                             "latency_bucket_hours": 2_016_144, "retry_bucket_minutes": 120_968_640})
+                             "latency_bucket_hours": 2_016_144, "retry_bucket_minutes": 120_968_640,
+                             "express_memory_mb": 1 << 20})
 
 
 # ---------------------------------------------------------------- episodes (scan statistic, storm extent)

@@ -30,7 +30,7 @@ from flowscope.store import delta, manifest, reader, spans, staging
 from flowscope.store.errors import NotAStoreError, StoreDamagedError, StoreError
 from flowscope.store.faults import crash_point
 from flowscope.store.fileuri import readable_files
-from flowscope.store.layout import META_DIR, Layout
+from flowscope.store.layout import META_DIR, Layout, delta_schema
 from flowscope.store.lock import WriterLock
 from flowscope.store.sqlutil import ident
 from flowscope.store.validate import validate_batch
@@ -216,10 +216,27 @@ class Store:
         if not tables:
             return {}
         with self._refused_io(), self.writer():
+            self._refuse_unknown_columns(tables)
             write_id = staging.stage(self._layout.staging_dir, self._layout.intent_file, tables)
             counts = self._apply(tables, write_id)
             staging.finish(self._layout.staging_dir, self._layout.intent_file, write_id)
         return counts
+
+    def _refuse_unknown_columns(self, tables: Mapping[str, pa.Table]) -> None:
+        """A StoreError when a table this write adds rows to holds a column the model does not know: a newer
+        flowscope wrote it. The append failed with delta-rs's SchemaMismatchError (exit 5, "a bug") after the
+        batch was staged, and that staged batch failed every later write the same way; a replace would have
+        written its rows without the newer column's values. Refused before anything is staged (the lock held)."""
+        for name in tables:
+            if name.endswith(DELETE_SUFFIX) or not self._layout.table_exists(name):
+                continue
+            known = set(delta_schema(name).names)
+            unknown = [f.name for f in self._open_for_write(name).schema().fields if f.name not in known]
+            if unknown:
+                raise StoreError(f"store {self.path} was written by a newer flowscope: its {name} table holds "
+                                 f"column(s) {', '.join(unknown)} this flowscope does not know, and rows written "
+                                 "here would lack them; upgrade flowscope to write to this store (reading it "
+                                 "works as it is)")
 
     def upgrade_done(self, step: str) -> bool:
         """True once the one-off upgrade of stored rows named `step` has run on this store (rows written

@@ -7,10 +7,14 @@ import datetime as dt
 
 import pyarrow as pa
 import pytest
+from typer.testing import CliRunner
 
 from flowscope import model
-from flowscope.model import Batch, C
-from flowscope.store import Store
+from flowscope.cli import app
+from flowscope.exitcodes import ExitCode
+from flowscope.model import Batch, C, Cloud
+from flowscope.store import Store, StoreDamagedError, StoreError
+from tests.core.helpers import small_sim, write_documents
 from tests.store.helpers import execution, steps
 
 
@@ -81,3 +85,42 @@ def test_a_key_column_added_by_a_newer_model_is_written_and_upserted(tmp_path, m
         Store(tmp_path / "s").write({"alerts": [alert(text, scope="all")]})
     rows = Store(tmp_path / "s").read_rows("alerts")
     assert sorted((r[C.scope] or "", r[C.alert]) for r in rows) == [("", "older"), ("all", "second")]
+
+
+def test_a_store_a_newer_flowscope_wrote_is_refused_by_an_older_writer(tmp_path, monkeypatch):
+    """A newer flowscope added a column this one does not know (`future`): every write here failed with
+    delta-rs's SchemaMismatchError (exit 5, "a bug") after staging its batch, and the staged batch failed
+    every later write of this flowscope the same way. The write is refused before anything is staged, naming
+    the store, the table and the column; the store reads as before, and the newer flowscope writes on."""
+    spec = model.TABLES["executions"]
+    newer = dataclasses.replace(spec, schema=pa.schema([*spec.schema, pa.field("future", pa.string())]))
+    monkeypatch.setitem(model.TABLES, "executions", newer)          # the newer flowscope
+    Store(tmp_path / "s").write(Batch(executions=[dict(execution(1), future="x")], steps=steps(1, 2)))
+    monkeypatch.setitem(model.TABLES, "executions", spec)           # this one
+
+    store = Store(tmp_path / "s")
+    for _ in range(2):
+        with pytest.raises(StoreError, match=r"newer flowscope.*executions.*future") as refused:
+            store.write(Batch(executions=[execution(2)], steps=steps(2, 2)))
+        assert not isinstance(refused.value, StoreDamagedError)
+    assert not (tmp_path / "s" / "_flowscope" / "intent.json").exists()
+    assert Store.open(tmp_path / "s").sql("SELECT count(*) AS n FROM executions")["n"][0] == 1
+    store.write({"alerts": [{C.target: "ops", C.scope: "all", C.status: "ok", C.alert: "a",
+                             C.window_end: dt.datetime(2026, 11, 1, tzinfo=dt.timezone.utc), C.run_id: "r"}]})
+
+    monkeypatch.setitem(model.TABLES, "executions", newer)
+    Store(tmp_path / "s").write(Batch(executions=[dict(execution(2), future="y")], steps=steps(2, 2)))
+    rows = Store.open(tmp_path / "s").sql("SELECT execution_id, future FROM executions ORDER BY 1")
+    assert list(rows["future"]) == ["x", "y"]
+
+
+def test_import_into_a_store_a_newer_flowscope_wrote_is_a_usage_error(tmp_path, monkeypatch):
+    spec = model.TABLES["executions"]
+    newer = dataclasses.replace(spec, schema=pa.schema([*spec.schema, pa.field("future", pa.string())]))
+    monkeypatch.setitem(model.TABLES, "executions", newer)
+    Store(tmp_path / "s").write(Batch(executions=[dict(execution(1), future="x")], steps=steps(1, 2)))
+    monkeypatch.setitem(model.TABLES, "executions", spec)
+    files = write_documents(tmp_path / "files", small_sim(Cloud.GCP, executions=5).documents)
+    result = CliRunner().invoke(app, ["import", "--store", str(tmp_path / "s"), *map(str, files)])
+    assert result.exit_code == ExitCode.USAGE, result.output
+    assert "newer flowscope" in result.output and "a bug" not in result.output

@@ -37,6 +37,9 @@ def _numbers(directory: Path) -> list[int]:
         names = os.listdir(directory)
     except FileNotFoundError:
         return []
+    except NotADirectoryError:      # a file where the folder goes: said as a bug in flowscope (exit 5)
+        raise StoreDamagedError(str(directory.parent.parent), f"the snapshot manifests' folder {directory}",
+                                "it is a file, not a folder") from None
     return sorted(int(n[: -len(_SUFFIX)]) for n in names
                   if n.endswith(_SUFFIX) and n[: -len(_SUFFIX)].isdigit())
 

@@ -47,7 +47,17 @@ def _delete_log_version(path: Path) -> str:
     return str(path / "executions" / "_delta_log")
 
 
-DAMAGES = [_cut_manifest, _delete_parquet, _overwrite_parquet, _delete_log_version]
+def _manifest_folder_a_file(path: Path) -> str:
+    """A file where the manifests' folder goes: `analyze` said a NotADirectoryError as a bug (exit 5)."""
+    import shutil
+
+    folder = path / "_flowscope" / "manifest"
+    shutil.rmtree(folder)
+    folder.write_text("not a folder")
+    return str(folder)
+
+
+DAMAGES = [_cut_manifest, _delete_parquet, _overwrite_parquet, _delete_log_version, _manifest_folder_a_file]
 
 
 @pytest.mark.parametrize("damage", DAMAGES, ids=lambda f: f.__name__.strip("_"))

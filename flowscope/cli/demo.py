@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Annotated, Any, Optional
 
@@ -34,7 +35,7 @@ def demo(
     port: PortOpt = 8501,
 ) -> None:
     """Build the demo store and serve it (`DEMO_HELP`)."""
-    from flowscope.simulate.demo import build_demo, holds_a_demo_only
+    from flowscope.simulate.demo import build_demo, holds_a_demo_only, only_demo
     from flowscope.simulate.rebuild import clear_killed_builds, rebuild_beside
     from flowscope.store import Store, StoreError
     from flowscope.timewindow import parse_since
@@ -55,15 +56,18 @@ def demo(
     try:
         target = Store(settings.store_path)
         replacing = holds_a_demo_only(target)
-        if replacing:
-            err.print(f"replacing the demo built earlier in {target.path}", highlight=False, markup=False)
-        with status("simulating") as say:
-            def build(store: Any) -> Any:
-                return build_demo(store, days=days, executions=executions, seed=seed, end=end_at, progress=say)
+        # a replacement, not while another demo still fills the store: its writes would land in the new one
+        with only_demo(target) if replacing else contextlib.nullcontext():
+            if replacing:
+                err.print(f"replacing the demo built earlier in {target.path}", highlight=False, markup=False)
+            with status("simulating") as say:
+                def build(store: Any) -> Any:
+                    return build_demo(store, days=days, executions=executions, seed=seed, end=end_at,
+                                      progress=say)
 
-            if not replacing:       # a replacement clears them itself
-                clear_killed_builds(settings.store_path, note)
-            result = rebuild_beside(settings.store_path, build, say=note) if replacing else build(target)
+                if not replacing:       # a replacement clears them itself
+                    clear_killed_builds(settings.store_path, note)
+                result = rebuild_beside(settings.store_path, build, say=note) if replacing else build(target)
     except StoreError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:   # a file where the store folder goes, or no permission: was exit 5, "a bug"

@@ -14,7 +14,9 @@ The ground truth is saved beside the data so a user can check what the analyses 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import functools
 import json
 import multiprocessing
@@ -298,6 +300,45 @@ def build_demo(store: "Store", *, days: int = 30, executions: int = 30_000, seed
     (`refuse_stored_data`) and written by today's rules, is marked as needing none of the one-off
     upgrades of stored rows (`store_upgrades`), so the first sync into it scans nothing for them.
     """
+    with only_demo(store):
+        return _build_demo(store, days=days, executions=executions, seed=seed, end=end, progress=progress,
+                           workers=workers)
+
+
+DEMO_LOCK = "demo.lock"
+"""`_flowscope/demo.lock`: held (`flock`) by the demo filling the store, from its check that the store is empty
+until its ground truth is saved."""
+
+
+@contextlib.contextmanager
+def only_demo(store: "Store") -> Iterator[None]:
+    """One demo at a time fills a store: a second, started into the same new folder while the first built, found
+    it empty as the first had, and both wrote (two workloads stacked, the ground truth of the last to finish).
+    It is refused with a StoreError naming the first's pid. The kernel frees the lock however the build ends.
+    `flowscope demo` holds it on the earlier demo while it builds a replacement beside it: a demo still filling
+    that store went on writing into the replacement once swapped in (a mix of both, the ground truth of one)."""
+    from flowscope.store import StoreError
+    from flowscope.store.layout import META_DIR
+
+    fd = os.open(Path(store.path) / META_DIR / DEMO_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            who = f"pid {holder}" if holder.isdigit() else "another process"
+            raise StoreError(f"{store.path} is being filled by another `flowscope demo` ({who}): wait for it to "
+                             "finish, or pass --store with another folder") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _build_demo(store: "Store", *, days: int, executions: int, seed: int, end: dt.datetime | None,
+                progress: Progress | None, workers: int | None) -> DemoResult:
+    """`build_demo`, the store held by this demo alone (`only_demo`)."""
     say = progress or (lambda _message: None)
     refuse_stored_data(store)
     upgrade_store(store)        # an empty store, written by today's rules: marked as needing no upgrade, no scan
@@ -387,4 +428,4 @@ def save_truth(store: "Store", result: DemoResult) -> None:
         out.write(json.dumps(payload, indent=1))
 
 
-__all__ = ["DemoResult", "build_demo", "demo_end"]
+__all__ = ["DemoResult", "build_demo", "demo_end", "only_demo"]

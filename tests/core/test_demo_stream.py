@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import os
 from collections import Counter
 
 import pyarrow as pa
@@ -191,6 +192,58 @@ def test_a_failed_chunk_stops_the_demo_and_writes_no_ground_truth(tmp_path, monk
         demo.build_demo(store, days=2, executions=60, seed=1, end=END, workers=1)
     assert not demo.truth_path(store).exists()      # a partial store never looks like a finished demo
 
+
+
+def test_a_second_demo_into_a_new_folder_while_the_first_builds_is_refused_not_stacked(tmp_path):
+    """Two demos started into one new folder (two terminals, a parallel Makefile) both found it empty and both
+    wrote: the store held both workloads (3,566 executions for two 2,000-execution demos of other seeds), with
+    the ground truth of whichever finished last. The second is refused while the first builds, naming it."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Event
+
+    path = tmp_path / "store"
+    started, go = Event(), Event()
+
+    def held(message: str) -> None:             # the first demo, stopped before its first write
+        if message.startswith("simulating"):
+            started.set()
+            go.wait(60)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        first = pool.submit(demo.build_demo, Store(path), days=1, executions=30, seed=1, end=END, progress=held,
+                            workers=1)
+        assert started.wait(60)
+        try:
+            with pytest.raises(StoreError, match=rf"another `flowscope demo` \(pid {os.getpid()}\)"):
+                demo.build_demo(Store(path), days=1, executions=30, seed=2, end=END, workers=1)
+        finally:
+            go.set()
+        built = first.result()
+    stored = Store.open(path).row_counts(["executions"])["executions"]
+    assert stored == built.written["executions"]
+
+
+
+def test_a_demo_still_filling_its_store_is_not_replaced_under_it(tmp_path):
+    """A second `flowscope demo` found the first's store holding simulated executions (its first writes) and
+    replaced it, built beside and swapped in, while the first went on writing: its later writes landed in the
+    replacement (51,920 executions for an 80,803 demo and a 70 one, with the ground truth of the first). The
+    replacement is refused while a demo fills the store."""
+    from typer.testing import CliRunner
+
+    from flowscope.cli import app
+
+    path = tmp_path / "store"
+    demo.build_demo(Store(path), days=1, executions=30, seed=1, end=END, workers=1)
+    before = Store.open(path).version()
+    args = ["demo", "--store", str(path), "--no-serve", "--executions", "30", "--days", "1", "--seed", "2",
+            "--end", END.isoformat()]
+    with demo.only_demo(Store(path)):           # a demo still filling it
+        result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2 and "being filled by another `flowscope demo`" in result.output, result.output
+    assert "replacing" not in result.output
+    assert Store.open(path).version() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["store"]
 
 
 @pytest.mark.slow  # builds small demo stores

@@ -152,11 +152,11 @@ def integer_axis(top: Any = None) -> dict[str, Any]:
     """A count axis: whole-number ticks (no 0.5 executions), however few the counts. `tickMinStep` only caps how
     many ticks Vega asks for, and the step it is given back may still be 0.5 (three findings read "0 1 1 2 2"
     on the severity chart): an axis whose `top` (the largest count drawn) is at most `SMALL_COUNT` ticks each
-    whole number from zero."""
-    axis: dict[str, Any] = {"format": COUNT_TICKS, "tickMinStep": 1}
+    whole number from zero, and has no `tickMinStep`: Vega-Lite turns it into a tick count of `top`, which
+    thins the listed values, and in Chromium an axis to 2 read "0 2"."""
     if top is not None and not is_missing(top) and 0 <= float(top) <= SMALL_COUNT:
-        axis["values"] = list(range(math.ceil(float(top)) + 1))
-    return axis
+        return {"format": COUNT_TICKS, "values": list(range(math.ceil(float(top)) + 1))}
+    return {"format": COUNT_TICKS, "tickMinStep": 1}
 
 
 SPAN_ONLY: dict[str, Any] = {"values": []}

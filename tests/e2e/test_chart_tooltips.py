@@ -54,3 +54,53 @@ def test_a_hostile_name_is_text_in_a_charts_title_label_and_tooltip(tmp_path):
             assert not errors, errors
         finally:
             browser.close()
+
+
+COUNTS_SCRIPT = """\
+import datetime as dt
+import pandas as pd
+import streamlit as st
+from flowscope.ui import charts
+svg = {"embedOptions": {"renderer": "svg"}}     # its tick labels readable as the page's text
+utc = dt.timezone.utc
+bars = pd.DataFrame({"label": ["a / one", "b / two"], "retries": [1, 2]})
+trend = pd.DataFrame({"bucket": [dt.datetime(2026, 3, 30, h, tzinfo=utc) for h in (9, 10)],
+                      "workflow": ["crm-export", "crm-export"], "failed": [2, 1]})
+findings = pd.DataFrame({"severity": ["high", "high", "low"]})
+for chart in (charts.hbar(bars, x="retries", y="label", title="Retries by step"),
+              charts.lines(trend, x="bucket", y="failed", color="workflow", kind="bar", integer=True,
+                           title="Failed executions by workflow", since=dt.datetime(2026, 3, 30, tzinfo=utc),
+                           until=dt.datetime(2026, 3, 31, tzinfo=utc), bucket_s=3600),
+              charts.severity_counts(findings),
+              charts.histogram(pd.Series([1001.0, 1001.0, 2003.0]), title="Delays", x_title="delay",
+                               duration=True)):
+    st.vega_lite_chart(spec={**chart, "usermeta": svg}, width="stretch")
+"""
+
+
+@pytest.mark.slow  # a real streamlit server in headless Chromium
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed")
+def test_a_count_axis_up_to_two_ticks_every_whole_number_in_the_browser(tmp_path):
+    """A count axis whose largest count is 2 (two failed runs in an hour, two findings of a severity, two
+    retries of a step) read "0 2" in Chromium: the spec listed 0, 1 and 2 (`charts.integer_axis`), but
+    Vega-Lite turns its `tickMinStep` into a tick count of 2, which thinned the three listed values to two.
+    Every whole number is a tick, as docs/dashboard.md says (the Failures, Overview and Retries pages)."""
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    script = tmp_path / "count_axes.py"
+    script.write_text(COUNTS_SCRIPT)
+    with script_server(script) as port, playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 768})
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            page.locator(f"{CHART} svg").nth(3).wait_for(timeout=60_000)
+            page.wait_for_timeout(500)
+            axes = {}
+            for chart in page.locator(CHART).all():
+                texts = chart.locator("svg").first.evaluate(
+                    "s => [...s.querySelectorAll('text')].map(t => t.textContent)")
+                axes[texts[-1]] = " ".join(t for t in texts if t.isdigit())      # the title, its count ticks
+            assert len(axes) == 4, axes
+            assert all(ticks == "0 1 2" for ticks in axes.values()), axes
+        finally:
+            browser.close()

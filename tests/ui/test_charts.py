@@ -739,7 +739,7 @@ def test_a_histogram_of_few_delays_has_whole_number_ticks():
     few = pd.Series([2001.0, 2002.0, 2002.0, 2003.0, 2100.0, 2100.0, 2100.0, 1990.0, 2050.0, 2051.0, 2060.0])
     chart = charts.histogram(few, title="t", x_title="delay", duration=True)
     axis = chart_layers(chart, "bar")[0]["encoding"]["y"]["axis"]
-    assert axis["tickMinStep"] == 1 and axis["format"] == ",d"
+    assert axis["values"] == list(range(max(axis["values"]) + 1)) and axis["format"] == ",d"
     rows = chart_rows(chart, "bar")
     assert sum(r["count"] for r in rows) == len(few) and all(r["count"] > 0 for r in rows)
     assert all(isinstance(r["count"], int) for r in rows)
@@ -1061,7 +1061,10 @@ def test_a_small_count_axis_ticks_each_whole_number():
     (ticks at 0.5 apart, printed whole). Up to `SMALL_COUNT` the ticks are the whole numbers; above, the
     step is left to Vega (whole numbers anyway, at that span)."""
     findings = pd.DataFrame({"severity": ["critical", "medium", "medium"]})
-    assert charts.severity_counts(findings)["layer"][0]["encoding"]["y"]["axis"]["values"] == [0, 1, 2]
+    assert charts.severity_counts(findings)["layer"][0]["encoding"]["y"]["axis"] == {"format": ",d",
+                                                                                      "values": [0, 1, 2]}
+    # no `tickMinStep` beside the values: Vega-Lite makes it a tick count of 2, and Chromium drew "0 2"
+    # (tests/e2e/test_chart_tooltips.py::test_a_count_axis_up_to_two_ticks_every_whole_number_in_the_browser)
     few = pd.DataFrame({"step": ["a", "b"], "retries": [3, 7]})
     assert charts.hbar(few, x="retries", y="step")["layer"][0]["encoding"]["x"]["axis"]["values"] == list(range(8))
     many = pd.DataFrame({"step": ["a", "b"], "retries": [3, 28]})

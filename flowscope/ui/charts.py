@@ -193,12 +193,19 @@ def one_domain(layer: list[Chart]) -> list[Chart]:
     return [{"data": dict(SPAN_ONLY), "mark": {"type": "rule"}, "encoding": {"x": span}}, *out]
 
 
+CLOCK_TICKS = {"hours": "%H:%M", "minutes": "%H:%M"}
+"""A time axis' hour and minute ticks on the 24-hour clock, as every time the dashboard writes (`TIME_FORMAT`);
+Vega's own ("%I:%M", "%I %p") read 23:25 UTC as "11:25" beside "12:05", with no AM or PM. Its other ticks
+(days, months, seconds) stay Vega's (`format` as an object: Vega's multi-format, the keys not given its own)."""
+
+
 def time_x(field: str, *, title: str | None = None, domain: Sequence[Any] | None = None) -> dict[str, Any]:
-    """A time axis in UTC; `domain`: its span (the window's), whatever rows are drawn."""
+    """A time axis in UTC, its ticks on the 24-hour clock (`CLOCK_TICKS`); `domain`: its span (the window's),
+    whatever rows are drawn."""
     scale: dict[str, Any] = {"type": "utc"}
     if domain is not None:      # ISO texts: a span in epoch milliseconds left every point at the axis' start
         scale["domain"] = [iso(v) for v in domain]
-    return {"field": field, "type": "temporal", "title": title, "scale": scale}
+    return {"field": field, "type": "temporal", "title": title, "scale": scale, "axis": {"format": dict(CLOCK_TICKS)}}
 
 
 # ---------------------------------------------------------------- shared rules (the report's figures use them too)

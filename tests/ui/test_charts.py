@@ -1075,3 +1075,22 @@ def test_a_small_count_axis_ticks_each_whole_number():
     chart = charts.lines(trend, x="bucket", y="executions", color=C.cloud, kind="bar", integer=True)
     axes = [layer["encoding"]["y"]["axis"] for layer in charts.layers(chart) if "y" in layer.get("encoding", {})]
     assert axes and all(axis["values"] == [0, 1, 2, 3, 4, 5] for axis in axes)
+
+
+def test_time_axes_read_the_24_hour_clock():
+    """Vega's own ticks read 23:25 UTC as "11:25", then "12:05" past midnight, with no AM or PM: every time axis
+    (trends, the collection timeline, the run's Gantt chart: `charts.time_x`) is on the 24-hour clock, as every
+    time the dashboard writes. Drawn by Vega itself (vl-convert)."""
+    vl_convert = pytest.importorskip("vl_convert")
+    night = pd.DataFrame({"bucket": pd.to_datetime(["2026-03-30T23:20:00Z", "2026-03-30T23:40:00Z",
+                                                    "2026-03-31T00:00:00Z"]), "n": [1, 3, 2], "cloud": "aws"})
+    runs_frame = pd.DataFrame({C.scope: ["aws:1:us-east-1"] * 2, C.status: ["succeeded", "failed"],
+                               C.error: [None, "x"],
+                               C.started_at: pd.to_datetime(["2026-03-30T23:25:00Z", "2026-03-31T00:05:00Z"]),
+                               C.ended_at: pd.to_datetime(["2026-03-30T23:26:00Z", "2026-03-31T00:06:00Z"])})
+    for chart in (charts.lines(night, x="bucket", y="n", color="cloud", integer=True),
+                  charts.collection_timeline(runs_frame)):
+        svg = vl_convert.vegalite_to_svg({**chart, "width": 600}, vl_version="6.4")
+        ticks = re.findall(r">(\d\d?:\d\d)</text>", svg)
+        assert ticks and "23:30" in ticks, ticks
+        assert not [t for t in ticks if t.startswith("11:")], ticks

@@ -83,8 +83,11 @@ def require_private_or_sign_in() -> None:
 
 
 def _provider(cfg: dict[str, Any]) -> str | None:
-    """The named provider ([auth.NAME] sub-table) to log in with; None for the default one."""
-    named = [k for k, v in cfg.items() if isinstance(v, dict)]
+    """The named provider ([auth.NAME] sub-table) to log in with; None for the default one. [auth]'s own
+    `client_kwargs` table is the default provider's options, no provider (`server.NOT_PROVIDERS`)."""
+    from flowscope.ui.server import NOT_PROVIDERS
+
+    named = [k for k, v in cfg.items() if isinstance(v, dict) and k not in NOT_PROVIDERS]
     return cfg.get("provider") or (named[0] if len(named) == 1 else None)
 
 
@@ -106,5 +109,9 @@ def require_login() -> None:
         st.button("Sign in", on_click=st.login, args=(_provider(cfg),) if _provider(cfg) else ())
         st.stop()
     with st.sidebar:
-        st.caption(f"Signed in as {getattr(st.user, 'email', None) or getattr(st.user, 'name', 'user')}")
+        from flowscope.textsafety import markdown_text
+
+        # the identity provider's text (its user chooses the name): literal, not Markdown
+        who = getattr(st.user, 'email', None) or getattr(st.user, 'name', 'user')
+        st.caption(f"Signed in as {markdown_text(who)}")
         st.button("Sign out", on_click=st.logout)

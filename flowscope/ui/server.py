@@ -26,25 +26,34 @@ def app_path() -> Path:
     return Path(__file__).resolve().parent / "entry" / "streamlit_app.py"
 
 
+def _toml_key(key: Any) -> str:
+    text = str(key)
+    return text if re.fullmatch(r"[A-Za-z0-9_-]+", text) else json.dumps(text, ensure_ascii=False)
+
+
 def _toml_value(value: Any) -> str:
+    """`value` as TOML. A table (Streamlit's `client_kwargs`) was written as the string of a Python dict, and a
+    line break or control character in a string made a file Streamlit could not parse: JSON's string
+    escapes are TOML's."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+    return json.dumps(str(value), ensure_ascii=False)
 
 
 def secrets_toml(auth: dict[str, Any]) -> str:
     """Streamlit secrets with the [auth] table (and [auth.<provider>] sub-tables)."""
     lines = ["[auth]"]
-    lines += [f"{k} = {_toml_value(v)}" for k, v in auth.items() if not isinstance(v, dict)]
+    lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in auth.items() if not isinstance(v, dict)]
     for name, table in auth.items():
         if isinstance(table, dict):
-            lines.append(f"\n[auth.{name}]")
-            lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+            lines.append(f"\n[auth.{_toml_key(name)}]")
+            lines += [f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -164,6 +173,8 @@ def check_environment(env: dict[str, str]) -> None:
                              f"({exc})") from None
 
 
+NOT_PROVIDERS = frozenset({"client_kwargs"})
+"""Tables of [auth] itself that name no provider: the default provider's options (Streamlit's own rule)."""
 PROVIDER_KEYS = ("client_id", "client_secret", "server_metadata_url")
 """What Streamlit's sign-in needs of the provider it logs in with (the [auth] table itself for the
 default provider, else [auth.NAME]); [auth] itself needs redirect_uri and cookie_secret."""
@@ -182,8 +193,11 @@ def check_auth(auth: Mapping[str, Any]) -> None:
     if not redirect.endswith("/oauth2callback"):
         raise ValueError(f"[auth] redirect_uri must end with /oauth2callback (the address the identity provider "
                          f"sends the browser back to), not {redirect!r}")
-    named = [key for key, value in auth.items() if isinstance(value, Mapping)]
+    named = [key for key, value in auth.items() if isinstance(value, Mapping) and key not in NOT_PROVIDERS]
     provider = auth.get("provider") or (named[0] if len(named) == 1 else None)
+    if provider is not None and not isinstance(provider, str):
+        raise ValueError(f"[auth] provider must be the name of an [auth.NAME] table in quotes (provider = \"NAME\"), "
+                         f"not {provider!r}")
     if provider is None:
         table, where = auth, "[auth]"
     elif not isinstance(auth.get(provider), Mapping):

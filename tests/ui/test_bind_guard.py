@@ -76,6 +76,28 @@ def test_a_public_bind_with_sign_in_configured_asks_to_sign_in(bound, one_cloud_
     assert not at.metric and not at.dataframe
 
 
+def test_the_signed_in_name_is_literal_text(bound, one_cloud_store, monkeypatch, tmp_path):
+    """The name the identity provider sends (its user chooses it) was written into the sidebar as Markdown:
+    "Eve ![x](https://evil.example/t.png)" loaded an image from elsewhere, a link or :red[...] rendered as such."""
+    bound("127.0.0.1")
+    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
+    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
+                          "client_id": "id", "client_secret": "x",
+                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
+    name = "Eve ![x](https://evil.example/t.png) [click](https://e.example) :red[b]"
+    at.user = {"is_logged_in": True, "name": name}
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    from flowscope.textsafety import markdown_text
+
+    shown = [c.value for c in at.sidebar.caption if "Signed in as" in c.value]
+    assert shown == [f"Signed in as {markdown_text(name)}"], shown
+    assert "](" not in shown[0] and ":red[" not in shown[0], shown
+
+
 def signed_out_with_secrets(store: str, monkeypatch, tmp_path) -> AppTest:
     """The app run once by a visitor not signed in, with [auth] only in .streamlit/secrets.toml."""
     monkeypatch.setenv("FLOWSCOPE_STORE", store)

@@ -39,6 +39,45 @@ def test_auth_settings_become_streamlit_secrets():
     assert parsed["auth"]["google"]["client_id"] == "id"
 
 
+def test_auth_settings_reach_streamlit_as_written():
+    """Streamlit's [auth] options that are tables (`client_kwargs = { prompt = "login" }`, its documented way
+    to pass the provider's options) were written as the string "{'prompt': 'login'}", and a value with a
+    line break (a wrapped `openssl rand -base64 64` cookie secret) or a control character made a secrets
+    file Streamlit could not parse ("Failed to load secrets"): sign-in then failed. Written as TOML, read
+    back the same."""
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": 'line1\nline2 "q" \\ \x01\t',
+            "client_id": "id", "client_secret": "s", "server_metadata_url": "https://accounts.google.com/.well-known/x",
+            "client_kwargs": {"prompt": "login", "scope": "openid email"}, "expose_tokens": ["id", "access"],
+            "okta": {"client_id": "id2", "client_secret": "s2", "server_metadata_url": "https://okta.example/x",
+                     "client_kwargs": {"prompt": "consent"}}}
+    assert tomllib.loads(server.secrets_toml(auth)) == {"auth": auth}
+
+
+def test_client_kwargs_of_the_default_provider_is_no_provider():
+    """`client_kwargs` in [auth] itself belongs to the default provider (Streamlit's own rule): it was taken
+    for the one [auth.NAME] table and refused as "[auth.client_kwargs]: ... a provider name with an
+    underscore", and the Sign in button would have asked Streamlit for a provider of that name."""
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s", "client_id": "id",
+            "client_secret": "x", "server_metadata_url": "https://accounts.google.com/.well-known/x",
+            "client_kwargs": {"prompt": "login"}}
+    server.check_auth(auth)                      # no refusal
+    with_named = {**auth, "okta": {"client_id": "i", "client_secret": "s", "server_metadata_url": "https://o/x"}}
+    server.check_auth({k: v for k, v in with_named.items() if k not in server.PROVIDER_KEYS})   # [auth.okta] is the one
+    from flowscope.ui import auth as ui_auth
+
+    assert ui_auth._provider(auth) is None
+    assert ui_auth._provider({k: v for k, v in with_named.items() if k not in server.PROVIDER_KEYS}) == "okta"
+
+
+@pytest.mark.parametrize("provider", [["okta"], {"name": "okta"}, True])
+def test_a_provider_that_is_no_name_is_refused_in_words(provider):
+    """`provider = ["okta"]` was exit 5, "TypeError: unhashable type: 'list' - a bug in flowscope"."""
+    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s", "provider": provider,
+            "okta": {"client_id": "i", "client_secret": "s", "server_metadata_url": "https://o/x"}}
+    with pytest.raises(ValueError, match=r'\[auth\] provider must be the name of an \[auth.NAME\] table in quotes'):
+        server.check_auth(auth)
+
+
 class _Popen:
     """Stands in for subprocess.Popen: records the command and environment."""
 

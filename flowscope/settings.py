@@ -83,6 +83,10 @@ def check_types(data: dict[str, Any], path: Path) -> None:
     if "store" in data and (not isinstance(store, str) or not store.strip()):
         raise ConfigError(f'{at("store")}: store must be a folder path or URL in quotes, e.g. '
                           f'store = "~/.flowscope", not {store!r}')
+    if isinstance(store, str) and (variable := _VARIABLE.search(store)):
+        raise ConfigError(f"{at('store')}: store names an environment variable ({variable.group()}), and the "
+                          f"config file expands none (it would be a folder named {variable.group()!r}): write the "
+                          f"path, or set {STORE_ENV} or --store")
     for key in TABLES:
         if key in data and not isinstance(data[key], dict):
             raise ConfigError(f"{at(key)}: {key} must be a table ([{key}] followed by key = value "
@@ -100,6 +104,26 @@ def check_types(data: dict[str, Any], path: Path) -> None:
             if not isinstance(entry, dict):
                 raise ConfigError(f"{at(key)}: {key}[{index}] must be a [[{key}]] table, "
                                   f"not {entry!r}")
+    _check_sources(data.get("sources", []), path)
+
+
+def _check_sources(sources: list[dict[str, Any]], path: Path) -> None:
+    """Each [[sources]] entry's `cloud` is text (`cloud = ["gcp"]` was exit 5, "unhashable type: 'list'"), and
+    no entry repeats another but for its `name` label: its scopes were collected twice, at once, into the
+    same rows (as a region listed twice in one entry was)."""
+    from flowscope.model import Cloud, cloud_spelling
+
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(sources, start=1):
+        if "cloud" in entry and not isinstance(entry["cloud"], str):
+            raise ConfigError(located(f"sources[{index}]: cloud must be one of "
+                                      f"{', '.join(repr(c.value) for c in Cloud)} in quotes, not {entry['cloud']!r}",
+                                      path))
+        same = repr(sorted((k, cloud_spelling(v) if k == "cloud" else v) for k, v in entry.items() if k != "name"))
+        if same in seen:
+            raise ConfigError(located(f"sources[{index}]: repeats sources[{seen[same]}] (the same scopes, collected "
+                                      "twice at once into the same rows): remove one", path))
+        seen[same] = index
 
 
 def load_settings(config: str | Path | None = None, store: str | None = None) -> Settings:
@@ -152,6 +176,8 @@ def _config_store(data: dict[str, Any], path: Path | None) -> str:
     return value if folder.is_absolute() else str(path.parent / folder)
 
 
+_VARIABLE = re.compile(r"\$\{?[A-Za-z_]\w*\}?")
+"""`$NAME` or `${NAME}`: the config file expands no environment variable."""
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([^\[\]]+?)\s*\]\]?\s*(?:#.*)?$")
 _PLACES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^sources\[(?P<index>\d+)\]:? (?:\w+ source: )?"

@@ -133,9 +133,14 @@ def string_list(source: Mapping[str, Any], key: str, cloud: str, what: str, *,
 
 
 def strings(source: Mapping[str, Any], keys: Iterable[str], cloud: str) -> None:
+    """Each of `keys`, when set, is text that is not empty: an empty `profile` passed every check and failed
+    each sync ("The config profile () could not be found"), an empty `workspace_id` turned the bulk path off."""
     for key in keys:
         if key in source and not isinstance(source[key], str):
             raise SourceConfigError(f"{cloud} source: {key} must be a string")
+        if key in source and not source[key].strip():
+            raise SourceConfigError(f"{cloud} source: {key} must not be empty (an unset variable?): "
+                                    "give a value, or leave the key out")
 
 
 MOST = {"concurrency": 256, "max_attempts": 100, "write_every": 1_000_000}

@@ -319,6 +319,42 @@ AWS_SOURCE = SOURCES_OK + '[[sources]]\ncloud = "aws"\nregions = ["us-east-1"]\n
     ('storre = "x"\n', 1, "unknown key(s) storre", ["analyze", "doctor"]),
     ('[[notify]]\ntype = "slack"\nurl_env = "U"\n[[notify]]\ntype = "slak"\n', 5,
      "[[notify]] #2: type must be one of", ["doctor", "run"]),
+    # `cloud = ["gcp"]` was exit 5 ("TypeError: unhashable type: 'list' - a bug in flowscope") in every command
+    ('[[sources]]\ncloud = ["gcp"]\nproject = "p"\n', 2, "sources[1]: cloud must be one of 'aws', 'azure', 'gcp'",
+     ["sync", "doctor", "run"]),
+    ('[[sources]]\nproject = "p"\ncloud = {name = "gcp"}\n', 3, "sources[1]: cloud must be one of",
+     ["sync", "doctor", "run"]),
+    # an entry written twice (its label aside) made every scope of it twice, collected at once into the same rows
+    (SOURCES_OK + '[[sources]]\ncloud = "GCP"\nproject = "p"\nname = "copy"\n', 5,
+     "sources[2]: repeats sources[1] (the same scopes, collected twice at once into the same rows)",
+     ["sync", "doctor", "run"]),
+    # an empty value passed doctor: an empty profile failed each sync ("The config profile () could not be
+    # found", exit 3), an empty workspace_id turned the bulk path off without a word
+    (AWS_SOURCE + 'profile = ""\n', 8, "sources[2]: aws source: profile must not be empty", ["sync", "doctor", "run"]),
+    (AWS_SOURCE + 'external_id = " "\n', 8, "sources[2]: aws source: external_id must not be empty",
+     ["sync", "doctor"]),
+    ('[[sources]]\ncloud = "azure"\nsubscription_id = "00000000-0000-0000-0000-000000000000"\nworkspace_id = ""\n',
+     4, "sources[1]: azure source: workspace_id must not be empty", ["sync", "doctor"]),
+    # `state_machines = []` collected every machine and `role_arn = []` assumed no role, both silently (Azure's
+    # and GCP's `workflows = []` are refused); `state_machines = [""]` matched no machine, found only by a sync
+    (AWS_SOURCE + 'state_machines = []\n', 8, "sources[2]: aws source: state_machines must be a non-empty list",
+     ["sync", "doctor", "run"]),
+    (AWS_SOURCE + 'state_machines = ["orders-*", ""]\n', 8,
+     "sources[2]: aws source: state_machines must be a non-empty",
+     ["sync", "doctor"]),
+    (AWS_SOURCE + 'role_arn = []\n', 8, "sources[2]: aws source: role_arn must be a role ARN or a non-empty list",
+     ["sync", "doctor", "run"]),
+    # odd scope names passed doctor and failed each sync at its first call (exit 3): the subscription's name where
+    # its id goes, a location with a space or in capitals
+    ('[[sources]]\ncloud = "azure"\nsubscription_id = "Pay-As-You-Go"\n', 3,
+     "sources[1]: azure source: subscription_id must be a subscription id", ["sync", "doctor", "run"]),
+    ('[[sources]]\ncloud = "gcp"\nproject = "p"\nlocations = ["us-central1", " europe-west1"]\n', 4,
+     "sources[1]: gcp source: locations: ' europe-west1' is not a valid location id", ["sync", "doctor"]),
+    ('[[sources]]\ncloud = "gcp"\nproject = "p"\nlocations = ["US-CENTRAL1"]\n', 4,
+     "sources[1]: gcp source: locations: 'US-CENTRAL1' is not a valid location id", ["sync", "doctor"]),
+    # the file expands no variable: `store = "$DATA/flowscope"` made a folder named "$DATA" beside the file
+    ('store = "$FLOWSCOPE_TEST_UNSET/flowscope"\n', 1, "store names an environment variable ($FLOWSCOPE_TEST_UNSET)",
+     ["sync", "doctor", "analyze"]),
 ])
 def test_a_config_mistake_names_the_file_and_its_line(tmp_path, monkeypatch, text, line, said, commands):
     """`sync` said "sources[2]: aws source: lag: ..." and `analyze` "unknown threshold(s) ..." without

@@ -53,16 +53,14 @@ def validate(source: Mapping[str, Any]) -> None:
     roles = source.get("role_arn")
     if roles is not None:
         roles = [roles] if isinstance(roles, str) else roles
-        if not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-            raise SourceConfigError("aws source: role_arn must be a role ARN or a list of role ARNs")
+        if not isinstance(roles, list) or not roles or not all(isinstance(r, str) for r in roles):
+            raise SourceConfigError("aws source: role_arn must be a role ARN or a non-empty list of role ARNs")
         for role in roles:
             if not _ROLE_ARN.match(role):
                 raise SourceConfigError(f"aws source: role_arn {role!r} is not a role ARN "
                                         "(arn:aws:iam::<12-digit account>:role/<name>)")
         _once(roles, "role_arn")
-    globs = source.get("state_machines")
-    if globs is not None and (not isinstance(globs, list) or not all(isinstance(g, str) for g in globs)):
-        raise SourceConfigError("aws source: state_machines must be a list of name globs")
+    cfg.string_list(source, "state_machines", "aws", "state machine name globs")  # [] was every machine
     cfg.positive_seconds(source, "read_timeout", "aws")
     if source.get("standard_path", "auto") not in ("auto", "history", "logs"):
         raise SourceConfigError("aws source: standard_path must be 'auto', 'history' or 'logs'")

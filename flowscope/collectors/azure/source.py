@@ -38,7 +38,8 @@ SOURCE_KEYS = {
                          "false: the permission also exposes request headers)",
     "quota": "ARM read bucket [burst, refill_per_second] (optional, default [250, 25])",
 }
-_SUBSCRIPTION = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+_SUBSCRIPTION = re.compile(r"^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$")
+"""A subscription id is a GUID: its name ("Pay-As-You-Go") passed and failed each sync at its first call."""
 _RESOURCE_GROUP = re.compile(r"^[-\w.()]{1,90}$")
 QUOTA_EXAMPLE = "[250, 25]"
 
@@ -50,7 +51,8 @@ def validate(source: Mapping[str, Any]) -> None:
     cfg.check_common(source, "azure", SOURCE_KEYS)
     sub = source.get("subscription_id")
     if not isinstance(sub, str) or not _SUBSCRIPTION.match(sub):
-        raise SourceConfigError('azure source: subscription_id must be a subscription id, e.g. '
+        raise SourceConfigError('azure source: subscription_id must be a subscription id (a GUID, not the '
+                                "subscription's name: az account show --query id), e.g. "
                                 'subscription_id = "00000000-0000-0000-0000-000000000000"')
     cfg.string_list(source, "resource_groups", "azure", "resource group names", pattern=_RESOURCE_GROUP)
     cfg.string_list(source, "workflows", "azure", "workflow name globs")

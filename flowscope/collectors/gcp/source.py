@@ -7,6 +7,7 @@ Apart from `collector.py` (which collects a scope) so the step modules' shared c
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +35,7 @@ SOURCE_KEYS = {
             "call steps from Cloud Logging in bulk instead of one step-entries listing each (optional)",
 }
 PATHS = ("step_entries", "logs")
+_LOCATION = re.compile(r"^[a-z][a-z0-9-]*$")
 
 def validate(source: Mapping[str, Any]) -> None:
     """Raise SourceConfigError naming the first unknown or ill-typed key."""
@@ -50,6 +52,10 @@ def validate(source: Mapping[str, Any]) -> None:
                                 '(gcloud projects describe NUMBER --format="value(projectId)"), e.g. '
                                 'project = "acme-prod"')
     cfg.string_list(source, "locations", "gcp", 'location ids, e.g. ["us-central1"]', forbid="/")
+    for location in source.get("locations") or ():
+        if not _LOCATION.match(location):   # " europe-west1" or "US-CENTRAL1" failed each sync at its first call
+            raise SourceConfigError(f'gcp source: locations: {location!r} is not a valid location id (lower case '
+                                    'letters, digits and hyphens, e.g. "us-central1")')
     cfg.string_list(source, "workflows", "gcp", "workflow name globs", forbid="/")
     cfg.strings(source, ("endpoint",), "gcp")
     if "endpoint" in source and (problem := endpoint_problem(source["endpoint"])):

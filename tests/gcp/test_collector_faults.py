@@ -473,3 +473,20 @@ def test_a_sign_in_failure_quoting_a_credential_is_stored_and_printed_without_it
     [run] = store.read_rows("collection_runs")
     for said in (json.dumps(result.row(), default=str), json.dumps(run, default=str), *report.summary_lines()):
         assert "s3cr3t" not in said, said
+
+
+@pytest.mark.parametrize("key", ["executions", "workflows", "stepEntries"])
+def test_a_page_whose_list_is_no_list_is_a_recorded_failure_not_an_empty_one(server, monkeypatch, tmp_path, key):
+    """A list page holding `"executions": {...}` (a proxy's or a broken gateway's) was read as no items: the
+    sync said nothing was there and succeeded. It is a BAD_RESPONSE error of that call, and the sync says so."""
+    real = server._page
+
+    def broken(items, page_key, query, extra=None, size=None, token=None):
+        page = real(items, page_key, query, extra, size, token)
+        return {**page, page_key: {"unexpected": "object"}} if page_key == key else page
+
+    monkeypatch.setattr(server, "_page", broken)
+    [result] = gcp.sync(source(server), Store(tmp_path / "s"), now=NOW)
+    assert result.status != RunStatus.SUCCEEDED, result.status
+    said = json.dumps(result.errors) + (result.error or "")
+    assert "BAD_RESPONSE" in said and f"a page whose {key} is no list" in said, said

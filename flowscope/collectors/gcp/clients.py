@@ -379,6 +379,18 @@ class GcpClients:
                                   code="REPEATED_PAGE_TOKEN", target=target or path)
             seen.add(token)
 
+    def items(self, page: Mapping[str, Any], key: str, *, api: str, target: str | None = None) -> list[Any]:
+        """The `key` list of one page of a list call: [] when the page leaves it out (GCP omits an empty list),
+        a GcpApiError BAD_RESPONSE when it holds anything else (a proxy's or a broken gateway's page): read as
+        no items, `"executions": {...}` said "nothing there" and the sync succeeded."""
+        found = page.get(key)
+        if found is None:
+            return []
+        if not isinstance(found, list):
+            raise GcpApiError(f"{api}: a page whose {key} is no list ({type(found).__name__})", http_status=None,
+                              operation=api, code="BAD_RESPONSE", target=target)
+        return found
+
     def stats(self) -> dict[str, Any]:
         with self._lock:
             return {"calls": dict(sorted(self.calls.items())), "retries": dict(sorted(self.retries.items()))}

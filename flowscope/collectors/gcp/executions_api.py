@@ -44,7 +44,7 @@ def list_executions(clients: GcpClients, workflow_name: str, *, location: str,
         params["filter"] = flt
     for page in clients.pages(SERVICE, f"v1/{workflow_name}/executions", api="executions.list",
                               location=location, params=params, target=workflow_name):
-        for item in page.get("executions") or []:
+        for item in clients.items(page, "executions", api="executions.list", target=workflow_name):
             if isinstance(item, dict) and item.get("name"):
                 yield {**item, "name": under_project_of(item["name"], workflow_name)}
 
@@ -71,7 +71,7 @@ def project_number(clients: GcpClients, workflow_name: str, *, location: str) ->
     earlier flowscope stored under the number (`project_numbers.py`) needs."""
     page = clients.get_json(SERVICE, f"v1/{workflow_name}/executions", api="executions.list", location=location,
                             params={"view": "BASIC", "pageSize": 1}, target=workflow_name)
-    for item in page.get("executions") or []:
+    for item in clients.items(page, "executions", api="executions.list", target=workflow_name):
         name = item.get("name") if isinstance(item, dict) else None
         if isinstance(name, str) and name.startswith("projects/"):
             project = name[9:].partition("/")[0]

@@ -49,7 +49,7 @@ def list_descriptors(clients: GcpClients, project: str) -> list[dict[str, Any]]:
     for page in clients.pages(SERVICE, f"v3/projects/{project}/metricDescriptors", api=API,
                               params={"filter": f'metric.type = starts_with("{PREFIX}")', "pageSize": PAGE},
                               target=f"projects/{project}"):
-        found.extend(d for d in page.get("metricDescriptors") or []
+        found.extend(d for d in clients.items(page, "metricDescriptors", api=API, target=f"projects/{project}")
                      if isinstance(d, dict) and str(d.get("type", "")).startswith(PREFIX))
     return found
 
@@ -79,7 +79,7 @@ def list_series(clients: GcpClients, project: str, metric_type: str, per_series_
     }
     for page in clients.pages(SERVICE, f"v3/projects/{project}/timeSeries", api=API, params=params,
                               target=metric_type):
-        yield from (s for s in page.get("timeSeries") or [] if isinstance(s, dict))
+        yield from (s for s in clients.items(page, "timeSeries", api=API, target=metric_type) if isinstance(s, dict))
 
 
 def metric_rows(series: dict[str, Any], descriptor: dict[str, Any], statistics: tuple[str, ...]) -> list[dict]:

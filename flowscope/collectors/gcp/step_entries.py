@@ -28,7 +28,7 @@ def list_step_entries(clients: GcpClients, execution_name: str, *, location: str
     for page in clients.pages(SERVICE, f"v1/{execution_name}/stepEntries", api=API, location=location,
                               params={"pageSize": page_size}, target=execution_name):
         pages += 1
-        for entry in page.get("stepEntries") or []:
+        for entry in clients.items(page, "stepEntries", api=API, target=execution_name):
             if isinstance(entry, dict):
                 for key in _PAYLOAD_KEYS:
                     entry.pop(key, None)

@@ -24,7 +24,7 @@ def list_locations(clients: GcpClients, project: str) -> list[str]:
     found: list[str] = []
     for page in clients.pages(SERVICE, f"v1/projects/{project}/locations", api=API,
                               params={"pageSize": 1000}, target=f"projects/{project}"):
-        for loc in page.get("locations") or []:
+        for loc in clients.items(page, "locations", api=API, target=f"projects/{project}"):
             if isinstance(loc, dict):
                 loc_id = loc.get("locationId") or str(loc.get("name", "")).rsplit("/", 1)[-1]
                 if loc_id and loc_id not in found:
@@ -40,7 +40,7 @@ def list_workflows(clients: GcpClients, project: str, location: str,
     for page in clients.pages(SERVICE, f"v1/{parent}/workflows", api=API, location=location,
                               params={"pageSize": WORKFLOWS_PAGE}, target=parent):
         workflows.extend({**w, "name": under_project_of(w.get("name"), parent)}
-                         for w in page.get("workflows") or [] if isinstance(w, dict))
+                         for w in clients.items(page, "workflows", api=API, target=parent) if isinstance(w, dict))
     if globs:
         workflows = [w for w in workflows if name_matches(short_name(w.get("name")), globs)]
     return workflows

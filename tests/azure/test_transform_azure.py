@@ -527,3 +527,26 @@ def test_a_deployment_slots_workflow_is_its_own_workflow_not_the_production_ones
                 "properties": {"files": {"workflow.json": {"definition": {"triggers": {}, "actions": {}}}}}}
     (row,) = load([workflow]).workflows
     assert row[C.workflow_id] == staging[C.workflow_id] and row[C.name] == "orders"
+
+
+def test_a_timed_out_action_in_a_handled_scope_is_caught_as_a_failed_one_is():
+    """Risky timed out inside the Try scope, which failed; Handle runs after Try `Failed` and the run
+    went on. A Failed action there was CAUGHT, a TimedOut one stayed TIMED_OUT: counted as an uncaught
+    failure that ended a run that succeeded (`measures.STEP_UNCAUGHT`). A timeout handled through its
+    container is CAUGHT, as one handled directly (`runAfter: TimedOut`) already was; its try keeps
+    the TimedOut it ended with."""
+    docs = documents(risky_retries=0)
+    risky = next(a for a in docs[2]["value"] if a["name"] == "Risky")
+    risky["properties"].update(status="TimedOut", code="ActionTimedOut",
+                               error={"code": "ActionTimedOut", "message": "timed out after PT10S"})
+    steps, attempts, usage = assembled(load(docs))
+    by = {s[C.step_key]: s for s in steps}
+    assert by["risky"] == step(RUN.lower(), "risky", "Risky", iso(31)[:-2], iso(40)[:-2], 9000, **{
+        C.workflow_id: BASE.lower(), C.parent_step_key: "try", C.native_type: "Http", C.resource: "r.example",
+        C.status: "CAUGHT", C.error: "ActionTimedOut", C.cause: "timed out after PT10S"})
+    assert (by["try"][C.status], by["handle"][C.status]) == ("CAUGHT", "SUCCEEDED")
+    assert [(a[C.attempt], a[C.status], a[C.error]) for a in attempts if a[C.step_key] == "risky"] == \
+        [(1, "TIMED_OUT", "ActionTimedOut")]
+    assert [u[C.quantity] for u in usage if u[C.step_key] == "risky"] == [1.0]
+    batch = load(docs)
+    assert t.assemble(batch.executions[0], steps, attempts, batch.workflows[0]) == (steps, attempts, usage)

@@ -11,7 +11,7 @@ The assembly rules (the order matters: each step reads what the previous one set
    connectors / meters come from it, parents follow its nesting (Scope, If, Switch, loops),
    previous steps follow `runAfter`;
 4. a Failed action that a later action runs after with `Failed` (or that sits in a container
-   handled that way) becomes CAUGHT;
+   handled that way) becomes CAUGHT, and so does a TimedOut one handled either way;
 5. tries: one attempts row per try of a work step, the pieces of one try merged; request
    histories (HTTP requests, not tries) only give a try without a start its start;
 6. usage by the Consumption rules (`billing`).
@@ -163,10 +163,11 @@ def _visit_key(definition: Definition, name: str | None, idx_by_scope: dict[str,
 
 def _settle_caught(rows: dict[str, Row], parsed: ParsedKeys, definition: Definition) -> None:
     """CAUGHT: failed, but a later action runs after it with Failed (and did run), or it sits in
-    a container handled that way."""
+    a container handled that way. A timed-out visit handled either way is CAUGHT too; one not
+    handled stays TIMED_OUT."""
     caught_keys = _handled_keys(rows, parsed, definition)
     for key, row in rows.items():
-        if row[C.status] not in (_FAILED, _CAUGHT):
+        if row[C.status] not in (_FAILED, _CAUGHT, _TIMED_OUT):
             continue
         handled = key in caught_keys
         parent = row.get(C.parent_step_key)
@@ -175,10 +176,11 @@ def _settle_caught(rows: dict[str, Row], parsed: ParsedKeys, definition: Definit
             handled = parent in caught_keys
             parent = rows[parent].get(C.parent_step_key) if parent in rows else None
             hops += 1
+        if row[C.status] == _TIMED_OUT:
+            if handled:
+                row[C.status] = _CAUGHT
+            continue
         row[C.status] = _CAUGHT if handled else _FAILED
-    for key in caught_keys:
-        if rows[key][C.status] == _TIMED_OUT:
-            rows[key][C.status] = _CAUGHT
 
 
 def _handled_keys(rows: dict[str, Row], parsed: ParsedKeys, definition: Definition) -> set[str]:

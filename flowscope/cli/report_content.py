@@ -18,8 +18,10 @@ if TYPE_CHECKING:
 
 def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, cloud: list[str] | None,
                     workflow: list[str] | None, title: str, history: bool,
-                    collections_as_of: dt.datetime | None = None) -> Any:
-    """Analyses + measures of one window (report/content.py), then the findings history recorded."""
+                    collections_as_of: dt.datetime | None = None,
+                    history_as_of: dt.datetime | None = None) -> Any:
+    """Analyses + measures of one window (report/content.py), then the findings history recorded (a
+    window ending later recorded as ending at `history_as_of`; default: when the report was made)."""
     from flowscope.report import build_content
     from flowscope.report import history as findings_history
     from flowscope.store import StoreError
@@ -32,7 +34,7 @@ def _report_content(target: "Store", settings: Any, *, since: Any, until: Any, c
     except (StoreError, ValueError) as exc:
         raise fail(str(exc)) from None
     try:
-        findings_history.record(target, content, write=history)
+        findings_history.record(target, content, write=history, as_of=history_as_of)
     except (StoreError, OSError) as exc:     # exit 6 at the end; the report and the messages still go out
         fail(f"findings history not recorded (the next report tells this one's new findings again; on a "
              f"read-only store, `report --no-history` reads it without writing): {exc}")

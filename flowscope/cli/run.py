@@ -170,8 +170,11 @@ def run_(
     target = _open_store(settings.store_path)
     with _history_held(target):      # from reading the history to recording what the messages told
         # the window ends at the hour; the sync just run (after it) says how each scope stands now
+        # a window ending in the future (month-to-date) is recorded as of this hour: as of the second, every
+        # retry in the hour was another report run, rewrote the history and said "ongoing" of the new findings
         content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
-                                  history=True, collections_as_of=None if until else dt.datetime.now(UTC))
+                                  history=True, collections_as_of=None if until else dt.datetime.now(UTC),
+                                  history_as_of=dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
         written: list[Path] = []
         shown: list[str] = []                    # what the folder holds now: a file, or a folder of tables
         unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out

@@ -17,7 +17,7 @@ import pandas as pd
 
 from flowscope.analysis import measures
 from flowscope.analysis import tables as q
-from flowscope.analysis.base import Thresholds
+from flowscope.analysis.base import Thresholds, utc
 from flowscope.analysis.run import AnalysisReport, Coverage, analyze_report
 from flowscope.analysis.suite import named_any
 from flowscope.format import fmt_pct, fmt_usd
@@ -76,6 +76,14 @@ class HistoryChange:
         (a target never told of a problem is taken as told that all is well)."""
         row = self.alerts.get(target)
         return str(row[C.alert]) if row else "ok"
+
+    def status_told_later(self, target: str) -> bool:
+        """Whether `target` was last told its status by the report of a later window than this one (an older
+        window run after a newer one, a backfill): that status is newer than this window's, so this report's
+        is no news to it and is not recorded over it (a backfill said "the data is complete again" of a
+        collection still failing, and the next scheduled run said the failure again)."""
+        row = self.alerts.get(target)
+        return row is not None and self.until is not None and utc(row[C.window_end]) > utc(self.until)
 
     def count(self, *states: str) -> int:
         return sum(1 for s in self.states.values() if s in states) + (

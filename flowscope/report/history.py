@@ -235,12 +235,13 @@ def _notified_rows(store: Any, change: HistoryChange, sent: dict[str, Sequence[s
 
 
 def _alert_rows(change: HistoryChange, said: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
-    """An `alerts` row per target whose said status differs from what it was last told."""
+    """An `alerts` row per target whose said status differs from what it was last told, unless a later
+    window's run told it (`HistoryChange.status_told_later`): an older window never rewinds it."""
     if change.until is None:
         return []
     return [{C.target: target, C.scope: change.alert_scope, C.status: status, C.alert: alert,
              C.window_end: change.until, C.run_id: change.run_id} for target, (status, alert) in sorted(said.items())
-            if change.alert_said(target) != alert]
+            if change.alert_said(target) != alert and not change.status_told_later(target)]
 
 
 def _history_columns() -> list[str]:
@@ -256,7 +257,8 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def record(store: Any, content: ReportContent, *, write: bool = True) -> HistoryChange:
+def record(store: Any, content: ReportContent, *, write: bool = True,
+           as_of: dt.datetime | None = None) -> HistoryChange:
     """Read the stored history, work out what changed, write it (unless `write` is off), and attach
     the change to the report's content. One visible sync: get -> transform -> load.
 
@@ -267,9 +269,10 @@ def record(store: Any, content: ReportContent, *, write: bool = True) -> History
     A window that ends after the report was made (a month-to-date `--until` at the month's end) is
     recorded as ending then: recorded at its future end, every scheduled run before that date found the
     rows "at a later window", left them as they were (sending "new" ones again on each run) and resolved
-    none of them."""
+    none of them. `as_of`: when that is (default: when the report was made; `flowscope run`: the start of
+    its hour, so the scheduler's retry in that hour is the same report run and writes nothing)."""
     f = content.filters
-    until = min(utc(f.until), utc(content.generated_at))
+    until = min(utc(f.until), utc(as_of or content.generated_at))
     stored = store.read_rows("findings")
     runs = store.read_rows("report_runs")
     looked = content.coverage.observed          # the workflows with runs in the window, and so their clouds

@@ -162,6 +162,54 @@ def test_a_status_is_sent_when_it_starts_changes_or_ends_not_on_every_run(tmp_pa
     assert quiet.exit_code == ExitCode.OK and len(sent) == 4, quiet.output
 
 
+@pytest.mark.slow   # two runs over a fresh store, ~3 s each
+def test_a_retry_in_the_hour_of_a_window_ending_in_the_future_changes_no_history(tmp_path):
+    """A month-to-date run (`--until` the month's end) had its history recorded as of the second it ran:
+    the scheduler's retry in the same hour was another report run, wrote every row again and a second
+    `report_runs` row, and said "0 new, 2 ongoing since the last report" where the first said "2 new". A
+    run's history is recorded as of the start of its hour, where its default window ends."""
+    from flowscope.model import UTC
+
+    store = make_store(tmp_path / "store", failed_scope=False)
+    cfg = config(tmp_path, tmp_path / "store", report='formats = ["md"]')
+    hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    args = ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"), "--no-sync", "--no-notify",
+            "--since", (END - dt.timedelta(days=7)).isoformat(), "--until", (hour + dt.timedelta(days=30)).isoformat()]
+    first = runner.invoke(app, args)
+    version = store.version()
+    again = runner.invoke(app, args)                                 # the scheduler's retry of the hour
+    if dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0) != hour:
+        pytest.skip("the hour turned during the test: the retry is another hour's run")
+    said = [[line for line in r.output.splitlines() if line.startswith("findings:")] for r in (first, again)]
+    assert said[0] == said[1] and "new" in said[0][0], (first.output, again.output)
+    assert store.version() == version and len(store.read_rows("report_runs")) == 1
+    assert {r[C.window_end] for r in store.read_rows("findings")} == {hour}
+
+
+@pytest.mark.slow   # three runs over a fresh store, ~3 s each
+def test_a_run_of_an_older_window_does_not_rewind_the_status_a_target_was_told(tmp_path, receiver, monkeypatch):
+    """A scope's collection failing now was told; a backfill (`--until` yesterday, before the failure) then
+    sent "the data is complete again" while it was still failing, and the next scheduled run sent "the last
+    collection failed" once more. A status told by a later window's run is newer than an older window's."""
+    make_store(tmp_path / "store")                                  # one GCP scope's last collection failed
+    monkeypatch.setenv("FLOWSCOPE_TEST_HOOK", receiver.url + "/hook")
+    cfg = config(tmp_path, tmp_path / "store", notify=WEBHOOK.replace('"low"', '"critical"'),
+                 report='formats = ["md"]')
+
+    def tick(until: dt.datetime):
+        result = runner.invoke(app, ["run", "--config", str(cfg), "--report-dir", str(tmp_path / "r"),
+                                     "--until", until.isoformat(), "--no-sync"])
+        return result, [r.body for r in receiver.requests]
+
+    first, sent = tick(END)
+    assert [b["status"] for b in sent] == ["collection_failed"], first.output
+    backfill, sent = tick(END - dt.timedelta(days=1))                # its window ends before the failure
+    assert backfill.exit_code == ExitCode.OK, backfill.output
+    assert len(sent) == 1 and "nothing to send" in backfill.output, sent[-1]
+    nxt, sent = tick(END + dt.timedelta(hours=1))                    # still failing: not news
+    assert nxt.exit_code == ExitCode.NO_DATA and len(sent) == 1, nxt.output
+
+
 @pytest.mark.parametrize("body, message", [
     ('[report]\nformats = ["docx"]\n', "[report] formats must be one of html"),
     ('[report]\nformats = 3\n', "[report] formats must be a list of formats"),

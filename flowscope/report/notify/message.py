@@ -178,7 +178,10 @@ def build_message(content: ReportContent, *, min_severity: str = "high", only_ch
     said = content.history.alert_said(target) if content.history is not None and target else "ok"
     # the findings it was told of that are over: told once (`RESOLUTION_OWED`), whatever `send` says
     over = content.history.resolutions_owed(target) if content.history is not None and target else []
-    due = status != "ok" if renotify or content.history is None or not target else alert != said
+    if renotify or content.history is None or not target:
+        due = status != "ok"
+    else:       # a later window's run told it a newer status (this is a backfill): not news
+        due = alert != said and not content.history.status_told_later(target)
     return Message(
         title=content.title, summary=content.summary_line(), status=status, status_text=status_text,
         changes=content.history.summary() if content.history is not None else None, counts=counts,

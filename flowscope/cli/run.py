@@ -44,17 +44,22 @@ RUN_HELP = literal(
 )
 
 
-def _run_window(settings: Any, since: str, until: str | None, *,
-                configured: bool) -> tuple[dt.datetime | None, dt.datetime]:
+def _this_hour() -> dt.datetime:
+    """The start of the current hour (UTC)."""
+    return dt.datetime.now(dt.timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def _run_window(settings: Any, since: str, until: str | None, *, configured: bool,
+                hour: dt.datetime | None = None) -> tuple[dt.datetime | None, dt.datetime]:
     """(start, end) of run's window: it ends at the start of this hour, or --until, a relative one counted back
     from that hour (`--until 1d`: the same window, and the same file names, all hour long; counted from the
     second, each retry wrote files of its own, "flowscope-...T084944.083343Z.html"). A since that leaves no
     window is exit 2 before the sync, naming the config file's line when [report] gave it (`configured`):
-    "the window is empty" named neither, where every other refusal of [report] since names both."""
-    from flowscope.model import UTC
+    "the window is empty" named neither, where every other refusal of [report] since names both. `hour`: the
+    run's hour (default: this one), which its findings history is recorded as of too."""
     from flowscope.timewindow import check_order, parse_window
 
-    hour = dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    hour = hour or _this_hour()
     try:
         end = parse_window(None, hour if until is None else until, now=hour)[1] or hour
     except ValueError as exc:
@@ -159,7 +164,9 @@ def run_(
     if not notify:
         targets = []
     # before the sync: it took minutes, then the window was refused
-    start, end = _run_window(settings, since_text, until, configured=since is None and "since" in settings.report)
+    hour = _this_hour()     # the run's hour: its window's default end, and what its history is recorded as of
+    start, end = _run_window(settings, since_text, until, configured=since is None and "since" in settings.report,
+                             hour=hour)
     names = {fmt: f"flowscope-{_file_stamp(end)}{SUFFIX[fmt] or '-' + fmt}" for fmt in formats}
     _check_report_dir(report_dir, names)
     _check_outside_store(report_dir, settings.store_path, folder=True)
@@ -174,7 +181,7 @@ def run_(
         # retry in the hour was another report run, rewrote the history and said "ongoing" of the new findings
         content = _report_content(target, settings, since=start, until=end, cloud=None, workflow=None, title=title,
                                   history=True, collections_as_of=None if until else dt.datetime.now(UTC),
-                                  history_as_of=dt.datetime.now(UTC).replace(minute=0, second=0, microsecond=0))
+                                  history_as_of=hour)
         written: list[Path] = []
         shown: list[str] = []                    # what the folder holds now: a file, or a folder of tables
         unwritten: typer.Exit | None = None      # said by _write; the other formats and the alerts still go out

@@ -80,16 +80,8 @@ def test_the_signed_in_name_is_literal_text(bound, one_cloud_store, monkeypatch,
     """The name the identity provider sends (its user chooses it) was written into the sidebar as Markdown:
     "Eve ![x](https://evil.example/t.png)" loaded an image from elsewhere, a link or :red[...] rendered as such."""
     bound("127.0.0.1")
-    monkeypatch.setenv("FLOWSCOPE_STORE", one_cloud_store)
-    monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
-    monkeypatch.chdir(tmp_path)
-    at = AppTest.from_file(APP, default_timeout=60)
-    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
-                          "client_id": "id", "client_secret": "x",
-                          "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
     name = "Eve ![x](https://evil.example/t.png) [click](https://e.example) :red[b]"
-    at.user = {"is_logged_in": True, "name": name}
-    at.run()
+    at = run_with_secrets(one_cloud_store, monkeypatch, tmp_path, {"is_logged_in": True, "name": name})
     assert not at.exception, [e.value for e in at.exception]
     from flowscope.textsafety import markdown_text
 
@@ -98,8 +90,8 @@ def test_the_signed_in_name_is_literal_text(bound, one_cloud_store, monkeypatch,
     assert "](" not in shown[0] and ":red[" not in shown[0], shown
 
 
-def signed_out_with_secrets(store: str, monkeypatch, tmp_path) -> AppTest:
-    """The app run once by a visitor not signed in, with [auth] only in .streamlit/secrets.toml."""
+def run_with_secrets(store: str, monkeypatch, tmp_path, user: dict) -> AppTest:
+    """The app run once by `user` (Streamlit's st.user), with [auth] only in .streamlit/secrets.toml."""
     monkeypatch.setenv("FLOWSCOPE_STORE", store)
     monkeypatch.delenv("FLOWSCOPE_CONFIG", raising=False)
     monkeypatch.chdir(tmp_path)
@@ -107,9 +99,14 @@ def signed_out_with_secrets(store: str, monkeypatch, tmp_path) -> AppTest:
     at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "s",
                           "client_id": "id", "client_secret": "x",
                           "server_metadata_url": "https://accounts.google.com/.well-known/openid-configuration"}
-    at.user = {"is_logged_in": False}
+    at.user = user
     at.run()
     return at
+
+
+def signed_out_with_secrets(store: str, monkeypatch, tmp_path) -> AppTest:
+    """The app run once by a visitor not signed in, with [auth] only in .streamlit/secrets.toml."""
+    return run_with_secrets(store, monkeypatch, tmp_path, {"is_logged_in": False})
 
 
 def test_sign_in_in_streamlit_secrets_alone_is_enforced(bound, one_cloud_store, monkeypatch, tmp_path):
